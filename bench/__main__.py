@@ -1,0 +1,82 @@
+"""Benchmark tape against numpy, torch, jax, HIPS autograd and CasADi.
+
+python -m bench [--quick] [--only NAME[,NAME...]]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from bench import report
+from bench._run import FULL, QUICK
+from bench.peers import PEERS
+from bench.startup import STARTUP_MODULES, startup_time
+from bench.workloads import WORKLOADS
+
+ROOT = Path(__file__).resolve().parent.parent  # holds bench/ and tape/, so both import
+# A cell slower than this is cut off and reported as skipped (slow eager jax, mostly).
+TIMEOUT_S = {True: 30.0, False: 300.0}
+
+
+def run_cell(lib: str, workload: str, quick: bool) -> dict[str, Any]:
+    """Run one (library, workload) in a fresh interpreter and parse its JSON line."""
+    cmd = [sys.executable, "-m", "bench._run", lib, workload] + (["--quick"] if quick else [])
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S[quick])
+    except subprocess.TimeoutExpired:
+        return {"skipped": f"took over {TIMEOUT_S[quick]:g} s"}
+    lines = proc.stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        err = proc.stderr.strip().splitlines()
+        return {"error": f"runner crashed (exit {proc.returncode}): {err[-1] if err else 'no output'}"}
+
+
+def select(only: list[str], parser: argparse.ArgumentParser) -> tuple[list[str], list[str], bool]:
+    """Split --only names into workloads, libraries and whether to time startup."""
+    names = [n for arg in only for n in arg.split(",") if n]
+    known = {*WORKLOADS, *PEERS, "startup"}
+    if unknown := [n for n in names if n not in known]:
+        parser.error(f"unknown name(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))}")
+    workloads = [w for w in WORKLOADS if w in names]
+    libs = [lib for lib in PEERS if lib in names] or list(PEERS)
+    startup = "startup" in names or not workloads
+    if not workloads and "startup" not in names:
+        workloads = list(WORKLOADS)
+    return workloads, libs, startup
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the selected cells one after another (the machine has 2 cores), then print."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats; well under a minute")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="workload (scalar_chain, mlp_step, startup) or library "
+                        f"({', '.join(PEERS)}); repeatable or comma-separated")
+    args = parser.parse_args(argv)
+    workloads, libs, with_startup = select(args.only, parser)
+    load_start = os.getloadavg()[0]
+    results: report.Results = {}
+    for workload in workloads:
+        results[workload] = {}
+        for lib in libs:
+            t0 = perf_counter()
+            results[workload][lib] = run_cell(lib, workload, args.quick)
+            report.progress(f"{lib} {workload}: {perf_counter() - t0:.1f} s")
+    startup = None
+    if with_startup:
+        modules = [m for m in STARTUP_MODULES if m is None or m in libs]
+        startup = {m or "(bare python)": startup_time(m, ROOT) for m in modules}
+        report.progress("startup done")
+    print(report.render(args.quick, QUICK if args.quick else FULL, results, startup, load_start))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Adapter body shared by tape and torch: the same PyTorch API drives both."""
+from __future__ import annotations
+
+from time import perf_counter
+from types import ModuleType
+from typing import Any
+
+from bench import workloads
+from bench.peers import Stepper
+from bench.workloads import Check, MlpData, Run, timed_run
+
+
+def info(lib: ModuleType) -> dict[str, Any]:
+    """Version and intra-op thread count (left at the library default)."""
+    threads = lib.get_num_threads() if hasattr(lib, "get_num_threads") else None
+    return {"version": getattr(lib, "__version__", "unknown"), "threads": threads}
+
+
+def scalar_run(lib: ModuleType, n_ops: int) -> Run:
+    """Build the chain eagerly from fresh leaves, then backward()."""
+    leaves = [lib.tensor(v, dtype=lib.float64, requires_grad=True) for v in workloads.SCALAR_LEAVES]
+    t0 = perf_counter()
+    y = workloads.scalar_chain(*leaves, sin=lib.sin, exp=lib.exp, n_ops=n_ops)
+    t1 = perf_counter()
+    y.backward()
+    t2 = perf_counter()
+    return timed_run(t1 - t0, t2 - t1, Check(y.item(), [leaf.grad.item() for leaf in leaves]))
+
+
+def mlp_stepper(lib: ModuleType, data: MlpData) -> Stepper:
+    """Leaf parameters built from the shared numpy data (via lists: plain PyTorch API)."""
+    params = [lib.tensor(p.tolist(), dtype=lib.float32, requires_grad=True) for p in data.params]
+    x = lib.tensor(data.x.tolist(), dtype=lib.float32)
+    t = lib.tensor(data.t.tolist(), dtype=lib.float32)
+
+    def run(steps: int) -> Run:
+        fwd = bwd = 0.0
+        for _ in range(steps):
+            for p in params:
+                p.grad = None
+            t0 = perf_counter()
+            loss = workloads.mlp_loss(params, x, t, lib.tanh)
+            t1 = perf_counter()
+            loss.backward()
+            t2 = perf_counter()
+            fwd += t1 - t0
+            bwd += t2 - t1
+        grads = [p.grad.abs().sum().item() for p in params]
+        return timed_run(fwd / steps, bwd / steps, Check(loss.item(), grads))
+
+    return run

@@ -1,0 +1,56 @@
+"""HIPS autograd: tracing reverse mode over numpy, split with make_vjp."""
+from __future__ import annotations
+
+from time import perf_counter
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import make_vjp
+
+from bench import workloads
+from bench.peers import Stepper, dist_version
+from bench.workloads import Check, MlpData, Run, timed_run
+
+
+def info() -> dict[str, Any]:
+    """Version; autograd has no threads of its own."""
+    return {"version": dist_version("autograd"), "threads": None}
+
+
+def scalar_chain(n_ops: int) -> Run:
+    """Forward = make_vjp (evaluates and traces); backward = the vjp call."""
+
+    def f(leaves: tuple[float, ...]) -> Any:
+        return workloads.scalar_chain(*leaves, sin=anp.sin, exp=anp.exp, n_ops=n_ops)
+
+    t0 = perf_counter()
+    vjp, y = make_vjp(f)(tuple(workloads.SCALAR_LEAVES))
+    t1 = perf_counter()
+    grads = vjp(1.0)
+    t2 = perf_counter()
+    return timed_run(t1 - t0, t2 - t1, Check(float(y), [float(g) for g in grads]))
+
+
+def mlp_step(data: MlpData) -> Stepper:
+    """Gradients for the tuple of all six parameters per step."""
+
+    def loss_fn(params: tuple[np.ndarray, ...]) -> Any:
+        return workloads.mlp_loss(params, data.x, data.t, anp.tanh)
+
+    params = tuple(data.params)
+
+    def run(steps: int) -> Run:
+        fwd = bwd = 0.0
+        for _ in range(steps):
+            t0 = perf_counter()
+            vjp, loss = make_vjp(loss_fn)(params)
+            t1 = perf_counter()
+            grads = vjp(np.float32(1.0))
+            t2 = perf_counter()
+            fwd += t1 - t0
+            bwd += t2 - t1
+        check = Check(float(loss), [float(np.abs(g).sum()) for g in grads])
+        return timed_run(fwd / steps, bwd / steps, check)
+
+    return run

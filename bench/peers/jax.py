@@ -1,0 +1,58 @@
+"""JAX: eager jax.vjp for the scalar chain, jit(value_and_grad) for the MLP step."""
+from __future__ import annotations
+
+from time import perf_counter
+from typing import Any
+
+import jax
+
+# The chain is float64; JAX silently downcasts to float32 unless told before arrays exist.
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp  # noqa: E402 - must follow the x64 switch
+
+from bench import workloads  # noqa: E402
+from bench.peers import Stepper  # noqa: E402
+from bench.workloads import Check, MlpData, Run, timed_run  # noqa: E402
+
+NOTES = {
+    "scalar_chain": "jax.vjp without jit: compiling a 10k-op unrolled loop costs far more than it saves",
+    "mlp_step": "jit(value_and_grad), so fwd and bwd are not separable; compile is in 'first call'",
+}
+
+
+def info() -> dict[str, Any]:
+    """Version; XLA picks its own threads."""
+    return {"version": jax.__version__, "threads": None}
+
+
+def scalar_chain(n_ops: int) -> Run:
+    """Forward = jax.vjp (runs the ops, records the linearization); backward = the vjp call."""
+    leaves = [jnp.asarray(v, dtype=jnp.float64) for v in workloads.SCALAR_LEAVES]
+
+    def f(*xs: Any) -> Any:
+        return workloads.scalar_chain(*xs, sin=jnp.sin, exp=jnp.exp, n_ops=n_ops)
+
+    t0 = perf_counter()
+    y, vjp = jax.vjp(f, *leaves)
+    y.block_until_ready()
+    t1 = perf_counter()
+    grads = jax.block_until_ready(vjp(jnp.ones_like(y)))
+    t2 = perf_counter()
+    return timed_run(t1 - t0, t2 - t1, Check(float(y), [float(g) for g in grads]))
+
+
+def mlp_step(data: MlpData) -> Stepper:
+    """One jitted call per step; blocking each step as a training loop would."""
+    params = [jnp.asarray(p) for p in data.params]
+    x, t = jnp.asarray(data.x), jnp.asarray(data.t)
+    step = jax.jit(jax.value_and_grad(lambda ps: workloads.mlp_loss(ps, x, t, jnp.tanh)))
+
+    def run(steps: int) -> Run:
+        t0 = perf_counter()
+        for _ in range(steps):
+            loss, grads = jax.block_until_ready(step(params))
+        total = (perf_counter() - t0) / steps
+        check = Check(float(loss), [float(jnp.abs(g).sum()) for g in grads])
+        return Run(None, None, total, check)
+
+    return run

@@ -1,0 +1,118 @@
+"""Workload definitions: the math is written once and every peer runs it."""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+OPS_PER_BLOCK = 10
+SCALAR_N_OPS = 10_000
+# Leaf values x0, a, b, c of the chain.
+SCALAR_LEAVES = (0.3, 0.7, -0.2, 0.9)
+
+MLP_SIZES = (16, 64, 64, 1)
+MLP_BATCH = 32
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How a workload is reported: its unit and how seconds per run map onto it."""
+
+    name: str
+    title: str
+    unit: str
+    per_run: float  # multiply seconds per run by this to get `unit`
+    rtol: float  # tolerance when cross-checking values and gradients between peers
+
+
+WORKLOADS = {
+    "scalar_chain": Workload(
+        "scalar_chain",
+        f"{SCALAR_N_OPS:,} float64 0-d ops (mul/add/sin/div/exp)",
+        "ns/op",
+        1e9 / SCALAR_N_OPS,
+        1e-10,
+    ),
+    "mlp_step": Workload(
+        "mlp_step",
+        f"float32 MLP {'-'.join(map(str, MLP_SIZES))}, tanh, MSE, batch {MLP_BATCH}",
+        "us/step",
+        1e6,
+        1e-3,
+    ),
+}
+
+
+@dataclass
+class Check:
+    """Numbers a run produced, compared across peers to catch wrong results."""
+
+    value: float
+    grads: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Run:
+    """One measured run; None marks a phase the peer does not have or cannot separate."""
+
+    fwd_s: float | None
+    bwd_s: float | None
+    total_s: float
+    check: Check
+
+
+def timed_run(fwd_s: float, bwd_s: float | None, check: Check) -> Run:
+    """Run whose total is the sum of its phases."""
+    return Run(fwd_s, bwd_s, fwd_s + (bwd_s or 0.0), check)
+
+
+def scalar_chain(x: Any, a: Any, b: Any, c: Any, sin: Callable[[Any], Any],
+                 exp: Callable[[Any], Any], n_ops: int = SCALAR_N_OPS) -> Any:
+    """Iterate x <- c * sin(x*a + b) / (1.5 + exp(-1.0 * (x*x))) + 0.25, ten ops a block.
+
+    |sin| <= 1 and the denominator lies in [1.5, 2.5], so |x| < 0.85 for ever:
+    values and gradients stay finite however long the chain. Python floats sit
+    on both sides of the operators so __rmul__/__radd__ are exercised too.
+    """
+    if n_ops % OPS_PER_BLOCK:
+        raise ValueError(f"n_ops must be a multiple of {OPS_PER_BLOCK}")
+    for _ in range(n_ops // OPS_PER_BLOCK):
+        s = sin(x * a + b)  # mul, add, sin
+        g = exp(-1.0 * (x * x))  # mul, mul, exp
+        x = s / (1.5 + g) * c + 0.25  # add, div, mul, add
+    return x
+
+
+@dataclass
+class MlpData:
+    """Fixed inputs, targets and parameters (w1, b1, w2, b2, w3, b3) as float32 numpy."""
+
+    x: np.ndarray
+    t: np.ndarray
+    params: list[np.ndarray]
+
+
+def mlp_data(seed: int = 0) -> MlpData:
+    """Deterministic data so every peer computes the same loss and gradients."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for fan_in, fan_out in pairwise(MLP_SIZES):
+        params.append(rng.standard_normal((fan_in, fan_out)) / math.sqrt(fan_in))
+        params.append(0.1 * rng.standard_normal(fan_out))
+    x = rng.standard_normal((MLP_BATCH, MLP_SIZES[0]))
+    t = rng.standard_normal((MLP_BATCH, MLP_SIZES[-1]))
+    f32 = np.float32
+    return MlpData(x.astype(f32), t.astype(f32), [p.astype(f32) for p in params])
+
+
+def mlp_loss(params: Sequence[Any], x: Any, t: Any, tanh: Callable[[Any], Any]) -> Any:
+    """MSE of a tanh MLP: ((mlp(x) - t) ** 2).mean()."""
+    w1, b1, w2, b2, w3, b3 = params
+    h = tanh(x @ w1 + b1)
+    h = tanh(h @ w2 + b2)
+    y = h @ w3 + b3
+    return ((y - t) ** 2).mean()

@@ -1,0 +1,290 @@
+"""Elementwise ops: one tensor input (with optional float constants), or two of equal shape.
+
+Broadcasting never reaches these kernels: the engine records an implicit
+expand row first, so every kernel here is a flat loop over ``n`` elements at
+arena offsets.  A value and its adjoint share an offset (``v[o]``, ``g[o]``).
+
+Each op has three faces, kept next to each other:
+  * ``forward`` (numpy) and ``scalar`` (Python float, the 0-d float64 fast path),
+  * ``vjp``, the derivative written with tape's tensor ops (used when the
+    backward is itself recorded, so every order comes from the same rule),
+  * a branch of the numba ``*_adjoint`` kernel, the fused numeric form of the
+    same rule, used by a plain backward.  A test checks both agree for every op.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._spec import NUMBER, OUT, X0, X1, Op, register
+
+# --- codes (UNARY range 10..59, BINARY range 60..79) -------------------------
+NEG, ABS, EXP, LOG, LOG2, LOG10, SQRT, SIN, COS, TAN, TANH, SIGMOID, RELU, RECIPROCAL, CLONE = range(10, 25)
+ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC, CLAMP, MASK, CAST = range(30, 40)
+ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM = range(60, 67)
+
+# Kinds of MASK: a piecewise-constant function of x, whose derivative is zero.
+# Derivative rules multiply by a mask (instead of comparing outside the graph)
+# so that x stays connected to its gradient, as in PyTorch.
+M_POS, M_SIGN, M_INRANGE, M_STEP_HALF, M_NONZERO, M_NEG = range(6)
+
+LN2 = math.log(2.0)
+LN10 = math.log(10.0)
+
+
+# --- numeric adjoint kernels --------------------------------------------------
+@njit(cache=True, inline="always")
+def _mask(kind, x, lo, hi):
+    if kind == M_POS:
+        return 1.0 if x > 0 else 0.0
+    if kind == M_SIGN:
+        return 1.0 if x > 0 else (-1.0 if x < 0 else (0.0 if x == 0 else x))
+    if kind == M_INRANGE:
+        return 1.0 if (x >= lo and x <= hi) else 0.0
+    if kind == M_STEP_HALF:
+        return 1.0 if x > 0 else (0.5 if x == 0 else 0.0)
+    if kind == M_NONZERO:
+        return 1.0 if x != 0 else 0.0
+    return 1.0 if x < 0 else 0.0
+
+
+@njit(cache=True)
+def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
+    """Accumulate the input adjoint of one unary row (x at ox, y at oy)."""
+    if code == NEG or code == RSUBC:
+        for i in range(n):
+            g[ox + i] -= g[oy + i]
+    elif code == ADDC or code == SUBC or code == CLONE:
+        for i in range(n):
+            g[ox + i] += g[oy + i]
+    elif code == MULC:
+        for i in range(n):
+            g[ox + i] += g[oy + i] * fa
+    elif code == DIVC:
+        for i in range(n):
+            g[ox + i] += g[oy + i] / fa
+    elif code == ABS:
+        for i in range(n):
+            g[ox + i] += g[oy + i] * _mask(M_SIGN, v[ox + i], 0.0, 0.0)
+    elif code == EXP:
+        for i in range(n):
+            g[ox + i] += g[oy + i] * v[oy + i]
+    elif code == LOG:
+        for i in range(n):
+            g[ox + i] += g[oy + i] / v[ox + i]
+    elif code == LOG2:
+        for i in range(n):
+            g[ox + i] += g[oy + i] / (v[ox + i] * LN2)
+    elif code == LOG10:
+        for i in range(n):
+            g[ox + i] += g[oy + i] / (v[ox + i] * LN10)
+    elif code == SQRT:
+        for i in range(n):
+            g[ox + i] += g[oy + i] / (v[oy + i] * 2.0)
+    elif code == SIN:
+        for i in range(n):
+            g[ox + i] += g[oy + i] * math.cos(v[ox + i])
+    elif code == COS:
+        for i in range(n):
+            g[ox + i] -= g[oy + i] * math.sin(v[ox + i])
+    elif code == TAN:
+        for i in range(n):
+            g[ox + i] += g[oy + i] * (v[oy + i] * v[oy + i] + 1.0)
+    elif code == TANH:
+        for i in range(n):
+            g[ox + i] += g[oy + i] * (1.0 - v[oy + i] * v[oy + i])
+    elif code == SIGMOID:
+        for i in range(n):
+            g[ox + i] += g[oy + i] * (v[oy + i] * (1.0 - v[oy + i]))
+    elif code == RELU:
+        for i in range(n):
+            g[ox + i] += g[oy + i] * _mask(M_POS, v[oy + i], 0.0, 0.0)
+    elif code == RECIPROCAL:
+        for i in range(n):
+            g[ox + i] -= g[oy + i] * (v[oy + i] * v[oy + i])
+    elif code == POWC:
+        if fa != 0.0:
+            for i in range(n):
+                g[ox + i] += g[oy + i] * (v[ox + i] ** (fa - 1.0) * fa)
+    elif code == RPOWC:
+        lc = math.log(fa)
+        for i in range(n):
+            m = _mask(M_NEG, v[ox + i], 0.0, 0.0) if fa == 0.0 else 1.0
+            g[ox + i] += g[oy + i] * (v[oy + i] * lc) * m
+    elif code == CLAMP:
+        for i in range(n):
+            g[ox + i] += g[oy + i] * _mask(M_INRANGE, v[ox + i], fa, fb)
+    elif code == CAST:
+        for i in range(n):
+            go[ox + i] += g[oy + i]
+    # MASK: zero derivative, nothing to add.
+
+
+@njit(cache=True)
+def binary_adjoint(code, n, v, g, oa, ob, oy, rga, rgb):
+    """Accumulate the adjoints of both inputs of one binary row."""
+    if code == ADD or code == SUB:
+        s = 1.0 if code == ADD else -1.0
+        for i in range(n):
+            if rga:
+                g[oa + i] += g[oy + i]
+            if rgb:
+                g[ob + i] += s * g[oy + i]
+    elif code == MUL:
+        for i in range(n):
+            gy = g[oy + i]
+            if rga:
+                g[oa + i] += gy * v[ob + i]
+            if rgb:
+                g[ob + i] += gy * v[oa + i]
+    elif code == DIV:
+        for i in range(n):
+            gy = g[oy + i]
+            b = v[ob + i]
+            if rga:
+                g[oa + i] += gy / b
+            if rgb:
+                g[ob + i] += -(gy * v[oa + i]) / (b * b)
+    elif code == POW:
+        for i in range(n):
+            gy = g[oy + i]
+            a = v[oa + i]
+            b = v[ob + i]
+            if rga and b != 0:
+                g[oa + i] += gy * (b * a ** (b - 1.0))
+            if rgb and a != 0:
+                g[ob + i] += gy * (v[oy + i] * math.log(a))
+    elif code == MAXIMUM or code == MINIMUM:
+        s = 1.0 if code == MAXIMUM else -1.0
+        for i in range(n):
+            d = (v[oa + i] - v[ob + i]) * s
+            gy = g[oy + i]
+            if rga:
+                g[oa + i] += gy * _mask(M_STEP_HALF, d, 0.0, 0.0)
+            if rgb:
+                g[ob + i] += gy * _mask(M_STEP_HALF, -d, 0.0, 0.0)
+
+
+# --- forward helpers ------------------------------------------------------------
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+def _sigmoid_scalar(f: float) -> float:
+    if f >= 0:
+        return 1.0 / (1.0 + math.exp(-f))
+    e = math.exp(f)
+    return e / (1.0 + e)
+
+
+def _relu_scalar(f: float) -> float:
+    return 0.0 if f <= 0 else f
+
+
+def _maximum_scalar(a: float, b: float) -> float:
+    return a if (a >= b or a != a) else b
+
+
+def _minimum_scalar(a: float, b: float) -> float:
+    return a if (a <= b or a != a) else b
+
+
+def _mask_np(x, kind, lo, hi):
+    if kind == M_POS:
+        m = x > 0
+    elif kind == M_SIGN:
+        return np.sign(x)
+    elif kind == M_INRANGE:
+        m = (x >= lo) & (x <= hi)
+    elif kind == M_STEP_HALF:
+        return np.where(x > 0, 1.0, np.where(x == 0, 0.5, 0.0)).astype(x.dtype)
+    elif kind == M_NONZERO:
+        m = x != 0
+    else:
+        m = x < 0
+    return m.astype(x.dtype)
+
+
+# --- the table ------------------------------------------------------------------
+def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True):
+    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, float_only))
+
+
+_u(NEG, "neg", "NegBackward0", 0, np.negative, lambda f: -f,
+   lambda g, x, y, r: (-g,), float_only=False)
+_u(ABS, "abs", "AbsBackward0", X0, np.abs, abs,
+   lambda g, x, y, r: (g * x[0]._mask(M_SIGN),), float_only=False)
+_u(EXP, "exp", "ExpBackward0", OUT, np.exp, math.exp, lambda g, x, y, r: (g * y,))
+_u(LOG, "log", "LogBackward0", X0, np.log, math.log, lambda g, x, y, r: (g / x[0],))
+_u(LOG2, "log2", "Log2Backward0", X0, np.log2, math.log2,
+   lambda g, x, y, r: (g / (x[0] * LN2),))
+_u(LOG10, "log10", "Log10Backward0", X0, np.log10, math.log10,
+   lambda g, x, y, r: (g / (x[0] * LN10),))
+_u(SQRT, "sqrt", "SqrtBackward0", OUT, np.sqrt, math.sqrt, lambda g, x, y, r: (g / (y * 2.0),))
+_u(SIN, "sin", "SinBackward0", X0, np.sin, math.sin, lambda g, x, y, r: (g * x[0].cos(),))
+_u(COS, "cos", "CosBackward0", X0, np.cos, math.cos, lambda g, x, y, r: (-(g * x[0].sin()),))
+_u(TAN, "tan", "TanBackward0", OUT, np.tan, math.tan, lambda g, x, y, r: (g * (y * y + 1.0),))
+_u(TANH, "tanh", "TanhBackward0", OUT, np.tanh, math.tanh,
+   lambda g, x, y, r: (g * (1.0 - y * y),))
+_u(SIGMOID, "sigmoid", "SigmoidBackward0", OUT, _sigmoid, _sigmoid_scalar,
+   lambda g, x, y, r: (g * (y * (1.0 - y)),))
+_u(RELU, "relu", "ReluBackward0", OUT, lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
+   _relu_scalar, lambda g, x, y, r: (g * y._mask(M_POS),), float_only=False)
+_u(RECIPROCAL, "reciprocal", "ReciprocalBackward0", OUT, lambda x: 1.0 / x, lambda f: 1.0 / f,
+   lambda g, x, y, r: (-(g * (y * y)),))
+_u(CLONE, "clone", "CloneBackward0", 0, np.copy, lambda f: f, lambda g, x, y, r: (g,),
+   float_only=False)
+_u(MASK, "_mask", "MaskBackward0", 0, None, None, lambda g, x, y, r: (g * 0.0,))
+_u(CAST, "_to_copy", "ToCopyBackward0", 0, None, None,
+   lambda g, x, y, r: (g.to(x[0].dtype),))
+
+# Ops with a Python-number operand: the number is the row's float attribute ``fa``.
+_u(ADDC, "add", "AddBackward0", 0, None, None, lambda g, x, y, r: (g,))
+_u(SUBC, "sub", "SubBackward0", 0, None, None, lambda g, x, y, r: (g,))
+_u(RSUBC, "rsub", "RsubBackward1", 0, None, None, lambda g, x, y, r: (-g,))
+_u(MULC, "mul", "MulBackward0", NUMBER, None, None, lambda g, x, y, r: (g * r.fa,))
+_u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa,))
+_u(POWC, "pow", "PowBackward0", X0, None, None,
+   lambda g, x, y, r: (g * 0.0,) if r.fa == 0.0 else (g * (x[0] ** (r.fa - 1.0) * r.fa),))
+_u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
+   lambda g, x, y, r: ((g * (y * math.log(r.fa)) * x[0]._mask(M_NEG)) if r.fa == 0.0
+                       else g * (y * math.log(r.fa)),))
+_u(CLAMP, "clamp", "ClampBackward1", X0, None, None,
+   lambda g, x, y, r: (g * x[0]._mask(M_INRANGE, r.fa, r.fb),))
+
+SCALAR_FORWARD = {
+    ADDC: (np.add, lambda f, c: f + c),
+    SUBC: (np.subtract, lambda f, c: f - c),
+    RSUBC: (lambda x, c: np.subtract(c, x), lambda f, c: c - f),
+    MULC: (np.multiply, lambda f, c: f * c),
+    DIVC: (np.true_divide, lambda f, c: f / c),
+    POWC: (np.power, math.pow),
+    RPOWC: (lambda x, c: np.power(c, x), lambda f, c: math.pow(c, f)),
+}
+"""Forward of the ops whose second operand is the Python number ``c``."""
+
+
+def _b(code, name, grad_fn, saved, forward, scalar, vjp):
+    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False))
+
+
+_b(ADD, "add", "AddBackward0", 0, np.add, lambda a, b: a + b, lambda g, x, y, r: (g, g))
+_b(SUB, "sub", "SubBackward0", 0, np.subtract, lambda a, b: a - b, lambda g, x, y, r: (g, -g))
+_b(MUL, "mul", "MulBackward0", X0 | X1, np.multiply, lambda a, b: a * b,
+   lambda g, x, y, r: (g * x[1], g * x[0]))
+_b(DIV, "div", "DivBackward0", X0 | X1, np.true_divide, lambda a, b: a / b,
+   lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])))
+_b(POW, "pow", "PowBackward1", X0 | X1 | OUT, np.power, math.pow,
+   lambda g, x, y, r: (g * (x[1] * x[0] ** (x[1] - 1.0)) * x[1]._mask(M_NONZERO),
+                       g * (y * x[0].log()) * x[0]._mask(M_NONZERO)))
+_b(MAXIMUM, "maximum", "MaximumBackward0", X0 | X1, np.maximum, _maximum_scalar,
+   lambda g, x, y, r: (g * (x[0] - x[1])._mask(M_STEP_HALF),
+                       g * (x[1] - x[0])._mask(M_STEP_HALF)))
+_b(MINIMUM, "minimum", "MinimumBackward0", X0 | X1, np.minimum, _minimum_scalar,
+   lambda g, x, y, r: (g * (x[1] - x[0])._mask(M_STEP_HALF),
+                       g * (x[0] - x[1])._mask(M_STEP_HALF)))
+
+mask_forward = _mask_np

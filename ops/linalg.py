@@ -1,0 +1,80 @@
+"""Matrix products.  Their adjoints run in Python on numpy views of the arenas,
+so that they use BLAS; the numba sweep hands these rows over and resumes.
+
+Row attribute ``ia`` is the case, which also fixes PyTorch's node name.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._spec import X0, X1, Op, register
+
+MATMUL = 200
+DOT, MV, VM, MM, BATCHED = range(5)
+_NAMES = ("DotBackward0", "MvBackward0", "SqueezeBackward4", "MmBackward0", "BmmBackward0")
+
+
+def case_of(na: int, nb: int) -> int:
+    """The matmul case for operands of ``na`` and ``nb`` dims (both >= 1)."""
+    if na == 1 and nb == 1:
+        return DOT
+    if na == 2 and nb == 1:
+        return MV
+    if na == 1 and nb == 2:
+        return VM
+    if na == 2 and nb == 2:
+        return MM
+    return BATCHED
+
+
+def _sum_to(x: np.ndarray, shape: tuple) -> np.ndarray:
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + d for d, s in enumerate(shape)
+                                      if s == 1 and x.shape[lead + d] != 1)
+    return x.sum(axis=axes, keepdims=True).reshape(shape) if axes else x.reshape(shape)
+
+
+def _py_adjoint(r, va, vb, gy, ga, gb):
+    """Add the products into the input adjoints ``ga``/``gb`` (None when not needed)."""
+    case = r.ia
+    if ga is not None:
+        if case == DOT:
+            ga += gy * vb
+        elif case == MV:
+            ga += np.outer(gy, vb)
+        elif case == VM:
+            ga += vb @ gy
+        elif case == MM:
+            ga += gy @ vb.T
+        else:
+            ga += _sum_to(gy @ np.swapaxes(vb, -1, -2), ga.shape)
+    if gb is not None:
+        if case == DOT:
+            gb += gy * va
+        elif case == MV:
+            gb += va.T @ gy
+        elif case == VM:
+            gb += np.outer(va, gy)
+        elif case == MM:
+            gb += va.T @ gy
+        else:
+            gb += _sum_to(np.swapaxes(va, -1, -2) @ gy, gb.shape)
+
+
+def _vjp(g, x, y, r):
+    a, b = x
+    case = r.ia
+    if case == DOT:
+        return g * b, g * a
+    if case == MV:
+        return g.reshape(-1, 1) @ b.reshape(1, -1), a.t() @ g
+    if case == VM:
+        return b @ g, a.reshape(-1, 1) @ g.reshape(1, -1)
+    if case == MM:
+        return g @ b.t(), a.t() @ g
+    return ((g @ b.transpose(-1, -2))._sum_to(r.in_shapes[0]),
+            (a.transpose(-1, -2) @ g)._sum_to(r.in_shapes[1]))
+
+
+register(Op(MATMUL, "matmul", "MmBackward0", X0 | X1, _vjp, forward=np.matmul,
+            grad_fn_of=lambda r: _NAMES[r.ia], py_adjoint=_py_adjoint))

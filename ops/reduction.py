@@ -1,0 +1,61 @@
+"""Reductions over a set of dims: sum and mean.
+
+Row attributes: ``ia`` is the bit mask of reduced dims, ``ib`` bit 0 is
+``keepdim`` and bit 1 records that ``dim`` was given (PyTorch names the node
+``SumBackward1`` then, ``SumBackward0`` for a full reduction without ``dim``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._index import broadcast_accumulate, dims
+from ._spec import Op, register
+
+SUM, MEAN = 80, 81
+KEEPDIM, DIM_GIVEN = 1, 2
+
+
+@njit(cache=True)
+def reduce_adjoint(code, v, g, ox, oy, stab, sx, mask, nx, ny):
+    """Spread the output adjoint back over the reduced dims (``mask``)."""
+    if nx == 0:
+        return
+    big = dims(stab, sx)
+    keep = big.copy()
+    for d in range(keep.shape[0]):
+        if mask >> d & 1:
+            keep[d] = 1
+    scale = ny / nx if code == MEAN else 1.0
+    broadcast_accumulate(big, keep, g, oy, g, ox, True, scale)
+
+
+def keep_shape(shape: tuple, mask: int) -> tuple:
+    """``shape`` with the dims in ``mask`` set to 1."""
+    return tuple(1 if mask >> d & 1 else s for d, s in enumerate(shape))
+
+
+def _vjp(mean):
+    def vjp(g, x, y, r):
+        shape = r.in_shapes[0]
+        out = g.reshape(keep_shape(shape, r.ia)).expand(shape)
+        if mean:
+            n = 1
+            for d, s in enumerate(shape):
+                if r.ia >> d & 1:
+                    n *= s
+            out = out / float(n)
+        return (out,)
+    return vjp
+
+
+def _name(base):
+    return lambda r: base + ("1" if r.ib & DIM_GIVEN else "0")
+
+
+register(Op(SUM, "sum", "SumBackward0", 0, _vjp(False), float_only=False,
+            grad_fn_of=_name("SumBackward")))
+register(Op(MEAN, "mean", "MeanBackward0", 0, _vjp(True),
+            grad_fn_of=_name("MeanBackward")))
+
+reduce_forward = {SUM: np.sum, MEAN: np.mean}

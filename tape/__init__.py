@@ -1,0 +1,52 @@
+"""tape: a JIT-compiled, tape-based automatic differentiation library with PyTorch's semantics.
+
+Write PyTorch-style code (``import tape as torch`` runs autograd tutorials):
+every op appends one integer-coded row to a per-thread tape, and backward is a
+numba-compiled sweep over those rows.
+"""
+from ._ops_path import ensure_ops
+
+ensure_ops()
+
+from . import autograd  # noqa: E402
+from ._creation import (  # noqa: E402
+    Generator, arange, as_tensor, default_generator, empty, empty_like, eye, from_numpy, full, full_like,
+    initial_seed, linspace, manual_seed, ones, ones_like, rand, randint, randn, tensor, zeros, zeros_like)
+from ._dtype import (  # noqa: E402
+    bool_ as bool, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
+    set_default_dtype, uint8)
+from ._functional import *  # noqa: E402,F401,F403
+from ._functional import __all__ as _functional_all  # noqa: E402
+from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
+from ._tensor import Size, Tensor, broadcast_shapes, matmul  # noqa: E402
+
+float = float32
+double = float64
+half = float16
+long = int64
+int = int32
+short = int16
+__version__ = "0.1.0"
+
+
+def is_tensor(obj) -> bool:
+    """True if ``obj`` is a tape tensor."""
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(t: Tensor) -> bool:
+    return t.is_floating_point()
+
+
+def numel(t: Tensor) -> int:
+    return t.numel()
+
+
+__all__ = [
+    "Tensor", "Size", "dtype", "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty",
+    "arange", "linspace", "eye", "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn",
+    "randint", "manual_seed", "initial_seed", "Generator", "default_generator", "float32", "float64", "float16",
+    "int64", "int32", "int16", "int8", "uint8", "bool", "float", "double", "half", "long", "int", "short",
+    "get_default_dtype", "set_default_dtype", "no_grad", "enable_grad", "set_grad_enabled",
+    "is_grad_enabled", "autograd", "matmul", "broadcast_shapes", "is_tensor", "is_floating_point", "numel",
+] + list(_functional_all)

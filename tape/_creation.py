@@ -1,0 +1,284 @@
+"""Tensor factories: ``tensor``, ``zeros``, ``arange``, ``randn`` ... and the random seed."""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Optional
+
+import numpy as np
+
+from . import _dtype as D
+from ._tensor import Size, Tensor, _plain, _py_scalar, _shape_arg
+
+_rng = [np.random.default_rng()]
+
+
+def _leaf(v: np.ndarray, dtype: D.dtype, requires_grad: bool) -> Tensor:
+    if v.ndim == 0 and dtype is D.float64:
+        t = _py_scalar(float(v))
+    else:
+        t = _plain(v, dtype)
+    if requires_grad:
+        if not dtype.is_floating_point:
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+        t._rg = True
+    return t
+
+
+def _check_ragged(data, depth: int = 0) -> None:
+    if isinstance(data, (list, tuple)) and data:
+        lens = {len(x) if isinstance(x, (list, tuple)) else -1 for x in data}
+        if len(lens) > 1:
+            first = len(data[0]) if isinstance(data[0], (list, tuple)) else None
+            for x in data[1:]:
+                n = len(x) if isinstance(x, (list, tuple)) else None
+                if n != first:
+                    raise ValueError(f"expected sequence of length {first} at dim {depth + 1} (got {n})")
+        for x in data:
+            _check_ragged(x, depth + 1)
+
+
+def _infer(data, dtype: Optional[D.dtype] = None) -> tuple:
+    """The numpy array and tape dtype for Python data, inferred as PyTorch does.
+
+    With ``dtype`` given, Python numbers convert straight to it (no rounding
+    through the default dtype first).
+    """
+    if isinstance(data, Tensor):
+        return np.array(data._value()), data._dtype
+    if isinstance(data, np.ndarray):
+        return np.array(data), D.from_numpy_dtype(data.dtype)
+    if isinstance(data, np.generic):
+        return np.array(data), D.from_numpy_dtype(data.dtype)
+    _check_ragged(data)
+    try:
+        v = np.array(_plain_data(data))
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"Could not infer dtype of {type(data).__name__}") from e
+    if v.dtype == object or v.dtype.kind in "USV":
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    if v.dtype.kind == "f":
+        if dtype is not None:
+            return v, dtype
+        return v.astype(D.get_default_dtype().np), D.get_default_dtype()
+    if v.dtype.kind == "b":
+        return v, D.bool_
+    if v.dtype.kind in "iu":
+        return v.astype(np.int64), D.int64
+    raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+
+
+def _plain_data(data):
+    if isinstance(data, Tensor):
+        return data.item() if data.dim() == 0 else data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_plain_data(x) for x in data]
+    return data
+
+
+def tensor(data, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
+    r"""Construct a tensor with no autograd history by copying ``data``.
+
+    The dtype is inferred from ``data`` unless given: Python floats give the
+    default dtype, ints ``tape.int64``, bools ``tape.bool``.
+    """
+    if isinstance(data, Tensor):
+        warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() "
+                      "or sourceTensor.clone().detach().requires_grad_(True), rather than "
+                      "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
+    v, inferred = _infer(data, dtype)
+    dt = dtype or inferred
+    return _leaf(np.array(v, dt.np, order="C"), dt, requires_grad)
+
+
+def as_tensor(data, dtype: Optional[D.dtype] = None, device=None) -> Tensor:
+    """Convert ``data`` to a tensor, sharing memory with a numpy array or tensor when possible."""
+    if isinstance(data, Tensor):
+        return data if dtype is None or dtype is data._dtype else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or dtype.np == data.dtype):
+        return from_numpy(data)
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(a: np.ndarray) -> Tensor:
+    """A tensor sharing memory with the numpy array ``a``."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(a).__name__})")
+    t = _plain(a, D.from_numpy_dtype(a.dtype))
+    return t
+
+
+def legacy_tensor(*args, **kwargs) -> Tensor:
+    """``tape.Tensor(...)``: from data (default float dtype) or from sizes (uninitialized)."""
+    dt = D.get_default_dtype()
+    if not args:
+        return _plain(np.zeros((0,), dt.np), dt)
+    if len(args) == 1 and isinstance(args[0], Tensor):
+        return args[0]
+    if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args) or \
+            (len(args) == 1 and isinstance(args[0], Size)):
+        return _plain(np.zeros(_shape_arg(args), dt.np), dt)
+    if len(args) == 1:
+        v, _ = _infer(args[0])
+        return _plain(np.array(v, dt.np, order="C"), dt)
+    raise TypeError(f"new(): invalid data type '{type(args[0]).__name__}'")
+
+
+def _checked_shape(size, name: str = "") -> tuple:
+    shape = _shape_arg(size)
+    for s in shape:
+        if s < 0:
+            if name == "zeros":
+                raise RuntimeError("zeros: Dimension size must be non-negative.")
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(shape)}")
+    return shape
+
+
+def _filled(size, value, dtype, requires_grad, name: str = "") -> Tensor:
+    shape = _checked_shape(size, name)
+    dt = dtype or D.get_default_dtype()
+    return _leaf(np.full(shape, value, dt.np), dt, requires_grad)
+
+
+def zeros(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of the given size."""
+    return _filled(size, 0, dtype, requires_grad, "zeros")
+
+
+def ones(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of the given size."""
+    return _filled(size, 1, dtype, requires_grad)
+
+
+def empty(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialized tensor of the given size (zero-filled here)."""
+    return _filled(size, 0, dtype, requires_grad)
+
+
+def full(size, fill_value, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of the given size filled with ``fill_value``."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if dtype is None:
+        dtype = D.result_type(fill_value)
+    return _filled((tuple(size),) if not isinstance(size, int) else (size,), fill_value, dtype, requires_grad)
+
+
+def _like(t: Tensor, value, dtype, requires_grad) -> Tensor:
+    return _filled((t._shape,), value, dtype or t._dtype, requires_grad)
+
+
+def zeros_like(input: Tensor, dtype: Optional[D.dtype] = None, device=None,
+               requires_grad: bool = False) -> Tensor:
+    return _like(input, 0, dtype, requires_grad)
+
+
+def ones_like(input: Tensor, dtype: Optional[D.dtype] = None, device=None,
+              requires_grad: bool = False) -> Tensor:
+    return _like(input, 1, dtype, requires_grad)
+
+
+def empty_like(input: Tensor, dtype: Optional[D.dtype] = None, device=None,
+               requires_grad: bool = False) -> Tensor:
+    return _like(input, 0, dtype, requires_grad)
+
+
+def full_like(input: Tensor, fill_value, dtype: Optional[D.dtype] = None, device=None,
+              requires_grad: bool = False) -> Tensor:
+    return _like(input, fill_value, dtype, requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype: Optional[D.dtype] = None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` to ``end`` (exclusive) with spacing ``step``."""
+    if end is None:
+        start, end = 0, start
+    args = [x.item() if isinstance(x, Tensor) else x for x in (start, end, step)]
+    if args[2] == 0:
+        raise RuntimeError("step must be nonzero")
+    if (args[1] - args[0]) * args[2] < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        dtype = D.get_default_dtype() if any(isinstance(x, float) for x in args) else D.int64
+    n = max(0, math.ceil((args[1] - args[0]) / args[2]))
+    v = (args[0] + np.arange(n, dtype=np.float64 if dtype.is_floating_point else np.int64) * args[2])
+    return _leaf(v.astype(dtype.np), dtype, requires_grad)
+
+
+def linspace(start, end, steps: int, *, dtype: Optional[D.dtype] = None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dtype = dtype or D.get_default_dtype()
+    return _leaf(np.linspace(float(start), float(end), steps).astype(dtype.np), dtype, requires_grad)
+
+
+def eye(n: int, m: Optional[int] = None, *, dtype: Optional[D.dtype] = None, device=None,
+        requires_grad: bool = False) -> Tensor:
+    """A 2-D tensor with ones on the diagonal."""
+    dtype = dtype or D.get_default_dtype()
+    return _leaf(np.eye(n, m, dtype=dtype.np), dtype, requires_grad)
+
+
+class Generator:
+    """The state of the random number generator (numpy's PCG64 underneath)."""
+
+    def __init__(self, seed: Optional[int] = None) -> None:
+        self._seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (1 << 63))
+        self.rng = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed: int) -> "Generator":
+        self.__init__(int(seed))
+        return self
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+
+default_generator = Generator()
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the random number generator used by ``rand``, ``randn`` and ``randint``."""
+    return default_generator.manual_seed(seed)
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def _float_dtype(dtype, name: str) -> D.dtype:
+    dtype = dtype or D.get_default_dtype()
+    if not dtype.is_floating_point:
+        raise RuntimeError(f"\"{name}\" not implemented for '{dtype.name.capitalize()}'")
+    return dtype
+
+
+def rand(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform random numbers in [0, 1)."""
+    dtype = _float_dtype(dtype, "check_uniform_bounds")
+    v = default_generator.rng.random(_checked_shape(size)).astype(dtype.np)
+    return _leaf(v, dtype, requires_grad)
+
+
+def randn(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal random numbers."""
+    dtype = _float_dtype(dtype, "normal_kernel_cpu")
+    v = default_generator.rng.standard_normal(_checked_shape(size)).astype(dtype.np)
+    return _leaf(v, dtype, requires_grad)
+
+
+def randint(*args, size=None, dtype: Optional[D.dtype] = None, device=None,
+            requires_grad: bool = False) -> Tensor:
+    """Random integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``."""
+    args = list(args)
+    if size is None:
+        size = args.pop()
+    low, high = (0, args[0]) if len(args) == 1 else args
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    dtype = dtype or D.int64
+    v = default_generator.rng.integers(low, high, tuple(size)).astype(dtype.np)
+    return _leaf(v, dtype, requires_grad)

@@ -1,0 +1,273 @@
+"""Backward: seed the output adjoints, sweep the tapes newest first, deliver gradients.
+
+A graph may span several tapes (a tape is started after each backward and when
+one fills up); a tape refers only to older ones, through its INPUT rows, so
+tapes are swept in decreasing generation and each passes the adjoints of its
+imported nodes on to the tape that owns them.
+
+Two sweeps share this driver: the numeric one (numba, ``create_graph=False``)
+and the recording one, which evaluates each op's ``vjp`` rule with tensor ops
+so that the gradients are themselves recorded and can be differentiated again.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _dtype as D
+from ._state import state
+from ._sweep import DONE, FREED as FREED_BIT, MODIFIED, SAVES, sweep
+from ._tape import Tape, retire
+from .ops._spec import CONST, INPUT, REGISTRY
+
+FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
+         "have already been freed). Saved intermediate values of the graph are freed when you call "
+         ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+         "graph a second time or if you need to access saved tensors after calling backward.")
+
+
+class Row:
+    """Attributes of one recorded row, as derivative rules and grad_fn views read them."""
+
+    __slots__ = ("tape", "r")
+
+    def __init__(self, tape: Tape, r: int) -> None:
+        self.tape = tape
+        self.r = r
+
+    @property
+    def code(self) -> int:
+        return int(self.tape.op[self.r])
+
+    @property
+    def fa(self) -> float:
+        return float(self.tape.fa[self.r])
+
+    @property
+    def fb(self) -> float:
+        return float(self.tape.fb[self.r])
+
+    @property
+    def ia(self) -> int:
+        return int(self.tape.ia[self.r])
+
+    @property
+    def ib(self) -> int:
+        return int(self.tape.ib[self.r])
+
+    @property
+    def inputs(self) -> tuple:
+        t = self.tape
+        return tuple(int(n) for n in (t.a[self.r], t.b[self.r]) if n >= 0)
+
+    @property
+    def in_shapes(self) -> list:
+        return [self.tape.shape_of(n) for n in self.inputs]
+
+    @property
+    def out_shape(self) -> tuple:
+        return self.tape.shape_of(self.r)
+
+
+def handle(tape: Tape, node: int):
+    """A tensor standing for ``node``: the leaf itself for a leaf's INPUT row."""
+    from ._tensor import _plain, _recorded
+    code = tape.op[node]
+    dtype = D.ARENA_DTYPES[tape.dt[node]]
+    if code == INPUT:
+        src = tape.src[node]
+        if type(src) is tuple:
+            return handle(src[0], src[1])
+        leaf = src()
+        if leaf is not None:
+            return leaf
+    if code == INPUT or code == CONST:
+        return _plain(np.array(tape.value_of(node)), dtype)
+    return _recorded(tape, node, tape.value_of(node), dtype)
+
+
+def _arena_view(tape: Tape, arenas, node: int) -> np.ndarray:
+    o = int(tape.off[node])
+    n = int(tape.num[node])
+    return arenas[tape.dt[node]][o:o + n].reshape(tape.shape_of(node))
+
+
+class _Result:
+    """Gradients collected over all tapes of one backward."""
+
+    def __init__(self, targets) -> None:
+        self.leaves = {}          # id(leaf) -> [leaf, grad]
+        self.nodes = {}           # (id(tape), node) -> grad, for non-leaf targets
+        self.targets = targets    # set of (id(tape), node) asked for, or None
+        self.swept = []           # (tape, rows reached), freed at the end unless retained
+        self.retained = []        # (tensor, grad) for tensors that called retain_grad()
+
+    def add_leaf(self, leaf, g) -> None:
+        entry = self.leaves.get(id(leaf))
+        if entry is None:
+            self.leaves[id(leaf)] = [leaf, g]
+        else:
+            entry[1] = entry[1] + g
+
+
+def _by_generation(pending: dict) -> Tape:
+    return max(pending, key=lambda t: t.gen)
+
+
+def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want_retained: bool = True):
+    """Backpropagate ``seeds`` from ``roots``; return the collected ``_Result``."""
+    result = _Result(targets)
+    pending = {}
+    for t, g in zip(roots, seeds):
+        if t._tape is None:
+            result.add_leaf(t, g)
+        else:
+            pending.setdefault(t._tape, []).append((t._node, g))
+    sweep_tape = _recording_sweep if create_graph else _numeric_sweep
+    prev = state.grad
+    state.grad = create_graph
+    try:
+        while pending:
+            tape = _by_generation(pending)
+            sweep_tape(tape, pending.pop(tape), pending, result, want_retained)
+    finally:
+        state.grad = prev
+    if not retain_graph:
+        for tape, rows in result.swept:
+            tape.fr[rows] |= FREED_BIT
+    retire()
+    return result
+
+
+def _modified_input(tape: Tape, r: int, saved: int):
+    """The node among those row ``r`` saved that was modified in place, if any."""
+    for bit, node in ((1, tape.a[r]), (2, tape.b[r]), (4, r)):
+        if saved & bit and node >= 0 and tape.fr[node] & MODIFIED:
+            return int(node)
+    return None
+
+
+def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
+    if not modified:
+        raise RuntimeError(FREED_MSG)
+    from ._graph import node_view
+    from ._tensor import _legacy_name
+    node = _modified_input(tape, r, int(SAVES[tape.op[r]]))
+    dtype = D.ARENA_DTYPES[tape.dt[node]]
+    what = "a leaf" if tape.op[node] == INPUT else f"output 0 of {type(node_view(tape, node)).__name__}"
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"[tape.{_legacy_name(dtype)}Tensor {list(tape.shape_of(node))}], which is {what}, was modified "
+        f"after {type(node_view(tape, r)).__name__} saved it. Hint: the operation that failed to compute "
+        "its gradient is the one named; avoid modifying its inputs or outputs in place before backward.")
+
+
+def _mark_modified_leaves(tape: Tape) -> None:
+    """Flag INPUT rows whose leaf was changed in place after it was recorded."""
+    for node, src in tape.src.items():
+        if type(src) is not tuple:
+            leaf = src()
+            if leaf is not None and leaf._version != tape.ib[node]:
+                tape.fr[node] |= MODIFIED
+
+
+def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retained: bool) -> None:
+    _mark_modified_leaves(tape)
+    n = tape.n
+    g64 = np.zeros(tape.t64, np.float64)
+    g32 = np.zeros(tape.t32, np.float32)
+    grads = (g64, g32)
+    seen = np.zeros(n, np.uint8)
+    for node, g in seeds:
+        _arena_view(tape, grads, node)[...] += g
+        seen[node] = 1
+    values = (tape.v64, tape.v32)
+    r = n - 1
+    while r >= 0:
+        r = sweep(tape.op, tape.dt, tape.off, tape.num, tape.shp, tape.a, tape.b, tape.ia, tape.ib, tape.rg,
+                  tape.fr, tape.fa, tape.fb, tape.stab, tape.ix, SAVES, tape.v64, g64, tape.v32, g32, seen, r)
+        if r == DONE:
+            break
+        if r <= -2:
+            _raise_unusable(tape, (-r - 2) // 2, (-r - 2) % 2)
+        _python_row(tape, r, values, grads, seen)
+        r -= 1
+    for node, src in tape.src.items():
+        if seen[node]:
+            g = _arena_view(tape, grads, node).copy()
+            if type(src) is tuple:
+                pending.setdefault(src[0], []).append((src[1], g))
+            else:
+                leaf = src()
+                if leaf is not None:
+                    result.add_leaf(leaf, g)
+    _collect(tape, seen, result, want_retained, lambda node: _arena_view(tape, grads, node).copy())
+
+
+def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
+    op = REGISTRY[int(tape.op[r])]
+    x, y = int(tape.a[r]), int(tape.b[r])
+    ga = _arena_view(tape, grads, x) if tape.rg[x] else None
+    gb = _arena_view(tape, grads, y) if y >= 0 and tape.rg[y] else None
+    vb = _arena_view(tape, values, y) if y >= 0 else None
+    op.py_adjoint(Row(tape, r), _arena_view(tape, values, x), vb, _arena_view(tape, grads, r), ga, gb)
+    if ga is not None:
+        seen[x] = 1
+    if gb is not None:
+        seen[y] = 1
+
+
+def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) -> None:
+    """Gradients of requested non-leaf nodes and of tensors that retain grad."""
+    if result.targets:
+        key = id(tape)
+        for k, node in result.targets:
+            if k == key and seen[node]:
+                result.nodes[(k, node)] = grad_of(node)
+    if want_retained and tape.retained:
+        for node, ref in tape.retained.items():
+            t = ref()
+            if t is not None and seen[node]:
+                result.retained.append((t, grad_of(node)))
+    result.swept.append((tape, np.flatnonzero(seen)))
+
+
+def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retained: bool) -> None:
+    _mark_modified_leaves(tape)
+    n = tape.n
+    grads = {}
+    for node, g in seeds:
+        grads[node] = grads[node] + g if node in grads else g
+    seen = np.zeros(n, np.uint8)
+    done = {}
+    op, a, b, rg, fr = tape.op, tape.a, tape.b, tape.rg, tape.fr
+    for r in range(n - 1, -1, -1):
+        g = grads.pop(r, None)
+        if g is None:
+            continue
+        seen[r] = 1
+        done[r] = g
+        code = int(op[r])
+        if code == INPUT:
+            src = tape.src[r]
+            if type(src) is tuple:
+                pending.setdefault(src[0], []).append((src[1], g))
+            else:
+                leaf = src()
+                if leaf is not None:
+                    result.add_leaf(leaf, g)
+            continue
+        if code == CONST:
+            continue
+        saved = SAVES[code]
+        if saved:
+            if fr[r] & FREED_BIT:
+                _raise_unusable(tape, r, 0)
+            if _modified_input(tape, r, saved) is not None:
+                _raise_unusable(tape, r, 1)
+        ins = [int(x) for x in (a[r], b[r]) if x >= 0]
+        xs = tuple(handle(tape, x) for x in ins)
+        outs = REGISTRY[code].vjp(g, xs, handle(tape, r), Row(tape, r))
+        for x, gx in zip(ins, outs):
+            if gx is not None and rg[x]:
+                grads[x] = grads[x] + gx if x in grads else gx
+    _collect(tape, seen, result, want_retained, done.__getitem__)

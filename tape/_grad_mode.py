@@ -1,0 +1,92 @@
+"""Grad mode: ``no_grad``, ``enable_grad``, ``set_grad_enabled`` (thread-local)."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from ._state import state
+
+
+def is_grad_enabled() -> bool:
+    """Return True if grad mode is currently enabled in this thread."""
+    return state.grad
+
+
+class _GradModeContext:
+    """Base of the grad-mode context managers; also usable as decorators."""
+
+    _mode = True
+
+    def __enter__(self) -> None:
+        self._prev = state.grad
+        state.grad = self._mode
+
+    def __exit__(self, *exc: Any) -> None:
+        state.grad = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = state.grad
+            state.grad = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                state.grad = prev
+        return wrapper
+
+    def clone(self):
+        return self.__class__()
+
+
+class _NoParamContext(_GradModeContext):
+    """A grad-mode context that may also decorate a function without being called first."""
+
+    def __new__(cls, orig_func: Callable | None = None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamContext):
+    r"""Context-manager that disables gradient calculation.
+
+    Results computed inside it have ``requires_grad=False`` even when their
+    inputs require grad.  Also works as a decorator.  Thread-local.
+    """
+
+    _mode = False
+
+
+class enable_grad(_NoParamContext):
+    r"""Context-manager that enables gradient calculation (inside ``no_grad``, for example)."""
+
+    _mode = True
+
+
+class set_grad_enabled(_GradModeContext):
+    r"""Set gradient calculation on or off.
+
+    Takes effect immediately when called as a function, and restores the
+    previous mode on exit when used as a context manager or decorator.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self._prev = state.grad
+        self._mode = bool(mode)
+        state.grad = self._mode
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: Any) -> None:
+        state.grad = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        state.grad = self._prev
+        return super().__call__(fn)
+
+    def clone(self):
+        return self.__class__(self._mode)

@@ -1,0 +1,121 @@
+"""``grad_fn`` and ``next_functions``: views of tape rows shaped like PyTorch's nodes.
+
+Nothing here is used by backward; the views are built on demand from the rows,
+named from the op table (``MulBackward0`` ...), and cached while alive so that
+``y.grad_fn is y.grad_fn`` holds, as in PyTorch.
+"""
+from __future__ import annotations
+
+from ._engine import Row
+from ._tape import Tape
+from .ops import elementwise as E
+from .ops import shape as S
+from .ops._spec import CONST, INPUT, REGISTRY
+
+_CLASSES = {}
+# Ops taking a Python number show it as a second, gradient-less input, as PyTorch does.
+_NUMBER_INPUT = frozenset((E.ADDC, E.SUBC, E.MULC, E.DIVC))
+
+
+class Node:
+    """A node of the backward graph (the ``grad_fn`` of a tensor)."""
+
+    __slots__ = ("_tape", "_row", "__weakref__")
+
+    def __init__(self, tape: Tape, row: int) -> None:
+        self._tape = tape
+        self._row = row
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def next_functions(self) -> tuple:
+        tape, r = self._tape, self._row
+        out = []
+        for node in Row(tape, r).inputs:
+            out.append(_edge(tape, node))
+        if int(tape.op[r]) in _NUMBER_INPUT:
+            out.append((None, 0))
+        return tuple(out)
+
+    @property
+    def metadata(self) -> dict:
+        return {}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Node) and other._tape is self._tape and other._row == self._row
+
+    def __hash__(self) -> int:
+        return hash((id(self._tape), self._row))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+
+class AccumulateGrad:
+    """The node that accumulates a leaf's gradient into its ``.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    next_functions = ()
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, AccumulateGrad) and other.variable is self.variable
+
+    def __hash__(self) -> int:
+        return id(self.variable)
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+def _class(name: str) -> type:
+    cls = _CLASSES.get(name)
+    if cls is None:
+        cls = _CLASSES[name] = type(name, (Node,), {"__slots__": ()})
+    return cls
+
+
+def _leader(tape: Tape, r: int) -> int:
+    """The row that names ``r``'s node: unbind's outputs share the first one's."""
+    if tape.op[r] == S.SELECT and tape.fb[r]:
+        return r - int(tape.ib[r])
+    return r
+
+
+def node_view(tape: Tape, r: int) -> Node:
+    r = _leader(tape, r)
+    view = tape.views.get(r)
+    if view is None:
+        view = _class(REGISTRY[int(tape.op[r])].node_name(Row(tape, r)))(tape, r)
+        tape.views[r] = view
+    return view
+
+
+def _edge(tape: Tape, node: int) -> tuple:
+    """``(node, output index)`` for an input of a row, skipping engine-made rows."""
+    while tape.hid[node]:
+        node = int(tape.a[node])
+    if not tape.rg[node]:
+        return (None, 0)
+    code = tape.op[node]
+    if code == INPUT:
+        src = tape.src[node]
+        if type(src) is tuple:
+            return _edge_of(src[0], src[1])
+        return (AccumulateGrad(src()), 0)
+    if code == CONST:
+        return (None, 0)
+    return _edge_of(tape, node)
+
+
+def _edge_of(tape: Tape, node: int) -> tuple:
+    index = int(tape.ib[node]) if tape.op[node] == S.SELECT and tape.fb[node] else 0
+    return (node_view(tape, node), index)

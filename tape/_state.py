@@ -1,0 +1,14 @@
+"""Per-thread state: grad mode and the tape that ops record onto."""
+from __future__ import annotations
+
+import threading
+
+
+class _ThreadState(threading.local):
+    def __init__(self) -> None:
+        self.grad = True      # grad mode: record ops whose inputs require grad
+        self.tape = None      # the tape new rows go to; created on first use
+        self.spares = []      # retired tapes, reused once no tensor refers to them
+
+
+state = _ThreadState()

@@ -1,0 +1,87 @@
+"""The numba reverse sweep over a tape's rows.
+
+It walks rows from last to first, skipping rows no gradient reached, and calls
+the adjoint kernel of the row's op family (chosen by code range; the families
+dispatch on the code themselves).  Rows of the PYTHON range stop the sweep:
+it returns the row index, Python runs that row's adjoint, and the sweep
+resumes below it.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .ops._spec import BINARY, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY, N_CODES, PYTHON
+from .ops.elementwise import binary_adjoint, unary_adjoint
+from .ops.reduction import reduce_adjoint
+from .ops.shape import shape_adjoint
+
+_UNARY_END = UNARY.stop
+_BINARY_END = BINARY.stop
+_REDUCE_END = REDUCE.stop
+_SHAPE_END = SHAPE.stop
+_SOURCE_END = SOURCE.stop
+_PYTHON_START = PYTHON.start
+DONE = -1
+
+SAVES = np.zeros(N_CODES, np.int64)     # each op's ``saved`` bits
+for _code, _op in REGISTRY.items():
+    SAVES[_code] = _op.saved
+FREED, MODIFIED = 1, 2                  # bits of the ``fr`` column
+
+
+@njit(cache=True)
+def sweep(op, dt, off, num, shp, a, b, ia, ib, rg, fr, fa, fb, stab, ix, saves, v64, g64, v32, g32, seen,
+          start):
+    """Propagate adjoints from row ``start`` down to row 0.
+
+    Returns DONE, the index of a row to run in Python, ``-2 - 2r`` when row
+    ``r`` was freed by an earlier backward and its op needs saved values, or
+    ``-3 - 2r`` when a value row ``r`` saved was since modified in place.
+    """
+    for r in range(start, -1, -1):
+        if seen[r] == 0:
+            continue
+        code = op[r]
+        if code < _SOURCE_END:
+            continue
+        saved = saves[code]
+        if saved != 0:
+            if fr[r] & FREED:
+                return -2 - 2 * r
+            if ((saved & 1 and fr[a[r]] & MODIFIED) or (saved & 2 and fr[b[r]] & MODIFIED)
+                    or (saved & 4 and fr[r] & MODIFIED)):
+                return -3 - 2 * r
+        if code >= _PYTHON_START:
+            return r
+        # Each family is called with the row's own arena first; written out per
+        # dtype because an intermediate dispatch function costs reference
+        # counting on every array argument, several times the kernel itself.
+        x = a[r]
+        y = b[r]
+        f64 = dt[r] == 0
+        if code < _UNARY_END:
+            if f64:
+                unary_adjoint(code, num[r], fa[r], fb[r], ia[r], v64, g64, off[x], off[r], v32, g32)
+            else:
+                unary_adjoint(code, num[r], fa[r], fb[r], ia[r], v32, g32, off[x], off[r], v64, g64)
+        elif code < _BINARY_END:
+            if f64:
+                binary_adjoint(code, num[r], v64, g64, off[x], off[y], off[r], rg[x], rg[y])
+            else:
+                binary_adjoint(code, num[r], v32, g32, off[x], off[y], off[r], rg[x], rg[y])
+        elif code < _REDUCE_END:
+            if f64:
+                reduce_adjoint(code, v64, g64, off[x], off[r], stab, shp[x], ia[r], num[x], num[r])
+            else:
+                reduce_adjoint(code, v32, g32, off[x], off[r], stab, shp[x], ia[r], num[x], num[r])
+        elif code < _SHAPE_END:
+            if f64:
+                shape_adjoint(code, g64, off[x], off[r], stab, ix, shp[x], shp[r], ia[r], ib[r], num[x], num[r])
+            else:
+                shape_adjoint(code, g32, off[x], off[r], stab, ix, shp[x], shp[r], ia[r], ib[r], num[x], num[r])
+        if x >= 0 and rg[x] != 0:
+            seen[x] = 1
+        if y >= 0 and rg[y] != 0:
+            seen[y] = 1
+    return DONE

@@ -1,0 +1,263 @@
+"""The tape: one row per recorded op, held as flat integer-coded numpy arrays.
+
+A row is also the node it produces: row ``r`` writes node ``r``.  Columns:
+
+  op   op code (see ``ops``)            dt   arena of the output (0 float64, 1 float32)
+  off  offset of the value in arena     num  number of elements
+  shp  offset of the shape in ``stab``  a, b input nodes (-1: none)
+  ia, ib, fa, fb   integer/float attributes (exponent, dims, clamp bounds, offset
+                   of an index list in ``ix`` ...)
+  rg   1 when the node needs a gradient
+  fr   bit 1 once backward freed the row, bit 2 once its value was modified in place
+  hid  1 for rows the engine adds on its own (implicit broadcast and dtype
+       casts): PyTorch does these inside an op, so grad_fn views skip them.
+
+Values live in two arenas (float64 and float32), numpy buffers that numba
+indexes directly; a node's adjoint lives at the same offset of an adjoint
+arena built for each backward.  Shapes live in ``stab`` as ``[ndim, d0, ...]``.
+
+Values from outside the tape (leaves, nodes of older tapes, constants) enter
+through INPUT/CONST rows, holding a copy of the value, so that everything a
+row needs to be replayed is on the tape.  A tape never refers to a newer tape,
+and holds leaves only weakly, so tensors, gradients and tapes form no cycles:
+a tape is freed when the last tensor recorded on it (or a newer tape that
+imported one of its nodes) is gone.
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+import weakref
+
+import numpy as np
+
+from ._state import state
+from .ops._spec import CONST, INPUT
+
+_INT_COLS = ("op", "dt", "off", "num", "shp", "a", "b", "ia", "ib", "rg", "fr", "hid")
+_DEFAULTS = {"op": 0, "dt": 0, "off": 0, "num": 1, "shp": 0, "a": -1, "b": -1,
+             "ia": 0, "ib": 0, "rg": 1, "fr": 0, "hid": 0}
+ROWS0 = 256
+ARENA0 = 1024
+MAX_ROWS = 1 << 16    # past this a new tape is started, so one tape never grows without bound
+SPARES = 4            # retired tapes kept per thread for reuse once nothing refers to them
+
+_gens = itertools.count(1)
+
+
+class Tape:
+    """A growable struct of arrays holding recorded rows, their values and shapes."""
+
+    __slots__ = _INT_COLS + ("fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
+                             "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "retained", "views",
+                             "soft")
+
+    def __init__(self) -> None:
+        self.cap = ROWS0
+        for c in _INT_COLS:
+            setattr(self, c, np.full(ROWS0, _DEFAULTS[c], np.int64))
+        self.fa = np.zeros(ROWS0)
+        self.fb = np.zeros(ROWS0)
+        self.v64 = np.empty(ARENA0, np.float64)
+        self.v32 = np.empty(ARENA0, np.float32)
+        self.stab = np.zeros(64, np.int64)      # offset 0 holds the 0-d shape: [0]
+        self.ix = np.zeros(64, np.int64)        # index lists of gather/scatter rows
+        self._clear()
+
+    def _clear(self) -> None:
+        self.gen = next(_gens)
+        self.soft = self.cap    # at this row count the next op checks whether the tape can be reset
+        self.n = 0
+        self.t64 = 0
+        self.t32 = 0
+        self.tix = 0
+        self.stop = 1
+        self.shape_ids = {(): 0}
+        self.shapes = {0: ()}
+        self.src = {}           # INPUT row -> weakref to a leaf, or (older tape, node)
+        self.retained = {}      # node -> weakref to a tensor that called retain_grad()
+        self.views = weakref.WeakValueDictionary()   # row -> its grad_fn view, while one exists
+
+    def reset(self) -> None:
+        """Empty the tape for reuse, keeping its buffers (nothing may refer to it)."""
+        for c in _INT_COLS:
+            getattr(self, c)[:self.n] = _DEFAULTS[c]
+        self.fa[:self.n] = 0.0
+        self.fb[:self.n] = 0.0
+        self._clear()
+
+    # -- growth ---------------------------------------------------------------
+    def grow_rows(self) -> None:
+        cap = self.cap * 2
+        for c in _INT_COLS:
+            old = getattr(self, c)
+            new = np.full(cap, _DEFAULTS[c], np.int64)
+            new[:self.cap] = old
+            setattr(self, c, new)
+        for c in ("fa", "fb"):
+            new = np.zeros(cap)
+            new[:self.cap] = getattr(self, c)
+            setattr(self, c, new)
+        self.cap = cap
+        self.soft = min(self.soft, self.n + 1)
+
+    def reserve(self, arena: int, n: int) -> int:
+        """Reserve ``n`` slots in an arena; return their offset."""
+        if arena == 0:
+            o = self.t64
+            if o + n > self.v64.shape[0]:
+                self.v64 = _grown(self.v64, o + n)
+                self.soft = min(self.soft, self.n + 1)
+            self.t64 = o + n
+        else:
+            o = self.t32
+            if o + n > self.v32.shape[0]:
+                self.v32 = _grown(self.v32, o + n)
+                self.soft = min(self.soft, self.n + 1)
+            self.t32 = o + n
+        return o
+
+    def shape_id(self, shape: tuple) -> int:
+        sid = self.shape_ids.get(shape)
+        if sid is None:
+            sid = self.stop
+            need = sid + 1 + len(shape)
+            if need > self.stab.shape[0]:
+                self.stab = _grown(self.stab, need)
+            self.stab[sid] = len(shape)
+            self.stab[sid + 1:need] = shape
+            self.stop = need
+            self.shape_ids[shape] = sid
+            self.shapes[sid] = shape
+        return sid
+
+    def index_list(self, flat: np.ndarray) -> int:
+        """Store a flat index list for a gather/scatter row; return its offset."""
+        o = self.tix
+        n = flat.size
+        if o + n > self.ix.shape[0]:
+            self.ix = _grown(self.ix, o + n)
+        self.ix[o:o + n] = flat.reshape(-1)
+        self.tix = o + n
+        return o
+
+    # -- recording ------------------------------------------------------------
+    def append(self, code: int, arena: int, value: np.ndarray, a: int = -1, b: int = -1,
+               ia: int = 0, ib: int = 0, fa: float = 0.0, fb: float = 0.0, hid: int = 0) -> int:
+        """Record one row whose output is ``value``; return its node id."""
+        r = self.n
+        if r == self.cap:
+            self.grow_rows()
+        n = value.size
+        o = self.reserve(arena, n)
+        if arena == 0:
+            self.v64[o:o + n] = value.reshape(-1)
+        else:
+            self.v32[o:o + n] = value.reshape(-1)
+        self.n = r + 1
+        self.op[r] = code
+        self.dt[r] = arena
+        self.off[r] = o
+        self.num[r] = n
+        if value.ndim:
+            self.shp[r] = self.shape_id(value.shape)
+        self.a[r] = a
+        self.b[r] = b
+        if ia:
+            self.ia[r] = ia
+        if ib:
+            self.ib[r] = ib
+        if fa:
+            self.fa[r] = fa
+        if fb:
+            self.fb[r] = fb
+        if hid:
+            self.hid[r] = hid
+        return r
+
+    def import_(self, t) -> int:
+        """The node standing for tensor ``t`` on this tape, recording it if needed."""
+        ver = t._ver[0] if t._ver is not None else 0
+        if t._ig == self.gen and t._iv == ver:
+            return t._in
+        arena = t._dtype.arena
+        value = t._value()
+        if t._tape is not None:
+            node = self.append(INPUT, arena, value)
+            self.src[node] = (t._tape, t._node)
+        elif t._rg:
+            node = self.append(INPUT, arena, value, ib=ver)
+            self.src[node] = weakref.ref(t)
+        else:
+            node = self.append(CONST, arena, value)
+            self.rg[node] = 0
+        t._ig = self.gen
+        t._iv = ver
+        t._in = node
+        return node
+
+    # -- reading --------------------------------------------------------------
+    def shape_of(self, node: int) -> tuple:
+        return self.shapes[int(self.shp[node])]
+
+    def value_of(self, node: int) -> np.ndarray:
+        """A read-only view of a node's value."""
+        o = int(self.off[node])
+        n = int(self.num[node])
+        arena = self.v64 if self.dt[node] == 0 else self.v32
+        v = arena[o:o + n].reshape(self.shape_of(node))
+        v.flags.writeable = False
+        return v
+
+
+def _grown(a: np.ndarray, need: int) -> np.ndarray:
+    new = np.empty(max(need, 2 * a.shape[0]), a.dtype)
+    new[:a.shape[0]] = a
+    return new
+
+
+def retire() -> None:
+    """End this thread's current tape: later ops record onto another one.
+
+    Called after each backward (the graph was consumed, and a loop then reuses
+    a tape whose tensors are gone instead of growing one forever) and when a
+    tape is full.  A spare whose tensors are all gone is reset and reused.
+    """
+    spares = state.spares
+    cur = state.tape
+    state.tape = None
+    for i in range(len(spares)):
+        # Referenced only by the list (and getrefcount's argument): no tensor needs it.
+        if sys.getrefcount(spares[i]) == 2:
+            t = spares.pop(i)
+            t.reset()
+            state.tape = t
+            break
+    if cur is not None and cur.n:
+        spares.append(cur)
+        if len(spares) > SPARES:
+            del spares[0]
+    elif cur is not None and state.tape is None:
+        state.tape = cur
+
+
+def fresh() -> Tape:
+    """The tape to record onto, checked each time it has grown.
+
+    A tape that no tensor refers to any more (a forward pass whose results
+    were dropped) is reset in place instead of growing; a full one is retired.
+    Callers drop their own reference first, so that the count is exact.
+    """
+    t = state.tape
+    if t is None:
+        t = state.tape = Tape()
+    elif sys.getrefcount(t) == 3:       # state.tape, ``t`` and getrefcount's argument
+        t.reset()
+    elif t.n >= MAX_ROWS:
+        t = None
+        retire()
+        t = state.tape or Tape()
+        state.tape = t
+    else:
+        t.soft = t.cap
+    return t

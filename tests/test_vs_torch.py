@@ -1,0 +1,365 @@
+"""Differential tests: tape against PyTorch on the op table of test_grad_ops.py.
+
+For every op in ``test_grad_ops.OPS`` hypothesis draws inputs, a dtype
+(float64 / float32) and which inputs require grad (possibly none); the same
+computation is built in tape and in torch and the test compares
+
+* forward values, shapes and dtypes of every output,
+* ``requires_grad`` / ``is_leaf`` / ``type(grad_fn).__name__`` of inputs,
+  outputs and the weighted loss, also under ``no_grad()``,
+* ``.grad`` of every input after ``loss.backward()`` (None-ness, dtype,
+  shape, values, flags).
+
+A few error cases (broadcast mismatch, matmul mismatch, invalid view, dim out
+of range, backward misuse) compare exception type and message; tape may say
+"tape" where torch says "torch".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+
+import tape  # noqa: E402
+
+
+def _load_table():
+    """The op table module, whichever way pytest imported the test files."""
+    mod = sys.modules.get("test_grad_ops")
+    if mod is not None and getattr(mod, "__file__", None) and Path(mod.__file__).resolve() == (
+        Path(__file__).resolve().with_name("test_grad_ops.py")
+    ):
+        return mod
+    name = "_tape_test_grad_ops_table"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).resolve().with_name("test_grad_ops.py")
+    )
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+G = _load_table()
+OPS = G.OPS
+OP_NAMES = G.OP_NAMES
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+
+def fn_name(t):
+    return None if t.grad_fn is None else type(t.grad_fn).__name__
+
+
+def dtype_name(dt) -> str:
+    return str(dt).rsplit(".", 1)[-1]
+
+
+def flags(t):
+    return {
+        "requires_grad": t.requires_grad,
+        "is_leaf": t.is_leaf,
+        "grad_fn": fn_name(t),
+        "dtype": dtype_name(t.dtype),
+        "shape": tuple(t.shape),
+    }
+
+
+def assert_same_flags(tt, ct, what):
+    ft, fc = flags(tt), flags(ct)
+    assert ft == fc, f"{what}: tape {ft} != torch {fc}"
+
+
+def assert_values(tv, cv, ref64, dtype, scaled, what):
+    """tape value ``tv`` vs torch value ``cv`` (same dtype); ``ref64`` is the
+    torch float64 result on the same (rounded) inputs."""
+    tv, cv, ref64 = (np.asarray(a, dtype=np.float64) for a in (tv, cv, ref64))
+    assert tv.shape == cv.shape, f"{what}: shape {tv.shape} != {cv.shape}"
+    scale = max(1.0, float(np.max(np.abs(ref64), initial=0.0))) if scaled else 1.0
+    if dtype == "float64":
+        bound = 1e-10 * np.abs(cv) + 1e-12 * scale
+    else:
+        bound = 1e-4 * np.abs(ref64) + 1e-5 * scale + 4 * np.abs(cv - ref64)
+    err = np.abs(tv - cv)
+    same_nonfinite = (~np.isfinite(cv)) & (
+        (tv == cv) | (np.isnan(tv) & np.isnan(cv))
+    )
+    bad = ~((err <= bound) | same_nonfinite)
+    if bad.any():
+        idx = tuple(int(k) for k in np.argwhere(bad)[0])
+        raise AssertionError(
+            f"{what} ({dtype}): {int(bad.sum())}/{bad.size} entries differ; first at {idx}: "
+            f"tape {tv[idx]!r}, torch {cv[idx]!r}\ntape:\n{tv}\ntorch:\n{cv}"
+        )
+
+
+def weighted_loss(M, outs, weights, dtype):
+    return G.weighted_loss(M, outs, weights, dtype)
+
+
+# --------------------------------------------------------------------------
+# op table differential test
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+@settings(deadline=None)
+@given(data=st.data())
+def test_op_matches_torch(name, data):
+    op = OPS[name]
+    case = G.draw_case(data, op, allow_no_grad=True)
+    dtype = case.dtype
+    any_grad = any(case.requires)
+
+    tt = G.leaves(tape, case)
+    ct = G.leaves(torch, case)
+    for i, (a, b) in enumerate(zip(tt, ct)):
+        assert_same_flags(a, b, f"{name}: input {i}")
+
+    t_raw = op.fn(tape, *tt)
+    c_raw = op.fn(torch, *ct)
+    assert isinstance(t_raw, (tuple, list)) == isinstance(c_raw, (tuple, list)), (
+        f"{name}: tape returned {type(t_raw).__name__}, torch {type(c_raw).__name__}"
+    )
+    t_outs, c_outs = G.as_list(t_raw), G.as_list(c_raw)
+    assert len(t_outs) == len(c_outs), f"{name}: {len(t_outs)} outputs != {len(c_outs)}"
+
+    with torch.no_grad():
+        ref_outs = G.as_list(op.fn(torch, *G.leaves(torch, case, "float64")))
+    for k, (to, co, ro) in enumerate(zip(t_outs, c_outs, ref_outs)):
+        assert_same_flags(to, co, f"{name}: output {k}")
+        assert_values(G.to_np(to), G.to_np(co), G.to_np(ro), dtype, op.mixing, f"{name}: output {k}")
+
+    # no_grad: same values, no graph
+    with tape.no_grad():
+        t_ng = G.as_list(op.fn(tape, *tt))
+    with torch.no_grad():
+        c_ng = G.as_list(op.fn(torch, *ct))
+    for k, (to, co) in enumerate(zip(t_ng, c_ng)):
+        assert_same_flags(to, co, f"{name}: no_grad output {k}")
+        assert_values(G.to_np(to), G.to_np(co), G.to_np(co), dtype, op.mixing, f"{name}: no_grad output {k}")
+
+    if not any_grad:
+        return
+
+    rng = np.random.default_rng(case.seed)
+    weights = G.make_weights(rng, [tuple(o.shape) for o in c_outs], dtype)
+    t_loss = weighted_loss(tape, t_outs, weights, dtype)
+    c_loss = weighted_loss(torch, c_outs, weights, dtype)
+    assert_same_flags(t_loss, c_loss, f"{name}: loss")
+    t_loss.backward()
+    c_loss.backward()
+
+    # float64 reference gradients
+    r_in = G.leaves(torch, case, "float64")
+    r_loss = weighted_loss(torch, G.as_list(op.fn(torch, *r_in)), weights, "float64")
+    r_loss.backward()
+
+    for i, (a, b, r) in enumerate(zip(tt, ct, r_in)):
+        assert_same_flags(a, b, f"{name}: input {i} after backward")
+        if b.grad is None:
+            assert a.grad is None, f"{name}: input {i}: tape has .grad, torch has None"
+            continue
+        assert a.grad is not None, f"{name}: input {i}: tape .grad is None"
+        assert_same_flags(a.grad, b.grad, f"{name}: input {i} .grad")
+        assert_values(
+            G.to_np(a.grad), G.to_np(b.grad), G.to_np(r.grad), dtype, op.mixing,
+            f"{name}: input {i} .grad",
+        )
+
+
+# --------------------------------------------------------------------------
+# error cases
+# --------------------------------------------------------------------------
+
+
+def outcome(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - the exception is what we compare
+        return e
+    return None
+
+
+def assert_same_error(t_fn, c_fn, what):
+    ce = outcome(c_fn)
+    assert ce is not None, f"{what}: torch did not raise (test is wrong)"
+    te = outcome(t_fn)
+    assert te is not None, f"{what}: tape did not raise; torch raised {type(ce).__name__}: {ce}"
+    assert type(te).__name__ == type(ce).__name__, (
+        f"{what}: tape raised {type(te).__name__}: {te}; torch raised {type(ce).__name__}: {ce}"
+    )
+    if type(ce).__module__ == "builtins":  # e.g. RuntimeError, IndexError
+        assert isinstance(te, type(ce)), f"{what}: tape's {type(te)!r} is not a {type(ce)!r}"
+    tm, cm = str(te), str(ce)
+    assert tm in (cm, cm.replace("torch", "tape")), (
+        f"{what}: messages differ\n tape:  {tm!r}\n torch: {cm!r}"
+    )
+
+
+def zeros(M, shape, dtype="float64", requires_grad=False):
+    return G.to_tensor(M, np.zeros(shape), dtype, requires_grad)
+
+
+BROADCAST_OPS = {
+    "add": lambda M, x, y: x + y,
+    "sub": lambda M, x, y: x - y,
+    "mul": lambda M, x, y: x * y,
+    "div": lambda M, x, y: x / y,
+    "pow": lambda M, x, y: x**y,
+    "maximum": lambda M, x, y: M.maximum(x, y),
+    "minimum": lambda M, x, y: M.minimum(x, y),
+    "add_fn": lambda M, x, y: M.add(x, y),
+}
+
+
+@st.composite
+def non_broadcastable(draw):
+    ndim = draw(st.integers(1, 3))
+    base = draw(st.lists(st.integers(1, 4), min_size=ndim, max_size=ndim))
+    k = draw(st.integers(0, ndim - 1))
+    p, q = draw(st.lists(st.integers(2, 5), min_size=2, max_size=2, unique=True))
+    a, b = list(base), list(base)
+    a[k], b[k] = p, q
+    # drop some leading dims of one side (alignment is from the right)
+    j = draw(st.integers(0, k))
+    b = b[j:]
+    if draw(st.booleans()):
+        a, b = b, a
+    return tuple(a), tuple(b)
+
+
+@pytest.mark.parametrize("opname", sorted(BROADCAST_OPS))
+@settings(deadline=None)
+@given(shapes=non_broadcastable(), requires=st.booleans())
+def test_broadcast_mismatch_error_matches_torch(opname, shapes, requires):
+    f = BROADCAST_OPS[opname]
+    sa, sb = shapes
+    assert_same_error(
+        lambda: f(tape, zeros(tape, sa, requires_grad=requires), zeros(tape, sb) + 1),
+        lambda: f(torch, zeros(torch, sa, requires_grad=requires), zeros(torch, sb) + 1),
+        f"{opname} {sa} vs {sb}",
+    )
+
+
+@st.composite
+def matmul_mismatch(draw):
+    kind = draw(st.sampled_from(["dot", "mm", "mv", "vm"]))
+    n, n2 = draw(st.lists(st.integers(1, 5), min_size=2, max_size=2, unique=True))
+    m, p = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return {
+        "dot": ((n,), (n2,)),
+        "mm": ((m, n), (n2, p)),
+        "mv": ((m, n), (n2,)),
+        "vm": ((n,), (n2, p)),
+    }[kind]
+
+
+@pytest.mark.parametrize("form", ["operator", "function"])
+@settings(deadline=None)
+@given(shapes=matmul_mismatch(), dtype=st.sampled_from(G.DTYPES))
+def test_matmul_mismatch_error_matches_torch(form, shapes, dtype):
+    sa, sb = shapes
+
+    def run(M):
+        x, y = zeros(M, sa, dtype, True), zeros(M, sb, dtype)
+        return x @ y if form == "operator" else M.matmul(x, y)
+
+    assert_same_error(lambda: run(tape), lambda: run(torch), f"matmul {sa} @ {sb}")
+
+
+def test_matmul_0d_error_matches_torch():
+    for sa, sb in [((3,), ()), ((), (3,)), ((), ())]:
+        assert_same_error(
+            lambda: zeros(tape, sa) @ zeros(tape, sb),
+            lambda: zeros(torch, sa) @ zeros(torch, sb),
+            f"matmul {sa} @ {sb}",
+        )
+
+
+@settings(deadline=None)
+@given(
+    shape=G.shapes(min_dims=1),
+    new=st.lists(st.integers(1, 7), min_size=1, max_size=3),
+    infer=st.booleans(),
+    method=st.sampled_from(["view", "reshape"]),
+)
+def test_invalid_view_reshape_error_matches_torch(shape, new, infer, method):
+    numel = int(np.prod(shape))
+    target = list(new)
+    if infer:
+        target[0] = -1
+        known = int(np.prod(target[1:])) if len(target) > 1 else 1
+        if numel % known == 0:
+            target.append(numel + 1)  # make it invalid
+    elif int(np.prod(target)) == numel:
+        target.append(2)
+    target = tuple(target)
+    assert_same_error(
+        lambda: getattr(zeros(tape, shape, requires_grad=True), method)(target),
+        lambda: getattr(zeros(torch, shape, requires_grad=True), method)(target),
+        f"{method} {shape} -> {target}",
+    )
+
+
+@settings(deadline=None)
+@given(
+    shape=G.shapes(),
+    offset=st.integers(0, 2),
+    negative=st.booleans(),
+    fn=st.sampled_from(["sum", "mean", "unbind"]),
+)
+def test_dim_out_of_range_error_matches_torch(shape, offset, negative, fn):
+    nd = max(len(shape), 1)
+    dim = -(nd + 1 + offset) if negative else nd + offset
+    assert_same_error(
+        lambda: getattr(zeros(tape, shape, requires_grad=True), fn)(dim),
+        lambda: getattr(zeros(torch, shape, requires_grad=True), fn)(dim),
+        f"{fn}(dim={dim}) on {shape}",
+    )
+
+
+def test_repeated_dim_error_matches_torch():
+    for fn in ("sum", "mean"):
+        assert_same_error(
+            lambda: getattr(zeros(tape, (2, 3)), fn)((0, -2)),
+            lambda: getattr(zeros(torch, (2, 3)), fn)((0, -2)),
+            f"{fn}((0, -2))",
+        )
+
+
+@pytest.mark.parametrize("case", ["nonscalar_backward", "no_grad_backward", "grad_no_grad", "second_backward", "unused"])
+def test_autograd_misuse_error_matches_torch(case):
+    def run(M):
+        x = zeros(M, (2, 3), requires_grad=True) + 1.5
+        x = x.detach().requires_grad_()
+        if case == "nonscalar_backward":
+            M.exp(x).backward()
+        elif case == "no_grad_backward":
+            zeros(M, (2,)).sum().backward()
+        elif case == "grad_no_grad":
+            y = zeros(M, (2,))
+            M.autograd.grad(y.sum(), y)
+        elif case == "second_backward":
+            loss = M.exp(x).sum()
+            loss.backward()
+            loss.backward()
+        elif case == "unused":
+            y = zeros(M, (2,), requires_grad=True)
+            M.autograd.grad((x * x).sum(), [x, y])
+
+    assert_same_error(lambda: run(tape), lambda: run(torch), case)
+
