@@ -29,7 +29,8 @@ class Op:
 
     ``saved`` says which values PyTorch's node saves (bits X0, X1, OUT: an
     in-place change to one of them makes backward fail; NUMBER: only a Python
-    number, which still counts as saved when freeing the graph).
+    number, which still counts as saved when freeing the graph; CROSS: each
+    input is saved only when the other one needs a gradient, as for products).
 
     ``vjp(g, xs, y, row)`` returns one gradient per tensor input, written with
     tape's own tensor operations so that recording it (``create_graph=True``)
@@ -60,7 +61,7 @@ class Op:
         return self.grad_fn_of(row) if self.grad_fn_of is not None else self.grad_fn
 
 
-X0, X1, OUT, NUMBER = 1, 2, 4, 8
+X0, X1, OUT, NUMBER, CROSS = 1, 2, 4, 8, 16
 
 REGISTRY: dict[int, Op] = {}
 

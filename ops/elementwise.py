@@ -1,8 +1,8 @@
 """Elementwise ops: one tensor input (with optional float constants), or two of equal shape.
 
-Broadcasting never reaches these kernels: the engine records an implicit
-expand row first, so every kernel here is a flat loop over ``n`` elements at
-arena offsets.  A value and its adjoint share an offset (``v[o]``, ``g[o]``).
+Binary kernels broadcast an operand only along leading dims (a scalar, or a
+bias row); other broadcasting is recorded as an implicit expand row first.
+So every kernel here is a flat loop over ``n`` elements at arena offsets.  A value and its adjoint share an offset (``v[o]``, ``g[o]``).
 
 Each op has three faces, kept next to each other:
   * ``forward`` (numpy) and ``scalar`` (Python float, the 0-d float64 fast path),
@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._spec import NUMBER, OUT, X0, X1, Op, register
+from ._spec import CROSS, NUMBER, OUT, X0, X1, Op, register
 
 # --- codes (UNARY range 10..59, BINARY range 60..79) -------------------------
 NEG, ABS, EXP, LOG, LOG2, LOG10, SQRT, SIN, COS, TAN, TANH, SIGMOID, RELU, RECIPROCAL, CLONE = range(10, 25)
@@ -123,48 +123,49 @@ def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
 
 
 @njit(cache=True)
-def binary_adjoint(code, n, v, g, oa, ob, oy, rga, rgb):
-    """Accumulate the adjoints of both inputs of one binary row."""
-    if code == ADD or code == SUB:
-        s = 1.0 if code == ADD else -1.0
-        for i in range(n):
-            if rga:
-                g[oa + i] += g[oy + i]
-            if rgb:
-                g[ob + i] += s * g[oy + i]
-    elif code == MUL:
-        for i in range(n):
-            gy = g[oy + i]
-            if rga:
-                g[oa + i] += gy * v[ob + i]
-            if rgb:
-                g[ob + i] += gy * v[oa + i]
-    elif code == DIV:
-        for i in range(n):
-            gy = g[oy + i]
-            b = v[ob + i]
-            if rga:
-                g[oa + i] += gy / b
-            if rgb:
-                g[ob + i] += -(gy * v[oa + i]) / (b * b)
-    elif code == POW:
-        for i in range(n):
-            gy = g[oy + i]
-            a = v[oa + i]
-            b = v[ob + i]
-            if rga and b != 0:
-                g[oa + i] += gy * (b * a ** (b - 1.0))
-            if rgb and a != 0:
-                g[ob + i] += gy * (v[oy + i] * math.log(a))
-    elif code == MAXIMUM or code == MINIMUM:
-        s = 1.0 if code == MAXIMUM else -1.0
-        for i in range(n):
-            d = (v[oa + i] - v[ob + i]) * s
-            gy = g[oy + i]
-            if rga:
-                g[oa + i] += gy * _mask(M_STEP_HALF, d, 0.0, 0.0)
-            if rgb:
-                g[ob + i] += gy * _mask(M_STEP_HALF, -d, 0.0, 0.0)
+def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
+    """Accumulate the adjoints of both inputs of one binary row.
+
+    An input with fewer elements (``na`` or ``nb`` < ``n``) is broadcast along
+    leading dims: element ``i`` of the output reads element ``i % na``.
+    """
+    s = -1.0 if code == SUB or code == MINIMUM else 1.0
+    ja = 0
+    jb = 0
+    for i in range(n):
+        gy = g[oy + i]
+        a = v[oa + ja]
+        b = v[ob + jb]
+        da = 0.0
+        db = 0.0
+        if code == ADD or code == SUB:
+            da = gy
+            db = s * gy
+        elif code == MUL:
+            da = gy * b
+            db = gy * a
+        elif code == DIV:
+            da = gy / b
+            db = -(gy * a) / (b * b)
+        elif code == POW:
+            if b != 0:
+                da = gy * (b * a ** (b - 1.0))
+            if a != 0:
+                db = gy * (v[oy + i] * math.log(a))
+        else:
+            d = (a - b) * s
+            da = gy * _mask(M_STEP_HALF, d, 0.0, 0.0)
+            db = gy * _mask(M_STEP_HALF, -d, 0.0, 0.0)
+        if rga:
+            g[oa + ja] += da
+        if rgb:
+            g[ob + jb] += db
+        ja += 1
+        if ja == na:
+            ja = 0
+        jb += 1
+        if jb == nb:
+            jb = 0
 
 
 # --- forward helpers ------------------------------------------------------------
@@ -273,7 +274,7 @@ def _b(code, name, grad_fn, saved, forward, scalar, vjp):
 
 _b(ADD, "add", "AddBackward0", 0, np.add, lambda a, b: a + b, lambda g, x, y, r: (g, g))
 _b(SUB, "sub", "SubBackward0", 0, np.subtract, lambda a, b: a - b, lambda g, x, y, r: (g, -g))
-_b(MUL, "mul", "MulBackward0", X0 | X1, np.multiply, lambda a, b: a * b,
+_b(MUL, "mul", "MulBackward0", X0 | X1 | CROSS, np.multiply, lambda a, b: a * b,
    lambda g, x, y, r: (g * x[1], g * x[0]))
 _b(DIV, "div", "DivBackward0", X0 | X1, np.true_divide, lambda a, b: a / b,
    lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])))

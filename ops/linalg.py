@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._spec import X0, X1, Op, register
+from ._spec import CROSS, X0, X1, Op, register
 
 MATMUL = 200
 DOT, MV, VM, MM, BATCHED = range(5)
@@ -76,5 +76,5 @@ def _vjp(g, x, y, r):
             (a.transpose(-1, -2) @ g)._sum_to(r.in_shapes[1]))
 
 
-register(Op(MATMUL, "matmul", "MmBackward0", X0 | X1, _vjp, forward=np.matmul,
+register(Op(MATMUL, "matmul", "MmBackward0", X0 | X1 | CROSS, _vjp, forward=np.matmul,
             grad_fn_of=lambda r: _NAMES[r.ia], py_adjoint=_py_adjoint))

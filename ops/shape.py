@@ -104,7 +104,7 @@ register(Op(GATHER, "index", "IndexBackward0", 0,
             lambda g, x, y, r: (g._scatter(_flat_index(r, g.numel()), r.in_shapes[0]),),
             float_only=False, grad_fn_of=_gather_name))
 register(Op(SCATTER, "_scatter", "IndexPutBackward0", 0,
-            lambda g, x, y, r: (g._gather(_flat_index(r, x[0].numel()), r.in_shapes[0], BY_INDEX),),
+            lambda g, x, y, r: (g._gather(_flat_index(r, x[0].numel()).reshape(r.in_shapes[0]), BY_INDEX),),
             float_only=False))
 register(Op(VIEW, "view", "ViewBackward0", 0,
             lambda g, x, y, r: (g.reshape(r.in_shapes[0]),), float_only=False,

@@ -4,6 +4,8 @@ Write PyTorch-style code (``import tape as torch`` runs autograd tutorials):
 every op appends one integer-coded row to a per-thread tape, and backward is a
 numba-compiled sweep over those rows.
 """
+from __future__ import annotations
+
 from ._ops_path import ensure_ops
 
 ensure_ops()
@@ -50,3 +52,14 @@ __all__ = [
     "get_default_dtype", "set_default_dtype", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "autograd", "matmul", "broadcast_shapes", "is_tensor", "is_floating_point", "numel",
 ] + list(_functional_all)
+
+
+def format_tape(t: Tensor, last: int | None = None) -> str:
+    """The rows of the tape that recorded ``t`` (its last ``last`` rows), as a table."""
+    from ._tape import format_rows
+    if t._tape is None:
+        return "(a leaf: not recorded on a tape)"
+    return format_rows(t._tape, last)
+
+
+__all__.append("format_tape")

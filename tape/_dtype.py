@@ -102,6 +102,10 @@ def result_type(*operands) -> dtype:
     Dimensioned tensors take priority over 0-d tensors, which take priority over
     Python numbers, except across categories (bool < integer < floating).
     """
+    if len(operands) == 2:
+        a, b = operands
+        if type(a) is type(b) and type(a) not in (int, float, bool) and a._dtype is b._dtype:
+            return a._dtype
     dim = zero = wrapped = None
     for x in operands:
         t = type(x)

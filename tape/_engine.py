@@ -86,9 +86,8 @@ def handle(tape: Tape, node: int):
 
 
 def _arena_view(tape: Tape, arenas, node: int) -> np.ndarray:
-    o = int(tape.off[node])
-    n = int(tape.num[node])
-    return arenas[tape.dt[node]][o:o + n].reshape(tape.shape_of(node))
+    o = tape.off[node]
+    return arenas[tape.dt[node]][o:o + tape.num[node]].reshape(tape.shapes[tape.shp[node]])
 
 
 class _Result:
@@ -140,9 +139,12 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
 
 def _modified_input(tape: Tape, r: int, saved: int):
     """The node among those row ``r`` saved that was modified in place, if any."""
-    for bit, node in ((1, tape.a[r]), (2, tape.b[r]), (4, r)):
-        if saved & bit and node >= 0 and tape.fr[node] & MODIFIED:
-            return int(node)
+    x, y = int(tape.a[r]), int(tape.b[r])
+    cross = saved & 16
+    for bit, node, other in ((1, x, y), (2, y, x), (4, r, -1)):
+        needed = saved & bit and node >= 0 and (not cross or other < 0 or tape.rg[other])
+        if needed and tape.fr[node] & MODIFIED:
+            return node
     return None
 
 
@@ -183,8 +185,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     values = (tape.v64, tape.v32)
     r = n - 1
     while r >= 0:
-        r = sweep(tape.op, tape.dt, tape.off, tape.num, tape.shp, tape.a, tape.b, tape.ia, tape.ib, tape.rg,
-                  tape.fr, tape.fa, tape.fb, tape.stab, tape.ix, SAVES, tape.v64, g64, tape.v32, g32, seen, r)
+        r = sweep(tape.R, tape.F, tape.stab, tape.ix, SAVES, tape.v64, g64, tape.v32, g32, seen, r)
         if r == DONE:
             break
         if r <= -2:
@@ -269,5 +270,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
         outs = REGISTRY[code].vjp(g, xs, handle(tape, r), Row(tape, r))
         for x, gx in zip(ins, outs):
             if gx is not None and rg[x]:
+                shape = tape.shape_of(x)
+                if gx._shape != shape:
+                    gx = gx._sum_to(shape)      # the input was broadcast along leading dims
                 grads[x] = grads[x] + gx if x in grads else gx
     _collect(tape, seen, result, want_retained, done.__getitem__)

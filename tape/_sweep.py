@@ -31,14 +31,16 @@ FREED, MODIFIED = 1, 2                  # bits of the ``fr`` column
 
 
 @njit(cache=True)
-def sweep(op, dt, off, num, shp, a, b, ia, ib, rg, fr, fa, fb, stab, ix, saves, v64, g64, v32, g32, seen,
-          start):
+def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
     """Propagate adjoints from row ``start`` down to row 0.
 
     Returns DONE, the index of a row to run in Python, ``-2 - 2r`` when row
     ``r`` was freed by an earlier backward and its op needs saved values, or
     ``-3 - 2r`` when a value row ``r`` saved was since modified in place.
+    ``R`` and ``F`` hold the tape's integer and float columns.
     """
+    op, dt, off, num, shp, a, b, ia, ib, rg, fr = R[0], R[1], R[2], R[3], R[4], R[5], R[6], R[7], R[8], R[9], R[10]
+    fa, fb = F[0], F[1]
     for r in range(start, -1, -1):
         if seen[r] == 0:
             continue
@@ -49,8 +51,11 @@ def sweep(op, dt, off, num, shp, a, b, ia, ib, rg, fr, fa, fb, stab, ix, saves, 
         if saved != 0:
             if fr[r] & FREED:
                 return -2 - 2 * r
-            if ((saved & 1 and fr[a[r]] & MODIFIED) or (saved & 2 and fr[b[r]] & MODIFIED)
-                    or (saved & 4 and fr[r] & MODIFIED)):
+            x = a[r]
+            y = b[r]
+            save_x = saved & 1 and (not saved & 16 or rg[y] != 0)
+            save_y = saved & 2 and (not saved & 16 or rg[x] != 0)
+            if (save_x and fr[x] & MODIFIED) or (save_y and fr[y] & MODIFIED) or (saved & 4 and fr[r] & MODIFIED):
                 return -3 - 2 * r
         if code >= _PYTHON_START:
             return r
@@ -67,9 +72,9 @@ def sweep(op, dt, off, num, shp, a, b, ia, ib, rg, fr, fa, fb, stab, ix, saves, 
                 unary_adjoint(code, num[r], fa[r], fb[r], ia[r], v32, g32, off[x], off[r], v64, g64)
         elif code < _BINARY_END:
             if f64:
-                binary_adjoint(code, num[r], v64, g64, off[x], off[y], off[r], rg[x], rg[y])
+                binary_adjoint(code, num[r], v64, g64, off[x], off[y], off[r], num[x], num[y], rg[x], rg[y])
             else:
-                binary_adjoint(code, num[r], v32, g32, off[x], off[y], off[r], rg[x], rg[y])
+                binary_adjoint(code, num[r], v32, g32, off[x], off[y], off[r], num[x], num[y], rg[x], rg[y])
         elif code < _REDUCE_END:
             if f64:
                 reduce_adjoint(code, v64, g64, off[x], off[r], stab, shp[x], ia[r], num[x], num[r])

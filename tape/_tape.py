@@ -35,8 +35,7 @@ from ._state import state
 from .ops._spec import CONST, INPUT
 
 _INT_COLS = ("op", "dt", "off", "num", "shp", "a", "b", "ia", "ib", "rg", "fr", "hid")
-_DEFAULTS = {"op": 0, "dt": 0, "off": 0, "num": 1, "shp": 0, "a": -1, "b": -1,
-             "ia": 0, "ib": 0, "rg": 1, "fr": 0, "hid": 0}
+_DEFAULTS = np.array([0, 0, 0, 1, 0, -1, -1, 0, 0, 1, 0, 0], np.int64)[:, None]
 ROWS0 = 256
 ARENA0 = 1024
 MAX_ROWS = 1 << 16    # past this a new tape is started, so one tape never grows without bound
@@ -48,16 +47,13 @@ _gens = itertools.count(1)
 class Tape:
     """A growable struct of arrays holding recorded rows, their values and shapes."""
 
-    __slots__ = _INT_COLS + ("fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
+    __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "retained", "views",
                              "soft")
 
     def __init__(self) -> None:
         self.cap = ROWS0
-        for c in _INT_COLS:
-            setattr(self, c, np.full(ROWS0, _DEFAULTS[c], np.int64))
-        self.fa = np.zeros(ROWS0)
-        self.fb = np.zeros(ROWS0)
+        self._columns(np.repeat(_DEFAULTS, ROWS0, axis=1), np.zeros((2, ROWS0)))
         self.v64 = np.empty(ARENA0, np.float64)
         self.v32 = np.empty(ARENA0, np.float32)
         self.stab = np.zeros(64, np.int64)      # offset 0 holds the 0-d shape: [0]
@@ -80,24 +76,28 @@ class Tape:
 
     def reset(self) -> None:
         """Empty the tape for reuse, keeping its buffers (nothing may refer to it)."""
-        for c in _INT_COLS:
-            getattr(self, c)[:self.n] = _DEFAULTS[c]
-        self.fa[:self.n] = 0.0
-        self.fb[:self.n] = 0.0
+        self.R[:, :self.n] = _DEFAULTS
+        self.F[:, :self.n] = 0.0
         self._clear()
 
     # -- growth ---------------------------------------------------------------
+    def _columns(self, R: np.ndarray, F: np.ndarray) -> None:
+        # The columns are rows of two 2-D arrays, so the sweep takes two
+        # arguments instead of fourteen (each costs unboxing on every call).
+        self.R = R
+        self.F = F
+        for i, c in enumerate(_INT_COLS):
+            setattr(self, c, R[i])
+        self.fa = F[0]
+        self.fb = F[1]
+
     def grow_rows(self) -> None:
         cap = self.cap * 2
-        for c in _INT_COLS:
-            old = getattr(self, c)
-            new = np.full(cap, _DEFAULTS[c], np.int64)
-            new[:self.cap] = old
-            setattr(self, c, new)
-        for c in ("fa", "fb"):
-            new = np.zeros(cap)
-            new[:self.cap] = getattr(self, c)
-            setattr(self, c, new)
+        R = np.repeat(_DEFAULTS, cap, axis=1)
+        R[:, :self.cap] = self.R
+        F = np.zeros((2, cap))
+        F[:, :self.cap] = self.F
+        self._columns(R, F)
         self.cap = cap
         self.soft = min(self.soft, self.n + 1)
 
@@ -149,30 +149,45 @@ class Tape:
         if r == self.cap:
             self.grow_rows()
         n = value.size
-        o = self.reserve(arena, n)
         if arena == 0:
+            o = self.t64
+            if o + n > self.v64.shape[0]:
+                self.reserve(0, n)
+            else:
+                self.t64 = o + n
             self.v64[o:o + n] = value.reshape(-1)
         else:
+            o = self.t32
+            if o + n > self.v32.shape[0]:
+                self.reserve(1, n)
+            else:
+                self.t32 = o + n
             self.v32[o:o + n] = value.reshape(-1)
         self.n = r + 1
-        self.op[r] = code
-        self.dt[r] = arena
-        self.off[r] = o
-        self.num[r] = n
-        if value.ndim:
-            self.shp[r] = self.shape_id(value.shape)
-        self.a[r] = a
-        self.b[r] = b
+        R = self.R
+        R[0, r] = code
+        if arena:
+            R[1, r] = arena
+        R[2, r] = o
+        R[3, r] = n
+        shape = value.shape
+        if shape:
+            sid = self.shape_ids.get(shape)
+            R[4, r] = sid if sid is not None else self.shape_id(shape)
+        if a != -1:
+            R[5, r] = a
+        if b != -1:
+            R[6, r] = b
         if ia:
-            self.ia[r] = ia
+            R[7, r] = ia
         if ib:
-            self.ib[r] = ib
-        if fa:
-            self.fa[r] = fa
-        if fb:
-            self.fb[r] = fb
+            R[8, r] = ib
         if hid:
-            self.hid[r] = hid
+            R[11, r] = hid
+        if fa:
+            self.F[0, r] = fa
+        if fb:
+            self.F[1, r] = fb
         return r
 
     def import_(self, t) -> int:
@@ -261,3 +276,27 @@ def fresh() -> Tape:
     else:
         t.soft = t.cap
     return t
+
+
+def format_rows(t: Tape, last: int | None = None) -> str:
+    """The tape's rows as a table (for reading and debugging, not used by the engine)."""
+    from .ops._spec import REGISTRY
+    names = {INPUT: "INPUT", CONST: "CONST"}
+    lines = ["  row  op            in      attrs              shape    value"]
+    start = 0 if last is None else max(0, t.n - last)
+    for r in range(start, t.n):
+        code = int(t.op[r])
+        name = names.get(code) or REGISTRY[code].name.upper()
+        ins = ",".join(str(int(x)) for x in (t.a[r], t.b[r]) if x >= 0) or "-"
+        attrs = []
+        if t.fa[r] or t.fb[r]:
+            attrs.append(f"c={float(t.fa[r]):g}" + (f",{float(t.fb[r]):g}" if t.fb[r] else ""))
+        if t.ia[r] or t.ib[r]:
+            attrs.append(f"i={int(t.ia[r])},{int(t.ib[r])}")
+        if t.hid[r]:
+            attrs.append("hidden")
+        v = t.value_of(r)
+        text = np.array2string(v.reshape(-1)[:3], precision=4, separator=",")
+        lines.append(f"  {r:3d}  {name:12s}  {ins:6s}  {' '.join(attrs):17s}  "
+                     f"{str(tuple(v.shape)):7s}  {text}{'...' if v.size > 3 else ''}")
+    return "\n".join(lines)

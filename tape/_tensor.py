@@ -30,6 +30,10 @@ _new = object.__new__
 _F64 = D.float64
 _REG = REGISTRY
 _SCALAR_ERRORS = (ValueError, OverflowError, ZeroDivisionError)
+# Like PyTorch, ops give inf/nan silently.  Numpy's floating-point warnings are
+# attributed to the calling module, so this filter silences tape's own ops
+# only, at no cost per op (np.errstate would cost about a microsecond each).
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tape(\.|$)")
 Number = Union[int, float, bool]
 
 
@@ -116,21 +120,33 @@ def _recorded(tape: Tape, node: int, v: np.ndarray, dtype: D.dtype) -> "Tensor":
     return t
 
 
+def _is_suffix(s: tuple, shape: tuple) -> bool:
+    """Whether ``s`` broadcasts to ``shape`` along leading dims only (a kernel handles that)."""
+    k = 0
+    while k < len(s) and s[k] == 1:
+        k += 1
+    n = len(s) - k
+    return n <= len(shape) and shape[len(shape) - n:] == s[k:]
+
+
 def _node_in(tape: Tape, t: "Tensor", dtype: D.dtype, shape: tuple) -> int:
-    """Node of ``t`` on ``tape`` as an input of dtype ``dtype`` and shape ``shape``.
+    """Node of ``t`` on ``tape`` as an input of dtype ``dtype`` to a row of shape ``shape``.
 
     Casting and broadcasting happen inside an op in PyTorch; here they become
-    rows of their own, marked hidden so that grad_fn views skip them.
+    rows of their own, marked hidden so that grad_fn views skip them.  An input
+    that broadcasts along leading dims only is left as it is: kernels read it
+    modulo its size.
     """
-    if t._dtype.arena is None or not t._rg and (t._dtype is not dtype or t._shape != shape):
-        v = np.broadcast_to(t._value().astype(dtype.np, copy=False), shape)
-        node = tape.append(CONST, dtype.arena, v)
+    suffix = t._shape == shape or _is_suffix(t._shape, shape)
+    if t._dtype.arena is None or not t._rg and (t._dtype is not dtype or not suffix):
+        v = t._value().astype(dtype.np, copy=False)
+        node = tape.append(CONST, dtype.arena, v if suffix else np.broadcast_to(v, shape))
         tape.rg[node] = 0
         return node
     node = t._node if t._tape is tape else tape.import_(t)
     if t._dtype is not dtype:
         node = tape.append(E.CAST, dtype.arena, tape.value_of(node).astype(dtype.np), node, hid=1)
-    if t._shape != shape:
+    if not suffix:
         node = tape.append(S.EXPAND, dtype.arena, np.broadcast_to(tape.value_of(node), shape), node, hid=1)
     return node
 
@@ -153,7 +169,12 @@ def broadcast_shapes(sa: tuple, sb: tuple) -> tuple:
     """The broadcast shape of ``sa`` and ``sb``, with PyTorch's error."""
     if sa == sb:
         return sa
-    nd = max(len(sa), len(sb))
+    la, lb = len(sa), len(sb)
+    if la >= lb and sa[la - lb:] == sb and 1 not in sb:
+        return sa
+    if lb >= la and sb[lb - la:] == sa and 1 not in sa:
+        return sb
+    nd = max(la, lb)
     out = [0] * nd
     for i in range(nd - 1, -1, -1):
         off = nd - 1 - i
@@ -222,8 +243,7 @@ def _unary(x: "Tensor", code: int) -> "Tensor":
         try:
             y = op.scalar(f)
         except _SCALAR_ERRORS:
-            with np.errstate(all="ignore"):
-                y = float(op.forward(np.float64(f)))
+            y = float(op.forward(np.float64(f)))
         if x._rg and state.grad:
             return _scalar_row(code, y, x, None, 0.0)
         return _py_scalar(y)
@@ -232,8 +252,7 @@ def _unary(x: "Tensor", code: int) -> "Tensor":
     if not dt.is_floating_point and op.float_only:
         dt = D.get_default_dtype()
         v = v.astype(dt.np)
-    with np.errstate(all="ignore"):
-        y = _as_array(op.forward(v), dt)
+    y = _as_array(op.forward(v), dt)
     if x._rg and state.grad:
         return _emit(code, y, dt, x)
     return _plain(y, dt)
@@ -248,8 +267,7 @@ def _with_number(x: "Tensor", c: Number, code: int) -> "Tensor":
         try:
             y = py_fwd(f, c)
         except _SCALAR_ERRORS:
-            with np.errstate(all="ignore"):
-                y = float(np_fwd(np.float64(f), c))
+            y = float(np_fwd(np.float64(f), c))
         if x._rg and state.grad:
             return _scalar_row(code, y, x, None, c)
         return _py_scalar(y)
@@ -257,10 +275,9 @@ def _with_number(x: "Tensor", c: Number, code: int) -> "Tensor":
     if code == E.DIVC and not dt.is_floating_point:
         dt = D.get_default_dtype()
     v = x._value().astype(dt.np, copy=False)
-    with np.errstate(all="ignore"):
-        if code == E.POWC and not dt.is_floating_point and c < 0:
-            raise RuntimeError("Integers to negative integer powers are not allowed.")
-        y = _as_array(np_fwd(v, c if dt.is_floating_point else dt.np.type(c)), dt)
+    if code == E.POWC and not dt.is_floating_point and c < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    y = _as_array(np_fwd(v, c if dt.is_floating_point else dt.np.type(c)), dt)
     if x._rg and state.grad:
         return _emit(code, y, dt, x, fa=float(c))
     return _plain(y, dt)
@@ -280,33 +297,58 @@ def _binary(a: "Tensor", b, code: int) -> "Tensor":
         try:
             y = op.scalar(fa, fb)
         except _SCALAR_ERRORS:
-            with np.errstate(all="ignore"):
-                y = float(op.forward(np.float64(fa), np.float64(fb)))
+            y = float(op.forward(np.float64(fa), np.float64(fb)))
         if (a._rg or b._rg) and state.grad:
             return _scalar_row(code, y, a, b, 0.0)
         return _py_scalar(y)
-    dt = D.result_type(a, b)
-    if code == E.DIV and not dt.is_floating_point:
-        dt = D.get_default_dtype()
-    shape = broadcast_shapes(a._shape, b._shape)
-    va = a._value().astype(dt.np, copy=False)
-    vb = b._value().astype(dt.np, copy=False)
-    with np.errstate(all="ignore"):
-        if code == E.POW and not dt.is_floating_point and (vb < 0).any():
-            raise RuntimeError("Integers to negative integer powers are not allowed.")
-        y = _as_array(op.forward(va, vb), dt)
+    da = a._dtype
+    if da is b._dtype and da.arena is not None:
+        dt = da                                       # the common case: no promotion
+    else:
+        dt = D.result_type(a, b)
+        if code == E.DIV and not dt.is_floating_point:
+            dt = D.get_default_dtype()
+    sa, sb = a._shape, b._shape
+    shape = sa if sa == sb else broadcast_shapes(sa, sb)
+    va = a._v if fa is None else np.array(fa)
+    vb = b._v if fb is None else np.array(fb)
+    if va.dtype is not dt.np:
+        va = va.astype(dt.np)
+    if vb.dtype is not dt.np:
+        vb = vb.astype(dt.np)
+    if code == E.POW and not dt.is_floating_point and (vb < 0).any():
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    y = op.forward(va, vb)
+    if not shape:
+        y = _as_array(y, dt)
     if not ((a._rg or b._rg) and state.grad):
         return _plain(y, dt)
     # A 0-d operand that needs no gradient is recorded as the row's constant.
-    if not b._rg and not b._shape and code in _RIGHT_CONST and a._shape == shape and a._dtype is dt:
+    if not b._rg and not sb and code in _RIGHT_CONST and sa == shape and a._dtype is dt:
         return _emit(_RIGHT_CONST[code], y, dt, a, fa=float(vb))
-    if not a._rg and not a._shape and code in _COMMUTES and b._shape == shape and b._dtype is dt:
+    if not a._rg and not sa and code in _COMMUTES and sb == shape and b._dtype is dt:
         return _emit(_COMMUTES[code], y, dt, b, fa=float(va))
-    tape = _write_tape()
-    na = _node_in(tape, a, dt, shape)
-    nb = _node_in(tape, b, dt, shape)
+    tape = state.tape
+    if tape is None or tape.n >= tape.soft:
+        tape = None
+        tape = fresh()
+    if a._tape is tape and sa == shape and a._dtype is dt:
+        na = a._node
+    else:
+        na = _node_in(tape, a, dt, shape)
+    if b._tape is tape and b._dtype is dt and (sb == shape or _is_suffix(sb, shape)):
+        nb = b._node
+    else:
+        nb = _node_in(tape, b, dt, shape)
     node = tape.append(code, dt.arena, y, na, nb)
-    return _recorded(tape, node, y, dt)
+    t = _new(Tensor)
+    t._v = y
+    t._dtype = dt
+    t._shape = shape
+    t._tape = tape
+    t._node = node
+    t._rg = True
+    return t
 
 
 def _reversed(x: "Tensor", c, code: int) -> "Tensor":
@@ -337,8 +379,7 @@ def _compare(a: "Tensor", b, fn) -> "Tensor":
         dt = D.result_type(a, b)
         vb = b
     va = a._value().astype(dt.np, copy=False)
-    with np.errstate(all="ignore"):
-        return _plain(np.asarray(fn(va, vb)), D.bool_)
+    return _plain(np.asarray(fn(va, vb)), D.bool_)
 
 
 # --- the tensor ---------------------------------------------------------------------
@@ -821,31 +862,41 @@ class Tensor:
 
     # -- arithmetic -------------------------------------------------------------------
     def __add__(self, other):
-        return _binary(self, _check_operand(other, "+"), E.ADD)
+        if type(other) is not Tensor:
+            other = _check_operand(other, "+")
+        return _binary(self, other, E.ADD)
 
     def __radd__(self, other):
         return _reversed(self, other, E.ADD)
 
     def __sub__(self, other):
-        return _binary(self, _check_operand(other, "-"), E.SUB)
+        if type(other) is not Tensor:
+            other = _check_operand(other, "-")
+        return _binary(self, other, E.SUB)
 
     def __rsub__(self, other):
         return _reversed(self, other, E.SUB)
 
     def __mul__(self, other):
-        return _binary(self, _check_operand(other, "*"), E.MUL)
+        if type(other) is not Tensor:
+            other = _check_operand(other, "*")
+        return _binary(self, other, E.MUL)
 
     def __rmul__(self, other):
         return _reversed(self, other, E.MUL)
 
     def __truediv__(self, other):
-        return _binary(self, _check_operand(other, "/"), E.DIV)
+        if type(other) is not Tensor:
+            other = _check_operand(other, "/")
+        return _binary(self, other, E.DIV)
 
     def __rtruediv__(self, other):
         return _reversed(self, other, E.DIV)
 
     def __pow__(self, other):
-        return _binary(self, _check_operand(other, "**"), E.POW)
+        if type(other) is not Tensor:
+            other = _check_operand(other, "**")
+        return _binary(self, other, E.POW)
 
     def __rpow__(self, other):
         return _reversed(self, other, E.POW)
@@ -982,8 +1033,7 @@ class Tensor:
         hi = math.inf if max is None else max
         dt = D.result_type(self, *(c for c in (min, max) if c is not None))
         v = self._value().astype(dt.np, copy=False)
-        with np.errstate(all="ignore"):
-            y = np.minimum(np.maximum(v, lo), hi) if dt.is_floating_point else np.clip(v, min, max)
+        y = np.minimum(np.maximum(v, lo), hi) if dt.is_floating_point else np.clip(v, min, max)
         y = _as_array(y, dt)
         if self._rg and state.grad:
             return _emit(E.CLAMP, y, dt, self, fa=float(lo), fb=float(hi))
@@ -1040,8 +1090,7 @@ class Tensor:
                                f"floating point or complex dtype. Got: {_legacy_name(dt)}")
         src = self if dt is self._dtype else self.to(dt)
         v = src._value()
-        with np.errstate(all="ignore"):
-            y = np.asarray(R.reduce_forward[code](v, axis=dims, keepdims=keepdim), dt.np)
+        y = np.asarray(R.reduce_forward[code](v, axis=dims, keepdims=keepdim), dt.np)
         mask = 0
         for d in dims:
             mask |= 1 << d

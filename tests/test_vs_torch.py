@@ -128,6 +128,7 @@ def test_op_matches_torch(name, data):
     ct = G.leaves(torch, case)
     for i, (a, b) in enumerate(zip(tt, ct)):
         assert_same_flags(a, b, f"{name}: input {i}")
+        np.testing.assert_array_equal(G.to_np(a), case.arrays[i], err_msg=f"{name}: input {i}")
 
     t_raw = op.fn(tape, *tt)
     c_raw = op.fn(torch, *ct)
@@ -179,6 +180,24 @@ def test_op_matches_torch(name, data):
             G.to_np(a.grad), G.to_np(b.grad), G.to_np(r.grad), dtype, op.mixing,
             f"{name}: input {i} .grad",
         )
+
+
+@settings(deadline=None)
+@given(
+    data=st.data(),
+    dtype=st.sampled_from(G.DTYPES + (None,)),
+    requires_grad=st.booleans(),
+)
+def test_tensor_from_python_floats_matches_torch(data, dtype, requires_grad):
+    """tensor(list of Python floats, dtype=...) rounds straight to dtype."""
+    shape = data.draw(G.shapes(), label="shape")
+    values = data.draw(G.array(shape, G.REAL), label="values").tolist()
+    kw = {} if dtype is None else {"dtype": getattr(tape, dtype)}
+    t = tape.tensor(values, requires_grad=requires_grad, **kw)
+    kw = {} if dtype is None else {"dtype": getattr(torch, dtype)}
+    c = torch.tensor(values, requires_grad=requires_grad, **kw)
+    assert_same_flags(t, c, "tensor(...)")
+    np.testing.assert_array_equal(G.to_np(t), G.to_np(c))
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,161 @@
+"""Tests over the op registry: every registered op is differentiated, to second order, by some test.
+
+``test_grad_ops.py`` holds the main op table; the ops below are the ones only
+reached through other calls (casts, views, indexing, engine-made rows).  The
+coverage test runs everything and fails for a registered op code that no
+gradient test records, so an op cannot be added without its tests.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tape
+from tape._sweep import sweep
+from tape.ops import REGISTRY
+
+from . import test_grad_ops as G
+
+
+def _weighted(out, seed=0):
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    rng = np.random.default_rng(seed)
+    total = 0
+    for o in outs:
+        w = tape.tensor(rng.uniform(0.5, 2.0, size=tuple(o.shape)), dtype=o.dtype)
+        total = total + (o * w).sum()
+    return total
+
+
+# Float32 casts are linear up to rounding: a wide step keeps finite differences accurate.
+WIDE_STEP = {"double", "to_float_mixed"}
+
+EXTRA = {
+    "clone": (lambda x: x.clone(), [(3, 2)]),
+    "double": (lambda x: x.float().double() * 2.0, [(4,)]),
+    "to_float_mixed": (lambda x, y: x.float() * y, [(3,), (3,)]),
+    "squeeze_unsqueeze": (lambda x: x.unsqueeze(0).squeeze(0).unsqueeze(-1).squeeze(), [(2, 3)]),
+    "expand": (lambda x: x.expand(4, 3, 2), [(3, 1)]),
+    "broadcast_middle": (lambda x, y: x * y, [(3, 1), (1, 4)]),
+    "transpose": (lambda x: x.transpose(0, 2), [(2, 3, 4)]),
+    "t": (lambda x: x.t(), [(2, 3)]),
+    "select": (lambda x: x.select(1, 2), [(2, 3, 2)]),
+    "select_product": (lambda x: x.select(0, 1) * x.select(0, 0).sin(), [(2, 3)]),
+    "unbind_product": (lambda x: x.unbind()[0] * x.unbind()[2], [(3,)]),
+    "getitem_int": (lambda x: x[1], [(3, 2)]),
+    "getitem_slice": (lambda x: x[1:, ::2], [(3, 5)]),
+    "getitem_mask": (lambda x: x[x > 0.1], [(6,)]),
+    "getitem_list": (lambda x: x[[0, 2, 2]], [(4, 2)]),
+    "setitem": (lambda x, y: _setitem(x, y), [(5,), (2,)]),
+    "reciprocal": (lambda x: (x * x + 1.0).reciprocal(), [(3,)]),
+    "batched_matmul": (lambda x, y: x @ y, [(2, 3, 4), (4, 5)]),
+    "batched_matvec": (lambda x, y: x @ y, [(2, 3, 4), (4,)]),
+    "sum_keep_mask": (lambda x: (x.relu() + x.abs()).sum(1), [(3, 4)]),
+}
+
+
+def _setitem(x, y):
+    z = x * 1.0
+    z[1:3] = y
+    return z
+
+
+def _eval(fn, arrays, requires=True):
+    ts = [tape.tensor(a, dtype=tape.float64, requires_grad=requires) for a in arrays]
+    return ts, fn(*ts)
+
+
+def _fd_grad(fn, arrays, i, eps):
+    ref = np.zeros_like(arrays[i])
+    for idx in np.ndindex(arrays[i].shape):
+        vals = []
+        for s in (1, -1):
+            arrs = [a.copy() for a in arrays]
+            arrs[i][idx] += s * eps
+            with tape.no_grad():
+                _, out = _eval(fn, arrs, requires=False)
+                vals.append(_weighted(out).item())
+        ref[idx] = (vals[0] - vals[1]) / (2 * eps)
+    return ref
+
+
+def _arrays(shapes, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-1.5, 1.5, size=s) for s in shapes]
+
+
+@pytest.mark.parametrize("name", sorted(EXTRA))
+@settings(deadline=None, max_examples=5)
+@given(seed=st.integers(0, 2**16))
+def test_extra_op_gradients(name, seed):
+    fn, shapes = EXTRA[name]
+    arrays = _arrays(shapes, seed)
+    ts, out = _eval(fn, arrays)
+    loss = _weighted(out)
+    plain = tape.autograd.grad(loss, ts, retain_graph=True)
+    recorded = tape.autograd.grad(loss, ts, create_graph=True)
+    wide = name in WIDE_STEP
+    for i, (p, r) in enumerate(zip(plain, recorded)):
+        ref = _fd_grad(fn, arrays, i, 1e-2 if wide else 1e-6)
+        np.testing.assert_allclose(p.numpy(), ref, rtol=1e-4 if wide else 1e-5, atol=1e-6,
+                                   err_msg=f"{name} input {i}")
+        np.testing.assert_allclose(r.detach().numpy(), p.numpy(), rtol=1e-12, atol=1e-12)
+    # second order: d/dx of (grad . v) against finite differences of the first gradient
+    v = _arrays(shapes, seed + 1)
+    s = sum((r * tape.tensor(vi)).sum() for r, vi in zip(recorded, v) if r.requires_grad)
+    if isinstance(s, tape.Tensor) and s.requires_grad:
+        second = tape.autograd.grad(s, ts, allow_unused=True)
+        for i, h in enumerate(second):
+            eps = 1e-2 if wide else 1e-5
+            ref = np.zeros_like(arrays[i])
+            for idx in np.ndindex(arrays[i].shape):
+                acc = []
+                for sgn in (1, -1):
+                    arrs = [a.copy() for a in arrays]
+                    arrs[i][idx] += sgn * eps
+                    t2, o2 = _eval(fn, arrs)
+                    g2 = tape.autograd.grad(_weighted(o2), t2, allow_unused=True)
+                    acc.append(sum(float((gg.numpy() * vi).sum()) for gg, vi in zip(g2, v) if gg is not None))
+                ref[idx] = (acc[0] - acc[1]) / (2 * eps)
+            got = np.zeros_like(ref) if h is None else h.numpy()
+            np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5, err_msg=f"{name} 2nd, input {i}")
+
+
+def _codes_recorded(fn, arrays) -> set:
+    ts, out = _eval(fn, arrays)
+    loss = _weighted(out)
+    gs = tape.autograd.grad(loss, ts, create_graph=True, allow_unused=True)
+    codes = set()
+    for t in [loss, *(g for g in gs if g is not None and g._tape is not None)]:
+        codes.update(int(c) for c in t._tape.op[:t._tape.n])
+    return codes
+
+
+def test_every_registered_op_is_gradient_tested():
+    seen = set()
+    for name, (fn, shapes) in EXTRA.items():
+        seen |= _codes_recorded(fn, _arrays(shapes, 0))
+    for name, op in G.OPS.items():
+        case = op.inputs.example()
+        seen |= _codes_recorded(lambda *xs: op.fn(tape, *xs), [np.asarray(a, np.float64) for a in case])
+    missing = {REGISTRY[c].name + f" ({c})" for c in REGISTRY if c not in seen}
+    assert not missing, f"registered ops without a gradient test: {sorted(missing)}"
+
+
+def test_every_op_has_derivative_rule_and_name():
+    for code, op in REGISTRY.items():
+        assert callable(op.vjp), op.name
+        assert op.grad_fn.endswith(("Backward0", "Backward1", "Backward2", "Backward4")), op.name
+        in_range = code < 200
+        assert in_range or op.py_adjoint is not None, f"{op.name}: a PYTHON-range op needs py_adjoint"
+
+
+def test_one_compiled_sweep_whatever_the_shapes_and_dtypes():
+    for dtype in (tape.float32, tape.float64):
+        for shape in [(), (3,), (2, 3), (2, 1, 4)]:
+            x = tape.ones(*shape, dtype=dtype, requires_grad=True)
+            y = ((x * 2.0).sin() + x.double().sum() - x.float().mean()).sum()
+            y.backward()
+    assert len(sweep.signatures) == 1, sweep.signatures
