@@ -15,7 +15,7 @@ Results = dict[str, dict[str, Cell]]  # workload -> library -> cell
 
 # Peers whose gradients serve as the reference, most trusted first.
 GRAD_REFERENCES = ("torch", "autograd", "jax", "casadi", "tape")
-# Load average above which other processes are competing for the cores.
+# 1-min load average before the run above which other processes compete for the cores.
 BUSY_LOAD = 1.0
 
 
@@ -81,8 +81,9 @@ def header(quick: bool, s: Settings, results: Results, load_start: float) -> lis
         f"1-min load average {load_start:.2f} at start, {load_end:.2f} at end",
         f"threads: library defaults, nothing set ({env}); intra-op threads: {used}",
     ]
-    if max(load_start, load_end) > BUSY_LOAD:
+    if load_start > BUSY_LOAD:
         # Other processes steal cores; multi-threaded peers (torch's OpenMP pool) suffer most.
+        # Only the start counts: by the end the benchmark's own processes raise the average.
         lines.append("WARNING: the machine was busy, so timings are unreliable; rerun when idle")
     if versions:
         lines.append("versions: " + " | ".join(f"{lib} {v}" for lib, v in versions.items()))

@@ -16,6 +16,7 @@ UNARY = range(10, 60)        # one tensor input, optional float constants
 BINARY = range(60, 80)       # two tensor inputs of equal shape
 REDUCE = range(80, 90)       # reductions over a set of dims
 SHAPE = range(90, 110)       # views, broadcasting, selection
+LINALG = range(110, 130)     # small matrix products (large ones go to PYTHON, for BLAS)
 PYTHON = range(200, 256)     # rows whose adjoint runs in Python (BLAS, custom code)
 N_CODES = 256
 

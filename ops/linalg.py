@@ -1,16 +1,24 @@
-"""Matrix products.  Their adjoints run in Python on numpy views of the arenas,
-so that they use BLAS; the numba sweep hands these rows over and resumes.
+"""Matrix products.
+
+A small product's adjoint is a numba loop inside the sweep (a round trip to
+Python would cost more than the arithmetic); a large one is recorded as
+MATMUL_BLAS, whose adjoint runs in Python on numpy views of the arenas so that
+it uses BLAS: the sweep hands such a row over and resumes after it.
 
 Row attribute ``ia`` is the case, which also fixes PyTorch's node name.
 """
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
+from ._index import dims
 from ._spec import CROSS, X0, X1, Op, register
 
-MATMUL = 200
+MATMUL = 110
+MATMUL_BLAS = 200
 DOT, MV, VM, MM, BATCHED = range(5)
+SMALL_PRODUCT = 1 << 10     # multiply-adds up to which the numba kernel beats a trip to BLAS
 _NAMES = ("DotBackward0", "MvBackward0", "SqueezeBackward4", "MmBackward0", "BmmBackward0")
 
 
@@ -25,6 +33,50 @@ def case_of(na: int, nb: int) -> int:
     if na == 2 and nb == 2:
         return MM
     return BATCHED
+
+
+def code_for(case: int, flops: int) -> int:
+    """The row code for a product: numba for small 1-D/2-D ones, BLAS otherwise."""
+    return MATMUL if case != BATCHED and flops <= SMALL_PRODUCT else MATMUL_BLAS
+
+
+@njit(cache=True, fastmath=True)
+def matmul_adjoint(v, g, oa, ob, oy, stab, sa, sb, case, rga, rgb):
+    """Adjoints of a 1-D/2-D product ``y = a @ b`` (the DOT, MV and MM cases)."""
+    da = dims(stab, sa)
+    db = dims(stab, sb)
+    if case == DOT:
+        gy = g[oy]
+        for p in range(da[0]):
+            if rga:
+                g[oa + p] += gy * v[ob + p]
+            if rgb:
+                g[ob + p] += gy * v[oa + p]
+        return
+    m = da[0]
+    k = da[1]
+    n = 1 if case == MV else db[1]
+    # Copies keep loads and stores on distinct arrays, so the loops vectorize.
+    G = g[oy:oy + m * n].copy().reshape(m, n)
+    if rga:
+        B = v[ob:ob + k * n].reshape(k, n)
+        GA = np.zeros((m, k), g.dtype)
+        for i in range(m):
+            for p in range(k):
+                acc = G[i, 0] * 0
+                for j in range(n):
+                    acc += G[i, j] * B[p, j]
+                GA[i, p] = acc
+        g[oa:oa + m * k] += GA.reshape(-1)
+    if rgb:
+        A = v[oa:oa + m * k].reshape(m, k)
+        GB = np.zeros((k, n), g.dtype)
+        for i in range(m):
+            for p in range(k):
+                aip = A[i, p]
+                for j in range(n):
+                    GB[p, j] += aip * G[i, j]
+        g[ob:ob + k * n] += GB.reshape(-1)
 
 
 def _sum_to(x: np.ndarray, shape: tuple) -> np.ndarray:
@@ -77,4 +129,6 @@ def _vjp(g, x, y, r):
 
 
 register(Op(MATMUL, "matmul", "MmBackward0", X0 | X1 | CROSS, _vjp, forward=np.matmul,
+            grad_fn_of=lambda r: _NAMES[r.ia]))
+register(Op(MATMUL_BLAS, "matmul", "MmBackward0", X0 | X1 | CROSS, _vjp, forward=np.matmul,
             grad_fn_of=lambda r: _NAMES[r.ia], py_adjoint=_py_adjoint))

@@ -58,4 +58,12 @@ register(Op(SUM, "sum", "SumBackward0", 0, _vjp(False), float_only=False,
 register(Op(MEAN, "mean", "MeanBackward0", 0, _vjp(True),
             grad_fn_of=_name("MeanBackward")))
 
-reduce_forward = {SUM: np.sum, MEAN: np.mean}
+def _mean(v, axis, keepdims):
+    n = 1
+    for d in axis:
+        n *= v.shape[d]
+    # An empty mean is 0/0 = nan, as in PyTorch.
+    return np.add.reduce(v, axis=axis, keepdims=keepdims) / v.dtype.type(n)
+
+
+reduce_forward = {SUM: np.add.reduce, MEAN: _mean}

@@ -205,12 +205,14 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
 
 
 def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
-    op = REGISTRY[int(tape.op[r])]
-    x, y = int(tape.a[r]), int(tape.b[r])
-    ga = _arena_view(tape, grads, x) if tape.rg[x] else None
-    gb = _arena_view(tape, grads, y) if y >= 0 and tape.rg[y] else None
+    R = tape.R
+    x, y = R[5, r], R[6, r]
+    rg = R[9]
+    ga = _arena_view(tape, grads, x) if rg[x] else None
+    gb = _arena_view(tape, grads, y) if y >= 0 and rg[y] else None
     vb = _arena_view(tape, values, y) if y >= 0 else None
-    op.py_adjoint(Row(tape, r), _arena_view(tape, values, x), vb, _arena_view(tape, grads, r), ga, gb)
+    REGISTRY[R[0, r]].py_adjoint(Row(tape, r), _arena_view(tape, values, x), vb, _arena_view(tape, grads, r),
+                                 ga, gb)
     if ga is not None:
         seen[x] = 1
     if gb is not None:

@@ -6,6 +6,8 @@ named from the op table (``MulBackward0`` ...), and cached while alive so that
 """
 from __future__ import annotations
 
+import weakref
+
 from ._engine import Row
 from ._tape import Tape
 from .ops import elementwise as E
@@ -92,6 +94,8 @@ def _leader(tape: Tape, r: int) -> int:
 
 def node_view(tape: Tape, r: int) -> Node:
     r = _leader(tape, r)
+    if tape.views is None:
+        tape.views = weakref.WeakValueDictionary()
     view = tape.views.get(r)
     if view is None:
         view = _class(REGISTRY[int(tape.op[r])].node_name(Row(tape, r)))(tape, r)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .ops._spec import BINARY, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY, N_CODES, PYTHON
+from .ops._spec import BINARY, LINALG, N_CODES, PYTHON, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY
 from .ops.elementwise import binary_adjoint, unary_adjoint
+from .ops.linalg import matmul_adjoint
 from .ops.reduction import reduce_adjoint
 from .ops.shape import shape_adjoint
 
@@ -20,6 +21,7 @@ _UNARY_END = UNARY.stop
 _BINARY_END = BINARY.stop
 _REDUCE_END = REDUCE.stop
 _SHAPE_END = SHAPE.stop
+_LINALG_END = LINALG.stop
 _SOURCE_END = SOURCE.stop
 _PYTHON_START = PYTHON.start
 DONE = -1
@@ -85,6 +87,11 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
                 shape_adjoint(code, g64, off[x], off[r], stab, ix, shp[x], shp[r], ia[r], ib[r], num[x], num[r])
             else:
                 shape_adjoint(code, g32, off[x], off[r], stab, ix, shp[x], shp[r], ia[r], ib[r], num[x], num[r])
+        elif code < _LINALG_END:
+            if f64:
+                matmul_adjoint(v64, g64, off[x], off[y], off[r], stab, shp[x], shp[y], ia[r], rg[x], rg[y])
+            else:
+                matmul_adjoint(v32, g32, off[x], off[y], off[r], stab, shp[x], shp[y], ia[r], rg[x], rg[y])
         if x >= 0 and rg[x] != 0:
             seen[x] = 1
         if y >= 0 and rg[y] != 0:

@@ -39,6 +39,7 @@ _DEFAULTS = np.array([0, 0, 0, 1, 0, -1, -1, 0, 0, 1, 0, 0], np.int64)[:, None]
 ROWS0 = 256
 ARENA0 = 1024
 MAX_ROWS = 1 << 16    # past this a new tape is started, so one tape never grows without bound
+SHAPES_KEPT = 1 << 12  # shape-table entries kept across resets
 SPARES = 4            # retired tapes kept per thread for reuse once nothing refers to them
 
 _gens = itertools.count(1)
@@ -58,6 +59,7 @@ class Tape:
         self.v32 = np.empty(ARENA0, np.float32)
         self.stab = np.zeros(64, np.int64)      # offset 0 holds the 0-d shape: [0]
         self.ix = np.zeros(64, np.int64)        # index lists of gather/scatter rows
+        self.stop = 0
         self._clear()
 
     def _clear(self) -> None:
@@ -67,12 +69,14 @@ class Tape:
         self.t64 = 0
         self.t32 = 0
         self.tix = 0
-        self.stop = 1
-        self.shape_ids = {(): 0}
-        self.shapes = {0: ()}
+        if self.stop == 0 or self.stop > SHAPES_KEPT:
+            # The shape table survives a reset (a loop records the same shapes again).
+            self.stop = 1
+            self.shape_ids = {(): 0}
+            self.shapes = {0: ()}
         self.src = {}           # INPUT row -> weakref to a leaf, or (older tape, node)
         self.retained = {}      # node -> weakref to a tensor that called retain_grad()
-        self.views = weakref.WeakValueDictionary()   # row -> its grad_fn view, while one exists
+        self.views = None       # row -> its grad_fn view while one exists (made on first use)
 
     def reset(self) -> None:
         """Empty the tape for reuse, keeping its buffers (nothing may refer to it)."""
@@ -196,7 +200,7 @@ class Tape:
         if t._ig == self.gen and t._iv == ver:
             return t._in
         arena = t._dtype.arena
-        value = t._value()
+        value = t._v if t._f is None else np.array(t._f)
         if t._tape is not None:
             node = self.append(INPUT, arena, value)
             self.src[node] = (t._tape, t._node)

@@ -284,6 +284,7 @@ def _with_number(x: "Tensor", c: Number, code: int) -> "Tensor":
 
 
 _COMMUTES = {E.ADD: E.ADDC, E.MUL: E.MULC}
+_ALL_DIMS = tuple(tuple(range(n)) for n in range(9))
 _RIGHT_CONST = {E.ADD: E.ADDC, E.SUB: E.SUBC, E.MUL: E.MULC, E.DIV: E.DIVC}
 
 
@@ -1063,6 +1064,14 @@ class Tensor:
     # -- reductions -------------------------------------------------------------------
     def _reduce(self, code: int, dim, keepdim: bool, dtype) -> "Tensor":
         nd = len(self._shape)
+        dt = self._dtype
+        if dim is None and dtype is None and not keepdim and dt.arena is not None:
+            # The common full reduction of a float tensor, without the argument checks.
+            dims = _ALL_DIMS[nd] if nd < len(_ALL_DIMS) else tuple(range(nd))
+            y = np.asarray(R.reduce_forward[code](self._value(), axis=dims, keepdims=False), dt.np)
+            if self._rg and state.grad:
+                return _emit(code, y, dt, self, ia=(1 << nd) - 1)
+            return _plain(y, dt)
         if dim is None:
             dims = tuple(range(nd))
             flags = 0
@@ -1090,6 +1099,8 @@ class Tensor:
                                f"floating point or complex dtype. Got: {_legacy_name(dt)}")
         src = self if dt is self._dtype else self.to(dt)
         v = src._value()
+        if v.dtype == np.bool_:
+            v = v.astype(np.int64)
         y = np.asarray(R.reduce_forward[code](v, axis=dims, keepdims=keepdim), dt.np)
         mask = 0
         for d in dims:
@@ -1330,11 +1341,22 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
                         f"{type(b if isinstance(a, Tensor) else a).__name__}")
-    na, nb = len(a._shape), len(b._shape)
+    sa, sb = a._shape, b._shape
+    dt = a._dtype
+    if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and dt is b._dtype and dt.arena is not None:
+        # The common matrix-matrix product, checked in one line.
+        y = np.matmul(a._value(), b._value())
+        if not ((a._rg or b._rg) and state.grad):
+            return _plain(y, dt)
+        tape = _write_tape()
+        na_ = a._node if a._tape is tape else _node_in(tape, a, dt, sa)
+        nb_ = b._node if b._tape is tape else _node_in(tape, b, dt, sb)
+        node = tape.append(L.code_for(L.MM, sa[0] * sa[1] * sb[1]), dt.arena, y, na_, nb_, ia=L.MM)
+        return _recorded(tape, node, y, dt)
+    na, nb = len(sa), len(sb)
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
     case = L.case_of(na, nb)
-    sa, sb = a._shape, b._shape
     if a._dtype is not b._dtype:
         la, lb = _legacy_name(a._dtype), _legacy_name(b._dtype)
         if case == L.DOT:
@@ -1370,6 +1392,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         tape = _write_tape()
         na_ = _node_in(tape, a, dt, sa)
         nb_ = _node_in(tape, b, dt, sb)
-        node = tape.append(L.MATMUL, dt.arena, y, na_, nb_, ia=case)
+        code = L.code_for(case, a.numel() * (sb[-1] if nb > 1 else 1))
+        node = tape.append(code, dt.arena, y, na_, nb_, ia=case)
         return _recorded(tape, node, y, dt)
     return _plain(y, dt)

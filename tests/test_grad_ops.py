@@ -664,10 +664,27 @@ def test_backward_modes_agree(name, data):
         return [to_np(g) for g in gs]
 
     base = run("backward")
-    rtol = 1e-12 if case.dtype == "float64" else 1e-6
-    for mode in ("grad", "grad_create_graph", "backward_create_graph"):
-        other = run(mode)
-        for i, (a, b) in enumerate(zip(base, other)):
-            np.testing.assert_allclose(
-                b, a, rtol=rtol, atol=rtol, err_msg=f"{name}: {mode} vs backward, input {wrt[i]}"
+    others = {mode: run(mode) for mode in ("grad", "grad_create_graph", "backward_create_graph")}
+    # Equal up to rounding: the modes may evaluate the backward formulas by
+    # different code paths, so differences of a few ulps of the magnitude of
+    # the summed terms (e.g. over broadcast dimensions) are allowed.  That
+    # magnitude, sum_j |w_j d out_j / d x_i|, is only computed (by finite
+    # differences) when the cheap relative check fails.
+    eps = float(np.finfo(np.dtype(case.dtype)).eps)
+    term_scale = None
+    for mode, other in others.items():
+        for k, (a, b) in enumerate(zip(base, other)):
+            bound = 8 * eps * np.abs(a) + 8 * eps
+            if np.all(np.abs(b - a) <= bound):
+                continue
+            if term_scale is None:
+                _, term_scale = central_fd(
+                    lambda arrs: list(zip(forward_values(op, arrs), weights)),
+                    case.arrays, wrt, op.fd_floor,
+                )
+            bound = bound + 8 * eps * term_scale[wrt[k]]
+            bad = ~(np.abs(b - a) <= bound)
+            assert not bad.any(), (
+                f"{name}: {mode} vs backward, input {wrt[k]} ({case.dtype}): "
+                f"{int(bad.sum())}/{bad.size} entries differ\n{mode}:\n{b}\nbackward:\n{a}"
             )

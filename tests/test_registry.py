@@ -159,3 +159,19 @@ def test_one_compiled_sweep_whatever_the_shapes_and_dtypes():
             y = ((x * 2.0).sin() + x.double().sum() - x.float().mean()).sum()
             y.backward()
     assert len(sweep.signatures) == 1, sweep.signatures
+
+
+@pytest.mark.parametrize("shapes", [((5,), (5,)), ((3, 5), (5,)), ((5,), (5, 4)), ((3, 5), (5, 4))])
+def test_matmul_numba_and_blas_adjoints_agree(shapes, monkeypatch):
+    from tape.ops import linalg
+    arrays = _arrays(shapes, 7)
+    grads = {}
+    for name, threshold in (("numba", 1 << 30), ("blas", 0)):
+        monkeypatch.setattr(linalg, "SMALL_PRODUCT", threshold)
+        for dtype in (tape.float32, tape.float64):
+            ts = [tape.tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
+            out = ts[0] @ ts[1]
+            grads[name, dtype] = [g.numpy() for g in tape.autograd.grad(_weighted(out), ts)]
+    for dtype, tol in ((tape.float32, 1e-5), (tape.float64, 1e-12)):
+        for gn, gb in zip(grads["numba", dtype], grads["blas", dtype]):
+            np.testing.assert_allclose(gn, gb, rtol=tol, atol=tol)

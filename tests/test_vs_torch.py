@@ -182,6 +182,56 @@ def test_op_matches_torch(name, data):
         )
 
 
+def _double_backward(M, op, case, weights, vs):
+    """First grads (create_graph) and the Hessian-vector product, in module M."""
+    ts = G.leaves(M, case)
+    wrt_ts = [ts[i] for i in case.wrt]
+    loss = weighted_loss(M, G.as_list(op.fn(M, *ts)), weights, case.dtype)
+    gs = M.autograd.grad(loss, wrt_ts, create_graph=True)
+    terms = [(g * G.to_tensor(M, vs[i], case.dtype)).sum() for g, i in zip(gs, case.wrt)]
+    s = terms[0]
+    for t in terms[1:]:
+        s = s + t
+    if s.requires_grad:
+        hv = M.autograd.grad(s, wrt_ts, allow_unused=True)
+    else:
+        hv = [None] * len(wrt_ts)
+    hv = [np.zeros(tuple(t.shape)) if h is None else G.to_np(h) for h, t in zip(hv, wrt_ts)]
+    return gs, s, hv
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+@settings(deadline=None)
+@given(data=st.data())
+def test_double_backward_matches_torch(name, data):
+    """create_graph gradients: values and requires_grad (whether a second
+    backward is possible) as in torch; Hessian-vector products agree."""
+    op = OPS[name]
+    case = G.draw_case(data, op, second=True)
+    rng = np.random.default_rng(case.seed)
+    with torch.no_grad():
+        out_shapes = [tuple(o.shape) for o in G.as_list(op.fn(torch, *G.leaves(torch, case)))]
+    weights = G.make_weights(rng, out_shapes, case.dtype)
+    vs = G.make_weights(rng, [a.shape for a in case.arrays], case.dtype)
+
+    t_gs, t_s, t_hv = _double_backward(tape, op, case, weights, vs)
+    c_gs, c_s, c_hv = _double_backward(torch, op, case, weights, vs)
+    r_case = G.Case(case.arrays, "float64", case.requires, case.seed)
+    _, _, r_hv = _double_backward(torch, op, r_case, weights, vs)
+    for k, (tg, cg) in enumerate(zip(t_gs, c_gs)):
+        i = case.wrt[k]
+        assert tg.requires_grad == cg.requires_grad, (
+            f"{name}: create_graph grad of input {i}: requires_grad {tg.requires_grad}, "
+            f"torch {cg.requires_grad}"
+        )
+        assert dtype_name(tg.dtype) == dtype_name(cg.dtype)
+        assert_values(G.to_np(tg), G.to_np(cg), G.to_np(cg), case.dtype, op.mixing,
+                      f"{name}: create_graph grad of input {i}")
+    assert t_s.requires_grad == c_s.requires_grad
+    for k, (th, ch, rh) in enumerate(zip(t_hv, c_hv, r_hv)):
+        assert_values(th, ch, rh, case.dtype, True, f"{name}: d(grad.v)/d input {case.wrt[k]}")
+
+
 @settings(deadline=None)
 @given(
     data=st.data(),

@@ -51,7 +51,9 @@ def _seeds(outputs: tuple, grad_outputs, create_graph: bool) -> list:
             if not out._dtype.is_floating_point:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got "
                                    f"{out._dtype}")
-            g = _plain(np.ones(out._shape, out._dtype.np), out._dtype)
+            ones = np.ones(out._shape, out._dtype.np)
+            seeds.append(_plain(ones, out._dtype) if create_graph else ones)
+            continue
         elif not isinstance(g, Tensor):
             raise TypeError(f"grad_outputs[{i}] must be a Tensor or None, not {type(g).__name__}")
         elif g._shape != out._shape:
@@ -118,7 +120,8 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
 def _accumulate(t: Tensor, g, create_graph: bool) -> None:
     """Add ``g`` into ``t.grad``, in place unless the backward is recorded."""
     if t._grad is None:
-        t._grad = _tensor_of(g, t) if create_graph else _tensor_of(np.array(g, t._dtype.np), t)
+        # ``g`` is the backward's own copy (or a recorded tensor): it can become ``.grad`` as it is.
+        t._grad = _tensor_of(g, t)
     elif create_graph:
         t._grad = t._grad + _tensor_of(g, t)
     else:
