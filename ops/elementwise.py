@@ -26,8 +26,9 @@ ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC, CLAMP, MASK, CAST = range(30, 40)
 ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM = range(60, 67)
 
 # Kinds of MASK: a piecewise-constant function of x, whose derivative is zero.
-# Derivative rules multiply by a mask (instead of comparing outside the graph)
-# so that x stays connected to its gradient, as in PyTorch.
+# Where PyTorch's derivative keeps x in the graph (relu, abs), the rule records
+# the mask as a MASK row; where it does not (clamp, maximum), the mask is a
+# constant, so that what requires grad matches PyTorch.
 M_POS, M_SIGN, M_INRANGE, M_STEP_HALF, M_NONZERO, M_NEG = range(6)
 
 LN2 = math.log(2.0)
@@ -254,7 +255,7 @@ _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
    lambda g, x, y, r: ((g * (y * math.log(r.fa)) * x[0]._mask(M_NEG)) if r.fa == 0.0
                        else g * (y * math.log(r.fa)),))
 _u(CLAMP, "clamp", "ClampBackward1", X0, None, None,
-   lambda g, x, y, r: (g * x[0]._mask(M_INRANGE, r.fa, r.fb),))
+   lambda g, x, y, r: (g * x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True),))
 
 SCALAR_FORWARD = {
     ADDC: (np.add, lambda f, c: f + c),
@@ -282,10 +283,10 @@ _b(POW, "pow", "PowBackward1", X0 | X1 | OUT, np.power, math.pow,
    lambda g, x, y, r: (g * (x[1] * x[0] ** (x[1] - 1.0)) * x[1]._mask(M_NONZERO),
                        g * (y * x[0].log()) * x[0]._mask(M_NONZERO)))
 _b(MAXIMUM, "maximum", "MaximumBackward0", X0 | X1, np.maximum, _maximum_scalar,
-   lambda g, x, y, r: (g * (x[0] - x[1])._mask(M_STEP_HALF),
-                       g * (x[1] - x[0])._mask(M_STEP_HALF)))
+   lambda g, x, y, r: (g * (x[0] - x[1])._mask(M_STEP_HALF, constant=True),
+                       g * (x[1] - x[0])._mask(M_STEP_HALF, constant=True)))
 _b(MINIMUM, "minimum", "MinimumBackward0", X0 | X1, np.minimum, _minimum_scalar,
-   lambda g, x, y, r: (g * (x[1] - x[0])._mask(M_STEP_HALF),
-                       g * (x[0] - x[1])._mask(M_STEP_HALF)))
+   lambda g, x, y, r: (g * (x[1] - x[0])._mask(M_STEP_HALF, constant=True),
+                       g * (x[0] - x[1])._mask(M_STEP_HALF, constant=True)))
 
 mask_forward = _mask_np

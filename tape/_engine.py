@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _dtype as D
 from ._state import state
+from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import DONE, FREED as FREED_BIT, MODIFIED, SAVES, sweep
 from ._tape import Tape, retire
 from .ops._spec import CONST, INPUT, REGISTRY
@@ -277,3 +278,57 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                     gx = gx._sum_to(shape)      # the input was broadcast along leading dims
                 grads[x] = grads[x] + gx if x in grads else gx
     _collect(tape, seen, result, want_retained, done.__getitem__)
+
+
+def jacobian_block(outputs, inputs):
+    """Jacobian rows of ``outputs`` w.r.t. ``inputs`` in one compiled call, or None.
+
+    Returns a float64 array (total output elements x total input elements) and
+    the list of inputs the outputs reach, when every output was recorded on the
+    same tape as the inputs and no row on it needs Python; None otherwise, and
+    the caller falls back to one backward per output element.
+    """
+    from ._sweep import seeded_sweeps
+    tape = None
+    for o in outputs:
+        if o._tape is None or (tape is not None and o._tape is not tape):
+            return None
+        tape = o._tape
+    nodes = []
+    for t in inputs:
+        if t._tape is tape:
+            nodes.append(t._node)
+        elif t._tape is None and t._ig == tape.gen:
+            nodes.append(t._in)
+        elif t._tape is None:
+            nodes.append(-1)            # not used on this tape: its Jacobian is zero
+        else:
+            return None
+    start = max(int(o._node) for o in outputs)
+    if (tape.op[:start + 1] >= PYTHON_START).any():
+        return None
+    for node, src in tape.src.items():
+        if node <= start and type(src) is tuple:
+            return None                 # the graph reaches into an older tape
+    _mark_modified_leaves(tape)
+    seed_dt, seed_off, seed_node = [], [], []
+    for o in outputs:
+        dt, off = int(tape.dt[o._node]), int(tape.off[o._node])
+        for j in range(o.numel()):
+            seed_dt.append(dt)
+            seed_off.append(off + j)
+            seed_node.append(o._node)
+    used = [n for n in nodes if n >= 0]
+    in_dt = np.array([tape.dt[n] for n in used], np.int64)
+    in_off = np.array([tape.off[n] for n in used], np.int64)
+    in_num = np.array([tape.num[n] for n in used], np.int64)
+    J = np.zeros((len(seed_off), int(in_num.sum())))
+    g64 = np.zeros(tape.t64, np.float64)
+    g32 = np.zeros(tape.t32, np.float32)
+    seen = np.zeros(tape.n, np.uint8)
+    k = seeded_sweeps(tape.R, tape.F, tape.stab, tape.ix, SAVES, tape.v64, g64, tape.v32, g32, seen, start,
+                      np.array(seed_dt, np.int64), np.array(seed_off, np.int64),
+                      np.array(seed_node, np.int64), in_dt, in_off, in_num, J)
+    if k >= 0:
+        return None                     # let the per-element path raise the proper error
+    return J, [n >= 0 for n in nodes]

@@ -97,3 +97,38 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
         if y >= 0 and rg[y] != 0:
             seen[y] = 1
     return DONE
+
+
+@njit(cache=True)
+def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_dt, seed_off, seed_node,
+                  in_dt, in_off, in_num, J):
+    """One reverse sweep per seed, all in compiled code: row ``k`` of ``J`` gets the
+    adjoints of the inputs (``in_*``: arena, offset, size) for a unit adjoint at
+    output element ``k`` (``seed_*``).  Returns -1, or the seed whose sweep met a
+    row that numba cannot run (a row for Python, or a freed/modified one).
+    """
+    top64 = 0
+    top32 = 0
+    for r in range(start + 1):
+        end = R[2, r] + R[3, r]
+        if R[1, r] == 0:
+            top64 = max(top64, end)
+        else:
+            top32 = max(top32, end)
+    for k in range(seed_off.shape[0]):
+        g64[:top64] = 0.0
+        g32[:top32] = 0.0
+        seen[:start + 1] = 0
+        if seed_dt[k] == 0:
+            g64[seed_off[k]] = 1.0
+        else:
+            g32[seed_off[k]] = 1.0
+        seen[seed_node[k]] = 1
+        if sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start) != DONE:
+            return k
+        col = 0
+        for j in range(in_off.shape[0]):
+            for t in range(in_num[j]):
+                J[k, col] = g64[in_off[j] + t] if in_dt[j] == 0 else g32[in_off[j] + t]
+                col += 1
+    return -1

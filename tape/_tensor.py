@@ -1054,10 +1054,11 @@ class Tensor:
     def minimum(self, other: "Tensor") -> "Tensor":
         return _binary(self, _tensor_arg(other, "minimum"), E.MINIMUM)
 
-    def _mask(self, kind: int, lo: float = 0.0, hi: float = 0.0) -> "Tensor":
-        """A piecewise-constant function of ``self`` with zero derivative, kept in the graph."""
+    def _mask(self, kind: int, lo: float = 0.0, hi: float = 0.0, constant: bool = False) -> "Tensor":
+        """A piecewise-constant function of ``self`` with zero derivative, kept in the graph
+        unless ``constant``."""
         y = E.mask_forward(self._value(), kind, lo, hi).astype(self._dtype.np, copy=False)
-        if self._rg and state.grad:
+        if self._rg and state.grad and not constant:
             return _emit(E.MASK, np.asarray(y), self._dtype, self, ia=kind, fa=lo, fb=hi)
         return _plain(np.asarray(y), self._dtype)
 

@@ -9,7 +9,7 @@ from .. import _engine
 from .._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .._tensor import Size, Tensor, _plain, _py_scalar
 
-__all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+__all__ = ["backward", "grad", "functional", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 
 _Tensors = Union[Tensor, Sequence[Tensor]]
 
@@ -173,3 +173,6 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
         else:
             grads.append(_tensor_of(g, t))
     return tuple(grads)
+
+
+from . import functional  # noqa: E402  (needs backward and grad above)
