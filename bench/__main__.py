@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import report
 from bench._run import FULL, QUICK
-from bench.peers import PEERS
+from bench.peers import PEERS, rows
 from bench.startup import STARTUP_MODULES, startup_time
 from bench.workloads import WORKLOADS
 
@@ -24,9 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent  # holds bench/ and tape/, so both
 TIMEOUT_S = {True: 30.0, False: 300.0}
 
 
-def run_cell(lib: str, workload: str, quick: bool) -> dict[str, Any]:
-    """Run one (library, workload) in a fresh interpreter and parse its JSON line."""
+def run_cell(lib: str, workload: str, quick: bool, variant: str | None = None) -> dict[str, Any]:
+    """Run one (library, workload[, variant]) in a fresh interpreter and parse its JSON line."""
     cmd = [sys.executable, "-m", "bench._run", lib, workload] + (["--quick"] if quick else [])
+    if variant is not None:
+        cmd += ["--variant", variant]
     try:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S[quick])
     except subprocess.TimeoutExpired:
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats; well under a minute")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
-                        help="workload (scalar_chain, mlp_step, startup) or library "
+                        help=f"workload ({', '.join(WORKLOADS)}, startup) or library "
                         f"({', '.join(PEERS)}); repeatable or comma-separated")
     args = parser.parse_args(argv)
     workloads, libs, with_startup = select(args.only, parser)
@@ -67,9 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     for workload in workloads:
         results[workload] = {}
         for lib in libs:
-            t0 = perf_counter()
-            results[workload][lib] = run_cell(lib, workload, args.quick)
-            report.progress(f"{lib} {workload}: {perf_counter() - t0:.1f} s")
+            for label, variant in rows(lib, workload):
+                t0 = perf_counter()
+                results[workload][label] = run_cell(lib, workload, args.quick, variant)
+                report.progress(f"{label} {workload}: {perf_counter() - t0:.1f} s")
     startup = None
     if with_startup:
         modules = [m for m in STARTUP_MODULES if m is None or m in libs]

@@ -1,9 +1,10 @@
 """Measure one peer on one workload in this process; print the result as one JSON line.
 
-Usage: python -m bench._run LIB WORKLOAD [--quick]
-Run by `python -m bench` in a fresh subprocess per (library, workload), so
-imports, thread pools and JIT caches of one peer never touch another, and the
-first call really is the first.
+Usage: python -m bench._run LIB WORKLOAD [--variant NAME] [--quick]
+Run by `python -m bench` in a fresh subprocess per (library, workload) and per
+variant (bench.peers.VARIANTS: a second way to run the same library, such as jax
+without jit), so imports, thread pools and JIT caches of one peer never touch
+another, and the first call really is the first.
 """
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ class Settings:
     repeats: int  # measured runs; the median is reported
     budget_s: float  # cap on measuring time: slow peers get fewer repeats (at least one)
     mlp_steps: int  # training steps per mlp_step run
+    penalty_steps: int  # training steps per grad_penalty_step run
 
 
-QUICK = Settings(warmup=1, repeats=7, budget_s=3.0, mlp_steps=50)
-FULL = Settings(warmup=2, repeats=15, budget_s=30.0, mlp_steps=500)
+QUICK = Settings(warmup=1, repeats=7, budget_s=3.0, mlp_steps=50, penalty_steps=10)
+FULL = Settings(warmup=2, repeats=15, budget_s=30.0, mlp_steps=500, penalty_steps=100)
 
 
 def measure(first: Callable[[], Run], warm: Callable[[], Run], s: Settings) -> dict[str, Any]:
@@ -68,7 +70,7 @@ def measure(first: Callable[[], Run], warm: Callable[[], Run], s: Settings) -> d
     }
 
 
-def run(lib: str, workload: str, s: Settings) -> dict[str, Any]:
+def run(lib: str, workload: str, s: Settings, variant: str | None = None) -> dict[str, Any]:
     """Import the peer, then measure it; failures become a 'skipped' or 'error' entry."""
     t0 = perf_counter()
     try:
@@ -78,26 +80,33 @@ def run(lib: str, workload: str, s: Settings) -> dict[str, Any]:
     result: dict[str, Any] = {"import_s": perf_counter() - t0, **peer.info()}
     if not hasattr(peer, workload):
         return {**result, "skipped": "n/a"}
-    result["note"] = getattr(peer, "NOTES", {}).get(workload)
+    if variant is None:  # a variant row shares the note of its library's main row
+        result["note"] = getattr(peer, "NOTES", {}).get(workload)
+    options = {} if variant is None else {"variant": variant}
     try:
         if workload == "scalar_chain":
             chain = partial(peer.scalar_chain, workloads.SCALAR_N_OPS)
             return {**result, **measure(chain, chain, s)}
-        stepper = peer.mlp_step(workloads.mlp_data())
-        return {**result, **measure(partial(stepper, 1), partial(stepper, s.mlp_steps), s)}
+        if workload == "hessian_rosenbrock":
+            hessian = peer.hessian_rosenbrock(workloads.rosen_x0(), **options)
+            return {**result, **measure(hessian, hessian, s)}
+        steps = s.penalty_steps if workload == "grad_penalty_step" else s.mlp_steps
+        stepper = getattr(peer, workload)(workloads.mlp_data(), **options)
+        return {**result, **measure(partial(stepper, 1), partial(stepper, steps), s)}
     except Exception as exc:
         traceback.print_exc()
         return {**result, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse LIB WORKLOAD [--quick] and print the JSON result."""
+    """Parse LIB WORKLOAD [--variant NAME] [--quick] and print the JSON result."""
     parser = argparse.ArgumentParser(prog="python -m bench._run")
     parser.add_argument("lib")
     parser.add_argument("workload", choices=sorted(workloads.WORKLOADS))
+    parser.add_argument("--variant", default=None)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    result = run(args.lib, args.workload, QUICK if args.quick else FULL)
+    result = run(args.lib, args.workload, QUICK if args.quick else FULL, args.variant)
     # Libraries may print on stdout; the caller reads only the last line.
     sys.stdout.write("\n" + json.dumps(result) + "\n")
 

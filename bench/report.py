@@ -106,7 +106,25 @@ def workload_table(w: Workload, by_lib: dict[str, Cell]) -> list[str]:
     head = ["library", f"fwd {w.unit}", f"bwd {w.unit}", f"total {w.unit}",
             "lib/tape", "lib/numpy", "runs"]
     notes = [f"  note {lib}: {c['note']}" for lib, c in by_lib.items() if c.get("note")]
-    return [f"{w.name}: {w.title}", *table(head, rows), *notes, check_line(w, by_lib)]
+    exact = [exact_line(w, by_lib)] if w.exact else []
+    return [f"{w.name}: {w.title}", *table(head, rows), *notes, check_line(w, by_lib), *exact]
+
+
+def exact_line(w: Workload, by_lib: dict[str, Cell]) -> str:
+    """Each peer's distance from the exact answer; tape's must stay below w.exact_tol."""
+    errs = {lib: c["check"].get("max_err") for lib, c in by_lib.items() if "check" in c}
+    errs = {lib: e for lib, e in errs.items() if e is not None}
+    if not errs:
+        return f"  exact: nobody measured ({w.exact})"
+    listed = ", ".join(f"{lib} {e:.1e}" for lib, e in errs.items())
+    tape = errs.get("tape")
+    if tape is None:
+        verdict = "tape not measured"
+    elif tape < w.exact_tol:
+        verdict = f"tape below {w.exact_tol:g}: ok"
+    else:
+        verdict = f"FAIL: tape not below {w.exact_tol:g}"
+    return f"  exact: {w.exact}: {listed} ({verdict})"
 
 
 def check_line(w: Workload, by_lib: dict[str, Cell]) -> str:
@@ -168,8 +186,11 @@ def ratios(results: Results, lib: str, base: str) -> str:
 
 
 def summary(results: Results, startup: dict[str, float | None] | None) -> str:
-    """The key ratios on one line."""
-    ad_peers = [lib for lib in PEERS if lib not in ("tape", "numpy")]
+    """The key ratios on one line: every AD peer's rows (variants too) over tape, per workload."""
+    labels = dict.fromkeys(label for by_lib in results.values() for label in by_lib)
+    order = {lib: i for i, lib in enumerate(PEERS)}
+    ad_peers = sorted((label for label in labels if label not in ("tape", "numpy")),
+                      key=lambda label: order.get(label.split()[0], len(order)))
     parts = [f"{lib}/tape {r}" for lib in ad_peers if (r := ratios(results, lib, "tape"))]
     if floor := ratios(results, "tape", "numpy"):
         parts.append(f"tape/numpy floor {floor}")

@@ -17,6 +17,12 @@ SCALAR_LEAVES = (0.3, 0.7, -0.2, 0.9)
 MLP_SIZES = (16, 64, 64, 1)
 MLP_BATCH = 32
 
+ROSEN_N = 200
+# A tape must match the analytic Hessian to this (max abs error); others are reported.
+HESSIAN_EXACT_TOL = 1e-10
+
+PENALTY_WEIGHT = 0.1
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -27,6 +33,8 @@ class Workload:
     unit: str
     per_run: float  # multiply seconds per run by this to get `unit`
     rtol: float  # tolerance when cross-checking values and gradients between peers
+    exact: str | None = None  # what Check.max_err measures, for workloads with an exact answer
+    exact_tol: float | None = None  # tape's max_err must stay below this
 
 
 WORKLOADS = {
@@ -44,6 +52,22 @@ WORKLOADS = {
         1e6,
         1e-3,
     ),
+    "hessian_rosenbrock": Workload(
+        "hessian_rosenbrock",
+        f"full Hessian of the extended Rosenbrock function, n={ROSEN_N}, float64, vector ops",
+        "ms/Hessian",
+        1e3,
+        1e-10,
+        exact="max |H - analytic H|",
+        exact_tol=HESSIAN_EXACT_TOL,
+    ),
+    "grad_penalty_step": Workload(
+        "grad_penalty_step",
+        f"mlp_step + {PENALTY_WEIGHT:g} * sum |grad|^2 penalty: grad(create_graph=True), then double backward",
+        "us/step",
+        1e6,
+        1e-3,
+    ),
 }
 
 
@@ -53,6 +77,7 @@ class Check:
 
     value: float
     grads: list[float] = field(default_factory=list)
+    max_err: float | None = None  # distance from the exact answer, where the workload has one
 
 
 @dataclass
@@ -116,3 +141,40 @@ def mlp_loss(params: Sequence[Any], x: Any, t: Any, tanh: Callable[[Any], Any]) 
     h = tanh(h @ w2 + b2)
     y = h @ w3 + b3
     return ((y - t) ** 2).mean()
+
+
+def grad_penalty(mse: Any, grads: Sequence[Any]) -> Any:
+    """mse + PENALTY_WEIGHT * sum over parameters of (g ** 2).sum()."""
+    return mse + PENALTY_WEIGHT * sum((g ** 2).sum() for g in grads)
+
+
+def rosen_x0(n: int = ROSEN_N) -> np.ndarray:
+    """Fixed float64 starting point x_i = 1.2 + 0.1 sin(i)."""
+    return 1.2 + 0.1 * np.sin(np.arange(n, dtype=np.float64))
+
+
+def rosenbrock(x: Any) -> Any:
+    """Extended Rosenbrock sum(100 (x[1:] - x[:-1]**2)**2 + (1 - x[:-1])**2), vector ops only."""
+    return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+
+
+def rosenbrock_hessian(x: np.ndarray) -> np.ndarray:
+    """The analytic Hessian, tridiagonal, as a dense float64 matrix."""
+    n = len(x)
+    h = np.zeros((n, n))
+    diag = np.arange(n)
+    h[diag, diag] = 200.0
+    h[0, 0] = 0.0
+    h[diag[:-1], diag[:-1]] += 1200 * x[:-1] ** 2 - 400 * x[1:] + 2
+    off = -400 * x[:-1]
+    h[diag[:-1], diag[1:]] = off
+    h[diag[1:], diag[:-1]] = off
+    return h
+
+
+def hessian_check(h: np.ndarray, x0: np.ndarray) -> Check:
+    """A few summaries of a computed Hessian, and its max abs error against the analytic one."""
+    h = np.asarray(h, dtype=np.float64)
+    exact = rosenbrock_hessian(x0)
+    grads = [float(np.trace(h)), float(np.abs(h).sum()), float(h[0, 1]), float(h[-1, -1])]
+    return Check(float(h.sum()), grads, float(np.abs(h - exact).max()))

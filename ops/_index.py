@@ -5,35 +5,61 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def broadcast_accumulate(big, small, src, os, dst, od, spread, scale):
     """Add values between a big shape and a small one that broadcasts to it.
 
     The small shape is aligned to the right and its missing or size-1 dims are
-    broadcast.  With ``spread`` each big element
-    receives its small element (``dst`` is big); otherwise each small element
-    receives the sum of its big elements (``dst`` is small).
+    broadcast.  With ``spread`` each big element receives its small element
+    (``dst`` is big); otherwise each small element receives the sum of its big
+    elements (``dst`` is small).  The innermost dim is a plain loop over slices
+    (it vectorizes); the outer dims advance a counter.
     """
     nd = big.shape[0]
     ns = small.shape[0]
-    stride = np.zeros(max(nd, 1), np.int64)
+    if nd == 0:
+        dst[od] += src[os] * scale
+        return
+    stride = np.zeros(nd, np.int64)
     acc = 1
     for d in range(nd - 1, -1, -1):
         k = d - (nd - ns)
         size = small[k] if k >= 0 else 1
         stride[d] = acc if size != 1 else 0
         acc *= size
-    idx = np.zeros(max(nd, 1), np.int64)
+    inner = big[nd - 1]
+    step = stride[nd - 1]
     nbig = 1
     for d in range(nd):
         nbig *= big[d]
+    if inner == 0 or nbig == 0:
+        return
+    idx = np.zeros(nd, np.int64)
     j = 0
-    for i in range(nbig):
+    for o in range(nbig // inner):
+        base = o * inner
         if spread:
-            dst[od + i] += src[os + j] * scale
+            out = dst[od + base:od + base + inner]
+            if step == 0:
+                val = src[os + j] * scale
+                for k in range(inner):
+                    out[k] += val
+            else:
+                part = src[os + j:os + j + inner]
+                for k in range(inner):
+                    out[k] += part[k] * scale
         else:
-            dst[od + j] += src[os + i] * scale
-        d = nd - 1
+            part = src[os + base:os + base + inner]
+            if step == 0:
+                total = part[0] * 0.0
+                for k in range(inner):
+                    total += part[k]
+                dst[od + j] += total * scale
+            else:
+                out = dst[od + j:od + j + inner]
+                for k in range(inner):
+                    out[k] += part[k] * scale
+        d = nd - 2
         while d >= 0:
             idx[d] += 1
             j += stride[d]

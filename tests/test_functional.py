@@ -599,6 +599,25 @@ TORCH_CASES = {
     "vhp-single": ("vhp", lambda L: lambda a: (a.sin() * a).sum(), X3, np.array([1.0, -2.0, 0.5]), {}),
     "vhp-tuple": ("vhp", lambda L: lambda a, b: (a ** 3).sum() * b.sum(), (X3, Y2), (np.ones(3), Y2), {}),
     "vhp-f32": ("vhp", lambda L: lambda a: (a ** 3).sum(), X3, np.ones(3), {"f32": True}),
+    "jac-identity": ("jacobian", lambda L: lambda a, b: (a, b * 1), (X3, Y2), None, {}),
+    "jac-outer-broadcast": ("jacobian", lambda L: lambda a, b: a.unsqueeze(1) * b.unsqueeze(0).exp(), (X3, Y2),
+                            None, {}),
+    "jac-mixed-dtypes": ("jacobian", lambda L: lambda a, b: a.sin() * b.sum(), (X3, Y2), None,
+                         {"dtypes": ("float32", "float64")}),
+    "hess-mixed-dtypes": ("hessian", lambda L: lambda a, b: (a.sin() * b.sum() ** 2).sum(), (X3, Y2), None,
+                          {"dtypes": ("float64", "float32")}),
+    "jac-batched-matmul": ("jacobian", lambda L: lambda a: (a.reshape(2, 1, 3) @ a.reshape(2, 3, 1)).tanh(),
+                           np.arange(6) * 0.1 - 0.2, None, {}),
+    "hess-matmul": ("hessian", lambda L: lambda a: ((L.tensor(_M.tolist(), dtype=L.float64) @ a).tanh() ** 2)
+                    .sum(), X3, None, {}),
+    "hess-create-tuple": ("hessian", lambda L: lambda a, b: (a ** 2).sum() * b.exp().sum(), (X3, Y2), None,
+                          {"create_graph": True}),
+    "jvp-create-tuple": ("jvp", lambda L: lambda a, b: (a * b.sum(), b.sin()), (X3, Y2), (X3, Y2),
+                         {"create_graph": True}),
+    "vjp-create-tuple": ("vjp", lambda L: lambda a, b: (a * b.sum(), b.sin()), (X3, Y2), (X3, Y2),
+                         {"create_graph": True}),
+    "vhp-create-tuple": ("vhp", lambda L: lambda a, b: (a ** 3).sum() * b.sum(), (X3, Y2), (X3, Y2),
+                         {"create_graph": True}),
 }
 
 
@@ -616,7 +635,11 @@ def _call(L, case, requires_grad=False):
     api, make_f, inputs, v, kwargs = case
     kwargs = dict(kwargs)
     dtype = L.float32 if kwargs.pop("f32", False) else L.float64
-    ins = _to_lib(L, inputs, dtype)
+    dtypes = kwargs.pop("dtypes", None)
+    if dtypes:
+        ins = tuple(_to_lib(L, x, getattr(L, d)) for x, d in zip(inputs, dtypes, strict=True))
+    else:
+        ins = _to_lib(L, inputs, dtype)
     if requires_grad:
         for t in ins if isinstance(ins, tuple) else (ins,):
             t.requires_grad_()
@@ -648,7 +671,7 @@ def test_matches_torch_functional(name, requires_grad):
     expected = _call(torch, case, requires_grad)
     got = _call(tape, case, requires_grad)
     assert _structure(got) == _structure(expected)
-    tol = 1e-5 if case[4].get("f32") else 1e-12
+    tol = 1e-5 if case[4].get("f32") or "float32" in case[4].get("dtypes", ()) else 1e-12
     for g, e in zip(_leaves(got), _leaves(expected), strict=True):
         np.testing.assert_allclose(g, e, rtol=tol, atol=tol)
 
@@ -667,6 +690,58 @@ def test_grad_of_hessian_entry_matches_torch():
 
     np.testing.assert_allclose(_torch_hessian_entry_grad(tape, X3), _torch_hessian_entry_grad(torch, X3),
                                rtol=1e-12, atol=1e-12)
+
+
+def _nonleaf_inputs_run(L):
+    """Inputs with history: create_graph=True lets gradients flow back to the leaf."""
+    import importlib
+
+    F = importlib.import_module(L.__name__ + ".autograd.functional")
+    leaf = L.tensor(X3.tolist(), dtype=L.float64, requires_grad=True)
+    x = leaf * 2
+    out = []
+    J = F.jacobian(lambda a: a.sin() * a, x, create_graph=True)
+    H = F.hessian(lambda a: (a ** 3).sum() * a[0], x, create_graph=True)
+    _, hv = F.hvp(lambda a: (a.exp() * a).sum(), x, x, create_graph=True)
+    for r in (J, H, hv):
+        g, = L.autograd.grad(r.sum(), leaf, retain_graph=True)
+        out.append(np.asarray(g.tolist()))
+    # without create_graph the results are cut from the inputs' history
+    J = F.jacobian(lambda a: a.sin() * a, x)
+    out.append(np.array([float(J.requires_grad), float(x.grad_fn is not None)]))
+    return out
+
+
+def test_nonleaf_inputs_match_torch():
+    torch = pytest.importorskip("torch")
+    import torch.autograd.functional  # noqa: F401
+
+    for g, e in zip(_nonleaf_inputs_run(tape), _nonleaf_inputs_run(torch), strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+def _under_no_grad(L):
+    import importlib
+
+    F = importlib.import_module(L.__name__ + ".autograd.functional")
+    x = L.tensor(X3.tolist(), dtype=L.float64)
+    with L.no_grad():
+        J = F.jacobian(lambda a: a.sin() * a, x)
+        H = F.hessian(lambda a: (a ** 3).sum(), x)
+        o, hv = F.hvp(lambda a: (a ** 3).sum(), x, x)
+        o2, jv = F.jvp(lambda a: a.sin(), x, x)
+        o3, vj = F.vjp(lambda a: a.sin(), x, x)
+    return [J, H, o, hv, o2, jv, o3, vj]
+
+
+def test_functional_under_no_grad_matches_torch():
+    torch = pytest.importorskip("torch")
+    import torch.autograd.functional  # noqa: F401
+
+    got, expected = _under_no_grad(tape), _under_no_grad(torch)
+    assert [_structure(t) for t in got] == [_structure(t) for t in expected]
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(arr(g), e.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_rosenbrock_hessian_matches_torch():

@@ -339,6 +339,18 @@ OPS: dict[str, Op] = {
     "unbind0": _u(lambda M, x: x.unbind(0), min_dims=1),
     "unbind_neg1_fn": _u(lambda M, x: M.unbind(x, dim=-1), min_dims=1),
     "unbind1": _u(lambda M, x: x.unbind(1), min_dims=2),
+    # ---- the same input used several times (gradient accumulation, fan-out)
+    "mul_self": _u(lambda M, x: x * x),
+    "add_self": _u(lambda M, x: x + x),
+    "pow_self": _u(lambda M, x: x**x, POW_BASE),
+    "fanout_chain": _u(lambda M, x: x * M.exp(x) + M.sin(x) / 2 - x, dom((-5.0, 5.0), edges=(0.0,))),
+    "matmul_self": Op(
+        lambda M, x: x @ x,
+        st.integers(1, MAX_SIDE).flatmap(lambda n: st.tuples(array((n, n), REAL))),
+        True,
+        fd_floor=(1.0,),
+    ),
+    "sum_broadcast_back": _u(lambda M, x: x - x.mean(0, keepdim=True), min_dims=1, mixing=True),
 }
 
 OP_NAMES = sorted(OPS)

@@ -1,9 +1,13 @@
 """One adapter module per peer library, each importing its library at the top.
 
 An adapter exposes info() and, per workload it supports, a function of the same
-name: scalar_chain(n_ops) -> Run, and mlp_step(data) -> Stepper, where
-stepper(steps) runs that many training steps and returns per-step times.
+name: scalar_chain(n_ops) -> Run, mlp_step(data) -> Stepper and
+grad_penalty_step(data) -> Stepper, where stepper(steps) runs that many training
+steps and returns per-step times, and hessian_rosenbrock(x0) -> a callable that
+computes one Hessian per call and returns its Run.
 A module-level NOTES dict may explain what a peer measures for a workload.
+A workload function listed in VARIANTS also takes variant=NAME: each variant is
+one more row in the report, labelled "LIB NAME", run in its own subprocess.
 """
 from __future__ import annotations
 
@@ -16,6 +20,18 @@ from bench.workloads import Run
 PEERS = ("tape", "numpy", "torch", "jax", "autograd", "casadi")
 
 Stepper = Callable[[int], Run]
+
+# (library, workload) -> variants measured besides the library's default row.
+VARIANTS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("torch", "hessian_rosenbrock"): ("vectorize",),
+    ("jax", "hessian_rosenbrock"): ("eager",),
+    ("jax", "grad_penalty_step"): ("eager",),
+}
+
+
+def rows(lib: str, workload: str) -> list[tuple[str, str | None]]:
+    """(row label, variant) for every row `lib` gets in `workload`'s table."""
+    return [(lib, None)] + [(f"{lib} {v}", v) for v in VARIANTS.get((lib, workload), ())]
 
 
 def dist_version(dist: str) -> str:

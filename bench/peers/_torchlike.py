@@ -1,9 +1,13 @@
 """Adapter body shared by tape and torch: the same PyTorch API drives both."""
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from time import perf_counter
 from types import ModuleType
 from typing import Any
+
+import numpy as np
 
 from bench import workloads
 from bench.peers import Stepper
@@ -27,11 +31,17 @@ def scalar_run(lib: ModuleType, n_ops: int) -> Run:
     return timed_run(t1 - t0, t2 - t1, Check(y.item(), [leaf.grad.item() for leaf in leaves]))
 
 
-def mlp_stepper(lib: ModuleType, data: MlpData) -> Stepper:
-    """Leaf parameters built from the shared numpy data (via lists: plain PyTorch API)."""
+def _mlp_tensors(lib: ModuleType, data: MlpData) -> tuple[list[Any], Any, Any]:
+    """Leaf parameters, inputs and targets built from the shared numpy data (via lists: plain PyTorch API)."""
     params = [lib.tensor(p.tolist(), dtype=lib.float32, requires_grad=True) for p in data.params]
     x = lib.tensor(data.x.tolist(), dtype=lib.float32)
     t = lib.tensor(data.t.tolist(), dtype=lib.float32)
+    return params, x, t
+
+
+def mlp_stepper(lib: ModuleType, data: MlpData) -> Stepper:
+    """Eager forward, then backward(), per step."""
+    params, x, t = _mlp_tensors(lib, data)
 
     def run(steps: int) -> Run:
         fwd = bwd = 0.0
@@ -47,5 +57,44 @@ def mlp_stepper(lib: ModuleType, data: MlpData) -> Stepper:
             bwd += t2 - t1
         grads = [p.grad.abs().sum().item() for p in params]
         return timed_run(fwd / steps, bwd / steps, Check(loss.item(), grads))
+
+    return run
+
+
+def penalty_stepper(lib: ModuleType, data: MlpData) -> Stepper:
+    """fwd = loss, autograd.grad(create_graph=True) and the penalty; bwd = loss.backward() (double backward)."""
+    params, x, t = _mlp_tensors(lib, data)
+
+    def run(steps: int) -> Run:
+        fwd = bwd = 0.0
+        for _ in range(steps):
+            for p in params:
+                p.grad = None
+            t0 = perf_counter()
+            mse = workloads.mlp_loss(params, x, t, lib.tanh)
+            grads = lib.autograd.grad(mse, params, create_graph=True)
+            loss = workloads.grad_penalty(mse, grads)
+            t1 = perf_counter()
+            loss.backward()
+            t2 = perf_counter()
+            fwd += t1 - t0
+            bwd += t2 - t1
+        grads = [p.grad.abs().sum().item() for p in params]
+        return timed_run(fwd / steps, bwd / steps, Check(loss.item(), grads))
+
+    return run
+
+
+def hessian_runner(lib: ModuleType, x0: np.ndarray, **options: Any) -> Callable[[], Run]:
+    """One full Hessian per call through lib.autograd.functional.hessian (imported here, so a
+    library without it gives an error row rather than failing the whole adapter)."""
+    functional = importlib.import_module(f"{lib.__name__}.autograd.functional")
+    x = lib.tensor(x0.tolist(), dtype=lib.float64)
+
+    def run() -> Run:
+        t0 = perf_counter()
+        h = functional.hessian(workloads.rosenbrock, x, **options)
+        total = perf_counter() - t0
+        return Run(None, None, total, workloads.hessian_check(np.array(h.tolist()), x0))
 
     return run

@@ -1,12 +1,13 @@
 """HIPS autograd: tracing reverse mode over numpy, split with make_vjp."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import make_vjp
+from autograd import hessian, make_vjp, value_and_grad
 
 from bench import workloads
 from bench.peers import Stepper, dist_version
@@ -52,5 +53,47 @@ def mlp_step(data: MlpData) -> Stepper:
             bwd += t2 - t1
         check = Check(float(loss), [float(np.abs(g).sum()) for g in grads])
         return timed_run(fwd / steps, bwd / steps, check)
+
+    return run
+
+
+def grad_penalty_step(data: MlpData) -> Stepper:
+    """Forward = make_vjp of the penalized loss (its inner value_and_grad traced, so nested boxes);
+    backward = the vjp call."""
+
+    def mse(params: tuple[Any, ...]) -> Any:
+        return workloads.mlp_loss(params, data.x, data.t, anp.tanh)
+
+    def penalized(params: tuple[Any, ...]) -> Any:
+        value, grads = value_and_grad(mse)(params)
+        return workloads.grad_penalty(value, grads)
+
+    params = tuple(data.params)
+
+    def run(steps: int) -> Run:
+        fwd = bwd = 0.0
+        for _ in range(steps):
+            t0 = perf_counter()
+            vjp, loss = make_vjp(penalized)(params)
+            t1 = perf_counter()
+            grads = vjp(np.float32(1.0))
+            t2 = perf_counter()
+            fwd += t1 - t0
+            bwd += t2 - t1
+        check = Check(float(loss), [float(np.abs(g).sum()) for g in grads])
+        return timed_run(fwd / steps, bwd / steps, check)
+
+    return run
+
+
+def hessian_rosenbrock(x0: np.ndarray) -> Callable[[], Run]:
+    """autograd.hessian: the Jacobian of the gradient, one reverse pass per row."""
+    hess = hessian(workloads.rosenbrock)
+
+    def run() -> Run:
+        t0 = perf_counter()
+        h = hess(x0)
+        total = perf_counter() - t0
+        return Run(None, None, total, workloads.hessian_check(h, x0))
 
     return run

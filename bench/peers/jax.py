@@ -1,8 +1,11 @@
-"""JAX: eager jax.vjp for the scalar chain, jit(value_and_grad) for the MLP step."""
+"""JAX: eager jax.vjp for the scalar chain, jit(...) for the rest (plus eager variants)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
+
+import numpy as np
 
 import jax
 
@@ -17,6 +20,9 @@ from bench.workloads import Check, MlpData, Run, timed_run  # noqa: E402
 NOTES = {
     "scalar_chain": "jax.vjp without jit: compiling a 10k-op unrolled loop costs far more than it saves",
     "mlp_step": "jit(value_and_grad), so fwd and bwd are not separable; compile is in 'first call'",
+    "hessian_rosenbrock": "jit(jax.hessian) (forward-over-reverse); 'jax eager' is jax.hessian without jit",
+    "grad_penalty_step": "jit(value_and_grad) of the penalized loss (inner jax.value_and_grad); "
+    "'jax eager' without jit",
 }
 
 
@@ -54,5 +60,45 @@ def mlp_step(data: MlpData) -> Stepper:
         total = (perf_counter() - t0) / steps
         check = Check(float(loss), [float(jnp.abs(g).sum()) for g in grads])
         return Run(None, None, total, check)
+
+    return run
+
+
+def grad_penalty_step(data: MlpData, variant: str | None = None) -> Stepper:
+    """value_and_grad of mse + penalty(jax.grad of mse); jitted unless variant is 'eager'."""
+    params = [jnp.asarray(p) for p in data.params]
+    x, t = jnp.asarray(data.x), jnp.asarray(data.t)
+    mse_and_grad = jax.value_and_grad(lambda ps: workloads.mlp_loss(ps, x, t, jnp.tanh))
+
+    def penalized(ps: list[Any]) -> Any:
+        return workloads.grad_penalty(*mse_and_grad(ps))
+
+    step = jax.value_and_grad(penalized)
+    if variant != "eager":
+        step = jax.jit(step)
+
+    def run(steps: int) -> Run:
+        t0 = perf_counter()
+        for _ in range(steps):
+            loss, grads = jax.block_until_ready(step(params))
+        total = (perf_counter() - t0) / steps
+        check = Check(float(loss), [float(jnp.abs(g).sum()) for g in grads])
+        return Run(None, None, total, check)
+
+    return run
+
+
+def hessian_rosenbrock(x0: np.ndarray, variant: str | None = None) -> Callable[[], Run]:
+    """jax.hessian (jacfwd of jacrev), jitted unless variant is 'eager'."""
+    x = jnp.asarray(x0, dtype=jnp.float64)
+    hess = jax.hessian(workloads.rosenbrock)
+    if variant != "eager":
+        hess = jax.jit(hess)
+
+    def run() -> Run:
+        t0 = perf_counter()
+        h = jax.block_until_ready(hess(x))
+        total = perf_counter() - t0
+        return Run(None, None, total, workloads.hessian_check(np.asarray(h), x0))
 
     return run

@@ -1,7 +1,10 @@
 """tape, the library under test, driven through its PyTorch-compatible API."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 import tape
 from bench.peers import Stepper, _torchlike
@@ -21,3 +24,13 @@ def scalar_chain(n_ops: int) -> Run:
 def mlp_step(data: MlpData) -> Stepper:
     """Eager forward + backward per step."""
     return _torchlike.mlp_stepper(tape, data)
+
+
+def grad_penalty_step(data: MlpData) -> Stepper:
+    """Forward, autograd.grad(create_graph=True), penalty, then backward() through it all."""
+    return _torchlike.penalty_stepper(tape, data)
+
+
+def hessian_rosenbrock(x0: np.ndarray) -> Callable[[], Run]:
+    """tape.autograd.functional.hessian of the vector-op Rosenbrock function."""
+    return _torchlike.hessian_runner(tape, x0)

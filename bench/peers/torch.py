@@ -1,12 +1,18 @@
 """PyTorch eager on CPU, the API tape copies."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from bench.peers import Stepper, _torchlike
 from bench.workloads import MlpData, Run
+
+NOTES = {
+    "hessian_rosenbrock": "torch.autograd.functional.hessian; 'torch vectorize' passes vectorize=True (vmap)",
+}
 
 
 def info() -> dict[str, Any]:
@@ -22,3 +28,14 @@ def scalar_chain(n_ops: int) -> Run:
 def mlp_step(data: MlpData) -> Stepper:
     """Eager forward + backward per step."""
     return _torchlike.mlp_stepper(torch, data)
+
+
+def grad_penalty_step(data: MlpData) -> Stepper:
+    """Forward, autograd.grad(create_graph=True), penalty, then backward() through it all."""
+    return _torchlike.penalty_stepper(torch, data)
+
+
+def hessian_rosenbrock(x0: np.ndarray, variant: str | None = None) -> Callable[[], Run]:
+    """torch.autograd.functional.hessian of the vector-op Rosenbrock function; variant 'vectorize'
+    passes vectorize=True."""
+    return _torchlike.hessian_runner(torch, x0, vectorize=variant == "vectorize")

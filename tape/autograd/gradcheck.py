@@ -375,7 +375,8 @@ def _test_backward_mul_by_grad_output(outputs: tuple, inputs: tuple, masked: boo
         raise GradcheckError("no Tensors requiring grad found in input")
     if not outputs:
         return True
-    grads = _autograd_grad()(outputs, diff_inputs, _zero_seeds(outputs), allow_unused=True)
+    # retain_graph=True (PyTorch frees the graph here): a non-leaf input's own history must survive.
+    grads = _autograd_grad()(outputs, diff_inputs, _zero_seeds(outputs), retain_graph=True, allow_unused=True)
     for gi, di in zip(grads, diff_inputs):
         if gi is None:
             continue
@@ -417,7 +418,7 @@ def _test_undefined_backward_mode(func: Callable, outputs: tuple, inputs: tuple)
         if not outs:
             continue
         try:
-            grads = grad(outs, diff_inputs, _zero_seeds(outs), allow_unused=True)
+            grads = grad(outs, diff_inputs, _zero_seeds(outs), retain_graph=True, allow_unused=True)
         except RuntimeError as e:
             warn_bc_breaking()
             raise GradcheckError("Expected backward function to handle undefined output grads.") from e
@@ -544,6 +545,38 @@ def _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_undefined
     return True
 
 
+def _random_grad_outputs(func: Callable, tupled_inputs: tuple) -> tuple:
+    """Random gradients for ``func``'s differentiable outputs: values in ``[-1, 1)`` of each output's
+    shape and dtype, requiring grad (from tape's default generator, as ``torch.testing.make_tensor``)."""
+    from .._creation import rand
+    outputs = _differentiable_outputs(func(*tupled_inputs))
+    return tuple((rand(tuple(o.shape), dtype=o.dtype if o.dtype.is_floating_point else None) * 2 - 1)
+                 .detach().requires_grad_() for o in outputs)
+
+
+def _vjp_function(func: Callable, tupled_inputs: tuple, tupled_grad_outputs: tuple) -> Callable:
+    """``(*inputs, *grad_outputs) -> autograd.grad(func(*inputs), inputs, grad_outputs, create_graph=True)``
+    over the inputs that require grad (the gradients that are not ``None``)."""
+    num_outputs = len(tupled_grad_outputs)
+    diff_input_args_indices = {i for i, x in enumerate(tupled_inputs) if _needs_grad(x)}
+    diff_grad_output_indices = {i for i, x in enumerate(tupled_grad_outputs) if _needs_grad(x)}
+    grad = _autograd_grad()
+
+    def _restore(x, flag: bool):
+        return x.requires_grad_() if flag and not x.requires_grad else x
+
+    def new_func(*args):
+        split = len(args) - num_outputs
+        input_args = tuple(_restore(x, i in diff_input_args_indices) for i, x in enumerate(args[:split]))
+        outputs = _differentiable_outputs(func(*input_args))
+        gos = tuple(_restore(x, i in diff_grad_output_indices) for i, x in enumerate(args[split:]))
+        diff_input_args = tuple(x for i, x in enumerate(input_args) if i in diff_input_args_indices)
+        grad_inputs = grad(outputs, diff_input_args, gos, create_graph=True, allow_unused=True)
+        return tuple(g for g in grad_inputs if g is not None)
+
+    return new_func
+
+
 def gradgradcheck(
     func: Callable[..., _TensorOrTensors],
     inputs: _TensorOrTensors,
@@ -622,36 +655,11 @@ def gradgradcheck(
     if check_batched_grad and not check_rev_over_rev:
         raise AssertionError("Setting check_batched_grad=True requires check_rev_over_rev to be True")
     tupled_inputs = _as_tuple(inputs)
-
     if grad_outputs is None:
-        from .._creation import rand
-        outputs = _differentiable_outputs(func(*tupled_inputs))
-        tupled_grad_outputs = tuple(
-            (rand(*o.shape, dtype=o.dtype if o.dtype.is_floating_point else None) * 2 - 1)
-            .detach().requires_grad_()
-            for o in outputs
-        )
+        tupled_grad_outputs = _random_grad_outputs(func, tupled_inputs)
     else:
         tupled_grad_outputs = _as_tuple(grad_outputs)
-
-    num_outputs = len(tupled_grad_outputs)
-    diff_input_args_indices = {i for i, x in enumerate(tupled_inputs) if _needs_grad(x)}
-    diff_grad_output_indices = {i for i, x in enumerate(tupled_grad_outputs) if _needs_grad(x)}
-    grad = _autograd_grad()
-
-    def _restore(x, flag: bool):
-        return x.requires_grad_() if flag and not x.requires_grad else x
-
-    def new_func(*args):
-        input_args = args[:len(args) - num_outputs]
-        input_args = tuple(_restore(x, i in diff_input_args_indices) for i, x in enumerate(input_args))
-        outputs = _differentiable_outputs(func(*input_args))
-        gos = tuple(_restore(x, i in diff_grad_output_indices)
-                    for i, x in enumerate(args[len(args) - num_outputs:]))
-        diff_input_args = tuple(x for i, x in enumerate(input_args) if i in diff_input_args_indices)
-        grad_inputs = grad(outputs, diff_input_args, gos, create_graph=True, allow_unused=True)
-        return tuple(g for g in grad_inputs if g is not None)
-
+    new_func = _vjp_function(func, tupled_inputs, tupled_grad_outputs)
     return gradcheck(
         new_func,
         tupled_inputs + tupled_grad_outputs,
