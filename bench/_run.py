@@ -36,7 +36,7 @@ class Settings:
     penalty_steps: int  # training steps per grad_penalty_step run
 
 
-QUICK = Settings(warmup=1, repeats=7, budget_s=3.0, mlp_steps=50, penalty_steps=10)
+QUICK = Settings(warmup=1, repeats=7, budget_s=3.0, mlp_steps=50, penalty_steps=5)
 FULL = Settings(warmup=2, repeats=15, budget_s=30.0, mlp_steps=500, penalty_steps=100)
 
 

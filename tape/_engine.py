@@ -283,10 +283,11 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
 def jacobian_block(outputs, inputs):
     """Jacobian rows of ``outputs`` w.r.t. ``inputs`` in one compiled call, or None.
 
-    Returns a float64 array (total output elements x total input elements) and
-    the list of inputs the outputs reach, when every output was recorded on the
-    same tape as the inputs and no row on it needs Python; None otherwise, and
-    the caller falls back to one backward per output element.
+    Returns a float64 array (total output elements x total elements of the
+    inputs found on the tape), which inputs were found, and for each output
+    element which of those inputs its sweep reached; or None when the outputs
+    are not all on the inputs' tape or a row needs Python, and the caller falls
+    back to one backward per output element.
     """
     from ._sweep import seeded_sweeps
     tape = None
@@ -319,16 +320,18 @@ def jacobian_block(outputs, inputs):
             seed_off.append(off + j)
             seed_node.append(o._node)
     used = [n for n in nodes if n >= 0]
+    in_node = np.array(used, np.int64)
     in_dt = np.array([tape.dt[n] for n in used], np.int64)
     in_off = np.array([tape.off[n] for n in used], np.int64)
     in_num = np.array([tape.num[n] for n in used], np.int64)
     J = np.zeros((len(seed_off), int(in_num.sum())))
+    reached = np.zeros((len(seed_off), len(used)), np.uint8)
     g64 = np.zeros(tape.t64, np.float64)
     g32 = np.zeros(tape.t32, np.float32)
     seen = np.zeros(tape.n, np.uint8)
     k = seeded_sweeps(tape.R, tape.F, tape.stab, tape.ix, SAVES, tape.v64, g64, tape.v32, g32, seen, start,
                       np.array(seed_dt, np.int64), np.array(seed_off, np.int64),
-                      np.array(seed_node, np.int64), in_dt, in_off, in_num, J)
+                      np.array(seed_node, np.int64), in_node, in_dt, in_off, in_num, J, reached)
     if k >= 0:
         return None                     # let the per-element path raise the proper error
-    return J, [n >= 0 for n in nodes]
+    return J, [n >= 0 for n in nodes], reached

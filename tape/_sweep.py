@@ -101,11 +101,12 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
 
 @njit(cache=True)
 def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_dt, seed_off, seed_node,
-                  in_dt, in_off, in_num, J):
+                  in_node, in_dt, in_off, in_num, J, reached):
     """One reverse sweep per seed, all in compiled code: row ``k`` of ``J`` gets the
-    adjoints of the inputs (``in_*``: arena, offset, size) for a unit adjoint at
-    output element ``k`` (``seed_*``).  Returns -1, or the seed whose sweep met a
-    row that numba cannot run (a row for Python, or a freed/modified one).
+    adjoints of the inputs (``in_*``: node, arena, offset, size) for a unit adjoint
+    at output element ``k`` (``seed_*``), and ``reached[k, j]`` whether the sweep
+    got to input ``j``.  Returns -1, or the seed whose sweep met a row that numba
+    cannot run (a row for Python, or a freed/modified one).
     """
     top64 = 0
     top32 = 0
@@ -128,6 +129,7 @@ def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_d
             return k
         col = 0
         for j in range(in_off.shape[0]):
+            reached[k, j] = seen[in_node[j]]
             for t in range(in_num[j]):
                 J[k, col] = g64[in_off[j] + t] if in_dt[j] == 0 else g32[in_off[j] + t]
                 col += 1

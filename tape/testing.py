@@ -21,7 +21,8 @@ hypothesis shrinks a failing example to a small one.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple, Union
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -31,11 +32,17 @@ from . import _dtype as D
 from ._creation import tensor as _tensor
 from ._tensor import Tensor
 from .autograd.gradcheck import (
-    GradcheckError, _as_tuple, _random_grad_outputs, _vjp_function, gradcheck, gradgradcheck)
+    GradcheckError,
+    _as_tuple,
+    _random_grad_outputs,
+    _vjp_function,
+    gradcheck,
+    gradgradcheck,
+)
 
-__all__ = ["shapes", "broadcastable_shapes", "tensors", "check_grads", "GradcheckError"]
+__all__ = ["GradcheckError", "broadcastable_shapes", "check_grads", "shapes", "tensors"]
 
-Shape = Tuple[int, ...]
+Shape = tuple[int, ...]
 
 
 def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4) -> st.SearchStrategy[Shape]:
@@ -60,8 +67,8 @@ def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: in
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
 
-def broadcastable_shapes(shape: Shape, min_dims: int = 0, max_dims: Optional[int] = None, min_side: int = 1,
-                         max_side: Optional[int] = None) -> st.SearchStrategy[Shape]:
+def broadcastable_shapes(shape: Shape, min_dims: int = 0, max_dims: int | None = None, min_side: int = 1,
+                         max_side: int | None = None) -> st.SearchStrategy[Shape]:
     r"""Return a strategy for shapes that broadcast with :attr:`shape`.
 
     Aligned from the right, each dimension of a drawn shape equals the
@@ -100,8 +107,8 @@ def _default_elements(dtype: D.dtype) -> st.SearchStrategy:
     return st.integers(max(int(info.min), -10), min(int(info.max), 10))
 
 
-def tensors(shape: Union[None, Shape, st.SearchStrategy[Shape]] = None, dtype: D.dtype = D.float64,
-            elements: Optional[st.SearchStrategy] = None, requires_grad: bool = True) -> st.SearchStrategy[Tensor]:
+def tensors(shape: None | Shape | st.SearchStrategy[Shape] = None, dtype: D.dtype = D.float64,
+            elements: st.SearchStrategy | None = None, requires_grad: bool = True) -> st.SearchStrategy[Tensor]:
     r"""Return a strategy for tape tensors (leaves).
 
     Args:
@@ -172,7 +179,7 @@ def check_grads(func: Callable[..., Any], *inputs: Any, order: int = 2, eps: flo
     """
     if int(order) != order or order < 1:
         raise ValueError(f"check_grads(): order must be a positive integer, got {order!r}")
-    kw = dict(eps=eps, atol=atol, rtol=rtol, raise_exception=True)
+    kw = {"eps": eps, "atol": atol, "rtol": rtol, "raise_exception": True}
     gradcheck(func, inputs, **kw)
     f, args = func, _as_tuple(inputs)
     for k in range(2, int(order) + 1):

@@ -204,8 +204,7 @@ def _jacobian_rows(outputs: tuple, inputs: tuple, create_graph: bool, strict: bo
     if not create_graph:
         block = _engine.jacobian_block(outputs, inputs)
         if block is not None:
-            J, used = block
-            return _split_block(J, outputs, inputs, used, strict)
+            return _split_block(*block, outputs, inputs, strict)
     jac = []
     for i, out in enumerate(outputs):
         rows = [[] for _ in inputs]
@@ -241,22 +240,28 @@ def _stack(rows: list, out: Tensor, inp: Tensor) -> Tensor:
     return total.reshape(shape)
 
 
-def _split_block(J: np.ndarray, outputs: tuple, inputs: tuple, used: list, strict: bool) -> list:
+def _split_block(J: np.ndarray, used: list, reached: np.ndarray, outputs: tuple, inputs: tuple,
+                 strict: bool) -> list:
     jac = []
     row = 0
     for i, out in enumerate(outputs):
         m = out.numel()
         col = 0
+        found = 0
         blocks = []
         for j, inp in enumerate(inputs):
             n = inp.numel()
-            if not used[j]:
+            depends = used[j] and bool(reached[row:row + m, found].any())
+            if used[j]:
+                found += 1
+            if not depends:
                 if strict:
                     raise RuntimeError(f"Output {i} of the user-provided function is independent of input {j}. "
                                        "This is not allowed in strict mode.")
                 part = np.zeros((m, n))
             else:
                 part = J[row:row + m, col:col + n]
+            if used[j]:
                 col += n
             shape = tuple(out.shape) + tuple(inp.shape)
             blocks.append(_plain(np.array(part, inp.dtype.np).reshape(shape), inp.dtype))
@@ -281,6 +286,10 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
         raise NotImplementedError("torch.autograd.functional.jacobian: `create_graph=True` and "
                                   '`strategy="forward-mode"` are not supported together (yet). Please either set '
                                   '`create_graph=False` or `strategy="reverse-mode"`.')
+    if strategy == "forward-mode" and not vectorize:
+        # PyTorch's contract for this combination (the values would be the same).
+        raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse Hessian is"
+                                  "only implemented for `vectorize=True`.")
     if vectorize and strict:
         raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
                            "supported together. Please either set `strict=False` or `vectorize=False`.")

@@ -27,7 +27,7 @@ captured.  Forward-mode AD (``check_forward_ad``) is not available in tape yet.
 from __future__ import annotations
 
 import warnings
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -36,8 +36,8 @@ from .._tensor import Tensor
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
 
-_TensorOrTensors = Union[Tensor, Sequence[Tensor]]
-_TensorOrOptionalTensors = Union[Tensor, Sequence[Optional[Tensor]]]
+_TensorOrTensors = Tensor | Sequence[Tensor]
+_TensorOrOptionalTensors = Tensor | Sequence[Tensor | None]
 
 
 class GradcheckError(RuntimeError):
@@ -134,7 +134,7 @@ def _notallclose_msg(analytical, numerical, output_idx: int, input_idx: int) -> 
 class _Perturber:
     """Calls ``func`` with input ``idx`` replaced by a perturbed copy (at every position it occupies)."""
 
-    def __init__(self, func: Callable, inputs: tuple, idx: int, float_out: List[int]):
+    def __init__(self, func: Callable, inputs: tuple, idx: int, float_out: list[int]):
         self.func = func
         self.inputs = inputs
         self.inp = inputs[idx]
@@ -142,7 +142,7 @@ class _Perturber:
         self.base = _array(self.inp)
         self.float_out = float_out
 
-    def __call__(self, value: np.ndarray) -> List[np.ndarray]:
+    def __call__(self, value: np.ndarray) -> list[np.ndarray]:
         t = _leaf(value, self.inp, self.inp.requires_grad)
         args = list(self.inputs)
         for j in self.positions:
@@ -156,7 +156,7 @@ class _Perturber:
 
 
 def _central_difference(call: _Perturber, minus: np.ndarray, plus: np.ndarray, norm: float,
-                        eps: float, idx=None) -> List[np.ndarray]:
+                        eps: float, idx=None) -> list[np.ndarray]:
     outa = call(minus)
     outb = call(plus)
     cols = []
@@ -168,7 +168,7 @@ def _central_difference(call: _Perturber, minus: np.ndarray, plus: np.ndarray, n
     return cols
 
 
-def _numerical_jacobians(func: Callable, inputs: tuple, func_out: tuple, eps: float) -> List[List[np.ndarray]]:
+def _numerical_jacobians(func: Callable, inputs: tuple, func_out: tuple, eps: float) -> list[list[np.ndarray]]:
     """``[input k requiring grad][output o]``: the ``(input.numel(), output.numel())`` Jacobian of
     every floating-point output, by central differences."""
     float_out = [k for k, o in enumerate(func_out) if _is_float_tensor(o)]
@@ -200,8 +200,8 @@ def _numerical_jacobians(func: Callable, inputs: tuple, func_out: tuple, eps: fl
 
 
 # --- analytical Jacobians --------------------------------------------------------------------
-def _analytical_rows(output: Tensor, diff_inputs: List[Tensor], seeds: List[np.ndarray],
-                     nondet_tol: float, check_grad_dtypes: bool) -> List[np.ndarray]:
+def _analytical_rows(output: Tensor, diff_inputs: list[Tensor], seeds: list[np.ndarray],
+                     nondet_tol: float, check_grad_dtypes: bool) -> list[np.ndarray]:
     """``[input k]``: the ``(input.numel(), len(seeds))`` matrix whose column ``j`` is the vector-Jacobian
     product of ``output`` with ``seeds[j]``; every product is computed twice to check reentrancy."""
     grad = _autograd_grad()
@@ -234,7 +234,7 @@ def _analytical_rows(output: Tensor, diff_inputs: List[Tensor], seeds: List[np.n
     return jac1
 
 
-def _one_hot_seeds(output: Tensor) -> List[np.ndarray]:
+def _one_hot_seeds(output: Tensor) -> list[np.ndarray]:
     seeds = []
     for j in range(output.numel()):
         s = np.zeros(tuple(output.shape), dtype=output.dtype.np)
@@ -243,8 +243,8 @@ def _one_hot_seeds(output: Tensor) -> List[np.ndarray]:
     return seeds
 
 
-def _analytical_jacobian(diff_inputs: List[Tensor], output: Tensor, nondet_tol: float = float("inf"),
-                         check_grad_dtypes: bool = False) -> List[np.ndarray]:
+def _analytical_jacobian(diff_inputs: list[Tensor], output: Tensor, nondet_tol: float = float("inf"),
+                         check_grad_dtypes: bool = False) -> list[np.ndarray]:
     return _analytical_rows(output, diff_inputs, _one_hot_seeds(output), nondet_tol, check_grad_dtypes)
 
 
@@ -341,7 +341,7 @@ _FAILED_BATCHED_GRAD_MSG = (
     "`check_batched_grad=False` to skip this test.")
 
 
-def _test_batched_grad(diff_inputs: List[Tensor], output: Tensor, output_idx: int) -> bool:
+def _test_batched_grad(diff_inputs: list[Tensor], output: Tensor, output_idx: int) -> bool:
     grad = _autograd_grad()
     rng = np.random.default_rng(1)
     seeds = [rng.standard_normal(tuple(output.shape)).astype(output.dtype.np) for _ in range(2)]
@@ -365,7 +365,7 @@ def _test_batched_grad(diff_inputs: List[Tensor], output: Tensor, output_idx: in
     return True
 
 
-def _zero_seeds(outputs: Sequence[Tensor]) -> List[Tensor]:
+def _zero_seeds(outputs: Sequence[Tensor]) -> list[Tensor]:
     return [_leaf(np.zeros(tuple(o.shape), o.dtype.np), o) for o in outputs]
 
 
@@ -447,7 +447,7 @@ def gradcheck(
     check_forward_ad: bool = False,
     check_backward_ad: bool = True,
     fast_mode: bool = False,
-    masked: Optional[bool] = None,
+    masked: bool | None = None,
 ) -> bool:
     r"""Check gradients computed via small finite differences against analytical
     gradients wrt tensors in :attr:`inputs` that are of floating point type and
@@ -580,7 +580,7 @@ def _vjp_function(func: Callable, tupled_inputs: tuple, tupled_grad_outputs: tup
 def gradgradcheck(
     func: Callable[..., _TensorOrTensors],
     inputs: _TensorOrTensors,
-    grad_outputs: Optional[_TensorOrOptionalTensors] = None,
+    grad_outputs: _TensorOrOptionalTensors | None = None,
     *,
     eps: float = 1e-6,
     atol: float = 1e-5,
