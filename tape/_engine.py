@@ -16,7 +16,7 @@ import numpy as np
 from . import _dtype as D
 from ._state import state
 from ._sweep import _PYTHON_START as PYTHON_START
-from ._sweep import DONE, FREED as FREED_BIT, MODIFIED, SAVES, sweep
+from ._sweep import DONE, FREED as FREED_BIT, MODIFIED, SAVES, mark_unneeded, sweep
 from ._tape import Tape, retire
 from .ops._spec import CONST, INPUT, REGISTRY
 
@@ -94,10 +94,11 @@ def _arena_view(tape: Tape, arenas, node: int) -> np.ndarray:
 class _Result:
     """Gradients collected over all tapes of one backward."""
 
-    def __init__(self, targets) -> None:
+    def __init__(self, targets, leaf_targets) -> None:
         self.leaves = {}          # id(leaf) -> [leaf, grad]
         self.nodes = {}           # (id(tape), node) -> grad, for non-leaf targets
         self.targets = targets    # set of (id(tape), node) asked for, or None
+        self.leaf_targets = leaf_targets    # set of id(leaf) asked for, or None (all)
         self.swept = []           # (tape, rows reached), freed at the end unless retained
         self.retained = []        # (tensor, grad) for tensors that called retain_grad()
 
@@ -113,9 +114,14 @@ def _by_generation(pending: dict) -> Tape:
     return max(pending, key=lambda t: t.gen)
 
 
-def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want_retained: bool = True):
-    """Backpropagate ``seeds`` from ``roots``; return the collected ``_Result``."""
-    result = _Result(targets)
+def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want_retained: bool = True,
+        leaf_targets=None):
+    """Backpropagate ``seeds`` from ``roots``; return the collected ``_Result``.
+
+    With ``targets``/``leaf_targets`` (the inputs asked for), rows that lead to
+    none of them are neither run nor freed.
+    """
+    result = _Result(targets, leaf_targets)
     pending = {}
     for t, g in zip(roots, seeds):
         if t._tape is None:
@@ -173,16 +179,34 @@ def _mark_modified_leaves(tape: Tape) -> None:
                 tape.fr[node] |= MODIFIED
 
 
+def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
+    """Per-row sweep state, with rows that lead to no requested input marked unneeded."""
+    seen = np.zeros(tape.n, np.uint8)
+    if result.leaf_targets is None:
+        return seen
+    target = np.zeros(tape.n, np.uint8)
+    key = id(tape)
+    for k, node in result.targets:
+        if k == key:
+            target[node] = 1
+    for node, src in tape.src.items():
+        # A node of an older tape may lead to a requested input there: keep its path.
+        if type(src) is tuple or id(src()) in result.leaf_targets:
+            target[node] = 1
+    mark_unneeded(tape.R, tape.n, target, seen)
+    return seen
+
+
 def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retained: bool) -> None:
     _mark_modified_leaves(tape)
     n = tape.n
     g64 = np.zeros(tape.t64, np.float64)
     g32 = np.zeros(tape.t32, np.float32)
     grads = (g64, g32)
-    seen = np.zeros(n, np.uint8)
+    seen = _new_seen(tape, result)
     for node, g in seeds:
         _arena_view(tape, grads, node)[...] += g
-        seen[node] = 1
+        seen[node] |= 1
     values = (tape.v64, tape.v32)
     r = n - 1
     while r >= 0:
@@ -194,7 +218,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         _python_row(tape, r, values, grads, seen)
         r -= 1
     for node, src in tape.src.items():
-        if seen[node]:
+        if seen[node] & 1:
             g = _arena_view(tape, grads, node).copy()
             if type(src) is tuple:
                 pending.setdefault(src[0], []).append((src[1], g))
@@ -214,10 +238,11 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
     vb = _arena_view(tape, values, y) if y >= 0 else None
     REGISTRY[R[0, r]].py_adjoint(Row(tape, r), _arena_view(tape, values, x), vb, _arena_view(tape, grads, r),
                                  ga, gb)
+    seen[r] |= 4
     if ga is not None:
-        seen[x] = 1
+        seen[x] |= 1
     if gb is not None:
-        seen[y] = 1
+        seen[y] |= 1
 
 
 def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) -> None:
@@ -225,14 +250,14 @@ def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) ->
     if result.targets:
         key = id(tape)
         for k, node in result.targets:
-            if k == key and seen[node]:
+            if k == key and seen[node] & 1:
                 result.nodes[(k, node)] = grad_of(node)
     if want_retained and tape.retained:
         for node, ref in tape.retained.items():
             t = ref()
-            if t is not None and seen[node]:
+            if t is not None and seen[node] & 1:
                 result.retained.append((t, grad_of(node)))
-    result.swept.append((tape, np.flatnonzero(seen)))
+    result.swept.append((tape, np.flatnonzero(seen & 4)))
 
 
 def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retained: bool) -> None:
@@ -241,14 +266,14 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
     grads = {}
     for node, g in seeds:
         grads[node] = grads[node] + g if node in grads else g
-    seen = np.zeros(n, np.uint8)
+    seen = _new_seen(tape, result)
     done = {}
     op, a, b, rg, fr = tape.op, tape.a, tape.b, tape.rg, tape.fr
     for r in range(n - 1, -1, -1):
         g = grads.pop(r, None)
         if g is None:
             continue
-        seen[r] = 1
+        seen[r] |= 1
         done[r] = g
         code = int(op[r])
         if code == INPUT:
@@ -260,7 +285,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                 if leaf is not None:
                     result.add_leaf(leaf, g)
             continue
-        if code == CONST:
+        if code == CONST or seen[r] & 2:
             continue
         saved = SAVES[code]
         if saved:
@@ -268,6 +293,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                 _raise_unusable(tape, r, 0)
             if _modified_input(tape, r, saved) is not None:
                 _raise_unusable(tape, r, 1)
+        seen[r] |= 4
         ins = [int(x) for x in (a[r], b[r]) if x >= 0]
         xs = tuple(handle(tape, x) for x in ins)
         outs = REGISTRY[code].vjp(g, xs, handle(tape, r), Row(tape, r))

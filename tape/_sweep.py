@@ -36,6 +36,8 @@ FREED, MODIFIED = 1, 2                  # bits of the ``fr`` column
 def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
     """Propagate adjoints from row ``start`` down to row 0.
 
+    ``seen`` holds bits per row: 1 reached by a gradient, 2 not needed (no input
+    leads to a requested input: skipped, as PyTorch skips it), 4 executed.
     Returns DONE, the index of a row to run in Python, ``-2 - 2r`` when row
     ``r`` was freed by an earlier backward and its op needs saved values, or
     ``-3 - 2r`` when a value row ``r`` saved was since modified in place.
@@ -44,7 +46,7 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
     op, dt, off, num, shp, a, b, ia, ib, rg, fr = R[0], R[1], R[2], R[3], R[4], R[5], R[6], R[7], R[8], R[9], R[10]
     fa, fb = F[0], F[1]
     for r in range(start, -1, -1):
-        if seen[r] == 0:
+        if seen[r] & 3 != 1:
             continue
         code = op[r]
         if code < _SOURCE_END:
@@ -61,6 +63,7 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
                 return -3 - 2 * r
         if code >= _PYTHON_START:
             return r
+        seen[r] |= 4
         # Each family is called with the row's own arena first; written out per
         # dtype because an intermediate dispatch function costs reference
         # counting on every array argument, several times the kernel itself.
@@ -93,9 +96,9 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
             else:
                 matmul_adjoint(v32, g32, off[x], off[y], off[r], stab, shp[x], shp[y], ia[r], rg[x], rg[y])
         if x >= 0 and rg[x] != 0:
-            seen[x] = 1
+            seen[x] |= 1
         if y >= 0 and rg[y] != 0:
-            seen[y] = 1
+            seen[y] |= 1
     return DONE
 
 
@@ -119,18 +122,32 @@ def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_d
     for k in range(seed_off.shape[0]):
         g64[:top64] = 0.0
         g32[:top32] = 0.0
-        seen[:start + 1] = 0
+        for r in range(start + 1):
+            seen[r] = seen[r] & 2
         if seed_dt[k] == 0:
             g64[seed_off[k]] = 1.0
         else:
             g32[seed_off[k]] = 1.0
-        seen[seed_node[k]] = 1
+        seen[seed_node[k]] |= 1
         if sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start) != DONE:
             return k
         col = 0
         for j in range(in_off.shape[0]):
-            reached[k, j] = seen[in_node[j]]
+            reached[k, j] = seen[in_node[j]] & 1
             for t in range(in_num[j]):
                 J[k, col] = g64[in_off[j] + t] if in_dt[j] == 0 else g32[in_off[j] + t]
                 col += 1
     return -1
+
+
+@njit(cache=True)
+def mark_unneeded(R, n, target, seen):
+    """Set bit 2 of ``seen`` for rows none of whose inputs leads to a ``target`` row."""
+    reach = np.zeros(n, np.uint8)
+    for r in range(n):
+        x = R[5, r]
+        y = R[6, r]
+        lead = (x >= 0 and reach[x] != 0) or (y >= 0 and reach[y] != 0)
+        if not lead:
+            seen[r] |= 2
+        reach[r] = 1 if lead or target[r] != 0 else 0

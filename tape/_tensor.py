@@ -510,6 +510,8 @@ class Tensor:
         """Set ``requires_grad`` in place and return ``self``."""
         if requires_grad and not self._dtype.is_floating_point:
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if requires_grad and self._tape is not None:
+            return self                 # a recorded tensor already requires grad
         self.requires_grad = requires_grad
         return self
 

@@ -383,6 +383,25 @@ def test_float32_vjp_jvp_hvp_keep_dtype():
         close(g, np.exp(X3) * [1.0, 2.0, 3.0], tol=1e-5)
 
 
+@pytest.mark.parametrize("api", ["jacobian", "hessian", "hessian-create-graph", "vjp", "jvp", "hvp", "vhp"])
+def test_func_called_once_and_input_grad_untouched(api):
+    calls = []
+
+    def f(a):
+        calls.append(1)
+        return (a ** 3).sum()
+
+    x = t64(X3, requires_grad=True)
+    if api == "jacobian":
+        jacobian(f, x)
+    elif api.startswith("hessian"):
+        hessian(f, x, create_graph=api.endswith("graph"))
+    else:
+        {"vjp": vjp, "jvp": jvp, "hvp": hvp, "vhp": vhp}[api](f, x, None if api == "vjp" else t64(X3))
+    assert len(calls) == 1
+    assert x.grad is None
+
+
 # ---------------------------------------------------------------------------
 # strict
 # ---------------------------------------------------------------------------
@@ -845,3 +864,29 @@ def test_fourth_derivatives_match_torch(name):
         return np.array(out)
 
     np.testing.assert_allclose(derivs(tape), derivs(torch), rtol=1e-13, atol=1e-13)
+
+
+def _grad_penalty_grads(L, dtype):
+    """Double backward through a tanh MLP: mse + 0.1 * sum |d mse / d p|^2, then backward()."""
+    rng = np.random.default_rng(7)
+    shapes = [(4, 6), (6,), (6, 5), (5,), (5, 1), (1,)]
+    params = [L.tensor(rng.standard_normal(s).tolist(), dtype=dtype, requires_grad=True) for s in shapes]
+    x = L.tensor(rng.standard_normal((8, 4)).tolist(), dtype=dtype)
+    t = L.tensor(rng.standard_normal((8, 1)).tolist(), dtype=dtype)
+    w1, b1, w2, b2, w3, b3 = params
+    y = ((x @ w1 + b1).tanh() @ w2 + b2).tanh() @ w3 + b3
+    mse = ((y - t) ** 2).mean()
+    grads = L.autograd.grad(mse, params, create_graph=True)
+    loss = mse + 0.1 * sum((g ** 2).sum() for g in grads)
+    loss.backward()
+    return [np.asarray(loss.item())] + [np.asarray(p.grad.tolist()) for p in params]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_grad_penalty_double_backward_matches_torch(dtype):
+    torch = pytest.importorskip("torch")
+    tol = 1e-12 if dtype == "float64" else 1e-4
+    got = _grad_penalty_grads(tape, getattr(tape, dtype))
+    expected = _grad_penalty_grads(torch, getattr(torch, dtype))
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=tol, atol=tol)

@@ -68,11 +68,21 @@ def dtype_name(dt) -> str:
     return str(dt).rsplit(".", 1)[-1]
 
 
+def next_structure(t):
+    """One level of the graph: names of grad_fn.next_functions and indices."""
+    if t.grad_fn is None:
+        return None
+    return tuple(
+        (None if f is None else type(f).__name__, i) for f, i in t.grad_fn.next_functions
+    )
+
+
 def flags(t):
     return {
         "requires_grad": t.requires_grad,
         "is_leaf": t.is_leaf,
         "grad_fn": fn_name(t),
+        "next_functions": next_structure(t),
         "dtype": dtype_name(t.dtype),
         "shape": tuple(t.shape),
     }

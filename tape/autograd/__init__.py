@@ -9,7 +9,7 @@ from .. import _engine
 from .._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .._tensor import Size, Tensor, _plain, _py_scalar
 
-__all__ = ["backward", "grad", "functional", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+__all__ = ["backward", "grad", "functional", "gradcheck", "gradgradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 
 _Tensors = Union[Tensor, Sequence[Tensor]]
 
@@ -76,6 +76,10 @@ def _targets(inputs: tuple):
     return {(id(t._tape), t._node) for t in inputs if t._tape is not None}
 
 
+def _leaf_targets(inputs: tuple):
+    return {id(t) for t in inputs if t._tape is None}
+
+
 def _grad_of(result, t: Tensor):
     if t._tape is None:
         entry = result.leaves.get(id(t))
@@ -102,7 +106,7 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
     seeds = _seeds(outputs, grad_tensors, create_graph)
     result = _engine.run(list(outputs), seeds, retain_graph, create_graph,
-                         _targets(chosen) if chosen else None)
+                         _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None)
     if chosen is None:
         for leaf, g in result.leaves.values():
             if leaf._rg:
@@ -159,7 +163,8 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
     for t in ins:
         if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    result = _engine.run(list(outs), seeds, retain_graph, create_graph, _targets(ins), want_retained=False)
+    result = _engine.run(list(outs), seeds, retain_graph, create_graph, _targets(ins), want_retained=False,
+                         leaf_targets=_leaf_targets(ins))
     grads = []
     for i, t in enumerate(ins):
         g = _grad_of(result, t)
@@ -176,3 +181,4 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
 
 
 from . import functional  # noqa: E402  (needs backward and grad above)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402

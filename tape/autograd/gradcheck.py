@@ -187,7 +187,7 @@ def _numerical_jacobians(func: Callable, inputs: tuple, func_out: tuple, eps: fl
             minus.reshape(-1)[e] = orig - eps
             plus = base.copy()
             plus.reshape(-1)[e] = orig + eps
-            idx = np.unravel_index(e, base.shape) if base.ndim else ()
+            idx = tuple(int(i) for i in np.unravel_index(e, base.shape)) if base.ndim else ()
             cols = _central_difference(call, minus, plus, eps, eps, idx)
             for jac, col in zip(per_out, cols):
                 if col.size != jac.shape[1]:
