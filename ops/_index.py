@@ -59,15 +59,22 @@ def broadcast_accumulate(big, small, src, os, dst, od, spread, scale):
                 out = dst[od + j:od + j + inner]
                 for k in range(inner):
                     out[k] += part[k] * scale
-        d = nd - 2
-        while d >= 0:
-            idx[d] += 1
-            j += stride[d]
-            if idx[d] < big[d]:
-                break
-            j -= stride[d] * idx[d]
-            idx[d] = 0
-            d -= 1
+        j = advance(idx, big, stride, nd - 2, j)
+
+
+@njit(cache=True, inline="always")
+def advance(idx, shape, stride, d, j):
+    """Step the multi-index ``idx`` over ``shape`` from dim ``d`` down, keeping the
+    flat position ``j`` of a second layout with strides ``stride`` in step; return it."""
+    while d >= 0:
+        idx[d] += 1
+        j += stride[d]
+        if idx[d] < shape[d]:
+            break
+        j -= stride[d] * idx[d]
+        idx[d] = 0
+        d -= 1
+    return j
 
 
 @njit(cache=True, inline="always")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._index import broadcast_accumulate, dims, slab
+from ._index import advance, broadcast_accumulate, dims, slab
 from ._spec import Op, register
 
 VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER = range(90, 97)
@@ -61,15 +61,7 @@ def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
         j = 0
         for i in range(ny):
             g[ox + j] += g[oy + i]
-            d = nd - 1
-            while d >= 0:
-                idx[d] += 1
-                j += st[d]
-                if idx[d] < ys[d]:
-                    break
-                j -= st[d] * idx[d]
-                idx[d] = 0
-                d -= 1
+            j = advance(idx, ys, st, nd - 1, j)
 
 
 def sum_to_dims(shape: tuple, target: tuple) -> tuple:

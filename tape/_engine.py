@@ -35,25 +35,11 @@ class Row:
         self.tape = tape
         self.r = r
 
-    @property
-    def code(self) -> int:
-        return int(self.tape.op[self.r])
-
-    @property
-    def fa(self) -> float:
-        return float(self.tape.fa[self.r])
-
-    @property
-    def fb(self) -> float:
-        return float(self.tape.fb[self.r])
-
-    @property
-    def ia(self) -> int:
-        return int(self.tape.ia[self.r])
-
-    @property
-    def ib(self) -> int:
-        return int(self.tape.ib[self.r])
+    code = property(lambda self: int(self.tape.op[self.r]))
+    fa = property(lambda self: float(self.tape.fa[self.r]))
+    fb = property(lambda self: float(self.tape.fb[self.r]))
+    ia = property(lambda self: int(self.tape.ia[self.r]))
+    ib = property(lambda self: int(self.tape.ib[self.r]))
 
     @property
     def inputs(self) -> tuple:
