@@ -51,83 +51,73 @@ def _mask(kind, x, lo, hi):
     return 1.0 if x < 0 else 0.0
 
 
+@njit(cache=True, inline="always")
+def _unary_d(code, gy, x, y, fa, fb):
+    """The input adjoint contributed by one element of a unary row."""
+    if code == NEG or code == RSUBC:
+        return -gy
+    if code == ADDC or code == SUBC or code == CLONE:
+        return gy
+    if code == MULC:
+        return gy * fa
+    if code == DIVC:
+        return gy / fa
+    if code == ABS:
+        return gy * _mask(M_SIGN, x, 0.0, 0.0)
+    if code == EXP:
+        return gy * y
+    if code == LOG:
+        return gy / x
+    if code == LOG2:
+        return gy / (x * LN2)
+    if code == LOG10:
+        return gy / (x * LN10)
+    if code == SQRT:
+        return gy / (y * 2.0)
+    if code == SIN:
+        return gy * math.cos(x)
+    if code == COS:
+        return -(gy * math.sin(x))
+    if code == TAN:
+        return gy * (y * y + 1.0)
+    if code == TANH:
+        return gy * (1.0 - y * y)
+    if code == SIGMOID:
+        return gy * (y * (1.0 - y))
+    if code == RELU:
+        return gy * _mask(M_POS, y, 0.0, 0.0)
+    if code == RECIPROCAL:
+        return -(gy * (y * y))
+    if code == POWC:
+        return gy * (x ** (fa - 1.0) * fa) if fa != 0.0 else 0.0 * gy
+    if code == RPOWC:
+        m = _mask(M_NEG, x, 0.0, 0.0) if fa == 0.0 else 1.0
+        return gy * (y * math.log(fa)) * m
+    if code == CLAMP:
+        return gy * _mask(M_INRANGE, x, fa, fb)
+    return 0.0 * gy     # MASK: zero derivative
+
+
 @njit(cache=True)
 def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
     """Accumulate the input adjoint of one unary row (x at ox, y at oy)."""
+    if code == MASK:
+        return
+    if code == CAST:
+        for i in range(n):
+            go[ox + i] += g[oy + i]
+        return
+    if n == 1:
+        g[ox] += _unary_d(code, g[oy], v[ox], v[oy], fa, fb)
+        return
     # Slices first: indexing them with the loop counter needs no negative-index
-    # check, which lets the loops vectorize (about 4x on arrays).
+    # check, which lets the loop vectorize (about 4x on arrays).
     gx = g[ox:ox + n]
     gy = g[oy:oy + n]
     x = v[ox:ox + n]
     y = v[oy:oy + n]
-    if code == NEG or code == RSUBC:
-        for i in range(n):
-            gx[i] -= gy[i]
-    elif code == ADDC or code == SUBC or code == CLONE:
-        for i in range(n):
-            gx[i] += gy[i]
-    elif code == MULC:
-        for i in range(n):
-            gx[i] += gy[i] * fa
-    elif code == DIVC:
-        for i in range(n):
-            gx[i] += gy[i] / fa
-    elif code == ABS:
-        for i in range(n):
-            gx[i] += gy[i] * _mask(M_SIGN, x[i], 0.0, 0.0)
-    elif code == EXP:
-        for i in range(n):
-            gx[i] += gy[i] * y[i]
-    elif code == LOG:
-        for i in range(n):
-            gx[i] += gy[i] / x[i]
-    elif code == LOG2:
-        for i in range(n):
-            gx[i] += gy[i] / (x[i] * LN2)
-    elif code == LOG10:
-        for i in range(n):
-            gx[i] += gy[i] / (x[i] * LN10)
-    elif code == SQRT:
-        for i in range(n):
-            gx[i] += gy[i] / (y[i] * 2.0)
-    elif code == SIN:
-        for i in range(n):
-            gx[i] += gy[i] * math.cos(x[i])
-    elif code == COS:
-        for i in range(n):
-            gx[i] -= gy[i] * math.sin(x[i])
-    elif code == TAN:
-        for i in range(n):
-            gx[i] += gy[i] * (y[i] * y[i] + 1.0)
-    elif code == TANH:
-        for i in range(n):
-            gx[i] += gy[i] * (1.0 - y[i] * y[i])
-    elif code == SIGMOID:
-        for i in range(n):
-            gx[i] += gy[i] * (y[i] * (1.0 - y[i]))
-    elif code == RELU:
-        for i in range(n):
-            gx[i] += gy[i] * _mask(M_POS, y[i], 0.0, 0.0)
-    elif code == RECIPROCAL:
-        for i in range(n):
-            gx[i] -= gy[i] * (y[i] * y[i])
-    elif code == POWC:
-        if fa != 0.0:
-            for i in range(n):
-                gx[i] += gy[i] * (x[i] ** (fa - 1.0) * fa)
-    elif code == RPOWC:
-        lc = math.log(fa)
-        for i in range(n):
-            m = _mask(M_NEG, x[i], 0.0, 0.0) if fa == 0.0 else 1.0
-            gx[i] += gy[i] * (y[i] * lc) * m
-    elif code == CLAMP:
-        for i in range(n):
-            gx[i] += gy[i] * _mask(M_INRANGE, x[i], fa, fb)
-    elif code == CAST:
-        gox = go[ox:ox + n]
-        for i in range(n):
-            gox[i] += gy[i]
-    # MASK: zero derivative, nothing to add.
+    for i in range(n):
+        gx[i] += _unary_d(code, gy[i], x[i], y[i], fa, fb)
 
 
 @njit(cache=True, inline="always")
@@ -155,6 +145,13 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     leading dims: element ``i`` of the output reads element ``i % na``.
     """
     s = -1.0 if code == SUB or code == MINIMUM else 1.0
+    if n == 1 and na == 1 and nb == 1:
+        da, db = _binary_d(code, s, g[oy], v[oa], v[ob], v[oy])
+        if rga:
+            g[oa] += da
+        if rgb:
+            g[ob] += db
+        return
     gy = g[oy:oy + n]
     y = v[oy:oy + n]
     ga = g[oa:oa + na]

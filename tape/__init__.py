@@ -6,9 +6,15 @@ numba-compiled sweep over those rows.
 """
 from __future__ import annotations
 
+import os as _os
+
+from ._kernel_cache import refresh as _refresh_kernel_cache
 from ._ops_path import ensure_ops
 
 ensure_ops()
+from . import ops as _ops  # noqa: E402
+
+_refresh_kernel_cache(_os.path.dirname(__file__), _os.path.dirname(_ops.__file__))
 
 from . import autograd  # noqa: E402
 from ._creation import (  # noqa: E402

@@ -283,7 +283,6 @@ def _with_number(x: "Tensor", c: Number, code: int) -> "Tensor":
     return _plain(y, dt)
 
 
-_COMMUTES = {E.ADD: E.ADDC, E.MUL: E.MULC}
 _ALL_DIMS = tuple(tuple(range(n)) for n in range(9))
 _RIGHT_CONST = {E.ADD: E.ADDC, E.SUB: E.SUBC, E.MUL: E.MULC, E.DIV: E.DIVC}
 
@@ -327,8 +326,6 @@ def _binary(a: "Tensor", b, code: int) -> "Tensor":
     # A 0-d operand that needs no gradient is recorded as the row's constant.
     if not b._rg and not sb and code in _RIGHT_CONST and sa == shape and a._dtype is dt:
         return _emit(_RIGHT_CONST[code], y, dt, a, fa=float(vb))
-    if not a._rg and not sa and code in _COMMUTES and sb == shape and b._dtype is dt:
-        return _emit(_COMMUTES[code], y, dt, b, fa=float(va))
     tape = state.tape
     if tape is None or tape.n >= tape.soft:
         tape = None

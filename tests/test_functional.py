@@ -298,9 +298,9 @@ def test_jvp_matches_finite_differences(seed):
 
 
 def test_jvp_v_none_only_for_single_element_input():
-    out, g = jvp(lambda x: x * t64(X3), t64([2.0]))
+    _, g = jvp(lambda x: x * t64(X3), t64([2.0]))
     close(g, X3)
-    out, g = jvp(lambda x: x.sin(), tape.tensor(0.4, dtype=F64))
+    _, g = jvp(lambda x: x.sin(), tape.tensor(0.4, dtype=F64))
     assert g.item() == pytest.approx(math.cos(0.4), rel=1e-14)
     with pytest.raises(RuntimeError, match="The vector v can only be None if the input to the user-provided "
                                            "function is a single Tensor with a single element."):
@@ -340,9 +340,9 @@ def test_hvp_vhp_tuple_inputs_match_hessian_blocks():
 
 
 def test_hvp_v_none_for_0d_input():
-    val, hv = hvp(lambda v: v.sin() * v, tape.tensor(0.6, dtype=F64))
+    _, hv = hvp(lambda v: v.sin() * v, tape.tensor(0.6, dtype=F64))
     assert hv.item() == pytest.approx(2 * math.cos(0.6) - 0.6 * math.sin(0.6), rel=1e-14)
-    val, vh = vhp(lambda v: v.sin() * v, tape.tensor(0.6, dtype=F64))
+    _, vh = vhp(lambda v: v.sin() * v, tape.tensor(0.6, dtype=F64))
     assert vh.item() == pytest.approx(hv.item(), rel=1e-15)
 
 
@@ -702,8 +702,6 @@ def _leaves(r):
 @pytest.mark.parametrize("name", sorted(TORCH_CASES))
 def test_matches_torch_functional(name, requires_grad):
     torch = pytest.importorskip("torch")
-    import torch.autograd.functional  # noqa: F401
-
     case = TORCH_CASES[name]
     expected = _call(torch, case, requires_grad)
     got = _call(tape, case, requires_grad)
@@ -723,8 +721,6 @@ def _torch_hessian_entry_grad(L, x0):
 
 def test_grad_of_hessian_entry_matches_torch():
     torch = pytest.importorskip("torch")
-    import torch.autograd.functional  # noqa: F401
-
     np.testing.assert_allclose(_torch_hessian_entry_grad(tape, X3), _torch_hessian_entry_grad(torch, X3),
                                rtol=1e-12, atol=1e-12)
 
@@ -751,8 +747,6 @@ def _nonleaf_inputs_run(L):
 
 def test_nonleaf_inputs_match_torch():
     torch = pytest.importorskip("torch")
-    import torch.autograd.functional  # noqa: F401
-
     for g, e in zip(_nonleaf_inputs_run(tape), _nonleaf_inputs_run(torch), strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
 
@@ -773,8 +767,6 @@ def _under_no_grad(L):
 
 def test_functional_under_no_grad_matches_torch():
     torch = pytest.importorskip("torch")
-    import torch.autograd.functional  # noqa: F401
-
     got, expected = _under_no_grad(tape), _under_no_grad(torch)
     assert [_structure(t) for t in got] == [_structure(t) for t in expected]
     for g, e in zip(got, expected, strict=True):
@@ -783,8 +775,6 @@ def test_functional_under_no_grad_matches_torch():
 
 def test_rosenbrock_hessian_matches_torch():
     torch = pytest.importorskip("torch")
-    import torch.autograd.functional  # noqa: F401
-
     x0 = rosen_point(50)
     got = hessian(rosenbrock, t64(x0))
     expected = torch.autograd.functional.hessian(rosenbrock, torch.tensor(x0, dtype=torch.float64))
@@ -841,8 +831,6 @@ def _error_of(L, case):
 @pytest.mark.parametrize("name", sorted(ERROR_CASES))
 def test_errors_match_torch(name):
     torch = pytest.importorskip("torch")
-    import torch.autograd.functional  # noqa: F401
-
     expected = _error_of(torch, ERROR_CASES[name])
     assert expected is not None, "torch accepted the call"
     got = _error_of(tape, ERROR_CASES[name])

@@ -5,9 +5,8 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
-import numpy as np
-
 import jax
+import numpy as np
 
 # The chain is float64; JAX silently downcasts to float32 unless told before arrays exist.
 jax.config.update("jax_enable_x64", True)

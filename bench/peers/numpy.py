@@ -11,7 +11,6 @@ from bench import workloads
 from bench.peers import Stepper
 from bench.workloads import Check, MlpData, Run, timed_run
 
-
 NOTES = {
     "hessian_rosenbrock": "the analytic (tridiagonal) Hessian written out by hand into a dense matrix",
     "grad_penalty_step": "value only: forward plus hand-written first-order backprop for the penalty, "
