@@ -58,7 +58,7 @@ def select(only: list[str], parser: argparse.ArgumentParser) -> tuple[list[str],
 def main(argv: list[str] | None = None) -> None:
     """Run the selected cells one after another (the machine has 2 cores), then print."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats; well under a minute")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats; about a minute")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help=f"workload ({', '.join(WORKLOADS)}, startup) or library "
                         f"({', '.join(PEERS)}); repeatable or comma-separated")

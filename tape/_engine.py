@@ -119,7 +119,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     state.grad = create_graph
     try:
         while pending:
-            tape = _by_generation(pending)
+            tape = next(iter(pending)) if len(pending) == 1 else _by_generation(pending)
             sweep_tape(tape, pending.pop(tape), pending, result, want_retained)
     finally:
         state.grad = prev
@@ -210,8 +210,13 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                 pending.setdefault(src[0], []).append((src[1], g))
             else:
                 leaf = src()
-                if leaf is not None:
-                    result.add_leaf(leaf, g)
+                if leaf is None:
+                    continue
+                entry = result.leaves.get(id(leaf))
+                if entry is None:
+                    result.leaves[id(leaf)] = [leaf, g]
+                else:
+                    entry[1] = entry[1] + g
     _collect(tape, seen, result, want_retained, lambda node: _arena_view(tape, grads, node).copy())
 
 

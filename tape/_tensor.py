@@ -248,13 +248,27 @@ def _unary(x: "Tensor", code: int) -> "Tensor":
             return _scalar_row(code, y, x, None, 0.0)
         return _py_scalar(y)
     dt = x._dtype
-    v = x._value()
-    if not dt.is_floating_point and op.float_only:
+    v = x._v
+    if dt.arena is None and op.float_only:
         dt = D.get_default_dtype()
         v = v.astype(dt.np)
-    y = _as_array(op.forward(v), dt)
+    y = op.forward(v)
+    if not x._shape:
+        y = _as_array(y, dt)
     if x._rg and state.grad:
-        return _emit(code, y, dt, x)
+        tape = state.tape
+        if tape is None or tape.n >= tape.soft:
+            tape = None
+            tape = fresh()
+        node = tape.append(code, dt.arena, y, x._node if x._tape is tape else tape.import_(x))
+        t = _new(Tensor)
+        t._v = y
+        t._dtype = dt
+        t._shape = y.shape
+        t._tape = tape
+        t._node = node
+        t._rg = True
+        return t
     return _plain(y, dt)
 
 
