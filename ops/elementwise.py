@@ -131,7 +131,7 @@ def _binary_d(code, s, gy, a, b, y):
         return gy / b, -(gy * a) / (b * b)
     if code == POW:
         da = gy * (b * a ** (b - 1.0)) if b != 0 else 0.0 * gy
-        db = gy * (y * math.log(a)) if a != 0 else 0.0 * gy
+        db = gy * (y * math.log(a)) if (a != 0 or b < 0) else 0.0 * gy
         return da, db
     d = (a - b) * s
     return gy * _mask(M_STEP_HALF, d, 0.0, 0.0), gy * _mask(M_STEP_HALF, -d, 0.0, 0.0)
@@ -282,6 +282,12 @@ SCALAR_FORWARD = {
 """Forward of the ops whose second operand is the Python number ``c``."""
 
 
+def _exponent_mask(base, exponent):
+    """1 except where base == 0 and exponent >= 0 (there PyTorch's exponent gradient is 0)."""
+    keep = (base != 0).to(base.dtype) + (exponent < 0).to(base.dtype)
+    return keep.clamp(max=1.0)
+
+
 def _b(code, name, grad_fn, saved, forward, scalar, vjp):
     return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False))
 
@@ -294,7 +300,7 @@ _b(DIV, "div", "DivBackward0", X0 | X1, np.true_divide, lambda a, b: a / b,
    lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])))
 _b(POW, "pow", "PowBackward1", X0 | X1 | OUT, np.power, math.pow,
    lambda g, x, y, r: (g * (x[1] * x[0] ** (x[1] - 1.0)) * x[1]._mask(M_NONZERO),
-                       g * (y * x[0].log()) * x[0]._mask(M_NONZERO)))
+                       g * (y * x[0].log()) * _exponent_mask(x[0], x[1])))
 _b(MAXIMUM, "maximum", "MaximumBackward0", X0 | X1, np.maximum, _maximum_scalar,
    lambda g, x, y, r: (g * (x[0] - x[1])._mask(M_STEP_HALF, constant=True),
                        g * (x[1] - x[0])._mask(M_STEP_HALF, constant=True)))

@@ -16,16 +16,16 @@ import numpy as np
 from numba import njit
 
 from ._index import advance, broadcast_accumulate, dims, slab
-from ._spec import Op, register
+from ._spec import NUMBER, Op, register
 
-VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER = range(90, 97)
+VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER, INDEX = range(90, 98)
 BY_INDEX, BY_SLICE, BY_SELECT = range(3)
 
 
 @njit(cache=True)
 def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
     """Accumulate the input adjoint of one shape row."""
-    if code == GATHER:
+    if code == GATHER or code == INDEX:
         for j in range(ny):
             g[ox + ix[ia + j]] += g[oy + j]
     elif code == SCATTER:
@@ -72,8 +72,8 @@ def sum_to_dims(shape: tuple, target: tuple) -> tuple:
 
 
 VIEW_NAMES = ("ViewBackward0", "UnsqueezeBackward0", "SqueezeBackward0", "SqueezeBackward1",
-              "SqueezeBackward4")
-V_VIEW, V_UNSQUEEZE, V_SQUEEZE, V_SQUEEZE_DIM, V_SQUEEZE_DIMS = range(5)
+              "SqueezeBackward4", "SqueezeBackward2")
+V_VIEW, V_UNSQUEEZE, V_SQUEEZE, V_SQUEEZE_DIM, V_SQUEEZE_DIMS, V_SQUEEZE_TUPLE = range(6)
 
 
 def _select_name(r):
@@ -95,6 +95,11 @@ def _flat_index(r, n):
 register(Op(GATHER, "index", "IndexBackward0", 0,
             lambda g, x, y, r: (g._scatter(_flat_index(r, g.numel()), r.in_shapes[0]),),
             float_only=False, grad_fn_of=_gather_name))
+# Indexing with index tensors or masks: the same gather, but PyTorch's node
+# saves the indices, so a second backward through it needs retain_graph.
+register(Op(INDEX, "index", "IndexBackward0", NUMBER,
+            lambda g, x, y, r: (g._scatter(_flat_index(r, g.numel()), r.in_shapes[0]),),
+            float_only=False))
 register(Op(SCATTER, "_scatter", "IndexPutBackward0", 0,
             lambda g, x, y, r: (g._gather(_flat_index(r, x[0].numel()).reshape(r.in_shapes[0]), BY_INDEX),),
             float_only=False))

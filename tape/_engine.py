@@ -136,7 +136,7 @@ def _modified_input(tape: Tape, r: int, saved: int):
     cross = saved & 16
     for bit, node, other in ((1, x, y), (2, y, x), (4, r, -1)):
         needed = saved & bit and node >= 0 and (not cross or other < 0 or tape.rg[other])
-        if needed and tape.fr[node] & MODIFIED:
+        if needed and tape.fr[node] & MODIFIED and r < tape.fr[node] >> 2:
             return node
     return None
 
@@ -148,21 +148,31 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
     from ._tensor import _legacy_name
     node = _modified_input(tape, r, int(SAVES[tape.op[r]]))
     dtype = D.ARENA_DTYPES[tape.dt[node]]
-    what = "a leaf" if tape.op[node] == INPUT else f"output 0 of {type(node_view(tape, node)).__name__}"
-    raise RuntimeError(
-        "one of the variables needed for gradient computation has been modified by an inplace operation: "
-        f"[tape.{_legacy_name(dtype)}Tensor {list(tape.shape_of(node))}], which is {what}, was modified "
-        f"after {type(node_view(tape, r)).__name__} saved it. Hint: the operation that failed to compute "
-        "its gradient is the one named; avoid modifying its inputs or outputs in place before backward.")
+    what = f"[tape.{_legacy_name(dtype)}Tensor {list(tape.shape_of(node))}]"
+    code = tape.op[node]
+    if code == INPUT or code == CONST:
+        src = (tape.src if code == INPUT else tape.csrc).get(node)
+        t = src() if src is not None and type(src) is not tuple else None
+        now = t._version if t is not None else int(tape.ib[node]) + 1
+        what += f" is at version {now}; expected version {int(tape.ib[node])} instead"
+    else:
+        what += f", which is output 0 of {type(node_view(tape, node)).__name__}, was changed in place after it " \
+                "was saved"
+    raise RuntimeError("one of the variables needed for gradient computation has been modified by an inplace "
+                       f"operation: {what}. Hint: the operation that failed to compute its gradient is "
+                       f"{type(node_view(tape, r)).__name__}; avoid changing its inputs or outputs in place "
+                       "before backward.")
 
 
 def _mark_modified_leaves(tape: Tape) -> None:
-    """Flag INPUT rows whose leaf was changed in place after it was recorded."""
-    for node, src in tape.src.items():
-        if type(src) is not tuple:
-            leaf = src()
-            if leaf is not None and leaf._version != tape.ib[node]:
-                tape.fr[node] |= MODIFIED
+    """Flag INPUT/CONST rows whose tensor was changed in place after it was recorded
+    (every row recorded so far read the old value)."""
+    for sources in (tape.src, tape.csrc):
+        for node, src in sources.items():
+            if type(src) is not tuple:
+                t = src()
+                if t is not None and t._version != tape.ib[node]:
+                    tape.fr[node] = (tape.fr[node] & FREED_BIT) | MODIFIED | (tape.n << 2)
 
 
 def _new_seen(tape: Tape, result: _Result) -> np.ndarray:

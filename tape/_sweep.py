@@ -29,7 +29,8 @@ DONE = -1
 SAVES = np.zeros(N_CODES, np.int64)     # each op's ``saved`` bits
 for _code, _op in REGISTRY.items():
     SAVES[_code] = _op.saved
-FREED, MODIFIED = 1, 2                  # bits of the ``fr`` column
+FREED, MODIFIED = 1, 2                  # bits of the ``fr`` column; above them, the row
+                                        # count when the value was last changed in place
 
 
 @njit(cache=True)
@@ -59,7 +60,9 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
             y = b[r]
             save_x = saved & 1 and (not saved & 16 or rg[y] != 0)
             save_y = saved & 2 and (not saved & 16 or rg[x] != 0)
-            if (save_x and fr[x] & MODIFIED) or (save_y and fr[y] & MODIFIED) or (saved & 4 and fr[r] & MODIFIED):
+            # A value counts as modified for rows recorded before its change (fr >> 2).
+            if ((save_x and fr[x] & MODIFIED and r < fr[x] >> 2) or (save_y and fr[y] & MODIFIED and r < fr[y] >> 2)
+                    or (saved & 4 and fr[r] & MODIFIED and r < fr[r] >> 2)):
                 return -3 - 2 * r
         if code >= _PYTHON_START:
             return r

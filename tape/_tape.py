@@ -49,7 +49,7 @@ class Tape:
     """A growable struct of arrays holding recorded rows, their values and shapes."""
 
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
-                             "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "retained", "views",
+                             "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
                              "soft")
 
     def __init__(self) -> None:
@@ -75,6 +75,7 @@ class Tape:
             self.shape_ids = {(): 0}
             self.shapes = {0: ()}
         self.src = {}           # INPUT row -> weakref to a leaf, or (older tape, node)
+        self.csrc = {}          # CONST row -> weakref to its tensor (to notice in-place changes)
         self.retained = {}      # node -> weakref to a tensor that called retain_grad()
         self.views = None       # row -> its grad_fn view while one exists (made on first use)
 
@@ -208,8 +209,9 @@ class Tape:
             node = self.append(INPUT, arena, value, ib=ver)
             self.src[node] = weakref.ref(t)
         else:
-            node = self.append(CONST, arena, value)
+            node = self.append(CONST, arena, value, ib=ver)
             self.rg[node] = 0
+            self.csrc[node] = weakref.ref(t)
         t._ig = self.gen
         t._iv = ver
         t._in = node

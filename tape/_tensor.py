@@ -193,7 +193,7 @@ def _wrap_dim(dim: int, ndim: int) -> int:
         raise TypeError(f"dim must be an int, got {type(dim).__name__}")
     if dim < lo or dim > hi:
         raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
-    return dim + ndim if dim < 0 else dim
+    return dim + max(ndim, 1) if dim < 0 else dim
 
 
 def _shape_arg(shape) -> tuple:
@@ -687,6 +687,8 @@ class Tensor:
     def __getitem__(self, index) -> "Tensor":
         if type(index) is int:
             if not self._shape:
+                if index not in (0, -1):
+                    raise IndexError(f"index {index} is out of bounds for dimension 0 with size 0")
                 raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
                                  "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
             size = self._shape[0]
@@ -697,8 +699,11 @@ class Tensor:
         if self._rg and state.grad:
             positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
             return self._gather(positions, kind)
-        v = _index_values(self._storage(), idx)
-        return self._view_alias(v) if isinstance(v, np.ndarray) else self._view_alias(np.asarray(v))
+        if kind == S.BY_INDEX:
+            return _plain(np.array(_index_values(self._value(), idx)), self._dtype)
+        if Ellipsis not in idx:
+            idx = idx + (Ellipsis,)             # a 0-d view, not a numpy scalar
+        return self._view_alias(_index_values(self._storage(), idx))
 
     def __setitem__(self, index, value) -> None:
         idx, _ = _np_index(index)
@@ -733,7 +738,8 @@ class Tensor:
             return _plain(y, self._dtype)
         tape = _write_tape()
         nx = self._node if self._tape is tape else tape.import_(self)
-        node = tape.append(S.GATHER, self._dtype.arena, y, nx, ia=tape.index_list(positions), ib=kind)
+        code = S.INDEX if kind == S.BY_INDEX else S.GATHER
+        node = tape.append(code, self._dtype.arena, y, nx, ia=tape.index_list(positions), ib=kind)
         return _recorded(tape, node, y, self._dtype)
 
     def _scatter(self, positions: np.ndarray, shape: tuple) -> "Tensor":
@@ -806,32 +812,38 @@ class Tensor:
     def _inplace(self, result: "Tensor") -> "Tensor":
         """Make ``self`` hold ``result`` in place (the op was computed out of place)."""
         self._check_inplace()
-        if result._dtype is not self._dtype and D.promote(result._dtype, self._dtype) is not self._dtype:
-            raise RuntimeError(f"result type {_legacy_name(result._dtype)} can't be cast to the "
-                               f"desired output type {_legacy_name(self._dtype)}")
         if result._shape != self._shape:
             raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape "
                                f"{list(result._shape)}")
+        rd, sd = result._dtype, self._dtype
+        if rd is not sd and (rd._cat > sd._cat):
+            # PyTorch casts a result into any dtype of the same or a higher category.
+            raise RuntimeError(f"result type {_legacy_name(rd)} can't be cast to the "
+                               f"desired output type {_legacy_name(sd)}")
         if self._f is not None:
             self._f = float(result._value())
         else:
             np.copyto(self._v, result._value(), casting="unsafe")
-        self._bump()
+        self._bump(result._tape is not None and result._tape is self._tape)
         if result._tape is not None:
             self._tape = result._tape
             self._node = result._node
             self._rg = True
         return self
 
-    def _bump(self) -> None:
-        """Count an in-place change: bump the version, flag the value a graph recorded."""
+    def _bump(self, new_row: bool = False) -> None:
+        """Count an in-place change: bump the version, and flag the recorded value as
+        changed for the rows recorded before now (not the row of this very change,
+        ``new_row``, which read the old value)."""
         if self._ver is None:
             self._ver = [1]
         else:
             self._ver[0] += 1
         self._ig = 0
-        if self._tape is not None:
-            self._tape.fr[self._node] |= 2
+        tape = self._tape
+        if tape is not None:
+            cutoff = tape.n - 1 if new_row else tape.n
+            tape.fr[self._node] = (tape.fr[self._node] & 1) | 2 | (cutoff << 2)
 
     def zero_(self) -> "Tensor":
         """Fill the tensor with zeros in place."""
@@ -1079,6 +1091,10 @@ class Tensor:
     def _reduce(self, code: int, dim, keepdim: bool, dtype) -> "Tensor":
         nd = len(self._shape)
         dt = self._dtype
+        if code == R.MEAN and not (dtype or dt).is_floating_point:
+            which = "Optional" if dtype is not None else "Input"
+            raise RuntimeError(f"mean(): could not infer output dtype. {which} dtype must be either a "
+                               f"floating point or complex dtype. Got: {_legacy_name(dtype or dt)}")
         if dim is None and dtype is None and not keepdim and dt.arena is not None:
             # The common full reduction of a float tensor, without the argument checks.
             dims = _ALL_DIMS[nd] if nd < len(_ALL_DIMS) else tuple(range(nd))
@@ -1157,7 +1173,7 @@ class Tensor:
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
         dims = {_wrap_dim(d, nd) for d in dims}
         shape = tuple(s for d, s in enumerate(self._shape) if not (d in dims and s == 1))
-        return self._view(shape, S.V_SQUEEZE_DIM if isinstance(dim, int) else S.V_SQUEEZE_DIMS)
+        return self._view(shape, S.V_SQUEEZE_DIM if isinstance(dim, int) else S.V_SQUEEZE_TUPLE)
 
     def view_as(self, other: "Tensor") -> "Tensor":
         return self.reshape(other._shape)
@@ -1220,7 +1236,7 @@ class Tensor:
         return self._select(dim, index, 0)
 
     def _select(self, dim: int, index: int, group: int) -> "Tensor":
-        v = self._storage()[(slice(None),) * dim + (index,)]
+        v = self._storage()[(slice(None),) * dim + (index, Ellipsis)]
         if self._rg and state.grad:
             return _emit(S.SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index,
                          fb=float(group))
@@ -1334,8 +1350,12 @@ def _index_values(arr: np.ndarray, idx: tuple):
         if "too many indices" in msg:
             raise IndexError(f"too many indices for tensor of dimension {arr.ndim}") from None
         if "boolean index did not match" in msg:
-            raise IndexError("The shape of the mask does not match the shape of the indexed tensor: "
-                             + msg) from None
+            for k, it in enumerate(idx):
+                if isinstance(it, np.ndarray) and it.dtype == np.bool_:
+                    raise IndexError(f"The shape of the mask {list(it.shape)} at index {k} does not match the "
+                                     f"shape of the indexed tensor {list(arr.shape)[k:k + it.ndim]} at index "
+                                     f"{k}") from None
+            raise IndexError(msg) from None
         raise IndexError(msg) from None
 
 
@@ -1371,6 +1391,11 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
     case = L.case_of(na, nb)
+    if case == L.MV and sa[1] != sb[0]:
+        raise RuntimeError(f"size mismatch, got input ({sa[0]}), mat ({sa[0]}x{sa[1]}), vec ({sb[0]})")
+    if case in (L.VM, L.MM) and sa[-1] != sb[0]:
+        ra = "1x" + str(sa[0]) if na == 1 else f"{sa[0]}x{sa[1]}"
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ra} and {sb[0]}x{sb[1]})")
     if a._dtype is not b._dtype:
         la, lb = _legacy_name(a._dtype), _legacy_name(b._dtype)
         if case == L.DOT:

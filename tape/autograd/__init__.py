@@ -105,6 +105,10 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
         if not chosen:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
     seeds = _seeds(outputs, grad_tensors, create_graph)
+    if chosen is not None:
+        for t in chosen:
+            if t._tape is not None or not t._rg:
+                t.retain_grad()         # as PyTorch: a non-leaf named in inputs keeps its .grad
     result = _engine.run(list(outputs), seeds, retain_graph, create_graph,
                          _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None)
     if chosen is None:
@@ -114,11 +118,10 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
     else:
         for t in chosen:
             g = _grad_of(result, t)
-            if g is not None:
+            if g is not None and t._tape is None:
                 _accumulate(t, g, create_graph)
-    if chosen is None:
-        for t, g in result.retained:
-            _accumulate(t, g, create_graph)
+    for t, g in result.retained:
+        _accumulate(t, g, create_graph)
 
 
 def _accumulate(t: Tensor, g, create_graph: bool) -> None:
