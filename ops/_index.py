@@ -5,7 +5,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, error_model="numpy", fastmath=True)
 def broadcast_accumulate(big, small, src, os, dst, od, spread, scale):
     """Add values between a big shape and a small one that broadcasts to it.
 
@@ -62,7 +62,7 @@ def broadcast_accumulate(big, small, src, os, dst, od, spread, scale):
         j = advance(idx, big, stride, nd - 2, j)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def advance(idx, shape, stride, d, j):
     """Step the multi-index ``idx`` over ``shape`` from dim ``d`` down, keeping the
     flat position ``j`` of a second layout with strides ``stride`` in step; return it."""
@@ -77,13 +77,13 @@ def advance(idx, shape, stride, d, j):
     return j
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def dims(stab, s):
     """The shape stored at offset ``s`` of the shape table (``[ndim, d0, ...]``)."""
     return stab[s + 1:s + 1 + stab[s]]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def slab(stab, s, dim):
     """(outer, size, inner) element counts around ``dim`` of shape ``s``."""
     nd = stab[s]

@@ -36,7 +36,7 @@ LN10 = math.log(10.0)
 
 
 # --- numeric adjoint kernels --------------------------------------------------
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _mask(kind, x, lo, hi):
     if kind == M_POS:
         return 1.0 if x > 0 else 0.0
@@ -51,7 +51,7 @@ def _mask(kind, x, lo, hi):
     return 1.0 if x < 0 else 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _unary_d(code, gy, x, y, fa, fb):
     """The input adjoint contributed by one element of a unary row."""
     if code == NEG or code == RSUBC:
@@ -98,7 +98,7 @@ def _unary_d(code, gy, x, y, fa, fb):
     return 0.0 * gy     # MASK: zero derivative
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
     """Accumulate the input adjoint of one unary row (x at ox, y at oy)."""
     if code == MASK:
@@ -120,7 +120,7 @@ def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
         gx[i] += _unary_d(code, gy[i], x[i], y[i], fa, fb)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _binary_d(code, s, gy, a, b, y):
     """The two input adjoints contributed by one element of a binary row."""
     if code == ADD or code == SUB:
@@ -137,7 +137,7 @@ def _binary_d(code, s, gy, a, b, y):
     return gy * _mask(M_STEP_HALF, d, 0.0, 0.0), gy * _mask(M_STEP_HALF, -d, 0.0, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     """Accumulate the adjoints of both inputs of one binary row.
 
@@ -265,8 +265,8 @@ _u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa
 _u(POWC, "pow", "PowBackward0", X0, None, None,
    lambda g, x, y, r: (g * 0.0,) if r.fa == 0.0 else (g * (x[0] ** (r.fa - 1.0) * r.fa),))
 _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
-   lambda g, x, y, r: ((g * (y * math.log(r.fa)) * x[0]._mask(M_NEG)) if r.fa == 0.0
-                       else g * (y * math.log(r.fa)),))
+   lambda g, x, y, r: ((g * (y * float(np.log(r.fa))) * x[0]._mask(M_NEG)) if r.fa == 0.0
+                       else g * (y * float(np.log(r.fa))),))
 _u(CLAMP, "clamp", "ClampBackward1", X0, None, None,
    lambda g, x, y, r: (g * x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True),))
 

@@ -40,7 +40,7 @@ def code_for(case: int, flops: int) -> int:
     return MATMUL if case != BATCHED and flops <= SMALL_PRODUCT else MATMUL_BLAS
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, error_model="numpy", fastmath=True)
 def matmul_adjoint(v, g, oa, ob, oy, stab, sa, sb, case, rga, rgb):
     """Adjoints of a 1-D/2-D product ``y = a @ b`` (the DOT, MV and MM cases)."""
     da = dims(stab, sa)

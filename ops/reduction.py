@@ -16,7 +16,7 @@ SUM, MEAN = 80, 81
 KEEPDIM, DIM_GIVEN = 1, 2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def reduce_adjoint(code, v, g, ox, oy, stab, sx, mask, nx, ny):
     """Spread the output adjoint back over the reduced dims (``mask``)."""
     if nx == 0:

@@ -22,7 +22,7 @@ VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER, INDEX = range(90, 98)
 BY_INDEX, BY_SLICE, BY_SELECT = range(3)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
     """Accumulate the input adjoint of one shape row."""
     if code == GATHER or code == INDEX:

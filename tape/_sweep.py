@@ -33,7 +33,7 @@ FREED, MODIFIED = 1, 2                  # bits of the ``fr`` column; above them,
                                         # count when the value was last changed in place
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
     """Propagate adjoints from row ``start`` down to row 0.
 
@@ -105,7 +105,7 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
     return DONE
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_dt, seed_off, seed_node,
                   in_node, in_dt, in_off, in_num, J, reached):
     """One reverse sweep per seed, all in compiled code: row ``k`` of ``J`` gets the
@@ -143,7 +143,7 @@ def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_d
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def mark_unneeded(R, n, target, seen):
     """Set bit 2 of ``seen`` for rows none of whose inputs leads to a ``target`` row."""
     reach = np.zeros(n, np.uint8)
