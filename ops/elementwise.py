@@ -45,7 +45,8 @@ def _mask(kind, x, lo, hi):
     if kind == M_INRANGE:
         return 1.0 if (x >= lo and x <= hi) else 0.0
     if kind == M_STEP_HALF:
-        return 1.0 if x > 0 else (0.5 if x == 0 else 0.0)
+        # As PyTorch's maximum/minimum: a NaN difference passes the gradient to both sides.
+        return 0.0 if x < 0 else (0.5 if x == 0 else 1.0)
     if kind == M_NONZERO:
         return 1.0 if x != 0 else 0.0
     return 1.0 if x < 0 else 0.0
@@ -215,7 +216,7 @@ def _mask_np(x, kind, lo, hi):
     elif kind == M_INRANGE:
         m = (x >= lo) & (x <= hi)
     elif kind == M_STEP_HALF:
-        return np.where(x > 0, 1.0, np.where(x == 0, 0.5, 0.0)).astype(x.dtype)
+        return np.where(x < 0, 0.0, np.where(x == 0, 0.5, 1.0)).astype(x.dtype)
     elif kind == M_NONZERO:
         m = x != 0
     else:

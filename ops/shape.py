@@ -51,6 +51,16 @@ def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
         xs = dims(stab, sx)
         ys = dims(stab, sy)
         nd = xs.shape[0]
+        if nd == 2:
+            # y[i, j] = x[j, i]: a plain double loop over slices.
+            m = ys[0]
+            n = ys[1]
+            gx = g[ox:ox + nx]
+            gy = g[oy:oy + ny]
+            for i in range(m):
+                for j in range(n):
+                    gx[j * m + i] += gy[i * n + j]
+            return
         xstride = np.ones(nd, np.int64)
         for d in range(nd - 2, -1, -1):
             xstride[d] = xstride[d + 1] * xs[d + 1]

@@ -103,6 +103,27 @@ def node_view(tape: Tape, r: int) -> Node:
     return view
 
 
+def resolve(tape: Tape, node: int) -> tuple:
+    """The (tape, node) a tensor's history really starts at: engine-made rows (hidden
+    casts and broadcasts, the link left by an in-place change under no_grad) and
+    imports from older tapes are looked through."""
+    while True:
+        if tape.hid[node]:
+            node = int(tape.a[node])
+        elif tape.op[node] == INPUT and type(tape.src.get(node)) is tuple:
+            tape, node = tape.src[node]
+        else:
+            return tape, node
+
+
+def tensor_grad_fn(tape: Tape, node: int):
+    """``grad_fn`` of a recorded tensor (None when its history is a leaf)."""
+    tape, node = resolve(tape, node)
+    if tape.op[node] == INPUT or tape.op[node] == CONST:
+        return None
+    return node_view(tape, node)
+
+
 def _edge(tape: Tape, node: int) -> tuple:
     """``(node, output index)`` for an input of a row, skipping engine-made rows."""
     while tape.hid[node]:

@@ -534,8 +534,8 @@ class Tensor:
     def grad_fn(self):
         if self._tape is None:
             return None
-        from ._graph import node_view
-        return node_view(self._tape, self._node)
+        from ._graph import tensor_grad_fn
+        return tensor_grad_fn(self._tape, self._node)
 
     @property
     def grad(self) -> Optional["Tensor"]:
@@ -718,6 +718,8 @@ class Tensor:
             _index_values(target, idx)          # raises PyTorch's errors for bad indices
             target[idx] = value._value() if isinstance(value, Tensor) else value
             self._bump()
+            if self._tape is not None:
+                self._relink()
             return
         # Recorded as out-of-place arithmetic: keep the other elements, scatter the new ones.
         positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
@@ -829,7 +831,22 @@ class Tensor:
             self._tape = result._tape
             self._node = result._node
             self._rg = True
+        elif self._tape is not None:
+            self._relink()
         return self
+
+    def _relink(self) -> None:
+        """After an unrecorded in-place change (under no_grad) of a recorded tensor: move
+        it to a row that holds the new value and passes gradients straight to the old
+        one, as PyTorch keeps the tensor's history.  The row is hidden from grad_fn."""
+        tape = _write_tape()
+        old = self._tape
+        if old is tape:
+            self._node = tape.append(E.CLONE, self._dtype.arena, self._value(), self._node, hid=1)
+        else:
+            self._ig = 0
+            self._node = tape.import_(self)
+            self._tape = tape
 
     def _bump(self, new_row: bool = False) -> None:
         """Count an in-place change: bump the version, and flag the recorded value as
@@ -860,6 +877,8 @@ class Tensor:
         else:
             self._v[...] = value
         self._bump()
+        if self._tape is not None:
+            self._relink()
         return self
 
     def __iadd__(self, other):
