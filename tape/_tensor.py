@@ -261,14 +261,7 @@ def _unary(x: "Tensor", code: int) -> "Tensor":
             tape = None
             tape = fresh()
         node = tape.append(code, dt.arena, y, x._node if x._tape is tape else tape.import_(x))
-        t = _new(Tensor)
-        t._v = y
-        t._dtype = dt
-        t._shape = y.shape
-        t._tape = tape
-        t._node = node
-        t._rg = True
-        return t
+        return _recorded(tape, node, y, dt)
     return _plain(y, dt)
 
 
@@ -353,14 +346,7 @@ def _binary(a: "Tensor", b, code: int) -> "Tensor":
     else:
         nb = _node_in(tape, b, dt, shape)
     node = tape.append(code, dt.arena, y, na, nb)
-    t = _new(Tensor)
-    t._v = y
-    t._dtype = dt
-    t._shape = shape
-    t._tape = tape
-    t._node = node
-    t._rg = True
-    return t
+    return _recorded(tape, node, y, dt)
 
 
 def _reversed(x: "Tensor", c, code: int) -> "Tensor":

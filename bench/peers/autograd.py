@@ -39,7 +39,11 @@ def mlp_step(data: MlpData) -> Stepper:
     def loss_fn(params: tuple[np.ndarray, ...]) -> Any:
         return workloads.mlp_loss(params, data.x, data.t, anp.tanh)
 
-    params = tuple(data.params)
+    return _vjp_stepper(loss_fn, tuple(data.params))
+
+
+def _vjp_stepper(loss_fn: Callable[[tuple[Any, ...]], Any], params: tuple[Any, ...]) -> Stepper:
+    """Steps timing make_vjp (forward) and the vjp call (backward) of ``loss_fn``."""
 
     def run(steps: int) -> Run:
         fwd = bwd = 0.0
@@ -68,22 +72,7 @@ def grad_penalty_step(data: MlpData) -> Stepper:
         value, grads = value_and_grad(mse)(params)
         return workloads.grad_penalty(value, grads)
 
-    params = tuple(data.params)
-
-    def run(steps: int) -> Run:
-        fwd = bwd = 0.0
-        for _ in range(steps):
-            t0 = perf_counter()
-            vjp, loss = make_vjp(penalized)(params)
-            t1 = perf_counter()
-            grads = vjp(np.float32(1.0))
-            t2 = perf_counter()
-            fwd += t1 - t0
-            bwd += t2 - t1
-        check = Check(float(loss), [float(np.abs(g).sum()) for g in grads])
-        return timed_run(fwd / steps, bwd / steps, check)
-
-    return run
+    return _vjp_stepper(penalized, tuple(data.params))
 
 
 def hessian_rosenbrock(x0: np.ndarray) -> Callable[[], Run]:
