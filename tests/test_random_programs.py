@@ -488,6 +488,13 @@ class Program:
                 expr = f"L.matmul({a}, {b})"
             else:
                 expr = f"{a} @ {b}"
+            try:
+                if bool((self.t(a) == 0).any()) or bool((eval(b, self.tns) == 0).any()):
+                    # the sign of a zero that a matrix product returns depends on the BLAS
+                    # (torch itself is not consistent): make it +0 in both
+                    expr = f"({expr}) + 0.0"
+            except Exception:  # noqa: BLE001 - the product raises in both
+                pass
         elif kind == "index":
             expr = f"{a}[{self.index(ta)}]"
         elif kind == "unbind":
