@@ -41,7 +41,7 @@ def _mask(kind, x, lo, hi):
     if kind == M_POS:
         return 1.0 if x > 0 else 0.0
     if kind == M_SIGN:
-        return 1.0 if x > 0 else (-1.0 if x < 0 else (0.0 if x == 0 else x))
+        return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)     # sgn(nan) = 0, as PyTorch
     if kind == M_INRANGE:
         return 1.0 if (x >= lo and x <= hi) else 0.0
     if kind == M_STEP_HALF:
@@ -212,7 +212,7 @@ def _mask_np(x, kind, lo, hi):
     if kind == M_POS:
         m = x > 0
     elif kind == M_SIGN:
-        return np.sign(x)
+        return np.nan_to_num(np.sign(x), nan=0.0)
     elif kind == M_INRANGE:
         m = (x >= lo) & (x <= hi)
     elif kind == M_STEP_HALF:

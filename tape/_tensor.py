@@ -673,7 +673,7 @@ class Tensor:
     def __getitem__(self, index) -> "Tensor":
         if type(index) is int:
             if not self._shape:
-                if index not in (0, -1):
+                if index != 0:
                     raise IndexError(f"index {index} is out of bounds for dimension 0 with size 0")
                 raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
                                  "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
@@ -682,6 +682,8 @@ class Tensor:
                 raise IndexError(f"index {index} is out of bounds for dimension 0 with size {size}")
             return self.select(0, index)
         idx, kind = _np_index(index)
+        if not self._shape and any(isinstance(i, slice) for i in idx):
+            raise IndexError("slice() cannot be applied to a 0-dim tensor.")
         if self._rg and state.grad:
             positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
             return self._gather(positions, kind)
@@ -1176,7 +1178,11 @@ class Tensor:
         if dim is None:
             return self._view(tuple(s for s in self._shape if s != 1), S.V_SQUEEZE)
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
-        dims = {_wrap_dim(d, nd) for d in dims}
+        wrapped = [_wrap_dim(d, nd) for d in dims]
+        for k, d in enumerate(wrapped):
+            if d in wrapped[:k]:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        dims = set(wrapped)
         shape = tuple(s for d, s in enumerate(self._shape) if not (d in dims and s == 1))
         return self._view(shape, S.V_SQUEEZE_DIM if isinstance(dim, int) else S.V_SQUEEZE_TUPLE)
 

@@ -166,8 +166,10 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
     for t in ins:
         if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    result = _engine.run(list(outs), seeds, retain_graph, create_graph, _targets(ins), want_retained=False,
+    result = _engine.run(list(outs), seeds, retain_graph, create_graph, _targets(ins),
                          leaf_targets=_leaf_targets(ins))
+    for t, g in result.retained:
+        _accumulate(t, g, create_graph)     # as PyTorch: retained grads are filled by grad() too
     grads = []
     for i, t in enumerate(ins):
         g = _grad_of(result, t)
