@@ -810,12 +810,20 @@ class Tensor:
             # PyTorch casts a result into any dtype of the same or a higher category.
             raise RuntimeError(f"result type {_legacy_name(rd)} can't be cast to the "
                                f"desired output type {_legacy_name(sd)}")
+        if result._tape is not None and rd is not sd:
+            # The op ran in the promoted dtype; its result is cast back, inside the op as in PyTorch.
+            result = result.to(sd)
+            result._tape.hid[result._node] = 1
         if self._f is not None:
             self._f = float(result._value())
         else:
             np.copyto(self._v, result._value(), casting="unsafe")
         self._bump(result._tape is not None and result._tape is self._tape)
         if result._tape is not None:
+            if self._retains:
+                # retain_grad() follows the tensor to its new version.
+                self._tape.retained.pop(self._node, None)
+                result._tape.retained[result._node] = weakref.ref(self)
             self._tape = result._tape
             self._node = result._node
             self._rg = True
@@ -828,13 +836,16 @@ class Tensor:
         it to a row that holds the new value and passes gradients straight to the old
         one, as PyTorch keeps the tensor's history.  The row is hidden from grad_fn."""
         tape = _write_tape()
-        old = self._tape
+        old, old_node = self._tape, self._node
         if old is tape:
             self._node = tape.append(E.CLONE, self._dtype.arena, self._value(), self._node, hid=1)
         else:
             self._ig = 0
             self._node = tape.import_(self)
             self._tape = tape
+        if self._retains:
+            old.retained.pop(old_node, None)
+            tape.retained[self._node] = weakref.ref(self)
 
     def _bump(self, new_row: bool = False) -> None:
         """Count an in-place change: bump the version, and flag the recorded value as
