@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 import weakref
-from typing import Any, Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -630,15 +630,15 @@ class Tensor:
         return v if dtype is None else v.astype(dtype)
 
     def __float__(self) -> float:
-        return float(self._one("float"))
+        return float(self._one())
 
     def __int__(self) -> int:
-        return int(self._one("int"))
+        return int(self._one())
 
     def __index__(self) -> int:
         if self._dtype.is_floating_point or self._dtype is D.bool_:
             raise TypeError("only integer tensors of a single element can be converted to an index")
-        return int(self._one("int"))
+        return int(self._one())
 
     def __bool__(self) -> bool:
         n = self.numel()
@@ -648,7 +648,7 @@ class Tensor:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
-    def _one(self, kind: str):
+    def _one(self):
         if self.numel() != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
         return self.item()

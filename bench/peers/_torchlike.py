@@ -39,9 +39,8 @@ def _mlp_tensors(lib: ModuleType, data: MlpData) -> tuple[list[Any], Any, Any]:
     return params, x, t
 
 
-def mlp_stepper(lib: ModuleType, data: MlpData) -> Stepper:
-    """Eager forward, then backward(), per step."""
-    params, x, t = _mlp_tensors(lib, data)
+def _backward_stepper(params: list[Any], build_loss: Callable[[], Any]) -> Stepper:
+    """Steps timing ``build_loss()`` (forward) and ``loss.backward()`` (backward)."""
 
     def run(steps: int) -> Run:
         fwd = bwd = 0.0
@@ -49,7 +48,7 @@ def mlp_stepper(lib: ModuleType, data: MlpData) -> Stepper:
             for p in params:
                 p.grad = None
             t0 = perf_counter()
-            loss = workloads.mlp_loss(params, x, t, lib.tanh)
+            loss = build_loss()
             t1 = perf_counter()
             loss.backward()
             t2 = perf_counter()
@@ -59,30 +58,23 @@ def mlp_stepper(lib: ModuleType, data: MlpData) -> Stepper:
         return timed_run(fwd / steps, bwd / steps, Check(loss.item(), grads))
 
     return run
+
+
+def mlp_stepper(lib: ModuleType, data: MlpData) -> Stepper:
+    """Eager forward, then backward(), per step."""
+    params, x, t = _mlp_tensors(lib, data)
+    return _backward_stepper(params, lambda: workloads.mlp_loss(params, x, t, lib.tanh))
 
 
 def penalty_stepper(lib: ModuleType, data: MlpData) -> Stepper:
     """fwd = loss, autograd.grad(create_graph=True) and the penalty; bwd = loss.backward() (double backward)."""
     params, x, t = _mlp_tensors(lib, data)
 
-    def run(steps: int) -> Run:
-        fwd = bwd = 0.0
-        for _ in range(steps):
-            for p in params:
-                p.grad = None
-            t0 = perf_counter()
-            mse = workloads.mlp_loss(params, x, t, lib.tanh)
-            grads = lib.autograd.grad(mse, params, create_graph=True)
-            loss = workloads.grad_penalty(mse, grads)
-            t1 = perf_counter()
-            loss.backward()
-            t2 = perf_counter()
-            fwd += t1 - t0
-            bwd += t2 - t1
-        grads = [p.grad.abs().sum().item() for p in params]
-        return timed_run(fwd / steps, bwd / steps, Check(loss.item(), grads))
+    def build_loss() -> Any:
+        mse = workloads.mlp_loss(params, x, t, lib.tanh)
+        return workloads.grad_penalty(mse, lib.autograd.grad(mse, params, create_graph=True))
 
-    return run
+    return _backward_stepper(params, build_loss)
 
 
 def hessian_runner(lib: ModuleType, x0: np.ndarray, **options: Any) -> Callable[[], Run]:

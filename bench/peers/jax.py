@@ -46,11 +46,8 @@ def scalar_chain(n_ops: int) -> Run:
     return timed_run(t1 - t0, t2 - t1, Check(float(y), [float(g) for g in grads]))
 
 
-def mlp_step(data: MlpData) -> Stepper:
-    """One jitted call per step; blocking each step as a training loop would."""
-    params = [jnp.asarray(p) for p in data.params]
-    x, t = jnp.asarray(data.x), jnp.asarray(data.t)
-    step = jax.jit(jax.value_and_grad(lambda ps: workloads.mlp_loss(ps, x, t, jnp.tanh)))
+def _value_and_grad_stepper(step: Callable[[Any], Any], params: list[Any]) -> Stepper:
+    """Steps of one (value, grads) call each, blocking each step as a training loop would."""
 
     def run(steps: int) -> Run:
         t0 = perf_counter()
@@ -61,6 +58,15 @@ def mlp_step(data: MlpData) -> Stepper:
         return Run(None, None, total, check)
 
     return run
+
+
+def mlp_step(data: MlpData) -> Stepper:
+    """One jitted call per step; blocking each step as a training loop would."""
+    params = [jnp.asarray(p) for p in data.params]
+    x, t = jnp.asarray(data.x), jnp.asarray(data.t)
+    step = jax.jit(jax.value_and_grad(lambda ps: workloads.mlp_loss(ps, x, t, jnp.tanh)))
+
+    return _value_and_grad_stepper(step, params)
 
 
 def grad_penalty_step(data: MlpData, variant: str | None = None) -> Stepper:
@@ -76,15 +82,7 @@ def grad_penalty_step(data: MlpData, variant: str | None = None) -> Stepper:
     if variant != "eager":
         step = jax.jit(step)
 
-    def run(steps: int) -> Run:
-        t0 = perf_counter()
-        for _ in range(steps):
-            loss, grads = jax.block_until_ready(step(params))
-        total = (perf_counter() - t0) / steps
-        check = Check(float(loss), [float(jnp.abs(g).sum()) for g in grads])
-        return Run(None, None, total, check)
-
-    return run
+    return _value_and_grad_stepper(step, params)
 
 
 def hessian_rosenbrock(x0: np.ndarray, variant: str | None = None) -> Callable[[], Run]:

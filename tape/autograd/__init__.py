@@ -37,7 +37,7 @@ def _seeds(outputs: tuple, grad_outputs, create_graph: bool) -> list:
     else:
         grad_outputs = tuple(grad_outputs)
     if len(grad_outputs) != len(outputs):
-        raise RuntimeError(f"grad can be implicitly created only for scalar outputs"
+        raise RuntimeError("grad can be implicitly created only for scalar outputs"
                            if not grad_outputs else
                            f"Mismatch in number of elements: grad_outputs has {len(grad_outputs)} "
                            f"elements and outputs has {len(outputs)} elements")

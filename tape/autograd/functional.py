@@ -61,6 +61,24 @@ def _finish(ts, create_graph: bool):
     return tuple(_finish(t, create_graph) for t in ts)
 
 
+_V_NONE_FOR_INPUTS = ("The vector v can only be None if the input to the user-provided function is a single "
+                      "Tensor with a single element.")
+_V_NONE_FOR_OUTPUTS = ("The vector v can only be None if the user-provided function returns a single Tensor "
+                       "with a single element.")
+
+
+def _vector(v, like: tuple, like_is_tuple: bool, create_graph: bool, name: str, none_message: str):
+    """``v`` as a checked tuple shaped like ``like``; None only when ``like`` is one element."""
+    if v is None:
+        if len(like) != 1 or like[0].numel() != 1:
+            raise RuntimeError(none_message)
+        return None
+    _, v = _as_tuple(v, "v", name)
+    v = _fresh(v, create_graph, False)
+    _check_v(v, like, like_is_tuple)
+    return v
+
+
 def _check_v(v: tuple, like: tuple, like_is_tuple: bool) -> None:
     if len(v) != len(like):
         if like_is_tuple:
@@ -156,13 +174,7 @@ def vjp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         outputs = func(*inputs)
         outputs_is_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "vjp")
         _check_requires_grad(outputs, "outputs", strict)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "vjp")
-            v = _fresh(v, create_graph, False)
-            _check_v(v, outputs, outputs_is_tuple)
-        elif len(outputs) != 1 or outputs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the user-provided function returns a single "
-                               "Tensor with a single element.")
+        v = _vector(v, outputs, outputs_is_tuple, create_graph, "vjp", _V_NONE_FOR_OUTPUTS)
     with set_grad_enabled(True if create_graph else is_grad_enabled()):
         res = _zeros_for_none(_grad(outputs, inputs, v, create_graph), inputs, strict, create_graph, "back")
     return (_unpack(_finish(outputs, create_graph), outputs_is_tuple),
@@ -179,13 +191,7 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
     with enable_grad():
         inputs_is_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
         inputs = _fresh(inputs, create_graph, True)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "jvp")
-            v = _fresh(v, create_graph, False)
-            _check_v(v, inputs, inputs_is_tuple)
-        elif len(inputs) != 1 or inputs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
-                               "single Tensor with a single element.")
+        v = _vector(v, inputs, inputs_is_tuple, create_graph, "jvp", _V_NONE_FOR_INPUTS)
         outputs = func(*inputs)
         outputs_is_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "jvp")
         _check_requires_grad(outputs, "outputs", strict)
@@ -341,13 +347,7 @@ def _hessian_product(func, inputs, v, create_graph: bool, strict: bool, name: st
     with enable_grad():
         inputs_is_tuple, inputs = _as_tuple(inputs, "inputs", name)
         inputs = _fresh(inputs, create_graph, True)
-        if v is not None:
-            _, v = _as_tuple(v, "v", name)
-            v = _fresh(v, create_graph, False)
-            _check_v(v, inputs, inputs_is_tuple)
-        elif len(inputs) != 1 or inputs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
-                               "single Tensor with a single element.")
+        v = _vector(v, inputs, inputs_is_tuple, create_graph, name, _V_NONE_FOR_INPUTS)
         out = func(*inputs)
         outputs_is_tuple, outputs = _as_tuple(out, "outputs of the user-provided function", name)
         _check_requires_grad(outputs, "outputs", strict)
