@@ -36,6 +36,7 @@ class Op:
     ``vjp(g, xs, y, row)`` returns one gradient per tensor input, written with
     tape's own tensor operations so that recording it (``create_graph=True``)
     yields a differentiable graph; ``row`` carries the row's attributes.
+    ``arity`` is the number of tensor inputs (1 or 2).
     Ops in the ``PYTHON`` code range give ``py_adjoint(row, va, vb, gy, ga, gb)``
     (numpy views; ``ga``/``gb`` None when not needed) instead of a
     numba kernel: the sweep stops at their rows and resumes after them.
@@ -51,6 +52,7 @@ class Op:
     float_only: bool = True
     grad_fn_of: Optional[Callable] = None
     py_adjoint: Optional[Callable] = None
+    arity: int = 1
 
     @property
     def saves(self) -> bool:

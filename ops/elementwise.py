@@ -183,6 +183,104 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
             jb = 0
 
 
+# --- numeric forward kernels ----------------------------------------------------
+# The compiled face of each op's forward, for rows written by compiled code (the
+# recorded backward appends rows and must compute their values).  Values match
+# the numpy ``forward`` to rounding; a test checks every code against it.
+@njit(cache=True, error_model="numpy", inline="always")
+def _unary_f(code, x, fa, fb, ia):
+    if code == NEG:
+        return -x
+    if code == ABS:
+        return abs(x)
+    if code == EXP:
+        return math.exp(x)
+    if code == LOG:
+        return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+    if code == LOG2:
+        return math.log2(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+    if code == LOG10:
+        return math.log10(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+    if code == SQRT:
+        return math.sqrt(x) if x >= 0 else math.nan
+    if code == SIN:
+        return math.sin(x)
+    if code == COS:
+        return math.cos(x)
+    if code == TAN:
+        return math.tan(x)
+    if code == TANH:
+        return math.tanh(x)
+    if code == SIGMOID:
+        if x >= 0:
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)
+        return e / (1.0 + e)
+    if code == RELU:
+        return 0.0 * x if x <= 0 else x
+    if code == RECIPROCAL:
+        return 1.0 / x
+    if code == ADDC:
+        return x + fa
+    if code == SUBC:
+        return x - fa
+    if code == RSUBC:
+        return fa - x
+    if code == MULC:
+        return x * fa
+    if code == DIVC:
+        return x / fa
+    if code == POWC:
+        return x ** fa
+    if code == RPOWC:
+        return fa ** x
+    if code == CLAMP:
+        return x if x != x else min(max(x, fa), fb)
+    if code == MASK:
+        return _mask(ia, x, fa, fb)
+    return x    # CLONE
+
+
+@njit(cache=True, error_model="numpy")
+def unary_forward(code, n, fa, fb, ia, v, ox, oy):
+    """Write the output of one unary row (x at ``ox``, y at ``oy``, same arena)."""
+    x = v[ox:ox + n]
+    y = v[oy:oy + n]
+    for i in range(n):
+        y[i] = _unary_f(code, x[i], fa, fb, ia)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _binary_f(code, a, b):
+    if code == ADD:
+        return a + b
+    if code == SUB:
+        return a - b
+    if code == MUL:
+        return a * b
+    if code == DIV:
+        return a / b
+    if code == POW:
+        return a ** b
+    if code == MAXIMUM:
+        return a if (a >= b or a != a) else b
+    return a if (a <= b or a != a) else b
+
+
+@njit(cache=True, error_model="numpy")
+def binary_forward(code, n, v, oa, ob, oy, na, nb):
+    """Write the output of one binary row; an input of fewer elements repeats (leading-dim broadcast)."""
+    y = v[oy:oy + n]
+    a = v[oa:oa + na]
+    b = v[ob:ob + nb]
+    if na == n and nb == n:
+        for i in range(n):
+            y[i] = _binary_f(code, a[i], b[i])
+        return
+    for i in range(n):
+        y[i] = _binary_f(code, a[i % na], b[i % nb])
+
+
 # --- forward helpers ------------------------------------------------------------
 def _sigmoid(x):
     e = np.exp(-np.abs(x))
@@ -290,7 +388,7 @@ def _exponent_mask(base, exponent):
 
 
 def _b(code, name, grad_fn, saved, forward, scalar, vjp):
-    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False))
+    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False, arity=2))
 
 
 _b(ADD, "add", "AddBackward0", 0, np.add, lambda a, b: a + b, lambda g, x, y, r: (g, g))

@@ -129,6 +129,6 @@ def _vjp(g, x, y, r):
 
 
 register(Op(MATMUL, "matmul", "MmBackward0", X0 | X1 | CROSS, _vjp, forward=np.matmul,
-            grad_fn_of=lambda r: _NAMES[r.ia]))
+            grad_fn_of=lambda r: _NAMES[r.ia], arity=2))
 register(Op(MATMUL_BLAS, "matmul", "MmBackward0", X0 | X1 | CROSS, _vjp, forward=np.matmul,
-            grad_fn_of=lambda r: _NAMES[r.ia], py_adjoint=_py_adjoint))
+            grad_fn_of=lambda r: _NAMES[r.ia], py_adjoint=_py_adjoint, arity=2))

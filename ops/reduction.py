@@ -30,6 +30,23 @@ def reduce_adjoint(code, v, g, ox, oy, stab, sx, mask, nx, ny):
     broadcast_accumulate(big, keep, g, oy, g, ox, True, scale)
 
 
+@njit(cache=True, error_model="numpy")
+def reduce_forward_kernel(code, v, ox, oy, stab, sx, mask, nx, ny):
+    """Write the output of one reduction row (the compiled face of ``reduce_forward``)."""
+    y = v[oy:oy + ny]
+    if nx == 0:
+        y[:] = np.nan if code == MEAN else 0.0     # an empty mean is 0/0, as in PyTorch
+        return
+    y[:] = 0.0
+    big = dims(stab, sx)
+    keep = big.copy()
+    for d in range(keep.shape[0]):
+        if mask >> d & 1:
+            keep[d] = 1
+    scale = ny / nx if code == MEAN else 1.0
+    broadcast_accumulate(big, keep, v, ox, v, oy, False, scale)
+
+
 def keep_shape(shape: tuple, mask: int) -> tuple:
     """``shape`` with the dims in ``mask`` set to 1."""
     return tuple(1 if mask >> d & 1 else s for d, s in enumerate(shape))
@@ -37,15 +54,8 @@ def keep_shape(shape: tuple, mask: int) -> tuple:
 
 def _vjp(mean):
     def vjp(g, x, y, r):
-        shape = r.in_shapes[0]
-        out = g.reshape(keep_shape(shape, r.ia)).expand(shape)
-        if mean:
-            n = 1
-            for d, s in enumerate(shape):
-                if r.ia >> d & 1:
-                    n *= s
-            out = out / float(n)
-        return (out,)
+        out = g.reshape(r.keep_shape).expand(r.in_shapes[0])
+        return (out / r.count,) if mean else (out,)
     return vjp
 
 

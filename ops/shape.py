@@ -74,6 +74,46 @@ def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
             j = advance(idx, ys, st, nd - 1, j)
 
 
+@njit(cache=True, error_model="numpy")
+def shape_forward(code, v, ox, oy, stab, sx, sy, ia, ib, nx, ny):
+    """Write the output of one VIEW, EXPAND, TRANSPOSE, SELECT or EMBED row
+    (the index-list ops are not written by compiled code)."""
+    if code == VIEW:
+        v[oy:oy + ny] = v[ox:ox + nx]
+    elif code == EXPAND:
+        v[oy:oy + ny] = 0.0
+        broadcast_accumulate(dims(stab, sy), dims(stab, sx), v, ox, v, oy, True, 1.0)
+    elif code == SELECT or code == EMBED:
+        if code == EMBED:
+            v[oy:oy + ny] = 0.0
+        big = sx if code == SELECT else sy
+        outer, size, inner = slab(stab, big, ia)
+        for o in range(outer):
+            for k in range(inner):
+                j = o * inner + k
+                i = (o * size + ib) * inner + k
+                if code == SELECT:
+                    v[oy + j] = v[ox + i]
+                else:
+                    v[oy + i] = v[ox + j]
+    elif code == TRANSPOSE:
+        xs = dims(stab, sx)
+        ys = dims(stab, sy)
+        nd = xs.shape[0]
+        xstride = np.ones(nd, np.int64)
+        for d in range(nd - 2, -1, -1):
+            xstride[d] = xstride[d + 1] * xs[d + 1]
+        st = xstride.copy()
+        if nd:
+            st[ia] = xstride[ib]
+            st[ib] = xstride[ia]
+        idx = np.zeros(nd, np.int64)
+        j = 0
+        for i in range(ny):
+            v[oy + i] = v[ox + j]
+            j = advance(idx, ys, st, nd - 1, j)
+
+
 def sum_to_dims(shape: tuple, target: tuple) -> tuple:
     """Dims of ``shape`` to sum (keepdim) so it reduces to broadcastable ``target``."""
     lead = len(shape) - len(target)

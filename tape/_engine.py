@@ -6,8 +6,9 @@ tapes are swept in decreasing generation and each passes the adjoints of its
 imported nodes on to the tape that owns them.
 
 Two sweeps share this driver: the numeric one (numba, ``create_graph=False``)
-and the recording one, which evaluates each op's ``vjp`` rule with tensor ops
-so that the gradients are themselves recorded and can be differentiated again.
+and the recording one (numba too, ``_record``), which appends each row's
+derivative as new rows so that the gradients are themselves recorded and can
+be differentiated again.
 """
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from . import _dtype as D
 from ._state import state
 from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import DONE, FREED as FREED_BIT, MODIFIED, SAVES, mark_unneeded, sweep
+from . import _programs as P
+from ._record import ST_DONE, ST_FREED, ST_GROW, ST_MODIFIED, record_sweep
 from ._tape import Tape, retire
 from .ops._spec import CONST, INPUT, REGISTRY
+from .ops.reduction import keep_shape
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
          "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -53,6 +57,20 @@ class Row:
     @property
     def out_shape(self) -> tuple:
         return self.tape.shape_of(self.r)
+
+    @property
+    def keep_shape(self) -> tuple:
+        """A reduction's input shape with its reduced dims (bit mask ``ia``) set to 1."""
+        return keep_shape(self.tape.shape_of(int(self.tape.a[self.r])), self.ia)
+
+    @property
+    def count(self) -> float:
+        """How many input elements a reduction combines into each output element."""
+        n = 1
+        for d, s in enumerate(self.tape.shape_of(int(self.tape.a[self.r]))):
+            if self.ia >> d & 1:
+                n *= s
+        return float(n)
 
 
 def handle(tape: Tape, node: int):
@@ -261,50 +279,99 @@ def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) ->
     result.swept.append((tape, np.flatnonzero(seen & 4)))
 
 
+def _tensor_at(tape: Tape, node: int):
+    """The tensor a backward returns for destination node ``node``."""
+    from ._tensor import _plain, _recorded
+    code = tape.op[node]
+    if code == INPUT or code == CONST:
+        return handle(tape, node)
+    dtype = D.ARENA_DTYPES[tape.dt[node]]
+    if tape.rg[node]:
+        return _recorded(tape, node, tape.value_of(node), dtype)
+    return _plain(np.array(tape.value_of(node)), dtype)      # computed from constants only
+
+
+def _node_on(tape: Tape, t) -> int:
+    return t._node if t._tape is tape else tape.import_(t)
+
+
 def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retained: bool) -> None:
+    """The recorded backward of one tape: numba writes the derivative rows (``_record``);
+    rows whose rule has no compiled program come back here and run their rule."""
+    from ._tensor import _write_tape
     _mark_modified_leaves(tape)
     n = tape.n
+    dest = _write_tape()
+    seen = _new_seen(tape, result)
+    gnode = np.full(n, -1, np.int64)
     grads = {}
     for node, g in seeds:
         grads[node] = grads[node] + g if node in grads else g
-    seen = _new_seen(tape, result)
-    done = {}
-    op, a, b, rg, fr = tape.op, tape.a, tape.b, tape.rg, tape.fr
-    for r in range(n - 1, -1, -1):
-        g = grads.pop(r, None)
-        if g is None:
-            continue
-        seen[r] |= 1
-        done[r] = g
-        code = int(op[r])
-        if code == INPUT:
-            src = tape.src[r]
+    for node, g in grads.items():
+        gnode[node] = _node_on(dest, g)
+        seen[node] |= 1
+    if dest is tape:
+        ref = np.arange(n, dtype=np.int64)
+        smap = np.arange(tape.stop, dtype=np.int64)
+    else:
+        ref = np.full(n, -1, np.int64)
+        smap = np.full(tape.stop, -1, np.int64)
+    imports = np.empty((n, 2), np.int64)
+    status = np.zeros(5, np.int64)
+    linked = 0
+    r = n - 1
+    state.pinned += 1           # the destination must not be rotated away mid-sweep
+    try:
+        while r >= 0:
+            top = np.array([dest.n, dest.t64, dest.t32, dest.stop, linked], np.int64)
+            record_sweep(tape.R, tape.F, tape.stab, tape.v64, tape.v32, SAVES, seen, gnode, r,
+                         dest.R, dest.F, dest.stab, dest.v64, dest.v32, top, ref, smap, imports,
+                         P.VSTART, P.VCOUNT, P.VARIANT, P.GUARD_KIND, P.GUARD_VALUE, P.INS, P.INSF, status)
+            dest.n, dest.t64, dest.t32 = int(top[0]), int(top[1]), int(top[2])
+            dest.learn_shapes(int(top[3]))
+            for k in range(linked, int(top[4])):
+                dest.src[int(imports[k, 0])] = (tape, int(imports[k, 1]))
+            linked = int(top[4])
+            kind, r = int(status[0]), int(status[1])
+            if kind == ST_DONE:
+                break
+            if kind == ST_FREED or kind == ST_MODIFIED:
+                _raise_unusable(tape, r, kind == ST_MODIFIED)
+            if kind == ST_GROW:
+                dest.make_room(int(status[2]), int(status[3]), int(status[4]))
+                continue
+            _python_rule(tape, dest, r, gnode, seen)
+            r -= 1
+    finally:
+        state.pinned -= 1
+    for node, src in tape.src.items():
+        if node < n and gnode[node] >= 0:      # (rows past n are this sweep's own imports)
+            g = _tensor_at(dest, int(gnode[node]))
             if type(src) is tuple:
                 pending.setdefault(src[0], []).append((src[1], g))
             else:
                 leaf = src()
                 if leaf is not None:
                     result.add_leaf(leaf, g)
-            continue
-        if code == CONST or seen[r] & 2:
-            continue
-        saved = SAVES[code]
-        if saved:
-            if fr[r] & FREED_BIT:
-                _raise_unusable(tape, r, 0)
-            if _modified_input(tape, r, saved) is not None:
-                _raise_unusable(tape, r, 1)
-        seen[r] |= 4
-        ins = [int(x) for x in (a[r], b[r]) if x >= 0]
-        xs = tuple(handle(tape, x) for x in ins)
-        outs = REGISTRY[code].vjp(g, xs, handle(tape, r), Row(tape, r))
-        for x, gx in zip(ins, outs):
-            if gx is not None and rg[x]:
-                shape = tape.shape_of(x)
-                if gx._shape != shape:
-                    gx = gx._sum_to(shape)      # the input was broadcast along leading dims
-                grads[x] = grads[x] + gx if x in grads else gx
-    _collect(tape, seen, result, want_retained, done.__getitem__)
+    _collect(tape, seen, result, want_retained, lambda node: _tensor_at(dest, int(gnode[node])))
+
+
+def _python_rule(tape: Tape, dest: Tape, r: int, gnode: np.ndarray, seen: np.ndarray) -> None:
+    """Run row ``r``'s derivative rule with tensor ops (recorded onto ``dest``)."""
+    seen[r] |= 4
+    rg = tape.rg
+    ins = [int(x) for x in (tape.a[r], tape.b[r]) if x >= 0]
+    xs = tuple(handle(tape, x) for x in ins)
+    outs = REGISTRY[int(tape.op[r])].vjp(_tensor_at(dest, int(gnode[r])), xs, handle(tape, r), Row(tape, r))
+    for x, gx in zip(ins, outs):
+        if gx is not None and rg[x]:
+            shape = tape.shape_of(x)
+            if gx._shape != shape:
+                gx = gx._sum_to(shape)      # the input was broadcast along leading dims
+            if gnode[x] >= 0:
+                gx = _tensor_at(dest, int(gnode[x])) + gx
+            gnode[x] = _node_on(dest, gx)
+            seen[x] |= 1
 
 
 def jacobian_block(outputs, inputs):

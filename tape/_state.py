@@ -9,6 +9,7 @@ class _ThreadState(threading.local):
         self.grad = True      # grad mode: record ops whose inputs require grad
         self.tape = None      # the tape new rows go to; created on first use
         self.spares = []      # retired tapes, reused once no tensor refers to them
+        self.pinned = 0       # > 0 while a recorded backward writes to the current tape
 
 
 state = _ThreadState()

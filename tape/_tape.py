@@ -136,6 +136,30 @@ class Tape:
             self.shapes[sid] = shape
         return sid
 
+    def learn_shapes(self, stop: int) -> None:
+        """Enter shapes that compiled code appended to ``stab`` (up to ``stop``) in the lookup dicts."""
+        s = self.stop
+        while s < stop:
+            nd = int(self.stab[s])
+            shape = tuple(int(d) for d in self.stab[s + 1:s + 1 + nd])
+            self.shape_ids[shape] = s
+            self.shapes[s] = shape
+            s += 1 + nd
+        self.stop = stop
+
+    def make_room(self, rows: int, elements: int, shape_slots: int) -> None:
+        """Grow so that ``rows`` more rows, ``elements`` more values in each arena and
+        ``shape_slots`` more shape-table entries fit without moving anything recorded."""
+        while self.n + rows > self.cap:
+            self.grow_rows()
+        if self.t64 + elements > self.v64.shape[0]:
+            self.v64 = _grown(self.v64, self.t64 + elements)
+        if self.t32 + elements > self.v32.shape[0]:
+            self.v32 = _grown(self.v32, self.t32 + elements)
+        if self.stop + shape_slots > self.stab.shape[0]:
+            self.stab = _grown(self.stab, self.stop + shape_slots)
+        self.soft = min(self.soft, self.n + 1)
+
     def index_list(self, flat: np.ndarray) -> int:
         """Store a flat index list for a gather/scatter row; return its offset."""
         o = self.tix
@@ -274,7 +298,7 @@ def fresh() -> Tape:
         t = state.tape = Tape()
     elif sys.getrefcount(t) == 3:       # state.tape, ``t`` and getrefcount's argument
         t.reset()
-    elif t.n >= MAX_ROWS:
+    elif t.n >= MAX_ROWS and not state.pinned:
         t = None
         retire()
         t = state.tape or Tape()

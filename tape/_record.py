@@ -1,0 +1,412 @@
+"""The recorded backward in numba: a reverse sweep that appends its own rows.
+
+With ``create_graph=True`` every gradient must be a recorded tensor, so the
+sweep writes the derivative of each row as new rows, on the tape being
+recorded to (the destination; often the swept tape itself, above its last
+row).  Which rows to write comes from the op's derivative program
+(``_programs``): the sweep replays its instructions, computing each new row's
+value with the family's forward kernel.  The adjoint of swept node ``i`` is a
+destination node, ``gnode[i]``.
+
+The sweep stops and reports (``status``) instead of going on when a row needs
+Python (its rule has no program), when the destination needs more room (Python
+grows it and resumes at the same row), and when a row was freed or modified in
+place (Python raises PyTorch's error).
+
+When the destination is another tape, swept nodes a program reads are copied
+onto it as INPUT rows (listed in ``imports`` for Python to link back) and their
+shapes entered in its shape table (``smap``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import _programs as P
+from ._sweep import FREED, MODIFIED, _BINARY_END, _REDUCE_END, _SHAPE_END, _SOURCE_END, _UNARY_END
+from .ops._spec import INPUT, CONST
+from .ops.elementwise import ADD, CAST, binary_forward, unary_forward
+from .ops.reduction import DIM_GIVEN, KEEPDIM, SUM, reduce_forward_kernel
+from .ops.shape import EMBED, EXPAND, SELECT, TRANSPOSE, V_VIEW, VIEW, shape_forward
+
+ST_DONE, ST_PYTHON, ST_FREED, ST_MODIFIED, ST_GROW = range(5)
+# ``top``: the destination's row count, arena tops, shape-table top, and the number of imports.
+T_ROWS, T_64, T_32, T_STAB, T_IMPORTS = range(5)
+_SPARE_ROWS = 9       # beyond a program's instructions: 3 imports, 2 sum-tos of 2 rows, 2 additions
+
+_G, _X0, _X1, _Y, _NF = P.G, P.X0, P.X1, P.Y, P.N_FIXED
+_A_LIT, _A_FA, _A_FB, _A_IA, _A_IB = P.A_LIT, P.A_FA, P.A_FB, P.A_IA, P.A_IB
+_S_X0, _S_X1, _S_Y, _S_KEEP = P.S_X0, P.S_X1, P.S_Y, P.S_KEEP
+_I_SUMTO, _I_CAST = P.I_SUMTO, P.I_CAST
+_V_NGUARD, _V_START, _V_LEN, _V_OUT0 = P.V_NGUARD, P.V_START, P.V_LEN, P.V_OUT0
+
+
+@njit(cache=True, error_model="numpy")
+def find_shape(stab, top, shape):
+    """Offset of ``shape`` in the shape table, entered at its end if new (room was checked)."""
+    nd = shape.shape[0]
+    s = 0
+    stop = top[T_STAB]
+    while s < stop:
+        k = stab[s]
+        if k == nd:
+            same = True
+            for i in range(nd):
+                if stab[s + 1 + i] != shape[i]:
+                    same = False
+                    break
+            if same:
+                return s
+        s += 1 + k
+    stab[stop] = nd
+    stab[stop + 1:stop + 1 + nd] = shape
+    top[T_STAB] = stop + 1 + nd
+    return stop
+
+
+@njit(cache=True, error_model="numpy")
+def _numel(stab, s):
+    n = 1
+    for i in range(stab[s]):
+        n *= stab[s + 1 + i]
+    return n
+
+
+@njit(cache=True, error_model="numpy")
+def _append(R, F, stab, top, code, dt, sid, a, b, ia, ib, fa, fb, rg):
+    """Write one row (its value is left to the caller) and return its node."""
+    r = top[T_ROWS]
+    top[T_ROWS] = r + 1
+    num = _numel(stab, sid)
+    if dt == 0:
+        off = top[T_64]
+        top[T_64] = off + num
+    else:
+        off = top[T_32]
+        top[T_32] = off + num
+    R[0, r] = code
+    R[1, r] = dt
+    R[2, r] = off
+    R[3, r] = num
+    R[4, r] = sid
+    R[5, r] = a
+    R[6, r] = b
+    R[7, r] = ia
+    R[8, r] = ib
+    R[9, r] = rg
+    R[10, r] = 0
+    R[11, r] = 0
+    F[0, r] = fa
+    F[1, r] = fb
+    return r
+
+
+@njit(cache=True, error_model="numpy")
+def _forward(R, F, stab, v64, v32, r):
+    """Compute the value of row ``r`` (inputs already on the same tape)."""
+    code = R[0, r]
+    x = R[5, r]
+    y = R[6, r]
+    f64 = R[1, r] == 0
+    if code == CAST:
+        n = R[3, r]
+        if f64:
+            for i in range(n):
+                v64[R[2, r] + i] = v32[R[2, x] + i]
+        else:
+            for i in range(n):
+                v32[R[2, r] + i] = v64[R[2, x] + i]
+    elif code < _UNARY_END:
+        if f64:
+            unary_forward(code, R[3, r], F[0, r], F[1, r], R[7, r], v64, R[2, x], R[2, r])
+        else:
+            unary_forward(code, R[3, r], F[0, r], F[1, r], R[7, r], v32, R[2, x], R[2, r])
+    elif code < _BINARY_END:
+        if f64:
+            binary_forward(code, R[3, r], v64, R[2, x], R[2, y], R[2, r], R[3, x], R[3, y])
+        else:
+            binary_forward(code, R[3, r], v32, R[2, x], R[2, y], R[2, r], R[3, x], R[3, y])
+    elif code < _REDUCE_END:
+        if f64:
+            reduce_forward_kernel(code, v64, R[2, x], R[2, r], stab, R[4, x], R[7, r], R[3, x], R[3, r])
+        else:
+            reduce_forward_kernel(code, v32, R[2, x], R[2, r], stab, R[4, x], R[7, r], R[3, x], R[3, r])
+    else:
+        if f64:
+            shape_forward(code, v64, R[2, x], R[2, r], stab, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
+        else:
+            shape_forward(code, v32, R[2, x], R[2, r], stab, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
+
+
+@njit(cache=True, error_model="numpy")
+def _emit(R, F, stab, v64, v32, top, code, dt, sid, a, b, ia, ib, fa, fb, rg):
+    r = _append(R, F, stab, top, code, dt, sid, a, b, ia, ib, fa, fb, rg)
+    _forward(R, F, stab, v64, v32, r)
+    return r
+
+
+@njit(cache=True, error_model="numpy")
+def _dsid(tstab, dstab, top, smap, s):
+    """The destination's shape id for the swept tape's shape ``s``."""
+    d = smap[s]
+    if d < 0:
+        d = find_shape(dstab, top, tstab[s + 1:s + 1 + tstab[s]].copy())
+        smap[s] = d
+    return d
+
+
+@njit(cache=True, error_model="numpy")
+def _import(TR, tstab, tv64, tv32, DR, DF, dstab, dv64, dv32, top, ref, smap, imports, node):
+    """The destination node standing for swept node ``node`` (copied over on first use)."""
+    d = ref[node]
+    if d >= 0:
+        return d
+    rg = TR[9, node]
+    dt = TR[1, node]
+    sid = _dsid(tstab, dstab, top, smap, TR[4, node])
+    d = _append(DR, DF, dstab, top, INPUT if rg else CONST, dt, sid, -1, -1, 0, 0, 0.0, 0.0, rg)
+    o = TR[2, node]
+    n = TR[3, node]
+    if dt == 0:
+        dv64[DR[2, d]:DR[2, d] + n] = tv64[o:o + n]
+    else:
+        dv32[DR[2, d]:DR[2, d] + n] = tv32[o:o + n]
+    if rg:
+        k = top[T_IMPORTS]
+        imports[k, 0] = d
+        imports[k, 1] = node
+        top[T_IMPORTS] = k + 1
+    ref[node] = d
+    return d
+
+
+@njit(cache=True, error_model="numpy")
+def _sum_to(DR, DF, stab, v64, v32, top, a, target):
+    """``a._sum_to(shape target)``: a keepdim SUM over the broadcast dims and a VIEW, as the rule's
+    Python form records them; nothing when the shapes already agree."""
+    sa = DR[4, a]
+    if sa == target:
+        return a
+    nd = stab[sa]
+    nt = stab[target]
+    lead = nd - nt
+    mask = 0
+    keep = stab[sa + 1:sa + 1 + nd].copy()
+    for d in range(nd):
+        if d < lead or (stab[target + 1 + d - lead] == 1 and keep[d] != 1):
+            mask |= 1 << d
+            keep[d] = 1
+    out = a
+    if mask:
+        sk = find_shape(stab, top, keep)
+        out = _emit(DR, DF, stab, v64, v32, top, SUM, DR[1, a], sk, a, -1, mask, KEEPDIM | DIM_GIVEN,
+                    0.0, 0.0, DR[9, a])
+    return _emit(DR, DF, stab, v64, v32, top, VIEW, DR[1, a], target, out, -1, V_VIEW, 0, 0.0, 0.0, DR[9, out])
+
+
+@njit(cache=True, error_model="numpy")
+def _variant(code, TR, TF, r, vstart, vcount, variant, gkind, gvalue):
+    """The program variant whose guards hold for row ``r``, or -1."""
+    for v in range(vstart[code], vstart[code] + vcount[code]):
+        ok = True
+        for j in range(variant[v, _V_NGUARD]):
+            kind = gkind[v, j, 0]
+            if kind == _A_FA:
+                val = TF[0, r]
+            elif kind == _A_FB:
+                val = TF[1, r]
+            elif kind == _A_IA:
+                val = float(TR[7, r])
+            else:
+                val = float(TR[8, r])
+            if (val == gvalue[v, j]) != (gkind[v, j, 1] == 1):
+                ok = False
+                break
+        if ok:
+            return v
+    return -1
+
+
+@njit(cache=True, error_model="numpy")
+def _number(kind, m, c, TR, TF, tstab, r):
+    if kind == _A_LIT:
+        return c
+    if kind == _A_FA:
+        return m * TF[0, r] + c
+    if kind == _A_FB:
+        return m * TF[1, r] + c
+    if kind == _A_IA:
+        return m * TR[7, r] + c
+    if kind == _A_IB:
+        return m * TR[8, r] + c
+    # A_COUNT: input elements per output element of a reduction.
+    x = TR[5, r]
+    s = TR[4, x]
+    n = 1
+    for d in range(tstab[s]):
+        if TR[7, r] >> d & 1:
+            n *= tstab[s + 1 + d]
+    return m * n + c
+
+
+@njit(cache=True, error_model="numpy")
+def _integer(kind, value, TR, r):
+    if kind == _A_IA:
+        return TR[7, r]
+    if kind == _A_IB:
+        return TR[8, r]
+    return value
+
+
+@njit(cache=True, error_model="numpy")
+def record_sweep(TR, TF, tstab, tv64, tv32, saves, seen, gnode, start,
+                 DR, DF, dstab, dv64, dv32, top, ref, smap, imports,
+                 vstart, vcount, variant, gkind, gvalue, ins, insf, status):
+    """Write the derivative rows of rows ``start`` down to 0 onto the destination tape.
+
+    ``seen`` bits as in ``sweep``.  On return ``status`` holds (ST_*, row), and
+    for ST_GROW the rows, arena elements and shape-table entries to make room for.
+    """
+    op, dt, off, num, shp, a, b = TR[0], TR[1], TR[2], TR[3], TR[4], TR[5], TR[6]
+    rgs, fr = TR[9], TR[10]
+    regs = np.empty(_NF + ins.shape[0], np.int64)
+    for r in range(start, -1, -1):
+        if seen[r] & 3 != 1:
+            continue
+        code = op[r]
+        if code < _SOURCE_END:
+            continue
+        x = a[r]
+        y = b[r]
+        saved = saves[code]
+        if saved != 0:
+            status[1] = r
+            if fr[r] & FREED:
+                status[0] = ST_FREED
+                return
+            save_x = saved & 1 and (not saved & 16 or rgs[y] != 0)
+            save_y = saved & 2 and (not saved & 16 or rgs[x] != 0)
+            if ((save_x and fr[x] & MODIFIED and r < fr[x] >> 2) or (save_y and fr[y] & MODIFIED and r < fr[y] >> 2)
+                    or (saved & 4 and fr[r] & MODIFIED and r < fr[r] >> 2)):
+                status[0] = ST_MODIFIED
+                return
+        v = _variant(code, TR, TF, r, vstart, vcount, variant, gkind, gvalue)
+        if v < 0 or variant[v, _V_START] < 0:
+            status[0] = ST_PYTHON
+            status[1] = r
+            return
+        # Room for the worst case of this row, so that no write below can run out.
+        rows = variant[v, _V_LEN] + _SPARE_ROWS
+        big = max(num[r], num[x], num[y] if y >= 0 else 0)
+        nd = max(tstab[shp[r]], tstab[shp[x]], tstab[shp[y]] if y >= 0 else 0)
+        if (top[T_ROWS] + rows > DR.shape[1] or top[T_64] + rows * big > dv64.shape[0]
+                or top[T_32] + rows * big > dv32.shape[0] or top[T_STAB] + rows * (nd + 1) > dstab.shape[0]):
+            status[0] = ST_GROW
+            status[1] = r
+            status[2] = rows
+            status[3] = rows * big
+            status[4] = rows * (nd + 1)
+            return
+        seen[r] |= 4
+        need = (1 if x >= 0 and rgs[x] != 0 else 0) | (2 if y >= 0 and rgs[y] != 0 else 0)
+        regs[_G] = gnode[r]
+        regs[_X0] = -1
+        regs[_X1] = -1
+        regs[_Y] = -1
+        first = variant[v, _V_START]
+        for k in range(variant[v, _V_LEN]):
+            i = first + k
+            j = _NF + k
+            regs[j] = -1
+            if not ins[i, P.C_DEPS] & need:
+                continue
+            c = ins[i, P.C_CODE]
+            ra = ins[i, P.C_A]
+            rb = ins[i, P.C_B]
+            if regs[ra] < 0:
+                regs[ra] = _import(TR, tstab, tv64, tv32, DR, DF, dstab, dv64, dv32, top, ref, smap, imports,
+                                   x if ra == _X0 else (y if ra == _X1 else r))
+            na = regs[ra]
+            nb = -1
+            if rb >= 0 and c != _I_CAST:
+                if regs[rb] < 0:
+                    regs[rb] = _import(TR, tstab, tv64, tv32, DR, DF, dstab, dv64, dv32, top, ref, smap, imports,
+                                       x if rb == _X0 else (y if rb == _X1 else r))
+                nb = regs[rb]
+            fa = _number(ins[i, P.C_FA], insf[i, P.F_FAM], insf[i, P.F_FAC], TR, TF, tstab, r)
+            fb = _number(ins[i, P.C_FB], insf[i, P.F_FBM], insf[i, P.F_FBC], TR, TF, tstab, r)
+            ia = _integer(ins[i, P.C_IA], ins[i, P.C_IAV], TR, r)
+            ib = _integer(ins[i, P.C_IB], ins[i, P.C_IBV], TR, r)
+            adt = DR[1, na]
+            rg = DR[9, na] if nb < 0 else (DR[9, na] | DR[9, nb])
+            if ins[i, P.C_CONST]:
+                rg = 0
+            spec = ins[i, P.C_SHAPE]
+            if spec >= 0:
+                if spec == _S_X0:
+                    sid = _dsid(tstab, dstab, top, smap, shp[x])
+                elif spec == _S_X1:
+                    sid = _dsid(tstab, dstab, top, smap, shp[y])
+                elif spec == _S_Y:
+                    sid = _dsid(tstab, dstab, top, smap, shp[r])
+                else:
+                    sx = shp[x]
+                    keep = tstab[sx + 1:sx + 1 + tstab[sx]].copy()
+                    for d in range(keep.shape[0]):
+                        if TR[7, r] >> d & 1:
+                            keep[d] = 1
+                    sid = find_shape(dstab, top, keep)
+            else:
+                sid = DR[4, na]
+            if c == _I_CAST:
+                to = dt[x] if rb == _X0 else (dt[y] if rb == _X1 else (dt[r] if rb == _Y else DR[1, regs[rb]]))
+                out = na if to == adt else _emit(DR, DF, dstab, dv64, dv32, top, CAST, to, sid, na, -1, 0, 0,
+                                                 0.0, 0.0, DR[9, na])
+            elif c == _I_SUMTO:
+                out = _sum_to(DR, DF, dstab, dv64, dv32, top, na, sid)
+            else:
+                if c >= _UNARY_END and c < _BINARY_END:
+                    sb = DR[4, nb]
+                    if DR[3, nb] > DR[3, na] or (DR[3, nb] == DR[3, na] and dstab[sb] > dstab[sid]):
+                        sid = sb            # the operand the other one broadcasts to
+                elif c == TRANSPOSE or c == SELECT:
+                    sa = DR[4, na]
+                    n_a = dstab[sa]
+                    d0 = ia + n_a if ia < 0 else ia
+                    d1 = ib + n_a if ib < 0 else ib
+                    cur = dstab[sa + 1:sa + 1 + n_a].copy()
+                    if c == TRANSPOSE:
+                        ia = d0
+                        ib = d1
+                        if n_a:
+                            t = cur[d0]
+                            cur[d0] = cur[d1]
+                            cur[d1] = t
+                        sid = find_shape(dstab, top, cur)
+                    else:
+                        ia = d0
+                        sel = np.empty(n_a - 1, np.int64)
+                        for d in range(n_a - 1):
+                            sel[d] = cur[d] if d < d0 else cur[d + 1]
+                        sid = find_shape(dstab, top, sel)
+                out = _emit(DR, DF, dstab, dv64, dv32, top, c, adt, sid, na, nb, ia, ib, fa, fb, rg)
+            regs[j] = out
+        for q in range(2):
+            inp = x if q == 0 else y
+            if not need >> q & 1:
+                continue
+            ref_q = variant[v, _V_OUT0 + q]
+            if ref_q < 0:
+                continue
+            if regs[ref_q] < 0:
+                src = x if ref_q == _X0 else (y if ref_q == _X1 else r)
+                regs[ref_q] = _import(TR, tstab, tv64, tv32, DR, DF, dstab, dv64, dv32, top, ref, smap, imports, src)
+            g = regs[ref_q]
+            g = _sum_to(DR, DF, dstab, dv64, dv32, top, g, _dsid(tstab, dstab, top, smap, shp[inp]))
+            prev = gnode[inp]
+            if prev >= 0:
+                g = _emit(DR, DF, dstab, dv64, dv32, top, ADD, DR[1, g], DR[4, g], prev, g, 0, 0, 0.0, 0.0,
+                          DR[9, prev] | DR[9, g])
+            gnode[inp] = g
+            seen[inp] |= 1
+    status[0] = ST_DONE
