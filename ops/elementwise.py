@@ -53,6 +53,14 @@ def _mask(kind, x, lo, hi):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _pow(x, e):
+    """``x ** e`` with numpy's (and PyTorch's) x ** 0.5 == sqrt(x): nan, not inf, at -inf."""
+    if e == 0.5:
+        return math.sqrt(x) if x >= 0 else math.nan
+    return x ** e
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _unary_d(code, gy, x, y, fa, fb):
     """The input adjoint contributed by one element of a unary row."""
     if code == NEG or code == RSUBC:
@@ -90,7 +98,11 @@ def _unary_d(code, gy, x, y, fa, fb):
     if code == RECIPROCAL:
         return -(gy * (y * y))
     if code == POWC:
-        return gy * (x ** (fa - 1.0) * fa) if fa != 0.0 else 0.0 * gy
+        if fa == 0.0:
+            return 0.0 * gy
+        # x ** 1 and x ** 0 written out: pow() on every element costs ~10x (squares are common).
+        p = x if fa == 2.0 else (1.0 if fa == 1.0 else _pow(x, fa - 1.0))
+        return gy * (p * fa)
     if code == RPOWC:
         m = _mask(M_NEG, x, 0.0, 0.0) if fa == 0.0 else 1.0
         return gy * (y * math.log(fa)) * m
@@ -217,7 +229,7 @@ def _unary_f(code, x, fa, fb, ia):
         e = math.exp(x)
         return e / (1.0 + e)
     if code == RELU:
-        return 0.0 * x if x <= 0 else x
+        return 0.0 if x <= 0 else x
     if code == RECIPROCAL:
         return 1.0 / x
     if code == ADDC:
@@ -231,7 +243,7 @@ def _unary_f(code, x, fa, fb, ia):
     if code == DIVC:
         return x / fa
     if code == POWC:
-        return x ** fa
+        return _pow(x, fa)
     if code == RPOWC:
         return fa ** x
     if code == CLAMP:

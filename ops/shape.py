@@ -100,6 +100,15 @@ def shape_forward(code, v, ox, oy, stab, sx, sy, ia, ib, nx, ny):
         xs = dims(stab, sx)
         ys = dims(stab, sy)
         nd = xs.shape[0]
+        if nd == 2 and ia != ib:
+            m = ys[0]
+            n = ys[1]
+            src = v[ox:ox + nx].reshape(n, m)
+            dst = v[oy:oy + ny].reshape(m, n)
+            for i in range(m):
+                for j in range(n):
+                    dst[i, j] = src[j, i]
+            return
         xstride = np.ones(nd, np.int64)
         for d in range(nd - 2, -1, -1):
             xstride[d] = xstride[d + 1] * xs[d + 1]

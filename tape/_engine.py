@@ -19,10 +19,11 @@ from ._state import state
 from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import DONE, FREED as FREED_BIT, MODIFIED, SAVES, mark_unneeded, sweep
 from . import _programs as P
-from ._record import ST_DONE, ST_FREED, ST_GROW, ST_MODIFIED, record_sweep
+from ._record import ST_DONE, ST_FREED, ST_GROW, ST_MODIFIED, ST_VALUE, record_sweep
 from ._tape import Tape, retire
 from .ops._spec import CONST, INPUT, REGISTRY
 from .ops.reduction import keep_shape
+from .ops.shape import SELECT
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
          "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -203,6 +204,12 @@ def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
     for k, node in result.targets:
         if k == key:
             target[node] = 1
+            if tape.op[node] == SELECT and tape.fb[node]:
+                # An output of unbind: PyTorch's target is the one UnbindBackward0 node, so the
+                # paths to every output of that unbind count (and are run and freed).
+                n = tape.n
+                target[:n] |= ((tape.op[:n] == SELECT) & (tape.a[:n] == tape.a[node]) & (tape.ia[:n] == tape.ia[node])
+                               & (tape.fb[:n] == tape.fb[node]))
     for node, src in tape.src.items():
         # A node of an older tape may lead to a requested input there: keep its path.
         if type(src) is tuple or id(src()) in result.leaf_targets:
@@ -317,15 +324,17 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
         ref = np.full(n, -1, np.int64)
         smap = np.full(tape.stop, -1, np.int64)
     imports = np.empty((n, 2), np.int64)
-    status = np.zeros(5, np.int64)
+    regs = np.empty(P.N_FIXED + P.MAX_INS, np.int64)
+    status = np.zeros(7, np.int64)
     linked = 0
     r = n - 1
+    resume = -1
     state.pinned += 1           # the destination must not be rotated away mid-sweep
     try:
         while r >= 0:
             top = np.array([dest.n, dest.t64, dest.t32, dest.stop, linked], np.int64)
-            record_sweep(tape.R, tape.F, tape.stab, tape.v64, tape.v32, SAVES, seen, gnode, r,
-                         dest.R, dest.F, dest.stab, dest.v64, dest.v32, top, ref, smap, imports,
+            record_sweep(tape.R, tape.F, tape.stab, tape.v64, tape.v32, SAVES, seen, gnode, r, resume,
+                         dest.R, dest.F, dest.stab, dest.v64, dest.v32, top, ref, smap, imports, regs,
                          P.VSTART, P.VCOUNT, P.VARIANT, P.GUARD_KIND, P.GUARD_VALUE, P.INS, P.INSF, status)
             dest.n, dest.t64, dest.t32 = int(top[0]), int(top[1]), int(top[2])
             dest.learn_shapes(int(top[3]))
@@ -333,15 +342,22 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                 dest.src[int(imports[k, 0])] = (tape, int(imports[k, 1]))
             linked = int(top[4])
             kind, r = int(status[0]), int(status[1])
+            resume = -1
             if kind == ST_DONE:
                 break
             if kind == ST_FREED or kind == ST_MODIFIED:
                 _raise_unusable(tape, r, kind == ST_MODIFIED)
             if kind == ST_GROW:
                 dest.make_room(int(status[2]), int(status[3]), int(status[4]))
-                continue
-            _python_rule(tape, dest, r, gnode, seen)
-            r -= 1
+            elif kind == ST_VALUE:
+                # A product big enough for BLAS: numpy computes the row's value, the sweep goes on.
+                row = int(status[6])
+                _arena_view(dest, (dest.v64, dest.v32), row)[...] = np.matmul(
+                    dest.value_of(int(dest.a[row])), dest.value_of(int(dest.b[row])))
+                resume = int(status[5])
+            else:
+                _python_rule(tape, dest, r, gnode, seen)
+                r -= 1
     finally:
         state.pinned -= 1
     for node, src in tape.src.items():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ops import elementwise as E
+from .ops import linalg as L
 from .ops import shape as S
 from .ops._spec import REGISTRY, SOURCE
 
@@ -28,7 +29,7 @@ N_FIXED = 4
 # Where a number comes from: a literal, or an affine function of a row attribute.
 A_LIT, A_FA, A_FB, A_IA, A_IB, A_COUNT = range(6)
 # Where a shape comes from (for reshape, expand, sum-to).
-S_X0, S_X1, S_Y, S_KEEP = range(4)
+S_X0, S_X1, S_Y, S_KEEP, S_COLUMN, S_ROW = range(6)   # COLUMN/ROW: (-1, 1), (1, -1)
 # Pseudo op codes for instructions that are not one row.
 I_SUMTO = -1           # sum broadcast dims away: SUM (keepdim) then VIEW, or nothing
 I_CAST = -2            # to the dtype of another register: a CAST row, or nothing
@@ -205,8 +206,10 @@ class _Sym:
             raise Untraceable("a shape given as numbers")
         return self._op(code, ia=ia, shape=shape.src)
 
-    def reshape(self, shape):
-        return self._shaped(S.VIEW, shape, S.V_VIEW)
+    def reshape(self, *shape):
+        if shape == (-1, 1) or shape == (1, -1):
+            return self._op(S.VIEW, ia=S.V_VIEW, shape=S_COLUMN if shape[1] == 1 else S_ROW)
+        return self._shaped(S.VIEW, shape[0] if len(shape) == 1 else shape, S.V_VIEW)
 
     def expand(self, shape):
         return self._shaped(S.EXPAND, shape)
@@ -225,10 +228,19 @@ class _Sym:
             raise Untraceable("a shape given as numbers")
         return self._op(S.EMBED, ia=dim, ib=index, shape=shape.src)
 
+    def t(self):
+        return self._op(S.TRANSPOSE, ia=0, ib=-1, fa=1.0)
+
+    def __matmul__(self, o):
+        if not isinstance(o, _Sym):
+            raise Untraceable("a product with a non-tensor")
+        self.tr.matmul = True
+        return self._op(L.MATMUL, o)
+
     def _untraceable(self, *args):
         raise Untraceable("a comparison or truth value of a tensor")
 
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __matmul__ = __rmatmul__ = _untraceable
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = _untraceable
     __hash__ = None
 
 
@@ -255,6 +267,7 @@ class _Trace:
         self.pos = 0
         self.guards = []
         self.ins = []           # (int columns, float columns)
+        self.matmul = False     # the program multiplies matrices (1-D/2-D only in compiled code)
 
     def decide(self, kind, value):
         if self.pos == len(self.decisions):
@@ -288,7 +301,7 @@ def _trace_path(op, decisions):
                 raise Untraceable("a gradient that is not a traced tensor")
             refs.append(-1 if o is None else o.ref)
     except Exception:       # Untraceable, or a Python operation on a symbol (e.g. np.log)
-        return tr.guards, None, None
+        return tr.guards, None, None, False
     # Which outputs each instruction serves, so that a row computes only the
     # gradients its inputs need.
     ins = tr.ins
@@ -299,7 +312,7 @@ def _trace_path(op, decisions):
             if j >= 0 and not ins[j][0][C_DEPS] >> k & 1:
                 ins[j][0][C_DEPS] |= 1 << k
                 stack.extend(r for r in ins[j][0][C_A:C_B + 1] if r >= N_FIXED)
-    return tr.guards, ins, refs
+    return tr.guards, ins, refs, tr.matmul
 
 
 def _trace(op):
@@ -309,8 +322,8 @@ def _trace(op):
     while todo:
         decisions = todo.pop()
         fixed = len(decisions)
-        guards, ins, refs = _trace_path(op, decisions)
-        paths.append((guards, ins, refs))
+        guards, ins, refs, matmul = _trace_path(op, decisions)
+        paths.append((guards, ins, refs, matmul))
         for i in range(fixed, len(guards)):
             todo.append([g[2] for g in guards[:i]] + [True])
     return paths
@@ -325,7 +338,7 @@ def _build():
         if code in SOURCE:
             continue
         vstart[code] = len(variants)
-        for guards, ins, refs in _trace(REGISTRY[code]):
+        for guards, ins, refs, matmul in _trace(REGISTRY[code]):
             if len(guards) > MAX_GUARDS:
                 raise ValueError(f"{REGISTRY[code].name}: more than {MAX_GUARDS} branches on attributes")
             gk = np.full((MAX_GUARDS, 2), -1, np.int64)
@@ -336,21 +349,22 @@ def _build():
             guards_k.append(gk)
             guards_v.append(gv)
             if ins is None:
-                variants.append([len(guards), -1, 0, -1, -1])
+                variants.append([len(guards), -1, 0, -1, -1, 0])
                 continue
             refs = refs + [-1] * (2 - len(refs))
-            variants.append([len(guards), len(ins_i), len(ins), refs[0], refs[1]])
+            variants.append([len(guards), len(ins_i), len(ins), refs[0], refs[1], int(matmul)])
             for row, frow in ins:
                 ins_i.append(row)
                 ins_f.append(frow)
         vcount[code] = len(variants) - vstart[code]
-    return (vstart, vcount, np.array(variants, np.int64).reshape(-1, 5),
+    return (vstart, vcount, np.array(variants, np.int64).reshape(-1, 6),
             np.array(guards_k, np.int64).reshape(-1, MAX_GUARDS, 2), np.array(guards_v).reshape(-1, MAX_GUARDS),
             np.array(ins_i, np.int64).reshape(-1, 12), np.array(ins_f, np.float64).reshape(-1, 4))
 
 
-# VARIANT columns: number of guards, first instruction (-1: run in Python), count, output registers.
-V_NGUARD, V_START, V_LEN, V_OUT0, V_OUT1 = range(5)
+# VARIANT columns: number of guards, first instruction (-1: run in Python), count, output
+# registers, whether it multiplies matrices.
+V_NGUARD, V_START, V_LEN, V_OUT0, V_OUT1, V_MATMUL = range(6)
 VSTART, VCOUNT, VARIANT, GUARD_KIND, GUARD_VALUE, INS, INSF = _build()
 MAX_INS = int(VARIANT[:, V_LEN].max())
 

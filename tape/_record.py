@@ -26,19 +26,20 @@ from . import _programs as P
 from ._sweep import FREED, MODIFIED, _BINARY_END, _REDUCE_END, _SHAPE_END, _SOURCE_END, _UNARY_END
 from .ops._spec import INPUT, CONST
 from .ops.elementwise import ADD, CAST, binary_forward, unary_forward
+from .ops.linalg import DOT, MATMUL, MATMUL_BLAS, MM, MV, SMALL_PRODUCT, VM, matmul_forward
 from .ops.reduction import DIM_GIVEN, KEEPDIM, SUM, reduce_forward_kernel
 from .ops.shape import EMBED, EXPAND, SELECT, TRANSPOSE, V_VIEW, VIEW, shape_forward
 
-ST_DONE, ST_PYTHON, ST_FREED, ST_MODIFIED, ST_GROW = range(5)
+ST_DONE, ST_PYTHON, ST_FREED, ST_MODIFIED, ST_GROW, ST_VALUE = range(6)
 # ``top``: the destination's row count, arena tops, shape-table top, and the number of imports.
 T_ROWS, T_64, T_32, T_STAB, T_IMPORTS = range(5)
 _SPARE_ROWS = 9       # beyond a program's instructions: 3 imports, 2 sum-tos of 2 rows, 2 additions
 
 _G, _X0, _X1, _Y, _NF = P.G, P.X0, P.X1, P.Y, P.N_FIXED
 _A_LIT, _A_FA, _A_FB, _A_IA, _A_IB = P.A_LIT, P.A_FA, P.A_FB, P.A_IA, P.A_IB
-_S_X0, _S_X1, _S_Y, _S_KEEP = P.S_X0, P.S_X1, P.S_Y, P.S_KEEP
+_S_X0, _S_X1, _S_Y, _S_KEEP, _S_COLUMN = P.S_X0, P.S_X1, P.S_Y, P.S_KEEP, P.S_COLUMN
 _I_SUMTO, _I_CAST = P.I_SUMTO, P.I_CAST
-_V_NGUARD, _V_START, _V_LEN, _V_OUT0 = P.V_NGUARD, P.V_START, P.V_LEN, P.V_OUT0
+_V_NGUARD, _V_START, _V_LEN, _V_OUT0, _V_MATMUL = P.V_NGUARD, P.V_START, P.V_LEN, P.V_OUT0, P.V_MATMUL
 
 
 @njit(cache=True, error_model="numpy")
@@ -131,11 +132,21 @@ def _forward(R, F, stab, v64, v32, r):
             reduce_forward_kernel(code, v64, R[2, x], R[2, r], stab, R[4, x], R[7, r], R[3, x], R[3, r])
         else:
             reduce_forward_kernel(code, v32, R[2, x], R[2, r], stab, R[4, x], R[7, r], R[3, x], R[3, r])
-    else:
+    elif code < _SHAPE_END:
         if f64:
             shape_forward(code, v64, R[2, x], R[2, r], stab, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
         else:
             shape_forward(code, v32, R[2, x], R[2, r], stab, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
+    else:
+        sa = R[4, x]
+        sb = R[4, y]
+        m = stab[sa + 1] if stab[sa] == 2 else 1
+        n = stab[sb + 2] if stab[sb] == 2 else 1
+        k = stab[sa + stab[sa]]
+        if f64:
+            matmul_forward(v64, R[2, x], R[2, y], R[2, r], m, k, n)
+        else:
+            matmul_forward(v32, R[2, x], R[2, y], R[2, r], m, k, n)
 
 
 @njit(cache=True, error_model="numpy")
@@ -259,62 +270,105 @@ def _integer(kind, value, TR, r):
 
 
 @njit(cache=True, error_model="numpy")
-def record_sweep(TR, TF, tstab, tv64, tv32, saves, seen, gnode, start,
-                 DR, DF, dstab, dv64, dv32, top, ref, smap, imports,
+def _prepare(TR, TF, tstab, saves, seen, r, DR, dstab, dv64, dv32, top, vstart, vcount, variant, gkind, gvalue,
+             status):
+    """Checks before row ``r`` writes its derivative: its program variant, or -1 to skip
+    the row, or -2 to stop with ``status`` set."""
+    code = TR[0, r]
+    if seen[r] & 3 != 1 or code < _SOURCE_END:
+        return -1
+    x = TR[5, r]
+    y = TR[6, r]
+    rgs = TR[9]
+    fr = TR[10]
+    status[1] = r
+    saved = saves[code]
+    if saved != 0:
+        if fr[r] & FREED:
+            status[0] = ST_FREED
+            return -2
+        save_x = saved & 1 and (not saved & 16 or rgs[y] != 0)
+        save_y = saved & 2 and (not saved & 16 or rgs[x] != 0)
+        if ((save_x and fr[x] & MODIFIED and r < fr[x] >> 2) or (save_y and fr[y] & MODIFIED and r < fr[y] >> 2)
+                or (saved & 4 and fr[r] & MODIFIED and r < fr[r] >> 2)):
+            status[0] = ST_MODIFIED
+            return -2
+    v = _variant(code, TR, TF, r, vstart, vcount, variant, gkind, gvalue)
+    shp = TR[4]
+    nd = max(tstab[shp[r]], tstab[shp[x]], tstab[shp[y]] if y >= 0 else 0)
+    if v < 0 or variant[v, _V_START] < 0 or (variant[v, _V_MATMUL] and nd > 2):
+        status[0] = ST_PYTHON       # no program, or batched products (compiled code does 1-D/2-D only)
+        return -2
+    # Room for the worst case of this row, so that no write below can run out.
+    rows = variant[v, _V_LEN] + _SPARE_ROWS
+    num = TR[3]
+    big = max(num[r], num[x], num[y] if y >= 0 else 0)
+    if (top[T_ROWS] + rows > DR.shape[1] or top[T_64] + rows * big > dv64.shape[0]
+            or top[T_32] + rows * big > dv32.shape[0] or top[T_STAB] + rows * (nd + 1) > dstab.shape[0]):
+        status[0] = ST_GROW
+        status[2] = rows
+        status[3] = rows * big
+        status[4] = rows * (nd + 1)
+        return -2
+    seen[r] |= 4
+    return v
+
+
+@njit(cache=True, error_model="numpy")
+def _shape_of(spec, TR, tstab, dstab, top, smap, r, sa):
+    """The destination shape id an instruction's shape source names."""
+    x = TR[5, r]
+    if spec == _S_X0:
+        return _dsid(tstab, dstab, top, smap, TR[4, x])
+    if spec == _S_X1:
+        return _dsid(tstab, dstab, top, smap, TR[4, TR[6, r]])
+    if spec == _S_Y:
+        return _dsid(tstab, dstab, top, smap, TR[4, r])
+    if spec == _S_KEEP:
+        sx = TR[4, x]
+        keep = tstab[sx + 1:sx + 1 + tstab[sx]].copy()
+        for d in range(keep.shape[0]):
+            if TR[7, r] >> d & 1:
+                keep[d] = 1
+        return find_shape(dstab, top, keep)
+    flat = np.ones(2, np.int64)         # S_COLUMN / S_ROW
+    flat[0 if spec == _S_COLUMN else 1] = _numel(dstab, sa)
+    return find_shape(dstab, top, flat)
+
+
+@njit(cache=True, error_model="numpy")
+def record_sweep(TR, TF, tstab, tv64, tv32, saves, seen, gnode, start, resume,
+                 DR, DF, dstab, dv64, dv32, top, ref, smap, imports, regs,
                  vstart, vcount, variant, gkind, gvalue, ins, insf, status):
     """Write the derivative rows of rows ``start`` down to 0 onto the destination tape.
 
-    ``seen`` bits as in ``sweep``.  On return ``status`` holds (ST_*, row), and
-    for ST_GROW the rows, arena elements and shape-table entries to make room for.
+    ``seen`` bits as in ``sweep``.  On return ``status`` holds (ST_*, row); for
+    ST_GROW the rows, arena elements and shape-table entries to make room for;
+    for ST_VALUE the instruction to resume at (``resume``, with ``regs`` kept)
+    and the destination row whose value Python computes (a product for BLAS).
     """
-    op, dt, off, num, shp, a, b = TR[0], TR[1], TR[2], TR[3], TR[4], TR[5], TR[6]
-    rgs, fr = TR[9], TR[10]
-    regs = np.empty(_NF + ins.shape[0], np.int64)
+    dt, shp, a, b, rgs = TR[1], TR[4], TR[5], TR[6], TR[9]
     for r in range(start, -1, -1):
-        if seen[r] & 3 != 1:
-            continue
-        code = op[r]
-        if code < _SOURCE_END:
-            continue
         x = a[r]
         y = b[r]
-        saved = saves[code]
-        if saved != 0:
-            status[1] = r
-            if fr[r] & FREED:
-                status[0] = ST_FREED
+        if r == start and resume >= 0:
+            v = _variant(TR[0, r], TR, TF, r, vstart, vcount, variant, gkind, gvalue)
+            k0 = resume
+        else:
+            v = _prepare(TR, TF, tstab, saves, seen, r, DR, dstab, dv64, dv32, top, vstart, vcount, variant,
+                         gkind, gvalue, status)
+            if v == -1:
+                continue
+            if v < -1:
                 return
-            save_x = saved & 1 and (not saved & 16 or rgs[y] != 0)
-            save_y = saved & 2 and (not saved & 16 or rgs[x] != 0)
-            if ((save_x and fr[x] & MODIFIED and r < fr[x] >> 2) or (save_y and fr[y] & MODIFIED and r < fr[y] >> 2)
-                    or (saved & 4 and fr[r] & MODIFIED and r < fr[r] >> 2)):
-                status[0] = ST_MODIFIED
-                return
-        v = _variant(code, TR, TF, r, vstart, vcount, variant, gkind, gvalue)
-        if v < 0 or variant[v, _V_START] < 0:
-            status[0] = ST_PYTHON
-            status[1] = r
-            return
-        # Room for the worst case of this row, so that no write below can run out.
-        rows = variant[v, _V_LEN] + _SPARE_ROWS
-        big = max(num[r], num[x], num[y] if y >= 0 else 0)
-        nd = max(tstab[shp[r]], tstab[shp[x]], tstab[shp[y]] if y >= 0 else 0)
-        if (top[T_ROWS] + rows > DR.shape[1] or top[T_64] + rows * big > dv64.shape[0]
-                or top[T_32] + rows * big > dv32.shape[0] or top[T_STAB] + rows * (nd + 1) > dstab.shape[0]):
-            status[0] = ST_GROW
-            status[1] = r
-            status[2] = rows
-            status[3] = rows * big
-            status[4] = rows * (nd + 1)
-            return
-        seen[r] |= 4
-        need = (1 if x >= 0 and rgs[x] != 0 else 0) | (2 if y >= 0 and rgs[y] != 0 else 0)
-        regs[_G] = gnode[r]
-        regs[_X0] = -1
-        regs[_X1] = -1
-        regs[_Y] = -1
+            regs[_G] = gnode[r]
+            regs[_X0] = -1
+            regs[_X1] = -1
+            regs[_Y] = -1
+            k0 = 0
+        need = (1 if rgs[x] != 0 else 0) | (2 if y >= 0 and rgs[y] != 0 else 0)
         first = variant[v, _V_START]
-        for k in range(variant[v, _V_LEN]):
+        for k in range(k0, variant[v, _V_LEN]):
             i = first + k
             j = _NF + k
             regs[j] = -1
@@ -342,28 +396,35 @@ def record_sweep(TR, TF, tstab, tv64, tv32, saves, seen, gnode, start,
             if ins[i, P.C_CONST]:
                 rg = 0
             spec = ins[i, P.C_SHAPE]
-            if spec >= 0:
-                if spec == _S_X0:
-                    sid = _dsid(tstab, dstab, top, smap, shp[x])
-                elif spec == _S_X1:
-                    sid = _dsid(tstab, dstab, top, smap, shp[y])
-                elif spec == _S_Y:
-                    sid = _dsid(tstab, dstab, top, smap, shp[r])
-                else:
-                    sx = shp[x]
-                    keep = tstab[sx + 1:sx + 1 + tstab[sx]].copy()
-                    for d in range(keep.shape[0]):
-                        if TR[7, r] >> d & 1:
-                            keep[d] = 1
-                    sid = find_shape(dstab, top, keep)
-            else:
-                sid = DR[4, na]
+            sid = DR[4, na] if spec < 0 else _shape_of(spec, TR, tstab, dstab, top, smap, r, DR[4, na])
             if c == _I_CAST:
                 to = dt[x] if rb == _X0 else (dt[y] if rb == _X1 else (dt[r] if rb == _Y else DR[1, regs[rb]]))
                 out = na if to == adt else _emit(DR, DF, dstab, dv64, dv32, top, CAST, to, sid, na, -1, 0, 0,
                                                  0.0, 0.0, DR[9, na])
             elif c == _I_SUMTO:
                 out = _sum_to(DR, DF, dstab, dv64, dv32, top, na, sid)
+            elif c == MATMUL:
+                sa = DR[4, na]
+                sb = DR[4, nb]
+                m = dstab[sa + 1] if dstab[sa] == 2 else 1
+                n = dstab[sb + 2] if dstab[sb] == 2 else 1
+                ia = (DOT if dstab[sb] == 1 else VM) if dstab[sa] == 1 else (MV if dstab[sb] == 1 else MM)
+                shape = np.empty(dstab[sa] + dstab[sb] - 2, np.int64)
+                if dstab[sa] == 2:
+                    shape[0] = m
+                if dstab[sb] == 2:
+                    shape[shape.shape[0] - 1] = n
+                sid = find_shape(dstab, top, shape)
+                if DR[3, na] * n <= SMALL_PRODUCT:
+                    out = _emit(DR, DF, dstab, dv64, dv32, top, MATMUL, adt, sid, na, nb, ia, 0, 0.0, 0.0, rg)
+                else:
+                    out = _append(DR, DF, dstab, top, MATMUL_BLAS, adt, sid, na, nb, ia, 0, 0.0, 0.0, rg)
+                    regs[j] = out
+                    status[0] = ST_VALUE
+                    status[1] = r
+                    status[5] = k + 1
+                    status[6] = out
+                    return
             else:
                 if c >= _UNARY_END and c < _BINARY_END:
                     sb = DR[4, nb]
@@ -372,19 +433,16 @@ def record_sweep(TR, TF, tstab, tv64, tv32, saves, seen, gnode, start,
                 elif c == TRANSPOSE or c == SELECT:
                     sa = DR[4, na]
                     n_a = dstab[sa]
-                    d0 = ia + n_a if ia < 0 else ia
-                    d1 = ib + n_a if ib < 0 else ib
+                    d0 = max(ia + n_a if ia < 0 else ia, 0)
+                    d1 = max(ib + n_a if ib < 0 else ib, 0)
                     cur = dstab[sa + 1:sa + 1 + n_a].copy()
+                    ia = d0
                     if c == TRANSPOSE:
-                        ia = d0
                         ib = d1
                         if n_a:
-                            t = cur[d0]
-                            cur[d0] = cur[d1]
-                            cur[d1] = t
+                            cur[d0], cur[d1] = cur[d1], cur[d0]
                         sid = find_shape(dstab, top, cur)
                     else:
-                        ia = d0
                         sel = np.empty(n_a - 1, np.int64)
                         for d in range(n_a - 1):
                             sel[d] = cur[d] if d < d0 else cur[d + 1]
@@ -393,16 +451,13 @@ def record_sweep(TR, TF, tstab, tv64, tv32, saves, seen, gnode, start,
             regs[j] = out
         for q in range(2):
             inp = x if q == 0 else y
-            if not need >> q & 1:
-                continue
             ref_q = variant[v, _V_OUT0 + q]
-            if ref_q < 0:
+            if not need >> q & 1 or ref_q < 0:
                 continue
             if regs[ref_q] < 0:
-                src = x if ref_q == _X0 else (y if ref_q == _X1 else r)
-                regs[ref_q] = _import(TR, tstab, tv64, tv32, DR, DF, dstab, dv64, dv32, top, ref, smap, imports, src)
-            g = regs[ref_q]
-            g = _sum_to(DR, DF, dstab, dv64, dv32, top, g, _dsid(tstab, dstab, top, smap, shp[inp]))
+                regs[ref_q] = _import(TR, tstab, tv64, tv32, DR, DF, dstab, dv64, dv32, top, ref, smap, imports,
+                                      x if ref_q == _X0 else (y if ref_q == _X1 else r))
+            g = _sum_to(DR, DF, dstab, dv64, dv32, top, regs[ref_q], _dsid(tstab, dstab, top, smap, shp[inp]))
             prev = gnode[inp]
             if prev >= 0:
                 g = _emit(DR, DF, dstab, dv64, dv32, top, ADD, DR[1, g], DR[4, g], prev, g, 0, 0, 0.0, 0.0,

@@ -692,8 +692,6 @@ class Program:
             rg = self.draw(st.booleans())
             if self.draw(st.integers(0, 4)) == 0:
                 ins = self.inputs()
-                if not KNOWN_BUGS:  # BUG backward_inputs_unbind_output / _nonleaf_modified
-                    ins = [e for e in ins if self.t(e).is_leaf]
                 if not ins:
                     return
                 ok = self.run(f"loss.backward(inputs=[{', '.join(ins)}], retain_graph={rg})")
@@ -1072,11 +1070,18 @@ def test_bug_reshape_non_contiguous_grad_fn_name():
     _assert_same("x = L.ones(3, 2, requires_grad=True); r = type(x[:, 0].reshape((-1,)).grad_fn).__name__")
 
 
-@_xfail("backward(inputs=[unbind output]): second backward does not raise (torch: freed graph)")
-def test_bug_backward_inputs_unbind_output():
+def test_fixed_backward_inputs_unbind_output():
+    """Found by the fuzzer; fixed in tape (was: backward(inputs=[unbind output]): second backward does not raise)."""
     _assert_same("v1 = L.ones(2, 3, requires_grad=True); v4 = v1.unbind(0)\n"
                  "loss = (v1 * 0.5).sum() + (v4[0] * 0.5).sum()\n"
                  "loss.backward(inputs=[v4[1]]); loss.backward(); r = v1.grad")
+
+
+def test_fixed_grad_unbind_output():
+    """Found by the fuzzer; fixed in tape (was: autograd.grad w.r.t. an unused unbind output ran and freed nothing)."""
+    _assert_same("v0 = L.full((2, 2), -2.0, requires_grad=True); v2 = v0.unbind(0)\n"
+                 "loss = (v0 * 0.5).sum() + (v2[0] * 0.5).sum()\n"
+                 "gs = L.autograd.grad(loss, [v2[1]], allow_unused=True); loss.backward(); r = v0.grad")
 
 
 @_xfail("in-place change of a saved operand that was broadcast (implicit expand) is not detected")
