@@ -37,9 +37,10 @@ class Op:
     tape's own tensor operations so that recording it (``create_graph=True``)
     yields a differentiable graph; ``row`` carries the row's attributes.
     ``arity`` is the number of tensor inputs (1 or 2).
-    Ops in the ``PYTHON`` code range give ``py_adjoint(row, va, vb, gy, ga, gb)``
-    (numpy views; ``ga``/``gb`` None when not needed) instead of a
-    numba kernel: the sweep stops at their rows and resumes after them.
+    Ops in the ``PYTHON`` code range give ``py_adjoint(row, va, vb, gy, ga, gb, fresh)``
+    (numpy views; ``ga``/``gb`` None when not needed; bit 1/2 of ``fresh``: ``ga``/``gb``
+    still hold zeros and may be overwritten) instead of a numba kernel: the sweep
+    stops at their rows and resumes after them.
     """
 
     code: int

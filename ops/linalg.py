@@ -58,6 +58,25 @@ def matmul_adjoint(v, g, oa, ob, oy, stab, sa, sb, case, rga, rgb):
     n = 1 if case == MV else db[1]
     # Copies keep loads and stores on distinct arrays, so the loops vectorize.
     G = g[oy:oy + m * n].copy().reshape(m, n)
+    if n == 1:
+        # One column (as a matrix-vector product): every loop runs along k, which vectorizes.
+        b = v[ob:ob + k]
+        if rga:
+            for i in range(m):
+                gi = G[i, 0]
+                ga = g[oa + i * k:oa + (i + 1) * k]
+                for p in range(k):
+                    ga[p] += gi * b[p]
+        if rgb:
+            A = v[oa:oa + m * k].reshape(m, k)
+            GB = np.zeros(k, g.dtype)
+            for i in range(m):
+                gi = G[i, 0]
+                a = A[i]
+                for p in range(k):
+                    GB[p] += a[p] * gi
+            g[ob:ob + k] += GB
+        return
     if rga:
         B = v[ob:ob + k * n].reshape(k, n)
         GA = np.zeros((m, k), g.dtype)
@@ -86,6 +105,16 @@ def matmul_forward(v, oa, ob, oy, m, k, n):
     A = v[oa:oa + m * k].reshape(m, k)
     B = v[ob:ob + k * n].reshape(k, n)
     Y = v[oy:oy + m * n].reshape(m, n)
+    if n == 1:
+        # One column: a dot product per row, reduced along contiguous memory (vectorizes).
+        b = v[ob:ob + k]
+        for i in range(m):
+            a = A[i]
+            acc = a[0] * 0.0
+            for p in range(k):
+                acc += a[p] * b[p]
+            Y[i, 0] = acc
+        return
     Y[:, :] = 0.0
     for i in range(m):
         for p in range(k):
@@ -101,7 +130,15 @@ def _sum_to(x: np.ndarray, shape: tuple) -> np.ndarray:
     return x.sum(axis=axes, keepdims=True).reshape(shape) if axes else x.reshape(shape)
 
 
-def _py_adjoint(r, va, vb, gy, ga, gb):
+def _into(dst: np.ndarray, a: np.ndarray, b: np.ndarray, fresh: bool) -> None:
+    """``dst += a @ b``, written straight into ``dst`` when it holds zeros (no temporary)."""
+    if fresh:
+        np.matmul(a, b, out=dst)
+    else:
+        dst += a @ b
+
+
+def _py_adjoint(r, va, vb, gy, ga, gb, fresh):
     """Add the products into the input adjoints ``ga``/``gb`` (None when not needed)."""
     case = r.ia
     if ga is not None:
@@ -112,7 +149,7 @@ def _py_adjoint(r, va, vb, gy, ga, gb):
         elif case == VM:
             ga += vb @ gy
         elif case == MM:
-            ga += gy @ vb.T
+            _into(ga, gy, vb.T, fresh & 1)
         else:
             ga += _sum_to(gy @ np.swapaxes(vb, -1, -2), ga.shape)
     if gb is not None:
@@ -123,7 +160,7 @@ def _py_adjoint(r, va, vb, gy, ga, gb):
         elif case == VM:
             gb += np.outer(va, gy)
         elif case == MM:
-            gb += va.T @ gy
+            _into(gb, va.T, gy, fresh & 2)
         else:
             gb += _sum_to(np.swapaxes(va, -1, -2) @ gy, gb.shape)
 

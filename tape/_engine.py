@@ -15,11 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import _dtype as D
-from ._state import state
+from . import _programs as P
+from . import _record as Rec
+from . import _tensor as T
+from ._state import inplace_changes, state
 from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import DONE, FREED as FREED_BIT, MODIFIED, SAVES, mark_unneeded, sweep
-from . import _programs as P
-from ._record import ST_DONE, ST_FREED, ST_GROW, ST_MODIFIED, ST_VALUE, record_sweep
 from ._tape import Tape, retire
 from .ops._spec import CONST, INPUT, REGISTRY
 from .ops.reduction import keep_shape
@@ -76,7 +77,6 @@ class Row:
 
 def handle(tape: Tape, node: int):
     """A tensor standing for ``node``: the leaf itself for a leaf's INPUT row."""
-    from ._tensor import _plain, _recorded
     code = tape.op[node]
     dtype = D.ARENA_DTYPES[tape.dt[node]]
     if code == INPUT:
@@ -87,13 +87,13 @@ def handle(tape: Tape, node: int):
         if leaf is not None:
             return leaf
     if code == INPUT or code == CONST:
-        return _plain(np.array(tape.value_of(node)), dtype)
-    return _recorded(tape, node, tape.value_of(node), dtype)
+        return T._plain(np.array(tape.value_of(node)), dtype)
+    return T._recorded(tape, node, tape.value_of(node), dtype)
 
 
 def _arena_view(tape: Tape, arenas, node: int) -> np.ndarray:
-    o = tape.off[node]
-    return arenas[tape.dt[node]][o:o + tape.num[node]].reshape(tape.shapes[tape.shp[node]])
+    _, dt, o, n, shp = tape.R[:5, node].tolist()
+    return arenas[dt][o:o + n].reshape(tape.shapes[shp])
 
 
 class _Result:
@@ -104,7 +104,7 @@ class _Result:
         self.nodes = {}           # (id(tape), node) -> grad, for non-leaf targets
         self.targets = targets    # set of (id(tape), node) asked for, or None
         self.leaf_targets = leaf_targets    # set of id(leaf) asked for, or None (all)
-        self.swept = []           # (tape, rows reached), freed at the end unless retained
+        self.swept = []           # (tape, per-row sweep bits): rows run are freed at the end unless retained
         self.retained = []        # (tensor, grad) for tensors that called retain_grad()
 
     def add_leaf(self, leaf, g) -> None:
@@ -143,8 +143,8 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     finally:
         state.grad = prev
     if not retain_graph:
-        for tape, rows in result.swept:
-            tape.fr[rows] |= FREED_BIT
+        for tape, seen in result.swept:
+            tape.fr[:seen.shape[0]][seen >= 4] |= FREED_BIT     # bit 4 of ``seen``: the row was run
     retire()
     return result
 
@@ -163,11 +163,10 @@ def _modified_input(tape: Tape, r: int, saved: int):
 def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
     if not modified:
         raise RuntimeError(FREED_MSG)
-    from ._graph import node_view
-    from ._tensor import _legacy_name
+    from ._graph import node_view       # (imports _engine)
     node = _modified_input(tape, r, int(SAVES[tape.op[r]]))
     dtype = D.ARENA_DTYPES[tape.dt[node]]
-    what = f"[tape.{_legacy_name(dtype)}Tensor {list(tape.shape_of(node))}]"
+    what = f"[tape.{T._legacy_name(dtype)}Tensor {list(tape.shape_of(node))}]"
     code = tape.op[node]
     if code == INPUT or code == CONST:
         src = (tape.src if code == INPUT else tape.csrc).get(node)
@@ -186,6 +185,9 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
 def _mark_modified_leaves(tape: Tape) -> None:
     """Flag INPUT/CONST rows whose tensor was changed in place after it was recorded
     (every row recorded so far read the old value)."""
+    if tape.checked == inplace_changes[0]:
+        return          # nothing changed in place since the last look
+    tape.checked = inplace_changes[0]
     for sources in (tape.src, tape.csrc):
         for node, src in sources.items():
             if type(src) is not tuple:
@@ -226,7 +228,10 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     grads = (g64, g32)
     seen = _new_seen(tape, result)
     for node, g in seeds:
-        _arena_view(tape, grads, node)[...] += g
+        if g.ndim == 0:
+            grads[tape.dt[node]][tape.off[node]] += g
+        else:
+            _arena_view(tape, grads, node)[...] += g
         seen[node] |= 1
     values = (tape.v64, tape.v32)
     r = n - 1
@@ -238,32 +243,37 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             _raise_unusable(tape, (-r - 2) // 2, (-r - 2) % 2)
         _python_row(tape, r, values, grads, seen)
         r -= 1
-    for node, src in tape.src.items():
-        if seen[node] & 1:
-            g = _arena_view(tape, grads, node).copy()
-            if type(src) is tuple:
-                pending.setdefault(src[0], []).append((src[1], g))
+    # The adjoint buffers are this backward's own: gradients are handed out as views of them.
+    src_of = tape.src
+    nodes = np.fromiter(src_of, np.int64, len(src_of))
+    for node in nodes[seen[nodes] & 1 != 0].tolist():
+        src = src_of[node]
+        g = _arena_view(tape, grads, node)
+        if type(src) is tuple:
+            pending.setdefault(src[0], []).append((src[1], g))
+        else:
+            leaf = src()
+            if leaf is None:
+                continue
+            entry = result.leaves.get(id(leaf))
+            if entry is None:
+                result.leaves[id(leaf)] = [leaf, g]
             else:
-                leaf = src()
-                if leaf is None:
-                    continue
-                entry = result.leaves.get(id(leaf))
-                if entry is None:
-                    result.leaves[id(leaf)] = [leaf, g]
-                else:
-                    entry[1] = entry[1] + g
-    _collect(tape, seen, result, want_retained, lambda node: _arena_view(tape, grads, node).copy())
+                entry[1] = entry[1] + g
+    _collect(tape, seen, result, want_retained, lambda node: _arena_view(tape, grads, node))
 
 
 def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
     R = tape.R
-    x, y = R[5, r], R[6, r]
+    code, x, y = R[0, r], R[5, r], R[6, r]
     rg = R[9]
     ga = _arena_view(tape, grads, x) if rg[x] else None
     gb = _arena_view(tape, grads, y) if y >= 0 and rg[y] else None
     vb = _arena_view(tape, values, y) if y >= 0 else None
-    REGISTRY[R[0, r]].py_adjoint(Row(tape, r), _arena_view(tape, values, x), vb, _arena_view(tape, grads, r),
-                                 ga, gb)
+    # An adjoint no row has reached yet is still zero: the rule may write it instead of adding.
+    fresh = (0 if seen[x] & 1 else 1) | (0 if y < 0 or seen[y] & 1 or y == x else 2)
+    REGISTRY[code].py_adjoint(Row(tape, r), _arena_view(tape, values, x), vb, _arena_view(tape, grads, r),
+                              ga, gb, fresh)
     seen[r] |= 4
     if ga is not None:
         seen[x] |= 1
@@ -283,32 +293,34 @@ def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) ->
             t = ref()
             if t is not None and seen[node] & 1:
                 result.retained.append((t, grad_of(node)))
-    result.swept.append((tape, np.flatnonzero(seen & 4)))
+    result.swept.append((tape, seen))
 
 
 def _tensor_at(tape: Tape, node: int):
     """The tensor a backward returns for destination node ``node``."""
-    from ._tensor import _plain, _recorded
     code = tape.op[node]
     if code == INPUT or code == CONST:
         return handle(tape, node)
     dtype = D.ARENA_DTYPES[tape.dt[node]]
     if tape.rg[node]:
-        return _recorded(tape, node, tape.value_of(node), dtype)
-    return _plain(np.array(tape.value_of(node)), dtype)      # computed from constants only
+        return T._recorded(tape, node, tape.value_of(node), dtype)
+    return T._plain(np.array(tape.value_of(node)), dtype)      # computed from constants only
 
 
 def _node_on(tape: Tape, t) -> int:
     return t._node if t._tape is tape else tape.import_(t)
 
 
+_NO_MAP = np.zeros(0, np.int64)
+_NO_IMPORTS = np.zeros((0, 2), np.int64)
+
+
 def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retained: bool) -> None:
     """The recorded backward of one tape: numba writes the derivative rows (``_record``);
     rows whose rule has no compiled program come back here and run their rule."""
-    from ._tensor import _write_tape
     _mark_modified_leaves(tape)
     n = tape.n
-    dest = _write_tape()
+    dest = T._write_tape()
     seen = _new_seen(tape, result)
     gnode = np.full(n, -1, np.int64)
     grads = {}
@@ -317,47 +329,51 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
     for node, g in grads.items():
         gnode[node] = _node_on(dest, g)
         seen[node] |= 1
+    ctl = np.zeros(Rec.C_SIZE, np.int64)
     if dest is tape:
-        ref = np.arange(n, dtype=np.int64)
-        smap = np.arange(tape.stop, dtype=np.int64)
+        ctl[Rec.C_SAME] = 1         # swept nodes are used as they are: no imports, one shape table
+        ref = smap = _NO_MAP
+        imports = _NO_IMPORTS
     else:
         ref = np.full(n, -1, np.int64)
         smap = np.full(tape.stop, -1, np.int64)
-    imports = np.empty((n, 2), np.int64)
+        imports = np.empty((n, 2), np.int64)
     regs = np.empty(P.N_FIXED + P.MAX_INS, np.int64)
-    status = np.zeros(7, np.int64)
+    ctl[Rec.C_START] = n - 1
+    ctl[Rec.C_RESUME] = -1
     linked = 0
-    r = n - 1
-    resume = -1
     state.pinned += 1           # the destination must not be rotated away mid-sweep
     try:
-        while r >= 0:
-            top = np.array([dest.n, dest.t64, dest.t32, dest.stop, linked], np.int64)
-            record_sweep(tape.R, tape.F, tape.stab, tape.v64, tape.v32, SAVES, seen, gnode, r, resume,
-                         dest.R, dest.F, dest.stab, dest.v64, dest.v32, top, ref, smap, imports, regs,
-                         P.VSTART, P.VCOUNT, P.VARIANT, P.GUARD_KIND, P.GUARD_VALUE, P.INS, P.INSF, status)
-            dest.n, dest.t64, dest.t32 = int(top[0]), int(top[1]), int(top[2])
-            dest.learn_shapes(int(top[3]))
-            for k in range(linked, int(top[4])):
-                dest.src[int(imports[k, 0])] = (tape, int(imports[k, 1]))
-            linked = int(top[4])
-            kind, r = int(status[0]), int(status[1])
-            resume = -1
-            if kind == ST_DONE:
+        while ctl[Rec.C_START] >= 0:
+            ctl[Rec.T_ROWS:Rec.T_IMPORTS] = dest.n, dest.t64, dest.t32, dest.stop
+            Rec.record_sweep(tape.R, tape.F, tape.stab, tape.v64, tape.v32, seen, gnode,
+                           dest.R, dest.F, dest.stab, dest.v64, dest.v32, ref, smap, imports, regs, ctl)
+            dest.n, dest.t64, dest.t32 = int(ctl[Rec.T_ROWS]), int(ctl[Rec.T_64]), int(ctl[Rec.T_32])
+            if ctl[Rec.T_STAB] != dest.stop:
+                dest.learn_shapes(int(ctl[Rec.T_STAB]))
+            if ctl[Rec.T_IMPORTS] != linked:
+                for k in range(linked, int(ctl[Rec.T_IMPORTS])):
+                    dest.src[int(imports[k, 0])] = (tape, int(imports[k, 1]))
+                linked = int(ctl[Rec.T_IMPORTS])
+            kind, r = int(ctl[Rec.C_STATUS]), int(ctl[Rec.C_ROW])
+            ctl[Rec.C_START] = r
+            ctl[Rec.C_RESUME] = -1
+            if kind == Rec.ST_DONE:
                 break
-            if kind == ST_FREED or kind == ST_MODIFIED:
-                _raise_unusable(tape, r, kind == ST_MODIFIED)
-            if kind == ST_GROW:
-                dest.make_room(int(status[2]), int(status[3]), int(status[4]))
-            elif kind == ST_VALUE:
+            if kind == Rec.ST_FREED or kind == Rec.ST_MODIFIED:
+                _raise_unusable(tape, r, kind == Rec.ST_MODIFIED)
+            if kind == Rec.ST_GROW:
+                dest.make_room(int(ctl[Rec.C_NEED_ROWS]), int(ctl[Rec.C_NEED_ELEMS]), int(ctl[Rec.C_NEED_SLOTS]))
+            elif kind == Rec.ST_VALUE:
                 # A product big enough for BLAS: numpy computes the row's value, the sweep goes on.
-                row = int(status[6])
-                _arena_view(dest, (dest.v64, dest.v32), row)[...] = np.matmul(
-                    dest.value_of(int(dest.a[row])), dest.value_of(int(dest.b[row])))
-                resume = int(status[5])
+                row = int(ctl[Rec.C_VALUE_ROW])
+                values = (dest.v64, dest.v32)
+                _arena_view(dest, values, row)[...] = np.matmul(_arena_view(dest, values, int(dest.a[row])),
+                                                                _arena_view(dest, values, int(dest.b[row])))
+                ctl[Rec.C_RESUME] = ctl[Rec.C_NEXT]
             else:
                 _python_rule(tape, dest, r, gnode, seen)
-                r -= 1
+                ctl[Rec.C_START] = r - 1
     finally:
         state.pinned -= 1
     for node, src in tape.src.items():

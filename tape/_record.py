@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from . import _programs as P
-from ._sweep import FREED, MODIFIED, _BINARY_END, _REDUCE_END, _SHAPE_END, _SOURCE_END, _UNARY_END
+from ._sweep import FREED, MODIFIED, SAVES, _BINARY_END, _REDUCE_END, _SHAPE_END, _SOURCE_END, _UNARY_END
 from .ops._spec import INPUT, CONST
 from .ops.elementwise import ADD, CAST, binary_forward, unary_forward
 from .ops.linalg import DOT, MATMUL, MATMUL_BLAS, MM, MV, SMALL_PRODUCT, VM, matmul_forward
@@ -31,8 +31,13 @@ from .ops.reduction import DIM_GIVEN, KEEPDIM, SUM, reduce_forward_kernel
 from .ops.shape import EMBED, EXPAND, SELECT, TRANSPOSE, V_VIEW, VIEW, shape_forward
 
 ST_DONE, ST_PYTHON, ST_FREED, ST_MODIFIED, ST_GROW, ST_VALUE = range(6)
-# ``top``: the destination's row count, arena tops, shape-table top, and the number of imports.
-T_ROWS, T_64, T_32, T_STAB, T_IMPORTS = range(5)
+# ``ctl``, the sweep's integer state shared with Python: where to start (row, and instruction
+# when resuming), the destination's row count, arena tops, shape-table top and number of
+# imports, then the report: status, row, room to make (rows, arena elements, shape-table
+# slots), and for ST_VALUE the instruction to resume at and the row whose value to compute.
+# ``C_SAME`` says the destination is the swept tape itself.
+(C_START, C_RESUME, T_ROWS, T_64, T_32, T_STAB, T_IMPORTS, C_STATUS, C_ROW, C_NEED_ROWS, C_NEED_ELEMS,
+ C_NEED_SLOTS, C_NEXT, C_VALUE_ROW, C_SAME, C_SIZE) = range(16)
 _SPARE_ROWS = 9       # beyond a program's instructions: 3 imports, 2 sum-tos of 2 rows, 2 additions
 
 _G, _X0, _X1, _Y, _NF = P.G, P.X0, P.X1, P.Y, P.N_FIXED
@@ -40,6 +45,10 @@ _A_LIT, _A_FA, _A_FB, _A_IA, _A_IB = P.A_LIT, P.A_FA, P.A_FB, P.A_IA, P.A_IB
 _S_X0, _S_X1, _S_Y, _S_KEEP, _S_COLUMN = P.S_X0, P.S_X1, P.S_Y, P.S_KEEP, P.S_COLUMN
 _I_SUMTO, _I_CAST = P.I_SUMTO, P.I_CAST
 _V_NGUARD, _V_START, _V_LEN, _V_OUT0, _V_MATMUL = P.V_NGUARD, P.V_START, P.V_LEN, P.V_OUT0, P.V_MATMUL
+# Frozen into the compiled code (numba treats global arrays as constants); the kernel
+# cache is dropped whenever a rule or this file changes (``_kernel_cache``).
+_VSTART, _VCOUNT, _VARIANT, _GUARD_KIND, _GUARD_VALUE = P.VSTART, P.VCOUNT, P.VARIANT, P.GUARD_KIND, P.GUARD_VALUE
+_INS, _INSF, _SAVES = P.INS, P.INSF, SAVES
 
 
 @njit(cache=True, error_model="numpy")
@@ -159,6 +168,8 @@ def _emit(R, F, stab, v64, v32, top, code, dt, sid, a, b, ia, ib, fa, fb, rg):
 @njit(cache=True, error_model="numpy")
 def _dsid(tstab, dstab, top, smap, s):
     """The destination's shape id for the swept tape's shape ``s``."""
+    if top[C_SAME]:
+        return s
     d = smap[s]
     if d < 0:
         d = find_shape(dstab, top, tstab[s + 1:s + 1 + tstab[s]].copy())
@@ -169,6 +180,8 @@ def _dsid(tstab, dstab, top, smap, s):
 @njit(cache=True, error_model="numpy")
 def _import(TR, tstab, tv64, tv32, DR, DF, dstab, dv64, dv32, top, ref, smap, imports, node):
     """The destination node standing for swept node ``node`` (copied over on first use)."""
+    if top[C_SAME]:
+        return node
     d = ref[node]
     if d >= 0:
         return d
@@ -216,8 +229,9 @@ def _sum_to(DR, DF, stab, v64, v32, top, a, target):
 
 
 @njit(cache=True, error_model="numpy")
-def _variant(code, TR, TF, r, vstart, vcount, variant, gkind, gvalue):
+def _variant(code, TR, TF, r):
     """The program variant whose guards hold for row ``r``, or -1."""
+    vstart, vcount, variant, gkind, gvalue = _VSTART, _VCOUNT, _VARIANT, _GUARD_KIND, _GUARD_VALUE
     for v in range(vstart[code], vstart[code] + vcount[code]):
         ok = True
         for j in range(variant[v, _V_NGUARD]):
@@ -270,10 +284,10 @@ def _integer(kind, value, TR, r):
 
 
 @njit(cache=True, error_model="numpy")
-def _prepare(TR, TF, tstab, saves, seen, r, DR, dstab, dv64, dv32, top, vstart, vcount, variant, gkind, gvalue,
-             status):
+def _prepare(TR, TF, tstab, seen, r, DR, dstab, dv64, dv32, top):
     """Checks before row ``r`` writes its derivative: its program variant, or -1 to skip
-    the row, or -2 to stop with ``status`` set."""
+    the row, or -2 to stop with the status set in ``top``."""
+    variant = _VARIANT
     code = TR[0, r]
     if seen[r] & 3 != 1 or code < _SOURCE_END:
         return -1
@@ -281,23 +295,23 @@ def _prepare(TR, TF, tstab, saves, seen, r, DR, dstab, dv64, dv32, top, vstart, 
     y = TR[6, r]
     rgs = TR[9]
     fr = TR[10]
-    status[1] = r
-    saved = saves[code]
+    top[C_ROW] = r
+    saved = _SAVES[code]
     if saved != 0:
         if fr[r] & FREED:
-            status[0] = ST_FREED
+            top[C_STATUS] = ST_FREED
             return -2
         save_x = saved & 1 and (not saved & 16 or rgs[y] != 0)
         save_y = saved & 2 and (not saved & 16 or rgs[x] != 0)
         if ((save_x and fr[x] & MODIFIED and r < fr[x] >> 2) or (save_y and fr[y] & MODIFIED and r < fr[y] >> 2)
                 or (saved & 4 and fr[r] & MODIFIED and r < fr[r] >> 2)):
-            status[0] = ST_MODIFIED
+            top[C_STATUS] = ST_MODIFIED
             return -2
-    v = _variant(code, TR, TF, r, vstart, vcount, variant, gkind, gvalue)
+    v = _variant(code, TR, TF, r)
     shp = TR[4]
     nd = max(tstab[shp[r]], tstab[shp[x]], tstab[shp[y]] if y >= 0 else 0)
     if v < 0 or variant[v, _V_START] < 0 or (variant[v, _V_MATMUL] and nd > 2):
-        status[0] = ST_PYTHON       # no program, or batched products (compiled code does 1-D/2-D only)
+        top[C_STATUS] = ST_PYTHON       # no program, or batched products (compiled code does 1-D/2-D only)
         return -2
     # Room for the worst case of this row, so that no write below can run out.
     rows = variant[v, _V_LEN] + _SPARE_ROWS
@@ -305,10 +319,10 @@ def _prepare(TR, TF, tstab, saves, seen, r, DR, dstab, dv64, dv32, top, vstart, 
     big = max(num[r], num[x], num[y] if y >= 0 else 0)
     if (top[T_ROWS] + rows > DR.shape[1] or top[T_64] + rows * big > dv64.shape[0]
             or top[T_32] + rows * big > dv32.shape[0] or top[T_STAB] + rows * (nd + 1) > dstab.shape[0]):
-        status[0] = ST_GROW
-        status[2] = rows
-        status[3] = rows * big
-        status[4] = rows * (nd + 1)
+        top[C_STATUS] = ST_GROW
+        top[C_NEED_ROWS] = rows
+        top[C_NEED_ELEMS] = rows * big
+        top[C_NEED_SLOTS] = rows * (nd + 1)
         return -2
     seen[r] |= 4
     return v
@@ -337,26 +351,26 @@ def _shape_of(spec, TR, tstab, dstab, top, smap, r, sa):
 
 
 @njit(cache=True, error_model="numpy")
-def record_sweep(TR, TF, tstab, tv64, tv32, saves, seen, gnode, start, resume,
-                 DR, DF, dstab, dv64, dv32, top, ref, smap, imports, regs,
-                 vstart, vcount, variant, gkind, gvalue, ins, insf, status):
-    """Write the derivative rows of rows ``start`` down to 0 onto the destination tape.
+def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dv64, dv32, ref, smap, imports, regs, top):
+    """Write the derivative rows of rows ``top[C_START]`` down to 0 onto the destination tape.
 
-    ``seen`` bits as in ``sweep``.  On return ``status`` holds (ST_*, row); for
-    ST_GROW the rows, arena elements and shape-table entries to make room for;
-    for ST_VALUE the instruction to resume at (``resume``, with ``regs`` kept)
-    and the destination row whose value Python computes (a product for BLAS).
+    ``seen`` bits as in ``sweep``.  On return ``top`` holds the status (ST_*) and
+    row; for ST_GROW the room to make; for ST_VALUE the instruction to resume
+    at (with ``regs`` kept) and the destination row whose value Python computes
+    (a product for BLAS).  The program tables are compile-time constants.
     """
+    variant, ins, insf = _VARIANT, _INS, _INSF
+    start = top[C_START]
+    resume = top[C_RESUME]
     dt, shp, a, b, rgs = TR[1], TR[4], TR[5], TR[6], TR[9]
     for r in range(start, -1, -1):
         x = a[r]
         y = b[r]
         if r == start and resume >= 0:
-            v = _variant(TR[0, r], TR, TF, r, vstart, vcount, variant, gkind, gvalue)
+            v = _variant(TR[0, r], TR, TF, r)
             k0 = resume
         else:
-            v = _prepare(TR, TF, tstab, saves, seen, r, DR, dstab, dv64, dv32, top, vstart, vcount, variant,
-                         gkind, gvalue, status)
+            v = _prepare(TR, TF, tstab, seen, r, DR, dstab, dv64, dv32, top)
             if v == -1:
                 continue
             if v < -1:
@@ -420,10 +434,10 @@ def record_sweep(TR, TF, tstab, tv64, tv32, saves, seen, gnode, start, resume,
                 else:
                     out = _append(DR, DF, dstab, top, MATMUL_BLAS, adt, sid, na, nb, ia, 0, 0.0, 0.0, rg)
                     regs[j] = out
-                    status[0] = ST_VALUE
-                    status[1] = r
-                    status[5] = k + 1
-                    status[6] = out
+                    top[C_STATUS] = ST_VALUE
+                    top[C_ROW] = r
+                    top[C_NEXT] = k + 1
+                    top[C_VALUE_ROW] = out
                     return
             else:
                 if c >= _UNARY_END and c < _BINARY_END:
@@ -464,4 +478,4 @@ def record_sweep(TR, TF, tstab, tv64, tv32, saves, seen, gnode, start, resume,
                           DR[9, prev] | DR[9, g])
             gnode[inp] = g
             seen[inp] |= 1
-    status[0] = ST_DONE
+    top[C_STATUS] = ST_DONE

@@ -13,3 +13,6 @@ class _ThreadState(threading.local):
 
 
 state = _ThreadState()
+
+
+inplace_changes = [0]   # bumped by every in-place change (any thread): lets backward skip version checks

@@ -31,7 +31,7 @@ import weakref
 
 import numpy as np
 
-from ._state import state
+from ._state import inplace_changes, state
 from .ops._spec import CONST, INPUT
 
 _INT_COLS = ("op", "dt", "off", "num", "shp", "a", "b", "ia", "ib", "rg", "fr", "hid")
@@ -50,7 +50,7 @@ class Tape:
 
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
-                             "soft")
+                             "soft", "checked")
 
     def __init__(self) -> None:
         self.cap = ROWS0
@@ -78,6 +78,9 @@ class Tape:
         self.csrc = {}          # CONST row -> weakref to its tensor (to notice in-place changes)
         self.retained = {}      # node -> weakref to a tensor that called retain_grad()
         self.views = None       # row -> its grad_fn view while one exists (made on first use)
+        # ``inplace_changes`` when the leaves' versions were last compared: no change made
+        # before a row was recorded can make it stale, so a new tape starts checked.
+        self.checked = inplace_changes[0]
 
     def reset(self) -> None:
         """Empty the tape for reuse, keeping its buffers (nothing may refer to it)."""
@@ -178,20 +181,25 @@ class Tape:
         if r == self.cap:
             self.grow_rows()
         n = value.size
+        shape = value.shape
         if arena == 0:
             o = self.t64
             if o + n > self.v64.shape[0]:
                 self.reserve(0, n)
             else:
                 self.t64 = o + n
-            self.v64[o:o + n] = value.reshape(-1)
+            v = self.v64
         else:
             o = self.t32
             if o + n > self.v32.shape[0]:
                 self.reserve(1, n)
             else:
                 self.t32 = o + n
-            self.v32[o:o + n] = value.reshape(-1)
+            v = self.v32
+        if shape:
+            v[o:o + n] = value.ravel()
+        else:
+            v[o] = value            # an item assignment costs a fifth of a slice's
         self.n = r + 1
         R = self.R
         R[0, r] = code
@@ -199,7 +207,6 @@ class Tape:
             R[1, r] = arena
         R[2, r] = o
         R[3, r] = n
-        shape = value.shape
         if shape:
             sid = self.shape_ids.get(shape)
             R[4, r] = sid if sid is not None else self.shape_id(shape)

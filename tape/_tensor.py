@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _dtype as D
 from ._format import tensor_repr
-from ._state import state
+from ._state import inplace_changes, state
 from ._tape import Tape, fresh
 from .ops import elementwise as E
 from .ops import linalg as L
@@ -120,13 +120,23 @@ def _recorded(tape: Tape, node: int, v: np.ndarray, dtype: D.dtype) -> "Tensor":
     return t
 
 
+_SUFFIX: dict = {}
+
+
 def _is_suffix(s: tuple, shape: tuple) -> bool:
     """Whether ``s`` broadcasts to ``shape`` along leading dims only (a kernel handles that)."""
-    k = 0
-    while k < len(s) and s[k] == 1:
-        k += 1
-    n = len(s) - k
-    return n <= len(shape) and shape[len(shape) - n:] == s[k:]
+    key = (s, shape)
+    known = _SUFFIX.get(key)
+    if known is None:
+        k = 0
+        while k < len(s) and s[k] == 1:
+            k += 1
+        n = len(s) - k
+        known = n <= len(shape) and shape[len(shape) - n:] == s[k:]
+        if len(_SUFFIX) > 4096:
+            _SUFFIX.clear()
+        _SUFFIX[key] = known
+    return known
 
 
 def _node_in(tape: Tape, t: "Tensor", dtype: D.dtype, shape: tuple) -> int:
@@ -278,15 +288,28 @@ def _with_number(x: "Tensor", c: Number, code: int) -> "Tensor":
         if x._rg and state.grad:
             return _scalar_row(code, y, x, None, c)
         return _py_scalar(y)
-    dt = D.result_type(x, c)
-    if code == E.DIVC and not dt.is_floating_point:
-        dt = D.get_default_dtype()
-    v = x._value().astype(dt.np, copy=False)
-    if code == E.POWC and not dt.is_floating_point and c < 0:
-        raise RuntimeError("Integers to negative integer powers are not allowed.")
-    y = _as_array(np_fwd(v, c if dt.is_floating_point else dt.np.type(c)), dt)
+    dt = x._dtype
+    if not (dt.is_floating_point and (type(c) is float or type(c) is int)):
+        dt = D.result_type(x, c)
+        if code == E.DIVC and not dt.is_floating_point:
+            dt = D.get_default_dtype()
+    v = x._v if f is None else np.array(f)
+    if v.dtype is not dt.np:
+        v = v.astype(dt.np)
+    if not dt.is_floating_point:
+        if code == E.POWC and c < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        c = dt.np.type(c)
+    y = np_fwd(v, c)
+    if not x._shape:
+        y = np.asarray(y, dt.np)
     if x._rg and state.grad:
-        return _emit(code, y, dt, x, fa=float(c))
+        tape = state.tape
+        if tape is None or tape.n >= tape.soft:
+            tape = None
+            tape = fresh()
+        node = tape.append(code, dt.arena, y, x._node if x._tape is tape else tape.import_(x), -1, 0, 0, float(c))
+        return _recorded(tape, node, y, dt)
     return _plain(y, dt)
 
 
@@ -341,8 +364,8 @@ def _binary(a: "Tensor", b, code: int) -> "Tensor":
         na = a._node
     else:
         na = _node_in(tape, a, dt, shape)
-    if b._tape is tape and b._dtype is dt and (sb == shape or _is_suffix(sb, shape)):
-        nb = b._node
+    if b._dtype is dt and (b._tape is tape or b._rg) and (sb == shape or _is_suffix(sb, shape)):
+        nb = b._node if b._tape is tape else tape.import_(b)      # (a leaf, or a node of an older tape)
     else:
         nb = _node_in(tape, b, dt, shape)
     node = tape.append(code, dt.arena, y, na, nb)
@@ -855,6 +878,7 @@ class Tensor:
             self._ver = [1]
         else:
             self._ver[0] += 1
+        inplace_changes[0] += 1
         self._ig = 0
         tape = self._tape
         if tape is not None:
