@@ -145,7 +145,12 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     if not retain_graph:
         for tape, seen in result.swept:
             tape.fr[:seen.shape[0]][seen >= 4] |= FREED_BIT     # bit 4 of ``seen``: the row was run
-    retire()
+        retire()    # the graph is consumed: later ops go to another tape (a spare, once unreferenced)
+    elif state.tape is not None:
+        # A retained graph (a gradient penalty, create_graph) is usually used again: its tape
+        # stays current, so what follows needs no imports and a later backward sweeps one
+        # tape; it is retired once full instead of growing (``fresh``).
+        state.tape.kept = True
     return result
 
 
@@ -260,7 +265,8 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                 result.leaves[id(leaf)] = [leaf, g]
             else:
                 entry[1] = entry[1] + g
-    _collect(tape, seen, result, want_retained, lambda node: _arena_view(tape, grads, node))
+    # (a node can be both asked for and retaining its grad: each gets its own copy)
+    _collect(tape, seen, result, want_retained, lambda node: _arena_view(tape, grads, node).copy())
 
 
 def _python_row(tape: Tape, r: int, values, grads, seen) -> None:

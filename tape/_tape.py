@@ -50,7 +50,7 @@ class Tape:
 
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
-                             "soft", "checked")
+                             "soft", "checked", "kept")
 
     def __init__(self) -> None:
         self.cap = ROWS0
@@ -81,6 +81,7 @@ class Tape:
         # ``inplace_changes`` when the leaves' versions were last compared: no change made
         # before a row was recorded can make it stale, so a new tape starts checked.
         self.checked = inplace_changes[0]
+        self.kept = False       # a backward that retained its graph left this tape current
 
     def reset(self) -> None:
         """Empty the tape for reuse, keeping its buffers (nothing may refer to it)."""
@@ -305,7 +306,7 @@ def fresh() -> Tape:
         t = state.tape = Tape()
     elif sys.getrefcount(t) == 3:       # state.tape, ``t`` and getrefcount's argument
         t.reset()
-    elif t.n >= MAX_ROWS and not state.pinned:
+    elif (t.n >= MAX_ROWS or t.kept and t.n >= t.cap) and not state.pinned:
         t = None
         retire()
         t = state.tape or Tape()
