@@ -32,6 +32,9 @@ FREED_MSG = ("Trying to backward through the graph a second time (or directly ac
          "graph a second time or if you need to access saved tensors after calling backward.")
 
 
+SHARED_ADJOINTS = 1 << 16     # adjoint buffers up to this many elements are shared by the gradients
+
+
 class Row:
     """Attributes of one recorded row, as derivative rules and grad_fn views read them."""
 
@@ -248,12 +251,14 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             _raise_unusable(tape, (-r - 2) // 2, (-r - 2) % 2)
         _python_row(tape, r, values, grads, seen)
         r -= 1
-    # The adjoint buffers are this backward's own: gradients are handed out as views of them.
+    # The adjoint buffers are this backward's own: gradients are handed out as views of them,
+    # unless the buffers are big (a view would keep the whole of them alive).
+    share = g64.shape[0] + g32.shape[0] <= SHARED_ADJOINTS
     src_of = tape.src
     nodes = np.fromiter(src_of, np.int64, len(src_of))
     for node in nodes[seen[nodes] & 1 != 0].tolist():
         src = src_of[node]
-        g = _arena_view(tape, grads, node)
+        g = _arena_view(tape, grads, node) if share else _arena_view(tape, grads, node).copy()
         if type(src) is tuple:
             pending.setdefault(src[0], []).append((src[1], g))
         else:

@@ -879,6 +879,13 @@ class Tensor:
         else:
             self._ver[0] += 1
         inplace_changes[0] += 1
+        if self._ig:
+            # Flag the tape row that holds this tensor's last import now: the tape holds the
+            # tensor only weakly, so a backward after the tensor is dropped could not tell.
+            for t in (state.tape, *state.spares):
+                if t is not None and t.gen == self._ig:
+                    t.fr[self._in] = (t.fr[self._in] & 1) | 2 | (t.n << 2)
+                    break
         self._ig = 0
         tape = self._tape
         if tape is not None:

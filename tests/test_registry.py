@@ -52,6 +52,8 @@ EXTRA = {
     "reciprocal": (lambda x: (x * x + 1.0).reciprocal(), [(3,)]),
     "batched_matmul": (lambda x, y: x @ y, [(2, 3, 4), (4, 5)]),
     "batched_matvec": (lambda x, y: x @ y, [(2, 3, 4), (4,)]),
+    # Over SMALL_PRODUCT multiply-adds: a MATMUL_BLAS row, from few elements (k = 1).
+    "matmul_blas": (lambda x, y: (x @ y).tanh(), [(257, 1), (1, 257)]),
     "sum_keep_mask": (lambda x: (x.relu() + x.abs()).sum(1), [(3, 4)]),
 }
 
