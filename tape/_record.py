@@ -159,10 +159,14 @@ def _forward(R, F, stab, v64, v32, r):
 
 
 @njit(cache=True, error_model="numpy")
-def _emit(R, F, stab, v64, v32, top, code, dt, sid, a, b, ia, ib, fa, fb, rg):
-    r = _append(R, F, stab, top, code, dt, sid, a, b, ia, ib, fa, fb, rg)
-    _forward(R, F, stab, v64, v32, r)
-    return r
+def _forward_rows(R, F, stab, v64, v32, lo, hi):
+    """Compute the values of the rows appended from ``lo`` to ``hi`` (imports were copied as
+    they were made; a BLAS product is left to Python).  One call site for all the forward
+    kernels keeps the compiled sweep small."""
+    for r in range(lo, hi):
+        code = R[0, r]
+        if code >= _SOURCE_END and code != MATMUL_BLAS:
+            _forward(R, F, stab, v64, v32, r)
 
 
 @njit(cache=True, error_model="numpy")
@@ -205,7 +209,7 @@ def _import(TR, tstab, tv64, tv32, DR, DF, dstab, dv64, dv32, top, ref, smap, im
 
 
 @njit(cache=True, error_model="numpy")
-def _sum_to(DR, DF, stab, v64, v32, top, a, target):
+def _sum_to(DR, DF, stab, top, a, target):
     """``a._sum_to(shape target)``: a keepdim SUM over the broadcast dims and a VIEW, as the rule's
     Python form records them; nothing when the shapes already agree."""
     sa = DR[4, a]
@@ -223,9 +227,9 @@ def _sum_to(DR, DF, stab, v64, v32, top, a, target):
     out = a
     if mask:
         sk = find_shape(stab, top, keep)
-        out = _emit(DR, DF, stab, v64, v32, top, SUM, DR[1, a], sk, a, -1, mask, KEEPDIM | DIM_GIVEN,
+        out = _append(DR, DF, stab, top, SUM, DR[1, a], sk, a, -1, mask, KEEPDIM | DIM_GIVEN,
                     0.0, 0.0, DR[9, a])
-    return _emit(DR, DF, stab, v64, v32, top, VIEW, DR[1, a], target, out, -1, V_VIEW, 0, 0.0, 0.0, DR[9, out])
+    return _append(DR, DF, stab, top, VIEW, DR[1, a], target, out, -1, V_VIEW, 0, 0.0, 0.0, DR[9, out])
 
 
 @njit(cache=True, error_model="numpy")
@@ -381,6 +385,7 @@ def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dv64, dv
             regs[_Y] = -1
             k0 = 0
         need = (1 if rgs[x] != 0 else 0) | (2 if y >= 0 and rgs[y] != 0 else 0)
+        new_rows = top[T_ROWS]          # rows appended from here on get their values below
         first = variant[v, _V_START]
         for k in range(k0, variant[v, _V_LEN]):
             i = first + k
@@ -413,10 +418,10 @@ def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dv64, dv
             sid = DR[4, na] if spec < 0 else _shape_of(spec, TR, tstab, dstab, top, smap, r, DR[4, na])
             if c == _I_CAST:
                 to = dt[x] if rb == _X0 else (dt[y] if rb == _X1 else (dt[r] if rb == _Y else DR[1, regs[rb]]))
-                out = na if to == adt else _emit(DR, DF, dstab, dv64, dv32, top, CAST, to, sid, na, -1, 0, 0,
-                                                 0.0, 0.0, DR[9, na])
+                out = na if to == adt else _append(DR, DF, dstab, top, CAST, to, sid, na, -1, 0, 0,
+                                                   0.0, 0.0, DR[9, na])
             elif c == _I_SUMTO:
-                out = _sum_to(DR, DF, dstab, dv64, dv32, top, na, sid)
+                out = _sum_to(DR, DF, dstab, top, na, sid)
             elif c == MATMUL:
                 sa = DR[4, na]
                 sb = DR[4, nb]
@@ -430,9 +435,10 @@ def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dv64, dv
                     shape[shape.shape[0] - 1] = n
                 sid = find_shape(dstab, top, shape)
                 if DR[3, na] * n <= SMALL_PRODUCT:
-                    out = _emit(DR, DF, dstab, dv64, dv32, top, MATMUL, adt, sid, na, nb, ia, 0, 0.0, 0.0, rg)
+                    out = _append(DR, DF, dstab, top, MATMUL, adt, sid, na, nb, ia, 0, 0.0, 0.0, rg)
                 else:
                     out = _append(DR, DF, dstab, top, MATMUL_BLAS, adt, sid, na, nb, ia, 0, 0.0, 0.0, rg)
+                    _forward_rows(DR, DF, dstab, dv64, dv32, new_rows, out)
                     regs[j] = out
                     top[C_STATUS] = ST_VALUE
                     top[C_ROW] = r
@@ -461,7 +467,7 @@ def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dv64, dv
                         for d in range(n_a - 1):
                             sel[d] = cur[d] if d < d0 else cur[d + 1]
                         sid = find_shape(dstab, top, sel)
-                out = _emit(DR, DF, dstab, dv64, dv32, top, c, adt, sid, na, nb, ia, ib, fa, fb, rg)
+                out = _append(DR, DF, dstab, top, c, adt, sid, na, nb, ia, ib, fa, fb, rg)
             regs[j] = out
         for q in range(2):
             inp = x if q == 0 else y
@@ -471,11 +477,12 @@ def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dv64, dv
             if regs[ref_q] < 0:
                 regs[ref_q] = _import(TR, tstab, tv64, tv32, DR, DF, dstab, dv64, dv32, top, ref, smap, imports,
                                       x if ref_q == _X0 else (y if ref_q == _X1 else r))
-            g = _sum_to(DR, DF, dstab, dv64, dv32, top, regs[ref_q], _dsid(tstab, dstab, top, smap, shp[inp]))
+            g = _sum_to(DR, DF, dstab, top, regs[ref_q], _dsid(tstab, dstab, top, smap, shp[inp]))
             prev = gnode[inp]
             if prev >= 0:
-                g = _emit(DR, DF, dstab, dv64, dv32, top, ADD, DR[1, g], DR[4, g], prev, g, 0, 0, 0.0, 0.0,
-                          DR[9, prev] | DR[9, g])
+                g = _append(DR, DF, dstab, top, ADD, DR[1, g], DR[4, g], prev, g, 0, 0, 0.0, 0.0,
+                            DR[9, prev] | DR[9, g])
             gnode[inp] = g
             seen[inp] |= 1
+        _forward_rows(DR, DF, dstab, dv64, dv32, new_rows, top[T_ROWS])
     top[C_STATUS] = ST_DONE
