@@ -23,7 +23,7 @@ from ._spec import CROSS, NUMBER, OUT, X0, X1, Op, register
 # --- codes (UNARY range 10..59, BINARY range 60..79) -------------------------
 NEG, ABS, EXP, LOG, LOG2, LOG10, SQRT, SIN, COS, TAN, TANH, SIGMOID, RELU, RECIPROCAL, CLONE = range(10, 25)
 ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC, CLAMP, MASK, CAST = range(30, 40)
-ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM = range(60, 67)
+ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, MASKED = range(60, 68)
 
 # Kinds of MASK: a piecewise-constant function of x, whose derivative is zero.
 # Where PyTorch's derivative keeps x in the graph (relu, abs), the rule records
@@ -61,6 +61,13 @@ def _pow(x, e):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _where(m, g):
+    """``g * m`` where the mask ``m`` is nonzero, else 0 even for a nan or inf ``g`` (PyTorch's
+    where/masked_fill in the derivatives of relu, clamp, maximum ...)."""
+    return g * m if m != 0 else 0.0 * m
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _unary_d(code, gy, x, y, fa, fb):
     """The input adjoint contributed by one element of a unary row."""
     if code == NEG or code == RSUBC:
@@ -94,7 +101,7 @@ def _unary_d(code, gy, x, y, fa, fb):
     if code == SIGMOID:
         return gy * (y * (1.0 - y))
     if code == RELU:
-        return gy * _mask(M_POS, y, 0.0, 0.0)
+        return _where(_mask(M_POS, y, 0.0, 0.0), gy)
     if code == RECIPROCAL:
         return -(gy * (y * y))
     if code == POWC:
@@ -107,7 +114,7 @@ def _unary_d(code, gy, x, y, fa, fb):
         m = _mask(M_NEG, x, 0.0, 0.0) if fa == 0.0 else 1.0
         return gy * (y * math.log(fa)) * m
     if code == CLAMP:
-        return gy * _mask(M_INRANGE, x, fa, fb)
+        return _where(_mask(M_INRANGE, x, fa, fb), gy)
     return 0.0 * gy     # MASK: zero derivative
 
 
@@ -143,11 +150,13 @@ def _binary_d(code, s, gy, a, b, y):
     if code == DIV:
         return gy / b, -(gy * a) / (b * b)
     if code == POW:
-        da = gy * (b * a ** (b - 1.0)) if b != 0 else 0.0 * gy
+        da = gy * (b * a ** (b - 1.0)) if b != 0 else 0.0      # 0 for any gy, as PyTorch's where()
         db = gy * (y * math.log(a)) if (a != 0 or b < 0) else 0.0 * gy
         return da, db
+    if code == MASKED:
+        return _where(b, gy), 0.0       # the mask is piecewise constant
     d = (a - b) * s
-    return gy * _mask(M_STEP_HALF, d, 0.0, 0.0), gy * _mask(M_STEP_HALF, -d, 0.0, 0.0)
+    return _where(_mask(M_STEP_HALF, d, 0.0, 0.0), gy), _where(_mask(M_STEP_HALF, -d, 0.0, 0.0), gy)
 
 
 @njit(cache=True, error_model="numpy")
@@ -276,6 +285,8 @@ def _binary_f(code, a, b):
         return a ** b
     if code == MAXIMUM:
         return a if (a >= b or a != a) else b
+    if code == MASKED:
+        return a * b if b != 0 else 0.0 * b
     return a if (a <= b or a != a) else b
 
 
@@ -294,6 +305,19 @@ def binary_forward(code, n, v, oa, ob, oy, na, nb):
 
 
 # --- forward helpers ------------------------------------------------------------
+def int_power(base, exponent):
+    """Integer ``base ** exponent`` as PyTorch computes it: a negative exponent gives 1 for base 1,
+    +-1 for base -1 and 0 otherwise (numpy refuses negative integer exponents)."""
+    base, exponent = np.broadcast_arrays(base, exponent)
+    negative = exponent < 0
+    if not negative.any():
+        return np.power(base, exponent)
+    out = np.power(base, np.where(negative, 0, exponent))
+    odd = np.where(exponent % 2 == 0, 1, -1)
+    small = np.where(base == 1, 1, np.where(base == -1, odd, 0)).astype(out.dtype)
+    return np.where(negative, small, out)
+
+
 def _sigmoid(x):
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
@@ -358,7 +382,7 @@ _u(TANH, "tanh", "TanhBackward0", OUT, np.tanh, math.tanh,
 _u(SIGMOID, "sigmoid", "SigmoidBackward0", OUT, _sigmoid, _sigmoid_scalar,
    lambda g, x, y, r: (g * (y * (1.0 - y)),))
 _u(RELU, "relu", "ReluBackward0", OUT, lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
-   _relu_scalar, lambda g, x, y, r: (g * y._mask(M_POS),), float_only=False)
+   _relu_scalar, lambda g, x, y, r: (g._masked(y._mask(M_POS)),), float_only=False)
 _u(RECIPROCAL, "reciprocal", "ReciprocalBackward0", OUT, lambda x: 1.0 / x, lambda f: 1.0 / f,
    lambda g, x, y, r: (-(g * (y * y)),))
 _u(CLONE, "clone", "CloneBackward0", 0, np.copy, lambda f: f, lambda g, x, y, r: (g,),
@@ -379,7 +403,7 @@ _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
    lambda g, x, y, r: ((g * (y * float(np.log(r.fa))) * x[0]._mask(M_NEG)) if r.fa == 0.0
                        else g * (y * float(np.log(r.fa))),))
 _u(CLAMP, "clamp", "ClampBackward1", X0, None, None,
-   lambda g, x, y, r: (g * x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True),))
+   lambda g, x, y, r: (g._masked(x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True)),))
 
 SCALAR_FORWARD = {
     ADDC: (np.add, lambda f, c: f + c),
@@ -399,6 +423,20 @@ def _exponent_mask(base, exponent):
     return keep.clamp(max=1.0)
 
 
+def _base_grad(g, x):
+    """g * e * base ** (e - 1), zero where e == 0 (as PyTorch): the power is taken with exponent
+    0 there, so no 0 * inf makes a nan."""
+    nonzero = x[1]._mask(M_NONZERO)
+    return (g * (x[1] * x[0] ** (x[1] - 1.0 + (1.0 - x[1]._mask(M_NONZERO, constant=True)))))._masked(nonzero)
+
+
+def _exponent_grad(g, x, y):
+    """g * y * log(base), zero where base == 0 and exponent >= 0 (as PyTorch's masked_fill):
+    the log is taken of 1 there, so no 0 * -inf makes a nan."""
+    keep = _exponent_mask(x[0], x[1])
+    return g * (y * (x[0] + (1.0 - keep)).log()) * keep
+
+
 def _b(code, name, grad_fn, saved, forward, scalar, vjp):
     return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False, arity=2))
 
@@ -410,13 +448,16 @@ _b(MUL, "mul", "MulBackward0", X0 | X1 | CROSS, np.multiply, lambda a, b: a * b,
 _b(DIV, "div", "DivBackward0", X0 | X1, np.true_divide, lambda a, b: a / b,
    lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])))
 _b(POW, "pow", "PowBackward1", X0 | X1 | OUT, np.power, math.pow,
-   lambda g, x, y, r: (g * (x[1] * x[0] ** (x[1] - 1.0)) * x[1]._mask(M_NONZERO),
-                       g * (y * x[0].log()) * _exponent_mask(x[0], x[1])))
+   lambda g, x, y, r: (_base_grad(g, x), _exponent_grad(g, x, y)))
 _b(MAXIMUM, "maximum", "MaximumBackward0", X0 | X1, np.maximum, _maximum_scalar,
-   lambda g, x, y, r: (g * (x[0] - x[1])._mask(M_STEP_HALF, constant=True),
-                       g * (x[1] - x[0])._mask(M_STEP_HALF, constant=True)))
+   lambda g, x, y, r: (g._masked((x[0] - x[1])._mask(M_STEP_HALF, constant=True)),
+                       g._masked((x[1] - x[0])._mask(M_STEP_HALF, constant=True))))
 _b(MINIMUM, "minimum", "MinimumBackward0", X0 | X1, np.minimum, _minimum_scalar,
-   lambda g, x, y, r: (g * (x[1] - x[0])._mask(M_STEP_HALF, constant=True),
-                       g * (x[0] - x[1])._mask(M_STEP_HALF, constant=True)))
+   lambda g, x, y, r: (g._masked((x[1] - x[0])._mask(M_STEP_HALF, constant=True)),
+                       g._masked((x[0] - x[1])._mask(M_STEP_HALF, constant=True))))
+
+# g where the mask is nonzero, times it (0 elsewhere, whatever g is): the masked derivatives.
+_b(MASKED, "_masked", "WhereBackward0", X1, lambda g, m: np.where(m != 0, g * m, 0 * m).astype(g.dtype, copy=False),
+   lambda g, m: g * m if m != 0 else 0.0, lambda g, x, y, r: (g._masked(x[1]), x[1] * 0.0))
 
 mask_forward = _mask_np

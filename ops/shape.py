@@ -51,7 +51,7 @@ def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
         xs = dims(stab, sx)
         ys = dims(stab, sy)
         nd = xs.shape[0]
-        if nd == 2:
+        if nd == 2 and ia != ib:
             # y[i, j] = x[j, i]: a plain double loop over slices.
             m = ys[0]
             n = ys[1]

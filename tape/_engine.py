@@ -20,7 +20,8 @@ from . import _record as Rec
 from . import _tensor as T
 from ._state import inplace_changes, state
 from ._sweep import _PYTHON_START as PYTHON_START
-from ._sweep import DONE, FREED as FREED_BIT, MODIFIED, SAVES, mark_unneeded, sweep
+from ._sweep import DONE, MODIFIED, SAVES, mark_unneeded, sweep
+from ._sweep import FREED as FREED_BIT
 from ._tape import Tape, retire
 from .ops._spec import CONST, INPUT, REGISTRY
 from .ops.reduction import keep_shape
@@ -109,6 +110,7 @@ class _Result:
         self.leaf_targets = leaf_targets    # set of id(leaf) asked for, or None (all)
         self.swept = []           # (tape, per-row sweep bits): rows run are freed at the end unless retained
         self.retained = []        # (tensor, grad) for tensors that called retain_grad()
+        self.run_targets = False  # run the requested non-leaf rows too (backward(inputs=...))
 
     def add_leaf(self, leaf, g) -> None:
         entry = self.leaves.get(id(leaf))
@@ -123,13 +125,16 @@ def _by_generation(pending: dict) -> Tape:
 
 
 def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want_retained: bool = True,
-        leaf_targets=None):
+        leaf_targets=None, run_targets: bool = False):
     """Backpropagate ``seeds`` from ``roots``; return the collected ``_Result``.
 
     With ``targets``/``leaf_targets`` (the inputs asked for), rows that lead to
-    none of them are neither run nor freed.
+    none of them are neither run nor freed; with ``run_targets`` the requested
+    non-leaf rows themselves are run (as ``backward(inputs=...)`` runs their
+    nodes in PyTorch, where ``autograd.grad`` does not).
     """
     result = _Result(targets, leaf_targets)
+    result.run_targets = run_targets
     pending = {}
     for t, g in zip(roots, seeds):
         if t._tape is None:
@@ -152,8 +157,11 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     elif state.tape is not None:
         # A retained graph (a gradient penalty, create_graph) is usually used again: its tape
         # stays current, so what follows needs no imports and a later backward sweeps one
-        # tape; it is retired once full instead of growing (``fresh``).
-        state.tape.kept = True
+        # tape; it is retired once full instead of growing (``fresh``), and the next op checks
+        # whether anything still refers to it (a loop that dropped it all resets it).
+        cur = state.tape
+        cur.kept = True
+        cur.soft = min(cur.soft, cur.n)
     return result
 
 
@@ -171,19 +179,24 @@ def _modified_input(tape: Tape, r: int, saved: int):
 def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
     if not modified:
         raise RuntimeError(FREED_MSG)
-    from ._graph import node_view       # (imports _engine)
+    from ._graph import node_view  # (imports _engine)
     node = _modified_input(tape, r, int(SAVES[tape.op[r]]))
+    while tape.hid[node]:
+        node = int(tape.a[node])        # a cast or broadcast made inside the op: name its source
     dtype = D.ARENA_DTYPES[tape.dt[node]]
-    what = f"[tape.{T._legacy_name(dtype)}Tensor {list(tape.shape_of(node))}]"
     code = tape.op[node]
+    shape = tape.shape_of(node)
     if code == INPUT or code == CONST:
         src = (tape.src if code == INPUT else tape.csrc).get(node)
         t = src() if src is not None and type(src) is not tuple else None
+        if t is not None:
+            dtype, shape = t._dtype, t._shape
         now = t._version if t is not None else int(tape.ib[node]) + 1
-        what += f" is at version {now}; expected version {int(tape.ib[node])} instead"
+        what = (f"[tape.{T._legacy_name(dtype)}Tensor {list(shape)}] is at version {now}; expected version "
+                f"{int(tape.ib[node])} instead")
     else:
-        what += f", which is output 0 of {type(node_view(tape, node)).__name__}, was changed in place after it " \
-                "was saved"
+        what = (f"[tape.{T._legacy_name(dtype)}Tensor {list(shape)}], which is output 0 of "
+                f"{type(node_view(tape, node)).__name__}, was changed in place after it was saved")
     raise RuntimeError("one of the variables needed for gradient computation has been modified by an inplace "
                        f"operation: {what}. Hint: the operation that failed to compute its gradient is "
                        f"{type(node_view(tape, r)).__name__}; avoid changing its inputs or outputs in place "
@@ -201,7 +214,7 @@ def _mark_modified_leaves(tape: Tape) -> None:
             if type(src) is not tuple:
                 t = src()
                 if t is not None and t._version != tape.ib[node]:
-                    tape.fr[node] = (tape.fr[node] & FREED_BIT) | MODIFIED | (tape.n << 2)
+                    tape.flag_modified(node, tape.n)
 
 
 def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
@@ -225,6 +238,10 @@ def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
         if type(src) is tuple or id(src()) in result.leaf_targets:
             target[node] = 1
     mark_unneeded(tape.R, tape.n, target, seen)
+    if result.run_targets:
+        for k, node in result.targets:
+            if k == key:
+                seen[node] &= ~np.uint8(2)
     return seen
 
 

@@ -193,6 +193,9 @@ class _Sym:
             raise Untraceable(f"tensor.{name}")
         return lambda: self._op(code)
 
+    def _masked(self, mask):
+        return self._op(E.MASKED, mask)
+
     def _mask(self, kind, lo=0.0, hi=0.0, constant=False):
         return self._op(E.MASK, fa=lo, fb=hi, ia=kind, const=int(constant))
 

@@ -23,12 +23,30 @@ import numpy as np
 from numba import njit
 
 from . import _programs as P
-from ._sweep import FREED, MODIFIED, SAVES, _BINARY_END, _REDUCE_END, _SHAPE_END, _SOURCE_END, _UNARY_END
-from .ops._spec import INPUT, CONST
+from ._sweep import (
+    _BINARY_END,
+    _REDUCE_END,
+    _SHAPE_END,
+    _SOURCE_END,
+    _UNARY_END,
+    FREED,
+    MODIFIED,
+    SAVES,
+)
+from .ops._spec import CONST, INPUT
 from .ops.elementwise import ADD, CAST, binary_forward, unary_forward
-from .ops.linalg import DOT, MATMUL, MATMUL_BLAS, MM, MV, SMALL_PRODUCT, VM, matmul_forward
+from .ops.linalg import (
+    DOT,
+    MATMUL,
+    MATMUL_BLAS,
+    MM,
+    MV,
+    SMALL_PRODUCT,
+    VM,
+    matmul_forward,
+)
 from .ops.reduction import DIM_GIVEN, KEEPDIM, SUM, reduce_forward_kernel
-from .ops.shape import EMBED, EXPAND, SELECT, TRANSPOSE, V_VIEW, VIEW, shape_forward
+from .ops.shape import SELECT, TRANSPOSE, V_VIEW, VIEW, shape_forward
 
 ST_DONE, ST_PYTHON, ST_FREED, ST_MODIFIED, ST_GROW, ST_VALUE = range(6)
 # ``ctl``, the sweep's integer state shared with Python: where to start (row, and instruction

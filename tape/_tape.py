@@ -249,6 +249,15 @@ class Tape:
         t._in = node
         return node
 
+    def flag_modified(self, node: int, cutoff: int) -> None:
+        """Mark ``node``'s value as changed in place for the rows recorded before ``cutoff``,
+        and the hidden cast/broadcast rows made from it (PyTorch saves the tensor itself)."""
+        fr = self.fr
+        fr[node] = (fr[node] & 1) | 2 | (cutoff << 2)
+        n = self.n
+        for h in np.flatnonzero((self.hid[node + 1:n] != 0) & (self.a[node + 1:n] == node)).tolist():
+            self.flag_modified(node + 1 + h, cutoff)
+
     # -- reading --------------------------------------------------------------
     def shape_of(self, node: int) -> tuple:
         return self.shapes[int(self.shp[node])]

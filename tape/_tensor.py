@@ -150,8 +150,9 @@ def _node_in(tape: Tape, t: "Tensor", dtype: D.dtype, shape: tuple) -> int:
     suffix = t._shape == shape or _is_suffix(t._shape, shape)
     if t._dtype.arena is None or not t._rg and (t._dtype is not dtype or not suffix):
         v = t._value().astype(dtype.np, copy=False)
-        node = tape.append(CONST, dtype.arena, v if suffix else np.broadcast_to(v, shape))
+        node = tape.append(CONST, dtype.arena, v if suffix else np.broadcast_to(v, shape), ib=t._version)
         tape.rg[node] = 0
+        tape.csrc[node] = weakref.ref(t)    # a later in-place change of ``t`` makes the row stale
         return node
     node = t._node if t._tape is tape else tape.import_(t)
     if t._dtype is not dtype:
@@ -169,6 +170,13 @@ def _emit(code: int, value: np.ndarray, dtype: D.dtype, x: "Tensor", y: Optional
     nb = -1 if y is None else (y._node if y._tape is tape else tape.import_(y))
     node = tape.append(code, dtype.arena, value, na, nb, ia, ib, fa, fb)
     return _recorded(tape, node, value, dtype)
+
+
+def _strided(t: "Tensor", view: np.ndarray) -> "Tensor":
+    """A recorded view keeps PyTorch's layout (strides, contiguity) as its value; its row holds
+    a contiguous copy."""
+    t._v = view
+    return t
 
 
 def _as_array(v, dtype: D.dtype) -> np.ndarray:
@@ -300,6 +308,8 @@ def _with_number(x: "Tensor", c: Number, code: int) -> "Tensor":
         if code == E.POWC and c < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         c = dt.np.type(c)
+        if code == E.RPOWC:
+            np_fwd = _int_rpow
     y = np_fwd(v, c)
     if not x._shape:
         y = np.asarray(y, dt.np)
@@ -311,6 +321,10 @@ def _with_number(x: "Tensor", c: Number, code: int) -> "Tensor":
         node = tape.append(code, dt.arena, y, x._node if x._tape is tape else tape.import_(x), -1, 0, 0, float(c))
         return _recorded(tape, node, y, dt)
     return _plain(y, dt)
+
+
+def _int_rpow(x: np.ndarray, c) -> np.ndarray:
+    return E.int_power(np.asarray(c, x.dtype), x)
 
 
 _ALL_DIMS = tuple(tuple(range(n)) for n in range(9))
@@ -346,15 +360,14 @@ def _binary(a: "Tensor", b, code: int) -> "Tensor":
         va = va.astype(dt.np)
     if vb.dtype is not dt.np:
         vb = vb.astype(dt.np)
-    if code == E.POW and not dt.is_floating_point and (vb < 0).any():
-        raise RuntimeError("Integers to negative integer powers are not allowed.")
-    y = op.forward(va, vb)
+    y = E.int_power(va, vb) if code == E.POW and not dt.is_floating_point else op.forward(va, vb)
     if not shape:
         y = _as_array(y, dt)
     if not ((a._rg or b._rg) and state.grad):
         return _plain(y, dt)
-    # A 0-d operand that needs no gradient is recorded as the row's constant.
-    if not b._rg and not sb and code in _RIGHT_CONST and sa == shape and a._dtype is dt:
+    # A 0-d operand that needs no gradient is recorded as the row's constant where the op saves
+    # nothing (add, sub); a product or quotient saves it, and must notice in-place changes to it.
+    if not b._rg and not sb and (code == E.ADD or code == E.SUB) and sa == shape and a._dtype is dt:
         return _emit(_RIGHT_CONST[code], y, dt, a, fa=float(vb))
     tape = state.tape
     if tape is None or tape.n >= tape.soft:
@@ -884,13 +897,13 @@ class Tensor:
             # tensor only weakly, so a backward after the tensor is dropped could not tell.
             for t in (state.tape, *state.spares):
                 if t is not None and t.gen == self._ig:
-                    t.fr[self._in] = (t.fr[self._in] & 1) | 2 | (t.n << 2)
+                    t.flag_modified(self._in, t.n)
                     break
         self._ig = 0
         tape = self._tape
         if tape is not None:
             cutoff = tape.n - 1 if new_row else tape.n
-            tape.fr[self._node] = (tape.fr[self._node] & 1) | 2 | (cutoff << 2)
+            tape.flag_modified(self._node, cutoff)
 
     def zero_(self) -> "Tensor":
         """Fill the tensor with zeros in place."""
@@ -1128,6 +1141,10 @@ class Tensor:
     def minimum(self, other: "Tensor") -> "Tensor":
         return _binary(self, _tensor_arg(other, "minimum"), E.MINIMUM)
 
+    def _masked(self, mask: "Tensor") -> "Tensor":
+        """``self * mask`` where ``mask`` is nonzero and 0 elsewhere, even where ``self`` is nan."""
+        return _binary(self, mask, E.MASKED)
+
     def _mask(self, kind: int, lo: float = 0.0, hi: float = 0.0, constant: bool = False) -> "Tensor":
         """A piecewise-constant function of ``self`` with zero derivative, kept in the graph
         unless ``constant``."""
@@ -1201,7 +1218,36 @@ class Tensor:
         """The same data with a new shape (one dimension may be -1)."""
         return self._view(_infer_shape(_shape_arg(shape), self.numel()), S.V_VIEW)
 
-    view = reshape
+    def view(self, *shape) -> "Tensor":
+        """The same data with a new shape (one dimension may be -1), sharing its storage: the
+        layout must allow it without a copy (else use ``reshape``)."""
+        shape = _infer_shape(_shape_arg(shape), self.numel())
+        if self._f is None and not self._v.flags.c_contiguous:
+            try:
+                np.reshape(self._v, shape, copy=False)
+            except ValueError:
+                raise RuntimeError("view size is not compatible with input tensor's size and stride (at least "
+                                   "one dimension spans across two contiguous subspaces). Use .reshape(...) "
+                                   "instead.") from None
+        return self._view(shape, S.V_VIEW)
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        """Whether the elements are laid out in row-major order without gaps (a transpose or an
+        expand is not; ``contiguous()`` makes a copy that is)."""
+        return self._f is not None or self._v.flags.c_contiguous
+
+    def contiguous(self, memory_format=None) -> "Tensor":
+        """The tensor itself if contiguous, else a contiguous copy (recorded as a clone)."""
+        if self.is_contiguous():
+            return self
+        out = self.clone()          # (a clone keeps the layout, as PyTorch's preserve_format)
+        out._v = np.ascontiguousarray(out._v)
+        return out
+
+    def stride(self, dim: Optional[int] = None):
+        """Elements to step in storage to move one index along each dim."""
+        strides = () if self._f is not None else tuple(s // self._v.itemsize for s in self._v.strides)
+        return strides if dim is None else strides[_wrap_dim(dim, len(self._shape))]
 
     def _view(self, shape: tuple, how: int) -> "Tensor":
         v = self._storage().reshape(shape)
@@ -1229,9 +1275,10 @@ class Tensor:
         return self._view(shape, S.V_SQUEEZE_DIM if isinstance(dim, int) else S.V_SQUEEZE_TUPLE)
 
     def view_as(self, other: "Tensor") -> "Tensor":
-        return self.reshape(other._shape)
+        return self.view(other._shape)
 
-    reshape_as = view_as
+    def reshape_as(self, other: "Tensor") -> "Tensor":
+        return self.reshape(other._shape)
 
     def flatten(self) -> "Tensor":
         return self.reshape(-1)
@@ -1262,7 +1309,7 @@ class Tensor:
         shape = tuple(out)
         v = np.broadcast_to(self._storage(), shape)
         if self._rg and state.grad:
-            return _emit(S.EXPAND, np.array(v, order="C"), self._dtype, self)
+            return _strided(_emit(S.EXPAND, np.array(v, order="C"), self._dtype, self), v)
         return self._view_alias(v)
 
     def expand_as(self, other: "Tensor") -> "Tensor":
@@ -1291,8 +1338,8 @@ class Tensor:
     def _select(self, dim: int, index: int, group: int) -> "Tensor":
         v = self._storage()[(slice(None),) * dim + (index, Ellipsis)]
         if self._rg and state.grad:
-            return _emit(S.SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index,
-                         fb=float(group))
+            return _strided(_emit(S.SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index,
+                                  fb=float(group)), v)
         return self._view_alias(v)
 
     def unbind(self, dim: int = 0) -> tuple:
@@ -1321,7 +1368,8 @@ class Tensor:
     def _transpose(self, d0: int, d1: int, is_t: float) -> "Tensor":
         v = np.swapaxes(self._storage(), d0, d1) if self._shape else self._storage()
         if self._rg and state.grad:
-            return _emit(S.TRANSPOSE, np.array(v, order="C"), self._dtype, self, ia=d0, ib=d1, fa=is_t)
+            return _strided(_emit(S.TRANSPOSE, np.array(v, order="C"), self._dtype, self, ia=d0, ib=d1,
+                                  fa=is_t), v)
         return self._view_alias(v)
 
     def t(self) -> "Tensor":

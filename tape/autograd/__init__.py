@@ -112,7 +112,8 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
             if t._tape is not None or not t._rg:
                 t.retain_grad()         # as PyTorch: a non-leaf named in inputs keeps its .grad
     result = _engine.run(list(outputs), seeds, retain_graph, create_graph,
-                         _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None)
+                         _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None,
+                         run_targets=True)
     if chosen is None:
         for leaf, g in result.leaves.values():
             if leaf._rg:
