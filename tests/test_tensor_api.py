@@ -685,3 +685,55 @@ def test_setitem_boolean_mask():
     g = torch.tensor([1.0, 1.0, 1.0]).clone()
     g[inp < 0] = 0
     assert g.tolist() == [0.0, 1.0, 1.0]
+
+
+# -- layout: strides, contiguity, view vs reshape -------------------------------------------
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_transpose_is_a_non_contiguous_view(requires_grad):
+    x = torch.arange(6.0).reshape(2, 3).requires_grad_(requires_grad)
+    assert x.is_contiguous() and x.stride() == (3, 1)
+    t = x.t()
+    assert t.stride() == (1, 3) and t.stride(0) == 1 and t.stride(-1) == 3
+    assert not t.is_contiguous()
+    assert vals(t) == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]]
+    with pytest.raises(RuntimeError, match=r"view size is not compatible with input tensor's size and stride "
+                                           r"\(at least one dimension spans across two contiguous subspaces\)\. "
+                                           r"Use \.reshape\(\.\.\.\) instead\."):
+        t.view(6)
+    assert vals(t.reshape(6)) == [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+    c = t.contiguous()
+    assert c.is_contiguous() and c.stride() == (2, 1)
+    assert vals(c.view(6)) == [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]
+    if requires_grad:
+        assert type(c.grad_fn).__name__ == "CloneBackward0"
+        c.view(6).sum().backward()
+        assert vals(x.grad) == [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+
+
+def test_contiguous_returns_self_when_contiguous():
+    x = torch.ones(2, 3, requires_grad=True)
+    assert x.contiguous() is x
+
+
+def test_view_allowed_on_compatible_non_contiguous_layout():
+    # Splitting a dim of a transposed tensor needs no copy: view works, as in PyTorch.
+    t = torch.ones(2, 3).t()
+    assert tuple(t.view(3, 2, 1).shape) == (3, 2, 1)
+
+
+def test_expand_has_zero_strides():
+    x = torch.ones(2, 1, requires_grad=True)
+    e = x.expand(2, 3)
+    assert e.stride() == (1, 0) and not e.is_contiguous()
+
+
+def test_clone_keeps_the_layout():
+    # PyTorch's clone() preserves strides (preserve_format); contiguous() does not.
+    t = torch.ones(2, 3, requires_grad=True).t()
+    assert not t.clone().is_contiguous()
+    assert t.contiguous().is_contiguous()
+
+
+def test_stride_of_0d_tensor():
+    assert torch.tensor(2.0).stride() == ()
+    assert torch.tensor(2.0, dtype=torch.float64, requires_grad=True).is_contiguous()

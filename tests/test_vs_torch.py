@@ -442,3 +442,29 @@ def test_autograd_misuse_error_matches_torch(case):
 
     assert_same_error(lambda: run(tape), lambda: run(torch), case)
 
+
+
+LAYOUTS = {
+    "t": lambda m, x: x.t(),
+    "transpose_3d": lambda m, x: x.reshape(2, 3, 4).transpose(0, 2),
+    "expand": lambda m, x: x.reshape(24, 1)[:2].expand(2, 5),
+    "select_of_t": lambda m, x: x.reshape(4, 6).t().select(1, 2),
+    "unsqueeze_of_t": lambda m, x: x.reshape(4, 6).t().unsqueeze(0),
+    "contiguous_of_t": lambda m, x: x.reshape(4, 6).t().contiguous(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_layouts_match_torch(name, requires_grad):
+    """Strides, contiguity and whether view(-1) is allowed, as in PyTorch."""
+    def run(m):
+        x = m.arange(24.0).reshape(24 if name != "t" else 4, -1 if name != "t" else 6)
+        x.requires_grad_(requires_grad)
+        y = LAYOUTS[name](m, x)
+        try:
+            viewed = tuple(y.view(-1).shape)
+        except RuntimeError as e:
+            viewed = str(e)
+        return y.stride(), y.is_contiguous(), viewed, np.asarray(y.detach().tolist()).tolist()
+    assert run(tape) == run(torch)
