@@ -20,8 +20,7 @@ from . import _record as Rec
 from . import _tensor as T
 from ._state import inplace_changes, state
 from ._sweep import _PYTHON_START as PYTHON_START
-from ._sweep import DONE, MODIFIED, SAVES, mark_unneeded, sweep
-from ._sweep import FREED as FREED_BIT
+from ._sweep import DONE, MODIFIED, SAVES, free_rows, mark_unneeded, sweep
 from ._tape import Tape, retire
 from .ops._spec import CONST, INPUT, REGISTRY
 from .ops.reduction import keep_shape
@@ -152,7 +151,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
         state.grad = prev
     if not retain_graph:
         for tape, seen in result.swept:
-            tape.fr[:seen.shape[0]][seen >= 4] |= FREED_BIT     # bit 4 of ``seen``: the row was run
+            free_rows(tape.fr, seen)
         retire()    # the graph is consumed: later ops go to another tape (a spare, once unreferenced)
     elif state.tape is not None:
         # A retained graph (a gradient penalty, create_graph) is usually used again: its tape

@@ -154,3 +154,12 @@ def mark_unneeded(R, n, target, seen):
         if not lead:
             seen[r] |= 2
         reach[r] = 1 if lead or target[r] != 0 else 0
+
+
+@njit(cache=True, error_model="numpy")
+def free_rows(fr, seen):
+    """Set the FREED bit of every row a sweep ran (bit 4 of ``seen``)."""
+    for r in range(seen.shape[0]):
+        if seen[r] & 4:
+            fr[r] |= FREED
+

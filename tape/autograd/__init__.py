@@ -28,6 +28,11 @@ def _as_tuple(x, what: str) -> tuple:
     raise TypeError(f"'{type(x).__name__}' object is not iterable")
 
 
+_ONE = {np.dtype(np.float64): np.ones((), np.float64), np.dtype(np.float32): np.ones((), np.float32)}
+for _one in _ONE.values():
+    _one.flags.writeable = False
+
+
 def _seeds(outputs: tuple, grad_outputs, create_graph: bool) -> list:
     """The adjoint to start from at each output (checked as PyTorch checks it)."""
     if grad_outputs is None:
@@ -51,8 +56,12 @@ def _seeds(outputs: tuple, grad_outputs, create_graph: bool) -> list:
             if not out._dtype.is_floating_point:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got "
                                    f"{out._dtype}")
-            ones = np.ones(out._shape, out._dtype.np)
-            seeds.append(_plain(ones, out._dtype) if create_graph else ones)
+            one = _ONE.get(out._dtype.np) if out._tape is not None and not create_graph else None
+            if one is not None:
+                seeds.append(one)       # only read: added into the adjoints of a recorded output
+            else:
+                ones = np.ones(out._shape, out._dtype.np)
+                seeds.append(_plain(ones, out._dtype) if create_graph else ones)
             continue
         elif not isinstance(g, Tensor):
             raise TypeError(f"grad_outputs[{i}] must be a Tensor or None, not {type(g).__name__}")
