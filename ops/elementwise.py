@@ -2,14 +2,17 @@
 
 Binary kernels broadcast an operand only along leading dims (a scalar, or a
 bias row); other broadcasting is recorded as an implicit expand row first.
-So every kernel here is a flat loop over ``n`` elements at arena offsets.  A value and its adjoint share an offset (``v[o]``, ``g[o]``).
+So every kernel here is a flat loop over ``n`` elements at arena offsets.  A
+value and its adjoint share an offset (``v[o]``, ``g[o]``).
 
-Each op has three faces, kept next to each other:
+Each op has these faces, kept next to each other:
   * ``forward`` (numpy) and ``scalar`` (Python float, the 0-d float64 fast path),
-  * ``vjp``, the derivative written with tape's tensor ops (used when the
-    backward is itself recorded, so every order comes from the same rule),
+    and a branch of the numba ``*_forward`` kernel (for rows that compiled code
+    writes: the recorded backward);
+  * ``vjp``, the derivative written with tape's tensor ops: traced into the
+    program the recorded backward replays, so every order comes from this rule;
   * a branch of the numba ``*_adjoint`` kernel, the fused numeric form of the
-    same rule, used by a plain backward.  A test checks both agree for every op.
+    same rule, used by a plain backward.  Tests check the faces agree for every op.
 """
 from __future__ import annotations
 

@@ -173,8 +173,9 @@ def _emit(code: int, value: np.ndarray, dtype: D.dtype, x: "Tensor", y: Optional
 
 
 def _strided(t: "Tensor", view: np.ndarray) -> "Tensor":
-    """A recorded view keeps PyTorch's layout (strides, contiguity) as its value; its row holds
-    a contiguous copy."""
+    """A recorded view keeps PyTorch's layout (strides, contiguity) in its value, built over a
+    private copy of its base (``view``), so that an in-place change of one does not reach the
+    other: views do not alias here (README).  Its row holds a contiguous copy."""
     t._v = view
     return t
 
@@ -1309,7 +1310,8 @@ class Tensor:
         shape = tuple(out)
         v = np.broadcast_to(self._storage(), shape)
         if self._rg and state.grad:
-            return _strided(_emit(S.EXPAND, np.array(v, order="C"), self._dtype, self), v)
+            return _strided(_emit(S.EXPAND, np.array(v, order="C"), self._dtype, self),
+                            np.broadcast_to(self._storage().copy(order="K"), shape))
         return self._view_alias(v)
 
     def expand_as(self, other: "Tensor") -> "Tensor":
@@ -1338,8 +1340,8 @@ class Tensor:
     def _select(self, dim: int, index: int, group: int) -> "Tensor":
         v = self._storage()[(slice(None),) * dim + (index, Ellipsis)]
         if self._rg and state.grad:
-            return _strided(_emit(S.SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index,
-                                  fb=float(group)), v)
+            out = _emit(S.SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index, fb=float(group))
+            return _strided(out, self._storage().copy(order="K")[(slice(None),) * dim + (index, Ellipsis)])
         return self._view_alias(v)
 
     def unbind(self, dim: int = 0) -> tuple:
@@ -1368,8 +1370,8 @@ class Tensor:
     def _transpose(self, d0: int, d1: int, is_t: float) -> "Tensor":
         v = np.swapaxes(self._storage(), d0, d1) if self._shape else self._storage()
         if self._rg and state.grad:
-            return _strided(_emit(S.TRANSPOSE, np.array(v, order="C"), self._dtype, self, ia=d0, ib=d1,
-                                  fa=is_t), v)
+            out = _emit(S.TRANSPOSE, np.array(v, order="C"), self._dtype, self, ia=d0, ib=d1, fa=is_t)
+            return _strided(out, np.swapaxes(self._storage().copy(order="K"), d0, d1) if self._shape else out._v)
         return self._view_alias(v)
 
     def t(self) -> "Tensor":
