@@ -114,8 +114,9 @@ def _unary_d(code, gy, x, y, fa, fb):
         p = x if fa == 2.0 else (1.0 if fa == 1.0 else _pow(x, fa - 1.0))
         return gy * (p * fa)
     if code == RPOWC:
-        m = _mask(M_NEG, x, 0.0, 0.0) if fa == 0.0 else 1.0
-        return gy * (y * math.log(fa)) * m
+        if fa == 0.0:   # 0 ** x: PyTorch's where(x >= 0, 0, y * log 0), with no 0 * -inf
+            return gy * _where(_mask(M_NEG, x, 0.0, 0.0), y * math.log(fa))
+        return gy * (y * math.log(fa))
     if code == CLAMP:
         return _where(_mask(M_INRANGE, x, fa, fb), gy)
     return 0.0 * gy     # MASK: zero derivative
@@ -403,8 +404,8 @@ _u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa
 _u(POWC, "pow", "PowBackward0", X0, None, None,
    lambda g, x, y, r: (g * 0.0,) if r.fa == 0.0 else (g * (x[0] ** (r.fa - 1.0) * r.fa),))
 _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
-   lambda g, x, y, r: ((g * (y * float(np.log(r.fa))) * x[0]._mask(M_NEG)) if r.fa == 0.0
-                       else g * (y * float(np.log(r.fa))),))
+   lambda g, x, y, r: (g * (y * r.log_fa)._masked(x[0]._mask(M_NEG)),) if r.fa == 0.0
+   else (g * (y * r.log_fa),))
 _u(CLAMP, "clamp", "ClampBackward1", X0, None, None,
    lambda g, x, y, r: (g._masked(x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True)),))
 
@@ -421,9 +422,11 @@ SCALAR_FORWARD = {
 
 
 def _exponent_mask(base, exponent):
-    """1 except where base == 0 and exponent >= 0 (there PyTorch's exponent gradient is 0)."""
-    keep = (base != 0).to(base.dtype) + (exponent < 0).to(base.dtype)
-    return keep.clamp(max=1.0)
+    """1 except where base == 0 and exponent >= 0 (there PyTorch's exponent gradient is 0):
+    nonzero(base) or negative(exponent), written with constant masks so the rule compiles."""
+    nonzero = base._mask(M_NONZERO, constant=True)
+    negative = exponent._mask(M_NEG, constant=True)
+    return nonzero + negative - nonzero * negative
 
 
 def _base_grad(g, x):

@@ -69,6 +69,11 @@ class Row:
         return keep_shape(self.tape.shape_of(int(self.tape.a[self.r])), self.ia)
 
     @property
+    def log_fa(self) -> float:
+        """log of the float attribute (the base of a number raised to a tensor)."""
+        return float(np.log(self.fa))
+
+    @property
     def count(self) -> float:
         """How many input elements a reduction combines into each output element."""
         n = 1

@@ -27,7 +27,7 @@ G, X0, X1, Y = range(4)
 N_FIXED = 4
 
 # Where a number comes from: a literal, or an affine function of a row attribute.
-A_LIT, A_FA, A_FB, A_IA, A_IB, A_COUNT = range(6)
+A_LIT, A_FA, A_FB, A_IA, A_IB, A_COUNT, A_LOGFA = range(7)
 # Where a shape comes from (for reshape, expand, sum-to).
 S_X0, S_X1, S_Y, S_KEEP, S_COLUMN, S_ROW = range(6)   # COLUMN/ROW: (-1, 1), (1, -1)
 # Pseudo op codes for instructions that are not one row.
@@ -80,7 +80,7 @@ class _Num:
         return self._affine(-self.m, -self.c)
 
     def __eq__(self, o):
-        if self.m == 0 or self.kind == A_COUNT:
+        if self.m == 0 or self.kind == A_COUNT or self.kind == A_LOGFA:
             raise Untraceable("comparison of a derived number")
         return self.tr.decide(self.kind, (_lit(o) - self.c) / self.m)
 
@@ -129,6 +129,7 @@ class _Row:
         self.ia = _Num(tr, A_IA)
         self.ib = _Num(tr, A_IB)
         self.count = _Num(tr, A_COUNT)
+        self.log_fa = _Num(tr, A_LOGFA)
         self.in_shapes = (_Shape(S_X0), _Shape(S_X1))
         self.keep_shape = _Shape(S_KEEP)
 

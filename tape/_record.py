@@ -19,6 +19,8 @@ shapes entered in its shape table (``smap``).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -59,7 +61,7 @@ ST_DONE, ST_PYTHON, ST_FREED, ST_MODIFIED, ST_GROW, ST_VALUE = range(6)
 _SPARE_ROWS = 9       # beyond a program's instructions: 3 imports, 2 sum-tos of 2 rows, 2 additions
 
 _G, _X0, _X1, _Y, _NF = P.G, P.X0, P.X1, P.Y, P.N_FIXED
-_A_LIT, _A_FA, _A_FB, _A_IA, _A_IB = P.A_LIT, P.A_FA, P.A_FB, P.A_IA, P.A_IB
+_A_LIT, _A_FA, _A_FB, _A_IA, _A_IB, _A_LOGFA = P.A_LIT, P.A_FA, P.A_FB, P.A_IA, P.A_IB, P.A_LOGFA
 _S_X0, _S_X1, _S_Y, _S_KEEP, _S_COLUMN = P.S_X0, P.S_X1, P.S_Y, P.S_KEEP, P.S_COLUMN
 _I_SUMTO, _I_CAST = P.I_SUMTO, P.I_CAST
 _V_NGUARD, _V_START, _V_LEN, _V_OUT0, _V_MATMUL = P.V_NGUARD, P.V_START, P.V_LEN, P.V_OUT0, P.V_MATMUL
@@ -286,6 +288,8 @@ def _number(kind, m, c, TR, TF, tstab, r):
         return m * TR[7, r] + c
     if kind == _A_IB:
         return m * TR[8, r] + c
+    if kind == _A_LOGFA:
+        return m * math.log(TF[0, r]) + c
     # A_COUNT: input elements per output element of a reduction.
     x = TR[5, r]
     s = TR[4, x]
