@@ -75,10 +75,16 @@ def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
 
 
 @njit(cache=True, error_model="numpy")
-def shape_forward(code, v, ox, oy, stab, sx, sy, ia, ib, nx, ny):
-    """Write the output of one VIEW, EXPAND, TRANSPOSE, SELECT or EMBED row
-    (the index-list ops are not written by compiled code)."""
-    if code == VIEW:
+def shape_forward(code, v, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
+    """Write the output of one shape row (the compiled face of its forward)."""
+    if code == GATHER or code == INDEX:
+        for j in range(ny):
+            v[oy + j] = v[ox + ix[ia + j]]
+    elif code == SCATTER:
+        v[oy:oy + ny] = 0.0
+        for j in range(nx):
+            v[oy + ix[ia + j]] += v[ox + j]
+    elif code == VIEW:
         v[oy:oy + ny] = v[ox:ox + nx]
     elif code == EXPAND:
         v[oy:oy + ny] = 0.0
@@ -147,20 +153,16 @@ def _gather_name(r):
     return ("IndexBackward0", "SliceBackward0", "SelectBackward0")[r.ib]
 
 
-def _flat_index(r, n):
-    return r.tape.ix[r.ia:r.ia + n]
-
-
 register(Op(GATHER, "index", "IndexBackward0", 0,
-            lambda g, x, y, r: (g._scatter(_flat_index(r, g.numel()), r.in_shapes[0]),),
+            lambda g, x, y, r: (g._scatter(r.out_index_list, r.in_shapes[0]),),
             float_only=False, grad_fn_of=_gather_name))
 # Indexing with index tensors or masks: the same gather, but PyTorch's node
 # saves the indices, so a second backward through it needs retain_graph.
 register(Op(INDEX, "index", "IndexBackward0", NUMBER,
-            lambda g, x, y, r: (g._scatter(_flat_index(r, g.numel()), r.in_shapes[0]),),
+            lambda g, x, y, r: (g._scatter(r.out_index_list, r.in_shapes[0]),),
             float_only=False))
 register(Op(SCATTER, "_scatter", "IndexPutBackward0", 0,
-            lambda g, x, y, r: (g._gather(_flat_index(r, x[0].numel()).reshape(r.in_shapes[0]), BY_INDEX),),
+            lambda g, x, y, r: (g._gather(r.in_index_list.reshape(r.in_shapes[0]), BY_INDEX),),
             float_only=False))
 register(Op(VIEW, "view", "ViewBackward0", 0,
             lambda g, x, y, r: (g.reshape(r.in_shapes[0]),), float_only=False,

@@ -69,6 +69,16 @@ class Row:
         return keep_shape(self.tape.shape_of(int(self.tape.a[self.r])), self.ia)
 
     @property
+    def out_index_list(self) -> np.ndarray:
+        """The flat index list (offset ``ia`` in the tape's ``ix``) with one entry per output element."""
+        return self.tape.ix[self.ia:self.ia + int(self.tape.num[self.r])]
+
+    @property
+    def in_index_list(self) -> np.ndarray:
+        """The flat index list with one entry per element of the first input."""
+        return self.tape.ix[self.ia:self.ia + int(self.tape.num[self.tape.a[self.r]])]
+
+    @property
     def log_fa(self) -> float:
         """log of the float attribute (the base of a number raised to a tensor)."""
         return float(np.log(self.fa))
@@ -379,7 +389,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
         while ctl[Rec.C_START] >= 0:
             ctl[Rec.T_ROWS:Rec.T_IMPORTS] = dest.n, dest.t64, dest.t32, dest.stop
             Rec.record_sweep(tape.R, tape.F, tape.stab, tape.v64, tape.v32, seen, gnode,
-                           dest.R, dest.F, dest.stab, dest.v64, dest.v32, ref, smap, imports, regs, ctl)
+                             dest.R, dest.F, dest.stab, dest.ix, dest.v64, dest.v32, ref, smap, imports, regs, ctl)
             dest.n, dest.t64, dest.t32 = int(ctl[Rec.T_ROWS]), int(ctl[Rec.T_64]), int(ctl[Rec.T_32])
             if ctl[Rec.T_STAB] != dest.stop:
                 dest.learn_shapes(int(ctl[Rec.T_STAB]))

@@ -113,6 +113,21 @@ class _Shape:
     __len__ = __getitem__ = __iter__
 
 
+class _Index:
+    """The row's flat index list (in the tape's ``ix`` at offset ``ia``); compiled code reuses
+    it, so the program can only run on the tape that holds it."""
+
+    __slots__ = ("tr", "ia", "shape")
+
+    def __init__(self, tr, ia, shape=None):
+        self.tr, self.ia, self.shape = tr, ia, shape
+
+    def reshape(self, shape):
+        if not isinstance(shape, _Shape):
+            raise Untraceable("an index list shaped in Python")
+        return _Index(self.tr, self.ia, shape)
+
+
 class _Dtype:
     __slots__ = ("ref",)
 
@@ -132,6 +147,7 @@ class _Row:
         self.log_fa = _Num(tr, A_LOGFA)
         self.in_shapes = (_Shape(S_X0), _Shape(S_X1))
         self.keep_shape = _Shape(S_KEEP)
+        self.out_index_list = self.in_index_list = _Index(tr, self.ia)
 
     def __getattr__(self, name):
         raise Untraceable(f"row.{name}")
@@ -241,6 +257,18 @@ class _Sym:
         self.tr.matmul = True
         return self._op(L.MATMUL, o)
 
+    def _scatter(self, index, shape):
+        if not isinstance(index, _Index) or not isinstance(shape, _Shape):
+            raise Untraceable("an index list or shape made in Python")
+        self.tr.index = True
+        return self._op(S.SCATTER, ia=index.ia, shape=shape.src)
+
+    def _gather(self, index, kind):
+        if not isinstance(index, _Index) or index.shape is None:
+            raise Untraceable("an index list made in Python")
+        self.tr.index = True
+        return self._op(S.INDEX if kind == S.BY_INDEX else S.GATHER, ia=index.ia, ib=kind, shape=index.shape.src)
+
     def _untraceable(self, *args):
         raise Untraceable("a comparison or truth value of a tensor")
 
@@ -272,6 +300,7 @@ class _Trace:
         self.guards = []
         self.ins = []           # (int columns, float columns)
         self.matmul = False     # the program multiplies matrices (1-D/2-D only in compiled code)
+        self.index = False      # the program reuses the row's index list (same tape only)
 
     def decide(self, kind, value):
         if self.pos == len(self.decisions):
@@ -305,7 +334,7 @@ def _trace_path(op, decisions):
                 raise Untraceable("a gradient that is not a traced tensor")
             refs.append(-1 if o is None else o.ref)
     except Exception:       # Untraceable, or a Python operation on a symbol (e.g. np.log)
-        return tr.guards, None, None, False
+        return tr.guards, None, None, 0
     # Which outputs each instruction serves, so that a row computes only the
     # gradients its inputs need.
     ins = tr.ins
@@ -316,7 +345,7 @@ def _trace_path(op, decisions):
             if j >= 0 and not ins[j][0][C_DEPS] >> k & 1:
                 ins[j][0][C_DEPS] |= 1 << k
                 stack.extend(r for r in ins[j][0][C_A:C_B + 1] if r >= N_FIXED)
-    return tr.guards, ins, refs, tr.matmul
+    return tr.guards, ins, refs, int(tr.matmul) | int(tr.index) << 1
 
 
 def _trace(op):
@@ -326,8 +355,8 @@ def _trace(op):
     while todo:
         decisions = todo.pop()
         fixed = len(decisions)
-        guards, ins, refs, matmul = _trace_path(op, decisions)
-        paths.append((guards, ins, refs, matmul))
+        guards, ins, refs, needs = _trace_path(op, decisions)
+        paths.append((guards, ins, refs, needs))
         for i in range(fixed, len(guards)):
             todo.append([g[2] for g in guards[:i]] + [True])
     return paths
@@ -342,7 +371,7 @@ def _build():
         if code in SOURCE:
             continue
         vstart[code] = len(variants)
-        for guards, ins, refs, matmul in _trace(REGISTRY[code]):
+        for guards, ins, refs, needs in _trace(REGISTRY[code]):
             if len(guards) > MAX_GUARDS:
                 raise ValueError(f"{REGISTRY[code].name}: more than {MAX_GUARDS} branches on attributes")
             gk = np.full((MAX_GUARDS, 2), -1, np.int64)
@@ -356,7 +385,7 @@ def _build():
                 variants.append([len(guards), -1, 0, -1, -1, 0])
                 continue
             refs = refs + [-1] * (2 - len(refs))
-            variants.append([len(guards), len(ins_i), len(ins), refs[0], refs[1], int(matmul)])
+            variants.append([len(guards), len(ins_i), len(ins), refs[0], refs[1], needs])
             for row, frow in ins:
                 ins_i.append(row)
                 ins_f.append(frow)
@@ -367,8 +396,10 @@ def _build():
 
 
 # VARIANT columns: number of guards, first instruction (-1: run in Python), count, output
-# registers, whether it multiplies matrices.
-V_NGUARD, V_START, V_LEN, V_OUT0, V_OUT1, V_MATMUL = range(6)
+# registers, and what compiled code must check first (bits NEEDS_*).
+V_NGUARD, V_START, V_LEN, V_OUT0, V_OUT1, V_NEEDS = range(6)
+NEEDS_MATMUL = 1     # multiplies matrices: 1-D/2-D operands only
+NEEDS_INDEX = 2      # reuses the row's index list: the destination must be the swept tape
 VSTART, VCOUNT, VARIANT, GUARD_KIND, GUARD_VALUE, INS, INSF = _build()
 MAX_INS = int(VARIANT[:, V_LEN].max())
 

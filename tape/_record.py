@@ -64,7 +64,7 @@ _G, _X0, _X1, _Y, _NF = P.G, P.X0, P.X1, P.Y, P.N_FIXED
 _A_LIT, _A_FA, _A_FB, _A_IA, _A_IB, _A_LOGFA = P.A_LIT, P.A_FA, P.A_FB, P.A_IA, P.A_IB, P.A_LOGFA
 _S_X0, _S_X1, _S_Y, _S_KEEP, _S_COLUMN = P.S_X0, P.S_X1, P.S_Y, P.S_KEEP, P.S_COLUMN
 _I_SUMTO, _I_CAST = P.I_SUMTO, P.I_CAST
-_V_NGUARD, _V_START, _V_LEN, _V_OUT0, _V_MATMUL = P.V_NGUARD, P.V_START, P.V_LEN, P.V_OUT0, P.V_MATMUL
+_V_NGUARD, _V_START, _V_LEN, _V_OUT0, _V_NEEDS = P.V_NGUARD, P.V_START, P.V_LEN, P.V_OUT0, P.V_NEEDS
 # Frozen into the compiled code (numba treats global arrays as constants); the kernel
 # cache is dropped whenever a rule or this file changes (``_kernel_cache``).
 _VSTART, _VCOUNT, _VARIANT, _GUARD_KIND, _GUARD_VALUE = P.VSTART, P.VCOUNT, P.VARIANT, P.GUARD_KIND, P.GUARD_VALUE
@@ -132,7 +132,7 @@ def _append(R, F, stab, top, code, dt, sid, a, b, ia, ib, fa, fb, rg):
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(R, F, stab, v64, v32, r):
+def _forward(R, F, stab, ix, v64, v32, r):
     """Compute the value of row ``r`` (inputs already on the same tape)."""
     code = R[0, r]
     x = R[5, r]
@@ -163,9 +163,9 @@ def _forward(R, F, stab, v64, v32, r):
             reduce_forward_kernel(code, v32, R[2, x], R[2, r], stab, R[4, x], R[7, r], R[3, x], R[3, r])
     elif code < _SHAPE_END:
         if f64:
-            shape_forward(code, v64, R[2, x], R[2, r], stab, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
+            shape_forward(code, v64, R[2, x], R[2, r], stab, ix, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
         else:
-            shape_forward(code, v32, R[2, x], R[2, r], stab, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
+            shape_forward(code, v32, R[2, x], R[2, r], stab, ix, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
     else:
         sa = R[4, x]
         sb = R[4, y]
@@ -179,14 +179,14 @@ def _forward(R, F, stab, v64, v32, r):
 
 
 @njit(cache=True, error_model="numpy")
-def _forward_rows(R, F, stab, v64, v32, lo, hi):
+def _forward_rows(R, F, stab, ix, v64, v32, lo, hi):
     """Compute the values of the rows appended from ``lo`` to ``hi`` (imports were copied as
     they were made; a BLAS product is left to Python).  One call site for all the forward
     kernels keeps the compiled sweep small."""
     for r in range(lo, hi):
         code = R[0, r]
         if code >= _SOURCE_END and code != MATMUL_BLAS:
-            _forward(R, F, stab, v64, v32, r)
+            _forward(R, F, stab, ix, v64, v32, r)
 
 
 @njit(cache=True, error_model="numpy")
@@ -336,8 +336,12 @@ def _prepare(TR, TF, tstab, seen, r, DR, dstab, dv64, dv32, top):
     v = _variant(code, TR, TF, r)
     shp = TR[4]
     nd = max(tstab[shp[r]], tstab[shp[x]], tstab[shp[y]] if y >= 0 else 0)
-    if v < 0 or variant[v, _V_START] < 0 or (variant[v, _V_MATMUL] and nd > 2):
-        top[C_STATUS] = ST_PYTHON       # no program, or batched products (compiled code does 1-D/2-D only)
+    needs = variant[v, _V_NEEDS] if v >= 0 else 0
+    if (v < 0 or variant[v, _V_START] < 0 or (needs & P.NEEDS_MATMUL and nd > 2)
+            or (needs & P.NEEDS_INDEX and not top[C_SAME])):
+        # No program; or batched products (compiled code does 1-D/2-D); or an index list that
+        # lives on the swept tape only: Python runs the rule.
+        top[C_STATUS] = ST_PYTHON
         return -2
     # Room for the worst case of this row, so that no write below can run out.
     rows = variant[v, _V_LEN] + _SPARE_ROWS
@@ -377,7 +381,8 @@ def _shape_of(spec, TR, tstab, dstab, top, smap, r, sa):
 
 
 @njit(cache=True, error_model="numpy")
-def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dv64, dv32, ref, smap, imports, regs, top):
+def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap, imports, regs,
+                 top):
     """Write the derivative rows of rows ``top[C_START]`` down to 0 onto the destination tape.
 
     ``seen`` bits as in ``sweep``.  On return ``top`` holds the status (ST_*) and
@@ -460,7 +465,7 @@ def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dv64, dv
                     out = _append(DR, DF, dstab, top, MATMUL, adt, sid, na, nb, ia, 0, 0.0, 0.0, rg)
                 else:
                     out = _append(DR, DF, dstab, top, MATMUL_BLAS, adt, sid, na, nb, ia, 0, 0.0, 0.0, rg)
-                    _forward_rows(DR, DF, dstab, dv64, dv32, new_rows, out)
+                    _forward_rows(DR, DF, dstab, dix, dv64, dv32, new_rows, out)
                     regs[j] = out
                     top[C_STATUS] = ST_VALUE
                     top[C_ROW] = r
@@ -506,5 +511,5 @@ def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dv64, dv
                             DR[9, prev] | DR[9, g])
             gnode[inp] = g
             seen[inp] |= 1
-        _forward_rows(DR, DF, dstab, dv64, dv32, new_rows, top[T_ROWS])
+        _forward_rows(DR, DF, dstab, dix, dv64, dv32, new_rows, top[T_ROWS])
     top[C_STATUS] = ST_DONE

@@ -54,8 +54,8 @@ grad = tape.autograd.grad
 # helpers
 # --------------------------------------------------------------------------
 
-def _python_only_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dv64, dv32, ref, smap, imports,
-                       regs, ctl):
+def _python_only_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap,
+                       imports, regs, ctl):
     """``record_sweep`` with every derivative program disabled: each reached row is handed to
     Python (``_python_rule``) after the compiled recorder's own checks (``_prepare``: freed or
     modified rows, room on the destination)."""
@@ -126,8 +126,9 @@ def _assert_values(a, b, dtype, what):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
 
 
-# Codes whose rows may legitimately reach Python with the programs enabled.
-NO_PROGRAM = {E.POW, E.RPOWC, L.MATMUL, L.MATMUL_BLAS, S.GATHER, S.SCATTER, S.INDEX}
+# Codes whose rows may legitimately reach Python with the programs enabled: batched products,
+# and index-list ops when the derivative is written to another tape.
+NO_PROGRAM = {L.MATMUL, L.MATMUL_BLAS, S.GATHER, S.SCATTER, S.INDEX}
 
 
 # --------------------------------------------------------------------------
@@ -505,12 +506,13 @@ def test_reduce_forward_kernel(code, dtype, data):
     np.testing.assert_array_equal(v[oy + ny:], before[oy + ny:])
 
 
-def _run_shape(code, dtype, x, out_shape, ia=0, ib=0):
+def _run_shape(code, dtype, x, out_shape, ia=0, ib=0, ix=None):
     stab, (sx, sy) = _stab(x.shape, out_shape)
     ny = math.prod(out_shape)
     v, (ox,), oy = _arena(dtype, x, extra=ny)
     before = v.copy()
-    S.shape_forward(code, v, ox, oy, stab, sx, sy, ia, ib, x.size, ny)
+    ix = np.zeros(1, np.int64) if ix is None else ix
+    S.shape_forward(code, v, ox, oy, stab, ix, sx, sy, ia, ib, x.size, ny)
     np.testing.assert_array_equal(v[:oy], before[:oy])
     np.testing.assert_array_equal(v[oy + ny:], before[oy + ny:])
     return v[oy:oy + ny].copy()
@@ -1045,3 +1047,48 @@ def test_loop_of_recorded_backwards_does_not_accumulate_rows():
         np.testing.assert_allclose(step(), -2.0 * np.sin(np.arange(3.0)), rtol=1e-12)
     # One iteration records about ten rows; nothing of the earlier ones is alive.
     assert state.tape.n <= 1024, f"{state.tape.n} rows on the current tape"
+
+
+@pytest.mark.parametrize("dtype", KDTYPES, ids=lambda d: np.dtype(d).name)
+def test_shape_forward_gather_and_scatter(dtype):
+    """The index-list rows (offset ``ia`` in ``ix``): gather reads, scatter adds (repeats add up)."""
+    x = np.arange(6.0).astype(dtype).reshape(2, 3)
+    ix = np.array([9, 9, 5, 0, 5, 2], np.int64)          # a list at offset 2
+    got = _run_shape(S.GATHER, dtype, x, (4,), ia=2, ix=ix)
+    np.testing.assert_array_equal(got, x.reshape(-1)[[5, 0, 5, 2]])
+    got = _run_shape(S.INDEX, dtype, x, (2, 2), ia=2, ix=ix)
+    np.testing.assert_array_equal(got.reshape(2, 2), x.reshape(-1)[[5, 0, 5, 2]].reshape(2, 2))
+    small = np.array([1.0, 2.0, 3.0, 4.0], dtype)
+    got = _run_shape(S.SCATTER, dtype, small, (2, 3), ia=2, ix=ix)
+    want = np.zeros(6, dtype)
+    np.add.at(want, [5, 0, 5, 2], small)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_index_rules_compile_and_run_on_the_same_tape():
+    """Gather/scatter derivatives are compiled programs; they reuse the row's index list, so they
+    run in compiled code when the derivative goes onto the swept tape, in Python otherwise."""
+    for code in (S.GATHER, S.INDEX, S.SCATTER):
+        assert P.compiled_codes()[code][0] >= 1
+    x = tape.tensor(np.arange(1.0, 7.0), dtype=tape.float64, requires_grad=True)
+
+    def derivatives():
+        y = (x[[0, 2, 2]] ** 2).sum() + (x[1:4] * x[2:5]).sum()
+        g, = grad(y, x, create_graph=True)
+        h, = grad((g * g).sum(), x)
+        return _np(g), _np(h)
+
+    with recorder(False) as codes:
+        g, h = derivatives()
+    assert not {S.GATHER, S.INDEX, S.SCATTER} & set(codes), codes
+    xs = np.arange(1.0, 7.0)
+    gw = np.zeros(6)
+    np.add.at(gw, [0, 2, 2], 2 * xs[[0, 2, 2]])
+    gw[1:4] += xs[2:5]
+    gw[2:5] += xs[1:4]
+    np.testing.assert_allclose(g, gw, rtol=1e-12)
+    with recorder(True) as codes:
+        g2, h2 = derivatives()
+    assert {S.GATHER, S.INDEX} <= set(codes)
+    np.testing.assert_allclose(g2, g, rtol=1e-12)
+    np.testing.assert_allclose(h2, h, rtol=1e-12)
