@@ -95,6 +95,21 @@ def find_shape(stab, top, shape):
 
 
 @njit(cache=True, error_model="numpy")
+def _broadcast_shape(stab, top, sa, sb):
+    """The shape two operands broadcast to (right-aligned; rules only combine operands that
+    broadcast along leading dims, which the binary kernels read modulo their size)."""
+    na = stab[sa]
+    nb = stab[sb]
+    nd = max(na, nb)
+    out = np.ones(nd, np.int64)
+    for i in range(nd):
+        da = stab[sa + 1 + i - (nd - na)] if i >= nd - na else 1
+        db = stab[sb + 1 + i - (nd - nb)] if i >= nd - nb else 1
+        out[i] = max(da, db)
+    return find_shape(stab, top, out)
+
+
+@njit(cache=True, error_model="numpy")
 def _numel(stab, s):
     n = 1
     for i in range(stab[s]):
@@ -473,10 +488,8 @@ def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv6
                     top[C_VALUE_ROW] = out
                     return
             else:
-                if c >= _UNARY_END and c < _BINARY_END:
-                    sb = DR[4, nb]
-                    if DR[3, nb] > DR[3, na] or (DR[3, nb] == DR[3, na] and dstab[sb] > dstab[sid]):
-                        sid = sb            # the operand the other one broadcasts to
+                if c >= _UNARY_END and c < _BINARY_END and DR[4, nb] != sid:
+                    sid = _broadcast_shape(dstab, top, sid, DR[4, nb])
                 elif c == TRANSPOSE or c == SELECT:
                     sa = DR[4, na]
                     n_a = dstab[sa]
