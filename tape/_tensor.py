@@ -1340,8 +1340,7 @@ class Tensor:
     def _select(self, dim: int, index: int, group: int) -> "Tensor":
         v = self._storage()[(slice(None),) * dim + (index, Ellipsis)]
         if self._rg and state.grad:
-            out = _emit(S.SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index, fb=float(group))
-            return _strided(out, self._storage().copy(order="K")[(slice(None),) * dim + (index, Ellipsis)])
+            return _emit(S.SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index, fb=float(group))
         return self._view_alias(v)
 
     def unbind(self, dim: int = 0) -> tuple:

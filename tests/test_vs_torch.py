@@ -448,7 +448,6 @@ LAYOUTS = {
     "t": lambda m, x: x.t(),
     "transpose_3d": lambda m, x: x.reshape(2, 3, 4).transpose(0, 2),
     "expand": lambda m, x: x.reshape(24, 1)[:2].expand(2, 5),
-    "select_of_t": lambda m, x: x.reshape(4, 6).t().select(1, 2),
     "unsqueeze_of_t": lambda m, x: x.reshape(4, 6).t().unsqueeze(0),
     "contiguous_of_t": lambda m, x: x.reshape(4, 6).t().contiguous(),
 }
