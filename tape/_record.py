@@ -8,9 +8,11 @@ row).  Which rows to write comes from the op's derivative program
 value with the family's forward kernel.  The adjoint of swept node ``i`` is a
 destination node, ``gnode[i]``.
 
-The sweep stops and reports (``status``) instead of going on when a row needs
-Python (its rule has no program), when the destination needs more room (Python
-grows it and resumes at the same row), and when a row was freed or modified in
+The sweep stops and reports (status in ``ctl``) instead of going on when a row
+needs Python (a batched product, or an index list kept on another tape), when a
+product is big enough for BLAS (Python computes that value, the sweep resumes at
+the next instruction), when the destination needs more room (Python grows it
+and the sweep resumes at the same row), and when a row was freed or modified in
 place (Python raises PyTorch's error).
 
 When the destination is another tape, swept nodes a program reads are copied
