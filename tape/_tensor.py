@@ -172,6 +172,16 @@ def _emit(code: int, value: np.ndarray, dtype: D.dtype, x: "Tensor", y: Optional
     return _recorded(tape, node, value, dtype)
 
 
+def _flag_saved_alias(tape: Tape, r: int) -> None:
+    """``x.mul_(x)``: the op saved its operand, which is the tensor it just changed, so
+    its own row counts as recorded before the change (PyTorch raises at backward)."""
+    if tape.hid[r]:
+        r = int(tape.a[r])          # the op ran in a promoted dtype: its row feeds the cast
+    b = int(tape.b[r])
+    if b >= 0 and REGISTRY[int(tape.op[r])].saved & 2:
+        tape.flag_modified(b, r + 1)
+
+
 def _strided(t: "Tensor", view: np.ndarray) -> "Tensor":
     """A recorded view keeps PyTorch's layout (strides, contiguity) in its value, built over a
     private copy of its base (``view``), so that an in-place change of one does not reach the
@@ -836,8 +846,9 @@ class Tensor:
         if self._rg and state.grad and self._tape is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
-    def _inplace(self, result: "Tensor") -> "Tensor":
-        """Make ``self`` hold ``result`` in place (the op was computed out of place)."""
+    def _inplace(self, result: "Tensor", operand=None) -> "Tensor":
+        """Make ``self`` hold ``result`` in place (the op was computed out of place from
+        ``self`` and ``operand``)."""
         self._check_inplace()
         if result._shape != self._shape:
             raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape "
@@ -856,6 +867,8 @@ class Tensor:
         else:
             np.copyto(self._v, result._value(), casting="unsafe")
         self._bump(result._tape is not None and result._tape is self._tape)
+        if operand is self and result._tape is not None:
+            _flag_saved_alias(result._tape, result._node)
         if result._tape is not None:
             if self._retains:
                 # retain_grad() follows the tensor to its new version.
@@ -932,10 +945,10 @@ class Tensor:
         return self._inplace(self - other)
 
     def __imul__(self, other):
-        return self._inplace(self * other)
+        return self._inplace(self * other, other)
 
     def __itruediv__(self, other):
-        return self._inplace(self / other)
+        return self._inplace(self / other, other)
 
     def add_(self, other, *, alpha: Number = 1):
         return self._inplace(self.add(other, alpha=alpha))
@@ -944,10 +957,10 @@ class Tensor:
         return self._inplace(self.sub(other, alpha=alpha))
 
     def mul_(self, other):
-        return self._inplace(self * other)
+        return self._inplace(self * other, other)
 
     def div_(self, other):
-        return self._inplace(self / other)
+        return self._inplace(self / other, other)
 
     # -- arithmetic -------------------------------------------------------------------
     def __add__(self, other):
