@@ -24,7 +24,7 @@ from numba import njit
 from ._spec import CROSS, NUMBER, OUT, X0, X1, Op, register
 
 # --- codes (UNARY range 10..59, BINARY range 60..79) -------------------------
-NEG, ABS, EXP, LOG, LOG2, LOG10, SQRT, SIN, COS, TAN, TANH, SIGMOID, RELU, RECIPROCAL, CLONE = range(10, 25)
+NEG, ABS, EXP, LOG, LOG2, LOG10, SQRT, SIN, COS, TAN, TANH, SIGMOID, RELU, RECIPROCAL, CLONE, FILL = range(10, 26)
 ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC, CLAMP, MASK, CAST = range(30, 40)
 ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, MASKED = range(60, 68)
 
@@ -119,6 +119,8 @@ def _unary_d(code, gy, x, y, fa, fb):
         return gy * (y * math.log(fa))
     if code == CLAMP:
         return _where(_mask(M_INRANGE, x, fa, fb), gy)
+    if code == FILL:
+        return 0.0 * y      # the value does not depend on x (PyTorch: zeros)
     return 0.0 * gy     # MASK: zero derivative
 
 
@@ -263,6 +265,8 @@ def _unary_f(code, x, fa, fb, ia):
         return x if x != x else min(max(x, fa), fb)
     if code == MASK:
         return _mask(ia, x, fa, fb)
+    if code == FILL:
+        return fa
     return x    # CLONE
 
 
@@ -392,6 +396,9 @@ _u(RECIPROCAL, "reciprocal", "ReciprocalBackward0", OUT, lambda x: 1.0 / x, lamb
 _u(CLONE, "clone", "CloneBackward0", 0, np.copy, lambda f: f, lambda g, x, y, r: (g,),
    float_only=False)
 _u(MASK, "_mask", "MaskBackward0", 0, None, None, lambda g, x, y, r: (g * 0.0,))
+# fill_/zero_ on a recorded tensor: the constant ``fa``; ``ib`` = 1 for zero_ (its node's name).
+register(Op(FILL, "fill_", "FillBackward2", 0, lambda g, x, y, r: (y * 0.0,), float_only=False,
+            grad_fn_of=lambda r: "ZeroBackward0" if r.ib else "FillBackward2"))
 _u(CAST, "_to_copy", "ToCopyBackward0", 0, None, None,
    lambda g, x, y, r: (g.to(x[0].dtype),))
 
@@ -417,6 +424,7 @@ SCALAR_FORWARD = {
     DIVC: (np.true_divide, lambda f, c: f / c),
     POWC: (lambda x, c: np.square(x) if c == 2 else np.power(x, c), math.pow),   # square: 2.5x faster
     RPOWC: (lambda x, c: np.power(c, x), lambda f, c: math.pow(c, f)),
+    FILL: (lambda x, c: np.full_like(x, c), lambda f, c: c),
 }
 """Forward of the ops whose second operand is the Python number ``c``."""
 

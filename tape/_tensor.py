@@ -921,14 +921,15 @@ class Tensor:
 
     def zero_(self) -> "Tensor":
         """Fill the tensor with zeros in place."""
-        return self.fill_(0)
+        return self.fill_(0, _zero=True)
 
-    def fill_(self, value) -> "Tensor":
+    def fill_(self, value, _zero: bool = False) -> "Tensor":
         """Fill the tensor with ``value`` in place."""
         self._check_inplace()
         value = value.item() if isinstance(value, Tensor) else value
         if self._tape is not None and state.grad:
-            return self._inplace(self * 0.0 + value)
+            filled = E.SCALAR_FORWARD[E.FILL][0](self._value(), value)
+            return self._inplace(_emit(E.FILL, filled, self._dtype, self, ib=int(_zero), fa=float(value)))
         if self._f is not None:
             self._f = float(value)
         else:

@@ -292,7 +292,7 @@ def _unary_reference(code, x, fa, fb, ia):
 CONSTANTS = (2.5, -0.75, 0.0, 3.0, -1.0, 0.5, -0.5, 1.0, 2.0, -2.5, 0.1, 10.0)
 BOUNDS = ((-0.5, 0.7), (-math.inf, 0.3), (0.3, math.inf), (1.0, -1.0), (0.0, 0.0))
 MASK_KINDS = (E.M_POS, E.M_SIGN, E.M_INRANGE, E.M_STEP_HALF, E.M_NONZERO, E.M_NEG)
-UNARY_CODES = tuple(range(E.NEG, E.CLONE + 1)) + tuple(range(E.ADDC, E.MASK + 1))
+UNARY_CODES = tuple(range(E.NEG, E.FILL + 1)) + tuple(range(E.ADDC, E.MASK + 1))
 
 
 def _unary_params(code, dtype=np.float64):
@@ -301,7 +301,7 @@ def _unary_params(code, dtype=np.float64):
     In float32 only constants that float32 holds exactly: numpy rounds the Python number to
     float32 first, the kernel computes with the float64 attribute (see the notes at
     ``test_rpowc_kernel_float32_inexact_constant``)."""
-    if E.ADDC <= code <= E.RPOWC:
+    if E.ADDC <= code <= E.RPOWC or code == E.FILL:
         return [(k, 0.0, 0) for k in CONSTANTS if float(dtype(k)) == k]
     if code == E.CLAMP:
         return [(lo, hi, 0) for lo, hi in BOUNDS]

@@ -56,6 +56,7 @@ EXTRA = {
     "matmul_blas": (lambda x, y: (x @ y).tanh(), [(257, 1), (1, 257)]),
     "sum_keep_mask": (lambda x: (x.relu() + x.abs()).sum(1), [(3, 4)]),
     "masked": (lambda x, y: x._masked(y._mask(0) * 0.5), [(3, 4), (4,)]),       # mask kind 0: y > 0
+    "fill": (lambda x: (x * 1.0).fill_(2.0) * x + (x * 1.0).zero_(), [(3,)]),
 }
 
 
