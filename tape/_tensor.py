@@ -733,7 +733,7 @@ class Tensor:
             raise IndexError("slice() cannot be applied to a 0-dim tensor.")
         if self._rg and state.grad:
             positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
-            return self._gather(positions, kind)
+            return self._gather(positions, kind if kind == S.BY_INDEX else _last_view(idx, self._shape))
         if kind == S.BY_INDEX:
             return _plain(np.array(_index_values(self._value(), idx)), self._dtype)
         if Ellipsis not in idx:
@@ -1418,6 +1418,28 @@ class Tensor:
         if self.dim() != 1 or other.dim() != 1:
             raise RuntimeError(f"1D tensors expected, but got {self.dim()}D and {other.dim()}D tensors")
         return matmul(self, other)
+
+
+def _last_view(idx: tuple, shape: tuple) -> int:
+    """The view PyTorch applies last for a basic index, which names its node: a select for an
+    int, a slice for a slice that is not the whole dim (PyTorch skips those)."""
+    consuming = sum(1 for it in idx if it is not None and it is not Ellipsis)
+    kind = S.BY_SLICE
+    d = 0
+    for it in idx:
+        if it is None:
+            continue
+        if it is Ellipsis:
+            d += len(shape) - consuming
+            continue
+        if isinstance(it, slice):
+            size = shape[d] if d < len(shape) else 1
+            if it.indices(size) != (0, size, 1):
+                kind = S.BY_SLICE
+        else:
+            kind = S.BY_SELECT
+        d += 1
+    return kind
 
 
 def _np_index(index) -> tuple:

@@ -179,7 +179,6 @@ class Program:
         self.no_grad_left = 0
         self.mode = None
         self.skip_retained = False
-        self.multi_index = False
         self.no_graph: set[str] = set()   # grad_fn names not compared (known bugs)
 
     # ---- bookkeeping ----
@@ -500,9 +499,6 @@ class Program:
         check_graph = True
         if kind == "reshape" and not ta.is_contiguous() and not KNOWN_BUGS:
             check_graph = False  # BUG reshape_non_contiguous_grad_fn_name
-        if self.multi_index and not KNOWN_BUGS:
-            check_graph = False  # BUG multi_index_grad_fn_name
-            self.multi_index = False
         if kind == "matmul" and not KNOWN_BUGS:
             try:
                 if max(self.t(a).dim(), self.t(b).dim()) > 2:
@@ -574,7 +570,6 @@ class Program:
             step = self.draw(st.sampled_from(["", "", ":2", ":-1"]))
             return f"{lo}:{hi}{step}"
         if form == "multi":
-            self.multi_index = True
             parts = []
             for d in range(self.draw(st.integers(1, max(1, nd)))):
                 size = s[d] if d < nd else 1
@@ -944,8 +939,8 @@ def test_fixed_inplace_div_spurious_modified_error():
                  "v1.div_(L.tensor([3.0, 2.0])); v1.sum().backward(); r = v0.grad")
 
 
-@_xfail("x[0, 1:] grad_fn is SelectBackward0 (torch: SliceBackward0, the last view applied)")
-def test_bug_multi_index_grad_fn_name():
+def test_fixed_multi_index_grad_fn_name():
+    """Found by the fuzzer; fixed in tape (was: x[0, 1:] grad_fn SelectBackward0; PyTorch names the last view)."""
     _assert_same("v0 = L.ones(2, 3, requires_grad=True); r = type(v0[0, 1:].grad_fn).__name__")
 
 
