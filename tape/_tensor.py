@@ -843,8 +843,16 @@ class Tensor:
 
     # -- in-place ----------------------------------------------------------------------
     def _check_inplace(self) -> None:
-        if self._rg and state.grad and self._tape is None:
+        if not (self._rg and state.grad):
+            return
+        tape = self._tape
+        if tape is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        if tape.op[self._node] == S.SELECT and tape.fb[self._node]:
+            raise RuntimeError(f"Output {int(tape.ib[self._node])} of Unbind is a view and is being modified "
+                               "inplace. This view is the output of a function that returns multiple views. "
+                               "Such functions do not allow the output views to be modified inplace. You should "
+                               "replace the inplace operation by an out-of-place one.")
 
     def _inplace(self, result: "Tensor", operand=None) -> "Tensor":
         """Make ``self`` hold ``result`` in place (the op was computed out of place from
@@ -940,27 +948,35 @@ class Tensor:
         return self
 
     def __iadd__(self, other):
+        self._check_inplace()
         return self._inplace(self + other)
 
     def __isub__(self, other):
+        self._check_inplace()
         return self._inplace(self - other)
 
     def __imul__(self, other):
+        self._check_inplace()
         return self._inplace(self * other, other)
 
     def __itruediv__(self, other):
+        self._check_inplace()
         return self._inplace(self / other, other)
 
     def add_(self, other, *, alpha: Number = 1):
+        self._check_inplace()
         return self._inplace(self.add(other, alpha=alpha))
 
     def sub_(self, other, *, alpha: Number = 1):
+        self._check_inplace()
         return self._inplace(self.sub(other, alpha=alpha))
 
     def mul_(self, other):
+        self._check_inplace()
         return self._inplace(self * other, other)
 
     def div_(self, other):
+        self._check_inplace()
         return self._inplace(self / other, other)
 
     # -- arithmetic -------------------------------------------------------------------
