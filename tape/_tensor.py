@@ -1545,6 +1545,11 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
     case = L.case_of(na, nb)
+    if case == L.BATCHED and na > 2 and nb <= 2:
+        # A batch times a matrix or a vector: PyTorch folds the batch into the rows of one
+        # product (its checks and messages then are the product's), and views the batch back.
+        folded = matmul(a._view((a.numel() // sa[-1], sa[-1]), S.V_VIEW), b)
+        return folded._view(sa[:-1] + sb[1:], S.V_UNSAFE)
     if case == L.MV and sa[1] != sb[0]:
         raise RuntimeError(f"size mismatch, got input ({sa[0]}), mat ({sa[0]}x{sa[1]}), vec ({sb[0]})")
     if case in (L.VM, L.MM) and sa[-1] != sb[0]:
@@ -1556,6 +1561,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
             raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {la} and {lb}")
         if case == L.MV:
             raise RuntimeError(f"addmv input tensors must have the same dtype, but got {lb}, {la}, and {lb}")
+        if case == L.BATCHED:
+            raise RuntimeError(f"expected scalar type {la.replace('Tensor', '')} but found "
+                               f"{lb.replace('Tensor', '')}")
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {la.lower()} != {lb.lower()}")
     if case == L.DOT and sa[0] != sb[0]:
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{sa[0]}] and src [{sb[0]}] to have the "
@@ -1569,11 +1577,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         # As PyTorch: the vector becomes a 1-row matrix, and the product row is squeezed.
         return matmul(a._view((1, sa[0]), S.V_UNSQUEEZE), b)._view((sb[1],), S.V_SQUEEZE_DIMS)
     if case == L.BATCHED:
-        if na == 1 or nb == 1:
-            # Batched products with a vector: as PyTorch, through a view to a matrix.
-            if na == 1:
-                return matmul(a.reshape(1, sa[0]), b).reshape(sb[:-2] + sb[-1:])
-            return matmul(a, b.reshape(sb[0], 1)).reshape(sa[:-1])
+        if na == 1:
+            # A vector times a batch: as PyTorch, through a view to a one-row matrix.
+            return matmul(a.reshape(1, sa[0]), b).reshape(sb[:-2] + sb[-1:])
         if sa[-1] != sb[-2]:
             raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                                f"[{sb[-3] if nb > 2 else 1}, {sa[-1]}] but got: "
