@@ -16,35 +16,35 @@ SUM, MEAN = 80, 81
 KEEPDIM, DIM_GIVEN = 1, 2
 
 
-@njit(cache=True, error_model="numpy")
-def reduce_adjoint(code, v, g, ox, oy, stab, sx, mask, nx, ny):
-    """Spread the output adjoint back over the reduced dims (``mask``)."""
-    if nx == 0:
-        return
+@njit(cache=True, error_model="numpy", inline="always")
+def _between(code, src, os, dst, od, stab, sx, mask, nx, ny, spread):
+    """Move values between a reduction's input (shape ``sx``) and its output (the reduced
+    dims, ``mask``, kept as 1): spread the output over the input, or sum the input into
+    the output; a mean scales by output over input size."""
     big = dims(stab, sx)
     keep = big.copy()
     for d in range(keep.shape[0]):
         if mask >> d & 1:
             keep[d] = 1
     scale = ny / nx if code == MEAN else 1.0
-    broadcast_accumulate(big, keep, g, oy, g, ox, True, scale)
+    broadcast_accumulate(big, keep, src, os, dst, od, spread, scale)
+
+
+@njit(cache=True, error_model="numpy")
+def reduce_adjoint(code, v, g, ox, oy, stab, sx, mask, nx, ny):
+    """Spread the output adjoint back over the reduced dims (``mask``)."""
+    if nx != 0:
+        _between(code, g, oy, g, ox, stab, sx, mask, nx, ny, True)
 
 
 @njit(cache=True, error_model="numpy")
 def reduce_forward_kernel(code, v, ox, oy, stab, sx, mask, nx, ny):
     """Write the output of one reduction row (the compiled face of ``reduce_forward``)."""
-    y = v[oy:oy + ny]
     if nx == 0:
-        y[:] = np.nan if code == MEAN else 0.0     # an empty mean is 0/0, as in PyTorch
+        v[oy:oy + ny] = np.nan if code == MEAN else 0.0     # an empty mean is 0/0, as in PyTorch
         return
-    y[:] = 0.0
-    big = dims(stab, sx)
-    keep = big.copy()
-    for d in range(keep.shape[0]):
-        if mask >> d & 1:
-            keep[d] = 1
-    scale = ny / nx if code == MEAN else 1.0
-    broadcast_accumulate(big, keep, v, ox, v, oy, False, scale)
+    v[oy:oy + ny] = 0.0
+    _between(code, v, ox, v, oy, stab, sx, mask, nx, ny, False)
 
 
 def keep_shape(shape: tuple, mask: int) -> tuple:

@@ -76,57 +76,27 @@ def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
 
 @njit(cache=True, error_model="numpy")
 def shape_forward(code, v, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
-    """Write the output of one shape row (the compiled face of its forward)."""
-    if code == GATHER or code == INDEX:
-        for j in range(ny):
-            v[oy + j] = v[ox + ix[ia + j]]
-    elif code == SCATTER:
-        v[oy:oy + ny] = 0.0
-        for j in range(nx):
-            v[oy + ix[ia + j]] += v[ox + j]
-    elif code == VIEW:
-        v[oy:oy + ny] = v[ox:ox + nx]
-    elif code == EXPAND:
-        v[oy:oy + ny] = 0.0
+    """Write the output of one shape row (the compiled face of its forward).
+
+    These ops are linear and come in adjoint pairs, so a forward is its partner's adjoint
+    run from x to y into zeros: gather and scatter, select and embed; a view and a
+    transpose are their own partners.  An expand spreads x over y.
+    """
+    v[oy:oy + ny] = 0.0
+    if code == EXPAND:
         broadcast_accumulate(dims(stab, sy), dims(stab, sx), v, ox, v, oy, True, 1.0)
-    elif code == SELECT or code == EMBED:
-        if code == EMBED:
-            v[oy:oy + ny] = 0.0
-        big = sx if code == SELECT else sy
-        outer, size, inner = slab(stab, big, ia)
-        for o in range(outer):
-            for k in range(inner):
-                j = o * inner + k
-                i = (o * size + ib) * inner + k
-                if code == SELECT:
-                    v[oy + j] = v[ox + i]
-                else:
-                    v[oy + i] = v[ox + j]
-    elif code == TRANSPOSE:
-        xs = dims(stab, sx)
-        ys = dims(stab, sy)
-        nd = xs.shape[0]
-        if nd == 2 and ia != ib:
-            m = ys[0]
-            n = ys[1]
-            src = v[ox:ox + nx].reshape(n, m)
-            dst = v[oy:oy + ny].reshape(m, n)
-            for i in range(m):
-                for j in range(n):
-                    dst[i, j] = src[j, i]
-            return
-        xstride = np.ones(nd, np.int64)
-        for d in range(nd - 2, -1, -1):
-            xstride[d] = xstride[d + 1] * xs[d + 1]
-        st = xstride.copy()
-        if nd:
-            st[ia] = xstride[ib]
-            st[ib] = xstride[ia]
-        idx = np.zeros(nd, np.int64)
-        j = 0
-        for i in range(ny):
-            v[oy + i] = v[ox + j]
-            j = advance(idx, ys, st, nd - 1, j)
+        return
+    if code == GATHER or code == INDEX:
+        partner = SCATTER
+    elif code == SCATTER:
+        partner = GATHER
+    elif code == SELECT:
+        partner = EMBED
+    elif code == EMBED:
+        partner = SELECT
+    else:
+        partner = code
+    shape_adjoint(partner, v, oy, ox, stab, ix, sy, sx, ia, ib, ny, nx)
 
 
 def sum_to_dims(shape: tuple, target: tuple) -> tuple:

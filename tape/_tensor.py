@@ -325,12 +325,7 @@ def _with_number(x: "Tensor", c: Number, code: int) -> "Tensor":
     if not x._shape:
         y = np.asarray(y, dt.np)
     if x._rg and state.grad:
-        tape = state.tape
-        if tape is None or tape.n >= tape.soft:
-            tape = None
-            tape = fresh()
-        node = tape.append(code, dt.arena, y, x._node if x._tape is tape else tape.import_(x), -1, 0, 0, float(c))
-        return _recorded(tape, node, y, dt)
+        return _emit(code, y, dt, x, fa=float(c))
     return _plain(y, dt)
 
 
