@@ -21,9 +21,10 @@ import math
 import numpy as np
 from numba import njit
 
-from ._spec import CROSS, NUMBER, OUT, X0, X1, Op, register
+from ._spec import CROSS, NUMBER, OUT, UNARY, X0, X1, Op, register
 
 # --- codes (UNARY range 10..59, BINARY range 60..79) -------------------------
+_UNARY_END = UNARY.stop
 NEG, ABS, EXP, LOG, LOG2, LOG10, SQRT, SIN, COS, TAN, TANH, SIGMOID, RELU, RECIPROCAL, CLONE, FILL = range(10, 26)
 ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC, CLAMP, MASK, CAST = range(30, 40)
 ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, MASKED = range(60, 68)
@@ -208,6 +209,19 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
         jb += 1
         if jb == nb:
             jb = 0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def scalar_d(code, gy, x, y, out, fa, fb):
+    """The input adjoints ``(dx, dy)`` of a one-element unary or binary row (not CAST or MASK).
+
+    Inlined into the sweep, which loads and stores the elements itself: for one
+    element a kernel call costs several times the derivative, and an array
+    passed to even an inlined function costs two atomic reference counts.
+    """
+    if code < _UNARY_END:
+        return _unary_d(code, gy, x, out, fa, fb), 0.0
+    return _binary_d(code, -1.0 if code == SUB or code == MINIMUM else 1.0, gy, x, y, out)
 
 
 # --- numeric forward kernels ----------------------------------------------------

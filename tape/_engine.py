@@ -287,9 +287,13 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     share = g64.shape[0] + g32.shape[0] <= SHARED_ADJOINTS
     src_of = tape.src
     nodes = np.fromiter(src_of, np.int64, len(src_of))
-    for node in nodes[seen[nodes] & 1 != 0].tolist():
+    nodes = nodes[seen[nodes] & 1 != 0]
+    shapes = tape.shapes
+    for node, dt, o, n, shp in zip(nodes.tolist(), *tape.R[1:5, nodes].tolist()):
         src = src_of[node]
-        g = _arena_view(tape, grads, node) if share else _arena_view(tape, grads, node).copy()
+        g = grads[dt][o:o + n].reshape(shapes[shp])
+        if not share:
+            g = g.copy()
         if type(src) is tuple:
             pending.setdefault(src[0], []).append((src[1], g))
         else:

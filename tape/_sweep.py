@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from .ops._spec import BINARY, LINALG, N_CODES, PYTHON, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY
-from .ops.elementwise import binary_adjoint, unary_adjoint
+from .ops.elementwise import CAST, MASK, binary_adjoint, scalar_d, unary_adjoint
 from .ops.linalg import matmul_adjoint
 from .ops.reduction import reduce_adjoint
 from .ops.shape import shape_adjoint
@@ -73,7 +73,24 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
         x = a[r]
         y = b[r]
         f64 = dt[r] == 0
-        if code < _UNARY_END:
+        if num[r] == 1 and code < _BINARY_END and code != CAST and code != MASK:
+            # One element: inline, on scalars (see scalar_d).
+            unary = code < _UNARY_END
+            ox = off[x]
+            oy = off[x] if unary else off[y]
+            if f64:
+                dx, dy = scalar_d(code, g64[off[r]], v64[ox], v64[oy], v64[off[r]], fa[r], fb[r])
+                if rg[x] != 0:
+                    g64[ox] += dx
+                if not unary and rg[y] != 0:
+                    g64[oy] += dy
+            else:
+                dx, dy = scalar_d(code, g32[off[r]], v32[ox], v32[oy], v32[off[r]], fa[r], fb[r])
+                if rg[x] != 0:
+                    g32[ox] += dx
+                if not unary and rg[y] != 0:
+                    g32[oy] += dy
+        elif code < _UNARY_END:
             if f64:
                 unary_adjoint(code, num[r], fa[r], fb[r], ia[r], v64, g64, off[x], off[r], v32, g32)
             else:
