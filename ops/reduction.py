@@ -21,12 +21,19 @@ def _between(code, src, os, dst, od, stab, sx, mask, nx, ny, spread):
     """Move values between a reduction's input (shape ``sx``) and its output (the reduced
     dims, ``mask``, kept as 1): spread the output over the input, or sum the input into
     the output; a mean scales by output over input size."""
+    scale = ny / nx if code == MEAN else 1.0
+    if ny == 1 and spread:
+        # The adjoint of a full reduction (the usual loss): no index arithmetic.
+        d = dst[od:od + nx]
+        s = src[os] * scale
+        for i in range(nx):
+            d[i] += s
+        return
     big = dims(stab, sx)
     keep = big.copy()
     for d in range(keep.shape[0]):
         if mask >> d & 1:
             keep[d] = 1
-    scale = ny / nx if code == MEAN else 1.0
     broadcast_accumulate(big, keep, src, os, dst, od, spread, scale)
 
 

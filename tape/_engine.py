@@ -285,13 +285,14 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     # The adjoint buffers are this backward's own: gradients are handed out as views of them,
     # unless the buffers are big (a view would keep the whole of them alive).
     share = g64.shape[0] + g32.shape[0] <= SHARED_ADJOINTS
-    src_of = tape.src
-    nodes = np.fromiter(src_of, np.int64, len(src_of))
-    nodes = nodes[seen[nodes] & 1 != 0]
+    marks = seen.tobytes()
     shapes = tape.shapes
-    for node, dt, o, n, shp in zip(nodes.tolist(), *tape.R[1:5, nodes].tolist()):
-        src = src_of[node]
-        g = grads[dt][o:o + n].reshape(shapes[shp])
+    R = tape.R
+    for node, src in tape.src.items():
+        if not marks[node] & 1:
+            continue
+        dt, o, size, shp = R[1:5, node].tolist()
+        g = grads[dt][o:o + size].reshape(shapes[shp])
         if not share:
             g = g.copy()
         if type(src) is tuple:
@@ -311,15 +312,22 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
 
 def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
     R = tape.R
-    code, x, y = R[0, r], R[5, r], R[6, r]
-    rg = R[9]
-    ga = _arena_view(tape, grads, x) if rg[x] else None
-    gb = _arena_view(tape, grads, y) if y >= 0 and rg[y] else None
-    vb = _arena_view(tape, values, y) if y >= 0 else None
+    # (Basic slices and tolist: fancy indexing costs ten times as much on a few elements.)
+    code, dr, o, n, sr, x, y = R[:7, r].tolist()
+    dx, ox, nx, sx = R[1:5, x].tolist()
+    dy, oy, ny, sy = R[1:5, y].tolist()    # (y = -1 reads a spare column, unused)
+    shapes = tape.shapes
+    rg = tape.rg
+    ga = grads[dx][ox:ox + nx].reshape(shapes[sx]) if rg[x] else None
+    if y >= 0:
+        vb = values[dy][oy:oy + ny].reshape(shapes[sy])
+        gb = grads[dy][oy:oy + ny].reshape(shapes[sy]) if rg[y] else None
+    else:
+        vb = gb = None
     # An adjoint no row has reached yet is still zero: the rule may write it instead of adding.
     fresh = (0 if seen[x] & 1 else 1) | (0 if y < 0 or seen[y] & 1 or y == x else 2)
-    REGISTRY[code].py_adjoint(Row(tape, r), _arena_view(tape, values, x), vb, _arena_view(tape, grads, r),
-                              ga, gb, fresh)
+    REGISTRY[code].py_adjoint(Row(tape, r), values[dx][ox:ox + nx].reshape(shapes[sx]), vb,
+                              grads[dr][o:o + n].reshape(shapes[sr]), ga, gb, fresh)
     seen[r] |= 4
     if ga is not None:
         seen[x] |= 1

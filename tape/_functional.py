@@ -12,7 +12,11 @@ def _first(x, name: str) -> Tensor:
 
 
 def _method(name: str):
+    unbound = getattr(Tensor, name)
+
     def fn(input: Tensor, *args, **kwargs):
+        if type(input) is Tensor:
+            return unbound(input, *args, **kwargs)
         return getattr(_first(input, name), name)(*args, **kwargs)
     fn.__name__ = name
     fn.__doc__ = f"Function form of :meth:`Tensor.{name}`."

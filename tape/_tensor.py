@@ -194,15 +194,24 @@ def _as_array(v, dtype: D.dtype) -> np.ndarray:
     return np.asarray(v, dtype.np)
 
 
+_BROADCAST: dict = {}
+
+
 def broadcast_shapes(sa: tuple, sb: tuple) -> tuple:
     """The broadcast shape of ``sa`` and ``sb``, with PyTorch's error."""
     if sa == sb:
         return sa
+    out = _BROADCAST.get((sa, sb))
+    if out is None:
+        out = _broadcast(sa, sb)
+        if len(_BROADCAST) > 4096:
+            _BROADCAST.clear()
+        _BROADCAST[(sa, sb)] = out
+    return out
+
+
+def _broadcast(sa: tuple, sb: tuple) -> tuple:
     la, lb = len(sa), len(sb)
-    if la >= lb and sa[la - lb:] == sb and 1 not in sb:
-        return sa
-    if lb >= la and sb[lb - la:] == sa and 1 not in sa:
-        return sb
     nd = max(la, lb)
     out = [0] * nd
     for i in range(nd - 1, -1, -1):

@@ -1084,3 +1084,12 @@ def test_fixed_masked_derivatives_pass_no_nan():
     _assert_same("v0 = L.tensor(-2.0, requires_grad=True); v8 = v0 ** v0.clamp(min=-1.0)\n"
                  "(v8 * 0.5).sum().backward(); r = v0.grad")
 
+
+
+def test_fixed_fill_derivative_has_no_graph():
+    """Found by the fuzzer; fixed in tape (was: the recorded derivative of zero_/fill_ was y * 0, which
+    reached the filled tensor's inputs; PyTorch's is zeros_like(grad), with no graph)."""
+    _assert_same("v0 = L.tensor(-2.0, requires_grad=True); v1 = L.ones(2, 3, requires_grad=True)\n"
+                 "v5 = v0 * v1; v5.zero_(); loss = (v0 * 0.5).sum() + (v5 * 0.5).sum()\n"
+                 "gs = L.autograd.grad(loss, [v0], create_graph=True); (0.5 * gs[0]).sum().backward()\n"
+                 "r = v0.grad")

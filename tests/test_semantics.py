@@ -874,6 +874,24 @@ def test_version_bumped_by_in_place_ops():
     assert vals(a) == [2.0, 2.0, 2.0]
 
 
+def test_fill_gradient_is_zero_without_graph():
+    # PyTorch's FillBackward/ZeroBackward give zeros_like(grad): zero even for an infinite
+    # fill value, and a recorded derivative that does not reach the filled tensor's inputs.
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.fill_(float("inf"))
+    (y * y).sum().backward()
+    assert vals(x.grad) == [0.0, 0.0]
+    v0 = torch.tensor(-2.0, requires_grad=True)
+    v1 = torch.ones(2, 3, requires_grad=True)
+    v5 = v0 * v1
+    v5.zero_()
+    g, = torch.autograd.grad((v0 * 0.5).sum() + (v5 * 0.5).sum(), [v0], create_graph=True)
+    (0.5 * g).sum().backward()
+    assert v0.grad is None
+    assert vals(v1.grad.sum()) == 0.0
+
+
 def test_setitem_bumps_version():
     a = torch.ones(3)
     a[0] = 3.0
