@@ -73,6 +73,22 @@ def _where(m, g):
     return g * m if m != 0 else 0.0 * m
 
 
+# Derivatives that the adjoint kernels also loop over on their own (see unary_adjoint).
+@njit(cache=True, error_model="numpy", inline="always")
+def _tanh_d(gy, y):
+    return gy * (1.0 - y * y)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sigmoid_d(gy, y):
+    return gy * (y * (1.0 - y))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _relu_d(gy, y):
+    return _where(_mask(M_POS, y, 0.0, 0.0), gy)
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _unary_d(code, gy, x, y, fa, fb):
     """The input adjoint contributed by one element of a unary row."""
@@ -103,11 +119,11 @@ def _unary_d(code, gy, x, y, fa, fb):
     if code == TAN:
         return gy * (y * y + 1.0)
     if code == TANH:
-        return gy * (1.0 - y * y)
+        return _tanh_d(gy, y)
     if code == SIGMOID:
-        return gy * (y * (1.0 - y))
+        return _sigmoid_d(gy, y)
     if code == RELU:
-        return _where(_mask(M_POS, y, 0.0, 0.0), gy)
+        return _relu_d(gy, y)
     if code == RECIPROCAL:
         return -(gy * (y * y))
     if code == POWC:
@@ -136,37 +152,30 @@ def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
         for i in range(n):
             go[ox + i] += g[oy + i]
         return
-    if n == 1:
-        g[ox] += _unary_d(code, g[oy], v[ox], v[oy], fa, fb)
-        return
     # Slices first: indexing them with the loop counter needs no negative-index
     # check, which lets the loop vectorize (about 4x on arrays).
     gx = g[ox:ox + n]
     gy = g[oy:oy + n]
     x = v[ox:ox + n]
     y = v[oy:oy + n]
-    # The common codes get a loop each, compiled with the code as a constant: the
-    # derivative's switch folds away and the loop vectorizes (about 5x).
+    # The common codes get loops of their own: in the general loop the switch on the
+    # code stays inside, which keeps it from vectorizing (about 5x slower).
     if code == TANH:
-        _unary_loop(TANH, n, fa, fb, gx, gy, x, y)
+        for i in range(n):
+            gx[i] += _tanh_d(gy[i], y[i])
     elif code == SIGMOID:
-        _unary_loop(SIGMOID, n, fa, fb, gx, gy, x, y)
+        for i in range(n):
+            gx[i] += _sigmoid_d(gy[i], y[i])
     elif code == RELU:
-        _unary_loop(RELU, n, fa, fb, gx, gy, x, y)
-    elif code == EXP:
-        _unary_loop(EXP, n, fa, fb, gx, gy, x, y)
-    elif code == MULC:
-        _unary_loop(MULC, n, fa, fb, gx, gy, x, y)
-    elif code == ADDC or code == SUBC or code == CLONE:
-        _unary_loop(ADDC, n, fa, fb, gx, gy, x, y)
+        for i in range(n):
+            gx[i] += _relu_d(gy[i], y[i])
+    elif code == ADDC or code == SUBC or code == CLONE or code == MULC:
+        c = fa if code == MULC else 1.0
+        for i in range(n):
+            gx[i] += gy[i] * c
     else:
-        _unary_loop(code, n, fa, fb, gx, gy, x, y)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _unary_loop(code, n, fa, fb, gx, gy, x, y):
-    for i in range(n):
-        gx[i] += _unary_d(code, gy[i], x[i], y[i], fa, fb)
+        for i in range(n):
+            gx[i] += _unary_d(code, gy[i], x[i], y[i], fa, fb)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -193,82 +202,84 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     """Accumulate the adjoints of both inputs of one binary row.
 
     An input with fewer elements (``na`` or ``nb`` < ``n``) is broadcast along
-    leading dims: element ``i`` of the output reads element ``i % na``.
+    leading dims: element ``i`` of the output reads element ``i % na``; its
+    adjoint is the sum of the blocks of a full-size one (``_fold``).
     """
     s = -1.0 if code == SUB or code == MINIMUM else 1.0
-    if n == 1 and na == 1 and nb == 1:
-        da, db = _binary_d(code, s, g[oy], v[oa], v[ob], v[oy])
-        if rga:
-            g[oa] += da
-        if rgb:
-            g[ob] += db
-        return
     gy = g[oy:oy + n]
-    y = v[oy:oy + n]
-    ga = g[oa:oa + na]
-    gb = g[ob:ob + nb]
-    a = v[oa:oa + na]
-    b = v[ob:ob + nb]
-    # As for unary rows, the common codes get loops compiled with the code as a constant.
-    if code == ADD:
-        _binary_loops(ADD, 1.0, n, na, nb, rga, rgb, gy, y, ga, gb, a, b)
-    elif code == SUB:
-        _binary_loops(SUB, -1.0, n, na, nb, rga, rgb, gy, y, ga, gb, a, b)
-    elif code == MUL:
-        _binary_loops(MUL, 1.0, n, na, nb, rga, rgb, gy, y, ga, gb, a, b)
-    else:
-        _binary_loops(code, s, n, na, nb, rga, rgb, gy, y, ga, gb, a, b)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _binary_loops(code, s, n, na, nb, rga, rgb, gy, y, ga, gb, a, b):
-    if na == n and nb == n:
-        for i in range(n):
-            da, db = _binary_d(code, s, gy[i], a[i], b[i], y[i])
-            if rga:
-                ga[i] += da
-            if rgb:
-                gb[i] += db
+    # As for unary rows, sums and products get loops of their own (formulas as in _binary_d).
+    if code == ADD or code == SUB:
+        if rga:
+            _fold(gy, 1.0, g[oa:oa + na])
+        if rgb:
+            _fold(gy, s, g[ob:ob + nb])
         return
-    # Leading-dim broadcasting: one pass per input, each into a private buffer (no
-    # possible overlap with the output adjoint, so the loops vectorize).
-    if rga:
-        _broadcast_pass(code, s, n, na, nb, gy, y, a, b, ga, True)
-    if rgb:
-        _broadcast_pass(code, s, n, na, nb, gy, y, a, b, gb, False)
+    a = v[oa:oa + na] if na == n else _repeat(v[oa:oa + na], n)
+    b = v[ob:ob + nb] if nb == n else _repeat(v[ob:ob + nb], n)
+    if code == MUL:
+        if rga:
+            _fold(_times(gy, b), 1.0, g[oa:oa + na])
+        if rgb:
+            _fold(_times(gy, a), 1.0, g[ob:ob + nb])
+        return
+    y = v[oy:oy + n]
+    ga = g[oa:oa + na] if na == n else np.zeros(n, g.dtype)
+    gb = g[ob:ob + nb] if nb == n else np.zeros(n, g.dtype)
+    for i in range(n):
+        da, db = _binary_d(code, s, gy[i], a[i], b[i], y[i])
+        if rga:
+            ga[i] += da
+        if rgb:
+            gb[i] += db
+    if rga and na < n:
+        _fold(ga, 1.0, g[oa:oa + na])
+    if rgb and nb < n:
+        _fold(gb, 1.0, g[ob:ob + nb])
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _broadcast_pass(code, s, n, na, nb, gy, y, a, b, gt, first):
-    """Add into ``gt`` the adjoint of input a (``first``) or b of a broadcasting row: both
-    sizes divide n and the smaller divides the larger, so blocks of the smaller size read
-    both inputs contiguously (sliced per block: the inner loop then vectorizes)."""
-    nt = na if first else nb
-    acc = np.zeros(nt, gt.dtype)
-    m = min(na, nb)
-    for start in range(0, n, m):
-        ja = start % na
-        jb = start % nb
-        jt = ja if first else jb
-        gs = gy[start:start + m]
-        ys = y[start:start + m]
-        as_ = a[ja:ja + m]
-        bs = b[jb:jb + m]
-        at = acc[jt:jt + m]
-        for i in range(m):
-            da, db = _binary_d(code, s, gs[i], as_[i], bs[i], ys[i])
-            at[i] += da if first else db
-    for j in range(nt):
-        gt[j] += acc[j]
+@njit(cache=True, error_model="numpy")
+def _times(x, y):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = x[i] * y[i]
+    return out
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
+def _repeat(x, n):
+    """``x`` repeated to ``n`` elements (its size divides n)."""
+    out = np.empty(n, x.dtype)
+    m = x.shape[0]
+    for i in range(n):
+        out[i] = x[i % m]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _fold(full, scale, small):
+    """Add ``scale`` times the blocks of ``full`` (a multiple of ``small``'s size) into ``small``;
+    blocks are sliced so that the loops vectorize."""
+    m = small.shape[0]
+    if m == full.shape[0]:
+        for j in range(m):
+            small[j] += full[j] * scale
+        return
+    acc = np.zeros(m, small.dtype)
+    for start in range(0, full.shape[0], m):
+        block = full[start:start + m]
+        for j in range(m):
+            acc[j] += block[j]
+    for j in range(m):
+        small[j] += acc[j] * scale
+
+
+@njit(cache=True, error_model="numpy")
 def scalar_d(code, gy, x, y, out, fa, fb):
     """The input adjoints ``(dx, dy)`` of a one-element unary or binary row (not CAST or MASK).
 
-    Inlined into the sweep, which loads and stores the elements itself: for one
-    element a kernel call costs several times the derivative, and an array
-    passed to even an inlined function costs two atomic reference counts.
+    The sweep loads and stores the elements itself: for one element, passing
+    arrays to a kernel costs several times the derivative (two atomic reference
+    counts per array, even when inlined); a call on scalars costs a few ns.
     """
     if code < _UNARY_END:
         return _unary_d(code, gy, x, out, fa, fb), 0.0

@@ -40,6 +40,14 @@ def code_for(case: int, flops: int) -> int:
     return MATMUL if case != BATCHED and flops <= SMALL_PRODUCT else MATMUL_BLAS
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _add_into(g, o, x):
+    """``g[o:o + len(x)] += x`` as a loop: an array assignment would compile numba's shape
+    check and its message formatting (seconds of cold start)."""
+    for i in range(x.shape[0]):
+        g[o + i] += x[i]
+
+
 @njit(cache=True, error_model="numpy", fastmath=True)
 def matmul_adjoint(v, g, oa, ob, oy, stab, sa, sb, case, rga, rgb):
     """Adjoints of a 1-D/2-D product ``y = a @ b`` (the DOT, MV and MM cases)."""
@@ -75,7 +83,7 @@ def matmul_adjoint(v, g, oa, ob, oy, stab, sa, sb, case, rga, rgb):
                 a = A[i]
                 for p in range(k):
                     GB[p] += a[p] * gi
-            g[ob:ob + k] += GB
+            _add_into(g, ob, GB)
         return
     if rga:
         B = v[ob:ob + k * n].reshape(k, n)
@@ -86,7 +94,7 @@ def matmul_adjoint(v, g, oa, ob, oy, stab, sa, sb, case, rga, rgb):
                 for j in range(n):
                     acc += G[i, j] * B[p, j]
                 GA[i, p] = acc
-        g[oa:oa + m * k] += GA.reshape(-1)
+        _add_into(g, oa, GA.reshape(-1))
     if rgb:
         A = v[oa:oa + m * k].reshape(m, k)
         GB = np.zeros((k, n), g.dtype)
@@ -95,7 +103,7 @@ def matmul_adjoint(v, g, oa, ob, oy, stab, sa, sb, case, rga, rgb):
                 aip = A[i, p]
                 for j in range(n):
                     GB[p, j] += aip * G[i, j]
-        g[ob:ob + k * n] += GB.reshape(-1)
+        _add_into(g, ob, GB.reshape(-1))
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})

@@ -74,18 +74,22 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
         y = b[r]
         f64 = dt[r] == 0
         if num[r] == 1 and code < _BINARY_END and code != CAST and code != MASK:
-            # One element: inline, on scalars (see scalar_d).
+            # One element: derivatives on scalars (see scalar_d), in float64 for either arena.
             unary = code < _UNARY_END
             ox = off[x]
             oy = off[x] if unary else off[y]
+            o = off[r]
             if f64:
-                dx, dy = scalar_d(code, g64[off[r]], v64[ox], v64[oy], v64[off[r]], fa[r], fb[r])
+                gy, vx, vy, vr = g64[o], v64[ox], v64[oy], v64[o]
+            else:
+                gy, vx, vy, vr = np.float64(g32[o]), np.float64(v32[ox]), np.float64(v32[oy]), np.float64(v32[o])
+            dx, dy = scalar_d(code, gy, vx, vy, vr, fa[r], fb[r])
+            if f64:
                 if rg[x] != 0:
                     g64[ox] += dx
                 if not unary and rg[y] != 0:
                     g64[oy] += dy
             else:
-                dx, dy = scalar_d(code, g32[off[r]], v32[ox], v32[oy], v32[off[r]], fa[r], fb[r])
                 if rg[x] != 0:
                     g32[ox] += dx
                 if not unary and rg[y] != 0:

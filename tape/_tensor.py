@@ -194,11 +194,31 @@ def _as_array(v, dtype: D.dtype) -> np.ndarray:
     return np.asarray(v, dtype.np)
 
 
+def broadcast_shapes(*shapes) -> Size:
+    """Return the shape that tensors of the given shapes broadcast to (ints count as 1-D shapes)."""
+    out: list = []
+    for i, s in enumerate(shapes):
+        s = (s,) if isinstance(s, (int, np.integer)) else tuple(s)
+        if any(d < 0 for d in s):
+            raise ValueError("Attempting to broadcast a dimension with negative length!")
+        if len(s) > len(out):
+            out = [1] * (len(s) - len(out)) + out
+        for k in range(1, len(s) + 1):
+            d = s[-k]
+            if out[-k] == 1:
+                out[-k] = d
+            elif d != 1 and d != out[-k]:
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {d} at {-k}! Mismatching "
+                                   f"argument at index {i} had {s}; but expected shape should be "
+                                   f"broadcastable to {out}")
+    return Size(out)
+
+
 _BROADCAST: dict = {}
 
 
-def broadcast_shapes(sa: tuple, sb: tuple) -> tuple:
-    """The broadcast shape of ``sa`` and ``sb``, with PyTorch's error."""
+def broadcast_pair(sa: tuple, sb: tuple) -> tuple:
+    """The broadcast shape of ``sa`` and ``sb``, with PyTorch's error for an op's operands."""
     if sa == sb:
         return sa
     out = _BROADCAST.get((sa, sb))
@@ -368,7 +388,7 @@ def _binary(a: "Tensor", b, code: int) -> "Tensor":
         if code == E.DIV and not dt.is_floating_point:
             dt = D.get_default_dtype()
     sa, sb = a._shape, b._shape
-    shape = sa if sa == sb else broadcast_shapes(sa, sb)
+    shape = sa if sa == sb else broadcast_pair(sa, sb)
     va = a._v if fa is None else np.array(fa)
     vb = b._v if fb is None else np.array(fb)
     if va.dtype is not dt.np:
@@ -422,7 +442,7 @@ def _reversed(x: "Tensor", c, code: int) -> "Tensor":
 def _compare(a: "Tensor", b, fn) -> "Tensor":
     if isinstance(b, Tensor):
         dt = D.result_type(a, b)
-        broadcast_shapes(a._shape, b._shape)
+        broadcast_pair(a._shape, b._shape)
         vb = b._value().astype(dt.np, copy=False)
     else:
         dt = D.result_type(a, b)
@@ -1588,7 +1608,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
             raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                                f"[{sb[-3] if nb > 2 else 1}, {sa[-1]}] but got: "
                                f"[{sb[-3] if nb > 2 else 1}, {sb[-2]}].")
-        broadcast_shapes(sa[:-2], sb[:-2])
+        broadcast_pair(sa[:-2], sb[:-2])
     dt = a._dtype
     y = np.asarray(np.matmul(a._value(), b._value()), dt.np)
     if (a._rg or b._rg) and state.grad and dt.is_floating_point:

@@ -737,3 +737,15 @@ def test_clone_keeps_the_layout():
 def test_stride_of_0d_tensor():
     assert torch.tensor(2.0).stride() == ()
     assert torch.tensor(2.0, dtype=torch.float64, requires_grad=True).is_contiguous()
+
+
+def test_broadcast_shapes_function():
+    assert torch.broadcast_shapes((2, 1), (3,)) == torch.Size([2, 3])
+    assert repr(torch.broadcast_shapes(2, (3, 1))) == "tape.Size([3, 2])"
+    assert torch.broadcast_shapes() == torch.Size([])
+    assert torch.broadcast_shapes((5, 1, 3), (4, 1), (3,)) == (5, 4, 3)
+    with pytest.raises(RuntimeError, match=r"length 4 at -2! Mismatching argument at index 1 had \(4, 3\); "
+                                           r"but expected shape should be broadcastable to \[2, 3\]"):
+        torch.broadcast_shapes((2, 3), (4, 3))
+    with pytest.raises(ValueError, match="negative length"):
+        torch.broadcast_shapes((-1,), (2,))
