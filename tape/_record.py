@@ -91,7 +91,8 @@ def find_shape(stab, top, shape):
                 return s
         s += 1 + k
     stab[stop] = nd
-    stab[stop + 1:stop + 1 + nd] = shape
+    for i in range(nd):     # (loops, not array assignments: see ops.linalg._add_into)
+        stab[stop + 1 + i] = shape[i]
     top[T_STAB] = stop + 1 + nd
     return stop
 
@@ -232,10 +233,12 @@ def _import(TR, tstab, tv64, tv32, DR, DF, dstab, dv64, dv32, top, ref, smap, im
     d = _append(DR, DF, dstab, top, INPUT if rg else CONST, dt, sid, -1, -1, 0, 0, 0.0, 0.0, rg)
     o = TR[2, node]
     n = TR[3, node]
-    if dt == 0:
-        dv64[DR[2, d]:DR[2, d] + n] = tv64[o:o + n]
-    else:
-        dv32[DR[2, d]:DR[2, d] + n] = tv32[o:o + n]
+    od = DR[2, d]
+    for i in range(n):
+        if dt == 0:
+            dv64[od + i] = tv64[o + i]
+        else:
+            dv32[od + i] = tv32[o + i]
     if rg:
         k = top[T_IMPORTS]
         imports[k, 0] = d
