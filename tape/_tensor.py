@@ -1524,7 +1524,7 @@ def _index_values(arr: np.ndarray, idx: tuple):
     except IndexError as e:
         msg = str(e)
         if "out of bounds" in msg:
-            raise IndexError(msg.replace("axis", "dimension")) from None
+            raise IndexError(_out_of_bounds_message(msg, arr.ndim, idx)) from None
         if "too many indices" in msg:
             raise IndexError(f"too many indices for tensor of dimension {arr.ndim}") from None
         if "boolean index did not match" in msg:
@@ -1535,6 +1535,37 @@ def _index_values(arr: np.ndarray, idx: tuple):
                                      f"{k}") from None
             raise IndexError(msg) from None
         raise IndexError(msg) from None
+
+
+def _out_of_bounds_message(msg: str, ndim: int, idx: tuple) -> str:
+    """PyTorch's wording of numpy's "index i is out of bounds for axis k with size n".
+
+    An integer selects its dim first in PyTorch, which names that dim; an index tensor is
+    reported by its position among the index tensors instead, and not at all for an empty dim.
+    """
+    head, _, tail = msg.partition(" for axis ")
+    axis_text, _, size = tail.partition(" with size ")
+    if not axis_text.isdigit():
+        return msg.replace("axis", "dimension")
+    axis = int(axis_text)
+    taken = sum(1 if not isinstance(it, np.ndarray) or it.dtype != np.bool_ else it.ndim
+                for it in idx if it is not None and it is not Ellipsis)
+    d = tensors = 0
+    for it in idx:
+        if it is None:
+            continue
+        if it is Ellipsis:
+            d += ndim - taken
+            continue
+        width = it.ndim if isinstance(it, np.ndarray) and it.dtype == np.bool_ else 1
+        if isinstance(it, np.ndarray) and d <= axis < d + width:
+            if size == "0":
+                return "index is out of bounds for dimension with size 0"
+            return f"{head} for dimension {tensors + axis - d} with size {size}"
+        if isinstance(it, np.ndarray):
+            tensors += width
+        d += width
+    return f"{head} for dimension {axis} with size {size}"
 
 
 def _tensor_arg(x, name: str) -> Tensor:

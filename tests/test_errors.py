@@ -299,6 +299,21 @@ def test_index_out_of_range():
         torch.ones(3)[3]
 
 
+@pytest.mark.parametrize("code, message", [
+    # An index tensor is reported by its position among the index tensors (ints select first).
+    ("x = torch.ones(2, 3); x[:, torch.tensor([5])]", "index 5 is out of bounds for dimension 0 with size 3"),
+    ("x = torch.ones(2, 3, 4); x[0, :, torch.tensor([9])]", "index 9 is out of bounds for dimension 0 with size 4"),
+    ("x = torch.ones(2, 3, 4); x[torch.tensor([0]), :, torch.tensor([9])] = 1.0",
+     "index 9 is out of bounds for dimension 1 with size 4"),
+    ("x = torch.ones(2, 3, 4); x[torch.tensor([1]), 7]", "index 7 is out of bounds for dimension 1 with size 3"),
+    ("x = torch.ones(2, 0); x[:, torch.tensor([0])]", "index is out of bounds for dimension with size 0"),
+    ("x = torch.ones(2, 0); x[0, 0]", "index 0 is out of bounds for dimension 1 with size 0"),
+])
+def test_index_tensor_out_of_range(code, message):
+    with raises(IndexError, message):
+        exec(code, {"torch": torch})
+
+
 def test_clamp_without_min_and_max():
     with raises(RuntimeError, "torch.clamp: At least one of 'min' or 'max' must not be None"):
         torch.ones(3).clamp()

@@ -749,3 +749,14 @@ def test_broadcast_shapes_function():
         torch.broadcast_shapes((2, 3), (4, 3))
     with pytest.raises(ValueError, match="negative length"):
         torch.broadcast_shapes((-1,), (2,))
+
+
+def test_pow_half_is_sqrt_for_numbers_and_pow_for_tensors():
+    # As PyTorch: x ** 0.5 is a square root (nan at -inf, -0 at -0); x ** tensor(0.5) is C's pow.
+    x = torch.tensor([float("-inf"), -0.0, 4.0], dtype=torch.float64)
+    by_number = (x ** 0.5).tolist()
+    assert math.isnan(by_number[0]) and by_number[1:] == [0.0, 2.0] and math.copysign(1, by_number[1]) < 0
+    assert (x ** torch.tensor(0.5, dtype=torch.float64)).tolist() == [math.inf, 0.0, 2.0]
+    assert math.copysign(1, (x ** torch.tensor(0.5, dtype=torch.float64)).tolist()[1]) > 0
+    assert math.isnan((torch.tensor(float("-inf"), dtype=torch.float64) ** 0.5).item())
+    assert math.copysign(1, (torch.tensor(-0.0, dtype=torch.float64) ** 0.5).item()) < 0
