@@ -107,8 +107,9 @@ def sum_to_dims(shape: tuple, target: tuple) -> tuple:
 
 
 VIEW_NAMES = ("ViewBackward0", "UnsqueezeBackward0", "SqueezeBackward0", "SqueezeBackward1",
-              "SqueezeBackward4", "SqueezeBackward2", "UnsafeViewBackward0")
-V_VIEW, V_UNSQUEEZE, V_SQUEEZE, V_SQUEEZE_DIM, V_SQUEEZE_DIMS, V_SQUEEZE_TUPLE, V_UNSAFE = range(7)
+              "SqueezeBackward4", "SqueezeBackward2", "UnsafeViewBackward0", "ReshapeAliasBackward0")
+(V_VIEW, V_UNSQUEEZE, V_SQUEEZE, V_SQUEEZE_DIM, V_SQUEEZE_DIMS, V_SQUEEZE_TUPLE, V_UNSAFE,
+ V_RESHAPE_ALIAS) = range(8)
 
 
 def _select_name(r):

@@ -1270,8 +1270,18 @@ class Tensor:
 
     # -- shape ---------------------------------------------------------------------------
     def reshape(self, *shape) -> "Tensor":
-        """The same data with a new shape (one dimension may be -1)."""
-        return self._view(_infer_shape(_shape_arg(shape), self.numel()), S.V_VIEW)
+        """The same data with a new shape (one dimension may be -1): a view where the layout
+        allows one, else a contiguous copy."""
+        shape = _infer_shape(_shape_arg(shape), self.numel())
+        if self._f is None and not self._v.flags.c_contiguous:
+            # As PyTorch: a strided layout that can take the shape gives a reshape alias;
+            # otherwise a contiguous clone is viewed (CloneBackward0, then UnsafeViewBackward0).
+            try:
+                np.reshape(self._v, shape, copy=False)
+            except ValueError:
+                return self.contiguous()._view(shape, S.V_UNSAFE)
+            return self._view(shape, S.V_RESHAPE_ALIAS)
+        return self._view(shape, S.V_VIEW)
 
     def view(self, *shape) -> "Tensor":
         """The same data with a new shape (one dimension may be -1), sharing its storage: the
@@ -1335,8 +1345,17 @@ class Tensor:
     def reshape_as(self, other: "Tensor") -> "Tensor":
         return self.reshape(other._shape)
 
-    def flatten(self) -> "Tensor":
-        return self.reshape(-1)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
+        nd = len(self._shape)
+        if nd == 0:
+            return self.reshape(1)
+        start, end = _wrap_dim(start_dim, nd), _wrap_dim(end_dim, nd)
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if start == end:
+            return self
+        return self.reshape(self._shape[:start] + (math.prod(self._shape[start:end + 1]),) + self._shape[end + 1:])
 
     def expand(self, *sizes) -> "Tensor":
         """Broadcast the tensor to a larger size (-1 keeps a dimension)."""

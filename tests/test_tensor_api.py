@@ -760,3 +760,31 @@ def test_pow_half_is_sqrt_for_numbers_and_pow_for_tensors():
     assert math.copysign(1, (x ** torch.tensor(0.5, dtype=torch.float64)).tolist()[1]) > 0
     assert math.isnan((torch.tensor(float("-inf"), dtype=torch.float64) ** 0.5).item())
     assert math.copysign(1, (torch.tensor(-0.0, dtype=torch.float64) ** 0.5).item()) < 0
+
+
+@pytest.mark.parametrize("make, names, contiguous", [
+    (lambda x: x.reshape(3, 2), ("ViewBackward0", "AccumulateGrad"), True),
+    (lambda x: x.t().reshape(6), ("UnsafeViewBackward0", "CloneBackward0"), True),
+    (lambda x: x.t().reshape(2, 3), ("ReshapeAliasBackward0", "TBackward0"), False),
+    (lambda x: x.expand(2, 3, 2).reshape(12), ("UnsafeViewBackward0", "CloneBackward0"), True),
+    (lambda x: x.t().flatten(), ("UnsafeViewBackward0", "CloneBackward0"), True),
+    (lambda x: x.flatten(0), ("ViewBackward0", "AccumulateGrad"), True),
+])
+def test_reshape_node_names_follow_layout(make, names, contiguous):
+    # As PyTorch: a view for contiguous input, a reshape alias for a strided layout that can take
+    # the shape, else a contiguous clone viewed as the shape; gradients flow back either way.
+    x = torch.ones(3, 2, requires_grad=True)
+    y = make(x)
+    assert (type(y.grad_fn).__name__, type(y.grad_fn.next_functions[0][0]).__name__) == names
+    assert y.is_contiguous() == contiguous
+    (y * torch.arange(y.numel()).reshape(y.shape)).sum().backward()
+    assert x.grad is not None and x.grad.shape == (3, 2)
+
+
+def test_flatten_dims():
+    x = torch.ones(2, 3, 4, requires_grad=True) * 1
+    assert x.flatten().shape == (24,) and x.flatten(1).shape == (2, 12) and x.flatten(0, 1).shape == (6, 4)
+    assert x.flatten(2) is x and torch.flatten(x, start_dim=-2).shape == (2, 12)
+    assert torch.tensor(1.0).flatten().shape == (1,)
+    with pytest.raises(RuntimeError, match="start_dim cannot come after end_dim"):
+        x.flatten(2, 0)
