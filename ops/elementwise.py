@@ -239,6 +239,7 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
 
 @njit(cache=True, error_model="numpy")
 def _times(x, y):
+    """``x * y`` elementwise (a loop: no array-expression machinery to compile)."""
     out = np.empty_like(x)
     for i in range(x.shape[0]):
         out[i] = x[i] * y[i]
@@ -430,9 +431,10 @@ def _power(a, b):
     """``a ** b`` for two tensors, as C's pow (and PyTorch): numpy computes an exponent of 0.5 as a
     square root, whose results at -inf and -0 differ (nan and -0 where pow gives inf and 0)."""
     y = np.power(a, b)
-    half = b == 0.5
-    if y.dtype.kind == "f" and np.any(half):
-        y = np.where(half & ((a == -np.inf) | (a == 0)), np.abs(a), y).astype(y.dtype, copy=False)
+    if y.dtype.kind == "f":
+        half = b == 0.5
+        if np.any(half):
+            y = np.where(half & ((a == -np.inf) | (a == 0)), np.abs(a), y).astype(y.dtype, copy=False)
     return y
 
 

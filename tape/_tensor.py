@@ -1273,28 +1273,32 @@ class Tensor:
         """The same data with a new shape (one dimension may be -1): a view where the layout
         allows one, else a contiguous copy."""
         shape = _infer_shape(_shape_arg(shape), self.numel())
-        if self._f is None and not self._v.flags.c_contiguous:
-            # As PyTorch: a strided layout that can take the shape gives a reshape alias;
-            # otherwise a contiguous clone is viewed (CloneBackward0, then UnsafeViewBackward0).
-            try:
-                np.reshape(self._v, shape, copy=False)
-            except ValueError:
-                return self.contiguous()._view(shape, S.V_UNSAFE)
-            return self._view(shape, S.V_RESHAPE_ALIAS)
-        return self._view(shape, S.V_VIEW)
+        how = self._view_kind(shape)
+        if how is None:
+            # As PyTorch: a contiguous clone viewed as the shape (CloneBackward0, then UnsafeViewBackward0).
+            return self.contiguous()._view(shape, S.V_UNSAFE)
+        return self._view(shape, how)
 
     def view(self, *shape) -> "Tensor":
         """The same data with a new shape (one dimension may be -1), sharing its storage: the
         layout must allow it without a copy (else use ``reshape``)."""
         shape = _infer_shape(_shape_arg(shape), self.numel())
+        if self._view_kind(shape) is None:
+            raise RuntimeError("view size is not compatible with input tensor's size and stride (at least "
+                               "one dimension spans across two contiguous subspaces). Use .reshape(...) "
+                               "instead.")
+        return self._view(shape, S.V_VIEW)
+
+    def _view_kind(self, shape: tuple) -> Optional[int]:
+        """How ``reshape`` views this layout as ``shape`` (PyTorch's node for it): V_VIEW when
+        contiguous, V_RESHAPE_ALIAS when strided but viewable, None when it needs a copy."""
         if self._f is None and not self._v.flags.c_contiguous:
             try:
                 np.reshape(self._v, shape, copy=False)
             except ValueError:
-                raise RuntimeError("view size is not compatible with input tensor's size and stride (at least "
-                                   "one dimension spans across two contiguous subspaces). Use .reshape(...) "
-                                   "instead.") from None
-        return self._view(shape, S.V_VIEW)
+                return None
+            return S.V_RESHAPE_ALIAS
+        return S.V_VIEW
 
     def is_contiguous(self, memory_format=None) -> bool:
         """Whether the elements are laid out in row-major order without gaps (a transpose or an
