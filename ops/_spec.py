@@ -10,18 +10,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-# Code ranges, one per family.  The sweep dispatches on these bounds only.
-SOURCE = range(0, 10)        # rows that bring a value onto a tape
-UNARY = range(10, 60)        # one tensor input, optional float constants
-BINARY = range(60, 80)       # two tensor inputs of equal shape
-REDUCE = range(80, 90)       # reductions over a set of dims
-SHAPE = range(90, 110)       # views, broadcasting, selection
-LINALG = range(110, 130)     # small matrix products (large ones go to PYTHON, for BLAS)
-PYTHON = range(200, 256)     # rows whose adjoint runs in Python (BLAS, custom code)
-N_CODES = 256
+# Code ranges, one per family.  The sweep dispatches on these bounds only; each
+# range leaves room for the catalogue to grow.
+SOURCE = range(0, 10)        # rows the engine writes itself: values brought in, outputs of a row
+UNARY = range(10, 160)       # one tensor input, optional float constants
+BINARY = range(160, 260)     # two tensor inputs of equal shape
+REDUCE = range(260, 300)     # reductions over a set of dims
+SHAPE = range(300, 360)      # views, broadcasting, selection
+LINALG = range(360, 380)     # small matrix products (large ones go to PYTHON, for BLAS)
+JOIN = range(380, 420)       # rows with a list of inputs or several outputs (cat, stack, where, unbind)
+PYTHON = range(900, 1000)    # rows whose adjoint runs in Python (BLAS, custom code)
+N_CODES = PYTHON.stop
 
 INPUT = 0   # a value from outside the tape that gradients flow back to (leaf, older tape)
 CONST = 1   # a value from outside the tape that needs no gradient
+OUTPUT = 2  # output k (``ia``) of the row ``a`` above it: a view of part of that row's value
+
+# The row format: the integer columns of a tape (rows of its ``R`` array) and the
+# float ones (rows of ``F``), named for numba code, which reads them by number.
+(R_OP, R_DT, R_OFF, R_NUM, R_SHP, R_A, R_B, R_IA, R_IB, R_RG, R_FR, R_HID, R_LO, R_LN, R_NOUT) = range(15)
+N_INT_COLS = 15
+F_FA, F_FB = 0, 1
+# A row with more than two inputs lists them in the tape's index table ``ix``
+# (``R_LN`` of them from offset ``R_LO``; its ``a``/``b`` are -1).  A row with
+# several outputs is followed by ``R_NOUT`` OUTPUT rows, one per output, whose
+# values (and adjoints) are consecutive parts of the row's own.
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,12 @@ class Op:
     ``vjp(g, xs, y, row)`` returns one gradient per tensor input, written with
     tape's own tensor operations so that recording it (``create_graph=True``)
     yields a differentiable graph; ``row`` carries the row's attributes.
-    ``arity`` is the number of tensor inputs (1 or 2).
+    ``arity`` is the number of tensor inputs: 1 or 2 (columns ``a``/``b``), or ``LISTED`` (any
+    number, listed in the index table); ``multi`` marks an op with several outputs,
+    whose rule receives a tuple of output gradients (None where none arrived).
+    ``nondiff`` lists input positions that never get a gradient and that PyTorch's
+    node does not show (``where``'s condition).  For a listed row, X0 and X1 in
+    ``saved`` mean its first and second inputs.
     Ops in the ``PYTHON`` code range give ``py_adjoint(row, va, vb, gy, ga, gb, fresh)``
     (numpy views; ``ga``/``gb`` None when not needed; bit 1/2 of ``fresh``: ``ga``/``gb``
     still hold zeros and may be overwritten) instead of a numba kernel: the sweep
@@ -54,6 +72,8 @@ class Op:
     grad_fn_of: Optional[Callable] = None
     py_adjoint: Optional[Callable] = None
     arity: int = 1
+    multi: bool = False
+    nondiff: tuple = ()
 
     @property
     def saves(self) -> bool:
@@ -66,6 +86,7 @@ class Op:
 
 
 X0, X1, OUT, NUMBER, CROSS = 1, 2, 4, 8, 16
+LISTED = -1     # ``arity`` of an op whose inputs are listed (any number)
 
 REGISTRY: dict[int, Op] = {}
 

@@ -21,13 +21,14 @@ import math
 import numpy as np
 from numba import njit
 
-from ._spec import CROSS, NUMBER, OUT, UNARY, X0, X1, Op, register
+from ._spec import BINARY, CROSS, NUMBER, OUT, UNARY, X0, X1, Op, register
 
-# --- codes (UNARY range 10..59, BINARY range 60..79) -------------------------
+# --- codes (UNARY and BINARY ranges) -------------------------------------------
 _UNARY_END = UNARY.stop
-NEG, ABS, EXP, LOG, LOG2, LOG10, SQRT, SIN, COS, TAN, TANH, SIGMOID, RELU, RECIPROCAL, CLONE, FILL = range(10, 26)
-ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC, CLAMP, MASK, CAST = range(30, 40)
-ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, MASKED = range(60, 68)
+_U, _B = UNARY.start, BINARY.start
+NEG, ABS, EXP, LOG, LOG2, LOG10, SQRT, SIN, COS, TAN, TANH, SIGMOID, RELU, RECIPROCAL, CLONE, FILL = range(_U, _U + 16)
+ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC, CLAMP, MASK, CAST = range(_U + 20, _U + 30)
+ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, MASKED = range(_B, _B + 8)
 
 # Kinds of MASK: a piecewise-constant function of x, whose derivative is zero.
 # Where PyTorch's derivative keeps x in the graph (relu, abs), the rule records
@@ -55,7 +56,9 @@ def _mask(kind, x, lo, hi):
         return 1.0 if x != 0 else 0.0
     if kind == M_ZERO:
         return 0.0
-    return 1.0 if x < 0 else 0.0
+    if kind == M_NEG:
+        return 1.0 if x < 0 else 0.0
+    return math.nan     # a kind without a branch here: an error value
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -140,7 +143,9 @@ def _unary_d(code, gy, x, y, fa, fb):
         return _where(_mask(M_INRANGE, x, fa, fb), gy)
     if code == FILL:
         return 0.0          # the value does not depend on x (PyTorch: zeros, even for a nan gradient)
-    return 0.0 * gy     # MASK: zero derivative
+    if code == MASK:
+        return 0.0 * gy     # zero derivative
+    return math.nan         # a code without a branch here: an error value, never a silent zero
 
 
 @njit(cache=True, error_model="numpy")
@@ -193,8 +198,10 @@ def _binary_d(code, s, gy, a, b, y):
         return da, db
     if code == MASKED:
         return _where(b, gy), 0.0       # the mask is piecewise constant
-    d = (a - b) * s
-    return _where(_mask(M_STEP_HALF, d, 0.0, 0.0), gy), _where(_mask(M_STEP_HALF, -d, 0.0, 0.0), gy)
+    if code == MAXIMUM or code == MINIMUM:
+        d = (a - b) * s
+        return _where(_mask(M_STEP_HALF, d, 0.0, 0.0), gy), _where(_mask(M_STEP_HALF, -d, 0.0, 0.0), gy)
+    return math.nan, math.nan       # a code without a branch here: an error value
 
 
 @njit(cache=True, error_model="numpy")
@@ -344,7 +351,9 @@ def _unary_f(code, x, fa, fb, ia):
         return _mask(ia, x, fa, fb)
     if code == FILL:
         return fa
-    return x    # CLONE
+    if code == CLONE:
+        return x
+    return math.nan     # a code without a branch here: an error value
 
 
 @njit(cache=True, error_model="numpy")
@@ -372,7 +381,9 @@ def _binary_f(code, a, b):
         return a if (a >= b or a != a) else b
     if code == MASKED:
         return a * b if b != 0 else 0.0 * b
-    return a if (a <= b or a != a) else b
+    if code == MINIMUM:
+        return a if (a <= b or a != a) else b
+    return math.nan     # a code without a branch here: an error value
 
 
 @njit(cache=True, error_model="numpy")

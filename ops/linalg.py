@@ -13,10 +13,10 @@ import numpy as np
 from numba import njit
 
 from ._index import dims
-from ._spec import CROSS, X0, X1, Op, register
+from ._spec import CROSS, LINALG, PYTHON, X0, X1, Op, register
 
-MATMUL = 110
-MATMUL_BLAS = 200
+MATMUL = LINALG.start
+MATMUL_BLAS = PYTHON.start
 DOT, MV, VM, MM, BATCHED = range(5)
 SMALL_PRODUCT = 1 << 16     # multiply-adds up to which the numba kernel beats a trip to BLAS (measured)
 _NAMES = ("DotBackward0", "MvBackward0", "SqueezeBackward4", "MmBackward0", "BmmBackward0")

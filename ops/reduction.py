@@ -10,9 +10,9 @@ import numpy as np
 from numba import njit
 
 from ._index import broadcast_accumulate, dims
-from ._spec import Op, register
+from ._spec import REDUCE, Op, register
 
-SUM, MEAN = 80, 81
+SUM, MEAN = REDUCE.start, REDUCE.start + 1
 KEEPDIM, DIM_GIVEN = 1, 2
 
 
@@ -39,9 +39,13 @@ def _between(code, src, os, dst, od, stab, sx, mask, nx, ny, spread):
 
 @njit(cache=True, error_model="numpy")
 def reduce_adjoint(code, v, g, ox, oy, stab, sx, mask, nx, ny):
-    """Spread the output adjoint back over the reduced dims (``mask``)."""
+    """Spread the output adjoint back over the reduced dims (``mask``); False for a code
+    this family does not know."""
+    if code != SUM and code != MEAN:
+        return False
     if nx != 0:
         _between(code, g, oy, g, ox, stab, sx, mask, nx, ny, True)
+    return True
 
 
 @njit(cache=True, error_model="numpy")

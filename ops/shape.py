@@ -16,15 +16,15 @@ import numpy as np
 from numba import njit
 
 from ._index import advance, broadcast_accumulate, dims, slab
-from ._spec import NUMBER, Op, register
+from ._spec import NUMBER, SHAPE, Op, register
 
-VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER, INDEX = range(90, 98)
+VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER, INDEX = range(SHAPE.start, SHAPE.start + 8)
 BY_INDEX, BY_SLICE, BY_SELECT = range(3)
 
 
 @njit(cache=True, error_model="numpy")
 def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
-    """Accumulate the input adjoint of one shape row."""
+    """Accumulate the input adjoint of one shape row; False for a code it does not know."""
     if code == GATHER or code == INDEX:
         for j in range(ny):
             g[ox + ix[ia + j]] += g[oy + j]
@@ -60,7 +60,7 @@ def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
             for i in range(m):
                 for j in range(n):
                     gx[j * m + i] += gy[i * n + j]
-            return
+            return True
         xstride = np.ones(nd, np.int64)
         for d in range(nd - 2, -1, -1):
             xstride[d] = xstride[d + 1] * xs[d + 1]
@@ -72,6 +72,9 @@ def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
         for i in range(ny):
             g[ox + j] += g[oy + i]
             j = advance(idx, ys, st, nd - 1, j)
+    else:
+        return False
+    return True
 
 
 @njit(cache=True, error_model="numpy")

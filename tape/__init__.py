@@ -27,6 +27,7 @@ from ._functional import *  # noqa: E402,F401,F403
 from ._functional import __all__ as _functional_all  # noqa: E402
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
 from ._tensor import Size, Tensor, broadcast_shapes, matmul  # noqa: E402
+from .ops.join import cat, concat, concatenate, stack, unbind, where  # noqa: E402
 
 float = float32
 double = float64
@@ -57,6 +58,7 @@ __all__ = [
     "int64", "int32", "int16", "int8", "uint8", "bool", "float", "double", "half", "long", "int", "short",
     "get_default_dtype", "set_default_dtype", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "autograd", "matmul", "broadcast_shapes", "is_tensor", "is_floating_point", "numel",
+    "cat", "concat", "concatenate", "stack", "where",
 ] + list(_functional_all)
 
 

@@ -19,12 +19,13 @@ from . import _programs as P
 from . import _record as Rec
 from . import _tensor as T
 from ._state import inplace_changes, state
+from ._stops import (C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_DONE, ST_FREED, ST_MODIFIED, ST_PYTHON,
+                     ST_UNKNOWN)
 from ._sweep import _PYTHON_START as PYTHON_START
-from ._sweep import DONE, MODIFIED, SAVES, free_rows, mark_unneeded, sweep
+from ._sweep import SAVES, free_rows, mark_unneeded, seeded_sweeps, sweep
 from ._tape import Tape, retire
-from .ops._spec import CONST, INPUT, REGISTRY
+from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, REGISTRY, X0, X1
 from .ops.reduction import keep_shape
-from .ops.shape import SELECT
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
          "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -52,8 +53,7 @@ class Row:
 
     @property
     def inputs(self) -> tuple:
-        t = self.tape
-        return tuple(int(n) for n in (t.a[self.r], t.b[self.r]) if n >= 0)
+        return self.tape.inputs_of(self.r)
 
     @property
     def in_shapes(self) -> list:
@@ -62,6 +62,15 @@ class Row:
     @property
     def out_shape(self) -> tuple:
         return self.tape.shape_of(self.r)
+
+    @property
+    def outputs(self) -> tuple:
+        """The OUTPUT rows of a row with several outputs."""
+        return tuple(range(self.r + 1, self.r + 1 + int(self.tape.nout[self.r])))
+
+    @property
+    def out_shapes(self) -> list:
+        return [self.tape.shape_of(n) for n in self.outputs]
 
     @property
     def keep_shape(self) -> tuple:
@@ -181,13 +190,25 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
 
 def _modified_input(tape: Tape, r: int, saved: int):
     """The node among those row ``r`` saved that was modified in place, if any."""
-    x, y = int(tape.a[r]), int(tape.b[r])
-    cross = saved & 16
-    for bit, node, other in ((1, x, y), (2, y, x), (4, r, -1)):
+    ins = tape.inputs_of(r) + (-1, -1)
+    x, y = ins[0], ins[1]
+    cross = saved & CROSS
+    for bit, node, other in ((X0, x, y), (X1, y, x), (OUT, r, -1)):
         needed = saved & bit and node >= 0 and (not cross or other < 0 or tape.rg[other])
         if needed and tape.fr[node] & MODIFIED and r < tape.fr[node] >> 2:
             return node
     return None
+
+
+def _stopped(tape: Tape, ctl: np.ndarray) -> None:
+    """Raise for a stop that no sweep resumes from: a freed or modified row, or a code that
+    a kernel has no branch for (a bug in an op's definition, never a silent zero)."""
+    kind, r = int(ctl[C_STATUS]), int(ctl[C_ROW])
+    if kind == ST_FREED or kind == ST_MODIFIED:
+        _raise_unusable(tape, r, kind == ST_MODIFIED)
+    if kind == ST_UNKNOWN:
+        raise RuntimeError(f"tape internal error: no compiled branch for op '{REGISTRY[int(tape.op[r])].name}' "
+                           f"(code {int(tape.op[r])}) in its family's kernel")
 
 
 def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
@@ -241,17 +262,15 @@ def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
     for k, node in result.targets:
         if k == key:
             target[node] = 1
-            if tape.op[node] == SELECT and tape.fb[node]:
-                # An output of unbind: PyTorch's target is the one UnbindBackward0 node, so the
-                # paths to every output of that unbind count (and are run and freed).
-                n = tape.n
-                target[:n] |= ((tape.op[:n] == SELECT) & (tape.a[:n] == tape.a[node]) & (tape.ia[:n] == tape.ia[node])
-                               & (tape.fb[:n] == tape.fb[node]))
+            if tape.op[node] == OUTPUT:
+                # An output of a row with several outputs: PyTorch's target is that row's one node,
+                # so the paths to every output of the row count (and are run and freed).
+                target[int(tape.a[node])] = 1
     for node, src in tape.src.items():
         # A node of an older tape may lead to a requested input there: keep its path.
         if type(src) is tuple or id(src()) in result.leaf_targets:
             target[node] = 1
-    mark_unneeded(tape.R, tape.n, target, seen)
+    mark_unneeded(tape.R, tape.ix, tape.n, target, seen)
     if result.run_targets:
         for k, node in result.targets:
             if k == key:
@@ -273,15 +292,17 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             _arena_view(tape, grads, node)[...] += g
         seen[node] |= 1
     values = (tape.v64, tape.v32)
-    r = n - 1
-    while r >= 0:
-        r = sweep(tape.R, tape.F, tape.stab, tape.ix, SAVES, tape.v64, g64, tape.v32, g32, seen, r)
-        if r == DONE:
+    ctl = np.zeros(C_SIZE, np.int64)
+    ctl[C_START] = n - 1
+    while True:
+        sweep(tape.R, tape.F, tape.stab, tape.ix, SAVES, tape.v64, g64, tape.v32, g32, seen, ctl)
+        if ctl[C_STATUS] == ST_DONE:
             break
-        if r <= -2:
-            _raise_unusable(tape, (-r - 2) // 2, (-r - 2) % 2)
+        if ctl[C_STATUS] != ST_PYTHON:
+            _stopped(tape, ctl)
+        r = int(ctl[C_ROW])
         _python_row(tape, r, values, grads, seen)
-        r -= 1
+        ctl[C_START] = r - 1
     # The adjoint buffers are this backward's own: gradients are handed out as views of them,
     # unless the buffers are big (a view would keep the whole of them alive).
     share = g64.shape[0] + g32.shape[0] <= SHARED_ADJOINTS
@@ -400,7 +421,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
     try:
         while ctl[Rec.C_START] >= 0:
             ctl[Rec.T_ROWS:Rec.T_IMPORTS] = dest.n, dest.t64, dest.t32, dest.stop
-            Rec.record_sweep(tape.R, tape.F, tape.stab, tape.v64, tape.v32, seen, gnode,
+            Rec.record_sweep(tape.R, tape.F, tape.stab, tape.ix, tape.v64, tape.v32, seen, gnode,
                              dest.R, dest.F, dest.stab, dest.ix, dest.v64, dest.v32, ref, smap, imports, regs, ctl)
             dest.n, dest.t64, dest.t32 = int(ctl[Rec.T_ROWS]), int(ctl[Rec.T_64]), int(ctl[Rec.T_32])
             if ctl[Rec.T_STAB] != dest.stop:
@@ -414,8 +435,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
             ctl[Rec.C_RESUME] = -1
             if kind == Rec.ST_DONE:
                 break
-            if kind == Rec.ST_FREED or kind == Rec.ST_MODIFIED:
-                _raise_unusable(tape, r, kind == Rec.ST_MODIFIED)
+            if kind == Rec.ST_FREED or kind == Rec.ST_MODIFIED or kind == Rec.ST_UNKNOWN:
+                _stopped(tape, ctl)
             if kind == Rec.ST_GROW:
                 dest.make_room(int(ctl[Rec.C_NEED_ROWS]), int(ctl[Rec.C_NEED_ELEMS]), int(ctl[Rec.C_NEED_SLOTS]))
             elif kind == Rec.ST_VALUE:
@@ -446,11 +467,17 @@ def _python_rule(tape: Tape, dest: Tape, r: int, gnode: np.ndarray, seen: np.nda
     """Run row ``r``'s derivative rule with tensor ops (recorded onto ``dest``)."""
     seen[r] |= 4
     rg = tape.rg
-    ins = [int(x) for x in (tape.a[r], tape.b[r]) if x >= 0]
+    op = REGISTRY[int(tape.op[r])]
+    ins = tape.inputs_of(r)
     xs = tuple(handle(tape, x) for x in ins)
-    outs = REGISTRY[int(tape.op[r])].vjp(_tensor_at(dest, int(gnode[r])), xs, handle(tape, r), Row(tape, r))
-    for x, gx in zip(ins, outs):
-        if gx is not None and rg[x]:
+    row = Row(tape, r)
+    if op.multi:
+        g = tuple(_tensor_at(dest, int(gnode[o])) if gnode[o] >= 0 else None for o in row.outputs)
+    else:
+        g = _tensor_at(dest, int(gnode[r]))
+    outs = op.vjp(g, xs, handle(tape, r), row)
+    for k, (x, gx) in enumerate(zip(ins, outs)):
+        if gx is not None and rg[x] and k not in op.nondiff:
             shape = tape.shape_of(x)
             if gx._shape != shape:
                 gx = gx._sum_to(shape)      # the input was broadcast along leading dims
@@ -469,7 +496,6 @@ def jacobian_block(outputs, inputs):
     are not all on the inputs' tape or a row needs Python, and the caller falls
     back to one backward per output element.
     """
-    from ._sweep import seeded_sweeps
     tape = None
     for o in outputs:
         if o._tape is None or (tape is not None and o._tape is not tape):
@@ -511,7 +537,8 @@ def jacobian_block(outputs, inputs):
     seen = np.zeros(tape.n, np.uint8)
     k = seeded_sweeps(tape.R, tape.F, tape.stab, tape.ix, SAVES, tape.v64, g64, tape.v32, g32, seen, start,
                       np.array(seed_dt, np.int64), np.array(seed_off, np.int64),
-                      np.array(seed_node, np.int64), in_node, in_dt, in_off, in_num, J, reached)
+                      np.array(seed_node, np.int64), in_node, in_dt, in_off, in_num, J, reached,
+                      np.zeros(C_SIZE, np.int64))
     if k >= 0:
         return None                     # let the per-element path raise the proper error
     return J, [n >= 0 for n in nodes], reached

@@ -36,7 +36,7 @@ def _binary(name: str, code: int):
 
 _UNARY = ("neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh",
           "sigmoid", "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "sum", "mean",
-          "reshape", "unbind", "select", "transpose", "t", "clone", "detach", "flatten", "mm", "mv", "dot",
+          "reshape", "select", "transpose", "t", "clone", "detach", "flatten", "mm", "mv", "dot",
           "maximum", "minimum", "squeeze", "unsqueeze", "eq", "ne", "lt", "le", "gt", "ge")
 for _name in _UNARY:
     globals()[_name] = _method(_name)

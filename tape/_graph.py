@@ -11,8 +11,7 @@ import weakref
 from ._engine import Row
 from ._tape import Tape
 from .ops import elementwise as E
-from .ops import shape as S
-from .ops._spec import CONST, INPUT, REGISTRY
+from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY
 
 _CLASSES = {}
 # Ops taking a Python number show it as a second, gradient-less input, as PyTorch does.
@@ -34,9 +33,11 @@ class Node:
     @property
     def next_functions(self) -> tuple:
         tape, r = self._tape, self._row
+        skip = REGISTRY[int(tape.op[r])].nondiff
         out = []
-        for node in Row(tape, r).inputs:
-            out.append(_edge(tape, node))
+        for k, node in enumerate(Row(tape, r).inputs):
+            if k not in skip:
+                out.append(_edge(tape, node))
         if int(tape.op[r]) in _NUMBER_INPUT:
             out.append((None, 0))
         return tuple(out)
@@ -86,9 +87,9 @@ def _class(name: str) -> type:
 
 
 def _leader(tape: Tape, r: int) -> int:
-    """The row that names ``r``'s node: unbind's outputs share the first one's."""
-    if tape.op[r] == S.SELECT and tape.fb[r]:
-        return r - int(tape.ib[r])
+    """The row that names ``r``'s node: the outputs of a row with several outputs share its node."""
+    if tape.op[r] == OUTPUT:
+        return int(tape.a[r])
     return r
 
 
@@ -142,5 +143,5 @@ def _edge(tape: Tape, node: int) -> tuple:
 
 
 def _edge_of(tape: Tape, node: int) -> tuple:
-    index = int(tape.ib[node]) if tape.op[node] == S.SELECT and tape.fb[node] else 0
+    index = int(tape.ia[node]) if tape.op[node] == OUTPUT else 0
     return (node_view(tape, node), index)

@@ -20,7 +20,7 @@ import numpy as np
 from .ops import elementwise as E
 from .ops import linalg as L
 from .ops import shape as S
-from .ops._spec import REGISTRY, SOURCE
+from .ops._spec import N_CODES, REGISTRY, SOURCE
 
 # Registers: the four operands of every program, then one per instruction.
 G, X0, X1, Y = range(4)
@@ -350,6 +350,8 @@ def _trace_path(op, decisions):
 
 def _trace(op):
     """All paths of a rule: [(guards, instructions or None, output registers)]."""
+    if op.arity not in (1, 2) or op.multi:
+        return [([], None, None, 0)]       # programs have two input and one output registers
     paths = []
     todo = [[]]
     while todo:
@@ -364,8 +366,8 @@ def _trace(op):
 
 def _build():
     """The program tables: per code its variants; per variant its guards and instructions."""
-    vstart = np.full(256, 0, np.int64)
-    vcount = np.zeros(256, np.int64)
+    vstart = np.full(N_CODES, 0, np.int64)
+    vcount = np.zeros(N_CODES, np.int64)
     variants, guards_k, guards_v, ins_i, ins_f = [], [], [], [], []
     for code in sorted(REGISTRY):
         if code in SOURCE:

@@ -27,18 +27,13 @@ import numpy as np
 from numba import njit
 
 from . import _programs as P
-from ._sweep import (
-    _BINARY_END,
-    _REDUCE_END,
-    _SHAPE_END,
-    _SOURCE_END,
-    _UNARY_END,
-    FREED,
-    MODIFIED,
-    SAVES,
-)
-from .ops._spec import CONST, INPUT
+from ._stops import (C_NEED_ELEMS, C_NEED_ROWS, C_NEED_SLOTS, C_NEXT, C_RESUME, C_ROW, C_SAME, C_SIZE, C_START,
+                     C_STATUS, C_VALUE_ROW, ST_DONE, ST_FREED, ST_GROW, ST_MODIFIED, ST_PYTHON, ST_UNKNOWN, ST_VALUE,
+                     T_32, T_64, T_IMPORTS, T_ROWS, T_STAB, check_saved)
+from ._sweep import _BINARY_END, _JOIN_END, _LINALG_END, _REDUCE_END, _SHAPE_END, _SOURCE_END, _UNARY_END, SAVES
+from .ops._spec import CONST, INPUT, OUTPUT, R_A, R_LN, R_NOUT
 from .ops.elementwise import ADD, CAST, binary_forward, unary_forward
+from .ops.join import join_forward
 from .ops.linalg import (
     DOT,
     MATMUL,
@@ -52,14 +47,9 @@ from .ops.linalg import (
 from .ops.reduction import DIM_GIVEN, KEEPDIM, SUM, reduce_forward_kernel
 from .ops.shape import SELECT, TRANSPOSE, V_VIEW, VIEW, shape_forward
 
-ST_DONE, ST_PYTHON, ST_FREED, ST_MODIFIED, ST_GROW, ST_VALUE = range(6)
-# ``ctl``, the sweep's integer state shared with Python: where to start (row, and instruction
-# when resuming), the destination's row count, arena tops, shape-table top and number of
-# imports, then the report: status, row, room to make (rows, arena elements, shape-table
-# slots), and for ST_VALUE the instruction to resume at and the row whose value to compute.
-# ``C_SAME`` says the destination is the swept tape itself.
-(C_START, C_RESUME, T_ROWS, T_64, T_32, T_STAB, T_IMPORTS, C_STATUS, C_ROW, C_NEED_ROWS, C_NEED_ELEMS,
- C_NEED_SLOTS, C_NEXT, C_VALUE_ROW, C_SAME, C_SIZE) = range(16)
+__all__ = ["record_sweep", "C_SIZE", "C_START", "C_RESUME", "C_STATUS", "C_ROW", "C_SAME", "C_NEED_ROWS",
+           "C_NEED_ELEMS", "C_NEED_SLOTS", "C_NEXT", "C_VALUE_ROW", "T_ROWS", "T_64", "T_32", "T_STAB", "T_IMPORTS",
+           "ST_DONE", "ST_PYTHON", "ST_FREED", "ST_MODIFIED", "ST_GROW", "ST_VALUE", "ST_UNKNOWN"]
 _SPARE_ROWS = 9       # beyond a program's instructions: 3 imports, 2 sum-tos of 2 rows, 2 additions
 
 _G, _X0, _X1, _Y, _NF = P.G, P.X0, P.X1, P.Y, P.N_FIXED
@@ -184,7 +174,7 @@ def _forward(R, F, stab, ix, v64, v32, r):
             shape_forward(code, v64, R[2, x], R[2, r], stab, ix, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
         else:
             shape_forward(code, v32, R[2, x], R[2, r], stab, ix, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
-    else:
+    elif code == MATMUL:
         sa = R[4, x]
         sb = R[4, y]
         m = stab[sa + 1] if stab[sa] == 2 else 1
@@ -194,6 +184,18 @@ def _forward(R, F, stab, ix, v64, v32, r):
             matmul_forward(v64, R[2, x], R[2, y], R[2, r], m, k, n)
         else:
             matmul_forward(v32, R[2, x], R[2, y], R[2, r], m, k, n)
+    elif code >= _LINALG_END and code < _JOIN_END:
+        if f64:
+            join_forward(code, R, ix, stab, v64, r)
+        else:
+            join_forward(code, R, ix, stab, v32, r)
+    else:
+        # A code without a forward branch: an error value (nan), never a plausible number.
+        for i in range(R[3, r]):
+            if f64:
+                v64[R[2, r] + i] = np.nan
+            else:
+                v32[R[2, r] + i] = np.nan
 
 
 @njit(cache=True, error_model="numpy")
@@ -330,29 +332,28 @@ def _integer(kind, value, TR, r):
 
 
 @njit(cache=True, error_model="numpy")
-def _prepare(TR, TF, tstab, seen, r, DR, dstab, dv64, dv32, top):
+def _prepare(TR, TF, tstab, tix, seen, r, DR, dstab, dv64, dv32, top):
     """Checks before row ``r`` writes its derivative: its program variant, or -1 to skip
     the row, or -2 to stop with the status set in ``top``."""
     variant = _VARIANT
     code = TR[0, r]
-    if seen[r] & 3 != 1 or code < _SOURCE_END:
+    if seen[r] & 3 != 1:
+        return -1
+    if code < _SOURCE_END:
+        if code == OUTPUT:
+            seen[TR[R_A, r]] |= 1       # its row's rule reads the outputs' adjoints (``_python_rule``)
         return -1
     x = TR[5, r]
     y = TR[6, r]
-    rgs = TR[9]
-    fr = TR[10]
     top[C_ROW] = r
-    saved = _SAVES[code]
-    if saved != 0:
-        if fr[r] & FREED:
-            top[C_STATUS] = ST_FREED
-            return -2
-        save_x = saved & 1 and (not saved & 16 or rgs[y] != 0)
-        save_y = saved & 2 and (not saved & 16 or rgs[x] != 0)
-        if ((save_x and fr[x] & MODIFIED and r < fr[x] >> 2) or (save_y and fr[y] & MODIFIED and r < fr[y] >> 2)
-                or (saved & 4 and fr[r] & MODIFIED and r < fr[r] >> 2)):
-            top[C_STATUS] = ST_MODIFIED
-            return -2
+    status = check_saved(TR, tix, _SAVES, r)
+    if status != ST_DONE:
+        top[C_STATUS] = status
+        return -2
+    if TR[R_LN, r] != 0 or TR[R_NOUT, r] != 0:
+        # Rows with listed inputs or several outputs run their rule in Python.
+        top[C_STATUS] = ST_PYTHON
+        return -2
     v = _variant(code, TR, TF, r)
     shp = TR[4]
     nd = max(tstab[shp[r]], tstab[shp[x]], tstab[shp[y]] if y >= 0 else 0)
@@ -401,8 +402,8 @@ def _shape_of(spec, TR, tstab, dstab, top, smap, r, sa):
 
 
 @njit(cache=True, error_model="numpy")
-def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap, imports, regs,
-                 top):
+def record_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap, imports,
+                 regs, top):
     """Write the derivative rows of rows ``top[C_START]`` down to 0 onto the destination tape.
 
     ``seen`` bits as in ``sweep``.  On return ``top`` holds the status (ST_*) and
@@ -421,7 +422,7 @@ def record_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv6
             v = _variant(TR[0, r], TR, TF, r)
             k0 = resume
         else:
-            v = _prepare(TR, TF, tstab, seen, r, DR, dstab, dv64, dv32, top)
+            v = _prepare(TR, TF, tstab, tix, seen, r, DR, dstab, dv64, dv32, top)
             if v == -1:
                 continue
             if v < -1:

@@ -2,18 +2,21 @@
 
 It walks rows from last to first, skipping rows no gradient reached, and calls
 the adjoint kernel of the row's op family (chosen by code range; the families
-dispatch on the code themselves).  Rows of the PYTHON range stop the sweep:
-it returns the row index, Python runs that row's adjoint, and the sweep
-resumes below it.
+dispatch on the code themselves).  It stops as every sweep does (``_stops``):
+at a row of the PYTHON range it reports the row, Python runs that row's
+adjoint, and the sweep resumes below it.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from .ops._spec import BINARY, LINALG, N_CODES, PYTHON, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY
+from ._stops import C_START, C_ROW, C_STATUS, FREED, MODIFIED, ST_DONE, ST_PYTHON, ST_UNKNOWN, check_saved, input_at
+from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN, R_LO,
+                        R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
 from .ops.elementwise import CAST, MASK, binary_adjoint, scalar_d, unary_adjoint
-from .ops.linalg import matmul_adjoint
+from .ops.join import join_adjoint
+from .ops.linalg import MATMUL, matmul_adjoint
 from .ops.reduction import reduce_adjoint
 from .ops.shape import shape_adjoint
 
@@ -22,50 +25,51 @@ _BINARY_END = BINARY.stop
 _REDUCE_END = REDUCE.stop
 _SHAPE_END = SHAPE.stop
 _LINALG_END = LINALG.stop
+_JOIN_END = JOIN.stop
 _SOURCE_END = SOURCE.stop
 _PYTHON_START = PYTHON.start
-DONE = -1
 
 SAVES = np.zeros(N_CODES, np.int64)     # each op's ``saved`` bits
 for _code, _op in REGISTRY.items():
     SAVES[_code] = _op.saved
-FREED, MODIFIED = 1, 2                  # bits of the ``fr`` column; above them, the row
-                                        # count when the value was last changed in place
+__all__ = ["FREED", "MODIFIED", "SAVES", "sweep", "seeded_sweeps", "mark_unneeded", "free_rows"]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _stop(ctl, status, r):
+    ctl[C_STATUS] = status
+    ctl[C_ROW] = r
 
 
 @njit(cache=True, error_model="numpy")
-def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
-    """Propagate adjoints from row ``start`` down to row 0.
+def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, ctl):
+    """Propagate adjoints from row ``ctl[C_START]`` down to row 0.
 
     ``seen`` holds bits per row: 1 reached by a gradient, 2 not needed (no input
     leads to a requested input: skipped, as PyTorch skips it), 4 executed.
-    Returns DONE, the index of a row to run in Python, ``-2 - 2r`` when row
-    ``r`` was freed by an earlier backward and its op needs saved values, or
-    ``-3 - 2r`` when a value row ``r`` saved was since modified in place.
+    Reports in ``ctl`` (``_stops``): ST_DONE, or the row and why the sweep stopped
+    there (a row for Python, a freed or modified row, a code no kernel knows).
     ``R`` and ``F`` hold the tape's integer and float columns.
     """
-    op, dt, off, num, shp, a, b, ia, ib, rg, fr = R[0], R[1], R[2], R[3], R[4], R[5], R[6], R[7], R[8], R[9], R[10]
+    op, dt, off, num, shp, a, b, ia, ib, rg = (R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_SHP], R[R_A], R[R_B],
+                                               R[R_IA], R[R_IB], R[R_RG])
+    ln = R[R_LN]
     fa, fb = F[0], F[1]
-    for r in range(start, -1, -1):
+    for r in range(ctl[C_START], -1, -1):
         if seen[r] & 3 != 1:
             continue
         code = op[r]
         if code < _SOURCE_END:
+            if code == OUTPUT:
+                seen[a[r]] |= 1         # its adjoint is a part of its row's: pass the mark on
             continue
-        saved = saves[code]
-        if saved != 0:
-            if fr[r] & FREED:
-                return -2 - 2 * r
-            x = a[r]
-            y = b[r]
-            save_x = saved & 1 and (not saved & 16 or rg[y] != 0)
-            save_y = saved & 2 and (not saved & 16 or rg[x] != 0)
-            # A value counts as modified for rows recorded before its change (fr >> 2).
-            if ((save_x and fr[x] & MODIFIED and r < fr[x] >> 2) or (save_y and fr[y] & MODIFIED and r < fr[y] >> 2)
-                    or (saved & 4 and fr[r] & MODIFIED and r < fr[r] >> 2)):
-                return -3 - 2 * r
+        status = check_saved(R, ix, saves, r)
+        if status != ST_DONE:
+            _stop(ctl, status, r)
+            return
         if code >= _PYTHON_START:
-            return r
+            _stop(ctl, ST_PYTHON, r)
+            return
         seen[r] |= 4
         # Each family is called with the row's own arena first; written out per
         # dtype because an intermediate dispatch function costs reference
@@ -73,6 +77,7 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
         x = a[r]
         y = b[r]
         f64 = dt[r] == 0
+        known = True
         if num[r] == 1 and code < _BINARY_END and code != CAST and code != MASK:
             # One element: derivatives on scalars (see scalar_d), in float64 for either arena.
             unary = code < _UNARY_END
@@ -106,40 +111,58 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start):
                 binary_adjoint(code, num[r], v32, g32, off[x], off[y], off[r], num[x], num[y], rg[x], rg[y])
         elif code < _REDUCE_END:
             if f64:
-                reduce_adjoint(code, v64, g64, off[x], off[r], stab, shp[x], ia[r], num[x], num[r])
+                known = reduce_adjoint(code, v64, g64, off[x], off[r], stab, shp[x], ia[r], num[x], num[r])
             else:
-                reduce_adjoint(code, v32, g32, off[x], off[r], stab, shp[x], ia[r], num[x], num[r])
+                known = reduce_adjoint(code, v32, g32, off[x], off[r], stab, shp[x], ia[r], num[x], num[r])
         elif code < _SHAPE_END:
             if f64:
-                shape_adjoint(code, g64, off[x], off[r], stab, ix, shp[x], shp[r], ia[r], ib[r], num[x], num[r])
+                known = shape_adjoint(code, g64, off[x], off[r], stab, ix, shp[x], shp[r], ia[r], ib[r], num[x],
+                                      num[r])
             else:
-                shape_adjoint(code, g32, off[x], off[r], stab, ix, shp[x], shp[r], ia[r], ib[r], num[x], num[r])
-        elif code < _LINALG_END:
+                known = shape_adjoint(code, g32, off[x], off[r], stab, ix, shp[x], shp[r], ia[r], ib[r], num[x],
+                                      num[r])
+        elif code == MATMUL:
             if f64:
                 matmul_adjoint(v64, g64, off[x], off[y], off[r], stab, shp[x], shp[y], ia[r], rg[x], rg[y])
             else:
                 matmul_adjoint(v32, g32, off[x], off[y], off[r], stab, shp[x], shp[y], ia[r], rg[x], rg[y])
-        if x >= 0 and rg[x] != 0:
-            seen[x] |= 1
-        if y >= 0 and rg[y] != 0:
-            seen[y] |= 1
-    return DONE
+        elif code >= _LINALG_END and code < _JOIN_END:
+            if f64:
+                known = join_adjoint(code, R, ix, stab, v64, g64, r)
+            else:
+                known = join_adjoint(code, R, ix, stab, v32, g32, r)
+        else:
+            known = False
+        if not known:
+            _stop(ctl, ST_UNKNOWN, r)
+            return
+        if ln[r]:
+            for k in range(ln[r]):
+                xk = input_at(R, ix, r, k)
+                if rg[xk] != 0:
+                    seen[xk] |= 1
+        else:
+            if x >= 0 and rg[x] != 0:
+                seen[x] |= 1
+            if y >= 0 and rg[y] != 0:
+                seen[y] |= 1
+    ctl[C_STATUS] = ST_DONE
 
 
 @njit(cache=True, error_model="numpy")
 def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_dt, seed_off, seed_node,
-                  in_node, in_dt, in_off, in_num, J, reached):
+                  in_node, in_dt, in_off, in_num, J, reached, ctl):
     """One reverse sweep per seed, all in compiled code: row ``k`` of ``J`` gets the
     adjoints of the inputs (``in_*``: node, arena, offset, size) for a unit adjoint
     at output element ``k`` (``seed_*``), and ``reached[k, j]`` whether the sweep
     got to input ``j``.  Returns -1, or the seed whose sweep met a row that numba
-    cannot run (a row for Python, or a freed/modified one).
+    cannot run (a row for Python, or a freed/modified one; the report is in ``ctl``).
     """
     top64 = 0
     top32 = 0
     for r in range(start + 1):
-        end = R[2, r] + R[3, r]
-        if R[1, r] == 0:
+        end = R[R_OFF, r] + R[R_NUM, r]
+        if R[R_DT, r] == 0:
             top64 = max(top64, end)
         else:
             top32 = max(top32, end)
@@ -153,7 +176,9 @@ def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_d
         else:
             g32[seed_off[k]] = 1.0
         seen[seed_node[k]] |= 1
-        if sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start) != DONE:
+        ctl[C_START] = start
+        sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, ctl)
+        if ctl[C_STATUS] != ST_DONE:
             return k
         col = 0
         for j in range(in_off.shape[0]):
@@ -165,13 +190,15 @@ def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_d
 
 
 @njit(cache=True, error_model="numpy")
-def mark_unneeded(R, n, target, seen):
+def mark_unneeded(R, ix, n, target, seen):
     """Set bit 2 of ``seen`` for rows none of whose inputs leads to a ``target`` row."""
     reach = np.zeros(n, np.uint8)
     for r in range(n):
-        x = R[5, r]
-        y = R[6, r]
-        lead = (x >= 0 and reach[x] != 0) or (y >= 0 and reach[y] != 0)
+        lead = False
+        for k in range(max(R[R_LN, r], 2)):
+            x = input_at(R, ix, r, k)
+            if x >= 0 and reach[x] != 0:
+                lead = True
         if not lead:
             seen[r] |= 2
         reach[r] = 1 if lead or target[r] != 0 else 0

@@ -11,6 +11,10 @@ A row is also the node it produces: row ``r`` writes node ``r``.  Columns:
   fr   bit 1 once backward freed the row, bit 2 once its value was modified in place
   hid  1 for rows the engine adds on its own (implicit broadcast and dtype
        casts): PyTorch does these inside an op, so grad_fn views skip them.
+  lo, ln  a row with more than two inputs lists them in ``ix`` (ln of them from lo)
+  nout number of OUTPUT rows that follow a row with several outputs
+
+The column numbers are ``R_*`` in ``ops._spec`` (numba code reads columns by number).
 
 Values live in two arenas (float64 and float32), numpy buffers that numba
 indexes directly; a node's adjoint lives at the same offset of an adjoint
@@ -32,10 +36,12 @@ import weakref
 import numpy as np
 
 from ._state import inplace_changes, state
-from .ops._spec import CONST, INPUT
+from .ops._spec import (CONST, INPUT, N_INT_COLS, OUTPUT, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN, R_LO, R_NOUT,
+                        R_NUM, R_OFF, R_OP, R_SHP)
 
-_INT_COLS = ("op", "dt", "off", "num", "shp", "a", "b", "ia", "ib", "rg", "fr", "hid")
-_DEFAULTS = np.array([0, 0, 0, 1, 0, -1, -1, 0, 0, 1, 0, 0], np.int64)[:, None]
+_INT_COLS = ("op", "dt", "off", "num", "shp", "a", "b", "ia", "ib", "rg", "fr", "hid", "lo", "ln", "nout")
+_DEFAULTS = np.array([0, 0, 0, 1, 0, -1, -1, 0, 0, 1, 0, 0, 0, 0, 0], np.int64)[:, None]
+assert len(_INT_COLS) == N_INT_COLS
 ROWS0 = 256
 ARENA0 = 1024
 MAX_ROWS = 1 << 16    # past this a new tape is started, so one tape never grows without bound
@@ -203,29 +209,75 @@ class Tape:
             v[o] = value            # an item assignment costs a fifth of a slice's
         self.n = r + 1
         R = self.R
-        R[0, r] = code
+        R[R_OP, r] = code
         if arena:
-            R[1, r] = arena
-        R[2, r] = o
-        R[3, r] = n
+            R[R_DT, r] = arena
+        R[R_OFF, r] = o
+        R[R_NUM, r] = n
         if shape:
             sid = self.shape_ids.get(shape)
-            R[4, r] = sid if sid is not None else self.shape_id(shape)
+            R[R_SHP, r] = sid if sid is not None else self.shape_id(shape)
         if a != -1:
-            R[5, r] = a
+            R[R_A, r] = a
         if b != -1:
-            R[6, r] = b
+            R[R_B, r] = b
         if ia:
-            R[7, r] = ia
+            R[R_IA, r] = ia
         if ib:
-            R[8, r] = ib
+            R[R_IB, r] = ib
         if hid:
-            R[11, r] = hid
+            R[R_HID, r] = hid
         if fa:
             self.F[0, r] = fa
         if fb:
             self.F[1, r] = fb
         return r
+
+    def append_listed(self, code: int, arena: int, value: np.ndarray, inputs: list, ia: int = 0, ib: int = 0,
+                      fa: float = 0.0, fb: float = 0.0) -> int:
+        """Record a row whose inputs (any number of nodes) are listed in the index table."""
+        lo = self.index_list(np.asarray(inputs, np.int64))
+        r = self.append(code, arena, value, ia=ia, ib=ib, fa=fa, fb=fb)
+        self.lo[r] = lo
+        self.ln[r] = len(inputs)
+        return r
+
+    def append_outputs(self, row: int, shapes: list) -> list:
+        """Record the OUTPUT rows of a row with several outputs: output ``k`` is the part of
+        the row's value after the parts of the outputs before it, shaped ``shapes[k]``.
+        They take no value of their own (values and adjoints are the row's)."""
+        while self.n + len(shapes) > self.cap:
+            self.grow_rows()
+        R = self.R
+        o = int(R[R_OFF, row])
+        rg = self.rg[row]
+        nodes = []
+        for k, shape in enumerate(shapes):
+            r = self.n
+            self.n = r + 1
+            n = 1
+            for d in shape:
+                n *= d
+            R[R_OP, r] = OUTPUT
+            R[R_DT, r] = R[R_DT, row]
+            R[R_OFF, r] = o
+            R[R_NUM, r] = n
+            R[R_SHP, r] = self.shape_id(tuple(shape))
+            R[R_A, r] = row
+            R[R_IA, r] = k
+            self.rg[r] = rg
+            o += n
+            nodes.append(r)
+        R[R_NOUT, row] = len(shapes)
+        return nodes
+
+    def inputs_of(self, r: int) -> tuple:
+        """The input nodes of row ``r`` (its columns ``a``/``b``, or its list)."""
+        ln = int(self.ln[r])
+        if ln:
+            lo = int(self.lo[r])
+            return tuple(int(x) for x in self.ix[lo:lo + ln])
+        return tuple(int(x) for x in (self.a[r], self.b[r]) if x >= 0)
 
     def import_(self, t) -> int:
         """The node standing for tensor ``t`` on this tape, recording it if needed."""
@@ -328,13 +380,13 @@ def fresh() -> Tape:
 def format_rows(t: Tape, last: int | None = None) -> str:
     """The tape's rows as a table (for reading and debugging, not used by the engine)."""
     from .ops._spec import REGISTRY
-    names = {INPUT: "INPUT", CONST: "CONST"}
+    names = {INPUT: "INPUT", CONST: "CONST", OUTPUT: "OUTPUT"}
     lines = ["  row  op            in      attrs              shape    value"]
     start = 0 if last is None else max(0, t.n - last)
     for r in range(start, t.n):
         code = int(t.op[r])
         name = names.get(code) or REGISTRY[code].name.upper()
-        ins = ",".join(str(int(x)) for x in (t.a[r], t.b[r]) if x >= 0) or "-"
+        ins = ",".join(str(x) for x in t.inputs_of(r)) or "-"
         attrs = []
         if t.fa[r] or t.fb[r]:
             attrs.append(f"c={float(t.fa[r]):g}" + (f",{float(t.fb[r]):g}" if t.fb[r] else ""))

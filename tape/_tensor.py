@@ -24,7 +24,7 @@ from .ops import elementwise as E
 from .ops import linalg as L
 from .ops import reduction as R
 from .ops import shape as S
-from .ops._spec import CONST, REGISTRY
+from .ops._spec import CONST, OUTPUT, REGISTRY
 
 _new = object.__new__
 _F64 = D.float64
@@ -872,8 +872,9 @@ class Tensor:
         tape = self._tape
         if tape is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        if tape.op[self._node] == S.SELECT and tape.fb[self._node]:
-            raise RuntimeError(f"Output {int(tape.ib[self._node])} of Unbind is a view and is being modified "
+        if tape.op[self._node] == OUTPUT:
+            node = REGISTRY[int(tape.op[tape.a[self._node]])].grad_fn.removesuffix("Backward0")
+            raise RuntimeError(f"Output {int(tape.ia[self._node])} of {node} is a view and is being modified "
                                "inplace. This view is the output of a function that returns multiple views. "
                                "Such functions do not allow the output views to be modified inplace. You should "
                                "replace the inplace operation by an out-of-place one.")
@@ -1412,21 +1413,10 @@ class Tensor:
             raise IndexError(f"select(): index {index} out of range for tensor of size "
                              f"{list(self._shape)} at dimension {dim}")
         index = index + size if index < 0 else index
-        return self._select(dim, index, 0)
-
-    def _select(self, dim: int, index: int, group: int) -> "Tensor":
         v = self._storage()[(slice(None),) * dim + (index, Ellipsis)]
         if self._rg and state.grad:
-            return _emit(S.SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index, fb=float(group))
+            return _emit(S.SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index)
         return self._view_alias(v)
-
-    def unbind(self, dim: int = 0) -> tuple:
-        """Remove a dimension; return the tuple of slices along it."""
-        dim = _wrap_dim(dim, len(self._shape))
-        if not self._shape:
-            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
-        n = self._shape[dim]
-        return tuple(self._select(dim, i, n) for i in range(n))
 
     def _embed(self, dim: int, index: int, shape: tuple) -> "Tensor":
         """Zeros of ``shape`` with ``self`` placed at ``index`` along ``dim`` (select's adjoint)."""

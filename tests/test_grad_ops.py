@@ -197,6 +197,22 @@ def matmul_inputs(kind: str, d: Dom = REAL):
     return st.tuples(side, side, side).flatmap(build)
 
 
+def joined(count: int, dim: int, d: Dom = REAL, same: bool = False):
+    """``count`` arrays of one shape except along ``dim`` (the same shape when ``same``)."""
+
+    def build(base):
+        axis = dim % len(base)
+        sizes = st.just([base[axis]] * count) if same else st.lists(
+            st.integers(1, MAX_SIDE), min_size=count, max_size=count)
+        return sizes.flatmap(lambda ns: st.tuples(*(
+            array(base[:axis] + (n,) + base[axis + 1:], d) for n in ns)))
+
+    return shapes(min_dims=max(1, dim + 1 if dim >= 0 else -dim)).flatmap(build)
+
+
+WHERE_X = REAL.avoiding((0.3,))
+
+
 # --------------------------------------------------------------------------
 # the op table
 # --------------------------------------------------------------------------
@@ -346,6 +362,19 @@ OPS: dict[str, Op] = {
     "unbind0": _u(lambda M, x: x.unbind(0), min_dims=1),
     "unbind_neg1_fn": _u(lambda M, x: M.unbind(x, dim=-1), min_dims=1),
     "unbind1": _u(lambda M, x: x.unbind(1), min_dims=2),
+    # ---- several inputs or outputs in one row
+    "cat0": Op(lambda M, x, y: M.cat([x, y]), joined(2, 0)),
+    "cat_neg1_three": Op(lambda M, x, y, z: M.cat((x, y, z), dim=-1), joined(3, -1), fd_floor=(1.0,) * 3),
+    "cat_dim1_repeated": Op(lambda M, x, y: M.cat([x, y, x], 1), joined(2, 1, same=True)),
+    "concat_fn": Op(lambda M, x, y: M.concat([x, y], dim=0), joined(2, 0)),
+    "stack0": Op(lambda M, x, y: M.stack([x, y]), joined(2, 0, same=True)),
+    "stack_neg1_three": Op(lambda M, x, y, z: M.stack((x, y, z), dim=-1), joined(3, 0, same=True),
+                           fd_floor=(1.0,) * 3),
+    "stack_self": Op(lambda M, x: M.stack([x, x * 2.0], 1), joined(1, 0)),
+    "where": _b(lambda M, x, y: M.where(x > 0.3, x, y), WHERE_X, REAL),
+    "where_scalar_other": _u(lambda M, x: M.where(x > 0.3, x, 0.5), WHERE_X),
+    "where_method": _b(lambda M, x, y: x.where(y < 0.3, y * x), REAL, WHERE_X),
+    "unbind_stack_roundtrip": _u(lambda M, x: M.stack(x.unbind(-1)[::-1], 0), min_dims=1),
     # ---- the same input used several times (gradient accumulation, fan-out)
     "mul_self": _u(lambda M, x: x * x),
     "add_self": _u(lambda M, x: x + x),

@@ -54,13 +54,13 @@ grad = tape.autograd.grad
 # helpers
 # --------------------------------------------------------------------------
 
-def _python_only_sweep(TR, TF, tstab, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap,
+def _python_only_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap,
                        imports, regs, ctl):
     """``record_sweep`` with every derivative program disabled: each reached row is handed to
     Python (``_python_rule``) after the compiled recorder's own checks (``_prepare``: freed or
     modified rows, room on the destination)."""
     for r in range(int(ctl[Rec.C_START]), -1, -1):
-        v = Rec._prepare(TR, TF, tstab, seen, r, DR, dstab, dv64, dv32, ctl)
+        v = Rec._prepare(TR, TF, tstab, tix, seen, r, DR, dstab, dv64, dv32, ctl)
         if v == -1:
             continue
         if v >= 0:
@@ -127,8 +127,10 @@ def _assert_values(a, b, dtype, what):
 
 
 # Codes whose rows may legitimately reach Python with the programs enabled: batched products,
-# and index-list ops when the derivative is written to another tape.
-NO_PROGRAM = {L.MATMUL, L.MATMUL_BLAS, S.GATHER, S.SCATTER, S.INDEX}
+# index-list ops when the derivative is written to another tape, and rows with listed inputs or
+# several outputs (their rules run in Python).
+NO_PROGRAM = {L.MATMUL, L.MATMUL_BLAS, S.GATHER, S.SCATTER, S.INDEX} | {
+    code for code, op in tape.ops.REGISTRY.items() if op.arity not in (1, 2) or op.multi}
 
 
 # --------------------------------------------------------------------------

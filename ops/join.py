@@ -1,0 +1,382 @@
+"""Ops over several tensors at once: rows with a list of inputs or several outputs.
+
+``cat`` and ``stack`` take any number of inputs (listed in the tape's index
+table), ``where(condition, input, other)`` takes three, and ``unbind`` gives
+several outputs: its row holds the outputs' values one after another (the input
+with ``dim`` moved to the front), followed by one OUTPUT row per output, whose
+value and adjoint are that row's parts.
+
+All four move blocks between a "whole" laid out as ``(outer, total, inner)``
+around ``dim`` and "parts" laid out as ``(outer, size_k, inner)``: cat and stack
+assemble the whole from their inputs, unbind splits its input into its outputs;
+each one's adjoint is the other's forward.
+
+Row attributes: ``ia`` is the dim (of the output for cat and stack, of the input
+for unbind).  ``where`` lists ``(condition, input, other)``; the condition is a
+mask of 0/1 in the row's dtype, kept on the tape like any input, and gets no
+gradient (PyTorch's node shows only ``input`` and ``other``).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from numba import njit
+
+from ._spec import JOIN, LISTED, R_A, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, register
+
+CAT, STACK, WHERE, UNBIND = range(JOIN.start, JOIN.start + 4)
+
+
+# --- numeric kernels ------------------------------------------------------------
+@njit(cache=True, error_model="numpy", inline="always")
+def _around(stab, sid, dim):
+    """(elements before ``dim``, elements after it) of the shape at ``sid``."""
+    nd = stab[sid]
+    outer = 1
+    inner = 1
+    for d in range(nd):
+        if d < dim:
+            outer *= stab[sid + 1 + d]
+        elif d > dim:
+            inner *= stab[sid + 1 + d]
+    return outer, inner
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _blocks(whole, ow, total, start, part, op, size, outer, inner, into_part):
+    """Add part ``(outer, size, inner)`` to/from the whole ``(outer, total, inner)`` at ``start``."""
+    w = size * inner
+    for o in range(outer):
+        a = ow + (o * total + start) * inner
+        b = op + o * w
+        if into_part:
+            for j in range(w):
+                part[b + j] += whole[a + j]
+        else:
+            for j in range(w):
+                whole[a + j] += part[b + j]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _move(R, ix, stab, v, r, into_parts, only_needed):
+    """Move values between row ``r``'s whole and its parts (its inputs for cat/stack,
+    its outputs for unbind), adding into the destination."""
+    listed = R[R_LN, r] != 0
+    whole = r if listed else R[R_A, r]
+    outer, inner = _around(stab, R[R_SHP, whole], R[7, r])
+    if outer * inner == 0:
+        return
+    total = R[R_NUM, whole] // (outer * inner)
+    n = R[R_LN, r] if listed else R[R_NOUT, r]
+    start = 0
+    for k in range(n):
+        part = ix[R[R_LO, r] + k] if listed else r + 1 + k
+        size = R[R_NUM, part] // (outer * inner)
+        if not only_needed or R[R_RG, part] != 0:
+            _blocks(v, R[R_OFF, whole], total, start, v, R[R_OFF, part], size, outer, inner, into_parts)
+        start += size
+
+
+@njit(cache=True, error_model="numpy")
+def join_adjoint(code, R, ix, stab, v, g, r):
+    """Accumulate the input adjoints of one row of this family; False for a code it does not know."""
+    if code == CAT or code == STACK:
+        _move(R, ix, stab, g, r, True, True)        # each input gets its block of the output's adjoint
+        return True
+    if code == UNBIND:
+        _move(R, ix, stab, g, r, False, False)      # the outputs' adjoints are the row's parts
+        return True
+    if code == WHERE:
+        lo = R[R_LO, r]
+        c = ix[lo]
+        x = ix[lo + 1]
+        y = ix[lo + 2]
+        n = R[R_NUM, r]
+        oc, ox, oy, o = R[R_OFF, c], R[R_OFF, x], R[R_OFF, y], R[R_OFF, r]
+        nc, nx, ny = R[R_NUM, c], R[R_NUM, x], R[R_NUM, y]
+        # Inputs broadcast along leading dims are read modulo their size, as binary rows are.
+        # As PyTorch's where(condition, grad, 0): exactly 0 on the other side, even for a nan grad.
+        if R[R_RG, x] != 0:
+            for i in range(n):
+                if v[oc + i % nc] != 0:
+                    g[ox + i % nx] += g[o + i]
+        if R[R_RG, y] != 0:
+            for i in range(n):
+                if v[oc + i % nc] == 0:
+                    g[oy + i % ny] += g[o + i]
+        return True
+    return False
+
+
+@njit(cache=True, error_model="numpy")
+def join_forward(code, R, ix, stab, v, r):
+    """Write the value of one row of this family (its compiled forward face); False for a
+    code it does not know."""
+    for i in range(R[R_NUM, r]):
+        v[R[R_OFF, r] + i] = 0.0
+    if code == CAT or code == STACK:
+        _move(R, ix, stab, v, r, False, False)
+        return True
+    if code == UNBIND:
+        # The parts are the row's own value here: fill it from the input, part by part.
+        x = R[R_A, r]
+        outer, inner = _around(stab, R[R_SHP, x], R[7, r])
+        if outer * inner == 0:
+            return True
+        total = R[R_NUM, x] // (outer * inner)
+        op = R[R_OFF, r]
+        for k in range(total):
+            _blocks(v, R[R_OFF, x], total, k, v, op + k * outer * inner, 1, outer, inner, True)
+        return True
+    if code == WHERE:
+        lo = R[R_LO, r]
+        c, x, y = ix[lo], ix[lo + 1], ix[lo + 2]
+        nc, nx, ny = R[R_NUM, c], R[R_NUM, x], R[R_NUM, y]
+        for i in range(R[R_NUM, r]):
+            v[R[R_OFF, r] + i] = v[R[R_OFF, x] + i % nx] if v[R[R_OFF, c] + i % nc] != 0 else v[R[R_OFF, y] + i % ny]
+        return True
+    return False
+
+
+# --- derivative rules (tape ops, so every order works) ------------------------------
+def _zeros(shape: tuple, like) -> "Tensor":
+    return _plain(np.zeros(shape, like.dtype.np), like.dtype)
+
+
+def _cat_vjp(g, xs, y, r):
+    dim = r.ia
+    nd = len(r.out_shape)
+    out, start = [], 0
+    for shape in r.in_shapes:
+        if len(shape) != nd:
+            out.append(_zeros(shape, g))        # a legacy empty 1-D input
+            continue
+        out.append(g[(slice(None),) * dim + (slice(start, start + shape[dim]),)])
+        start += shape[dim]
+    return tuple(out)
+
+
+def _stack_vjp(g, xs, y, r):
+    return g.unbind(r.ia)
+
+
+def _unbind_vjp(gs, xs, y, r):
+    parts = [g if g is not None else _zeros(shape, xs[0]) for g, shape in zip(gs, r.out_shapes)]
+    return (stack(parts, r.ia),)
+
+
+def _where_vjp(g, xs, y, r):
+    cond = xs[0] != 0          # (kept on the tape as a 0/1 mask in the row's dtype)
+    zero = _zeros((), g)
+    return None, where(cond, g, zero), where(cond, zero, g)
+
+
+register(Op(CAT, "cat", "CatBackward0", 0, _cat_vjp, float_only=False, arity=LISTED))
+register(Op(STACK, "stack", "StackBackward0", 0, _stack_vjp, float_only=False, arity=LISTED))
+register(Op(WHERE, "where", "WhereBackward0", X0, _where_vjp, float_only=False, arity=LISTED, nondiff=(0,)))
+register(Op(UNBIND, "unbind", "UnbindBackward0", 0, _unbind_vjp, float_only=False, multi=True))
+
+# The front ends below need tape's recording API; it imports this catalogue's other
+# families first (``ops/__init__`` imports this family last).
+from tape import _dtype as D  # noqa: E402
+from tape._state import state  # noqa: E402
+from tape._tensor import (  # noqa: E402
+    Tensor, _legacy_name, _node_in, _plain, _recorded, _wrap_dim, _write_tape, broadcast_pair)
+
+
+# --- front ends ---------------------------------------------------------------------
+def _tensor_list(tensors, name: str) -> list:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, not "
+                        f"{type(tensors).__name__}")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
+    return list(tensors)
+
+
+def _dim_arg(dim, name: str) -> int:
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
+    return int(dim)
+
+
+def _write_out(result: Tensor, out: Tensor | None, name: str) -> Tensor:
+    """Copy ``result`` into ``out`` (resized to its shape) as PyTorch's ``out=`` does."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if result._dtype._cat > out._dtype._cat:
+        raise RuntimeError(f"result type {_legacy_name(result._dtype)} can't be cast to the desired output type "
+                           f"{_legacy_name(out._dtype)}")
+    value = result._value().astype(out._dtype.np)
+    if out._shape == result._shape:
+        out._storage()[...] = value
+    else:
+        out._v = value
+        out._f = None
+        out._shape = value.shape
+    out._bump()
+    return out
+
+
+def _no_grad_out(tensors, out, name: str) -> None:
+    if out is not None and state.grad and any(t._rg for t in tensors):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+
+
+def _record_listed(code: int, y: np.ndarray, dt: D.dtype, tensors: list, shapes: list, dim: int) -> Tensor:
+    tape = _write_tape()
+    nodes = [_node_in(tape, t, dt, s) for t, s in zip(tensors, shapes)]
+    return _recorded(tape, tape.append_listed(code, dt.arena, y, nodes, ia=dim), y, dt)
+
+
+def cat(tensors, dim: int = 0, *, out: Tensor | None = None, axis: int | None = None) -> Tensor:
+    """Concatenate tensors along an existing dimension ``dim``.
+
+    All tensors must have the same shape except along ``dim`` (1-D empty tensors are
+    skipped, as in PyTorch); their dtypes are promoted to a common one.
+    """
+    tensors = _tensor_list(tensors, "cat")
+    dim = _dim_arg(axis if axis is not None else dim, "cat")
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if not t._shape:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    kept = [t for t in tensors if t._shape != (0,)]
+    ref = kept[0] if kept else tensors[0]
+    nd = len(ref._shape)
+    dim = _wrap_dim(dim, nd)
+    for i, t in enumerate(tensors):
+        if t._shape == (0,):
+            continue
+        if len(t._shape) != nd:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {nd} and {len(t._shape)}")
+        for d in range(nd):
+            if d != dim and t._shape[d] != ref._shape[d]:
+                raise RuntimeError(f"Sizes of tensors must match except in dimension {dim}. Expected size "
+                                   f"{ref._shape[d]} but got size {t._shape[d]} for tensor number {i} in the list.")
+    _no_grad_out(tensors, out, "cat")
+    dt = D.result_type(*tensors)
+    values = [t._value().astype(dt.np, copy=False) for t in kept]
+    y = np.concatenate(values, axis=dim) if values else np.zeros((0,), dt.np)
+    if out is None and state.grad and any(t._rg for t in tensors) and dt.is_floating_point:
+        return _record_listed(CAT, y, dt, tensors, [t._shape for t in tensors], dim)
+    return _write_out(_plain(y, dt), out, "cat")
+
+
+def concat(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
+    """Alias of :func:`cat`."""
+    return cat(tensors, dim, out=out)
+
+
+def concatenate(tensors, axis: int = 0, *, out: Tensor | None = None) -> Tensor:
+    """Alias of :func:`cat` (NumPy's name and keyword)."""
+    return cat(tensors, axis, out=out)
+
+
+def stack(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
+    """Concatenate tensors of equal shape along a new dimension ``dim``."""
+    tensors = _tensor_list(tensors, "stack")
+    dim = _dim_arg(dim, "stack")
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tensors[0]._shape
+    for i, t in enumerate(tensors):
+        if t._shape != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
+                               f"{list(t._shape)} at entry {i}")
+    dim = _wrap_dim(dim, len(shape) + 1)
+    _no_grad_out(tensors, out, "stack")
+    dt = D.result_type(*tensors)
+    y = np.stack([t._value().astype(dt.np, copy=False) for t in tensors], axis=dim)
+    if out is None and state.grad and any(t._rg for t in tensors) and dt.is_floating_point:
+        return _record_listed(STACK, y, dt, tensors, [shape] * len(tensors), dim)
+    return _write_out(_plain(y, dt), out, "stack")
+
+
+def _where_operand(x, dt: D.dtype) -> Tensor:
+    return x if isinstance(x, Tensor) else _plain(np.asarray(x, dt.np), dt)
+
+
+def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = None):
+    """Elements of ``input`` where ``condition`` holds, else of ``other`` (broadcast together).
+
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``.
+    """
+    if input is None and other is None:
+        if not isinstance(condition, Tensor):
+            raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
+                            f"{type(condition).__name__}")
+        return tuple(_plain(i.astype(np.int64), D.int64) for i in np.nonzero(np.atleast_1d(condition._value())))
+    if input is None or other is None or not isinstance(condition, Tensor):
+        got = ", ".join(type(a).__name__ for a in (condition, input, other) if a is not None)
+        raise TypeError(f"where() received an invalid combination of arguments - got ({got}), but expected one of:\n"
+                        " * (Tensor condition)\n"
+                        " * (Tensor condition, Tensor input, Tensor other, *, Tensor out = None)\n"
+                        " * (Tensor condition, Number self, Tensor other)\n"
+                        " * (Tensor condition, Tensor input, Number other)\n"
+                        " * (Tensor condition, Number self, Number other)\n")
+    for a in (input, other):
+        if not isinstance(a, (Tensor, int, float, bool, np.number)):
+            raise TypeError(f"where(): argument 'input' must be Tensor, not {type(a).__name__}")
+    if condition._dtype is D.uint8:
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and will be removed "
+                      "in a future version of PyTorch. Use a boolean condition instead.", UserWarning, stacklevel=2)
+    elif condition._dtype is not D.bool_:
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{_legacy_name(condition._dtype)}")
+    dt = D.result_type(input, other)
+    x = _where_operand(input, dt)
+    y = _where_operand(other, dt)
+    shape = broadcast_pair(broadcast_pair(condition._shape, x._shape), y._shape)
+    tensors = (x, y)
+    _no_grad_out(tensors, out, "where")
+    mask = condition._value() != 0
+    value = np.where(mask, x._value().astype(dt.np, copy=False), y._value().astype(dt.np, copy=False))
+    value = np.asarray(value, dt.np).reshape(shape)
+    if out is None and state.grad and (x._rg or y._rg) and dt.is_floating_point:
+        cond = _plain(mask.astype(dt.np), dt)
+        return _record_listed(WHERE, value, dt, [cond, x, y], [_row_shape(s, shape) for s in
+                                                                (cond._shape, x._shape, y._shape)], 0)
+    return _write_out(_plain(value, dt), out, "where")
+
+
+def _row_shape(s: tuple, shape: tuple) -> tuple:
+    """The shape an input of a where row is recorded with: its own when it broadcasts along
+    leading dims only (the kernel reads it modulo its size), else the full shape."""
+    k = 0
+    while k < len(s) and s[k] == 1:
+        k += 1
+    tail = s[k:]
+    return s if not tail or shape[len(shape) - len(tail):] == tail else shape
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    """Remove a dimension; return the tuple of all slices along it."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"unbind(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    dim = _wrap_dim(_dim_arg(dim, "unbind"), len(input._shape))
+    if not input._shape:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    n = input._shape[dim]
+    part = input._shape[:dim] + input._shape[dim + 1:]
+    if not (input._rg and state.grad) or n == 0:
+        v = input._storage()
+        return tuple(input._view_alias(v[(slice(None),) * dim + (i, Ellipsis)]) for i in range(n))
+    dt = input._dtype
+    whole = np.ascontiguousarray(np.moveaxis(input._value(), dim, 0))
+    tape = _write_tape()
+    x = input._node if input._tape is tape else tape.import_(input)
+    row = tape.append(UNBIND, dt.arena, whole, x, ia=dim)
+    nodes = tape.append_outputs(row, [part] * n)
+    return tuple(_recorded(tape, node, whole[k], dt) for k, node in enumerate(nodes))
+
+
+Tensor.unbind = unbind
+Tensor.where = lambda self, condition, other: where(condition, self, other)
+Tensor.where.__doc__ = "``tape.where(condition, self, other)``."

@@ -1,0 +1,71 @@
+"""How a compiled sweep stops, says why, and resumes: one protocol for every sweep.
+
+A sweep reads where to start from a small int64 control array ``ctl`` and,
+when it returns, has written a status (``ST_*``) and the row it concerns.
+``ST_DONE`` ends the sweep; for every other status Python acts (runs the row,
+grows the destination, computes a value with BLAS, raises PyTorch's error) and
+calls the sweep again from the row, or from ``C_RESUME``'s instruction for the
+recording sweep, whose registers are kept.  Hooks, anomaly mode and custom
+Functions stop a sweep through the same door: a status and a row.
+
+The check every sweep makes before running a row (were its saved values freed
+or changed in place?) is here too, so that both sweeps raise the same errors.
+"""
+from __future__ import annotations
+
+from numba import njit
+
+from .ops._spec import CROSS, OUT, R_A, R_B, R_FR, R_LN, R_LO, R_OP, R_RG, X0, X1
+
+# Statuses.  ST_UNKNOWN: a kernel's dispatch met a code it has no branch for
+# (a registered op missing from its family's kernel): an error, never a zero.
+ST_DONE, ST_PYTHON, ST_FREED, ST_MODIFIED, ST_GROW, ST_VALUE, ST_UNKNOWN = range(7)
+
+# ``ctl`` slots: where to start (row, and instruction when resuming), the recording
+# destination's row count, arena tops, shape-table top and number of imports; then the
+# report: status, row, room to make (rows, arena elements, shape-table slots), and for
+# ST_VALUE the instruction to resume at and the row whose value Python computes.
+# ``C_SAME``: the recording destination is the swept tape itself.
+(C_START, C_RESUME, T_ROWS, T_64, T_32, T_STAB, T_IMPORTS, C_STATUS, C_ROW, C_NEED_ROWS, C_NEED_ELEMS,
+ C_NEED_SLOTS, C_NEXT, C_VALUE_ROW, C_SAME, C_SIZE) = range(16)
+
+FREED, MODIFIED = 1, 2      # bits of the ``fr`` column; above them, the row count when the
+                            # value was last changed in place
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def input_at(R, ix, r, k):
+    """Input ``k`` of row ``r`` (from its columns, or its list in ``ix``), or -1."""
+    ln = R[R_LN, r]
+    if ln:
+        return ix[R[R_LO, r] + k] if k < ln else -1
+    if k == 0:
+        return R[R_A, r]
+    return R[R_B, r] if k == 1 else -1
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _stale(fr, node, r):
+    # A value counts as modified for the rows recorded before its change (fr >> 2).
+    return node >= 0 and fr[node] & MODIFIED and r < fr[node] >> 2
+
+
+@njit(cache=True, error_model="numpy")
+def check_saved(R, ix, saves, r):
+    """ST_DONE if row ``r`` can run; ST_FREED if an earlier backward freed what it saved;
+    ST_MODIFIED if a value it saved was changed in place since it was recorded."""
+    saved = saves[R[R_OP, r]]
+    if saved == 0:
+        return ST_DONE
+    fr = R[R_FR]
+    if fr[r] & FREED:
+        return ST_FREED
+    x = input_at(R, ix, r, 0)
+    y = input_at(R, ix, r, 1)
+    rg = R[R_RG]
+    # CROSS: each input is saved only when the other one needs a gradient (products).
+    save_x = saved & X0 and (not saved & CROSS or rg[y] != 0)
+    save_y = saved & X1 and (not saved & CROSS or rg[x] != 0)
+    if (save_x and _stale(fr, x, r)) or (save_y and _stale(fr, y, r)) or (saved & OUT and _stale(fr, r, r)):
+        return ST_MODIFIED
+    return ST_DONE
