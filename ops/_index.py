@@ -77,7 +77,7 @@ def advance(idx, shape, stride, d, j):
     return j
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def dims(stab, s):
     """The shape stored at offset ``s`` of the shape table (``[ndim, d0, ...]``)."""
     return stab[s + 1:s + 1 + stab[s]]

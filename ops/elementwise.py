@@ -41,7 +41,7 @@ LN10 = math.log(10.0)
 
 
 # --- numeric adjoint kernels --------------------------------------------------
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _mask(kind, x, lo, hi):
     if kind == M_POS:
         return 1.0 if x > 0 else 0.0
@@ -61,7 +61,7 @@ def _mask(kind, x, lo, hi):
     return math.nan     # a kind without a branch here: an error value
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _pow(x, e):
     """``x ** e`` with numpy's (and PyTorch's) x ** 0.5 == sqrt(x): nan, not inf, at -inf."""
     if e == 0.5:
@@ -69,7 +69,7 @@ def _pow(x, e):
     return x ** e
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _where(m, g):
     """``g * m`` where the mask ``m`` is nonzero, else 0 even for a nan or inf ``g`` (PyTorch's
     where/masked_fill in the derivatives of relu, clamp, maximum ...)."""
@@ -77,22 +77,22 @@ def _where(m, g):
 
 
 # Derivatives that the adjoint kernels also loop over on their own (see unary_adjoint).
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _tanh_d(gy, y):
     return gy * (1.0 - y * y)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _sigmoid_d(gy, y):
     return gy * (y * (1.0 - y))
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _relu_d(gy, y):
     return _where(_mask(M_POS, y, 0.0, 0.0), gy)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _unary_d(code, gy, x, y, fa, fb):
     """The input adjoint contributed by one element of a unary row."""
     if code == NEG or code == RSUBC:
@@ -183,7 +183,7 @@ def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
             gx[i] += _unary_d(code, gy[i], x[i], y[i], fa, fb)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _binary_d(code, s, gy, a, b, y):
     """The two input adjoints contributed by one element of a binary row."""
     if code == ADD or code == SUB:
@@ -298,7 +298,7 @@ def scalar_d(code, gy, x, y, out, fa, fb):
 # The compiled face of each op's forward, for rows written by compiled code (the
 # recorded backward appends rows and must compute their values).  Values match
 # the numpy ``forward`` to rounding; a test checks every code against it.
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _unary_f(code, x, fa, fb, ia):
     if code == NEG:
         return -x
@@ -365,7 +365,7 @@ def unary_forward(code, n, fa, fb, ia, v, ox, oy):
         y[i] = _unary_f(code, x[i], fa, fb, ia)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _binary_f(code, a, b):
     if code == ADD:
         return a + b

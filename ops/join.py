@@ -29,7 +29,7 @@ CAT, STACK, WHERE, UNBIND = range(JOIN.start, JOIN.start + 4)
 
 
 # --- numeric kernels ------------------------------------------------------------
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _around(stab, sid, dim):
     """(elements before ``dim``, elements after it) of the shape at ``sid``."""
     nd = stab[sid]
@@ -43,7 +43,7 @@ def _around(stab, sid, dim):
     return outer, inner
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _blocks(whole, ow, total, start, part, op, size, outer, inner, into_part):
     """Add part ``(outer, size, inner)`` to/from the whole ``(outer, total, inner)`` at ``start``."""
     w = size * inner
@@ -58,7 +58,7 @@ def _blocks(whole, ow, total, start, part, op, size, outer, inner, into_part):
                 whole[a + j] += part[b + j]
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _move(R, ix, stab, v, r, into_parts, only_needed):
     """Move values between row ``r``'s whole and its parts (its inputs for cat/stack,
     its outputs for unbind), adding into the destination."""

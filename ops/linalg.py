@@ -40,7 +40,7 @@ def code_for(case: int, flops: int) -> int:
     return MATMUL if case != BATCHED and flops <= SMALL_PRODUCT else MATMUL_BLAS
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _add_into(g, o, x):
     """``g[o:o + len(x)] += x`` as a loop: an array assignment would compile numba's shape
     check and its message formatting (seconds of cold start)."""

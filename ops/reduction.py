@@ -16,7 +16,7 @@ SUM, MEAN = REDUCE.start, REDUCE.start + 1
 KEEPDIM, DIM_GIVEN = 1, 2
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _between(code, src, os, dst, od, stab, sx, mask, nx, ny, spread):
     """Move values between a reduction's input (shape ``sx``) and its output (the reduced
     dims, ``mask``, kept as 1): spread the output over the input, or sum the input into

@@ -20,7 +20,7 @@ import numpy as np
 from .ops import elementwise as E
 from .ops import linalg as L
 from .ops import shape as S
-from .ops._spec import N_CODES, REGISTRY, SOURCE
+from .ops._spec import N_CODES, REGISTRY, SOURCE, UNARY
 
 # Registers: the four operands of every program, then one per instruction.
 G, X0, X1, Y = range(4)
@@ -153,8 +153,10 @@ class _Row:
         raise Untraceable(f"row.{name}")
 
 
+# Tensor methods without arguments that a rule may call (``x.cos()``): every elementwise op of
+# one tensor with a forward of its own (those taking a number, such as ADDC, have none).
 _UNARY_METHODS = {op.name: code for code, op in REGISTRY.items()
-                  if code in range(E.NEG, E.CLONE + 1) and code != E.CLONE}
+                  if code in UNARY and op.forward is not None and op.scalar is not None}
 
 
 class _Sym:

@@ -69,19 +69,19 @@ def _scalar_row(code: int, y: float, a: "Tensor", b: Optional["Tensor"], c: floa
     if r == tape.cap:
         tape.grow_rows()
     if b is not None:
-        tape.b[r] = nb
+        tape.w_b[r] = nb
     o = tape.t64
     if o == tape.v64.shape[0]:
         tape.reserve(0, 1)
     else:
         tape.t64 = o + 1
-    tape.v64[o] = y
+    tape.w64[o] = y
     tape.n = r + 1
-    tape.op[r] = code
-    tape.off[r] = o
-    tape.a[r] = na
+    tape.w_op[r] = code
+    tape.w_off[r] = o
+    tape.w_a[r] = na
     if c:
-        tape.fa[r] = c
+        tape.w_fa[r] = c
     t = _new(Tensor)
     t._f = y
     t._dtype = _F64
