@@ -8,6 +8,7 @@ from typing import Any
 
 from bench._run import Settings
 from bench.peers import PEERS
+from bench.startup import FIRST_CALLS_STEPS
 from bench.workloads import WORKLOADS, Workload
 
 Cell = dict[str, Any]  # one JSON result of bench._run
@@ -175,6 +176,17 @@ def startup_table(times: dict[str, float | None]) -> list[str]:
             *table(["import", "seconds"], rows)]
 
 
+def first_calls_table(firsts: dict[str, list[float] | None], quick: bool) -> list[str]:
+    """tape's import and first backward()s in a fresh process, with a cold and a warm numba cache."""
+    rows = [[cache, "failed"] if t is None else [cache, *(f"{x:.2f}" for x in t)]
+            for cache, t in firsts.items()]
+    lines = ["tape first calls (s) in a fresh process: warm = cached kernels; cold = a copy of tape with "
+             "an empty numba cache (every kernel compiled)", *table(["cache", *FIRST_CALLS_STEPS], rows)]
+    if quick:
+        lines.append("  cold: measured without --quick (compiles every kernel, ~30 s)")
+    return lines
+
+
 def ratios(results: Results, lib: str, base: str) -> str:
     """'scalar_chain 4.1x, mlp_step 2.0x': lib's total over base's, per workload."""
     out = []
@@ -201,8 +213,8 @@ def summary(results: Results, startup: dict[str, float | None] | None) -> str:
     return "summary: " + " | ".join(parts)
 
 
-def render(quick: bool, s: Settings, results: Results,
-           startup: dict[str, float | None] | None, load_start: float) -> str:
+def render(quick: bool, s: Settings, results: Results, startup: dict[str, float | None] | None,
+           load_start: float, firsts: dict[str, list[float] | None] | None = None) -> str:
     """The whole report."""
     blocks = [header(quick, s, results, load_start)]
     blocks += [workload_table(WORKLOADS[name], by_lib) for name, by_lib in results.items()]
@@ -210,6 +222,8 @@ def render(quick: bool, s: Settings, results: Results,
         blocks.append(first_call_table(results))
     if startup is not None:
         blocks.append(startup_table(startup))
+    if firsts is not None:
+        blocks.append(first_calls_table(firsts, quick))
     blocks.append([summary(results, startup)])
     return "\n\n".join("\n".join(b) for b in blocks)
 
