@@ -197,7 +197,8 @@ def ratios(results: Results, lib: str, base: str) -> str:
     return ", ".join(out)
 
 
-def summary(results: Results, startup: dict[str, float | None] | None) -> str:
+def summary(results: Results, startup: dict[str, float | None] | None,
+            firsts: dict[str, list[float] | None] | None = None) -> str:
     """The key ratios on one line: every AD peer's rows (variants too) over tape, per workload."""
     labels = dict.fromkeys(label for by_lib in results.values() for label in by_lib)
     order = {lib: i for i, lib in enumerate(PEERS)}
@@ -208,6 +209,9 @@ def summary(results: Results, startup: dict[str, float | None] | None) -> str:
         parts.append(f"tape/numpy floor {floor}")
     if startup and startup.get("tape") is not None and startup.get("torch") is not None:
         parts.append(f"startup tape {startup['tape']:.2f} s, torch {startup['torch']:.2f} s")
+    if firsts and firsts.get("cold"):
+        _, backward, create_graph = firsts["cold"]
+        parts.append(f"tape cold start: first backward {backward:.1f} s, first create_graph {create_graph:.1f} s")
     if not parts:
         return "summary: tape was not measured"
     return "summary: " + " | ".join(parts)
@@ -224,7 +228,7 @@ def render(quick: bool, s: Settings, results: Results, startup: dict[str, float 
         blocks.append(startup_table(startup))
     if firsts is not None:
         blocks.append(first_calls_table(firsts, quick))
-    blocks.append([summary(results, startup)])
+    blocks.append([summary(results, startup, firsts)])
     return "\n\n".join("\n".join(b) for b in blocks)
 
 
