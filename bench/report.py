@@ -178,10 +178,11 @@ def startup_table(times: dict[str, float | None]) -> list[str]:
 
 def first_calls_table(firsts: dict[str, list[float] | None], quick: bool) -> list[str]:
     """tape's import and first backward()s in a fresh process, with a cold and a warm numba cache."""
-    rows = [[cache, "failed"] if t is None else [cache, *(f"{x:.2f}" for x in t)]
+    n = len(FIRST_CALLS_STEPS)
+    rows = [[cache, "failed"] if t is None else [cache, *(f"{w:.2f} ({c:.2f})" for w, c in zip(t[:n], t[n:]))]
             for cache, t in firsts.items()]
-    lines = ["tape first calls (s) in a fresh process: warm = cached kernels; cold = a copy of tape with "
-             "an empty numba cache (every kernel compiled)", *table(["cache", *FIRST_CALLS_STEPS], rows)]
+    lines = ["tape first calls in a fresh process, wall s (CPU s): warm = cached kernels; cold = a copy of "
+             "tape with an empty numba cache (every kernel compiled)", *table(["cache", *FIRST_CALLS_STEPS], rows)]
     if quick:
         lines.append("  cold: measured without --quick (compiles every kernel, ~30 s)")
     return lines
@@ -210,8 +211,9 @@ def summary(results: Results, startup: dict[str, float | None] | None,
     if startup and startup.get("tape") is not None and startup.get("torch") is not None:
         parts.append(f"startup tape {startup['tape']:.2f} s, torch {startup['torch']:.2f} s")
     if firsts and firsts.get("cold"):
-        _, backward, create_graph = firsts["cold"]
-        parts.append(f"tape cold start: first backward {backward:.1f} s, first create_graph {create_graph:.1f} s")
+        _, backward, create_graph, _, backward_cpu, create_graph_cpu = firsts["cold"]
+        parts.append(f"tape cold start: first backward {backward:.1f} s ({backward_cpu:.1f} s CPU), "
+                     f"first create_graph {create_graph:.1f} s ({create_graph_cpu:.1f} s CPU)")
     if not parts:
         return "summary: tape was not measured"
     return "summary: " + " | ".join(parts)

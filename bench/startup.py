@@ -15,19 +15,20 @@ STARTUP_REPEATS = 3
 STARTUP_MODULES = (None, "tape", "torch")
 FIRST_CALLS_TIMEOUT_S = 600.0
 
-# Prints three wall times: `import tape`, the first backward() (compiles the sweep and the
-# adjoint kernels), the first grad(create_graph=True) (compiles the recording sweep).
+# Prints the wall times, then the CPU times (which other load on the machine does not inflate), of
+# `import tape`, the first backward() (compiles the sweep and the adjoint kernels) and the first
+# grad(create_graph=True) (compiles the recording sweep).
 FIRST_CALLS = """
-from time import perf_counter
-t0 = perf_counter()
+from time import perf_counter, process_time
+t = [(perf_counter(), process_time())]
 import tape
-t1 = perf_counter()
+t.append((perf_counter(), process_time()))
 x = tape.tensor([0.5, -1.0, 2.0], requires_grad=True)
 (x.sin() * x).sum().backward()
-t2 = perf_counter()
+t.append((perf_counter(), process_time()))
 g, = tape.autograd.grad((x.sin() * x).sum(), x, create_graph=True)
-t3 = perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2)
+t.append((perf_counter(), process_time()))
+print(*[b[k] - a[k] for k in (0, 1) for a, b in zip(t, t[1:])])
 """
 FIRST_CALLS_STEPS = ("import tape", "first backward()", "first create_graph=True backward")
 
@@ -53,11 +54,11 @@ def _first_calls_once(cwd: Path, env: dict[str, str]) -> list[float] | None:
         return None
     if proc.returncode:
         return None
-    return [float(t) for t in proc.stdout.split()[-3:]]
+    return [float(t) for t in proc.stdout.split()[-6:]]
 
 
 def first_calls(root: Path, cold: bool) -> list[float] | None:
-    """Seconds for each of FIRST_CALLS_STEPS in a fresh process; None if it fails.
+    """Wall seconds for each of FIRST_CALLS_STEPS in a fresh process, then CPU seconds; None if it fails.
 
     Warm: the checkout as it is (median of STARTUP_REPEATS runs, so a stale cache
     recompiled by the first run does not count).  Cold: a copy of tape/ and ops/
