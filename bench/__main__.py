@@ -16,7 +16,7 @@ from typing import Any
 from bench import report
 from bench._run import FULL, QUICK
 from bench.peers import PEERS, rows
-from bench.startup import STARTUP_MODULES, startup_time
+from bench.startup import STARTUP_MODULES, first_calls, startup_time
 from bench.workloads import WORKLOADS
 
 ROOT = Path(__file__).resolve().parent.parent  # holds bench/ and tape/, so both import
@@ -58,7 +58,8 @@ def select(only: list[str], parser: argparse.ArgumentParser) -> tuple[list[str],
 def main(argv: list[str] | None = None) -> None:
     """Run the selected cells one after another (the machine has 2 cores), then print."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats; about a minute")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repeats, and tape's first calls with a warm cache only; about two minutes")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help=f"workload ({', '.join(WORKLOADS)}, startup) or library "
                         f"({', '.join(PEERS)}); repeatable or comma-separated")
@@ -73,12 +74,17 @@ def main(argv: list[str] | None = None) -> None:
                 t0 = perf_counter()
                 results[workload][label] = run_cell(lib, workload, args.quick, variant)
                 report.progress(f"{label} {workload}: {perf_counter() - t0:.1f} s")
-    startup = None
+    startup = firsts = None
     if with_startup:
         modules = [m for m in STARTUP_MODULES if m is None or m in libs]
         startup = {m or "(bare python)": startup_time(m, ROOT) for m in modules}
         report.progress("startup done")
-    print(report.render(args.quick, QUICK if args.quick else FULL, results, startup, load_start))
+        if "tape" in libs:
+            # Cold costs a compile of every kernel (~30 s): full mode only.
+            firsts = {} if args.quick else {"cold": first_calls(ROOT, cold=True)}
+            firsts["warm"] = first_calls(ROOT, cold=False)
+            report.progress("tape first calls done")
+    print(report.render(args.quick, QUICK if args.quick else FULL, results, startup, load_start, firsts))
 
 
 if __name__ == "__main__":

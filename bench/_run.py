@@ -34,10 +34,11 @@ class Settings:
     budget_s: float  # cap on measuring time: slow peers get fewer repeats (at least one)
     mlp_steps: int  # training steps per mlp_step run
     penalty_steps: int  # training steps per grad_penalty_step run
+    large_steps: int  # steps per large_elementwise or large_mlp_step run
 
 
-QUICK = Settings(warmup=1, repeats=7, budget_s=3.0, mlp_steps=50, penalty_steps=5)
-FULL = Settings(warmup=2, repeats=15, budget_s=30.0, mlp_steps=500, penalty_steps=100)
+QUICK = Settings(warmup=1, repeats=7, budget_s=3.0, mlp_steps=50, penalty_steps=5, large_steps=3)
+FULL = Settings(warmup=2, repeats=15, budget_s=30.0, mlp_steps=500, penalty_steps=100, large_steps=20)
 
 
 def measure(first: Callable[[], Run], warm: Callable[[], Run], s: Settings) -> dict[str, Any]:
@@ -90,8 +91,13 @@ def run(lib: str, workload: str, s: Settings, variant: str | None = None) -> dic
         if workload == "hessian_rosenbrock":
             hessian = peer.hessian_rosenbrock(workloads.rosen_x0(), **options)
             return {**result, **measure(hessian, hessian, s)}
-        steps = s.penalty_steps if workload == "grad_penalty_step" else s.mlp_steps
-        stepper = getattr(peer, workload)(workloads.mlp_data(), **options)
+        if workload == "large_elementwise":
+            stepper = peer.large_elementwise(workloads.elementwise_x(), **options)
+        else:
+            data = workloads.large_mlp_data() if workload == "large_mlp_step" else workloads.mlp_data()
+            stepper = getattr(peer, workload)(data, **options)
+        steps = {"grad_penalty_step": s.penalty_steps, "large_elementwise": s.large_steps,
+                 "large_mlp_step": s.large_steps}.get(workload, s.mlp_steps)
         return {**result, **measure(partial(stepper, 1), partial(stepper, steps), s)}
     except Exception as exc:
         traceback.print_exc()

@@ -8,6 +8,7 @@ from typing import Any
 
 from bench._run import Settings
 from bench.peers import PEERS
+from bench.startup import FIRST_CALLS_STEPS
 from bench.workloads import WORKLOADS, Workload
 
 Cell = dict[str, Any]  # one JSON result of bench._run
@@ -175,6 +176,18 @@ def startup_table(times: dict[str, float | None]) -> list[str]:
             *table(["import", "seconds"], rows)]
 
 
+def first_calls_table(firsts: dict[str, list[float] | None], quick: bool) -> list[str]:
+    """tape's import and first backward()s in a fresh process, with a cold and a warm numba cache."""
+    n = len(FIRST_CALLS_STEPS)
+    rows = [[cache, "failed"] if t is None else [cache, *(f"{w:.2f} ({c:.2f})" for w, c in zip(t[:n], t[n:]))]
+            for cache, t in firsts.items()]
+    lines = ["tape first calls in a fresh process, wall s (CPU s): warm = cached kernels; cold = a copy of "
+             "tape with an empty numba cache (every kernel compiled)", *table(["cache", *FIRST_CALLS_STEPS], rows)]
+    if quick:
+        lines.append("  cold: measured without --quick (compiles every kernel, ~30 s)")
+    return lines
+
+
 def ratios(results: Results, lib: str, base: str) -> str:
     """'scalar_chain 4.1x, mlp_step 2.0x': lib's total over base's, per workload."""
     out = []
@@ -185,7 +198,8 @@ def ratios(results: Results, lib: str, base: str) -> str:
     return ", ".join(out)
 
 
-def summary(results: Results, startup: dict[str, float | None] | None) -> str:
+def summary(results: Results, startup: dict[str, float | None] | None,
+            firsts: dict[str, list[float] | None] | None = None) -> str:
     """The key ratios on one line: every AD peer's rows (variants too) over tape, per workload."""
     labels = dict.fromkeys(label for by_lib in results.values() for label in by_lib)
     order = {lib: i for i, lib in enumerate(PEERS)}
@@ -196,13 +210,17 @@ def summary(results: Results, startup: dict[str, float | None] | None) -> str:
         parts.append(f"tape/numpy floor {floor}")
     if startup and startup.get("tape") is not None and startup.get("torch") is not None:
         parts.append(f"startup tape {startup['tape']:.2f} s, torch {startup['torch']:.2f} s")
+    if firsts and firsts.get("cold"):
+        _, backward, create_graph, _, backward_cpu, create_graph_cpu = firsts["cold"]
+        parts.append(f"tape cold start: first backward {backward:.1f} s ({backward_cpu:.1f} s CPU), "
+                     f"first create_graph {create_graph:.1f} s ({create_graph_cpu:.1f} s CPU)")
     if not parts:
         return "summary: tape was not measured"
     return "summary: " + " | ".join(parts)
 
 
-def render(quick: bool, s: Settings, results: Results,
-           startup: dict[str, float | None] | None, load_start: float) -> str:
+def render(quick: bool, s: Settings, results: Results, startup: dict[str, float | None] | None,
+           load_start: float, firsts: dict[str, list[float] | None] | None = None) -> str:
     """The whole report."""
     blocks = [header(quick, s, results, load_start)]
     blocks += [workload_table(WORKLOADS[name], by_lib) for name, by_lib in results.items()]
@@ -210,7 +228,9 @@ def render(quick: bool, s: Settings, results: Results,
         blocks.append(first_call_table(results))
     if startup is not None:
         blocks.append(startup_table(startup))
-    blocks.append([summary(results, startup)])
+    if firsts is not None:
+        blocks.append(first_calls_table(firsts, quick))
+    blocks.append([summary(results, startup, firsts)])
     return "\n\n".join("\n".join(b) for b in blocks)
 
 

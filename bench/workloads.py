@@ -16,6 +16,10 @@ SCALAR_LEAVES = (0.3, 0.7, -0.2, 0.9)
 
 MLP_SIZES = (16, 64, 64, 1)
 MLP_BATCH = 32
+LARGE_MLP_SIZES = (784, 1024, 1024, 10)
+LARGE_MLP_BATCH = 512
+
+ELEMENTWISE_N = 1_000_000
 
 ROSEN_N = 200
 # A tape must match the analytic Hessian to this (max abs error); others are reported.
@@ -50,6 +54,20 @@ WORKLOADS = {
         f"float32 MLP {'-'.join(map(str, MLP_SIZES))}, tanh, MSE, batch {MLP_BATCH}",
         "us/step",
         1e6,
+        1e-3,
+    ),
+    "large_elementwise": Workload(
+        "large_elementwise",
+        f"sum(sin(x) * exp(-x*x) + sqrt(x*x + 1)) and its gradient, x float32 of {ELEMENTWISE_N:,} elements",
+        "ms/step",
+        1e3,
+        1e-3,
+    ),
+    "large_mlp_step": Workload(
+        "large_mlp_step",
+        f"float32 MLP {'-'.join(map(str, LARGE_MLP_SIZES))}, relu, MSE, batch {LARGE_MLP_BATCH}",
+        "ms/step",
+        1e3,
         1e-3,
     ),
     "hessian_rosenbrock": Workload(
@@ -121,26 +139,42 @@ class MlpData:
     params: list[np.ndarray]
 
 
-def mlp_data(seed: int = 0) -> MlpData:
+def mlp_data(seed: int = 0, sizes: Sequence[int] = MLP_SIZES, batch: int = MLP_BATCH) -> MlpData:
     """Deterministic data so every peer computes the same loss and gradients."""
     rng = np.random.default_rng(seed)
     params = []
-    for fan_in, fan_out in pairwise(MLP_SIZES):
+    for fan_in, fan_out in pairwise(sizes):
         params.append(rng.standard_normal((fan_in, fan_out)) / math.sqrt(fan_in))
         params.append(0.1 * rng.standard_normal(fan_out))
-    x = rng.standard_normal((MLP_BATCH, MLP_SIZES[0]))
-    t = rng.standard_normal((MLP_BATCH, MLP_SIZES[-1]))
+    x = rng.standard_normal((batch, sizes[0]))
+    t = rng.standard_normal((batch, sizes[-1]))
     f32 = np.float32
     return MlpData(x.astype(f32), t.astype(f32), [p.astype(f32) for p in params])
 
 
-def mlp_loss(params: Sequence[Any], x: Any, t: Any, tanh: Callable[[Any], Any]) -> Any:
-    """MSE of a tanh MLP: ((mlp(x) - t) ** 2).mean()."""
+def large_mlp_data(seed: int = 0) -> MlpData:
+    """mlp_data for large_mlp_step."""
+    return mlp_data(seed, LARGE_MLP_SIZES, LARGE_MLP_BATCH)
+
+
+def mlp_loss(params: Sequence[Any], x: Any, t: Any, act: Callable[[Any], Any]) -> Any:
+    """MSE of an MLP with activation ``act`` (tanh, or relu when large): ((mlp(x) - t) ** 2).mean()."""
     w1, b1, w2, b2, w3, b3 = params
-    h = tanh(x @ w1 + b1)
-    h = tanh(h @ w2 + b2)
+    h = act(x @ w1 + b1)
+    h = act(h @ w2 + b2)
     y = h @ w3 + b3
     return ((y - t) ** 2).mean()
+
+
+def elementwise_x(seed: int = 0) -> np.ndarray:
+    """The fixed float32 input of large_elementwise."""
+    return np.random.default_rng(seed).standard_normal(ELEMENTWISE_N).astype(np.float32)
+
+
+def elementwise_loss(x: Any, sin: Callable[[Any], Any], exp: Callable[[Any], Any],
+                     sqrt: Callable[[Any], Any]) -> Any:
+    """sum(sin(x) * exp(-x*x) + sqrt(x*x + 1)): three transcendental functions, memory bound."""
+    return (sin(x) * exp(-x * x) + sqrt(x * x + 1)).sum()
 
 
 def grad_penalty(mse: Any, grads: Sequence[Any]) -> Any:

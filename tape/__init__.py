@@ -6,16 +6,11 @@ numba-compiled sweep over those rows.
 """
 from __future__ import annotations
 
-import os as _os
-
 from ._kernel_cache import refresh as _refresh_kernel_cache
 from ._ops_path import ensure_ops
 
 ensure_ops()
-from . import ops as _ops  # noqa: E402
-
-_refresh_kernel_cache(_os.path.dirname(__file__), _os.path.dirname(_ops.__file__))
-
+from . import ops as _ops  # noqa: E402,F401
 from . import autograd  # noqa: E402
 from ._creation import (  # noqa: E402
     Generator, arange, as_tensor, default_generator, empty, empty_like, eye, from_numpy, full, full_like,
@@ -71,3 +66,5 @@ def format_tape(t: Tensor, last: int | None = None) -> str:
 
 
 __all__.append("format_tape")
+
+_refresh_kernel_cache(__name__)    # last: every kernel module is imported, no kernel has run

@@ -1,6 +1,16 @@
-"""Hypothesis profiles: ``ci`` (default, small) and ``thorough``; pick with TAPE_HYPOTHESIS_PROFILE."""
-import os
+"""Hypothesis profiles: ``ci`` (default, small) and ``thorough``; pick with TAPE_HYPOTHESIS_PROFILE.
 
+Tests that compare with PyTorch carry the ``torch`` marker and skip without torch;
+``.ci/run`` installs torch and runs them with ``-m torch``.  So that this run
+cannot pass by skipping, and no comparison is left out of it: a test that skips
+for lack of torch fails when torch is installed, and fails when it is not marked;
+with torch installed, a module that imports torch must be marked.
+"""
+import importlib.util
+import os
+import sys
+
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", max_examples=25, deadline=None,
@@ -8,3 +18,45 @@ settings.register_profile("ci", max_examples=25, deadline=None,
 settings.register_profile("thorough", max_examples=400, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("TAPE_HYPOTHESIS_PROFILE", "ci"))
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+NO_TORCH = "could not import 'torch'"      # pytest.importorskip's skip reason
+
+
+def _skipped_for_torch(report) -> bool:
+    return report.skipped and NO_TORCH in str(report.longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if not _skipped_for_torch(report):
+        return
+    if HAS_TORCH:
+        why = f"torch is installed but the test skipped for lack of it: {report.longrepr[2]}"
+    elif item.get_closest_marker("torch") is None:
+        why = "the test needs torch but is not marked @pytest.mark.torch, so `pytest -m torch` would leave it out"
+    else:
+        return
+    report.outcome, report.longrepr = "failed", why
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    report = (yield).get_result()
+    if HAS_TORCH and _skipped_for_torch(report):
+        report.outcome = "failed"
+        report.longrepr = f"torch is installed but the module skipped for lack of it: {report.longrepr[2]}"
+
+
+@pytest.hookimpl(tryfirst=True)     # before -m deselects anything
+def pytest_collection_modifyitems(config, items):
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    unmarked = sorted({item.module.__name__ for item in items if getattr(item, "module", None) is not None
+                       and any(v is torch for v in vars(item.module).values())
+                       and item.get_closest_marker("torch") is None})
+    if unmarked:
+        raise pytest.UsageError(f"modules that import torch must be marked `pytestmark = pytest.mark.torch`: "
+                                f"{', '.join(unmarked)}")

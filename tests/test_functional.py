@@ -698,6 +698,7 @@ def _leaves(r):
     return [np.asarray(r.detach().tolist(), dtype=np.float64)]
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("requires_grad", [False, True], ids=["plain", "input-requires-grad"])
 @pytest.mark.parametrize("name", sorted(TORCH_CASES))
 def test_matches_torch_functional(name, requires_grad):
@@ -719,6 +720,7 @@ def _torch_hessian_entry_grad(L, x0):
     return np.asarray(x.grad.tolist())
 
 
+@pytest.mark.torch
 def test_grad_of_hessian_entry_matches_torch():
     torch = pytest.importorskip("torch")
     np.testing.assert_allclose(_torch_hessian_entry_grad(tape, X3), _torch_hessian_entry_grad(torch, X3),
@@ -745,6 +747,7 @@ def _nonleaf_inputs_run(L):
     return out
 
 
+@pytest.mark.torch
 def test_nonleaf_inputs_match_torch():
     torch = pytest.importorskip("torch")
     for g, e in zip(_nonleaf_inputs_run(tape), _nonleaf_inputs_run(torch), strict=True):
@@ -765,6 +768,7 @@ def _under_no_grad(L):
     return [J, H, o, hv, o2, jv, o3, vj]
 
 
+@pytest.mark.torch
 def test_functional_under_no_grad_matches_torch():
     torch = pytest.importorskip("torch")
     got, expected = _under_no_grad(tape), _under_no_grad(torch)
@@ -773,6 +777,7 @@ def test_functional_under_no_grad_matches_torch():
         np.testing.assert_allclose(arr(g), e.numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.torch
 def test_rosenbrock_hessian_matches_torch():
     torch = pytest.importorskip("torch")
     x0 = rosen_point(50)
@@ -828,6 +833,7 @@ def _error_of(L, case):
     return None
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("name", sorted(ERROR_CASES))
 def test_errors_match_torch(name):
     torch = pytest.importorskip("torch")
@@ -839,6 +845,7 @@ def test_errors_match_torch(name):
     assert got[1] == expected[1] or got[1] == expected[1].replace("torch.", "tape."), (got, expected)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("name", sorted(SCALAR_FUNCS))
 def test_fourth_derivatives_match_torch(name):
     torch = pytest.importorskip("torch")
@@ -870,6 +877,7 @@ def _grad_penalty_grads(L, dtype):
     return [np.asarray(loss.item())] + [np.asarray(p.grad.tolist()) for p in params]
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_grad_penalty_double_backward_matches_torch(dtype):
     torch = pytest.importorskip("torch")

@@ -178,6 +178,7 @@ def test_error_message_names_indices_and_shows_jacobians():
     assert "3." in ana and "-1." in ana and "dtype=tape.float64" in ana
 
 
+@pytest.mark.torch
 def test_error_message_matches_pytorch():
     torch = pytest.importorskip("torch")
     messages = []

@@ -36,6 +36,7 @@ import pytest
 from hypothesis import given, note
 from hypothesis import strategies as st
 
+pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch")
 
 import tape  # noqa: E402

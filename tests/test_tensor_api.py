@@ -341,6 +341,7 @@ def _build(lib, data, dtype, requires_grad=False):
     return lib.tensor(data, requires_grad=requires_grad, **kw)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("data,dtype", REPR_CASES, ids=[str(i) for i in range(len(REPR_CASES))])
 def test_repr_matches_pytorch(data, dtype):
     real = pytest.importorskip("torch")
@@ -366,6 +367,7 @@ GRAD_REPR_CASES = {
 }
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("name", sorted(GRAD_REPR_CASES))
 def test_repr_with_autograd_suffix_matches_pytorch(name):
     real = pytest.importorskip("torch")
@@ -374,6 +376,7 @@ def test_repr_with_autograd_suffix_matches_pytorch(name):
     assert str(mine) == str(ref).replace("torch.", "tape.")
 
 
+@pytest.mark.torch
 def test_repr_of_large_and_empty_tensors_matches_pytorch():
     real = pytest.importorskip("torch")
     for build in (lambda lib: lib.zeros(0, 3), lambda lib: lib.zeros(2, 0),

@@ -1,10 +1,10 @@
 """One adapter module per peer library, each importing its library at the top.
 
 An adapter exposes info() and, per workload it supports, a function of the same
-name: scalar_chain(n_ops) -> Run, mlp_step(data) -> Stepper and
-grad_penalty_step(data) -> Stepper, where stepper(steps) runs that many training
-steps and returns per-step times, and hessian_rosenbrock(x0) -> a callable that
-computes one Hessian per call and returns its Run.
+name: scalar_chain(n_ops) -> Run, mlp_step(data), large_mlp_step(data),
+grad_penalty_step(data) and large_elementwise(x) -> Stepper, where stepper(steps)
+runs that many steps and returns per-step times, and hessian_rosenbrock(x0) -> a
+callable that computes one Hessian per call and returns its Run.
 A module-level NOTES dict may explain what a peer measures for a workload.
 A workload function listed in VARIANTS also takes variant=NAME: each variant is
 one more row in the report, labelled "LIB NAME", run in its own subprocess.

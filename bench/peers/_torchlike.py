@@ -60,10 +60,16 @@ def _backward_stepper(params: list[Any], build_loss: Callable[[], Any]) -> Stepp
     return run
 
 
-def mlp_stepper(lib: ModuleType, data: MlpData) -> Stepper:
+def mlp_stepper(lib: ModuleType, data: MlpData, act: Callable[[Any], Any]) -> Stepper:
     """Eager forward, then backward(), per step."""
     params, x, t = _mlp_tensors(lib, data)
-    return _backward_stepper(params, lambda: workloads.mlp_loss(params, x, t, lib.tanh))
+    return _backward_stepper(params, lambda: workloads.mlp_loss(params, x, t, act))
+
+
+def elementwise_stepper(lib: ModuleType, x0: np.ndarray) -> Stepper:
+    """Eager forward, then backward() to the one leaf, per step."""
+    x = lib.tensor(x0.tolist(), dtype=lib.float32, requires_grad=True)
+    return _backward_stepper([x], lambda: workloads.elementwise_loss(x, lib.sin, lib.exp, lib.sqrt))
 
 
 def penalty_stepper(lib: ModuleType, data: MlpData) -> Stepper:

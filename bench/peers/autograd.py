@@ -33,13 +33,23 @@ def scalar_chain(n_ops: int) -> Run:
     return timed_run(t1 - t0, t2 - t1, Check(float(y), [float(g) for g in grads]))
 
 
-def mlp_step(data: MlpData) -> Stepper:
+def mlp_step(data: MlpData, act: Callable[[Any], Any] = anp.tanh) -> Stepper:
     """Gradients for the tuple of all six parameters per step."""
 
     def loss_fn(params: tuple[np.ndarray, ...]) -> Any:
-        return workloads.mlp_loss(params, data.x, data.t, anp.tanh)
+        return workloads.mlp_loss(params, data.x, data.t, act)
 
     return _vjp_stepper(loss_fn, tuple(data.params))
+
+
+def large_mlp_step(data: MlpData) -> Stepper:
+    """mlp_step with relu (anp.maximum(z, 0))."""
+    return mlp_step(data, lambda z: anp.maximum(z, 0))
+
+
+def large_elementwise(x0: np.ndarray) -> Stepper:
+    """Gradient for the one input per step."""
+    return _vjp_stepper(lambda xs: workloads.elementwise_loss(xs[0], anp.sin, anp.exp, anp.sqrt), (x0,))
 
 
 def _vjp_stepper(loss_fn: Callable[[tuple[Any, ...]], Any], params: tuple[Any, ...]) -> Stepper:

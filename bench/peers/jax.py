@@ -22,6 +22,8 @@ NOTES = {
     "hessian_rosenbrock": "jit(jax.hessian) (forward-over-reverse); 'jax eager' is jax.hessian without jit",
     "grad_penalty_step": "jit(value_and_grad) of the penalized loss (inner jax.value_and_grad); "
     "'jax eager' without jit",
+    "large_elementwise": "jit(value_and_grad), so fwd and bwd are not separable",
+    "large_mlp_step": "jit(value_and_grad), so fwd and bwd are not separable",
 }
 
 
@@ -60,13 +62,24 @@ def _value_and_grad_stepper(step: Callable[[Any], Any], params: list[Any]) -> St
     return run
 
 
-def mlp_step(data: MlpData) -> Stepper:
+def mlp_step(data: MlpData, act: Callable[[Any], Any] = jnp.tanh) -> Stepper:
     """One jitted call per step; blocking each step as a training loop would."""
     params = [jnp.asarray(p) for p in data.params]
     x, t = jnp.asarray(data.x), jnp.asarray(data.t)
-    step = jax.jit(jax.value_and_grad(lambda ps: workloads.mlp_loss(ps, x, t, jnp.tanh)))
+    step = jax.jit(jax.value_and_grad(lambda ps: workloads.mlp_loss(ps, x, t, act)))
 
     return _value_and_grad_stepper(step, params)
+
+
+def large_mlp_step(data: MlpData) -> Stepper:
+    """mlp_step with relu."""
+    return mlp_step(data, jax.nn.relu)
+
+
+def large_elementwise(x0: np.ndarray) -> Stepper:
+    """One jitted value_and_grad call per step."""
+    step = jax.jit(jax.value_and_grad(lambda ps: workloads.elementwise_loss(ps[0], jnp.sin, jnp.exp, jnp.sqrt)))
+    return _value_and_grad_stepper(step, [jnp.asarray(x0)])
 
 
 def grad_penalty_step(data: MlpData, variant: str | None = None) -> Stepper:

@@ -1,4 +1,9 @@
-"""numpy forward pass only, no differentiation: the floor any AD library pays on top of."""
+"""numpy, no differentiation: the floor any AD library pays on top of.
+
+The forward pass only, except for the large workloads, where the gradient is
+written out by hand as well: there the floor is numpy's time for the same
+arithmetic an AD library has to do.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,6 +20,8 @@ NOTES = {
     "hessian_rosenbrock": "the analytic (tridiagonal) Hessian written out by hand into a dense matrix",
     "grad_penalty_step": "value only: forward plus hand-written first-order backprop for the penalty, "
     "no gradients of the penalized loss",
+    "large_elementwise": "forward, then the analytic gradient written by hand",
+    "large_mlp_step": "forward, then backprop written by hand",
 }
 
 
@@ -42,6 +49,54 @@ def mlp_step(data: MlpData) -> Stepper:
             loss = workloads.mlp_loss(data.params, data.x, data.t, np.tanh)
             fwd += perf_counter() - t0
         return timed_run(fwd / steps, None, Check(float(loss)))
+
+    return run
+
+
+def large_mlp_step(data: MlpData) -> Stepper:
+    """Forward (relu MLP, MSE), then the six parameter gradients by backprop."""
+    x, t = data.x, data.t
+    w1, b1, w2, b2, w3, b3 = data.params
+
+    def run(steps: int) -> Run:
+        fwd = bwd = 0.0
+        for _ in range(steps):
+            t0 = perf_counter()
+            z1 = x @ w1 + b1
+            h1 = np.maximum(z1, 0)
+            z2 = h1 @ w2 + b2
+            h2 = np.maximum(z2, 0)
+            r = h2 @ w3 + b3 - t
+            loss = (r ** 2).mean()
+            t1 = perf_counter()
+            dy = (2 / r.size) * r
+            dz2 = (dy @ w3.T) * (z2 > 0)
+            dz1 = (dz2 @ w2.T) * (z1 > 0)
+            grads = [x.T @ dz1, dz1.sum(0), h1.T @ dz2, dz2.sum(0), h2.T @ dy, dy.sum(0)]
+            t2 = perf_counter()
+            fwd += t1 - t0
+            bwd += t2 - t1
+        check = Check(float(loss), [float(np.abs(g).sum()) for g in grads])
+        return timed_run(fwd / steps, bwd / steps, check)
+
+    return run
+
+
+def large_elementwise(x: np.ndarray) -> Stepper:
+    """Forward keeping what the gradient needs, then cos(x) e - 2x sin(x) e + x / sqrt(x*x + 1)."""
+
+    def run(steps: int) -> Run:
+        fwd = bwd = 0.0
+        for _ in range(steps):
+            t0 = perf_counter()
+            s, e, r = np.sin(x), np.exp(-x * x), np.sqrt(x * x + 1)
+            loss = (s * e + r).sum()
+            t1 = perf_counter()
+            grad = (np.cos(x) - 2 * x * s) * e + x / r
+            t2 = perf_counter()
+            fwd += t1 - t0
+            bwd += t2 - t1
+        return timed_run(fwd / steps, bwd / steps, Check(float(loss), [float(np.abs(grad).sum())]))
 
     return run
 

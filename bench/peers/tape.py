@@ -23,7 +23,17 @@ def scalar_chain(n_ops: int) -> Run:
 
 def mlp_step(data: MlpData) -> Stepper:
     """Eager forward + backward per step."""
-    return _torchlike.mlp_stepper(tape, data)
+    return _torchlike.mlp_stepper(tape, data, tape.tanh)
+
+
+def large_mlp_step(data: MlpData) -> Stepper:
+    """Eager forward + backward per step."""
+    return _torchlike.mlp_stepper(tape, data, tape.relu)
+
+
+def large_elementwise(x0: np.ndarray) -> Stepper:
+    """Eager forward of the 1e6-element function, then backward()."""
+    return _torchlike.elementwise_stepper(tape, x0)
 
 
 def grad_penalty_step(data: MlpData) -> Stepper:

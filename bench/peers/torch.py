@@ -27,7 +27,17 @@ def scalar_chain(n_ops: int) -> Run:
 
 def mlp_step(data: MlpData) -> Stepper:
     """Eager forward + backward per step."""
-    return _torchlike.mlp_stepper(torch, data)
+    return _torchlike.mlp_stepper(torch, data, torch.tanh)
+
+
+def large_mlp_step(data: MlpData) -> Stepper:
+    """Eager forward + backward per step."""
+    return _torchlike.mlp_stepper(torch, data, torch.relu)
+
+
+def large_elementwise(x0: np.ndarray) -> Stepper:
+    """Eager forward of the 1e6-element function, then backward()."""
+    return _torchlike.elementwise_stepper(torch, x0)
 
 
 def grad_penalty_step(data: MlpData) -> Stepper:
