@@ -21,6 +21,7 @@ from ._dtype import (  # noqa: E402
 from ._functional import *  # noqa: E402,F401,F403
 from ._functional import __all__ as _functional_all  # noqa: E402
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
+from ._tape import format_rows as _format_rows  # noqa: E402
 from ._tensor import Size, Tensor, broadcast_shapes, matmul  # noqa: E402
 from .ops.join import cat, concat, concatenate, stack, unbind, where  # noqa: E402
 
@@ -59,10 +60,9 @@ __all__ = [
 
 def format_tape(t: Tensor, last: int | None = None) -> str:
     """The rows of the tape that recorded ``t`` (its last ``last`` rows), as a table."""
-    from ._tape import format_rows
     if t._tape is None:
         return "(a leaf: not recorded on a tape)"
-    return format_rows(t._tape, last)
+    return _format_rows(t._tape, last)
 
 
 __all__.append("format_tape")

@@ -18,6 +18,8 @@ from . import _dtype as D
 from . import _programs as P
 from . import _record as Rec
 from . import _tensor as T
+from ._graph import node_view
+from ._row import Row
 from ._state import inplace_changes, state
 from ._stops import (C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_DONE, ST_FREED, ST_MODIFIED, ST_PYTHON,
                      ST_UNKNOWN)
@@ -25,7 +27,6 @@ from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import SAVES, free_rows, mark_unneeded, seeded_sweeps, sweep
 from ._tape import Tape, retire
 from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, REGISTRY, X0, X1
-from .ops.reduction import keep_shape
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
          "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -34,72 +35,6 @@ FREED_MSG = ("Trying to backward through the graph a second time (or directly ac
 
 
 SHARED_ADJOINTS = 1 << 16     # adjoint buffers up to this many elements are shared by the gradients
-
-
-class Row:
-    """Attributes of one recorded row, as derivative rules and grad_fn views read them."""
-
-    __slots__ = ("tape", "r")
-
-    def __init__(self, tape: Tape, r: int) -> None:
-        self.tape = tape
-        self.r = r
-
-    code = property(lambda self: int(self.tape.op[self.r]))
-    fa = property(lambda self: float(self.tape.fa[self.r]))
-    fb = property(lambda self: float(self.tape.fb[self.r]))
-    ia = property(lambda self: int(self.tape.ia[self.r]))
-    ib = property(lambda self: int(self.tape.ib[self.r]))
-
-    @property
-    def inputs(self) -> tuple:
-        return self.tape.inputs_of(self.r)
-
-    @property
-    def in_shapes(self) -> list:
-        return [self.tape.shape_of(n) for n in self.inputs]
-
-    @property
-    def out_shape(self) -> tuple:
-        return self.tape.shape_of(self.r)
-
-    @property
-    def outputs(self) -> tuple:
-        """The OUTPUT rows of a row with several outputs."""
-        return tuple(range(self.r + 1, self.r + 1 + int(self.tape.nout[self.r])))
-
-    @property
-    def out_shapes(self) -> list:
-        return [self.tape.shape_of(n) for n in self.outputs]
-
-    @property
-    def keep_shape(self) -> tuple:
-        """A reduction's input shape with its reduced dims (bit mask ``ia``) set to 1."""
-        return keep_shape(self.tape.shape_of(int(self.tape.a[self.r])), self.ia)
-
-    @property
-    def out_index_list(self) -> np.ndarray:
-        """The flat index list (offset ``ia`` in the tape's ``ix``) with one entry per output element."""
-        return self.tape.ix[self.ia:self.ia + int(self.tape.num[self.r])]
-
-    @property
-    def in_index_list(self) -> np.ndarray:
-        """The flat index list with one entry per element of the first input."""
-        return self.tape.ix[self.ia:self.ia + int(self.tape.num[self.tape.a[self.r]])]
-
-    @property
-    def log_fa(self) -> float:
-        """log of the float attribute (the base of a number raised to a tensor)."""
-        return float(np.log(self.fa))
-
-    @property
-    def count(self) -> float:
-        """How many input elements a reduction combines into each output element."""
-        n = 1
-        for d, s in enumerate(self.tape.shape_of(int(self.tape.a[self.r]))):
-            if self.ia >> d & 1:
-                n *= s
-        return float(n)
 
 
 def handle(tape: Tape, node: int):
@@ -214,7 +149,6 @@ def _stopped(tape: Tape, ctl: np.ndarray) -> None:
 def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
     if not modified:
         raise RuntimeError(FREED_MSG)
-    from ._graph import node_view  # (imports _engine)
     node = _modified_input(tape, r, int(SAVES[tape.op[r]]))
     while tape.hid[node]:
         node = int(tape.a[node])        # a cast or broadcast made inside the op: name its source

@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+from ._dtype import bool_, int64
+
 PRECISION = 4
 LINEWIDTH = 80
 THRESHOLD = 1000
@@ -110,8 +112,6 @@ def _with_suffixes(text: str, suffixes: list, indent: int) -> str:
 
 def tensor_repr(values: np.ndarray, dtype, default_dtype, grad_fn_name, requires_grad) -> str:
     """PyTorch's ``tensor(...)`` text for ``values`` of tape dtype ``dtype``."""
-    from ._dtype import bool_, int64
-
     prefix = "tensor("
     indent = len(prefix)
     suffixes = []

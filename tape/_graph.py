@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import weakref
 
-from ._engine import Row
+from ._row import Row
 from ._tape import Tape
 from .ops import elementwise as E
 from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY

@@ -36,8 +36,8 @@ import weakref
 import numpy as np
 
 from ._state import inplace_changes, state
-from .ops._spec import (CONST, INPUT, N_INT_COLS, OUTPUT, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN, R_LO, R_NOUT,
-                        R_NUM, R_OFF, R_OP, R_SHP)
+from .ops._spec import (CONST, INPUT, N_INT_COLS, OUTPUT, REGISTRY, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN, R_LO,
+                        R_NOUT, R_NUM, R_OFF, R_OP, R_SHP)
 
 _INT_COLS = ("op", "dt", "off", "num", "shp", "a", "b", "ia", "ib", "rg", "fr", "hid", "lo", "ln", "nout")
 _DEFAULTS = np.array([0, 0, 0, 1, 0, -1, -1, 0, 0, 1, 0, 0, 0, 0, 0], np.int64)[:, None]
@@ -389,7 +389,6 @@ def fresh() -> Tape:
 
 def format_rows(t: Tape, last: int | None = None) -> str:
     """The tape's rows as a table (for reading and debugging, not used by the engine)."""
-    from .ops._spec import REGISTRY
     names = {INPUT: "INPUT", CONST: "CONST", OUTPUT: "OUTPUT"}
     lines = ["  row  op            in      attrs              shape    value"]
     start = 0 if last is None else max(0, t.n - last)

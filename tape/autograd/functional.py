@@ -17,6 +17,7 @@ import numpy as np
 from .. import _engine
 from .._grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from .._tensor import Tensor, _plain
+from ._backward import grad
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
 
@@ -119,7 +120,6 @@ def _check_requires_grad(ts, kind: str, strict: bool) -> None:
 def _grad(outputs: tuple, inputs: tuple, grad_outputs=None, create_graph: bool = False,
           retain_graph=None) -> tuple:
     """``autograd.grad`` that skips outputs which do not require grad (None for unused inputs)."""
-    from . import grad
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o is not None and o.requires_grad]

@@ -31,8 +31,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .._creation import rand
 from .._creation import tensor as _tensor
 from .._tensor import Tensor
+from ._backward import grad
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
 
@@ -82,11 +84,6 @@ def _show(v: np.ndarray, like: Tensor) -> Tensor:
 def _allclose(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
     dt = np.promote_types(a.dtype, b.dtype)
     return bool(np.allclose(a.astype(dt), b.astype(dt), rtol=rtol, atol=atol))
-
-
-def _autograd_grad():
-    from . import grad
-    return grad
 
 
 def _check_inputs(tupled_inputs: tuple) -> None:
@@ -204,7 +201,6 @@ def _analytical_rows(output: Tensor, diff_inputs: list[Tensor], seeds: list[np.n
                      nondet_tol: float, check_grad_dtypes: bool) -> list[np.ndarray]:
     """``[input k]``: the ``(input.numel(), len(seeds))`` matrix whose column ``j`` is the vector-Jacobian
     product of ``output`` with ``seeds[j]``; every product is computed twice to check reentrancy."""
-    grad = _autograd_grad()
     jac1 = [np.zeros((t.numel(), len(seeds)), dtype=t.dtype.np) for t in diff_inputs]
     jac2 = [np.zeros((t.numel(), len(seeds)), dtype=t.dtype.np) for t in diff_inputs]
     sizes_ok = types_ok = True
@@ -342,7 +338,6 @@ _FAILED_BATCHED_GRAD_MSG = (
 
 
 def _test_batched_grad(diff_inputs: list[Tensor], output: Tensor, output_idx: int) -> bool:
-    grad = _autograd_grad()
     rng = np.random.default_rng(1)
     seeds = [rng.standard_normal(tuple(output.shape)).astype(output.dtype.np) for _ in range(2)]
 
@@ -376,7 +371,7 @@ def _test_backward_mul_by_grad_output(outputs: tuple, inputs: tuple, masked: boo
     if not outputs:
         return True
     # retain_graph=True (PyTorch frees the graph here): a non-leaf input's own history must survive.
-    grads = _autograd_grad()(outputs, diff_inputs, _zero_seeds(outputs), retain_graph=True, allow_unused=True)
+    grads = grad(outputs, diff_inputs, _zero_seeds(outputs), retain_graph=True, allow_unused=True)
     for gi, di in zip(grads, diff_inputs):
         if gi is None:
             continue
@@ -402,7 +397,6 @@ def _test_undefined_backward_mode(func: Callable, outputs: tuple, inputs: tuple)
         raise GradcheckError("no Tensors requiring grad found in input")
     if len(outputs) <= 1:
         return True
-    grad = _autograd_grad()
 
     def warn_bc_breaking():
         warnings.warn(
@@ -548,7 +542,6 @@ def _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_undefined
 def _random_grad_outputs(func: Callable, tupled_inputs: tuple) -> tuple:
     """Random gradients for ``func``'s differentiable outputs: values in ``[-1, 1)`` of each output's
     shape and dtype, requiring grad (from tape's default generator, as ``torch.testing.make_tensor``)."""
-    from .._creation import rand
     outputs = _differentiable_outputs(func(*tupled_inputs))
     return tuple((rand(tuple(o.shape), dtype=o.dtype if o.dtype.is_floating_point else None) * 2 - 1)
                  .detach().requires_grad_() for o in outputs)
@@ -560,7 +553,6 @@ def _vjp_function(func: Callable, tupled_inputs: tuple, tupled_grad_outputs: tup
     num_outputs = len(tupled_grad_outputs)
     diff_input_args_indices = {i for i, x in enumerate(tupled_inputs) if _needs_grad(x)}
     diff_grad_output_indices = {i for i, x in enumerate(tupled_grad_outputs) if _needs_grad(x)}
-    grad = _autograd_grad()
 
     def _restore(x, flag: bool):
         return x.requires_grad_() if flag and not x.requires_grad else x

@@ -1,0 +1,195 @@
+"""``backward`` and ``grad``: check the arguments as PyTorch does, run the engine, deliver gradients."""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from .. import _engine
+from .._tensor import Size, Tensor, _plain, _py_scalar
+
+
+_Tensors = Union[Tensor, Sequence[Tensor]]
+
+
+def _as_tuple(x, what: str) -> tuple:
+    if isinstance(x, Tensor):
+        return (x,)
+    if isinstance(x, (tuple, list)):
+        for t in x:
+            if not isinstance(t, Tensor):
+                if what == "inputs":
+                    raise RuntimeError("all inputs have to be Tensors, but got " + type(t).__name__)
+                raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, got "
+                                f"{type(t).__name__}")
+        return tuple(x)
+    raise TypeError(f"'{type(x).__name__}' object is not iterable")
+
+
+_ONE = {np.dtype(np.float64): np.ones((), np.float64), np.dtype(np.float32): np.ones((), np.float32)}
+for _one in _ONE.values():
+    _one.flags.writeable = False
+
+
+def _seeds(outputs: tuple, grad_outputs, create_graph: bool) -> list:
+    """The adjoint to start from at each output (checked as PyTorch checks it)."""
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,)
+    else:
+        grad_outputs = tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError("grad can be implicitly created only for scalar outputs"
+                           if not grad_outputs else
+                           f"Mismatch in number of elements: grad_outputs has {len(grad_outputs)} "
+                           f"elements and outputs has {len(outputs)} elements")
+    seeds = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not out._rg:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if not out._dtype.is_floating_point:
+                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got "
+                                   f"{out._dtype}")
+            one = _ONE.get(out._dtype.np) if out._tape is not None and not create_graph else None
+            if one is not None:
+                seeds.append(one)       # only read: added into the adjoints of a recorded output
+            else:
+                ones = np.ones(out._shape, out._dtype.np)
+                seeds.append(_plain(ones, out._dtype) if create_graph else ones)
+            continue
+        elif not isinstance(g, Tensor):
+            raise TypeError(f"grad_outputs[{i}] must be a Tensor or None, not {type(g).__name__}")
+        elif g._shape != out._shape:
+            raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {Size(g._shape)!r} and "
+                               f"output[{i}] has a shape of {Size(out._shape)!r}.")
+        elif g._dtype is not out._dtype:
+            g = g.to(out._dtype)
+        seeds.append(g if create_graph else np.array(g._value(), out._dtype.np))
+    return seeds
+
+
+def _tensor_of(g, like: Tensor) -> Tensor:
+    if isinstance(g, Tensor):
+        return g
+    if g.shape == like._shape and g.dtype is like._dtype.np and like._shape:
+        return _plain(g, like._dtype)
+    g = np.asarray(g, like._dtype.np).reshape(like._shape)
+    return _py_scalar(float(g)) if g.ndim == 0 and like._dtype.name == "float64" else _plain(g, like._dtype)
+
+
+def _targets(inputs: tuple):
+    return {(id(t._tape), t._node) for t in inputs if t._tape is not None}
+
+
+def _leaf_targets(inputs: tuple):
+    return {id(t) for t in inputs if t._tape is None}
+
+
+def _grad_of(result, t: Tensor):
+    if t._tape is None:
+        entry = result.leaves.get(id(t))
+        return None if entry is None else entry[1]
+    return result.nodes.get((id(t._tape), t._node))
+
+
+def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] = None,
+             create_graph: bool = False, grad_variables=None, inputs=None) -> None:
+    r"""Compute the sum of gradients of ``tensors`` with respect to graph leaves.
+
+    Gradients are accumulated into the ``.grad`` of the leaves (or only of
+    ``inputs`` when given).  ``retain_graph`` defaults to ``create_graph``.
+    """
+    outputs = _as_tuple(tensors, "tensors")
+    if grad_tensors is None:
+        grad_tensors = grad_variables
+    if retain_graph is None:
+        retain_graph = create_graph
+    chosen = None
+    if inputs is not None:
+        chosen = _as_tuple(inputs, "inputs")
+        if not chosen:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    seeds = _seeds(outputs, grad_tensors, create_graph)
+    if chosen is not None:
+        for t in chosen:
+            if t._tape is not None or not t._rg:
+                t.retain_grad()         # as PyTorch: a non-leaf named in inputs keeps its .grad
+    result = _engine.run(list(outputs), seeds, retain_graph, create_graph,
+                         _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None,
+                         run_targets=True)
+    if chosen is None:
+        for leaf, g in result.leaves.values():
+            if leaf._rg:
+                _accumulate(leaf, g, create_graph)
+    else:
+        for t in chosen:
+            g = _grad_of(result, t)
+            if g is not None and t._tape is None:
+                _accumulate(t, g, create_graph)
+    for t, g in result.retained:
+        _accumulate(t, g, create_graph)
+
+
+def _accumulate(t: Tensor, g, create_graph: bool) -> None:
+    """Add ``g`` into ``t.grad``, in place unless the backward is recorded."""
+    if t._grad is None:
+        # ``g`` is the backward's own copy (or a recorded tensor): it can become ``.grad`` as it is.
+        t._grad = _tensor_of(g, t)
+    elif create_graph:
+        t._grad = t._grad + _tensor_of(g, t)
+    else:
+        cur = t._grad
+        if cur._tape is not None or cur._rg:
+            t._grad = cur + _tensor_of(g, t)
+        elif cur._f is not None:
+            cur._f = cur._f + float(np.asarray(g))
+            cur._bump()
+        else:
+            cur._v += np.asarray(g, cur._dtype.np)
+            cur._bump()
+
+
+def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: Optional[bool] = None,
+         create_graph: bool = False, only_inputs: bool = True, allow_unused: Optional[bool] = None,
+         is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple:
+    r"""Compute and return the sum of gradients of ``outputs`` with respect to ``inputs``.
+
+    Unlike :func:`backward`, nothing is accumulated into ``.grad``.  With
+    ``create_graph=True`` the result is itself differentiable.
+    """
+    if is_grads_batched:
+        raise RuntimeError("is_grads_batched=True is not supported by tape")
+    outs = _as_tuple(outputs, "outputs")
+    ins = _as_tuple(inputs, "inputs")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = _seeds(outs, grad_outputs, create_graph)
+    for t in ins:
+        if not t._rg:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    result = _engine.run(list(outs), seeds, retain_graph, create_graph, _targets(ins),
+                         leaf_targets=_leaf_targets(ins))
+    for t, g in result.retained:
+        _accumulate(t, g, create_graph)     # as PyTorch: retained grads are filled by grad() too
+    grads = []
+    for i, t in enumerate(ins):
+        g = _grad_of(result, t)
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in "
+                                   "the graph. Set allow_unused=True if this is the desired behavior.")
+            if materialize_grads:
+                g = _plain(np.zeros(t._shape, t._dtype.np), t._dtype)
+            grads.append(g)
+        else:
+            grads.append(_tensor_of(g, t))
+    return tuple(grads)
