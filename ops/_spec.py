@@ -96,3 +96,74 @@ def register(op: Op) -> Op:
         raise ValueError(f"op code {op.code} registered twice ({REGISTRY[op.code].name}, {op.name})")
     REGISTRY[op.code] = op
     return op
+
+
+# --- the engine's own rows ---------------------------------------------------------
+class Roles:
+    """Codes of the rows the engine records by itself, as PyTorch does inside an op: a cast of an
+    operand to the op's dtype, a broadcast to its shape, and the identity row that links a
+    tensor changed in place without recording (under no_grad) to its history.
+
+    Each is set by the family file that defines the op (``ROLES.cast = CAST``), so that the
+    recording API and the tensor handle, which the family files import, import no family.
+    """
+
+    cast = expand = clone = -1
+
+
+ROLES = Roles()
+
+
+# --- public names ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Public:
+    """The PyTorch-facing names of one front end ``fn`` (written as a Tensor method).
+
+    ``methods``: Tensor attributes bound to ``fn`` (operators included); ``properties``:
+    read-only Tensor properties computed by ``fn``; ``functions``: ``tape.<name>`` forms,
+    which take the tensor as ``input`` (PyTorch's TypeError for anything else), unless
+    ``reflected`` is given: then ``tape.<name>(number, tensor)`` is ``reflected(tensor,
+    number)`` (``tape.add(2, x)``).  ``plain``: ``fn`` is the function form itself (its first
+    argument need not be a tensor) and no method is made.
+    """
+
+    fn: Callable
+    methods: tuple = ()
+    functions: tuple = ()
+    properties: tuple = ()
+    reflected: Optional[Callable] = None
+    plain: bool = False
+
+    @property
+    def name(self) -> str:
+        """The first name given: the one PyTorch's messages use for every alias."""
+        return (self.functions or self.methods or self.properties)[0]
+
+
+PUBLIC: list[Public] = []
+
+
+def public(*names: str, method: bool = True, function: bool = True, properties: tuple = (),
+           reflected: Optional[Callable] = None) -> Callable:
+    """Register the decorated front end under its PyTorch names; returns it unchanged.
+
+    ``names`` become both a Tensor method and a ``tape.<name>`` function (``public("clamp",
+    "clip")``), unless ``method=False`` or ``function=False``; operators (``"__add__"``) and
+    private names (``"_masked"``, which derivative rules call) are methods only.  ``properties``
+    are Tensor properties (``public("t", properties=("T",))``).  ``tape/_install.py`` makes the
+    members and functions at import, and ``python -m tape._stubs`` writes their type stubs.
+    """
+    def register_public(fn: Callable) -> Callable:
+        methods = tuple(n for n in names if method or n.startswith("_"))
+        functions = tuple(n for n in names if function and not n.startswith("_"))
+        PUBLIC.append(Public(fn, methods, functions, tuple(properties), reflected))
+        return fn
+    return register_public
+
+
+def public_function(*names: str) -> Callable:
+    """Register the decorated function as ``tape.<name>`` for each of ``names``, as it is."""
+    def register_function(fn: Callable) -> Callable:
+        PUBLIC.append(Public(fn, functions=names, plain=True))
+        return fn
+    return register_function

@@ -13,15 +13,23 @@ Each op has these faces, kept next to each other:
     program the recorded backward replays, so every order comes from this rule;
   * a branch of the numba ``*_adjoint`` kernel, the fused numeric form of the
     same rule, used by a plain backward.  Tests check the faces agree for every op.
+
+At the end of the file, the front ends: the Tensor methods, operators and
+``tape.<function>`` forms (registered under their PyTorch names with ``public``),
+which check arguments with PyTorch's errors, promote and broadcast, and record
+their rows through ``tape._emit``.
 """
 from __future__ import annotations
 
 import math
+from typing import Optional, Union
 
 import numpy as np
 from numba import njit
 
-from ._spec import BINARY, CROSS, NUMBER, OUT, UNARY, X0, X1, Op, register
+from .._emit import D, Number, Tensor, emit, fresh, is_suffix, node_in, plain, py_scalar, recorded, scalar_row, state
+from ._args import broadcast_pair
+from ._spec import BINARY, CROSS, NUMBER, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public, register
 
 # --- codes (UNARY and BINARY ranges) -------------------------------------------
 _UNARY_END = UNARY.stop
@@ -29,6 +37,7 @@ _U, _B = UNARY.start, BINARY.start
 NEG, ABS, EXP, LOG, LOG2, LOG10, SQRT, SIN, COS, TAN, TANH, SIGMOID, RELU, RECIPROCAL, CLONE, FILL = range(_U, _U + 16)
 ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC, CLAMP, MASK, CAST = range(_U + 20, _U + 30)
 ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, MASKED = range(_B, _B + 8)
+ROLES.cast, ROLES.clone = CAST, CLONE       # rows the engine records by itself (``ops/_spec.Roles``)
 
 # Kinds of MASK: a piecewise-constant function of x, whose derivative is zero.
 # Where PyTorch's derivative keeps x in the graph (relu, abs), the rule records
@@ -578,3 +587,554 @@ _b(MASKED, "_masked", "WhereBackward0", X1, lambda g, m: np.where(m != 0, g * m,
    lambda g, m: g * m if m != 0 else 0.0, lambda g, x, y, r: (g._masked(x[1]), x[1] * 0.0))
 
 mask_forward = _mask_np
+
+
+# --- front end: the ops as PyTorch shows them -----------------------------------------
+_SCALAR_ERRORS = (ValueError, OverflowError, ZeroDivisionError)
+Operand = Union[Tensor, Number]
+
+
+def _as_array(v, dtype: D.dtype) -> np.ndarray:
+    return np.asarray(v, dtype.np)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, bool, np.number)) and not isinstance(x, np.ndarray)
+
+
+def check_operand(other, op: str):
+    """``other`` as the second operand of ``op`` (a tensor or a number; an array becomes a tensor)."""
+    if isinstance(other, Tensor) or _is_number(other):
+        return other
+    if isinstance(other, np.ndarray):
+        return plain(np.array(other), D.from_numpy_dtype(other.dtype))
+    raise TypeError(f"unsupported operand type(s) for {op}: 'Tensor' and '{type(other).__name__}'")
+
+
+def _tensor_arg(x, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument 'other' (position 1) must be Tensor, not {type(x).__name__}")
+    return x
+
+
+def _unary(x: Tensor, code: int) -> Tensor:
+    op = REGISTRY[code]
+    f = x._f
+    if f is not None:
+        try:
+            y = op.scalar(f)
+        except _SCALAR_ERRORS:
+            y = float(op.forward(np.float64(f)))
+        if x._rg and state.grad:
+            return scalar_row(code, y, x, None, 0.0)
+        return py_scalar(y)
+    dt = x._dtype
+    v = x._v
+    if dt.arena is None and op.float_only:
+        dt = D.get_default_dtype()
+        v = v.astype(dt.np)
+    y = op.forward(v)
+    if not x._shape:
+        y = _as_array(y, dt)
+    if x._rg and state.grad:
+        tape = state.tape
+        if tape is None or tape.n >= tape.soft:
+            tape = None
+            tape = fresh()
+        node = tape.append(code, dt.arena, y, x._node if x._tape is tape else tape.import_(x))
+        return recorded(tape, node, y, dt)
+    return plain(y, dt)
+
+
+def _with_number(x: Tensor, c: Number, code: int) -> Tensor:
+    """``x (op) c`` for a Python number ``c`` (``code`` is the ADDC/... variant)."""
+    np_fwd, py_fwd = SCALAR_FORWARD[code]
+    f = x._f
+    if f is not None and type(c) is not bool:
+        c = float(c)
+        try:
+            y = py_fwd(f, c)
+        except _SCALAR_ERRORS:
+            y = float(np_fwd(np.float64(f), c))
+        if x._rg and state.grad:
+            return scalar_row(code, y, x, None, c)
+        return py_scalar(y)
+    dt = x._dtype
+    if not (dt.is_floating_point and (type(c) is float or type(c) is int)):
+        dt = D.result_type(x, c)
+        if code == DIVC and not dt.is_floating_point:
+            dt = D.get_default_dtype()
+    v = x._v if f is None else np.array(f)
+    if v.dtype is not dt.np:
+        v = v.astype(dt.np)
+    if not dt.is_floating_point:
+        if code == POWC and c < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        c = dt.np.type(c)
+        if code == RPOWC:
+            np_fwd = _int_rpow
+    y = np_fwd(v, c)
+    if not x._shape:
+        y = np.asarray(y, dt.np)
+    if x._rg and state.grad:
+        return emit(code, y, dt, x, fa=float(c))
+    return plain(y, dt)
+
+
+def _int_rpow(x: np.ndarray, c) -> np.ndarray:
+    return int_power(np.asarray(c, x.dtype), x)
+
+
+_RIGHT_CONST = {ADD: ADDC, SUB: SUBC, MUL: MULC, DIV: DIVC}
+
+
+def _binary(a: Tensor, b, code: int) -> Tensor:
+    """``a (op) b`` for two tensors, broadcasting and promoting as PyTorch does."""
+    if not isinstance(b, Tensor):
+        return _with_number(a, b, _RIGHT_CONST.get(code, code)) if code != POW else _with_number(a, b, POWC)
+    fa, fb = a._f, b._f
+    op = REGISTRY[code]
+    if fa is not None and fb is not None:
+        try:
+            y = op.scalar(fa, fb)
+        except _SCALAR_ERRORS:
+            y = float(op.forward(np.float64(fa), np.float64(fb)))
+        if (a._rg or b._rg) and state.grad:
+            return scalar_row(code, y, a, b, 0.0)
+        return py_scalar(y)
+    da = a._dtype
+    if da is b._dtype and da.arena is not None:
+        dt = da                                       # the common case: no promotion
+    else:
+        dt = D.result_type(a, b)
+        if code == DIV and not dt.is_floating_point:
+            dt = D.get_default_dtype()
+    sa, sb = a._shape, b._shape
+    shape = sa if sa == sb else broadcast_pair(sa, sb)
+    va = a._v if fa is None else np.array(fa)
+    vb = b._v if fb is None else np.array(fb)
+    if va.dtype is not dt.np:
+        va = va.astype(dt.np)
+    if vb.dtype is not dt.np:
+        vb = vb.astype(dt.np)
+    y = int_power(va, vb) if code == POW and not dt.is_floating_point else op.forward(va, vb)
+    if not shape:
+        y = _as_array(y, dt)
+    if not ((a._rg or b._rg) and state.grad):
+        return plain(y, dt)
+    # A 0-d operand that needs no gradient is recorded as the row's constant where the op saves
+    # nothing (add, sub); a product or quotient saves it, and must notice in-place changes to it.
+    if not b._rg and not sb and (code == ADD or code == SUB) and sa == shape and a._dtype is dt:
+        return emit(_RIGHT_CONST[code], y, dt, a, fa=float(vb))
+    tape = state.tape
+    if tape is None or tape.n >= tape.soft:
+        tape = None
+        tape = fresh()
+    if a._tape is tape and sa == shape and a._dtype is dt:
+        na = a._node
+    else:
+        na = node_in(tape, a, dt, shape)
+    if b._dtype is dt and (b._tape is tape or b._rg) and (sb == shape or is_suffix(sb, shape)):
+        nb = b._node if b._tape is tape else tape.import_(b)      # (a leaf, or a node of an older tape)
+    else:
+        nb = node_in(tape, b, dt, shape)
+    node = tape.append(code, dt.arena, y, na, nb)
+    return recorded(tape, node, y, dt)
+
+
+def _reversed(x: Tensor, c, code: int) -> Tensor:
+    """``c (op) x`` for a Python number ``c``."""
+    c = check_operand(c, "op")
+    if isinstance(c, Tensor):
+        return _binary(c, x, code)
+    if code == ADD:
+        return _with_number(x, c, ADDC)
+    if code == MUL:
+        return _with_number(x, c, MULC)
+    if code == SUB:
+        return _with_number(x, c, RSUBC)
+    if code == POW:
+        return _with_number(x, c, RPOWC)
+    # c / x is recorded as reciprocal(x) * c, as in PyTorch.
+    if not x._dtype.is_floating_point:
+        x = x.to(D.get_default_dtype())
+    return _with_number(_unary(x, RECIPROCAL), c, MULC)
+
+
+def _reflect(name: str, code: int):
+    """The function form's case ``tape.<name>(number, tensor)``: the number is the left operand."""
+    return lambda x, c: _reversed(x, check_operand(c, name), code)
+
+
+# Names that are Python builtins get a ``tensor_`` prefix here (kernels above call ``abs``).
+@public("__add__")
+def _add(self, other: Operand) -> Tensor:
+    if type(other) is not Tensor:
+        other = check_operand(other, "+")
+    return _binary(self, other, ADD)
+
+
+@public("__radd__")
+def _radd(self, other: Operand) -> Tensor:
+    return _reversed(self, other, ADD)
+
+
+@public("add", reflected=_reflect("add", ADD))
+def add(self, other: Operand, *, alpha: Number = 1) -> Tensor:
+    """``self + alpha * other``."""
+    return self + (other * alpha if alpha != 1 else other)
+
+
+@public("__sub__")
+def _sub(self, other: Operand) -> Tensor:
+    if type(other) is not Tensor:
+        other = check_operand(other, "-")
+    return _binary(self, other, SUB)
+
+
+@public("__rsub__")
+def _rsub(self, other: Operand) -> Tensor:
+    return _reversed(self, other, SUB)
+
+
+@public("sub", "subtract", reflected=_reflect("sub", SUB))
+def sub(self, other: Operand, *, alpha: Number = 1) -> Tensor:
+    """``self - alpha * other``."""
+    return self - (other * alpha if alpha != 1 else other)
+
+
+@public("mul", "multiply", "__mul__", reflected=_reflect("mul", MUL))
+def mul(self, other: Operand) -> Tensor:
+    """``self * other``, broadcasting."""
+    if type(other) is not Tensor:
+        other = check_operand(other, "*")
+    return _binary(self, other, MUL)
+
+
+@public("__rmul__")
+def _rmul(self, other: Operand) -> Tensor:
+    return _reversed(self, other, MUL)
+
+
+@public("div", "divide", "true_divide", "__truediv__", reflected=_reflect("div", DIV))
+def div(self, other: Operand) -> Tensor:
+    """``self / other``, broadcasting (true division: integers give the default float dtype)."""
+    if type(other) is not Tensor:
+        other = check_operand(other, "/")
+    return _binary(self, other, DIV)
+
+
+@public("__rtruediv__")
+def _rtruediv(self, other: Operand) -> Tensor:
+    return _reversed(self, other, DIV)
+
+
+@public("pow", "__pow__", reflected=_reflect("pow", POW))
+def tensor_pow(self, exponent: Operand) -> Tensor:
+    """``self ** exponent``, broadcasting."""
+    if type(exponent) is not Tensor:
+        exponent = check_operand(exponent, "**")
+    return _binary(self, exponent, POW)
+
+
+@public("__rpow__")
+def _rpow(self, other: Operand) -> Tensor:
+    return _reversed(self, other, POW)
+
+
+@public("__pos__")
+def _pos(self) -> Tensor:
+    return self
+
+
+@public("neg", "negative", "__neg__")
+def neg(self) -> Tensor:
+    """``-self``."""
+    return _unary(self, NEG)
+
+
+@public("abs", "__abs__")
+def tensor_abs(self) -> Tensor:
+    """The absolute value of each element."""
+    return _unary(self, ABS)
+
+
+@public("exp")
+def exp(self) -> Tensor:
+    """The exponential of each element."""
+    return _unary(self, EXP)
+
+
+@public("log")
+def log(self) -> Tensor:
+    """The natural logarithm of each element."""
+    return _unary(self, LOG)
+
+
+@public("log2")
+def log2(self) -> Tensor:
+    """The base-2 logarithm of each element."""
+    return _unary(self, LOG2)
+
+
+@public("log10")
+def log10(self) -> Tensor:
+    """The base-10 logarithm of each element."""
+    return _unary(self, LOG10)
+
+
+@public("sqrt")
+def sqrt(self) -> Tensor:
+    """The square root of each element."""
+    return _unary(self, SQRT)
+
+
+@public("sin")
+def sin(self) -> Tensor:
+    """The sine of each element."""
+    return _unary(self, SIN)
+
+
+@public("cos")
+def cos(self) -> Tensor:
+    """The cosine of each element."""
+    return _unary(self, COS)
+
+
+@public("tan")
+def tan(self) -> Tensor:
+    """The tangent of each element."""
+    return _unary(self, TAN)
+
+
+@public("tanh")
+def tanh(self) -> Tensor:
+    """The hyperbolic tangent of each element."""
+    return _unary(self, TANH)
+
+
+@public("sigmoid")
+def sigmoid(self) -> Tensor:
+    """The logistic sigmoid ``1 / (1 + exp(-x))`` of each element."""
+    return _unary(self, SIGMOID)
+
+
+@public("relu")
+def relu(self) -> Tensor:
+    """``max(x, 0)`` for each element."""
+    return _unary(self, RELU)
+
+
+@public("reciprocal")
+def reciprocal(self) -> Tensor:
+    """``1 / x`` for each element (integers give the default float dtype)."""
+    if not self._dtype.is_floating_point:
+        return _unary(self.to(D.get_default_dtype()), RECIPROCAL)
+    return _unary(self, RECIPROCAL)
+
+
+@public("clamp", "clip")
+def clamp(self, min: Optional[Number] = None, max: Optional[Number] = None) -> Tensor:
+    """Clamp every element into ``[min, max]``."""
+    if isinstance(min, Tensor):
+        min = min.item()
+    if isinstance(max, Tensor):
+        max = max.item()
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    lo = -math.inf if min is None else min
+    hi = math.inf if max is None else max
+    dt = D.result_type(self, *(c for c in (min, max) if c is not None))
+    v = self._value().astype(dt.np, copy=False)
+    y = np.minimum(np.maximum(v, lo), hi) if dt.is_floating_point else np.clip(v, min, max)
+    y = _as_array(y, dt)
+    if self._rg and state.grad:
+        return emit(CLAMP, y, dt, self, fa=float(lo), fb=float(hi))
+    return plain(y, dt)
+
+
+@public("clamp_min")
+def clamp_min(self, min: Number) -> Tensor:
+    """Clamp every element to at least ``min``."""
+    return self.clamp(min=min)
+
+
+@public("clamp_max")
+def clamp_max(self, max: Number) -> Tensor:
+    """Clamp every element to at most ``max``."""
+    return self.clamp(max=max)
+
+
+@public("maximum")
+def maximum(self, other: Tensor) -> Tensor:
+    """The larger of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
+    return _binary(self, _tensor_arg(other, "maximum"), MAXIMUM)
+
+
+@public("minimum")
+def minimum(self, other: Tensor) -> Tensor:
+    """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
+    return _binary(self, _tensor_arg(other, "minimum"), MINIMUM)
+
+
+@public("_masked")
+def masked(self, mask: Tensor) -> Tensor:
+    """``self * mask`` where ``mask`` is nonzero and 0 elsewhere, even where ``self`` is nan."""
+    return _binary(self, mask, MASKED)
+
+
+@public("_mask")
+def mask(self, kind: int, lo: float = 0.0, hi: float = 0.0, constant: bool = False) -> Tensor:
+    """A piecewise-constant function of ``self`` with zero derivative, kept in the graph
+    unless ``constant``."""
+    y = mask_forward(self._value(), kind, lo, hi).astype(self._dtype.np, copy=False)
+    if self._rg and state.grad and not constant:
+        return emit(MASK, np.asarray(y), self._dtype, self, ia=kind, fa=lo, fb=hi)
+    return plain(np.asarray(y), self._dtype)
+
+
+# -- copies and casts --
+@public("clone")
+def clone(self) -> Tensor:
+    """A copy of the tensor; gradients flow back to the original."""
+    v = np.array(self._value())
+    if self._rg and state.grad:
+        return emit(CLONE, v, self._dtype, self)
+    t = plain(v, self._dtype)
+    return t
+
+
+@public("to", function=False)
+def to(self, *args, **kwargs) -> Tensor:
+    """Return the tensor converted to a dtype (``to(dtype)``, ``to(other)``, ``to('cpu')``)."""
+    dt = kwargs.get("dtype")
+    for a in args:
+        if isinstance(a, D.dtype):
+            dt = a
+        elif isinstance(a, Tensor):
+            dt = a._dtype
+        elif not (isinstance(a, str) and a.startswith("cpu")):
+            raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
+    if dt is None or dt is self._dtype:
+        return self
+    v = self._value().astype(dt.np)
+    if self._rg and state.grad and dt.is_floating_point:
+        return emit(CAST, v, dt, self)
+    return plain(v, dt)
+
+
+@public("type", function=False)
+def tensor_type(self, dtype: Optional[D.dtype] = None) -> Union[str, Tensor]:
+    """The tensor's type name (``'tape.FloatTensor'``), or the tensor converted to ``dtype``."""
+    if dtype is None:
+        return {"float32": "tape.FloatTensor", "float64": "tape.DoubleTensor",
+                "int64": "tape.LongTensor", "int32": "tape.IntTensor",
+                "bool": "tape.BoolTensor"}.get(self._dtype.name, "tape.Tensor")
+    return self.to(dtype)
+
+
+@public("float", function=False)
+def tensor_float(self) -> Tensor:
+    """``self.to(tape.float32)``."""
+    return self.to(D.float32)
+
+
+@public("double", function=False)
+def double(self) -> Tensor:
+    """``self.to(tape.float64)``."""
+    return self.to(D.float64)
+
+
+@public("long", function=False)
+def long(self) -> Tensor:
+    """``self.to(tape.int64)``."""
+    return self.to(D.int64)
+
+
+@public("int", function=False)
+def tensor_int(self) -> Tensor:
+    """``self.to(tape.int32)``."""
+    return self.to(D.int32)
+
+
+@public("bool", function=False)
+def tensor_bool(self) -> Tensor:
+    """``self.to(tape.bool)``."""
+    return self.to(D.bool_)
+
+
+# -- in place: computed out of place, then moved into the tensor (``Tensor._inplace``) --
+@public("zero_", function=False)
+def zero_(self) -> Tensor:
+    """Fill the tensor with zeros in place."""
+    return self.fill_(0, _zero=True)
+
+
+@public("fill_", function=False)
+def fill_(self, value: Union[Number, Tensor], _zero: bool = False) -> Tensor:
+    """Fill the tensor with ``value`` in place."""
+    self._check_inplace()
+    value = value.item() if isinstance(value, Tensor) else value
+    if self._tape is not None and state.grad:
+        filled = SCALAR_FORWARD[FILL][0](self._value(), value)
+        return self._inplace(emit(FILL, filled, self._dtype, self, ib=int(_zero), fa=float(value)))
+    if self._f is not None:
+        self._f = float(value)
+    else:
+        self._v[...] = value
+    self._bump()
+    if self._tape is not None:
+        self._relink()
+    return self
+
+
+@public("__iadd__")
+def _iadd(self, other: Operand) -> Tensor:
+    self._check_inplace()
+    return self._inplace(self + other)
+
+
+@public("__isub__")
+def _isub(self, other: Operand) -> Tensor:
+    self._check_inplace()
+    return self._inplace(self - other)
+
+
+@public("__imul__")
+def _imul(self, other: Operand) -> Tensor:
+    self._check_inplace()
+    return self._inplace(self * other, other)
+
+
+@public("__itruediv__")
+def _itruediv(self, other: Operand) -> Tensor:
+    self._check_inplace()
+    return self._inplace(self / other, other)
+
+
+@public("add_", function=False)
+def add_(self, other: Operand, *, alpha: Number = 1) -> Tensor:
+    """``self += alpha * other``, in place."""
+    self._check_inplace()
+    return self._inplace(self.add(other, alpha=alpha))
+
+
+@public("sub_", function=False)
+def sub_(self, other: Operand, *, alpha: Number = 1) -> Tensor:
+    """``self -= alpha * other``, in place."""
+    self._check_inplace()
+    return self._inplace(self.sub(other, alpha=alpha))
+
+
+@public("mul_", function=False)
+def mul_(self, other: Operand) -> Tensor:
+    """``self *= other``, in place."""
+    self._check_inplace()
+    return self._inplace(self * other, other)
+
+
+@public("div_", function=False)
+def div_(self, other: Operand) -> Tensor:
+    """``self /= other``, in place."""
+    self._check_inplace()
+    return self._inplace(self / other, other)

@@ -23,7 +23,10 @@ import warnings
 import numpy as np
 from numba import njit
 
-from ._spec import JOIN, LISTED, R_A, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, register
+from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
+from ._args import broadcast_pair, wrap_dim
+from ._spec import (JOIN, LISTED, R_A, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public, public_function,
+                    register)
 
 CAT, STACK, WHERE, UNBIND = range(JOIN.start, JOIN.start + 4)
 
@@ -140,8 +143,8 @@ def join_forward(code, R, ix, stab, v, r):
 
 
 # --- derivative rules (tape ops, so every order works) ------------------------------
-def _zeros(shape: tuple, like) -> "Tensor":
-    return _plain(np.zeros(shape, like.dtype.np), like.dtype)
+def _zeros(shape: tuple, like) -> Tensor:
+    return plain(np.zeros(shape, like.dtype.np), like.dtype)
 
 
 def _cat_vjp(g, xs, y, r):
@@ -177,14 +180,6 @@ register(Op(STACK, "stack", "StackBackward0", 0, _stack_vjp, float_only=False, a
 register(Op(WHERE, "where", "WhereBackward0", X0, _where_vjp, float_only=False, arity=LISTED, nondiff=(0,)))
 register(Op(UNBIND, "unbind", "UnbindBackward0", 0, _unbind_vjp, float_only=False, multi=True))
 
-# The front ends below need tape's recording API; it imports this catalogue's other
-# families first (``ops/__init__`` imports this family last).
-from tape import _dtype as D  # noqa: E402
-from tape._state import state  # noqa: E402
-from tape._tensor import (  # noqa: E402
-    Tensor, _legacy_name, _node_in, _plain, _recorded, _wrap_dim, _write_tape, broadcast_pair)
-
-
 # --- front ends ---------------------------------------------------------------------
 def _tensor_list(tensors, name: str) -> list:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
@@ -209,8 +204,8 @@ def _write_out(result: Tensor, out: Tensor | None, name: str) -> Tensor:
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
     if result._dtype._cat > out._dtype._cat:
-        raise RuntimeError(f"result type {_legacy_name(result._dtype)} can't be cast to the desired output type "
-                           f"{_legacy_name(out._dtype)}")
+        raise RuntimeError(f"result type {D.legacy_name(result._dtype)} can't be cast to the desired output type "
+                           f"{D.legacy_name(out._dtype)}")
     value = result._value().astype(out._dtype.np)
     if out._shape == result._shape:
         out._storage()[...] = value
@@ -229,11 +224,12 @@ def _no_grad_out(tensors, out, name: str) -> None:
 
 
 def _record_listed(code: int, y: np.ndarray, dt: D.dtype, tensors: list, shapes: list, dim: int) -> Tensor:
-    tape = _write_tape()
-    nodes = [_node_in(tape, t, dt, s) for t, s in zip(tensors, shapes)]
-    return _recorded(tape, tape.append_listed(code, dt.arena, y, nodes, ia=dim), y, dt)
+    tape = write_tape()
+    nodes = [node_in(tape, t, dt, s) for t, s in zip(tensors, shapes)]
+    return recorded(tape, tape.append_listed(code, dt.arena, y, nodes, ia=dim), y, dt)
 
 
+@public_function("cat")
 def cat(tensors, dim: int = 0, *, out: Tensor | None = None, axis: int | None = None) -> Tensor:
     """Concatenate tensors along an existing dimension ``dim``.
 
@@ -250,7 +246,7 @@ def cat(tensors, dim: int = 0, *, out: Tensor | None = None, axis: int | None = 
     kept = [t for t in tensors if t._shape != (0,)]
     ref = kept[0] if kept else tensors[0]
     nd = len(ref._shape)
-    dim = _wrap_dim(dim, nd)
+    dim = wrap_dim(dim, nd)
     for i, t in enumerate(tensors):
         if t._shape == (0,):
             continue
@@ -266,19 +262,22 @@ def cat(tensors, dim: int = 0, *, out: Tensor | None = None, axis: int | None = 
     y = np.concatenate(values, axis=dim) if values else np.zeros((0,), dt.np)
     if out is None and state.grad and any(t._rg for t in tensors) and dt.is_floating_point:
         return _record_listed(CAT, y, dt, tensors, [t._shape for t in tensors], dim)
-    return _write_out(_plain(y, dt), out, "cat")
+    return _write_out(plain(y, dt), out, "cat")
 
 
+@public_function("concat")
 def concat(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     """Alias of :func:`cat`."""
     return cat(tensors, dim, out=out)
 
 
+@public_function("concatenate")
 def concatenate(tensors, axis: int = 0, *, out: Tensor | None = None) -> Tensor:
     """Alias of :func:`cat` (NumPy's name and keyword)."""
     return cat(tensors, axis, out=out)
 
 
+@public_function("stack")
 def stack(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     """Concatenate tensors of equal shape along a new dimension ``dim``."""
     tensors = _tensor_list(tensors, "stack")
@@ -290,19 +289,20 @@ def stack(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
         if t._shape != shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
                                f"{list(t._shape)} at entry {i}")
-    dim = _wrap_dim(dim, len(shape) + 1)
+    dim = wrap_dim(dim, len(shape) + 1)
     _no_grad_out(tensors, out, "stack")
     dt = D.result_type(*tensors)
     y = np.stack([t._value().astype(dt.np, copy=False) for t in tensors], axis=dim)
     if out is None and state.grad and any(t._rg for t in tensors) and dt.is_floating_point:
         return _record_listed(STACK, y, dt, tensors, [shape] * len(tensors), dim)
-    return _write_out(_plain(y, dt), out, "stack")
+    return _write_out(plain(y, dt), out, "stack")
 
 
 def _where_operand(x, dt: D.dtype) -> Tensor:
-    return x if isinstance(x, Tensor) else _plain(np.asarray(x, dt.np), dt)
+    return x if isinstance(x, Tensor) else plain(np.asarray(x, dt.np), dt)
 
 
+@public_function("where")
 def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = None):
     """Elements of ``input`` where ``condition`` holds, else of ``other`` (broadcast together).
 
@@ -312,7 +312,7 @@ def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = Non
         if not isinstance(condition, Tensor):
             raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not "
                             f"{type(condition).__name__}")
-        return tuple(_plain(i.astype(np.int64), D.int64) for i in np.nonzero(np.atleast_1d(condition._value())))
+        return tuple(plain(i.astype(np.int64), D.int64) for i in np.nonzero(np.atleast_1d(condition._value())))
     if input is None or other is None or not isinstance(condition, Tensor):
         got = ", ".join(type(a).__name__ for a in (condition, input, other) if a is not None)
         raise TypeError(f"where() received an invalid combination of arguments - got ({got}), but expected one of:\n"
@@ -329,7 +329,7 @@ def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = Non
                       "in a future version of PyTorch. Use a boolean condition instead.", UserWarning, stacklevel=2)
     elif condition._dtype is not D.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
-                           f"{_legacy_name(condition._dtype)}")
+                           f"{D.legacy_name(condition._dtype)}")
     dt = D.result_type(input, other)
     x = _where_operand(input, dt)
     y = _where_operand(other, dt)
@@ -340,10 +340,10 @@ def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = Non
     value = np.where(mask, x._value().astype(dt.np, copy=False), y._value().astype(dt.np, copy=False))
     value = np.asarray(value, dt.np).reshape(shape)
     if out is None and state.grad and (x._rg or y._rg) and dt.is_floating_point:
-        cond = _plain(mask.astype(dt.np), dt)
+        cond = plain(mask.astype(dt.np), dt)
         return _record_listed(WHERE, value, dt, [cond, x, y], [_row_shape(s, shape) for s in
                                                                 (cond._shape, x._shape, y._shape)], 0)
-    return _write_out(_plain(value, dt), out, "where")
+    return _write_out(plain(value, dt), out, "where")
 
 
 def _row_shape(s: tuple, shape: tuple) -> tuple:
@@ -356,11 +356,10 @@ def _row_shape(s: tuple, shape: tuple) -> tuple:
     return s if not tail or shape[len(shape) - len(tail):] == tail else shape
 
 
+@public("unbind")
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """Remove a dimension; return the tuple of all slices along it."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"unbind(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    dim = _wrap_dim(_dim_arg(dim, "unbind"), len(input._shape))
+    dim = wrap_dim(_dim_arg(dim, "unbind"), len(input._shape))
     if not input._shape:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     n = input._shape[dim]
@@ -370,13 +369,15 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
         return tuple(input._view_alias(v[(slice(None),) * dim + (i, Ellipsis)]) for i in range(n))
     dt = input._dtype
     whole = np.ascontiguousarray(np.moveaxis(input._value(), dim, 0))
-    tape = _write_tape()
+    tape = write_tape()
     x = input._node if input._tape is tape else tape.import_(input)
     row = tape.append(UNBIND, dt.arena, whole, x, ia=dim)
     nodes = tape.append_outputs(row, [part] * n)
-    return tuple(_recorded(tape, node, whole[k], dt) for k, node in enumerate(nodes))
+    return tuple(recorded(tape, node, whole[k], dt) for k, node in enumerate(nodes))
 
 
-Tensor.unbind = unbind
-Tensor.where = lambda self, condition, other: where(condition, self, other)
-Tensor.where.__doc__ = "``tape.where(condition, self, other)``."
+
+@public("where", function=False)
+def where_method(self, condition: Tensor, other) -> Tensor:
+    """``tape.where(condition, self, other)``."""
+    return where(condition, self, other)

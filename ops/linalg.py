@@ -6,14 +6,19 @@ MATMUL_BLAS, whose adjoint runs in Python on numpy views of the arenas so that
 it uses BLAS: the sweep hands such a row over and resumes after it.
 
 Row attribute ``ia`` is the case, which also fixes PyTorch's node name.
+The front ends (``matmul``/``@``, ``mm``, ``mv``, ``dot``) are at the end of the file.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
+from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
+from ._args import broadcast_pair
 from ._index import dims
-from ._spec import CROSS, LINALG, PYTHON, X0, X1, Op, register
+from ._spec import CROSS, LINALG, PYTHON, X0, X1, Op, public, public_function, register
+from .elementwise import check_operand
+from .shape import V_SQUEEZE_DIMS, V_UNSAFE, V_UNSQUEEZE, V_VIEW, viewed
 
 MATMUL = LINALG.start
 MATMUL_BLAS = PYTHON.start
@@ -192,3 +197,122 @@ register(Op(MATMUL, "matmul", "MmBackward0", X0 | X1 | CROSS, _vjp, forward=np.m
             grad_fn_of=lambda r: _NAMES[r.ia], arity=2))
 register(Op(MATMUL_BLAS, "matmul", "MmBackward0", X0 | X1 | CROSS, _vjp, forward=np.matmul,
             grad_fn_of=lambda r: _NAMES[r.ia], py_adjoint=_py_adjoint, arity=2))
+
+
+# --- front end ------------------------------------------------------------------------
+@public_function("matmul")
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
+                        f"{type(b if isinstance(a, Tensor) else a).__name__}")
+    sa, sb = a._shape, b._shape
+    dt = a._dtype
+    if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and dt is b._dtype and dt.arena is not None:
+        # The common matrix-matrix product, checked in one line.
+        y = np.matmul(a._value(), b._value())
+        if not ((a._rg or b._rg) and state.grad):
+            return plain(y, dt)
+        tape = write_tape()
+        na_ = a._node if a._tape is tape else node_in(tape, a, dt, sa)
+        nb_ = b._node if b._tape is tape else node_in(tape, b, dt, sb)
+        node = tape.append(code_for(MM, sa[0] * sa[1] * sb[1]), dt.arena, y, na_, nb_, ia=MM)
+        return recorded(tape, node, y, dt)
+    na, nb = len(sa), len(sb)
+    if na == 0 or nb == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
+    case = case_of(na, nb)
+    if case == BATCHED and na > 2 and nb <= 2:
+        # A batch times a matrix or a vector: PyTorch folds the batch into the rows of one
+        # product (its checks and messages then are the product's), and views the batch back.
+        folded = matmul(viewed(a, (a.numel() // sa[-1], sa[-1]), V_VIEW), b)
+        return viewed(folded, sa[:-1] + sb[1:], V_UNSAFE)
+    if case == MV and sa[1] != sb[0]:
+        raise RuntimeError(f"size mismatch, got input ({sa[0]}), mat ({sa[0]}x{sa[1]}), vec ({sb[0]})")
+    if case in (VM, MM) and sa[-1] != sb[0]:
+        ra = "1x" + str(sa[0]) if na == 1 else f"{sa[0]}x{sa[1]}"
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ra} and {sb[0]}x{sb[1]})")
+    if a._dtype is not b._dtype:
+        la, lb = D.legacy_name(a._dtype), D.legacy_name(b._dtype)
+        if case == DOT:
+            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {la} and {lb}")
+        if case == MV:
+            raise RuntimeError(f"addmv input tensors must have the same dtype, but got {lb}, {la}, and {lb}")
+        if case == BATCHED:
+            raise RuntimeError(f"expected scalar type {la.replace('Tensor', '')} but found "
+                               f"{lb.replace('Tensor', '')}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {la.lower()} != {lb.lower()}")
+    if case == DOT and sa[0] != sb[0]:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{sa[0]}] and src [{sb[0]}] to have the "
+                           f"same number of elements, but got {sa[0]} and {sb[0]} elements respectively")
+    if case == MV and sa[1] != sb[0]:
+        raise RuntimeError(f"size mismatch, got input ({sa[0]}), mat ({sa[0]}x{sa[1]}), vec ({sb[0]})")
+    if case in (VM, MM) and sa[-1] != sb[0]:
+        ra = "1x" + str(sa[0]) if na == 1 else f"{sa[0]}x{sa[1]}"
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ra} and {sb[0]}x{sb[1]})")
+    if case == VM:
+        # As PyTorch: the vector becomes a 1-row matrix, and the product row is squeezed.
+        return viewed(matmul(viewed(a, (1, sa[0]), V_UNSQUEEZE), b), (sb[1],), V_SQUEEZE_DIMS)
+    if case == BATCHED:
+        if na == 1:
+            # A vector times a batch: as PyTorch, through a view to a one-row matrix.
+            return matmul(a.reshape(1, sa[0]), b).reshape(sb[:-2] + sb[-1:])
+        if sa[-1] != sb[-2]:
+            raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                               f"[{sb[-3] if nb > 2 else 1}, {sa[-1]}] but got: "
+                               f"[{sb[-3] if nb > 2 else 1}, {sb[-2]}].")
+        broadcast_pair(sa[:-2], sb[:-2])
+    dt = a._dtype
+    y = np.asarray(np.matmul(a._value(), b._value()), dt.np)
+    if (a._rg or b._rg) and state.grad and dt.is_floating_point:
+        tape = write_tape()
+        na_ = node_in(tape, a, dt, sa)
+        nb_ = node_in(tape, b, dt, sb)
+        code = code_for(case, a.numel() * (sb[-1] if nb > 1 else 1))
+        node = tape.append(code, dt.arena, y, na_, nb_, ia=case)
+        return recorded(tape, node, y, dt)
+    return plain(y, dt)
+
+
+@public("matmul", function=False)
+def matmul_method(self, other: Tensor) -> Tensor:
+    """Matrix product with ``other`` (dot, matrix-vector, matrix-matrix, batched)."""
+    return matmul(self, other)
+
+
+@public("__matmul__")
+def _matmul(self, other: Tensor) -> Tensor:
+    if not isinstance(other, Tensor):
+        raise TypeError(f"unsupported operand type(s) for @: 'Tensor' and '{type(other).__name__}'")
+    return matmul(self, other)
+
+
+@public("__rmatmul__")
+def _rmatmul(self, other: Tensor) -> Tensor:
+    return matmul(check_operand(other, "@"), self)
+
+
+@public("mm")
+def mm(self, other: Tensor) -> Tensor:
+    """Product of two matrices."""
+    if self.dim() != 2:
+        raise RuntimeError("self must be a matrix")
+    if other.dim() != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    return matmul(self, other)
+
+
+@public("mv")
+def mv(self, vec: Tensor) -> Tensor:
+    """Product of a matrix and a vector."""
+    if self.dim() != 2 or vec.dim() != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {self.dim()}, {vec.dim()}")
+    return matmul(self, vec)
+
+
+@public("dot")
+def dot(self, other: Tensor) -> Tensor:
+    """Dot product of two 1-D tensors."""
+    if self.dim() != 1 or other.dim() != 1:
+        raise RuntimeError(f"1D tensors expected, but got {self.dim()}D and {other.dim()}D tensors")
+    return matmul(self, other)

@@ -3,14 +3,19 @@
 Row attributes: ``ia`` is the bit mask of reduced dims, ``ib`` bit 0 is
 ``keepdim`` and bit 1 records that ``dim`` was given (PyTorch names the node
 ``SumBackward1`` then, ``SumBackward0`` for a full reduction without ``dim``).
+The front ends (``sum``, ``mean``) are at the end of the file.
 """
 from __future__ import annotations
+
+from typing import Optional, Union
 
 import numpy as np
 from numba import njit
 
+from .._emit import D, Tensor, emit, plain, state
+from ._args import wrap_dim
 from ._index import broadcast_accumulate, dims
-from ._spec import REDUCE, Op, register
+from ._spec import REDUCE, Op, public, register
 
 SUM, MEAN = REDUCE.start, REDUCE.start + 1
 KEEPDIM, DIM_GIVEN = 1, 2
@@ -88,3 +93,72 @@ def _mean(v, axis, keepdims):
 
 
 reduce_forward = {SUM: np.add.reduce, MEAN: _mean}
+
+
+# --- front end ------------------------------------------------------------------------
+_ALL_DIMS = tuple(tuple(range(n)) for n in range(9))
+Dims = Union[int, tuple]
+
+
+def _reduce(x: Tensor, code: int, dim, keepdim: bool, dtype) -> Tensor:
+    nd = len(x._shape)
+    dt = x._dtype
+    if code == MEAN and not (dtype or dt).is_floating_point:
+        which = "Optional" if dtype is not None else "Input"
+        raise RuntimeError(f"mean(): could not infer output dtype. {which} dtype must be either a "
+                           f"floating point or complex dtype. Got: {D.legacy_name(dtype or dt)}")
+    if dim is None and dtype is None and not keepdim and dt.arena is not None:
+        # The common full reduction of a float tensor, without the argument checks.
+        dims = _ALL_DIMS[nd] if nd < len(_ALL_DIMS) else tuple(range(nd))
+        y = np.asarray(reduce_forward[code](x._value(), axis=dims, keepdims=False), dt.np)
+        if x._rg and state.grad:
+            return emit(code, y, dt, x, ia=(1 << nd) - 1)
+        return plain(y, dt)
+    if dim is None:
+        dims = tuple(range(nd))
+        flags = 0
+    else:
+        dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+        dims = tuple(wrap_dim(d, nd) for d in dims)
+        seen = set()
+        for d in dims:
+            if d in seen:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+            seen.add(d)
+        if not dims or nd == 0:
+            dims = tuple(range(nd))
+        flags = DIM_GIVEN
+    if keepdim:
+        flags |= KEEPDIM
+    dt = x._dtype
+    if dtype is not None:
+        dt = dtype
+    elif code == SUM and not dt.is_floating_point:
+        dt = D.int64
+    if code == MEAN and not dt.is_floating_point:
+        which = "Optional" if dtype is not None else "Input"
+        raise RuntimeError(f"mean(): could not infer output dtype. {which} dtype must be either a "
+                           f"floating point or complex dtype. Got: {D.legacy_name(dt)}")
+    src = x if dt is x._dtype else x.to(dt)
+    v = src._value()
+    if v.dtype == np.bool_:
+        v = v.astype(np.int64)
+    y = np.asarray(reduce_forward[code](v, axis=dims, keepdims=keepdim), dt.np)
+    mask = 0
+    for d in dims:
+        mask |= 1 << d
+    if src._rg and state.grad:
+        return emit(code, y, dt, src, ia=mask, ib=flags)
+    return plain(y, dt)
+
+
+@public("sum")
+def tensor_sum(self, dim: Optional[Dims] = None, keepdim: bool = False, *, dtype: Optional[D.dtype] = None) -> Tensor:
+    """Sum of all elements, or over ``dim`` (an int or a tuple of ints)."""
+    return _reduce(self, SUM, dim, keepdim, dtype)
+
+
+@public("mean")
+def mean(self, dim: Optional[Dims] = None, keepdim: bool = False, *, dtype: Optional[D.dtype] = None) -> Tensor:
+    """Mean of all elements, or over ``dim`` (an int or a tuple of ints)."""
+    return _reduce(self, MEAN, dim, keepdim, dtype)

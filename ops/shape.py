@@ -9,17 +9,26 @@ and ``ib``, and ``fa`` = 1 when it was called as ``t()``.  A VIEW's ``ia`` says
 which call made it (view/reshape, unsqueeze, squeeze), for its node's name.  GATHER/SCATTER keep
 the offset of their flat index list (in the tape's ``ix``) in ``ia``; a
 GATHER's ``ib`` is the kind of index, which names its node.
+
+The front ends are at the end of the file (indexing itself, which parses
+PyTorch's index forms into these rows, is in ``ops/index.py``).
 """
 from __future__ import annotations
+
+import math
+from typing import Optional, Union
 
 import numpy as np
 from numba import njit
 
+from .._emit import Size, Tensor, emit, plain, recorded, state, strided, write_tape
+from ._args import infer_shape, shape_arg, wrap_dim
 from ._index import advance, broadcast_accumulate, dims, slab
-from ._spec import NUMBER, SHAPE, Op, register
+from ._spec import NUMBER, ROLES, SHAPE, Op, public, public_function, register
 
 VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER, INDEX = range(SHAPE.start, SHAPE.start + 8)
 BY_INDEX, BY_SLICE, BY_SELECT = range(3)
+ROLES.expand = EXPAND        # a row the engine records by itself (``ops/_spec.Roles``)
 
 
 @njit(cache=True, error_model="numpy")
@@ -151,3 +160,259 @@ register(Op(EMBED, "_embed", "SelectBackwardBackward0", 0,
 register(Op(TRANSPOSE, "transpose", "TransposeBackward0", 0,
             lambda g, x, y, r: (g.transpose(r.ia, r.ib),), float_only=False,
             grad_fn_of=_transpose_name))
+
+
+# --- front end ------------------------------------------------------------------------
+Shape = Union[int, tuple]
+
+
+def viewed(x: Tensor, shape: tuple, how: int) -> Tensor:
+    """``x`` viewed as ``shape`` (a VIEW row whose node PyTorch names after ``how``)."""
+    v = x._storage().reshape(shape)
+    if x._rg and state.grad:
+        return emit(VIEW, v, x._dtype, x, ia=how)
+    return x._view_alias(v)
+
+
+def _view_kind(x: Tensor, shape: tuple) -> Optional[int]:
+    """How ``reshape`` views this layout as ``shape`` (PyTorch's node for it): V_VIEW when
+    contiguous, V_RESHAPE_ALIAS when strided but viewable, None when it needs a copy."""
+    if x._f is None and not x._v.flags.c_contiguous:
+        try:
+            np.reshape(x._v, shape, copy=False)
+        except ValueError:
+            return None
+        return V_RESHAPE_ALIAS
+    return V_VIEW
+
+
+@public("reshape")
+def reshape(self, *shape: Shape) -> Tensor:
+    """The same data with a new shape (one dimension may be -1): a view where the layout
+    allows one, else a contiguous copy."""
+    shape = infer_shape(shape_arg(shape), self.numel())
+    how = _view_kind(self, shape)
+    if how is None:
+        # As PyTorch: a contiguous clone viewed as the shape (CloneBackward0, then UnsafeViewBackward0).
+        return viewed(self.contiguous(), shape, V_UNSAFE)
+    return viewed(self, shape, how)
+
+
+@public("view", function=False)
+def view(self, *shape: Shape) -> Tensor:
+    """The same data with a new shape (one dimension may be -1), sharing its storage: the
+    layout must allow it without a copy (else use ``reshape``)."""
+    shape = infer_shape(shape_arg(shape), self.numel())
+    if _view_kind(self, shape) is None:
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least "
+                           "one dimension spans across two contiguous subspaces). Use .reshape(...) "
+                           "instead.")
+    return viewed(self, shape, V_VIEW)
+
+
+@public("view_as", function=False)
+def view_as(self, other: Tensor) -> Tensor:
+    """``self.view(other.shape)``."""
+    return self.view(other._shape)
+
+
+@public("reshape_as", function=False)
+def reshape_as(self, other: Tensor) -> Tensor:
+    """``self.reshape(other.shape)``."""
+    return self.reshape(other._shape)
+
+
+@public("contiguous", function=False)
+def contiguous(self, memory_format=None) -> Tensor:
+    """The tensor itself if contiguous, else a contiguous copy (recorded as a clone)."""
+    if self.is_contiguous():
+        return self
+    out = self.clone()          # (a clone keeps the layout, as PyTorch's preserve_format)
+    out._v = np.ascontiguousarray(out._v)
+    return out
+
+
+@public("unsqueeze")
+def unsqueeze(self, dim: int) -> Tensor:
+    """Insert a dimension of size one at ``dim``."""
+    dim = wrap_dim(dim, len(self._shape) + 1)
+    return viewed(self, self._shape[:dim] + (1,) + self._shape[dim:], V_UNSQUEEZE)
+
+
+@public("squeeze")
+def squeeze(self, dim: Optional[Shape] = None) -> Tensor:
+    """Remove dimensions of size one (all of them, or those in ``dim``)."""
+    nd = len(self._shape)
+    if dim is None:
+        return viewed(self, tuple(s for s in self._shape if s != 1), V_SQUEEZE)
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    wrapped = [wrap_dim(d, nd) for d in dims]
+    for k, d in enumerate(wrapped):
+        if d in wrapped[:k]:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    dims = set(wrapped)
+    shape = tuple(s for d, s in enumerate(self._shape) if not (d in dims and s == 1))
+    return viewed(self, shape, V_SQUEEZE_DIM if isinstance(dim, int) else V_SQUEEZE_TUPLE)
+
+
+@public("flatten")
+def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
+    nd = len(self._shape)
+    if nd == 0:
+        return self.reshape(1)
+    start, end = wrap_dim(start_dim, nd), wrap_dim(end_dim, nd)
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if start == end:
+        return self
+    return self.reshape(self._shape[:start] + (math.prod(self._shape[start:end + 1]),) + self._shape[end + 1:])
+
+
+@public("expand", function=False)
+def expand(self, *sizes: Shape) -> Tensor:
+    """Broadcast the tensor to a larger size (-1 keeps a dimension)."""
+    sizes = shape_arg(sizes)
+    nd = len(sizes)
+    if nd < len(self._shape):
+        raise RuntimeError(
+            f"expand(torch.FloatTensor{{{list(self._shape)}}}, size={list(sizes)}): the number of sizes "
+            f"provided ({nd}) must be greater or equal to the number of dimensions in the tensor "
+            f"({len(self._shape)})")
+    lead = nd - len(self._shape)
+    out = []
+    for i, s in enumerate(sizes):
+        cur = self._shape[i - lead] if i >= lead else None
+        if s == -1:
+            if cur is None:
+                raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a leading, "
+                                   f"non-existing dimension {i}")
+            s = cur
+        elif cur is not None and cur != 1 and cur != s:
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size "
+                               f"({cur}) at non-singleton dimension {i}.  Target sizes: {list(sizes)}.  "
+                               f"Tensor sizes: {list(self._shape)}")
+        out.append(s)
+    shape = tuple(out)
+    v = np.broadcast_to(self._storage(), shape)
+    if self._rg and state.grad:
+        return strided(emit(EXPAND, np.array(v, order="C"), self._dtype, self),
+                       np.broadcast_to(self._storage().copy(order="K"), shape))
+    return self._view_alias(v)
+
+
+@public("expand_as", function=False)
+def expand_as(self, other: Tensor) -> Tensor:
+    """``self.expand(other.shape)``."""
+    return self.expand(other._shape)
+
+
+@public("_sum_to")
+def sum_to(self, shape: tuple) -> Tensor:
+    """Sum broadcast dims away so the result has ``shape`` (undoes broadcasting)."""
+    if self._shape == tuple(shape):
+        return self
+    dims = sum_to_dims(self._shape, tuple(shape))
+    out = self.sum(dims, keepdim=True) if dims else self
+    return out.reshape(shape)
+
+
+@public_function("broadcast_shapes")
+def broadcast_shapes(*shapes: Shape) -> Size:
+    """Return the shape that tensors of the given shapes broadcast to (ints count as 1-D shapes)."""
+    out: list = []
+    for i, s in enumerate(shapes):
+        s = (s,) if isinstance(s, (int, np.integer)) else tuple(s)
+        if any(d < 0 for d in s):
+            raise ValueError("Attempting to broadcast a dimension with negative length!")
+        if len(s) > len(out):
+            out = [1] * (len(s) - len(out)) + out
+        for k in range(1, len(s) + 1):
+            d = s[-k]
+            if out[-k] == 1:
+                out[-k] = d
+            elif d != 1 and d != out[-k]:
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {d} at {-k}! Mismatching "
+                                   f"argument at index {i} had {s}; but expected shape should be "
+                                   f"broadcastable to {out}")
+    return Size(out)
+
+
+@public("select")
+def select(self, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` along ``dim`` (that dimension removed)."""
+    if not self._shape:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    dim = wrap_dim(dim, len(self._shape))
+    size = self._shape[dim]
+    if index < -size or index >= size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(self._shape)} at dimension {dim}")
+    index = index + size if index < 0 else index
+    v = self._storage()[(slice(None),) * dim + (index, Ellipsis)]
+    if self._rg and state.grad:
+        return emit(SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index)
+    return self._view_alias(v)
+
+
+@public("_embed")
+def embed(self, dim: int, index: int, shape: tuple) -> Tensor:
+    """Zeros of ``shape`` with ``self`` placed at ``index`` along ``dim`` (select's adjoint)."""
+    v = np.zeros(shape, self._dtype.np)
+    v[(slice(None),) * dim + (index,)] = self._value()
+    if self._rg and state.grad:
+        return emit(EMBED, v, self._dtype, self, ia=dim, ib=index)
+    return plain(v, self._dtype)
+
+
+def _transpose(x: Tensor, d0: int, d1: int, is_t: float) -> Tensor:
+    v = np.swapaxes(x._storage(), d0, d1) if x._shape else x._storage()
+    if x._rg and state.grad:
+        out = emit(TRANSPOSE, np.array(v, order="C"), x._dtype, x, ia=d0, ib=d1, fa=is_t)
+        return strided(out, np.swapaxes(x._storage().copy(order="K"), d0, d1) if x._shape else out._v)
+    return x._view_alias(v)
+
+
+@public("transpose")
+def transpose(self, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions."""
+    nd = len(self._shape)
+    d0 = wrap_dim(dim0, nd)
+    d1 = wrap_dim(dim1, nd)
+    return _transpose(self, d0, d1, 0.0)
+
+
+@public("t", properties=("T",))
+def t(self) -> Tensor:
+    """Transpose of a tensor with at most 2 dimensions."""
+    nd = len(self._shape)
+    if nd > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {nd}D")
+    return _transpose(self, 0, nd - 1 if nd else 0, 1.0)
+
+
+# -- indexing rows (``ops/index.py`` parses the index) --
+@public("_gather")
+def gather(self, positions: np.ndarray, kind: int) -> Tensor:
+    """The elements at flat ``positions`` (an int array shaped like the result)."""
+    y = np.array(self._value().reshape(-1)[positions], order="C")
+    if not (self._rg and state.grad):
+        return plain(y, self._dtype)
+    tape = write_tape()
+    nx = self._node if self._tape is tape else tape.import_(self)
+    code = INDEX if kind == BY_INDEX else GATHER
+    node = tape.append(code, self._dtype.arena, y, nx, ia=tape.index_list(positions), ib=kind)
+    return recorded(tape, node, y, self._dtype)
+
+
+@public("_scatter")
+def scatter(self, positions: np.ndarray, shape: tuple) -> Tensor:
+    """Zeros of ``shape`` with this tensor's elements added at flat ``positions``."""
+    y = np.zeros(shape, self._dtype.np)
+    np.add.at(y.reshape(-1), positions.reshape(-1), self._value().reshape(-1))
+    if not (self._rg and state.grad):
+        return plain(y, self._dtype)
+    tape = write_tape()
+    nx = self._node if self._tape is tape else tape.import_(self)
+    node = tape.append(SCATTER, self._dtype.arena, y, nx, ia=tape.index_list(positions))
+    return recorded(tape, node, y, self._dtype)

@@ -18,12 +18,13 @@ from ._creation import (  # noqa: E402
 from ._dtype import (  # noqa: E402
     bool_ as bool, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
     set_default_dtype, uint8)
-from ._functional import *  # noqa: E402,F401,F403
-from ._functional import __all__ as _functional_all  # noqa: E402
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
+from ._install import install as _install  # noqa: E402
 from ._tape import format_rows as _format_rows  # noqa: E402
-from ._tensor import Size, Tensor, broadcast_shapes, matmul  # noqa: E402
-from .ops.join import cat, concat, concatenate, stack, unbind, where  # noqa: E402
+from ._tensor import Size, Tensor  # noqa: E402
+
+# The ops' function forms (``tape.exp``, ``tape.matmul`` ...), from the registry of public names.
+_functions = _install()
 
 float = float32
 double = float64
@@ -53,9 +54,8 @@ __all__ = [
     "randint", "manual_seed", "initial_seed", "Generator", "default_generator", "float32", "float64", "float16",
     "int64", "int32", "int16", "int8", "uint8", "bool", "float", "double", "half", "long", "int", "short",
     "get_default_dtype", "set_default_dtype", "no_grad", "enable_grad", "set_grad_enabled",
-    "is_grad_enabled", "autograd", "matmul", "broadcast_shapes", "is_tensor", "is_floating_point", "numel",
-    "cat", "concat", "concatenate", "stack", "where",
-] + list(_functional_all)
+    "is_grad_enabled", "autograd", "is_tensor", "is_floating_point", "numel",
+]
 
 
 def format_tape(t: Tensor, last: int | None = None) -> str:
@@ -66,5 +66,9 @@ def format_tape(t: Tensor, last: int | None = None) -> str:
 
 
 __all__.append("format_tape")
+if set(_functions) & set(globals()):
+    raise ImportError(f"function forms shadow tape's names: {sorted(set(_functions) & set(globals()))}")
+globals().update(_functions)
+__all__ += list(_functions)
 
 _refresh_kernel_cache(__name__)    # last: every kernel module is imported, no kernel has run

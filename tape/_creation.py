@@ -8,7 +8,8 @@ from typing import Optional
 import numpy as np
 
 from . import _dtype as D
-from ._tensor import Size, Tensor, _plain, _py_scalar, _shape_arg
+from ._tensor import Size, Tensor, _plain, _py_scalar
+from .ops._args import shape_arg
 
 _rng = [np.random.default_rng()]
 
@@ -118,15 +119,22 @@ def legacy_tensor(*args, **kwargs) -> Tensor:
         return args[0]
     if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args) or \
             (len(args) == 1 and isinstance(args[0], Size)):
-        return _plain(np.zeros(_shape_arg(args), dt.np), dt)
+        return _plain(np.zeros(shape_arg(args), dt.np), dt)
     if len(args) == 1:
         v, _ = _infer(args[0])
         return _plain(np.array(v, dt.np, order="C"), dt)
     raise TypeError(f"new(): invalid data type '{type(args[0]).__name__}'")
 
 
+def tensor_new(cls, *args, **kwargs) -> Tensor:
+    """``Tensor.__new__``: the legacy constructor for ``tape.Tensor(...)``; subclasses are made empty."""
+    if cls is not Tensor:
+        return object.__new__(cls)
+    return legacy_tensor(*args, **kwargs)
+
+
 def _checked_shape(size, name: str = "") -> tuple:
-    shape = _shape_arg(size)
+    shape = shape_arg(size)
     for s in shape:
         if s < 0:
             if name == "zeros":

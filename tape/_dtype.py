@@ -119,3 +119,12 @@ def result_type(*operands) -> dtype:
             else:
                 zero = d if zero is None else promote(zero, d)
     return _category_combine(dim, _category_combine(zero, wrapped))
+
+
+_LEGACY = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+           "float32": "Float", "float64": "Double", "float16": "Half"}
+
+
+def legacy_name(dt: dtype) -> str:
+    """The dtype's name in PyTorch's messages (``Float`` for float32, as in ``FloatTensor``)."""
+    return _LEGACY[dt.name]

@@ -25,7 +25,7 @@ from ._stops import (C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_DONE, ST_FRE
                      ST_UNKNOWN)
 from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import SAVES, free_rows, mark_unneeded, seeded_sweeps, sweep
-from ._tape import Tape, retire
+from ._tape import Tape, retire, write_tape
 from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, REGISTRY, X0, X1
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -161,10 +161,10 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
         if t is not None:
             dtype, shape = t._dtype, t._shape
         now = t._version if t is not None else int(tape.ib[node]) + 1
-        what = (f"[tape.{T._legacy_name(dtype)}Tensor {list(shape)}] is at version {now}; expected version "
+        what = (f"[tape.{D.legacy_name(dtype)}Tensor {list(shape)}] is at version {now}; expected version "
                 f"{int(tape.ib[node])} instead")
     else:
-        what = (f"[tape.{T._legacy_name(dtype)}Tensor {list(shape)}], which is output 0 of "
+        what = (f"[tape.{D.legacy_name(dtype)}Tensor {list(shape)}], which is output 0 of "
                 f"{type(node_view(tape, node)).__name__}, was changed in place after it was saved")
     raise RuntimeError("one of the variables needed for gradient computation has been modified by an inplace "
                        f"operation: {what}. Hint: the operation that failed to compute its gradient is "
@@ -329,7 +329,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
     rows whose rule has no compiled program come back here and run their rule."""
     _mark_modified_leaves(tape)
     n = tape.n
-    dest = T._write_tape()
+    dest = write_tape()
     seen = _new_seen(tape, result)
     gnode = np.full(n, -1, np.int64)
     grads = {}

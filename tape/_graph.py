@@ -145,3 +145,8 @@ def _edge(tape: Tape, node: int) -> tuple:
 def _edge_of(tape: Tape, node: int) -> tuple:
     index = int(tape.ia[node]) if tape.op[node] == OUTPUT else 0
     return (node_view(tape, node), index)
+
+
+def grad_fn(t) -> Node | None:
+    """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
+    return None if t._tape is None else tensor_grad_fn(t._tape, t._node)

@@ -387,6 +387,15 @@ def fresh() -> Tape:
     return t
 
 
+def write_tape() -> Tape:
+    """The thread's tape to append a row to (``fresh`` once it has grown past its soft limit)."""
+    t = state.tape
+    if t is None or t.n >= t.soft:
+        t = None        # (dropped first: ``fresh`` counts the references to the current tape)
+        t = fresh()
+    return t
+
+
 def format_rows(t: Tape, last: int | None = None) -> str:
     """The tape's rows as a table (for reading and debugging, not used by the engine)."""
     names = {INPUT: "INPUT", CONST: "CONST", OUTPUT: "OUTPUT"}

@@ -193,3 +193,14 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
         else:
             grads.append(_tensor_of(g, t))
     return tuple(grads)
+
+
+def tensor_backward(self: Tensor, gradient: Optional[Tensor] = None, retain_graph: Optional[bool] = None,
+                    create_graph: bool = False, inputs: Optional[_Tensors] = None) -> None:
+    """Compute the gradient of this tensor with respect to the graph leaves.
+
+    Gradients are accumulated into the leaves' ``.grad``.  A non-scalar
+    tensor needs ``gradient`` (the vector in the vector-Jacobian product).
+    The graph is freed unless ``retain_graph`` (default: ``create_graph``).
+    """
+    backward(self, gradient, retain_graph, create_graph, inputs=inputs)

@@ -1,0 +1,78 @@
+"""Argument helpers shared by the front ends: dims, shapes, broadcasting, with PyTorch's errors.
+
+Pure functions of Python values (no tensors, no tape), so the tensor handle uses them too.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def wrap_dim(dim: int, ndim: int) -> int:
+    """``dim`` as an index into ``ndim`` dims (negative counts from the end; a 0-d tensor takes
+    0 and -1), with PyTorch's errors."""
+    lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    if dim < lo or dim > hi:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+    return dim + max(ndim, 1) if dim < 0 else dim
+
+
+def shape_arg(shape: tuple) -> tuple:
+    """A shape given as ``*sizes`` or as one sequence (``reshape(2, 3)``, ``reshape((2, 3))``)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+def infer_shape(shape: tuple, numel: int) -> tuple:
+    """``shape`` with its -1 (at most one) filled in so that it holds ``numel`` elements."""
+    known = 1
+    infer = None
+    for i, s in enumerate(shape):
+        if s == -1:
+            if infer is not None:
+                raise RuntimeError("only one dimension can be inferred")
+            infer = i
+        elif s < 0:
+            raise RuntimeError(f"invalid shape dimension {s}")
+        else:
+            known *= s
+    if infer is not None:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = shape[:infer] + (numel // known,) + shape[infer + 1:]
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+_BROADCAST: dict = {}
+
+
+def broadcast_pair(sa: tuple, sb: tuple) -> tuple:
+    """The broadcast shape of ``sa`` and ``sb``, with PyTorch's error for an op's operands."""
+    if sa == sb:
+        return sa
+    out = _BROADCAST.get((sa, sb))
+    if out is None:
+        out = _broadcast(sa, sb)
+        if len(_BROADCAST) > 4096:
+            _BROADCAST.clear()
+        _BROADCAST[(sa, sb)] = out
+    return out
+
+
+def _broadcast(sa: tuple, sb: tuple) -> tuple:
+    la, lb = len(sa), len(sb)
+    nd = max(la, lb)
+    out = [0] * nd
+    for i in range(nd - 1, -1, -1):
+        off = nd - 1 - i
+        da = sa[len(sa) - 1 - off] if off < len(sa) else 1
+        db = sb[len(sb) - 1 - off] if off < len(sb) else 1
+        if da != db and da != 1 and db != 1:
+            raise RuntimeError(f"The size of tensor a ({da}) must match the size of tensor b ({db}) "
+                               f"at non-singleton dimension {i}")
+        out[i] = db if da == 1 else da
+    return tuple(out)

@@ -1,0 +1,150 @@
+"""The recording API: the one door through which op definitions (``ops/``) write rows and
+make result handles.
+
+An op's front end checks its arguments (PyTorch's errors, before anything is
+recorded), computes its value with numpy, and records one row when an operand
+requires grad and grad mode is on; otherwise its result is a plain handle::
+
+    def exp(self):
+        y = np.exp(self._value())
+        if self._rg and state.grad:
+            return emit(EXP, y, self._dtype, self)      # one row: code, value, dtype, inputs, attributes
+        return plain(y, self._dtype)
+
+What is here:
+
+- handles: ``plain(v, dtype)`` (not recorded), ``py_scalar(f)`` (a 0-d float64 kept as a
+  Python float), ``recorded(tape, node, v, dtype)`` (the handle of a row appended with
+  ``tape.append``); ``Tensor`` and ``Size`` for checks and results; ``strided(t, view)``
+  gives a recorded view PyTorch's layout;
+- rows: ``emit(code, value, dtype, x, y=None, ia, ib, fa, fb)`` appends a row whose inputs
+  already have its dtype and shape; ``node_in(tape, t, dtype, shape)`` is ``t``'s node as an
+  input of another dtype or shape (recording the cast or broadcast inside the op, as hidden
+  rows); ``scalar_row(code, y, a, b, c)`` is the 0-d float64 fast path (``y`` a Python float);
+- the tape: ``write_tape()`` returns the tape to append to; fast paths inline it as
+  ``tape = state.tape`` and, when ``tape is None or tape.n >= tape.soft``, ``tape = None;
+  tape = fresh()``; ``state.grad`` is grad mode; ``is_suffix(s, shape)`` says whether an
+  input of shape ``s`` may enter a row of shape ``shape`` as it is (kernels read an operand
+  broadcast along leading dims modulo its size);
+- ``D``: dtypes and PyTorch's promotion (``tape._dtype``).
+
+A row's code, name, saved values and derivative rule come from its ``Op`` record
+(``ops/_spec.py``), registered in the same family file as the front end.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Optional
+
+import numpy as np
+
+from . import _dtype as D
+from ._state import state
+from ._tape import Tape, fresh, write_tape
+from ._tensor import Number, Size, Tensor
+from ._tensor import _plain as plain
+from ._tensor import _py_scalar as py_scalar
+from ._tensor import _recorded as recorded
+from .ops._spec import CONST, ROLES
+
+__all__ = ["D", "Number", "Size", "Tensor", "emit", "fresh", "is_suffix", "node_in", "plain", "py_scalar",
+           "recorded", "scalar_row", "state", "strided", "write_tape"]
+
+_new = object.__new__
+_F64 = D.float64
+
+
+def scalar_row(code: int, y: float, a: Tensor, b: Optional[Tensor], c: float) -> Tensor:
+    """Record a 0-d float64 row and return its tensor (the fast path)."""
+    tape = state.tape
+    if tape is None or tape.n >= tape.soft:
+        tape = None
+        tape = fresh()
+    na = a._node if a._tape is tape else tape.import_(a)
+    if b is not None:
+        nb = b._node if b._tape is tape else tape.import_(b)
+    r = tape.n
+    if r == tape.cap:
+        tape.grow_rows()
+    if b is not None:
+        tape.w_b[r] = nb
+    o = tape.t64
+    if o == tape.v64.shape[0]:
+        tape.reserve(0, 1)
+    else:
+        tape.t64 = o + 1
+    tape.w64[o] = y
+    tape.n = r + 1
+    tape.w_op[r] = code
+    tape.w_off[r] = o
+    tape.w_a[r] = na
+    if c:
+        tape.w_fa[r] = c
+    t = _new(Tensor)
+    t._f = y
+    t._dtype = _F64
+    t._shape = ()
+    t._tape = tape
+    t._node = r
+    t._rg = True
+    return t
+
+
+_SUFFIX: dict = {}
+
+
+def is_suffix(s: tuple, shape: tuple) -> bool:
+    """Whether ``s`` broadcasts to ``shape`` along leading dims only (a kernel handles that)."""
+    key = (s, shape)
+    known = _SUFFIX.get(key)
+    if known is None:
+        k = 0
+        while k < len(s) and s[k] == 1:
+            k += 1
+        n = len(s) - k
+        known = n <= len(shape) and shape[len(shape) - n:] == s[k:]
+        if len(_SUFFIX) > 4096:
+            _SUFFIX.clear()
+        _SUFFIX[key] = known
+    return known
+
+
+def node_in(tape: Tape, t: Tensor, dtype: D.dtype, shape: tuple) -> int:
+    """Node of ``t`` on ``tape`` as an input of dtype ``dtype`` to a row of shape ``shape``.
+
+    Casting and broadcasting happen inside an op in PyTorch; here they become
+    rows of their own, marked hidden so that grad_fn views skip them.  An input
+    that broadcasts along leading dims only is left as it is: kernels read it
+    modulo its size.
+    """
+    suffix = t._shape == shape or is_suffix(t._shape, shape)
+    if t._dtype.arena is None or not t._rg and (t._dtype is not dtype or not suffix):
+        v = t._value().astype(dtype.np, copy=False)
+        node = tape.append(CONST, dtype.arena, v if suffix else np.broadcast_to(v, shape), ib=t._version)
+        tape.rg[node] = 0
+        tape.csrc[node] = weakref.ref(t)    # a later in-place change of ``t`` makes the row stale
+        return node
+    node = t._node if t._tape is tape else tape.import_(t)
+    if t._dtype is not dtype:
+        node = tape.append(ROLES.cast, dtype.arena, tape.value_of(node).astype(dtype.np), node, hid=1)
+    if not suffix:
+        node = tape.append(ROLES.expand, dtype.arena, np.broadcast_to(tape.value_of(node), shape), node, hid=1)
+    return node
+
+
+def emit(code: int, value: np.ndarray, dtype: D.dtype, x: Tensor, y: Optional[Tensor] = None,
+         ia: int = 0, ib: int = 0, fa: float = 0.0, fb: float = 0.0) -> Tensor:
+    """Record a row with input(s) already of the row's dtype and shape."""
+    tape = write_tape()
+    na = x._node if x._tape is tape else tape.import_(x)
+    nb = -1 if y is None else (y._node if y._tape is tape else tape.import_(y))
+    node = tape.append(code, dtype.arena, value, na, nb, ia, ib, fa, fb)
+    return recorded(tape, node, value, dtype)
+
+
+def strided(t: Tensor, view: np.ndarray) -> Tensor:
+    """A recorded view keeps PyTorch's layout (strides, contiguity) in its value, built over a
+    private copy of its base (``view``), so that an in-place change of one does not reach the
+    other: views do not alias here (README).  Its row holds a contiguous copy."""
+    t._v = view
+    return t

@@ -1,0 +1,73 @@
+"""Tensor methods and ``tape.<function>`` forms, made at import from the registry of public names.
+
+Each op's front end is registered once, in its family file in ``ops/``, under its
+PyTorch names (``ops._spec.public``); ``install`` makes them Tensor methods,
+operators and properties, and returns the functions ``tape`` exports.  It also
+sets the three members of the handle that use modules above it, so that
+``tape/_tensor.py`` imports nothing above the tape: ``grad_fn`` (views of the
+rows), ``backward`` (the engine) and ``Tensor.__new__`` (the legacy
+constructor ``tape.Tensor(...)``).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from ._creation import tensor_new
+from ._graph import grad_fn
+from ._tensor import Tensor
+from .autograd._backward import tensor_backward
+from .ops import PUBLIC
+from .ops._spec import Public
+
+
+def _first(x, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
+    return x
+
+
+def _function(name: str, entry: Public) -> Callable:
+    """``tape.<name>(input, ...)``: the method called on ``input`` (a subclass's override, if any)."""
+    method = entry.fn
+    reflected = entry.reflected
+    if reflected is None:
+        def fn(input, *args, **kwargs):
+            if type(input) is Tensor:
+                return method(input, *args, **kwargs)
+            return getattr(_first(input, name), name)(*args, **kwargs)
+    else:
+        primary = entry.name
+
+        def fn(input, other, *args, **kwargs):
+            if isinstance(input, Tensor):
+                return getattr(input, name)(other, *args, **kwargs)
+            return reflected(_first(other, primary), input)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__module__ = "tape"
+    fn.__doc__ = f"Function form of :meth:`Tensor.{name}`" + (
+        " (either operand may be a number)." if reflected is not None else ".")
+    return fn
+
+
+def _member(name: str, value) -> None:
+    if name in vars(Tensor):
+        raise ValueError(f"Tensor.{name} is defined twice (by the handle or by two front ends)")
+    setattr(Tensor, name, value)
+
+
+def install() -> dict:
+    """Make the Tensor members from the registry; return ``{name: function}`` for ``tape``."""
+    functions: dict = {}
+    for entry in PUBLIC:
+        for name in entry.methods:
+            _member(name, entry.fn)
+        for name in entry.properties:
+            _member(name, property(entry.fn, doc=entry.fn.__doc__))
+        for name in entry.functions:
+            if name in functions:
+                raise ValueError(f"tape.{name} is defined by two front ends")
+            functions[name] = entry.fn if entry.plain else _function(name, entry)
+    _member("grad_fn", property(grad_fn, doc=grad_fn.__doc__))
+    _member("backward", tensor_backward)
+    _member("__new__", staticmethod(tensor_new))
+    return functions
