@@ -1067,17 +1067,21 @@ def tensor_bool(self) -> Tensor:
 @public("zero_", function=False)
 def zero_(self) -> Tensor:
     """Fill the tensor with zeros in place."""
-    return self.fill_(0, _zero=True)
+    return _fill(self, 0, True)
 
 
 @public("fill_", function=False)
-def fill_(self, value: Union[Number, Tensor], _zero: bool = False) -> Tensor:
+def fill_(self, value: Union[Number, Tensor]) -> Tensor:
     """Fill the tensor with ``value`` in place."""
+    return _fill(self, value, False)
+
+
+def _fill(self: Tensor, value, zero: bool) -> Tensor:
     self._check_inplace()
     value = value.item() if isinstance(value, Tensor) else value
     if self._tape is not None and state.grad:
         filled = SCALAR_FORWARD[FILL][0](self._value(), value)
-        return self._inplace(emit(FILL, filled, self._dtype, self, ib=int(_zero), fa=float(value)))
+        return self._inplace(emit(FILL, filled, self._dtype, self, ib=int(zero), fa=float(value)))
     if self._f is not None:
         self._f = float(value)
     else:

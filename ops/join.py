@@ -19,6 +19,7 @@ gradient (PyTorch's node shows only ``input`` and ``other``).
 from __future__ import annotations
 
 import warnings
+from typing import Union
 
 import numpy as np
 from numba import njit
@@ -378,6 +379,6 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
 
 
 @public("where", function=False)
-def where_method(self, condition: Tensor, other) -> Tensor:
+def where_method(self, condition: Tensor, other: Union[Tensor, int, float, bool]) -> Tensor:
     """``tape.where(condition, self, other)``."""
     return where(condition, self, other)

@@ -35,7 +35,7 @@ short = int16
 __version__ = "0.1.0"
 
 
-def is_tensor(obj) -> bool:
+def is_tensor(obj: object) -> bool:
     """True if ``obj`` is a tape tensor."""
     return isinstance(obj, Tensor)
 

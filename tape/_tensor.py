@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 import weakref
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 import numpy as np
 
@@ -309,7 +309,7 @@ class Tensor:
             raise RuntimeError(f"a Tensor with {n} elements cannot be converted to Scalar")
         return self._v.reshape(-1)[0].item()
 
-    def tolist(self):
+    def tolist(self) -> Union[list, Number]:
         return self._value().tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
@@ -319,7 +319,7 @@ class Tensor:
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return self._storage()
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
         v = self._value()
         return v if dtype is None else v.astype(dtype)
 
@@ -359,7 +359,7 @@ class Tensor:
             return self.item().__format__(spec)
         return object.__format__(self, spec)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator["Tensor"]:
         if not self._shape:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
