@@ -55,10 +55,19 @@ def _member(name: str, value) -> None:
     setattr(Tensor, name, value)
 
 
+def _as_method(fn: Callable, name: str) -> Callable:
+    """Name ``fn`` as the method it becomes (Python's argument errors say ``Tensor.sum()``)."""
+    fn.__name__ = name
+    fn.__qualname__ = "Tensor." + name
+    return fn
+
+
 def install() -> dict:
     """Make the Tensor members from the registry; return ``{name: function}`` for ``tape``."""
     functions: dict = {}
     for entry in PUBLIC:
+        if entry.methods:
+            _as_method(entry.fn, entry.methods[0])
         for name in entry.methods:
             _member(name, entry.fn)
         for name in entry.properties:
@@ -68,6 +77,6 @@ def install() -> dict:
                 raise ValueError(f"tape.{name} is defined by two front ends")
             functions[name] = entry.fn if entry.plain else _function(name, entry)
     _member("grad_fn", property(grad_fn, doc=grad_fn.__doc__))
-    _member("backward", tensor_backward)
+    _member("backward", _as_method(tensor_backward, "backward"))
     _member("__new__", staticmethod(tensor_new))
     return functions

@@ -75,6 +75,14 @@ def test_function_form_rejects_a_non_tensor_input():
     assert tape.sub(5, tape.tensor([1.0, 2.0])).tolist() == [4.0, 3.0]       # a number first: reflected
 
 
+def test_installed_methods_are_named_as_methods():
+    x = tape.tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"Tensor\.sum\(\) takes from 1 to 3 positional arguments"):
+        x.sum(0, False, 1, 2)
+    with pytest.raises(TypeError, match=r"Tensor\.abs\(\) takes 1 positional argument"):
+        tape.abs(x, 1)
+
+
 # --- stubs ------------------------------------------------------------------------------
 def test_committed_stubs_are_what_the_generator_writes():
     for rel, text in _stubs.files().items():
@@ -174,6 +182,14 @@ def test_no_imports_inside_functions():
                 found += [f"{name}.{node.name} (line {n.lineno})" for n in ast.walk(node)
                           if isinstance(n, (ast.Import, ast.ImportFrom))]
     assert not found, f"imports inside functions: {found}"
+
+
+def test_op_files_use_only_the_recording_api():
+    modules = _sources()
+    for name, path in modules.items():
+        if name.startswith("tape.ops."):
+            outside = {m for m in _imports(name, path, modules) if not m.startswith("tape.ops.")} - {"tape._emit"}
+            assert not outside, f"{name} imports {sorted(outside)}: op definitions use tape._emit only"
 
 
 def _imports(name: str, path: Path, modules: dict) -> set:
