@@ -115,7 +115,7 @@ n: int = x.float()
 
 
 def test_stubs_let_a_type_checker_see_the_installed_members(tmp_path, monkeypatch):
-    api = pytest.importorskip("mypy.api")
+    api = pytest.importorskip("mypy.api")      # (a test dependency: installed by ``pip install -e '.[test]'``)
     (tmp_path / "user.py").write_text(USER_CODE)
     monkeypatch.setenv("MYPYPATH", str(ROOT))
     out, err, status = api.run([str(tmp_path / "user.py"), "--follow-imports=silent", "--cache-dir",
