@@ -36,6 +36,7 @@ _UNARY_END = UNARY.stop
 _U, _B = UNARY.start, BINARY.start
 NEG, ABS, EXP, LOG, LOG2, LOG10, SQRT, SIN, COS, TAN, TANH, SIGMOID, RELU, RECIPROCAL, CLONE, FILL = range(_U, _U + 16)
 ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC, CLAMP, MASK, CAST = range(_U + 20, _U + 30)
+SINH, COSH, EXPM1 = range(_U + 30, _U + 33)
 ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, MASKED = range(_B, _B + 8)
 ROLES.cast, ROLES.clone = CAST, CLONE       # rows the engine records by itself (``ops/_spec.Roles``)
 
@@ -138,6 +139,12 @@ def _unary_d(code, gy, x, y, fa, fb):
         return _relu_d(gy, y)
     if code == RECIPROCAL:
         return -(gy * (y * y))
+    if code == SINH:
+        return gy * math.cosh(x)
+    if code == COSH:
+        return gy * math.sinh(x)
+    if code == EXPM1:
+        return gy * (y + 1.0)
     if code == POWC:
         if fa == 0.0:
             return 0.0 * gy
@@ -340,6 +347,12 @@ def _unary_f(code, x, fa, fb, ia):
         return 0.0 if x <= 0 else x
     if code == RECIPROCAL:
         return 1.0 / x
+    if code == SINH:
+        return math.sinh(x)     # (libm's, in compiled code: inf on overflow, as numpy)
+    if code == COSH:
+        return math.cosh(x)
+    if code == EXPM1:
+        return math.expm1(x)
     if code == ADDC:
         return x + fa
     if code == SUBC:
@@ -495,6 +508,9 @@ _u(SQRT, "sqrt", "SqrtBackward0", OUT, np.sqrt, math.sqrt, lambda g, x, y, r: (g
 _u(SIN, "sin", "SinBackward0", X0, np.sin, math.sin, lambda g, x, y, r: (g * x[0].cos(),))
 _u(COS, "cos", "CosBackward0", X0, np.cos, math.cos, lambda g, x, y, r: (-(g * x[0].sin()),))
 _u(TAN, "tan", "TanBackward0", OUT, np.tan, math.tan, lambda g, x, y, r: (g * (y * y + 1.0),))
+_u(SINH, "sinh", "SinhBackward0", X0, np.sinh, math.sinh, lambda g, x, y, r: (g * x[0].cosh(),))
+_u(COSH, "cosh", "CoshBackward0", X0, np.cosh, math.cosh, lambda g, x, y, r: (g * x[0].sinh(),))
+_u(EXPM1, "expm1", "Expm1Backward0", OUT, np.expm1, math.expm1, lambda g, x, y, r: (g * (y + 1.0),))
 _u(TANH, "tanh", "TanhBackward0", OUT, np.tanh, math.tanh,
    lambda g, x, y, r: (g * (1.0 - y * y),))
 _u(SIGMOID, "sigmoid", "SigmoidBackward0", OUT, _sigmoid, _sigmoid_scalar,
@@ -911,6 +927,24 @@ def tan(self) -> Tensor:
 def tanh(self) -> Tensor:
     """The hyperbolic tangent of each element."""
     return _unary(self, TANH)
+
+
+@public("sinh")
+def sinh(self) -> Tensor:
+    """The hyperbolic sine of each element."""
+    return _unary(self, SINH)
+
+
+@public("cosh")
+def cosh(self) -> Tensor:
+    """The hyperbolic cosine of each element."""
+    return _unary(self, COSH)
+
+
+@public("expm1")
+def expm1(self) -> Tensor:
+    """``exp(x) - 1`` for each element, accurate for small ``x``."""
+    return _unary(self, EXPM1)
 
 
 @public("sigmoid")

@@ -64,11 +64,11 @@ __all__ = [
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd", "is_tensor",
     "is_floating_point", "numel", "format_tape", "detach", "add", "sub", "subtract", "mul",
     "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
-    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "reciprocal", "clamp",
-    "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone", "eq", "ne", "lt", "le", "gt",
-    "ge", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose",
-    "t", "cat", "concat", "concatenate", "stack", "where", "unbind", "matmul", "mm", "mv", "dot",
-    "sum", "mean",
+    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid",
+    "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone",
+    "eq", "ne", "lt", "le", "gt", "ge", "reshape", "unsqueeze", "squeeze", "flatten",
+    "broadcast_shapes", "select", "transpose", "t", "cat", "concat", "concatenate", "stack",
+    "where", "unbind", "matmul", "mm", "mv", "dot", "sum", "mean",
 ]
 
 
@@ -121,6 +121,9 @@ def concatenate(tensors, axis: builtins.int = ..., *, out: Tensor | None = ...) 
 def cos(input: Tensor) -> Tensor:
     """The cosine of each element."""
 
+def cosh(input: Tensor) -> Tensor:
+    """The hyperbolic cosine of each element."""
+
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
 
@@ -138,6 +141,9 @@ def eq(input: Tensor, other: Operand) -> Tensor:
 
 def exp(input: Tensor) -> Tensor:
     """The exponential of each element."""
+
+def expm1(input: Tensor) -> Tensor:
+    """``exp(x) - 1`` for each element, accurate for small ``x``."""
 
 def flatten(input: Tensor, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
@@ -217,6 +223,9 @@ def sigmoid(input: Tensor) -> Tensor:
 
 def sin(input: Tensor) -> Tensor:
     """The sine of each element."""
+
+def sinh(input: Tensor) -> Tensor:
+    """The hyperbolic sine of each element."""
 
 def sqrt(input: Tensor) -> Tensor:
     """The square root of each element."""

@@ -110,6 +110,8 @@ class Tensor:
         """The tensor itself if contiguous, else a contiguous copy (recorded as a clone)."""
     def cos(self) -> Tensor:
         """The cosine of each element."""
+    def cosh(self) -> Tensor:
+        """The hyperbolic cosine of each element."""
     def cpu(self) -> Tensor: ...
     @property
     def data(self) -> Tensor: ...
@@ -142,6 +144,8 @@ class Tensor:
         """Broadcast the tensor to a larger size (-1 keeps a dimension)."""
     def expand_as(self, other: Tensor) -> Tensor:
         """``self.expand(other.shape)``."""
+    def expm1(self) -> Tensor:
+        """``exp(x) - 1`` for each element, accurate for small ``x``."""
     def fill_(self, value: Union[Number, Tensor]) -> Tensor:
         """Fill the tensor with ``value`` in place."""
     def flatten(self, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
@@ -244,6 +248,8 @@ class Tensor:
         """The logistic sigmoid ``1 / (1 + exp(-x))`` of each element."""
     def sin(self) -> Tensor:
         """The sine of each element."""
+    def sinh(self) -> Tensor:
+        """The hyperbolic sine of each element."""
     def size(self, dim: Optional[builtins.int] = ...) -> Any:
         """Return the size of the tensor, or of dimension ``dim``."""
     def sqrt(self) -> Tensor:
