@@ -53,7 +53,8 @@ class Op:
     number, listed in the index table); ``multi`` marks an op with several outputs,
     whose rule receives a tuple of output gradients (None where none arrived).
     ``nondiff`` lists input positions that never get a gradient and that PyTorch's
-    node does not show (``where``'s condition).  For a listed row, X0 and X1 in
+    node does not show (``where``'s condition).  ``number_input``: the row's float attribute
+    is a Python-number operand, which PyTorch's node shows as a second input without gradient.  For a listed row, X0 and X1 in
     ``saved`` mean its first and second inputs.
     Ops in the ``PYTHON`` code range give ``py_adjoint(row, va, vb, gy, ga, gb, fresh)``
     (numpy views; ``ga``/``gb`` None when not needed; bit 1/2 of ``fresh``: ``ga``/``gb``
@@ -74,6 +75,7 @@ class Op:
     arity: int = 1
     multi: bool = False
     nondiff: tuple = ()
+    number_input: bool = False
 
     @property
     def saves(self) -> bool:
@@ -102,13 +104,17 @@ def register(op: Op) -> Op:
 class Roles:
     """Codes of the rows the engine records by itself, as PyTorch does inside an op: a cast of an
     operand to the op's dtype, a broadcast to its shape, and the identity row that links a
-    tensor changed in place without recording (under no_grad) to its history.
+    tensor changed in place without recording (under no_grad) to its history; and, for the
+    recorded backward, the rows that accumulate two adjoints (``add``) and sum an adjoint
+    down to a broadcast input's shape (a ``sum`` with attributes ``sum_ib`` keeping the
+    reduced dims, then a ``view`` with attribute ``view_ia``).
 
     Each is set by the family file that defines the op (``ROLES.cast = CAST``), so that the
-    recording API and the tensor handle, which the family files import, import no family.
+    engine, the recording API and the tensor handle name no op and import no family for it.
     """
 
-    cast = expand = clone = -1
+    cast = expand = clone = add = sum = view = -1
+    sum_ib = view_ia = 0
 
 
 ROLES = Roles()

@@ -29,7 +29,7 @@ from numba import njit
 
 from .._emit import D, Number, Tensor, emit, fresh, is_suffix, node_in, plain, py_scalar, recorded, scalar_row, state
 from ._args import broadcast_pair
-from ._spec import BINARY, CROSS, NUMBER, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public, register
+from ._spec import BINARY, CROSS, N_CODES, NUMBER, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public, register
 
 # --- codes (UNARY and BINARY ranges) -------------------------------------------
 _UNARY_END = UNARY.stop
@@ -38,7 +38,7 @@ NEG, ABS, EXP, LOG, LOG2, LOG10, SQRT, SIN, COS, TAN, TANH, SIGMOID, RELU, RECIP
 ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC, CLAMP, MASK, CAST = range(_U + 20, _U + 30)
 SINH, COSH, EXPM1 = range(_U + 30, _U + 33)
 ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, MASKED = range(_B, _B + 8)
-ROLES.cast, ROLES.clone = CAST, CLONE       # rows the engine records by itself (``ops/_spec.Roles``)
+ROLES.cast, ROLES.clone, ROLES.add = CAST, CLONE, ADD    # rows the engine records by itself (``ops/_spec.Roles``)
 
 # Kinds of MASK: a piecewise-constant function of x, whose derivative is zero.
 # Where PyTorch's derivative keeps x in the graph (relu, abs), the rule records
@@ -490,8 +490,8 @@ def _mask_np(x, kind, lo, hi):
 
 
 # --- the table ------------------------------------------------------------------
-def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True):
-    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, float_only))
+def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True, number_input=False):
+    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, float_only, number_input=number_input))
 
 
 _u(NEG, "neg", "NegBackward0", 0, np.negative, lambda f: -f,
@@ -530,11 +530,11 @@ _u(CAST, "_to_copy", "ToCopyBackward0", 0, None, None,
    lambda g, x, y, r: (g.to(x[0].dtype),))
 
 # Ops with a Python-number operand: the number is the row's float attribute ``fa``.
-_u(ADDC, "add", "AddBackward0", 0, None, None, lambda g, x, y, r: (g,))
-_u(SUBC, "sub", "SubBackward0", 0, None, None, lambda g, x, y, r: (g,))
+_u(ADDC, "add", "AddBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True)
+_u(SUBC, "sub", "SubBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True)
 _u(RSUBC, "rsub", "RsubBackward1", 0, None, None, lambda g, x, y, r: (-g,))
-_u(MULC, "mul", "MulBackward0", NUMBER, None, None, lambda g, x, y, r: (g * r.fa,))
-_u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa,))
+_u(MULC, "mul", "MulBackward0", NUMBER, None, None, lambda g, x, y, r: (g * r.fa,), number_input=True)
+_u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa,), number_input=True)
 _u(POWC, "pow", "PowBackward0", X0, None, None,
    lambda g, x, y, r: (g * 0.0,) if r.fa == 0.0 else (g * (x[0] ** (r.fa - 1.0) * r.fa),))
 _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
@@ -601,6 +601,13 @@ _b(MINIMUM, "minimum", "MinimumBackward0", X0 | X1, np.minimum, _minimum_scalar,
 # g where the mask is nonzero, times it (0 elsewhere, whatever g is): the masked derivatives.
 _b(MASKED, "_masked", "WhereBackward0", X1, lambda g, m: np.where(m != 0, g * m, 0 * m).astype(g.dtype, copy=False),
    lambda g, m: g * m if m != 0 else 0.0, lambda g, x, y, r: (g._masked(x[1]), x[1] * 0.0))
+
+# The codes whose one-element rows the sweep differentiates on scalars (``scalar_d``): all of
+# this family's but the cast, whose input lives in the other arena, and the mask, whose zero
+# derivative adds nothing (not even a nan).
+ONE_ELEMENT = np.zeros(N_CODES, np.bool_)
+for _code in REGISTRY:
+    ONE_ELEMENT[_code] = (_code in UNARY or _code in BINARY) and _code != CAST and _code != MASK
 
 mask_forward = _mask_np
 

@@ -16,7 +16,7 @@ from numba import njit
 from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._index import dims
-from ._spec import CROSS, LINALG, PYTHON, X0, X1, Op, public, public_function, register
+from ._spec import CROSS, LINALG, PYTHON, R_A, R_B, R_OFF, R_SHP, X0, X1, Op, public, public_function, register
 from .elementwise import check_operand
 from .shape import V_SQUEEZE_DIMS, V_UNSAFE, V_UNSQUEEZE, V_VIEW, viewed
 
@@ -43,6 +43,49 @@ def case_of(na: int, nb: int) -> int:
 def code_for(case: int, flops: int) -> int:
     """The row code for a product: numba for small 1-D/2-D ones, BLAS otherwise."""
     return MATMUL if case != BATCHED and flops <= SMALL_PRODUCT else MATMUL_BLAS
+
+
+@njit(cache=True, error_model="numpy")
+def linalg_adjoint(code, v, g, oa, ob, oy, stab, sa, sb, case, rga, rgb):
+    """Accumulate the adjoints of one product row swept in numba; False for a code this family
+    does not sweep in numba (a BLAS product is a PYTHON-range row)."""
+    if code != MATMUL:
+        return False
+    matmul_adjoint(v, g, oa, ob, oy, stab, sa, sb, case, rga, rgb)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def linalg_forward(code, R, stab, v, r):
+    """Write the value of one 1-D/2-D product row (compiled code's face of its forward);
+    False for a code this family does not compute in numba."""
+    if code != MATMUL:
+        return False
+    x = R[R_A, r]
+    y = R[R_B, r]
+    sa = R[R_SHP, x]
+    sb = R[R_SHP, y]
+    m = stab[sa + 1] if stab[sa] == 2 else 1
+    n = stab[sb + 2] if stab[sb] == 2 else 1
+    k = stab[sa + stab[sa]]
+    matmul_forward(v, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], m, k, n)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def product_row(stab, sa, sb, na):
+    """For a 1-D/2-D product written by compiled code (the recorded backward) of operands of
+    shapes ``sa``, ``sb`` and ``na`` elements: its row code (numba or BLAS), case and shape."""
+    a2 = stab[sa] == 2
+    b2 = stab[sb] == 2
+    n = stab[sb + 2] if b2 else 1
+    case = (MV if not b2 else MM) if a2 else (VM if b2 else DOT)
+    shape = np.empty(stab[sa] + stab[sb] - 2, np.int64)
+    if a2:
+        shape[0] = stab[sa + 1]
+    if b2:
+        shape[shape.shape[0] - 1] = n
+    return (MATMUL if na * n <= SMALL_PRODUCT else MATMUL_BLAS), case, shape
 
 
 @njit(cache=True, error_model="numpy")

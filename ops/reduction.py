@@ -15,10 +15,11 @@ from numba import njit
 from .._emit import D, Tensor, emit, plain, state
 from ._args import wrap_dim
 from ._index import broadcast_accumulate, dims
-from ._spec import REDUCE, Op, public, register
+from ._spec import REDUCE, ROLES, Op, public, register
 
 SUM, MEAN = REDUCE.start, REDUCE.start + 1
 KEEPDIM, DIM_GIVEN = 1, 2
+ROLES.sum, ROLES.sum_ib = SUM, KEEPDIM | DIM_GIVEN     # the recorded backward's sum-to (``ops/_spec.Roles``)
 
 
 @njit(cache=True, error_model="numpy")

@@ -24,7 +24,7 @@ from numba import njit
 from .._emit import Size, Tensor, emit, plain, recorded, state, strided, write_tape
 from ._args import infer_shape, shape_arg, wrap_dim
 from ._index import advance, broadcast_accumulate, dims, slab
-from ._spec import NUMBER, ROLES, SHAPE, Op, public, public_function, register
+from ._spec import N_CODES, NUMBER, ROLES, SHAPE, Op, public, public_function, register
 
 VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER, INDEX = range(SHAPE.start, SHAPE.start + 8)
 BY_INDEX, BY_SLICE, BY_SELECT = range(3)
@@ -111,6 +111,28 @@ def shape_forward(code, v, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
     shape_adjoint(partner, v, oy, ox, stab, ix, sy, sx, ia, ib, ny, nx)
 
 
+SHAPED_BY_ATTRIBUTES = np.zeros(N_CODES, np.bool_)
+SHAPED_BY_ATTRIBUTES[[TRANSPOSE, SELECT]] = True
+
+
+@njit(cache=True, error_model="numpy")
+def attribute_shape(code, stab, sa, ia, ib):
+    """The output shape of a TRANSPOSE or SELECT row written by compiled code (the recorded
+    backward) on an input of shape ``sa``, and its dims ``ia``/``ib`` made non-negative."""
+    n = stab[sa]
+    d0 = max(ia + n if ia < 0 else ia, 0)
+    d1 = max(ib + n if ib < 0 else ib, 0)
+    cur = stab[sa + 1:sa + 1 + n].copy()
+    if code == TRANSPOSE:
+        if n:
+            cur[d0], cur[d1] = cur[d1], cur[d0]
+        return cur, d0, d1
+    out = np.empty(n - 1, np.int64)
+    for d in range(n - 1):
+        out[d] = cur[d] if d < d0 else cur[d + 1]
+    return out, d0, ib
+
+
 def sum_to_dims(shape: tuple, target: tuple) -> tuple:
     """Dims of ``shape`` to sum (keepdim) so it reduces to broadcastable ``target``."""
     lead = len(shape) - len(target)
@@ -122,6 +144,7 @@ VIEW_NAMES = ("ViewBackward0", "UnsqueezeBackward0", "SqueezeBackward0", "Squeez
               "SqueezeBackward4", "SqueezeBackward2", "UnsafeViewBackward0", "ReshapeAliasBackward0")
 (V_VIEW, V_UNSQUEEZE, V_SQUEEZE, V_SQUEEZE_DIM, V_SQUEEZE_DIMS, V_SQUEEZE_TUPLE, V_UNSAFE,
  V_RESHAPE_ALIAS) = range(8)
+ROLES.view, ROLES.view_ia = VIEW, V_VIEW        # the recorded backward's sum-to (``ops/_spec.Roles``)
 
 
 def _select_name(r):

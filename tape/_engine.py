@@ -374,11 +374,12 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
             if kind == Rec.ST_GROW:
                 dest.make_room(int(ctl[Rec.C_NEED_ROWS]), int(ctl[Rec.C_NEED_ELEMS]), int(ctl[Rec.C_NEED_SLOTS]))
             elif kind == Rec.ST_VALUE:
-                # A product big enough for BLAS: numpy computes the row's value, the sweep goes on.
+                # A row too big for compiled loops (a product, for BLAS): its op's numpy forward
+                # computes the value, and the sweep goes on.
                 row = int(ctl[Rec.C_VALUE_ROW])
                 values = (dest.v64, dest.v32)
-                _arena_view(dest, values, row)[...] = np.matmul(_arena_view(dest, values, int(dest.a[row])),
-                                                                _arena_view(dest, values, int(dest.b[row])))
+                _arena_view(dest, values, row)[...] = REGISTRY[int(dest.op[row])].forward(
+                    *(_arena_view(dest, values, node) for node in dest.inputs_of(row)))
                 ctl[Rec.C_RESUME] = ctl[Rec.C_NEXT]
             else:
                 _python_rule(tape, dest, r, gnode, seen)

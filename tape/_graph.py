@@ -10,12 +10,9 @@ import weakref
 
 from ._row import Row
 from ._tape import Tape
-from .ops import elementwise as E
 from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY
 
 _CLASSES = {}
-# Ops taking a Python number show it as a second, gradient-less input, as PyTorch does.
-_NUMBER_INPUT = frozenset((E.ADDC, E.SUBC, E.MULC, E.DIVC))
 
 
 class Node:
@@ -33,13 +30,14 @@ class Node:
     @property
     def next_functions(self) -> tuple:
         tape, r = self._tape, self._row
-        skip = REGISTRY[int(tape.op[r])].nondiff
+        op = REGISTRY[int(tape.op[r])]
+        skip = op.nondiff
         out = []
         for k, node in enumerate(Row(tape, r).inputs):
             if k not in skip:
                 out.append(_edge(tape, node))
-        if int(tape.op[r]) in _NUMBER_INPUT:
-            out.append((None, 0))
+        if op.number_input:
+            out.append((None, 0))       # a Python-number operand, as PyTorch shows it
         return tuple(out)
 
     @property

@@ -31,21 +31,13 @@ from ._stops import (C_NEED_ELEMS, C_NEED_ROWS, C_NEED_SLOTS, C_NEXT, C_RESUME, 
                      C_STATUS, C_VALUE_ROW, ST_DONE, ST_FREED, ST_GROW, ST_MODIFIED, ST_PYTHON, ST_UNKNOWN, ST_VALUE,
                      T_32, T_64, T_IMPORTS, T_ROWS, T_STAB, check_saved)
 from ._sweep import _BINARY_END, _JOIN_END, _LINALG_END, _REDUCE_END, _SHAPE_END, _SOURCE_END, _UNARY_END, SAVES
-from .ops._spec import CONST, INPUT, OUTPUT, R_A, R_LN, R_NOUT
-from .ops.elementwise import ADD, CAST, binary_forward, unary_forward
+from ._sweep import _PYTHON_START
+from .ops._spec import CONST, INPUT, LINALG, OUTPUT, R_A, R_LN, R_NOUT, ROLES
+from .ops.elementwise import binary_forward, unary_forward
 from .ops.join import join_forward
-from .ops.linalg import (
-    DOT,
-    MATMUL,
-    MATMUL_BLAS,
-    MM,
-    MV,
-    SMALL_PRODUCT,
-    VM,
-    matmul_forward,
-)
-from .ops.reduction import DIM_GIVEN, KEEPDIM, SUM, reduce_forward_kernel
-from .ops.shape import SELECT, TRANSPOSE, V_VIEW, VIEW, shape_forward
+from .ops.linalg import linalg_forward, product_row
+from .ops.reduction import reduce_forward_kernel
+from .ops.shape import SHAPED_BY_ATTRIBUTES, attribute_shape, shape_forward
 
 __all__ = ["record_sweep", "C_SIZE", "C_START", "C_RESUME", "C_STATUS", "C_ROW", "C_SAME", "C_NEED_ROWS",
            "C_NEED_ELEMS", "C_NEED_SLOTS", "C_NEXT", "C_VALUE_ROW", "T_ROWS", "T_64", "T_32", "T_STAB", "T_IMPORTS",
@@ -56,6 +48,9 @@ _G, _X0, _X1, _Y, _NF = P.G, P.X0, P.X1, P.Y, P.N_FIXED
 _A_LIT, _A_FA, _A_FB, _A_IA, _A_IB, _A_LOGFA = P.A_LIT, P.A_FA, P.A_FB, P.A_IA, P.A_IB, P.A_LOGFA
 _S_X0, _S_X1, _S_Y, _S_KEEP, _S_COLUMN = P.S_X0, P.S_X1, P.S_Y, P.S_KEEP, P.S_COLUMN
 _I_SUMTO, _I_CAST = P.I_SUMTO, P.I_CAST
+# The rows this recorder writes by itself (``ops/_spec.Roles``): casts, accumulations, sum-tos.
+_CAST, _ADD, _SUM, _SUM_IB, _VIEW, _VIEW_IA = ROLES.cast, ROLES.add, ROLES.sum, ROLES.sum_ib, ROLES.view, ROLES.view_ia
+_LINALG_START = LINALG.start
 _V_NGUARD, _V_START, _V_LEN, _V_OUT0, _V_NEEDS = P.V_NGUARD, P.V_START, P.V_LEN, P.V_OUT0, P.V_NEEDS
 # Frozen into the compiled code (numba treats global arrays as constants); the kernel
 # cache is dropped whenever a rule or this file changes (``_kernel_cache``).
@@ -146,7 +141,7 @@ def _forward(R, F, stab, ix, v64, v32, r):
     x = R[5, r]
     y = R[6, r]
     f64 = R[1, r] == 0
-    if code == CAST:
+    if code == _CAST:
         n = R[3, r]
         if f64:
             for i in range(n):
@@ -174,28 +169,27 @@ def _forward(R, F, stab, ix, v64, v32, r):
             shape_forward(code, v64, R[2, x], R[2, r], stab, ix, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
         else:
             shape_forward(code, v32, R[2, x], R[2, r], stab, ix, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
-    elif code == MATMUL:
-        sa = R[4, x]
-        sb = R[4, y]
-        m = stab[sa + 1] if stab[sa] == 2 else 1
-        n = stab[sb + 2] if stab[sb] == 2 else 1
-        k = stab[sa + stab[sa]]
-        if f64:
-            matmul_forward(v64, R[2, x], R[2, y], R[2, r], m, k, n)
-        else:
-            matmul_forward(v32, R[2, x], R[2, y], R[2, r], m, k, n)
+    elif code < _LINALG_END:
+        known = linalg_forward(code, R, stab, v64, r) if f64 else linalg_forward(code, R, stab, v32, r)
+        if not known:
+            _unknown(R, v64, v32, r)
     elif code >= _LINALG_END and code < _JOIN_END:
         if f64:
             join_forward(code, R, ix, stab, v64, r)
         else:
             join_forward(code, R, ix, stab, v32, r)
     else:
-        # A code without a forward branch: an error value (nan), never a plausible number.
-        for i in range(R[3, r]):
-            if f64:
-                v64[R[2, r] + i] = np.nan
-            else:
-                v32[R[2, r] + i] = np.nan
+        _unknown(R, v64, v32, r)
+
+
+@njit(cache=True, error_model="numpy")
+def _unknown(R, v64, v32, r):
+    """A code without a forward branch: its value is an error value (nan), never a plausible number."""
+    for i in range(R[3, r]):
+        if R[1, r] == 0:
+            v64[R[2, r] + i] = np.nan
+        else:
+            v32[R[2, r] + i] = np.nan
 
 
 @njit(cache=True, error_model="numpy")
@@ -205,7 +199,7 @@ def _forward_rows(R, F, stab, ix, v64, v32, lo, hi):
     kernels keeps the compiled sweep small."""
     for r in range(lo, hi):
         code = R[0, r]
-        if code >= _SOURCE_END and code != MATMUL_BLAS:
+        if code >= _SOURCE_END and code < _PYTHON_START:     # (Python computes the others)
             _forward(R, F, stab, ix, v64, v32, r)
 
 
@@ -269,9 +263,9 @@ def _sum_to(DR, DF, stab, top, a, target):
     out = a
     if mask:
         sk = find_shape(stab, top, keep)
-        out = _append(DR, DF, stab, top, SUM, DR[1, a], sk, a, -1, mask, KEEPDIM | DIM_GIVEN,
+        out = _append(DR, DF, stab, top, _SUM, DR[1, a], sk, a, -1, mask, _SUM_IB,
                     0.0, 0.0, DR[9, a])
-    return _append(DR, DF, stab, top, VIEW, DR[1, a], target, out, -1, V_VIEW, 0, 0.0, 0.0, DR[9, out])
+    return _append(DR, DF, stab, top, _VIEW, DR[1, a], target, out, -1, _VIEW_IA, 0, 0.0, 0.0, DR[9, out])
 
 
 @njit(cache=True, error_model="numpy")
@@ -466,26 +460,16 @@ def record_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix
             sid = DR[4, na] if spec < 0 else _shape_of(spec, TR, tstab, dstab, top, smap, r, DR[4, na])
             if c == _I_CAST:
                 to = dt[x] if rb == _X0 else (dt[y] if rb == _X1 else (dt[r] if rb == _Y else DR[1, regs[rb]]))
-                out = na if to == adt else _append(DR, DF, dstab, top, CAST, to, sid, na, -1, 0, 0,
+                out = na if to == adt else _append(DR, DF, dstab, top, _CAST, to, sid, na, -1, 0, 0,
                                                    0.0, 0.0, DR[9, na])
             elif c == _I_SUMTO:
                 out = _sum_to(DR, DF, dstab, top, na, sid)
-            elif c == MATMUL:
-                sa = DR[4, na]
-                sb = DR[4, nb]
-                m = dstab[sa + 1] if dstab[sa] == 2 else 1
-                n = dstab[sb + 2] if dstab[sb] == 2 else 1
-                ia = (DOT if dstab[sb] == 1 else VM) if dstab[sa] == 1 else (MV if dstab[sb] == 1 else MM)
-                shape = np.empty(dstab[sa] + dstab[sb] - 2, np.int64)
-                if dstab[sa] == 2:
-                    shape[0] = m
-                if dstab[sb] == 2:
-                    shape[shape.shape[0] - 1] = n
+            elif c >= _LINALG_START and c < _LINALG_END:
+                code, ia, shape = product_row(dstab, DR[4, na], DR[4, nb], DR[3, na])
                 sid = find_shape(dstab, top, shape)
-                if DR[3, na] * n <= SMALL_PRODUCT:
-                    out = _append(DR, DF, dstab, top, MATMUL, adt, sid, na, nb, ia, 0, 0.0, 0.0, rg)
-                else:
-                    out = _append(DR, DF, dstab, top, MATMUL_BLAS, adt, sid, na, nb, ia, 0, 0.0, 0.0, rg)
+                out = _append(DR, DF, dstab, top, code, adt, sid, na, nb, ia, 0, 0.0, 0.0, rg)
+                if code >= _PYTHON_START:
+                    # Too big for compiled loops (BLAS): Python computes this value, the sweep resumes.
                     _forward_rows(DR, DF, dstab, dix, dv64, dv32, new_rows, out)
                     regs[j] = out
                     top[C_STATUS] = ST_VALUE
@@ -496,23 +480,9 @@ def record_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix
             else:
                 if c >= _UNARY_END and c < _BINARY_END and DR[4, nb] != sid:
                     sid = _broadcast_shape(dstab, top, sid, DR[4, nb])
-                elif c == TRANSPOSE or c == SELECT:
-                    sa = DR[4, na]
-                    n_a = dstab[sa]
-                    d0 = max(ia + n_a if ia < 0 else ia, 0)
-                    d1 = max(ib + n_a if ib < 0 else ib, 0)
-                    cur = dstab[sa + 1:sa + 1 + n_a].copy()
-                    ia = d0
-                    if c == TRANSPOSE:
-                        ib = d1
-                        if n_a:
-                            cur[d0], cur[d1] = cur[d1], cur[d0]
-                        sid = find_shape(dstab, top, cur)
-                    else:
-                        sel = np.empty(n_a - 1, np.int64)
-                        for d in range(n_a - 1):
-                            sel[d] = cur[d] if d < d0 else cur[d + 1]
-                        sid = find_shape(dstab, top, sel)
+                elif SHAPED_BY_ATTRIBUTES[c]:
+                    shape, ia, ib = attribute_shape(c, dstab, DR[4, na], ia, ib)
+                    sid = find_shape(dstab, top, shape)
                 out = _append(DR, DF, dstab, top, c, adt, sid, na, nb, ia, ib, fa, fb, rg)
             regs[j] = out
         for q in range(2):
@@ -526,7 +496,7 @@ def record_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix
             g = _sum_to(DR, DF, dstab, top, regs[ref_q], _dsid(tstab, dstab, top, smap, shp[inp]))
             prev = gnode[inp]
             if prev >= 0:
-                g = _append(DR, DF, dstab, top, ADD, DR[1, g], DR[4, g], prev, g, 0, 0, 0.0, 0.0,
+                g = _append(DR, DF, dstab, top, _ADD, DR[1, g], DR[4, g], prev, g, 0, 0, 0.0, 0.0,
                             DR[9, prev] | DR[9, g])
             gnode[inp] = g
             seen[inp] |= 1

@@ -14,9 +14,9 @@ from numba import njit
 from ._stops import C_START, C_ROW, C_STATUS, FREED, MODIFIED, ST_DONE, ST_PYTHON, ST_UNKNOWN, check_saved, input_at
 from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN, R_LO,
                         R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
-from .ops.elementwise import CAST, MASK, binary_adjoint, scalar_d, unary_adjoint
+from .ops.elementwise import ONE_ELEMENT, binary_adjoint, scalar_d, unary_adjoint
 from .ops.join import join_adjoint
-from .ops.linalg import MATMUL, matmul_adjoint
+from .ops.linalg import linalg_adjoint
 from .ops.reduction import reduce_adjoint
 from .ops.shape import shape_adjoint
 
@@ -78,7 +78,7 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, ctl):
         y = b[r]
         f64 = dt[r] == 0
         known = True
-        if num[r] == 1 and code < _BINARY_END and code != CAST and code != MASK:
+        if num[r] == 1 and ONE_ELEMENT[code]:
             # One element: derivatives on scalars (see scalar_d), in float64 for either arena.
             unary = code < _UNARY_END
             ox = off[x]
@@ -121,11 +121,13 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, ctl):
             else:
                 known = shape_adjoint(code, g32, off[x], off[r], stab, ix, shp[x], shp[r], ia[r], ib[r], num[x],
                                       num[r])
-        elif code == MATMUL:
+        elif code < _LINALG_END:
             if f64:
-                matmul_adjoint(v64, g64, off[x], off[y], off[r], stab, shp[x], shp[y], ia[r], rg[x], rg[y])
+                known = linalg_adjoint(code, v64, g64, off[x], off[y], off[r], stab, shp[x], shp[y], ia[r], rg[x],
+                                       rg[y])
             else:
-                matmul_adjoint(v32, g32, off[x], off[y], off[r], stab, shp[x], shp[y], ia[r], rg[x], rg[y])
+                known = linalg_adjoint(code, v32, g32, off[x], off[y], off[r], stab, shp[x], shp[y], ia[r], rg[x],
+                                       rg[y])
         elif code >= _LINALG_END and code < _JOIN_END:
             if f64:
                 known = join_adjoint(code, R, ix, stab, v64, g64, r)

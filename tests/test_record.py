@@ -36,7 +36,9 @@ from tape.ops import elementwise as E
 from tape.ops import linalg as L
 from tape.ops import reduction as R
 from tape.ops import shape as S
+from tape.ops._spec import BINARY as BINARY_RANGE
 from tape.ops._spec import REGISTRY
+from tape.ops._spec import UNARY as UNARY_RANGE
 
 import tape
 import tape._engine as ENG
@@ -294,7 +296,9 @@ def _unary_reference(code, x, fa, fb, ia):
 CONSTANTS = (2.5, -0.75, 0.0, 3.0, -1.0, 0.5, -0.5, 1.0, 2.0, -2.5, 0.1, 10.0)
 BOUNDS = ((-0.5, 0.7), (-math.inf, 0.3), (0.3, math.inf), (1.0, -1.0), (0.0, 0.0))
 MASK_KINDS = (E.M_POS, E.M_SIGN, E.M_INRANGE, E.M_STEP_HALF, E.M_NONZERO, E.M_NEG)
-UNARY_CODES = tuple(range(E.NEG, E.FILL + 1)) + tuple(range(E.ADDC, E.MASK + 1))
+# Every registered one-tensor elementwise code (a new op is checked the moment it is registered),
+# but the cast, whose forward is the recorder's own copy loop.
+UNARY_CODES = tuple(c for c in sorted(REGISTRY) if c in UNARY_RANGE and c != E.CAST)
 
 
 def _unary_params(code, dtype=np.float64):
@@ -336,7 +340,7 @@ def _grid(dtype):
 
 
 def test_unary_codes_cover_the_families():
-    assert set(UNARY_CODES) == {c for c in REGISTRY if c in range(10, 60)} - {E.CAST}
+    assert {E.NEG, E.SINH, E.FILL, E.ADDC, E.MASK} <= set(UNARY_CODES)
     assert {p[2] for p in _unary_params(E.MASK)} == set(range(6))
 
 
@@ -403,7 +407,7 @@ def _binary_operands(draw, dtype):
     return (b, a) if draw(st.booleans()) else (a, b)
 
 
-BINARY_CODES = tuple(range(E.ADD, E.MINIMUM + 1))
+BINARY_CODES = tuple(c for c in sorted(REGISTRY) if c in BINARY_RANGE and c != E.MASKED)
 
 
 @pytest.mark.parametrize("dtype", KDTYPES, ids=lambda d: np.dtype(d).name)
