@@ -337,6 +337,47 @@ def test_negative_size():
         torch.zeros(-1)
 
 
+# Sizes no storage can hold: PyTorch's RuntimeError (its C++ source location left out), before numpy
+# tries.  4e15 bytes exceed the address space, so the allocation fails even where memory is overcommitted.
+CREATORS = {
+    "zeros": torch.zeros, "ones": torch.ones, "empty": torch.empty, "rand": torch.rand, "randn": torch.randn,
+    "full": lambda *size: torch.full(size, 2.0), "randint": lambda *size: torch.randint(3, size),
+    "Tensor": torch.Tensor,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CREATORS))
+def test_size_beyond_memory(name):
+    nbytes = 8 * 10**15 if name == "randint" else 4 * 10**15
+    with raises(RuntimeError, f"DefaultCPUAllocator: can't allocate memory: you tried to allocate {nbytes} bytes. "
+                              "Error code 12 (Cannot allocate memory)"):
+        CREATORS[name](10**15)
+
+
+@pytest.mark.parametrize("name", sorted(CREATORS))
+def test_size_beyond_storage(name):
+    with raises(RuntimeError, "Storage size calculation overflowed with sizes=[1000000000000, 1000000000000]"):
+        CREATORS[name](10**12, 10**12)
+    with raises(RuntimeError, "Stride calculation overflowed"):
+        CREATORS[name](0, 2**63 - 1, 2)
+
+
+def test_size_beyond_int64():
+    with raises(TypeError, "zeros(): argument 'size' failed to unpack the object at pos 2 with error "
+                           "\"Overflow when unpacking long long\""):
+        torch.zeros(3, 2**63)
+    with raises(TypeError, "full(): argument 'size' failed to unpack the object at pos 1 with error"):
+        torch.full((-2**63 - 1,), 1.0)
+
+
+def test_other_factories_beyond_memory():
+    for make, nbytes in ((lambda: torch.eye(10**8), 4 * 10**16), (lambda: torch.arange(10**15), 8 * 10**15),
+                         (lambda: torch.linspace(0, 1, 10**15), 4 * 10**15),
+                         (lambda: torch.zeros_like(torch.zeros(1).expand(10**15), dtype=torch.float64), 8 * 10**15)):
+        with raises(RuntimeError, f"can't allocate memory: you tried to allocate {nbytes} bytes."):
+            make()
+
+
 def test_add_string_type_error():
     with raises(TypeError, "unsupported operand type(s) for +: 'Tensor' and 'str'"):
         torch.ones(3) + "a"

@@ -468,3 +468,26 @@ def test_layouts_match_torch(name, requires_grad):
             viewed = str(e)
         return y.stride(), y.is_contiguous(), viewed, np.asarray(y.detach().tolist()).tolist()
     assert run(tape) == run(torch)
+
+
+FACTORIES = {
+    "zeros": lambda m, s: m.zeros(*s), "ones": lambda m, s: m.ones(*s), "empty": lambda m, s: m.empty(*s),
+    "full": lambda m, s: m.full(s, 2.0), "rand": lambda m, s: m.rand(*s), "randn": lambda m, s: m.randn(*s),
+    "randint": lambda m, s: m.randint(3, s), "Tensor": lambda m, s: m.Tensor(*s),
+    "zeros_float16": lambda m, s: m.zeros(*s, dtype=m.float16), "ones_bool": lambda m, s: m.ones(*s, dtype=m.bool),
+}
+
+
+@pytest.mark.parametrize("size", [(10**15,), (10**12, 10**12), (2**61,), (2**61 - 1,), (0, 2**63 - 1, 2), (3, 2**63),
+                                  (-1,), (2, -3)])
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_size_errors_match_torch(name, size):
+    """Sizes no storage can hold: PyTorch's type and message, without its C++ source location or traceback."""
+    ce = outcome(lambda: FACTORIES[name](torch, size))
+    te = outcome(lambda: FACTORIES[name](tape, size))
+    assert ce is not None and te is not None, (te, ce)
+    assert type(te) is type(ce), (te, ce)
+    cm = str(ce).replace("[enforce fail at alloc_cpu.cpp:127] err == 0. ", "")
+    if "\n" in cm:
+        cm = cm.split("\n")[0] + '"'       # the C++ traceback inside the quoted error
+    assert str(te) == cm
