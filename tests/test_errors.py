@@ -167,6 +167,33 @@ def test_non_scalar_backward_without_gradient():
         torch.autograd.grad(x * 2, x)
 
 
+def test_grad_outputs_count():
+    # PyTorch 2.13 pairs outputs with grad_outputs (extra grad_outputs are ignored), checks each pair,
+    # then the counts, then whether the outputs require grad.
+    x = torch.ones(3, requires_grad=True)
+    y = (x * x).sum()
+    with raises(RuntimeError, "got 1 tensors and 0 gradients"):
+        torch.autograd.grad(y, x, grad_outputs=[])
+    with raises(RuntimeError, "got 1 tensors and 0 gradients"):
+        torch.autograd.grad(x * 2, x, grad_outputs=())          # not a scalar: the count is checked first
+    with raises(RuntimeError, "got 1 tensors and 0 gradients"):
+        torch.autograd.backward(y, grad_tensors=[])
+    with raises(RuntimeError, "got 2 tensors and 1 gradients"):
+        torch.autograd.grad([y, y * 2], x, grad_outputs=[torch.tensor(1.0)])
+    with raises(RuntimeError, "got 2 tensors and 1 gradients"):
+        torch.autograd.backward([y, torch.ones(2)], grad_tensors=torch.tensor(1.0))
+    with raises(RuntimeError, "grad can be implicitly created only for scalar outputs"):
+        torch.autograd.grad([x * 2, y], x, grad_outputs=[None])
+    with raises(RuntimeError, "Mismatch in shape: grad_output[0] has a shape of"):
+        torch.autograd.grad(torch.ones(2), x, grad_outputs=[torch.ones(3)])
+    with raises(TypeError, "gradients can be either Tensors or None, but got float"):
+        torch.autograd.grad(y, x, grad_outputs=[1.0])
+    g, = torch.autograd.grad(y, x, grad_outputs=[torch.tensor(2.0), torch.tensor(5.0)], retain_graph=True)
+    assert g.tolist() == [4.0, 4.0, 4.0]
+    torch.autograd.backward([y], grad_tensors=[None, None])
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
 def test_backward_gradient_wrong_shape():
     x = torch.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match=r"^Mismatch in shape: grad_output\[0\] has a shape of ") as ei:

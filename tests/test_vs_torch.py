@@ -421,7 +421,8 @@ def test_repeated_dim_error_matches_torch():
         )
 
 
-@pytest.mark.parametrize("case", ["nonscalar_backward", "no_grad_backward", "grad_no_grad", "second_backward", "unused"])
+@pytest.mark.parametrize("case", ["nonscalar_backward", "no_grad_backward", "grad_no_grad", "second_backward", "unused",
+                                  "no_grad_outputs", "fewer_grad_outputs", "number_grad_output", "shape_before_grad"])
 def test_autograd_misuse_error_matches_torch(case):
     def run(M):
         x = zeros(M, (2, 3), requires_grad=True) + 1.5
@@ -440,6 +441,14 @@ def test_autograd_misuse_error_matches_torch(case):
         elif case == "unused":
             y = zeros(M, (2,), requires_grad=True)
             M.autograd.grad((x * x).sum(), [x, y])
+        elif case == "no_grad_outputs":
+            M.autograd.grad(x * x, x, grad_outputs=[])
+        elif case == "fewer_grad_outputs":
+            M.autograd.backward([(x * x).sum(), x.sum()], [zeros(M, ())])
+        elif case == "number_grad_output":
+            M.autograd.grad((x * x).sum(), x, grad_outputs=[1.0])
+        elif case == "shape_before_grad":
+            M.autograd.grad(zeros(M, (2,)), x, grad_outputs=[zeros(M, (3,))])
 
     assert_same_error(lambda: run(tape), lambda: run(torch), case)
 

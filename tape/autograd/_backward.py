@@ -39,16 +39,13 @@ def _seeds(outputs: tuple, grad_outputs, create_graph: bool) -> list:
         grad_outputs = (grad_outputs,)
     else:
         grad_outputs = tuple(grad_outputs)
-    if len(grad_outputs) != len(outputs):
-        raise RuntimeError("grad can be implicitly created only for scalar outputs"
-                           if not grad_outputs else
-                           f"Mismatch in number of elements: grad_outputs has {len(grad_outputs)} "
-                           f"elements and outputs has {len(outputs)} elements")
     seeds = []
+    # As PyTorch: each output is checked against its grad_output (extra grad_outputs are ignored),
+    # then the counts, then whether the outputs require grad.
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
-        if not out._rg:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         if g is None:
+            if not out._rg:
+                continue
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not out._dtype.is_floating_point:
@@ -62,13 +59,18 @@ def _seeds(outputs: tuple, grad_outputs, create_graph: bool) -> list:
                 seeds.append(_plain(ones, out._dtype) if create_graph else ones)
             continue
         elif not isinstance(g, Tensor):
-            raise TypeError(f"grad_outputs[{i}] must be a Tensor or None, not {type(g).__name__}")
+            raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
         elif g._shape != out._shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {Size(g._shape)!r} and "
                                f"output[{i}] has a shape of {Size(out._shape)!r}.")
         elif g._dtype is not out._dtype:
             g = g.to(out._dtype)
         seeds.append(g if create_graph else np.array(g._value(), out._dtype.np))
+    if len(grad_outputs) < len(outputs):
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grad_outputs)} gradients")
+    for i, out in enumerate(outputs):
+        if not out._rg:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
     return seeds
 
 
