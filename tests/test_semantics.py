@@ -62,6 +62,19 @@ def test_grad_tensor_is_updated_in_place():
     assert vals(g) == [4.0, 8.0]
 
 
+def test_grad_accumulates_on_0d_float64():
+    # The 0-d float64 fast path keeps .grad as a Python float: it must add, and in place (PyTorch: 8,
+    # the same tensor object).
+    x = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    (x * x).backward()
+    g = x.grad
+    (x * x).backward()
+    assert x.grad is g
+    assert x.grad.item() == 8.0
+    (x * 3.0).backward()
+    assert x.grad.item() == 11.0
+
+
 def test_grad_zero_then_accumulate_same_object():
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     (x * x).sum().backward()
@@ -392,6 +405,20 @@ def test_no_grad_decorator_with_and_without_call():
     assert g(x).requires_grad is False
     assert torch.is_grad_enabled() is True
     assert f.__name__ == "f"
+
+
+@pytest.mark.parametrize("decorator", ["no_grad()", "no_grad", "set_grad_enabled(False)", "enable_grad()",
+                                       "set_grad_enabled(True)"])
+@pytest.mark.parametrize("outer", [True, False])
+def test_grad_mode_decorator_restores_on_exception(decorator, outer):
+    @eval("torch." + decorator)
+    def fails():
+        raise ValueError("boom")
+
+    torch.set_grad_enabled(outer)
+    with pytest.raises(ValueError, match="boom"):
+        fails()
+    assert torch.is_grad_enabled() is outer
 
 
 def test_enable_grad_inside_no_grad():
