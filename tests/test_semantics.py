@@ -919,6 +919,30 @@ def test_fill_gradient_is_zero_without_graph():
     assert vals(v1.grad.sum()) == 0.0
 
 
+@pytest.mark.parametrize("op", ["mul_", "div_", "*=", "/="])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "0-d float64", "promoted"])
+def test_in_place_op_may_read_the_value_it_replaces(op, dtype):
+    # y.mul_(w) saves y's old value for w's gradient: the op's own row read it before the change, so
+    # backward runs (PyTorch: x.grad = w, w.grad = x for mul_; 1/w and -x/w**2 for div_).
+    shape = () if dtype == "0-d float64" else (2,)
+    dt = torch.float32 if dtype == "float32" else torch.float64
+    x = torch.tensor(np.full(shape, 2.0), dtype=dt, requires_grad=True)
+    w = torch.tensor(np.full(shape, 4.0), dtype=torch.float32 if dtype == "promoted" else dt, requires_grad=True)
+    y = x * 1.0
+    if op == "mul_":
+        y.mul_(w)
+    elif op == "div_":
+        y.div_(w)
+    elif op == "*=":
+        y *= w
+    else:
+        y /= w
+    y.sum().backward()
+    mul = op in ("mul_", "*=")
+    assert np.all(x.grad.numpy() == (4.0 if mul else 0.25))
+    assert np.all(w.grad.numpy() == (2.0 if mul else -0.125))
+
+
 def test_setitem_bumps_version():
     a = torch.ones(3)
     a[0] = 3.0
