@@ -749,6 +749,22 @@ def test_backward_inputs_non_leaf_with_retain():
         assert vals(y.grad) == [6.0, 12.0]
 
 
+@pytest.mark.parametrize("shape", [(), (2,)])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_autograd_grad_leaves_rows_it_does_not_need(shape, create_graph):
+    # grad() w.r.t. a runs (and frees) only what leads to a: e = exp(b) keeps its saved output, so a
+    # later backward through e works, as in PyTorch (b.grad = exp(b)).
+    dt = torch.float64
+    a = torch.tensor(np.full(shape, 2.0), dtype=dt, requires_grad=True)
+    b = torch.tensor(np.full(shape, 0.5), dtype=dt, requires_grad=True)
+    e = b.exp()
+    g, = torch.autograd.grad((a * e).sum(), a, create_graph=create_graph, retain_graph=False)
+    assert np.allclose(g.detach().numpy(), np.exp(0.5))
+    e.sum().backward()
+    assert np.allclose(b.grad.numpy(), np.exp(0.5))
+    assert a.grad is None
+
+
 def test_autograd_grad_does_not_touch_dot_grad():
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     w = torch.tensor([3.0, 4.0], requires_grad=True)
