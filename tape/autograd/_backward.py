@@ -6,6 +6,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from .. import _engine
+from .._state import state
 from .._tensor import Size, Tensor, _plain, _py_scalar
 
 
@@ -134,13 +135,18 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
                 _accumulate(t, g, create_graph)
     for t, g in result.retained:
         _accumulate(t, g, create_graph)
+    if create_graph and state.tape is not None:
+        # The accumulation recorded rows on the retained tape: let the next op check again whether
+        # anything still refers to it (a loop that dropped or detached its gradients resets it).
+        state.tape.soft = min(state.tape.soft, state.tape.n)
 
 
 def _accumulate(t: Tensor, g, create_graph: bool) -> None:
     """Add ``g`` into ``t.grad``, in place unless the backward is recorded."""
     if t._grad is None:
-        # ``g`` is the backward's own copy (or a recorded tensor): it can become ``.grad`` as it is.
-        t._grad = _tensor_of(g, t)
+        # ``g`` is the backward's own copy (or a recorded tensor): it can become ``.grad`` as it is,
+        # unless it is a leaf, the caller's own gradient tensor (a recorded backward from a leaf).
+        t._grad = _tensor_of(g.clone() if isinstance(g, Tensor) and g._tape is None else g, t)
     elif create_graph:
         t._grad = t._grad + _tensor_of(g, t)
     else:
@@ -153,6 +159,8 @@ def _accumulate(t: Tensor, g, create_graph: bool) -> None:
         else:
             cur._v += np.asarray(g, cur._dtype.np)
             cur._bump()
+    if create_graph and t._grad._tape is not None:
+        t._grad._of_grad = True
 
 
 def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: Optional[bool] = None,
