@@ -27,7 +27,8 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import D, Number, Tensor, emit, fresh, is_suffix, node_in, plain, py_scalar, recorded, scalar_row, state
+from .._emit import (D, Number, Tensor, emit, emit_apart, fresh, is_suffix, node_in, plain, py_scalar, recorded,
+                     scalar_row, state)
 from ._args import broadcast_pair
 from ._spec import BINARY, CROSS, N_CODES, NUMBER, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public, register
 
@@ -1122,7 +1123,8 @@ def _fill(self: Tensor, value, zero: bool) -> Tensor:
     value = value.item() if isinstance(value, Tensor) else value
     if self._tape is not None and state.grad:
         filled = SCALAR_FORWARD[FILL][0](self._value(), value)
-        return self._inplace(emit(FILL, filled, self._dtype, self, ib=int(zero), fa=float(value)))
+        record = emit_apart if self._of_grad else emit      # (a create_graph .grad: no history kept)
+        return self._inplace(record(FILL, filled, self._dtype, self, ib=int(zero), fa=float(value)))
     if self._f is not None:
         self._f = float(value)
     else:

@@ -119,7 +119,8 @@ def legacy_tensor(*args, **kwargs) -> Tensor:
         return args[0]
     if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args) or \
             (len(args) == 1 and isinstance(args[0], Size)):
-        return _plain(np.zeros(shape_arg(args), dt.np), dt)
+        shape = _checked_shape(args, "new")
+        return _plain(_allocated(lambda: np.zeros(shape, dt.np), shape, dt), dt)
     if len(args) == 1:
         v, _ = _infer(args[0])
         return _plain(np.array(v, dt.np, order="C"), dt)
@@ -133,8 +134,15 @@ def tensor_new(cls, *args, **kwargs) -> Tensor:
     return legacy_tensor(*args, **kwargs)
 
 
-def _checked_shape(size, name: str = "") -> tuple:
+_MAX_INT64 = (1 << 63) - 1
+
+
+def _checked_shape(size, name: str) -> tuple:
     shape = shape_arg(size)
+    for i, s in enumerate(shape):
+        if not -_MAX_INT64 - 1 <= s <= _MAX_INT64:
+            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos {i + 1} with error "
+                            "\"Overflow when unpacking long long\"")
     for s in shape:
         if s < 0:
             if name == "zeros":
@@ -143,10 +151,27 @@ def _checked_shape(size, name: str = "") -> tuple:
     return shape
 
 
-def _filled(size, value, dtype, requires_grad, name: str = "") -> Tensor:
+def _allocated(make, shape: tuple, dtype: D.dtype) -> np.ndarray:
+    """``make()``, the new array of ``shape``, with PyTorch's errors for a size that no storage can
+    hold (before numpy tries) or that memory cannot fit."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > _MAX_INT64:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}")
+    if math.prod(max(s, 1) for s in shape[1:]) > _MAX_INT64:
+        raise RuntimeError("Stride calculation overflowed")       # (an empty tensor: its strides still count)
+    try:
+        return make()
+    except (MemoryError, ValueError) as e:
+        if type(e) is ValueError and "too big" not in str(e):
+            raise       # only numpy's "array is too big" (a float64 draw for a narrower dtype) means memory
+        raise RuntimeError(f"DefaultCPUAllocator: can't allocate memory: you tried to allocate {nbytes} bytes. "
+                           "Error code 12 (Cannot allocate memory)") from None
+
+
+def _filled(size, value, dtype, requires_grad, name: str) -> Tensor:
     shape = _checked_shape(size, name)
     dt = dtype or D.get_default_dtype()
-    return _leaf(np.full(shape, value, dt.np), dt, requires_grad)
+    return _leaf(_allocated(lambda: np.full(shape, value, dt.np), shape, dt), dt, requires_grad)
 
 
 def zeros(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
@@ -156,12 +181,12 @@ def zeros(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bo
 
 def ones(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones of the given size."""
-    return _filled(size, 1, dtype, requires_grad)
+    return _filled(size, 1, dtype, requires_grad, "ones")
 
 
 def empty(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
     """An uninitialized tensor of the given size (zero-filled here)."""
-    return _filled(size, 0, dtype, requires_grad)
+    return _filled(size, 0, dtype, requires_grad, "empty")
 
 
 def full(size, fill_value, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
@@ -170,11 +195,12 @@ def full(size, fill_value, dtype: Optional[D.dtype] = None, device=None, require
         fill_value = fill_value.item()
     if dtype is None:
         dtype = D.result_type(fill_value)
-    return _filled((tuple(size),) if not isinstance(size, int) else (size,), fill_value, dtype, requires_grad)
+    return _filled((tuple(size),) if not isinstance(size, int) else (size,), fill_value, dtype, requires_grad,
+                   "full")
 
 
 def _like(t: Tensor, value, dtype, requires_grad) -> Tensor:
-    return _filled((t._shape,), value, dtype or t._dtype, requires_grad)
+    return _filled((t._shape,), value, dtype or t._dtype, requires_grad, "")
 
 
 def zeros_like(input: Tensor, dtype: Optional[D.dtype] = None, device=None,
@@ -210,8 +236,9 @@ def arange(start, end=None, step=1, *, dtype: Optional[D.dtype] = None, device=N
     if dtype is None:
         dtype = D.get_default_dtype() if any(isinstance(x, float) for x in args) else D.int64
     n = max(0, math.ceil((args[1] - args[0]) / args[2]))
-    v = (args[0] + np.arange(n, dtype=np.float64 if dtype.is_floating_point else np.int64) * args[2])
-    return _leaf(v.astype(dtype.np), dtype, requires_grad)
+    v = _allocated(lambda: (args[0] + np.arange(n, dtype=np.float64 if dtype.is_floating_point else np.int64)
+                            * args[2]).astype(dtype.np), (n,), dtype)
+    return _leaf(v, dtype, requires_grad)
 
 
 def linspace(start, end, steps: int, *, dtype: Optional[D.dtype] = None, device=None,
@@ -220,14 +247,16 @@ def linspace(start, end, steps: int, *, dtype: Optional[D.dtype] = None, device=
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dtype = dtype or D.get_default_dtype()
-    return _leaf(np.linspace(float(start), float(end), steps).astype(dtype.np), dtype, requires_grad)
+    v = _allocated(lambda: np.linspace(float(start), float(end), steps).astype(dtype.np), (steps,), dtype)
+    return _leaf(v, dtype, requires_grad)
 
 
 def eye(n: int, m: Optional[int] = None, *, dtype: Optional[D.dtype] = None, device=None,
         requires_grad: bool = False) -> Tensor:
     """A 2-D tensor with ones on the diagonal."""
     dtype = dtype or D.get_default_dtype()
-    return _leaf(np.eye(n, m, dtype=dtype.np), dtype, requires_grad)
+    return _leaf(_allocated(lambda: np.eye(n, m, dtype=dtype.np), (n, n if m is None else m), dtype), dtype,
+                 requires_grad)
 
 
 class Generator:
@@ -267,14 +296,16 @@ def _float_dtype(dtype, name: str) -> D.dtype:
 def rand(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform random numbers in [0, 1)."""
     dtype = _float_dtype(dtype, "check_uniform_bounds")
-    v = default_generator.rng.random(_checked_shape(size)).astype(dtype.np)
+    shape = _checked_shape(size, "rand")
+    v = _allocated(lambda: default_generator.rng.random(shape).astype(dtype.np), shape, dtype)
     return _leaf(v, dtype, requires_grad)
 
 
 def randn(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal random numbers."""
     dtype = _float_dtype(dtype, "normal_kernel_cpu")
-    v = default_generator.rng.standard_normal(_checked_shape(size)).astype(dtype.np)
+    shape = _checked_shape(size, "randn")
+    v = _allocated(lambda: default_generator.rng.standard_normal(shape).astype(dtype.np), shape, dtype)
     return _leaf(v, dtype, requires_grad)
 
 
@@ -288,5 +319,6 @@ def randint(*args, size=None, dtype: Optional[D.dtype] = None, device=None,
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dtype = dtype or D.int64
-    v = default_generator.rng.integers(low, high, tuple(size)).astype(dtype.np)
+    shape = _checked_shape((size,), "randint")
+    v = _allocated(lambda: default_generator.rng.integers(low, high, shape).astype(dtype.np), shape, dtype)
     return _leaf(v, dtype, requires_grad)

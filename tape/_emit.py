@@ -18,7 +18,8 @@ What is here:
   ``tape.append``); ``Tensor`` and ``Size`` for checks and results; ``strided(t, view)``
   gives a recorded view PyTorch's layout;
 - rows: ``emit(code, value, dtype, x, y=None, ia, ib, fa, fb)`` appends a row whose inputs
-  already have its dtype and shape; ``node_in(tape, t, dtype, shape)`` is ``t``'s node as an
+  already have its dtype and shape (``emit_apart``: on a tape of its own, over ``x``'s value as
+  a constant, keeping no history); ``node_in(tape, t, dtype, shape)`` is ``t``'s node as an
   input of another dtype or shape (recording the cast or broadcast inside the op, as hidden
   rows); ``scalar_row(code, y, a, b, c)`` is the 0-d float64 fast path (``y`` a Python float);
 - the tape: ``write_tape()`` returns the tape to append to; fast paths inline it as
@@ -47,8 +48,8 @@ from ._tensor import _py_scalar as py_scalar
 from ._tensor import _recorded as recorded
 from .ops._spec import CONST, ROLES
 
-__all__ = ["D", "Number", "Size", "Tensor", "emit", "fresh", "is_suffix", "node_in", "plain", "py_scalar",
-           "recorded", "scalar_row", "state", "strided", "write_tape"]
+__all__ = ["D", "Number", "Size", "Tensor", "emit", "emit_apart", "fresh", "is_suffix", "node_in", "plain",
+           "py_scalar", "recorded", "scalar_row", "state", "strided", "write_tape"]
 
 _new = object.__new__
 _F64 = D.float64
@@ -139,6 +140,19 @@ def emit(code: int, value: np.ndarray, dtype: D.dtype, x: Tensor, y: Optional[Te
     na = x._node if x._tape is tape else tape.import_(x)
     nb = -1 if y is None else (y._node if y._tape is tape else tape.import_(y))
     node = tape.append(code, dtype.arena, value, na, nb, ia, ib, fa, fb)
+    return recorded(tape, node, value, dtype)
+
+
+def emit_apart(code: int, value: np.ndarray, dtype: D.dtype, x: Tensor, ia: int = 0, ib: int = 0,
+               fa: float = 0.0, fb: float = 0.0) -> Tensor:
+    """Record a one-input row on a tape of its own, over ``x``'s value as a constant: the result
+    has the row's ``grad_fn`` but no history, and keeps no other tape alive (``zero_()`` of a
+    ``.grad`` made by ``create_graph=True``: PyTorch keeps the history, through which only zeros
+    flow, and its memory grows with every step of such a loop)."""
+    tape = Tape()
+    old = tape.append(CONST, dtype.arena, x._value())
+    tape.rg[old] = 0
+    node = tape.append(code, dtype.arena, value, old, ia=ia, ib=ib, fa=fa, fb=fb)
     return recorded(tape, node, value, dtype)
 
 

@@ -312,7 +312,8 @@ def _tensor_at(tape: Tape, node: int):
         return handle(tape, node)
     dtype = D.ARENA_DTYPES[tape.dt[node]]
     if tape.rg[node]:
-        return T._recorded(tape, node, tape.value_of(node), dtype)
+        # Its own copy: a gradient may be changed in place (``w.grad.zero_()``) like any tensor.
+        return T._recorded(tape, node, np.array(tape.value_of(node)), dtype)
     return T._plain(np.array(tape.value_of(node)), dtype)      # computed from constants only
 
 

@@ -320,6 +320,17 @@ class Tape:
         for h in np.flatnonzero((self.hid[node + 1:n] != 0) & (self.a[node + 1:n] == node)).tolist():
             self.flag_modified(node + 1 + h, cutoff)
 
+    def overwrite(self, node: int, value: np.ndarray) -> None:
+        """Replace ``node``'s recorded value (its tensor's storage was changed through an alias,
+        ``.data`` or ``detach()``), and that of the hidden cast/broadcast rows made from it."""
+        o = int(self.off[node])
+        n = int(self.num[node])
+        arena = self.v64 if self.dt[node] == 0 else self.v32
+        arena[o:o + n] = np.broadcast_to(value, self.shape_of(node)).reshape(-1)
+        last = self.n
+        for h in np.flatnonzero((self.hid[node + 1:last] != 0) & (self.a[node + 1:last] == node)).tolist():
+            self.overwrite(node + 1 + h, value)
+
     # -- reading --------------------------------------------------------------
     def shape_of(self, node: int) -> tuple:
         return self.shapes[int(self.shp[node])]

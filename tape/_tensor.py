@@ -88,6 +88,47 @@ def _flag_saved_alias(tape: Tape, r: int) -> None:
         tape.flag_modified(b, r + 1)
 
 
+def _tape_of_gen(gen: int) -> Optional[Tape]:
+    """This thread's current or spare tape of generation ``gen``, if it is still one of them."""
+    for t in (state.tape, *state.spares):
+        if t is not None and t.gen == gen:
+            return t
+    return None
+
+
+def _through_alias(t: "Tensor") -> None:
+    """``t`` was changed in place and shares its storage with the tensors it was made from.
+
+    Their recorded values are copies, so they take the new value, as PyTorch's saved tensors see
+    the changed storage.  Sharing the version counter too (``detach()``, views), the change is
+    visible to autograd: rows recorded before it that saved the value become stale.  A
+    ``.data`` alias has a counter of its own: its changes are not seen.
+    """
+    for ref, gen, node, ver, storage in t._base:
+        shared = ver is not None and ver is t._ver
+        src = ref()
+        if src is None:
+            # Gone: no later op can read its row, but rows already recorded may have saved it.
+            tape = _tape_of_gen(gen) if gen else None
+            if tape is not None:
+                tape.overwrite(node, storage)
+                if shared:
+                    tape.flag_modified(node, tape.n)
+            continue
+        if src._v is None or not np.may_share_memory(src._v, t._v):
+            continue                # (its storage was replaced since, by ``.data = ...``)
+        value = src._v
+        rows = [(src._tape, src._node)] if src._tape is not None else []
+        if src._ig:
+            tape = _tape_of_gen(src._ig)
+            if tape is not None:
+                rows.append((tape, src._in))
+        for tape, r in rows:
+            tape.overwrite(r, value)
+            if shared:
+                tape.flag_modified(r, tape.n)
+
+
 # --- the tensor ---------------------------------------------------------------------
 class Tensor:
     r"""A multi-dimensional array that records the operations done on it.
@@ -110,6 +151,8 @@ class Tensor:
     _iv = 0
     _in = -1
     _retains = False
+    _base = None         # an alias (.data, detach(), a no_grad view): what it shares storage with (``_origin``)
+    _of_grad = False     # a .grad made by a recorded backward (its fill_/zero_ records apart: ``emit_apart``)
     __hash__ = object.__hash__
 
     # -- storage --------------------------------------------------------------
@@ -132,7 +175,17 @@ class Tensor:
     def _alias(self, v: np.ndarray, dtype=None) -> "Tensor":
         t = _plain(v, dtype or self._dtype)
         t._ver = self._shared_version()
+        t._base = self._origin()
         return t
+
+    def _origin(self) -> tuple:
+        """For a new alias of this tensor: ``(weakref, tape generation, node, version counter, storage)``
+        of this tensor, its value's row now (its own, or a leaf's last import), then the same of the
+        tensors it aliases in turn."""
+        tape = self._tape
+        here = (weakref.ref(self), tape.gen if tape is not None else self._ig,
+                self._node if tape is not None else self._in, self._ver, self._v)
+        return (here,) + self._base if self._base is not None else (here,)
 
     def _view_alias(self, v: np.ndarray) -> "Tensor":
         """A view made without recording (grad mode off): like PyTorch, it keeps
@@ -274,7 +327,10 @@ class Tensor:
 
     @property
     def data(self) -> "Tensor":
-        return self._alias(self._storage())
+        # Shares the storage, not the version counter: changes through it are invisible to autograd.
+        t = _plain(self._storage(), self._dtype)
+        t._base = self._origin()
+        return t
 
     @data.setter
     def data(self, other: "Tensor") -> None:
@@ -444,15 +500,16 @@ class Tensor:
         if self._ig:
             # Flag the tape row that holds this tensor's last import now: the tape holds the
             # tensor only weakly, so a backward after the tensor is dropped could not tell.
-            for t in (state.tape, *state.spares):
-                if t is not None and t.gen == self._ig:
-                    t.flag_modified(self._in, t.n)
-                    break
+            t = _tape_of_gen(self._ig)
+            if t is not None:
+                t.flag_modified(self._in, t.n)
         self._ig = 0
         tape = self._tape
         if tape is not None:
             cutoff = tape.n - 1 if new_row else tape.n
             tape.flag_modified(self._node, cutoff)
+        if self._base is not None:
+            _through_alias(self)
 
 
 public("detach", method=False)(Tensor.detach)        # ``tape.detach(x)``: a handle method's function form

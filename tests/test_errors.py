@@ -167,6 +167,33 @@ def test_non_scalar_backward_without_gradient():
         torch.autograd.grad(x * 2, x)
 
 
+def test_grad_outputs_count():
+    # PyTorch 2.13 pairs outputs with grad_outputs (extra grad_outputs are ignored), checks each pair,
+    # then the counts, then whether the outputs require grad.
+    x = torch.ones(3, requires_grad=True)
+    y = (x * x).sum()
+    with raises(RuntimeError, "got 1 tensors and 0 gradients"):
+        torch.autograd.grad(y, x, grad_outputs=[])
+    with raises(RuntimeError, "got 1 tensors and 0 gradients"):
+        torch.autograd.grad(x * 2, x, grad_outputs=())          # not a scalar: the count is checked first
+    with raises(RuntimeError, "got 1 tensors and 0 gradients"):
+        torch.autograd.backward(y, grad_tensors=[])
+    with raises(RuntimeError, "got 2 tensors and 1 gradients"):
+        torch.autograd.grad([y, y * 2], x, grad_outputs=[torch.tensor(1.0)])
+    with raises(RuntimeError, "got 2 tensors and 1 gradients"):
+        torch.autograd.backward([y, torch.ones(2)], grad_tensors=torch.tensor(1.0))
+    with raises(RuntimeError, "grad can be implicitly created only for scalar outputs"):
+        torch.autograd.grad([x * 2, y], x, grad_outputs=[None])
+    with raises(RuntimeError, "Mismatch in shape: grad_output[0] has a shape of"):
+        torch.autograd.grad(torch.ones(2), x, grad_outputs=[torch.ones(3)])
+    with raises(TypeError, "gradients can be either Tensors or None, but got float"):
+        torch.autograd.grad(y, x, grad_outputs=[1.0])
+    g, = torch.autograd.grad(y, x, grad_outputs=[torch.tensor(2.0), torch.tensor(5.0)], retain_graph=True)
+    assert g.tolist() == [4.0, 4.0, 4.0]
+    torch.autograd.backward([y], grad_tensors=[None, None])
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
 def test_backward_gradient_wrong_shape():
     x = torch.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match=r"^Mismatch in shape: grad_output\[0\] has a shape of ") as ei:
@@ -335,6 +362,47 @@ def test_ragged_nested_list():
 def test_negative_size():
     with raises(RuntimeError, "Dimension size must be non-negative."):
         torch.zeros(-1)
+
+
+# Sizes no storage can hold: PyTorch's RuntimeError (its C++ source location left out), before numpy
+# tries.  4e15 bytes exceed the address space, so the allocation fails even where memory is overcommitted.
+CREATORS = {
+    "zeros": torch.zeros, "ones": torch.ones, "empty": torch.empty, "rand": torch.rand, "randn": torch.randn,
+    "full": lambda *size: torch.full(size, 2.0), "randint": lambda *size: torch.randint(3, size),
+    "Tensor": torch.Tensor,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CREATORS))
+def test_size_beyond_memory(name):
+    nbytes = 8 * 10**15 if name == "randint" else 4 * 10**15
+    with raises(RuntimeError, f"DefaultCPUAllocator: can't allocate memory: you tried to allocate {nbytes} bytes. "
+                              "Error code 12 (Cannot allocate memory)"):
+        CREATORS[name](10**15)
+
+
+@pytest.mark.parametrize("name", sorted(CREATORS))
+def test_size_beyond_storage(name):
+    with raises(RuntimeError, "Storage size calculation overflowed with sizes=[1000000000000, 1000000000000]"):
+        CREATORS[name](10**12, 10**12)
+    with raises(RuntimeError, "Stride calculation overflowed"):
+        CREATORS[name](0, 2**63 - 1, 2)
+
+
+def test_size_beyond_int64():
+    with raises(TypeError, "zeros(): argument 'size' failed to unpack the object at pos 2 with error "
+                           "\"Overflow when unpacking long long\""):
+        torch.zeros(3, 2**63)
+    with raises(TypeError, "full(): argument 'size' failed to unpack the object at pos 1 with error"):
+        torch.full((-2**63 - 1,), 1.0)
+
+
+def test_other_factories_beyond_memory():
+    for make, nbytes in ((lambda: torch.eye(10**8), 4 * 10**16), (lambda: torch.arange(10**15), 8 * 10**15),
+                         (lambda: torch.linspace(0, 1, 10**15), 4 * 10**15),
+                         (lambda: torch.zeros_like(torch.zeros(1).expand(10**15), dtype=torch.float64), 8 * 10**15)):
+        with raises(RuntimeError, f"can't allocate memory: you tried to allocate {nbytes} bytes."):
+            make()
 
 
 def test_add_string_type_error():

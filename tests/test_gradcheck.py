@@ -161,6 +161,28 @@ def test_wrong_derivative_is_caught(fast_mode):
     assert issubclass(GradcheckError, RuntimeError)
 
 
+@pytest.mark.parametrize("fast_mode", [False, True], ids=["slow", "fast"])
+def test_tolerances_are_absolute_plus_relative(fast_mode):
+    # Central differences of x**3 with eps = 0.02 are off by eps**2 = 4e-4 (of x**4's gradient, by
+    # 4 * eps**2 * x): beyond atol = 1e-5 where the derivative is 0, within rtol = 1e-3 of it at x = 10.
+    # PyTorch 2.13 gives these verdicts.
+    def verdict(fn, x0, check=gradcheck, **tolerances):
+        x = tape.tensor([x0], dtype=D, requires_grad=True)
+        return check(fn, (x,), eps=0.02, raise_exception=False, fast_mode=fast_mode, **tolerances)
+
+    cube = lambda x: x ** 3  # noqa: E731
+    assert verdict(cube, 0.0) is False
+    assert verdict(cube, 0.0, atol=1e-3) is True
+    assert verdict(cube, 0.0, atol=1e-5, rtol=1.0) is True
+    assert verdict(cube, 10.0) is True
+    assert verdict(cube, 10.0, rtol=1e-7) is False
+    quartic = lambda x: x ** 4  # noqa: E731
+    assert verdict(quartic, 0.0, gradgradcheck) is False
+    assert verdict(quartic, 0.0, gradgradcheck, atol=1e-2) is True
+    assert verdict(quartic, 10.0, gradgradcheck) is True
+    assert verdict(quartic, 10.0, gradgradcheck, rtol=1e-7) is False
+
+
 def test_error_message_names_indices_and_shows_jacobians():
     x = tape.tensor([1.0, 2.0], dtype=D, requires_grad=True)
     y = tape.tensor([3.0, -1.0], dtype=D, requires_grad=True)

@@ -62,6 +62,19 @@ def test_grad_tensor_is_updated_in_place():
     assert vals(g) == [4.0, 8.0]
 
 
+def test_grad_accumulates_on_0d_float64():
+    # The 0-d float64 fast path keeps .grad as a Python float: it must add, and in place (PyTorch: 8,
+    # the same tensor object).
+    x = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    (x * x).backward()
+    g = x.grad
+    (x * x).backward()
+    assert x.grad is g
+    assert x.grad.item() == 8.0
+    (x * 3.0).backward()
+    assert x.grad.item() == 11.0
+
+
 def test_grad_zero_then_accumulate_same_object():
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     (x * x).sum().backward()
@@ -394,6 +407,20 @@ def test_no_grad_decorator_with_and_without_call():
     assert f.__name__ == "f"
 
 
+@pytest.mark.parametrize("decorator", ["no_grad()", "no_grad", "set_grad_enabled(False)", "enable_grad()",
+                                       "set_grad_enabled(True)"])
+@pytest.mark.parametrize("outer", [True, False])
+def test_grad_mode_decorator_restores_on_exception(decorator, outer):
+    @eval("torch." + decorator)
+    def fails():
+        raise ValueError("boom")
+
+    torch.set_grad_enabled(outer)
+    with pytest.raises(ValueError, match="boom"):
+        fails()
+    assert torch.is_grad_enabled() is outer
+
+
 def test_enable_grad_inside_no_grad():
     x = torch.ones(2, requires_grad=True)
     with torch.no_grad():
@@ -551,6 +578,127 @@ def test_data_in_place_update_not_recorded():
     assert x.grad_fn is None and x.is_leaf is True
     (x * 1.0).sum().backward()
     assert vals(x.grad) == [1.0, 1.0]
+
+
+MODIFIED = "one of the variables needed for gradient computation has been modified by an inplace operation"
+
+
+def test_data_shares_storage_but_not_the_version():
+    # Changes through .data are invisible to autograd, and backward uses the changed values, as
+    # PyTorch's saved tensors share the storage (values from PyTorch 2.13).
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    x.data.mul_(2)
+    assert x._version == 0
+    y.backward()
+    assert vals(x.grad) == [4.0, 8.0]
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    w.data -= 0.1 * w.grad
+    assert w._version == 0
+    np.testing.assert_allclose(vals(w), [0.8, 1.6], rtol=1e-6)
+    s = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    t = s * s
+    s.data.mul_(2)
+    t.backward()
+    assert s.grad.item() == 8.0 and s._version == 0
+
+
+def test_data_of_a_non_leaf():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    z = (y * y).sum()
+    d = y.data
+    d.add_(1)
+    assert y._version == 0 and d._version == 1
+    z.backward()                                    # exp and mul both read the changed y
+    np.testing.assert_allclose(vals(x.grad), [27.6512, 140.7525], rtol=1e-5)
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    y.data.add_(1)
+    z = (y * x).sum()
+    z.backward()
+    np.testing.assert_allclose(vals(x.grad), [7.4366, 25.1672], rtol=1e-5)
+    np.testing.assert_allclose(z.item(), 20.4964, rtol=1e-5)
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    x.data.mul_(2)
+    ((x * x).sum() + y).backward()                  # both products read the changed x
+    assert vals(x.grad) == [8.0, 16.0]
+    x = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor([1.0, 1.0], requires_grad=True)
+    y = (x * w).sum()                               # w is cast to float64 inside the product
+    w.data.mul_(3)
+    y.backward()
+    assert vals(x.grad) == [3.0, 3.0] and vals(w.grad) == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("how", ["detach", "detach of detach", "view under no_grad", "base dropped"])
+def test_change_through_detach_is_seen_by_backward(how):
+    # detach() (and a view made under no_grad) share the version counter: a value saved before the
+    # change makes backward fail (PyTorch: "...which is output 0 of Exp, is at version 1...").
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    z = y.sum() if how != "base dropped" else (y * y).sum()
+    if how == "detach":
+        d = y.detach()
+    elif how == "detach of detach":
+        d = y.detach().detach()
+    else:
+        with torch.no_grad():
+            d = y.view(2)
+    if how == "base dropped":
+        d = y.detach()
+        del y
+    with torch.set_grad_enabled(how != "view under no_grad"):
+        d.add_(1)
+    if how != "base dropped":
+        assert y._version == 1 and d._version == 1
+        np.testing.assert_allclose(vals(y), np.exp([1.0, 2.0]) + 1, rtol=1e-6)
+    with pytest.raises(RuntimeError, match=MODIFIED) as e:
+        z.backward()
+    assert "[tape.FloatTensor [2]], which is output 0 of ExpBackward0" in str(e.value)
+    s = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    t = s.exp()
+    t.detach().add_(1)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        t.backward()
+
+
+def test_change_through_detach_then_used():
+    # Later ops read the changed value; a row that saved nothing still backpropagates (PyTorch 2.13).
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.detach().add_(1)
+    z = (y * x).sum()
+    z.backward()
+    assert vals(x.grad) == [5.0, 9.0] and z.item() == 13.0
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    d = y.detach()
+    d.add_(1)
+    z = (y * y).sum()
+    z.backward()
+    assert vals(x.grad) == [12.0, 20.0] and z.item() == 34.0
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    with torch.no_grad():
+        y[0:1].add_(1)
+    z = (y * x).sum()
+    z.backward()
+    assert vals(x.grad) == [5.0, 8.0] and z.item() == 11.0
+    s = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    t = s * 3
+    t.detach().add_(1)
+    u = t * t
+    u.backward()
+    assert s.grad.item() == 42.0 and u.item() == 49.0
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = (y * y).sum()
+    y.detach().add_(1)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        z.backward()
 
 
 # ---------------------------------------------------------------------------
@@ -722,6 +870,22 @@ def test_backward_inputs_non_leaf_with_retain():
         assert vals(y.grad) == [6.0, 12.0]
 
 
+@pytest.mark.parametrize("shape", [(), (2,)])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_autograd_grad_leaves_rows_it_does_not_need(shape, create_graph):
+    # grad() w.r.t. a runs (and frees) only what leads to a: e = exp(b) keeps its saved output, so a
+    # later backward through e works, as in PyTorch (b.grad = exp(b)).
+    dt = torch.float64
+    a = torch.tensor(np.full(shape, 2.0), dtype=dt, requires_grad=True)
+    b = torch.tensor(np.full(shape, 0.5), dtype=dt, requires_grad=True)
+    e = b.exp()
+    g, = torch.autograd.grad((a * e).sum(), a, create_graph=create_graph, retain_graph=False)
+    assert np.allclose(g.detach().numpy(), np.exp(0.5))
+    e.sum().backward()
+    assert np.allclose(b.grad.numpy(), np.exp(0.5))
+    assert a.grad is None
+
+
 def test_autograd_grad_does_not_touch_dot_grad():
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     w = torch.tensor([3.0, 4.0], requires_grad=True)
@@ -839,6 +1003,77 @@ def test_backward_create_graph_populates_differentiable_grad():
     assert g2.item() == 18.0
 
 
+def test_create_graph_grad_changed_in_place():
+    # The gradient made by create_graph=True is a recorded tensor like any other: zero_() records
+    # ZeroBackward0 and the next create_graph backward adds to it (values from PyTorch 2.13).
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    (w ** 3).sum().backward(create_graph=True)
+    g = w.grad
+    assert w.grad.zero_() is g
+    assert vals(w.grad) == [0.0, 0.0]
+    assert fn_name(w.grad.grad_fn) == "ZeroBackward0" and w.grad.requires_grad and not w.grad.is_leaf
+    (w ** 3).sum().backward(create_graph=True)
+    assert vals(w.grad) == [3.0, 12.0] and fn_name(w.grad.grad_fn) == "AddBackward0"
+    w.grad.add_(1)
+    w.grad.mul_(2)
+    assert vals(w.grad) == [8.0, 26.0] and fn_name(w.grad.grad_fn) == "MulBackward0"
+    (w.grad * w.grad).sum().backward()
+    assert vals(w.grad) == [200.0, 1274.0]
+    s = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    (s ** 3).backward(create_graph=True)
+    s.grad.zero_()
+    assert s.grad.item() == 0.0 and fn_name(s.grad.grad_fn) == "ZeroBackward0"
+    (s ** 3).backward(create_graph=True)
+    assert s.grad.item() == 12.0 and fn_name(s.grad.grad_fn) == "AddBackward0"
+    s.grad.detach_()
+    s.grad.add_(1)
+    assert s.grad.item() == 13.0 and s.grad.grad_fn is None and s.grad.requires_grad is False
+    h, = torch.autograd.grad((w ** 3).sum(), w, create_graph=True)
+    h.add_(1)
+    assert vals(h) == [4.0, 13.0] and fn_name(h.grad_fn) == "AddBackward0"
+
+
+def test_gradients_changed_in_place_leave_the_others_alone():
+    # A backward hands out the leaves' gradients as views of one adjoint buffer: changing one in
+    # place changes nothing else (values from PyTorch 2.13).
+    a = torch.tensor([1.0, 2.0], requires_grad=True)
+    b = torch.tensor([3.0, 4.0], requires_grad=True)
+    e = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    c = a * b
+    c.retain_grad()
+    d = c.exp()
+    d.retain_grad()
+    (d.sum() * 2 + (a * e).sum()).backward()
+    a.grad.zero_()
+    b.grad.add_(1)
+    c.grad += 1
+    d.grad.mul_(0)
+    e.grad.add_(3)
+    assert vals(a.grad) == [0.0, 0.0] and vals(d.grad) == [0.0, 0.0] and e.grad.item() == 6.0
+    np.testing.assert_allclose(vals(b.grad), [41.1711, 11924.8320], rtol=1e-5)
+    np.testing.assert_allclose(vals(c.grad), [41.1711, 5962.9160], rtol=1e-5)
+    ga = a.grad
+    a.grad += 10
+    (a * b).sum().backward()
+    assert a.grad is ga and vals(a.grad) == [13.0, 14.0]
+    np.testing.assert_allclose(vals(b.grad), [42.1711, 11926.8320], rtol=1e-5)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_gradient_argument_is_not_the_leaf_grad(create_graph):
+    # backward(gradient) from a leaf: .grad is a copy, changing it leaves the argument alone.
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    v = torch.tensor([5.0, 6.0])
+    x.backward(v, create_graph=create_graph)
+    assert x.grad is not v
+    x.grad.zero_()
+    assert vals(v) == [5.0, 6.0]
+    y = torch.tensor([1.0, 2.0], requires_grad=True)
+    u = torch.tensor([5.0, 6.0], requires_grad=True)
+    (y + 0).backward(u, create_graph=True)
+    assert y.grad is not u and y.grad.requires_grad and y.grad.grad_fn is not None
+
+
 def test_retain_graph_defaults_to_create_graph():
     x = torch.tensor(2.0, requires_grad=True)
     y = x ** 3
@@ -890,6 +1125,30 @@ def test_fill_gradient_is_zero_without_graph():
     (0.5 * g).sum().backward()
     assert v0.grad is None
     assert vals(v1.grad.sum()) == 0.0
+
+
+@pytest.mark.parametrize("op", ["mul_", "div_", "*=", "/="])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "0-d float64", "promoted"])
+def test_in_place_op_may_read_the_value_it_replaces(op, dtype):
+    # y.mul_(w) saves y's old value for w's gradient: the op's own row read it before the change, so
+    # backward runs (PyTorch: x.grad = w, w.grad = x for mul_; 1/w and -x/w**2 for div_).
+    shape = () if dtype == "0-d float64" else (2,)
+    dt = torch.float32 if dtype == "float32" else torch.float64
+    x = torch.tensor(np.full(shape, 2.0), dtype=dt, requires_grad=True)
+    w = torch.tensor(np.full(shape, 4.0), dtype=torch.float32 if dtype == "promoted" else dt, requires_grad=True)
+    y = x * 1.0
+    if op == "mul_":
+        y.mul_(w)
+    elif op == "div_":
+        y.div_(w)
+    elif op == "*=":
+        y *= w
+    else:
+        y /= w
+    y.sum().backward()
+    mul = op in ("mul_", "*=")
+    assert np.all(x.grad.numpy() == (4.0 if mul else 0.25))
+    assert np.all(w.grad.numpy() == (2.0 if mul else -0.125))
 
 
 def test_setitem_bumps_version():
@@ -1061,6 +1320,37 @@ def test_grad_penalty_loop_memory_is_bounded():
     assert peak_over < 2 * 1024 * 1024, peak_over
     assert rss_growth < 32 * 1024 * 1024, rss_growth
     assert np.all(np.isfinite(vals(w)))
+
+
+@pytest.mark.parametrize("reset", ["zero_", "None", "detach_"])
+def test_create_graph_grad_loop_memory_is_bounded(reset):
+    # loss.backward(create_graph=True) and then w.grad.zero_(): PyTorch's memory grows here (the
+    # zeroed gradient keeps every step's graph); the other two ways of resetting are PyTorch's advice.
+    w = torch.tensor([0.5, -0.3], requires_grad=True)
+    xs = torch.tensor([[1.0, 2.0], [0.5, -1.0], [-1.5, 0.3]])
+    ts = torch.tensor([1.0, 0.0, -1.0])
+
+    def step():
+        loss = ((xs @ w).sin() - ts).pow(2).mean()
+        loss.backward(create_graph=True)
+        with torch.no_grad():
+            w.data = w.data - 0.01 * w.grad
+        if reset == "zero_":
+            w.grad.zero_()
+        elif reset == "None":
+            w.grad = None
+        else:
+            w.grad.detach_()
+
+    for _ in range(300):
+        step()
+    # PyTorch 2.13's parameters after 300 steps
+    expected = [0.6844, -0.3498] if reset == "detach_" else [0.7943, 0.3331]
+    np.testing.assert_allclose(vals(w), expected, atol=1e-4)
+    growth, peak_over, rss_growth = _run_memory_loop(step, 3_000, 300)
+    assert growth < 2 * 1024 * 1024, growth
+    assert peak_over < 2 * 1024 * 1024, peak_over
+    assert rss_growth < 32 * 1024 * 1024, rss_growth
 
 
 def test_dropped_graph_is_released():

@@ -421,7 +421,8 @@ def test_repeated_dim_error_matches_torch():
         )
 
 
-@pytest.mark.parametrize("case", ["nonscalar_backward", "no_grad_backward", "grad_no_grad", "second_backward", "unused"])
+@pytest.mark.parametrize("case", ["nonscalar_backward", "no_grad_backward", "grad_no_grad", "second_backward", "unused",
+                                  "no_grad_outputs", "fewer_grad_outputs", "number_grad_output", "shape_before_grad"])
 def test_autograd_misuse_error_matches_torch(case):
     def run(M):
         x = zeros(M, (2, 3), requires_grad=True) + 1.5
@@ -440,6 +441,14 @@ def test_autograd_misuse_error_matches_torch(case):
         elif case == "unused":
             y = zeros(M, (2,), requires_grad=True)
             M.autograd.grad((x * x).sum(), [x, y])
+        elif case == "no_grad_outputs":
+            M.autograd.grad(x * x, x, grad_outputs=[])
+        elif case == "fewer_grad_outputs":
+            M.autograd.backward([(x * x).sum(), x.sum()], [zeros(M, ())])
+        elif case == "number_grad_output":
+            M.autograd.grad((x * x).sum(), x, grad_outputs=[1.0])
+        elif case == "shape_before_grad":
+            M.autograd.grad(zeros(M, (2,)), x, grad_outputs=[zeros(M, (3,))])
 
     assert_same_error(lambda: run(tape), lambda: run(torch), case)
 
@@ -468,3 +477,138 @@ def test_layouts_match_torch(name, requires_grad):
             viewed = str(e)
         return y.stride(), y.is_contiguous(), viewed, np.asarray(y.detach().tolist()).tolist()
     assert run(tape) == run(torch)
+
+
+FACTORIES = {
+    "zeros": lambda m, s: m.zeros(*s), "ones": lambda m, s: m.ones(*s), "empty": lambda m, s: m.empty(*s),
+    "full": lambda m, s: m.full(s, 2.0), "rand": lambda m, s: m.rand(*s), "randn": lambda m, s: m.randn(*s),
+    "randint": lambda m, s: m.randint(3, s), "Tensor": lambda m, s: m.Tensor(*s),
+    "zeros_float16": lambda m, s: m.zeros(*s, dtype=m.float16), "ones_bool": lambda m, s: m.ones(*s, dtype=m.bool),
+}
+
+
+@pytest.mark.parametrize("size", [(10**15,), (10**12, 10**12), (2**61,), (2**61 - 1,), (0, 2**63 - 1, 2), (3, 2**63),
+                                  (-1,), (2, -3)])
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_size_errors_match_torch(name, size):
+    """Sizes no storage can hold: PyTorch's type and message, without its C++ source location or traceback."""
+    ce = outcome(lambda: FACTORIES[name](torch, size))
+    te = outcome(lambda: FACTORIES[name](tape, size))
+    assert ce is not None and te is not None, (te, ce)
+    assert type(te) is type(ce), (te, ce)
+    cm = str(ce).replace("[enforce fail at alloc_cpu.cpp:127] err == 0. ", "")
+    if "\n" in cm:
+        cm = cm.split("\n")[0] + '"'       # the C++ traceback inside the quoted error
+    assert str(te) == cm
+
+
+def _data_mul(M):
+    x = M.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    x.data.mul_(2)
+    y.backward()
+    return x.grad, x._version
+
+
+def _data_sgd(M):
+    w = M.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(3):
+        (w * w.exp()).sum().backward()
+        w.data -= 0.1 * w.grad
+    return w.detach(), w._version, w.grad
+
+
+def _data_non_leaf(M):
+    x = M.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    z = (y * y).sum() + (y * x).sum()
+    y.data.add_(1)
+    w = (y * x).sum()
+    (z + w).backward()
+    return x.grad, y._version, z, w
+
+
+def _detach_exp(M):
+    x = M.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    y.detach().add_(1)
+    y.sum().backward()
+
+
+def _detach_then_used(M):
+    x = M.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.detach().add_(1)
+    z = (y * x).sum() + (y * y).sum()
+    z.backward()
+    return x.grad, z, y._version
+
+
+def _detach_base_dropped(M):
+    x = M.tensor([1.0, 2.0], dtype=M.float64, requires_grad=True)
+    y = x.sin()
+    d = y.detach()
+    z = (y * y).sum()
+    del y
+    d.zero_()
+    z.backward()
+
+
+def _no_grad_view(M):
+    x = M.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x * 1
+    with M.no_grad():
+        y.t()[0].mul_(3)
+    z = (y * x).sum()
+    z.backward()
+    return x.grad, z
+
+
+def _create_graph_grad_zeroed(M):
+    w = M.tensor([1.0, 2.0], requires_grad=True)
+    out = []
+    for step in range(3):
+        (w ** 3).sum().backward(create_graph=True)
+        if step:            # (the first: CopyBackwards in PyTorch, the gradient's own node here)
+            out.append(type(w.grad.grad_fn).__name__)
+        (w.grad * w.grad).sum().backward(retain_graph=True)
+        w.grad.zero_()
+        out.append(type(w.grad.grad_fn).__name__)
+    return w.grad, w.grad.requires_grad, out
+
+
+def _grads_changed_in_place(M):
+    a = M.tensor([1.0, 2.0], requires_grad=True)
+    b = M.tensor([3.0, 4.0], requires_grad=True)
+    c = a * b
+    c.retain_grad()
+    (c.exp().sum() + (a * a).sum()).backward()
+    a.grad.zero_()
+    b.grad += 1
+    c.grad.mul_(2)
+    (a * b).sum().backward()
+    return a.grad, b.grad, c.grad
+
+
+ALIASES = {f.__name__[1:]: f for f in (_data_mul, _data_sgd, _data_non_leaf, _detach_exp, _detach_then_used,
+                                       _detach_base_dropped, _no_grad_view, _create_graph_grad_zeroed,
+                                       _grads_changed_in_place)}
+
+
+@pytest.mark.parametrize("name", sorted(ALIASES))
+def test_aliases_and_changed_gradients_match_torch(name):
+    """Changes through .data (unseen by autograd), detach() and no_grad views (seen), and to
+    gradients: the same values, or the same error (its first sentence), as PyTorch."""
+    def run(M):
+        try:
+            return ALIASES[name](M)
+        except RuntimeError as e:
+            return type(e), str(e).split(":")[0]
+
+    got, want = run(tape), run(torch)
+    assert type(got) is type(want) and len(got) == len(want), (got, want)
+    for g, w in zip(got, want):
+        if isinstance(w, torch.Tensor):
+            np.testing.assert_allclose(G.to_np(g), G.to_np(w), rtol=1e-5, err_msg=name)
+        else:
+            assert g == w, (name, got, want)

@@ -6,6 +6,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from .. import _engine
+from .._state import state
 from .._tensor import Size, Tensor, _plain, _py_scalar
 
 
@@ -39,16 +40,13 @@ def _seeds(outputs: tuple, grad_outputs, create_graph: bool) -> list:
         grad_outputs = (grad_outputs,)
     else:
         grad_outputs = tuple(grad_outputs)
-    if len(grad_outputs) != len(outputs):
-        raise RuntimeError("grad can be implicitly created only for scalar outputs"
-                           if not grad_outputs else
-                           f"Mismatch in number of elements: grad_outputs has {len(grad_outputs)} "
-                           f"elements and outputs has {len(outputs)} elements")
     seeds = []
+    # As PyTorch: each output is checked against its grad_output (extra grad_outputs are ignored),
+    # then the counts, then whether the outputs require grad.
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
-        if not out._rg:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         if g is None:
+            if not out._rg:
+                continue
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not out._dtype.is_floating_point:
@@ -62,13 +60,18 @@ def _seeds(outputs: tuple, grad_outputs, create_graph: bool) -> list:
                 seeds.append(_plain(ones, out._dtype) if create_graph else ones)
             continue
         elif not isinstance(g, Tensor):
-            raise TypeError(f"grad_outputs[{i}] must be a Tensor or None, not {type(g).__name__}")
+            raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
         elif g._shape != out._shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {Size(g._shape)!r} and "
                                f"output[{i}] has a shape of {Size(out._shape)!r}.")
         elif g._dtype is not out._dtype:
             g = g.to(out._dtype)
         seeds.append(g if create_graph else np.array(g._value(), out._dtype.np))
+    if len(grad_outputs) < len(outputs):
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grad_outputs)} gradients")
+    for i, out in enumerate(outputs):
+        if not out._rg:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
     return seeds
 
 
@@ -132,13 +135,18 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
                 _accumulate(t, g, create_graph)
     for t, g in result.retained:
         _accumulate(t, g, create_graph)
+    if create_graph and state.tape is not None:
+        # The accumulation recorded rows on the retained tape: let the next op check again whether
+        # anything still refers to it (a loop that dropped or detached its gradients resets it).
+        state.tape.soft = min(state.tape.soft, state.tape.n)
 
 
 def _accumulate(t: Tensor, g, create_graph: bool) -> None:
     """Add ``g`` into ``t.grad``, in place unless the backward is recorded."""
     if t._grad is None:
-        # ``g`` is the backward's own copy (or a recorded tensor): it can become ``.grad`` as it is.
-        t._grad = _tensor_of(g, t)
+        # ``g`` is the backward's own copy (or a recorded tensor): it can become ``.grad`` as it is,
+        # unless it is a leaf, the caller's own gradient tensor (a recorded backward from a leaf).
+        t._grad = _tensor_of(g.clone() if isinstance(g, Tensor) and g._tape is None else g, t)
     elif create_graph:
         t._grad = t._grad + _tensor_of(g, t)
     else:
@@ -151,6 +159,8 @@ def _accumulate(t: Tensor, g, create_graph: bool) -> None:
         else:
             cur._v += np.asarray(g, cur._dtype.np)
             cur._bump()
+    if create_graph and t._grad._tape is not None:
+        t._grad._of_grad = True
 
 
 def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: Optional[bool] = None,
