@@ -62,7 +62,7 @@ def _mask(kind, x, lo, hi):
 def _pow(x, e):
     """``x ** e`` with numpy's (and PyTorch's) x ** 0.5 == sqrt(x): nan, not inf, at -inf."""
     if e == 0.5:
-        return math.sqrt(x) if x >= 0 else math.nan
+        return math.sqrt(x) if x >= 0 else type(x)(math.nan)
     return x ** e
 
 
@@ -91,15 +91,20 @@ def _relu_d(gy, y):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _unary_d(code, gy, x, y, fa, fb):
-    """The input adjoint contributed by one element of a unary row."""
+    """The input adjoint contributed by one element of a unary row.
+
+    Numbers are taken in the element's dtype (``type(x)(c)``): a float32 row then computes in
+    float32 as numpy and PyTorch do (a float64 constant would promote it, so that, say,
+    ``x * ln 10`` would not overflow where theirs does, or a clamp bound of 0.7 would not be
+    float32's 0.7)."""
     if code == NEG or code == RSUBC:
         return -gy
     if code == ADDC or code == SUBC or code == CLONE:
         return gy
     if code == MULC:
-        return gy * fa
+        return gy * type(gy)(fa)
     if code == DIVC:
-        return gy / fa
+        return gy / type(gy)(fa)
     if code == ABS:
         return gy * _mask(M_SIGN, x, 0.0, 0.0)
     if code == EXP:
@@ -107,9 +112,9 @@ def _unary_d(code, gy, x, y, fa, fb):
     if code == LOG:
         return gy / x
     if code == LOG2:
-        return gy / (x * LN2)
+        return gy / (x * type(x)(LN2))
     if code == LOG10:
-        return gy / (x * LN10)
+        return gy / (x * type(x)(LN10))
     if code == SQRT:
         return gy / (y * 2.0)
     if code == SIN:
@@ -130,14 +135,14 @@ def _unary_d(code, gy, x, y, fa, fb):
         if fa == 0.0:
             return 0.0 * gy
         # x ** 1 and x ** 0 written out: pow() on every element costs ~10x (squares are common).
-        p = x if fa == 2.0 else (1.0 if fa == 1.0 else _pow(x, fa - 1.0))
-        return gy * (p * fa)
+        p = x if fa == 2.0 else (type(x)(1.0) if fa == 1.0 else _pow(x, type(x)(fa - 1.0)))
+        return gy * (p * type(x)(fa))
     if code == RPOWC:
         if fa == 0.0:   # 0 ** x: PyTorch's where(x >= 0, 0, y * log 0), with no 0 * -inf
-            return gy * _where(_mask(M_NEG, x, 0.0, 0.0), y * math.log(fa))
-        return gy * (y * math.log(fa))
+            return gy * _where(_mask(M_NEG, x, 0.0, 0.0), y * type(y)(math.log(fa)))
+        return gy * (y * type(y)(math.log(fa)))
     if code == CLAMP:
-        return _where(_mask(M_INRANGE, x, fa, fb), gy)
+        return _where(_mask(M_INRANGE, x, type(x)(fa), type(x)(fb)), gy)
     if code == FILL:
         return 0.0          # the value does not depend on x (PyTorch: zeros, even for a nan gradient)
     return 0.0 * gy     # MASK: zero derivative
@@ -170,7 +175,7 @@ def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
         for i in range(n):
             gx[i] += _relu_d(gy[i], y[i])
     elif code == ADDC or code == SUBC or code == CLONE or code == MULC:
-        c = fa if code == MULC else 1.0
+        c = v.dtype.type(fa if code == MULC else 1.0)
         for i in range(n):
             gx[i] += gy[i] * c
     else:
@@ -188,8 +193,11 @@ def _binary_d(code, s, gy, a, b, y):
     if code == DIV:
         return gy / b, -(gy * a) / (b * b)
     if code == POW:
-        da = gy * (b * a ** (b - 1.0)) if b != 0 else 0.0      # 0 for any gy, as PyTorch's where()
-        db = gy * (y * math.log(a)) if (a != 0 or b < 0) else 0.0 * gy
+        # As PyTorch: 0 for any gy at an exponent of 0 (where() outside the product), gy * 0 at a
+        # base of 0 with an exponent >= 0, not a nan one (where() inside); the exponent - 1 in the
+        # row's dtype, as numpy rounds it.
+        da = gy * (b * a ** type(b)(b - 1.0)) if b != 0 else 0.0
+        db = gy * (y * math.log(a)) if (a != 0 or not b >= 0) else 0.0 * gy
         return da, db
     if code == MASKED:
         return _where(b, gy), 0.0       # the mask is piecewise constant
@@ -352,8 +360,12 @@ def unary_forward(code, n, fa, fb, ia, v, ox, oy):
     """Write the output of one unary row (x at ``ox``, y at ``oy``, same arena)."""
     x = v[ox:ox + n]
     y = v[oy:oy + n]
+    # The row's numbers as its dtype holds them: numpy and PyTorch round them so (0.1 or a clamp
+    # bound of 0.7 are no float32 values), which a float32 row's arithmetic and comparisons see.
+    a = v.dtype.type(fa)
+    b = v.dtype.type(fb)
     for i in range(n):
-        y[i] = _unary_f(code, x[i], fa, fb, ia)
+        y[i] = _unary_f(code, x[i], a, b, ia)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -438,6 +450,16 @@ def _power(a, b):
     return y
 
 
+def clamp_forward(x, lo, hi):
+    """``min(max(x, lo), hi)`` keeping x on a tie, as PyTorch (clamp(-0., 0., 1.) is -0.) and the
+    kernel do: numpy's maximum breaks a tie of signed zeros by the CPU's instruction, so a zero
+    bound takes comparisons instead.  nan stays nan; with lo > hi every element is hi."""
+    if lo == 0 or hi == 0:
+        y = np.where(x < lo, lo, x)
+        return np.where(y > hi, hi, y).astype(x.dtype, copy=False)
+    return np.minimum(np.maximum(x, lo), hi)
+
+
 def _mask_np(x, kind, lo, hi):
     if kind == M_POS:
         m = x > 0
@@ -485,7 +507,9 @@ _u(RECIPROCAL, "reciprocal", "ReciprocalBackward0", OUT, lambda x: 1.0 / x, lamb
    lambda g, x, y, r: (-(g * (y * y)),))
 _u(CLONE, "clone", "CloneBackward0", 0, np.copy, lambda f: f, lambda g, x, y, r: (g,),
    float_only=False)
-_u(MASK, "_mask", "MaskBackward0", 0, None, None, lambda g, x, y, r: (g * 0.0,))
+# A piecewise-constant value: zeros with no graph, as PyTorch's derivative of sign or of a
+# threshold (no nan from an infinite g, which the kernel does not see either).
+_u(MASK, "_mask", "MaskBackward0", 0, None, None, lambda g, x, y, r: (g._mask(M_ZERO, constant=True),))
 # fill_/zero_ on a recorded tensor: the constant ``fa``; ``ib`` = 1 for zero_ (its node's name).
 # The derivative is zeros_like(grad) with no graph, as in PyTorch (nothing reaches the filled input).
 register(Op(FILL, "fill_", "FillBackward2", 0, lambda g, x, y, r: (g._mask(M_ZERO, constant=True),), float_only=False,
@@ -522,11 +546,11 @@ SCALAR_FORWARD = {
 
 
 def _exponent_mask(base, exponent):
-    """1 except where base == 0 and exponent >= 0 (there PyTorch's exponent gradient is 0):
-    nonzero(base) or negative(exponent), written with constant masks so the rule compiles."""
-    nonzero = base._mask(M_NONZERO, constant=True)
-    negative = exponent._mask(M_NEG, constant=True)
-    return nonzero + negative - nonzero * negative
+    """0 where base == 0 and exponent >= 0 (there PyTorch's exponent gradient is 0), else 1 (for a
+    nan exponent too), written with constant masks so the rule compiles."""
+    zero = 1.0 - base._mask(M_NONZERO, constant=True)
+    nonnegative = exponent._mask(M_POS, constant=True) + (1.0 - exponent._mask(M_NONZERO, constant=True))
+    return 1.0 - zero * nonnegative
 
 
 def _base_grad(g, x):
@@ -537,10 +561,10 @@ def _base_grad(g, x):
 
 
 def _exponent_grad(g, x, y):
-    """g * y * log(base), zero where base == 0 and exponent >= 0 (as PyTorch's masked_fill):
-    the log is taken of 1 there, so no 0 * -inf makes a nan."""
+    """g * where(base == 0 and exponent >= 0, 0, y * log(base)), as PyTorch: the log is taken of
+    1 there, so no 0 * -inf makes a nan (g * 0 still does for an infinite g, as in PyTorch)."""
     keep = _exponent_mask(x[0], x[1])
-    return g * (y * (x[0] + (1.0 - keep)).log()) * keep
+    return g * (y * (x[0] + (1.0 - keep)).log())._masked(keep)
 
 
 def _b(code, name, grad_fn, saved, forward, scalar, vjp):
@@ -564,6 +588,7 @@ _b(MINIMUM, "minimum", "MinimumBackward0", X0 | X1, np.minimum, _minimum_scalar,
 
 # g where the mask is nonzero, times it (0 elsewhere, whatever g is): the masked derivatives.
 _b(MASKED, "_masked", "WhereBackward0", X1, lambda g, m: np.where(m != 0, g * m, 0 * m).astype(g.dtype, copy=False),
-   lambda g, m: g * m if m != 0 else 0.0, lambda g, x, y, r: (g._masked(x[1]), x[1] * 0.0))
+   lambda g, m: g * m if m != 0 else 0.0 * m,
+   lambda g, x, y, r: (g._masked(x[1]), x[1]._mask(M_ZERO, constant=True)))
 
 mask_forward = _mask_np

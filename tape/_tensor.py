@@ -1176,7 +1176,7 @@ class Tensor:
         hi = math.inf if max is None else max
         dt = D.result_type(self, *(c for c in (min, max) if c is not None))
         v = self._value().astype(dt.np, copy=False)
-        y = np.minimum(np.maximum(v, lo), hi) if dt.is_floating_point else np.clip(v, min, max)
+        y = E.clamp_forward(v, lo, hi) if dt.is_floating_point else np.clip(v, min, max)
         y = _as_array(y, dt)
         if self._rg and state.grad:
             return _emit(E.CLAMP, y, dt, self, fa=float(lo), fb=float(hi))
