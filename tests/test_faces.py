@@ -321,28 +321,42 @@ class Sums:
     undefined: object = False
 
 
-_BIG = 1e300    # stands for an infinity in a term's magnitude (so that 0 * inf is no nan there)
+def _finite(w):
+    return np.where(np.isinf(w), 0.0, w)
 
 
 def linear_sums(add, terms) -> Sums:
     """Sums of ``terms`` that ``add`` (linear, coefficients 1) adds into each element."""
     t = np.asarray(terms, F64)
     with np.errstate(all="ignore"):
-        return Sums(add(np.clip(t, 0.0, _BIG)), add(np.clip(-t, 0.0, _BIG)))
+        pos, neg = add(np.clip(_finite(t), 0.0, None)), add(np.clip(-_finite(t), 0.0, None))
+        pos = np.where(add((t == _INF).astype(F64)) > 0, _INF, pos)
+        neg = np.where(add((t == -_INF).astype(F64)) > 0, _INF, neg)
+    return Sums(pos, neg)
 
 
 def product_sums(mul, u, v) -> Sums:
     """Sums of the products of elements of ``u`` and ``v`` that ``mul`` (bilinear, coefficients 1:
     a matrix product, or a derivative rule of one) adds into each element."""
     u, v = np.asarray(u, F64), np.asarray(v, F64)
+
+    def f(c):
+        return c.astype(F64)
+
     with np.errstate(all="ignore"):
-        up, un, vp, vn = (np.nan_to_num(np.clip(w, 0.0, _BIG)) for w in (u, -u, v, -v))
-        zero = [(w == 0).astype(F64) for w in (u, v)]
-        odd = [(np.isinf(w) | np.isnan(w)).astype(F64) for w in (u, v)]
-        nan = [np.isnan(w).astype(F64) for w in (u, v)]
-        undefined = (mul(zero[0], odd[1]) + mul(odd[0], zero[1]) + mul(nan[0], np.ones_like(v))
-                     + mul(np.ones_like(u), nan[1])) > 0
-        return Sums(mul(up, vp) + mul(un, vn), mul(up, vn) + mul(un, vp), undefined)
+        (up, un), (vp, vn) = ((np.nan_to_num(np.clip(_finite(w), 0.0, None)),
+                               np.nan_to_num(np.clip(-_finite(w), 0.0, None))) for w in (u, v))
+        pos = mul(up, vp) + mul(un, vn)
+        neg = mul(up, vn) + mul(un, vp)
+        # An infinite factor times a nonzero one: an infinite term (0 * inf is undefined, below).
+        pos_inf = (mul(f(u == _INF), f(v > 0)) + mul(f(u == -_INF), f(v < 0)) + mul(f(u > 0), f(v == _INF))
+                   + mul(f(u < 0), f(v == -_INF))) > 0
+        neg_inf = (mul(f(u == _INF), f(v < 0)) + mul(f(u == -_INF), f(v > 0)) + mul(f(u > 0), f(v == -_INF))
+                   + mul(f(u < 0), f(v == _INF))) > 0
+        odd = [f(np.isinf(w) | np.isnan(w)) for w in (u, v)]
+        undefined = (mul(f(u == 0), odd[1]) + mul(odd[0], f(v == 0)) + mul(f(np.isnan(u)), np.ones_like(v))
+                     + mul(np.ones_like(u), f(np.isnan(v)))) > 0
+        return Sums(np.where(pos_inf, _INF, pos), np.where(neg_inf, _INF, neg), undefined)
 
 
 def plus(*sums) -> Sums:
