@@ -223,6 +223,13 @@ def test_every_op_has_a_row():
         for face in ("kernel", "adjoint", "scalar_d"):
             b = getattr(faces, face)
             assert isinstance(b, Skip) and b.why or len(b) == 2, f"{_name(code)}: {face}"
+    # Every op with a face to compare is in a family the tests below run (elementwise rows,
+    # reductions and shape ops by code; the two product codes by name).
+    tested = set(UNARY_CODES) | set(BINARY_CODES) | {c for c in CODES if c in REDUCE or c in SHAPE} | {
+        L.MATMUL, L.MATMUL_BLAS}
+    untested = [_name(c) for c, f in FACES.items() if c not in tested
+                and not all(isinstance(getattr(f, k), Skip) for k in ("kernel", "adjoint", "scalar_d"))]
+    assert not untested, f"ops no test of this file runs: {untested}"
 
 
 # --------------------------------------------------------------------------
@@ -1083,13 +1090,15 @@ def shape_rows(draw, code, dtype):
         ib = S.BY_INDEX if code == S.INDEX else draw(st.sampled_from([S.BY_SLICE, S.BY_SELECT]), label="kind")
         index = positions.reshape(-1)
         y = x.reshape(-1)[positions]
-    else:   # SCATTER: x's elements added at positions of the out shape
+    elif code == S.SCATTER:     # x's elements added at positions of the out shape
         out = draw(st.lists(st.integers(1, 4), max_size=3).map(tuple), label="out shape")
         index = np.array(draw(st.lists(st.integers(0, math.prod(out) - 1), min_size=x.size, max_size=x.size)),
                          np.int64)
         y = np.zeros(math.prod(out), dtype)
         np.add.at(y, index, x.reshape(-1))
         y = y.reshape(out)
+    else:
+        raise AssertionError(f"no rows for {_name(code)}: add its case to shape_rows")
     return np.array(x, order="C"), np.array(y, order="C"), ia, ib, index
 
 
