@@ -443,12 +443,12 @@ def _sentinel(dtype):
 
 class Arena:
     """A flat arena of ``sizes`` parts back to back, ``GUARD`` sentinel slots before, between and
-    after them (``lead`` extra ones first); parts start as sentinels too."""
+    after them; parts start as sentinels too."""
 
-    def __init__(self, dtype, sizes, lead=0):
+    def __init__(self, dtype, sizes):
         self.dtype = dtype
         self.off = []
-        o = lead + GUARD
+        o = GUARD
         for n in sizes:
             self.off.append(o)
             o += n + GUARD
@@ -507,10 +507,6 @@ class Row:
         self.index = index
 
     @property
-    def inputs(self):
-        return tuple(range(len(self.in_shapes)))
-
-    @property
     def keep_shape(self):
         return R.keep_shape(self.in_shapes[0], self.ia)
 
@@ -533,8 +529,9 @@ class Row:
 
 
 def rule(code: int, dtype, g, xs, y, row: Row) -> list:
-    """The first-order values of the op's derivative rule, as a recorded backward computes them
-    (an operand broadcast along leading dims gets the rule's gradient summed to its shape)."""
+    """The first-order values of the op's derivative rule, run with tape's tensor ops as a recorded
+    backward's Python path runs it (an operand broadcast along leading dims gets the rule's
+    gradient summed to its shape, as there)."""
     def T(a, dt=dtype):
         return tape.tensor(np.asarray(a), dtype=TAPE_DTYPE[dt])
 
@@ -924,7 +921,7 @@ def sweep_one_element(code, gy, x, y, out, fa, fb) -> tuple:
     return E.scalar_d(code, float(gy), float(x), float(y), float(out), fa, fb)
 
 
-def _one_element_reference(dtype, run_kernel, *arrays):
+def _one_element_reference(run_kernel, *arrays):
     """The array kernel on the values (float64 for a float32 row, as the sweep computes), rounded."""
     return [np.asarray(r, F64) for r in run_kernel(*(a.astype(F64) for a in arrays))]
 
@@ -938,7 +935,7 @@ def test_kernel_scalar_d_on_edges(code, dtype):
         for x, y, gy, (fa, fb, ia) in _unary_cases(code, dtype):
             start = np.full(x.size, -0.0, F64)
             (array,) = _one_element_reference(
-                dtype, lambda x, y, gy: [kernel_unary_adjoint(code, x, y, gy, fa, fb, ia, start)], x, y, gy)
+                lambda x, y, gy: [kernel_unary_adjoint(code, x, y, gy, fa, fb, ia, start)], x, y, gy)
             one = np.array([sweep_one_element(code, gy[i], x[i], x[i], y[i], fa, fb)[0] for i in range(x.size)])
             assert_faces((-0.0 + one).astype(dtype), array.astype(dtype), ulps,
                          f"{_name(code)} scalar_d vs unary_adjoint, {_ids(dtype)}, fa={fa!r} fb={fb!r} ia={ia}",
@@ -950,7 +947,7 @@ def test_kernel_scalar_d_on_edges(code, dtype):
     y = numpy_binary(code, a, b)
     start = np.full(a.size, -0.0, F64)
     arrays = _one_element_reference(
-        dtype, lambda a, b, y, gy: kernel_binary_adjoint(code, a, b, y, gy, start, start, 1, 1), a, b, y, gy)
+        lambda a, b, y, gy: kernel_binary_adjoint(code, a, b, y, gy, start, start, 1, 1), a, b, y, gy)
     pairs = np.array([sweep_one_element(code, gy[i], a[i], b[i], y[i], 0.0, 0.0) for i in range(a.size)])
     for k in range(2):
         assert_faces((-0.0 + pairs[:, k]).astype(dtype), arrays[k].astype(dtype), ulps,
