@@ -54,7 +54,10 @@ class Op:
     whose rule receives a tuple of output gradients (None where none arrived).
     ``nondiff`` lists input positions that never get a gradient and that PyTorch's
     node does not show (``where``'s condition).  ``number_input``: the row's float attribute
-    is a Python-number operand, which PyTorch's node shows as a second input without gradient.  For a listed row, X0 and X1 in
+    is a Python-number operand, which PyTorch's node shows as a second input without gradient.
+    ``ulps`` states how far an elementwise op's faces may disagree (``tests/test_faces.py``):
+    ``(float face vs numpy in float64, (forward kernel vs numpy in float64, float32), (adjoint
+    kernel vs the rule in float64, float32))``; 0 where both compute the same expression.  For a listed row, X0 and X1 in
     ``saved`` mean its first and second inputs.
     Ops in the ``PYTHON`` code range give ``py_adjoint(row, va, vb, gy, ga, gb, fresh)``
     (numpy views; ``ga``/``gb`` None when not needed; bit 1/2 of ``fresh``: ``ga``/``gb``
@@ -76,6 +79,7 @@ class Op:
     multi: bool = False
     nondiff: tuple = ()
     number_input: bool = False
+    ulps: tuple = ()
 
     @property
     def saves(self) -> bool:

@@ -76,7 +76,7 @@ def _mask(kind, x, lo, hi):
 def _pow(x, e):
     """``x ** e`` with numpy's (and PyTorch's) x ** 0.5 == sqrt(x): nan, not inf, at -inf."""
     if e == 0.5:
-        return math.sqrt(x) if x >= 0 else math.nan
+        return math.sqrt(x) if x >= 0 else type(x)(math.nan)
     return x ** e
 
 
@@ -105,15 +105,20 @@ def _relu_d(gy, y):
 
 @njit(cache=True, error_model="numpy")
 def _unary_d(code, gy, x, y, fa, fb):
-    """The input adjoint contributed by one element of a unary row."""
+    """The input adjoint contributed by one element of a unary row.
+
+    Numbers are taken in the element's dtype (``type(x)(c)``): a float32 row then computes in
+    float32 as numpy and PyTorch do (a float64 constant would promote it, so that, say,
+    ``x * ln 10`` would not overflow where theirs does, or a clamp bound of 0.7 would not be
+    float32's 0.7)."""
     if code == NEG or code == RSUBC:
         return -gy
     if code == ADDC or code == SUBC or code == CLONE:
         return gy
     if code == MULC:
-        return gy * fa
+        return gy * type(gy)(fa)
     if code == DIVC:
-        return gy / fa
+        return gy / type(gy)(fa)
     if code == ABS:
         return gy * _mask(M_SIGN, x, 0.0, 0.0)
     if code == EXP:
@@ -121,9 +126,9 @@ def _unary_d(code, gy, x, y, fa, fb):
     if code == LOG:
         return gy / x
     if code == LOG2:
-        return gy / (x * LN2)
+        return gy / (x * type(x)(LN2))
     if code == LOG10:
-        return gy / (x * LN10)
+        return gy / (x * type(x)(LN10))
     if code == SQRT:
         return gy / (y * 2.0)
     if code == SIN:
@@ -150,14 +155,14 @@ def _unary_d(code, gy, x, y, fa, fb):
         if fa == 0.0:
             return 0.0 * gy
         # x ** 1 and x ** 0 written out: pow() on every element costs ~10x (squares are common).
-        p = x if fa == 2.0 else (1.0 if fa == 1.0 else _pow(x, fa - 1.0))
-        return gy * (p * fa)
+        p = x if fa == 2.0 else (type(x)(1.0) if fa == 1.0 else _pow(x, type(x)(fa - 1.0)))
+        return gy * (p * type(x)(fa))
     if code == RPOWC:
         if fa == 0.0:   # 0 ** x: PyTorch's where(x >= 0, 0, y * log 0), with no 0 * -inf
-            return gy * _where(_mask(M_NEG, x, 0.0, 0.0), y * math.log(fa))
-        return gy * (y * math.log(fa))
+            return gy * _where(_mask(M_NEG, x, 0.0, 0.0), y * type(y)(math.log(fa)))
+        return gy * (y * type(y)(math.log(fa)))
     if code == CLAMP:
-        return _where(_mask(M_INRANGE, x, fa, fb), gy)
+        return _where(_mask(M_INRANGE, x, type(x)(fa), type(x)(fb)), gy)
     if code == FILL:
         return 0.0          # the value does not depend on x (PyTorch: zeros, even for a nan gradient)
     if code == MASK:
@@ -192,7 +197,7 @@ def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
         for i in range(n):
             gx[i] += _relu_d(gy[i], y[i])
     elif code == ADDC or code == SUBC or code == CLONE or code == MULC:
-        c = fa if code == MULC else 1.0
+        c = v.dtype.type(fa if code == MULC else 1.0)
         for i in range(n):
             gx[i] += gy[i] * c
     else:
@@ -210,8 +215,11 @@ def _binary_d(code, s, gy, a, b, y):
     if code == DIV:
         return gy / b, -(gy * a) / (b * b)
     if code == POW:
-        da = gy * (b * a ** (b - 1.0)) if b != 0 else 0.0      # 0 for any gy, as PyTorch's where()
-        db = gy * (y * math.log(a)) if (a != 0 or b < 0) else 0.0 * gy
+        # As PyTorch: 0 for any gy at an exponent of 0 (where() outside the product), gy * 0 at a
+        # base of 0 with an exponent >= 0, not a nan one (where() inside); the exponent - 1 in the
+        # row's dtype, as numpy rounds it.
+        da = gy * (b * a ** type(b)(b - 1.0)) if b != 0 else 0.0
+        db = gy * (y * math.log(a)) if (a != 0 or not b >= 0) else 0.0 * gy
         return da, db
     if code == MASKED:
         return _where(b, gy), 0.0       # the mask is piecewise constant
@@ -384,8 +392,12 @@ def unary_forward(code, n, fa, fb, ia, v, ox, oy):
     """Write the output of one unary row (x at ``ox``, y at ``oy``, same arena)."""
     x = v[ox:ox + n]
     y = v[oy:oy + n]
+    # The row's numbers as its dtype holds them: numpy and PyTorch round them so (0.1 or a clamp
+    # bound of 0.7 are no float32 values), which a float32 row's arithmetic and comparisons see.
+    a = v.dtype.type(fa)
+    b = v.dtype.type(fb)
     for i in range(n):
-        y[i] = _unary_f(code, x[i], fa, fb, ia)
+        y[i] = _unary_f(code, x[i], a, b, ia)
 
 
 @njit(cache=True, error_model="numpy")
@@ -472,6 +484,16 @@ def _power(a, b):
     return y
 
 
+def clamp_forward(x, lo, hi):
+    """``min(max(x, lo), hi)`` keeping x on a tie, as PyTorch (clamp(-0., 0., 1.) is -0.) and the
+    kernel do: numpy's maximum breaks a tie of signed zeros by the CPU's instruction, so a zero
+    bound takes comparisons instead.  nan stays nan; with lo > hi every element is hi."""
+    if lo == 0 or hi == 0:
+        y = np.where(x < lo, lo, x)
+        return np.where(y > hi, hi, y).astype(x.dtype, copy=False)
+    return np.minimum(np.maximum(x, lo), hi)
+
+
 def _mask_np(x, kind, lo, hi):
     if kind == M_POS:
         m = x > 0
@@ -491,38 +513,49 @@ def _mask_np(x, kind, lo, hi):
 
 
 # --- the table ------------------------------------------------------------------
-def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True, number_input=False):
-    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, float_only, number_input=number_input))
+# How far the faces of an op may disagree (``Op.ulps``): not at all where they compute the same
+# expression; where libm meets numpy's vectorized functions, 2 ulps in float64, and 4 where
+# numba's float32 libm calls meet numpy's own float32 functions.
+EXACT = (0, (0, 0), (0, 0))
+TRANSCENDENTAL = (2, (2, 4))
+
+
+def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True, number_input=False, ulps=()):
+    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, float_only, number_input=number_input,
+                       ulps=ulps))
 
 
 _u(NEG, "neg", "NegBackward0", 0, np.negative, lambda f: -f,
-   lambda g, x, y, r: (-g,), float_only=False)
+   lambda g, x, y, r: (-g,), float_only=False, ulps=EXACT)
 _u(ABS, "abs", "AbsBackward0", X0, np.abs, abs,
-   lambda g, x, y, r: (g * x[0]._mask(M_SIGN),), float_only=False)
-_u(EXP, "exp", "ExpBackward0", OUT, np.exp, math.exp, lambda g, x, y, r: (g * y,))
-_u(LOG, "log", "LogBackward0", X0, np.log, math.log, lambda g, x, y, r: (g / x[0],))
+   lambda g, x, y, r: (g * x[0]._mask(M_SIGN),), float_only=False, ulps=EXACT)
+_u(EXP, "exp", "ExpBackward0", OUT, np.exp, math.exp, lambda g, x, y, r: (g * y,), ulps=(*TRANSCENDENTAL, (0, 0)))
+_u(LOG, "log", "LogBackward0", X0, np.log, math.log, lambda g, x, y, r: (g / x[0],), ulps=(*TRANSCENDENTAL, (0, 0)))
 _u(LOG2, "log2", "Log2Backward0", X0, np.log2, math.log2,
-   lambda g, x, y, r: (g / (x[0] * LN2),))
+   lambda g, x, y, r: (g / (x[0] * LN2),), ulps=(*TRANSCENDENTAL, (0, 0)))
 _u(LOG10, "log10", "Log10Backward0", X0, np.log10, math.log10,
-   lambda g, x, y, r: (g / (x[0] * LN10),))
-_u(SQRT, "sqrt", "SqrtBackward0", OUT, np.sqrt, math.sqrt, lambda g, x, y, r: (g / (y * 2.0),))
-_u(SIN, "sin", "SinBackward0", X0, np.sin, math.sin, lambda g, x, y, r: (g * x[0].cos(),))
-_u(COS, "cos", "CosBackward0", X0, np.cos, math.cos, lambda g, x, y, r: (-(g * x[0].sin()),))
-_u(TAN, "tan", "TanBackward0", OUT, np.tan, math.tan, lambda g, x, y, r: (g * (y * y + 1.0),))
-_u(SINH, "sinh", "SinhBackward0", X0, np.sinh, math.sinh, lambda g, x, y, r: (g * x[0].cosh(),))
-_u(COSH, "cosh", "CoshBackward0", X0, np.cosh, math.cosh, lambda g, x, y, r: (g * x[0].sinh(),))
-_u(EXPM1, "expm1", "Expm1Backward0", OUT, np.expm1, math.expm1, lambda g, x, y, r: (g * (y + 1.0),))
+   lambda g, x, y, r: (g / (x[0] * LN10),), ulps=(*TRANSCENDENTAL, (0, 0)))
+_u(SQRT, "sqrt", "SqrtBackward0", OUT, np.sqrt, math.sqrt, lambda g, x, y, r: (g / (y * 2.0),), ulps=EXACT)
+_u(SIN, "sin", "SinBackward0", X0, np.sin, math.sin, lambda g, x, y, r: (g * x[0].cos(),), ulps=(*TRANSCENDENTAL, (2, 4)))
+_u(COS, "cos", "CosBackward0", X0, np.cos, math.cos, lambda g, x, y, r: (-(g * x[0].sin()),), ulps=(*TRANSCENDENTAL, (2, 4)))
+_u(TAN, "tan", "TanBackward0", OUT, np.tan, math.tan, lambda g, x, y, r: (g * (y * y + 1.0),), ulps=(*TRANSCENDENTAL, (0, 2)))
+_u(SINH, "sinh", "SinhBackward0", X0, np.sinh, math.sinh, lambda g, x, y, r: (g * x[0].cosh(),), ulps=(*TRANSCENDENTAL, (2, 4)))
+_u(COSH, "cosh", "CoshBackward0", X0, np.cosh, math.cosh, lambda g, x, y, r: (g * x[0].sinh(),), ulps=(*TRANSCENDENTAL, (2, 4)))
+_u(EXPM1, "expm1", "Expm1Backward0", OUT, np.expm1, math.expm1, lambda g, x, y, r: (g * (y + 1.0),),
+   ulps=(*TRANSCENDENTAL, (0, 2)))
 _u(TANH, "tanh", "TanhBackward0", OUT, np.tanh, math.tanh,
-   lambda g, x, y, r: (g * (1.0 - y * y),))
+   lambda g, x, y, r: (g * (1.0 - y * y),), ulps=(*TRANSCENDENTAL, (0, 2)))
 _u(SIGMOID, "sigmoid", "SigmoidBackward0", OUT, _sigmoid, _sigmoid_scalar,
-   lambda g, x, y, r: (g * (y * (1.0 - y)),))
+   lambda g, x, y, r: (g * (y * (1.0 - y)),), ulps=(*TRANSCENDENTAL, (0, 2)))
 _u(RELU, "relu", "ReluBackward0", OUT, lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
-   _relu_scalar, lambda g, x, y, r: (g._masked(y._mask(M_POS)),), float_only=False)
+   _relu_scalar, lambda g, x, y, r: (g._masked(y._mask(M_POS)),), float_only=False, ulps=EXACT)
 _u(RECIPROCAL, "reciprocal", "ReciprocalBackward0", OUT, lambda x: 1.0 / x, lambda f: 1.0 / f,
-   lambda g, x, y, r: (-(g * (y * y)),))
+   lambda g, x, y, r: (-(g * (y * y)),), ulps=EXACT)
 _u(CLONE, "clone", "CloneBackward0", 0, np.copy, lambda f: f, lambda g, x, y, r: (g,),
-   float_only=False)
-_u(MASK, "_mask", "MaskBackward0", 0, None, None, lambda g, x, y, r: (g * 0.0,))
+   float_only=False, ulps=EXACT)
+# A piecewise-constant value: zeros with no graph, as PyTorch's derivative of sign or of a
+# threshold (no nan from an infinite g, which the kernel does not see either).
+_u(MASK, "_mask", "MaskBackward0", 0, None, None, lambda g, x, y, r: (g._mask(M_ZERO, constant=True),))
 # fill_/zero_ on a recorded tensor: the constant ``fa``; ``ib`` = 1 for zero_ (its node's name).
 # The derivative is zeros_like(grad) with no graph, as in PyTorch (nothing reaches the filled input).
 register(Op(FILL, "fill_", "FillBackward2", 0, lambda g, x, y, r: (g._mask(M_ZERO, constant=True),), float_only=False,
@@ -531,16 +564,16 @@ _u(CAST, "_to_copy", "ToCopyBackward0", 0, None, None,
    lambda g, x, y, r: (g.to(x[0].dtype),))
 
 # Ops with a Python-number operand: the number is the row's float attribute ``fa``.
-_u(ADDC, "add", "AddBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True)
-_u(SUBC, "sub", "SubBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True)
-_u(RSUBC, "rsub", "RsubBackward1", 0, None, None, lambda g, x, y, r: (-g,))
-_u(MULC, "mul", "MulBackward0", NUMBER, None, None, lambda g, x, y, r: (g * r.fa,), number_input=True)
-_u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa,), number_input=True)
+_u(ADDC, "add", "AddBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True, ulps=EXACT)
+_u(SUBC, "sub", "SubBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True, ulps=EXACT)
+_u(RSUBC, "rsub", "RsubBackward1", 0, None, None, lambda g, x, y, r: (-g,), ulps=EXACT)
+_u(MULC, "mul", "MulBackward0", NUMBER, None, None, lambda g, x, y, r: (g * r.fa,), number_input=True, ulps=EXACT)
+_u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa,), number_input=True, ulps=EXACT)
 _u(POWC, "pow", "PowBackward0", X0, None, None,
-   lambda g, x, y, r: (g * 0.0,) if r.fa == 0.0 else (g * (x[0] ** (r.fa - 1.0) * r.fa),))
+   lambda g, x, y, r: (g * 0.0,) if r.fa == 0.0 else (g * (x[0] ** (r.fa - 1.0) * r.fa),), ulps=(*TRANSCENDENTAL, (2, 4)))
 _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
    lambda g, x, y, r: (g * (y * r.log_fa)._masked(x[0]._mask(M_NEG)),) if r.fa == 0.0
-   else (g * (y * r.log_fa),))
+   else (g * (y * r.log_fa),), ulps=(*TRANSCENDENTAL, (2, 2)))
 _u(CLAMP, "clamp", "ClampBackward1", X0, None, None,
    lambda g, x, y, r: (g._masked(x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True)),))
 
@@ -559,11 +592,11 @@ SCALAR_FORWARD = {
 
 
 def _exponent_mask(base, exponent):
-    """1 except where base == 0 and exponent >= 0 (there PyTorch's exponent gradient is 0):
-    nonzero(base) or negative(exponent), written with constant masks so the rule compiles."""
-    nonzero = base._mask(M_NONZERO, constant=True)
-    negative = exponent._mask(M_NEG, constant=True)
-    return nonzero + negative - nonzero * negative
+    """0 where base == 0 and exponent >= 0 (there PyTorch's exponent gradient is 0), else 1 (for a
+    nan exponent too), written with constant masks so the rule compiles."""
+    zero = 1.0 - base._mask(M_NONZERO, constant=True)
+    nonnegative = exponent._mask(M_POS, constant=True) + (1.0 - exponent._mask(M_NONZERO, constant=True))
+    return 1.0 - zero * nonnegative
 
 
 def _base_grad(g, x):
@@ -574,24 +607,24 @@ def _base_grad(g, x):
 
 
 def _exponent_grad(g, x, y):
-    """g * y * log(base), zero where base == 0 and exponent >= 0 (as PyTorch's masked_fill):
-    the log is taken of 1 there, so no 0 * -inf makes a nan."""
+    """g * where(base == 0 and exponent >= 0, 0, y * log(base)), as PyTorch: the log is taken of
+    1 there, so no 0 * -inf makes a nan (g * 0 still does for an infinite g, as in PyTorch)."""
     keep = _exponent_mask(x[0], x[1])
-    return g * (y * (x[0] + (1.0 - keep)).log()) * keep
+    return g * (y * (x[0] + (1.0 - keep)).log())._masked(keep)
 
 
-def _b(code, name, grad_fn, saved, forward, scalar, vjp):
-    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False, arity=2))
+def _b(code, name, grad_fn, saved, forward, scalar, vjp, ulps=()):
+    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False, arity=2, ulps=ulps))
 
 
-_b(ADD, "add", "AddBackward0", 0, np.add, lambda a, b: a + b, lambda g, x, y, r: (g, g))
-_b(SUB, "sub", "SubBackward0", 0, np.subtract, lambda a, b: a - b, lambda g, x, y, r: (g, -g))
+_b(ADD, "add", "AddBackward0", 0, np.add, lambda a, b: a + b, lambda g, x, y, r: (g, g), ulps=EXACT)
+_b(SUB, "sub", "SubBackward0", 0, np.subtract, lambda a, b: a - b, lambda g, x, y, r: (g, -g), ulps=EXACT)
 _b(MUL, "mul", "MulBackward0", X0 | X1 | CROSS, np.multiply, lambda a, b: a * b,
-   lambda g, x, y, r: (g * x[1], g * x[0]))
+   lambda g, x, y, r: (g * x[1], g * x[0]), ulps=EXACT)
 _b(DIV, "div", "DivBackward0", X0 | X1, np.true_divide, lambda a, b: a / b,
-   lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])))
+   lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])), ulps=EXACT)
 _b(POW, "pow", "PowBackward1", X0 | X1 | OUT, _power, math.pow,
-   lambda g, x, y, r: (_base_grad(g, x), _exponent_grad(g, x, y)))
+   lambda g, x, y, r: (_base_grad(g, x), _exponent_grad(g, x, y)), ulps=(*TRANSCENDENTAL, (2, 4)))
 _b(MAXIMUM, "maximum", "MaximumBackward0", X0 | X1, np.maximum, _maximum_scalar,
    lambda g, x, y, r: (g._masked((x[0] - x[1])._mask(M_STEP_HALF, constant=True)),
                        g._masked((x[1] - x[0])._mask(M_STEP_HALF, constant=True))))
@@ -601,7 +634,8 @@ _b(MINIMUM, "minimum", "MinimumBackward0", X0 | X1, np.minimum, _minimum_scalar,
 
 # g where the mask is nonzero, times it (0 elsewhere, whatever g is): the masked derivatives.
 _b(MASKED, "_masked", "WhereBackward0", X1, lambda g, m: np.where(m != 0, g * m, 0 * m).astype(g.dtype, copy=False),
-   lambda g, m: g * m if m != 0 else 0.0, lambda g, x, y, r: (g._masked(x[1]), x[1] * 0.0))
+   lambda g, m: g * m if m != 0 else 0.0 * m,
+   lambda g, x, y, r: (g._masked(x[1]), x[1]._mask(M_ZERO, constant=True)), ulps=EXACT)
 
 # The codes whose one-element rows the sweep differentiates on scalars (``scalar_d``): all of
 # this family's but the cast, whose input lives in the other arena, and the mask, whose zero
@@ -988,7 +1022,7 @@ def clamp(self, min: Optional[Number] = None, max: Optional[Number] = None) -> T
     hi = math.inf if max is None else max
     dt = D.result_type(self, *(c for c in (min, max) if c is not None))
     v = self._value().astype(dt.np, copy=False)
-    y = np.minimum(np.maximum(v, lo), hi) if dt.is_floating_point else np.clip(v, min, max)
+    y = clamp_forward(v, lo, hi) if dt.is_floating_point else np.clip(v, min, max)
     y = _as_array(y, dt)
     if self._rg and state.grad:
         return emit(CLAMP, y, dt, self, fa=float(lo), fb=float(hi))

@@ -166,7 +166,7 @@ def matmul_forward(v, oa, ob, oy, m, k, n):
         b = v[ob:ob + k]
         for i in range(m):
             a = A[i]
-            acc = a[0] * 0.0
+            acc = v.dtype.type(0.0)     # (a[0] * 0.0 would be nan for an infinite a[0])
             for p in range(k):
                 acc += a[p] * b[p]
             Y[i, 0] = acc

@@ -60,7 +60,13 @@ def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
         xs = dims(stab, sx)
         ys = dims(stab, sy)
         nd = xs.shape[0]
-        if nd == 2 and ia != ib:
+        if ia == ib:
+            # A dim swapped with itself (t() of a 0-d or 1-d tensor): a copy (for a 0-d one the
+            # strides below would be written past their end).
+            for i in range(ny):
+                g[ox + i] += g[oy + i]
+            return
+        if nd == 2:
             # y[i, j] = x[j, i]: a plain double loop over slices.
             m = ys[0]
             n = ys[1]
@@ -91,10 +97,19 @@ def shape_forward(code, v, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
     """Write the output of one shape row (the compiled face of its forward).
 
     These ops are linear and come in adjoint pairs, so a forward is its partner's adjoint
-    run from x to y into zeros: gather and scatter, select and embed; a view and a
-    transpose are their own partners.  An expand spreads x over y.
+    run from x to y: gather and scatter, select and embed; a view and a transpose are their
+    own partners.  An expand spreads x over y.  Where each element of y receives one of x,
+    y starts at -0.0 (-0.0 + x is x, as a copy, for x = -0.0 too); a scatter's other elements
+    are zeros, as are an embed's, whose slab is copied (adding into zeros would turn -0.0 to 0.0).
     """
-    v[oy:oy + ny] = 0.0
+    if code == EMBED:
+        v[oy:oy + ny] = 0.0
+        outer, size, inner = slab(stab, sy, ia)
+        for o in range(outer):
+            for k in range(inner):
+                v[oy + (o * size + ib) * inner + k] = v[ox + o * inner + k]
+        return
+    v[oy:oy + ny] = 0.0 if code == SCATTER else -0.0
     if code == EXPAND:
         broadcast_accumulate(dims(stab, sy), dims(stab, sx), v, ox, v, oy, True, 1.0)
         return
@@ -104,8 +119,6 @@ def shape_forward(code, v, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
         partner = GATHER
     elif code == SELECT:
         partner = EMBED
-    elif code == EMBED:
-        partner = SELECT
     else:
         partner = code
     shape_adjoint(partner, v, oy, ox, stab, ix, sy, sx, ia, ib, ny, nx)

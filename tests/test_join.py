@@ -14,6 +14,7 @@ import pytest
 import tape
 from tape._state import state
 from tape._tensor import _recorded
+from tape.ops import join as J
 from tape.ops._spec import OUTPUT, REDUCE, REGISTRY, UNARY, Op, register
 
 grad = tape.autograd.grad
@@ -316,3 +317,24 @@ def test_output_rows_alias_their_rows_value():
     assert all(int(t.op[o._node]) == OUTPUT and int(t.a[o._node]) == r for o in u)
     assert [int(t.off[o._node]) for o in u] == [int(t.off[r]) + 2 * k for k in range(3)]
     assert int(t.nout[r]) == 3
+
+
+# --- the compiled faces: join_forward writes each row's value as numpy computed it ------------
+@pytest.mark.parametrize("dtype", [tape.float64, tape.float32])
+@pytest.mark.parametrize("make", [
+    lambda x, y: tape.cat([x, y, x], 1),
+    lambda x, y: tape.stack([x, y], -1),
+    lambda x, y: tape.where(x > 0, x, y[:, :1]),
+    lambda x, y: (x * 1.0).unbind(1)[0],
+])
+def test_join_forward_kernel_matches_numpy(make, dtype):
+    x = tape.tensor(np.random.default_rng(1).normal(size=(2, 3)), dtype=dtype, requires_grad=True)
+    y = tape.tensor(np.random.default_rng(2).normal(size=(2, 3)), dtype=dtype, requires_grad=True)
+    out = make(x, y)
+    t = out._tape
+    r = int(t.a[out._node]) if int(t.op[out._node]) == OUTPUT else out._node
+    arena = t.v64 if t.dt[r] == 0 else t.v32
+    expected = arena.copy()
+    arena[t.off[r]:t.off[r] + t.num[r]] = np.nan     # the kernel must write every element
+    assert J.join_forward(int(t.op[r]), t.R, t.ix, t.stab, arena, r)
+    np.testing.assert_array_equal(arena, expected)
