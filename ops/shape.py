@@ -65,7 +65,7 @@ def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
             # strides below would be written past their end).
             for i in range(ny):
                 g[ox + i] += g[oy + i]
-            return
+            return True
         if nd == 2:
             # y[i, j] = x[j, i]: a plain double loop over slices.
             m = ys[0]
