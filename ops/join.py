@@ -26,27 +26,14 @@ from numba import njit
 
 from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
-from ._spec import (JOIN, LISTED, R_A, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public, public_function,
-                    register)
+from ._index import slab
+from ._spec import (JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public,
+                    public_function, register)
 
 CAT, STACK, WHERE, UNBIND = range(JOIN.start, JOIN.start + 4)
 
 
 # --- numeric kernels ------------------------------------------------------------
-@njit(cache=True, error_model="numpy")
-def _around(stab, sid, dim):
-    """(elements before ``dim``, elements after it) of the shape at ``sid``."""
-    nd = stab[sid]
-    outer = 1
-    inner = 1
-    for d in range(nd):
-        if d < dim:
-            outer *= stab[sid + 1 + d]
-        elif d > dim:
-            inner *= stab[sid + 1 + d]
-    return outer, inner
-
-
 @njit(cache=True, error_model="numpy")
 def _blocks(whole, ow, total, start, part, op, size, outer, inner, into_part):
     """Add part ``(outer, size, inner)`` to/from the whole ``(outer, total, inner)`` at ``start``."""
@@ -68,7 +55,7 @@ def _move(R, ix, stab, v, r, into_parts, only_needed):
     its outputs for unbind), adding into the destination."""
     listed = R[R_LN, r] != 0
     whole = r if listed else R[R_A, r]
-    outer, inner = _around(stab, R[R_SHP, whole], R[7, r])
+    outer, _, inner = slab(stab, R[R_SHP, whole], R[R_IA, r])
     if outer * inner == 0:
         return
     total = R[R_NUM, whole] // (outer * inner)
@@ -125,7 +112,7 @@ def join_forward(code, R, ix, stab, v, r):
     if code == UNBIND:
         # The parts are the row's own value here: fill it from the input, part by part.
         x = R[R_A, r]
-        outer, inner = _around(stab, R[R_SHP, x], R[7, r])
+        outer, _, inner = slab(stab, R[R_SHP, x], R[R_IA, r])
         if outer * inner == 0:
             return True
         total = R[R_NUM, x] // (outer * inner)
