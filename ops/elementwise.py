@@ -41,7 +41,7 @@ LN10 = math.log(10.0)
 
 
 # --- numeric adjoint kernels --------------------------------------------------
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _mask(kind, x, lo, hi):
     if kind == M_POS:
         return 1.0 if x > 0 else 0.0
@@ -61,7 +61,7 @@ def _mask(kind, x, lo, hi):
     return math.nan     # a kind without a branch here: an error value
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _pow(x, e):
     """``x ** e`` with numpy's (and PyTorch's) x ** 0.5 == sqrt(x): nan, not inf, at -inf."""
     if e == 0.5:
@@ -69,78 +69,165 @@ def _pow(x, e):
     return x ** e
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _where(m, g):
     """``g * m`` where the mask ``m`` is nonzero, else 0 even for a nan or inf ``g`` (PyTorch's
     where/masked_fill in the derivatives of relu, clamp, maximum ...)."""
     return g * m if m != 0 else 0.0 * m
 
 
-# Derivatives that the adjoint kernels also loop over on their own (see unary_adjoint).
+# The derivative of each unary op at one element: ``(gy, x, y, fa, fb) -> dx``.  ``_unary_d``
+# dispatches on the code for single elements and for the shared loop; an op whose derivative is
+# arithmetic also gets a loop of its own in ``unary_adjoint`` (``_each``), which vectorizes.
 @njit(cache=True, error_model="numpy", inline="always")
-def _tanh_d(gy, y):
+def _d_neg(gy, x, y, fa, fb):
+    return -gy
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_same(gy, x, y, fa, fb):
+    return gy
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_mulc(gy, x, y, fa, fb):
+    return gy * fa
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_divc(gy, x, y, fa, fb):
+    return gy / fa
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_abs(gy, x, y, fa, fb):
+    return gy * _mask(M_SIGN, x, 0.0, 0.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_exp(gy, x, y, fa, fb):
+    return gy * y
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_log(gy, x, y, fa, fb):
+    return gy / x
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_log2(gy, x, y, fa, fb):
+    return gy / (x * LN2)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_log10(gy, x, y, fa, fb):
+    return gy / (x * LN10)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_sqrt(gy, x, y, fa, fb):
+    return gy / (y * 2.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_sin(gy, x, y, fa, fb):
+    return gy * math.cos(x)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_cos(gy, x, y, fa, fb):
+    return -(gy * math.sin(x))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_tan(gy, x, y, fa, fb):
+    return gy * (y * y + 1.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_tanh(gy, x, y, fa, fb):
     return gy * (1.0 - y * y)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _sigmoid_d(gy, y):
+def _d_sigmoid(gy, x, y, fa, fb):
     return gy * (y * (1.0 - y))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _relu_d(gy, y):
+def _d_relu(gy, x, y, fa, fb):
     return _where(_mask(M_POS, y, 0.0, 0.0), gy)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _d_reciprocal(gy, x, y, fa, fb):
+    return -(gy * (y * y))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_powc(gy, x, y, fa, fb):
+    if fa == 0.0:
+        return 0.0 * gy
+    # x ** 1 and x ** 0 written out: pow() on every element costs ~10x (squares are common).
+    p = x if fa == 2.0 else (1.0 if fa == 1.0 else _pow(x, fa - 1.0))
+    return gy * (p * fa)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_rpowc(gy, x, y, fa, fb):
+    if fa == 0.0:   # 0 ** x: PyTorch's where(x >= 0, 0, y * log 0), with no 0 * -inf
+        return gy * _where(_mask(M_NEG, x, 0.0, 0.0), y * math.log(fa))
+    return gy * (y * math.log(fa))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_clamp(gy, x, y, fa, fb):
+    return _where(_mask(M_INRANGE, x, fa, fb), gy)
+
+
+@njit(cache=True, error_model="numpy")
 def _unary_d(code, gy, x, y, fa, fb):
     """The input adjoint contributed by one element of a unary row."""
     if code == NEG or code == RSUBC:
-        return -gy
+        return _d_neg(gy, x, y, fa, fb)
     if code == ADDC or code == SUBC or code == CLONE:
-        return gy
+        return _d_same(gy, x, y, fa, fb)
     if code == MULC:
-        return gy * fa
+        return _d_mulc(gy, x, y, fa, fb)
     if code == DIVC:
-        return gy / fa
+        return _d_divc(gy, x, y, fa, fb)
     if code == ABS:
-        return gy * _mask(M_SIGN, x, 0.0, 0.0)
+        return _d_abs(gy, x, y, fa, fb)
     if code == EXP:
-        return gy * y
+        return _d_exp(gy, x, y, fa, fb)
     if code == LOG:
-        return gy / x
+        return _d_log(gy, x, y, fa, fb)
     if code == LOG2:
-        return gy / (x * LN2)
+        return _d_log2(gy, x, y, fa, fb)
     if code == LOG10:
-        return gy / (x * LN10)
+        return _d_log10(gy, x, y, fa, fb)
     if code == SQRT:
-        return gy / (y * 2.0)
+        return _d_sqrt(gy, x, y, fa, fb)
     if code == SIN:
-        return gy * math.cos(x)
+        return _d_sin(gy, x, y, fa, fb)
     if code == COS:
-        return -(gy * math.sin(x))
+        return _d_cos(gy, x, y, fa, fb)
     if code == TAN:
-        return gy * (y * y + 1.0)
+        return _d_tan(gy, x, y, fa, fb)
     if code == TANH:
-        return _tanh_d(gy, y)
+        return _d_tanh(gy, x, y, fa, fb)
     if code == SIGMOID:
-        return _sigmoid_d(gy, y)
+        return _d_sigmoid(gy, x, y, fa, fb)
     if code == RELU:
-        return _relu_d(gy, y)
+        return _d_relu(gy, x, y, fa, fb)
     if code == RECIPROCAL:
-        return -(gy * (y * y))
+        return _d_reciprocal(gy, x, y, fa, fb)
     if code == POWC:
-        if fa == 0.0:
-            return 0.0 * gy
-        # x ** 1 and x ** 0 written out: pow() on every element costs ~10x (squares are common).
-        p = x if fa == 2.0 else (1.0 if fa == 1.0 else _pow(x, fa - 1.0))
-        return gy * (p * fa)
+        return _d_powc(gy, x, y, fa, fb)
     if code == RPOWC:
-        if fa == 0.0:   # 0 ** x: PyTorch's where(x >= 0, 0, y * log 0), with no 0 * -inf
-            return gy * _where(_mask(M_NEG, x, 0.0, 0.0), y * math.log(fa))
-        return gy * (y * math.log(fa))
+        return _d_rpowc(gy, x, y, fa, fb)
     if code == CLAMP:
-        return _where(_mask(M_INRANGE, x, fa, fb), gy)
+        return _d_clamp(gy, x, y, fa, fb)
     if code == FILL:
         return 0.0          # the value does not depend on x (PyTorch: zeros, even for a nan gradient)
     if code == MASK:
@@ -163,44 +250,102 @@ def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
     gy = g[oy:oy + n]
     x = v[ox:ox + n]
     y = v[oy:oy + n]
-    # The common codes get loops of their own: in the general loop the switch on the
-    # code stays inside, which keeps it from vectorizing (about 5x slower).
-    if code == TANH:
+    # Ops whose derivative calls a transcendental function (sin, cos, pow: numba has no
+    # vectorized ones here) stay in the shared loop; their big rows go to numpy (``Op.numpy_rows``).
+    if code == NEG or code == RSUBC:
         for i in range(n):
-            gx[i] += _tanh_d(gy[i], y[i])
+            gx[i] += _d_neg(gy[i], x[i], y[i], fa, fb)
+    elif code == ADDC or code == SUBC or code == CLONE:
+        for i in range(n):
+            gx[i] += _d_same(gy[i], x[i], y[i], fa, fb)
+    elif code == MULC:
+        for i in range(n):
+            gx[i] += _d_mulc(gy[i], x[i], y[i], fa, fb)
+    elif code == DIVC:
+        for i in range(n):
+            gx[i] += _d_divc(gy[i], x[i], y[i], fa, fb)
+    elif code == ABS:
+        for i in range(n):
+            gx[i] += _d_abs(gy[i], x[i], y[i], fa, fb)
+    elif code == EXP:
+        for i in range(n):
+            gx[i] += _d_exp(gy[i], x[i], y[i], fa, fb)
+    elif code == LOG:
+        for i in range(n):
+            gx[i] += _d_log(gy[i], x[i], y[i], fa, fb)
+    elif code == SQRT:
+        for i in range(n):
+            gx[i] += _d_sqrt(gy[i], x[i], y[i], fa, fb)
+    elif code == TANH:
+        for i in range(n):
+            gx[i] += _d_tanh(gy[i], x[i], y[i], fa, fb)
     elif code == SIGMOID:
         for i in range(n):
-            gx[i] += _sigmoid_d(gy[i], y[i])
+            gx[i] += _d_sigmoid(gy[i], x[i], y[i], fa, fb)
     elif code == RELU:
         for i in range(n):
-            gx[i] += _relu_d(gy[i], y[i])
-    elif code == ADDC or code == SUBC or code == CLONE or code == MULC:
-        c = fa if code == MULC else 1.0
+            gx[i] += _d_relu(gy[i], x[i], y[i], fa, fb)
+    elif code == RECIPROCAL:
         for i in range(n):
-            gx[i] += gy[i] * c
+            gx[i] += _d_reciprocal(gy[i], x[i], y[i], fa, fb)
+    elif code == CLAMP:
+        for i in range(n):
+            gx[i] += _d_clamp(gy[i], x[i], y[i], fa, fb)
     else:
         for i in range(n):
             gx[i] += _unary_d(code, gy[i], x[i], y[i], fa, fb)
 
 
+# The derivatives of each binary op at one element: ``(gy, a, b, y, s) -> (da, db)``, with
+# ``s`` = -1 for sub and minimum; as for unary ops, the arithmetic ones get loops of their own.
 @njit(cache=True, error_model="numpy", inline="always")
+def _d_add(gy, a, b, y, s):
+    return gy, s * gy
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_mul(gy, a, b, y, s):
+    return gy * b, gy * a
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_div(gy, a, b, y, s):
+    return gy / b, -(gy * a) / (b * b)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_pow(gy, a, b, y, s):
+    da = gy * (b * a ** (b - 1.0)) if b != 0 else 0.0      # 0 for any gy, as PyTorch's where()
+    db = gy * (y * math.log(a)) if (a != 0 or b < 0) else 0.0 * gy
+    return da, db
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_masked(gy, a, b, y, s):
+    return _where(b, gy), 0.0       # the mask is piecewise constant
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_extremum(gy, a, b, y, s):
+    d = (a - b) * s
+    return _where(_mask(M_STEP_HALF, d, 0.0, 0.0), gy), _where(_mask(M_STEP_HALF, -d, 0.0, 0.0), gy)
+
+
+@njit(cache=True, error_model="numpy")
 def _binary_d(code, s, gy, a, b, y):
     """The two input adjoints contributed by one element of a binary row."""
     if code == ADD or code == SUB:
-        return gy, s * gy
+        return _d_add(gy, a, b, y, s)
     if code == MUL:
-        return gy * b, gy * a
+        return _d_mul(gy, a, b, y, s)
     if code == DIV:
-        return gy / b, -(gy * a) / (b * b)
+        return _d_div(gy, a, b, y, s)
     if code == POW:
-        da = gy * (b * a ** (b - 1.0)) if b != 0 else 0.0      # 0 for any gy, as PyTorch's where()
-        db = gy * (y * math.log(a)) if (a != 0 or b < 0) else 0.0 * gy
-        return da, db
+        return _d_pow(gy, a, b, y, s)
     if code == MASKED:
-        return _where(b, gy), 0.0       # the mask is piecewise constant
+        return _d_masked(gy, a, b, y, s)
     if code == MAXIMUM or code == MINIMUM:
-        d = (a - b) * s
-        return _where(_mask(M_STEP_HALF, d, 0.0, 0.0), gy), _where(_mask(M_STEP_HALF, -d, 0.0, 0.0), gy)
+        return _d_extremum(gy, a, b, y, s)
     return math.nan, math.nan       # a code without a branch here: an error value
 
 
@@ -214,12 +359,54 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     """
     s = -1.0 if code == SUB or code == MINIMUM else 1.0
     gy = g[oy:oy + n]
-    # As for unary rows, sums and products get loops of their own (formulas as in _binary_d).
+    # As for unary rows, sums and products get loops of their own.
     if code == ADD or code == SUB:
         if rga:
             _fold(gy, 1.0, g[oa:oa + na])
         if rgb:
             _fold(gy, s, g[ob:ob + nb])
+        return
+    if na == n and nb == n:
+        a = v[oa:oa + n]
+        b = v[ob:ob + n]
+        y = v[oy:oy + n]
+        ga = g[oa:oa + n]
+        gb = g[ob:ob + n]
+        if code == MUL:
+            for i in range(n):
+                da, db = _d_mul(gy[i], a[i], b[i], y[i], s)
+                if rga:
+                    ga[i] += da
+                if rgb:
+                    gb[i] += db
+        elif code == DIV:
+            for i in range(n):
+                da, db = _d_div(gy[i], a[i], b[i], y[i], s)
+                if rga:
+                    ga[i] += da
+                if rgb:
+                    gb[i] += db
+        elif code == MAXIMUM or code == MINIMUM:
+            for i in range(n):
+                da, db = _d_extremum(gy[i], a[i], b[i], y[i], s)
+                if rga:
+                    ga[i] += da
+                if rgb:
+                    gb[i] += db
+        elif code == MASKED:
+            for i in range(n):
+                da, db = _d_masked(gy[i], a[i], b[i], y[i], s)
+                if rga:
+                    ga[i] += da
+                if rgb:
+                    gb[i] += db
+        else:
+            for i in range(n):
+                da, db = _binary_d(code, s, gy[i], a[i], b[i], y[i])
+                if rga:
+                    ga[i] += da
+                if rgb:
+                    gb[i] += db
         return
     a = v[oa:oa + na] if na == n else _repeat(v[oa:oa + na], n)
     b = v[ob:ob + nb] if nb == n else _repeat(v[ob:ob + nb], n)
@@ -298,7 +485,7 @@ def scalar_d(code, gy, x, y, out, fa, fb):
 # The compiled face of each op's forward, for rows written by compiled code (the
 # recorded backward appends rows and must compute their values).  Values match
 # the numpy ``forward`` to rounding; a test checks every code against it.
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _unary_f(code, x, fa, fb, ia):
     if code == NEG:
         return -x
@@ -365,7 +552,7 @@ def unary_forward(code, n, fa, fb, ia, v, ox, oy):
         y[i] = _unary_f(code, x[i], fa, fb, ia)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _binary_f(code, a, b):
     if code == ADD:
         return a + b
@@ -468,8 +655,10 @@ def _mask_np(x, kind, lo, hi):
 
 
 # --- the table ------------------------------------------------------------------
-def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True):
-    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, float_only))
+# ``numpy_rows=True``: the op has no loop of its own in the adjoint kernel, or its derivative
+# calls a transcendental function: its big rows are differentiated by numpy (``Op.numpy_rows``).
+def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True, numpy_rows=False):
+    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, float_only, numpy_rows=numpy_rows))
 
 
 _u(NEG, "neg", "NegBackward0", 0, np.negative, lambda f: -f,
@@ -479,13 +668,16 @@ _u(ABS, "abs", "AbsBackward0", X0, np.abs, abs,
 _u(EXP, "exp", "ExpBackward0", OUT, np.exp, math.exp, lambda g, x, y, r: (g * y,))
 _u(LOG, "log", "LogBackward0", X0, np.log, math.log, lambda g, x, y, r: (g / x[0],))
 _u(LOG2, "log2", "Log2Backward0", X0, np.log2, math.log2,
-   lambda g, x, y, r: (g / (x[0] * LN2),))
+   lambda g, x, y, r: (g / (x[0] * LN2),), numpy_rows=True)
 _u(LOG10, "log10", "Log10Backward0", X0, np.log10, math.log10,
-   lambda g, x, y, r: (g / (x[0] * LN10),))
+   lambda g, x, y, r: (g / (x[0] * LN10),), numpy_rows=True)
 _u(SQRT, "sqrt", "SqrtBackward0", OUT, np.sqrt, math.sqrt, lambda g, x, y, r: (g / (y * 2.0),))
-_u(SIN, "sin", "SinBackward0", X0, np.sin, math.sin, lambda g, x, y, r: (g * x[0].cos(),))
-_u(COS, "cos", "CosBackward0", X0, np.cos, math.cos, lambda g, x, y, r: (-(g * x[0].sin()),))
-_u(TAN, "tan", "TanBackward0", OUT, np.tan, math.tan, lambda g, x, y, r: (g * (y * y + 1.0),))
+_u(SIN, "sin", "SinBackward0", X0, np.sin, math.sin, lambda g, x, y, r: (g * x[0].cos(),),
+   numpy_rows=True)
+_u(COS, "cos", "CosBackward0", X0, np.cos, math.cos, lambda g, x, y, r: (-(g * x[0].sin()),),
+   numpy_rows=True)
+_u(TAN, "tan", "TanBackward0", OUT, np.tan, math.tan, lambda g, x, y, r: (g * (y * y + 1.0),),
+   numpy_rows=True)
 _u(TANH, "tanh", "TanhBackward0", OUT, np.tanh, math.tanh,
    lambda g, x, y, r: (g * (1.0 - y * y),))
 _u(SIGMOID, "sigmoid", "SigmoidBackward0", OUT, _sigmoid, _sigmoid_scalar,
@@ -511,10 +703,10 @@ _u(RSUBC, "rsub", "RsubBackward1", 0, None, None, lambda g, x, y, r: (-g,))
 _u(MULC, "mul", "MulBackward0", NUMBER, None, None, lambda g, x, y, r: (g * r.fa,))
 _u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa,))
 _u(POWC, "pow", "PowBackward0", X0, None, None,
-   lambda g, x, y, r: (g * 0.0,) if r.fa == 0.0 else (g * (x[0] ** (r.fa - 1.0) * r.fa),))
+   lambda g, x, y, r: (g * 0.0,) if r.fa == 0.0 else (g * (x[0] ** (r.fa - 1.0) * r.fa),), numpy_rows=True)
 _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
    lambda g, x, y, r: (g * (y * r.log_fa)._masked(x[0]._mask(M_NEG)),) if r.fa == 0.0
-   else (g * (y * r.log_fa),))
+   else (g * (y * r.log_fa),), numpy_rows=True)
 _u(CLAMP, "clamp", "ClampBackward1", X0, None, None,
    lambda g, x, y, r: (g._masked(x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True)),))
 

@@ -3,8 +3,9 @@
 It walks rows from last to first, skipping rows no gradient reached, and calls
 the adjoint kernel of the row's op family (chosen by code range; the families
 dispatch on the code themselves).  It stops as every sweep does (``_stops``):
-at a row of the PYTHON range it reports the row, Python runs that row's
-adjoint, and the sweep resumes below it.
+at a row of the PYTHON range, or a big row of an op whose kernel loop does not
+vectorize (``Op.numpy_rows``), it reports the row, Python runs that row's
+adjoint (numpy), and the sweep resumes below it.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import numpy as np
 from numba import njit
 
 from ._stops import C_START, C_ROW, C_STATUS, FREED, MODIFIED, ST_DONE, ST_PYTHON, ST_UNKNOWN, check_saved, input_at
-from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN, R_LO,
-                        R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
+from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN, R_LO,
+                        R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
 from .ops.elementwise import CAST, MASK, binary_adjoint, scalar_d, unary_adjoint
 from .ops.join import join_adjoint
 from .ops.linalg import MATMUL, matmul_adjoint
@@ -30,9 +31,14 @@ _SOURCE_END = SOURCE.stop
 _PYTHON_START = PYTHON.start
 
 SAVES = np.zeros(N_CODES, np.int64)     # each op's ``saved`` bits
+NEVER = np.full((2, N_CODES), np.iinfo(np.int64).max)
+NUMPY_FROM = NEVER.copy()               # per arena and code, the row size from which numpy differentiates it
 for _code, _op in REGISTRY.items():
     SAVES[_code] = _op.saved
-__all__ = ["FREED", "MODIFIED", "SAVES", "sweep", "seeded_sweeps", "mark_unneeded", "free_rows"]
+    if _op.numpy_rows:
+        NUMPY_FROM[:, _code] = NUMPY_ROWS
+__all__ = ["FREED", "MODIFIED", "NEVER", "NUMPY_FROM", "SAVES", "sweep", "seeded_sweeps", "mark_unneeded",
+           "free_rows"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -41,19 +47,43 @@ def _stop(ctl, status, r):
     ctl[C_ROW] = r
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _reach(R, seen, g64, g32, node):
+    """Mark that a gradient reached ``node`` (one that needs one); the first time, zero its
+    adjoint, which the kernels then add to.  Zeroing each adjoint when it is first reached, not
+    the whole buffer up front, lets a backward reuse a buffer, touches only the adjoints it
+    needs, and leaves each in cache for the kernel that adds to it."""
+    if node >= 0 and R[R_RG, node] != 0 and not seen[node] & 1:
+        seen[node] |= 1
+        _zero(R, g64, g32, node)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _zero(R, g64, g32, node):
+    o = R[R_OFF, node]
+    if R[R_DT, node] == 0:
+        for i in range(o, o + R[R_NUM, node]):
+            g64[i] = 0.0
+    else:
+        for i in range(o, o + R[R_NUM, node]):
+            g32[i] = 0.0
+
+
 @njit(cache=True, error_model="numpy")
-def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, ctl):
+def sweep(R, F, stab, ix, saves, numpy_from, v64, g64, v32, g32, seen, ctl):
     """Propagate adjoints from row ``ctl[C_START]`` down to row 0.
 
     ``seen`` holds bits per row: 1 reached by a gradient, 2 not needed (no input
     leads to a requested input: skipped, as PyTorch skips it), 4 executed.
     Reports in ``ctl`` (``_stops``): ST_DONE, or the row and why the sweep stopped
     there (a row for Python, a freed or modified row, a code no kernel knows).
-    ``R`` and ``F`` hold the tape's integer and float columns.
+    ``R`` and ``F`` hold the tape's integer and float columns; rows of code ``c`` in arena
+    ``d`` with at least ``numpy_from[d, c]`` elements are left to Python (numpy) too.
     """
     op, dt, off, num, shp, a, b, ia, ib, rg = (R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_SHP], R[R_A], R[R_B],
                                                R[R_IA], R[R_IB], R[R_RG])
     ln = R[R_LN]
+    nout = R[R_NOUT]
     fa, fb = F[0], F[1]
     for r in range(ctl[C_START], -1, -1):
         if seen[r] & 3 != 1:
@@ -67,10 +97,19 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, ctl):
         if status != ST_DONE:
             _stop(ctl, status, r)
             return
-        if code >= _PYTHON_START:
+        if code >= _PYTHON_START or num[r] >= numpy_from[dt[r], code]:
             _stop(ctl, ST_PYTHON, r)
             return
         seen[r] |= 4
+        if ln[r]:
+            for k in range(ln[r]):
+                _reach(R, seen, g64, g32, input_at(R, ix, r, k))
+        else:
+            _reach(R, seen, g64, g32, a[r])
+            _reach(R, seen, g64, g32, b[r])
+        for o in range(r + 1, r + 1 + nout[r]):
+            if not seen[o] & 1:
+                _zero(R, g64, g32, o)     # an output no gradient reached: its part of the row's adjoint
         # Each family is called with the row's own arena first; written out per
         # dtype because an intermediate dispatch function costs reference
         # counting on every array argument, several times the kernel itself.
@@ -136,27 +175,18 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, ctl):
         if not known:
             _stop(ctl, ST_UNKNOWN, r)
             return
-        if ln[r]:
-            for k in range(ln[r]):
-                xk = input_at(R, ix, r, k)
-                if rg[xk] != 0:
-                    seen[xk] |= 1
-        else:
-            if x >= 0 and rg[x] != 0:
-                seen[x] |= 1
-            if y >= 0 and rg[y] != 0:
-                seen[y] |= 1
     ctl[C_STATUS] = ST_DONE
 
 
 @njit(cache=True, error_model="numpy")
-def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_dt, seed_off, seed_node,
+def seeded_sweeps(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, start, seed_dt, seed_off, seed_node,
                   in_node, in_dt, in_off, in_num, J, reached, ctl):
     """One reverse sweep per seed, all in compiled code: row ``k`` of ``J`` gets the
     adjoints of the inputs (``in_*``: node, arena, offset, size) for a unit adjoint
     at output element ``k`` (``seed_*``), and ``reached[k, j]`` whether the sweep
     got to input ``j``.  Returns -1, or the seed whose sweep met a row that numba
     cannot run (a row for Python, or a freed/modified one; the report is in ``ctl``).
+    ``never`` (``NEVER``): no row goes to numpy for its size.
     """
     top64 = 0
     top32 = 0
@@ -177,7 +207,7 @@ def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_d
             g32[seed_off[k]] = 1.0
         seen[seed_node[k]] |= 1
         ctl[C_START] = start
-        sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, ctl)
+        sweep(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, ctl)
         if ctl[C_STATUS] != ST_DONE:
             return k
         col = 0

@@ -1,0 +1,168 @@
+"""Big arrays: which path differentiates a row, and the adjoint buffers a backward reuses.
+
+Ops whose adjoint loop in the numba kernel does not vectorize (``Op.numpy_rows``: their
+derivative calls sin, cos, pow ..., or they have no loop of their own) are differentiated by
+numpy from ``NUMPY_ROWS`` elements on: the sweep stops at such a row and Python runs the op's
+``vjp`` rule on views of the arenas.  Both paths must agree, below and above the threshold.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tape
+from tape import _engine, _sweep
+from tape.ops import elementwise as E
+from tape.ops._spec import NUMPY_ROWS, REGISTRY
+
+# One front end per op with ``numpy_rows`` (a variant per branch of its rule), and the largest
+# difference in ulps between the numba and numpy paths, (float32, float64).  The paths compute
+# the same expression; they differ where numpy's SIMD functions round differently from libm's
+# (sin, cos, pow: within 2 ulps of each other, pow within 3 after the rule's products), and, in
+# float32, where the numba kernel evaluates the derivative in float64 and rounds once while the
+# rule rounds after each float32 step (within 1-2 ulps).
+CASES = {
+    "sin": (E.SIN, lambda x: x.sin(), (2, 0)),
+    "cos": (E.COS, lambda x: x.cos(), (2, 0)),
+    "tan": (E.TAN, lambda x: x.tan(), (1, 0)),
+    "log2": (E.LOG2, lambda x: x.log2(), (1, 0)),
+    "log10": (E.LOG10, lambda x: x.log10(), (2, 0)),
+    "pow_3.5": (E.POWC, lambda x: x ** 3.5, (3, 3)),
+    "pow_-1.5": (E.POWC, lambda x: x ** -1.5, (3, 3)),
+    "pow_0.5": (E.POWC, lambda x: x ** 0.5, (2, 2)),
+    "pow_2": (E.POWC, lambda x: x ** 2, (0, 0)),
+    "pow_0": (E.POWC, lambda x: x ** 0, (0, 0)),
+    "rpow_2.5": (E.RPOWC, lambda x: 2.5 ** x, (2, 0)),
+    "rpow_0": (E.RPOWC, lambda x: 0.0 ** x, (0, 0)),
+}
+DTYPES = {"float32": (tape.float32, np.float32, 0), "float64": (tape.float64, np.float64, 1)}
+EDGES = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan]
+
+
+def test_every_numpy_rows_op_has_a_case():
+    assert {code for code, op in REGISTRY.items() if op.numpy_rows} == {c[0] for c in CASES.values()}
+
+
+@pytest.fixture
+def thresholds():
+    """``_sweep.NUMPY_FROM`` (the array the engine passes to the sweep), restored afterwards."""
+    saved = _sweep.NUMPY_FROM.copy()
+    yield _sweep.NUMPY_FROM
+    _sweep.NUMPY_FROM[:] = saved
+
+
+def _inputs(n: int, npdt) -> tuple:
+    rng = np.random.default_rng(n)
+    k = n - len(EDGES)
+    x = np.concatenate([rng.uniform(-10, 10, k // 3), rng.uniform(0, 3, k // 3),
+                        np.exp(rng.uniform(-8, 8, k - 2 * (k // 3))), EDGES]).astype(npdt)
+    return x, rng.standard_normal(n).astype(npdt)
+
+
+def _grad(f, x, w, dtype) -> np.ndarray:
+    t = tape.tensor(x, dtype=dtype, requires_grad=True)
+    (f(t) * tape.tensor(w, dtype=dtype)).sum().backward()
+    return t.grad.numpy()
+
+
+def _ulps(a: np.ndarray, b: np.ndarray) -> float:
+    assert np.array_equal(np.isnan(a), np.isnan(b))
+    inf = np.isinf(a) | np.isinf(b)
+    assert np.array_equal(a[inf], b[inf])
+    fin = np.isfinite(a)
+    big = np.maximum(np.abs(a[fin]), np.abs(b[fin]))
+    return float((np.abs(a[fin].astype(np.float64) - b[fin]) / np.spacing(big).astype(np.float64)).max())
+
+
+@pytest.mark.parametrize("size", ["below", "above"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES)
+def test_numpy_and_numba_paths_agree(case, dtype, size, thresholds):
+    code, f, ulps = CASES[case]
+    tdt, npdt, k = DTYPES[dtype]
+    rows = NUMPY_ROWS[tdt.arena]
+    n = rows // 2 if size == "below" else rows + 5
+    x, w = _inputs(n, npdt)
+    with np.errstate(all="ignore"):
+        thresholds[:, code] = _sweep.NEVER[0, 0]
+        by_numba = _grad(f, x, w, tdt)
+        thresholds[:, code] = 1
+        by_numpy = _grad(f, x, w, tdt)
+    assert _ulps(by_numba, by_numpy) <= ulps[k]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_big_rows_take_the_numpy_path(dtype, monkeypatch):
+    tdt, npdt, _ = DTYPES[dtype]
+    rows = NUMPY_ROWS[tdt.arena]
+    ran = []
+    run = _engine._numpy_row
+
+    def counted(tp, r, *args):
+        ran.append(REGISTRY[int(tp.op[r])].name)
+        run(tp, r, *args)
+
+    monkeypatch.setattr(_engine, "_numpy_row", counted)
+    for n, expect in ((rows - 1, []), (rows, ["sin", "pow"])):
+        v = np.linspace(0.5, 2.0, n).astype(npdt).astype(np.float64)
+        x = tape.tensor(v, dtype=tdt, requires_grad=True)
+        ((x.sin() * 2.0) ** 3.5 + x.exp()).sum().backward()
+        assert sorted(ran) == sorted(expect)
+        expected = 3.5 * (2.0 * np.sin(v)) ** 2.5 * 2.0 * np.cos(v) + np.exp(v)
+        np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-5, atol=1e-5)
+        ran.clear()
+
+
+def test_numpy_path_adds_to_an_adjoint_already_reached(thresholds):
+    """x reaches the sin row's input after another row wrote its adjoint: the numpy path adds."""
+    thresholds[:, E.SIN] = 1
+    x = tape.tensor(np.linspace(-1.0, 1.0, 64), dtype=tape.float64, requires_grad=True)
+    (x.sin() + x * 3.0).sum().backward()
+    v = np.linspace(-1.0, 1.0, 64)
+    np.testing.assert_allclose(x.grad.numpy(), np.cos(v) + 3.0, rtol=1e-15)
+    y = tape.tensor(v, dtype=tape.float64, requires_grad=True)
+    (y * 3.0 + y.sin()).sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), np.cos(v) + 3.0, rtol=1e-15)
+
+
+def test_numpy_path_with_a_leading_broadcast(thresholds):
+    """pow with a tensor exponent broadcast along leading dims: the rule's full-size gradient
+    is summed into the small input's adjoint."""
+    thresholds[:, E.POW] = 1
+    a = tape.tensor(np.linspace(0.5, 2.0, 12).reshape(4, 3), dtype=tape.float64, requires_grad=True)
+    b = tape.tensor([1.5, 2.0, 0.5], dtype=tape.float64, requires_grad=True)
+    (a ** b).sum().backward()
+    av, bv = a.detach().numpy(), b.detach().numpy()
+    np.testing.assert_allclose(a.grad.numpy(), bv * av ** (bv - 1), rtol=1e-14)
+    np.testing.assert_allclose(b.grad.numpy(), (av ** bv * np.log(av)).sum(0), rtol=1e-14)
+
+
+# --- adjoint buffers ----------------------------------------------------------------------
+BIG = _engine.SHARED_ADJOINTS     # elements past which the tape keeps its adjoint buffers
+
+
+def test_reused_buffer_holds_no_stale_adjoints():
+    """The second backward reuses the first one's buffer; an output of unbind that no gradient
+    reaches must contribute zeros, not what the first backward left there."""
+    x = tape.tensor(np.ones((2, BIG)), dtype=tape.float32, requires_grad=True)
+    a, b = (x * 1.0).unbind(0)
+    first = (a * 2.0).sum() + (b * 5.0).sum()
+    second = (a * 3.0).sum()
+    first.backward(retain_graph=True)
+    np.testing.assert_array_equal(x.grad.numpy(), np.stack([np.full(BIG, 2.0), np.full(BIG, 5.0)]))
+    before = x.grad.numpy().copy()
+    second.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), before + np.stack([np.full(BIG, 3.0), np.zeros(BIG)]))
+
+
+@pytest.mark.parametrize("n", [4, BIG])
+def test_gradients_handed_out_are_not_overwritten(n):
+    """A later backward of the same tape (small buffers: gradients are views of them; big
+    buffers: the tape reuses them) leaves gradients handed out earlier as they were."""
+    x = tape.tensor(np.ones(n), dtype=tape.float32, requires_grad=True)
+    y = x * 2.0
+    g1, = tape.autograd.grad(y.sum(), x, retain_graph=True)
+    kept = g1.numpy().copy()
+    g2, = tape.autograd.grad((y * 7.0).sum(), x)
+    np.testing.assert_array_equal(g1.numpy(), kept)
+    np.testing.assert_array_equal(g2.numpy(), np.full(n, 14.0))
