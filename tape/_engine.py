@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _dtype as D
+from . import _parallel
 from . import _programs as P
 from . import _record as Rec
 from . import _tensor as T
@@ -22,9 +23,10 @@ from ._state import inplace_changes, state
 from ._stops import (C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_DONE, ST_FREED, ST_MODIFIED, ST_PYTHON,
                      ST_UNKNOWN)
 from ._sweep import _PYTHON_START as PYTHON_START
-from ._sweep import NEVER, NUMPY_FROM, SAVES, free_rows, mark_unneeded, seeded_sweeps, sweep
+from ._sweep import NEVER, PYTHON_FROM, SAVES, free_rows, mark_unneeded, seeded_sweeps, sweep
 from ._tape import Tape, retire
-from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, REGISTRY, X0, X1
+from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, R_DT, R_NUM, R_OP, REGISTRY, UNARY, X0, X1
+from .ops.elementwise import binary_adjoint, unary_adjoint
 from .ops.reduction import keep_shape
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -323,7 +325,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     ctl = np.zeros(C_SIZE, np.int64)
     ctl[C_START] = n - 1
     while True:
-        sweep(tape.R, tape.F, tape.stab, tape.ix, SAVES, NUMPY_FROM, tape.v64, g64, tape.v32, g32, seen, ctl)
+        sweep(tape.R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl)
         if ctl[C_STATUS] == ST_DONE:
             break
         if ctl[C_STATUS] != ST_PYTHON:
@@ -332,7 +334,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         if tape.op[r] >= PYTHON_START:
             _python_row(tape, r, values, grads, seen)
         else:
-            _numpy_row(tape, r, values, grads, seen)
+            _big_row(tape, r, values, grads, seen)
         ctl[C_START] = r - 1
     # The adjoint buffers are this backward's own: gradients are handed out as views of them,
     # unless the buffers are big (a view would keep the whole of them alive, and the tape
@@ -390,43 +392,91 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
         seen[y] |= 1
 
 
-def _numpy_row(tape: Tape, r: int, values, grads, seen) -> None:
-    """Differentiate a big row with numpy: its op's ``vjp`` rule, run on plain tensors that are
-    views of the arenas, so each tensor op is one of numpy's SIMD ufuncs (``Op.numpy_rows``).
-    Each result goes straight into its input's adjoint: added, or written where no gradient
-    reached it yet (the buffer holds no zeros there)."""
+def _big_row(tape: Tape, r: int, values, grads, seen) -> None:
+    """Run a big elementwise row that the sweep left to Python (``_sweep.PYTHON_FROM``): with numpy
+    (``Op.numpy_rows``) or with the family's kernel, in parts on all cores (``_parallel``) when
+    its inputs are not broadcast.  An adjoint no gradient reached yet holds no zeros: each part
+    writes it, or zeroes it before the kernel adds to it."""
     R = tape.R
-    code, dr, o, n, sr = R[:5, r].tolist()
+    code, dr, o, n = R[:4, r].tolist()
     op = REGISTRY[code]
+    ins = tape.inputs_of(r)
+    rg = tape.rg
+    # (input position, first to reach its adjoint): the inputs the row writes a gradient to
+    writes = []
+    for k, x in enumerate(ins):
+        if rg[x] and k not in op.nondiff:
+            writes.append((k, not seen[x] & 1))
+            seen[x] |= 1
+    seen[r] |= 4
+    whole = all(R[R_NUM, x] == n for x in ins)
+    if op.numpy_rows:
+        if whole:
+            _parallel.run(lambda lo, hi: _rule_part(tape, r, values, grads, writes, lo, hi), n)
+        else:
+            _rule_part(tape, r, values, grads, writes, -1, -1)
+    elif whole:
+        _parallel.run(lambda lo, hi: _kernel_part(tape, r, values, grads, writes, lo, hi), n)
+    else:
+        _kernel_part(tape, r, values, grads, writes, -1, -1)
+
+
+def _rule_part(tape: Tape, r: int, values, grads, writes, lo: int, hi: int) -> None:
+    """Elements ``lo:hi`` of a row's input adjoints from its op's ``vjp`` rule, run on plain
+    tensors that are views of the arenas, so each tensor op is one of numpy's SIMD ufuncs
+    (flat views of the part; the whole row, shaped, for ``lo`` = -1, when an input is broadcast)."""
+    R = tape.R
     shapes = tape.shapes
     ins = tape.inputs_of(r)
-    dtype = D.ARENA_DTYPES[dr]
-    xs = []
-    for x in ins:
-        dx, ox, nx, sx = R[1:5, x].tolist()
-        xs.append(T._plain(values[dx][ox:ox + nx].reshape(shapes[sx]), D.ARENA_DTYPES[dx]))
-    outs = op.vjp(T._plain(grads[dr][o:o + n].reshape(shapes[sr]), dtype), tuple(xs),
-                  T._plain(values[dr][o:o + n].reshape(shapes[sr]), dtype), Row(tape, r))
-    rg = tape.rg
-    for k, x in enumerate(ins):
-        if not rg[x] or k in op.nondiff:
-            continue
-        dx, ox, nx = R[1:4, x].tolist()
-        gx = grads[dx][ox:ox + nx]
+
+    def view(arenas, node):
+        dt, o, n, sid = R[1:5, node].tolist()
+        return arenas[dt][o:o + n].reshape(shapes[sid]) if lo < 0 else arenas[dt][o + lo:o + hi]
+
+    def plain(arenas, node):
+        return T._plain(view(arenas, node), D.ARENA_DTYPES[R[R_DT, node]])
+
+    outs = REGISTRY[int(R[R_OP, r])].vjp(plain(grads, r), tuple(plain(values, x) for x in ins), plain(values, r),
+                                         Row(tape, r))
+    for k, first in writes:
+        gx = view(grads, ins[k]).reshape(-1)
         d = outs[k]
         if d is not None:
             d = d._value().reshape(-1)
-            if d.shape[0] > nx:
-                d = d.reshape(-1, nx).sum(axis=0)      # the input was broadcast along leading dims
-        if seen[x] & 1:
+            if d.shape[0] > gx.shape[0]:
+                d = d.reshape(-1, gx.shape[0]).sum(axis=0)     # the input was broadcast along leading dims
+        if not first:
             if d is not None:
                 np.add(gx, d, out=gx)
         elif d is None:
             gx[:] = 0
         else:
             gx[:] = d
-        seen[x] |= 1
-    seen[r] |= 4
+
+
+def _kernel_part(tape: Tape, r: int, values, grads, writes, lo: int, hi: int) -> None:
+    """Elements ``lo:hi`` of a row's input adjoints from its family's numba kernel (the whole
+    row, inputs broadcast or not, for ``lo`` = -1)."""
+    R = tape.R
+    code, dr, o, n, _, x, y = R[:7, r].tolist()
+    ins = (x, y)
+    for k, first in writes:
+        if first:
+            dx, ox, nx = R[1:4, ins[k]].tolist()
+            if lo < 0:
+                grads[dx][ox:ox + nx] = 0
+            else:
+                grads[dx][ox + lo:ox + hi] = 0
+    if lo < 0:
+        lo, m, na, nb = 0, n, int(R[R_NUM, x]), int(R[R_NUM, y])
+    else:
+        m = na = nb = hi - lo
+    if code < UNARY.stop:
+        unary_adjoint(code, m, float(tape.fa[r]), float(tape.fb[r]), int(tape.ia[r]), values[dr], grads[dr],
+                      int(tape.off[x]) + lo, o + lo, values[1 - dr], grads[1 - dr])
+    else:
+        binary_adjoint(code, m, values[dr], grads[dr], int(tape.off[x]) + lo, int(tape.off[y]) + lo, o + lo, na, nb,
+                       int(tape.rg[x]), int(tape.rg[y]))
 
 
 def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) -> None:

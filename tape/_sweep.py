@@ -3,15 +3,16 @@
 It walks rows from last to first, skipping rows no gradient reached, and calls
 the adjoint kernel of the row's op family (chosen by code range; the families
 dispatch on the code themselves).  It stops as every sweep does (``_stops``):
-at a row of the PYTHON range, or a big row of an op whose kernel loop does not
-vectorize (``Op.numpy_rows``), it reports the row, Python runs that row's
-adjoint (numpy), and the sweep resumes below it.
+at a row of the PYTHON range, or a big elementwise row (``PYTHON_FROM``), it
+reports the row, Python runs that row's adjoint (numpy or BLAS, or the kernel
+on several threads), and the sweep resumes below it.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
+from ._parallel import CORES, PART
 from ._stops import C_START, C_ROW, C_STATUS, FREED, MODIFIED, ST_DONE, ST_PYTHON, ST_UNKNOWN, check_saved, input_at
 from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN, R_LO,
                         R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
@@ -31,13 +32,18 @@ _SOURCE_END = SOURCE.stop
 _PYTHON_START = PYTHON.start
 
 SAVES = np.zeros(N_CODES, np.int64)     # each op's ``saved`` bits
+# Per arena and code, the row size from which the sweep leaves a row to Python: ops with
+# ``numpy_rows`` are differentiated by numpy there, other elementwise ops by their kernel in
+# parts on several threads (``_parallel``; not with one core).
 NEVER = np.full((2, N_CODES), np.iinfo(np.int64).max)
-NUMPY_FROM = NEVER.copy()               # per arena and code, the row size from which numpy differentiates it
+PYTHON_FROM = NEVER.copy()
 for _code, _op in REGISTRY.items():
     SAVES[_code] = _op.saved
     if _op.numpy_rows:
-        NUMPY_FROM[:, _code] = NUMPY_ROWS
-__all__ = ["FREED", "MODIFIED", "NEVER", "NUMPY_FROM", "SAVES", "sweep", "seeded_sweeps", "mark_unneeded",
+        PYTHON_FROM[:, _code] = NUMPY_ROWS
+    elif (_code in UNARY or _code in BINARY) and CORES > 1:
+        PYTHON_FROM[:, _code] = 2 * PART
+__all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SAVES", "sweep", "seeded_sweeps", "mark_unneeded",
            "free_rows"]
 
 
@@ -70,7 +76,7 @@ def _zero(R, g64, g32, node):
 
 
 @njit(cache=True, error_model="numpy")
-def sweep(R, F, stab, ix, saves, numpy_from, v64, g64, v32, g32, seen, ctl):
+def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
     """Propagate adjoints from row ``ctl[C_START]`` down to row 0.
 
     ``seen`` holds bits per row: 1 reached by a gradient, 2 not needed (no input
@@ -78,7 +84,7 @@ def sweep(R, F, stab, ix, saves, numpy_from, v64, g64, v32, g32, seen, ctl):
     Reports in ``ctl`` (``_stops``): ST_DONE, or the row and why the sweep stopped
     there (a row for Python, a freed or modified row, a code no kernel knows).
     ``R`` and ``F`` hold the tape's integer and float columns; rows of code ``c`` in arena
-    ``d`` with at least ``numpy_from[d, c]`` elements are left to Python (numpy) too.
+    ``d`` with at least ``python_from[d, c]`` elements are left to Python too.
     """
     op, dt, off, num, shp, a, b, ia, ib, rg = (R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_SHP], R[R_A], R[R_B],
                                                R[R_IA], R[R_IB], R[R_RG])
@@ -97,7 +103,7 @@ def sweep(R, F, stab, ix, saves, numpy_from, v64, g64, v32, g32, seen, ctl):
         if status != ST_DONE:
             _stop(ctl, status, r)
             return
-        if code >= _PYTHON_START or num[r] >= numpy_from[dt[r], code]:
+        if code >= _PYTHON_START or num[r] >= python_from[dt[r], code]:
             _stop(ctl, ST_PYTHON, r)
             return
         seen[r] |= 4
@@ -186,7 +192,7 @@ def seeded_sweeps(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, start,
     at output element ``k`` (``seed_*``), and ``reached[k, j]`` whether the sweep
     got to input ``j``.  Returns -1, or the seed whose sweep met a row that numba
     cannot run (a row for Python, or a freed/modified one; the report is in ``ctl``).
-    ``never`` (``NEVER``): no row goes to numpy for its size.
+    ``never`` (``NEVER``): no row goes to Python for its size.
     """
     top64 = 0
     top32 = 0

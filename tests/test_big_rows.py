@@ -7,11 +7,13 @@ numpy from ``NUMPY_ROWS`` elements on: the sweep stops at such a row and Python 
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 import tape
-from tape import _engine, _sweep
+from tape import _engine, _parallel, _sweep
 from tape.ops import elementwise as E
 from tape.ops._spec import NUMPY_ROWS, REGISTRY
 
@@ -45,10 +47,10 @@ def test_every_numpy_rows_op_has_a_case():
 
 @pytest.fixture
 def thresholds():
-    """``_sweep.NUMPY_FROM`` (the array the engine passes to the sweep), restored afterwards."""
-    saved = _sweep.NUMPY_FROM.copy()
-    yield _sweep.NUMPY_FROM
-    _sweep.NUMPY_FROM[:] = saved
+    """``_sweep.PYTHON_FROM`` (the array the engine passes to the sweep), restored afterwards."""
+    saved = _sweep.PYTHON_FROM.copy()
+    yield _sweep.PYTHON_FROM
+    _sweep.PYTHON_FROM[:] = saved
 
 
 def _inputs(n: int, npdt) -> tuple:
@@ -96,13 +98,13 @@ def test_big_rows_take_the_numpy_path(dtype, monkeypatch):
     tdt, npdt, _ = DTYPES[dtype]
     rows = NUMPY_ROWS[tdt.arena]
     ran = []
-    run = _engine._numpy_row
+    run = _engine._rule_part
 
     def counted(tp, r, *args):
         ran.append(REGISTRY[int(tp.op[r])].name)
         run(tp, r, *args)
 
-    monkeypatch.setattr(_engine, "_numpy_row", counted)
+    monkeypatch.setattr(_engine, "_rule_part", counted)
     for n, expect in ((rows - 1, []), (rows, ["sin", "pow"])):
         v = np.linspace(0.5, 2.0, n).astype(npdt).astype(np.float64)
         x = tape.tensor(v, dtype=tdt, requires_grad=True)
@@ -166,3 +168,83 @@ def test_gradients_handed_out_are_not_overwritten(n):
     g2, = tape.autograd.grad((y * 7.0).sum(), x)
     np.testing.assert_array_equal(g1.numpy(), kept)
     np.testing.assert_array_equal(g2.numpy(), np.full(n, 14.0))
+
+
+# --- parts on several threads --------------------------------------------------------------
+def _workload(v: np.ndarray, dtype):
+    """The benchmark's function, plus a broadcast operand and a cast: rows of every kind."""
+    x = tape.tensor(v, dtype=dtype, requires_grad=True)
+    b = tape.tensor(v[:8], dtype=dtype, requires_grad=True)
+    y = x.sin() * (-x * x).exp() + (x * x + 1).sqrt() + (x.reshape(-1, 8) * b).reshape(-1) / 3.0
+    (y.double().tanh() * 2.0 + y.relu()).sum().backward()
+    return x.grad.numpy(), b.grad.numpy()
+
+
+@pytest.fixture
+def small_parts(monkeypatch, thresholds):
+    """Rows of 256 elements and up run in parts of 64 (so that small arrays take that path)."""
+    monkeypatch.setattr(_parallel, "PART", 64)
+    for code in range(E.UNARY.start, E.BINARY.stop):
+        if code in REGISTRY:
+            thresholds[:, code] = min(int(thresholds[0, code]), 256)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_results_do_not_depend_on_the_number_of_threads(dtype, small_parts):
+    v = np.random.default_rng(3).uniform(-2.0, 2.0, 4096)
+    tdt = DTYPES[dtype][0]
+    results = []
+    for cores in (1, 2, 3, 8):
+        small_parts.setattr(_parallel, "CORES", cores)
+        results.append(_workload(v, tdt))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert a.tobytes() == b.tobytes()
+    # and the same as the sweep's own loops (only rows for numpy left to Python)
+    for code, op in REGISTRY.items():
+        if not op.numpy_rows:
+            _sweep.PYTHON_FROM[:, code] = _sweep.NEVER[:, code]
+    swept = _workload(v, tdt)
+    for a, b in zip(swept, results[0]):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_concurrent_backwards_on_several_threads(small_parts):
+    """Several Python threads sweeping big rows at once share the pool; each gets its own result."""
+    small_parts.setattr(_parallel, "CORES", 2)
+    inputs = [np.random.default_rng(k).uniform(-2.0, 2.0, 2048) for k in range(6)]
+    alone = [_workload(v, tape.float32) for v in inputs]
+    got = [None] * len(inputs)
+    errors = []
+
+    def work(k):
+        try:
+            for _ in range(5):
+                got[k] = _workload(inputs[k], tape.float32)
+        except BaseException as e:      # (reported below: an assert in a thread would be lost)
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for a, b in zip(alone, got):
+        for u, w in zip(a, b):
+            assert u.tobytes() == w.tobytes()
+
+
+def test_parts_cover_the_row():
+    for cores in (1, 2, 3, 5):
+        for n in (0, 1, _parallel.PART, 2 * _parallel.PART - 1, 2 * _parallel.PART, 10 * _parallel.PART + 3):
+            old = _parallel.CORES
+            _parallel.CORES = cores
+            try:
+                parts = _parallel.split(n)
+            finally:
+                _parallel.CORES = old
+            assert parts[0][0] == 0 and parts[-1][1] == n
+            assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+            assert len(parts) == max(1, min(cores, n // _parallel.PART))
