@@ -235,7 +235,7 @@ def _unary_d(code, gy, x, y, fa, fb):
     return math.nan         # a code without a branch here: an error value, never a silent zero
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)   # (run on parts of a row by several threads)
 def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
     """Accumulate the input adjoint of one unary row (x at ox, y at oy)."""
     if code == MASK:
@@ -349,7 +349,7 @@ def _binary_d(code, s, gy, a, b, y):
     return math.nan, math.nan       # a code without a branch here: an error value
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)   # (run on parts of a row by several threads)
 def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     """Accumulate the adjoints of both inputs of one binary row.
 

@@ -25,7 +25,7 @@ from ._stops import (C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_DONE, ST_FRE
 from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import NEVER, PYTHON_FROM, SAVES, free_rows, mark_unneeded, seeded_sweeps, sweep
 from ._tape import Tape, retire
-from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, R_DT, R_NUM, R_OP, REGISTRY, UNARY, X0, X1
+from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, R_DT, R_OP, REGISTRY, UNARY, X0, X1
 from .ops.elementwise import binary_adjoint, unary_adjoint
 from .ops.reduction import keep_shape
 
@@ -394,88 +394,63 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
 
 def _big_row(tape: Tape, r: int, values, grads, seen) -> None:
     """Run a big elementwise row that the sweep left to Python (``_sweep.PYTHON_FROM``): with numpy
-    (``Op.numpy_rows``) or with the family's kernel, in parts on all cores (``_parallel``) when
-    its inputs are not broadcast.  An adjoint no gradient reached yet holds no zeros: each part
-    writes it, or zeroes it before the kernel adds to it."""
-    R = tape.R
-    code, dr, o, n = R[:4, r].tolist()
-    op = REGISTRY[code]
-    ins = tape.inputs_of(r)
+    (``Op.numpy_rows``) or with the family's kernel, in parts on all cores (``_parallel``).  An
+    adjoint no gradient reached yet holds no zeros: each part writes it, or zeroes it before
+    the kernel adds to it."""
+    op = REGISTRY[int(tape.op[r])]
     rg = tape.rg
-    # (input position, first to reach its adjoint): the inputs the row writes a gradient to
+    # (input position, its node, first to reach its adjoint): the inputs the row writes a gradient to
     writes = []
-    for k, x in enumerate(ins):
+    for k, x in enumerate(tape.inputs_of(r)):
         if rg[x] and k not in op.nondiff:
-            writes.append((k, not seen[x] & 1))
+            writes.append((k, x, not seen[x] & 1))
             seen[x] |= 1
     seen[r] |= 4
-    whole = all(R[R_NUM, x] == n for x in ins)
-    if op.numpy_rows:
-        if whole:
-            _parallel.run(lambda lo, hi: _rule_part(tape, r, values, grads, writes, lo, hi), n)
-        else:
-            _rule_part(tape, r, values, grads, writes, -1, -1)
-    elif whole:
-        _parallel.run(lambda lo, hi: _kernel_part(tape, r, values, grads, writes, lo, hi), n)
-    else:
-        _kernel_part(tape, r, values, grads, writes, -1, -1)
+    part = _rule_part if op.numpy_rows else _kernel_part
+    _parallel.run(lambda lo, hi: part(tape, r, values, grads, writes, lo, hi), int(tape.num[r]))
 
 
 def _rule_part(tape: Tape, r: int, values, grads, writes, lo: int, hi: int) -> None:
     """Elements ``lo:hi`` of a row's input adjoints from its op's ``vjp`` rule, run on plain
-    tensors that are views of the arenas, so each tensor op is one of numpy's SIMD ufuncs
-    (flat views of the part; the whole row, shaped, for ``lo`` = -1, when an input is broadcast)."""
+    tensors that are (flat) views of the arenas, so each tensor op is one of numpy's SIMD ufuncs."""
     R = tape.R
-    shapes = tape.shapes
-    ins = tape.inputs_of(r)
 
-    def view(arenas, node):
-        dt, o, n, sid = R[1:5, node].tolist()
-        return arenas[dt][o:o + n].reshape(shapes[sid]) if lo < 0 else arenas[dt][o + lo:o + hi]
+    def part(arenas, node):
+        dt, o = R[1:3, node].tolist()
+        return arenas[dt][o + lo:o + hi]
 
     def plain(arenas, node):
-        return T._plain(view(arenas, node), D.ARENA_DTYPES[R[R_DT, node]])
+        return T._plain(part(arenas, node), D.ARENA_DTYPES[R[R_DT, node]])
 
+    ins = tape.inputs_of(r)
     outs = REGISTRY[int(R[R_OP, r])].vjp(plain(grads, r), tuple(plain(values, x) for x in ins), plain(values, r),
                                          Row(tape, r))
-    for k, first in writes:
-        gx = view(grads, ins[k]).reshape(-1)
+    for k, x, first in writes:
+        gx = part(grads, x)
         d = outs[k]
-        if d is not None:
-            d = d._value().reshape(-1)
-            if d.shape[0] > gx.shape[0]:
-                d = d.reshape(-1, gx.shape[0]).sum(axis=0)     # the input was broadcast along leading dims
-        if not first:
-            if d is not None:
-                np.add(gx, d, out=gx)
-        elif d is None:
-            gx[:] = 0
+        if d is None:
+            if first:
+                gx[:] = 0
+        elif first:
+            gx[:] = d._value()
         else:
-            gx[:] = d
+            np.add(gx, d._value(), out=gx)
 
 
 def _kernel_part(tape: Tape, r: int, values, grads, writes, lo: int, hi: int) -> None:
-    """Elements ``lo:hi`` of a row's input adjoints from its family's numba kernel (the whole
-    row, inputs broadcast or not, for ``lo`` = -1)."""
+    """Elements ``lo:hi`` of a row's input adjoints from its family's numba kernel."""
     R = tape.R
-    code, dr, o, n, _, x, y = R[:7, r].tolist()
-    ins = (x, y)
-    for k, first in writes:
+    code, dr, o, _, _, x, y = R[:7, r].tolist()
+    for _, node, first in writes:
         if first:
-            dx, ox, nx = R[1:4, ins[k]].tolist()
-            if lo < 0:
-                grads[dx][ox:ox + nx] = 0
-            else:
-                grads[dx][ox + lo:ox + hi] = 0
-    if lo < 0:
-        lo, m, na, nb = 0, n, int(R[R_NUM, x]), int(R[R_NUM, y])
-    else:
-        m = na = nb = hi - lo
+            dx, ox = R[1:3, node].tolist()
+            grads[dx][ox + lo:ox + hi] = 0
+    m = hi - lo
     if code < UNARY.stop:
         unary_adjoint(code, m, float(tape.fa[r]), float(tape.fb[r]), int(tape.ia[r]), values[dr], grads[dr],
                       int(tape.off[x]) + lo, o + lo, values[1 - dr], grads[1 - dr])
     else:
-        binary_adjoint(code, m, values[dr], grads[dr], int(tape.off[x]) + lo, int(tape.off[y]) + lo, o + lo, na, nb,
+        binary_adjoint(code, m, values[dr], grads[dr], int(tape.off[x]) + lo, int(tape.off[y]) + lo, o + lo, m, m,
                        int(tape.rg[x]), int(tape.rg[y]))
 
 

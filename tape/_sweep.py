@@ -32,9 +32,9 @@ _SOURCE_END = SOURCE.stop
 _PYTHON_START = PYTHON.start
 
 SAVES = np.zeros(N_CODES, np.int64)     # each op's ``saved`` bits
-# Per arena and code, the row size from which the sweep leaves a row to Python: ops with
-# ``numpy_rows`` are differentiated by numpy there, other elementwise ops by their kernel in
-# parts on several threads (``_parallel``; not with one core).
+# Per arena and code, the row size from which the sweep leaves a row (with no broadcast input)
+# to Python: ops with ``numpy_rows`` are differentiated by numpy there, other elementwise ops by
+# their kernel in parts on several threads (``_parallel``; not with one core).
 NEVER = np.full((2, N_CODES), np.iinfo(np.int64).max)
 PYTHON_FROM = NEVER.copy()
 for _code, _op in REGISTRY.items():
@@ -84,7 +84,8 @@ def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
     Reports in ``ctl`` (``_stops``): ST_DONE, or the row and why the sweep stopped
     there (a row for Python, a freed or modified row, a code no kernel knows).
     ``R`` and ``F`` hold the tape's integer and float columns; rows of code ``c`` in arena
-    ``d`` with at least ``python_from[d, c]`` elements are left to Python too.
+    ``d`` with at least ``python_from[d, c]`` elements, whose inputs have as many (none
+    broadcast), are left to Python too.
     """
     op, dt, off, num, shp, a, b, ia, ib, rg = (R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_SHP], R[R_A], R[R_B],
                                                R[R_IA], R[R_IB], R[R_RG])
@@ -103,7 +104,8 @@ def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
         if status != ST_DONE:
             _stop(ctl, status, r)
             return
-        if code >= _PYTHON_START or num[r] >= python_from[dt[r], code]:
+        if code >= _PYTHON_START or (num[r] >= python_from[dt[r], code] and num[a[r]] == num[r]
+                                     and (b[r] < 0 or num[b[r]] == num[r])):
             _stop(ctl, ST_PYTHON, r)
             return
         seen[r] |= 4
@@ -111,8 +113,17 @@ def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
             for k in range(ln[r]):
                 _reach(R, seen, g64, g32, input_at(R, ix, r, k))
         else:
-            _reach(R, seen, g64, g32, a[r])
-            _reach(R, seen, g64, g32, b[r])
+            # _reach written out: its array arguments cost reference counting on every row
+            for xk in (a[r], b[r]):
+                if xk >= 0 and rg[xk] != 0 and not seen[xk] & 1:
+                    seen[xk] |= 1
+                    lo = off[xk]
+                    if dt[xk] == 0:
+                        for i in range(lo, lo + num[xk]):
+                            g64[i] = 0.0
+                    else:
+                        for i in range(lo, lo + num[xk]):
+                            g32[i] = 0.0
         for o in range(r + 1, r + 1 + nout[r]):
             if not seen[o] & 1:
                 _zero(R, g64, g32, o)     # an output no gradient reached: its part of the row's adjoint
