@@ -361,6 +361,13 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     gy = g[oy:oy + n]
     # As for unary rows, sums and products get loops of their own.
     if code == ADD or code == SUB:
+        if rga and rgb and na == n and nb == n and oa != ob:
+            ga = g[oa:oa + n]
+            gb = g[ob:ob + n]
+            for i in range(n):      # (one pass over gy for both)
+                ga[i] += gy[i]
+                gb[i] += gy[i] * s
+            return
         if rga:
             _fold(gy, 1.0, g[oa:oa + na])
         if rgb:
@@ -372,7 +379,11 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
         y = v[oy:oy + n]
         ga = g[oa:oa + n]
         gb = g[ob:ob + n]
-        if code == MUL:
+        if code == MUL and oa == ob:
+            for i in range(n):      # x * x: one adjoint added to twice (apart, it would not vectorize)
+                d = gy[i] * a[i]
+                ga[i] = (ga[i] + d) + d
+        elif code == MUL:
             for i in range(n):
                 da, db = _d_mul(gy[i], a[i], b[i], y[i], s)
                 if rga:
@@ -389,13 +400,6 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
         elif code == MAXIMUM or code == MINIMUM:
             for i in range(n):
                 da, db = _d_extremum(gy[i], a[i], b[i], y[i], s)
-                if rga:
-                    ga[i] += da
-                if rgb:
-                    gb[i] += db
-        elif code == MASKED:
-            for i in range(n):
-                da, db = _d_masked(gy[i], a[i], b[i], y[i], s)
                 if rga:
                     ga[i] += da
                 if rgb:

@@ -53,7 +53,7 @@ def _stop(ctl, status, r):
     ctl[C_ROW] = r
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _reach(R, seen, g64, g32, node):
     """Mark that a gradient reached ``node`` (one that needs one); the first time, zero its
     adjoint, which the kernels then add to.  Zeroing each adjoint when it is first reached, not
@@ -64,7 +64,7 @@ def _reach(R, seen, g64, g32, node):
         _zero(R, g64, g32, node)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _zero(R, g64, g32, node):
     o = R[R_OFF, node]
     if R[R_DT, node] == 0:

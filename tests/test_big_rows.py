@@ -260,3 +260,19 @@ def test_parts_cover_the_row():
             assert parts[0][0] == 0 and parts[-1][1] == n
             assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
             assert len(parts) == max(1, min(cores, n // _parallel.PART))
+
+
+@pytest.mark.parametrize("n", [5, 1000])
+def test_square_and_sum_loops(n):
+    """x * x adds both products to x's one adjoint; a + b passes the gradient to both (loops of
+    their own in the binary kernel)."""
+    v = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    w = np.random.default_rng(n + 1).standard_normal(n).astype(np.float32)
+    x = tape.tensor(v, requires_grad=True)
+    ((x * x) * tape.tensor(w)).sum().backward()
+    assert x.grad.numpy().tobytes() == ((w * v) + (w * v)).tobytes()
+    a = tape.tensor(v, requires_grad=True)
+    b = tape.tensor(w, requires_grad=True)
+    ((a + b) * tape.tensor(w) + (a - b) * tape.tensor(v)).sum().backward()
+    assert a.grad.numpy().tobytes() == (w + v).tobytes()
+    assert b.grad.numpy().tobytes() == (w - v).tobytes()
