@@ -57,12 +57,17 @@ class Op:
     is a Python-number operand, which PyTorch's node shows as a second input without gradient.
     ``ulps`` states how far an elementwise op's faces may disagree (``tests/test_faces.py``):
     ``(float face vs numpy in float64, (forward kernel vs numpy in float64, float32), (adjoint
-    kernel vs the rule in float64, float32))``; 0 where both compute the same expression.  For a listed row, X0 and X1 in
-    ``saved`` mean its first and second inputs.
+    kernel vs the rule in float64, float32))``; 0 where both compute the same expression.
+    For a listed row, X0 and X1 in ``saved`` mean its first and second inputs.
+    ``numpy_rows``: big rows of this op (from ``NUMPY_ROWS`` elements) are differentiated by
+    numpy, which runs ``vjp`` on views of the arenas with its SIMD ufuncs, instead of by the
+    family's numba kernel; the sweep stops there as for PYTHON rows.  Set it for an elementwise
+    op whose kernel loop does not vectorize: its derivative calls a transcendental function
+    (sin, cos, pow: numba here has no SVML) or it has no loop of its own in the kernel.
     Ops in the ``PYTHON`` code range give ``py_adjoint(row, va, vb, gy, ga, gb, fresh)``
-    (numpy views; ``ga``/``gb`` None when not needed; bit 1/2 of ``fresh``: ``ga``/``gb``
-    still hold zeros and may be overwritten) instead of a numba kernel: the sweep
-    stops at their rows and resumes after them.
+    (numpy views; ``ga``/``gb`` None when not needed; bit 1/2 of ``fresh``: no gradient
+    reached ``ga``/``gb`` yet, so they hold no zeros and must be written, not added to)
+    instead of a numba kernel: the sweep stops at their rows and resumes after them.
     """
 
     code: int
@@ -80,6 +85,7 @@ class Op:
     nondiff: tuple = ()
     number_input: bool = False
     ulps: tuple = ()
+    numpy_rows: bool = False
 
     @property
     def saves(self) -> bool:
@@ -92,6 +98,10 @@ class Op:
 
 
 X0, X1, OUT, NUMBER, CROSS = 1, 2, 4, 8, 16
+# Rows of ``numpy_rows`` ops from this many elements (float64, float32) go to numpy: where it
+# wins, measured for sin, cos, tan, log2, pow with a number (numba's scalar libm calls against
+# numpy's SIMD loops plus the stop, about 20 us).
+NUMPY_ROWS = (1 << 15, 1 << 12)
 LISTED = -1     # ``arity`` of an op whose inputs are listed (any number)
 
 REGISTRY: dict[int, Op] = {}

@@ -87,20 +87,113 @@ def _where(m, g):
     return g * m if m != 0 else 0.0 * m
 
 
-# Derivatives that the adjoint kernels also loop over on their own (see unary_adjoint).
-@njit(cache=True, error_model="numpy")
-def _tanh_d(gy, y):
+# The derivative of each unary op at one element: ``(gy, x, y, fa, fb) -> dx``.  ``_unary_d``
+# dispatches on the code for single elements and for the shared loop; an op whose derivative is
+# arithmetic also gets a loop of its own in ``unary_adjoint`` (``_each``), which vectorizes.
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_neg(gy, x, y, fa, fb):
+    return -gy
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_same(gy, x, y, fa, fb):
+    return gy
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_mulc(gy, x, y, fa, fb):
+    return gy * type(gy)(fa)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_divc(gy, x, y, fa, fb):
+    return gy / type(gy)(fa)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_abs(gy, x, y, fa, fb):
+    return gy * _mask(M_SIGN, x, 0.0, 0.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_exp(gy, x, y, fa, fb):
+    return gy * y
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_log(gy, x, y, fa, fb):
+    return gy / x
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_log2(gy, x, y, fa, fb):
+    return gy / (x * type(x)(LN2))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_log10(gy, x, y, fa, fb):
+    return gy / (x * type(x)(LN10))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_sqrt(gy, x, y, fa, fb):
+    return gy / (y * 2.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_sin(gy, x, y, fa, fb):
+    return gy * math.cos(x)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_cos(gy, x, y, fa, fb):
+    return -(gy * math.sin(x))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_tan(gy, x, y, fa, fb):
+    return gy * (y * y + 1.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_tanh(gy, x, y, fa, fb):
     return gy * (1.0 - y * y)
 
 
-@njit(cache=True, error_model="numpy")
-def _sigmoid_d(gy, y):
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_sigmoid(gy, x, y, fa, fb):
     return gy * (y * (1.0 - y))
 
 
-@njit(cache=True, error_model="numpy")
-def _relu_d(gy, y):
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_relu(gy, x, y, fa, fb):
     return _where(_mask(M_POS, y, 0.0, 0.0), gy)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_reciprocal(gy, x, y, fa, fb):
+    return -(gy * (y * y))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_powc(gy, x, y, fa, fb):
+    if fa == 0.0:
+        return 0.0 * gy
+    # x ** 1 and x ** 0 written out: pow() on every element costs ~10x (squares are common).
+    p = x if fa == 2.0 else (type(x)(1.0) if fa == 1.0 else _pow(x, type(x)(fa - 1.0)))
+    return gy * (p * type(x)(fa))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_rpowc(gy, x, y, fa, fb):
+    if fa == 0.0:   # 0 ** x: PyTorch's where(x >= 0, 0, y * log 0), with no 0 * -inf
+        return gy * _where(_mask(M_NEG, x, 0.0, 0.0), y * type(y)(math.log(fa)))
+    return gy * (y * type(y)(math.log(fa)))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_clamp(gy, x, y, fa, fb):
+    return _where(_mask(M_INRANGE, x, type(x)(fa), type(x)(fb)), gy)
 
 
 @njit(cache=True, error_model="numpy")
@@ -112,39 +205,39 @@ def _unary_d(code, gy, x, y, fa, fb):
     ``x * ln 10`` would not overflow where theirs does, or a clamp bound of 0.7 would not be
     float32's 0.7)."""
     if code == NEG or code == RSUBC:
-        return -gy
+        return _d_neg(gy, x, y, fa, fb)
     if code == ADDC or code == SUBC or code == CLONE:
-        return gy
+        return _d_same(gy, x, y, fa, fb)
     if code == MULC:
-        return gy * type(gy)(fa)
+        return _d_mulc(gy, x, y, fa, fb)
     if code == DIVC:
-        return gy / type(gy)(fa)
+        return _d_divc(gy, x, y, fa, fb)
     if code == ABS:
-        return gy * _mask(M_SIGN, x, 0.0, 0.0)
+        return _d_abs(gy, x, y, fa, fb)
     if code == EXP:
-        return gy * y
+        return _d_exp(gy, x, y, fa, fb)
     if code == LOG:
-        return gy / x
+        return _d_log(gy, x, y, fa, fb)
     if code == LOG2:
-        return gy / (x * type(x)(LN2))
+        return _d_log2(gy, x, y, fa, fb)
     if code == LOG10:
-        return gy / (x * type(x)(LN10))
+        return _d_log10(gy, x, y, fa, fb)
     if code == SQRT:
-        return gy / (y * 2.0)
+        return _d_sqrt(gy, x, y, fa, fb)
     if code == SIN:
-        return gy * math.cos(x)
+        return _d_sin(gy, x, y, fa, fb)
     if code == COS:
-        return -(gy * math.sin(x))
+        return _d_cos(gy, x, y, fa, fb)
     if code == TAN:
-        return gy * (y * y + 1.0)
+        return _d_tan(gy, x, y, fa, fb)
     if code == TANH:
-        return _tanh_d(gy, y)
+        return _d_tanh(gy, x, y, fa, fb)
     if code == SIGMOID:
-        return _sigmoid_d(gy, y)
+        return _d_sigmoid(gy, x, y, fa, fb)
     if code == RELU:
-        return _relu_d(gy, y)
+        return _d_relu(gy, x, y, fa, fb)
     if code == RECIPROCAL:
-        return -(gy * (y * y))
+        return _d_reciprocal(gy, x, y, fa, fb)
     if code == SINH:
         return gy * math.cosh(x)
     if code == COSH:
@@ -152,17 +245,11 @@ def _unary_d(code, gy, x, y, fa, fb):
     if code == EXPM1:
         return gy * (y + 1.0)
     if code == POWC:
-        if fa == 0.0:
-            return 0.0 * gy
-        # x ** 1 and x ** 0 written out: pow() on every element costs ~10x (squares are common).
-        p = x if fa == 2.0 else (type(x)(1.0) if fa == 1.0 else _pow(x, type(x)(fa - 1.0)))
-        return gy * (p * type(x)(fa))
+        return _d_powc(gy, x, y, fa, fb)
     if code == RPOWC:
-        if fa == 0.0:   # 0 ** x: PyTorch's where(x >= 0, 0, y * log 0), with no 0 * -inf
-            return gy * _where(_mask(M_NEG, x, 0.0, 0.0), y * type(y)(math.log(fa)))
-        return gy * (y * type(y)(math.log(fa)))
+        return _d_rpowc(gy, x, y, fa, fb)
     if code == CLAMP:
-        return _where(_mask(M_INRANGE, x, type(x)(fa), type(x)(fb)), gy)
+        return _d_clamp(gy, x, y, fa, fb)
     if code == FILL:
         return 0.0          # the value does not depend on x (PyTorch: zeros, even for a nan gradient)
     if code == MASK:
@@ -170,7 +257,7 @@ def _unary_d(code, gy, x, y, fa, fb):
     return math.nan         # a code without a branch here: an error value, never a silent zero
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)   # (run on parts of a row by several threads)
 def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
     """Accumulate the input adjoint of one unary row (x at ox, y at oy)."""
     if code == MASK:
@@ -185,51 +272,109 @@ def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
     gy = g[oy:oy + n]
     x = v[ox:ox + n]
     y = v[oy:oy + n]
-    # The common codes get loops of their own: in the general loop the switch on the
-    # code stays inside, which keeps it from vectorizing (about 5x slower).
-    if code == TANH:
+    # Ops whose derivative calls a transcendental function (sin, cos, pow: numba has no
+    # vectorized ones here) stay in the shared loop; their big rows go to numpy (``Op.numpy_rows``).
+    if code == NEG or code == RSUBC:
         for i in range(n):
-            gx[i] += _tanh_d(gy[i], y[i])
+            gx[i] += _d_neg(gy[i], x[i], y[i], fa, fb)
+    elif code == ADDC or code == SUBC or code == CLONE:
+        for i in range(n):
+            gx[i] += _d_same(gy[i], x[i], y[i], fa, fb)
+    elif code == MULC:
+        for i in range(n):
+            gx[i] += _d_mulc(gy[i], x[i], y[i], fa, fb)
+    elif code == DIVC:
+        for i in range(n):
+            gx[i] += _d_divc(gy[i], x[i], y[i], fa, fb)
+    elif code == ABS:
+        for i in range(n):
+            gx[i] += _d_abs(gy[i], x[i], y[i], fa, fb)
+    elif code == EXP:
+        for i in range(n):
+            gx[i] += _d_exp(gy[i], x[i], y[i], fa, fb)
+    elif code == LOG:
+        for i in range(n):
+            gx[i] += _d_log(gy[i], x[i], y[i], fa, fb)
+    elif code == SQRT:
+        for i in range(n):
+            gx[i] += _d_sqrt(gy[i], x[i], y[i], fa, fb)
+    elif code == TANH:
+        for i in range(n):
+            gx[i] += _d_tanh(gy[i], x[i], y[i], fa, fb)
     elif code == SIGMOID:
         for i in range(n):
-            gx[i] += _sigmoid_d(gy[i], y[i])
+            gx[i] += _d_sigmoid(gy[i], x[i], y[i], fa, fb)
     elif code == RELU:
         for i in range(n):
-            gx[i] += _relu_d(gy[i], y[i])
-    elif code == ADDC or code == SUBC or code == CLONE or code == MULC:
-        c = v.dtype.type(fa if code == MULC else 1.0)
+            gx[i] += _d_relu(gy[i], x[i], y[i], fa, fb)
+    elif code == RECIPROCAL:
         for i in range(n):
-            gx[i] += gy[i] * c
+            gx[i] += _d_reciprocal(gy[i], x[i], y[i], fa, fb)
+    elif code == CLAMP:
+        for i in range(n):
+            gx[i] += _d_clamp(gy[i], x[i], y[i], fa, fb)
     else:
         for i in range(n):
             gx[i] += _unary_d(code, gy[i], x[i], y[i], fa, fb)
+
+
+# The derivatives of each binary op at one element: ``(gy, a, b, y, s) -> (da, db)``, with
+# ``s`` = -1 for sub and minimum; as for unary ops, the arithmetic ones get loops of their own.
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_add(gy, a, b, y, s):
+    return gy, s * gy
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_mul(gy, a, b, y, s):
+    return gy * b, gy * a
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_div(gy, a, b, y, s):
+    return gy / b, -(gy * a) / (b * b)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_pow(gy, a, b, y, s):
+    # As PyTorch: 0 for any gy at an exponent of 0 (where() outside the product), gy * 0 at a
+    # base of 0 with an exponent >= 0, not a nan one (where() inside); the exponent - 1 in the
+    # row's dtype, as numpy rounds it.
+    da = gy * (b * a ** type(b)(b - 1.0)) if b != 0 else 0.0
+    db = gy * (y * math.log(a)) if (a != 0 or not b >= 0) else 0.0 * gy
+    return da, db
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_masked(gy, a, b, y, s):
+    return _where(b, gy), 0.0       # the mask is piecewise constant
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _d_extremum(gy, a, b, y, s):
+    d = (a - b) * s
+    return _where(_mask(M_STEP_HALF, d, 0.0, 0.0), gy), _where(_mask(M_STEP_HALF, -d, 0.0, 0.0), gy)
 
 
 @njit(cache=True, error_model="numpy")
 def _binary_d(code, s, gy, a, b, y):
     """The two input adjoints contributed by one element of a binary row."""
     if code == ADD or code == SUB:
-        return gy, s * gy
+        return _d_add(gy, a, b, y, s)
     if code == MUL:
-        return gy * b, gy * a
+        return _d_mul(gy, a, b, y, s)
     if code == DIV:
-        return gy / b, -(gy * a) / (b * b)
+        return _d_div(gy, a, b, y, s)
     if code == POW:
-        # As PyTorch: 0 for any gy at an exponent of 0 (where() outside the product), gy * 0 at a
-        # base of 0 with an exponent >= 0, not a nan one (where() inside); the exponent - 1 in the
-        # row's dtype, as numpy rounds it.
-        da = gy * (b * a ** type(b)(b - 1.0)) if b != 0 else 0.0
-        db = gy * (y * math.log(a)) if (a != 0 or not b >= 0) else 0.0 * gy
-        return da, db
+        return _d_pow(gy, a, b, y, s)
     if code == MASKED:
-        return _where(b, gy), 0.0       # the mask is piecewise constant
+        return _d_masked(gy, a, b, y, s)
     if code == MAXIMUM or code == MINIMUM:
-        d = (a - b) * s
-        return _where(_mask(M_STEP_HALF, d, 0.0, 0.0), gy), _where(_mask(M_STEP_HALF, -d, 0.0, 0.0), gy)
+        return _d_extremum(gy, a, b, y, s)
     return math.nan, math.nan       # a code without a branch here: an error value
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)   # (run on parts of a row by several threads)
 def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     """Accumulate the adjoints of both inputs of one binary row.
 
@@ -239,12 +384,58 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     """
     s = -1.0 if code == SUB or code == MINIMUM else 1.0
     gy = g[oy:oy + n]
-    # As for unary rows, sums and products get loops of their own (formulas as in _binary_d).
+    # As for unary rows, sums and products get loops of their own.
     if code == ADD or code == SUB:
+        if rga and rgb and na == n and nb == n and oa != ob:
+            ga = g[oa:oa + n]
+            gb = g[ob:ob + n]
+            for i in range(n):      # (one pass over gy for both)
+                ga[i] += gy[i]
+                gb[i] += gy[i] * s
+            return
         if rga:
             _fold(gy, 1.0, g[oa:oa + na])
         if rgb:
             _fold(gy, s, g[ob:ob + nb])
+        return
+    if na == n and nb == n:
+        a = v[oa:oa + n]
+        b = v[ob:ob + n]
+        y = v[oy:oy + n]
+        ga = g[oa:oa + n]
+        gb = g[ob:ob + n]
+        if code == MUL and oa == ob:
+            for i in range(n):      # x * x: one adjoint added to twice (apart, it would not vectorize)
+                d = gy[i] * a[i]
+                ga[i] = (ga[i] + d) + d
+        elif code == MUL:
+            for i in range(n):
+                da, db = _d_mul(gy[i], a[i], b[i], y[i], s)
+                if rga:
+                    ga[i] += da
+                if rgb:
+                    gb[i] += db
+        elif code == DIV:
+            for i in range(n):
+                da, db = _d_div(gy[i], a[i], b[i], y[i], s)
+                if rga:
+                    ga[i] += da
+                if rgb:
+                    gb[i] += db
+        elif code == MAXIMUM or code == MINIMUM:
+            for i in range(n):
+                da, db = _d_extremum(gy[i], a[i], b[i], y[i], s)
+                if rga:
+                    ga[i] += da
+                if rgb:
+                    gb[i] += db
+        else:
+            for i in range(n):
+                da, db = _binary_d(code, s, gy[i], a[i], b[i], y[i])
+                if rga:
+                    ga[i] += da
+                if rgb:
+                    gb[i] += db
         return
     a = v[oa:oa + na] if na == n else _repeat(v[oa:oa + na], n)
     b = v[ob:ob + nb] if nb == n else _repeat(v[ob:ob + nb], n)
@@ -515,14 +706,17 @@ def _mask_np(x, kind, lo, hi):
 # --- the table ------------------------------------------------------------------
 # How far the faces of an op may disagree (``Op.ulps``): not at all where they compute the same
 # expression; where libm meets numpy's vectorized functions, 2 ulps in float64, and 4 where
-# numba's float32 libm calls meet numpy's own float32 functions.
+# numba's float32 libm calls meet numpy's own float32 functions.  ``numpy_rows=True``: the op has
+# no loop of its own in the adjoint kernel, or its derivative calls a transcendental function:
+# its big rows are differentiated by numpy (``Op.numpy_rows``).
 EXACT = (0, (0, 0), (0, 0))
 TRANSCENDENTAL = (2, (2, 4))
 
 
-def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True, number_input=False, ulps=()):
+def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True, number_input=False, ulps=(),
+       numpy_rows=False):
     return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, float_only, number_input=number_input,
-                       ulps=ulps))
+                       ulps=ulps, numpy_rows=numpy_rows))
 
 
 _u(NEG, "neg", "NegBackward0", 0, np.negative, lambda f: -f,
@@ -532,17 +726,22 @@ _u(ABS, "abs", "AbsBackward0", X0, np.abs, abs,
 _u(EXP, "exp", "ExpBackward0", OUT, np.exp, math.exp, lambda g, x, y, r: (g * y,), ulps=(*TRANSCENDENTAL, (0, 0)))
 _u(LOG, "log", "LogBackward0", X0, np.log, math.log, lambda g, x, y, r: (g / x[0],), ulps=(*TRANSCENDENTAL, (0, 0)))
 _u(LOG2, "log2", "Log2Backward0", X0, np.log2, math.log2,
-   lambda g, x, y, r: (g / (x[0] * LN2),), ulps=(*TRANSCENDENTAL, (0, 0)))
+   lambda g, x, y, r: (g / (x[0] * LN2),), ulps=(*TRANSCENDENTAL, (0, 0)), numpy_rows=True)
 _u(LOG10, "log10", "Log10Backward0", X0, np.log10, math.log10,
-   lambda g, x, y, r: (g / (x[0] * LN10),), ulps=(*TRANSCENDENTAL, (0, 0)))
+   lambda g, x, y, r: (g / (x[0] * LN10),), ulps=(*TRANSCENDENTAL, (0, 0)), numpy_rows=True)
 _u(SQRT, "sqrt", "SqrtBackward0", OUT, np.sqrt, math.sqrt, lambda g, x, y, r: (g / (y * 2.0),), ulps=EXACT)
-_u(SIN, "sin", "SinBackward0", X0, np.sin, math.sin, lambda g, x, y, r: (g * x[0].cos(),), ulps=(*TRANSCENDENTAL, (2, 4)))
-_u(COS, "cos", "CosBackward0", X0, np.cos, math.cos, lambda g, x, y, r: (-(g * x[0].sin()),), ulps=(*TRANSCENDENTAL, (2, 4)))
-_u(TAN, "tan", "TanBackward0", OUT, np.tan, math.tan, lambda g, x, y, r: (g * (y * y + 1.0),), ulps=(*TRANSCENDENTAL, (0, 2)))
-_u(SINH, "sinh", "SinhBackward0", X0, np.sinh, math.sinh, lambda g, x, y, r: (g * x[0].cosh(),), ulps=(*TRANSCENDENTAL, (2, 4)))
-_u(COSH, "cosh", "CoshBackward0", X0, np.cosh, math.cosh, lambda g, x, y, r: (g * x[0].sinh(),), ulps=(*TRANSCENDENTAL, (2, 4)))
+_u(SIN, "sin", "SinBackward0", X0, np.sin, math.sin, lambda g, x, y, r: (g * x[0].cos(),),
+   ulps=(*TRANSCENDENTAL, (2, 4)), numpy_rows=True)
+_u(COS, "cos", "CosBackward0", X0, np.cos, math.cos, lambda g, x, y, r: (-(g * x[0].sin()),),
+   ulps=(*TRANSCENDENTAL, (2, 4)), numpy_rows=True)
+_u(TAN, "tan", "TanBackward0", OUT, np.tan, math.tan, lambda g, x, y, r: (g * (y * y + 1.0),),
+   ulps=(*TRANSCENDENTAL, (0, 2)), numpy_rows=True)
+_u(SINH, "sinh", "SinhBackward0", X0, np.sinh, math.sinh, lambda g, x, y, r: (g * x[0].cosh(),),
+   ulps=(*TRANSCENDENTAL, (2, 4)), numpy_rows=True)
+_u(COSH, "cosh", "CoshBackward0", X0, np.cosh, math.cosh, lambda g, x, y, r: (g * x[0].sinh(),),
+   ulps=(*TRANSCENDENTAL, (2, 4)), numpy_rows=True)
 _u(EXPM1, "expm1", "Expm1Backward0", OUT, np.expm1, math.expm1, lambda g, x, y, r: (g * (y + 1.0),),
-   ulps=(*TRANSCENDENTAL, (0, 2)))
+   ulps=(*TRANSCENDENTAL, (0, 2)), numpy_rows=True)
 _u(TANH, "tanh", "TanhBackward0", OUT, np.tanh, math.tanh,
    lambda g, x, y, r: (g * (1.0 - y * y),), ulps=(*TRANSCENDENTAL, (0, 2)))
 _u(SIGMOID, "sigmoid", "SigmoidBackward0", OUT, _sigmoid, _sigmoid_scalar,
@@ -570,10 +769,11 @@ _u(RSUBC, "rsub", "RsubBackward1", 0, None, None, lambda g, x, y, r: (-g,), ulps
 _u(MULC, "mul", "MulBackward0", NUMBER, None, None, lambda g, x, y, r: (g * r.fa,), number_input=True, ulps=EXACT)
 _u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa,), number_input=True, ulps=EXACT)
 _u(POWC, "pow", "PowBackward0", X0, None, None,
-   lambda g, x, y, r: (g * 0.0,) if r.fa == 0.0 else (g * (x[0] ** (r.fa - 1.0) * r.fa),), ulps=(*TRANSCENDENTAL, (2, 4)))
+   lambda g, x, y, r: (g * 0.0,) if r.fa == 0.0 else (g * (x[0] ** (r.fa - 1.0) * r.fa),),
+   ulps=(*TRANSCENDENTAL, (2, 4)), numpy_rows=True)
 _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
    lambda g, x, y, r: (g * (y * r.log_fa)._masked(x[0]._mask(M_NEG)),) if r.fa == 0.0
-   else (g * (y * r.log_fa),), ulps=(*TRANSCENDENTAL, (2, 2)))
+   else (g * (y * r.log_fa),), ulps=(*TRANSCENDENTAL, (2, 2)), numpy_rows=True)
 _u(CLAMP, "clamp", "ClampBackward1", X0, None, None,
    lambda g, x, y, r: (g._masked(x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True)),))
 

@@ -187,11 +187,19 @@ def _sum_to(x: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def _into(dst: np.ndarray, a: np.ndarray, b: np.ndarray, fresh: bool) -> None:
-    """``dst += a @ b``, written straight into ``dst`` when it holds zeros (no temporary)."""
+    """``dst += a @ b``, written straight into ``dst`` when no gradient reached it yet (no temporary)."""
     if fresh:
         np.matmul(a, b, out=dst)
     else:
         dst += a @ b
+
+
+def _put(dst: np.ndarray, value: np.ndarray, fresh: bool) -> None:
+    """``dst += value``, or ``dst = value`` when no gradient reached ``dst`` yet."""
+    if fresh:
+        dst[...] = value
+    else:
+        dst += value
 
 
 def _py_adjoint(r, va, vb, gy, ga, gb, fresh):
@@ -199,26 +207,26 @@ def _py_adjoint(r, va, vb, gy, ga, gb, fresh):
     case = r.ia
     if ga is not None:
         if case == DOT:
-            ga += gy * vb
+            _put(ga, gy * vb, fresh & 1)
         elif case == MV:
-            ga += np.outer(gy, vb)
+            _put(ga, np.outer(gy, vb), fresh & 1)
         elif case == VM:
-            ga += vb @ gy
+            _put(ga, vb @ gy, fresh & 1)
         elif case == MM:
             _into(ga, gy, vb.T, fresh & 1)
         else:
-            ga += _sum_to(gy @ np.swapaxes(vb, -1, -2), ga.shape)
+            _put(ga, _sum_to(gy @ np.swapaxes(vb, -1, -2), ga.shape), fresh & 1)
     if gb is not None:
         if case == DOT:
-            gb += gy * va
+            _put(gb, gy * va, fresh & 2)
         elif case == MV:
-            gb += va.T @ gy
+            _put(gb, va.T @ gy, fresh & 2)
         elif case == VM:
-            gb += np.outer(va, gy)
+            _put(gb, np.outer(va, gy), fresh & 2)
         elif case == MM:
             _into(gb, va.T, gy, fresh & 2)
         else:
-            gb += _sum_to(np.swapaxes(va, -1, -2) @ gy, gb.shape)
+            _put(gb, _sum_to(np.swapaxes(va, -1, -2) @ gy, gb.shape), fresh & 2)
 
 
 def _vjp(g, x, y, r):

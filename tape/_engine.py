@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _dtype as D
+from . import _parallel
 from . import _programs as P
 from . import _record as Rec
 from . import _tensor as T
@@ -24,9 +25,10 @@ from ._state import inplace_changes, state
 from ._stops import (C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_DONE, ST_FREED, ST_MODIFIED, ST_PYTHON,
                      ST_UNKNOWN)
 from ._sweep import _PYTHON_START as PYTHON_START
-from ._sweep import SAVES, free_rows, mark_unneeded, seeded_sweeps, sweep
+from ._sweep import NEVER, PYTHON_FROM, SAVES, free_rows, mark_unneeded, seeded_sweeps, sweep
 from ._tape import Tape, retire, write_tape
-from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, REGISTRY, X0, X1
+from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, R_DT, R_OP, REGISTRY, UNARY, X0, X1
+from .ops.elementwise import binary_adjoint, unary_adjoint
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
          "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -212,16 +214,44 @@ def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
     return seen
 
 
+def _adjoint_buffers(tape: Tape) -> tuple:
+    """The adjoint buffers of one backward, and whether the tape may keep them for the next.
+
+    The sweep zeroes each adjoint when a gradient first reaches it, so the buffers need not
+    be zeroed.  Small ones are new for each backward, because their gradients are handed out
+    as views of them; big ones (gradients copied out) are kept by the tape and reused: new
+    pages cost a page fault each on first touch, which for arrays of a million elements
+    costs more than the sweep.
+    """
+    t64, t32 = tape.t64, tape.t32
+    if t64 + t32 <= SHARED_ADJOINTS:
+        return np.empty(t64, np.float64), np.empty(t32, np.float32), False
+    try:
+        kept = tape.adjoints.pop()      # (atomic: a backward of this tape in another thread meanwhile makes its own)
+    except IndexError:
+        kept = None
+    if kept is None or kept[0].shape[0] < t64 or kept[1].shape[0] < t32:
+        # As big as the arenas, which the tape fills before it grows them (pages never
+        # touched cost nothing).
+        kept = np.empty(tape.v64.shape[0], np.float64), np.empty(tape.v32.shape[0], np.float32)
+    return kept[0], kept[1], True
+
+
 def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retained: bool) -> None:
     _mark_modified_leaves(tape)
     n = tape.n
-    g64 = np.zeros(tape.t64, np.float64)
-    g32 = np.zeros(tape.t32, np.float32)
+    g64, g32, keep = _adjoint_buffers(tape)
     grads = (g64, g32)
     seen = _new_seen(tape, result)
     for node, g in seeds:
+        first = not seen[node] & 1          # (the buffer holds no zeros: see _adjoint_buffers)
         if g.ndim == 0:
-            grads[tape.dt[node]][tape.off[node]] += g
+            if first:
+                grads[tape.dt[node]][tape.off[node]] = g
+            else:
+                grads[tape.dt[node]][tape.off[node]] += g
+        elif first:
+            _arena_view(tape, grads, node)[...] = g
         else:
             _arena_view(tape, grads, node)[...] += g
         seen[node] |= 1
@@ -229,17 +259,21 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     ctl = np.zeros(C_SIZE, np.int64)
     ctl[C_START] = n - 1
     while True:
-        sweep(tape.R, tape.F, tape.stab, tape.ix, SAVES, tape.v64, g64, tape.v32, g32, seen, ctl)
+        sweep(tape.R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl)
         if ctl[C_STATUS] == ST_DONE:
             break
         if ctl[C_STATUS] != ST_PYTHON:
             _stopped(tape, ctl)
         r = int(ctl[C_ROW])
-        _python_row(tape, r, values, grads, seen)
+        if tape.op[r] >= PYTHON_START:
+            _python_row(tape, r, values, grads, seen)
+        else:
+            _big_row(tape, r, values, grads, seen)
         ctl[C_START] = r - 1
     # The adjoint buffers are this backward's own: gradients are handed out as views of them,
-    # unless the buffers are big (a view would keep the whole of them alive).
-    share = g64.shape[0] + g32.shape[0] <= SHARED_ADJOINTS
+    # unless the buffers are big (a view would keep the whole of them alive, and the tape
+    # reuses them).
+    share = not keep
     marks = seen.tobytes()
     shapes = tape.shapes
     R = tape.R
@@ -263,6 +297,8 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                 entry[1] = entry[1] + g
     # (a node can be both asked for and retaining its grad: each gets its own copy)
     _collect(tape, seen, result, want_retained, lambda node: _arena_view(tape, grads, node).copy())
+    if keep and not tape.adjoints:
+        tape.adjoints.append(grads)
 
 
 def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
@@ -279,7 +315,7 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
         gb = grads[dy][oy:oy + ny].reshape(shapes[sy]) if rg[y] else None
     else:
         vb = gb = None
-    # An adjoint no row has reached yet is still zero: the rule may write it instead of adding.
+    # An adjoint no row has reached yet holds no zeros: the rule writes it instead of adding.
     fresh = (0 if seen[x] & 1 else 1) | (0 if y < 0 or seen[y] & 1 or y == x else 2)
     REGISTRY[code].py_adjoint(Row(tape, r), values[dx][ox:ox + nx].reshape(shapes[sx]), vb,
                               grads[dr][o:o + n].reshape(shapes[sr]), ga, gb, fresh)
@@ -288,6 +324,68 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
         seen[x] |= 1
     if gb is not None:
         seen[y] |= 1
+
+
+def _big_row(tape: Tape, r: int, values, grads, seen) -> None:
+    """Run a big elementwise row that the sweep left to Python (``_sweep.PYTHON_FROM``): with numpy
+    (``Op.numpy_rows``) or with the family's kernel, in parts on all cores (``_parallel``).  An
+    adjoint no gradient reached yet holds no zeros: each part writes it, or zeroes it before
+    the kernel adds to it."""
+    op = REGISTRY[int(tape.op[r])]
+    rg = tape.rg
+    # (input position, its node, first to reach its adjoint): the inputs the row writes a gradient to
+    writes = []
+    for k, x in enumerate(tape.inputs_of(r)):
+        if rg[x] and k not in op.nondiff:
+            writes.append((k, x, not seen[x] & 1))
+            seen[x] |= 1
+    seen[r] |= 4
+    part = _rule_part if op.numpy_rows else _kernel_part
+    _parallel.run(lambda lo, hi: part(tape, r, values, grads, writes, lo, hi), int(tape.num[r]))
+
+
+def _rule_part(tape: Tape, r: int, values, grads, writes, lo: int, hi: int) -> None:
+    """Elements ``lo:hi`` of a row's input adjoints from its op's ``vjp`` rule, run on plain
+    tensors that are (flat) views of the arenas, so each tensor op is one of numpy's SIMD ufuncs."""
+    R = tape.R
+
+    def part(arenas, node):
+        dt, o = R[1:3, node].tolist()
+        return arenas[dt][o + lo:o + hi]
+
+    def plain(arenas, node):
+        return T._plain(part(arenas, node), D.ARENA_DTYPES[R[R_DT, node]])
+
+    ins = tape.inputs_of(r)
+    outs = REGISTRY[int(R[R_OP, r])].vjp(plain(grads, r), tuple(plain(values, x) for x in ins), plain(values, r),
+                                         Row(tape, r))
+    for k, x, first in writes:
+        gx = part(grads, x)
+        d = outs[k]
+        if d is None:
+            if first:
+                gx[:] = 0
+        elif first:
+            gx[:] = d._value()
+        else:
+            np.add(gx, d._value(), out=gx)
+
+
+def _kernel_part(tape: Tape, r: int, values, grads, writes, lo: int, hi: int) -> None:
+    """Elements ``lo:hi`` of a row's input adjoints from its family's numba kernel."""
+    R = tape.R
+    code, dr, o, _, _, x, y = R[:7, r].tolist()
+    for _, node, first in writes:
+        if first:
+            dx, ox = R[1:3, node].tolist()
+            grads[dx][ox + lo:ox + hi] = 0
+    m = hi - lo
+    if code < UNARY.stop:
+        unary_adjoint(code, m, float(tape.fa[r]), float(tape.fb[r]), int(tape.ia[r]), values[dr], grads[dr],
+                      int(tape.off[x]) + lo, o + lo, values[1 - dr], grads[1 - dr])
+    else:
+        binary_adjoint(code, m, values[dr], grads[dr], int(tape.off[x]) + lo, int(tape.off[y]) + lo, o + lo, m, m,
+                       int(tape.rg[x]), int(tape.rg[y]))
 
 
 def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) -> None:
@@ -471,7 +569,7 @@ def jacobian_block(outputs, inputs):
     g64 = np.zeros(tape.t64, np.float64)
     g32 = np.zeros(tape.t32, np.float32)
     seen = np.zeros(tape.n, np.uint8)
-    k = seeded_sweeps(tape.R, tape.F, tape.stab, tape.ix, SAVES, tape.v64, g64, tape.v32, g32, seen, start,
+    k = seeded_sweeps(tape.R, tape.F, tape.stab, tape.ix, SAVES, NEVER, tape.v64, g64, tape.v32, g32, seen, start,
                       np.array(seed_dt, np.int64), np.array(seed_off, np.int64),
                       np.array(seed_node, np.int64), in_node, in_dt, in_off, in_num, J, reached,
                       np.zeros(C_SIZE, np.int64))

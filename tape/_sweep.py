@@ -3,17 +3,19 @@
 It walks rows from last to first, skipping rows no gradient reached, and calls
 the adjoint kernel of the row's op family (chosen by code range; the families
 dispatch on the code themselves).  It stops as every sweep does (``_stops``):
-at a row of the PYTHON range it reports the row, Python runs that row's
-adjoint, and the sweep resumes below it.
+at a row of the PYTHON range, or a big elementwise row (``PYTHON_FROM``), it
+reports the row, Python runs that row's adjoint (numpy or BLAS, or the kernel
+on several threads), and the sweep resumes below it.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
+from ._parallel import CORES, PART
 from ._stops import C_START, C_ROW, C_STATUS, FREED, MODIFIED, ST_DONE, ST_PYTHON, ST_UNKNOWN, check_saved, input_at
-from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN, R_LO,
-                        R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
+from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN,
+                        R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
 from .ops.elementwise import ONE_ELEMENT, binary_adjoint, scalar_d, unary_adjoint
 from .ops.join import join_adjoint
 from .ops.linalg import linalg_adjoint
@@ -30,9 +32,19 @@ _SOURCE_END = SOURCE.stop
 _PYTHON_START = PYTHON.start
 
 SAVES = np.zeros(N_CODES, np.int64)     # each op's ``saved`` bits
+# Per arena and code, the row size from which the sweep leaves a row (with no broadcast input)
+# to Python: ops with ``numpy_rows`` are differentiated by numpy there, other elementwise ops by
+# their kernel in parts on several threads (``_parallel``; not with one core).
+NEVER = np.full((2, N_CODES), np.iinfo(np.int64).max)
+PYTHON_FROM = NEVER.copy()
 for _code, _op in REGISTRY.items():
     SAVES[_code] = _op.saved
-__all__ = ["FREED", "MODIFIED", "SAVES", "sweep", "seeded_sweeps", "mark_unneeded", "free_rows"]
+    if _op.numpy_rows:
+        PYTHON_FROM[:, _code] = NUMPY_ROWS
+    elif (_code in UNARY or _code in BINARY) and CORES > 1:
+        PYTHON_FROM[:, _code] = 2 * PART
+__all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SAVES", "sweep", "seeded_sweeps", "mark_unneeded",
+           "free_rows"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -42,18 +54,43 @@ def _stop(ctl, status, r):
 
 
 @njit(cache=True, error_model="numpy")
-def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, ctl):
+def _reach(R, seen, g64, g32, node):
+    """Mark that a gradient reached ``node`` (one that needs one); the first time, zero its
+    adjoint, which the kernels then add to.  Zeroing each adjoint when it is first reached, not
+    the whole buffer up front, lets a backward reuse a buffer, touches only the adjoints it
+    needs, and leaves each in cache for the kernel that adds to it."""
+    if node >= 0 and R[R_RG, node] != 0 and not seen[node] & 1:
+        seen[node] |= 1
+        _zero(R, g64, g32, node)
+
+
+@njit(cache=True, error_model="numpy")
+def _zero(R, g64, g32, node):
+    o = R[R_OFF, node]
+    if R[R_DT, node] == 0:
+        for i in range(o, o + R[R_NUM, node]):
+            g64[i] = 0.0
+    else:
+        for i in range(o, o + R[R_NUM, node]):
+            g32[i] = 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
     """Propagate adjoints from row ``ctl[C_START]`` down to row 0.
 
     ``seen`` holds bits per row: 1 reached by a gradient, 2 not needed (no input
     leads to a requested input: skipped, as PyTorch skips it), 4 executed.
     Reports in ``ctl`` (``_stops``): ST_DONE, or the row and why the sweep stopped
     there (a row for Python, a freed or modified row, a code no kernel knows).
-    ``R`` and ``F`` hold the tape's integer and float columns.
+    ``R`` and ``F`` hold the tape's integer and float columns; rows of code ``c`` in arena
+    ``d`` with at least ``python_from[d, c]`` elements, whose inputs have as many (none
+    broadcast), are left to Python too.
     """
     op, dt, off, num, shp, a, b, ia, ib, rg = (R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_SHP], R[R_A], R[R_B],
                                                R[R_IA], R[R_IB], R[R_RG])
     ln = R[R_LN]
+    nout = R[R_NOUT]
     fa, fb = F[0], F[1]
     for r in range(ctl[C_START], -1, -1):
         if seen[r] & 3 != 1:
@@ -67,10 +104,29 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, ctl):
         if status != ST_DONE:
             _stop(ctl, status, r)
             return
-        if code >= _PYTHON_START:
+        if code >= _PYTHON_START or (num[r] >= python_from[dt[r], code] and num[a[r]] == num[r]
+                                     and (b[r] < 0 or num[b[r]] == num[r])):
             _stop(ctl, ST_PYTHON, r)
             return
         seen[r] |= 4
+        if ln[r]:
+            for k in range(ln[r]):
+                _reach(R, seen, g64, g32, input_at(R, ix, r, k))
+        else:
+            # _reach written out: its array arguments cost reference counting on every row
+            for xk in (a[r], b[r]):
+                if xk >= 0 and rg[xk] != 0 and not seen[xk] & 1:
+                    seen[xk] |= 1
+                    lo = off[xk]
+                    if dt[xk] == 0:
+                        for i in range(lo, lo + num[xk]):
+                            g64[i] = 0.0
+                    else:
+                        for i in range(lo, lo + num[xk]):
+                            g32[i] = 0.0
+        for o in range(r + 1, r + 1 + nout[r]):
+            if not seen[o] & 1:
+                _zero(R, g64, g32, o)     # an output no gradient reached: its part of the row's adjoint
         # Each family is called with the row's own arena first; written out per
         # dtype because an intermediate dispatch function costs reference
         # counting on every array argument, several times the kernel itself.
@@ -138,27 +194,18 @@ def sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, ctl):
         if not known:
             _stop(ctl, ST_UNKNOWN, r)
             return
-        if ln[r]:
-            for k in range(ln[r]):
-                xk = input_at(R, ix, r, k)
-                if rg[xk] != 0:
-                    seen[xk] |= 1
-        else:
-            if x >= 0 and rg[x] != 0:
-                seen[x] |= 1
-            if y >= 0 and rg[y] != 0:
-                seen[y] |= 1
     ctl[C_STATUS] = ST_DONE
 
 
 @njit(cache=True, error_model="numpy")
-def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_dt, seed_off, seed_node,
+def seeded_sweeps(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, start, seed_dt, seed_off, seed_node,
                   in_node, in_dt, in_off, in_num, J, reached, ctl):
     """One reverse sweep per seed, all in compiled code: row ``k`` of ``J`` gets the
     adjoints of the inputs (``in_*``: node, arena, offset, size) for a unit adjoint
     at output element ``k`` (``seed_*``), and ``reached[k, j]`` whether the sweep
     got to input ``j``.  Returns -1, or the seed whose sweep met a row that numba
     cannot run (a row for Python, or a freed/modified one; the report is in ``ctl``).
+    ``never`` (``NEVER``): no row goes to Python for its size.
     """
     top64 = 0
     top32 = 0
@@ -179,7 +226,7 @@ def seeded_sweeps(R, F, stab, ix, saves, v64, g64, v32, g32, seen, start, seed_d
             g32[seed_off[k]] = 1.0
         seen[seed_node[k]] |= 1
         ctl[C_START] = start
-        sweep(R, F, stab, ix, saves, v64, g64, v32, g32, seen, ctl)
+        sweep(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, ctl)
         if ctl[C_STATUS] != ST_DONE:
             return k
         col = 0

@@ -56,7 +56,7 @@ class Tape:
 
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
-                             "soft", "checked", "kept", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64")
+                             "soft", "checked", "kept", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64", "adjoints")
 
     def __init__(self) -> None:
         self.cap = ROWS0
@@ -67,6 +67,7 @@ class Tape:
         self.stab = np.zeros(64, np.int64)      # offset 0 holds the 0-d shape: [0]
         self.ix = np.zeros(64, np.int64)        # index lists of gather/scatter rows
         self.stop = 0
+        self.adjoints = []      # adjoint buffers kept for the next backward (see _engine._adjoint_buffers)
         self._clear()
 
     def _clear(self) -> None:

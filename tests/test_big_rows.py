@@ -1,0 +1,281 @@
+"""Big arrays: which path differentiates a row, and the adjoint buffers a backward reuses.
+
+Ops whose adjoint loop in the numba kernel does not vectorize (``Op.numpy_rows``: their
+derivative calls sin, cos, pow ..., or they have no loop of their own) are differentiated by
+numpy from ``NUMPY_ROWS`` elements on: the sweep stops at such a row and Python runs the op's
+``vjp`` rule on views of the arenas.  Both paths must agree, below and above the threshold.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import tape
+from tape import _engine, _parallel, _sweep
+from tape.ops import elementwise as E
+from tape.ops._spec import NUMPY_ROWS, REGISTRY
+
+# One front end per op with ``numpy_rows`` (a variant per branch of its rule), and the largest
+# difference in ulps between the numba and numpy paths, (float32, float64).  The paths compute
+# the same expression; they differ where numpy's SIMD functions round differently from libm's
+# (sin, cos, pow: within 2 ulps of each other, pow within 3 after the rule's products), and, in
+# float32, where the numba kernel evaluates the derivative in float64 and rounds once while the
+# rule rounds after each float32 step (within 1-2 ulps).
+CASES = {
+    "sin": (E.SIN, lambda x: x.sin(), (2, 0)),
+    "cos": (E.COS, lambda x: x.cos(), (2, 0)),
+    "tan": (E.TAN, lambda x: x.tan(), (1, 0)),
+    "log2": (E.LOG2, lambda x: x.log2(), (1, 0)),
+    "log10": (E.LOG10, lambda x: x.log10(), (2, 0)),
+    "sinh": (E.SINH, lambda x: x.sinh(), (4, 2)),
+    "cosh": (E.COSH, lambda x: x.cosh(), (4, 2)),
+    "expm1": (E.EXPM1, lambda x: x.expm1(), (2, 2)),
+    "pow_3.5": (E.POWC, lambda x: x ** 3.5, (3, 3)),
+    "pow_-1.5": (E.POWC, lambda x: x ** -1.5, (3, 3)),
+    "pow_0.5": (E.POWC, lambda x: x ** 0.5, (2, 2)),
+    "pow_2": (E.POWC, lambda x: x ** 2, (0, 0)),
+    "pow_0": (E.POWC, lambda x: x ** 0, (0, 0)),
+    "rpow_2.5": (E.RPOWC, lambda x: 2.5 ** x, (2, 0)),
+    "rpow_0": (E.RPOWC, lambda x: 0.0 ** x, (0, 0)),
+}
+DTYPES = {"float32": (tape.float32, np.float32, 0), "float64": (tape.float64, np.float64, 1)}
+EDGES = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan]
+
+
+def test_every_numpy_rows_op_has_a_case():
+    assert {code for code, op in REGISTRY.items() if op.numpy_rows} == {c[0] for c in CASES.values()}
+
+
+@pytest.fixture
+def thresholds():
+    """``_sweep.PYTHON_FROM`` (the array the engine passes to the sweep), restored afterwards."""
+    saved = _sweep.PYTHON_FROM.copy()
+    yield _sweep.PYTHON_FROM
+    _sweep.PYTHON_FROM[:] = saved
+
+
+def _inputs(n: int, npdt) -> tuple:
+    rng = np.random.default_rng(n)
+    k = n - len(EDGES)
+    x = np.concatenate([rng.uniform(-10, 10, k // 3), rng.uniform(0, 3, k // 3),
+                        np.exp(rng.uniform(-8, 8, k - 2 * (k // 3))), EDGES]).astype(npdt)
+    return x, rng.standard_normal(n).astype(npdt)
+
+
+def _grad(f, x, w, dtype) -> np.ndarray:
+    t = tape.tensor(x, dtype=dtype, requires_grad=True)
+    (f(t) * tape.tensor(w, dtype=dtype)).sum().backward()
+    return t.grad.numpy()
+
+
+def _ulps(a: np.ndarray, b: np.ndarray) -> float:
+    assert np.array_equal(np.isnan(a), np.isnan(b))
+    inf = np.isinf(a) | np.isinf(b)
+    assert np.array_equal(a[inf], b[inf])
+    fin = np.isfinite(a)
+    big = np.maximum(np.abs(a[fin]), np.abs(b[fin]))
+    return float((np.abs(a[fin].astype(np.float64) - b[fin]) / np.spacing(big).astype(np.float64)).max())
+
+
+@pytest.mark.parametrize("size", ["below", "above"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES)
+def test_numpy_and_numba_paths_agree(case, dtype, size, thresholds):
+    code, f, ulps = CASES[case]
+    tdt, npdt, k = DTYPES[dtype]
+    rows = NUMPY_ROWS[tdt.arena]
+    n = rows // 2 if size == "below" else rows + 5
+    x, w = _inputs(n, npdt)
+    with np.errstate(all="ignore"):
+        thresholds[:, code] = _sweep.NEVER[0, 0]
+        by_numba = _grad(f, x, w, tdt)
+        thresholds[:, code] = 1
+        by_numpy = _grad(f, x, w, tdt)
+    assert _ulps(by_numba, by_numpy) <= ulps[k]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_big_rows_take_the_numpy_path(dtype, monkeypatch):
+    tdt, npdt, _ = DTYPES[dtype]
+    rows = NUMPY_ROWS[tdt.arena]
+    ran = []
+    run = _engine._rule_part
+
+    def counted(tp, r, *args):
+        ran.append(REGISTRY[int(tp.op[r])].name)
+        run(tp, r, *args)
+
+    monkeypatch.setattr(_engine, "_rule_part", counted)
+    for n, expect in ((rows - 1, []), (rows, ["sin", "pow"])):
+        v = np.linspace(0.5, 2.0, n).astype(npdt).astype(np.float64)
+        x = tape.tensor(v, dtype=tdt, requires_grad=True)
+        ((x.sin() * 2.0) ** 3.5 + x.exp()).sum().backward()
+        assert sorted(ran) == sorted(expect)
+        expected = 3.5 * (2.0 * np.sin(v)) ** 2.5 * 2.0 * np.cos(v) + np.exp(v)
+        np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-5, atol=1e-5)
+        ran.clear()
+
+
+def test_numpy_path_adds_to_an_adjoint_already_reached(thresholds):
+    """x reaches the sin row's input after another row wrote its adjoint: the numpy path adds."""
+    thresholds[:, E.SIN] = 1
+    x = tape.tensor(np.linspace(-1.0, 1.0, 64), dtype=tape.float64, requires_grad=True)
+    (x.sin() + x * 3.0).sum().backward()
+    v = np.linspace(-1.0, 1.0, 64)
+    np.testing.assert_allclose(x.grad.numpy(), np.cos(v) + 3.0, rtol=1e-15)
+    y = tape.tensor(v, dtype=tape.float64, requires_grad=True)
+    (y * 3.0 + y.sin()).sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), np.cos(v) + 3.0, rtol=1e-15)
+
+
+def test_python_path_for_a_square(thresholds):
+    """s * s with s's adjoint not reached yet, by the kernel outside the sweep: zeroed once, both
+    products added."""
+    thresholds[:, E.SIN] = 1
+    thresholds[:, E.MUL] = 1
+    v = np.linspace(-1.0, 1.0, 64)
+    x = tape.tensor(v, dtype=tape.float64, requires_grad=True)
+    s = x.sin()
+    (s * s).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.sin(v) * np.cos(v), rtol=1e-14)
+
+
+def test_broadcast_rows_stay_in_the_sweep(thresholds, monkeypatch):
+    """A row with an input broadcast along leading dims is not split into parts: the sweep runs it."""
+    thresholds[:, :] = 1
+    handed = []
+    monkeypatch.setattr(_engine, "_big_row", lambda tp, r, *args: handed.append(int(tp.op[r])))
+    a = tape.tensor(np.linspace(0.5, 2.0, 12).reshape(4, 3), dtype=tape.float64, requires_grad=True)
+    b = tape.tensor([1.5, 2.0, 0.5], dtype=tape.float64, requires_grad=True)
+    (a * b).sum().backward()
+    assert handed == []
+    np.testing.assert_allclose(b.grad.numpy(), a.detach().numpy().sum(0), rtol=1e-15)
+
+
+# --- adjoint buffers ----------------------------------------------------------------------
+BIG = _engine.SHARED_ADJOINTS     # elements past which the tape keeps its adjoint buffers
+
+
+def test_reused_buffer_holds_no_stale_adjoints():
+    """The second backward reuses the first one's buffer; an output of unbind that no gradient
+    reaches must contribute zeros, not what the first backward left there."""
+    x = tape.tensor(np.ones((2, BIG)), dtype=tape.float32, requires_grad=True)
+    a, b = (x * 1.0).unbind(0)
+    first = (a * 2.0).sum() + (b * 5.0).sum()
+    second = (a * 3.0).sum()
+    first.backward(retain_graph=True)
+    np.testing.assert_array_equal(x.grad.numpy(), np.stack([np.full(BIG, 2.0), np.full(BIG, 5.0)]))
+    before = x.grad.numpy().copy()
+    second.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), before + np.stack([np.full(BIG, 3.0), np.zeros(BIG)]))
+
+
+@pytest.mark.parametrize("n", [4, BIG])
+def test_gradients_handed_out_are_not_overwritten(n):
+    """A later backward of the same tape (small buffers: gradients are views of them; big
+    buffers: the tape reuses them) leaves gradients handed out earlier as they were."""
+    x = tape.tensor(np.ones(n), dtype=tape.float32, requires_grad=True)
+    y = x * 2.0
+    g1, = tape.autograd.grad(y.sum(), x, retain_graph=True)
+    kept = g1.numpy().copy()
+    g2, = tape.autograd.grad((y * 7.0).sum(), x)
+    np.testing.assert_array_equal(g1.numpy(), kept)
+    np.testing.assert_array_equal(g2.numpy(), np.full(n, 14.0))
+
+
+# --- parts on several threads --------------------------------------------------------------
+def _workload(v: np.ndarray, dtype):
+    """The benchmark's function, plus a broadcast operand and a cast: rows of every kind."""
+    x = tape.tensor(v, dtype=dtype, requires_grad=True)
+    b = tape.tensor(v[:8], dtype=dtype, requires_grad=True)
+    y = x.sin() * (-x * x).exp() + (x * x + 1).sqrt() + (x.reshape(-1, 8) * b).reshape(-1) / 3.0
+    (y.double().tanh() * 2.0 + y.relu()).sum().backward()
+    return x.grad.numpy(), b.grad.numpy()
+
+
+@pytest.fixture
+def small_parts(monkeypatch, thresholds):
+    """Rows of 256 elements and up run in parts of 64 (so that small arrays take that path)."""
+    monkeypatch.setattr(_parallel, "PART", 64)
+    for code in range(E.UNARY.start, E.BINARY.stop):
+        if code in REGISTRY:
+            thresholds[:, code] = min(int(thresholds[0, code]), 256)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_results_do_not_depend_on_the_number_of_threads(dtype, small_parts):
+    v = np.random.default_rng(3).uniform(-2.0, 2.0, 4096)
+    tdt = DTYPES[dtype][0]
+    results = []
+    for cores in (1, 2, 3, 8):
+        small_parts.setattr(_parallel, "CORES", cores)
+        results.append(_workload(v, tdt))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert a.tobytes() == b.tobytes()
+    # and the same as the sweep's own loops (only rows for numpy left to Python)
+    for code, op in REGISTRY.items():
+        if not op.numpy_rows:
+            _sweep.PYTHON_FROM[:, code] = _sweep.NEVER[:, code]
+    swept = _workload(v, tdt)
+    for a, b in zip(swept, results[0]):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_concurrent_backwards_on_several_threads(small_parts):
+    """Several Python threads sweeping big rows at once share the pool; each gets its own result."""
+    small_parts.setattr(_parallel, "CORES", 2)
+    inputs = [np.random.default_rng(k).uniform(-2.0, 2.0, 2048) for k in range(6)]
+    alone = [_workload(v, tape.float32) for v in inputs]
+    got = [None] * len(inputs)
+    errors = []
+
+    def work(k):
+        try:
+            for _ in range(5):
+                got[k] = _workload(inputs[k], tape.float32)
+        except BaseException as e:      # (reported below: an assert in a thread would be lost)
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for a, b in zip(alone, got):
+        for u, w in zip(a, b):
+            assert u.tobytes() == w.tobytes()
+
+
+def test_parts_cover_the_row():
+    for cores in (1, 2, 3, 5):
+        for n in (0, 1, _parallel.PART, 2 * _parallel.PART - 1, 2 * _parallel.PART, 10 * _parallel.PART + 3):
+            old = _parallel.CORES
+            _parallel.CORES = cores
+            try:
+                parts = _parallel.split(n)
+            finally:
+                _parallel.CORES = old
+            assert parts[0][0] == 0 and parts[-1][1] == n
+            assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+            assert len(parts) == max(1, min(cores, n // _parallel.PART))
+
+
+@pytest.mark.parametrize("n", [5, 1000])
+def test_square_and_sum_loops(n):
+    """x * x adds both products to x's one adjoint; a + b passes the gradient to both (loops of
+    their own in the binary kernel)."""
+    v = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    w = np.random.default_rng(n + 1).standard_normal(n).astype(np.float32)
+    x = tape.tensor(v, requires_grad=True)
+    ((x * x) * tape.tensor(w)).sum().backward()
+    assert x.grad.numpy().tobytes() == ((w * v) + (w * v)).tobytes()
+    a = tape.tensor(v, requires_grad=True)
+    b = tape.tensor(w, requires_grad=True)
+    ((a + b) * tape.tensor(w) + (a - b) * tape.tensor(v)).sum().backward()
+    assert a.grad.numpy().tobytes() == (w + v).tobytes()
+    assert b.grad.numpy().tobytes() == (w - v).tobytes()
