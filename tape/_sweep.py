@@ -14,8 +14,8 @@ from numba import njit
 
 from ._parallel import CORES, PART
 from ._stops import C_START, C_ROW, C_STATUS, FREED, MODIFIED, ST_DONE, ST_PYTHON, ST_UNKNOWN, check_saved, input_at
-from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN, R_LO,
-                        R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
+from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN,
+                        R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
 from .ops.elementwise import CAST, MASK, binary_adjoint, scalar_d, unary_adjoint
 from .ops.join import join_adjoint
 from .ops.linalg import MATMUL, matmul_adjoint
