@@ -89,7 +89,10 @@ def _where(m, g):
 
 # The derivative of each unary op at one element: ``(gy, x, y, fa, fb) -> dx``.  ``_unary_d``
 # dispatches on the code for single elements and for the shared loop; an op whose derivative is
-# arithmetic also gets a loop of its own in ``unary_adjoint`` (``_each``), which vectorizes.
+# arithmetic also gets a loop of its own in ``unary_adjoint``, which vectorizes.  (These small
+# functions are inlined by numba; the larger helpers above and the dispatchers are compiled once
+# and inlined by LLVM: numba's own inlining copies a function's IR into every caller, which
+# costs more compile time than their loops.)
 @njit(cache=True, error_model="numpy", inline="always")
 def _d_neg(gy, x, y, fa, fb):
     return -gy
