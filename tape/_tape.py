@@ -56,7 +56,8 @@ class Tape:
 
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
-                             "soft", "checked", "kept", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64", "adjoints")
+                             "soft", "checked", "kept", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64",
+                             "adjoints")
 
     def __init__(self) -> None:
         self.cap = ROWS0
@@ -109,10 +110,11 @@ class Tape:
         self.fb = F[1]
         # Writers for the scalar fast path: an item write through a memoryview costs a
         # fifth of numpy's (no conversion to an array scalar).
-        self.w_op = memoryview(self.op)
-        self.w_off = memoryview(self.off)
-        self.w_a = memoryview(self.a)
-        self.w_b = memoryview(self.b)
+        self.w_int = [memoryview(R[i]) for i in range(N_INT_COLS)]
+        self.w_op = self.w_int[R_OP]
+        self.w_off = self.w_int[R_OFF]
+        self.w_a = self.w_int[R_A]
+        self.w_b = self.w_int[R_B]
         self.w_fa = memoryview(self.fa)
 
     def grow_rows(self) -> None:
@@ -219,25 +221,25 @@ class Tape:
         else:
             v[o] = value            # an item assignment costs a fifth of a slice's
         self.n = r + 1
-        R = self.R
-        R[R_OP, r] = code
+        w = self.w_int
+        w[R_OP][r] = code
         if arena:
-            R[R_DT, r] = arena
-        R[R_OFF, r] = o
-        R[R_NUM, r] = n
+            w[R_DT][r] = arena
+        w[R_OFF][r] = o
+        w[R_NUM][r] = n
         if shape:
             sid = self.shape_ids.get(shape)
-            R[R_SHP, r] = sid if sid is not None else self.shape_id(shape)
+            w[R_SHP][r] = sid if sid is not None else self.shape_id(shape)
         if a != -1:
-            R[R_A, r] = a
+            w[R_A][r] = a
         if b != -1:
-            R[R_B, r] = b
+            w[R_B][r] = b
         if ia:
-            R[R_IA, r] = ia
+            w[R_IA][r] = ia
         if ib:
-            R[R_IB, r] = ib
+            w[R_IB][r] = ib
         if hid:
-            R[R_HID, r] = hid
+            w[R_HID][r] = hid
         if fa:
             self.F[0, r] = fa
         if fb:
