@@ -181,7 +181,7 @@ def _d_reciprocal(gy, x, y, fa, fb):
 @njit(cache=True, error_model="numpy", inline="always")
 def _d_powc(gy, x, y, fa, fb):
     if fa == 0.0:
-        return 0.0 * gy
+        return type(gy)(0.0)    # PyTorch: zeros_like(x) for an exponent of 0, even for a nan gradient
     # x ** 1 and x ** 0 written out: pow() on every element costs ~10x (squares are common).
     p = x if fa == 2.0 else (type(x)(1.0) if fa == 1.0 else _pow(x, type(x)(fa - 1.0)))
     return gy * (p * type(x)(fa))
@@ -772,7 +772,8 @@ _u(RSUBC, "rsub", "RsubBackward1", 0, None, None, lambda g, x, y, r: (-g,), ulps
 _u(MULC, "mul", "MulBackward0", NUMBER, None, None, lambda g, x, y, r: (g * r.fa,), number_input=True, ulps=EXACT)
 _u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa,), number_input=True, ulps=EXACT)
 _u(POWC, "pow", "PowBackward0", X0, None, None,
-   lambda g, x, y, r: (g * 0.0,) if r.fa == 0.0 else (g * (x[0] ** (r.fa - 1.0) * r.fa),),
+   lambda g, x, y, r: ((g._mask(M_ZERO, constant=True),) if r.fa == 0.0     # zeros, as PyTorch's zeros_like
+                       else (g * (x[0] ** (r.fa - 1.0) * r.fa),)),
    ulps=(*TRANSCENDENTAL, (2, 4)), numpy_rows=True)
 _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
    lambda g, x, y, r: (g * (y * r.log_fa)._masked(x[0]._mask(M_NEG)),) if r.fa == 0.0

@@ -1100,3 +1100,10 @@ def test_fixed_fill_derivative_has_no_graph():
                  "v5 = v0 * v1; v5.zero_(); loss = (v0 * 0.5).sum() + (v5 * 0.5).sum()\n"
                  "gs = L.autograd.grad(loss, [v0], create_graph=True); (0.5 * gs[0]).sum().backward()\n"
                  "r = v0.grad")
+
+
+def test_fixed_zero_exponent_gradient_is_zero_even_for_nan():
+    """Found by the fuzzer; fixed in tape (was: x ** 0 passed a nan gradient on as nan; PyTorch gives zeros)."""
+    _assert_same("v0 = L.tensor([[-2.0, -2.0]], dtype=L.float32, requires_grad=True)\n"
+                 "v6 = L.tensor([[-2.0, -2.0]], dtype=L.float32) ** (v0 ** 0)\n"
+                 "(v6 * 0.5).sum().backward(); r = v0.grad")

@@ -1363,3 +1363,14 @@ def test_dropped_graph_is_released():
 
     growth, _, _ = _run_memory_loop(step, 5_000, 500)
     assert growth < 2 * 1024 * 1024, growth
+
+
+def test_zero_exponent_gives_zero_gradient_even_for_nan_or_inf():
+    # PyTorch's pow backward: zeros_like(x) when the exponent is 0, whatever the gradient or x.
+    for n in (1, 3, 100_000):
+        x = torch.full((n,), float("inf"), dtype=torch.float64, requires_grad=True)
+        ((x ** 0) * float("nan")).sum().backward()
+        assert x.grad.abs().sum().item() == 0.0
+    x = torch.tensor([1.0, float("inf")], dtype=torch.float64, requires_grad=True)
+    g, = torch.autograd.grad((x ** 0).sum(), x, create_graph=True)
+    assert g.tolist() == [0.0, 0.0] and not g.requires_grad
