@@ -329,19 +329,10 @@ def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = Non
     value = np.asarray(value, dt.np).reshape(shape)
     if out is None and state.grad and (x._rg or y._rg) and dt.is_floating_point:
         cond = plain(mask.astype(dt.np), dt)
-        return _record_listed(WHERE, value, dt, [cond, x, y], [_row_shape(s, shape) for s in
-                                                                (cond._shape, x._shape, y._shape)], 0)
+        # (An input broadcast along leading dims only is kept as it is: the kernel reads it modulo
+        # its size; others are expanded by node_in.)
+        return _record_listed(WHERE, value, dt, [cond, x, y], [shape] * 3, 0)
     return _write_out(plain(value, dt), out, "where")
-
-
-def _row_shape(s: tuple, shape: tuple) -> tuple:
-    """The shape an input of a where row is recorded with: its own when it broadcasts along
-    leading dims only (the kernel reads it modulo its size), else the full shape."""
-    k = 0
-    while k < len(s) and s[k] == 1:
-        k += 1
-    tail = s[k:]
-    return s if not tail or shape[len(shape) - len(tail):] == tail else shape
 
 
 @public("unbind")

@@ -45,27 +45,28 @@ def input_at(R, ix, r, k):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _stale(fr, node, r):
+def _stale(R, node, r):
     # A value counts as modified for the rows recorded before its change (fr >> 2).
-    return node >= 0 and fr[node] & MODIFIED and r < fr[node] >> 2
+    return node >= 0 and R[R_FR, node] & MODIFIED and r < R[R_FR, node] >> 2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def check_saved(R, ix, saves, r):
     """ST_DONE if row ``r`` can run; ST_FREED if an earlier backward freed what it saved;
-    ST_MODIFIED if a value it saved was changed in place since it was recorded."""
+    ST_MODIFIED if a value it saved was changed in place since it was recorded.
+
+    Inlined, and reading ``R`` by element: a call with array arguments, or a view of one of
+    ``R``'s rows, costs reference counting on every row swept (several times the check)."""
     saved = saves[R[R_OP, r]]
     if saved == 0:
         return ST_DONE
-    fr = R[R_FR]
-    if fr[r] & FREED:
+    if R[R_FR, r] & FREED:
         return ST_FREED
     x = input_at(R, ix, r, 0)
     y = input_at(R, ix, r, 1)
-    rg = R[R_RG]
     # CROSS: each input is saved only when the other one needs a gradient (products).
-    save_x = saved & X0 and (not saved & CROSS or rg[y] != 0)
-    save_y = saved & X1 and (not saved & CROSS or rg[x] != 0)
-    if (save_x and _stale(fr, x, r)) or (save_y and _stale(fr, y, r)) or (saved & OUT and _stale(fr, r, r)):
+    save_x = saved & X0 and (not saved & CROSS or R[R_RG, y] != 0)
+    save_y = saved & X1 and (not saved & CROSS or R[R_RG, x] != 0)
+    if (save_x and _stale(R, x, r)) or (save_y and _stale(R, y, r)) or (saved & OUT and _stale(R, r, r)):
         return ST_MODIFIED
     return ST_DONE
