@@ -120,7 +120,6 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
         # tape; it is retired once full instead of growing (``fresh``), and the next op checks
         # whether anything still refers to it (a loop that dropped it all resets it).
         cur = state.tape
-        cur.kept = True
         cur.soft = min(cur.soft, cur.n)
     return result
 

@@ -44,7 +44,7 @@ _DEFAULTS = np.array([0, 0, 0, 1, 0, -1, -1, 0, 0, 1, 0, 0, 0, 0, 0], np.int64)[
 assert len(_INT_COLS) == N_INT_COLS
 ROWS0 = 256
 ARENA0 = 1024
-MAX_ROWS = 1 << 16    # past this a new tape is started, so one tape never grows without bound
+MAX_ROWS = 1 << 16    # the largest tape started when a full one is still referenced
 SHAPES_KEPT = 1 << 12  # shape-table entries kept across resets
 SPARES = 4            # retired tapes kept per thread for reuse once nothing refers to them
 
@@ -56,12 +56,12 @@ class Tape:
 
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
-                             "soft", "checked", "kept", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64",
+                             "soft", "checked", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64",
                              "adjoints")
 
-    def __init__(self) -> None:
-        self.cap = ROWS0
-        self._columns(np.repeat(_DEFAULTS, ROWS0, axis=1), np.zeros((2, ROWS0)))
+    def __init__(self, cap: int = ROWS0) -> None:
+        self.cap = cap
+        self._columns(np.repeat(_DEFAULTS, cap, axis=1), np.zeros((2, cap)))
         self.v64 = np.empty(ARENA0, np.float64)
         self.v32 = np.empty(ARENA0, np.float32)
         self.w64 = memoryview(self.v64)
@@ -90,7 +90,6 @@ class Tape:
         # ``inplace_changes`` when the leaves' versions were last compared: no change made
         # before a row was recorded can make it stale, so a new tape starts checked.
         self.checked = inplace_changes[0]
-        self.kept = False       # a backward that retained its graph left this tape current
 
     def reset(self) -> None:
         """Empty the tape for reuse, keeping its buffers (nothing may refer to it)."""
@@ -391,10 +390,15 @@ def fresh() -> Tape:
         t = state.tape = Tape()
     elif sys.getrefcount(t) == 3:       # state.tape, ``t`` and getrefcount's argument
         t.reset()
-    elif (t.n >= MAX_ROWS or t.kept and t.n >= t.cap) and not state.pinned:
+    elif t.n >= t.cap and not state.pinned:
+        # Full and still referenced.  Doubling it would keep every later graph alive for as long
+        # as one tensor of this one lives (and a forward-only loop is referenced between any two
+        # of its ops, so it would never be reset): later ops go to a spare nothing refers to,
+        # or to a new tape twice as large, so that one long graph spans few tapes.
+        cap = min(2 * t.cap, MAX_ROWS)
         t = None
         retire()
-        t = state.tape or Tape()
+        t = state.tape or Tape(cap)
         state.tape = t
     else:
         t.soft = t.cap
