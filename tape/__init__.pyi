@@ -5,6 +5,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from . import autograd as autograd
+from . import cuda as cuda
 from ._creation import Generator as Generator
 from ._creation import arange as arange
 from ._creation import as_tensor as as_tensor
@@ -25,17 +26,24 @@ from ._creation import randn as randn
 from ._creation import tensor as tensor
 from ._creation import zeros as zeros
 from ._creation import zeros_like as zeros_like
+from ._device import device as device
+from ._device import get_default_device as get_default_device
+from ._device import set_default_device as set_default_device
 from ._dtype import dtype as dtype
 from ._dtype import get_default_dtype as get_default_dtype
 from ._dtype import set_default_dtype as set_default_dtype
+from ._format import get_printoptions as get_printoptions
+from ._format import set_printoptions as set_printoptions
 from ._grad_mode import enable_grad as enable_grad
 from ._grad_mode import is_grad_enabled as is_grad_enabled
 from ._grad_mode import no_grad as no_grad
 from ._grad_mode import set_grad_enabled as set_grad_enabled
+from ._serialize import load as load
+from ._serialize import save as save
 from ._tensor import Size as Size
 from ._tensor import Tensor as Tensor
 from ._dtype import dtype as _DType
-from ._tensor import Dims, Number, Operand, Shape, _Tensors
+from ._tensor import Dims, Generator, Number, Operand, Shape, _Tensors, device, tensortype
 
 default_generator: Generator
 float32: _DType
@@ -53,6 +61,15 @@ half: _DType
 long: _DType
 int: _DType
 short: _DType
+BoolTensor: tensortype
+ByteTensor: tensortype
+CharTensor: tensortype
+ShortTensor: tensortype
+IntTensor: tensortype
+LongTensor: tensortype
+HalfTensor: tensortype
+FloatTensor: tensortype
+DoubleTensor: tensortype
 __version__: builtins.str
 
 __all__ = [
@@ -62,13 +79,17 @@ __all__ = [
     "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool", "float",
     "double", "half", "long", "int", "short", "get_default_dtype", "set_default_dtype", "no_grad",
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd", "is_tensor",
-    "is_floating_point", "numel", "format_tape", "detach", "add", "sub", "subtract", "mul",
-    "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
-    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid",
-    "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone",
-    "eq", "ne", "lt", "le", "gt", "ge", "reshape", "unsqueeze", "squeeze", "flatten",
-    "broadcast_shapes", "select", "transpose", "t", "cat", "concat", "concatenate", "stack",
-    "where", "unbind", "matmul", "mm", "mv", "dot", "sum", "mean",
+    "is_floating_point", "numel", "device", "cuda", "get_default_device", "set_default_device",
+    "save", "load", "set_printoptions", "get_printoptions", "BoolTensor", "ByteTensor",
+    "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor", "FloatTensor",
+    "DoubleTensor", "format_tape", "detach", "add", "sub", "subtract", "mul", "multiply", "div",
+    "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt",
+    "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid", "relu", "reciprocal", "clamp",
+    "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone", "eq", "ne", "lt", "le", "gt",
+    "ge", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose",
+    "t", "cat", "concat", "concatenate", "stack", "where", "unbind", "matmul", "mm", "mv", "dot",
+    "sum", "mean", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
+    "tril_indices", "triu_indices", "logspace",
 ]
 
 
@@ -87,6 +108,9 @@ def abs(input: Tensor) -> Tensor:
 
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
+
+def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+    """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
 
 def broadcast_shapes(*shapes: Shape) -> Size:
     """Return the shape that tensors of the given shapes broadcast to (ints count as 1-D shapes)."""
@@ -166,6 +190,9 @@ def log10(input: Tensor) -> Tensor:
 def log2(input: Tensor) -> Tensor:
     """The base-2 logarithm of each element."""
 
+def logspace(start: builtins.float, end: builtins.float, steps: builtins.int, base: builtins.float = ..., *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ...) -> Tensor:
+    """``steps`` values ``base ** x`` for ``x`` evenly spaced from ``start`` to ``end`` inclusive."""
+
 def lt(input: Tensor, other: Operand) -> Tensor:
     """``self < other`` at each element, broadcasting."""
 
@@ -187,6 +214,10 @@ def mm(input: Tensor, other: Tensor) -> Tensor:
 def mul(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self * other``, broadcasting."""
 
+def multinomial(input: Tensor, num_samples: builtins.int, replacement: builtins.bool = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+    """Indices drawn from the categorical distributions given by the rows of ``self`` (weights,
+    not necessarily normalized); without replacement each index is drawn at most once."""
+
 def multiply(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self * other``, broadcasting."""
 
@@ -202,8 +233,23 @@ def neg(input: Tensor) -> Tensor:
 def negative(input: Tensor) -> Tensor:
     """``-self``."""
 
+def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ...) -> Tensor:
+    """Normal samples: ``normal(mean, std)`` with tensors or numbers (broadcast), or
+    ``normal(mean, std, size)`` with numbers.  A ``mean``/``std`` tensor that requires grad gets the
+    reparametrized gradient (``mean + std * noise``)."""
+
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
+
+def rand_like(input: Tensor, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
+    """Uniform random numbers in [0, 1) with the size (and, unless given, dtype) of ``input``."""
+
+def randint_like(input: Tensor, low: builtins.int = ..., high: Optional[builtins.int] = ..., *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
+    """Random integers in ``[low, high)`` with the size (and, unless given, dtype) of ``input``:
+    ``randint_like(input, high)`` or ``randint_like(input, low, high)``."""
+
+def randn_like(input: Tensor, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
+    """Standard normal random numbers with the size (and, unless given, dtype) of ``input``."""
 
 def reciprocal(input: Tensor) -> Tensor:
     """``1 / x`` for each element (integers give the default float dtype)."""
@@ -256,6 +302,12 @@ def tanh(input: Tensor) -> Tensor:
 
 def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """Swap two dimensions."""
+
+def tril_indices(row: builtins.int, col: builtins.int, offset: builtins.int = ..., *, dtype: _DType = ..., device=..., layout=...) -> Tensor:
+    """The (row, column) indices of the lower triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
+
+def triu_indices(row: builtins.int, col: builtins.int, offset: builtins.int = ..., *, dtype: _DType = ..., device=..., layout=...) -> Tensor:
+    """The (row, column) indices of the upper triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
 
 def true_divide(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self / other``, broadcasting (true division: integers give the default float dtype)."""

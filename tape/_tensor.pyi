@@ -12,6 +12,9 @@ Operand = Union[Tensor, Number]
 Dims = Union[builtins.int, builtins.tuple[builtins.int, ...]]
 Shape = Union[builtins.int, Sequence[builtins.int]]
 _Tensors = Union[Tensor, Sequence[Tensor]]
+from tape._creation import Generator
+from tape._legacy import tensortype
+from tape._device import device
 
 
 class Size(builtins.tuple[builtins.int, ...]):
@@ -33,6 +36,7 @@ class Tensor:
     def __add__(self, other: Operand) -> Tensor: ...
     def __array__(self, dtype=..., copy=...) -> np.ndarray: ...
     def __bool__(self) -> builtins.bool: ...
+    def __deepcopy__(self, memo: builtins.dict) -> Tensor: ...
     def __eq__(self, other: Operand) -> Tensor:  # type: ignore[override]
         """``self == other`` at each element, broadcasting."""
     def __float__(self) -> builtins.float: ...
@@ -70,6 +74,7 @@ class Tensor:
     def __pow__(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
     def __radd__(self, other: Operand) -> Tensor: ...
+    def __reduce_ex__(self, protocol: builtins.int) -> Any: ...
     def __repr__(self, *, tensor_contents=...) -> builtins.str: ...
     def __rmatmul__(self, other: Tensor) -> Tensor: ...
     def __rmul__(self, other: Operand) -> Tensor: ...
@@ -94,8 +99,14 @@ class Tensor:
         Gradients are accumulated into the leaves' ``.grad``.  A non-scalar
         tensor needs ``gradient`` (the vector in the vector-Jacobian product).
         The graph is freed unless ``retain_graph`` (default: ``create_graph``)."""
+    def bernoulli(self, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
+    def bernoulli_(self, p=..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with 0 or 1, drawn with probability ``p`` (a number or a tensor)."""
     def bool(self) -> Tensor:
         """``self.to(tape.bool)``."""
+    def cauchy_(self, median: builtins.float = ..., sigma: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with Cauchy samples of the given median and scale."""
     def clamp(self, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
         """Clamp every element into ``[min, max]``."""
     def clamp_max(self, max: Number) -> Tensor:
@@ -113,6 +124,8 @@ class Tensor:
     def cosh(self) -> Tensor:
         """The hyperbolic cosine of each element."""
     def cpu(self) -> Tensor: ...
+    def cuda(self, device=..., non_blocking: builtins.bool = ..., memory_format=...) -> Tensor:
+        """Raises: tape computes on the CPU (PyTorch's CPU build raises the same error)."""
     @property
     def data(self) -> Tensor: ...
     @data.setter
@@ -122,7 +135,7 @@ class Tensor:
     def detach_(self) -> Tensor:
         """Detach this tensor from the graph in place; it becomes a leaf."""
     @property
-    def device(self) -> builtins.str: ...
+    def device(self) -> device: ...
     def dim(self) -> builtins.int: ...
     def div(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
@@ -136,6 +149,8 @@ class Tensor:
         """``self.to(tape.float64)``."""
     @property
     def dtype(self) -> _DType: ...
+    def element_size(self) -> builtins.int:
+        """Bytes per element."""
     def eq(self, other: Operand) -> Tensor:
         """``self == other`` at each element, broadcasting."""
     def exp(self) -> Tensor:
@@ -146,6 +161,8 @@ class Tensor:
         """``self.expand(other.shape)``."""
     def expm1(self) -> Tensor:
         """``exp(x) - 1`` for each element, accurate for small ``x``."""
+    def exponential_(self, lambd: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with exponential samples of rate ``lambd``."""
     def fill_(self, value: Union[Number, Tensor]) -> Tensor:
         """Fill the tensor with ``value`` in place."""
     def flatten(self, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
@@ -154,6 +171,10 @@ class Tensor:
         """``self.to(tape.float32)``."""
     def ge(self, other: Operand) -> Tensor:
         """``self >= other`` at each element, broadcasting."""
+    def geometric_(self, p: builtins.float, *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with geometric samples (trials until the first success, ``p`` each)."""
+    def get_device(self) -> builtins.int:
+        """-1: the tensor is on the CPU."""
     @property
     def grad(self) -> Optional[Tensor]: ...
     @grad.setter
@@ -170,12 +191,17 @@ class Tensor:
     def is_contiguous(self, memory_format=...) -> builtins.bool:
         """Whether the elements are laid out in row-major order without gaps (a transpose or an
         expand is not; ``contiguous()`` makes a copy that is)."""
+    is_cpu: builtins.bool
     is_cuda: builtins.bool
     def is_floating_point(self) -> builtins.bool: ...
     @property
     def is_leaf(self) -> builtins.bool: ...
+    is_meta: builtins.bool
     def item(self) -> Number:
         """The value of a one-element tensor as a Python number."""
+    @property
+    def itemsize(self) -> builtins.int:
+        """Bytes per element."""
     def le(self, other: Operand) -> Tensor:
         """``self <= other`` at each element, broadcasting."""
     def log(self) -> Tensor:
@@ -184,6 +210,8 @@ class Tensor:
         """The base-10 logarithm of each element."""
     def log2(self) -> Tensor:
         """The base-2 logarithm of each element."""
+    def log_normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with ``exp`` of normal samples of the given mean and std."""
     def long(self) -> Tensor:
         """``self.to(tape.int64)``."""
     def lt(self, other: Operand) -> Tensor:
@@ -202,10 +230,16 @@ class Tensor:
         """``self * other``, broadcasting."""
     def mul_(self, other: Operand) -> Tensor:
         """``self *= other``, in place."""
+    def multinomial(self, num_samples: builtins.int, replacement: builtins.bool = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Indices drawn from the categorical distributions given by the rows of ``self`` (weights,
+        not necessarily normalized); without replacement each index is drawn at most once."""
     def multiply(self, other: Operand) -> Tensor:
         """``self * other``, broadcasting."""
     def mv(self, vec: Tensor) -> Tensor:
         """Product of a matrix and a vector."""
+    @property
+    def nbytes(self) -> builtins.int:
+        """Bytes of the tensor's elements (``numel() * element_size()``)."""
     @property
     def ndim(self) -> builtins.int: ...
     def ndimension(self) -> builtins.int: ...
@@ -216,11 +250,26 @@ class Tensor:
     def negative(self) -> Tensor:
         """``-self``."""
     def nelement(self) -> builtins.int: ...
+    def new_empty(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
+        """An uninitialized (here: zero) tensor of the given size, of this tensor's dtype unless given."""
+    def new_full(self, size, fill_value, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
+        """A tensor of the given size filled with ``fill_value``, of this tensor's dtype unless given."""
+    def new_ones(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
+        """A tensor of ones of the given size, of this tensor's dtype unless ``dtype`` is given."""
+    def new_tensor(self, data, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
+        """A new leaf copying ``data``, of this tensor's dtype unless ``dtype`` is given."""
+    def new_zeros(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
+        """A tensor of zeros of the given size, of this tensor's dtype unless ``dtype`` is given."""
+    def normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with normal samples of the given mean and standard deviation."""
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """The value as a numpy array sharing storage with the tensor."""
     def pow(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
+    def random_(self, from_: builtins.int = ..., to: Optional[builtins.int] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with integers from ``[from_, to)`` (``random_(to)``: from 0; no bound:
+        up to 2**mantissa for floating dtypes, the dtype's maximum for integer ones)."""
     def reciprocal(self) -> Tensor:
         """``1 / x`` for each element (integers give the default float dtype)."""
     def relu(self) -> Tensor:
@@ -272,17 +321,23 @@ class Tensor:
         """The tangent of each element."""
     def tanh(self) -> Tensor:
         """The hyperbolic tangent of each element."""
-    def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """Return the tensor converted to a dtype (``to(dtype)``, ``to(other)``, ``to('cpu')``)."""
+    def to(self, *args: Any, non_blocking: builtins.bool = ..., copy: builtins.bool = ..., memory_format=..., **kwargs: Any) -> Tensor:
+        """The tensor with the given dtype (``to(dtype)``, ``to(other)``, ``to('cpu', dtype)``), itself if
+        nothing changes and ``copy`` is False."""
     def tolist(self) -> Union[builtins.list, Number]: ...
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """Swap two dimensions."""
     def true_divide(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
-    def type(self, dtype: Optional[_DType] = ...) -> Union[builtins.str, Tensor]:
-        """The tensor's type name (``'tape.FloatTensor'``), or the tensor converted to ``dtype``."""
+    def type(self, dtype: Union[None, builtins.str, _DType, tensortype] = ..., non_blocking: builtins.bool = ..., **kwargs: Any) -> Union[builtins.str, Tensor]:
+        """The tensor's type name (``'torch.FloatTensor'``), or the tensor converted to ``dtype`` (a
+        dtype, a legacy type such as ``tape.DoubleTensor``, or its name)."""
+    def type_as(self, other: Tensor) -> Tensor:
+        """The tensor converted to the dtype of ``other``."""
     def unbind(self, dim: builtins.int = ...) -> builtins.tuple:
         """Remove a dimension; return the tuple of all slices along it."""
+    def uniform_(self, from_: builtins.float = ..., to: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with numbers drawn uniformly from ``[from_, to)``."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """Insert a dimension of size one at ``dim``."""
     def view(self, *shape: Shape) -> Tensor:
