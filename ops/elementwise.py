@@ -763,7 +763,8 @@ _u(MASK, "_mask", "MaskBackward0", 0, None, None, lambda g, x, y, r: (g._mask(M_
 # ``ib`` says what filled the tensor: a value, zeros, or one of the random fills (``FILLS``).
 FILLS = ("FillBackward2", "ZeroBackward0", "UniformBackward0", "NormalBackward0", "RandomBackward2",
          "RandomBackward1", "RandomBackward0", "BernoulliBackward2", "BernoulliBackward1", "ExponentialBackward0",
-         "GeometricBackward0", "LogNormalBackward0", "CauchyBackward0")
+         "GeometricBackward0", "LogNormalBackward0", "CauchyBackward0", *(f"{c}Backward{k}" for c in (
+             "Eq", "Ne", "Lt", "Le", "Gt", "Ge") for k in (0, 1)))
 register(Op(FILL, "fill_", "FillBackward2", 0, lambda g, x, y, r: (g._mask(M_ZERO, constant=True),), float_only=False,
             grad_fn_of=lambda r: FILLS[r.ib]))
 _u(CAST, "_to_copy", "ToCopyBackward0", 0, None, None,
@@ -1372,8 +1373,8 @@ def fill_(self, value: Union[Number, Tensor]) -> Tensor:
 
 
 def fill_with(self: Tensor, values: np.ndarray, kind: str) -> Tensor:
-    """Write ``values`` (random draws) into the tensor in place; the node is named ``kind``, as PyTorch's
-    for that fill, and passes no gradient."""
+    """Write ``values`` (random draws, a comparison's result) into the tensor in place; the node is
+    named ``kind`` (one of ``FILLS``), as PyTorch's for that write, and passes no gradient."""
     self._check_inplace()
     if self._tape is not None and state.grad:
         record = emit_apart if self._of_grad else emit

@@ -89,6 +89,8 @@ class Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
     def abs(self) -> Tensor:
         """The absolute value of each element."""
+    def abs_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.abs`."""
     def add(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self + alpha * other``."""
     def add_(self, other: Operand, *, alpha: Number = ...) -> Tensor:
@@ -109,20 +111,32 @@ class Tensor:
         """Fill the tensor in place with Cauchy samples of the given median and scale."""
     def clamp(self, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
         """Clamp every element into ``[min, max]``."""
+    def clamp_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.clamp`."""
     def clamp_max(self, max: Number) -> Tensor:
         """Clamp every element to at most ``max``."""
+    def clamp_max_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.clamp_max`."""
     def clamp_min(self, min: Number) -> Tensor:
         """Clamp every element to at least ``min``."""
+    def clamp_min_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.clamp_min`."""
     def clip(self, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
         """Clamp every element into ``[min, max]``."""
+    def clip_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.clip`."""
     def clone(self) -> Tensor:
         """A copy of the tensor; gradients flow back to the original."""
     def contiguous(self, memory_format=...) -> Tensor:
         """The tensor itself if contiguous, else a contiguous copy (recorded as a clone)."""
     def cos(self) -> Tensor:
         """The cosine of each element."""
+    def cos_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.cos`."""
     def cosh(self) -> Tensor:
         """The hyperbolic cosine of each element."""
+    def cosh_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.cosh`."""
     def cpu(self) -> Tensor: ...
     def cuda(self, device=..., non_blocking: builtins.bool = ..., memory_format=...) -> Tensor:
         """Raises: tape computes on the CPU (PyTorch's CPU build raises the same error)."""
@@ -143,6 +157,8 @@ class Tensor:
         """``self /= other``, in place."""
     def divide(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
+    def divide_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.divide`."""
     def dot(self, other: Tensor) -> Tensor:
         """Dot product of two 1-D tensors."""
     def double(self) -> Tensor:
@@ -153,14 +169,20 @@ class Tensor:
         """Bytes per element."""
     def eq(self, other: Operand) -> Tensor:
         """``self == other`` at each element, broadcasting."""
+    def eq_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.eq`."""
     def exp(self) -> Tensor:
         """The exponential of each element."""
+    def exp_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.exp`."""
     def expand(self, *sizes: Shape) -> Tensor:
         """Broadcast the tensor to a larger size (-1 keeps a dimension)."""
     def expand_as(self, other: Tensor) -> Tensor:
         """``self.expand(other.shape)``."""
     def expm1(self) -> Tensor:
         """``exp(x) - 1`` for each element, accurate for small ``x``."""
+    def expm1_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.expm1`."""
     def exponential_(self, lambd: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with exponential samples of rate ``lambd``."""
     def fill_(self, value: Union[Number, Tensor]) -> Tensor:
@@ -171,6 +193,8 @@ class Tensor:
         """``self.to(tape.float32)``."""
     def ge(self, other: Operand) -> Tensor:
         """``self >= other`` at each element, broadcasting."""
+    def ge_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.ge`."""
     def geometric_(self, p: builtins.float, *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with geometric samples (trials until the first success, ``p`` each)."""
     def get_device(self) -> builtins.int:
@@ -186,6 +210,8 @@ class Tensor:
         """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
     def gt(self, other: Operand) -> Tensor:
         """``self > other`` at each element, broadcasting."""
+    def gt_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.gt`."""
     def int(self) -> Tensor:
         """``self.to(tape.int32)``."""
     def is_contiguous(self, memory_format=...) -> builtins.bool:
@@ -204,18 +230,28 @@ class Tensor:
         """Bytes per element."""
     def le(self, other: Operand) -> Tensor:
         """``self <= other`` at each element, broadcasting."""
+    def le_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.le`."""
     def log(self) -> Tensor:
         """The natural logarithm of each element."""
     def log10(self) -> Tensor:
         """The base-10 logarithm of each element."""
+    def log10_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.log10`."""
     def log2(self) -> Tensor:
         """The base-2 logarithm of each element."""
+    def log2_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.log2`."""
+    def log_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.log`."""
     def log_normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with ``exp`` of normal samples of the given mean and std."""
     def long(self) -> Tensor:
         """``self.to(tape.int64)``."""
     def lt(self, other: Operand) -> Tensor:
         """``self < other`` at each element, broadcasting."""
+    def lt_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.lt`."""
     def matmul(self, other: Tensor) -> Tensor:
         """Matrix product with ``other`` (dot, matrix-vector, matrix-matrix, batched)."""
     def maximum(self, other: Tensor) -> Tensor:
@@ -235,6 +271,8 @@ class Tensor:
         not necessarily normalized); without replacement each index is drawn at most once."""
     def multiply(self, other: Operand) -> Tensor:
         """``self * other``, broadcasting."""
+    def multiply_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.multiply`."""
     def mv(self, vec: Tensor) -> Tensor:
         """Product of a matrix and a vector."""
     @property
@@ -245,10 +283,16 @@ class Tensor:
     def ndimension(self) -> builtins.int: ...
     def ne(self, other: Operand) -> Tensor:
         """``self != other`` at each element, broadcasting."""
+    def ne_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.ne`."""
     def neg(self) -> Tensor:
         """``-self``."""
+    def neg_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.neg`."""
     def negative(self) -> Tensor:
         """``-self``."""
+    def negative_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.negative`."""
     def nelement(self) -> builtins.int: ...
     def new_empty(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
         """An uninitialized (here: zero) tensor of the given size, of this tensor's dtype unless given."""
@@ -267,13 +311,19 @@ class Tensor:
         """The value as a numpy array sharing storage with the tensor."""
     def pow(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
+    def pow_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.pow`."""
     def random_(self, from_: builtins.int = ..., to: Optional[builtins.int] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with integers from ``[from_, to)`` (``random_(to)``: from 0; no bound:
         up to 2**mantissa for floating dtypes, the dtype's maximum for integer ones)."""
     def reciprocal(self) -> Tensor:
         """``1 / x`` for each element (integers give the default float dtype)."""
+    def reciprocal_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.reciprocal`."""
     def relu(self) -> Tensor:
         """``max(x, 0)`` for each element."""
+    def relu_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.relu`."""
     @property
     def requires_grad(self) -> builtins.bool: ...
     @requires_grad.setter
@@ -295,14 +345,22 @@ class Tensor:
     def shape(self) -> Size: ...
     def sigmoid(self) -> Tensor:
         """The logistic sigmoid ``1 / (1 + exp(-x))`` of each element."""
+    def sigmoid_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.sigmoid`."""
     def sin(self) -> Tensor:
         """The sine of each element."""
+    def sin_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.sin`."""
     def sinh(self) -> Tensor:
         """The hyperbolic sine of each element."""
+    def sinh_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.sinh`."""
     def size(self, dim: Optional[builtins.int] = ...) -> Any:
         """Return the size of the tensor, or of dimension ``dim``."""
     def sqrt(self) -> Tensor:
         """The square root of each element."""
+    def sqrt_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.sqrt`."""
     def squeeze(self, dim: Optional[Shape] = ...) -> Tensor:
         """Remove dimensions of size one (all of them, or those in ``dim``)."""
     def stride(self, dim: Optional[builtins.int] = ...) -> Any:
@@ -313,14 +371,20 @@ class Tensor:
         """``self -= alpha * other``, in place."""
     def subtract(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self - alpha * other``."""
+    def subtract_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.subtract`."""
     def sum(self, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """Sum of all elements, or over ``dim`` (an int or a tuple of ints)."""
     def t(self) -> Tensor:
         """Transpose of a tensor with at most 2 dimensions."""
     def tan(self) -> Tensor:
         """The tangent of each element."""
+    def tan_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.tan`."""
     def tanh(self) -> Tensor:
         """The hyperbolic tangent of each element."""
+    def tanh_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.tanh`."""
     def to(self, *args: Any, non_blocking: builtins.bool = ..., copy: builtins.bool = ..., memory_format=..., **kwargs: Any) -> Tensor:
         """The tensor with the given dtype (``to(dtype)``, ``to(other)``, ``to('cpu', dtype)``), itself if
         nothing changes and ``copy`` is False."""
@@ -329,6 +393,8 @@ class Tensor:
         """Swap two dimensions."""
     def true_divide(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
+    def true_divide_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.true_divide`."""
     def type(self, dtype: Union[None, builtins.str, _DType, tensortype] = ..., non_blocking: builtins.bool = ..., **kwargs: Any) -> Union[builtins.str, Tensor]:
         """The tensor's type name (``'torch.FloatTensor'``), or the tensor converted to ``dtype`` (a
         dtype, a legacy type such as ``tape.DoubleTensor``, or its name)."""
