@@ -67,6 +67,15 @@ def _record(x: Tensor, code: int, y: np.ndarray, positions: np.ndarray, kind: in
     return recorded(tape, node, y, x._dtype)
 
 
+def _private_copy(a: np.ndarray) -> np.ndarray:
+    """A copy of ``a`` with its strides (zero strides of an expand too): the memory its elements
+    span, copied, and viewed as ``a`` is."""
+    if not a.size or min(a.strides, default=0) < 0:
+        return a.copy(order="K")
+    span = sum((n - 1) * st for n, st in zip(a.shape, a.strides)) // a.itemsize + 1
+    return as_strided(as_strided(a, (span,), (a.itemsize,)).copy(), a.shape, a.strides)
+
+
 def layout(x: Tensor, arrange: Callable, kind: int, view: bool = False, code: int = LAYOUT) -> Tensor:
     """``x``'s elements as ``arrange`` (a numpy function of an array, the same on any array of
     ``x``'s shape) lays them out: one gather row named by ``kind``; a view of ``x`` when ``view``."""
@@ -77,7 +86,7 @@ def layout(x: Tensor, arrange: Callable, kind: int, view: bool = False, code: in
     positions = np.array(arrange(_positions(x)), order="C")
     y = np.array(x._value().reshape(-1)[positions], dtype=x._dtype.np, order="C")
     out = _record(x, code, y, positions, kind)
-    return strided(out, arrange(x._storage().copy(order="K"))) if view else out
+    return strided(out, arrange(_private_copy(x._storage()))) if view else out
 
 
 def _scattered(x: Tensor, positions: np.ndarray, shape: tuple, kind: int) -> Tensor:
@@ -121,6 +130,8 @@ def _permuted(x: Tensor, perm: tuple) -> Tensor:
 def permute(self, *dims: int, **kwargs) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
+    if not dims and "dims" not in kwargs:
+        raise TypeError('permute() missing 1 required positional arguments: "dims"')
     dims = _dims_arg(dims, kwargs.pop("dims", None))
     if kwargs:
         raise TypeError(f"permute() got an unexpected keyword argument '{next(iter(kwargs))}'")
@@ -288,8 +299,10 @@ def _atleast(name: str, one: Callable, tensors: tuple):
     for t in tensors:
         if not isinstance(t, Tensor):
             got = ", ".join(type(a).__name__ for a in tensors)
+            bad = ", ".join(f"!{type(a).__name__}!" for a in tensors)
+            why = f"      didn't match because some of the arguments have invalid types: ({bad})\n"
             raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), but expected one "
-                            f"of:\n * (Tensor input)\n * (tuple of Tensors tensors)\n")
+                            f"of:\n * (Tensor input)\n{why} * (tuple of Tensors tensors)\n{why}")
     out = tuple(one(t) for t in tensors)
     return out[0] if single else out
 

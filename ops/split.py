@@ -2,8 +2,8 @@
 
 ``split`` and ``chunk`` record one SPLIT row with several outputs, as ``unbind`` does
 (``ops/join.py`` has its kernels): the row's value is the parts one after another, each
-laid out ``(outer, size_k, inner)`` around ``dim`` (``ia``); ``ib`` names its node
-(SplitBackward0, or SplitWithSizesBackward0 for a list of sizes).  Its outputs are views
+laid out ``(outer, size_k, inner)`` around ``dim`` (``ia``); a list of sizes records
+SPLIT_SIZES instead (PyTorch's SplitWithSizesBackward0).  Its outputs are views
 of the input as in PyTorch (strided over a private copy when recorded).  ``tensor_split``
 and ``hsplit``/``vsplit``/``dsplit`` are one slice per part (SliceBackward0 each), as in
 PyTorch.
@@ -17,21 +17,18 @@ import numpy as np
 from .._emit import D, Tensor, plain, recorded, state, strided, write_tape
 from ._args import wrap_dim
 from ._spec import Op, public, public_function, register
-from .join import SPLIT, _tensor_list, _zeros, cat
-from .layout import K_SLICE, atleast_1d, atleast_2d, atleast_3d, layout
-
-SPLIT_NAMES = ("SplitBackward0", "SplitWithSizesBackward0")
-
+from .join import SPLIT, SPLIT_SIZES, _tensor_list, _zeros, cat
+from .layout import K_SLICE, _private_copy, atleast_1d, atleast_2d, atleast_3d, layout
 
 def _split_vjp(gs, xs, y, r):
     return (cat([g if g is not None else _zeros(shape, xs[0]) for g, shape in zip(gs, r.out_shapes)], r.ia),)
 
 
-register(Op(SPLIT, "split", "SplitBackward0", 0, _split_vjp, float_only=False, multi=True,
-            grad_fn_of=lambda r: SPLIT_NAMES[r.ib]))
+register(Op(SPLIT, "split", "SplitBackward0", 0, _split_vjp, float_only=False, multi=True))
+register(Op(SPLIT_SIZES, "split_with_sizes", "SplitWithSizesBackward0", 0, _split_vjp, float_only=False, multi=True))
 
 
-def _parts(x: Tensor, sizes: list, dim: int, kind: int) -> tuple:
+def _parts(x: Tensor, sizes: list, dim: int, code: int) -> tuple:
     """``x`` cut along ``dim`` into parts of ``sizes`` (one SPLIT row when recorded)."""
     bounds = np.cumsum([0] + list(sizes))
     index = [(slice(None),) * dim + (slice(int(a), int(b)),) for a, b in zip(bounds[:-1], bounds[1:])]
@@ -44,9 +41,9 @@ def _parts(x: Tensor, sizes: list, dim: int, kind: int) -> tuple:
     whole = np.concatenate([p.reshape(-1) for p in parts]) if parts else np.zeros(0, dt.np)
     tape = write_tape()
     nx = x._node if x._tape is tape else tape.import_(x)
-    row = tape.append(SPLIT, dt.arena, whole, nx, ia=dim, ib=kind)
+    row = tape.append(code, dt.arena, whole, nx, ia=dim)
     nodes = tape.append_outputs(row, [p.shape for p in parts])
-    base = x._storage().copy(order="K")
+    base = _private_copy(x._storage())
     return tuple(strided(recorded(tape, node, p, dt), base[i]) for node, p, i in zip(nodes, parts, index))
 
 
@@ -67,7 +64,7 @@ def _split(x: Tensor, split_size, dim: int) -> tuple:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
     dim = wrap_dim(dim, len(x._shape))
     if isinstance(split_size, (list, tuple)):
-        return _parts(x, _split_sizes(x, split_size, dim), dim, 1)
+        return _parts(x, _split_sizes(x, split_size, dim), dim, SPLIT_SIZES)
     if isinstance(split_size, Tensor):
         split_size = split_size.item()
     size = int(split_size)
@@ -78,7 +75,7 @@ def _split(x: Tensor, split_size, dim: int) -> tuple:
         raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
     count = max(-(-n // size), 1) if size else 1
     sizes = [size] * (count - 1) + [n - size * (count - 1)]
-    return _parts(x, sizes, dim, 0)
+    return _parts(x, sizes, dim, SPLIT)
 
 
 @public("split", function=False)
@@ -102,7 +99,7 @@ def split_with_sizes(self, split_sizes: list, dim: int = 0) -> tuple:
     if not self._shape:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
     dim = wrap_dim(dim, len(self._shape))
-    return _parts(self, _split_sizes(self, split_sizes, dim), dim, 1)
+    return _parts(self, _split_sizes(self, split_sizes, dim), dim, SPLIT_SIZES)
 
 
 @public("chunk")
@@ -118,7 +115,7 @@ def chunk(self, chunks: int, dim: int = 0) -> tuple:
     n = self._shape[dim]
     size = -(-n // chunks)
     if size == 0:
-        return _parts(self, [0] * chunks, dim, 1)
+        return _parts(self, [0] * chunks, dim, SPLIT_SIZES)
     return _split(self, size, dim)
 
 

@@ -156,7 +156,7 @@ FACES: dict = {
 }
 _JOIN_KERNELS = Skip("rows of listed inputs or several outputs: join_forward/join_adjoint are checked against "
                      "numpy in tests/test_join.py")
-for _code in (J.CAT, J.STACK, J.WHERE, J.UNBIND, J.SPLIT):
+for _code in (J.CAT, J.STACK, J.WHERE, J.UNBIND, J.SPLIT, J.SPLIT_SIZES):
     FACES[_code] = Faces(NO_FLOAT, _JOIN_KERNELS, _JOIN_KERNELS, NO_SCALAR_D)
 FACES.update({code: _elementwise(*op.ulps) for code, op in REGISTRY.items() if op.ulps})
 
