@@ -31,6 +31,9 @@ from ._spec import (JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R
                     public_function, register)
 
 CAT, STACK, WHERE, UNBIND = range(JOIN.start, JOIN.start + 4)
+# split/chunk (``ops/split.py``): unbind's layout, parts of any size along ``ia``; two codes for
+# PyTorch's two node names (SplitBackward0, SplitWithSizesBackward0), which its errors show.
+SPLIT, SPLIT_SIZES = 410, 411
 
 
 # --- numeric kernels ------------------------------------------------------------
@@ -75,7 +78,7 @@ def join_adjoint(code, R, ix, stab, v, g, r):
     if code == CAT or code == STACK:
         _move(R, ix, stab, g, r, True, True)        # each input gets its block of the output's adjoint
         return True
-    if code == UNBIND:
+    if code == UNBIND or code == SPLIT or code == SPLIT_SIZES:
         _move(R, ix, stab, g, r, False, False)      # the outputs' adjoints are the row's parts
         return True
     if code == WHERE:
@@ -108,6 +111,9 @@ def join_forward(code, R, ix, stab, v, r):
         v[R[R_OFF, r] + i] = 0.0
     if code == CAT or code == STACK:
         _move(R, ix, stab, v, r, False, False)
+        return True
+    if code == SPLIT or code == SPLIT_SIZES:
+        _move(R, ix, stab, v, r, True, False)       # each output's part from the input
         return True
     if code == UNBIND:
         # The parts are the row's own value here: fill it from the input, part by part.

@@ -87,8 +87,13 @@ __all__ = [
     "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid", "relu", "reciprocal", "clamp",
     "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone", "eq", "ne", "lt", "le", "gt",
     "ge", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose",
-    "t", "cat", "concat", "concatenate", "stack", "where", "unbind", "matmul", "mm", "mv", "dot",
-    "sum", "mean", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
+    "t", "cat", "concat", "concatenate", "stack", "where", "unbind", "permute", "movedim",
+    "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
+    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
+    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
+    "matmul", "mm", "mv", "dot", "sum", "mean", "split", "split_with_sizes", "chunk",
+    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
+    "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
     "tril_indices", "triu_indices", "logspace",
 ]
 
@@ -109,17 +114,41 @@ def abs(input: Tensor) -> Tensor:
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
 
+def adjoint(input: Tensor) -> Tensor:
+    """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
+
+def atleast_1d(*tensors: Any) -> Any:
+    """Each tensor with at least one dim (a 0-d one viewed as 1-D); a tuple for several."""
+
+def atleast_2d(*tensors: Any) -> Any:
+    """Each tensor with at least two dims (dims of size one put in front); a tuple for several."""
+
+def atleast_3d(*tensors: Any) -> Any:
+    """Each tensor with at least three dims (as NumPy: a matrix gains a last dim, a vector
+    one on each side); a tuple for several."""
+
 def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
     """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
 
 def broadcast_shapes(*shapes: Shape) -> Size:
     """Return the shape that tensors of the given shapes broadcast to (ints count as 1-D shapes)."""
 
+def broadcast_tensors(*tensors: Tensor) -> builtins.tuple:
+    """The tensors broadcast to their common shape (each an expanded view; a tensor of that
+    shape already is returned as it is)."""
+
+def broadcast_to(input: Tensor, *size: builtins.int, **kwargs: Any) -> Tensor:
+    """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
+
 def cat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ..., axis: builtins.int | None = ...) -> Tensor:
     """Concatenate tensors along an existing dimension ``dim``.
 
     All tensors must have the same shape except along ``dim`` (1-D empty tensors are
     skipped, as in PyTorch); their dtypes are promoted to a common one."""
+
+def chunk(input: Tensor, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
+    """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
+    smaller; views)."""
 
 def clamp(input: Tensor, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
     """Clamp every element into ``[min, max]``."""
@@ -136,6 +165,9 @@ def clip(input: Tensor, min: Optional[Number] = ..., max: Optional[Number] = ...
 def clone(input: Tensor) -> Tensor:
     """A copy of the tensor; gradients flow back to the original."""
 
+def column_stack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
+    """Concatenate as columns: 0-d and 1-D tensors become columns, then all join along dim 1."""
+
 def concat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Alias of :func:`cat`."""
 
@@ -151,6 +183,17 @@ def cosh(input: Tensor) -> Tensor:
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
 
+def diag(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
+    """The matrix with a vector on its diagonal ``diagonal``, or the diagonal of a matrix."""
+
+def diag_embed(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+    """Matrices over dims ``dim1``/``dim2`` of the result whose diagonal ``offset`` holds the
+    last dim of the input, zeros elsewhere."""
+
+def diagonal(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+    """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
+    ``dim1`` and ``dim2``, as the last dim (a view)."""
+
 def div(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self / other``, broadcasting (true division: integers give the default float dtype)."""
 
@@ -159,6 +202,12 @@ def divide(input: Union[Tensor, Number], other: Operand) -> Tensor:
 
 def dot(input: Tensor, other: Tensor) -> Tensor:
     """Dot product of two 1-D tensors."""
+
+def dsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+    """``tensor_split`` along dim 2 (at least 3 dims), into equal parts when an int."""
+
+def dstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
+    """Concatenate depth-wise: along dim 2 of the tensors made at least 3-D (``atleast_3d``)."""
 
 def eq(input: Tensor, other: Operand) -> Tensor:
     """``self == other`` at each element, broadcasting."""
@@ -172,11 +221,26 @@ def expm1(input: Tensor) -> Tensor:
 def flatten(input: Tensor, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
 
+def flip(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
+    """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
+
+def fliplr(input: Tensor) -> Tensor:
+    """The columns in reverse order (``flip(1)``; at least 2 dims)."""
+
+def flipud(input: Tensor) -> Tensor:
+    """The rows in reverse order (``flip(0)``; at least 1 dim)."""
+
 def ge(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
 
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
+
+def hsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+    """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
+
+def hstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
+    """Concatenate horizontally: along dim 1, or dim 0 for 1-D tensors (0-d ones count as 1-D)."""
 
 def le(input: Tensor, other: Operand) -> Tensor:
     """``self <= other`` at each element, broadcasting."""
@@ -211,6 +275,14 @@ def minimum(input: Tensor, other: Tensor) -> Tensor:
 def mm(input: Tensor, other: Tensor) -> Tensor:
     """Product of two matrices."""
 
+def moveaxis(input: Tensor, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
+    """Move the dims ``source`` to the positions ``destination``; the others keep their order
+    (a view)."""
+
+def movedim(input: Tensor, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
+    """Move the dims ``source`` to the positions ``destination``; the others keep their order
+    (a view)."""
+
 def mul(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self * other``, broadcasting."""
 
@@ -223,6 +295,9 @@ def multiply(input: Union[Tensor, Number], other: Operand) -> Tensor:
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Product of a matrix and a vector."""
+
+def narrow(input: Tensor, dim: builtins.int, start: Union[builtins.int, Tensor], length: builtins.int) -> Tensor:
+    """The ``length`` elements from ``start`` along ``dim`` (a view)."""
 
 def ne(input: Tensor, other: Operand) -> Tensor:
     """``self != other`` at each element, broadcasting."""
@@ -238,6 +313,10 @@ def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dty
     ``normal(mean, std, size)`` with numbers.  A ``mean``/``std`` tensor that requires grad gets the
     reparametrized gradient (``mean + std * noise``)."""
 
+def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
+    """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
+    of the input (a view)."""
+
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
 
@@ -251,15 +330,32 @@ def randint_like(input: Tensor, low: builtins.int = ..., high: Optional[builtins
 def randn_like(input: Tensor, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
     """Standard normal random numbers with the size (and, unless given, dtype) of ``input``."""
 
+def ravel(input: Tensor) -> Tensor:
+    """The elements as a 1-D tensor: a view when contiguous, else a contiguous copy."""
+
 def reciprocal(input: Tensor) -> Tensor:
     """``1 / x`` for each element (integers give the default float dtype)."""
 
 def relu(input: Tensor) -> Tensor:
     """``max(x, 0)`` for each element."""
 
+def repeat_interleave(input: Tensor, repeats: Union[builtins.int, Tensor, None] = ..., dim: Optional[builtins.int] = ..., *, output_size: Optional[builtins.int] = ...) -> Tensor:
+    """Each element repeated ``repeats`` times (an int, or a tensor of counts, one per element
+    along ``dim``) in place, along ``dim`` or over the flattened tensor.
+
+    ``repeat_interleave(repeats)`` alone gives the indices ``0, 1, ...`` each repeated as many
+    times as its count says."""
+
 def reshape(input: Tensor, *shape: Shape) -> Tensor:
     """The same data with a new shape (one dimension may be -1): a view where the layout
     allows one, else a contiguous copy."""
+
+def roll(input: Tensor, shifts: Union[builtins.int, builtins.tuple], dims: Union[builtins.int, builtins.tuple, None] = ...) -> Tensor:
+    """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when
+    no dims are given, keeping its shape)."""
+
+def row_stack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
+    """Alias of :func:`vstack`."""
 
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
@@ -272,6 +368,12 @@ def sin(input: Tensor) -> Tensor:
 
 def sinh(input: Tensor) -> Tensor:
     """The hyperbolic sine of each element."""
+
+def split(tensor: Tensor, split_size_or_sections: Union[builtins.int, builtins.list], dim: builtins.int = ...) -> builtins.tuple:
+    """``tensor.split(split_size_or_sections, dim)``."""
+
+def split_with_sizes(input: Tensor, split_sizes: builtins.list, dim: builtins.int = ...) -> builtins.tuple:
+    """The tensor cut along ``dim`` into parts of the sizes listed (views)."""
 
 def sqrt(input: Tensor) -> Tensor:
     """The square root of each element."""
@@ -291,6 +393,12 @@ def subtract(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ..
 def sum(input: Tensor, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """Sum of all elements, or over ``dim`` (an int or a tuple of ints)."""
 
+def swapaxes(input: Tensor, axis0: builtins.int, axis1: builtins.int) -> Tensor:
+    """``transpose(axis0, axis1)`` (NumPy's name)."""
+
+def swapdims(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+    """``transpose(dim0, dim1)``."""
+
 def t(input: Tensor) -> Tensor:
     """Transpose of a tensor with at most 2 dimensions."""
 
@@ -300,11 +408,27 @@ def tan(input: Tensor) -> Tensor:
 def tanh(input: Tensor) -> Tensor:
     """The hyperbolic tangent of each element."""
 
+def tensor_split(input: Tensor, indices_or_sections=..., dim: builtins.int = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ..., tensor_indices_or_sections: Optional[Tensor] = ...) -> builtins.tuple:
+    """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
+    ones one larger), or at the listed ``indices`` (views)."""
+
+def tile(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
+    """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
+    padded with ones in front (``repeat`` otherwise)."""
+
 def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """Swap two dimensions."""
 
+def tril(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
+    """The lower triangle of the matrices over the last two dims: elements on and below the
+    diagonal ``diagonal``, zeros above."""
+
 def tril_indices(row: builtins.int, col: builtins.int, offset: builtins.int = ..., *, dtype: _DType = ..., device=..., layout=...) -> Tensor:
     """The (row, column) indices of the lower triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
+
+def triu(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
+    """The upper triangle of the matrices over the last two dims: elements on and above the
+    diagonal ``diagonal``, zeros below."""
 
 def triu_indices(row: builtins.int, col: builtins.int, offset: builtins.int = ..., *, dtype: _DType = ..., device=..., layout=...) -> Tensor:
     """The (row, column) indices of the upper triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
@@ -315,8 +439,17 @@ def true_divide(input: Union[Tensor, Number], other: Operand) -> Tensor:
 def unbind(input: Tensor, dim: builtins.int = ...) -> builtins.tuple:
     """Remove a dimension; return the tuple of all slices along it."""
 
+def unflatten(input: Tensor, dim: builtins.int, sizes: builtins.tuple) -> Tensor:
+    """Split dim ``dim`` into the dims ``sizes`` (one of them may be -1; a view)."""
+
 def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """Insert a dimension of size one at ``dim``."""
+
+def vsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+    """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
+
+def vstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
+    """Concatenate vertically: along dim 0, 1-D and 0-d tensors taken as rows."""
 
 def where(condition: Tensor, input=..., other=..., *, out: Tensor | None = ...) -> Any:
     """Elements of ``input`` where ``condition`` holds, else of ``other`` (broadcast together).

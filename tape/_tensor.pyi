@@ -29,8 +29,11 @@ class Tensor:
     size (``Tensor(2, 3)``).  Prefer :func:`tape.tensor`."""
 
     @property
+    def H(self) -> Tensor:
+        """The conjugate transpose of a matrix (the transpose for real tensors)."""
+    @property
     def T(self) -> Tensor:
-        """Transpose of a tensor with at most 2 dimensions."""
+        """The tensor with its dims reversed (deprecated on tensors of other than 2 dims)."""
     def __abs__(self) -> Tensor:
         """The absolute value of each element."""
     def __add__(self, other: Operand) -> Tensor: ...
@@ -95,6 +98,8 @@ class Tensor:
         """``self + alpha * other``."""
     def add_(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self += alpha * other``, in place."""
+    def adjoint(self) -> Tensor:
+        """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
     def backward(self, gradient: Optional[Tensor] = ..., retain_graph: Optional[builtins.bool] = ..., create_graph: builtins.bool = ..., inputs: Optional[_Tensors] = ...) -> None:
         """Compute the gradient of this tensor with respect to the graph leaves.
 
@@ -107,8 +112,13 @@ class Tensor:
         """Fill the tensor in place with 0 or 1, drawn with probability ``p`` (a number or a tensor)."""
     def bool(self) -> Tensor:
         """``self.to(tape.bool)``."""
+    def broadcast_to(self, *size: builtins.int, **kwargs: Any) -> Tensor:
+        """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
     def cauchy_(self, median: builtins.float = ..., sigma: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with Cauchy samples of the given median and scale."""
+    def chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
+        """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
+        smaller; views)."""
     def clamp(self, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
         """Clamp every element into ``[min, max]``."""
     def clamp_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -150,6 +160,14 @@ class Tensor:
         """Detach this tensor from the graph in place; it becomes a leaf."""
     @property
     def device(self) -> device: ...
+    def diag(self, diagonal: builtins.int = ...) -> Tensor:
+        """The matrix with a vector on its diagonal ``diagonal``, or the diagonal of a matrix."""
+    def diag_embed(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+        """Matrices over dims ``dim1``/``dim2`` of the result whose diagonal ``offset`` holds the
+        last dim of the input, zeros elsewhere."""
+    def diagonal(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+        """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
+        ``dim1`` and ``dim2``, as the last dim (a view)."""
     def dim(self) -> builtins.int: ...
     def div(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
@@ -163,6 +181,8 @@ class Tensor:
         """Dot product of two 1-D tensors."""
     def double(self) -> Tensor:
         """``self.to(tape.float64)``."""
+    def dsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+        """``tensor_split`` along dim 2 (at least 3 dims), into equal parts when an int."""
     @property
     def dtype(self) -> _DType: ...
     def element_size(self) -> builtins.int:
@@ -189,6 +209,12 @@ class Tensor:
         """Fill the tensor with ``value`` in place."""
     def flatten(self, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
         """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
+    def flip(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
+        """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
+    def fliplr(self) -> Tensor:
+        """The columns in reverse order (``flip(1)``; at least 2 dims)."""
+    def flipud(self) -> Tensor:
+        """The rows in reverse order (``flip(0)``; at least 1 dim)."""
     def float(self) -> Tensor:
         """``self.to(tape.float32)``."""
     def ge(self, other: Operand) -> Tensor:
@@ -212,6 +238,8 @@ class Tensor:
         """``self > other`` at each element, broadcasting."""
     def gt_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.gt`."""
+    def hsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+        """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
     def int(self) -> Tensor:
         """``self.to(tape.int32)``."""
     def is_contiguous(self, memory_format=...) -> builtins.bool:
@@ -252,6 +280,12 @@ class Tensor:
         """``self < other`` at each element, broadcasting."""
     def lt_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.lt`."""
+    @property
+    def mH(self) -> Tensor:
+        """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
+    @property
+    def mT(self) -> Tensor:
+        """The transpose of the last two dims (a batch of matrices transposed)."""
     def matmul(self, other: Tensor) -> Tensor:
         """Matrix product with ``other`` (dot, matrix-vector, matrix-matrix, batched)."""
     def maximum(self, other: Tensor) -> Tensor:
@@ -262,6 +296,12 @@ class Tensor:
         """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
     def mm(self, other: Tensor) -> Tensor:
         """Product of two matrices."""
+    def moveaxis(self, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
+        """Move the dims ``source`` to the positions ``destination``; the others keep their order
+        (a view)."""
+    def movedim(self, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
+        """Move the dims ``source`` to the positions ``destination``; the others keep their order
+        (a view)."""
     def mul(self, other: Operand) -> Tensor:
         """``self * other``, broadcasting."""
     def mul_(self, other: Operand) -> Tensor:
@@ -275,6 +315,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.multiply`."""
     def mv(self, vec: Tensor) -> Tensor:
         """Product of a matrix and a vector."""
+    def narrow(self, dim: builtins.int, start: Union[builtins.int, Tensor], length: builtins.int) -> Tensor:
+        """The ``length`` elements from ``start`` along ``dim`` (a view)."""
     @property
     def nbytes(self) -> builtins.int:
         """Bytes of the tensor's elements (``numel() * element_size()``)."""
@@ -309,6 +351,9 @@ class Tensor:
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """The value as a numpy array sharing storage with the tensor."""
+    def permute(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
+        """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
+        of the input (a view)."""
     def pow(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
     def pow_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -316,6 +361,8 @@ class Tensor:
     def random_(self, from_: builtins.int = ..., to: Optional[builtins.int] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with integers from ``[from_, to)`` (``random_(to)``: from 0; no bound:
         up to 2**mantissa for floating dtypes, the dtype's maximum for integer ones)."""
+    def ravel(self) -> Tensor:
+        """The elements as a 1-D tensor: a view when contiguous, else a contiguous copy."""
     def reciprocal(self) -> Tensor:
         """``1 / x`` for each element (integers give the default float dtype)."""
     def reciprocal_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -324,6 +371,10 @@ class Tensor:
         """``max(x, 0)`` for each element."""
     def relu_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.relu`."""
+    def repeat(self, *sizes: builtins.int) -> Tensor:
+        """The tensor repeated ``sizes[i]`` times along each dim (leading sizes add dims; a copy)."""
+    def repeat_interleave(self, repeats: Union[builtins.int, Tensor, None] = ..., dim: Optional[builtins.int] = ..., *, output_size: Optional[builtins.int] = ...) -> Tensor:
+        """``tape.repeat_interleave(self, repeats, dim)``."""
     @property
     def requires_grad(self) -> builtins.bool: ...
     @requires_grad.setter
@@ -339,6 +390,9 @@ class Tensor:
         """Make this non-leaf tensor keep its ``.grad`` after backward."""
     @property
     def retains_grad(self) -> builtins.bool: ...
+    def roll(self, shifts: Union[builtins.int, builtins.tuple], dims: Union[builtins.int, builtins.tuple, None] = ...) -> Tensor:
+        """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when
+        no dims are given, keeping its shape)."""
     def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
         """The slice at ``index`` along ``dim`` (that dimension removed)."""
     @property
@@ -357,6 +411,11 @@ class Tensor:
         """In-place version of :meth:`Tensor.sinh`."""
     def size(self, dim: Optional[builtins.int] = ...) -> Any:
         """Return the size of the tensor, or of dimension ``dim``."""
+    def split(self, split_size: Union[builtins.int, builtins.list], dim: builtins.int = ...) -> builtins.tuple:
+        """The tensor cut along ``dim`` into parts of ``split_size`` (the last one smaller), or of
+        the sizes listed (views)."""
+    def split_with_sizes(self, split_sizes: builtins.list, dim: builtins.int = ...) -> builtins.tuple:
+        """The tensor cut along ``dim`` into parts of the sizes listed (views)."""
     def sqrt(self) -> Tensor:
         """The square root of each element."""
     def sqrt_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -375,6 +434,10 @@ class Tensor:
         """In-place version of :meth:`Tensor.subtract`."""
     def sum(self, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """Sum of all elements, or over ``dim`` (an int or a tuple of ints)."""
+    def swapaxes(self, axis0: builtins.int, axis1: builtins.int) -> Tensor:
+        """``transpose(axis0, axis1)`` (NumPy's name)."""
+    def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        """``transpose(dim0, dim1)``."""
     def t(self) -> Tensor:
         """Transpose of a tensor with at most 2 dimensions."""
     def tan(self) -> Tensor:
@@ -385,12 +448,28 @@ class Tensor:
         """The hyperbolic tangent of each element."""
     def tanh_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.tanh`."""
+    def tensor_split(self, indices_or_sections=..., dim: builtins.int = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ..., tensor_indices_or_sections: Optional[Tensor] = ...) -> builtins.tuple:
+        """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
+        ones one larger), or at the listed ``indices`` (views)."""
+    def tile(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
+        """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
+        padded with ones in front (``repeat`` otherwise)."""
     def to(self, *args: Any, non_blocking: builtins.bool = ..., copy: builtins.bool = ..., memory_format=..., **kwargs: Any) -> Tensor:
         """The tensor with the given dtype (``to(dtype)``, ``to(other)``, ``to('cpu', dtype)``), itself if
         nothing changes and ``copy`` is False."""
     def tolist(self) -> Union[builtins.list, Number]: ...
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """Swap two dimensions."""
+    def tril(self, diagonal: builtins.int = ...) -> Tensor:
+        """The lower triangle of the matrices over the last two dims: elements on and below the
+        diagonal ``diagonal``, zeros above."""
+    def tril_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.tril`."""
+    def triu(self, diagonal: builtins.int = ...) -> Tensor:
+        """The upper triangle of the matrices over the last two dims: elements on and above the
+        diagonal ``diagonal``, zeros below."""
+    def triu_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.triu`."""
     def true_divide(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
     def true_divide_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -402,6 +481,11 @@ class Tensor:
         """The tensor converted to the dtype of ``other``."""
     def unbind(self, dim: builtins.int = ...) -> builtins.tuple:
         """Remove a dimension; return the tuple of all slices along it."""
+    def unflatten(self, dim: builtins.int, sizes: builtins.tuple) -> Tensor:
+        """Split dim ``dim`` into the dims ``sizes`` (one of them may be -1; a view)."""
+    def unfold(self, dimension: builtins.int, size: builtins.int, step: builtins.int) -> Tensor:
+        """All slices of ``size`` elements along ``dimension``, ``step`` apart, as a new last dim
+        (a view)."""
     def uniform_(self, from_: builtins.float = ..., to: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with numbers drawn uniformly from ``[from_, to)``."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
@@ -411,6 +495,8 @@ class Tensor:
         layout must allow it without a copy (else use ``reshape``)."""
     def view_as(self, other: Tensor) -> Tensor:
         """``self.view(other.shape)``."""
+    def vsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+        """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
     def where(self, condition: Tensor, other: Union[Tensor, builtins.int, builtins.float, builtins.bool]) -> Tensor:
         """``tape.where(condition, self, other)``."""
     def zero_(self) -> Tensor:

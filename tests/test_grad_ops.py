@@ -244,6 +244,11 @@ def _u(fn, d=REAL, min_dims=0, mixing=False):
     return Op(fn, unary(d, min_dims), mixing, fd_floor=(d.fd_floor,))
 
 
+def _ud(fn, min_dims, max_dims, d=REAL):
+    """One input of ``min_dims`` to ``max_dims`` dims."""
+    return Op(fn, shapes(min_dims, max_dims).flatmap(lambda s: st.tuples(array(s, d))), fd_floor=(d.fd_floor,))
+
+
 def _b(fn, da=REAL, db=None):
     db = da if db is None else db
     return Op(fn, binary(da, db), True, fd_floor=(da.fd_floor, db.fd_floor))
@@ -390,6 +395,78 @@ OPS: dict[str, Op] = {
         fd_floor=(1.0,),
     ),
     "sum_broadcast_back": _u(lambda M, x: x - x.mean(0, keepdim=True), min_dims=1, mixing=True),
+    # ---- shape: layout, joining and splitting (ops/layout.py, ops/split.py)
+    "permute_reversed": _u(lambda M, x: x.permute(tuple(range(x.dim() - 1, -1, -1)))),
+    "permute_fn_neg": _u(lambda M, x: M.permute(x, (-1,) + tuple(range(x.dim() - 1))), min_dims=1),
+    "movedim": _u(lambda M, x: x.movedim(0, -1), min_dims=1),
+    "moveaxis_tuple_fn": _u(lambda M, x: M.moveaxis(x, (0, 1), (-1, 0)), min_dims=2),
+    "swapaxes": _u(lambda M, x: x.swapaxes(0, -1), min_dims=1),
+    "swapdims_fn": _u(lambda M, x: M.swapdims(x, -1, 0), min_dims=1),
+    "mT": _u(lambda M, x: x.mT, min_dims=2),
+    "mH": _u(lambda M, x: x.mH * 1.0, min_dims=2),
+    "adjoint_fn": _u(lambda M, x: M.adjoint(x), min_dims=2),
+    "T_matrix": _ud(lambda M, x: x.T, 2, 2),
+    "H_matrix": _ud(lambda M, x: x.H, 2, 2),
+    "flatten_fn_range": _u(lambda M, x: M.flatten(x, 0, -2), min_dims=2),
+    "unflatten": _u(lambda M, x: x.unflatten(-1, (1, x.shape[-1], 1)), min_dims=1),
+    "unflatten_infer_fn": _u(lambda M, x: M.unflatten(x, 0, (-1, 1)), min_dims=1),
+    "squeeze_tuple": _u(lambda M, x: x.squeeze((0, -1)), min_dims=2),
+    "unsqueeze_neg_fn": _u(lambda M, x: M.unsqueeze(x, -1)),
+    "broadcast_to": _u(lambda M, x: x.broadcast_to((2,) + tuple(x.shape))),
+    "broadcast_tensors": _b(lambda M, x, y: M.stack(M.broadcast_tensors(x, y))),
+    "flip": _u(lambda M, x: x.flip(0, -1), min_dims=2),
+    "flip_fn_all": _u(lambda M, x: M.flip(x, tuple(range(x.dim())))),
+    "fliplr": _u(lambda M, x: x.fliplr(), min_dims=2),
+    "flipud_fn": _u(lambda M, x: M.flipud(x), min_dims=1),
+    "roll": _u(lambda M, x: x.roll(1, -1), min_dims=1),
+    "roll_flat_fn": _u(lambda M, x: M.roll(x, 2)),
+    "roll_tuple": _u(lambda M, x: x.roll((1, -2), (0, -1)), min_dims=2),
+    "narrow": _u(lambda M, x: x.narrow(0, x.shape[0] // 2, (x.shape[0] + 1) // 2), min_dims=1),
+    "narrow_fn_neg": _u(lambda M, x: M.narrow(x, -1, -1, 1), min_dims=1),
+    "diagonal": _u(lambda M, x: x.diagonal(), min_dims=2),
+    "diagonal_fn_offset": _u(lambda M, x: M.diagonal(x, offset=1, dim1=-1, dim2=0), min_dims=2),
+    "diagonal_neg_offset": _u(lambda M, x: x.diagonal(-1, 1, 2), min_dims=3),
+    "diag_vector": _ud(lambda M, x: x.diag(1), 1, 1),
+    "diag_matrix_fn": _ud(lambda M, x: M.diag(x, diagonal=-1), 2, 2),
+    "diag_embed": _u(lambda M, x: M.diag_embed(x), min_dims=1),
+    "diag_embed_dims": _u(lambda M, x: x.diag_embed(offset=-1, dim1=0, dim2=-1), min_dims=1),
+    "tril": _u(lambda M, x: x.tril(), min_dims=2),
+    "tril_neg": _u(lambda M, x: x.tril(-1), min_dims=2),
+    "triu_fn": _u(lambda M, x: M.triu(x, diagonal=1), min_dims=2),
+    "ravel": _u(lambda M, x: x.ravel()),
+    "ravel_mT_fn": _u(lambda M, x: M.ravel(x.mT), min_dims=2),
+    "view_as": _u(lambda M, x: x.view_as(M.zeros(x.numel()))),
+    "reshape_as": _u(lambda M, x: x.mT.reshape_as(M.zeros(x.numel())), min_dims=2),
+    "expand_as": _u(lambda M, x: x.expand_as(M.zeros((2,) + tuple(x.shape)))),
+    "repeat": _u(lambda M, x: x.repeat(2, *[k % 2 + 1 for k in range(x.dim())])),
+    "tile_fn": _u(lambda M, x: M.tile(x, (2,))),
+    "repeat_interleave": _u(lambda M, x: x.repeat_interleave(2, dim=-1), min_dims=1),
+    "repeat_interleave_flat_fn": _u(lambda M, x: M.repeat_interleave(x, 3)),
+    "repeat_interleave_tensor": _u(lambda M, x: x.repeat_interleave(
+        M.tensor([k % 3 for k in range(x.shape[0])]), dim=0, output_size=sum(k % 3 for k in range(x.shape[0]))),
+        min_dims=1),
+    "unfold": _u(lambda M, x: x.unfold(0, min(2, x.shape[0]), 1), min_dims=1),
+    "unfold_step": _u(lambda M, x: x.unfold(-1, 1, 2)),
+    "atleast_1d": _u(lambda M, x: M.atleast_1d(x)),
+    "atleast_2d_pair": _u(lambda M, x: M.atleast_2d(x, x * 2.0)),
+    "atleast_3d": _u(lambda M, x: M.atleast_3d(x)),
+    "split": _u(lambda M, x: x.split(2, -1), min_dims=1),
+    "split_sizes_fn": _u(lambda M, x: M.split(x, [1, x.shape[0] - 1]), min_dims=1),
+    "split_first_only": _u(lambda M, x: x.split(1)[0] * 2.0, min_dims=1),
+    "split_with_sizes": _u(lambda M, x: x.split_with_sizes([x.shape[-1] - 1, 0, 1], dim=-1), min_dims=1),
+    "chunk": _u(lambda M, x: x.chunk(2, -1), min_dims=1),
+    "chunk_fn": _u(lambda M, x: M.chunk(x, 3), min_dims=1),
+    "tensor_split_sections": _u(lambda M, x: x.tensor_split(3, dim=-1), min_dims=1),
+    "tensor_split_indices_fn": _u(lambda M, x: M.tensor_split(x, [1, 2], dim=0), min_dims=1),
+    "tensor_split_tensor": _u(lambda M, x: x.tensor_split(M.tensor([1, 3])), min_dims=1),
+    "hsplit": _u(lambda M, x: x.hsplit([1]), min_dims=1),
+    "vsplit_fn": _u(lambda M, x: M.vsplit(x, [1]), min_dims=2),
+    "dsplit": _u(lambda M, x: x.dsplit([0, 1]), min_dims=3),
+    "hstack": _u(lambda M, x: M.hstack([x, x * 2.0])),
+    "vstack": Op(lambda M, x, y: M.vstack((x, y)), joined(2, 0, same=True)),
+    "row_stack": _u(lambda M, x: M.row_stack([x, x])),
+    "dstack": _u(lambda M, x: M.dstack([x * 2.0, x])),
+    "column_stack": _u(lambda M, x: M.column_stack([x, x.sin()])),
 }
 
 OP_NAMES = sorted(OPS)
@@ -419,7 +496,7 @@ def to_np(t) -> np.ndarray:
         if "unallocated storage" not in str(e):
             raise
         values = t.clone().tolist()
-    return np.asarray(values, dtype=np.float64)
+    return np.asarray(values, dtype=np.float64).reshape(tuple(t.shape))     # (an empty one keeps its shape)
 
 
 def as_list(out):
