@@ -66,9 +66,12 @@ __all__ = [
     "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
     "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid",
     "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone",
-    "eq", "ne", "lt", "le", "gt", "ge", "reshape", "unsqueeze", "squeeze", "flatten",
-    "broadcast_shapes", "select", "transpose", "t", "cat", "concat", "concatenate", "stack",
-    "where", "unbind", "matmul", "mm", "mv", "dot", "sum", "mean",
+    "eq", "ne", "lt", "le", "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal",
+    "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero",
+    "nonzero", "argwhere", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes",
+    "select", "transpose", "t", "cat", "concat", "concatenate", "stack", "where", "unbind",
+    "matmul", "mm", "mv", "dot", "sum", "mean",
 ]
 
 
@@ -87,6 +90,30 @@ def abs(input: Tensor) -> Tensor:
 
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
+
+def all(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
+    """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
+
+def allclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> builtins.bool:
+    """Whether all elements of ``self`` and ``other`` are close (see ``isclose``), as a Python bool."""
+
+def any(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
+    """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
+
+def argwhere(input: Tensor) -> Tensor:
+    """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
+
+def bitwise_and(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
+
+def bitwise_not(input: Tensor) -> Tensor:
+    """The bitwise NOT of an integer or boolean tensor (logical NOT for booleans)."""
+
+def bitwise_or(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
+
+def bitwise_xor(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
 
 def broadcast_shapes(*shapes: Shape) -> Size:
     """Return the shape that tensors of the given shapes broadcast to (ints count as 1-D shapes)."""
@@ -124,6 +151,9 @@ def cos(input: Tensor) -> Tensor:
 def cosh(input: Tensor) -> Tensor:
     """The hyperbolic cosine of each element."""
 
+def count_nonzero(input: Tensor, dim=...) -> Tensor:
+    """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
+
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
 
@@ -138,6 +168,9 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
 
 def eq(input: Tensor, other: Operand) -> Tensor:
     """``self == other`` at each element, broadcasting."""
+
+def equal(input: Tensor, other: Tensor) -> builtins.bool:
+    """True if both tensors have the same size and elements, as a Python bool."""
 
 def exp(input: Tensor) -> Tensor:
     """The exponential of each element."""
@@ -154,6 +187,28 @@ def ge(input: Tensor, other: Operand) -> Tensor:
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
 
+def isclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
+    """Whether each element of ``self`` is close to ``other``'s:
+    ``|self - other| <= atol + rtol * |other|`` (equal infinities count as close)."""
+
+def isfinite(input: Tensor) -> Tensor:
+    """Whether each element is finite (not infinite, not NaN)."""
+
+def isinf(input: Tensor) -> Tensor:
+    """Whether each element is positive or negative infinity."""
+
+def isnan(input: Tensor) -> Tensor:
+    """Whether each element is NaN."""
+
+def isneginf(input: Tensor) -> Tensor:
+    """Whether each element is negative infinity."""
+
+def isposinf(input: Tensor) -> Tensor:
+    """Whether each element is positive infinity."""
+
+def isreal(input: Tensor) -> Tensor:
+    """Whether each element is real-valued (always, for tape's real dtypes)."""
+
 def le(input: Tensor, other: Operand) -> Tensor:
     """``self <= other`` at each element, broadcasting."""
 
@@ -165,6 +220,18 @@ def log10(input: Tensor) -> Tensor:
 
 def log2(input: Tensor) -> Tensor:
     """The base-2 logarithm of each element."""
+
+def logical_and(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise logical AND (nonzero counts as True)."""
+
+def logical_not(input: Tensor) -> Tensor:
+    """Elementwise logical NOT (nonzero counts as True)."""
+
+def logical_or(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise logical OR (nonzero counts as True)."""
+
+def logical_xor(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise logical XOR (nonzero counts as True)."""
 
 def lt(input: Tensor, other: Operand) -> Tensor:
     """``self < other`` at each element, broadcasting."""
@@ -201,6 +268,10 @@ def neg(input: Tensor) -> Tensor:
 
 def negative(input: Tensor) -> Tensor:
     """``-self``."""
+
+def nonzero(input: Tensor, *, as_tuple: builtins.bool = ...) -> Any:
+    """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
+    ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""
 
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""

@@ -31,6 +31,8 @@ class Tensor:
     def __abs__(self) -> Tensor:
         """The absolute value of each element."""
     def __add__(self, other: Operand) -> Tensor: ...
+    def __and__(self, other: Operand) -> Tensor:
+        """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
     def __array__(self, dtype=..., copy=...) -> np.ndarray: ...
     def __bool__(self) -> builtins.bool: ...
     def __eq__(self, other: Operand) -> Tensor:  # type: ignore[override]
@@ -49,6 +51,7 @@ class Tensor:
     def __imul__(self, other: Operand) -> Tensor: ...
     def __index__(self) -> builtins.int: ...
     def __int__(self) -> builtins.int: ...
+    def __invert__(self) -> Tensor: ...
     def __isub__(self, other: Operand) -> Tensor: ...
     def __iter__(self) -> Iterator[Tensor]: ...
     def __itruediv__(self, other: Operand) -> Tensor: ...
@@ -66,34 +69,60 @@ class Tensor:
         """``-self``."""
     def __new__(cls, *args: Any, **kwargs: Any) -> Tensor:
         """``Tensor.__new__``: the legacy constructor for ``tape.Tensor(...)``; subclasses are made empty."""
+    def __or__(self, other: Operand) -> Tensor:
+        """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
     def __pos__(self) -> Tensor: ...
     def __pow__(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
     def __radd__(self, other: Operand) -> Tensor: ...
+    def __rand__(self, other: Operand) -> Tensor:
+        """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
     def __repr__(self, *, tensor_contents=...) -> builtins.str: ...
     def __rmatmul__(self, other: Tensor) -> Tensor: ...
     def __rmul__(self, other: Operand) -> Tensor: ...
+    def __ror__(self, other: Operand) -> Tensor:
+        """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
     def __rpow__(self, other: Operand) -> Tensor: ...
     def __rsub__(self, other: Operand) -> Tensor: ...
     def __rtruediv__(self, other: Operand) -> Tensor: ...
+    def __rxor__(self, other: Operand) -> Tensor:
+        """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
     def __setitem__(self, index, value: Union[Tensor, Number]) -> None:
         """``self[index] = value``, in place (``value`` broadcast to the indexed elements)."""
     def __str__(self, *, tensor_contents=...) -> builtins.str: ...
     def __sub__(self, other: Operand) -> Tensor: ...
     def __truediv__(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
+    def __xor__(self, other: Operand) -> Tensor:
+        """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
     def abs(self) -> Tensor:
         """The absolute value of each element."""
     def add(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self + alpha * other``."""
     def add_(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self += alpha * other``, in place."""
+    def all(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
+        """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
+    def allclose(self, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> builtins.bool:
+        """Whether all elements of ``self`` and ``other`` are close (see ``isclose``), as a Python bool."""
+    def any(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
+        """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
+    def argwhere(self) -> Tensor:
+        """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
     def backward(self, gradient: Optional[Tensor] = ..., retain_graph: Optional[builtins.bool] = ..., create_graph: builtins.bool = ..., inputs: Optional[_Tensors] = ...) -> None:
         """Compute the gradient of this tensor with respect to the graph leaves.
 
         Gradients are accumulated into the leaves' ``.grad``.  A non-scalar
         tensor needs ``gradient`` (the vector in the vector-Jacobian product).
         The graph is freed unless ``retain_graph`` (default: ``create_graph``)."""
+    def bitwise_and(self, other: Operand) -> Tensor:
+        """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
+    def bitwise_not(self) -> Tensor:
+        """The bitwise NOT of an integer or boolean tensor (logical NOT for booleans)."""
+    def bitwise_or(self, other: Operand) -> Tensor:
+        """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
+    def bitwise_xor(self, other: Operand) -> Tensor:
+        """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
     def bool(self) -> Tensor:
         """``self.to(tape.bool)``."""
     def clamp(self, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
@@ -112,6 +141,8 @@ class Tensor:
         """The cosine of each element."""
     def cosh(self) -> Tensor:
         """The hyperbolic cosine of each element."""
+    def count_nonzero(self, dim=...) -> Tensor:
+        """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
     def cpu(self) -> Tensor: ...
     @property
     def data(self) -> Tensor: ...
@@ -138,6 +169,8 @@ class Tensor:
     def dtype(self) -> _DType: ...
     def eq(self, other: Operand) -> Tensor:
         """``self == other`` at each element, broadcasting."""
+    def equal(self, other: Tensor) -> builtins.bool:
+        """True if both tensors have the same size and elements, as a Python bool."""
     def exp(self) -> Tensor:
         """The exponential of each element."""
     def expand(self, *sizes: Shape) -> Tensor:
@@ -174,6 +207,21 @@ class Tensor:
     def is_floating_point(self) -> builtins.bool: ...
     @property
     def is_leaf(self) -> builtins.bool: ...
+    def isclose(self, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
+        """Whether each element of ``self`` is close to ``other``'s:
+        ``|self - other| <= atol + rtol * |other|`` (equal infinities count as close)."""
+    def isfinite(self) -> Tensor:
+        """Whether each element is finite (not infinite, not NaN)."""
+    def isinf(self) -> Tensor:
+        """Whether each element is positive or negative infinity."""
+    def isnan(self) -> Tensor:
+        """Whether each element is NaN."""
+    def isneginf(self) -> Tensor:
+        """Whether each element is negative infinity."""
+    def isposinf(self) -> Tensor:
+        """Whether each element is positive infinity."""
+    def isreal(self) -> Tensor:
+        """Whether each element is real-valued (always, for tape's real dtypes)."""
     def item(self) -> Number:
         """The value of a one-element tensor as a Python number."""
     def le(self, other: Operand) -> Tensor:
@@ -184,6 +232,14 @@ class Tensor:
         """The base-10 logarithm of each element."""
     def log2(self) -> Tensor:
         """The base-2 logarithm of each element."""
+    def logical_and(self, other: Tensor) -> Tensor:
+        """Elementwise logical AND (nonzero counts as True)."""
+    def logical_not(self) -> Tensor:
+        """Elementwise logical NOT (nonzero counts as True)."""
+    def logical_or(self, other: Tensor) -> Tensor:
+        """Elementwise logical OR (nonzero counts as True)."""
+    def logical_xor(self, other: Tensor) -> Tensor:
+        """Elementwise logical XOR (nonzero counts as True)."""
     def long(self) -> Tensor:
         """``self.to(tape.int64)``."""
     def lt(self, other: Operand) -> Tensor:
@@ -216,6 +272,9 @@ class Tensor:
     def negative(self) -> Tensor:
         """``-self``."""
     def nelement(self) -> builtins.int: ...
+    def nonzero(self, *, as_tuple: builtins.bool = ...) -> Any:
+        """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
+        ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """The value as a numpy array sharing storage with the tensor."""
