@@ -70,8 +70,9 @@ __all__ = [
     "logical_and", "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal",
     "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero",
     "nonzero", "argwhere", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes",
-    "select", "transpose", "t", "cat", "concat", "concatenate", "stack", "where", "unbind",
-    "matmul", "mm", "mv", "dot", "sum", "mean",
+    "select", "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
+    "masked_fill", "cat", "concat", "concatenate", "stack", "where", "unbind", "matmul", "mm", "mv",
+    "dot", "sum", "mean",
 ]
 
 
@@ -181,11 +182,19 @@ def expm1(input: Tensor) -> Tensor:
 def flatten(input: Tensor, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
 
+def gather(input: Tensor, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
+    """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
+    the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
+
 def ge(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
 
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
+
+def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
+    """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
+    int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
 
 def isclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
     """Whether each element of ``self`` is close to ``other``'s:
@@ -235,6 +244,13 @@ def logical_xor(input: Tensor, other: Tensor) -> Tensor:
 
 def lt(input: Tensor, other: Operand) -> Tensor:
     """``self < other`` at each element, broadcasting."""
+
+def masked_fill(input: Tensor, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
+    """``self`` with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is True
+    (broadcast against ``self``)."""
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
@@ -318,6 +334,14 @@ def sum(input: Tensor, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., 
 
 def t(input: Tensor) -> Tensor:
     """Transpose of a tensor with at most 2 dimensions."""
+
+def take(input: Tensor, index: Tensor) -> Tensor:
+    """The elements of ``self`` at flat positions ``index`` (as if ``self`` were 1-D), shaped
+    like ``index``; negative positions count from the end."""
+
+def take_along_dim(input: Tensor, indices: Tensor, dim: Optional[builtins.int] = ...) -> Tensor:
+    """The entries of ``self`` at ``indices`` along ``dim`` (``self`` and ``indices`` broadcast
+    against each other apart from ``dim``), or at flat positions when ``dim`` is None."""
 
 def tan(input: Tensor) -> Tensor:
     """The tangent of each element."""

@@ -185,6 +185,9 @@ class Tensor:
         """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
     def float(self) -> Tensor:
         """``self.to(tape.float32)``."""
+    def gather(self, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
+        """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
+        the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
     def ge(self, other: Operand) -> Tensor:
         """``self >= other`` at each element, broadcasting."""
     @property
@@ -198,6 +201,9 @@ class Tensor:
         """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
     def gt(self, other: Operand) -> Tensor:
         """``self > other`` at each element, broadcasting."""
+    def index_select(self, dim: builtins.int, index: Tensor) -> Tensor:
+        """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
+        int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
     def int(self) -> Tensor:
         """``self.to(tape.int32)``."""
     def is_contiguous(self, memory_format=...) -> builtins.bool:
@@ -244,6 +250,13 @@ class Tensor:
         """``self.to(tape.int64)``."""
     def lt(self, other: Operand) -> Tensor:
         """``self < other`` at each element, broadcasting."""
+    def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
+        """``self`` with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is True
+        (broadcast against ``self``)."""
+    def masked_fill_(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
+        """``masked_fill`` in place."""
+    def masked_select(self, mask: Tensor) -> Tensor:
+        """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
     def matmul(self, other: Tensor) -> Tensor:
         """Matrix product with ``other`` (dot, matrix-vector, matrix-matrix, batched)."""
     def maximum(self, other: Tensor) -> Tensor:
@@ -327,6 +340,12 @@ class Tensor:
         """Sum of all elements, or over ``dim`` (an int or a tuple of ints)."""
     def t(self) -> Tensor:
         """Transpose of a tensor with at most 2 dimensions."""
+    def take(self, index: Tensor) -> Tensor:
+        """The elements of ``self`` at flat positions ``index`` (as if ``self`` were 1-D), shaped
+        like ``index``; negative positions count from the end."""
+    def take_along_dim(self, indices: Tensor, dim: Optional[builtins.int] = ...) -> Tensor:
+        """The entries of ``self`` at ``indices`` along ``dim`` (``self`` and ``indices`` broadcast
+        against each other apart from ``dim``), or at flat positions when ``dim`` is None."""
     def tan(self) -> Tensor:
         """The tangent of each element."""
     def tanh(self) -> Tensor:

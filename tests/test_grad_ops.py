@@ -390,7 +390,43 @@ OPS: dict[str, Op] = {
         fd_floor=(1.0,),
     ),
     "sum_broadcast_back": _u(lambda M, x: x - x.mean(0, keepdim=True), min_dims=1, mixing=True),
+    # ---- index: gathers and scatters of index lists (indices made from the drawn shapes, with repeats)
+    "index_select": _u(lambda M, x: x.index_select(-1, M.tensor(_picks(x.shape[-1]))), min_dims=1),
+    "index_select_fn_0d_index": _u(lambda M, x: M.index_select(x, 0, M.tensor(x.shape[0] - 1)), min_dims=1),
+    "gather": _u(lambda M, x: x.gather(0, M.tensor(_along(tuple(x.shape), 0))), min_dims=1),
+    "gather_fn_neg": _u(lambda M, x: M.gather(x, -1, M.tensor(_along(tuple(x.shape), -1))), min_dims=1),
+    "take": _u(lambda M, x: x.take(M.tensor(_picks(max(x.numel(), 1)))).reshape(-1, 1)),
+    "take_along_dim": _u(lambda M, x: M.take_along_dim(x, M.tensor(_along(tuple(x.shape), -1, 1)), -1),
+                         min_dims=1),
+    "take_along_dim_flat": _u(lambda M, x: x.take_along_dim(M.tensor(_picks(x.numel())))),
+    "masked_select": _u(lambda M, x: x.masked_select(M.tensor(_pattern(tuple(x.shape))))),
+    "masked_select_broadcast": _u(lambda M, x: M.masked_select(x, M.tensor(_pattern((2,) + tuple(x.shape))))),
+    "masked_fill": _u(lambda M, x: x.masked_fill(M.tensor(_pattern(tuple(x.shape))), 0.5)),
+    "masked_fill_tensor": Op(lambda M, x, v: M.masked_fill(x, M.tensor(_pattern(tuple(x.shape))), v),
+                             shapes().flatmap(lambda s: st.tuples(array(s, REAL), array((), REAL)))),
+    "masked_fill_inplace": _u(lambda M, x: (x * 2.0).masked_fill_(M.tensor(_pattern(tuple(x.shape))), -1.0) * x),
 }
+
+
+def _picks(n: int) -> list:
+    """Positions in ``range(n)`` with a repeat (gradients of repeated indices add up)."""
+    return [n - 1, 0, n - 1, n // 2]
+
+
+def _along(shape: tuple, dim: int, size=None) -> np.ndarray:
+    """An int64 index for gather along ``dim`` of ``shape`` (``size`` entries along ``dim``),
+    with repeats."""
+    shape = shape or (1,)
+    d = dim % len(shape)
+    out = list(shape)
+    out[d] = shape[d] + 1 if size is None else size
+    n = shape[d]
+    return (np.arange(int(np.prod(out))).reshape(out) * 7 + 3) % n
+
+
+def _pattern(shape: tuple) -> np.ndarray:
+    """A boolean mask of ``shape`` that is neither all True nor all False where it can be."""
+    return (np.arange(int(np.prod(shape))).reshape(shape) % 3) == 1
 
 OP_NAMES = sorted(OPS)
 
