@@ -482,3 +482,304 @@ def masked_fill_(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``masked_fill`` in place."""
     self._check_inplace()
     return self._inplace(self.masked_fill(mask, value))
+
+
+def _same_dtype(x: Tensor, z: Tensor, message: str) -> None:
+    if x._dtype is not z._dtype:
+        raise RuntimeError(message.format(a=D.legacy_name(x._dtype), b=D.legacy_name(z._dtype)))
+
+
+def _written(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, kind: int, accumulate: bool,
+             alpha: Number = 1, shape: Optional[tuple] = None) -> Tensor:
+    """``x`` (broadcast to ``shape``) with ``z``'s elements at flat positions ``src`` written (or,
+    ``accumulate``, added times ``alpha``) at flat positions ``dst``: the scatters, as one PUT row."""
+    dt = x._dtype
+    dst = dst.reshape(-1)
+    src = src.reshape(-1)
+    y = np.array(np.broadcast_to(x._value(), x._shape if shape is None else shape), dt.np, order="C")
+    vals = z._value().reshape(-1)[src]
+    if alpha != 1:
+        vals = (vals * alpha).astype(dt.np)
+    if accumulate:
+        np.add.at(y.reshape(-1), dst, vals)
+    else:
+        y.reshape(-1)[dst] = vals
+    drop = np.zeros(0, np.int64) if accumulate else dst
+    return _put_row(x, y, dt, drop, z, kind, dst=dst, src=src, alpha=float(alpha))
+
+
+def _in_place(x: Tensor, result: Tensor) -> Tensor:
+    x._check_inplace()
+    return x._inplace(result)
+
+
+def _scatter_positions(x: Tensor, dim: int, idx: np.ndarray, src: Optional[Tensor]) -> tuple:
+    """(positions in ``x``, positions in ``src``) of the elements a scatter along ``dim`` moves."""
+    dst = _positions_along(x._shape, dim, idx.reshape(idx.shape or (1,)))
+    if src is None:
+        return dst, None
+    sshape = src._shape or (1,)
+    coords = np.indices(idx.shape or (1,), sparse=True)
+    return dst, np.ravel_multi_index(tuple(coords), sshape).astype(np.int64)
+
+
+def _scatter_index(x: Tensor, dim: int, index, src, name: str) -> tuple:
+    index = _index_arg(index, name, position=3)
+    if index._dtype not in (D.int64, D.int32):
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    if isinstance(src, Tensor):
+        _same_dtype(x, src, "scatter(): Expected self.dtype to be equal to src.dtype")
+    dim, idx = _gather_checks(x, dim, index, name, src if isinstance(src, Tensor) else None)
+    return dim, idx
+
+
+_SCATTER_REDUCE = {"add": np.add, "multiply": np.multiply}
+
+
+@public("scatter")
+def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = None, *,
+            value: Optional[Number] = None, reduce: Optional[str] = None) -> Tensor:
+    """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
+    positions in ``index``: ``out[index[i][j]][j] = src[i][j]`` for ``dim`` 0.  ``reduce`` ("add"
+    or "multiply") combines them with ``self``'s elements instead (no gradient, as in PyTorch)."""
+    if src is None:
+        src = value
+    if reduce is not None and reduce not in _SCATTER_REDUCE:
+        raise RuntimeError("reduce argument must be either add or multiply.")
+    dim, idx = _scatter_index(self, dim, index, src, "scatter")
+    dst, spos = _scatter_positions(self, dim, idx, src if isinstance(src, Tensor) else None)
+    if reduce is not None:
+        if state.grad and (self._rg or (isinstance(src, Tensor) and src._rg)):
+            raise RuntimeError("derivative for aten::scatter is not implemented")
+        y = np.array(self._value(), self._dtype.np, order="C")
+        vals = src._value().reshape(-1)[spos.reshape(-1)] if isinstance(src, Tensor) else np.full(dst.size, src)
+        _SCATTER_REDUCE[reduce].at(y.reshape(-1), dst.reshape(-1), vals.astype(y.dtype))
+        return plain(y, self._dtype)
+    if isinstance(src, Tensor):
+        return _written(self, src, dst, spos, P_SCATTER, False)
+    if not isinstance(src, (bool, int, float, np.number)):
+        raise TypeError(f"scatter(): argument 'value' must be Number, not {type(src).__name__}")
+    y = np.array(self._value(), self._dtype.np, order="C")
+    y.reshape(-1)[dst.reshape(-1)] = src
+    return _put_row(self, y, self._dtype, dst, None, P_SCATTER_VALUE, fill=float(src))
+
+
+@public("scatter_", function=False)
+def scatter_(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = None, *,
+             value: Optional[Number] = None, reduce: Optional[str] = None) -> Tensor:
+    """``scatter`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.scatter(dim, index, src, value=value, reduce=reduce))
+
+
+@public("scatter_add")
+def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """``self`` with the elements of ``src`` added along ``dim`` at the positions in ``index``
+    (repeated positions add up)."""
+    src = _index_arg(src, "scatter_add", "src", 3)
+    dim, idx = _scatter_index(self, dim, index, src, "scatter_add")
+    dst, spos = _scatter_positions(self, dim, idx, src)
+    return _written(self, src, dst, spos, P_SCATTER_ADD, True)
+
+
+@public("scatter_add_", function=False)
+def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """``scatter_add`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.scatter_add(dim, index, src))
+
+
+def _vector_index(x: Tensor, dim: int, index, name: str, dtypes: tuple) -> tuple:
+    """Wrapped ``dim`` and the values of a 1-D (or 0-d) index along it, before the bounds check."""
+    index = _index_arg(index, name)
+    dim = wrap_dim(dim, len(x._shape))
+    if index._dtype not in dtypes:
+        if name == "index_add":
+            raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: "
+                               f"{D.legacy_name(index._dtype)}")
+        if name == "index_fill":
+            raise IndexError("index_fill_(): Expected dtype int64 for index.")
+        raise RuntimeError(f"{name}_(): Expected a long tensor for index, but got {D.legacy_name(index._dtype)}")
+    if len(index._shape) > 1:
+        if name == "index_add":
+            raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: {len(index._shape)} "
+                             f"with type: {D.legacy_name(index._dtype)} and size: {list(index._shape)}")
+        if name == "index_fill":
+            raise RuntimeError("Index has to be a vector/scalar")
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {len(index._shape)})")
+    return dim, index._value().reshape(-1).astype(np.int64)
+
+
+def _index_source(x: Tensor, dim: int, idx: np.ndarray, source, name: str) -> np.ndarray:
+    """Flat positions in ``x`` of the elements of ``source`` that index_add/index_copy move."""
+    source = _index_arg(source, name, "source", 3)
+    xs, ss = x._shape, source._shape
+    if name == "index_add":
+        _same_dtype(x, source, "index_add_(): self ({a}) and source ({b}) must have the same scalar type")
+        if len(ss) != len(xs) or any(a != b for d, (a, b) in enumerate(zip(xs, ss)) if d != dim):
+            if xs or ss:
+                raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the specified "
+                                   f"dimension. Got self.shape = {list(xs)} source.shape = {list(ss)}")
+        n = ss[dim] if ss else 1
+        if idx.size != n:
+            raise RuntimeError(f"index_add_(): Number of indices ({idx.size}) should be equal to "
+                               f"source.size(dim): ({n}), for dim: {dim}")
+    else:
+        _same_dtype(x, source, "index_copy_(): self and source expected to have the same dtype, but got "
+                               "(self) {a} and (source) {b}")
+        if xs and ss and len(ss) != len(xs):
+            raise IndexError(f"index_copy_(): When source and destination are not scalars, their dimensionality "
+                             f"must match. Source dimensionality ({len(ss)}), destination dimensionality ({len(xs)})")
+        if xs and ss:
+            for d in range(len(xs)):
+                if d != dim and xs[d] != ss[d]:
+                    raise RuntimeError(
+                        f"index_copy_(): Source/destination tensor must have same slice shapes. Destination slice "
+                        f"shape: {' '.join(str(s) for k, s in enumerate(xs) if k != dim)} at dimension {dim} and "
+                        f"source slice shape: {' '.join(str(s) for k, s in enumerate(ss) if k != dim)} at "
+                        f"dimension 0.")
+        n = ss[dim] if ss else 1
+        if idx.size != n:
+            raise IndexError(f"index_copy_(): Number of indices ({idx.size}) should be equal to source.size(dim) "
+                             f"({n})")
+    size = xs[dim] if xs else 1
+    bad = (idx < 0) | (idx >= size)
+    if bad.any():
+        prefix = "index_copy_(): " if name == "index_copy" else ""
+        error = IndexError if name == "index_copy" else RuntimeError
+        raise error(f"{prefix}index {idx[bad][0]} is out of bounds for dimension {dim} with size {size}")
+    if not xs:
+        return np.zeros(idx.size, np.int64)
+    return np.take(_grid(xs), idx, axis=dim)
+
+
+@public("index_add")
+def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
+    """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
+    entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
+    dim, idx = _vector_index(self, dim, index, "index_add", (D.int64, D.int32))
+    dst = _index_source(self, dim, idx, source, "index_add")
+    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_ADD, True, alpha)
+
+
+@public("index_add_", function=False)
+def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
+    """``index_add`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.index_add(dim, index, source, alpha=alpha))
+
+
+@public("index_copy")
+def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
+    """``self`` with the entries of ``source`` along ``dim`` written at the positions in ``index``."""
+    dim, idx = _vector_index(self, dim, index, "index_copy", (D.int64,))
+    dst = _index_source(self, dim, idx, source, "index_copy")
+    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_COPY, False)
+
+
+@public("index_copy_", function=False)
+def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
+    """``index_copy`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.index_copy(dim, index, source))
+
+
+@public("index_fill")
+def index_fill(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
+    """``self`` with ``value`` (a number or a 0-d tensor) at the positions in ``index`` along ``dim``
+    (negative positions count from the end)."""
+    dim, idx = _vector_index(self, dim, index, "index_fill", (D.int64,))
+    size = self._shape[dim] if self._shape else 1
+    bad = (idx < -size) | (idx >= size)
+    if bad.any():
+        raise IndexError(f"index {idx[bad][0]} is out of bounds for dimension {dim} with size {size}")
+    idx = np.where(idx < 0, idx + size, idx)
+    where = np.take(_grid(self._shape), idx, axis=dim).reshape(-1) if self._shape else idx * 0
+    return _fill(self, self._shape, where, value, "index_fill_", (P_INDEX_FILL, P_INDEX_FILL_TENSOR))
+
+
+@public("index_fill_", function=False)
+def index_fill_(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
+    """``index_fill`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.index_fill(dim, index, value))
+
+
+@public("index_put")
+def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """``self`` with ``values`` (broadcast) written, or added with ``accumulate``, at
+    ``self[indices]`` (``indices`` a tuple of index tensors, as in advanced indexing)."""
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put(): argument 'indices' (position 1) must be tuple of Tensors, not "
+                        f"{type(indices).__name__}")
+    for k, it in enumerate(indices):
+        if not isinstance(it, Tensor):
+            raise TypeError(f"expected Tensor as element {k} in argument 0, but got {type(it).__name__}")
+    values = _index_arg(values, "index_put", "values")
+    if values._dtype is not self._dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{D.legacy_name(self._dtype)} for the destination and {D.legacy_name(values._dtype)} "
+                           f"for the source.")
+    idx, _ = _np_index(tuple(indices))
+    positions = np.asarray(_index_values(_grid(self._shape), idx))
+    try:
+        src = np.broadcast_to(_grid(values._shape), positions.shape)
+    except ValueError:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(values._shape)} cannot be broadcast to "
+                           f"indexing result of shape {list(positions.shape)}") from None
+    return _written(self, values, positions, src, P_INDEX_PUT, bool(accumulate))
+
+
+@public("index_put_", function=False)
+def index_put_(self, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """``index_put`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.index_put(indices, values, accumulate))
+
+
+@public("put")
+def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
+    positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
+    index = _index_arg(index, "put", position=1)
+    source = _index_arg(source, "put", "source")
+    if index._dtype is not D.int64:
+        raise RuntimeError(f"put_(): Expected a long tensor for index, but got {D.legacy_name(index._dtype)}")
+    _same_dtype(self, source, "put_(): self and source expected to have the same dtype, but got self.dtype = {a} "
+                              "and source.dtype = {b}")
+    if source.numel() != index.numel():
+        raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
+                         f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
+    dst = _flat_positions(self, index)
+    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_PUT, bool(accumulate))
+
+
+@public("put_", function=False)
+def put_(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    """``put`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.put(index, source, accumulate))
+
+
+@public("masked_scatter")
+def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
+    """``self`` with the elements of ``source``, in order, written where the boolean ``mask`` is True
+    (``mask`` and ``self`` broadcast)."""
+    mask = _mask_arg(mask, "masked_scatter")
+    source = _index_arg(source, "masked_scatter", "source")
+    if mask._dtype is not D.bool_:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           f"{D.legacy_name(mask._dtype)}")
+    _same_dtype(self, source, "masked_scatter: expected self and source to have same dtypes but got{a} and {b}")
+    shape = broadcast_pair(mask._shape, self._shape)
+    dst = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
+    if source.numel() < dst.size:
+        raise RuntimeError("Number of elements of source < number of ones in mask")
+    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_MASKED_SCATTER, False, shape=shape)
+
+
+@public("masked_scatter_", function=False)
+def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
+    """``masked_scatter`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.masked_scatter(mask, source))

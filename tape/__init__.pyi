@@ -71,8 +71,9 @@ __all__ = [
     "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero",
     "nonzero", "argwhere", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes",
     "select", "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
-    "masked_fill", "cat", "concat", "concatenate", "stack", "where", "unbind", "matmul", "mm", "mv",
-    "dot", "sum", "mean",
+    "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
+    "put", "masked_scatter", "cat", "concat", "concatenate", "stack", "where", "unbind", "matmul",
+    "mm", "mv", "dot", "sum", "mean",
 ]
 
 
@@ -192,6 +193,21 @@ def ge(input: Tensor, other: Operand) -> Tensor:
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
 
+def index_add(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
+    """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
+    entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
+
+def index_copy(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor) -> Tensor:
+    """``self`` with the entries of ``source`` along ``dim`` written at the positions in ``index``."""
+
+def index_fill(input: Tensor, dim: builtins.int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
+    """``self`` with ``value`` (a number or a 0-d tensor) at the positions in ``index`` along ``dim``
+    (negative positions count from the end)."""
+
+def index_put(input: Tensor, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+    """``self`` with ``values`` (broadcast) written, or added with ``accumulate``, at
+    ``self[indices]`` (``indices`` a tuple of index tensors, as in advanced indexing)."""
+
 def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
     """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
     int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
@@ -249,6 +265,10 @@ def masked_fill(input: Tensor, mask: Tensor, value: Union[Number, Tensor]) -> Te
     """``self`` with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is True
     (broadcast against ``self``)."""
 
+def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """``self`` with the elements of ``source``, in order, written where the boolean ``mask`` is True
+    (``mask`` and ``self`` broadcast)."""
+
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
 
@@ -292,6 +312,10 @@ def nonzero(input: Tensor, *, as_tuple: builtins.bool = ...) -> Any:
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
 
+def put(input: Tensor, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+    """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
+    positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
+
 def reciprocal(input: Tensor) -> Tensor:
     """``1 / x`` for each element (integers give the default float dtype)."""
 
@@ -301,6 +325,15 @@ def relu(input: Tensor) -> Tensor:
 def reshape(input: Tensor, *shape: Shape) -> Tensor:
     """The same data with a new shape (one dimension may be -1): a view where the layout
     allows one, else a contiguous copy."""
+
+def scatter(input: Tensor, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
+    """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
+    positions in ``index``: ``out[index[i][j]][j] = src[i][j]`` for ``dim`` 0.  ``reduce`` ("add"
+    or "multiply") combines them with ``self``'s elements instead (no gradient, as in PyTorch)."""
+
+def scatter_add(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+    """``self`` with the elements of ``src`` added along ``dim`` at the positions in ``index``
+    (repeated positions add up)."""
 
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""

@@ -201,6 +201,25 @@ class Tensor:
         """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
     def gt(self, other: Operand) -> Tensor:
         """``self > other`` at each element, broadcasting."""
+    def index_add(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
+        """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
+        entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
+    def index_add_(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
+        """``index_add`` in place."""
+    def index_copy(self, dim: builtins.int, index: Tensor, source: Tensor) -> Tensor:
+        """``self`` with the entries of ``source`` along ``dim`` written at the positions in ``index``."""
+    def index_copy_(self, dim: builtins.int, index: Tensor, source: Tensor) -> Tensor:
+        """``index_copy`` in place."""
+    def index_fill(self, dim: builtins.int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
+        """``self`` with ``value`` (a number or a 0-d tensor) at the positions in ``index`` along ``dim``
+        (negative positions count from the end)."""
+    def index_fill_(self, dim: builtins.int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
+        """``index_fill`` in place."""
+    def index_put(self, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """``self`` with ``values`` (broadcast) written, or added with ``accumulate``, at
+        ``self[indices]`` (``indices`` a tuple of index tensors, as in advanced indexing)."""
+    def index_put_(self, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """``index_put`` in place."""
     def index_select(self, dim: builtins.int, index: Tensor) -> Tensor:
         """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
         int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
@@ -255,6 +274,11 @@ class Tensor:
         (broadcast against ``self``)."""
     def masked_fill_(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
         """``masked_fill`` in place."""
+    def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
+        """``self`` with the elements of ``source``, in order, written where the boolean ``mask`` is True
+        (``mask`` and ``self`` broadcast)."""
+    def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
+        """``masked_scatter`` in place."""
     def masked_select(self, mask: Tensor) -> Tensor:
         """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
     def matmul(self, other: Tensor) -> Tensor:
@@ -293,6 +317,11 @@ class Tensor:
         """The value as a numpy array sharing storage with the tensor."""
     def pow(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
+    def put(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
+        positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
+    def put_(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """``put`` in place."""
     def reciprocal(self) -> Tensor:
         """``1 / x`` for each element (integers give the default float dtype)."""
     def relu(self) -> Tensor:
@@ -312,6 +341,17 @@ class Tensor:
         """Make this non-leaf tensor keep its ``.grad`` after backward."""
     @property
     def retains_grad(self) -> builtins.bool: ...
+    def scatter(self, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
+        """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
+        positions in ``index``: ``out[index[i][j]][j] = src[i][j]`` for ``dim`` 0.  ``reduce`` ("add"
+        or "multiply") combines them with ``self``'s elements instead (no gradient, as in PyTorch)."""
+    def scatter_(self, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
+        """``scatter`` in place."""
+    def scatter_add(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+        """``self`` with the elements of ``src`` added along ``dim`` at the positions in ``index``
+        (repeated positions add up)."""
+    def scatter_add_(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+        """``scatter_add`` in place."""
     def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
         """The slice at ``index`` along ``dim`` (that dimension removed)."""
     @property
