@@ -1,14 +1,18 @@
-"""Comparisons: ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=`` (and ``eq`` ... ``ge``).
+"""Comparisons: ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=`` (and ``eq`` ... ``ge``); logical and
+bitwise ops (``&``, ``|``, ``^``, ``~``), closeness, classification (``isnan`` ...), truth
+reductions (``all``, ``any``, ``count_nonzero``) and the positions of nonzero elements.
 
-They give boolean tensors, which nothing differentiates, so they record no row:
-the operands are promoted and broadcast as for arithmetic, with its errors.
+They give boolean or integer tensors (or Python bools), which nothing differentiates, so they
+record no row: the operands are promoted and broadcast as for arithmetic, with its errors.
 """
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 
 from .._emit import D, Tensor, plain
-from ._args import broadcast_pair
+from ._args import broadcast_pair, wrap_dim
 from ._spec import public
 from .elementwise import Operand, check_operand
 
@@ -59,3 +63,248 @@ def gt(self, other: Operand) -> Tensor:
 def ge(self, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
     return _compare(self, check_operand(other, ">="), np.greater_equal)
+
+
+# --- logical and bitwise ops ----------------------------------------------------------
+def _bitwise(a: Tensor, b, name: str, fn) -> Tensor:
+    """``fn`` of two integer or boolean operands, promoted and broadcast as for arithmetic."""
+    dt = D.result_type(a, b)
+    if dt.is_floating_point:
+        raise NotImplementedError(f'"{name}_cpu" not implemented for \'{D.legacy_name(dt)}\'')
+    if isinstance(b, Tensor):
+        broadcast_pair(a._shape, b._shape)
+        vb = b._value().astype(dt.np, copy=False)
+    else:
+        vb = np.asarray(b, dt.np)
+    return plain(np.asarray(fn(a._value().astype(dt.np, copy=False), vb)), dt)
+
+
+def _bitwise_operand(other, op: str):
+    if isinstance(other, Tensor) or (isinstance(other, (int, float, bool, np.number))):
+        return other
+    if isinstance(other, np.ndarray):
+        return plain(np.array(other), D.from_numpy_dtype(other.dtype))
+    raise TypeError(f"unsupported operand type(s) for {op}: 'Tensor' and '{type(other).__name__}'")
+
+
+def _reflected(name: str):
+    return lambda t, number: getattr(t, name)(number)
+
+
+@public("bitwise_and", "__and__", "__rand__", reflected=_reflected("bitwise_and"))
+def bitwise_and(self, other: Operand) -> Tensor:
+    """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
+    return _bitwise(self, _bitwise_operand(other, "&"), "bitwise_and", np.bitwise_and)
+
+
+@public("bitwise_or", "__or__", "__ror__", reflected=_reflected("bitwise_or"))
+def bitwise_or(self, other: Operand) -> Tensor:
+    """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
+    return _bitwise(self, _bitwise_operand(other, "|"), "bitwise_or", np.bitwise_or)
+
+
+@public("bitwise_xor", "__xor__", "__rxor__", reflected=_reflected("bitwise_xor"))
+def bitwise_xor(self, other: Operand) -> Tensor:
+    """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
+    return _bitwise(self, _bitwise_operand(other, "^"), "bitwise_xor", np.bitwise_xor)
+
+
+@public("bitwise_not")
+def bitwise_not(self) -> Tensor:
+    """The bitwise NOT of an integer or boolean tensor (logical NOT for booleans)."""
+    if self._dtype.is_floating_point:
+        raise NotImplementedError(f'"bitwise_not_cpu" not implemented for \'{D.legacy_name(self._dtype)}\'')
+    return plain(np.asarray(np.invert(self._value())), self._dtype)
+
+
+@public("__invert__")
+def _invert(self) -> Tensor:
+    if self._dtype.is_floating_point:
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return bitwise_not(self)
+
+
+def _tensor_other(other, name: str, position: int = 2) -> Tensor:
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument 'other' (position {position}) must be Tensor, not "
+                        f"{type(other).__name__}")
+    return other
+
+
+def _logical(a: Tensor, b: Tensor, fn) -> Tensor:
+    broadcast_pair(a._shape, b._shape)
+    return plain(np.asarray(fn(a._value().astype(bool), b._value().astype(bool))), D.bool_)
+
+
+@public("logical_and")
+def logical_and(self, other: Tensor) -> Tensor:
+    """Elementwise logical AND (nonzero counts as True)."""
+    return _logical(self, _tensor_other(other, "logical_and"), np.logical_and)
+
+
+@public("logical_or")
+def logical_or(self, other: Tensor) -> Tensor:
+    """Elementwise logical OR (nonzero counts as True)."""
+    return _logical(self, _tensor_other(other, "logical_or"), np.logical_or)
+
+
+@public("logical_xor")
+def logical_xor(self, other: Tensor) -> Tensor:
+    """Elementwise logical XOR (nonzero counts as True)."""
+    return _logical(self, _tensor_other(other, "logical_xor"), np.logical_xor)
+
+
+@public("logical_not")
+def logical_not(self) -> Tensor:
+    """Elementwise logical NOT (nonzero counts as True)."""
+    return plain(np.asarray(np.logical_not(self._value())), D.bool_)
+
+
+# --- closeness and classification -----------------------------------------------------
+def _close(a: Tensor, b: Tensor, rtol: float, atol: float, equal_nan: bool, name: str) -> np.ndarray:
+    b = _tensor_other(b, name)
+    if a._dtype is not b._dtype:
+        raise RuntimeError(f"{D.legacy_name(a._dtype)} did not match {D.legacy_name(b._dtype)}")
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
+    broadcast_pair(a._shape, b._shape)
+    va, vb = a._value(), b._value()
+    out = va == vb
+    if a._dtype is not D.bool_:
+        fa, fb = va.astype(np.float64), vb.astype(np.float64)
+        with np.errstate(invalid="ignore"):         # (inf - inf: such pairs are decided above)
+            near = np.abs(fa - fb) <= atol + rtol * np.abs(fb)
+        out = out | (near & np.isfinite(fa) & np.isfinite(fb))
+        if equal_nan:
+            out = out | (np.isnan(fa) & np.isnan(fb))
+    return np.asarray(out)
+
+
+@public("isclose")
+def isclose(self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    """Whether each element of ``self`` is close to ``other``'s:
+    ``|self - other| <= atol + rtol * |other|`` (equal infinities count as close)."""
+    return plain(_close(self, other, rtol, atol, equal_nan, "isclose"), D.bool_)
+
+
+@public("allclose")
+def allclose(self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """Whether all elements of ``self`` and ``other`` are close (see ``isclose``), as a Python bool."""
+    return bool(_close(self, other, rtol, atol, equal_nan, "allclose").all())
+
+
+@public("equal")
+def equal(self, other: Tensor) -> bool:
+    """True if both tensors have the same size and elements, as a Python bool."""
+    other = _tensor_other(other, "equal")
+    if self._shape != other._shape:
+        return False
+    dt = D.promote(self._dtype, other._dtype)
+    return bool(np.array_equal(self._value().astype(dt.np), other._value().astype(dt.np)))
+
+
+def _classify(x: Tensor, fn, other: bool) -> Tensor:
+    if not x._dtype.is_floating_point:
+        return plain(np.full(x._shape, other), D.bool_)
+    return plain(np.asarray(fn(x._value())), D.bool_)
+
+
+@public("isnan")
+def isnan(self) -> Tensor:
+    """Whether each element is NaN."""
+    return _classify(self, np.isnan, False)
+
+
+@public("isinf")
+def isinf(self) -> Tensor:
+    """Whether each element is positive or negative infinity."""
+    return _classify(self, np.isinf, False)
+
+
+@public("isposinf")
+def isposinf(self) -> Tensor:
+    """Whether each element is positive infinity."""
+    return _classify(self, np.isposinf, False)
+
+
+@public("isneginf")
+def isneginf(self) -> Tensor:
+    """Whether each element is negative infinity."""
+    return _classify(self, np.isneginf, False)
+
+
+@public("isfinite")
+def isfinite(self) -> Tensor:
+    """Whether each element is finite (not infinite, not NaN)."""
+    return _classify(self, np.isfinite, True)
+
+
+@public("isreal")
+def isreal(self) -> Tensor:
+    """Whether each element is real-valued (always, for tape's real dtypes)."""
+    return plain(np.ones(self._shape, np.bool_), D.bool_)
+
+
+# --- truth reductions and nonzero positions ------------------------------------------
+def _reduce_dims(x: Tensor, dim, name: str) -> Optional[tuple]:
+    """``dim`` (None, an int or a sequence of ints) as a tuple of wrapped dims, or None for all."""
+    if dim is None:
+        return None
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer, tuple, list)):
+        raise TypeError(f"{name}(): argument 'dim' must be tuple of ints, not {type(dim).__name__}")
+    many = not isinstance(dim, (int, np.integer))
+    dims = [wrap_dim(d, len(x._shape)) for d in (dim if many else (dim,))]
+    for k, d in enumerate(dims):
+        if d in dims[:k]:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    return tuple(dims)
+
+
+def _truth(x: Tensor, dim, keepdim: bool, name: str, fn) -> Tensor:
+    dims = _reduce_dims(x, dim, name)
+    v = x._value() != 0
+    axes = dims if dims is None else tuple(d for d in dims if d < v.ndim)
+    out = np.asarray(fn(v, axis=axes, keepdims=bool(keepdim)))
+    dt = D.uint8 if x._dtype is D.uint8 else D.bool_
+    return plain(out.astype(dt.np), dt)
+
+
+@public("all")
+def all_(self, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
+    return _truth(self, dim, keepdim, "all", np.all)
+
+
+@public("any")
+def any_(self, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
+    return _truth(self, dim, keepdim, "any", np.any)
+
+
+@public("count_nonzero")
+def count_nonzero(self, dim=None) -> Tensor:
+    """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
+    dims = _reduce_dims(self, dim, "count_nonzero")
+    v = self._value() != 0
+    axes = dims if dims is None else tuple(d for d in dims if d < v.ndim)
+    return plain(np.asarray(np.count_nonzero(v, axis=axes), np.int64), D.int64)
+
+
+@public("nonzero")
+def nonzero(self, *, as_tuple: bool = False):
+    """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
+    ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""
+    v = self._value()
+    if as_tuple:
+        if v.ndim == 0:
+            return (plain(np.zeros(int(v != 0), np.int64), D.int64),)
+        return tuple(plain(i.astype(np.int64), D.int64) for i in np.nonzero(v))
+    return plain(np.argwhere(v).astype(np.int64), D.int64)
+
+
+@public("argwhere")
+def argwhere(self) -> Tensor:
+    """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
+    return nonzero(self)

@@ -9,13 +9,17 @@ into the tensor.
 """
 from __future__ import annotations
 
-from typing import Union
+import math
+from typing import Optional, Union
 
 import numpy as np
 
-from .._emit import D, Number, Tensor, plain, state
-from ._spec import public
-from .shape import BY_INDEX, BY_SELECT, BY_SLICE
+from .._emit import D, Number, Tensor, node_in, plain, recorded, state, write_tape
+from ._args import broadcast_pair, wrap_dim
+from ._spec import NUMBER, PYTHON, Op, public, register
+from .shape import BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE
+
+PUT = PYTHON.start + 60         # a fill or scatter of index lists (see ``_put_row``)
 
 
 @public("__getitem__")
@@ -182,3 +186,600 @@ def _out_of_bounds_message(msg: str, ndim: int, idx: tuple) -> str:
             tensors += width
         d += width
     return f"{head} for dimension {axis} with size {size}"
+
+
+# --- gathers: index_select, gather, take, take_along_dim, masked_select -------------------
+def _index_arg(index, name: str, arg: str = "index", position: int = 2) -> Tensor:
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be Tensor, not "
+                        f"{type(index).__name__}")
+    return index
+
+
+def _grid(shape: tuple) -> np.ndarray:
+    """The flat position of each element of a tensor of ``shape``, shaped like it."""
+    return np.arange(math.prod(shape), dtype=np.int64).reshape(shape)
+
+
+def _positions_along(shape: tuple, dim: int, index: np.ndarray) -> np.ndarray:
+    """Flat positions in a tensor of ``shape`` of the elements that ``index`` (of the same number
+    of dims) picks along ``dim``, the other coordinates being the index's own (gather's rule)."""
+    if not shape:
+        return np.zeros(index.shape, np.int64)
+    coords = list(np.indices(index.shape, sparse=True))
+    coords[dim] = index
+    return np.ravel_multi_index(tuple(coords), shape).astype(np.int64, copy=False)
+
+
+@public("index_select")
+def index_select(self, dim: int, index: Tensor) -> Tensor:
+    """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
+    int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
+    index = _index_arg(index, "index_select")
+    if index._dtype not in (D.int64, D.int32):
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+    if len(index._shape) > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    nd = len(self._shape)
+    dim = wrap_dim(dim, nd)
+    idx = index._value().reshape(-1).astype(np.int64)
+    if not nd:
+        if idx.size != 1:
+            raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
+        if idx[0] != 0:
+            raise IndexError("index out of range in self")
+        return _take_positions(self, np.zeros((), np.int64), BY_INDEX_SELECT)
+    size = self._shape[dim]
+    bad = (idx < 0) | (idx >= size)
+    if bad.any():
+        raise RuntimeError(f"INDICES element is out of DATA bounds, id={idx[bad][0]} axis_dim={size}")
+    return _take_positions(self, np.take(_grid(self._shape), idx, axis=dim), BY_INDEX_SELECT)
+
+
+def _gather_checks(x: Tensor, dim: int, index: Tensor, name: str, src=None) -> tuple:
+    """Wrapped ``dim`` and the index values of gather or a scatter, with PyTorch's errors."""
+    nd = max(len(x._shape), 1)
+    dim = wrap_dim(dim, len(x._shape))
+    if max(len(index._shape), 1) != nd:
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as "
+                           f"{'input' if name == 'gather' else 'self'} tensor")
+    if src is not None and max(len(src._shape), 1) != nd:
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    ishape = index._shape or (1,)
+    xshape = x._shape or (1,)
+    if index.numel():
+        if src is None:
+            for d in range(nd):
+                if d != dim and ishape[d] > xshape[d]:
+                    raise RuntimeError(f"Size does not match at dimension {d} expected index {list(index._shape)} "
+                                       f"to be no larger than self {list(x._shape)} apart from dimension {dim}")
+        else:
+            sshape = src._shape or (1,)
+            if any((d != dim and ishape[d] > xshape[d]) or ishape[d] > sshape[d] for d in range(nd)):
+                raise RuntimeError(f"Expected index {list(index._shape)} to be no larger than self "
+                                   f"{list(x._shape)} apart from dimension {dim} and to be no larger size than "
+                                   f"src {list(src._shape)}")
+    idx = index._value().astype(np.int64)
+    size = xshape[dim]
+    bad = (idx < 0) | (idx >= size)
+    if bad.any():
+        raise RuntimeError(f"index {idx[bad][0]} is out of bounds for dimension {dim} with size {size}")
+    return dim, idx
+
+
+@public("gather")
+def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
+    """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
+    the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
+    index = _index_arg(index, "gather", position=3)
+    if index._dtype not in (D.int64, D.int32):
+        raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+    dim, idx = _gather_checks(self, dim, index, "gather")
+    return _take_positions(self, _positions_along(self._shape, dim, idx), BY_GATHER)
+
+
+@public("take")
+def take(self, index: Tensor) -> Tensor:
+    """The elements of ``self`` at flat positions ``index`` (as if ``self`` were 1-D), shaped
+    like ``index``; negative positions count from the end."""
+    index = _index_arg(index, "take")
+    if index._dtype is not D.int64:
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {D.legacy_name(index._dtype)}")
+    return _take_positions(self, _flat_positions(self, index), BY_TAKE)
+
+
+def _flat_positions(x: Tensor, index: Tensor) -> np.ndarray:
+    """``index`` as flat positions into ``x`` (negative ones from the end), with take's error."""
+    n = x.numel()
+    idx = index._value().astype(np.int64)
+    bad = (idx < -n) | (idx >= n)
+    if bad.any():
+        raise IndexError(f"out of range: tried to access index {idx[bad][0]} on a tensor of {n} elements.")
+    return np.where(idx < 0, idx + n, idx)
+
+
+@public("take_along_dim")
+def take_along_dim(self, indices: Tensor, dim: Optional[int] = None) -> Tensor:
+    """The entries of ``self`` at ``indices`` along ``dim`` (``self`` and ``indices`` broadcast
+    against each other apart from ``dim``), or at flat positions when ``dim`` is None."""
+    indices = _index_arg(indices, "take_along_dim", "indices")
+    if indices._dtype is not D.int64:
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{D.legacy_name(indices._dtype)}")
+    if dim is None:
+        return self.reshape(-1).gather(0, indices.reshape(-1))
+    nd = len(self._shape)
+    dim = wrap_dim(dim, nd)
+    if nd != len(indices._shape):
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
+                           f"but got {nd} dimensions for input, and {len(indices._shape)} dimensions for indices")
+    sizes = list(self._shape)
+    sizes[dim] = indices._shape[dim]
+    shape = broadcast_pair(tuple(sizes), indices._shape)
+    wide = list(shape)
+    wide[dim] = self._shape[dim]
+    return self.expand(*wide).gather(dim, indices.expand(*shape))
+
+
+def _mask_arg(mask, name: str) -> Tensor:
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{name}(): argument 'mask' (position 1) must be Tensor, not {type(mask).__name__}")
+    return mask
+
+
+@public("masked_select")
+def masked_select(self, mask: Tensor) -> Tensor:
+    """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
+    mask = _mask_arg(mask, "masked_select")
+    if mask._dtype is not D.bool_:
+        raise RuntimeError("masked_select: expected BoolTensor for mask")
+    shape = broadcast_pair(mask._shape, self._shape)
+    where = np.broadcast_to(mask._value(), shape)
+    return _take_positions(self, np.broadcast_to(_grid(self._shape), shape)[where], BY_MASKED_SELECT)
+
+
+def _take_positions(x: Tensor, positions: np.ndarray, kind: int) -> Tensor:
+    """The elements of ``x`` at flat ``positions`` (shaped like the result), recorded as an
+    INDEX row whose node is named after ``kind``."""
+    return x._gather(np.array(positions, np.int64, order="C"), kind)
+
+
+# --- fills and scatters: one PUT row ---------------------------------------------------------
+# y = x, with the elements at ``drop`` set to the number ``fb`` (masked_fill, index_fill) or, for
+# each pair k, z[src[k]] * fa written (or added, ``accumulate``) at y[dst[k]] (scatter, index_copy,
+# index_put, masked_scatter, put, scatter_add, index_add).  Its gradients are index lists again:
+# dx is dy with zeros at ``drop``, dz sums dy[dst] * fa into z's elements at ``src``, so its rule
+# is a PUT row and an INDEX/SCATTER pair, and every order follows.
+(P_MASKED_FILL, P_MASKED_FILL_TENSOR, P_INDEX_FILL, P_INDEX_FILL_TENSOR, P_SCATTER, P_SCATTER_VALUE,
+ P_SCATTER_ADD, P_INDEX_ADD, P_INDEX_COPY, P_INDEX_PUT, P_MASKED_SCATTER, P_PUT) = range(12)
+PUT_NAMES = ("MaskedFillBackward0", "MaskedFillBackward1", "IndexFillBackward0", "IndexFillBackward1",
+             "ScatterBackward0", "ScatterBackward1", "ScatterAddBackward0", "IndexAddBackward0",
+             "IndexCopyBackward0", "IndexPutBackward0", "MaskedScatterBackward0", "PutBackward0")
+
+
+def _lists(r) -> tuple:
+    """A PUT row's index lists (``drop``, ``dst``, ``src``), stored at offset ``ia`` of ``ix``."""
+    ix = r.tape.ix
+    o = r.ia
+    nd, npair = int(ix[o]), int(ix[o + 1])
+    o += 2
+    return ix[o:o + nd], ix[o + nd:o + nd + npair], ix[o + nd + npair:o + nd + 2 * npair]
+
+
+def _add_into(dst: np.ndarray, value: np.ndarray, fresh: bool) -> None:
+    if fresh:
+        dst[...] = value
+    else:
+        dst += value
+
+
+def _put_adjoint(r, va, vb, gy, ga, gb, fresh):
+    """Add a PUT row's gradients into ``ga`` (dy, zeros at ``drop``) and ``gb`` (dy at ``dst``,
+    times ``fa``, summed into ``src``)."""
+    drop, dst, src = _lists(r)
+    if ga is not None:
+        g = gy.copy()
+        g.reshape(-1)[drop] = 0
+        _add_into(ga, g, fresh & 1)
+    if gb is not None:
+        acc = np.zeros(gb.size, gb.dtype)
+        np.add.at(acc, src, gy.reshape(-1)[dst])
+        if r.fa != 1.0:
+            acc *= gb.dtype.type(r.fa)
+        _add_into(gb, acc.reshape(gb.shape), fresh & 2)
+
+
+def _put_vjp(g, xs, y, r):
+    drop, dst, src = _lists(r)
+    gx = _zeroed(g, drop) if len(drop) else g
+    if len(xs) == 1:
+        return (gx,)
+    shape = r.in_shapes[1]
+    gz = g._gather(dst, BY_INDEX)
+    if r.fa != 1.0:
+        gz = gz * r.fa
+    if len(src) == math.prod(shape) and (src == np.arange(len(src))).all():
+        gz = gz.reshape(shape)
+    else:
+        gz = gz._scatter(src, shape)
+    return gx, gz
+
+
+register(Op(PUT, "_put", "MaskedFillBackward0", NUMBER, _put_vjp, grad_fn_of=lambda r: PUT_NAMES[r.ib],
+            py_adjoint=_put_adjoint, arity=2))
+
+
+def _zeroed(g: Tensor, drop: np.ndarray) -> Tensor:
+    """``g`` with zeros at flat positions ``drop`` (the gradient of a fill or an overwrite)."""
+    y = g._value().copy()
+    y.reshape(-1)[drop] = 0
+    return _put_row(g, y, g._dtype, drop, None, P_MASKED_FILL)
+
+
+def _put_row(x: Tensor, value: np.ndarray, dt, drop: np.ndarray, z: Optional[Tensor], kind: int,
+             dst: Optional[np.ndarray] = None, src: Optional[np.ndarray] = None, alpha: float = 1.0,
+             fill: float = 0.0) -> Tensor:
+    """The result ``value`` (computed by the caller) of a fill or scatter of ``x``, recorded as a
+    PUT row when ``x`` or the source ``z`` requires grad and grad mode is on."""
+    if not (state.grad and (x._rg or (z is not None and z._rg))) or dt.arena is None:
+        return plain(value, dt)
+    empty = np.zeros(0, np.int64)
+    dst = empty if dst is None else dst.reshape(-1)
+    src = empty if src is None else src.reshape(-1)
+    drop = drop.reshape(-1)
+    tape = write_tape()
+    nx = node_in(tape, x, dt, value.shape)
+    nz = -1 if z is None else node_in(tape, z, dt, z._shape)
+    lists = np.concatenate((np.array([drop.size, dst.size], np.int64), drop, dst, src)).astype(np.int64)
+    node = tape.append(PUT, dt.arena, value, nx, nz, ia=tape.index_list(lists), ib=kind, fa=alpha, fb=fill)
+    return recorded(tape, node, value, dt)
+
+
+_C_NAMES = {"uint8": "unsigned char", "int8": "signed char", "int16": "short int", "int32": "int",
+            "int64": "long int", "float16": "c10::Half", "float32": "float", "float64": "double"}
+
+
+def _fill_value(value, name: str) -> tuple:
+    """A fill value: (number or None, 0-d tensor or None), with PyTorch's errors."""
+    if isinstance(value, Tensor):
+        if value._shape:
+            raise RuntimeError(f"{name} only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{len(value._shape)} dimension(s).")
+        return None, value
+    if isinstance(value, (bool, int, float, np.number)):
+        return value, None
+    raise TypeError(f"{name.rstrip('_')}(): argument 'value' must be Number or Tensor, not {type(value).__name__}")
+
+
+def _fill(x: Tensor, shape: tuple, where: np.ndarray, value, name: str, kinds: tuple) -> Tensor:
+    """``x`` broadcast to ``shape`` with ``value`` (a number or a 0-d tensor) at flat positions
+    ``where``."""
+    number, tensor = _fill_value(value, name)
+    dt = x._dtype
+    y = np.array(np.broadcast_to(x._value(), shape), dt.np, order="C")
+    if tensor is None:
+        y.reshape(-1)[where] = number
+        return _put_row(x, y, dt, where, None, kinds[0], fill=float(number))
+    y.reshape(-1)[where] = tensor._value()
+    return _put_row(x, y, dt, where, tensor, kinds[1], dst=where, src=np.zeros(where.size, np.int64))
+
+
+@public("masked_fill")
+def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
+    """``self`` with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is True
+    (broadcast against ``self``)."""
+    mask = _mask_arg(mask, "masked_fill")
+    if mask._dtype is not D.bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{_C_NAMES[mask._dtype.name]}")
+    shape = broadcast_pair(self._shape, mask._shape)
+    where = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
+    return _fill(self, shape, where, value, "masked_fill_", (P_MASKED_FILL, P_MASKED_FILL_TENSOR))
+
+
+@public("masked_fill_", function=False)
+def masked_fill_(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
+    """``masked_fill`` in place."""
+    self._check_inplace()
+    return self._inplace(self.masked_fill(mask, value))
+
+
+def _same_dtype(x: Tensor, z: Tensor, message: str) -> None:
+    if x._dtype is not z._dtype:
+        raise RuntimeError(message.format(a=D.legacy_name(x._dtype), b=D.legacy_name(z._dtype)))
+
+
+def _written(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, kind: int, accumulate: bool,
+             alpha: Number = 1, shape: Optional[tuple] = None) -> Tensor:
+    """``x`` (broadcast to ``shape``) with ``z``'s elements at flat positions ``src`` written (or,
+    ``accumulate``, added times ``alpha``) at flat positions ``dst``: the scatters, as one PUT row."""
+    dt = x._dtype
+    dst = dst.reshape(-1)
+    src = src.reshape(-1)
+    y = np.array(np.broadcast_to(x._value(), x._shape if shape is None else shape), dt.np, order="C")
+    vals = z._value().reshape(-1)[src]
+    if alpha != 1:
+        vals = (vals * alpha).astype(dt.np)
+    if accumulate:
+        np.add.at(y.reshape(-1), dst, vals)
+    else:
+        y.reshape(-1)[dst] = vals
+    drop = np.zeros(0, np.int64) if accumulate else dst
+    return _put_row(x, y, dt, drop, z, kind, dst=dst, src=src, alpha=float(alpha))
+
+
+def _in_place(x: Tensor, result: Tensor) -> Tensor:
+    x._check_inplace()
+    return x._inplace(result)
+
+
+def _scatter_positions(x: Tensor, dim: int, idx: np.ndarray, src: Optional[Tensor]) -> tuple:
+    """(positions in ``x``, positions in ``src``) of the elements a scatter along ``dim`` moves."""
+    dst = _positions_along(x._shape, dim, idx.reshape(idx.shape or (1,)))
+    if src is None:
+        return dst, None
+    sshape = src._shape or (1,)
+    coords = np.indices(idx.shape or (1,), sparse=True)
+    return dst, np.ravel_multi_index(tuple(coords), sshape).astype(np.int64)
+
+
+def _scatter_index(x: Tensor, dim: int, index, src, name: str) -> tuple:
+    index = _index_arg(index, name, position=3)
+    if index._dtype not in (D.int64, D.int32):
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    if isinstance(src, Tensor):
+        _same_dtype(x, src, "scatter(): Expected self.dtype to be equal to src.dtype")
+    dim, idx = _gather_checks(x, dim, index, name, src if isinstance(src, Tensor) else None)
+    return dim, idx
+
+
+_SCATTER_REDUCE = {"add": np.add, "multiply": np.multiply}
+
+
+@public("scatter")
+def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = None, *,
+            value: Optional[Number] = None, reduce: Optional[str] = None) -> Tensor:
+    """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
+    positions in ``index``: ``out[index[i][j]][j] = src[i][j]`` for ``dim`` 0.  ``reduce`` ("add"
+    or "multiply") combines them with ``self``'s elements instead (no gradient, as in PyTorch)."""
+    if src is None:
+        src = value
+    if reduce is not None and reduce not in _SCATTER_REDUCE:
+        raise RuntimeError("reduce argument must be either add or multiply.")
+    dim, idx = _scatter_index(self, dim, index, src, "scatter")
+    dst, spos = _scatter_positions(self, dim, idx, src if isinstance(src, Tensor) else None)
+    if reduce is not None:
+        if state.grad and (self._rg or (isinstance(src, Tensor) and src._rg)):
+            raise RuntimeError("derivative for aten::scatter is not implemented")
+        y = np.array(self._value(), self._dtype.np, order="C")
+        vals = src._value().reshape(-1)[spos.reshape(-1)] if isinstance(src, Tensor) else np.full(dst.size, src)
+        _SCATTER_REDUCE[reduce].at(y.reshape(-1), dst.reshape(-1), vals.astype(y.dtype))
+        return plain(y, self._dtype)
+    if isinstance(src, Tensor):
+        return _written(self, src, dst, spos, P_SCATTER, False)
+    if not isinstance(src, (bool, int, float, np.number)):
+        raise TypeError(f"scatter(): argument 'value' must be Number, not {type(src).__name__}")
+    y = np.array(self._value(), self._dtype.np, order="C")
+    y.reshape(-1)[dst.reshape(-1)] = src
+    return _put_row(self, y, self._dtype, dst, None, P_SCATTER_VALUE, fill=float(src))
+
+
+@public("scatter_", function=False)
+def scatter_(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = None, *,
+             value: Optional[Number] = None, reduce: Optional[str] = None) -> Tensor:
+    """``scatter`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.scatter(dim, index, src, value=value, reduce=reduce))
+
+
+@public("scatter_add")
+def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """``self`` with the elements of ``src`` added along ``dim`` at the positions in ``index``
+    (repeated positions add up)."""
+    src = _index_arg(src, "scatter_add", "src", 3)
+    dim, idx = _scatter_index(self, dim, index, src, "scatter_add")
+    dst, spos = _scatter_positions(self, dim, idx, src)
+    return _written(self, src, dst, spos, P_SCATTER_ADD, True)
+
+
+@public("scatter_add_", function=False)
+def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """``scatter_add`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.scatter_add(dim, index, src))
+
+
+def _vector_index(x: Tensor, dim: int, index, name: str, dtypes: tuple) -> tuple:
+    """Wrapped ``dim`` and the values of a 1-D (or 0-d) index along it, before the bounds check."""
+    index = _index_arg(index, name)
+    dim = wrap_dim(dim, len(x._shape))
+    if index._dtype not in dtypes:
+        if name == "index_add":
+            raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: "
+                               f"{D.legacy_name(index._dtype)}")
+        if name == "index_fill":
+            raise IndexError("index_fill_(): Expected dtype int64 for index.")
+        raise RuntimeError(f"{name}_(): Expected a long tensor for index, but got {D.legacy_name(index._dtype)}")
+    if len(index._shape) > 1:
+        if name == "index_add":
+            raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: {len(index._shape)} "
+                             f"with type: {D.legacy_name(index._dtype)} and size: {list(index._shape)}")
+        if name == "index_fill":
+            raise RuntimeError("Index has to be a vector/scalar")
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {len(index._shape)})")
+    return dim, index._value().reshape(-1).astype(np.int64)
+
+
+def _index_source(x: Tensor, dim: int, idx: np.ndarray, source, name: str) -> np.ndarray:
+    """Flat positions in ``x`` of the elements of ``source`` that index_add/index_copy move."""
+    source = _index_arg(source, name, "source", 3)
+    xs, ss = x._shape, source._shape
+    if name == "index_add":
+        _same_dtype(x, source, "index_add_(): self ({a}) and source ({b}) must have the same scalar type")
+        if len(ss) != len(xs) or any(a != b for d, (a, b) in enumerate(zip(xs, ss)) if d != dim):
+            if xs or ss:
+                raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the specified "
+                                   f"dimension. Got self.shape = {list(xs)} source.shape = {list(ss)}")
+        n = ss[dim] if ss else 1
+        if idx.size != n:
+            raise RuntimeError(f"index_add_(): Number of indices ({idx.size}) should be equal to "
+                               f"source.size(dim): ({n}), for dim: {dim}")
+    else:
+        _same_dtype(x, source, "index_copy_(): self and source expected to have the same dtype, but got "
+                               "(self) {a} and (source) {b}")
+        if xs and ss and len(ss) != len(xs):
+            raise IndexError(f"index_copy_(): When source and destination are not scalars, their dimensionality "
+                             f"must match. Source dimensionality ({len(ss)}), destination dimensionality ({len(xs)})")
+        if xs and ss:
+            for d in range(len(xs)):
+                if d != dim and xs[d] != ss[d]:
+                    raise RuntimeError(
+                        f"index_copy_(): Source/destination tensor must have same slice shapes. Destination slice "
+                        f"shape: {' '.join(str(s) for k, s in enumerate(xs) if k != dim)} at dimension {dim} and "
+                        f"source slice shape: {' '.join(str(s) for k, s in enumerate(ss) if k != dim)} at "
+                        f"dimension 0.")
+        n = ss[dim] if ss else 1
+        if idx.size != n:
+            raise IndexError(f"index_copy_(): Number of indices ({idx.size}) should be equal to source.size(dim) "
+                             f"({n})")
+    size = xs[dim] if xs else 1
+    bad = (idx < 0) | (idx >= size)
+    if bad.any():
+        prefix = "index_copy_(): " if name == "index_copy" else ""
+        error = IndexError if name == "index_copy" else RuntimeError
+        raise error(f"{prefix}index {idx[bad][0]} is out of bounds for dimension {dim} with size {size}")
+    if not xs:
+        return np.zeros(idx.size, np.int64)
+    return np.take(_grid(xs), idx, axis=dim)
+
+
+@public("index_add")
+def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
+    """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
+    entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
+    dim, idx = _vector_index(self, dim, index, "index_add", (D.int64, D.int32))
+    dst = _index_source(self, dim, idx, source, "index_add")
+    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_ADD, True, alpha)
+
+
+@public("index_add_", function=False)
+def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
+    """``index_add`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.index_add(dim, index, source, alpha=alpha))
+
+
+@public("index_copy")
+def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
+    """``self`` with the entries of ``source`` along ``dim`` written at the positions in ``index``."""
+    dim, idx = _vector_index(self, dim, index, "index_copy", (D.int64,))
+    dst = _index_source(self, dim, idx, source, "index_copy")
+    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_COPY, False)
+
+
+@public("index_copy_", function=False)
+def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
+    """``index_copy`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.index_copy(dim, index, source))
+
+
+@public("index_fill")
+def index_fill(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
+    """``self`` with ``value`` (a number or a 0-d tensor) at the positions in ``index`` along ``dim``
+    (negative positions count from the end)."""
+    dim, idx = _vector_index(self, dim, index, "index_fill", (D.int64,))
+    size = self._shape[dim] if self._shape else 1
+    bad = (idx < -size) | (idx >= size)
+    if bad.any():
+        raise IndexError(f"index {idx[bad][0]} is out of bounds for dimension {dim} with size {size}")
+    idx = np.where(idx < 0, idx + size, idx)
+    where = np.take(_grid(self._shape), idx, axis=dim).reshape(-1) if self._shape else idx * 0
+    return _fill(self, self._shape, where, value, "index_fill_", (P_INDEX_FILL, P_INDEX_FILL_TENSOR))
+
+
+@public("index_fill_", function=False)
+def index_fill_(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
+    """``index_fill`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.index_fill(dim, index, value))
+
+
+@public("index_put")
+def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """``self`` with ``values`` (broadcast) written, or added with ``accumulate``, at
+    ``self[indices]`` (``indices`` a tuple of index tensors, as in advanced indexing)."""
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put(): argument 'indices' (position 1) must be tuple of Tensors, not "
+                        f"{type(indices).__name__}")
+    for k, it in enumerate(indices):
+        if not isinstance(it, Tensor):
+            raise TypeError(f"expected Tensor as element {k} in argument 0, but got {type(it).__name__}")
+    values = _index_arg(values, "index_put", "values")
+    if values._dtype is not self._dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{D.legacy_name(self._dtype)} for the destination and {D.legacy_name(values._dtype)} "
+                           f"for the source.")
+    idx, _ = _np_index(tuple(indices))
+    positions = np.asarray(_index_values(_grid(self._shape), idx))
+    try:
+        src = np.broadcast_to(_grid(values._shape), positions.shape)
+    except ValueError:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(values._shape)} cannot be broadcast to "
+                           f"indexing result of shape {list(positions.shape)}") from None
+    return _written(self, values, positions, src, P_INDEX_PUT, bool(accumulate))
+
+
+@public("index_put_", function=False)
+def index_put_(self, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """``index_put`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.index_put(indices, values, accumulate))
+
+
+@public("put")
+def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
+    positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
+    index = _index_arg(index, "put", position=1)
+    source = _index_arg(source, "put", "source")
+    if index._dtype is not D.int64:
+        raise RuntimeError(f"put_(): Expected a long tensor for index, but got {D.legacy_name(index._dtype)}")
+    _same_dtype(self, source, "put_(): self and source expected to have the same dtype, but got self.dtype = {a} "
+                              "and source.dtype = {b}")
+    if source.numel() != index.numel():
+        raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
+                         f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
+    dst = _flat_positions(self, index)
+    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_PUT, bool(accumulate))
+
+
+@public("put_", function=False)
+def put_(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    """``put`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.put(index, source, accumulate))
+
+
+@public("masked_scatter")
+def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
+    """``self`` with the elements of ``source``, in order, written where the boolean ``mask`` is True
+    (``mask`` and ``self`` broadcast)."""
+    mask = _mask_arg(mask, "masked_scatter")
+    source = _index_arg(source, "masked_scatter", "source")
+    if mask._dtype is not D.bool_:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           f"{D.legacy_name(mask._dtype)}")
+    _same_dtype(self, source, "masked_scatter: expected self and source to have same dtypes but got{a} and {b}")
+    shape = broadcast_pair(mask._shape, self._shape)
+    dst = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
+    if source.numel() < dst.size:
+        raise RuntimeError("Number of elements of source < number of ones in mask")
+    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_MASKED_SCATTER, False, shape=shape)
+
+
+@public("masked_scatter_", function=False)
+def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
+    """``masked_scatter`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.masked_scatter(mask, source))

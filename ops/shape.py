@@ -31,6 +31,8 @@ VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER, INDEX = range(SHAPE.sta
 # index list, named by ``ib``, and the triangle mask of tril/triu.
 LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE = range(308, 312)
 BY_INDEX, BY_SLICE, BY_SELECT = range(3)
+# The gathers of ``ops/index.py`` (index_select, gather, take, masked_select) are INDEX rows too.
+BY_INDEX_SELECT, BY_GATHER, BY_TAKE, BY_MASKED_SELECT = range(3, 7)
 ROLES.expand = EXPAND        # a row the engine records by itself (``ops/_spec.Roles``)
 
 
@@ -182,7 +184,8 @@ def _transpose_name(r):
 
 
 def _gather_name(r):
-    return ("IndexBackward0", "SliceBackward0", "SelectBackward0")[r.ib]
+    return ("IndexBackward0", "SliceBackward0", "SelectBackward0", "IndexSelectBackward0", "GatherBackward0",
+            "TakeBackward0", "MaskedSelectBackward0")[r.ib]
 
 
 register(Op(GATHER, "index", "IndexBackward0", 0,
@@ -192,7 +195,7 @@ register(Op(GATHER, "index", "IndexBackward0", 0,
 # saves the indices, so a second backward through it needs retain_graph.
 register(Op(INDEX, "index", "IndexBackward0", NUMBER,
             lambda g, x, y, r: (g._scatter(r.out_index_list, r.in_shapes[0]),),
-            float_only=False))
+            float_only=False, grad_fn_of=_gather_name))
 register(Op(SCATTER, "_scatter", "IndexPutBackward0", 0,
             lambda g, x, y, r: (g._gather(r.in_index_list.reshape(r.in_shapes[0]), BY_INDEX),),
             float_only=False))
@@ -449,7 +452,7 @@ def gather(self, positions: np.ndarray, kind: int) -> Tensor:
         return plain(y, self._dtype)
     tape = write_tape()
     nx = self._node if self._tape is tape else tape.import_(self)
-    code = INDEX if kind == BY_INDEX else GATHER
+    code = GATHER if kind == BY_SLICE or kind == BY_SELECT else INDEX
     node = tape.append(code, self._dtype.arena, y, nx, ia=tape.index_list(positions), ib=kind)
     return recorded(tape, node, y, self._dtype)
 

@@ -86,15 +86,20 @@ __all__ = [
     "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt",
     "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid", "relu", "reciprocal", "clamp",
     "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone", "eq", "ne", "lt", "le", "gt",
-    "ge", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose",
-    "t", "cat", "concat", "concatenate", "stack", "where", "unbind", "permute", "movedim",
-    "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
-    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
-    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
-    "matmul", "mm", "mv", "dot", "sum", "mean", "split", "split_with_sizes", "chunk",
-    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
-    "tril_indices", "triu_indices", "logspace",
+    "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or",
+    "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf",
+    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere",
+    "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t",
+    "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill", "scatter",
+    "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put", "masked_scatter",
+    "cat", "concat", "concatenate", "stack", "where", "unbind", "permute", "movedim", "moveaxis",
+    "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors",
+    "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow",
+    "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "matmul", "mm",
+    "mv", "dot", "sum", "mean", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit",
+    "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "rand_like",
+    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
+    "triu_indices", "logspace",
 ]
 
 
@@ -117,6 +122,18 @@ def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) ->
 def adjoint(input: Tensor) -> Tensor:
     """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
 
+def all(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
+    """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
+
+def allclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> builtins.bool:
+    """Whether all elements of ``self`` and ``other`` are close (see ``isclose``), as a Python bool."""
+
+def any(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
+    """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
+
+def argwhere(input: Tensor) -> Tensor:
+    """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
+
 def atleast_1d(*tensors: Any) -> Any:
     """Each tensor with at least one dim (a 0-d one viewed as 1-D); a tuple for several."""
 
@@ -129,6 +146,18 @@ def atleast_3d(*tensors: Any) -> Any:
 
 def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
     """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
+
+def bitwise_and(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
+
+def bitwise_not(input: Tensor) -> Tensor:
+    """The bitwise NOT of an integer or boolean tensor (logical NOT for booleans)."""
+
+def bitwise_or(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
+
+def bitwise_xor(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
 
 def broadcast_shapes(*shapes: Shape) -> Size:
     """Return the shape that tensors of the given shapes broadcast to (ints count as 1-D shapes)."""
@@ -180,6 +209,9 @@ def cos(input: Tensor) -> Tensor:
 def cosh(input: Tensor) -> Tensor:
     """The hyperbolic cosine of each element."""
 
+def count_nonzero(input: Tensor, dim=...) -> Tensor:
+    """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
+
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
 
@@ -212,6 +244,9 @@ def dstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
 def eq(input: Tensor, other: Operand) -> Tensor:
     """``self == other`` at each element, broadcasting."""
 
+def equal(input: Tensor, other: Tensor) -> builtins.bool:
+    """True if both tensors have the same size and elements, as a Python bool."""
+
 def exp(input: Tensor) -> Tensor:
     """The exponential of each element."""
 
@@ -230,6 +265,10 @@ def fliplr(input: Tensor) -> Tensor:
 def flipud(input: Tensor) -> Tensor:
     """The rows in reverse order (``flip(0)``; at least 1 dim)."""
 
+def gather(input: Tensor, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
+    """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
+    the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
+
 def ge(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
 
@@ -241,6 +280,47 @@ def hsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list
 
 def hstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Concatenate horizontally: along dim 1, or dim 0 for 1-D tensors (0-d ones count as 1-D)."""
+
+def index_add(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
+    """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
+    entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
+
+def index_copy(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor) -> Tensor:
+    """``self`` with the entries of ``source`` along ``dim`` written at the positions in ``index``."""
+
+def index_fill(input: Tensor, dim: builtins.int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
+    """``self`` with ``value`` (a number or a 0-d tensor) at the positions in ``index`` along ``dim``
+    (negative positions count from the end)."""
+
+def index_put(input: Tensor, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+    """``self`` with ``values`` (broadcast) written, or added with ``accumulate``, at
+    ``self[indices]`` (``indices`` a tuple of index tensors, as in advanced indexing)."""
+
+def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
+    """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
+    int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
+
+def isclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
+    """Whether each element of ``self`` is close to ``other``'s:
+    ``|self - other| <= atol + rtol * |other|`` (equal infinities count as close)."""
+
+def isfinite(input: Tensor) -> Tensor:
+    """Whether each element is finite (not infinite, not NaN)."""
+
+def isinf(input: Tensor) -> Tensor:
+    """Whether each element is positive or negative infinity."""
+
+def isnan(input: Tensor) -> Tensor:
+    """Whether each element is NaN."""
+
+def isneginf(input: Tensor) -> Tensor:
+    """Whether each element is negative infinity."""
+
+def isposinf(input: Tensor) -> Tensor:
+    """Whether each element is positive infinity."""
+
+def isreal(input: Tensor) -> Tensor:
+    """Whether each element is real-valued (always, for tape's real dtypes)."""
 
 def le(input: Tensor, other: Operand) -> Tensor:
     """``self <= other`` at each element, broadcasting."""
@@ -254,11 +334,34 @@ def log10(input: Tensor) -> Tensor:
 def log2(input: Tensor) -> Tensor:
     """The base-2 logarithm of each element."""
 
+def logical_and(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise logical AND (nonzero counts as True)."""
+
+def logical_not(input: Tensor) -> Tensor:
+    """Elementwise logical NOT (nonzero counts as True)."""
+
+def logical_or(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise logical OR (nonzero counts as True)."""
+
+def logical_xor(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise logical XOR (nonzero counts as True)."""
+
 def logspace(start: builtins.float, end: builtins.float, steps: builtins.int, base: builtins.float = ..., *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ...) -> Tensor:
     """``steps`` values ``base ** x`` for ``x`` evenly spaced from ``start`` to ``end`` inclusive."""
 
 def lt(input: Tensor, other: Operand) -> Tensor:
     """``self < other`` at each element, broadcasting."""
+
+def masked_fill(input: Tensor, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
+    """``self`` with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is True
+    (broadcast against ``self``)."""
+
+def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """``self`` with the elements of ``source``, in order, written where the boolean ``mask`` is True
+    (``mask`` and ``self`` broadcast)."""
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
@@ -308,6 +411,10 @@ def neg(input: Tensor) -> Tensor:
 def negative(input: Tensor) -> Tensor:
     """``-self``."""
 
+def nonzero(input: Tensor, *, as_tuple: builtins.bool = ...) -> Any:
+    """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
+    ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""
+
 def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ...) -> Tensor:
     """Normal samples: ``normal(mean, std)`` with tensors or numbers (broadcast), or
     ``normal(mean, std, size)`` with numbers.  A ``mean``/``std`` tensor that requires grad gets the
@@ -319,6 +426,10 @@ def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
 
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
+
+def put(input: Tensor, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+    """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
+    positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
 
 def rand_like(input: Tensor, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
     """Uniform random numbers in [0, 1) with the size (and, unless given, dtype) of ``input``."""
@@ -356,6 +467,15 @@ def roll(input: Tensor, shifts: Union[builtins.int, builtins.tuple], dims: Union
 
 def row_stack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Alias of :func:`vstack`."""
+
+def scatter(input: Tensor, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
+    """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
+    positions in ``index``: ``out[index[i][j]][j] = src[i][j]`` for ``dim`` 0.  ``reduce`` ("add"
+    or "multiply") combines them with ``self``'s elements instead (no gradient, as in PyTorch)."""
+
+def scatter_add(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+    """``self`` with the elements of ``src`` added along ``dim`` at the positions in ``index``
+    (repeated positions add up)."""
 
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
@@ -401,6 +521,14 @@ def swapdims(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
 
 def t(input: Tensor) -> Tensor:
     """Transpose of a tensor with at most 2 dimensions."""
+
+def take(input: Tensor, index: Tensor) -> Tensor:
+    """The elements of ``self`` at flat positions ``index`` (as if ``self`` were 1-D), shaped
+    like ``index``; negative positions count from the end."""
+
+def take_along_dim(input: Tensor, indices: Tensor, dim: Optional[builtins.int] = ...) -> Tensor:
+    """The entries of ``self`` at ``indices`` along ``dim`` (``self`` and ``indices`` broadcast
+    against each other apart from ``dim``), or at flat positions when ``dim`` is None."""
 
 def tan(input: Tensor) -> Tensor:
     """The tangent of each element."""

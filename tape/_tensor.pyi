@@ -37,6 +37,8 @@ class Tensor:
     def __abs__(self) -> Tensor:
         """The absolute value of each element."""
     def __add__(self, other: Operand) -> Tensor: ...
+    def __and__(self, other: Operand) -> Tensor:
+        """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
     def __array__(self, dtype=..., copy=...) -> np.ndarray: ...
     def __bool__(self) -> builtins.bool: ...
     def __deepcopy__(self, memo: builtins.dict) -> Tensor: ...
@@ -56,6 +58,7 @@ class Tensor:
     def __imul__(self, other: Operand) -> Tensor: ...
     def __index__(self) -> builtins.int: ...
     def __int__(self) -> builtins.int: ...
+    def __invert__(self) -> Tensor: ...
     def __isub__(self, other: Operand) -> Tensor: ...
     def __iter__(self) -> Iterator[Tensor]: ...
     def __itruediv__(self, other: Operand) -> Tensor: ...
@@ -73,23 +76,33 @@ class Tensor:
         """``-self``."""
     def __new__(cls, *args: Any, **kwargs: Any) -> Tensor:
         """``Tensor.__new__``: the legacy constructor for ``tape.Tensor(...)``; subclasses are made empty."""
+    def __or__(self, other: Operand) -> Tensor:
+        """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
     def __pos__(self) -> Tensor: ...
     def __pow__(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
     def __radd__(self, other: Operand) -> Tensor: ...
+    def __rand__(self, other: Operand) -> Tensor:
+        """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
     def __reduce_ex__(self, protocol: builtins.int) -> Any: ...
     def __repr__(self, *, tensor_contents=...) -> builtins.str: ...
     def __rmatmul__(self, other: Tensor) -> Tensor: ...
     def __rmul__(self, other: Operand) -> Tensor: ...
+    def __ror__(self, other: Operand) -> Tensor:
+        """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
     def __rpow__(self, other: Operand) -> Tensor: ...
     def __rsub__(self, other: Operand) -> Tensor: ...
     def __rtruediv__(self, other: Operand) -> Tensor: ...
+    def __rxor__(self, other: Operand) -> Tensor:
+        """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
     def __setitem__(self, index, value: Union[Tensor, Number]) -> None:
         """``self[index] = value``, in place (``value`` broadcast to the indexed elements)."""
     def __str__(self, *, tensor_contents=...) -> builtins.str: ...
     def __sub__(self, other: Operand) -> Tensor: ...
     def __truediv__(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
+    def __xor__(self, other: Operand) -> Tensor:
+        """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
     def abs(self) -> Tensor:
         """The absolute value of each element."""
     def abs_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -100,6 +113,14 @@ class Tensor:
         """``self += alpha * other``, in place."""
     def adjoint(self) -> Tensor:
         """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
+    def all(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
+        """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
+    def allclose(self, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> builtins.bool:
+        """Whether all elements of ``self`` and ``other`` are close (see ``isclose``), as a Python bool."""
+    def any(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
+        """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
+    def argwhere(self) -> Tensor:
+        """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
     def backward(self, gradient: Optional[Tensor] = ..., retain_graph: Optional[builtins.bool] = ..., create_graph: builtins.bool = ..., inputs: Optional[_Tensors] = ...) -> None:
         """Compute the gradient of this tensor with respect to the graph leaves.
 
@@ -110,6 +131,22 @@ class Tensor:
         """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
     def bernoulli_(self, p=..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with 0 or 1, drawn with probability ``p`` (a number or a tensor)."""
+    def bitwise_and(self, other: Operand) -> Tensor:
+        """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
+    def bitwise_and_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.bitwise_and`."""
+    def bitwise_not(self) -> Tensor:
+        """The bitwise NOT of an integer or boolean tensor (logical NOT for booleans)."""
+    def bitwise_not_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.bitwise_not`."""
+    def bitwise_or(self, other: Operand) -> Tensor:
+        """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
+    def bitwise_or_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.bitwise_or`."""
+    def bitwise_xor(self, other: Operand) -> Tensor:
+        """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
+    def bitwise_xor_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.bitwise_xor`."""
     def bool(self) -> Tensor:
         """``self.to(tape.bool)``."""
     def broadcast_to(self, *size: builtins.int, **kwargs: Any) -> Tensor:
@@ -147,6 +184,8 @@ class Tensor:
         """The hyperbolic cosine of each element."""
     def cosh_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.cosh`."""
+    def count_nonzero(self, dim=...) -> Tensor:
+        """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
     def cpu(self) -> Tensor: ...
     def cuda(self, device=..., non_blocking: builtins.bool = ..., memory_format=...) -> Tensor:
         """Raises: tape computes on the CPU (PyTorch's CPU build raises the same error)."""
@@ -191,6 +230,8 @@ class Tensor:
         """``self == other`` at each element, broadcasting."""
     def eq_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.eq`."""
+    def equal(self, other: Tensor) -> builtins.bool:
+        """True if both tensors have the same size and elements, as a Python bool."""
     def exp(self) -> Tensor:
         """The exponential of each element."""
     def exp_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -217,6 +258,9 @@ class Tensor:
         """The rows in reverse order (``flip(0)``; at least 1 dim)."""
     def float(self) -> Tensor:
         """``self.to(tape.float32)``."""
+    def gather(self, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
+        """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
+        the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
     def ge(self, other: Operand) -> Tensor:
         """``self >= other`` at each element, broadcasting."""
     def ge_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -240,6 +284,28 @@ class Tensor:
         """In-place version of :meth:`Tensor.gt`."""
     def hsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
         """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
+    def index_add(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
+        """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
+        entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
+    def index_add_(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
+        """``index_add`` in place."""
+    def index_copy(self, dim: builtins.int, index: Tensor, source: Tensor) -> Tensor:
+        """``self`` with the entries of ``source`` along ``dim`` written at the positions in ``index``."""
+    def index_copy_(self, dim: builtins.int, index: Tensor, source: Tensor) -> Tensor:
+        """``index_copy`` in place."""
+    def index_fill(self, dim: builtins.int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
+        """``self`` with ``value`` (a number or a 0-d tensor) at the positions in ``index`` along ``dim``
+        (negative positions count from the end)."""
+    def index_fill_(self, dim: builtins.int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
+        """``index_fill`` in place."""
+    def index_put(self, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """``self`` with ``values`` (broadcast) written, or added with ``accumulate``, at
+        ``self[indices]`` (``indices`` a tuple of index tensors, as in advanced indexing)."""
+    def index_put_(self, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """``index_put`` in place."""
+    def index_select(self, dim: builtins.int, index: Tensor) -> Tensor:
+        """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
+        int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
     def int(self) -> Tensor:
         """``self.to(tape.int32)``."""
     def is_contiguous(self, memory_format=...) -> builtins.bool:
@@ -251,6 +317,21 @@ class Tensor:
     @property
     def is_leaf(self) -> builtins.bool: ...
     is_meta: builtins.bool
+    def isclose(self, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
+        """Whether each element of ``self`` is close to ``other``'s:
+        ``|self - other| <= atol + rtol * |other|`` (equal infinities count as close)."""
+    def isfinite(self) -> Tensor:
+        """Whether each element is finite (not infinite, not NaN)."""
+    def isinf(self) -> Tensor:
+        """Whether each element is positive or negative infinity."""
+    def isnan(self) -> Tensor:
+        """Whether each element is NaN."""
+    def isneginf(self) -> Tensor:
+        """Whether each element is negative infinity."""
+    def isposinf(self) -> Tensor:
+        """Whether each element is positive infinity."""
+    def isreal(self) -> Tensor:
+        """Whether each element is real-valued (always, for tape's real dtypes)."""
     def item(self) -> Number:
         """The value of a one-element tensor as a Python number."""
     @property
@@ -274,6 +355,22 @@ class Tensor:
         """In-place version of :meth:`Tensor.log`."""
     def log_normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with ``exp`` of normal samples of the given mean and std."""
+    def logical_and(self, other: Tensor) -> Tensor:
+        """Elementwise logical AND (nonzero counts as True)."""
+    def logical_and_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.logical_and`."""
+    def logical_not(self) -> Tensor:
+        """Elementwise logical NOT (nonzero counts as True)."""
+    def logical_not_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.logical_not`."""
+    def logical_or(self, other: Tensor) -> Tensor:
+        """Elementwise logical OR (nonzero counts as True)."""
+    def logical_or_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.logical_or`."""
+    def logical_xor(self, other: Tensor) -> Tensor:
+        """Elementwise logical XOR (nonzero counts as True)."""
+    def logical_xor_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.logical_xor`."""
     def long(self) -> Tensor:
         """``self.to(tape.int64)``."""
     def lt(self, other: Operand) -> Tensor:
@@ -286,6 +383,18 @@ class Tensor:
     @property
     def mT(self) -> Tensor:
         """The transpose of the last two dims (a batch of matrices transposed)."""
+    def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
+        """``self`` with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is True
+        (broadcast against ``self``)."""
+    def masked_fill_(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
+        """``masked_fill`` in place."""
+    def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
+        """``self`` with the elements of ``source``, in order, written where the boolean ``mask`` is True
+        (``mask`` and ``self`` broadcast)."""
+    def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
+        """``masked_scatter`` in place."""
+    def masked_select(self, mask: Tensor) -> Tensor:
+        """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
     def matmul(self, other: Tensor) -> Tensor:
         """Matrix product with ``other`` (dot, matrix-vector, matrix-matrix, batched)."""
     def maximum(self, other: Tensor) -> Tensor:
@@ -346,6 +455,9 @@ class Tensor:
         """A new leaf copying ``data``, of this tensor's dtype unless ``dtype`` is given."""
     def new_zeros(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
         """A tensor of zeros of the given size, of this tensor's dtype unless ``dtype`` is given."""
+    def nonzero(self, *, as_tuple: builtins.bool = ...) -> Any:
+        """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
+        ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""
     def normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with normal samples of the given mean and standard deviation."""
     def numel(self) -> builtins.int: ...
@@ -358,6 +470,11 @@ class Tensor:
         """``self ** exponent``, broadcasting."""
     def pow_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.pow`."""
+    def put(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
+        positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
+    def put_(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """``put`` in place."""
     def random_(self, from_: builtins.int = ..., to: Optional[builtins.int] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with integers from ``[from_, to)`` (``random_(to)``: from 0; no bound:
         up to 2**mantissa for floating dtypes, the dtype's maximum for integer ones)."""
@@ -393,6 +510,17 @@ class Tensor:
     def roll(self, shifts: Union[builtins.int, builtins.tuple], dims: Union[builtins.int, builtins.tuple, None] = ...) -> Tensor:
         """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when
         no dims are given, keeping its shape)."""
+    def scatter(self, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
+        """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
+        positions in ``index``: ``out[index[i][j]][j] = src[i][j]`` for ``dim`` 0.  ``reduce`` ("add"
+        or "multiply") combines them with ``self``'s elements instead (no gradient, as in PyTorch)."""
+    def scatter_(self, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
+        """``scatter`` in place."""
+    def scatter_add(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+        """``self`` with the elements of ``src`` added along ``dim`` at the positions in ``index``
+        (repeated positions add up)."""
+    def scatter_add_(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
+        """``scatter_add`` in place."""
     def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
         """The slice at ``index`` along ``dim`` (that dimension removed)."""
     @property
@@ -440,6 +568,12 @@ class Tensor:
         """``transpose(dim0, dim1)``."""
     def t(self) -> Tensor:
         """Transpose of a tensor with at most 2 dimensions."""
+    def take(self, index: Tensor) -> Tensor:
+        """The elements of ``self`` at flat positions ``index`` (as if ``self`` were 1-D), shaped
+        like ``index``; negative positions count from the end."""
+    def take_along_dim(self, indices: Tensor, dim: Optional[builtins.int] = ...) -> Tensor:
+        """The entries of ``self`` at ``indices`` along ``dim`` (``self`` and ``indices`` broadcast
+        against each other apart from ``dim``), or at flat positions when ``dim`` is None."""
     def tan(self) -> Tensor:
         """The tangent of each element."""
     def tan_(self, *args: Any, **kwargs: Any) -> Tensor:

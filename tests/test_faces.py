@@ -58,6 +58,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tape.ops import REGISTRY
 from tape.ops import elementwise as E
+from tape.ops import index as I
 from tape.ops import join as J
 from tape.ops import linalg as L
 from tape.ops import reduction as R
@@ -158,6 +159,8 @@ _JOIN_KERNELS = Skip("rows of listed inputs or several outputs: join_forward/joi
                      "numpy in tests/test_join.py")
 for _code in (J.CAT, J.STACK, J.WHERE, J.UNBIND, J.SPLIT, J.SPLIT_SIZES):
     FACES[_code] = Faces(NO_FLOAT, _JOIN_KERNELS, _JOIN_KERNELS, NO_SCALAR_D)
+FACES[I.PUT] = Faces(NO_FLOAT, Skip("no compiled forward: the front end computes a fill or scatter with numpy"),
+                     Skip("py_adjoint, checked against the rule in tests/test_indexing.py"), NO_SCALAR_D)
 FACES.update({code: _elementwise(*op.ulps) for code, op in REGISTRY.items() if op.ulps})
 
 

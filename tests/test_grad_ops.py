@@ -258,6 +258,11 @@ def _mm(fn, kind):
     return Op(fn, matmul_inputs(kind), True)
 
 
+def _paired(second, min_dims: int = 1):
+    """An input of a drawn shape ``s`` and a second one of shape ``second(s)``."""
+    return shapes(min_dims).flatmap(lambda s: st.tuples(array(s, REAL), array(second(s), REAL)))
+
+
 OPS: dict[str, Op] = {
     # ---- binary arithmetic with broadcasting
     "add": _b(lambda M, x, y: x + y),
@@ -467,7 +472,81 @@ OPS: dict[str, Op] = {
     "row_stack": _u(lambda M, x: M.row_stack([x, x])),
     "dstack": _u(lambda M, x: M.dstack([x * 2.0, x])),
     "column_stack": _u(lambda M, x: M.column_stack([x, x.sin()])),
+    # ---- index: gathers and scatters of index lists (indices made from the drawn shapes, with repeats)
+    "index_select": _u(lambda M, x: x.index_select(-1, M.tensor(_picks(x.shape[-1]))), min_dims=1),
+    "index_select_fn_0d_index": _u(lambda M, x: M.index_select(x, 0, M.tensor(x.shape[0] - 1)), min_dims=1),
+    "gather": _u(lambda M, x: x.gather(0, M.tensor(_along(tuple(x.shape), 0))), min_dims=1),
+    "gather_fn_neg": _u(lambda M, x: M.gather(x, -1, M.tensor(_along(tuple(x.shape), -1))), min_dims=1),
+    "take": _u(lambda M, x: x.take(M.tensor(_picks(max(x.numel(), 1)))).reshape(-1, 1)),
+    "take_along_dim": _u(lambda M, x: M.take_along_dim(x, M.tensor(_along(tuple(x.shape), -1, 1)), -1),
+                         min_dims=1),
+    "take_along_dim_flat": _u(lambda M, x: x.take_along_dim(M.tensor(_picks(x.numel())))),
+    "masked_select": _u(lambda M, x: x.masked_select(M.tensor(_pattern(tuple(x.shape))))),
+    "masked_select_broadcast": _u(lambda M, x: M.masked_select(x, M.tensor(_pattern((2,) + tuple(x.shape))))),
+    "masked_fill": _u(lambda M, x: x.masked_fill(M.tensor(_pattern(tuple(x.shape))), 0.5)),
+    "masked_fill_tensor": Op(lambda M, x, v: M.masked_fill(x, M.tensor(_pattern(tuple(x.shape))), v),
+                             shapes().flatmap(lambda s: st.tuples(array(s, REAL), array((), REAL)))),
+    "masked_fill_inplace": _u(lambda M, x: (x * 2.0).masked_fill_(M.tensor(_pattern(tuple(x.shape))), -1.0) * x),
+    "scatter": Op(lambda M, x, z: x.scatter(0, M.tensor(_perm(tuple(x.shape), 0)), z), _paired(lambda s: s)),
+    "scatter_value_fn": _u(lambda M, x: M.scatter(x, -1, M.tensor(_along(tuple(x.shape), -1, 1)), 0.5), min_dims=1),
+    "scatter_add": Op(lambda M, x, z: x.scatter_add(-1, M.tensor(_along(tuple(x.shape), -1, x.shape[-1] + 1)), z),
+                      _paired(lambda s: s[:-1] + (s[-1] + 1,))),
+    "scatter_add_inplace": Op(lambda M, x, z: (x * 1.0).scatter_add_(0, M.tensor(_along(tuple(x.shape), 0)), z * x.sum()),
+                              _paired(lambda s: (s[0] + 1,) + s[1:])),
+    "index_add": Op(lambda M, x, z: x.index_add(0, M.tensor(_picks(x.shape[0])), z, alpha=-1.5),
+                    _paired(lambda s: (4,) + s[1:])),
+    "index_add_inplace_neg": Op(lambda M, x, z: (x * x).index_add_(-1, M.tensor(_picks(x.shape[-1])), z),
+                                _paired(lambda s: s[:-1] + (4,))),
+    "index_copy": Op(lambda M, x, z: M.index_copy(x, -1, M.tensor(list(range(x.shape[-1]))[::-1]), z),
+                     _paired(lambda s: s)),
+    "index_copy_inplace": Op(lambda M, x, z: (x * 1.0).index_copy_(0, M.tensor([x.shape[0] - 1]), z),
+                             _paired(lambda s: (1,) + s[1:])),
+    "index_fill": _u(lambda M, x: x.index_fill(-1, M.tensor(_picks(x.shape[-1])), 0.25), min_dims=1),
+    "index_fill_tensor": Op(lambda M, x, v: M.index_fill(x, 0, M.tensor([0]), v), _paired(lambda s: ())),
+    "index_fill_inplace": _u(lambda M, x: (x * x).index_fill_(0, M.tensor([-1]), -2.0), min_dims=1),
+    "index_put": Op(lambda M, x, z: x.index_put((M.tensor(list(range(x.shape[0]))[::-1]),), z),
+                    _paired(lambda s: s[1:])),
+    "index_put_accumulate": Op(lambda M, x, v: x.index_put([M.tensor(_pattern(tuple(x.shape)))], v, accumulate=True),
+                               _paired(lambda s: ())),
+    "index_put_inplace": Op(lambda M, x, z: (x * 1.0).index_put_((M.tensor(_picks(x.shape[0])),), z, True),
+                            _paired(lambda s: (4,) + s[1:])),
+    "put": Op(lambda M, x, z: x.put(M.tensor(list(range(x.numel()))[::-2]), z),
+              _paired(lambda s: ((int(np.prod(s)) + 1) // 2,), min_dims=0)),
+    "put_accumulate": Op(lambda M, x, z: M.put(x, M.tensor(_picks(x.numel())), z, accumulate=True),
+                         _paired(lambda s: (2, 2), min_dims=0)),
+    "put_inplace": Op(lambda M, x, z: (x * 1.0).put_(M.tensor([0]), z), _paired(lambda s: (), min_dims=0)),
+    "masked_scatter": Op(lambda M, x, z: x.masked_scatter(M.tensor(_pattern(tuple(x.shape))), z),
+                         _paired(lambda s: s, min_dims=0)),
+    "masked_scatter_inplace": Op(lambda M, x, z: (x * 1.0).masked_scatter_(M.tensor(_pattern(tuple(x.shape))), z),
+                                 _paired(lambda s: (int(np.prod(s)),), min_dims=0)),
 }
+
+
+def _perm(shape: tuple, dim: int) -> np.ndarray:
+    """An index of ``shape`` that is a permutation along ``dim`` (a scatter without repeats)."""
+    grid = np.indices(shape)
+    return grid.sum(0) % shape[dim]
+
+
+def _picks(n: int) -> list:
+    """Positions in ``range(n)`` with a repeat (gradients of repeated indices add up)."""
+    return [n - 1, 0, n - 1, n // 2]
+
+
+def _along(shape: tuple, dim: int, size=None) -> np.ndarray:
+    """An int64 index for gather along ``dim`` of ``shape`` (``size`` entries along ``dim``),
+    with repeats."""
+    shape = shape or (1,)
+    d = dim % len(shape)
+    out = list(shape)
+    out[d] = shape[d] + 1 if size is None else size
+    n = shape[d]
+    return (np.arange(int(np.prod(out))).reshape(out) * 7 + 3) % n
+
+
+def _pattern(shape: tuple) -> np.ndarray:
+    """A boolean mask of ``shape`` that is neither all True nor all False where it can be."""
+    return (np.arange(int(np.prod(shape))).reshape(shape) % 3) == 1
 
 OP_NAMES = sorted(OPS)
 

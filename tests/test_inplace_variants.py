@@ -25,7 +25,8 @@ ARGS = {
     "addcmul": ((tape.tensor([1.0, 2.0, 3.0], dtype=tape.float64), tape.tensor([0.5, 0.5, 2.0], dtype=tape.float64)), {}),
     "addcdiv": ((tape.tensor([1.0, 2.0, 3.0], dtype=tape.float64), tape.tensor([0.5, 0.5, 2.0], dtype=tape.float64)), {}),
     "cumsum": ((0,), {}), "cumprod": ((0,), {}), "tril": ((), {}), "triu": ((), {}), "round": ((), {}),
-    "nan_to_num": ((), {}), "logical_and": ((True,), {}), "logical_or": ((False,), {}), "logical_xor": ((True,), {}),
+    "nan_to_num": ((), {}), "logical_and": ((tape.tensor([True, False, True]),), {}),
+    "logical_or": ((tape.tensor([False, False, True]),), {}), "logical_xor": ((tape.tensor([True, False, False]),), {}),
 }
 VALUES = [0.25, 0.5, 0.75]
 SQUARE = {"tril", "triu"}
