@@ -14,8 +14,12 @@ from typing import Union
 import numpy as np
 
 from .._emit import D, Number, Tensor, plain, state
+from ._args import wrap_dim
 from ._spec import public
+from .extrema import pick, pick_name
 from .shape import BY_INDEX, BY_SELECT, BY_SLICE
+
+_GATHER = pick_name("GatherBackward0")
 
 
 @public("__getitem__")
@@ -182,3 +186,31 @@ def _out_of_bounds_message(msg: str, ndim: int, idx: tuple) -> str:
             tensors += width
         d += width
     return f"{head} for dimension {axis} with size {size}"
+
+
+@public("gather")
+def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
+    """The elements along ``dim`` at ``index``: ``out[i][j] = self[index[i][j]][j]`` for dim 0
+    (``index`` has as many dims as ``self``, and no dim other than ``dim`` larger)."""
+    nd = len(self._shape)
+    d = wrap_dim(dim, nd)
+    if not isinstance(index, Tensor) or index._dtype not in (D.int64, D.int32):
+        raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+    idx = index._value().astype(np.int64)
+    shape = self._shape or (1,)
+    ishape = idx.shape or (1,)
+    if len(ishape) != len(shape):
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    if idx.size:
+        for k, (a, b) in enumerate(zip(ishape, shape)):
+            if k != d and a > b:
+                raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index._shape)} to "
+                                   f"be no larger than self {list(self._shape)} apart from dimension {d}")
+        bad = (idx < 0) | (idx >= shape[d])
+        if bad.any():
+            raise RuntimeError(f"index {int(idx[bad].reshape(-1)[0])} is out of bounds for dimension {d} with "
+                               f"size {shape[d]}")
+    grid = list(np.indices(ishape, sparse=True))
+    grid[d] = idx.reshape(ishape)
+    positions = np.ravel_multi_index(grid, shape) if idx.size else np.zeros(ishape, np.int64)
+    return pick(self, positions.reshape(idx.shape).astype(np.int64), _GATHER)

@@ -66,9 +66,10 @@ __all__ = [
     "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
     "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid",
     "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone",
-    "eq", "ne", "lt", "le", "gt", "ge", "reshape", "unsqueeze", "squeeze", "flatten",
-    "broadcast_shapes", "select", "transpose", "t", "cat", "concat", "concatenate", "stack",
-    "where", "unbind", "matmul", "mm", "mv", "dot", "sum", "mean",
+    "eq", "ne", "lt", "le", "gt", "ge", "softmax", "log_softmax", "logsumexp", "max", "min", "amax",
+    "amin", "argmax", "argmin", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes",
+    "select", "transpose", "t", "gather", "cat", "concat", "concatenate", "stack", "where",
+    "unbind", "matmul", "mm", "mv", "dot", "sum", "mean",
 ]
 
 
@@ -87,6 +88,18 @@ def abs(input: Tensor) -> Tensor:
 
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
+
+def amax(input: Tensor, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """The largest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+
+def amin(input: Tensor, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """The smallest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+
+def argmax(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
+
+def argmin(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """Index of the (first) smallest element, of the flattened tensor or along ``dim``."""
 
 def broadcast_shapes(*shapes: Shape) -> Size:
     """Return the shape that tensors of the given shapes broadcast to (ints count as 1-D shapes)."""
@@ -148,6 +161,10 @@ def expm1(input: Tensor) -> Tensor:
 def flatten(input: Tensor, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
 
+def gather(input: Tensor, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
+    """The elements along ``dim`` at ``index``: ``out[i][j] = self[index[i][j]][j]`` for dim 0
+    (``index`` has as many dims as ``self``, and no dim other than ``dim`` larger)."""
+
 def ge(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
 
@@ -166,17 +183,31 @@ def log10(input: Tensor) -> Tensor:
 def log2(input: Tensor) -> Tensor:
     """The base-2 logarithm of each element."""
 
+def log_softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
+    """Logarithm of the softmax over ``dim``, computed in ``dtype`` if given."""
+
+def logsumexp(input: Tensor, dim: Union[builtins.int, builtins.tuple], keepdim: builtins.bool = ...) -> Tensor:
+    """``log(exp(x).sum(dim))``, computed stably (the largest element taken out first)."""
+
 def lt(input: Tensor, other: Operand) -> Tensor:
     """``self < other`` at each element, broadcasting."""
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
 
+def max(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
+    """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
+    element of each slice along ``dim`` and its (first) index; with a tensor, ``maximum``."""
+
 def maximum(input: Tensor, other: Tensor) -> Tensor:
     """The larger of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
 
 def mean(input: Tensor, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """Mean of all elements, or over ``dim`` (an int or a tuple of ints)."""
+
+def min(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
+    """The smallest element; with ``dim``, a named tuple ``(values, indices)`` of the smallest
+    element of each slice along ``dim`` and its (first) index; with a tensor, ``minimum``."""
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
@@ -226,6 +257,9 @@ def sin(input: Tensor) -> Tensor:
 
 def sinh(input: Tensor) -> Tensor:
     """The hyperbolic sine of each element."""
+
+def softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
+    """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
 
 def sqrt(input: Tensor) -> Tensor:
     """The square root of each element."""

@@ -88,6 +88,14 @@ class Tensor:
         """``self + alpha * other``."""
     def add_(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self += alpha * other``, in place."""
+    def amax(self, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
+        """The largest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+    def amin(self, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
+        """The smallest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+    def argmax(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
+        """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
+    def argmin(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
+        """Index of the (first) smallest element, of the flattened tensor or along ``dim``."""
     def backward(self, gradient: Optional[Tensor] = ..., retain_graph: Optional[builtins.bool] = ..., create_graph: builtins.bool = ..., inputs: Optional[_Tensors] = ...) -> None:
         """Compute the gradient of this tensor with respect to the graph leaves.
 
@@ -152,6 +160,9 @@ class Tensor:
         """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
     def float(self) -> Tensor:
         """``self.to(tape.float32)``."""
+    def gather(self, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
+        """The elements along ``dim`` at ``index``: ``out[i][j] = self[index[i][j]][j]`` for dim 0
+        (``index`` has as many dims as ``self``, and no dim other than ``dim`` larger)."""
     def ge(self, other: Operand) -> Tensor:
         """``self >= other`` at each element, broadcasting."""
     @property
@@ -184,16 +195,26 @@ class Tensor:
         """The base-10 logarithm of each element."""
     def log2(self) -> Tensor:
         """The base-2 logarithm of each element."""
+    def log_softmax(self, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
+        """Logarithm of the softmax over ``dim``, computed in ``dtype`` if given."""
+    def logsumexp(self, dim: Union[builtins.int, builtins.tuple], keepdim: builtins.bool = ...) -> Tensor:
+        """``log(exp(x).sum(dim))``, computed stably (the largest element taken out first)."""
     def long(self) -> Tensor:
         """``self.to(tape.int64)``."""
     def lt(self, other: Operand) -> Tensor:
         """``self < other`` at each element, broadcasting."""
     def matmul(self, other: Tensor) -> Tensor:
         """Matrix product with ``other`` (dot, matrix-vector, matrix-matrix, batched)."""
+    def max(self, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
+        """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
+        element of each slice along ``dim`` and its (first) index; with a tensor, ``maximum``."""
     def maximum(self, other: Tensor) -> Tensor:
         """The larger of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
     def mean(self, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """Mean of all elements, or over ``dim`` (an int or a tuple of ints)."""
+    def min(self, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
+        """The smallest element; with ``dim``, a named tuple ``(values, indices)`` of the smallest
+        element of each slice along ``dim`` and its (first) index; with a tensor, ``minimum``."""
     def minimum(self, other: Tensor) -> Tensor:
         """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
     def mm(self, other: Tensor) -> Tensor:
@@ -252,6 +273,8 @@ class Tensor:
         """The hyperbolic sine of each element."""
     def size(self, dim: Optional[builtins.int] = ...) -> Any:
         """Return the size of the tensor, or of dimension ``dim``."""
+    def softmax(self, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
+        """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
     def sqrt(self) -> Tensor:
         """The square root of each element."""
     def squeeze(self, dim: Optional[Shape] = ...) -> Tensor:

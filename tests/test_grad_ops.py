@@ -213,6 +213,21 @@ def joined(count: int, dim: int, d: Dom = REAL, same: bool = False):
 WHERE_X = REAL.avoiding((0.3,))
 
 
+def _spread_index(shape, dim):
+    """An index for ``gather`` along ``dim`` over ``shape`` that repeats and skips positions."""
+    shape = tuple(shape)
+    return (np.arange(int(np.prod(shape))).reshape(shape) * 7 + 1) % shape[dim]
+
+
+def distinct(min_dims=0):
+    """Arrays of distinct values (at least 0.25 apart, in a random order): no ties for extrema."""
+    def build(s):
+        n = int(np.prod(s))
+        return st.tuples(st.permutations(range(n)), st.floats(-3.0, 3.0)).map(
+            lambda t: (np.array(t[0], np.float64).reshape(s) * 0.375 + t[1],))
+    return shapes(min_dims).flatmap(build)
+
+
 # --------------------------------------------------------------------------
 # the op table
 # --------------------------------------------------------------------------
@@ -390,6 +405,25 @@ OPS: dict[str, Op] = {
         fd_floor=(1.0,),
     ),
     "sum_broadcast_back": _u(lambda M, x: x - x.mean(0, keepdim=True), min_dims=1, mixing=True),
+    # ---- reduce: softmax, extrema, selections (no ties: distinct values in a random order)
+    "softmax_neg1": _u(lambda M, x: M.softmax(x, -1), mixing=True),
+    "softmax_dim0_method": _u(lambda M, x: x.softmax(0), mixing=True),
+    "log_softmax_neg1": _u(lambda M, x: M.log_softmax(x, dim=-1), mixing=True),
+    "log_softmax_dim1_method": _u(lambda M, x: x.log_softmax(1), min_dims=2, mixing=True),
+    "logsumexp_neg1": _u(lambda M, x: M.logsumexp(x, -1), mixing=True),
+    "logsumexp_tuple_keepdim": _u(lambda M, x: x.logsumexp((0, -1), keepdim=True), min_dims=2, mixing=True),
+    "max_all": Op(lambda M, x: x.max(), distinct()),
+    "min_all_fn": Op(lambda M, x: M.min(x), distinct()),
+    "max_dim_neg1": Op(lambda M, x: M.max(x, -1).values, distinct()),
+    "max_dim0_keepdim": Op(lambda M, x: x.max(0, keepdim=True)[0], distinct()),
+    "min_dim1": Op(lambda M, x: x.min(dim=1).values, distinct(min_dims=2)),
+    "amax_tuple": Op(lambda M, x: x.amax((0, -1)), distinct(min_dims=2)),
+    "amax_all_fn": Op(lambda M, x: M.amax(x), distinct()),
+    "amin_neg1_keepdim": Op(lambda M, x: M.amin(x, -1, keepdim=True), distinct()),
+    "amax_ties": Op(lambda M, x: M.cat([x, x]).amax(0), distinct(min_dims=1)),
+    "gather_dim0": _u(lambda M, x: x.gather(0, M.tensor(_spread_index(x.shape, 0))), min_dims=1, mixing=True),
+    "gather_neg1_fn": _u(lambda M, x: M.gather(x, -1, M.tensor(_spread_index(x.shape, -1))), min_dims=1,
+                         mixing=True),
 }
 
 OP_NAMES = sorted(OPS)

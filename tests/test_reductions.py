@@ -1,0 +1,113 @@
+"""Reductions, softmax and selections against PyTorch: values, dtypes, which outputs require grad,
+``grad_fn`` names, first and second gradients, and errors (type and message), on cases the op
+table's strategies do not draw (ties, nan, inf, empty dims, 0-d tensors, integer inputs)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tape
+
+nan, inf = np.nan, np.inf
+A = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])        # ties within rows and columns
+B = np.arange(12.0).reshape(3, 4) / 7
+E = np.zeros((0, 3))
+NAN = np.array([1.0, nan, 3.0])
+S = np.array(3.0)
+I = np.array([[1, 5], [3, 4]])
+
+CASES = [
+    (B, "M.softmax(x, 1)"), (B, "M.softmax(x, -2)"), (B, "x.log_softmax(0, M.float32)"),
+    (B, "M.logsumexp(x, (0, 1))"), (B, "M.logsumexp(x, -1, keepdim=True)"), (S, "M.softmax(x, 0)"),
+    (S, "M.log_softmax(x, -1)"), (S, "M.logsumexp(x, 0)"), (E, "M.softmax(x, 0)"), (E, "M.logsumexp(x, 0)"),
+    (E, "M.logsumexp(x, 1)"), (I, "M.softmax(x, 1)"), (I, "M.log_softmax(x, 0)"), (I, "M.logsumexp(x, 1)"),
+    (I, "M.softmax(x, 0, dtype=M.float64)"), (np.array([-inf, -inf, 1.0]), "M.logsumexp(x, 0)"),
+    (np.array([-inf, -inf]), "M.logsumexp(x, 0)"), (np.array([inf, 1.0]), "M.logsumexp(x, 0)"),
+    (np.array([-inf, -inf]), "M.softmax(x, 0)"), (B, "M.softmax(x, 2)"), (B, "M.logsumexp(x, ())"),
+    (B, "M.logsumexp(x, (0, 0))"),
+    (A, "x.max()"), (A, "x.min()"), (A, "M.max(x, 1)"), (A, "M.min(x, 0, keepdim=True)"),
+    (A, "x.max(dim=-1, keepdim=True)"), (A, "x.amax(1)"), (A, "x.amax()"), (A, "x.amin((0, 1), True)"),
+    (A, "M.amin(x, 0)"), (A, "M.amax(x, dim=None)"), (A, "x.argmax()"), (A, "x.argmax(1)"),
+    (A, "x.argmin(0, True)"), (A, "x.argmin(keepdim=True)"), (A, "M.max(x, M.tensor(2.0))"),
+    (NAN, "x.max()"), (NAN, "x.max(0)"), (NAN, "x.min(0)"), (NAN, "x.argmax()"), (NAN, "x.argmin()"),
+    (NAN, "x.amax()"), (S, "x.max(0)"), (S, "x.max(-1, True)"), (S, "x.argmax(0)"), (S, "x.argmax(0, True)"),
+    (S, "x.amax(0)"), (S, "x.amax()"), (E, "x.max()"), (E, "x.max(0)"), (E, "x.max(1)"), (E, "x.argmax()"),
+    (E, "x.argmax(0)"), (E, "x.argmax(1)"), (E, "x.amax(1)"), (E, "x.amax(0)"), (E, "x.amax()"), (I, "x.max()"),
+    (I, "x.max(1)"), (I, "x.amax(0)"), (np.array([True, False]), "x.argmax()"), (np.array([True, False]), "x.max()"),
+    (np.array([True, False]), "x.max(0)"), (A, "x.max(5)"),
+    (B, "M.gather(x, 1, M.tensor([[0, 1], [2, 3], [1, 1]]))"), (B, "x.gather(0, M.tensor([[0, 1, 2, 0, 1]]))"),
+    (B, "x.gather(1, M.tensor([[0, 1, 2, 0, 1]]))"), (B, "x.gather(0, M.tensor([[0, 0, 2, 0], [0, 2, 2, 2]]))"),
+    (B, "x.gather(1, M.tensor([[4]]))"), (B, "x.gather(1, M.tensor([[-1]]))"),
+    (B, "x.gather(1, M.tensor([[0]], dtype=M.int32))"), (B, "x.gather(1, M.tensor([0]))"),
+    (B, "x.gather(2, M.tensor([[0]]))"), (B, "x.gather(1, M.tensor([[0.0]]))"),
+    (B, "x.gather(1, M.zeros(0, 0, dtype=M.long))"), (S, "x.gather(0, M.tensor(0))"),
+    (S, "x.gather(0, M.tensor([0]))"), (B, "x.gather(-1, index=M.tensor([[1]]))"), (I, "x.gather(-1, M.tensor([[1]]))"),
+]
+
+
+FIELDS = ("values", "indices", "min", "max", "mean")
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().numpy().astype(float)
+
+
+def run(M, x0: np.ndarray, src: str):
+    """What ``src`` gives in module ``M`` (tape or torch): its outputs, and gradients of orders 1
+    and 2 of a weighted sum of them; or the error it raises."""
+    x = M.tensor(x0, requires_grad=x0.dtype.kind == "f")
+    try:
+        out = eval(src, {"M": M, "x": x})
+    except Exception as e:  # noqa: BLE001  (the error is what is compared)
+        return ("error", type(e).__name__, str(e).split("\n")[0])
+    outs = out if isinstance(out, tuple) else (out,)
+    res = [type(out).__name__, [f for f in FIELDS if isinstance(out, tuple) and hasattr(out, f)]]
+    for o in outs:
+        res.append((tuple(o.shape), str(o.dtype).split(".")[-1], o.requires_grad,
+                    type(o.grad_fn).__name__ if o.grad_fn is not None else None, _np(o)))
+    diff = [o for o in outs if o.requires_grad]
+    if diff:
+        rng = np.random.default_rng(1)
+        loss = sum((o * M.tensor(rng.uniform(0.5, 2, size=tuple(o.shape)), dtype=o.dtype)).sum() for o in diff)
+        g, = M.autograd.grad(loss, x, create_graph=True)
+        res.append(_np(g))
+        if g.requires_grad:
+            h, = M.autograd.grad((g * g).sum(), x, allow_unused=True)
+            res.append(None if h is None else _np(h))
+    return res
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("x0,src", CASES, ids=[s for _, s in CASES])
+def test_against_torch(x0, src):
+    torch = pytest.importorskip("torch")
+    ours, theirs = run(tape, x0, src), run(torch, x0, src)
+    assert len(ours) == len(theirs), (ours, theirs)
+    for a, b in zip(ours, theirs):
+        if isinstance(b, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        elif isinstance(b, tuple) and len(b) == 5:
+            assert a[:4] == b[:4]
+            np.testing.assert_allclose(a[4], b[4], rtol=1e-5, atol=1e-6)
+        else:
+            assert a == b
+
+
+def test_named_tuple_results():
+    x = tape.tensor([[1.0, 5.0], [7.0, 2.0]], requires_grad=True)
+    r = x.max(1)
+    values, indices = r
+    assert type(r).__name__ == "max" and r._fields == ("values", "indices")
+    assert r.values is values and r[1] is indices and r.indices is indices
+    assert indices.dtype == tape.int64 and not indices.requires_grad and indices.tolist() == [1, 0]
+    assert repr(r).startswith("torch.return_types.max(\nvalues=tensor([5., 7.]")
+    assert type(x.min(0)).__name__ == "min"
+
+
+def test_amax_ties_share_the_gradient():
+    x = tape.tensor([2.0, 5.0, 5.0, 5.0, 1.0], dtype=tape.float64, requires_grad=True)
+    x.amax().backward()
+    assert x.grad.tolist() == [0.0, 1 / 3, 1 / 3, 1 / 3, 0.0]
+    x.grad = None
+    x.max(0).values.backward()          # max over a dim: the first index takes it all
+    assert x.grad.tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]
