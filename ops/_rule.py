@@ -22,13 +22,26 @@ def rule_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
     """``py_adjoint`` of a Python-rule row: its op's ``vjp`` run on plain tensors, written (first
     gradient to reach an input) or added into the input adjoints ``ga``/``gb``."""
     tape, r = row.tape, row.r
+    op = REGISTRY[row.code]
     xs = tuple(_handle(tape, x) for x in row.inputs)
-    g = plain(gy, D.ARENA_DTYPES[int(tape.dt[r])])
-    outs = REGISTRY[row.code].vjp(g, xs, _handle(tape, r), row)
+    dt = D.ARENA_DTYPES[int(tape.dt[r])]
+    if op.multi:
+        # One adjoint per output, consecutive parts of the row's (zeros where none arrived).
+        g, at = [], 0
+        for shape in row.out_shapes:
+            n = int(np.prod(shape))
+            g.append(plain(gy.reshape(-1)[at:at + n].reshape(shape), dt))
+            at += n
+        g = tuple(g)
+    else:
+        g = plain(gy, dt)
+    outs = op.vjp(g, xs, _handle(tape, r), row)
     for k, dst in enumerate((ga, gb)):
         if dst is None:
             continue
         d = outs[k]
+        if d is not None and d._shape != dst.shape:
+            d = d._sum_to(dst.shape)        # the input was broadcast
         if d is None:
             if fresh >> k & 1:
                 dst[...] = 0

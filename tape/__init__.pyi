@@ -69,7 +69,8 @@ __all__ = [
     "eq", "ne", "lt", "le", "gt", "ge", "softmax", "log_softmax", "logsumexp", "max", "min", "amax",
     "amin", "argmax", "argmin", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes",
     "select", "transpose", "t", "gather", "cat", "concat", "concatenate", "stack", "where",
-    "unbind", "matmul", "mm", "mv", "dot", "sum", "mean",
+    "unbind", "matmul", "mm", "mv", "dot", "sum", "mean", "prod", "var", "std", "var_mean",
+    "std_mean", "nansum", "nanmean", "norm", "dist",
 ]
 
 
@@ -139,6 +140,9 @@ def cosh(input: Tensor) -> Tensor:
 
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
+
+def dist(input: Tensor, other: Tensor, p: builtins.float = ...) -> Tensor:
+    """The ``p``-norm of ``self - other`` (broadcast)."""
 
 def div(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self / other``, broadcasting (true division: integers give the default float dtype)."""
@@ -224,6 +228,12 @@ def multiply(input: Union[Tensor, Number], other: Operand) -> Tensor:
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Product of a matrix and a vector."""
 
+def nanmean(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+    """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
+
+def nansum(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+    """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
+
 def ne(input: Tensor, other: Operand) -> Tensor:
     """``self != other`` at each element, broadcasting."""
 
@@ -233,8 +243,14 @@ def neg(input: Tensor) -> Tensor:
 def negative(input: Tensor) -> Tensor:
     """``-self``."""
 
+def norm(input: Tensor, p: Union[builtins.float, builtins.str, None] = ..., dim: Dims = ..., keepdim: builtins.bool = ..., dtype: Optional[_DType] = ...) -> Tensor:
+    """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
+
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
+
+def prod(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+    """The product of all elements, or of each slice along ``dim``."""
 
 def reciprocal(input: Tensor) -> Tensor:
     """``1 / x`` for each element (integers give the default float dtype)."""
@@ -270,6 +286,12 @@ def squeeze(input: Tensor, dim: Optional[Shape] = ...) -> Tensor:
 def stack(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Concatenate tensors of equal shape along a new dimension ``dim``."""
 
+def std(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
+    """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
+
+def std_mean(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> builtins.tuple:
+    """``(std, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
+
 def sub(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self - alpha * other``."""
 
@@ -299,6 +321,13 @@ def unbind(input: Tensor, dim: builtins.int = ...) -> builtins.tuple:
 
 def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """Insert a dimension of size one at ``dim``."""
+
+def var(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
+    """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;
+    ``unbiased=False`` is correction 0)."""
+
+def var_mean(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> builtins.tuple:
+    """``(var, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
 
 def where(condition: Tensor, input=..., other=..., *, out: Tensor | None = ...) -> Any:
     """Elements of ``input`` where ``condition`` holds, else of ``other`` (broadcast together).

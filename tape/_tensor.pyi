@@ -132,6 +132,8 @@ class Tensor:
     @property
     def device(self) -> builtins.str: ...
     def dim(self) -> builtins.int: ...
+    def dist(self, other: Tensor, p: builtins.float = ...) -> Tensor:
+        """The ``p``-norm of ``self - other`` (broadcast)."""
     def div(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
     def div_(self, other: Operand) -> Tensor:
@@ -227,6 +229,10 @@ class Tensor:
         """``self * other``, broadcasting."""
     def mv(self, vec: Tensor) -> Tensor:
         """Product of a matrix and a vector."""
+    def nanmean(self, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+        """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
+    def nansum(self, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+        """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
     @property
     def ndim(self) -> builtins.int: ...
     def ndimension(self) -> builtins.int: ...
@@ -237,11 +243,15 @@ class Tensor:
     def negative(self) -> Tensor:
         """``-self``."""
     def nelement(self) -> builtins.int: ...
+    def norm(self, p: Union[builtins.float, builtins.str, None] = ..., dim: Dims = ..., keepdim: builtins.bool = ..., dtype: Optional[_DType] = ...) -> Tensor:
+        """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """The value as a numpy array sharing storage with the tensor."""
     def pow(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
+    def prod(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+        """The product of all elements, or of each slice along ``dim``."""
     def reciprocal(self) -> Tensor:
         """``1 / x`` for each element (integers give the default float dtype)."""
     def relu(self) -> Tensor:
@@ -279,6 +289,8 @@ class Tensor:
         """The square root of each element."""
     def squeeze(self, dim: Optional[Shape] = ...) -> Tensor:
         """Remove dimensions of size one (all of them, or those in ``dim``)."""
+    def std(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
+        """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
     def stride(self, dim: Optional[builtins.int] = ...) -> Any:
         """Elements to step in storage to move one index along each dim."""
     def sub(self, other: Operand, *, alpha: Number = ...) -> Tensor:
@@ -308,6 +320,9 @@ class Tensor:
         """Remove a dimension; return the tuple of all slices along it."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """Insert a dimension of size one at ``dim``."""
+    def var(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
+        """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;
+        ``unbiased=False`` is correction 0)."""
     def view(self, *shape: Shape) -> Tensor:
         """The same data with a new shape (one dimension may be -1), sharing its storage: the
         layout must allow it without a copy (else use ``reshape``)."""

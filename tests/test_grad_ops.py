@@ -219,13 +219,35 @@ def _spread_index(shape, dim):
     return (np.arange(int(np.prod(shape))).reshape(shape) * 7 + 1) % shape[dim]
 
 
-def distinct(min_dims=0):
+# Products: exact zeros (the rule's other branch) but no tiny values, where y / x loses every digit.
+PROD_X = dom((-2.0, -0.1), (0.1, 2.0), edges=(0.0, 1.0, -1.0, 0.5))
+
+
+def distinct_abs(min_dims=0):
+    """Arrays whose magnitudes are distinct (at least 0.375 apart) and at least 0.5: no ties and
+    no kink for the infinite norms."""
+    def build(s):
+        n = int(np.prod(s))
+        signs = st.lists(st.sampled_from([-1.0, 1.0]), min_size=n, max_size=n)
+        return st.tuples(st.permutations(range(n)), signs).map(
+            lambda t: (((np.array(t[0], np.float64) * 0.375 + 0.5) * np.array(t[1])).reshape(s),))
+    return shapes(min_dims).flatmap(build)
+
+
+def wide(min_dims=0):
+    """Distinct values (as ``distinct``) with at least 2 elements along every dim: a spread with
+    degrees of freedom left, away from std's kink where all values are equal."""
+    return distinct(min_dims, min_side=2)
+
+
+def distinct(min_dims=0, min_side=1):
     """Arrays of distinct values (at least 0.25 apart, in a random order): no ties for extrema."""
     def build(s):
         n = int(np.prod(s))
         return st.tuples(st.permutations(range(n)), st.floats(-3.0, 3.0)).map(
             lambda t: (np.array(t[0], np.float64).reshape(s) * 0.375 + t[1],))
-    return shapes(min_dims).flatmap(build)
+    return hnp.array_shapes(min_dims=min_dims, max_dims=MAX_DIMS, min_side=min_side,
+                            max_side=MAX_SIDE).flatmap(build)
 
 
 # --------------------------------------------------------------------------
@@ -421,6 +443,31 @@ OPS: dict[str, Op] = {
     "amax_all_fn": Op(lambda M, x: M.amax(x), distinct()),
     "amin_neg1_keepdim": Op(lambda M, x: M.amin(x, -1, keepdim=True), distinct()),
     "amax_ties": Op(lambda M, x: M.cat([x, x]).amax(0), distinct(min_dims=1)),
+    "prod_all": _u(lambda M, x: x.prod(), PROD_X, mixing=True),
+    "prod_dim_neg1_fn": _u(lambda M, x: M.prod(x, -1), PROD_X, mixing=True),
+    "prod_dim0_keepdim": _u(lambda M, x: x.prod(0, keepdim=True), PROD_X, mixing=True),
+    "prod_zeros": _u(lambda M, x: M.cat([x, x * 0.0, x]).prod(0), PROD_X, min_dims=1, mixing=True),
+    "prod_two_zeros_all": _u(lambda M, x: M.cat([x, x * 0.0, x * 0.0]).prod(), PROD_X, min_dims=1, mixing=True),
+    "var_all": Op(lambda M, x: x.var(), wide(1)),
+    "var_dim1_biased": Op(lambda M, x: M.var(x, 1, unbiased=False), wide(2)),
+    "var_tuple_correction": Op(lambda M, x: x.var((0, -1), keepdim=True, correction=0.5), wide(2)),
+    "std_all_fn": Op(lambda M, x: M.std(x), wide(1)),
+    "std_dim_neg1_keepdim": Op(lambda M, x: x.std(-1, keepdim=True, correction=0), wide(1)),
+    "var_mean_dim0": Op(lambda M, x: M.var_mean(x, 0), wide(1)),
+    "std_mean_all": Op(lambda M, x: M.std_mean(x, correction=2), wide(2)),
+    "nansum_dim0": _u(lambda M, x: x.nansum(0), mixing=True),
+    "nansum_all_fn": _u(lambda M, x: M.nansum(x), mixing=True),
+    "nanmean_neg1": _u(lambda M, x: M.nanmean(x, -1, keepdim=True), mixing=True),
+    "norm_all": _u(lambda M, x: x.norm(), NONZERO, mixing=True),
+    "norm_1_dim0": _u(lambda M, x: x.norm(1, 0), NONZERO, mixing=True),
+    "norm_3_neg1_keepdim": _u(lambda M, x: M.norm(x, 3, -1, True), NONZERO, mixing=True),
+    "norm_half": _u(lambda M, x: x.norm(0.5), NONZERO, mixing=True),
+    "norm_1_5_tuple": _u(lambda M, x: x.norm(p=1.5, dim=(0, -1)), NONZERO, min_dims=2, mixing=True),
+    "norm_inf_dim0": Op(lambda M, x: x.norm(float("inf"), 0), distinct_abs(), True),
+    "norm_neg_inf": Op(lambda M, x: x.norm(float("-inf")), distinct_abs(), True),
+    "dist_2": Op(lambda M, x, y: M.dist(x, y), binary_no_ties(REAL), True),
+    "dist_3_method": Op(lambda M, x, y: x.dist(y, 3), binary_no_ties(REAL), True),
+    "dist_1": Op(lambda M, x, y: M.dist(x, y, p=1), binary_no_ties(REAL), True),
     "gather_dim0": _u(lambda M, x: x.gather(0, M.tensor(_spread_index(x.shape, 0))), min_dims=1, mixing=True),
     "gather_neg1_fn": _u(lambda M, x: M.gather(x, -1, M.tensor(_spread_index(x.shape, -1))), min_dims=1,
                          mixing=True),
