@@ -70,7 +70,8 @@ __all__ = [
     "amin", "argmax", "argmin", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes",
     "select", "transpose", "t", "gather", "cat", "concat", "concatenate", "stack", "where",
     "unbind", "matmul", "mm", "mv", "dot", "sum", "mean", "prod", "var", "std", "var_mean",
-    "std_mean", "nansum", "nanmean", "norm", "dist",
+    "std_mean", "nansum", "nanmean", "norm", "dist", "cumsum", "cumprod", "sort", "argsort", "topk",
+    "kthvalue", "median", "nanmedian", "cummax", "cummin",
 ]
 
 
@@ -101,6 +102,9 @@ def argmax(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.b
 
 def argmin(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
     """Index of the (first) smallest element, of the flattened tensor or along ``dim``."""
+
+def argsort(input: Tensor, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: builtins.bool = ...) -> Tensor:
+    """The indices that sort ``self`` along ``dim``."""
 
 def broadcast_shapes(*shapes: Shape) -> Size:
     """Return the shape that tensors of the given shapes broadcast to (ints count as 1-D shapes)."""
@@ -137,6 +141,18 @@ def cos(input: Tensor) -> Tensor:
 
 def cosh(input: Tensor) -> Tensor:
     """The hyperbolic cosine of each element."""
+
+def cummax(input: Tensor, dim: builtins.int) -> Any:
+    """Running maxima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+
+def cummin(input: Tensor, dim: builtins.int) -> Any:
+    """Running minima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+
+def cumprod(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
+    """Running products along ``dim`` (the gradient is exact where the input has zeros)."""
+
+def cumsum(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
+    """Running sums along ``dim``."""
 
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
@@ -175,6 +191,9 @@ def ge(input: Tensor, other: Operand) -> Tensor:
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
 
+def kthvalue(input: Tensor, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+    """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
+
 def le(input: Tensor, other: Operand) -> Tensor:
     """``self <= other`` at each element, broadcasting."""
 
@@ -209,6 +228,10 @@ def maximum(input: Tensor, other: Tensor) -> Tensor:
 def mean(input: Tensor, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """Mean of all elements, or over ``dim`` (an int or a tuple of ints)."""
 
+def median(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+    """The lower median of all elements (ties share the gradient), or along ``dim`` as a named
+    tuple ``(values, indices)``; a slice with a nan has median nan."""
+
 def min(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
     """The smallest element; with ``dim``, a named tuple ``(values, indices)`` of the smallest
     element of each slice along ``dim`` and its (first) index; with a tensor, ``minimum``."""
@@ -230,6 +253,9 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 
 def nanmean(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
+
+def nanmedian(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+    """``median`` of the elements that are not nan."""
 
 def nansum(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
@@ -277,6 +303,10 @@ def sinh(input: Tensor) -> Tensor:
 def softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
     """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
 
+def sort(input: Tensor, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: Optional[builtins.bool] = ...) -> Any:
+    """The elements sorted along ``dim`` and their original indices, as a named tuple ``(values,
+    indices)``; equal elements keep their order."""
+
 def sqrt(input: Tensor) -> Tensor:
     """The square root of each element."""
 
@@ -309,6 +339,9 @@ def tan(input: Tensor) -> Tensor:
 
 def tanh(input: Tensor) -> Tensor:
     """The hyperbolic tangent of each element."""
+
+def topk(input: Tensor, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
+    """The ``k`` largest (smallest) elements along ``dim`` and their indices, as a named tuple."""
 
 def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """Swap two dimensions."""

@@ -96,6 +96,8 @@ class Tensor:
         """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
     def argmin(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
         """Index of the (first) smallest element, of the flattened tensor or along ``dim``."""
+    def argsort(self, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: builtins.bool = ...) -> Tensor:
+        """The indices that sort ``self`` along ``dim``."""
     def backward(self, gradient: Optional[Tensor] = ..., retain_graph: Optional[builtins.bool] = ..., create_graph: builtins.bool = ..., inputs: Optional[_Tensors] = ...) -> None:
         """Compute the gradient of this tensor with respect to the graph leaves.
 
@@ -121,6 +123,14 @@ class Tensor:
     def cosh(self) -> Tensor:
         """The hyperbolic cosine of each element."""
     def cpu(self) -> Tensor: ...
+    def cummax(self, dim: builtins.int) -> Any:
+        """Running maxima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+    def cummin(self, dim: builtins.int) -> Any:
+        """Running minima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+    def cumprod(self, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
+        """Running products along ``dim`` (the gradient is exact where the input has zeros)."""
+    def cumsum(self, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
+        """Running sums along ``dim``."""
     @property
     def data(self) -> Tensor: ...
     @data.setter
@@ -189,6 +199,8 @@ class Tensor:
     def is_leaf(self) -> builtins.bool: ...
     def item(self) -> Number:
         """The value of a one-element tensor as a Python number."""
+    def kthvalue(self, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+        """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
     def le(self, other: Operand) -> Tensor:
         """``self <= other`` at each element, broadcasting."""
     def log(self) -> Tensor:
@@ -214,6 +226,9 @@ class Tensor:
         """The larger of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
     def mean(self, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """Mean of all elements, or over ``dim`` (an int or a tuple of ints)."""
+    def median(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+        """The lower median of all elements (ties share the gradient), or along ``dim`` as a named
+        tuple ``(values, indices)``; a slice with a nan has median nan."""
     def min(self, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
         """The smallest element; with ``dim``, a named tuple ``(values, indices)`` of the smallest
         element of each slice along ``dim`` and its (first) index; with a tensor, ``minimum``."""
@@ -231,6 +246,8 @@ class Tensor:
         """Product of a matrix and a vector."""
     def nanmean(self, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
+    def nanmedian(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+        """``median`` of the elements that are not nan."""
     def nansum(self, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
     @property
@@ -285,6 +302,9 @@ class Tensor:
         """Return the size of the tensor, or of dimension ``dim``."""
     def softmax(self, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
         """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
+    def sort(self, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: Optional[builtins.bool] = ...) -> Any:
+        """The elements sorted along ``dim`` and their original indices, as a named tuple ``(values,
+        indices)``; equal elements keep their order."""
     def sqrt(self) -> Tensor:
         """The square root of each element."""
     def squeeze(self, dim: Optional[Shape] = ...) -> Tensor:
@@ -310,6 +330,8 @@ class Tensor:
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """Return the tensor converted to a dtype (``to(dtype)``, ``to(other)``, ``to('cpu')``)."""
     def tolist(self) -> Union[builtins.list, Number]: ...
+    def topk(self, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
+        """The ``k`` largest (smallest) elements along ``dim`` and their indices, as a named tuple."""
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """Swap two dimensions."""
     def true_divide(self, other: Operand) -> Tensor:

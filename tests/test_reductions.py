@@ -18,6 +18,7 @@ NAN = np.array([1.0, nan, 3.0])
 S = np.array(3.0)
 I = np.array([[1, 5], [3, 4]])
 C = np.array([[1.0, 2.0, 3.0], [0.5, -2.0, 4.0]])
+T = np.array([[3.0, 1.0, 3.0, 2.0], [0.0, 5.0, 5.0, -1.0]])     # ties, a zero
 
 CASES = [
     (B, "M.softmax(x, 1)"), (B, "M.softmax(x, -2)"), (B, "x.log_softmax(0, M.float32)"),
@@ -128,6 +129,62 @@ CASES += [
     (np.zeros(3), 'x.norm(3)'),
     (np.zeros(3), 'x.norm(0.5)'),
     (np.zeros((2,3)), 'x.norm(2, 1)'),
+]
+
+CASES += [
+    (T, 'x.sort()'),
+    (T, 'x.sort(0, True)'),
+    (T, 'M.sort(x, stable=True, descending=True)'),
+    (T, 'x.argsort()'),
+    (T, 'x.argsort(1, True)'),
+    (T, 'M.argsort(x, stable=True)'),
+    (T, 'x.topk(2)'),
+    (T, 'x.topk(2, largest=False)'),
+    (T, 'x.topk(5)'),
+    (T, 'x.topk(0)'),
+    (T, 'x.topk(-1)'),
+    (T, 'M.topk(x, 1, 0)'),
+    (T, 'x.kthvalue(2)'),
+    (T, 'x.kthvalue(5)'),
+    (T, 'x.kthvalue(0)'),
+    (T, 'x.kthvalue(1, 0, True)'),
+    (T, 'x.median()'),
+    (T, 'x.median(1)'),
+    (T, 'x.median(0, True)'),
+    (np.array([1., nan, 2.]), 'x.median()'),
+    (np.array([1., nan, 2.]), 'x.median(0)'),
+    (np.array([1., nan, 2.]), 'x.nanmedian()'),
+    (np.array([1., nan, 2., 4.]), 'x.nanmedian(0)'),
+    (np.array([nan, nan]), 'x.nanmedian(0)'),
+    (np.array([nan, nan]), 'x.nanmedian()'),
+    (np.zeros(0), 'x.median()'),
+    (np.zeros((0, 2)), 'x.median(0)'),
+    (np.zeros((0, 2)), 'x.median(1)'),
+    (T, 'x.cummax(1)'),
+    (T, 'x.cummin(0)'),
+    (np.array([1., nan, 2.]), 'x.cummax(0)'),
+    (np.array([1., nan, 2.]), 'x.cummin(0)'),
+    (np.array([3., 1., 3., 2.]), 'M.cummin(x, -1)'),
+    (T, 'x.cumsum(1)'),
+    (T, 'x.cumsum(0, dtype=M.float64)'),
+    (np.array([1, 2]), 'x.cumsum(0)'),
+    (T, 'x.cumprod(1)'),
+    (np.array([[3., 0., 3., 2.], [0., 5., 0., -1.]]), 'x.cumprod(1)'),
+    (np.array([[3., 0., 3., 2.], [0., 5., 0., -1.]]), 'M.cumprod(x, 0)'),
+    (np.array([[1.5, 2., 0.5, -2.], [0.5, 3., 1., -1.]]), 'x.cumprod(-1)'),
+    (np.array([True, True]), 'x.cumprod(0)'),
+    (np.array(2.), 'x.sort()'),
+    (np.array(2.), 'x.topk(1)'),
+    (np.array(2.), 'x.cumsum(0)'),
+    (np.array(2.), 'x.cumprod(0)'),
+    (np.array(2.), 'x.median(0)'),
+    (np.array(2.), 'x.kthvalue(1)'),
+    (np.array(2.), 'x.cummax(0)'),
+    (np.array([1, 2]), 'x.median()'),
+    (np.array([1., nan, 0.]), 'x.sort()'),
+    (np.array([1., nan, 0.]), 'x.sort(descending=True)'),
+    (np.array([True, False]), 'x.sort()'),
+    (np.array([3., 1., 3., 3.]), 'x.median()'),
 ]
 
 
