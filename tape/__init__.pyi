@@ -89,6 +89,7 @@ __all__ = [
     "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or",
     "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf",
     "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere",
+    "softmax", "log_softmax", "logsumexp", "max", "min", "amax", "amin", "argmax", "argmin",
     "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t",
     "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill", "scatter",
     "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put", "masked_scatter",
@@ -96,8 +97,10 @@ __all__ = [
     "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors",
     "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow",
     "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "matmul", "mm",
-    "mv", "dot", "sum", "mean", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit",
-    "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "rand_like",
+    "mv", "dot", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue",
+    "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk", "tensor_split",
+    "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "prod",
+    "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "rand_like",
     "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
     "triu_indices", "logspace",
 ]
@@ -128,8 +131,23 @@ def all(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
 def allclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> builtins.bool:
     """Whether all elements of ``self`` and ``other`` are close (see ``isclose``), as a Python bool."""
 
+def amax(input: Tensor, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """The largest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+
+def amin(input: Tensor, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """The smallest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+
 def any(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
     """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
+
+def argmax(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
+
+def argmin(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """Index of the (first) smallest element, of the flattened tensor or along ``dim``."""
+
+def argsort(input: Tensor, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: builtins.bool = ...) -> Tensor:
+    """The indices that sort ``self`` along ``dim``."""
 
 def argwhere(input: Tensor) -> Tensor:
     """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
@@ -212,6 +230,18 @@ def cosh(input: Tensor) -> Tensor:
 def count_nonzero(input: Tensor, dim=...) -> Tensor:
     """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
 
+def cummax(input: Tensor, dim: builtins.int) -> Any:
+    """Running maxima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+
+def cummin(input: Tensor, dim: builtins.int) -> Any:
+    """Running minima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+
+def cumprod(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
+    """Running products along ``dim`` (the gradient is exact where the input has zeros)."""
+
+def cumsum(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
+    """Running sums along ``dim``."""
+
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
 
@@ -225,6 +255,9 @@ def diag_embed(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = .
 def diagonal(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
     """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
     ``dim1`` and ``dim2``, as the last dim (a view)."""
+
+def dist(input: Tensor, other: Tensor, p: builtins.float = ...) -> Tensor:
+    """The ``p``-norm of ``self - other`` (broadcast)."""
 
 def div(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self / other``, broadcasting (true division: integers give the default float dtype)."""
@@ -322,6 +355,9 @@ def isposinf(input: Tensor) -> Tensor:
 def isreal(input: Tensor) -> Tensor:
     """Whether each element is real-valued (always, for tape's real dtypes)."""
 
+def kthvalue(input: Tensor, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+    """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
+
 def le(input: Tensor, other: Operand) -> Tensor:
     """``self <= other`` at each element, broadcasting."""
 
@@ -333,6 +369,9 @@ def log10(input: Tensor) -> Tensor:
 
 def log2(input: Tensor) -> Tensor:
     """The base-2 logarithm of each element."""
+
+def log_softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
+    """Logarithm of the softmax over ``dim``, computed in ``dtype`` if given."""
 
 def logical_and(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise logical AND (nonzero counts as True)."""
@@ -348,6 +387,9 @@ def logical_xor(input: Tensor, other: Tensor) -> Tensor:
 
 def logspace(start: builtins.float, end: builtins.float, steps: builtins.int, base: builtins.float = ..., *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ...) -> Tensor:
     """``steps`` values ``base ** x`` for ``x`` evenly spaced from ``start`` to ``end`` inclusive."""
+
+def logsumexp(input: Tensor, dim: Union[builtins.int, builtins.tuple], keepdim: builtins.bool = ...) -> Tensor:
+    """``log(exp(x).sum(dim))``, computed stably (the largest element taken out first)."""
 
 def lt(input: Tensor, other: Operand) -> Tensor:
     """``self < other`` at each element, broadcasting."""
@@ -366,11 +408,23 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
 
+def max(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
+    """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
+    element of each slice along ``dim`` and its (first) index; with a tensor, ``maximum``."""
+
 def maximum(input: Tensor, other: Tensor) -> Tensor:
     """The larger of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
 
 def mean(input: Tensor, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """Mean of all elements, or over ``dim`` (an int or a tuple of ints)."""
+
+def median(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+    """The lower median of all elements (ties share the gradient), or along ``dim`` as a named
+    tuple ``(values, indices)``; a slice with a nan has median nan."""
+
+def min(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
+    """The smallest element; with ``dim``, a named tuple ``(values, indices)`` of the smallest
+    element of each slice along ``dim`` and its (first) index; with a tensor, ``minimum``."""
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
@@ -399,6 +453,15 @@ def multiply(input: Union[Tensor, Number], other: Operand) -> Tensor:
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Product of a matrix and a vector."""
 
+def nanmean(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+    """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
+
+def nanmedian(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+    """``median`` of the elements that are not nan."""
+
+def nansum(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+    """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
+
 def narrow(input: Tensor, dim: builtins.int, start: Union[builtins.int, Tensor], length: builtins.int) -> Tensor:
     """The ``length`` elements from ``start`` along ``dim`` (a view)."""
 
@@ -415,6 +478,9 @@ def nonzero(input: Tensor, *, as_tuple: builtins.bool = ...) -> Any:
     """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
     ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""
 
+def norm(input: Tensor, p: Union[builtins.float, builtins.str, None] = ..., dim: Dims = ..., keepdim: builtins.bool = ..., dtype: Optional[_DType] = ...) -> Tensor:
+    """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
+
 def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ...) -> Tensor:
     """Normal samples: ``normal(mean, std)`` with tensors or numbers (broadcast), or
     ``normal(mean, std, size)`` with numbers.  A ``mean``/``std`` tensor that requires grad gets the
@@ -426,6 +492,9 @@ def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
 
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
+
+def prod(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+    """The product of all elements, or of each slice along ``dim``."""
 
 def put(input: Tensor, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
     """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
@@ -489,6 +558,13 @@ def sin(input: Tensor) -> Tensor:
 def sinh(input: Tensor) -> Tensor:
     """The hyperbolic sine of each element."""
 
+def softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
+    """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
+
+def sort(input: Tensor, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: Optional[builtins.bool] = ...) -> Any:
+    """The elements sorted along ``dim`` and their original indices, as a named tuple ``(values,
+    indices)``; equal elements keep their order."""
+
 def split(tensor: Tensor, split_size_or_sections: Union[builtins.int, builtins.list], dim: builtins.int = ...) -> builtins.tuple:
     """``tensor.split(split_size_or_sections, dim)``."""
 
@@ -503,6 +579,12 @@ def squeeze(input: Tensor, dim: Optional[Shape] = ...) -> Tensor:
 
 def stack(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Concatenate tensors of equal shape along a new dimension ``dim``."""
+
+def std(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
+    """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
+
+def std_mean(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> builtins.tuple:
+    """``(std, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
 
 def sub(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self - alpha * other``."""
@@ -544,6 +626,9 @@ def tile(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
     padded with ones in front (``repeat`` otherwise)."""
 
+def topk(input: Tensor, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
+    """The ``k`` largest (smallest) elements along ``dim`` and their indices, as a named tuple."""
+
 def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """Swap two dimensions."""
 
@@ -572,6 +657,13 @@ def unflatten(input: Tensor, dim: builtins.int, sizes: builtins.tuple) -> Tensor
 
 def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """Insert a dimension of size one at ``dim``."""
+
+def var(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
+    """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;
+    ``unbiased=False`` is correction 0)."""
+
+def var_mean(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> builtins.tuple:
+    """``(var, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
 
 def vsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
     """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""

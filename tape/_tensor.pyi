@@ -117,8 +117,18 @@ class Tensor:
         """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
     def allclose(self, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> builtins.bool:
         """Whether all elements of ``self`` and ``other`` are close (see ``isclose``), as a Python bool."""
+    def amax(self, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
+        """The largest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+    def amin(self, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
+        """The smallest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
     def any(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
         """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
+    def argmax(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
+        """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
+    def argmin(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
+        """Index of the (first) smallest element, of the flattened tensor or along ``dim``."""
+    def argsort(self, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: builtins.bool = ...) -> Tensor:
+        """The indices that sort ``self`` along ``dim``."""
     def argwhere(self) -> Tensor:
         """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
     def backward(self, gradient: Optional[Tensor] = ..., retain_graph: Optional[builtins.bool] = ..., create_graph: builtins.bool = ..., inputs: Optional[_Tensors] = ...) -> None:
@@ -189,6 +199,18 @@ class Tensor:
     def cpu(self) -> Tensor: ...
     def cuda(self, device=..., non_blocking: builtins.bool = ..., memory_format=...) -> Tensor:
         """Raises: tape computes on the CPU (PyTorch's CPU build raises the same error)."""
+    def cummax(self, dim: builtins.int) -> Any:
+        """Running maxima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+    def cummin(self, dim: builtins.int) -> Any:
+        """Running minima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+    def cumprod(self, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
+        """Running products along ``dim`` (the gradient is exact where the input has zeros)."""
+    def cumprod_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.cumprod`."""
+    def cumsum(self, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
+        """Running sums along ``dim``."""
+    def cumsum_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.cumsum`."""
     @property
     def data(self) -> Tensor: ...
     @data.setter
@@ -208,6 +230,8 @@ class Tensor:
         """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
         ``dim1`` and ``dim2``, as the last dim (a view)."""
     def dim(self) -> builtins.int: ...
+    def dist(self, other: Tensor, p: builtins.float = ...) -> Tensor:
+        """The ``p``-norm of ``self - other`` (broadcast)."""
     def div(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
     def div_(self, other: Operand) -> Tensor:
@@ -337,6 +361,8 @@ class Tensor:
     @property
     def itemsize(self) -> builtins.int:
         """Bytes per element."""
+    def kthvalue(self, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+        """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
     def le(self, other: Operand) -> Tensor:
         """``self <= other`` at each element, broadcasting."""
     def le_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -355,6 +381,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.log`."""
     def log_normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with ``exp`` of normal samples of the given mean and std."""
+    def log_softmax(self, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
+        """Logarithm of the softmax over ``dim``, computed in ``dtype`` if given."""
     def logical_and(self, other: Tensor) -> Tensor:
         """Elementwise logical AND (nonzero counts as True)."""
     def logical_and_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -371,6 +399,8 @@ class Tensor:
         """Elementwise logical XOR (nonzero counts as True)."""
     def logical_xor_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.logical_xor`."""
+    def logsumexp(self, dim: Union[builtins.int, builtins.tuple], keepdim: builtins.bool = ...) -> Tensor:
+        """``log(exp(x).sum(dim))``, computed stably (the largest element taken out first)."""
     def long(self) -> Tensor:
         """``self.to(tape.int64)``."""
     def lt(self, other: Operand) -> Tensor:
@@ -397,10 +427,19 @@ class Tensor:
         """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
     def matmul(self, other: Tensor) -> Tensor:
         """Matrix product with ``other`` (dot, matrix-vector, matrix-matrix, batched)."""
+    def max(self, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
+        """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
+        element of each slice along ``dim`` and its (first) index; with a tensor, ``maximum``."""
     def maximum(self, other: Tensor) -> Tensor:
         """The larger of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
     def mean(self, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """Mean of all elements, or over ``dim`` (an int or a tuple of ints)."""
+    def median(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+        """The lower median of all elements (ties share the gradient), or along ``dim`` as a named
+        tuple ``(values, indices)``; a slice with a nan has median nan."""
+    def min(self, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
+        """The smallest element; with ``dim``, a named tuple ``(values, indices)`` of the smallest
+        element of each slice along ``dim`` and its (first) index; with a tensor, ``minimum``."""
     def minimum(self, other: Tensor) -> Tensor:
         """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
     def mm(self, other: Tensor) -> Tensor:
@@ -424,6 +463,12 @@ class Tensor:
         """In-place version of :meth:`Tensor.multiply`."""
     def mv(self, vec: Tensor) -> Tensor:
         """Product of a matrix and a vector."""
+    def nanmean(self, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+        """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
+    def nanmedian(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+        """``median`` of the elements that are not nan."""
+    def nansum(self, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+        """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
     def narrow(self, dim: builtins.int, start: Union[builtins.int, Tensor], length: builtins.int) -> Tensor:
         """The ``length`` elements from ``start`` along ``dim`` (a view)."""
     @property
@@ -458,6 +503,8 @@ class Tensor:
     def nonzero(self, *, as_tuple: builtins.bool = ...) -> Any:
         """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
         ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""
+    def norm(self, p: Union[builtins.float, builtins.str, None] = ..., dim: Dims = ..., keepdim: builtins.bool = ..., dtype: Optional[_DType] = ...) -> Tensor:
+        """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
     def normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with normal samples of the given mean and standard deviation."""
     def numel(self) -> builtins.int: ...
@@ -470,6 +517,8 @@ class Tensor:
         """``self ** exponent``, broadcasting."""
     def pow_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.pow`."""
+    def prod(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+        """The product of all elements, or of each slice along ``dim``."""
     def put(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
         """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
         positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
@@ -539,6 +588,11 @@ class Tensor:
         """In-place version of :meth:`Tensor.sinh`."""
     def size(self, dim: Optional[builtins.int] = ...) -> Any:
         """Return the size of the tensor, or of dimension ``dim``."""
+    def softmax(self, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
+        """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
+    def sort(self, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: Optional[builtins.bool] = ...) -> Any:
+        """The elements sorted along ``dim`` and their original indices, as a named tuple ``(values,
+        indices)``; equal elements keep their order."""
     def split(self, split_size: Union[builtins.int, builtins.list], dim: builtins.int = ...) -> builtins.tuple:
         """The tensor cut along ``dim`` into parts of ``split_size`` (the last one smaller), or of
         the sizes listed (views)."""
@@ -550,6 +604,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.sqrt`."""
     def squeeze(self, dim: Optional[Shape] = ...) -> Tensor:
         """Remove dimensions of size one (all of them, or those in ``dim``)."""
+    def std(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
+        """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
     def stride(self, dim: Optional[builtins.int] = ...) -> Any:
         """Elements to step in storage to move one index along each dim."""
     def sub(self, other: Operand, *, alpha: Number = ...) -> Tensor:
@@ -592,6 +648,8 @@ class Tensor:
         """The tensor with the given dtype (``to(dtype)``, ``to(other)``, ``to('cpu', dtype)``), itself if
         nothing changes and ``copy`` is False."""
     def tolist(self) -> Union[builtins.list, Number]: ...
+    def topk(self, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
+        """The ``k`` largest (smallest) elements along ``dim`` and their indices, as a named tuple."""
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """Swap two dimensions."""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
@@ -624,6 +682,9 @@ class Tensor:
         """Fill the tensor in place with numbers drawn uniformly from ``[from_, to)``."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """Insert a dimension of size one at ``dim``."""
+    def var(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
+        """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;
+        ``unbiased=False`` is correction 0)."""
     def view(self, *shape: Shape) -> Tensor:
         """The same data with a new shape (one dimension may be -1), sharing its storage: the
         layout must allow it without a copy (else use ``reshape``)."""

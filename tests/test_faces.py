@@ -63,6 +63,7 @@ from tape.ops import join as J
 from tape.ops import linalg as L
 from tape.ops import reduction as R
 from tape.ops import shape as S
+from tape.ops._rule import rule_adjoint
 from tape.ops._spec import BINARY, REDUCE, SHAPE, UNARY
 
 import tape
@@ -162,6 +163,11 @@ for _code in (J.CAT, J.STACK, J.WHERE, J.UNBIND, J.SPLIT, J.SPLIT_SIZES):
 FACES[I.PUT] = Faces(NO_FLOAT, Skip("no compiled forward: the front end computes a fill or scatter with numpy"),
                      Skip("py_adjoint, checked against the rule in tests/test_indexing.py"), NO_SCALAR_D)
 FACES.update({code: _elementwise(*op.ulps) for code, op in REGISTRY.items() if op.ulps})
+# Python-rule rows (ops/_rule.py): numpy computes the value and the op's one rule the adjoint in
+# every face; the op table compares both backwards.
+_RULE_ROWS = Skip("a Python-rule row: its value is numpy's and its adjoint is its rule in every face")
+FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code, op in REGISTRY.items()
+              if op.py_adjoint is rule_adjoint})
 
 
 def _faces(code: int) -> Faces:

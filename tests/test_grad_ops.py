@@ -213,6 +213,43 @@ def joined(count: int, dim: int, d: Dom = REAL, same: bool = False):
 WHERE_X = REAL.avoiding((0.3,))
 
 
+def _spread_index(shape, dim):
+    """An index for ``gather`` along ``dim`` over ``shape`` that repeats and skips positions."""
+    shape = tuple(shape)
+    return (np.arange(int(np.prod(shape))).reshape(shape) * 7 + 1) % shape[dim]
+
+
+# Products: exact zeros (the rule's other branch) but no tiny values, where y / x loses every digit.
+PROD_X = dom((-2.0, -0.1), (0.1, 2.0), edges=(0.0, 1.0, -1.0, 0.5))
+
+
+def distinct_abs(min_dims=0):
+    """Arrays whose magnitudes are distinct (at least 0.375 apart) and at least 0.5: no ties and
+    no kink for the infinite norms."""
+    def build(s):
+        n = int(np.prod(s))
+        signs = st.lists(st.sampled_from([-1.0, 1.0]), min_size=n, max_size=n)
+        return st.tuples(st.permutations(range(n)), signs).map(
+            lambda t: (((np.array(t[0], np.float64) * 0.375 + 0.5) * np.array(t[1])).reshape(s),))
+    return shapes(min_dims).flatmap(build)
+
+
+def wide(min_dims=0):
+    """Distinct values (as ``distinct``) with at least 2 elements along every dim: a spread with
+    degrees of freedom left, away from std's kink where all values are equal."""
+    return distinct(min_dims, min_side=2)
+
+
+def distinct(min_dims=0, min_side=1):
+    """Arrays of distinct values (at least 0.25 apart, in a random order): no ties for extrema."""
+    def build(s):
+        n = int(np.prod(s))
+        return st.tuples(st.permutations(range(n)), st.floats(-3.0, 3.0)).map(
+            lambda t: (np.array(t[0], np.float64).reshape(s) * 0.375 + t[1],))
+    return hnp.array_shapes(min_dims=min_dims, max_dims=MAX_DIMS, min_side=min_side,
+                            max_side=MAX_SIDE).flatmap(build)
+
+
 # --------------------------------------------------------------------------
 # the op table
 # --------------------------------------------------------------------------
@@ -519,6 +556,68 @@ OPS: dict[str, Op] = {
                          _paired(lambda s: s, min_dims=0)),
     "masked_scatter_inplace": Op(lambda M, x, z: (x * 1.0).masked_scatter_(M.tensor(_pattern(tuple(x.shape))), z),
                                  _paired(lambda s: (int(np.prod(s)),), min_dims=0)),
+    # ---- reduce: softmax, extrema, selections (no ties: distinct values in a random order)
+    "softmax_neg1": _u(lambda M, x: M.softmax(x, -1), mixing=True),
+    "softmax_dim0_method": _u(lambda M, x: x.softmax(0), mixing=True),
+    "log_softmax_neg1": _u(lambda M, x: M.log_softmax(x, dim=-1), mixing=True),
+    "log_softmax_dim1_method": _u(lambda M, x: x.log_softmax(1), min_dims=2, mixing=True),
+    "logsumexp_neg1": _u(lambda M, x: M.logsumexp(x, -1), mixing=True),
+    "logsumexp_tuple_keepdim": _u(lambda M, x: x.logsumexp((0, -1), keepdim=True), min_dims=2, mixing=True),
+    "max_all": Op(lambda M, x: x.max(), distinct()),
+    "min_all_fn": Op(lambda M, x: M.min(x), distinct()),
+    "max_dim_neg1": Op(lambda M, x: M.max(x, -1).values, distinct()),
+    "max_dim0_keepdim": Op(lambda M, x: x.max(0, keepdim=True)[0], distinct()),
+    "min_dim1": Op(lambda M, x: x.min(dim=1).values, distinct(min_dims=2)),
+    "amax_tuple": Op(lambda M, x: x.amax((0, -1)), distinct(min_dims=2)),
+    "amax_all_fn": Op(lambda M, x: M.amax(x), distinct()),
+    "amin_neg1_keepdim": Op(lambda M, x: M.amin(x, -1, keepdim=True), distinct()),
+    "amax_ties": Op(lambda M, x: M.cat([x, x]).amax(0), distinct(min_dims=1)),
+    "prod_all": _u(lambda M, x: x.prod(), PROD_X, mixing=True),
+    "prod_dim_neg1_fn": _u(lambda M, x: M.prod(x, -1), PROD_X, mixing=True),
+    "prod_dim0_keepdim": _u(lambda M, x: x.prod(0, keepdim=True), PROD_X, mixing=True),
+    "prod_zeros": _u(lambda M, x: M.cat([x, x * 0.0, x]).prod(0), PROD_X, min_dims=1, mixing=True),
+    "prod_two_zeros_all": _u(lambda M, x: M.cat([x, x * 0.0, x * 0.0]).prod(), PROD_X, min_dims=1, mixing=True),
+    "var_all": Op(lambda M, x: x.var(), wide(1)),
+    "var_dim1_biased": Op(lambda M, x: M.var(x, 1, unbiased=False), wide(2)),
+    "var_tuple_correction": Op(lambda M, x: x.var((0, -1), keepdim=True, correction=0.5), wide(2)),
+    "std_all_fn": Op(lambda M, x: M.std(x), wide(1)),
+    "std_dim_neg1_keepdim": Op(lambda M, x: x.std(-1, keepdim=True, correction=0), wide(1)),
+    "var_mean_dim0": Op(lambda M, x: M.var_mean(x, 0), wide(1)),
+    "std_mean_all": Op(lambda M, x: M.std_mean(x, correction=2), wide(2)),
+    "nansum_dim0": _u(lambda M, x: x.nansum(0), mixing=True),
+    "nansum_all_fn": _u(lambda M, x: M.nansum(x), mixing=True),
+    "nanmean_neg1": _u(lambda M, x: M.nanmean(x, -1, keepdim=True), mixing=True),
+    "norm_all": _u(lambda M, x: x.norm(), NONZERO, mixing=True),
+    "norm_1_dim0": _u(lambda M, x: x.norm(1, 0), NONZERO, mixing=True),
+    "norm_3_neg1_keepdim": _u(lambda M, x: M.norm(x, 3, -1, True), NONZERO, mixing=True),
+    "norm_half": _u(lambda M, x: x.norm(0.5), NONZERO, mixing=True),
+    "norm_1_5_tuple": _u(lambda M, x: x.norm(p=1.5, dim=(0, -1)), NONZERO, min_dims=2, mixing=True),
+    "norm_inf_dim0": Op(lambda M, x: x.norm(float("inf"), 0), distinct_abs(), True),
+    "norm_neg_inf": Op(lambda M, x: x.norm(float("-inf")), distinct_abs(), True),
+    "dist_2": Op(lambda M, x, y: M.dist(x, y), binary_no_ties(REAL), True),
+    "dist_3_method": Op(lambda M, x, y: x.dist(y, 3), binary_no_ties(REAL), True),
+    "dist_1": Op(lambda M, x, y: M.dist(x, y, p=1), binary_no_ties(REAL), True),
+    "sort_neg1": Op(lambda M, x: x.sort().values, distinct()),
+    "sort_dim0_descending_fn": Op(lambda M, x: M.sort(x, dim=0, descending=True, stable=True)[0], distinct()),
+    "topk_2": Op(lambda M, x: x.topk(min(2, x.shape[-1]) if x.dim() else 1).values, distinct()),
+    "topk_smallest_dim0_fn": Op(lambda M, x: M.topk(x, 1, 0, largest=False)[0], distinct(1)),
+    "kthvalue_1": Op(lambda M, x: x.kthvalue(1).values, distinct()),
+    "kthvalue_dim0_keepdim_fn": Op(lambda M, x: M.kthvalue(x, x.shape[0], 0, True)[0], distinct(1)),
+    "median_all": Op(lambda M, x: x.median(), distinct()),
+    "median_all_ties": Op(lambda M, x: M.cat([x, x]).median(), distinct(1)),
+    "median_neg1": Op(lambda M, x: M.median(x, -1).values, distinct()),
+    "nanmedian_all_fn": Op(lambda M, x: M.nanmedian(x), distinct()),
+    "nanmedian_dim0_keepdim": Op(lambda M, x: x.nanmedian(0, keepdim=True)[0], distinct(1)),
+    "cummax_neg1": Op(lambda M, x: x.cummax(-1).values, distinct()),
+    "cummin_dim0_fn": Op(lambda M, x: M.cummin(x, 0)[0], distinct(1)),
+    "cumsum_neg1": _u(lambda M, x: x.cumsum(-1), mixing=True),
+    "cumsum_dim0_fn": _u(lambda M, x: M.cumsum(x, dim=0), min_dims=1, mixing=True),
+    "cumprod_neg1": _u(lambda M, x: x.cumprod(-1), PROD_X, mixing=True),
+    "cumprod_dim0_zeros_fn": _u(lambda M, x: M.cumprod(M.cat([x, x * 0.0, x]), 0), PROD_X, min_dims=1,
+                                mixing=True),
+    "gather_dim0": _u(lambda M, x: x.gather(0, M.tensor(_spread_index(x.shape, 0))), min_dims=1, mixing=True),
+    "gather_neg1_fn": _u(lambda M, x: M.gather(x, -1, M.tensor(_spread_index(x.shape, -1))), min_dims=1,
+                         mixing=True),
 }
 
 
