@@ -1363,43 +1363,34 @@ def tensor_bool(self) -> Tensor:
 @public("zero_", function=False)
 def zero_(self) -> Tensor:
     """Fill the tensor with zeros in place."""
-    return _fill(self, 0, 1)
+    return _fill(self, 0, "ZeroBackward0")
 
 
 @public("fill_", function=False)
 def fill_(self, value: Union[Number, Tensor]) -> Tensor:
     """Fill the tensor with ``value`` in place."""
-    return _fill(self, value, 0)
+    return _fill(self, value, "FillBackward2")
 
 
-def fill_with(self: Tensor, values: np.ndarray, kind: str) -> Tensor:
-    """Write ``values`` (random draws, a comparison's result) into the tensor in place; the node is
-    named ``kind`` (one of ``FILLS``), as PyTorch's for that write, and passes no gradient."""
+def _fill(self: Tensor, value, kind: str) -> Tensor:
+    value = value.item() if isinstance(value, Tensor) else value
+    return fill_with(self, value, kind)
+
+
+def fill_with(self: Tensor, values, kind: str) -> Tensor:
+    """Write ``values`` (a number, random draws, a comparison's result) into the tensor in place; the
+    node is named ``kind`` (one of ``FILLS``), as PyTorch's for that write, and passes no gradient."""
     self._check_inplace()
     if self._tape is not None and state.grad:
-        record = emit_apart if self._of_grad else emit
-        return self._inplace(record(FILL, values.astype(self._dtype.np), self._dtype, self, ib=FILLS.index(kind)))
+        number = not isinstance(values, np.ndarray)
+        filled = SCALAR_FORWARD[FILL][0](self._value(), values) if number else values.astype(self._dtype.np)
+        record = emit_apart if self._of_grad else emit      # (a create_graph .grad: no history kept)
+        return self._inplace(record(FILL, filled, self._dtype, self, ib=FILLS.index(kind),
+                                    fa=float(values) if number else 0.0))
     if self._f is not None:
         self._f = float(values)
     else:
         self._v[...] = values
-    self._bump()
-    if self._tape is not None:
-        self._relink()
-    return self
-
-
-def _fill(self: Tensor, value, kind: int) -> Tensor:
-    self._check_inplace()
-    value = value.item() if isinstance(value, Tensor) else value
-    if self._tape is not None and state.grad:
-        filled = SCALAR_FORWARD[FILL][0](self._value(), value)
-        record = emit_apart if self._of_grad else emit      # (a create_graph .grad: no history kept)
-        return self._inplace(record(FILL, filled, self._dtype, self, ib=kind, fa=float(value)))
-    if self._f is not None:
-        self._f = float(value)
-    else:
-        self._v[...] = value
     self._bump()
     if self._tape is not None:
         self._relink()

@@ -33,26 +33,28 @@ def _like_dtype(input: Tensor, dtype: Optional[D.dtype]) -> D.dtype:
 
 
 # -- *_like ---------------------------------------------------------------------------
+def _random_like(input: Tensor, dtype: Optional[D.dtype], device, requires_grad: bool, kernel: str,
+                 draw) -> Tensor:
+    check_device(device)
+    dt = _like_dtype(input, dtype)
+    if not dt.is_floating_point:
+        raise _not_implemented(kernel, dt)
+    return _leaf(draw(input._shape).astype(dt.np), dt, requires_grad)
+
+
 @public_function("rand_like")
 def rand_like(input: Tensor, *, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     """Uniform random numbers in [0, 1) with the size (and, unless given, dtype) of ``input``."""
-    check_device(device)
-    dt = _like_dtype(input, dtype)
-    if not dt.is_floating_point:
-        raise _not_implemented("check_uniform_bounds", dt)
-    return _leaf(default_generator.rng.random(input._shape).astype(dt.np), dt, requires_grad)
+    return _random_like(input, dtype, device, requires_grad, "check_uniform_bounds", default_generator.rng.random)
 
 
 @public_function("randn_like")
 def randn_like(input: Tensor, *, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     """Standard normal random numbers with the size (and, unless given, dtype) of ``input``."""
-    check_device(device)
-    dt = _like_dtype(input, dtype)
-    if not dt.is_floating_point:
-        raise _not_implemented("normal_kernel_cpu", dt)
-    return _leaf(default_generator.rng.standard_normal(input._shape).astype(dt.np), dt, requires_grad)
+    return _random_like(input, dtype, device, requires_grad, "normal_kernel_cpu",
+                        default_generator.rng.standard_normal)
 
 
 @public_function("randint_like")
