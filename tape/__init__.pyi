@@ -6,6 +6,7 @@ import numpy as np
 
 from . import autograd as autograd
 from . import cuda as cuda
+from . import viz as viz
 from ._creation import Generator as Generator
 from ._creation import arange as arange
 from ._creation import as_tensor as as_tensor
@@ -42,6 +43,7 @@ from ._serialize import load as load
 from ._serialize import save as save
 from ._tensor import Size as Size
 from ._tensor import Tensor as Tensor
+from .viz import listing as format_tape
 from ._dtype import dtype as _DType
 from ._tensor import Dims, Generator, Number, Operand, Shape, _Tensors, device, tensortype
 
@@ -82,27 +84,27 @@ __all__ = [
     "is_floating_point", "numel", "device", "cuda", "get_default_device", "set_default_device",
     "save", "load", "set_printoptions", "get_printoptions", "BoolTensor", "ByteTensor",
     "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor", "FloatTensor",
-    "DoubleTensor", "format_tape", "detach", "add", "sub", "subtract", "mul", "multiply", "div",
-    "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt",
-    "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid", "relu", "reciprocal", "clamp",
-    "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone", "eq", "ne", "lt", "le", "gt",
-    "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or",
-    "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf",
-    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere",
-    "softmax", "log_softmax", "logsumexp", "max", "min", "amax", "amin", "argmax", "argmin",
-    "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t",
-    "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill", "scatter",
-    "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put", "masked_scatter",
-    "cat", "concat", "concatenate", "stack", "where", "unbind", "permute", "movedim", "moveaxis",
-    "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors",
-    "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow",
-    "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "matmul", "mm",
-    "mv", "dot", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue",
-    "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk", "tensor_split",
-    "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "prod",
-    "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "rand_like",
-    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
-    "triu_indices", "logspace",
+    "DoubleTensor", "format_tape", "viz", "detach", "add", "sub", "subtract", "mul", "multiply",
+    "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log", "log2", "log10",
+    "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid", "relu", "reciprocal",
+    "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone", "eq", "ne", "lt",
+    "le", "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and",
+    "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf",
+    "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero",
+    "argwhere", "softmax", "log_softmax", "logsumexp", "max", "min", "amax", "amin", "argmax",
+    "argmin", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
+    "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
+    "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
+    "put", "masked_scatter", "cat", "concat", "concatenate", "stack", "where", "unbind", "permute",
+    "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
+    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
+    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
+    "matmul", "mm", "mv", "dot", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk",
+    "kthvalue", "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk",
+    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
+    "column_stack", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm",
+    "dist", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
+    "tril_indices", "triu_indices", "logspace",
 ]
 
 
@@ -112,9 +114,6 @@ def is_tensor(obj: builtins.object) -> builtins.bool:
 def is_floating_point(t: Tensor) -> builtins.bool: ...
 
 def numel(t: Tensor) -> builtins.int: ...
-
-def format_tape(t: Tensor, last: builtins.int | None = ...) -> builtins.str:
-    """The rows of the tape that recorded ``t`` (its last ``last`` rows), as a table."""
 
 def abs(input: Tensor) -> Tensor:
     """The absolute value of each element."""
