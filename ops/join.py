@@ -19,7 +19,7 @@ gradient (PyTorch's node shows only ``input`` and ``other``).
 from __future__ import annotations
 
 import warnings
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 from numba import njit
@@ -366,3 +366,39 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
 def where_method(self, condition: Tensor, other: Union[Tensor, int, float, bool]) -> Tensor:
     """``tape.where(condition, self, other)``."""
     return where(condition, self, other)
+
+
+@public_function("meshgrid")
+def meshgrid(*tensors, indexing: Optional[str] = None) -> tuple:
+    """Coordinate grids from 1-D (or 0-d) tensors: output ``k`` repeats ``tensors[k]`` along every other
+    dim (``indexing='ij'``: dim ``k``; ``'xy'``: the first two dims swapped).  Each output is a view,
+    as in PyTorch: ``tensors[k]`` reshaped, then expanded."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+                      UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"meshgrid(): argument 'tensors' must be tuple of Tensors, not {type(t).__name__}")
+        if len(t._shape) > 1:
+            raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: "
+                               f"{t._shape}")
+    if any(t._dtype is not tensors[0]._dtype for t in tensors):
+        raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+    order = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        order[0], order[1] = 1, 0
+    sizes = [tensors[k].numel() for k in order]
+    out = []
+    for k, t in enumerate(tensors):
+        at = order.index(k)
+        shape = [1] * len(tensors)
+        shape[at] = -1
+        out.append(t.reshape(shape).expand(sizes))
+    return tuple(out)

@@ -95,16 +95,16 @@ __all__ = [
     "argmin", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
     "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
     "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
-    "put", "masked_scatter", "cat", "concat", "concatenate", "stack", "where", "unbind", "permute",
-    "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
-    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
-    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
-    "matmul", "mm", "mv", "dot", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk",
-    "kthvalue", "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk",
-    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm",
-    "dist", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
-    "tril_indices", "triu_indices", "logspace",
+    "put", "masked_scatter", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid",
+    "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten",
+    "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr",
+    "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile",
+    "repeat_interleave", "matmul", "mm", "mv", "dot", "sum", "mean", "cumsum", "cumprod", "sort",
+    "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "split",
+    "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack",
+    "row_stack", "dstack", "column_stack", "prod", "var", "std", "var_mean", "std_mean", "nansum",
+    "nanmean", "norm", "dist", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
+    "multinomial", "tril_indices", "triu_indices", "logspace",
 ]
 
 
@@ -420,6 +420,11 @@ def mean(input: Tensor, dim: Optional[Dims] = ..., keepdim: builtins.bool = ...,
 def median(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
     """The lower median of all elements (ties share the gradient), or along ``dim`` as a named
     tuple ``(values, indices)``; a slice with a nan has median nan."""
+
+def meshgrid(*tensors: Any, indexing: Optional[builtins.str] = ...) -> builtins.tuple:
+    """Coordinate grids from 1-D (or 0-d) tensors: output ``k`` repeats ``tensors[k]`` along every other
+    dim (``indexing='ij'``: dim ``k``; ``'xy'``: the first two dims swapped).  Each output is a view,
+    as in PyTorch: ``tensors[k]`` reshaped, then expanded."""
 
 def min(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
     """The smallest element; with ``dim``, a named tuple ``(values, indices)`` of the smallest

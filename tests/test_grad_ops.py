@@ -618,6 +618,9 @@ OPS: dict[str, Op] = {
     "gather_dim0": _u(lambda M, x: x.gather(0, M.tensor(_spread_index(x.shape, 0))), min_dims=1, mixing=True),
     "gather_neg1_fn": _u(lambda M, x: M.gather(x, -1, M.tensor(_spread_index(x.shape, -1))), min_dims=1,
                          mixing=True),
+    # ---- lead: meshgrid (ops/join.py)
+    "meshgrid_xy": _b(lambda M, x, y: M.stack(M.meshgrid(x.reshape(-1), y.reshape(-1), indexing="xy"))),
+    "meshgrid_ij_list": _b(lambda M, x, y: M.stack(M.meshgrid([x.reshape(-1), y.reshape(-1)], indexing="ij"))),
 }
 
 
