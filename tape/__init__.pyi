@@ -5,6 +5,8 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from . import autograd as autograd
+from . import linalg as linalg
+from . import special as special
 from ._creation import Generator as Generator
 from ._creation import arange as arange
 from ._creation import as_tensor as as_tensor
@@ -61,17 +63,17 @@ __all__ = [
     "rand", "randn", "randint", "manual_seed", "initial_seed", "Generator", "default_generator",
     "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool", "float",
     "double", "half", "long", "int", "short", "get_default_dtype", "set_default_dtype", "no_grad",
-    "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd", "is_tensor",
-    "is_floating_point", "numel", "format_tape", "detach", "add", "sub", "subtract", "mul",
-    "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
-    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid",
+    "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd", "linalg", "special",
+    "is_tensor", "is_floating_point", "numel", "format_tape", "detach", "add", "sub", "subtract",
+    "mul", "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp",
+    "log", "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid",
     "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone",
     "eq", "ne", "lt", "le", "gt", "ge", "softmax", "log_softmax", "logsumexp", "max", "min", "amax",
-    "amin", "argmax", "argmin", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes",
-    "select", "transpose", "t", "gather", "cat", "concat", "concatenate", "stack", "where",
-    "unbind", "matmul", "mm", "mv", "dot", "sum", "mean", "prod", "var", "std", "var_mean",
-    "std_mean", "nansum", "nanmean", "norm", "dist", "cumsum", "cumprod", "sort", "argsort", "topk",
-    "kthvalue", "median", "nanmedian", "cummax", "cummin",
+    "amin", "argmax", "argmin", "aminmax", "reshape", "unsqueeze", "squeeze", "flatten",
+    "broadcast_shapes", "select", "transpose", "t", "gather", "cat", "concat", "concatenate",
+    "stack", "where", "unbind", "matmul", "mm", "mv", "dot", "sum", "mean", "prod", "var", "std",
+    "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "cumsum", "cumprod", "sort",
+    "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin",
 ]
 
 
@@ -96,6 +98,10 @@ def amax(input: Tensor, dim: Union[builtins.int, builtins.tuple, None] = ..., ke
 
 def amin(input: Tensor, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
     """The smallest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+
+def aminmax(input: Tensor, *, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+    """The smallest and largest elements, over ``dim`` (all dims if None), as a named tuple
+    ``(min, max)`` (one node; ties share each gradient evenly)."""
 
 def argmax(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
     """Index of the (first) largest element, of the flattened tensor or along ``dim``."""

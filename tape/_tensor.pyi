@@ -92,6 +92,9 @@ class Tensor:
         """The largest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
     def amin(self, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
         """The smallest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+    def aminmax(self, *, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+        """The smallest and largest elements, over ``dim`` (all dims if None), as a named tuple
+        ``(min, max)`` (one node; ties share each gradient evenly)."""
     def argmax(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
         """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
     def argmin(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
