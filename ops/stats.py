@@ -391,6 +391,9 @@ def norm(self, p: Union[float, str, None] = "fro", dim: Dims = None, keepdim: bo
     """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
     if p is None or p == "fro":
         p = 2
+    elif p == "nuc":
+        raise RuntimeError("norm(p='nuc') is not supported yet: the nuclear norm needs an SVD, which tape "
+                           "does not have yet (README, 'Not yet')")
     elif isinstance(p, str):
         raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
     return vector_norm(self, p, dim, keepdim, dtype=dtype)

@@ -286,3 +286,8 @@ def test_zero_norm_has_zero_gradient():
     z = tape.zeros(3, requires_grad=True)
     z.norm().backward()                 # the subgradient 0 at a zero vector
     assert z.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_nuclear_norm_is_not_supported_yet():
+    with pytest.raises(RuntimeError, match="not supported yet"):
+        tape.ones(2, 2).norm("nuc")
