@@ -20,7 +20,7 @@ from ._rule import return_type, rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, X0, Op, public, register
 from .softmax import mask_of, reduced_dims
 
-PICK, SPREAD = PYTHON.start + 33, PYTHON.start + 34
+PICK, SPREAD, AMINMAX = PYTHON.start + 33, PYTHON.start + 34, PYTHON.start + 44
 PICK_NAMES = ["MaxBackward0", "MinBackward0"]
 SPREAD_NAMES = ("AmaxBackward0", "AminBackward0", "MaxBackward1", "MinBackward1", "MedianBackward0",
                 "NanmedianBackward0")
@@ -53,6 +53,21 @@ def _spread_vjp(g, xs, y, r):
     return (g.reshape(r.keep_shape) * plain(w, x._dtype),)
 
 
+def _aminmax_vjp(g, xs, y, r):
+    x = xs[0]
+    keep = r.keep_shape
+    n = int(np.prod(keep))
+    v = y._value().reshape(-1)
+    out = None
+    for k, gk in enumerate(g):
+        if gk is not None:
+            w = _spread_weights(x._value(), v[k * n:(k + 1) * n], keep, False)
+            d = gk.reshape(keep) * plain(w, x._dtype)
+            out = d if out is None else out + d
+    return (out,)
+
+
+register(Op(AMINMAX, "aminmax", "AminmaxBackward0", X0 | OUT, _aminmax_vjp, py_adjoint=rule_adjoint, multi=True))
 register(Op(PICK, "_pick", "MaxBackward0", NUMBER,
             lambda g, x, y, r: (g._scatter(r.out_index_list, r.in_shapes[0]),),
             py_adjoint=rule_adjoint, grad_fn_of=lambda r: PICK_NAMES[r.ib]))
@@ -222,3 +237,40 @@ def argmax(self, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
 def argmin(self, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
     """Index of the (first) smallest element, of the flattened tensor or along ``dim``."""
     return _arg(self, dim, keepdim, False)
+
+
+AminmaxResult = return_type("aminmax", ("min", "max"))
+
+
+@public("aminmax")
+def aminmax(self, *, dim: Optional[int] = None, keepdim: bool = False):
+    """The smallest and largest elements, over ``dim`` (all dims if None), as a named tuple
+    ``(min, max)`` (one node; ties share each gradient evenly)."""
+    nd = len(self._shape)
+    v = self._value()
+    if dim is None:
+        if v.size == 0:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation "
+                               "has no identity.")
+        dims = tuple(range(nd))
+    else:
+        d = wrap_dim(dim, nd)
+        if nd and v.shape[d] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
+        dims = (d,) if nd else ()
+    shape = tuple(1 if k in dims else s for k, s in enumerate(v.shape)) if keepdim else tuple(
+        s for k, s in enumerate(v.shape) if k not in dims)
+    if v.size:
+        lo = np.asarray(v.min(axis=dims, keepdims=keepdim), v.dtype).reshape(shape)
+        hi = np.asarray(v.max(axis=dims, keepdims=keepdim), v.dtype).reshape(shape)
+    else:
+        lo = hi = np.empty(shape, v.dtype)
+    dt = self._dtype
+    if not (self._rg and state.grad and dt.arena is not None):
+        return AminmaxResult((plain(lo, dt), plain(hi, dt)))
+    tape = write_tape()
+    nx = self._node if self._tape is tape else tape.import_(self)
+    row = tape.append(AMINMAX, dt.arena, np.concatenate([lo.reshape(-1), hi.reshape(-1)]), nx,
+                      ia=mask_of(dims), ib=int(keepdim))
+    nodes = tape.append_outputs(row, [shape, shape])
+    return AminmaxResult((recorded(tape, nodes[0], lo, dt), recorded(tape, nodes[1], hi, dt)))

@@ -64,9 +64,12 @@ def _prod_vjp(g, xs, y, r):
     zeros = int(np.count_nonzero(x._value() == 0))
     if not zeros:
         return (gk * y.reshape(keep).expand(shape) / x,)
-    if not r.ib & DIM_GIVEN:
+    d = _dims(r.ia)[0] if r.ib & DIM_GIVEN else None
+    if (x.numel() if d is None else shape[d]) == 1:
+        return (gk,)                # one factor: its gradient does not depend on it (as PyTorch)
+    if d is None:
         return (gk * _others(x.reshape(-1), 0).reshape(shape),)
-    return (gk * _others(x, _dims(r.ia)[0]),)
+    return (gk * _others(x, d),)
 
 
 def _centered(x: Tensor, r) -> Tensor:
@@ -355,7 +358,9 @@ def _pnorm(v: np.ndarray, p: float, dims: tuple, keepdim: bool) -> np.ndarray:
     if p == 2:
         return np.sqrt(np.square(a).sum(axis=dims, keepdims=keepdim))
     with np.errstate(divide="ignore"):
-        return np.power(np.power(a, p).sum(axis=dims, keepdims=keepdim), 1.0 / p)
+        # in float64, as PyTorch accumulates a float32 norm (so |x| of one element is exact)
+        w = a.astype(np.float64)
+        return np.power(np.power(w, p).sum(axis=dims, keepdims=keepdim), 1.0 / p).astype(v.dtype)
 
 
 def vector_norm(x: Tensor, ord: float = 2, dim: Dims = None, keepdim: bool = False, *,
@@ -386,6 +391,9 @@ def norm(self, p: Union[float, str, None] = "fro", dim: Dims = None, keepdim: bo
     """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
     if p is None or p == "fro":
         p = 2
+    elif p == "nuc":
+        raise RuntimeError("norm(p='nuc') is not supported yet: the nuclear norm needs an SVD, which tape "
+                           "does not have yet (README, 'Not yet')")
     elif isinstance(p, str):
         raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
     return vector_norm(self, p, dim, keepdim, dtype=dtype)

@@ -6,6 +6,8 @@ import numpy as np
 
 from . import autograd as autograd
 from . import cuda as cuda
+from . import linalg as linalg
+from . import special as special
 from . import viz as viz
 from ._creation import Generator as Generator
 from ._creation import arange as arange
@@ -80,20 +82,20 @@ __all__ = [
     "rand", "randn", "randint", "manual_seed", "initial_seed", "Generator", "default_generator",
     "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool", "float",
     "double", "half", "long", "int", "short", "get_default_dtype", "set_default_dtype", "no_grad",
-    "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd", "is_tensor",
-    "is_floating_point", "numel", "device", "cuda", "get_default_device", "set_default_device",
-    "save", "load", "set_printoptions", "get_printoptions", "BoolTensor", "ByteTensor",
-    "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor", "FloatTensor",
-    "DoubleTensor", "format_tape", "viz", "detach", "add", "sub", "subtract", "mul", "multiply",
-    "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log", "log2", "log10",
-    "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid", "relu", "reciprocal",
-    "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone", "eq", "ne", "lt",
-    "le", "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and",
-    "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf",
-    "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero",
-    "argwhere", "softmax", "log_softmax", "logsumexp", "max", "min", "amax", "amin", "argmax",
-    "argmin", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
-    "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
+    "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd", "linalg", "special",
+    "is_tensor", "is_floating_point", "numel", "device", "cuda", "get_default_device",
+    "set_default_device", "save", "load", "set_printoptions", "get_printoptions", "BoolTensor",
+    "ByteTensor", "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor",
+    "FloatTensor", "DoubleTensor", "format_tape", "viz", "detach", "add", "sub", "subtract", "mul",
+    "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
+    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid",
+    "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone",
+    "eq", "ne", "lt", "le", "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal",
+    "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero",
+    "nonzero", "argwhere", "softmax", "log_softmax", "logsumexp", "max", "min", "amax", "amin",
+    "argmax", "argmin", "aminmax", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes",
+    "select", "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
     "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
     "put", "masked_scatter", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid",
     "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten",
@@ -135,6 +137,10 @@ def amax(input: Tensor, dim: Union[builtins.int, builtins.tuple, None] = ..., ke
 
 def amin(input: Tensor, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
     """The smallest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+
+def aminmax(input: Tensor, *, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+    """The smallest and largest elements, over ``dim`` (all dims if None), as a named tuple
+    ``(min, max)`` (one node; ties share each gradient evenly)."""
 
 def any(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
     """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""

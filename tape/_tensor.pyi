@@ -121,6 +121,9 @@ class Tensor:
         """The largest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
     def amin(self, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
         """The smallest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+    def aminmax(self, *, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+        """The smallest and largest elements, over ``dim`` (all dims if None), as a named tuple
+        ``(min, max)`` (one node; ties share each gradient evenly)."""
     def any(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
         """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
     def argmax(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:

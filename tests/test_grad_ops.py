@@ -219,6 +219,9 @@ def _spread_index(shape, dim):
     return (np.arange(int(np.prod(shape))).reshape(shape) * 7 + 1) % shape[dim]
 
 
+# Norms: away from 0, where float32 rounding of the rule's cancelling terms (a one-element slice)
+# is compared with an exact zero.
+NORM_X = dom((-3.0, -0.5), (0.5, 3.0), edges=(0.5, -0.5, 1.0, -1.0, 3.0))
 # Products: exact zeros (the rule's other branch) but no tiny values, where y / x loses every digit.
 PROD_X = dom((-2.0, -0.1), (0.1, 2.0), edges=(0.0, 1.0, -1.0, 0.5))
 
@@ -587,15 +590,16 @@ OPS: dict[str, Op] = {
     "nansum_dim0": _u(lambda M, x: x.nansum(0), mixing=True),
     "nansum_all_fn": _u(lambda M, x: M.nansum(x), mixing=True),
     "nanmean_neg1": _u(lambda M, x: M.nanmean(x, -1, keepdim=True), mixing=True),
-    "norm_all": _u(lambda M, x: x.norm(), NONZERO, mixing=True),
-    "norm_1_dim0": _u(lambda M, x: x.norm(1, 0), NONZERO, mixing=True),
-    "norm_3_neg1_keepdim": _u(lambda M, x: M.norm(x, 3, -1, True), NONZERO, mixing=True),
-    "norm_half": _u(lambda M, x: x.norm(0.5), NONZERO, mixing=True),
-    "norm_1_5_tuple": _u(lambda M, x: x.norm(p=1.5, dim=(0, -1)), NONZERO, min_dims=2, mixing=True),
+    "norm_all": _u(lambda M, x: x.norm(), NORM_X, mixing=True),
+    "norm_1_dim0": _u(lambda M, x: x.norm(1, 0), NORM_X, mixing=True),
+    "norm_3_neg1_keepdim": _u(lambda M, x: M.norm(x, 3, -1, True), NORM_X, mixing=True),
+    "norm_half": _u(lambda M, x: x.norm(0.5), NORM_X, mixing=True),
+    "norm_1_5_tuple": _u(lambda M, x: x.norm(p=1.5, dim=(0, -1)), NORM_X, min_dims=2, mixing=True),
     "norm_inf_dim0": Op(lambda M, x: x.norm(float("inf"), 0), distinct_abs(), True),
     "norm_neg_inf": Op(lambda M, x: x.norm(float("-inf")), distinct_abs(), True),
     "dist_2": Op(lambda M, x, y: M.dist(x, y), binary_no_ties(REAL), True),
-    "dist_3_method": Op(lambda M, x, y: x.dist(y, 3), binary_no_ties(REAL), True),
+    # (differences kept away from 0, where float32 rounding of the rule's cancelling terms shows)
+    "dist_3_method": _b(lambda M, x, y: x.dist(y - 3.0, 3), dom((0.5, 2.0)), dom((-2.0, 2.0))),
     "dist_1": Op(lambda M, x, y: M.dist(x, y, p=1), binary_no_ties(REAL), True),
     "sort_neg1": Op(lambda M, x: x.sort().values, distinct()),
     "sort_dim0_descending_fn": Op(lambda M, x: M.sort(x, dim=0, descending=True, stable=True)[0], distinct()),
@@ -615,6 +619,11 @@ OPS: dict[str, Op] = {
     "cumprod_neg1": _u(lambda M, x: x.cumprod(-1), PROD_X, mixing=True),
     "cumprod_dim0_zeros_fn": _u(lambda M, x: M.cumprod(M.cat([x, x * 0.0, x]), 0), PROD_X, min_dims=1,
                                 mixing=True),
+    "aminmax_all": Op(lambda M, x: M.aminmax(x), distinct()),
+    "aminmax_dim0_keepdim": Op(lambda M, x: x.aminmax(dim=0, keepdim=True), distinct(1)),
+    "aminmax_max_only": Op(lambda M, x: M.aminmax(x, dim=-1).max, distinct()),
+    "linalg_vector_norm_3": _u(lambda M, x: M.linalg.vector_norm(x, 3, -1), NORM_X, mixing=True),
+    "special_log_softmax": _u(lambda M, x: M.special.log_softmax(x, 0), mixing=True),
     "gather_dim0": _u(lambda M, x: x.gather(0, M.tensor(_spread_index(x.shape, 0))), min_dims=1, mixing=True),
     "gather_neg1_fn": _u(lambda M, x: M.gather(x, -1, M.tensor(_spread_index(x.shape, -1))), min_dims=1,
                          mixing=True),

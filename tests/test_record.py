@@ -36,6 +36,7 @@ from tape.ops import elementwise as E
 from tape.ops import linalg as L
 from tape.ops import reduction as R
 from tape.ops import shape as S
+from tape.ops._rule import rule_adjoint
 from tape.ops._spec import BINARY as BINARY_RANGE
 from tape.ops._spec import REGISTRY
 from tape.ops._spec import UNARY as UNARY_RANGE
@@ -131,8 +132,10 @@ def _assert_values(a, b, dtype, what):
 # Codes whose rows may legitimately reach Python with the programs enabled: batched products,
 # index-list ops when the derivative is written to another tape, and rows with listed inputs or
 # several outputs (their rules run in Python).
+# (Python-rule rows, ops/_rule.py, may read values in their rule, which no program can.)
 NO_PROGRAM = {L.MATMUL, L.MATMUL_BLAS, S.GATHER, S.SCATTER, S.INDEX} | {
-    code for code, op in tape.ops.REGISTRY.items() if op.arity not in (1, 2) or op.multi}
+    code for code, op in tape.ops.REGISTRY.items() if op.arity not in (1, 2) or op.multi
+    or op.py_adjoint is rule_adjoint}
 
 
 # --------------------------------------------------------------------------

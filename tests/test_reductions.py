@@ -187,6 +187,17 @@ CASES += [
     (np.array([3., 1., 3., 3.]), 'x.median()'),
 ]
 
+CASES += [
+    (A, "M.aminmax(x)"), (A, "M.aminmax(x, dim=1)"), (A, "x.aminmax(dim=0, keepdim=True)"), (E, "M.aminmax(x)"),
+    (E, "M.aminmax(x, dim=0)"), (E, "M.aminmax(x, dim=1)"), (I, "M.aminmax(x)"),
+    (S, "M.aminmax(x, dim=0)"), (np.array([True, False]), "M.aminmax(x)"),
+    (A, "M.aminmax(x, dim=None, keepdim=True)"), (A, "M.aminmax(x)[1]"), (A, "M.aminmax(x, dim=-1).min"),
+    (C, "M.linalg.vector_norm(x)"), (C, "M.linalg.vector_norm(x, 1, 0)"),
+    (C, "M.linalg.vector_norm(x, ord=3, dim=(0, 1), keepdim=True)"), (C, "M.linalg.vector_norm(x, 'fro')"),
+    (I, "M.linalg.vector_norm(x)"), (C, "M.linalg.vector_norm(x, float('-inf'), -1)"),
+    (C, "M.special.softmax(x, 0)"), (C, "M.special.log_softmax(x, -1)"), (C, "M.special.logsumexp(x, 1)"),
+]
+
 
 def _np(t) -> np.ndarray:
     t = t.detach()
@@ -275,3 +286,8 @@ def test_zero_norm_has_zero_gradient():
     z = tape.zeros(3, requires_grad=True)
     z.norm().backward()                 # the subgradient 0 at a zero vector
     assert z.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_nuclear_norm_is_not_supported_yet():
+    with pytest.raises(RuntimeError, match="not supported yet"):
+        tape.ones(2, 2).norm("nuc")
