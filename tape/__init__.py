@@ -18,6 +18,7 @@ from ._creation import (  # noqa: E402
 from ._dtype import (  # noqa: E402
     bool_ as bool, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
     set_default_dtype, uint8)
+from ._anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled  # noqa: E402
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
 from ._install import install as _install  # noqa: E402
 from ._tape import format_rows as _format_rows  # noqa: E402
@@ -55,6 +56,7 @@ __all__ = [
     "int64", "int32", "int16", "int8", "uint8", "bool", "float", "double", "half", "long", "int", "short",
     "get_default_dtype", "set_default_dtype", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "autograd", "is_tensor", "is_floating_point", "numel",
+    "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_anomaly_enabled",
 ]
 
 

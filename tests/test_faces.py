@@ -56,6 +56,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tape.autograd import function as F
 from tape.ops import REGISTRY
 from tape.ops import elementwise as E
 from tape.ops import join as J
@@ -153,6 +154,8 @@ _JOIN_KERNELS = Skip("rows of listed inputs or several outputs: join_forward/joi
                      "numpy in tests/test_join.py")
 for _code in (J.CAT, J.STACK, J.WHERE, J.UNBIND):
     FACES[_code] = Faces(NO_FLOAT, _JOIN_KERNELS, _JOIN_KERNELS, NO_SCALAR_D)
+_USER_CODE = Skip("a custom Function's row runs the user's forward and backward: tests/test_function.py")
+FACES[F.FUNCTION] = Faces(NO_FLOAT, _USER_CODE, _USER_CODE, NO_SCALAR_D)
 FACES.update({code: _elementwise(*op.ulps) for code, op in REGISTRY.items() if op.ulps})
 
 
