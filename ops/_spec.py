@@ -67,7 +67,9 @@ class Op:
     Ops in the ``PYTHON`` code range give ``py_adjoint(row, va, vb, gy, ga, gb, fresh)``
     (numpy views; ``ga``/``gb`` None when not needed; bit 1/2 of ``fresh``: no gradient
     reached ``ga``/``gb`` yet, so they hold no zeros and must be written, not added to)
-    instead of a numba kernel: the sweep stops at their rows and resumes after them.
+    instead of a numba kernel: the sweep stops at their rows and resumes after them.  A
+    PYTHON-range op with listed inputs or several outputs (a custom Function) gives none: Python
+    runs its ``vjp`` on plain tensors, copies of its outputs' adjoints.
     """
 
     code: int

@@ -18,6 +18,7 @@ from ._creation import (  # noqa: E402
 from ._dtype import (  # noqa: E402
     bool_ as bool, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
     set_default_dtype, uint8)
+from ._anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled  # noqa: E402
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
 from . import _random  # noqa: E402,F401  (registers its names before install)
 from . import cuda, viz  # noqa: E402
@@ -65,6 +66,7 @@ __all__ = [
     "is_grad_enabled", "autograd", "linalg", "special", "is_tensor", "is_floating_point", "numel", "device", "cuda",
     "get_default_device", "set_default_device", "save", "load",
     "set_printoptions", "get_printoptions", *(cls.__name__ for cls in _LEGACY_TYPES.values()),
+    "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_anomaly_enabled",
 ]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _dtype as D
-from . import _parallel
+from . import _anomaly, _hooks, _parallel
 from . import _programs as P
 from . import _record as Rec
 from . import _tensor as T
@@ -71,6 +71,9 @@ class _Result:
         self.swept = []           # (tape, per-row sweep bits): rows run are freed at the end unless retained
         self.retained = []        # (tensor, grad) for tensors that called retain_grad()
         self.run_targets = False  # run the requested non-leaf rows too (backward(inputs=...))
+        self.fired = set()        # id(leaf) of the leaves whose hooks ran during the sweep
+        self.on_leaf = None       # backward's accumulation, called for those leaves there and then
+        self.delivered = set()    # id(leaf) of the leaves handed to on_leaf
 
     def add_leaf(self, leaf, g) -> None:
         entry = self.leaves.get(id(leaf))
@@ -85,16 +88,18 @@ def _by_generation(pending: dict) -> Tape:
 
 
 def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want_retained: bool = True,
-        leaf_targets=None, run_targets: bool = False):
+        leaf_targets=None, run_targets: bool = False, on_leaf=None):
     """Backpropagate ``seeds`` from ``roots``; return the collected ``_Result``.
 
     With ``targets``/``leaf_targets`` (the inputs asked for), rows that lead to
     none of them are neither run nor freed; with ``run_targets`` the requested
     non-leaf rows themselves are run (as ``backward(inputs=...)`` runs their
-    nodes in PyTorch, where ``autograd.grad`` does not).
+    nodes in PyTorch, where ``autograd.grad`` does not).  ``on_leaf(leaf, grad)``: called
+    for a hooked leaf as soon as its hooks ran in the sweep (``tape/_hooks.py``).
     """
     result = _Result(targets, leaf_targets)
     result.run_targets = run_targets
+    result.on_leaf = on_leaf
     pending = {}
     for t, g in zip(roots, seeds):
         if t._tape is None:
@@ -104,12 +109,21 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     sweep_tape = _recording_sweep if create_graph else _numeric_sweep
     prev = state.grad
     state.grad = create_graph
+    task = _hooks.begin_task()
+    swept = False
     try:
         while pending:
             tape = next(iter(pending)) if len(pending) == 1 else _by_generation(pending)
             sweep_tape(tape, pending.pop(tape), pending, result, want_retained)
+        for entry in result.leaves.values():
+            # Hooks of leaves the sweep did not stop at (a graph over several tapes, an input asked for)
+            leaf = entry[0]
+            if id(leaf) not in result.fired and (leaf_targets is None or id(leaf) in leaf_targets):
+                entry[1] = _hooks.fire_leaf(leaf, entry[1])
+        swept = True
     finally:
         state.grad = prev
+        _hooks.end_task(task, swept)
     if not retain_graph:
         for tape, seen in result.swept:
             free_rows(tape.fr, seen)
@@ -257,18 +271,51 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     values = (tape.v64, tape.v32)
     ctl = np.zeros(C_SIZE, np.int64)
     ctl[C_START] = n - 1
+    anomaly = _anomaly._mode[0]
+    R, hooked = _hooks.hook_rows(tape, lambda: _alone(tape, pending, result), anomaly)
+    last = -1       # anomaly mode: the row run last, whose results are checked when the sweep stops
     while True:
-        sweep(tape.R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl)
+        sweep(R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl)
+        if last >= 0 and seen[last] & 4:
+            _check_nan(tape, last, [_arena_view(tape, grads, x) if x >= 0 and seen[x] & 1 else None
+                                    for x in _grad_inputs(tape, last)])
+            last = -1
         if ctl[C_STATUS] == ST_DONE:
             break
         if ctl[C_STATUS] != ST_PYTHON:
+            if anomaly:
+                _anomaly.warn_at(tape, int(ctl[C_ROW]), type(node_view(tape, int(ctl[C_ROW]))).__name__)
             _stopped(tape, ctl)
         r = int(ctl[C_ROW])
-        if tape.op[r] >= PYTHON_START:
-            _python_row(tape, r, values, grads, seen)
-        else:
-            _big_row(tape, r, values, grads, seen)
+        if anomaly:
+            last = r
+        if r in hooked:
+            # The row's gradient is complete: its hooks run, then the row itself.
+            for q in _ready(tape, R, hooked, r, seen):
+                hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
+                _hooks.fire_numeric(tape, q, hooks, _arena_view(tape, grads, q))
+                _hooks.deliver(tape, q, _arena_view(tape, grads, q).copy(), result)
+            if _hooks.node_hooked(tape, r):
+                _node_numeric(tape, r, values, grads, seen)     # the row runs here, with its node's hooks
+                ctl[C_START] = r - 1
+            else:
+                ctl[C_START] = r
+            continue
+        try:
+            if tape.op[r] >= PYTHON_START:
+                if REGISTRY[int(tape.op[r])].py_adjoint is None:
+                    _python_vjp(tape, r, values, grads, seen)
+                else:
+                    _python_row(tape, r, values, grads, seen)
+            else:
+                _big_row(tape, r, values, grads, seen)
+        except Exception:
+            if anomaly:
+                _anomaly.warn_at(tape, r, type(node_view(tape, r)).__name__)
+            raise
         ctl[C_START] = r - 1
+    for r, hooks in _hooked_targets(tape, R, hooked, seen, result):
+        _hooks.fire_numeric(tape, r, hooks, _arena_view(tape, grads, r))
     # The adjoint buffers are this backward's own: gradients are handed out as views of them,
     # unless the buffers are big (a view would keep the whole of them alive, and the tape
     # reuses them).
@@ -326,6 +373,76 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
         seen[x] |= 1
     if gb is not None:
         seen[y] |= 1
+
+
+def _hooked_targets(tape: Tape, R, hooked: dict, seen, result: _Result) -> list:
+    """Hooked rows asked for (``autograd.grad`` of a non-leaf) that the sweep reached but did not
+    run: their hooks run before the gradient is captured, as PyTorch's do."""
+    rows = []
+    if result.targets:
+        key = id(tape)
+        for r in list(hooked):
+            if seen[r] & 1 and (key, r) in result.targets:
+                hooks = _hooks.unhook(tape, R, hooked, r, result.fired)
+                if hooks:
+                    rows.append((r, hooks))
+    return rows
+
+
+def _ready(tape: Tape, R, hooked: dict, r: int, seen) -> list:
+    """The hooked rows whose hooks run now that the sweep stopped at ``r``: ``r`` itself, or, for
+    a leaf's INPUT row, the reached leaves of the run of INPUT/CONST rows it ends, first imported
+    first (their gradients are complete together, and PyTorch runs them in input order)."""
+    if hooked[r][0] != INPUT:
+        return [r]
+    lo = r
+    while lo > 0 and R[R_OP, lo - 1] in (INPUT, CONST, _hooks.HOOKED) and hooked.get(lo - 1, (INPUT,))[0] == INPUT:
+        lo -= 1
+    return [q for q in range(lo, r + 1) if q in hooked and seen[q] & 3 == 1]
+
+
+def _alone(tape: Tape, pending: dict, result: _Result) -> bool:
+    """Whether this backward sweeps ``tape`` only (no tape before or after it delivers gradients)."""
+    return not pending and not result.leaves and not any(type(s) is tuple for s in tape.src.values())
+
+
+def _grad_inputs(tape: Tape, r: int) -> list:
+    """The inputs of row ``r`` whose gradients its node returns (as PyTorch numbers its outputs)."""
+    op = REGISTRY.get(int(tape.op[r]))
+    nondiff = op.nondiff if op is not None else ()
+    return [x if tape.rg[x] else -1 for k, x in enumerate(tape.inputs_of(r)) if k not in nondiff]
+
+
+def _check_nan(tape: Tape, r: int, grads: list) -> None:
+    """Anomaly mode, after row ``r`` ran: PyTorch's error if a gradient it gave has a nan."""
+    if not _anomaly._mode[1]:
+        return
+    k = _anomaly.nan_input(grads)
+    if k >= 0:
+        name = type(node_view(tape, r)).__name__
+        _anomaly.warn_at(tape, r, name)
+        raise RuntimeError(f"Function '{name}' returned nan values in its {k}th output.")
+
+
+def _python_vjp(tape: Tape, r: int, values, grads, seen) -> None:
+    """Run a PYTHON-range row without ``py_adjoint`` (listed inputs, several outputs: a custom
+    Function) through its op's ``vjp`` on plain tensors: copies of its outputs' adjoints (None
+    where no gradient arrived), the gradients it returns added into its inputs' adjoints."""
+    row = Row(tape, r)
+    gs = tuple(T._plain(np.array(_arena_view(tape, grads, o)), D.ARENA_DTYPES[tape.dt[o]]) if seen[o] & 1 else None
+               for o in row.outputs)
+    ins = row.inputs
+    outs = REGISTRY[int(tape.op[r])].vjp(gs, tuple(handle(tape, x) for x in ins), None, row)
+    seen[r] |= 4
+    for x, gx in zip(ins, outs):
+        if gx is None or not tape.rg[x]:
+            continue
+        dst = _arena_view(tape, grads, x)
+        if seen[x] & 1:
+            dst += gx._value()
+        else:
+            dst[...] = gx._value()
+            seen[x] |= 1
 
 
 def _big_row(tape: Tape, r: int, values, grads, seen) -> None:
@@ -453,10 +570,13 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
     ctl[Rec.C_RESUME] = -1
     linked = 0
     state.pinned += 1           # the destination must not be rotated away mid-sweep
+    anomaly = _anomaly._mode[0]
+    R, hooked = _hooks.hook_rows(tape, lambda: _alone(tape, pending, result), anomaly)
+    last = -1       # anomaly mode: the row run last, whose results are checked when the sweep stops
     try:
         while ctl[Rec.C_START] >= 0:
             ctl[Rec.T_ROWS:Rec.T_IMPORTS] = dest.n, dest.t64, dest.t32, dest.stop
-            Rec.record_sweep(tape.R, tape.F, tape.stab, tape.ix, tape.v64, tape.v32, seen, gnode,
+            Rec.record_sweep(R, tape.F, tape.stab, tape.ix, tape.v64, tape.v32, seen, gnode,
                              dest.R, dest.F, dest.stab, dest.ix, dest.v64, dest.v32, ref, smap, imports, regs, ctl)
             dest.n, dest.t64, dest.t32 = int(ctl[Rec.T_ROWS]), int(ctl[Rec.T_64]), int(ctl[Rec.T_32])
             if ctl[Rec.T_STAB] != dest.stop:
@@ -468,9 +588,15 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
             kind, r = int(ctl[Rec.C_STATUS]), int(ctl[Rec.C_ROW])
             ctl[Rec.C_START] = r
             ctl[Rec.C_RESUME] = -1
+            if last >= 0 and (kind == Rec.ST_DONE or kind == Rec.ST_PYTHON) and seen[last] & 4:
+                _check_nan(tape, last, [dest.value_of(int(gnode[x])) if x >= 0 and gnode[x] >= 0 else None
+                                        for x in _grad_inputs(tape, last)])
+                last = -1
             if kind == Rec.ST_DONE:
                 break
             if kind == Rec.ST_FREED or kind == Rec.ST_MODIFIED or kind == Rec.ST_UNKNOWN:
+                if anomaly:
+                    _anomaly.warn_at(tape, r, type(node_view(tape, r)).__name__)
                 _stopped(tape, ctl)
             if kind == Rec.ST_GROW:
                 dest.make_room(int(ctl[Rec.C_NEED_ROWS]), int(ctl[Rec.C_NEED_ELEMS]), int(ctl[Rec.C_NEED_SLOTS]))
@@ -482,9 +608,27 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                 _arena_view(dest, values, row)[...] = REGISTRY[int(dest.op[row])].forward(
                     *(_arena_view(dest, values, node) for node in dest.inputs_of(row)))
                 ctl[Rec.C_RESUME] = ctl[Rec.C_NEXT]
+            elif r in hooked:
+                last = r if anomaly else -1
+                for q in _ready(tape, R, hooked, r, seen):
+                    hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
+                    if hooks:
+                        gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q]))))
+                    _hooks.deliver(tape, q, _tensor_at(dest, int(gnode[q])), result)
+                if _hooks.node_hooked(tape, r):
+                    _python_rule(tape, dest, r, gnode, seen)
+                    ctl[Rec.C_START] = r - 1
             else:
-                _python_rule(tape, dest, r, gnode, seen)
+                last = r if anomaly else -1
+                try:
+                    _python_rule(tape, dest, r, gnode, seen)
+                except Exception:
+                    if anomaly:
+                        _anomaly.warn_at(tape, r, type(node_view(tape, r)).__name__)
+                    raise
                 ctl[Rec.C_START] = r - 1
+        for r, hooks in _hooked_targets(tape, R, hooked, seen, result):
+            gnode[r] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[r]))))
     finally:
         state.pinned -= 1
     for node, src in tape.src.items():
@@ -501,26 +645,82 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
 
 def _python_rule(tape: Tape, dest: Tape, r: int, gnode: np.ndarray, seen: np.ndarray) -> None:
     """Run row ``r``'s derivative rule with tensor ops (recorded onto ``dest``)."""
-    seen[r] |= 4
-    rg = tape.rg
     op = REGISTRY[int(tape.op[r])]
-    ins = tape.inputs_of(r)
-    xs = tuple(handle(tape, x) for x in ins)
     row = Row(tape, r)
     if op.multi:
-        g = tuple(_tensor_at(dest, int(gnode[o])) if gnode[o] >= 0 else None for o in row.outputs)
+        gos = tuple(_tensor_at(dest, int(gnode[o])) if gnode[o] >= 0 else None for o in row.outputs)
     else:
-        g = _tensor_at(dest, int(gnode[r]))
-    outs = op.vjp(g, xs, handle(tape, r), row)
-    for k, (x, gx) in enumerate(zip(ins, outs)):
-        if gx is not None and rg[x] and k not in op.nondiff:
-            shape = tape.shape_of(x)
-            if gx._shape != shape:
-                gx = gx._sum_to(shape)      # the input was broadcast along leading dims
-            if gnode[x] >= 0:
-                gx = _tensor_at(dest, int(gnode[x])) + gx
-            gnode[x] = _node_on(dest, gx)
+        gos = (_tensor_at(dest, int(gnode[r])),)
+    for x, gx in _input_grads(tape, r, op, row, gos):
+        if gnode[x] >= 0:
+            gx = _tensor_at(dest, int(gnode[x])) + gx
+        gnode[x] = _node_on(dest, gx)
+        seen[x] |= 1
+    seen[r] |= 4
+
+
+def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
+    """``[(input node, its gradient)]`` from row ``r``'s rule given its outputs' gradients
+    ``gos``; a row whose node has hooks runs them around the rule (``tape/_hooks.py``)."""
+    rg = tape.rg
+    ins = row.inputs
+    xs = tuple(handle(tape, x) for x in ins)
+
+    def rule(gos: tuple) -> tuple:
+        outs = op.vjp(gos if op.multi else gos[0], xs, handle(tape, r), row)
+        grads = []
+        for k, (x, gx) in enumerate(zip(ins, outs)):
+            if k in op.nondiff:
+                continue
+            if gx is not None and rg[x]:
+                shape = tape.shape_of(x)
+                if gx._shape != shape:
+                    gx = gx._sum_to(shape)      # the input was broadcast along leading dims
+            grads.append(gx if rg[x] else None)
+        if op.number_input:
+            grads.append(None)              # a Python-number operand: PyTorch's node shows it
+        return tuple(grads)
+
+    hooks = tape.hooks.get(r)
+    if hooks is not None and hooks.node:
+        _check_row(tape, r)
+        grads = _hooks.run_node_hooks(hooks, gos, rule)
+    else:
+        grads = rule(gos)
+    diff = [x for k, x in enumerate(ins) if k not in op.nondiff]
+    return [(x, gx) for x, gx in zip(diff, grads) if gx is not None and rg[x]]
+
+
+def _check_row(tape: Tape, r: int) -> None:
+    """PyTorch's error for a row whose saved values were freed or changed in place (as the sweeps
+    check before running a row: ``_stops.check_saved``)."""
+    saved = int(SAVES[tape.op[r]])
+    if saved and tape.fr[r] & 1:
+        raise RuntimeError(FREED_MSG)
+    if saved and _modified_input(tape, r, saved) is not None:
+        _raise_unusable(tape, r, True)
+
+
+def _node_numeric(tape: Tape, r: int, values, grads, seen) -> None:
+    """Run row ``r`` (whose node has hooks) with its rule on plain tensors, adding the gradients
+    of its inputs into their adjoints."""
+    op = REGISTRY[int(tape.op[r])]
+    row = Row(tape, r)
+
+    def grad_of(node: int):
+        if not seen[node] & 1:
+            return None
+        return T._plain(np.array(_arena_view(tape, grads, node)), D.ARENA_DTYPES[tape.dt[node]])
+
+    gos = tuple(grad_of(o) for o in row.outputs) if op.multi else (grad_of(r),)
+    for x, gx in _input_grads(tape, r, op, row, gos):
+        dst = _arena_view(tape, grads, x)
+        if seen[x] & 1:
+            dst += gx._value()
+        else:
+            dst[...] = gx._value()
             seen[x] |= 1
+    seen[r] |= 4
 
 
 def jacobian_block(outputs, inputs):
@@ -548,8 +748,9 @@ def jacobian_block(outputs, inputs):
         else:
             return None
     start = max(int(o._node) for o in outputs)
-    if (tape.op[:start + 1] >= PYTHON_START).any():
-        return None
+    if (tape.op[:start + 1] >= PYTHON_START).any() or any(tape.hooks.values()) or \
+            any(t.__dict__.get("_hooks") for t in inputs):
+        return None                     # (hooks run in the per-element backward)
     for node, src in tape.src.items():
         if node <= start and type(src) is tuple:
             return None                 # the graph reaches into an older tape

@@ -1,7 +1,13 @@
-"""Grad mode: ``no_grad``, ``enable_grad``, ``set_grad_enabled`` (thread-local)."""
+"""Grad mode: ``no_grad``, ``enable_grad``, ``set_grad_enabled`` (thread-local).
+
+As decorators they follow PyTorch: a generator function gets the mode inside each resumption only,
+a decorated class warns and wraps its constructor."""
 from __future__ import annotations
 
 import functools
+import inspect
+import sys
+import warnings
 from typing import Any, Callable
 
 from ._state import state
@@ -25,6 +31,14 @@ class _GradModeContext:
         state.grad = self._prev
 
     def __call__(self, fn: Callable) -> Callable:
+        if inspect.isclass(fn):
+            warnings.warn("Decorating classes is deprecated and will be disabled in future versions. You should only "
+                          "decorate functions or methods. To preserve the current behavior of class decoration, you "
+                          "can directly decorate the `__init__` method and nothing else.", FutureWarning, stacklevel=2)
+            cls = fn
+            fn = lambda *args, **kwargs: cls(*args, **kwargs)      # noqa: E731
+        elif inspect.isgeneratorfunction(fn):
+            return _wrap_generator(self.clone, fn)
         mode = self._mode
 
         @functools.wraps(fn)
@@ -39,6 +53,33 @@ class _GradModeContext:
 
     def clone(self):
         return self.__class__()
+
+
+def _wrap_generator(ctx_factory: Callable, func: Callable) -> Callable:
+    """A generator function whose every resumption (``send``, ``throw``, ``close``) runs in the
+    context ``ctx_factory()`` makes, while the caller's mode holds in between."""
+    @functools.wraps(func)
+    def generator_context(*args, **kwargs):
+        gen = func(*args, **kwargs)
+        try:
+            with ctx_factory():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with ctx_factory():
+                        gen.close()
+                    raise
+                except BaseException:
+                    with ctx_factory():
+                        response = gen.throw(sys.exc_info()[1])
+                else:
+                    with ctx_factory():
+                        response = gen.send(request)
+        except StopIteration as e:
+            return e.value
+    return generator_context
 
 
 class _NoParamContext(_GradModeContext):

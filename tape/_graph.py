@@ -7,10 +7,13 @@ named from the op table (``MulBackward0`` ...), and cached while alive so that
 from __future__ import annotations
 
 import weakref
+from typing import Callable
 
+from ._hooks import node_hook
 from ._row import Row
 from ._tape import Tape
 from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY
+from .utils.hooks import RemovableHandle
 
 _CLASSES = {}
 
@@ -43,6 +46,16 @@ class Node:
     @property
     def metadata(self) -> dict:
         return {}
+
+    def register_hook(self, fn: Callable) -> RemovableHandle:
+        """Register ``fn(grad_inputs, grad_outputs) -> tuple or None``, run after this node computed
+        the gradients of its inputs (a returned tuple replaces them)."""
+        return node_hook(self._tape, self._row, fn, pre=False)
+
+    def register_prehook(self, fn: Callable) -> RemovableHandle:
+        """Register ``fn(grad_outputs) -> tuple or None``, run before this node runs (a returned
+        tuple replaces the gradients of its outputs)."""
+        return node_hook(self._tape, self._row, fn, pre=True)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Node) and other._tape is self._tape and other._row == self._row
@@ -93,6 +106,9 @@ def _leader(tape: Tape, r: int) -> int:
 
 def node_view(tape: Tape, r: int) -> Node:
     r = _leader(tape, r)
+    ctx = tape.pyrows.get(r)
+    if ctx is not None:
+        return ctx          # a custom Function's node is its ctx, as in PyTorch
     if tape.views is None:
         tape.views = weakref.WeakValueDictionary()
     view = tape.views.get(r)

@@ -14,6 +14,7 @@ from typing import Callable
 
 from ._creation import tensor_new
 from ._graph import grad_fn
+from ._hooks import register_hook, register_post_accumulate_grad_hook
 from ._tensor import Tensor
 from .autograd._backward import tensor_backward
 from .ops import PUBLIC
@@ -79,4 +80,7 @@ def install() -> dict:
     _member("grad_fn", property(grad_fn, doc=grad_fn.__doc__))
     _member("backward", _as_method(tensor_backward, "backward"))
     _member("__new__", staticmethod(tensor_new))
+    _member("register_hook", _as_method(register_hook, "register_hook"))
+    _member("register_post_accumulate_grad_hook",
+            _as_method(register_post_accumulate_grad_hook, "register_post_accumulate_grad_hook"))
     return functions

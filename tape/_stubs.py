@@ -35,7 +35,7 @@ ALIASES = {
     "tensortype": "from tape._legacy import tensortype",
     "device": "from tape._device import device",
 }
-KNOWN = {"Tensor", "Size", "_DType", "Node", "None", "Optional", "Union", "Any", "Iterator", "Sequence", "np",
+KNOWN = {"Tensor", "Size", "_DType", "Node", "RemovableHandle", "Callable", "None", "Optional", "Union", "Any", "Iterator", "Sequence", "np",
          "builtins", *ALIASES}
 # Names that Tensor's methods (float(), int() ...) and tape's dtypes (tape.float ...) shadow.
 BUILTINS = ("int", "float", "bool", "str", "type", "object", "list", "tuple", "complex", "dict")
@@ -130,7 +130,7 @@ def _public(name: str) -> bool:
 _SKIP = {"__dict__", "__weakref__", "__module__", "__doc__", "__qualname__", "__annotations__", "__getattr__"}
 
 _PRELUDE = """import builtins
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 """
@@ -141,7 +141,7 @@ def tensor_stub() -> str:
     members = [(n, v) for n, v in vars(Tensor).items() if _public(n) and n not in _SKIP]
     body = "".join(_member(n, v) for n, v in sorted(members))
     doc = _body(Tensor, "").lstrip("\n")
-    return (HEADER + _PRELUDE + "\nfrom ._dtype import dtype as _DType\nfrom ._graph import Node\n\n"
+    return (HEADER + _PRELUDE + "\nfrom ._dtype import dtype as _DType\nfrom ._graph import Node\nfrom .utils.hooks import RemovableHandle\n\n"
             + "\n".join(ALIASES.values()) + "\n\n\n"
             + "class Size(builtins.tuple[builtins.int, ...]):\n"
             + "    def numel(self) -> builtins.int: ...\n\n\n"

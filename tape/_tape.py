@@ -35,6 +35,8 @@ import weakref
 
 import numpy as np
 
+from ._anomaly import _mode as _anomaly_mode
+from ._anomaly import note
 from ._state import inplace_changes, state
 from .ops._spec import (CONST, INPUT, N_INT_COLS, OUTPUT, REGISTRY, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN, R_LO,
                         R_NOUT, R_NUM, R_OFF, R_OP, R_SHP)
@@ -57,7 +59,7 @@ class Tape:
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
                              "soft", "checked", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64",
-                             "adjoints")
+                             "adjoints", "pyrows", "hooks", "prov", "__weakref__")
 
     def __init__(self, cap: int = ROWS0) -> None:
         self.cap = cap
@@ -87,6 +89,9 @@ class Tape:
         self.csrc = {}          # CONST row -> weakref to its tensor (to notice in-place changes)
         self.retained = {}      # node -> weakref to a tensor that called retain_grad()
         self.views = None       # row -> its grad_fn view while one exists (made on first use)
+        self.pyrows = {}        # row -> the Python object its rule runs (a custom Function's ctx)
+        self.hooks = {}         # row -> the hooks registered on its tensor (``tape/_hooks.py``)
+        self.prov = {}          # anomaly mode: first row of an op -> where it was called from (``_anomaly``)
         # ``inplace_changes`` when the leaves' versions were last compared: no change made
         # before a row was recorded can make it stale, so a new tape starts checked.
         self.checked = inplace_changes[0]
@@ -402,6 +407,8 @@ def fresh() -> Tape:
         state.tape = t
     else:
         t.soft = t.cap
+    if _anomaly_mode[0]:
+        note(t)             # (and keeps the soft limit at the row count: the next op comes here too)
     return t
 
 

@@ -30,7 +30,7 @@ from ._pytorch_names import TENSOR, missing
 from ._state import inplace_changes, state
 from ._tape import Tape, write_tape
 from .ops._args import wrap_dim
-from .ops._spec import OUTPUT, REGISTRY, ROLES, public
+from .ops._spec import OUTPUT, PYTHON, REGISTRY, ROLES, public
 
 _new = object.__new__
 _F64 = D.float64
@@ -442,7 +442,8 @@ class Tensor:
         tape = self._tape
         if tape is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        if tape.op[self._node] == OUTPUT:
+        if tape.op[self._node] == OUTPUT and tape.op[tape.a[self._node]] < PYTHON.start:
+            # (A built-in op's outputs are views; a custom Function's outputs are its own.)
             node = REGISTRY[int(tape.op[tape.a[self._node]])].grad_fn.removesuffix("Backward0")
             raise RuntimeError(f"Output {int(tape.ia[self._node])} of {node} is a view and is being modified "
                                "inplace. This view is the output of a function that returns multiple views. "

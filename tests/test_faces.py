@@ -56,6 +56,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tape.autograd import function as F
 from tape.ops import REGISTRY
 from tape.ops import elementwise as E
 from tape.ops import index as I
@@ -162,6 +163,8 @@ for _code in (J.CAT, J.STACK, J.WHERE, J.UNBIND, J.SPLIT, J.SPLIT_SIZES):
     FACES[_code] = Faces(NO_FLOAT, _JOIN_KERNELS, _JOIN_KERNELS, NO_SCALAR_D)
 FACES[I.PUT] = Faces(NO_FLOAT, Skip("no compiled forward: the front end computes a fill or scatter with numpy"),
                      Skip("py_adjoint, checked against the rule in tests/test_indexing.py"), NO_SCALAR_D)
+_USER_CODE = Skip("a custom Function's row runs the user's forward and backward: tests/test_function.py")
+FACES[F.FUNCTION] = Faces(NO_FLOAT, _USER_CODE, _USER_CODE, NO_SCALAR_D)
 FACES.update({code: _elementwise(*op.ulps) for code, op in REGISTRY.items() if op.ulps})
 # Python-rule rows (ops/_rule.py): numpy computes the value and the op's one rule the adjoint in
 # every face; the op table compares both backwards.

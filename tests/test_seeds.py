@@ -355,7 +355,6 @@ def test_seed001_requires_grad_and_no_grad(capsys):
     assert str(y) == "tensor([2., 4., 6.])"
 
 
-@pytest.mark.skip(reason="custom Function / checkpoint: later issue")
 def test_seed001_custom_function_myrelu(capsys):
     class MyReLU(torch.autograd.Function):
         @staticmethod

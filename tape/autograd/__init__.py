@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from .._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from . import functional
+from . import anomaly_mode, function, functional, graph
+from .anomaly_mode import detect_anomaly, set_detect_anomaly
+from .function import Function
 from ._backward import backward, grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .._legacy import Variable
 
-__all__ = ["backward", "grad", "functional", "gradcheck", "gradgradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+__all__ = ["Function", "function", "graph", "anomaly_mode", "detect_anomaly", "set_detect_anomaly", "backward", "grad", "functional", "gradcheck", "gradgradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 __all__.append("Variable")

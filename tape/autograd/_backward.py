@@ -6,6 +6,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from .. import _engine
+from .._hooks import fire_post
 from .._state import state
 from .._tensor import Size, Tensor, _plain, _py_scalar
 
@@ -121,18 +122,26 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
         for t in chosen:
             if t._tape is not None or not t._rg:
                 t.retain_grad()         # as PyTorch: a non-leaf named in inputs keeps its .grad
+
+    def on_leaf(leaf: Tensor, g) -> None:
+        # (a hooked leaf: accumulated when its hooks ran, then its post-accumulate hooks, as PyTorch)
+        _accumulate(leaf, g, create_graph)
+        fire_post(leaf)
+
     result = _engine.run(list(outputs), seeds, retain_graph, create_graph,
                          _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None,
-                         run_targets=True)
+                         run_targets=True, on_leaf=on_leaf)
     if chosen is None:
         for leaf, g in result.leaves.values():
-            if leaf._rg:
+            if leaf._rg and id(leaf) not in result.delivered:
                 _accumulate(leaf, g, create_graph)
+                fire_post(leaf)
     else:
         for t in chosen:
             g = _grad_of(result, t)
-            if g is not None and t._tape is None:
+            if g is not None and t._tape is None and id(t) not in result.delivered:
                 _accumulate(t, g, create_graph)
+                fire_post(t)
     for t, g in result.retained:
         _accumulate(t, g, create_graph)
     if create_graph and state.tape is not None:

@@ -1,0 +1,90 @@
+"""Anomaly mode: where each row was recorded from, and the checks a backward makes in this mode.
+
+Recording stays free outside anomaly mode: ops look at the tape's soft limit before each row
+(``tape/_tape.py``, ``fresh``), and in anomaly mode the limit is kept at the row count, so that
+every op passes through ``fresh``, which notes the caller's stack (user frames only) as a small
+integer into a table of stacks, for the rows from there on (``tape.prov``: first row -> stack).
+A backward then stops the sweep at every row (the hooks' door, ``tape/_hooks.py``): after each
+row it checks the gradients the row gave its inputs for nan, and an error at a row is preceded
+by PyTorch's warning with the traceback of the forward call that recorded it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import warnings
+
+import numpy as np
+
+from ._state import state
+
+_mode = [False, True]       # enabled, check_nan (global, as PyTorch's)
+_STACKS: dict = {}          # stack (a tuple of (file, line, function), outermost first) -> id
+_BY_ID: list = []
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_OPS = os.path.join(os.path.dirname(_HERE), "ops")
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether anomaly detection is enabled."""
+    return _mode[0]
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """Whether anomaly detection checks backward results for nan."""
+    return _mode[1]
+
+
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    """Enable or disable anomaly detection (and its nan check)."""
+    _mode[0] = bool(enabled)
+    _mode[1] = bool(check_nan)
+    tape = state.tape
+    if enabled and tape is not None:
+        tape.soft = min(tape.soft, tape.n)      # the next op on this thread's tape notes its caller
+
+
+def _ours(filename: str) -> bool:
+    return filename.startswith(_HERE) or filename.startswith(_OPS)
+
+
+def note(tape) -> None:
+    """Note the stack of the op about to record rows on ``tape``; keep the next op coming here."""
+    frames = []
+    f = sys._getframe(1)
+    while f is not None:
+        code = f.f_code
+        if not _ours(code.co_filename):
+            frames.append((code.co_filename, f.f_lineno, code.co_name))
+        f = f.f_back
+    key = tuple(reversed(frames))
+    sid = _STACKS.get(key)
+    if sid is None:
+        sid = _STACKS[key] = len(_BY_ID)
+        _BY_ID.append(key)
+    tape.prov[tape.n] = sid
+    tape.soft = tape.n
+
+
+def forward_trace(tape, r: int) -> str:
+    """The traceback of the forward call that recorded row ``r`` (empty if unknown)."""
+    starts = [k for k in tape.prov if k <= r]
+    if not starts:
+        return ""
+    sid = tape.prov[max(starts)]
+    return "".join(traceback.format_list([traceback.FrameSummary(f, n, name) for f, n, name in _BY_ID[sid]]))
+
+
+def warn_at(tape, r: int, name: str) -> None:
+    """PyTorch's warning before an error in the backward of row ``r`` (node ``name``)."""
+    warnings.warn(f"Error detected in {name}. Traceback of forward call that caused the error:\n"
+                  f"{forward_trace(tape, r)}", UserWarning, stacklevel=2)
+
+
+def nan_input(grads: list) -> int:
+    """The position of the first gradient (array or None) that holds a nan, or -1."""
+    for k, g in enumerate(grads):
+        if g is not None and np.isnan(g).any():
+            return k
+    return -1

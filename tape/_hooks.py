@@ -1,0 +1,274 @@
+"""Tensor hooks: ``Tensor.register_hook`` and ``Tensor.register_post_accumulate_grad_hook``.
+
+A hook on a recorded tensor is kept by its tape (``tape.hooks``: node -> hooks).  Its gradient
+is complete when the sweep reaches the node's row (every row that used it comes later), so a
+backward makes the sweep stop there through the one stop protocol (``tape/_stops.py``): for the
+duration of the sweep the row's code is swapped for ``HOOKED`` (a code of the PYTHON range, in a
+copy of the rows the sweep reads: the tape keeps its codes), at which both sweeps stop; Python
+puts the code back, runs the hooks on the row's adjoint (a
+replacement is written in its place), and resumes the sweep at the row itself.  In a recorded
+backward (``create_graph=True``) the hooks see, and may return, recorded gradients.
+
+A leaf's hooks are kept on the tensor.  When a backward sweeps one tape, on which the leaf has
+one INPUT row, that row is swapped too, so the hooks run when the sweep reaches the leaf, as
+PyTorch runs them when the leaf's AccumulateGrad is ready; otherwise (a graph over several
+tapes) they run on the leaf's total gradient when it is delivered.  Either way they run before
+the gradient is accumulated into ``.grad`` (after which the post-accumulate hooks run) or
+returned by ``autograd.grad``.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Callable
+
+import numpy as np
+
+from . import _dtype as D
+from ._tensor import Tensor, _plain
+from .ops._spec import INPUT, PYTHON, R_OP, SOURCE
+from .utils.hooks import RemovableHandle
+
+HOOKED = PYTHON.start + 81      # 981: a hooked row's code while a sweep runs (never recorded)
+
+
+_leaf_hooks = [0]      # leaves that ever had hooks: while none did, a backward looks for none
+_task = threading.local()      # the backward running in this thread: its id, and what runs at its end
+_task_ids = itertools.count(1)
+
+
+def current_task() -> int:
+    """An id of the backward running in this thread (-1 outside one), as PyTorch's graph task id."""
+    return getattr(_task, "id", -1)
+
+
+def at_task_end(fn: Callable) -> None:
+    """Call ``fn()`` when the current backward has swept its graph."""
+    _task.finish.append(fn)
+
+
+def begin_task() -> tuple:
+    prev = (current_task(), getattr(_task, "finish", None))
+    _task.id = next(_task_ids)
+    _task.finish = []
+    return prev
+
+
+def end_task(prev: tuple, swept: bool) -> None:
+    finish = _task.finish
+    _task.id, _task.finish = prev
+    if swept:
+        for fn in finish:
+            fn()
+
+
+class _Hooks(dict):
+    """hook id -> hook, in registration order (a dict that handles can refer to weakly)."""
+
+
+class RowHooks:
+    """The hooks of one row: its tensor's (``register_hook``) and its node's (``grad_fn``'s
+    ``register_prehook`` and ``register_hook``)."""
+
+    __slots__ = ("tensor", "pre", "post")
+
+    def __init__(self) -> None:
+        self.tensor = _Hooks()
+        self.pre = _Hooks()
+        self.post = _Hooks()
+
+    def __bool__(self) -> bool:
+        return bool(self.tensor or self.pre or self.post)
+
+    @property
+    def node(self) -> bool:
+        return bool(self.pre or self.post)
+
+
+def _row_hooks(tape, r: int) -> RowHooks:
+    hooks = tape.hooks.get(r)
+    if hooks is None:
+        hooks = tape.hooks[r] = RowHooks()
+    return hooks
+
+
+def _add(hooks: _Hooks, hook: Callable) -> RemovableHandle:
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+def node_hook(tape, r: int, hook: Callable, pre: bool) -> RemovableHandle:
+    """Register ``hook`` on the node of row ``r``: before it runs (``pre``: ``hook(grad_outputs)``)
+    or after (``hook(grad_inputs, grad_outputs)``); a returned tuple replaces the gradients."""
+    hooks = _row_hooks(tape, r)
+    return _add(hooks.pre if pre else hooks.post, hook)
+
+
+def register_hook(self: Tensor, hook: Callable) -> RemovableHandle:
+    r"""Register a backward hook: ``hook(grad) -> Tensor or None`` runs each time a gradient
+    with respect to this tensor is computed; a returned tensor replaces the gradient.
+
+    Returns a handle whose ``remove()`` unregisters the hook.
+    """
+    if not self._rg:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self._tape is None:
+        hooks = self.__dict__.get("_hooks")
+        if hooks is None:
+            hooks = self._hooks = _Hooks()
+            _leaf_hooks[0] += 1
+        return _add(hooks, hook)
+    return _add(_row_hooks(self._tape, self._node).tensor, hook)
+
+
+def register_post_accumulate_grad_hook(self: Tensor, hook: Callable) -> RemovableHandle:
+    r"""Register a hook that runs after the gradient is accumulated into this leaf's ``.grad``:
+    ``hook(tensor) -> None``.  Returns a handle whose ``remove()`` unregisters it."""
+    if not self._rg:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self._tape is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    hooks = self.__dict__.get("_post_hooks")
+    if hooks is None:
+        hooks = self._post_hooks = _Hooks()
+        _leaf_hooks[0] += 1
+    return _add(hooks, hook)
+
+
+def run_hooks(hooks: dict, grad: Tensor) -> Tensor:
+    """Run ``hooks`` (those registered when they start) on ``grad``; return the last replacement."""
+    for hook in list(hooks.values()):
+        new = hook(grad)
+        if new is None:
+            continue
+        name = getattr(hook, "__name__", type(hook).__name__)
+        if not isinstance(new, Tensor):
+            raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
+        if new._shape != grad._shape:
+            raise RuntimeError(f"hook '{name}' has changed the size of value")
+        if new._dtype is not grad._dtype:
+            raise RuntimeError(f"hook '{name}' has changed the type of value (was "
+                               f"tape.{D.legacy_name(grad._dtype)}Tensor got tape.{D.legacy_name(new._dtype)}Tensor)")
+        grad = new
+    return grad
+
+
+def hook_rows(tape, alone: Callable, every: bool = False) -> tuple:
+    """The rows a sweep of ``tape`` runs over: ``(R, {row: (its code, its hooks)})``, where ``R``
+    is ``tape.R``, or, when rows are hooked, a copy in which their code is HOOKED (the tape
+    itself keeps its codes, so that anything reading it meanwhile sees the rows as they are).
+    When ``alone()`` (the backward sweeps this tape only), the INPUT rows of hooked leaves too,
+    so that a leaf's hooks run when the sweep reaches it, in PyTorch's order among the others.
+    With ``every`` (anomaly mode), every row that computes something, with no hooks (None)."""
+    rows = {}
+    if not (tape.hooks or every or _leaf_hooks[0]):
+        return tape.R, rows
+    if every:
+        for node in np.flatnonzero(tape.op[:tape.n] >= SOURCE.stop).tolist():
+            rows[node] = (int(tape.op[node]), None)
+    for node, hooks in tape.hooks.items():
+        if hooks and node < tape.n:
+            rows[node] = (int(tape.op[node]), hooks)       # (a RowHooks)
+    if _leaf_hooks[0] and alone():
+        seen = {}
+        for node, src in tape.src.items():
+            leaf = src() if type(src) is not tuple else None
+            if leaf is None or not (leaf.__dict__.get("_hooks") or leaf.__dict__.get("_post_hooks")):
+                continue
+            seen[id(leaf)] = None if id(leaf) in seen else (node, leaf.__dict__.get("_hooks") or {})
+        for entry in seen.values():
+            if entry is not None:           # (a leaf imported twice gets its hooks at delivery)
+                rows[entry[0]] = (INPUT, entry[1])
+    if not rows:
+        return tape.R, rows
+    R = tape.R[:, :tape.n].copy()
+    for node in rows:
+        R[R_OP, node] = HOOKED
+    return R, rows
+
+
+def unhook(tape, R, rows: dict, r: int, fired: set) -> dict:
+    """Put row ``r``'s code back in ``R``; return its tensor's hooks (noting a leaf's as run: ``fired``)."""
+    code, hooks = rows.pop(r)
+    R[R_OP, r] = code
+    if code == INPUT:
+        fired.add(id(tape.src[r]()))
+        return hooks
+    return hooks.tensor if hooks is not None else None
+
+
+def node_hooked(tape, r: int) -> bool:
+    hooks = tape.hooks.get(r)
+    return hooks is not None and hooks.node
+
+
+def _replacement(hook: Callable, new, old: tuple) -> tuple:
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(new, tuple):
+        raise TypeError(f"expected tuple, but hook returned '{type(new).__name__}'")
+    if len(new) != len(old):
+        raise RuntimeError(f"hook '{name}' has returned an incorrect number of values (got {len(new)}, but expected "
+                           f"{len(old)})")
+    for n, o in zip(new, old):
+        if n is None:
+            continue
+        if o is None:
+            raise RuntimeError("can't replace a None gradient with a non-None value")
+        if not isinstance(n, Tensor):
+            raise TypeError(f"expected Variable, but hook returned '{type(n).__name__}'")
+        if n._shape != o._shape:
+            raise RuntimeError(f"hook '{name}' has changed the size of value")
+        if n._dtype is not o._dtype:
+            raise RuntimeError(f"hook '{name}' has changed the type of value (was "
+                               f"tape.{D.legacy_name(o._dtype)}Tensor got tape.{D.legacy_name(n._dtype)}Tensor)")
+    return new
+
+
+def run_node_hooks(hooks: RowHooks, grad_outputs: tuple, compute: Callable) -> tuple:
+    """A hooked node's run: its pre-hooks on ``grad_outputs``, ``compute(grad_outputs)`` (the
+    gradients of its inputs), its hooks on both; returns the gradients of its inputs."""
+    for hook in list(hooks.pre.values()):
+        new = hook(grad_outputs)
+        if new is not None:
+            grad_outputs = _replacement(hook, new, grad_outputs)
+    grad_inputs = compute(grad_outputs)
+    for hook in list(hooks.post.values()):
+        new = hook(grad_inputs, grad_outputs)
+        if new is not None:
+            grad_inputs = _replacement(hook, new, grad_inputs)
+    return grad_inputs
+
+
+def deliver(tape, r: int, g, result) -> None:
+    """After a leaf's hooks ran at its INPUT row: hand its gradient to ``result.on_leaf`` (a
+    ``backward`` accumulates it into ``.grad`` there and then, and runs the post-accumulate hooks)."""
+    if result.on_leaf is not None and tape.op[r] == INPUT:
+        leaf = tape.src[r]()
+        result.delivered.add(id(leaf))
+        result.on_leaf(leaf, g)
+
+
+def fire_numeric(tape, r: int, hooks: dict, adjoint: np.ndarray) -> None:
+    """Run ``hooks`` on row ``r``'s adjoint (a view of the adjoint arena), in place."""
+    if hooks:
+        dtype = D.ARENA_DTYPES[int(tape.dt[r])]
+        adjoint[...] = run_hooks(hooks, _plain(adjoint.copy(), dtype))._value()
+
+
+def fire_leaf(leaf: Tensor, g):
+    """Run a leaf's hooks on its gradient ``g`` (an array, or a recorded tensor); return the result
+    in the same form."""
+    hooks = leaf.__dict__.get("_hooks")
+    if not hooks:
+        return g
+    if isinstance(g, Tensor):
+        return run_hooks(hooks, g)
+    return np.asarray(run_hooks(hooks, _plain(np.array(g, leaf._dtype.np), leaf._dtype))._value())
+
+
+def fire_post(leaf: Tensor) -> None:
+    hooks = leaf.__dict__.get("_post_hooks")
+    if hooks:
+        for hook in list(hooks.values()):
+            hook(leaf)

@@ -1,0 +1,138 @@
+"""Anomaly mode: ``detect_anomaly``/``set_detect_anomaly``, the nan check after each backward row,
+and the warning with the traceback of the forward call that recorded the failing node."""
+from __future__ import annotations
+
+import re
+import warnings
+
+import pytest
+
+import tape
+
+
+@pytest.fixture(autouse=True)
+def _anomaly_off():
+    yield
+    tape.set_anomaly_enabled(False)
+
+
+def _nan_backward(lib, create_graph=False):
+    x = lib.tensor([0.0, 1.0], requires_grad=True)
+    (x * 2).sum()           # (the thread's tape has rows already when anomaly mode starts)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        with lib.autograd.detect_anomaly():
+            y = x.sqrt()
+            z = y * 0.0
+            q = (z / y).sum()           # the line the warning points at
+            with pytest.raises(RuntimeError) as err:
+                if create_graph:
+                    lib.autograd.grad(q, x, create_graph=True)
+                else:
+                    q.backward()
+    user = [str(m.message) for m in w if m.category is UserWarning]
+    return str(err.value), user
+
+
+def test_nan_in_backward_raises_after_the_warning():
+    message, warned = _nan_backward(tape)
+    assert message == "Function 'DivBackward0' returned nan values in its 1th output."
+    assert warned[0] == ("Anomaly Detection has been enabled. This mode will increase the runtime and should only "
+                         "be enabled for debugging.")
+    assert warned[1].startswith("Error detected in DivBackward0. Traceback of forward call that caused the error:\n")
+    assert re.search(r'File ".*test_anomaly.py", line \d+, in _nan_backward\n    q = \(z / y\).sum\(\)  ', warned[1])
+
+
+def test_nan_in_a_recorded_backward():
+    message, warned = _nan_backward(tape, create_graph=True)
+    assert message == "Function 'DivBackward0' returned nan values in its 1th output."
+    assert "q = (z / y).sum()" in warned[1]
+
+
+def test_check_nan_off_and_mode_off():
+    x = tape.tensor([0.0, 1.0], requires_grad=True)
+    with tape.autograd.set_detect_anomaly(True, check_nan=False):
+        assert tape.is_anomaly_enabled() and not tape.is_anomaly_check_nan_enabled()
+        (x.sqrt() * 0.0 / x.sqrt()).sum().backward()
+    assert not tape.is_anomaly_enabled() and tape.is_anomaly_check_nan_enabled()
+    assert str(x.grad.tolist()) == "[nan, 0.0]"
+    x.grad = None
+    (x.sqrt() * 0.0 / x.sqrt()).sum().backward()         # no anomaly mode: no error either
+
+
+def test_set_detect_anomaly_as_a_function():
+    tape.autograd.set_detect_anomaly(True)
+    assert tape.is_anomaly_enabled()
+    tape.autograd.set_detect_anomaly(False)
+    assert not tape.is_anomaly_enabled()
+
+
+def test_errors_in_backward_are_preceded_by_the_forward_traceback():
+    class Boom(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            raise RuntimeError("Some error in backward")
+
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        with tape.autograd.detect_anomaly():
+            out = Boom.apply(x).sum()       # the call the warning shows
+            with pytest.raises(RuntimeError, match="^Some error in backward$"):
+                out.backward()
+            y2 = x * 1
+            w2 = y2 * y2
+            y2.add_(1)
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                w2.sum().backward()
+    warned = [str(m.message) for m in w if "Error detected" in str(m.message)]
+    assert warned[0].startswith("Error detected in BoomBackward.") and "out = Boom.apply(x).sum()" in warned[0]
+    assert warned[1].startswith("Error detected in MulBackward0.") and "w2 = y2 * y2" in warned[1]
+
+
+def test_results_are_unchanged_in_anomaly_mode():
+    x = tape.tensor([0.5, 1.5, 2.0], dtype=tape.float64, requires_grad=True)
+    w = tape.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=tape.float64, requires_grad=True)
+
+    def loss():
+        return ((w @ x).tanh() * x.sum()).sum() + (x.sin() * x).sum()
+
+    g0 = tape.autograd.grad(loss(), (x, w))
+    h0 = tape.autograd.grad(tape.autograd.grad(loss(), x, create_graph=True)[0].sum(), w)
+    with tape.autograd.set_detect_anomaly(True):
+        g1 = tape.autograd.grad(loss(), (x, w))
+        h1 = tape.autograd.grad(tape.autograd.grad(loss(), x, create_graph=True)[0].sum(), w)
+    for a, b in zip(g0 + h0, g1 + h1):
+        assert a.tolist() == b.tolist()
+
+
+@pytest.mark.torch
+def test_vs_torch():
+    torch = pytest.importorskip("torch")
+    got, want = _nan_backward(tape), _nan_backward(torch)
+    assert got[0] == want[0]
+    assert got[1][0] == want[1][0]
+    assert want[1][1].startswith(got[1][1].replace("test_anomaly.py", "test_anomaly.py"))
+
+
+def test_nan_from_a_python_row_outside_anomaly_mode_is_no_error():
+    class NanGrad(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * float("nan")
+
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    (NanGrad.apply(x) * 2).sum().backward()
+    assert str(x.grad.tolist()) == "[nan, nan]"
+    x.grad = None
+    with tape.autograd.set_detect_anomaly(True):
+        with pytest.raises(RuntimeError, match="^Function 'NanGradBackward' returned nan values in its 0th output.$"):
+            (NanGrad.apply(x) * 2).sum().backward()

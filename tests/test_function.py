@@ -1,0 +1,632 @@
+"""Custom ``tape.autograd.Function``: one row per call, whose backward runs the user's Python.
+
+The first part has fixed expectations (no torch needed); ``test_*_vs_torch`` run the same
+Functions in tape and in PyTorch (marker ``torch``) and compare values, gradients, node names
+and error messages.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import tape
+from tape.autograd import Function
+from tape.autograd.function import once_differentiable
+
+
+def _functions(lib):
+    """The same Functions written against ``lib`` (tape or torch)."""
+
+    class Cube(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return 3 * x ** 2 * g
+
+    class Split(lib.autograd.Function):
+        """Two inputs, a Python number, two outputs."""
+
+        @staticmethod
+        def forward(ctx, x, w, k):
+            ctx.save_for_backward(x, w)
+            ctx.k = k
+            return x * w, (x + w) * k
+
+        @staticmethod
+        def backward(ctx, ga, gb):
+            x, w = ctx.saved_tensors
+            return ga * w + gb * ctx.k, ga * x + gb * ctx.k, None
+
+    class Mixed(lib.autograd.Function):
+        """Non-tensor and integer outputs, a non-differentiable one; reports what backward got."""
+
+        seen = []
+
+        @staticmethod
+        def forward(ctx, x, n, y):
+            a = x * n
+            ctx.mark_non_differentiable(a)
+            return x * n, 3, (x + y).long(), x + y, a
+
+        @staticmethod
+        def backward(ctx, a, b, c, d, e):
+            Mixed.seen.append([None if t is None else (t.tolist(), str(t.dtype).split(".")[1]) for t in (a, b, c, d, e)])
+            return a * 2 + d, None, d
+
+    class Lazy(lib.autograd.Function):
+        """set_materialize_grads(False): unused outputs give None."""
+
+        seen = []
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.set_materialize_grads(False)
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            Lazy.seen.append((g1 is None, g2 is None))
+            return (g1 * 2 if g1 is not None else 0) + (g2 * 3 if g2 is not None else 0)
+
+    class Scale(lib.autograd.Function):
+        """The setup_context style, with a default argument."""
+
+        @staticmethod
+        def forward(x, k=2.0):
+            return x * k
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.k = inputs[1]
+            ctx.save_for_backward(output)
+
+        @staticmethod
+        def vjp(ctx, g):
+            out, = ctx.saved_tensors
+            return g * ctx.k + out * 0, None
+
+    class Double(lib.autograd.Function):
+        """In place, with mark_dirty."""
+
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class Needs(lib.autograd.Function):
+        seen = []
+
+        @staticmethod
+        def forward(ctx, x, y, z):
+            Needs.seen.append(ctx.needs_input_grad)
+            return x + y * z
+
+        @staticmethod
+        def backward(ctx, g):
+            Needs.seen.append(ctx.needs_input_grad)
+            return g, None, None
+
+    return dict(Cube=Cube, Split=Split, Mixed=Mixed, Lazy=Lazy, Scale=Scale, Double=Double, Needs=Needs)
+
+
+F = _functions(tape)
+
+
+def _bad(returns):
+    """A Function whose backward returns ``returns(g)``."""
+    class Bad(Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x * y
+
+        @staticmethod
+        def backward(ctx, g):
+            return returns(g)
+    return Bad
+
+
+# --- the tutorial, node, values ----------------------------------------------------------
+def test_myrelu_as_in_the_tutorial():
+    class MyReLU(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, input):
+            ctx.save_for_backward(input)
+            return input.clamp(min=0)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            input, = ctx.saved_tensors
+            grad_input = grad_output.clone()
+            grad_input[input < 0] = 0
+            return grad_input
+
+    x = tape.tensor([-1.0, 1.0, 2.0], requires_grad=True)
+    y = MyReLU.apply(x)
+    y.backward(tape.tensor([1.0, 1.0, 1.0]))
+    assert x.grad.tolist() == [0.0, 1.0, 1.0]
+    assert str(y) == "tensor([0., 1., 2.], grad_fn=<MyReLUBackward>)"
+    assert y.grad_fn.name() == "MyReLUBackward" and y.grad_fn.next_functions[0][0].variable is x
+
+
+def test_one_row_between_compiled_rows():
+    x = tape.tensor([0.5, -1.5, 2.0], dtype=tape.float64, requires_grad=True)
+    y = (F["Cube"].apply(x.sin()) * x).sum()
+    codes = [int(c) for c in y._tape.op[:y._tape.n]]
+    assert codes.count(tape.autograd.function.FUNCTION) == 1
+    y.backward()
+    s = np.sin(x.detach().numpy())
+    c = np.cos(x.detach().numpy())
+    np.testing.assert_allclose(x.grad.numpy(), 3 * s ** 2 * c * x.detach().numpy() + s ** 3, rtol=1e-14)
+
+
+def test_grad_fn_is_the_ctx_with_its_attributes():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    a, b = F["Split"].apply(x, tape.ones(2), 2.0)
+    node = a.grad_fn
+    assert node is b.grad_fn and type(node).__name__ == "SplitBackward"
+    assert node.k == 2.0 and node.needs_input_grad == (True, False, False)
+    assert [type(f).__name__ if f is not None else None for f, _ in node.next_functions] == ["AccumulateGrad", None]
+    assert node.metadata == {} and node.metadata is node.metadata
+    assert re.fullmatch(r"<tape\.autograd\.function\.SplitBackward object at 0x[0-9a-f]+>", repr(node))
+    assert a.requires_grad and not a.is_leaf
+
+
+def test_jvp_and_vmap_are_absent():
+    assert not hasattr(Function, "jvp") and not hasattr(Function, "vmap")
+    assert not hasattr(Function, "generate_vmap_rule")
+    assert Function.vjp is Function.backward
+
+
+def test_several_inputs_and_outputs():
+    x = tape.tensor([0.5, -1.0, 2.0], dtype=tape.float64, requires_grad=True)
+    w = tape.tensor([1.0, 2.0, 3.0], dtype=tape.float64, requires_grad=True)
+    a, b = F["Split"].apply(x.exp(), w, 2.0)
+    (a.tanh() + b * b).sum().backward()
+    e, wn = np.exp(x.detach().numpy()), w.detach().numpy()
+    ga, gb = 1 - np.tanh(e * wn) ** 2, 2 * (e + wn) * 2
+    np.testing.assert_allclose(x.grad.numpy(), (ga * wn + gb * 2) * e, rtol=1e-14)
+    np.testing.assert_allclose(w.grad.numpy(), ga * e + gb * 2, rtol=1e-14)
+
+
+def test_only_one_output_used_gets_zeros_for_the_other():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    a, b = F["Split"].apply(x, tape.tensor([3.0, 4.0]), 5.0)
+    b.sum().backward()
+    assert x.grad.tolist() == [5.0, 5.0]
+
+
+def test_non_tensor_and_non_differentiable_outputs():
+    F["Mixed"].seen.clear()
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = tape.tensor([1.0, 2.0])
+    out = F["Mixed"].apply(x, 2, y)
+    assert out[1] == 3
+    assert [o.requires_grad for o in (out[0], out[2], out[3], out[4])] == [True, False, True, False]
+    assert out[2].grad_fn is None and out[4].grad_fn is None
+    out[0].sum().backward()
+    assert F["Mixed"].seen == [[([1.0, 1.0], "float32"), None, ([0, 0], "int64"), ([0.0, 0.0], "float32"),
+                                ([0.0, 0.0], "float32")]]
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_set_materialize_grads_false_gives_none():
+    F["Lazy"].seen.clear()
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    F["Lazy"].apply(x)[1].sum().backward()
+    assert F["Lazy"].seen == [(True, False)] and x.grad.tolist() == [3.0, 3.0]
+
+
+def test_setup_context_style_and_vjp():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = F["Scale"].apply(x)
+    assert type(y.grad_fn).__name__ == "ScaleBackward" and y.tolist() == [2.0, 4.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+    x.grad = None
+    F["Scale"].apply(x, k=5.0).sum().backward()
+    assert x.grad.tolist() == [5.0, 5.0]
+
+
+def test_needs_input_grad():
+    F["Needs"].seen.clear()
+    x = tape.tensor([1.0], requires_grad=True)
+    F["Needs"].apply(x, tape.tensor([2.0]), 3).sum().backward()
+    assert F["Needs"].seen == [(True, False, False)] * 2
+
+
+def test_mark_dirty_moves_the_input_to_the_node():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    c = x * 1
+    r = F["Double"].apply(c)
+    assert r is c and type(c.grad_fn).__name__ == "DoubleBackward" and c._version == 2
+    assert c.tolist() == [2.0, 4.0]
+    (c * c).sum().backward()
+    assert x.grad.tolist() == [8.0, 16.0]
+
+
+def test_mark_dirty_errors():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="^a leaf Variable that requires grad has been used in an in-place "
+                                           "operation.$"):
+        F["Double"].apply(x)
+
+    class NotReturned(Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    with pytest.raises(RuntimeError, match="^Some elements marked as dirty during the forward method were not "
+                                           "returned as output. The inputs that are modified inplace must all be "
+                                           "outputs of the Function.$"):
+        NotReturned.apply(x * 1)
+
+
+def test_input_returned_as_is_gets_a_new_handle():
+    class Identity(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    c = x * 1
+    r = Identity.apply(c)
+    assert r is not c and type(r.grad_fn).__name__ == "IdentityBackward" and c._version == 0
+    r.sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_under_no_grad_nothing_is_recorded():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    with tape.no_grad():
+        y = F["Cube"].apply(x)
+    assert not y.requires_grad and y.grad_fn is None and y.tolist() == [1.0, 8.0]
+    y = F["Cube"].apply(tape.tensor([1.0, 2.0]))
+    assert not y.requires_grad and y.grad_fn is None
+
+
+def test_integer_input_that_needs_no_gradient():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = F["Needs"].apply(x, tape.tensor([2, 3]), 2)
+    assert y.tolist() == [5.0, 8.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+
+
+def test_mixed_dtype_outputs():
+    class Both(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, x.double() * 3
+
+        @staticmethod
+        def backward(ctx, a, b):
+            assert a.dtype == tape.float32 and b.dtype == tape.float64
+            return a * 2 + b.float() * 3
+
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    a, b = Both.apply(x)
+    assert a.dtype == tape.float32 and b.dtype == tape.float64
+    (a.sum() + b.sum()).backward()
+    assert x.grad.tolist() == [5.0, 5.0] and x.grad.dtype == tape.float32
+
+
+def test_gradients_are_shaped_and_cast_to_the_input():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    Wide = _bad(lambda g: (tape.ones(3, 2, dtype=tape.float64), None, None))
+    Wide.apply(x, tape.ones(2)).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0] and x.grad.dtype == tape.float32
+
+
+@pytest.mark.parametrize("returns, message", [
+    (lambda g: g, "function BadBackward returned an incorrect number of gradients (expected 2, got 1)"),
+    (lambda g: (g, g, g), "function BadBackward returned an incorrect number of gradients (expected 2, got 3)"),
+    (lambda g: (tape.ones(3), None),
+     "Function BadBackward returned an invalid gradient at index 0 - got [3] but expected shape compatible with [2]"),
+    (lambda g: (3.0, None), "expected Variable or None (got float)"),
+])
+def test_wrong_gradients_raise_pytorch_errors(returns, message):
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=f"^{re.escape(message)}$"):
+        _bad(returns).apply(x, tape.ones(2)).sum().backward()
+
+
+def test_legacy_and_missing_methods():
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        inst = F["Cube"]()
+    assert w[0].category is DeprecationWarning and "should not be instantiated" in str(w[0].message)
+    with pytest.raises(RuntimeError, match="^Legacy autograd function with non-static forward method is deprecated"):
+        inst(tape.ones(2))
+    with pytest.raises(NotImplementedError, match="^You must implement the forward function for custom "
+                                                  "autograd.Function.$"):
+        Function.apply(tape.ones(2, requires_grad=True))
+
+    class NoBackward(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+    with pytest.raises(NotImplementedError, match="^You must implement either the backward or vjp method"):
+        NoBackward.apply(tape.ones(2, requires_grad=True)).sum().backward()
+
+    class Both(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+        @staticmethod
+        def vjp(ctx, g):
+            return g
+
+    with pytest.raises(RuntimeError, match="^Implementing both 'backward' and 'vjp' for a custom Function is not "
+                                           "allowed. You should only implement one of them.$"):
+        Both.apply(tape.ones(2, requires_grad=True)).sum().backward()
+
+
+def test_saved_tensors_are_freed_after_backward():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = F["Cube"].apply(x * 1)
+    y.sum().backward(retain_graph=True)
+    y.sum().backward()
+    assert x.grad.tolist() == [6.0, 24.0]
+    with pytest.raises(RuntimeError, match="^Trying to backward through the graph a second time"):
+        y.sum().backward()
+    # A Function that saved nothing can be swept again, as in PyTorch.
+    z = F["Double"].apply(x + 1)
+    z.sum().backward()
+    z.sum().backward()
+    assert x.grad.tolist() == [10.0, 28.0]
+
+
+def test_saved_input_modified_in_place():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    b = x * 1
+    y = F["Cube"].apply(b)
+    b.add_(1)
+    with pytest.raises(RuntimeError, match=re.escape(
+            "one of the variables needed for gradient computation has been modified by an inplace operation: "
+            "[tape.FloatTensor [2]], which is output 0 of Add, is at version 1; expected version 0 instead.")):
+        y.sum().backward()
+    leaf = tape.tensor([1.0, 2.0])
+    w = tape.tensor([1.0, 1.0], requires_grad=True)
+    y = F["Split"].apply(w, leaf, 1.0)[0]
+    leaf.mul_(2)
+    with pytest.raises(RuntimeError, match=re.escape("[tape.FloatTensor [2]] is at version 1; expected version 0")):
+        y.sum().backward()
+
+
+def test_saved_output_modified_in_place():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = F["Scale"].apply(x)
+    y.add_(1)
+    with pytest.raises(RuntimeError, match=re.escape(
+            "[tape.FloatTensor [2]], which is output 0 of Scale, is at version 1; expected version 0 instead.")):
+        y.sum().backward()
+
+
+def test_double_backward_through_a_function():
+    x = tape.tensor([0.5, -1.5, 2.0], dtype=tape.float64, requires_grad=True)
+    z = (F["Cube"].apply(x.sin()) * x).sum()
+    g, = tape.autograd.grad(z, x, create_graph=True)
+    h, = tape.autograd.grad(g.sum(), x)
+    xv = x.detach().numpy()
+    s, c = np.sin(xv), np.cos(xv)
+    np.testing.assert_allclose(g.detach().numpy(), 3 * s ** 2 * c * xv + s ** 3, rtol=1e-13)
+    # d/dx of 3 s^2 c x + s^3
+    want = 6 * s * c * c * xv - 3 * s ** 3 * xv + 3 * s ** 2 * c + 3 * s ** 2 * c
+    np.testing.assert_allclose(h.numpy(), want, rtol=1e-13)
+
+
+def test_gradcheck_and_gradgradcheck_on_functions():
+    x = tape.tensor([0.5, -1.5, 2.0], dtype=tape.float64, requires_grad=True)
+    w = tape.tensor([1.0, 2.0, 3.0], dtype=tape.float64, requires_grad=True)
+    assert tape.autograd.gradcheck(F["Cube"].apply, (x,))
+    assert tape.autograd.gradgradcheck(F["Cube"].apply, (x,))
+    fn = lambda x, w: F["Split"].apply(x, w, 3.0)     # noqa: E731
+    assert tape.autograd.gradcheck(fn, (x, w)) and tape.autograd.gradgradcheck(fn, (x, w))
+
+
+def test_gradcheck_catches_a_wrong_backward():
+    wrong = _bad(lambda g: (g * 2, None))
+    x = tape.tensor([0.5, -1.5], dtype=tape.float64, requires_grad=True)
+    with pytest.raises(tape.autograd.GradcheckError):
+        tape.autograd.gradcheck(lambda x: wrong.apply(x, tape.ones(2, dtype=tape.float64)), (x,))
+
+
+def test_once_differentiable():
+    class Twice(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        @once_differentiable
+        def backward(ctx, g):
+            assert not tape.is_grad_enabled()
+            return g * 2
+
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    g, = tape.autograd.grad(Twice.apply(x).sum(), x, create_graph=True)
+    assert g.tolist() == [2.0, 2.0] and not g.requires_grad     # the seed needs no gradient
+    y = Twice.apply(x)
+    g, = tape.autograd.grad(y, x, grad_outputs=tape.ones(2, requires_grad=True), create_graph=True)
+    assert type(g.grad_fn).__name__ == "DelayedError"
+    with pytest.raises(RuntimeError, match="^trying to differentiate twice a function that was marked with "
+                                           "@once_differentiable$"):
+        g.sum().backward()
+
+
+def test_function_inputs_from_an_older_tape():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    (x * 1).sum().backward()        # the thread moves on to another tape
+    x.grad = None
+    y = F["Cube"].apply(h)
+    y.sum().backward()
+    assert x.grad.tolist() == [81.0, 324.0]
+
+
+def test_autograd_grad_of_one_output_and_unused_input():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    w = tape.tensor([3.0, 4.0], requires_grad=True)
+    u = tape.tensor([1.0, 1.0], requires_grad=True)
+    a, b = F["Split"].apply(x, w, 2.0)
+    gx, gu = tape.autograd.grad(a.sum(), (x, u), allow_unused=True)
+    assert gx.tolist() == [3.0, 4.0] and gu is None
+
+
+# --- against PyTorch ----------------------------------------------------------------------
+def _torch():
+    return pytest.importorskip("torch")
+
+
+def _scenarios():
+    def several(lib, F):
+        x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        a, b = F["Split"].apply(x.exp(), w, 2.0)
+        loss = (a.tanh() + b * b).sum()
+        gx, gw = lib.autograd.grad(loss, (x, w), create_graph=True)
+        hx, hw = lib.autograd.grad((gx * gw).sum(), (x, w))
+        return [a, b, gx, gw, hx, hw, type(a.grad_fn).__name__, type(gx.grad_fn).__name__]
+
+    def mixed(lib, F):
+        F["Mixed"].seen.clear()
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        out = F["Mixed"].apply(x, 2, lib.tensor([1.0, 2.0]))
+        (out[0] * out[3]).sum().backward()
+        return [out[0], out[1], out[2], out[3], out[4], [o.requires_grad for o in (out[0], out[2], out[3], out[4])],
+                x.grad, F["Mixed"].seen]
+
+    def lazy(lib, F):
+        F["Lazy"].seen.clear()
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        a, b = F["Lazy"].apply(x)
+        a.sum().backward()
+        return [x.grad, F["Lazy"].seen]
+
+    def dirty(lib, F):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        c = x * 1
+        r = F["Double"].apply(c)
+        (r * r).sum().backward()
+        return [r is c, c._version, type(c.grad_fn).__name__, x.grad]
+
+    def needs(lib, F):
+        F["Needs"].seen.clear()
+        x = lib.tensor([1.0], requires_grad=True)
+        F["Needs"].apply(x, lib.tensor([2.0], requires_grad=True), 3).sum().backward()
+        F["Needs"].apply(lib.tensor([1.0]), lib.tensor([2.0], requires_grad=True), 3).sum().backward()
+        return [F["Needs"].seen, x.grad]
+
+    def setup(lib, F):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = F["Scale"].apply(x, 3.0)
+        g, = lib.autograd.grad(y.sum(), x)
+        return [y, g, type(y.grad_fn).__name__]
+
+    def freed(lib, F):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = F["Cube"].apply(x * 1)
+        y.sum().backward()
+        y.sum().backward()
+
+    def modified_output(lib, F):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = F["Scale"].apply(x)
+        y.mul_(2)
+        y.sum().backward()
+
+    def wrong_count(lib, F):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        F["Needs"].apply(x, x, x).sum().backward()
+        Bad = type("Bad", (lib.autograd.Function,), {
+            "forward": staticmethod(lambda ctx, x: x * 2),
+            "backward": staticmethod(lambda ctx, g: (g, g))})
+        Bad.apply(x).sum().backward()
+
+    def wrong_shape(lib, F):
+        Bad = type("Bad", (lib.autograd.Function,), {
+            "forward": staticmethod(lambda ctx, x: x * 2),
+            "backward": staticmethod(lambda ctx, g: lib.ones(2, 3))})
+        Bad.apply(lib.ones(2, requires_grad=True)).sum().backward()
+
+    def broadcast_and_cast(lib, F):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        Bad = type("Bad", (lib.autograd.Function,), {
+            "forward": staticmethod(lambda ctx, x: x * 2),
+            "backward": staticmethod(lambda ctx, g: lib.ones(4, 2, dtype=lib.float64))})
+        Bad.apply(x).sum().backward()
+        return [x.grad]
+
+    return dict(several=several, mixed=mixed, lazy=lazy, dirty=dirty, needs=needs, setup=setup, freed=freed,
+                modified_output=modified_output, wrong_count=wrong_count, wrong_shape=wrong_shape,
+                broadcast_and_cast=broadcast_and_cast)
+
+
+def _plain(v, lib):
+    if isinstance(v, lib.Tensor):
+        return ("tensor", str(v.dtype).split(".")[1], tuple(v.shape), v.detach().numpy().tolist(), v.requires_grad)
+    if isinstance(v, (list, tuple)):
+        return [_plain(e, lib) for e in v]
+    return v
+
+
+def _run(name, lib):
+    try:
+        return ("ok", _plain(_scenarios()[name](lib, _functions(lib)), lib))
+    except Exception as e:      # compare the exception as a value
+        text = str(e).replace("torch.", "tape.")
+        return ("error", type(e).__name__, text.split(" Hint:")[0])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", sorted(_scenarios()))
+def test_scenarios_vs_torch(name):
+    torch = _torch()
+    want = _run(name, torch)
+    got = _run(name, tape)
+    if want[0] == "ok":
+        assert got[0] == "ok", got
+        _close(got[1], want[1])
+    else:
+        assert got == want
+
+
+def _close(got, want):
+    if isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), (got, want)
+        for g, w in zip(got, want):
+            _close(g, w)
+    elif isinstance(want, tuple) and want and want[0] == "tensor":
+        assert got[:3] == want[:3] and got[4] == want[4], (got, want)
+        np.testing.assert_allclose(np.asarray(got[3], float), np.asarray(want[3], float), rtol=1e-12)
+    else:
+        assert got == want, (got, want)

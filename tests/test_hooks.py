@@ -1,0 +1,436 @@
+"""Tensor hooks: ``register_hook`` (leaves and non-leaves, replacement, removal, order, create_graph)
+and ``register_post_accumulate_grad_hook``.
+
+Fixed expectations first; ``test_hook_scenarios_vs_torch`` (marker ``torch``) runs the same code
+in PyTorch and compares what the hooks saw and the gradients.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import tape
+from tape.utils.hooks import RemovableHandle
+
+
+def test_hooks_fire_in_order_and_replace():
+    log = []
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = y * 3
+    y.register_hook(lambda g: log.append(("y1", g.tolist())))
+    h2 = y.register_hook(lambda g: g * 10)
+    y.register_hook(lambda g: log.append(("y3", g.tolist())))
+    x.register_hook(lambda g: log.append(("x", g.tolist())))
+    x.register_post_accumulate_grad_hook(lambda t: log.append(("post", t.grad.tolist())))
+    y.retain_grad()
+    z.sum().backward(retain_graph=True)
+    assert log == [("y1", [3.0, 3.0]), ("y3", [30.0, 30.0]), ("x", [60.0, 60.0]), ("post", [60.0, 60.0])]
+    assert y.grad.tolist() == [30.0, 30.0] and x.grad.tolist() == [60.0, 60.0]
+    log.clear()
+    assert isinstance(h2, RemovableHandle)
+    h2.remove()
+    h2.remove()         # (a second remove does nothing)
+    z.sum().backward()
+    assert log == [("y1", [3.0, 3.0]), ("y3", [3.0, 3.0]), ("x", [6.0, 6.0]), ("post", [66.0, 66.0])]
+
+
+def test_hook_on_a_tensor_without_grad():
+    with pytest.raises(RuntimeError, match="^cannot register a hook on a tensor that doesn't require gradient$"):
+        tape.ones(2).register_hook(print)
+    x = tape.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="^cannot register a hook on a tensor that doesn't require gradient$"):
+        x.detach().register_post_accumulate_grad_hook(print)
+    with pytest.raises(RuntimeError, match="^post accumulate grad hooks cannot be registered on non-leaf tensors$"):
+        (x * 2).register_post_accumulate_grad_hook(print)
+
+
+@pytest.mark.parametrize("returns, error, message", [
+    (lambda g: tape.ones(3), RuntimeError, "hook '<lambda>' has changed the size of value"),
+    (lambda g: g.double(), RuntimeError,
+     "hook '<lambda>' has changed the type of value (was tape.FloatTensor got tape.DoubleTensor)"),
+    (lambda g: 3, TypeError, "expected Variable, but hook returned 'int'"),
+])
+def test_bad_replacements(returns, error, message):
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.register_hook(returns)
+    with pytest.raises(error, match="^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
+        y.sum().backward()
+    y = x * 2       # the tape's codes were put back: a later backward works
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_removal_during_backward():
+    log = []
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    w = y * 1
+    handles = {}
+
+    def first(g):
+        log.append("first")
+        handles["b"].remove()       # a hook of a tensor not reached yet: it does not fire
+
+    handles["a"] = w.register_hook(first)
+    handles["b"] = y.register_hook(lambda g: log.append("second"))
+    w.sum().backward()
+    assert log == ["first"]
+    log.clear()
+    y4 = x * 2
+    hs = {}
+    hs["a"] = y4.register_hook(lambda g: (log.append("a"), hs["b"].remove()) and None)
+    hs["b"] = y4.register_hook(lambda g: log.append("b"))       # same tensor: already under way
+    y4.sum().backward()
+    assert log == ["a", "b"]
+
+
+def test_a_hook_can_read_the_graph_meanwhile():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = y * 3
+    names = []
+    z.register_hook(lambda g: names.append((type(y.grad_fn).__name__, repr(y))))
+    y.register_hook(lambda g: None)     # (its row is reached later in the sweep)
+    z.sum().backward()
+    assert names == [("MulBackward0", "tensor([2., 4.], grad_fn=<MulBackward0>)")]
+
+
+def test_handle_as_context_manager():
+    log = []
+    x = tape.tensor([1.0], requires_grad=True)
+    y = x * 2
+    with y.register_hook(lambda g: log.append("in")):
+        pass
+    y.backward()
+    assert log == []
+
+
+def test_hook_registered_after_use_sees_the_whole_gradient():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    w = x * 2
+    q = (w * w).sum()
+    seen = []
+    w.register_hook(lambda g: seen.append(g.tolist()) or g * 0)
+    q.backward()
+    assert seen == [[4.0, 8.0]] and x.grad.tolist() == [0.0, 0.0]
+
+
+def test_hooks_on_seed_and_on_outputs_of_several():
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    y.register_hook(lambda g: g * 2)
+    y.backward(tape.ones(3))
+    assert x.grad.tolist() == [4.0, 4.0, 4.0]
+    x.grad = None
+    a, b, c = (x * 1).unbind()
+    b.register_hook(lambda g: g + 100)
+    (a * b * c).backward()
+    assert x.grad.tolist() == [6.0, 103.0, 2.0]
+
+
+def test_hook_on_the_fast_scalar_path():
+    t = tape.tensor(2.0, dtype=tape.float64, requires_grad=True)
+    u = t * t
+    u.register_hook(lambda g: g * 3)
+    (u.sin() + u).backward()
+    assert abs(t.grad.item() - 3 * (np.cos(4.0) + 1) * 4.0) < 1e-12
+
+
+def test_hooks_under_create_graph_see_recorded_gradients():
+    x = tape.tensor([1.0, 2.0], dtype=tape.float64, requires_grad=True)
+    y = x ** 3
+    y.register_hook(lambda g: g * x)
+    g, = tape.autograd.grad(y.sum(), x, create_graph=True)
+    h, = tape.autograd.grad(g.sum(), x)
+    assert g.tolist() == [3.0, 24.0] and h.tolist() == [9.0, 36.0]
+    seen = []
+    z = x * 1
+    z.register_hook(lambda g: seen.append(g.requires_grad))
+    g, = tape.autograd.grad((z * x).sum(), x, create_graph=True)
+    assert seen == [True] and g.requires_grad
+
+
+def test_autograd_grad_of_a_hooked_non_leaf_and_leaf():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = (y * 3).sum()
+    y.register_hook(lambda g: g + 1)
+    x.register_hook(lambda g: g * 10)
+    gy, = tape.autograd.grad(z, y, retain_graph=True)
+    gx, = tape.autograd.grad(z, x, retain_graph=True)
+    assert gy.tolist() == [4.0, 4.0] and gx.tolist() == [80.0, 80.0]
+    g1, g2 = tape.autograd.grad(z, (x, x))
+    assert g1.tolist() == g2.tolist() == [80.0, 80.0]
+
+
+def test_hooks_with_a_custom_function_and_jacobian():
+    class Twice(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    x = tape.tensor([1.0, 2.0], dtype=tape.float64, requires_grad=True)
+    calls = []
+    y = Twice.apply(x)
+    y.register_hook(lambda g: calls.append(1) or g * 3)
+    (y * y).sum().backward()
+    assert x.grad.tolist() == [24.0, 48.0] and calls == [1]
+
+    def f(x):
+        y = x * x
+        y.register_hook(lambda g: calls.append(2) or g * 2)
+        return y.sin()
+
+    J = tape.autograd.functional.jacobian(f, x)
+    np.testing.assert_allclose(J.numpy(), np.diag(4 * x.detach().numpy() * np.cos(x.detach().numpy() ** 2)))
+    assert calls.count(2) == 2      # one backward per output element, each running the hook
+
+
+def test_leaf_hooks_fire_when_its_gradient_is_complete():
+    log = []
+    a = tape.tensor(1.0, requires_grad=True)
+    b = tape.tensor(2.0, requires_grad=True)
+    w = tape.tensor(2.0, requires_grad=True)
+    c = a * b
+    d = c.exp() + w
+    for t, name in ((a, "a"), (b, "b"), (w, "w"), (c, "c")):
+        t.register_hook(lambda g, name=name: log.append(name))
+    d.backward()
+    assert log == ["w", "c", "a", "b"]      # PyTorch's order: w is ready first; a and b together
+
+
+def test_leaf_over_two_tapes_gets_its_hooks_once_on_the_total():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    (tape.ones(1, requires_grad=True) * 1).sum().backward()     # the thread moves on to another tape
+    y = h + x * 3
+    assert y._tape is not h._tape
+    seen = []
+    x.register_hook(lambda g: seen.append(g.tolist()) or g * 2)
+    y.sum().backward()
+    assert seen == [[5.0, 5.0]] and x.grad.tolist() == [10.0, 10.0]
+
+
+def test_node_hooks_and_prehooks():
+    log = []
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    w = tape.tensor([3.0, 4.0])
+    y = x * w
+    z = y.sin()
+    y.register_hook(lambda g: log.append("tensor"))
+    y.grad_fn.register_prehook(lambda go: log.append(("pre", len(go))))
+    y.grad_fn.register_hook(lambda gi, go: log.append(("post", gi[1] is None, gi[0].tolist(), go[0].tolist())))
+    h = y.grad_fn.register_prehook(lambda go: (go[0] * 2,))
+    y.grad_fn.register_hook(lambda gi, go: (gi[0] + 1, None))
+    y.retain_grad()
+    z.sum().backward(retain_graph=True)
+    g = np.cos([3.0, 8.0])
+    assert log[:2] == ["tensor", ("pre", 1)] and log[2][:2] == ("post", True)
+    np.testing.assert_allclose(log[2][2], 2 * g * [3.0, 4.0], rtol=1e-6)      # after the pre-hook's doubling
+    np.testing.assert_allclose(log[2][3], 2 * g, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * g * [3.0, 4.0] + 1, rtol=1e-6)
+    np.testing.assert_allclose(y.grad.numpy(), g, rtol=1e-6)        # retain_grad captures before node pre-hooks
+    h.remove()
+    x.grad = None
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), g * [3.0, 4.0] + 1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("hook, error, message", [
+    (lambda gi, go: 3, TypeError, "expected tuple, but hook returned 'int'"),
+    (lambda gi, go: (gi[0], gi[0]), RuntimeError, "can't replace a None gradient with a non-None value"),
+    (lambda gi, go: (gi[0],), RuntimeError, "hook '<lambda>' has returned an incorrect number of values (got 1, but "
+                                            "expected 2)"),
+    (lambda gi, go: (tape.ones(3), None), RuntimeError, "hook '<lambda>' has changed the size of value"),
+])
+def test_node_hook_errors(hook, error, message):
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 2
+    a.grad_fn.register_hook(hook)
+    with pytest.raises(error, match="^" + re.escape(message) + "$"):
+        a.sum().backward()
+
+
+def test_node_hooks_under_create_graph_and_on_functions():
+    x = tape.tensor([1.0, 2.0], dtype=tape.float64, requires_grad=True)
+    y = x ** 3
+    y.grad_fn.register_hook(lambda gi, go: (gi[0] * x,))
+    g, = tape.autograd.grad(y.sum(), x, create_graph=True)
+    h, = tape.autograd.grad(g.sum(), x)
+    assert g.tolist() == [3.0, 24.0] and h.tolist() == [9.0, 36.0]
+
+    class Twice(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2, None
+
+    seen = []
+    y = Twice.apply(x, 2)
+    y.grad_fn.register_prehook(lambda go: (go[0] * 10,))
+    y.grad_fn.register_hook(lambda gi, go: seen.append(len(gi)))
+    y.sum().backward()
+    assert x.grad.tolist() == [20.0, 20.0] and seen == [1]
+
+
+def test_multi_grad_hook_all():
+    log = []
+    a = tape.rand(2, 3, requires_grad=True)
+    b = tape.rand(2, 3, requires_grad=True)
+    c = a * b
+    d = a * b
+    h = tape.autograd.graph.register_multi_grad_hook((a, b, c, d), lambda grads: log.append([g is not None for g in grads]))
+    c.sum().backward(retain_graph=True)
+    c.sum().backward(inputs=(a,), retain_graph=True)
+    (c.sum() + d.sum()).backward(retain_graph=True)
+    assert log == [[True, True, True, False], [True, False, True, False], [True, True, True, True]]
+    h.remove()
+    c.sum().backward()
+    assert len(log) == 3
+
+
+def test_multi_grad_hook_all_fires_at_the_last_gradient():
+    log = []
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = y * 3
+    tape.autograd.graph.register_multi_grad_hook((y, z), lambda grads: log.append(("all", [g.tolist() for g in grads])))
+    x.register_hook(lambda g: log.append("x"))
+    z.sum().backward()
+    assert log == [("all", [[3.0, 3.0], [1.0, 1.0]]), "x"]
+
+
+def test_multi_grad_hook_any_and_errors():
+    log = []
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    z = x * 3
+    tape.autograd.graph.register_multi_grad_hook((y, z, tape.ones(2)), lambda g: log.append(g.tolist()), mode="any")
+    (y * z).sum().backward(retain_graph=True)
+    (y * z).sum().backward()
+    assert log == [[2.0, 4.0], [2.0, 4.0]]
+    with pytest.raises(ValueError, match=re.escape("Expects mode to be one of ('all', 'any') but got foo")):
+        tape.autograd.graph.register_multi_grad_hook((y,), print, mode="foo")
+    with pytest.raises(AssertionError, match="^Expected gradient function to be set$"):
+        tape.autograd.graph.register_multi_grad_hook((y, tape.ones(2)), print)
+
+
+def _scenarios():
+    def node_hooks(lib, log):
+        a = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        c = lib.cat([a, a * 2])
+        c.grad_fn.register_hook(lambda gi, go: log.append(("cat", len(gi))) or (gi[0] * 0, gi[1]))
+        u, v, w = (a * 1).unbind()
+        u.grad_fn.register_prehook(lambda go: log.append([None if g is None else g.tolist() for g in go]))
+        ((c * c).sum() + u * 3).backward()
+        return [a.grad]
+
+    def order(lib, log):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        z = y * 3
+        y.register_hook(lambda g: log.append(("y1", g.tolist())))
+        y.register_hook(lambda g: g * 10)
+        x.register_hook(lambda g: log.append(("x", g.tolist())))
+        x.register_post_accumulate_grad_hook(lambda t: log.append(("post", t.grad.tolist())))
+        y.retain_grad()
+        z.sum().backward()
+        return [x.grad, y.grad]
+
+    def leaves_and_nonleaf(lib, log):
+        a = lib.tensor(1.0, dtype=lib.float64, requires_grad=True)
+        b = lib.tensor(2.0, dtype=lib.float64, requires_grad=True)
+        c = a * b
+        d = c.exp() + b
+        a.register_hook(lambda g: log.append("a"))
+        b.register_hook(lambda g: log.append("b"))
+        c.register_hook(lambda g: log.append("c"))
+        d.backward()
+        return [a.grad, b.grad]
+
+    def leaf_used_last_fires_first(lib, log):
+        a = lib.tensor(1.0, requires_grad=True)
+        w = lib.tensor(2.0, requires_grad=True)
+        c = a * 3
+        d = c.exp() + w
+        a.register_hook(lambda g: log.append("a"))
+        w.register_hook(lambda g: log.append("w"))
+        c.register_hook(lambda g: log.append("c"))
+        w.register_post_accumulate_grad_hook(lambda t: log.append("w post"))
+        d.backward()
+        return [w.grad]
+
+    def inputs_only(lib, log):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x.sin()
+        z = (y * y).sum()
+        y.register_hook(lambda g: log.append("yin") or g * 0)
+        z.backward(inputs=[y])
+        return [y.grad, x.grad]
+
+    def retained_twice(lib, log):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x * 3
+        y.register_hook(lambda g: log.append("r"))
+        s = y.sum()
+        s.backward(retain_graph=True)
+        s.backward()
+        return [x.grad]
+
+    def create_graph(lib, log):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        x.register_hook(lambda g: log.append(g.requires_grad) or g * 2)
+        g, = lib.autograd.grad((x ** 2).sum(), x, create_graph=True)
+        h, = lib.autograd.grad(g.sum(), x)
+        return [g, h]
+
+    def float64_leaf_replaced(lib, log):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        x.register_hook(lambda g: g * 0 + 7)
+        (x * 2).sum().backward()
+        (x * 2).sum().backward()
+        return [x.grad]
+
+    def multi_all(lib, log):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        z = y * 3
+        w = x * 5
+        lib.autograd.graph.register_multi_grad_hook((y, z, w), lambda gs: log.append([None if g is None else g.tolist() for g in gs]))
+        x.register_hook(lambda g: log.append("x"))
+        (z.sum() + w.sum()).backward()
+        return [x.grad]
+
+    return dict(multi_all=multi_all, node_hooks=node_hooks, order=order, leaves_and_nonleaf=leaves_and_nonleaf, leaf_used_last_fires_first=leaf_used_last_fires_first, inputs_only=inputs_only,
+                retained_twice=retained_twice, create_graph=create_graph, float64_leaf_replaced=float64_leaf_replaced)
+
+
+def _plain(v, lib):
+    if isinstance(v, lib.Tensor):
+        return (str(v.dtype).split(".")[1], tuple(v.shape), v.detach().numpy().tolist(), v.requires_grad)
+    if isinstance(v, (list, tuple)):
+        return [_plain(e, lib) for e in v]
+    return v
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", sorted(_scenarios()))
+def test_hook_scenarios_vs_torch(name):
+    torch = pytest.importorskip("torch")
+    runs = []
+    for lib in (torch, tape):
+        log = []
+        out = _scenarios()[name](lib, log)
+        runs.append((_plain(out, lib), log))
+    assert runs[1] == runs[0]
