@@ -64,11 +64,14 @@ __all__ = [
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd", "is_tensor",
     "is_floating_point", "numel", "format_tape", "detach", "add", "sub", "subtract", "mul",
     "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
-    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid",
-    "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone",
-    "eq", "ne", "lt", "le", "gt", "ge", "reshape", "unsqueeze", "squeeze", "flatten",
-    "broadcast_shapes", "select", "transpose", "t", "cat", "concat", "concatenate", "stack",
-    "where", "unbind", "matmul", "mm", "mv", "dot", "sum", "mean",
+    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square",
+    "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan", "arctan", "asinh", "arcsinh",
+    "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad",
+    "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round", "logit", "selu", "celu",
+    "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max",
+    "maximum", "minimum", "clone", "eq", "ne", "lt", "le", "gt", "ge", "reshape", "unsqueeze",
+    "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t", "cat", "concat",
+    "concatenate", "stack", "where", "unbind", "matmul", "mm", "mv", "dot", "sum", "mean",
 ]
 
 
@@ -85,8 +88,44 @@ def format_tape(t: Tensor, last: builtins.int | None = ...) -> builtins.str:
 def abs(input: Tensor) -> Tensor:
     """The absolute value of each element."""
 
+def acos(input: Tensor) -> Tensor:
+    """The arccosine of each element."""
+
+def acosh(input: Tensor) -> Tensor:
+    """The inverse hyperbolic cosine of each element."""
+
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
+
+def arccos(input: Tensor) -> Tensor:
+    """The arccosine of each element."""
+
+def arccosh(input: Tensor) -> Tensor:
+    """The inverse hyperbolic cosine of each element."""
+
+def arcsin(input: Tensor) -> Tensor:
+    """The arcsine of each element."""
+
+def arcsinh(input: Tensor) -> Tensor:
+    """The inverse hyperbolic sine of each element."""
+
+def arctan(input: Tensor) -> Tensor:
+    """The arctangent of each element."""
+
+def arctanh(input: Tensor) -> Tensor:
+    """The inverse hyperbolic tangent of each element."""
+
+def asin(input: Tensor) -> Tensor:
+    """The arcsine of each element."""
+
+def asinh(input: Tensor) -> Tensor:
+    """The inverse hyperbolic sine of each element."""
+
+def atan(input: Tensor) -> Tensor:
+    """The arctangent of each element."""
+
+def atanh(input: Tensor) -> Tensor:
+    """The inverse hyperbolic tangent of each element."""
 
 def broadcast_shapes(*shapes: Shape) -> Size:
     """Return the shape that tensors of the given shapes broadcast to (ints count as 1-D shapes)."""
@@ -96,6 +135,12 @@ def cat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ..., axis: bui
 
     All tensors must have the same shape except along ``dim`` (1-D empty tensors are
     skipped, as in PyTorch); their dtypes are promoted to a common one."""
+
+def ceil(input: Tensor) -> Tensor:
+    """The smallest integer not below each element (integers are copied)."""
+
+def celu(input: Tensor, alpha: builtins.float = ...) -> Tensor:
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` for each element."""
 
 def clamp(input: Tensor, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
     """Clamp every element into ``[min, max]``."""
@@ -124,6 +169,9 @@ def cos(input: Tensor) -> Tensor:
 def cosh(input: Tensor) -> Tensor:
     """The hyperbolic cosine of each element."""
 
+def deg2rad(input: Tensor) -> Tensor:
+    """Each element converted from degrees to radians."""
+
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
 
@@ -139,14 +187,35 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
 def eq(input: Tensor, other: Operand) -> Tensor:
     """``self == other`` at each element, broadcasting."""
 
+def erf(input: Tensor) -> Tensor:
+    """The error function of each element."""
+
+def erfc(input: Tensor) -> Tensor:
+    """The complementary error function ``1 - erf(x)`` of each element."""
+
+def erfinv(input: Tensor) -> Tensor:
+    """The inverse error function of each element (nan outside [-1, 1])."""
+
 def exp(input: Tensor) -> Tensor:
     """The exponential of each element."""
+
+def exp2(input: Tensor) -> Tensor:
+    """``2 ** x`` for each element."""
 
 def expm1(input: Tensor) -> Tensor:
     """``exp(x) - 1`` for each element, accurate for small ``x``."""
 
+def fix(input: Tensor) -> Tensor:
+    """Each element rounded toward zero (integers are copied)."""
+
 def flatten(input: Tensor, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
+
+def floor(input: Tensor) -> Tensor:
+    """The largest integer not above each element (integers are copied)."""
+
+def frac(input: Tensor) -> Tensor:
+    """The fractional part ``x - trunc(x)`` of each element."""
 
 def ge(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
@@ -163,8 +232,15 @@ def log(input: Tensor) -> Tensor:
 def log10(input: Tensor) -> Tensor:
     """The base-10 logarithm of each element."""
 
+def log1p(input: Tensor) -> Tensor:
+    """``log(1 + x)`` for each element, accurate for small ``x``."""
+
 def log2(input: Tensor) -> Tensor:
     """The base-2 logarithm of each element."""
+
+def logit(input: Tensor, eps: Optional[builtins.float] = ...) -> Tensor:
+    """``log(x / (1 - x))`` for each element; with ``eps``, x is first clamped into ``[eps, 1 - eps]``
+    (a negative eps clamps nothing)."""
 
 def lt(input: Tensor, other: Operand) -> Tensor:
     """``self < other`` at each element, broadcasting."""
@@ -193,6 +269,10 @@ def multiply(input: Union[Tensor, Number], other: Operand) -> Tensor:
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Product of a matrix and a vector."""
 
+def nan_to_num(input: Tensor, nan: builtins.float = ..., posinf: Optional[builtins.float] = ..., neginf: Optional[builtins.float] = ...) -> Tensor:
+    """Each element with nan, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf``
+    (by default 0 and the dtype's largest and smallest finite values)."""
+
 def ne(input: Tensor, other: Operand) -> Tensor:
     """``self != other`` at each element, broadcasting."""
 
@@ -205,6 +285,9 @@ def negative(input: Tensor) -> Tensor:
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
 
+def rad2deg(input: Tensor) -> Tensor:
+    """Each element converted from radians to degrees."""
+
 def reciprocal(input: Tensor) -> Tensor:
     """``1 / x`` for each element (integers give the default float dtype)."""
 
@@ -215,11 +298,27 @@ def reshape(input: Tensor, *shape: Shape) -> Tensor:
     """The same data with a new shape (one dimension may be -1): a view where the layout
     allows one, else a contiguous copy."""
 
+def round(input: Tensor, *, decimals: Optional[builtins.int] = ...) -> Tensor:
+    """Each element rounded to the nearest integer (halves to even), or to ``decimals`` decimal
+    places (a negative number rounds to tens, hundreds ...)."""
+
+def rsqrt(input: Tensor) -> Tensor:
+    """The reciprocal of the square root of each element."""
+
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
 
+def selu(input: Tensor) -> Tensor:
+    """``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` with SELU's constants."""
+
+def sgn(input: Tensor) -> Tensor:
+    """The sign of each element (as ``sign`` for real tensors)."""
+
 def sigmoid(input: Tensor) -> Tensor:
     """The logistic sigmoid ``1 / (1 + exp(-x))`` of each element."""
+
+def sign(input: Tensor) -> Tensor:
+    """The sign (-1, 0 or 1) of each element; 0 for nan."""
 
 def sin(input: Tensor) -> Tensor:
     """The sine of each element."""
@@ -229,6 +328,9 @@ def sinh(input: Tensor) -> Tensor:
 
 def sqrt(input: Tensor) -> Tensor:
     """The square root of each element."""
+
+def square(input: Tensor) -> Tensor:
+    """The square of each element (``self ** 2``; bool gives int64)."""
 
 def squeeze(input: Tensor, dim: Optional[Shape] = ...) -> Tensor:
     """Remove dimensions of size one (all of them, or those in ``dim``)."""
@@ -259,6 +361,9 @@ def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
 
 def true_divide(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self / other``, broadcasting (true division: integers give the default float dtype)."""
+
+def trunc(input: Tensor) -> Tensor:
+    """Each element rounded toward zero (integers are copied)."""
 
 def unbind(input: Tensor, dim: builtins.int = ...) -> builtins.tuple:
     """Remove a dimension; return the tuple of all slices along it."""

@@ -84,10 +84,34 @@ class Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
     def abs(self) -> Tensor:
         """The absolute value of each element."""
+    def acos(self) -> Tensor:
+        """The arccosine of each element."""
+    def acosh(self) -> Tensor:
+        """The inverse hyperbolic cosine of each element."""
     def add(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self + alpha * other``."""
     def add_(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self += alpha * other``, in place."""
+    def arccos(self) -> Tensor:
+        """The arccosine of each element."""
+    def arccosh(self) -> Tensor:
+        """The inverse hyperbolic cosine of each element."""
+    def arcsin(self) -> Tensor:
+        """The arcsine of each element."""
+    def arcsinh(self) -> Tensor:
+        """The inverse hyperbolic sine of each element."""
+    def arctan(self) -> Tensor:
+        """The arctangent of each element."""
+    def arctanh(self) -> Tensor:
+        """The inverse hyperbolic tangent of each element."""
+    def asin(self) -> Tensor:
+        """The arcsine of each element."""
+    def asinh(self) -> Tensor:
+        """The inverse hyperbolic sine of each element."""
+    def atan(self) -> Tensor:
+        """The arctangent of each element."""
+    def atanh(self) -> Tensor:
+        """The inverse hyperbolic tangent of each element."""
     def backward(self, gradient: Optional[Tensor] = ..., retain_graph: Optional[builtins.bool] = ..., create_graph: builtins.bool = ..., inputs: Optional[_Tensors] = ...) -> None:
         """Compute the gradient of this tensor with respect to the graph leaves.
 
@@ -96,6 +120,8 @@ class Tensor:
         The graph is freed unless ``retain_graph`` (default: ``create_graph``)."""
     def bool(self) -> Tensor:
         """``self.to(tape.bool)``."""
+    def ceil(self) -> Tensor:
+        """The smallest integer not below each element (integers are copied)."""
     def clamp(self, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
         """Clamp every element into ``[min, max]``."""
     def clamp_max(self, max: Number) -> Tensor:
@@ -117,6 +143,8 @@ class Tensor:
     def data(self) -> Tensor: ...
     @data.setter
     def data(self, other: Tensor) -> None: ...
+    def deg2rad(self) -> Tensor:
+        """Each element converted from degrees to radians."""
     def detach(self) -> Tensor:
         """A new tensor sharing storage, detached from the graph (a leaf)."""
     def detach_(self) -> Tensor:
@@ -138,8 +166,16 @@ class Tensor:
     def dtype(self) -> _DType: ...
     def eq(self, other: Operand) -> Tensor:
         """``self == other`` at each element, broadcasting."""
+    def erf(self) -> Tensor:
+        """The error function of each element."""
+    def erfc(self) -> Tensor:
+        """The complementary error function ``1 - erf(x)`` of each element."""
+    def erfinv(self) -> Tensor:
+        """The inverse error function of each element (nan outside [-1, 1])."""
     def exp(self) -> Tensor:
         """The exponential of each element."""
+    def exp2(self) -> Tensor:
+        """``2 ** x`` for each element."""
     def expand(self, *sizes: Shape) -> Tensor:
         """Broadcast the tensor to a larger size (-1 keeps a dimension)."""
     def expand_as(self, other: Tensor) -> Tensor:
@@ -148,10 +184,16 @@ class Tensor:
         """``exp(x) - 1`` for each element, accurate for small ``x``."""
     def fill_(self, value: Union[Number, Tensor]) -> Tensor:
         """Fill the tensor with ``value`` in place."""
+    def fix(self) -> Tensor:
+        """Each element rounded toward zero (integers are copied)."""
     def flatten(self, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
         """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
     def float(self) -> Tensor:
         """``self.to(tape.float32)``."""
+    def floor(self) -> Tensor:
+        """The largest integer not above each element (integers are copied)."""
+    def frac(self) -> Tensor:
+        """The fractional part ``x - trunc(x)`` of each element."""
     def ge(self, other: Operand) -> Tensor:
         """``self >= other`` at each element, broadcasting."""
     @property
@@ -182,8 +224,13 @@ class Tensor:
         """The natural logarithm of each element."""
     def log10(self) -> Tensor:
         """The base-10 logarithm of each element."""
+    def log1p(self) -> Tensor:
+        """``log(1 + x)`` for each element, accurate for small ``x``."""
     def log2(self) -> Tensor:
         """The base-2 logarithm of each element."""
+    def logit(self, eps: Optional[builtins.float] = ...) -> Tensor:
+        """``log(x / (1 - x))`` for each element; with ``eps``, x is first clamped into ``[eps, 1 - eps]``
+        (a negative eps clamps nothing)."""
     def long(self) -> Tensor:
         """``self.to(tape.int64)``."""
     def lt(self, other: Operand) -> Tensor:
@@ -206,6 +253,9 @@ class Tensor:
         """``self * other``, broadcasting."""
     def mv(self, vec: Tensor) -> Tensor:
         """Product of a matrix and a vector."""
+    def nan_to_num(self, nan: builtins.float = ..., posinf: Optional[builtins.float] = ..., neginf: Optional[builtins.float] = ...) -> Tensor:
+        """Each element with nan, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf``
+        (by default 0 and the dtype's largest and smallest finite values)."""
     @property
     def ndim(self) -> builtins.int: ...
     def ndimension(self) -> builtins.int: ...
@@ -221,6 +271,8 @@ class Tensor:
         """The value as a numpy array sharing storage with the tensor."""
     def pow(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
+    def rad2deg(self) -> Tensor:
+        """Each element converted from radians to degrees."""
     def reciprocal(self) -> Tensor:
         """``1 / x`` for each element (integers give the default float dtype)."""
     def relu(self) -> Tensor:
@@ -240,12 +292,21 @@ class Tensor:
         """Make this non-leaf tensor keep its ``.grad`` after backward."""
     @property
     def retains_grad(self) -> builtins.bool: ...
+    def round(self, *, decimals: Optional[builtins.int] = ...) -> Tensor:
+        """Each element rounded to the nearest integer (halves to even), or to ``decimals`` decimal
+        places (a negative number rounds to tens, hundreds ...)."""
+    def rsqrt(self) -> Tensor:
+        """The reciprocal of the square root of each element."""
     def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
         """The slice at ``index`` along ``dim`` (that dimension removed)."""
+    def sgn(self) -> Tensor:
+        """The sign of each element (as ``sign`` for real tensors)."""
     @property
     def shape(self) -> Size: ...
     def sigmoid(self) -> Tensor:
         """The logistic sigmoid ``1 / (1 + exp(-x))`` of each element."""
+    def sign(self) -> Tensor:
+        """The sign (-1, 0 or 1) of each element; 0 for nan."""
     def sin(self) -> Tensor:
         """The sine of each element."""
     def sinh(self) -> Tensor:
@@ -254,6 +315,8 @@ class Tensor:
         """Return the size of the tensor, or of dimension ``dim``."""
     def sqrt(self) -> Tensor:
         """The square root of each element."""
+    def square(self) -> Tensor:
+        """The square of each element (``self ** 2``; bool gives int64)."""
     def squeeze(self, dim: Optional[Shape] = ...) -> Tensor:
         """Remove dimensions of size one (all of them, or those in ``dim``)."""
     def stride(self, dim: Optional[builtins.int] = ...) -> Any:
@@ -279,6 +342,8 @@ class Tensor:
         """Swap two dimensions."""
     def true_divide(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
+    def trunc(self) -> Tensor:
+        """Each element rounded toward zero (integers are copied)."""
     def type(self, dtype: Optional[_DType] = ...) -> Union[builtins.str, Tensor]:
         """The tensor's type name (``'tape.FloatTensor'``), or the tensor converted to ``dtype``."""
     def unbind(self, dim: builtins.int = ...) -> builtins.tuple:

@@ -39,6 +39,25 @@ CASES = {
     "pow_0": (E.POWC, lambda x: x ** 0, (0, 0)),
     "rpow_2.5": (E.RPOWC, lambda x: 2.5 ** x, (2, 0)),
     "rpow_0": (E.RPOWC, lambda x: 0.0 ** x, (0, 0)),
+    # ---- elem (issue 14)
+    "rsqrt": (E.RSQRT, lambda x: x.rsqrt(), (0, 0)),
+    "log1p": (E.LOG1P, lambda x: x.log1p(), (0, 0)),
+    "asin": (E.ASIN, lambda x: x.asin(), (0, 0)),
+    "acos": (E.ACOS, lambda x: x.acos(), (0, 0)),
+    "atan": (E.ATAN, lambda x: x.atan(), (0, 0)),
+    "asinh": (E.ASINH, lambda x: x.asinh(), (0, 0)),
+    "acosh": (E.ACOSH, lambda x: x.acosh(), (0, 0)),
+    "atanh": (E.ATANH, lambda x: x.atanh(), (0, 0)),
+    "erf": (E.ERF, lambda x: x.erf(), (4, 4)),
+    "erfc": (E.ERFC, lambda x: x.erfc(), (4, 4)),
+    "erfinv": (E.ERFINV, lambda x: (x * 0.1).erfinv(), (4, 4)),
+    "exp2": (E.EXP2, lambda x: x.exp2(), (0, 0)),
+    "deg2rad": (E.DEG2RAD, lambda x: x.deg2rad(), (0, 0)),
+    "rad2deg": (E.RAD2DEG, lambda x: x.rad2deg(), (0, 0)),
+    "logit": (E.LOGIT, lambda x: (x * 0.1).logit(), (0, 0)),
+    "logit_eps": (E.LOGIT, lambda x: (x * 0.1).logit(eps=0.05), (0, 0)),
+    "selu": (E.SELU, lambda x: tape.selu(x), (3, 2)),
+    "celu": (E.CELU, lambda x: tape.celu(x, 1.5), (2, 2)),
 }
 DTYPES = {"float32": (tape.float32, np.float32, 0), "float64": (tape.float64, np.float64, 1)}
 EDGES = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan]
