@@ -41,6 +41,7 @@ SINH, COSH, EXPM1 = range(_U + 30, _U + 33)
 (RSQRT, LOG1P, ASIN, ACOS, ATAN, ASINH, ACOSH, ATANH, ERF, ERFC, ERFINV, EXP2, FRAC, DEG2RAD, RAD2DEG,
  SIGN, SGN, FLOOR, CEIL, ROUND, TRUNC, LOGIT, SELU, CELU, NAN_TO_NUM) = range(50, 75)
 ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, MASKED = range(_B, _B + 8)
+ATAN2, FMOD, REMAINDER, HYPOT, LOGADDEXP, LOGADDEXP2, XLOGY, COPYSIGN = range(170, 178)
 ROLES.cast, ROLES.clone, ROLES.add = CAST, CLONE, ADD    # rows the engine records by itself (``ops/_spec.Roles``)
 
 # Kinds of MASK: a piecewise-constant function of x, whose derivative is zero.
@@ -489,6 +490,39 @@ def _d_extremum(gy, a, b, y, s):
 
 
 @njit(cache=True, error_model="numpy")
+def _log(t):
+    """``log(t)`` as numpy's: -inf at 0, nan below."""
+    return math.log(t) if t > 0 else (-math.inf if t == 0 else math.nan)
+
+
+@njit(cache=True, error_model="numpy")
+def _elem_bd(code, gy, a, b, y):
+    """The two input adjoints of one element of the catalogue's binary ops (PyTorch's formulas)."""
+    one = type(a)(1.0)
+    if code == ATAN2:
+        r = one / (a * a + b * b)
+        return (gy * b) * r, (gy * -a) * r
+    if code == FMOD:
+        return gy, -gy * np.trunc(a / b)
+    if code == REMAINDER:
+        return gy, -gy * np.floor(a / b)
+    if code == HYPOT:
+        return (gy * a) / y, (gy * b) / y
+    if code == LOGADDEXP:
+        return gy / (one + math.exp(b - a)), gy / (one + math.exp(a - b))
+    if code == LOGADDEXP2:
+        two = type(a)(2.0)
+        return gy / (one + two ** (b - a)), gy / (one + two ** (a - b))
+    if code == XLOGY:
+        # xlogy(g, b), 0 where a == 0 and b <= 0; g a / b
+        da = type(gy)(0.0) if (gy == 0 and b == b) else gy * _log(b)
+        return (type(gy)(0.0) if (a == 0 and b <= 0) else da), (gy * a) / b
+    if code == COPYSIGN:
+        return gy * (type(a)(_mask(M_SIGN, a, 0.0, 0.0) * _mask(M_SIGN, y, 0.0, 0.0)) + (a - a)), type(gy)(0.0)
+    return math.nan, math.nan
+
+
+@njit(cache=True, error_model="numpy")
 def _binary_d(code, s, gy, a, b, y):
     """The two input adjoints contributed by one element of a binary row."""
     if code == ADD or code == SUB:
@@ -503,6 +537,8 @@ def _binary_d(code, s, gy, a, b, y):
         return _d_masked(gy, a, b, y, s)
     if code == MAXIMUM or code == MINIMUM:
         return _d_extremum(gy, a, b, y, s)
+    if code >= ATAN2 and code <= COPYSIGN:
+        return _elem_bd(code, gy, a, b, y)
     return math.nan, math.nan       # a code without a branch here: an error value
 
 
@@ -802,6 +838,39 @@ def unary_forward(code, n, fa, fb, ia, v, ox, oy):
 
 
 @njit(cache=True, error_model="numpy")
+def _elem_bf(code, a, b):
+    """One element of the catalogue's binary ops."""
+    if code == ATAN2:
+        return math.atan2(a, b)
+    if code == FMOD:
+        return np.fmod(a, b)
+    if code == REMAINDER:       # (PyTorch's: fmod, moved into b's sign)
+        m = np.fmod(a, b)
+        return m + b if (m != 0 and (b < 0) != (m < 0)) else m
+    if code == HYPOT:
+        return math.hypot(a, b)
+    if code == LOGADDEXP:
+        if a != a or b != b:
+            return type(a)(math.nan)
+        if a == b and a - a != 0:
+            return a                    # (inf and inf, -inf and -inf)
+        return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+    if code == LOGADDEXP2:
+        if a != a or b != b:
+            return type(a)(math.nan)
+        if a == b and a - a != 0:
+            return a
+        return max(a, b) + math.log1p(type(a)(2.0) ** (-abs(a - b))) / type(a)(LN2)
+    if code == XLOGY:
+        if b != b:
+            return b
+        return type(a)(0.0) if a == 0 else a * _log(b)
+    if code == COPYSIGN:
+        return math.copysign(a, b)
+    return math.nan
+
+
+@njit(cache=True, error_model="numpy")
 def _binary_f(code, a, b):
     if code == ADD:
         return a + b
@@ -819,6 +888,8 @@ def _binary_f(code, a, b):
         return a * b if b != 0 else 0.0 * b
     if code == MINIMUM:
         return a if (a <= b or a != a) else b
+    if code >= ATAN2 and code <= COPYSIGN:
+        return _elem_bf(code, a, b)
     return math.nan     # a code without a branch here: an error value
 
 
@@ -1230,6 +1301,96 @@ _b(MAXIMUM, "maximum", "MaximumBackward0", X0 | X1, np.maximum, _maximum_scalar,
 _b(MINIMUM, "minimum", "MinimumBackward0", X0 | X1, np.minimum, _minimum_scalar,
    lambda g, x, y, r: (g._masked((x[1] - x[0])._mask(M_STEP_HALF, constant=True)),
                        g._masked((x[0] - x[1])._mask(M_STEP_HALF, constant=True))))
+
+# --- the catalogue's binary ops (issue 14) ----------------------------------------
+def _xlogy(a, b):
+    """``a * log(b)``, 0 where a == 0 (unless b is nan), as PyTorch."""
+    y = np.where(a == 0, 0.0, a * np.log(b)).astype(np.result_type(a, b), copy=False)
+    return np.where(np.isnan(b), b, y)
+
+
+def _remainder(a, b):
+    """PyTorch's remainder: fmod moved into b's sign (a zero keeps a's sign, unlike numpy's)."""
+    m = np.fmod(a, b)
+    return np.where((m != 0) & ((b < 0) != (m < 0)), m + b, m).astype(m.dtype, copy=False)
+
+
+def _remainder_scalar(a: float, b: float) -> float:
+    m = math.fmod(a, b)
+    return m + b if (m != 0 and (b < 0) != (m < 0)) else m
+
+
+def _xlogy_scalar(a: float, b: float) -> float:
+    if b != b:
+        return b
+    return 0.0 if a == 0 else a * math.log(b)
+
+
+def _logaddexp_scalar(a: float, b: float) -> float:
+    if a != a or b != b:
+        return math.nan
+    if a == b and a - a != 0:
+        return a
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+
+
+def _logaddexp2_scalar(a: float, b: float) -> float:
+    if a != a or b != b:
+        return math.nan
+    if a == b and a - a != 0:
+        return a
+    return max(a, b) + math.log1p(2.0 ** (-abs(a - b))) / LN2
+
+
+def _xlogy_vjp(g, x, y, r):
+    """PyTorch's: xlogy(g, b) masked to 0 where a == 0 and b <= 0, and g a / b; xlogy(g, b) is 0
+    where g == 0 (unless b is nan), written with constant masks."""
+    a, b = x
+    not_xlogy = (1.0 - g._mask(M_NONZERO, constant=True)) * b._mask(M_INRANGE, -math.inf, math.inf, constant=True)
+    filled = a._mask(M_ZERO, constant=True) + (1.0 - a._mask(M_NONZERO, constant=True)) * b._mask(M_NONPOS, constant=True)
+    return (g * b.log())._masked((1.0 - not_xlogy) * (1.0 - filled)), g * a / b
+
+
+def _copysign_vjp(g, x, y, r):
+    """PyTorch's g * where(x == 0, 0, y / x) (nan where x is not finite), with the ratio, +-1, taken
+    as signs: its own derivative is 0, exactly (y / x's is, up to rounding)."""
+    ratio = x[0]._mask(M_SIGN, constant=True) * y._mask(M_SIGN, constant=True) + (x[0] - x[0])
+    return g * ratio, x[1]._mask(M_ZERO, constant=True)
+
+
+def _atan2_vjp(g, x, y, r):
+    recip = (x[0] * x[0] + x[1] * x[1]).reciprocal()
+    return g * x[1] * recip, g * -x[0] * recip
+
+
+def _b2(code, name, grad_fn, saved, forward, scalar, vjp, ulps, numpy_rows=True, number_name=None, rnumber_name=None):
+    """A binary op; ``number_name`` (``rnumber_name``): its node's name when the second (first)
+    operand was a Python number, recorded as a 0-d constant with ``ib`` = 1 (2)."""
+    names = {0: grad_fn, 1: number_name, 2: rnumber_name}
+    of = None if number_name is None else (lambda r: names[r.ib])
+    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False, grad_fn_of=of, arity=2, ulps=ulps,
+                       numpy_rows=numpy_rows, nondiff_of=lambda r: _NUMBER_SIDE[r.ib]))
+
+
+_NUMBER_SIDE = {0: (), 1: (1,), 2: (0,)}     # the input a Python-number operand became (``ib``)
+
+
+_b2(ATAN2, "atan2", "Atan2Backward0", X0 | X1, np.arctan2, math.atan2, _atan2_vjp, (*TRANSCENDENTAL, (0, 0)))
+_b2(FMOD, "fmod", "FmodBackward1", X0 | X1, np.fmod, math.fmod,
+    lambda g, x, y, r: (g, -g * (x[0] / x[1]).trunc()), (0, (0, 0), (0, 0)), number_name="FmodBackward0")
+_b2(REMAINDER, "remainder", "RemainderBackward1", X0 | X1, _remainder, _remainder_scalar,
+    lambda g, x, y, r: (g, -g * (x[0] / x[1]).floor()), (0, (0, 0), (0, 0)), number_name="RemainderBackward0",
+    rnumber_name="RemainderBackward1")
+_b2(HYPOT, "hypot", "HypotBackward0", X0 | X1 | OUT, np.hypot, math.hypot,
+    lambda g, x, y, r: (g * x[0] / y, g * x[1] / y), (*TRANSCENDENTAL, (0, 0)))
+_b2(LOGADDEXP, "logaddexp", "LogaddexpBackward0", X0 | X1, np.logaddexp, _logaddexp_scalar,
+    lambda g, x, y, r: (g / ((x[1] - x[0]).exp() + 1.0), g / ((x[0] - x[1]).exp() + 1.0)), (*TRANSCENDENTAL, (4, 4)))
+_b2(LOGADDEXP2, "logaddexp2", "Logaddexp2Backward0", X0 | X1, np.logaddexp2, _logaddexp2_scalar,
+    lambda g, x, y, r: (g / ((x[1] - x[0]).exp2() + 1.0), g / ((x[0] - x[1]).exp2() + 1.0)), (4, (4, 4), (4, 4)))
+_b2(XLOGY, "xlogy", "XlogyBackward0", X0 | X1, _xlogy, _xlogy_scalar, _xlogy_vjp, (*TRANSCENDENTAL, (2, 4)),
+    number_name="XlogyBackward2", rnumber_name="XlogyBackward1")
+_b2(COPYSIGN, "copysign", "CopysignBackward0", X0 | OUT, np.copysign, math.copysign,
+    _copysign_vjp, (0, (0, 0), (0, 0)), number_name="CopysignBackward1")
 
 # g where the mask is nonzero, times it (0 elsewhere, whatever g is): the masked derivatives.
 _b(MASKED, "_masked", "WhereBackward0", X1, lambda g, m: np.where(m != 0, g * m, 0 * m).astype(g.dtype, copy=False),
@@ -1858,6 +2019,101 @@ def maximum(self, other: Tensor) -> Tensor:
 def minimum(self, other: Tensor) -> Tensor:
     """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
     return _binary(self, _tensor_arg(other, "minimum"), MINIMUM)
+
+
+# -- the catalogue's binary ops (issue 14) --
+def _with_wrapped(a, b, code: int, floating: bool) -> Tensor:
+    """``a (op) b`` where one of them is a Python number: the number becomes a 0-d constant of the
+    row's dtype (promoted as PyTorch promotes a number), and the row notes which side it was."""
+    x, c, side = (a, b, 1) if isinstance(a, Tensor) else (b, a, 2)
+    dt = D.result_type(x, c)
+    if floating and not dt.is_floating_point:
+        dt = D.get_default_dtype()
+    if x._dtype is not dt:
+        x = x.to(dt)
+    k = plain(np.asarray(c, dt.np), dt)
+    va, vb = (x._value(), k._v) if side == 1 else (k._v, x._value())
+    y = np.asarray(REGISTRY[code].forward(va, vb), dt.np)
+    if x._rg and state.grad:
+        return emit(code, y, dt, x, k, ib=1) if side == 1 else emit(code, y, dt, k, x, ib=2)
+    return plain(y, dt)
+
+
+def _catalogue_binary(a: Tensor, b, code: int, floating: bool = True, numbers: bool = False) -> Tensor:
+    """A binary op of the catalogue: tensors broadcast and promote as ``_binary``'s (integers to the
+    default float dtype if ``floating``); a Python number where PyTorch takes one (``numbers``)."""
+    if not isinstance(b, Tensor):
+        if not (numbers and _is_number(b)):
+            _tensor_arg(b, REGISTRY[code].name)
+        return _with_wrapped(a, b, code, floating)
+    if floating and not (a._dtype.is_floating_point or b._dtype.is_floating_point):
+        a, b = a.to(D.get_default_dtype()), b.to(D.get_default_dtype())
+    return _binary(a, b, code)
+
+
+@public("atan2", "arctan2")
+def atan2(self, other: Tensor) -> Tensor:
+    """The angle of the point ``(other, self)`` (the arctangent of ``self / other`` in its quadrant)."""
+    return _catalogue_binary(self, other, ATAN2)
+
+
+@public("fmod")
+def fmod(self, other: Operand) -> Tensor:
+    """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""
+    return _catalogue_binary(self, other, FMOD, floating=False, numbers=True)
+
+
+@public("remainder", "__mod__", reflected=lambda x, c: _with_wrapped(c, x, REMAINDER, False))
+def remainder(self, other: Operand) -> Tensor:
+    """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
+    return _catalogue_binary(self, other, REMAINDER, floating=False, numbers=True)
+
+
+@public("__rmod__")
+def _rmod(self, other: Number) -> Tensor:
+    if not _is_number(other):
+        raise TypeError(f"unsupported operand type(s) for %: '{type(other).__name__}' and 'Tensor'")
+    return _with_wrapped(other, self, REMAINDER, False)
+
+
+@public("hypot")
+def hypot(self, other: Tensor) -> Tensor:
+    """``sqrt(self ** 2 + other ** 2)``, without overflow in between."""
+    return _catalogue_binary(self, other, HYPOT)
+
+
+@public("logaddexp")
+def logaddexp(self, other: Tensor) -> Tensor:
+    """``log(exp(self) + exp(other))``, without overflow in between."""
+    return _catalogue_binary(self, other, LOGADDEXP)
+
+
+@public("logaddexp2")
+def logaddexp2(self, other: Tensor) -> Tensor:
+    """``log2(2 ** self + 2 ** other)``, without overflow in between."""
+    return _catalogue_binary(self, other, LOGADDEXP2)
+
+
+@public("xlogy", reflected=lambda x, c: _with_wrapped(c, x, XLOGY, True))
+def xlogy(self, other: Operand) -> Tensor:
+    """``self * log(other)``, 0 where ``self`` is 0 (unless ``other`` is nan)."""
+    return _catalogue_binary(self, other, XLOGY, numbers=True)
+
+
+@public("copysign")
+def copysign(self, other: Operand) -> Tensor:
+    """``self``'s magnitude with ``other``'s sign (of zeros too)."""
+    return _catalogue_binary(self, other, COPYSIGN, numbers=True)
+
+
+@public("float_power", reflected=lambda x, c: float(c) ** x.to(D.float64))
+def float_power(self, exponent: Operand) -> Tensor:
+    """``self ** exponent`` computed in float64 (the result is float64)."""
+    if isinstance(exponent, Tensor):
+        return self.to(D.float64) ** exponent.to(D.float64)
+    if not _is_number(exponent):
+        _tensor_arg(exponent, "float_power")
+    return self.to(D.float64) ** float(exponent)
 
 
 @public("_masked")

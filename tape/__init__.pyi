@@ -69,9 +69,11 @@ __all__ = [
     "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad",
     "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round", "logit", "selu", "celu",
     "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max",
-    "maximum", "minimum", "clone", "eq", "ne", "lt", "le", "gt", "ge", "reshape", "unsqueeze",
-    "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t", "cat", "concat",
-    "concatenate", "stack", "where", "unbind", "matmul", "mm", "mv", "dot", "sum", "mean",
+    "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder", "hypot", "logaddexp",
+    "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne", "lt", "le", "gt", "ge",
+    "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t",
+    "cat", "concat", "concatenate", "stack", "where", "unbind", "matmul", "mm", "mv", "dot", "sum",
+    "mean",
 ]
 
 
@@ -112,6 +114,9 @@ def arcsinh(input: Tensor) -> Tensor:
 def arctan(input: Tensor) -> Tensor:
     """The arctangent of each element."""
 
+def arctan2(input: Tensor, other: Tensor) -> Tensor:
+    """The angle of the point ``(other, self)`` (the arctangent of ``self / other`` in its quadrant)."""
+
 def arctanh(input: Tensor) -> Tensor:
     """The inverse hyperbolic tangent of each element."""
 
@@ -123,6 +128,9 @@ def asinh(input: Tensor) -> Tensor:
 
 def atan(input: Tensor) -> Tensor:
     """The arctangent of each element."""
+
+def atan2(input: Tensor, other: Tensor) -> Tensor:
+    """The angle of the point ``(other, self)`` (the arctangent of ``self / other`` in its quadrant)."""
 
 def atanh(input: Tensor) -> Tensor:
     """The inverse hyperbolic tangent of each element."""
@@ -162,6 +170,9 @@ def concat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Ten
 
 def concatenate(tensors, axis: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Alias of :func:`cat` (NumPy's name and keyword)."""
+
+def copysign(input: Tensor, other: Operand) -> Tensor:
+    """``self``'s magnitude with ``other``'s sign (of zeros too)."""
 
 def cos(input: Tensor) -> Tensor:
     """The cosine of each element."""
@@ -211,8 +222,14 @@ def fix(input: Tensor) -> Tensor:
 def flatten(input: Tensor, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
 
+def float_power(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
+    """``self ** exponent`` computed in float64 (the result is float64)."""
+
 def floor(input: Tensor) -> Tensor:
     """The largest integer not above each element (integers are copied)."""
+
+def fmod(input: Tensor, other: Operand) -> Tensor:
+    """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""
 
 def frac(input: Tensor) -> Tensor:
     """The fractional part ``x - trunc(x)`` of each element."""
@@ -222,6 +239,9 @@ def ge(input: Tensor, other: Operand) -> Tensor:
 
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
+
+def hypot(input: Tensor, other: Tensor) -> Tensor:
+    """``sqrt(self ** 2 + other ** 2)``, without overflow in between."""
 
 def le(input: Tensor, other: Operand) -> Tensor:
     """``self <= other`` at each element, broadcasting."""
@@ -237,6 +257,12 @@ def log1p(input: Tensor) -> Tensor:
 
 def log2(input: Tensor) -> Tensor:
     """The base-2 logarithm of each element."""
+
+def logaddexp(input: Tensor, other: Tensor) -> Tensor:
+    """``log(exp(self) + exp(other))``, without overflow in between."""
+
+def logaddexp2(input: Tensor, other: Tensor) -> Tensor:
+    """``log2(2 ** self + 2 ** other)``, without overflow in between."""
 
 def logit(input: Tensor, eps: Optional[builtins.float] = ...) -> Tensor:
     """``log(x / (1 - x))`` for each element; with ``eps``, x is first clamped into ``[eps, 1 - eps]``
@@ -293,6 +319,9 @@ def reciprocal(input: Tensor) -> Tensor:
 
 def relu(input: Tensor) -> Tensor:
     """``max(x, 0)`` for each element."""
+
+def remainder(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
 
 def reshape(input: Tensor, *shape: Shape) -> Tensor:
     """The same data with a new shape (one dimension may be -1): a view where the layout
@@ -375,3 +404,6 @@ def where(condition: Tensor, input=..., other=..., *, out: Tensor | None = ...) 
     """Elements of ``input`` where ``condition`` holds, else of ``other`` (broadcast together).
 
     ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``."""
+
+def xlogy(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """``self * log(other)``, 0 where ``self`` is 0 (unless ``other`` is nan)."""

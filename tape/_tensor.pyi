@@ -58,6 +58,8 @@ class Tensor:
     def __lt__(self, other: Operand) -> Tensor:
         """``self < other`` at each element, broadcasting."""
     def __matmul__(self, other: Tensor) -> Tensor: ...
+    def __mod__(self, other: Operand) -> Tensor:
+        """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
     def __mul__(self, other: Operand) -> Tensor:
         """``self * other``, broadcasting."""
     def __ne__(self, other: Operand) -> Tensor:  # type: ignore[override]
@@ -72,6 +74,7 @@ class Tensor:
     def __radd__(self, other: Operand) -> Tensor: ...
     def __repr__(self, *, tensor_contents=...) -> builtins.str: ...
     def __rmatmul__(self, other: Tensor) -> Tensor: ...
+    def __rmod__(self, other: Number) -> Tensor: ...
     def __rmul__(self, other: Operand) -> Tensor: ...
     def __rpow__(self, other: Operand) -> Tensor: ...
     def __rsub__(self, other: Operand) -> Tensor: ...
@@ -102,6 +105,8 @@ class Tensor:
         """The inverse hyperbolic sine of each element."""
     def arctan(self) -> Tensor:
         """The arctangent of each element."""
+    def arctan2(self, other: Tensor) -> Tensor:
+        """The angle of the point ``(other, self)`` (the arctangent of ``self / other`` in its quadrant)."""
     def arctanh(self) -> Tensor:
         """The inverse hyperbolic tangent of each element."""
     def asin(self) -> Tensor:
@@ -110,6 +115,8 @@ class Tensor:
         """The inverse hyperbolic sine of each element."""
     def atan(self) -> Tensor:
         """The arctangent of each element."""
+    def atan2(self, other: Tensor) -> Tensor:
+        """The angle of the point ``(other, self)`` (the arctangent of ``self / other`` in its quadrant)."""
     def atanh(self) -> Tensor:
         """The inverse hyperbolic tangent of each element."""
     def backward(self, gradient: Optional[Tensor] = ..., retain_graph: Optional[builtins.bool] = ..., create_graph: builtins.bool = ..., inputs: Optional[_Tensors] = ...) -> None:
@@ -134,6 +141,8 @@ class Tensor:
         """A copy of the tensor; gradients flow back to the original."""
     def contiguous(self, memory_format=...) -> Tensor:
         """The tensor itself if contiguous, else a contiguous copy (recorded as a clone)."""
+    def copysign(self, other: Operand) -> Tensor:
+        """``self``'s magnitude with ``other``'s sign (of zeros too)."""
     def cos(self) -> Tensor:
         """The cosine of each element."""
     def cosh(self) -> Tensor:
@@ -190,8 +199,12 @@ class Tensor:
         """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
     def float(self) -> Tensor:
         """``self.to(tape.float32)``."""
+    def float_power(self, exponent: Operand) -> Tensor:
+        """``self ** exponent`` computed in float64 (the result is float64)."""
     def floor(self) -> Tensor:
         """The largest integer not above each element (integers are copied)."""
+    def fmod(self, other: Operand) -> Tensor:
+        """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""
     def frac(self) -> Tensor:
         """The fractional part ``x - trunc(x)`` of each element."""
     def ge(self, other: Operand) -> Tensor:
@@ -207,6 +220,8 @@ class Tensor:
         """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
     def gt(self, other: Operand) -> Tensor:
         """``self > other`` at each element, broadcasting."""
+    def hypot(self, other: Tensor) -> Tensor:
+        """``sqrt(self ** 2 + other ** 2)``, without overflow in between."""
     def int(self) -> Tensor:
         """``self.to(tape.int32)``."""
     def is_contiguous(self, memory_format=...) -> builtins.bool:
@@ -228,6 +243,10 @@ class Tensor:
         """``log(1 + x)`` for each element, accurate for small ``x``."""
     def log2(self) -> Tensor:
         """The base-2 logarithm of each element."""
+    def logaddexp(self, other: Tensor) -> Tensor:
+        """``log(exp(self) + exp(other))``, without overflow in between."""
+    def logaddexp2(self, other: Tensor) -> Tensor:
+        """``log2(2 ** self + 2 ** other)``, without overflow in between."""
     def logit(self, eps: Optional[builtins.float] = ...) -> Tensor:
         """``log(x / (1 - x))`` for each element; with ``eps``, x is first clamped into ``[eps, 1 - eps]``
         (a negative eps clamps nothing)."""
@@ -277,6 +296,8 @@ class Tensor:
         """``1 / x`` for each element (integers give the default float dtype)."""
     def relu(self) -> Tensor:
         """``max(x, 0)`` for each element."""
+    def remainder(self, other: Operand) -> Tensor:
+        """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
     @property
     def requires_grad(self) -> builtins.bool: ...
     @requires_grad.setter
@@ -357,6 +378,8 @@ class Tensor:
         """``self.view(other.shape)``."""
     def where(self, condition: Tensor, other: Union[Tensor, builtins.int, builtins.float, builtins.bool]) -> Tensor:
         """``tape.where(condition, self, other)``."""
+    def xlogy(self, other: Operand) -> Tensor:
+        """``self * log(other)``, 0 where ``self`` is 0 (unless ``other`` is nan)."""
     def zero_(self) -> Tensor:
         """Fill the tensor with zeros in place."""
 

@@ -58,6 +58,14 @@ CASES = {
     "logit_eps": (E.LOGIT, lambda x: (x * 0.1).logit(eps=0.05), (0, 0)),
     "selu": (E.SELU, lambda x: tape.selu(x), (3, 2)),
     "celu": (E.CELU, lambda x: tape.celu(x, 1.5), (2, 2)),
+    "atan2": (E.ATAN2, lambda x: tape.atan2(x, x * 0.5 + 1.0), (0, 0)),
+    "fmod": (E.FMOD, lambda x: tape.fmod(x, x * 0.3 + 1.0), (0, 0)),
+    "remainder": (E.REMAINDER, lambda x: x % 1.5, (0, 0)),
+    "hypot": (E.HYPOT, lambda x: tape.hypot(x, x * 0.5 + 1.0), (0, 0)),
+    "logaddexp": (E.LOGADDEXP, lambda x: tape.logaddexp(x, x * 0.5 + 1.0), (2, 2)),
+    "logaddexp2": (E.LOGADDEXP2, lambda x: tape.logaddexp2(x, x * 0.5 + 1.0), (2, 2)),
+    "xlogy": (E.XLOGY, lambda x: tape.xlogy(x, x * 0.5 + 1.0), (2, 2)),
+    "copysign": (E.COPYSIGN, lambda x: tape.copysign(x, x - 1.0), (0, 0)),
 }
 DTYPES = {"float32": (tape.float32, np.float32, 0), "float64": (tape.float64, np.float64, 1)}
 EDGES = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan]

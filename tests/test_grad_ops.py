@@ -211,6 +211,8 @@ def joined(count: int, dim: int, d: Dom = REAL, same: bool = False):
 
 
 WHERE_X = REAL.avoiding((0.3,))
+FMOD_A = dom((5.2, 5.8), (-5.8, -5.2))
+FMOD_B = dom((2.0, 2.5), (-2.5, -2.0))
 
 
 # --------------------------------------------------------------------------
@@ -434,6 +436,23 @@ OPS: dict[str, Op] = {
     "celu_alpha": _u(lambda M, x: M.celu(x, alpha=2.5), KINK0),
     "nan_to_num": _u(lambda M, x: M.nan_to_num(x)),
     "nan_to_num_method": _u(lambda M, x: x.nan_to_num(0.5, posinf=2.0, neginf=-3.0) * x),
+    "atan2": _b(lambda M, x, y: M.atan2(x, y), NONZERO),
+    "arctan2_method": _b(lambda M, x, y: x.arctan2(y), NONZERO),
+    # (a / b kept between integers: fmod and remainder jump where it crosses one)
+    "fmod": _b(lambda M, x, y: M.fmod(x, y), FMOD_A, FMOD_B),
+    "fmod_number": _u(lambda M, x: x.fmod(1.5), REAL.avoiding(tuple(1.5 * k for k in range(-7, 8)))),
+    "remainder": _b(lambda M, x, y: M.remainder(x, y), FMOD_A, FMOD_B),
+    "remainder_op": _u(lambda M, x: x % -1.5, REAL.avoiding(tuple(1.5 * k for k in range(-7, 8)))),
+    "hypot": _b(lambda M, x, y: M.hypot(x, y), NONZERO),
+    "logaddexp": _b(lambda M, x, y: M.logaddexp(x, y)),
+    "logaddexp2_method": _b(lambda M, x, y: x.logaddexp2(y)),
+    "xlogy": _b(lambda M, x, y: M.xlogy(x, y), REAL, POSITIVE),
+    "xlogy_number": _u(lambda M, x: M.xlogy(x, 2.5)),
+    "xlogy_rnumber": _u(lambda M, x: M.xlogy(2.5, x), POSITIVE),
+    "copysign": _b(lambda M, x, y: M.copysign(x, y), NONZERO),
+    "copysign_number": _u(lambda M, x: x.copysign(-1.0), NONZERO),
+    "float_power": _b(lambda M, x, y: M.float_power(x, y).to(x.dtype), POW_BASE, POW_EXP)._replace_second(POW_TT_2ND),
+    "float_power_number": _u(lambda M, x: x.float_power(2.5).to(x.dtype), POSITIVE),
 }
 
 OP_NAMES = sorted(OPS)
