@@ -55,6 +55,7 @@ class Op:
     ``nondiff`` lists input positions that never get a gradient and that PyTorch's
     node does not show (``where``'s condition).  ``number_input``: the row's float attribute
     is a Python-number operand, which PyTorch's node shows as a second input without gradient.
+    ``nondiff_of(row)``: ``nondiff`` per row (an operand that was a Python number, kept as a constant).
     ``ulps`` states how far an elementwise op's faces may disagree (``tests/test_faces.py``):
     ``(float face vs numpy in float64, (forward kernel vs numpy in float64, float32), (adjoint
     kernel vs the rule in float64, float32))``; 0 where both compute the same expression.
@@ -86,6 +87,7 @@ class Op:
     multi: bool = False
     nondiff: tuple = ()
     number_input: bool = False
+    nondiff_of: Optional[Callable] = None
     ulps: tuple = ()
     numpy_rows: bool = False
 

@@ -38,14 +38,17 @@ _U, _B = UNARY.start, BINARY.start
 NEG, ABS, EXP, LOG, LOG2, LOG10, SQRT, SIN, COS, TAN, TANH, SIGMOID, RELU, RECIPROCAL, CLONE, FILL = range(_U, _U + 16)
 ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC, CLAMP, MASK, CAST = range(_U + 20, _U + 30)
 SINH, COSH, EXPM1 = range(_U + 30, _U + 33)
+(RSQRT, LOG1P, ASIN, ACOS, ATAN, ASINH, ACOSH, ATANH, ERF, ERFC, ERFINV, EXP2, FRAC, DEG2RAD, RAD2DEG,
+ SIGN, SGN, FLOOR, CEIL, ROUND, TRUNC, LOGIT, SELU, CELU, NAN_TO_NUM) = range(50, 75)
 ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, MASKED = range(_B, _B + 8)
+ATAN2, FMOD, REMAINDER, HYPOT, LOGADDEXP, LOGADDEXP2, XLOGY, COPYSIGN = range(170, 178)
 ROLES.cast, ROLES.clone, ROLES.add = CAST, CLONE, ADD    # rows the engine records by itself (``ops/_spec.Roles``)
 
 # Kinds of MASK: a piecewise-constant function of x, whose derivative is zero.
 # Where PyTorch's derivative keeps x in the graph (relu, abs), the rule records
 # the mask as a MASK row; where it does not (clamp, maximum), the mask is a
 # constant, so that what requires grad matches PyTorch.
-M_POS, M_SIGN, M_INRANGE, M_STEP_HALF, M_NONZERO, M_NEG, M_ZERO = range(7)
+M_POS, M_SIGN, M_INRANGE, M_STEP_HALF, M_NONZERO, M_NEG, M_ZERO, M_FINITE, M_NONPOS, M_NOT_OUTSIDE = range(10)
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
@@ -69,6 +72,12 @@ def _mask(kind, x, lo, hi):
         return 0.0
     if kind == M_NEG:
         return 1.0 if x < 0 else 0.0
+    if kind == M_FINITE:
+        return 1.0 if (x == x and x != math.inf and x != -math.inf) else 0.0
+    if kind == M_NONPOS:
+        return 1.0 if x <= 0 else 0.0
+    if kind == M_NOT_OUTSIDE:
+        return 0.0 if (x < lo or x > hi) else 1.0     # (1 for nan, unlike M_INRANGE)
     return math.nan     # a kind without a branch here: an error value
 
 
@@ -199,6 +208,125 @@ def _d_clamp(gy, x, y, fa, fb):
     return _where(_mask(M_INRANGE, x, type(x)(fa), type(x)(fb)), gy)
 
 
+# The catalogue's unary ops (issue 14): their derivatives and forwards share one branch each here,
+# reached from the dispatchers below; their big rows go to numpy (``numpy_rows``), so they need no
+# loops of their own (which would cost compile time, not speed).
+SQRT_PI = math.sqrt(math.pi)
+TWO_OVER_SQRT_PI = 2.0 / SQRT_PI
+DEG = math.pi / 180.0
+RAD = 180.0 / math.pi
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@njit(cache=True, error_model="numpy")
+def _rsqrt(t):
+    """``1 / sqrt(t)`` in ``t``'s dtype (nan below 0, inf at 0)."""
+    return type(t)(1.0) / math.sqrt(t) if t >= 0 else type(t)(math.nan)
+
+
+@njit(cache=True, error_model="numpy")
+def _erfinv(y):
+    """The inverse error function in float64: Giles' single-precision approximation ("Approximating
+    the erfinv function", 2010), then Newton steps on erf, or for |y| > 0.5 on log erfc (where
+    1 - |y| is exact), which bring it to within a few float64 ulps (``tests/test_elementwise.py``)."""
+    y = float(y)
+    if not (y >= -1.0 and y <= 1.0):
+        return math.nan
+    if y == 1.0 or y == -1.0:
+        return math.copysign(math.inf, y)
+    w = -math.log((1.0 - y) * (1.0 + y))
+    if w < 5.0:
+        w -= 2.5
+        p = 2.81022636e-08
+        p = 3.43273939e-07 + p * w
+        p = -3.5233877e-06 + p * w
+        p = -4.39150654e-06 + p * w
+        p = 0.00021858087 + p * w
+        p = -0.00125372503 + p * w
+        p = -0.00417768164 + p * w
+        p = 0.246640727 + p * w
+        p = 1.50140941 + p * w
+    else:
+        w = math.sqrt(w) - 3.0
+        p = -0.000200214257
+        p = 0.000100950558 + p * w
+        p = 0.00134934322 + p * w
+        p = -0.00367342844 + p * w
+        p = 0.00573950773 + p * w
+        p = -0.0076224613 + p * w
+        p = 0.00943887047 + p * w
+        p = 1.00167406 + p * w
+        p = 2.83297682 + p * w
+    x = p * y
+    a = abs(y)
+    if a <= 0.5:
+        for _ in range(2):
+            x -= (math.erf(x) - y) / (TWO_OVER_SQRT_PI * math.exp(-x * x))
+        return x
+    # The tail: Newton on log erfc(|x|) = log(1 - |y|) (1 - |y| is exact here), which converges
+    # from the approximation's few digits where it is used beyond its range (1 - |y| < 2 ** -24).
+    t = abs(x)
+    target = math.log(1.0 - a)
+    for _ in range(8):
+        c = math.erfc(t)
+        step = (math.log(c) - target) * c / (TWO_OVER_SQRT_PI * math.exp(-t * t))
+        t += step
+        if abs(step) <= 1e-17 * t:
+            break
+    return math.copysign(t, y)
+
+
+@njit(cache=True, error_model="numpy")
+def _elem_d(code, gy, x, y, fa, fb):
+    """The input adjoint of one element of the catalogue's unary ops (see ``_unary_d``)."""
+    one = type(x)(1.0)
+    if code == RSQRT:
+        return (gy * type(y)(-0.5)) * (y * y * y)
+    if code == LOG1P:
+        return gy / (x + one)
+    if code == ASIN:
+        return gy * _rsqrt(one - x * x)
+    if code == ACOS:
+        return -(gy * _rsqrt(one - x * x))
+    if code == ATAN:
+        return gy / (x * x + one)
+    if code == ASINH:
+        return gy * _rsqrt(x * x + one)
+    if code == ACOSH:
+        return gy * _rsqrt(x * x - one)
+    if code == ATANH:
+        return gy / (one - x * x)
+    if code == ERF:
+        return gy * (math.exp(-(x * x)) * type(x)(TWO_OVER_SQRT_PI))
+    if code == ERFC:
+        return gy * (math.exp(-(x * x)) * type(x)(-TWO_OVER_SQRT_PI))
+    if code == ERFINV:
+        return gy * (math.exp(y * y) * type(y)(0.5 * SQRT_PI))
+    if code == EXP2:
+        return (gy * y) * type(y)(LN2)
+    if code == FRAC:
+        return gy
+    if code == DEG2RAD:
+        return gy * type(gy)(DEG)
+    if code == RAD2DEG:
+        return gy * type(gy)(RAD)
+    if code >= SIGN and code <= TRUNC:
+        return 0.0          # piecewise constant: PyTorch's zeros_like(grad), even for a nan gradient
+    if code == LOGIT:
+        if fb == 1.0:       # with eps: zero outside [eps, 1 - eps]
+            lo = type(x)(fa)
+            return type(gy)(0.0) if (x < lo or x > one - lo) else gy / (x * (one - x))
+        return gy / (x * (one - x)) if (x >= 0 and x <= 1) else type(x)(math.nan)
+    if code == SELU:
+        return gy * (math.exp(x) * type(x)(SELU_SCALE * SELU_ALPHA) if x <= 0 else type(x)(SELU_SCALE))
+    if code == CELU:
+        return gy * (math.exp(x / type(x)(fa)) if x <= 0 else one)
+    if code == NAN_TO_NUM:
+        return gy * type(gy)(_mask(M_FINITE, x, 0.0, 0.0))
+    return math.nan
+
+
 @njit(cache=True, error_model="numpy")
 def _unary_d(code, gy, x, y, fa, fb):
     """The input adjoint contributed by one element of a unary row.
@@ -257,6 +385,8 @@ def _unary_d(code, gy, x, y, fa, fb):
         return 0.0          # the value does not depend on x (PyTorch: zeros, even for a nan gradient)
     if code == MASK:
         return 0.0 * gy     # zero derivative
+    if code >= RSQRT and code <= NAN_TO_NUM:
+        return _elem_d(code, gy, x, y, fa, fb)
     return math.nan         # a code without a branch here: an error value, never a silent zero
 
 
@@ -360,6 +490,39 @@ def _d_extremum(gy, a, b, y, s):
 
 
 @njit(cache=True, error_model="numpy")
+def _log(t):
+    """``log(t)`` as numpy's: -inf at 0, nan below."""
+    return math.log(t) if t > 0 else (-math.inf if t == 0 else math.nan)
+
+
+@njit(cache=True, error_model="numpy")
+def _elem_bd(code, gy, a, b, y):
+    """The two input adjoints of one element of the catalogue's binary ops (PyTorch's formulas)."""
+    one = type(a)(1.0)
+    if code == ATAN2:
+        r = one / (a * a + b * b)
+        return (gy * b) * r, (gy * -a) * r
+    if code == FMOD:
+        return gy, -gy * np.trunc(a / b)
+    if code == REMAINDER:
+        return gy, -gy * np.floor(a / b)
+    if code == HYPOT:
+        return (gy * a) / y, (gy * b) / y
+    if code == LOGADDEXP:
+        return gy / (one + math.exp(b - a)), gy / (one + math.exp(a - b))
+    if code == LOGADDEXP2:
+        two = type(a)(2.0)
+        return gy / (one + two ** (b - a)), gy / (one + two ** (a - b))
+    if code == XLOGY:
+        # xlogy(g, b), 0 where a == 0 and b <= 0; g a / b
+        da = type(gy)(0.0) if (gy == 0 and b == b) else gy * _log(b)
+        return (type(gy)(0.0) if (a == 0 and b <= 0) else da), (gy * a) / b
+    if code == COPYSIGN:
+        return gy * (type(a)(_mask(M_SIGN, a, 0.0, 0.0) * _mask(M_SIGN, y, 0.0, 0.0)) + (a - a)), type(gy)(0.0)
+    return math.nan, math.nan
+
+
+@njit(cache=True, error_model="numpy")
 def _binary_d(code, s, gy, a, b, y):
     """The two input adjoints contributed by one element of a binary row."""
     if code == ADD or code == SUB:
@@ -374,6 +537,8 @@ def _binary_d(code, s, gy, a, b, y):
         return _d_masked(gy, a, b, y, s)
     if code == MAXIMUM or code == MINIMUM:
         return _d_extremum(gy, a, b, y, s)
+    if code >= ATAN2 and code <= COPYSIGN:
+        return _elem_bd(code, gy, a, b, y)
     return math.nan, math.nan       # a code without a branch here: an error value
 
 
@@ -518,6 +683,82 @@ def scalar_d(code, gy, x, y, out, fa, fb):
 # recorded backward appends rows and must compute their values).  Values match
 # the numpy ``forward`` to rounding; a test checks every code against it.
 @njit(cache=True, error_model="numpy")
+def _bits_float(i):
+    """The float64 whose bits are the integer ``i`` (nan_to_num keeps its third number in ``ia``)."""
+    return np.array([i], np.int64).view(np.float64)[0]
+
+
+@njit(cache=True, error_model="numpy")
+def _elem_f(code, x, fa, fb, ia):
+    """One element of the catalogue's unary ops (``fa``/``fb`` in the row's dtype)."""
+    one = type(x)(1.0)
+    if code == RSQRT:
+        return _rsqrt(x)
+    if code == LOG1P:
+        return math.log1p(x) if x > -1 else (-math.inf if x == -1 else math.nan)
+    if code == ASIN:
+        return math.asin(x) if abs(x) <= 1 else math.nan
+    if code == ACOS:
+        return math.acos(x) if abs(x) <= 1 else math.nan
+    if code == ATAN:
+        return math.atan(x)
+    if code == ASINH:
+        return math.asinh(x)
+    if code == ACOSH:
+        return math.acosh(x) if x >= 1 else math.nan
+    if code == ATANH:
+        return math.atanh(x) if abs(x) < 1 else (math.copysign(math.inf, x) if abs(x) == 1 else math.nan)
+    if code == ERF:
+        return math.erf(x)
+    if code == ERFC:
+        return math.erfc(x)
+    if code == ERFINV:
+        return _erfinv(x)
+    if code == EXP2:
+        return type(x)(2.0) ** x
+    if code == FRAC:
+        return x - np.trunc(x)
+    if code == DEG2RAD:
+        return x * type(x)(DEG)
+    if code == RAD2DEG:
+        return x * type(x)(RAD)
+    if code == SIGN or code == SGN:
+        return one if x > 0 else (-one if x < 0 else type(x)(0.0))
+    if code == FLOOR:
+        return np.floor(x)
+    if code == CEIL:
+        return np.ceil(x)
+    if code == TRUNC:
+        return np.trunc(x)
+    if code == ROUND:
+        if ia > 0:
+            p = type(x)(10.0 ** ia)
+            return np.rint(x * p) / p
+        if ia < 0:
+            p = type(x)(10.0 ** -ia)
+            return np.rint(x / p) * p
+        return np.rint(x)
+    if code == LOGIT:
+        if fb == 1:
+            x = fa if x < fa else (one - fa if x > one - fa else x)
+        t = x / (one - x)
+        return math.log(t) if t > 0 else (-math.inf if t == 0 else math.nan)
+    if code == SELU:
+        return x * type(x)(SELU_SCALE) if x > 0 else math.expm1(x) * type(x)(SELU_SCALE * SELU_ALPHA)
+    if code == CELU:
+        return x if x > 0 else math.expm1(x / fa) * fa
+    if code == NAN_TO_NUM:
+        if x != x:
+            return fa
+        if x == math.inf:
+            return fb
+        if x == -math.inf:
+            return type(x)(_bits_float(ia))
+        return x
+    return math.nan
+
+
+@njit(cache=True, error_model="numpy")
 def _unary_f(code, x, fa, fb, ia):
     if code == NEG:
         return -x
@@ -578,6 +819,8 @@ def _unary_f(code, x, fa, fb, ia):
         return fa
     if code == CLONE:
         return x
+    if code >= RSQRT and code <= NAN_TO_NUM:
+        return _elem_f(code, x, fa, fb, ia)
     return math.nan     # a code without a branch here: an error value
 
 
@@ -592,6 +835,39 @@ def unary_forward(code, n, fa, fb, ia, v, ox, oy):
     b = v.dtype.type(fb)
     for i in range(n):
         y[i] = _unary_f(code, x[i], a, b, ia)
+
+
+@njit(cache=True, error_model="numpy")
+def _elem_bf(code, a, b):
+    """One element of the catalogue's binary ops."""
+    if code == ATAN2:
+        return math.atan2(a, b)
+    if code == FMOD:
+        return np.fmod(a, b)
+    if code == REMAINDER:       # (PyTorch's: fmod, moved into b's sign)
+        m = np.fmod(a, b)
+        return m + b if (m != 0 and (b < 0) != (m < 0)) else m
+    if code == HYPOT:
+        return math.hypot(a, b)
+    if code == LOGADDEXP:
+        if a != a or b != b:
+            return type(a)(math.nan)
+        if a == b and a - a != 0:
+            return a                    # (inf and inf, -inf and -inf)
+        return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+    if code == LOGADDEXP2:
+        if a != a or b != b:
+            return type(a)(math.nan)
+        if a == b and a - a != 0:
+            return a
+        return max(a, b) + math.log1p(type(a)(2.0) ** (-abs(a - b))) / type(a)(LN2)
+    if code == XLOGY:
+        if b != b:
+            return b
+        return type(a)(0.0) if a == 0 else a * _log(b)
+    if code == COPYSIGN:
+        return math.copysign(a, b)
+    return math.nan
 
 
 @njit(cache=True, error_model="numpy")
@@ -612,6 +888,8 @@ def _binary_f(code, a, b):
         return a * b if b != 0 else 0.0 * b
     if code == MINIMUM:
         return a if (a <= b or a != a) else b
+    if code >= ATAN2 and code <= COPYSIGN:
+        return _elem_bf(code, a, b)
     return math.nan     # a code without a branch here: an error value
 
 
@@ -701,6 +979,12 @@ def _mask_np(x, kind, lo, hi):
         m = x != 0
     elif kind == M_ZERO:
         return np.zeros_like(x)
+    elif kind == M_FINITE:
+        m = np.isfinite(x)
+    elif kind == M_NONPOS:
+        m = x <= 0
+    elif kind == M_NOT_OUTSIDE:
+        m = ~((x < lo) | (x > hi))
     else:
         m = x < 0
     return m.astype(x.dtype)
@@ -786,6 +1070,188 @@ _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
 _u(CLAMP, "clamp", "ClampBackward1", X0, None, None,
    lambda g, x, y, r: (g._masked(x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True)),))
 
+# --- the catalogue's unary ops (issue 14) ----------------------------------------
+def _special(code):
+    """The numpy face of an op numpy has no function for (erf, erfc, erfinv): a compiled loop."""
+    def forward(x):
+        x = np.asarray(x)
+        out = np.empty(x.shape, x.dtype)
+        _special_loop(code, np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
+        return out
+    return forward
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _special_loop(code, x, out):
+    for i in range(x.shape[0]):
+        out[i] = _elem_f(code, x[i], x[i], x[i], 0)
+
+
+def _sign(x):
+    if x.dtype == np.bool_:
+        return x.copy()
+    return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
+def _sign_scalar(f: float) -> float:
+    return 1.0 if f > 0 else (-1.0 if f < 0 else 0.0)
+
+
+def _integral(np_f, py_f):
+    """The numpy and float faces of floor, ceil, trunc and round: integers are copied; a zero
+    result keeps the sign of x (ceil(-0.5) is -0.), which Python's int-valued functions lose."""
+    def forward(x):
+        return np_f(x) if x.dtype.kind == "f" else x.copy()
+
+    def scalar(f: float) -> float:
+        r = float(py_f(f))
+        return math.copysign(r, f) if r == 0 else r
+    return forward, scalar
+
+
+def _frac_scalar(f: float) -> float:
+    return f - math.copysign(math.trunc(f), f)     # (trunc(-0.) is -0., so frac(-0.) is 0.)
+
+
+def _rsqrt_scalar(f: float) -> float:
+    return 1.0 / math.sqrt(f)
+
+
+def round_forward(x, decimals: int):
+    """``round(x * 10 ** decimals) / 10 ** decimals`` (half to even), as PyTorch and the kernel."""
+    if decimals == 0:
+        return np.rint(x)
+    if decimals > 0:
+        p = x.dtype.type(10.0 ** decimals)
+        return np.rint(x * p) / p
+    p = x.dtype.type(10.0 ** -decimals)
+    return np.rint(x / p) * p
+
+
+def logit_forward(x, eps: Optional[float]):
+    """``log(x / (1 - x))``, x first clamped into ``[eps, 1 - eps]`` when eps is given."""
+    if eps is not None:
+        lo = x.dtype.type(eps)
+        hi = x.dtype.type(1.0) - lo
+        x = np.where(x < lo, lo, np.where(x > hi, hi, x))     # (lo, not np.clip's hi, when lo > hi)
+    return np.log(x / (1.0 - x))
+
+
+def _selu(x):
+    return np.where(x > 0, x * SELU_SCALE, np.expm1(x) * (SELU_SCALE * SELU_ALPHA)).astype(x.dtype, copy=False)
+
+
+def celu_forward(x, alpha: float):
+    a = x.dtype.type(alpha)
+    return np.where(x > 0, x, np.expm1(x / a) * a).astype(x.dtype, copy=False)
+
+
+def nan_to_num_forward(x, nan: float, posinf: Optional[float], neginf: Optional[float]):
+    return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+def _float_bits(f: float) -> int:
+    return int(np.array([f], np.float64).view(np.int64)[0])
+
+
+# The forwards of the ops whose row attributes are parameters, as functions of them (the front
+# ends and ``tests/test_faces.py``), and the attributes the faces are compared with.
+ATTR_FORWARD = {
+    ROUND: lambda x, fa, fb, ia: round_forward(x, ia),
+    LOGIT: lambda x, fa, fb, ia: logit_forward(x, fa if fb == 1.0 else None),
+    CELU: lambda x, fa, fb, ia: celu_forward(x, fa),
+    NAN_TO_NUM: lambda x, fa, fb, ia: nan_to_num_forward(x, fa, fb, float(_bits_float(ia))),
+}
+ATTR_PARAMS = {
+    ROUND: [(0.0, 0.0, 0), (0.0, 1.0, 0), (0.0, 1.0, 2), (0.0, 1.0, -1), (0.0, 1.0, 5)],
+    LOGIT: [(0.0, 0.0, 0), (0.2, 1.0, 0), (0.0, 1.0, 0), (1e-6, 1.0, 0), (0.7, 1.0, 0)],
+    CELU: [(1.0, 0.0, 0), (2.0, 0.0, 0), (0.3, 0.0, 0), (-1.5, 0.0, 0)],
+    NAN_TO_NUM: [(0.0, 0.0, 0), (1.5, 1e300, _float_bits(-3.0)), (-2.0, math.inf, _float_bits(-math.inf))],
+}
+
+
+def _zero_grad(g, x, y, r):
+    return (g._mask(M_ZERO, constant=True),)
+
+
+def _logit_vjp(g, x, y, r):
+    """PyTorch's (its plain backward's): 0 where x < eps or x > 1 - eps (not at nan), else
+    g / (x (1 - x)); without eps, nan outside [0, 1]."""
+    d = g / (x[0] * (1.0 - x[0]))
+    if r.fb == 1.0:
+        return (d._masked(x[0]._mask(M_NOT_OUTSIDE, r.fa, 1.0 - r.fa, constant=True)),)
+    inside = x[0]._mask(M_INRANGE, 0.0, 1.0, constant=True)
+    return (d._masked(inside) + (-(1.0 - inside)).sqrt(),)    # + nan outside, + -0. inside
+
+
+def _elu_vjp(g, x, positive, at_zero, negative):
+    """``g`` times selu's or celu's derivative: ``negative(x)`` where x < 0, its value ``at_zero`` at
+    0 (PyTorch's x <= 0 branch, whose own derivative there is 0, as in PyTorch's double backward),
+    the number ``positive`` elsewhere.  ``negative`` sees x only where x < 0 (0 elsewhere), so no
+    exp(inf) or nan reaches the other branches' second derivatives."""
+    nonpos = x._mask(M_NONPOS, constant=True)
+    neg = x._mask(M_NEG, constant=True)
+    d = negative(x._masked(neg))._masked(neg) + (nonpos - neg) * at_zero + (1.0 - nonpos) * positive
+    return (g * d,)
+
+
+def _selu_scalar(f: float) -> float:
+    return f * SELU_SCALE if f > 0 else math.expm1(f) * (SELU_SCALE * SELU_ALPHA)
+
+
+SMOOTH = (*TRANSCENDENTAL, (0, 0))          # a transcendental forward, an arithmetic derivative
+EXP_D = (*TRANSCENDENTAL, (4, 4))           # a derivative through exp (libm's against numpy's)
+
+_u(RSQRT, "rsqrt", "RsqrtBackward0", OUT, lambda x: 1.0 / np.sqrt(x), _rsqrt_scalar,
+   lambda g, x, y, r: ((g * -0.5) * (y * y * y),), ulps=(0, (0, 0), (0, 0)), numpy_rows=True)
+_u(LOG1P, "log1p", "Log1PBackward0", X0, np.log1p, math.log1p,
+   lambda g, x, y, r: (g / (x[0] + 1.0),), ulps=SMOOTH, numpy_rows=True)
+_u(ASIN, "asin", "AsinBackward0", X0, np.arcsin, math.asin,
+   lambda g, x, y, r: (g * (1.0 - x[0] * x[0]).rsqrt(),), ulps=SMOOTH, numpy_rows=True)
+_u(ACOS, "acos", "AcosBackward0", X0, np.arccos, math.acos,
+   lambda g, x, y, r: (-(g * (1.0 - x[0] * x[0]).rsqrt()),), ulps=SMOOTH, numpy_rows=True)
+_u(ATAN, "atan", "AtanBackward0", X0, np.arctan, math.atan,
+   lambda g, x, y, r: (g / (x[0] * x[0] + 1.0),), ulps=SMOOTH, numpy_rows=True)
+_u(ASINH, "asinh", "AsinhBackward0", X0, np.arcsinh, math.asinh,
+   lambda g, x, y, r: (g * (x[0] * x[0] + 1.0).rsqrt(),), ulps=SMOOTH, numpy_rows=True)
+_u(ACOSH, "acosh", "AcoshBackward0", X0, np.arccosh, math.acosh,
+   lambda g, x, y, r: (g * (x[0] * x[0] - 1.0).rsqrt(),), ulps=SMOOTH, numpy_rows=True)
+_u(ATANH, "atanh", "AtanhBackward0", X0, np.arctanh, math.atanh,
+   lambda g, x, y, r: (g / (1.0 - x[0] * x[0]),), ulps=SMOOTH, numpy_rows=True)
+_u(ERF, "erf", "ErfBackward0", X0, _special(ERF), math.erf,
+   lambda g, x, y, r: (g * ((-(x[0] * x[0])).exp() * TWO_OVER_SQRT_PI),), ulps=(0, (0, 0), EXP_D[2]), numpy_rows=True)
+_u(ERFC, "erfc", "ErfcBackward0", X0, _special(ERFC), math.erfc,
+   lambda g, x, y, r: (g * ((-(x[0] * x[0])).exp() * -TWO_OVER_SQRT_PI),), ulps=(0, (0, 0), EXP_D[2]),
+   numpy_rows=True)
+_u(ERFINV, "erfinv", "ErfinvBackward0", X0, _special(ERFINV), _erfinv,
+   lambda g, x, y, r: (g * ((y * y).exp() * (0.5 * SQRT_PI)),), ulps=(0, (0, 0), EXP_D[2]), numpy_rows=True)
+_u(EXP2, "exp2", "Exp2Backward0", OUT, np.exp2, lambda f: 2.0 ** f,
+   lambda g, x, y, r: (g * y * LN2,), ulps=SMOOTH, numpy_rows=True)
+_u(FRAC, "frac", "FracBackward0", 0, lambda x: x - np.trunc(x), _frac_scalar, lambda g, x, y, r: (g,), ulps=EXACT)
+_u(DEG2RAD, "deg2rad", "Deg2RadBackward0", 0, lambda x: x * DEG, lambda f: f * DEG,
+   lambda g, x, y, r: (g * DEG,), ulps=EXACT, numpy_rows=True)
+_u(RAD2DEG, "rad2deg", "Rad2DegBackward0", 0, lambda x: x * RAD, lambda f: f * RAD,
+   lambda g, x, y, r: (g * RAD,), ulps=EXACT, numpy_rows=True)
+# Piecewise constant: PyTorch's derivative is zeros_like(grad), with no graph.
+_u(SIGN, "sign", "SignBackward0", 0, _sign, _sign_scalar, _zero_grad, float_only=False, ulps=EXACT)
+_u(SGN, "sgn", "SgnBackward0", 0, _sign, _sign_scalar, _zero_grad, float_only=False, ulps=EXACT)
+_u(FLOOR, "floor", "FloorBackward0", 0, *_integral(np.floor, math.floor), _zero_grad, float_only=False, ulps=EXACT)
+_u(CEIL, "ceil", "CeilBackward0", 0, *_integral(np.ceil, math.ceil), _zero_grad, float_only=False, ulps=EXACT)
+_u(TRUNC, "trunc", "TruncBackward0", 0, *_integral(np.trunc, math.trunc), _zero_grad, float_only=False, ulps=EXACT)
+# round(decimals=...) is RoundBackward1 (``fb`` = 1, decimals in ``ia``), round() RoundBackward0.
+register(Op(ROUND, "round", "RoundBackward0", 0, _zero_grad, *_integral(np.rint, round), float_only=False,
+            grad_fn_of=lambda r: "RoundBackward1" if r.fb else "RoundBackward0", ulps=EXACT))
+# logit: eps in ``fa`` when ``fb`` = 1 (a negative eps is no eps, as in PyTorch).
+_u(LOGIT, "logit", "LogitBackward0", X0, None, None, _logit_vjp, numpy_rows=True)
+_u(SELU, "selu", "EluBackward0", X0, _selu, _selu_scalar,
+   lambda g, x, y, r: _elu_vjp(g, x[0], SELU_SCALE, SELU_SCALE * SELU_ALPHA, lambda t: t.exp() * (SELU_SCALE * SELU_ALPHA)),
+   ulps=EXP_D, numpy_rows=True)
+_u(CELU, "celu", "CeluBackward0", X0, None, None,
+   lambda g, x, y, r: _elu_vjp(g, x[0], 1.0, 1.0, lambda t: (t / r.fa).exp()), numpy_rows=True)
+# nan_to_num: nan's value in ``fa``, posinf's in ``fb``, neginf's float64 bits in ``ia``.
+_u(NAN_TO_NUM, "nan_to_num", "NanToNumBackward0", X0, None, None,
+   lambda g, x, y, r: (g * x[0]._mask(M_FINITE, constant=True),), float_only=False)
+
 SCALAR_FORWARD = {
     ADDC: (np.add, lambda f, c: f + c),
     SUBC: (np.subtract, lambda f, c: f - c),
@@ -840,6 +1306,96 @@ _b(MAXIMUM, "maximum", "MaximumBackward0", X0 | X1, np.maximum, _maximum_scalar,
 _b(MINIMUM, "minimum", "MinimumBackward0", X0 | X1, np.minimum, _minimum_scalar,
    lambda g, x, y, r: (g._masked((x[1] - x[0])._mask(M_STEP_HALF, constant=True)),
                        g._masked((x[0] - x[1])._mask(M_STEP_HALF, constant=True))))
+
+# --- the catalogue's binary ops (issue 14) ----------------------------------------
+def _xlogy(a, b):
+    """``a * log(b)``, 0 where a == 0 (unless b is nan), as PyTorch."""
+    y = np.where(a == 0, 0.0, a * np.log(b)).astype(np.result_type(a, b), copy=False)
+    return np.where(np.isnan(b), b, y)
+
+
+def _remainder(a, b):
+    """PyTorch's remainder: fmod moved into b's sign (a zero keeps a's sign, unlike numpy's)."""
+    m = np.fmod(a, b)
+    return np.where((m != 0) & ((b < 0) != (m < 0)), m + b, m).astype(m.dtype, copy=False)
+
+
+def _remainder_scalar(a: float, b: float) -> float:
+    m = math.fmod(a, b)
+    return m + b if (m != 0 and (b < 0) != (m < 0)) else m
+
+
+def _xlogy_scalar(a: float, b: float) -> float:
+    if b != b:
+        return b
+    return 0.0 if a == 0 else a * math.log(b)
+
+
+def _logaddexp_scalar(a: float, b: float) -> float:
+    if a != a or b != b:
+        return math.nan
+    if a == b and a - a != 0:
+        return a
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+
+
+def _logaddexp2_scalar(a: float, b: float) -> float:
+    if a != a or b != b:
+        return math.nan
+    if a == b and a - a != 0:
+        return a
+    return max(a, b) + math.log1p(2.0 ** (-abs(a - b))) / LN2
+
+
+def _xlogy_vjp(g, x, y, r):
+    """PyTorch's: xlogy(g, b) masked to 0 where a == 0 and b <= 0, and g a / b; xlogy(g, b) is 0
+    where g == 0 (unless b is nan), written with constant masks."""
+    a, b = x
+    not_xlogy = (1.0 - g._mask(M_NONZERO, constant=True)) * b._mask(M_INRANGE, -math.inf, math.inf, constant=True)
+    filled = a._mask(M_ZERO, constant=True) + (1.0 - a._mask(M_NONZERO, constant=True)) * b._mask(M_NONPOS, constant=True)
+    return (g * b.log())._masked((1.0 - not_xlogy) * (1.0 - filled)), g * a / b
+
+
+def _copysign_vjp(g, x, y, r):
+    """PyTorch's g * where(x == 0, 0, y / x) (nan where x is not finite), with the ratio, +-1, taken
+    as signs: its own derivative is 0, exactly (y / x's is, up to rounding)."""
+    ratio = x[0]._mask(M_SIGN, constant=True) * y._mask(M_SIGN, constant=True) + (x[0] - x[0])
+    return g * ratio, x[1]._mask(M_ZERO, constant=True)
+
+
+def _atan2_vjp(g, x, y, r):
+    recip = (x[0] * x[0] + x[1] * x[1]).reciprocal()
+    return g * x[1] * recip, g * -x[0] * recip
+
+
+def _b2(code, name, grad_fn, saved, forward, scalar, vjp, ulps, numpy_rows=True, number_name=None, rnumber_name=None):
+    """A binary op; ``number_name`` (``rnumber_name``): its node's name when the second (first)
+    operand was a Python number, recorded as a 0-d constant with ``ib`` = 1 (2)."""
+    names = {0: grad_fn, 1: number_name, 2: rnumber_name}
+    of = None if number_name is None else (lambda r: names[r.ib])
+    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False, grad_fn_of=of, arity=2, ulps=ulps,
+                       numpy_rows=numpy_rows, nondiff_of=lambda r: _NUMBER_SIDE[r.ib]))
+
+
+_NUMBER_SIDE = {0: (), 1: (1,), 2: (0,)}     # the input a Python-number operand became (``ib``)
+
+
+_b2(ATAN2, "atan2", "Atan2Backward0", X0 | X1, np.arctan2, math.atan2, _atan2_vjp, (*TRANSCENDENTAL, (0, 0)))
+_b2(FMOD, "fmod", "FmodBackward1", X0 | X1, np.fmod, math.fmod,
+    lambda g, x, y, r: (g, -g * (x[0] / x[1]).trunc()), (0, (0, 0), (0, 0)), number_name="FmodBackward0")
+_b2(REMAINDER, "remainder", "RemainderBackward1", X0 | X1, _remainder, _remainder_scalar,
+    lambda g, x, y, r: (g, -g * (x[0] / x[1]).floor()), (0, (0, 0), (0, 0)), number_name="RemainderBackward0",
+    rnumber_name="RemainderBackward1")
+_b2(HYPOT, "hypot", "HypotBackward0", X0 | X1 | OUT, np.hypot, math.hypot,
+    lambda g, x, y, r: (g * x[0] / y, g * x[1] / y), (*TRANSCENDENTAL, (0, 0)))
+_b2(LOGADDEXP, "logaddexp", "LogaddexpBackward0", X0 | X1, np.logaddexp, _logaddexp_scalar,
+    lambda g, x, y, r: (g / ((x[1] - x[0]).exp() + 1.0), g / ((x[0] - x[1]).exp() + 1.0)), (*TRANSCENDENTAL, (4, 4)))
+_b2(LOGADDEXP2, "logaddexp2", "Logaddexp2Backward0", X0 | X1, np.logaddexp2, _logaddexp2_scalar,
+    lambda g, x, y, r: (g / ((x[1] - x[0]).exp2() + 1.0), g / ((x[0] - x[1]).exp2() + 1.0)), (4, (4, 4), (4, 4)))
+_b2(XLOGY, "xlogy", "XlogyBackward0", X0 | X1, _xlogy, _xlogy_scalar, _xlogy_vjp, (*TRANSCENDENTAL, (2, 4)),
+    number_name="XlogyBackward2", rnumber_name="XlogyBackward1")
+_b2(COPYSIGN, "copysign", "CopysignBackward0", X0 | OUT, np.copysign, math.copysign,
+    _copysign_vjp, (0, (0, 0), (0, 0)), number_name="CopysignBackward1")
 
 # g where the mask is nonzero, times it (0 elsewhere, whatever g is): the masked derivatives.
 _b(MASKED, "_masked", "WhereBackward0", X1, lambda g, m: np.where(m != 0, g * m, 0 * m).astype(g.dtype, copy=False),
@@ -1198,6 +1754,214 @@ def expm1(self) -> Tensor:
     return _unary(self, EXPM1)
 
 
+# -- the catalogue's unary ops (issue 14) --
+def _not_for(x: Tensor, kernel: str, integers: bool = True) -> None:
+    """PyTorch's error for a dtype its kernel is not built for (bool, and integers if ``integers``)."""
+    dt = x._dtype
+    if dt is D.bool_ or (integers and not dt.is_floating_point):
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(dt)}'")
+
+
+@public("square")
+def square(self) -> Tensor:
+    """The square of each element (``self ** 2``; bool gives int64)."""
+    return (self.to(D.int64) if self._dtype is D.bool_ else self) ** 2
+
+
+@public("rsqrt")
+def rsqrt(self) -> Tensor:
+    """The reciprocal of the square root of each element."""
+    return _unary(self, RSQRT)
+
+
+@public("log1p")
+def log1p(self) -> Tensor:
+    """``log(1 + x)`` for each element, accurate for small ``x``."""
+    return _unary(self, LOG1P)
+
+
+@public("asin", "arcsin")
+def asin(self) -> Tensor:
+    """The arcsine of each element."""
+    return _unary(self, ASIN)
+
+
+@public("acos", "arccos")
+def acos(self) -> Tensor:
+    """The arccosine of each element."""
+    return _unary(self, ACOS)
+
+
+@public("atan", "arctan")
+def atan(self) -> Tensor:
+    """The arctangent of each element."""
+    return _unary(self, ATAN)
+
+
+@public("asinh", "arcsinh")
+def asinh(self) -> Tensor:
+    """The inverse hyperbolic sine of each element."""
+    return _unary(self, ASINH)
+
+
+@public("acosh", "arccosh")
+def acosh(self) -> Tensor:
+    """The inverse hyperbolic cosine of each element."""
+    return _unary(self, ACOSH)
+
+
+@public("atanh", "arctanh")
+def atanh(self) -> Tensor:
+    """The inverse hyperbolic tangent of each element."""
+    return _unary(self, ATANH)
+
+
+@public("erf")
+def erf(self) -> Tensor:
+    """The error function of each element."""
+    return _unary(self, ERF)
+
+
+@public("erfc")
+def erfc(self) -> Tensor:
+    """The complementary error function ``1 - erf(x)`` of each element."""
+    return _unary(self, ERFC)
+
+
+@public("erfinv")
+def erfinv(self) -> Tensor:
+    """The inverse error function of each element (nan outside [-1, 1])."""
+    return _unary(self, ERFINV)
+
+
+@public("exp2")
+def exp2(self) -> Tensor:
+    """``2 ** x`` for each element."""
+    return _unary(self, EXP2)
+
+
+@public("frac")
+def frac(self) -> Tensor:
+    """The fractional part ``x - trunc(x)`` of each element."""
+    _not_for(self, "frac_cpu")
+    return _unary(self, FRAC)
+
+
+@public("deg2rad")
+def deg2rad(self) -> Tensor:
+    """Each element converted from degrees to radians."""
+    return _unary(self, DEG2RAD)
+
+
+@public("rad2deg")
+def rad2deg(self) -> Tensor:
+    """Each element converted from radians to degrees."""
+    return _unary(self, RAD2DEG)
+
+
+@public("sign")
+def sign(self) -> Tensor:
+    """The sign (-1, 0 or 1) of each element; 0 for nan."""
+    return _unary(self, SIGN)
+
+
+@public("sgn")
+def sgn(self) -> Tensor:
+    """The sign of each element (as ``sign`` for real tensors)."""
+    return _unary(self, SGN)
+
+
+@public("floor")
+def floor(self) -> Tensor:
+    """The largest integer not above each element (integers are copied)."""
+    _not_for(self, "floor_vml_cpu", integers=False)
+    return _unary(self, FLOOR)
+
+
+@public("ceil")
+def ceil(self) -> Tensor:
+    """The smallest integer not below each element (integers are copied)."""
+    _not_for(self, "ceil_vml_cpu", integers=False)
+    return _unary(self, CEIL)
+
+
+@public("trunc", "fix")
+def trunc(self) -> Tensor:
+    """Each element rounded toward zero (integers are copied)."""
+    _not_for(self, "trunc_vml_cpu", integers=False)
+    return _unary(self, TRUNC)
+
+
+@public("round")
+def tensor_round(self, *, decimals: Optional[int] = None) -> Tensor:
+    """Each element rounded to the nearest integer (halves to even), or to ``decimals`` decimal
+    places (a negative number rounds to tens, hundreds ...)."""
+    if decimals is None:
+        _not_for(self, "round_vml_cpu", integers=False)
+        return _unary(self, ROUND)
+    if decimals == 0:
+        _not_for(self, "round_vml_cpu")    # (PyTorch's round(decimals=0) refuses integers too)
+    if type(decimals) is not int:
+        raise TypeError(f"round(): argument 'decimals' must be int, not {type(decimals).__name__}")
+    _not_for(self, "round_cpu")
+    return _with_attrs(self, ROUND, round_forward(self._value(), decimals), fb=1.0, ia=decimals)
+
+
+def _with_attrs(x: Tensor, code: int, y, fa: float = 0.0, fb: float = 0.0, ia: int = 0) -> Tensor:
+    """Record (or return) an elementwise result ``y`` of ``x`` whose row keeps attributes."""
+    y = np.asarray(y, x._dtype.np)
+    if x._rg and state.grad:
+        return emit(code, y, x._dtype, x, ia=ia, fa=fa, fb=fb)
+    return plain(y, x._dtype)
+
+
+def _floating(x: Tensor) -> Tensor:
+    """``x`` as the default float dtype if it is not floating point (PyTorch's integer-to-float ops)."""
+    return x if x._dtype.is_floating_point else x.to(D.get_default_dtype())
+
+
+@public("logit")
+def logit(self, eps: Optional[float] = None) -> Tensor:
+    """``log(x / (1 - x))`` for each element; with ``eps``, x is first clamped into ``[eps, 1 - eps]``
+    (a negative eps clamps nothing)."""
+    x = _floating(self)
+    if eps is not None and eps < 0:
+        eps = None
+    y = logit_forward(x._value(), eps)
+    return _with_attrs(x, LOGIT, y, fa=0.0 if eps is None else float(eps), fb=0.0 if eps is None else 1.0)
+
+
+@public("selu", method=False)
+def selu(self) -> Tensor:
+    """``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` with SELU's constants."""
+    _not_for(self, "elu_cpu")
+    return _unary(self, SELU)
+
+
+@public("celu", method=False)
+def celu(self, alpha: float = 1.0) -> Tensor:
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` for each element."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    _not_for(self, "elu_cpu")
+    x = self
+    return _with_attrs(x, CELU, celu_forward(x._value(), float(alpha)), fa=float(alpha))
+
+
+@public("nan_to_num")
+def nan_to_num(self, nan: float = 0.0, posinf: Optional[float] = None, neginf: Optional[float] = None) -> Tensor:
+    """Each element with nan, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf``
+    (by default 0 and the dtype's largest and smallest finite values)."""
+    v = self._value()
+    y = nan_to_num_forward(v, nan, posinf, neginf)
+    if not self._dtype.is_floating_point:
+        return plain(np.asarray(y), self._dtype)
+    info = np.finfo(v.dtype)
+    hi = float(info.max) if posinf is None else float(posinf)
+    lo = float(info.min) if neginf is None else float(neginf)
+    return _with_attrs(self, NAN_TO_NUM, y, fa=float(nan), fb=hi, ia=_float_bits(lo))
+
+
 @public("sigmoid")
 def sigmoid(self) -> Tensor:
     """The logistic sigmoid ``1 / (1 + exp(-x))`` of each element."""
@@ -1260,6 +2024,101 @@ def maximum(self, other: Tensor) -> Tensor:
 def minimum(self, other: Tensor) -> Tensor:
     """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
     return _binary(self, _tensor_arg(other, "minimum"), MINIMUM)
+
+
+# -- the catalogue's binary ops (issue 14) --
+def _with_wrapped(a, b, code: int, floating: bool) -> Tensor:
+    """``a (op) b`` where one of them is a Python number: the number becomes a 0-d constant of the
+    row's dtype (promoted as PyTorch promotes a number), and the row notes which side it was."""
+    x, c, side = (a, b, 1) if isinstance(a, Tensor) else (b, a, 2)
+    dt = D.result_type(x, c)
+    if floating and not dt.is_floating_point:
+        dt = D.get_default_dtype()
+    if x._dtype is not dt:
+        x = x.to(dt)
+    k = plain(np.asarray(c, dt.np), dt)
+    va, vb = (x._value(), k._v) if side == 1 else (k._v, x._value())
+    y = np.asarray(REGISTRY[code].forward(va, vb), dt.np)
+    if x._rg and state.grad:
+        return emit(code, y, dt, x, k, ib=1) if side == 1 else emit(code, y, dt, k, x, ib=2)
+    return plain(y, dt)
+
+
+def _catalogue_binary(a: Tensor, b, code: int, floating: bool = True, numbers: bool = False) -> Tensor:
+    """A binary op of the catalogue: tensors broadcast and promote as ``_binary``'s (integers to the
+    default float dtype if ``floating``); a Python number where PyTorch takes one (``numbers``)."""
+    if not isinstance(b, Tensor):
+        if not (numbers and _is_number(b)):
+            _tensor_arg(b, REGISTRY[code].name)
+        return _with_wrapped(a, b, code, floating)
+    if floating and not (a._dtype.is_floating_point or b._dtype.is_floating_point):
+        a, b = a.to(D.get_default_dtype()), b.to(D.get_default_dtype())
+    return _binary(a, b, code)
+
+
+@public("atan2", "arctan2")
+def atan2(self, other: Tensor) -> Tensor:
+    """The angle of the point ``(other, self)`` (the arctangent of ``self / other`` in its quadrant)."""
+    return _catalogue_binary(self, other, ATAN2)
+
+
+@public("fmod")
+def fmod(self, other: Operand) -> Tensor:
+    """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""
+    return _catalogue_binary(self, other, FMOD, floating=False, numbers=True)
+
+
+@public("remainder", "__mod__", reflected=lambda x, c: _with_wrapped(c, x, REMAINDER, False))
+def remainder(self, other: Operand) -> Tensor:
+    """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
+    return _catalogue_binary(self, other, REMAINDER, floating=False, numbers=True)
+
+
+@public("__rmod__")
+def _rmod(self, other: Number) -> Tensor:
+    if not _is_number(other):
+        raise TypeError(f"unsupported operand type(s) for %: '{type(other).__name__}' and 'Tensor'")
+    return _with_wrapped(other, self, REMAINDER, False)
+
+
+@public("hypot")
+def hypot(self, other: Tensor) -> Tensor:
+    """``sqrt(self ** 2 + other ** 2)``, without overflow in between."""
+    return _catalogue_binary(self, other, HYPOT)
+
+
+@public("logaddexp")
+def logaddexp(self, other: Tensor) -> Tensor:
+    """``log(exp(self) + exp(other))``, without overflow in between."""
+    return _catalogue_binary(self, other, LOGADDEXP)
+
+
+@public("logaddexp2")
+def logaddexp2(self, other: Tensor) -> Tensor:
+    """``log2(2 ** self + 2 ** other)``, without overflow in between."""
+    return _catalogue_binary(self, other, LOGADDEXP2)
+
+
+@public("xlogy", reflected=lambda x, c: _with_wrapped(c, x, XLOGY, True))
+def xlogy(self, other: Operand) -> Tensor:
+    """``self * log(other)``, 0 where ``self`` is 0 (unless ``other`` is nan)."""
+    return _catalogue_binary(self, other, XLOGY, numbers=True)
+
+
+@public("copysign")
+def copysign(self, other: Operand) -> Tensor:
+    """``self``'s magnitude with ``other``'s sign (of zeros too)."""
+    return _catalogue_binary(self, other, COPYSIGN, numbers=True)
+
+
+@public("float_power", reflected=lambda x, c: float(c) ** x.to(D.float64))
+def float_power(self, exponent: Operand) -> Tensor:
+    """``self ** exponent`` computed in float64 (the result is float64)."""
+    if isinstance(exponent, Tensor):
+        return self.to(D.float64) ** exponent.to(D.float64)
+    if not _is_number(exponent):
+        _tensor_arg(exponent, "float_power")
+    return self.to(D.float64) ** float(exponent)
 
 
 @public("_masked")

@@ -92,14 +92,19 @@ __all__ = [
     "FloatTensor", "DoubleTensor", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
     "set_anomaly_enabled", "format_tape", "viz", "detach", "add", "sub", "subtract", "mul",
     "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
-    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid",
-    "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone",
-    "eq", "ne", "lt", "le", "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-    "logical_and", "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal",
-    "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero",
-    "nonzero", "argwhere", "softmax", "log_softmax", "logsumexp", "max", "min", "amax", "amin",
-    "argmax", "argmin", "aminmax", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes",
-    "select", "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
+    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square",
+    "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan", "arctan", "asinh", "arcsinh",
+    "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad",
+    "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round", "logit", "selu", "celu",
+    "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max",
+    "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder", "hypot", "logaddexp",
+    "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne", "lt", "le", "gt", "ge",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or",
+    "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf",
+    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere",
+    "softmax", "log_softmax", "logsumexp", "max", "min", "amax", "amin", "argmax", "argmin",
+    "aminmax", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
+    "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
     "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
     "put", "masked_scatter", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid",
     "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten",
@@ -123,6 +128,12 @@ def numel(t: Tensor) -> builtins.int: ...
 
 def abs(input: Tensor) -> Tensor:
     """The absolute value of each element."""
+
+def acos(input: Tensor) -> Tensor:
+    """The arccosine of each element."""
+
+def acosh(input: Tensor) -> Tensor:
+    """The inverse hyperbolic cosine of each element."""
 
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
@@ -149,6 +160,27 @@ def aminmax(input: Tensor, *, dim: Optional[builtins.int] = ..., keepdim: builti
 def any(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
     """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
 
+def arccos(input: Tensor) -> Tensor:
+    """The arccosine of each element."""
+
+def arccosh(input: Tensor) -> Tensor:
+    """The inverse hyperbolic cosine of each element."""
+
+def arcsin(input: Tensor) -> Tensor:
+    """The arcsine of each element."""
+
+def arcsinh(input: Tensor) -> Tensor:
+    """The inverse hyperbolic sine of each element."""
+
+def arctan(input: Tensor) -> Tensor:
+    """The arctangent of each element."""
+
+def arctan2(input: Tensor, other: Tensor) -> Tensor:
+    """The angle of the point ``(other, self)`` (the arctangent of ``self / other`` in its quadrant)."""
+
+def arctanh(input: Tensor) -> Tensor:
+    """The inverse hyperbolic tangent of each element."""
+
 def argmax(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
     """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
 
@@ -160,6 +192,21 @@ def argsort(input: Tensor, dim: builtins.int = ..., descending: builtins.bool = 
 
 def argwhere(input: Tensor) -> Tensor:
     """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
+
+def asin(input: Tensor) -> Tensor:
+    """The arcsine of each element."""
+
+def asinh(input: Tensor) -> Tensor:
+    """The inverse hyperbolic sine of each element."""
+
+def atan(input: Tensor) -> Tensor:
+    """The arctangent of each element."""
+
+def atan2(input: Tensor, other: Tensor) -> Tensor:
+    """The angle of the point ``(other, self)`` (the arctangent of ``self / other`` in its quadrant)."""
+
+def atanh(input: Tensor) -> Tensor:
+    """The inverse hyperbolic tangent of each element."""
 
 def atleast_1d(*tensors: Any) -> Any:
     """Each tensor with at least one dim (a 0-d one viewed as 1-D); a tuple for several."""
@@ -202,6 +249,12 @@ def cat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ..., axis: bui
     All tensors must have the same shape except along ``dim`` (1-D empty tensors are
     skipped, as in PyTorch); their dtypes are promoted to a common one."""
 
+def ceil(input: Tensor) -> Tensor:
+    """The smallest integer not below each element (integers are copied)."""
+
+def celu(input: Tensor, alpha: builtins.float = ...) -> Tensor:
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` for each element."""
+
 def chunk(input: Tensor, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
     """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
     smaller; views)."""
@@ -230,6 +283,9 @@ def concat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Ten
 def concatenate(tensors, axis: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Alias of :func:`cat` (NumPy's name and keyword)."""
 
+def copysign(input: Tensor, other: Operand) -> Tensor:
+    """``self``'s magnitude with ``other``'s sign (of zeros too)."""
+
 def cos(input: Tensor) -> Tensor:
     """The cosine of each element."""
 
@@ -250,6 +306,9 @@ def cumprod(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) 
 
 def cumsum(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
     """Running sums along ``dim``."""
+
+def deg2rad(input: Tensor) -> Tensor:
+    """Each element converted from degrees to radians."""
 
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
@@ -289,11 +348,26 @@ def eq(input: Tensor, other: Operand) -> Tensor:
 def equal(input: Tensor, other: Tensor) -> builtins.bool:
     """True if both tensors have the same size and elements, as a Python bool."""
 
+def erf(input: Tensor) -> Tensor:
+    """The error function of each element."""
+
+def erfc(input: Tensor) -> Tensor:
+    """The complementary error function ``1 - erf(x)`` of each element."""
+
+def erfinv(input: Tensor) -> Tensor:
+    """The inverse error function of each element (nan outside [-1, 1])."""
+
 def exp(input: Tensor) -> Tensor:
     """The exponential of each element."""
 
+def exp2(input: Tensor) -> Tensor:
+    """``2 ** x`` for each element."""
+
 def expm1(input: Tensor) -> Tensor:
     """``exp(x) - 1`` for each element, accurate for small ``x``."""
+
+def fix(input: Tensor) -> Tensor:
+    """Each element rounded toward zero (integers are copied)."""
 
 def flatten(input: Tensor, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
@@ -306,6 +380,18 @@ def fliplr(input: Tensor) -> Tensor:
 
 def flipud(input: Tensor) -> Tensor:
     """The rows in reverse order (``flip(0)``; at least 1 dim)."""
+
+def float_power(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
+    """``self ** exponent`` computed in float64 (the result is float64)."""
+
+def floor(input: Tensor) -> Tensor:
+    """The largest integer not above each element (integers are copied)."""
+
+def fmod(input: Tensor, other: Operand) -> Tensor:
+    """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""
+
+def frac(input: Tensor) -> Tensor:
+    """The fractional part ``x - trunc(x)`` of each element."""
 
 def gather(input: Tensor, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
     """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
@@ -322,6 +408,9 @@ def hsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list
 
 def hstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Concatenate horizontally: along dim 1, or dim 0 for 1-D tensors (0-d ones count as 1-D)."""
+
+def hypot(input: Tensor, other: Tensor) -> Tensor:
+    """``sqrt(self ** 2 + other ** 2)``, without overflow in between."""
 
 def index_add(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
     """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
@@ -376,11 +465,20 @@ def log(input: Tensor) -> Tensor:
 def log10(input: Tensor) -> Tensor:
     """The base-10 logarithm of each element."""
 
+def log1p(input: Tensor) -> Tensor:
+    """``log(1 + x)`` for each element, accurate for small ``x``."""
+
 def log2(input: Tensor) -> Tensor:
     """The base-2 logarithm of each element."""
 
 def log_softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
     """Logarithm of the softmax over ``dim``, computed in ``dtype`` if given."""
+
+def logaddexp(input: Tensor, other: Tensor) -> Tensor:
+    """``log(exp(self) + exp(other))``, without overflow in between."""
+
+def logaddexp2(input: Tensor, other: Tensor) -> Tensor:
+    """``log2(2 ** self + 2 ** other)``, without overflow in between."""
 
 def logical_and(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise logical AND (nonzero counts as True)."""
@@ -393,6 +491,10 @@ def logical_or(input: Tensor, other: Tensor) -> Tensor:
 
 def logical_xor(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise logical XOR (nonzero counts as True)."""
+
+def logit(input: Tensor, eps: Optional[builtins.float] = ...) -> Tensor:
+    """``log(x / (1 - x))`` for each element; with ``eps``, x is first clamped into ``[eps, 1 - eps]``
+    (a negative eps clamps nothing)."""
 
 def logspace(start: builtins.float, end: builtins.float, steps: builtins.int, base: builtins.float = ..., *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ...) -> Tensor:
     """``steps`` values ``base ** x`` for ``x`` evenly spaced from ``start`` to ``end`` inclusive."""
@@ -467,6 +569,10 @@ def multiply(input: Union[Tensor, Number], other: Operand) -> Tensor:
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Product of a matrix and a vector."""
 
+def nan_to_num(input: Tensor, nan: builtins.float = ..., posinf: Optional[builtins.float] = ..., neginf: Optional[builtins.float] = ...) -> Tensor:
+    """Each element with nan, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf``
+    (by default 0 and the dtype's largest and smallest finite values)."""
+
 def nanmean(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
 
@@ -514,6 +620,9 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: builtins.bool 
     """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
     positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
 
+def rad2deg(input: Tensor) -> Tensor:
+    """Each element converted from radians to degrees."""
+
 def rand_like(input: Tensor, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
     """Uniform random numbers in [0, 1) with the size (and, unless given, dtype) of ``input``."""
 
@@ -533,6 +642,9 @@ def reciprocal(input: Tensor) -> Tensor:
 def relu(input: Tensor) -> Tensor:
     """``max(x, 0)`` for each element."""
 
+def remainder(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
+
 def repeat_interleave(input: Tensor, repeats: Union[builtins.int, Tensor, None] = ..., dim: Optional[builtins.int] = ..., *, output_size: Optional[builtins.int] = ...) -> Tensor:
     """Each element repeated ``repeats`` times (an int, or a tensor of counts, one per element
     along ``dim``) in place, along ``dim`` or over the flattened tensor.
@@ -548,8 +660,15 @@ def roll(input: Tensor, shifts: Union[builtins.int, builtins.tuple], dims: Union
     """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when
     no dims are given, keeping its shape)."""
 
+def round(input: Tensor, *, decimals: Optional[builtins.int] = ...) -> Tensor:
+    """Each element rounded to the nearest integer (halves to even), or to ``decimals`` decimal
+    places (a negative number rounds to tens, hundreds ...)."""
+
 def row_stack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Alias of :func:`vstack`."""
+
+def rsqrt(input: Tensor) -> Tensor:
+    """The reciprocal of the square root of each element."""
 
 def scatter(input: Tensor, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
     """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
@@ -563,8 +682,17 @@ def scatter_add(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor) ->
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
 
+def selu(input: Tensor) -> Tensor:
+    """``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` with SELU's constants."""
+
+def sgn(input: Tensor) -> Tensor:
+    """The sign of each element (as ``sign`` for real tensors)."""
+
 def sigmoid(input: Tensor) -> Tensor:
     """The logistic sigmoid ``1 / (1 + exp(-x))`` of each element."""
+
+def sign(input: Tensor) -> Tensor:
+    """The sign (-1, 0 or 1) of each element; 0 for nan."""
 
 def sin(input: Tensor) -> Tensor:
     """The sine of each element."""
@@ -587,6 +715,9 @@ def split_with_sizes(input: Tensor, split_sizes: builtins.list, dim: builtins.in
 
 def sqrt(input: Tensor) -> Tensor:
     """The square root of each element."""
+
+def square(input: Tensor) -> Tensor:
+    """The square of each element (``self ** 2``; bool gives int64)."""
 
 def squeeze(input: Tensor, dim: Optional[Shape] = ...) -> Tensor:
     """Remove dimensions of size one (all of them, or those in ``dim``)."""
@@ -663,6 +794,9 @@ def triu_indices(row: builtins.int, col: builtins.int, offset: builtins.int = ..
 def true_divide(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self / other``, broadcasting (true division: integers give the default float dtype)."""
 
+def trunc(input: Tensor) -> Tensor:
+    """Each element rounded toward zero (integers are copied)."""
+
 def unbind(input: Tensor, dim: builtins.int = ...) -> builtins.tuple:
     """Remove a dimension; return the tuple of all slices along it."""
 
@@ -689,3 +823,6 @@ def where(condition: Tensor, input=..., other=..., *, out: Tensor | None = ...) 
     """Elements of ``input`` where ``condition`` holds, else of ``other`` (broadcast together).
 
     ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``."""
+
+def xlogy(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """``self * log(other)``, 0 where ``self`` is 0 (unless ``other`` is nan)."""

@@ -34,7 +34,7 @@ class Node:
     def next_functions(self) -> tuple:
         tape, r = self._tape, self._row
         op = REGISTRY[int(tape.op[r])]
-        skip = op.nondiff
+        skip = op.nondiff if op.nondiff_of is None else op.nondiff_of(Row(tape, r))
         out = []
         for k, node in enumerate(Row(tape, r).inputs):
             if k not in skip:

@@ -69,6 +69,8 @@ class Tensor:
     def __lt__(self, other: Operand) -> Tensor:
         """``self < other`` at each element, broadcasting."""
     def __matmul__(self, other: Tensor) -> Tensor: ...
+    def __mod__(self, other: Operand) -> Tensor:
+        """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
     def __mul__(self, other: Operand) -> Tensor:
         """``self * other``, broadcasting."""
     def __ne__(self, other: Operand) -> Tensor:  # type: ignore[override]
@@ -88,6 +90,7 @@ class Tensor:
     def __reduce_ex__(self, protocol: builtins.int) -> Any: ...
     def __repr__(self, *, tensor_contents=...) -> builtins.str: ...
     def __rmatmul__(self, other: Tensor) -> Tensor: ...
+    def __rmod__(self, other: Number) -> Tensor: ...
     def __rmul__(self, other: Operand) -> Tensor: ...
     def __ror__(self, other: Operand) -> Tensor:
         """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
@@ -108,6 +111,14 @@ class Tensor:
         """The absolute value of each element."""
     def abs_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.abs`."""
+    def acos(self) -> Tensor:
+        """The arccosine of each element."""
+    def acos_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.acos`."""
+    def acosh(self) -> Tensor:
+        """The inverse hyperbolic cosine of each element."""
+    def acosh_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.acosh`."""
     def add(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self + alpha * other``."""
     def add_(self, other: Operand, *, alpha: Number = ...) -> Tensor:
@@ -127,6 +138,34 @@ class Tensor:
         ``(min, max)`` (one node; ties share each gradient evenly)."""
     def any(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
         """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
+    def arccos(self) -> Tensor:
+        """The arccosine of each element."""
+    def arccos_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.arccos`."""
+    def arccosh(self) -> Tensor:
+        """The inverse hyperbolic cosine of each element."""
+    def arccosh_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.arccosh`."""
+    def arcsin(self) -> Tensor:
+        """The arcsine of each element."""
+    def arcsin_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.arcsin`."""
+    def arcsinh(self) -> Tensor:
+        """The inverse hyperbolic sine of each element."""
+    def arcsinh_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.arcsinh`."""
+    def arctan(self) -> Tensor:
+        """The arctangent of each element."""
+    def arctan2(self, other: Tensor) -> Tensor:
+        """The angle of the point ``(other, self)`` (the arctangent of ``self / other`` in its quadrant)."""
+    def arctan2_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.arctan2`."""
+    def arctan_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.arctan`."""
+    def arctanh(self) -> Tensor:
+        """The inverse hyperbolic tangent of each element."""
+    def arctanh_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.arctanh`."""
     def argmax(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
         """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
     def argmin(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
@@ -135,6 +174,26 @@ class Tensor:
         """The indices that sort ``self`` along ``dim``."""
     def argwhere(self) -> Tensor:
         """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
+    def asin(self) -> Tensor:
+        """The arcsine of each element."""
+    def asin_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.asin`."""
+    def asinh(self) -> Tensor:
+        """The inverse hyperbolic sine of each element."""
+    def asinh_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.asinh`."""
+    def atan(self) -> Tensor:
+        """The arctangent of each element."""
+    def atan2(self, other: Tensor) -> Tensor:
+        """The angle of the point ``(other, self)`` (the arctangent of ``self / other`` in its quadrant)."""
+    def atan2_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.atan2`."""
+    def atan_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.atan`."""
+    def atanh(self) -> Tensor:
+        """The inverse hyperbolic tangent of each element."""
+    def atanh_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.atanh`."""
     def backward(self, gradient: Optional[Tensor] = ..., retain_graph: Optional[builtins.bool] = ..., create_graph: builtins.bool = ..., inputs: Optional[_Tensors] = ...) -> None:
         """Compute the gradient of this tensor with respect to the graph leaves.
 
@@ -167,6 +226,10 @@ class Tensor:
         """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
     def cauchy_(self, median: builtins.float = ..., sigma: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with Cauchy samples of the given median and scale."""
+    def ceil(self) -> Tensor:
+        """The smallest integer not below each element (integers are copied)."""
+    def ceil_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.ceil`."""
     def chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
         """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
         smaller; views)."""
@@ -190,6 +253,10 @@ class Tensor:
         """A copy of the tensor; gradients flow back to the original."""
     def contiguous(self, memory_format=...) -> Tensor:
         """The tensor itself if contiguous, else a contiguous copy (recorded as a clone)."""
+    def copysign(self, other: Operand) -> Tensor:
+        """``self``'s magnitude with ``other``'s sign (of zeros too)."""
+    def copysign_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.copysign`."""
     def cos(self) -> Tensor:
         """The cosine of each element."""
     def cos_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -219,6 +286,10 @@ class Tensor:
     def data(self) -> Tensor: ...
     @data.setter
     def data(self, other: Tensor) -> None: ...
+    def deg2rad(self) -> Tensor:
+        """Each element converted from degrees to radians."""
+    def deg2rad_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.deg2rad`."""
     def detach(self) -> Tensor:
         """A new tensor sharing storage, detached from the graph (a leaf)."""
     def detach_(self) -> Tensor:
@@ -260,8 +331,24 @@ class Tensor:
         """In-place version of :meth:`Tensor.eq`."""
     def equal(self, other: Tensor) -> builtins.bool:
         """True if both tensors have the same size and elements, as a Python bool."""
+    def erf(self) -> Tensor:
+        """The error function of each element."""
+    def erf_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.erf`."""
+    def erfc(self) -> Tensor:
+        """The complementary error function ``1 - erf(x)`` of each element."""
+    def erfc_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.erfc`."""
+    def erfinv(self) -> Tensor:
+        """The inverse error function of each element (nan outside [-1, 1])."""
+    def erfinv_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.erfinv`."""
     def exp(self) -> Tensor:
         """The exponential of each element."""
+    def exp2(self) -> Tensor:
+        """``2 ** x`` for each element."""
+    def exp2_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.exp2`."""
     def exp_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.exp`."""
     def expand(self, *sizes: Shape) -> Tensor:
@@ -276,6 +363,10 @@ class Tensor:
         """Fill the tensor in place with exponential samples of rate ``lambd``."""
     def fill_(self, value: Union[Number, Tensor]) -> Tensor:
         """Fill the tensor with ``value`` in place."""
+    def fix(self) -> Tensor:
+        """Each element rounded toward zero (integers are copied)."""
+    def fix_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.fix`."""
     def flatten(self, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
         """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
     def flip(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
@@ -286,6 +377,22 @@ class Tensor:
         """The rows in reverse order (``flip(0)``; at least 1 dim)."""
     def float(self) -> Tensor:
         """``self.to(tape.float32)``."""
+    def float_power(self, exponent: Operand) -> Tensor:
+        """``self ** exponent`` computed in float64 (the result is float64)."""
+    def float_power_(self, exponent) -> Tensor:
+        """In-place version of :meth:`Tensor.float_power` (the tensor must be float64, as the result is)."""
+    def floor(self) -> Tensor:
+        """The largest integer not above each element (integers are copied)."""
+    def floor_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.floor`."""
+    def fmod(self, other: Operand) -> Tensor:
+        """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""
+    def fmod_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.fmod`."""
+    def frac(self) -> Tensor:
+        """The fractional part ``x - trunc(x)`` of each element."""
+    def frac_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.frac`."""
     def gather(self, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
         """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
         the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
@@ -312,6 +419,10 @@ class Tensor:
         """In-place version of :meth:`Tensor.gt`."""
     def hsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
         """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
+    def hypot(self, other: Tensor) -> Tensor:
+        """``sqrt(self ** 2 + other ** 2)``, without overflow in between."""
+    def hypot_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.hypot`."""
     def index_add(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
         """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
         entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
@@ -377,6 +488,10 @@ class Tensor:
         """The base-10 logarithm of each element."""
     def log10_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.log10`."""
+    def log1p(self) -> Tensor:
+        """``log(1 + x)`` for each element, accurate for small ``x``."""
+    def log1p_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.log1p`."""
     def log2(self) -> Tensor:
         """The base-2 logarithm of each element."""
     def log2_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -387,6 +502,10 @@ class Tensor:
         """Fill the tensor in place with ``exp`` of normal samples of the given mean and std."""
     def log_softmax(self, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
         """Logarithm of the softmax over ``dim``, computed in ``dtype`` if given."""
+    def logaddexp(self, other: Tensor) -> Tensor:
+        """``log(exp(self) + exp(other))``, without overflow in between."""
+    def logaddexp2(self, other: Tensor) -> Tensor:
+        """``log2(2 ** self + 2 ** other)``, without overflow in between."""
     def logical_and(self, other: Tensor) -> Tensor:
         """Elementwise logical AND (nonzero counts as True)."""
     def logical_and_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -403,6 +522,11 @@ class Tensor:
         """Elementwise logical XOR (nonzero counts as True)."""
     def logical_xor_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.logical_xor`."""
+    def logit(self, eps: Optional[builtins.float] = ...) -> Tensor:
+        """``log(x / (1 - x))`` for each element; with ``eps``, x is first clamped into ``[eps, 1 - eps]``
+        (a negative eps clamps nothing)."""
+    def logit_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.logit`."""
     def logsumexp(self, dim: Union[builtins.int, builtins.tuple], keepdim: builtins.bool = ...) -> Tensor:
         """``log(exp(x).sum(dim))``, computed stably (the largest element taken out first)."""
     def long(self) -> Tensor:
@@ -467,6 +591,11 @@ class Tensor:
         """In-place version of :meth:`Tensor.multiply`."""
     def mv(self, vec: Tensor) -> Tensor:
         """Product of a matrix and a vector."""
+    def nan_to_num(self, nan: builtins.float = ..., posinf: Optional[builtins.float] = ..., neginf: Optional[builtins.float] = ...) -> Tensor:
+        """Each element with nan, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf``
+        (by default 0 and the dtype's largest and smallest finite values)."""
+    def nan_to_num_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.nan_to_num`."""
     def nanmean(self, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
     def nanmedian(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
@@ -528,6 +657,10 @@ class Tensor:
         positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
     def put_(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
         """``put`` in place."""
+    def rad2deg(self) -> Tensor:
+        """Each element converted from radians to degrees."""
+    def rad2deg_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.rad2deg`."""
     def random_(self, from_: builtins.int = ..., to: Optional[builtins.int] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with integers from ``[from_, to)`` (``random_(to)``: from 0; no bound:
         up to 2**mantissa for floating dtypes, the dtype's maximum for integer ones)."""
@@ -549,6 +682,10 @@ class Tensor:
         """``max(x, 0)`` for each element."""
     def relu_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.relu`."""
+    def remainder(self, other: Operand) -> Tensor:
+        """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
+    def remainder_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.remainder`."""
     def repeat(self, *sizes: builtins.int) -> Tensor:
         """The tensor repeated ``sizes[i]`` times along each dim (leading sizes add dims; a copy)."""
     def repeat_interleave(self, repeats: Union[builtins.int, Tensor, None] = ..., dim: Optional[builtins.int] = ..., *, output_size: Optional[builtins.int] = ...) -> Tensor:
@@ -571,6 +708,15 @@ class Tensor:
     def roll(self, shifts: Union[builtins.int, builtins.tuple], dims: Union[builtins.int, builtins.tuple, None] = ...) -> Tensor:
         """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when
         no dims are given, keeping its shape)."""
+    def round(self, *, decimals: Optional[builtins.int] = ...) -> Tensor:
+        """Each element rounded to the nearest integer (halves to even), or to ``decimals`` decimal
+        places (a negative number rounds to tens, hundreds ...)."""
+    def round_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.round`."""
+    def rsqrt(self) -> Tensor:
+        """The reciprocal of the square root of each element."""
+    def rsqrt_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.rsqrt`."""
     def scatter(self, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
         """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
         positions in ``index``: ``out[index[i][j]][j] = src[i][j]`` for ``dim`` 0.  ``reduce`` ("add"
@@ -584,12 +730,20 @@ class Tensor:
         """``scatter_add`` in place."""
     def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
         """The slice at ``index`` along ``dim`` (that dimension removed)."""
+    def sgn(self) -> Tensor:
+        """The sign of each element (as ``sign`` for real tensors)."""
+    def sgn_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.sgn`."""
     @property
     def shape(self) -> Size: ...
     def sigmoid(self) -> Tensor:
         """The logistic sigmoid ``1 / (1 + exp(-x))`` of each element."""
     def sigmoid_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.sigmoid`."""
+    def sign(self) -> Tensor:
+        """The sign (-1, 0 or 1) of each element; 0 for nan."""
+    def sign_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.sign`."""
     def sin(self) -> Tensor:
         """The sine of each element."""
     def sin_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -614,6 +768,10 @@ class Tensor:
         """The square root of each element."""
     def sqrt_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.sqrt`."""
+    def square(self) -> Tensor:
+        """The square of each element (``self ** 2``; bool gives int64)."""
+    def square_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.square`."""
     def squeeze(self, dim: Optional[Shape] = ...) -> Tensor:
         """Remove dimensions of size one (all of them, or those in ``dim``)."""
     def std(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
@@ -678,6 +836,10 @@ class Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
     def true_divide_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.true_divide`."""
+    def trunc(self) -> Tensor:
+        """Each element rounded toward zero (integers are copied)."""
+    def trunc_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.trunc`."""
     def type(self, dtype: Union[None, builtins.str, _DType, tensortype] = ..., non_blocking: builtins.bool = ..., **kwargs: Any) -> Union[builtins.str, Tensor]:
         """The tensor's type name (``'torch.FloatTensor'``), or the tensor converted to ``dtype`` (a
         dtype, a legacy type such as ``tape.DoubleTensor``, or its name)."""
@@ -706,6 +868,10 @@ class Tensor:
         """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
     def where(self, condition: Tensor, other: Union[Tensor, builtins.int, builtins.float, builtins.bool]) -> Tensor:
         """``tape.where(condition, self, other)``."""
+    def xlogy(self, other: Operand) -> Tensor:
+        """``self * log(other)``, 0 where ``self`` is 0 (unless ``other`` is nan)."""
+    def xlogy_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.xlogy`."""
     def zero_(self) -> Tensor:
         """Fill the tensor with zeros in place."""
 

@@ -126,6 +126,10 @@ FACES: dict = {
     # Plain elementwise ops state their bounds in their own record (``Op.ulps``, see below).
     E.FILL: _elementwise(0, (0, 0), (0, 0)),
     E.CLAMP: Faces(NO_FLOAT, (0, 0), (0, 0), ONE_ELEMENT),
+    # Ops whose rows keep parameters (``E.ATTR_FORWARD``): no float face of their own.
+    E.LOGIT: Faces(NO_FLOAT, TRANSCENDENTAL[1], (0, 0), ONE_ELEMENT),
+    E.CELU: Faces(NO_FLOAT, TRANSCENDENTAL[1], E.EXP_D[2], ONE_ELEMENT),
+    E.NAN_TO_NUM: Faces(NO_FLOAT, (0, 0), (0, 0), ONE_ELEMENT),
     # The kernel adds nothing where the rule's zeros are +0: a -0.0 start shows the difference.
     E.MASK: Faces(Skip("no Python-float face: masks are made from arrays (mask_forward)"), (0, 0), (0, 0),
                   Skip("the sweep skips MASK rows (a piecewise-constant value has no adjoint)"), signed_zero=False),
@@ -256,7 +260,8 @@ CONSTANTS = (0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, 2.5, 10.0, 0
 # clamp's bounds: ordered, inverted, one-sided, signed zeros, float32 cannot hold 0.7
 BOUNDS = ((-0.5, 0.7), (0.7, 2.0), (-_INF, 0.3), (0.3, _INF), (1.0, -1.0), (0.0, 0.0), (-0.0, 0.0),
           (0.0, -0.0), (-0.0, -0.0), (-_INF, _INF))
-MASK_KINDS = (E.M_POS, E.M_SIGN, E.M_INRANGE, E.M_STEP_HALF, E.M_NONZERO, E.M_NEG, E.M_ZERO)
+MASK_KINDS = (E.M_POS, E.M_SIGN, E.M_INRANGE, E.M_STEP_HALF, E.M_NONZERO, E.M_NEG, E.M_ZERO, E.M_FINITE, E.M_NONPOS,
+              E.M_NOT_OUTSIDE)
 # adjoints reaching a row
 GRADS = (1.0, -1.0, 0.0, -0.0, 0.5, -3.0, 2.5, 1e-310, -1e300, _INF, -_INF, _NAN)
 
@@ -269,6 +274,8 @@ def _params(code: int) -> list:
         return [(lo, hi, 0) for lo, hi in BOUNDS]
     if code == E.MASK:
         return [(lo, hi, kind) for kind in MASK_KINDS for lo, hi in ((-0.5, 0.7), (0.0, 0.0))]
+    if code in E.ATTR_PARAMS:
+        return E.ATTR_PARAMS[code]
     return [(0.0, 0.0, 0)]
 
 
@@ -483,6 +490,8 @@ def numpy_unary(code: int, x: np.ndarray, fa: float, fb: float, ia: int) -> np.n
             y = E.mask_forward(x, ia, fa, fb)
         elif code == E.CLAMP:
             y = tape.tensor(x).clamp(fa, fb).numpy()
+        elif code in E.ATTR_FORWARD:
+            y = E.ATTR_FORWARD[code](x, fa, fb, ia)
         else:
             y = REGISTRY[code].forward(x)
     return np.asarray(y).astype(x.dtype, copy=False)

@@ -211,6 +211,8 @@ def joined(count: int, dim: int, d: Dom = REAL, same: bool = False):
 
 
 WHERE_X = REAL.avoiding((0.3,))
+FMOD_A = dom((5.2, 5.8), (-5.8, -5.2))
+FMOD_B = dom((2.0, 2.5), (-2.5, -2.0))
 
 
 def _spread_index(shape, dim):
@@ -630,6 +632,67 @@ OPS: dict[str, Op] = {
     # ---- lead: meshgrid (ops/join.py)
     "meshgrid_xy": _b(lambda M, x, y: M.stack(M.meshgrid(x.reshape(-1), y.reshape(-1), indexing="xy"))),
     "meshgrid_ij_list": _b(lambda M, x, y: M.stack(M.meshgrid([x.reshape(-1), y.reshape(-1)], indexing="ij"))),
+    # ---- elem: the catalogue's elementwise ops (issue 14)
+    "square": _u(lambda M, x: M.square(x)),
+    "square_method": _u(lambda M, x: x.square()),
+    "rsqrt": _u(lambda M, x: M.rsqrt(x), POSITIVE),
+    "log1p": _u(lambda M, x: x.log1p(), dom((-0.9, 10.0), edges=(0.0, -0.9, 1e-8, 10.0))),
+    "asin": _u(lambda M, x: M.asin(x), dom((-0.95, 0.95), edges=(0.0, 0.95, -0.95))),
+    "arcsin_method": _u(lambda M, x: x.arcsin(), dom((-0.95, 0.95))),
+    "acos": _u(lambda M, x: M.acos(x), dom((-0.95, 0.95), edges=(0.0, 0.95, -0.95))),
+    "arccos_fn": _u(lambda M, x: M.arccos(x), dom((-0.95, 0.95))),
+    "atan": _u(lambda M, x: M.atan(x)),
+    "arctan_method": _u(lambda M, x: x.arctan()),
+    "asinh": _u(lambda M, x: M.asinh(x)),
+    "arcsinh_method": _u(lambda M, x: x.arcsinh()),
+    "acosh": _u(lambda M, x: M.acosh(x), dom((1.05, 10.0), edges=(1.05, 2.0, 10.0))),
+    "arccosh_method": _u(lambda M, x: x.arccosh(), dom((1.05, 10.0))),
+    "atanh": _u(lambda M, x: M.atanh(x), dom((-0.95, 0.95), edges=(0.0, 0.95, -0.95))),
+    "arctanh_method": _u(lambda M, x: x.arctanh(), dom((-0.95, 0.95))),
+    "erf": _u(lambda M, x: M.erf(x), dom((-4.0, 4.0), edges=(0.0, 4.0, -4.0, 1e-8))),
+    "erf_method": _u(lambda M, x: x.erf(), dom((-4.0, 4.0))),
+    "erfc": _u(lambda M, x: M.erfc(x), dom((-4.0, 4.0), edges=(0.0, 4.0, -4.0))),
+    "erfinv": _u(lambda M, x: M.erfinv(x), dom((-0.95, 0.95), edges=(0.0, 0.95, -0.95, 1e-8))),
+    "exp2": _u(lambda M, x: M.exp2(x), dom((-30.0, 30.0), edges=(0.0, 30.0, -30.0))),
+    "frac": _u(lambda M, x: M.frac(x), REAL.avoiding(tuple(float(k) for k in range(-10, 11)))),
+    "deg2rad": _u(lambda M, x: M.deg2rad(x)),
+    "rad2deg_method": _u(lambda M, x: x.rad2deg()),
+    "sign": _u(lambda M, x: M.sign(x) * x, KINK0),
+    "sgn_method": _u(lambda M, x: x.sgn() + x, KINK0),
+    "floor": _u(lambda M, x: M.floor(x) + x, REAL.avoiding(tuple(float(k) for k in range(-10, 11)))),
+    "ceil_method": _u(lambda M, x: x.ceil() * x, REAL.avoiding(tuple(float(k) for k in range(-10, 11)))),
+    "trunc": _u(lambda M, x: M.trunc(x) * x, REAL.avoiding(tuple(float(k) for k in range(-10, 11)))),
+    "fix_method": _u(lambda M, x: x.fix(), REAL.avoiding(tuple(float(k) for k in range(-10, 11)))),
+    "round": _u(lambda M, x: M.round(x) * x, REAL.avoiding(tuple(k + 0.5 for k in range(-11, 11)))),
+    "round_decimals": _u(lambda M, x: x.round(decimals=1) * x,
+                         dom((-2.0, 2.0)).avoiding(tuple(k / 10 + 0.05 for k in range(-21, 21)))),
+    "round_decimals_neg_fn": _u(lambda M, x: M.round(x * 30.0, decimals=-1),
+                                REAL.avoiding(tuple((10 * k + 5) / 30 for k in range(-31, 31)))),
+    "logit": _u(lambda M, x: M.logit(x), dom((0.02, 0.98), edges=(0.5, 0.02, 0.98))),
+    "logit_eps": _u(lambda M, x: x.logit(eps=0.1), dom((0.001, 0.999)).avoiding((0.1, 0.9))),
+    "logit_eps_fn": _u(lambda M, x: M.logit(x, 0.25), dom((-0.5, 1.5)).avoiding((0.0, 0.25, 0.75, 1.0))),
+    "selu": _u(lambda M, x: M.selu(x), KINK0),
+    "celu": _u(lambda M, x: M.celu(x), KINK0),
+    "celu_alpha": _u(lambda M, x: M.celu(x, alpha=2.5), KINK0),
+    "nan_to_num": _u(lambda M, x: M.nan_to_num(x)),
+    "nan_to_num_method": _u(lambda M, x: x.nan_to_num(0.5, posinf=2.0, neginf=-3.0) * x),
+    "atan2": _b(lambda M, x, y: M.atan2(x, y), NONZERO),
+    "arctan2_method": _b(lambda M, x, y: x.arctan2(y), NONZERO),
+    # (a / b kept between integers: fmod and remainder jump where it crosses one)
+    "fmod": _b(lambda M, x, y: M.fmod(x, y), FMOD_A, FMOD_B),
+    "fmod_number": _u(lambda M, x: x.fmod(1.5), REAL.avoiding(tuple(1.5 * k for k in range(-7, 8)))),
+    "remainder": _b(lambda M, x, y: M.remainder(x, y), FMOD_A, FMOD_B),
+    "remainder_op": _u(lambda M, x: x % -1.5, REAL.avoiding(tuple(1.5 * k for k in range(-7, 8)))),
+    "hypot": _b(lambda M, x, y: M.hypot(x, y), NONZERO),
+    "logaddexp": _b(lambda M, x, y: M.logaddexp(x, y)),
+    "logaddexp2_method": _b(lambda M, x, y: x.logaddexp2(y)),
+    "xlogy": _b(lambda M, x, y: M.xlogy(x, y), REAL, POSITIVE),
+    "xlogy_number": _u(lambda M, x: M.xlogy(x, 2.5)),
+    "xlogy_rnumber": _u(lambda M, x: M.xlogy(2.5, x), POSITIVE),
+    "copysign": _b(lambda M, x, y: M.copysign(x, y), NONZERO),
+    "copysign_number": _u(lambda M, x: x.copysign(-1.0), NONZERO),
+    "float_power": _b(lambda M, x, y: M.float_power(x, y).to(x.dtype), POW_BASE, POW_EXP)._replace_second(POW_TT_2ND),
+    "float_power_number": _u(lambda M, x: x.float_power(2.5).to(x.dtype), POSITIVE),
 }
 
 

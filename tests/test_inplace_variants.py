@@ -88,10 +88,15 @@ def test_integer_tensor_refuses_a_float_result():
 
 NAMED_AS_CLAMP = pytest.mark.xfail(strict=True, reason="clamp_min/clamp_max record clamp's row: ClampBackward1, "
                                                        "where PyTorch names ClampMinBackward0/ClampMaxBackward0")
+# PyTorch records AsinhBackward1 (...) for these in place, whose backward raises NotImplementedError; tape
+# differentiates them as the out-of-place ops (README, 'Not yet').
+NO_TORCH_DERIVATIVE = pytest.mark.xfail(strict=True, reason="PyTorch has no derivative for them in place")
+MARKS = {"clamp_min": NAMED_AS_CLAMP, "clamp_max": NAMED_AS_CLAMP,
+         **{b: NO_TORCH_DERIVATIVE for b in ("asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh")}}
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("base", [pytest.param(b, marks=NAMED_AS_CLAMP) if b in ("clamp_min", "clamp_max") else b
+@pytest.mark.parametrize("base", [pytest.param(b, marks=MARKS[b]) if b in MARKS else b
                                   for b in GENERATED if b not in NOT_FLOAT])
 def test_variant_matches_pytorch(base):
     torch = pytest.importorskip("torch")
@@ -108,7 +113,7 @@ def test_variant_matches_pytorch(base):
         grad = None
         if h.requires_grad:
             (h * lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)).sum().backward()
-            grad = w.grad.numpy()
+            grad = (w.grad + lib.zeros(3, dtype=lib.float64)).numpy()     # (PyTorch's may be a ZeroTensor)
         out.append((h.detach().numpy(), grad, h._version, type(h.grad_fn).__name__ if h.grad_fn else None))
     mine, ref = out
     np.testing.assert_allclose(mine[0], ref[0], rtol=1e-12, atol=1e-15)

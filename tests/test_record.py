@@ -293,6 +293,8 @@ def _unary_reference(code, x, fa, fb, ia):
         return np.minimum(np.maximum(x, fa), fb)        # as Tensor.clamp computes it
     if code == E.MASK:
         return E.mask_forward(x, ia, fa, fb)
+    if code in E.ATTR_FORWARD:
+        return E.ATTR_FORWARD[code](x, fa, fb, ia)
     return REGISTRY[code].forward(x)
 
 
@@ -315,6 +317,8 @@ def _unary_params(code, dtype=np.float64):
         return [(lo, hi, 0) for lo, hi in BOUNDS]
     if code == E.MASK:
         return [(lo, hi, kind) for kind in MASK_KINDS for lo, hi in ((-0.5, 0.7), (0.0, 0.0))]
+    if code in E.ATTR_PARAMS:
+        return E.ATTR_PARAMS[code]
     return [(0.0, 0.0, 0)]
 
 
