@@ -16,10 +16,11 @@ import numpy as np
 
 from .._emit import D, Number, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
-from ._spec import NUMBER, PYTHON, Op, public, register
+from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
 from .shape import BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE
 
 PUT = PYTHON.start + 60         # a fill or scatter of index lists (see ``_put_row``)
+REDUCED = PYTHON.start + 61     # scatter_reduce (see ``_reduced_row``)
 
 
 @public("__getitem__")
@@ -783,3 +784,140 @@ def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
     """``masked_scatter`` in place."""
     self._check_inplace()
     return _in_place(self, self.masked_scatter(mask, source))
+
+
+# --- scatter_reduce: one REDUCED row ----------------------------------------------------------
+# y = x (or, without include_self, the identity of the reduction where a pair lands) combined with
+# z[src[k]] at y[dst[k]] for each pair k by sum, prod, mean, amax or amin.  ``ib`` is the
+# reduction (index in ``REDUCTIONS``) times 2 plus include_self; the pairs are in ``ix`` at ``ia``.
+# Its rule is PyTorch's (scatter_reduce_backward) in flat form, written with tape ops (a prod's
+# rule records REDUCED rows again), so every order follows; its plain adjoint runs the same rule
+# on numpy values.
+REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+R_SUM, R_PROD, R_MEAN, R_AMAX, R_AMIN = range(5)
+
+
+def _pairs(r) -> tuple:
+    ix = r.tape.ix
+    o = r.ia
+    n = int(ix[o])
+    return ix[o + 1:o + 1 + n], ix[o + 1 + n:o + 1 + 2 * n]
+
+
+def _reduced_value(x: np.ndarray, zp: np.ndarray, dst: np.ndarray, how: int, include_self: bool) -> np.ndarray:
+    """``x`` with the pair values ``zp`` reduced into flat positions ``dst``."""
+    y = np.array(x, order="C")
+    flat = y.reshape(-1)
+    hit = np.unique(dst)
+    if how == R_SUM or how == R_MEAN:
+        if not include_self:
+            flat[hit] = 0
+        np.add.at(flat, dst, zp)
+        if how == R_MEAN:
+            count = np.full(flat.size, 1 if include_self else 0, np.int64)
+            np.add.at(count, dst, 1)
+            count[count == 0] = 1
+            flat[...] = flat / count if y.dtype.kind == "f" else flat // count
+    elif how == R_PROD:
+        if not include_self:
+            flat[hit] = 1
+        np.multiply.at(flat, dst, zp)
+    else:
+        big = np.inf if y.dtype.kind == "f" else np.iinfo(y.dtype).max
+        if not include_self:
+            flat[hit] = -big if how == R_AMAX else big
+        (np.maximum if how == R_AMAX else np.minimum).at(flat, dst, zp)
+    return y
+
+
+def _reduced_row(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, how: int, include_self: bool) -> Tensor:
+    dt = x._dtype
+    y = _reduced_value(x._value(), z._value().reshape(-1)[src], dst, how, include_self)
+    if not (state.grad and (x._rg or z._rg)) or dt.arena is None:
+        return plain(y, dt)
+    tape = write_tape()
+    nx = node_in(tape, x, dt, x._shape)
+    nz = node_in(tape, z, dt, z._shape)
+    lists = np.concatenate((np.array([dst.size], np.int64), dst, src)).astype(np.int64)
+    node = tape.append(REDUCED, dt.arena, y, nx, nz, ia=tape.index_list(lists), ib=how * 2 + int(include_self))
+    return recorded(tape, node, y, dt)
+
+
+def _reduced_vjp(g, xs, y, r):
+    x, z = xs
+    dst, src = _pairs(r)
+    how, include_self = divmod(r.ib, 2)
+    xshape, zshape = x._shape, z._shape
+    dt = g._dtype
+    zp = z._gather(src, BY_INDEX)
+    if how == R_SUM:
+        gx, gp = g, g._gather(dst, BY_INDEX)
+    elif how == R_MEAN:
+        count = np.full(math.prod(xshape), 1 if include_self else 0, dt.np)
+        np.add.at(count, dst, 1)
+        count[count == 0] = 1
+        gx = g / plain(count.reshape(xshape), dt)
+        gp = gx._gather(dst, BY_INDEX)
+    elif how == R_PROD:
+        masked_self = x.masked_fill(plain(x._value() == 0, D.bool_), 1)
+        kept = _reduced_row(masked_self, z, dst, src, R_PROD, bool(include_self))
+        # Without include_self the ratio is zeroed where pairs land (below) and is 1 elsewhere:
+        # written so that it is exactly 1 there to every order (kept / masked_self is not, in float32).
+        gx = g * (kept / masked_self if include_self else (kept - masked_self) / masked_self + 1)
+        zero = zp._value() == 0
+        zeros_at = np.zeros(math.prod(xshape), np.int64)
+        np.add.at(zeros_at, dst, zero)
+        single = plain(zero & (zeros_at[dst] == 1), D.bool_)
+        masked_src = _reduced_row(x, zp.masked_fill(single, 1), dst, np.arange(dst.size, dtype=np.int64), R_PROD,
+                                  bool(include_self))
+        gp = (g * masked_src)._gather(dst, BY_INDEX).where(
+            single, (g * y)._gather(dst, BY_INDEX) / zp.masked_fill(plain(zero, D.bool_), 1))
+    else:
+        yv = y._value().reshape(-1)
+        self_is = (x._value().reshape(-1) == yv).astype(dt.np)
+        src_is = (zp._value() == yv[dst]).astype(dt.np)
+        # (PyTorch counts a tie with self even without include_self, whose gradient is then zeroed)
+        count = self_is.copy()
+        np.add.at(count, dst, src_is)
+        count[count == 0] = 1
+        spread = g / plain(count.reshape(xshape), dt)
+        gx = spread * plain(self_is.reshape(xshape), dt)
+        gp = spread._gather(dst, BY_INDEX) * plain(src_is, dt)
+    if not include_self:
+        gx = _zeroed(gx, dst)
+    return gx, gp._scatter(src, zshape)
+
+
+def _reduced_adjoint(r, va, vb, gy, ga, gb, fresh):
+    """The rule run on plain tensors over the row's values (nothing is recorded)."""
+    dt = D.from_numpy_dtype(gy.dtype)
+    y = plain(np.array(r.tape.value_of(r.r)), dt)
+    gx, gz = _reduced_vjp(plain(np.array(gy), dt), (plain(np.array(va), dt), plain(np.array(vb), dt)), y, r)
+    if ga is not None:
+        _add_into(ga, gx._value(), fresh & 1)
+    if gb is not None:
+        _add_into(gb, gz._value(), fresh & 2)
+
+
+register(Op(REDUCED, "scatter_reduce", "ScatterReduceBackward0", X0 | X1 | OUT, _reduced_vjp,
+            py_adjoint=_reduced_adjoint, arity=2))
+
+
+@public("scatter_reduce")
+def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+    """``self`` with the elements of ``src`` reduced along ``dim`` into the positions in ``index``
+    by ``reduce`` ("sum", "prod", "mean", "amax" or "amin"), starting from ``self``'s elements
+    (or, with ``include_self=False``, from the reduction's identity where anything lands)."""
+    src = _index_arg(src, "scatter_reduce", "src", 3)
+    if reduce not in REDUCTIONS:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    dim, idx = _scatter_index(self, dim, index, src, "scatter_reduce")
+    dst, spos = _scatter_positions(self, dim, idx, src)
+    return _reduced_row(self, src, dst.reshape(-1), spos.reshape(-1), REDUCTIONS.index(reduce), bool(include_self))
+
+
+@public("scatter_reduce_", function=False)
+def scatter_reduce_(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+    """``scatter_reduce`` in place."""
+    self._check_inplace()
+    return _in_place(self, self.scatter_reduce(dim, index, src, reduce, include_self=include_self))

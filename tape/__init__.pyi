@@ -72,8 +72,8 @@ __all__ = [
     "nonzero", "argwhere", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes",
     "select", "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
     "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
-    "put", "masked_scatter", "cat", "concat", "concatenate", "stack", "where", "unbind", "matmul",
-    "mm", "mv", "dot", "sum", "mean",
+    "put", "masked_scatter", "scatter_reduce", "cat", "concat", "concatenate", "stack", "where",
+    "unbind", "matmul", "mm", "mv", "dot", "sum", "mean",
 ]
 
 
@@ -334,6 +334,11 @@ def scatter(input: Tensor, dim: builtins.int, index: Tensor, src: Union[Tensor, 
 def scatter_add(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
     """``self`` with the elements of ``src`` added along ``dim`` at the positions in ``index``
     (repeated positions add up)."""
+
+def scatter_reduce(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor, reduce: builtins.str, *, include_self: builtins.bool = ...) -> Tensor:
+    """``self`` with the elements of ``src`` reduced along ``dim`` into the positions in ``index``
+    by ``reduce`` ("sum", "prod", "mean", "amax" or "amin"), starting from ``self``'s elements
+    (or, with ``include_self=False``, from the reduction's identity where anything lands)."""
 
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""

@@ -156,6 +156,8 @@ for _code in (J.CAT, J.STACK, J.WHERE, J.UNBIND):
     FACES[_code] = Faces(NO_FLOAT, _JOIN_KERNELS, _JOIN_KERNELS, NO_SCALAR_D)
 FACES[I.PUT] = Faces(NO_FLOAT, Skip("no compiled forward: the front end computes a fill or scatter with numpy"),
                      Skip("py_adjoint, checked against the rule in tests/test_indexing.py"), NO_SCALAR_D)
+FACES[I.REDUCED] = Faces(NO_FLOAT, Skip("no compiled forward: the front end computes a scatter_reduce with numpy"),
+                         Skip("py_adjoint runs the rule itself (on numpy values)"), NO_SCALAR_D)
 FACES.update({code: _elementwise(*op.ulps) for code, op in REGISTRY.items() if op.ulps})
 
 
