@@ -10,6 +10,7 @@ into the tensor.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Optional, Union
 
 import numpy as np
@@ -17,7 +18,8 @@ import numpy as np
 from .._emit import D, Number, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
-from .shape import BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE
+from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
+                    BY_UNSQUEEZE)
 
 PUT = PYTHON.start + 60         # a fill or scatter of index lists (see ``_put_row``)
 REDUCED = PYTHON.start + 61     # scatter_reduce (see ``_reduced_row``)
@@ -41,8 +43,14 @@ def getitem(self, index) -> Tensor:
     if not self._shape and any(isinstance(i, slice) for i in idx):
         raise IndexError("slice() cannot be applied to a 0-dim tensor.")
     if self._rg and state.grad:
+        if kind == BY_INDEX:
+            basic, advanced = _split(idx, len(self._shape))
+            if advanced is not None and _last_view(basic, basic, self._shape) != BY_ALIAS:
+                # PyTorch's views first (a node of their own, which the index node follows)
+                _index_values(np.empty(self._shape, np.bool_), idx)     # (all errors before recording)
+                self, idx = self[basic], advanced
         positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
-        return self._gather(positions, kind if kind == BY_INDEX else _last_view(idx, self._shape))
+        return self._gather(positions, kind if kind == BY_INDEX else _last_view(index, idx, self._shape))
     if kind == BY_INDEX:
         return plain(np.array(_index_values(self._value(), idx)), self._dtype)
     if Ellipsis not in idx:
@@ -61,9 +69,13 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
     tracked = state.grad and (self._rg or (isinstance(value, Tensor) and value._rg))
     if not tracked:
         self._check_inplace()
-        target = self._storage()
-        _index_values(target, idx)          # raises PyTorch's errors for bad indices
-        target[idx] = value._value() if isinstance(value, Tensor) else value
+        _index_values(np.empty(self._shape, np.bool_), idx)      # PyTorch's errors for bad indices
+        basic, advanced = _split(idx, len(self._shape))
+        v = value._value() if isinstance(value, Tensor) else value
+        if advanced is None:
+            self._storage()[basic] = v
+        else:
+            self._storage()[basic][advanced] = v        # (basic indexing gives a view: this writes through)
         self._bump()
         if self._tape is not None:
             self._relink()
@@ -81,14 +93,18 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
     self._inplace(new)
 
 
-def _last_view(idx: tuple, shape: tuple) -> int:
+def _last_view(index, idx: tuple, shape: tuple) -> int:
     """The view PyTorch applies last for a basic index, which names its node: a select for an
-    int, a slice for a slice that is not the whole dim (PyTorch skips those)."""
+    int, an unsqueeze for None, a slice for a slice that is not the whole dim (PyTorch skips
+    those, unless the index is one slice), an alias when there is none."""
+    if isinstance(index, slice):
+        return BY_SLICE
     consuming = sum(1 for it in idx if it is not None and it is not Ellipsis)
-    kind = BY_SLICE
+    kind = BY_ALIAS
     d = 0
     for it in idx:
         if it is None:
+            kind = BY_UNSQUEEZE
             continue
         if it is Ellipsis:
             d += len(shape) - consuming
@@ -103,24 +119,42 @@ def _last_view(idx: tuple, shape: tuple) -> int:
     return kind
 
 
+def _as_tuple(index) -> tuple:
+    """The index as a tuple: a list holding sequences, slices, None, ``...`` or tensors is read as
+    a tuple of indices, as PyTorch still does (with a deprecation warning)."""
+    if isinstance(index, tuple):
+        return index
+    if isinstance(index, list) and any(isinstance(it, (list, tuple, range, slice, Tensor, np.ndarray))
+                                       or it is None or it is Ellipsis for it in index):
+        warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated and will be changed "
+                      "in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be interpreted "
+                      "as tensor index, x[torch.tensor(seq)], which will result either in an error or a different "
+                      "result", UserWarning, stacklevel=3)
+        return tuple(index)
+    return (index,)
+
+
 def _np_index(index) -> tuple:
     """The numpy form of an index, and which PyTorch node kind it records."""
-    items = index if isinstance(index, tuple) else (index,)
     out = []
     kind = BY_SLICE
-    for it in items:
+    for it in _as_tuple(index):
         if isinstance(it, Tensor):
             if it._dtype.is_floating_point:
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             it = it._value()
+            if it.dtype == np.uint8:
+                it = it.astype(np.bool_)        # a byte tensor is a mask (deprecated in PyTorch)
             if it.ndim == 0 and it.dtype != np.bool_:
                 it = int(it)
                 kind = max(kind, BY_SELECT) if kind != BY_INDEX else kind
                 out.append(it)
                 continue
             kind = BY_INDEX
-        elif isinstance(it, (list, np.ndarray)):
+        elif isinstance(it, (list, range, np.ndarray)):
             it = np.asarray(it)
+            if it.size == 0 and it.dtype.kind == "f":
+                it = it.astype(np.int64)        # ``x[[]]``: an empty index list
             if it.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             kind = BY_INDEX
@@ -133,13 +167,68 @@ def _np_index(index) -> tuple:
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte "
                              "Variables are valid indices (got " + type(it).__name__ + ")")
         elif isinstance(it, slice) and it.step is not None and it.step <= 0:
-            raise ValueError("step must be greater than zero")
+            raise ValueError("slice step cannot be zero" if it.step == 0 else "step must be greater than zero")
         out.append(it)
     return tuple(out), kind
 
 
+def _split(idx: tuple, ndim: int) -> tuple:
+    """PyTorch's order of indexing: integers, slices and None first (a basic index, a view), then
+    the index arrays on the result, where numpy's placement rule (adjacent arrays stay in place,
+    separated ones go first) is PyTorch's.  Returns (basic, advanced or None)."""
+    if not any(isinstance(it, (np.ndarray, bool, np.bool_)) for it in idx):
+        return idx, None
+    width = [it.ndim if isinstance(it, np.ndarray) and it.dtype == np.bool_ else
+             0 if it is None or it is Ellipsis or isinstance(it, (bool, np.bool_)) else 1 for it in idx]
+    basic, advanced = [], []
+    for it, w in zip(idx, width):
+        if it is Ellipsis:
+            fill = ndim - sum(width)
+            basic.append(Ellipsis)
+            advanced.extend([slice(None)] * fill)
+        elif isinstance(it, (np.ndarray, bool, np.bool_)):
+            if isinstance(it, np.ndarray) and it.dtype != np.bool_:
+                basic.append(slice(None))
+                advanced.append(it)
+            elif isinstance(it, np.ndarray):
+                basic.extend([slice(None)] * w)
+                advanced.append(it)
+            else:
+                basic.append(None)          # a bool scalar: a new dim of size 1, masked
+                advanced.append(np.array([bool(it)]))
+        elif it is None or isinstance(it, slice):
+            basic.append(it)
+            advanced.append(slice(None))
+        else:
+            basic.append(it)                # an int: its dim is gone
+    if Ellipsis not in basic:
+        advanced.extend([slice(None)] * (ndim - sum(width)))
+    return tuple(basic), tuple(advanced)
+
+
 def _index_values(arr: np.ndarray, idx: tuple):
-    """``arr[idx]`` with numpy's index errors reworded as PyTorch's."""
+    """``arr[idx]`` in PyTorch's order (``_split``), with numpy's index errors reworded as PyTorch's."""
+    basic, advanced = _split(idx, arr.ndim)
+    out = _numpy_index(arr, basic)
+    if advanced is None:
+        return out
+    d = tensors = 0
+    for it in advanced:
+        if isinstance(it, np.ndarray) and it.dtype == np.bool_:
+            if d + it.ndim > out.ndim:
+                break
+            if it.shape != out.shape[d:d + it.ndim]:
+                raise IndexError(f"The shape of the mask {list(it.shape)} at index {tensors} does not match the "
+                                 f"shape of the indexed tensor {list(out.shape)} at index {d}")
+        if isinstance(it, np.ndarray):
+            tensors += 1
+            d += it.ndim if it.dtype == np.bool_ else 1
+        else:
+            d += 1
+    return _numpy_index(out, advanced)
+
+
+def _numpy_index(arr: np.ndarray, idx: tuple):
     try:
         return arr[idx]
     except IndexError as e:
@@ -148,13 +237,6 @@ def _index_values(arr: np.ndarray, idx: tuple):
             raise IndexError(_out_of_bounds_message(msg, arr.ndim, idx)) from None
         if "too many indices" in msg:
             raise IndexError(f"too many indices for tensor of dimension {arr.ndim}") from None
-        if "boolean index did not match" in msg:
-            for k, it in enumerate(idx):
-                if isinstance(it, np.ndarray) and it.dtype == np.bool_:
-                    raise IndexError(f"The shape of the mask {list(it.shape)} at index {k} does not match the "
-                                     f"shape of the indexed tensor {list(arr.shape)[k:k + it.ndim]} at index "
-                                     f"{k}") from None
-            raise IndexError(msg) from None
         raise IndexError(msg) from None
 
 

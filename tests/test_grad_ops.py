@@ -472,6 +472,10 @@ OPS: dict[str, Op] = {
     "scatter_reduce_amin_exclude": Op(lambda M, x, z: (x * 1.0).scatter_reduce_(
         -1, M.tensor(_along(tuple(x.shape), -1)), z, "amin", include_self=False),
         _paired(lambda s: s[:-1] + (s[-1] + 1,)).map(_distinct)),
+    "getitem_separated": _u(lambda M, x: x[[0, -1], :, [0, 0]], min_dims=3),
+    "getitem_int_then_list": _u(lambda M, x: x[0, :, [0, -1, 0]], min_dims=3),
+    "getitem_range_none_step": _u(lambda M, x: x[None, range(0, x.shape[0], 2), ..., ::2], min_dims=2),
+    "getitem_bool_scalar_mask": _u(lambda M, x: x[True][:, M.tensor(np.arange(x.shape[0]) % 2 == 0)], min_dims=1),
     "masked_scatter_inplace": Op(lambda M, x, z: (x * 1.0).masked_scatter_(M.tensor(_pattern(tuple(x.shape))), z),
                                  _paired(lambda s: (int(np.prod(s)),), min_dims=0)),
 }
