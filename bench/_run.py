@@ -34,7 +34,7 @@ class Settings:
     budget_s: float  # cap on measuring time: slow peers get fewer repeats (at least one)
     mlp_steps: int  # training steps per mlp_step run
     penalty_steps: int  # training steps per grad_penalty_step run
-    large_steps: int  # steps per large_elementwise or large_mlp_step run
+    large_steps: int  # steps per large_elementwise, large_mlp_step or softmax_xent run
 
 
 QUICK = Settings(warmup=1, repeats=7, budget_s=3.0, mlp_steps=50, penalty_steps=5, large_steps=3)
@@ -93,11 +93,13 @@ def run(lib: str, workload: str, s: Settings, variant: str | None = None) -> dic
             return {**result, **measure(hessian, hessian, s)}
         if workload == "large_elementwise":
             stepper = peer.large_elementwise(workloads.elementwise_x(), **options)
+        elif workload == "softmax_xent":
+            stepper = peer.softmax_xent(workloads.xent_data(), **options)
         else:
             data = workloads.large_mlp_data() if workload == "large_mlp_step" else workloads.mlp_data()
             stepper = getattr(peer, workload)(data, **options)
         steps = {"grad_penalty_step": s.penalty_steps, "large_elementwise": s.large_steps,
-                 "large_mlp_step": s.large_steps}.get(workload, s.mlp_steps)
+                 "large_mlp_step": s.large_steps, "softmax_xent": s.large_steps}.get(workload, s.mlp_steps)
         return {**result, **measure(partial(stepper, 1), partial(stepper, steps), s)}
     except Exception as exc:
         traceback.print_exc()

@@ -20,6 +20,7 @@ LARGE_MLP_SIZES = (784, 1024, 1024, 10)
 LARGE_MLP_BATCH = 512
 
 ELEMENTWISE_N = 1_000_000
+XENT_SHAPE = (512, 1000)
 
 ROSEN_N = 200
 # A tape must match the analytic Hessian to this (max abs error); others are reported.
@@ -84,6 +85,14 @@ WORKLOADS = {
         f"mlp_step + {PENALTY_WEIGHT:g} * sum |grad|^2 penalty: grad(create_graph=True), then double backward",
         "us/step",
         1e6,
+        1e-3,
+    ),
+    "softmax_xent": Workload(
+        "softmax_xent",
+        f"softmax cross-entropy -log_softmax(z, 1).gather(1, t).mean() and its gradient, z float32 "
+        f"{XENT_SHAPE[0]}x{XENT_SHAPE[1]}",
+        "ms/step",
+        1e3,
         1e-3,
     ),
 }
@@ -175,6 +184,27 @@ def elementwise_loss(x: Any, sin: Callable[[Any], Any], exp: Callable[[Any], Any
                      sqrt: Callable[[Any], Any]) -> Any:
     """sum(sin(x) * exp(-x*x) + sqrt(x*x + 1)): three transcendental functions, memory bound."""
     return (sin(x) * exp(-x * x) + sqrt(x * x + 1)).sum()
+
+
+@dataclass
+class XentData:
+    """Fixed float32 logits (batch x classes) and int64 class targets (batch x 1) as numpy."""
+
+    logits: np.ndarray
+    targets: np.ndarray
+
+
+def xent_data(seed: int = 0) -> XentData:
+    """The fixed inputs of softmax_xent."""
+    rng = np.random.default_rng(seed)
+    batch, classes = XENT_SHAPE
+    logits = (3.0 * rng.standard_normal((batch, classes))).astype(np.float32)
+    return XentData(logits, rng.integers(0, classes, size=(batch, 1)).astype(np.int64))
+
+
+def xent_loss(logits: Any, targets: Any) -> Any:
+    """Mean negative log-likelihood of the targets under softmax(logits), PyTorch's tensor API."""
+    return -logits.log_softmax(1).gather(1, targets).mean()
 
 
 def grad_penalty(mse: Any, grads: Sequence[Any]) -> Any:

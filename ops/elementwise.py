@@ -27,8 +27,8 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import (D, Number, Tensor, emit, emit_apart, fresh, is_suffix, node_in, plain, py_scalar, recorded,
-                     scalar_row, state)
+from .._emit import (D, Number, Tensor, check_device, device, emit, emit_apart, fresh, is_suffix, node_in, plain,
+                     py_scalar, recorded, scalar_row, state)
 from ._args import broadcast_pair
 from ._spec import BINARY, CROSS, N_CODES, NUMBER, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public, register
 
@@ -760,8 +760,13 @@ _u(CLONE, "clone", "CloneBackward0", 0, np.copy, lambda f: f, lambda g, x, y, r:
 _u(MASK, "_mask", "MaskBackward0", 0, None, None, lambda g, x, y, r: (g._mask(M_ZERO, constant=True),))
 # fill_/zero_ on a recorded tensor: the constant ``fa``; ``ib`` = 1 for zero_ (its node's name).
 # The derivative is zeros_like(grad) with no graph, as in PyTorch (nothing reaches the filled input).
+# ``ib`` says what filled the tensor: a value, zeros, or one of the random fills (``FILLS``).
+FILLS = ("FillBackward2", "ZeroBackward0", "UniformBackward0", "NormalBackward0", "RandomBackward2",
+         "RandomBackward1", "RandomBackward0", "BernoulliBackward2", "BernoulliBackward1", "ExponentialBackward0",
+         "GeometricBackward0", "LogNormalBackward0", "CauchyBackward0", *(f"{c}Backward{k}" for c in (
+             "Eq", "Ne", "Lt", "Le", "Gt", "Ge") for k in (0, 1)))
 register(Op(FILL, "fill_", "FillBackward2", 0, lambda g, x, y, r: (g._mask(M_ZERO, constant=True),), float_only=False,
-            grad_fn_of=lambda r: "ZeroBackward0" if r.ib else "FillBackward2"))
+            grad_fn_of=lambda r: FILLS[r.ib]))
 _u(CAST, "_to_copy", "ToCopyBackward0", 0, None, None,
    lambda g, x, y, r: (g.to(x[0].dtype),))
 
@@ -1285,17 +1290,32 @@ def clone(self) -> Tensor:
 
 
 @public("to", function=False)
-def to(self, *args, **kwargs) -> Tensor:
-    """Return the tensor converted to a dtype (``to(dtype)``, ``to(other)``, ``to('cpu')``)."""
-    dt = kwargs.get("dtype")
+def to(self, *args, non_blocking: bool = False, copy: bool = False, memory_format=None, **kwargs) -> Tensor:
+    """The tensor with the given dtype (``to(dtype)``, ``to(other)``, ``to('cpu', dtype)``), itself if
+    nothing changes and ``copy`` is False."""
+    dt = kwargs.pop("dtype", None)
+    dev = kwargs.pop("device", None)
+    if kwargs:
+        raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    flags = []
     for a in args:
-        if isinstance(a, D.dtype):
+        if isinstance(a, D.dtype) and dt is None and not flags:
             dt = a
-        elif isinstance(a, Tensor):
+        elif isinstance(a, Tensor) and dt is None and dev is None and not flags:
             dt = a._dtype
-        elif not (isinstance(a, str) and a.startswith("cpu")):
-            raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
-    if dt is None or dt is self._dtype:
+        elif isinstance(a, (str, device)) and dev is None and dt is None and not flags:
+            dev = a
+        elif isinstance(a, bool) and len(flags) < 2:
+            flags.append(a)
+        else:
+            got = ", ".join(type(x).__name__ for x in args)
+            raise TypeError(f"to() received an invalid combination of arguments - got ({got})")
+    check_device(dev)
+    if len(flags) == 2:
+        copy = flags[1]
+    if dt is None:
+        dt = self._dtype
+    if dt is self._dtype and not copy:
         return self
     v = self._value().astype(dt.np)
     if self._rg and state.grad and dt.is_floating_point:
@@ -1303,14 +1323,10 @@ def to(self, *args, **kwargs) -> Tensor:
     return plain(v, dt)
 
 
-@public("type", function=False)
-def tensor_type(self, dtype: Optional[D.dtype] = None) -> Union[str, Tensor]:
-    """The tensor's type name (``'tape.FloatTensor'``), or the tensor converted to ``dtype``."""
-    if dtype is None:
-        return {"float32": "tape.FloatTensor", "float64": "tape.DoubleTensor",
-                "int64": "tape.LongTensor", "int32": "tape.IntTensor",
-                "bool": "tape.BoolTensor"}.get(self._dtype.name, "tape.Tensor")
-    return self.to(dtype)
+@public("cuda", function=False)
+def cuda(self, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
+    """Raises: tape computes on the CPU (PyTorch's CPU build raises the same error)."""
+    check_device("cuda")
 
 
 @public("float", function=False)
@@ -1347,26 +1363,34 @@ def tensor_bool(self) -> Tensor:
 @public("zero_", function=False)
 def zero_(self) -> Tensor:
     """Fill the tensor with zeros in place."""
-    return _fill(self, 0, True)
+    return _fill(self, 0, "ZeroBackward0")
 
 
 @public("fill_", function=False)
 def fill_(self, value: Union[Number, Tensor]) -> Tensor:
     """Fill the tensor with ``value`` in place."""
-    return _fill(self, value, False)
+    return _fill(self, value, "FillBackward2")
 
 
-def _fill(self: Tensor, value, zero: bool) -> Tensor:
-    self._check_inplace()
+def _fill(self: Tensor, value, kind: str) -> Tensor:
     value = value.item() if isinstance(value, Tensor) else value
+    return fill_with(self, value, kind)
+
+
+def fill_with(self: Tensor, values, kind: str) -> Tensor:
+    """Write ``values`` (a number, random draws, a comparison's result) into the tensor in place; the
+    node is named ``kind`` (one of ``FILLS``), as PyTorch's for that write, and passes no gradient."""
+    self._check_inplace()
     if self._tape is not None and state.grad:
-        filled = SCALAR_FORWARD[FILL][0](self._value(), value)
+        number = not isinstance(values, np.ndarray)
+        filled = SCALAR_FORWARD[FILL][0](self._value(), values) if number else values.astype(self._dtype.np)
         record = emit_apart if self._of_grad else emit      # (a create_graph .grad: no history kept)
-        return self._inplace(record(FILL, filled, self._dtype, self, ib=int(zero), fa=float(value)))
+        return self._inplace(record(FILL, filled, self._dtype, self, ib=FILLS.index(kind),
+                                    fa=float(values) if number else 0.0))
     if self._f is not None:
-        self._f = float(value)
+        self._f = float(values)
     else:
-        self._v[...] = value
+        self._v[...] = values
     self._bump()
     if self._tape is not None:
         self._relink()

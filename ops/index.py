@@ -17,6 +17,7 @@ import numpy as np
 
 from .._emit import D, Number, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
+from ._rule import rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
 from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
                     BY_UNSQUEEZE)
@@ -874,7 +875,7 @@ def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
 # reduction (index in ``REDUCTIONS``) times 2 plus include_self; the pairs are in ``ix`` at ``ia``.
 # Its rule is PyTorch's (scatter_reduce_backward) in flat form, written with tape ops (a prod's
 # rule records REDUCED rows again), so every order follows; its plain adjoint runs the same rule
-# on numpy values.
+# on plain tensors (``ops/_rule.py``).
 REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
 R_SUM, R_PROD, R_MEAN, R_AMAX, R_AMIN = range(5)
 
@@ -970,19 +971,8 @@ def _reduced_vjp(g, xs, y, r):
     return gx, gp._scatter(src, zshape)
 
 
-def _reduced_adjoint(r, va, vb, gy, ga, gb, fresh):
-    """The rule run on plain tensors over the row's values (nothing is recorded)."""
-    dt = D.from_numpy_dtype(gy.dtype)
-    y = plain(np.array(r.tape.value_of(r.r)), dt)
-    gx, gz = _reduced_vjp(plain(np.array(gy), dt), (plain(np.array(va), dt), plain(np.array(vb), dt)), y, r)
-    if ga is not None:
-        _add_into(ga, gx._value(), fresh & 1)
-    if gb is not None:
-        _add_into(gb, gz._value(), fresh & 2)
-
-
 register(Op(REDUCED, "scatter_reduce", "ScatterReduceBackward0", X0 | X1 | OUT, _reduced_vjp,
-            py_adjoint=_reduced_adjoint, arity=2))
+            py_adjoint=rule_adjoint, arity=2))
 
 
 @public("scatter_reduce")

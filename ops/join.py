@@ -19,7 +19,7 @@ gradient (PyTorch's node shows only ``input`` and ``other``).
 from __future__ import annotations
 
 import warnings
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 from numba import njit
@@ -31,6 +31,9 @@ from ._spec import (JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R
                     public_function, register)
 
 CAT, STACK, WHERE, UNBIND = range(JOIN.start, JOIN.start + 4)
+# split/chunk (``ops/split.py``): unbind's layout, parts of any size along ``ia``; two codes for
+# PyTorch's two node names (SplitBackward0, SplitWithSizesBackward0), which its errors show.
+SPLIT, SPLIT_SIZES = 410, 411
 
 
 # --- numeric kernels ------------------------------------------------------------
@@ -75,7 +78,7 @@ def join_adjoint(code, R, ix, stab, v, g, r):
     if code == CAT or code == STACK:
         _move(R, ix, stab, g, r, True, True)        # each input gets its block of the output's adjoint
         return True
-    if code == UNBIND:
+    if code == UNBIND or code == SPLIT or code == SPLIT_SIZES:
         _move(R, ix, stab, g, r, False, False)      # the outputs' adjoints are the row's parts
         return True
     if code == WHERE:
@@ -108,6 +111,9 @@ def join_forward(code, R, ix, stab, v, r):
         v[R[R_OFF, r] + i] = 0.0
     if code == CAT or code == STACK:
         _move(R, ix, stab, v, r, False, False)
+        return True
+    if code == SPLIT or code == SPLIT_SIZES:
+        _move(R, ix, stab, v, r, True, False)       # each output's part from the input
         return True
     if code == UNBIND:
         # The parts are the row's own value here: fill it from the input, part by part.
@@ -360,3 +366,39 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
 def where_method(self, condition: Tensor, other: Union[Tensor, int, float, bool]) -> Tensor:
     """``tape.where(condition, self, other)``."""
     return where(condition, self, other)
+
+
+@public_function("meshgrid")
+def meshgrid(*tensors, indexing: Optional[str] = None) -> tuple:
+    """Coordinate grids from 1-D (or 0-d) tensors: output ``k`` repeats ``tensors[k]`` along every other
+    dim (``indexing='ij'``: dim ``k``; ``'xy'``: the first two dims swapped).  Each output is a view,
+    as in PyTorch: ``tensors[k]`` reshaped, then expanded."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+                      UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"meshgrid(): argument 'tensors' must be tuple of Tensors, not {type(t).__name__}")
+        if len(t._shape) > 1:
+            raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: "
+                               f"{t._shape}")
+    if any(t._dtype is not tensors[0]._dtype for t in tensors):
+        raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+    order = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        order[0], order[1] = 1, 0
+    sizes = [tensors[k].numel() for k in order]
+    out = []
+    for k, t in enumerate(tensors):
+        at = order.index(k)
+        shape = [1] * len(tensors)
+        shape[at] = -1
+        out.append(t.reshape(shape).expand(sizes))
+    return tuple(out)

@@ -27,6 +27,9 @@ from ._index import advance, broadcast_accumulate, dims, slab
 from ._spec import N_CODES, NUMBER, ROLES, SHAPE, Op, public, public_function, register
 
 VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER, INDEX = range(SHAPE.start, SHAPE.start + 8)
+# The layout ops of ``ops/layout.py``: a gather (its index-saving twin) and a scatter over a flat
+# index list, named by ``ib``, and the triangle mask of tril/triu.
+LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE = range(308, 312)
 BY_INDEX, BY_SLICE, BY_SELECT = range(3)
 # The gathers of ``ops/index.py`` (index_select, gather, take, masked_select) are INDEX rows too.
 BY_INDEX_SELECT, BY_GATHER, BY_TAKE, BY_MASKED_SELECT, BY_UNSQUEEZE, BY_ALIAS = range(3, 9)
@@ -36,10 +39,10 @@ ROLES.expand = EXPAND        # a row the engine records by itself (``ops/_spec.R
 @njit(cache=True, error_model="numpy")
 def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
     """Accumulate the input adjoint of one shape row; False for a code it does not know."""
-    if code == GATHER or code == INDEX:
+    if code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED:
         for j in range(ny):
             g[ox + ix[ia + j]] += g[oy + j]
-    elif code == SCATTER:
+    elif code == SCATTER or code == LAYOUT_SCATTER:
         for j in range(nx):
             g[ox + j] += g[oy + ix[ia + j]]
     elif code == VIEW:
@@ -47,6 +50,16 @@ def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
             g[ox + i] += g[oy + i]
     elif code == EXPAND:
         broadcast_accumulate(dims(stab, sy), dims(stab, sx), g, oy, g, ox, False, 1.0)
+    elif code == TRIANGLE:
+        # Row ``i`` of ``m``, column ``j`` of ``n`` is kept where ``j - i <= ia`` (tril, ib = 0)
+        # or ``j - i >= ia`` (triu); its own partner, as a view is.
+        ys = dims(stab, sy)
+        m = ys[ys.shape[0] - 2]
+        n = ys[ys.shape[0] - 1]
+        for i in range(ny):
+            d = i % n - (i // n) % m
+            if (d <= ia) if ib == 0 else (d >= ia):
+                g[ox + i] += g[oy + i]
     elif code == SELECT or code == EMBED:
         big = sx if code == SELECT else sy
         outer, size, inner = slab(stab, big, ia)
@@ -111,13 +124,13 @@ def shape_forward(code, v, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
             for k in range(inner):
                 v[oy + (o * size + ib) * inner + k] = v[ox + o * inner + k]
         return
-    v[oy:oy + ny] = 0.0 if code == SCATTER else -0.0
+    v[oy:oy + ny] = 0.0 if code == SCATTER or code == LAYOUT_SCATTER or code == TRIANGLE else -0.0
     if code == EXPAND:
         broadcast_accumulate(dims(stab, sy), dims(stab, sx), v, ox, v, oy, True, 1.0)
         return
-    if code == GATHER or code == INDEX:
+    if code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED:
         partner = SCATTER
-    elif code == SCATTER:
+    elif code == SCATTER or code == LAYOUT_SCATTER:
         partner = GATHER
     elif code == SELECT:
         partner = EMBED
@@ -421,7 +434,7 @@ def transpose(self, dim0: int, dim1: int) -> Tensor:
     return _transpose(self, d0, d1, 0.0)
 
 
-@public("t", properties=("T",))
+@public("t")
 def t(self) -> Tensor:
     """Transpose of a tensor with at most 2 dimensions."""
     nd = len(self._shape)

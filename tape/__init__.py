@@ -19,12 +19,20 @@ from ._dtype import (  # noqa: E402
     bool_ as bool, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
     set_default_dtype, uint8)
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
+from . import _random  # noqa: E402,F401  (registers its names before install)
+from . import cuda, viz  # noqa: E402
+from ._device import device, get_default_device, set_default_device  # noqa: E402
+from ._legacy import LEGACY_TYPES as _LEGACY_TYPES  # noqa: E402
+from ._serialize import load, save  # noqa: E402
+from ._format import get_printoptions, set_printoptions  # noqa: E402
+from ._pytorch_names import TORCH as _TORCH_NAMES  # noqa: E402
+from ._pytorch_names import missing as _missing  # noqa: E402
 from ._install import install as _install  # noqa: E402
-from ._tape import format_rows as _format_rows  # noqa: E402
 from ._tensor import Size, Tensor  # noqa: E402
 
 # The ops' function forms (``tape.exp``, ``tape.matmul`` ...), from the registry of public names.
 _functions = _install()
+globals().update({cls.__name__: cls for cls in _LEGACY_TYPES.values()})    # FloatTensor ...
 
 float = float32
 double = float64
@@ -54,21 +62,23 @@ __all__ = [
     "randint", "manual_seed", "initial_seed", "Generator", "default_generator", "float32", "float64", "float16",
     "int64", "int32", "int16", "int8", "uint8", "bool", "float", "double", "half", "long", "int", "short",
     "get_default_dtype", "set_default_dtype", "no_grad", "enable_grad", "set_grad_enabled",
-    "is_grad_enabled", "autograd", "is_tensor", "is_floating_point", "numel",
+    "is_grad_enabled", "autograd", "is_tensor", "is_floating_point", "numel", "device", "cuda",
+    "get_default_device", "set_default_device", "save", "load",
+    "set_printoptions", "get_printoptions", *(cls.__name__ for cls in _LEGACY_TYPES.values()),
 ]
 
 
-def format_tape(t: Tensor, last: int | None = None) -> str:
-    """The rows of the tape that recorded ``t`` (its last ``last`` rows), as a table."""
-    if t._tape is None:
-        return "(a leaf: not recorded on a tape)"
-    return _format_rows(t._tape, last)
-
-
-__all__.append("format_tape")
+format_tape = viz.listing     # (the name it had first)
+__all__ += ["format_tape", "viz"]
 if set(_functions) & set(globals()):
     raise ImportError(f"function forms shadow tape's names: {sorted(set(_functions) & set(globals()))}")
 globals().update(_functions)
 __all__ += list(_functions)
+
+
+
+def __getattr__(name: str):
+    raise _missing("tape", name, _TORCH_NAMES, "torch")
+
 
 _refresh_kernel_cache(__name__)    # last: every kernel module is imported, no kernel has run

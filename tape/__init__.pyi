@@ -5,6 +5,8 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from . import autograd as autograd
+from . import cuda as cuda
+from . import viz as viz
 from ._creation import Generator as Generator
 from ._creation import arange as arange
 from ._creation import as_tensor as as_tensor
@@ -25,17 +27,25 @@ from ._creation import randn as randn
 from ._creation import tensor as tensor
 from ._creation import zeros as zeros
 from ._creation import zeros_like as zeros_like
+from ._device import device as device
+from ._device import get_default_device as get_default_device
+from ._device import set_default_device as set_default_device
 from ._dtype import dtype as dtype
 from ._dtype import get_default_dtype as get_default_dtype
 from ._dtype import set_default_dtype as set_default_dtype
+from ._format import get_printoptions as get_printoptions
+from ._format import set_printoptions as set_printoptions
 from ._grad_mode import enable_grad as enable_grad
 from ._grad_mode import is_grad_enabled as is_grad_enabled
 from ._grad_mode import no_grad as no_grad
 from ._grad_mode import set_grad_enabled as set_grad_enabled
+from ._serialize import load as load
+from ._serialize import save as save
 from ._tensor import Size as Size
 from ._tensor import Tensor as Tensor
+from .viz import listing as format_tape
 from ._dtype import dtype as _DType
-from ._tensor import Dims, Number, Operand, Shape, _Tensors
+from ._tensor import Dims, Generator, Number, Operand, Shape, _Tensors, device, tensortype
 
 default_generator: Generator
 float32: _DType
@@ -53,6 +63,15 @@ half: _DType
 long: _DType
 int: _DType
 short: _DType
+BoolTensor: tensortype
+ByteTensor: tensortype
+CharTensor: tensortype
+ShortTensor: tensortype
+IntTensor: tensortype
+LongTensor: tensortype
+HalfTensor: tensortype
+FloatTensor: tensortype
+DoubleTensor: tensortype
 __version__: builtins.str
 
 __all__ = [
@@ -62,18 +81,30 @@ __all__ = [
     "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool", "float",
     "double", "half", "long", "int", "short", "get_default_dtype", "set_default_dtype", "no_grad",
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd", "is_tensor",
-    "is_floating_point", "numel", "format_tape", "detach", "add", "sub", "subtract", "mul",
-    "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
-    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid",
-    "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone",
-    "eq", "ne", "lt", "le", "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-    "logical_and", "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal",
-    "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero",
-    "nonzero", "argwhere", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes",
-    "select", "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
+    "is_floating_point", "numel", "device", "cuda", "get_default_device", "set_default_device",
+    "save", "load", "set_printoptions", "get_printoptions", "BoolTensor", "ByteTensor",
+    "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor", "FloatTensor",
+    "DoubleTensor", "format_tape", "viz", "detach", "add", "sub", "subtract", "mul", "multiply",
+    "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log", "log2", "log10",
+    "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "sigmoid", "relu", "reciprocal",
+    "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone", "eq", "ne", "lt",
+    "le", "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and",
+    "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf",
+    "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero",
+    "argwhere", "softmax", "log_softmax", "logsumexp", "max", "min", "amax", "amin", "argmax",
+    "argmin", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
+    "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
     "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
     "put", "masked_scatter", "scatter_reduce", "cat", "concat", "concatenate", "stack", "where",
-    "unbind", "matmul", "mm", "mv", "dot", "sum", "mean",
+    "unbind", "meshgrid", "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint",
+    "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d",
+    "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag",
+    "tril", "triu", "tile", "repeat_interleave", "matmul", "mm", "mv", "dot", "sum", "mean",
+    "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax",
+    "cummin", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit",
+    "hstack", "vstack", "row_stack", "dstack", "column_stack", "prod", "var", "std", "var_mean",
+    "std_mean", "nansum", "nanmean", "norm", "dist", "rand_like", "randn_like", "randint_like",
+    "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace",
 ]
 
 
@@ -84,14 +115,14 @@ def is_floating_point(t: Tensor) -> builtins.bool: ...
 
 def numel(t: Tensor) -> builtins.int: ...
 
-def format_tape(t: Tensor, last: builtins.int | None = ...) -> builtins.str:
-    """The rows of the tape that recorded ``t`` (its last ``last`` rows), as a table."""
-
 def abs(input: Tensor) -> Tensor:
     """The absolute value of each element."""
 
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
+
+def adjoint(input: Tensor) -> Tensor:
+    """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
 
 def all(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
     """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
@@ -99,11 +130,39 @@ def all(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
 def allclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> builtins.bool:
     """Whether all elements of ``self`` and ``other`` are close (see ``isclose``), as a Python bool."""
 
+def amax(input: Tensor, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """The largest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+
+def amin(input: Tensor, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """The smallest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+
 def any(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
     """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
 
+def argmax(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
+
+def argmin(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """Index of the (first) smallest element, of the flattened tensor or along ``dim``."""
+
+def argsort(input: Tensor, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: builtins.bool = ...) -> Tensor:
+    """The indices that sort ``self`` along ``dim``."""
+
 def argwhere(input: Tensor) -> Tensor:
     """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
+
+def atleast_1d(*tensors: Any) -> Any:
+    """Each tensor with at least one dim (a 0-d one viewed as 1-D); a tuple for several."""
+
+def atleast_2d(*tensors: Any) -> Any:
+    """Each tensor with at least two dims (dims of size one put in front); a tuple for several."""
+
+def atleast_3d(*tensors: Any) -> Any:
+    """Each tensor with at least three dims (as NumPy: a matrix gains a last dim, a vector
+    one on each side); a tuple for several."""
+
+def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+    """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
 
 def bitwise_and(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
@@ -120,11 +179,22 @@ def bitwise_xor(input: Union[Tensor, Number], other: Operand) -> Tensor:
 def broadcast_shapes(*shapes: Shape) -> Size:
     """Return the shape that tensors of the given shapes broadcast to (ints count as 1-D shapes)."""
 
+def broadcast_tensors(*tensors: Tensor) -> builtins.tuple:
+    """The tensors broadcast to their common shape (each an expanded view; a tensor of that
+    shape already is returned as it is)."""
+
+def broadcast_to(input: Tensor, *size: builtins.int, **kwargs: Any) -> Tensor:
+    """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
+
 def cat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ..., axis: builtins.int | None = ...) -> Tensor:
     """Concatenate tensors along an existing dimension ``dim``.
 
     All tensors must have the same shape except along ``dim`` (1-D empty tensors are
     skipped, as in PyTorch); their dtypes are promoted to a common one."""
+
+def chunk(input: Tensor, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
+    """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
+    smaller; views)."""
 
 def clamp(input: Tensor, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
     """Clamp every element into ``[min, max]``."""
@@ -141,6 +211,9 @@ def clip(input: Tensor, min: Optional[Number] = ..., max: Optional[Number] = ...
 def clone(input: Tensor) -> Tensor:
     """A copy of the tensor; gradients flow back to the original."""
 
+def column_stack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
+    """Concatenate as columns: 0-d and 1-D tensors become columns, then all join along dim 1."""
+
 def concat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Alias of :func:`cat`."""
 
@@ -156,8 +229,34 @@ def cosh(input: Tensor) -> Tensor:
 def count_nonzero(input: Tensor, dim=...) -> Tensor:
     """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
 
+def cummax(input: Tensor, dim: builtins.int) -> Any:
+    """Running maxima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+
+def cummin(input: Tensor, dim: builtins.int) -> Any:
+    """Running minima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+
+def cumprod(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
+    """Running products along ``dim`` (the gradient is exact where the input has zeros)."""
+
+def cumsum(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
+    """Running sums along ``dim``."""
+
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
+
+def diag(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
+    """The matrix with a vector on its diagonal ``diagonal``, or the diagonal of a matrix."""
+
+def diag_embed(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+    """Matrices over dims ``dim1``/``dim2`` of the result whose diagonal ``offset`` holds the
+    last dim of the input, zeros elsewhere."""
+
+def diagonal(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+    """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
+    ``dim1`` and ``dim2``, as the last dim (a view)."""
+
+def dist(input: Tensor, other: Tensor, p: builtins.float = ...) -> Tensor:
+    """The ``p``-norm of ``self - other`` (broadcast)."""
 
 def div(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self / other``, broadcasting (true division: integers give the default float dtype)."""
@@ -167,6 +266,12 @@ def divide(input: Union[Tensor, Number], other: Operand) -> Tensor:
 
 def dot(input: Tensor, other: Tensor) -> Tensor:
     """Dot product of two 1-D tensors."""
+
+def dsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+    """``tensor_split`` along dim 2 (at least 3 dims), into equal parts when an int."""
+
+def dstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
+    """Concatenate depth-wise: along dim 2 of the tensors made at least 3-D (``atleast_3d``)."""
 
 def eq(input: Tensor, other: Operand) -> Tensor:
     """``self == other`` at each element, broadcasting."""
@@ -183,6 +288,15 @@ def expm1(input: Tensor) -> Tensor:
 def flatten(input: Tensor, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
 
+def flip(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
+    """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
+
+def fliplr(input: Tensor) -> Tensor:
+    """The columns in reverse order (``flip(1)``; at least 2 dims)."""
+
+def flipud(input: Tensor) -> Tensor:
+    """The rows in reverse order (``flip(0)``; at least 1 dim)."""
+
 def gather(input: Tensor, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
     """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
     the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
@@ -192,6 +306,12 @@ def ge(input: Tensor, other: Operand) -> Tensor:
 
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
+
+def hsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+    """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
+
+def hstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
+    """Concatenate horizontally: along dim 1, or dim 0 for 1-D tensors (0-d ones count as 1-D)."""
 
 def index_add(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
     """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
@@ -234,6 +354,9 @@ def isposinf(input: Tensor) -> Tensor:
 def isreal(input: Tensor) -> Tensor:
     """Whether each element is real-valued (always, for tape's real dtypes)."""
 
+def kthvalue(input: Tensor, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+    """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
+
 def le(input: Tensor, other: Operand) -> Tensor:
     """``self <= other`` at each element, broadcasting."""
 
@@ -246,6 +369,9 @@ def log10(input: Tensor) -> Tensor:
 def log2(input: Tensor) -> Tensor:
     """The base-2 logarithm of each element."""
 
+def log_softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
+    """Logarithm of the softmax over ``dim``, computed in ``dtype`` if given."""
+
 def logical_and(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise logical AND (nonzero counts as True)."""
 
@@ -257,6 +383,12 @@ def logical_or(input: Tensor, other: Tensor) -> Tensor:
 
 def logical_xor(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise logical XOR (nonzero counts as True)."""
+
+def logspace(start: builtins.float, end: builtins.float, steps: builtins.int, base: builtins.float = ..., *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ...) -> Tensor:
+    """``steps`` values ``base ** x`` for ``x`` evenly spaced from ``start`` to ``end`` inclusive."""
+
+def logsumexp(input: Tensor, dim: Union[builtins.int, builtins.tuple], keepdim: builtins.bool = ...) -> Tensor:
+    """``log(exp(x).sum(dim))``, computed stably (the largest element taken out first)."""
 
 def lt(input: Tensor, other: Operand) -> Tensor:
     """``self < other`` at each element, broadcasting."""
@@ -275,11 +407,28 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
 
+def max(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
+    """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
+    element of each slice along ``dim`` and its (first) index; with a tensor, ``maximum``."""
+
 def maximum(input: Tensor, other: Tensor) -> Tensor:
     """The larger of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
 
 def mean(input: Tensor, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """Mean of all elements, or over ``dim`` (an int or a tuple of ints)."""
+
+def median(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+    """The lower median of all elements (ties share the gradient), or along ``dim`` as a named
+    tuple ``(values, indices)``; a slice with a nan has median nan."""
+
+def meshgrid(*tensors: Any, indexing: Optional[builtins.str] = ...) -> builtins.tuple:
+    """Coordinate grids from 1-D (or 0-d) tensors: output ``k`` repeats ``tensors[k]`` along every other
+    dim (``indexing='ij'``: dim ``k``; ``'xy'``: the first two dims swapped).  Each output is a view,
+    as in PyTorch: ``tensors[k]`` reshaped, then expanded."""
+
+def min(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
+    """The smallest element; with ``dim``, a named tuple ``(values, indices)`` of the smallest
+    element of each slice along ``dim`` and its (first) index; with a tensor, ``minimum``."""
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
@@ -287,14 +436,38 @@ def minimum(input: Tensor, other: Tensor) -> Tensor:
 def mm(input: Tensor, other: Tensor) -> Tensor:
     """Product of two matrices."""
 
+def moveaxis(input: Tensor, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
+    """Move the dims ``source`` to the positions ``destination``; the others keep their order
+    (a view)."""
+
+def movedim(input: Tensor, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
+    """Move the dims ``source`` to the positions ``destination``; the others keep their order
+    (a view)."""
+
 def mul(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self * other``, broadcasting."""
+
+def multinomial(input: Tensor, num_samples: builtins.int, replacement: builtins.bool = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+    """Indices drawn from the categorical distributions given by the rows of ``self`` (weights,
+    not necessarily normalized); without replacement each index is drawn at most once."""
 
 def multiply(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self * other``, broadcasting."""
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Product of a matrix and a vector."""
+
+def nanmean(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+    """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
+
+def nanmedian(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+    """``median`` of the elements that are not nan."""
+
+def nansum(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+    """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
+
+def narrow(input: Tensor, dim: builtins.int, start: Union[builtins.int, Tensor], length: builtins.int) -> Tensor:
+    """The ``length`` elements from ``start`` along ``dim`` (a view)."""
 
 def ne(input: Tensor, other: Operand) -> Tensor:
     """``self != other`` at each element, broadcasting."""
@@ -309,12 +482,40 @@ def nonzero(input: Tensor, *, as_tuple: builtins.bool = ...) -> Any:
     """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
     ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""
 
+def norm(input: Tensor, p: Union[builtins.float, builtins.str, None] = ..., dim: Dims = ..., keepdim: builtins.bool = ..., dtype: Optional[_DType] = ...) -> Tensor:
+    """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
+
+def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ...) -> Tensor:
+    """Normal samples: ``normal(mean, std)`` with tensors or numbers (broadcast), or
+    ``normal(mean, std, size)`` with numbers.  A ``mean``/``std`` tensor that requires grad gets the
+    reparametrized gradient (``mean + std * noise``)."""
+
+def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
+    """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
+    of the input (a view)."""
+
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
+
+def prod(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+    """The product of all elements, or of each slice along ``dim``."""
 
 def put(input: Tensor, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
     """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
     positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
+
+def rand_like(input: Tensor, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
+    """Uniform random numbers in [0, 1) with the size (and, unless given, dtype) of ``input``."""
+
+def randint_like(input: Tensor, low: builtins.int = ..., high: Optional[builtins.int] = ..., *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
+    """Random integers in ``[low, high)`` with the size (and, unless given, dtype) of ``input``:
+    ``randint_like(input, high)`` or ``randint_like(input, low, high)``."""
+
+def randn_like(input: Tensor, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
+    """Standard normal random numbers with the size (and, unless given, dtype) of ``input``."""
+
+def ravel(input: Tensor) -> Tensor:
+    """The elements as a 1-D tensor: a view when contiguous, else a contiguous copy."""
 
 def reciprocal(input: Tensor) -> Tensor:
     """``1 / x`` for each element (integers give the default float dtype)."""
@@ -322,9 +523,23 @@ def reciprocal(input: Tensor) -> Tensor:
 def relu(input: Tensor) -> Tensor:
     """``max(x, 0)`` for each element."""
 
+def repeat_interleave(input: Tensor, repeats: Union[builtins.int, Tensor, None] = ..., dim: Optional[builtins.int] = ..., *, output_size: Optional[builtins.int] = ...) -> Tensor:
+    """Each element repeated ``repeats`` times (an int, or a tensor of counts, one per element
+    along ``dim``) in place, along ``dim`` or over the flattened tensor.
+
+    ``repeat_interleave(repeats)`` alone gives the indices ``0, 1, ...`` each repeated as many
+    times as its count says."""
+
 def reshape(input: Tensor, *shape: Shape) -> Tensor:
     """The same data with a new shape (one dimension may be -1): a view where the layout
     allows one, else a contiguous copy."""
+
+def roll(input: Tensor, shifts: Union[builtins.int, builtins.tuple], dims: Union[builtins.int, builtins.tuple, None] = ...) -> Tensor:
+    """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when
+    no dims are given, keeping its shape)."""
+
+def row_stack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
+    """Alias of :func:`vstack`."""
 
 def scatter(input: Tensor, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
     """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
@@ -352,6 +567,19 @@ def sin(input: Tensor) -> Tensor:
 def sinh(input: Tensor) -> Tensor:
     """The hyperbolic sine of each element."""
 
+def softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
+    """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
+
+def sort(input: Tensor, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: Optional[builtins.bool] = ...) -> Any:
+    """The elements sorted along ``dim`` and their original indices, as a named tuple ``(values,
+    indices)``; equal elements keep their order."""
+
+def split(tensor: Tensor, split_size_or_sections: Union[builtins.int, builtins.list], dim: builtins.int = ...) -> builtins.tuple:
+    """``tensor.split(split_size_or_sections, dim)``."""
+
+def split_with_sizes(input: Tensor, split_sizes: builtins.list, dim: builtins.int = ...) -> builtins.tuple:
+    """The tensor cut along ``dim`` into parts of the sizes listed (views)."""
+
 def sqrt(input: Tensor) -> Tensor:
     """The square root of each element."""
 
@@ -361,6 +589,12 @@ def squeeze(input: Tensor, dim: Optional[Shape] = ...) -> Tensor:
 def stack(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Concatenate tensors of equal shape along a new dimension ``dim``."""
 
+def std(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
+    """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
+
+def std_mean(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> builtins.tuple:
+    """``(std, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
+
 def sub(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self - alpha * other``."""
 
@@ -369,6 +603,12 @@ def subtract(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ..
 
 def sum(input: Tensor, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """Sum of all elements, or over ``dim`` (an int or a tuple of ints)."""
+
+def swapaxes(input: Tensor, axis0: builtins.int, axis1: builtins.int) -> Tensor:
+    """``transpose(axis0, axis1)`` (NumPy's name)."""
+
+def swapdims(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+    """``transpose(dim0, dim1)``."""
 
 def t(input: Tensor) -> Tensor:
     """Transpose of a tensor with at most 2 dimensions."""
@@ -387,8 +627,33 @@ def tan(input: Tensor) -> Tensor:
 def tanh(input: Tensor) -> Tensor:
     """The hyperbolic tangent of each element."""
 
+def tensor_split(input: Tensor, indices_or_sections=..., dim: builtins.int = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ..., tensor_indices_or_sections: Optional[Tensor] = ...) -> builtins.tuple:
+    """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
+    ones one larger), or at the listed ``indices`` (views)."""
+
+def tile(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
+    """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
+    padded with ones in front (``repeat`` otherwise)."""
+
+def topk(input: Tensor, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
+    """The ``k`` largest (smallest) elements along ``dim`` and their indices, as a named tuple."""
+
 def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """Swap two dimensions."""
+
+def tril(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
+    """The lower triangle of the matrices over the last two dims: elements on and below the
+    diagonal ``diagonal``, zeros above."""
+
+def tril_indices(row: builtins.int, col: builtins.int, offset: builtins.int = ..., *, dtype: _DType = ..., device=..., layout=...) -> Tensor:
+    """The (row, column) indices of the lower triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
+
+def triu(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
+    """The upper triangle of the matrices over the last two dims: elements on and above the
+    diagonal ``diagonal``, zeros below."""
+
+def triu_indices(row: builtins.int, col: builtins.int, offset: builtins.int = ..., *, dtype: _DType = ..., device=..., layout=...) -> Tensor:
+    """The (row, column) indices of the upper triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
 
 def true_divide(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self / other``, broadcasting (true division: integers give the default float dtype)."""
@@ -396,8 +661,24 @@ def true_divide(input: Union[Tensor, Number], other: Operand) -> Tensor:
 def unbind(input: Tensor, dim: builtins.int = ...) -> builtins.tuple:
     """Remove a dimension; return the tuple of all slices along it."""
 
+def unflatten(input: Tensor, dim: builtins.int, sizes: builtins.tuple) -> Tensor:
+    """Split dim ``dim`` into the dims ``sizes`` (one of them may be -1; a view)."""
+
 def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """Insert a dimension of size one at ``dim``."""
+
+def var(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
+    """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;
+    ``unbiased=False`` is correction 0)."""
+
+def var_mean(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> builtins.tuple:
+    """``(var, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
+
+def vsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+    """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
+
+def vstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
+    """Concatenate vertically: along dim 0, 1-D and 0-d tensors taken as rows."""
 
 def where(condition: Tensor, input=..., other=..., *, out: Tensor | None = ...) -> Any:
     """Elements of ``input`` where ``condition`` holds, else of ``other`` (broadcast together).

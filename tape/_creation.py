@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from typing import Optional
 
 import numpy as np
 
 from . import _dtype as D
+from ._device import check_device
 from ._tensor import Size, Tensor, _plain, _py_scalar
 from .ops._args import shape_arg
 
@@ -84,6 +86,7 @@ def tensor(data, dtype: Optional[D.dtype] = None, device=None, requires_grad: bo
     The dtype is inferred from ``data`` unless given: Python floats give the
     default dtype, ints ``tape.int64``, bools ``tape.bool``.
     """
+    check_device(device)
     if isinstance(data, Tensor):
         warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() "
                       "or sourceTensor.clone().detach().requires_grad_(True), rather than "
@@ -95,6 +98,7 @@ def tensor(data, dtype: Optional[D.dtype] = None, device=None, requires_grad: bo
 
 def as_tensor(data, dtype: Optional[D.dtype] = None, device=None) -> Tensor:
     """Convert ``data`` to a tensor, sharing memory with a numpy array or tensor when possible."""
+    check_device(device)
     if isinstance(data, Tensor):
         return data if dtype is None or dtype is data._dtype else data.to(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or dtype.np == data.dtype):
@@ -176,21 +180,25 @@ def _filled(size, value, dtype, requires_grad, name: str) -> Tensor:
 
 def zeros(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of the given size."""
+    check_device(device)
     return _filled(size, 0, dtype, requires_grad, "zeros")
 
 
 def ones(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones of the given size."""
+    check_device(device)
     return _filled(size, 1, dtype, requires_grad, "ones")
 
 
 def empty(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
     """An uninitialized tensor of the given size (zero-filled here)."""
+    check_device(device)
     return _filled(size, 0, dtype, requires_grad, "empty")
 
 
 def full(size, fill_value, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of the given size filled with ``fill_value``."""
+    check_device(device)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if dtype is None:
@@ -205,27 +213,80 @@ def _like(t: Tensor, value, dtype, requires_grad) -> Tensor:
 
 def zeros_like(input: Tensor, dtype: Optional[D.dtype] = None, device=None,
                requires_grad: bool = False) -> Tensor:
+    check_device(device)
     return _like(input, 0, dtype, requires_grad)
 
 
 def ones_like(input: Tensor, dtype: Optional[D.dtype] = None, device=None,
               requires_grad: bool = False) -> Tensor:
+    check_device(device)
     return _like(input, 1, dtype, requires_grad)
 
 
 def empty_like(input: Tensor, dtype: Optional[D.dtype] = None, device=None,
                requires_grad: bool = False) -> Tensor:
+    check_device(device)
     return _like(input, 0, dtype, requires_grad)
 
 
 def full_like(input: Tensor, fill_value, dtype: Optional[D.dtype] = None, device=None,
               requires_grad: bool = False) -> Tensor:
+    check_device(device)
     return _like(input, fill_value, dtype, requires_grad)
+
+
+def _two_product_error(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``a * b - p`` exactly, for ``p = a * b`` in float64 (Dekker's split)."""
+    ca, cb = 134217729.0 * a, 134217729.0 * b
+    ah, bh = ca - (ca - a), cb - (cb - b)
+    al, bl = a - ah, b - bh
+    return ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _fma(a, b, c) -> np.ndarray:
+    """``a * b + c`` in float64 with one rounding, as the fused multiply-add PyTorch's kernels compile to."""
+    a, b, c = (np.asarray(x, np.float64) for x in (a, b, c))
+    p = a * b
+    e = _two_product_error(a, b, p)
+    s = p + c
+    v = s - p
+    t = (p - (s - v)) + (c - v)
+    return s + (t + e)
+
+
+_GRAIN = 32768     # PyTorch's parallel grain: longer ranges are split among its threads
+
+
+def _threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _arange_floats(start: float, step: float, n: int, f32: bool) -> np.ndarray:
+    """PyTorch's float ``arange`` values, bit for bit: each thread's range is filled by vectors of
+    4 doubles or 8 floats (two at a time), whose first element is ``start + step * i`` and the rest
+    that plus ``step * lane`` (fused multiply-adds), then one element at a time for the remainder."""
+    k = np.arange(n, dtype=np.float64)
+    width = 8 if f32 else 4
+    lane = np.empty(n)
+    scalar = np.zeros(n, bool)
+    chunks = min(_threads(), -(-n // _GRAIN)) if n > _GRAIN else 1
+    size = -(-n // chunks) if n else 0
+    for lo in range(0, n, max(size, 1)):
+        hi = min(n, lo + size)
+        lane[lo:hi] = (k[lo:hi] - lo) % width
+        scalar[lo + (hi - lo) - (hi - lo) % (2 * width):hi] = True
+    base = _fma(step, k - lane, start)
+    if f32:
+        base = base.astype(np.float32).astype(np.float64)
+    v = _fma(lane, step, base)
+    v[scalar] = _fma(step, k[scalar], start)
+    return v.astype(np.float32 if f32 else np.float64)
 
 
 def arange(start, end=None, step=1, *, dtype: Optional[D.dtype] = None, device=None,
            requires_grad: bool = False) -> Tensor:
-    """Values from ``start`` to ``end`` (exclusive) with spacing ``step``."""
+    """Values from ``start`` to ``end`` (exclusive) with spacing ``step``, as PyTorch computes them."""
+    check_device(device)
     if end is None:
         start, end = 0, start
     args = [x.item() if isinstance(x, Tensor) else x for x in (start, end, step)]
@@ -236,24 +297,43 @@ def arange(start, end=None, step=1, *, dtype: Optional[D.dtype] = None, device=N
     if dtype is None:
         dtype = D.get_default_dtype() if any(isinstance(x, float) for x in args) else D.int64
     n = max(0, math.ceil((args[1] - args[0]) / args[2]))
-    v = _allocated(lambda: (args[0] + np.arange(n, dtype=np.float64 if dtype.is_floating_point else np.int64)
-                            * args[2]).astype(dtype.np), (n,), dtype)
-    return _leaf(v, dtype, requires_grad)
+    if dtype in (D.float32, D.float64):
+        make = lambda: _arange_floats(float(args[0]), float(args[2]), n, dtype is D.float32)  # noqa: E731
+    else:
+        make = lambda: (args[0] + np.arange(n, dtype=np.float64 if dtype.is_floating_point else np.int64)  # noqa: E731
+                        * args[2]).astype(dtype.np)
+    return _leaf(_allocated(make, (n,), dtype), dtype, requires_grad)
 
 
 def linspace(start, end, steps: int, *, dtype: Optional[D.dtype] = None, device=None,
              requires_grad: bool = False) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive, as PyTorch computes them:
+    the first half counted up from ``start``, the second down from ``end``."""
+    check_device(device)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dtype = dtype or D.get_default_dtype()
-    v = _allocated(lambda: np.linspace(float(start), float(end), steps).astype(dtype.np), (steps,), dtype)
-    return _leaf(v, dtype, requires_grad)
+
+    def make():
+        if dtype not in (D.float32, D.float64) or steps < 2:
+            return np.linspace(float(start), float(end), steps).astype(dtype.np)
+        t = dtype.np.type
+        lo, hi = t(start), t(end)
+        step = (hi - lo) / t(steps - 1)
+        k = np.arange(steps)
+        up = k < steps // 2
+        v = np.empty(steps)
+        v[up] = _fma(step, k[up].astype(t), lo)
+        v[~up] = _fma(-step, (steps - 1 - k[~up]).astype(t), hi)
+        return v.astype(t)
+
+    return _leaf(_allocated(make, (steps,), dtype), dtype, requires_grad)
 
 
 def eye(n: int, m: Optional[int] = None, *, dtype: Optional[D.dtype] = None, device=None,
         requires_grad: bool = False) -> Tensor:
     """A 2-D tensor with ones on the diagonal."""
+    check_device(device)
     dtype = dtype or D.get_default_dtype()
     return _leaf(_allocated(lambda: np.eye(n, m, dtype=dtype.np), (n, n if m is None else m), dtype), dtype,
                  requires_grad)
@@ -295,6 +375,7 @@ def _float_dtype(dtype, name: str) -> D.dtype:
 
 def rand(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform random numbers in [0, 1)."""
+    check_device(device)
     dtype = _float_dtype(dtype, "check_uniform_bounds")
     shape = _checked_shape(size, "rand")
     v = _allocated(lambda: default_generator.rng.random(shape).astype(dtype.np), shape, dtype)
@@ -303,6 +384,7 @@ def rand(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: boo
 
 def randn(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal random numbers."""
+    check_device(device)
     dtype = _float_dtype(dtype, "normal_kernel_cpu")
     shape = _checked_shape(size, "randn")
     v = _allocated(lambda: default_generator.rng.standard_normal(shape).astype(dtype.np), shape, dtype)
@@ -312,6 +394,7 @@ def randn(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bo
 def randint(*args, size=None, dtype: Optional[D.dtype] = None, device=None,
             requires_grad: bool = False) -> Tensor:
     """Random integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``."""
+    check_device(device)
     args = list(args)
     if size is None:
         size = args.pop()

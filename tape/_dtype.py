@@ -5,7 +5,8 @@ import numpy as np
 
 
 class dtype:
-    """A tensor element type, printed as ``tape.float32`` and friends."""
+    """A tensor element type, printed as PyTorch prints it (``torch.float32``), so that output
+    compares equal to PyTorch's."""
 
     __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "arena", "_rank", "_cat")
 
@@ -20,7 +21,7 @@ class dtype:
         self._cat = cat             # 0 bool, 1 integer, 2 floating
 
     def __repr__(self) -> str:
-        return "tape." + self.name
+        return "torch." + self.name
 
     def __reduce__(self):
         return self.name

@@ -27,7 +27,8 @@ What is here:
   tape = fresh()``; ``state.grad`` is grad mode; ``is_suffix(s, shape)`` says whether an
   input of shape ``s`` may enter a row of shape ``shape`` as it is (kernels read an operand
   broadcast along leading dims modulo its size);
-- ``D``: dtypes and PyTorch's promotion (``tape._dtype``).
+- ``D``: dtypes and PyTorch's promotion (``tape._dtype``); ``device`` and ``check_device`` (PyTorch's
+  error for a ``device=`` argument naming anything but the CPU).
 
 A row's code, name, saved values and derivative rule come from its ``Op`` record
 (``ops/_spec.py``), registered in the same family file as the front end.
@@ -40,6 +41,7 @@ from typing import Optional
 import numpy as np
 
 from . import _dtype as D
+from ._device import check_device, device
 from ._state import state
 from ._tape import Tape, fresh, write_tape
 from ._tensor import Number, Size, Tensor
@@ -48,7 +50,7 @@ from ._tensor import _py_scalar as py_scalar
 from ._tensor import _recorded as recorded
 from .ops._spec import CONST, ROLES
 
-__all__ = ["D", "Number", "Size", "Tensor", "emit", "emit_apart", "fresh", "is_suffix", "node_in", "plain",
+__all__ = ["D", "Number", "Size", "Tensor", "check_device", "device", "emit", "emit_apart", "fresh", "is_suffix", "node_in", "plain",
            "py_scalar", "recorded", "scalar_row", "state", "strided", "write_tape"]
 
 _new = object.__new__

@@ -162,10 +162,10 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
         if t is not None:
             dtype, shape = t._dtype, t._shape
         now = t._version if t is not None else int(tape.ib[node]) + 1
-        what = (f"[tape.{D.legacy_name(dtype)}Tensor {list(shape)}] is at version {now}; expected version "
+        what = (f"[torch.{D.legacy_name(dtype)}Tensor {list(shape)}] is at version {now}; expected version "
                 f"{int(tape.ib[node])} instead")
     else:
-        what = (f"[tape.{D.legacy_name(dtype)}Tensor {list(shape)}], which is output 0 of "
+        what = (f"[torch.{D.legacy_name(dtype)}Tensor {list(shape)}], which is output 0 of "
                 f"{type(node_view(tape, node)).__name__}, was changed in place after it was saved")
     raise RuntimeError("one of the variables needed for gradient computation has been modified by an inplace "
                        f"operation: {what}. Hint: the operation that failed to compute its gradient is "

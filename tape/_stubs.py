@@ -31,11 +31,14 @@ ALIASES = {
     "Dims": "Dims = Union[builtins.int, builtins.tuple[builtins.int, ...]]",
     "Shape": "Shape = Union[builtins.int, Sequence[builtins.int]]",
     "_Tensors": "_Tensors = Union[Tensor, Sequence[Tensor]]",
+    "Generator": "from tape._creation import Generator",
+    "tensortype": "from tape._legacy import tensortype",
+    "device": "from tape._device import device",
 }
 KNOWN = {"Tensor", "Size", "_DType", "Node", "None", "Optional", "Union", "Any", "Iterator", "Sequence", "np",
          "builtins", *ALIASES}
 # Names that Tensor's methods (float(), int() ...) and tape's dtypes (tape.float ...) shadow.
-BUILTINS = ("int", "float", "bool", "str", "type", "object", "list", "tuple", "complex")
+BUILTINS = ("int", "float", "bool", "str", "type", "object", "list", "tuple", "complex", "dict")
 _NAME = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
 
 
@@ -123,7 +126,8 @@ def _public(name: str) -> bool:
     return not name.startswith("_") or (name.startswith("__") and name.endswith("__"))
 
 
-_SKIP = {"__dict__", "__weakref__", "__module__", "__doc__", "__qualname__", "__annotations__"}
+# (``__getattr__`` only words the error for a missing name: type checkers should still flag one)
+_SKIP = {"__dict__", "__weakref__", "__module__", "__doc__", "__qualname__", "__annotations__", "__getattr__"}
 
 _PRELUDE = """import builtins
 from typing import Any, Iterator, Optional, Sequence, Union

@@ -24,7 +24,9 @@ from typing import Iterator, Optional, Union
 import numpy as np
 
 from . import _dtype as D
+from ._device import CPU, device
 from ._format import tensor_repr
+from ._pytorch_names import TENSOR, missing
 from ._state import inplace_changes, state
 from ._tape import Tape, write_tape
 from .ops._args import wrap_dim
@@ -40,10 +42,10 @@ Number = Union[int, float, bool]
 
 
 class Size(tuple):
-    """The shape of a tensor: a tuple of ints, printed as ``tape.Size([2, 3])``."""
+    """The shape of a tensor: a tuple of ints, printed as PyTorch prints it (``torch.Size([2, 3])``)."""
 
     def __repr__(self) -> str:
-        return f"tape.Size({list(self)})"
+        return f"torch.Size({list(self)})"
 
     def numel(self) -> int:
         return math.prod(self)
@@ -225,10 +227,16 @@ class Tensor:
     nelement = numel
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> device:
+        return CPU
 
     is_cuda = False
+    is_cpu = True
+    is_meta = False
+
+    def get_device(self) -> int:
+        """-1: the tensor is on the CPU."""
+        return -1
 
     def is_floating_point(self) -> bool:
         return self._dtype.is_floating_point
@@ -422,6 +430,10 @@ class Tensor:
 
     def cpu(self) -> "Tensor":
         return self
+
+    def __getattr__(self, name: str):
+        # Only reached for a name that is not found: says so when PyTorch's tensors have it.
+        raise missing("Tensor", name, TENSOR, "Tensor")
 
     # -- in-place ----------------------------------------------------------------------
     def _check_inplace(self) -> None:

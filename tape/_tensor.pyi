@@ -12,6 +12,9 @@ Operand = Union[Tensor, Number]
 Dims = Union[builtins.int, builtins.tuple[builtins.int, ...]]
 Shape = Union[builtins.int, Sequence[builtins.int]]
 _Tensors = Union[Tensor, Sequence[Tensor]]
+from tape._creation import Generator
+from tape._legacy import tensortype
+from tape._device import device
 
 
 class Size(builtins.tuple[builtins.int, ...]):
@@ -26,8 +29,11 @@ class Tensor:
     size (``Tensor(2, 3)``).  Prefer :func:`tape.tensor`."""
 
     @property
+    def H(self) -> Tensor:
+        """The conjugate transpose of a matrix (the transpose for real tensors)."""
+    @property
     def T(self) -> Tensor:
-        """Transpose of a tensor with at most 2 dimensions."""
+        """The tensor with its dims reversed (deprecated on tensors of other than 2 dims)."""
     def __abs__(self) -> Tensor:
         """The absolute value of each element."""
     def __add__(self, other: Operand) -> Tensor: ...
@@ -35,6 +41,7 @@ class Tensor:
         """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
     def __array__(self, dtype=..., copy=...) -> np.ndarray: ...
     def __bool__(self) -> builtins.bool: ...
+    def __deepcopy__(self, memo: builtins.dict) -> Tensor: ...
     def __eq__(self, other: Operand) -> Tensor:  # type: ignore[override]
         """``self == other`` at each element, broadcasting."""
     def __float__(self) -> builtins.float: ...
@@ -77,6 +84,7 @@ class Tensor:
     def __radd__(self, other: Operand) -> Tensor: ...
     def __rand__(self, other: Operand) -> Tensor:
         """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
+    def __reduce_ex__(self, protocol: builtins.int) -> Any: ...
     def __repr__(self, *, tensor_contents=...) -> builtins.str: ...
     def __rmatmul__(self, other: Tensor) -> Tensor: ...
     def __rmul__(self, other: Operand) -> Tensor: ...
@@ -97,16 +105,30 @@ class Tensor:
         """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
     def abs(self) -> Tensor:
         """The absolute value of each element."""
+    def abs_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.abs`."""
     def add(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self + alpha * other``."""
     def add_(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self += alpha * other``, in place."""
+    def adjoint(self) -> Tensor:
+        """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
     def all(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
         """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
     def allclose(self, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> builtins.bool:
         """Whether all elements of ``self`` and ``other`` are close (see ``isclose``), as a Python bool."""
+    def amax(self, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
+        """The largest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+    def amin(self, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
+        """The smallest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
     def any(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
         """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
+    def argmax(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
+        """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
+    def argmin(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
+        """Index of the (first) smallest element, of the flattened tensor or along ``dim``."""
+    def argsort(self, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: builtins.bool = ...) -> Tensor:
+        """The indices that sort ``self`` along ``dim``."""
     def argwhere(self) -> Tensor:
         """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
     def backward(self, gradient: Optional[Tensor] = ..., retain_graph: Optional[builtins.bool] = ..., create_graph: builtins.bool = ..., inputs: Optional[_Tensors] = ...) -> None:
@@ -115,35 +137,80 @@ class Tensor:
         Gradients are accumulated into the leaves' ``.grad``.  A non-scalar
         tensor needs ``gradient`` (the vector in the vector-Jacobian product).
         The graph is freed unless ``retain_graph`` (default: ``create_graph``)."""
+    def bernoulli(self, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
+    def bernoulli_(self, p=..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with 0 or 1, drawn with probability ``p`` (a number or a tensor)."""
     def bitwise_and(self, other: Operand) -> Tensor:
         """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
+    def bitwise_and_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.bitwise_and`."""
     def bitwise_not(self) -> Tensor:
         """The bitwise NOT of an integer or boolean tensor (logical NOT for booleans)."""
+    def bitwise_not_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.bitwise_not`."""
     def bitwise_or(self, other: Operand) -> Tensor:
         """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
+    def bitwise_or_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.bitwise_or`."""
     def bitwise_xor(self, other: Operand) -> Tensor:
         """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
+    def bitwise_xor_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.bitwise_xor`."""
     def bool(self) -> Tensor:
         """``self.to(tape.bool)``."""
+    def broadcast_to(self, *size: builtins.int, **kwargs: Any) -> Tensor:
+        """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
+    def cauchy_(self, median: builtins.float = ..., sigma: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with Cauchy samples of the given median and scale."""
+    def chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
+        """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
+        smaller; views)."""
     def clamp(self, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
         """Clamp every element into ``[min, max]``."""
+    def clamp_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.clamp`."""
     def clamp_max(self, max: Number) -> Tensor:
         """Clamp every element to at most ``max``."""
+    def clamp_max_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.clamp_max`."""
     def clamp_min(self, min: Number) -> Tensor:
         """Clamp every element to at least ``min``."""
+    def clamp_min_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.clamp_min`."""
     def clip(self, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
         """Clamp every element into ``[min, max]``."""
+    def clip_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.clip`."""
     def clone(self) -> Tensor:
         """A copy of the tensor; gradients flow back to the original."""
     def contiguous(self, memory_format=...) -> Tensor:
         """The tensor itself if contiguous, else a contiguous copy (recorded as a clone)."""
     def cos(self) -> Tensor:
         """The cosine of each element."""
+    def cos_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.cos`."""
     def cosh(self) -> Tensor:
         """The hyperbolic cosine of each element."""
+    def cosh_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.cosh`."""
     def count_nonzero(self, dim=...) -> Tensor:
         """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
     def cpu(self) -> Tensor: ...
+    def cuda(self, device=..., non_blocking: builtins.bool = ..., memory_format=...) -> Tensor:
+        """Raises: tape computes on the CPU (PyTorch's CPU build raises the same error)."""
+    def cummax(self, dim: builtins.int) -> Any:
+        """Running maxima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+    def cummin(self, dim: builtins.int) -> Any:
+        """Running minima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+    def cumprod(self, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
+        """Running products along ``dim`` (the gradient is exact where the input has zeros)."""
+    def cumprod_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.cumprod`."""
+    def cumsum(self, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
+        """Running sums along ``dim``."""
+    def cumsum_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.cumsum`."""
     @property
     def data(self) -> Tensor: ...
     @data.setter
@@ -153,36 +220,66 @@ class Tensor:
     def detach_(self) -> Tensor:
         """Detach this tensor from the graph in place; it becomes a leaf."""
     @property
-    def device(self) -> builtins.str: ...
+    def device(self) -> device: ...
+    def diag(self, diagonal: builtins.int = ...) -> Tensor:
+        """The matrix with a vector on its diagonal ``diagonal``, or the diagonal of a matrix."""
+    def diag_embed(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+        """Matrices over dims ``dim1``/``dim2`` of the result whose diagonal ``offset`` holds the
+        last dim of the input, zeros elsewhere."""
+    def diagonal(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+        """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
+        ``dim1`` and ``dim2``, as the last dim (a view)."""
     def dim(self) -> builtins.int: ...
+    def dist(self, other: Tensor, p: builtins.float = ...) -> Tensor:
+        """The ``p``-norm of ``self - other`` (broadcast)."""
     def div(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
     def div_(self, other: Operand) -> Tensor:
         """``self /= other``, in place."""
     def divide(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
+    def divide_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.divide`."""
     def dot(self, other: Tensor) -> Tensor:
         """Dot product of two 1-D tensors."""
     def double(self) -> Tensor:
         """``self.to(tape.float64)``."""
+    def dsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+        """``tensor_split`` along dim 2 (at least 3 dims), into equal parts when an int."""
     @property
     def dtype(self) -> _DType: ...
+    def element_size(self) -> builtins.int:
+        """Bytes per element."""
     def eq(self, other: Operand) -> Tensor:
         """``self == other`` at each element, broadcasting."""
+    def eq_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.eq`."""
     def equal(self, other: Tensor) -> builtins.bool:
         """True if both tensors have the same size and elements, as a Python bool."""
     def exp(self) -> Tensor:
         """The exponential of each element."""
+    def exp_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.exp`."""
     def expand(self, *sizes: Shape) -> Tensor:
         """Broadcast the tensor to a larger size (-1 keeps a dimension)."""
     def expand_as(self, other: Tensor) -> Tensor:
         """``self.expand(other.shape)``."""
     def expm1(self) -> Tensor:
         """``exp(x) - 1`` for each element, accurate for small ``x``."""
+    def expm1_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.expm1`."""
+    def exponential_(self, lambd: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with exponential samples of rate ``lambd``."""
     def fill_(self, value: Union[Number, Tensor]) -> Tensor:
         """Fill the tensor with ``value`` in place."""
     def flatten(self, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
         """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
+    def flip(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
+        """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
+    def fliplr(self) -> Tensor:
+        """The columns in reverse order (``flip(1)``; at least 2 dims)."""
+    def flipud(self) -> Tensor:
+        """The rows in reverse order (``flip(0)``; at least 1 dim)."""
     def float(self) -> Tensor:
         """``self.to(tape.float32)``."""
     def gather(self, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
@@ -190,6 +287,12 @@ class Tensor:
         the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
     def ge(self, other: Operand) -> Tensor:
         """``self >= other`` at each element, broadcasting."""
+    def ge_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.ge`."""
+    def geometric_(self, p: builtins.float, *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with geometric samples (trials until the first success, ``p`` each)."""
+    def get_device(self) -> builtins.int:
+        """-1: the tensor is on the CPU."""
     @property
     def grad(self) -> Optional[Tensor]: ...
     @grad.setter
@@ -201,6 +304,10 @@ class Tensor:
         """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
     def gt(self, other: Operand) -> Tensor:
         """``self > other`` at each element, broadcasting."""
+    def gt_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.gt`."""
+    def hsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+        """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
     def index_add(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
         """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
         entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
@@ -228,10 +335,12 @@ class Tensor:
     def is_contiguous(self, memory_format=...) -> builtins.bool:
         """Whether the elements are laid out in row-major order without gaps (a transpose or an
         expand is not; ``contiguous()`` makes a copy that is)."""
+    is_cpu: builtins.bool
     is_cuda: builtins.bool
     def is_floating_point(self) -> builtins.bool: ...
     @property
     def is_leaf(self) -> builtins.bool: ...
+    is_meta: builtins.bool
     def isclose(self, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
         """Whether each element of ``self`` is close to ``other``'s:
         ``|self - other| <= atol + rtol * |other|`` (equal infinities count as close)."""
@@ -249,26 +358,61 @@ class Tensor:
         """Whether each element is real-valued (always, for tape's real dtypes)."""
     def item(self) -> Number:
         """The value of a one-element tensor as a Python number."""
+    @property
+    def itemsize(self) -> builtins.int:
+        """Bytes per element."""
+    def kthvalue(self, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+        """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
     def le(self, other: Operand) -> Tensor:
         """``self <= other`` at each element, broadcasting."""
+    def le_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.le`."""
     def log(self) -> Tensor:
         """The natural logarithm of each element."""
     def log10(self) -> Tensor:
         """The base-10 logarithm of each element."""
+    def log10_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.log10`."""
     def log2(self) -> Tensor:
         """The base-2 logarithm of each element."""
+    def log2_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.log2`."""
+    def log_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.log`."""
+    def log_normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with ``exp`` of normal samples of the given mean and std."""
+    def log_softmax(self, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
+        """Logarithm of the softmax over ``dim``, computed in ``dtype`` if given."""
     def logical_and(self, other: Tensor) -> Tensor:
         """Elementwise logical AND (nonzero counts as True)."""
+    def logical_and_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.logical_and`."""
     def logical_not(self) -> Tensor:
         """Elementwise logical NOT (nonzero counts as True)."""
+    def logical_not_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.logical_not`."""
     def logical_or(self, other: Tensor) -> Tensor:
         """Elementwise logical OR (nonzero counts as True)."""
+    def logical_or_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.logical_or`."""
     def logical_xor(self, other: Tensor) -> Tensor:
         """Elementwise logical XOR (nonzero counts as True)."""
+    def logical_xor_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.logical_xor`."""
+    def logsumexp(self, dim: Union[builtins.int, builtins.tuple], keepdim: builtins.bool = ...) -> Tensor:
+        """``log(exp(x).sum(dim))``, computed stably (the largest element taken out first)."""
     def long(self) -> Tensor:
         """``self.to(tape.int64)``."""
     def lt(self, other: Operand) -> Tensor:
         """``self < other`` at each element, broadcasting."""
+    def lt_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.lt`."""
+    @property
+    def mH(self) -> Tensor:
+        """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
+    @property
+    def mT(self) -> Tensor:
+        """The transpose of the last two dims (a batch of matrices transposed)."""
     def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
         """``self`` with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is True
         (broadcast against ``self``)."""
@@ -283,49 +427,120 @@ class Tensor:
         """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
     def matmul(self, other: Tensor) -> Tensor:
         """Matrix product with ``other`` (dot, matrix-vector, matrix-matrix, batched)."""
+    def max(self, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
+        """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
+        element of each slice along ``dim`` and its (first) index; with a tensor, ``maximum``."""
     def maximum(self, other: Tensor) -> Tensor:
         """The larger of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
     def mean(self, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """Mean of all elements, or over ``dim`` (an int or a tuple of ints)."""
+    def median(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+        """The lower median of all elements (ties share the gradient), or along ``dim`` as a named
+        tuple ``(values, indices)``; a slice with a nan has median nan."""
+    def min(self, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
+        """The smallest element; with ``dim``, a named tuple ``(values, indices)`` of the smallest
+        element of each slice along ``dim`` and its (first) index; with a tensor, ``minimum``."""
     def minimum(self, other: Tensor) -> Tensor:
         """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
     def mm(self, other: Tensor) -> Tensor:
         """Product of two matrices."""
+    def moveaxis(self, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
+        """Move the dims ``source`` to the positions ``destination``; the others keep their order
+        (a view)."""
+    def movedim(self, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
+        """Move the dims ``source`` to the positions ``destination``; the others keep their order
+        (a view)."""
     def mul(self, other: Operand) -> Tensor:
         """``self * other``, broadcasting."""
     def mul_(self, other: Operand) -> Tensor:
         """``self *= other``, in place."""
+    def multinomial(self, num_samples: builtins.int, replacement: builtins.bool = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Indices drawn from the categorical distributions given by the rows of ``self`` (weights,
+        not necessarily normalized); without replacement each index is drawn at most once."""
     def multiply(self, other: Operand) -> Tensor:
         """``self * other``, broadcasting."""
+    def multiply_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.multiply`."""
     def mv(self, vec: Tensor) -> Tensor:
         """Product of a matrix and a vector."""
+    def nanmean(self, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+        """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
+    def nanmedian(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
+        """``median`` of the elements that are not nan."""
+    def nansum(self, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+        """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
+    def narrow(self, dim: builtins.int, start: Union[builtins.int, Tensor], length: builtins.int) -> Tensor:
+        """The ``length`` elements from ``start`` along ``dim`` (a view)."""
+    @property
+    def nbytes(self) -> builtins.int:
+        """Bytes of the tensor's elements (``numel() * element_size()``)."""
     @property
     def ndim(self) -> builtins.int: ...
     def ndimension(self) -> builtins.int: ...
     def ne(self, other: Operand) -> Tensor:
         """``self != other`` at each element, broadcasting."""
+    def ne_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.ne`."""
     def neg(self) -> Tensor:
         """``-self``."""
+    def neg_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.neg`."""
     def negative(self) -> Tensor:
         """``-self``."""
+    def negative_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.negative`."""
     def nelement(self) -> builtins.int: ...
+    def new_empty(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
+        """An uninitialized (here: zero) tensor of the given size, of this tensor's dtype unless given."""
+    def new_full(self, size, fill_value, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
+        """A tensor of the given size filled with ``fill_value``, of this tensor's dtype unless given."""
+    def new_ones(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
+        """A tensor of ones of the given size, of this tensor's dtype unless ``dtype`` is given."""
+    def new_tensor(self, data, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
+        """A new leaf copying ``data``, of this tensor's dtype unless ``dtype`` is given."""
+    def new_zeros(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
+        """A tensor of zeros of the given size, of this tensor's dtype unless ``dtype`` is given."""
     def nonzero(self, *, as_tuple: builtins.bool = ...) -> Any:
         """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
         ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""
+    def norm(self, p: Union[builtins.float, builtins.str, None] = ..., dim: Dims = ..., keepdim: builtins.bool = ..., dtype: Optional[_DType] = ...) -> Tensor:
+        """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
+    def normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with normal samples of the given mean and standard deviation."""
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """The value as a numpy array sharing storage with the tensor."""
+    def permute(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
+        """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
+        of the input (a view)."""
     def pow(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
+    def pow_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.pow`."""
+    def prod(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
+        """The product of all elements, or of each slice along ``dim``."""
     def put(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
         """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
         positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
     def put_(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
         """``put`` in place."""
+    def random_(self, from_: builtins.int = ..., to: Optional[builtins.int] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with integers from ``[from_, to)`` (``random_(to)``: from 0; no bound:
+        up to 2**mantissa for floating dtypes, the dtype's maximum for integer ones)."""
+    def ravel(self) -> Tensor:
+        """The elements as a 1-D tensor: a view when contiguous, else a contiguous copy."""
     def reciprocal(self) -> Tensor:
         """``1 / x`` for each element (integers give the default float dtype)."""
+    def reciprocal_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.reciprocal`."""
     def relu(self) -> Tensor:
         """``max(x, 0)`` for each element."""
+    def relu_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.relu`."""
+    def repeat(self, *sizes: builtins.int) -> Tensor:
+        """The tensor repeated ``sizes[i]`` times along each dim (leading sizes add dims; a copy)."""
+    def repeat_interleave(self, repeats: Union[builtins.int, Tensor, None] = ..., dim: Optional[builtins.int] = ..., *, output_size: Optional[builtins.int] = ...) -> Tensor:
+        """``tape.repeat_interleave(self, repeats, dim)``."""
     @property
     def requires_grad(self) -> builtins.bool: ...
     @requires_grad.setter
@@ -341,6 +556,9 @@ class Tensor:
         """Make this non-leaf tensor keep its ``.grad`` after backward."""
     @property
     def retains_grad(self) -> builtins.bool: ...
+    def roll(self, shifts: Union[builtins.int, builtins.tuple], dims: Union[builtins.int, builtins.tuple, None] = ...) -> Tensor:
+        """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when
+        no dims are given, keeping its shape)."""
     def scatter(self, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
         """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
         positions in ``index``: ``out[index[i][j]][j] = src[i][j]`` for ``dim`` 0.  ``reduce`` ("add"
@@ -364,16 +582,36 @@ class Tensor:
     def shape(self) -> Size: ...
     def sigmoid(self) -> Tensor:
         """The logistic sigmoid ``1 / (1 + exp(-x))`` of each element."""
+    def sigmoid_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.sigmoid`."""
     def sin(self) -> Tensor:
         """The sine of each element."""
+    def sin_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.sin`."""
     def sinh(self) -> Tensor:
         """The hyperbolic sine of each element."""
+    def sinh_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.sinh`."""
     def size(self, dim: Optional[builtins.int] = ...) -> Any:
         """Return the size of the tensor, or of dimension ``dim``."""
+    def softmax(self, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
+        """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
+    def sort(self, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: Optional[builtins.bool] = ...) -> Any:
+        """The elements sorted along ``dim`` and their original indices, as a named tuple ``(values,
+        indices)``; equal elements keep their order."""
+    def split(self, split_size: Union[builtins.int, builtins.list], dim: builtins.int = ...) -> builtins.tuple:
+        """The tensor cut along ``dim`` into parts of ``split_size`` (the last one smaller), or of
+        the sizes listed (views)."""
+    def split_with_sizes(self, split_sizes: builtins.list, dim: builtins.int = ...) -> builtins.tuple:
+        """The tensor cut along ``dim`` into parts of the sizes listed (views)."""
     def sqrt(self) -> Tensor:
         """The square root of each element."""
+    def sqrt_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.sqrt`."""
     def squeeze(self, dim: Optional[Shape] = ...) -> Tensor:
         """Remove dimensions of size one (all of them, or those in ``dim``)."""
+    def std(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
+        """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
     def stride(self, dim: Optional[builtins.int] = ...) -> Any:
         """Elements to step in storage to move one index along each dim."""
     def sub(self, other: Operand, *, alpha: Number = ...) -> Tensor:
@@ -382,8 +620,14 @@ class Tensor:
         """``self -= alpha * other``, in place."""
     def subtract(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self - alpha * other``."""
+    def subtract_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.subtract`."""
     def sum(self, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """Sum of all elements, or over ``dim`` (an int or a tuple of ints)."""
+    def swapaxes(self, axis0: builtins.int, axis1: builtins.int) -> Tensor:
+        """``transpose(axis0, axis1)`` (NumPy's name)."""
+    def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        """``transpose(dim0, dim1)``."""
     def t(self) -> Tensor:
         """Transpose of a tensor with at most 2 dimensions."""
     def take(self, index: Tensor) -> Tensor:
@@ -394,26 +638,66 @@ class Tensor:
         against each other apart from ``dim``), or at flat positions when ``dim`` is None."""
     def tan(self) -> Tensor:
         """The tangent of each element."""
+    def tan_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.tan`."""
     def tanh(self) -> Tensor:
         """The hyperbolic tangent of each element."""
-    def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """Return the tensor converted to a dtype (``to(dtype)``, ``to(other)``, ``to('cpu')``)."""
+    def tanh_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.tanh`."""
+    def tensor_split(self, indices_or_sections=..., dim: builtins.int = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ..., tensor_indices_or_sections: Optional[Tensor] = ...) -> builtins.tuple:
+        """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
+        ones one larger), or at the listed ``indices`` (views)."""
+    def tile(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
+        """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
+        padded with ones in front (``repeat`` otherwise)."""
+    def to(self, *args: Any, non_blocking: builtins.bool = ..., copy: builtins.bool = ..., memory_format=..., **kwargs: Any) -> Tensor:
+        """The tensor with the given dtype (``to(dtype)``, ``to(other)``, ``to('cpu', dtype)``), itself if
+        nothing changes and ``copy`` is False."""
     def tolist(self) -> Union[builtins.list, Number]: ...
+    def topk(self, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
+        """The ``k`` largest (smallest) elements along ``dim`` and their indices, as a named tuple."""
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """Swap two dimensions."""
+    def tril(self, diagonal: builtins.int = ...) -> Tensor:
+        """The lower triangle of the matrices over the last two dims: elements on and below the
+        diagonal ``diagonal``, zeros above."""
+    def tril_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.tril`."""
+    def triu(self, diagonal: builtins.int = ...) -> Tensor:
+        """The upper triangle of the matrices over the last two dims: elements on and above the
+        diagonal ``diagonal``, zeros below."""
+    def triu_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.triu`."""
     def true_divide(self, other: Operand) -> Tensor:
         """``self / other``, broadcasting (true division: integers give the default float dtype)."""
-    def type(self, dtype: Optional[_DType] = ...) -> Union[builtins.str, Tensor]:
-        """The tensor's type name (``'tape.FloatTensor'``), or the tensor converted to ``dtype``."""
+    def true_divide_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.true_divide`."""
+    def type(self, dtype: Union[None, builtins.str, _DType, tensortype] = ..., non_blocking: builtins.bool = ..., **kwargs: Any) -> Union[builtins.str, Tensor]:
+        """The tensor's type name (``'torch.FloatTensor'``), or the tensor converted to ``dtype`` (a
+        dtype, a legacy type such as ``tape.DoubleTensor``, or its name)."""
+    def type_as(self, other: Tensor) -> Tensor:
+        """The tensor converted to the dtype of ``other``."""
     def unbind(self, dim: builtins.int = ...) -> builtins.tuple:
         """Remove a dimension; return the tuple of all slices along it."""
+    def unflatten(self, dim: builtins.int, sizes: builtins.tuple) -> Tensor:
+        """Split dim ``dim`` into the dims ``sizes`` (one of them may be -1; a view)."""
+    def unfold(self, dimension: builtins.int, size: builtins.int, step: builtins.int) -> Tensor:
+        """All slices of ``size`` elements along ``dimension``, ``step`` apart, as a new last dim
+        (a view)."""
+    def uniform_(self, from_: builtins.float = ..., to: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
+        """Fill the tensor in place with numbers drawn uniformly from ``[from_, to)``."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """Insert a dimension of size one at ``dim``."""
+    def var(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
+        """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;
+        ``unbiased=False`` is correction 0)."""
     def view(self, *shape: Shape) -> Tensor:
         """The same data with a new shape (one dimension may be -1), sharing its storage: the
         layout must allow it without a copy (else use ``reshape``)."""
     def view_as(self, other: Tensor) -> Tensor:
         """``self.view(other.shape)``."""
+    def vsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+        """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
     def where(self, condition: Tensor, other: Union[Tensor, builtins.int, builtins.float, builtins.bool]) -> Tensor:
         """``tape.where(condition, self, other)``."""
     def zero_(self) -> Tensor:

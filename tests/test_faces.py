@@ -63,6 +63,7 @@ from tape.ops import join as J
 from tape.ops import linalg as L
 from tape.ops import reduction as R
 from tape.ops import shape as S
+from tape.ops._rule import rule_adjoint
 from tape.ops._spec import BINARY, REDUCE, SHAPE, UNARY
 
 import tape
@@ -146,19 +147,27 @@ FACES: dict = {
     S.GATHER: Faces(NO_FLOAT, (0, 0), (0, 0), NO_SCALAR_D),
     S.INDEX: Faces(NO_FLOAT, (0, 0), (0, 0), NO_SCALAR_D),
     S.SCATTER: Faces(NO_FLOAT, (0, 0), (0, 0), NO_SCALAR_D),
+    S.LAYOUT: Faces(NO_FLOAT, (0, 0), (0, 0), NO_SCALAR_D),
+    S.LAYOUT_SAVED: Faces(NO_FLOAT, (0, 0), (0, 0), NO_SCALAR_D),
+    S.LAYOUT_SCATTER: Faces(NO_FLOAT, (0, 0), (0, 0), NO_SCALAR_D),
+    # The compiled forward adds each kept element to +0.0, so a kept -0.0 comes out +0.0.
+    S.TRIANGLE: Faces(NO_FLOAT, (0, 0), (0, 0), NO_SCALAR_D, signed_zero=False),
     L.MATMUL: Faces(NO_FLOAT, (4, 4), (4, 4), NO_SCALAR_D, signed_zero=False),
     L.MATMUL_BLAS: Faces(NO_FLOAT, Skip("a BLAS product: numpy computes it in every face"), (4, 4), NO_SCALAR_D,
                          signed_zero=False),
 }
 _JOIN_KERNELS = Skip("rows of listed inputs or several outputs: join_forward/join_adjoint are checked against "
                      "numpy in tests/test_join.py")
-for _code in (J.CAT, J.STACK, J.WHERE, J.UNBIND):
+for _code in (J.CAT, J.STACK, J.WHERE, J.UNBIND, J.SPLIT, J.SPLIT_SIZES):
     FACES[_code] = Faces(NO_FLOAT, _JOIN_KERNELS, _JOIN_KERNELS, NO_SCALAR_D)
 FACES[I.PUT] = Faces(NO_FLOAT, Skip("no compiled forward: the front end computes a fill or scatter with numpy"),
                      Skip("py_adjoint, checked against the rule in tests/test_indexing.py"), NO_SCALAR_D)
-FACES[I.REDUCED] = Faces(NO_FLOAT, Skip("no compiled forward: the front end computes a scatter_reduce with numpy"),
-                         Skip("py_adjoint runs the rule itself (on numpy values)"), NO_SCALAR_D)
 FACES.update({code: _elementwise(*op.ulps) for code, op in REGISTRY.items() if op.ulps})
+# Python-rule rows (ops/_rule.py): numpy computes the value and the op's one rule the adjoint in
+# every face; the op table compares both backwards.
+_RULE_ROWS = Skip("a Python-rule row: its value is numpy's and its adjoint is its rule in every face")
+FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code, op in REGISTRY.items()
+              if op.py_adjoint is rule_adjoint})
 
 
 def _faces(code: int) -> Faces:
@@ -1063,7 +1072,7 @@ def shape_rows(draw, code, dtype):
         ia = draw(st.integers(0, max(x.ndim - 1, 0)), label="d0")
         ib = draw(st.integers(0, max(x.ndim - 1, 0)), label="d1")
         y = np.swapaxes(x, ia, ib) if x.ndim else x
-    elif code in (S.GATHER, S.INDEX):
+    elif code in (S.GATHER, S.INDEX, S.LAYOUT, S.LAYOUT_SAVED):
         out = draw(st.lists(st.integers(0, 4), max_size=2).map(tuple), label="index shape")
         positions = np.array(draw(st.lists(st.integers(0, max(x.size - 1, 0)), min_size=math.prod(out),
                                            max_size=math.prod(out))), np.int64).reshape(out)
@@ -1072,13 +1081,19 @@ def shape_rows(draw, code, dtype):
         ib = S.BY_INDEX if code == S.INDEX else draw(st.sampled_from([S.BY_SLICE, S.BY_SELECT]), label="kind")
         index = positions.reshape(-1)
         y = x.reshape(-1)[positions]
-    elif code == S.SCATTER:     # x's elements added at positions of the out shape
+    elif code in (S.SCATTER, S.LAYOUT_SCATTER):     # x's elements added at positions of the out shape
         out = draw(st.lists(st.integers(1, 4), max_size=3).map(tuple), label="out shape")
         index = np.array(draw(st.lists(st.integers(0, math.prod(out) - 1), min_size=x.size, max_size=x.size)),
                          np.int64)
         y = np.zeros(math.prod(out), dtype)
         np.add.at(y, index, x.reshape(-1))
         y = y.reshape(out)
+    elif code == S.TRIANGLE:
+        shape = shape + (1, 2)[:2 - len(shape)] if len(shape) < 2 else shape
+        x = draw(_arrays(dtype, math.prod(shape)), label="x").reshape(shape)
+        ia = draw(st.integers(-4, 4), label="diagonal")
+        ib = draw(st.integers(0, 1), label="upper")
+        y = (np.triu if ib else np.tril)(x, ia)
     else:
         raise AssertionError(f"no rows for {_name(code)}: add its case to shape_rows")
     return np.array(x, order="C"), np.array(y, order="C"), ia, ib, index
@@ -1096,7 +1111,7 @@ def _run_shape_kernel(kernel, code, dtype, x, y, ia, ib, index, src, dst, base=N
     if base is not None:
         A.put(0, base)
     before = A.bits()
-    ia_ = o if code in (S.GATHER, S.INDEX, S.SCATTER) else ia
+    ia_ = o if code in (S.GATHER, S.INDEX, S.SCATTER, S.LAYOUT, S.LAYOUT_SAVED, S.LAYOUT_SCATTER) else ia
     kernel(code, A.a, A.off[0], A.off[1], stab, ix, sx, sy, ia_, ib, x.size, y.size)
     part = 1 if kernel is S.shape_forward else 0
     A.assert_only(before, [(part, dst.size)], f"{_name(code)} {kernel.__name__}")
@@ -1127,7 +1142,7 @@ def test_kernel_shape_adjoint(code, data):
     # adds nothing, which only a -0.0 start would tell apart.
     gx = _run_shape_kernel(S.shape_adjoint, code, dtype, x, y, ia, ib, index, gy, x, np.zeros(x.size))
     magnitude = None
-    if code in (S.EXPAND, S.GATHER, S.INDEX):      # several adjoint elements may sum into one
+    if code in (S.EXPAND, S.GATHER, S.INDEX, S.LAYOUT, S.LAYOUT_SAVED):  # several adjoint elements may sum into one
         magnitude = linear_sums(lambda t: rule(code, F64, t, (x.astype(F64),), y, row)[0], gy)
     assert_faces(gx, 0.0 + d, ulps, f"{_name(code)} shape_adjoint vs rule, {_ids(dtype)}, {x.shape} -> {y.shape} "
                  f"ia={ia} ib={ib} index={index}", {"gx": d}, magnitude, _faces(code).signed_zero)

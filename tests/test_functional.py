@@ -842,7 +842,7 @@ def test_errors_match_torch(name):
     got = _error_of(tape, ERROR_CASES[name])
     assert got is not None, f"tape accepted the call; torch raises {expected}"
     assert got[0] == expected[0]
-    assert got[1] == expected[1] or got[1] == expected[1].replace("torch.", "tape."), (got, expected)
+    assert got[1] == expected[1], (got, expected)
 
 
 @pytest.mark.torch

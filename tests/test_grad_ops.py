@@ -213,6 +213,43 @@ def joined(count: int, dim: int, d: Dom = REAL, same: bool = False):
 WHERE_X = REAL.avoiding((0.3,))
 
 
+def _spread_index(shape, dim):
+    """An index for ``gather`` along ``dim`` over ``shape`` that repeats and skips positions."""
+    shape = tuple(shape)
+    return (np.arange(int(np.prod(shape))).reshape(shape) * 7 + 1) % shape[dim]
+
+
+# Products: exact zeros (the rule's other branch) but no tiny values, where y / x loses every digit.
+PROD_X = dom((-2.0, -0.1), (0.1, 2.0), edges=(0.0, 1.0, -1.0, 0.5))
+
+
+def distinct_abs(min_dims=0):
+    """Arrays whose magnitudes are distinct (at least 0.375 apart) and at least 0.5: no ties and
+    no kink for the infinite norms."""
+    def build(s):
+        n = int(np.prod(s))
+        signs = st.lists(st.sampled_from([-1.0, 1.0]), min_size=n, max_size=n)
+        return st.tuples(st.permutations(range(n)), signs).map(
+            lambda t: (((np.array(t[0], np.float64) * 0.375 + 0.5) * np.array(t[1])).reshape(s),))
+    return shapes(min_dims).flatmap(build)
+
+
+def wide(min_dims=0):
+    """Distinct values (as ``distinct``) with at least 2 elements along every dim: a spread with
+    degrees of freedom left, away from std's kink where all values are equal."""
+    return distinct(min_dims, min_side=2)
+
+
+def distinct(min_dims=0, min_side=1):
+    """Arrays of distinct values (at least 0.25 apart, in a random order): no ties for extrema."""
+    def build(s):
+        n = int(np.prod(s))
+        return st.tuples(st.permutations(range(n)), st.floats(-3.0, 3.0)).map(
+            lambda t: (np.array(t[0], np.float64).reshape(s) * 0.375 + t[1],))
+    return hnp.array_shapes(min_dims=min_dims, max_dims=MAX_DIMS, min_side=min_side,
+                            max_side=MAX_SIDE).flatmap(build)
+
+
 # --------------------------------------------------------------------------
 # the op table
 # --------------------------------------------------------------------------
@@ -242,6 +279,11 @@ POW_TT_2ND = binary(POW_BASE, POW_EXP.avoiding((0.0,)))
 
 def _u(fn, d=REAL, min_dims=0, mixing=False):
     return Op(fn, unary(d, min_dims), mixing, fd_floor=(d.fd_floor,))
+
+
+def _ud(fn, min_dims, max_dims, d=REAL):
+    """One input of ``min_dims`` to ``max_dims`` dims."""
+    return Op(fn, shapes(min_dims, max_dims).flatmap(lambda s: st.tuples(array(s, d))), fd_floor=(d.fd_floor,))
 
 
 def _b(fn, da=REAL, db=None):
@@ -408,6 +450,78 @@ OPS: dict[str, Op] = {
         fd_floor=(1.0,),
     ),
     "sum_broadcast_back": _u(lambda M, x: x - x.mean(0, keepdim=True), min_dims=1, mixing=True),
+    # ---- shape: layout, joining and splitting (ops/layout.py, ops/split.py)
+    "permute_reversed": _u(lambda M, x: x.permute(tuple(range(x.dim() - 1, -1, -1)))),
+    "permute_fn_neg": _u(lambda M, x: M.permute(x, (-1,) + tuple(range(x.dim() - 1))), min_dims=1),
+    "movedim": _u(lambda M, x: x.movedim(0, -1), min_dims=1),
+    "moveaxis_tuple_fn": _u(lambda M, x: M.moveaxis(x, (0, 1), (-1, 0)), min_dims=2),
+    "swapaxes": _u(lambda M, x: x.swapaxes(0, -1), min_dims=1),
+    "swapdims_fn": _u(lambda M, x: M.swapdims(x, -1, 0), min_dims=1),
+    "mT": _u(lambda M, x: x.mT, min_dims=2),
+    "mH": _u(lambda M, x: x.mH * 1.0, min_dims=2),
+    "adjoint_fn": _u(lambda M, x: M.adjoint(x), min_dims=2),
+    "T_matrix": _ud(lambda M, x: x.T, 2, 2),
+    "H_matrix": _ud(lambda M, x: x.H, 2, 2),
+    "flatten_fn_range": _u(lambda M, x: M.flatten(x, 0, -2), min_dims=2),
+    "unflatten": _u(lambda M, x: x.unflatten(-1, (1, x.shape[-1], 1)), min_dims=1),
+    "unflatten_infer_fn": _u(lambda M, x: M.unflatten(x, 0, (-1, 1)), min_dims=1),
+    "squeeze_tuple": _u(lambda M, x: x.squeeze((0, -1)), min_dims=2),
+    "unsqueeze_neg_fn": _u(lambda M, x: M.unsqueeze(x, -1)),
+    "broadcast_to": _u(lambda M, x: x.broadcast_to((2,) + tuple(x.shape))),
+    "broadcast_tensors": _b(lambda M, x, y: M.stack(M.broadcast_tensors(x, y))),
+    "flip": _u(lambda M, x: x.flip(0, -1), min_dims=2),
+    "flip_fn_all": _u(lambda M, x: M.flip(x, tuple(range(x.dim())))),
+    "fliplr": _u(lambda M, x: x.fliplr(), min_dims=2),
+    "flipud_fn": _u(lambda M, x: M.flipud(x), min_dims=1),
+    "roll": _u(lambda M, x: x.roll(1, -1), min_dims=1),
+    "roll_flat_fn": _u(lambda M, x: M.roll(x, 2)),
+    "roll_tuple": _u(lambda M, x: x.roll((1, -2), (0, -1)), min_dims=2),
+    "narrow": _u(lambda M, x: x.narrow(0, x.shape[0] // 2, (x.shape[0] + 1) // 2), min_dims=1),
+    "narrow_fn_neg": _u(lambda M, x: M.narrow(x, -1, -1, 1), min_dims=1),
+    "diagonal": _u(lambda M, x: x.diagonal(), min_dims=2),
+    "diagonal_fn_offset": _u(lambda M, x: M.diagonal(x, offset=1, dim1=-1, dim2=0), min_dims=2),
+    "diagonal_neg_offset": _u(lambda M, x: x.diagonal(-1, 1, 2), min_dims=3),
+    "diag_vector": _ud(lambda M, x: x.diag(1), 1, 1),
+    "diag_matrix_fn": _ud(lambda M, x: M.diag(x, diagonal=-1), 2, 2),
+    "diag_embed": _u(lambda M, x: M.diag_embed(x), min_dims=1),
+    "diag_embed_dims": _u(lambda M, x: x.diag_embed(offset=-1, dim1=0, dim2=-1), min_dims=1),
+    "tril": _u(lambda M, x: x.tril(), min_dims=2),
+    "tril_neg": _u(lambda M, x: x.tril(-1), min_dims=2),
+    "triu_fn": _u(lambda M, x: M.triu(x, diagonal=1), min_dims=2),
+    "ravel": _u(lambda M, x: x.ravel()),
+    "ravel_mT_fn": _u(lambda M, x: M.ravel(x.mT), min_dims=2),
+    "view_as": _u(lambda M, x: x.view_as(M.zeros(x.numel()))),
+    "reshape_as": _u(lambda M, x: x.mT.reshape_as(M.zeros(x.numel())), min_dims=2),
+    "expand_as": _u(lambda M, x: x.expand_as(M.zeros((2,) + tuple(x.shape)))),
+    "repeat": _u(lambda M, x: x.repeat(2, *[k % 2 + 1 for k in range(x.dim())])),
+    "tile_fn": _u(lambda M, x: M.tile(x, (2,))),
+    "repeat_interleave": _u(lambda M, x: x.repeat_interleave(2, dim=-1), min_dims=1),
+    "repeat_interleave_flat_fn": _u(lambda M, x: M.repeat_interleave(x, 3)),
+    "repeat_interleave_tensor": _u(lambda M, x: x.repeat_interleave(
+        M.tensor([k % 3 for k in range(x.shape[0])]), dim=0, output_size=sum(k % 3 for k in range(x.shape[0]))),
+        min_dims=1),
+    "unfold": _u(lambda M, x: x.unfold(0, min(2, x.shape[0]), 1), min_dims=1),
+    "unfold_step": _u(lambda M, x: x.unfold(-1, 1, 2)),
+    "atleast_1d": _u(lambda M, x: M.atleast_1d(x)),
+    "atleast_2d_pair": _u(lambda M, x: M.atleast_2d(x, x * 2.0)),
+    "atleast_3d": _u(lambda M, x: M.atleast_3d(x)),
+    "split": _u(lambda M, x: x.split(2, -1), min_dims=1),
+    "split_sizes_fn": _u(lambda M, x: M.split(x, [1, x.shape[0] - 1]), min_dims=1),
+    "split_first_only": _u(lambda M, x: x.split(1)[0] * 2.0, min_dims=1),
+    "split_with_sizes": _u(lambda M, x: x.split_with_sizes([x.shape[-1] - 1, 0, 1], dim=-1), min_dims=1),
+    "chunk": _u(lambda M, x: x.chunk(2, -1), min_dims=1),
+    "chunk_fn": _u(lambda M, x: M.chunk(x, 3), min_dims=1),
+    "tensor_split_sections": _u(lambda M, x: x.tensor_split(3, dim=-1), min_dims=1),
+    "tensor_split_indices_fn": _u(lambda M, x: M.tensor_split(x, [1, 2], dim=0), min_dims=1),
+    "tensor_split_tensor": _u(lambda M, x: x.tensor_split(M.tensor([1, 3])), min_dims=1),
+    "hsplit": _u(lambda M, x: x.hsplit([1]), min_dims=1),
+    "vsplit_fn": _u(lambda M, x: M.vsplit(x, [1]), min_dims=2),
+    "dsplit": _u(lambda M, x: x.dsplit([0, 1]), min_dims=3),
+    "hstack": _u(lambda M, x: M.hstack([x, x * 2.0])),
+    "vstack": Op(lambda M, x, y: M.vstack((x, y)), joined(2, 0, same=True)),
+    "row_stack": _u(lambda M, x: M.row_stack([x, x])),
+    "dstack": _u(lambda M, x: M.dstack([x * 2.0, x])),
+    "column_stack": _u(lambda M, x: M.column_stack([x, x.sin()])),
     # ---- index: gathers and scatters of index lists (indices made from the drawn shapes, with repeats)
     "index_select": _u(lambda M, x: x.index_select(-1, M.tensor(_picks(x.shape[-1]))), min_dims=1),
     "index_select_fn_0d_index": _u(lambda M, x: M.index_select(x, 0, M.tensor(x.shape[0] - 1)), min_dims=1),
@@ -478,6 +592,71 @@ OPS: dict[str, Op] = {
     "getitem_bool_scalar_mask": _u(lambda M, x: x[True][:, M.tensor(np.arange(x.shape[0]) % 2 == 0)], min_dims=1),
     "masked_scatter_inplace": Op(lambda M, x, z: (x * 1.0).masked_scatter_(M.tensor(_pattern(tuple(x.shape))), z),
                                  _paired(lambda s: (int(np.prod(s)),), min_dims=0)),
+    # ---- reduce: softmax, extrema, selections (no ties: distinct values in a random order)
+    "softmax_neg1": _u(lambda M, x: M.softmax(x, -1), mixing=True),
+    "softmax_dim0_method": _u(lambda M, x: x.softmax(0), mixing=True),
+    "log_softmax_neg1": _u(lambda M, x: M.log_softmax(x, dim=-1), mixing=True),
+    "log_softmax_dim1_method": _u(lambda M, x: x.log_softmax(1), min_dims=2, mixing=True),
+    "logsumexp_neg1": _u(lambda M, x: M.logsumexp(x, -1), mixing=True),
+    "logsumexp_tuple_keepdim": _u(lambda M, x: x.logsumexp((0, -1), keepdim=True), min_dims=2, mixing=True),
+    "max_all": Op(lambda M, x: x.max(), distinct()),
+    "min_all_fn": Op(lambda M, x: M.min(x), distinct()),
+    "max_dim_neg1": Op(lambda M, x: M.max(x, -1).values, distinct()),
+    "max_dim0_keepdim": Op(lambda M, x: x.max(0, keepdim=True)[0], distinct()),
+    "min_dim1": Op(lambda M, x: x.min(dim=1).values, distinct(min_dims=2)),
+    "amax_tuple": Op(lambda M, x: x.amax((0, -1)), distinct(min_dims=2)),
+    "amax_all_fn": Op(lambda M, x: M.amax(x), distinct()),
+    "amin_neg1_keepdim": Op(lambda M, x: M.amin(x, -1, keepdim=True), distinct()),
+    "amax_ties": Op(lambda M, x: M.cat([x, x]).amax(0), distinct(min_dims=1)),
+    "prod_all": _u(lambda M, x: x.prod(), PROD_X, mixing=True),
+    "prod_dim_neg1_fn": _u(lambda M, x: M.prod(x, -1), PROD_X, mixing=True),
+    "prod_dim0_keepdim": _u(lambda M, x: x.prod(0, keepdim=True), PROD_X, mixing=True),
+    "prod_zeros": _u(lambda M, x: M.cat([x, x * 0.0, x]).prod(0), PROD_X, min_dims=1, mixing=True),
+    "prod_two_zeros_all": _u(lambda M, x: M.cat([x, x * 0.0, x * 0.0]).prod(), PROD_X, min_dims=1, mixing=True),
+    "var_all": Op(lambda M, x: x.var(), wide(1)),
+    "var_dim1_biased": Op(lambda M, x: M.var(x, 1, unbiased=False), wide(2)),
+    "var_tuple_correction": Op(lambda M, x: x.var((0, -1), keepdim=True, correction=0.5), wide(2)),
+    "std_all_fn": Op(lambda M, x: M.std(x), wide(1)),
+    "std_dim_neg1_keepdim": Op(lambda M, x: x.std(-1, keepdim=True, correction=0), wide(1)),
+    "var_mean_dim0": Op(lambda M, x: M.var_mean(x, 0), wide(1)),
+    "std_mean_all": Op(lambda M, x: M.std_mean(x, correction=2), wide(2)),
+    "nansum_dim0": _u(lambda M, x: x.nansum(0), mixing=True),
+    "nansum_all_fn": _u(lambda M, x: M.nansum(x), mixing=True),
+    "nanmean_neg1": _u(lambda M, x: M.nanmean(x, -1, keepdim=True), mixing=True),
+    "norm_all": _u(lambda M, x: x.norm(), NONZERO, mixing=True),
+    "norm_1_dim0": _u(lambda M, x: x.norm(1, 0), NONZERO, mixing=True),
+    "norm_3_neg1_keepdim": _u(lambda M, x: M.norm(x, 3, -1, True), NONZERO, mixing=True),
+    "norm_half": _u(lambda M, x: x.norm(0.5), NONZERO, mixing=True),
+    "norm_1_5_tuple": _u(lambda M, x: x.norm(p=1.5, dim=(0, -1)), NONZERO, min_dims=2, mixing=True),
+    "norm_inf_dim0": Op(lambda M, x: x.norm(float("inf"), 0), distinct_abs(), True),
+    "norm_neg_inf": Op(lambda M, x: x.norm(float("-inf")), distinct_abs(), True),
+    "dist_2": Op(lambda M, x, y: M.dist(x, y), binary_no_ties(REAL), True),
+    "dist_3_method": Op(lambda M, x, y: x.dist(y, 3), binary_no_ties(REAL), True),
+    "dist_1": Op(lambda M, x, y: M.dist(x, y, p=1), binary_no_ties(REAL), True),
+    "sort_neg1": Op(lambda M, x: x.sort().values, distinct()),
+    "sort_dim0_descending_fn": Op(lambda M, x: M.sort(x, dim=0, descending=True, stable=True)[0], distinct()),
+    "topk_2": Op(lambda M, x: x.topk(min(2, x.shape[-1]) if x.dim() else 1).values, distinct()),
+    "topk_smallest_dim0_fn": Op(lambda M, x: M.topk(x, 1, 0, largest=False)[0], distinct(1)),
+    "kthvalue_1": Op(lambda M, x: x.kthvalue(1).values, distinct()),
+    "kthvalue_dim0_keepdim_fn": Op(lambda M, x: M.kthvalue(x, x.shape[0], 0, True)[0], distinct(1)),
+    "median_all": Op(lambda M, x: x.median(), distinct()),
+    "median_all_ties": Op(lambda M, x: M.cat([x, x]).median(), distinct(1)),
+    "median_neg1": Op(lambda M, x: M.median(x, -1).values, distinct()),
+    "nanmedian_all_fn": Op(lambda M, x: M.nanmedian(x), distinct()),
+    "nanmedian_dim0_keepdim": Op(lambda M, x: x.nanmedian(0, keepdim=True)[0], distinct(1)),
+    "cummax_neg1": Op(lambda M, x: x.cummax(-1).values, distinct()),
+    "cummin_dim0_fn": Op(lambda M, x: M.cummin(x, 0)[0], distinct(1)),
+    "cumsum_neg1": _u(lambda M, x: x.cumsum(-1), mixing=True),
+    "cumsum_dim0_fn": _u(lambda M, x: M.cumsum(x, dim=0), min_dims=1, mixing=True),
+    "cumprod_neg1": _u(lambda M, x: x.cumprod(-1), PROD_X, mixing=True),
+    "cumprod_dim0_zeros_fn": _u(lambda M, x: M.cumprod(M.cat([x, x * 0.0, x]), 0), PROD_X, min_dims=1,
+                                mixing=True),
+    "gather_dim0": _u(lambda M, x: x.gather(0, M.tensor(_spread_index(x.shape, 0))), min_dims=1, mixing=True),
+    "gather_neg1_fn": _u(lambda M, x: M.gather(x, -1, M.tensor(_spread_index(x.shape, -1))), min_dims=1,
+                         mixing=True),
+    # ---- lead: meshgrid (ops/join.py)
+    "meshgrid_xy": _b(lambda M, x, y: M.stack(M.meshgrid(x.reshape(-1), y.reshape(-1), indexing="xy"))),
+    "meshgrid_ij_list": _b(lambda M, x, y: M.stack(M.meshgrid([x.reshape(-1), y.reshape(-1)], indexing="ij"))),
 }
 
 
@@ -534,7 +713,7 @@ def to_np(t) -> np.ndarray:
         if "unallocated storage" not in str(e):
             raise
         values = t.clone().tolist()
-    return np.asarray(values, dtype=np.float64)
+    return np.asarray(values, dtype=np.float64).reshape(tuple(t.shape))     # (an empty one keeps its shape)
 
 
 def as_list(out):

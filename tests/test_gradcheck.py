@@ -196,8 +196,8 @@ def test_error_message_names_indices_and_shows_jacobians():
     assert msg.startswith("Jacobian mismatch for output 1 with respect to input 1,\nnumerical:tensor(")
     num, ana = re.fullmatch(r".*\nnumerical:(.*)\nanalytical:(.*)\n", msg, re.DOTALL).groups()
     # d(y^2)/dy = 2y numerically, y analytically: diag(6, -2) against diag(3, -1).
-    assert "6." in num and "-2." in num and "dtype=tape.float64" in num
-    assert "3." in ana and "-1." in ana and "dtype=tape.float64" in ana
+    assert "6." in num and "-2." in num and "dtype=torch.float64" in num
+    assert "3." in ana and "-1." in ana and "dtype=torch.float64" in ana
 
 
 @pytest.mark.torch
@@ -208,7 +208,7 @@ def test_error_message_matches_pytorch():
         x = lib.tensor([0.5, -1.25, 2.0], dtype=lib.float64, requires_grad=True)
         with pytest.raises(RuntimeError) as info:
             check(lambda t: (t * 2, t.detach() * t), (x,))
-        messages.append(str(info.value).replace("-0.0000", " 0.0000").replace("torch.", "tape."))
+        messages.append(str(info.value).replace("-0.0000", " 0.0000"))
     assert messages[0] == messages[1]
     assert messages[0].startswith("Jacobian mismatch for output 1 with respect to input 0,\nnumerical:")
 

@@ -149,7 +149,7 @@ def compare_tensor(tt, tp, what, check_graph=True, strict_nonfinite=True, loose=
 def _err_key(e):
     name = type(e).__name__
     if isinstance(e, (RuntimeError, IndexError)):
-        return name, str(e).replace("torch.", "tape.")[:25]
+        return name, str(e)[:25]
     return name, None
 
 
@@ -757,7 +757,7 @@ def _both(code, result="r"):
                 exec(code, ns)
                 out.append(("ok", ns.get(result)))
             except Exception as e:  # noqa: BLE001
-                out.append((type(e).__name__, str(e).replace("torch.", "tape.")))
+                out.append((type(e).__name__, str(e)))
     return out
 
 

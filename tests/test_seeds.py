@@ -398,31 +398,31 @@ def test_seed001_checkpoint():
 
 SEED002_OPS_OUT = """\
 tensor([[4., 0., 7.],
-        [6., 3., 5.]], dtype=tape.float64)
+        [6., 3., 5.]], dtype=torch.float64)
 --------------------------------------------------
-tensor(4.1667, dtype=tape.float64)
-tensor([5.0000, 1.5000, 6.0000], dtype=tape.float64)
-tensor([3.6667, 4.6667], dtype=tape.float64)
+tensor(4.1667, dtype=torch.float64)
+tensor([5.0000, 1.5000, 6.0000], dtype=torch.float64)
+tensor([3.6667, 4.6667], dtype=torch.float64)
 --------------------------------------------------
-tensor(25., dtype=tape.float64)
-tensor([10.,  3., 12.], dtype=tape.float64)
-tensor([11., 14.], dtype=tape.float64)
+tensor(25., dtype=torch.float64)
+tensor([10.,  3., 12.], dtype=torch.float64)
+tensor([11., 14.], dtype=torch.float64)
 --------------------------------------------------
 tensor([[16.,  0., 49.],
-        [36.,  9., 25.]], dtype=tape.float64)
+        [36.,  9., 25.]], dtype=torch.float64)
 --------------------------------------------------
 tensor([[2.0000, 0.0000, 2.6458],
-        [2.4495, 1.7321, 2.2361]], dtype=tape.float64)
+        [2.4495, 1.7321, 2.2361]], dtype=torch.float64)
 --------------------------------------------------
 tensor([[5.4598e+01, 1.0000e+00, 1.0966e+03],
-        [4.0343e+02, 2.0086e+01, 1.4841e+02]], dtype=tape.float64)
+        [4.0343e+02, 2.0086e+01, 1.4841e+02]], dtype=torch.float64)
 --------------------------------------------------
 tensor([[1.3863,   -inf, 1.9459],
-        [1.7918, 1.0986, 1.6094]], dtype=tape.float64)
+        [1.7918, 1.0986, 1.6094]], dtype=torch.float64)
 tensor([[2.0000,   -inf, 2.8074],
-        [2.5850, 1.5850, 2.3219]], dtype=tape.float64)
+        [2.5850, 1.5850, 2.3219]], dtype=torch.float64)
 tensor([[0.6021,   -inf, 0.8451],
-        [0.7782, 0.4771, 0.6990]], dtype=tape.float64)
+        [0.7782, 0.4771, 0.6990]], dtype=torch.float64)
 """
 
 
@@ -473,7 +473,7 @@ def test_seed002_ops_random_data(capsys):
     assert tuple(data.shape) == (2, 3)
     _seed002_ops(data)  # must run
     out = capsys.readouterr().out
-    assert out.count("dtype=tape.float64") == 13
+    assert out.count("dtype=torch.float64") == 13
 
     a = data.numpy()
     assert np.all(a == np.floor(a)) and a.min() >= 0 and a.max() <= 9
@@ -506,11 +506,11 @@ def test_seed002_mean_of_integer_tensor_errors():
 
 
 SEED002_GRAD_OUT = """\
-tensor(20., dtype=tape.float64)
-tensor([ 5., 10., 15., 20.], dtype=tape.float64)
-tensor(40., dtype=tape.float64) tensor(50., dtype=tape.float64)
-tensor([1300., 2800.], dtype=tape.float64, grad_fn=<AddBackward0>)
-tensor([50., 80.], dtype=tape.float64) tensor([ 70., 100.], dtype=tape.float64)
+tensor(20., dtype=torch.float64)
+tensor([ 5., 10., 15., 20.], dtype=torch.float64)
+tensor(40., dtype=torch.float64) tensor(50., dtype=torch.float64)
+tensor([1300., 2800.], dtype=torch.float64, grad_fn=<AddBackward0>)
+tensor([50., 80.], dtype=torch.float64) tensor([ 70., 100.], dtype=torch.float64)
 """
 
 
@@ -617,7 +617,7 @@ def test_seed002_control_main_order_errors():
 
 def test_seed002_control_accumulation_zeroed(capsys):
     x = _seed002_control_test02()
-    expected = "tensor([ 5., 10., 15., 20.], dtype=tape.float64)\n" * 3
+    expected = "tensor([ 5., 10., 15., 20.], dtype=torch.float64)\n" * 3
     assert capsys.readouterr().out == expected
     assert x.grad.tolist() == [5.0, 10.0, 15.0, 20.0]
 
@@ -697,7 +697,7 @@ def test_seed002_detach_shares_memory(capsys):
     # x2 不会自动计算梯度: False
     print(x2.requires_grad)
     assert capsys.readouterr().out == (
-        "tensor([10., 20.], dtype=tape.float64, requires_grad=True)\n"
+        "tensor([10., 20.], dtype=torch.float64, requires_grad=True)\n"
         "tensor([100, 200])\n"
         "False\n"
     )

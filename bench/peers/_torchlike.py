@@ -11,7 +11,7 @@ import numpy as np
 
 from bench import workloads
 from bench.peers import Stepper
-from bench.workloads import Check, MlpData, Run, timed_run
+from bench.workloads import Check, MlpData, Run, XentData, timed_run
 
 
 def info(lib: ModuleType) -> dict[str, Any]:
@@ -70,6 +70,13 @@ def elementwise_stepper(lib: ModuleType, x0: np.ndarray) -> Stepper:
     """Eager forward, then backward() to the one leaf, per step."""
     x = lib.tensor(x0.tolist(), dtype=lib.float32, requires_grad=True)
     return _backward_stepper([x], lambda: workloads.elementwise_loss(x, lib.sin, lib.exp, lib.sqrt))
+
+
+def xent_stepper(lib: ModuleType, data: XentData) -> Stepper:
+    """Eager forward (log_softmax, gather, mean), then backward() to the logits, per step."""
+    logits = lib.tensor(data.logits.tolist(), dtype=lib.float32, requires_grad=True)
+    targets = lib.tensor(data.targets.tolist(), dtype=lib.int64)
+    return _backward_stepper([logits], lambda: workloads.xent_loss(logits, targets))
 
 
 def penalty_stepper(lib: ModuleType, data: MlpData) -> Stepper:

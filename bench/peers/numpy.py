@@ -14,7 +14,7 @@ import numpy as np
 
 from bench import workloads
 from bench.peers import Stepper
-from bench.workloads import Check, MlpData, Run, timed_run
+from bench.workloads import Check, MlpData, Run, XentData, timed_run
 
 NOTES = {
     "hessian_rosenbrock": "the analytic (tridiagonal) Hessian written out by hand into a dense matrix",
@@ -22,6 +22,7 @@ NOTES = {
     "no gradients of the penalized loss",
     "large_elementwise": "forward, then the analytic gradient written by hand",
     "large_mlp_step": "forward, then backprop written by hand",
+    "softmax_xent": "forward, then the gradient (softmax - onehot) / batch written by hand",
 }
 
 
@@ -93,6 +94,33 @@ def large_elementwise(x: np.ndarray) -> Stepper:
             loss = (s * e + r).sum()
             t1 = perf_counter()
             grad = (np.cos(x) - 2 * x * s) * e + x / r
+            t2 = perf_counter()
+            fwd += t1 - t0
+            bwd += t2 - t1
+        return timed_run(fwd / steps, bwd / steps, Check(float(loss), [float(np.abs(grad).sum())]))
+
+    return run
+
+
+def softmax_xent(data: XentData) -> Stepper:
+    """Forward (a stable log_softmax, the targets' entries, their mean), then the gradient by hand:
+    (softmax(z) - onehot(t)) / batch."""
+    z, t = data.logits, data.targets
+    rows = np.arange(z.shape[0])[:, None]
+
+    def run(steps: int) -> Run:
+        fwd = bwd = 0.0
+        for _ in range(steps):
+            t0 = perf_counter()
+            shifted = z - z.max(1, keepdims=True)
+            e = np.exp(shifted)
+            s = e.sum(1, keepdims=True)
+            logp = shifted - np.log(s)
+            loss = -logp[rows, t].mean()
+            t1 = perf_counter()
+            grad = e / s
+            grad[rows, t] -= 1
+            grad /= z.shape[0]
             t2 = perf_counter()
             fwd += t1 - t0
             bwd += t2 - t1

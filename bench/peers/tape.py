@@ -8,7 +8,7 @@ import numpy as np
 
 import tape
 from bench.peers import Stepper, _torchlike
-from bench.workloads import MlpData, Run
+from bench.workloads import MlpData, Run, XentData
 
 
 def info() -> dict[str, Any]:
@@ -34,6 +34,11 @@ def large_mlp_step(data: MlpData) -> Stepper:
 def large_elementwise(x0: np.ndarray) -> Stepper:
     """Eager forward of the 1e6-element function, then backward()."""
     return _torchlike.elementwise_stepper(tape, x0)
+
+
+def softmax_xent(data: XentData) -> Stepper:
+    """Eager log_softmax, gather and mean, then backward()."""
+    return _torchlike.xent_stepper(tape, data)
 
 
 def grad_penalty_step(data: MlpData) -> Stepper:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from bench.peers import Stepper, _torchlike
-from bench.workloads import MlpData, Run
+from bench.workloads import MlpData, Run, XentData
 
 NOTES = {
     "hessian_rosenbrock": "torch.autograd.functional.hessian; 'torch vectorize' passes vectorize=True (vmap)",
@@ -38,6 +38,11 @@ def large_mlp_step(data: MlpData) -> Stepper:
 def large_elementwise(x0: np.ndarray) -> Stepper:
     """Eager forward of the 1e6-element function, then backward()."""
     return _torchlike.elementwise_stepper(torch, x0)
+
+
+def softmax_xent(data: XentData) -> Stepper:
+    """Eager log_softmax, gather and mean, then backward()."""
+    return _torchlike.xent_stepper(torch, data)
 
 
 def grad_penalty_step(data: MlpData) -> Stepper:

@@ -1,0 +1,74 @@
+"""Shared pieces of the reduction families: rows whose derivative runs in Python, and the named
+tuples PyTorch returns (``torch.return_types.max``).
+
+A Python-rule row (a code in the ``PYTHON`` range) has one derivative rule, its op's ``vjp``,
+written in tape ops: the recorded backward runs it on the row's tensors (so every order comes
+from it), and the plain backward runs the same rule on plain tensors over the arenas
+(``rule_adjoint``), where each tensor op is one numpy call over the whole row.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._emit import D, plain
+from ._spec import REGISTRY
+
+
+def _handle(tape, node: int):
+    return plain(tape.value_of(node), D.ARENA_DTYPES[int(tape.dt[node])])
+
+
+def rule_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
+    """``py_adjoint`` of a Python-rule row: its op's ``vjp`` run on plain tensors, written (first
+    gradient to reach an input) or added into the input adjoints ``ga``/``gb``."""
+    tape, r = row.tape, row.r
+    op = REGISTRY[row.code]
+    xs = tuple(_handle(tape, x) for x in row.inputs)
+    dt = D.ARENA_DTYPES[int(tape.dt[r])]
+    if op.multi:
+        # One adjoint per output, consecutive parts of the row's (zeros where none arrived).
+        g, at = [], 0
+        for shape in row.out_shapes:
+            n = int(np.prod(shape))
+            g.append(plain(gy.reshape(-1)[at:at + n].reshape(shape), dt))
+            at += n
+        g = tuple(g)
+    else:
+        g = plain(gy, dt)
+    outs = op.vjp(g, xs, _handle(tape, r), row)
+    for k, dst in enumerate((ga, gb)):
+        if dst is None:
+            continue
+        d = outs[k]
+        if d is not None and d._shape != dst.shape:
+            d = d._sum_to(dst.shape)        # the input was broadcast
+        if d is None:
+            if fresh >> k & 1:
+                dst[...] = 0
+        elif fresh >> k & 1:
+            dst[...] = d._value()
+        else:
+            np.add(dst, d._value(), out=dst)
+
+
+_RETURN_TYPES: dict = {}
+
+
+def return_type(name: str, fields: tuple) -> type:
+    """The named tuple type PyTorch returns as ``torch.return_types.<name>``: fields by name
+    (``.values``, ``.indices``) and by position."""
+    cls = _RETURN_TYPES.get(name)
+    if cls is None:
+        def __repr__(self) -> str:
+            body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
+            return f"torch.return_types.{name}(\n{body})"
+
+        def __new__(klass, values):
+            return tuple.__new__(klass, values)
+
+        ns = {"__slots__": (), "__repr__": __repr__, "__new__": __new__, "_fields": fields,
+              "__module__": "torch.return_types", "__qualname__": name}
+        for k, f in enumerate(fields):
+            ns[f] = property(lambda self, k=k: tuple.__getitem__(self, k))
+        cls = _RETURN_TYPES[name] = type(name, (tuple,), ns)
+    return cls

@@ -1,0 +1,224 @@
+"""Largest and smallest elements: max/min (whole, or over a dim with their indices), amax/amin,
+argmax/argmin; and the two Python-rule rows every selecting reduction records.
+
+PICK: the elements at flat positions of the input (its index list in the tape's ``ix`` at
+offset ``ia``, one entry per output element); its adjoint scatters back.  Reductions that pick
+one element of each slice (``max(dim)``, and ``sort``, ``topk``, ``median(dim)`` ... in
+``ops/sorting.py``) record it with the indices they computed; ``ib`` names the node.
+SPREAD: a reduction (bit mask of reduced dims in ``ia``) whose gradient is shared evenly among
+the elements equal to the result (ties), as PyTorch's ``amax`` and ``max()``; ``ib`` names it.
+"""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import numpy as np
+
+from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
+from ._args import wrap_dim
+from ._rule import return_type, rule_adjoint
+from ._spec import NUMBER, OUT, PYTHON, X0, Op, public, register
+from .softmax import mask_of, reduced_dims
+
+PICK, SPREAD = PYTHON.start + 33, PYTHON.start + 34
+PICK_NAMES = ["MaxBackward0", "MinBackward0"]
+SPREAD_NAMES = ("AmaxBackward0", "AminBackward0", "MaxBackward1", "MinBackward1", "MedianBackward0",
+                "NanmedianBackward0")
+BY_AMAX, BY_AMIN, BY_MAX, BY_MIN, BY_MEDIAN, BY_NANMEDIAN = range(6)
+
+
+def pick_name(name: str) -> int:
+    """The ``ib`` of PICK rows named ``name`` (families that record PICK rows add their names)."""
+    if name not in PICK_NAMES:
+        PICK_NAMES.append(name)
+    return PICK_NAMES.index(name)
+
+
+def _spread_weights(x: np.ndarray, y: np.ndarray, keep: tuple, nan_ties: bool) -> np.ndarray:
+    """1/count at the elements equal to their slice's result, 0 elsewhere (a nan result is
+    matched by nans when ``nan_ties``, as PyTorch's ``max()``)."""
+    yk = y.reshape(keep)
+    hit = x == yk
+    if nan_ties:
+        hit |= np.isnan(x) & np.isnan(yk)
+    dims = tuple(d for d, s in enumerate(keep) if s == 1 and x.shape[d] != 1) or None
+    count = hit.sum(axis=dims, keepdims=True) if dims else hit.astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (hit / count).astype(x.dtype)
+
+
+def _spread_vjp(g, xs, y, r):
+    x = xs[0]
+    w = _spread_weights(x._value(), y._value(), r.keep_shape, r.ib >= BY_MAX)
+    return (g.reshape(r.keep_shape) * plain(w, x._dtype),)
+
+
+register(Op(PICK, "_pick", "MaxBackward0", NUMBER,
+            lambda g, x, y, r: (g._scatter(r.out_index_list, r.in_shapes[0]),),
+            py_adjoint=rule_adjoint, grad_fn_of=lambda r: PICK_NAMES[r.ib]))
+register(Op(SPREAD, "amax", "AmaxBackward0", X0 | OUT, _spread_vjp, py_adjoint=rule_adjoint,
+            grad_fn_of=lambda r: SPREAD_NAMES[r.ib]))
+
+
+def pick(x: Tensor, positions: np.ndarray, name: int) -> Tensor:
+    """The elements of ``x`` at flat ``positions`` (an int array shaped like the result), recorded
+    as a PICK row named ``PICK_NAMES[name]``."""
+    y = np.array(x._value().reshape(-1)[positions], order="C")
+    if not (x._rg and state.grad):
+        return plain(y, x._dtype)
+    tape = write_tape()
+    nx = x._node if x._tape is tape else tape.import_(x)
+    node = tape.append(PICK, x._dtype.arena, y, nx, ia=tape.index_list(positions), ib=name)
+    return recorded(tape, node, y, x._dtype)
+
+
+def positions_along(shape: tuple, d: int, idx: np.ndarray) -> np.ndarray:
+    """Flat positions in a tensor of ``shape`` of the indices ``idx`` taken along dim ``d``
+    (``idx`` has ``shape``'s number of dims)."""
+    flat = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+    return np.take_along_axis(flat, idx, axis=d)
+
+
+def spread(x: Tensor, y: np.ndarray, dims: tuple, keepdim: bool, name: int) -> Tensor:
+    """Record a SPREAD row (reduced ``dims``) with value ``y``."""
+    if x._rg and state.grad:
+        return emit(SPREAD, y, x._dtype, x, ia=mask_of(dims), ib=name)
+    return plain(y, x._dtype)
+
+
+MaxResult = return_type("max", ("values", "indices"))
+MinResult = return_type("min", ("values", "indices"))
+
+
+def _np_arg(v: np.ndarray, d: int, largest: bool) -> np.ndarray:
+    """Index of the first largest (smallest) element along ``d``, a nan counting as both."""
+    if v.dtype == np.bool_:
+        v = v.astype(np.int8)
+    return np.argmax(v, axis=d) if largest else np.argmin(v, axis=d)
+
+
+def _extreme_dim(x: Tensor, dim, keepdim: bool, largest: bool, name: str):
+    nd = len(x._shape)
+    d = wrap_dim(dim, nd)
+    v = x._value()
+    if nd == 0:
+        v = v.reshape(1)
+    if v.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    idx = np.expand_dims(_np_arg(v, d, largest), d) if v.size else np.zeros(
+        tuple(1 if k == d else s for k, s in enumerate(v.shape)), np.int64)
+    pos = positions_along(v.shape, d, idx)
+    out_shape = tuple(s for k, s in enumerate(v.shape) if k != d) if not keepdim else idx.shape
+    if nd == 0:
+        out_shape = ()
+    values = pick(x, pos.reshape(out_shape), pick_name(("MaxBackward0" if largest else "MinBackward0")))
+    indices = plain(np.array(idx.reshape(out_shape), np.int64), D.int64)
+    return (MaxResult if largest else MinResult)((values, indices))
+
+
+def _empty_check(x: Tensor, name: str, error=RuntimeError, hint: bool = True) -> None:
+    if x.numel() == 0:
+        tail = " Specify the reduction dim with the 'dim' argument." if hint else ""
+        raise error(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.{tail}")
+
+
+def _extreme(self, dim, keepdim, largest: bool):
+    name = "max" if largest else "min"
+    if isinstance(dim, Tensor):
+        return self.maximum(dim) if largest else self.minimum(dim)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{name}() received an invalid combination of arguments - got (keepdim=bool, ), "
+                            f"but expected one of:")
+        _empty_check(self, name)
+        v = self._value()
+        y = np.asarray(v.max() if largest else v.min(), v.dtype)
+        if not self._dtype.is_floating_point:
+            return plain(y, self._dtype)
+        return spread(self, y, tuple(range(len(self._shape))), False, BY_MAX if largest else BY_MIN)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got (Tensor, dim="
+                        f"{type(dim).__name__}), but expected one of:")
+    return _extreme_dim(self, dim, keepdim, largest, name)
+
+
+@public("max")
+def tensor_max(self, dim: Union[int, Tensor, None] = None, keepdim: bool = False):
+    """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
+    element of each slice along ``dim`` and its (first) index; with a tensor, ``maximum``."""
+    return _extreme(self, dim, keepdim, True)
+
+
+@public("min")
+def tensor_min(self, dim: Union[int, Tensor, None] = None, keepdim: bool = False):
+    """The smallest element; with ``dim``, a named tuple ``(values, indices)`` of the smallest
+    element of each slice along ``dim`` and its (first) index; with a tensor, ``minimum``."""
+    return _extreme(self, dim, keepdim, False)
+
+
+def _amax(x: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
+    name = "amax" if largest else "amin"
+    nd = len(x._shape)
+    dims = reduced_dims(() if dim is None else dim, nd)
+    v = x._value()
+    if x.numel() == 0:
+        if len(dims) == nd and (dim is None or dim == ()):
+            _empty_check(x, name)
+        for d in dims:
+            if v.shape[d] == 0:
+                raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    if v.size == 0:
+        y = np.empty(tuple(1 if k in dims else s for k, s in enumerate(v.shape)) if keepdim else
+                     tuple(s for k, s in enumerate(v.shape) if k not in dims), v.dtype)
+    else:
+        y = np.asarray((v.max if largest else v.min)(axis=dims, keepdims=keepdim), v.dtype)
+    if not x._dtype.is_floating_point:
+        return plain(y, x._dtype)
+    return spread(x, y, dims, keepdim, BY_AMAX if largest else BY_AMIN)
+
+
+@public("amax")
+def amax(self, dim: Union[int, tuple, None] = (), keepdim: bool = False) -> Tensor:
+    """The largest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+    return _amax(self, dim, keepdim, True)
+
+
+@public("amin")
+def amin(self, dim: Union[int, tuple, None] = (), keepdim: bool = False) -> Tensor:
+    """The smallest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
+    return _amax(self, dim, keepdim, False)
+
+
+def _arg(x: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
+    name = "argmax" if largest else "argmin"
+    if x._dtype is D.bool_:
+        raise RuntimeError(f"{name}(): does not support bool input")
+    v = x._value()
+    nd = len(x._shape)
+    if dim is None:
+        _empty_check(x, name, IndexError, hint=False)
+        i = np.asarray(_np_arg(v.reshape(-1), 0, largest), np.int64)
+        return plain(i.reshape((1,) * nd) if keepdim else i, D.int64)
+    d = wrap_dim(dim, nd)
+    w = v.reshape(1) if nd == 0 else v
+    if w.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    if w.size == 0:
+        i = np.zeros(tuple(s for k, s in enumerate(w.shape) if k != d), np.int64)
+    else:
+        i = np.asarray(_np_arg(w, d, largest), np.int64)
+    if keepdim and nd:
+        i = np.expand_dims(i, d)
+    return plain(np.array(i.reshape(()) if nd == 0 else i, np.int64), D.int64)
+
+
+@public("argmax")
+def argmax(self, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
+    """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
+    return _arg(self, dim, keepdim, True)
+
+
+@public("argmin")
+def argmin(self, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
+    """Index of the (first) smallest element, of the flattened tensor or along ``dim``."""
+    return _arg(self, dim, keepdim, False)

@@ -1,0 +1,73 @@
+"""In-place variants (``exp_``, ``clamp_``, ``tril_`` ...) of the ops whose result has the shape of their input.
+
+Each is its op computed out of place, then written into the tensor by ``Tensor._inplace``, which
+applies PyTorch's in-place rules (a leaf that requires grad refuses; the result must fit the
+tensor's shape and dtype category; the version counter moves) and moves the tensor's history to the
+op's row, so that ``y.exp_()`` shows ``ExpBackward0`` as in PyTorch.  A variant is made for each
+base below that some family registers as a method and that no family defines in place itself
+(``add_``, ``fill_``, ``masked_fill_`` ... are written by their families); this module is imported
+after the families.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .._emit import D, Tensor, state
+from ._spec import PUBLIC, public
+from .elementwise import fill_with
+
+BASES = (
+    "abs", "absolute", "acos", "acosh", "addbmm", "addcdiv", "addcmul", "addmm", "addmv", "addr", "arccos",
+    "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "asin", "asinh", "atan", "atan2", "atanh",
+    "baddbmm", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift",
+    "bitwise_xor", "ceil", "clamp", "clamp_max", "clamp_min", "clip", "copysign", "cos", "cosh", "cumprod",
+    "cumsum", "deg2rad", "digamma", "divide", "eq", "erf", "erfc", "erfinv", "exp", "exp2", "expm1", "fix", "floor",
+    "floor_divide", "fmod", "frac", "gcd", "ge", "greater", "greater_equal", "gt", "heaviside", "hypot", "i0",
+    "igamma", "igammac", "lcm", "ldexp", "le", "lerp", "less", "less_equal", "lgamma", "log", "log10", "log1p",
+    "log2", "logical_and", "logical_not", "logical_or", "logical_xor", "logit", "lt", "multiply", "mvlgamma",
+    "nan_to_num", "ne", "neg", "negative", "nextafter", "not_equal", "polygamma", "pow", "rad2deg", "reciprocal",
+    "relu", "remainder", "renorm", "round", "rsqrt", "sgn", "sigmoid", "sign", "sin", "sinc", "sinh", "sqrt",
+    "square", "subtract", "tan", "tanh", "tril", "triu", "true_divide", "trunc", "xlogy",
+)
+
+
+# A comparison in place on a tensor that requires grad is recorded as a node that passes no gradient
+# (suffix 1 when the other operand is a tensor); other unrecorded results (logical ops) leave the
+# history as it is, as in PyTorch.
+COMPARISONS = {"eq": "Eq", "ne": "Ne", "not_equal": "Ne", "lt": "Lt", "less": "Lt", "le": "Le", "less_equal": "Le",
+               "gt": "Gt", "greater": "Gt", "ge": "Ge", "greater_equal": "Ge"}
+
+
+def _variant(base: str) -> Callable:
+    def variant(self, *args, **kwargs) -> Tensor:
+        self._check_inplace()
+        operand = next((a for a in args if isinstance(a, Tensor)), None)
+        result = getattr(self, base)(*args, **kwargs)
+        if base in COMPARISONS and self._rg and state.grad:
+            name = f"{COMPARISONS[base]}Backward{int(operand is not None)}"
+            return fill_with(self, result._value(), name)
+        return self._inplace(result, operand)
+    variant.__name__ = base + "_"
+    variant.__doc__ = f"In-place version of :meth:`Tensor.{base}`."
+    return variant
+
+
+def float_power_(self, exponent) -> Tensor:
+    """In-place version of :meth:`Tensor.float_power` (the tensor must be float64, as the result is)."""
+    if self._dtype is not D.float64:
+        raise RuntimeError(f"the base given to float_power_ has dtype {D.legacy_name(self._dtype)} but the "
+                           "operation's result requires dtype Double")
+    self._check_inplace()
+    return self._inplace(self.float_power(exponent), exponent if isinstance(exponent, Tensor) else None)
+
+
+def _register() -> None:
+    methods = {name for entry in PUBLIC for name in entry.methods}
+    for base in BASES:
+        if base in methods and base + "_" not in methods:
+            public(base + "_", function=False)(_variant(base))
+    if "float_power" in methods and "float_power_" not in methods:
+        public("float_power_", function=False)(float_power_)
+
+
+_register()

@@ -1,0 +1,251 @@
+"""Orderings and running reductions: sort, argsort, topk, kthvalue, median, nanmedian, cummax,
+cummin (PICK rows over the indices they compute, ``ops/extrema.py``), cumsum and cumprod
+(Python-rule rows whose dim is ``ia``).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .._emit import D, Tensor, emit, plain, state
+from ._args import wrap_dim
+from ._rule import return_type, rule_adjoint
+from ._spec import OUT, PYTHON, X0, Op, public, register
+from .extrema import BY_MEDIAN, BY_NANMEDIAN, pick, pick_name, positions_along, spread
+from .shape import BY_INDEX
+
+CUMSUM, CUMPROD = PYTHON.start + 42, PYTHON.start + 43
+_SORT, _SORT_STABLE, _TOPK, _KTH, _MEDIAN, _NANMEDIAN, _CUMMAX, _CUMMIN = (pick_name(n) for n in (
+    "SortBackward0", "SortBackward1", "TopkBackward0", "KthvalueBackward0", "MedianBackward1",
+    "NanmedianBackward1", "CummaxBackward0", "CumminBackward0"))
+
+
+def _flip(t: Tensor, d: int) -> Tensor:
+    """``t`` reversed along ``d`` (a gather, so every order of derivative follows)."""
+    shape = t._shape
+    flat = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+    return t._gather(np.ascontiguousarray(np.flip(flat, axis=d)), BY_INDEX)
+
+
+def _reversed_cumsum(t: Tensor, d: int) -> Tensor:
+    return _flip(_flip(t, d).cumsum(d), d)
+
+
+def _cumsum_vjp(g, xs, y, r):
+    if not r.in_shapes[0]:
+        return (g,)
+    return (_reversed_cumsum(g, r.ia),)
+
+
+def _cumprod_vjp(g, xs, y, r):
+    x = xs[0]
+    shape = r.in_shapes[0]
+    d = r.ia
+    if not shape or shape[d] <= 1:
+        return (g,)
+    if not (x._value() == 0).any():
+        return (_reversed_cumsum(g * y, d) / x,)
+    # With zeros, exactly (to every order): d y_j / d x_k = prod_{i <= j, i != k} x_i for j >= k, the
+    # running product of x with x_k replaced by 1 (row k of an n x n spread along a new dim).
+    n = shape[d]
+    big = shape[:d] + (n,) + shape[d:]
+    tail = (1,) * (len(shape) - d - 1)
+    eye = np.eye(n, dtype=x._dtype.np).reshape((n, n) + tail)
+    upper = np.triu(np.ones((n, n), x._dtype.np)).reshape((n, n) + tail)
+    rows = x.unsqueeze(d).expand(big) * plain(1 - eye, x._dtype) + plain(eye, x._dtype)
+    return ((g.unsqueeze(d).expand(big) * rows.cumprod(d + 1) * plain(upper, x._dtype)).sum(d + 1),)
+
+
+register(Op(CUMSUM, "cumsum", "CumsumBackward0", 0, _cumsum_vjp, py_adjoint=rule_adjoint))
+register(Op(CUMPROD, "cumprod", "CumprodBackward0", X0 | OUT, _cumprod_vjp, py_adjoint=rule_adjoint))
+
+
+def _cumulative(x: Tensor, dim: int, dtype, code: int) -> Tensor:
+    d = wrap_dim(dim, len(x._shape))
+    if dtype is not None and dtype is not x._dtype:
+        x = x.to(dtype)
+    elif not x._dtype.is_floating_point:
+        x = x.to(D.int64)
+    v = x._value()
+    y = v.copy() if v.ndim == 0 else (np.cumsum if code == CUMSUM else np.cumprod)(v, axis=d)
+    y = np.asarray(y, v.dtype)
+    if x._rg and state.grad and x._dtype.arena is not None:
+        return emit(code, y, x._dtype, x, ia=d)
+    return plain(y, x._dtype)
+
+
+@public("cumsum")
+def cumsum(self, dim: int, *, dtype: Optional[D.dtype] = None) -> Tensor:
+    """Running sums along ``dim``."""
+    return _cumulative(self, dim, dtype, CUMSUM)
+
+
+@public("cumprod")
+def cumprod(self, dim: int, *, dtype: Optional[D.dtype] = None) -> Tensor:
+    """Running products along ``dim`` (the gradient is exact where the input has zeros)."""
+    return _cumulative(self, dim, dtype, CUMPROD)
+
+
+# --- selections -------------------------------------------------------------------------
+SortResult = return_type("sort", ("values", "indices"))
+TopkResult = return_type("topk", ("values", "indices"))
+KthResult = return_type("kthvalue", ("values", "indices"))
+MedianResult = return_type("median", ("values", "indices"))
+NanmedianResult = return_type("nanmedian", ("values", "indices"))
+CummaxResult = return_type("cummax", ("values", "indices"))
+CumminResult = return_type("cummin", ("values", "indices"))
+
+
+def _order(v: np.ndarray, d: int, descending: bool) -> np.ndarray:
+    """Stable ascending (descending) order along ``d``, nan counted largest as PyTorch."""
+    if v.dtype == np.bool_:
+        v = v.astype(np.int8)
+    if not descending:
+        return np.argsort(v, axis=d, kind="stable")
+    n = v.shape[d]
+    return n - 1 - np.flip(np.argsort(np.flip(v, axis=d), axis=d, kind="stable"), axis=d)
+
+
+def _selected(x: Tensor, d: int, idx: np.ndarray, name: int, cls, out_shape: Optional[tuple] = None):
+    """The named tuple ``(values, indices)`` of the elements at indices ``idx`` along ``d``."""
+    v = x._value()
+    shape = v.shape or (1,)
+    pos = positions_along(shape, d, idx.reshape(idx.shape or (1,))) if v.size else np.zeros(idx.shape, np.int64)
+    out_shape = idx.shape if out_shape is None else out_shape
+    values = pick(x, pos.reshape(out_shape), name)
+    return cls((values, plain(np.array(idx.reshape(out_shape), np.int64), D.int64)))
+
+
+def _dim_of(x: Tensor, dim: int) -> int:
+    return wrap_dim(dim, len(x._shape))
+
+
+def _work(x: Tensor) -> np.ndarray:
+    v = x._value()
+    return v.reshape(1) if v.ndim == 0 else v
+
+
+@public("sort")
+def sort(self, dim: int = -1, descending: bool = False, *, stable: Optional[bool] = None):
+    """The elements sorted along ``dim`` and their original indices, as a named tuple ``(values,
+    indices)``; equal elements keep their order."""
+    d = _dim_of(self, dim)
+    idx = _order(_work(self), d, descending)
+    return _selected(self, d, idx, _SORT if stable is None else _SORT_STABLE, SortResult, self._shape)
+
+
+@public("argsort")
+def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Tensor:
+    """The indices that sort ``self`` along ``dim``."""
+    d = _dim_of(self, dim)
+    return plain(np.array(_order(_work(self), d, descending).reshape(self._shape), np.int64), D.int64)
+
+
+@public("topk")
+def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """The ``k`` largest (smallest) elements along ``dim`` and their indices, as a named tuple."""
+    d = _dim_of(self, dim)
+    v = _work(self)
+    if k < 0 or k > v.shape[d]:
+        raise RuntimeError("selected index k out of range")
+    idx = np.take(_order(v, d, largest), range(k), axis=d)
+    return _selected(self, d, idx, _TOPK, TopkResult, None if self._shape else ())
+
+
+def _kth(x: Tensor, d: int, k: int, keepdim: bool, name: int, cls):
+    v = _work(x)
+    idx = np.take(_order(v, d, False), [k], axis=d)
+    shape = idx.shape if keepdim else tuple(s for i, s in enumerate(idx.shape) if i != d)
+    return _selected(x, d, idx, name, cls, shape if x._shape else ())
+
+
+@public("kthvalue")
+def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False):
+    """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
+    d = _dim_of(self, dim)
+    if k < 1 or k > _work(self).shape[d]:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    return _kth(self, d, k - 1, keepdim, _KTH, KthResult)
+
+
+def _median_index(v: np.ndarray, d: int, ignore_nan: bool) -> np.ndarray:
+    """Index along ``d`` of each slice's lower median: a nan if the slice has one (the first), or
+    with ``ignore_nan`` the lower median of the other elements (the first nan if all are nan)."""
+    order = _order(v, d, False)
+    nans = np.isnan(v).sum(axis=d, keepdims=True) if v.dtype.kind == "f" else np.zeros_like(
+        np.take(v, [0], axis=d), np.int64)
+    n = v.shape[d]
+    if ignore_nan:
+        live = n - nans
+        k = np.where(live > 0, (live - 1) // 2, live)       # all nan: the first nan, at ``live`` = 0
+    else:
+        k = np.where(nans > 0, n - nans, np.full_like(nans, (n - 1) // 2))
+    return np.take_along_axis(order, k, axis=d)
+
+
+def _median(x: Tensor, dim, keepdim: bool, ignore_nan: bool):
+    name = "nanmedian" if ignore_nan else "median"
+    if dim is None:
+        v = x._value().reshape(-1)
+        y = np.asarray(v[_median_index(v, 0, ignore_nan)[0]] if v.size else np.nan, v.dtype)
+        if not x._dtype.is_floating_point:
+            return plain(y, x._dtype)
+        return spread(x, y, tuple(range(len(x._shape))), False, BY_NANMEDIAN if ignore_nan else BY_MEDIAN)
+    d = _dim_of(x, dim)
+    v = _work(x)
+    if v.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    if v.size == 0:
+        idx = np.zeros(tuple(1 if i == d else s for i, s in enumerate(v.shape)), np.int64)
+    else:
+        idx = _median_index(v, d, ignore_nan)
+    shape = idx.shape if keepdim else tuple(s for i, s in enumerate(idx.shape) if i != d)
+    return _selected(x, d, idx, _NANMEDIAN if ignore_nan else _MEDIAN,
+                     NanmedianResult if ignore_nan else MedianResult, shape if x._shape else ())
+
+
+@public("median")
+def median(self, dim: Optional[int] = None, keepdim: bool = False):
+    """The lower median of all elements (ties share the gradient), or along ``dim`` as a named
+    tuple ``(values, indices)``; a slice with a nan has median nan."""
+    return _median(self, dim, keepdim, False)
+
+
+@public("nanmedian")
+def nanmedian(self, dim: Optional[int] = None, keepdim: bool = False):
+    """``median`` of the elements that are not nan."""
+    return _median(self, dim, keepdim, True)
+
+
+def _running(x: Tensor, dim: int, largest: bool):
+    d = _dim_of(x, dim)
+    v = _work(x)
+    idx = np.zeros(v.shape, np.int64)
+    if v.size:
+        best = np.take(v, [0], axis=d)
+        at = np.zeros_like(best, np.int64)
+        for j in range(v.shape[d]):
+            cur = np.take(v, [j], axis=d)
+            # a later equal element takes over, and a nan stays once met (PyTorch's order)
+            better = (cur >= best if largest else cur <= best) | np.isnan(cur) if v.dtype.kind == "f" else (
+                cur >= best if largest else cur <= best)
+            if v.dtype.kind == "f":
+                better &= ~np.isnan(best) | np.isnan(cur) & ~np.isnan(best)
+            best = np.where(better, cur, best)
+            at = np.where(better, j, at)
+            idx[(slice(None),) * d + (slice(j, j + 1),)] = at
+    return _selected(x, d, idx, _CUMMAX if largest else _CUMMIN, CummaxResult if largest else CumminResult,
+                     x._shape)
+
+
+@public("cummax")
+def cummax(self, dim: int):
+    """Running maxima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+    return _running(self, dim, True)
+
+
+@public("cummin")
+def cummin(self, dim: int):
+    """Running minima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
+    return _running(self, dim, False)

@@ -1,0 +1,241 @@
+"""Splitting a tensor into parts and the NumPy-style stacks built on ``cat``.
+
+``split`` and ``chunk`` record one SPLIT row with several outputs, as ``unbind`` does
+(``ops/join.py`` has its kernels): the row's value is the parts one after another, each
+laid out ``(outer, size_k, inner)`` around ``dim`` (``ia``); a list of sizes records
+SPLIT_SIZES instead (PyTorch's SplitWithSizesBackward0).  Its outputs are views
+of the input as in PyTorch (strided over a private copy when recorded).  ``tensor_split``
+and ``hsplit``/``vsplit``/``dsplit`` are one slice per part (SliceBackward0 each), as in
+PyTorch.
+"""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import numpy as np
+
+from .._emit import D, Tensor, plain, recorded, state, strided, write_tape
+from ._args import wrap_dim
+from ._spec import Op, public, public_function, register
+from .join import SPLIT, SPLIT_SIZES, _tensor_list, _zeros, cat
+from .layout import K_SLICE, _private_copy, atleast_1d, atleast_2d, atleast_3d, layout
+
+def _split_vjp(gs, xs, y, r):
+    return (cat([g if g is not None else _zeros(shape, xs[0]) for g, shape in zip(gs, r.out_shapes)], r.ia),)
+
+
+register(Op(SPLIT, "split", "SplitBackward0", 0, _split_vjp, float_only=False, multi=True))
+register(Op(SPLIT_SIZES, "split_with_sizes", "SplitWithSizesBackward0", 0, _split_vjp, float_only=False, multi=True))
+
+
+def _parts(x: Tensor, sizes: list, dim: int, code: int) -> tuple:
+    """``x`` cut along ``dim`` into parts of ``sizes`` (one SPLIT row when recorded)."""
+    bounds = np.cumsum([0] + list(sizes))
+    index = [(slice(None),) * dim + (slice(int(a), int(b)),) for a, b in zip(bounds[:-1], bounds[1:])]
+    if not (x._rg and state.grad):
+        v = x._storage()
+        return tuple(x._view_alias(v[i]) for i in index)
+    dt = x._dtype
+    value = x._value()
+    parts = [np.ascontiguousarray(value[i]) for i in index]
+    whole = np.concatenate([p.reshape(-1) for p in parts]) if parts else np.zeros(0, dt.np)
+    tape = write_tape()
+    nx = x._node if x._tape is tape else tape.import_(x)
+    row = tape.append(code, dt.arena, whole, nx, ia=dim)
+    nodes = tape.append_outputs(row, [p.shape for p in parts])
+    base = _private_copy(x._storage())
+    return tuple(strided(recorded(tape, node, p, dt), base[i]) for node, p, i in zip(nodes, parts, index))
+
+
+def _split_sizes(x: Tensor, sizes, dim: int) -> list:
+    n = x._shape[dim]
+    sizes = [int(s) for s in sizes]
+    if any(s < 0 for s in sizes):
+        raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                           f"split_sizes={sizes}")
+    if sum(sizes) != n:
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                           f"dimension {dim}), but got split_sizes={sizes}")
+    return sizes
+
+
+def _split(x: Tensor, split_size, dim: int) -> tuple:
+    if not x._shape:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    dim = wrap_dim(dim, len(x._shape))
+    if isinstance(split_size, (list, tuple)):
+        return _parts(x, _split_sizes(x, split_size, dim), dim, SPLIT_SIZES)
+    if isinstance(split_size, Tensor):
+        split_size = split_size.item()
+    size = int(split_size)
+    n = x._shape[dim]
+    if size < 0:
+        raise RuntimeError(f"split expects split_size be non-negative, but got split_size={size}")
+    if size == 0 and n != 0:
+        raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+    count = max(-(-n // size), 1) if size else 1
+    sizes = [size] * (count - 1) + [n - size * (count - 1)]
+    return _parts(x, sizes, dim, SPLIT)
+
+
+@public("split", function=False)
+def split(self, split_size: Union[int, list], dim: int = 0) -> tuple:
+    """The tensor cut along ``dim`` into parts of ``split_size`` (the last one smaller), or of
+    the sizes listed (views)."""
+    return _split(self, split_size, dim)
+
+
+@public_function("split")
+def split_function(tensor: Tensor, split_size_or_sections: Union[int, list], dim: int = 0) -> tuple:
+    """``tensor.split(split_size_or_sections, dim)``."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"split(): argument 'tensor' must be Tensor, not {type(tensor).__name__}")
+    return _split(tensor, split_size_or_sections, dim)
+
+
+@public("split_with_sizes")
+def split_with_sizes(self, split_sizes: list, dim: int = 0) -> tuple:
+    """The tensor cut along ``dim`` into parts of the sizes listed (views)."""
+    if not self._shape:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    dim = wrap_dim(dim, len(self._shape))
+    return _parts(self, _split_sizes(self, split_sizes, dim), dim, SPLIT_SIZES)
+
+
+@public("chunk")
+def chunk(self, chunks: int, dim: int = 0) -> tuple:
+    """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
+    smaller; views)."""
+    chunks = int(chunks)
+    if not self._shape:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    dim = wrap_dim(dim, len(self._shape))
+    n = self._shape[dim]
+    size = -(-n // chunks)
+    if size == 0:
+        return _parts(self, [0] * chunks, dim, SPLIT_SIZES)
+    return _split(self, size, dim)
+
+
+def _slices(x: Tensor, bounds: list, dim: int) -> tuple:
+    return tuple(layout(x, lambda a, s=slice(a0, b0): a[(slice(None),) * dim + (s,)], K_SLICE, view=True)
+                 for a0, b0 in bounds)
+
+
+def _tensor_split(x: Tensor, arg, dim: int) -> tuple:
+    if not x._shape:
+        raise RuntimeError(f"tensor_split expected at least a 1-dimensional tensor, but got a tensor with "
+                           f"{len(x._shape)} dims")
+    if isinstance(arg, Tensor):
+        if arg._dtype is not D.int64:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
+                               f"{D.legacy_name(arg._dtype)}")
+        if len(arg._shape) > 1:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                               f"one-dimensional tensor, but got a tensor with {len(arg._shape)} dims")
+        arg = arg.item() if not arg._shape else [int(i) for i in arg._value()]
+    dim = wrap_dim(dim, len(x._shape))
+    n = x._shape[dim]
+    if isinstance(arg, (list, tuple)):
+        cuts = [0] + [int(i) for i in arg] + [None]
+        bounds = list(zip(cuts[:-1], cuts[1:]))
+    else:
+        sections = int(arg)
+        if sections <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {sections}")
+        small, extra = divmod(n, sections)
+        bounds, start = [], 0
+        for k in range(sections):
+            size = small + (1 if k < extra else 0)
+            bounds.append((start, start + size))
+            start += size
+    return _slices(x, bounds, dim)
+
+
+@public("tensor_split")
+def tensor_split(self, indices_or_sections=None, dim: int = 0, *, sections: Optional[int] = None,
+                 indices: Optional[list] = None, tensor_indices_or_sections: Optional[Tensor] = None) -> tuple:
+    """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
+    ones one larger), or at the listed ``indices`` (views)."""
+    for given in (sections, indices, tensor_indices_or_sections):
+        if given is not None:
+            indices_or_sections = given
+    return _tensor_split(self, indices_or_sections, dim)
+
+
+def _numpy_split(x: Tensor, arg, name: str, dim: int, least: int) -> tuple:
+    nd = len(x._shape)
+    if nd < least:
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {least} dimension, but got a tensor with "
+                           f"{nd} dimensions!")
+    if isinstance(arg, (int, np.integer)) and not isinstance(arg, bool):
+        size = x._shape[dim]
+        if arg == 0 or size % arg:
+            raise RuntimeError(f"torch.{name} attempted to split along dimension {dim}, but the size of the "
+                               f"dimension {size} is not divisible by the split_size {arg}!")
+    return _tensor_split(x, arg, dim)
+
+
+@public("hsplit")
+def hsplit(self, indices_or_sections: Union[int, list]) -> tuple:
+    """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
+    return _numpy_split(self, indices_or_sections, "hsplit", 1 if len(self._shape) > 1 else 0, 1)
+
+
+@public("vsplit")
+def vsplit(self, indices_or_sections: Union[int, list]) -> tuple:
+    """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
+    return _numpy_split(self, indices_or_sections, "vsplit", 0, 2)
+
+
+@public("dsplit")
+def dsplit(self, indices_or_sections: Union[int, list]) -> tuple:
+    """``tensor_split`` along dim 2 (at least 3 dims), into equal parts when an int."""
+    return _numpy_split(self, indices_or_sections, "dsplit", 2, 3)
+
+
+# --- stacks ---------------------------------------------------------------------------
+def _stack_inputs(tensors, name: str) -> list:
+    tensors = _tensor_list(tensors, name)
+    if not tensors:
+        raise RuntimeError(f"{name} expects a non-empty TensorList")
+    return tensors
+
+
+def _as_tuple(r) -> tuple:
+    return r if isinstance(r, tuple) else (r,)
+
+
+@public_function("hstack")
+def hstack(tensors, *, out: Optional[Tensor] = None) -> Tensor:
+    """Concatenate horizontally: along dim 1, or dim 0 for 1-D tensors (0-d ones count as 1-D)."""
+    parts = _as_tuple(atleast_1d(_stack_inputs(tensors, "hstack")))
+    return cat(parts, 0 if len(parts[0]._shape) == 1 else 1, out=out)
+
+
+@public_function("vstack")
+def vstack(tensors, *, out: Optional[Tensor] = None) -> Tensor:
+    """Concatenate vertically: along dim 0, 1-D and 0-d tensors taken as rows."""
+    return cat(_as_tuple(atleast_2d(_stack_inputs(tensors, "vstack"))), 0, out=out)
+
+
+@public_function("row_stack")
+def row_stack(tensors, *, out: Optional[Tensor] = None) -> Tensor:
+    """Alias of :func:`vstack`."""
+    return cat(_as_tuple(atleast_2d(_stack_inputs(tensors, "row_stack"))), 0, out=out)
+
+
+@public_function("dstack")
+def dstack(tensors, *, out: Optional[Tensor] = None) -> Tensor:
+    """Concatenate depth-wise: along dim 2 of the tensors made at least 3-D (``atleast_3d``)."""
+    return cat(_as_tuple(atleast_3d(_stack_inputs(tensors, "dstack"))), 2, out=out)
+
+
+@public_function("column_stack")
+def column_stack(tensors, *, out: Optional[Tensor] = None) -> Tensor:
+    """Concatenate as columns: 0-d and 1-D tensors become columns, then all join along dim 1."""
+    parts = [t.reshape(t.numel(), 1) if len(t._shape) <= 1 else t
+             for t in _stack_inputs(tensors, "column_stack")]
+    return cat(parts, 1, out=out)

@@ -1,0 +1,409 @@
+"""Products, spreads and norms: prod, var/std (and with the mean), nansum, nanmean, dist, norm and
+vector_norm, as Python-rule rows (``ops/_rule.py``).
+
+Row attributes: ``ia`` is the bit mask of reduced dims (``Row.keep_shape`` applies); ``ib`` bit 1
+records that ``dim`` was given (PROD: ``ProdBackward1``; VAR/STD: the rule when no degree of
+freedom is left); VAR/STD keep the correction in ``fa``;
+VAR_MEAN (two outputs, variance then mean) has ``fb`` = 1 for ``std_mean``; NORM and DIST keep
+the order ``p`` in ``fa``.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Optional, Union
+
+import numpy as np
+
+from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
+from ._args import broadcast_pair, wrap_dim
+from ._rule import rule_adjoint
+from ._spec import OUT, PYTHON, X0, X1, Op, public, register
+from .elementwise import M_SIGN
+from .join import where
+from .softmax import mask_of, reduced_dims
+
+PROD, VAR, STD, VAR_MEAN, NANSUM, NORM, DIST = range(PYTHON.start + 35, PYTHON.start + 42)
+DIM_GIVEN = 2
+
+
+def _recording(*ts) -> bool:
+    return state.grad and any(t is not None and t._rg for t in ts)
+
+
+def _dims(mask: int) -> tuple:
+    return tuple(d for d in range(mask.bit_length()) if mask >> d & 1)
+
+
+def _others(x: Tensor, d: int) -> Tensor:
+    """The product of the other elements of each slice along ``d``, exact with zeros: from
+    exclusive running products (numpy) when not recording; when recording, the product of ``x``
+    with each element in turn replaced by 1, so that every order of derivative is exact."""
+    n = x._shape[d]
+    if not _recording(x):
+        v = x._value()
+        ones = np.ones_like(np.take(v, [0], axis=d))
+        before = np.cumprod(np.concatenate([ones, np.take(v, range(n - 1), axis=d)], axis=d), axis=d)
+        rev = np.flip(v, axis=d)
+        after = np.flip(np.cumprod(np.concatenate([ones, np.take(rev, range(n - 1), axis=d)], axis=d), axis=d),
+                        axis=d)
+        return plain(before * after, x._dtype)
+    shape = x._shape[:d + 1] + (n,) + x._shape[d + 1:]
+    eye = np.eye(n, dtype=x._dtype.np).reshape((n, n) + (1,) * (len(x._shape) - d - 1))
+    rows = x.unsqueeze(d).expand(shape)
+    return (rows * plain(1 - eye, x._dtype) + plain(eye, x._dtype)).prod(d + 1)
+
+
+def _prod_vjp(g, xs, y, r):
+    x = xs[0]
+    shape = r.in_shapes[0]
+    if not shape:
+        return (g,)
+    keep = r.keep_shape
+    gk = g.reshape(keep).expand(shape)
+    zeros = int(np.count_nonzero(x._value() == 0))
+    if not zeros:
+        return (gk * y.reshape(keep).expand(shape) / x,)
+    if not r.ib & DIM_GIVEN:
+        return (gk * _others(x.reshape(-1), 0).reshape(shape),)
+    return (gk * _others(x, _dims(r.ia)[0]),)
+
+
+def _centered(x: Tensor, r) -> Tensor:
+    dims = _dims(r.ia)
+    return x - x.mean(dims, keepdim=True).expand(x._shape)
+
+
+def _spread(x: Tensor, r) -> Tensor:
+    """d var / d x without the adjoint: 2 (x - mean) / (N - correction); with no degrees of
+    freedom left over all dims, PyTorch's nan (x at the mean) or inf (elsewhere)."""
+    dof = r.count - r.fa
+    if dof <= 0 and not (r.ib & DIM_GIVEN and x._shape):
+        v = x._value()
+        return plain(np.where(v == v.mean(), np.nan, np.inf).astype(v.dtype), x._dtype)
+    return _centered(x, r) * (2.0 / dof if dof else math.inf)
+
+
+def _var_vjp(g, xs, y, r):
+    shape = r.in_shapes[0]
+    return (g.reshape(r.keep_shape).expand(shape) * _spread(xs[0], r),)
+
+
+def _std_factor(g, y, r, dtype) -> Tensor:
+    """g / (2 std), 0 where std is 0 (PyTorch's masked_fill), reshaped to broadcast."""
+    zero = y._value() == 0
+    keep = r.keep_shape
+    return (g * plain(~zero, dtype) / ((y + plain(zero, dtype)) * 2.0)).reshape(keep)
+
+
+def _std_vjp(g, xs, y, r):
+    shape = r.in_shapes[0]
+    return (_std_factor(g, y, r, xs[0]._dtype).expand(shape) * _spread(xs[0], r),)
+
+
+def _var_mean_vjp(g, xs, y, r):
+    x = xs[0]
+    shape = r.in_shapes[0]
+    keep = r.keep_shape
+    gv, gm = g
+    out = None
+    if gv is not None:
+        if r.fb:
+            std = plain(y._value().reshape(-1)[:gv.numel()].reshape(gv._shape), x._dtype)
+            if _recording(x):
+                std = x.std(_dims(r.ia), correction=r.fa, keepdim=True).reshape(gv._shape)
+            f = _std_factor(gv, std, r, x._dtype)
+        else:
+            f = gv.reshape(keep)
+        out = f.expand(shape) * _spread(x, r)
+    if gm is not None:
+        m = gm.reshape(keep).expand(shape) / r.count
+        out = m if out is None else out + m
+    return (out,)
+
+
+def _nansum_vjp(g, xs, y, r):
+    x = xs[0]
+    return (g.reshape(r.keep_shape).expand(r.in_shapes[0]) * plain(~np.isnan(x._value()), x._dtype),)
+
+
+def norm_grad(g, x: Tensor, y: Tensor, keep: tuple, p: float) -> Tensor:
+    """The gradient of a p-norm ``y`` of ``x`` (reduced to ``keep``), as PyTorch's norm_backward:
+    0 for p = 0, the subgradient 0 where the norm is 0, ties of an infinite norm share evenly."""
+    shape = x._shape
+    dt = x._dtype
+    v = x._value()
+    gk = g.reshape(keep).expand(shape)
+    if p == 0.0:
+        return plain(np.zeros(shape, dt.np), dt)
+    sign = x._mask(M_SIGN)          # sgn(x), kept in the graph with derivative 0 (as PyTorch's)
+    if p == 1.0:
+        return gk * sign
+    yv = y._value().reshape(keep)
+    if math.isinf(p):
+        a = np.abs(v)
+        hit = (a == yv) | np.isnan(a)
+        dims = tuple(d for d, s in enumerate(keep) if s == 1 and shape[d] != 1)
+        count = hit.sum(axis=dims, keepdims=True) if dims else hit.astype(np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = (hit / count).astype(dt.np)
+        return gk * sign * plain(w, dt)
+    # PyTorch masks the scale where the norm is 0 (and |x|^(p-1) where x is 0 for p < 1) with
+    # masked_fill, whose derivative is 0 there: a second derivative through the mask is nan.
+    dead = plain(np.broadcast_to(yv == 0, shape), D.bool_)
+    yk = y.reshape(keep).expand(shape)
+    if p == 2.0:
+        return gk * where(dead, 0.0, x / yk)
+    if p < 1.0:
+        a = where(plain(v == 0, D.bool_), 0.0, x.abs().pow(p - 1))
+        return sign * a * gk * yk.pow(1 - p)
+    scaled = sign * x.abs().pow(p - 1) if p < 2.0 else x * x.abs().pow(p - 2)
+    return scaled * where(dead, 0.0, gk / yk.pow(p - 1))
+
+
+def _norm_vjp(g, xs, y, r):
+    return (norm_grad(g, xs[0], y, r.keep_shape, r.fa),)
+
+
+def _dist_vjp(g, xs, y, r):
+    x, other = xs
+    d = norm_grad(g, x - other, y, (1,) * len(broadcast_pair(x._shape, other._shape)), r.fa)
+    return (d, -d)
+
+
+register(Op(PROD, "prod", "ProdBackward0", X0 | OUT, _prod_vjp, float_only=False, py_adjoint=rule_adjoint,
+            grad_fn_of=lambda r: "ProdBackward1" if r.ib & DIM_GIVEN else "ProdBackward0"))
+register(Op(VAR, "var", "VarBackward0", X0, _var_vjp, py_adjoint=rule_adjoint))
+register(Op(STD, "std", "StdBackward0", X0 | OUT, _std_vjp, py_adjoint=rule_adjoint))
+register(Op(VAR_MEAN, "var_mean", "VarMeanBackward0", X0 | OUT, _var_mean_vjp, py_adjoint=rule_adjoint,
+            multi=True, grad_fn_of=lambda r: "StdMeanBackward0" if r.fb else "VarMeanBackward0"))
+register(Op(NANSUM, "nansum", "NansumBackward0", X0, _nansum_vjp, py_adjoint=rule_adjoint))
+register(Op(NORM, "norm", "LinalgVectorNormBackward0", X0 | OUT, _norm_vjp, py_adjoint=rule_adjoint))
+register(Op(DIST, "dist", "DistBackward0", X0 | X1 | OUT, _dist_vjp, py_adjoint=rule_adjoint, arity=2))
+
+
+# --- front ends -----------------------------------------------------------------------
+Dims = Union[int, tuple, None]
+
+
+def _shape_after(shape: tuple, dims: tuple, keepdim: bool) -> tuple:
+    if keepdim:
+        return tuple(1 if d in dims else s for d, s in enumerate(shape))
+    return tuple(s for d, s in enumerate(shape) if d not in dims)
+
+
+def _record(code: int, y: np.ndarray, x: Tensor, dims: tuple, ib: int = 0, fa: float = 0.0) -> Tensor:
+    y = np.asarray(y, x._dtype.np)
+    if x._rg and state.grad and x._dtype.arena is not None:
+        return emit(code, y, x._dtype, x, ia=mask_of(dims), ib=ib, fa=fa)
+    return plain(y, x._dtype)
+
+
+@public("prod")
+def prod(self, dim: Optional[int] = None, keepdim: bool = False, *, dtype: Optional[D.dtype] = None) -> Tensor:
+    """The product of all elements, or of each slice along ``dim``."""
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
+        raise TypeError(f"prod() received an invalid combination of arguments - got ({type(dim).__name__}), "
+                        f"but expected one of:")
+    x = self
+    if dtype is not None and dtype is not x._dtype:
+        x = x.to(dtype)
+    elif not x._dtype.is_floating_point:
+        x = x.to(D.int64)
+    nd = len(x._shape)
+    v = x._value()
+    if dim is None:
+        dims = tuple(range(nd))
+        y = np.prod(v)
+        flags = 0
+    else:
+        d = wrap_dim(dim, nd)
+        dims = (d,) if nd else ()
+        y = np.prod(v, axis=d, keepdims=keepdim) if nd else v.copy()
+        flags = DIM_GIVEN
+    return _record(PROD, y, x, dims, ib=flags)
+
+
+def _correction(name: str, dim, unbiased, correction, keepdim, extra: str = ""):
+    """(dim, correction) from var/std's two signatures."""
+    if isinstance(dim, bool):               # var(unbiased)
+        if unbiased is not None:
+            raise TypeError(f"{name}() received an invalid combination of arguments - got (bool, bool), but "
+                            f"expected one of:")
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}() received an invalid combination of arguments - got (correction="
+                        f"{type(correction).__name__}, unbiased=bool, ), but expected one of:")
+    if correction is None:
+        correction = 0.0 if unbiased is False else 1.0
+    return dim, float(correction)
+
+
+def _var_value(x: Tensor, name: str, dim, correction: float, keepdim: bool):
+    if not x._dtype.is_floating_point:
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    nd = len(x._shape)
+    dims = tuple(range(nd)) if dim is None else reduced_dims(dim, nd)
+    v = x._value()
+    n = 1
+    for d in dims:
+        n *= v.shape[d]
+    if n - correction <= 0:
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the "
+                      f"reduction factor (input numel divided by output numel).", UserWarning, stacklevel=3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = v.mean(axis=dims, keepdims=True) if n else np.full(_shape_after(v.shape, dims, True), np.nan)
+        ss = np.square(v - mean).sum(axis=dims, keepdims=keepdim)
+        var = np.asarray(ss / v.dtype.type(max(0.0, n - correction)), v.dtype)
+    return dims, var, np.asarray(mean if keepdim else mean.reshape(_shape_after(v.shape, dims, False)), v.dtype)
+
+
+def _var(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> Tensor:
+    name = "std" if std else "var"
+    dim, c = _correction(name, dim, unbiased, correction, keepdim)
+    dims, var, _ = _var_value(x, name, dim, c, keepdim)
+    return _record(STD if std else VAR, np.sqrt(var) if std else var, x, dims, ib=0 if dim is None else DIM_GIVEN,
+                   fa=c)
+
+
+@public("var")
+def var(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
+        correction: Optional[float] = None) -> Tensor:
+    """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;
+    ``unbiased=False`` is correction 0)."""
+    return _var(self, dim, unbiased, keepdim, correction, False)
+
+
+@public("std")
+def std(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
+        correction: Optional[float] = None) -> Tensor:
+    """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
+    return _var(self, dim, unbiased, keepdim, correction, True)
+
+
+def _var_mean(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> tuple:
+    name = "std_mean" if std else "var_mean"
+    dim, c = _correction(name, dim, unbiased, correction, keepdim)
+    dims, var, mean = _var_value(x, name, dim, c, keepdim)
+    first = np.sqrt(var) if std else var
+    dt = x._dtype
+    if not (x._rg and state.grad):
+        return plain(first, dt), plain(mean, dt)
+    tape = write_tape()
+    nx = x._node if x._tape is tape else tape.import_(x)
+    whole = np.concatenate([first.reshape(-1), mean.reshape(-1)])
+    row = tape.append(VAR_MEAN, dt.arena, whole, nx, ia=mask_of(dims), ib=0 if dim is None else DIM_GIVEN, fa=c,
+                      fb=float(std))
+    nodes = tape.append_outputs(row, [first.shape, mean.shape])
+    return (recorded(tape, nodes[0], first, dt), recorded(tape, nodes[1], mean, dt))
+
+
+@public("var_mean", method=False)
+def var_mean(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
+             correction: Optional[float] = None) -> tuple:
+    """``(var, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
+    return _var_mean(self, dim, unbiased, keepdim, correction, False)
+
+
+@public("std_mean", method=False)
+def std_mean(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
+             correction: Optional[float] = None) -> tuple:
+    """``(std, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
+    return _var_mean(self, dim, unbiased, keepdim, correction, True)
+
+
+@public("nansum")
+def nansum(self, dim: Dims = None, keepdim: bool = False, *, dtype: Optional[D.dtype] = None) -> Tensor:
+    """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
+    x = self if dtype is None or dtype is self._dtype else self.to(dtype)
+    if not x._dtype.is_floating_point:
+        return x.sum(dim, keepdim)
+    nd = len(x._shape)
+    dims = tuple(range(nd)) if dim is None else reduced_dims(dim, nd)
+    return _record(NANSUM, np.nansum(x._value(), axis=dims, keepdims=keepdim), x, dims)
+
+
+@public("nanmean")
+def nanmean(self, dim: Dims = None, keepdim: bool = False, *, dtype: Optional[D.dtype] = None) -> Tensor:
+    """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
+    x = self if dtype is None or dtype is self._dtype else self.to(dtype)
+    if not x._dtype.is_floating_point:
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
+                           f"{D.legacy_name(x._dtype)}")
+    nd = len(x._shape)
+    dims = tuple(range(nd)) if dim is None else reduced_dims(dim, nd)
+    count = (~np.isnan(x._value())).sum(axis=dims, keepdims=keepdim)
+    return nansum(x, dim, keepdim) / plain(np.asarray(count, x._dtype.np), x._dtype)
+
+
+def _pnorm(v: np.ndarray, p: float, dims: tuple, keepdim: bool) -> np.ndarray:
+    a = np.abs(v)
+    n = 1
+    for d in dims:
+        n *= v.shape[d]
+    if math.isinf(p):
+        if n == 0:
+            if p > 0:
+                return np.zeros(_shape_after(v.shape, dims, keepdim), v.dtype)
+            raise RuntimeError("linalg.vector_norm cannot compute the -inf norm on an empty tensor because "
+                               "the operation does not have an identity")
+        return (a.max if p > 0 else a.min)(axis=dims, keepdims=keepdim)
+    if p == 0:
+        return np.count_nonzero(v, axis=dims, keepdims=keepdim).astype(v.dtype)
+    if p == 1:
+        return a.sum(axis=dims, keepdims=keepdim)
+    if p == 2:
+        return np.sqrt(np.square(a).sum(axis=dims, keepdims=keepdim))
+    with np.errstate(divide="ignore"):
+        return np.power(np.power(a, p).sum(axis=dims, keepdims=keepdim), 1.0 / p)
+
+
+def vector_norm(x: Tensor, ord: float = 2, dim: Dims = None, keepdim: bool = False, *,
+                dtype: Optional[D.dtype] = None) -> Tensor:
+    """The ``ord``-norm of the elements over ``dim`` (all dims if None): ``sum(|x|^ord)^(1/ord)``,
+    the largest (smallest) ``|x|`` for inf (-inf), the number of non-zeros for 0."""
+    if isinstance(ord, (bool, str)) or not isinstance(ord, (int, float, np.number)):
+        raise TypeError(f"linalg_vector_norm(): argument 'ord' (position 2) must be Number, not "
+                        f"{type(ord).__name__}")
+    if not x._dtype.is_floating_point:
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{D.legacy_name(x._dtype)}")
+    if dtype is not None and dtype is not x._dtype:
+        if D.promote(x._dtype, dtype) is not dtype:
+            raise RuntimeError(f"linalg.vector_norm: the dtype of the input ({D.legacy_name(x._dtype)}) should be "
+                               f"convertible without narrowing to the specified dtype ({D.legacy_name(dtype)})")
+        x = x.to(dtype)
+    nd = len(x._shape)
+    dims = tuple(range(nd)) if dim is None else reduced_dims(dim, nd)
+    p = float(ord)
+    y = np.asarray(_pnorm(x._value(), p, dims, keepdim), x._dtype.np)
+    return _record(NORM, y, x, dims, fa=p)
+
+
+@public("norm")
+def norm(self, p: Union[float, str, None] = "fro", dim: Dims = None, keepdim: bool = False,
+         dtype: Optional[D.dtype] = None) -> Tensor:
+    """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
+    if p is None or p == "fro":
+        p = 2
+    elif isinstance(p, str):
+        raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
+    return vector_norm(self, p, dim, keepdim, dtype=dtype)
+
+
+@public("dist")
+def dist(self, other: Tensor, p: float = 2) -> Tensor:
+    """The ``p``-norm of ``self - other`` (broadcast)."""
+    if not self._dtype.is_floating_point or not other._dtype.is_floating_point:
+        dt = other._dtype if self._dtype.is_floating_point else self._dtype
+        raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
+                           f"{D.legacy_name(dt)} instead.")
+    dt = D.result_type(self, other)
+    a = self if self._dtype is dt else self.to(dt)
+    b = other if other._dtype is dt else other.to(dt)
+    shape = broadcast_pair(a._shape, b._shape)
+    diff = np.broadcast_to(a._value(), shape) - np.broadcast_to(b._value(), shape)
+    y = np.asarray(_pnorm(diff, float(p), tuple(range(len(shape))), False), dt.np)
+    if state.grad and (a._rg or b._rg):
+        return emit(DIST, y, dt, a, b, fa=float(p))
+    return plain(y, dt)

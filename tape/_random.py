@@ -1,0 +1,289 @@
+"""Random sampling beyond ``rand``/``randn``/``randint``: the ``*_like`` factories, ``normal``,
+``bernoulli``, ``multinomial`` and the in-place random fills (``uniform_``, ``normal_`` ...).
+
+Draws come from ``tape.default_generator`` (numpy's PCG64) or a ``generator=`` given; the
+streams are not PyTorch's, so seeded values differ from PyTorch's (shapes, dtypes and
+errors are the same).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from . import _dtype as D
+from ._creation import Generator, _checked_shape, _leaf, default_generator
+from ._device import check_device
+from ._tensor import Tensor, _plain
+from .ops._spec import public, public_function
+from .ops.elementwise import fill_with
+
+
+def _rng(generator: Optional[Generator]) -> np.random.Generator:
+    return (generator or default_generator).rng
+
+
+def _not_implemented(kernel: str, dtype: D.dtype) -> NotImplementedError:
+    # PyTorch's own error for a random kernel without this dtype.
+    return NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(dtype)}'")
+
+
+def _like_dtype(input: Tensor, dtype: Optional[D.dtype]) -> D.dtype:
+    return dtype or input._dtype
+
+
+# -- *_like ---------------------------------------------------------------------------
+def _random_like(input: Tensor, dtype: Optional[D.dtype], device, requires_grad: bool, kernel: str,
+                 draw) -> Tensor:
+    check_device(device)
+    dt = _like_dtype(input, dtype)
+    if not dt.is_floating_point:
+        raise _not_implemented(kernel, dt)
+    return _leaf(draw(input._shape).astype(dt.np), dt, requires_grad)
+
+
+@public_function("rand_like")
+def rand_like(input: Tensor, *, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False,
+              memory_format=None) -> Tensor:
+    """Uniform random numbers in [0, 1) with the size (and, unless given, dtype) of ``input``."""
+    return _random_like(input, dtype, device, requires_grad, "check_uniform_bounds", default_generator.rng.random)
+
+
+@public_function("randn_like")
+def randn_like(input: Tensor, *, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False,
+               memory_format=None) -> Tensor:
+    """Standard normal random numbers with the size (and, unless given, dtype) of ``input``."""
+    return _random_like(input, dtype, device, requires_grad, "normal_kernel_cpu",
+                        default_generator.rng.standard_normal)
+
+
+@public_function("randint_like")
+def randint_like(input: Tensor, low: int = 0, high: Optional[int] = None, *, dtype: Optional[D.dtype] = None,
+                 device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
+    """Random integers in ``[low, high)`` with the size (and, unless given, dtype) of ``input``:
+    ``randint_like(input, high)`` or ``randint_like(input, low, high)``."""
+    check_device(device)
+    if high is None:
+        low, high = 0, low
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    dt = _like_dtype(input, dtype)
+    v = default_generator.rng.integers(low, high, input._shape).astype(dt.np)
+    return _leaf(v, dt, requires_grad)
+
+
+# -- sampling functions -----------------------------------------------------------------
+def _check_std(std: float) -> None:
+    if not std >= 0.0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
+
+
+@public_function("normal")
+def normal(mean, std=1.0, size=None, *, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None,
+           device=None, requires_grad: bool = False) -> Tensor:
+    """Normal samples: ``normal(mean, std)`` with tensors or numbers (broadcast), or
+    ``normal(mean, std, size)`` with numbers.  A ``mean``/``std`` tensor that requires grad gets the
+    reparametrized gradient (``mean + std * noise``)."""
+    check_device(device)
+    rng = _rng(generator)
+    if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
+        if size is None:
+            raise TypeError("normal() received an invalid combination of arguments - got (float, float), but "
+                            "expected one of:\n * (Tensor mean, Tensor std, *, torch.Generator generator = None, "
+                            "Tensor out = None)\n * (Tensor mean, float std = 1, *, torch.Generator generator = "
+                            "None, Tensor out = None)\n * (float mean, Tensor std, *, torch.Generator generator = "
+                            "None, Tensor out = None)\n * (float mean, float std, tuple of ints size, *, "
+                            "torch.Generator generator = None, Tensor out = None, torch.dtype dtype = None, "
+                            "torch.layout layout = None, torch.device device = None, bool pin_memory = False, "
+                            "bool requires_grad = False)")
+        _check_std(float(std))
+        dt = dtype or D.get_default_dtype()
+        shape = _checked_shape((size,) if not isinstance(size, int) else (size,), "normal")
+        v = float(mean) + float(std) * rng.standard_normal(shape)
+        return _leaf(v.astype(dt.np), dt, requires_grad)
+    if size is not None:
+        raise TypeError("normal(): a size is taken only with a number mean and std")
+    if isinstance(std, Tensor):
+        if std._v is not None and std.numel() and np.any(std._value() < 0):
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+    else:
+        _check_std(float(std))
+    ref = mean if isinstance(mean, Tensor) else std
+    if not ref._dtype.is_floating_point:
+        raise _not_implemented("normal_kernel_cpu", ref._dtype)
+    shape = np.broadcast_shapes(*(t._shape for t in (mean, std) if isinstance(t, Tensor)))
+    noise = _plain(rng.standard_normal(shape).astype(ref._dtype.np), ref._dtype)
+    return mean + std * noise
+
+
+@public("bernoulli")
+def bernoulli(self, p: Optional[float] = None, *, generator: Optional[Generator] = None) -> Tensor:
+    """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
+    probs = self._value() if p is None else np.full(self._shape, p)
+    if probs.size and not (np.all(probs >= 0) and np.all(probs <= 1)):
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error message "
+                           "be improved?  If so, please report an enhancement request to PyTorch.)")
+    dt = self._dtype
+    v = (_rng(generator).random(self._shape) < probs).astype(dt.np)
+    return _plain(v, dt)
+
+
+@public("multinomial")
+def multinomial(self, num_samples: int, replacement: bool = False, *,
+                generator: Optional[Generator] = None) -> Tensor:
+    """Indices drawn from the categorical distributions given by the rows of ``self`` (weights,
+    not necessarily normalized); without replacement each index is drawn at most once."""
+    if self.dim() not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if not self._dtype.is_floating_point:
+        raise RuntimeError("multinomial only supports floating-point dtypes for input, got: "
+                           f"{D.legacy_name(self._dtype)}")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    w = np.asarray(self._value(), np.float64).reshape(-1, self._shape[-1])
+    n = w.shape[1]
+    if not replacement and num_samples > n:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    sums = w.sum(axis=1)
+    if np.any(sums <= 0):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    rng = _rng(generator)
+    out = np.empty((w.shape[0], num_samples), np.int64)
+    for i, row in enumerate(w):
+        if replacement:
+            out[i] = rng.choice(n, num_samples, replace=True, p=row / row.sum())
+        else:
+            # Drawing without replacement by exponential keys (the Gumbel-top-k idea): rows with
+            # zero weights never draw them while positive weights remain.
+            keys = np.where(row > 0, rng.exponential(size=n) / np.where(row > 0, row, 1.0), np.inf)
+            order = np.argsort(keys, kind="stable")
+            out[i] = order[:num_samples]
+    return _plain(out.reshape(self._shape[:-1] + (num_samples,)), D.int64)
+
+
+# -- in-place random fills ---------------------------------------------------------------------
+def _float_fill(self: Tensor, kernel: str) -> None:
+    if not self._dtype.is_floating_point:
+        raise _not_implemented(kernel, self._dtype)
+
+
+@public("uniform_", function=False)
+def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator: Optional[Generator] = None) -> Tensor:
+    """Fill the tensor in place with numbers drawn uniformly from ``[from_, to)``."""
+    _float_fill(self, "check_uniform_bounds")
+    if from_ > to:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={from_:g} > to={to:g}")
+    v = from_ + (to - from_) * _rng(generator).random(self._shape)
+    return fill_with(self, v, "UniformBackward0")
+
+
+@public("normal_", function=False)
+def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Optional[Generator] = None) -> Tensor:
+    """Fill the tensor in place with normal samples of the given mean and standard deviation."""
+    _float_fill(self, "normal_kernel_cpu")
+    _check_std(std)
+    return fill_with(self, mean + std * _rng(generator).standard_normal(self._shape), "NormalBackward0")
+
+
+@public("random_", function=False)
+def random_(self, from_: int = 0, to: Optional[int] = None, *, generator: Optional[Generator] = None) -> Tensor:
+    """Fill the tensor in place with integers from ``[from_, to)`` (``random_(to)``: from 0; no bound:
+    up to 2**mantissa for floating dtypes, the dtype's maximum for integer ones)."""
+    if to is None and from_ != 0:
+        from_, to, kind = 0, from_, "RandomBackward1"
+    elif to is None:
+        kind = "RandomBackward0"
+    else:
+        kind = "RandomBackward2"
+    if to is None:
+        dt = self._dtype
+        to = (1 << {D.float64: 53, D.float32: 24, D.float16: 11}[dt]) + 1 if dt.is_floating_point \
+            else (2 if dt is D.bool_ else int(np.iinfo(dt.np).max) + 1)
+    if from_ >= to:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
+    return fill_with(self, _rng(generator).integers(from_, to, self._shape), kind)
+
+
+@public("bernoulli_", function=False)
+def bernoulli_(self, p=0.5, *, generator: Optional[Generator] = None) -> Tensor:
+    """Fill the tensor in place with 0 or 1, drawn with probability ``p`` (a number or a tensor)."""
+    probs = p._value() if isinstance(p, Tensor) else p
+    if not (np.all(np.asarray(probs) >= 0) and np.all(np.asarray(probs) <= 1)):
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={probs}")
+    v = _rng(generator).random(self._shape) < probs
+    return fill_with(self, v, "BernoulliBackward1" if isinstance(p, Tensor) else "BernoulliBackward2")
+
+
+@public("exponential_", function=False)
+def exponential_(self, lambd: float = 1.0, *, generator: Optional[Generator] = None) -> Tensor:
+    """Fill the tensor in place with exponential samples of rate ``lambd``."""
+    _float_fill(self, "exponential_cpu")
+    if not lambd > 0.0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
+    return fill_with(self, _rng(generator).exponential(1.0 / lambd, self._shape), "ExponentialBackward0")
+
+
+@public("geometric_", function=False)
+def geometric_(self, p: float, *, generator: Optional[Generator] = None) -> Tensor:
+    """Fill the tensor in place with geometric samples (trials until the first success, ``p`` each)."""
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
+    return fill_with(self, _rng(generator).geometric(p, self._shape), "GeometricBackward0")
+
+
+@public("log_normal_", function=False)
+def log_normal_(self, mean: float = 1.0, std: float = 2.0, *, generator: Optional[Generator] = None) -> Tensor:
+    """Fill the tensor in place with ``exp`` of normal samples of the given mean and std."""
+    _float_fill(self, "log_normal_cpu")
+    if not std > 0.0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
+    return fill_with(self, _rng(generator).lognormal(mean, std, self._shape), "LogNormalBackward0")
+
+
+@public("cauchy_", function=False)
+def cauchy_(self, median: float = 0.0, sigma: float = 1.0, *, generator: Optional[Generator] = None) -> Tensor:
+    """Fill the tensor in place with Cauchy samples of the given median and scale."""
+    _float_fill(self, "cauchy_cpu")
+    return fill_with(self, median + sigma * _rng(generator).standard_cauchy(self._shape), "CauchyBackward0")
+
+
+# -- index grids ---------------------------------------------------------------------------------
+def _tri_indices(row: int, col: int, offset: int, dtype: D.dtype, lower: bool) -> Tensor:
+    if row < 0 or col < 0:
+        raise RuntimeError(f"row must be non-negative, got{row}" if row < 0 else f"col must be non-negative, got{col}")
+    if dtype not in (D.int64, D.int32):
+        raise RuntimeError(f"\"{'tril' if lower else 'triu'}_indices\" not implemented for "
+                           f"'{D.legacy_name(dtype)}'")
+    r, c = np.tril_indices(row, offset, col) if lower else np.triu_indices(row, offset, col)
+    return _plain(np.stack([r, c]).astype(dtype.np).reshape(2, -1), dtype)
+
+
+@public_function("tril_indices")
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: D.dtype = D.int64, device=None,
+                 layout=None) -> Tensor:
+    """The (row, column) indices of the lower triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
+    check_device(device)
+    return _tri_indices(row, col, offset, dtype, True)
+
+
+@public_function("triu_indices")
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: D.dtype = D.int64, device=None,
+                 layout=None) -> Tensor:
+    """The (row, column) indices of the upper triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
+    check_device(device)
+    return _tri_indices(row, col, offset, dtype, False)
+
+
+@public_function("logspace")
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Optional[D.dtype] = None,
+             device=None, requires_grad: bool = False) -> Tensor:
+    """``steps`` values ``base ** x`` for ``x`` evenly spaced from ``start`` to ``end`` inclusive."""
+    check_device(device)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dt = dtype or D.get_default_dtype()
+    v = np.power(float(base), np.linspace(float(start), float(end), steps))
+    return _leaf(v.astype(dt.np) if dt.is_floating_point else np.trunc(v).astype(dt.np), dt, requires_grad)
+
