@@ -592,11 +592,6 @@ def _written(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, kind: int, 
     return _put_row(x, y, dt, drop, z, kind, dst=dst, src=src, alpha=float(alpha))
 
 
-def _in_place(x: Tensor, result: Tensor) -> Tensor:
-    x._check_inplace()
-    return x._inplace(result)
-
-
 def _scatter_positions(x: Tensor, dim: int, idx: np.ndarray, src: Optional[Tensor]) -> tuple:
     """(positions in ``x``, positions in ``src``) of the elements a scatter along ``dim`` moves."""
     dst = _positions_along(x._shape, dim, idx.reshape(idx.shape or (1,)))
@@ -653,7 +648,7 @@ def scatter_(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = N
              value: Optional[Number] = None, reduce: Optional[str] = None) -> Tensor:
     """``scatter`` in place."""
     self._check_inplace()
-    return _in_place(self, self.scatter(dim, index, src, value=value, reduce=reduce))
+    return self._inplace(self.scatter(dim, index, src, value=value, reduce=reduce))
 
 
 @public("scatter_add")
@@ -670,7 +665,7 @@ def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
 def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """``scatter_add`` in place."""
     self._check_inplace()
-    return _in_place(self, self.scatter_add(dim, index, src))
+    return self._inplace(self.scatter_add(dim, index, src))
 
 
 def _vector_index(x: Tensor, dim: int, index, name: str, dtypes: tuple) -> tuple:
@@ -750,7 +745,7 @@ def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 
 def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
     """``index_add`` in place."""
     self._check_inplace()
-    return _in_place(self, self.index_add(dim, index, source, alpha=alpha))
+    return self._inplace(self.index_add(dim, index, source, alpha=alpha))
 
 
 @public("index_copy")
@@ -765,7 +760,7 @@ def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
 def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """``index_copy`` in place."""
     self._check_inplace()
-    return _in_place(self, self.index_copy(dim, index, source))
+    return self._inplace(self.index_copy(dim, index, source))
 
 
 @public("index_fill")
@@ -786,7 +781,7 @@ def index_fill(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> T
 def index_fill_(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``index_fill`` in place."""
     self._check_inplace()
-    return _in_place(self, self.index_fill(dim, index, value))
+    return self._inplace(self.index_fill(dim, index, value))
 
 
 @public("index_put")
@@ -818,7 +813,7 @@ def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor
 def index_put_(self, indices, values: Tensor, accumulate: bool = False) -> Tensor:
     """``index_put`` in place."""
     self._check_inplace()
-    return _in_place(self, self.index_put(indices, values, accumulate))
+    return self._inplace(self.index_put(indices, values, accumulate))
 
 
 @public("put")
@@ -842,7 +837,7 @@ def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor
 def put_(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
     """``put`` in place."""
     self._check_inplace()
-    return _in_place(self, self.put(index, source, accumulate))
+    return self._inplace(self.put(index, source, accumulate))
 
 
 @public("masked_scatter")
@@ -866,7 +861,7 @@ def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
 def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
     """``masked_scatter`` in place."""
     self._check_inplace()
-    return _in_place(self, self.masked_scatter(mask, source))
+    return self._inplace(self.masked_scatter(mask, source))
 
 
 # --- scatter_reduce: one REDUCED row ----------------------------------------------------------
@@ -992,4 +987,4 @@ def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, i
 def scatter_reduce_(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
     """``scatter_reduce`` in place."""
     self._check_inplace()
-    return _in_place(self, self.scatter_reduce(dim, index, src, reduce, include_self=include_self))
+    return self._inplace(self.scatter_reduce(dim, index, src, reduce, include_self=include_self))
