@@ -10,16 +10,20 @@ into the tensor.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Optional, Union
 
 import numpy as np
 
 from .._emit import D, Number, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
-from ._spec import NUMBER, PYTHON, Op, public, register
-from .shape import BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE
+from ._rule import rule_adjoint
+from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
+from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
+                    BY_UNSQUEEZE)
 
 PUT = PYTHON.start + 60         # a fill or scatter of index lists (see ``_put_row``)
+REDUCED = PYTHON.start + 61     # scatter_reduce (see ``_reduced_row``)
 
 
 @public("__getitem__")
@@ -40,8 +44,14 @@ def getitem(self, index) -> Tensor:
     if not self._shape and any(isinstance(i, slice) for i in idx):
         raise IndexError("slice() cannot be applied to a 0-dim tensor.")
     if self._rg and state.grad:
+        if kind == BY_INDEX:
+            basic, advanced = _split(idx, len(self._shape))
+            if advanced is not None and _last_view(basic, basic, self._shape) != BY_ALIAS:
+                # PyTorch's views first (a node of their own, which the index node follows)
+                _index_values(np.empty(self._shape, np.bool_), idx)     # (all errors before recording)
+                self, idx = self[basic], advanced
         positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
-        return self._gather(positions, kind if kind == BY_INDEX else _last_view(idx, self._shape))
+        return self._gather(positions, kind if kind == BY_INDEX else _last_view(index, idx, self._shape))
     if kind == BY_INDEX:
         return plain(np.array(_index_values(self._value(), idx)), self._dtype)
     if Ellipsis not in idx:
@@ -60,9 +70,13 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
     tracked = state.grad and (self._rg or (isinstance(value, Tensor) and value._rg))
     if not tracked:
         self._check_inplace()
-        target = self._storage()
-        _index_values(target, idx)          # raises PyTorch's errors for bad indices
-        target[idx] = value._value() if isinstance(value, Tensor) else value
+        _index_values(np.empty(self._shape, np.bool_), idx)      # PyTorch's errors for bad indices
+        basic, advanced = _split(idx, len(self._shape))
+        v = value._value() if isinstance(value, Tensor) else value
+        if advanced is None:
+            self._storage()[basic] = v
+        else:
+            self._storage()[basic][advanced] = v        # (basic indexing gives a view: this writes through)
         self._bump()
         if self._tape is not None:
             self._relink()
@@ -80,14 +94,18 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
     self._inplace(new)
 
 
-def _last_view(idx: tuple, shape: tuple) -> int:
+def _last_view(index, idx: tuple, shape: tuple) -> int:
     """The view PyTorch applies last for a basic index, which names its node: a select for an
-    int, a slice for a slice that is not the whole dim (PyTorch skips those)."""
+    int, an unsqueeze for None, a slice for a slice that is not the whole dim (PyTorch skips
+    those, unless the index is one slice), an alias when there is none."""
+    if isinstance(index, slice):
+        return BY_SLICE
     consuming = sum(1 for it in idx if it is not None and it is not Ellipsis)
-    kind = BY_SLICE
+    kind = BY_ALIAS
     d = 0
     for it in idx:
         if it is None:
+            kind = BY_UNSQUEEZE
             continue
         if it is Ellipsis:
             d += len(shape) - consuming
@@ -102,24 +120,42 @@ def _last_view(idx: tuple, shape: tuple) -> int:
     return kind
 
 
+def _as_tuple(index) -> tuple:
+    """The index as a tuple: a list holding sequences, slices, None, ``...`` or tensors is read as
+    a tuple of indices, as PyTorch still does (with a deprecation warning)."""
+    if isinstance(index, tuple):
+        return index
+    if isinstance(index, list) and any(isinstance(it, (list, tuple, range, slice, Tensor, np.ndarray))
+                                       or it is None or it is Ellipsis for it in index):
+        warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated and will be changed "
+                      "in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be interpreted "
+                      "as tensor index, x[torch.tensor(seq)], which will result either in an error or a different "
+                      "result", UserWarning, stacklevel=3)
+        return tuple(index)
+    return (index,)
+
+
 def _np_index(index) -> tuple:
     """The numpy form of an index, and which PyTorch node kind it records."""
-    items = index if isinstance(index, tuple) else (index,)
     out = []
     kind = BY_SLICE
-    for it in items:
+    for it in _as_tuple(index):
         if isinstance(it, Tensor):
             if it._dtype.is_floating_point:
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             it = it._value()
+            if it.dtype == np.uint8:
+                it = it.astype(np.bool_)        # a byte tensor is a mask (deprecated in PyTorch)
             if it.ndim == 0 and it.dtype != np.bool_:
                 it = int(it)
                 kind = max(kind, BY_SELECT) if kind != BY_INDEX else kind
                 out.append(it)
                 continue
             kind = BY_INDEX
-        elif isinstance(it, (list, np.ndarray)):
+        elif isinstance(it, (list, range, np.ndarray)):
             it = np.asarray(it)
+            if it.size == 0 and it.dtype.kind == "f":
+                it = it.astype(np.int64)        # ``x[[]]``: an empty index list
             if it.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             kind = BY_INDEX
@@ -132,13 +168,68 @@ def _np_index(index) -> tuple:
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte "
                              "Variables are valid indices (got " + type(it).__name__ + ")")
         elif isinstance(it, slice) and it.step is not None and it.step <= 0:
-            raise ValueError("step must be greater than zero")
+            raise ValueError("slice step cannot be zero" if it.step == 0 else "step must be greater than zero")
         out.append(it)
     return tuple(out), kind
 
 
+def _split(idx: tuple, ndim: int) -> tuple:
+    """PyTorch's order of indexing: integers, slices and None first (a basic index, a view), then
+    the index arrays on the result, where numpy's placement rule (adjacent arrays stay in place,
+    separated ones go first) is PyTorch's.  Returns (basic, advanced or None)."""
+    if not any(isinstance(it, (np.ndarray, bool, np.bool_)) for it in idx):
+        return idx, None
+    width = [it.ndim if isinstance(it, np.ndarray) and it.dtype == np.bool_ else
+             0 if it is None or it is Ellipsis or isinstance(it, (bool, np.bool_)) else 1 for it in idx]
+    basic, advanced = [], []
+    for it, w in zip(idx, width):
+        if it is Ellipsis:
+            fill = ndim - sum(width)
+            basic.append(Ellipsis)
+            advanced.extend([slice(None)] * fill)
+        elif isinstance(it, (np.ndarray, bool, np.bool_)):
+            if isinstance(it, np.ndarray) and it.dtype != np.bool_:
+                basic.append(slice(None))
+                advanced.append(it)
+            elif isinstance(it, np.ndarray):
+                basic.extend([slice(None)] * w)
+                advanced.append(it)
+            else:
+                basic.append(None)          # a bool scalar: a new dim of size 1, masked
+                advanced.append(np.array([bool(it)]))
+        elif it is None or isinstance(it, slice):
+            basic.append(it)
+            advanced.append(slice(None))
+        else:
+            basic.append(it)                # an int: its dim is gone
+    if Ellipsis not in basic:
+        advanced.extend([slice(None)] * (ndim - sum(width)))
+    return tuple(basic), tuple(advanced)
+
+
 def _index_values(arr: np.ndarray, idx: tuple):
-    """``arr[idx]`` with numpy's index errors reworded as PyTorch's."""
+    """``arr[idx]`` in PyTorch's order (``_split``), with numpy's index errors reworded as PyTorch's."""
+    basic, advanced = _split(idx, arr.ndim)
+    out = _numpy_index(arr, basic)
+    if advanced is None:
+        return out
+    d = tensors = 0
+    for it in advanced:
+        if isinstance(it, np.ndarray) and it.dtype == np.bool_:
+            if d + it.ndim > out.ndim:
+                break
+            if it.shape != out.shape[d:d + it.ndim]:
+                raise IndexError(f"The shape of the mask {list(it.shape)} at index {tensors} does not match the "
+                                 f"shape of the indexed tensor {list(out.shape)} at index {d}")
+        if isinstance(it, np.ndarray):
+            tensors += 1
+            d += it.ndim if it.dtype == np.bool_ else 1
+        else:
+            d += 1
+    return _numpy_index(out, advanced)
+
+
+def _numpy_index(arr: np.ndarray, idx: tuple):
     try:
         return arr[idx]
     except IndexError as e:
@@ -147,13 +238,6 @@ def _index_values(arr: np.ndarray, idx: tuple):
             raise IndexError(_out_of_bounds_message(msg, arr.ndim, idx)) from None
         if "too many indices" in msg:
             raise IndexError(f"too many indices for tensor of dimension {arr.ndim}") from None
-        if "boolean index did not match" in msg:
-            for k, it in enumerate(idx):
-                if isinstance(it, np.ndarray) and it.dtype == np.bool_:
-                    raise IndexError(f"The shape of the mask {list(it.shape)} at index {k} does not match the "
-                                     f"shape of the indexed tensor {list(arr.shape)[k:k + it.ndim]} at index "
-                                     f"{k}") from None
-            raise IndexError(msg) from None
         raise IndexError(msg) from None
 
 
@@ -508,11 +592,6 @@ def _written(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, kind: int, 
     return _put_row(x, y, dt, drop, z, kind, dst=dst, src=src, alpha=float(alpha))
 
 
-def _in_place(x: Tensor, result: Tensor) -> Tensor:
-    x._check_inplace()
-    return x._inplace(result)
-
-
 def _scatter_positions(x: Tensor, dim: int, idx: np.ndarray, src: Optional[Tensor]) -> tuple:
     """(positions in ``x``, positions in ``src``) of the elements a scatter along ``dim`` moves."""
     dst = _positions_along(x._shape, dim, idx.reshape(idx.shape or (1,)))
@@ -569,7 +648,7 @@ def scatter_(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = N
              value: Optional[Number] = None, reduce: Optional[str] = None) -> Tensor:
     """``scatter`` in place."""
     self._check_inplace()
-    return _in_place(self, self.scatter(dim, index, src, value=value, reduce=reduce))
+    return self._inplace(self.scatter(dim, index, src, value=value, reduce=reduce))
 
 
 @public("scatter_add")
@@ -586,7 +665,7 @@ def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
 def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """``scatter_add`` in place."""
     self._check_inplace()
-    return _in_place(self, self.scatter_add(dim, index, src))
+    return self._inplace(self.scatter_add(dim, index, src))
 
 
 def _vector_index(x: Tensor, dim: int, index, name: str, dtypes: tuple) -> tuple:
@@ -666,7 +745,7 @@ def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 
 def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
     """``index_add`` in place."""
     self._check_inplace()
-    return _in_place(self, self.index_add(dim, index, source, alpha=alpha))
+    return self._inplace(self.index_add(dim, index, source, alpha=alpha))
 
 
 @public("index_copy")
@@ -681,7 +760,7 @@ def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
 def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """``index_copy`` in place."""
     self._check_inplace()
-    return _in_place(self, self.index_copy(dim, index, source))
+    return self._inplace(self.index_copy(dim, index, source))
 
 
 @public("index_fill")
@@ -702,7 +781,7 @@ def index_fill(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> T
 def index_fill_(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``index_fill`` in place."""
     self._check_inplace()
-    return _in_place(self, self.index_fill(dim, index, value))
+    return self._inplace(self.index_fill(dim, index, value))
 
 
 @public("index_put")
@@ -734,7 +813,7 @@ def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor
 def index_put_(self, indices, values: Tensor, accumulate: bool = False) -> Tensor:
     """``index_put`` in place."""
     self._check_inplace()
-    return _in_place(self, self.index_put(indices, values, accumulate))
+    return self._inplace(self.index_put(indices, values, accumulate))
 
 
 @public("put")
@@ -758,7 +837,7 @@ def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor
 def put_(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
     """``put`` in place."""
     self._check_inplace()
-    return _in_place(self, self.put(index, source, accumulate))
+    return self._inplace(self.put(index, source, accumulate))
 
 
 @public("masked_scatter")
@@ -782,4 +861,130 @@ def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
 def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
     """``masked_scatter`` in place."""
     self._check_inplace()
-    return _in_place(self, self.masked_scatter(mask, source))
+    return self._inplace(self.masked_scatter(mask, source))
+
+
+# --- scatter_reduce: one REDUCED row ----------------------------------------------------------
+# y = x (or, without include_self, the identity of the reduction where a pair lands) combined with
+# z[src[k]] at y[dst[k]] for each pair k by sum, prod, mean, amax or amin.  ``ib`` is the
+# reduction (index in ``REDUCTIONS``) times 2 plus include_self; the pairs are in ``ix`` at ``ia``.
+# Its rule is PyTorch's (scatter_reduce_backward) in flat form, written with tape ops (a prod's
+# rule records REDUCED rows again), so every order follows; its plain adjoint runs the same rule
+# on plain tensors (``ops/_rule.py``).
+REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+R_SUM, R_PROD, R_MEAN, R_AMAX, R_AMIN = range(5)
+
+
+def _pairs(r) -> tuple:
+    ix = r.tape.ix
+    o = r.ia
+    n = int(ix[o])
+    return ix[o + 1:o + 1 + n], ix[o + 1 + n:o + 1 + 2 * n]
+
+
+def _reduced_value(x: np.ndarray, zp: np.ndarray, dst: np.ndarray, how: int, include_self: bool) -> np.ndarray:
+    """``x`` with the pair values ``zp`` reduced into flat positions ``dst``."""
+    y = np.array(x, order="C")
+    flat = y.reshape(-1)
+    hit = np.unique(dst)
+    if how == R_SUM or how == R_MEAN:
+        if not include_self:
+            flat[hit] = 0
+        np.add.at(flat, dst, zp)
+        if how == R_MEAN:
+            count = np.full(flat.size, 1 if include_self else 0, np.int64)
+            np.add.at(count, dst, 1)
+            count[count == 0] = 1
+            flat[...] = flat / count if y.dtype.kind == "f" else flat // count
+    elif how == R_PROD:
+        if not include_self:
+            flat[hit] = 1
+        np.multiply.at(flat, dst, zp)
+    else:
+        big = np.inf if y.dtype.kind == "f" else np.iinfo(y.dtype).max
+        if not include_self:
+            flat[hit] = -big if how == R_AMAX else big
+        (np.maximum if how == R_AMAX else np.minimum).at(flat, dst, zp)
+    return y
+
+
+def _reduced_row(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, how: int, include_self: bool) -> Tensor:
+    dt = x._dtype
+    y = _reduced_value(x._value(), z._value().reshape(-1)[src], dst, how, include_self)
+    if not (state.grad and (x._rg or z._rg)) or dt.arena is None:
+        return plain(y, dt)
+    tape = write_tape()
+    nx = node_in(tape, x, dt, x._shape)
+    nz = node_in(tape, z, dt, z._shape)
+    lists = np.concatenate((np.array([dst.size], np.int64), dst, src)).astype(np.int64)
+    node = tape.append(REDUCED, dt.arena, y, nx, nz, ia=tape.index_list(lists), ib=how * 2 + int(include_self))
+    return recorded(tape, node, y, dt)
+
+
+def _reduced_vjp(g, xs, y, r):
+    x, z = xs
+    dst, src = _pairs(r)
+    how, include_self = divmod(r.ib, 2)
+    xshape, zshape = x._shape, z._shape
+    dt = g._dtype
+    zp = z._gather(src, BY_INDEX)
+    if how == R_SUM:
+        gx, gp = g, g._gather(dst, BY_INDEX)
+    elif how == R_MEAN:
+        count = np.full(math.prod(xshape), 1 if include_self else 0, dt.np)
+        np.add.at(count, dst, 1)
+        count[count == 0] = 1
+        gx = g / plain(count.reshape(xshape), dt)
+        gp = gx._gather(dst, BY_INDEX)
+    elif how == R_PROD:
+        masked_self = x.masked_fill(plain(x._value() == 0, D.bool_), 1)
+        kept = _reduced_row(masked_self, z, dst, src, R_PROD, bool(include_self))
+        # Without include_self the ratio is zeroed where pairs land (below) and is 1 elsewhere:
+        # written so that it is exactly 1 there to every order (kept / masked_self is not, in float32).
+        gx = g * (kept / masked_self if include_self else (kept - masked_self) / masked_self + 1)
+        zero = zp._value() == 0
+        zeros_at = np.zeros(math.prod(xshape), np.int64)
+        np.add.at(zeros_at, dst, zero)
+        single = plain(zero & (zeros_at[dst] == 1), D.bool_)
+        masked_src = _reduced_row(x, zp.masked_fill(single, 1), dst, np.arange(dst.size, dtype=np.int64), R_PROD,
+                                  bool(include_self))
+        gp = (g * masked_src)._gather(dst, BY_INDEX).where(
+            single, (g * y)._gather(dst, BY_INDEX) / zp.masked_fill(plain(zero, D.bool_), 1))
+    else:
+        yv = y._value().reshape(-1)
+        self_is = (x._value().reshape(-1) == yv).astype(dt.np)
+        src_is = (zp._value() == yv[dst]).astype(dt.np)
+        # (PyTorch counts a tie with self even without include_self, whose gradient is then zeroed)
+        count = self_is.copy()
+        np.add.at(count, dst, src_is)
+        count[count == 0] = 1
+        spread = g / plain(count.reshape(xshape), dt)
+        gx = spread * plain(self_is.reshape(xshape), dt)
+        gp = spread._gather(dst, BY_INDEX) * plain(src_is, dt)
+    if not include_self:
+        gx = _zeroed(gx, dst)
+    return gx, gp._scatter(src, zshape)
+
+
+register(Op(REDUCED, "scatter_reduce", "ScatterReduceBackward0", X0 | X1 | OUT, _reduced_vjp,
+            py_adjoint=rule_adjoint, arity=2))
+
+
+@public("scatter_reduce")
+def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+    """``self`` with the elements of ``src`` reduced along ``dim`` into the positions in ``index``
+    by ``reduce`` ("sum", "prod", "mean", "amax" or "amin"), starting from ``self``'s elements
+    (or, with ``include_self=False``, from the reduction's identity where anything lands)."""
+    src = _index_arg(src, "scatter_reduce", "src", 3)
+    if reduce not in REDUCTIONS:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    dim, idx = _scatter_index(self, dim, index, src, "scatter_reduce")
+    dst, spos = _scatter_positions(self, dim, idx, src)
+    return _reduced_row(self, src, dst.reshape(-1), spos.reshape(-1), REDUCTIONS.index(reduce), bool(include_self))
+
+
+@public("scatter_reduce_", function=False)
+def scatter_reduce_(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+    """``scatter_reduce`` in place."""
+    self._check_inplace()
+    return self._inplace(self.scatter_reduce(dim, index, src, reduce, include_self=include_self))

@@ -32,7 +32,7 @@ VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER, INDEX = range(SHAPE.sta
 LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE = range(308, 312)
 BY_INDEX, BY_SLICE, BY_SELECT = range(3)
 # The gathers of ``ops/index.py`` (index_select, gather, take, masked_select) are INDEX rows too.
-BY_INDEX_SELECT, BY_GATHER, BY_TAKE, BY_MASKED_SELECT = range(3, 7)
+BY_INDEX_SELECT, BY_GATHER, BY_TAKE, BY_MASKED_SELECT, BY_UNSQUEEZE, BY_ALIAS = range(3, 9)
 ROLES.expand = EXPAND        # a row the engine records by itself (``ops/_spec.Roles``)
 
 
@@ -185,7 +185,7 @@ def _transpose_name(r):
 
 def _gather_name(r):
     return ("IndexBackward0", "SliceBackward0", "SelectBackward0", "IndexSelectBackward0", "GatherBackward0",
-            "TakeBackward0", "MaskedSelectBackward0")[r.ib]
+            "TakeBackward0", "MaskedSelectBackward0", "UnsqueezeBackward0", "AliasBackward0")[r.ib]
 
 
 register(Op(GATHER, "index", "IndexBackward0", 0,
@@ -452,7 +452,7 @@ def gather(self, positions: np.ndarray, kind: int) -> Tensor:
         return plain(y, self._dtype)
     tape = write_tape()
     nx = self._node if self._tape is tape else tape.import_(self)
-    code = GATHER if kind == BY_SLICE or kind == BY_SELECT else INDEX
+    code = GATHER if kind in (BY_SLICE, BY_SELECT, BY_UNSQUEEZE, BY_ALIAS) else INDEX
     node = tape.append(code, self._dtype.arena, y, nx, ia=tape.index_list(positions), ib=kind)
     return recorded(tape, node, y, self._dtype)
 

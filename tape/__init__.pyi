@@ -106,16 +106,16 @@ __all__ = [
     "aminmax", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
     "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
     "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
-    "put", "masked_scatter", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid",
-    "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten",
-    "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr",
-    "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile",
-    "repeat_interleave", "matmul", "mm", "mv", "dot", "sum", "mean", "cumsum", "cumprod", "sort",
-    "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "split",
-    "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack",
-    "row_stack", "dstack", "column_stack", "prod", "var", "std", "var_mean", "std_mean", "nansum",
-    "nanmean", "norm", "dist", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
-    "multinomial", "tril_indices", "triu_indices", "logspace",
+    "put", "masked_scatter", "scatter_reduce", "cat", "concat", "concatenate", "stack", "where",
+    "unbind", "meshgrid", "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint",
+    "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d",
+    "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag",
+    "tril", "triu", "tile", "repeat_interleave", "matmul", "mm", "mv", "dot", "sum", "mean",
+    "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax",
+    "cummin", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit",
+    "hstack", "vstack", "row_stack", "dstack", "column_stack", "prod", "var", "std", "var_mean",
+    "std_mean", "nansum", "nanmean", "norm", "dist", "rand_like", "randn_like", "randint_like",
+    "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace",
 ]
 
 
@@ -678,6 +678,11 @@ def scatter(input: Tensor, dim: builtins.int, index: Tensor, src: Union[Tensor, 
 def scatter_add(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
     """``self`` with the elements of ``src`` added along ``dim`` at the positions in ``index``
     (repeated positions add up)."""
+
+def scatter_reduce(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor, reduce: builtins.str, *, include_self: builtins.bool = ...) -> Tensor:
+    """``self`` with the elements of ``src`` reduced along ``dim`` into the positions in ``index``
+    by ``reduce`` ("sum", "prod", "mean", "amax" or "amin"), starting from ``self``'s elements
+    (or, with ``include_self=False``, from the reduction's identity where anything lands)."""
 
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""

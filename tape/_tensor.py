@@ -470,6 +470,12 @@ class Tensor:
             self._f = float(result._value())
         else:
             np.copyto(self._v, result._value(), casting="unsafe")
+        if result._tape is not None and self._tape is None and self._ig == result._tape.gen:
+            # ``self`` entered the op as an imported constant, which the op's row read before the
+            # change: only the rows before it see a changed value (``a.mul_(b)``, ``b`` requiring grad).
+            result._tape.flag_modified(self._in, result._tape.n - 1)
+            result._tape.csrc.pop(self._in, None)       # (its later changes are its new row's)
+            self._ig = 0
         self._bump(result._tape is not None and result._tape is self._tape)
         if operand is self and result._tape is not None:
             _flag_saved_alias(result._tape, result._node)

@@ -728,6 +728,12 @@ class Tensor:
         (repeated positions add up)."""
     def scatter_add_(self, dim: builtins.int, index: Tensor, src: Tensor) -> Tensor:
         """``scatter_add`` in place."""
+    def scatter_reduce(self, dim: builtins.int, index: Tensor, src: Tensor, reduce: builtins.str, *, include_self: builtins.bool = ...) -> Tensor:
+        """``self`` with the elements of ``src`` reduced along ``dim`` into the positions in ``index``
+        by ``reduce`` ("sum", "prod", "mean", "amax" or "amin"), starting from ``self``'s elements
+        (or, with ``include_self=False``, from the reduction's identity where anything lands)."""
+    def scatter_reduce_(self, dim: builtins.int, index: Tensor, src: Tensor, reduce: builtins.str, *, include_self: builtins.bool = ...) -> Tensor:
+        """``scatter_reduce`` in place."""
     def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
         """The slice at ``index`` along ``dim`` (that dimension removed)."""
     def sgn(self) -> Tensor:

@@ -300,9 +300,22 @@ def _mm(fn, kind):
     return Op(fn, matmul_inputs(kind), True)
 
 
-def _paired(second, min_dims: int = 1):
-    """An input of a drawn shape ``s`` and a second one of shape ``second(s)``."""
-    return shapes(min_dims).flatmap(lambda s: st.tuples(array(s, REAL), array(second(s), REAL)))
+def _distinct(arrays: tuple) -> tuple:
+    """The arrays with their values replaced by distinct ones in the same order, 0.3 apart (no ties
+    within finite-difference steps, for amax/amin)."""
+    flat = np.concatenate([a.reshape(-1) for a in arrays])
+    ranks = np.argsort(np.argsort(flat, kind="stable"), kind="stable")
+    values = (ranks - len(flat) / 2) * 0.3 + 0.01
+    out, k = [], 0
+    for a in arrays:
+        out.append(values[k:k + a.size].reshape(a.shape))
+        k += a.size
+    return tuple(out)
+
+
+def _paired(second, min_dims: int = 1, d: Dom = REAL):
+    """An input of a drawn shape ``s`` and a second one of shape ``second(s)`` (values in ``d``)."""
+    return shapes(min_dims).flatmap(lambda s: st.tuples(array(s, d), array(second(s), d)))
 
 
 OPS: dict[str, Op] = {
@@ -559,6 +572,29 @@ OPS: dict[str, Op] = {
     "put_inplace": Op(lambda M, x, z: (x * 1.0).put_(M.tensor([0]), z), _paired(lambda s: (), min_dims=0)),
     "masked_scatter": Op(lambda M, x, z: x.masked_scatter(M.tensor(_pattern(tuple(x.shape))), z),
                          _paired(lambda s: s, min_dims=0)),
+    "scatter_reduce_sum": Op(lambda M, x, z: x.scatter_reduce(0, M.tensor(_along(tuple(x.shape), 0)), z, "sum"),
+                             _paired(lambda s: (s[0] + 1,) + s[1:])),
+    # (a product's rule divides by self: kept away from zero, as from two zeros of src in one place,
+    # where PyTorch's double backward refuses)
+    "scatter_reduce_prod": Op(lambda M, x, z: M.scatter_reduce(x, -1, M.tensor(_along(tuple(x.shape), -1)), z, "prod"),
+                              _paired(lambda s: s[:-1] + (s[-1] + 1,), d=NONZERO)),
+    "scatter_reduce_prod_exclude": Op(lambda M, x, z: x.scatter_reduce(0, M.tensor(_along(tuple(x.shape), 0)), z, "prod",
+                                                                       include_self=False),
+                                      _paired(lambda s: (s[0] + 1,) + s[1:], d=NONZERO)),
+    "scatter_reduce_mean": Op(lambda M, x, z: x.scatter_reduce(0, M.tensor(_along(tuple(x.shape), 0)), z, "mean"),
+                              _paired(lambda s: (s[0] + 1,) + s[1:])),
+    "scatter_reduce_mean_exclude": Op(lambda M, x, z: x.scatter_reduce(0, M.tensor(_along(tuple(x.shape), 0)), z, "mean",
+                                                                       include_self=False),
+                                      _paired(lambda s: (s[0] + 1,) + s[1:])),
+    "scatter_reduce_amax": Op(lambda M, x, z: x.scatter_reduce(0, M.tensor(_along(tuple(x.shape), 0)), z, "amax"),
+                              _paired(lambda s: (s[0] + 1,) + s[1:]).map(_distinct)),
+    "scatter_reduce_amin_exclude": Op(lambda M, x, z: (x * 1.0).scatter_reduce_(
+        -1, M.tensor(_along(tuple(x.shape), -1)), z, "amin", include_self=False),
+        _paired(lambda s: s[:-1] + (s[-1] + 1,)).map(_distinct)),
+    "getitem_separated": _u(lambda M, x: x[[0, -1], :, [0, 0]], min_dims=3),
+    "getitem_int_then_list": _u(lambda M, x: x[0, :, [0, -1, 0]], min_dims=3),
+    "getitem_range_none_step": _u(lambda M, x: x[None, range(0, x.shape[0], 2), ..., ::2], min_dims=2),
+    "getitem_bool_scalar_mask": _u(lambda M, x: x[True][:, M.tensor(np.arange(x.shape[0]) % 2 == 0)], min_dims=1),
     "masked_scatter_inplace": Op(lambda M, x, z: (x * 1.0).masked_scatter_(M.tensor(_pattern(tuple(x.shape))), z),
                                  _paired(lambda s: (int(np.prod(s)),), min_dims=0)),
     # ---- reduce: softmax, extrema, selections (no ties: distinct values in a random order)

@@ -131,11 +131,11 @@ def _assert_values(a, b, dtype, what):
 
 # Codes whose rows may legitimately reach Python with the programs enabled: batched products,
 # index-list ops when the derivative is written to another tape, and rows with listed inputs or
-# several outputs (their rules run in Python).
-# (Python-rule rows, ops/_rule.py, may read values in their rule, which no program can.)
+# several outputs, and rules the tracer cannot model (their rules run in Python; Python-rule rows,
+# ops/_rule.py, may read values in their rule, which no program can).
 NO_PROGRAM = {L.MATMUL, L.MATMUL_BLAS, S.GATHER, S.SCATTER, S.INDEX} | {
     code for code, op in tape.ops.REGISTRY.items() if op.arity not in (1, 2) or op.multi
-    or op.py_adjoint is rule_adjoint}
+    or op.py_adjoint is rule_adjoint} | {code for code, (compiled, _) in P.compiled_codes().items() if not compiled}
 
 
 # --------------------------------------------------------------------------
