@@ -25,10 +25,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .._emit import D, Tensor, plain, recorded, state, strided, write_tape
-from ._args import broadcast_pair, shape_arg, wrap_dim
+from ._args import broadcast_pair, wrap_dim
 from ._spec import NUMBER, Op, public, public_function, register
-from .shape import (BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_UNSQUEEZE, V_VIEW, _transpose,
-                    viewed)
+from .shape import BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _transpose, viewed
 
 LAYOUT_NAMES = ("PermuteBackward0", "FlipBackward0", "RollBackward0", "SliceBackward0", "DiagonalBackward0",
                 "DiagonalBackward0_copy", "RepeatBackward0", "UnfoldBackward0", "IndexSelectBackward0",
