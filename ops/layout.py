@@ -25,14 +25,14 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .._emit import D, Tensor, plain, recorded, state, strided, write_tape
-from ._args import broadcast_pair, shape_arg, wrap_dim
+from ._args import broadcast_pair, wrap_dim
 from ._spec import NUMBER, Op, public, public_function, register
-from .shape import (BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_UNSQUEEZE, V_VIEW, _transpose,
-                    viewed)
+from .shape import BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _transpose, viewed
 
 LAYOUT_NAMES = ("PermuteBackward0", "FlipBackward0", "RollBackward0", "SliceBackward0", "DiagonalBackward0",
-                "DiagonalBackward0_copy", "RepeatBackward0", "UnfoldBackward0", "IndexSelectBackward0")
-K_PERMUTE, K_FLIP, K_ROLL, K_SLICE, K_DIAGONAL, K_DIAG, K_REPEAT, K_UNFOLD, K_INDEX_SELECT = range(9)
+                "DiagonalBackward0_copy", "RepeatBackward0", "UnfoldBackward0", "IndexSelectBackward0",
+                "AliasBackward0")
+K_PERMUTE, K_FLIP, K_ROLL, K_SLICE, K_DIAGONAL, K_DIAG, K_REPEAT, K_UNFOLD, K_INDEX_SELECT, K_ALIAS = range(10)
 SCATTER_NAMES = ("DiagEmbedBackward0",)
 K_DIAG_EMBED = 0
 
@@ -98,8 +98,11 @@ def _scattered(x: Tensor, positions: np.ndarray, shape: tuple, kind: int) -> Ten
     return _record(x, LAYOUT_SCATTER, y, positions, kind)
 
 
-def _dims_arg(args: tuple, kw, name: str = "dims") -> tuple:
-    """Dims given as ``*dims``, as one sequence, or by keyword."""
+def _dims_arg(args: tuple, kw, name: str = "dims", fn: str = "") -> tuple:
+    """Dims given as ``*dims``, as one sequence, or by keyword (required when ``fn`` names the
+    function, for its error)."""
+    if fn and not args and kw is None:
+        raise TypeError(f'{fn}() missing 1 required positional arguments: "{name}"')
     if kw is not None:
         if args:
             raise TypeError(f"got multiple values for argument '{name}'")
@@ -130,9 +133,7 @@ def _permuted(x: Tensor, perm: tuple) -> Tensor:
 def permute(self, *dims: int, **kwargs) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
-    if not dims and "dims" not in kwargs:
-        raise TypeError('permute() missing 1 required positional arguments: "dims"')
-    dims = _dims_arg(dims, kwargs.pop("dims", None))
+    dims = _dims_arg(dims, kwargs.pop("dims", None), fn="permute")
     if kwargs:
         raise TypeError(f"permute() got an unexpected keyword argument '{next(iter(kwargs))}'")
     nd = len(self._shape)
@@ -163,7 +164,7 @@ def movedim(self, source: Union[int, tuple], destination: Union[int, tuple]) -> 
     if len(set(t)) != len(t):
         raise RuntimeError(f"movedim: repeated dim in `destination` ({dst})")
     if nd == 0:
-        return _permuted(self, ())
+        return layout(self, lambda a: a.view(), K_ALIAS, view=True)     # (PyTorch's alias of a 0-d tensor)
     perm = [-1] * nd
     for a, b in zip(s, t):
         perm[b] = a
@@ -186,8 +187,26 @@ def swapdims(self, dim0: int, dim1: int) -> Tensor:
     return _transpose(self, wrap_dim(dim0, nd), wrap_dim(dim1, nd), 0.0)
 
 
+_WARNED: set = set()
+
+
+def _warn_once(message: str) -> None:
+    """A warning given once per process, as PyTorch's TORCH_WARN_ONCE."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
+_IDENTITY_0D = {"mT": "Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases.",
+                "mH": "Tensor.mH is deprecated on 0-D tensors. Consider using x.conj().",
+                "adjoint()": "adjoint() is deprecated on 0-D tensors. Consider using x.conj()."}
+
+
 def _matrix_transpose(x: Tensor, what: str) -> Tensor:
     nd = len(x._shape)
+    if nd == 0:
+        _warn_once(_IDENTITY_0D[what])
+        return x
     if nd < 2:
         raise RuntimeError(f"tensor.{what} is only supported on matrices or batches of matrices. Got {nd}-D tensor.")
     return _transpose(x, nd - 2, nd - 1, 0.0)
@@ -216,14 +235,11 @@ def T(self) -> Tensor:
     """The tensor with its dims reversed (deprecated on tensors of other than 2 dims)."""
     nd = len(self._shape)
     if nd == 0:
-        warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.",
-                      UserWarning, stacklevel=2)
-        return self
+        _warn_once("Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.")
     if nd > 2:
-        warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated "
-                      "and it will throw an error in a future release. Consider `x.mT` to transpose batches of "
-                      "matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a "
-                      "tensor.", UserWarning, stacklevel=2)
+        _warn_once("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated and "
+                   "it will throw an error in a future release. Consider `x.mT` to transpose batches of matrices "
+                   "or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.")
     return _permuted(self, tuple(range(nd - 1, -1, -1)))
 
 
@@ -232,7 +248,7 @@ def H(self) -> Tensor:
     """The conjugate transpose of a matrix (the transpose for real tensors)."""
     nd = len(self._shape)
     if nd == 0:
-        warnings.warn("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().", UserWarning, stacklevel=2)
+        _warn_once("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().")
         return self
     if nd != 2:
         extra = " For batches of matrices, consider using tensor.mH" if nd > 2 else ""
@@ -348,7 +364,7 @@ def atleast_3d(*tensors):
 @public("flip")
 def flip(self, *dims: int, **kwargs) -> Tensor:
     """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
-    dims = _dims_arg(dims, kwargs.pop("dims", None))
+    dims = _dims_arg(dims, kwargs.pop("dims", None), fn="flip")
     axes = _unique_dims(dims, len(self._shape)) if self._shape else ()
     return layout(self, lambda a: np.flip(a, axes), K_FLIP)
 
@@ -532,14 +548,14 @@ def _repeated(x: Tensor, reps: tuple) -> Tensor:
 @public("repeat", function=False)
 def repeat(self, *sizes: int) -> Tensor:
     """The tensor repeated ``sizes[i]`` times along each dim (leading sizes add dims; a copy)."""
-    return _repeated(self, _dims_arg(sizes, None, "repeats"))
+    return _repeated(self, _dims_arg(sizes, None, "repeats", "repeat"))
 
 
 @public("tile")
 def tile(self, *dims: int, **kwargs) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
     padded with ones in front (``repeat`` otherwise)."""
-    dims = _dims_arg(dims, kwargs.pop("dims", None))
+    dims = _dims_arg(dims, kwargs.pop("dims", None), fn="tile")
     dims = (1,) * (len(self._shape) - len(dims)) + dims
     return _repeated(self, dims)
 

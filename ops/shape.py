@@ -311,9 +311,9 @@ def squeeze(self, dim: Optional[Shape] = None) -> Tensor:
 def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
     nd = len(self._shape)
+    start, end = wrap_dim(start_dim, nd), wrap_dim(end_dim, nd)
     if nd == 0:
         return self.reshape(1)
-    start, end = wrap_dim(start_dim, nd), wrap_dim(end_dim, nd)
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     if start == end:

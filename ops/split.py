@@ -14,7 +14,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .._emit import D, Tensor, plain, recorded, state, strided, write_tape
+from .._emit import D, Tensor, recorded, state, strided, write_tape
 from ._args import wrap_dim
 from ._spec import Op, public, public_function, register
 from .join import SPLIT, SPLIT_SIZES, _tensor_list, _zeros, cat

@@ -253,6 +253,9 @@ class _Sym:
     def t(self):
         return self._op(S.TRANSPOSE, ia=0, ib=-1, fa=1.0)
 
+    def _triangle(self, diagonal, upper):
+        return self._op(S.TRIANGLE, ia=diagonal, ib=upper)
+
     def __matmul__(self, o):
         if not isinstance(o, _Sym):
             raise Untraceable("a product with a non-tensor")

@@ -459,6 +459,7 @@ OPS: dict[str, Op] = {
     "permute_reversed": _u(lambda M, x: x.permute(tuple(range(x.dim() - 1, -1, -1)))),
     "permute_fn_neg": _u(lambda M, x: M.permute(x, (-1,) + tuple(range(x.dim() - 1))), min_dims=1),
     "movedim": _u(lambda M, x: x.movedim(0, -1), min_dims=1),
+    "movedim_0d_alias": _ud(lambda M, x: M.movedim(x, 0, -1), 0, 1),
     "moveaxis_tuple_fn": _u(lambda M, x: M.moveaxis(x, (0, 1), (-1, 0)), min_dims=2),
     "swapaxes": _u(lambda M, x: x.swapaxes(0, -1), min_dims=1),
     "swapdims_fn": _u(lambda M, x: M.swapdims(x, -1, 0), min_dims=1),

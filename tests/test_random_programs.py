@@ -50,6 +50,9 @@ NUMBERS = FLOATS + INTS
 UNARY = ["neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid",
          "relu", "reciprocal"]
 BINARY = ["+", "-", "*", "/", "**"]
+LAYOUT = ["permute", "movedim", "swapaxes", "mT", "T", "flip", "roll", "narrow", "split", "chunk", "tensor_split",
+          "unfold", "repeat_interleave", "diagonal", "diag_embed", "tril", "triu", "repeat", "tile", "flatten",
+          "stack", "ravel", "atleast_3d", "fliplr"]
 FLOAT_DTYPES = ("float32", "float64")
 
 
@@ -366,7 +369,7 @@ class Program:
         kind = self.draw(st.sampled_from(
             ["binary", "binary", "binary", "number", "number", "unary", "unary", "clamp",
              "maxmin", "reduce", "reshape", "squeeze", "transpose", "matmul", "index",
-             "unbind", "detach", "clone", "to", "inplace", "inplace", "retain_grad"]),
+             "unbind", "detach", "clone", "to", "inplace", "inplace", "retain_grad", "layout"]),
             label="step")
         if kind == "retain_grad":
             e = self.pick()
@@ -483,6 +486,8 @@ class Program:
         elif kind == "unbind":
             d = self.dim(nd)
             expr = f"{a}.unbind({d})"
+        elif kind == "layout":
+            expr = self.layout(a, ta)
         elif kind == "detach":
             expr = f"{a}.detach()"
         elif kind == "clone":
@@ -493,7 +498,7 @@ class Program:
             expr = {0: f"{a}.to(L.{other})", 1: f"{a}.to(dtype=L.{other})",
                     2: f"{a}.{'double' if other == 'float64' else 'float'}()"}[form]
         line = f"{name} = {expr}"
-        view_kinds = ("reshape", "squeeze", "transpose", "index", "unbind")
+        view_kinds = ("reshape", "squeeze", "transpose", "index", "unbind", "layout")
         if (self.no_grad_left and kind in view_kinds and ta.requires_grad and not KNOWN_BUGS):
             pass  # BUG no_grad_view_leaf_gets_grad: run it with grad enabled instead
         elif self.no_grad_left:
@@ -508,6 +513,42 @@ class Program:
             except Exception:  # noqa: BLE001
                 pass
         self.run(line, name, check_graph=check_graph)
+
+    def layout(self, a, ta):
+        """A shape, layout, joining or splitting op (ops/layout.py, ops/split.py) on ``a``."""
+        nd = ta.dim()
+        size = self.draw(st.integers(1, 3))      # (0-size results reach test_bug_batched_matmul_empty_inner_dim)
+        f = self.draw(st.sampled_from(LAYOUT), label="layout op")
+        if f == "permute":
+            perm = self.draw(st.permutations(list(range(-nd, 0))))
+            return f"{a}.permute({tuple(perm)!r})"
+        if f in ("movedim", "swapaxes"):
+            return f"L.{f}({a}, {self.dim(nd)}, {self.dim(nd)})"
+        if f in ("flip", "roll"):
+            dims = tuple(sorted({self.dim(nd, False) % max(nd, 1) for _ in range(self.draw(st.integers(0, 2)))}))
+            if f == "flip":
+                return f"{a}.flip({dims!r})"
+            return f"{a}.roll({tuple(range(1, len(dims) + 1)) or 2!r}, {dims or None!r})"
+        if f in ("narrow", "split", "chunk", "tensor_split", "unfold", "repeat_interleave"):
+            d = self.dim(nd)
+            n = self.draw(st.integers(1, 3))
+            return {"narrow": f"{a}.narrow({d}, {size // 2}, {size - size // 2})",
+                    "split": f"{a}.split({n}, {d})", "chunk": f"L.chunk({a}, {n}, {d})",
+                    "tensor_split": f"{a}.tensor_split({[size] if n == 1 else n!r}, dim={d})",
+                    "unfold": f"{a}.unfold({d}, {size}, {n})",
+                    "repeat_interleave": f"{a}.repeat_interleave({size}, dim={d})"}[f]
+        if f in ("diagonal", "diag_embed"):
+            return f"{a}.{f}({size - 2}, {self.dim(nd + (f == 'diag_embed'))}, {self.dim(nd)})"
+        if f in ("tril", "triu"):
+            return f"L.{f}({a}, {size - 1})"
+        if f in ("repeat", "tile"):
+            reps = tuple(self.draw(st.lists(st.integers(1, 2), min_size=max(nd - (f == 'tile'), 0), max_size=nd + 1)))
+            return f"{a}.{f}({reps!r})"
+        if f == "flatten":
+            return f"{a}.flatten({self.dim(nd)}, {self.dim(nd)})"
+        if f == "stack":
+            return f"L.{self.draw(st.sampled_from(['hstack', 'vstack', 'dstack', 'column_stack']))}([{a}, {a}])"
+        return f"{a}.{f}" if f in ("mT", "T") else f"L.{f}({a})"
 
     def has_neg_inf(self, expr):
         try:
@@ -1108,3 +1149,29 @@ def test_fixed_zero_exponent_gradient_is_zero_even_for_nan():
     _assert_same("v0 = L.tensor([[-2.0, -2.0]], dtype=L.float32, requires_grad=True)\n"
                  "v6 = L.tensor([[-2.0, -2.0]], dtype=L.float32) ** (v0 ** 0)\n"
                  "(v6 * 0.5).sum().backward(); r = v0.grad")
+
+
+@_xfail("a batched matmul with an empty inner dim raises ZeroDivisionError (torch: zeros); found through unfold")
+def test_bug_batched_matmul_empty_inner_dim():
+    _assert_same("r = L.ones(2, 1, 0) @ L.ones(0)")
+
+
+@_xfail("backward(inputs=[x, x]) accumulates into x.grad twice (torch: once); found through flatten(0, 0), "
+        "which returns its 1-D input itself")
+def test_bug_backward_repeated_inputs():
+    _assert_same("x = L.tensor([-2.0, -2.0], requires_grad=True)\n"
+                 "(x * 0.5).sum().backward(inputs=[x, x.flatten(0, 0)]); r = x.grad")
+
+
+@_xfail("backward(inputs=[y]) fills .grad of a retain_grad() tensor behind y (torch: None, the sweep stops at y)")
+def test_bug_backward_inputs_retained_grad_behind_them():
+    _assert_same("x = L.tensor(-2.0, requires_grad=True); a = x * 1; b = x + a; a.retain_grad()\n"
+                 "(b * 0.5).sum().backward(inputs=[b]); r = a.grad")
+
+
+@_xfail("grad w.r.t. a non-leaf changed in place under no_grad misses its uses from before the change (torch "
+        "counts them: the tensor keeps its node)")
+def test_bug_grad_wrt_tensor_changed_in_place_under_no_grad():
+    _assert_same("x = L.tensor([-2.0, -2.0], requires_grad=True); a = x * 2; b = a + x\n"
+                 "with L.no_grad(): a.add_(1)\n"
+                 "r, = L.autograd.grad(b.cos().sum() + a.sum(), [a])")

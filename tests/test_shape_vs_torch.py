@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pytest
 
 pytestmark = pytest.mark.torch
@@ -37,6 +36,9 @@ CALLS = {
     "permute_duplicate": lambda M: m34(M).permute(0, 0),
     "permute_range": lambda M: m34(M).permute(0, 5),
     "permute_no_dims": lambda M: s0(M).permute(),
+    "flip_no_dims": lambda M: m34(M).flip(),
+    "tile_no_dims": lambda M: m34(M).tile(),
+    "repeat_no_sizes": lambda M: m34(M).repeat(),
     "permute_list_kw": lambda M: M.permute(m34(M), dims=[1, 0]),
     "movedim_lengths": lambda M: x234(M).movedim((0, 1), (2,)),
     "movedim_repeated_source": lambda M: x234(M).movedim((0, 0), (1, 2)),
@@ -54,6 +56,8 @@ CALLS = {
     "unflatten_product": lambda M: m34(M).unflatten(1, (3, -1)),
     "unflatten_empty": lambda M: m34(M).unflatten(1, ()),
     "unflatten_0d": lambda M: s0(M).unflatten(0, (1,)),
+    "flatten_0d_range": lambda M: s0(M).flatten(1, 1),
+    "flatten_0d": lambda M: s0(M).flatten(-1, 0),
     "unflatten_kw": lambda M: M.unflatten(m34(M), dim=-1, sizes=(2, -1)),
     "broadcast_to_mismatch": lambda M: v4(M).broadcast_to(3, 5),
     "broadcast_to_kw": lambda M: M.broadcast_to(v4(M), size=[2, 4]),
@@ -187,6 +191,12 @@ VIEWS = {
     "swapaxes": lambda t: t.swapaxes(0, 2),
     "mT": lambda t: t.mT,
     "T": lambda t: t[0].T,
+    "T_0d": lambda t: t.sum().T,
+    "movedim_0d": lambda t: t.sum().movedim(0, -1),
+    "H_0d": lambda t: t.sum().H,
+    "mT_0d": lambda t: t.sum().mT,
+    "mH_0d": lambda t: t.sum().mH,
+    "adjoint_0d": lambda t: t.sum().adjoint(),
     "narrow": lambda t: t.narrow(2, 1, 2),
     "diagonal": lambda t: t.diagonal(1, -1, 1),
     "unfold": lambda t: t.unfold(2, 2, 1),
@@ -256,15 +266,27 @@ def test_unrecorded_views_write_through_as_torch(name):
     assert run(tape) == run(torch)
 
 
-@pytest.mark.parametrize("call", ["T3", "T0", "H0"])
-def test_deprecation_warnings_match_torch(call):
-    def run(M):
-        t = {"T3": M.ones(2, 3, 4), "T0": M.tensor(2.0), "H0": M.tensor(2.0)}[call]
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter("always")
-            out = t.T if call[0] == "T" else t.H
-        return tuple(out.shape), [(c.category, str(c.message).split(" (Triggered internally")[0]) for c in w]
-    assert run(tape) == run(torch)
+_WARNINGS = """
+import sys, warnings
+M = __import__(sys.argv[1])
+warnings.simplefilter("always")
+for t, attr in [(M.ones(2, 3, 4), "T"), (M.tensor(2.0), "T"), (M.tensor(2.0), "H"), (M.tensor(2.0), "mT"),
+                (M.tensor(2.0), "mH")] * 2:
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        out = getattr(t, attr)
+    print(tuple(out.shape), [(c.category.__name__, str(c.message).split(" (Triggered internally")[0]) for c in w])
+"""
+
+
+def test_deprecation_warnings_match_torch_once_per_process():
+    """T of a tensor of other than 2 dims and T/H of a 0-d one warn, once per process each."""
+    import subprocess
+    import sys
+    runs = [subprocess.run([sys.executable, "-c", _WARNINGS, m], capture_output=True, text=True, check=True).stdout
+            for m in ("tape", "torch")]
+    assert runs[0] == runs[1]
+    assert runs[0].count("deprecated") == 5
 
 
 @pytest.mark.parametrize("make", ["split", "chunk", "split_with_sizes"])
