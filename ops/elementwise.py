@@ -179,7 +179,8 @@ def _d_sigmoid(gy, x, y, fa, fb):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _d_relu(gy, x, y, fa, fb):
-    return _where(_mask(M_POS, y, 0.0, 0.0), gy)
+    # PyTorch's threshold_backward: the gradient passes unless the result is <= 0 (so it passes at nan)
+    return _where(1.0 - _mask(M_NONPOS, y, 0.0, 0.0), gy)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -1034,7 +1035,7 @@ _u(TANH, "tanh", "TanhBackward0", OUT, np.tanh, math.tanh,
 _u(SIGMOID, "sigmoid", "SigmoidBackward0", OUT, _sigmoid, _sigmoid_scalar,
    lambda g, x, y, r: (g * (y * (1.0 - y)),), ulps=(*TRANSCENDENTAL, (0, 2)))
 _u(RELU, "relu", "ReluBackward0", OUT, lambda x: np.maximum(x, 0).astype(x.dtype, copy=False),
-   _relu_scalar, lambda g, x, y, r: (g._masked(y._mask(M_POS)),), float_only=False, ulps=EXACT)
+   _relu_scalar, lambda g, x, y, r: (g._masked(1.0 - y._mask(M_NONPOS)),), float_only=False, ulps=EXACT)
 _u(RECIPROCAL, "reciprocal", "ReciprocalBackward0", OUT, lambda x: 1.0 / x, lambda f: 1.0 / f,
    lambda g, x, y, r: (-(g * (y * y)),), ulps=EXACT)
 _u(CLONE, "clone", "CloneBackward0", 0, np.copy, lambda f: f, lambda g, x, y, r: (g,),

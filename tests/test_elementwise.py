@@ -270,3 +270,17 @@ def test_binary_errors_match_torch():
         with pytest.raises(TypeError) as got:
             case(tape)
         assert str(got.value).split("(position")[0] == str(expected.value).split("(position")[0]
+
+
+def test_relu_passes_the_gradient_at_nan():
+    # PyTorch's threshold_backward masks where the result is <= 0, so a nan result passes the gradient
+    # (found by the random-program fuzzer: relu(log(x)) at x < 0).
+    for n in (1, 5, 100_000):
+        x = tape.full((n,), float("nan"), dtype=tape.float64, requires_grad=True)
+        tape.relu(x).sum().backward()
+        assert np.all(x.grad.numpy() == 1.0)
+        g, = tape.autograd.grad(tape.relu(x).sum(), x, create_graph=True)
+        assert np.all(g.detach().numpy() == 1.0)
+    s = tape.tensor(float("nan"), dtype=tape.float64, requires_grad=True)
+    tape.relu(s).backward()
+    assert s.grad.item() == 1.0
