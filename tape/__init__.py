@@ -12,6 +12,7 @@ from ._ops_path import ensure_ops
 ensure_ops()
 from . import ops as _ops  # noqa: E402,F401
 from . import autograd  # noqa: E402
+from . import linalg  # noqa: E402
 from ._creation import (  # noqa: E402
     Generator, arange, as_tensor, default_generator, empty, empty_like, eye, from_numpy, full, full_like,
     initial_seed, linspace, manual_seed, ones, ones_like, rand, randint, randn, tensor, zeros, zeros_like)
@@ -63,7 +64,7 @@ __all__ = [
     "randint", "manual_seed", "initial_seed", "Generator", "default_generator", "float32", "float64", "float16",
     "int64", "int32", "int16", "int8", "uint8", "bool", "float", "double", "half", "long", "int", "short",
     "get_default_dtype", "set_default_dtype", "no_grad", "enable_grad", "set_grad_enabled",
-    "is_grad_enabled", "autograd", "is_tensor", "is_floating_point", "numel", "device", "cuda",
+    "is_grad_enabled", "autograd", "linalg", "is_tensor", "is_floating_point", "numel", "device", "cuda",
     "get_default_device", "set_default_device", "save", "load",
     "set_printoptions", "get_printoptions", *(cls.__name__ for cls in _LEGACY_TYPES.values()),
 ]
