@@ -20,9 +20,19 @@ from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._rule import return_type, rule_adjoint
 from ._spec import OUT, PYTHON, X0, Op, public, register
+from .join import where
+from .stats import _others, vector_norm
 
 INV, DET, SLOGDET, SOLVE, SOLVE_TRIANGULAR, CHOLESKY, EIGH, SVD = range(PYTHON.start + 1, PYTHON.start + 9)
 VECTOR, RIGHT = 1, 2
+
+
+class LinAlgError(RuntimeError):
+    """A matrix function failed on its input (singular, not positive-definite): PyTorch's
+    ``torch.linalg.LinAlgError``, a RuntimeError."""
+
+
+LinAlgError.__name__ = LinAlgError.__qualname__ = "_LinAlgError"     # (as PyTorch's class prints)
 UPPER, LEFT, UNIT = 1, 2, 4
 
 
@@ -30,8 +40,7 @@ def _outputs(y: Tensor, r) -> list:
     """The outputs of a row with several outputs: handles of its OUTPUT rows when the rule is
     recorded (so the rule's own derivative reaches them), parts of its value otherwise."""
     if y._rg:
-        from .._engine import handle
-        return [handle(r.tape, o) for o in r.outputs]
+        return [recorded(r.tape, o, r.tape.value_of(o), y._dtype) for o in r.outputs]
     v = y._value().reshape(-1)
     parts, at = [], 0
     for shape in r.out_shapes:
@@ -52,7 +61,14 @@ def _inv_vjp(g, xs, y, r):
 
 
 def _det_vjp(g, xs, y, r):
-    return (_mat(g * y) * inv(xs[0]).mT,)
+    a = xs[0]
+    if np.all(y._value() != 0):
+        return (_mat(g * y) * inv(a).mT,)
+    # A singular matrix has no inverse: PyTorch's cofactors from an SVD, det(U) det(Vh) U diag(the
+    # product of the other singular values) Vh.
+    u, s, vh = svd(a)
+    alpha = det(u) * det(vh)
+    return (_mat(g * alpha) * ((u * _others(s, s.dim() - 1).unsqueeze(-2)) @ vh),)
 
 
 def _slogdet_vjp(g, xs, y, r):
@@ -67,7 +83,7 @@ def _solve_vjp(g, xs, y, r):
     x = y
     if r.ia & RIGHT:
         # X A = B: gB = G A^-1, gA = -X^T gB
-        gb = solve(a, g, left=False)
+        gb = solve(a.mT, g, left=False)
         return -(x.mT @ gb), gb
     gb = solve(a.mT, g)
     if r.ia & VECTOR:
@@ -223,22 +239,22 @@ def _singular(name: str, v: np.ndarray) -> RuntimeError:
     for index in np.ndindex(*v.shape[:-2]):
         info = _zero_pivot(v[index])
         if info:
-            return RuntimeError(f"{name}: {_batch_prefix(v.shape, index)}The diagonal element {info} is zero, the "
+            return LinAlgError(f"{name}: {_batch_prefix(v.shape, index)}The diagonal element {info} is zero, the "
                                 f"inversion could not be completed because the input matrix is singular.")
-    return RuntimeError(f"{name}: The input matrix is singular.")
+    return LinAlgError(f"{name}: The input matrix is singular.")
 
 
-def _solve_values(name: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _solve_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
         try:
             return np.linalg.solve(a, b)
         except np.linalg.LinAlgError:
-            raise _singular(name, np.broadcast_to(a, b.shape[:-2] + a.shape[-2:])) from None
+            raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.") from None
 
 
 def _one(code: int, y: np.ndarray, x: Tensor, other: Optional[Tensor] = None, ia: int = 0, ib: int = 0) -> Tensor:
     dt = x._dtype
-    y = np.ascontiguousarray(y, dt.np)
+    y = np.require(y, dt.np, "C")
     if state.grad and (x._rg or (other is not None and other._rg)):
         return emit(code, y, dt, x, other, ia=ia, ib=ib)
     return plain(y, dt)
@@ -246,7 +262,7 @@ def _one(code: int, y: np.ndarray, x: Tensor, other: Optional[Tensor] = None, ia
 
 def _many(code: int, ys: list, x: Tensor, ia: int = 0) -> tuple:
     dt = x._dtype
-    ys = [np.ascontiguousarray(y, dt.np) for y in ys]
+    ys = [np.require(y, dt.np, "C") for y in ys]
     if not (x._rg and state.grad):
         return tuple(plain(y, dt) for y in ys)
     tape = write_tape()
@@ -287,7 +303,8 @@ def det_method(self) -> Tensor:
     return det(self)
 
 
-SlogdetResult = return_type("slogdet", ("sign", "logabsdet"))
+SlogdetResult = return_type("linalg_slogdet", ("sign", "logabsdet"))
+OldSlogdetResult = return_type("slogdet", ("sign", "logabsdet"))
 
 
 def slogdet(A: Tensor) -> tuple:
@@ -302,7 +319,7 @@ def slogdet(A: Tensor) -> tuple:
 @public("slogdet")
 def slogdet_method(self) -> tuple:
     """``(sign, logabsdet)`` of the determinant: ``tape.linalg.slogdet``."""
-    return slogdet(self)
+    return OldSlogdetResult(slogdet(self))
 
 
 @public("logdet")
@@ -311,7 +328,6 @@ def logdet(self) -> Tensor:
     slogdet)."""
     _check_matrix("logdet", self)
     sign, logabs = slogdet(self)
-    from .join import where
     return where(sign < 0, float("nan"), logabs)
 
 
@@ -335,22 +351,20 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     n = sa[-1]
     rows = sb[-1] if vector or not left else sb[-2]
     if rows != n:
-        what = "columns" if not left else "rows"
+        rhs = f"{sb[-1]}x1" if vector else f"{sb[-2]}x{sb[-1]}"
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
-                           f"{'XA = B' if not left else 'AX = B'} ({sa[-2]}x{sa[-1]} and "
-                           f"{'x'.join(str(s) for s in sb[-2:]) if len(sb) > 1 else sb[0]})"
-                           if what else "")
+                           f"{'AX = B' if left else 'XA = B'} ({sa[-2]}x{sa[-1]} and {rhs})")
     a, b = A._value(), B._value()
     if vector:
         batch = broadcast_pair(sa[:-2], sb[:-1])
-        y = _solve_values("linalg.solve", a, np.broadcast_to(b, batch + (n,))[..., None])[..., 0]
+        y = _solve_values(a, np.broadcast_to(b, batch + (n,))[..., None])[..., 0]
     elif left:
         batch = broadcast_pair(sa[:-2], sb[:-2])
-        y = _solve_values("linalg.solve", a, np.broadcast_to(b, batch + sb[-2:]))
+        y = _solve_values(a, np.broadcast_to(b, batch + sb[-2:]))
     else:
         batch = broadcast_pair(sa[:-2], sb[:-2])
         bt = np.swapaxes(np.broadcast_to(b, batch + sb[-2:]), -1, -2)
-        y = np.swapaxes(_solve_values("linalg.solve", np.swapaxes(a, -1, -2), bt), -1, -2)
+        y = np.swapaxes(_solve_values(np.swapaxes(a, -1, -2), bt), -1, -2)
     return _one(SOLVE, y, A, B, ia=(VECTOR if vector else 0) | (0 if left else RIGHT))
 
 
@@ -412,10 +426,10 @@ def _not_positive(name: str, v: np.ndarray) -> RuntimeError:
             try:
                 np.linalg.cholesky(m[:k, :k])
             except np.linalg.LinAlgError:
-                return RuntimeError(f"{name}: {_batch_prefix(v.shape, index)}The factorization could not be "
+                return LinAlgError(f"{name}: {_batch_prefix(v.shape, index)}The factorization could not be "
                                     f"completed because the input is not positive-definite (the leading minor "
                                     f"of order {k} is not positive-definite).")
-    return RuntimeError(f"{name}: The factorization could not be completed because the input is not "
+    return LinAlgError(f"{name}: The factorization could not be completed because the input is not "
                         f"positive-definite.")
 
 
@@ -437,15 +451,20 @@ def _cholesky(A: Tensor, upper: bool, name: str, deprecated: int) -> Tensor:
     return _one(CHOLESKY, y, A, ia=UPPER if upper else 0, ib=deprecated)
 
 
+_WARNED: list = []       # (PyTorch's TORCH_WARN_ONCE)
+
+
 @public("cholesky")
 def cholesky_deprecated(self, upper: bool = False) -> Tensor:
-    """The Cholesky factor (deprecated: ``tape.linalg.cholesky``)."""
-    warnings.warn(
-        "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed in a future PyTorch "
-        "release.\nL = torch.cholesky(A)\nshould be replaced with\nL = torch.linalg.cholesky(A)\nand\n"
-        "U = torch.cholesky(A, upper=True)\nshould be replaced with\nU = torch.linalg.cholesky(A).mH\n"
-        "This transform will produce equivalent results for all valid (symmetric positive definite) inputs.",
-        UserWarning, stacklevel=3)
+    """The Cholesky factor (deprecated: ``tape.linalg.cholesky``; warns once, as PyTorch)."""
+    if not _WARNED:
+        _WARNED.append(True)
+        warnings.warn(
+            "torch.cholesky is deprecated in favor of torch.linalg.cholesky and will be removed in a future PyTorch "
+            "release.\nL = torch.cholesky(A)\nshould be replaced with\nL = torch.linalg.cholesky(A)\nand\n"
+            "U = torch.cholesky(A, upper=True)\nshould be replaced with\nU = torch.linalg.cholesky(A).mH\n"
+            "This transform will produce equivalent results for all valid (symmetric positive definite) inputs.",
+            UserWarning, stacklevel=3)
     return _cholesky(self, upper, "cholesky", 1)
 
 
@@ -453,6 +472,8 @@ EighResult = return_type("linalg_eigh", ("eigenvalues", "eigenvectors"))
 
 
 def _eigh_values(name: str, A: Tensor, UPLO: str) -> list:
+    if isinstance(A, Tensor) and A.dim() >= 2 and A._shape[-1] == A._shape[-2] and not A._dtype.is_floating_point:
+        raise NotImplementedError(f"\"linalg_eigh_cpu\" not implemented for '{D.legacy_name(A._dtype)}'")
     _check_matrix(name, A)
     if UPLO not in ("L", "U", "l", "u"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
@@ -502,7 +523,7 @@ def svd(A: Tensor, full_matrices: bool = True) -> tuple:
 
 def svdvals(A: Tensor) -> Tensor:
     """The singular values of a matrix (descending)."""
-    return _many(SVD, _svd_values("linalg.svdvals", A, False), A)[1]
+    return _many(SVD, _svd_values("linalg.svd", A, False), A)[1]
 
 
 @public("svd")
@@ -524,7 +545,6 @@ def matrix_norm(A: Tensor, ord="fro", dim: tuple = (-2, -1), keepdim: bool = Fal
     """A matrix norm over the two dims ``dim``: 'fro', 'nuc' (the sum of the singular values),
     2 / -2 (the largest / smallest singular value), 1 / -1 (largest / smallest column sum of
     absolute values), inf / -inf (the same over rows)."""
-    from .stats import vector_norm
     if A.dim() < 2:
         raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
     if not A._dtype.is_floating_point:
@@ -540,21 +560,21 @@ def matrix_norm(A: Tensor, ord="fro", dim: tuple = (-2, -1), keepdim: bool = Fal
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord in ("nuc", 2, -2, 2.0, -2.0):
         # As PyTorch: the two dims moved last, the singular values reduced.
-        rest = [d for d in range(nd) if d not in (d0, d1)]
-        s = svdvals(A.permute(rest + [d0, d1]))
+        perm = [d for d in range(nd) if d not in (d0, d1)] + [d0, d1]
+        s = svdvals(A.permute(perm))
         if ord == "nuc":
-            y = s.sum(-1)
+            y = s.sum(-1, keepdim=keepdim)
         else:
-            y = s.amax(-1) if ord > 0 else s.amin(-1)
+            y = s.amax(-1, keepdim=keepdim) if ord > 0 else s.amin(-1, keepdim=keepdim)
         if keepdim:
-            for d in sorted((d0, d1)):
-                y = y.unsqueeze(d)
+            return y.unsqueeze(-1).permute([perm.index(d) for d in range(nd)])
         return y
     if ord in (1, -1, float("inf"), float("-inf")):
         inner, outer_ = (d0, d1) if abs(ord) == 1 else (d1, d0)
-        sums = vector_norm(A, 1, inner, True)
-        y = sums.amax(outer_, keepdim=True) if ord > 0 else sums.amin(outer_, keepdim=True)
-        return y if keepdim else y.squeeze((d0, d1))
+        sums = vector_norm(A, 1, inner, keepdim)
+        if not keepdim and inner < outer_:
+            outer_ -= 1
+        return sums.amax(outer_, keepdim=keepdim) if ord > 0 else sums.amin(outer_, keepdim=keepdim)
     raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
 
 
@@ -562,7 +582,6 @@ def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype: 
     """A vector norm (``dim`` an int, or ``A`` 1-D) or a matrix norm (``dim`` two dims, or ``A``
     2-D) of order ``ord``; without ``ord``, the 2-norm of the elements over ``dim`` (all of them
     if None)."""
-    from .stats import vector_norm
     if isinstance(dim, int):
         dim = (dim,)
     if ord is None:

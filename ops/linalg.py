@@ -10,17 +10,20 @@ The front ends (``matmul``/``@``, ``mm``, ``mv``, ``dot``) are at the end of the
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import numpy as np
 from numba import njit
 
 from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
-from ._args import broadcast_pair
+from ._args import broadcast_pair, wrap_dim
 from ._index import dims
 from ._rule import rule_adjoint
 from ._spec import CROSS, LINALG, PYTHON, R_A, R_B, R_OFF, R_SHP, X0, X1, Op, public, public_function, register
+from .decomp import inv
 from .elementwise import check_operand
+from .join import stack, where
 from .shape import V_SQUEEZE_DIMS, V_UNSAFE, V_UNSQUEEZE, V_VIEW, viewed
 
 MATMUL = LINALG.start
@@ -401,7 +404,7 @@ def _product_dtypes(name: str, a: Tensor, b: Tensor) -> None:
 
 def _record_two(code: int, y: np.ndarray, a: Tensor, b: Optional[Tensor], ia: int = 0) -> Tensor:
     dt = a._dtype
-    y = np.ascontiguousarray(y, dt.np)
+    y = np.require(y, dt.np, "C")
     if state.grad and dt.is_floating_point and (a._rg or (b is not None and b._rg)):
         return emit(code, y, dt, a, b, ia=ia)
     return plain(y, dt)
@@ -448,7 +451,6 @@ def _cross_values(a: Tensor, b: Tensor, d: int) -> Tensor:
     """``a x b`` along dim ``d`` of equal-shaped operands, in tape ops (the rule's own form)."""
     a0, a1, a2 = a.unbind(d)
     b0, b1, b2 = b.unbind(d)
-    from .join import stack
     return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
 
 
@@ -457,7 +459,6 @@ def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     if input.dim() != other.dim():
         raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
     shape = broadcast_pair(input._shape, other._shape)
-    from ._args import wrap_dim
     d = wrap_dim(dim, len(shape))
     if input._shape[d] != 3 or other._shape[d] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input._shape[d]} and "
@@ -477,7 +478,6 @@ def cross_method(self, other: Tensor, dim: Optional[int] = None) -> Tensor:
     """The cross product of 3-vectors along ``dim`` (the first dim of size 3 when not given, with
     PyTorch's deprecation warning)."""
     if dim is None:
-        import warnings
         warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\nPlease either pass the dim "
                       "explicitly or simply use torch.linalg.cross.\nThe default value of dim will change to agree "
                       "with that of linalg.cross in a future release.", UserWarning, stacklevel=3)
@@ -504,12 +504,9 @@ def bmm(self, mat2: Tensor) -> Tensor:
 
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     """The dot product of vectors along ``dim`` (batch dims broadcast): ``(x * y).sum(dim)``."""
-    if not x._dtype.is_floating_point and x._dtype is not y._dtype:
-        raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
-                           f"{D.legacy_name(x._dtype)} and y of type {D.legacy_name(y._dtype)} instead.")
     if x._dtype is not y._dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
-                           f"{D.legacy_name(x._dtype)} and y of type {D.legacy_name(y._dtype)} instead.")
+                           f"{D.legacy_name(x._dtype)} and y of type {D.legacy_name(y._dtype)} instead")
     return (x * y).sum(dim)
 
 
@@ -538,6 +535,10 @@ def _multiply(ms: list, split: list, i: int, j: int) -> Tensor:
     return matmul(_multiply(ms, split, i, k), _multiply(ms, split, k + 1, j))
 
 
+_C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "int16": "short int",
+            "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "float16": "c10::Half"}
+
+
 def multi_dot(tensors: list) -> Tensor:
     """The product of two or more matrices in the cheapest order (the first and last may be
     vectors)."""
@@ -556,7 +557,8 @@ def multi_dot(tensors: list) -> Tensor:
     for k, t in enumerate(tensors[1:], 1):
         if t._dtype is not dt:
             raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
-                               f"{D.legacy_name(dt)} and tensor {k} is {D.legacy_name(t._dtype)}")
+                               f"{_C_NAMES.get(dt.name, dt.name)} and tensor {k} "
+                               f"{_C_NAMES.get(t._dtype.name, t._dtype.name)}")
     ms = list(tensors)
     if first == 1:
         ms[0] = ms[0].unsqueeze(0)
@@ -564,7 +566,6 @@ def multi_dot(tensors: list) -> Tensor:
         ms[-1] = ms[-1].unsqueeze(1)
     for k in range(n - 1):
         if ms[k]._shape[1] != ms[k + 1]._shape[0]:
-            a, b = ms[k]._shape, ms[k + 1]._shape
             raise RuntimeError(f"multi_dot(): tensors {k} and {k + 1} with shapes {list(tensors[k]._shape)} and "
                                f"{list(tensors[k + 1]._shape)} cannot be multiplied")
     if n == 2:
@@ -579,7 +580,6 @@ def multi_dot(tensors: list) -> Tensor:
 def chain_matmul(*matrices: Tensor) -> Tensor:
     """The product of two or more matrices in the cheapest order (deprecated:
     ``tape.linalg.multi_dot``)."""
-    import warnings
     warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
                   "torch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than "
                   "multiple parameters.", UserWarning, stacklevel=2)
@@ -602,14 +602,17 @@ def matrix_power(self, n: int) -> Tensor:
                            f"{self._shape[-2]} by {self._shape[-1]} matrices")
     a = self
     if n == 0:
+        # (PyTorch copies the identity into a clone: no gradient reaches the input)
         eye = np.broadcast_to(np.eye(self._shape[-1], dtype=self._dtype.np), self._shape)
-        return a.clone().copy_(plain(np.ascontiguousarray(eye), self._dtype))
-    if n < 0:
-        from .decomp import inv
-        a = inv(a)
-        n = -n
+        return where(plain(np.ones(self._shape, bool), D.bool_), plain(np.ascontiguousarray(eye), self._dtype),
+                     a.clone())
     if n == 1:
         return a.clone()
+    if n < 0:
+        a = inv(a)
+        n = -n
+        if n == 1:
+            return a
     if n == 2:
         return matmul(a, a)
     if n == 3:

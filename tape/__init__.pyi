@@ -6,6 +6,7 @@ import numpy as np
 
 from . import autograd as autograd
 from . import cuda as cuda
+from . import linalg as linalg
 from ._creation import Generator as Generator
 from ._creation import arange as arange
 from ._creation import as_tensor as as_tensor
@@ -78,7 +79,7 @@ __all__ = [
     "rand", "randn", "randint", "manual_seed", "initial_seed", "Generator", "default_generator",
     "float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool", "float",
     "double", "half", "long", "int", "short", "get_default_dtype", "set_default_dtype", "no_grad",
-    "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd", "is_tensor",
+    "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd", "linalg", "is_tensor",
     "is_floating_point", "numel", "device", "cuda", "get_default_device", "set_default_device",
     "save", "load", "set_printoptions", "get_printoptions", "BoolTensor", "ByteTensor",
     "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor", "FloatTensor",
@@ -88,21 +89,22 @@ __all__ = [
     "clip", "clamp_min", "clamp_max", "maximum", "minimum", "clone", "eq", "ne", "lt", "le", "gt",
     "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or",
     "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf",
-    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere",
-    "softmax", "log_softmax", "logsumexp", "max", "min", "amax", "amin", "argmax", "argmin",
+    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere", "cat",
+    "concat", "concatenate", "stack", "where", "unbind", "softmax", "log_softmax", "logsumexp",
+    "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "inverse",
+    "det", "slogdet", "logdet", "cholesky", "svd", "max", "min", "amax", "amin", "argmax", "argmin",
     "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t",
     "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill", "scatter",
     "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put", "masked_scatter",
-    "cat", "concat", "concatenate", "stack", "where", "unbind", "permute", "movedim", "moveaxis",
-    "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors",
-    "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow",
-    "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "matmul", "mm",
-    "mv", "dot", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue",
-    "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk", "tensor_split",
-    "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "prod",
-    "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "rand_like",
-    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
-    "triu_indices", "logspace",
+    "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten",
+    "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr",
+    "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile",
+    "repeat_interleave", "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross",
+    "bmm", "chain_matmul", "matrix_power", "sum", "mean", "cumsum", "cumprod", "sort", "argsort",
+    "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes",
+    "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack",
+    "dstack", "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
+    "multinomial", "tril_indices", "triu_indices", "logspace",
 ]
 
 
@@ -177,6 +179,9 @@ def bitwise_or(input: Union[Tensor, Number], other: Operand) -> Tensor:
 def bitwise_xor(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
 
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched product of two 3-D tensors with the same batch size."""
+
 def broadcast_shapes(*shapes: Shape) -> Size:
     """Return the shape that tensors of the given shapes broadcast to (ints count as 1-D shapes)."""
 
@@ -192,6 +197,13 @@ def cat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ..., axis: bui
 
     All tensors must have the same shape except along ``dim`` (1-D empty tensors are
     skipped, as in PyTorch); their dtypes are promoted to a common one."""
+
+def chain_matmul(*matrices: Tensor) -> Tensor:
+    """The product of two or more matrices in the cheapest order (deprecated:
+    ``tape.linalg.multi_dot``)."""
+
+def cholesky(input: Tensor, upper: builtins.bool = ...) -> Tensor:
+    """The Cholesky factor (deprecated: ``tape.linalg.cholesky``; warns once, as PyTorch)."""
 
 def chunk(input: Tensor, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
     """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
@@ -230,6 +242,10 @@ def cosh(input: Tensor) -> Tensor:
 def count_nonzero(input: Tensor, dim=...) -> Tensor:
     """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
 
+def cross(input: Tensor, other: Tensor, dim: Optional[builtins.int] = ...) -> Tensor:
+    """The cross product of 3-vectors along ``dim`` (the first dim of size 3 when not given, with
+    PyTorch's deprecation warning)."""
+
 def cummax(input: Tensor, dim: builtins.int) -> Any:
     """Running maxima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
 
@@ -241,6 +257,9 @@ def cumprod(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) 
 
 def cumsum(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
     """Running sums along ``dim``."""
+
+def det(input: Tensor) -> Tensor:
+    """The determinant of a square matrix (of each matrix of a batch): ``tape.linalg.det``."""
 
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
@@ -305,6 +324,9 @@ def gather(input: Tensor, dim: builtins.int, index: Tensor, *, sparse_grad: buil
 def ge(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
 
+def ger(input: Tensor, vec2: Tensor) -> Tensor:
+    """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
+
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
 
@@ -332,6 +354,9 @@ def index_put(input: Tensor, indices, values: Tensor, accumulate: builtins.bool 
 def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
     """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
     int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
+
+def inverse(input: Tensor) -> Tensor:
+    """The inverse of a square matrix (of each matrix of a batch): ``tape.linalg.inv``."""
 
 def isclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
     """Whether each element of ``self`` is close to ``other``'s:
@@ -373,6 +398,10 @@ def log2(input: Tensor) -> Tensor:
 def log_softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
     """Logarithm of the softmax over ``dim``, computed in ``dtype`` if given."""
 
+def logdet(input: Tensor) -> Tensor:
+    """The log of the determinant: nan for a negative determinant (PyTorch's ``where`` over
+    slogdet)."""
+
 def logical_and(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise logical AND (nonzero counts as True)."""
 
@@ -407,6 +436,10 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
+
+def matrix_power(input: Tensor, n: builtins.int) -> Tensor:
+    """The ``n``-th power of a square matrix (of each matrix of a batch); negative powers of the
+    inverse."""
 
 def max(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
     """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
@@ -486,6 +519,9 @@ def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dty
     ``normal(mean, std, size)`` with numbers.  A ``mean``/``std`` tensor that requires grad gets the
     reparametrized gradient (``mean + std * noise``)."""
 
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
+
 def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
@@ -558,6 +594,9 @@ def sin(input: Tensor) -> Tensor:
 def sinh(input: Tensor) -> Tensor:
     """The hyperbolic sine of each element."""
 
+def slogdet(input: Tensor) -> builtins.tuple:
+    """``(sign, logabsdet)`` of the determinant: ``tape.linalg.slogdet``."""
+
 def softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
     """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
 
@@ -595,6 +634,10 @@ def subtract(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ..
 def sum(input: Tensor, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """Sum of all elements, or over ``dim`` (an int or a tuple of ints)."""
 
+def svd(input: Tensor, some: builtins.bool = ..., compute_uv: builtins.bool = ...) -> builtins.tuple:
+    """``(U, S, V)`` with ``A = U diag(S) V^T`` (the deprecated form: ``V``, not ``Vh``); reduced
+    factors unless ``some=False``; zero-filled factors with ``compute_uv=False``."""
+
 def swapaxes(input: Tensor, axis0: builtins.int, axis1: builtins.int) -> Tensor:
     """``transpose(axis0, axis1)`` (NumPy's name)."""
 
@@ -628,6 +671,9 @@ def tile(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
 
 def topk(input: Tensor, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
     """The ``k`` largest (smallest) elements along ``dim`` and their indices, as a named tuple."""
+
+def trace(input: Tensor) -> Tensor:
+    """The sum of the main diagonal of a matrix."""
 
 def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """Swap two dimensions."""
@@ -664,6 +710,9 @@ def var(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ...,
 
 def var_mean(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> builtins.tuple:
     """``(var, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
+
+def vdot(input: Tensor, other: Tensor) -> Tensor:
+    """The dot product of two 1-D tensors (the first conjugated: the same for real tensors)."""
 
 def vsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
     """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""

@@ -316,6 +316,10 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
         vb = gb = None
     # An adjoint no row has reached yet holds no zeros: the rule writes it instead of adding.
     fresh = (0 if seen[x] & 1 else 1) | (0 if y < 0 or seen[y] & 1 or y == x else 2)
+    for out in range(r + 1, r + 1 + int(tape.nout[r])):
+        if not seen[out] & 1:       # an output no gradient reached: its part of the row's adjoint
+            do, oo, no = R[1:4, out].tolist()
+            grads[do][oo:oo + no] = 0
     REGISTRY[code].py_adjoint(Row(tape, r), values[dx][ox:ox + nx].reshape(shapes[sx]), vb,
                               grads[dr][o:o + n].reshape(shapes[sr]), ga, gb, fresh)
     seen[r] |= 4
