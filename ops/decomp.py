@@ -1,13 +1,12 @@
 """Matrix functions and decompositions: inv, det, slogdet, solve, solve_triangular, cholesky,
-eigh and svd, as Python-rule rows (``ops/_rule.py``): numpy's LAPACK computes the value, and one
+eigh, svd and qr, as Python-rule rows (``ops/_rule.py``): numpy's LAPACK computes the value, and one
 rule in tape ops, PyTorch's derivative formula, serves both backwards, so every order works.
 Leading batch dims are carried through; rows with several outputs (slogdet, eigh, svd) are
 followed by their OUTPUT rows.
 
 Row attributes: SOLVE ``ia`` bit 1: ``B`` is a (batch of) vector(s), bit 2: ``left=False``;
 SOLVE_TRIANGULAR ``ia`` bits: 1 upper, 2 left, 4 unitriangular; CHOLESKY ``ia`` 1: upper, ``ib``
-1: the deprecated ``tape.cholesky`` (``CholeskyBackward0``); SVD ``ia`` 1: only the singular
-values were asked for (``svdvals``).
+1: the deprecated ``tape.cholesky`` (``CholeskyBackward0``); QR ``ia``: the mode (``QR_MODES``).
 """
 from __future__ import annotations
 
@@ -20,11 +19,12 @@ from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._rule import return_type, rule_adjoint
 from ._spec import OUT, PYTHON, X0, Op, public, register
-from .join import where
+from .join import cat, where
 from .stats import _others, vector_norm
 
-INV, DET, SLOGDET, SOLVE, SOLVE_TRIANGULAR, CHOLESKY, EIGH, SVD = range(PYTHON.start + 1, PYTHON.start + 9)
+INV, DET, SLOGDET, SOLVE, SOLVE_TRIANGULAR, CHOLESKY, EIGH, SVD, QR = range(PYTHON.start + 1, PYTHON.start + 10)
 VECTOR, RIGHT = 1, 2
+QR_MODES = ("reduced", "complete", "r")
 
 
 class LinAlgError(RuntimeError):
@@ -181,6 +181,41 @@ def _svd_vjp(g, xs, y, r):
     return (u @ ga @ vh,)
 
 
+def _qr_tall(gq, gr, q, r):
+    """PyTorch's linalg_qr_backward for m >= n: (gQ + Q syminvadj(triu(gR R^T - Q^T gQ))) R^-T."""
+    ga = None if gr is None else gr @ r.mT
+    if gq is not None:
+        ga = -(q.mT @ gq) if ga is None else ga - q.mT @ gq
+    t = ga.triu()
+    ga = q @ (t + t.triu(1).mT)
+    if gq is not None:
+        ga = ga + gq
+    return solve_triangular(r.mT, ga, upper=False, left=False)
+
+
+def _qr_vjp(g, xs, y, r):
+    gq, gr = g
+    if r.ia == QR_MODES.index("r"):
+        raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. Please "
+                           "use linalg.qr(A, mode='reduced') if you are going to differentiate through linalg.qr.")
+    q, rr = _outputs(y, r)
+    m, n = q._shape[-2], rr._shape[-1]
+    if r.ia == QR_MODES.index("complete") and m > n:
+        raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
+    if gq is None and gr is None:
+        return (None,)
+    if m >= n:
+        return (_qr_tall(gq, gr, q, rr),)
+    # A = [X | Y] with X square: Y = Q R2 gives gY = Q gR2, and X is square with gQ + Y gR2^T.
+    gr1 = None if gr is None else gr[..., :m]
+    gr2 = None if gr is None else gr[..., m:]
+    if gr2 is not None:
+        gq = xs[0][..., m:] @ gr2.mT if gq is None else gq + xs[0][..., m:] @ gr2.mT
+    gx = _qr_tall(gq, gr1, q, rr[..., :m])
+    gy = q @ gr2 if gr2 is not None else plain(np.zeros(rr._shape[:-2] + (m, n - m), rr._dtype.np), rr._dtype)
+    return (cat([gx, gy], -1),)
+
+
 register(Op(INV, "linalg_inv", "LinalgInvExBackward0", OUT, _inv_vjp, py_adjoint=rule_adjoint))
 register(Op(DET, "linalg_det", "LinalgDetBackward0", X0 | OUT, _det_vjp, py_adjoint=rule_adjoint))
 register(Op(SLOGDET, "linalg_slogdet", "LinalgSlogdetBackward0", X0 | OUT, _slogdet_vjp, py_adjoint=rule_adjoint,
@@ -193,6 +228,7 @@ register(Op(CHOLESKY, "linalg_cholesky", "LinalgCholeskyExBackward0", OUT, _chol
             grad_fn_of=lambda r: "CholeskyBackward0" if r.ib else "LinalgCholeskyExBackward0"))
 register(Op(EIGH, "linalg_eigh", "LinalgEighBackward0", OUT, _eigh_vjp, py_adjoint=rule_adjoint, multi=True))
 register(Op(SVD, "linalg_svd", "LinalgSvdBackward0", OUT, _svd_vjp, py_adjoint=rule_adjoint, multi=True))
+register(Op(QR, "linalg_qr", "LinalgQrBackward0", X0 | OUT, _qr_vjp, py_adjoint=rule_adjoint, multi=True))
 
 
 # --- checks -----------------------------------------------------------------------------
@@ -596,3 +632,21 @@ def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype: 
     if isinstance(ord, str):
         raise RuntimeError(f"linalg.vector_norm: Order {ord} not supported.")
     return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+
+
+QrResult = return_type("linalg_qr", ("Q", "R"))
+
+
+def qr(A: Tensor, mode: str = "reduced") -> tuple:
+    """The QR decomposition ``A = Q R`` (``Q`` with orthonormal columns, ``R`` upper triangular) as a
+    named tuple ``(Q, R)``: reduced, ``'complete'`` (square ``Q``), or ``'r'`` (``R`` only; ``Q``
+    empty, and no derivative, as PyTorch's)."""
+    if mode not in QR_MODES:
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
+                           f"or 'complete'")
+    _check_matrix("linalg.qr", A, square=False)
+    v = A._value()
+    q, r = np.linalg.qr(v, mode="complete" if mode == "complete" else "reduced")
+    if mode == "r":
+        q = np.zeros((0,), v.dtype)
+    return QrResult(_many(QR, [q, r], A, ia=QR_MODES.index(mode)))

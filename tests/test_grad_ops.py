@@ -356,8 +356,8 @@ def _ramped(M, x):
 
 
 def _signless(outs):
-    """Squares of eigen/singular vectors (and values): their signs are LAPACK's choice, which can
-    flip under a finite-difference step."""
+    """Squares of eigen/singular vectors (and values), of QR's factors: their signs are LAPACK's
+    choice, which can flip under a finite-difference step."""
     return tuple(t * t for t in outs)
 
 
@@ -748,6 +748,10 @@ OPS: dict[str, Op] = {
     "linalg_norm_fro": Op(lambda M, x: M.linalg.norm(x + 2.0), la_matrices(square=False), True),
     "linalg_norm_2_matrix": Op(lambda M, x: M.linalg.norm(_gapped(M, x), 2), la_matrices(square=False, max_batch=0),
                                True),
+    "linalg_qr": Op(lambda M, x: _signless(M.linalg.qr(_gapped(M, x))), la_matrices(square=False), True),
+    "linalg_qr_complete_wide": Op(
+        lambda M, x: _signless(M.linalg.qr(_gapped(M, x[..., :1, :]), mode="complete")), la_matrices(square=False),
+        True),
     "trace": Op(lambda M, x: x.trace(), matmul_inputs("mm").map(lambda t: (t[0],)), True),
     "trace_fn": Op(lambda M, x: M.trace(x * x), matmul_inputs("mm").map(lambda t: (t[1],)), True),
     "vdot": Op(lambda M, x, y: M.vdot(x, y), _vectors(), True),

@@ -71,6 +71,8 @@ CASES = [
     ("squares(M, M.linalg.svd(a.mT, full_matrices=False))", [R]),
     ("M.linalg.svd(a).S", [R]), ("squares(M, a.svd())", [X]), ("squares(M, M.svd(a, some=False))", [X]),
     ("M.svd(a, compute_uv=False)", [R]),
+    ("M.linalg.qr(a)", [R]), ("M.linalg.qr(a.mT)", [R]), ("M.linalg.qr(a, mode='complete')", [XB]),
+    ("M.linalg.qr(a.mT, mode='complete')", [R]),
     ("M.linalg.matrix_norm(a, 'nuc')", [R]), ("M.linalg.matrix_norm(a, 2)", [XB]),
     ("M.linalg.matrix_norm(a, -2, keepdim=True)", [XB]), ("M.linalg.matrix_norm(a)", [XB]),
     ("M.linalg.matrix_norm(a, 1)", [R]), ("M.linalg.matrix_norm(a, float('inf'), dim=(0, 1))", [R]),
@@ -173,6 +175,10 @@ ERRORS = [
     "M.linalg.matrix_power(M.ones(2, 2, dtype=M.int64), -1)", "M.linalg.matrix_norm(M.ones(3))",
     "M.linalg.matrix_norm(M.ones(3, 3), 'abc')", "M.linalg.norm(M.ones(3, 3, 3), 2)",
     "M.linalg.vecdot(M.ones(3), M.ones(3, dtype=M.float64))",
+    "M.linalg.qr(M.ones(3))", "M.linalg.qr(M.ones(3, 3, dtype=M.int64))", "M.linalg.qr(M.ones(2, 2), mode='x')",
+    "M.linalg.qr(M.ones(3, 2, requires_grad=True), mode='r').R.sum().backward()",
+    "M.linalg.qr(M.ones(3, 2, requires_grad=True), mode='r').Q.sum().backward()",
+    "M.linalg.qr(M.eye(3, 2, requires_grad=True), mode='complete').R.sum().backward()",
 ]
 
 
