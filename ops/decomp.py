@@ -25,6 +25,7 @@ from .stats import _others, vector_norm
 INV, DET, SLOGDET, SOLVE, SOLVE_TRIANGULAR, CHOLESKY, EIGH, SVD, QR = range(PYTHON.start + 1, PYTHON.start + 10)
 VECTOR, RIGHT = 1, 2
 QR_MODES = ("reduced", "complete", "r")
+PINV = PYTHON.start + 53
 
 
 class LinAlgError(RuntimeError):
@@ -216,6 +217,20 @@ def _qr_vjp(g, xs, y, r):
     return (cat([gx, gy], -1),)
 
 
+def _pinv_vjp(g, xs, y, r):
+    # PyTorch's pinv_backward, arranged for the smaller of the two dimensions.
+    a, p = xs[0], y
+    ph, gh = p.mT, g.mT
+    m, n = a._shape[-2:]
+    if m <= n:
+        k = gh @ p
+        kph = k @ ph
+        return (-(p @ k).mT + kph - (a @ p) @ kph + (ph @ p) @ (gh - k @ a),)
+    k = p @ gh
+    phk = ph @ k
+    return (-(k @ p).mT + (gh - a @ k) @ p @ ph + phk - phk @ p @ a,)
+
+
 register(Op(INV, "linalg_inv", "LinalgInvExBackward0", OUT, _inv_vjp, py_adjoint=rule_adjoint))
 register(Op(DET, "linalg_det", "LinalgDetBackward0", X0 | OUT, _det_vjp, py_adjoint=rule_adjoint))
 register(Op(SLOGDET, "linalg_slogdet", "LinalgSlogdetBackward0", X0 | OUT, _slogdet_vjp, py_adjoint=rule_adjoint,
@@ -228,6 +243,7 @@ register(Op(CHOLESKY, "linalg_cholesky", "LinalgCholeskyExBackward0", OUT, _chol
             grad_fn_of=lambda r: "CholeskyBackward0" if r.ib else "LinalgCholeskyExBackward0"))
 register(Op(EIGH, "linalg_eigh", "LinalgEighBackward0", OUT, _eigh_vjp, py_adjoint=rule_adjoint, multi=True))
 register(Op(SVD, "linalg_svd", "LinalgSvdBackward0", OUT, _svd_vjp, py_adjoint=rule_adjoint, multi=True))
+register(Op(PINV, "linalg_pinv", "LinalgPinvBackward0", X0 | OUT, _pinv_vjp, py_adjoint=rule_adjoint))
 register(Op(QR, "linalg_qr", "LinalgQrBackward0", X0 | OUT, _qr_vjp, py_adjoint=rule_adjoint, multi=True))
 
 
@@ -650,3 +666,45 @@ def qr(A: Tensor, mode: str = "reduced") -> tuple:
     if mode == "r":
         q = np.zeros((0,), v.dtype)
     return QrResult(_many(QR, [q, r], A, ia=QR_MODES.index(mode)))
+
+
+def pinv(A: Tensor, rcond: Optional[float] = None, hermitian: bool = False, *, atol: Optional[float] = None,
+         rtol: Optional[float] = None) -> Tensor:
+    """The pseudo-inverse of a matrix (of each matrix of a batch), from its SVD (its eigenvalues with
+    ``hermitian=True``): singular values at most ``max(atol, rtol * largest)`` count as zero
+    (``rtol`` is eps * max(m, n) when neither is given; ``rcond`` is the older name of ``rtol``)."""
+    if not isinstance(A, Tensor) or A.dim() < 2 or not A._dtype.is_floating_point:
+        what = f"{D.legacy_name(A._dtype)}{{{list(A._shape)}}}" if isinstance(A, Tensor) else type(A).__name__
+        raise RuntimeError(f"linalg.pinv({what}): expected a tensor with 2 or more dimensions of float, double, "
+                           f"cfloat or cdouble types")
+    if hermitian and A._shape[-1] != A._shape[-2]:
+        raise RuntimeError(f"linalg.eigh: A must be batches of square matrices, but they are {A._shape[-2]} by "
+                           f"{A._shape[-1]} matrices")
+    if rcond is not None:
+        rtol, atol = float(rcond), 0.0
+    v = A._value()
+    m, n = v.shape[-2:]
+    if rtol is None:
+        rtol = 0.0 if atol is not None and atol > 0 else float(np.finfo(v.dtype).eps) * max(m, n)
+    atol = 0.0 if atol is None else float(atol)
+    if v.size == 0:
+        y = np.zeros(v.shape[:-2] + (n, m), v.dtype)
+    elif hermitian:
+        lam, vec = np.linalg.eigh(v)
+        big = np.abs(lam) > np.maximum(atol, rtol * np.abs(lam).max(-1, keepdims=True))
+        with np.errstate(divide="ignore"):
+            inv_l = np.where(big, 1 / np.where(big, lam, 1), 0)
+        y = (vec * inv_l[..., None, :]) @ np.swapaxes(vec, -1, -2)
+    else:
+        u, sv, vh = np.linalg.svd(v, full_matrices=False)
+        big = sv > np.maximum(atol, rtol * sv.max(-1, keepdims=True))
+        inv_s = np.where(big, 1 / np.where(big, sv, 1), 0)
+        y = (np.swapaxes(vh, -1, -2) * inv_s[..., None, :]) @ np.swapaxes(u, -1, -2)
+    return _one(PINV, y, A)
+
+
+@public("pinverse")
+def pinverse(self, rcond: float = 1e-15) -> Tensor:
+    """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
+    (``tape.linalg.pinv``)."""
+    return pinv(self, rcond)

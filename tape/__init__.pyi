@@ -92,19 +92,19 @@ __all__ = [
     "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere", "cat",
     "concat", "concatenate", "stack", "where", "unbind", "softmax", "log_softmax", "logsumexp",
     "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "inverse",
-    "det", "slogdet", "logdet", "cholesky", "svd", "max", "min", "amax", "amin", "argmax", "argmin",
-    "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t",
-    "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill", "scatter",
-    "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put", "masked_scatter",
-    "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten",
-    "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr",
-    "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile",
-    "repeat_interleave", "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross",
-    "bmm", "chain_matmul", "matrix_power", "sum", "mean", "cumsum", "cumprod", "sort", "argsort",
-    "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes",
-    "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack",
-    "dstack", "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
-    "multinomial", "tril_indices", "triu_indices", "logspace",
+    "det", "slogdet", "logdet", "cholesky", "svd", "pinverse", "max", "min", "amax", "amin",
+    "argmax", "argmin", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
+    "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
+    "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
+    "put", "masked_scatter", "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint",
+    "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d",
+    "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag",
+    "tril", "triu", "tile", "repeat_interleave", "matmul", "mm", "mv", "dot", "trace", "vdot",
+    "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "sum", "mean", "cumsum",
+    "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin",
+    "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
+    "vstack", "row_stack", "dstack", "column_stack", "rand_like", "randn_like", "randint_like",
+    "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace",
 ]
 
 
@@ -525,6 +525,10 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
+
+def pinverse(input: Tensor, rcond: builtins.float = ...) -> Tensor:
+    """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
+    (``tape.linalg.pinv``)."""
 
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""

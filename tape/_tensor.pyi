@@ -534,6 +534,9 @@ class Tensor:
     def permute(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
         """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
         of the input (a view)."""
+    def pinverse(self, rcond: builtins.float = ...) -> Tensor:
+        """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
+        (``tape.linalg.pinv``)."""
     def pow(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
     def pow_(self, *args: Any, **kwargs: Any) -> Tensor:

@@ -752,6 +752,10 @@ OPS: dict[str, Op] = {
     "linalg_qr_complete_wide": Op(
         lambda M, x: _signless(M.linalg.qr(_gapped(M, x[..., :1, :]), mode="complete")), la_matrices(square=False),
         True),
+    "linalg_pinv": Op(lambda M, x: M.linalg.pinv(_gapped(M, x)), la_matrices(square=False), True),
+    "linalg_pinv_hermitian": Op(lambda M, x: M.linalg.pinv(_gapped(M, x) - 15.0, hermitian=True), la_matrices(),
+                                True),
+    "pinverse_method": Op(lambda M, x: _gapped(M, x).pinverse(), la_matrices(square=False), True),
     "trace": Op(lambda M, x: x.trace(), matmul_inputs("mm").map(lambda t: (t[0],)), True),
     "trace_fn": Op(lambda M, x: M.trace(x * x), matmul_inputs("mm").map(lambda t: (t[1],)), True),
     "vdot": Op(lambda M, x, y: M.vdot(x, y), _vectors(), True),

@@ -73,6 +73,9 @@ CASES = [
     ("M.svd(a, compute_uv=False)", [R]),
     ("M.linalg.qr(a)", [R]), ("M.linalg.qr(a.mT)", [R]), ("M.linalg.qr(a, mode='complete')", [XB]),
     ("M.linalg.qr(a.mT, mode='complete')", [R]),
+    ("M.linalg.pinv(a)", [R]), ("M.linalg.pinv(a.mT)", [XB]), ("M.linalg.pinv(sym(M, a), hermitian=True)", [X]),
+    ("M.linalg.pinv(a, atol=0.5)", [R]), ("M.linalg.pinv(a, rtol=0.5)", [XB]), ("M.linalg.pinv(a, 0.5)", [R]),
+    ("a.pinverse()", [R]), ("M.pinverse(a, rcond=0.4)", [X]),
     ("M.linalg.matrix_norm(a, 'nuc')", [R]), ("M.linalg.matrix_norm(a, 2)", [XB]),
     ("M.linalg.matrix_norm(a, -2, keepdim=True)", [XB]), ("M.linalg.matrix_norm(a)", [XB]),
     ("M.linalg.matrix_norm(a, 1)", [R]), ("M.linalg.matrix_norm(a, float('inf'), dim=(0, 1))", [R]),
@@ -175,7 +178,8 @@ ERRORS = [
     "M.linalg.matrix_power(M.ones(2, 2, dtype=M.int64), -1)", "M.linalg.matrix_norm(M.ones(3))",
     "M.linalg.matrix_norm(M.ones(3, 3), 'abc')", "M.linalg.norm(M.ones(3, 3, 3), 2)",
     "M.linalg.vecdot(M.ones(3), M.ones(3, dtype=M.float64))",
-    "M.linalg.qr(M.ones(3))", "M.linalg.qr(M.ones(3, 3, dtype=M.int64))", "M.linalg.qr(M.ones(2, 2), mode='x')",
+    "M.linalg.pinv(M.ones(3))", "M.linalg.pinv(M.ones(3, 3, dtype=M.int64))",
+    "M.linalg.pinv(M.ones(3, 2), hermitian=True)", "M.linalg.qr(M.ones(3))", "M.linalg.qr(M.ones(3, 3, dtype=M.int64))", "M.linalg.qr(M.ones(2, 2), mode='x')",
     "M.linalg.qr(M.ones(3, 2, requires_grad=True), mode='r').R.sum().backward()",
     "M.linalg.qr(M.ones(3, 2, requires_grad=True), mode='r').Q.sum().backward()",
     "M.linalg.qr(M.eye(3, 2, requires_grad=True), mode='complete').R.sum().backward()",
@@ -199,7 +203,8 @@ def test_errors_as_pytorch(expr):
                                   "M.linalg.matrix_power(M.ones(2, 2, dtype=M.int64), 0)",
                                   "M.vdot(M.arange(3), M.arange(3))", "M.outer(M.arange(3), M.arange(2))",
                                   "M.linalg.det(M.zeros(0, 2, 2))", "M.linalg.inv(M.zeros(0, 2, 2))",
-                                  "M.linalg.eigvalsh(M.zeros(2, 0, 0))", "M.linalg.svdvals(M.zeros(2, 0, 3))"])
+                                  "M.linalg.eigvalsh(M.zeros(2, 0, 0))", "M.linalg.svdvals(M.zeros(2, 0, 3))",
+                                  "M.linalg.pinv(M.zeros(0, 2))", "M.linalg.pinv(M.zeros(2, 3, 0))"])
 def test_integer_and_empty_inputs_as_pytorch(expr):
     want = eval(expr, {"M": torch})
     got = eval(expr, {"M": tape})
