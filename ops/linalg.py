@@ -625,3 +625,18 @@ def matrix_power(self, n: int) -> Tensor:
         if bit:
             result = z if result is None else matmul(result, z)
     return result
+
+
+@public("kron")
+def kron(self, other: Tensor) -> Tensor:
+    """The Kronecker product: every element of ``self`` times the whole of ``other`` (the shorter
+    shape padded with leading 1s)."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"kron(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+    nd = max(self.dim(), other.dim())
+    sa = (1,) * (nd - self.dim()) + self._shape
+    sb = (1,) * (nd - other.dim()) + other._shape
+    # As PyTorch: both interleaved with 1s by an unsafe view, multiplied, and viewed back.
+    a = viewed(self.contiguous(), tuple(d for s in sa for d in (s, 1)), V_UNSAFE)
+    b = viewed(other.contiguous(), tuple(d for s in sb for d in (1, s)), V_UNSAFE)
+    return viewed(a * b, tuple(x * y for x, y in zip(sa, sb)), V_UNSAFE)

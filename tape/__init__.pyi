@@ -100,7 +100,7 @@ __all__ = [
     "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d",
     "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag",
     "tril", "triu", "tile", "repeat_interleave", "matmul", "mm", "mv", "dot", "trace", "vdot",
-    "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "sum", "mean", "cumsum",
+    "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "kron", "sum", "mean", "cumsum",
     "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin",
     "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
     "vstack", "row_stack", "dstack", "column_stack", "rand_like", "randn_like", "randint_like",
@@ -379,6 +379,10 @@ def isposinf(input: Tensor) -> Tensor:
 
 def isreal(input: Tensor) -> Tensor:
     """Whether each element is real-valued (always, for tape's real dtypes)."""
+
+def kron(input: Tensor, other: Tensor) -> Tensor:
+    """The Kronecker product: every element of ``self`` times the whole of ``other`` (the shorter
+    shape padded with leading 1s)."""
 
 def kthvalue(input: Tensor, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
     """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""

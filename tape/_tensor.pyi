@@ -374,6 +374,9 @@ class Tensor:
     @property
     def itemsize(self) -> builtins.int:
         """Bytes per element."""
+    def kron(self, other: Tensor) -> Tensor:
+        """The Kronecker product: every element of ``self`` times the whole of ``other`` (the shorter
+        shape padded with leading 1s)."""
     def kthvalue(self, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
         """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
     def le(self, other: Operand) -> Tensor:

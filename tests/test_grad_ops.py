@@ -756,6 +756,8 @@ OPS: dict[str, Op] = {
     "linalg_pinv_hermitian": Op(lambda M, x: M.linalg.pinv(_gapped(M, x) - 15.0, hermitian=True), la_matrices(),
                                 True),
     "pinverse_method": Op(lambda M, x: _gapped(M, x).pinverse(), la_matrices(square=False), True),
+    "kron": Op(lambda M, x, y: M.kron(x, y), binary(REAL), True),
+    "kron_method_self": _u(lambda M, x: x.kron(x[..., :2] * 2.0), min_dims=1),
     "trace": Op(lambda M, x: x.trace(), matmul_inputs("mm").map(lambda t: (t[0],)), True),
     "trace_fn": Op(lambda M, x: M.trace(x * x), matmul_inputs("mm").map(lambda t: (t[1],)), True),
     "vdot": Op(lambda M, x, y: M.vdot(x, y), _vectors(), True),

@@ -76,6 +76,7 @@ CASES = [
     ("M.linalg.pinv(a)", [R]), ("M.linalg.pinv(a.mT)", [XB]), ("M.linalg.pinv(sym(M, a), hermitian=True)", [X]),
     ("M.linalg.pinv(a, atol=0.5)", [R]), ("M.linalg.pinv(a, rtol=0.5)", [XB]), ("M.linalg.pinv(a, 0.5)", [R]),
     ("a.pinverse()", [R]), ("M.pinverse(a, rcond=0.4)", [X]),
+    ("M.kron(a, b)", [X, R]), ("a.kron(b)", [V, R]), ("M.kron(a, b)", [XB, V]), ("M.kron(a, b)", [V, V[:0].copy()]),
     ("M.linalg.matrix_norm(a, 'nuc')", [R]), ("M.linalg.matrix_norm(a, 2)", [XB]),
     ("M.linalg.matrix_norm(a, -2, keepdim=True)", [XB]), ("M.linalg.matrix_norm(a)", [XB]),
     ("M.linalg.matrix_norm(a, 1)", [R]), ("M.linalg.matrix_norm(a, float('inf'), dim=(0, 1))", [R]),
@@ -204,7 +205,7 @@ def test_errors_as_pytorch(expr):
                                   "M.vdot(M.arange(3), M.arange(3))", "M.outer(M.arange(3), M.arange(2))",
                                   "M.linalg.det(M.zeros(0, 2, 2))", "M.linalg.inv(M.zeros(0, 2, 2))",
                                   "M.linalg.eigvalsh(M.zeros(2, 0, 0))", "M.linalg.svdvals(M.zeros(2, 0, 3))",
-                                  "M.linalg.pinv(M.zeros(0, 2))", "M.linalg.pinv(M.zeros(2, 3, 0))"])
+                                  "M.linalg.pinv(M.zeros(0, 2))", "M.kron(M.arange(3), M.arange(2))", "M.linalg.pinv(M.zeros(2, 3, 0))"])
 def test_integer_and_empty_inputs_as_pytorch(expr):
     want = eval(expr, {"M": torch})
     got = eval(expr, {"M": tape})
