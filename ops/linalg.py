@@ -640,3 +640,56 @@ def kron(self, other: Tensor) -> Tensor:
     a = viewed(self.contiguous(), tuple(d for s in sa for d in (s, 1)), V_UNSAFE)
     b = viewed(other.contiguous(), tuple(d for s in sb for d in (1, s)), V_UNSAFE)
     return viewed(a * b, tuple(x * y for x, y in zip(sa, sb)), V_UNSAFE)
+
+
+def _contract(a: Tensor, b: Tensor, da: list, db: list) -> Tensor:
+    """PyTorch's tensordot: ``a`` permuted to (free, summed) and ``b`` to (summed, free), both
+    reshaped to matrices, one product, reshaped to the free dims."""
+    fa = [d for d in range(a.dim()) if d not in da]
+    fb = [d for d in range(b.dim()) if d not in db]
+    size = 1
+    for d in da:
+        size *= a._shape[d]
+    ma = a.permute(fa + da)
+    mb = b.permute(db + fb)
+    free_a = tuple(a._shape[d] for d in fa)
+    free_b = tuple(b._shape[d] for d in fb)
+    if not fa and not fb and len(da) == 1:
+        return dot(ma, mb).reshape(())
+    rows = int(np.prod(free_a, dtype=np.int64))
+    cols = int(np.prod(free_b, dtype=np.int64))
+    return mm(ma.reshape(rows, size), mb.reshape(size, cols)).reshape(free_a + free_b)
+
+
+@public_function("tensordot")
+def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+    """The sum of products over ``dims``: the last ``dims`` dims of ``a`` with the first ``dims`` of
+    ``b``, or the dims listed in a pair ``(dims_a, dims_b)``."""
+    if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > min(a.dim(), b.dim()):
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        given_a, given_b = list(range(-dims, 0)), list(range(dims))
+    else:
+        given_a, given_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+        if len(given_a) != len(given_b):
+            raise RuntimeError("both dimension lists should have same length")
+    da = [wrap_dim(d, a.dim()) for d in given_a]
+    db = [wrap_dim(d, b.dim()) for d in given_b]
+    for x, y, gx, gy in zip(da, db, given_a, given_b):
+        if a._shape[x] != b._shape[y]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a._shape[x]} in dim {gx} "
+                               f"and second has size {b._shape[y]} in dim {gy}")
+    return _contract(a, b, da, db)
+
+
+@public("inner")
+def inner(self, other: Tensor) -> Tensor:
+    """The sum of products over the last dim of both tensors (a product with a 0-d tensor)."""
+    if self.dim() == 0 or other.dim() == 0:
+        return self * other
+    if self._shape[-1] != other._shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
+                           f"{list(self._shape)} and {list(other._shape)}")
+    return _contract(self, other, [self.dim() - 1], [other.dim() - 1])
