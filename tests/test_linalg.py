@@ -175,7 +175,8 @@ ERRORS = [
     "M.linalg.cross(M.ones(3), M.ones(2, 3))", "M.cross(M.ones(2, 2), M.ones(2, 2))",
     "M.bmm(M.ones(2, 2), M.ones(2, 2, 2))", "M.bmm(M.ones(2, 2, 2), M.ones(3, 2, 2))",
     "M.bmm(M.ones(2, 2, 2), M.ones(2, 3, 2))", "M.linalg.multi_dot([M.ones(2, 2)])",
-    "M.linalg.multi_dot([M.ones(2, 2, 2), M.ones(2, 2)])", "M.linalg.multi_dot([M.ones(2, 2), M.ones(2), M.ones(2, 2)])",
+    "M.linalg.multi_dot([M.ones(2, 2, 2), M.ones(2, 2)])",
+    "M.linalg.multi_dot([M.ones(2, 2), M.ones(2), M.ones(2, 2)])",
     "M.linalg.multi_dot([M.ones(2, 3), M.ones(2, 2)])",
     "M.linalg.multi_dot([M.ones(2, 2), M.ones(2, 2, dtype=M.float64)])",
     "M.linalg.matrix_power(M.ones(2, 3), 2)", "M.linalg.matrix_power(M.ones(3), 2)",
@@ -185,7 +186,8 @@ ERRORS = [
     "M.tensordot(M.ones(2, 3), M.ones(2, 3), 1)", "M.tensordot(M.ones(2, 3), M.ones(2, 3), -1)",
     "M.tensordot(M.ones(2, 3), M.ones(2, 3), 3)", "M.tensordot(M.ones(2, 3), M.ones(2, 3), ([0, 1], [0]))",
     "M.inner(M.ones(2, 3), M.ones(2))", "M.linalg.pinv(M.ones(3))", "M.linalg.pinv(M.ones(3, 3, dtype=M.int64))",
-    "M.linalg.pinv(M.ones(3, 2), hermitian=True)", "M.linalg.qr(M.ones(3))", "M.linalg.qr(M.ones(3, 3, dtype=M.int64))", "M.linalg.qr(M.ones(2, 2), mode='x')",
+    "M.linalg.pinv(M.ones(3, 2), hermitian=True)", "M.linalg.qr(M.ones(3))", "M.linalg.qr(M.ones(3, 3, dtype=M.int64))",
+    "M.linalg.qr(M.ones(2, 2), mode='x')",
     "M.linalg.qr(M.ones(3, 2, requires_grad=True), mode='r').R.sum().backward()",
     "M.linalg.qr(M.ones(3, 2, requires_grad=True), mode='r').Q.sum().backward()",
     "M.linalg.qr(M.eye(3, 2, requires_grad=True), mode='complete').R.sum().backward()",
@@ -205,12 +207,14 @@ def test_errors_as_pytorch(expr):
     assert str(got.value).split("\n")[0] == str(expected.value).split("\n")[0]
 
 
-@pytest.mark.parametrize("expr", ["M.linalg.matrix_power(M.ones(2, 2, dtype=M.int64), 3)", "M.trace(M.ones(2, 3, dtype=M.int64))",
+@pytest.mark.parametrize("expr", ["M.linalg.matrix_power(M.ones(2, 2, dtype=M.int64), 3)",
+                                  "M.trace(M.ones(2, 3, dtype=M.int64))",
                                   "M.linalg.matrix_power(M.ones(2, 2, dtype=M.int64), 0)",
                                   "M.vdot(M.arange(3), M.arange(3))", "M.outer(M.arange(3), M.arange(2))",
                                   "M.linalg.det(M.zeros(0, 2, 2))", "M.linalg.inv(M.zeros(0, 2, 2))",
                                   "M.linalg.eigvalsh(M.zeros(2, 0, 0))", "M.linalg.svdvals(M.zeros(2, 0, 3))",
-                                  "M.linalg.pinv(M.zeros(0, 2))", "M.kron(M.arange(3), M.arange(2))", "M.linalg.pinv(M.zeros(2, 3, 0))"])
+                                  "M.linalg.pinv(M.zeros(0, 2))", "M.kron(M.arange(3), M.arange(2))",
+                                  "M.linalg.pinv(M.zeros(2, 3, 0))"])
 def test_integer_and_empty_inputs_as_pytorch(expr):
     want = eval(expr, {"M": torch})
     got = eval(expr, {"M": tape})
@@ -273,3 +277,10 @@ def test_an_output_no_gradient_reached_passes_zeros(dtype):
     vals.sum().backward(retain_graph=True)
     # d(sum of eigenvalues)/dA = I, symmetrized by A = x + x^T: 2 I
     np.testing.assert_allclose(x.grad.numpy(), 2 * np.eye(3), atol=1e-5)
+
+
+def test_a_missing_linalg_name_says_it_is_not_supported_yet():
+    with pytest.raises(AttributeError, match="tape.linalg.lu is not supported yet"):
+        tape.linalg.lu
+    with pytest.raises(AttributeError, match="module 'tape.linalg' has no attribute 'lux'"):
+        tape.linalg.lux
