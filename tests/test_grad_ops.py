@@ -355,6 +355,12 @@ def _ramped(M, x):
     return x + M.tensor(2.0 + 4.0 * np.arange(m * n).reshape(m, n), dtype=x.dtype)
 
 
+def _reduced(u, s, vh):
+    """The parts of full SVD factors that are unique (the rest completes a basis at LAPACK's choice)."""
+    k = s.shape[-1]
+    return u[..., :k], s, vh[..., :k, :]
+
+
 def _signless(outs):
     """Squares of eigen/singular vectors (and values), of QR's factors: their signs are LAPACK's
     choice, which can flip under a finite-difference step."""
@@ -731,8 +737,8 @@ OPS: dict[str, Op] = {
     "linalg_eigvalsh": Op(lambda M, x: M.linalg.eigvalsh(_gapped(M, x)), la_matrices(), True),
     "linalg_svd": Op(lambda M, x: _signless(M.linalg.svd(_gapped(M, x), full_matrices=False)),
                      la_matrices(square=False), True),
-    "linalg_svd_full": Op(lambda M, x: (lambda u, s, vh: _signless((u[..., :s.shape[-1]], s, vh[..., :s.shape[-1], :])))(
-        *M.linalg.svd(_gapped(M, x))), la_matrices(square=False), True),
+    "linalg_svd_full": Op(lambda M, x: _signless(_reduced(*M.linalg.svd(_gapped(M, x)))), la_matrices(square=False),
+                          True),
     "linalg_svdvals": Op(lambda M, x: M.linalg.svdvals(_gapped(M, x)), la_matrices(square=False), True),
     "svd_old_method": Op(lambda M, x: _signless(_gapped(M, x).svd()), la_matrices(square=False), True),
     "linalg_matrix_norm_nuc": Op(lambda M, x: M.linalg.matrix_norm(_gapped(M, x), "nuc"),
