@@ -781,7 +781,7 @@ OPS: dict[str, Op] = {
     "ger_method": Op(lambda M, x, y: x.ger(y), _vectors(), True),
     "linalg_cross": Op(lambda M, x, y: M.linalg.cross(x.movedim(0, -1), y.movedim(0, -1)), _vectors(batch=True),
                        True),
-    "cross_dim0_broadcast": Op(lambda M, x, y: M.cross(x, y[:, :1] if y.dim() > 1 else y, dim=0),
+    "cross_dim0_broadcast": Op(lambda M, x, y: M.cross(x, y.sum(1, keepdim=True) if y.dim() > 1 else y, dim=0),
                                _vectors(batch=True), True),
     "bmm": Op(lambda M, x, y: M.bmm(x.reshape(1, *x.shape), y.reshape(1, *y.shape)), matmul_inputs("mm"), True),
     "bmm_method": Op(lambda M, x, y: M.stack([x, x * 2]).bmm(M.stack([y, -y])), matmul_inputs("mm"), True),
