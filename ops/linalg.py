@@ -10,14 +10,20 @@ The front ends (``matmul``/``@``, ``mm``, ``mv``, ``dot``) are at the end of the
 """
 from __future__ import annotations
 
+import warnings
+from typing import Optional
+
 import numpy as np
 from numba import njit
 
-from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
-from ._args import broadcast_pair
+from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
+from ._args import broadcast_pair, wrap_dim
 from ._index import dims
+from ._rule import rule_adjoint
 from ._spec import CROSS, LINALG, PYTHON, R_A, R_B, R_OFF, R_SHP, X0, X1, Op, public, public_function, register
+from .decomp import inv
 from .elementwise import check_operand
+from .join import stack, where
 from .shape import V_SQUEEZE_DIMS, V_UNSAFE, V_UNSQUEEZE, V_VIEW, viewed
 
 MATMUL = LINALG.start
@@ -367,3 +373,323 @@ def dot(self, other: Tensor) -> Tensor:
     if self.dim() != 1 or other.dim() != 1:
         raise RuntimeError(f"1D tensors expected, but got {self.dim()}D and {other.dim()}D tensors")
     return matmul(self, other)
+
+
+# --- products built on the ones above, and the product rows with a rule of their own ----------
+TRACE, VDOT, CROSS_PRODUCT = PYTHON.start + 50, PYTHON.start + 51, PYTHON.start + 52
+
+
+def _trace_vjp(g, xs, y, r):
+    m, n = r.in_shapes[0]
+    return (g * plain(np.eye(m, n, dtype=xs[0]._dtype.np), xs[0]._dtype),)
+
+
+def _cross_vjp(g, xs, y, r):
+    a, b = xs
+    return _cross_values(b, g, r.ia), _cross_values(g, a, r.ia)
+
+
+register(Op(TRACE, "trace", "TraceBackward0", 0, _trace_vjp, py_adjoint=rule_adjoint))
+register(Op(VDOT, "vdot", "VdotBackward0", X0 | X1 | CROSS, lambda g, x, y, r: (g * x[1], g * x[0]),
+            py_adjoint=rule_adjoint, arity=2))
+register(Op(CROSS_PRODUCT, "linalg_cross", "LinalgCrossBackward0", X0 | X1 | CROSS, _cross_vjp,
+            py_adjoint=rule_adjoint, arity=2))
+
+
+def _product_dtypes(name: str, a: Tensor, b: Tensor) -> None:
+    if a._dtype is not b._dtype:
+        raise RuntimeError(f"{name} input tensors must have the same dtype, but got {D.legacy_name(a._dtype)} "
+                           f"and {D.legacy_name(b._dtype)}")
+
+
+def _record_two(code: int, y: np.ndarray, a: Tensor, b: Optional[Tensor], ia: int = 0) -> Tensor:
+    dt = a._dtype
+    y = np.require(y, dt.np, "C")
+    if state.grad and dt.is_floating_point and (a._rg or (b is not None and b._rg)):
+        return emit(code, y, dt, a, b, ia=ia)
+    return plain(y, dt)
+
+
+@public("trace")
+def trace(self) -> Tensor:
+    """The sum of the main diagonal of a matrix."""
+    if self.dim() != 2:
+        raise RuntimeError("trace: expected a matrix, but got tensor with dim " + str(self.dim()))
+    v = self._value()
+    y = np.trace(v) if self._dtype.is_floating_point else np.trace(v).astype(np.int64)
+    if not self._dtype.is_floating_point:
+        return plain(np.asarray(y, np.int64), D.int64)
+    return _record_two(TRACE, np.asarray(y), self, None)
+
+
+@public("vdot")
+def vdot(self, other: Tensor) -> Tensor:
+    """The dot product of two 1-D tensors (the first conjugated: the same for real tensors)."""
+    if self.dim() != 1 or other.dim() != 1:
+        raise RuntimeError(f"1D tensors expected, but got {self.dim()}D and {other.dim()}D tensors")
+    if self._dtype is not other._dtype:
+        raise RuntimeError(f"vdot : expected both vectors to have same dtype, but found "
+                           f"{D.legacy_name(self._dtype)} and {D.legacy_name(other._dtype)}")
+    if self._shape[0] != other._shape[0]:
+        n, m = self._shape[0], other._shape[0]
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have the same number "
+                           f"of elements, but got {n} and {m} elements respectively")
+    return _record_two(VDOT, np.asarray(np.dot(self._value(), other._value())), self, other)
+
+
+@public("outer", "ger")
+def outer(self, vec2: Tensor) -> Tensor:
+    """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
+    if self.dim() != 1 or vec2.dim() != 1:
+        raise RuntimeError(f"outer: Expected 1-D argument self, but got {self.dim()}-D"
+                           if self.dim() != 1 else f"outer: Expected 1-D argument vec2, but got {vec2.dim()}-D")
+    # As PyTorch: a column view of self times vec2 (MulBackward0 over a ViewBackward0).
+    return viewed(self, (self._shape[0], 1), V_VIEW) * vec2
+
+
+def _cross_values(a: Tensor, b: Tensor, d: int) -> Tensor:
+    """``a x b`` along dim ``d`` of equal-shaped operands, in tape ops (the rule's own form)."""
+    a0, a1, a2 = a.unbind(d)
+    b0, b1, b2 = b.unbind(d)
+    return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
+
+
+def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
+    """The cross product of 3-vectors along ``dim`` (batch dims broadcast)."""
+    if input.dim() != other.dim():
+        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+    shape = broadcast_pair(input._shape, other._shape)
+    d = wrap_dim(dim, len(shape))
+    if input._shape[d] != 3 or other._shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input._shape[d]} and "
+                           f"{other._shape[d]}")
+    dt = D.result_type(input, other)
+    a = input if input._dtype is dt else input.to(dt)
+    b = other if other._dtype is dt else other.to(dt)
+    y = np.cross(np.broadcast_to(a._value(), shape), np.broadcast_to(b._value(), shape), axis=d)
+    return _record_two(CROSS_PRODUCT, np.asarray(y, dt.np), a, b, ia=d)
+
+
+cross = linalg_cross
+
+
+@public("cross")
+def cross_method(self, other: Tensor, dim: Optional[int] = None) -> Tensor:
+    """The cross product of 3-vectors along ``dim`` (the first dim of size 3 when not given, with
+    PyTorch's deprecation warning)."""
+    if dim is None:
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\nPlease either pass the dim "
+                      "explicitly or simply use torch.linalg.cross.\nThe default value of dim will change to agree "
+                      "with that of linalg.cross in a future release.", UserWarning, stacklevel=3)
+        shape = broadcast_pair(self._shape, other._shape)
+        dim = next((k for k, s in enumerate(shape) if s == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    return linalg_cross(self, other, dim=dim)
+
+
+@public("bmm")
+def bmm(self, mat2: Tensor) -> Tensor:
+    """Batched product of two 3-D tensors with the same batch size."""
+    if self.dim() != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if mat2.dim() != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    (b, n, m), (b2, m2, p) = self._shape, mat2._shape
+    if b2 != b or m2 != m:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {m}] but got: "
+                           f"[{b2}, {m2}].")
+    return matmul(self, mat2)
+
+
+def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
+    """The dot product of vectors along ``dim`` (batch dims broadcast): ``(x * y).sum(dim)``."""
+    if x._dtype is not y._dtype:
+        raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
+                           f"{D.legacy_name(x._dtype)} and y of type {D.legacy_name(y._dtype)} instead")
+    return (x * y).sum(dim)
+
+
+def _chain_order(dims: list) -> list:
+    """PyTorch's multi_dot order: ``split[i][j]`` is where the cheapest product of matrices i..j
+    splits (the textbook matrix-chain dynamic program)."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = None
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j] = c
+                    split[i][j] = k
+    return split
+
+
+def _multiply(ms: list, split: list, i: int, j: int) -> Tensor:
+    if i == j:
+        return ms[i]
+    k = split[i][j]
+    return matmul(_multiply(ms, split, i, k), _multiply(ms, split, k + 1, j))
+
+
+_C_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "int16": "short int",
+            "int8": "signed char", "uint8": "unsigned char", "bool": "bool", "float16": "c10::Half"}
+
+
+def multi_dot(tensors: list) -> Tensor:
+    """The product of two or more matrices in the cheapest order (the first and last may be
+    vectors)."""
+    n = len(tensors)
+    if n < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {n}")
+    first, last = tensors[0].dim(), tensors[-1].dim()
+    if first not in (1, 2):
+        raise RuntimeError(f"multi_dot(): the first tensor must be 1D or 2D but got {first}D")
+    if last not in (1, 2):
+        raise RuntimeError(f"multi_dot(): the last tensor must be 1D or 2D but got {last}D")
+    for k in range(1, n - 1):
+        if tensors[k].dim() != 2:
+            raise RuntimeError(f"multi_dot(): tensor {k} must be 2D but got {tensors[k].dim()}D")
+    dt = tensors[0]._dtype
+    for k, t in enumerate(tensors[1:], 1):
+        if t._dtype is not dt:
+            raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
+                               f"{_C_NAMES.get(dt.name, dt.name)} and tensor {k} "
+                               f"{_C_NAMES.get(t._dtype.name, t._dtype.name)}")
+    ms = list(tensors)
+    if first == 1:
+        ms[0] = ms[0].unsqueeze(0)
+    if last == 1:
+        ms[-1] = ms[-1].unsqueeze(1)
+    for k in range(n - 1):
+        if ms[k]._shape[1] != ms[k + 1]._shape[0]:
+            raise RuntimeError(f"multi_dot(): tensors {k} and {k + 1} with shapes {list(tensors[k]._shape)} and "
+                               f"{list(tensors[k + 1]._shape)} cannot be multiplied")
+    if n == 2:
+        y = matmul(ms[0], ms[1])
+    else:
+        y = _multiply(ms, _chain_order([m._shape[0] for m in ms] + [ms[-1]._shape[1]]), 0, n - 1)
+    shape = (() if first == 1 else y._shape[:1]) + (() if last == 1 else y._shape[1:])
+    return viewed(y, shape, V_VIEW)
+
+
+@public_function("chain_matmul")
+def chain_matmul(*matrices: Tensor) -> Tensor:
+    """The product of two or more matrices in the cheapest order (deprecated:
+    ``tape.linalg.multi_dot``)."""
+    warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
+                  "torch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than "
+                  "multiple parameters.", UserWarning, stacklevel=2)
+    if len(matrices) == 1:
+        return matrices[0].clone()
+    for k, m in enumerate(matrices):
+        if m.dim() != 2:
+            raise RuntimeError(f"chain_matmul(): tensor {k} must be 2D but got {m.dim()}D")
+    return multi_dot(list(matrices))
+
+
+@public("matrix_power")
+def matrix_power(self, n: int) -> Tensor:
+    """The ``n``-th power of a square matrix (of each matrix of a batch); negative powers of the
+    inverse."""
+    if self.dim() < 2:
+        raise RuntimeError(f"linalg.matrix_power: The input tensor A must have at least 2 dimensions.")
+    if self._shape[-1] != self._shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
+                           f"{self._shape[-2]} by {self._shape[-1]} matrices")
+    a = self
+    if n == 0:
+        # (PyTorch copies the identity into a clone: no gradient reaches the input)
+        eye = np.broadcast_to(np.eye(self._shape[-1], dtype=self._dtype.np), self._shape)
+        return where(plain(np.ones(self._shape, bool), D.bool_), plain(np.ascontiguousarray(eye), self._dtype),
+                     a.clone())
+    if n == 1:
+        return a.clone()
+    if n < 0:
+        a = inv(a)
+        n = -n
+        if n == 1:
+            return a
+    if n == 2:
+        return matmul(a, a)
+    if n == 3:
+        return matmul(matmul(a, a), a)
+    z = result = None
+    while n > 0:
+        bit = n % 2
+        n //= 2
+        z = a if z is None else matmul(z, z)
+        if bit:
+            result = z if result is None else matmul(result, z)
+    return result
+
+
+@public("kron")
+def kron(self, other: Tensor) -> Tensor:
+    """The Kronecker product: every element of ``self`` times the whole of ``other`` (the shorter
+    shape padded with leading 1s)."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"kron(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+    nd = max(self.dim(), other.dim())
+    sa = (1,) * (nd - self.dim()) + self._shape
+    sb = (1,) * (nd - other.dim()) + other._shape
+    # As PyTorch: both interleaved with 1s by an unsafe view, multiplied, and viewed back.
+    a = viewed(self.contiguous(), tuple(d for s in sa for d in (s, 1)), V_UNSAFE)
+    b = viewed(other.contiguous(), tuple(d for s in sb for d in (1, s)), V_UNSAFE)
+    return viewed(a * b, tuple(x * y for x, y in zip(sa, sb)), V_UNSAFE)
+
+
+def _contract(a: Tensor, b: Tensor, da: list, db: list) -> Tensor:
+    """PyTorch's tensordot: ``a`` permuted to (free, summed) and ``b`` to (summed, free), both
+    reshaped to matrices, one product, reshaped to the free dims."""
+    fa = [d for d in range(a.dim()) if d not in da]
+    fb = [d for d in range(b.dim()) if d not in db]
+    size = 1
+    for d in da:
+        size *= a._shape[d]
+    ma = a.permute(fa + da)
+    mb = b.permute(db + fb)
+    free_a = tuple(a._shape[d] for d in fa)
+    free_b = tuple(b._shape[d] for d in fb)
+    if not fa and not fb and len(da) == 1:
+        return dot(ma, mb).reshape(())
+    rows = int(np.prod(free_a, dtype=np.int64))
+    cols = int(np.prod(free_b, dtype=np.int64))
+    return mm(ma.reshape(rows, size), mb.reshape(size, cols)).reshape(free_a + free_b)
+
+
+@public_function("tensordot")
+def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+    """The sum of products over ``dims``: the last ``dims`` dims of ``a`` with the first ``dims`` of
+    ``b``, or the dims listed in a pair ``(dims_a, dims_b)``."""
+    if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > min(a.dim(), b.dim()):
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        given_a, given_b = list(range(-dims, 0)), list(range(dims))
+    else:
+        given_a, given_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+        if len(given_a) != len(given_b):
+            raise RuntimeError("both dimension lists should have same length")
+    da = [wrap_dim(d, a.dim()) for d in given_a]
+    db = [wrap_dim(d, b.dim()) for d in given_b]
+    for x, y, gx, gy in zip(da, db, given_a, given_b):
+        if a._shape[x] != b._shape[y]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a._shape[x]} in dim {gx} "
+                               f"and second has size {b._shape[y]} in dim {gy}")
+    return _contract(a, b, da, db)
+
+
+@public("inner")
+def inner(self, other: Tensor) -> Tensor:
+    """The sum of products over the last dim of both tensors (a product with a 0-d tensor)."""
+    if self.dim() == 0 or other.dim() == 0:
+        return self * other
+    if self._shape[-1] != other._shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
+                           f"{list(self._shape)} and {list(other._shape)}")
+    return _contract(self, other, [self.dim() - 1], [other.dim() - 1])

@@ -392,8 +392,11 @@ def norm(self, p: Union[float, str, None] = "fro", dim: Dims = None, keepdim: bo
     if p is None or p == "fro":
         p = 2
     elif p == "nuc":
-        raise RuntimeError("norm(p='nuc') is not supported yet: the nuclear norm needs an SVD, which tape "
-                           "does not have yet (README, 'Not yet')")
+        from .decomp import matrix_norm     # (decomp is above this family: its rules use these norms)
+        dims = tuple(range(len(self._shape))) if dim is None else ((dim,) if isinstance(dim, int) else tuple(dim))
+        if len(dims) != 2:
+            raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(str(d) for d in dims)}")
+        return matrix_norm(self, "nuc", dims, keepdim, dtype=dtype)
     elif isinstance(p, str):
         raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
     return vector_norm(self, p, dim, keepdim, dtype=dtype)

@@ -101,21 +101,23 @@ __all__ = [
     "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne", "lt", "le", "gt", "ge",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or",
     "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf",
-    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere",
-    "softmax", "log_softmax", "logsumexp", "max", "min", "amax", "amin", "argmax", "argmin",
-    "aminmax", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
-    "transpose", "t", "index_select", "gather", "take", "take_along_dim", "masked_select",
-    "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
-    "put", "masked_scatter", "scatter_reduce", "cat", "concat", "concatenate", "stack", "where",
-    "unbind", "meshgrid", "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint",
-    "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d",
-    "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag",
-    "tril", "triu", "tile", "repeat_interleave", "matmul", "mm", "mv", "dot", "sum", "mean",
-    "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax",
-    "cummin", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit",
-    "hstack", "vstack", "row_stack", "dstack", "column_stack", "prod", "var", "std", "var_mean",
-    "std_mean", "nansum", "nanmean", "norm", "dist", "rand_like", "randn_like", "randint_like",
-    "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace",
+    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere", "cat",
+    "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "softmax", "log_softmax",
+    "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist",
+    "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "pinverse", "max", "min", "amax",
+    "amin", "argmax", "argmin", "aminmax", "reshape", "unsqueeze", "squeeze", "flatten",
+    "broadcast_shapes", "select", "transpose", "t", "index_select", "gather", "take",
+    "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
+    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "permute",
+    "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
+    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
+    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
+    "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul",
+    "matrix_power", "kron", "tensordot", "inner", "sum", "mean", "cumsum", "cumprod", "sort",
+    "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "split",
+    "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack",
+    "row_stack", "dstack", "column_stack", "rand_like", "randn_like", "randint_like", "normal",
+    "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace",
 ]
 
 
@@ -233,6 +235,9 @@ def bitwise_or(input: Union[Tensor, Number], other: Operand) -> Tensor:
 def bitwise_xor(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
 
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched product of two 3-D tensors with the same batch size."""
+
 def broadcast_shapes(*shapes: Shape) -> Size:
     """Return the shape that tensors of the given shapes broadcast to (ints count as 1-D shapes)."""
 
@@ -254,6 +259,13 @@ def ceil(input: Tensor) -> Tensor:
 
 def celu(input: Tensor, alpha: builtins.float = ...) -> Tensor:
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` for each element."""
+
+def chain_matmul(*matrices: Tensor) -> Tensor:
+    """The product of two or more matrices in the cheapest order (deprecated:
+    ``tape.linalg.multi_dot``)."""
+
+def cholesky(input: Tensor, upper: builtins.bool = ...) -> Tensor:
+    """The Cholesky factor (deprecated: ``tape.linalg.cholesky``; warns once, as PyTorch)."""
 
 def chunk(input: Tensor, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
     """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
@@ -295,6 +307,10 @@ def cosh(input: Tensor) -> Tensor:
 def count_nonzero(input: Tensor, dim=...) -> Tensor:
     """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
 
+def cross(input: Tensor, other: Tensor, dim: Optional[builtins.int] = ...) -> Tensor:
+    """The cross product of 3-vectors along ``dim`` (the first dim of size 3 when not given, with
+    PyTorch's deprecation warning)."""
+
 def cummax(input: Tensor, dim: builtins.int) -> Any:
     """Running maxima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
 
@@ -309,6 +325,9 @@ def cumsum(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) -
 
 def deg2rad(input: Tensor) -> Tensor:
     """Each element converted from degrees to radians."""
+
+def det(input: Tensor) -> Tensor:
+    """The determinant of a square matrix (of each matrix of a batch): ``tape.linalg.det``."""
 
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
@@ -400,6 +419,9 @@ def gather(input: Tensor, dim: builtins.int, index: Tensor, *, sparse_grad: buil
 def ge(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
 
+def ger(input: Tensor, vec2: Tensor) -> Tensor:
+    """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
+
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
 
@@ -431,6 +453,12 @@ def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
     """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
     int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
 
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """The sum of products over the last dim of both tensors (a product with a 0-d tensor)."""
+
+def inverse(input: Tensor) -> Tensor:
+    """The inverse of a square matrix (of each matrix of a batch): ``tape.linalg.inv``."""
+
 def isclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
     """Whether each element of ``self`` is close to ``other``'s:
     ``|self - other| <= atol + rtol * |other|`` (equal infinities count as close)."""
@@ -452,6 +480,10 @@ def isposinf(input: Tensor) -> Tensor:
 
 def isreal(input: Tensor) -> Tensor:
     """Whether each element is real-valued (always, for tape's real dtypes)."""
+
+def kron(input: Tensor, other: Tensor) -> Tensor:
+    """The Kronecker product: every element of ``self`` times the whole of ``other`` (the shorter
+    shape padded with leading 1s)."""
 
 def kthvalue(input: Tensor, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
     """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
@@ -479,6 +511,10 @@ def logaddexp(input: Tensor, other: Tensor) -> Tensor:
 
 def logaddexp2(input: Tensor, other: Tensor) -> Tensor:
     """``log2(2 ** self + 2 ** other)``, without overflow in between."""
+
+def logdet(input: Tensor) -> Tensor:
+    """The log of the determinant: nan for a negative determinant (PyTorch's ``where`` over
+    slogdet)."""
 
 def logical_and(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise logical AND (nonzero counts as True)."""
@@ -518,6 +554,10 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
+
+def matrix_power(input: Tensor, n: builtins.int) -> Tensor:
+    """The ``n``-th power of a square matrix (of each matrix of a batch); negative powers of the
+    inverse."""
 
 def max(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
     """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
@@ -606,9 +646,16 @@ def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dty
     ``normal(mean, std, size)`` with numbers.  A ``mean``/``std`` tensor that requires grad gets the
     reparametrized gradient (``mean + std * noise``)."""
 
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
+
 def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
+
+def pinverse(input: Tensor, rcond: builtins.float = ...) -> Tensor:
+    """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
+    (``tape.linalg.pinv``)."""
 
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
@@ -705,6 +752,9 @@ def sin(input: Tensor) -> Tensor:
 def sinh(input: Tensor) -> Tensor:
     """The hyperbolic sine of each element."""
 
+def slogdet(input: Tensor) -> builtins.tuple:
+    """``(sign, logabsdet)`` of the determinant: ``tape.linalg.slogdet``."""
+
 def softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
     """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
 
@@ -745,6 +795,10 @@ def subtract(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ..
 def sum(input: Tensor, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """Sum of all elements, or over ``dim`` (an int or a tuple of ints)."""
 
+def svd(input: Tensor, some: builtins.bool = ..., compute_uv: builtins.bool = ...) -> builtins.tuple:
+    """``(U, S, V)`` with ``A = U diag(S) V^T`` (the deprecated form: ``V``, not ``Vh``); reduced
+    factors unless ``some=False``; zero-filled factors with ``compute_uv=False``."""
+
 def swapaxes(input: Tensor, axis0: builtins.int, axis1: builtins.int) -> Tensor:
     """``transpose(axis0, axis1)`` (NumPy's name)."""
 
@@ -772,12 +826,19 @@ def tensor_split(input: Tensor, indices_or_sections=..., dim: builtins.int = ...
     """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
     ones one larger), or at the listed ``indices`` (views)."""
 
+def tensordot(a: Tensor, b: Tensor, dims=...) -> Tensor:
+    """The sum of products over ``dims``: the last ``dims`` dims of ``a`` with the first ``dims`` of
+    ``b``, or the dims listed in a pair ``(dims_a, dims_b)``."""
+
 def tile(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
     padded with ones in front (``repeat`` otherwise)."""
 
 def topk(input: Tensor, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
     """The ``k`` largest (smallest) elements along ``dim`` and their indices, as a named tuple."""
+
+def trace(input: Tensor) -> Tensor:
+    """The sum of the main diagonal of a matrix."""
 
 def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """Swap two dimensions."""
@@ -817,6 +878,9 @@ def var(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ...,
 
 def var_mean(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> builtins.tuple:
     """``(var, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
+
+def vdot(input: Tensor, other: Tensor) -> Tensor:
+    """The dot product of two 1-D tensors (the first conjugated: the same for real tensors)."""
 
 def vsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
     """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""

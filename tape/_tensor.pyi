@@ -220,6 +220,8 @@ class Tensor:
         """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
     def bitwise_xor_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.bitwise_xor`."""
+    def bmm(self, mat2: Tensor) -> Tensor:
+        """Batched product of two 3-D tensors with the same batch size."""
     def bool(self) -> Tensor:
         """``self.to(tape.bool)``."""
     def broadcast_to(self, *size: builtins.int, **kwargs: Any) -> Tensor:
@@ -230,6 +232,8 @@ class Tensor:
         """The smallest integer not below each element (integers are copied)."""
     def ceil_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.ceil`."""
+    def cholesky(self, upper: builtins.bool = ...) -> Tensor:
+        """The Cholesky factor (deprecated: ``tape.linalg.cholesky``; warns once, as PyTorch)."""
     def chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
         """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
         smaller; views)."""
@@ -268,6 +272,9 @@ class Tensor:
     def count_nonzero(self, dim=...) -> Tensor:
         """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
     def cpu(self) -> Tensor: ...
+    def cross(self, other: Tensor, dim: Optional[builtins.int] = ...) -> Tensor:
+        """The cross product of 3-vectors along ``dim`` (the first dim of size 3 when not given, with
+        PyTorch's deprecation warning)."""
     def cuda(self, device=..., non_blocking: builtins.bool = ..., memory_format=...) -> Tensor:
         """Raises: tape computes on the CPU (PyTorch's CPU build raises the same error)."""
     def cummax(self, dim: builtins.int) -> Any:
@@ -290,6 +297,8 @@ class Tensor:
         """Each element converted from degrees to radians."""
     def deg2rad_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.deg2rad`."""
+    def det(self) -> Tensor:
+        """The determinant of a square matrix (of each matrix of a batch): ``tape.linalg.det``."""
     def detach(self) -> Tensor:
         """A new tensor sharing storage, detached from the graph (a leaf)."""
     def detach_(self) -> Tensor:
@@ -402,6 +411,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.ge`."""
     def geometric_(self, p: builtins.float, *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with geometric samples (trials until the first success, ``p`` each)."""
+    def ger(self, vec2: Tensor) -> Tensor:
+        """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
     def get_device(self) -> builtins.int:
         """-1: the tensor is on the CPU."""
     @property
@@ -445,8 +456,12 @@ class Tensor:
     def index_select(self, dim: builtins.int, index: Tensor) -> Tensor:
         """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
         int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
+    def inner(self, other: Tensor) -> Tensor:
+        """The sum of products over the last dim of both tensors (a product with a 0-d tensor)."""
     def int(self) -> Tensor:
         """``self.to(tape.int32)``."""
+    def inverse(self) -> Tensor:
+        """The inverse of a square matrix (of each matrix of a batch): ``tape.linalg.inv``."""
     def is_contiguous(self, memory_format=...) -> builtins.bool:
         """Whether the elements are laid out in row-major order without gaps (a transpose or an
         expand is not; ``contiguous()`` makes a copy that is)."""
@@ -476,6 +491,9 @@ class Tensor:
     @property
     def itemsize(self) -> builtins.int:
         """Bytes per element."""
+    def kron(self, other: Tensor) -> Tensor:
+        """The Kronecker product: every element of ``self`` times the whole of ``other`` (the shorter
+        shape padded with leading 1s)."""
     def kthvalue(self, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
         """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
     def le(self, other: Operand) -> Tensor:
@@ -506,6 +524,9 @@ class Tensor:
         """``log(exp(self) + exp(other))``, without overflow in between."""
     def logaddexp2(self, other: Tensor) -> Tensor:
         """``log2(2 ** self + 2 ** other)``, without overflow in between."""
+    def logdet(self) -> Tensor:
+        """The log of the determinant: nan for a negative determinant (PyTorch's ``where`` over
+        slogdet)."""
     def logical_and(self, other: Tensor) -> Tensor:
         """Elementwise logical AND (nonzero counts as True)."""
     def logical_and_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -555,6 +576,9 @@ class Tensor:
         """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
     def matmul(self, other: Tensor) -> Tensor:
         """Matrix product with ``other`` (dot, matrix-vector, matrix-matrix, batched)."""
+    def matrix_power(self, n: builtins.int) -> Tensor:
+        """The ``n``-th power of a square matrix (of each matrix of a batch); negative powers of the
+        inverse."""
     def max(self, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
         """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
         element of each slice along ``dim`` and its (first) index; with a tensor, ``maximum``."""
@@ -643,9 +667,14 @@ class Tensor:
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """The value as a numpy array sharing storage with the tensor."""
+    def outer(self, vec2: Tensor) -> Tensor:
+        """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
     def permute(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
         """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
         of the input (a view)."""
+    def pinverse(self, rcond: builtins.float = ...) -> Tensor:
+        """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
+        (``tape.linalg.pinv``)."""
     def pow(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
     def pow_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -760,6 +789,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.sinh`."""
     def size(self, dim: Optional[builtins.int] = ...) -> Any:
         """Return the size of the tensor, or of dimension ``dim``."""
+    def slogdet(self) -> builtins.tuple:
+        """``(sign, logabsdet)`` of the determinant: ``tape.linalg.slogdet``."""
     def softmax(self, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
         """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
     def sort(self, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: Optional[builtins.bool] = ...) -> Any:
@@ -794,6 +825,9 @@ class Tensor:
         """In-place version of :meth:`Tensor.subtract`."""
     def sum(self, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """Sum of all elements, or over ``dim`` (an int or a tuple of ints)."""
+    def svd(self, some: builtins.bool = ..., compute_uv: builtins.bool = ...) -> builtins.tuple:
+        """``(U, S, V)`` with ``A = U diag(S) V^T`` (the deprecated form: ``V``, not ``Vh``); reduced
+        factors unless ``some=False``; zero-filled factors with ``compute_uv=False``."""
     def swapaxes(self, axis0: builtins.int, axis1: builtins.int) -> Tensor:
         """``transpose(axis0, axis1)`` (NumPy's name)."""
     def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
@@ -826,6 +860,8 @@ class Tensor:
     def tolist(self) -> Union[builtins.list, Number]: ...
     def topk(self, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
         """The ``k`` largest (smallest) elements along ``dim`` and their indices, as a named tuple."""
+    def trace(self) -> Tensor:
+        """The sum of the main diagonal of a matrix."""
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """Swap two dimensions."""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
@@ -865,6 +901,8 @@ class Tensor:
     def var(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
         """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;
         ``unbiased=False`` is correction 0)."""
+    def vdot(self, other: Tensor) -> Tensor:
+        """The dot product of two 1-D tensors (the first conjugated: the same for real tensors)."""
     def view(self, *shape: Shape) -> Tensor:
         """The same data with a new shape (one dimension may be -1), sharing its storage: the
         layout must allow it without a copy (else use ``reshape``)."""

@@ -1,7 +1,26 @@
-"""``tape.linalg``: PyTorch's linear-algebra namespace (so far the vector norm; the matrix
-functions and norms that need a decomposition are listed as not yet in the README)."""
+"""``tape.linalg``: PyTorch's ``torch.linalg`` functions (matrix products, norms, decompositions
+and the solvers built on them); the ops themselves are in ``ops/linalg.py``, ``ops/decomp.py``
+and ``ops/stats.py``."""
 from __future__ import annotations
 
+from ._pytorch_names import missing
+from .ops.decomp import (LinAlgError, cholesky, det, eigh, eigvalsh, inv, matrix_norm, pinv, qr, slogdet, solve,
+                         solve_triangular, svd, svdvals)
+from .ops.decomp import linalg_norm as norm
+from .ops.linalg import cross, matmul, matrix_power, multi_dot, vecdot
 from .ops.stats import vector_norm
 
-__all__ = ["vector_norm"]
+__all__ = ["LinAlgError", "cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matmul", "matrix_norm",
+           "matrix_power", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd",
+           "svdvals", "vecdot", "vector_norm"]
+
+# torch.linalg's names that tape does not have yet: using one says so (not a bare AttributeError).
+_TORCH_LINALG = frozenset(
+    "cholesky_ex cond diagonal eig eigvals householder_product inv_ex ldl_factor ldl_factor_ex ldl_solve lstsq lu "
+    "lu_factor lu_factor_ex lu_solve matrix_exp matrix_rank solve_ex tensorinv tensorsolve vander".split())
+
+
+def __getattr__(name: str):
+    if name in _TORCH_LINALG:
+        raise missing("tape.linalg", name, _TORCH_LINALG, "torch.linalg")
+    raise AttributeError(f"module 'tape.linalg' has no attribute '{name}'")

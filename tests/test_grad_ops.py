@@ -318,6 +318,99 @@ def _paired(second, min_dims: int = 1, d: Dom = REAL):
     return shapes(min_dims).flatmap(lambda s: st.tuples(array(s, d), array(second(s), d)))
 
 
+# ---- linalg: strategies and well-conditioned inputs built inside the op functions
+LA = dom((-1.0, 1.0), edges=(0.0, 1.0, -1.0, 0.5))
+
+
+def la_matrices(count: int = 1, square: bool = True, rhs: str = "", max_batch: int = 1):
+    """``count`` matrices (a batch of 0 or 1 dims, sides 1..3, |entries| <= 1) of one shape, and a
+    right-hand side: ``"mat"`` (n x k), ``"vec"`` (n), ``"right"`` (k x n), ``"bcast"`` (n x k,
+    unbatched)."""
+    side = st.integers(1, 3)
+    batch = hnp.array_shapes(min_dims=0, max_dims=max_batch, min_side=0, max_side=2)
+
+    def build(t):
+        b, m, n, k = t
+        shape = b + ((n, n) if square else (m, n))
+        shapes_ = [shape] * count
+        shapes_ += {"": [], "mat": [b + (n, k)], "vec": [b + (n,)], "right": [b + (k, n)],
+                    "bcast": [(n, k)]}[rhs]
+        return st.tuples(*(array(s, LA) for s in shapes_))
+
+    return st.tuples(batch, side, side, side).flatmap(build)
+
+
+def _eye(M, x, scale=1.0):
+    n = x.shape[-1]
+    return M.eye(n, dtype=x.dtype) * scale
+
+
+def _spd(M, x):
+    """x x^T + n I: symmetric positive definite, condition number at most n + 1."""
+    return x @ x.mT + _eye(M, x, x.shape[-1])
+
+
+def _shifted(M, x):
+    """x + (n + 1) I: diagonally dominant (|entries| <= 1), far from singular."""
+    return x + _eye(M, x, x.shape[-1] + 1.0)
+
+
+def _gapped(M, x):
+    """x (+ x^T when square) plus a diagonal 10, 20, 30 ...: eigen/singular values at least ~2
+    apart and away from 0 (the rules divide by their gaps)."""
+    m, n = x.shape[-2:]
+    steps = np.zeros((m, n))
+    k = min(m, n)
+    steps[range(k), range(k)] = 10.0 * np.arange(1, k + 1)
+    base = x + x.mT if m == n else x
+    return base + M.tensor(steps, dtype=x.dtype)
+
+
+def _ramped(M, x):
+    """x + 2 + 4 * (0, 1, 2 ...) in row-major order: positive, with distinct row and column sums
+    (no kink of abs, no tie of the induced 1 and inf norms)."""
+    m, n = x.shape[-2:]
+    return x + M.tensor(2.0 + 4.0 * np.arange(m * n).reshape(m, n), dtype=x.dtype)
+
+
+def _reduced(u, s, vh):
+    """The parts of full SVD factors that are unique (the rest completes a basis at LAPACK's choice)."""
+    k = s.shape[-1]
+    return u[..., :k], s, vh[..., :k, :]
+
+
+def _signless(outs):
+    """Squares of eigen/singular vectors (and values), of QR's factors: their signs are LAPACK's
+    choice, which can flip under a finite-difference step."""
+    return tuple(t * t for t in outs)
+
+
+def _quiet(fn):
+    def call(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
+    return call
+
+
+def _vectors(n_inputs: int = 2, size: int = 0, batch: bool = False):
+    """1-D vectors of one length (``size`` if given), or equal batches of 3-vectors along dim 0."""
+    if batch:
+        return hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=3).flatmap(
+            lambda s: st.tuples(*(array((3,) + s, LA) for _ in range(n_inputs))))
+    # (no empty vectors: the compiled recorder names the gradient of a size-0 product ViewBackward0 where
+    # the Python one has PyTorch's MulBackward0: an engine matter, not vdot's)
+    n = st.just(size) if size else st.integers(1, MAX_SIDE)
+    return n.flatmap(lambda k: st.tuples(*(array((k,), REAL) for _ in range(n_inputs))))
+
+
+def _chain():
+    """A chain of 3 matrices (p x q, q x r, r x s)."""
+    side = st.integers(1, 3)
+    return st.tuples(side, side, side, side).flatmap(
+        lambda t: st.tuples(array((t[0], t[1]), REAL), array((t[1], t[2]), REAL), array((t[2], t[3]), REAL)))
+
+
 OPS: dict[str, Op] = {
     # ---- binary arithmetic with broadcasting
     "add": _b(lambda M, x, y: x + y),
@@ -730,6 +823,90 @@ OPS: dict[str, Op] = {
     "copysign_number": _u(lambda M, x: x.copysign(-1.0), NONZERO),
     "float_power": _b(lambda M, x, y: M.float_power(x, y).to(x.dtype), POW_BASE, POW_EXP)._replace_second(POW_TT_2ND),
     "float_power_number": _u(lambda M, x: x.float_power(2.5).to(x.dtype), POSITIVE),
+    # ---- linalg: products, decompositions (ops/linalg.py, ops/decomp.py)
+    "linalg_inv": Op(lambda M, x: M.linalg.inv(_spd(M, x)), la_matrices(), True),
+    "inverse_method": Op(lambda M, x: _shifted(M, x).inverse(), la_matrices(), True),
+    "inverse_fn_batch2": Op(lambda M, x: M.inverse(_shifted(M, x)), la_matrices(max_batch=2), True),
+    "linalg_det": Op(lambda M, x: M.linalg.det(_shifted(M, x)), la_matrices(), True),
+    "det_method": Op(lambda M, x: (x - _eye(M, x, x.shape[-1] + 1.0)).det(), la_matrices(), True),
+    "linalg_slogdet": Op(lambda M, x: M.linalg.slogdet(-_shifted(M, x)), la_matrices(), True),
+    "slogdet_logabsdet_fn": Op(lambda M, x: M.slogdet(_spd(M, x)).logabsdet, la_matrices(), True),
+    "logdet": Op(lambda M, x: M.logdet(_spd(M, x)), la_matrices(), True),
+    "linalg_solve": Op(lambda M, a, b: M.linalg.solve(_spd(M, a), b), la_matrices(rhs="mat"), True),
+    "linalg_solve_vector": Op(lambda M, a, b: M.linalg.solve(_shifted(M, a), b), la_matrices(rhs="vec"), True),
+    "linalg_solve_right": Op(lambda M, a, b: M.linalg.solve(_shifted(M, a), b, left=False),
+                             la_matrices(rhs="right"), True),
+    "linalg_solve_broadcast": Op(lambda M, a, b: M.linalg.solve(_spd(M, a), b), la_matrices(rhs="bcast"), True),
+    "linalg_solve_triangular_upper": Op(lambda M, a, b: M.linalg.solve_triangular(_shifted(M, a), b, upper=True),
+                                        la_matrices(rhs="mat"), True),
+    "linalg_solve_triangular_lower_right_unit": Op(
+        lambda M, a, b: M.linalg.solve_triangular(a, b, upper=False, left=False, unitriangular=True),
+        la_matrices(rhs="right"), True),
+    "linalg_cholesky": Op(lambda M, x: M.linalg.cholesky(_spd(M, x)), la_matrices(), True),
+    "linalg_cholesky_upper": Op(lambda M, x: M.linalg.cholesky(_spd(M, x), upper=True), la_matrices(), True),
+    "cholesky_deprecated_upper": Op(lambda M, x: _quiet(M.cholesky)(_spd(M, x), True), la_matrices(), True),
+    "linalg_eigh": Op(lambda M, x: _signless(M.linalg.eigh(_gapped(M, x))), la_matrices(), True),
+    "linalg_eigh_upper_vectors": Op(lambda M, x: M.linalg.eigh(_gapped(M, x), UPLO="U").eigenvectors ** 2,
+                                    la_matrices(), True),
+    "linalg_eigvalsh": Op(lambda M, x: M.linalg.eigvalsh(_gapped(M, x)), la_matrices(), True),
+    "linalg_svd": Op(lambda M, x: _signless(M.linalg.svd(_gapped(M, x), full_matrices=False)),
+                     la_matrices(square=False), True),
+    "linalg_svd_full": Op(lambda M, x: _signless(_reduced(*M.linalg.svd(_gapped(M, x)))), la_matrices(square=False),
+                          True),
+    "linalg_svdvals": Op(lambda M, x: M.linalg.svdvals(_gapped(M, x)), la_matrices(square=False), True),
+    "svd_old_method": Op(lambda M, x: _signless(_gapped(M, x).svd()), la_matrices(square=False), True),
+    "linalg_matrix_norm_nuc": Op(lambda M, x: M.linalg.matrix_norm(_gapped(M, x), "nuc"),
+                                 la_matrices(square=False), True),
+    "linalg_matrix_norm_2_keepdim": Op(lambda M, x: M.linalg.matrix_norm(_gapped(M, x), 2, keepdim=True),
+                                       la_matrices(square=False), True),
+    "linalg_matrix_norm_neg2": Op(lambda M, x: M.linalg.matrix_norm(_gapped(M, x), -2), la_matrices(square=False),
+                                  True),
+    "linalg_matrix_norm_1": Op(lambda M, x: M.linalg.matrix_norm(_ramped(M, x), 1), la_matrices(square=False), True),
+    "linalg_matrix_norm_neg_inf_dims": Op(lambda M, x: M.linalg.matrix_norm(_ramped(M, x).mT, -math.inf,
+                                                                            dim=(-1, -2)),
+                                          la_matrices(square=False), True),
+    "linalg_norm_fro": Op(lambda M, x: M.linalg.norm(x + 2.0), la_matrices(square=False), True),
+    "linalg_norm_2_matrix": Op(lambda M, x: M.linalg.norm(_gapped(M, x), 2), la_matrices(square=False, max_batch=0),
+                               True),
+    "linalg_qr": Op(lambda M, x: _signless(M.linalg.qr(_gapped(M, x))), la_matrices(square=False), True),
+    "linalg_qr_complete_wide": Op(
+        lambda M, x: _signless(M.linalg.qr(_gapped(M, x[..., :1, :]), mode="complete")), la_matrices(square=False),
+        True),
+    "linalg_pinv": Op(lambda M, x: M.linalg.pinv(_gapped(M, x)), la_matrices(square=False), True),
+    "linalg_pinv_hermitian": Op(lambda M, x: M.linalg.pinv(_gapped(M, x) - 15.0, hermitian=True), la_matrices(),
+                                True),
+    "pinverse_method": Op(lambda M, x: _gapped(M, x).pinverse(), la_matrices(square=False), True),
+    "kron": Op(lambda M, x, y: M.kron(x, y), binary(REAL), True),
+    "kron_method_self": _u(lambda M, x: x.kron(x[..., :2] * 2.0), min_dims=1),
+    "inner": _mm(lambda M, x, y: M.inner(x, y.mT), "mm"),
+    "inner_vectors_method": _mm(lambda M, x, y: x.inner(y), "dot"),
+    "inner_batch": Op(lambda M, x, y: M.inner(x, y), la_matrices(2, max_batch=2), True),
+    "tensordot_1": _mm(lambda M, x, y: M.tensordot(x, y, 1), "mm"),
+    "tensordot_pairs": Op(lambda M, x, y: M.tensordot(x, y, dims=([-2, -1], [-1, -2])), la_matrices(2, max_batch=1),
+                          True),
+    "tensordot_0": _mm(lambda M, x, y: M.tensordot(x, y, 0), "dot"),
+    "trace": Op(lambda M, x: x.trace(), matmul_inputs("mm").map(lambda t: (t[0],)), True),
+    "trace_fn": Op(lambda M, x: M.trace(x * x), matmul_inputs("mm").map(lambda t: (t[1],)), True),
+    "vdot": Op(lambda M, x, y: M.vdot(x, y), _vectors(), True),
+    "vdot_method_self": Op(lambda M, x: x.vdot(x), _vectors(1), True),
+    "outer": Op(lambda M, x, y: M.outer(x, y[:2]), _vectors(), True),
+    "ger_method": Op(lambda M, x, y: x.ger(y), _vectors(), True),
+    "linalg_cross": Op(lambda M, x, y: M.linalg.cross(x.movedim(0, -1), y.movedim(0, -1)), _vectors(batch=True),
+                       True),
+    "cross_dim0_broadcast": Op(lambda M, x, y: M.cross(x, y.sum(1, keepdim=True) if y.dim() > 1 else y, dim=0),
+                               _vectors(batch=True), True),
+    "bmm": Op(lambda M, x, y: M.bmm(x.reshape(1, *x.shape), y.reshape(1, *y.shape)), matmul_inputs("mm"), True),
+    "bmm_method": Op(lambda M, x, y: M.stack([x, x * 2]).bmm(M.stack([y, -y])), matmul_inputs("mm"), True),
+    "linalg_vecdot": Op(lambda M, x, y: M.linalg.vecdot(x, y), binary(REAL), True),
+    "linalg_multi_dot": Op(lambda M, x, y, z: M.linalg.multi_dot([x, y, z]), _chain(), True, fd_floor=(1.0,) * 3),
+    "linalg_multi_dot_vectors": Op(lambda M, x, y, z: M.linalg.multi_dot([x[0], y, z[:, 0]]), _chain(), True,
+                                     fd_floor=(1.0,) * 3),
+    "chain_matmul": Op(lambda M, x, y, z: _quiet(M.chain_matmul)(x, y, z, z.mT), _chain(), True,
+                         fd_floor=(1.0,) * 3),
+    "linalg_matrix_power_neg2": Op(lambda M, x: M.linalg.matrix_power(_spd(M, x), -2), la_matrices(), True),
+    "matrix_power_method_5": Op(lambda M, x: x.matrix_power(5), la_matrices(), True),
+    "matrix_power_fn_3": Op(lambda M, x: M.matrix_power(x, 3), la_matrices(), True),
+    "matrix_power_1": Op(lambda M, x: x.matrix_power(1) * x, la_matrices(), True),
 }
 
 

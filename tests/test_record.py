@@ -130,12 +130,17 @@ def _assert_values(a, b, dtype, what):
 
 
 # Codes whose rows may legitimately reach Python with the programs enabled: batched products,
-# index-list ops when the derivative is written to another tape, and rows with listed inputs or
-# several outputs, and rules the tracer cannot model (their rules run in Python; Python-rule rows,
-# ops/_rule.py, may read values in their rule, which no program can).
+# index-list ops when the derivative is written to another tape, rows with listed inputs or
+# several outputs (their rules run in Python), Python-rule rows (ops/_rule.py: their rules may read
+# values, which no program can), rules the tracer cannot model, rows whose rule has a path without a
+# program (as the decompositions' rules do) and rows whose program multiplies matrices (compiled code
+# multiplies 1-D/2-D operands only: a batch goes to Python).
 NO_PROGRAM = {L.MATMUL, L.MATMUL_BLAS, S.GATHER, S.SCATTER, S.INDEX} | {
     code for code, op in tape.ops.REGISTRY.items() if op.arity not in (1, 2) or op.multi
-    or op.py_adjoint is rule_adjoint} | {code for code, (compiled, _) in P.compiled_codes().items() if not compiled}
+    or op.py_adjoint is rule_adjoint} | {code for code, (compiled, _) in P.compiled_codes().items() if not compiled} | {
+    code for code in tape.ops.REGISTRY if any(
+        P.VARIANT[k, P.V_START] < 0 or P.VARIANT[k, P.V_NEEDS] & P.NEEDS_MATMUL
+        for k in range(P.VSTART[code], P.VSTART[code] + P.VCOUNT[code]))}
 
 
 # --------------------------------------------------------------------------

@@ -288,6 +288,12 @@ def test_zero_norm_has_zero_gradient():
     assert z.grad.tolist() == [0.0, 0.0, 0.0]
 
 
-def test_nuclear_norm_is_not_supported_yet():
-    with pytest.raises(RuntimeError, match="not supported yet"):
-        tape.ones(2, 2).norm("nuc")
+def test_nuclear_norm_is_the_matrix_norm():
+    x = tape.tensor([[3.0, 0.0], [0.0, -4.0]], dtype=tape.float64, requires_grad=True)
+    y = x.norm("nuc")
+    assert y.item() == 7.0
+    y.backward()
+    assert x.grad.tolist() == [[1.0, 0.0], [0.0, -1.0]]
+    assert tape.norm(tape.ones(2, 3, 4), p="nuc", dim=(1, 2), keepdim=True).shape == (2, 1, 1)
+    with pytest.raises(RuntimeError, match="linalg.matrix_norm: dim must be a 2-tuple. Got 0 1 2"):
+        tape.ones(2, 3, 4).norm("nuc")
