@@ -357,8 +357,8 @@ def _ramped(M, x):
 
 def _reduced(u, s, vh):
     """The parts of full SVD factors that are unique (the rest completes a basis at LAPACK's choice)."""
-    k = s.shape[-1]
-    return u[..., :k], s, vh[..., :k, :]
+    k = s.shape[-1]     # (a slice of everything is AliasBackward0 in PyTorch: the indexing family's matter)
+    return u if u.shape[-1] == k else u[..., :k], s, vh if vh.shape[-2] == k else vh[..., :k, :]
 
 
 def _signless(outs):
@@ -778,15 +778,16 @@ OPS: dict[str, Op] = {
                                _vectors(batch=True), True),
     "bmm": Op(lambda M, x, y: M.bmm(x.reshape(1, *x.shape), y.reshape(1, *y.shape)), matmul_inputs("mm"), True),
     "bmm_method": Op(lambda M, x, y: M.stack([x, x * 2]).bmm(M.stack([y, -y])), matmul_inputs("mm"), True),
-    "linalg_vecdot": Op(lambda M, x, y: M.linalg.vecdot(x, y), binary(REAL), True),
+    "linalg_vecdot": Op(lambda M, x, y: M.linalg.vecdot(x, y), la_matrices(2, square=False), True),
     "linalg_multi_dot": Op(lambda M, x, y, z: M.linalg.multi_dot([x, y, z]), _chain(), True, fd_floor=(1.0,) * 3),
     "linalg_multi_dot_vectors": Op(lambda M, x, y, z: M.linalg.multi_dot([x[0], y, z[:, 0]]), _chain(), True,
                                      fd_floor=(1.0,) * 3),
     "chain_matmul": Op(lambda M, x, y, z: _quiet(M.chain_matmul)(x, y, z, z.mT), _chain(), True,
                          fd_floor=(1.0,) * 3),
-    "linalg_matrix_power_neg2": Op(lambda M, x: M.linalg.matrix_power(_spd(M, x), -2), la_matrices(), True),
-    "matrix_power_method_5": Op(lambda M, x: x.matrix_power(5), la_matrices(), True),
-    "matrix_power_fn_3": Op(lambda M, x: M.matrix_power(x, 3), la_matrices(), True),
+    # (matrix powers of batches: batched matmul records one BmmBackward0, see README's "Not yet")
+    "linalg_matrix_power_neg2": Op(lambda M, x: M.linalg.matrix_power(_spd(M, x), -2), la_matrices(max_batch=0), True),
+    "matrix_power_method_5": Op(lambda M, x: x.matrix_power(5), la_matrices(max_batch=0), True),
+    "matrix_power_fn_3": Op(lambda M, x: M.matrix_power(x, 3), la_matrices(max_batch=0), True),
     "matrix_power_1": Op(lambda M, x: x.matrix_power(1) * x, la_matrices(), True),
 }
 
