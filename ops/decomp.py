@@ -20,6 +20,7 @@ from ._args import broadcast_pair
 from ._rule import return_type, rule_adjoint
 from ._spec import OUT, PYTHON, X0, Op, public, register
 from .join import cat, where
+from . import stats
 from .stats import _others, vector_norm
 
 INV, DET, SLOGDET, SOLVE, SOLVE_TRIANGULAR, CHOLESKY, EIGH, SVD, QR = range(PYTHON.start + 1, PYTHON.start + 10)
@@ -708,3 +709,6 @@ def pinverse(self, rcond: float = 1e-15) -> Tensor:
     """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
     (``tape.linalg.pinv``)."""
     return pinv(self, rcond)
+
+
+stats.NUCLEAR_NORM.append(matrix_norm)

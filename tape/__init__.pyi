@@ -113,11 +113,11 @@ __all__ = [
     "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
     "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
     "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul",
-    "matrix_power", "kron", "tensordot", "inner", "sum", "mean", "cumsum", "cumprod", "sort",
-    "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "split",
-    "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack",
-    "row_stack", "dstack", "column_stack", "rand_like", "randn_like", "randint_like", "normal",
-    "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace",
+    "matrix_power", "kron", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk",
+    "kthvalue", "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk",
+    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
+    "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
+    "tril_indices", "triu_indices", "logspace",
 ]
 
 
@@ -452,9 +452,6 @@ def index_put(input: Tensor, indices, values: Tensor, accumulate: builtins.bool 
 def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
     """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
     int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
-
-def inner(input: Tensor, other: Tensor) -> Tensor:
-    """The sum of products over the last dim of both tensors (a product with a 0-d tensor)."""
 
 def inverse(input: Tensor) -> Tensor:
     """The inverse of a square matrix (of each matrix of a batch): ``tape.linalg.inv``."""
@@ -825,10 +822,6 @@ def tanh(input: Tensor) -> Tensor:
 def tensor_split(input: Tensor, indices_or_sections=..., dim: builtins.int = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ..., tensor_indices_or_sections: Optional[Tensor] = ...) -> builtins.tuple:
     """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
     ones one larger), or at the listed ``indices`` (views)."""
-
-def tensordot(a: Tensor, b: Tensor, dims=...) -> Tensor:
-    """The sum of products over ``dims``: the last ``dims`` dims of ``a`` with the first ``dims`` of
-    ``b``, or the dims listed in a pair ``(dims_a, dims_b)``."""
 
 def tile(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
