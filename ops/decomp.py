@@ -64,6 +64,10 @@ def _inv_vjp(g, xs, y, r):
 
 def _det_vjp(g, xs, y, r):
     a = xs[0]
+    if not a.numel():
+        return (a.new_zeros(a.shape),)     # as PyTorch: an empty batch's gradient has no history
+    if a.shape[-1] == 1:
+        return (_mat(g),)                   # d det / dA = 1 for a 1 x 1 matrix (PyTorch's special case)
     if np.all(y._value() != 0):
         return (_mat(g * y) * inv(a).mT,)
     # A singular matrix has no inverse: PyTorch's cofactors from an SVD, det(U) det(Vh) U diag(the
