@@ -76,3 +76,18 @@ def _broadcast(sa: tuple, sb: tuple) -> tuple:
                                f"at non-singleton dimension {i}")
         out[i] = db if da == 1 else da
     return tuple(out)
+
+
+def reduced_dims(dim, nd: int, empty_is_all: bool = True) -> tuple:
+    """``dim`` (an int or a sequence of ints) as sorted non-negative dims, with PyTorch's errors;
+    an empty sequence (and any dim of a 0-d tensor) means every dim when ``empty_is_all``."""
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    dims = tuple(wrap_dim(d, nd) for d in dims)
+    seen = set()
+    for d in dims:
+        if d in seen:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        seen.add(d)
+    if nd == 0 or (not dims and empty_is_all):
+        return tuple(range(nd))
+    return tuple(sorted(dims))

@@ -18,7 +18,8 @@ from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import wrap_dim
 from ._rule import return_type, rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, X0, Op, public, register
-from .softmax import mask_of, reduced_dims
+from ._args import reduced_dims
+from .softmax import mask_of
 
 PICK, SPREAD, AMINMAX = PYTHON.start + 33, PYTHON.start + 34, PYTHON.start + 44
 PICK_NAMES = ["MaxBackward0", "MinBackward0"]

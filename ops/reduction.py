@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from .._emit import D, Tensor, emit, plain, state
-from ._args import wrap_dim
+from ._args import reduced_dims
 from ._index import broadcast_accumulate, dims
 from ._spec import REDUCE, ROLES, Op, public, register
 
@@ -119,15 +119,7 @@ def _reduce(x: Tensor, code: int, dim, keepdim: bool, dtype) -> Tensor:
         dims = tuple(range(nd))
         flags = 0
     else:
-        dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
-        dims = tuple(wrap_dim(d, nd) for d in dims)
-        seen = set()
-        for d in dims:
-            if d in seen:
-                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
-            seen.add(d)
-        if not dims or nd == 0:
-            dims = tuple(range(nd))
+        dims = reduced_dims(dim, nd)
         flags = DIM_GIVEN
     if keepdim:
         flags |= KEEPDIM

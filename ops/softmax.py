@@ -10,7 +10,7 @@ from typing import Optional, Union
 import numpy as np
 
 from .._emit import D, Tensor, emit, plain, state
-from ._args import wrap_dim
+from ._args import reduced_dims, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import OUT, PYTHON, X0, Op, public, register
 
@@ -73,21 +73,6 @@ def softmax(self, dim: int, dtype: Optional[D.dtype] = None) -> Tensor:
 def log_softmax(self, dim: int, dtype: Optional[D.dtype] = None) -> Tensor:
     """Logarithm of the softmax over ``dim``, computed in ``dtype`` if given."""
     return _softmax(self, dim, dtype, LOG_SOFTMAX, "log_softmax")
-
-
-def reduced_dims(dim, nd: int, empty_is_all: bool = True) -> tuple:
-    """``dim`` (an int or a sequence of ints) as sorted non-negative dims, with PyTorch's errors;
-    an empty sequence (and any dim of a 0-d tensor) means every dim when ``empty_is_all``."""
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
-    dims = tuple(wrap_dim(d, nd) for d in dims)
-    seen = set()
-    for d in dims:
-        if d in seen:
-            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
-        seen.add(d)
-    if nd == 0 or (not dims and empty_is_all):
-        return tuple(range(nd))
-    return tuple(sorted(dims))
 
 
 def mask_of(dims: tuple) -> int:

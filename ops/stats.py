@@ -21,7 +21,8 @@ from ._rule import rule_adjoint
 from ._spec import OUT, PYTHON, X0, X1, Op, public, register
 from .elementwise import M_SIGN
 from .join import where
-from .softmax import mask_of, reduced_dims
+from ._args import reduced_dims
+from .softmax import mask_of
 
 PROD, VAR, STD, VAR_MEAN, NANSUM, NORM, DIST = range(PYTHON.start + 35, PYTHON.start + 42)
 DIM_GIVEN = 2
