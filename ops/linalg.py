@@ -282,7 +282,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if case == BATCHED and na > 2 and nb <= 2:
         # A batch times a matrix or a vector: PyTorch folds the batch into the rows of one
         # product (its checks and messages then are the product's), and views the batch back.
-        folded = matmul(viewed(a, (a.numel() // sa[-1], sa[-1]), V_VIEW), b)
+        folded = matmul(viewed(a, (int(np.prod(sa[:-1])), sa[-1]), V_VIEW), b)
         return viewed(folded, sa[:-1] + sb[1:], V_UNSAFE)
     if case == MV and sa[1] != sb[0]:
         raise RuntimeError(f"size mismatch, got input ({sa[0]}), mat ({sa[0]}x{sa[1]}), vec ({sb[0]})")

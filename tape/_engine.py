@@ -517,7 +517,9 @@ def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) ->
     if want_retained and tape.retained:
         for node, ref in tape.retained.items():
             t = ref()
-            if t is not None and seen[node] & 1:
+            # (as PyTorch: only where the tensor's own node runs; a gradient that reached a node
+            # leading to no requested input is not a retained tensor's gradient)
+            if t is not None and seen[node] & 1 and (not seen[node] & 2 or (id(tape), node) in (result.targets or ())):
                 result.retained.append((t, grad_of(node)))
     result.swept.append((tape, seen))
 

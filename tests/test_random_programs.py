@@ -1151,20 +1151,21 @@ def test_fixed_zero_exponent_gradient_is_zero_even_for_nan():
                  "(v6 * 0.5).sum().backward(); r = v0.grad")
 
 
-@_xfail("a batched matmul with an empty inner dim raises ZeroDivisionError (torch: zeros); found through unfold")
-def test_bug_batched_matmul_empty_inner_dim():
+def test_fixed_batched_matmul_empty_inner_dim():
+    """Found by the fuzzer through unfold; fixed in tape (was: ZeroDivisionError folding the batch; PyTorch: zeros)."""
     _assert_same("r = L.ones(2, 1, 0) @ L.ones(0)")
 
 
-@_xfail("backward(inputs=[x, x]) accumulates into x.grad twice (torch: once); found through flatten(0, 0), "
-        "which returns its 1-D input itself")
-def test_bug_backward_repeated_inputs():
+def test_fixed_backward_repeated_inputs():
+    """Found by the fuzzer through flatten(0, 0), which returns its 1-D input itself; fixed in tape (was:
+    backward(inputs=[x, x]) accumulated into x.grad twice; PyTorch: once)."""
     _assert_same("x = L.tensor([-2.0, -2.0], requires_grad=True)\n"
                  "(x * 0.5).sum().backward(inputs=[x, x.flatten(0, 0)]); r = x.grad")
 
 
-@_xfail("backward(inputs=[y]) fills .grad of a retain_grad() tensor behind y (torch: None, the sweep stops at y)")
-def test_bug_backward_inputs_retained_grad_behind_them():
+def test_fixed_backward_inputs_retained_grad_behind_them():
+    """Found by the fuzzer; fixed in tape (was: backward(inputs=[b]) filled .grad of a retain_grad() tensor
+    behind b; PyTorch: None, its node does not run)."""
     _assert_same("x = L.tensor(-2.0, requires_grad=True); a = x * 1; b = x + a; a.retain_grad()\n"
                  "(b * 0.5).sum().backward(inputs=[b]); r = a.grad")
 

@@ -114,7 +114,7 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
         retain_graph = create_graph
     chosen = None
     if inputs is not None:
-        chosen = _as_tuple(inputs, "inputs")
+        chosen = tuple({id(t): t for t in _as_tuple(inputs, "inputs")}.values())    # each tensor once, as PyTorch
         if not chosen:
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
     seeds = _seeds(outputs, grad_tensors, create_graph)
