@@ -30,7 +30,7 @@ from ._pytorch_names import TENSOR, missing
 from ._state import inplace_changes, state
 from ._tape import Tape, write_tape
 from .ops._args import wrap_dim
-from .ops._spec import OUTPUT, PYTHON, REGISTRY, ROLES, public
+from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, public
 
 _new = object.__new__
 _F64 = D.float64
@@ -323,7 +323,22 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self._tape is not None and not self._retains:
             self._retains = True
-            self._tape.retained[self._node] = weakref.ref(self)
+            tape, node = self._history()
+            tape.retained[node] = weakref.ref(self)
+
+    def _history(self) -> tuple:
+        """The tape and node standing for this non-leaf tensor in a backward: past the rows that
+        linked it to its history after changes under no_grad (a hidden copy, or its import onto a
+        newer tape), since PyTorch keeps the tensor's node through such changes, and the uses
+        from before them count."""
+        tape, node = self._tape, self._node
+        while True:
+            if tape.op[node] == ROLES.clone and tape.hid[node]:
+                node = int(tape.a[node])
+            elif tape.op[node] == INPUT and type(tape.src.get(node)) is tuple:
+                tape, node = tape.src[node]
+            else:
+                return tape, node
 
     @property
     def retains_grad(self) -> bool:
@@ -482,7 +497,8 @@ class Tensor:
         if result._tape is not None:
             if self._retains:
                 # retain_grad() follows the tensor to its new version.
-                self._tape.retained.pop(self._node, None)
+                tape, node = self._history()
+                tape.retained.pop(node, None)
                 result._tape.retained[result._node] = weakref.ref(self)
             self._tape = result._tape
             self._node = result._node
@@ -495,17 +511,13 @@ class Tensor:
         """After an unrecorded in-place change (under no_grad) of a recorded tensor: move
         it to a row that holds the new value and passes gradients straight to the old
         one, as PyTorch keeps the tensor's history.  The row is hidden from grad_fn."""
-        tape = write_tape()
-        old, old_node = self._tape, self._node
-        if old is tape:
+        tape = write_tape()       # (a retained gradient stays with the tensor's history: ``_history``)
+        if self._tape is tape:
             self._node = tape.append(ROLES.clone, self._dtype.arena, self._value(), self._node, hid=1)
         else:
             self._ig = 0
             self._node = tape.import_(self)
             self._tape = tape
-        if self._retains:
-            old.retained.pop(old_node, None)
-            tape.retained[self._node] = weakref.ref(self)
 
     def _bump(self, new_row: bool = False) -> None:
         """Count an in-place change: bump the version, and flag the recorded value as

@@ -85,8 +85,13 @@ def _tensor_of(g, like: Tensor) -> Tensor:
     return _py_scalar(float(g)) if g.ndim == 0 and like._dtype.name == "float64" else _plain(g, like._dtype)
 
 
+def _history(t: Tensor) -> tuple:
+    tape, node = t._history()
+    return id(tape), node
+
+
 def _targets(inputs: tuple):
-    return {(id(t._tape), t._node) for t in inputs if t._tape is not None}
+    return {_history(t) for t in inputs if t._tape is not None}
 
 
 def _leaf_targets(inputs: tuple):
@@ -97,7 +102,7 @@ def _grad_of(result, t: Tensor):
     if t._tape is None:
         entry = result.leaves.get(id(t))
         return None if entry is None else entry[1]
-    return result.nodes.get((id(t._tape), t._node))
+    return result.nodes.get(_history(t))
 
 
 def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] = None,
