@@ -86,7 +86,7 @@ def run(lib: str, workload: str, s: Settings, variant: str | None = None) -> dic
     options = {} if variant is None else {"variant": variant}
     try:
         if workload == "scalar_chain":
-            chain = partial(peer.scalar_chain, workloads.SCALAR_N_OPS)
+            chain = partial(peer.scalar_chain, workloads.SCALAR_N_OPS, **options)
             return {**result, **measure(chain, chain, s)}
         if workload == "hessian_rosenbrock":
             hessian = peer.hessian_rosenbrock(workloads.rosen_x0(), **options)

@@ -57,6 +57,13 @@ WORKLOADS = {
         1e6,
         1e-3,
     ),
+    "function_mlp_step": Workload(
+        "function_mlp_step",
+        f"mlp_step with tanh as a custom autograd.Function (forward saves tanh(x); backward g * (1 - y*y))",
+        "us/step",
+        1e6,
+        1e-3,
+    ),
     "large_elementwise": Workload(
         "large_elementwise",
         f"sum(sin(x) * exp(-x*x) + sqrt(x*x + 1)) and its gradient, x float32 of {ELEMENTWISE_N:,} elements",
@@ -173,6 +180,24 @@ def mlp_loss(params: Sequence[Any], x: Any, t: Any, act: Callable[[Any], Any]) -
     h = act(h @ w2 + b2)
     y = h @ w3 + b3
     return ((y - t) ** 2).mean()
+
+
+def function_tanh(lib: Any) -> Callable[[Any], Any]:
+    """tanh as ``lib.autograd.Function`` (the same class body for tape and torch): its ``apply``."""
+
+    class Tanh(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            y = x.tanh()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            y, = ctx.saved_tensors
+            return g * (1 - y * y)
+
+    return Tanh.apply
 
 
 def elementwise_x(seed: int = 0) -> np.ndarray:

@@ -332,8 +332,9 @@ def expand(self, *sizes: Shape) -> Tensor:
             f"provided ({nd}) must be greater or equal to the number of dimensions in the tensor "
             f"({len(self._shape)})")
     lead = nd - len(self._shape)
-    out = []
-    for i, s in enumerate(sizes):
+    out = [0] * nd
+    for i in reversed(range(nd)):      # (as PyTorch: an error names the last dim that is wrong)
+        s = sizes[i]
         cur = self._shape[i - lead] if i >= lead else None
         if s == -1:
             if cur is None:
@@ -344,7 +345,7 @@ def expand(self, *sizes: Shape) -> Tensor:
             raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size "
                                f"({cur}) at non-singleton dimension {i}.  Target sizes: {list(sizes)}.  "
                                f"Tensor sizes: {list(self._shape)}")
-        out.append(s)
+        out[i] = s
     shape = tuple(out)
     v = np.broadcast_to(self._storage(), shape)
     if self._rg and state.grad:

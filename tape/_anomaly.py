@@ -40,31 +40,61 @@ def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
     """Enable or disable anomaly detection (and its nan check)."""
     _mode[0] = bool(enabled)
     _mode[1] = bool(check_nan)
+    _last[:] = None, (), {}, 0, -1     # (no user frame kept alive outside anomaly mode)
     tape = state.tape
     if enabled and tape is not None:
         tape.soft = min(tape.soft, tape.n)      # the next op on this thread's tape notes its caller
 
 
-def _ours(filename: str) -> bool:
-    return filename.startswith(_HERE) or filename.startswith(_OPS)
+_OURS: dict = {}             # code object -> whether it is tape's own (left out of tracebacks)
+# The innermost user frame of the last op noted, the stack around it, and its lines' stack ids.
+# While that very frame runs (it is held here, so no other frame can be it), the frames around it
+# are suspended where they were: a chain of ops noted from one function costs a frame lookup
+# and a dict lookup each, not a walk of the whole stack.
+_last: list = [None, (), {}, 0, -1]     # (and the id of the tape and the stack id noted last)
 
 
-def note(tape) -> None:
-    """Note the stack of the op about to record rows on ``tape``; keep the next op coming here."""
-    frames = []
-    f = sys._getframe(1)
-    while f is not None:
-        code = f.f_code
-        if not _ours(code.co_filename):
-            frames.append((code.co_filename, f.f_lineno, code.co_name))
-        f = f.f_back
-    key = tuple(reversed(frames))
+def _ours(code) -> bool:
+    mine = _OURS.get(code)
+    if mine is None:
+        mine = _OURS[code] = code.co_filename.startswith(_HERE) or code.co_filename.startswith(_OPS)
+    return mine
+
+
+def _stack_id(key: tuple) -> int:
     sid = _STACKS.get(key)
     if sid is None:
         sid = _STACKS[key] = len(_BY_ID)
         _BY_ID.append(key)
-    tape.prov[tape.n] = sid
+    return sid
+
+
+def note(tape) -> None:
+    """Note the stack of the op about to record rows on ``tape``; keep the next op coming here."""
     tape.soft = tape.n
+    f = sys._getframe(2)        # (past ``fresh``)
+    ours = _OURS
+    while f is not None and (ours.get(f.f_code) or (ours.get(f.f_code) is None and _ours(f.f_code))):
+        f = f.f_back
+    if f is None:
+        sid = _stack_id(())
+    else:
+        if f is not _last[0]:
+            outer = []
+            g = f.f_back
+            while g is not None:
+                if not _ours(g.f_code):
+                    outer.append((g.f_code.co_filename, g.f_lineno, g.f_code.co_name))
+                g = g.f_back
+            _last[:3] = f, tuple(reversed(outer)), {}
+        line = f.f_lineno
+        sid = _last[2].get(line)
+        if sid is None:
+            sid = _last[2][f.f_lineno] = _stack_id(_last[1] + ((f.f_code.co_filename, f.f_lineno, f.f_code.co_name),))
+    prov = tape.prov
+    if not (prov and _last[3] == id(tape) and _last[4] == sid):     # (the op before was noted there, with this stack)
+        prov[tape.n] = sid
+        _last[3:] = id(tape), sid
 
 
 def forward_trace(tape, r: int) -> str:

@@ -22,8 +22,8 @@ from . import _tensor as T
 from ._graph import node_view
 from ._row import Row
 from ._state import inplace_changes, state
-from ._stops import (C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_DONE, ST_FREED, ST_MODIFIED, ST_PYTHON,
-                     ST_UNKNOWN)
+from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_DONE, ST_FREED, ST_MODIFIED, ST_NAN,
+                     ST_PYTHON, ST_UNKNOWN)
 from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import NEVER, PYTHON_FROM, SAVES, free_rows, mark_unneeded, seeded_sweeps, sweep
 from ._tape import Tape, retire, write_tape
@@ -272,8 +272,11 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     ctl = np.zeros(C_SIZE, np.int64)
     ctl[C_START] = n - 1
     anomaly = _anomaly._mode[0]
-    R, hooked = _hooks.hook_rows(tape, lambda: _alone(tape, pending, result), anomaly)
-    last = -1       # anomaly mode: the row run last, whose results are checked when the sweep stops
+    # (anomaly mode: the compiled sweep checks each row's gradients for nan, ``C_NAN``; a row that
+    # Python ran is checked when the sweep next stops)
+    ctl[C_NAN] = anomaly and _anomaly._mode[1]
+    R, hooked = _hooks.hook_rows(tape, lambda: _alone(tape, pending, result))
+    last = -1
     while True:
         sweep(R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl)
         if last >= 0 and seen[last] & 4:
@@ -282,6 +285,12 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             last = -1
         if ctl[C_STATUS] == ST_DONE:
             break
+        if ctl[C_STATUS] == ST_NAN:
+            r = int(ctl[C_ROW])
+            _check_nan(tape, r, [_arena_view(tape, grads, x) if x >= 0 and seen[x] & 1 else None
+                                 for x in _grad_inputs(tape, r)])
+            ctl[C_START] = r - 1
+            continue
         if ctl[C_STATUS] != ST_PYTHON:
             if anomaly:
                 _anomaly.warn_at(tape, int(ctl[C_ROW]), type(node_view(tape, int(ctl[C_ROW]))).__name__)

@@ -119,7 +119,7 @@ def register_hook(self: Tensor, hook: Callable) -> RemovableHandle:
             hooks = self._hooks = _Hooks()
             _leaf_hooks[0] += 1
         return _add(hooks, hook)
-    return _add(_row_hooks(self._tape, self._node).tensor, hook)
+    return _add(_row_hooks(*self._history()).tensor, hook)     # (a change under no_grad keeps the node)
 
 
 def register_post_accumulate_grad_hook(self: Tensor, hook: Callable) -> RemovableHandle:

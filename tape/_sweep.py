@@ -13,7 +13,8 @@ import numpy as np
 from numba import njit
 
 from ._parallel import CORES, PART
-from ._stops import C_START, C_ROW, C_STATUS, FREED, MODIFIED, ST_DONE, ST_PYTHON, ST_UNKNOWN, check_saved, input_at
+from ._stops import (C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED, ST_DONE, ST_NAN, ST_PYTHON, ST_UNKNOWN, check_saved,
+                     input_at)
 from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN,
                         R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
 from .ops.elementwise import ONE_ELEMENT, binary_adjoint, scalar_d, unary_adjoint
@@ -82,7 +83,8 @@ def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
     ``seen`` holds bits per row: 1 reached by a gradient, 2 not needed (no input
     leads to a requested input: skipped, as PyTorch skips it), 4 executed.
     Reports in ``ctl`` (``_stops``): ST_DONE, or the row and why the sweep stopped
-    there (a row for Python, a freed or modified row, a code no kernel knows).
+    there (a row for Python, a freed or modified row, a code no kernel knows, and in
+    anomaly mode (``ctl[C_NAN]``) a row that gave an input a nan gradient).
     ``R`` and ``F`` hold the tape's integer and float columns; rows of code ``c`` in arena
     ``d`` with at least ``python_from[d, c]`` elements, whose inputs have as many (none
     broadcast), are left to Python too.
@@ -194,6 +196,22 @@ def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
         if not known:
             _stop(ctl, ST_UNKNOWN, r)
             return
+        if ctl[C_NAN] != 0:
+            for k in range(max(ln[r], 2)):
+                xk = input_at(R, ix, r, k)
+                if xk < 0 or rg[xk] == 0 or not seen[xk] & 1:
+                    continue
+                lo = off[xk]
+                bad = False
+                if dt[xk] == 0:
+                    for i in range(lo, lo + num[xk]):
+                        bad |= g64[i] != g64[i]
+                else:
+                    for i in range(lo, lo + num[xk]):
+                        bad |= g32[i] != g32[i]
+                if bad:
+                    _stop(ctl, ST_NAN, r)
+                    return
     ctl[C_STATUS] = ST_DONE
 
 

@@ -62,6 +62,16 @@ def test_broadcast_mismatch_with_requires_grad():
 # matmul family
 # ---------------------------------------------------------------------------
 
+@pytest.mark.parametrize("shape,sizes,dim", [((3, 2), (2, 3), 1), ((3, 2), (4, 3), 1), ((2, 3), (4, 2, 5), 2),
+                                            ((3, 1, 2), (2, 4, 2), 0)])
+def test_expand_mismatch_names_the_last_wrong_dim(shape, sizes, dim):
+    # PyTorch checks the sizes from the last dimension back and reports the first mismatch it meets.
+    with raises(RuntimeError, f"must match the existing size ({shape[dim - len(sizes) + len(shape)]}) at "
+                              f"non-singleton dimension {dim}.  Target sizes: {list(sizes)}.  "
+                              f"Tensor sizes: {list(shape)}"):
+        torch.ones(*shape).expand(*sizes)
+
+
 def test_mm_shape_mismatch():
     with raises(RuntimeError, "mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"):
         torch.ones(2, 3).mm(torch.ones(4, 5))

@@ -412,7 +412,24 @@ def _scenarios():
         (z.sum() + w.sum()).backward()
         return [x.grad]
 
-    return dict(multi_all=multi_all, node_hooks=node_hooks, order=order, leaves_and_nonleaf=leaves_and_nonleaf, leaf_used_last_fires_first=leaf_used_last_fires_first, inputs_only=inputs_only,
+    def changed_in_place(lib, log):
+        # PyTorch's rules: a recorded in-place op gives the tensor a new node (hooks registered after it
+        # see the gradient w.r.t. the new value, earlier ones keep theirs); one under no_grad keeps the node.
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        a = x * 1
+        a.register_hook(lambda g: log.append(("a before", g.tolist())))
+        a.mul_(3)
+        a.register_hook(lambda g: log.append(("a after", g.tolist())))
+        b = x * 1
+        b.register_hook(lambda g: log.append(("b before", g.tolist())))
+        with lib.no_grad():
+            b.mul_(3)
+        b.register_hook(lambda g: log.append(("b after", g.tolist())) or g * 10)
+        (a * a).sum().backward()
+        (b * b + b).sum().backward()
+        return [x.grad]
+
+    return dict(changed_in_place=changed_in_place, multi_all=multi_all, node_hooks=node_hooks, order=order, leaves_and_nonleaf=leaves_and_nonleaf, leaf_used_last_fires_first=leaf_used_last_fires_first, inputs_only=inputs_only,
                 retained_twice=retained_twice, create_graph=create_graph, float64_leaf_replaced=float64_leaf_replaced)
 
 

@@ -26,6 +26,10 @@ VARIANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("torch", "hessian_rosenbrock"): ("vectorize",),
     ("jax", "hessian_rosenbrock"): ("eager",),
     ("jax", "grad_penalty_step"): ("eager",),
+    ("tape", "scalar_chain"): ("anomaly",),
+    ("tape", "mlp_step"): ("anomaly",),
+    ("torch", "scalar_chain"): ("anomaly",),
+    ("torch", "mlp_step"): ("anomaly",),
 }
 
 

@@ -1,6 +1,7 @@
 """Adapter body shared by tape and torch: the same PyTorch API drives both."""
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable
 from time import perf_counter
@@ -20,14 +21,24 @@ def info(lib: ModuleType) -> dict[str, Any]:
     return {"version": getattr(lib, "__version__", "unknown"), "threads": threads}
 
 
-def scalar_run(lib: ModuleType, n_ops: int) -> Run:
+def anomaly(lib: ModuleType, variant: str | None):
+    """The context a run is measured in: anomaly detection for variant 'anomaly', else none."""
+    if variant is None:
+        return contextlib.nullcontext()
+    if variant != "anomaly":
+        raise ValueError(f"unknown variant {variant!r}")
+    return lib.autograd.set_detect_anomaly(True)
+
+
+def scalar_run(lib: ModuleType, n_ops: int, variant: str | None = None) -> Run:
     """Build the chain eagerly from fresh leaves, then backward()."""
     leaves = [lib.tensor(v, dtype=lib.float64, requires_grad=True) for v in workloads.SCALAR_LEAVES]
-    t0 = perf_counter()
-    y = workloads.scalar_chain(*leaves, sin=lib.sin, exp=lib.exp, n_ops=n_ops)
-    t1 = perf_counter()
-    y.backward()
-    t2 = perf_counter()
+    with anomaly(lib, variant):
+        t0 = perf_counter()
+        y = workloads.scalar_chain(*leaves, sin=lib.sin, exp=lib.exp, n_ops=n_ops)
+        t1 = perf_counter()
+        y.backward()
+        t2 = perf_counter()
     return timed_run(t1 - t0, t2 - t1, Check(y.item(), [leaf.grad.item() for leaf in leaves]))
 
 
@@ -39,10 +50,14 @@ def _mlp_tensors(lib: ModuleType, data: MlpData) -> tuple[list[Any], Any, Any]:
     return params, x, t
 
 
-def _backward_stepper(params: list[Any], build_loss: Callable[[], Any]) -> Stepper:
-    """Steps timing ``build_loss()`` (forward) and ``loss.backward()`` (backward)."""
+def _backward_stepper(params: list[Any], build_loss: Callable[[], Any], context=contextlib.nullcontext) -> Stepper:
+    """Steps timing ``build_loss()`` (forward) and ``loss.backward()`` (backward), inside ``context()``."""
 
     def run(steps: int) -> Run:
+        with context():
+            return steps_run(steps)
+
+    def steps_run(steps: int) -> Run:
         fwd = bwd = 0.0
         for _ in range(steps):
             for p in params:
@@ -60,10 +75,10 @@ def _backward_stepper(params: list[Any], build_loss: Callable[[], Any]) -> Stepp
     return run
 
 
-def mlp_stepper(lib: ModuleType, data: MlpData, act: Callable[[Any], Any]) -> Stepper:
-    """Eager forward, then backward(), per step."""
+def mlp_stepper(lib: ModuleType, data: MlpData, act: Callable[[Any], Any], variant: str | None = None) -> Stepper:
+    """Eager forward, then backward(), per step (in anomaly mode for variant 'anomaly')."""
     params, x, t = _mlp_tensors(lib, data)
-    return _backward_stepper(params, lambda: workloads.mlp_loss(params, x, t, act))
+    return _backward_stepper(params, lambda: workloads.mlp_loss(params, x, t, act), lambda: anomaly(lib, variant))
 
 
 def elementwise_stepper(lib: ModuleType, x0: np.ndarray) -> Stepper:

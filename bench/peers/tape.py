@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 import tape
+from bench import workloads
 from bench.peers import Stepper, _torchlike
 from bench.workloads import MlpData, Run, XentData
 
@@ -16,14 +17,19 @@ def info() -> dict[str, Any]:
     return _torchlike.info(tape)
 
 
-def scalar_chain(n_ops: int) -> Run:
-    """Eager chain of 0-d float64 tensors, then backward()."""
-    return _torchlike.scalar_run(tape, n_ops)
+def scalar_chain(n_ops: int, variant: str | None = None) -> Run:
+    """Eager chain of 0-d float64 tensors, then backward() (variant 'anomaly': in anomaly mode)."""
+    return _torchlike.scalar_run(tape, n_ops, variant)
 
 
-def mlp_step(data: MlpData) -> Stepper:
-    """Eager forward + backward per step."""
-    return _torchlike.mlp_stepper(tape, data, tape.tanh)
+def mlp_step(data: MlpData, variant: str | None = None) -> Stepper:
+    """Eager forward + backward per step (variant 'anomaly': in anomaly mode)."""
+    return _torchlike.mlp_stepper(tape, data, tape.tanh, variant)
+
+
+def function_mlp_step(data: MlpData) -> Stepper:
+    """mlp_step with tanh as a custom autograd.Function."""
+    return _torchlike.mlp_stepper(tape, data, workloads.function_tanh(tape))
 
 
 def large_mlp_step(data: MlpData) -> Stepper:
