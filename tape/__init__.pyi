@@ -90,23 +90,23 @@ __all__ = [
     "set_default_device", "save", "load", "set_printoptions", "get_printoptions", "BoolTensor",
     "ByteTensor", "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor",
     "FloatTensor", "DoubleTensor", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
-    "set_anomaly_enabled", "format_tape", "viz", "detach", "add", "sub", "subtract", "mul",
-    "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
-    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square",
-    "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan", "arctan", "asinh", "arcsinh",
-    "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad",
-    "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round", "logit", "selu", "celu",
-    "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max",
-    "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder", "hypot", "logaddexp",
-    "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne", "lt", "le", "gt", "ge",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or",
-    "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf",
-    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere", "cat",
-    "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "softmax", "log_softmax",
-    "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist",
-    "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "pinverse", "max", "min", "amax",
-    "amin", "argmax", "argmin", "aminmax", "reshape", "unsqueeze", "squeeze", "flatten",
-    "broadcast_shapes", "select", "transpose", "t", "index_select", "gather", "take",
+    "set_anomaly_enabled", "format_tape", "viz", "detach", "addmm", "addmv", "addr", "addbmm",
+    "baddbmm", "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
+    "neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh",
+    "sinh", "cosh", "expm1", "square", "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan",
+    "arctan", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv",
+    "exp2", "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round",
+    "logit", "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip",
+    "clamp_min", "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder",
+    "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne",
+    "lt", "le", "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal",
+    "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero",
+    "nonzero", "argwhere", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid",
+    "softmax", "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum",
+    "nanmean", "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "pinverse",
+    "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "reshape", "unsqueeze", "squeeze",
+    "flatten", "broadcast_shapes", "select", "transpose", "t", "index_select", "gather", "take",
     "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
     "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "permute",
     "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
@@ -139,6 +139,20 @@ def acosh(input: Tensor) -> Tensor:
 
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
+
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
+    """``beta * self + alpha * sum_i (batch1[i] @ batch2[i])`` (``self`` broadcast to the
+    product's shape)."""
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=..., alpha=...) -> Tensor:
+    """``beta * self + alpha * (mat1 @ mat2)`` (``self`` broadcast to the product's shape)."""
+
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=..., alpha=...) -> Tensor:
+    """``beta * self + alpha * (mat @ vec)`` (``self`` broadcast to the product's shape)."""
+
+def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=..., alpha=...) -> Tensor:
+    """``beta * self + alpha * outer(vec1, vec2)`` (``self`` broadcast to the product's shape; the
+    dtypes promoted, as PyTorch's elementwise kernel does)."""
 
 def adjoint(input: Tensor) -> Tensor:
     """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
@@ -219,6 +233,10 @@ def atleast_2d(*tensors: Any) -> Any:
 def atleast_3d(*tensors: Any) -> Any:
     """Each tensor with at least three dims (as NumPy: a matrix gains a last dim, a vector
     one on each side); a tuple for several."""
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
+    """``beta * self + alpha * (batch1 @ batch2)``, matrix by matrix (``self`` broadcast to the
+    product's shape)."""
 
 def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
     """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""

@@ -414,6 +414,22 @@ def _chain():
         lambda t: st.tuples(array((t[0], t[1]), REAL), array((t[1], t[2]), REAL), array((t[2], t[3]), REAL)))
 
 
+def _added(kind: str):
+    """``(input, factor, factor)`` of the addmm family, sides 0..3, the input with or without its
+    leading dim (broadcast)."""
+    side = st.integers(0, 3)
+
+    def build(t):
+        b, n, k, p, drop = t
+        inp, m1, m2 = {"mm": ((n, p), (n, k), (k, p)), "mv": ((n,), (n, k), (k,)), "r": ((n, k), (n,), (k,)),
+                       "bmm": ((n, p), (b, n, k), (b, k, p)), "baddbmm": ((b, n, p), (b, n, k), (b, k, p))}[kind]
+        # (an empty matrix-vector product keeps its input's shape in PyTorch: not broadcast then)
+        drop = 0 if kind == "mv" and not n * k else drop
+        return st.tuples(array(inp[drop:], REAL), array(m1, REAL), array(m2, REAL))
+
+    return st.tuples(side, side, side, side, st.integers(0, 1)).flatmap(build)
+
+
 OPS: dict[str, Op] = {
     # ---- binary arithmetic with broadcasting
     "add": _b(lambda M, x, y: x + y),
@@ -904,6 +920,16 @@ OPS: dict[str, Op] = {
     "matrix_power_method_5": Op(lambda M, x: x.matrix_power(5), la_matrices(max_batch=0), True),
     "matrix_power_fn_3": Op(lambda M, x: M.matrix_power(x, 3), la_matrices(max_batch=0), True),
     "matrix_power_1": Op(lambda M, x: x.matrix_power(1) * x, la_matrices(), True),
+    # ---- lin3: the addmm family, einsum, tensordot, inner (ops/addmm.py, ops/einsum.py)
+    "addmm": Op(lambda M, i, a, b: M.addmm(i, a, b, beta=0.5, alpha=-2.0), _added("mm"), True, fd_floor=(1.0,) * 3),
+    "addmm_method": Op(lambda M, i, a, b: i.addmm(a, b), _added("mm"), True, fd_floor=(1.0,) * 3),
+    "addmm_inplace": Op(lambda M, i, a, b: (i * 1.0).addmm_(a, b, beta=-1.0) if i.dim() == 2 else M.addmm(i, a, b),
+                        _added("mm"), True, fd_floor=(1.0,) * 3),
+    "addmv": Op(lambda M, i, a, b: M.addmv(i, a, b, alpha=1.5), _added("mv"), True, fd_floor=(1.0,) * 3),
+    "addr_method": Op(lambda M, i, a, b: i.addr(a, b, beta=2.0), _added("r"), True, fd_floor=(1.0,) * 3),
+    "addbmm": Op(lambda M, i, a, b: M.addbmm(i, a, b, beta=0.5), _added("bmm"), True, fd_floor=(1.0,) * 3),
+    "baddbmm_method": Op(lambda M, i, a, b: i.baddbmm(a, b, alpha=0.5), _added("baddbmm"), True,
+                         fd_floor=(1.0,) * 3),
 }
 
 
