@@ -105,19 +105,19 @@ __all__ = [
     "nonzero", "argwhere", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid",
     "softmax", "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum",
     "nanmean", "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "pinverse",
-    "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "reshape", "unsqueeze", "squeeze",
-    "flatten", "broadcast_shapes", "select", "transpose", "t", "index_select", "gather", "take",
-    "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
-    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "permute",
-    "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
-    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
-    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
+    "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t",
     "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul",
-    "matrix_power", "kron", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk",
-    "kthvalue", "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk",
-    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
-    "tril_indices", "triu_indices", "logspace",
+    "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax", "amin", "argmax",
+    "argmin", "aminmax", "index_select", "gather", "take", "take_along_dim", "masked_select",
+    "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
+    "put", "masked_scatter", "scatter_reduce", "permute", "movedim", "moveaxis", "swapaxes",
+    "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d",
+    "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal",
+    "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "sum", "mean", "cumsum",
+    "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin",
+    "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
+    "vstack", "row_stack", "dstack", "column_stack", "rand_like", "randn_like", "randint_like",
+    "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace",
 ]
 
 
@@ -379,6 +379,11 @@ def dsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list
 def dstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Concatenate depth-wise: along dim 2 of the tensors made at least 3-D (``atleast_3d``)."""
 
+def einsum(*args: Any) -> Tensor:
+    """Sums the products of the operands' elements along dimensions named by an equation in Einstein
+    notation (``einsum("ij,jk->ik", a, b)``), or by lists of subscripts interleaved with the operands
+    (``einsum(a, [0, 1], b, [1, 2], [0, 2])``)."""
+
 def eq(input: Tensor, other: Operand) -> Tensor:
     """``self == other`` at each element, broadcasting."""
 
@@ -470,6 +475,9 @@ def index_put(input: Tensor, indices, values: Tensor, accumulate: builtins.bool 
 def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
     """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
     int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
+
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """The sum of products over the last dim of both tensors (a product when one is 0-d)."""
 
 def inverse(input: Tensor) -> Tensor:
     """The inverse of a square matrix (of each matrix of a batch): ``tape.linalg.inv``."""
@@ -840,6 +848,10 @@ def tanh(input: Tensor) -> Tensor:
 def tensor_split(input: Tensor, indices_or_sections=..., dim: builtins.int = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ..., tensor_indices_or_sections: Optional[Tensor] = ...) -> builtins.tuple:
     """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
     ones one larger), or at the listed ``indices`` (views)."""
+
+def tensordot(a: Tensor, b: Tensor, dims=...) -> Tensor:
+    """Sums the products of ``a``'s and ``b``'s elements over the last ``dims`` dims of ``a`` and the
+    first ``dims`` of ``b``, or over the dims listed in ``dims = (dims_a, dims_b)``."""
 
 def tile(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are

@@ -479,6 +479,8 @@ class Tensor:
     def index_select(self, dim: builtins.int, index: Tensor) -> Tensor:
         """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
         int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
+    def inner(self, other: Tensor) -> Tensor:
+        """The sum of products over the last dim of both tensors (a product when one is 0-d)."""
     def int(self) -> Tensor:
         """``self.to(tape.int32)``."""
     def inverse(self) -> Tensor:

@@ -430,6 +430,20 @@ def _added(kind: str):
     return st.tuples(side, side, side, side, st.integers(0, 1)).flatmap(build)
 
 
+def _contracted(kind: str):
+    """Operands of a contraction (sides 0..3, size 0 included)."""
+    side = st.integers(0, 3)
+
+    def build(t):
+        b, n, k, p = t
+        shapes_ = {"mm": [(n, k), (k, p)], "batch": [(b, n, k), (k, p)], "diag": [(n, n, k)],
+                   "chain": [(n, k), (k, p), (p, b)], "td2": [(n, k, p), (k, p, b)], "td_lists": [(k, n), (b, k, n)],
+                   "inner": [(n, k), (b, p, k)]}[kind]
+        return st.tuples(*(array(s, REAL) for s in shapes_))
+
+    return st.tuples(side, side, side, side).flatmap(build)
+
+
 OPS: dict[str, Op] = {
     # ---- binary arithmetic with broadcasting
     "add": _b(lambda M, x, y: x + y),
@@ -930,6 +944,14 @@ OPS: dict[str, Op] = {
     "addbmm": Op(lambda M, i, a, b: M.addbmm(i, a, b, beta=0.5), _added("bmm"), True, fd_floor=(1.0,) * 3),
     "baddbmm_method": Op(lambda M, i, a, b: i.baddbmm(a, b, alpha=0.5), _added("baddbmm"), True,
                          fd_floor=(1.0,) * 3),
+    "einsum_mm": Op(lambda M, a, b: M.einsum("ij,jk->ik", a, b), _contracted("mm"), True),
+    "einsum_batch_ellipsis": Op(lambda M, a, b: M.einsum("...ij,...jk", a, b), _contracted("batch"), True),
+    "einsum_diagonal_sum": Op(lambda M, a: M.einsum("iij->j", a), _contracted("diag"), True),
+    "einsum_sublist_chain": Op(lambda M, a, b, c: M.einsum(a, [0, 1], b, [1, 2], c, [2, 3], [3, 0]),
+                               _contracted("chain"), True, fd_floor=(1.0,) * 3),
+    "tensordot_2": Op(lambda M, a, b: M.tensordot(a, b, 2), _contracted("td2"), True),
+    "tensordot_lists": Op(lambda M, a, b: M.tensordot(a, b, ([0, 1], [1, 2])), _contracted("td_lists"), True),
+    "inner": Op(lambda M, a, b: M.inner(a, b), _contracted("inner"), True),
 }
 
 

@@ -38,7 +38,7 @@ def chain(t, depth: int = 3) -> str:
     return walk(t.grad_fn, depth)
 
 
-def run(M, expr: str, arrays: list, dtype: str, grads: bool = True):
+def run(M, expr: str, arrays: list, dtype: str, grads: bool = True, depth: int = 3):
     """``expr`` over leaves ``a``, ``b``, ``c``, ``d`` made from ``arrays``: the result, its node chain,
     the first gradients (recorded) and the second ones."""
     dt = getattr(M, dtype)
@@ -51,21 +51,20 @@ def run(M, expr: str, arrays: list, dtype: str, grads: bool = True):
     g1 = M.autograd.grad((y * w).sum(), leaves, create_graph=True, allow_unused=True)
     s = sum((g * g * 0.5 + g.sin()).sum() for g in g1 if g is not None and g.requires_grad)
     g2 = M.autograd.grad(s, leaves, allow_unused=True) if isinstance(s, M.Tensor) else [None] * len(leaves)
-    return y, chain(y), g1, g2
+    return y, chain(y, depth), g1, g2
 
 
 def _np(t):
     return None if t is None else t.detach().numpy()
 
 
-def assert_same(expr: str, arrays: list, dtype: str = "float64", chains: bool = True) -> None:
-    ty, tc, tg1, tg2 = run(torch, expr, arrays, dtype)
-    y, c, g1, g2 = run(tape, expr, arrays, dtype)
+def assert_same(expr: str, arrays: list, dtype: str = "float64", depth: int = 3) -> None:
+    ty, tc, tg1, tg2 = run(torch, expr, arrays, dtype, depth=depth)
+    y, c, g1, g2 = run(tape, expr, arrays, dtype, depth=depth)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
     assert str(y.dtype) == str(ty.dtype) and tuple(y.shape) == tuple(ty.shape)
     np.testing.assert_allclose(_np(y), _np(ty), **tol)
-    if chains:
-        assert c == tc
+    assert c == tc
     for k, (a, b) in enumerate(zip(g1, tg1)):
         assert (a is None) == (b is None), k
         if a is not None:
@@ -178,3 +177,68 @@ def test_errors_match_torch(expr, arrays):
     with pytest.raises(type(expected.value)) as got:
         run(tape, expr, arrays, "float32")
     assert str(got.value) == str(expected.value)
+
+
+CONTRACTIONS = [
+    ("M.einsum('ij,jk->ik', a, b)", [A23, B34]), ("M.einsum('ij,jk', a, b)", [A23, B34]), ("M.einsum('ii->i', a)", [_r(3, 3)]),
+    ("M.einsum('ii', a)", [_r(3, 3)]), ("M.einsum('ij->', a)", [A23]), ("M.einsum('ij->ji', a)", [A23]),
+    ("M.einsum('bij,bjk->bik', a, b)", [B523, B534]), ("M.einsum('i,i->', a, b)", [V3, V3]),
+    ("M.einsum('i,j->ij', a, b)", [V3, I4]), ("M.einsum('...ij,...jk', a, b)", [B523, B34]),
+    ("M.einsum('ij,jk,kl->il', a, b, c)", [A23, B34, _r(4, 5)]), ("M.einsum('iij->j', a)", [_r(2, 2, 3)]),
+    ("M.einsum('ij,ij->ij', a, b)", [A23, I23]), ("M.einsum('bn,anm,bm->ba', a, b, c)", [A23, _r(4, 3, 5), _r(2, 5)]),
+    ("M.einsum('ab,bc,cd,de->ae', a, b, c, d)", [A23, B34, _r(4, 2), A23]), ("M.einsum('i...->...', a)", [B523]),
+    ("M.einsum('...i,...i->...', a, b)", [_r(2, 1, 4), _r(3, 4)]), ("M.einsum(a, [0, 1], b, [1, 2], [0, 2])", [A23, B34]),
+    ("M.einsum(a, [0, Ellipsis], [Ellipsis])", [A23]), ("M.einsum('ij,jk->ik', [a, b])", [A23, B34]),
+    ("M.einsum('i,i,i->i', a, b, c)", [V3, V3, V3]), ("M.einsum('ij,kj->ik', a, b)", [_r(2, 0), _r(3, 0)]),
+    ("M.einsum('iji->j', a)", [_r(2, 3, 2)]), ("M.einsum('Ab,bA->', a, b)", [A23, _r(3, 2)]),
+    ("M.einsum('ij,ij->', a, b)", [_r(1, 3), _r(2, 1)]), ("M.einsum(' i j , j k -> i k ', a, b)", [A23, B34]),
+    ("M.einsum('bij,bkj,b->ik', a, b, c)", [B523, _r(5, 4, 3), _r(5)]),
+    ("M.tensordot(a, b, 2)", [_r(2, 3, 4), _r(3, 4, 5)]), ("M.tensordot(a, b, 1)", [A23, _r(3, 5)]),
+    ("M.tensordot(a, b, 0)", [A23, _r(3, 5)]), ("M.tensordot(a, b, ([0], [1]))", [_r(3, 2), _r(5, 3)]),
+    ("M.tensordot(a, b, ([1, 0], [0, 1]))", [_r(3, 2), A23]), ("M.tensordot(a, b, 1)", [_r(1, 3), _r(3, 1)]),
+    ("M.tensordot(a, b, 1)", [V3, V3]), ("M.tensordot(a, b, 1)", [_r(2, 1), _r(3, 5)]),
+    ("M.tensordot(a, b, 1)", [A23, _r(1, 5)]), ("M.tensordot(a, b, 2)", [B34, B34]),
+    ("M.tensordot(a, b, dims=M.tensor(1))", [A23, _r(3, 5)]), ("M.tensordot(a, b, dims=M.tensor([[0], [1]]))",
+                                                              [_r(3, 2), _r(5, 3)]),
+    ("M.tensordot(a, b, dims=[[-1], [0]])", [A23, _r(3, 5)]),
+    ("M.inner(a, b)", [_r(1, 3), V3]), ("M.inner(a, b)", [A23, _r(4, 3)]), ("a.inner(b)", [V3, V3]),
+    ("M.inner(a, b)", [_r(1, 1), _r(1, 1)]), ("M.inner(a, b)", [A23, _r()]), ("M.inner(a, b)", [_r(2, 0), _r(4, 0)]),
+    ("M.inner(a, b)", [B523, _r(2, 3)]),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("expr,arrays", CONTRACTIONS, ids=[f"{e}-{k}" for k, (e, _) in enumerate(CONTRACTIONS)])
+def test_contractions_match_torch(expr, arrays, dtype):
+    assert_same(expr, arrays, dtype, depth=8)
+
+
+def test_integer_contractions_match_torch():
+    a, b = np.arange(6).reshape(2, 3) - 2, np.arange(12).reshape(3, 4) % 5
+    for expr in ("M.einsum('ij,jk->ik', a, b)", "M.einsum('ij->j', a)", "M.tensordot(a, b, 1)", "M.inner(a, a)"):
+        y = run(tape, expr, [a, b], "int64", grads=False)[0]
+        ty = run(torch, expr, [a, b], "int64", grads=False)[0]
+        assert str(y.dtype) == str(ty.dtype)
+        np.testing.assert_array_equal(y.numpy(), ty.numpy())
+
+
+CONTRACTION_ERRORS = [
+    ("M.einsum('ij,jk->ik', a)", [A23]), ("M.einsum('ij->ij', a, b)", [A23, A23]), ("M.einsum('i.j', a)", [A23]),
+    ("M.einsum('...i...', a)", [A23]), ("M.einsum('ij1', a)", [A23]), ("M.einsum('ij->ii', a)", [A23]),
+    ("M.einsum('ij->k', a)", [A23]), ("M.einsum('ijk', a)", [A23]), ("M.einsum('...ijk', a)", [A23]),
+    ("M.einsum('ij,jk', a, b)", [A23, A23]), ("M.einsum('ii', a)", [A23]), ("M.einsum('...i,...i', a, b)", [B523, _r(3, 3)]),
+    ("M.einsum('i->..', a)", [V3]), ("M.einsum('...->......', a)", [V3]), ("M.einsum('i->i1', a)", [V3]),
+    ("M.einsum(a)", [V3]), ("M.einsum(a, [0, 60])", [A23]), ("M.einsum('ij', [])", [A23]),
+    ("M.einsum('ij,jk', a, b.double())", [A23, B34]), ("M.einsum('i,i', a, 3)", [V3]),
+    ("M.tensordot(a, b, -1)", [A23, B34]), ("M.tensordot(a, b, 3)", [A23, B34]), ("M.tensordot(a, b, ([0], [0, 1]))", [A23, B34]),
+    ("M.tensordot(a, b, 1.5)", [A23, B34]), ("M.tensordot(a, b, 2)", [A23, B34]), ("M.tensordot(a, b.double(), 1)", [A23, B34]),
+    ("M.tensordot(a, b, ([0, 0], [0, 1]))", [A23, B34]), ("M.tensordot(a, b, ([2], [0]))", [A23, B34]),
+    ("M.tensordot(a, b, (1, 0))", [A23, B34]), ("M.tensordot(a, b, dims=M.tensor(-1))", [A23, B34]),
+    ("M.inner(a, b)", [A23, B34]), ("M.inner(a, b.double())", [A23, A23]),
+]
+
+
+@pytest.mark.parametrize("expr,arrays", CONTRACTION_ERRORS,
+                         ids=[f"{e}-{k}" for k, (e, _) in enumerate(CONTRACTION_ERRORS)])
+def test_contraction_errors_match_torch(expr, arrays):
+    test_errors_match_torch(expr, arrays)
