@@ -11,7 +11,7 @@ import numpy as np
 from .._emit import Tensor
 from ._args import wrap_dim
 from ._spec import public, public_function
-from .linalg import dot, matmul, mm
+from .linalg import bmm, dot, mm
 
 _LETTERS = 26
 _ELLIPSIS = 2 * _LETTERS         # the subscript of "..." (labels are 0..51: A-Z, then a-z)
@@ -61,7 +61,7 @@ def _sumproduct_pair(left: Tensor, right: Tensor, sum_dims: list) -> Tensor:
         operm[d] = k
     left = left.permute(lro + lo + list(sum_dims) + ro).reshape(lro_size, lo_size, sum_size)
     right = right.permute(lro + list(sum_dims) + ro + lo).reshape(lro_size, sum_size, ro_size)
-    return matmul(left, right).view(out_size).permute(operm)
+    return bmm(left, right).view(out_size).permute(operm)
 
 
 def _parse_operands(equation: str, operands: tuple) -> tuple:

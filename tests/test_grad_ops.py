@@ -438,7 +438,8 @@ def _contracted(kind: str):
         b, n, k, p = t
         shapes_ = {"mm": [(n, k), (k, p)], "batch": [(b, n, k), (k, p)], "diag": [(n, n, k)],
                    "chain": [(n, k), (k, p), (p, b)], "td2": [(n, k, p), (k, p, b)], "td_lists": [(k, n), (b, k, n)],
-                   "inner": [(n, k), (b, p, k)]}[kind]
+                   "inner": [(n, k), (b, p, k)], "bcast": [(b, 1, n, k), (2, k, p)], "vec_batch": [(k,), (b, k, p)],
+                   "batch_vec": [(b, n, k), (k,)], "mat_batch": [(n, k), (b, k, p)]}[kind]
         return st.tuples(*(array(s, REAL) for s in shapes_))
 
     return st.tuples(side, side, side, side).flatmap(build)
@@ -929,7 +930,7 @@ OPS: dict[str, Op] = {
                                      fd_floor=(1.0,) * 3),
     "chain_matmul": Op(lambda M, x, y, z: _quiet(M.chain_matmul)(x, y, z, z.mT), _chain(), True,
                          fd_floor=(1.0,) * 3),
-    # (matrix powers of batches: batched matmul records one BmmBackward0, see README's "Not yet")
+    # (matrix powers of batches: "matrix_power_batch" in the lin3 block below)
     "linalg_matrix_power_neg2": Op(lambda M, x: M.linalg.matrix_power(_spd(M, x), -2), la_matrices(max_batch=0), True),
     "matrix_power_method_5": Op(lambda M, x: x.matrix_power(5), la_matrices(max_batch=0), True),
     "matrix_power_fn_3": Op(lambda M, x: M.matrix_power(x, 3), la_matrices(max_batch=0), True),
@@ -952,6 +953,11 @@ OPS: dict[str, Op] = {
     "tensordot_2": Op(lambda M, a, b: M.tensordot(a, b, 2), _contracted("td2"), True),
     "tensordot_lists": Op(lambda M, a, b: M.tensordot(a, b, ([0, 1], [1, 2])), _contracted("td_lists"), True),
     "inner": Op(lambda M, a, b: M.inner(a, b), _contracted("inner"), True),
+    "matmul_batch_broadcast": Op(lambda M, a, b: a @ b, _contracted("bcast"), True),
+    "matmul_vector_batch": Op(lambda M, a, b: M.matmul(a, b), _contracted("vec_batch"), True),
+    "matmul_batch_vector": Op(lambda M, a, b: a.matmul(b), _contracted("batch_vec"), True),
+    "matmul_matrix_batch": Op(lambda M, a, b: a @ b, _contracted("mat_batch"), True),
+    "matrix_power_batch": Op(lambda M, x: x.matrix_power(3), la_matrices(max_batch=2), True),
 }
 
 

@@ -242,3 +242,35 @@ CONTRACTION_ERRORS = [
                          ids=[f"{e}-{k}" for k, (e, _) in enumerate(CONTRACTION_ERRORS)])
 def test_contraction_errors_match_torch(expr, arrays):
     test_errors_match_torch(expr, arrays)
+
+
+BATCHED = [((5, 2, 3), (5, 3, 4)), ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((3,), (5, 3, 4)), ((5, 2, 3), (3,)),
+           ((2, 1, 2, 3), (5, 3, 4)), ((1, 2, 3), (5, 3, 4)), ((5, 2, 3), (1, 3, 4)), ((6, 5, 2, 3), (6, 5, 3, 4)),
+           ((5, 2, 3), (5, 3, 1)), ((5, 0, 3), (5, 3, 4)), ((2, 3, 4), (2, 1, 4, 3)), ((2, 2, 3), (3,)),
+           ((2, 5, 2, 3), (5, 3, 4))]
+
+
+@pytest.mark.parametrize("expr", ["a @ b", "M.matmul(a.transpose(0, -1).transpose(0, -1), b)", "(a * 1) @ b.detach()",
+                                  "a.detach() @ b", "M.linalg.matrix_power(a.mT @ a, 3) @ b",
+                                  "a.detach() @ b.mT.contiguous().mT", "a.mT.contiguous().mT @ b.detach()"])
+@pytest.mark.parametrize("shapes", BATCHED, ids=str)
+def test_batched_matmul_nodes_match_torch(shapes, expr):
+    """PyTorch's matmul folds a batch into one mm/mv, or expands both batches around a bmm: the same nodes here."""
+    if ("matrix_power" in expr or ".mT.contiguous()" in expr) and (len(shapes[0]) < 2 or len(shapes[1]) < 2):
+        pytest.skip("matrix operands only")
+    assert_same(expr, [_r(*shapes[0]), _r(*shapes[1])], depth=8)
+
+
+BATCHED_ERRORS = [((5, 2, 3), (4, 4)), ((2, 3), (5, 4, 4)), ((3,), (5, 4, 4)), ((5, 2, 3), (4,)), ((5, 2, 3), (6, 3, 4)),
+                  ((5, 2, 3), (5, 4, 4)), ((2, 5, 2, 3), (3, 3, 4)), ((1, 2, 3), (5, 4, 4))]
+
+
+@pytest.mark.parametrize("grads", [True, False])
+@pytest.mark.parametrize("shapes", BATCHED_ERRORS, ids=str)
+def test_batched_matmul_errors_match_torch(shapes, grads):
+    arrays = [_r(*shapes[0]), _r(*shapes[1])]
+    with pytest.raises(Exception) as expected:
+        run(torch, "a @ b", arrays, "float32", grads=grads)
+    with pytest.raises(type(expected.value)) as got:
+        run(tape, "a @ b", arrays, "float32", grads=grads)
+    assert str(got.value) == str(expected.value)
