@@ -15,7 +15,8 @@ import numpy as np
 from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._spec import LISTED, PYTHON, X1, Op, public, register
 
-ADDMM, ADDMV, ADDR, ADDBMM, BADDBMM = range(PYTHON.start + 20, PYTHON.start + 25)
+CODES = range(PYTHON.start + 20, PYTHON.start + 25)
+ADDMM, ADDMV, ADDR, ADDBMM, BADDBMM = CODES
 _BOOL_KERNELS = {ADDMM: "addmm_impl_cpu_", ADDMV: "addmv_impl_cpu", ADDBMM: "addmm_impl_cpu_", BADDBMM: "baddbmm"}
 _NAMES = {ADDMM: ("addmm", "AddmmBackward0"), ADDMV: ("addmv", "AddmvBackward0"), ADDR: ("addr", "AddrBackward0"),
           ADDBMM: ("addbmm", "AddbmmBackward0"), BADDBMM: ("baddbmm", "BaddbmmBackward0")}

@@ -570,10 +570,13 @@ def _product_dtypes_bmm(a: Tensor, b: Tensor) -> None:
 
 
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
-    """The dot product of vectors along ``dim`` (batch dims broadcast): ``(x * y).sum(dim)``."""
+    """The dot product of vectors along ``dim`` (batch dims broadcast): ``(x * y).sum(dim)``, or
+    ``vdot`` for two vectors, as PyTorch."""
     if x._dtype is not y._dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
                            f"{D.legacy_name(x._dtype)} and y of type {D.legacy_name(y._dtype)} instead")
+    if x.dim() == 1 and y.dim() == 1:
+        return vdot(x, y)
     return (x * y).sum(dim)
 
 

