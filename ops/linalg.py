@@ -279,11 +279,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")
     case = case_of(na, nb)
-    if case == BATCHED and na > 2 and nb <= 2:
-        # A batch times a matrix or a vector: PyTorch folds the batch into the rows of one
-        # product (its checks and messages then are the product's), and views the batch back.
-        folded = matmul(viewed(a, (int(np.prod(sa[:-1])), sa[-1]), V_VIEW), b)
-        return viewed(folded, sa[:-1] + sb[1:], V_UNSAFE)
+    if case == BATCHED and _should_fold(a, b):
+        return _folded(a, b)
     if case == MV and sa[1] != sb[0]:
         raise RuntimeError(f"size mismatch, got input ({sa[0]}), mat ({sa[0]}x{sa[1]}), vec ({sb[0]})")
     if case in (VM, MM) and sa[-1] != sb[0]:
@@ -311,24 +308,88 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         # As PyTorch: the vector becomes a 1-row matrix, and the product row is squeezed.
         return viewed(matmul(viewed(a, (1, sa[0]), V_UNSQUEEZE), b), (sb[1],), V_SQUEEZE_DIMS)
     if case == BATCHED:
-        if na == 1:
-            # A vector times a batch: as PyTorch, through a view to a one-row matrix.
-            return matmul(a.reshape(1, sa[0]), b).reshape(sb[:-2] + sb[-1:])
-        if sa[-1] != sb[-2]:
-            raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                               f"[{sb[-3] if nb > 2 else 1}, {sa[-1]}] but got: "
-                               f"[{sb[-3] if nb > 2 else 1}, {sb[-2]}].")
-        broadcast_pair(sa[:-2], sb[:-2])
+        if na == 3 and nb == 3 and sa[0] != sb[0]:
+            # (PyTorch drops a batch of one that requires grad: the product may then fold)
+            if sa[0] == 1 and a._rg:
+                return matmul(a.squeeze(0), b)
+            if sb[0] == 1 and b._rg:
+                return matmul(a, b.squeeze(0))
+        batch = broadcast_pair(sa[:-2], sb[:-2])
+        m2 = sb[-2] if nb > 1 else sb[0]
+        if sa[-1] != m2:
+            size = int(np.prod(batch, dtype=np.int64))
+            raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{size}, {sa[-1]}] "
+                               f"but got: [{size}, {m2}].")
+        if (a._rg or b._rg) and state.grad and a._dtype.is_floating_point:
+            return _expanded(a, b, batch)
+    return _product(a, b, case)
+
+
+def _product(a: Tensor, b: Tensor, case: int) -> Tensor:
+    """One product row (a batched one: operands with equal batches, as ``bmm``'s)."""
     dt = a._dtype
     y = np.asarray(np.matmul(a._value(), b._value()), dt.np)
     if (a._rg or b._rg) and state.grad and dt.is_floating_point:
         tape = write_tape()
+        sa, sb = a._shape, b._shape
         na_ = node_in(tape, a, dt, sa)
         nb_ = node_in(tape, b, dt, sb)
-        code = code_for(case, a.numel() * (sb[-1] if nb > 1 else 1))
+        code = code_for(case, a.numel() * (sb[-1] if len(sb) > 1 else 1))
         node = tape.append(code, dt.arena, y, na_, nb_, ia=case)
         return recorded(tape, node, y, dt)
     return plain(y, dt)
+
+
+# PyTorch's matmul of operands with a batch, recorded as its nodes: the batch of the bigger operand folded
+# into one mm/mv when that needs no copy (or when the other operand requires grad), else both batches
+# expanded to the broadcast one, flattened, multiplied by bmm, and viewed back (UnsafeViewBackward0).
+def _should_fold(a: Tensor, b: Tensor) -> bool:
+    first = a.dim() >= b.dim()
+    big, other = (a, b) if first else (b, a)
+    if not (big.dim() >= 3 and other.dim() <= 2):
+        return False
+    if other._rg:
+        return True
+    if a.dim() == 2:
+        return False
+    if big.numel() == 0:
+        return True
+    # (the bigger operand, transposed when it is the second: its batch must flatten without a copy)
+    shape, strides = list(big._shape), list(big.stride())
+    if not first:
+        shape[-2:], strides[-2:] = shape[:-3:-1], strides[:-3:-1]
+    return all(strides[i] == strides[i + 1] * shape[i + 1] for i in range(big.dim() - 2))
+
+
+def _folded(a: Tensor, b: Tensor) -> Tensor:
+    transpose = b.dim() > a.dim()
+    t1 = b.mT if transpose else a
+    t2 = (a.t() if a.dim() == 2 else a) if transpose else b
+    s1 = t1._shape
+    shape = s1[:-1]
+    rows = int(np.prod(shape, dtype=np.int64))
+    flat = t1.reshape(rows, s1[-1])
+    if t2.dim() == 2:
+        y = viewed(mm(flat, t2), shape + (t2._shape[1],), V_UNSAFE)
+        return y.mT.contiguous() if transpose else y
+    return viewed(mv(flat, t2), shape, V_UNSAFE)
+
+
+def _expanded(a: Tensor, b: Tensor, batch: tuple) -> Tensor:
+    sa, sb = a._shape, b._shape
+    na, nb = len(sa), len(sb)
+    n = sa[-2] if na > 1 else 1
+    m = sa[-1]
+    p = sb[-1] if nb > 1 else 1
+    size = int(np.prod(batch, dtype=np.int64))
+    t1 = a.expand(batch + (n, m)).reshape(size, n, m)
+    if nb == 1:
+        t2 = b.expand(batch + (m,)).reshape(size, m).unsqueeze(2)
+    else:
+        t2 = b.expand(batch + (m, p)).reshape(size, m, p)
+    shape = batch + ((n,) if na > 1 else ()) + ((p,) if nb > 1 else ())
+    y = _product(t1, t2, BATCHED)
+    return viewed(y.squeeze(-1) if nb == 1 else y, shape, V_UNSAFE)
 
 
 @public("matmul", function=False)
@@ -499,14 +560,23 @@ def bmm(self, mat2: Tensor) -> Tensor:
     if b2 != b or m2 != m:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {m}] but got: "
                            f"[{b2}, {m2}].")
-    return matmul(self, mat2)
+    _product_dtypes_bmm(self, mat2)
+    return _product(self, mat2, BATCHED)
+
+
+def _product_dtypes_bmm(a: Tensor, b: Tensor) -> None:
+    if a._dtype is not b._dtype:
+        raise RuntimeError(f"expected scalar type {D.legacy_name(a._dtype)} but found {D.legacy_name(b._dtype)}")
 
 
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
-    """The dot product of vectors along ``dim`` (batch dims broadcast): ``(x * y).sum(dim)``."""
+    """The dot product of vectors along ``dim`` (batch dims broadcast): ``(x * y).sum(dim)``, or
+    ``vdot`` for two vectors, as PyTorch."""
     if x._dtype is not y._dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
                            f"{D.legacy_name(x._dtype)} and y of type {D.legacy_name(y._dtype)} instead")
+    if x.dim() == 1 and y.dim() == 1:
+        return vdot(x, y)
     return (x * y).sum(dim)
 
 

@@ -90,34 +90,34 @@ __all__ = [
     "set_default_device", "save", "load", "set_printoptions", "get_printoptions", "BoolTensor",
     "ByteTensor", "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor",
     "FloatTensor", "DoubleTensor", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
-    "set_anomaly_enabled", "format_tape", "viz", "detach", "add", "sub", "subtract", "mul",
-    "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
-    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square",
-    "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan", "arctan", "asinh", "arcsinh",
-    "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad",
-    "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round", "logit", "selu", "celu",
-    "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max",
-    "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder", "hypot", "logaddexp",
-    "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne", "lt", "le", "gt", "ge",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or",
-    "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf",
-    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere", "cat",
-    "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "softmax", "log_softmax",
-    "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist",
-    "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "pinverse", "max", "min", "amax",
-    "amin", "argmax", "argmin", "aminmax", "reshape", "unsqueeze", "squeeze", "flatten",
-    "broadcast_shapes", "select", "transpose", "t", "index_select", "gather", "take",
-    "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
-    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "permute",
-    "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
-    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
-    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
+    "set_anomaly_enabled", "format_tape", "viz", "detach", "addmm", "addmv", "addr", "addbmm",
+    "baddbmm", "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
+    "neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh",
+    "sinh", "cosh", "expm1", "square", "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan",
+    "arctan", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv",
+    "exp2", "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round",
+    "logit", "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip",
+    "clamp_min", "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder",
+    "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne",
+    "lt", "le", "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal",
+    "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero",
+    "nonzero", "argwhere", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid",
+    "softmax", "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum",
+    "nanmean", "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "pinverse",
+    "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t",
     "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul",
-    "matrix_power", "kron", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk",
-    "kthvalue", "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk",
-    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
-    "tril_indices", "triu_indices", "logspace",
+    "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax", "amin", "argmax",
+    "argmin", "aminmax", "index_select", "gather", "take", "take_along_dim", "masked_select",
+    "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
+    "put", "masked_scatter", "scatter_reduce", "permute", "movedim", "moveaxis", "swapaxes",
+    "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d",
+    "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal",
+    "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "sum", "mean", "cumsum",
+    "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin",
+    "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
+    "vstack", "row_stack", "dstack", "column_stack", "rand_like", "randn_like", "randint_like",
+    "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace",
 ]
 
 
@@ -139,6 +139,20 @@ def acosh(input: Tensor) -> Tensor:
 
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
+
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
+    """``beta * self + alpha * sum_i (batch1[i] @ batch2[i])`` (``self`` broadcast to the
+    product's shape)."""
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=..., alpha=...) -> Tensor:
+    """``beta * self + alpha * (mat1 @ mat2)`` (``self`` broadcast to the product's shape)."""
+
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=..., alpha=...) -> Tensor:
+    """``beta * self + alpha * (mat @ vec)`` (``self`` broadcast to the product's shape)."""
+
+def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=..., alpha=...) -> Tensor:
+    """``beta * self + alpha * outer(vec1, vec2)`` (``self`` broadcast to the product's shape; the
+    dtypes promoted, as PyTorch's elementwise kernel does)."""
 
 def adjoint(input: Tensor) -> Tensor:
     """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
@@ -219,6 +233,10 @@ def atleast_2d(*tensors: Any) -> Any:
 def atleast_3d(*tensors: Any) -> Any:
     """Each tensor with at least three dims (as NumPy: a matrix gains a last dim, a vector
     one on each side); a tuple for several."""
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
+    """``beta * self + alpha * (batch1 @ batch2)``, matrix by matrix (``self`` broadcast to the
+    product's shape)."""
 
 def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
     """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
@@ -361,6 +379,11 @@ def dsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list
 def dstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Concatenate depth-wise: along dim 2 of the tensors made at least 3-D (``atleast_3d``)."""
 
+def einsum(*args: Any) -> Tensor:
+    """Sums the products of the operands' elements along dimensions named by an equation in Einstein
+    notation (``einsum("ij,jk->ik", a, b)``), or by lists of subscripts interleaved with the operands
+    (``einsum(a, [0, 1], b, [1, 2], [0, 2])``)."""
+
 def eq(input: Tensor, other: Operand) -> Tensor:
     """``self == other`` at each element, broadcasting."""
 
@@ -452,6 +475,9 @@ def index_put(input: Tensor, indices, values: Tensor, accumulate: builtins.bool 
 def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
     """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
     int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
+
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """The sum of products over the last dim of both tensors (a product when one is 0-d)."""
 
 def inverse(input: Tensor) -> Tensor:
     """The inverse of a square matrix (of each matrix of a batch): ``tape.linalg.inv``."""
@@ -822,6 +848,10 @@ def tanh(input: Tensor) -> Tensor:
 def tensor_split(input: Tensor, indices_or_sections=..., dim: builtins.int = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ..., tensor_indices_or_sections: Optional[Tensor] = ...) -> builtins.tuple:
     """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
     ones one larger), or at the listed ``indices`` (views)."""
+
+def tensordot(a: Tensor, b: Tensor, dims=...) -> Tensor:
+    """Sums the products of ``a``'s and ``b``'s elements over the last ``dims`` dims of ``a`` and the
+    first ``dims`` of ``b``, or over the dims listed in ``dims = (dims_a, dims_b)``."""
 
 def tile(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are

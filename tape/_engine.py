@@ -435,13 +435,15 @@ def _check_nan(tape: Tape, r: int, grads: list) -> None:
 
 def _python_vjp(tape: Tape, r: int, values, grads, seen) -> None:
     """Run a PYTHON-range row without ``py_adjoint`` (listed inputs, several outputs: a custom
-    Function) through its op's ``vjp`` on plain tensors: copies of its outputs' adjoints (None
-    where no gradient arrived), the gradients it returns added into its inputs' adjoints."""
+    Function, ``addmm``) through its op's ``vjp`` on plain tensors: copies of its outputs' adjoints
+    (None where no gradient arrived; one adjoint, the row's, for a row with one output), the
+    gradients it returns added into its inputs' adjoints."""
     row = Row(tape, r)
+    op = REGISTRY[int(tape.op[r])]
     gs = tuple(T._plain(np.array(_arena_view(tape, grads, o)), D.ARENA_DTYPES[tape.dt[o]]) if seen[o] & 1 else None
-               for o in row.outputs)
+               for o in (row.outputs if op.multi else (r,)))
     ins = row.inputs
-    outs = REGISTRY[int(tape.op[r])].vjp(gs, tuple(handle(tape, x) for x in ins), None, row)
+    outs = op.vjp(gs if op.multi else gs[0], tuple(handle(tape, x) for x in ins), None, row)
     seen[r] |= 4
     for x, gx in zip(ins, outs):
         if gx is None or not tape.rg[x]:

@@ -123,6 +123,24 @@ class Tensor:
         """``self + alpha * other``."""
     def add_(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self += alpha * other``, in place."""
+    def addbmm(self, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """``beta * self + alpha * sum_i (batch1[i] @ batch2[i])`` (``self`` broadcast to the
+        product's shape)."""
+    def addbmm_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.addbmm`."""
+    def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """``beta * self + alpha * (mat1 @ mat2)`` (``self`` broadcast to the product's shape)."""
+    def addmm_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.addmm`."""
+    def addmv(self, mat: Tensor, vec: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """``beta * self + alpha * (mat @ vec)`` (``self`` broadcast to the product's shape)."""
+    def addmv_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.addmv`."""
+    def addr(self, vec1: Tensor, vec2: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """``beta * self + alpha * outer(vec1, vec2)`` (``self`` broadcast to the product's shape; the
+        dtypes promoted, as PyTorch's elementwise kernel does)."""
+    def addr_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.addr`."""
     def adjoint(self) -> Tensor:
         """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
     def all(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
@@ -200,6 +218,11 @@ class Tensor:
         Gradients are accumulated into the leaves' ``.grad``.  A non-scalar
         tensor needs ``gradient`` (the vector in the vector-Jacobian product).
         The graph is freed unless ``retain_graph`` (default: ``create_graph``)."""
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """``beta * self + alpha * (batch1 @ batch2)``, matrix by matrix (``self`` broadcast to the
+        product's shape)."""
+    def baddbmm_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.baddbmm`."""
     def bernoulli(self, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
     def bernoulli_(self, p=..., *, generator: Optional[Generator] = ...) -> Tensor:
@@ -456,6 +479,8 @@ class Tensor:
     def index_select(self, dim: builtins.int, index: Tensor) -> Tensor:
         """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
         int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""
+    def inner(self, other: Tensor) -> Tensor:
+        """The sum of products over the last dim of both tensors (a product when one is 0-d)."""
     def int(self) -> Tensor:
         """``self.to(tape.int32)``."""
     def inverse(self) -> Tensor:

