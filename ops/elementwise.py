@@ -31,6 +31,7 @@ from .._emit import (D, Number, Tensor, check_device, device, emit, emit_apart, 
                      py_scalar, recorded, scalar_row, state)
 from ._args import broadcast_pair
 from ._spec import BINARY, CROSS, N_CODES, NUMBER, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public, register
+from .ternary import clamp_tensors, combination
 
 # --- codes (UNARY and BINARY ranges) -------------------------------------------
 _UNARY_END = UNARY.stop
@@ -1068,8 +1069,10 @@ _u(POWC, "pow", "PowBackward0", X0, None, None,
 _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
    lambda g, x, y, r: (g * (y * r.log_fa)._masked(x[0]._mask(M_NEG)),) if r.fa == 0.0
    else (g * (y * r.log_fa),), ulps=(*TRANSCENDENTAL, (2, 2)), numpy_rows=True)
-_u(CLAMP, "clamp", "ClampBackward1", X0, None, None,
-   lambda g, x, y, r: (g._masked(x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True)),))
+# ``ib`` says which front end recorded the row (its node's name): clamp, clamp_min, clamp_max.
+register(Op(CLAMP, "clamp", "ClampBackward1", X0,
+            lambda g, x, y, r: (g._masked(x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True)),),
+            grad_fn_of=lambda r: ("ClampBackward1", "ClampMinBackward0", "ClampMaxBackward0")[r.ib]))
 
 # --- the catalogue's unary ops (issue 14) ----------------------------------------
 def _special(code):
@@ -1983,13 +1986,21 @@ def reciprocal(self) -> Tensor:
     return _unary(self, RECIPROCAL)
 
 
+_CLAMP_SIGNATURES = (" * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)\n"
+                     " * (Tensor input, Number min = None, Number max = None, *, Tensor out = None)")
+
+
 @public("clamp", "clip")
-def clamp(self, min: Optional[Number] = None, max: Optional[Number] = None) -> Tensor:
-    """Clamp every element into ``[min, max]``."""
-    if isinstance(min, Tensor):
-        min = min.item()
-    if isinstance(max, Tensor):
-        max = max.item()
+def clamp(self, min: Optional[Union[Number, Tensor]] = None, max: Optional[Union[Number, Tensor]] = None) -> Tensor:
+    """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        if not all(b is None or isinstance(b, Tensor) for b in (min, max)):
+            raise combination("clamp", (self, min, max), _CLAMP_SIGNATURES)
+        return clamp_tensors(self, min, max, 0)
+    return _clamp_numbers(self, min, max, 0)
+
+
+def _clamp_numbers(self: Tensor, min: Optional[Number], max: Optional[Number], form: int) -> Tensor:
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     lo = -math.inf if min is None else min
@@ -1999,20 +2010,28 @@ def clamp(self, min: Optional[Number] = None, max: Optional[Number] = None) -> T
     y = clamp_forward(v, lo, hi) if dt.is_floating_point else np.clip(v, min, max)
     y = _as_array(y, dt)
     if self._rg and state.grad:
-        return emit(CLAMP, y, dt, self, fa=float(lo), fb=float(hi))
+        return emit(CLAMP, y, dt, self, ib=form, fa=float(lo), fb=float(hi))
     return plain(y, dt)
 
 
+def _bound(self: Tensor, bound, name: str) -> None:
+    if not (isinstance(bound, Tensor) or _is_number(bound)):
+        raise combination(name, (self, bound), f" * (Tensor input, Tensor {name[6:]}, *, Tensor out = None)\n"
+                                               f" * (Tensor input, Number {name[6:]}, *, Tensor out = None)")
+
+
 @public("clamp_min")
-def clamp_min(self, min: Number) -> Tensor:
-    """Clamp every element to at least ``min``."""
-    return self.clamp(min=min)
+def clamp_min(self, min: Union[Number, Tensor]) -> Tensor:
+    """Clamp every element to at least ``min`` (a number, or a tensor broadcast with the input)."""
+    _bound(self, min, "clamp_min")
+    return clamp_tensors(self, min, None, 1) if isinstance(min, Tensor) else _clamp_numbers(self, min, None, 1)
 
 
 @public("clamp_max")
-def clamp_max(self, max: Number) -> Tensor:
-    """Clamp every element to at most ``max``."""
-    return self.clamp(max=max)
+def clamp_max(self, max: Union[Number, Tensor]) -> Tensor:
+    """Clamp every element to at most ``max`` (a number, or a tensor broadcast with the input)."""
+    _bound(self, max, "clamp_max")
+    return clamp_tensors(self, None, max, 2) if isinstance(max, Tensor) else _clamp_numbers(self, None, max, 2)
 
 
 @public("maximum")

@@ -29,11 +29,13 @@ from ._args import broadcast_pair, wrap_dim
 from ._index import slab
 from ._spec import (JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public,
                     public_function, register)
+from .ternary import TERNARY, ternary_adjoint, ternary_forward
 
 CAT, STACK, WHERE, UNBIND = range(JOIN.start, JOIN.start + 4)
 # split/chunk (``ops/split.py``): unbind's layout, parts of any size along ``ia``; two codes for
 # PyTorch's two node names (SplitBackward0, SplitWithSizesBackward0), which its errors show.
 SPLIT, SPLIT_SIZES = 410, 411
+_TERNARY_START, _TERNARY_END = TERNARY.start, TERNARY.stop     # (lerp, addcmul ...: ``ops/ternary.py``)
 
 
 # --- numeric kernels ------------------------------------------------------------
@@ -75,6 +77,9 @@ def _move(R, ix, stab, v, r, into_parts, only_needed):
 @njit(cache=True, error_model="numpy")
 def join_adjoint(code, R, ix, stab, v, g, r):
     """Accumulate the input adjoints of one row of this family; False for a code it does not know."""
+    if code >= _TERNARY_START and code < _TERNARY_END:
+        ternary_adjoint(code, R, ix, v, g, r)
+        return True
     if code == CAT or code == STACK:
         _move(R, ix, stab, g, r, True, True)        # each input gets its block of the output's adjoint
         return True
@@ -107,6 +112,9 @@ def join_adjoint(code, R, ix, stab, v, g, r):
 def join_forward(code, R, ix, stab, v, r):
     """Write the value of one row of this family (its compiled forward face); False for a
     code it does not know."""
+    if code >= _TERNARY_START and code < _TERNARY_END:
+        ternary_forward(code, R, ix, v, r)
+        return True
     for i in range(R[R_NUM, r]):
         v[R[R_OFF, r] + i] = 0.0
     if code == CAT or code == STACK:

@@ -90,23 +90,23 @@ __all__ = [
     "set_default_device", "save", "load", "set_printoptions", "get_printoptions", "BoolTensor",
     "ByteTensor", "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor",
     "FloatTensor", "DoubleTensor", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
-    "set_anomaly_enabled", "format_tape", "viz", "detach", "add", "sub", "subtract", "mul",
-    "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
-    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square",
-    "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan", "arctan", "asinh", "arcsinh",
-    "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad",
-    "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round", "logit", "selu", "celu",
-    "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max",
-    "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder", "hypot", "logaddexp",
-    "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne", "lt", "le", "gt", "ge",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or",
-    "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf",
-    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere", "cat",
-    "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "softmax", "log_softmax",
-    "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist",
-    "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "pinverse", "max", "min", "amax",
-    "amin", "argmax", "argmin", "aminmax", "reshape", "unsqueeze", "squeeze", "flatten",
-    "broadcast_shapes", "select", "transpose", "t", "index_select", "gather", "take",
+    "set_anomaly_enabled", "format_tape", "viz", "detach", "lerp", "addcmul", "addcdiv", "add",
+    "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow", "neg", "negative",
+    "abs", "exp", "log", "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+    "expm1", "square", "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan", "arctan",
+    "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv", "exp2",
+    "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round", "logit",
+    "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip", "clamp_min",
+    "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder", "hypot",
+    "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne", "lt", "le",
+    "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and",
+    "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf",
+    "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero",
+    "argwhere", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "softmax",
+    "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean",
+    "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "pinverse", "max",
+    "min", "amax", "amin", "argmax", "argmin", "aminmax", "reshape", "unsqueeze", "squeeze",
+    "flatten", "broadcast_shapes", "select", "transpose", "t", "index_select", "gather", "take",
     "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
     "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "permute",
     "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
@@ -139,6 +139,13 @@ def acosh(input: Tensor) -> Tensor:
 
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
+
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = ...) -> Tensor:
+    """``input + value * tensor1 / tensor2`` elementwise (broadcast together); ``tensor1`` and
+    ``tensor2`` may not both be integer tensors."""
+
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Number = ...) -> Tensor:
+    """``input + value * tensor1 * tensor2`` elementwise (broadcast together)."""
 
 def adjoint(input: Tensor) -> Tensor:
     """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
@@ -271,17 +278,17 @@ def chunk(input: Tensor, chunks: builtins.int, dim: builtins.int = ...) -> built
     """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
     smaller; views)."""
 
-def clamp(input: Tensor, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
-    """Clamp every element into ``[min, max]``."""
+def clamp(input: Tensor, min: Optional[Union[Number, Tensor]] = ..., max: Optional[Union[Number, Tensor]] = ...) -> Tensor:
+    """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
 
-def clamp_max(input: Tensor, max: Number) -> Tensor:
-    """Clamp every element to at most ``max``."""
+def clamp_max(input: Tensor, max: Union[Number, Tensor]) -> Tensor:
+    """Clamp every element to at most ``max`` (a number, or a tensor broadcast with the input)."""
 
-def clamp_min(input: Tensor, min: Number) -> Tensor:
-    """Clamp every element to at least ``min``."""
+def clamp_min(input: Tensor, min: Union[Number, Tensor]) -> Tensor:
+    """Clamp every element to at least ``min`` (a number, or a tensor broadcast with the input)."""
 
-def clip(input: Tensor, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
-    """Clamp every element into ``[min, max]``."""
+def clip(input: Tensor, min: Optional[Union[Number, Tensor]] = ..., max: Optional[Union[Number, Tensor]] = ...) -> Tensor:
+    """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
 
 def clone(input: Tensor) -> Tensor:
     """A copy of the tensor; gradients flow back to the original."""
@@ -487,6 +494,10 @@ def kthvalue(input: Tensor, k: builtins.int, dim: builtins.int = ..., keepdim: b
 
 def le(input: Tensor, other: Operand) -> Tensor:
     """``self <= other`` at each element, broadcasting."""
+
+def lerp(input: Tensor, end: Tensor, weight: Union[Tensor, Number]) -> Tensor:
+    """``input + weight * (end - input)`` elementwise, with ``weight`` a number or a tensor
+    (broadcast together); exact at both ends, as PyTorch's formula."""
 
 def log(input: Tensor) -> Tensor:
     """The natural logarithm of each element."""

@@ -123,6 +123,15 @@ class Tensor:
         """``self + alpha * other``."""
     def add_(self, other: Operand, *, alpha: Number = ...) -> Tensor:
         """``self += alpha * other``, in place."""
+    def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value: Number = ...) -> Tensor:
+        """``input + value * tensor1 / tensor2`` elementwise (broadcast together); ``tensor1`` and
+        ``tensor2`` may not both be integer tensors."""
+    def addcdiv_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.addcdiv`."""
+    def addcmul(self, tensor1: Tensor, tensor2: Tensor, *, value: Number = ...) -> Tensor:
+        """``input + value * tensor1 * tensor2`` elementwise (broadcast together)."""
+    def addcmul_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.addcmul`."""
     def adjoint(self) -> Tensor:
         """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
     def all(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
@@ -237,20 +246,20 @@ class Tensor:
     def chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
         """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
         smaller; views)."""
-    def clamp(self, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
-        """Clamp every element into ``[min, max]``."""
+    def clamp(self, min: Optional[Union[Number, Tensor]] = ..., max: Optional[Union[Number, Tensor]] = ...) -> Tensor:
+        """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
     def clamp_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.clamp`."""
-    def clamp_max(self, max: Number) -> Tensor:
-        """Clamp every element to at most ``max``."""
+    def clamp_max(self, max: Union[Number, Tensor]) -> Tensor:
+        """Clamp every element to at most ``max`` (a number, or a tensor broadcast with the input)."""
     def clamp_max_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.clamp_max`."""
-    def clamp_min(self, min: Number) -> Tensor:
-        """Clamp every element to at least ``min``."""
+    def clamp_min(self, min: Union[Number, Tensor]) -> Tensor:
+        """Clamp every element to at least ``min`` (a number, or a tensor broadcast with the input)."""
     def clamp_min_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.clamp_min`."""
-    def clip(self, min: Optional[Number] = ..., max: Optional[Number] = ...) -> Tensor:
-        """Clamp every element into ``[min, max]``."""
+    def clip(self, min: Optional[Union[Number, Tensor]] = ..., max: Optional[Union[Number, Tensor]] = ...) -> Tensor:
+        """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
     def clip_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.clip`."""
     def clone(self) -> Tensor:
@@ -498,6 +507,11 @@ class Tensor:
         """``self <= other`` at each element, broadcasting."""
     def le_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.le`."""
+    def lerp(self, end: Tensor, weight: Union[Tensor, Number]) -> Tensor:
+        """``input + weight * (end - input)`` elementwise, with ``weight`` a number or a tensor
+        (broadcast together); exact at both ends, as PyTorch's formula."""
+    def lerp_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.lerp`."""
     def log(self) -> Tensor:
         """The natural logarithm of each element."""
     def log10(self) -> Tensor:

@@ -16,6 +16,7 @@ import tape
 from tape._sweep import sweep
 from tape.ops import PYTHON, REGISTRY
 from tape.ops._spec import LISTED
+from tape.ops.inplace import NO_DERIVATIVE
 
 from . import test_grad_ops as G
 
@@ -160,6 +161,7 @@ def test_every_registered_op_is_gradient_tested():
     for name, op in G.OPS.items():
         case = op.inputs.example()
         seen |= _codes_recorded(lambda *xs: op.fn(tape, *xs), [np.asarray(a, np.float64) for a in case])
+    seen.add(NO_DERIVATIVE)     # (PyTorch's in-place asinh_ ...: a node whose backward raises, test_inplace_variants)
     missing = {REGISTRY[c].name + f" ({c})" for c in REGISTRY if c not in seen}
     assert not missing, f"registered ops without a gradient test: {sorted(missing)}"
 
