@@ -28,8 +28,9 @@ import numpy as np
 from numba import njit
 
 from .._emit import (D, Number, Tensor, check_device, device, emit, emit_apart, fresh, is_suffix, node_in, plain,
-                     py_scalar, recorded, scalar_row, state)
+                     py_scalar, recorded, scalar_row, state, write_tape)
 from ._args import broadcast_pair
+from ._rule import rule_adjoint
 from ._spec import BINARY, CROSS, N_CODES, NUMBER, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public, register
 from .ternary import clamp_tensors, combination
 
@@ -2270,6 +2271,41 @@ def fill_with(self: Tensor, values, kind: str) -> Tensor:
         self._f = float(values)
     else:
         self._v[...] = values
+    self._bump()
+    if self._tape is not None:
+        self._relink()
+    return self
+
+
+# copy_: the row's inputs are the tensor before the copy and the source (cast to the tensor's dtype,
+# broadcast to its shape, inside the op as in PyTorch); nothing reaches the tensor's old value.
+COPY = 911
+register(Op(COPY, "copy_", "CopyBackwards", 0, lambda g, x, y, r: (g._mask(M_ZERO, constant=True), g), arity=2,
+            py_adjoint=rule_adjoint))
+
+
+@public("copy_", function=False)
+def copy_(self, src: Union[Tensor, Number], non_blocking: bool = False) -> Tensor:
+    """Copy the elements of ``src`` into this tensor (broadcast to its shape, converted to its
+    dtype) and return it; gradients reach ``src``, summed to its shape, and not the old value."""
+    if not isinstance(src, Tensor):
+        if not _is_number(src):
+            raise TypeError(f"copy_(): argument 'src' (position 1) must be Tensor, not {type(src).__name__}")
+        src = plain(np.asarray(src, self._dtype.np), self._dtype)
+    self._check_inplace()
+    shape = broadcast_pair(self._shape, src._shape)
+    if shape != self._shape:
+        raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape {list(shape)}")
+    dt = self._dtype
+    value = np.array(np.broadcast_to(src._value(), shape), dt.np)
+    if state.grad and (self._rg or src._rg) and dt.is_floating_point:
+        tape = write_tape()
+        node = tape.append(COPY, dt.arena, value, node_in(tape, self, dt, shape), node_in(tape, src, dt, shape))
+        return self._inplace(recorded(tape, node, value, dt), src)
+    if self._f is not None:
+        self._f = float(value)
+    else:
+        self._storage()[...] = value
     self._bump()
     if self._tape is not None:
         self._relink()

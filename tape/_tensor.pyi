@@ -266,6 +266,9 @@ class Tensor:
         """A copy of the tensor; gradients flow back to the original."""
     def contiguous(self, memory_format=...) -> Tensor:
         """The tensor itself if contiguous, else a contiguous copy (recorded as a clone)."""
+    def copy_(self, src: Union[Tensor, Number], non_blocking: builtins.bool = ...) -> Tensor:
+        """Copy the elements of ``src`` into this tensor (broadcast to its shape, converted to its
+        dtype) and return it; gradients reach ``src``, summed to its shape, and not the old value."""
     def copysign(self, other: Operand) -> Tensor:
         """``self``'s magnitude with ``other``'s sign (of zeros too)."""
     def copysign_(self, *args: Any, **kwargs: Any) -> Tensor:

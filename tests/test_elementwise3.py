@@ -312,3 +312,62 @@ def test_compiled_faces_match_numpy_and_the_rule(name, dtype):
     recorded = tape.autograd.grad((out * w).sum(), ts, create_graph=True)
     for p, q in zip(plain, recorded):
         np.testing.assert_array_equal(p.numpy(), q.detach().numpy(), err_msg=name)
+
+
+COPIES = {
+    "same": lambda M, x, s: (x * 2.0).copy_(s),
+    "broadcast": lambda M, x, s: (x * 2.0).copy_(s[:1]),
+    "from_float64": lambda M, x, s: (x * 2.0).copy_(s.double()),
+    "from_float32": lambda M, x, s: (x.double() * 2.0).copy_(s),
+    "into_plain": lambda M, x, s: M.zeros(3).copy_(s) * x,
+    "from_plain": lambda M, x, s: (x * 2.0).copy_(s.detach() + 1.0),
+    "from_integers": lambda M, x, s: (x * 2.0).copy_(M.tensor([1, 2, 3])),
+    "from_number": lambda M, x, s: (x * 2.0).copy_(2.5),
+    "0d": lambda M, x, s: (x.sum() * 1.0).copy_(s[1]),
+    "matrix_power_0": lambda M, x, s: M.linalg.matrix_power(M.outer(x, s), 0),
+    "matrix_power_0_batch": lambda M, x, s: M.stack([M.outer(x, s)] * 2).matrix_power(0) * x,
+}
+
+
+@pytest.mark.parametrize("name", sorted(COPIES))
+def test_copy_matches_torch(name):
+    """copy_: CopyBackwards with the tensor's old value and the source as edges; the gradient to the
+    old value is zero, to the source summed to its shape and cast to its dtype (every order)."""
+    arrays = [np.array([0.5, -1.0, 2.0]), np.array([1.5, 0.25, -0.75])]
+    for grads in ((True, True), (True, False), (False, True)):
+        mine, ref = (_run(M, COPIES[name], arrays, "float32", grads, order=3) for M in (tape, torch))
+        _same(mine, ref, "float32", f"{name} {grads}")
+        for M, res in ((tape, mine), (torch, ref)):
+            x = M.tensor(arrays[0], requires_grad=grads[0])
+            s = M.tensor(arrays[1], requires_grad=grads[1])
+            res.append(COPIES[name](M, x, s)._version if name in ("same", "broadcast", "0d") else None)
+        assert mine[-1] == ref[-1], name
+
+
+def test_copy_dtypes_errors_and_no_grad_match_torch():
+    cases = [
+        lambda M: M.ones(3, dtype=M.int64).copy_(M.tensor([1.7, 2.2, -3.9])),
+        lambda M: M.ones(2, 3).copy_(M.tensor([1.7, 2.2, -3.9])),
+        lambda M: M.ones(3).copy_(M.tensor([1, 2, 3]), non_blocking=True),
+        lambda M: M.ones(3, dtype=M.bool).copy_(M.tensor([0.0, 2.0, -1.0])),
+        lambda M: M.zeros(3, dtype=M.int64).copy_(M.tensor([1.5, 2, 3], requires_grad=True)),
+    ]
+    for k, fn in enumerate(cases):
+        mine, ref = fn(tape), fn(torch)
+        assert (str(mine.dtype), mine.requires_grad, mine.tolist()) == (str(ref.dtype), ref.requires_grad, ref.tolist()), k
+    errors = [
+        lambda M: M.ones(3, requires_grad=True).copy_(M.zeros(3)),
+        lambda M: M.ones(3).copy_(M.zeros(2)),
+        lambda M: M.ones(3).copy_(M.ones(2, 3)),
+    ]
+    for k, fn in enumerate(errors):
+        mine, ref = _error(lambda: fn(tape)), _error(lambda: fn(torch))
+        assert ref is not None and mine == ref, (k, mine, ref)
+    for M in (tape, torch):
+        x = M.ones(3, requires_grad=True)
+        h = x * 2.0
+        with M.no_grad():
+            h.copy_(M.zeros(3))
+        assert type(h.grad_fn).__name__ == "MulBackward0" and h.tolist() == [0.0, 0.0, 0.0]
+        h.sum().backward()
+        assert x.grad.tolist() == [2.0, 2.0, 2.0]

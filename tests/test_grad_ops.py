@@ -941,6 +941,8 @@ OPS: dict[str, Op] = {
     "clamp_max_tensor_method": _mutual_op(lambda M, x, hi: x.clamp_max(hi), CLAMP_OUT, CLAMP_HI, full_first=True),
     "clamp_min_number": _u(lambda M, x: M.clamp_min(x, 1.0), CLAMP_OUT),
     "clamp_max_number_method": _u(lambda M, x: x.clamp_max(-1.0), CLAMP_OUT),
+    "copy_broadcast": _mutual_op(lambda M, x, s: (x * 2.0).copy_(s) * x, REAL, REAL, full_first=True),
+    "copy_into_plain": _b(lambda M, x, s: M.zeros(M.broadcast_shapes(x.shape, s.shape), dtype=x.dtype).copy_(s) * x),
 }
 
 
