@@ -411,3 +411,25 @@ def test_big_erf_rows_match_torch(dtype):
         rtol = 1e-14 if dtype == "float64" else 3e-7
         np.testing.assert_allclose(out[0][0], out[1][0], rtol=rtol, atol=1e-300, err_msg=name)
         np.testing.assert_allclose(out[0][1], out[1][1], rtol=rtol * 10, atol=1e-300, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_big_where_matches_torch(dtype):
+    """where's compiled blend (from ``_SELECT_FROM`` elements) and its adjoint without broadcasting:
+    values (nan, -0.) and gradients as PyTorch's, the nan gradient kept to its side."""
+    from tape.ops.join import _SELECT_FROM
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(_SELECT_FROM + 3)
+    x[:4] = [np.nan, -0.0, np.inf, 0.0]
+    y = rng.standard_normal(x.size)
+    out = []
+    for M in (tape, torch):
+        a = M.tensor(x, dtype=getattr(M, dtype), requires_grad=True)
+        b = M.tensor(y, dtype=getattr(M, dtype), requires_grad=True)
+        z = M.where(a > b, a * 2.0, b)
+        (z * M.tensor(1.0 / x, dtype=getattr(M, dtype))).sum().backward()
+        out.append([t.detach().numpy() for t in (z, a.grad, b.grad)])
+    for m, r in zip(*out):
+        np.testing.assert_array_equal(m, r)
+        np.testing.assert_array_equal(np.signbit(m), np.signbit(r))
