@@ -34,7 +34,7 @@ class Settings:
     budget_s: float  # cap on measuring time: slow peers get fewer repeats (at least one)
     mlp_steps: int  # training steps per mlp_step run
     penalty_steps: int  # training steps per grad_penalty_step run
-    large_steps: int  # steps per large_elementwise, large_mlp_step or softmax_xent run
+    large_steps: int  # steps per large_elementwise, new_ops_1e6, large_mlp_step or softmax_xent run
 
 
 QUICK = Settings(warmup=1, repeats=7, budget_s=3.0, mlp_steps=50, penalty_steps=5, large_steps=3)
@@ -91,14 +91,14 @@ def run(lib: str, workload: str, s: Settings, variant: str | None = None) -> dic
         if workload == "hessian_rosenbrock":
             hessian = peer.hessian_rosenbrock(workloads.rosen_x0(), **options)
             return {**result, **measure(hessian, hessian, s)}
-        if workload == "large_elementwise":
-            stepper = peer.large_elementwise(workloads.elementwise_x(), **options)
+        if workload in ("large_elementwise", "new_ops_1e6"):
+            stepper = getattr(peer, workload)(workloads.elementwise_x(), **options)
         elif workload == "softmax_xent":
             stepper = peer.softmax_xent(workloads.xent_data(), **options)
         else:
             data = workloads.large_mlp_data() if workload == "large_mlp_step" else workloads.mlp_data()
             stepper = getattr(peer, workload)(data, **options)
-        steps = {"grad_penalty_step": s.penalty_steps, "large_elementwise": s.large_steps,
+        steps = {"grad_penalty_step": s.penalty_steps, "large_elementwise": s.large_steps, "new_ops_1e6": s.large_steps,
                  "large_mlp_step": s.large_steps, "softmax_xent": s.large_steps}.get(workload, s.mlp_steps)
         return {**result, **measure(partial(stepper, 1), partial(stepper, steps), s)}
     except Exception as exc:

@@ -71,6 +71,14 @@ WORKLOADS = {
         1e3,
         1e-3,
     ),
+    "new_ops_1e6": Workload(
+        "new_ops_1e6",
+        f"sum(erf(x) * log1p(x*x) + where(x > 0, atan(x), x / 2)) and its gradient, x float32 of "
+        f"{ELEMENTWISE_N:,} elements",
+        "ms/step",
+        1e3,
+        1e-3,
+    ),
     "large_mlp_step": Workload(
         "large_mlp_step",
         f"float32 MLP {'-'.join(map(str, LARGE_MLP_SIZES))}, relu, MSE, batch {LARGE_MLP_BATCH}",
@@ -209,6 +217,12 @@ def elementwise_loss(x: Any, sin: Callable[[Any], Any], exp: Callable[[Any], Any
                      sqrt: Callable[[Any], Any]) -> Any:
     """sum(sin(x) * exp(-x*x) + sqrt(x*x + 1)): three transcendental functions, memory bound."""
     return (sin(x) * exp(-x * x) + sqrt(x * x + 1)).sum()
+
+
+def new_ops_loss(x: Any, erf: Callable[[Any], Any], log1p: Callable[[Any], Any], atan: Callable[[Any], Any],
+                 where: Callable[[Any, Any, Any], Any]) -> Any:
+    """sum(erf(x) * log1p(x*x) + where(x > 0, atan(x), x / 2)): the catalogue's elementwise ops, memory bound."""
+    return (erf(x) * log1p(x * x) + where(x > 0, atan(x), x * 0.5)).sum()
 
 
 @dataclass

@@ -59,7 +59,7 @@ class Op:
     ``ulps`` states how far an elementwise op's faces may disagree (``tests/test_faces.py``):
     ``(float face vs numpy in float64, (forward kernel vs numpy in float64, float32), (adjoint
     kernel vs the rule in float64, float32))``; 0 where both compute the same expression.
-    For a listed row, X0 and X1 in ``saved`` mean its first and second inputs.
+    For a listed row, X0, X1 and X2 in ``saved`` mean its first, second and third inputs.
     ``numpy_rows``: big rows of this op (from ``NUMPY_ROWS`` elements) are differentiated by
     numpy, which runs ``vjp`` on views of the arenas with its SIMD ufuncs, instead of by the
     family's numba kernel; the sweep stops there as for PYTHON rows.  Set it for an elementwise
@@ -102,6 +102,7 @@ class Op:
 
 
 X0, X1, OUT, NUMBER, CROSS = 1, 2, 4, 8, 16
+X2 = 32     # (listed rows only)
 # Rows of ``numpy_rows`` ops from this many elements (float64, float32) go to numpy: where it
 # wins, measured for sin, cos, tan, log2, pow with a number (numba's scalar libm calls against
 # numpy's SIMD loops plus the stop, about 20 us).

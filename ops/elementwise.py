@@ -28,9 +28,13 @@ import numpy as np
 from numba import njit
 
 from .._emit import (D, Number, Tensor, check_device, device, emit, emit_apart, fresh, is_suffix, node_in, plain,
-                     py_scalar, recorded, scalar_row, state)
+                     py_scalar, recorded, scalar_row, state, write_tape)
 from ._args import broadcast_pair
-from ._spec import BINARY, CROSS, N_CODES, NUMBER, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public, register
+from ._erf import erf_vectorized
+from ._rule import rule_adjoint
+from ._spec import (BINARY, CROSS, N_CODES, NUMBER, NUMPY_ROWS, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public,
+                    register)
+from .ternary import clamp_tensors, combination
 
 # --- codes (UNARY and BINARY ranges) -------------------------------------------
 _UNARY_END = UNARY.stop
@@ -1068,14 +1072,20 @@ _u(POWC, "pow", "PowBackward0", X0, None, None,
 _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
    lambda g, x, y, r: (g * (y * r.log_fa)._masked(x[0]._mask(M_NEG)),) if r.fa == 0.0
    else (g * (y * r.log_fa),), ulps=(*TRANSCENDENTAL, (2, 2)), numpy_rows=True)
-_u(CLAMP, "clamp", "ClampBackward1", X0, None, None,
-   lambda g, x, y, r: (g._masked(x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True)),))
+# ``ib`` says which front end recorded the row (its node's name): clamp, clamp_min, clamp_max.
+register(Op(CLAMP, "clamp", "ClampBackward1", X0,
+            lambda g, x, y, r: (g._masked(x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True)),),
+            grad_fn_of=lambda r: ("ClampBackward1", "ClampMinBackward0", "ClampMaxBackward0")[r.ib]))
 
 # --- the catalogue's unary ops (issue 14) ----------------------------------------
 def _special(code):
-    """The numpy face of an op numpy has no function for (erf, erfc, erfinv): a compiled loop."""
+    """The numpy face of an op numpy has no function for (erf, erfc, erfinv): a compiled loop of
+    libm's function; erf and erfc of big arrays (``NUMPY_ROWS``) are vectorized (``ops/_erf.py``:
+    within 2 and 5 ulps of libm's in float64, correctly rounded in float32 but near ties)."""
     def forward(x):
         x = np.asarray(x)
+        if code != ERFINV and x.dtype.kind == "f" and x.size >= NUMPY_ROWS[x.dtype != np.float64]:
+            return erf_vectorized(x, code == ERFC)
         out = np.empty(x.shape, x.dtype)
         _special_loop(code, np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
         return out
@@ -1819,13 +1829,15 @@ def atanh(self) -> Tensor:
 
 @public("erf")
 def erf(self) -> Tensor:
-    """The error function of each element."""
+    """The error function of each element (of a big array, within 2 ulps of libm's in float64 and
+    correctly rounded in float32 but within a few float64 ulps of a tie: ``ops/_erf.py``)."""
     return _unary(self, ERF)
 
 
 @public("erfc")
 def erfc(self) -> Tensor:
-    """The complementary error function ``1 - erf(x)`` of each element."""
+    """The complementary error function ``1 - erf(x)`` of each element (of a big array, within 5 ulps
+    of libm's in float64 and correctly rounded in float32 but near ties: ``ops/_erf.py``)."""
     return _unary(self, ERFC)
 
 
@@ -1983,13 +1995,21 @@ def reciprocal(self) -> Tensor:
     return _unary(self, RECIPROCAL)
 
 
+_CLAMP_SIGNATURES = (" * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)\n"
+                     " * (Tensor input, Number min = None, Number max = None, *, Tensor out = None)")
+
+
 @public("clamp", "clip")
-def clamp(self, min: Optional[Number] = None, max: Optional[Number] = None) -> Tensor:
-    """Clamp every element into ``[min, max]``."""
-    if isinstance(min, Tensor):
-        min = min.item()
-    if isinstance(max, Tensor):
-        max = max.item()
+def clamp(self, min: Optional[Union[Number, Tensor]] = None, max: Optional[Union[Number, Tensor]] = None) -> Tensor:
+    """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        if not all(b is None or isinstance(b, Tensor) for b in (min, max)):
+            raise combination("clamp", (self, min, max), _CLAMP_SIGNATURES)
+        return clamp_tensors(self, min, max, 0)
+    return _clamp_numbers(self, min, max, 0)
+
+
+def _clamp_numbers(self: Tensor, min: Optional[Number], max: Optional[Number], form: int) -> Tensor:
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     lo = -math.inf if min is None else min
@@ -1999,20 +2019,28 @@ def clamp(self, min: Optional[Number] = None, max: Optional[Number] = None) -> T
     y = clamp_forward(v, lo, hi) if dt.is_floating_point else np.clip(v, min, max)
     y = _as_array(y, dt)
     if self._rg and state.grad:
-        return emit(CLAMP, y, dt, self, fa=float(lo), fb=float(hi))
+        return emit(CLAMP, y, dt, self, ib=form, fa=float(lo), fb=float(hi))
     return plain(y, dt)
 
 
+def _bound(self: Tensor, bound, name: str) -> None:
+    if not (isinstance(bound, Tensor) or _is_number(bound)):
+        raise combination(name, (self, bound), f" * (Tensor input, Tensor {name[6:]}, *, Tensor out = None)\n"
+                                               f" * (Tensor input, Number {name[6:]}, *, Tensor out = None)")
+
+
 @public("clamp_min")
-def clamp_min(self, min: Number) -> Tensor:
-    """Clamp every element to at least ``min``."""
-    return self.clamp(min=min)
+def clamp_min(self, min: Union[Number, Tensor]) -> Tensor:
+    """Clamp every element to at least ``min`` (a number, or a tensor broadcast with the input)."""
+    _bound(self, min, "clamp_min")
+    return clamp_tensors(self, min, None, 1) if isinstance(min, Tensor) else _clamp_numbers(self, min, None, 1)
 
 
 @public("clamp_max")
-def clamp_max(self, max: Number) -> Tensor:
-    """Clamp every element to at most ``max``."""
-    return self.clamp(max=max)
+def clamp_max(self, max: Union[Number, Tensor]) -> Tensor:
+    """Clamp every element to at most ``max`` (a number, or a tensor broadcast with the input)."""
+    _bound(self, max, "clamp_max")
+    return clamp_tensors(self, None, max, 2) if isinstance(max, Tensor) else _clamp_numbers(self, None, max, 2)
 
 
 @public("maximum")
@@ -2251,6 +2279,41 @@ def fill_with(self: Tensor, values, kind: str) -> Tensor:
         self._f = float(values)
     else:
         self._v[...] = values
+    self._bump()
+    if self._tape is not None:
+        self._relink()
+    return self
+
+
+# copy_: the row's inputs are the tensor before the copy and the source (cast to the tensor's dtype,
+# broadcast to its shape, inside the op as in PyTorch); nothing reaches the tensor's old value.
+COPY = 911
+register(Op(COPY, "copy_", "CopyBackwards", 0, lambda g, x, y, r: (g._mask(M_ZERO, constant=True), g), arity=2,
+            py_adjoint=rule_adjoint))
+
+
+@public("copy_", function=False)
+def copy_(self, src: Union[Tensor, Number], non_blocking: bool = False) -> Tensor:
+    """Copy the elements of ``src`` into this tensor (broadcast to its shape, converted to its
+    dtype) and return it; gradients reach ``src``, summed to its shape, and not the old value."""
+    if not isinstance(src, Tensor):
+        if not _is_number(src):
+            raise TypeError(f"copy_(): argument 'src' (position 1) must be Tensor, not {type(src).__name__}")
+        src = plain(np.asarray(src, self._dtype.np), self._dtype)
+    self._check_inplace()
+    shape = broadcast_pair(self._shape, src._shape)
+    if shape != self._shape:
+        raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape {list(shape)}")
+    dt = self._dtype
+    value = np.array(np.broadcast_to(src._value(), shape), dt.np)
+    if state.grad and (self._rg or src._rg) and dt.is_floating_point:
+        tape = write_tape()
+        node = tape.append(COPY, dt.arena, value, node_in(tape, self, dt, shape), node_in(tape, src, dt, shape))
+        return self._inplace(recorded(tape, node, value, dt), src)
+    if self._f is not None:
+        self._f = float(value)
+    else:
+        self._storage()[...] = value
     self._bump()
     if self._tape is not None:
         self._relink()

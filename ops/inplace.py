@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .._emit import D, Tensor, state
-from ._spec import PUBLIC, public
+from .._emit import D, Tensor, emit, state
+from ._spec import PUBLIC, PYTHON, Op, public, register
 from .elementwise import fill_with
 
 BASES = (
@@ -38,10 +38,34 @@ COMPARISONS = {"eq": "Eq", "ne": "Ne", "not_equal": "Ne", "lt": "Lt", "less": "L
                "gt": "Gt", "greater": "Gt", "ge": "Ge", "greater_equal": "Ge"}
 
 
+# PyTorch has no derivative for these in place: on a tensor that requires grad they record a node
+# (``AsinhBackward1`` ...) whose backward raises NotImplementedError.  ``ib``: the op (PyTorch's name).
+NO_DERIVATIVE = 910
+_WITHOUT_DERIVATIVE = ("asinh", "acosh", "atanh")
+_ALIASES = {"arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh"}
+
+
+def _no_derivative(row) -> None:
+    raise NotImplementedError(f"the derivative for 'inplace version of {_WITHOUT_DERIVATIVE[row.ib]}' is not "
+                              "implemented.")
+
+
+register(Op(NO_DERIVATIVE, "_inplace_without_derivative", "AsinhBackward1", 0, lambda g, x, y, r: _no_derivative(r),
+            float_only=False, grad_fn_of=lambda r: f"{_WITHOUT_DERIVATIVE[r.ib].capitalize()}Backward1",
+            py_adjoint=lambda row, va, vb, gy, ga, gb, fresh: _no_derivative(row)))
+
+
 def _variant(base: str) -> Callable:
+    no_derivative = _ALIASES.get(base, base)
+
     def variant(self, *args, **kwargs) -> Tensor:
         self._check_inplace()
         operand = next((a for a in args if isinstance(a, Tensor)), None)
+        if no_derivative in _WITHOUT_DERIVATIVE and self._rg and state.grad:
+            y = getattr(self.detach(), base)()
+            if y._dtype is self._dtype:
+                y = emit(NO_DERIVATIVE, y._value(), y._dtype, self, ib=_WITHOUT_DERIVATIVE.index(no_derivative))
+            return self._inplace(y)
         result = getattr(self, base)(*args, **kwargs)
         if base in COMPARISONS and self._rg and state.grad:
             name = f"{COMPARISONS[base]}Backward{int(operand is not None)}"

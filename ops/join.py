@@ -29,11 +29,13 @@ from ._args import broadcast_pair, wrap_dim
 from ._index import slab
 from ._spec import (JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public,
                     public_function, register)
+from .ternary import TERNARY, ternary_adjoint, ternary_forward
 
 CAT, STACK, WHERE, UNBIND = range(JOIN.start, JOIN.start + 4)
 # split/chunk (``ops/split.py``): unbind's layout, parts of any size along ``ia``; two codes for
 # PyTorch's two node names (SplitBackward0, SplitWithSizesBackward0), which its errors show.
 SPLIT, SPLIT_SIZES = 410, 411
+_TERNARY_START, _TERNARY_END = TERNARY.start, TERNARY.stop     # (lerp, addcmul ...: ``ops/ternary.py``)
 
 
 # --- numeric kernels ------------------------------------------------------------
@@ -75,6 +77,9 @@ def _move(R, ix, stab, v, r, into_parts, only_needed):
 @njit(cache=True, error_model="numpy")
 def join_adjoint(code, R, ix, stab, v, g, r):
     """Accumulate the input adjoints of one row of this family; False for a code it does not know."""
+    if code >= _TERNARY_START and code < _TERNARY_END:
+        ternary_adjoint(code, R, ix, v, g, r)
+        return True
     if code == CAT or code == STACK:
         _move(R, ix, stab, g, r, True, True)        # each input gets its block of the output's adjoint
         return True
@@ -91,6 +96,21 @@ def join_adjoint(code, R, ix, stab, v, g, r):
         nc, nx, ny = R[R_NUM, c], R[R_NUM, x], R[R_NUM, y]
         # Inputs broadcast along leading dims are read modulo their size, as binary rows are.
         # As PyTorch's where(condition, grad, 0): exactly 0 on the other side, even for a nan grad.
+        if nc == n and nx == n and ny == n:
+            # (no broadcast: a blend instead of a jump and a division per element, so it vectorizes)
+            if n == 0:
+                return True
+            zero = type(g[o])(0.0)
+            mask, gy = v[oc:oc + n], g[o:o + n]
+            if R[R_RG, x] != 0:
+                gx = g[ox:ox + n]
+                for i in range(n):
+                    gx[i] += gy[i] if mask[i] != 0 else zero
+            if R[R_RG, y] != 0:
+                gx = g[oy:oy + n]
+                for i in range(n):
+                    gx[i] += zero if mask[i] != 0 else gy[i]
+            return True
         if R[R_RG, x] != 0:
             for i in range(n):
                 if v[oc + i % nc] != 0:
@@ -107,6 +127,9 @@ def join_adjoint(code, R, ix, stab, v, g, r):
 def join_forward(code, R, ix, stab, v, r):
     """Write the value of one row of this family (its compiled forward face); False for a
     code it does not know."""
+    if code >= _TERNARY_START and code < _TERNARY_END:
+        ternary_forward(code, R, ix, v, r)
+        return True
     for i in range(R[R_NUM, r]):
         v[R[R_OFF, r] + i] = 0.0
     if code == CAT or code == STACK:
@@ -134,6 +157,15 @@ def join_forward(code, R, ix, stab, v, r):
             v[R[R_OFF, r] + i] = v[R[R_OFF, x] + i % nx] if v[R[R_OFF, c] + i % nc] != 0 else v[R[R_OFF, y] + i % ny]
         return True
     return False
+
+
+_SELECT_FROM = 1 << 12      # elements from which where's value is a compiled blend rather than numpy's where
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _select(mask, x, y, out):
+    for i in range(out.shape[0]):
+        out[i] = x[i] if mask[i] else y[i]
 
 
 # --- derivative rules (tape ops, so every order works) ------------------------------
@@ -331,8 +363,13 @@ def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = Non
     tensors = (x, y)
     _no_grad_out(tensors, out, "where")
     mask = condition._value() != 0
-    value = np.where(mask, x._value().astype(dt.np, copy=False), y._value().astype(dt.np, copy=False))
-    value = np.asarray(value, dt.np).reshape(shape)
+    vx, vy = x._value().astype(dt.np, copy=False), y._value().astype(dt.np, copy=False)
+    if mask.shape == vx.shape == vy.shape == shape and mask.size >= _SELECT_FROM:
+        value = np.empty(shape, dt.np)      # (numpy's where jumps on each element of a mixed mask)
+        _select(mask.reshape(-1), np.ascontiguousarray(vx).reshape(-1), np.ascontiguousarray(vy).reshape(-1),
+                value.reshape(-1))
+    else:
+        value = np.asarray(np.where(mask, vx, vy), dt.np).reshape(shape)
     if out is None and state.grad and (x._rg or y._rg) and dt.is_floating_point:
         cond = plain(mask.astype(dt.np), dt)
         # (An input broadcast along leading dims only is kept as it is: the kernel reads it modulo

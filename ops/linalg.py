@@ -23,7 +23,7 @@ from ._rule import rule_adjoint
 from ._spec import CROSS, LINALG, PYTHON, R_A, R_B, R_OFF, R_SHP, X0, X1, Op, public, public_function, register
 from .decomp import inv
 from .elementwise import check_operand
-from .join import stack, where
+from .join import stack
 from .shape import V_SQUEEZE_DIMS, V_UNSAFE, V_UNSQUEEZE, V_VIEW, viewed
 
 MATMUL = LINALG.start
@@ -673,9 +673,7 @@ def matrix_power(self, n: int) -> Tensor:
     a = self
     if n == 0:
         # (PyTorch copies the identity into a clone: no gradient reaches the input)
-        eye = np.broadcast_to(np.eye(self._shape[-1], dtype=self._dtype.np), self._shape)
-        return where(plain(np.ones(self._shape, bool), D.bool_), plain(np.ascontiguousarray(eye), self._dtype),
-                     a.clone())
+        return a.clone().copy_(plain(np.eye(self._shape[-1], dtype=self._dtype.np), self._dtype))
     if n == 1:
         return a.clone()
     if n < 0:

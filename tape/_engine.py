@@ -27,7 +27,7 @@ from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_DONE,
 from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import NEVER, PYTHON_FROM, SAVES, free_rows, mark_unneeded, seeded_sweeps, sweep
 from ._tape import Tape, retire, write_tape
-from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, R_DT, R_OP, REGISTRY, UNARY, X0, X1
+from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, R_DT, R_OP, REGISTRY, UNARY, X0, X1, X2
 from .ops.elementwise import binary_adjoint, unary_adjoint
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -140,10 +140,10 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
 
 def _modified_input(tape: Tape, r: int, saved: int):
     """The node among those row ``r`` saved that was modified in place, if any."""
-    ins = tape.inputs_of(r) + (-1, -1)
+    ins = tape.inputs_of(r) + (-1, -1, -1)
     x, y = ins[0], ins[1]
     cross = saved & CROSS
-    for bit, node, other in ((X0, x, y), (X1, y, x), (OUT, r, -1)):
+    for bit, node, other in ((X0, x, y), (X1, y, x), (X2, ins[2], -1), (OUT, r, -1)):
         needed = saved & bit and node >= 0 and (not cross or other < 0 or tape.rg[other])
         if needed and tape.fr[node] & MODIFIED and r < tape.fr[node] >> 2:
             return node

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from .ops._spec import CROSS, OUT, R_A, R_B, R_FR, R_LN, R_LO, R_OP, R_RG, X0, X1
+from .ops._spec import CROSS, OUT, R_A, R_B, R_FR, R_LN, R_LO, R_OP, R_RG, X0, X1, X2
 
 # Statuses.  ST_UNKNOWN: a kernel's dispatch met a code it has no branch for
 # (a registered op missing from its family's kernel): an error, never a zero.
@@ -70,6 +70,8 @@ def check_saved(R, ix, saves, r):
     save_x = saved & X0 and (not saved & CROSS or R[R_RG, y] != 0)
     save_y = saved & X1 and (not saved & CROSS or R[R_RG, x] != 0)
     if (save_x and _stale(R, x, r)) or (save_y and _stale(R, y, r)) or (saved & OUT and _stale(R, r, r)):
+        return ST_MODIFIED
+    if saved & X2 and _stale(R, input_at(R, ix, r, 2), r):
         return ST_MODIFIED
     return ST_DONE
 

@@ -65,6 +65,8 @@ from tape.ops import join as J
 from tape.ops import linalg as L
 from tape.ops import reduction as R
 from tape.ops import shape as S
+from tape.ops import ternary as TE
+from tape.ops.inplace import NO_DERIVATIVE
 from tape.ops._rule import rule_adjoint
 from tape.ops._spec import BINARY, REDUCE, SHAPE, UNARY
 
@@ -166,6 +168,12 @@ _JOIN_KERNELS = Skip("rows of listed inputs or several outputs: join_forward/joi
                      "numpy in tests/test_join.py")
 for _code in (J.CAT, J.STACK, J.WHERE, J.UNBIND, J.SPLIT, J.SPLIT_SIZES):
     FACES[_code] = Faces(NO_FLOAT, _JOIN_KERNELS, _JOIN_KERNELS, NO_SCALAR_D)
+_TERNARY_KERNELS = Skip("listed rows: ternary_forward/ternary_adjoint are checked against numpy and the rule in "
+                        "tests/test_elementwise3.py")
+for _code in (TE.LERP, TE.LERP_T, TE.ADDCMUL, TE.ADDCDIV, TE.CLAMP_T):
+    FACES[_code] = Faces(NO_FLOAT, _TERNARY_KERNELS, _TERNARY_KERNELS, NO_SCALAR_D)
+_NONE = Skip("no derivative (PyTorch's in-place asinh_ ...): its backward raises, tests/test_inplace_variants.py")
+FACES[NO_DERIVATIVE] = Faces(NO_FLOAT, _NONE, _NONE, NO_SCALAR_D)
 FACES[I.PUT] = Faces(NO_FLOAT, Skip("no compiled forward: the front end computes a fill or scatter with numpy"),
                      Skip("py_adjoint, checked against the rule in tests/test_indexing.py"), NO_SCALAR_D)
 _USER_CODE = Skip("a custom Function's row runs the user's forward and backward: tests/test_function.py")

@@ -447,6 +447,24 @@ def _contracted(kind: str):
         return st.tuples(*(array(s, REAL) for s in shapes_))
 
     return st.tuples(side, side, side, side).flatmap(build)
+def _mutual(*doms: Dom, full_first: bool = False):
+    """Arrays of mutually broadcastable shapes, one per domain; with ``full_first`` the first has the
+    broadcast shape (PyTorch's clamp with tensor bounds does not reduce the input's gradient)."""
+    return hnp.mutually_broadcastable_shapes(num_shapes=len(doms), min_dims=0, max_dims=MAX_DIMS, min_side=1,
+                                             max_side=MAX_SIDE).flatmap(
+        lambda b: st.tuples(*(array(b.result_shape if full_first and k == 0 else s, d)
+                              for k, (s, d) in enumerate(zip(b.input_shapes, doms)))))
+
+
+def _mutual_op(fn, *doms: Dom, full_first: bool = False):
+    return Op(fn, _mutual(*doms, full_first=full_first), True, fd_floor=tuple(d.fd_floor for d in doms))
+
+
+# clamp with tensor bounds: inputs kept away from the bounds' ranges (no ties within a step)
+CLAMP_OUT = dom((-10.0, -3.5), (-0.5, 0.5), (3.5, 10.0), edges=(0.0, -10.0, 10.0, 4.0, -4.0))
+CLAMP_LO = dom((-3.0, -1.0), edges=(-1.0, -3.0, -2.0))
+CLAMP_HI = dom((1.0, 3.0), edges=(1.0, 3.0, 2.0))
+DIVISOR = dom((0.5, 3.0), (-3.0, -0.5), edges=(1.0, -1.0, 0.5, -0.5, 3.0))
 
 
 OPS: dict[str, Op] = {
@@ -973,6 +991,25 @@ OPS: dict[str, Op] = {
                       la_matrices(square=False), True),
     "linalg_cond_nuc_neg2": Op(lambda M, x: (M.linalg.cond(_gapped(M, x), "nuc"), M.linalg.cond(_gapped(M, x), -2))
                                if x.numel() else x.sum((-2, -1)), la_matrices(), True),
+    # ---- ops3: three-input elementwise ops and clamp with tensor bounds
+    "lerp_number": _b(lambda M, x, y: M.lerp(x, y, 0.3)),
+    "lerp_number_large_method": _b(lambda M, x, y: x.lerp(y, 0.75)),
+    "lerp_tensor": _mutual_op(lambda M, x, y, w: M.lerp(x, y, w), REAL, REAL, REAL),
+    "lerp_tensor_method_self": _b(lambda M, x, w: x.lerp(x * w, w)),
+    "addcmul": _mutual_op(lambda M, x, a, b: M.addcmul(x, a, b, value=-1.5), REAL, REAL, REAL),
+    "addcmul_method_self": _b(lambda M, x, a: x.addcmul(a, x)),
+    "addcdiv": _mutual_op(lambda M, x, a, b: M.addcdiv(x, a, b, value=0.5), REAL, REAL, DIVISOR),
+    "addcdiv_method": _mutual_op(lambda M, x, a, b: x.addcdiv(a, b), REAL, REAL, DIVISOR),
+    "clamp_tensors": _mutual_op(lambda M, x, lo, hi: M.clamp(x, lo, hi), CLAMP_OUT, CLAMP_LO, CLAMP_HI,
+                                 full_first=True),
+    "clip_tensor_min": _mutual_op(lambda M, x, lo: M.clip(x, min=lo), CLAMP_OUT, CLAMP_LO, full_first=True),
+    "clamp_tensor_max_method": _mutual_op(lambda M, x, hi: x.clamp(max=hi), CLAMP_OUT, CLAMP_HI, full_first=True),
+    "clamp_min_tensor": _mutual_op(lambda M, x, lo: M.clamp_min(x, lo), CLAMP_OUT, CLAMP_LO, full_first=True),
+    "clamp_max_tensor_method": _mutual_op(lambda M, x, hi: x.clamp_max(hi), CLAMP_OUT, CLAMP_HI, full_first=True),
+    "clamp_min_number": _u(lambda M, x: M.clamp_min(x, 1.0), CLAMP_OUT),
+    "clamp_max_number_method": _u(lambda M, x: x.clamp_max(-1.0), CLAMP_OUT),
+    "copy_broadcast": _mutual_op(lambda M, x, s: (x * 2.0).copy_(s) * x, REAL, REAL, full_first=True),
+    "copy_into_plain": _b(lambda M, x, s: M.zeros(M.broadcast_shapes(x.shape, s.shape), dtype=x.dtype).copy_(s) * x),
 }
 
 

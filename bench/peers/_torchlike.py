@@ -87,6 +87,12 @@ def elementwise_stepper(lib: ModuleType, x0: np.ndarray) -> Stepper:
     return _backward_stepper([x], lambda: workloads.elementwise_loss(x, lib.sin, lib.exp, lib.sqrt))
 
 
+def new_ops_stepper(lib: ModuleType, x0: np.ndarray) -> Stepper:
+    """Eager forward of the 1e6-element function of the catalogue's ops, then backward()."""
+    x = lib.tensor(x0.tolist(), dtype=lib.float32, requires_grad=True)
+    return _backward_stepper([x], lambda: workloads.new_ops_loss(x, lib.erf, lib.log1p, lib.atan, lib.where))
+
+
 def xent_stepper(lib: ModuleType, data: XentData) -> Stepper:
     """Eager forward (log_softmax, gather, mean), then backward() to the logits, per step."""
     logits = lib.tensor(data.logits.tolist(), dtype=lib.float32, requires_grad=True)

@@ -11,6 +11,7 @@ import numpy as np
 # The chain is float64; JAX silently downcasts to float32 unless told before arrays exist.
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402 - must follow the x64 switch
+import jax.scipy.special as jsp  # noqa: E402
 
 from bench import workloads  # noqa: E402
 from bench.peers import Stepper  # noqa: E402
@@ -23,6 +24,7 @@ NOTES = {
     "grad_penalty_step": "jit(value_and_grad) of the penalized loss (inner jax.value_and_grad); "
     "'jax eager' without jit",
     "large_elementwise": "jit(value_and_grad), so fwd and bwd are not separable",
+    "new_ops_1e6": "jit(value_and_grad), so fwd and bwd are not separable",
     "large_mlp_step": "jit(value_and_grad), so fwd and bwd are not separable",
 }
 
@@ -79,6 +81,13 @@ def large_mlp_step(data: MlpData) -> Stepper:
 def large_elementwise(x0: np.ndarray) -> Stepper:
     """One jitted value_and_grad call per step."""
     step = jax.jit(jax.value_and_grad(lambda ps: workloads.elementwise_loss(ps[0], jnp.sin, jnp.exp, jnp.sqrt)))
+    return _value_and_grad_stepper(step, [jnp.asarray(x0)])
+
+
+def new_ops_1e6(x0: np.ndarray) -> Stepper:
+    """One jitted value_and_grad call per step."""
+    step = jax.jit(jax.value_and_grad(lambda ps: workloads.new_ops_loss(ps[0], jsp.erf, jnp.log1p, jnp.arctan,
+                                                                        jnp.where)))
     return _value_and_grad_stepper(step, [jnp.asarray(x0)])
 
 

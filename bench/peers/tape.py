@@ -42,6 +42,11 @@ def large_elementwise(x0: np.ndarray) -> Stepper:
     return _torchlike.elementwise_stepper(tape, x0)
 
 
+def new_ops_1e6(x0: np.ndarray) -> Stepper:
+    """Eager forward of erf, log1p, atan and where over 1e6 elements, then backward()."""
+    return _torchlike.new_ops_stepper(tape, x0)
+
+
 def softmax_xent(data: XentData) -> Stepper:
     """Eager log_softmax, gather and mean, then backward()."""
     return _torchlike.xent_stepper(tape, data)
