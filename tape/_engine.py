@@ -109,6 +109,8 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     sweep_tape = _recording_sweep if create_graph else _numeric_sweep
     prev = state.grad
     state.grad = create_graph
+    prev_full = state.full_backward
+    state.full_backward = targets is None and leaf_targets is None
     task = _hooks.begin_task()
     swept = False
     try:
@@ -123,6 +125,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
         swept = True
     finally:
         state.grad = prev
+        state.full_backward = prev_full
         _hooks.end_task(task, swept)
     if not retain_graph:
         for tape, seen in result.swept:
