@@ -24,6 +24,8 @@ the random number generator's state of the first run, when backward needs its gr
 from __future__ import annotations
 
 import contextlib
+import sys
+import threading
 import warnings
 from math import comb
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Tuple
@@ -31,12 +33,14 @@ from typing import Any, Callable, ContextManager, Iterable, Iterator, Tuple
 import numpy as np
 
 from .._creation import get_rng_state, set_rng_state
+from .._device import device
+from .._dtype import ARENA_DTYPES
 from .._state import state
 from .._tape import Tape
-from .._tensor import Tensor, _plain, _py_scalar
+from .._tensor import Size, Tensor, _plain, _py_scalar
 from ..autograd._backward import _is_checkpoint_valid, backward, grad
 from ..autograd.function import Function
-from ..ops._spec import REGISTRY
+from ..ops._spec import CONST, INPUT, REGISTRY
 
 __all__ = [
     "checkpoint", "checkpoint_sequential", "checkpoint_loop", "CheckpointError", "CheckpointFunction",
@@ -150,10 +154,29 @@ class _Scratch(Tape):
         return None
 
 
+_pool = threading.local()
+SPARES = 4          # scratch tapes kept per thread, reused once nothing refers to them
+
+
+def _new_scratch(stand_ins: bool) -> _Scratch:
+    """A scratch tape: a spare that no tensor refers to any more, reset (its buffers, and the
+    adjoint buffers it keeps, are already grown and their pages touched), or a new one."""
+    spares = _pool.__dict__.setdefault("spares", [])
+    for tape in spares:
+        if sys.getrefcount(tape) == 3:      # the list, ``tape`` and getrefcount's argument
+            tape.reset()
+            tape.stand_ins, tape.outside, tape.caches = stand_ins, [], []
+            return tape
+    tape = _Scratch(stand_ins)
+    if len(spares) < SPARES:
+        spares.append(tape)
+    return tape
+
+
 @contextlib.contextmanager
 def _scratch(stand_ins: bool) -> Iterator[_Scratch]:
-    """Make a new scratch tape the thread's tape for the block (pinned: it grows, never rotates)."""
-    tape = _Scratch(stand_ins)
+    """Make a scratch tape the thread's tape for the block (pinned: it grows, never rotates)."""
+    tape = _new_scratch(stand_ins)
     prev_tape, prev_grad = state.tape, state.grad
     state.tape = tape
     state.grad = True
@@ -199,10 +222,6 @@ def _flatten(x: Any, out: list) -> Callable[[Iterator], Any]:
     return lambda it: next(it)
 
 
-def _meta(t: Tensor) -> dict:
-    return {"shape": t.shape, "dtype": t.dtype, "device": t.device}
-
-
 class _Segment:
     """``fn(*args, **kwargs)`` checkpointed without reentrant autograd."""
 
@@ -213,58 +232,55 @@ class _Segment:
         self.recompute_context = recompute_context
         self.check, self.debug = check, debug
         self.outside = []       # the tensors read from outside that require grad: the row's inputs
-        self.metas = []         # the outputs' metadata (None for what is not a tensor)
+        self.rows = []          # determinism check: the metadata of the values the forward run recorded
         self.ops = ""           # debug: the ops of the forward run
 
     def call(self, recompute: bool) -> Any:
         """Run the segment on the thread's (scratch) tape."""
         if not recompute:
             return self.fn(*self.args, **self.kwargs)
+        tape = state.tape
+        start = tape.n
         with _rng_as(self.rng), self.recompute_context:
             out = self.fn(*self.args, **self.kwargs)
-        flat = []
-        _flatten(out, flat)
-        self._check(flat)
+        if self.check:
+            self._check(tape, start)
         return out
 
     def first(self, context: ContextManager) -> tuple:
         """The forward: outputs (flat), the rebuilding function, and the tensors read from outside."""
         with _scratch(True) as tape, context:
             out = self.call(False)
+            if self.check:
+                self.rows = _rows(tape, 0)
             if self.debug:
-                self.ops = _ops_of(tape)
+                self.ops = _ops_of(tape, 0)
             outside = [t for t, _ in tape.outside]
         flat = []
         rebuild = _flatten(out, flat)
-        self.metas = [_meta(o) if isinstance(o, Tensor) else None for o in flat]
         return flat, rebuild, outside
 
-    def _check(self, flat: list) -> None:
-        if not self.check:
-            return
-        wrong = []
-        for i, (o, meta) in enumerate(zip(flat, self.metas)):
-            now = _meta(o) if isinstance(o, Tensor) else None
-            if now != meta:
-                wrong.append(f"tensor at position {i}:\nsaved metadata: {meta}\nrecomputed metadata: {now}\n")
-        if len(flat) != len(self.metas):
+    def _check(self, tape: Tape, start: int) -> None:
+        """PyTorch's errors when the recomputation did not record what the forward did: the rows
+        (each a value saved on the scratch tape) with their ops, shapes and dtypes."""
+        rows = _rows(tape, start)
+        if len(rows) != len(self.rows):
             raise CheckpointError("torch.utils.checkpoint: A different number of tensors was saved during the "
                                   "original forward and recomputation.\nNumber of tensors saved during forward: "
-                                  f"{len(self.metas)}\nNumber of tensors saved during recomputation: {len(flat)}.\n"
-                                  + self._tip())
+                                  f"{len(self.rows)}\nNumber of tensors saved during recomputation: {len(rows)}.\n"
+                                  + self._tip(tape, start))
+        wrong = "".join(f"tensor at position {i}:\nsaved metadata: {_metadata(a)}\nrecomputed metadata: "
+                        f"{_metadata(b)}\n" for i, (a, b) in enumerate(zip(self.rows, rows)) if a != b)
         if wrong:
             raise CheckpointError("torch.utils.checkpoint: Recomputed values for the following tensors have "
-                                  f"different metadata than during the forward pass.\n{''.join(wrong)}.\n"
-                                  + self._tip())
+                                  f"different metadata than during the forward pass.\n{wrong}.\n"
+                                  + self._tip(tape, start))
 
-    def _tip(self) -> str:
+    def _tip(self, tape: Tape, start: int) -> str:
         if not self.debug:
             return _DEBUG_TIP
-        with _scratch(True) as tape, _rng_as(self.rng):
-            self.fn(*self.args, **self.kwargs)
-            ops = _ops_of(tape)
         return (f"\nOperations executed during the original forward:\n\n{self.ops}\n\nOperations executed during "
-                f"recomputation:\n\n{ops}\n")
+                f"recomputation:\n\n{_ops_of(tape, start)}\n")
 
     def vjp(self, grads: tuple) -> list:
         """The gradients of the outside tensors (None where none arrives), numerically."""
@@ -300,13 +316,25 @@ def _grads_of(out: Any, grads: tuple, outside: list, tape: _Scratch, create_grap
     return result
 
 
-def _ops_of(tape: Tape) -> str:
+def _rows(tape: Tape, start: int) -> list:
+    """(shape, arena) of the values rows ``start:`` of a run saved (hidden casts and broadcasts aside)."""
+    n = tape.n
+    shapes = tape.shapes
+    return [(shapes[sid], dt) for sid, dt, hid in zip(tape.shp[start:n].tolist(), tape.dt[start:n].tolist(),
+                                                      tape.hid[start:n].tolist()) if not hid]
+
+
+def _metadata(row: tuple) -> dict:
+    return {"shape": Size(row[0]), "dtype": ARENA_DTYPES[row[1]], "device": device("cpu")}
+
+
+def _ops_of(tape: Tape, start: int) -> str:
     """The ops a run recorded, one a line (the debug listing of ``checkpoint(..., debug=True)``)."""
     names = []
-    for r in range(tape.n):
-        op = REGISTRY.get(int(tape.op[r]))
-        if op is not None and not tape.hid[r]:
-            names.append(op.name)
+    for r in range(start, tape.n):
+        code = int(tape.op[r])
+        if not tape.hid[r]:
+            names.append({INPUT: "input", CONST: "constant"}.get(code) or REGISTRY[code].name)
     return "\n".join(names)
 
 
@@ -320,7 +348,7 @@ class _Derived(_Segment):
         self.rng = None
         self.recompute_context = contextlib.nullcontext()
         self.check = self.debug = False
-        self.outside, self.metas, self.ops = [], [], ""
+        self.outside, self.rows, self.ops = [], [], ""
 
     def call(self, recompute: bool) -> Any:
         tape = state.tape
