@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tape
+from tape._state import state
 from tape.utils import checkpoint as C
 
 VARIANTS = [False, True]        # use_reentrant
@@ -261,12 +262,20 @@ def _chain(x, ws, lo, hi):
 
 
 def _memory(run):
-    """(bytes held after the forward, peak bytes during forward and backward), from tracemalloc."""
+    """(bytes held after the forward, peak bytes during forward and backward), from tracemalloc,
+    starting with no tape to reuse (so that every buffer the run fills is allocated during it).
+    The held bytes leave out the scratch tapes kept for reuse (a cache of one segment's buffers,
+    which the peak includes)."""
+    state.tape = None
+    state.spares.clear()
+    C._pool.spares.clear()
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
         y = run()
-        held = tracemalloc.get_traced_memory()[0] - base
+        cached = sum(t.v64.nbytes + t.v32.nbytes + sum(a.nbytes for pair in t.adjoints for a in pair)
+                     for t in C._pool.__dict__.get("spares", ()))
+        held = tracemalloc.get_traced_memory()[0] - base - cached
         y.backward()
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:

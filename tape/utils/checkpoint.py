@@ -188,6 +188,7 @@ def _scratch(stand_ins: bool) -> Iterator[_Scratch]:
         state.tape, state.grad = prev_tape, prev_grad
         for t, ig, iv, node in reversed(tape.caches):
             t._ig, t._iv, t._in = ig, iv, node
+        tape.outside, tape.caches = [], []      # (a spare refers to no tensor of the run)
 
 
 @contextlib.contextmanager
@@ -223,7 +224,11 @@ def _flatten(x: Any, out: list) -> Callable[[Iterator], Any]:
 
 
 class _Segment:
-    """``fn(*args, **kwargs)`` checkpointed without reentrant autograd."""
+    """``fn(*args, **kwargs)`` checkpointed without reentrant autograd.
+
+    Once its row is recorded, the segment keeps no tensor of ``args``/``kwargs``: the row's
+    context saves them (``save_for_backward``: PyTorch's checks, and no reference cycle from the
+    tape through the row to tensors recorded on it) and ``bind`` puts them back for a run."""
 
     def __init__(self, fn: Callable, args: tuple, kwargs: dict, preserve_rng_state: bool,
                  recompute_context: ContextManager, check: bool, debug: bool) -> None:
@@ -231,18 +236,18 @@ class _Segment:
         self.rng = get_rng_state() if preserve_rng_state else None
         self.recompute_context = recompute_context
         self.check, self.debug = check, debug
-        self.outside = []       # the tensors read from outside that require grad: the row's inputs
+        self.outside = []       # the tensors read from outside that require grad (an int: the slot of an argument)
         self.rows = []          # determinism check: the metadata of the values the forward run recorded
         self.ops = ""           # debug: the ops of the forward run
 
-    def call(self, recompute: bool) -> Any:
+    def call(self, args: tuple, kwargs: dict, recompute: bool) -> Any:
         """Run the segment on the thread's (scratch) tape."""
         if not recompute:
-            return self.fn(*self.args, **self.kwargs)
+            return self.fn(*args, **kwargs)
         tape = state.tape
         start = tape.n
         with _rng_as(self.rng), self.recompute_context:
-            out = self.fn(*self.args, **self.kwargs)
+            out = self.fn(*args, **kwargs)
         if self.check:
             self._check(tape, start)
         return out
@@ -250,7 +255,7 @@ class _Segment:
     def first(self, context: ContextManager) -> tuple:
         """The forward: outputs (flat), the rebuilding function, and the tensors read from outside."""
         with _scratch(True) as tape, context:
-            out = self.call(False)
+            out = self.call(self.args, self.kwargs, False)
             if self.check:
                 self.rows = _rows(tape, 0)
             if self.debug:
@@ -259,6 +264,27 @@ class _Segment:
         flat = []
         rebuild = _flatten(out, flat)
         return flat, rebuild, outside
+
+    def slots(self) -> list:
+        """The tensors among the arguments, in order (positional, then keyword)."""
+        return [a for a in (*self.args, *self.kwargs.values()) if isinstance(a, Tensor)]
+
+    def forget(self, outside: list) -> None:
+        """Let go of the tensor arguments (the row saved them); name the outside tensors that are
+        arguments by their slot."""
+        slots = self.slots()
+        self.outside = [next((k for k, a in enumerate(slots) if a is t), t) for t in outside]
+        self.tensor_args = tuple(isinstance(a, Tensor) for a in self.args)
+        self.tensor_kwargs = tuple(isinstance(v, Tensor) for v in self.kwargs.values())
+        self.args = tuple(None if isinstance(a, Tensor) else a for a in self.args)
+        self.kwargs = {k: None if isinstance(v, Tensor) else v for k, v in self.kwargs.items()}
+
+    def bind(self, saved: tuple) -> tuple:
+        """``(args, kwargs, outside tensors)`` with the saved tensor arguments put back."""
+        it = iter(saved)
+        args = tuple(next(it) if t else a for a, t in zip(self.args, self.tensor_args))
+        kwargs = {k: next(it) if t else v for (k, v), t in zip(self.kwargs.items(), self.tensor_kwargs)}
+        return args, kwargs, [saved[t] if isinstance(t, int) else t for t in self.outside]
 
     def _check(self, tape: Tape, start: int) -> None:
         """PyTorch's errors when the recomputation did not record what the forward did: the rows
@@ -282,11 +308,12 @@ class _Segment:
         return (f"\nOperations executed during the original forward:\n\n{self.ops}\n\nOperations executed during "
                 f"recomputation:\n\n{_ops_of(tape, start)}\n")
 
-    def vjp(self, grads: tuple) -> list:
+    def vjp(self, saved: tuple, grads: tuple) -> list:
         """The gradients of the outside tensors (None where none arrives), numerically."""
+        args, kwargs, outside = self.bind(saved)
         with _scratch(True) as tape:
-            out = self.call(True)
-            return _grads_of(out, grads, self.outside, tape)
+            out = self.call(args, kwargs, True)
+            return _grads_of(out, grads, outside, tape)
 
 
 def _grads_of(out: Any, grads: tuple, outside: list, tape: _Scratch, create_graph: bool = False) -> list:
@@ -340,21 +367,18 @@ def _ops_of(tape: Tape, start: int) -> str:
 
 class _Derived(_Segment):
     """The gradient of a segment given its outputs' gradients, itself checkpointed: how a recorded
-    backward (``create_graph=True``) differentiates a segment without keeping its inside."""
+    backward (``create_graph=True``) differentiates a segment without keeping its inside.  Its
+    arguments are the segment's saved tensors, then the gradients."""
 
-    def __init__(self, seg: _Segment, grads: tuple) -> None:
-        self.seg, self.grads = seg, grads
-        self.args = ()
-        self.rng = None
-        self.recompute_context = contextlib.nullcontext()
-        self.check = self.debug = False
-        self.outside, self.rows, self.ops = [], [], ""
+    def __init__(self, seg: _Segment, saved: tuple, grads: tuple) -> None:
+        super().__init__(self._gradient, (*saved, *grads), {}, False, contextlib.nullcontext(), False, False)
+        self.seg, self.n_saved = seg, len(saved)
 
-    def call(self, recompute: bool) -> Any:
-        tape = state.tape
-        out = self.seg.call(True)
-        # (the gradients are read through the scratch tape's stand-ins too: ``grad`` imports them)
-        return tuple(_grads_of(out, self.grads, self.seg.outside, tape, create_graph=True))
+    def _gradient(self, *tensors: Tensor | None) -> tuple:
+        args, kwargs, outside = self.seg.bind(tensors[:self.n_saved])
+        out = self.seg.call(args, kwargs, True)
+        # (on the scratch tape of this run: ``grad`` reads the gradients through its stand-ins too)
+        return tuple(_grads_of(out, tensors[self.n_saved:], outside, state.tape, create_graph=True))
 
 
 class _SegmentFn(Function):
@@ -363,33 +387,32 @@ class _SegmentFn(Function):
     _node_name = "CheckpointBackward"
 
     @staticmethod
-    def forward(ctx, seg: _Segment, flat: list, *outside: Tensor) -> tuple:
+    def forward(ctx, seg: _Segment, flat: list, outside: list, *inputs: Tensor) -> tuple:
         ctx.seg = seg
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(*(a for a in seg.args if isinstance(a, Tensor)))
+        ctx.save_for_backward(*seg.slots())
+        seg.forget(outside)
         out = [_plain(o._value(), o._dtype) if isinstance(o, Tensor) else o for o in flat]
         ctx.mark_non_differentiable(*(p for p, o in zip(out, flat) if isinstance(o, Tensor) and not o._rg))
         return tuple(out)
 
     @staticmethod
     def backward(ctx, *grads: Tensor | None) -> tuple:
-        ctx.saved_tensors       # (PyTorch's errors for a freed graph and inputs changed in place)
+        saved = ctx.saved_tensors       # (PyTorch's errors for a freed graph and arguments changed in place)
         seg = ctx.seg
         if state.grad:
-            derived = _Derived(seg, grads)
-            got = _record(derived, contextlib.nullcontext())
+            got = _record(_Derived(seg, saved, grads), contextlib.nullcontext())
         else:
-            got = seg.vjp(grads)
-        return (None, None, *got)
+            got = seg.vjp(saved, grads)
+        return (None, None, None, *got)
 
 
 def _record(seg: _Segment, context: ContextManager) -> Any:
     """Run ``seg`` forward and record its row; return its outputs as ``fn`` structured them."""
     flat, rebuild, outside = seg.first(context)
-    seg.outside = outside
     if not outside or not any(isinstance(o, Tensor) and o._rg for o in flat):
         return rebuild(iter(flat))     # nothing to differentiate (PyTorch's outputs then need no grad)
-    return rebuild(iter(_SegmentFn.apply(seg, flat, *outside)))
+    return rebuild(iter(_SegmentFn.apply(seg, flat, outside, *outside)))
 
 
 # -- the reentrant variant ------------------------------------------------------------------
@@ -529,8 +552,8 @@ class _Loop(_Segment):
         super().__init__(step, (x,), {}, False, contextlib.nullcontext(), False, False)
         self.n, self.snapshots = n, snapshots
 
-    def call(self, recompute: bool) -> Tensor:
-        x = self.args[0]
+    def call(self, args: tuple, kwargs: dict, recompute: bool) -> Tensor:
+        x = args[0]
         for _ in range(self.n):
             x = self.fn(x)
         return x
@@ -550,8 +573,9 @@ class _Loop(_Segment):
         x._rg = bool(outside)
         return [x], lambda it: next(it), outside
 
-    def vjp(self, grads: tuple) -> list:
-        acc = [None] * len(self.outside)
+    def vjp(self, saved: tuple, grads: tuple) -> list:
+        (x0,), _, outside = self.bind(saved)
+        acc = [None] * len(outside)
         step = self.fn
 
         def back(x: Tensor, g: Tensor | None) -> Tensor | None:
@@ -560,7 +584,7 @@ class _Loop(_Segment):
             with _scratch(True) as tape:
                 xin = _plain(x._value(), x._dtype)
                 xin._rg = True
-                got = _grads_of(step(xin), (g,), [xin] + self.outside, tape)
+                got = _grads_of(step(xin), (g,), [xin] + outside, tape)
             for k, d in enumerate(got[1:]):
                 if d is not None:
                     acc[k] = d if acc[k] is None else acc[k] + d
@@ -588,10 +612,8 @@ class _Loop(_Segment):
             g = reverse(advance(x, m), n - m, s - 1, g)
             return reverse(x, m, s, g)
 
-        x0 = self.args[0]
         gx = reverse(_plain(x0._value(), x0._dtype), self.n, self.snapshots, grads[0])
-        return [(gx if a is None else a + gx) if t is x0 and gx is not None else a
-                for t, a in zip(self.outside, acc)]
+        return [(gx if a is None else a + gx) if t is x0 and gx is not None else a for t, a in zip(outside, acc)]
 
 
 def _repetitions(n: int, stored: int) -> int:
@@ -638,5 +660,5 @@ def checkpoint_loop(step: Callable[[Tensor], Tensor], x: Tensor, n: int, *, snap
         raise ValueError(f"checkpoint_loop expects snapshots >= 0, but got {snapshots}")
     loop = _Loop(step, x, n, snapshots)
     if n == 0 or not state.grad:
-        return loop.call(False)
+        return loop.call(loop.args, {}, False)
     return _record(loop, contextlib.nullcontext())
