@@ -26,6 +26,8 @@ VARIANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("torch", "hessian_rosenbrock"): ("vectorize",),
     ("jax", "hessian_rosenbrock"): ("eager",),
     ("jax", "grad_penalty_step"): ("eager",),
+    ("tape", "checkpoint_chain"): ("checkpoint",),
+    ("torch", "checkpoint_chain"): ("checkpoint",),
 }
 
 
