@@ -322,7 +322,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     # The adjoint buffers are this backward's own: gradients are handed out as views of them,
     # unless the buffers are big (a view would keep the whole of them alive, and the tape
     # reuses them).
-    share = not keep
+    share = not keep or tape.lends_adjoints
     marks = seen.tobytes()
     shapes = tape.shapes
     R = tape.R

@@ -140,6 +140,33 @@ def test_checkpoint_inside_checkpoint():
     assert outer.calls == 2 and inner.calls == 3      # forward, recomputation; the inner once more
 
 
+@pytest.mark.parametrize("how", ["reentrant", "non-reentrant", "loop"])
+def test_big_segments(how):
+    # Scratch tapes this big keep their adjoint buffers for the next backward: the gradients they
+    # give must not stay views of them (a closure parameter's .grad, a loop's running sums).
+    rng = np.random.default_rng(1)
+    ws = [tape.tensor(rng.standard_normal((300, 300)) / 20, requires_grad=True) for _ in range(3)]
+    x = tape.tensor(rng.standard_normal((4, 300)), requires_grad=True)
+    if how == "loop":
+        y = C.checkpoint_loop(lambda h: (h @ ws[0]).tanh(), x, 3, snapshots=1)
+    else:
+        y = x
+        for w in ws:
+            y = C.checkpoint(lambda a, w=w: (a @ w).tanh(), y, use_reentrant=how == "reentrant")
+    y.sum().backward()
+    got = [t.grad.clone() for t in (x, *ws) if t.grad is not None]
+    for t in (x, *ws):
+        t.grad = None
+    h = x
+    for w in (ws[:1] * 3 if how == "loop" else ws):
+        h = (h @ w).tanh()
+    h.sum().backward()
+    want = [t.grad for t in (x, *ws) if t.grad is not None]
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        _close(a, b)
+
+
 # -- how often the function runs --------------------------------------------------------------
 @pytest.mark.parametrize("reentrant", VARIANTS)
 def test_recomputes_once_per_segment_per_backward(reentrant):

@@ -147,6 +147,12 @@ class _Scratch(Tape):
         t._ig, t._iv, t._in = self.gen, ver, node
         return node
 
+    @property
+    def lends_adjoints(self) -> bool:
+        # With stand-ins, the gradients a backward of this tape gives are added into the segment's
+        # inputs before its next backward: views of its buffers do (a reentrant run's go to .grad).
+        return self.stand_ins
+
     def stand_in(self, t: Tensor) -> Tensor | None:
         for u, s in self.outside:
             if u is t:
@@ -586,8 +592,8 @@ class _Loop(_Segment):
                 xin._rg = True
                 got = _grads_of(step(xin), (g,), [xin] + outside, tape)
             for k, d in enumerate(got[1:]):
-                if d is not None:
-                    acc[k] = d if acc[k] is None else acc[k] + d
+                if d is not None:       # (a view of the scratch tape's buffers: copied or added up now)
+                    acc[k] = d.clone() if acc[k] is None else acc[k] + d
             return got[0]
 
         def advance(x: Tensor, m: int) -> Tensor:
