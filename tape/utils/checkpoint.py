@@ -30,8 +30,6 @@ import warnings
 from math import comb
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Tuple
 
-import numpy as np
-
 from .._creation import get_rng_state, set_rng_state
 from .._device import device
 from .._dtype import ARENA_DTYPES
