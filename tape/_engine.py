@@ -321,7 +321,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         _hooks.fire_numeric(tape, r, hooks, _arena_view(tape, grads, r))
     # The adjoint buffers are this backward's own: gradients are handed out as views of them,
     # unless the buffers are big (a view would keep the whole of them alive, and the tape
-    # reuses them).
+    # reuses them) and the tape does not lend them (``Tape.lends_adjoints``).
     share = not keep or tape.lends_adjoints
     marks = seen.tobytes()
     shapes = tape.shapes
