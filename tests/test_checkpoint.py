@@ -127,6 +127,15 @@ def test_create_graph_gives_a_differentiable_gradient_to_the_third_order():
     _close(gg, 6 * x)
 
 
+def test_gradcheck_and_gradgradcheck():
+    x = _leaf([0.3, -0.7, 1.1])
+    w = _leaf([0.5, 1.5, -0.25])
+    seg = functools.partial(C.checkpoint, lambda u, v: (u * v).sin() * u.exp(), use_reentrant=False)
+    assert tape.autograd.gradcheck(seg, (x, w)) and tape.autograd.gradgradcheck(seg, (x, w))
+    loop = functools.partial(C.checkpoint_loop, lambda h: (h * w).tanh() + h, n=5, snapshots=2)
+    assert tape.autograd.gradcheck(loop, (x,)) and tape.autograd.gradgradcheck(loop, (x,))
+
+
 def test_checkpoint_inside_checkpoint():
     x = _leaf([0.2, 0.4])
     inner = Counted(lambda a: a.exp() * a)
