@@ -147,6 +147,13 @@ def test_checkpoint_inside_checkpoint():
     inner.fn(x.sin()).sum().backward()
     _close(gx, x.grad)
     assert outer.calls == 2 and inner.calls == 3      # forward, recomputation; the inner once more
+    # a reentrant checkpoint inside runs in a full backward (not in autograd.grad, as in PyTorch)
+    reentrant = (lambda a: C.checkpoint(inner, a.sin(), use_reentrant=True).sum())
+    x.grad = None
+    C.checkpoint(reentrant, x, use_reentrant=False).backward()
+    _close(gx, x.grad)
+    with pytest.raises(RuntimeError, match="When use_reentrant=True, torch.utils.checkpoint is incompatible"):
+        tape.autograd.grad(C.checkpoint(reentrant, x, use_reentrant=False), x)
 
 
 @pytest.mark.parametrize("how", ["reentrant", "non-reentrant", "loop"])

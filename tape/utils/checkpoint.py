@@ -339,8 +339,15 @@ def _grads_of(out: Any, grads: tuple, outside: list, tape: _Scratch, create_grap
             gos.append(g)
     stand = [tape.stand_in(t) for t in outside]
     wanted = [s for s in stand if s is not None]
-    got = iter(grad(outs, wanted, gos, retain_graph=True, create_graph=create_graph, allow_unused=True)
-               if outs and wanted else [None] * len(wanted))
+    if not outs or not wanted:
+        got = iter([None] * len(wanted))
+    elif create_graph or not _is_checkpoint_valid():
+        got = iter(grad(outs, wanted, gos, retain_graph=True, create_graph=create_graph, allow_unused=True))
+    else:
+        # Inside a full backward, a full backward into the stand-ins' .grad: PyTorch runs the segment's
+        # nodes in the outer backward, so a reentrant checkpoint inside the segment may run.
+        backward(outs, gos, retain_graph=True)
+        got = iter([s.grad for s in wanted])
     result = [next(got) if s is not None else None for s in stand]
     for k, g in direct.items():
         result[k] = g if result[k] is None else result[k] + g
