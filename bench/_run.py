@@ -68,6 +68,7 @@ def measure(first: Callable[[], Run], warm: Callable[[], Run], s: Settings) -> d
         "bwd_s": median([r.bwd_s for r in runs]),
         "total_s": statistics.median(r.total_s for r in runs),
         "check": asdict(runs[-1].check),
+        "held_bytes": runs[-1].held_bytes,
     }
 
 
@@ -95,11 +96,14 @@ def run(lib: str, workload: str, s: Settings, variant: str | None = None) -> dic
             stepper = getattr(peer, workload)(workloads.elementwise_x(), **options)
         elif workload == "softmax_xent":
             stepper = peer.softmax_xent(workloads.xent_data(), **options)
+        elif workload == "checkpoint_chain":
+            stepper = peer.checkpoint_chain(workloads.chain_data(), **options)
         else:
             data = workloads.large_mlp_data() if workload == "large_mlp_step" else workloads.mlp_data()
             stepper = getattr(peer, workload)(data, **options)
         steps = {"grad_penalty_step": s.penalty_steps, "large_elementwise": s.large_steps, "new_ops_1e6": s.large_steps,
-                 "large_mlp_step": s.large_steps, "softmax_xent": s.large_steps}.get(workload, s.mlp_steps)
+                 "large_mlp_step": s.large_steps, "softmax_xent": s.large_steps,
+                 "checkpoint_chain": s.large_steps}.get(workload, s.mlp_steps)
         return {**result, **measure(partial(stepper, 1), partial(stepper, steps), s)}
     except Exception as exc:
         traceback.print_exc()

@@ -108,7 +108,17 @@ def workload_table(w: Workload, by_lib: dict[str, Cell]) -> list[str]:
             "lib/tape", "lib/numpy", "runs"]
     notes = [f"  note {lib}: {c['note']}" for lib, c in by_lib.items() if c.get("note")]
     exact = [exact_line(w, by_lib)] if w.exact else []
-    return [f"{w.name}: {w.title}", *table(head, rows), *notes, check_line(w, by_lib), *exact]
+    held = [held_line(by_lib)] if any(c.get("held_bytes") is not None for c in by_lib.values()) else []
+    return [f"{w.name}: {w.title}", *table(head, rows), *notes, *held, check_line(w, by_lib), *exact]
+
+
+def held_line(by_lib: dict[str, Cell]) -> str:
+    """What each row's forward leaves for backward (values saved, parameters excluded), and its
+    share of the first row's."""
+    held = {lib: c["held_bytes"] for lib, c in by_lib.items() if c.get("held_bytes") is not None}
+    first = next(iter(held.values()))
+    listed = ", ".join(f"{lib} {b / 2**20:.2f} MiB ({ratio(b, first)})" for lib, b in held.items())
+    return f"  held for backward after the forward (values saved, parameters excluded): {listed}"
 
 
 def exact_line(w: Workload, by_lib: dict[str, Cell]) -> str:

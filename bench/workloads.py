@@ -28,6 +28,11 @@ HESSIAN_EXACT_TOL = 1e-10
 
 PENALTY_WEIGHT = 0.1
 
+CHAIN_LAYERS = 200
+CHAIN_WIDTH = 256
+CHAIN_BATCH = 64
+CHAIN_SEGMENT = 10
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -110,6 +115,14 @@ WORKLOADS = {
         1e3,
         1e-3,
     ),
+    "checkpoint_chain": Workload(
+        "checkpoint_chain",
+        f"{CHAIN_LAYERS}-layer chain h = tanh(h @ W_i), width {CHAIN_WIDTH}, batch {CHAIN_BATCH}, float32, "
+        f"loss h.sum(); 'checkpoint' rows: utils.checkpoint(use_reentrant=False) every {CHAIN_SEGMENT} layers",
+        "ms/step",
+        1e3,
+        1e-3,
+    ),
 }
 
 
@@ -130,6 +143,7 @@ class Run:
     bwd_s: float | None
     total_s: float
     check: Check
+    held_bytes: int | None = None  # bytes a forward leaves for backward (values saved, parameters excluded)
 
 
 def timed_run(fwd_s: float, bwd_s: float | None, check: Check) -> Run:
@@ -281,3 +295,27 @@ def hessian_check(h: np.ndarray, x0: np.ndarray) -> Check:
     exact = rosenbrock_hessian(x0)
     grads = [float(np.trace(h)), float(np.abs(h).sum()), float(h[0, 1]), float(h[-1, -1])]
     return Check(float(h.sum()), grads, float(np.abs(h - exact).max()))
+
+
+@dataclass
+class ChainData:
+    """The fixed float32 input (batch x width) and weights (width x width, one per layer) of checkpoint_chain."""
+
+    x: np.ndarray
+    weights: list[np.ndarray]
+
+
+def chain_data(seed: int = 0) -> ChainData:
+    """Weights scaled by 1/sqrt(width), so the activations neither vanish nor saturate."""
+    rng = np.random.default_rng(seed)
+    scale = 1 / math.sqrt(CHAIN_WIDTH)
+    weights = [(scale * rng.standard_normal((CHAIN_WIDTH, CHAIN_WIDTH))).astype(np.float32)
+               for _ in range(CHAIN_LAYERS)]
+    return ChainData(rng.standard_normal((CHAIN_BATCH, CHAIN_WIDTH)).astype(np.float32), weights)
+
+
+def tanh_chain(h: Any, weights: Sequence[Any], lo: int, hi: int) -> Any:
+    """Layers lo..hi-1 of the chain: h = tanh(h @ W_i)."""
+    for w in weights[lo:hi]:
+        h = (h @ w).tanh()
+    return h

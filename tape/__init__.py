@@ -14,7 +14,8 @@ from . import ops as _ops  # noqa: E402,F401
 from . import autograd, linalg, special  # noqa: E402
 from ._creation import (  # noqa: E402
     Generator, arange, as_tensor, default_generator, empty, empty_like, eye, from_numpy, full, full_like,
-    initial_seed, linspace, manual_seed, ones, ones_like, rand, randint, randn, tensor, zeros, zeros_like)
+    get_rng_state, initial_seed, linspace, manual_seed, ones, ones_like, rand, randint, randn, set_rng_state,
+    tensor, zeros, zeros_like)
 from ._dtype import (  # noqa: E402
     bool_ as bool, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
     set_default_dtype, uint8)
@@ -22,6 +23,7 @@ from ._anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anom
 from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
 from . import _random  # noqa: E402,F401  (registers its names before install)
 from . import cuda, viz  # noqa: E402
+from .utils import checkpoint as _checkpoint  # noqa: E402,F401  (tape.utils.checkpoint, as torch's)
 from ._device import device, get_default_device, set_default_device  # noqa: E402
 from ._legacy import LEGACY_TYPES as _LEGACY_TYPES  # noqa: E402
 from ._serialize import load, save  # noqa: E402
@@ -76,6 +78,7 @@ if set(_functions) & set(globals()):
     raise ImportError(f"function forms shadow tape's names: {sorted(set(_functions) & set(globals()))}")
 globals().update(_functions)
 __all__ += list(_functions)
+__all__ += ["get_rng_state", "set_rng_state"]
 
 
 

@@ -21,6 +21,7 @@ from ._creation import eye as eye
 from ._creation import from_numpy as from_numpy
 from ._creation import full as full
 from ._creation import full_like as full_like
+from ._creation import get_rng_state as get_rng_state
 from ._creation import initial_seed as initial_seed
 from ._creation import linspace as linspace
 from ._creation import manual_seed as manual_seed
@@ -29,6 +30,7 @@ from ._creation import ones_like as ones_like
 from ._creation import rand as rand
 from ._creation import randint as randint
 from ._creation import randn as randn
+from ._creation import set_rng_state as set_rng_state
 from ._creation import tensor as tensor
 from ._creation import zeros as zeros
 from ._creation import zeros_like as zeros_like
@@ -118,7 +120,7 @@ __all__ = [
     "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit",
     "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "rand_like",
     "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
-    "triu_indices", "logspace",
+    "triu_indices", "logspace", "get_rng_state", "set_rng_state",
 ]
 
 

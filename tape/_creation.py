@@ -353,8 +353,46 @@ class Generator:
     def initial_seed(self) -> int:
         return self._seed
 
+    def get_state(self) -> Tensor:
+        """The generator's state as a ``uint8`` tensor (numpy's PCG64 state, not PyTorch's layout)."""
+        st = self.rng.bit_generator.state
+        words = (st["state"]["state"], st["state"]["inc"], st["has_uint32"], st["uinteger"])
+        raw = b"".join(int(w).to_bytes(n, "little") for w, n in zip(words, _STATE_BYTES))
+        return _plain(np.frombuffer(raw, np.uint8).copy(), D.uint8)
+
+    def set_state(self, new_state: Tensor) -> "Generator":
+        """Restore a state returned by ``get_state``."""
+        if not isinstance(new_state, Tensor):
+            raise TypeError(f"expected a torch.ByteTensor, but got {type(new_state).__name__}")
+        if new_state._dtype is not D.uint8:
+            raise TypeError("RNG state must be a torch.ByteTensor")
+        raw = new_state._value().tobytes()
+        if len(raw) != sum(_STATE_BYTES):
+            raise RuntimeError(f"Expected a CPUGeneratorImplState of size {sum(_STATE_BYTES)} but found the input "
+                               f"RNG state size to be {len(raw)}")
+        words, o = [], 0
+        for n in _STATE_BYTES:
+            words.append(int.from_bytes(raw[o:o + n], "little"))
+            o += n
+        self.rng.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": words[0], "inc": words[1]},
+                                        "has_uint32": words[2], "uinteger": words[3]}
+        return self
+
+
+_STATE_BYTES = (16, 16, 4, 4)       # PCG64's state and increment (128 bits each), its cached 32-bit draw
+
 
 default_generator = Generator()
+
+
+def get_rng_state() -> Tensor:
+    """The state of the default random number generator, as a ``uint8`` tensor."""
+    return default_generator.get_state()
+
+
+def set_rng_state(new_state: Tensor) -> None:
+    """Restore the default random number generator to a state from ``get_rng_state``."""
+    default_generator.set_state(new_state)
 
 
 def manual_seed(seed: int) -> Generator:

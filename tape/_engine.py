@@ -109,6 +109,8 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     sweep_tape = _recording_sweep if create_graph else _numeric_sweep
     prev = state.grad
     state.grad = create_graph
+    prev_full = state.full_backward
+    state.full_backward = targets is None and leaf_targets is None
     task = _hooks.begin_task()
     swept = False
     try:
@@ -123,6 +125,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
         swept = True
     finally:
         state.grad = prev
+        state.full_backward = prev_full
         _hooks.end_task(task, swept)
     if not retain_graph:
         for tape, seen in result.swept:
@@ -327,8 +330,8 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         _hooks.fire_numeric(tape, r, hooks, _arena_view(tape, grads, r))
     # The adjoint buffers are this backward's own: gradients are handed out as views of them,
     # unless the buffers are big (a view would keep the whole of them alive, and the tape
-    # reuses them).
-    share = not keep
+    # reuses them) and the tape does not lend them (``Tape.lends_adjoints``).
+    share = not keep or tape.lends_adjoints
     marks = seen.tobytes()
     shapes = tape.shapes
     R = tape.R

@@ -60,6 +60,10 @@ class Tape:
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
                              "soft", "checked", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64",
                              "adjoints", "pyrows", "hooks", "prov", "__weakref__")
+    # Gradients of leaves are handed out as views of the adjoint buffers even when the tape keeps
+    # them for its next backward: only for a tape whose gradients are consumed before that
+    # (a checkpoint's scratch tape).
+    lends_adjoints = False
 
     def __init__(self, cap: int = ROWS0) -> None:
         self.cap = cap

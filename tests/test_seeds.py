@@ -377,7 +377,6 @@ def test_seed001_custom_function_myrelu(capsys):
     assert str(y) == "tensor([0., 1., 2.], grad_fn=<MyReLUBackward>)"
 
 
-@pytest.mark.skip(reason="custom Function / checkpoint: later issue")
 def test_seed001_checkpoint():
     import tape.utils.checkpoint as checkpoint
 

@@ -30,6 +30,8 @@ VARIANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("tape", "mlp_step"): ("anomaly",),
     ("torch", "scalar_chain"): ("anomaly",),
     ("torch", "mlp_step"): ("anomaly",),
+    ("tape", "checkpoint_chain"): ("checkpoint",),
+    ("torch", "checkpoint_chain"): ("checkpoint",),
 }
 
 

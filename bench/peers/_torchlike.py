@@ -12,7 +12,7 @@ import numpy as np
 
 from bench import workloads
 from bench.peers import Stepper
-from bench.workloads import Check, MlpData, Run, XentData, timed_run
+from bench.workloads import ChainData, Check, MlpData, Run, XentData, timed_run
 
 
 def info(lib: ModuleType) -> dict[str, Any]:
@@ -122,5 +122,32 @@ def hessian_runner(lib: ModuleType, x0: np.ndarray, **options: Any) -> Callable[
         h = functional.hessian(workloads.rosenbrock, x, **options)
         total = perf_counter() - t0
         return Run(None, None, total, workloads.hessian_check(np.array(h.tolist()), x0))
+
+    return run
+
+
+def chain_stepper(lib: ModuleType, data: ChainData, segment: int | None,
+                  held_bytes: Callable[[Callable[[], Any], list[Any]], int]) -> Stepper:
+    """The tanh chain, plain (``segment`` None) or checkpointed every ``segment`` layers; after the
+    timed steps, ``held_bytes(build_loss, excluded)`` measures one more forward."""
+    weights = [lib.from_numpy(w.copy()).requires_grad_() for w in data.weights]
+    x = lib.from_numpy(data.x.copy())
+    layers = len(weights)
+
+    def build_loss() -> Any:
+        if segment is None:
+            return workloads.tanh_chain(x, weights, 0, layers).sum()
+        h = x
+        for lo in range(0, layers, segment):
+            h = lib.utils.checkpoint.checkpoint(workloads.tanh_chain, h, weights, lo, lo + segment,
+                                                use_reentrant=False)
+        return h.sum()
+
+    steps = _backward_stepper(weights, build_loss)
+
+    def run(n: int) -> Run:
+        result = steps(n)
+        result.held_bytes = held_bytes(build_loss, [x, *weights])
+        return result
 
     return run

@@ -9,7 +9,8 @@ import numpy as np
 import tape
 from bench import workloads
 from bench.peers import Stepper, _torchlike
-from bench.workloads import MlpData, Run, XentData
+from bench.workloads import CHAIN_SEGMENT, ChainData, MlpData, Run, XentData
+from tape.ops._spec import CONST, INPUT, OUTPUT
 
 
 def info() -> dict[str, Any]:
@@ -60,3 +61,28 @@ def grad_penalty_step(data: MlpData) -> Stepper:
 def hessian_rosenbrock(x0: np.ndarray) -> Callable[[], Run]:
     """tape.autograd.functional.hessian of the vector-op Rosenbrock function."""
     return _torchlike.hessian_runner(tape, x0)
+
+
+def held_bytes(build_loss: Callable[[], Any], excluded: list[Any]) -> int:
+    """Bytes of the values on the tapes a new forward's loss refers to: every row's value except
+    INPUT and CONST rows (the parameters, inputs and constants, ``excluded``, which the caller
+    holds anyway) and OUTPUT rows that are parts of their row's value."""
+    loss = build_loss()
+    todo, seen, total = [loss._tape], set(), 0
+    while todo:
+        t = todo.pop()
+        if t is None or id(t) in seen:
+            continue
+        seen.add(id(t))
+        n = t.n
+        op, num = t.op[:n], t.num[:n]
+        part = (op == OUTPUT) & (num[np.maximum(t.a[:n], 0)] > 0)
+        keep = (op != INPUT) & (op != CONST) & ~part
+        total += int((num * np.where(t.dt[:n] == 0, 8, 4))[keep].sum())
+        todo += [src[0] for src in t.src.values() if type(src) is tuple]
+    return total
+
+
+def checkpoint_chain(data: ChainData, variant: str | None = None) -> Stepper:
+    """The tanh chain; variant 'checkpoint': tape.utils.checkpoint every CHAIN_SEGMENT layers."""
+    return _torchlike.chain_stepper(tape, data, CHAIN_SEGMENT if variant == "checkpoint" else None, held_bytes)

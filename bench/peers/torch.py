@@ -6,10 +6,11 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.utils.checkpoint
 
 from bench import workloads
 from bench.peers import Stepper, _torchlike
-from bench.workloads import MlpData, Run, XentData
+from bench.workloads import CHAIN_SEGMENT, ChainData, MlpData, Run, XentData
 
 NOTES = {
     "hessian_rosenbrock": "torch.autograd.functional.hessian; 'torch vectorize' passes vectorize=True (vmap)",
@@ -65,3 +66,25 @@ def hessian_rosenbrock(x0: np.ndarray, variant: str | None = None) -> Callable[[
     """torch.autograd.functional.hessian of the vector-op Rosenbrock function; variant 'vectorize'
     passes vectorize=True."""
     return _torchlike.hessian_runner(torch, x0, vectorize=variant == "vectorize")
+
+
+def held_bytes(build_loss: Callable[[], Any], excluded: list[Any]) -> int:
+    """Bytes of the distinct storages autograd saves during a new forward (seen by a saved-tensor
+    pack hook; a checkpoint saves its inputs through it), the ``excluded`` tensors' aside."""
+    skip = {t.untyped_storage().data_ptr() for t in excluded}
+    saved = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in skip:
+            saved[ptr] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        build_loss()
+    return sum(saved.values())
+
+
+def checkpoint_chain(data: ChainData, variant: str | None = None) -> Stepper:
+    """The tanh chain; variant 'checkpoint': torch.utils.checkpoint every CHAIN_SEGMENT layers."""
+    return _torchlike.chain_stepper(torch, data, CHAIN_SEGMENT if variant == "checkpoint" else None, held_bytes)

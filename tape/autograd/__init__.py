@@ -5,7 +5,7 @@ from .._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import anomaly_mode, function, functional, graph
 from .anomaly_mode import detect_anomaly, set_detect_anomaly
 from .function import Function
-from ._backward import backward, grad
+from ._backward import _is_checkpoint_valid, backward, grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .._legacy import Variable
 

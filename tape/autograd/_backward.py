@@ -228,3 +228,9 @@ def tensor_backward(self: Tensor, gradient: Optional[Tensor] = None, retain_grap
     The graph is freed unless ``retain_graph`` (default: ``create_graph``).
     """
     backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+
+def _is_checkpoint_valid() -> bool:
+    """False while the backward running is ``autograd.grad`` or ``backward(inputs=...)``, which a
+    reentrant checkpoint cannot serve (its inner ``backward`` would reach other inputs)."""
+    return state.full_backward

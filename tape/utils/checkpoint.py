@@ -1,0 +1,675 @@
+"""``tape.utils.checkpoint``: activation checkpointing (trade compute for memory), as PyTorch's.
+
+Both variants rest on one mechanism: a segment of the user's code runs on a scratch tape of
+its own (``_Scratch``, made the thread's tape for the while), and is run again there, with
+the random number generator's state of the first run, when backward needs its gradient.
+
+- ``use_reentrant=False``: the first run records onto the scratch tape, whose ``import_``
+  puts a stand-in leaf in place of every tensor the segment reads from outside that requires
+  grad (arguments and closure tensors alike); the scratch tape is then dropped and ONE row
+  (``_SegmentFn``, a custom Function) is recorded on the thread's tape, its inputs those
+  outside tensors, its outputs the segment's.  Its backward runs the segment again on a new
+  scratch tape and takes ``autograd.grad`` of its outputs with respect to the stand-ins: nothing
+  inside the segment stays on the tape between forward and backward, and the segment runs once
+  per backward.  In a recorded backward (``create_graph=True``) the gradient is itself computed
+  by a checkpointed segment (the segment's run followed by its ``grad`` with ``create_graph``), so
+  it is one more row, differentiable again, to any order.
+- ``use_reentrant=True``: ``CheckpointFunction``, as PyTorch's: forward runs the segment without
+  grad; backward runs it again with grad on detached inputs and calls ``tape.autograd.backward``
+  on its outputs, so closure parameters get their ``.grad`` from that inner backward.
+
+``checkpoint_loop`` (not PyTorch's) reverses ``x = step(x)`` repeated ``n`` times with at most
+``s`` snapshots, on Griewank's binomial (revolve) schedule.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import warnings
+from math import comb
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Tuple
+
+from .._creation import get_rng_state, set_rng_state
+from .._device import device
+from .._dtype import ARENA_DTYPES
+from .._state import state
+from .._tape import Tape
+from .._tensor import Size, Tensor, _plain, _py_scalar
+from ..autograd._backward import _is_checkpoint_valid, backward, grad
+from ..autograd.function import Function
+from ..ops._spec import CONST, INPUT, REGISTRY
+
+__all__ = [
+    "checkpoint", "checkpoint_sequential", "checkpoint_loop", "CheckpointError", "CheckpointFunction",
+    "check_backward_validity", "detach_variable", "noop_context_fn", "set_checkpoint_early_stop",
+    "set_checkpoint_debug_enabled",
+]
+
+_DEFAULT_DETERMINISM_MODE = "default"
+_checkpoint_debug_enabled: bool | None = None
+_enable_checkpoint_early_stop: bool | None = None
+
+_DEBUG_TIP = """
+Tip: To see a more detailed error message, either pass `debug=True` to
+`torch.utils.checkpoint.checkpoint(...)` or wrap the code block
+with `with torch.utils.checkpoint.set_checkpoint_debug_enabled(True):` to
+enable checkpoint-debug mode globally.
+"""
+
+
+class CheckpointError(RuntimeError):
+    """Raised when the recomputation of a checkpointed segment does not match its forward."""
+
+
+def noop_context_fn() -> Tuple[ContextManager, ContextManager]:
+    """The default ``context_fn``: no context around the forward or the recomputation."""
+    return contextlib.nullcontext(), contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def set_checkpoint_debug_enabled(enabled: bool | None) -> Iterator[None]:
+    """Context manager that sets whether checkpoint should print additional debug information
+    when running (overrides the ``debug`` flag of each ``checkpoint`` call; None: use it)."""
+    global _checkpoint_debug_enabled
+    prev = _checkpoint_debug_enabled
+    _checkpoint_debug_enabled = enabled
+    try:
+        yield
+    finally:
+        _checkpoint_debug_enabled = prev
+
+
+@contextlib.contextmanager
+def set_checkpoint_early_stop(enable: bool) -> Iterator[None]:
+    """Context manager that sets whether checkpoint should stop recomputation early.
+
+    Accepted for PyTorch's code: tape's recomputation computes a segment's outputs, which are the
+    last values it makes, so it has nothing to stop early from.
+    """
+    global _enable_checkpoint_early_stop
+    prev = _enable_checkpoint_early_stop
+    _enable_checkpoint_early_stop = enable
+    try:
+        yield
+    finally:
+        _enable_checkpoint_early_stop = prev
+
+
+def detach_variable(inputs: Tuple[Any, ...]) -> Tuple[Any, ...]:
+    """Detach each tensor of the tuple ``inputs``, keeping its ``requires_grad``."""
+    if not isinstance(inputs, tuple):
+        raise RuntimeError(f"Only tuple of tensors is supported. Got Unsupported input type: {type(inputs).__name__}")
+    out = []
+    for inp in inputs:
+        if not isinstance(inp, Tensor):
+            out.append(inp)
+            continue
+        x = inp.detach()
+        x.requires_grad = inp.requires_grad
+        out.append(x)
+    return tuple(out)
+
+
+def check_backward_validity(inputs: Iterable[Any]) -> None:
+    """Warn when none of the tensors in ``inputs`` requires grad."""
+    if not any(inp.requires_grad for inp in inputs if isinstance(inp, Tensor)):
+        warnings.warn("None of the inputs have requires_grad=True. Gradients will be None", stacklevel=2)
+
+
+# -- the one mechanism: a segment run on a scratch tape ---------------------------------------
+class _Scratch(Tape):
+    """A tape for one run of a segment.  With ``stand_ins``, a tensor from outside that requires
+    grad enters it as a leaf of its own (``outside``: [(tensor, stand-in)], in reading order), so
+    the segment's graph ends there and gradients are taken with respect to the stand-ins."""
+
+    __slots__ = ("stand_ins", "outside", "caches")
+
+    def __init__(self, stand_ins: bool) -> None:
+        super().__init__()
+        self.stand_ins = stand_ins
+        self.outside = []
+        self.caches = []        # (tensor, its import cache before): restored when the run ends
+
+    def import_(self, t: Tensor) -> int:
+        ver = t._ver[0] if t._ver is not None else 0
+        if t._ig == self.gen and t._iv == ver:
+            return t._in
+        self.caches.append((t, t._ig, t._iv, t._in))
+        if not (self.stand_ins and t._rg):
+            return Tape.import_(self, t)
+        s = _py_scalar(t._f) if t._f is not None else _plain(t._v, t._dtype)
+        s._rg = True
+        node = Tape.import_(self, s)
+        self.outside.append((t, s))
+        t._ig, t._iv, t._in = self.gen, ver, node
+        return node
+
+    @property
+    def lends_adjoints(self) -> bool:
+        # With stand-ins, the gradients a backward of this tape gives are added into the segment's
+        # inputs before its next backward: views of its buffers do (a reentrant run's go to .grad).
+        return self.stand_ins
+
+    def stand_in(self, t: Tensor) -> Tensor | None:
+        for u, s in self.outside:
+            if u is t:
+                return s
+        return None
+
+
+_pool = threading.local()
+SPARES = 4          # scratch tapes kept per thread, reused once nothing refers to them
+
+
+def _new_scratch(stand_ins: bool) -> _Scratch:
+    """A scratch tape: a spare that no tensor refers to any more, reset (its buffers, and the
+    adjoint buffers it keeps, are already grown and their pages touched), or a new one."""
+    spares = _pool.__dict__.setdefault("spares", [])
+    for tape in spares:
+        if sys.getrefcount(tape) == 3:      # the list, ``tape`` and getrefcount's argument
+            tape.reset()
+            tape.stand_ins, tape.outside, tape.caches = stand_ins, [], []
+            return tape
+    tape = _Scratch(stand_ins)
+    if len(spares) < SPARES:
+        spares.append(tape)
+    return tape
+
+
+@contextlib.contextmanager
+def _scratch(stand_ins: bool) -> Iterator[_Scratch]:
+    """Make a scratch tape the thread's tape for the block (pinned: it grows, never rotates)."""
+    tape = _new_scratch(stand_ins)
+    prev_tape, prev_grad = state.tape, state.grad
+    state.tape = tape
+    state.grad = True
+    state.pinned += 1
+    try:
+        yield tape
+    finally:
+        state.pinned -= 1
+        state.tape, state.grad = prev_tape, prev_grad
+        for t, ig, iv, node in reversed(tape.caches):
+            t._ig, t._iv, t._in = ig, iv, node
+        tape.outside, tape.caches = [], []      # (a spare refers to no tensor of the run)
+
+
+@contextlib.contextmanager
+def _rng_as(rng_state: Tensor | None) -> Iterator[None]:
+    """Run the block with the generator in ``rng_state`` (None: as it is), then put back the
+    state it had (PyTorch's ``fork_rng``)."""
+    if rng_state is None:
+        yield
+        return
+    now = get_rng_state()
+    set_rng_state(rng_state)
+    try:
+        yield
+    finally:
+        set_rng_state(now)
+
+
+def _flatten(x: Any, out: list) -> Callable[[Iterator], Any]:
+    """Append the leaves of ``x`` (nested tuples, lists, dicts) to ``out``; return the function
+    that builds the same structure from an iterator over new leaves."""
+    if isinstance(x, (tuple, list)) and not isinstance(x, Tensor):
+        parts = [_flatten(v, out) for v in x]
+        kind = type(x)
+        if kind is tuple or kind is list:
+            return lambda it: kind(p(it) for p in parts)
+        return lambda it: kind(*(p(it) for p in parts))       # a named tuple
+    if isinstance(x, dict):
+        keys = list(x)
+        parts = [_flatten(x[k], out) for k in keys]
+        return lambda it: type(x)((k, p(it)) for k, p in zip(keys, parts))
+    out.append(x)
+    return lambda it: next(it)
+
+
+class _Segment:
+    """``fn(*args, **kwargs)`` checkpointed without reentrant autograd.
+
+    Once its row is recorded, the segment keeps no tensor of ``args``/``kwargs``: the row's
+    context saves them (``save_for_backward``: PyTorch's checks, and no reference cycle from the
+    tape through the row to tensors recorded on it) and ``bind`` puts them back for a run."""
+
+    def __init__(self, fn: Callable, args: tuple, kwargs: dict, preserve_rng_state: bool,
+                 recompute_context: ContextManager, check: bool, debug: bool) -> None:
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.rng = get_rng_state() if preserve_rng_state else None
+        self.recompute_context = recompute_context
+        self.check, self.debug = check, debug
+        self.outside = []       # the tensors read from outside that require grad (an int: the slot of an argument)
+        self.rows = []          # determinism check: the metadata of the values the forward run recorded
+        self.ops = ""           # debug: the ops of the forward run
+
+    def call(self, args: tuple, kwargs: dict, recompute: bool) -> Any:
+        """Run the segment on the thread's (scratch) tape."""
+        if not recompute:
+            return self.fn(*args, **kwargs)
+        tape = state.tape
+        start = tape.n
+        with _rng_as(self.rng), self.recompute_context:
+            out = self.fn(*args, **kwargs)
+        if self.check:
+            self._check(tape, start)
+        return out
+
+    def first(self, context: ContextManager) -> tuple:
+        """The forward: outputs (flat), the rebuilding function, and the tensors read from outside."""
+        with _scratch(True) as tape, context:
+            out = self.call(self.args, self.kwargs, False)
+            if self.check:
+                self.rows = _rows(tape, 0)
+            if self.debug:
+                self.ops = _ops_of(tape, 0)
+            outside = [t for t, _ in tape.outside]
+        flat = []
+        rebuild = _flatten(out, flat)
+        return flat, rebuild, outside
+
+    def slots(self) -> list:
+        """The tensors among the arguments, in order (positional, then keyword)."""
+        return [a for a in (*self.args, *self.kwargs.values()) if isinstance(a, Tensor)]
+
+    def forget(self, outside: list) -> None:
+        """Let go of the tensor arguments (the row saved them); name the outside tensors that are
+        arguments by their slot."""
+        slots = self.slots()
+        self.outside = [next((k for k, a in enumerate(slots) if a is t), t) for t in outside]
+        self.tensor_args = tuple(isinstance(a, Tensor) for a in self.args)
+        self.tensor_kwargs = tuple(isinstance(v, Tensor) for v in self.kwargs.values())
+        self.args = tuple(None if isinstance(a, Tensor) else a for a in self.args)
+        self.kwargs = {k: None if isinstance(v, Tensor) else v for k, v in self.kwargs.items()}
+
+    def bind(self, saved: tuple) -> tuple:
+        """``(args, kwargs, outside tensors)`` with the saved tensor arguments put back."""
+        it = iter(saved)
+        args = tuple(next(it) if t else a for a, t in zip(self.args, self.tensor_args))
+        kwargs = {k: next(it) if t else v for (k, v), t in zip(self.kwargs.items(), self.tensor_kwargs)}
+        return args, kwargs, [saved[t] if isinstance(t, int) else t for t in self.outside]
+
+    def _check(self, tape: Tape, start: int) -> None:
+        """PyTorch's errors when the recomputation did not record what the forward did: the rows
+        (each a value saved on the scratch tape) with their ops, shapes and dtypes."""
+        rows = _rows(tape, start)
+        if len(rows) != len(self.rows):
+            raise CheckpointError("torch.utils.checkpoint: A different number of tensors was saved during the "
+                                  "original forward and recomputation.\nNumber of tensors saved during forward: "
+                                  f"{len(self.rows)}\nNumber of tensors saved during recomputation: {len(rows)}.\n"
+                                  + self._tip(tape, start))
+        wrong = "".join(f"tensor at position {i}:\nsaved metadata: {_metadata(a)}\nrecomputed metadata: "
+                        f"{_metadata(b)}\n" for i, (a, b) in enumerate(zip(self.rows, rows)) if a != b)
+        if wrong:
+            raise CheckpointError("torch.utils.checkpoint: Recomputed values for the following tensors have "
+                                  f"different metadata than during the forward pass.\n{wrong}.\n"
+                                  + self._tip(tape, start))
+
+    def _tip(self, tape: Tape, start: int) -> str:
+        if not self.debug:
+            return _DEBUG_TIP
+        return (f"\nOperations executed during the original forward:\n\n{self.ops}\n\nOperations executed during "
+                f"recomputation:\n\n{_ops_of(tape, start)}\n")
+
+    def vjp(self, saved: tuple, grads: tuple) -> list:
+        """The gradients of the outside tensors (None where none arrives), numerically."""
+        args, kwargs, outside = self.bind(saved)
+        with _scratch(True) as tape:
+            out = self.call(args, kwargs, True)
+            return _grads_of(out, grads, outside, tape)
+
+
+def _grads_of(out: Any, grads: tuple, outside: list, tape: _Scratch, create_graph: bool = False) -> list:
+    """``autograd.grad`` of the outputs ``out`` of a run on ``tape``, weighted by ``grads``, with
+    respect to the stand-ins of the ``outside`` tensors; an output that is an outside tensor
+    itself passes its gradient on as it is."""
+    flat = []
+    _flatten(out, flat)
+    outs, gos = [], []
+    direct = {}
+    for o, g in zip(flat, grads):
+        if g is None or not isinstance(o, Tensor):
+            continue
+        k = next((k for k, t in enumerate(outside) if t is o), -1)
+        if k >= 0:
+            direct[k] = direct[k] + g if k in direct else g
+        elif o._rg:
+            outs.append(o)
+            gos.append(g)
+    stand = [tape.stand_in(t) for t in outside]
+    wanted = [s for s in stand if s is not None]
+    if not outs or not wanted:
+        got = iter([None] * len(wanted))
+    elif create_graph or not _is_checkpoint_valid():
+        got = iter(grad(outs, wanted, gos, retain_graph=True, create_graph=create_graph, allow_unused=True))
+    else:
+        # Inside a full backward, a full backward into the stand-ins' .grad: PyTorch runs the segment's
+        # nodes in the outer backward, so a reentrant checkpoint inside the segment may run.
+        backward(outs, gos, retain_graph=True)
+        got = iter([s.grad for s in wanted])
+    result = [next(got) if s is not None else None for s in stand]
+    for k, g in direct.items():
+        result[k] = g if result[k] is None else result[k] + g
+    return result
+
+
+def _rows(tape: Tape, start: int) -> list:
+    """(shape, arena) of the values rows ``start:`` of a run saved (hidden casts and broadcasts aside)."""
+    n = tape.n
+    shapes = tape.shapes
+    return [(shapes[sid], dt) for sid, dt, hid in zip(tape.shp[start:n].tolist(), tape.dt[start:n].tolist(),
+                                                      tape.hid[start:n].tolist()) if not hid]
+
+
+def _metadata(row: tuple) -> dict:
+    return {"shape": Size(row[0]), "dtype": ARENA_DTYPES[row[1]], "device": device("cpu")}
+
+
+def _ops_of(tape: Tape, start: int) -> str:
+    """The ops a run recorded, one a line (the debug listing of ``checkpoint(..., debug=True)``)."""
+    names = []
+    for r in range(start, tape.n):
+        code = int(tape.op[r])
+        if not tape.hid[r]:
+            names.append({INPUT: "input", CONST: "constant"}.get(code) or REGISTRY[code].name)
+    return "\n".join(names)
+
+
+class _Derived(_Segment):
+    """The gradient of a segment given its outputs' gradients, itself checkpointed: how a recorded
+    backward (``create_graph=True``) differentiates a segment without keeping its inside.  Its
+    arguments are the segment's saved tensors, then the gradients."""
+
+    def __init__(self, seg: _Segment, saved: tuple, grads: tuple) -> None:
+        super().__init__(self._gradient, (*saved, *grads), {}, False, contextlib.nullcontext(), False, False)
+        self.seg, self.n_saved = seg, len(saved)
+
+    def _gradient(self, *tensors: Tensor | None) -> tuple:
+        args, kwargs, outside = self.seg.bind(tensors[:self.n_saved])
+        out = self.seg.call(args, kwargs, True)
+        # (on the scratch tape of this run: ``grad`` reads the gradients through its stand-ins too)
+        return tuple(_grads_of(out, tensors[self.n_saved:], outside, state.tape, create_graph=True))
+
+
+class _SegmentFn(Function):
+    """The row of a checkpointed segment: its inputs are the tensors it read from outside."""
+
+    _node_name = "CheckpointBackward"
+
+    @staticmethod
+    def forward(ctx, seg: _Segment, flat: list, outside: list, *inputs: Tensor) -> tuple:
+        ctx.seg = seg
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(*seg.slots())
+        seg.forget(outside)
+        out = [_plain(o._value(), o._dtype) if isinstance(o, Tensor) else o for o in flat]
+        ctx.mark_non_differentiable(*(p for p, o in zip(out, flat) if isinstance(o, Tensor) and not o._rg))
+        return tuple(out)
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor | None) -> tuple:
+        saved = ctx.saved_tensors       # (PyTorch's errors for a freed graph and arguments changed in place)
+        seg = ctx.seg
+        if state.grad:
+            got = _record(_Derived(seg, saved, grads), contextlib.nullcontext())
+        else:
+            got = seg.vjp(saved, grads)
+        return (None, None, None, *got)
+
+
+def _record(seg: _Segment, context: ContextManager) -> Any:
+    """Run ``seg`` forward and record its row; return its outputs as ``fn`` structured them."""
+    flat, rebuild, outside = seg.first(context)
+    if not outside or not any(isinstance(o, Tensor) and o._rg for o in flat):
+        return rebuild(iter(flat))     # nothing to differentiate (PyTorch's outputs then need no grad)
+    return rebuild(iter(_SegmentFn.apply(seg, flat, outside, *outside)))
+
+
+# -- the reentrant variant ------------------------------------------------------------------
+class CheckpointFunction(Function):
+    """The reentrant checkpoint: forward without grad, backward runs the function again and
+    calls ``backward`` on its outputs."""
+
+    @staticmethod
+    def forward(ctx, run_function: Callable, preserve_rng_state: bool, *args: Any) -> Any:
+        check_backward_validity(args)
+        ctx.run_function = run_function
+        ctx.preserve_rng_state = preserve_rng_state
+        if preserve_rng_state:
+            ctx.fwd_cpu_state = get_rng_state()
+        ctx.inputs = [None if isinstance(a, Tensor) else a for a in args]
+        ctx.tensor_indices = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        ctx.save_for_backward(*(a for a in args if isinstance(a, Tensor)))
+        return run_function(*args)
+
+    @staticmethod
+    def backward(ctx, *args: Any) -> tuple:
+        if not _is_checkpoint_valid():
+            raise RuntimeError("When use_reentrant=True, torch.utils.checkpoint is incompatible with .grad() or "
+                               "passing an `inputs` parameter to .backward(). To resolve this error, you can either "
+                               "set use_reentrant=False, or call .backward() without passing the `inputs` argument.")
+        inputs = list(ctx.inputs)
+        for i, t in zip(ctx.tensor_indices, ctx.saved_tensors):
+            inputs[i] = t
+        with _scratch(False), _rng_as(ctx.fwd_cpu_state if ctx.preserve_rng_state else None):
+            detached = detach_variable(tuple(inputs))
+            outputs = ctx.run_function(*detached)
+            if isinstance(outputs, Tensor):
+                outputs = (outputs,)
+            with_grad = [(o, g) for o, g in zip(outputs, args) if isinstance(o, Tensor) and o.requires_grad]
+            if not with_grad:
+                raise RuntimeError("none of output has requires_grad=True, this checkpoint() is not necessary")
+            backward([o for o, _ in with_grad], [g for _, g in with_grad], retain_graph=True)
+        return (None, None) + tuple(d.grad if isinstance(d, Tensor) else None for d in detached)
+
+
+# -- the public functions -------------------------------------------------------------------
+def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None,
+               context_fn: Callable[[], Tuple[ContextManager, ContextManager]] = noop_context_fn,
+               determinism_check: str = _DEFAULT_DETERMINISM_MODE, debug: bool = False, early_stop: bool = True,
+               preserve_rng_state: bool = True, **kwargs: Any) -> Any:
+    r"""Checkpoint a model or part of the model.
+
+    ``function(*args, **kwargs)`` runs without keeping the values computed inside it for
+    backward; backward runs it again (with the random number generator's state of the forward
+    unless ``preserve_rng_state=False``) to compute its gradient.
+
+    ``use_reentrant`` should be passed: without it, a warning, and the reentrant variant as in
+    PyTorch 2.13.  ``use_reentrant=False`` (recommended) works with ``autograd.grad``,
+    ``create_graph=True``, hooks, keyword arguments and inputs that do not require grad;
+    ``use_reentrant=True`` runs ``backward`` inside the backward, and refuses ``autograd.grad`` and
+    ``backward(inputs=...)``.  ``determinism_check="default"`` compares the shapes, dtypes and
+    devices of the recomputed outputs with the forward's (``"none"``: no check); ``debug=True``
+    adds the ops of both runs to that error.  ``context_fn`` returns two context managers, for the
+    forward and for the recomputation.  ``early_stop`` is accepted and has nothing to do here
+    (the recomputation ends with the outputs it is run for).
+
+    Returns:
+        Output of running ``function`` on ``*args``
+    """
+    if use_reentrant is None:
+        warnings.warn("torch.utils.checkpoint: the use_reentrant parameter should be passed explicitly. Starting in "
+                      "PyTorch 2.9, calling checkpoint without use_reentrant will raise an exception. "
+                      "use_reentrant=False is recommended, but if you need to preserve the current default behavior, "
+                      "you can pass use_reentrant=True. Refer to docs for more details on the differences between "
+                      "the two variants.", stacklevel=2)
+        use_reentrant = True
+    if kwargs and use_reentrant:
+        raise ValueError("Unexpected keyword arguments: " + ",".join(arg for arg in kwargs))
+    if use_reentrant:
+        if context_fn is not noop_context_fn or debug is not False:
+            raise ValueError("Passing `context_fn` or `debug` is only supported when use_reentrant=False.")
+        return CheckpointFunction.apply(function, preserve_rng_state, *args)
+    debug = _checkpoint_debug_enabled if _checkpoint_debug_enabled is not None else debug
+    if debug and context_fn is not noop_context_fn:
+        raise ValueError("debug=True is incompatible with non-default context_fn")
+    if determinism_check not in (_DEFAULT_DETERMINISM_MODE, "none"):
+        raise ValueError(f"determinism_check should be one of {[_DEFAULT_DETERMINISM_MODE, 'none']}, but got "
+                         f"{determinism_check}")
+    forward_context, recompute_context = context_fn()
+    if not state.grad:
+        return function(*args, **kwargs)
+    seg = _Segment(function, args, kwargs, preserve_rng_state, recompute_context,
+                   determinism_check == _DEFAULT_DETERMINISM_MODE, bool(debug))
+    return _record(seg, forward_context)
+
+
+def checkpoint_sequential(functions, segments: int, input: Tensor, use_reentrant: bool | None = None,
+                          **kwargs: Any) -> Tensor:
+    r"""Checkpoint a sequential model to save memory.
+
+    ``functions`` (a list of functions or modules) runs in order on ``input``, in ``segments``
+    chunks; each chunk but the last is checkpointed (only its input is kept for backward).
+    ``preserve_rng_state`` may be passed as a keyword; ``use_reentrant`` as for ``checkpoint``.
+
+    Returns:
+        Output of running ``functions`` sequentially on ``input``
+    """
+    if use_reentrant is None:
+        warnings.warn("torch.utils.checkpoint.checkpoint_sequential: the use_reentrant parameter should be passed "
+                      "explicitly. In version 2.9 we will raise an exception if use_reentrant is not passed. "
+                      "use_reentrant=False is recommended, but if you need to preserve the current default behavior, "
+                      "you can pass use_reentrant=True. Refer to docs for more details on the differences between "
+                      "the two variants.", stacklevel=2)
+        use_reentrant = True
+    preserve = kwargs.pop("preserve_rng_state", True)
+    if kwargs:
+        raise ValueError("Unexpected keyword arguments: " + ",".join(arg for arg in kwargs))
+
+    def run_function(start: int, end: int, functions) -> Callable:
+        def forward(input):
+            for j in range(start, end + 1):
+                input = functions[j](input)
+            return input
+        return forward
+
+    functions = list(functions)
+    segment_size = len(functions) // segments
+    end = -1
+    for start in range(0, segment_size * (segments - 1), segment_size):
+        end = start + segment_size - 1
+        input = checkpoint(run_function(start, end, functions), input, use_reentrant=use_reentrant,
+                           preserve_rng_state=preserve)
+    return run_function(end + 1, len(functions) - 1, functions)(input)
+
+
+# -- a loop reversed on the binomial schedule --------------------------------------------------
+class _Loop(_Segment):
+    """``x = step(x)`` ``n`` times, checkpointed as one segment whose numeric backward follows
+    revolve's schedule with ``snapshots`` stored states."""
+
+    def __init__(self, step: Callable[[Tensor], Tensor], x: Tensor, n: int, snapshots: int) -> None:
+        super().__init__(step, (x,), {}, False, contextlib.nullcontext(), False, False)
+        self.n, self.snapshots = n, snapshots
+
+    def call(self, args: tuple, kwargs: dict, recompute: bool) -> Tensor:
+        x = args[0]
+        for _ in range(self.n):
+            x = self.fn(x)
+        return x
+
+    def first(self, context: ContextManager) -> tuple:
+        # Each step on a scratch tape of its own (so the forward holds one step's values at a
+        # time), from the value the previous step left; the tensors it reads from outside are
+        # the union over the steps.
+        outside = []
+        x = self.args[0]
+        with context:
+            for _ in range(self.n):
+                with _scratch(True) as tape:
+                    y = self.fn(x)
+                    outside += [t for t, _ in tape.outside if not any(t is u for u in outside)]
+                x = _plain(y._value(), y._dtype)
+        x._rg = bool(outside)
+        return [x], lambda it: next(it), outside
+
+    def vjp(self, saved: tuple, grads: tuple) -> list:
+        (x0,), _, outside = self.bind(saved)
+        acc = [None] * len(outside)
+        step = self.fn
+
+        def back(x: Tensor, g: Tensor | None) -> Tensor | None:
+            """One step recorded at state ``x``: the gradient of ``x``; those of the outside tensors
+            are added up in ``acc``."""
+            with _scratch(True) as tape:
+                xin = _plain(x._value(), x._dtype)
+                xin._rg = True
+                got = _grads_of(step(xin), (g,), [xin] + outside, tape)
+            for k, d in enumerate(got[1:]):
+                if d is not None:       # (a view of the scratch tape's buffers: copied or added up now)
+                    acc[k] = d.clone() if acc[k] is None else acc[k] + d
+            return got[0]
+
+        def advance(x: Tensor, m: int) -> Tensor:
+            prev = state.grad
+            state.grad = False
+            try:
+                for _ in range(m):
+                    x = step(x)
+            finally:
+                state.grad = prev
+            return x
+
+        def reverse(x: Tensor, n: int, s: int, g: Tensor | None) -> Tensor | None:
+            """Reverse the ``n`` steps from state ``x`` holding at most ``s`` more states at once."""
+            if n == 1:
+                return back(x, g)
+            if s == 0:
+                for i in range(n - 1, -1, -1):
+                    g = back(advance(x, i), g)
+                return g
+            m = _split(n, s)
+            g = reverse(advance(x, m), n - m, s - 1, g)
+            return reverse(x, m, s, g)
+
+        gx = reverse(_plain(x0._value(), x0._dtype), self.n, self.snapshots, grads[0])
+        return [(gx if a is None else a + gx) if t is x0 and gx is not None else a for t, a in zip(outside, acc)]
+
+
+def _repetitions(n: int, stored: int) -> int:
+    """Revolve's ``t``: the fewest runs of a step with which ``n`` steps can be reversed from
+    ``stored`` states held at once, the least ``t`` with ``C(stored + t, t) >= n``."""
+    t = 0
+    while comb(stored + t, t) < n:
+        t += 1
+    return t
+
+
+def _split(n: int, s: int) -> int:
+    """Where revolve stores the next state when reversing ``n`` steps with ``s`` free snapshots:
+    after ``m`` steps, such that the last ``n - m`` steps can be reversed in ``t`` runs with one
+    snapshot fewer and the first ``m`` in ``t - 1`` runs with as many."""
+    stored = s + 1
+    t = _repetitions(n, stored)
+    low = n - comb(stored + t - 1, stored - 1)
+    return min(max(low, comb(stored + t - 2, stored) if t >= 2 else 1), n - 1)
+
+
+def checkpoint_loop(step: Callable[[Tensor], Tensor], x: Tensor, n: int, *, snapshots: int) -> Tensor:
+    r"""Apply ``x = step(x)`` ``n`` times, differentiably, keeping at most ``snapshots`` states.
+
+    Not in PyTorch.  The forward keeps only ``x`` and the result; backward reverses the steps on
+    Griewank's binomial ("revolve") schedule: with ``S = snapshots + 1`` states held at once
+    (the input and the snapshots) and ``t`` the least integer with ``C(S + t, t) >= n``, it calls
+    ``step`` exactly
+
+        ``(t + 1) * n - C(S + t, t - 1)``  times (``n`` when ``n == 1``),
+
+    the fewest any schedule can (each step's gradient takes one call of ``step`` at its input
+    state, on a scratch tape; the other calls recompute states, without recording).  With
+    ``snapshots=0`` that is ``n (n + 1) / 2``; with ``snapshots >= n - 1``, ``2 n - 1``.
+
+    ``step`` takes and returns one tensor, and may read tensors that require grad from its
+    closure (parameters get their gradients); it should not draw random numbers (the generator's
+    state is not restored for each step).  A recorded backward (``create_graph=True``) runs the
+    ``n`` steps once, recorded, instead (its memory grows with ``n``).
+    """
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"checkpoint_loop expects a number of steps n >= 0, but got {n}")
+    if not isinstance(snapshots, int) or snapshots < 0:
+        raise ValueError(f"checkpoint_loop expects snapshots >= 0, but got {snapshots}")
+    loop = _Loop(step, x, n, snapshots)
+    if n == 0 or not state.grad:
+        return loop.call(loop.args, {}, False)
+    return _record(loop, contextlib.nullcontext())

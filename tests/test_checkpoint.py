@@ -1,0 +1,619 @@
+"""``tape.utils.checkpoint``: gradients as the plain computation's, recomputation counts, memory,
+the random number generator, PyTorch's errors and warnings, and ``checkpoint_loop``'s schedule.
+
+The last part (marker ``torch``) runs the same scenarios in tape and in PyTorch and compares."""
+import contextlib
+import functools
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import tape
+from tape._state import state
+from tape.utils import checkpoint as C
+
+VARIANTS = [False, True]        # use_reentrant
+
+
+def _leaf(values, dtype=tape.float64):
+    return tape.tensor(values, dtype=dtype, requires_grad=True)
+
+
+class Counted:
+    """A function that counts its calls."""
+
+    def __init__(self, fn):
+        self.fn, self.calls = fn, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.fn(*args, **kwargs)
+
+
+def _close(a, b):
+    assert a is not None and b is not None
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+# -- gradients as the plain computation's ------------------------------------------------------
+@pytest.mark.parametrize("reentrant", VARIANTS)
+def test_gradients_of_inputs_and_closure_parameters(reentrant):
+    x = _leaf([0.5, -1.0, 2.0])
+    w = _leaf([1.5, 0.25, -0.75])
+
+    def f(a):
+        return (a * w).sin() * a + w.exp()
+
+    y = C.checkpoint(f, x, use_reentrant=reentrant)
+    (y * y).sum().backward()
+    gx, gw = x.grad, w.grad
+    x.grad = w.grad = None
+    z = f(x)
+    (z * z).sum().backward()
+    _close(gx, x.grad)
+    _close(gw, w.grad)
+    _close(y, z)
+
+
+@pytest.mark.parametrize("reentrant", VARIANTS)
+def test_several_inputs_and_outputs_with_non_tensor_arguments(reentrant):
+    a, b = _leaf([[1.0, 2.0], [3.0, 4.0]]), _leaf([0.5, -0.5])
+
+    def f(p, k, q, scale=None):
+        return p.tanh() * q * k, "tag", (p @ q).exp(), 7
+
+    out = C.checkpoint(f, a, 3.0, b, use_reentrant=reentrant)
+    assert out[1] == "tag" and out[3] == 7
+    (out[0].sum() + out[2].sum()).backward()
+    ga, gb = a.grad, b.grad
+    a.grad = b.grad = None
+    ref = f(a, 3.0, b)
+    (ref[0].sum() + ref[2].sum()).backward()
+    _close(ga, a.grad)
+    _close(gb, b.grad)
+
+
+def test_keyword_arguments_and_nested_outputs():
+    x = _leaf([1.0, 2.0, 3.0])
+    w = _leaf(2.0)
+    out = C.checkpoint(lambda a, *, k: {"u": a * k, "v": [a.exp(), (a.sum(), "s")]}, x, k=w, use_reentrant=False)
+    assert isinstance(out, dict) and isinstance(out["v"], list) and out["v"][1][1] == "s"
+    (out["u"].sum() + out["v"][0].sum() + out["v"][1][0]).backward()
+    gx, gw = x.grad, w.grad
+    x.grad = w.grad = None
+    (x * w).sum().add(x.exp().sum()).add(x.sum()).backward()
+    _close(gx, x.grad)
+    _close(gw, w.grad)
+
+
+def test_autograd_grad_and_inputs_that_do_not_require_grad():
+    x = tape.tensor([0.3, 0.6, 0.9], dtype=tape.float64)
+    w = _leaf([[0.5, -1.0, 0.25], [1.0, 0.5, -0.5], [0.1, 0.2, 0.3]])
+    b = _leaf([0.1, 0.0, -0.1])
+
+    def f(a):
+        return (a @ w + b).tanh()
+
+    y = C.checkpoint(f, x, use_reentrant=False)
+    assert y.requires_grad
+    gw, gb = tape.autograd.grad(y.pow(2).sum(), (w, b))
+    rw, rb = tape.autograd.grad(f(x).pow(2).sum(), (w, b))
+    _close(gw, rw)
+    _close(gb, rb)
+    assert x.grad is None and w.grad is None
+
+
+def test_create_graph_gives_a_differentiable_gradient_to_the_third_order():
+    x = _leaf([0.5, 1.5, -0.5])
+    w = _leaf([1.0, -2.0, 0.5])
+    f = Counted(lambda a: (a * w).sin() * a)
+    y = C.checkpoint(f, x, use_reentrant=False)
+    g, = tape.autograd.grad(y.sum(), x, create_graph=True)
+    h, = tape.autograd.grad((g * g).sum(), (x,), create_graph=True)
+    k, = tape.autograd.grad(h.sum(), w)
+    r = (x * w).sin() * x
+    rg, = tape.autograd.grad(r.sum(), x, create_graph=True)
+    rh, = tape.autograd.grad((rg * rg).sum(), (x,), create_graph=True)
+    rk, = tape.autograd.grad(rh.sum(), w)
+    _close(g, rg)
+    _close(h, rh)
+    _close(k, rk)
+    # (backward with create_graph: the .grad is recorded too)
+    x.grad = None
+    C.checkpoint(lambda a: a.pow(3), x, use_reentrant=False).sum().backward(create_graph=True)
+    gg, = tape.autograd.grad(x.grad.sum(), x)
+    _close(gg, 6 * x)
+
+
+def test_gradcheck_and_gradgradcheck():
+    x = _leaf([0.3, -0.7, 1.1])
+    w = _leaf([0.5, 1.5, -0.25])
+    seg = functools.partial(C.checkpoint, lambda u, v: (u * v).sin() * u.exp(), use_reentrant=False)
+    assert tape.autograd.gradcheck(seg, (x, w)) and tape.autograd.gradgradcheck(seg, (x, w))
+    loop = functools.partial(C.checkpoint_loop, lambda h: (h * w).tanh() + h, n=5, snapshots=2)
+    assert tape.autograd.gradcheck(loop, (x,)) and tape.autograd.gradgradcheck(loop, (x,))
+
+
+def test_checkpoint_inside_checkpoint():
+    x = _leaf([0.2, 0.4])
+    inner = Counted(lambda a: a.exp() * a)
+    outer = Counted(lambda a: C.checkpoint(inner, a.sin(), use_reentrant=False).sum())
+    y = C.checkpoint(outer, x, use_reentrant=False)
+    y.backward()
+    gx = x.grad
+    x.grad = None
+    inner.fn(x.sin()).sum().backward()
+    _close(gx, x.grad)
+    assert outer.calls == 2 and inner.calls == 3      # forward, recomputation; the inner once more
+    # a reentrant checkpoint inside runs in a full backward (not in autograd.grad, as in PyTorch)
+    reentrant = (lambda a: C.checkpoint(inner, a.sin(), use_reentrant=True).sum())
+    x.grad = None
+    C.checkpoint(reentrant, x, use_reentrant=False).backward()
+    _close(gx, x.grad)
+    with pytest.raises(RuntimeError, match="When use_reentrant=True, torch.utils.checkpoint is incompatible"):
+        tape.autograd.grad(C.checkpoint(reentrant, x, use_reentrant=False), x)
+
+
+@pytest.mark.parametrize("how", ["reentrant", "non-reentrant", "loop"])
+def test_big_segments(how):
+    # Scratch tapes this big keep their adjoint buffers for the next backward: the gradients they
+    # give must not stay views of them (a closure parameter's .grad, a loop's running sums).
+    rng = np.random.default_rng(1)
+    ws = [tape.tensor(rng.standard_normal((300, 300)) / 20, requires_grad=True) for _ in range(3)]
+    x = tape.tensor(rng.standard_normal((4, 300)), requires_grad=True)
+    if how == "loop":
+        y = C.checkpoint_loop(lambda h: (h @ ws[0]).tanh(), x, 3, snapshots=1)
+    else:
+        y = x
+        for w in ws:
+            y = C.checkpoint(lambda a, w=w: (a @ w).tanh(), y, use_reentrant=how == "reentrant")
+    y.sum().backward()
+    got = [t.grad.clone() for t in (x, *ws) if t.grad is not None]
+    for t in (x, *ws):
+        t.grad = None
+    h = x
+    for w in (ws[:1] * 3 if how == "loop" else ws):
+        h = (h @ w).tanh()
+    h.sum().backward()
+    want = [t.grad for t in (x, *ws) if t.grad is not None]
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        _close(a, b)
+
+
+# -- how often the function runs --------------------------------------------------------------
+@pytest.mark.parametrize("reentrant", VARIANTS)
+def test_recomputes_once_per_segment_per_backward(reentrant):
+    x = _leaf([1.0, 2.0])
+    segments = [Counted(lambda a: a.sin() * 2) for _ in range(3)]
+    h = x
+    for f in segments:
+        h = C.checkpoint(f, h, use_reentrant=reentrant)
+    assert [f.calls for f in segments] == [1, 1, 1]
+    y = h.sum()
+    y.backward(retain_graph=True)
+    assert [f.calls for f in segments] == [2, 2, 2]
+    g1 = x.grad.clone()
+    y.backward()
+    assert [f.calls for f in segments] == [3, 3, 3]
+    _close(x.grad, 2 * g1)
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        y.backward()
+
+
+def test_checkpoint_sequential_segments():
+    fns = [Counted(lambda a: a.tanh() * 1.5) for _ in range(6)]
+    x = _leaf([0.1, 0.2, 0.3])
+    y = C.checkpoint_sequential(fns, 3, x, use_reentrant=False)
+    y.sum().backward()
+    assert [f.calls for f in fns] == [2, 2, 2, 2, 1, 1]     # the last segment is not checkpointed
+    gx = x.grad
+    x.grad = None
+    h = x
+    for f in fns:
+        h = f.fn(h)
+    h.sum().backward()
+    _close(gx, x.grad)
+    with pytest.raises(ValueError, match="Unexpected keyword arguments: foo"):
+        C.checkpoint_sequential(fns, 3, x, use_reentrant=False, foo=1)
+
+
+def test_no_grad_runs_the_function_plainly():
+    x = _leaf([1.0])
+    with tape.no_grad():
+        y = C.checkpoint(lambda a: a * 2, x, use_reentrant=False)
+    assert not y.requires_grad and y.grad_fn is None
+
+
+# -- hooks and node names ----------------------------------------------------------------------
+def test_hooks_on_inputs_and_outputs():
+    x = _leaf([0.5, 1.0])
+    seen = []
+    h = x * 1
+    h.register_hook(lambda g: seen.append(("in", g.tolist())))
+    y = C.checkpoint(lambda a: a.exp(), h, use_reentrant=False)
+    y.register_hook(lambda g: seen.append(("out", g.tolist())) or g * 2)
+    y.sum().backward()
+    assert seen == [("out", [1.0, 1.0]), ("in", (2 * x.exp()).tolist())]
+    _close(x.grad, 2 * x.exp())
+
+
+def test_node_names():
+    x = _leaf([1.0])
+    assert type(C.checkpoint(lambda a: a * 2, x, use_reentrant=True).grad_fn).__name__ == \
+        "CheckpointFunctionBackward"
+    assert type(C.checkpoint(lambda a: a * 2, x, use_reentrant=False).grad_fn).__name__ == "CheckpointBackward"
+
+
+# -- the random number generator ----------------------------------------------------------------
+def _dropout(a):
+    return a * (tape.rand_like(a) > 0.5) * 2.0
+
+
+@pytest.mark.parametrize("reentrant", VARIANTS)
+def test_random_ops_recompute_identically(reentrant):
+    x = _leaf(np.linspace(0.1, 2.0, 64))
+    tape.manual_seed(7)
+    y = C.checkpoint(lambda a: _dropout(a).sin(), x, use_reentrant=reentrant)
+    after_forward = tape.get_rng_state()
+    y.sum().backward()
+    # The forward's mask, and the generator left where the forward left it.
+    assert tape.equal(tape.get_rng_state(), after_forward)
+    gx = x.grad
+    x.grad = None
+    tape.manual_seed(7)
+    _dropout(x).sin().sum().backward()
+    _close(gx, x.grad)
+
+
+def test_without_preserving_the_rng_state_the_recomputation_draws_anew():
+    x = _leaf(np.linspace(0.1, 2.0, 64))
+    tape.manual_seed(7)
+    y = C.checkpoint(_dropout, x, use_reentrant=False, preserve_rng_state=False, determinism_check="none")
+    y.sum().backward()
+    mask = (y != 0).double() * 2
+    assert not tape.equal(x.grad, mask)
+
+
+def test_rng_state_round_trip_and_errors():
+    s = tape.get_rng_state()
+    assert s.dtype is tape.uint8 and s.dim() == 1
+    a = tape.rand(5)
+    tape.set_rng_state(s)
+    assert tape.equal(tape.rand(5), a)
+    g = tape.Generator(3)
+    state = g.get_state()
+    b = g.rng.random(3)
+    g.set_state(state)
+    assert np.array_equal(g.rng.random(3), b)
+    with pytest.raises(TypeError, match="expected a torch.ByteTensor, but got list"):
+        tape.set_rng_state([1])
+    with pytest.raises(TypeError, match="RNG state must be a torch.ByteTensor"):
+        tape.set_rng_state(tape.zeros(3))
+    with pytest.raises(RuntimeError, match="Expected a CPUGeneratorImplState of size 40 but found the input RNG "
+                                           "state size to be 3"):
+        tape.set_rng_state(tape.zeros(3, dtype=tape.uint8))
+
+
+# -- memory --------------------------------------------------------------------------------------
+def _chain(x, ws, lo, hi):
+    for j in range(lo, hi):
+        x = (x @ ws[j]).tanh()
+    return x
+
+
+def _memory(run):
+    """(bytes held after the forward, peak bytes during forward and backward), from tracemalloc,
+    starting with no tape to reuse (so that every buffer the run fills is allocated during it).
+    The held bytes leave out the scratch tapes kept for reuse (a cache of one segment's buffers,
+    which the peak includes)."""
+    state.tape = None
+    state.spares.clear()
+    C._pool.spares.clear()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        y = run()
+        cached = sum(t.v64.nbytes + t.v32.nbytes + sum(a.nbytes for pair in t.adjoints for a in pair)
+                     for t in C._pool.__dict__.get("spares", ()))
+        held = tracemalloc.get_traced_memory()[0] - base - cached
+        y.backward()
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    return held, peak
+
+
+def test_peak_memory_is_lower():
+    layers, width, k = 40, 64, 10
+    rng = np.random.default_rng(0)
+    ws = [tape.tensor(rng.standard_normal((width, width)) / 8, requires_grad=True) for _ in range(layers)]
+    x = tape.tensor(rng.standard_normal((256, width)))
+
+    def plain():
+        return _chain(x, ws, 0, layers).sum()
+
+    def checkpointed():
+        h = x
+        for lo in range(0, layers, k):
+            h = C.checkpoint(functools.partial(_chain, ws=ws, lo=lo, hi=lo + k), h, use_reentrant=False)
+        return h.sum()
+
+    for run in (plain, checkpointed):       # warm up: kernels, the tapes' and scratch tapes' buffers
+        run().backward()
+    held_plain, peak_plain = _memory(plain)
+    held_ckpt, peak_ckpt = _memory(checkpointed)
+    activations = layers * 2 * 256 * width * 8
+    assert held_plain > activations / 2
+    assert held_ckpt < held_plain / 4, (held_ckpt, held_plain)
+    assert peak_ckpt < peak_plain / 2, (peak_ckpt, peak_plain)
+
+
+# -- errors and warnings ----------------------------------------------------------------------------
+def test_use_reentrant_not_passed_warns_and_is_reentrant():
+    x = _leaf([1.0])
+    with pytest.warns(UserWarning, match="the use_reentrant parameter should be passed explicitly"):
+        y = C.checkpoint(lambda a: a * 2, x)
+    assert type(y.grad_fn).__name__ == "CheckpointFunctionBackward"
+    with pytest.warns(UserWarning, match="checkpoint_sequential: the use_reentrant parameter should be passed"):
+        C.checkpoint_sequential([lambda a: a * 2] * 2, 2, x)
+
+
+def test_reentrant_restrictions():
+    x = _leaf([1.0, 2.0])
+    with pytest.raises(ValueError, match="^Unexpected keyword arguments: b,c$"):
+        C.checkpoint(lambda a, b, c: a, x, use_reentrant=True, b=1, c=2)
+    with pytest.raises(ValueError, match="Passing `context_fn` or `debug` is only supported when use_reentrant=False"):
+        C.checkpoint(lambda a: a, x, use_reentrant=True, debug=True)
+    msg = "When use_reentrant=True, torch.utils.checkpoint is incompatible with .grad()"
+    y = C.checkpoint(lambda a: a.exp(), x, use_reentrant=True)
+    with pytest.raises(RuntimeError, match=msg):
+        tape.autograd.grad(y.sum(), x)
+    y = C.checkpoint(lambda a: a.exp(), x, use_reentrant=True)
+    with pytest.raises(RuntimeError, match=msg):
+        y.sum().backward(inputs=[x])
+    # (a backward without inputs, inside which the reentrant backward runs, is fine)
+    assert tape.autograd._is_checkpoint_valid()
+
+
+def test_reentrant_without_inputs_requiring_grad_warns_and_gives_no_gradient():
+    w = _leaf([2.0])
+    with pytest.warns(UserWarning, match="None of the inputs have requires_grad=True. Gradients will be None"):
+        y = C.checkpoint(lambda a: a * w, tape.tensor([1.0], dtype=tape.float64), use_reentrant=True)
+    assert not y.requires_grad
+
+
+def test_reentrant_output_that_needs_no_grad_on_recomputation():
+    x = _leaf([1.0, 2.0])
+    calls = Counted(lambda a: a.detach() * 2 if calls.calls > 1 else a * 2)
+    y = C.checkpoint(calls, x, use_reentrant=True)
+    with pytest.raises(RuntimeError, match="none of output has requires_grad=True, this checkpoint\\(\\) is not "
+                                           "necessary"):
+        y.sum().backward()
+
+
+def test_non_reentrant_argument_errors():
+    x = _leaf([1.0])
+    with pytest.raises(ValueError, match=r"determinism_check should be one of \['default', 'none'\], but got x"):
+        C.checkpoint(lambda a: a, x, use_reentrant=False, determinism_check="x")
+    with pytest.raises(ValueError, match="debug=True is incompatible with non-default context_fn"):
+        C.checkpoint(lambda a: a, x, use_reentrant=False, debug=True, context_fn=C.noop_context_fn.__call__)
+
+
+def _changing(first_len):
+    state = {"runs": 0}
+
+    def f(a):
+        state["runs"] += 1
+        n = first_len if state["runs"] == 1 else first_len - 1
+        return (a[:n] * a[:n]).sum()
+    return f
+
+
+def test_determinism_check_errors():
+    x = _leaf([1.0, 2.0, 3.0])
+    y = C.checkpoint(_changing(3), x, use_reentrant=False)
+    with pytest.raises(C.CheckpointError, match="Recomputed values for the following tensors have different "
+                                                "metadata than during the forward pass") as e:
+        y.backward()
+    assert "saved metadata: {'shape': torch.Size([3]), 'dtype': torch.float64, 'device': device(type='cpu')}" \
+        in str(e.value)
+    assert "recomputed metadata: {'shape': torch.Size([2])" in str(e.value)
+    assert "pass `debug=True`" in str(e.value)
+
+    def more(a, runs=[]):
+        runs.append(1)
+        return a * 2 if len(runs) == 1 else a * 2 + 0
+    y = C.checkpoint(more, x, use_reentrant=False)
+    with pytest.raises(C.CheckpointError, match="A different number of tensors was saved during the original "
+                                                "forward and recomputation.\nNumber of tensors saved during "
+                                                "forward: 2\nNumber of tensors saved during recomputation: 3"):
+        y.sum().backward()
+    # with the check off, a recomputation of other shapes reaches autograd's own error
+    y = C.checkpoint(_changing(3), x, use_reentrant=False, determinism_check="none")
+    y.backward()
+    assert x.grad.tolist() == [2.0, 4.0, 0.0]
+
+
+def test_debug_lists_the_ops_of_both_runs():
+    x = _leaf([1.0, 2.0, 3.0])
+    y = C.checkpoint(_changing(3), x, use_reentrant=False, debug=True)
+    with pytest.raises(C.CheckpointError) as e:
+        y.backward()
+    text = str(e.value)
+    assert "Operations executed during the original forward:\n\ninput\nindex" in text
+    assert "Operations executed during recomputation:" in text
+    with C.set_checkpoint_debug_enabled(True):
+        y = C.checkpoint(_changing(3), x, use_reentrant=False)
+    with pytest.raises(C.CheckpointError, match="Operations executed during recomputation"):
+        y.backward()
+    with C.set_checkpoint_debug_enabled(False):
+        y = C.checkpoint(_changing(3), x, use_reentrant=False, debug=True)
+    with pytest.raises(C.CheckpointError, match="Tip: To see a more detailed error message"):
+        y.backward()
+
+
+def test_context_fn_wraps_the_forward_and_the_recomputation():
+    log = []
+
+    @contextlib.contextmanager
+    def ctx(name):
+        log.append(name + " in")
+        yield
+        log.append(name + " out")
+
+    x = _leaf([1.0, 2.0])
+    y = C.checkpoint(lambda a: a.sin(), x, use_reentrant=False, context_fn=lambda: (ctx("fwd"), ctx("rec")))
+    assert log == ["fwd in", "fwd out"]
+    y.sum().backward()
+    assert log == ["fwd in", "fwd out", "rec in", "rec out"]
+    with C.set_checkpoint_early_stop(False):        # accepted; nothing to stop early
+        C.checkpoint(lambda a: a.sin(), x, use_reentrant=False, early_stop=False).sum().backward()
+
+
+def test_freed_and_modified_inputs():
+    x = _leaf([1.0, 2.0])
+    h = x * 1
+    y = C.checkpoint(lambda a: a.exp(), h, use_reentrant=False)
+    h.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_detach_variable_and_check_backward_validity():
+    x = _leaf([1.0])
+    d = C.detach_variable((x, 3, tape.tensor([2.0])))
+    assert d[0].requires_grad and d[0].grad_fn is None and d[1] == 3 and not d[2].requires_grad
+    with pytest.raises(RuntimeError, match="Only tuple of tensors is supported. Got Unsupported input type: list"):
+        C.detach_variable([x])
+    with pytest.warns(UserWarning, match="None of the inputs have requires_grad=True"):
+        C.check_backward_validity([tape.tensor([1.0]), 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        C.check_backward_validity([x])
+
+
+# -- checkpoint_loop ----------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def _optimum(n, s):
+    """The fewest calls of ``step`` that reverse ``n`` steps from their stored input with ``s`` more
+    states stored at once (a step's gradient takes one call at its input state): advance ``m`` steps,
+    store that state, reverse the ``n - m`` after it with one snapshot fewer, then the first ``m``."""
+    if n == 1:
+        return 1
+    if s == 0:
+        return n * (n + 1) // 2
+    return min(m + _optimum(n - m, s - 1) + _optimum(m, s) for m in range(1, n))
+
+
+@pytest.mark.parametrize("n,s", [(1, 0), (1, 3), (2, 1), (7, 0), (10, 1), (10, 2), (25, 2), (30, 3), (40, 5),
+                                 (17, 16), (64, 3)])
+def test_checkpoint_loop_calls_the_optimal_number_of_steps(n, s):
+    w = _leaf([[0.5, -0.3], [0.2, 0.9]])
+    step = Counted(lambda h: (h @ w).tanh())
+    x = _leaf([[1.0, 2.0]])
+    y = C.checkpoint_loop(step, x, n, snapshots=s)
+    assert step.calls == n
+    step.calls = 0
+    y.sum().backward()
+    assert step.calls == _optimum(n, s)
+    gx, gw = x.grad, w.grad
+    x.grad = w.grad = None
+    h = x
+    for _ in range(n):
+        h = step.fn(h)
+    h.sum().backward()
+    _close(gx, x.grad)
+    _close(gw, w.grad)
+    _close(y, h)
+
+
+def test_checkpoint_loop_forms():
+    w = _leaf([0.7, -0.4])
+    x = tape.tensor([1.0, 2.0], dtype=tape.float64)
+    y = C.checkpoint_loop(lambda h: (h * w).sin() + h, x, 6, snapshots=2)
+    g, = tape.autograd.grad(y.sum(), w, create_graph=True)
+    h2, = tape.autograd.grad(g.sum(), w)
+    r = x
+    for _ in range(6):
+        r = (r * w).sin() + r
+    rg, = tape.autograd.grad(r.sum(), w, create_graph=True)
+    rh, = tape.autograd.grad(rg.sum(), w)
+    _close(g, rg)
+    _close(h2, rh)
+    assert C.checkpoint_loop(lambda h: h * 2, x, 0, snapshots=1) is x
+    with pytest.raises(ValueError, match="snapshots >= 0"):
+        C.checkpoint_loop(lambda h: h, x, 3, snapshots=-1)
+    with pytest.raises(ValueError, match="number of steps n >= 0"):
+        C.checkpoint_loop(lambda h: h, x, -1, snapshots=1)
+
+
+# -- the same scenarios in PyTorch ------------------------------------------------------------------
+def _scenario(lib, name):
+    cp = lib.utils.checkpoint
+    x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    w = lib.tensor([1.5, 0.25, -0.75], dtype=lib.float64, requires_grad=True)
+    out = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if name == "closure":
+                for reentrant in VARIANTS:
+                    y = cp.checkpoint(lambda a: (a * w).sin() * a, x, use_reentrant=reentrant)
+                    out[reentrant] = (y.tolist(), type(y.grad_fn).__name__ if reentrant else None)
+                    y.pow(2).sum().backward()
+                out["grads"] = (x.grad.tolist(), w.grad.tolist())
+            elif name == "no_input_grad":
+                for reentrant in VARIANTS:
+                    y = cp.checkpoint(lambda a: a * w, x.detach(), use_reentrant=reentrant)
+                    out[reentrant] = y.requires_grad
+            elif name == "grad":
+                y = cp.checkpoint(lambda a: a.exp() * w, x, use_reentrant=False)
+                out["grad"] = [g.tolist() for g in lib.autograd.grad(y.sum(), (x, w))]
+                y = cp.checkpoint(lambda a: a.exp() * w, x, use_reentrant=True)
+                lib.autograd.grad(y.sum(), (x, w))
+            elif name == "double":
+                y = cp.checkpoint(lambda a: a.pow(3) * w, x, use_reentrant=False)
+                g, = lib.autograd.grad(y.sum(), x, create_graph=True)
+                out["double"] = lib.autograd.grad(g.sum(), (x, w))[1].tolist()
+            elif name == "default":
+                y = cp.checkpoint(lambda a: a * 2, x)
+                out["name"] = type(y.grad_fn).__name__
+            elif name == "kwargs":
+                cp.checkpoint(lambda a, b: a, x, use_reentrant=True, b=1)
+            elif name == "determinism":
+                cp.checkpoint(lambda a: a, x, use_reentrant=False, determinism_check="strict")
+            elif name == "sequential":
+                y = cp.checkpoint_sequential([lambda a: a.sin(), lambda a: a * w, lambda a: a.exp()], 2, x,
+                                             use_reentrant=False)
+                y.sum().backward()
+                out["grads"] = (x.grad.tolist(), w.grad.tolist())
+        except (RuntimeError, ValueError, TypeError) as e:
+            out["error"] = (type(e).__name__, str(e))
+    out["warnings"] = [str(m.message) for m in caught]
+    return out
+
+
+SCENARIOS = ["closure", "no_input_grad", "grad", "double", "default", "kwargs", "determinism", "sequential"]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenarios_vs_torch(name):
+    torch = pytest.importorskip("torch")
+    import torch.utils.checkpoint  # noqa: F401  (the submodule)
+    want = _scenario(torch, name)
+    got = _scenario(tape, name)
+    assert got.keys() == want.keys()
+    for key in want:
+        assert _leaves(got[key], float) == pytest.approx(_leaves(want[key], float), rel=1e-12), key
+        assert _leaves(got[key], object) == _leaves(want[key], object), key
+
+
+def _leaves(x, kind):
+    """The leaves of nested lists and tuples: the floats (``kind=float``), or all the others."""
+    if isinstance(x, (list, tuple)):
+        return [v for item in x for v in _leaves(item, kind)]
+    return [x] if isinstance(x, float) == (kind is float) else []
