@@ -41,7 +41,9 @@ from ._dtype import set_default_dtype as set_default_dtype
 from ._format import get_printoptions as get_printoptions
 from ._format import set_printoptions as set_printoptions
 from ._grad_mode import enable_grad as enable_grad
+from ._grad_mode import inference_mode as inference_mode
 from ._grad_mode import is_grad_enabled as is_grad_enabled
+from ._grad_mode import is_inference_mode_enabled as is_inference_mode_enabled
 from ._grad_mode import no_grad as no_grad
 from ._grad_mode import set_grad_enabled as set_grad_enabled
 from ._serialize import load as load
@@ -90,23 +92,23 @@ __all__ = [
     "set_default_device", "save", "load", "set_printoptions", "get_printoptions", "BoolTensor",
     "ByteTensor", "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor",
     "FloatTensor", "DoubleTensor", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
-    "set_anomaly_enabled", "format_tape", "viz", "detach", "add", "sub", "subtract", "mul",
-    "multiply", "div", "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
-    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square",
-    "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan", "arctan", "asinh", "arcsinh",
-    "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad",
-    "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round", "logit", "selu", "celu",
-    "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max",
-    "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder", "hypot", "logaddexp",
-    "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne", "lt", "le", "gt", "ge",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or",
-    "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf",
-    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere", "cat",
-    "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "softmax", "log_softmax",
-    "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist",
-    "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "pinverse", "max", "min", "amax",
-    "amin", "argmax", "argmin", "aminmax", "reshape", "unsqueeze", "squeeze", "flatten",
-    "broadcast_shapes", "select", "transpose", "t", "index_select", "gather", "take",
+    "set_anomaly_enabled", "format_tape", "viz", "inference_mode", "is_inference_mode_enabled",
+    "detach", "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
+    "neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh",
+    "sinh", "cosh", "expm1", "square", "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan",
+    "arctan", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv",
+    "exp2", "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round",
+    "logit", "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip",
+    "clamp_min", "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder",
+    "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne",
+    "lt", "le", "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal",
+    "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero",
+    "nonzero", "argwhere", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid",
+    "softmax", "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum",
+    "nanmean", "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "pinverse",
+    "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "reshape", "unsqueeze", "squeeze",
+    "flatten", "broadcast_shapes", "select", "transpose", "t", "index_select", "gather", "take",
     "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
     "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "permute",
     "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",

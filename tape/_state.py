@@ -10,6 +10,7 @@ class _ThreadState(threading.local):
         self.tape = None      # the tape new rows go to; created on first use
         self.spares = []      # retired tapes, reused once no tensor refers to them
         self.pinned = 0       # > 0 while a recorded backward writes to the current tape
+        self.inference = False  # inference mode (``tape.inference_mode``)
 
 
 state = _ThreadState()
