@@ -1065,9 +1065,13 @@ _u(CAST, "_to_copy", "ToCopyBackward0", 0, None, None,
    lambda g, x, y, r: (g.to(x[0].dtype),))
 
 # Ops with a Python-number operand: the number is the row's float attribute ``fa``.
-_u(ADDC, "add", "AddBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True, ulps=EXACT)
-_u(SUBC, "sub", "SubBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True, ulps=EXACT)
-_u(RSUBC, "rsub", "RsubBackward1", 0, None, None, lambda g, x, y, r: (-g,), ulps=EXACT)
+_ALPHA = (("alpha", lambda r: 1),)     # (``add(x, y, alpha=a)`` is recorded as ``x + y * a``)
+_u(ADDC, "add", "AddBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True, ulps=EXACT,
+   node_saved=_ALPHA)
+_u(SUBC, "sub", "SubBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True, ulps=EXACT,
+   node_saved=_ALPHA)
+_u(RSUBC, "rsub", "RsubBackward1", 0, None, None, lambda g, x, y, r: (-g,), ulps=EXACT,
+   node_saved=_ALPHA)
 _NUMBER_OTHER = (("other", _number), ("self", X0))     # (the tensor is saved only when the number needs a grad: never)
 _u(MULC, "mul", "MulBackward0", NUMBER, None, None, lambda g, x, y, r: (g * r.fa,), number_input=True, ulps=EXACT,
    node_saved=_NUMBER_OTHER)
@@ -1308,8 +1312,10 @@ def _b(code, name, grad_fn, saved, forward, scalar, vjp, ulps=(), node_saved=())
                        node_saved=node_saved))
 
 
-_b(ADD, "add", "AddBackward0", 0, np.add, lambda a, b: a + b, lambda g, x, y, r: (g, g), ulps=EXACT)
-_b(SUB, "sub", "SubBackward0", 0, np.subtract, lambda a, b: a - b, lambda g, x, y, r: (g, -g), ulps=EXACT)
+_b(ADD, "add", "AddBackward0", 0, np.add, lambda a, b: a + b, lambda g, x, y, r: (g, g), ulps=EXACT,
+   node_saved=_ALPHA)
+_b(SUB, "sub", "SubBackward0", 0, np.subtract, lambda a, b: a - b, lambda g, x, y, r: (g, -g), ulps=EXACT,
+   node_saved=_ALPHA)
 _b(MUL, "mul", "MulBackward0", X0 | X1 | CROSS, np.multiply, lambda a, b: a * b,
    lambda g, x, y, r: (g * x[1], g * x[0]), ulps=EXACT, node_saved=(("other", X1), ("self", X0)))
 _b(DIV, "div", "DivBackward0", X0 | X1, np.true_divide, lambda a, b: a / b,

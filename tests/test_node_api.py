@@ -143,7 +143,10 @@ def _saved_table(torch) -> list:
     for f in (lambda: x * w, lambda: x * 2.0, lambda: x ** w, lambda: x.sum(), lambda: A.sum(1, keepdim=True),
               lambda: A.mean(0), lambda: A.mean(), lambda: A @ B, lambda: x @ w, lambda: A @ x, lambda: x / w,
               lambda: x.clamp(0, 1), lambda: x.exp(), lambda: x.tanh(), lambda: x.sigmoid(), lambda: x.sin(),
-              lambda: x.cos(), lambda: x.log(), lambda: x.sqrt(), lambda: x.relu(), lambda: x.abs()):
+              lambda: x.cos(), lambda: x.log(), lambda: x.sqrt(), lambda: x.relu(), lambda: x.abs(),
+              lambda: x.softmax(0), lambda: A.log_softmax(1), lambda: A.cumsum(1), lambda: x.cumprod(0),
+              lambda: torch.cat([x, w]), lambda: torch.stack([x, w], 1), lambda: torch.where(x > 1, x, w),
+              lambda: x + w, lambda: x - w, lambda: x + 2, lambda: 2 - x):
         fn = f().grad_fn
         out.append((type(fn).__name__, _saved(fn)))
     return out
