@@ -71,6 +71,10 @@ class Op:
     instead of a numba kernel: the sweep stops at their rows and resumes after them.  A
     PYTHON-range op with listed inputs or several outputs (a custom Function) gives none: Python
     runs its ``vjp`` on plain tensors, copies of its outputs' adjoints.
+    ``node_saved``: what its node shows as ``_saved_<name>`` (and packs, under saved-tensor hooks),
+    in PyTorch's names and packing order: ``(name, X0 | X1 | OUT)`` for a saved input or result (a
+    CROSS op's input only when it is saved), ``(name, fn(row))`` for any other value; or a
+    function of the row giving such a table.  Empty: ``self``, ``other``, ``result`` from ``saved``.
     """
 
     code: int
@@ -90,6 +94,7 @@ class Op:
     nondiff_of: Optional[Callable] = None
     ulps: tuple = ()
     numpy_rows: bool = False
+    node_saved: tuple | Callable = ()
 
     @property
     def saves(self) -> bool:

@@ -1006,9 +1006,18 @@ TRANSCENDENTAL = (2, (2, 4))
 
 
 def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True, number_input=False, ulps=(),
-       numpy_rows=False):
+       numpy_rows=False, node_saved=()):
     return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, float_only, number_input=number_input,
-                       ulps=ulps, numpy_rows=numpy_rows))
+                       ulps=ulps, numpy_rows=numpy_rows, node_saved=node_saved))
+
+
+def _number(r):
+    """A Python-number operand as PyTorch's node shows it: a wrapped 0-d tensor."""
+    return plain(np.array(r.fa), D.float64)
+
+
+def _bound_shown(value):
+    return None if math.isinf(value) else value
 
 
 _u(NEG, "neg", "NegBackward0", 0, np.negative, lambda f: -f,
@@ -1060,22 +1069,31 @@ _u(CAST, "_to_copy", "ToCopyBackward0", 0, None, None,
    lambda g, x, y, r: (g.to(x[0].dtype),))
 
 # Ops with a Python-number operand: the number is the row's float attribute ``fa``.
-_u(ADDC, "add", "AddBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True, ulps=EXACT)
-_u(SUBC, "sub", "SubBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True, ulps=EXACT)
-_u(RSUBC, "rsub", "RsubBackward1", 0, None, None, lambda g, x, y, r: (-g,), ulps=EXACT)
-_u(MULC, "mul", "MulBackward0", NUMBER, None, None, lambda g, x, y, r: (g * r.fa,), number_input=True, ulps=EXACT)
-_u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa,), number_input=True, ulps=EXACT)
+_ALPHA = (("alpha", lambda r: 1),)     # (``add(x, y, alpha=a)`` is recorded as ``x + y * a``)
+_u(ADDC, "add", "AddBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True, ulps=EXACT,
+   node_saved=_ALPHA)
+_u(SUBC, "sub", "SubBackward0", 0, None, None, lambda g, x, y, r: (g,), number_input=True, ulps=EXACT,
+   node_saved=_ALPHA)
+_u(RSUBC, "rsub", "RsubBackward1", 0, None, None, lambda g, x, y, r: (-g,), ulps=EXACT,
+   node_saved=_ALPHA)
+_NUMBER_OTHER = (("other", _number), ("self", X0))     # (the tensor is saved only when the number needs a grad: never)
+_u(MULC, "mul", "MulBackward0", NUMBER, None, None, lambda g, x, y, r: (g * r.fa,), number_input=True, ulps=EXACT,
+   node_saved=_NUMBER_OTHER)
+_u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa,), number_input=True, ulps=EXACT,
+   node_saved=_NUMBER_OTHER)
 _u(POWC, "pow", "PowBackward0", X0, None, None,
    lambda g, x, y, r: ((g._mask(M_ZERO, constant=True),) if r.fa == 0.0     # zeros, as PyTorch's zeros_like
                        else (g * (x[0] ** (r.fa - 1.0) * r.fa),)),
-   ulps=(*TRANSCENDENTAL, (2, 4)), numpy_rows=True)
+   ulps=(*TRANSCENDENTAL, (2, 4)), numpy_rows=True, node_saved=(("self", X0), ("exponent", lambda r: r.fa)))
 _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
    lambda g, x, y, r: (g * (y * r.log_fa)._masked(x[0]._mask(M_NEG)),) if r.fa == 0.0
-   else (g * (y * r.log_fa),), ulps=(*TRANSCENDENTAL, (2, 2)), numpy_rows=True)
+   else (g * (y * r.log_fa),), ulps=(*TRANSCENDENTAL, (2, 2)), numpy_rows=True,
+   node_saved=(("exponent", X0), ("result", OUT), ("self", lambda r: r.fa)))
 # ``ib`` says which front end recorded the row (its node's name): clamp, clamp_min, clamp_max.
 register(Op(CLAMP, "clamp", "ClampBackward1", X0,
             lambda g, x, y, r: (g._masked(x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True)),),
-            grad_fn_of=lambda r: ("ClampBackward1", "ClampMinBackward0", "ClampMaxBackward0")[r.ib]))
+            grad_fn_of=lambda r: ("ClampBackward1", "ClampMinBackward0", "ClampMaxBackward0")[r.ib],
+            node_saved=(("self", X0), ("min", lambda r: _bound_shown(r.fa)), ("max", lambda r: _bound_shown(r.fb)))))
 
 # --- the catalogue's unary ops (issue 14) ----------------------------------------
 def _special(code):
@@ -1299,18 +1317,22 @@ def _exponent_grad(g, x, y):
     return g * (y * (x[0] + (1.0 - keep)).log())._masked(keep)
 
 
-def _b(code, name, grad_fn, saved, forward, scalar, vjp, ulps=()):
-    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False, arity=2, ulps=ulps))
+def _b(code, name, grad_fn, saved, forward, scalar, vjp, ulps=(), node_saved=()):
+    return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False, arity=2, ulps=ulps,
+                       node_saved=node_saved))
 
 
-_b(ADD, "add", "AddBackward0", 0, np.add, lambda a, b: a + b, lambda g, x, y, r: (g, g), ulps=EXACT)
-_b(SUB, "sub", "SubBackward0", 0, np.subtract, lambda a, b: a - b, lambda g, x, y, r: (g, -g), ulps=EXACT)
+_b(ADD, "add", "AddBackward0", 0, np.add, lambda a, b: a + b, lambda g, x, y, r: (g, g), ulps=EXACT,
+   node_saved=_ALPHA)
+_b(SUB, "sub", "SubBackward0", 0, np.subtract, lambda a, b: a - b, lambda g, x, y, r: (g, -g), ulps=EXACT,
+   node_saved=_ALPHA)
 _b(MUL, "mul", "MulBackward0", X0 | X1 | CROSS, np.multiply, lambda a, b: a * b,
-   lambda g, x, y, r: (g * x[1], g * x[0]), ulps=EXACT)
+   lambda g, x, y, r: (g * x[1], g * x[0]), ulps=EXACT, node_saved=(("other", X1), ("self", X0)))
 _b(DIV, "div", "DivBackward0", X0 | X1, np.true_divide, lambda a, b: a / b,
    lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])), ulps=EXACT)
 _b(POW, "pow", "PowBackward1", X0 | X1 | OUT, _power, math.pow,
-   lambda g, x, y, r: (_base_grad(g, x), _exponent_grad(g, x, y)), ulps=(*TRANSCENDENTAL, (2, 4)))
+   lambda g, x, y, r: (_base_grad(g, x), _exponent_grad(g, x, y)), ulps=(*TRANSCENDENTAL, (2, 4)),
+   node_saved=(("exponent", X1), ("self", X0), ("result", OUT)))
 _b(MAXIMUM, "maximum", "MaximumBackward0", X0 | X1, np.maximum, _maximum_scalar,
    lambda g, x, y, r: (g._masked((x[0] - x[1])._mask(M_STEP_HALF, constant=True)),
                        g._masked((x[1] - x[0])._mask(M_STEP_HALF, constant=True))))

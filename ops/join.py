@@ -201,9 +201,11 @@ def _where_vjp(g, xs, y, r):
     return None, where(cond, g, zero), where(cond, zero, g)
 
 
-register(Op(CAT, "cat", "CatBackward0", 0, _cat_vjp, float_only=False, arity=LISTED))
-register(Op(STACK, "stack", "StackBackward0", 0, _stack_vjp, float_only=False, arity=LISTED))
-register(Op(WHERE, "where", "WhereBackward0", X0, _where_vjp, float_only=False, arity=LISTED, nondiff=(0,)))
+_DIM = (("dim", lambda r: r.ia),)
+register(Op(CAT, "cat", "CatBackward0", 0, _cat_vjp, float_only=False, arity=LISTED, node_saved=_DIM))
+register(Op(STACK, "stack", "StackBackward0", 0, _stack_vjp, float_only=False, arity=LISTED, node_saved=_DIM))
+register(Op(WHERE, "where", "WhereBackward0", X0, _where_vjp, float_only=False, arity=LISTED, nondiff=(0,),
+            node_saved=(("condition", X0),)))
 register(Op(UNBIND, "unbind", "UnbindBackward0", 0, _unbind_vjp, float_only=False, multi=True))
 
 # --- front ends ---------------------------------------------------------------------

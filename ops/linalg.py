@@ -250,10 +250,29 @@ def _vjp(g, x, y, r):
             (a.transpose(-1, -2) @ g)._sum_to(r.in_shapes[1]))
 
 
+def _strides(shape: tuple) -> tuple:
+    return tuple(int(s) // 8 for s in np.empty(shape, np.float64).strides) if shape else ()
+
+
+def _layout(name: str, k: int) -> tuple:
+    return ((f"{name}_sym_sizes", lambda r: r.in_shapes[k]), (f"{name}_sym_strides", lambda r: _strides(r.in_shapes[k])))
+
+
+# What each case's node saves, in PyTorch's names and packing order (an operand's sizes and
+# strides are those of the contiguous copy the row holds).
+_SAVED = {DOT: (("self", X0), ("tensor", X1)), MV: (("self", X0), ("vec", X1)),
+          MM: (("mat2", X1), ("self", X0)) + _layout("mat2", 1) + _layout("self", 0),
+          BATCHED: (("mat2", X1), ("self", X0))}
+
+
+def _node_saved(r) -> tuple:
+    return _SAVED.get(r.ia, ())
+
+
 register(Op(MATMUL, "matmul", "MmBackward0", X0 | X1 | CROSS, _vjp, forward=np.matmul,
-            grad_fn_of=lambda r: _NAMES[r.ia], arity=2))
+            grad_fn_of=lambda r: _NAMES[r.ia], arity=2, node_saved=_node_saved))
 register(Op(MATMUL_BLAS, "matmul", "MmBackward0", X0 | X1 | CROSS, _vjp, forward=np.matmul,
-            grad_fn_of=lambda r: _NAMES[r.ia], py_adjoint=_py_adjoint, arity=2))
+            grad_fn_of=lambda r: _NAMES[r.ia], py_adjoint=_py_adjoint, arity=2, node_saved=_node_saved))
 
 
 # --- front end ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ The front ends (``sum``, ``mean``) are at the end of the file.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional, Union
 
 import numpy as np
@@ -80,10 +81,24 @@ def _name(base):
     return lambda r: base + ("1" if r.ib & DIM_GIVEN else "0")
 
 
+def _saved(mean):
+    """What PyTorch's node shows: the dims and keepdim given, the input's sizes (and element count)."""
+    def table(r):
+        shape = r.in_shapes[0]
+        sizes = (("self_sym_sizes", lambda r: shape),)
+        if mean:
+            sizes += (("self_sym_numel", lambda r: math.prod(shape)),)
+        if not r.ib & DIM_GIVEN:
+            return sizes
+        return (("dim", lambda r: tuple(d for d in range(len(shape)) if r.ia >> d & 1)),
+                ("keepdim", lambda r: bool(r.ib & KEEPDIM))) + sizes
+    return table
+
+
 register(Op(SUM, "sum", "SumBackward0", 0, _vjp(False), float_only=False,
-            grad_fn_of=_name("SumBackward")))
+            grad_fn_of=_name("SumBackward"), node_saved=_saved(False)))
 register(Op(MEAN, "mean", "MeanBackward0", 0, _vjp(True),
-            grad_fn_of=_name("MeanBackward")))
+            grad_fn_of=_name("MeanBackward"), node_saved=_saved(True)))
 
 def _mean(v, axis, keepdims):
     n = 1

@@ -30,8 +30,10 @@ def _logsumexp_vjp(g, xs, y, r):
     return (g.reshape(keep).expand(shape) * (xs[0] - y.reshape(keep).expand(shape)).exp(),)
 
 
-register(Op(SOFTMAX, "softmax", "SoftmaxBackward0", OUT, _softmax_vjp, py_adjoint=rule_adjoint))
-register(Op(LOG_SOFTMAX, "log_softmax", "LogSoftmaxBackward0", OUT, _log_softmax_vjp, py_adjoint=rule_adjoint))
+_SAVED = (("result", OUT), ("dim", lambda r: r.ia))
+register(Op(SOFTMAX, "softmax", "SoftmaxBackward0", OUT, _softmax_vjp, py_adjoint=rule_adjoint, node_saved=_SAVED))
+register(Op(LOG_SOFTMAX, "log_softmax", "LogSoftmaxBackward0", OUT, _log_softmax_vjp, py_adjoint=rule_adjoint,
+            node_saved=_SAVED))
 register(Op(LOGSUMEXP, "logsumexp", "LogsumexpBackward0", X0 | OUT, _logsumexp_vjp, py_adjoint=rule_adjoint))
 
 

@@ -57,8 +57,10 @@ def _cumprod_vjp(g, xs, y, r):
     return ((g.unsqueeze(d).expand(big) * rows.cumprod(d + 1) * plain(upper, x._dtype)).sum(d + 1),)
 
 
-register(Op(CUMSUM, "cumsum", "CumsumBackward0", 0, _cumsum_vjp, py_adjoint=rule_adjoint))
-register(Op(CUMPROD, "cumprod", "CumprodBackward0", X0 | OUT, _cumprod_vjp, py_adjoint=rule_adjoint))
+register(Op(CUMSUM, "cumsum", "CumsumBackward0", 0, _cumsum_vjp, py_adjoint=rule_adjoint,
+            node_saved=(("dim", lambda r: r.ia),)))
+register(Op(CUMPROD, "cumprod", "CumprodBackward0", X0 | OUT, _cumprod_vjp, py_adjoint=rule_adjoint,
+            node_saved=(("self", X0), ("result", OUT), ("dim", lambda r: r.ia))))
 
 
 def _cumulative(x: Tensor, dim: int, dtype, code: int) -> Tensor:

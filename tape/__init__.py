@@ -20,7 +20,8 @@ from ._dtype import (  # noqa: E402
     bool_ as bool, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
     set_default_dtype, uint8)
 from ._anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled  # noqa: E402
-from ._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
+from ._grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,  # noqa: E402
+                         no_grad, set_grad_enabled)
 from . import _random  # noqa: E402,F401  (registers its names before install)
 from . import cuda, viz  # noqa: E402
 from .utils import checkpoint as _checkpoint  # noqa: E402,F401  (tape.utils.checkpoint, as torch's)
@@ -74,6 +75,7 @@ __all__ = [
 
 format_tape = viz.listing     # (the name it had first)
 __all__ += ["format_tape", "viz"]
+__all__ += ["inference_mode", "is_inference_mode_enabled"]
 if set(_functions) & set(globals()):
     raise ImportError(f"function forms shadow tape's names: {sorted(set(_functions) & set(globals()))}")
 globals().update(_functions)

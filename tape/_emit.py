@@ -126,6 +126,8 @@ def node_in(tape: Tape, t: Tensor, dtype: D.dtype, shape: tuple) -> int:
         node = tape.append(CONST, dtype.arena, v if suffix else np.broadcast_to(v, shape), ib=t._version)
         tape.rg[node] = 0
         tape.csrc[node] = weakref.ref(t)    # a later in-place change of ``t`` makes the row stale
+        if t._inf:
+            tape.const_inference(node)
         return node
     node = t._node if t._tape is tape else tape.import_(t)
     if t._dtype is not dtype:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import _dtype as D
-from . import _anomaly, _hooks, _parallel
+from . import _anomaly, _graph, _hooks, _parallel, _saved
 from . import _programs as P
 from . import _record as Rec
 from . import _tensor as T
 from ._graph import node_view
 from ._row import Row
+from ._saved import FREED_MSG
 from ._state import inplace_changes, state
 from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_DONE, ST_FREED, ST_MODIFIED, ST_NAN,
                      ST_PYTHON, ST_UNKNOWN)
@@ -29,11 +30,6 @@ from ._sweep import NEVER, PYTHON_FROM, SAVES, free_rows, mark_unneeded, seeded_
 from ._tape import Tape, retire, write_tape
 from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, R_DT, R_OP, REGISTRY, UNARY, X0, X1, X2
 from .ops.elementwise import binary_adjoint, unary_adjoint
-
-FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
-         "have already been freed). Saved intermediate values of the graph are freed when you call "
-         ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
-         "graph a second time or if you need to access saved tensors after calling backward.")
 
 
 SHARED_ADJOINTS = 1 << 16     # adjoint buffers up to this many elements are shared by the gradients
@@ -97,6 +93,8 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     nodes in PyTorch, where ``autograd.grad`` does not).  ``on_leaf(leaf, grad)``: called
     for a hooked leaf as soon as its hooks ran in the sweep (``tape/_hooks.py``).
     """
+    if _saved.local.pending is not None:
+        _saved.flush()              # (the last op's saved tensors, before the sweep reads them)
     result = _Result(targets, leaf_targets)
     result.run_targets = run_targets
     result.on_leaf = on_leaf
@@ -111,7 +109,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     state.grad = create_graph
     prev_full = state.full_backward
     state.full_backward = targets is None and leaf_targets is None
-    task = _hooks.begin_task()
+    task = _hooks.begin_task(on_leaf is not None)
     swept = False
     try:
         while pending:
@@ -130,6 +128,8 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     if not retain_graph:
         for tape, seen in result.swept:
             free_rows(tape.fr, seen)
+            if tape.hooks or tape.pyrows:
+                _saved.release(tape)
         retire()    # the graph is consumed: later ops go to another tape (a spare, once unreferenced)
     elif state.tape is not None:
         # A retained graph (a gradient penalty, create_graph) is usually used again: its tape
@@ -678,12 +678,31 @@ def _python_rule(tape: Tape, dest: Tape, r: int, gnode: np.ndarray, seen: np.nda
 def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
     """``[(input node, its gradient)]`` from row ``r``'s rule given its outputs' gradients
     ``gos``; a row whose node has hooks runs them around the rule (``tape/_hooks.py``)."""
+    rule = _rule(tape, r, op, row)
+    hooks = tape.hooks.get(r)
+    if hooks is not None and hooks.node:
+        _check_row(tape, r)
+        grads = _hooks.run_node_hooks(hooks, gos, rule)
+    else:
+        grads = rule(gos)
+    diff = [x for k, x in enumerate(row.inputs) if k not in op.nondiff]
+    return [(x, gx) for x, gx in zip(diff, grads) if gx is not None and tape.rg[x]]
+
+
+def _rule(tape: Tape, r: int, op, row: Row):
+    """Row ``r``'s rule as its node runs it: the gradients of its inputs (PyTorch's numbering, None
+    for those needing none) from its outputs' gradients, given its saved values (unpacked, when
+    saved-tensor hooks packed them)."""
     rg = tape.rg
     ins = row.inputs
     xs = tuple(handle(tape, x) for x in ins)
+    y = handle(tape, r)
+    hooks = tape.hooks.get(r)
+    if hooks is not None and hooks.saved:
+        xs, y = _saved.unpacked(tape, r, hooks.saved, xs, y)
 
     def rule(gos: tuple) -> tuple:
-        outs = op.vjp(gos if op.multi else gos[0], xs, handle(tape, r), row)
+        outs = op.vjp(gos if op.multi else gos[0], xs, y, row)
         grads = []
         for k, (x, gx) in enumerate(zip(ins, outs)):
             if k in op.nondiff:
@@ -696,15 +715,22 @@ def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
         if op.number_input:
             grads.append(None)              # a Python-number operand: PyTorch's node shows it
         return tuple(grads)
+    return rule
 
-    hooks = tape.hooks.get(r)
-    if hooks is not None and hooks.node:
-        _check_row(tape, r)
-        grads = _hooks.run_node_hooks(hooks, gos, rule)
-    else:
-        grads = rule(gos)
-    diff = [x for k, x in enumerate(ins) if k not in op.nondiff]
-    return [(x, gx) for x, gx in zip(diff, grads) if gx is not None and rg[x]]
+
+def call_node(tape: Tape, r: int, grads: tuple):
+    """``grad_fn(*grads)``: run row ``r``'s rule on the given gradients of its outputs."""
+    op = REGISTRY[int(tape.op[r])]
+    row = Row(tape, r)
+    n = len(row.outputs) if op.multi else 1
+    if len(grads) != n:
+        raise TypeError(f"expected {n} arguments, got {len(grads)} instead")
+    _check_row(tape, r)
+    out = _rule(tape, r, op, row)(grads)
+    return out[0] if len(out) == 1 else out
+
+
+_graph.run_node[0] = call_node
 
 
 def _check_row(tape: Tape, r: int) -> None:

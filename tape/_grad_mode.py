@@ -1,4 +1,4 @@
-"""Grad mode: ``no_grad``, ``enable_grad``, ``set_grad_enabled`` (thread-local).
+"""Grad mode: ``no_grad``, ``enable_grad``, ``set_grad_enabled``, ``inference_mode`` (thread-local).
 
 As decorators they follow PyTorch: a generator function gets the mode inside each resumption only,
 a decorated class warns and wraps its constructor."""
@@ -10,6 +10,7 @@ import sys
 import warnings
 from typing import Any, Callable
 
+from . import _tensor
 from ._state import state
 
 
@@ -131,3 +132,60 @@ class set_grad_enabled(_GradModeContext):
 
     def clone(self):
         return self.__class__(self._mode)
+
+
+def is_inference_mode_enabled() -> bool:
+    """Return True if inference mode is currently enabled in this thread."""
+    return state.inference
+
+
+_inference_threads = [0]      # threads in inference mode: while none is, new tensors are not checked
+
+
+def _set_inference(on: bool) -> None:
+    if on != state.inference:
+        _inference_threads[0] += 1 if on else -1
+        # (a module global: the handle constructors read it for nothing while it is off)
+        _tensor._inference_on = _inference_threads[0] > 0
+    state.inference = on
+
+
+class inference_mode(_GradModeContext):
+    r"""Context-manager that enables or disables inference mode.
+
+    Inside it, as under ``no_grad``, nothing is recorded, and every tensor made is an
+    *inference tensor* (``Tensor.is_inference()``): outside inference mode it cannot be
+    saved for backward by an op that records, changed in place, or made to require grad
+    (PyTorch's errors); views of normal tensors stay normal.  ``mode=False`` turns it off
+    (and grad mode on) inside an enclosing one.  Also a decorator, with or without arguments.
+    """
+
+    def __new__(cls, mode: bool = True):
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        return cls()(mode)          # ``@inference_mode`` without parentheses
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = mode
+
+    def __enter__(self) -> None:
+        self._prev = (state.grad, state.inference)
+        _set_inference(self.mode)
+        state.grad = not self.mode
+
+    def __exit__(self, *exc: Any) -> None:
+        state.grad = self._prev[0]
+        _set_inference(self._prev[1])
+
+    def __call__(self, fn: Callable) -> Callable:
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(self.clone, fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.clone():
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def clone(self) -> "inference_mode":
+        return self.__class__(self.mode)

@@ -7,15 +7,19 @@ named from the op table (``MulBackward0`` ...), and cached while alive so that
 from __future__ import annotations
 
 import weakref
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
-from ._hooks import node_hook
+from ._dtype import ARENA_DTYPES
+from ._hooks import _replacement, _row_hooks, accumulating, node_hook
 from ._row import Row
+from ._saved import node_attribute, saved_names
 from ._tape import Tape
+from ._tensor import _recorded
 from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY
 from .utils.hooks import RemovableHandle
 
 _CLASSES = {}
+run_node = [None]       # ``Node.__call__``'s work, which the engine does (``tape._engine.call_node``)
 
 
 class Node:
@@ -45,7 +49,16 @@ class Node:
 
     @property
     def metadata(self) -> dict:
-        return {}
+        """A dict kept with the node, for the user's own data."""
+        hooks = _row_hooks(self._tape, self._row)
+        if hooks.meta is None:
+            hooks.meta = {}
+        return hooks.meta
+
+    def __call__(self, *grads):
+        """Run the node: the gradients of its inputs from those of its outputs (recorded in grad
+        mode), one tensor for a node with one input, else a tuple."""
+        return run_node[0](self._tape, self._row, grads)
 
     def register_hook(self, fn: Callable) -> RemovableHandle:
         """Register ``fn(grad_inputs, grad_outputs) -> tuple or None``, run after this node computed
@@ -57,6 +70,15 @@ class Node:
         tuple replaces the gradients of its outputs)."""
         return node_hook(self._tape, self._row, fn, pre=True)
 
+    def __getattr__(self, name: str):
+        # Only reached for a name not found: what the node saved (``_saved_self`` ...).
+        if name.startswith(("_saved_", "_raw_saved_")):
+            return node_attribute(self._tape, self._row, name, type(self).__name__)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __dir__(self) -> list:
+        return sorted(set(super().__dir__()) | set(saved_names(self._tape, self._row)))
+
     def __eq__(self, other) -> bool:
         return isinstance(other, Node) and other._tape is self._tape and other._row == self._row
 
@@ -65,6 +87,17 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {id(self):#x}>"
+
+
+class _Handles(RemovableHandle):
+    """The handle of a hook kept as several: ``remove()`` removes them all."""
+
+    def __init__(self, *handles: RemovableHandle) -> None:
+        self.handles = handles
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
 
 
 class AccumulateGrad:
@@ -79,6 +112,40 @@ class AccumulateGrad:
         return "torch::autograd::AccumulateGrad"
 
     next_functions = ()
+
+    @property
+    def metadata(self) -> dict:
+        meta = self.variable.__dict__.get("_acc_meta")
+        if meta is None:
+            meta = self.variable._acc_meta = {}
+        return meta
+
+    def register_prehook(self, fn: Callable) -> RemovableHandle:
+        """Register ``fn(grad_outputs) -> tuple or None``, run on the leaf's gradient before it is
+        accumulated (a returned tuple replaces it)."""
+        def prehook(grad):
+            if not accumulating():
+                return None         # (``autograd.grad`` runs no AccumulateGrad node)
+            new = fn((grad,))
+            return None if new is None else _replacement(fn, new, (grad,))[0]
+        return self.variable.register_hook(prehook)
+
+    def register_hook(self, fn: Callable) -> RemovableHandle:
+        """Register ``fn(grad_inputs, grad_outputs) -> None``, run after the leaf's gradient was
+        accumulated into its ``.grad`` (``grad_inputs`` is empty: the node has no inputs)."""
+        seen = []
+
+        def keep(grad) -> None:
+            seen[:] = [grad]
+
+        def after(leaf) -> None:
+            new = fn((), tuple(seen))
+            if new is not None:
+                name = getattr(fn, "__name__", type(fn).__name__)
+                got = len(new) if isinstance(new, tuple) else 1
+                raise RuntimeError(f"hook '{name}' has returned an incorrect number of values (got {got}, but "
+                                   "expected 0)")
+        return _Handles(self.variable.register_hook(keep), self.variable.register_post_accumulate_grad_hook(after))
 
     def __eq__(self, other) -> bool:
         return isinstance(other, AccumulateGrad) and other.variable is self.variable
@@ -164,3 +231,34 @@ def _edge_of(tape: Tape, node: int) -> tuple:
 def grad_fn(t) -> Node | None:
     """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
     return None if t._tape is None else tensor_grad_fn(t._tape, t._node)
+
+
+class GradientEdge(NamedTuple):
+    """An edge of the backward graph: output ``output_nr`` of ``node`` (``get_gradient_edge``)."""
+
+    node: Any
+    output_nr: int
+    ownership_token: Any = None
+
+
+def gradient_edge(t) -> GradientEdge:
+    """``autograd.graph.get_gradient_edge(t)``: the edge ``t``'s gradient flows along (its
+    ``grad_fn``, or its ``AccumulateGrad`` for a leaf)."""
+    if not t._rg:
+        raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does not require gradients")
+    node = grad_fn(t)
+    return GradientEdge(AccumulateGrad(t) if node is None else node, t.output_nr)
+
+
+def edge_tensor(edge: GradientEdge):
+    """A tensor standing for what ``edge`` carries (``autograd.grad`` takes edges for tensors)."""
+    node = edge.node
+    if isinstance(node, AccumulateGrad):
+        return node.variable
+    if isinstance(node, Node):
+        tape, r = node._tape, node._row
+        if tape.nout[r]:
+            r += 1 + edge.output_nr
+    else:           # a custom Function's node (its ctx): its tensor outputs are OUTPUT rows in order
+        tape, r = node._tape_ref(), node._row + 1 + node._outputs.index(edge.output_nr)
+    return _recorded(tape, r, tape.value_of(r), ARENA_DTYPES[int(tape.dt[r])])

@@ -47,16 +47,23 @@ def at_task_end(fn: Callable) -> None:
     _task.finish.append(fn)
 
 
-def begin_task() -> tuple:
-    prev = (current_task(), getattr(_task, "finish", None))
+def accumulating() -> bool:
+    """Whether the backward running in this thread accumulates into ``.grad`` (``backward``, not
+    ``autograd.grad``): only then do leaves' AccumulateGrad nodes run."""
+    return getattr(_task, "accumulates", False)
+
+
+def begin_task(accumulates: bool = False) -> tuple:
+    prev = (current_task(), getattr(_task, "finish", None), accumulating())
     _task.id = next(_task_ids)
     _task.finish = []
+    _task.accumulates = accumulates
     return prev
 
 
 def end_task(prev: tuple, swept: bool) -> None:
     finish = _task.finish
-    _task.id, _task.finish = prev
+    _task.id, _task.finish, _task.accumulates = prev
     if swept:
         for fn in finish:
             fn()
@@ -68,21 +75,25 @@ class _Hooks(dict):
 
 class RowHooks:
     """The hooks of one row: its tensor's (``register_hook``) and its node's (``grad_fn``'s
-    ``register_prehook`` and ``register_hook``)."""
+    ``register_prehook`` and ``register_hook``); the values saved-tensor hooks packed for it
+    (``saved``: slot -> [packed, unpack_hook], ``tape/_saved.py``), which make Python run the row
+    too; and its node's ``metadata``."""
 
-    __slots__ = ("tensor", "pre", "post")
+    __slots__ = ("tensor", "pre", "post", "saved", "meta")
 
     def __init__(self) -> None:
         self.tensor = _Hooks()
         self.pre = _Hooks()
         self.post = _Hooks()
+        self.saved = {}
+        self.meta = None
 
     def __bool__(self) -> bool:
-        return bool(self.tensor or self.pre or self.post)
+        return bool(self.tensor or self.pre or self.post or self.saved)
 
     @property
     def node(self) -> bool:
-        return bool(self.pre or self.post)
+        return bool(self.pre or self.post or self.saved)
 
 
 def _row_hooks(tape, r: int) -> RowHooks:

@@ -11,6 +11,7 @@ class _ThreadState(threading.local):
         self.spares = []      # retired tapes, reused once no tensor refers to them
         self.pinned = 0       # > 0 while a recorded backward writes to the current tape
         self.full_backward = True   # False inside autograd.grad / backward(inputs=...) (reentrant checkpoints refuse)
+        self.inference = False  # inference mode (``tape.inference_mode``)
 
 
 state = _ThreadState()

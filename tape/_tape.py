@@ -38,8 +38,8 @@ import numpy as np
 from ._anomaly import _mode as _anomaly_mode
 from ._anomaly import note
 from ._state import inplace_changes, state
-from .ops._spec import (CONST, INPUT, N_INT_COLS, OUTPUT, REGISTRY, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN, R_LO,
-                        R_NOUT, R_NUM, R_OFF, R_OP, R_SHP)
+from .ops._spec import (CONST, CROSS, INPUT, N_INT_COLS, OUTPUT, REGISTRY, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN,
+                        R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_SHP, X0, X1)
 
 _INT_COLS = ("op", "dt", "off", "num", "shp", "a", "b", "ia", "ib", "rg", "fr", "hid", "lo", "ln", "nout")
 _DEFAULTS = np.array([0, 0, 0, 1, 0, -1, -1, 0, 0, 1, 0, 0, 0, 0, 0], np.int64)[:, None]
@@ -51,6 +51,7 @@ SHAPES_KEPT = 1 << 12  # shape-table entries kept across resets
 SPARES = 4            # retired tapes kept per thread for reuse once nothing refers to them
 
 _gens = itertools.count(1)
+packing = [None]      # while saved-tensor hooks are on, what ``fresh`` calls at each op (``tape/_saved.py``)
 
 
 class Tape:
@@ -59,7 +60,7 @@ class Tape:
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
                              "soft", "checked", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64",
-                             "adjoints", "pyrows", "hooks", "prov", "__weakref__")
+                             "adjoints", "pyrows", "hooks", "prov", "inf", "__weakref__")
     # Gradients of leaves are handed out as views of the adjoint buffers even when the tape keeps
     # them for its next backward: only for a tape whose gradients are consumed before that
     # (a checkpoint's scratch tape).
@@ -96,6 +97,7 @@ class Tape:
         self.pyrows = {}        # row -> the Python object its rule runs (a custom Function's ctx)
         self.hooks = {}         # row -> the hooks registered on its tensor (``tape/_hooks.py``)
         self.prov = {}          # anomaly mode: first row of an op -> where it was called from (``_anomaly``)
+        self.inf = None         # CONST rows of inference tensors (made on the first), which no row may save
         # ``inplace_changes`` when the leaves' versions were last compared: no change made
         # before a row was recorded can make it stale, so a new tape starts checked.
         self.checked = inplace_changes[0]
@@ -252,6 +254,8 @@ class Tape:
             self.F[0, r] = fa
         if fb:
             self.F[1, r] = fb
+        if self.inf is not None and (a in self.inf or b in self.inf):
+            self.check_inference(r)
         return r
 
     def append_listed(self, code: int, arena: int, value: np.ndarray, inputs: list, ia: int = 0, ib: int = 0,
@@ -261,7 +265,29 @@ class Tape:
         r = self.append(code, arena, value, ia=ia, ib=ib, fa=fa, fb=fb)
         self.lo[r] = lo
         self.ln[r] = len(inputs)
+        if self.inf is not None and any(x in self.inf for x in inputs):
+            self.check_inference(r)
         return r
+
+    def const_inference(self, node: int) -> None:
+        """Note that CONST row ``node`` holds an inference tensor (``check_inference``)."""
+        if self.inf is None:
+            self.inf = set()
+        self.inf.add(node)
+
+    def check_inference(self, r: int) -> None:
+        """PyTorch's error when row ``r`` saves an inference tensor for backward (its first two
+        inputs, by its op's saved bits: a product saves each input only when the other one
+        needs a gradient).  The row stays unreferenced on the tape."""
+        saved = REGISTRY[int(self.op[r])].saved
+        ins = self.inputs_of(r)
+        for k, bit in enumerate((X0, X1)[:len(ins)]):
+            other = ins[1 - k] if len(ins) > 1 else -1
+            if saved & bit and ins[k] in self.inf and (not saved & CROSS or other >= 0 and self.rg[other]):
+                raise RuntimeError("Inference tensors cannot be saved for backward. Please do not use Tensors created "
+                                   "in inference mode in computation tracked by autograd. To work around this, you can "
+                                   "make a clone to get a normal tensor and use it in autograd, or use "
+                                   "`torch.no_grad()` instead of `torch.inference_mode()`.")
 
     def append_outputs(self, row: int, shapes: list) -> list:
         """Record the OUTPUT rows of a row with several outputs: output ``k`` is the part of
@@ -317,6 +343,8 @@ class Tape:
             node = self.append(CONST, arena, value, ib=ver)
             self.rg[node] = 0
             self.csrc[node] = weakref.ref(t)
+            if t._inf:
+                self.const_inference(node)
         t._ig = self.gen
         t._iv = ver
         t._in = node
@@ -413,6 +441,8 @@ def fresh() -> Tape:
         t.soft = t.cap
     if _anomaly_mode[0]:
         note(t)             # (and keeps the soft limit at the row count: the next op comes here too)
+    if packing[0] is not None:
+        packing[0](t)       # saved-tensor hooks are on: the last op's saved tensors are packed (``_saved``)
     return t
 
 

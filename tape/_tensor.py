@@ -52,18 +52,29 @@ class Size(tuple):
 
 
 # --- handles (``tape._emit`` hands these to op definitions) ---------------------------
+_inference_on = False      # some thread is in inference mode (``tape._grad_mode``)
+
+
 def _plain(v: np.ndarray, dtype: D.dtype) -> "Tensor":
     """A tensor that is not recorded (a leaf)."""
     t = _new(Tensor)
     t._v = v
     t._dtype = dtype
     t._shape = v.shape
+    if _inference_on and state.inference:
+        t._inf = True
     return t
 
 
 def _py_scalar(f: float) -> "Tensor":
     t = _new(Tensor)
-    t._f = f
+    if _inference_on and state.inference:
+        # An inference tensor keeps an array: the 0-d fast path, which records without
+        # looking at its operands, never sees one.
+        t._v = np.array(f)
+        t._inf = True
+    else:
+        t._f = f
     t._dtype = _F64
     t._shape = ()
     return t
@@ -155,6 +166,7 @@ class Tensor:
     _retains = False
     _base = None         # an alias (.data, detach(), a no_grad view): what it shares storage with (``_origin``)
     _of_grad = False     # a .grad made by a recorded backward (its fill_/zero_ records apart: ``emit_apart``)
+    _inf = False         # an inference tensor (made in inference mode)
     __hash__ = object.__hash__
 
     # -- storage --------------------------------------------------------------
@@ -176,6 +188,8 @@ class Tensor:
 
     def _alias(self, v: np.ndarray, dtype=None) -> "Tensor":
         t = _plain(v, dtype or self._dtype)
+        if t._inf is not self._inf:
+            t._inf = self._inf          # a view is an inference tensor if its base is
         t._ver = self._shared_version()
         t._base = self._origin()
         return t
@@ -273,6 +287,8 @@ class Tensor:
                 "var_no_grad = var.detach().")
         if flag and not self._dtype.is_floating_point:
             raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        if flag and self._inf and not state.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         self._rg = flag
         self._ig = 0
 
@@ -284,6 +300,16 @@ class Tensor:
             return self                 # a recorded tensor already requires grad
         self.requires_grad = requires_grad
         return self
+
+    @property
+    def output_nr(self) -> int:
+        """Which output of its ``grad_fn`` this tensor is (0 for a leaf)."""
+        tape = self._tape
+        return int(tape.ia[self._node]) if tape is not None and tape.op[self._node] == OUTPUT else 0
+
+    def is_inference(self) -> bool:
+        """Whether this is an inference tensor (made in inference mode)."""
+        return self._inf
 
     @property
     def is_leaf(self) -> bool:
@@ -452,6 +478,10 @@ class Tensor:
 
     # -- in-place ----------------------------------------------------------------------
     def _check_inplace(self) -> None:
+        if self._inf and not state.inference:
+            raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not allowed.You can make "
+                               "a clone to get a normal tensor before doing inplace update.See "
+                               "https://github.com/pytorch/rfcs/pull/17 for more details.")
         if not (self._rg and state.grad):
             return
         tape = self._tape

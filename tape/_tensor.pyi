@@ -505,6 +505,8 @@ class Tensor:
     is_cpu: builtins.bool
     is_cuda: builtins.bool
     def is_floating_point(self) -> builtins.bool: ...
+    def is_inference(self) -> builtins.bool:
+        """Whether this is an inference tensor (made in inference mode)."""
     @property
     def is_leaf(self) -> builtins.bool: ...
     is_meta: builtins.bool
@@ -711,6 +713,9 @@ class Tensor:
         """The value as a numpy array sharing storage with the tensor."""
     def outer(self, vec2: Tensor) -> Tensor:
         """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
+    @property
+    def output_nr(self) -> builtins.int:
+        """Which output of its ``grad_fn`` this tensor is (0 for a leaf)."""
     def permute(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
         """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
         of the input (a view)."""

@@ -6,6 +6,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from .. import _engine
+from .._graph import GradientEdge, edge_tensor
 from .._hooks import fire_post
 from .._state import state
 from .._tensor import Size, Tensor, _plain, _py_scalar
@@ -17,7 +18,10 @@ _Tensors = Union[Tensor, Sequence[Tensor]]
 def _as_tuple(x, what: str) -> tuple:
     if isinstance(x, Tensor):
         return (x,)
+    if isinstance(x, GradientEdge):
+        return (edge_tensor(x),)
     if isinstance(x, (tuple, list)):
+        x = [edge_tensor(t) if isinstance(t, GradientEdge) else t for t in x]
         for t in x:
             if not isinstance(t, Tensor):
                 if what == "inputs":

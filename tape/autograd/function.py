@@ -27,6 +27,7 @@ from .. import _dtype as D
 from .._emit import plain, recorded, write_tape
 from .._engine import FREED_MSG
 from .._graph import Node, tensor_grad_fn
+from .. import _saved
 from .._hooks import node_hook
 from .._state import state
 from .._stops import FREED, MODIFIED
@@ -93,6 +94,9 @@ class BackwardCFunction(FunctionCtx):
         r = self._row
         if tape is not None and tape.fr[r] & FREED:
             raise RuntimeError(FREED_MSG)
+        packed = self.__dict__.get("_packed")
+        if packed is not None:
+            return tuple(None if p is None else _saved.check_unpacked(p[1](p[0])) for p in packed)
         out = []
         for entry in saved:
             if entry is None:
@@ -330,7 +334,9 @@ def _keep_saved(ctx, tape, outs: tuple, new: list, before: list, nodes: list) ->
     if to_save is None:
         return
     saved = []
+    tensors = []
     for t in to_save:
+        tensors.append(t)
         if t is None:
             saved.append(None)
             continue
@@ -348,7 +354,11 @@ def _keep_saved(ctx, tape, outs: tuple, new: list, before: list, nodes: list) ->
             saved.append(("node", node, t._version, weakref.ref(t)))
         else:
             saved.append(("tensor", t, t._version, None))
+        tensors[-1] = t
     ctx._saved = tuple(saved)
+    packed = _saved.pack_for_function(tensors)
+    if packed is not None:
+        ctx._packed = packed        # saved-tensor hooks: what pack_hook gave, unpacked on each read
 
 
 def _zeros(meta) -> Tensor:

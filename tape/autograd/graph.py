@@ -1,14 +1,94 @@
-"""``tape.autograd.graph``: hooks over several tensors (``register_multi_grad_hook``)."""
+"""``tape.autograd.graph``: hooks over several tensors (``register_multi_grad_hook``), saved-tensor
+hooks (``saved_tensors_hooks``, ``save_on_cpu``, ``disable_saved_tensors_hooks``)."""
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
+from .. import _saved
+from .._graph import AccumulateGrad, GradientEdge, Node as _Node, gradient_edge
 from .._hooks import at_task_end, current_task
 from .._tensor import Tensor
 from ..utils.hooks import RemovableHandle
 
-__all__ = ["register_multi_grad_hook"]
+__all__ = ["register_multi_grad_hook", "saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks", "Node",
+           "GradientEdge", "get_gradient_edge"]
+
+
+class _NodeMeta(type):
+    def __instancecheck__(cls, obj: object) -> bool:
+        # Built-in nodes, AccumulateGrad and custom Functions' nodes (their ctx) are all nodes.
+        return isinstance(obj, (_Node, AccumulateGrad)) or hasattr(type(obj), "_forward_cls")
+
+
+class Node(metaclass=_NodeMeta):
+    """The base of the backward graph's nodes, for ``isinstance`` checks (``grad_fn`` objects,
+    ``AccumulateGrad`` nodes and custom Functions' nodes are all Nodes)."""
+
+
+def get_gradient_edge(tensor: Tensor) -> GradientEdge:
+    r"""The edge the gradient of ``tensor`` flows along: ``GradientEdge(node, output_nr)``, its
+    ``grad_fn`` (its ``AccumulateGrad`` node for a leaf) and which of that node's outputs it is.
+    ``autograd.grad`` takes such edges in place of tensors, as inputs and as outputs."""
+    return gradient_edge(tensor)
+
+
+class saved_tensors_hooks:
+    r"""Context-manager that sets a pair of pack / unpack hooks for saved tensors.
+
+    Every tensor an operation saves for backward while it is active is given to
+    ``pack_hook(tensor)`` when the operation is recorded, and what it returns is kept instead;
+    ``unpack_hook(packed)`` must return a tensor with the same content, and is called each time
+    backward (or ``grad_fn._saved_<name>``) needs the saved tensor.  Nested contexts: the
+    innermost pair applies.  What was packed is released with the graph (after a backward without
+    ``retain_graph``).
+    """
+
+    def __init__(self, pack_hook: Callable[[Tensor], Any], unpack_hook: Callable[[Any], Tensor]) -> None:
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self) -> None:
+        if not (callable(self.pack_hook) and callable(self.unpack_hook)):
+            raise TypeError("_push_saved_tensors_default_hooks(): incompatible function arguments. The following "
+                            "argument types are supported:\n    1. (arg0: collections.abc.Callable, arg1: "
+                            "collections.abc.Callable) -> None")
+        _saved.push(self.pack_hook, self.unpack_hook)
+
+    def __exit__(self, *args: object) -> None:
+        _saved.pop()
+
+
+class save_on_cpu(saved_tensors_hooks):
+    r"""Context-manager under which saved tensors are kept on the CPU and moved back to their
+    device when backward needs them.  Every tensor is on the CPU here: each saved tensor is
+    kept as a copy with its device, as PyTorch's hooks do (``pin_memory`` has no effect)."""
+
+    def __init__(self, pin_memory: bool = False, device_type: str = "cuda") -> None:
+        def pack_to_cpu(tensor: Tensor) -> tuple:
+            return (tensor.device, tensor.detach().clone())
+
+        def unpack_from_cpu(packed: tuple) -> Tensor:
+            device, tensor = packed
+            return tensor.to(device)
+
+        super().__init__(pack_to_cpu, unpack_from_cpu)
+
+
+@contextlib.contextmanager
+def disable_saved_tensors_hooks(error_message: str) -> Iterator[None]:
+    r"""Context-manager under which saved-tensor hooks may not be used: entering
+    ``saved_tensors_hooks`` raises ``RuntimeError(error_message)``, as does entering this one
+    while such hooks are active."""
+    prev = _saved.local.disabled
+    if _saved.local.stack:
+        raise RuntimeError(error_message)
+    _saved.local.disabled = error_message
+    try:
+        yield
+    finally:
+        _saved.local.disabled = prev
 
 
 class _MultiHandle(RemovableHandle):

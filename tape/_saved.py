@@ -1,0 +1,294 @@
+"""What a node saved: ``grad_fn._saved_<name>``, ``_raw_saved_<name>`` and saved-tensor hooks.
+
+Which values a node saves, under PyTorch's names and in the order PyTorch packs them, is the op's
+``node_saved`` table (``ops/_spec.Op``): a tensor entry names an input (X0, X1) or the result
+(OUT) of the row, saved unless a CROSS op's other input needs no gradient; any other entry is a
+function of the row (a dim, a size, a Python-number operand).
+
+Saved-tensor hooks (``autograd.graph.saved_tensors_hooks``) cost nothing while none is active.
+While one is, ``tape._tape.fresh`` runs ``_pack_since`` at every op (the soft limit is kept at
+the row count, as anomaly mode does): the rows the previous op recorded have their saved tensors
+packed, and what ``pack_hook`` returned is kept in the row's ``RowHooks.saved`` (slot -> [packed,
+unpack_hook]).  A row with packed values counts as a hooked node (``tape/_hooks.py``): both
+sweeps stop at it and Python runs its rule with the unpacked tensors in place of the saved ones
+(``tape._engine._input_grads``).  A backward that frees the row drops the packed objects.
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from . import _dtype as D
+from . import _tape as _T
+from ._hooks import _row_hooks
+from ._row import Row
+from ._state import state
+from ._stops import FREED
+from ._tensor import Tensor, _plain, _recorded
+from .ops._spec import CONST, CROSS, INPUT, OUT, REGISTRY, ROLES, X0, X1
+
+FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
+             "have already been freed). Saved intermediate values of the graph are freed when you call "
+             ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+             "graph a second time or if you need to access saved tensors after calling backward.")
+_DEFAULT_NAMES = (("self", X0), ("other", X1), ("result", OUT))
+
+
+def entries(tape, r: int) -> tuple:
+    """``(name, what)`` for each value row ``r``'s node saves, in PyTorch's packing order."""
+    op = REGISTRY.get(int(tape.op[r]))
+    if op is None:
+        return ()
+    table = op.node_saved
+    if callable(table):
+        table = table(Row(tape, r))
+    if not table:
+        table = tuple(e for e in _DEFAULT_NAMES if op.saved & e[1])
+    return table
+
+
+def tensor_node(tape, r: int, what: int) -> int:
+    """The node whose value row ``r`` saved as entry ``what`` (X0, X1, OUT), or -1 when the op
+    did not save it (a product saves each input only when the other one needs a gradient)."""
+    saved = REGISTRY[int(tape.op[r])].saved
+    if not saved & what:
+        return -1
+    if what == OUT:
+        return r
+    ins = tape.inputs_of(r)
+    k = 0 if what == X0 else 1
+    if k >= len(ins):
+        return -1
+    if saved & CROSS and not tape.rg[ins[1 - k]]:
+        return -1
+    return ins[k]
+
+
+def tensor_at(tape, node: int) -> Tensor:
+    """The tensor a node stands for: the leaf itself for a leaf's INPUT row, a constant's own
+    tensor while it lives, otherwise a handle onto the recorded value."""
+    while tape.hid[node]:
+        node = int(tape.a[node])
+    code = tape.op[node]
+    dtype = D.ARENA_DTYPES[int(tape.dt[node])]
+    if code == INPUT:
+        src = tape.src[node]
+        if type(src) is tuple:
+            return tensor_at(*src)
+        leaf = src()
+        if leaf is not None:
+            return leaf
+    if code == CONST:
+        ref = tape.csrc.get(node)
+        t = ref() if ref is not None else None
+        return t if t is not None else _plain(np.array(tape.value_of(node)), dtype)
+    return _recorded(tape, node, tape.value_of(node), dtype)
+
+
+def check_unpacked(value: Any) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"Output of saved tensor unpack_hook expected to be a Tensor but got result of type "
+                        f"{type(value).__name__}")
+    return value
+
+
+# --- saved-tensor hooks ------------------------------------------------------------------
+class _Local(threading.local):
+    def __init__(self) -> None:
+        self.stack = []             # (pack_hook, unpack_hook), innermost last
+        self.disabled = None        # the message of an active disable_saved_tensors_hooks
+        self.pending = None         # (tape weakref, generation, first row not packed yet)
+
+
+local = _Local()
+_active = [0]       # threads with hooks on: while any, ``fresh`` calls ``_pack_since``
+
+
+def _pack_rows(tape, lo: int, hi: int, hooks: tuple) -> None:
+    pack, unpack = hooks
+    for r in range(lo, hi):
+        if r in tape.pyrows or tape.hid[r]:
+            continue        # (a custom Function packs what it saved itself; hidden rows save nothing)
+        slots = None
+        for slot, (name, what) in enumerate(entries(tape, r)):
+            if callable(what):
+                continue
+            node = tensor_node(tape, r, what)
+            if node < 0:
+                continue
+            if slots is None:
+                slots = _row_hooks(tape, r).saved
+            slots[slot] = [pack(tensor_at(tape, node)), unpack]
+
+
+def flush() -> None:
+    """Pack the saved tensors of the rows recorded since the last op, with the innermost hooks."""
+    pending = local.pending
+    if pending is None or not local.stack:
+        return
+    ref, gen, lo = pending
+    tape = ref()
+    local.pending = None
+    if tape is not None and tape.gen == gen and tape.n > lo:
+        local.pending = (ref, gen, tape.n)
+        _pack_rows(tape, lo, tape.n, local.stack[-1])
+
+
+def _pack_since(tape) -> None:
+    """``fresh``'s slot while hooks are on: pack what the previous op saved; watch this one."""
+    if not local.stack:
+        return
+    flush()
+    local.pending = (weakref.ref(tape), tape.gen, tape.n)
+    tape.soft = tape.n
+
+
+def _watch() -> None:
+    tape = state.tape
+    if tape is not None and local.stack:
+        local.pending = (weakref.ref(tape), tape.gen, tape.n)
+        tape.soft = tape.n
+
+
+def push(pack_hook: Callable, unpack_hook: Callable) -> None:
+    if local.disabled is not None:
+        raise RuntimeError(local.disabled)
+    flush()
+    local.stack.append((pack_hook, unpack_hook))
+    if len(local.stack) == 1:
+        _active[0] += 1
+        _T.packing[0] = _pack_since
+    _watch()
+
+
+def pop() -> None:
+    flush()
+    local.stack.pop()
+    local.pending = None
+    if not local.stack:
+        _active[0] -= 1
+        if not _active[0]:
+            _T.packing[0] = None
+    _watch()
+
+
+def pack_for_function(tensors: list) -> Optional[list]:
+    """A custom Function's saved tensors, packed with the innermost hooks (None when none is on)."""
+    if not local.stack:
+        return None
+    flush()
+    pack, unpack = local.stack[-1]
+    return [None if t is None else [pack(t), unpack] for t in tensors]
+
+
+def release(tape) -> None:
+    """Drop what was packed for the rows a backward freed (PyTorch frees the packed objects)."""
+    for r, hooks in tape.hooks.items():
+        if hooks.saved and tape.fr[r] & FREED:
+            hooks.saved = {}
+    for r, ctx in tape.pyrows.items():
+        if tape.fr[r] & FREED:
+            ctx.__dict__.pop("_packed", None)
+
+
+def unpacked(tape, r: int, slots: dict, xs: tuple, y: Tensor) -> tuple:
+    """``(xs, y)`` for row ``r``'s rule, with its packed values unpacked in place of the saved ones.
+    Under a recorded backward an unpacked tensor stands for the saved one in the graph, as
+    PyTorch rewraps it with the saved tensor's ``grad_fn``: a hidden identity row links it."""
+    xs = list(xs)
+    table = entries(tape, r)
+    for slot, (packed, unpack) in slots.items():
+        what = table[slot][1]
+        new = check_unpacked(unpack(packed))
+        if what == OUT:
+            y = _linked(new, y)
+        else:
+            k = 0 if what == X0 else 1
+            xs[k] = _linked(new, xs[k])
+    return tuple(xs), y
+
+
+def _linked(new: Tensor, orig: Tensor) -> Tensor:
+    if new is orig or not (state.grad and orig._rg) or (new._tape is not None and new._tape is orig._tape
+                                                       and new._node == orig._node):
+        return new
+    dest = _T.write_tape()
+    node = orig._node if orig._tape is dest else dest.import_(orig)
+    value = np.array(new._value(), orig._dtype.np)
+    return _recorded(dest, dest.append(ROLES.clone, orig._dtype.arena, value, node, hid=1), value, orig._dtype)
+
+
+# --- the Node API's view of them ------------------------------------------------------
+class SavedTensor:
+    """A value saved by a node (``grad_fn._raw_saved_<name>``), PyTorch's ``torch._C._autograd.SavedTensor``."""
+
+    __slots__ = ("_tape", "_row", "_slot", "_node")
+
+    def __init__(self, tape, row: int, slot: int, node: int) -> None:
+        self._tape = tape
+        self._row = row
+        self._slot = slot
+        self._node = node
+
+    def register_hooks(self, pack_hook: Callable, unpack_hook: Callable) -> None:
+        """Pack the saved tensor with ``pack_hook`` now, and have backward (and ``_saved_<name>``)
+        read ``unpack_hook(packed)`` instead of it."""
+        if not (callable(pack_hook) and callable(unpack_hook)):
+            raise TypeError("register_hooks(): incompatible function arguments. The following argument types are "
+                            "supported:\n    1. (self: torch._C._autograd.SavedTensor, arg0: "
+                            "collections.abc.Callable, arg1: collections.abc.Callable) -> None")
+        tape, r = self._tape, self._row
+        if self._node < 0:
+            raise RuntimeError("Calling register_hooks on a saved tensor with value None is forbidden")
+        hooks = _row_hooks(tape, r)
+        if tape.fr[r] & FREED:
+            raise RuntimeError("Calling register_hooks on a saved tensor after it has been freed. Saved intermediate "
+                               "values of the graph are freed when you call .backward() or autograd.grad(). Specify "
+                               "retain_graph=True if you need to backward through the graph a second time or if you "
+                               "need to access saved variables after calling backward.")
+        if self._slot in hooks.saved:
+            raise RuntimeError("Calling register_hooks on a saved tensor whose hooks have already been set. Hint: "
+                               "only one pair of hooks is allowed at a time.")
+        hooks.saved[self._slot] = [pack_hook(tensor_at(tape, self._node)), unpack_hook]
+
+    def __repr__(self) -> str:
+        return f"<torch._C._autograd.SavedTensor object at {id(self):#x}>"
+
+
+def saved_names(tape, r: int) -> list:
+    """The ``_saved_<name>`` and ``_raw_saved_<name>`` attributes of row ``r``'s node."""
+    names = []
+    for name, what in entries(tape, r):
+        names.append("_saved_" + name)
+        if not callable(what):
+            names.append("_raw_saved_" + name)
+    return names
+
+
+def node_attribute(tape, r: int, name: str, node_name: str):
+    """``grad_fn._saved_<x>`` / ``_raw_saved_<x>`` of row ``r``'s node (named ``node_name``);
+    AttributeError if it has none."""
+    raw = name.startswith("_raw_saved_")
+    key = name[len("_raw_saved_"):] if raw else name[len("_saved_"):]
+    for slot, (entry, what) in enumerate(entries(tape, r)):
+        if entry != key or (raw and callable(what)):
+            continue
+        if callable(what):
+            return what(Row(tape, r))
+        flush()
+        node = tensor_node(tape, r, what)
+        if raw:
+            return SavedTensor(tape, r, slot, node)
+        if node < 0:
+            return None
+        if tape.fr[r] & FREED:
+            raise RuntimeError(FREED_MSG)
+        hooks = tape.hooks.get(r)
+        if hooks is not None and slot in hooks.saved:
+            packed, unpack = hooks.saved[slot]
+            return check_unpacked(unpack(packed))
+        return tensor_at(tape, node)
+    raise AttributeError(f"'{node_name}' object has no attribute '{name}'")

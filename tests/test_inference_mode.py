@@ -1,0 +1,120 @@
+"""``tape.inference_mode``: the mode (context manager, decorator, generators), inference tensors
+and PyTorch's errors for them outside inference mode."""
+from __future__ import annotations
+
+import pytest
+
+import tape
+
+SAVED = "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode"
+INPLACE = "Inplace update to inference tensor outside InferenceMode is not allowed"
+REQUIRES = "Setting requires_grad=True on inference tensor outside InferenceMode is not allowed."
+
+
+def test_mode_and_inference_tensors():
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    assert not tape.is_inference_mode_enabled() and not x.is_inference()
+    with tape.inference_mode():
+        assert tape.is_inference_mode_enabled() and not tape.is_grad_enabled()
+        i = tape.ones(3)
+        j = x * 2
+        s = tape.tensor(2.0, dtype=tape.float64) * 3.0       # (the 0-d float64 fast path)
+        v = x.view(3)
+        assert i.is_inference() and j.is_inference() and s.is_inference()
+        assert not j.requires_grad and j.grad_fn is None
+        assert not v.is_inference()            # a view of a normal tensor stays normal
+        with tape.inference_mode(False):
+            assert not tape.is_inference_mode_enabled() and tape.is_grad_enabled()
+            assert not tape.ones(1).is_inference()
+        assert tape.is_inference_mode_enabled()
+    assert not tape.is_inference_mode_enabled() and tape.is_grad_enabled()
+    assert i.view(3).is_inference()            # a view of an inference tensor is one
+    assert not (i * 2).is_inference() and not i.clone().is_inference()
+    with tape.no_grad():
+        with tape.inference_mode(False):
+            assert tape.is_grad_enabled()      # as PyTorch: mode=False turns grad mode on
+
+
+def test_inference_tensor_saved_for_backward():
+    w = tape.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    s = tape.tensor(2.0, dtype=tape.float64, requires_grad=True)
+    with tape.inference_mode():
+        i = tape.ones(3)
+        k = tape.tensor(3.0, dtype=tape.float64)
+    for f in (lambda: i * w, lambda: w * i, lambda: w.exp() * i, lambda: s * k, lambda: i / w,
+              lambda: tape.mm(i.reshape(1, 3), tape.ones(3, 2, requires_grad=True))):
+        with pytest.raises(RuntimeError, match=SAVED):
+            f()
+    # Ops that save nothing (or save only the other operand) take an inference tensor.
+    assert (i + w).grad_fn is not None
+    y = w / i.clone()
+    assert y.requires_grad
+    assert (w * i.clone()).sum().item() == 15.0
+    assert i.exp().tolist() == pytest.approx([2.718281828] * 3)     # nothing recorded: no error
+
+
+def test_inference_tensor_in_place_and_requires_grad():
+    with tape.inference_mode():
+        i = tape.ones(3)
+        i.add_(1)                               # inside inference mode: allowed
+        i.requires_grad_()
+        i.requires_grad_(False)
+    assert i.tolist() == [2.0, 2.0, 2.0]
+    for f in (lambda: i.add_(1), lambda: i.zero_(), lambda: i.view(3).mul_(2), lambda: i.__setitem__(0, 5.0)):
+        with pytest.raises(RuntimeError, match=INPLACE):
+            f()
+    assert i.tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(RuntimeError, match=REQUIRES):
+        i.requires_grad_()
+    with pytest.raises(RuntimeError, match=REQUIRES):
+        i.requires_grad = True
+    i.requires_grad = False
+
+
+def test_decorator_forms_and_generators():
+    @tape.inference_mode
+    def bare():
+        return tape.ones(1).is_inference(), tape.is_inference_mode_enabled()
+
+    @tape.inference_mode()
+    def called():
+        return tape.ones(1).is_inference()
+
+    @tape.inference_mode(False)
+    def off():
+        return tape.ones(1).is_inference(), tape.is_grad_enabled()
+
+    assert bare() == (True, True) and called() is True
+    with tape.inference_mode():
+        assert off() == (False, True)
+
+    @tape.inference_mode()
+    def gen():
+        yield tape.is_inference_mode_enabled()
+        yield tape.is_inference_mode_enabled()
+
+    g = gen()
+    assert next(g) is True
+    assert not tape.is_inference_mode_enabled()      # the caller's mode between resumptions
+    assert next(g) is True
+
+
+@pytest.mark.torch
+def test_errors_vs_torch():
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        out = []
+        w = lib.tensor([4.0, 5.0, 6.0], requires_grad=True)
+        with lib.inference_mode():
+            i = lib.ones(3)
+        for f in (lambda: i * w, lambda: i + w, lambda: i.add_(1), lambda: i.requires_grad_(), lambda: w.exp() * i,
+                  lambda: (i * 2).is_inference(), lambda: i.view(3).is_inference()):
+            try:
+                r = f()
+                out.append(r if isinstance(r, bool) else r.tolist())
+            except RuntimeError as e:
+                out.append(str(e))
+        return out
+
+    assert run(tape) == run(torch)

@@ -1,0 +1,165 @@
+"""The Node API: ``grad_fn._saved_<name>`` (the ops' ``node_saved`` tables), calling a node,
+``metadata``, ``GradientEdge`` / ``get_gradient_edge`` / ``output_nr``, and hooks on
+``AccumulateGrad`` nodes.  ``test_saved_values_vs_torch`` (marker ``torch``) compares the saved
+values of the common ops with PyTorch's."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tape
+from tape.autograd.graph import GradientEdge, Node, get_gradient_edge
+
+FREED = "Trying to backward through the graph a second time"
+
+
+def _saved(fn) -> dict:
+    out = {}
+    for name in dir(fn):
+        if name.startswith("_saved_"):
+            v = getattr(fn, name)
+            out[name] = v.tolist() if hasattr(v, "tolist") else v
+    return out
+
+
+def test_saved_values_of_common_ops():
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = tape.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    y = x * w
+    assert y.grad_fn._saved_self is x and y.grad_fn._saved_other is w
+    assert (x * tape.ones(3)).grad_fn._saved_self is None          # not saved: ones needs no grad
+    e = x.exp()
+    assert e.grad_fn._saved_result.tolist() == e.tolist()
+    assert e.grad_fn._saved_result.grad_fn.name() == "ExpBackward0"
+    assert x.sin().grad_fn._saved_self is x and x.log().grad_fn._saved_self is x
+    assert _saved((x ** 2).grad_fn) == {"_saved_exponent": 2.0, "_saved_self": [1.0, 2.0, 3.0]}
+    A = tape.ones(2, 3, requires_grad=True)
+    assert _saved(A.sum(1, keepdim=True).grad_fn) == {"_saved_dim": (1,), "_saved_keepdim": True,
+                                                       "_saved_self_sym_sizes": (2, 3)}
+    assert _saved(A.sum().grad_fn) == {"_saved_self_sym_sizes": (2, 3)}
+    mm = (A @ tape.ones(3, 4, requires_grad=True)).grad_fn
+    assert mm._saved_self_sym_sizes == (2, 3) and mm._saved_mat2_sym_strides == (4, 1)
+    assert mm._saved_self is A
+    with pytest.raises(AttributeError, match="'MulBackward0' object has no attribute '_saved_foo'"):
+        y.grad_fn._saved_foo
+    with pytest.raises(AttributeError):
+        x.exp().grad_fn._raw_saved_self
+
+
+def test_saved_values_after_free():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    s = y.sum()
+    s.backward()
+    with pytest.raises(RuntimeError, match=FREED):
+        y.grad_fn._saved_result
+    assert s.grad_fn._saved_self_sym_sizes == (2,)         # not a tensor: kept
+
+
+def test_call_node():
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = tape.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    y = x * w
+    gx, gw = y.grad_fn(tape.ones(3))
+    assert gx.tolist() == [4.0, 5.0, 6.0] and gw.tolist() == [1.0, 2.0, 3.0]
+    assert gx.grad_fn is not None                   # recorded: grad mode is on
+    g = x.exp().grad_fn(tape.ones(3))
+    assert isinstance(g, tape.Tensor)
+    assert x.sum().grad_fn(tape.tensor(2.0)).tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(TypeError, match="expected 1 arguments, got 2 instead"):
+        y.grad_fn(tape.ones(3), tape.ones(3))
+    z = (x * w).sum()
+    z.backward()
+    with pytest.raises(RuntimeError, match=FREED):
+        z.grad_fn.next_functions[0][0](tape.ones(3))
+
+
+def test_metadata_is_kept():
+    x = tape.tensor([1.0], requires_grad=True)
+    y = x * 2
+    y.grad_fn.metadata["k"] = 1
+    assert y.grad_fn.metadata == {"k": 1}
+    acc = y.grad_fn.next_functions[0][0]
+    acc.metadata["a"] = 2
+    assert y.grad_fn.next_functions[0][0].metadata == {"a": 2}
+
+
+def test_gradient_edges():
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = tape.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    y = x * w
+    z = y.exp().sum()
+    e = get_gradient_edge(y)
+    assert isinstance(e, GradientEdge) and e.node == y.grad_fn and e.output_nr == 0
+    assert e == (y.grad_fn, 0, None)
+    leaf = get_gradient_edge(x)
+    assert leaf.node.variable is x and leaf.node.name() == "torch::autograd::AccumulateGrad"
+    with pytest.raises(RuntimeError, match="not possible to get the gradient edge"):
+        get_gradient_edge(tape.ones(1))
+    gy, = tape.autograd.grad(z, e, retain_graph=True)
+    np.testing.assert_allclose(gy.numpy(), y.exp().detach().numpy())
+    gx, gw = tape.autograd.grad(z, (leaf, w), retain_graph=True)
+    np.testing.assert_allclose(gx.numpy(), (w * y.exp()).detach().numpy(), rtol=1e-6)
+    g, = tape.autograd.grad(e, x, grad_outputs=tape.ones(3))
+    assert g.tolist() == [4.0, 5.0, 6.0]
+    a, b = tape.ones(4, requires_grad=True).split(2)
+    assert (a.output_nr, b.output_nr, x.output_nr, y.output_nr) == (0, 1, 0, 0)
+    gb, = tape.autograd.grad((a * 2 + b * 3).sum(), get_gradient_edge(b))
+    assert gb.tolist() == [3.0, 3.0]
+    assert isinstance(y.grad_fn, Node) and isinstance(leaf.node, Node) and not isinstance(x, Node)
+
+
+def test_accumulate_grad_hooks():
+    log = []
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = tape.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    acc = (x * w).grad_fn.next_functions[0][0]
+    h1 = acc.register_prehook(lambda go: log.append(("pre", [g.tolist() for g in go])))
+    h2 = acc.register_hook(lambda gi, go: log.append(("post", gi, [g.tolist() for g in go], x.grad.tolist())))
+    (x * w).sum().backward()
+    assert log == [("pre", [[4.0, 5.0, 6.0]]), ("post", (), [[4.0, 5.0, 6.0]], [4.0, 5.0, 6.0])]
+    h1.remove()
+    h2.remove()
+    x.grad = None
+    h = acc.register_prehook(lambda go: (go[0] * 10,))
+    (x * w).sum().backward()
+    assert x.grad.tolist() == [40.0, 50.0, 60.0]
+    g, = tape.autograd.grad((x * w).sum(), x)       # autograd.grad runs no AccumulateGrad node
+    assert g.tolist() == [4.0, 5.0, 6.0]
+    h.remove()
+    x.grad = None
+    acc.register_hook(lambda gi, go: (go[0],))
+    with pytest.raises(RuntimeError, match=r"has returned an incorrect number of values \(got 1, but expected 0\)"):
+        (x * w).sum().backward()
+    assert x.grad.tolist() == [4.0, 5.0, 6.0]
+
+
+def _saved_table(torch) -> list:
+    x = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor([4.0, 5.0, 6.0], dtype=torch.float64, requires_grad=True)
+    A = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=torch.float64, requires_grad=True)
+    B = torch.ones(3, 4, dtype=torch.float64, requires_grad=True)
+    out = []
+    for f in (lambda: x * w, lambda: x * 2.0, lambda: x ** w, lambda: x.sum(), lambda: A.sum(1, keepdim=True),
+              lambda: A.mean(0), lambda: A.mean(), lambda: A @ B, lambda: x @ w, lambda: A @ x, lambda: x / w,
+              lambda: x.clamp(0, 1), lambda: x.exp(), lambda: x.tanh(), lambda: x.sigmoid(), lambda: x.sin(),
+              lambda: x.cos(), lambda: x.log(), lambda: x.sqrt(), lambda: x.relu(), lambda: x.abs(),
+              lambda: x.softmax(0), lambda: A.log_softmax(1), lambda: A.cumsum(1), lambda: x.cumprod(0),
+              lambda: torch.cat([x, w]), lambda: torch.stack([x, w], 1), lambda: torch.where(x > 1, x, w),
+              lambda: x + w, lambda: x - w, lambda: x + 2, lambda: 2 - x):
+        fn = f().grad_fn
+        out.append((type(fn).__name__, _saved(fn)))
+    return out
+
+
+@pytest.mark.torch
+def test_saved_values_vs_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _saved_table(tape), _saved_table(torch)
+    assert [(name, sorted(d)) for name, d in ours] == [(name, sorted(d)) for name, d in theirs]
+    for (name, a), (_, b) in zip(ours, theirs):
+        for key in a:
+            if isinstance(a[key], list):
+                np.testing.assert_allclose(a[key], b[key], rtol=1e-15, err_msg=f"{name}.{key}")
+            else:
+                assert a[key] == b[key], (name, key)

@@ -1,0 +1,281 @@
+"""Saved-tensor hooks: ``autograd.graph.saved_tensors_hooks``, ``save_on_cpu``,
+``disable_saved_tensors_hooks`` and ``grad_fn._raw_saved_<name>.register_hooks``.
+
+Fixed expectations first (pack and unpack counts and order, release of packed objects, double
+backward, custom Functions, every error); ``test_scenarios_vs_torch`` (marker ``torch``) runs the
+same scenarios in PyTorch and compares what the hooks saw and the gradients.
+"""
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import tape
+from tape.autograd.graph import disable_saved_tensors_hooks, save_on_cpu, saved_tensors_hooks
+
+FREED = "Trying to backward through the graph a second time"
+
+
+def _logging(log: list, tag: str = ""):
+    def pack(t):
+        log.append(("pack" + tag, tuple(t.shape)))
+        return t
+
+    def unpack(t):
+        log.append(("unpack" + tag, tuple(t.shape)))
+        return t
+    return pack, unpack
+
+
+def test_pack_once_per_saved_tensor_unpack_at_backward():
+    log = []
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = tape.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    with saved_tensors_hooks(*_logging(log)):
+        y = x * w               # saves other, then self
+        z = y.exp().sum()       # exp saves its result; sum saves no tensor
+    assert [e[0] for e in log] == ["pack"] * 3
+    z.backward()
+    assert [e[0] for e in log] == ["pack"] * 3 + ["unpack"] * 3
+    np.testing.assert_allclose(x.grad.numpy(), (w * (x * w).exp()).detach().numpy(), rtol=1e-6)
+
+
+def test_pack_gets_the_saved_tensors_in_pytorchs_order():
+    seen = []
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    w = tape.tensor([3.0, 4.0], requires_grad=True)
+    with saved_tensors_hooks(lambda t: seen.append(t) or t, lambda t: t):
+        x * w
+    assert seen[0] is w and seen[1] is x
+    c = tape.tensor([3.0, 4.0])
+    seen.clear()
+    with saved_tensors_hooks(lambda t: seen.append(t) or t, lambda t: t):
+        x * c                   # x is not saved: c needs no gradient
+    assert len(seen) == 1 and seen[0] is c
+
+
+def test_hooks_on_the_scalar_fast_path_and_big_products():
+    log = []
+    a = tape.tensor(2.0, dtype=tape.float64, requires_grad=True)
+    with saved_tensors_hooks(*_logging(log)):
+        y = (a * a).sin() * a.exp()
+    assert len(log) == 6
+    y.backward()
+    assert len(log) == 12
+    expect = (2 * 2.0 * np.cos(4.0) * np.exp(2.0) + np.sin(4.0) * np.exp(2.0))
+    assert a.grad.item() == pytest.approx(expect)
+    A = tape.randn(300, 300, requires_grad=True)       # a BLAS row
+    B = tape.randn(300, 300, requires_grad=True)
+    log.clear()
+    with saved_tensors_hooks(*_logging(log)):
+        C = A @ B
+    assert log == [("pack", (300, 300))] * 2
+    C.sum().backward()
+    assert len(log) == 4
+
+
+def test_innermost_hooks_apply():
+    log = []
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    with saved_tensors_hooks(*_logging(log, "1")):
+        with saved_tensors_hooks(*_logging(log, "2")):
+            y = x.sin()
+        z = y.cos()
+    z.sum().backward()
+    assert [e[0] for e in log] == ["pack2", "pack1", "unpack1", "unpack2"]
+
+
+def test_unpacked_value_is_what_backward_uses():
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with saved_tensors_hooks(lambda t: t.detach() * 2, lambda t: t):
+        y = (x * x).sum()
+    g, = tape.autograd.grad(y, x, create_graph=True)
+    assert g.tolist() == [4.0, 8.0, 12.0]
+    # The unpacked tensors stand for x in the recorded graph (PyTorch rewraps them with x's grad_fn).
+    h, = tape.autograd.grad(g.sum(), x)
+    assert h.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_double_backward_with_hooks():
+    log = []
+    x = tape.tensor([1.0, 2.0, 3.0], dtype=tape.float64, requires_grad=True)
+    with saved_tensors_hooks(*_logging(log)):
+        y = (x.sin() * x).sum()
+    assert len(log) == 3
+    g, = tape.autograd.grad(y, x, create_graph=True)
+    assert [e[0] for e in log].count("unpack") == 3
+    np.testing.assert_allclose(g.detach().numpy(), np.sin([1.0, 2, 3]) + np.arange(1, 4) * np.cos([1.0, 2, 3]))
+    h, = tape.autograd.grad(g.sum(), x)
+    xs = np.arange(1.0, 4.0)
+    np.testing.assert_allclose(h.numpy(), 2 * np.cos(xs) - xs * np.sin(xs))
+
+
+class _Box:
+    def __init__(self, t):
+        self.t = t
+
+
+def test_packed_objects_are_released_after_backward():
+    refs = []
+
+    def pack(t):
+        box = _Box(t)
+        refs.append(weakref.ref(box))
+        return box
+
+    x = tape.tensor(2.0, dtype=tape.float64, requires_grad=True)
+    with saved_tensors_hooks(pack, lambda box: box.t):
+        y = (x * x).exp()
+    y.backward(retain_graph=True)
+    gc.collect()
+    assert len(refs) == 3 and all(r() is not None for r in refs)
+    y.backward()
+    gc.collect()
+    assert all(r() is None for r in refs)
+    with pytest.raises(RuntimeError, match=FREED):
+        y.grad_fn._saved_result
+
+
+def test_unpack_must_return_a_tensor():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    with saved_tensors_hooks(lambda t: t, lambda t: 1):
+        y = x.exp()
+    msg = "Output of saved tensor unpack_hook expected to be a Tensor but got result of type int"
+    with pytest.raises(TypeError, match=msg):
+        y.grad_fn._saved_result
+    with pytest.raises(TypeError, match=msg):
+        y.sum().backward()
+    with saved_tensors_hooks(lambda t: t, lambda t: None):
+        y = x.exp()
+    with pytest.raises(TypeError, match="got result of type NoneType"):
+        y.grad_fn._saved_result
+
+
+def test_hooks_must_be_callables():
+    with pytest.raises(TypeError, match="incompatible function arguments"):
+        with saved_tensors_hooks(1, 2):
+            pass
+
+
+def test_function_save_for_backward_is_packed():
+    class F(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b, None)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):
+            a, b, none = ctx.saved_tensors
+            assert none is None
+            return g * b, g * a
+
+    log = []
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with saved_tensors_hooks(*_logging(log)):
+        y = F.apply(x, x.exp())
+    assert [e[0] for e in log] == ["pack"] * 3      # exp's result, then the Function's a and b
+    y.sum().backward()
+    assert [e[0] for e in log] == ["pack"] * 3 + ["unpack"] * 3
+    np.testing.assert_allclose(x.grad.numpy(), (x.exp() * (1 + x)).detach().numpy(), rtol=1e-6)
+
+
+def test_save_on_cpu():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    with save_on_cpu(pin_memory=False):
+        y = (x * x.sin()).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), (x.sin() + x * x.cos()).detach().numpy(), rtol=1e-6)
+
+
+def test_disable_saved_tensors_hooks():
+    with disable_saved_tensors_hooks("no hooks here"):
+        with pytest.raises(RuntimeError, match="no hooks here"):
+            with saved_tensors_hooks(lambda t: t, lambda t: t):
+                pass
+        with disable_saved_tensors_hooks("inner"):
+            with pytest.raises(RuntimeError, match="inner"):
+                saved_tensors_hooks(lambda t: t, lambda t: t).__enter__()
+        with pytest.raises(RuntimeError, match="no hooks here"):
+            saved_tensors_hooks(lambda t: t, lambda t: t).__enter__()
+        # Hooks on one saved tensor are not disabled.
+        x = tape.tensor([1.0], requires_grad=True)
+        y = x.exp()
+        y.grad_fn._raw_saved_result.register_hooks(lambda t: t, lambda t: t)
+    with saved_tensors_hooks(lambda t: t, lambda t: t):
+        with pytest.raises(RuntimeError, match="no hooks"):
+            with disable_saved_tensors_hooks("no hooks"):
+                pass
+    with saved_tensors_hooks(lambda t: t, lambda t: t):      # usable again after the error
+        pass
+
+
+def test_raw_saved_register_hooks():
+    log = []
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    w = tape.tensor([3.0, 4.0], requires_grad=True)
+    y = x * w
+    raw = y.grad_fn._raw_saved_self
+    raw.register_hooks(lambda t: (log.append("p"), t * 0)[1], lambda t: (log.append("u"), t)[1])
+    assert log == ["p"]
+    with pytest.raises(RuntimeError, match="whose hooks have already been set"):
+        y.grad_fn._raw_saved_self.register_hooks(lambda t: t, lambda t: t)
+    with pytest.raises(TypeError, match="incompatible function arguments"):
+        y.grad_fn._raw_saved_other.register_hooks(1, 2)
+    assert y.grad_fn._saved_self.tolist() == [0.0, 0.0] and log == ["p", "u"]
+    y.sum().backward()
+    assert log == ["p", "u", "u"]
+    assert w.grad.tolist() == [0.0, 0.0] and x.grad.tolist() == [3.0, 4.0]
+    with pytest.raises(RuntimeError, match="after it has been freed"):
+        y.grad_fn._raw_saved_other.register_hooks(lambda t: t, lambda t: t)
+    y = x * tape.tensor([1.0, 1.0])
+    with pytest.raises(RuntimeError, match="with value None is forbidden"):
+        y.grad_fn._raw_saved_self.register_hooks(lambda t: t, lambda t: t)
+
+
+def test_no_hooks_no_python_rows():
+    # Without hooks the rows are not marked: the sweep runs them in numba (nothing kept per row).
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    assert not y._tape.hooks
+    with saved_tensors_hooks(lambda t: t, lambda t: t):
+        z = x.exp()
+    assert z._tape.hooks[z._node].saved
+
+
+def _scenarios(torch):
+    hooks = torch.autograd.graph.saved_tensors_hooks
+    out = {}
+    log = []
+
+    def pack(t):
+        log.append(("p", tuple(t.shape)))
+        return t
+
+    def unpack(t):
+        log.append(("u", tuple(t.shape)))
+        return t
+
+    x = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor([0.5, 1.5, 2.0], dtype=torch.float64, requires_grad=True)
+    A = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=torch.float64, requires_grad=True)
+    with hooks(pack, unpack):
+        y = ((x * w).tanh() + x.sigmoid() * 2.0 + (A @ x).sum() + x ** 2 + w.pow(x)).sum() / 3.0
+    out["forward"] = list(log)
+    g = torch.autograd.grad(y, (x, w, A), create_graph=True)
+    out["grad"] = [t.detach().numpy().tolist() for t in g]
+    out["log"] = list(log)
+    return out
+
+
+@pytest.mark.torch
+def test_scenarios_vs_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _scenarios(tape), _scenarios(torch)
+    assert sorted(ours["forward"]) == sorted(theirs["forward"])
+    assert sorted(ours["log"]) == sorted(theirs["log"])
+    for a, b in zip(ours["grad"], theirs["grad"]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
