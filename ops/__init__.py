@@ -1,6 +1,6 @@
 """The op catalogue.  Importing it registers every op in ``REGISTRY`` and its public names in ``PUBLIC``."""
 from . import (compare, decomp, elementwise, extrema, index, join, layout, linalg, reduction, shape, softmax,  # noqa: F401
-               sorting, split, stats)  # (registration)
+               sorting, split, stats, views)  # (registration)
 from . import inplace  # noqa: F401,E402  (last: in-place variants of what the families registered)
 from ._spec import BINARY, JOIN, LINALG, N_CODES, PUBLIC, PYTHON, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY, Op
 

@@ -15,7 +15,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .._emit import D, Number, Tensor, node_in, plain, recorded, state, write_tape
+from .._emit import D, Number, Tensor, aliased, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
@@ -51,7 +51,10 @@ def getitem(self, index) -> Tensor:
                 _index_values(np.empty(self._shape, np.bool_), idx)     # (all errors before recording)
                 self, idx = self[basic], advanced
         positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
-        return self._gather(positions, kind if kind == BY_INDEX else _last_view(index, idx, self._shape))
+        if kind == BY_INDEX:
+            return self._gather(positions, kind)
+        out = self._gather(positions, _last_view(index, idx, self._shape))
+        return aliased(out, self, _index_values(self._storage(), idx if Ellipsis in idx else idx + (Ellipsis,)))
     if kind == BY_INDEX:
         return plain(np.array(_index_values(self._value(), idx)), self._dtype)
     if Ellipsis not in idx:
@@ -435,10 +438,11 @@ def _take_positions(x: Tensor, positions: np.ndarray, kind: int) -> Tensor:
 # dx is dy with zeros at ``drop``, dz sums dy[dst] * fa into z's elements at ``src``, so its rule
 # is a PUT row and an INDEX/SCATTER pair, and every order follows.
 (P_MASKED_FILL, P_MASKED_FILL_TENSOR, P_INDEX_FILL, P_INDEX_FILL_TENSOR, P_SCATTER, P_SCATTER_VALUE,
- P_SCATTER_ADD, P_INDEX_ADD, P_INDEX_COPY, P_INDEX_PUT, P_MASKED_SCATTER, P_PUT) = range(12)
+ P_SCATTER_ADD, P_INDEX_ADD, P_INDEX_COPY, P_INDEX_PUT, P_MASKED_SCATTER, P_PUT, P_COPY_SLICES) = range(13)
 PUT_NAMES = ("MaskedFillBackward0", "MaskedFillBackward1", "IndexFillBackward0", "IndexFillBackward1",
              "ScatterBackward0", "ScatterBackward1", "ScatterAddBackward0", "IndexAddBackward0",
-             "IndexCopyBackward0", "IndexPutBackward0", "MaskedScatterBackward0", "PutBackward0")
+             "IndexCopyBackward0", "IndexPutBackward0", "MaskedScatterBackward0", "PutBackward0",
+             "CopySlices")     # (an in-place change through a view: ``ops/views.py``)
 
 
 def _lists(r) -> tuple:

@@ -131,6 +131,60 @@ def _through_alias(t: "Tensor") -> None:
                 tape.flag_modified(r, tape.n)
 
 
+VIEW_NO_GRAD, VIEW_MULTI = 1, 2      # ``Tensor._vm``
+
+
+def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "Tensor":
+    """Make ``t`` a view of ``base`` whose elements are ``v`` (a numpy view of ``base``'s storage),
+    as PyTorch's views are: it shares the storage and the version counter of the root of the
+    chain of views, and the root lists it, so that an in-place change of one re-derives the
+    others (``ops/views.py``)."""
+    root = base._vb if base._vb is not None else base
+    t._v = v
+    t._vb = root
+    t._ver = root._shared_version()
+    t._base = base._origin()
+    if multi:
+        t._vm = VIEW_MULTI
+    views = root._views
+    if views is None:
+        views = root._views = []
+    elif len(views) >= 16 and not len(views) & (len(views) - 1):
+        views[:] = [e for e in views if e[0]() is not None]       # (at powers of two: amortized)
+    tape = t._tape
+    views.append((weakref.ref(t), tape.gen if tape is not None else 0, t._node))
+    return t
+
+
+def _check_view_inplace(t: "Tensor") -> None:
+    """PyTorch's refusals of an in-place change through a view, before anything is computed."""
+    v = t._v
+    if v is not None and 0 in v.strides and any(s == 0 and n > 1 for s, n in zip(v.strides, v.shape)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
+    if not (t._rg and state.grad):
+        return
+    if t._vm:
+        _refuse_view(t)
+    root = t._vb
+    if root._tape is None and root._rg and t._tape is not None and t._tape.op[t._node] != OUTPUT:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _refuse_view(t: "Tensor") -> None:
+    """A view made without recording (in no_grad mode, or one of several outputs) is changed in
+    place by a recorded op."""
+    text = ("A view was created in no_grad mode and is being modified inplace with grad mode enabled. ")
+    if t._vm & VIEW_NO_GRAD:
+        raise RuntimeError(text + "Given that this use case is ambiguous and error-prone, it is forbidden. You can "
+                           "clarify your code by moving both the view and the inplace either both inside the no_grad "
+                           "block (if you don't want the inplace to be tracked) or both outside (if you want the "
+                           "inplace to be tracked).")
+    raise RuntimeError(text + "This view is the output of a function that returns multiple views. Such functions "
+                       "do not allow the output views to be modified inplace. You should replace the inplace "
+                       "operation by an out-of-place one.")
+
+
 # --- the tensor ---------------------------------------------------------------------
 class Tensor:
     r"""A multi-dimensional array that records the operations done on it.
@@ -155,6 +209,9 @@ class Tensor:
     _retains = False
     _base = None         # an alias (.data, detach(), a no_grad view): what it shares storage with (``_origin``)
     _of_grad = False     # a .grad made by a recorded backward (its fill_/zero_ records apart: ``emit_apart``)
+    _vb = None           # a view: the tensor it views (the root of a chain of views), whose storage ``_v`` shares
+    _vm = 0              # a view: how it was made (VIEW_NO_GRAD, VIEW_MULTI: PyTorch refuses in-place writes then)
+    _views = None        # a root with views: ``[(weakref, tape generation, node)]``, one per view (``_link``)
     __hash__ = object.__hash__
 
     # -- storage --------------------------------------------------------------
@@ -189,11 +246,14 @@ class Tensor:
                 self._node if tape is not None else self._in, self._ver, self._v)
         return (here,) + self._base if self._base is not None else (here,)
 
-    def _view_alias(self, v: np.ndarray) -> "Tensor":
+    def _view_alias(self, v: np.ndarray, multi: bool = False) -> "Tensor":
         """A view made without recording (grad mode off): like PyTorch, it keeps
         ``requires_grad`` of its base but has no ``grad_fn``."""
-        t = self._alias(v)
+        t = _plain(v, self._dtype)
         t._rg = self._rg
+        _link(t, self, v, multi)
+        if not state.grad:
+            t._vm |= VIEW_NO_GRAD
         return t
 
     # -- metadata ------------------------------------------------------------------
@@ -437,6 +497,8 @@ class Tensor:
 
     # -- in-place ----------------------------------------------------------------------
     def _check_inplace(self) -> None:
+        if self._vb is not None:
+            _check_view_inplace(self)
         if not (self._rg and state.grad):
             return
         tape = self._tape
@@ -466,6 +528,10 @@ class Tensor:
             # The op ran in the promoted dtype; its result is cast back, inside the op as in PyTorch.
             result = result.to(sd)
             result._tape.hid[result._node] = 1
+        if self._vb is not None and result._tape is not None:
+            if self._vm:
+                _refuse_view(self)
+            return self._write_view(result, operand)        # (``ops/views.py``: PyTorch's CopySlices)
         if self._f is not None:
             self._f = float(result._value())
         else:
@@ -487,6 +553,8 @@ class Tensor:
             self._tape = result._tape
             self._node = result._node
             self._rg = True
+            if self._views is not None:
+                self._rederive_views()          # (``ops/views.py``: PyTorch's AsStridedBackward0)
         elif self._tape is not None:
             self._relink()
         return self

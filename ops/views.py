@@ -1,0 +1,108 @@
+"""Views that alias their base, as PyTorch's do: writing through one changes the base and the other views.
+
+A view (``Tensor._vb``, set by ``tape._tensor._link``) holds a numpy view of its root's storage, so
+its elements are the root's.  An in-place op on a view computes its result out of place (its own
+row, e.g. ``MulBackward0``), writes it into the shared storage, and then records on the root what
+PyTorch records: a ``CopySlices`` node (a PUT row: the root's old node with the view's elements
+replaced by the op's result; its gradient is the incoming one with the view's region zeroed for
+the old root, and that region for the op), to which the root moves.  Every live view of the root
+then takes a node re-derived from the root's new one, PyTorch's ``AsStridedBackward0`` (a gather
+of its elements' positions in the root).  An in-place op on the root itself re-derives its views
+the same way.  Positions are flat, row-major positions in the root, read off the memory
+addresses of the view's elements (a transpose, an expand or a diagonal alike).
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Optional
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .._emit import Tensor, flag_saved_alias, node_in, tape_of_gen
+from ._spec import public
+from .index import P_COPY_SLICES, PUT
+from .shape import BY_AS_STRIDED, GATHER
+
+
+def _addr(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def flat_positions(root: np.ndarray, view: np.ndarray) -> np.ndarray:
+    """The row-major position in ``root`` of each element of ``view`` (a numpy view of its memory)."""
+    if not view.size:
+        return np.zeros(view.shape, np.int64)
+    it = root.itemsize
+    start = _addr(root)
+    lo = start + sum((n - 1) * s for n, s in zip(root.shape, root.strides) if s < 0)
+    hi = start + sum((n - 1) * s for n, s in zip(root.shape, root.strides) if s > 0)
+    # Number every element of the root at its address, then read the numbers at the view's.
+    by_address = np.zeros((hi - lo) // it + 1, np.int64)
+    as_strided(by_address[(start - lo) // it:], root.shape, tuple(s // it * 8 for s in root.strides))[...] = \
+        np.arange(root.size).reshape(root.shape)
+    return np.array(as_strided(by_address[(_addr(view) - lo) // it:], view.shape,
+                               tuple(s // it * 8 for s in view.strides)), order="C")
+
+
+def _move(t: Tensor, tape, node: int) -> None:
+    """Rebind ``t`` to ``node`` (``retain_grad()`` follows it)."""
+    if t._retains:
+        if t._tape is not None:
+            t._tape.retained.pop(t._node, None)
+        tape.retained[node] = weakref.ref(t)
+    t._tape = tape
+    t._node = node
+    t._rg = True
+    t._ig = 0
+
+
+@public("_write_view", function=False)
+def write_view(self, result: Tensor, operand: Optional[Tensor] = None) -> Tensor:
+    """Write the recorded ``result`` of an in-place op into this view, recording PyTorch's
+    ``CopySlices`` on its root (``Tensor._inplace`` calls this for a view; checks are done)."""
+    root = self._vb
+    tape = result._tape
+    if self._tape is None and self._ig == tape.gen:
+        # The view entered the op as an imported constant, which the op's row read before the change.
+        tape.flag_modified(self._in, result._node)
+        tape.csrc.pop(self._in, None)
+        self._ig = 0
+    positions = flat_positions(root._storage(), self._v)
+    np.copyto(self._v, result._value(), casting="unsafe")
+    self._bump(result._tape is self._tape)
+    if operand is self:
+        flag_saved_alias(tape, result._node)
+    dt = root._dtype
+    old = node_in(tape, root, dt, root._shape)
+    flat = positions.reshape(-1)
+    n = flat.size
+    lists = np.concatenate((np.array([n, n], np.int64), flat, flat, np.arange(n, dtype=np.int64)))
+    value = np.array(root._v, order="C")
+    node = tape.append(PUT, dt.arena, value, old, result._node, ia=tape.index_list(lists), ib=P_COPY_SLICES,
+                       fa=1.0)
+    _move(root, tape, node)
+    rederive_views(root)
+    return self
+
+
+@public("_rederive_views", function=False)
+def rederive_views(self) -> None:
+    """After an in-place change of this root (or of one of its views), recorded: each view's old node
+    counts as changed, and each live view takes a node re-derived from the root's new one."""
+    tape = self._tape
+    kept = []
+    for ref, gen, node in self._views:
+        t = ref()
+        old = t._tape if t is not None else (tape_of_gen(gen) if gen else None)
+        if old is not None:
+            old.flag_modified(t._node if t is not None else node, tape.n)
+        if t is None or t._v is None or not np.may_share_memory(t._v, self._v):
+            continue            # gone, or no longer a view (``.data = ...`` replaced a storage)
+        positions = flat_positions(self._v, t._v)
+        value = np.array(t._v, order="C")
+        new = tape.append(GATHER, self._dtype.arena, value, self._node, ia=tape.index_list(positions),
+                          ib=BY_AS_STRIDED)
+        _move(t, tape, new)
+        kept.append((ref, tape.gen, new))
+    self._views[:] = kept
