@@ -14,6 +14,7 @@ import warnings
 from typing import Optional, Union
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .._emit import D, Number, Tensor, aliased, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
@@ -54,12 +55,25 @@ def getitem(self, index) -> Tensor:
         if kind == BY_INDEX:
             return self._gather(positions, kind)
         out = self._gather(positions, _last_view(index, idx, self._shape))
-        return aliased(out, self, _index_values(self._storage(), idx if Ellipsis in idx else idx + (Ellipsis,)))
+        return aliased(out, self, _unsqueezed(_index_values(self._storage(), idx if Ellipsis in idx else
+                                                            idx + (Ellipsis,))))
     if kind == BY_INDEX:
         return plain(np.array(_index_values(self._value(), idx)), self._dtype)
     if Ellipsis not in idx:
         idx = idx + (Ellipsis,)             # a 0-d view, not a numpy scalar
-    return self._view_alias(_index_values(self._storage(), idx))
+    return self._view_alias(_unsqueezed(_index_values(self._storage(), idx)))
+
+
+def _unsqueezed(v: np.ndarray) -> np.ndarray:
+    """``v`` with PyTorch's strides for the dims a ``None`` index inserted (numpy gives them 0, PyTorch
+    the span of the dim after them, as ``unsqueeze``)."""
+    if 0 not in v.strides:
+        return v
+    strides = list(v.strides)
+    for d in range(v.ndim - 1, -1, -1):
+        if v.shape[d] == 1 and strides[d] == 0:
+            strides[d] = strides[d + 1] * v.shape[d + 1] if d + 1 < v.ndim else v.itemsize
+    return as_strided(v, v.shape, tuple(strides))
 
 
 @public("__setitem__")
@@ -83,6 +97,9 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         self._bump()
         if self._tape is not None:
             self._relink()
+        return
+    if _split(idx, len(self._shape))[1] is None:
+        self[index]._assign(value)      # a basic index: a copy into the view, PyTorch's CopySlices
         return
     # Recorded as out-of-place arithmetic: keep the other elements, scatter the new ones.
     positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)

@@ -14,15 +14,20 @@ addresses of the view's elements (a transpose, an expand or a diagonal alike).
 from __future__ import annotations
 
 import weakref
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import Tensor, flag_saved_alias, node_in, tape_of_gen
+from .._emit import Number, Tensor, flag_saved_alias, node_in, plain, recorded, tape_of_gen, write_tape
 from ._spec import public
 from .index import P_COPY_SLICES, PUT
 from .shape import BY_AS_STRIDED, GATHER
+
+
+def _GONE() -> None:
+    """The weak reference of a node that no tensor holds (``_views`` entries)."""
+    return None
 
 
 def _addr(a: np.ndarray) -> int:
@@ -82,21 +87,25 @@ def write_view(self, result: Tensor, operand: Optional[Tensor] = None) -> Tensor
     node = tape.append(PUT, dt.arena, value, old, result._node, ia=tape.index_list(lists), ib=P_COPY_SLICES,
                        fa=1.0)
     _move(root, tape, node)
-    rederive_views(root)
+    rederive_views(root, self)
+    # The op's row holds the view's elements as they are now (``exp_`` saves its result): a later
+    # change of the root's storage makes it stale as it does the views' nodes.
+    root._views.append((_GONE, tape.gen, result._node))
     return self
 
 
 @public("_rederive_views", function=False)
-def rederive_views(self) -> None:
-    """After an in-place change of this root (or of one of its views), recorded: each view's old node
-    counts as changed, and each live view takes a node re-derived from the root's new one."""
+def rederive_views(self, changed: Optional[Tensor] = None) -> None:
+    """After an in-place change of this root (or of its view ``changed``, whose old node is flagged
+    already), recorded: each view's old node counts as changed, and each live view takes a node
+    re-derived from the root's new one."""
     tape = self._tape
     kept = []
     for ref, gen, node in self._views:
         t = ref()
         old = t._tape if t is not None else (tape_of_gen(gen) if gen else None)
-        if old is not None:
-            old.flag_modified(t._node if t is not None else node, tape.n)
+        if old is not None and (t is None or t is not changed):
+            old.flag_modified(t._node if t is not None else node, tape.n, t if t is not None else self)
         if t is None or t._v is None or not np.may_share_memory(t._v, self._v):
             continue            # gone, or no longer a view (``.data = ...`` replaced a storage)
         positions = flat_positions(self._v, t._v)
@@ -106,3 +115,21 @@ def rederive_views(self) -> None:
         _move(t, tape, new)
         kept.append((ref, tape.gen, new))
     self._views[:] = kept
+
+
+@public("_assign", function=False)
+def assign(self, value: Union[Tensor, Number]) -> None:
+    """``base[index] = value`` for the view ``self = base[index]``, recorded (``value`` or the base
+    requires grad): ``value`` broadcast and cast, written through the view (CopySlices on the base)."""
+    dt = self._dtype
+    if not isinstance(value, Tensor):
+        value = plain(np.asarray(value, dt.np), dt)
+    elif value._dtype is not dt:
+        value = value.to(dt)
+    if value._shape != self._shape:
+        value = value.expand(self._shape)
+    if value._tape is None:
+        # A leaf (or a constant, whose row passes no gradient) as the row the view takes its elements from.
+        tape = write_tape()
+        value = recorded(tape, node_in(tape, value, dt, self._shape), np.array(value._value(), order="C"), dt)
+    self._inplace(value)

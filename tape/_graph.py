@@ -28,7 +28,9 @@ class Node:
         self._row = row
 
     def name(self) -> str:
-        return type(self).__name__
+        name = type(self).__name__
+        # (PyTorch's nodes that are not derivative formulas, such as CopySlices, print their C++ name)
+        return name if "Backward" in name else "torch::autograd::" + name
 
     @property
     def next_functions(self) -> tuple:

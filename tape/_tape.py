@@ -58,7 +58,7 @@ class Tape:
 
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
-                             "soft", "checked", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64",
+                             "soft", "checked", "mods", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64",
                              "adjoints", "pyrows", "hooks", "prov", "__weakref__")
 
     def __init__(self, cap: int = ROWS0) -> None:
@@ -92,6 +92,7 @@ class Tape:
         self.pyrows = {}        # row -> the Python object its rule runs (a custom Function's ctx)
         self.hooks = {}         # row -> the hooks registered on its tensor (``tape/_hooks.py``)
         self.prov = {}          # anomaly mode: first row of an op -> where it was called from (``_anomaly``)
+        self.mods = {}          # node changed in place -> (weakref to its tensor, version counter, its version)
         # ``inplace_changes`` when the leaves' versions were last compared: no change made
         # before a row was recorded can make it stale, so a new tape starts checked.
         self.checked = inplace_changes[0]
@@ -318,9 +319,12 @@ class Tape:
         t._in = node
         return node
 
-    def flag_modified(self, node: int, cutoff: int) -> None:
+    def flag_modified(self, node: int, cutoff: int, tensor=None) -> None:
         """Mark ``node``'s value as changed in place for the rows recorded before ``cutoff``,
-        and the hidden cast/broadcast rows made from it (PyTorch saves the tensor itself)."""
+        and the hidden cast/broadcast rows made from it (PyTorch saves the tensor itself).
+        ``tensor``: the tensor changed, just counted (backward's error names its version)."""
+        if tensor is not None and node not in self.mods:
+            self.mods[node] = (weakref.ref(tensor), tensor._ver, tensor._ver[0] - 1)
         fr = self.fr
         fr[node] = (fr[node] & 1) | 2 | (cutoff << 2)
         n = self.n

@@ -128,7 +128,7 @@ def _through_alias(t: "Tensor") -> None:
         for tape, r in rows:
             tape.overwrite(r, value)
             if shared:
-                tape.flag_modified(r, tape.n)
+                tape.flag_modified(r, tape.n, src)
 
 
 VIEW_NO_GRAD, VIEW_MULTI = 1, 2      # ``Tensor._vm``
@@ -315,6 +315,18 @@ class Tensor:
         """Elements to step in storage to move one index along each dim."""
         strides = () if self._f is not None else tuple(s // self._v.itemsize for s in self._v.strides)
         return strides if dim is None else strides[wrap_dim(dim, len(self._shape))]
+
+    def storage_offset(self) -> int:
+        """Elements between the start of the storage and the tensor's first element (a view's
+        place in the tensor it views; 0 for any other)."""
+        root = self._vb
+        if root is None or root._v is None or not np.may_share_memory(root._v, self._v):
+            return 0
+        return (self._v.__array_interface__["data"][0] - root._v.__array_interface__["data"][0]) // self._v.itemsize
+
+    def data_ptr(self) -> int:
+        """The address of the tensor's first element (views share their base's memory)."""
+        return self._storage().__array_interface__["data"][0]
 
     # -- autograd attributes ----------------------------------------------------------
     @property
@@ -594,7 +606,7 @@ class Tensor:
         tape = self._tape
         if tape is not None:
             cutoff = tape.n - 1 if new_row else tape.n
-            tape.flag_modified(self._node, cutoff)
+            tape.flag_modified(self._node, cutoff, self)
         if self._base is not None:
             _through_alias(self)
 

@@ -1,0 +1,409 @@
+"""Views alias their base as PyTorch's do: write-through, CopySlices and AsStridedBackward0 nodes,
+shared version counters, PyTorch's errors, strides and storage offsets (``ops/views.py``)."""
+import re
+
+import numpy as np
+import pytest
+
+import tape
+
+# Each view kind: the view of a (3, 4) base, and the base's elements it covers (as a numpy index of
+# the base), so that ``v.add_(1)`` must add one exactly there.
+VIEWS = {
+    "slice": (lambda b: b[1:3], np.s_[1:3]),
+    "step_slice": (lambda b: b[:, ::2], np.s_[:, ::2]),
+    "int": (lambda b: b[1], np.s_[1]),
+    "int_slice": (lambda b: b[2, 1:], np.s_[2, 1:]),
+    "none_ellipsis": (lambda b: b[None, ..., 0], np.s_[:, 0]),
+    "select": (lambda b: b.select(1, 2), np.s_[:, 2]),
+    "narrow": (lambda b: b.narrow(1, 1, 2), np.s_[:, 1:3]),
+    "view": (lambda b: b.view(12), np.s_[:]),
+    "view_-1": (lambda b: b.view(2, -1), np.s_[:]),
+    "reshape": (lambda b: b.reshape(6, 2), np.s_[:]),
+    "flatten": (lambda b: b.flatten(), np.s_[:]),
+    "unflatten": (lambda b: b.unflatten(1, (2, 2)), np.s_[:]),
+    "transpose": (lambda b: b.transpose(0, 1), np.s_[:]),
+    "t": (lambda b: b.t(), np.s_[:]),
+    "T": (lambda b: b.T, np.s_[:]),
+    "mT": (lambda b: b.mT, np.s_[:]),
+    "permute": (lambda b: b.permute(1, 0), np.s_[:]),
+    "movedim": (lambda b: b.movedim(0, 1), np.s_[:]),
+    "swapaxes": (lambda b: b.swapaxes(0, 1), np.s_[:]),
+    "unsqueeze": (lambda b: b.unsqueeze(1), np.s_[:]),
+    "squeeze": (lambda b: b[1:2].squeeze(0), np.s_[1]),
+    "diagonal": (lambda b: b.diagonal(), (np.arange(3), np.arange(3))),
+    "diagonal_offset": (lambda b: b.diagonal(1), (np.arange(3), np.arange(1, 4))),
+    "view_of_view": (lambda b: b[1:].t()[2], np.s_[1:, 2]),
+    "slice_of_transpose": (lambda b: b.t()[1:3], np.s_[:, 1:3]),
+}
+
+
+def _base(requires_grad: bool) -> tuple:
+    a = tape.arange(12.0).reshape(3, 4).requires_grad_(requires_grad)
+    return a, (a * 1 if requires_grad else a)
+
+
+@pytest.mark.parametrize("recorded", [False, True], ids=["plain", "recorded"])
+@pytest.mark.parametrize("kind", VIEWS)
+def test_write_through(kind, recorded):
+    make, region = VIEWS[kind]
+    a, b = _base(recorded)
+    v = make(b)
+    expect = np.arange(12.0).reshape(3, 4)
+    expect[region] += 1
+    v.add_(1)
+    assert np.array_equal(b.detach().numpy(), expect)
+    assert b._version == v._version == 1
+    if recorded:
+        assert type(b.grad_fn).__name__ == "CopySlices"
+        assert type(v.grad_fn).__name__ == "AsStridedBackward0"
+        # d(sum(b * b))/da with b = a + 1 on the region: 2 * b everywhere
+        (b * b).sum().backward()
+        assert np.array_equal(a.grad.numpy(), 2 * expect)
+
+
+def test_write_through_gradient_of_the_op():
+    # The region's gradient goes through the in-place op (mul by x), the rest straight to the old base.
+    a = tape.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    x = tape.tensor([10.0, 20.0], requires_grad=True)
+    b = a * 2
+    b[1:3].mul_(x)
+    assert b.tolist() == [2.0, 40.0, 120.0, 8.0]
+    (b * b).sum().backward()
+    assert a.grad.tolist() == [8.0, 1600.0, 9600.0, 32.0]      # 2 b * db/da: 2 b * 2 * (1, x, x, 1)
+    assert x.grad.tolist() == [320.0, 1440.0]                  # 2 b * 2 a
+
+
+def test_other_views_are_rederived():
+    a = tape.ones(4, requires_grad=True)
+    b = a * 2
+    v, w, u = b[0:2], b[1:3], b.view(2, 2)
+    v.mul_(3)
+    assert [type(t.grad_fn).__name__ for t in (b, v, w, u)] == ["CopySlices"] + ["AsStridedBackward0"] * 3
+    assert w.tolist() == [6.0, 2.0] and u.tolist() == [[6.0, 6.0], [2.0, 2.0]]
+    assert [t._version for t in (b, v, w, u)] == [1, 1, 1, 1]
+    (w * w).sum().backward()
+    assert a.grad.tolist() == [0.0, 72.0, 8.0, 0.0]
+    fn = b.grad_fn.next_functions
+    assert [type(f).__name__ for f, _ in fn] == ["MulBackward0", "MulBackward0"]
+    assert type(v.grad_fn.next_functions[0][0]).__name__ == "CopySlices"
+
+
+def test_inplace_on_base_rederives_views():
+    a = tape.ones(4, requires_grad=True)
+    b = a * 2
+    v = b[0:2]
+    b.add_(1)
+    assert type(v.grad_fn).__name__ == "AsStridedBackward0" and type(b.grad_fn).__name__ == "AddBackward0"
+    assert v.tolist() == [3.0, 3.0] and v._version == 1
+    v.sum().backward()
+    assert a.grad.tolist() == [2.0, 2.0, 0.0, 0.0]
+
+
+def test_plain_base_takes_history():
+    p = tape.zeros(4)
+    x = tape.ones(2, requires_grad=True)
+    v, w = p[0:2], p[1:3]
+    v.add_(x)
+    assert type(p.grad_fn).__name__ == "CopySlices" and p.requires_grad and not p.is_leaf
+    assert type(w.grad_fn).__name__ == "AsStridedBackward0" and w.requires_grad
+    (w * 3).sum().backward()
+    assert x.grad.tolist() == [0.0, 3.0]
+
+
+def test_version_sequences():
+    b = tape.zeros(4)
+    v = b[1:3]
+    w = v[0:1]
+    d = b.detach()
+    data = b.data
+    seq = []
+    for t in (b, v, w, d, b, data):
+        t.add_(1)
+        seq.append((b._version, v._version, w._version, d._version, data._version))
+    assert seq == [(1, 1, 1, 1, 0), (2, 2, 2, 2, 0), (3, 3, 3, 3, 0), (4, 4, 4, 4, 0), (5, 5, 5, 5, 0),
+                   (5, 5, 5, 5, 1)]
+    assert b.tolist() == [4.0, 6.0, 5.0, 4.0]
+
+
+def test_unbind_split_chunk_write_through_without_grad():
+    b = tape.zeros(2, 3)
+    b.unbind(0)[1].add_(1)
+    b.split(2, dim=1)[1].add_(2)
+    b.chunk(3, dim=1)[0].add_(3)
+    assert b.tolist() == [[3.0, 0.0, 2.0], [4.0, 1.0, 3.0]]
+
+
+def test_no_grad_write_through_keeps_history():
+    a = tape.ones(3, requires_grad=True)
+    b = a * 2
+    with tape.no_grad():
+        v = b[0:2]
+        v.mul_(5)
+    assert b.tolist() == [10.0, 10.0, 2.0] and type(b.grad_fn).__name__ == "MulBackward0" and b._version == 1
+    b.sum().backward()
+    assert a.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+ERRORS = {
+    "leaf_view": (lambda: tape.ones(4, requires_grad=True)[0:2].add_(1),
+                  "a view of a leaf Variable that requires grad is being used in an in-place operation."),
+    "leaf_view_t": (lambda: tape.ones(2, 2, requires_grad=True).t().mul_(2),
+                    "a view of a leaf Variable that requires grad is being used in an in-place operation."),
+    "unbind": (lambda: (tape.ones(2, 2, requires_grad=True) * 1).unbind(0)[0].add_(1),
+               "Output 0 of Unbind is a view and is being modified inplace. This view is the output of a function "
+               "that returns multiple views. Such functions do not allow the output views to be modified inplace. "
+               "You should replace the inplace operation by an out-of-place one."),
+    "leaf_unbind": (lambda: tape.ones(2, 2, requires_grad=True).unbind(0)[1].add_(1), "Output 1 of Unbind"),
+    "split": (lambda: (tape.ones(4, requires_grad=True) * 1).split(2)[0].add_(1), "Output 0 of Split is a view"),
+    "chunk": (lambda: (tape.ones(4, requires_grad=True) * 1).chunk(2)[1].add_(1), "Output 1 of Split is a view"),
+    "expand": (lambda: (tape.ones(1, requires_grad=True) * 1).expand(3).add_(1),
+               "unsupported operation: more than one element of the written-to tensor refers to a single memory "
+               "location. Please clone() the tensor before performing the operation."),
+    "expand_plain": (lambda: tape.zeros(4).expand(2, 4).add_(1), "unsupported operation: more than one element"),
+}
+
+
+@pytest.mark.parametrize("case", ERRORS)
+def test_errors(case):
+    f, text = ERRORS[case]
+    with pytest.raises(RuntimeError, match="^" + re.escape(text)):
+        f()
+
+
+NO_GRAD_MSG = ("A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given "
+               "that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
+               "moving both the view and the inplace either both inside the no_grad block (if you don't want the "
+               "inplace to be tracked) or both outside (if you want the inplace to be tracked).")
+MULTI_MSG = ("A view was created in no_grad mode and is being modified inplace with grad mode enabled. This view "
+             "is the output of a function that returns multiple views. Such functions do not allow the output "
+             "views to be modified inplace. You should replace the inplace operation by an out-of-place one.")
+
+
+def test_no_grad_view_modified_with_grad():
+    a = tape.ones(4, requires_grad=True)
+    b = a * 2
+    for base in (a, b):
+        with tape.no_grad():
+            v = base[0:2]
+            u = base.unbind(0)[0]
+        for t in (v, u):
+            with pytest.raises(RuntimeError, match="^" + re.escape(NO_GRAD_MSG)):
+                t.mul_(2)
+    p = tape.zeros(4)
+    x = tape.ones(2, requires_grad=True)
+    with tape.no_grad():
+        v = p[0:2]
+    with pytest.raises(RuntimeError, match="^" + re.escape(NO_GRAD_MSG)):
+        v.add_(x)
+    v.add_(1)                   # nothing recorded: allowed
+    u = tape.zeros(2, 2).unbind(0)[0]
+    with pytest.raises(RuntimeError, match="^" + re.escape(MULTI_MSG)):
+        u.add_(x)
+    u.add_(1)
+    assert p.tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_detach_shares_the_counter_data_does_not():
+    a = tape.ones(3, requires_grad=True)
+    e = a.exp()
+    e.detach().add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        e.sum().backward()
+    a = tape.ones(3, requires_grad=True)
+    e = a.exp()
+    d = e.data
+    d.add_(1)
+    assert (e._version, d._version) == (0, 1)
+    e.sum().backward()
+    assert np.allclose(a.grad.numpy(), np.e + 1)
+
+
+def test_saved_view_modified_through_base():
+    a = tape.ones(3, requires_grad=True)
+    b = a * 1
+    y = b[0:2].sin()            # sin saves its input, the view
+    b.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+LAYOUTS = {
+    "slice": (lambda b: b[1:3], (4, 1), 4, True),
+    "column": (lambda b: b[:, 1], (4,), 1, False),
+    "t": (lambda b: b.t(), (1, 4), 0, False),
+    "step": (lambda b: b[1:, ::2], (4, 2), 4, False),
+    "narrow": (lambda b: b.narrow(1, 1, 2), (4, 1), 1, False),
+    "diagonal": (lambda b: b.diagonal(), (5,), 0, False),
+    "expand": (lambda b: b.expand(2, 3, 4), (0, 4, 1), 0, False),
+    "unsqueeze": (lambda b: b.unsqueeze(1), (4, 4, 1), 0, True),
+    "row": (lambda b: b[1], (1,), 4, True),
+    "base": (lambda b: b, (4, 1), 0, True),
+}
+
+
+@pytest.mark.parametrize("recorded", [False, True], ids=["plain", "recorded"])
+@pytest.mark.parametrize("case", LAYOUTS)
+def test_strides_and_offsets(case, recorded):
+    make, stride, offset, contiguous = LAYOUTS[case]
+    _, b = _base(recorded)
+    v = make(b)
+    assert v.stride() == stride and v.storage_offset() == offset and v.is_contiguous() == contiguous
+    assert v.data_ptr() == b.data_ptr() + offset * 4
+
+
+def test_data_ptr_identity():
+    b = tape.zeros(3)
+    assert b.detach().data_ptr() == b.data_ptr() == b.data.data_ptr() == b[0:2].data_ptr()
+    assert b.clone().data_ptr() != b.data_ptr()
+
+
+def _program_views(L):
+    """Write-through programs with gradients, run in tape and in PyTorch."""
+    out = []
+    a = L.arange(12.0, dtype=L.float64).reshape(3, 4).requires_grad_()
+    x = L.tensor([2.0, 3.0, 4.0], dtype=L.float64, requires_grad=True)
+    b = a.sin()
+    b[:, 1].mul_(x)
+    b.t()[2].add_(x.exp())
+    v = b.diagonal()
+    v.div_(x)
+    w = b[1:].view(8)
+    w[3:5].pow_(2)
+    y = (b * b).sum() + (v * 3).sum() + w.cos().sum()
+    ga, gx = L.autograd.grad(y, (a, x), create_graph=True)
+    gga, ggx = L.autograd.grad((ga * ga).sum() + gx.sum(), (a, x))
+    out += [b, v, w, ga, gx, gga, ggx]
+    out.append([type(t.grad_fn).__name__ for t in (b, v, w)])
+    out.append([t._version for t in (b, v, w)])
+    return out
+
+
+@pytest.mark.torch
+def test_programs_match_pytorch():
+    torch = pytest.importorskip("torch")
+    mine, theirs = _program_views(tape), _program_views(torch)
+    for m, t in zip(mine, theirs):
+        if isinstance(m, list):
+            assert m == t
+        else:
+            assert m.shape == tuple(t.shape)
+            assert np.allclose(m.detach().numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("kind", VIEWS)
+def test_layouts_match_pytorch(kind):
+    torch = pytest.importorskip("torch")
+    make = VIEWS[kind][0]
+    for L in (tape, torch):
+        b = L.zeros(3, 4)
+        v = make(b)
+        got = (v.stride(), v.storage_offset(), v.is_contiguous(), v.data_ptr() - b.data_ptr())
+        if L is tape:
+            mine = got
+    assert mine == got
+
+
+def _saved_then_changed(L, case):
+    a = L.ones(3, requires_grad=True)
+    b = a * 1
+    if case == "input_twice":
+        y = b.sin()
+        b.add_(1)
+        b.mul_(2)
+    elif case == "through_view":
+        v = b[0:2]
+        y = v.sin()
+        b.add_(1)
+    elif case == "base_through_view":
+        y = b.sin()
+        b[0:2].add_(1)
+    elif case == "after_a_change":
+        b.add_(1)
+        y = b.sin()
+        b.mul_(3)
+    elif case == "leaf":
+        w = L.ones(3)
+        y = a * w
+        w.add_(1)
+        w.add_(1)
+    elif case == "output":
+        y = b.exp()
+        y.add_(1)
+        b.sum().backward()
+    y.sum().backward()
+
+
+MODIFIED = {
+    "input_twice": "[torch.FloatTensor [3]], which is output 0 of Mul, is at version 2; expected version 0 instead",
+    "through_view": "[torch.FloatTensor [2]], which is output 0 of AsStrided, is at version 1; expected version 0 "
+                    "instead",
+    "base_through_view": "[torch.FloatTensor [3]], which is output 0 of torch::autograd::CopySlices, is at version 1; "
+                         "expected version 0 instead",
+    "after_a_change": "[torch.FloatTensor [3]], which is output 0 of Mul, is at version 2; expected version 1 instead",
+    "leaf": "[torch.FloatTensor [3]] is at version 2; expected version 0 instead",
+    "output": "[torch.FloatTensor [3]], which is output 0 of Exp, is at version 1; expected version 0 instead",
+}
+HINT = (". Hint: enable anomaly detection to find the operation that failed to compute its gradient, with "
+        "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+ANOMALY_HINT = (". Hint: the backtrace further above shows the operation that failed to compute its gradient. The "
+                "variable in question was changed in there or anywhere later. Good luck!")
+
+
+@pytest.mark.parametrize("case", MODIFIED)
+def test_modified_message(case):
+    with pytest.raises(RuntimeError) as e:
+        _saved_then_changed(tape, case)
+    assert str(e.value) == ("one of the variables needed for gradient computation has been modified by an inplace "
+                            "operation: " + MODIFIED[case] + HINT)
+
+
+def test_modified_message_in_anomaly_mode():
+    with pytest.warns(UserWarning), tape.autograd.set_detect_anomaly(True):
+        with pytest.raises(RuntimeError) as e:
+            _saved_then_changed(tape, "output")
+    assert str(e.value).endswith(MODIFIED["output"] + ANOMALY_HINT)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", MODIFIED)
+def test_modified_message_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    texts = []
+    for L in (tape, torch):
+        with pytest.raises(RuntimeError) as e:
+            _saved_then_changed(L, case)
+        texts.append(str(e.value))
+    assert texts[0] == texts[1]
+
+
+def _assignments(L):
+    a = L.ones(4, requires_grad=True)
+    x = L.tensor([3.0, 4.0], requires_grad=True)
+    b = a * 2
+    names = []
+    b[0:2] = x
+    names.append([type(b.grad_fn).__name__] + [type(f).__name__ for f, _ in b.grad_fn.next_functions])
+    b[3] = 5.0
+    names.append([type(b.grad_fn).__name__] + [type(f).__name__ for f, _ in b.grad_fn.next_functions])
+    p = L.zeros(2, 3)
+    p[:, 1] = x
+    names.append([type(p.grad_fn).__name__] + [type(f).__name__ for f, _ in p.grad_fn.next_functions])
+    (b * b).sum().backward()
+    p.sum().backward()
+    return names, b.tolist(), p.tolist(), a.grad.tolist(), x.grad.tolist(), b._version, p._version
+
+
+def test_item_assignment_is_copy_slices():
+    names, b, p, ga, gx, vb, vp = _assignments(tape)
+    assert names == [["CopySlices", "MulBackward0", "AccumulateGrad"], ["CopySlices", "CopySlices", "NoneType"],
+                     ["CopySlices", "NoneType", "AccumulateGrad"]]
+    assert b == [3.0, 4.0, 2.0, 5.0] and p == [[0.0, 3.0, 0.0], [0.0, 4.0, 0.0]]
+    assert ga == [0.0, 0.0, 8.0, 0.0] and gx == [7.0, 9.0] and (vb, vp) == (2, 1)
+
+
+@pytest.mark.torch
+def test_item_assignment_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    assert _assignments(tape) == _assignments(torch)
