@@ -55,8 +55,9 @@ def getitem(self, index) -> Tensor:
         if kind == BY_INDEX:
             return self._gather(positions, kind)
         out = self._gather(positions, _last_view(index, idx, self._shape))
-        return aliased(out, self, _unsqueezed(_index_values(self._storage(), idx if Ellipsis in idx else
-                                                            idx + (Ellipsis,))))
+        # (a basic index: numpy's view is PyTorch's)
+        return aliased(out, self, _unsqueezed(_numpy_index(self._storage(), idx if Ellipsis in idx else
+                                                           idx + (Ellipsis,))))
     if kind == BY_INDEX:
         return plain(np.array(_index_values(self._value(), idx)), self._dtype)
     if Ellipsis not in idx:
