@@ -56,24 +56,33 @@ def getitem(self, index) -> Tensor:
             return self._gather(positions, kind)
         out = self._gather(positions, _last_view(index, idx, self._shape))
         # (a basic index: numpy's view is PyTorch's)
-        return aliased(out, self, _unsqueezed(_numpy_index(self._storage(), idx if Ellipsis in idx else
-                                                           idx + (Ellipsis,))))
+        return aliased(out, self, _unsqueezed(self._storage(), idx if Ellipsis in idx else idx + (Ellipsis,)))
     if kind == BY_INDEX:
         return plain(np.array(_index_values(self._value(), idx)), self._dtype)
     if Ellipsis not in idx:
         idx = idx + (Ellipsis,)             # a 0-d view, not a numpy scalar
-    return self._view_alias(_unsqueezed(_index_values(self._storage(), idx)))
+    return self._view_alias(_unsqueezed(self._storage(), idx))
 
 
-def _unsqueezed(v: np.ndarray) -> np.ndarray:
-    """``v`` with PyTorch's strides for the dims a ``None`` index inserted (numpy gives them 0, PyTorch
-    the span of the dim after them, as ``unsqueeze``)."""
-    if 0 not in v.strides:
+def _unsqueezed(src: np.ndarray, idx: tuple) -> np.ndarray:
+    """``src[idx]`` for a basic index, with PyTorch's strides for the dims a ``None`` inserts (numpy
+    gives them 0; PyTorch unsqueezes in turn: the span of the dim that follows, not yet indexed)."""
+    v = _numpy_index(src, idx)
+    if None not in idx:
         return v
     strides = list(v.strides)
-    for d in range(v.ndim - 1, -1, -1):
-        if v.shape[d] == 1 and strides[d] == 0:
-            strides[d] = strides[d + 1] * v.shape[d + 1] if d + 1 < v.ndim else v.itemsize
+    k = d = 0
+    for it in idx:
+        if it is None:
+            strides[d] = src.shape[k] * src.strides[k] if k < src.ndim else src.itemsize
+            d += 1
+        elif it is Ellipsis:
+            span = src.ndim - sum(1 for i in idx if i is not None and i is not Ellipsis)
+            k += span
+            d += span
+        else:
+            k += 1
+            d += not isinstance(it, (int, np.integer))
     return as_strided(v, v.shape, tuple(strides))
 
 
@@ -512,7 +521,7 @@ def _put_vjp(g, xs, y, r):
 
 
 register(Op(PUT, "_put", "MaskedFillBackward0", NUMBER, _put_vjp, grad_fn_of=lambda r: PUT_NAMES[r.ib],
-            py_adjoint=_put_adjoint, arity=2))
+            py_adjoint=_put_adjoint, arity=2, folded_of=lambda r: 1 if r.ib == P_COPY_SLICES and r.fb else -1))
 
 
 def _zeroed(g: Tensor, drop: np.ndarray) -> Tensor:

@@ -30,6 +30,13 @@ def _GONE() -> None:
     return None
 
 
+def _source(tape, node: int) -> int:
+    """The row that a row the engine made by itself (a cast or broadcast inside an op) comes from."""
+    while tape.hid[node]:
+        node = int(tape.a[node])
+    return node
+
+
 def _addr(a: np.ndarray) -> int:
     return a.__array_interface__["data"][0]
 
@@ -68,6 +75,11 @@ def write_view(self, result: Tensor, operand: Optional[Tensor] = None) -> Tensor
     ``CopySlices`` on its root (``Tensor._inplace`` calls this for a view; checks are done)."""
     root = self._vb
     tape = result._tape
+    # PyTorch's CopySlices holds the op's node, and shows the op's other inputs: when the op's row
+    # read the view (not a value assigned to it), its node is folded into the CopySlices node's view.
+    inputs = tape.inputs_of(_source(tape, result._node))
+    mine = self._node if self._tape is tape else self._in if self._ig == tape.gen else -1
+    fold = mine >= 0 and bool(inputs) and _source(tape, inputs[0]) == mine
     if self._tape is None and self._ig == tape.gen:
         # The view entered the op as an imported constant, which the op's row read before the change.
         tape.flag_modified(self._in, result._node)
@@ -85,7 +97,7 @@ def write_view(self, result: Tensor, operand: Optional[Tensor] = None) -> Tensor
     lists = np.concatenate((np.array([n, n], np.int64), flat, flat, np.arange(n, dtype=np.int64)))
     value = np.array(root._v, order="C")
     node = tape.append(PUT, dt.arena, value, old, result._node, ia=tape.index_list(lists), ib=P_COPY_SLICES,
-                       fa=1.0)
+                       fa=1.0, fb=float(fold))
     _move(root, tape, node)
     rederive_views(root, self)
     # The op's row holds the view's elements as they are now (``exp_`` saves its result): a later
@@ -122,12 +134,18 @@ def assign(self, value: Union[Tensor, Number]) -> None:
     """``base[index] = value`` for the view ``self = base[index]``, recorded (``value`` or the base
     requires grad): ``value`` broadcast and cast, written through the view (CopySlices on the base)."""
     dt = self._dtype
+    made = []           # (PyTorch's copy_ casts and broadcasts inside its node: the rows made here are hidden)
     if not isinstance(value, Tensor):
         value = plain(np.asarray(value, dt.np), dt)
     elif value._dtype is not dt:
         value = value.to(dt)
+        made.append(value)
     if value._shape != self._shape:
         value = value.expand(self._shape)
+        made.append(value)
+    for t in made:
+        if t._tape is not None:
+            t._tape.hid[t._node] = 1
     if value._tape is None:
         # A leaf (or a constant, whose row passes no gradient) as the row the view takes its elements from.
         tape = write_tape()

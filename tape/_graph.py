@@ -37,9 +37,14 @@ class Node:
         tape, r = self._tape, self._row
         op = REGISTRY[int(tape.op[r])]
         skip = op.nondiff if op.nondiff_of is None else op.nondiff_of(Row(tape, r))
+        fold = op.folded_of(Row(tape, r)) if op.folded_of is not None else -1
         out = []
         for k, node in enumerate(Row(tape, r).inputs):
-            if k not in skip:
+            if k == fold:
+                while tape.hid[node]:
+                    node = int(tape.a[node])
+                out.extend(node_view(tape, node).next_functions[1:])
+            elif k not in skip:
                 out.append(_edge(tape, node))
         if op.number_input:
             out.append((None, 0))       # a Python-number operand, as PyTorch shows it

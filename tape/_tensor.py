@@ -106,7 +106,7 @@ def _through_alias(t: "Tensor") -> None:
     visible to autograd: rows recorded before it that saved the value become stale.  A
     ``.data`` alias has a counter of its own: its changes are not seen.
     """
-    for ref, gen, node, ver, storage in t._base:
+    for ref, gen, node, ver, storage in t._origins:
         shared = ver is not None and ver is t._ver
         src = ref()
         if src is None:
@@ -143,7 +143,7 @@ def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "T
     t._v = v
     t._vb = root
     t._ver = root._shared_version()
-    t._base = base._origin()
+    t._origins = base._origin()
     if multi:
         t._vm = VIEW_MULTI
     views = root._views
@@ -207,7 +207,7 @@ class Tensor:
     _iv = 0
     _in = -1
     _retains = False
-    _base = None         # an alias (.data, detach(), a no_grad view): what it shares storage with (``_origin``)
+    _origins = None      # an alias (.data, detach(), a view): what it shares storage with (``_origin``)
     _of_grad = False     # a .grad made by a recorded backward (its fill_/zero_ records apart: ``emit_apart``)
     _vb = None           # a view: the tensor it views (the root of a chain of views), whose storage ``_v`` shares
     _vm = 0              # a view: how it was made (VIEW_NO_GRAD, VIEW_MULTI: PyTorch refuses in-place writes then)
@@ -234,7 +234,7 @@ class Tensor:
     def _alias(self, v: np.ndarray, dtype=None) -> "Tensor":
         t = _plain(v, dtype or self._dtype)
         t._ver = self._shared_version()
-        t._base = self._origin()
+        t._origins = self._origin()
         return t
 
     def _origin(self) -> tuple:
@@ -244,7 +244,7 @@ class Tensor:
         tape = self._tape
         here = (weakref.ref(self), tape.gen if tape is not None else self._ig,
                 self._node if tape is not None else self._in, self._ver, self._v)
-        return (here,) + self._base if self._base is not None else (here,)
+        return (here,) + self._origins if self._origins is not None else (here,)
 
     def _view_alias(self, v: np.ndarray, multi: bool = False) -> "Tensor":
         """A view made without recording (grad mode off): like PyTorch, it keeps
@@ -323,6 +323,15 @@ class Tensor:
         if root is None or root._v is None or not np.may_share_memory(root._v, self._v):
             return 0
         return (self._v.__array_interface__["data"][0] - root._v.__array_interface__["data"][0]) // self._v.itemsize
+
+    @property
+    def _base(self) -> Optional["Tensor"]:
+        """The tensor this view views (the root of a chain of views), None for a tensor that is not a view."""
+        return self._vb
+
+    def _is_view(self) -> bool:
+        """Whether this tensor is a view of another one (shares its storage and version counter)."""
+        return self._vb is not None
 
     def data_ptr(self) -> int:
         """The address of the tensor's first element (views share their base's memory)."""
@@ -409,7 +418,7 @@ class Tensor:
     def data(self) -> "Tensor":
         # Shares the storage, not the version counter: changes through it are invisible to autograd.
         t = _plain(self._storage(), self._dtype)
-        t._base = self._origin()
+        t._origins = self._origin()
         return t
 
     @data.setter
@@ -607,7 +616,7 @@ class Tensor:
         if tape is not None:
             cutoff = tape.n - 1 if new_row else tape.n
             tape.flag_modified(self._node, cutoff, self)
-        if self._base is not None:
+        if self._origins is not None:
             _through_alias(self)
 
 

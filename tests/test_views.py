@@ -85,7 +85,7 @@ def test_other_views_are_rederived():
     (w * w).sum().backward()
     assert a.grad.tolist() == [0.0, 72.0, 8.0, 0.0]
     fn = b.grad_fn.next_functions
-    assert [type(f).__name__ for f, _ in fn] == ["MulBackward0", "MulBackward0"]
+    assert [type(f).__name__ for f, _ in fn] == ["MulBackward0", "NoneType"]     # (mul_'s other input: a number)
     assert type(v.grad_fn.next_functions[0][0]).__name__ == "CopySlices"
 
 
@@ -228,6 +228,17 @@ def test_saved_view_modified_through_base():
         y.sum().backward()
 
 
+def test_saved_result_of_an_op_through_a_view():
+    # exp_ through a view saves its result, which is the base's storage: a later change of the base fails backward.
+    a = tape.ones(3, requires_grad=True)
+    b = a * 1
+    b[0:2].exp_()
+    (b * 1).sum().backward(retain_graph=True)     # (fine before the change)
+    b[0:2].zero_()
+    with pytest.raises(RuntimeError, match=re.escape("which is output 0 of Exp, is at version 2; expected version 1")):
+        b.sum().backward()
+
+
 LAYOUTS = {
     "slice": (lambda b: b[1:3], (4, 1), 4, True),
     "column": (lambda b: b[:, 1], (4,), 1, False),
@@ -238,6 +249,7 @@ LAYOUTS = {
     "expand": (lambda b: b.expand(2, 3, 4), (0, 4, 1), 0, False),
     "unsqueeze": (lambda b: b.unsqueeze(1), (4, 4, 1), 0, True),
     "row": (lambda b: b[1], (1,), 4, True),
+    "none": (lambda b: b[None, 1:], (12, 4, 1), 4, True),
     "base": (lambda b: b, (4, 1), 0, True),
 }
 
@@ -407,3 +419,53 @@ def test_item_assignment_is_copy_slices():
 def test_item_assignment_matches_pytorch():
     torch = pytest.importorskip("torch")
     assert _assignments(tape) == _assignments(torch)
+
+
+def _edges(L):
+    """CopySlices shows the old base's node and the in-place op's other inputs (the op's node is inside it)."""
+    def names(t):
+        return [type(t.grad_fn).__name__] + [type(f).__name__ for f, _ in t.grad_fn.next_functions]
+    a = L.ones(4, requires_grad=True)
+    b = a * 2
+    y = L.tensor(3.0, dtype=L.float64, requires_grad=True)
+    out = []
+    b[0:2] = y                  # cast and broadcast inside the copy
+    out.append(names(b))
+    b[1:3] = y * 2
+    out.append(names(b))
+    b[0:2].mul_(y)
+    out.append(names(b))
+    b[0:2].add_(L.ones(2, dtype=L.float64, requires_grad=True))
+    out.append(names(b))
+    b.t()[1:].sub_(1.5)
+    out.append(names(b))
+    b[2:].exp_()
+    out.append(names(b))
+    b.sum().backward()
+    return out, a.grad.tolist(), y.grad.tolist()
+
+
+def test_copy_slices_edges():
+    out, ga, gy = _edges(tape)
+    assert out == [["CopySlices", "MulBackward0", "AccumulateGrad"], ["CopySlices", "CopySlices", "MulBackward0"],
+                   ["CopySlices", "CopySlices", "AccumulateGrad"], ["CopySlices", "CopySlices", "AccumulateGrad"],
+                   ["CopySlices", "CopySlices", "NoneType"], ["CopySlices", "CopySlices"]]
+    assert ga[:3] == [0.0, 0.0, 0.0] and np.isclose(ga[3], 2 * np.exp(0.5))     # exp(2 a - 1.5)
+
+
+@pytest.mark.torch
+def test_copy_slices_edges_match_pytorch():
+    torch = pytest.importorskip("torch")
+    mine, theirs = _edges(tape), _edges(torch)
+    assert mine[0] == theirs[0]
+    assert np.allclose(mine[1], theirs[1]) and np.allclose(mine[2], theirs[2])
+
+
+def test_base_and_is_view():
+    a = tape.ones(3, requires_grad=True)
+    b = a * 1
+    v = b[0:2]
+    assert v._base is b and v[0:1]._base is b and v._is_view() and not b._is_view() and b._base is None
+    assert b.detach()._base is None and b.data._base is None and b.split(2)[1]._base is b
+    p = tape.ones(3)
+    assert p.t()._base is p and not p.detach()._is_view()
