@@ -11,9 +11,8 @@ a tensor of repeats, whose PyTorch node (IndexSelectBackward0) saves that tensor
 ``LAYOUT_SCATTER`` places the input at listed positions of zeros (diag_embed, diag of a
 vector); TRIANGLE keeps ``ia`` = diagonal and ``ib`` = 0 for tril, 1 for triu.
 
-Where PyTorch returns a view (permute, narrow, diagonal, unfold), the result keeps its
-strides: unrecorded, it aliases its base; recorded, it is laid out over a private copy
-(README: recorded views do not alias).
+Where PyTorch returns a view (permute, narrow, diagonal, unfold), the result is a view of
+its base with PyTorch's strides, recorded or not (``ops/views.py``).
 """
 from __future__ import annotations
 

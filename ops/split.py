@@ -4,7 +4,7 @@
 (``ops/join.py`` has its kernels): the row's value is the parts one after another, each
 laid out ``(outer, size_k, inner)`` around ``dim`` (``ia``); a list of sizes records
 SPLIT_SIZES instead (PyTorch's SplitWithSizesBackward0).  Its outputs are views
-of the input as in PyTorch (strided over a private copy when recorded).  ``tensor_split``
+of the input as in PyTorch (``ops/views.py``).  ``tensor_split``
 and ``hsplit``/``vsplit``/``dsplit`` are one slice per part (SliceBackward0 each), as in
 PyTorch.
 """

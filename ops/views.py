@@ -19,7 +19,7 @@ from typing import Optional, Union
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import Number, Tensor, flag_saved_alias, node_in, plain, recorded, tape_of_gen, write_tape
+from .._emit import Number, Tensor, flag_saved_alias, node_in, plain, recorded, write_tape
 from ._spec import public
 from .index import P_COPY_SLICES, PUT
 from .shape import BY_AS_STRIDED, GATHER
@@ -99,25 +99,23 @@ def write_view(self, result: Tensor, operand: Optional[Tensor] = None) -> Tensor
     node = tape.append(PUT, dt.arena, value, old, result._node, ia=tape.index_list(lists), ib=P_COPY_SLICES,
                        fa=1.0, fb=float(fold))
     _move(root, tape, node)
-    rederive_views(root, self)
-    # The op's row holds the view's elements as they are now (``exp_`` saves its result): a later
-    # change of the root's storage makes it stale as it does the views' nodes.
-    root._views.append((_GONE, tape.gen, result._node))
+    rederive_views(root)
+    if fold:
+        # The op's row holds the view's elements as they are now (``exp_`` saves its result): a later
+        # change of the root's storage makes it stale as it does the views' nodes.  (A value assigned
+        # to the view is a tensor of its own.)
+        root._views.append((_GONE, tape.gen, result._node))
     return self
 
 
 @public("_rederive_views", function=False)
-def rederive_views(self, changed: Optional[Tensor] = None) -> None:
-    """After an in-place change of this root (or of its view ``changed``, whose old node is flagged
-    already), recorded: each view's old node counts as changed, and each live view takes a node
-    re-derived from the root's new one."""
+def rederive_views(self) -> None:
+    """After a recorded in-place change of this root or one of its views (whose old nodes ``_bump``
+    flagged as changed), each live view takes a node re-derived from the root's new one."""
     tape = self._tape
     kept = []
-    for ref, gen, node in self._views:
+    for ref, _, _ in self._views:
         t = ref()
-        old = t._tape if t is not None else (tape_of_gen(gen) if gen else None)
-        if old is not None and (t is None or t is not changed):
-            old.flag_modified(t._node if t is not None else node, tape.n, t if t is not None else self)
         if t is None or t._v is None or not np.may_share_memory(t._v, self._v):
             continue            # gone, or no longer a view (``.data = ...`` replaced a storage)
         positions = flat_positions(self._v, t._v)

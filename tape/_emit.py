@@ -50,12 +50,10 @@ from ._tensor import _py_scalar as py_scalar
 from ._tensor import _flag_saved_alias as flag_saved_alias
 from ._tensor import _link as link
 from ._tensor import _recorded as recorded
-from ._tensor import _tape_of_gen as tape_of_gen
 from .ops._spec import CONST, ROLES
 
 __all__ = ["D", "Number", "Size", "Tensor", "aliased", "check_device", "device", "emit", "emit_apart", "flag_saved_alias",
-           "fresh", "is_suffix", "node_in", "plain", "py_scalar", "recorded", "scalar_row", "state", "tape_of_gen",
-           "write_tape"]
+           "fresh", "is_suffix", "node_in", "plain", "py_scalar", "recorded", "scalar_row", "state", "write_tape"]
 
 _new = object.__new__
 _F64 = D.float64

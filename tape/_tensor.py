@@ -156,6 +156,18 @@ def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "T
     return t
 
 
+def _flag_views(root: "Tensor", changed: "Tensor") -> None:
+    """The storage of ``root`` changed (through ``changed``, itself or one of its views): the nodes
+    of its other views (those gone too: rows may have saved them) count as changed in place."""
+    for ref, gen, node in root._views:
+        t = ref()
+        if t is changed:
+            continue
+        tape = t._tape if t is not None else _tape_of_gen(gen) if gen else None
+        if tape is not None:
+            tape.flag_modified(t._node if t is not None else node, tape.n, t if t is not None else root)
+
+
 def _check_view_inplace(t: "Tensor") -> None:
     """PyTorch's refusals of an in-place change through a view, before anything is computed."""
     v = t._v
@@ -618,6 +630,9 @@ class Tensor:
             tape.flag_modified(self._node, cutoff, self)
         if self._origins is not None:
             _through_alias(self)
+        root = self._vb if self._vb is not None else self
+        if root._views:
+            _flag_views(root, self)
 
 
 public("detach", method=False)(Tensor.detach)        # ``tape.detach(x)``: a handle method's function form
