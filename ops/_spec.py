@@ -56,6 +56,8 @@ class Op:
     node does not show (``where``'s condition).  ``number_input``: the row's float attribute
     is a Python-number operand, which PyTorch's node shows as a second input without gradient.
     ``nondiff_of(row)``: ``nondiff`` per row (an operand that was a Python number, kept as a constant).
+    ``folded_of(row)``: the position of an input whose node PyTorch's node holds inside it (CopySlices
+    holds the in-place op's), so that its edges but the first (the view) show in its place; -1 for none.
     ``ulps`` states how far an elementwise op's faces may disagree (``tests/test_faces.py``):
     ``(float face vs numpy in float64, (forward kernel vs numpy in float64, float32), (adjoint
     kernel vs the rule in float64, float32))``; 0 where both compute the same expression.
@@ -95,6 +97,7 @@ class Op:
     ulps: tuple = ()
     numpy_rows: bool = False
     node_saved: tuple | Callable = ()
+    folded_of: Optional[Callable] = None
 
     @property
     def saves(self) -> bool:

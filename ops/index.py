@@ -14,8 +14,9 @@ import warnings
 from typing import Optional, Union
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
-from .._emit import D, Number, Tensor, node_in, plain, recorded, state, write_tape
+from .._emit import D, Number, Tensor, aliased, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
@@ -51,12 +52,38 @@ def getitem(self, index) -> Tensor:
                 _index_values(np.empty(self._shape, np.bool_), idx)     # (all errors before recording)
                 self, idx = self[basic], advanced
         positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
-        return self._gather(positions, kind if kind == BY_INDEX else _last_view(index, idx, self._shape))
+        if kind == BY_INDEX:
+            return self._gather(positions, kind)
+        out = self._gather(positions, _last_view(index, idx, self._shape))
+        # (a basic index: numpy's view is PyTorch's)
+        return aliased(out, self, _unsqueezed(self._storage(), idx if Ellipsis in idx else idx + (Ellipsis,)))
     if kind == BY_INDEX:
         return plain(np.array(_index_values(self._value(), idx)), self._dtype)
     if Ellipsis not in idx:
         idx = idx + (Ellipsis,)             # a 0-d view, not a numpy scalar
-    return self._view_alias(_index_values(self._storage(), idx))
+    return self._view_alias(_unsqueezed(self._storage(), idx))
+
+
+def _unsqueezed(src: np.ndarray, idx: tuple) -> np.ndarray:
+    """``src[idx]`` for a basic index, with PyTorch's strides for the dims a ``None`` inserts (numpy
+    gives them 0; PyTorch unsqueezes in turn: the span of the dim that follows, not yet indexed)."""
+    v = _numpy_index(src, idx)
+    if None not in idx:
+        return v
+    strides = list(v.strides)
+    k = d = 0
+    for it in idx:
+        if it is None:
+            strides[d] = src.shape[k] * src.strides[k] if k < src.ndim else src.itemsize
+            d += 1
+        elif it is Ellipsis:
+            span = src.ndim - sum(1 for i in idx if i is not None and i is not Ellipsis)
+            k += span
+            d += span
+        else:
+            k += 1
+            d += not isinstance(it, (int, np.integer))
+    return as_strided(v, v.shape, tuple(strides))
 
 
 @public("__setitem__")
@@ -80,6 +107,9 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         self._bump()
         if self._tape is not None:
             self._relink()
+        return
+    if _split(idx, len(self._shape))[1] is None:
+        self[index]._assign(value)      # a basic index: a copy into the view, PyTorch's CopySlices
         return
     # Recorded as out-of-place arithmetic: keep the other elements, scatter the new ones.
     positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
@@ -435,10 +465,11 @@ def _take_positions(x: Tensor, positions: np.ndarray, kind: int) -> Tensor:
 # dx is dy with zeros at ``drop``, dz sums dy[dst] * fa into z's elements at ``src``, so its rule
 # is a PUT row and an INDEX/SCATTER pair, and every order follows.
 (P_MASKED_FILL, P_MASKED_FILL_TENSOR, P_INDEX_FILL, P_INDEX_FILL_TENSOR, P_SCATTER, P_SCATTER_VALUE,
- P_SCATTER_ADD, P_INDEX_ADD, P_INDEX_COPY, P_INDEX_PUT, P_MASKED_SCATTER, P_PUT) = range(12)
+ P_SCATTER_ADD, P_INDEX_ADD, P_INDEX_COPY, P_INDEX_PUT, P_MASKED_SCATTER, P_PUT, P_COPY_SLICES) = range(13)
 PUT_NAMES = ("MaskedFillBackward0", "MaskedFillBackward1", "IndexFillBackward0", "IndexFillBackward1",
              "ScatterBackward0", "ScatterBackward1", "ScatterAddBackward0", "IndexAddBackward0",
-             "IndexCopyBackward0", "IndexPutBackward0", "MaskedScatterBackward0", "PutBackward0")
+             "IndexCopyBackward0", "IndexPutBackward0", "MaskedScatterBackward0", "PutBackward0",
+             "CopySlices")     # (an in-place change through a view: ``ops/views.py``)
 
 
 def _lists(r) -> tuple:
@@ -490,7 +521,7 @@ def _put_vjp(g, xs, y, r):
 
 
 register(Op(PUT, "_put", "MaskedFillBackward0", NUMBER, _put_vjp, grad_fn_of=lambda r: PUT_NAMES[r.ib],
-            py_adjoint=_put_adjoint, arity=2))
+            py_adjoint=_put_adjoint, arity=2, folded_of=lambda r: 1 if r.ib == P_COPY_SLICES and r.fb else -1))
 
 
 def _zeroed(g: Tensor, drop: np.ndarray) -> Tensor:

@@ -24,7 +24,7 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
+from .._emit import D, Tensor, aliased, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._index import slab
 from ._spec import (JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public,
@@ -390,14 +390,16 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
     part = input._shape[:dim] + input._shape[dim + 1:]
     if not (input._rg and state.grad) or n == 0:
         v = input._storage()
-        return tuple(input._view_alias(v[(slice(None),) * dim + (i, Ellipsis)]) for i in range(n))
+        return tuple(input._view_alias(v[(slice(None),) * dim + (i, Ellipsis)], multi=True) for i in range(n))
     dt = input._dtype
     whole = np.ascontiguousarray(np.moveaxis(input._value(), dim, 0))
     tape = write_tape()
     x = input._node if input._tape is tape else tape.import_(input)
     row = tape.append(UNBIND, dt.arena, whole, x, ia=dim)
     nodes = tape.append_outputs(row, [part] * n)
-    return tuple(recorded(tape, node, whole[k], dt) for k, node in enumerate(nodes))
+    v = input._storage()
+    return tuple(aliased(recorded(tape, node, whole[k], dt), input, v[(slice(None),) * dim + (k, Ellipsis)])
+                 for k, node in enumerate(nodes))
 
 
 

@@ -11,9 +11,8 @@ a tensor of repeats, whose PyTorch node (IndexSelectBackward0) saves that tensor
 ``LAYOUT_SCATTER`` places the input at listed positions of zeros (diag_embed, diag of a
 vector); TRIANGLE keeps ``ia`` = diagonal and ``ib`` = 0 for tril, 1 for triu.
 
-Where PyTorch returns a view (permute, narrow, diagonal, unfold), the result keeps its
-strides: unrecorded, it aliases its base; recorded, it is laid out over a private copy
-(README: recorded views do not alias).
+Where PyTorch returns a view (permute, narrow, diagonal, unfold), the result is a view of
+its base with PyTorch's strides, recorded or not (``ops/views.py``).
 """
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import D, Tensor, plain, recorded, state, strided, write_tape
+from .._emit import D, Tensor, aliased, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._spec import NUMBER, Op, public, public_function, register
 from .shape import BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _transpose, viewed
@@ -67,15 +66,6 @@ def _record(x: Tensor, code: int, y: np.ndarray, positions: np.ndarray, kind: in
     return recorded(tape, node, y, x._dtype)
 
 
-def _private_copy(a: np.ndarray) -> np.ndarray:
-    """A copy of ``a`` with its strides (zero strides of an expand too): the memory its elements
-    span, copied, and viewed as ``a`` is."""
-    if not a.size or min(a.strides, default=0) < 0:
-        return a.copy(order="K")
-    span = sum((n - 1) * st for n, st in zip(a.shape, a.strides)) // a.itemsize + 1
-    return as_strided(as_strided(a, (span,), (a.itemsize,)).copy(), a.shape, a.strides)
-
-
 def layout(x: Tensor, arrange: Callable, kind: int, view: bool = False, code: int = LAYOUT) -> Tensor:
     """``x``'s elements as ``arrange`` (a numpy function of an array, the same on any array of
     ``x``'s shape) lays them out: one gather row named by ``kind``; a view of ``x`` when ``view``."""
@@ -86,7 +76,7 @@ def layout(x: Tensor, arrange: Callable, kind: int, view: bool = False, code: in
     positions = np.array(arrange(_positions(x)), order="C")
     y = np.array(x._value().reshape(-1)[positions], dtype=x._dtype.np, order="C")
     out = _record(x, code, y, positions, kind)
-    return strided(out, arrange(_private_copy(x._storage()))) if view else out
+    return aliased(out, x, arrange(x._storage())) if view else out
 
 
 def _scattered(x: Tensor, positions: np.ndarray, shape: tuple, kind: int) -> Tensor:

@@ -21,7 +21,7 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import Size, Tensor, emit, plain, recorded, state, strided, write_tape
+from .._emit import Size, Tensor, aliased, emit, plain, recorded, state, write_tape
 from ._args import infer_shape, shape_arg, wrap_dim
 from ._index import advance, broadcast_accumulate, dims, slab
 from ._spec import N_CODES, NUMBER, ROLES, SHAPE, Op, public, public_function, register
@@ -33,6 +33,7 @@ LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE = range(308, 312)
 BY_INDEX, BY_SLICE, BY_SELECT = range(3)
 # The gathers of ``ops/index.py`` (index_select, gather, take, masked_select) are INDEX rows too.
 BY_INDEX_SELECT, BY_GATHER, BY_TAKE, BY_MASKED_SELECT, BY_UNSQUEEZE, BY_ALIAS = range(3, 9)
+BY_AS_STRIDED = 9       # a view re-derived from its base after an in-place change (``ops/views.py``)
 ROLES.expand = EXPAND        # a row the engine records by itself (``ops/_spec.Roles``)
 
 
@@ -185,7 +186,7 @@ def _transpose_name(r):
 
 def _gather_name(r):
     return ("IndexBackward0", "SliceBackward0", "SelectBackward0", "IndexSelectBackward0", "GatherBackward0",
-            "TakeBackward0", "MaskedSelectBackward0", "UnsqueezeBackward0", "AliasBackward0")[r.ib]
+            "TakeBackward0", "MaskedSelectBackward0", "UnsqueezeBackward0", "AliasBackward0", "AsStridedBackward0")[r.ib]
 
 
 register(Op(GATHER, "index", "IndexBackward0", 0,
@@ -222,7 +223,8 @@ def viewed(x: Tensor, shape: tuple, how: int) -> Tensor:
     """``x`` viewed as ``shape`` (a VIEW row whose node PyTorch names after ``how``)."""
     v = x._storage().reshape(shape)
     if x._rg and state.grad:
-        return emit(VIEW, v, x._dtype, x, ia=how)
+        out = emit(VIEW, v, x._dtype, x, ia=how)
+        return out if how == V_UNSAFE else aliased(out, x, v)     # (an unsafe view is of a copy)
     return x._view_alias(v)
 
 
@@ -349,8 +351,7 @@ def expand(self, *sizes: Shape) -> Tensor:
     shape = tuple(out)
     v = np.broadcast_to(self._storage(), shape)
     if self._rg and state.grad:
-        return strided(emit(EXPAND, np.array(v, order="C"), self._dtype, self),
-                       np.broadcast_to(self._storage().copy(order="K"), shape))
+        return aliased(emit(EXPAND, np.array(v, order="C"), self._dtype, self), self, v)
     return self._view_alias(v)
 
 
@@ -404,7 +405,7 @@ def select(self, dim: int, index: int) -> Tensor:
     index = index + size if index < 0 else index
     v = self._storage()[(slice(None),) * dim + (index, Ellipsis)]
     if self._rg and state.grad:
-        return emit(SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index)
+        return aliased(emit(SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index), self, v)
     return self._view_alias(v)
 
 
@@ -422,7 +423,7 @@ def _transpose(x: Tensor, d0: int, d1: int, is_t: float) -> Tensor:
     v = np.swapaxes(x._storage(), d0, d1) if x._shape else x._storage()
     if x._rg and state.grad:
         out = emit(TRANSPOSE, np.array(v, order="C"), x._dtype, x, ia=d0, ib=d1, fa=is_t)
-        return strided(out, np.swapaxes(x._storage().copy(order="K"), d0, d1) if x._shape else out._v)
+        return aliased(out, x, v)
     return x._view_alias(v)
 
 

@@ -4,7 +4,7 @@
 (``ops/join.py`` has its kernels): the row's value is the parts one after another, each
 laid out ``(outer, size_k, inner)`` around ``dim`` (``ia``); a list of sizes records
 SPLIT_SIZES instead (PyTorch's SplitWithSizesBackward0).  Its outputs are views
-of the input as in PyTorch (strided over a private copy when recorded).  ``tensor_split``
+of the input as in PyTorch (``ops/views.py``).  ``tensor_split``
 and ``hsplit``/``vsplit``/``dsplit`` are one slice per part (SliceBackward0 each), as in
 PyTorch.
 """
@@ -14,11 +14,11 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .._emit import D, Tensor, recorded, state, strided, write_tape
+from .._emit import D, Tensor, aliased, recorded, state, write_tape
 from ._args import wrap_dim
 from ._spec import Op, public, public_function, register
 from .join import SPLIT, SPLIT_SIZES, _tensor_list, _zeros, cat
-from .layout import K_SLICE, _private_copy, atleast_1d, atleast_2d, atleast_3d, layout
+from .layout import K_SLICE, atleast_1d, atleast_2d, atleast_3d, layout
 
 def _split_vjp(gs, xs, y, r):
     return (cat([g if g is not None else _zeros(shape, xs[0]) for g, shape in zip(gs, r.out_shapes)], r.ia),)
@@ -34,7 +34,7 @@ def _parts(x: Tensor, sizes: list, dim: int, code: int) -> tuple:
     index = [(slice(None),) * dim + (slice(int(a), int(b)),) for a, b in zip(bounds[:-1], bounds[1:])]
     if not (x._rg and state.grad):
         v = x._storage()
-        return tuple(x._view_alias(v[i]) for i in index)
+        return tuple(x._view_alias(v[i], multi=True) for i in index)
     dt = x._dtype
     value = x._value()
     parts = [np.ascontiguousarray(value[i]) for i in index]
@@ -43,8 +43,8 @@ def _parts(x: Tensor, sizes: list, dim: int, code: int) -> tuple:
     nx = x._node if x._tape is tape else tape.import_(x)
     row = tape.append(code, dt.arena, whole, nx, ia=dim)
     nodes = tape.append_outputs(row, [p.shape for p in parts])
-    base = _private_copy(x._storage())
-    return tuple(strided(recorded(tape, node, p, dt), base[i]) for node, p, i in zip(nodes, parts, index))
+    v = x._storage()
+    return tuple(aliased(recorded(tape, node, p, dt), x, v[i]) for node, p, i in zip(nodes, parts, index))
 
 
 def _split_sizes(x: Tensor, sizes, dim: int) -> list:

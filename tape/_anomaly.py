@@ -36,6 +36,15 @@ def is_anomaly_check_nan_enabled() -> bool:
     return _mode[1]
 
 
+def modified_hint() -> str:
+    """The hint closing PyTorch's error for a saved tensor changed in place."""
+    if _mode[0]:
+        return ("the backtrace further above shows the operation that failed to compute its gradient. The variable "
+                "in question was changed in there or anywhere later. Good luck!")
+    return ("enable anomaly detection to find the operation that failed to compute its gradient, with "
+            "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
 def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
     """Enable or disable anomaly detection (and its nan check)."""
     _mode[0] = bool(enabled)

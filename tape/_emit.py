@@ -15,8 +15,8 @@ What is here:
 
 - handles: ``plain(v, dtype)`` (not recorded), ``py_scalar(f)`` (a 0-d float64 kept as a
   Python float), ``recorded(tape, node, v, dtype)`` (the handle of a row appended with
-  ``tape.append``); ``Tensor`` and ``Size`` for checks and results; ``strided(t, view)``
-  gives a recorded view PyTorch's layout;
+  ``tape.append``); ``Tensor`` and ``Size`` for checks and results; ``aliased(t, base, view)``
+  makes a recorded result a view of ``base`` (sharing its storage, with PyTorch's layout);
 - rows: ``emit(code, value, dtype, x, y=None, ia, ib, fa, fb)`` appends a row whose inputs
   already have its dtype and shape (``emit_apart``: on a tape of its own, over ``x``'s value as
   a constant, keeping no history); ``node_in(tape, t, dtype, shape)`` is ``t``'s node as an
@@ -47,11 +47,13 @@ from ._tape import Tape, fresh, write_tape
 from ._tensor import Number, Size, Tensor
 from ._tensor import _plain as plain
 from ._tensor import _py_scalar as py_scalar
+from ._tensor import _flag_saved_alias as flag_saved_alias
+from ._tensor import _link as link
 from ._tensor import _recorded as recorded
 from .ops._spec import CONST, ROLES
 
-__all__ = ["D", "Number", "Size", "Tensor", "check_device", "device", "emit", "emit_apart", "fresh", "is_suffix", "node_in", "plain",
-           "py_scalar", "recorded", "scalar_row", "state", "strided", "write_tape"]
+__all__ = ["D", "Number", "Size", "Tensor", "aliased", "check_device", "device", "emit", "emit_apart", "flag_saved_alias",
+           "fresh", "is_suffix", "node_in", "plain", "py_scalar", "recorded", "scalar_row", "state", "write_tape"]
 
 _new = object.__new__
 _F64 = D.float64
@@ -160,9 +162,9 @@ def emit_apart(code: int, value: np.ndarray, dtype: D.dtype, x: Tensor, ia: int 
     return recorded(tape, node, value, dtype)
 
 
-def strided(t: Tensor, view: np.ndarray) -> Tensor:
-    """A recorded view keeps PyTorch's layout (strides, contiguity) in its value, built over a
-    private copy of its base (``view``), so that an in-place change of one does not reach the
-    other: views do not alias here (README).  Its row holds a contiguous copy."""
-    t._v = view
-    return t
+def aliased(t: Tensor, base: Tensor, view: np.ndarray) -> Tensor:
+    """Make the recorded ``t`` a view of ``base`` as PyTorch's views are: its value is ``view``, a
+    numpy view of ``base``'s storage with PyTorch's layout (strides, contiguity), and it shares
+    ``base``'s version counter; an in-place change of one reaches the other (``ops/views.py``).
+    Its row holds a contiguous copy."""
+    return link(t, base, view)

@@ -12,6 +12,8 @@ be differentiated again.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from . import _dtype as D
@@ -182,12 +184,16 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
         what = (f"[torch.{D.legacy_name(dtype)}Tensor {list(shape)}] is at version {now}; expected version "
                 f"{int(tape.ib[node])} instead")
     else:
-        what = (f"[torch.{D.legacy_name(dtype)}Tensor {list(shape)}], which is output 0 of "
-                f"{type(node_view(tape, node)).__name__}, was changed in place after it was saved")
+        # PyTorch names the tensor's node now (the row's own, for a saved output) and its versions.
+        ref, counter, then = tape.mods.get(node, (None, None, 0))
+        t = ref() if ref is not None else None
+        fn = t.grad_fn if t is not None and t._tape is not None and node != r else node_view(tape, node)
+        name = re.sub(r"Backward\d*$", "", fn.name())
+        now = counter[0] if counter is not None else then + 1
+        what = (f"[torch.{D.legacy_name(dtype)}Tensor {list(shape)}], which is output 0 of {name}, is at version "
+                f"{now}; expected version {then} instead")
     raise RuntimeError("one of the variables needed for gradient computation has been modified by an inplace "
-                       f"operation: {what}. Hint: the operation that failed to compute its gradient is "
-                       f"{type(node_view(tape, r)).__name__}; avoid changing its inputs or outputs in place "
-                       "before backward.")
+                       f"operation: {what}. Hint: {_anomaly.modified_hint()}")
 
 
 def _mark_modified_leaves(tape: Tape) -> None:

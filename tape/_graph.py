@@ -32,16 +32,23 @@ class Node:
         self._row = row
 
     def name(self) -> str:
-        return type(self).__name__
+        name = type(self).__name__
+        # (PyTorch's nodes that are not derivative formulas, such as CopySlices, print their C++ name)
+        return name if "Backward" in name else "torch::autograd::" + name
 
     @property
     def next_functions(self) -> tuple:
         tape, r = self._tape, self._row
         op = REGISTRY[int(tape.op[r])]
         skip = op.nondiff if op.nondiff_of is None else op.nondiff_of(Row(tape, r))
+        fold = op.folded_of(Row(tape, r)) if op.folded_of is not None else -1
         out = []
         for k, node in enumerate(Row(tape, r).inputs):
-            if k not in skip:
+            if k == fold:
+                while tape.hid[node]:
+                    node = int(tape.a[node])
+                out.extend(node_view(tape, node).next_functions[1:])
+            elif k not in skip:
                 out.append(_edge(tape, node))
         if op.number_input:
             out.append((None, 0))       # a Python-number operand, as PyTorch shows it

@@ -59,7 +59,7 @@ class Tape:
 
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
-                             "soft", "checked", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64",
+                             "soft", "checked", "mods", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64",
                              "adjoints", "pyrows", "hooks", "prov", "inf", "__weakref__")
     # Gradients of leaves are handed out as views of the adjoint buffers even when the tape keeps
     # them for its next backward: only for a tape whose gradients are consumed before that
@@ -98,6 +98,7 @@ class Tape:
         self.hooks = {}         # row -> the hooks registered on its tensor (``tape/_hooks.py``)
         self.prov = {}          # anomaly mode: first row of an op -> where it was called from (``_anomaly``)
         self.inf = None         # CONST rows of inference tensors (made on the first), which no row may save
+        self.mods = {}          # node changed in place -> (weakref to its tensor, version counter, its version)
         # ``inplace_changes`` when the leaves' versions were last compared: no change made
         # before a row was recorded can make it stale, so a new tape starts checked.
         self.checked = inplace_changes[0]
@@ -350,9 +351,12 @@ class Tape:
         t._in = node
         return node
 
-    def flag_modified(self, node: int, cutoff: int) -> None:
+    def flag_modified(self, node: int, cutoff: int, tensor=None) -> None:
         """Mark ``node``'s value as changed in place for the rows recorded before ``cutoff``,
-        and the hidden cast/broadcast rows made from it (PyTorch saves the tensor itself)."""
+        and the hidden cast/broadcast rows made from it (PyTorch saves the tensor itself).
+        ``tensor``: the tensor changed, just counted (backward's error names its version)."""
+        if tensor is not None and node not in self.mods:
+            self.mods[node] = (weakref.ref(tensor), tensor._ver, tensor._ver[0] - 1)
         fr = self.fr
         fr[node] = (fr[node] & 1) | 2 | (cutoff << 2)
         n = self.n

@@ -117,7 +117,7 @@ def _through_alias(t: "Tensor") -> None:
     visible to autograd: rows recorded before it that saved the value become stale.  A
     ``.data`` alias has a counter of its own: its changes are not seen.
     """
-    for ref, gen, node, ver, storage in t._base:
+    for ref, gen, node, ver, storage in t._origins:
         shared = ver is not None and ver is t._ver
         src = ref()
         if src is None:
@@ -139,7 +139,73 @@ def _through_alias(t: "Tensor") -> None:
         for tape, r in rows:
             tape.overwrite(r, value)
             if shared:
-                tape.flag_modified(r, tape.n)
+                tape.flag_modified(r, tape.n, src)
+
+
+VIEW_NO_GRAD, VIEW_MULTI = 1, 2      # ``Tensor._vm``
+
+
+def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "Tensor":
+    """Make ``t`` a view of ``base`` whose elements are ``v`` (a numpy view of ``base``'s storage),
+    as PyTorch's views are: it shares the storage and the version counter of the root of the
+    chain of views, and the root lists it, so that an in-place change of one re-derives the
+    others (``ops/views.py``)."""
+    root = base._vb if base._vb is not None else base
+    t._v = v
+    t._vb = root
+    t._ver = root._shared_version()
+    t._origins = base._origin()
+    if multi:
+        t._vm = VIEW_MULTI
+    views = root._views
+    if views is None:
+        views = root._views = []
+    elif len(views) >= 16 and not len(views) & (len(views) - 1):
+        views[:] = [e for e in views if e[0]() is not None]       # (at powers of two: amortized)
+    tape = t._tape
+    views.append((weakref.ref(t), tape.gen if tape is not None else 0, t._node))
+    return t
+
+
+def _flag_views(root: "Tensor", changed: "Tensor") -> None:
+    """The storage of ``root`` changed (through ``changed``, itself or one of its views): the nodes
+    of its other views (those gone too: rows may have saved them) count as changed in place."""
+    for ref, gen, node in root._views:
+        t = ref()
+        if t is changed:
+            continue
+        tape = t._tape if t is not None else _tape_of_gen(gen) if gen else None
+        if tape is not None:
+            tape.flag_modified(t._node if t is not None else node, tape.n, t if t is not None else root)
+
+
+def _check_view_inplace(t: "Tensor") -> None:
+    """PyTorch's refusals of an in-place change through a view, before anything is computed."""
+    v = t._v
+    if v is not None and 0 in v.strides and any(s == 0 and n > 1 for s, n in zip(v.strides, v.shape)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
+    if not (t._rg and state.grad):
+        return
+    if t._vm:
+        _refuse_view(t)
+    root = t._vb
+    if root._tape is None and root._rg and t._tape is not None and t._tape.op[t._node] != OUTPUT:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _refuse_view(t: "Tensor") -> None:
+    """A view made without recording (in no_grad mode, or one of several outputs) is changed in
+    place by a recorded op."""
+    text = ("A view was created in no_grad mode and is being modified inplace with grad mode enabled. ")
+    if t._vm & VIEW_NO_GRAD:
+        raise RuntimeError(text + "Given that this use case is ambiguous and error-prone, it is forbidden. You can "
+                           "clarify your code by moving both the view and the inplace either both inside the no_grad "
+                           "block (if you don't want the inplace to be tracked) or both outside (if you want the "
+                           "inplace to be tracked).")
+    raise RuntimeError(text + "This view is the output of a function that returns multiple views. Such functions "
+                       "do not allow the output views to be modified inplace. You should replace the inplace "
+                       "operation by an out-of-place one.")
 
 
 # --- the tensor ---------------------------------------------------------------------
@@ -164,9 +230,12 @@ class Tensor:
     _iv = 0
     _in = -1
     _retains = False
-    _base = None         # an alias (.data, detach(), a no_grad view): what it shares storage with (``_origin``)
+    _origins = None      # an alias (.data, detach(), a view): what it shares storage with (``_origin``)
     _of_grad = False     # a .grad made by a recorded backward (its fill_/zero_ records apart: ``emit_apart``)
     _inf = False         # an inference tensor (made in inference mode)
+    _vb = None           # a view: the tensor it views (the root of a chain of views), whose storage ``_v`` shares
+    _vm = 0              # a view: how it was made (VIEW_NO_GRAD, VIEW_MULTI: PyTorch refuses in-place writes then)
+    _views = None        # a root with views: ``[(weakref, tape generation, node)]``, one per view (``_link``)
     __hash__ = object.__hash__
 
     # -- storage --------------------------------------------------------------
@@ -191,7 +260,7 @@ class Tensor:
         if t._inf is not self._inf:
             t._inf = self._inf          # a view is an inference tensor if its base is
         t._ver = self._shared_version()
-        t._base = self._origin()
+        t._origins = self._origin()
         return t
 
     def _origin(self) -> tuple:
@@ -201,13 +270,16 @@ class Tensor:
         tape = self._tape
         here = (weakref.ref(self), tape.gen if tape is not None else self._ig,
                 self._node if tape is not None else self._in, self._ver, self._v)
-        return (here,) + self._base if self._base is not None else (here,)
+        return (here,) + self._origins if self._origins is not None else (here,)
 
-    def _view_alias(self, v: np.ndarray) -> "Tensor":
+    def _view_alias(self, v: np.ndarray, multi: bool = False) -> "Tensor":
         """A view made without recording (grad mode off): like PyTorch, it keeps
         ``requires_grad`` of its base but has no ``grad_fn``."""
-        t = self._alias(v)
+        t = _plain(v, self._dtype)
         t._rg = self._rg
+        _link(t, self, v, multi)
+        if not state.grad:
+            t._vm |= VIEW_NO_GRAD
         return t
 
     # -- metadata ------------------------------------------------------------------
@@ -269,6 +341,27 @@ class Tensor:
         """Elements to step in storage to move one index along each dim."""
         strides = () if self._f is not None else tuple(s // self._v.itemsize for s in self._v.strides)
         return strides if dim is None else strides[wrap_dim(dim, len(self._shape))]
+
+    def storage_offset(self) -> int:
+        """Elements between the start of the storage and the tensor's first element (a view's
+        place in the tensor it views; 0 for any other)."""
+        root = self._vb
+        if root is None or root._v is None or not np.may_share_memory(root._v, self._v):
+            return 0
+        return (self._v.__array_interface__["data"][0] - root._v.__array_interface__["data"][0]) // self._v.itemsize
+
+    @property
+    def _base(self) -> Optional["Tensor"]:
+        """The tensor this view views (the root of a chain of views), None for a tensor that is not a view."""
+        return self._vb
+
+    def _is_view(self) -> bool:
+        """Whether this tensor is a view of another one (shares its storage and version counter)."""
+        return self._vb is not None
+
+    def data_ptr(self) -> int:
+        """The address of the tensor's first element (views share their base's memory)."""
+        return self._storage().__array_interface__["data"][0]
 
     # -- autograd attributes ----------------------------------------------------------
     @property
@@ -378,7 +471,7 @@ class Tensor:
     def data(self) -> "Tensor":
         # Shares the storage, not the version counter: changes through it are invisible to autograd.
         t = _plain(self._storage(), self._dtype)
-        t._base = self._origin()
+        t._origins = self._origin()
         return t
 
     @data.setter
@@ -482,6 +575,8 @@ class Tensor:
             raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not allowed.You can make "
                                "a clone to get a normal tensor before doing inplace update.See "
                                "https://github.com/pytorch/rfcs/pull/17 for more details.")
+        if self._vb is not None:
+            _check_view_inplace(self)
         if not (self._rg and state.grad):
             return
         tape = self._tape
@@ -511,6 +606,10 @@ class Tensor:
             # The op ran in the promoted dtype; its result is cast back, inside the op as in PyTorch.
             result = result.to(sd)
             result._tape.hid[result._node] = 1
+        if self._vb is not None and result._tape is not None:
+            if self._vm:
+                _refuse_view(self)
+            return self._write_view(result, operand)        # (``ops/views.py``: PyTorch's CopySlices)
         if self._f is not None:
             self._f = float(result._value())
         else:
@@ -533,6 +632,8 @@ class Tensor:
             self._tape = result._tape
             self._node = result._node
             self._rg = True
+            if self._views is not None:
+                self._rederive_views()          # (``ops/views.py``: PyTorch's AsStridedBackward0)
         elif self._tape is not None:
             self._relink()
         return self
@@ -568,9 +669,12 @@ class Tensor:
         tape = self._tape
         if tape is not None:
             cutoff = tape.n - 1 if new_row else tape.n
-            tape.flag_modified(self._node, cutoff)
-        if self._base is not None:
+            tape.flag_modified(self._node, cutoff, self)
+        if self._origins is not None:
             _through_alias(self)
+        root = self._vb if self._vb is not None else self
+        if root._views:
+            _flag_views(root, self)
 
 
 public("detach", method=False)(Tensor.detach)        # ``tape.detach(x)``: a handle method's function form

@@ -328,6 +328,8 @@ class Tensor:
     def data(self) -> Tensor: ...
     @data.setter
     def data(self, other: Tensor) -> None: ...
+    def data_ptr(self) -> builtins.int:
+        """The address of the tensor's first element (views share their base's memory)."""
     def deg2rad(self) -> Tensor:
         """Each element converted from degrees to radians."""
     def deg2rad_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -860,6 +862,9 @@ class Tensor:
         """Remove dimensions of size one (all of them, or those in ``dim``)."""
     def std(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
         """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
+    def storage_offset(self) -> builtins.int:
+        """Elements between the start of the storage and the tensor's first element (a view's
+        place in the tensor it views; 0 for any other)."""
     def stride(self, dim: Optional[builtins.int] = ...) -> Any:
         """Elements to step in storage to move one index along each dim."""
     def sub(self, other: Operand, *, alpha: Number = ...) -> Tensor:

@@ -412,13 +412,13 @@ def test_saved_input_modified_in_place():
     b.add_(1)
     with pytest.raises(RuntimeError, match=re.escape(
             "one of the variables needed for gradient computation has been modified by an inplace operation: "
-            "[tape.FloatTensor [2]], which is output 0 of Add, is at version 1; expected version 0 instead.")):
+            "[torch.FloatTensor [2]], which is output 0 of Add, is at version 1; expected version 0 instead.")):
         y.sum().backward()
     leaf = tape.tensor([1.0, 2.0])
     w = tape.tensor([1.0, 1.0], requires_grad=True)
     y = F["Split"].apply(w, leaf, 1.0)[0]
     leaf.mul_(2)
-    with pytest.raises(RuntimeError, match=re.escape("[tape.FloatTensor [2]] is at version 1; expected version 0")):
+    with pytest.raises(RuntimeError, match=re.escape("[torch.FloatTensor [2]] is at version 1; expected version 0")):
         y.sum().backward()
 
 
@@ -427,7 +427,7 @@ def test_saved_output_modified_in_place():
     y = F["Scale"].apply(x)
     y.add_(1)
     with pytest.raises(RuntimeError, match=re.escape(
-            "[tape.FloatTensor [2]], which is output 0 of Scale, is at version 1; expected version 0 instead.")):
+            "[torch.FloatTensor [2]], which is output 0 of Scale, is at version 1; expected version 0 instead.")):
         y.sum().backward()
 
 

@@ -657,7 +657,8 @@ def test_change_through_detach_is_seen_by_backward(how):
         np.testing.assert_allclose(vals(y), np.exp([1.0, 2.0]) + 1, rtol=1e-6)
     with pytest.raises(RuntimeError, match=MODIFIED) as e:
         z.backward()
-    assert "[torch.FloatTensor [2]], which is output 0 of ExpBackward0" in str(e.value)
+    assert "[torch.FloatTensor [2]], which is output 0 of Exp, is at version 1; expected version 0 instead. Hint: " \
+        "enable anomaly detection" in str(e.value)
     s = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
     t = s.exp()
     t.detach().add_(1)

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import _dtype as D
+from .._anomaly import modified_hint
 from .._emit import plain, recorded, write_tape
 from .._engine import FREED_MSG
 from .._graph import Node, tensor_grad_fn
@@ -111,11 +112,11 @@ class BackwardCFunction(FunctionCtx):
                     now = t._version if t is not None else version + 1
                     # (a saved output is named by this node, a saved input by its tensor's node now)
                     maker = self if int(tape.op[node]) == OUTPUT and int(tape.a[node]) == r else None
-                    _raise_modified(self, tape, node, t, version, now, maker)
+                    _raise_modified(tape, node, t, version, now, maker)
                 out.append(recorded(tape, node, tape.value_of(node), D.ARENA_DTYPES[int(tape.dt[node])]))
             else:
                 if what._version != version:
-                    _raise_modified(self, None, -1, what, version, what._version)
+                    _raise_modified(None, -1, what, version, what._version)
                 out.append(what)
         return tuple(out)
 
@@ -155,20 +156,19 @@ def _node_class_name(t: Tensor) -> str:
     return re.sub(r"Backward\d*$", "", type(fn).__name__) if fn is not None else ""
 
 
-def _raise_modified(ctx, tape, node, t, version, now, maker=None) -> None:
+def _raise_modified(tape, node, t, version, now, maker=None) -> None:
     if t is not None:
         dtype, shape = t._dtype, t._shape
     else:
         dtype, shape = D.ARENA_DTYPES[int(tape.dt[node])], tape.shape_of(node)
-    what = f"[tape.{D.legacy_name(dtype)}Tensor {list(shape)}]"
+    what = f"[torch.{D.legacy_name(dtype)}Tensor {list(shape)}]"
     if maker is not None:
         what += f", which is output 0 of {type(maker).__name__.removesuffix('Backward')},"
     elif t is not None and t._tape is not None:
         what += f", which is output 0 of {_node_class_name(t)},"
     raise RuntimeError("one of the variables needed for gradient computation has been modified by an inplace "
-                       f"operation: {what} is at version {now}; expected version {version} instead. Hint: the "
-                       f"operation that failed to compute its gradient is {type(ctx).__name__}; avoid changing "
-                       "its inputs or outputs in place before backward.")
+                       f"operation: {what} is at version {now}; expected version {version} instead. Hint: "
+                       f"{modified_hint()}")
 
 
 class FunctionMeta(type):

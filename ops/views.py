@@ -1,0 +1,151 @@
+"""Views that alias their base, as PyTorch's do: writing through one changes the base and the other views.
+
+A view (``Tensor._vb``, set by ``tape._tensor._link``) holds a numpy view of its root's storage, so
+its elements are the root's.  An in-place op on a view computes its result out of place (its own
+row, e.g. ``MulBackward0``), writes it into the shared storage, and then records on the root what
+PyTorch records: a ``CopySlices`` node (a PUT row: the root's old node with the view's elements
+replaced by the op's result; its gradient is the incoming one with the view's region zeroed for
+the old root, and that region for the op), to which the root moves.  Every live view of the root
+then takes a node re-derived from the root's new one, PyTorch's ``AsStridedBackward0`` (a gather
+of its elements' positions in the root).  An in-place op on the root itself re-derives its views
+the same way.  Positions are flat, row-major positions in the root, read off the memory
+addresses of the view's elements (a transpose, an expand or a diagonal alike).
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Optional, Union
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .._emit import Number, Tensor, flag_saved_alias, node_in, plain, recorded, write_tape
+from ._spec import public
+from .index import P_COPY_SLICES, PUT
+from .shape import BY_AS_STRIDED, GATHER
+
+
+def _GONE() -> None:
+    """The weak reference of a node that no tensor holds (``_views`` entries)."""
+    return None
+
+
+def _source(tape, node: int) -> int:
+    """The row that a row the engine made by itself (a cast or broadcast inside an op) comes from."""
+    while tape.hid[node]:
+        node = int(tape.a[node])
+    return node
+
+
+def _addr(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]
+
+
+def flat_positions(root: np.ndarray, view: np.ndarray) -> np.ndarray:
+    """The row-major position in ``root`` of each element of ``view`` (a numpy view of its memory)."""
+    if not view.size:
+        return np.zeros(view.shape, np.int64)
+    it = root.itemsize
+    start = _addr(root)
+    lo = start + sum((n - 1) * s for n, s in zip(root.shape, root.strides) if s < 0)
+    hi = start + sum((n - 1) * s for n, s in zip(root.shape, root.strides) if s > 0)
+    # Number every element of the root at its address, then read the numbers at the view's.
+    by_address = np.zeros((hi - lo) // it + 1, np.int64)
+    as_strided(by_address[(start - lo) // it:], root.shape, tuple(s // it * 8 for s in root.strides))[...] = \
+        np.arange(root.size).reshape(root.shape)
+    return np.array(as_strided(by_address[(_addr(view) - lo) // it:], view.shape,
+                               tuple(s // it * 8 for s in view.strides)), order="C")
+
+
+def _move(t: Tensor, tape, node: int) -> None:
+    """Rebind ``t`` to ``node`` (``retain_grad()`` follows it)."""
+    if t._retains:
+        if t._tape is not None:
+            t._tape.retained.pop(t._node, None)
+        tape.retained[node] = weakref.ref(t)
+    t._tape = tape
+    t._node = node
+    t._rg = True
+    t._ig = 0
+
+
+@public("_write_view", function=False)
+def write_view(self, result: Tensor, operand: Optional[Tensor] = None) -> Tensor:
+    """Write the recorded ``result`` of an in-place op into this view, recording PyTorch's
+    ``CopySlices`` on its root (``Tensor._inplace`` calls this for a view; checks are done)."""
+    root = self._vb
+    tape = result._tape
+    # PyTorch's CopySlices holds the op's node, and shows the op's other inputs: when the op's row
+    # read the view (not a value assigned to it), its node is folded into the CopySlices node's view.
+    inputs = tape.inputs_of(_source(tape, result._node))
+    mine = self._node if self._tape is tape else self._in if self._ig == tape.gen else -1
+    fold = mine >= 0 and bool(inputs) and _source(tape, inputs[0]) == mine
+    if self._tape is None and self._ig == tape.gen:
+        # The view entered the op as an imported constant, which the op's row read before the change.
+        tape.flag_modified(self._in, result._node)
+        tape.csrc.pop(self._in, None)
+        self._ig = 0
+    positions = flat_positions(root._storage(), self._v)
+    np.copyto(self._v, result._value(), casting="unsafe")
+    self._bump(result._tape is self._tape)
+    if operand is self:
+        flag_saved_alias(tape, result._node)
+    dt = root._dtype
+    old = node_in(tape, root, dt, root._shape)
+    flat = positions.reshape(-1)
+    n = flat.size
+    lists = np.concatenate((np.array([n, n], np.int64), flat, flat, np.arange(n, dtype=np.int64)))
+    value = np.array(root._v, order="C")
+    node = tape.append(PUT, dt.arena, value, old, result._node, ia=tape.index_list(lists), ib=P_COPY_SLICES,
+                       fa=1.0, fb=float(fold))
+    _move(root, tape, node)
+    rederive_views(root)
+    if fold:
+        # The op's row holds the view's elements as they are now (``exp_`` saves its result): a later
+        # change of the root's storage makes it stale as it does the views' nodes.  (A value assigned
+        # to the view is a tensor of its own.)
+        root._views.append((_GONE, tape.gen, result._node))
+    return self
+
+
+@public("_rederive_views", function=False)
+def rederive_views(self) -> None:
+    """After a recorded in-place change of this root or one of its views (whose old nodes ``_bump``
+    flagged as changed), each live view takes a node re-derived from the root's new one."""
+    tape = self._tape
+    kept = []
+    for ref, _, _ in self._views:
+        t = ref()
+        if t is None or t._v is None or not np.may_share_memory(t._v, self._v):
+            continue            # gone, or no longer a view (``.data = ...`` replaced a storage)
+        positions = flat_positions(self._v, t._v)
+        value = np.array(t._v, order="C")
+        new = tape.append(GATHER, self._dtype.arena, value, self._node, ia=tape.index_list(positions),
+                          ib=BY_AS_STRIDED)
+        _move(t, tape, new)
+        kept.append((ref, tape.gen, new))
+    self._views[:] = kept
+
+
+@public("_assign", function=False)
+def assign(self, value: Union[Tensor, Number]) -> None:
+    """``base[index] = value`` for the view ``self = base[index]``, recorded (``value`` or the base
+    requires grad): ``value`` broadcast and cast, written through the view (CopySlices on the base)."""
+    dt = self._dtype
+    made = []           # (PyTorch's copy_ casts and broadcasts inside its node: the rows made here are hidden)
+    if not isinstance(value, Tensor):
+        value = plain(np.asarray(value, dt.np), dt)
+    elif value._dtype is not dt:
+        value = value.to(dt)
+        made.append(value)
+    if value._shape != self._shape:
+        value = value.expand(self._shape)
+        made.append(value)
+    for t in made:
+        if t._tape is not None:
+            t._tape.hid[t._node] = 1
+    if value._tape is None:
+        # A leaf (or a constant, whose row passes no gradient) as the row the view takes its elements from.
+        tape = write_tape()
+        value = recorded(tape, node_in(tape, value, dt, self._shape), np.array(value._value(), order="C"), dt)
+    self._inplace(value)
