@@ -152,6 +152,8 @@ def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "T
     others (``ops/views.py``)."""
     root = base._vb if base._vb is not None else base
     t._v = v
+    if t._inf is not base._inf:
+        t._inf = base._inf          # a view is an inference tensor if its base is
     t._vb = root
     t._ver = root._shared_version()
     t._origins = base._origin()
