@@ -6,7 +6,7 @@ the three), listed in the tape's index table; ``fa`` is ``beta`` and ``fb`` is `
 row's rule runs in Python (a ``PYTHON``-range code), on plain tensors in a plain backward, so
 that its products are numpy's (BLAS) whatever their size, and on recorded tensors under
 ``create_graph``, so that every order comes from the same rule.  The in-place variants
-(``addmm_`` ...) are made by ``ops/inplace.py``.
+(``addmm_`` ...) are at the end (PyTorch's own message for a tensor of the wrong shape).
 """
 from __future__ import annotations
 
@@ -50,9 +50,9 @@ def _product_grads(code: int, g: Tensor, a: Tensor, b: Tensor, need_a: bool, nee
 def _vjp(g, xs, y, r):
     inp, a, b = xs
     rg = r.tape.rg
-    _, na, nb = r.inputs
+    ni, na, nb = r.inputs
     gi = None
-    if rg[r.inputs[0]]:
+    if rg[ni]:
         gi = _scaled(g, r.fa)
         if gi._shape != inp._shape:
             gi = gi._sum_to(inp._shape)     # the input was broadcast
@@ -267,7 +267,7 @@ def _in_place(base):
                                    f"{list(result._shape)} should match")
         return self._inplace(result)
     variant.__name__ = base.__name__ + "_"
-    variant.__doc__ = f"In-place version of :meth:`Tensor.{base.__name__}`."
+    variant.__doc__ = f"In-place version of :meth:`Tensor.{base.__name__}` (``self`` has the result's shape)."
     return variant
 
 

@@ -127,7 +127,7 @@ class Tensor:
         """``beta * self + alpha * sum_i (batch1[i] @ batch2[i])`` (``self`` broadcast to the
         product's shape)."""
     def addbmm_(self, *args: Any, **kwargs: Any) -> Tensor:
-        """In-place version of :meth:`Tensor.addbmm`."""
+        """In-place version of :meth:`Tensor.addbmm` (``self`` has the result's shape)."""
     def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value: Number = ...) -> Tensor:
         """``input + value * tensor1 / tensor2`` elementwise (broadcast together); ``tensor1`` and
         ``tensor2`` may not both be integer tensors."""
@@ -140,16 +140,16 @@ class Tensor:
     def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=..., alpha=...) -> Tensor:
         """``beta * self + alpha * (mat1 @ mat2)`` (``self`` broadcast to the product's shape)."""
     def addmm_(self, *args: Any, **kwargs: Any) -> Tensor:
-        """In-place version of :meth:`Tensor.addmm`."""
+        """In-place version of :meth:`Tensor.addmm` (``self`` has the result's shape)."""
     def addmv(self, mat: Tensor, vec: Tensor, *, beta=..., alpha=...) -> Tensor:
         """``beta * self + alpha * (mat @ vec)`` (``self`` broadcast to the product's shape)."""
     def addmv_(self, *args: Any, **kwargs: Any) -> Tensor:
-        """In-place version of :meth:`Tensor.addmv`."""
+        """In-place version of :meth:`Tensor.addmv` (``self`` has the result's shape)."""
     def addr(self, vec1: Tensor, vec2: Tensor, *, beta=..., alpha=...) -> Tensor:
         """``beta * self + alpha * outer(vec1, vec2)`` (``self`` broadcast to the product's shape; the
         dtypes promoted, as PyTorch's elementwise kernel does)."""
     def addr_(self, *args: Any, **kwargs: Any) -> Tensor:
-        """In-place version of :meth:`Tensor.addr`."""
+        """In-place version of :meth:`Tensor.addr` (``self`` has the result's shape)."""
     def adjoint(self) -> Tensor:
         """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
     def all(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
@@ -231,7 +231,7 @@ class Tensor:
         """``beta * self + alpha * (batch1 @ batch2)``, matrix by matrix (``self`` broadcast to the
         product's shape)."""
     def baddbmm_(self, *args: Any, **kwargs: Any) -> Tensor:
-        """In-place version of :meth:`Tensor.baddbmm`."""
+        """In-place version of :meth:`Tensor.baddbmm` (``self`` has the result's shape)."""
     def bernoulli(self, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
     def bernoulli_(self, p=..., *, generator: Optional[Generator] = ...) -> Tensor:
