@@ -473,7 +473,7 @@ def test_context_fn_wraps_the_forward_and_the_recomputation():
         C.checkpoint(lambda a: a.sin(), x, use_reentrant=False, early_stop=False).sum().backward()
 
 
-def test_freed_and_modified_inputs():
+def test_arguments_changed_in_place():
     x = _leaf([1.0, 2.0])
     h = x * 1
     y = C.checkpoint(lambda a: a.exp(), h, use_reentrant=False)
