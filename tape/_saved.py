@@ -217,7 +217,8 @@ def _linked(new: Tensor, orig: Tensor) -> Tensor:
         return new
     dest = _T.write_tape()
     node = orig._node if orig._tape is dest else dest.import_(orig)
-    value = np.array(new._value(), orig._dtype.np)
+    # (the saved tensor may enter its row cast or broadcast, by hidden rows the link starts from)
+    value = np.array(np.broadcast_to(new._value(), orig._shape), orig._dtype.np)
     return _recorded(dest, dest.append(ROLES.clone, orig._dtype.arena, value, node, hid=1), value, orig._dtype)
 
 

@@ -7,6 +7,7 @@ same scenarios in PyTorch and compares what the hooks saw and the gradients.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import weakref
 
@@ -97,6 +98,24 @@ def test_unpacked_value_is_what_backward_uses():
     # The unpacked tensors stand for x in the recorded graph (PyTorch rewraps them with x's grad_fn).
     h, = tape.autograd.grad(g.sum(), x)
     assert h.tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_saved_tensors_that_enter_their_row_cast_and_broadcast(create_graph):
+    def run(ctx):
+        x = tape.tensor([[1.0], [2.0]], requires_grad=True)                     # float32, (2, 1)
+        w = tape.tensor([0.5, 1.5, 2.5], dtype=tape.float64, requires_grad=True)
+        with ctx():
+            y = (x * w).sin().sum()
+        gx, gw = tape.autograd.grad(y, (x, w), create_graph=create_graph)
+        out = [gx, gw]
+        if create_graph:
+            out += tape.autograd.grad((gx.sum() + gw.sum()), (x, w))
+        return out
+
+    for a, b in zip(run(contextlib.nullcontext), run(save_on_cpu)):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-6)
 
 
 def test_double_backward_with_hooks():
