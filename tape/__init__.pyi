@@ -375,10 +375,12 @@ def equal(input: Tensor, other: Tensor) -> builtins.bool:
     """True if both tensors have the same size and elements, as a Python bool."""
 
 def erf(input: Tensor) -> Tensor:
-    """The error function of each element."""
+    """The error function of each element (of a big array, within 2 ulps of libm's in float64 and
+    correctly rounded in float32 but within a few float64 ulps of a tie: ``ops/_erf.py``)."""
 
 def erfc(input: Tensor) -> Tensor:
-    """The complementary error function ``1 - erf(x)`` of each element."""
+    """The complementary error function ``1 - erf(x)`` of each element (of a big array, within 5 ulps
+    of libm's in float64 and correctly rounded in float32 but near ties: ``ops/_erf.py``)."""
 
 def erfinv(input: Tensor) -> Tensor:
     """The inverse error function of each element (nan outside [-1, 1])."""

@@ -353,11 +353,13 @@ class Tensor:
     def equal(self, other: Tensor) -> builtins.bool:
         """True if both tensors have the same size and elements, as a Python bool."""
     def erf(self) -> Tensor:
-        """The error function of each element."""
+        """The error function of each element (of a big array, within 2 ulps of libm's in float64 and
+        correctly rounded in float32 but within a few float64 ulps of a tie: ``ops/_erf.py``)."""
     def erf_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.erf`."""
     def erfc(self) -> Tensor:
-        """The complementary error function ``1 - erf(x)`` of each element."""
+        """The complementary error function ``1 - erf(x)`` of each element (of a big array, within 5 ulps
+        of libm's in float64 and correctly rounded in float32 but near ties: ``ops/_erf.py``)."""
     def erfc_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.erfc`."""
     def erfinv(self) -> Tensor:
