@@ -24,7 +24,7 @@ from numba import njit
 
 from .._emit import D, Number, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair
-from ._spec import JOIN, NUMBER, R_IA, R_LO, R_NUM, R_OFF, R_RG, X0, X1, X2, Op, public, register
+from ._spec import JOIN, LISTED, NUMBER, R_IA, R_LO, R_NUM, R_OFF, R_RG, X0, X1, X2, Op, public, register
 
 LERP, LERP_T, ADDCMUL, ADDCDIV, CLAMP_T = range(384, 389)
 TERNARY = range(384, 396)       # this family's share of the JOIN range
@@ -156,12 +156,12 @@ def _clamp_vjp(g, xs, y, r):
 _CLAMP_NAMES = ("ClampBackward0", "ClampMinBackward1", "ClampMaxBackward1")
 _CLAMP_HIDDEN = ((), (2,), (1,))       # the bound a clamp_min / clamp_max row holds as a constant
 
-register(Op(LERP, "lerp", "LerpBackward0", NUMBER, _lerp_vjp, arity=-1, nondiff=(2,)))
-register(Op(LERP_T, "lerp", "LerpBackward1", X0 | X1 | X2, _lerp_t_vjp, arity=-1))
-register(Op(ADDCMUL, "addcmul", "AddcmulBackward0", X1 | X2, _addcmul_vjp, float_only=False, arity=-1,
+register(Op(LERP, "lerp", "LerpBackward0", NUMBER, _lerp_vjp, arity=LISTED, nondiff=(2,)))
+register(Op(LERP_T, "lerp", "LerpBackward1", X0 | X1 | X2, _lerp_t_vjp, arity=LISTED))
+register(Op(ADDCMUL, "addcmul", "AddcmulBackward0", X1 | X2, _addcmul_vjp, float_only=False, arity=LISTED,
             nondiff=(3,)))
-register(Op(ADDCDIV, "addcdiv", "AddcdivBackward0", X1 | X2, _addcdiv_vjp, arity=-1, nondiff=(3,)))
-register(Op(CLAMP_T, "clamp", "ClampBackward0", X0 | X1 | X2, _clamp_vjp, float_only=False, arity=-1,
+register(Op(ADDCDIV, "addcdiv", "AddcdivBackward0", X1 | X2, _addcdiv_vjp, arity=LISTED, nondiff=(3,)))
+register(Op(CLAMP_T, "clamp", "ClampBackward0", X0 | X1 | X2, _clamp_vjp, float_only=False, arity=LISTED,
             grad_fn_of=lambda r: _CLAMP_NAMES[r.ib], nondiff_of=lambda r: _CLAMP_HIDDEN[r.ib]))
 
 
