@@ -186,7 +186,8 @@ def _transpose_name(r):
 
 def _gather_name(r):
     return ("IndexBackward0", "SliceBackward0", "SelectBackward0", "IndexSelectBackward0", "GatherBackward0",
-            "TakeBackward0", "MaskedSelectBackward0", "UnsqueezeBackward0", "AliasBackward0", "AsStridedBackward0")[r.ib]
+            "TakeBackward0", "MaskedSelectBackward0", "UnsqueezeBackward0", "AliasBackward0",
+            "AsStridedBackward0")[r.ib]
 
 
 register(Op(GATHER, "index", "IndexBackward0", 0,

@@ -52,8 +52,9 @@ from ._tensor import _link as link
 from ._tensor import _recorded as recorded
 from .ops._spec import CONST, ROLES
 
-__all__ = ["D", "Number", "Size", "Tensor", "aliased", "check_device", "device", "emit", "emit_apart", "flag_saved_alias",
-           "fresh", "is_suffix", "node_in", "plain", "py_scalar", "recorded", "scalar_row", "state", "write_tape"]
+__all__ = ["D", "Number", "Size", "Tensor", "aliased", "check_device", "device", "emit", "emit_apart",
+           "flag_saved_alias", "fresh", "is_suffix", "node_in", "plain", "py_scalar", "recorded", "scalar_row", "state",
+           "write_tape"]
 
 _new = object.__new__
 _F64 = D.float64

@@ -337,7 +337,9 @@ class Tape:
         if t._tape is not None:
             node = self.append(INPUT, arena, value)
             self.src[node] = (t._tape, t._node)
-        elif t._rg:
+        elif t._rg and not t._vm & 1:
+            # (``_vm & 1``: a view made under no_grad of a tensor that requires grad, which PyTorch
+            # passes no gradient: a constant here)
             node = self.append(INPUT, arena, value, ib=ver)
             self.src[node] = weakref.ref(t)
         else:

@@ -275,8 +275,8 @@ class Tensor:
         return (here,) + self._origins if self._origins is not None else (here,)
 
     def _view_alias(self, v: np.ndarray, multi: bool = False) -> "Tensor":
-        """A view made without recording (grad mode off): like PyTorch, it keeps
-        ``requires_grad`` of its base but has no ``grad_fn``."""
+        """A view made without recording (grad mode off, or a base that does not require grad): like
+        PyTorch, it keeps ``requires_grad`` of its base but has no ``grad_fn``."""
         t = _plain(v, self._dtype)
         t._rg = self._rg
         _link(t, self, v, multi)

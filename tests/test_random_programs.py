@@ -267,8 +267,6 @@ class Program:
                 continue
             if not tt.is_leaf and self.skip_retained:
                 continue  # BUG retain_grad_ignored_by_autograd_grad
-            if tt._is_view() and tt.is_leaf and tt.requires_grad and not KNOWN_BUGS:
-                continue  # BUG no_grad_view_leaf_gets_grad
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 gt, gp = tt.grad, self.p(e).grad
@@ -887,8 +885,8 @@ def test_fixed_advanced_index_ignores_no_grad():
                  "with L.no_grad(): v = x[x > 0]\nr = v.requires_grad")
 
 
-@_xfail("a view made under no_grad() of a leaf is given a .grad (torch: None)")
-def test_bug_no_grad_view_leaf_gets_grad():
+def test_fixed_no_grad_view_leaf_gets_grad():
+    """Found by the fuzzer; fixed in tape (was: a view made under no_grad() of a leaf is given a .grad (torch: None))."""
     _assert_same("v0 = L.tensor(-2.0, requires_grad=True)\n"
                  "with L.no_grad(): v1 = v0.transpose(0, 0)\n"
                  "(v1 * 0.5).sum().backward(); r = v1.grad")

@@ -631,6 +631,19 @@ def test_views_saved_then_changed_without_recording():
         v = b[0:2]
         with tape.no_grad():
             (b if through == "base" else v).mul_(2)
-        with pytest.raises(RuntimeError, match=r"modified by an inplace operation: \[torch.FloatTensor \[2\]\], which is "
-                                               r"output 0 of \w+, is at version 1; expected version 0 instead"):
+        with pytest.raises(RuntimeError, match=r"modified by an inplace operation: \[torch.FloatTensor \[2\]\], "
+                                               r"which is output 0 of \w+, is at version 1; expected version 0"):
             y.sum().backward()
+
+
+def test_no_grad_view_passes_no_gradient():
+    # A view made under no_grad of a tensor that requires grad requires grad, but PyTorch gives it no
+    # gradient, nor to its base.
+    a = tape.tensor([-2.0, 1.0], requires_grad=True)
+    for base in (a, a * 3):
+        with tape.no_grad():
+            v = base[0:1]
+        y = (v * 0.5).sum()
+        assert v.requires_grad and v.is_leaf and v.grad_fn is None and y.requires_grad
+        y.backward()
+        assert v.grad is None and a.grad is None
