@@ -55,7 +55,10 @@ def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
         tape.soft = min(tape.soft, tape.n)      # the next op on this thread's tape notes its caller
 
 
-_OURS: dict = {}             # code object -> whether it is tape's own (left out of tracebacks)
+# id of a code object -> whether it is tape's own (left out of tracebacks); keyed by id because a
+# code object hashes its contents on every lookup.  The codes are kept, so no id is reused.
+_OURS: dict = {}
+_CODES: list = []
 # The innermost user frame of the last op noted, the stack around it, and its lines' stack ids.
 # While that very frame runs (it is held here, so no other frame can be it), the frames around it
 # are suspended where they were: a chain of ops noted from one function costs a frame lookup
@@ -64,9 +67,10 @@ _last: list = [None, (), {}, 0, -1]     # (and the id of the tape and the stack 
 
 
 def _ours(code) -> bool:
-    mine = _OURS.get(code)
+    mine = _OURS.get(id(code))
     if mine is None:
-        mine = _OURS[code] = code.co_filename.startswith(_HERE) or code.co_filename.startswith(_OPS)
+        mine = _OURS[id(code)] = code.co_filename.startswith(_HERE) or code.co_filename.startswith(_OPS)
+        _CODES.append(code)
     return mine
 
 
@@ -81,9 +85,12 @@ def _stack_id(key: tuple) -> int:
 def note(tape) -> None:
     """Note the stack of the op about to record rows on ``tape``; keep the next op coming here."""
     tape.soft = tape.n
-    f = sys._getframe(2)        # (past ``fresh``)
+    f = sys._getframe(3)        # (past ``fresh`` and the op code that called it)
     ours = _OURS
-    while f is not None and (ours.get(f.f_code) or (ours.get(f.f_code) is None and _ours(f.f_code))):
+    while f is not None:
+        mine = ours.get(id(f.f_code))
+        if not (mine or mine is None and _ours(f.f_code)):
+            break
         f = f.f_back
     if f is None:
         sid = _stack_id(())
