@@ -93,7 +93,7 @@ def _broadcast_shape(stab, top, sa, sb):
     for i in range(nd):
         da = stab[sa + 1 + i - (nd - na)] if i >= nd - na else 1
         db = stab[sb + 1 + i - (nd - nb)] if i >= nd - nb else 1
-        out[i] = max(da, db)
+        out[i] = db if da == 1 else da      # (not max: a size-0 dim broadcasts against 1 to 0)
     return find_shape(stab, top, out)
 
 

@@ -436,10 +436,6 @@ def _contracted(kind: str):
 
     def build(t):
         b, n, k, p = t
-        if kind == "chain":
-            # (no empty operands here: the recorded backward of a product broadcast over a size-0 dim
-            # gives a row of the wrong shape, and the second backward fails: an engine matter, found here)
-            b, n, k, p = (max(x, 1) for x in t)
         shapes_ = {"mm": [(n, k), (k, p)], "batch": [(b, n, k), (k, p)], "diag": [(n, n, k)],
                    "chain": [(n, k), (k, p), (p, b)], "td2": [(n, k, p), (k, p, b)], "td_lists": [(k, n), (b, k, n)],
                    "inner": [(n, k), (b, p, k)], "bcast": [(b, 1, n, k), (2, k, p)], "vec_batch": [(k,), (b, k, p)],

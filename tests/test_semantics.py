@@ -1375,3 +1375,15 @@ def test_zero_exponent_gives_zero_gradient_even_for_nan_or_inf():
     x = torch.tensor([1.0, float("inf")], dtype=torch.float64, requires_grad=True)
     g, = torch.autograd.grad((x ** 0).sum(), x, create_graph=True)
     assert g.tolist() == [0.0, 0.0] and not g.requires_grad
+
+
+def test_double_backward_through_a_product_broadcast_over_a_size_zero_dim():
+    # The recorded backward once gave the product's gradient the shape (1, 1, 1, 2) (a size-0 dim
+    # broadcast against 1 taken as 1), and the second backward failed inside numba.
+    x = torch.zeros(1, 0, 1, 1, dtype=torch.float64, requires_grad=True)
+    c = torch.ones(1, 1, 1, 2, dtype=torch.float64, requires_grad=True)
+    y = x.expand(1, 0, 1, 2) * c
+    g = torch.autograd.grad((y * y).sum(), [x, c], create_graph=True)
+    assert g[0].shape == (1, 0, 1, 1) and g[1].tolist() == [[[[0.0, 0.0]]]]
+    h = torch.autograd.grad((g[0] * g[0]).sum() + (g[1] * g[1]).sum(), [x, c])
+    assert h[0].shape == (1, 0, 1, 1) and h[1].tolist() == [[[[0.0, 0.0]]]]
