@@ -111,6 +111,15 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
     if _split(idx, len(self._shape))[1] is None:
         self[index]._assign(value)      # a basic index: a copy into the view, PyTorch's CopySlices
         return
+    items = _as_tuple(index)
+    if all(isinstance(it, Tensor) and not it._dtype.is_floating_point for it in items):
+        # Index tensors only: PyTorch's ``index_put_`` (its IndexPutBackward0 node).
+        if not isinstance(value, Tensor):
+            value = plain(np.asarray(value, self._dtype.np), self._dtype)
+        elif value._dtype is not self._dtype:
+            value = value.to(self._dtype)
+        self.index_put_(items, value)
+        return
     # Recorded as out-of-place arithmetic: keep the other elements, scatter the new ones.
     positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
     keep = np.ones(self.numel(), self._dtype.np)

@@ -418,3 +418,19 @@ def test_inplace_into_a_plain_tensor_from_a_recorded_one():
     a.mul_(b)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         c.sum().backward()
+
+
+def test_item_assignment_with_index_tensors_records_index_put():
+    # As PyTorch: ``x[idx] = v`` with index tensors only is ``x.index_put_(idx, v)``, one IndexPutBackward0 node
+    # whose next functions are the old value's and the value's (None for a number).
+    a = tape.ones(3, requires_grad=True)
+    x, v = a * 1, a * 2
+    x[tape.tensor([0, 0])] = v[:2]
+    assert x.grad_fn.name() == "IndexPutBackward0"
+    assert [f[0].name() for f in x.grad_fn.next_functions] == ["MulBackward0", "SliceBackward0"]
+    x.sum().backward()
+    assert a.grad.tolist() == [2.0, 3.0, 1.0]
+    y = a * 1
+    y[y > 0] = 3.0
+    assert y.grad_fn.name() == "IndexPutBackward0" and y.grad_fn.next_functions[1][0] is None
+    assert y.tolist() == [3.0, 3.0, 3.0]
