@@ -33,8 +33,9 @@ class Node:
 
     def name(self) -> str:
         name = type(self).__name__
-        # (PyTorch's nodes that are not derivative formulas, such as CopySlices, print their C++ name)
-        return name if "Backward" in name else "torch::autograd::" + name
+        # (PyTorch's nodes that are not derivative formulas, such as CopySlices and CopyBackwards, print
+        # their C++ name)
+        return name if name[-1].isdigit() else "torch::autograd::" + name
 
     @property
     def next_functions(self) -> tuple:

@@ -1387,3 +1387,16 @@ def test_double_backward_through_a_product_broadcast_over_a_size_zero_dim():
     assert g[0].shape == (1, 0, 1, 1) and g[1].tolist() == [[[[0.0, 0.0]]]]
     h = torch.autograd.grad((g[0] * g[0]).sum() + (g[1] * g[1]).sum(), [x, c])
     assert h[0].shape == (1, 0, 1, 1) and h[1].tolist() == [[[[0.0, 0.0]]]]
+
+
+def test_node_names_of_the_nodes_that_are_not_derivative_formulas():
+    # As PyTorch's name(): C++ nodes print their qualified names, derivative formulas their own.
+    a = torch.ones(2, requires_grad=True)
+    x = a * 1
+    x.copy_(a * 2)
+    assert type(x.grad_fn).__name__ == "CopyBackwards" and x.grad_fn.name() == "torch::autograd::CopyBackwards"
+    b = a * 1
+    b[0:1].add_(1)
+    assert b.grad_fn.name() == "torch::autograd::CopySlices"
+    assert x.grad_fn.next_functions[1][0].name() == "MulBackward0"
+    assert (a * 1).grad_fn.next_functions[0][0].name() == "torch::autograd::AccumulateGrad"
