@@ -302,7 +302,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             continue
         if ctl[C_STATUS] != ST_PYTHON:
             if anomaly:
-                _anomaly.warn_at(tape, int(ctl[C_ROW]), type(node_view(tape, int(ctl[C_ROW]))).__name__)
+                _warn_at(tape, int(ctl[C_ROW]))
             _stopped(tape, ctl)
         r = int(ctl[C_ROW])
         if anomaly:
@@ -319,18 +319,11 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             else:
                 ctl[C_START] = r
             continue
-        try:
-            if tape.op[r] >= PYTHON_START:
-                if REGISTRY[int(tape.op[r])].py_adjoint is None:
-                    _python_vjp(tape, r, values, grads, seen)
-                else:
-                    _python_row(tape, r, values, grads, seen)
-            else:
-                _big_row(tape, r, values, grads, seen)
-        except Exception:
-            if anomaly:
-                _anomaly.warn_at(tape, r, type(node_view(tape, r)).__name__)
-            raise
+        if tape.op[r] < PYTHON_START:
+            run = _big_row
+        else:
+            run = _python_vjp if REGISTRY[int(tape.op[r])].py_adjoint is None else _python_row
+        _blamed(anomaly, tape, r, run, tape, r, values, grads, seen)
         ctl[C_START] = r - 1
     for r, hooks in _hooked_targets(tape, R, hooked, seen, result):
         _hooks.fire_numeric(tape, r, hooks, _arena_view(tape, grads, r))
@@ -440,6 +433,22 @@ def _check_nan(tape: Tape, r: int, grads: list) -> None:
         name = type(node_view(tape, r)).__name__
         _anomaly.warn_at(tape, r, name)
         raise RuntimeError(f"Function '{name}' returned nan values in its {k}th output.")
+
+
+def _warn_at(tape: Tape, r: int) -> None:
+    """Anomaly mode: PyTorch's warning, naming row ``r``'s node, before an error at that row."""
+    _anomaly.warn_at(tape, r, type(node_view(tape, r)).__name__)
+
+
+def _blamed(anomaly: bool, tape: Tape, r: int, run, *args) -> None:
+    """``run(*args)``, the Python part of row ``r``; in anomaly mode an error there is preceded
+    by PyTorch's warning with the forward call that recorded the row."""
+    try:
+        run(*args)
+    except Exception:
+        if anomaly:
+            _warn_at(tape, r)
+        raise
 
 
 def _python_vjp(tape: Tape, r: int, values, grads, seen) -> None:
@@ -618,7 +627,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                 break
             if kind == Rec.ST_FREED or kind == Rec.ST_MODIFIED or kind == Rec.ST_UNKNOWN:
                 if anomaly:
-                    _anomaly.warn_at(tape, r, type(node_view(tape, r)).__name__)
+                    _warn_at(tape, r)
                 _stopped(tape, ctl)
             if kind == Rec.ST_GROW:
                 dest.make_room(int(ctl[Rec.C_NEED_ROWS]), int(ctl[Rec.C_NEED_ELEMS]), int(ctl[Rec.C_NEED_SLOTS]))
@@ -642,12 +651,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                     ctl[Rec.C_START] = r - 1
             else:
                 last = r if anomaly else -1
-                try:
-                    _python_rule(tape, dest, r, gnode, seen)
-                except Exception:
-                    if anomaly:
-                        _anomaly.warn_at(tape, r, type(node_view(tape, r)).__name__)
-                    raise
+                _blamed(anomaly, tape, r, _python_rule, tape, dest, r, gnode, seen)
                 ctl[Rec.C_START] = r - 1
         for r, hooks in _hooked_targets(tape, R, hooked, seen, result):
             gnode[r] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[r]))))

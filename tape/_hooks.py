@@ -153,16 +153,20 @@ def run_hooks(hooks: dict, grad: Tensor) -> Tensor:
         new = hook(grad)
         if new is None:
             continue
-        name = getattr(hook, "__name__", type(hook).__name__)
-        if not isinstance(new, Tensor):
-            raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
-        if new._shape != grad._shape:
-            raise RuntimeError(f"hook '{name}' has changed the size of value")
-        if new._dtype is not grad._dtype:
-            raise RuntimeError(f"hook '{name}' has changed the type of value (was "
-                               f"tape.{D.legacy_name(grad._dtype)}Tensor got tape.{D.legacy_name(new._dtype)}Tensor)")
+        _check_replacement(getattr(hook, "__name__", type(hook).__name__), new, grad)
         grad = new
     return grad
+
+
+def _check_replacement(name: str, new, old: Tensor) -> None:
+    """PyTorch's errors for a hook's replacement ``new`` of gradient ``old``."""
+    if not isinstance(new, Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
+    if new._shape != old._shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value")
+    if new._dtype is not old._dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was "
+                           f"tape.{D.legacy_name(old._dtype)}Tensor got tape.{D.legacy_name(new._dtype)}Tensor)")
 
 
 def hook_rows(tape, alone: Callable, every: bool = False) -> tuple:
@@ -226,13 +230,7 @@ def _replacement(hook: Callable, new, old: tuple) -> tuple:
             continue
         if o is None:
             raise RuntimeError("can't replace a None gradient with a non-None value")
-        if not isinstance(n, Tensor):
-            raise TypeError(f"expected Variable, but hook returned '{type(n).__name__}'")
-        if n._shape != o._shape:
-            raise RuntimeError(f"hook '{name}' has changed the size of value")
-        if n._dtype is not o._dtype:
-            raise RuntimeError(f"hook '{name}' has changed the type of value (was "
-                               f"tape.{D.legacy_name(o._dtype)}Tensor got tape.{D.legacy_name(n._dtype)}Tensor)")
+        _check_replacement(name, n, o)
     return new
 
 
