@@ -21,6 +21,7 @@ their rows through ``tape._emit``.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional, Union
 
@@ -28,7 +29,8 @@ import numpy as np
 from numba import njit
 
 from .._emit import (D, Number, Tensor, check_device, device, emit, emit_apart, fresh, is_suffix, node_in, plain,
-                     py_scalar, recorded, scalar_row, state, write_tape)
+                     py_scalar, recorded, scalar_binary, scalar_row, scalar_unary, state,
+                     write_tape)
 from ._args import broadcast_pair
 from ._erf import erf_vectorized
 from ._rule import rule_adjoint
@@ -1473,6 +1475,14 @@ def _tensor_arg(x, name: str) -> Tensor:
     return x
 
 
+def _inline_scalar(code: int):
+    """Decorate a unary front end so that a recorded 0-d float64 operand takes the inlined
+    path (``_emit.scalar_unary``), the op's Python-float face computing its value."""
+    def inline(general):
+        return functools.wraps(general)(scalar_unary(code, REGISTRY[code].scalar, general))
+    return inline
+
+
 def _unary(x: Tensor, code: int) -> Tensor:
     op = REGISTRY[code]
     f = x._f
@@ -1622,8 +1632,20 @@ def _reflect(name: str, code: int):
     return lambda x, c: _reversed(x, check_operand(c, name), code)
 
 
+def _inline_pair(code: Optional[int], number_code: int):
+    """Decorate a binary front end so that recorded 0-d float64 operands take the inlined path
+    (``_emit.scalar_binary``): a tensor operand as row ``code`` (None: a reflected operator,
+    whose tensor case never comes first), a Python number as row ``number_code``."""
+    def inline(general):
+        pair = REGISTRY[code].scalar if code is not None else None
+        return functools.wraps(general)(scalar_binary(-1 if code is None else code, pair, general, number_code,
+                                                      SCALAR_FORWARD[number_code][1]))
+    return inline
+
+
 # Names that are Python builtins get a ``tensor_`` prefix here (kernels above call ``abs``).
 @public("__add__")
+@_inline_pair(ADD, ADDC)
 def _add(self, other: Operand) -> Tensor:
     if type(other) is not Tensor:
         other = check_operand(other, "+")
@@ -1631,6 +1653,7 @@ def _add(self, other: Operand) -> Tensor:
 
 
 @public("__radd__")
+@_inline_pair(None, ADDC)
 def _radd(self, other: Operand) -> Tensor:
     return _reversed(self, other, ADD)
 
@@ -1642,6 +1665,7 @@ def add(self, other: Operand, *, alpha: Number = 1) -> Tensor:
 
 
 @public("__sub__")
+@_inline_pair(SUB, SUBC)
 def _sub(self, other: Operand) -> Tensor:
     if type(other) is not Tensor:
         other = check_operand(other, "-")
@@ -1649,6 +1673,7 @@ def _sub(self, other: Operand) -> Tensor:
 
 
 @public("__rsub__")
+@_inline_pair(None, RSUBC)
 def _rsub(self, other: Operand) -> Tensor:
     return _reversed(self, other, SUB)
 
@@ -1660,6 +1685,7 @@ def sub(self, other: Operand, *, alpha: Number = 1) -> Tensor:
 
 
 @public("mul", "multiply", "__mul__", reflected=_reflect("mul", MUL))
+@_inline_pair(MUL, MULC)
 def mul(self, other: Operand) -> Tensor:
     """``self * other``, broadcasting."""
     if type(other) is not Tensor:
@@ -1668,11 +1694,13 @@ def mul(self, other: Operand) -> Tensor:
 
 
 @public("__rmul__")
+@_inline_pair(None, MULC)
 def _rmul(self, other: Operand) -> Tensor:
     return _reversed(self, other, MUL)
 
 
 @public("div", "divide", "true_divide", "__truediv__", reflected=_reflect("div", DIV))
+@_inline_pair(DIV, DIVC)
 def div(self, other: Operand) -> Tensor:
     """``self / other``, broadcasting (true division: integers give the default float dtype)."""
     if type(other) is not Tensor:
@@ -1704,84 +1732,98 @@ def _pos(self) -> Tensor:
 
 
 @public("neg", "negative", "__neg__")
+@_inline_scalar(NEG)
 def neg(self) -> Tensor:
     """``-self``."""
     return _unary(self, NEG)
 
 
 @public("abs", "__abs__")
+@_inline_scalar(ABS)
 def tensor_abs(self) -> Tensor:
     """The absolute value of each element."""
     return _unary(self, ABS)
 
 
 @public("exp")
+@_inline_scalar(EXP)
 def exp(self) -> Tensor:
     """The exponential of each element."""
     return _unary(self, EXP)
 
 
 @public("log")
+@_inline_scalar(LOG)
 def log(self) -> Tensor:
     """The natural logarithm of each element."""
     return _unary(self, LOG)
 
 
 @public("log2")
+@_inline_scalar(LOG2)
 def log2(self) -> Tensor:
     """The base-2 logarithm of each element."""
     return _unary(self, LOG2)
 
 
 @public("log10")
+@_inline_scalar(LOG10)
 def log10(self) -> Tensor:
     """The base-10 logarithm of each element."""
     return _unary(self, LOG10)
 
 
 @public("sqrt")
+@_inline_scalar(SQRT)
 def sqrt(self) -> Tensor:
     """The square root of each element."""
     return _unary(self, SQRT)
 
 
 @public("sin")
+@_inline_scalar(SIN)
 def sin(self) -> Tensor:
     """The sine of each element."""
     return _unary(self, SIN)
 
 
 @public("cos")
+@_inline_scalar(COS)
 def cos(self) -> Tensor:
     """The cosine of each element."""
     return _unary(self, COS)
 
 
 @public("tan")
+@_inline_scalar(TAN)
 def tan(self) -> Tensor:
     """The tangent of each element."""
     return _unary(self, TAN)
 
 
 @public("tanh")
+@_inline_scalar(TANH)
 def tanh(self) -> Tensor:
     """The hyperbolic tangent of each element."""
     return _unary(self, TANH)
 
 
 @public("sinh")
+@_inline_scalar(SINH)
 def sinh(self) -> Tensor:
     """The hyperbolic sine of each element."""
     return _unary(self, SINH)
 
 
 @public("cosh")
+@_inline_scalar(COSH)
 def cosh(self) -> Tensor:
     """The hyperbolic cosine of each element."""
     return _unary(self, COSH)
 
 
 @public("expm1")
+@_inline_scalar(EXPM1)
 def expm1(self) -> Tensor:
     """``exp(x) - 1`` for each element, accurate for small ``x``."""
     return _unary(self, EXPM1)
@@ -1802,54 +1844,63 @@ def square(self) -> Tensor:
 
 
 @public("rsqrt")
+@_inline_scalar(RSQRT)
 def rsqrt(self) -> Tensor:
     """The reciprocal of the square root of each element."""
     return _unary(self, RSQRT)
 
 
 @public("log1p")
+@_inline_scalar(LOG1P)
 def log1p(self) -> Tensor:
     """``log(1 + x)`` for each element, accurate for small ``x``."""
     return _unary(self, LOG1P)
 
 
 @public("asin", "arcsin")
+@_inline_scalar(ASIN)
 def asin(self) -> Tensor:
     """The arcsine of each element."""
     return _unary(self, ASIN)
 
 
 @public("acos", "arccos")
+@_inline_scalar(ACOS)
 def acos(self) -> Tensor:
     """The arccosine of each element."""
     return _unary(self, ACOS)
 
 
 @public("atan", "arctan")
+@_inline_scalar(ATAN)
 def atan(self) -> Tensor:
     """The arctangent of each element."""
     return _unary(self, ATAN)
 
 
 @public("asinh", "arcsinh")
+@_inline_scalar(ASINH)
 def asinh(self) -> Tensor:
     """The inverse hyperbolic sine of each element."""
     return _unary(self, ASINH)
 
 
 @public("acosh", "arccosh")
+@_inline_scalar(ACOSH)
 def acosh(self) -> Tensor:
     """The inverse hyperbolic cosine of each element."""
     return _unary(self, ACOSH)
 
 
 @public("atanh", "arctanh")
+@_inline_scalar(ATANH)
 def atanh(self) -> Tensor:
     """The inverse hyperbolic tangent of each element."""
     return _unary(self, ATANH)
 
 
 @public("erf")
+@_inline_scalar(ERF)
 def erf(self) -> Tensor:
     """The error function of each element (of a big array, within 2 ulps of libm's in float64 and
     correctly rounded in float32 but within a few float64 ulps of a tie: ``ops/_erf.py``)."""
@@ -1857,6 +1908,7 @@ def erf(self) -> Tensor:
 
 
 @public("erfc")
+@_inline_scalar(ERFC)
 def erfc(self) -> Tensor:
     """The complementary error function ``1 - erf(x)`` of each element (of a big array, within 5 ulps
     of libm's in float64 and correctly rounded in float32 but near ties: ``ops/_erf.py``)."""
@@ -1864,18 +1916,21 @@ def erfc(self) -> Tensor:
 
 
 @public("erfinv")
+@_inline_scalar(ERFINV)
 def erfinv(self) -> Tensor:
     """The inverse error function of each element (nan outside [-1, 1])."""
     return _unary(self, ERFINV)
 
 
 @public("exp2")
+@_inline_scalar(EXP2)
 def exp2(self) -> Tensor:
     """``2 ** x`` for each element."""
     return _unary(self, EXP2)
 
 
 @public("frac")
+@_inline_scalar(FRAC)
 def frac(self) -> Tensor:
     """The fractional part ``x - trunc(x)`` of each element."""
     _not_for(self, "frac_cpu")
@@ -1883,30 +1938,35 @@ def frac(self) -> Tensor:
 
 
 @public("deg2rad")
+@_inline_scalar(DEG2RAD)
 def deg2rad(self) -> Tensor:
     """Each element converted from degrees to radians."""
     return _unary(self, DEG2RAD)
 
 
 @public("rad2deg")
+@_inline_scalar(RAD2DEG)
 def rad2deg(self) -> Tensor:
     """Each element converted from radians to degrees."""
     return _unary(self, RAD2DEG)
 
 
 @public("sign")
+@_inline_scalar(SIGN)
 def sign(self) -> Tensor:
     """The sign (-1, 0 or 1) of each element; 0 for nan."""
     return _unary(self, SIGN)
 
 
 @public("sgn")
+@_inline_scalar(SGN)
 def sgn(self) -> Tensor:
     """The sign of each element (as ``sign`` for real tensors)."""
     return _unary(self, SGN)
 
 
 @public("floor")
+@_inline_scalar(FLOOR)
 def floor(self) -> Tensor:
     """The largest integer not above each element (integers are copied)."""
     _not_for(self, "floor_vml_cpu", integers=False)
@@ -1914,6 +1974,7 @@ def floor(self) -> Tensor:
 
 
 @public("ceil")
+@_inline_scalar(CEIL)
 def ceil(self) -> Tensor:
     """The smallest integer not below each element (integers are copied)."""
     _not_for(self, "ceil_vml_cpu", integers=False)
@@ -1921,6 +1982,7 @@ def ceil(self) -> Tensor:
 
 
 @public("trunc", "fix")
+@_inline_scalar(TRUNC)
 def trunc(self) -> Tensor:
     """Each element rounded toward zero (integers are copied)."""
     _not_for(self, "trunc_vml_cpu", integers=False)
@@ -1967,6 +2029,7 @@ def logit(self, eps: Optional[float] = None) -> Tensor:
 
 
 @public("selu", method=False)
+@_inline_scalar(SELU)
 def selu(self) -> Tensor:
     """``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` with SELU's constants."""
     _not_for(self, "elu_cpu")
@@ -1998,18 +2061,21 @@ def nan_to_num(self, nan: float = 0.0, posinf: Optional[float] = None, neginf: O
 
 
 @public("sigmoid")
+@_inline_scalar(SIGMOID)
 def sigmoid(self) -> Tensor:
     """The logistic sigmoid ``1 / (1 + exp(-x))`` of each element."""
     return _unary(self, SIGMOID)
 
 
 @public("relu")
+@_inline_scalar(RELU)
 def relu(self) -> Tensor:
     """``max(x, 0)`` for each element."""
     return _unary(self, RELU)
 
 
 @public("reciprocal")
+@_inline_scalar(RECIPROCAL)
 def reciprocal(self) -> Tensor:
     """``1 / x`` for each element (integers give the default float dtype)."""
     if not self._dtype.is_floating_point:

@@ -53,11 +53,10 @@ from ._tensor import _recorded as recorded
 from .ops._spec import CONST, ROLES
 
 __all__ = ["D", "Number", "Size", "Tensor", "aliased", "check_device", "device", "emit", "emit_apart",
-           "flag_saved_alias", "fresh", "is_suffix", "node_in", "plain", "py_scalar", "recorded", "scalar_row", "state",
+           "flag_saved_alias", "fresh", "is_suffix", "node_in", "plain", "py_scalar", "recorded", "scalar_binary", "scalar_row", "scalar_unary", "state",
            "write_tape"]
 
 _new = object.__new__
-_F64 = D.float64
 
 
 def scalar_row(code: int, y: float, a: Tensor, b: Optional[Tensor], c: float) -> Tensor:
@@ -75,7 +74,7 @@ def scalar_row(code: int, y: float, a: Tensor, b: Optional[Tensor], c: float) ->
     if b is not None:
         tape.w_b[r] = nb
     o = tape.t64
-    if o == tape.v64.shape[0]:
+    if o == tape.e64:
         tape.reserve(0, 1)
     else:
         tape.t64 = o + 1
@@ -88,12 +87,146 @@ def scalar_row(code: int, y: float, a: Tensor, b: Optional[Tensor], c: float) ->
         tape.w_fa[r] = c
     t = _new(Tensor)
     t._f = y
-    t._dtype = _F64
-    t._shape = ()
     t._tape = tape
     t._node = r
     t._rg = True
     return t
+
+
+_ARITH_ERRORS = (ValueError, OverflowError, ZeroDivisionError)
+
+
+def scalar_unary(code: int, scalar, general):
+    """The front end ``general(x)`` of a unary op, with the scalar chain's case inlined: ``x`` a
+    0-d float64 held as a Python float, recorded, its value ``scalar(x)`` (``math``'s function).
+
+    Every Python call and attribute access here costs a few percent of a 0-d op, so the row is
+    written as ``scalar_row`` writes it, without calling it; anything else (and a ``scalar``
+    that raises: numpy's value then, nan or inf) goes to ``general``.  The front's
+    ``function_form(other)`` is the same front as ``tape.<name>(input)``, calling ``other(input)``
+    for what is not a tensor.
+    """
+    if scalar is None:
+        return general
+
+    def make(other):
+        def front(input):
+            try:
+                f = input._f
+            except AttributeError:
+                return other(input)
+            if f is not None and input._rg and state.grad:
+                try:
+                    y = scalar(f)
+                except _ARITH_ERRORS:
+                    return general(input)
+                tape = state.tape
+                if tape is None or tape.n >= tape.soft:
+                    tape = None
+                    tape = fresh()
+                if input._tape is tape:
+                    na = input._node
+                elif input._ig == tape.gen and input._ver is None:
+                    na = input._in           # (a leaf already imported, never changed: import_'s cache)
+                else:
+                    na = tape.import_(input)
+                r = tape.n
+                if r == tape.cap:
+                    tape.grow_rows()
+                o = tape.t64
+                if o == tape.e64:
+                    tape.reserve(0, 1)
+                else:
+                    tape.t64 = o + 1
+                tape.w64[o] = y
+                tape.n = r + 1
+                tape.w_op[r] = code
+                tape.w_off[r] = o
+                tape.w_a[r] = na
+                t = _new(Tensor)
+                t._f = y
+                t._tape = tape
+                t._node = r
+                t._rg = True
+                return t
+            return general(input)
+        return front
+    front = make(general)
+    front.function_form = make
+    return front
+
+
+def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
+    """The front end ``general(x, other)`` of a binary op, with the scalar chain's cases inlined
+    (as ``scalar_unary``): both operands 0-d float64 Python floats (``scalar(x, other)``, row
+    ``code``; -1: that case is ``general``'s), or ``other`` a Python float or int
+    (``scalar_number(x, other)``, row ``number_code`` with ``other`` its constant), one of them
+    recorded."""
+    def front(self, other):
+        fa = self._f
+        if fa is not None and state.grad:
+            to = type(other)
+            if to is Tensor and code >= 0:
+                fb = other._f
+                if fb is None or not (self._rg or other._rg):
+                    return general(self, other)
+                try:
+                    y = scalar(fa, fb)
+                except _ARITH_ERRORS:
+                    return general(self, other)
+                row = code
+                c = 0.0
+            elif (to is float or to is int) and self._rg:
+                try:
+                    c = float(other)
+                    y = scalar_number(fa, c)
+                except _ARITH_ERRORS:
+                    return general(self, other)
+                row = number_code
+            else:
+                return general(self, other)
+            tape = state.tape
+            if tape is None or tape.n >= tape.soft:
+                tape = None
+                tape = fresh()
+            if self._tape is tape:
+                na = self._node
+            elif self._ig == tape.gen and self._ver is None:
+                na = self._in           # (a leaf already imported, never changed: import_'s cache)
+            else:
+                na = tape.import_(self)
+            if row == code:
+                if other._tape is tape:
+                    nb = other._node
+                elif other._ig == tape.gen and other._ver is None:
+                    nb = other._in
+                else:
+                    nb = tape.import_(other)
+            r = tape.n
+            if r == tape.cap:
+                tape.grow_rows()
+            o = tape.t64
+            if o == tape.e64:
+                tape.reserve(0, 1)
+            else:
+                tape.t64 = o + 1
+            tape.w64[o] = y
+            tape.n = r + 1
+            tape.w_op[r] = row
+            tape.w_off[r] = o
+            tape.w_a[r] = na
+            if row == code:
+                tape.w_b[r] = nb
+            elif c:
+                tape.w_fa[r] = c
+            t = _new(Tensor)
+            t._f = y
+            t._tape = tape
+            t._node = r
+            t._rg = True
+            return t
+        return general(self, other)
+    return front
 
 
 _SUFFIX: dict = {}

@@ -31,7 +31,10 @@ def _function(name: str, entry: Public) -> Callable:
     """``tape.<name>(input, ...)``: the method called on ``input`` (a subclass's override, if any)."""
     method = entry.fn
     reflected = entry.reflected
-    if reflected is None:
+    if reflected is None and hasattr(method, "function_form"):
+        # (a unary front with the 0-d case inlined: ``_emit.scalar_unary``)
+        fn = method.function_form(lambda input: getattr(_first(input, name), name)())
+    elif reflected is None:
         def fn(input, *args, **kwargs):
             if type(input) is Tensor:
                 return method(input, *args, **kwargs)

@@ -59,7 +59,7 @@ class Tape:
 
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
-                             "soft", "checked", "mods", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64",
+                             "soft", "checked", "mods", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64", "e64",
                              "adjoints", "pyrows", "hooks", "prov", "inf", "__weakref__")
     # Gradients of leaves are handed out as views of the adjoint buffers even when the tape keeps
     # them for its next backward: only for a tape whose gradients are consumed before that
@@ -69,9 +69,8 @@ class Tape:
     def __init__(self, cap: int = ROWS0) -> None:
         self.cap = cap
         self._columns(np.repeat(_DEFAULTS, cap, axis=1), np.zeros((2, cap)))
-        self.v64 = np.empty(ARENA0, np.float64)
+        self._arena64(np.empty(ARENA0, np.float64))
         self.v32 = np.empty(ARENA0, np.float32)
-        self.w64 = memoryview(self.v64)
         self.stab = np.zeros(64, np.int64)      # offset 0 holds the 0-d shape: [0]
         self.ix = np.zeros(64, np.int64)        # index lists of gather/scatter rows
         self.stop = 0
@@ -128,6 +127,11 @@ class Tape:
         self.w_b = self.w_int[R_B]
         self.w_fa = memoryview(self.fa)
 
+    def _arena64(self, v64: np.ndarray) -> None:
+        self.v64 = v64
+        self.w64 = memoryview(v64)     # (the scalar fast path's writer)
+        self.e64 = v64.shape[0]
+
     def grow_rows(self) -> None:
         cap = self.cap * 2
         R = np.repeat(_DEFAULTS, cap, axis=1)
@@ -142,9 +146,8 @@ class Tape:
         """Reserve ``n`` slots in an arena; return their offset."""
         if arena == 0:
             o = self.t64
-            if o + n > self.v64.shape[0]:
-                self.v64 = _grown(self.v64, o + n)
-                self.w64 = memoryview(self.v64)
+            if o + n > self.e64:
+                self._arena64(_grown(self.v64, o + n))
                 self.soft = min(self.soft, self.n + 1)
             self.t64 = o + n
         else:
@@ -185,9 +188,8 @@ class Tape:
         ``shape_slots`` more shape-table entries fit without moving anything recorded."""
         while self.n + rows > self.cap:
             self.grow_rows()
-        if self.t64 + elements > self.v64.shape[0]:
-            self.v64 = _grown(self.v64, self.t64 + elements)
-            self.w64 = memoryview(self.v64)
+        if self.t64 + elements > self.e64:
+            self._arena64(_grown(self.v64, self.t64 + elements))
         if self.t32 + elements > self.v32.shape[0]:
             self.v32 = _grown(self.v32, self.t32 + elements)
         if self.stop + shape_slots > self.stab.shape[0]:

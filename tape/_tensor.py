@@ -33,7 +33,6 @@ from .ops._args import wrap_dim
 from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, public
 
 _new = object.__new__
-_F64 = D.float64
 # Like PyTorch, ops give inf/nan silently.  Numpy's floating-point warnings are
 # attributed to the calling module, so this filter silences tape's own ops
 # only, at no cost per op (np.errstate would cost about a microsecond each).
@@ -75,8 +74,6 @@ def _py_scalar(f: float) -> "Tensor":
         t._inf = True
     else:
         t._f = f
-    t._dtype = _F64
-    t._shape = ()
     return t
 
 
@@ -223,6 +220,8 @@ class Tensor:
     # what differs from these.
     _v = None            # numpy storage, or None while ``_f`` holds a 0-d float64 value
     _f = None
+    _dtype = D.float64   # (every tensor but those of the 0-d fast path sets dtype and shape)
+    _shape = ()
     _tape = None         # the tape and node that produced it (None for leaves)
     _node = -1
     _rg = False
