@@ -119,11 +119,15 @@ def scalar_unary(code: int, scalar, general):
                 try:
                     y = scalar(f)
                 except _ARITH_ERRORS:
+                    y = None        # (numpy's value: nan or inf; called outside the handler)
+                if y is None:
                     return general(input)
                 tape = state.tape
                 if tape is None or tape.n >= tape.soft:
                     tape = None
                     tape = fresh()
+                    if tape.n == tape.cap:
+                        tape.grow_rows()    # (below the soft limit, which is at most the capacity, there is room)
                 if input._tape is tape:
                     na = input._node
                 elif input._ig == tape.gen and input._ver is None:
@@ -131,8 +135,6 @@ def scalar_unary(code: int, scalar, general):
                 else:
                     na = tape.import_(input)
                 r = tape.n
-                if r == tape.cap:
-                    tape.grow_rows()
                 o = tape.t64
                 if o == tape.e64:
                     tape.reserve(0, 1)
@@ -173,6 +175,8 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
                 try:
                     y = scalar(fa, fb)
                 except _ARITH_ERRORS:
+                    y = None
+                if y is None:
                     return general(self, other)
                 row = code
                 c = 0.0
@@ -181,6 +185,8 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
                     c = float(other)
                     y = scalar_number(fa, c)
                 except _ARITH_ERRORS:
+                    y = None
+                if y is None:
                     return general(self, other)
                 row = number_code
             else:
@@ -189,6 +195,8 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
             if tape is None or tape.n >= tape.soft:
                 tape = None
                 tape = fresh()
+                if tape.n == tape.cap:
+                    tape.grow_rows()
             if self._tape is tape:
                 na = self._node
             elif self._ig == tape.gen and self._ver is None:
@@ -203,8 +211,6 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
                 else:
                     nb = tape.import_(other)
             r = tape.n
-            if r == tape.cap:
-                tape.grow_rows()
             o = tape.t64
             if o == tape.e64:
                 tape.reserve(0, 1)

@@ -10,6 +10,7 @@ from .._graph import GradientEdge, edge_tensor
 from .._hooks import fire_post
 from .._state import state
 from .._tensor import Size, Tensor, _plain, _py_scalar
+from ..ops.join import stack as _stack
 
 
 _Tensors = Union[Tensor, Sequence[Tensor]]
@@ -189,8 +190,6 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
     Unlike :func:`backward`, nothing is accumulated into ``.grad``.  With
     ``create_graph=True`` the result is itself differentiable.
     """
-    if is_grads_batched:
-        raise RuntimeError("is_grads_batched=True is not supported by tape")
     outs = _as_tuple(outputs, "outputs")
     ins = _as_tuple(inputs, "inputs")
     if allow_unused is None:
@@ -200,6 +199,8 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
                          "but got: allow_unused=False.")
     if retain_graph is None:
         retain_graph = create_graph
+    if is_grads_batched:
+        return _batched_grad(outs, ins, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads)
     seeds = _seeds(outs, grad_outputs, create_graph)
     for t in ins:
         if not t._rg:
@@ -220,6 +221,51 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
             grads.append(g)
         else:
             grads.append(_tensor_of(g, t))
+    return tuple(grads)
+
+
+def _batched_grad(outs: tuple, ins: tuple, grad_outputs, retain_graph: bool, create_graph: bool,
+                  allow_unused: bool, materialize_grads: bool) -> tuple:
+    """``grad(..., is_grads_batched=True)``: the first dim of each grad_output indexes vectors of a
+    batch, and each result is the stack of the vector-Jacobian products (one backward per vector,
+    over the graph kept until the last)."""
+    if isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,)
+    gos = tuple(grad_outputs) if grad_outputs is not None else (None,) * len(outs)
+    for i, (out, g) in enumerate(zip(outs, gos)):
+        if isinstance(g, Tensor) and g._shape[1:] != out._shape:
+            # (PyTorch names the grad_output's shape without its first two dims)
+            raise RuntimeError("If `is_grads_batched=True`, we interpret the first dimension of each grad_output "
+                               "as the batch dimension. The sizes of the remaining dimensions are expected to match "
+                               "the shape of corresponding output, but a mismatch was detected: grad_output"
+                               f"[{i}] has a shape of {Size(g._shape[2:])!r} and output[{i}] has a shape of "
+                               f"{Size(out._shape)!r}. If you only want some tensors in `grad_output` to be "
+                               "considered batched, consider using vmap.")
+    # (the other checks as for one vector: each batched grad_output stands in as one of its vectors)
+    _seeds(outs, [_plain(np.zeros(o._shape, o._dtype.np), o._dtype) if isinstance(g, Tensor) else g
+                  for o, g in zip(outs, gos)], create_graph)
+    sizes = [g._shape[0] for g in gos if isinstance(g, Tensor)]
+    if len(sizes) < len(outs):
+        raise ValueError("vmap(vjp, in_dims=0, ...)(<inputs>): Got in_dim=0 for some input, but that input is "
+                         "a Tensor of dimensionality 0 so expected in_dim to satisfy 0 <= in_dim < 0.")
+    if len(set(sizes)) > 1:
+        raise ValueError("vmap: Expected all tensors to have the same size in the mapped dimension, got sizes "
+                         f"{sizes} for the mapped dimension")
+    if sizes[0] == 0:
+        raise IndexError("index 0 is out of bounds for dimension 0 with size 0")
+    rows = []
+    for k in range(sizes[0]):
+        last = k == sizes[0] - 1
+        rows.append(grad(outs, ins, [g[k] for g in gos], retain_graph=retain_graph or not last,
+                         create_graph=create_graph, allow_unused=allow_unused))
+    grads = []
+    for i, t in enumerate(ins):
+        col = [r[i] for r in rows]
+        if col[0] is None:
+            # (as PyTorch: a materialized gradient of an unused input has no batch dim)
+            grads.append(_plain(np.zeros(t._shape, t._dtype.np), t._dtype) if materialize_grads else None)
+        else:
+            grads.append(col[0].unsqueeze(0) if len(col) == 1 else _stack(col))
     return tuple(grads)
 
 

@@ -1,0 +1,97 @@
+"""The 0-d float64 path written inline in the operators and unary front ends (``_emit.scalar_unary``,
+``scalar_binary``): the same values, rows and gradients as the general path, and the general
+path's behaviour wherever a Python float would differ from numpy."""
+import math
+
+import numpy as np
+import pytest
+
+import tape
+
+
+def _leaf(v: float) -> tape.Tensor:
+    return tape.tensor(v, dtype=tape.float64, requires_grad=True)
+
+
+def _general(v: float) -> tape.Tensor:
+    # The same value held as an array: the general path (numpy, one row per op).
+    t = tape.tensor(np.array([v]), dtype=tape.float64).reshape(())
+    return t.requires_grad_()
+
+
+CASES = [
+    ("mul", lambda x, y: x * y), ("rmul", lambda x, y: 2.5 * x), ("add", lambda x, y: x + y),
+    ("radd", lambda x, y: 1.5 + x), ("sub", lambda x, y: x - y), ("rsub", lambda x, y: 3 - x),
+    ("div", lambda x, y: x / y), ("divc", lambda x, y: x / 4), ("sin", lambda x, y: x.sin() * y),
+    ("exp_fn", lambda x, y: tape.exp(x) + tape.tanh(y)), ("neg", lambda x, y: -x * y),
+    ("chain", lambda x, y: tape.sin(x * y + 0.5) / (1.5 + tape.exp(-1.0 * (x * x))) * y + 0.25),
+]
+
+
+@pytest.mark.parametrize("name,f", CASES)
+def test_values_and_gradients_match_the_general_path(name, f):
+    x, y = _leaf(0.7), _leaf(-1.3)
+    gx, gy = _general(0.7), _general(-1.3)
+    out, ref = f(x, y), f(gx, gy)
+    assert out._f is not None                    # the inline path ran
+    assert out.item() == ref.item()
+    assert out.grad_fn.name() == ref.grad_fn.name()
+    out.backward()
+    ref.backward()
+    assert x.grad.item() == gx.grad.item()
+    assert (y.grad is None) == (gy.grad is None)
+    if y.grad is not None:
+        assert y.grad.item() == gy.grad.item()
+
+
+def test_division_by_zero_and_overflow_take_numpy_values():
+    x = _leaf(0.0)
+    z = _leaf(1.0) / x                           # Python raises ZeroDivisionError; numpy gives inf
+    assert z.item() == math.inf and z.grad_fn.name() == "DivBackward0"
+    assert (x / 0).item() != (x / 0).item()      # 0/0: nan
+    big = _leaf(1000.0)
+    assert big.exp().item() == math.inf          # math.exp raises OverflowError
+    assert math.isnan(_leaf(-1.0).log().item())  # math.log raises ValueError
+    assert math.isnan(_leaf(-1.0).sqrt().item())
+    w = _leaf(2.0)
+    (w * 1e308 * 10).backward()
+    assert w.grad.item() == math.inf
+
+
+def test_a_huge_int_operand_is_the_general_path_error():
+    with pytest.raises(OverflowError):
+        _leaf(2.0) * 10 ** 400
+
+
+def test_bool_and_numpy_operands_keep_their_promotion():
+    x = _leaf(2.0)
+    assert (x * True).dtype == tape.float64 and (x * True).item() == 2.0
+    assert (x * np.float32(3.0)).item() == 6.0
+
+
+def test_function_form_checks_its_argument_and_takes_input_by_name():
+    x = _leaf(0.5)
+    assert tape.sin(input=x).item() == math.sin(0.5)
+    with pytest.raises(TypeError, match=r"sin\(\): argument 'input' \(position 1\) must be Tensor, not float"):
+        tape.sin(0.5)
+
+
+def test_not_recorded_without_grad_mode_or_requires_grad():
+    x = _leaf(0.5)
+    with tape.no_grad():
+        y = x * x
+    assert y.grad_fn is None and not y.requires_grad
+    c = tape.tensor(0.5, dtype=tape.float64)
+    assert (c * c).grad_fn is None and c.sin().grad_fn is None
+
+
+def test_leaf_import_cache_sees_in_place_changes():
+    a = _leaf(2.0)
+    y = a * a
+    with tape.no_grad():
+        a.mul_(3)                                # a new version: the cached import is stale
+    z = a * 1.0
+    z.backward()
+    assert a.grad.item() == 1.0
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
