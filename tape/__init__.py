@@ -33,6 +33,8 @@ from ._pytorch_names import TORCH as _TORCH_NAMES  # noqa: E402
 from ._pytorch_names import missing as _missing  # noqa: E402
 from ._install import install as _install  # noqa: E402
 from ._tensor import Size, Tensor  # noqa: E402
+from ._info import (can_cast, e, finfo, iinfo, inf, is_complex, is_nonzero, is_same_size, is_signed,  # noqa: E402
+                    nan, newaxis, pi, promote_types, result_type)
 
 # The ops' function forms (``tape.exp``, ``tape.matmul`` ...), from the registry of public names.
 _functions = _install()
@@ -81,6 +83,8 @@ if set(_functions) & set(globals()):
 globals().update(_functions)
 __all__ += list(_functions)
 __all__ += ["get_rng_state", "set_rng_state"]
+__all__ += ["can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan",
+            "newaxis", "pi", "promote_types", "result_type"]
 
 
 

@@ -48,6 +48,15 @@ from ._grad_mode import is_grad_enabled as is_grad_enabled
 from ._grad_mode import is_inference_mode_enabled as is_inference_mode_enabled
 from ._grad_mode import no_grad as no_grad
 from ._grad_mode import set_grad_enabled as set_grad_enabled
+from ._info import can_cast as can_cast
+from ._info import finfo as finfo
+from ._info import iinfo as iinfo
+from ._info import is_complex as is_complex
+from ._info import is_nonzero as is_nonzero
+from ._info import is_same_size as is_same_size
+from ._info import is_signed as is_signed
+from ._info import promote_types as promote_types
+from ._info import result_type as result_type
 from ._serialize import load as load
 from ._serialize import save as save
 from ._tensor import Size as Size
@@ -81,6 +90,11 @@ LongTensor: tensortype
 HalfTensor: tensortype
 FloatTensor: tensortype
 DoubleTensor: tensortype
+e: float
+inf: float
+nan: float
+newaxis: None
+pi: float
 __version__: builtins.str
 
 __all__ = [
@@ -123,7 +137,9 @@ __all__ = [
     "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
     "vstack", "row_stack", "dstack", "column_stack", "rand_like", "randn_like", "randint_like",
     "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace",
-    "get_rng_state", "set_rng_state",
+    "get_rng_state", "set_rng_state", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex",
+    "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types",
+    "result_type",
 ]
 
 

@@ -181,6 +181,8 @@ def package_stub() -> str:
             imports.append(f"from .{obj.__module__.split('.', 1)[1]} import {obj.__name__} as {name}")
         elif isinstance(obj, types.FunctionType):
             defs.append(_def(name, obj, ""))
+        elif obj is None:
+            variables.append(f"{name}: None")
         else:
             variables.append(f"{name}: {type(obj).__name__}")     # (an instance of a class exported above)
     defs += [_function_stub(n, e) for n, e in sorted(functions.items())]

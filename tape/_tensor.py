@@ -328,6 +328,29 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return self._dtype.is_floating_point
 
+    def is_complex(self) -> bool:
+        """False: tape has no complex dtypes."""
+        return False
+
+    def is_signed(self) -> bool:
+        """Whether the dtype is signed (every dtype but bool and uint8)."""
+        return self._dtype.is_signed
+
+    def is_nonzero(self) -> bool:
+        """Whether the tensor's one element is not zero."""
+        n = self.numel()
+        if n != 1:
+            raise RuntimeError("Boolean value of Tensor with " + ("no values" if n == 0 else "more than one value")
+                               + " is ambiguous")
+        return bool(self._value().reshape(()) != 0)
+
+    def is_same_size(self, other: "Tensor") -> bool:
+        """Whether ``other`` has this tensor's shape."""
+        if not isinstance(other, Tensor):
+            raise TypeError(f"is_same_size(): argument 'other' (position 1) must be Tensor, not "
+                            f"{type(other).__name__}")
+        return self._shape == other._shape
+
     def __len__(self) -> int:
         if not self._shape:
             raise TypeError("len() of a 0-d tensor")

@@ -501,6 +501,8 @@ class Tensor:
         """``self.to(tape.int32)``."""
     def inverse(self) -> Tensor:
         """The inverse of a square matrix (of each matrix of a batch): ``tape.linalg.inv``."""
+    def is_complex(self) -> builtins.bool:
+        """False: tape has no complex dtypes."""
     def is_contiguous(self, memory_format=...) -> builtins.bool:
         """Whether the elements are laid out in row-major order without gaps (a transpose or an
         expand is not; ``contiguous()`` makes a copy that is)."""
@@ -512,6 +514,12 @@ class Tensor:
     @property
     def is_leaf(self) -> builtins.bool: ...
     is_meta: builtins.bool
+    def is_nonzero(self) -> builtins.bool:
+        """Whether the tensor's one element is not zero."""
+    def is_same_size(self, other: Tensor) -> builtins.bool:
+        """Whether ``other`` has this tensor's shape."""
+    def is_signed(self) -> builtins.bool:
+        """Whether the dtype is signed (every dtype but bool and uint8)."""
     def isclose(self, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
         """Whether each element of ``self`` is close to ``other``'s:
         ``|self - other| <= atol + rtol * |other|`` (equal infinities count as close)."""
