@@ -35,31 +35,31 @@ def eq(self, other: Operand) -> Tensor:
     return _compare(self, check_operand(other, "=="), np.equal)
 
 
-@public("ne", "__ne__")
+@public("ne", "not_equal", "__ne__")
 def ne(self, other: Operand) -> Tensor:
     """``self != other`` at each element, broadcasting."""
     return _compare(self, check_operand(other, "!="), np.not_equal)
 
 
-@public("lt", "__lt__")
+@public("lt", "less", "__lt__")
 def lt(self, other: Operand) -> Tensor:
     """``self < other`` at each element, broadcasting."""
     return _compare(self, check_operand(other, "<"), np.less)
 
 
-@public("le", "__le__")
+@public("le", "less_equal", "__le__")
 def le(self, other: Operand) -> Tensor:
     """``self <= other`` at each element, broadcasting."""
     return _compare(self, check_operand(other, "<="), np.less_equal)
 
 
-@public("gt", "__gt__")
+@public("gt", "greater", "__gt__")
 def gt(self, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
     return _compare(self, check_operand(other, ">"), np.greater)
 
 
-@public("ge", "__ge__")
+@public("ge", "greater_equal", "__ge__")
 def ge(self, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
     return _compare(self, check_operand(other, ">="), np.greater_equal)

@@ -117,29 +117,30 @@ __all__ = [
     "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round", "logit",
     "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip", "clamp_min",
     "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder", "hypot",
-    "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne", "lt", "le",
-    "gt", "ge", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and",
-    "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf",
-    "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero",
-    "argwhere", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "softmax",
-    "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean",
-    "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "pinverse", "reshape",
-    "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t", "matmul",
-    "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul",
-    "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax", "amin", "argmax",
-    "argmin", "aminmax", "index_select", "gather", "take", "take_along_dim", "masked_select",
-    "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
-    "put", "masked_scatter", "scatter_reduce", "permute", "movedim", "moveaxis", "swapaxes",
-    "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d",
-    "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal",
-    "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "sum", "mean", "cumsum",
-    "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin",
-    "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
-    "vstack", "row_stack", "dstack", "column_stack", "rand_like", "randn_like", "randint_like",
-    "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace",
-    "get_rng_state", "set_rng_state", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex",
-    "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types",
-    "result_type",
+    "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne", "not_equal",
+    "lt", "less", "le", "less_equal", "gt", "greater", "ge", "greater_equal", "bitwise_and",
+    "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or", "logical_xor",
+    "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf", "isneginf",
+    "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere", "cat", "concat",
+    "concatenate", "stack", "where", "unbind", "meshgrid", "positive", "absolute", "diff",
+    "diagflat", "signbit", "msort", "softmax", "log_softmax", "logsumexp", "prod", "var", "std",
+    "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "inverse", "det", "slogdet",
+    "logdet", "cholesky", "svd", "pinverse", "reshape", "unsqueeze", "squeeze", "flatten",
+    "broadcast_shapes", "select", "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot",
+    "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "kron", "einsum", "tensordot",
+    "inner", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "index_select", "gather",
+    "take", "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
+    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "permute",
+    "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
+    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
+    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
+    "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median",
+    "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit",
+    "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "rand_like",
+    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
+    "triu_indices", "logspace", "get_rng_state", "set_rng_state", "can_cast", "e", "finfo", "iinfo",
+    "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
+    "promote_types", "result_type",
 ]
 
 
@@ -152,6 +153,9 @@ def numel(t: Tensor) -> builtins.int: ...
 
 def abs(input: Tensor) -> Tensor:
     """The absolute value of each element."""
+
+def absolute(input: Tensor) -> Tensor:
+    """Alias of :meth:`Tensor.abs`."""
 
 def acos(input: Tensor) -> Tensor:
     """The arccosine of each element."""
@@ -386,9 +390,16 @@ def diag_embed(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = .
     """Matrices over dims ``dim1``/``dim2`` of the result whose diagonal ``offset`` holds the
     last dim of the input, zeros elsewhere."""
 
+def diagflat(input: Tensor, offset: builtins.int = ...) -> Tensor:
+    """A 2-D tensor with the flattened ``self`` on its ``offset``-th diagonal."""
+
 def diagonal(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
     """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
     ``dim1`` and ``dim2``, as the last dim (a view)."""
+
+def diff(input: Tensor, n: builtins.int = ..., dim: builtins.int = ..., prepend: Optional[Tensor] = ..., append: Optional[Tensor] = ...) -> Tensor:
+    """The ``n``-th forward difference along ``dim`` (``x[i + 1] - x[i]``), after ``prepend`` and
+    ``append`` are put before and after ``self`` along ``dim``; xor of neighbours for bool tensors."""
 
 def dist(input: Tensor, other: Tensor, p: builtins.float = ...) -> Tensor:
     """The ``p``-norm of ``self - other`` (broadcast)."""
@@ -476,6 +487,12 @@ def ge(input: Tensor, other: Operand) -> Tensor:
 def ger(input: Tensor, vec2: Tensor) -> Tensor:
     """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
 
+def greater(input: Tensor, other: Operand) -> Tensor:
+    """``self > other`` at each element, broadcasting."""
+
+def greater_equal(input: Tensor, other: Operand) -> Tensor:
+    """``self >= other`` at each element, broadcasting."""
+
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
 
@@ -548,6 +565,12 @@ def le(input: Tensor, other: Operand) -> Tensor:
 def lerp(input: Tensor, end: Tensor, weight: Union[Tensor, Number]) -> Tensor:
     """``input + weight * (end - input)`` elementwise, with ``weight`` a number or a tensor
     (broadcast together); exact at both ends, as PyTorch's formula."""
+
+def less(input: Tensor, other: Operand) -> Tensor:
+    """``self < other`` at each element, broadcasting."""
+
+def less_equal(input: Tensor, other: Operand) -> Tensor:
+    """``self <= other`` at each element, broadcasting."""
 
 def log(input: Tensor) -> Tensor:
     """The natural logarithm of each element."""
@@ -654,6 +677,9 @@ def movedim(input: Tensor, source: Union[builtins.int, builtins.tuple], destinat
     """Move the dims ``source`` to the positions ``destination``; the others keep their order
     (a view)."""
 
+def msort(input: Tensor) -> Tensor:
+    """``self`` sorted along its first dimension (the values of ``sort(dim=0)``)."""
+
 def mul(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self * other``, broadcasting."""
 
@@ -704,6 +730,9 @@ def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dty
     ``normal(mean, std, size)`` with numbers.  A ``mean``/``std`` tensor that requires grad gets the
     reparametrized gradient (``mean + std * noise``)."""
 
+def not_equal(input: Tensor, other: Operand) -> Tensor:
+    """``self != other`` at each element, broadcasting."""
+
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
 
@@ -714,6 +743,9 @@ def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
 def pinverse(input: Tensor, rcond: builtins.float = ...) -> Tensor:
     """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
     (``tape.linalg.pinv``)."""
+
+def positive(input: Tensor) -> Tensor:
+    """``self`` itself (the unary ``+``); PyTorch refuses a bool tensor."""
 
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
@@ -803,6 +835,9 @@ def sigmoid(input: Tensor) -> Tensor:
 
 def sign(input: Tensor) -> Tensor:
     """The sign (-1, 0 or 1) of each element; 0 for nan."""
+
+def signbit(input: Tensor) -> Tensor:
+    """Whether the sign bit of each element is set (true for -0.0 as for negative numbers)."""
 
 def sin(input: Tensor) -> Tensor:
     """The sine of each element."""

@@ -111,6 +111,10 @@ class Tensor:
         """The absolute value of each element."""
     def abs_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.abs`."""
+    def absolute(self) -> Tensor:
+        """Alias of :meth:`Tensor.abs`."""
+    def absolute_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.absolute`."""
     def acos(self) -> Tensor:
         """The arccosine of each element."""
     def acos_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -347,9 +351,14 @@ class Tensor:
     def diag_embed(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
         """Matrices over dims ``dim1``/``dim2`` of the result whose diagonal ``offset`` holds the
         last dim of the input, zeros elsewhere."""
+    def diagflat(self, offset: builtins.int = ...) -> Tensor:
+        """A 2-D tensor with the flattened ``self`` on its ``offset``-th diagonal."""
     def diagonal(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
         """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
         ``dim1`` and ``dim2``, as the last dim (a view)."""
+    def diff(self, n: builtins.int = ..., dim: builtins.int = ..., prepend: Optional[Tensor] = ..., append: Optional[Tensor] = ...) -> Tensor:
+        """The ``n``-th forward difference along ``dim`` (``x[i + 1] - x[i]``), after ``prepend`` and
+        ``append`` are put before and after ``self`` along ``dim``; xor of neighbours for bool tensors."""
     def dim(self) -> builtins.int: ...
     def dist(self, other: Tensor, p: builtins.float = ...) -> Tensor:
         """The ``p``-norm of ``self - other`` (broadcast)."""
@@ -463,6 +472,14 @@ class Tensor:
     @property
     def grad_fn(self) -> Node | None:
         """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
+    def greater(self, other: Operand) -> Tensor:
+        """``self > other`` at each element, broadcasting."""
+    def greater_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.greater`."""
+    def greater_equal(self, other: Operand) -> Tensor:
+        """``self >= other`` at each element, broadcasting."""
+    def greater_equal_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.greater_equal`."""
     def gt(self, other: Operand) -> Tensor:
         """``self > other`` at each element, broadcasting."""
     def gt_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -554,6 +571,14 @@ class Tensor:
         (broadcast together); exact at both ends, as PyTorch's formula."""
     def lerp_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.lerp`."""
+    def less(self, other: Operand) -> Tensor:
+        """``self < other`` at each element, broadcasting."""
+    def less_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.less`."""
+    def less_equal(self, other: Operand) -> Tensor:
+        """``self <= other`` at each element, broadcasting."""
+    def less_equal_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.less_equal`."""
     def log(self) -> Tensor:
         """The natural logarithm of each element."""
     def log10(self) -> Tensor:
@@ -656,6 +681,8 @@ class Tensor:
     def movedim(self, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
         """Move the dims ``source`` to the positions ``destination``; the others keep their order
         (a view)."""
+    def msort(self) -> Tensor:
+        """``self`` sorted along its first dimension (the values of ``sort(dim=0)``)."""
     def mul(self, other: Operand) -> Tensor:
         """``self * other``, broadcasting."""
     def mul_(self, other: Operand) -> Tensor:
@@ -718,6 +745,10 @@ class Tensor:
         """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
     def normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with normal samples of the given mean and standard deviation."""
+    def not_equal(self, other: Operand) -> Tensor:
+        """``self != other`` at each element, broadcasting."""
+    def not_equal_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.not_equal`."""
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """The value as a numpy array sharing storage with the tensor."""
@@ -732,6 +763,8 @@ class Tensor:
     def pinverse(self, rcond: builtins.float = ...) -> Tensor:
         """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
         (``tape.linalg.pinv``)."""
+    def positive(self) -> Tensor:
+        """``self`` itself (the unary ``+``); PyTorch refuses a bool tensor."""
     def pow(self, exponent: Operand) -> Tensor:
         """``self ** exponent``, broadcasting."""
     def pow_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -836,6 +869,8 @@ class Tensor:
         """The sign (-1, 0 or 1) of each element; 0 for nan."""
     def sign_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.sign`."""
+    def signbit(self) -> Tensor:
+        """Whether the sign bit of each element is set (true for -0.0 as for negative numbers)."""
     def sin(self) -> Tensor:
         """The sine of each element."""
     def sin_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -885,6 +920,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.subtract`."""
     def sum(self, dim: Optional[Dims] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """Sum of all elements, or over ``dim`` (an int or a tuple of ints)."""
+    def sum_to_size(self, *size: Any) -> Tensor:
+        """``self`` summed down to ``size``, to which ``self`` must be expandable."""
     def svd(self, some: builtins.bool = ..., compute_uv: builtins.bool = ...) -> builtins.tuple:
         """``(U, S, V)`` with ``A = U diag(S) V^T`` (the deprecated form: ``V``, not ``Vh``); reduced
         factors unless ``some=False``; zero-filled factors with ``compute_uv=False``."""

@@ -1006,6 +1006,17 @@ OPS: dict[str, Op] = {
     "clamp_max_number_method": _u(lambda M, x: x.clamp_max(-1.0), CLAMP_OUT),
     "copy_broadcast": _mutual_op(lambda M, x, s: (x * 2.0).copy_(s) * x, REAL, REAL, full_first=True),
     "copy_into_plain": _b(lambda M, x, s: M.zeros(M.broadcast_shapes(x.shape, s.shape), dtype=x.dtype).copy_(s) * x),
+    # ---- lead: ops PyTorch composes from others (ops/composite.py)
+    "diff": _u(lambda M, x: x.diff(), min_dims=1),
+    "diff_n2_dim0_fn": _u(lambda M, x: M.diff(x, n=2, dim=0), min_dims=1),
+    "diff_prepend_append": _u(lambda M, x: x.diff(dim=-1, prepend=x * 2, append=x.sin()), min_dims=1),
+    "diagflat": _u(lambda M, x: M.diagflat(x)),
+    "diagflat_offset": _u(lambda M, x: x.diagflat(-1), min_dims=1),
+    "sum_to_size": _u(lambda M, x: x.sum_to_size((1,) * x.dim())),
+    "sum_to_size_last": _u(lambda M, x: x.sum_to_size(x.shape[-1]), min_dims=1, mixing=True),
+    "msort": Op(lambda M, x: M.msort(x), distinct()),
+    "absolute": _u(lambda M, x: M.absolute(x), KINK0),
+    "positive": _u(lambda M, x: M.positive(x) * 1.0),
 }
 
 

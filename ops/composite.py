@@ -1,0 +1,95 @@
+"""Ops PyTorch writes in terms of others (CompositeImplicitAutograd): their graphs are made of
+the nodes of the ops they call, so here too they record nothing of their own (``diff`` is
+``SubBackward0`` of two ``SliceBackward0``, ``diagflat`` a ``DiagEmbedBackward0`` of a view,
+``msort`` a ``SortBackward0``), and every order of derivative comes from those ops.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .._emit import D, Size, Tensor, plain
+from ._args import wrap_dim
+from ._spec import public
+from .join import cat
+
+
+@public("positive")
+def positive(self) -> Tensor:
+    """``self`` itself (the unary ``+``); PyTorch refuses a bool tensor."""
+    if self._dtype is D.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return self
+
+
+@public("absolute")
+def absolute(self) -> Tensor:
+    """Alias of :meth:`Tensor.abs`."""
+    return self.abs()
+
+
+@public("diff")
+def diff(self, n: int = 1, dim: int = -1, prepend: Optional[Tensor] = None,
+         append: Optional[Tensor] = None) -> Tensor:
+    """The ``n``-th forward difference along ``dim`` (``x[i + 1] - x[i]``), after ``prepend`` and
+    ``append`` are put before and after ``self`` along ``dim``; xor of neighbours for bool tensors."""
+    if not self._shape:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    for other in (prepend, append):
+        if other is not None and len(other._shape) != len(self._shape):
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+    dim = wrap_dim(dim, len(self._shape))
+    x = self
+    if prepend is not None or append is not None:
+        x = cat([t for t in (prepend, self, append) if t is not None], dim)
+    if n == 0:
+        return plain(np.empty(x._shape, x._dtype.np), x._dtype).copy_(x)      # (PyTorch's copy: CopyBackwards)
+    for _ in range(n):
+        size = x._shape[dim]
+        if size == 0:
+            break
+        hi = x.narrow(dim, 1, size - 1)
+        lo = x.narrow(dim, 0, size - 1)
+        x = hi.logical_xor(lo) if x._dtype is D.bool_ else hi - lo
+    return x
+
+
+@public("diagflat")
+def diagflat(self, offset: int = 0) -> Tensor:
+    """A 2-D tensor with the flattened ``self`` on its ``offset``-th diagonal."""
+    return self.contiguous().view(-1).diag_embed(offset)
+
+
+@public("sum_to_size", function=False)
+def sum_to_size(self, *size) -> Tensor:
+    """``self`` summed down to ``size``, to which ``self`` must be expandable."""
+    if not size:
+        raise TypeError('sum_to_size() missing 1 required positional arguments: "size"')
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
+        size = tuple(size[0])
+    size = tuple(int(s) for s in size)
+    shape = self._shape
+    lead = len(shape) - len(size)
+    if lead < 0 or any(s != 1 and s != d for s, d in zip(size, shape[lead:])):
+        raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
+    if size == shape:
+        return self
+    dims = tuple(range(lead)) + tuple(lead + k for k, s in enumerate(size) if s == 1 and shape[lead + k] != 1)
+    y = self.sum(dims, keepdim=True) if dims else self
+    return y.view(size) if lead else y
+
+
+@public("signbit")
+def signbit(self) -> Tensor:
+    """Whether the sign bit of each element is set (true for -0.0 as for negative numbers)."""
+    v = self._value()
+    return plain(np.asarray(np.signbit(v) if v.dtype != np.bool_ else np.zeros(v.shape, bool)), D.bool_)
+
+
+@public("msort")
+def msort(self) -> Tensor:
+    """``self`` sorted along its first dimension (the values of ``sort(dim=0)``)."""
+    return self.sort(dim=0).values
