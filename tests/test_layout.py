@@ -80,7 +80,9 @@ def test_installed_methods_are_named_as_methods():
     with pytest.raises(TypeError, match=r"Tensor\.sum\(\) takes from 1 to 3 positional arguments"):
         x.sum(0, False, 1, 2)
     with pytest.raises(TypeError, match=r"Tensor\.abs\(\) takes 1 positional argument"):
-        tape.abs(x, 1)
+        x.abs(1)
+    with pytest.raises(TypeError, match=r"^abs\(\) takes 1 positional argument"):
+        tape.abs(x, 1)          # (the function form: PyTorch's message names ``abs()`` too)
 
 
 # --- stubs ------------------------------------------------------------------------------
