@@ -13,6 +13,7 @@ import numpy as np
 from ._emit import D, Tensor, plain
 from ._grad_mode import enable_grad
 from ._row import Row
+from .autograd import grad
 from .ops._spec import OUTPUT, REGISTRY, SOURCE, TRANSPOSED
 
 
@@ -62,8 +63,6 @@ def tangent_of(op, ts: tuple, xs: tuple, y: Tensor, row: Row):
 
 
 def _transposed(op, ts: tuple, xs: tuple, y: Tensor, row: Row):
-    from .autograd import grad
-
     with enable_grad():
         if op.multi:
             us = tuple(plain(np.zeros(s, y._dtype.np), y._dtype).requires_grad_() for s in row.out_shapes)
