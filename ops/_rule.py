@@ -72,3 +72,24 @@ def return_type(name: str, fields: tuple) -> type:
             ns[f] = property(lambda self, k=k: tuple.__getitem__(self, k))
         cls = _RETURN_TYPES[name] = type(name, (tuple,), ns)
     return cls
+
+
+def diagonal(vjp):
+    """The tangent rule of an elementwise op, from its adjoint rule: the op's Jacobian in each input
+    is diagonal, hence its own transpose, so ``J t`` is ``vjp`` with the tangent as adjoint (each
+    input's tangent broadcast to the output first), summed over the inputs (the product rule)."""
+    def jvp(ts, xs, y, r):
+        out = None
+        for k, t in enumerate(ts):
+            if t is None:
+                continue
+            if t._shape != y._shape:
+                t = t.expand(y._shape)
+            d = vjp(t, xs, y, r)[k]
+            if d is None:
+                continue
+            if d._shape != y._shape:
+                d = d.expand(y._shape)
+            out = d if out is None else out + d
+        return out
+    return jvp

@@ -77,6 +77,11 @@ class Op:
     in PyTorch's names and packing order: ``(name, X0 | X1 | OUT)`` for a saved input or result (a
     CROSS op's input only when it is saved), ``(name, fn(row))`` for any other value; or a
     function of the row giving such a table.  Empty: ``self``, ``other``, ``result`` from ``saved``.
+    ``jvp(ts, xs, y, row)``: the tangent rule (forward mode), written with tape's tensor operations as
+    ``vjp`` is: ``ts`` holds one tangent per tensor input (None: zero), and it returns the output's
+    tangent (None: zero; for a ``multi`` op one per output), so ``J @ t``; or ``TRANSPOSE``: the
+    transpose of ``vjp``, which is linear in its adjoint (``tape/_tangent.py`` runs reverse mode
+    over the rule).  Set next to the op's registration with ``tangents``.
     """
 
     code: int
@@ -98,6 +103,7 @@ class Op:
     numpy_rows: bool = False
     node_saved: tuple | Callable = ()
     folded_of: Optional[Callable] = None
+    jvp: Optional[Callable] = None
 
     @property
     def saves(self) -> bool:
@@ -125,6 +131,15 @@ def register(op: Op) -> Op:
         raise ValueError(f"op code {op.code} registered twice ({REGISTRY[op.code].name}, {op.name})")
     REGISTRY[op.code] = op
     return op
+
+
+TRANSPOSED = "transpose of vjp"    # ``Op.jvp`` of an op whose tangent is its adjoint rule transposed
+
+
+def tangents(rules: dict) -> None:
+    """Give each registered op in ``rules`` (code -> ``jvp``) its tangent rule."""
+    for code, rule in rules.items():
+        object.__setattr__(REGISTRY[code], "jvp", rule)     # (records are frozen once registered)
 
 
 # --- the engine's own rows ---------------------------------------------------------

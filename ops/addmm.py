@@ -14,6 +14,7 @@ import numpy as np
 
 from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._spec import LISTED, PYTHON, X1, Op, public, register
+from ._spec import TRANSPOSED, tangents
 
 CODES = range(PYTHON.start + 20, PYTHON.start + 25)
 ADDMM, ADDMV, ADDR, ADDBMM, BADDBMM = CODES
@@ -64,6 +65,7 @@ def _vjp(g, xs, y, r):
 for _code, (_name, _grad_fn) in _NAMES.items():
     # (the second listed input saved as the marker: the rule reads both factors)
     register(Op(_code, _name, _grad_fn, X1, _vjp, arity=LISTED))
+tangents({code: TRANSPOSED for code in _NAMES})     # (their adjoint rule, transposed)
 
 
 # --- front ends ---------------------------------------------------------------------------

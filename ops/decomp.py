@@ -19,6 +19,7 @@ from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._rule import return_type, rule_adjoint
 from ._spec import OUT, PYTHON, X0, Op, public, register
+from ._spec import TRANSPOSED, tangents
 from .join import cat, where
 from . import stats
 from .stats import _others, vector_norm
@@ -250,6 +251,8 @@ register(Op(EIGH, "linalg_eigh", "LinalgEighBackward0", OUT, _eigh_vjp, py_adjoi
 register(Op(SVD, "linalg_svd", "LinalgSvdBackward0", OUT, _svd_vjp, py_adjoint=rule_adjoint, multi=True))
 register(Op(PINV, "linalg_pinv", "LinalgPinvBackward0", X0 | OUT, _pinv_vjp, py_adjoint=rule_adjoint))
 register(Op(QR, "linalg_qr", "LinalgQrBackward0", X0 | OUT, _qr_vjp, py_adjoint=rule_adjoint, multi=True))
+# Tangent rules: the decompositions' adjoint rules, transposed.
+tangents({code: TRANSPOSED for code in (INV, DET, SLOGDET, SOLVE, SOLVE_TRIANGULAR, CHOLESKY, EIGH, SVD, PINV, QR)})
 
 
 # --- checks -----------------------------------------------------------------------------

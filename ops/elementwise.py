@@ -33,9 +33,9 @@ from .._emit import (D, Number, Tensor, check_device, device, emit, emit_apart, 
                      write_tape)
 from ._args import broadcast_pair
 from ._erf import erf_vectorized
-from ._rule import rule_adjoint
+from ._rule import diagonal, rule_adjoint
 from ._spec import (BINARY, CROSS, N_CODES, NUMBER, NUMPY_ROWS, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public,
-                    register)
+                    register, tangents)
 from .ternary import clamp_tensors, combination
 
 # --- codes (UNARY and BINARY ranges) -------------------------------------------
@@ -1010,7 +1010,7 @@ TRANSCENDENTAL = (2, (2, 4))
 def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True, number_input=False, ulps=(),
        numpy_rows=False, node_saved=()):
     return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, float_only, number_input=number_input,
-                       ulps=ulps, numpy_rows=numpy_rows, node_saved=node_saved))
+                       ulps=ulps, numpy_rows=numpy_rows, node_saved=node_saved, jvp=diagonal(vjp)))
 
 
 def _number(r):
@@ -1321,7 +1321,7 @@ def _exponent_grad(g, x, y):
 
 def _b(code, name, grad_fn, saved, forward, scalar, vjp, ulps=(), node_saved=()):
     return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False, arity=2, ulps=ulps,
-                       node_saved=node_saved))
+                       node_saved=node_saved, jvp=diagonal(vjp)))
 
 
 _b(ADD, "add", "AddBackward0", 0, np.add, lambda a, b: a + b, lambda g, x, y, r: (g, g), ulps=EXACT,
@@ -1409,7 +1409,7 @@ def _b2(code, name, grad_fn, saved, forward, scalar, vjp, ulps, numpy_rows=True,
     names = {0: grad_fn, 1: number_name, 2: rnumber_name}
     of = None if number_name is None else (lambda r: names[r.ib])
     return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False, grad_fn_of=of, arity=2, ulps=ulps,
-                       numpy_rows=numpy_rows, nondiff_of=lambda r: _NUMBER_SIDE[r.ib]))
+                       numpy_rows=numpy_rows, nondiff_of=lambda r: _NUMBER_SIDE[r.ib], jvp=diagonal(vjp)))
 
 
 _NUMBER_SIDE = {0: (), 1: (1,), 2: (0,)}     # the input a Python-number operand became (``ib``)
@@ -1436,6 +1436,11 @@ _b2(COPYSIGN, "copysign", "CopysignBackward0", X0 | OUT, np.copysign, math.copys
 _b(MASKED, "_masked", "WhereBackward0", X1, lambda g, m: np.where(m != 0, g * m, 0 * m).astype(g.dtype, copy=False),
    lambda g, m: g * m if m != 0 else 0.0 * m,
    lambda g, x, y, r: (g._masked(x[1]), x[1]._mask(M_ZERO, constant=True)), ulps=EXACT)
+
+# Tangent rules (forward mode) of the ops registered without the helpers above: elementwise, so
+# their adjoint rule serves (``diagonal``), but for the cast, whose tangent takes the output's dtype.
+tangents({FILL: diagonal(REGISTRY[FILL].vjp), CLAMP: diagonal(REGISTRY[CLAMP].vjp),
+          ROUND: diagonal(REGISTRY[ROUND].vjp), CAST: lambda ts, xs, y, r: ts[0].to(y.dtype)})
 
 # The codes whose one-element rows the sweep differentiates on scalars (``scalar_d``): all of
 # this family's but the cast, whose input lives in the other arena, and the mask, whose zero
@@ -2378,6 +2383,7 @@ def fill_with(self: Tensor, values, kind: str) -> Tensor:
 COPY = 911
 register(Op(COPY, "copy_", "CopyBackwards", 0, lambda g, x, y, r: (g._mask(M_ZERO, constant=True), g), arity=2,
             py_adjoint=rule_adjoint))
+tangents({COPY: diagonal(REGISTRY[COPY].vjp)})
 
 
 @public("copy_", function=False)

@@ -18,6 +18,8 @@ from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import wrap_dim
 from ._rule import return_type, rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, X0, Op, public, register
+from ._spec import TRANSPOSED, tangents
+from .shape import _gather_jvp
 from ._args import reduced_dims
 from .softmax import mask_of
 
@@ -74,6 +76,9 @@ register(Op(PICK, "_pick", "MaxBackward0", NUMBER,
             py_adjoint=rule_adjoint, grad_fn_of=lambda r: PICK_NAMES[r.ib]))
 register(Op(SPREAD, "amax", "AmaxBackward0", X0 | OUT, _spread_vjp, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: SPREAD_NAMES[r.ib]))
+# Tangent rules: a pick is a gather (linear); amax/amin and aminmax spread over ties, their adjoint
+# rules transposed.
+tangents({PICK: _gather_jvp, SPREAD: TRANSPOSED, AMINMAX: TRANSPOSED})
 
 
 def pick(x: Tensor, positions: np.ndarray, name: int) -> Tensor:

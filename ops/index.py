@@ -20,6 +20,7 @@ from .._emit import D, Number, Tensor, aliased, node_in, plain, recorded, state,
 from ._args import broadcast_pair, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
+from ._spec import TRANSPOSED, tangents
 from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
                     BY_UNSQUEEZE)
 
@@ -531,6 +532,7 @@ def _put_vjp(g, xs, y, r):
 
 register(Op(PUT, "_put", "MaskedFillBackward0", NUMBER, _put_vjp, grad_fn_of=lambda r: PUT_NAMES[r.ib],
             py_adjoint=_put_adjoint, arity=2, folded_of=lambda r: 1 if r.ib == P_COPY_SLICES and r.fb else -1))
+tangents({PUT: TRANSPOSED})     # (its adjoint rule, transposed)
 
 
 def _zeroed(g: Tensor, drop: np.ndarray) -> Tensor:
@@ -1008,6 +1010,7 @@ def _reduced_vjp(g, xs, y, r):
 
 register(Op(REDUCED, "scatter_reduce", "ScatterReduceBackward0", X0 | X1 | OUT, _reduced_vjp,
             py_adjoint=rule_adjoint, arity=2))
+tangents({REDUCED: TRANSPOSED})
 
 
 @public("scatter_reduce")

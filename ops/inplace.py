@@ -14,6 +14,7 @@ from typing import Callable
 
 from .._emit import D, Tensor, emit, state
 from ._spec import PUBLIC, PYTHON, Op, public, register
+from ._spec import tangents
 from .elementwise import fill_with
 
 BASES = (
@@ -53,6 +54,7 @@ def _no_derivative(row) -> None:
 register(Op(NO_DERIVATIVE, "_inplace_without_derivative", "AsinhBackward1", 0, lambda g, x, y, r: _no_derivative(r),
             float_only=False, grad_fn_of=lambda r: f"{_WITHOUT_DERIVATIVE[r.ib].capitalize()}Backward1",
             py_adjoint=lambda row, va, vb, gy, ga, gb, fresh: _no_derivative(row)))
+tangents({NO_DERIVATIVE: lambda ts, xs, y, r: _no_derivative(r)})     # (nor a tangent: PyTorch's error)
 
 
 def _variant(base: str) -> Callable:

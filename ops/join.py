@@ -29,6 +29,7 @@ from ._args import broadcast_pair, wrap_dim
 from ._index import slab
 from ._spec import (JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public,
                     public_function, register)
+from ._spec import tangents
 from .ternary import TERNARY, ternary_adjoint, ternary_forward
 
 CAT, STACK, WHERE, UNBIND = range(JOIN.start, JOIN.start + 4)
@@ -207,6 +208,24 @@ register(Op(STACK, "stack", "StackBackward0", 0, _stack_vjp, float_only=False, a
 register(Op(WHERE, "where", "WhereBackward0", X0, _where_vjp, float_only=False, arity=LISTED, nondiff=(0,),
             node_saved=(("condition", X0),)))
 register(Op(UNBIND, "unbind", "UnbindBackward0", 0, _unbind_vjp, float_only=False, multi=True))
+
+
+def _filled(ts, xs) -> list:
+    """The inputs' tangents, zeros for those without one."""
+    return [t if t is not None else _zeros(x._shape, x) for t, x in zip(ts, xs)]
+
+
+def _where_jvp(ts, xs, y, r):
+    zero = _zeros((), y)
+    out = where(xs[0] != 0, zero if ts[1] is None else ts[1], zero if ts[2] is None else ts[2])
+    return out if out._shape == y._shape else out.expand(y._shape)
+
+
+# Tangent rules: cat, stack and unbind are linear (their own tangent); where picks the tangents.
+tangents({CAT: lambda ts, xs, y, r: cat(_filled(ts, xs), r.ia),
+          STACK: lambda ts, xs, y, r: stack(_filled(ts, xs), r.ia),
+          WHERE: _where_jvp,
+          UNBIND: lambda ts, xs, y, r: ts[0].unbind(r.ia)})
 
 # --- front ends ---------------------------------------------------------------------
 def _tensor_list(tensors, name: str) -> list:

@@ -26,7 +26,8 @@ from numpy.lib.stride_tricks import as_strided
 from .._emit import D, Tensor, aliased, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._spec import NUMBER, Op, public, public_function, register
-from .shape import BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _transpose, viewed
+from ._spec import tangents
+from .shape import BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _gather_jvp, _transpose, viewed
 
 LAYOUT_NAMES = ("PermuteBackward0", "FlipBackward0", "RollBackward0", "SliceBackward0", "DiagonalBackward0",
                 "DiagonalBackward0_copy", "RepeatBackward0", "UnfoldBackward0", "IndexSelectBackward0",
@@ -52,6 +53,10 @@ register(Op(LAYOUT_SCATTER, "diag_embed", "DiagEmbedBackward0", 0, _scatter_vjp,
             grad_fn_of=lambda r: SCATTER_NAMES[r.ib]))
 register(Op(TRIANGLE, "tril", "TrilBackward0", 0, lambda g, x, y, r: (g._triangle(r.ia, r.ib),),
             float_only=False, grad_fn_of=lambda r: ("TrilBackward0", "TriuBackward0")[r.ib]))
+# Tangent rules: these ops are linear, each its own tangent (a gather or scatter of the same positions).
+tangents({LAYOUT: _gather_jvp, LAYOUT_SAVED: _gather_jvp,
+          LAYOUT_SCATTER: lambda ts, xs, y, r: ts[0]._scatter(r.in_index_list.reshape(r.in_shapes[0]), r.out_shape),
+          TRIANGLE: lambda ts, xs, y, r: ts[0]._triangle(r.ia, r.ib)})
 
 
 # --- recording ----------------------------------------------------------------------

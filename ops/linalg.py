@@ -21,6 +21,7 @@ from ._args import broadcast_pair, wrap_dim
 from ._index import dims
 from ._rule import rule_adjoint
 from ._spec import CROSS, LINALG, PYTHON, R_A, R_B, R_OFF, R_SHP, X0, X1, Op, public, public_function, register
+from ._spec import TRANSPOSED, tangents
 from .decomp import inv
 from .elementwise import check_operand
 from .join import stack
@@ -275,6 +276,16 @@ register(Op(MATMUL_BLAS, "matmul", "MmBackward0", X0 | X1 | CROSS, _vjp, forward
             grad_fn_of=lambda r: _NAMES[r.ia], py_adjoint=_py_adjoint, arity=2, node_saved=_node_saved))
 
 
+def _jvp(ts, xs, y, r):
+    """The product rule: ``ta @ b + a @ tb``."""
+    a, b = xs
+    ta, tb = ts
+    return ta @ b if tb is None else (a @ tb if ta is None else ta @ b + a @ tb)
+
+
+tangents({MATMUL: _jvp, MATMUL_BLAS: _jvp})
+
+
 # --- front end ------------------------------------------------------------------------
 @public_function("matmul")
 def matmul(a: Tensor, b: Tensor) -> Tensor:
@@ -474,6 +485,8 @@ register(Op(VDOT, "vdot", "VdotBackward0", X0 | X1 | CROSS, lambda g, x, y, r: (
             py_adjoint=rule_adjoint, arity=2))
 register(Op(CROSS_PRODUCT, "linalg_cross", "LinalgCrossBackward0", X0 | X1 | CROSS, _cross_vjp,
             py_adjoint=rule_adjoint, arity=2))
+# Tangent rules: trace is linear (its own tangent); vdot and cross are bilinear, their adjoint rules transposed.
+tangents({TRACE: lambda ts, xs, y, r: ts[0].trace(), VDOT: TRANSPOSED, CROSS_PRODUCT: TRANSPOSED})
 
 
 def _product_dtypes(name: str, a: Tensor, b: Tensor) -> None:

@@ -17,6 +17,7 @@ from .._emit import D, Tensor, emit, plain, state
 from ._args import reduced_dims
 from ._index import broadcast_accumulate, dims
 from ._spec import REDUCE, ROLES, Op, public, register
+from ._spec import tangents
 
 SUM, MEAN = REDUCE.start, REDUCE.start + 1
 KEEPDIM, DIM_GIVEN = 1, 2
@@ -99,6 +100,18 @@ register(Op(SUM, "sum", "SumBackward0", 0, _vjp(False), float_only=False,
             grad_fn_of=_name("SumBackward"), node_saved=_saved(False)))
 register(Op(MEAN, "mean", "MeanBackward0", 0, _vjp(True),
             grad_fn_of=_name("MeanBackward"), node_saved=_saved(True)))
+
+
+def _jvp(mean):
+    """Sums and means are linear: the tangent is the input's, reduced the same way."""
+    def jvp(ts, xs, y, r):
+        dims = tuple(d for d in range(len(r.in_shapes[0])) if r.ia >> d & 1)
+        out = (ts[0].sum(dims, keepdim=True) if dims else ts[0]).reshape(r.out_shape)
+        return out / r.count if mean else out
+    return jvp
+
+
+tangents({SUM: _jvp(False), MEAN: _jvp(True)})
 
 def _mean(v, axis, keepdims):
     n = 1

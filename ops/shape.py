@@ -25,6 +25,7 @@ from .._emit import Size, Tensor, aliased, emit, plain, recorded, state, write_t
 from ._args import infer_shape, shape_arg, wrap_dim
 from ._index import advance, broadcast_accumulate, dims, slab
 from ._spec import N_CODES, NUMBER, ROLES, SHAPE, Op, public, public_function, register
+from ._spec import tangents
 
 VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER, INDEX = range(SHAPE.start, SHAPE.start + 8)
 # The layout ops of ``ops/layout.py``: a gather (its index-saving twin) and a scatter over a flat
@@ -214,6 +215,20 @@ register(Op(EMBED, "_embed", "SelectBackwardBackward0", 0,
 register(Op(TRANSPOSE, "transpose", "TransposeBackward0", 0,
             lambda g, x, y, r: (g.transpose(r.ia, r.ib),), float_only=False,
             grad_fn_of=_transpose_name))
+
+
+# Tangent rules: these ops are linear, so each is its own tangent (the op applied to the input's).
+def _gather_jvp(ts, xs, y, r):
+    return ts[0]._gather(r.out_index_list.reshape(r.out_shape), BY_INDEX)
+
+
+tangents({GATHER: _gather_jvp, INDEX: _gather_jvp,
+          SCATTER: lambda ts, xs, y, r: ts[0]._scatter(r.in_index_list.reshape(r.in_shapes[0]), r.out_shape),
+          VIEW: lambda ts, xs, y, r: ts[0].reshape(r.out_shape),
+          EXPAND: lambda ts, xs, y, r: ts[0].expand(r.out_shape),
+          SELECT: lambda ts, xs, y, r: ts[0].select(r.ia, r.ib),
+          EMBED: lambda ts, xs, y, r: ts[0]._embed(r.ia, r.ib, r.out_shape),
+          TRANSPOSE: lambda ts, xs, y, r: ts[0].transpose(r.ia, r.ib)})
 
 
 # --- front end ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from .._emit import D, Tensor, emit, plain, state
 from ._args import reduced_dims, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import OUT, PYTHON, X0, Op, public, register
+from ._spec import tangents
 
 SOFTMAX, LOG_SOFTMAX, LOGSUMEXP = PYTHON.start + 30, PYTHON.start + 31, PYTHON.start + 32
 
@@ -35,6 +36,20 @@ register(Op(SOFTMAX, "softmax", "SoftmaxBackward0", OUT, _softmax_vjp, py_adjoin
 register(Op(LOG_SOFTMAX, "log_softmax", "LogSoftmaxBackward0", OUT, _log_softmax_vjp, py_adjoint=rule_adjoint,
             node_saved=_SAVED))
 register(Op(LOGSUMEXP, "logsumexp", "LogsumexpBackward0", X0 | OUT, _logsumexp_vjp, py_adjoint=rule_adjoint))
+
+
+def _logsumexp_jvp(ts, xs, y, r):
+    keep, shape = r.keep_shape, r.in_shapes[0]
+    dims = tuple(d for d in range(len(shape)) if r.ia >> d & 1)
+    w = (xs[0] - y.reshape(keep).expand(shape)).exp()
+    return (ts[0] * w).sum(dims, keepdim=True).reshape(r.out_shape) if dims else ts[0] * w
+
+
+# Tangent rules: softmax's Jacobian is symmetric (its adjoint rule serves); log_softmax's is
+# 1 - softmax along the dim; logsumexp's the softmax.
+tangents({SOFTMAX: lambda ts, xs, y, r: _softmax_vjp(ts[0], xs, y, r)[0],
+          LOG_SOFTMAX: lambda ts, xs, y, r: ts[0] - (ts[0] * y.exp()).sum(r.ia, keepdim=True),
+          LOGSUMEXP: _logsumexp_jvp})
 
 
 def _softmax_np(v: np.ndarray, d: int, log: bool) -> np.ndarray:

@@ -12,6 +12,7 @@ from .._emit import D, Tensor, emit, plain, state
 from ._args import wrap_dim
 from ._rule import return_type, rule_adjoint
 from ._spec import OUT, PYTHON, X0, Op, public, register
+from ._spec import TRANSPOSED, tangents
 from .extrema import BY_MEDIAN, BY_NANMEDIAN, pick, pick_name, positions_along, spread
 from .shape import BY_INDEX
 
@@ -61,6 +62,8 @@ register(Op(CUMSUM, "cumsum", "CumsumBackward0", 0, _cumsum_vjp, py_adjoint=rule
             node_saved=(("dim", lambda r: r.ia),)))
 register(Op(CUMPROD, "cumprod", "CumprodBackward0", X0 | OUT, _cumprod_vjp, py_adjoint=rule_adjoint,
             node_saved=(("self", X0), ("result", OUT), ("dim", lambda r: r.ia))))
+# Tangent rules: cumsum is linear (its own tangent); cumprod's adjoint rule transposed.
+tangents({CUMSUM: lambda ts, xs, y, r: ts[0].cumsum(r.ia), CUMPROD: TRANSPOSED})
 
 
 def _cumulative(x: Tensor, dim: int, dtype, code: int) -> Tensor:

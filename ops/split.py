@@ -17,6 +17,7 @@ import numpy as np
 from .._emit import D, Tensor, aliased, recorded, state, write_tape
 from ._args import wrap_dim
 from ._spec import Op, public, public_function, register
+from ._spec import tangents
 from .join import SPLIT, SPLIT_SIZES, _tensor_list, _zeros, cat
 from .layout import K_SLICE, atleast_1d, atleast_2d, atleast_3d, layout
 
@@ -26,6 +27,14 @@ def _split_vjp(gs, xs, y, r):
 
 register(Op(SPLIT, "split", "SplitBackward0", 0, _split_vjp, float_only=False, multi=True))
 register(Op(SPLIT_SIZES, "split_with_sizes", "SplitWithSizesBackward0", 0, _split_vjp, float_only=False, multi=True))
+
+
+def _split_jvp(ts, xs, y, r):
+    """Linear: the input's tangent split the same way."""
+    return tuple(ts[0].split([s[r.ia] for s in r.out_shapes], r.ia))
+
+
+tangents({SPLIT: _split_jvp, SPLIT_SIZES: _split_jvp})
 
 
 def _parts(x: Tensor, sizes: list, dim: int, code: int) -> tuple:

@@ -19,6 +19,7 @@ from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import OUT, PYTHON, X0, X1, Op, public, register
+from ._spec import TRANSPOSED, tangents
 from .elementwise import M_SIGN
 from .join import where
 from ._args import reduced_dims
@@ -184,6 +185,7 @@ register(Op(VAR_MEAN, "var_mean", "VarMeanBackward0", X0 | OUT, _var_mean_vjp, p
 register(Op(NANSUM, "nansum", "NansumBackward0", X0, _nansum_vjp, py_adjoint=rule_adjoint))
 register(Op(NORM, "norm", "LinalgVectorNormBackward0", X0 | OUT, _norm_vjp, py_adjoint=rule_adjoint))
 register(Op(DIST, "dist", "DistBackward0", X0 | X1 | OUT, _dist_vjp, py_adjoint=rule_adjoint, arity=2))
+tangents({code: TRANSPOSED for code in (PROD, VAR, STD, VAR_MEAN, NANSUM, NORM, DIST)})
 
 
 # --- front ends -----------------------------------------------------------------------

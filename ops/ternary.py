@@ -25,6 +25,8 @@ from numba import njit
 from .._emit import D, Number, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._spec import JOIN, LISTED, NUMBER, R_IA, R_LO, R_NUM, R_OFF, R_RG, X0, X1, X2, Op, public, register
+from ._spec import tangents
+from ._rule import diagonal
 
 LERP, LERP_T, ADDCMUL, ADDCDIV, CLAMP_T = range(384, 389)
 TERNARY = range(384, 396)       # this family's share of the JOIN range
@@ -163,6 +165,9 @@ register(Op(ADDCMUL, "addcmul", "AddcmulBackward0", X1 | X2, _addcmul_vjp, float
 register(Op(ADDCDIV, "addcdiv", "AddcdivBackward0", X1 | X2, _addcdiv_vjp, arity=LISTED, nondiff=(3,)))
 register(Op(CLAMP_T, "clamp", "ClampBackward0", X0 | X1 | X2, _clamp_vjp, float_only=False, arity=LISTED,
             grad_fn_of=lambda r: _CLAMP_NAMES[r.ib], nondiff_of=lambda r: _CLAMP_HIDDEN[r.ib]))
+# Tangent rules: elementwise, so the adjoint rules serve (``diagonal``).
+tangents({code: diagonal(vjp) for code, vjp in ((LERP, _lerp_vjp), (LERP_T, _lerp_t_vjp), (ADDCMUL, _addcmul_vjp),
+                                                 (ADDCDIV, _addcdiv_vjp), (CLAMP_T, _clamp_vjp))})
 
 
 # --- front ends -----------------------------------------------------------------------

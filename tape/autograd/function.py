@@ -409,6 +409,23 @@ def _vjp(gs, xs, y, row):
     return tuple(out)
 
 
+def _jvp(ts, xs, y, row):
+    """The tangent rule of a Function row: the user's ``jvp`` (one tangent per argument of ``forward``:
+    zeros for a tensor without one, None for anything else, as PyTorch), one tangent per OUTPUT row."""
+    ctx = row.tape.pyrows[row.r]
+    tangents = [None] * len(ctx._needs_input_grad)
+    for pos, meta, t in zip(ctx._inputs, ctx._in_meta, ts):
+        tangents[pos] = _zeros(meta) if t is None else t
+    user_jvp = getattr(ctx._forward_cls, "jvp", None)     # (a Function defines it, or has none)
+    if user_jvp is None:
+        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
+                                  "with forward mode AD.")
+    result = user_jvp(ctx, *tangents)
+    if not isinstance(result, tuple):
+        result = (result,)
+    return tuple(result[pos] for pos in ctx._outputs)
+
+
 def _expandable(shape: tuple, to: tuple) -> bool:
     if len(shape) > len(to):
         return False
@@ -420,7 +437,7 @@ def _name_of(row) -> str:
 
 
 register(Op(FUNCTION, "autograd_function", "FunctionBackward0", 0, _vjp, float_only=False, grad_fn_of=_name_of,
-            arity=LISTED, multi=True))
+            arity=LISTED, multi=True, jvp=_jvp))
 
 
 def once_differentiable(fn: Callable) -> Callable:

@@ -1,0 +1,232 @@
+"""Tangent (jvp) rules: every registered op has one, and it is right.
+
+For every entry of the op table (``tests/test_grad_ops.py``'s ``OPS``) hypothesis draws inputs
+as the gradient tests do; the op runs recorded, and the tangent sweep (``tape/_tangent.py``)
+pushes input tangents ``v`` (random signs and sizes, scaled like the inputs) through every row
+it recorded (hidden casts and broadcasts included).  The output tangents ``J v`` must agree with
+
+* central finite differences of the forward along ``v`` (a five-point stencil decides when the
+  three-point one disagrees), and
+* the adjoint: ``<W, J v> == <J^T W, v>``, with ``J^T W`` from ``backward`` of ``sum(out * W)``.
+
+``test_table_reaches_every_op`` checks that the table (plus the few cases written out here)
+records a row of every registered op, so that no rule goes untested.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tape
+from tape._tangent import tangent_sweep
+from tape.ops._spec import REGISTRY, SOURCE
+
+from .test_grad_ops import OP_NAMES, OPS, as_list, draw_case, forward_values, leaves, make_weights, to_np, \
+    to_tensor, tolerances
+
+
+REACHED: dict = {}      # op-table name -> codes of the rows its tangent tests recorded
+
+
+def _seeds(tp, ts, vs, requires) -> dict:
+    """The INPUT rows of ``tp`` standing for the leaves that get a tangent, each seeded with it."""
+    seeds = {}
+    for node, src in tp.src.items():
+        if isinstance(src, tuple):
+            continue
+        for t, v, r in zip(ts, vs, requires):
+            if r and src() is t:
+                seeds[node] = v
+    return seeds
+
+
+def run_tangents(fn, ts, vs, requires, dtype="float64"):
+    """The op's recorded outputs and their tangents (numpy; zeros where the sweep gave none)."""
+    outs = as_list(fn(tape, *ts))
+    tapes = {id(o._tape) for o in outs if o._tape is not None}
+    assert len(tapes) <= 1, "outputs on several tapes"
+    tp = next((o._tape for o in outs if o._tape is not None), None)
+    tan = {} if tp is None else tangent_sweep(tp, _seeds(tp, ts, [to_tensor(tape, v, dtype) for v in vs], requires))
+    got = []
+    for o in outs:
+        same = [v for t, v, r in zip(ts, vs, requires) if t is o and r]     # (an op that returns its input)
+        if same:
+            got.append(np.array(same[0]))
+            continue
+        t = tan.get(o._node) if o._tape is not None else None
+        if t is not None:
+            assert t.dtype == o.dtype, f"tangent dtype {t.dtype} != output dtype {o.dtype}"
+            assert tuple(t.shape) == tuple(o.shape), f"tangent shape {tuple(t.shape)} != {tuple(o.shape)}"
+            got.append(to_np(t))
+        else:
+            got.append(np.zeros(tuple(o.shape)))
+    return outs, got
+
+
+def directions(rng, case, floors):
+    """Tangents: random signs and sizes in [0.5, 2], scaled by max(|x|, floor) (zero for inputs
+    without one), rounded to the case's dtype."""
+    vs = []
+    for a, r, floor in zip(case.arrays, case.requires, floors):
+        w = rng.uniform(0.5, 2.0, size=a.shape) * rng.choice([-1.0, 1.0], size=a.shape)
+        v = w * np.maximum(np.abs(a), floor) if r else np.zeros(a.shape)
+        vs.append(np.asarray(v, np.dtype(case.dtype)).astype(np.float64))
+    return vs
+
+
+def fd_along(op, arrays, vs, order):
+    """Central differences of the forward (float64) along ``vs``."""
+    if order == 2:
+        h, stencil, denom = 2.0 ** -20, [(1.0, 1)], 2.0
+    else:
+        h, stencil, denom = 2.0 ** -13, [(8.0, 1), (-1.0, 2)], 12.0
+    acc = None
+    for c, k in stencil:
+        plus = forward_values(op, [a + k * h * v for a, v in zip(arrays, vs)])
+        minus = forward_values(op, [a - k * h * v for a, v in zip(arrays, vs)])
+        d = [c * (p - m) for p, m in zip(plus, minus)]
+        acc = d if acc is None else [x + y for x, y in zip(acc, d)]
+    return [x / (denom * h) for x in acc]
+
+
+def _bad(actual, ref, dtype):
+    rtol, atol = tolerances(dtype)
+    scale = max(1.0, float(np.max(np.abs(ref), initial=0.0)))
+    return ~(np.abs(actual - ref) <= rtol * np.abs(ref) + atol * scale)
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+@settings(max_examples=10)
+@given(data=st.data())
+def test_tangents_match_finite_differences_and_adjoints(name, data):
+    op = OPS[name]
+    case = draw_case(data, op)
+    rng = np.random.default_rng(case.seed)
+    vs = directions(rng, case, op.fd_floor)
+    ts = leaves(tape, case)
+    outs, got = run_tangents(op.fn, ts, vs, case.requires, case.dtype)
+    REACHED.setdefault(name, set()).update(*(_codes(o._tape) for o in outs))
+
+    # finite differences along v
+    ref = fd_along(op, case.arrays, vs, 2)
+    if any(_bad(g, r, case.dtype).any() for g, r in zip(got, ref)):
+        ref = fd_along(op, case.arrays, vs, 4)
+        for k, (g, r) in enumerate(zip(got, ref)):
+            bad = _bad(g, r, case.dtype)
+            assert not bad.any(), (f"{name}: tangent of output {k} ({case.dtype}) differs from finite differences "
+                                   f"in {int(bad.sum())}/{bad.size} entries\ngot:\n{g}\nexpected:\n{r}")
+
+    # the adjoint: <W, J v> == <J^T W, v>
+    weights = make_weights(rng, [tuple(o.shape) for o in outs], case.dtype)
+    loss = sum((o * to_tensor(tape, w, case.dtype)).sum() for o, w in zip(outs, weights))
+    wrt = [t for t, r in zip(ts, case.requires) if r]
+    grads = tape.autograd.grad(loss, wrt, allow_unused=True)
+    vw = [v for v, r in zip(vs, case.requires) if r]
+    forward = sum(float(np.sum(w * g)) for w, g in zip(weights, got))
+    reverse = sum(0.0 if g is None else float(np.sum(to_np(g) * v)) for g, v in zip(grads, vw))
+    size = sum(float(np.sum(np.abs(w * g))) for w, g in zip(weights, got)) + sum(
+        0.0 if g is None else float(np.sum(np.abs(to_np(g) * v))) for g, v in zip(grads, vw))
+    rtol = 1e-9 if case.dtype == "float64" else 1e-4
+    assert abs(forward - reverse) <= rtol * (size + 1.0), f"{name}: <W, J v> = {forward}, <J^T W, v> = {reverse}"
+
+
+def test_every_op_has_a_tangent_rule():
+    missing = sorted(op.name for code, op in REGISTRY.items() if code not in SOURCE and op.jvp is None)
+    assert not missing, f"ops without a tangent rule: {missing}"
+
+
+class _Product(tape.autograd.Function):
+    """A custom Function with a tangent rule of its own (two outputs)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x * y, x + y
+
+    @staticmethod
+    def backward(ctx, ga, gb):
+        x, y = ctx.saved_tensors
+        return ga * y + gb, ga * x + gb
+
+    @staticmethod
+    def jvp(ctx, tx, ty):
+        x, y = ctx.saved_tensors
+        return tx * y + x * ty, tx + ty
+
+
+class _NoTangent(tape.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+# Ops no table entry records: a function, its inputs, which require grad, their dtypes.
+_F64 = ("float64", "float64")
+EXTRA = {
+    "fill_": (lambda M, x: (x * 1).fill_(2.0) + x, ([1.0, -2.0],), (True,), _F64),
+    "copy_": (lambda M, x, y: (x * 1).copy_(y) * x, ([1.0, -2.0], [0.5, 3.0]), (True, True), _F64),
+    "function": (lambda M, x, y: _Product.apply(x, y), ([1.0, -2.0], [0.5, 3.0]), (True, False), _F64),
+    "_to_copy": (lambda M, x, y: x * y, ([1.0, -2.0], [0.5, 3.0]), (True, True), ("float32", "float64")),
+    "_mask": (lambda M, x: x._mask(1) * x, ([1.0, -2.0],), (True,), _F64),
+    "_masked": (lambda M, x, y: x._masked(y), ([1.0, -2.0], [0.5, 0.0]), (True, False), _F64),     # (a mask: constant)
+    "_embed": (lambda M, x: x._embed(0, 1, (3, 2)) * 2, ([1.0, -2.0],), (True,), _F64),
+    "_scatter": (lambda M, x: x._scatter(np.array([3, 0]), (2, 2)), ([1.0, -2.0],), (True,), _F64),
+}
+
+
+def _extra_case(name):
+    fn, arrays, requires, dtypes = EXTRA[name]
+    ts = [to_tensor(tape, np.array(a), d, requires_grad=r) for a, r, d in zip(arrays, requires, dtypes)]
+    vs = [np.array([0.25, -1.5]) if r else np.zeros(2) for r in requires]
+    return fn, arrays, ts, vs, requires
+
+
+@pytest.mark.parametrize("name", sorted(EXTRA))
+def test_extra_ops_tangents(name):
+    fn, arrays, ts, vs, requires = _extra_case(name)
+    _, got = run_tangents(fn, ts, vs, requires, str(ts[0].dtype).split(".")[1])
+    h = 2.0 ** -20
+    with tape.no_grad():
+        plus = as_list(fn(tape, *[tape.tensor(np.add(a, h * v), dtype=tape.float64) for a, v in zip(arrays, vs)]))
+        minus = as_list(fn(tape, *[tape.tensor(np.subtract(a, h * v), dtype=tape.float64) for a, v in zip(arrays, vs)]))
+    for g, p, m in zip(got, plus, minus):
+        np.testing.assert_allclose(g, (to_np(p) - to_np(m)) / (2 * h), rtol=1e-6, atol=1e-8)
+
+
+def test_function_without_jvp_raises_pytorchs_error():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = _NoTangent.apply(x)
+    with pytest.raises(NotImplementedError, match="You must implement the jvp function for custom "
+                                                  "autograd.Function to use it with forward mode AD."):
+        tangent_sweep(y._tape, {x._in: tape.ones(2)})
+
+
+def test_inplace_without_derivative_has_no_tangent():
+    x = tape.tensor([0.5, 0.25], requires_grad=True)
+    y = x * 1
+    y.asinh_()
+    with pytest.raises(NotImplementedError, match="inplace version of asinh"):
+        tangent_sweep(y._tape, {x._in: tape.ones(2)})
+
+
+def _codes(tp) -> set:
+    return set() if tp is None else {int(c) for c in tp.op[:tp.n]}
+
+
+def test_table_reaches_every_op():
+    """(Runs after the table's tangent tests, from the rows they recorded.)"""
+    assert len(REACHED) == len(OP_NAMES), "run the op table's tangent tests first (the whole file)"
+    seen = set().union(*REACHED.values())
+    for name in EXTRA:
+        fn, _, ts, _, _ = _extra_case(name)
+        outs = as_list(fn(tape, *ts))
+        seen |= _codes(outs[0]._tape)
+    seen.add(910)       # (asinh_ and co.: test_inplace_without_derivative_has_no_tangent)
+    missing = sorted(f"{REGISTRY[c].name} ({c})" for c in REGISTRY if c not in SOURCE and c not in seen)
+    assert not missing, f"registered ops that no tangent test records: {missing}"
