@@ -1718,12 +1718,18 @@ def _rtruediv(self, other: Operand) -> Tensor:
     return _reversed(self, other, DIV)
 
 
-@public("pow", "__pow__", reflected=_reflect("pow", POW))
+@public("pow", reflected=_reflect("pow", POW))
 def tensor_pow(self, exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
     if type(exponent) is not Tensor:
         exponent = check_operand(exponent, "**")
     return _binary(self, exponent, POW)
+
+
+@public("__pow__")
+@_inline_pair(None, POWC)
+def _pow_operator(self, exponent: Operand) -> Tensor:
+    return tensor_pow(self, exponent)
 
 
 @public("__rpow__")
