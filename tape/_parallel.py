@@ -40,16 +40,18 @@ def _workers() -> ThreadPoolExecutor:
         return _pool
 
 
-def split(n: int) -> list:
-    """``[(lo, hi), ...]``: ``range(n)`` in as many parts as there are cores, each of at least ``PART``
-    elements (one part when ``n`` is small or there is one core)."""
-    k = max(1, min(CORES, n // PART))
+def split(n: int, part: int = 0) -> list:
+    """``[(lo, hi), ...]``: ``range(n)`` in as many parts as there are cores, each of at least ``part``
+    elements (``PART`` if not given; one part when ``n`` is small or there is one core)."""
+    k = max(1, min(CORES, n // (part or PART)))
     return [(n * i // k, n * (i + 1) // k) for i in range(k)]
 
 
-def run(fn: Callable[[int, int], None], n: int) -> None:
-    """Call ``fn(lo, hi)`` for the parts of ``range(n)``, at the same time, and return when all are done."""
-    parts = split(n)
+def run(fn: Callable[[int, int], None], n: int, part: int = 0) -> None:
+    """Call ``fn(lo, hi)`` for the parts of ``range(n)`` (each of at least ``part`` elements: fewer
+    for work that costs more per element than a multiply-add), at the same time, and return when
+    all are done."""
+    parts = split(n, part)
     if len(parts) == 1:
         fn(0, n)
         return
