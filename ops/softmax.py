@@ -60,7 +60,7 @@ def _rows(v: np.ndarray, d: int) -> bool:
     return v.size >= ROWS_FROM and d == v.ndim - 1 and v.shape[-1] > 0 and v.flags.c_contiguous
 
 
-def _softmax_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
+def softmax_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
     """``py_adjoint`` of SOFTMAX/LOG_SOFTMAX rows: the rule's numpy calls, in blocks of rows."""
     if ga is None or not _rows(gy, row.ia) or not ga.flags.c_contiguous:
         rule_adjoint(row, va, vb, gy, ga, gb, fresh)
@@ -89,9 +89,9 @@ def _softmax_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
 
 
 _SAVED = (("result", OUT), ("dim", lambda r: r.ia))
-register(Op(SOFTMAX, "softmax", "SoftmaxBackward0", OUT, _softmax_vjp, py_adjoint=_softmax_adjoint,
+register(Op(SOFTMAX, "softmax", "SoftmaxBackward0", OUT, _softmax_vjp, py_adjoint=softmax_adjoint,
             node_saved=_SAVED))
-register(Op(LOG_SOFTMAX, "log_softmax", "LogSoftmaxBackward0", OUT, _log_softmax_vjp, py_adjoint=_softmax_adjoint,
+register(Op(LOG_SOFTMAX, "log_softmax", "LogSoftmaxBackward0", OUT, _log_softmax_vjp, py_adjoint=softmax_adjoint,
             node_saved=_SAVED))
 register(Op(LOGSUMEXP, "logsumexp", "LogsumexpBackward0", X0 | OUT, _logsumexp_vjp, py_adjoint=rule_adjoint))
 

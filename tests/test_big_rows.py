@@ -226,8 +226,10 @@ def _workload(v: np.ndarray, dtype):
 
 @pytest.fixture
 def small_parts(monkeypatch, thresholds):
-    """Rows of 256 elements and up run in parts of 64 (so that small arrays take that path)."""
+    """Rows of 256 elements and up run in parts of 64 (so that small arrays take that path), and
+    first-reached adjoints are zeroed by blocks of 48."""
     monkeypatch.setattr(_parallel, "PART", 64)
+    monkeypatch.setattr(_engine, "ZERO_BLOCK", 48)
     for code in range(E.UNARY.start, E.BINARY.stop):
         if code in REGISTRY:
             thresholds[:, code] = min(int(thresholds[0, code]), 256)
