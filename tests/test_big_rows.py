@@ -226,10 +226,11 @@ def _workload(v: np.ndarray, dtype):
 
 @pytest.fixture
 def small_parts(monkeypatch, thresholds):
-    """Rows of 256 elements and up run in parts of 64 (so that small arrays take that path), and
-    first-reached adjoints are zeroed by blocks of 48."""
+    """Rows of 256 elements and up run in parts of 64 (so that small arrays take that path),
+    first-reached adjoints are zeroed by blocks of 48 and rules run on blocks of 40."""
     monkeypatch.setattr(_parallel, "PART", 64)
     monkeypatch.setattr(_engine, "ZERO_BLOCK", 48)
+    monkeypatch.setattr(_engine, "RULE_BLOCK", 40)
     for code in range(E.UNARY.start, E.BINARY.stop):
         if code in REGISTRY:
             thresholds[:, code] = min(int(thresholds[0, code]), 256)
@@ -244,6 +245,8 @@ def test_results_do_not_depend_on_the_number_of_threads(dtype, small_parts):
     for cores in (1, 2, 3, 8):
         small_parts.setattr(_parallel, "CORES", cores)
         results.append(_workload(v, tdt))
+    small_parts.setattr(_engine, "RULE_BLOCK", 1 << 40)     # (and the rules on whole parts)
+    results.append(_workload(v, tdt))
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert a.tobytes() == b.tobytes()
