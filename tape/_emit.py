@@ -27,6 +27,10 @@ What is here:
   tape = fresh()``; ``state.grad`` is grad mode; ``is_suffix(s, shape)`` says whether an
   input of shape ``s`` may enter a row of shape ``shape`` as it is (kernels read an operand
   broadcast along leading dims modulo its size);
+- ``in_parts(fn, n, part)``: big arrays on all cores, ``fn(lo, hi)`` called at once for parts of
+  ``range(n)`` of at least ``part`` elements (``tape/_parallel.py``); for work whose every element
+  is computed by the same instructions whichever part it falls in, so that results do not depend
+  on the number of threads;
 - ``D``: dtypes and PyTorch's promotion (``tape._dtype``); ``device`` and ``check_device`` (PyTorch's
   error for a ``device=`` argument naming anything but the CPU).
 
@@ -42,6 +46,7 @@ import numpy as np
 
 from . import _dtype as D
 from ._device import check_device, device
+from ._parallel import run as in_parts
 from ._state import state
 from ._tape import Tape, fresh, write_tape
 from ._tensor import Number, Size, Tensor
@@ -53,7 +58,8 @@ from ._tensor import _recorded as recorded
 from .ops._spec import CONST, ROLES
 
 __all__ = ["D", "Number", "Size", "Tensor", "aliased", "check_device", "device", "emit", "emit_apart",
-           "flag_saved_alias", "fresh", "is_suffix", "node_in", "plain", "py_scalar", "recorded", "scalar_binary", "scalar_row", "scalar_unary", "state",
+           "flag_saved_alias", "fresh", "in_parts", "is_suffix", "node_in", "plain", "py_scalar", "recorded",
+           "scalar_binary", "scalar_row", "scalar_unary", "state",
            "write_tape"]
 
 _new = object.__new__

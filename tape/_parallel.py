@@ -7,11 +7,14 @@ kernels at once, and the safe ones (``omp``, ``tbb``) need libraries that are no
 installed.  A pool is shared by all threads (several may hand it parts at once; each waits
 for its own) and made again in a child process after a fork.
 
-Only elementwise work is split: each element is computed by the same instructions
-whichever part it falls in, so results do not depend on the number of threads.
+Only elementwise work is split (or rows reduced by the same calls in any piece): each element
+is computed by the same instructions whichever piece it falls in, so results do not depend on
+the number of threads.  The pieces are taken in turn (``run``), so a loaded machine, where a
+core is another process's for a while, costs no more than one thread would.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -21,6 +24,8 @@ from typing import Callable
 # and a part of fewer elements gains less than that (measured: a fused multiply-add over 1e6
 # float32 elements takes 0.41 ms on one thread, 0.35 ms on two; over 4e6, 1.62 and 0.89 ms).
 PART = 1 << 18
+# Pieces per core's share (``run``): the threads take them in turn.
+PIECES = 4
 try:
     CORES = len(os.sched_getaffinity(0))
 except AttributeError:      # (not on every platform)
@@ -40,24 +45,43 @@ def _workers() -> ThreadPoolExecutor:
         return _pool
 
 
-def split(n: int) -> list:
-    """``[(lo, hi), ...]``: ``range(n)`` in as many parts as there are cores, each of at least ``PART``
-    elements (one part when ``n`` is small or there is one core)."""
-    k = max(1, min(CORES, n // PART))
+def split(n: int, part: int = 0) -> list:
+    """``[(lo, hi), ...]``: ``range(n)`` in as many parts as there are cores, each of at least ``part``
+    elements (``PART`` if not given; one part when ``n`` is small or there is one core)."""
+    k = max(1, min(CORES, n // (part or PART)))
     return [(n * i // k, n * (i + 1) // k) for i in range(k)]
 
 
-def run(fn: Callable[[int, int], None], n: int) -> None:
-    """Call ``fn(lo, hi)`` for the parts of ``range(n)``, at the same time, and return when all are done."""
-    parts = split(n)
-    if len(parts) == 1:
+def run(fn: Callable[[int, int], None], n: int, part: int = 0) -> None:
+    """Call ``fn(lo, hi)`` for pieces covering ``range(n)`` (at least ``part`` elements per core:
+    fewer for work that costs more per element than a multiply-add), on all cores at once, and
+    return when all are done.
+
+    Each core's share comes in ``PIECES`` pieces that the threads take in turn, so that a core
+    another process holds does not hold the call up: the threads that run do its pieces (and a
+    thread that has not started by the end is not waited for)."""
+    k = len(split(n, part))
+    if k == 1:
         fn(0, n)
         return
+    m = k * PIECES
+    bounds = [n * i // m for i in range(m + 1)]
+    taken = itertools.count()       # (``next`` on a count is atomic: each piece is taken once)
+
+    def work() -> None:
+        for i in taken:
+            if i >= m:
+                return
+            fn(bounds[i], bounds[i + 1])
+
     pool = _workers()
-    pending = [pool.submit(fn, lo, hi) for lo, hi in parts[1:]]
+    pending = [pool.submit(work) for _ in range(k - 1)]
     try:
-        fn(*parts[0])
+        work()
     finally:
-        wait(pending)       # (a part still running must not outlive the call, even when one failed)
+        # (one not started is dropped: nothing is left for it; a piece still running must not
+        # outlive the call, even when one failed)
+        pending = [f for f in pending if not f.cancel()]
+        wait(pending)
     for f in pending:
         f.result()

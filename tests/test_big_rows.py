@@ -8,12 +8,14 @@ numpy from ``NUMPY_ROWS`` elements on: the sweep stops at such a row and Python 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 import tape
 from tape import _engine, _parallel, _sweep
+from tape.ops import _erf
 from tape.ops import elementwise as E
 from tape.ops._spec import NUMPY_ROWS, REGISTRY
 
@@ -224,8 +226,11 @@ def _workload(v: np.ndarray, dtype):
 
 @pytest.fixture
 def small_parts(monkeypatch, thresholds):
-    """Rows of 256 elements and up run in parts of 64 (so that small arrays take that path)."""
+    """Rows of 256 elements and up run in parts of 64 (so that small arrays take that path),
+    first-reached adjoints are zeroed by blocks of 48 and rules run on blocks of 40."""
     monkeypatch.setattr(_parallel, "PART", 64)
+    monkeypatch.setattr(_engine, "ZERO_BLOCK", 48)
+    monkeypatch.setattr(_engine, "RULE_BLOCK", 40)
     for code in range(E.UNARY.start, E.BINARY.stop):
         if code in REGISTRY:
             thresholds[:, code] = min(int(thresholds[0, code]), 256)
@@ -240,6 +245,8 @@ def test_results_do_not_depend_on_the_number_of_threads(dtype, small_parts):
     for cores in (1, 2, 3, 8):
         small_parts.setattr(_parallel, "CORES", cores)
         results.append(_workload(v, tdt))
+    small_parts.setattr(_engine, "RULE_BLOCK", 1 << 40)     # (and the rules on whole parts)
+    results.append(_workload(v, tdt))
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert a.tobytes() == b.tobytes()
@@ -306,3 +313,52 @@ def test_square_and_sum_loops(n):
     ((a + b) * tape.tensor(w) + (a - b) * tape.tensor(v)).sum().backward()
     assert a.grad.numpy().tobytes() == (w + v).tobytes()
     assert b.grad.numpy().tobytes() == (w - v).tobytes()
+
+
+@pytest.mark.parametrize("complement", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_erf_of_big_arrays_does_not_depend_on_the_number_of_threads(dtype, complement, monkeypatch):
+    """erf/erfc of big arrays run in parts on all cores (``ops/_erf.py``): the same bits in any part."""
+    x = np.random.default_rng(5).uniform(-9.0, 9.0, 1001).astype(dtype)
+    x[:len(EDGES)] = EDGES
+    monkeypatch.setattr(_erf, "PART", 50)
+    results = []
+    for cores in (1, 2, 3):
+        monkeypatch.setattr(_parallel, "CORES", cores)
+        results.append(_erf.erf_vectorized(x.reshape(7, 143), complement))
+    assert all(r.shape == (7, 143) and r.dtype == dtype for r in results)
+    assert results[0].tobytes() == results[1].tobytes() == results[2].tobytes()
+    monkeypatch.setattr(_parallel, "CORES", 1)
+    monkeypatch.setattr(_erf, "PART", 1 << 40)
+    assert _erf.erf_vectorized(x, complement).tobytes() == results[0].tobytes()
+
+
+@pytest.mark.parametrize("cores", [1, 2, 3])
+def test_run_covers_the_range_once(cores, monkeypatch):
+    monkeypatch.setattr(_parallel, "CORES", cores)
+    for n in (0, 5, 1000, 4096 + 7):
+        pieces = []
+        _parallel.run(lambda lo, hi: pieces.append((lo, hi)), n, 64)
+        pieces.sort()
+        assert [p for p in pieces if p[0] < p[1]] == pieces or n == 0
+        assert sum(hi - lo for lo, hi in pieces) == n
+        assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
+
+
+def test_run_does_not_wait_for_a_thread_that_cannot_start(monkeypatch):
+    """When the other cores are busy, the calling thread does every piece and returns."""
+    busy = ThreadPoolExecutor(1)
+    release = threading.Event()
+    busy.submit(release.wait)           # the pool's one thread is held
+    monkeypatch.setattr(_parallel, "CORES", 2)
+    monkeypatch.setattr(_parallel, "_workers", lambda: busy)
+    done = []
+    caller = threading.Thread(target=_parallel.run, args=(lambda lo, hi: done.append(threading.get_ident()), 1000, 10))
+    caller.start()
+    caller.join(30)
+    returned = not caller.is_alive()
+    release.set()
+    busy.shutdown()
+    caller.join()
+    assert returned
+    assert len(done) == 2 * _parallel.PIECES and set(done) == {caller.ident}

@@ -65,6 +65,7 @@ from tape.ops import join as J
 from tape.ops import linalg as L
 from tape.ops import reduction as R
 from tape.ops import shape as S
+from tape.ops import softmax as SM
 from tape.ops import ternary as TE
 from tape.ops.inplace import NO_DERIVATIVE
 from tape.ops._rule import rule_adjoint
@@ -184,6 +185,9 @@ FACES.update({code: _elementwise(*op.ulps) for code, op in REGISTRY.items() if o
 _RULE_ROWS = Skip("a Python-rule row: its value is numpy's and its adjoint is its rule in every face")
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code, op in REGISTRY.items()
               if op.py_adjoint is rule_adjoint})
+# (softmax's py_adjoint runs the rule's numpy calls in blocks of rows: the same bits, tests/test_big_softmax.py)
+FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code, op in REGISTRY.items()
+              if op.py_adjoint is SM.softmax_adjoint})
 # (the same for rows of three inputs whose rule Python runs in both backwards: the addmm family)
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code in A.CODES})
 

@@ -36,6 +36,7 @@ from tape.ops import elementwise as E
 from tape.ops import linalg as L
 from tape.ops import reduction as R
 from tape.ops import shape as S
+from tape.ops import softmax as SM
 from tape.ops._rule import rule_adjoint
 from tape.ops._spec import BINARY as BINARY_RANGE
 from tape.ops._spec import REGISTRY
@@ -137,7 +138,7 @@ def _assert_values(a, b, dtype, what):
 # multiplies 1-D/2-D operands only: a batch goes to Python).
 NO_PROGRAM = {L.MATMUL, L.MATMUL_BLAS, S.GATHER, S.SCATTER, S.INDEX} | {
     code for code, op in tape.ops.REGISTRY.items() if op.arity not in (1, 2) or op.multi
-    or op.py_adjoint is rule_adjoint} | {code for code, (compiled, _) in P.compiled_codes().items() if not compiled} | {
+    or op.py_adjoint in (rule_adjoint, SM.softmax_adjoint)} | {code for code, (compiled, _) in P.compiled_codes().items() if not compiled} | {
     code for code in tape.ops.REGISTRY if any(
         P.VARIANT[k, P.V_START] < 0 or P.VARIANT[k, P.V_NEEDS] & P.NEEDS_MATMUL
         for k in range(P.VSTART[code], P.VSTART[code] + P.VCOUNT[code]))}
