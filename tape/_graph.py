@@ -12,7 +12,7 @@ from typing import Any, Callable, NamedTuple
 from ._dtype import ARENA_DTYPES
 from ._hooks import _replacement, _row_hooks, accumulating, node_hook
 from ._row import Row
-from ._saved import node_attribute, saved_names
+from ._saved import node_attribute, saved_names, valued
 from ._tape import Tape
 from ._tensor import _recorded
 from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY
@@ -66,7 +66,7 @@ class Node:
     def __call__(self, *grads):
         """Run the node: the gradients of its inputs from those of its outputs (recorded in grad
         mode), one tensor for a node with one input, else a tuple."""
-        return run_node[0](self._tape, self._row, grads)
+        return run_node[0](valued(self._tape), self._row, grads)
 
     def register_hook(self, fn: Callable) -> RemovableHandle:
         """Register ``fn(grad_inputs, grad_outputs) -> tuple or None``, run after this node computed
@@ -211,7 +211,7 @@ def tensor_grad_fn(tape: Tape, node: int):
     tape, node = resolve(tape, node)
     if tape.op[node] == INPUT or tape.op[node] == CONST:
         return None
-    return node_view(tape, node)
+    return _edge_of(tape, node)[0]
 
 
 def _edge(tape: Tape, node: int) -> tuple:
@@ -225,6 +225,9 @@ def _edge(tape: Tape, node: int) -> tuple:
         src = tape.src[node]
         if type(src) is tuple:
             return _edge_of(src[0], src[1])
+        through = getattr(src, "edge", None)
+        if through is not None:
+            return through()        # (a checkpointed segment's input: the edge of the tensor it read)
         return (AccumulateGrad(src()), 0)
     if code == CONST:
         return (None, 0)
@@ -233,7 +236,11 @@ def _edge(tape: Tape, node: int) -> tuple:
 
 def _edge_of(tape: Tape, node: int) -> tuple:
     index = int(tape.ia[node]) if tape.op[node] == OUTPUT else 0
-    return (node_view(tape, node), index)
+    view = node_view(tape, node)
+    shown = None if isinstance(view, Node) else getattr(view, "_shown_edge", None)
+    if shown is not None:
+        return shown(index)     # (a checkpointed segment's row shows the node of its output's last op)
+    return (view, index)
 
 
 def grad_fn(t) -> Node | None:

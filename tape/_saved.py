@@ -269,6 +269,13 @@ def saved_names(tape, r: int) -> list:
     return names
 
 
+def valued(tape):
+    """The tape holding the values of ``tape``'s rows: itself, or for the rows of a checkpointed
+    segment (which keep none) a run of the segment again (``tape.utils.checkpoint._Ghost``)."""
+    again = getattr(tape, "recomputed", None)
+    return tape if again is None else again()
+
+
 def node_attribute(tape, r: int, name: str, node_name: str):
     """``grad_fn._saved_<x>`` / ``_raw_saved_<x>`` of row ``r``'s node (named ``node_name``);
     AttributeError if it has none."""
@@ -287,6 +294,7 @@ def node_attribute(tape, r: int, name: str, node_name: str):
             return None
         if tape.fr[r] & FREED:
             raise RuntimeError(FREED_MSG)
+        tape = valued(tape)
         hooks = tape.hooks.get(r)
         if hooks is not None and slot in hooks.saved:
             packed, unpack = hooks.saved[slot]

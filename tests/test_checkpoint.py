@@ -244,7 +244,70 @@ def test_node_names():
     x = _leaf([1.0])
     assert type(C.checkpoint(lambda a: a * 2, x, use_reentrant=True).grad_fn).__name__ == \
         "CheckpointFunctionBackward"
-    assert type(C.checkpoint(lambda a: a * 2, x, use_reentrant=False).grad_fn).__name__ == "CheckpointBackward"
+    # (the non-reentrant variant shows the segment's own nodes, as PyTorch's)
+    assert type(C.checkpoint(lambda a: a * 2, x, use_reentrant=False).grad_fn).__name__ == "MulBackward0"
+
+
+def _graph(node):
+    """A node's name and, recursively, its ``next_functions``."""
+    if node is None:
+        return None
+    return (node.name(), tuple((_graph(f), i) for f, i in node.next_functions))
+
+
+def test_segment_shows_its_own_nodes():
+    x = _leaf([0.5, -1.0, 2.0])
+    w = _leaf([1.5, 0.25, -0.75])
+    h = x * 3
+    body = Counted(lambda a, k: ((a * w).sin() + k, a.max(0)))
+    (y, (v, i)) = C.checkpoint(body, h, 2, use_reentrant=False)
+    acc = "torch::autograd::AccumulateGrad"
+    assert _graph(y.grad_fn) == ("AddBackward0", ((("SinBackward0", ((("MulBackward0", (
+        (("MulBackward0", (((acc, ()), 0), (None, 0))), 0), ((acc, ()), 0))), 0),)), 0), (None, 0)))
+    assert type(v.grad_fn).__name__ == "MaxBackward0"
+    # The edges out of the segment are the outside tensors' own.
+    mul = y.grad_fn.next_functions[0][0].next_functions[0][0]
+    assert mul.next_functions[0][0] is h.grad_fn
+    assert mul.next_functions[1][0].variable is w
+    assert y.grad_fn is y.grad_fn and mul is y.grad_fn.next_functions[0][0].next_functions[0][0]
+    assert body.calls == 1
+
+
+def test_saved_values_of_segment_nodes_are_recomputed():
+    x = _leaf([0.5, -1.0, 2.0])
+    body = Counted(lambda a: a.sin().exp())
+    y = C.checkpoint(body, x, use_reentrant=False)
+    sin = y.grad_fn.next_functions[0][0]
+    _close(y.grad_fn._saved_result, x.sin().exp())
+    assert body.calls == 2          # (each access outside backward runs the segment again, as PyTorch's)
+    saved = sin._saved_self
+    _close(saved, x)
+    assert saved.requires_grad and saved is not x
+    assert body.calls == 3
+    y.sum().backward(retain_graph=True)
+    assert body.calls == 4
+    _close(sin._saved_self, x)
+    y.sum().backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        sin._saved_self
+
+
+def test_hooks_on_segment_nodes_run_in_backward():
+    x = _leaf([0.5, -1.0, 2.0])
+    y = C.checkpoint(lambda a: (a * 2).exp(), x, use_reentrant=False)
+    mul = y.grad_fn.next_functions[0][0]
+    mul.metadata["tag"] = 1
+    seen = []
+    mul.register_prehook(lambda go: seen.append(("pre", go[0].tolist())))
+    handle = mul.register_hook(lambda gi, go: seen.append("post") or (gi[0] * 10, None))
+    y.sum().backward(retain_graph=True)
+    assert seen == [("pre", (2 * x).exp().tolist()), "post"]
+    _close(x.grad, 20 * (2 * x).exp())
+    handle.remove()
+    x.grad = None
+    y.sum().backward()
+    _close(x.grad, 2 * (2 * x).exp())
+    assert y.grad_fn.next_functions[0][0].metadata == {"tag": 1}
 
 
 # -- the random number generator ----------------------------------------------------------------
@@ -585,6 +648,22 @@ def _scenario(lib, name):
                 cp.checkpoint(lambda a, b: a, x, use_reentrant=True, b=1)
             elif name == "determinism":
                 cp.checkpoint(lambda a: a, x, use_reentrant=False, determinism_check="strict")
+            elif name == "graph":
+                h = x * 3
+                y, (v, i) = cp.checkpoint(lambda a, k: ((a * w).sin() + k, a.max(0)), h, 2, use_reentrant=False)
+                z = cp.checkpoint(lambda a: cp.checkpoint(lambda b: b.exp() * w, a, use_reentrant=False).sum(0),
+                                  y, use_reentrant=False)
+                out["graph"] = [_graph(t.grad_fn) for t in (y, v, z)]
+                sin = y.grad_fn.next_functions[0][0]
+                out["saved"] = (sin._saved_self.tolist(), sin.next_functions[0][0]._saved_other.tolist(),
+                                sin.next_functions[0][0]._saved_other.requires_grad)
+                sin.register_hook(lambda gi, go: (gi[0] * 2,))
+                y.sum().backward()
+                out["grads"] = (x.grad.tolist(), w.grad.tolist())
+                try:
+                    sin._saved_self
+                except RuntimeError as e:
+                    out["freed"] = str(e)
             elif name == "sequential":
                 y = cp.checkpoint_sequential([lambda a: a.sin(), lambda a: a * w, lambda a: a.exp()], 2, x,
                                              use_reentrant=False)
@@ -596,7 +675,7 @@ def _scenario(lib, name):
     return out
 
 
-SCENARIOS = ["closure", "no_input_grad", "grad", "double", "default", "kwargs", "determinism", "sequential"]
+SCENARIOS = ["closure", "no_input_grad", "grad", "double", "default", "kwargs", "determinism", "sequential", "graph"]
 
 
 @pytest.mark.torch

@@ -8,7 +8,10 @@ the random number generator's state of the first run, when backward needs its gr
   puts a stand-in leaf in place of every tensor the segment reads from outside that requires
   grad (arguments and closure tensors alike); the scratch tape is then dropped and ONE row
   (``_SegmentFn``, a custom Function) is recorded on the thread's tape, its inputs those
-  outside tensors, its outputs the segment's.  Its backward runs the segment again on a new
+  outside tensors, its outputs the segment's.  ``grad_fn`` shows the segment's own nodes, as
+  PyTorch's: a copy of the scratch tape's rows without their values (``_Ghost``), whose saved
+  values are read from a run again and whose nodes' hooks run in the recomputation's backward.
+  Its backward runs the segment again on a new
   scratch tape and takes ``autograd.grad`` of its outputs with respect to the stand-ins: nothing
   inside the segment stays on the tape between forward and backward, and the segment runs once
   per backward.  In a recorded backward (``create_graph=True``) the gradient is itself computed
@@ -27,12 +30,17 @@ import contextlib
 import sys
 import threading
 import warnings
+import weakref
 from math import comb
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Tuple
+
+import numpy as np
 
 from .._creation import get_rng_state, set_rng_state
 from .._device import device
 from .._dtype import ARENA_DTYPES
+from .._graph import _edge
+from .._saved import FREED_MSG
 from .._state import state
 from .._tape import Tape
 from .._tensor import Size, Tensor, _plain, _py_scalar
@@ -195,6 +203,76 @@ def _scratch(stand_ins: bool) -> Iterator[_Scratch]:
         tape.outside, tape.caches = [], []      # (a spare refers to no tensor of the run)
 
 
+class _Link:
+    """A stand-in's row as ``grad_fn`` views show it: the edge of the ``k``-th tensor the segment
+    read from outside (an input of the segment's row, found through its context, held weakly)."""
+
+    __slots__ = ("ghost", "k")
+
+    def __init__(self, ghost: "_Ghost", k: int) -> None:
+        self.ghost = weakref.ref(ghost)
+        self.k = k
+
+    def edge(self) -> tuple:
+        ghost = self.ghost()
+        ctx = ghost.ctx() if ghost is not None and ghost.ctx is not None else None
+        tape = ctx._tape_ref() if ctx is not None else None
+        if tape is None:
+            return (None, 0)
+        return _edge(tape, tape.inputs_of(ctx._row)[self.k])
+
+
+class _Ghost(Tape):
+    """The rows a segment's forward recorded, without their values: the nodes ``grad_fn`` shows
+    of a checkpointed segment, as PyTorch keeps the segment's nodes with their saved tensors
+    replaced by recomputation.  What a node saved is read from a run of the segment again
+    (``recomputed``); hooks registered on its nodes run in the recomputation backward runs."""
+
+    __slots__ = ("ctx", "outs")
+
+    def __init__(self, run: _Scratch, flat: list) -> None:
+        n = run.n
+        self.cap = n
+        self._columns(run.R[:, :n].copy(), run.F[:, :n].copy())
+        self.v64 = np.empty(0, np.float64)
+        self.v32 = np.empty(0, np.float32)
+        self.w64 = memoryview(self.v64)
+        self.stab = run.stab[:run.stop].copy()
+        self.ix = run.ix[:run.tix].copy()
+        self.adjoints = []
+        self.stop = 0
+        self._clear()
+        self.n, self.stop, self.tix = n, run.stop, run.tix
+        self.soft = 0
+        self.shape_ids = {}
+        self.shapes = {sid: run.shapes[sid] for sid in set(self.shp.tolist())}
+        self.pyrows = dict(run.pyrows)
+        for ctx in self.pyrows.values():
+            ctx._tape_ref = weakref.ref(self)       # (the scratch tape is reused)
+        for k, (_, s) in enumerate(run.outside):
+            self.src[s._in] = _Link(self, k)
+        self.ctx = None         # the segment row's context, once recorded (weakly)
+        self.outs = [o._node if isinstance(o, Tensor) and o._tape is run else -1 for o in flat]
+
+    def edge(self, i: int) -> tuple:
+        """The edge of the segment's ``i``-th output: its last op's node."""
+        r = self.outs[i]
+        if r < 0:
+            return (self.ctx(), i)
+        return _edge(self, r)
+
+    def recomputed(self) -> Tape:
+        """A tape with the values of these rows: the segment run again (PyTorch's unpack hook)."""
+        ctx = self.ctx() if self.ctx is not None else None
+        if ctx is None:
+            raise RuntimeError(FREED_MSG)
+        seg = ctx.seg
+        args, kwargs, _ = seg.bind(ctx.saved_tensors)   # (raises once the row is freed)
+        with _scratch(True) as tape:
+            seg.call(args, kwargs, True)
+        return tape
+
+
 @contextlib.contextmanager
 def _rng_as(rng_state: Tensor | None) -> Iterator[None]:
     """Run the block with the generator in ``rng_state`` (None: as it is), then put back the
@@ -218,7 +296,9 @@ def _flatten(x: Any, out: list) -> Callable[[Iterator], Any]:
         kind = type(x)
         if kind is tuple or kind is list:
             return lambda it: kind(p(it) for p in parts)
-        return lambda it: kind(*(p(it) for p in parts))       # a named tuple
+        if hasattr(kind, "_make"):
+            return lambda it: kind._make(p(it) for p in parts)     # a named tuple
+        return lambda it: kind([p(it) for p in parts])      # ``torch.return_types`` (values, indices) ...
     if isinstance(x, dict):
         keys = list(x)
         parts = [_flatten(x[k], out) for k in keys]
@@ -243,6 +323,7 @@ class _Segment:
         self.outside = []       # the tensors read from outside that require grad (an int: the slot of an argument)
         self.rows = []          # determinism check: the metadata of the values the forward run recorded
         self.ops = ""           # debug: the ops of the forward run
+        self.ghost = None       # the forward run's rows, as grad_fn shows them
 
     def call(self, args: tuple, kwargs: dict, recompute: bool) -> Any:
         """Run the segment on the thread's (scratch) tape."""
@@ -254,6 +335,11 @@ class _Segment:
             out = self.fn(*args, **kwargs)
         if self.check:
             self._check(tape, start)
+        if self.ghost is not None:
+            # Hooks registered on the segment's nodes run in this run's backward (its rows are the forward's).
+            for r, hooks in self.ghost.hooks.items():
+                if hooks.node:
+                    tape.hooks[start + r] = hooks
         return out
 
     def first(self, context: ContextManager) -> tuple:
@@ -265,8 +351,9 @@ class _Segment:
             if self.debug:
                 self.ops = _ops_of(tape, 0)
             outside = [t for t, _ in tape.outside]
-        flat = []
-        rebuild = _flatten(out, flat)
+            flat = []
+            rebuild = _flatten(out, flat)
+            self.ghost = _Ghost(tape, flat)
         return flat, rebuild, outside
 
     def slots(self) -> list:
@@ -400,6 +487,9 @@ class _SegmentFn(Function):
     @staticmethod
     def forward(ctx, seg: _Segment, flat: list, outside: list, *inputs: Tensor) -> tuple:
         ctx.seg = seg
+        if seg.ghost is not None:
+            seg.ghost.ctx = weakref.ref(ctx)
+            ctx._shown_edge = seg.ghost.edge
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(*seg.slots())
         seg.forget(outside)
