@@ -613,6 +613,43 @@ def test_checkpoint_loop_forms():
         C.checkpoint_loop(lambda h: h, x, -1, snapshots=1)
 
 
+@pytest.mark.parametrize("snapshots", [0, 2])
+def test_checkpoint_loop_restores_the_generator_per_step(snapshots):
+    w = _leaf([0.7, -0.4, 1.1])
+    x = tape.tensor([1.0, 2.0, -1.0], dtype=tape.float64)
+
+    def step(h):
+        return (h * w).sin() + tape.rand(3, dtype=tape.float64)
+
+    tape.manual_seed(3)
+    y = C.checkpoint_loop(step, x, 5, snapshots=snapshots)
+    after = tape.get_rng_state()
+    y.sum().backward()
+    assert tape.get_rng_state().tolist() == after.tolist()     # (backward leaves the generator as it was)
+    tape.manual_seed(3)
+    h = x
+    for _ in range(5):
+        h = step(h)
+    gw = w.grad
+    w.grad = None
+    h.sum().backward()
+    _close(y, h)
+    _close(gw, w.grad)
+
+
+def test_device_states():
+    x = tape.ones(2)
+    assert C.get_device_states(x, 3, [x]) == ([], [])
+    assert C.set_device_states([], []) is None
+    assert C.DefaultDeviceType.get_device_type() == "cpu"
+    C.DefaultDeviceType.set_device_type("cuda")
+    try:
+        assert C.DefaultDeviceType.get_device_type() == "cuda"
+    finally:
+        C.DefaultDeviceType.set_device_type(None)
+    assert C.DefaultDeviceType.get_device_type() == "cpu"
+
+
 # -- the same scenarios in PyTorch ------------------------------------------------------------------
 def _scenario(lib, name):
     cp = lib.utils.checkpoint

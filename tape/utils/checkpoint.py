@@ -51,7 +51,7 @@ from ..ops._spec import CONST, INPUT, REGISTRY
 __all__ = [
     "checkpoint", "checkpoint_sequential", "checkpoint_loop", "CheckpointError", "CheckpointFunction",
     "check_backward_validity", "detach_variable", "noop_context_fn", "set_checkpoint_early_stop",
-    "set_checkpoint_debug_enabled",
+    "set_checkpoint_debug_enabled", "DefaultDeviceType", "get_device_states", "set_device_states",
 ]
 
 _DEFAULT_DETERMINISM_MODE = "default"
@@ -123,6 +123,54 @@ def check_backward_validity(inputs: Iterable[Any]) -> None:
     """Warn when none of the tensors in ``inputs`` requires grad."""
     if not any(inp.requires_grad for inp in inputs if isinstance(inp, Tensor)):
         warnings.warn("None of the inputs have requires_grad=True. Gradients will be None", stacklevel=2)
+
+
+# -- device states (tape computes on the CPU: there are none to save) ------------------------------
+class DefaultDeviceType:
+    r"""The default device type for checkpointing: whose random number generators' states are saved
+    and restored when no argument is on a device other than the CPU (``"cpu"`` here: no
+    accelerator)."""
+
+    _default_device_type: str | None = None
+
+    @staticmethod
+    def set_device_type(device: str = "cuda") -> None:
+        """Set the default device type for checkpointing."""
+        DefaultDeviceType._default_device_type = device
+
+    @staticmethod
+    def get_device_type() -> str:
+        """The current default device type for checkpointing."""
+        if not DefaultDeviceType._default_device_type:
+            DefaultDeviceType._default_device_type = "cpu"
+        return DefaultDeviceType._default_device_type
+
+
+def get_device_states(*args: Any) -> Tuple[list, list]:
+    """The ids of the non-CPU devices the tensors among ``args`` (nested) are on, and their random
+    number generators' states: ``([], [])`` for CPU tensors."""
+    leaves = []
+    _flatten(args, leaves)
+    ids = [t.get_device() for t in leaves if isinstance(t, Tensor) and t.device.type not in ("cpu", "meta")]
+    return ids, [_device_module(DefaultDeviceType.get_device_type()).get_rng_state() for _ in ids]
+
+
+def set_device_states(devices: list, states: list, *, device_type: str | None = None) -> None:
+    """Set the random number generators' states of the given devices (of ``device_type``, by
+    default ``DefaultDeviceType.get_device_type()``)."""
+    if device_type is None:
+        device_type = DefaultDeviceType.get_device_type()
+    if device_type == "meta":
+        return
+    for dev, st in zip(devices, states):
+        module = _device_module(device_type)
+        with module.device(dev):
+            module.set_rng_state(st)
+
+
+def _device_module(device_type: str):
+    """``tape.cuda`` ...: the module named after a device type."""
+    return getattr(sys.modules[__name__.split(".")[0]], device_type)
 
 
 # -- the one mechanism: a segment run on a scratch tape ---------------------------------------
@@ -649,15 +697,23 @@ class _Loop(_Segment):
     """``x = step(x)`` ``n`` times, checkpointed as one segment whose numeric backward follows
     revolve's schedule with ``snapshots`` stored states."""
 
-    def __init__(self, step: Callable[[Tensor], Tensor], x: Tensor, n: int, snapshots: int) -> None:
+    def __init__(self, step: Callable[[Tensor], Tensor], x: Tensor, n: int, snapshots: int,
+                 preserve_rng_state: bool) -> None:
         super().__init__(step, (x,), {}, False, contextlib.nullcontext(), False, False)
         self.n, self.snapshots = n, snapshots
+        self.preserve = preserve_rng_state
+        self.states = []        # the generator's state before each step of the forward
 
     def call(self, args: tuple, kwargs: dict, recompute: bool) -> Tensor:
         x = args[0]
-        for _ in range(self.n):
-            x = self.fn(x)
+        for i in range(self.n):
+            with self._rng(i if recompute else -1):
+                x = self.fn(x)
         return x
+
+    def _rng(self, i: int) -> ContextManager:
+        """The generator in the state it had before step ``i`` of the forward (``i < 0``: as it is)."""
+        return _rng_as(self.states[i] if i >= 0 and self.states else None)
 
     def first(self, context: ContextManager) -> tuple:
         # Each step on a scratch tape of its own (so the forward holds one step's values at a
@@ -667,6 +723,8 @@ class _Loop(_Segment):
         x = self.args[0]
         with context:
             for _ in range(self.n):
+                if self.preserve:
+                    self.states.append(get_rng_state())
                 with _scratch(True) as tape:
                     y = self.fn(x)
                     outside += [t for t, _ in tape.outside if not any(t is u for u in outside)]
@@ -679,10 +737,10 @@ class _Loop(_Segment):
         acc = [None] * len(outside)
         step = self.fn
 
-        def back(x: Tensor, g: Tensor | None) -> Tensor | None:
-            """One step recorded at state ``x``: the gradient of ``x``; those of the outside tensors
+        def back(x: Tensor, i: int, g: Tensor | None) -> Tensor | None:
+            """Step ``i`` recorded at state ``x``: the gradient of ``x``; those of the outside tensors
             are added up in ``acc``."""
-            with _scratch(True) as tape:
+            with _scratch(True) as tape, self._rng(i):
                 xin = _plain(x._value(), x._dtype)
                 xin._rg = True
                 got = _grads_of(step(xin), (g,), [xin] + outside, tape)
@@ -691,29 +749,32 @@ class _Loop(_Segment):
                     acc[k] = d.clone() if acc[k] is None else acc[k] + d
             return got[0]
 
-        def advance(x: Tensor, m: int) -> Tensor:
+        def advance(x: Tensor, i: int, m: int) -> Tensor:
+            """The state after steps ``i`` to ``i + m - 1`` from state ``x``, without recording."""
             prev = state.grad
             state.grad = False
             try:
-                for _ in range(m):
-                    x = step(x)
+                for k in range(i, i + m):
+                    with self._rng(k):
+                        x = step(x)
             finally:
                 state.grad = prev
             return x
 
-        def reverse(x: Tensor, n: int, s: int, g: Tensor | None) -> Tensor | None:
-            """Reverse the ``n`` steps from state ``x`` holding at most ``s`` more states at once."""
+        def reverse(x: Tensor, i: int, n: int, s: int, g: Tensor | None) -> Tensor | None:
+            """Reverse the ``n`` steps from state ``x`` (before step ``i``) holding at most ``s`` more
+            states at once."""
             if n == 1:
-                return back(x, g)
+                return back(x, i, g)
             if s == 0:
-                for i in range(n - 1, -1, -1):
-                    g = back(advance(x, i), g)
+                for k in range(n - 1, -1, -1):
+                    g = back(advance(x, i, k), i + k, g)
                 return g
             m = _split(n, s)
-            g = reverse(advance(x, m), n - m, s - 1, g)
-            return reverse(x, m, s, g)
+            g = reverse(advance(x, i, m), i + m, n - m, s - 1, g)
+            return reverse(x, i, m, s, g)
 
-        gx = reverse(_plain(x0._value(), x0._dtype), self.n, self.snapshots, grads[0])
+        gx = reverse(_plain(x0._value(), x0._dtype), 0, self.n, self.snapshots, grads[0])
         return [(gx if a is None else a + gx) if t is x0 and gx is not None else a for t, a in zip(outside, acc)]
 
 
@@ -736,7 +797,8 @@ def _split(n: int, s: int) -> int:
     return min(max(low, comb(stored + t - 2, stored) if t >= 2 else 1), n - 1)
 
 
-def checkpoint_loop(step: Callable[[Tensor], Tensor], x: Tensor, n: int, *, snapshots: int) -> Tensor:
+def checkpoint_loop(step: Callable[[Tensor], Tensor], x: Tensor, n: int, *, snapshots: int,
+                    preserve_rng_state: bool = True) -> Tensor:
     r"""Apply ``x = step(x)`` ``n`` times, differentiably, keeping at most ``snapshots`` states.
 
     Not in PyTorch.  The forward keeps only ``x`` and the result; backward reverses the steps on
@@ -751,15 +813,16 @@ def checkpoint_loop(step: Callable[[Tensor], Tensor], x: Tensor, n: int, *, snap
     ``snapshots=0`` that is ``n (n + 1) / 2``; with ``snapshots >= n - 1``, ``2 n - 1``.
 
     ``step`` takes and returns one tensor, and may read tensors that require grad from its
-    closure (parameters get their gradients); it should not draw random numbers (the generator's
-    state is not restored for each step).  A recorded backward (``create_graph=True``) runs the
-    ``n`` steps once, recorded, instead (its memory grows with ``n``).
+    closure (parameters get their gradients).  The random number generator's state before each
+    step is kept (40 bytes a step) and restored when the step runs again, so random ops recompute
+    identically (``preserve_rng_state=False``: they draw anew).  A recorded backward
+    (``create_graph=True``) runs the ``n`` steps once, recorded, instead (its memory grows with ``n``).
     """
     if not isinstance(n, int) or n < 0:
         raise ValueError(f"checkpoint_loop expects a number of steps n >= 0, but got {n}")
     if not isinstance(snapshots, int) or snapshots < 0:
         raise ValueError(f"checkpoint_loop expects snapshots >= 0, but got {snapshots}")
-    loop = _Loop(step, x, n, snapshots)
+    loop = _Loop(step, x, n, snapshots, preserve_rng_state)
     if n == 0 or not state.grad:
         return loop.call(loop.args, {}, False)
     return _record(loop, contextlib.nullcontext())
