@@ -650,6 +650,64 @@ def test_device_states():
     assert C.DefaultDeviceType.get_device_type() == "cpu"
 
 
+# -- selective checkpointing --------------------------------------------------------------------
+def test_selective_checkpointing_asks_the_policy_about_each_op():
+    x = _leaf([[0.5, -1.0], [2.0, 0.25]])
+    W = _leaf([[1.5, 0.25], [-0.75, 0.5]])
+    asked = []
+
+    def policy(ctx, op, *args, **kwargs):
+        asked.append((ctx.is_recompute, op, len(args), tuple(ctx.op_output.shape)))
+        return C.CheckpointPolicy.MUST_SAVE if op == tape.ops.aten.mm.default else C.CheckpointPolicy.PREFER_RECOMPUTE
+
+    def f(h):
+        return ((h @ W).tanh() * 2).sum(1)
+
+    ctx = functools.partial(C.create_selective_checkpoint_contexts, policy)
+    y = C.checkpoint(f, x, use_reentrant=False, context_fn=ctx)
+    aten = tape.ops.aten
+    assert asked == [(False, aten.mm.default, 2, (2, 2)), (False, aten.tanh.default, 1, (2, 2)),
+                     (False, aten.mul.Tensor, 1, (2, 2)), (False, aten.sum.dim_IntList, 1, (2,))]
+    y.sum().backward(retain_graph=True)
+    assert len(asked) == 4          # (asked in the forward only, as PyTorch's)
+    gx, gW = x.grad, W.grad
+    x.grad = W.grad = None
+    f(x).sum().backward()
+    _close(gx, x.grad)
+    _close(gW, W.grad)
+    with pytest.raises(RuntimeError, match="Trying to backward an extra time. You are only allowed to backward once"):
+        y.sum().backward()
+    # Saving nothing, a segment may be run backward again; a list of ops is a policy saving those.
+    y = C.checkpoint(f, x, use_reentrant=False,
+                     context_fn=functools.partial(C.create_selective_checkpoint_contexts, lambda *a: False))
+    y.sum().backward(retain_graph=True)
+    y.sum().backward()
+    y = C.checkpoint(f, x, use_reentrant=False,
+                     context_fn=functools.partial(C.create_selective_checkpoint_contexts, [aten.tanh.default]))
+    y.sum().backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="Trying to backward an extra time"):
+        y.sum().backward()
+
+
+def test_selective_checkpointing_errors():
+    with pytest.raises(ValueError, match="Please update the OpOverloadPacket to a specific OpOverload"):
+        C.create_selective_checkpoint_contexts([tape.ops.aten.mm])
+    with pytest.raises(TypeError, match="policy_fn_or_list must be either a function or a list of ops."):
+        C.create_selective_checkpoint_contexts(3)
+    x = _leaf([1.0, 2.0])
+    flip = [True]
+
+    def f(a):       # (a different op in the recomputation than in the forward)
+        return a.exp() if flip[0] else a.sin()
+
+    y = C.checkpoint(f, x, use_reentrant=False, determinism_check="none",
+                     context_fn=functools.partial(C.create_selective_checkpoint_contexts, lambda *a: True))
+    flip[0] = False
+    with pytest.raises(RuntimeError, match="aten.sin.default encountered during backward but not found in storage"):
+        y.sum().backward()
+    assert tape.ops.aten.mm.default is tape.ops.aten.mm.default and str(tape.ops.aten.mm.default) == "aten.mm.default"
+
+
 # -- the same scenarios in PyTorch ------------------------------------------------------------------
 def _scenario(lib, name):
     cp = lib.utils.checkpoint
@@ -701,6 +759,21 @@ def _scenario(lib, name):
                     sin._saved_self
                 except RuntimeError as e:
                     out["freed"] = str(e)
+            elif name == "selective":
+                asked = []
+
+                def policy(ctx, op, *args, **kwargs):
+                    asked.append((ctx.is_recompute, str(op), tuple(ctx.op_output.shape)))
+                    return op in (lib.ops.aten.mm.default, lib.ops.aten.exp.default)
+
+                W = lib.stack([w, w.flip(0), w * 2])
+                y = cp.checkpoint(lambda a: ((a[None] @ W).tanh() * 2 + a.sum()).exp().view(3).t().max(),
+                                  x, use_reentrant=False,
+                                  context_fn=functools.partial(cp.create_selective_checkpoint_contexts, policy))
+                y.backward(retain_graph=True)
+                out["asked"] = asked
+                out["grads"] = (x.grad.tolist(), w.grad.tolist())
+                y.backward()
             elif name == "sequential":
                 y = cp.checkpoint_sequential([lambda a: a.sin(), lambda a: a * w, lambda a: a.exp()], 2, x,
                                              use_reentrant=False)
@@ -712,7 +785,7 @@ def _scenario(lib, name):
     return out
 
 
-SCENARIOS = ["closure", "no_input_grad", "grad", "double", "default", "kwargs", "determinism", "sequential", "graph"]
+SCENARIOS = ["closure", "no_input_grad", "grad", "double", "default", "kwargs", "determinism", "sequential", "graph", "selective"]
 
 
 @pytest.mark.torch

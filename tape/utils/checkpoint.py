@@ -27,6 +27,7 @@ the random number generator's state of the first run, when backward needs its gr
 from __future__ import annotations
 
 import contextlib
+import enum
 import sys
 import threading
 import warnings
@@ -45,13 +46,18 @@ from .._state import state
 from .._tape import Tape
 from .._tensor import Size, Tensor, _plain, _py_scalar
 from ..autograd._backward import _is_checkpoint_valid, backward, grad
+from .._row import Row
+from .._saved import tensor_at
+from .._tensor import _recorded
 from ..autograd.function import Function
-from ..ops._spec import CONST, INPUT, REGISTRY
+from ..ops import aten
+from ..ops._spec import CONST, INPUT, OUTPUT, REGISTRY
 
 __all__ = [
     "checkpoint", "checkpoint_sequential", "checkpoint_loop", "CheckpointError", "CheckpointFunction",
     "check_backward_validity", "detach_variable", "noop_context_fn", "set_checkpoint_early_stop",
     "set_checkpoint_debug_enabled", "DefaultDeviceType", "get_device_states", "set_device_states",
+    "CheckpointPolicy", "SelectiveCheckpointContext", "create_selective_checkpoint_contexts", "SAC_IGNORED_OPS",
 ]
 
 _DEFAULT_DETERMINISM_MODE = "default"
@@ -171,6 +177,150 @@ def set_device_states(devices: list, states: list, *, device_type: str | None = 
 def _device_module(device_type: str):
     """``tape.cuda`` ...: the module named after a device type."""
     return getattr(sys.modules[__name__.split(".")[0]], device_type)
+
+
+# -- selective checkpointing --------------------------------------------------------------------
+class CheckpointPolicy(enum.Enum):
+    """What selective checkpointing does with an op's output: ``{MUST,PREFER}_SAVE`` keep it from
+    the forward, ``{MUST,PREFER}_RECOMPUTE`` compute it again in backward (``*_CPU_OFFLOAD``: as
+    recompute here, there being no device to offload from)."""
+
+    MUST_SAVE = 0
+    PREFER_SAVE = 1
+    MUST_RECOMPUTE = 2
+    PREFER_RECOMPUTE = 3
+    MUST_CPU_OFFLOAD = 4
+    PREFER_CPU_OFFLOAD = 5
+
+
+class SelectiveCheckpointContext:
+    """What a policy function is given besides the op: ``is_recompute`` (False: the policy is
+    called in the forward only) and ``op_output``, the op's output."""
+
+    def __init__(self, *, is_recompute: bool, op_output: Any = None) -> None:
+        self.is_recompute = is_recompute
+        self.op_output = op_output
+
+
+# The ops that only read metadata, which no policy is asked about (tape records no such rows).
+SAC_IGNORED_OPS = {aten.size.default, aten.sym_size.default, aten.stride.default, aten.sym_stride.default,
+                   aten.storage_offset.default, aten.sym_storage_offset.default, aten.numel.default,
+                   aten.sym_numel.default, aten.dim.default, aten.detach.default, aten.is_contiguous.default,
+                   aten.is_contiguous.memory_format, aten.is_strides_like_format.default,
+                   aten.is_non_overlapping_and_dense.default}
+_SAVED, _RECOMPUTE, _CONSUMED = "saved", "recompute", "consumed"
+_SAC_MISMATCH_MSG = ("This can happen if the operations in the checkpointed region are nondeterministic or depend "
+                     "on global state that changed between forward and backward.")
+
+
+def _ops_run(tape: Tape, start: int) -> Iterator[tuple]:
+    """``(row, op)`` for each op a run recorded on ``tape`` from row ``start`` (engine-made rows,
+    the outputs of a row with several, and custom Functions' rows aside)."""
+    for r in range(start, tape.n):
+        code = int(tape.op[r])
+        if tape.hid[r] or code in (INPUT, CONST, OUTPUT) or r in tape.pyrows:
+            continue
+        yield r, aten.of_node(REGISTRY[code].node_name(Row(tape, r)))
+
+
+class _Caching:
+    """The forward's context of selective checkpointing: once the segment ran, the policy is asked
+    about each op it recorded, in order, and its answer kept for the recomputation."""
+
+    def __init__(self, policy_fn: Callable, storage: dict) -> None:
+        self.policy_fn, self.storage = policy_fn, storage
+
+    def __enter__(self) -> "_Caching":
+        self.start = state.tape.n if state.tape is not None else 0
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        tape = state.tape
+        if kind is not None or tape is None:
+            return
+        outside = {id(s): t for t, s in getattr(tape, "outside", ())}
+        counter = {}
+        for r, op in _ops_run(tape, self.start):
+            args = []
+            for node in tape.inputs_of(r):
+                t = tensor_at(tape, node)
+                args.append(outside.get(id(t), t))
+            out = _recorded(tape, r, tape.value_of(r), ARENA_DTYPES[int(tape.dt[r])]) if not tape.nout[r] else tuple(
+                _recorded(tape, k, tape.value_of(k), ARENA_DTYPES[int(tape.dt[k])]) for k in Row(tape, r).outputs)
+            policy = self.policy_fn(SelectiveCheckpointContext(is_recompute=False, op_output=out), op, *args)
+            if isinstance(policy, bool):
+                policy = CheckpointPolicy.MUST_SAVE if policy else CheckpointPolicy.PREFER_RECOMPUTE
+            idx = counter[op] = counter.get(op, -1) + 1
+            saved = policy in (CheckpointPolicy.MUST_SAVE, CheckpointPolicy.PREFER_SAVE)
+            self.storage.setdefault(op, {})[idx] = _SAVED if saved else _RECOMPUTE
+
+
+class _Cached:
+    """The recomputation's context of selective checkpointing: each op the run recorded is checked
+    against what the forward's recorded (an op saved there may be reached once per forward)."""
+
+    def __init__(self, storage: dict, allow_cache_entry_mutation: bool) -> None:
+        self.storage = storage
+        self.allow_cache_entry_mutation = allow_cache_entry_mutation
+
+    def __enter__(self) -> "_Cached":
+        self.start = state.tape.n if state.tape is not None else 0
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        tape = state.tape
+        if kind is not None or tape is None:
+            return
+        counter = {}
+        for r, op in _ops_run(tape, self.start):
+            idx = counter[op] = counter.get(op, -1) + 1
+            entries = self.storage.get(op)
+            if entries is None:
+                raise RuntimeError(f"{op} encountered during backward but not found in storage. {_SAC_MISMATCH_MSG}")
+            entry = entries.get(idx)
+            if entry is None:
+                raise RuntimeError(f"{op} invocation index {idx} encountered during backward but not found in "
+                                   f"storage. {_SAC_MISMATCH_MSG}")
+            if entry is _CONSUMED:
+                raise RuntimeError("Trying to backward an extra time. You are only allowed to backward once on any "
+                                   "region computed under selective activation checkpoint.")
+            if entry is _SAVED:
+                entries[idx] = _CONSUMED
+
+
+def create_selective_checkpoint_contexts(policy_fn_or_list: Callable | list,
+                                         allow_cache_entry_mutation: bool = False) -> Tuple[Any, Any]:
+    r"""The two contexts (``context_fn``'s result) of selective activation checkpointing.
+
+    ``policy_fn_or_list`` is a policy ``policy_fn(ctx, op, *args, **kwargs) -> CheckpointPolicy``
+    (``ctx`` a ``SelectiveCheckpointContext``, ``op`` a ``tape.ops.aten`` overload such as
+    ``tape.ops.aten.mm.default``, ``args`` the op's tensor inputs), asked about each op of the
+    segment's forward; or a list of ops, meaning ``MUST_SAVE`` for those and ``PREFER_RECOMPUTE``
+    for the others.  Use with ``checkpoint(fn, *args, use_reentrant=False,
+    context_fn=functools.partial(create_selective_checkpoint_contexts, policy))``.
+
+    An op whose output the policy saves may be reached by one backward only per forward (a second
+    raises PyTorch's error).  Unlike PyTorch, tape runs such an op again in the recomputation too:
+    the policy decides nothing about time or memory here, the values being the same.
+    """
+    if isinstance(policy_fn_or_list, list):
+        for op in policy_fn_or_list:
+            if not isinstance(op, aten.OpOverload):
+                extra = ("Please update the OpOverloadPacket to a specific OpOverload.For example, if you have "
+                         "`torch.ops.aten.mm`, change it to `torch.ops.aten.mm.default`."
+                         if isinstance(op, aten.OpOverloadPacket) else "")
+                raise ValueError(f"Expected op in `op_list` to be an OpOverload but got: {op} of type {type(op)}. "
+                                 f"{extra}")
+        ops = list(policy_fn_or_list)
+
+        def policy_fn(ctx, op, *args, **kwargs):
+            return CheckpointPolicy.MUST_SAVE if op in ops else CheckpointPolicy.PREFER_RECOMPUTE
+    elif callable(policy_fn_or_list):
+        policy_fn = policy_fn_or_list
+    else:
+        raise TypeError("policy_fn_or_list must be either a function or a list of ops.")
+    storage = {}
+    return _Caching(policy_fn, storage), _Cached(storage, allow_cache_entry_mutation)
 
 
 # -- the one mechanism: a segment run on a scratch tape ---------------------------------------
