@@ -9,6 +9,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable, NamedTuple
 
+from ._device import device
 from ._dtype import ARENA_DTYPES
 from ._hooks import _replacement, _row_hooks, accumulating, node_hook
 from ._row import Row
@@ -56,6 +57,13 @@ class Node:
         return tuple(out)
 
     @property
+    def _input_metadata(self) -> tuple:
+        """What the node knows of each gradient it receives (the shape and dtype of each output)."""
+        tape, r = self._tape, self._row
+        outs = Row(tape, r).outputs if tape.nout[r] else (r,)
+        return tuple(InputMetadata(tape.shape_of(k), ARENA_DTYPES[int(tape.dt[k])]) for k in outs)
+
+    @property
     def metadata(self) -> dict:
         """A dict kept with the node, for the user's own data."""
         hooks = _row_hooks(self._tape, self._row)
@@ -95,6 +103,23 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {id(self):#x}>"
+
+
+class InputMetadata:
+    """A node's record of a gradient it receives: ``shape`` (a list), ``dtype``, ``device``
+    (PyTorch's ``torch._C._autograd._InputMetadata``)."""
+
+    __slots__ = ("shape", "dtype", "device")
+    is_nested_tensor = False
+    is_cpp_nested_tensor = False
+
+    def __init__(self, shape: tuple, dtype) -> None:
+        self.shape = list(shape)
+        self.dtype = dtype
+        self.device = device("cpu")
+
+    def __repr__(self) -> str:
+        return f"<torch._C._autograd._InputMetadata object at {id(self):#x}>"
 
 
 class _Handles(RemovableHandle):

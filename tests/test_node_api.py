@@ -219,3 +219,33 @@ def test_saved_attributes_vs_torch():
     theirs = [(name, {k: v for k, v in d.items() if not (name == "CummaxBackward0" and k == "_saved_self")})
               for name, d in theirs]
     assert ours == theirs
+
+
+def _metadata_table(torch) -> list:
+    x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=torch.float64, requires_grad=True)
+
+    class Two(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2, a.sum()
+
+        @staticmethod
+        def backward(ctx, g, h):
+            return g
+
+    nodes = [(x * 2).sum(0).grad_fn, x.float().grad_fn, x.split(2, 1)[0].grad_fn, x.max(1).values.grad_fn,
+             Two.apply(x)[0].grad_fn]
+    return [[(m.shape, str(m.dtype), str(m.device), m.is_nested_tensor) for m in n._input_metadata] for n in nodes]
+
+
+def test_input_metadata():
+    assert _metadata_table(tape) == [[([3], "torch.float64", "cpu", False)], [([2, 3], "torch.float32", "cpu", False)],
+                                     [([2, 2], "torch.float64", "cpu", False), ([2, 1], "torch.float64", "cpu", False)],
+                                     [([2], "torch.float64", "cpu", False)],
+                                     [([2, 3], "torch.float64", "cpu", False), ([], "torch.float64", "cpu", False)]]
+
+
+@pytest.mark.torch
+def test_input_metadata_vs_torch():
+    torch = pytest.importorskip("torch")
+    assert _metadata_table(tape) == _metadata_table(torch)
