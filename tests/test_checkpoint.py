@@ -506,8 +506,14 @@ def test_debug_lists_the_ops_of_both_runs():
     with pytest.raises(C.CheckpointError) as e:
         y.backward()
     text = str(e.value)
-    assert "Operations executed during the original forward:\n\ninput\nindex" in text
+    # PyTorch's dump: each op as its dispatcher names it, and the user's lines it was called from
+    assert text.startswith(" An error happened while unpacking tensors; dumping logs of latest computation")
+    assert "Operations executed during the original forward:\n\n$1: f64[3] = torch._ops.aten.slice.Tensor($0)" in text
     assert "Operations executed during recomputation:" in text
+    assert "ERROR: Detected non-determinism while running activation checkpointing" in text
+    line = test_debug_lists_the_ops_of_both_runs.__code__.co_firstlineno
+    assert f"{__file__}:{_changing.__code__.co_firstlineno + 6}:f\n{__file__}:{line + 2}:" in text      # (forward)
+    assert f"{__file__}:{_changing.__code__.co_firstlineno + 6}:f\n{__file__}:{line + 4}:" in text      # (backward)
     with C.set_checkpoint_debug_enabled(True):
         y = C.checkpoint(_changing(3), x, use_reentrant=False)
     with pytest.raises(C.CheckpointError, match="Operations executed during recomputation"):

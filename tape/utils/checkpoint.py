@@ -40,6 +40,7 @@ import numpy as np
 from .._creation import get_rng_state, set_rng_state
 from .._device import device
 from .._dtype import ARENA_DTYPES
+from .._anomaly import forward_stack, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
 from .._graph import _edge
 from .._saved import FREED_MSG
 from .._state import state
@@ -520,7 +521,7 @@ class _Segment:
         self.check, self.debug = check, debug
         self.outside = []       # the tensors read from outside that require grad (an int: the slot of an argument)
         self.rows = []          # determinism check: the metadata of the values the forward run recorded
-        self.ops = ""           # debug: the ops of the forward run
+        self.ops = []           # debug: the ops of the forward run, with where each was called from
         self.ghost = None       # the forward run's rows, as grad_fn shows them
 
     def call(self, args: tuple, kwargs: dict, recompute: bool) -> Any:
@@ -529,7 +530,7 @@ class _Segment:
             return self.fn(*args, **kwargs)
         tape = state.tape
         start = tape.n
-        with _rng_as(self.rng), self.recompute_context:
+        with _rng_as(self.rng), self.recompute_context, _traced(self.debug):
             out = self.fn(*args, **kwargs)
         if self.check:
             self._check(tape, start)
@@ -543,11 +544,12 @@ class _Segment:
     def first(self, context: ContextManager) -> tuple:
         """The forward: outputs (flat), the rebuilding function, and the tensors read from outside."""
         with _scratch(True) as tape, context:
-            out = self.call(self.args, self.kwargs, False)
+            with _traced(self.debug):
+                out = self.call(self.args, self.kwargs, False)
             if self.check:
                 self.rows = _rows(tape, 0)
             if self.debug:
-                self.ops = _ops_of(tape, 0)
+                self.ops = _op_log(tape, 0)
             outside = [t for t, _ in tape.outside]
             flat = []
             rebuild = _flatten(out, flat)
@@ -577,25 +579,21 @@ class _Segment:
 
     def _check(self, tape: Tape, start: int) -> None:
         """PyTorch's errors when the recomputation did not record what the forward did: the rows
-        (each a value saved on the scratch tape) with their ops, shapes and dtypes."""
+        (each a value saved on the scratch tape) with their ops, shapes and dtypes; in debug mode
+        PyTorch's dump of the ops of both runs and where each was called from instead."""
         rows = _rows(tape, start)
+        if self.debug and rows != self.rows:
+            raise CheckpointError(_debug_dump(self.ops, _op_log(tape, start)))
         if len(rows) != len(self.rows):
             raise CheckpointError("torch.utils.checkpoint: A different number of tensors was saved during the "
                                   "original forward and recomputation.\nNumber of tensors saved during forward: "
                                   f"{len(self.rows)}\nNumber of tensors saved during recomputation: {len(rows)}.\n"
-                                  + self._tip(tape, start))
+                                  + _DEBUG_TIP)
         wrong = "".join(f"tensor at position {i}:\nsaved metadata: {_metadata(a)}\nrecomputed metadata: "
                         f"{_metadata(b)}\n" for i, (a, b) in enumerate(zip(self.rows, rows)) if a != b)
         if wrong:
             raise CheckpointError("torch.utils.checkpoint: Recomputed values for the following tensors have "
-                                  f"different metadata than during the forward pass.\n{wrong}.\n"
-                                  + self._tip(tape, start))
-
-    def _tip(self, tape: Tape, start: int) -> str:
-        if not self.debug:
-            return _DEBUG_TIP
-        return (f"\nOperations executed during the original forward:\n\n{self.ops}\n\nOperations executed during "
-                f"recomputation:\n\n{_ops_of(tape, start)}\n")
+                                  f"different metadata than during the forward pass.\n{wrong}.\n" + _DEBUG_TIP)
 
     def vjp(self, saved: tuple, grads: tuple) -> list:
         """The gradients of the outside tensors (None where none arrives), numerically."""
@@ -651,14 +649,118 @@ def _metadata(row: tuple) -> dict:
     return {"shape": Size(row[0]), "dtype": ARENA_DTYPES[row[1]], "device": device("cpu")}
 
 
-def _ops_of(tape: Tape, start: int) -> str:
-    """The ops a run recorded, one a line (the debug listing of ``checkpoint(..., debug=True)``)."""
-    names = []
-    for r in range(start, tape.n):
-        code = int(tape.op[r])
-        if not tape.hid[r]:
-            names.append({INPUT: "input", CONST: "constant"}.get(code) or REGISTRY[code].name)
-    return "\n".join(names)
+@contextlib.contextmanager
+def _traced(on: bool) -> Iterator[None]:
+    """Note where each op of the block is called from (anomaly mode's record of the stack, on the
+    rows), for ``debug=True``."""
+    if not on or is_anomaly_enabled():
+        yield
+        return
+    check_nan = is_anomaly_check_nan_enabled()
+    set_anomaly_enabled(True, check_nan)
+    try:
+        yield
+    finally:
+        set_anomaly_enabled(False, check_nan)
+
+
+_SHORT = {"torch.float64": "f64", "torch.float32": "f32"}
+
+
+def _op_log(tape: Tape, start: int) -> list:
+    """``(line, stack)`` for each op a run recorded: PyTorch's debug log line (``$1: f32[3] =
+    torch._ops.aten.sin.default($0)``, tensors numbered in order of appearance, the ops' other
+    arguments left out) and the stack it was called from (innermost first, ``file:line:function``)."""
+    numbers = {}
+    log = []
+
+    def number(node: int) -> str:
+        while tape.hid[node]:
+            node = int(tape.a[node])
+        if node not in numbers:
+            numbers[node] = len(numbers)
+        return f"${numbers[node]}"
+
+    for r, op in _ops_run(tape, start):
+        ins = ", ".join(number(node) for node in tape.inputs_of(r))
+        outs = Row(tape, r).outputs if tape.nout[r] else (r,)
+        shapes = ", ".join(f"{_SHORT[str(ARENA_DTYPES[int(tape.dt[k])])]}[{', '.join(map(str, tape.shape_of(k)))}]"
+                           for k in outs)
+        names = ", ".join(number(k) for k in outs)
+        line = f"{names}: {shapes} = torch._ops.{op}({ins})"
+        log.append((line, "".join(f"{f}:{n}:{name}\n" for f, n, name in reversed(forward_stack(tape, r)))))
+    return log
+
+
+def _debug_dump(forward: list, recompute: list) -> str:
+    """PyTorch's message for a recomputation that differs from the forward under ``debug=True``."""
+    def traces(log: list, label: str) -> str:
+        return "".join(f"{line}   ({i + 1} of {len(log)} in {label})\n\n{stack}\n\n"
+                       for i, (line, stack) in enumerate(log))
+    return _CHECKPOINT_ERROR_TEMPLATE.format(
+        forward_traces=traces(forward, "original"), recompute_traces=traces(recompute, "recompute"),
+        forward_ops="\n".join(line for line, _ in forward), recompute_ops="\n".join(line for line, _ in recompute))
+
+
+# (PyTorch's text)
+_CHECKPOINT_ERROR_TEMPLATE = (
+    " An error happened while unpacking tensors; dumping logs of latest computation\n"
+    "because you passed `debug=True` to `torch.utils.checkpoint.checkpoint()`.\n"
+    "Scroll all the way down for guidance on how to navigate these logs.\n"
+    "\n"
+    "+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~+\n"
+    "|        1. Stack traces of the operators that ran in the original forward     |\n"
+    "+------------------------------------------------------------------------------+\n"
+    "\n"
+    "{forward_traces}\n"
+    "+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~+\n"
+    "|        2. Stack traces of the operators that ran during recomputation        |\n"
+    "+------------------------------------------------------------------------------+\n"
+    "\n"
+    "{recompute_traces}\n"
+    "+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~+\n"
+    "|       3. Log of operators in the original forward and recomputation          |\n"
+    "+------------------------------------------------------------------------------+\n"
+    "(Scroll up to correlate stack traces with each operation listed below. This\n"
+    " helps identify their source in the code.)\n"
+    "\n"
+    "IMPORTANT: Differences in \"detach\" calls between the original forward and the\n"
+    "           recomputation are expected. They are introduced by the checkpointing\n"
+    "           mechanism and can be ignored.\n"
+    "\n"
+    "Operations executed during the original forward:\n"
+    "\n"
+    "{forward_ops}\n"
+    "\n"
+    "Operations executed during recomputation:\n"
+    "\n"
+    "{recompute_ops}\n"
+    "\n"
+    "+------------------------------------------------------------------------------+\n"
+    " ERROR: Detected non-determinism while running activation checkpointing\n"
+    "\n"
+    " You are seeing this error because you passed `debug=True` to checkpoint and\n"
+    " tensors to be saved during the original forward and differ between those saved\n"
+    " during recomputation. This can happen if different operators were ran in the\n"
+    " original forward and in the recomputation.\n"
+    "\n"
+    " To identify where the mismatch may be coming from, you can do the following:\n"
+    "\n"
+    " 1) Compare the operators ran during original forward and recomputation to\n"
+    "    see where they differ. These operators are printed above in the order they\n"
+    "    were executed.\n"
+    "\n"
+    " 2) Review the stack trace for each operator to locate its invocation source.\n"
+    "    Each operator's stack trace is printed in their execution order.\n"
+    "\n"
+    " Note that the logs can be quite long. Here's how they are structured:\n"
+    " (Tip: you can Ctrl-f for these headers)\n"
+    "\n"
+    " 1. Stack traces of the operators that ran in the original forward\n"
+    " 2. Stack traces of the operators that ran during recomputation\n"
+    " 3. Log of operators in the original forward and recomputation\n"
+    " 4. Error message                                             <--- You are here\n"
+    "--------------------------------------------------------------------------------\n")
 
 
 class _Derived(_Segment):
