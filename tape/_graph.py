@@ -299,6 +299,9 @@ def edge_tensor(edge: GradientEdge):
         tape, r = node._tape, node._row
         if tape.nout[r]:
             r += 1 + edge.output_nr
+        outside = getattr(tape, "outside_node", None)
+        if outside is not None:
+            tape, r = outside(r)        # (a checkpointed segment's node: the segment's output it made)
     else:           # a custom Function's node (its ctx): its tensor outputs are OUTPUT rows in order
         tape, r = node._tape_ref(), node._row + 1 + node._outputs.index(edge.output_nr)
     return _recorded(tape, r, tape.value_of(r), ARENA_DTYPES[int(tape.dt[r])])

@@ -250,7 +250,8 @@ class SavedTensor:
                                "values of the graph are freed when you call .backward() or autograd.grad(). Specify "
                                "retain_graph=True if you need to backward through the graph a second time or if you "
                                "need to access saved variables after calling backward.")
-        if self._slot in hooks.saved:
+        # (a checkpointed segment's saved tensors have the checkpoint's hooks, as in PyTorch)
+        if self._slot in hooks.saved or getattr(tape, "recomputed", None) is not None:
             raise RuntimeError("Calling register_hooks on a saved tensor whose hooks have already been set. Hint: "
                                "only one pair of hooks is allowed at a time.")
         hooks.saved[self._slot] = [pack_hook(tensor_at(tape, self._node)), unpack_hook]

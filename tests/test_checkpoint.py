@@ -292,6 +292,20 @@ def test_saved_values_of_segment_nodes_are_recomputed():
         sin._saved_self
 
 
+def test_gradient_edges_and_raw_saved_values_of_segment_nodes():
+    x = _leaf([1.0, 2.0])
+    y = C.checkpoint(lambda a: a.sin().exp(), x, use_reentrant=False)
+    with pytest.raises(RuntimeError, match="Calling register_hooks on a saved tensor whose hooks have already been set"):
+        y.grad_fn._raw_saved_result.register_hooks(lambda t: t, lambda t: t)
+    edge = tape.autograd.graph.get_gradient_edge(y)
+    assert edge.node.name() == "ExpBackward0"
+    g, = tape.autograd.grad(y.sum(), edge)
+    assert g.tolist() == [1.0, 1.0]
+    inner = tape.autograd.graph.GradientEdge(y.grad_fn.next_functions[0][0], 0)
+    with pytest.raises(RuntimeError, match="a gradient edge inside a checkpointed segment"):
+        tape.autograd.grad(y.sum(), inner)
+
+
 def test_hooks_on_segment_nodes_run_in_backward():
     x = _leaf([0.5, -1.0, 2.0])
     y = C.checkpoint(lambda a: (a * 2).exp(), x, use_reentrant=False)

@@ -460,6 +460,17 @@ class _Ghost(Tape):
             return (self.ctx(), i)
         return _edge(self, r)
 
+    def outside_node(self, r: int) -> tuple:
+        """``(tape, node)`` of the segment's output that row ``r`` made, on the tape of the segment's row."""
+        ctx = self.ctx() if self.ctx is not None else None
+        tape = ctx._tape_ref() if ctx is not None else None
+        i = self.outs.index(r) if r in self.outs else -1
+        if tape is None or i not in ctx._outputs:
+            raise RuntimeError("tape: a gradient edge inside a checkpointed segment (but for the segment's "
+                               "outputs) cannot be differentiated with respect to: backward runs the segment as one "
+                               "node")
+        return tape, ctx._row + 1 + ctx._outputs.index(i)
+
     def recomputed(self) -> Tape:
         """A tape with the values of these rows: the segment run again (PyTorch's unpack hook)."""
         ctx = self.ctx() if self.ctx is not None else None
