@@ -201,6 +201,8 @@ register(Op(INDEX, "index", "IndexBackward0", NUMBER,
 register(Op(SCATTER, "_scatter", "IndexPutBackward0", 0,
             lambda g, x, y, r: (g._gather(r.in_index_list.reshape(r.in_shapes[0]), BY_INDEX),),
             float_only=False))
+
+
 def _sizes(r) -> tuple:
     return r.in_shapes[0]
 

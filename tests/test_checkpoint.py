@@ -295,7 +295,7 @@ def test_saved_values_of_segment_nodes_are_recomputed():
 def test_gradient_edges_and_raw_saved_values_of_segment_nodes():
     x = _leaf([1.0, 2.0])
     y = C.checkpoint(lambda a: a.sin().exp(), x, use_reentrant=False)
-    with pytest.raises(RuntimeError, match="Calling register_hooks on a saved tensor whose hooks have already been set"):
+    with pytest.raises(RuntimeError, match="register_hooks on a saved tensor whose hooks have already been set"):
         y.grad_fn._raw_saved_result.register_hooks(lambda t: t, lambda t: t)
     edge = tape.autograd.graph.get_gradient_edge(y)
     assert edge.node.name() == "ExpBackward0"
@@ -805,7 +805,8 @@ def _scenario(lib, name):
     return out
 
 
-SCENARIOS = ["closure", "no_input_grad", "grad", "double", "default", "kwargs", "determinism", "sequential", "graph", "selective"]
+SCENARIOS = ["closure", "no_input_grad", "grad", "double", "default", "kwargs", "determinism", "sequential", "graph",
+             "selective"]
 
 
 @pytest.mark.torch

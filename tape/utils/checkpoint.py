@@ -21,6 +21,10 @@ the random number generator's state of the first run, when backward needs its gr
   grad; backward runs it again with grad on detached inputs and calls ``tape.autograd.backward``
   on its outputs, so closure parameters get their ``.grad`` from that inner backward.
 
+Selective checkpointing (``create_selective_checkpoint_contexts``) asks its policy about each op a
+segment's forward recorded (named as PyTorch's dispatcher names it, ``tape.ops.aten``) once the
+forward ran, and checks the recomputation against the answers; tape runs every op again.
+
 ``checkpoint_loop`` (not PyTorch's) reverses ``x = step(x)`` repeated ``n`` times with at most
 ``s`` snapshots, on Griewank's binomial (revolve) schedule.
 """
