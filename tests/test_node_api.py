@@ -192,6 +192,9 @@ def test_saved_attributes_of_shape_ops_and_reductions():
     n = X.norm(p=1, dim=(0, 1)).grad_fn
     assert (n._saved_ord, n._saved_dim, n._saved_keepdim) == (1, (0, 1), False)
     assert (X.nansum().grad_fn._saved_dim, X.dist(X.detach(), 3).grad_fn._saved_p) == (None, 3)
+    assert _saved(X.split([1, 2], 1)[0].grad_fn) == {"_saved_dim": 1, "_saved_self_sym_sizes": (2, 3, 4),
+                                                     "_saved_split_sizes": (1, 2)}
+    assert (X.unbind(2)[0].grad_fn._saved_dim, X.tril(-1).grad_fn._saved_diagonal) == (2, 2 ** 64 - 1)
 
 
 def _saved_table2(torch) -> list:
@@ -205,7 +208,9 @@ def _saved_table2(torch) -> list:
               lambda: X.amax(1), lambda: X.amin((0, 2), keepdim=True), lambda: X.amax(), lambda: X.logsumexp(1),
               lambda: X.var(1), lambda: X.var(), lambda: X.std(1, keepdim=True), lambda: X.var((0, 2), correction=0),
               lambda: X.prod(1), lambda: X.prod(), lambda: X.norm(dim=1), lambda: X.norm(), lambda: X.nansum(1),
-              lambda: X.nansum(), lambda: X.dist(X.detach() + 1), lambda: X.dist(X.detach(), 1)):
+              lambda: X.nansum(), lambda: X.dist(X.detach() + 1), lambda: X.dist(X.detach(), 1),
+              lambda: X.split(2, 2)[1], lambda: X.chunk(2, 1)[0], lambda: X.split([1, 2], 1)[1],
+              lambda: X.unbind(1)[0], lambda: X.tril(-1), lambda: X.triu(1)):
         fn = f().grad_fn
         out.append((type(fn).__name__, _saved(fn)))
     return out
