@@ -306,6 +306,28 @@ def test_gradient_edges_and_raw_saved_values_of_segment_nodes():
         tape.autograd.grad(y.sum(), inner)
 
 
+def test_custom_function_inside_a_segment():
+    class Sq(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, g):
+            a, = ctx.saved_tensors
+            return 2 * a * g
+
+    x = _leaf([1.0, 2.0])
+    y = C.checkpoint(lambda a: Sq.apply(a.sin()), x, use_reentrant=False)
+    assert type(y.grad_fn).__name__ == "SqBackward"
+    assert y.grad_fn.next_functions[0][0].name() == "SinBackward0"
+    saved, = y.grad_fn.saved_tensors        # (run again for its value, as PyTorch unpacks it)
+    _close(saved, x.sin())
+    y.sum().backward()
+    _close(x.grad, 2 * x.sin() * x.cos())
+
+
 def test_hooks_on_segment_nodes_run_in_backward():
     x = _leaf([0.5, -1.0, 2.0])
     y = C.checkpoint(lambda a: (a * 2).exp(), x, use_reentrant=False)

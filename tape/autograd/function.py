@@ -98,6 +98,8 @@ class BackwardCFunction(FunctionCtx):
         packed = self.__dict__.get("_packed")
         if packed is not None:
             return tuple(None if p is None else _saved.check_unpacked(p[1](p[0])) for p in packed)
+        if tape is not None and any(e is not None and e[0] == "node" for e in saved):
+            tape = _saved.valued(tape)      # (a Function inside a checkpointed segment: its values run again)
         out = []
         for entry in saved:
             if entry is None:
