@@ -203,6 +203,40 @@ def test_recomputes_once_per_segment_per_backward(reentrant):
         y.backward()
 
 
+def test_early_stop_ends_the_recomputation_after_the_last_op_needed():
+    x = _leaf([1.0, 2.0])
+    seen = []
+
+    def f(a):
+        z = a.sin() * 2
+        seen.append("output")
+        (z.sum() * 3).exp()         # (not needed by the output)
+        seen.append("end")
+        return z, 7
+
+    for early_stop, runs in ((True, ["output", "end", "output"]), (False, ["output", "end"] * 2)):
+        seen.clear()
+        z, k = C.checkpoint(f, x, use_reentrant=False, early_stop=early_stop)
+        assert k == 7
+        z.sum().backward()
+        assert seen == runs
+        _close(x.grad, 2 * x.cos())
+        x.grad = None
+    seen.clear()
+    with C.set_checkpoint_early_stop(False):
+        z, _ = C.checkpoint(f, x, use_reentrant=False)
+    g, = tape.autograd.grad(z.sum(), x, create_graph=True)     # (a recorded backward stops early too)
+    assert seen == ["output", "end"] * 2
+    _close(g, 2 * x.cos())
+    seen.clear()
+    z, _ = C.checkpoint(f, x, use_reentrant=False)
+    with tape.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        g, = tape.autograd.grad(z.sum(), x, create_graph=True)
+    (g * x).sum().backward()
+    assert seen == ["output", "end", "output", "output"]
+    _close(x.grad, 2 * x.cos() - 2 * x * x.sin())
+
+
 def test_checkpoint_sequential_segments():
     fns = [Counted(lambda a: a.tanh() * 1.5) for _ in range(6)]
     x = _leaf([0.1, 0.2, 0.3])

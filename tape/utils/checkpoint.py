@@ -41,19 +41,18 @@ from typing import Any, Callable, ContextManager, Iterable, Iterator, Tuple
 
 import numpy as np
 
+from .. import _tape as _T
+from .._anomaly import forward_stack, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
 from .._creation import get_rng_state, set_rng_state
 from .._device import device
 from .._dtype import ARENA_DTYPES
-from .._anomaly import forward_stack, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
 from .._graph import _edge
-from .._saved import FREED_MSG
+from .._row import Row
+from .._saved import FREED_MSG, tensor_at
 from .._state import state
 from .._tape import Tape
-from .._tensor import Size, Tensor, _plain, _py_scalar
+from .._tensor import Size, Tensor, _plain, _py_scalar, _recorded
 from ..autograd._backward import _is_checkpoint_valid, backward, grad
-from .._row import Row
-from .._saved import tensor_at
-from .._tensor import _recorded
 from ..autograd.function import Function
 from ..ops import aten
 from ..ops._spec import CONST, INPUT, OUTPUT, REGISTRY
@@ -101,11 +100,8 @@ def set_checkpoint_debug_enabled(enabled: bool | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def set_checkpoint_early_stop(enable: bool) -> Iterator[None]:
-    """Context manager that sets whether checkpoint should stop recomputation early.
-
-    Accepted for PyTorch's code: tape's recomputation computes a segment's outputs, which are the
-    last values it makes, so it has nothing to stop early from.
-    """
+    """Context manager that sets whether checkpoint should stop recomputation early (overrides
+    the ``early_stop`` of each ``checkpoint`` call): after the last op the segment's outputs need."""
     global _enable_checkpoint_early_stop
     prev = _enable_checkpoint_early_stop
     _enable_checkpoint_early_stop = enable
@@ -274,7 +270,7 @@ class _Cached:
 
     def __exit__(self, kind, value, tb) -> None:
         tape = state.tape
-        if kind is not None or tape is None:
+        if kind is not None and kind is not _StopRecomputation or tape is None:
             return
         counter = {}
         for r, op in _ops_run(tape, self.start):
@@ -529,8 +525,12 @@ class _Segment:
     tape through the row to tensors recorded on it) and ``bind`` puts them back for a run."""
 
     def __init__(self, fn: Callable, args: tuple, kwargs: dict, preserve_rng_state: bool,
-                 recompute_context: ContextManager, check: bool, debug: bool) -> None:
+                 recompute_context: ContextManager, check: bool, debug: bool, early_stop: bool = False) -> None:
         self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.early_stop = early_stop
+        self.stop = 0           # early stop: the rows a recomputation records (0: all the function's)
+        self.flat = ()          # early stop: the rows of the outputs (flat), or ``_Kept`` values
+        self.rebuild = None
         self.rng = get_rng_state() if preserve_rng_state else None
         self.recompute_context = recompute_context
         self.check, self.debug = check, debug
@@ -545,8 +545,13 @@ class _Segment:
             return self.fn(*args, **kwargs)
         tape = state.tape
         start = tape.n
-        with _rng_as(self.rng), self.recompute_context, _traced(self.debug):
-            out = self.fn(*args, **kwargs)
+        try:
+            with _rng_as(self.rng), self.recompute_context, _traced(self.debug), _stopping(tape, start, self.stop):
+                out = self.fn(*args, **kwargs)
+        except _StopRecomputation:
+            # (the rows backward needs are there: the outputs, from their rows)
+            out = self.rebuild(iter([_recorded(tape, start + k, tape.value_of(start + k), ARENA_DTYPES[int(tape.dt[
+                start + k])]) if isinstance(k, int) else k.value for k in self.flat]))
         if self.check:
             self._check(tape, start)
         if self.ghost is not None:
@@ -561,15 +566,28 @@ class _Segment:
         with _scratch(True) as tape, context:
             with _traced(self.debug):
                 out = self.call(self.args, self.kwargs, False)
-            if self.check:
-                self.rows = _rows(tape, 0)
-            if self.debug:
-                self.ops = _op_log(tape, 0)
             outside = [t for t, _ in tape.outside]
             flat = []
             rebuild = _flatten(out, flat)
+            if self.early_stop:
+                self._stop_after(tape, flat, rebuild)
+            if self.check:
+                self.rows = _rows(tape, 0, self.stop or tape.n)
+            if self.debug:
+                self.ops = _op_log(tape, 0)
             self.ghost = _Ghost(tape, flat)
         return flat, rebuild, outside
+
+    def _stop_after(self, tape: Tape, flat: list, rebuild: Callable) -> None:
+        """Where a recomputation may stop: after the last row an output needs (when every tensor
+        output was recorded by the segment and rows follow it)."""
+        rows = [o._node if isinstance(o, Tensor) and o._tape is tape else None if isinstance(o, Tensor) else _Kept(o)
+                for o in flat]
+        if None in rows:
+            return
+        stop = max((r for r in rows if isinstance(r, int)), default=-1) + 1
+        if 0 < stop < tape.n:
+            self.stop, self.flat, self.rebuild = stop, rows, rebuild
 
     def slots(self) -> list:
         """The tensors among the arguments, in order (positional, then keyword)."""
@@ -652,9 +670,9 @@ def _grads_of(out: Any, grads: tuple, outside: list, tape: _Scratch, create_grap
     return result
 
 
-def _rows(tape: Tape, start: int) -> list:
-    """(shape, arena) of the values rows ``start:`` of a run saved (hidden casts and broadcasts aside)."""
-    n = tape.n
+def _rows(tape: Tape, start: int, n: int | None = None) -> list:
+    """(shape, arena) of the values rows ``start:n`` of a run saved (hidden casts and broadcasts aside)."""
+    n = tape.n if n is None else n
     shapes = tape.shapes
     return [(shapes[sid], dt) for sid, dt, hid in zip(tape.shp[start:n].tolist(), tape.dt[start:n].tolist(),
                                                       tape.hid[start:n].tolist()) if not hid]
@@ -662,6 +680,46 @@ def _rows(tape: Tape, start: int) -> list:
 
 def _metadata(row: tuple) -> dict:
     return {"shape": Size(row[0]), "dtype": ARENA_DTYPES[row[1]], "device": device("cpu")}
+
+
+class _StopRecomputation(Exception):
+    """Raised at the first op a recomputation does not need (``early_stop``)."""
+
+
+class _Kept:
+    """An output of a segment that is no tensor, kept as it is for a recomputation that stops early."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+@contextlib.contextmanager
+def _stopping(tape: Tape, start: int, stop: int) -> Iterator[None]:
+    """Raise ``_StopRecomputation`` when an op is about to record row ``start + stop`` on ``tape``
+    (none when ``stop`` is 0).  Every op that reaches a tape's soft limit passes through
+    ``tape._tape.fresh``, which calls ``packing[0]`` (the slot saved-tensor hooks use, chained)."""
+    if not stop:
+        yield
+        return
+    end = start + stop
+    prev = _T.packing[0]
+
+    def at_op(t: Tape) -> None:
+        if prev is not None:
+            prev(t)
+        if t is tape:
+            if t.n >= end:
+                raise _StopRecomputation
+            t.soft = min(t.soft, end)
+
+    _T.packing[0] = at_op
+    tape.soft = min(tape.soft, end)
+    try:
+        yield
+    finally:
+        _T.packing[0] = prev
 
 
 @contextlib.contextmanager
@@ -887,8 +945,9 @@ def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None
     ``backward(inputs=...)``.  ``determinism_check="default"`` compares the shapes, dtypes and
     devices of the recomputed outputs with the forward's (``"none"``: no check); ``debug=True``
     adds the ops of both runs to that error.  ``context_fn`` returns two context managers, for the
-    forward and for the recomputation.  ``early_stop`` is accepted and has nothing to do here
-    (the recomputation ends with the outputs it is run for).
+    forward and for the recomputation.  ``early_stop`` (or ``set_checkpoint_early_stop``) stops
+    the recomputation after the last op the segment's outputs need: the ops after it, and the
+    Python code after it, do not run again.
 
     Returns:
         Output of running ``function`` on ``*args``
@@ -915,8 +974,10 @@ def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None
     forward_context, recompute_context = context_fn()
     if not state.grad:
         return function(*args, **kwargs)
+    if _enable_checkpoint_early_stop is not None:
+        early_stop = _enable_checkpoint_early_stop
     seg = _Segment(function, args, kwargs, preserve_rng_state, recompute_context,
-                   determinism_check == _DEFAULT_DETERMINISM_MODE, bool(debug))
+                   determinism_check == _DEFAULT_DETERMINISM_MODE, bool(debug), bool(early_stop))
     return _record(seg, forward_context)
 
 
