@@ -580,7 +580,10 @@ class _Segment:
 
     def _stop_after(self, tape: Tape, flat: list, rebuild: Callable) -> None:
         """Where a recomputation may stop: after the last row an output needs (when every tensor
-        output was recorded by the segment and rows follow it)."""
+        output was recorded by the segment, rows follow it, and nothing was changed in place, which
+        may change an output after its row)."""
+        if tape.mods or (tape.fr[:tape.n] & 2).any():
+            return
         rows = [o._node if isinstance(o, Tensor) and o._tape is tape else None if isinstance(o, Tensor) else _Kept(o)
                 for o in flat]
         if None in rows:
