@@ -21,7 +21,7 @@ from ._spec import NUMBER, OUT, PYTHON, X0, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .shape import _gather_jvp
 from ._args import reduced_dims
-from .softmax import mask_of
+from .softmax import kept, mask_of, reduced
 
 PICK, SPREAD, AMINMAX = PYTHON.start + 33, PYTHON.start + 34, PYTHON.start + 44
 PICK_NAMES = ["MaxBackward0", "MinBackward0"]
@@ -71,25 +71,53 @@ def _aminmax_vjp(g, xs, y, r):
 
 
 register(Op(AMINMAX, "aminmax", "AminmaxBackward0", X0 | OUT, _aminmax_vjp, py_adjoint=rule_adjoint, multi=True))
+def _pick_saved(r) -> tuple:
+    """PyTorch's saved values of a PICK row's node: the dim (``fa``), the indices along it, and
+    (but for cummax/cummin) keepdim and the input's sizes."""
+    name = PICK_NAMES[r.ib]
+    shape = r.in_shapes[0]
+    d = int(r.fa)
+    table = (("dim", lambda r: d), ("indices", lambda r: _indices_along(r, shape, d)))
+    if name.startswith("Cum"):
+        return table
+    if not name.startswith(("Sort", "Topk")):
+        table += (("keepdim", lambda r: len(r.out_shape) == len(shape) and len(shape) > 0),)
+    return table + (("self_sym_sizes", lambda r: shape),)
+
+
+def _indices_along(r, shape: tuple, d: int) -> Tensor:
+    """The indices along ``d`` of the elements a PICK row took (its flat positions in the input)."""
+    pos = np.asarray(r.out_index_list).reshape(r.out_shape)
+    idx = np.unravel_index(pos, shape)[d] if shape else np.zeros(pos.shape, np.int64)
+    return plain(np.array(idx, np.int64), D.int64)
+
+
 register(Op(PICK, "_pick", "MaxBackward0", NUMBER,
             lambda g, x, y, r: (g._scatter(r.out_index_list, r.in_shapes[0]),),
-            py_adjoint=rule_adjoint, grad_fn_of=lambda r: PICK_NAMES[r.ib]))
+            py_adjoint=rule_adjoint, grad_fn_of=lambda r: PICK_NAMES[r.ib], node_saved=_pick_saved))
 register(Op(SPREAD, "amax", "AmaxBackward0", X0 | OUT, _spread_vjp, py_adjoint=rule_adjoint,
-            grad_fn_of=lambda r: SPREAD_NAMES[r.ib]))
+            grad_fn_of=lambda r: SPREAD_NAMES[r.ib],
+            node_saved=lambda r: (("self", X0), ("dim", _amax_dims), ("keepdim", kept), ("result", OUT))
+            if r.ib in (BY_AMAX, BY_AMIN) else ()))
 # Tangent rules: a pick is a gather (linear); amax/amin and aminmax spread over ties, their adjoint
 # rules transposed.
 tangents({PICK: _gather_jvp, SPREAD: TRANSPOSED, AMINMAX: TRANSPOSED})
 
 
-def pick(x: Tensor, positions: np.ndarray, name: int) -> Tensor:
-    """The elements of ``x`` at flat ``positions`` (an int array shaped like the result), recorded
-    as a PICK row named ``PICK_NAMES[name]``."""
+def _amax_dims(r) -> tuple:
+    dims = reduced(r)
+    return () if len(dims) == len(r.in_shapes[0]) else dims     # (``amax()``'s default dim is ``()``)
+
+
+def pick(x: Tensor, positions: np.ndarray, name: int, dim: int) -> Tensor:
+    """The elements of ``x`` at flat ``positions`` (an int array shaped like the result), taken
+    along ``dim``, recorded as a PICK row named ``PICK_NAMES[name]``."""
     y = np.array(x._value().reshape(-1)[positions], order="C")
     if not (x._rg and state.grad):
         return plain(y, x._dtype)
     tape = write_tape()
     nx = x._node if x._tape is tape else tape.import_(x)
-    node = tape.append(PICK, x._dtype.arena, y, nx, ia=tape.index_list(positions), ib=name)
+    node = tape.append(PICK, x._dtype.arena, y, nx, ia=tape.index_list(positions), ib=name, fa=float(dim))
     return recorded(tape, node, y, x._dtype)
 
 
@@ -132,7 +160,7 @@ def _extreme_dim(x: Tensor, dim, keepdim: bool, largest: bool, name: str):
     out_shape = tuple(s for k, s in enumerate(v.shape) if k != d) if not keepdim else idx.shape
     if nd == 0:
         out_shape = ()
-    values = pick(x, pos.reshape(out_shape), pick_name(("MaxBackward0" if largest else "MinBackward0")))
+    values = pick(x, pos.reshape(out_shape), pick_name(("MaxBackward0" if largest else "MinBackward0")), d)
     indices = plain(np.array(idx.reshape(out_shape), np.int64), D.int64)
     return (MaxResult if largest else MinResult)((values, indices))
 

@@ -207,7 +207,8 @@ register(Op(CAT, "cat", "CatBackward0", 0, _cat_vjp, float_only=False, arity=LIS
 register(Op(STACK, "stack", "StackBackward0", 0, _stack_vjp, float_only=False, arity=LISTED, node_saved=_DIM))
 register(Op(WHERE, "where", "WhereBackward0", X0, _where_vjp, float_only=False, arity=LISTED, nondiff=(0,),
             node_saved=(("condition", X0),)))
-register(Op(UNBIND, "unbind", "UnbindBackward0", 0, _unbind_vjp, float_only=False, multi=True))
+register(Op(UNBIND, "unbind", "UnbindBackward0", 0, _unbind_vjp, float_only=False, multi=True,
+            node_saved=(("dim", lambda r: r.ia),)))
 
 
 def _filled(ts, xs) -> list:

@@ -52,7 +52,8 @@ register(Op(LAYOUT_SAVED, "repeat_interleave", "IndexSelectBackward0", NUMBER, _
 register(Op(LAYOUT_SCATTER, "diag_embed", "DiagEmbedBackward0", 0, _scatter_vjp, float_only=False,
             grad_fn_of=lambda r: SCATTER_NAMES[r.ib]))
 register(Op(TRIANGLE, "tril", "TrilBackward0", 0, lambda g, x, y, r: (g._triangle(r.ia, r.ib),),
-            float_only=False, grad_fn_of=lambda r: ("TrilBackward0", "TriuBackward0")[r.ib]))
+            float_only=False, grad_fn_of=lambda r: ("TrilBackward0", "TriuBackward0")[r.ib],
+            node_saved=(("diagonal", lambda r: r.ia % (1 << 64)),)))    # (a negative one as PyTorch shows it)
 # Tangent rules: these ops are linear, each its own tangent (a gather or scatter of the same positions).
 tangents({LAYOUT: _gather_jvp, LAYOUT_SAVED: _gather_jvp,
           LAYOUT_SCATTER: lambda ts, xs, y, r: ts[0]._scatter(r.in_index_list.reshape(r.in_shapes[0]), r.out_shape),

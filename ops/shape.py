@@ -202,19 +202,56 @@ register(Op(INDEX, "index", "IndexBackward0", NUMBER,
 register(Op(SCATTER, "_scatter", "IndexPutBackward0", 0,
             lambda g, x, y, r: (g._gather(r.in_index_list.reshape(r.in_shapes[0]), BY_INDEX),),
             float_only=False))
+
+
+def _sizes(r) -> tuple:
+    return r.in_shapes[0]
+
+
+def _removed(shape: tuple, out: tuple) -> tuple:
+    """The size-1 dims of ``shape`` whose removal leaves ``out`` (the first such, when several do)."""
+    def go(d: int, k: int):
+        if d == len(shape):
+            return () if k == len(out) else None
+        if shape[d] == 1 and len(shape) - d > len(out) - k:
+            rest = go(d + 1, k)
+            if rest is not None:
+                return (d, *rest)
+        if k < len(out) and shape[d] == out[k]:
+            return go(d + 1, k + 1)
+        return None
+    return go(0, 0) or ()
+
+
+def _view_saved(r) -> tuple:
+    """PyTorch's saved values of a view's node.  The dim of a squeeze or an unsqueeze is found
+    from the shapes (the first of equal candidates); a squeeze by several dims shows no dims
+    (PyTorch's are as given, squeezed or not, which the row does not keep)."""
+    how = r.ia
+    if how == V_UNSQUEEZE:
+        return (("dim", lambda r: _removed(r.out_shape, r.in_shapes[0])[0]),)
+    if how == V_SQUEEZE_DIM:
+        return (("dim", lambda r: _removed(r.in_shapes[0], r.out_shape)[0]), ("self_sym_sizes", _sizes))
+    return (("self_sym_sizes", _sizes),)
+
+
 register(Op(VIEW, "view", "ViewBackward0", 0,
             lambda g, x, y, r: (g.reshape(r.in_shapes[0]),), float_only=False,
-            grad_fn_of=lambda r: VIEW_NAMES[r.ia]))
+            grad_fn_of=lambda r: VIEW_NAMES[r.ia], node_saved=_view_saved))
 register(Op(EXPAND, "expand", "ExpandBackward0", 0,
-            lambda g, x, y, r: (g._sum_to(r.in_shapes[0]),), float_only=False))
+            lambda g, x, y, r: (g._sum_to(r.in_shapes[0]),), float_only=False,
+            node_saved=(("self_sym_sizes", _sizes),)))
 register(Op(SELECT, "select", "SelectBackward0", 0,
             lambda g, x, y, r: (g._embed(r.ia, r.ib, r.in_shapes[0]),), float_only=False,
-            grad_fn_of=_select_name))
+            grad_fn_of=_select_name,
+            node_saved=lambda r: (("dim", lambda r: r.ia),) if r.fb else (
+                ("dim", lambda r: r.ia), ("index", lambda r: r.ib), ("self_sym_sizes", _sizes))))
 register(Op(EMBED, "_embed", "SelectBackwardBackward0", 0,
             lambda g, x, y, r: (g.select(r.ia, r.ib),), float_only=False))
 register(Op(TRANSPOSE, "transpose", "TransposeBackward0", 0,
             lambda g, x, y, r: (g.transpose(r.ia, r.ib),), float_only=False,
-            grad_fn_of=_transpose_name))
+            grad_fn_of=_transpose_name,
+            node_saved=lambda r: () if r.fa else (("dim0", lambda r: r.ia), ("dim1", lambda r: r.ib))))
 
 
 # Tangent rules: these ops are linear, so each is its own tangent (the op applied to the input's).

@@ -95,7 +95,18 @@ register(Op(SOFTMAX, "softmax", "SoftmaxBackward0", OUT, _softmax_vjp, py_adjoin
             node_saved=_SAVED))
 register(Op(LOG_SOFTMAX, "log_softmax", "LogSoftmaxBackward0", OUT, _log_softmax_vjp, py_adjoint=softmax_adjoint,
             node_saved=_SAVED))
-register(Op(LOGSUMEXP, "logsumexp", "LogsumexpBackward0", X0 | OUT, _logsumexp_vjp, py_adjoint=rule_adjoint))
+def reduced(r) -> tuple:
+    """A reduction row's dims (bit mask ``ia``), as a tuple."""
+    return tuple(d for d in range(r.ia.bit_length()) if r.ia >> d & 1)
+
+
+def kept(r) -> bool:
+    """Whether a reduction row kept its reduced dims (as size 1)."""
+    return r.ia != 0 and len(r.out_shape) == len(r.in_shapes[0])
+
+
+register(Op(LOGSUMEXP, "logsumexp", "LogsumexpBackward0", X0 | OUT, _logsumexp_vjp, py_adjoint=rule_adjoint,
+            node_saved=(("self", X0), ("dim", reduced), ("keepdim", kept), ("result", OUT))))
 
 
 def _logsumexp_jvp(ts, xs, y, r):

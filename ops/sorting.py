@@ -118,7 +118,7 @@ def _selected(x: Tensor, d: int, idx: np.ndarray, name: int, cls, out_shape: Opt
     shape = v.shape or (1,)
     pos = positions_along(shape, d, idx.reshape(idx.shape or (1,))) if v.size else np.zeros(idx.shape, np.int64)
     out_shape = idx.shape if out_shape is None else out_shape
-    values = pick(x, pos.reshape(out_shape), name)
+    values = pick(x, pos.reshape(out_shape), name, d)
     return cls((values, plain(np.array(idx.reshape(out_shape), np.int64), D.int64)))
 
 

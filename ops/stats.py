@@ -23,7 +23,7 @@ from ._spec import TRANSPOSED, tangents
 from .elementwise import M_SIGN
 from .join import where
 from ._args import reduced_dims
-from .softmax import mask_of
+from .softmax import kept, mask_of, reduced
 
 PROD, VAR, STD, VAR_MEAN, NANSUM, NORM, DIST = range(PYTHON.start + 35, PYTHON.start + 42)
 DIM_GIVEN = 2
@@ -176,15 +176,40 @@ def _dist_vjp(g, xs, y, r):
     return (d, -d)
 
 
+def _number(v: float):
+    """A number argument as PyTorch shows it: an int when it is one."""
+    return int(v) if float(v).is_integer() else v
+
+
+def _dims_given(r):
+    """The reduced dims, None when all were (PyTorch shows the ``dim`` given: None when none was)."""
+    dims = reduced(r)
+    return None if len(dims) == len(r.in_shapes[0]) else dims
+
+
+def _var_saved(r) -> tuple:
+    # (``correction``: None for the default when no dim was given, as ``var()`` shows it)
+    given = r.ib & DIM_GIVEN
+    table = (("self", X0), ("dim", lambda r: reduced(r) if given else None),
+             ("correction", lambda r: _number(r.fa) if given or r.fa != 1 else None), ("keepdim", kept))
+    return table + (("result", OUT),) if r.code == STD else table
+
+
 register(Op(PROD, "prod", "ProdBackward0", X0 | OUT, _prod_vjp, float_only=False, py_adjoint=rule_adjoint,
-            grad_fn_of=lambda r: "ProdBackward1" if r.ib & DIM_GIVEN else "ProdBackward0"))
-register(Op(VAR, "var", "VarBackward0", X0, _var_vjp, py_adjoint=rule_adjoint))
-register(Op(STD, "std", "StdBackward0", X0 | OUT, _std_vjp, py_adjoint=rule_adjoint))
+            grad_fn_of=lambda r: "ProdBackward1" if r.ib & DIM_GIVEN else "ProdBackward0",
+            node_saved=lambda r: (("self", X0), ("dim", lambda r: reduced(r)[0] if reduced(r) else 0),
+                                  ("keepdim", kept), ("result", OUT)) if r.ib & DIM_GIVEN else ()))
+register(Op(VAR, "var", "VarBackward0", X0, _var_vjp, py_adjoint=rule_adjoint, node_saved=_var_saved))
+register(Op(STD, "std", "StdBackward0", X0 | OUT, _std_vjp, py_adjoint=rule_adjoint, node_saved=_var_saved))
 register(Op(VAR_MEAN, "var_mean", "VarMeanBackward0", X0 | OUT, _var_mean_vjp, py_adjoint=rule_adjoint,
             multi=True, grad_fn_of=lambda r: "StdMeanBackward0" if r.fb else "VarMeanBackward0"))
-register(Op(NANSUM, "nansum", "NansumBackward0", X0, _nansum_vjp, py_adjoint=rule_adjoint))
-register(Op(NORM, "norm", "LinalgVectorNormBackward0", X0 | OUT, _norm_vjp, py_adjoint=rule_adjoint))
-register(Op(DIST, "dist", "DistBackward0", X0 | X1 | OUT, _dist_vjp, py_adjoint=rule_adjoint, arity=2))
+register(Op(NANSUM, "nansum", "NansumBackward0", X0, _nansum_vjp, py_adjoint=rule_adjoint,
+            node_saved=(("self", X0), ("dim", _dims_given), ("keepdim", kept))))
+register(Op(NORM, "norm", "LinalgVectorNormBackward0", X0 | OUT, _norm_vjp, py_adjoint=rule_adjoint,
+            node_saved=(("self", X0), ("ord", lambda r: _number(r.fa)), ("dim", _dims_given), ("keepdim", kept),
+                        ("result", OUT))))
+register(Op(DIST, "dist", "DistBackward0", X0 | X1 | OUT, _dist_vjp, py_adjoint=rule_adjoint, arity=2,
+            node_saved=(("self", X0), ("other", X1), ("p", lambda r: _number(r.fa)), ("result", OUT))))
 tangents({code: TRANSPOSED for code in (PROD, VAR, STD, VAR_MEAN, NANSUM, NORM, DIST)})
 
 

@@ -113,13 +113,16 @@ def note(tape) -> None:
         _last[3:] = id(tape), sid
 
 
+def forward_stack(tape, r: int) -> tuple:
+    """The user frames ``(file, line, function)`` of the forward call that recorded row ``r``,
+    outermost first (empty if unknown)."""
+    starts = [k for k in tape.prov if k <= r]
+    return _BY_ID[tape.prov[max(starts)]] if starts else ()
+
+
 def forward_trace(tape, r: int) -> str:
     """The traceback of the forward call that recorded row ``r`` (empty if unknown)."""
-    starts = [k for k in tape.prov if k <= r]
-    if not starts:
-        return ""
-    sid = tape.prov[max(starts)]
-    return "".join(traceback.format_list([traceback.FrameSummary(f, n, name) for f, n, name in _BY_ID[sid]]))
+    return "".join(traceback.format_list([traceback.FrameSummary(f, n, name) for f, n, name in forward_stack(tape, r)]))
 
 
 def warn_at(tape, r: int, name: str) -> None:

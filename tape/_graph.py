@@ -9,10 +9,11 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable, NamedTuple
 
+from ._device import device
 from ._dtype import ARENA_DTYPES
 from ._hooks import _replacement, _row_hooks, accumulating, node_hook
 from ._row import Row
-from ._saved import node_attribute, saved_names
+from ._saved import node_attribute, saved_names, valued
 from ._tape import Tape
 from ._tensor import _recorded
 from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY
@@ -56,6 +57,13 @@ class Node:
         return tuple(out)
 
     @property
+    def _input_metadata(self) -> tuple:
+        """What the node knows of each gradient it receives (the shape and dtype of each output)."""
+        tape, r = self._tape, self._row
+        outs = Row(tape, r).outputs if tape.nout[r] else (r,)
+        return tuple(InputMetadata(tape.shape_of(k), ARENA_DTYPES[int(tape.dt[k])]) for k in outs)
+
+    @property
     def metadata(self) -> dict:
         """A dict kept with the node, for the user's own data."""
         hooks = _row_hooks(self._tape, self._row)
@@ -66,7 +74,7 @@ class Node:
     def __call__(self, *grads):
         """Run the node: the gradients of its inputs from those of its outputs (recorded in grad
         mode), one tensor for a node with one input, else a tuple."""
-        return run_node[0](self._tape, self._row, grads)
+        return run_node[0](valued(self._tape), self._row, grads)
 
     def register_hook(self, fn: Callable) -> RemovableHandle:
         """Register ``fn(grad_inputs, grad_outputs) -> tuple or None``, run after this node computed
@@ -95,6 +103,23 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {id(self):#x}>"
+
+
+class InputMetadata:
+    """A node's record of a gradient it receives: ``shape`` (a list), ``dtype``, ``device``
+    (PyTorch's ``torch._C._autograd._InputMetadata``)."""
+
+    __slots__ = ("shape", "dtype", "device")
+    is_nested_tensor = False
+    is_cpp_nested_tensor = False
+
+    def __init__(self, shape: tuple, dtype) -> None:
+        self.shape = list(shape)
+        self.dtype = dtype
+        self.device = device("cpu")
+
+    def __repr__(self) -> str:
+        return f"<torch._C._autograd._InputMetadata object at {id(self):#x}>"
 
 
 class _Handles(RemovableHandle):
@@ -211,7 +236,7 @@ def tensor_grad_fn(tape: Tape, node: int):
     tape, node = resolve(tape, node)
     if tape.op[node] == INPUT or tape.op[node] == CONST:
         return None
-    return node_view(tape, node)
+    return _edge_of(tape, node)[0]
 
 
 def _edge(tape: Tape, node: int) -> tuple:
@@ -225,6 +250,9 @@ def _edge(tape: Tape, node: int) -> tuple:
         src = tape.src[node]
         if type(src) is tuple:
             return _edge_of(src[0], src[1])
+        through = getattr(src, "edge", None)
+        if through is not None:
+            return through()        # (a checkpointed segment's input: the edge of the tensor it read)
         return (AccumulateGrad(src()), 0)
     if code == CONST:
         return (None, 0)
@@ -233,7 +261,11 @@ def _edge(tape: Tape, node: int) -> tuple:
 
 def _edge_of(tape: Tape, node: int) -> tuple:
     index = int(tape.ia[node]) if tape.op[node] == OUTPUT else 0
-    return (node_view(tape, node), index)
+    view = node_view(tape, node)
+    shown = None if isinstance(view, Node) else getattr(view, "_shown_edge", None)
+    if shown is not None:
+        return shown(index)     # (a checkpointed segment's row shows the node of its output's last op)
+    return (view, index)
 
 
 def grad_fn(t) -> Node | None:
@@ -267,6 +299,9 @@ def edge_tensor(edge: GradientEdge):
         tape, r = node._tape, node._row
         if tape.nout[r]:
             r += 1 + edge.output_nr
+        outside = getattr(tape, "outside_node", None)
+        if outside is not None:
+            tape, r = outside(r)        # (a checkpointed segment's node: the segment's output it made)
     else:           # a custom Function's node (its ctx): its tensor outputs are OUTPUT rows in order
         tape, r = node._tape_ref(), node._row + 1 + node._outputs.index(edge.output_nr)
     return _recorded(tape, r, tape.value_of(r), ARENA_DTYPES[int(tape.dt[r])])

@@ -250,7 +250,8 @@ class SavedTensor:
                                "values of the graph are freed when you call .backward() or autograd.grad(). Specify "
                                "retain_graph=True if you need to backward through the graph a second time or if you "
                                "need to access saved variables after calling backward.")
-        if self._slot in hooks.saved:
+        # (a checkpointed segment's saved tensors have the checkpoint's hooks, as in PyTorch)
+        if self._slot in hooks.saved or getattr(tape, "recomputed", None) is not None:
             raise RuntimeError("Calling register_hooks on a saved tensor whose hooks have already been set. Hint: "
                                "only one pair of hooks is allowed at a time.")
         hooks.saved[self._slot] = [pack_hook(tensor_at(tape, self._node)), unpack_hook]
@@ -267,6 +268,13 @@ def saved_names(tape, r: int) -> list:
         if not callable(what):
             names.append("_raw_saved_" + name)
     return names
+
+
+def valued(tape):
+    """The tape holding the values of ``tape``'s rows: itself, or for the rows of a checkpointed
+    segment (which keep none) a run of the segment again (``tape.utils.checkpoint._Ghost``)."""
+    again = getattr(tape, "recomputed", None)
+    return tape if again is None else again()
 
 
 def node_attribute(tape, r: int, name: str, node_name: str):
@@ -287,6 +295,7 @@ def node_attribute(tape, r: int, name: str, node_name: str):
             return None
         if tape.fr[r] & FREED:
             raise RuntimeError(FREED_MSG)
+        tape = valued(tape)
         hooks = tape.hooks.get(r)
         if hooks is not None and slot in hooks.saved:
             packed, unpack = hooks.saved[slot]

@@ -203,6 +203,40 @@ def test_recomputes_once_per_segment_per_backward(reentrant):
         y.backward()
 
 
+def test_early_stop_ends_the_recomputation_after_the_last_op_needed():
+    x = _leaf([1.0, 2.0])
+    seen = []
+
+    def f(a):
+        z = a.sin() * 2
+        seen.append("output")
+        (z.sum() * 3).exp()         # (not needed by the output)
+        seen.append("end")
+        return z, 7
+
+    for early_stop, runs in ((True, ["output", "end", "output"]), (False, ["output", "end"] * 2)):
+        seen.clear()
+        z, k = C.checkpoint(f, x, use_reentrant=False, early_stop=early_stop)
+        assert k == 7
+        z.sum().backward()
+        assert seen == runs
+        _close(x.grad, 2 * x.cos())
+        x.grad = None
+    seen.clear()
+    with C.set_checkpoint_early_stop(False):
+        z, _ = C.checkpoint(f, x, use_reentrant=False)
+    g, = tape.autograd.grad(z.sum(), x, create_graph=True)     # (a recorded backward stops early too)
+    assert seen == ["output", "end"] * 2
+    _close(g, 2 * x.cos())
+    seen.clear()
+    z, _ = C.checkpoint(f, x, use_reentrant=False)
+    with tape.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        g, = tape.autograd.grad(z.sum(), x, create_graph=True)
+    (g * x).sum().backward()
+    assert seen == ["output", "end", "output", "output"]
+    _close(x.grad, 2 * x.cos() - 2 * x * x.sin())
+
+
 def test_checkpoint_sequential_segments():
     fns = [Counted(lambda a: a.tanh() * 1.5) for _ in range(6)]
     x = _leaf([0.1, 0.2, 0.3])
@@ -244,7 +278,106 @@ def test_node_names():
     x = _leaf([1.0])
     assert type(C.checkpoint(lambda a: a * 2, x, use_reentrant=True).grad_fn).__name__ == \
         "CheckpointFunctionBackward"
-    assert type(C.checkpoint(lambda a: a * 2, x, use_reentrant=False).grad_fn).__name__ == "CheckpointBackward"
+    # (the non-reentrant variant shows the segment's own nodes, as PyTorch's)
+    assert type(C.checkpoint(lambda a: a * 2, x, use_reentrant=False).grad_fn).__name__ == "MulBackward0"
+
+
+def _graph(node):
+    """A node's name and, recursively, its ``next_functions``."""
+    if node is None:
+        return None
+    return (node.name(), tuple((_graph(f), i) for f, i in node.next_functions))
+
+
+def test_segment_shows_its_own_nodes():
+    x = _leaf([0.5, -1.0, 2.0])
+    w = _leaf([1.5, 0.25, -0.75])
+    h = x * 3
+    body = Counted(lambda a, k: ((a * w).sin() + k, a.max(0)))
+    (y, (v, i)) = C.checkpoint(body, h, 2, use_reentrant=False)
+    acc = "torch::autograd::AccumulateGrad"
+    assert _graph(y.grad_fn) == ("AddBackward0", ((("SinBackward0", ((("MulBackward0", (
+        (("MulBackward0", (((acc, ()), 0), (None, 0))), 0), ((acc, ()), 0))), 0),)), 0), (None, 0)))
+    assert type(v.grad_fn).__name__ == "MaxBackward0"
+    # The edges out of the segment are the outside tensors' own.
+    mul = y.grad_fn.next_functions[0][0].next_functions[0][0]
+    assert mul.next_functions[0][0] is h.grad_fn
+    assert mul.next_functions[1][0].variable is w
+    assert y.grad_fn is y.grad_fn and mul is y.grad_fn.next_functions[0][0].next_functions[0][0]
+    assert body.calls == 1
+
+
+def test_saved_values_of_segment_nodes_are_recomputed():
+    x = _leaf([0.5, -1.0, 2.0])
+    body = Counted(lambda a: a.sin().exp())
+    y = C.checkpoint(body, x, use_reentrant=False)
+    sin = y.grad_fn.next_functions[0][0]
+    _close(y.grad_fn._saved_result, x.sin().exp())
+    assert body.calls == 2          # (each access outside backward runs the segment again, as PyTorch's)
+    saved = sin._saved_self
+    _close(saved, x)
+    assert saved.requires_grad and saved is not x
+    assert body.calls == 3
+    y.sum().backward(retain_graph=True)
+    assert body.calls == 4
+    _close(sin._saved_self, x)
+    y.sum().backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        sin._saved_self
+
+
+def test_gradient_edges_and_raw_saved_values_of_segment_nodes():
+    x = _leaf([1.0, 2.0])
+    y = C.checkpoint(lambda a: a.sin().exp(), x, use_reentrant=False)
+    with pytest.raises(RuntimeError, match="register_hooks on a saved tensor whose hooks have already been set"):
+        y.grad_fn._raw_saved_result.register_hooks(lambda t: t, lambda t: t)
+    edge = tape.autograd.graph.get_gradient_edge(y)
+    assert edge.node.name() == "ExpBackward0"
+    g, = tape.autograd.grad(y.sum(), edge)
+    assert g.tolist() == [1.0, 1.0]
+    inner = tape.autograd.graph.GradientEdge(y.grad_fn.next_functions[0][0], 0)
+    with pytest.raises(RuntimeError, match="a gradient edge inside a checkpointed segment"):
+        tape.autograd.grad(y.sum(), inner)
+
+
+def test_custom_function_inside_a_segment():
+    class Sq(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, g):
+            a, = ctx.saved_tensors
+            return 2 * a * g
+
+    x = _leaf([1.0, 2.0])
+    y = C.checkpoint(lambda a: Sq.apply(a.sin()), x, use_reentrant=False)
+    assert type(y.grad_fn).__name__ == "SqBackward"
+    assert y.grad_fn.next_functions[0][0].name() == "SinBackward0"
+    saved, = y.grad_fn.saved_tensors        # (run again for its value, as PyTorch unpacks it)
+    _close(saved, x.sin())
+    y.sum().backward()
+    _close(x.grad, 2 * x.sin() * x.cos())
+
+
+def test_hooks_on_segment_nodes_run_in_backward():
+    x = _leaf([0.5, -1.0, 2.0])
+    y = C.checkpoint(lambda a: (a * 2).exp(), x, use_reentrant=False)
+    mul = y.grad_fn.next_functions[0][0]
+    mul.metadata["tag"] = 1
+    seen = []
+    mul.register_prehook(lambda go: seen.append(("pre", go[0].tolist())))
+    handle = mul.register_hook(lambda gi, go: seen.append("post") or (gi[0] * 10, None))
+    y.sum().backward(retain_graph=True)
+    assert seen == [("pre", (2 * x).exp().tolist()), "post"]
+    _close(x.grad, 20 * (2 * x).exp())
+    handle.remove()
+    x.grad = None
+    y.sum().backward()
+    _close(x.grad, 2 * (2 * x).exp())
+    assert y.grad_fn.next_functions[0][0].metadata == {"tag": 1}
 
 
 # -- the random number generator ----------------------------------------------------------------
@@ -443,8 +576,14 @@ def test_debug_lists_the_ops_of_both_runs():
     with pytest.raises(C.CheckpointError) as e:
         y.backward()
     text = str(e.value)
-    assert "Operations executed during the original forward:\n\ninput\nindex" in text
+    # PyTorch's dump: each op as its dispatcher names it, and the user's lines it was called from
+    assert text.startswith(" An error happened while unpacking tensors; dumping logs of latest computation")
+    assert "Operations executed during the original forward:\n\n$1: f64[3] = torch._ops.aten.slice.Tensor($0)" in text
     assert "Operations executed during recomputation:" in text
+    assert "ERROR: Detected non-determinism while running activation checkpointing" in text
+    line = test_debug_lists_the_ops_of_both_runs.__code__.co_firstlineno
+    assert f"{__file__}:{_changing.__code__.co_firstlineno + 6}:f\n{__file__}:{line + 2}:" in text      # (forward)
+    assert f"{__file__}:{_changing.__code__.co_firstlineno + 6}:f\n{__file__}:{line + 4}:" in text      # (backward)
     with C.set_checkpoint_debug_enabled(True):
         y = C.checkpoint(_changing(3), x, use_reentrant=False)
     with pytest.raises(C.CheckpointError, match="Operations executed during recomputation"):
@@ -550,6 +689,101 @@ def test_checkpoint_loop_forms():
         C.checkpoint_loop(lambda h: h, x, -1, snapshots=1)
 
 
+@pytest.mark.parametrize("snapshots", [0, 2])
+def test_checkpoint_loop_restores_the_generator_per_step(snapshots):
+    w = _leaf([0.7, -0.4, 1.1])
+    x = tape.tensor([1.0, 2.0, -1.0], dtype=tape.float64)
+
+    def step(h):
+        return (h * w).sin() + tape.rand(3, dtype=tape.float64)
+
+    tape.manual_seed(3)
+    y = C.checkpoint_loop(step, x, 5, snapshots=snapshots)
+    after = tape.get_rng_state()
+    y.sum().backward()
+    assert tape.get_rng_state().tolist() == after.tolist()     # (backward leaves the generator as it was)
+    tape.manual_seed(3)
+    h = x
+    for _ in range(5):
+        h = step(h)
+    gw = w.grad
+    w.grad = None
+    h.sum().backward()
+    _close(y, h)
+    _close(gw, w.grad)
+
+
+def test_device_states():
+    x = tape.ones(2)
+    assert C.get_device_states(x, 3, [x]) == ([], [])
+    assert C.set_device_states([], []) is None
+    assert C.DefaultDeviceType.get_device_type() == "cpu"
+    C.DefaultDeviceType.set_device_type("cuda")
+    try:
+        assert C.DefaultDeviceType.get_device_type() == "cuda"
+    finally:
+        C.DefaultDeviceType.set_device_type(None)
+    assert C.DefaultDeviceType.get_device_type() == "cpu"
+
+
+# -- selective checkpointing --------------------------------------------------------------------
+def test_selective_checkpointing_asks_the_policy_about_each_op():
+    x = _leaf([[0.5, -1.0], [2.0, 0.25]])
+    W = _leaf([[1.5, 0.25], [-0.75, 0.5]])
+    asked = []
+
+    def policy(ctx, op, *args, **kwargs):
+        asked.append((ctx.is_recompute, op, len(args), tuple(ctx.op_output.shape)))
+        return C.CheckpointPolicy.MUST_SAVE if op == tape.ops.aten.mm.default else C.CheckpointPolicy.PREFER_RECOMPUTE
+
+    def f(h):
+        return ((h @ W).tanh() * 2).sum(1)
+
+    ctx = functools.partial(C.create_selective_checkpoint_contexts, policy)
+    y = C.checkpoint(f, x, use_reentrant=False, context_fn=ctx)
+    aten = tape.ops.aten
+    assert asked == [(False, aten.mm.default, 2, (2, 2)), (False, aten.tanh.default, 1, (2, 2)),
+                     (False, aten.mul.Tensor, 1, (2, 2)), (False, aten.sum.dim_IntList, 1, (2,))]
+    y.sum().backward(retain_graph=True)
+    assert len(asked) == 4          # (asked in the forward only, as PyTorch's)
+    gx, gW = x.grad, W.grad
+    x.grad = W.grad = None
+    f(x).sum().backward()
+    _close(gx, x.grad)
+    _close(gW, W.grad)
+    with pytest.raises(RuntimeError, match="Trying to backward an extra time. You are only allowed to backward once"):
+        y.sum().backward()
+    # Saving nothing, a segment may be run backward again; a list of ops is a policy saving those.
+    y = C.checkpoint(f, x, use_reentrant=False,
+                     context_fn=functools.partial(C.create_selective_checkpoint_contexts, lambda *a: False))
+    y.sum().backward(retain_graph=True)
+    y.sum().backward()
+    y = C.checkpoint(f, x, use_reentrant=False,
+                     context_fn=functools.partial(C.create_selective_checkpoint_contexts, [aten.tanh.default]))
+    y.sum().backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="Trying to backward an extra time"):
+        y.sum().backward()
+
+
+def test_selective_checkpointing_errors():
+    with pytest.raises(ValueError, match="Please update the OpOverloadPacket to a specific OpOverload"):
+        C.create_selective_checkpoint_contexts([tape.ops.aten.mm])
+    with pytest.raises(TypeError, match="policy_fn_or_list must be either a function or a list of ops."):
+        C.create_selective_checkpoint_contexts(3)
+    x = _leaf([1.0, 2.0])
+    flip = [True]
+
+    def f(a):       # (a different op in the recomputation than in the forward)
+        return a.exp() if flip[0] else a.sin()
+
+    y = C.checkpoint(f, x, use_reentrant=False, determinism_check="none",
+                     context_fn=functools.partial(C.create_selective_checkpoint_contexts, lambda *a: True))
+    flip[0] = False
+    with pytest.raises(RuntimeError, match="aten.sin.default encountered during backward but not found in storage"):
+        y.sum().backward()
+    assert tape.ops.aten.mm.default is tape.ops.aten.mm.default and str(tape.ops.aten.mm.default) == "aten.mm.default"
+
+
 # -- the same scenarios in PyTorch ------------------------------------------------------------------
 def _scenario(lib, name):
     cp = lib.utils.checkpoint
@@ -585,6 +819,37 @@ def _scenario(lib, name):
                 cp.checkpoint(lambda a, b: a, x, use_reentrant=True, b=1)
             elif name == "determinism":
                 cp.checkpoint(lambda a: a, x, use_reentrant=False, determinism_check="strict")
+            elif name == "graph":
+                h = x * 3
+                y, (v, i) = cp.checkpoint(lambda a, k: ((a * w).sin() + k, a.max(0)), h, 2, use_reentrant=False)
+                z = cp.checkpoint(lambda a: cp.checkpoint(lambda b: b.exp() * w, a, use_reentrant=False).sum(0),
+                                  y, use_reentrant=False)
+                out["graph"] = [_graph(t.grad_fn) for t in (y, v, z)]
+                sin = y.grad_fn.next_functions[0][0]
+                out["saved"] = (sin._saved_self.tolist(), sin.next_functions[0][0]._saved_other.tolist(),
+                                sin.next_functions[0][0]._saved_other.requires_grad)
+                sin.register_hook(lambda gi, go: (gi[0] * 2,))
+                y.sum().backward()
+                out["grads"] = (x.grad.tolist(), w.grad.tolist())
+                try:
+                    sin._saved_self
+                except RuntimeError as e:
+                    out["freed"] = str(e)
+            elif name == "selective":
+                asked = []
+
+                def policy(ctx, op, *args, **kwargs):
+                    asked.append((ctx.is_recompute, str(op), tuple(ctx.op_output.shape)))
+                    return op in (lib.ops.aten.mm.default, lib.ops.aten.exp.default)
+
+                W = lib.stack([w, w.flip(0), w * 2])
+                y = cp.checkpoint(lambda a: ((a[None] @ W).tanh() * 2 + a.sum()).exp().view(3).t().max(),
+                                  x, use_reentrant=False,
+                                  context_fn=functools.partial(cp.create_selective_checkpoint_contexts, policy))
+                y.backward(retain_graph=True)
+                out["asked"] = asked
+                out["grads"] = (x.grad.tolist(), w.grad.tolist())
+                y.backward()
             elif name == "sequential":
                 y = cp.checkpoint_sequential([lambda a: a.sin(), lambda a: a * w, lambda a: a.exp()], 2, x,
                                              use_reentrant=False)
@@ -596,7 +861,8 @@ def _scenario(lib, name):
     return out
 
 
-SCENARIOS = ["closure", "no_input_grad", "grad", "double", "default", "kwargs", "determinism", "sequential"]
+SCENARIOS = ["closure", "no_input_grad", "grad", "double", "default", "kwargs", "determinism", "sequential", "graph",
+             "selective"]
 
 
 @pytest.mark.torch

@@ -163,3 +163,94 @@ def test_saved_values_vs_torch():
                 np.testing.assert_allclose(a[key], b[key], rtol=1e-15, err_msg=f"{name}.{key}")
             else:
                 assert a[key] == b[key], (name, key)
+
+
+def test_saved_attributes_of_shape_ops_and_reductions():
+    X = tape.arange(24.0, dtype=tape.float64).reshape(2, 3, 4).requires_grad_()
+    assert _saved(X[:, :1].squeeze(1).grad_fn) == {"_saved_dim": 1, "_saved_self_sym_sizes": (2, 1, 4)}
+    assert _saved(X.unsqueeze(3).grad_fn) == {"_saved_dim": 3}
+    assert _saved(X.view(6, 4).grad_fn) == {"_saved_self_sym_sizes": (2, 3, 4)}
+    assert _saved(X[:, :1].expand(2, 5, 4).grad_fn) == {"_saved_self_sym_sizes": (2, 1, 4)}
+    assert _saved(X.transpose(0, 2).grad_fn) == {"_saved_dim0": 0, "_saved_dim1": 2}
+    assert _saved(X.select(1, 2).grad_fn) == {"_saved_dim": 1, "_saved_index": 2, "_saved_self_sym_sizes": (2, 3, 4)}
+    m = X.max(1, keepdim=True)
+    assert _saved(m.values.grad_fn) == {"_saved_dim": 1, "_saved_indices": m.indices.tolist(), "_saved_keepdim": True,
+                                        "_saved_self_sym_sizes": (2, 3, 4)}
+    assert m.values.grad_fn._saved_indices.dtype is tape.int64
+    s = X.sort(2, descending=True)
+    assert _saved(s.values.grad_fn) == {"_saved_dim": 2, "_saved_indices": s.indices.tolist(),
+                                        "_saved_self_sym_sizes": (2, 3, 4)}
+    lse = X.logsumexp((0, 2), keepdim=True).grad_fn
+    assert (lse._saved_dim, lse._saved_keepdim, lse._saved_self is X) == ((0, 2), True, True)
+    assert (X.amax().grad_fn._saved_dim, X.amin(1).grad_fn._saved_dim) == ((), (1,))
+    v = X.var(1, correction=0).grad_fn
+    assert (v._saved_dim, v._saved_correction, v._saved_keepdim) == ((1,), 0, False)
+    assert (X.std().grad_fn._saved_dim, X.std().grad_fn._saved_correction) == (None, None)
+    assert not hasattr(v, "_saved_result")
+    p = X.prod(2, keepdim=True).grad_fn
+    assert (p._saved_dim, p._saved_keepdim) == (2, True)
+    n = X.norm(p=1, dim=(0, 1)).grad_fn
+    assert (n._saved_ord, n._saved_dim, n._saved_keepdim) == (1, (0, 1), False)
+    assert (X.nansum().grad_fn._saved_dim, X.dist(X.detach(), 3).grad_fn._saved_p) == (None, 3)
+    assert _saved(X.split([1, 2], 1)[0].grad_fn) == {"_saved_dim": 1, "_saved_self_sym_sizes": (2, 3, 4),
+                                                     "_saved_split_sizes": (1, 2)}
+    assert (X.unbind(2)[0].grad_fn._saved_dim, X.tril(-1).grad_fn._saved_diagonal) == (2, 2 ** 64 - 1)
+
+
+def _saved_table2(torch) -> list:
+    X = torch.arange(24.0, dtype=torch.float64).reshape(2, 3, 4).requires_grad_()
+    out = []
+    for f in (lambda: X[:, :1].squeeze(1), lambda: X[:, :1].squeeze(), lambda: X.unsqueeze(1),
+              lambda: X[:, :1].expand(2, 5, 4), lambda: X.transpose(0, 2), lambda: X[0].t(), lambda: X.select(1, 2),
+              lambda: X.view(6, 4), lambda: X.transpose(0, 1).reshape(12, 2), lambda: X.flatten(),
+              lambda: X.max(1)[0], lambda: X.min(2, keepdim=True)[0], lambda: X.median(1)[0],
+              lambda: X.kthvalue(2, 1)[0], lambda: X.sort(1)[0], lambda: X.topk(2, 2)[0], lambda: X.cummax(1)[0],
+              lambda: X.amax(1), lambda: X.amin((0, 2), keepdim=True), lambda: X.amax(), lambda: X.logsumexp(1),
+              lambda: X.var(1), lambda: X.var(), lambda: X.std(1, keepdim=True), lambda: X.var((0, 2), correction=0),
+              lambda: X.prod(1), lambda: X.prod(), lambda: X.norm(dim=1), lambda: X.norm(), lambda: X.nansum(1),
+              lambda: X.nansum(), lambda: X.dist(X.detach() + 1), lambda: X.dist(X.detach(), 1),
+              lambda: X.split(2, 2)[1], lambda: X.chunk(2, 1)[0], lambda: X.split([1, 2], 1)[1],
+              lambda: X.unbind(1)[0], lambda: X.tril(-1), lambda: X.triu(1)):
+        fn = f().grad_fn
+        out.append((type(fn).__name__, _saved(fn)))
+    return out
+
+
+@pytest.mark.torch
+def test_saved_attributes_vs_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _saved_table2(tape), _saved_table2(torch)
+    # (cummax's ``_saved_self`` is not shown here)
+    theirs = [(name, {k: v for k, v in d.items() if not (name == "CummaxBackward0" and k == "_saved_self")})
+              for name, d in theirs]
+    assert ours == theirs
+
+
+def _metadata_table(torch) -> list:
+    x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=torch.float64, requires_grad=True)
+
+    class Two(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2, a.sum()
+
+        @staticmethod
+        def backward(ctx, g, h):
+            return g
+
+    nodes = [(x * 2).sum(0).grad_fn, x.float().grad_fn, x.split(2, 1)[0].grad_fn, x.max(1).values.grad_fn,
+             Two.apply(x)[0].grad_fn]
+    return [[(m.shape, str(m.dtype), str(m.device), m.is_nested_tensor) for m in n._input_metadata] for n in nodes]
+
+
+def test_input_metadata():
+    assert _metadata_table(tape) == [[([3], "torch.float64", "cpu", False)], [([2, 3], "torch.float32", "cpu", False)],
+                                     [([2, 2], "torch.float64", "cpu", False), ([2, 1], "torch.float64", "cpu", False)],
+                                     [([2], "torch.float64", "cpu", False)],
+                                     [([2, 3], "torch.float64", "cpu", False), ([], "torch.float64", "cpu", False)]]
+
+
+@pytest.mark.torch
+def test_input_metadata_vs_torch():
+    torch = pytest.importorskip("torch")
+    assert _metadata_table(tape) == _metadata_table(torch)

@@ -27,7 +27,7 @@ from .. import _dtype as D
 from .._anomaly import modified_hint
 from .._emit import plain, recorded, write_tape
 from .._engine import FREED_MSG
-from .._graph import Node, tensor_grad_fn
+from .._graph import InputMetadata, Node, tensor_grad_fn
 from .. import _saved
 from .._hooks import node_hook
 from .._state import state
@@ -98,6 +98,8 @@ class BackwardCFunction(FunctionCtx):
         packed = self.__dict__.get("_packed")
         if packed is not None:
             return tuple(None if p is None else _saved.check_unpacked(p[1](p[0])) for p in packed)
+        if tape is not None and any(e is not None and e[0] == "node" for e in saved):
+            tape = _saved.valued(tape)      # (a Function inside a checkpointed segment: its values run again)
         out = []
         for entry in saved:
             if entry is None:
@@ -131,6 +133,11 @@ class BackwardCFunction(FunctionCtx):
     def next_functions(self) -> tuple:
         tape = self._tape_ref() if self._row is not None else None
         return () if tape is None else Node(tape, self._row).next_functions
+
+    @property
+    def _input_metadata(self) -> tuple:
+        """The shape and dtype of each tensor output (the gradients the node receives)."""
+        return tuple(InputMetadata(*meta) for meta in self.__dict__.get("_out_meta", ()) if meta is not None)
 
     def register_hook(self, fn: Callable) -> RemovableHandle:
         """Register ``fn(grad_inputs, grad_outputs) -> tuple or None``, run after ``backward``."""

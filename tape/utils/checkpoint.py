@@ -8,7 +8,10 @@ the random number generator's state of the first run, when backward needs its gr
   puts a stand-in leaf in place of every tensor the segment reads from outside that requires
   grad (arguments and closure tensors alike); the scratch tape is then dropped and ONE row
   (``_SegmentFn``, a custom Function) is recorded on the thread's tape, its inputs those
-  outside tensors, its outputs the segment's.  Its backward runs the segment again on a new
+  outside tensors, its outputs the segment's.  ``grad_fn`` shows the segment's own nodes, as
+  PyTorch's: a copy of the scratch tape's rows without their values (``_Ghost``), whose saved
+  values are read from a run again and whose nodes' hooks run in the recomputation's backward.
+  Its backward runs the segment again on a new
   scratch tape and takes ``autograd.grad`` of its outputs with respect to the stand-ins: nothing
   inside the segment stays on the tape between forward and backward, and the segment runs once
   per backward.  In a recorded backward (``create_graph=True``) the gradient is itself computed
@@ -18,32 +21,47 @@ the random number generator's state of the first run, when backward needs its gr
   grad; backward runs it again with grad on detached inputs and calls ``tape.autograd.backward``
   on its outputs, so closure parameters get their ``.grad`` from that inner backward.
 
+Selective checkpointing (``create_selective_checkpoint_contexts``) asks its policy about each op a
+segment's forward recorded (named as PyTorch's dispatcher names it, ``tape.ops.aten``) once the
+forward ran, and checks the recomputation against the answers; tape runs every op again.
+
 ``checkpoint_loop`` (not PyTorch's) reverses ``x = step(x)`` repeated ``n`` times with at most
 ``s`` snapshots, on Griewank's binomial (revolve) schedule.
 """
 from __future__ import annotations
 
 import contextlib
+import enum
 import sys
 import threading
 import warnings
+import weakref
 from math import comb
 from typing import Any, Callable, ContextManager, Iterable, Iterator, Tuple
 
+import numpy as np
+
+from .. import _tape as _T
+from .._anomaly import forward_stack, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
 from .._creation import get_rng_state, set_rng_state
 from .._device import device
 from .._dtype import ARENA_DTYPES
+from .._graph import _edge
+from .._row import Row
+from .._saved import FREED_MSG, tensor_at
 from .._state import state
 from .._tape import Tape
-from .._tensor import Size, Tensor, _plain, _py_scalar
+from .._tensor import Size, Tensor, _plain, _py_scalar, _recorded
 from ..autograd._backward import _is_checkpoint_valid, backward, grad
 from ..autograd.function import Function
-from ..ops._spec import CONST, INPUT, REGISTRY
+from ..ops import aten
+from ..ops._spec import CONST, INPUT, OUTPUT, REGISTRY
 
 __all__ = [
     "checkpoint", "checkpoint_sequential", "checkpoint_loop", "CheckpointError", "CheckpointFunction",
     "check_backward_validity", "detach_variable", "noop_context_fn", "set_checkpoint_early_stop",
-    "set_checkpoint_debug_enabled",
+    "set_checkpoint_debug_enabled", "DefaultDeviceType", "get_device_states", "set_device_states",
+    "CheckpointPolicy", "SelectiveCheckpointContext", "create_selective_checkpoint_contexts", "SAC_IGNORED_OPS",
 ]
 
 _DEFAULT_DETERMINISM_MODE = "default"
@@ -82,11 +100,8 @@ def set_checkpoint_debug_enabled(enabled: bool | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def set_checkpoint_early_stop(enable: bool) -> Iterator[None]:
-    """Context manager that sets whether checkpoint should stop recomputation early.
-
-    Accepted for PyTorch's code: tape's recomputation computes a segment's outputs, which are the
-    last values it makes, so it has nothing to stop early from.
-    """
+    """Context manager that sets whether checkpoint should stop recomputation early (overrides
+    the ``early_stop`` of each ``checkpoint`` call): after the last op the segment's outputs need."""
     global _enable_checkpoint_early_stop
     prev = _enable_checkpoint_early_stop
     _enable_checkpoint_early_stop = enable
@@ -115,6 +130,198 @@ def check_backward_validity(inputs: Iterable[Any]) -> None:
     """Warn when none of the tensors in ``inputs`` requires grad."""
     if not any(inp.requires_grad for inp in inputs if isinstance(inp, Tensor)):
         warnings.warn("None of the inputs have requires_grad=True. Gradients will be None", stacklevel=2)
+
+
+# -- device states (tape computes on the CPU: there are none to save) ------------------------------
+class DefaultDeviceType:
+    r"""The default device type for checkpointing: whose random number generators' states are saved
+    and restored when no argument is on a device other than the CPU (``"cpu"`` here: no
+    accelerator)."""
+
+    _default_device_type: str | None = None
+
+    @staticmethod
+    def set_device_type(device: str = "cuda") -> None:
+        """Set the default device type for checkpointing."""
+        DefaultDeviceType._default_device_type = device
+
+    @staticmethod
+    def get_device_type() -> str:
+        """The current default device type for checkpointing."""
+        if not DefaultDeviceType._default_device_type:
+            DefaultDeviceType._default_device_type = "cpu"
+        return DefaultDeviceType._default_device_type
+
+
+def get_device_states(*args: Any) -> Tuple[list, list]:
+    """The ids of the non-CPU devices the tensors among ``args`` (nested) are on, and their random
+    number generators' states: ``([], [])`` for CPU tensors."""
+    leaves = []
+    _flatten(args, leaves)
+    ids = [t.get_device() for t in leaves if isinstance(t, Tensor) and t.device.type not in ("cpu", "meta")]
+    return ids, [_device_module(DefaultDeviceType.get_device_type()).get_rng_state() for _ in ids]
+
+
+def set_device_states(devices: list, states: list, *, device_type: str | None = None) -> None:
+    """Set the random number generators' states of the given devices (of ``device_type``, by
+    default ``DefaultDeviceType.get_device_type()``)."""
+    if device_type is None:
+        device_type = DefaultDeviceType.get_device_type()
+    if device_type == "meta":
+        return
+    for dev, st in zip(devices, states):
+        module = _device_module(device_type)
+        with module.device(dev):
+            module.set_rng_state(st)
+
+
+def _device_module(device_type: str):
+    """``tape.cuda`` ...: the module named after a device type."""
+    return getattr(sys.modules[__name__.split(".")[0]], device_type)
+
+
+# -- selective checkpointing --------------------------------------------------------------------
+class CheckpointPolicy(enum.Enum):
+    """What selective checkpointing does with an op's output: ``{MUST,PREFER}_SAVE`` keep it from
+    the forward, ``{MUST,PREFER}_RECOMPUTE`` compute it again in backward (``*_CPU_OFFLOAD``: as
+    recompute here, there being no device to offload from)."""
+
+    MUST_SAVE = 0
+    PREFER_SAVE = 1
+    MUST_RECOMPUTE = 2
+    PREFER_RECOMPUTE = 3
+    MUST_CPU_OFFLOAD = 4
+    PREFER_CPU_OFFLOAD = 5
+
+
+class SelectiveCheckpointContext:
+    """What a policy function is given besides the op: ``is_recompute`` (False: the policy is
+    called in the forward only) and ``op_output``, the op's output."""
+
+    def __init__(self, *, is_recompute: bool, op_output: Any = None) -> None:
+        self.is_recompute = is_recompute
+        self.op_output = op_output
+
+
+# The ops that only read metadata, which no policy is asked about (tape records no such rows).
+SAC_IGNORED_OPS = {aten.size.default, aten.sym_size.default, aten.stride.default, aten.sym_stride.default,
+                   aten.storage_offset.default, aten.sym_storage_offset.default, aten.numel.default,
+                   aten.sym_numel.default, aten.dim.default, aten.detach.default, aten.is_contiguous.default,
+                   aten.is_contiguous.memory_format, aten.is_strides_like_format.default,
+                   aten.is_non_overlapping_and_dense.default}
+_SAVED, _RECOMPUTE, _CONSUMED = "saved", "recompute", "consumed"
+_SAC_MISMATCH_MSG = ("This can happen if the operations in the checkpointed region are nondeterministic or depend "
+                     "on global state that changed between forward and backward.")
+
+
+def _ops_run(tape: Tape, start: int) -> Iterator[tuple]:
+    """``(row, op)`` for each op a run recorded on ``tape`` from row ``start`` (engine-made rows,
+    the outputs of a row with several, and custom Functions' rows aside)."""
+    for r in range(start, tape.n):
+        code = int(tape.op[r])
+        if tape.hid[r] or code in (INPUT, CONST, OUTPUT) or r in tape.pyrows:
+            continue
+        yield r, aten.of_node(REGISTRY[code].node_name(Row(tape, r)))
+
+
+class _Caching:
+    """The forward's context of selective checkpointing: once the segment ran, the policy is asked
+    about each op it recorded, in order, and its answer kept for the recomputation."""
+
+    def __init__(self, policy_fn: Callable, storage: dict) -> None:
+        self.policy_fn, self.storage = policy_fn, storage
+
+    def __enter__(self) -> "_Caching":
+        self.start = state.tape.n if state.tape is not None else 0
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        tape = state.tape
+        if kind is not None or tape is None:
+            return
+        outside = {id(s): t for t, s in getattr(tape, "outside", ())}
+        counter = {}
+        for r, op in _ops_run(tape, self.start):
+            args = []
+            for node in tape.inputs_of(r):
+                t = tensor_at(tape, node)
+                args.append(outside.get(id(t), t))
+            out = _recorded(tape, r, tape.value_of(r), ARENA_DTYPES[int(tape.dt[r])]) if not tape.nout[r] else tuple(
+                _recorded(tape, k, tape.value_of(k), ARENA_DTYPES[int(tape.dt[k])]) for k in Row(tape, r).outputs)
+            policy = self.policy_fn(SelectiveCheckpointContext(is_recompute=False, op_output=out), op, *args)
+            if isinstance(policy, bool):
+                policy = CheckpointPolicy.MUST_SAVE if policy else CheckpointPolicy.PREFER_RECOMPUTE
+            idx = counter[op] = counter.get(op, -1) + 1
+            saved = policy in (CheckpointPolicy.MUST_SAVE, CheckpointPolicy.PREFER_SAVE)
+            self.storage.setdefault(op, {})[idx] = _SAVED if saved else _RECOMPUTE
+
+
+class _Cached:
+    """The recomputation's context of selective checkpointing: each op the run recorded is checked
+    against what the forward's recorded (an op saved there may be reached once per forward)."""
+
+    def __init__(self, storage: dict, allow_cache_entry_mutation: bool) -> None:
+        self.storage = storage
+        self.allow_cache_entry_mutation = allow_cache_entry_mutation
+
+    def __enter__(self) -> "_Cached":
+        self.start = state.tape.n if state.tape is not None else 0
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        tape = state.tape
+        if kind is not None and kind is not _StopRecomputation or tape is None:
+            return
+        counter = {}
+        for r, op in _ops_run(tape, self.start):
+            idx = counter[op] = counter.get(op, -1) + 1
+            entries = self.storage.get(op)
+            if entries is None:
+                raise RuntimeError(f"{op} encountered during backward but not found in storage. {_SAC_MISMATCH_MSG}")
+            entry = entries.get(idx)
+            if entry is None:
+                raise RuntimeError(f"{op} invocation index {idx} encountered during backward but not found in "
+                                   f"storage. {_SAC_MISMATCH_MSG}")
+            if entry is _CONSUMED:
+                raise RuntimeError("Trying to backward an extra time. You are only allowed to backward once on any "
+                                   "region computed under selective activation checkpoint.")
+            if entry is _SAVED:
+                entries[idx] = _CONSUMED
+
+
+def create_selective_checkpoint_contexts(policy_fn_or_list: Callable | list,
+                                         allow_cache_entry_mutation: bool = False) -> Tuple[Any, Any]:
+    r"""The two contexts (``context_fn``'s result) of selective activation checkpointing.
+
+    ``policy_fn_or_list`` is a policy ``policy_fn(ctx, op, *args, **kwargs) -> CheckpointPolicy``
+    (``ctx`` a ``SelectiveCheckpointContext``, ``op`` a ``tape.ops.aten`` overload such as
+    ``tape.ops.aten.mm.default``, ``args`` the op's tensor inputs), asked about each op of the
+    segment's forward; or a list of ops, meaning ``MUST_SAVE`` for those and ``PREFER_RECOMPUTE``
+    for the others.  Use with ``checkpoint(fn, *args, use_reentrant=False,
+    context_fn=functools.partial(create_selective_checkpoint_contexts, policy))``.
+
+    An op whose output the policy saves may be reached by one backward only per forward (a second
+    raises PyTorch's error).  Unlike PyTorch, tape runs such an op again in the recomputation too:
+    the policy decides nothing about time or memory here, the values being the same.
+    """
+    if isinstance(policy_fn_or_list, list):
+        for op in policy_fn_or_list:
+            if not isinstance(op, aten.OpOverload):
+                extra = ("Please update the OpOverloadPacket to a specific OpOverload.For example, if you have "
+                         "`torch.ops.aten.mm`, change it to `torch.ops.aten.mm.default`."
+                         if isinstance(op, aten.OpOverloadPacket) else "")
+                raise ValueError(f"Expected op in `op_list` to be an OpOverload but got: {op} of type {type(op)}. "
+                                 f"{extra}")
+        ops = list(policy_fn_or_list)
+
+        def policy_fn(ctx, op, *args, **kwargs):
+            return CheckpointPolicy.MUST_SAVE if op in ops else CheckpointPolicy.PREFER_RECOMPUTE
+    elif callable(policy_fn_or_list):
+        policy_fn = policy_fn_or_list
+    else:
+        raise TypeError("policy_fn_or_list must be either a function or a list of ops.")
+    storage = {}
+    return _Caching(policy_fn, storage), _Cached(storage, allow_cache_entry_mutation)
 
 
 # -- the one mechanism: a segment run on a scratch tape ---------------------------------------
@@ -195,6 +402,87 @@ def _scratch(stand_ins: bool) -> Iterator[_Scratch]:
         tape.outside, tape.caches = [], []      # (a spare refers to no tensor of the run)
 
 
+class _Link:
+    """A stand-in's row as ``grad_fn`` views show it: the edge of the ``k``-th tensor the segment
+    read from outside (an input of the segment's row, found through its context, held weakly)."""
+
+    __slots__ = ("ghost", "k")
+
+    def __init__(self, ghost: "_Ghost", k: int) -> None:
+        self.ghost = weakref.ref(ghost)
+        self.k = k
+
+    def edge(self) -> tuple:
+        ghost = self.ghost()
+        ctx = ghost.ctx() if ghost is not None and ghost.ctx is not None else None
+        tape = ctx._tape_ref() if ctx is not None else None
+        if tape is None:
+            return (None, 0)
+        return _edge(tape, tape.inputs_of(ctx._row)[self.k])
+
+
+class _Ghost(Tape):
+    """The rows a segment's forward recorded, without their values: the nodes ``grad_fn`` shows
+    of a checkpointed segment, as PyTorch keeps the segment's nodes with their saved tensors
+    replaced by recomputation.  What a node saved is read from a run of the segment again
+    (``recomputed``); hooks registered on its nodes run in the recomputation backward runs."""
+
+    __slots__ = ("ctx", "outs")
+
+    def __init__(self, run: _Scratch, flat: list) -> None:
+        n = run.n
+        self.cap = n
+        self._columns(run.R[:, :n].copy(), run.F[:, :n].copy())
+        self.v64 = np.empty(0, np.float64)
+        self.v32 = np.empty(0, np.float32)
+        self.w64 = memoryview(self.v64)
+        self.stab = run.stab[:run.stop].copy()
+        self.ix = run.ix[:run.tix].copy()
+        self.adjoints = []
+        self.stop = 0
+        self._clear()
+        self.n, self.stop, self.tix = n, run.stop, run.tix
+        self.soft = 0
+        self.shape_ids = {}
+        self.shapes = {sid: run.shapes[sid] for sid in set(self.shp.tolist())}
+        self.pyrows = dict(run.pyrows)
+        for ctx in self.pyrows.values():
+            ctx._tape_ref = weakref.ref(self)       # (the scratch tape is reused)
+        for k, (_, s) in enumerate(run.outside):
+            self.src[s._in] = _Link(self, k)
+        self.ctx = None         # the segment row's context, once recorded (weakly)
+        self.outs = [o._node if isinstance(o, Tensor) and o._tape is run else -1 for o in flat]
+
+    def edge(self, i: int) -> tuple:
+        """The edge of the segment's ``i``-th output: its last op's node."""
+        r = self.outs[i]
+        if r < 0:
+            return (self.ctx(), i)
+        return _edge(self, r)
+
+    def outside_node(self, r: int) -> tuple:
+        """``(tape, node)`` of the segment's output that row ``r`` made, on the tape of the segment's row."""
+        ctx = self.ctx() if self.ctx is not None else None
+        tape = ctx._tape_ref() if ctx is not None else None
+        i = self.outs.index(r) if r in self.outs else -1
+        if tape is None or i not in ctx._outputs:
+            raise RuntimeError("tape: a gradient edge inside a checkpointed segment (but for the segment's "
+                               "outputs) cannot be differentiated with respect to: backward runs the segment as one "
+                               "node")
+        return tape, ctx._row + 1 + ctx._outputs.index(i)
+
+    def recomputed(self) -> Tape:
+        """A tape with the values of these rows: the segment run again (PyTorch's unpack hook)."""
+        ctx = self.ctx() if self.ctx is not None else None
+        if ctx is None:
+            raise RuntimeError(FREED_MSG)
+        seg = ctx.seg
+        args, kwargs, _ = seg.bind(ctx.saved_tensors)   # (raises once the row is freed)
+        with _scratch(True) as tape:
+            seg.call(args, kwargs, True)
+        return tape
+
+
 @contextlib.contextmanager
 def _rng_as(rng_state: Tensor | None) -> Iterator[None]:
     """Run the block with the generator in ``rng_state`` (None: as it is), then put back the
@@ -218,7 +506,9 @@ def _flatten(x: Any, out: list) -> Callable[[Iterator], Any]:
         kind = type(x)
         if kind is tuple or kind is list:
             return lambda it: kind(p(it) for p in parts)
-        return lambda it: kind(*(p(it) for p in parts))       # a named tuple
+        if hasattr(kind, "_make"):
+            return lambda it: kind._make(p(it) for p in parts)     # a named tuple
+        return lambda it: kind([p(it) for p in parts])      # ``torch.return_types`` (values, indices) ...
     if isinstance(x, dict):
         keys = list(x)
         parts = [_flatten(x[k], out) for k in keys]
@@ -235,14 +525,19 @@ class _Segment:
     tape through the row to tensors recorded on it) and ``bind`` puts them back for a run."""
 
     def __init__(self, fn: Callable, args: tuple, kwargs: dict, preserve_rng_state: bool,
-                 recompute_context: ContextManager, check: bool, debug: bool) -> None:
+                 recompute_context: ContextManager, check: bool, debug: bool, early_stop: bool = False) -> None:
         self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.early_stop = early_stop
+        self.stop = 0           # early stop: the rows a recomputation records (0: all the function's)
+        self.flat = ()          # early stop: the rows of the outputs (flat), or ``_Kept`` values
+        self.rebuild = None
         self.rng = get_rng_state() if preserve_rng_state else None
         self.recompute_context = recompute_context
         self.check, self.debug = check, debug
         self.outside = []       # the tensors read from outside that require grad (an int: the slot of an argument)
         self.rows = []          # determinism check: the metadata of the values the forward run recorded
-        self.ops = ""           # debug: the ops of the forward run
+        self.ops = []           # debug: the ops of the forward run, with where each was called from
+        self.ghost = None       # the forward run's rows, as grad_fn shows them
 
     def call(self, args: tuple, kwargs: dict, recompute: bool) -> Any:
         """Run the segment on the thread's (scratch) tape."""
@@ -250,24 +545,52 @@ class _Segment:
             return self.fn(*args, **kwargs)
         tape = state.tape
         start = tape.n
-        with _rng_as(self.rng), self.recompute_context:
-            out = self.fn(*args, **kwargs)
+        try:
+            with _rng_as(self.rng), self.recompute_context, _traced(self.debug), _stopping(tape, start, self.stop):
+                out = self.fn(*args, **kwargs)
+        except _StopRecomputation:
+            # (the rows backward needs are there: the outputs, from their rows)
+            out = self.rebuild(iter([_recorded(tape, start + k, tape.value_of(start + k), ARENA_DTYPES[int(tape.dt[
+                start + k])]) if isinstance(k, int) else k.value for k in self.flat]))
         if self.check:
             self._check(tape, start)
+        if self.ghost is not None:
+            # Hooks registered on the segment's nodes run in this run's backward (its rows are the forward's).
+            for r, hooks in self.ghost.hooks.items():
+                if hooks.node:
+                    tape.hooks[start + r] = hooks
         return out
 
     def first(self, context: ContextManager) -> tuple:
         """The forward: outputs (flat), the rebuilding function, and the tensors read from outside."""
         with _scratch(True) as tape, context:
-            out = self.call(self.args, self.kwargs, False)
-            if self.check:
-                self.rows = _rows(tape, 0)
-            if self.debug:
-                self.ops = _ops_of(tape, 0)
+            with _traced(self.debug):
+                out = self.call(self.args, self.kwargs, False)
             outside = [t for t, _ in tape.outside]
-        flat = []
-        rebuild = _flatten(out, flat)
+            flat = []
+            rebuild = _flatten(out, flat)
+            if self.early_stop:
+                self._stop_after(tape, flat, rebuild)
+            if self.check:
+                self.rows = _rows(tape, 0, self.stop or tape.n)
+            if self.debug:
+                self.ops = _op_log(tape, 0)
+            self.ghost = _Ghost(tape, flat)
         return flat, rebuild, outside
+
+    def _stop_after(self, tape: Tape, flat: list, rebuild: Callable) -> None:
+        """Where a recomputation may stop: after the last row an output needs (when every tensor
+        output was recorded by the segment, rows follow it, and nothing was changed in place, which
+        may change an output after its row)."""
+        if tape.mods or (tape.fr[:tape.n] & 2).any():
+            return
+        rows = [o._node if isinstance(o, Tensor) and o._tape is tape else None if isinstance(o, Tensor) else _Kept(o)
+                for o in flat]
+        if None in rows:
+            return
+        stop = max((r for r in rows if isinstance(r, int)), default=-1) + 1
+        if 0 < stop < tape.n:
+            self.stop, self.flat, self.rebuild = stop, rows, rebuild
 
     def slots(self) -> list:
         """The tensors among the arguments, in order (positional, then keyword)."""
@@ -292,25 +615,21 @@ class _Segment:
 
     def _check(self, tape: Tape, start: int) -> None:
         """PyTorch's errors when the recomputation did not record what the forward did: the rows
-        (each a value saved on the scratch tape) with their ops, shapes and dtypes."""
+        (each a value saved on the scratch tape) with their ops, shapes and dtypes; in debug mode
+        PyTorch's dump of the ops of both runs and where each was called from instead."""
         rows = _rows(tape, start)
+        if self.debug and rows != self.rows:
+            raise CheckpointError(_debug_dump(self.ops, _op_log(tape, start)))
         if len(rows) != len(self.rows):
             raise CheckpointError("torch.utils.checkpoint: A different number of tensors was saved during the "
                                   "original forward and recomputation.\nNumber of tensors saved during forward: "
                                   f"{len(self.rows)}\nNumber of tensors saved during recomputation: {len(rows)}.\n"
-                                  + self._tip(tape, start))
+                                  + _DEBUG_TIP)
         wrong = "".join(f"tensor at position {i}:\nsaved metadata: {_metadata(a)}\nrecomputed metadata: "
                         f"{_metadata(b)}\n" for i, (a, b) in enumerate(zip(self.rows, rows)) if a != b)
         if wrong:
             raise CheckpointError("torch.utils.checkpoint: Recomputed values for the following tensors have "
-                                  f"different metadata than during the forward pass.\n{wrong}.\n"
-                                  + self._tip(tape, start))
-
-    def _tip(self, tape: Tape, start: int) -> str:
-        if not self.debug:
-            return _DEBUG_TIP
-        return (f"\nOperations executed during the original forward:\n\n{self.ops}\n\nOperations executed during "
-                f"recomputation:\n\n{_ops_of(tape, start)}\n")
+                                  f"different metadata than during the forward pass.\n{wrong}.\n" + _DEBUG_TIP)
 
     def vjp(self, saved: tuple, grads: tuple) -> list:
         """The gradients of the outside tensors (None where none arrives), numerically."""
@@ -354,9 +673,9 @@ def _grads_of(out: Any, grads: tuple, outside: list, tape: _Scratch, create_grap
     return result
 
 
-def _rows(tape: Tape, start: int) -> list:
-    """(shape, arena) of the values rows ``start:`` of a run saved (hidden casts and broadcasts aside)."""
-    n = tape.n
+def _rows(tape: Tape, start: int, n: int | None = None) -> list:
+    """(shape, arena) of the values rows ``start:n`` of a run saved (hidden casts and broadcasts aside)."""
+    n = tape.n if n is None else n
     shapes = tape.shapes
     return [(shapes[sid], dt) for sid, dt, hid in zip(tape.shp[start:n].tolist(), tape.dt[start:n].tolist(),
                                                       tape.hid[start:n].tolist()) if not hid]
@@ -366,14 +685,158 @@ def _metadata(row: tuple) -> dict:
     return {"shape": Size(row[0]), "dtype": ARENA_DTYPES[row[1]], "device": device("cpu")}
 
 
-def _ops_of(tape: Tape, start: int) -> str:
-    """The ops a run recorded, one a line (the debug listing of ``checkpoint(..., debug=True)``)."""
-    names = []
-    for r in range(start, tape.n):
-        code = int(tape.op[r])
-        if not tape.hid[r]:
-            names.append({INPUT: "input", CONST: "constant"}.get(code) or REGISTRY[code].name)
-    return "\n".join(names)
+class _StopRecomputation(Exception):
+    """Raised at the first op a recomputation does not need (``early_stop``)."""
+
+
+class _Kept:
+    """An output of a segment that is no tensor, kept as it is for a recomputation that stops early."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+@contextlib.contextmanager
+def _stopping(tape: Tape, start: int, stop: int) -> Iterator[None]:
+    """Raise ``_StopRecomputation`` when an op is about to record row ``start + stop`` on ``tape``
+    (none when ``stop`` is 0).  Every op that reaches a tape's soft limit passes through
+    ``tape._tape.fresh``, which calls ``packing[0]`` (the slot saved-tensor hooks use, chained)."""
+    if not stop:
+        yield
+        return
+    end = start + stop
+    prev = _T.packing[0]
+
+    def at_op(t: Tape) -> None:
+        if prev is not None:
+            prev(t)
+        if t is tape:
+            if t.n >= end:
+                raise _StopRecomputation
+            t.soft = min(t.soft, end)
+
+    _T.packing[0] = at_op
+    tape.soft = min(tape.soft, end)
+    try:
+        yield
+    finally:
+        _T.packing[0] = prev
+
+
+@contextlib.contextmanager
+def _traced(on: bool) -> Iterator[None]:
+    """Note where each op of the block is called from (anomaly mode's record of the stack, on the
+    rows), for ``debug=True``."""
+    if not on or is_anomaly_enabled():
+        yield
+        return
+    check_nan = is_anomaly_check_nan_enabled()
+    set_anomaly_enabled(True, check_nan)
+    try:
+        yield
+    finally:
+        set_anomaly_enabled(False, check_nan)
+
+
+_SHORT = {"torch.float64": "f64", "torch.float32": "f32"}
+
+
+def _op_log(tape: Tape, start: int) -> list:
+    """``(line, stack)`` for each op a run recorded: PyTorch's debug log line (``$1: f32[3] =
+    torch._ops.aten.sin.default($0)``, tensors numbered in order of appearance, the ops' other
+    arguments left out) and the stack it was called from (innermost first, ``file:line:function``)."""
+    numbers = {}
+    log = []
+
+    def number(node: int) -> str:
+        while tape.hid[node]:
+            node = int(tape.a[node])
+        if node not in numbers:
+            numbers[node] = len(numbers)
+        return f"${numbers[node]}"
+
+    for r, op in _ops_run(tape, start):
+        ins = ", ".join(number(node) for node in tape.inputs_of(r))
+        outs = Row(tape, r).outputs if tape.nout[r] else (r,)
+        shapes = ", ".join(f"{_SHORT[str(ARENA_DTYPES[int(tape.dt[k])])]}[{', '.join(map(str, tape.shape_of(k)))}]"
+                           for k in outs)
+        names = ", ".join(number(k) for k in outs)
+        line = f"{names}: {shapes} = torch._ops.{op}({ins})"
+        log.append((line, "".join(f"{f}:{n}:{name}\n" for f, n, name in reversed(forward_stack(tape, r)))))
+    return log
+
+
+def _debug_dump(forward: list, recompute: list) -> str:
+    """PyTorch's message for a recomputation that differs from the forward under ``debug=True``."""
+    def traces(log: list, label: str) -> str:
+        return "".join(f"{line}   ({i + 1} of {len(log)} in {label})\n\n{stack}\n\n"
+                       for i, (line, stack) in enumerate(log))
+    return _CHECKPOINT_ERROR_TEMPLATE.format(
+        forward_traces=traces(forward, "original"), recompute_traces=traces(recompute, "recompute"),
+        forward_ops="\n".join(line for line, _ in forward), recompute_ops="\n".join(line for line, _ in recompute))
+
+
+# (PyTorch's text)
+_CHECKPOINT_ERROR_TEMPLATE = (
+    " An error happened while unpacking tensors; dumping logs of latest computation\n"
+    "because you passed `debug=True` to `torch.utils.checkpoint.checkpoint()`.\n"
+    "Scroll all the way down for guidance on how to navigate these logs.\n"
+    "\n"
+    "+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~+\n"
+    "|        1. Stack traces of the operators that ran in the original forward     |\n"
+    "+------------------------------------------------------------------------------+\n"
+    "\n"
+    "{forward_traces}\n"
+    "+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~+\n"
+    "|        2. Stack traces of the operators that ran during recomputation        |\n"
+    "+------------------------------------------------------------------------------+\n"
+    "\n"
+    "{recompute_traces}\n"
+    "+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~+\n"
+    "|       3. Log of operators in the original forward and recomputation          |\n"
+    "+------------------------------------------------------------------------------+\n"
+    "(Scroll up to correlate stack traces with each operation listed below. This\n"
+    " helps identify their source in the code.)\n"
+    "\n"
+    "IMPORTANT: Differences in \"detach\" calls between the original forward and the\n"
+    "           recomputation are expected. They are introduced by the checkpointing\n"
+    "           mechanism and can be ignored.\n"
+    "\n"
+    "Operations executed during the original forward:\n"
+    "\n"
+    "{forward_ops}\n"
+    "\n"
+    "Operations executed during recomputation:\n"
+    "\n"
+    "{recompute_ops}\n"
+    "\n"
+    "+------------------------------------------------------------------------------+\n"
+    " ERROR: Detected non-determinism while running activation checkpointing\n"
+    "\n"
+    " You are seeing this error because you passed `debug=True` to checkpoint and\n"
+    " tensors to be saved during the original forward and differ between those saved\n"
+    " during recomputation. This can happen if different operators were ran in the\n"
+    " original forward and in the recomputation.\n"
+    "\n"
+    " To identify where the mismatch may be coming from, you can do the following:\n"
+    "\n"
+    " 1) Compare the operators ran during original forward and recomputation to\n"
+    "    see where they differ. These operators are printed above in the order they\n"
+    "    were executed.\n"
+    "\n"
+    " 2) Review the stack trace for each operator to locate its invocation source.\n"
+    "    Each operator's stack trace is printed in their execution order.\n"
+    "\n"
+    " Note that the logs can be quite long. Here's how they are structured:\n"
+    " (Tip: you can Ctrl-f for these headers)\n"
+    "\n"
+    " 1. Stack traces of the operators that ran in the original forward\n"
+    " 2. Stack traces of the operators that ran during recomputation\n"
+    " 3. Log of operators in the original forward and recomputation\n"
+    " 4. Error message                                             <--- You are here\n"
+    "--------------------------------------------------------------------------------\n")
 
 
 class _Derived(_Segment):
@@ -400,6 +863,9 @@ class _SegmentFn(Function):
     @staticmethod
     def forward(ctx, seg: _Segment, flat: list, outside: list, *inputs: Tensor) -> tuple:
         ctx.seg = seg
+        if seg.ghost is not None:
+            seg.ghost.ctx = weakref.ref(ctx)
+            ctx._shown_edge = seg.ghost.edge
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(*seg.slots())
         seg.forget(outside)
@@ -482,8 +948,9 @@ def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None
     ``backward(inputs=...)``.  ``determinism_check="default"`` compares the shapes, dtypes and
     devices of the recomputed outputs with the forward's (``"none"``: no check); ``debug=True``
     adds the ops of both runs to that error.  ``context_fn`` returns two context managers, for the
-    forward and for the recomputation.  ``early_stop`` is accepted and has nothing to do here
-    (the recomputation ends with the outputs it is run for).
+    forward and for the recomputation.  ``early_stop`` (or ``set_checkpoint_early_stop``) stops
+    the recomputation after the last op the segment's outputs need: the ops after it, and the
+    Python code after it, do not run again.
 
     Returns:
         Output of running ``function`` on ``*args``
@@ -510,8 +977,10 @@ def checkpoint(function: Callable, *args: Any, use_reentrant: bool | None = None
     forward_context, recompute_context = context_fn()
     if not state.grad:
         return function(*args, **kwargs)
+    if _enable_checkpoint_early_stop is not None:
+        early_stop = _enable_checkpoint_early_stop
     seg = _Segment(function, args, kwargs, preserve_rng_state, recompute_context,
-                   determinism_check == _DEFAULT_DETERMINISM_MODE, bool(debug))
+                   determinism_check == _DEFAULT_DETERMINISM_MODE, bool(debug), bool(early_stop))
     return _record(seg, forward_context)
 
 
@@ -559,15 +1028,23 @@ class _Loop(_Segment):
     """``x = step(x)`` ``n`` times, checkpointed as one segment whose numeric backward follows
     revolve's schedule with ``snapshots`` stored states."""
 
-    def __init__(self, step: Callable[[Tensor], Tensor], x: Tensor, n: int, snapshots: int) -> None:
+    def __init__(self, step: Callable[[Tensor], Tensor], x: Tensor, n: int, snapshots: int,
+                 preserve_rng_state: bool) -> None:
         super().__init__(step, (x,), {}, False, contextlib.nullcontext(), False, False)
         self.n, self.snapshots = n, snapshots
+        self.preserve = preserve_rng_state
+        self.states = []        # the generator's state before each step of the forward
 
     def call(self, args: tuple, kwargs: dict, recompute: bool) -> Tensor:
         x = args[0]
-        for _ in range(self.n):
-            x = self.fn(x)
+        for i in range(self.n):
+            with self._rng(i if recompute else -1):
+                x = self.fn(x)
         return x
+
+    def _rng(self, i: int) -> ContextManager:
+        """The generator in the state it had before step ``i`` of the forward (``i < 0``: as it is)."""
+        return _rng_as(self.states[i] if i >= 0 and self.states else None)
 
     def first(self, context: ContextManager) -> tuple:
         # Each step on a scratch tape of its own (so the forward holds one step's values at a
@@ -577,6 +1054,8 @@ class _Loop(_Segment):
         x = self.args[0]
         with context:
             for _ in range(self.n):
+                if self.preserve:
+                    self.states.append(get_rng_state())
                 with _scratch(True) as tape:
                     y = self.fn(x)
                     outside += [t for t, _ in tape.outside if not any(t is u for u in outside)]
@@ -589,10 +1068,10 @@ class _Loop(_Segment):
         acc = [None] * len(outside)
         step = self.fn
 
-        def back(x: Tensor, g: Tensor | None) -> Tensor | None:
-            """One step recorded at state ``x``: the gradient of ``x``; those of the outside tensors
+        def back(x: Tensor, i: int, g: Tensor | None) -> Tensor | None:
+            """Step ``i`` recorded at state ``x``: the gradient of ``x``; those of the outside tensors
             are added up in ``acc``."""
-            with _scratch(True) as tape:
+            with _scratch(True) as tape, self._rng(i):
                 xin = _plain(x._value(), x._dtype)
                 xin._rg = True
                 got = _grads_of(step(xin), (g,), [xin] + outside, tape)
@@ -601,29 +1080,32 @@ class _Loop(_Segment):
                     acc[k] = d.clone() if acc[k] is None else acc[k] + d
             return got[0]
 
-        def advance(x: Tensor, m: int) -> Tensor:
+        def advance(x: Tensor, i: int, m: int) -> Tensor:
+            """The state after steps ``i`` to ``i + m - 1`` from state ``x``, without recording."""
             prev = state.grad
             state.grad = False
             try:
-                for _ in range(m):
-                    x = step(x)
+                for k in range(i, i + m):
+                    with self._rng(k):
+                        x = step(x)
             finally:
                 state.grad = prev
             return x
 
-        def reverse(x: Tensor, n: int, s: int, g: Tensor | None) -> Tensor | None:
-            """Reverse the ``n`` steps from state ``x`` holding at most ``s`` more states at once."""
+        def reverse(x: Tensor, i: int, n: int, s: int, g: Tensor | None) -> Tensor | None:
+            """Reverse the ``n`` steps from state ``x`` (before step ``i``) holding at most ``s`` more
+            states at once."""
             if n == 1:
-                return back(x, g)
+                return back(x, i, g)
             if s == 0:
-                for i in range(n - 1, -1, -1):
-                    g = back(advance(x, i), g)
+                for k in range(n - 1, -1, -1):
+                    g = back(advance(x, i, k), i + k, g)
                 return g
             m = _split(n, s)
-            g = reverse(advance(x, m), n - m, s - 1, g)
-            return reverse(x, m, s, g)
+            g = reverse(advance(x, i, m), i + m, n - m, s - 1, g)
+            return reverse(x, i, m, s, g)
 
-        gx = reverse(_plain(x0._value(), x0._dtype), self.n, self.snapshots, grads[0])
+        gx = reverse(_plain(x0._value(), x0._dtype), 0, self.n, self.snapshots, grads[0])
         return [(gx if a is None else a + gx) if t is x0 and gx is not None else a for t, a in zip(outside, acc)]
 
 
@@ -646,7 +1128,8 @@ def _split(n: int, s: int) -> int:
     return min(max(low, comb(stored + t - 2, stored) if t >= 2 else 1), n - 1)
 
 
-def checkpoint_loop(step: Callable[[Tensor], Tensor], x: Tensor, n: int, *, snapshots: int) -> Tensor:
+def checkpoint_loop(step: Callable[[Tensor], Tensor], x: Tensor, n: int, *, snapshots: int,
+                    preserve_rng_state: bool = True) -> Tensor:
     r"""Apply ``x = step(x)`` ``n`` times, differentiably, keeping at most ``snapshots`` states.
 
     Not in PyTorch.  The forward keeps only ``x`` and the result; backward reverses the steps on
@@ -661,15 +1144,16 @@ def checkpoint_loop(step: Callable[[Tensor], Tensor], x: Tensor, n: int, *, snap
     ``snapshots=0`` that is ``n (n + 1) / 2``; with ``snapshots >= n - 1``, ``2 n - 1``.
 
     ``step`` takes and returns one tensor, and may read tensors that require grad from its
-    closure (parameters get their gradients); it should not draw random numbers (the generator's
-    state is not restored for each step).  A recorded backward (``create_graph=True``) runs the
-    ``n`` steps once, recorded, instead (its memory grows with ``n``).
+    closure (parameters get their gradients).  The random number generator's state before each
+    step is kept (40 bytes a step) and restored when the step runs again, so random ops recompute
+    identically (``preserve_rng_state=False``: they draw anew).  A recorded backward
+    (``create_graph=True``) runs the ``n`` steps once, recorded, instead (its memory grows with ``n``).
     """
     if not isinstance(n, int) or n < 0:
         raise ValueError(f"checkpoint_loop expects a number of steps n >= 0, but got {n}")
     if not isinstance(snapshots, int) or snapshots < 0:
         raise ValueError(f"checkpoint_loop expects snapshots >= 0, but got {snapshots}")
-    loop = _Loop(step, x, n, snapshots)
+    loop = _Loop(step, x, n, snapshots, preserve_rng_state)
     if n == 0 or not state.grad:
         return loop.call(loop.args, {}, False)
     return _record(loop, contextlib.nullcontext())
