@@ -75,6 +75,8 @@ def sum_to_size(self, *size) -> Tensor:
     lead = len(shape) - len(size)
     if lead < 0 or any(s != 1 and s != d for s, d in zip(size, shape[lead:])):
         raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(shape)}}}.")
+    if not size:
+        return self.sum()           # (as PyTorch's sum_to: to no dims is the whole sum, a 0-d input's too)
     if size == shape:
         return self
     dims = tuple(range(lead)) + tuple(lead + k for k, s in enumerate(size) if s == 1 and shape[lead + k] != 1)
