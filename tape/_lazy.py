@@ -4,7 +4,7 @@ A jitted function compiles every function it calls, for every argument types it
 calls them with, before it first runs: a sweep calling each family's kernel for
 each arena would compile all of them (and their dtype twins) on the first
 backward, though a program uses a few.  So the sweeps call a family's kernel
-through ``call``, with the address of its compiled code read from a table
+through ``call6``/``call9``, with the address of its compiled code read from a table
 (``Families.addresses``, a run-time argument, not a compile-time constant).  An
 address still 0 stops the sweep with ``ST_COMPILE``; Python compiles that
 family's kernel for that arena (or loads it from numba's cache), enters its
@@ -25,22 +25,34 @@ from numba.core import cgutils
 from numba.core.dispatcher import Dispatcher
 from numba.extending import intrinsic
 
-__all__ = ["call", "Families"]
+__all__ = ["call6", "call9", "Families"]
 
 
-@intrinsic
-def call(typingctx, address, args):
-    """``kernel(*args)`` for the jitted kernel compiled at ``address`` for exactly ``args``'
-    types, returning a boolean; an exception it raises propagates to the caller."""
+def _codegen(argtypes: tuple):
     def codegen(context, builder, signature, llargs):
-        fnty = context.call_conv.get_function_type(types.boolean, args.types)
+        fnty = context.call_conv.get_function_type(types.boolean, argtypes)
         pointer = builder.inttoptr(llargs[0], fnty.as_pointer())
-        values = [builder.extract_value(llargs[1], i) for i in range(len(args.types))]
-        status, result = context.call_conv.call_function(builder, pointer, types.boolean, args.types, values)
+        status, result = context.call_conv.call_function(builder, pointer, types.boolean, argtypes, llargs[1:])
         with cgutils.if_unlikely(builder, status.is_error):
             context.call_conv.return_status_propagate(builder, status)
         return result
-    return types.boolean(address, args), codegen
+    return codegen
+
+
+# ``callN(address, *args)``: ``kernel(*args)`` for the jitted kernel compiled at ``address`` for
+# exactly ``args``' types, returning a boolean; an exception it raises propagates to the caller.
+# The arguments are passed as they are, not packed in a tuple: a tuple of arrays would cost
+# reference counting on each array at every call, more than a small row's kernel.
+@intrinsic
+def call6(typingctx, address, a0, a1, a2, a3, a4, a5):
+    argtypes = (a0, a1, a2, a3, a4, a5)
+    return types.boolean(address, *argtypes), _codegen(argtypes)
+
+
+@intrinsic
+def call9(typingctx, address, a0, a1, a2, a3, a4, a5, a6, a7, a8):
+    argtypes = (a0, a1, a2, a3, a4, a5, a6, a7, a8)
+    return types.boolean(address, *argtypes), _codegen(argtypes)
 
 
 class Families:

@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from . import _programs as P
-from ._lazy import Families, call
+from ._lazy import Families, call6
 from ._stops import (C_FWD_HI, C_FWD_LO, C_NEED_ELEMS, C_NEED_ROWS, C_NEED_SLOTS, C_NEXT, C_RESUME, C_ROW, C_SAME,
                      C_SIZE, C_START, C_STATUS, C_VALUE_ROW, ST_COMPILE, ST_DONE, ST_FREED, ST_GROW, ST_MODIFIED,
                      ST_PYTHON, ST_UNKNOWN, ST_VALUE, T_32, T_64, T_IMPORTS, T_ROWS, T_STAB, check_saved)
@@ -148,10 +148,16 @@ def _append_row(R, F, stab, top, code, dt, sid, a, b, ia, ib, fa, fb, rg):
 
 
 # Each family's forward for one row, all with one signature (``_lazy``): the row's arena ``v``.
-# False: a code the family has no branch for.
+# False: a code the family has no branch for.  The family's kernel is inlined (as in ``_sweep``).
+_inline = njit(error_model="numpy", inline="always")
+_unary, _binary, _reduce, _shape, _linalg, _join = (
+    _inline(k.py_func) for k in (unary_forward, binary_forward, reduce_forward_kernel, shape_forward,
+                                 linalg_forward, join_forward))
+
+
 @njit(cache=True, error_model="numpy")
 def _unary_value(R, F, stab, ix, v, r):
-    unary_forward(R[0, r], R[3, r], F[0, r], F[1, r], R[7, r], v, R[2, R[5, r]], R[2, r])
+    _unary(R[0, r], R[3, r], F[0, r], F[1, r], R[7, r], v, R[2, R[5, r]], R[2, r])
     return True
 
 
@@ -159,32 +165,32 @@ def _unary_value(R, F, stab, ix, v, r):
 def _binary_value(R, F, stab, ix, v, r):
     x = R[5, r]
     y = R[6, r]
-    binary_forward(R[0, r], R[3, r], v, R[2, x], R[2, y], R[2, r], R[3, x], R[3, y])
+    _binary(R[0, r], R[3, r], v, R[2, x], R[2, y], R[2, r], R[3, x], R[3, y])
     return True
 
 
 @njit(cache=True, error_model="numpy")
 def _reduce_value(R, F, stab, ix, v, r):
     x = R[5, r]
-    reduce_forward_kernel(R[0, r], v, R[2, x], R[2, r], stab, R[4, x], R[7, r], R[3, x], R[3, r])
+    _reduce(R[0, r], v, R[2, x], R[2, r], stab, R[4, x], R[7, r], R[3, x], R[3, r])
     return True
 
 
 @njit(cache=True, error_model="numpy")
 def _shape_value(R, F, stab, ix, v, r):
     x = R[5, r]
-    shape_forward(R[0, r], v, R[2, x], R[2, r], stab, ix, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
+    _shape(R[0, r], v, R[2, x], R[2, r], stab, ix, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
     return True
 
 
 @njit(cache=True, error_model="numpy")
 def _linalg_value(R, F, stab, ix, v, r):
-    return linalg_forward(R[0, r], R, stab, v, r)
+    return _linalg(R[0, r], R, stab, v, r)
 
 
 @njit(cache=True, error_model="numpy")
 def _join_value(R, F, stab, ix, v, r):
-    join_forward(R[0, r], R, ix, stab, v, r)
+    _join(R[0, r], R, ix, stab, v, r)
     return True
 
 
@@ -214,7 +220,7 @@ def _forward(R, F, stab, ix, v64, v32, r, fams):
     address = fams[family, R[1, r]]
     if address == 0:
         return False
-    known = call(address, (R, F, stab, ix, v64, r)) if f64 else call(address, (R, F, stab, ix, v32, r))
+    known = call6(address, R, F, stab, ix, v64, r) if f64 else call6(address, R, F, stab, ix, v32, r)
     if not known:
         _unknown(R, v64, v32, r)
     return True

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._lazy import Families, call
+from ._lazy import Families, call9
 from ._parallel import CORES, PART
 from ._stops import (C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED, ST_COMPILE, ST_DONE, ST_NAN, ST_PYTHON,
                      ST_UNKNOWN, check_saved, input_at)
@@ -51,10 +51,18 @@ __all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SAVES", "ADJOINTS", "FA
 
 # Each family's adjoint for one row, all with one signature (``_lazy``): the row's own arena
 # (``v``, ``g``), then the other one (casts write to it).  False: a code the family has no branch for.
+# The family's kernel is written into its row kernel (numba inlines these aliases; the kernels
+# themselves stay callable on their own), so that a row costs one call: each call between compiled
+# functions costs reference counting on its array arguments, more than a small row's loop.
+_inline = njit(error_model="numpy", inline="always")
+_unary, _binary, _reduce, _shape, _linalg, _join = (
+    _inline(k.py_func) for k in (unary_adjoint, binary_adjoint, reduce_adjoint, shape_adjoint, linalg_adjoint,
+                                 join_adjoint))
+
+
 @njit(cache=True, error_model="numpy")
 def _unary_row(R, F, stab, ix, v, g, vo, go, r):
-    unary_adjoint(R[R_OP, r], R[R_NUM, r], F[0, r], F[1, r], R[R_IA, r], v, g, R[R_OFF, R[R_A, r]], R[R_OFF, r],
-                  vo, go)
+    _unary(R[R_OP, r], R[R_NUM, r], F[0, r], F[1, r], R[R_IA, r], v, g, R[R_OFF, R[R_A, r]], R[R_OFF, r], vo, go)
     return True
 
 
@@ -62,36 +70,36 @@ def _unary_row(R, F, stab, ix, v, g, vo, go, r):
 def _binary_row(R, F, stab, ix, v, g, vo, go, r):
     x = R[R_A, r]
     y = R[R_B, r]
-    binary_adjoint(R[R_OP, r], R[R_NUM, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], R[R_NUM, x], R[R_NUM, y],
-                   R[R_RG, x], R[R_RG, y])
+    _binary(R[R_OP, r], R[R_NUM, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], R[R_NUM, x], R[R_NUM, y],
+            R[R_RG, x], R[R_RG, y])
     return True
 
 
 @njit(cache=True, error_model="numpy")
 def _reduce_row(R, F, stab, ix, v, g, vo, go, r):
     x = R[R_A, r]
-    return reduce_adjoint(R[R_OP, r], v, g, R[R_OFF, x], R[R_OFF, r], stab, R[R_SHP, x], R[R_IA, r], R[R_NUM, x],
-                          R[R_NUM, r])
+    return _reduce(R[R_OP, r], v, g, R[R_OFF, x], R[R_OFF, r], stab, R[R_SHP, x], R[R_IA, r], R[R_NUM, x],
+                   R[R_NUM, r])
 
 
 @njit(cache=True, error_model="numpy")
 def _shape_row(R, F, stab, ix, v, g, vo, go, r):
     x = R[R_A, r]
-    return shape_adjoint(R[R_OP, r], g, R[R_OFF, x], R[R_OFF, r], stab, ix, R[R_SHP, x], R[R_SHP, r], R[R_IA, r],
-                         R[R_IB, r], R[R_NUM, x], R[R_NUM, r])
+    return _shape(R[R_OP, r], g, R[R_OFF, x], R[R_OFF, r], stab, ix, R[R_SHP, x], R[R_SHP, r], R[R_IA, r],
+                  R[R_IB, r], R[R_NUM, x], R[R_NUM, r])
 
 
 @njit(cache=True, error_model="numpy")
 def _linalg_row(R, F, stab, ix, v, g, vo, go, r):
     x = R[R_A, r]
     y = R[R_B, r]
-    return linalg_adjoint(R[R_OP, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], stab, R[R_SHP, x], R[R_SHP, y],
-                          R[R_IA, r], R[R_RG, x], R[R_RG, y])
+    return _linalg(R[R_OP, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], stab, R[R_SHP, x], R[R_SHP, y],
+                   R[R_IA, r], R[R_RG, x], R[R_RG, y])
 
 
 @njit(cache=True, error_model="numpy")
 def _join_row(R, F, stab, ix, v, g, vo, go, r):
-    return join_adjoint(R[R_OP, r], R, ix, stab, v, g, r)
+    return _join(R[R_OP, r], R, ix, stab, v, g, r)
 
 
 ADJOINTS = Families((_unary_row, _binary_row, _reduce_row, _shape_row, _linalg_row, _join_row))
@@ -219,9 +227,9 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
                 if not unary and rg[y] != 0:
                     g32[oy] += dy
         elif f64:
-            known = call(fams[family, 0], (R, F, stab, ix, v64, g64, v32, g32, r))
+            known = call9(fams[family, 0], R, F, stab, ix, v64, g64, v32, g32, r)
         else:
-            known = call(fams[family, 1], (R, F, stab, ix, v32, g32, v64, g64, r))
+            known = call9(fams[family, 1], R, F, stab, ix, v32, g32, v64, g64, r)
         if not known:
             _stop(ctl, ST_UNKNOWN, r)
             return
