@@ -579,6 +579,8 @@ def record_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix
     while True:
         record_rows(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap, imports,
                     regs, top, VALUES.addresses)
+        if not top[C_FWD_HI]:       # (no values left, so no ST_COMPILE either: one check on the way out)
+            return
         _finish_values(DR, DF, dstab, dix, dv64, dv32, top)
         if top[C_STATUS] != ST_COMPILE:
             return

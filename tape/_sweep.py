@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._lazy import Families, call9
+from ._lazy import Families, call9, call_pair
 from ._parallel import CORES, PART
-from ._stops import (C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED, ST_COMPILE, ST_DONE, ST_NAN, ST_PYTHON,
-                     ST_UNKNOWN, check_saved, input_at)
+from ._stops import (C_FAMILY, C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED, ST_COMPILE, ST_DONE, ST_NAN,
+                     ST_PYTHON, ST_UNKNOWN, check_saved, input_at)
 from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN,
                         R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
 from .ops.elementwise import ONE_ELEMENT, binary_adjoint, scalar_d, unary_adjoint
@@ -45,8 +45,8 @@ for _code, _op in REGISTRY.items():
         PYTHON_FROM[:, _code] = NUMPY_ROWS
     elif (_code in UNARY or _code in BINARY) and CORES > 1:
         PYTHON_FROM[:, _code] = 2 * PART
-__all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SAVES", "ADJOINTS", "FAMILY", "sweep", "sweep_rows",
-           "seeded_sweeps", "mark_unneeded", "free_rows"]
+__all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SAVES", "ADJOINTS", "FAMILY", "SCALAR", "sweep_rows",
+           "compile_for", "seeded_sweeps", "mark_unneeded", "free_rows"]
 
 
 # Each family's adjoint for one row, all with one signature (``_lazy``): the row's own arena
@@ -102,7 +102,9 @@ def _join_row(R, F, stab, ix, v, g, vo, go, r):
     return _join(R[R_OP, r], R, ix, stab, v, g, r)
 
 
-ADJOINTS = Families((_unary_row, _binary_row, _reduce_row, _shape_row, _linalg_row, _join_row))
+# The last one, scalar_d, takes one-element elementwise rows (of either arena, in float64).
+ADJOINTS = Families((_unary_row, _binary_row, _reduce_row, _shape_row, _linalg_row, _join_row, scalar_d))
+SCALAR = len(ADJOINTS.kernels) - 1
 # Each code's family in ADJOINTS, -1 for none (sources, Python rows).
 FAMILY = np.full(N_CODES, -1, np.int64)
 for _family, _codes in enumerate((UNARY, BINARY, REDUCE, SHAPE, LINALG, JOIN)):
@@ -173,14 +175,14 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
             _stop(ctl, ST_PYTHON, r)
             return
         scalar = num[r] == 1 and ONE_ELEMENT[code]
-        family = FAMILY[code]
-        if not scalar:
-            if family < 0:
-                _stop(ctl, ST_UNKNOWN, r)
-                return
-            if fams[family, dt[r]] == 0:
-                _stop(ctl, ST_COMPILE, r)
-                return
+        family = SCALAR if scalar else FAMILY[code]
+        if family < 0:
+            _stop(ctl, ST_UNKNOWN, r)
+            return
+        if fams[family, dt[r]] == 0:
+            ctl[C_FAMILY] = family
+            _stop(ctl, ST_COMPILE, r)
+            return
         seen[r] |= 4
         if ln[r]:
             for k in range(ln[r]):
@@ -215,7 +217,7 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
                 gy, vx, vy, vr = g64[o], v64[ox], v64[oy], v64[o]
             else:
                 gy, vx, vy, vr = np.float64(g32[o]), np.float64(v32[ox]), np.float64(v32[oy]), np.float64(v32[o])
-            dx, dy = scalar_d(code, gy, vx, vy, vr, fa[r], fb[r])
+            dx, dy = call_pair(fams[SCALAR, dt[r]], code, gy, vx, vy, vr, fa[r], fb[r])
             if f64:
                 if rg[x] != 0:
                     g64[ox] += dx
@@ -293,22 +295,16 @@ def _seeded_sweeps(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, start
     return -1
 
 
-def _compile_for(R, F, stab, ix, v64, g64, v32, g32, r: int) -> None:
-    """Compile the family kernel row ``r`` needs, for its arena (the sweep stopped with ST_COMPILE)."""
+def compile_for(R, F, stab, ix, v64, g64, v32, g32, ctl) -> None:
+    """Compile the family kernel the sweep stopped for (ST_COMPILE), for its row's arena."""
+    r = int(ctl[C_ROW])
+    family = int(ctl[C_FAMILY])
     arena = int(R[R_DT, r])
-    arrays = (v64, g64, v32, g32) if arena == 0 else (v32, g32, v64, g64)
-    ADJOINTS.compile(int(FAMILY[R[R_OP, r]]), arena, (R, F, stab, ix, *arrays, r))
-
-
-def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl) -> None:
-    """``sweep_rows`` with the family kernels compiled as its rows need them."""
-    while True:
-        sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl, ADJOINTS.addresses)
-        if ctl[C_STATUS] != ST_COMPILE:
-            return
-        r = int(ctl[C_ROW])
-        _compile_for(R, F, stab, ix, v64, g64, v32, g32, r)
-        ctl[C_START] = r
+    if family == SCALAR:
+        args = (R[R_OP, r], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # (code, gy, x, y, out, fa, fb)
+    else:
+        args = (R, F, stab, ix, *((v64, g64, v32, g32) if arena == 0 else (v32, g32, v64, g64)), r)
+    ADJOINTS.compile(family, arena, args)
 
 
 def seeded_sweeps(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, start, seed_dt, seed_off, seed_node,
@@ -320,7 +316,7 @@ def seeded_sweeps(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, start,
                            seed_node, in_node, in_dt, in_off, in_num, J, reached, ctl, ADJOINTS.addresses)
         if k < 0 or ctl[C_STATUS] != ST_COMPILE:
             return k
-        _compile_for(R, F, stab, ix, v64, g64, v32, g32, int(ctl[C_ROW]))
+        compile_for(R, F, stab, ix, v64, g64, v32, g32, ctl)
 
 
 @njit(cache=True, error_model="numpy")
