@@ -42,7 +42,7 @@ from .ops.elementwise import binary_forward, unary_forward
 from .ops.join import join_forward
 from .ops.linalg import linalg_forward, product_row
 from .ops.reduction import reduce_forward_kernel
-from .ops.shape import SHAPED_BY_ATTRIBUTES, attribute_shape, shape_forward
+from .ops.shape import SHAPED_BY_ATTRIBUTES, attribute_shape, shape_forward, view_forward
 
 __all__ = ["record_sweep", "C_SIZE", "C_START", "C_RESUME", "C_STATUS", "C_ROW", "C_SAME", "C_NEED_ROWS",
            "C_NEED_ELEMS", "C_NEED_SLOTS", "C_NEXT", "C_VALUE_ROW", "T_ROWS", "T_64", "T_32", "T_STAB", "T_IMPORTS",
@@ -194,7 +194,15 @@ def _join_value(R, F, stab, ix, v, r):
     return True
 
 
-VALUES = Families((_unary_value, _binary_value, _reduce_value, _shape_value, _linalg_value, _join_value))
+@njit(cache=True, error_model="numpy")
+def _view_value(R, F, stab, ix, v, r):
+    x = R[5, r]
+    view_forward(R[0, r], v, R[2, x], R[2, r], stab, R[4, x], R[4, r], R[3, r])
+    return True
+
+
+VALUES = Families((_unary_value, _binary_value, _reduce_value, _shape_value, _linalg_value, _join_value,
+                   _view_value))
 
 
 @njit(cache=True, error_model="numpy")

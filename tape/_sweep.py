@@ -22,7 +22,7 @@ from .ops.elementwise import ONE_ELEMENT, binary_adjoint, scalar_d, unary_adjoin
 from .ops.join import join_adjoint
 from .ops.linalg import linalg_adjoint
 from .ops.reduction import reduce_adjoint
-from .ops.shape import shape_adjoint
+from .ops.shape import EXPAND, VIEW, shape_adjoint, view_adjoint
 
 _UNARY_END = UNARY.stop
 _BINARY_END = BINARY.stop
@@ -90,6 +90,13 @@ def _shape_row(R, F, stab, ix, v, g, vo, go, r):
 
 
 @njit(cache=True, error_model="numpy")
+def _view_row(R, F, stab, ix, v, g, vo, go, r):
+    x = R[R_A, r]
+    view_adjoint(R[R_OP, r], g, R[R_OFF, x], R[R_OFF, r], stab, R[R_SHP, x], R[R_SHP, r], R[R_NUM, r])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
 def _linalg_row(R, F, stab, ix, v, g, vo, go, r):
     x = R[R_A, r]
     y = R[R_B, r]
@@ -102,13 +109,16 @@ def _join_row(R, F, stab, ix, v, g, vo, go, r):
     return _join(R[R_OP, r], R, ix, stab, v, g, r)
 
 
-# The last one, scalar_d, takes one-element elementwise rows (of either arena, in float64).
-ADJOINTS = Families((_unary_row, _binary_row, _reduce_row, _shape_row, _linalg_row, _join_row, scalar_d))
+# View and expand rows, the shape rows derivatives write most, have a kernel of their own.  The
+# last one, scalar_d, takes one-element elementwise rows (of either arena, in float64).
+ADJOINTS = Families((_unary_row, _binary_row, _reduce_row, _shape_row, _linalg_row, _join_row, _view_row,
+                     scalar_d))
 SCALAR = len(ADJOINTS.kernels) - 1
-# Each code's family in ADJOINTS, -1 for none (sources, Python rows).
+# Each code's family in ADJOINTS (the same in ``_record.VALUES``), -1 for none (sources, Python rows).
 FAMILY = np.full(N_CODES, -1, np.int64)
 for _family, _codes in enumerate((UNARY, BINARY, REDUCE, SHAPE, LINALG, JOIN)):
     FAMILY[_codes.start:_codes.stop] = _family
+FAMILY[[VIEW, EXPAND]] = ADJOINTS.kernels.index(_view_row)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -48,6 +48,14 @@ def test_sweeps_resume_after_compiling_a_kernel(dtype, monkeypatch):
         assert not table.addresses[:, 1 - arena].any()      # the other arena's kernels: not needed
 
 
+def test_both_tables_number_the_families_alike():
+    """``FAMILY`` gives a code's kernel in both tables: the sweep's adjoints and the recorder's values."""
+    def names(table):
+        return [k.py_func.__name__.split("_")[1] for k in table.kernels]
+    assert names(_sweep.ADJOINTS)[:_sweep.SCALAR] == names(_record.VALUES)
+    assert set(_sweep.FAMILY) == set(range(-1, _sweep.SCALAR))
+
+
 def test_seeded_sweeps_resume_after_compiling_a_kernel(monkeypatch):
     def f(x):
         return (x.sin() * x).cumsum(0)[1:]
