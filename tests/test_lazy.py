@@ -35,17 +35,15 @@ def test_sweeps_resume_after_compiling_a_kernel(dtype, monkeypatch):
     expected = _gradients(dtype)
     arena = 0 if dtype == tape.float64 else 1
     tables = (_sweep.ADJOINTS, _record.VALUES)
-    used = [table.addresses[:, arena] != 0 for table in tables]
-    assert all(u.sum() >= 3 for u in used), used        # the sweeps stop several times below
-    assert used[0][_sweep.SCALAR]
     for table in tables:
         monkeypatch.setattr(table, "addresses", np.zeros_like(table.addresses))
     got = _gradients(dtype)
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_array_equal(a, b)
-    for table, u in zip(tables, used):
-        np.testing.assert_array_equal(table.addresses[:, arena] != 0, u)
+    for table in tables:
+        assert (table.addresses[:, arena] != 0).sum() >= 3, table.addresses     # the sweeps stopped that often
         assert not table.addresses[:, 1 - arena].any()      # the other arena's kernels: not needed
+    assert _sweep.ADJOINTS.addresses[_sweep.SCALAR, arena]
 
 
 def test_both_tables_number_the_families_alike():
