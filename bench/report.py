@@ -192,9 +192,10 @@ def first_calls_table(firsts: dict[str, list[float] | None], quick: bool) -> lis
     rows = [[cache, "failed"] if t is None else [cache, *(f"{w:.2f} ({c:.2f})" for w, c in zip(t[:n], t[n:]))]
             for cache, t in firsts.items()]
     lines = ["tape first calls in a fresh process, wall s (CPU s): warm = cached kernels; cold = a copy of "
-             "tape with an empty numba cache (every kernel compiled)", *table(["cache", *FIRST_CALLS_STEPS], rows)]
+             "tape with an empty numba cache (the kernels these calls use compiled)",
+             *table(["cache", *FIRST_CALLS_STEPS], rows)]
     if quick:
-        lines.append("  cold: measured without --quick (compiles every kernel, ~30 s)")
+        lines.append("  cold: measured without --quick (compiles the kernels these calls use, ~20 s)")
     return lines
 
 

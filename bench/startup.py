@@ -16,8 +16,9 @@ STARTUP_MODULES = (None, "tape", "torch")
 FIRST_CALLS_TIMEOUT_S = 600.0
 
 # Prints the wall times, then the CPU times (which other load on the machine does not inflate), of
-# `import tape`, the first backward() (compiles the sweep and the adjoint kernels) and the first
-# grad(create_graph=True) (compiles the recording sweep).
+# `import tape`, the first backward() (compiles the sweep and the adjoint kernels of the op families
+# its rows use) and the first grad(create_graph=True) (compiles the recording sweep and the forward
+# kernels of the families of the rows it writes).
 FIRST_CALLS = """
 from time import perf_counter, process_time
 t = [(perf_counter(), process_time())]
@@ -62,8 +63,8 @@ def first_calls(root: Path, cold: bool) -> list[float] | None:
 
     Warm: the checkout as it is (median of STARTUP_REPEATS runs, so a stale cache
     recompiled by the first run does not count).  Cold: a copy of tape/ and ops/
-    without __pycache__ and an empty NUMBA_CACHE_DIR, so every kernel compiles, as
-    on the first run after installing.
+    without __pycache__ and an empty NUMBA_CACHE_DIR, so the kernels the calls use
+    compile, as on the first run after installing.
     """
     if not cold:
         runs = [_first_calls_once(root, dict(os.environ)) for _ in range(STARTUP_REPEATS)]

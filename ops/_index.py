@@ -5,7 +5,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy", fastmath=True)
+@njit(cache=True, error_model="numpy", inline="always")
 def broadcast_accumulate(big, small, src, os, dst, od, spread, scale):
     """Add values between a big shape and a small one that broadcasts to it.
 
@@ -15,6 +15,12 @@ def broadcast_accumulate(big, small, src, os, dst, od, spread, scale):
     elements (``dst`` is small).  The innermost dim is a plain loop over slices
     (it vectorizes); the outer dims advance a counter.
     """
+    # (a constant ``spread`` would be a type of its own, compiled again: one signature per arena)
+    _broadcast_accumulate(big, small, src, os, dst, od, spread != 0, np.float64(scale))
+
+
+@njit(cache=True, error_model="numpy", fastmath=True)
+def _broadcast_accumulate(big, small, src, os, dst, od, spread, scale):
     nd = big.shape[0]
     ns = small.shape[0]
     if nd == 0:

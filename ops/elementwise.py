@@ -61,8 +61,16 @@ LN10 = math.log(10.0)
 
 
 # --- numeric adjoint kernels --------------------------------------------------
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _mask(kind, x, lo, hi):
+    # One compiled _mask64 for every caller: numba compiles a function again for each new tuple
+    # of argument types, and a constant kind or bound is a type of its own (the comparisons are
+    # exact in float64, and the result is float64 either way).
+    return _mask64(np.int64(kind), np.float64(x), np.float64(lo), np.float64(hi))
+
+
+@njit(cache=True, error_model="numpy")
+def _mask64(kind, x, lo, hi):
     if kind == M_POS:
         return 1.0 if x > 0 else 0.0
     if kind == M_SIGN:

@@ -38,6 +38,31 @@ BY_AS_STRIDED = 9       # a view re-derived from its base after an in-place chan
 ROLES.expand = EXPAND        # a row the engine records by itself (``ops/_spec.Roles``)
 
 
+# The faces of views and expands on their own as well as in the family's kernels: the sweeps
+# call them as a family of their own (``tape/_lazy.py``), since derivatives (of sums, of
+# broadcasting) write these rows far more often than other shape rows, whose kernels then
+# compile only when a program uses them.
+@njit(cache=True, error_model="numpy")
+def view_adjoint(code, g, ox, oy, stab, sx, sy, ny):
+    """The input adjoint of a VIEW or an EXPAND row."""
+    if code == VIEW:
+        for i in range(ny):
+            g[ox + i] += g[oy + i]
+    else:
+        broadcast_accumulate(dims(stab, sy), dims(stab, sx), g, oy, g, ox, False, 1.0)
+
+
+@njit(cache=True, error_model="numpy")
+def view_forward(code, v, ox, oy, stab, sx, sy, ny):
+    """The output of a VIEW or an EXPAND row (from -0.0, see ``shape_forward``)."""
+    v[oy:oy + ny] = -0.0
+    if code == VIEW:
+        for i in range(ny):
+            v[oy + i] += v[ox + i]
+    else:
+        broadcast_accumulate(dims(stab, sy), dims(stab, sx), v, ox, v, oy, True, 1.0)
+
+
 @njit(cache=True, error_model="numpy")
 def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
     """Accumulate the input adjoint of one shape row; False for a code it does not know."""
@@ -47,11 +72,8 @@ def shape_adjoint(code, g, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
     elif code == SCATTER or code == LAYOUT_SCATTER:
         for j in range(nx):
             g[ox + j] += g[oy + ix[ia + j]]
-    elif code == VIEW:
-        for i in range(ny):
-            g[ox + i] += g[oy + i]
-    elif code == EXPAND:
-        broadcast_accumulate(dims(stab, sy), dims(stab, sx), g, oy, g, ox, False, 1.0)
+    elif code == VIEW or code == EXPAND:
+        view_adjoint(code, g, ox, oy, stab, sx, sy, ny)
     elif code == TRIANGLE:
         # Row ``i`` of ``m``, column ``j`` of ``n`` is kept where ``j - i <= ia`` (tril, ib = 0)
         # or ``j - i >= ia`` (triu); its own partner, as a view is.
@@ -126,10 +148,10 @@ def shape_forward(code, v, ox, oy, stab, ix, sx, sy, ia, ib, nx, ny):
             for k in range(inner):
                 v[oy + (o * size + ib) * inner + k] = v[ox + o * inner + k]
         return
-    v[oy:oy + ny] = 0.0 if code == SCATTER or code == LAYOUT_SCATTER or code == TRIANGLE else -0.0
-    if code == EXPAND:
-        broadcast_accumulate(dims(stab, sy), dims(stab, sx), v, ox, v, oy, True, 1.0)
+    if code == VIEW or code == EXPAND:
+        view_forward(code, v, ox, oy, stab, sx, sy, ny)
         return
+    v[oy:oy + ny] = 0.0 if code == SCATTER or code == LAYOUT_SCATTER or code == TRIANGLE else -0.0
     if code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED:
         partner = SCATTER
     elif code == SCATTER or code == LAYOUT_SCATTER:

@@ -25,10 +25,11 @@ from ._graph import node_view
 from ._row import Row
 from ._saved import FREED_MSG
 from ._state import inplace_changes, state
-from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_DONE, ST_FREED, ST_MODIFIED, ST_NAN,
-                     ST_PYTHON, ST_UNKNOWN)
+from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPILE, ST_DONE, ST_FREED, ST_MODIFIED,
+                     ST_NAN, ST_PYTHON, ST_UNKNOWN)
 from ._sweep import _PYTHON_START as PYTHON_START
-from ._sweep import NEVER, PYTHON_FROM, SAVES, free_rows, mark_unneeded, seeded_sweeps, sweep
+from ._sweep import (ADJOINTS, NEVER, PYTHON_FROM, SAVES, compile_for, free_rows, mark_unneeded, seeded_sweeps,
+                     sweep_rows)
 from ._tape import Tape, retire, write_tape
 from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, R_DT, R_OP, REGISTRY, UNARY, X0, X1, X2
 from .ops.elementwise import binary_adjoint, unary_adjoint
@@ -287,7 +288,8 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     R, hooked = _hooks.hook_rows(tape, lambda: _alone(tape, pending, result))
     last = -1
     while True:
-        sweep(R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl)
+        sweep_rows(R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl,
+                   ADJOINTS.addresses)
         if last >= 0 and seen[last] & 4:
             _check_nan(tape, last, [_arena_view(tape, grads, x) if x >= 0 and seen[x] & 1 else None
                                     for x in _grad_inputs(tape, last)])
@@ -301,6 +303,10 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             ctl[C_START] = r - 1
             continue
         if ctl[C_STATUS] != ST_PYTHON:
+            if ctl[C_STATUS] == ST_COMPILE:     # a family kernel compiled on first use (``_lazy``)
+                compile_for(R, tape.F, tape.stab, tape.ix, tape.v64, g64, tape.v32, g32, ctl)
+                ctl[C_START] = ctl[C_ROW]
+                continue
             if anomaly:
                 _warn_at(tape, int(ctl[C_ROW]))
             _stopped(tape, ctl)

@@ -30,6 +30,7 @@ from typing import Any
 import numba
 import numpy as np
 from numba.core.dispatcher import Dispatcher
+from numba.core.extending import _Intrinsic
 
 # numba names its cache files <module>.<function>-<line>.py<major><minor><abiflags>.nbi / .<n>.nbc.
 _TAG = "py%d%d%s" % (sys.version_info[0], sys.version_info[1], getattr(sys, "abiflags", ""))
@@ -108,6 +109,8 @@ class _Stamp:
             self.function(value.py_func, value.targetoptions)
         elif isinstance(value, types.FunctionType) and _within(value.__module__, self.package):
             self.function(value)        # register_jitable and the like
+        elif isinstance(value, _Intrinsic) and _within(value._defn.__module__, self.package):
+            self.function(value._defn)  # its code generator writes into its callers' code
         elif isinstance(value, types.ModuleType):
             self.add(f"module {value.__name__}")
             if depth < _MODULE_DEPTH:

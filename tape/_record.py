@@ -18,6 +18,10 @@ place (Python raises PyTorch's error).
 When the destination is another tape, swept nodes a program reads are copied
 onto it as INPUT rows (listed in ``imports`` for Python to link back) and their
 shapes entered in its shape table (``smap``).
+
+The families' forward kernels are called by address and compiled on first use
+(``_lazy``): rows whose kernel is not compiled yet are left without values
+(``C_FWD_LO``, ``C_FWD_HI``), which ``record_sweep`` computes once it has it.
 """
 from __future__ import annotations
 
@@ -27,17 +31,18 @@ import numpy as np
 from numba import njit
 
 from . import _programs as P
-from ._stops import (C_NEED_ELEMS, C_NEED_ROWS, C_NEED_SLOTS, C_NEXT, C_RESUME, C_ROW, C_SAME, C_SIZE, C_START,
-                     C_STATUS, C_VALUE_ROW, ST_DONE, ST_FREED, ST_GROW, ST_MODIFIED, ST_PYTHON, ST_UNKNOWN, ST_VALUE,
-                     T_32, T_64, T_IMPORTS, T_ROWS, T_STAB, check_saved)
-from ._sweep import _BINARY_END, _JOIN_END, _LINALG_END, _REDUCE_END, _SHAPE_END, _SOURCE_END, _UNARY_END, SAVES
+from ._lazy import Families, call6
+from ._stops import (C_FWD_HI, C_FWD_LO, C_NEED_ELEMS, C_NEED_ROWS, C_NEED_SLOTS, C_NEXT, C_RESUME, C_ROW, C_SAME,
+                     C_SIZE, C_START, C_STATUS, C_VALUE_ROW, ST_COMPILE, ST_DONE, ST_FREED, ST_GROW, ST_MODIFIED,
+                     ST_PYTHON, ST_UNKNOWN, ST_VALUE, T_32, T_64, T_IMPORTS, T_ROWS, T_STAB, check_saved)
+from ._sweep import _BINARY_END, _LINALG_END, _SOURCE_END, _UNARY_END, FAMILY, SAVES
 from ._sweep import _PYTHON_START
 from .ops._spec import CONST, INPUT, LINALG, OUTPUT, R_A, R_LN, R_NOUT, ROLES
 from .ops.elementwise import binary_forward, unary_forward
 from .ops.join import join_forward
 from .ops.linalg import linalg_forward, product_row
 from .ops.reduction import reduce_forward_kernel
-from .ops.shape import SHAPED_BY_ATTRIBUTES, attribute_shape, shape_forward
+from .ops.shape import SHAPED_BY_ATTRIBUTES, attribute_shape, shape_forward, view_forward
 
 __all__ = ["record_sweep", "C_SIZE", "C_START", "C_RESUME", "C_STATUS", "C_ROW", "C_SAME", "C_NEED_ROWS",
            "C_NEED_ELEMS", "C_NEED_SLOTS", "C_NEXT", "C_VALUE_ROW", "T_ROWS", "T_64", "T_32", "T_STAB", "T_IMPORTS",
@@ -105,9 +110,17 @@ def _numel(stab, s):
     return n
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _append(R, F, stab, top, code, dt, sid, a, b, ia, ib, fa, fb, rg):
     """Write one row (its value is left to the caller) and return its node."""
+    # One compiled _append_row for every call site (a constant argument is a type of its own,
+    # for which numba would compile the function again).
+    return _append_row(R, F, stab, top, np.int64(code), np.int64(dt), np.int64(sid), np.int64(a), np.int64(b),
+                       np.int64(ia), np.int64(ib), np.float64(fa), np.float64(fb), np.int64(rg))
+
+
+@njit(cache=True, error_model="numpy")
+def _append_row(R, F, stab, top, code, dt, sid, a, b, ia, ib, fa, fb, rg):
     r = top[T_ROWS]
     top[T_ROWS] = r + 1
     num = _numel(stab, sid)
@@ -134,12 +147,70 @@ def _append(R, F, stab, top, code, dt, sid, a, b, ia, ib, fa, fb, rg):
     return r
 
 
+# Each family's forward for one row, all with one signature (``_lazy``): the row's arena ``v``.
+# False: a code the family has no branch for.  The family's kernel is inlined (as in ``_sweep``).
+_inline = njit(error_model="numpy", inline="always")
+_unary, _binary, _reduce, _shape, _linalg, _join = (
+    _inline(k.py_func) for k in (unary_forward, binary_forward, reduce_forward_kernel, shape_forward,
+                                 linalg_forward, join_forward))
+
+
 @njit(cache=True, error_model="numpy")
-def _forward(R, F, stab, ix, v64, v32, r):
-    """Compute the value of row ``r`` (inputs already on the same tape)."""
-    code = R[0, r]
+def _unary_value(R, F, stab, ix, v, r):
+    _unary(R[0, r], R[3, r], F[0, r], F[1, r], R[7, r], v, R[2, R[5, r]], R[2, r])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _binary_value(R, F, stab, ix, v, r):
     x = R[5, r]
     y = R[6, r]
+    _binary(R[0, r], R[3, r], v, R[2, x], R[2, y], R[2, r], R[3, x], R[3, y])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _reduce_value(R, F, stab, ix, v, r):
+    x = R[5, r]
+    _reduce(R[0, r], v, R[2, x], R[2, r], stab, R[4, x], R[7, r], R[3, x], R[3, r])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _shape_value(R, F, stab, ix, v, r):
+    x = R[5, r]
+    _shape(R[0, r], v, R[2, x], R[2, r], stab, ix, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _linalg_value(R, F, stab, ix, v, r):
+    return _linalg(R[0, r], R, stab, v, r)
+
+
+@njit(cache=True, error_model="numpy")
+def _join_value(R, F, stab, ix, v, r):
+    _join(R[0, r], R, ix, stab, v, r)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _view_value(R, F, stab, ix, v, r):
+    x = R[5, r]
+    view_forward(R[0, r], v, R[2, x], R[2, r], stab, R[4, x], R[4, r], R[3, r])
+    return True
+
+
+VALUES = Families((_unary_value, _binary_value, _reduce_value, _shape_value, _linalg_value, _join_value,
+                   _view_value))
+
+
+@njit(cache=True, error_model="numpy")
+def _forward(R, F, stab, ix, v64, v32, r, fams):
+    """Compute the value of row ``r`` (inputs already on the same tape); False if its family's
+    kernel is not compiled for its arena (``fams``: the addresses of ``VALUES``)."""
+    code = R[0, r]
+    x = R[5, r]
     f64 = R[1, r] == 0
     if code == _CAST:
         n = R[3, r]
@@ -149,37 +220,18 @@ def _forward(R, F, stab, ix, v64, v32, r):
         else:
             for i in range(n):
                 v32[R[2, r] + i] = v64[R[2, x] + i]
-    elif code < _UNARY_END:
-        if f64:
-            unary_forward(code, R[3, r], F[0, r], F[1, r], R[7, r], v64, R[2, x], R[2, r])
-        else:
-            unary_forward(code, R[3, r], F[0, r], F[1, r], R[7, r], v32, R[2, x], R[2, r])
-    elif code < _BINARY_END:
-        if f64:
-            binary_forward(code, R[3, r], v64, R[2, x], R[2, y], R[2, r], R[3, x], R[3, y])
-        else:
-            binary_forward(code, R[3, r], v32, R[2, x], R[2, y], R[2, r], R[3, x], R[3, y])
-    elif code < _REDUCE_END:
-        if f64:
-            reduce_forward_kernel(code, v64, R[2, x], R[2, r], stab, R[4, x], R[7, r], R[3, x], R[3, r])
-        else:
-            reduce_forward_kernel(code, v32, R[2, x], R[2, r], stab, R[4, x], R[7, r], R[3, x], R[3, r])
-    elif code < _SHAPE_END:
-        if f64:
-            shape_forward(code, v64, R[2, x], R[2, r], stab, ix, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
-        else:
-            shape_forward(code, v32, R[2, x], R[2, r], stab, ix, R[4, x], R[4, r], R[7, r], R[8, r], R[3, x], R[3, r])
-    elif code < _LINALG_END:
-        known = linalg_forward(code, R, stab, v64, r) if f64 else linalg_forward(code, R, stab, v32, r)
-        if not known:
-            _unknown(R, v64, v32, r)
-    elif code >= _LINALG_END and code < _JOIN_END:
-        if f64:
-            join_forward(code, R, ix, stab, v64, r)
-        else:
-            join_forward(code, R, ix, stab, v32, r)
-    else:
+        return True
+    family = FAMILY[code]
+    if family < 0:
         _unknown(R, v64, v32, r)
+        return True
+    address = fams[family, R[1, r]]
+    if address == 0:
+        return False
+    known = call6(address, R, F, stab, ix, v64, r) if f64 else call6(address, R, F, stab, ix, v32, r)
+    if not known:
+        _unknown(R, v64, v32, r)
+    return True
 
 
 @njit(cache=True, error_model="numpy")
@@ -193,14 +245,17 @@ def _unknown(R, v64, v32, r):
 
 
 @njit(cache=True, error_model="numpy")
-def _forward_rows(R, F, stab, ix, v64, v32, lo, hi):
+def _forward_rows(R, F, stab, ix, v64, v32, lo, hi, fams):
     """Compute the values of the rows appended from ``lo`` to ``hi`` (imports were copied as
     they were made; a BLAS product is left to Python).  One call site for all the forward
-    kernels keeps the compiled sweep small."""
+    kernels keeps the compiled sweep small.  Returns -1, or the first row whose family kernel
+    is not compiled yet (its value and those after it are left)."""
     for r in range(lo, hi):
         code = R[0, r]
         if code >= _SOURCE_END and code < _PYTHON_START:     # (Python computes the others)
-            _forward(R, F, stab, ix, v64, v32, r)
+            if not _forward(R, F, stab, ix, v64, v32, r, fams):
+                return r
+    return -1
 
 
 @njit(cache=True, error_model="numpy")
@@ -396,14 +451,16 @@ def _shape_of(spec, TR, tstab, dstab, top, smap, r, sa):
 
 
 @njit(cache=True, error_model="numpy")
-def record_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap, imports,
-                 regs, top):
+def record_rows(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap, imports,
+                regs, top, fams):
     """Write the derivative rows of rows ``top[C_START]`` down to 0 onto the destination tape.
 
     ``seen`` bits as in ``sweep``.  On return ``top`` holds the status (ST_*) and
     row; for ST_GROW the room to make; for ST_VALUE the instruction to resume
     at (with ``regs`` kept) and the destination row whose value Python computes
-    (a product for BLAS).  The program tables are compile-time constants.
+    (a product for BLAS); for ST_COMPILE, row ``C_ROW`` is done but for the values of the
+    destination rows ``C_FWD_LO`` to ``C_FWD_HI``, whose family kernel (``fams``) is not compiled
+    (these may also be left before an ST_VALUE).  The program tables are compile-time constants.
     """
     variant, ins, insf = _VARIANT, _INS, _INSF
     start = top[C_START]
@@ -470,7 +527,10 @@ def record_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix
                 out = _append(DR, DF, dstab, top, code, adt, sid, na, nb, ia, 0, 0.0, 0.0, rg)
                 if code >= _PYTHON_START:
                     # Too big for compiled loops (BLAS): Python computes this value, the sweep resumes.
-                    _forward_rows(DR, DF, dstab, dix, dv64, dv32, new_rows, out)
+                    q = _forward_rows(DR, DF, dstab, dix, dv64, dv32, new_rows, out, fams)
+                    if q >= 0:
+                        top[C_FWD_LO] = q
+                        top[C_FWD_HI] = out
                     regs[j] = out
                     top[C_STATUS] = ST_VALUE
                     top[C_ROW] = r
@@ -500,5 +560,40 @@ def record_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix
                             DR[9, prev] | DR[9, g])
             gnode[inp] = g
             seen[inp] |= 1
-        _forward_rows(DR, DF, dstab, dix, dv64, dv32, new_rows, top[T_ROWS])
+        q = _forward_rows(DR, DF, dstab, dix, dv64, dv32, new_rows, top[T_ROWS], fams)
+        if q >= 0:
+            top[C_FWD_LO] = q
+            top[C_FWD_HI] = top[T_ROWS]
+            top[C_STATUS] = ST_COMPILE
+            top[C_ROW] = r
+            return
     top[C_STATUS] = ST_DONE
+
+
+def _finish_values(DR, DF, dstab, dix, dv64, dv32, top) -> None:
+    """Compute the values ``record_rows`` left (``C_FWD_LO`` to ``C_FWD_HI``), compiling the
+    family kernels they need."""
+    lo, hi = int(top[C_FWD_LO]), int(top[C_FWD_HI])
+    while 0 <= lo < hi:
+        arena = int(DR[1, lo])
+        VALUES.compile(int(FAMILY[DR[0, lo]]), arena, (DR, DF, dstab, dix, dv64 if arena == 0 else dv32, lo))
+        lo = _forward_rows(DR, DF, dstab, dix, dv64, dv32, lo, hi, VALUES.addresses)
+    top[C_FWD_LO] = top[C_FWD_HI] = 0
+
+
+def record_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap, imports,
+                 regs, top) -> None:
+    """``record_rows`` with the family forward kernels compiled as the rows it writes need them."""
+    while True:
+        record_rows(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap, imports,
+                    regs, top, VALUES.addresses)
+        if not top[C_FWD_HI]:       # (no values left, so no ST_COMPILE either: one check on the way out)
+            return
+        _finish_values(DR, DF, dstab, dix, dv64, dv32, top)
+        if top[C_STATUS] != ST_COMPILE:
+            return
+        top[C_START] = top[C_ROW] - 1
+        top[C_RESUME] = -1
+        if top[C_START] < 0:
+            top[C_STATUS] = ST_DONE
+            return

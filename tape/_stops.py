@@ -20,16 +20,21 @@ from .ops._spec import CROSS, OUT, R_A, R_B, R_FR, R_LN, R_LO, R_OP, R_RG, X0, X
 # Statuses.  ST_UNKNOWN: a kernel's dispatch met a code it has no branch for
 # (a registered op missing from its family's kernel): an error, never a zero.
 # ST_NAN: anomaly mode, the row just run gave one of its inputs a gradient holding a nan.
-ST_DONE, ST_PYTHON, ST_FREED, ST_MODIFIED, ST_GROW, ST_VALUE, ST_UNKNOWN, ST_NAN = range(8)
+# ST_COMPILE: the row's family kernel is not compiled yet for its arena (``_lazy``): Python
+# compiles it and the sweep resumes at the row (the recording sweep's wrapper does it itself).
+ST_DONE, ST_PYTHON, ST_FREED, ST_MODIFIED, ST_GROW, ST_VALUE, ST_UNKNOWN, ST_NAN, ST_COMPILE = range(9)
 
 # ``ctl`` slots: where to start (row, and instruction when resuming), the recording
 # destination's row count, arena tops, shape-table top and number of imports; then the
 # report: status, row, room to make (rows, arena elements, shape-table slots), and for
 # ST_VALUE the instruction to resume at and the row whose value Python computes.
 # ``C_SAME``: the recording destination is the swept tape itself.  ``C_NAN``: check each row's
-# input gradients for nan after running it (anomaly mode), stopping with ST_NAN.
+# input gradients for nan after running it (anomaly mode), stopping with ST_NAN.  ``C_FWD_LO``,
+# ``C_FWD_HI``: destination rows the recording sweep left without values (a forward kernel not
+# compiled yet), which its wrapper computes before anything else.  ``C_FAMILY``: for ST_COMPILE
+# in the plain sweep, the family kernel to compile.
 (C_START, C_RESUME, T_ROWS, T_64, T_32, T_STAB, T_IMPORTS, C_STATUS, C_ROW, C_NEED_ROWS, C_NEED_ELEMS,
- C_NEED_SLOTS, C_NEXT, C_VALUE_ROW, C_SAME, C_NAN, C_SIZE) = range(17)
+ C_NEED_SLOTS, C_NEXT, C_VALUE_ROW, C_SAME, C_NAN, C_FWD_LO, C_FWD_HI, C_FAMILY, C_SIZE) = range(20)
 
 FREED, MODIFIED = 1, 2      # bits of the ``fr`` column; above them, the row count when the
                             # value was last changed in place

@@ -2,7 +2,7 @@
 
 It walks rows from last to first, skipping rows no gradient reached, and calls
 the adjoint kernel of the row's op family (chosen by code range; the families
-dispatch on the code themselves).  It stops as every sweep does (``_stops``):
+dispatch on the code themselves) by address, compiled on first use (``_lazy``).  It stops as every sweep does (``_stops``):
 at a row of the PYTHON range, or a big elementwise row (``PYTHON_FROM``), it
 reports the row, Python runs that row's adjoint (numpy or BLAS, or the kernel
 on several threads), and the sweep resumes below it.
@@ -12,16 +12,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._lazy import Families, call9, call_pair
 from ._parallel import CORES, PART
-from ._stops import (C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED, ST_DONE, ST_NAN, ST_PYTHON, ST_UNKNOWN, check_saved,
-                     input_at)
+from ._stops import (C_FAMILY, C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED, ST_COMPILE, ST_DONE, ST_NAN,
+                     ST_PYTHON, ST_UNKNOWN, check_saved, input_at)
 from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN,
                         R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
 from .ops.elementwise import ONE_ELEMENT, binary_adjoint, scalar_d, unary_adjoint
 from .ops.join import join_adjoint
 from .ops.linalg import linalg_adjoint
 from .ops.reduction import reduce_adjoint
-from .ops.shape import shape_adjoint
+from .ops.shape import EXPAND, VIEW, shape_adjoint, view_adjoint
 
 _UNARY_END = UNARY.stop
 _BINARY_END = BINARY.stop
@@ -44,8 +45,80 @@ for _code, _op in REGISTRY.items():
         PYTHON_FROM[:, _code] = NUMPY_ROWS
     elif (_code in UNARY or _code in BINARY) and CORES > 1:
         PYTHON_FROM[:, _code] = 2 * PART
-__all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SAVES", "sweep", "seeded_sweeps", "mark_unneeded",
-           "free_rows"]
+__all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SAVES", "ADJOINTS", "FAMILY", "SCALAR", "sweep_rows",
+           "compile_for", "seeded_sweeps", "mark_unneeded", "free_rows"]
+
+
+# Each family's adjoint for one row, all with one signature (``_lazy``): the row's own arena
+# (``v``, ``g``), then the other one (casts write to it).  False: a code the family has no branch for.
+# The family's kernel is written into its row kernel (numba inlines these aliases; the kernels
+# themselves stay callable on their own), so that a row costs one call: each call between compiled
+# functions costs reference counting on its array arguments, more than a small row's loop.
+_inline = njit(error_model="numpy", inline="always")
+_unary, _binary, _reduce, _shape, _linalg, _join = (
+    _inline(k.py_func) for k in (unary_adjoint, binary_adjoint, reduce_adjoint, shape_adjoint, linalg_adjoint,
+                                 join_adjoint))
+
+
+@njit(cache=True, error_model="numpy")
+def _unary_row(R, F, stab, ix, v, g, vo, go, r):
+    _unary(R[R_OP, r], R[R_NUM, r], F[0, r], F[1, r], R[R_IA, r], v, g, R[R_OFF, R[R_A, r]], R[R_OFF, r], vo, go)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _binary_row(R, F, stab, ix, v, g, vo, go, r):
+    x = R[R_A, r]
+    y = R[R_B, r]
+    _binary(R[R_OP, r], R[R_NUM, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], R[R_NUM, x], R[R_NUM, y],
+            R[R_RG, x], R[R_RG, y])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _reduce_row(R, F, stab, ix, v, g, vo, go, r):
+    x = R[R_A, r]
+    return _reduce(R[R_OP, r], v, g, R[R_OFF, x], R[R_OFF, r], stab, R[R_SHP, x], R[R_IA, r], R[R_NUM, x],
+                   R[R_NUM, r])
+
+
+@njit(cache=True, error_model="numpy")
+def _shape_row(R, F, stab, ix, v, g, vo, go, r):
+    x = R[R_A, r]
+    return _shape(R[R_OP, r], g, R[R_OFF, x], R[R_OFF, r], stab, ix, R[R_SHP, x], R[R_SHP, r], R[R_IA, r],
+                  R[R_IB, r], R[R_NUM, x], R[R_NUM, r])
+
+
+@njit(cache=True, error_model="numpy")
+def _view_row(R, F, stab, ix, v, g, vo, go, r):
+    x = R[R_A, r]
+    view_adjoint(R[R_OP, r], g, R[R_OFF, x], R[R_OFF, r], stab, R[R_SHP, x], R[R_SHP, r], R[R_NUM, r])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _linalg_row(R, F, stab, ix, v, g, vo, go, r):
+    x = R[R_A, r]
+    y = R[R_B, r]
+    return _linalg(R[R_OP, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], stab, R[R_SHP, x], R[R_SHP, y],
+                   R[R_IA, r], R[R_RG, x], R[R_RG, y])
+
+
+@njit(cache=True, error_model="numpy")
+def _join_row(R, F, stab, ix, v, g, vo, go, r):
+    return _join(R[R_OP, r], R, ix, stab, v, g, r)
+
+
+# View and expand rows, the shape rows derivatives write most, have a kernel of their own.  The
+# last one, scalar_d, takes one-element elementwise rows (of either arena, in float64).
+ADJOINTS = Families((_unary_row, _binary_row, _reduce_row, _shape_row, _linalg_row, _join_row, _view_row,
+                     scalar_d))
+SCALAR = len(ADJOINTS.kernels) - 1
+# Each code's family in ADJOINTS (the same in ``_record.VALUES``), -1 for none (sources, Python rows).
+FAMILY = np.full(N_CODES, -1, np.int64)
+for _family, _codes in enumerate((UNARY, BINARY, REDUCE, SHAPE, LINALG, JOIN)):
+    FAMILY[_codes.start:_codes.stop] = _family
+FAMILY[[VIEW, EXPAND]] = ADJOINTS.kernels.index(_view_row)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -77,7 +150,7 @@ def _zero(R, g64, g32, node):
 
 
 @njit(cache=True, error_model="numpy")
-def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
+def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl, fams):
     """Propagate adjoints from row ``ctl[C_START]`` down to row 0.
 
     ``seen`` holds bits per row: 1 reached by a gradient, 2 not needed (no input
@@ -87,7 +160,8 @@ def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
     anomaly mode (``ctl[C_NAN]``) a row that gave an input a nan gradient).
     ``R`` and ``F`` hold the tape's integer and float columns; rows of code ``c`` in arena
     ``d`` with at least ``python_from[d, c]`` elements, whose inputs have as many (none
-    broadcast), are left to Python too.
+    broadcast), are left to Python too.  ``fams``: the addresses of the family kernels
+    (``ADJOINTS``); a row whose kernel is not compiled stops the sweep with ST_COMPILE.
     """
     op, dt, off, num, shp, a, b, ia, ib, rg = (R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_SHP], R[R_A], R[R_B],
                                                R[R_IA], R[R_IB], R[R_RG])
@@ -110,6 +184,15 @@ def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
                                      and (b[r] < 0 or num[b[r]] == num[r])):
             _stop(ctl, ST_PYTHON, r)
             return
+        scalar = num[r] == 1 and ONE_ELEMENT[code]
+        family = SCALAR if scalar else FAMILY[code]
+        if family < 0:
+            _stop(ctl, ST_UNKNOWN, r)
+            return
+        if fams[family, dt[r]] == 0:
+            ctl[C_FAMILY] = family
+            _stop(ctl, ST_COMPILE, r)
+            return
         seen[r] |= 4
         if ln[r]:
             for k in range(ln[r]):
@@ -129,14 +212,12 @@ def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
         for o in range(r + 1, r + 1 + nout[r]):
             if not seen[o] & 1:
                 _zero(R, g64, g32, o)     # an output no gradient reached: its part of the row's adjoint
-        # Each family is called with the row's own arena first; written out per
-        # dtype because an intermediate dispatch function costs reference
-        # counting on every array argument, several times the kernel itself.
+        # Each family is called with the row's own arena first.
         x = a[r]
         y = b[r]
         f64 = dt[r] == 0
         known = True
-        if num[r] == 1 and ONE_ELEMENT[code]:
+        if scalar:
             # One element: derivatives on scalars (see scalar_d), in float64 for either arena.
             unary = code < _UNARY_END
             ox = off[x]
@@ -146,7 +227,7 @@ def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
                 gy, vx, vy, vr = g64[o], v64[ox], v64[oy], v64[o]
             else:
                 gy, vx, vy, vr = np.float64(g32[o]), np.float64(v32[ox]), np.float64(v32[oy]), np.float64(v32[o])
-            dx, dy = scalar_d(code, gy, vx, vy, vr, fa[r], fb[r])
+            dx, dy = call_pair(fams[SCALAR, dt[r]], code, gy, vx, vy, vr, fa[r], fb[r])
             if f64:
                 if rg[x] != 0:
                     g64[ox] += dx
@@ -157,42 +238,10 @@ def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
                     g32[ox] += dx
                 if not unary and rg[y] != 0:
                     g32[oy] += dy
-        elif code < _UNARY_END:
-            if f64:
-                unary_adjoint(code, num[r], fa[r], fb[r], ia[r], v64, g64, off[x], off[r], v32, g32)
-            else:
-                unary_adjoint(code, num[r], fa[r], fb[r], ia[r], v32, g32, off[x], off[r], v64, g64)
-        elif code < _BINARY_END:
-            if f64:
-                binary_adjoint(code, num[r], v64, g64, off[x], off[y], off[r], num[x], num[y], rg[x], rg[y])
-            else:
-                binary_adjoint(code, num[r], v32, g32, off[x], off[y], off[r], num[x], num[y], rg[x], rg[y])
-        elif code < _REDUCE_END:
-            if f64:
-                known = reduce_adjoint(code, v64, g64, off[x], off[r], stab, shp[x], ia[r], num[x], num[r])
-            else:
-                known = reduce_adjoint(code, v32, g32, off[x], off[r], stab, shp[x], ia[r], num[x], num[r])
-        elif code < _SHAPE_END:
-            if f64:
-                known = shape_adjoint(code, g64, off[x], off[r], stab, ix, shp[x], shp[r], ia[r], ib[r], num[x],
-                                      num[r])
-            else:
-                known = shape_adjoint(code, g32, off[x], off[r], stab, ix, shp[x], shp[r], ia[r], ib[r], num[x],
-                                      num[r])
-        elif code < _LINALG_END:
-            if f64:
-                known = linalg_adjoint(code, v64, g64, off[x], off[y], off[r], stab, shp[x], shp[y], ia[r], rg[x],
-                                       rg[y])
-            else:
-                known = linalg_adjoint(code, v32, g32, off[x], off[y], off[r], stab, shp[x], shp[y], ia[r], rg[x],
-                                       rg[y])
-        elif code >= _LINALG_END and code < _JOIN_END:
-            if f64:
-                known = join_adjoint(code, R, ix, stab, v64, g64, r)
-            else:
-                known = join_adjoint(code, R, ix, stab, v32, g32, r)
+        elif f64:
+            known = call9(fams[family, 0], R, F, stab, ix, v64, g64, v32, g32, r)
         else:
-            known = False
+            known = call9(fams[family, 1], R, F, stab, ix, v32, g32, v64, g64, r)
         if not known:
             _stop(ctl, ST_UNKNOWN, r)
             return
@@ -216,8 +265,8 @@ def sweep(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl):
 
 
 @njit(cache=True, error_model="numpy")
-def seeded_sweeps(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, start, seed_dt, seed_off, seed_node,
-                  in_node, in_dt, in_off, in_num, J, reached, ctl):
+def _seeded_sweeps(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, start, seed_dt, seed_off, seed_node,
+                   in_node, in_dt, in_off, in_num, J, reached, ctl, fams):
     """One reverse sweep per seed, all in compiled code: row ``k`` of ``J`` gets the
     adjoints of the inputs (``in_*``: node, arena, offset, size) for a unit adjoint
     at output element ``k`` (``seed_*``), and ``reached[k, j]`` whether the sweep
@@ -244,7 +293,7 @@ def seeded_sweeps(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, start,
             g32[seed_off[k]] = 1.0
         seen[seed_node[k]] |= 1
         ctl[C_START] = start
-        sweep(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, ctl)
+        sweep_rows(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, ctl, fams)
         if ctl[C_STATUS] != ST_DONE:
             return k
         col = 0
@@ -254,6 +303,30 @@ def seeded_sweeps(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, start,
                 J[k, col] = g64[in_off[j] + t] if in_dt[j] == 0 else g32[in_off[j] + t]
                 col += 1
     return -1
+
+
+def compile_for(R, F, stab, ix, v64, g64, v32, g32, ctl) -> None:
+    """Compile the family kernel the sweep stopped for (ST_COMPILE), for its row's arena."""
+    r = int(ctl[C_ROW])
+    family = int(ctl[C_FAMILY])
+    arena = int(R[R_DT, r])
+    if family == SCALAR:
+        args = (R[R_OP, r], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # (code, gy, x, y, out, fa, fb)
+    else:
+        args = (R, F, stab, ix, *((v64, g64, v32, g32) if arena == 0 else (v32, g32, v64, g64)), r)
+    ADJOINTS.compile(family, arena, args)
+
+
+def seeded_sweeps(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, start, seed_dt, seed_off, seed_node,
+                  in_node, in_dt, in_off, in_num, J, reached, ctl) -> int:
+    """``_seeded_sweeps`` with the family kernels compiled as its rows need them (each time one
+    was missing, the sweeps start again from the first seed)."""
+    while True:
+        k = _seeded_sweeps(R, F, stab, ix, saves, never, v64, g64, v32, g32, seen, start, seed_dt, seed_off,
+                           seed_node, in_node, in_dt, in_off, in_num, J, reached, ctl, ADJOINTS.addresses)
+        if k < 0 or ctl[C_STATUS] != ST_COMPILE:
+            return k
+        compile_for(R, F, stab, ix, v64, g64, v32, g32, ctl)
 
 
 @njit(cache=True, error_model="numpy")

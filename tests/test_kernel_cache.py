@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from numba.core.dispatcher import Dispatcher
+from numba.core.extending import _Intrinsic
 
 import tape
 from tape import _kernel_cache as K
@@ -167,6 +168,9 @@ def test_the_stamp_covers_every_kernel_and_the_arrays_they_read():
     made = [o for o in gc.get_objects() if isinstance(o, Dispatcher) and K._within(o.py_func.__module__, "tape")]
     missed = [f"{d.py_func.__module__}.{d.py_func.__qualname__}" for d in made if id(d.py_func) not in walker.seen]
     assert made and not missed, f"jitted functions the stamp does not see: {missed}"
+    # Intrinsics (``_lazy.call``) write code into the kernels that call them.
+    intrinsics = [o for o in gc.get_objects() if isinstance(o, _Intrinsic) and K._within(o._defn.__module__, "tape")]
+    assert intrinsics and all(id(i._defn) in walker.seen for i in intrinsics)
 
     # Every array a kernel reads (a module global, or a module's attribute: ``P.TABLE``), such
     # as the recorder's derivative programs, is in the stamp: changing one element changes it.

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tape
-from tape._sweep import sweep
+from tape._sweep import ADJOINTS
+from tape._sweep import sweep_rows as sweep
 from tape.ops import PYTHON, REGISTRY
 from tape.ops._spec import LISTED
 from tape.ops.inplace import NO_DERIVATIVE
@@ -182,6 +183,9 @@ def test_one_compiled_sweep_whatever_the_shapes_and_dtypes():
             y = ((x * 2.0).sin() + x.double().sum() - x.float().mean()).sum()
             y.backward()
     assert len(sweep.signatures) == 1, sweep.signatures
+    # Each family kernel is called by address with the one signature of its arena (``_lazy``).
+    for kernel in ADJOINTS.kernels:
+        assert len(kernel.signatures) <= 2, kernel.signatures
 
 
 @pytest.mark.parametrize("shapes", [((5,), (5,)), ((3, 5), (5,)), ((5,), (5, 4)), ((3, 5), (5, 4))])

@@ -1,0 +1,82 @@
+"""Family kernels compiled on first use (``tape/_lazy.py``): the sweeps stop at a row whose
+kernel is not compiled for its arena, Python compiles it, and the sweep resumes there."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tape
+from tape import _record, _sweep
+from tape.autograd.functional import jacobian
+
+
+def _program(dtype):
+    """Rows of several families (elementwise, one-element too, reduce, shape, linalg) in ``dtype``."""
+    x = tape.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], dtype=dtype, requires_grad=True)
+    w = tape.tensor([[1.0, -2.0], [0.5, 3.0], [-1.0, 0.25]], dtype=dtype, requires_grad=True)
+    y = tape.cat([x.sin() * x, (x @ w).tanh().expand(2, 2).t()], dim=1)
+    return x, w, (y.exp().sum(0) * 2.0).sum().sin() * 1.5
+
+
+def _gradients(dtype):
+    x, w, loss = _program(dtype)
+    gx, gw = tape.autograd.grad(loss, (x, w), create_graph=True)
+    second = tape.autograd.grad((gx * gx).sum() + gw.sum(), (x, w))
+    x, w, loss = _program(dtype)
+    loss.backward()
+    return [t.detach().numpy().copy() for t in (gx, gw, *second, x.grad, w.grad)]
+
+
+@pytest.mark.parametrize("dtype", [tape.float32, tape.float64])
+def test_sweeps_resume_after_compiling_a_kernel(dtype, monkeypatch):
+    expected = _gradients(dtype)
+    arena = 0 if dtype == tape.float64 else 1
+    tables = (_sweep.ADJOINTS, _record.VALUES)
+    for table in tables:
+        monkeypatch.setattr(table, "addresses", np.zeros_like(table.addresses))
+    got = _gradients(dtype)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for table in tables:
+        assert (table.addresses[:, arena] != 0).sum() >= 3, table.addresses     # the sweeps stopped that often
+        assert not table.addresses[:, 1 - arena].any()      # the other arena's kernels: not needed
+    assert _sweep.ADJOINTS.addresses[_sweep.SCALAR, arena]
+
+
+def test_both_tables_number_the_families_alike():
+    """``FAMILY`` gives a code's kernel in both tables: the sweep's adjoints and the recorder's values."""
+    def names(table):
+        return [k.py_func.__name__.split("_")[1] for k in table.kernels]
+    assert names(_sweep.ADJOINTS)[:_sweep.SCALAR] == names(_record.VALUES)
+    assert set(_sweep.FAMILY) == set(range(-1, _sweep.SCALAR))
+
+
+def test_seeded_sweeps_resume_after_compiling_a_kernel(monkeypatch):
+    def f(x):
+        return (x.sin() * x).cumsum(0)[1:]
+
+    x = tape.tensor([0.5, -1.0, 2.0], dtype=tape.float64)
+    expected = jacobian(f, x).numpy()
+    monkeypatch.setattr(_sweep.ADJOINTS, "addresses", np.zeros_like(_sweep.ADJOINTS.addresses))
+    np.testing.assert_array_equal(jacobian(f, x).numpy(), expected)
+    assert _sweep.ADJOINTS.addresses[:, 0].any()
+
+
+def test_a_backward_compiles_only_the_kernels_its_rows_need():
+    code = """
+import tape
+from tape import _sweep, _record
+from tape.ops import join, linalg
+x = tape.tensor([0.5, -1.0, 2.0], requires_grad=True)
+(x.sin() * x).sum().backward()
+print([(int(f), int(a)) for f, a in zip(*_sweep.ADJOINTS.addresses.nonzero())])
+print(_record.VALUES.addresses.any(), bool(linalg.linalg_adjoint.overloads or join.join_adjoint.overloads))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    families, others = out.splitlines()[-2:]
+    # unary, binary and reduce kernels for the float32 arena; no recording sweep, no linalg or join
+    assert families == "[(0, 1), (1, 1), (2, 1)]"
+    assert others == "False False"
