@@ -1006,6 +1006,28 @@ OPS: dict[str, Op] = {
     "clamp_max_number_method": _u(lambda M, x: x.clamp_max(-1.0), CLAMP_OUT),
     "copy_broadcast": _mutual_op(lambda M, x, s: (x * 2.0).copy_(s) * x, REAL, REAL, full_first=True),
     "copy_into_plain": _b(lambda M, x, s: M.zeros(M.broadcast_shapes(x.shape, s.shape), dtype=x.dtype).copy_(s) * x),
+    # ---- linalg4: the LU family and the *_ex forms (ops/lu.py); rows flipped so that LU pivots
+    # (the pivot of each column stands out: no tie flips under a finite-difference step)
+    "linalg_lu_factor": Op(lambda M, x: M.linalg.lu_factor(_gapped(M, x).flip(-2)).LU, la_matrices(square=False),
+                           True),
+    "linalg_lu_factor_ex_batch2": Op(lambda M, x: M.linalg.lu_factor_ex(_shifted(M, x))[0], la_matrices(max_batch=2),
+                                     True),
+    "linalg_lu": Op(lambda M, x: M.linalg.lu(_gapped(M, x).flip(-2))[1:], la_matrices(square=False), True),
+    "linalg_lu_U": Op(lambda M, x: M.linalg.lu(_gapped(M, x)).U, la_matrices(square=False), True),
+    "linalg_lu_solve": Op(lambda M, a, b: M.linalg.lu_solve(*M.linalg.lu_factor(_shifted(M, a).flip(-2)), b),
+                          la_matrices(rhs="mat"), True),
+    "linalg_lu_solve_adjoint": Op(
+        lambda M, a, b: M.linalg.lu_solve(*M.linalg.lu_factor(_shifted(M, a).flip(-2)), b, adjoint=True),
+        la_matrices(rhs="mat"), True),
+    "linalg_lu_solve_right": Op(
+        lambda M, a, b: M.linalg.lu_solve(*M.linalg.lu_factor(_shifted(M, a).flip(-1)), b, left=False),
+        la_matrices(rhs="right"), True),
+    "linalg_lu_solve_right_adjoint": Op(
+        lambda M, a, b: M.linalg.lu_solve(*M.linalg.lu_factor(_shifted(M, a)), b, left=False, adjoint=True),
+        la_matrices(rhs="right"), True),
+    "linalg_solve_ex": Op(lambda M, a, b: M.linalg.solve_ex(_spd(M, a), b).result, la_matrices(rhs="vec"), True),
+    "linalg_inv_ex": Op(lambda M, x: M.linalg.inv_ex(_shifted(M, x)).inverse, la_matrices(), True),
+    "linalg_cholesky_ex_upper": Op(lambda M, x: M.linalg.cholesky_ex(_spd(M, x), upper=True).L, la_matrices(), True),
 }
 
 
