@@ -1028,6 +1028,15 @@ OPS: dict[str, Op] = {
     "linalg_solve_ex": Op(lambda M, a, b: M.linalg.solve_ex(_spd(M, a), b).result, la_matrices(rhs="vec"), True),
     "linalg_inv_ex": Op(lambda M, x: M.linalg.inv_ex(_shifted(M, x)).inverse, la_matrices(), True),
     "linalg_cholesky_ex_upper": Op(lambda M, x: M.linalg.cholesky_ex(_spd(M, x), upper=True).L, la_matrices(), True),
+    # (lstsq of A^T: the right-hand side's rows are A's columns; residuals where there are more rows)
+    "linalg_lstsq": Op(lambda M, a, b: M.linalg.lstsq(_gapped(M, a).mT, b)[:2], la_matrices(square=False, rhs="mat"),
+                       True),
+    "linalg_lstsq_gelsd_vector": Op(lambda M, a, b: M.linalg.lstsq(_gapped(M, a).mT, b, driver="gelsd")[:2],
+                                    la_matrices(square=False, rhs="vec"), True),
+    # (empty residuals pass no gradient, as PyTorch's: the solution then)
+    "linalg_lstsq_gels_residuals": Op(
+        lambda M, a, b: (lambda r: r.residuals if r.residuals.numel() else r.solution)(
+            M.linalg.lstsq(_gapped(M, a).mT, b, driver="gels")), la_matrices(square=False, rhs="mat"), True),
 }
 
 

@@ -66,6 +66,10 @@ CASES = [
     ("M.linalg.solve_ex(a, b, left=False)", [X, R.T.copy()]), ("M.linalg.solve_ex(a, b).result", [X, RB]),
     ("M.linalg.inv_ex(a)", [X]), ("M.linalg.inv_ex(a).inverse", [XB]),
     ("M.linalg.cholesky_ex(spd(M, a))", [X]), ("M.linalg.cholesky_ex(spd(M, a), upper=True)", [XB]),
+    ("M.linalg.lstsq(a, b)", [T, T[:, :2].copy()]), ("M.linalg.lstsq(a, b, driver='gels')", [T, T[:, :2].copy()]),
+    ("M.linalg.lstsq(a, b, driver='gelsd')", [W, R]), ("M.linalg.lstsq(a, b, 0.1, driver='gelss')", [T, T[:, 0].copy()]),
+    ("M.linalg.lstsq(a, b, driver='gelsd')", [XB, RB[0]]), ("M.linalg.lstsq(a, b, driver='gels').residuals", [T, T]),
+    ("M.linalg.lstsq(a, b.detach(), driver='gelsd')", [T, T]), ("M.linalg.lstsq(a.detach(), b).solution", [T, T]),
 ]
 
 
@@ -143,6 +147,11 @@ SINGULAR_CASES = [
     "M.linalg.cholesky_ex(M.tensor([[2., 5.], [1., 2.]], dtype=M.float64), upper=True)",
     "M.linalg.cholesky(M.tensor([[2., 1.], [5., 2.]], dtype=M.float64), upper=True)",
     "M.linalg.lu_factor(M.zeros(2, 0, 0))", "M.linalg.lu(M.zeros(0, 3, 2))",
+    "M.linalg.lstsq(M.ones(5, 3, dtype=M.float64), M.tensor(S[:, :2]).repeat(2, 1)[:5], driver='gelsd')",
+    "M.linalg.lstsq(M.zeros(0, 3, dtype=M.float64), M.zeros(0, 2, dtype=M.float64), driver='gelsd')",
+    "M.linalg.lstsq(M.zeros(3, 0, dtype=M.float64), M.zeros(3, 2, dtype=M.float64), driver='gelsd')",
+    "M.linalg.lstsq(M.zeros(2, 3, 0, dtype=M.float64), M.zeros(2, 3, 2, dtype=M.float64), driver='gels')",
+    "M.linalg.lstsq(M.zeros(0, 4, 2, dtype=M.float64), M.zeros(0, 4, 2, dtype=M.float64), driver='gelss')",
 ]
 
 
@@ -196,6 +205,11 @@ ERRORS = [
     "M.linalg.cholesky_ex(M.tensor(P), check_errors=True)",
     "M.linalg.cholesky_ex(M.stack([M.eye(3, dtype=M.float64), M.tensor(P)]), check_errors=True)",
     "M.linalg.cholesky_ex(M.ones(3, 2))", "M.linalg.cholesky_ex(M.ones(3, 3, dtype=M.int64))",
+    "M.linalg.lstsq(M.ones(2, 5, 3), M.ones(5, 1), driver='gels')", "M.linalg.lstsq(M.ones(2, 5, 3), M.ones(3, 2, 5, 1))",
+    "M.linalg.lstsq(M.ones(5, 3), M.ones(4, 1))", "M.linalg.lstsq(M.ones(5, 3), M.ones(5, 1, dtype=M.float64))",
+    "M.linalg.lstsq(M.ones(5, 3), M.ones(5, 1), driver='x')", "M.linalg.lstsq(M.ones(5), M.ones(5, 1))",
+    "M.linalg.lstsq(M.ones(5, 3), M.tensor(1.))", "M.linalg.lstsq(M.ones(5, 3, dtype=M.int64), M.ones(5, 1, dtype=M.int64))",
+    "M.linalg.lstsq(M.ones(5, 3), 'x')", "M.linalg.lstsq('x', M.ones(5, 3))",
 ]
 
 
@@ -211,3 +225,16 @@ def test_errors_as_pytorch(expr):
     assert type(got.value).__name__ == type(expected.value).__name__
     assert isinstance(got.value, RuntimeError) == isinstance(expected.value, RuntimeError)
     assert str(got.value).split("\n")[0] == str(expected.value).split("\n")[0]
+
+
+def test_empty_residuals_pass_no_gradient():
+    # (as PyTorch's: no residuals for a square system, so a loss of them leaves no gradient; the
+    # recorded backward shows it -- a plain one has tape's Python rows write zeros for a None)
+    got = []
+    for M in (torch, tape):
+        a = M.tensor(X, requires_grad=True)
+        b = M.tensor(R, requires_grad=True)
+        out = M.linalg.lstsq(a, b, driver="gelsd")
+        assert tuple(out.residuals.shape) == (0,) and out.residuals.requires_grad
+        got += M.autograd.grad(out.residuals.sum(), [a, b], allow_unused=True, create_graph=True)
+    assert all(g is None for g in got)
