@@ -118,12 +118,12 @@ __all__ = [
     "put", "masked_scatter", "scatter_reduce", "permute", "movedim", "moveaxis", "swapaxes",
     "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d",
     "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal",
-    "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "sum", "mean", "cumsum",
-    "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin",
-    "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
-    "vstack", "row_stack", "dstack", "column_stack", "rand_like", "randn_like", "randint_like",
-    "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace",
-    "get_rng_state", "set_rng_state",
+    "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "matrix_exp", "sum", "mean",
+    "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax",
+    "cummin", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit",
+    "hstack", "vstack", "row_stack", "dstack", "column_stack", "rand_like", "randn_like",
+    "randint_like", "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices",
+    "logspace", "get_rng_state", "set_rng_state",
 ]
 
 
@@ -596,6 +596,9 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
+
+def matrix_exp(input: Tensor) -> Tensor:
+    """The matrix exponential of a square matrix (of each matrix of a batch): ``tape.linalg.matrix_exp``."""
 
 def matrix_power(input: Tensor, n: builtins.int) -> Tensor:
     """The ``n``-th power of a square matrix (of each matrix of a batch); negative powers of the

@@ -622,6 +622,8 @@ class Tensor:
         """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
     def matmul(self, other: Tensor) -> Tensor:
         """Matrix product with ``other`` (dot, matrix-vector, matrix-matrix, batched)."""
+    def matrix_exp(self) -> Tensor:
+        """The matrix exponential of a square matrix (of each matrix of a batch): ``tape.linalg.matrix_exp``."""
     def matrix_power(self, n: builtins.int) -> Tensor:
         """The ``n``-th power of a square matrix (of each matrix of a batch); negative powers of the
         inverse."""

@@ -1037,6 +1037,8 @@ OPS: dict[str, Op] = {
     "linalg_lstsq_gels_residuals": Op(
         lambda M, a, b: (lambda r: r.residuals if r.residuals.numel() else r.solution)(
             M.linalg.lstsq(_gapped(M, a).mT, b, driver="gels")), la_matrices(square=False, rhs="mat"), True),
+    "linalg_matrix_exp": Op(lambda M, x: M.linalg.matrix_exp(x * 2.0), la_matrices(max_batch=2), True),
+    "matrix_exp_method": Op(lambda M, x: x.matrix_exp(), la_matrices(), True),
 }
 
 

@@ -70,6 +70,8 @@ CASES = [
     ("M.linalg.lstsq(a, b, driver='gelsd')", [W, R]), ("M.linalg.lstsq(a, b, 0.1, driver='gelss')", [T, T[:, 0].copy()]),
     ("M.linalg.lstsq(a, b, driver='gelsd')", [XB, RB[0]]), ("M.linalg.lstsq(a, b, driver='gels').residuals", [T, T]),
     ("M.linalg.lstsq(a, b.detach(), driver='gelsd')", [T, T]), ("M.linalg.lstsq(a.detach(), b).solution", [T, T]),
+    ("M.linalg.matrix_exp(a)", [X]), ("M.matrix_exp(a * 4)", [XB]), ("a.matrix_exp()", [X[:1, :1].copy()]),
+    ("M.linalg.matrix_exp(a)", [np.zeros((2, 0, 0))]),
 ]
 
 
@@ -152,6 +154,8 @@ SINGULAR_CASES = [
     "M.linalg.lstsq(M.zeros(3, 0, dtype=M.float64), M.zeros(3, 2, dtype=M.float64), driver='gelsd')",
     "M.linalg.lstsq(M.zeros(2, 3, 0, dtype=M.float64), M.zeros(2, 3, 2, dtype=M.float64), driver='gels')",
     "M.linalg.lstsq(M.zeros(0, 4, 2, dtype=M.float64), M.zeros(0, 4, 2, dtype=M.float64), driver='gelss')",
+    "M.linalg.matrix_exp(M.tensor([[0., 1e3], [-1e3, 0.]], dtype=M.float64))",
+    "M.linalg.matrix_exp(M.tensor([[float('inf'), 0.], [0., 1.]], dtype=M.float64))",
 ]
 
 
@@ -210,6 +214,7 @@ ERRORS = [
     "M.linalg.lstsq(M.ones(5, 3), M.ones(5, 1), driver='x')", "M.linalg.lstsq(M.ones(5), M.ones(5, 1))",
     "M.linalg.lstsq(M.ones(5, 3), M.tensor(1.))", "M.linalg.lstsq(M.ones(5, 3, dtype=M.int64), M.ones(5, 1, dtype=M.int64))",
     "M.linalg.lstsq(M.ones(5, 3), 'x')", "M.linalg.lstsq('x', M.ones(5, 3))",
+    "M.linalg.matrix_exp(M.ones(2, 3))", "M.matrix_exp(M.ones(3))", "M.ones(2, 2, dtype=M.int64).matrix_exp()",
 ]
 
 
