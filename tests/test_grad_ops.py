@@ -1039,6 +1039,11 @@ OPS: dict[str, Op] = {
             M.linalg.lstsq(_gapped(M, a).mT, b, driver="gels")), la_matrices(square=False, rhs="mat"), True),
     "linalg_matrix_exp": Op(lambda M, x: M.linalg.matrix_exp(x * 2.0), la_matrices(max_batch=2), True),
     "matrix_exp_method": Op(lambda M, x: x.matrix_exp(), la_matrices(), True),
+    "linalg_tensorinv": Op(lambda M, x: M.linalg.tensorinv(_shifted(M, x).reshape(x.shape[0], 1, x.shape[1])),
+                           la_matrices(max_batch=0), True),
+    "linalg_tensorsolve_dims": Op(
+        lambda M, a, b: M.linalg.tensorsolve(_shifted(M, a).unsqueeze(0), b.reshape(1, -1), dims=(1,)),
+        la_matrices(rhs="vec", max_batch=0), True),
 }
 
 

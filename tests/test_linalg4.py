@@ -72,6 +72,12 @@ CASES = [
     ("M.linalg.lstsq(a, b.detach(), driver='gelsd')", [T, T]), ("M.linalg.lstsq(a.detach(), b).solution", [T, T]),
     ("M.linalg.matrix_exp(a)", [X]), ("M.matrix_exp(a * 4)", [XB]), ("a.matrix_exp()", [X[:1, :1].copy()]),
     ("M.linalg.matrix_exp(a)", [np.zeros((2, 0, 0))]),
+    ("M.linalg.tensorinv(a)", [rng.standard_normal((4, 6, 8, 3))]), ("M.linalg.tensorinv(a, 1)", [X]),
+    ("M.linalg.tensorinv(a, ind=1)", [rng.standard_normal((4, 2, 2))]), ("M.linalg.tensorinv(a)", [np.ones((1, 1, 1))]),
+    ("M.linalg.tensorsolve(a, b)", [rng.standard_normal((2, 3, 6)), rng.standard_normal((2, 3))]),
+    ("M.linalg.tensorsolve(a, b, dims=(0,))", [rng.standard_normal((6, 2, 3)), rng.standard_normal((2, 3))]),
+    ("M.linalg.tensorsolve(a.mT, b, dims=[0, 2])", [rng.standard_normal((2, 3, 6)), rng.standard_normal(6)]),
+    ("M.linalg.tensorsolve(a, b)", [X, V]),
 ]
 
 
@@ -214,6 +220,12 @@ ERRORS = [
     "M.linalg.lstsq(M.ones(5, 3), M.ones(5, 1), driver='x')", "M.linalg.lstsq(M.ones(5), M.ones(5, 1))",
     "M.linalg.lstsq(M.ones(5, 3), M.tensor(1.))", "M.linalg.lstsq(M.ones(5, 3, dtype=M.int64), M.ones(5, 1, dtype=M.int64))",
     "M.linalg.lstsq(M.ones(5, 3), 'x')", "M.linalg.lstsq('x', M.ones(5, 3))",
+    "M.linalg.tensorinv(M.ones(6, 4, 24), ind=0)", "M.linalg.tensorinv(M.ones(6, 4, 23))",
+    "M.linalg.tensorinv(M.zeros(2, 2, 2, 2, 2, 2), 3)", "M.linalg.tensorinv(M.ones(2, 2, 4, dtype=M.int64))",
+    "M.linalg.tensorinv(M.ones(4), 1)", "M.linalg.tensorsolve(M.ones(2, 3, 5), M.ones(2, 3))",
+    "M.linalg.tensorsolve(M.zeros(2, 3, 6), M.ones(2, 3))", "M.linalg.tensorsolve(M.ones(2, 3, 6), M.ones(2, 3, dtype=M.float64))",
+    "M.linalg.tensorsolve(M.ones(2, 3, 6), M.ones(2, 3), dims=(5,))",
+    "M.linalg.tensorsolve(M.ones(6, 2, 3), M.ones(6), dims=(0,))",
     "M.linalg.matrix_exp(M.ones(2, 3))", "M.matrix_exp(M.ones(3))", "M.ones(2, 2, dtype=M.int64).matrix_exp()",
 ]
 
