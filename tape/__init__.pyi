@@ -113,17 +113,17 @@ __all__ = [
     "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t", "matmul",
     "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul",
     "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax", "amin", "argmax",
-    "argmin", "aminmax", "index_select", "gather", "take", "take_along_dim", "masked_select",
-    "masked_fill", "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put",
-    "put", "masked_scatter", "scatter_reduce", "permute", "movedim", "moveaxis", "swapaxes",
-    "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d",
-    "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal",
-    "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "matrix_exp", "sum", "mean",
-    "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax",
-    "cummin", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit",
-    "hstack", "vstack", "row_stack", "dstack", "column_stack", "rand_like", "randn_like",
-    "randint_like", "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices",
-    "logspace", "get_rng_state", "set_rng_state",
+    "argmin", "aminmax", "orgqr", "index_select", "gather", "take", "take_along_dim",
+    "masked_select", "masked_fill", "scatter", "scatter_add", "index_add", "index_copy",
+    "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "permute", "movedim",
+    "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
+    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
+    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
+    "matrix_exp", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue",
+    "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk", "tensor_split",
+    "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack",
+    "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
+    "triu_indices", "logspace", "get_rng_state", "set_rng_state",
 ]
 
 
@@ -690,6 +690,9 @@ def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dty
     """Normal samples: ``normal(mean, std)`` with tensors or numbers (broadcast), or
     ``normal(mean, std, size)`` with numbers.  A ``mean``/``std`` tensor that requires grad gets the
     reparametrized gradient (``mean + std * noise``)."""
+
+def orgqr(input: Tensor, input2: Tensor) -> Tensor:
+    """The product of Householder reflectors: ``tape.linalg.householder_product``."""
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""

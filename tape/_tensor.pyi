@@ -715,6 +715,8 @@ class Tensor:
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """The value as a numpy array sharing storage with the tensor."""
+    def orgqr(self, input2: Tensor) -> Tensor:
+        """The product of Householder reflectors: ``tape.linalg.householder_product``."""
     def outer(self, vec2: Tensor) -> Tensor:
         """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
     @property

@@ -1044,6 +1044,13 @@ OPS: dict[str, Op] = {
     "linalg_tensorsolve_dims": Op(
         lambda M, a, b: M.linalg.tensorsolve(_shifted(M, a).unsqueeze(0), b.reshape(1, -1), dims=(1,)),
         la_matrices(rhs="vec", max_batch=0), True),
+    # (A with a row more than columns: a 1 x 1 A's gradients are constants, which PyTorch's formula records;
+    # an empty batch passes no gradient, as PyTorch's: tests/test_linalg4.py)
+    "linalg_householder_product": Op(
+        lambda M, x: M.linalg.householder_product(M.cat([x, x[..., :1, :] * 0.5], -2), x[..., 0, :])
+        if x.numel() else x.sum((-2, -1)), la_matrices(), True),
+    "orgqr_method_fewer": Op(lambda M, x: M.cat([x, x[..., :1, :] * 0.5], -2).orgqr(x[..., -1, :1])
+                             if x.numel() else x.sum((-2, -1)), la_matrices(), True),
 }
 
 

@@ -78,6 +78,9 @@ CASES = [
     ("M.linalg.tensorsolve(a, b, dims=(0,))", [rng.standard_normal((6, 2, 3)), rng.standard_normal((2, 3))]),
     ("M.linalg.tensorsolve(a.mT, b, dims=[0, 2])", [rng.standard_normal((2, 3, 6)), rng.standard_normal(6)]),
     ("M.linalg.tensorsolve(a, b)", [X, V]),
+    ("M.linalg.householder_product(a, b)", [T, V[:2].copy()]), ("M.orgqr(a, b)", [X, V]),
+    ("a.orgqr(b)", [rng.standard_normal((2, 4, 2)), rng.standard_normal((2, 2))]),
+    ("M.linalg.householder_product(a, b.detach())", [T, V]), ("M.linalg.householder_product(a.detach(), b)", [T, V]),
 ]
 
 
@@ -161,6 +164,7 @@ SINGULAR_CASES = [
     "M.linalg.lstsq(M.zeros(2, 3, 0, dtype=M.float64), M.zeros(2, 3, 2, dtype=M.float64), driver='gels')",
     "M.linalg.lstsq(M.zeros(0, 4, 2, dtype=M.float64), M.zeros(0, 4, 2, dtype=M.float64), driver='gelss')",
     "M.linalg.matrix_exp(M.tensor([[0., 1e3], [-1e3, 0.]], dtype=M.float64))",
+    "M.linalg.householder_product(M.ones(4, 3, dtype=M.float64), M.ones(0, dtype=M.float64))",
     "M.linalg.matrix_exp(M.tensor([[float('inf'), 0.], [0., 1.]], dtype=M.float64))",
 ]
 
@@ -226,6 +230,12 @@ ERRORS = [
     "M.linalg.tensorsolve(M.zeros(2, 3, 6), M.ones(2, 3))", "M.linalg.tensorsolve(M.ones(2, 3, 6), M.ones(2, 3, dtype=M.float64))",
     "M.linalg.tensorsolve(M.ones(2, 3, 6), M.ones(2, 3), dims=(5,))",
     "M.linalg.tensorsolve(M.ones(6, 2, 3), M.ones(6), dims=(0,))",
+    "M.linalg.householder_product(M.ones(3), M.ones(1))", "M.linalg.householder_product(M.ones(3, 4), M.ones(1))",
+    "M.linalg.householder_product(M.ones(4, 3), M.ones(4))", "M.linalg.householder_product(M.ones(4, 3), M.ones(2, 2))",
+    "M.linalg.householder_product(M.ones(2, 4, 3), M.ones(3, 2))",
+    "M.linalg.householder_product(M.ones(4, 3, dtype=M.float64), M.ones(2))",
+    "M.linalg.householder_product(M.ones(4, 3, dtype=M.int64), M.ones(2, dtype=M.int64))",
+    "M.linalg.householder_product(M.ones(4, 3), 'x')",
     "M.linalg.matrix_exp(M.ones(2, 3))", "M.matrix_exp(M.ones(3))", "M.ones(2, 2, dtype=M.int64).matrix_exp()",
 ]
 
@@ -244,9 +254,24 @@ def test_errors_as_pytorch(expr):
     assert str(got.value).split("\n")[0] == str(expected.value).split("\n")[0]
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_rule_passing_none_leaves_no_gradient(create_graph):
+    # (as PyTorch's: householder_product of an empty batch; a plain backward used to write zeros for a
+    # None from a Python rule)
+    got = []
+    for M in (torch, tape):
+        e = M.zeros(0, 2, 1, dtype=M.float64, requires_grad=True)
+        t = M.zeros(0, 1, dtype=M.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # (PyTorch's warning on backward with create_graph)
+            M.linalg.householder_product(e, t).sum().backward(create_graph=create_graph)
+        got += [e.grad, t.grad]
+    assert all(g is None for g in got)
+
+
 def test_empty_residuals_pass_no_gradient():
     # (as PyTorch's: no residuals for a square system, so a loss of them leaves no gradient; the
-    # recorded backward shows it -- a plain one has tape's Python rows write zeros for a None)
+    # recorded backward shows it -- a plain one gives the rule zeros for the solution's gradient)
     got = []
     for M in (torch, tape):
         a = M.tensor(X, requires_grad=True)
