@@ -683,6 +683,26 @@ def qr(A: Tensor, mode: str = "reduced") -> tuple:
     return QrResult(_many(QR, [q, r], A, ia=QR_MODES.index(mode)))
 
 
+OldQrResult = return_type("qr", ("Q", "R"))
+_QR_WARNED: list = []       # (PyTorch's TORCH_WARN_ONCE)
+
+
+@public("qr")
+def qr_deprecated(self, some: bool = True) -> tuple:
+    """The QR decomposition ``(Q, R)``, reduced unless ``some=False`` (deprecated: ``tape.linalg.qr``;
+    warns once, as PyTorch)."""
+    if not isinstance(self, Tensor):
+        raise TypeError(f"qr(): argument 'input' (position 1) must be Tensor, not {type(self).__name__}")
+    if not _QR_WARNED:
+        _QR_WARNED.append(True)
+        warnings.warn(
+            "torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future PyTorch release.\n"
+            "The boolean parameter 'some' has been replaced with a string parameter 'mode'.\nQ, R = torch.qr(A, some)\n"
+            "should be replaced with\nQ, R = torch.linalg.qr(A, 'reduced' if some else 'complete')",
+            UserWarning, stacklevel=3)
+    return OldQrResult(qr(self, "reduced" if some else "complete"))
+
+
 def pinv(A: Tensor, rcond: Optional[float] = None, hermitian: bool = False, *, atol: Optional[float] = None,
          rtol: Optional[float] = None) -> Tensor:
     """The pseudo-inverse of a matrix (of each matrix of a batch), from its SVD (its eigenvalues with

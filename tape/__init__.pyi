@@ -109,9 +109,9 @@ __all__ = [
     "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero",
     "argwhere", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "softmax",
     "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean",
-    "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "pinverse", "reshape",
-    "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t", "matmul",
-    "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul",
+    "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "qr", "pinverse",
+    "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t",
+    "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul",
     "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax", "amin", "argmax",
     "argmin", "aminmax", "orgqr", "index_select", "gather", "take", "take_along_dim",
     "masked_select", "masked_fill", "scatter", "scatter_add", "index_add", "index_copy",
@@ -714,6 +714,10 @@ def prod(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.boo
 def put(input: Tensor, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
     """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
     positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
+
+def qr(input: Tensor, some: builtins.bool = ...) -> builtins.tuple:
+    """The QR decomposition ``(Q, R)``, reduced unless ``some=False`` (deprecated: ``tape.linalg.qr``;
+    warns once, as PyTorch)."""
 
 def rad2deg(input: Tensor) -> Tensor:
     """Each element converted from radians to degrees."""

@@ -739,6 +739,9 @@ class Tensor:
         positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
     def put_(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
         """``put`` in place."""
+    def qr(self, some: builtins.bool = ...) -> builtins.tuple:
+        """The QR decomposition ``(Q, R)``, reduced unless ``some=False`` (deprecated: ``tape.linalg.qr``;
+        warns once, as PyTorch)."""
     def rad2deg(self) -> Tensor:
         """Each element converted from radians to degrees."""
     def rad2deg_(self, *args: Any, **kwargs: Any) -> Tensor:

@@ -1049,6 +1049,7 @@ OPS: dict[str, Op] = {
     "linalg_householder_product": Op(
         lambda M, x: M.linalg.householder_product(M.cat([x, x[..., :1, :] * 0.5], -2), x[..., 0, :])
         if x.numel() else x.sum((-2, -1)), la_matrices(), True),
+    "qr_deprecated": Op(lambda M, x: _signless(_quiet(M.qr)(_gapped(M, x))), la_matrices(square=False), True),
     "orgqr_method_fewer": Op(lambda M, x: M.cat([x, x[..., :1, :] * 0.5], -2).orgqr(x[..., -1, :1])
                              if x.numel() else x.sum((-2, -1)), la_matrices(), True),
 }

@@ -81,6 +81,7 @@ CASES = [
     ("M.linalg.householder_product(a, b)", [T, V[:2].copy()]), ("M.orgqr(a, b)", [X, V]),
     ("a.orgqr(b)", [rng.standard_normal((2, 4, 2)), rng.standard_normal((2, 2))]),
     ("M.linalg.householder_product(a, b.detach())", [T, V]), ("M.linalg.householder_product(a.detach(), b)", [T, V]),
+    ("M.qr(a)", [T]), ("a.qr(some=False)", [XB]), ("M.qr(a, False)", [W]),
 ]
 
 
@@ -236,6 +237,7 @@ ERRORS = [
     "M.linalg.householder_product(M.ones(4, 3, dtype=M.float64), M.ones(2))",
     "M.linalg.householder_product(M.ones(4, 3, dtype=M.int64), M.ones(2, dtype=M.int64))",
     "M.linalg.householder_product(M.ones(4, 3), 'x')",
+    "M.qr(M.ones(3))", "M.qr(M.ones(2, 2, dtype=M.int64))", "M.qr('x')",
     "M.linalg.matrix_exp(M.ones(2, 3))", "M.matrix_exp(M.ones(3))", "M.ones(2, 2, dtype=M.int64).matrix_exp()",
 ]
 
@@ -280,3 +282,38 @@ def test_empty_residuals_pass_no_gradient():
         assert tuple(out.residuals.shape) == (0,) and out.residuals.requires_grad
         got += M.autograd.grad(out.residuals.sum(), [a, b], allow_unused=True, create_graph=True)
     assert all(g is None for g in got)
+
+
+SCALED = ["M.addmm(i, a, b, beta=0.5, alpha=2.0)", "i.addmv(a, b.sum(1), beta=-1.0, alpha=3)",
+          "M.addr(i, a.sum(1), b.sum(0), alpha=0.25, beta=2)", "M.addbmm(i, a, b, beta=0.5)",
+          "M.baddbmm(i, a, b, alpha=-2.0)", "M.addmm(i, a, b)"]
+
+
+@pytest.mark.parametrize("expr", SCALED)
+def test_gradients_scaled_by_alpha_and_beta_are_products_with_a_scalar(expr):
+    # (PyTorch's C++ maybe_multiply: MulBackward1, no number input in its node, the factor saved)
+    names = []
+    for M in (torch, tape):
+        i = M.tensor(rng.standard_normal((2, 2)), requires_grad=True)
+        batch = (1,) if "bmm" in expr else ()
+        a = M.tensor(rng.standard_normal(batch + (2, 3)), requires_grad=True)
+        b = M.tensor(rng.standard_normal(batch + (3, 2)), requires_grad=True)
+        if "addmv" in expr:
+            i = M.tensor(rng.standard_normal(2), requires_grad=True)
+        y = eval(expr, {"M": M, "i": i, "a": a, "b": b})
+        g = M.autograd.grad((y * y).sum(), [i, a, b], create_graph=True)
+        h = M.autograd.grad((g[0] * g[0]).sum(), [i], create_graph=True)
+        names.append([(t.grad_fn.name(), len(t.grad_fn.next_functions)) for t in g + h] +
+                     [float(t.grad_fn._saved_other) for t in g + h if t.grad_fn.name() == "MulBackward1"])
+    assert names[1] == names[0]
+
+
+def test_deprecated_qr_warns_once_as_pytorch():
+    tape.ops.decomp._QR_WARNED.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tape.qr(tape.eye(2))
+        tape.eye(2).qr()
+    assert len(caught) == 1 and caught[0].category is UserWarning
+    assert str(caught[0].message).startswith("torch.qr is deprecated in favor of torch.linalg.qr")
+    assert str(caught[0].message).endswith("Q, R = torch.linalg.qr(A, 'reduced' if some else 'complete')")
