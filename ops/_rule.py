@@ -45,7 +45,9 @@ def rule_adjoint(row, va, vb, gy, ga, gb, fresh) -> int:
         if d is not None and d._shape != dst.shape:
             d = d._sum_to(dst.shape)        # the input was broadcast
         if d is None:
-            if not fresh >> k & 1:
+            if fresh >> k & 1:
+                dst[...] = 0                # (the other input may be the same node, and add to it)
+            else:
                 wrote |= 1 << k
         elif fresh >> k & 1:
             dst[...] = d._value()

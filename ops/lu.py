@@ -192,7 +192,7 @@ def _lu_solve_vjp(g, xs, y, r):
     lu, piv, b = xs
     left, adjoint = bool(r.ia & LEFT), bool(r.ia & ADJOINT)
     rg = r.tape.rg
-    _, npiv, nb = r.inputs
+    nb = r.inputs[2]
     pivots = plain(piv._value().astype(np.int32), D.int32)
     gb = lu_solve(lu, pivots, g, left=left, adjoint=not adjoint) if rg[nb] else None
     glu = None
