@@ -18,9 +18,10 @@ def _handle(tape, node: int):
     return plain(tape.value_of(node), D.ARENA_DTYPES[int(tape.dt[node])])
 
 
-def rule_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
+def rule_adjoint(row, va, vb, gy, ga, gb, fresh) -> int:
     """``py_adjoint`` of a Python-rule row: its op's ``vjp`` run on plain tensors, written (first
-    gradient to reach an input) or added into the input adjoints ``ga``/``gb``."""
+    gradient to reach an input) or added into the input adjoints ``ga``/``gb``; returns which of
+    them hold a gradient (bits 1/2: not one the rule passed as None to an input none reached yet)."""
     tape, r = row.tape, row.r
     op = REGISTRY[row.code]
     xs = tuple(_handle(tape, x) for x in row.inputs)
@@ -36,6 +37,7 @@ def rule_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
     else:
         g = plain(gy, dt)
     outs = op.vjp(g, xs, _handle(tape, r), row)
+    wrote = 0
     for k, dst in enumerate((ga, gb)):
         if dst is None:
             continue
@@ -44,11 +46,16 @@ def rule_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
             d = d._sum_to(dst.shape)        # the input was broadcast
         if d is None:
             if fresh >> k & 1:
-                dst[...] = 0
+                dst[...] = 0                # (the other input may be the same node, and add to it)
+            else:
+                wrote |= 1 << k
         elif fresh >> k & 1:
             dst[...] = d._value()
+            wrote |= 1 << k
         else:
             np.add(dst, d._value(), out=dst)
+            wrote |= 1 << k
+    return wrote
 
 
 _RETURN_TYPES: dict = {}

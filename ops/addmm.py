@@ -12,20 +12,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
+from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
+from ._rule import rule_adjoint
 from ._spec import LISTED, PYTHON, X1, Op, public, register
 from ._spec import TRANSPOSED, tangents
 
 CODES = range(PYTHON.start + 20, PYTHON.start + 25)
 ADDMM, ADDMV, ADDR, ADDBMM, BADDBMM = CODES
+MUL_SCALAR = PYTHON.start + 68
 _BOOL_KERNELS = {ADDMM: "addmm_impl_cpu_", ADDMV: "addmv_impl_cpu", ADDBMM: "addmm_impl_cpu_", BADDBMM: "baddbmm"}
 _NAMES = {ADDMM: ("addmm", "AddmmBackward0"), ADDMV: ("addmv", "AddmvBackward0"), ADDR: ("addr", "AddrBackward0"),
           ADDBMM: ("addbmm", "AddbmmBackward0"), BADDBMM: ("baddbmm", "BaddbmmBackward0")}
 
 
 def _scaled(t: Tensor, c: float) -> Tensor:
-    # (as PyTorch's maybe_multiply: a factor of 1 records no product)
-    return t if c == 1 else t * c
+    """``t * c`` as PyTorch's C++ maybe_multiply: a product with a Scalar (``MulBackward1``, whose
+    node shows no number input), none for a factor of 1."""
+    if c == 1:
+        return t
+    y = np.require(t._value() * t._dtype.np.type(c), t._dtype.np, "C")
+    if t._rg and state.grad:
+        return emit(MUL_SCALAR, y, t._dtype, t, fa=c)
+    return plain(y, t._dtype)
+
+
+def _mul_scalar_vjp(g, xs, y, r):
+    return (_scaled(g, r.fa),)
+
+
+# (a Python-rule row: the families' number products show a number input, MulBackward0)
+register(Op(MUL_SCALAR, "mul", "MulBackward1", 0, _mul_scalar_vjp, py_adjoint=rule_adjoint,
+            node_saved=(("other", lambda r: r.fa),)))
 
 
 def _product_grads(code: int, g: Tensor, a: Tensor, b: Tensor, need_a: bool, need_b: bool) -> tuple:

@@ -395,12 +395,12 @@ def _is_vector_rhs(a: tuple, b: tuple) -> bool:
     return len(b) == 1 or (len(b) == len(a) - 1 and b == a[:-1])
 
 
-def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
-    """The solution ``X`` of ``A X = B`` (``X A = B`` with ``left=False``); batch dims broadcast,
-    and ``B`` may be a (batch of) vector(s)."""
+def _check_solve(A: Tensor, B: Tensor, left: bool, name: str) -> bool:
+    """PyTorch's checks of ``linalg.solve``'s (``solve_ex``'s) arguments; whether ``B`` is a
+    (batch of) vector(s)."""
     _check_matrix("linalg.solve", A)
     if not isinstance(B, Tensor):
-        raise TypeError(f"linalg_solve(): argument 'B' (position 2) must be Tensor, not {type(B).__name__}")
+        raise TypeError(f"linalg_{name}(): argument 'B' (position 2) must be Tensor, not {type(B).__name__}")
     if A._dtype is not B._dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
                            f"{D.legacy_name(A._dtype)} and B of type {D.legacy_name(B._dtype)} instead")
@@ -408,12 +408,20 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
     vector = left and _is_vector_rhs(sa, sb)
     if not vector and len(sb) < 1 + (not vector):
         raise RuntimeError("linalg.solve: The input tensor B must have at least 2 dimensions.")
-    n = sa[-1]
     rows = sb[-1] if vector or not left else sb[-2]
-    if rows != n:
+    if rows != sa[-1]:
         rhs = f"{sb[-1]}x1" if vector else f"{sb[-2]}x{sb[-1]}"
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({sa[-2]}x{sa[-1]} and {rhs})")
+    return vector
+
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    """The solution ``X`` of ``A X = B`` (``X A = B`` with ``left=False``); batch dims broadcast,
+    and ``B`` may be a (batch of) vector(s)."""
+    vector = _check_solve(A, B, left, "solve")
+    sa, sb = A._shape, B._shape
+    n = sa[-1]
     a, b = A._value(), B._value()
     if vector:
         batch = broadcast_pair(sa[:-2], sb[:-1])
@@ -502,6 +510,8 @@ def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
 def _cholesky(A: Tensor, upper: bool, name: str, deprecated: int) -> Tensor:
     _check_matrix(name, A)
     v = A._value()
+    if upper:
+        v = np.swapaxes(v, -1, -2)     # (LAPACK's uplo: ``upper`` reads the upper triangle)
     with np.errstate(all="ignore"):
         try:
             low = np.linalg.cholesky(np.tril(v) + np.swapaxes(np.tril(v, -1), -1, -2))
@@ -674,6 +684,26 @@ def qr(A: Tensor, mode: str = "reduced") -> tuple:
     if mode == "r":
         q = np.zeros((0,), v.dtype)
     return QrResult(_many(QR, [q, r], A, ia=QR_MODES.index(mode)))
+
+
+OldQrResult = return_type("qr", ("Q", "R"))
+_QR_WARNED: list = []       # (PyTorch's TORCH_WARN_ONCE)
+
+
+@public("qr")
+def qr_deprecated(self, some: bool = True) -> tuple:
+    """The QR decomposition ``(Q, R)``, reduced unless ``some=False`` (deprecated: ``tape.linalg.qr``;
+    warns once, as PyTorch)."""
+    if not isinstance(self, Tensor):
+        raise TypeError(f"qr(): argument 'input' (position 1) must be Tensor, not {type(self).__name__}")
+    if not _QR_WARNED:
+        _QR_WARNED.append(True)
+        warnings.warn(
+            "torch.qr is deprecated in favor of torch.linalg.qr and will be removed in a future PyTorch release.\n"
+            "The boolean parameter 'some' has been replaced with a string parameter 'mode'.\nQ, R = torch.qr(A, some)\n"
+            "should be replaced with\nQ, R = torch.linalg.qr(A, 'reduced' if some else 'complete')",
+            UserWarning, stacklevel=3)
+    return OldQrResult(qr(self, "reduced" if some else "complete"))
 
 
 def pinv(A: Tensor, rcond: Optional[float] = None, hermitian: bool = False, *, atol: Optional[float] = None,

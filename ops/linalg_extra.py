@@ -1,6 +1,6 @@
 """More of ``torch.linalg``, each PyTorch's own composition of existing ops (so its nodes are
-PyTorch's, and every order of derivative comes from theirs): ``diagonal``, ``vander``, ``cond`` and
-``matrix_rank`` (no gradient: an integer count)."""
+PyTorch's, and every order of derivative comes from theirs): ``diagonal``, ``vander``, ``cond``,
+``matrix_rank`` (no gradient: an integer count), ``tensorinv`` and ``tensorsolve``."""
 from __future__ import annotations
 
 import math
@@ -9,8 +9,10 @@ from typing import Optional, Union
 import numpy as np
 
 from .._emit import D, Tensor, plain
-from .decomp import INV, _check_matrix, _one, _zero_pivot, matrix_norm, svdvals
+from .decomp import INV, LinAlgError, _check_matrix, _one, _zero_pivot, matrix_norm, solve, svdvals
 from .join import cat
+from .lu import inv_ex
+from .shape import V_RESHAPE_ALIAS, viewed
 
 
 def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
@@ -98,3 +100,36 @@ def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> 
     top = s.max(-1, initial=0.0) if s.size else np.zeros(s.shape[:-1])
     tol = np.maximum(a, r * top)
     return plain(np.asarray((s.astype(np.float64) > np.asarray(tol)[..., None]).sum(-1), np.int64), D.int64)
+
+
+def tensorinv(A: Tensor, ind: int = 2) -> Tensor:
+    """The inverse of ``A`` for ``tensordot`` over its first ``ind`` dims: ``A`` as a square matrix
+    (its first ``ind`` dims the rows), inverted, and reshaped to ``A.shape[ind:] + A.shape[:ind]``."""
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    end, start = A._shape[ind:], A._shape[:ind]
+    n, rows = math.prod(end), math.prod(start)
+    if n != rows:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {n} != {rows}")
+    inverse, info = inv_ex(A.reshape(n, n))
+    if info.item():
+        raise LinAlgError(f"inv: The diagonal element {info.item()} is zero, the inversion could not be completed "
+                          f"because the input matrix is singular.")
+    # (PyTorch's inverse is LAPACK's column-major matrix: a strided view, ReshapeAliasBackward0)
+    return viewed(inverse, end + start, V_RESHAPE_ALIAS) if n > 1 else inverse.reshape(end + start)
+
+
+def tensorsolve(A: Tensor, B: Tensor, dims: Optional[tuple] = None) -> Tensor:
+    """The ``X`` with ``tensordot(A, X, X.ndim) == B``: ``A`` (its ``dims`` moved last) as a square
+    matrix whose rows are ``B``'s elements, solved against ``B`` flattened; ``X`` has the shape of
+    ``A``'s trailing dims."""
+    if dims is not None:
+        dims = tuple(dims)
+        A = A.movedim(dims, tuple(range(A.dim() - len(dims), A.dim())))
+    shape = A._shape[B.dim():]
+    n, m = math.prod(shape), math.prod(B._shape)
+    if n != m:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[other.ndim:]) == "
+                           f"prod(self.shape[:other.ndim]), but got {n} != {m}")
+    return solve(A.reshape(n, n), B.flatten()).reshape(shape)

@@ -125,22 +125,22 @@ __all__ = [
     "concatenate", "stack", "where", "unbind", "meshgrid", "positive", "absolute", "diff",
     "diagflat", "signbit", "msort", "softmax", "log_softmax", "logsumexp", "prod", "var", "std",
     "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "inverse", "det", "slogdet",
-    "logdet", "cholesky", "svd", "pinverse", "reshape", "unsqueeze", "squeeze", "flatten",
+    "logdet", "cholesky", "svd", "qr", "pinverse", "reshape", "unsqueeze", "squeeze", "flatten",
     "broadcast_shapes", "select", "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot",
     "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "kron", "einsum", "tensordot",
-    "inner", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "index_select", "gather",
-    "take", "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
-    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "permute",
-    "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
-    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
-    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
-    "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median",
-    "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit",
-    "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "rand_like",
-    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
-    "triu_indices", "logspace", "get_rng_state", "set_rng_state", "can_cast", "e", "finfo", "iinfo",
-    "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
-    "promote_types", "result_type",
+    "inner", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "orgqr", "index_select",
+    "gather", "take", "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add",
+    "index_add", "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce",
+    "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten",
+    "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr",
+    "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile",
+    "repeat_interleave", "matrix_exp", "sum", "mean", "cumsum", "cumprod", "sort", "argsort",
+    "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes",
+    "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack",
+    "dstack", "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
+    "multinomial", "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state",
+    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
+    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type",
 ]
 
 
@@ -636,6 +636,9 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
 
+def matrix_exp(input: Tensor) -> Tensor:
+    """The matrix exponential of a square matrix (of each matrix of a batch): ``tape.linalg.matrix_exp``."""
+
 def matrix_power(input: Tensor, n: builtins.int) -> Tensor:
     """The ``n``-th power of a square matrix (of each matrix of a batch); negative powers of the
     inverse."""
@@ -733,6 +736,9 @@ def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dty
 def not_equal(input: Tensor, other: Operand) -> Tensor:
     """``self != other`` at each element, broadcasting."""
 
+def orgqr(input: Tensor, input2: Tensor) -> Tensor:
+    """The product of Householder reflectors: ``tape.linalg.householder_product``."""
+
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
 
@@ -756,6 +762,10 @@ def prod(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.boo
 def put(input: Tensor, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
     """``self`` with the elements of ``source`` written (or added, ``accumulate``) at flat
     positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
+
+def qr(input: Tensor, some: builtins.bool = ...) -> builtins.tuple:
+    """The QR decomposition ``(Q, R)``, reduced unless ``some=False`` (deprecated: ``tape.linalg.qr``;
+    warns once, as PyTorch)."""
 
 def rad2deg(input: Tensor) -> Tensor:
     """Each element converted from radians to degrees."""

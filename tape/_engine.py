@@ -383,12 +383,15 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
     for out in range(r + 1, r + 1 + int(tape.nout[r])):
         if not seen[out] & 1:       # an output no gradient reached: its part of the row's adjoint
             _arena_view(tape, grads, out)[...] = 0
-    REGISTRY[code].py_adjoint(Row(tape, r), values[dx][ox:ox + nx].reshape(shapes[sx]), vb,
-                              grads[dr][o:o + n].reshape(shapes[sr]), ga, gb, fresh)
+    wrote = REGISTRY[code].py_adjoint(Row(tape, r), values[dx][ox:ox + nx].reshape(shapes[sx]), vb,
+                                      grads[dr][o:o + n].reshape(shapes[sr]), ga, gb, fresh)
+    # (``wrote``: the adjoints the rule gave a gradient, bits 1/2; an input the rule passed None
+    # stays unreached, as PyTorch's undefined gradient: a leaf's .grad stays None)
+    wrote = 3 if wrote is None else wrote
     seen[r] |= 4
-    if ga is not None:
+    if ga is not None and wrote & 1:
         seen[x] |= 1
-    if gb is not None:
+    if gb is not None and wrote & 2:
         seen[y] |= 1
 
 

@@ -82,8 +82,7 @@ class Tensor:
     def __or__(self, other: Operand) -> Tensor:
         """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
     def __pos__(self) -> Tensor: ...
-    def __pow__(self, exponent: Operand) -> Tensor:
-        """``self ** exponent``, broadcasting."""
+    def __pow__(self, exponent: Operand) -> Tensor: ...
     def __radd__(self, other: Operand) -> Tensor: ...
     def __rand__(self, other: Operand) -> Tensor:
         """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
@@ -655,6 +654,8 @@ class Tensor:
         """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
     def matmul(self, other: Tensor) -> Tensor:
         """Matrix product with ``other`` (dot, matrix-vector, matrix-matrix, batched)."""
+    def matrix_exp(self) -> Tensor:
+        """The matrix exponential of a square matrix (of each matrix of a batch): ``tape.linalg.matrix_exp``."""
     def matrix_power(self, n: builtins.int) -> Tensor:
         """The ``n``-th power of a square matrix (of each matrix of a batch); negative powers of the
         inverse."""
@@ -752,6 +753,8 @@ class Tensor:
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """The value as a numpy array sharing storage with the tensor."""
+    def orgqr(self, input2: Tensor) -> Tensor:
+        """The product of Householder reflectors: ``tape.linalg.householder_product``."""
     def outer(self, vec2: Tensor) -> Tensor:
         """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
     @property
@@ -776,6 +779,9 @@ class Tensor:
         positions ``index`` (as if ``self`` were 1-D; negative positions count from the end)."""
     def put_(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
         """``put`` in place."""
+    def qr(self, some: builtins.bool = ...) -> builtins.tuple:
+        """The QR decomposition ``(Q, R)``, reduced unless ``some=False`` (deprecated: ``tape.linalg.qr``;
+        warns once, as PyTorch)."""
     def rad2deg(self) -> Tensor:
         """Each element converted from radians to degrees."""
     def rad2deg_(self, *args: Any, **kwargs: Any) -> Tensor:

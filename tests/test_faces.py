@@ -62,6 +62,7 @@ from tape.ops import addmm as A
 from tape.ops import elementwise as E
 from tape.ops import index as I
 from tape.ops import join as J
+from tape.ops import lu as LU
 from tape.ops import linalg as L
 from tape.ops import reduction as R
 from tape.ops import shape as S
@@ -188,8 +189,8 @@ FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for cod
 # (softmax's py_adjoint runs the rule's numpy calls in blocks of rows: the same bits, tests/test_big_softmax.py)
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code, op in REGISTRY.items()
               if op.py_adjoint is SM.softmax_adjoint})
-# (the same for rows of three inputs whose rule Python runs in both backwards: the addmm family)
-FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code in A.CODES})
+# (the same for rows of three inputs whose rule Python runs in both backwards: the addmm family, lu_solve)
+FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code in (*A.CODES, LU.LU_SOLVE)})
 
 
 def _faces(code: int) -> Faces:

@@ -1017,6 +1017,52 @@ OPS: dict[str, Op] = {
     "msort": Op(lambda M, x: M.msort(x), distinct()),
     "absolute": _u(lambda M, x: M.absolute(x), KINK0),
     "positive": _u(lambda M, x: M.positive(x) * 1.0),
+    # ---- linalg4: the LU family and the *_ex forms (ops/lu.py); rows flipped so that LU pivots
+    # (the pivot of each column stands out: no tie flips under a finite-difference step)
+    "linalg_lu_factor": Op(lambda M, x: M.linalg.lu_factor(_gapped(M, x).flip(-2)).LU, la_matrices(square=False),
+                           True),
+    "linalg_lu_factor_ex_batch2": Op(lambda M, x: M.linalg.lu_factor_ex(_shifted(M, x))[0], la_matrices(max_batch=2),
+                                     True),
+    "linalg_lu": Op(lambda M, x: M.linalg.lu(_gapped(M, x).flip(-2))[1:], la_matrices(square=False), True),
+    "linalg_lu_U": Op(lambda M, x: M.linalg.lu(_gapped(M, x)).U, la_matrices(square=False), True),
+    "linalg_lu_solve": Op(lambda M, a, b: M.linalg.lu_solve(*M.linalg.lu_factor(_shifted(M, a).flip(-2)), b),
+                          la_matrices(rhs="mat"), True),
+    "linalg_lu_solve_adjoint": Op(
+        lambda M, a, b: M.linalg.lu_solve(*M.linalg.lu_factor(_shifted(M, a).flip(-2)), b, adjoint=True),
+        la_matrices(rhs="mat"), True),
+    "linalg_lu_solve_right": Op(
+        lambda M, a, b: M.linalg.lu_solve(*M.linalg.lu_factor(_shifted(M, a).flip(-1)), b, left=False),
+        la_matrices(rhs="right"), True),
+    "linalg_lu_solve_right_adjoint": Op(
+        lambda M, a, b: M.linalg.lu_solve(*M.linalg.lu_factor(_shifted(M, a)), b, left=False, adjoint=True),
+        la_matrices(rhs="right"), True),
+    "linalg_solve_ex": Op(lambda M, a, b: M.linalg.solve_ex(_spd(M, a), b).result, la_matrices(rhs="vec"), True),
+    "linalg_inv_ex": Op(lambda M, x: M.linalg.inv_ex(_shifted(M, x)).inverse, la_matrices(), True),
+    "linalg_cholesky_ex_upper": Op(lambda M, x: M.linalg.cholesky_ex(_spd(M, x), upper=True).L, la_matrices(), True),
+    # (lstsq of A^T: the right-hand side's rows are A's columns; residuals where there are more rows)
+    "linalg_lstsq": Op(lambda M, a, b: M.linalg.lstsq(_gapped(M, a).mT, b)[:2], la_matrices(square=False, rhs="mat"),
+                       True),
+    "linalg_lstsq_gelsd_vector": Op(lambda M, a, b: M.linalg.lstsq(_gapped(M, a).mT, b, driver="gelsd")[:2],
+                                    la_matrices(square=False, rhs="vec"), True),
+    # (empty residuals pass no gradient, as PyTorch's: the solution then)
+    "linalg_lstsq_gels_residuals": Op(
+        lambda M, a, b: (lambda r: r.residuals if r.residuals.numel() else r.solution)(
+            M.linalg.lstsq(_gapped(M, a).mT, b, driver="gels")), la_matrices(square=False, rhs="mat"), True),
+    "linalg_matrix_exp": Op(lambda M, x: M.linalg.matrix_exp(x * 2.0), la_matrices(max_batch=2), True),
+    "matrix_exp_method": Op(lambda M, x: x.matrix_exp(), la_matrices(), True),
+    "linalg_tensorinv": Op(lambda M, x: M.linalg.tensorinv(_shifted(M, x).reshape(x.shape[0], 1, x.shape[1])),
+                           la_matrices(max_batch=0), True),
+    "linalg_tensorsolve_dims": Op(
+        lambda M, a, b: M.linalg.tensorsolve(_shifted(M, a).unsqueeze(0), b.reshape(1, -1), dims=(1,)),
+        la_matrices(rhs="vec", max_batch=0), True),
+    # (A with a row more than columns: a 1 x 1 A's gradients are constants, which PyTorch's formula records;
+    # an empty batch passes no gradient, as PyTorch's: tests/test_linalg4.py)
+    "linalg_householder_product": Op(
+        lambda M, x: M.linalg.householder_product(M.cat([x, x[..., :1, :] * 0.5], -2), x[..., 0, :])
+        if x.numel() else x.sum((-2, -1)), la_matrices(), True),
+    "qr_deprecated": Op(lambda M, x: _signless(_quiet(M.qr)(_gapped(M, x))), la_matrices(square=False), True),
+    "orgqr_method_fewer": Op(lambda M, x: M.cat([x, x[..., :1, :] * 0.5], -2).orgqr(x[..., -1, :1])
+                             if x.numel() else x.sum((-2, -1)), la_matrices(), True),
 }
 
 
