@@ -43,6 +43,7 @@ def _mul_scalar_vjp(g, xs, y, r):
 # (a Python-rule row: the families' number products show a number input, MulBackward0)
 register(Op(MUL_SCALAR, "mul", "MulBackward1", 0, _mul_scalar_vjp, py_adjoint=rule_adjoint,
             node_saved=(("other", lambda r: r.fa),)))
+tangents({MUL_SCALAR: TRANSPOSED})     # (linear: its adjoint rule, transposed)
 
 
 def _product_grads(code: int, g: Tensor, a: Tensor, b: Tensor, need_a: bool, need_b: bool) -> tuple:

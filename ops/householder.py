@@ -12,7 +12,7 @@ import numpy as np
 
 from .._emit import D, Tensor, plain
 from ._rule import rule_adjoint
-from ._spec import PYTHON, X0, X1, Op, public, register
+from ._spec import PYTHON, TRANSPOSED, X0, X1, Op, public, register, tangents
 from .decomp import _one
 from .join import cat, stack
 
@@ -60,6 +60,7 @@ def _householder_vjp(g, xs, y, r):
 
 register(Op(HOUSEHOLDER, "linalg_householder_product", "LinalgHouseholderProductBackward0", X0 | X1,
             _householder_vjp, py_adjoint=rule_adjoint, arity=2))
+tangents({HOUSEHOLDER: TRANSPOSED})
 
 
 def _check(A: Tensor, tau: Tensor) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._emit import D, Tensor
 from ._rule import return_type, rule_adjoint
-from ._spec import PYTHON, Op, register
+from ._spec import PYTHON, REGISTRY, Op, register, tangents
 from .decomp import _check_matrix, _one
 from .lu import _int32
 
@@ -31,6 +31,7 @@ register(Op(LDL_FACTOR, "linalg_ldl_factor_ex", "NotImplemented", 0, _not_implem
             py_adjoint=rule_adjoint))
 register(Op(LDL_SOLVE, "linalg_ldl_solve", "NotImplemented", 0, _not_implemented("linalg_ldl_solve"),
             py_adjoint=rule_adjoint, arity=2))
+tangents({LDL_FACTOR: REGISTRY[LDL_FACTOR].vjp, LDL_SOLVE: REGISTRY[LDL_SOLVE].vjp})     # (nor a tangent)
 
 
 def _sytf2(a: np.ndarray) -> tuple:

@@ -15,7 +15,7 @@ import numpy as np
 from .._emit import D, Tensor, plain, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._rule import return_type, rule_adjoint
-from ._spec import OUT, PYTHON, X0, X1, Op, register
+from ._spec import OUT, PYTHON, TRANSPOSED, X0, X1, Op, register, tangents
 from .decomp import VECTOR, _outputs, _pinv_vjp, pinv
 
 LSTSQ = PYTHON.start + 65
@@ -51,6 +51,7 @@ def _lstsq_vjp(g, xs, y, r):
 
 register(Op(LSTSQ, "linalg_lstsq", "LinalgLstsqBackward0", X0 | X1 | OUT, _lstsq_vjp, py_adjoint=rule_adjoint,
             arity=2, multi=True))
+tangents({LSTSQ: TRANSPOSED})
 
 LstsqResult = return_type("linalg_lstsq", ("solution", "residuals", "rank", "singular_values"))
 

@@ -16,7 +16,7 @@ import numpy as np
 from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._rule import return_type, rule_adjoint
-from ._spec import LISTED, OUT, PYTHON, X0, Op, register
+from ._spec import LISTED, OUT, PYTHON, TRANSPOSED, X0, Op, register, tangents
 from .decomp import (CHOLESKY, INV, SOLVE, RIGHT, VECTOR, LinAlgError, _batch_prefix, _check_matrix,
                      _check_solve, _many, _one, _outputs, _substitute, solve, solve_triangular)
 from .join import cat
@@ -222,6 +222,7 @@ register(Op(LU_FACTOR, "linalg_lu_factor_ex", "LinalgLuFactorExBackward0", X0 | 
 register(Op(LU, "linalg_lu", "LinalgLuBackward0", X0 | OUT, _lu_vjp, py_adjoint=rule_adjoint, multi=True))
 register(Op(LU_SOLVE, "linalg_lu_solve", "LinalgLuSolveBackward0", X0 | OUT, _lu_solve_vjp, arity=LISTED,
             nondiff=(1,)))
+tangents({LU_FACTOR: TRANSPOSED, LU: TRANSPOSED, LU_SOLVE: TRANSPOSED})     # (their adjoint rules, transposed)
 
 
 # --- front ends ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._emit import Tensor
 from ._rule import rule_adjoint
-from ._spec import PYTHON, X0, Op, public, register
+from ._spec import PYTHON, TRANSPOSED, X0, Op, public, register, tangents
 from .decomp import _check_matrix, _one
 from .join import cat
 
@@ -52,6 +52,7 @@ def _matrix_exp_vjp(g, xs, y, r):
 
 register(Op(MATRIX_EXP, "linalg_matrix_exp", "LinalgMatrixExpBackward0", X0, _matrix_exp_vjp,
             py_adjoint=rule_adjoint))
+tangents({MATRIX_EXP: TRANSPOSED})
 
 
 def matrix_exp(A: Tensor) -> Tensor:
