@@ -2283,7 +2283,13 @@ def fill_(self, value: Union[Number, Tensor]) -> Tensor:
 
 
 def _fill(self: Tensor, value, kind: str) -> Tensor:
-    value = value.item() if isinstance(value, Tensor) else value
+    if isinstance(value, Tensor):
+        if value._shape:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{len(value._shape)} dimensions.")
+        if state.grad and (self._rg or value._rg) and self._dtype.is_floating_point:
+            return _copy(self, value, FILL_TENSOR)      # PyTorch's fill_(Tensor): FillBackward3, an edge to value
+        value = value.item()
     return fill_with(self, value, kind)
 
 
@@ -2309,9 +2315,11 @@ def fill_with(self: Tensor, values, kind: str) -> Tensor:
 
 # copy_: the row's inputs are the tensor before the copy and the source (cast to the tensor's dtype,
 # broadcast to its shape, inside the op as in PyTorch); nothing reaches the tensor's old value.
+# ``ib`` = FILL_TENSOR: fill_ with a 0-d tensor, the same row under PyTorch's name for it.
 COPY = 911
+FILL_TENSOR = 1
 register(Op(COPY, "copy_", "CopyBackwards", 0, lambda g, x, y, r: (g._mask(M_ZERO, constant=True), g), arity=2,
-            py_adjoint=rule_adjoint))
+            py_adjoint=rule_adjoint, grad_fn_of=lambda r: "FillBackward3" if r.ib == FILL_TENSOR else "CopyBackwards"))
 
 
 @public("copy_", function=False)
@@ -2326,12 +2334,9 @@ def copy_(self, src: Union[Tensor, Number], non_blocking: bool = False) -> Tenso
     shape = broadcast_pair(self._shape, src._shape)
     if shape != self._shape:
         raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape {list(shape)}")
-    dt = self._dtype
-    value = np.array(np.broadcast_to(src._value(), shape), dt.np)
-    if state.grad and (self._rg or src._rg) and dt.is_floating_point:
-        tape = write_tape()
-        node = tape.append(COPY, dt.arena, value, node_in(tape, self, dt, shape), node_in(tape, src, dt, shape))
-        return self._inplace(recorded(tape, node, value, dt), src)
+    if state.grad and (self._rg or src._rg) and self._dtype.is_floating_point:
+        return _copy(self, src)
+    value = np.array(np.broadcast_to(src._value(), shape), self._dtype.np)
     if self._f is not None:
         self._f = float(value)
     else:
@@ -2340,6 +2345,15 @@ def copy_(self, src: Union[Tensor, Number], non_blocking: bool = False) -> Tenso
     if self._tape is not None:
         self._relink()
     return self
+
+
+def _copy(self: Tensor, src: Tensor, kind: int = 0) -> Tensor:
+    """Record the copy of ``src`` (broadcast to the tensor's shape) into the tensor (a COPY row of ``kind``)."""
+    dt, shape = self._dtype, self._shape
+    value = np.array(np.broadcast_to(src._value(), shape), dt.np)
+    tape = write_tape()
+    node = tape.append(COPY, dt.arena, value, node_in(tape, self, dt, shape), node_in(tape, src, dt, shape), ib=kind)
+    return self._inplace(recorded(tape, node, value, dt), src)
 
 
 @public("__iadd__")

@@ -3,9 +3,9 @@
 An index is parsed into numpy's form (PyTorch's errors for what it refuses);
 recorded indexing is a GATHER or INDEX row over the flat positions it takes
 (their rows and derivative rules are in ``ops/shape.py``), named after the
-view PyTorch would apply last.  Item assignment on a recorded tensor is
-out-of-place arithmetic (keep the other elements, scatter the new ones) moved
-into the tensor.
+view PyTorch would apply last.  Recorded item assignment is PyTorch's: the
+basic index as a view, then ``copy_``/``fill_`` into it, or ``index_put_`` on it
+for the index tensors (``CopySlices`` on the base when there is a view).
 """
 from __future__ import annotations
 
@@ -99,6 +99,8 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         self._check_inplace()
         _index_values(np.empty(self._shape, np.bool_), idx)      # PyTorch's errors for bad indices
         basic, advanced = _split(idx, len(self._shape))
+        if advanced is not None and isinstance(value, Tensor):
+            _same_put_dtype(self, value)
         v = value._value() if isinstance(value, Tensor) else value
         if advanced is None:
             self._storage()[basic] = v
@@ -108,29 +110,58 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         if self._tape is not None:
             self._relink()
         return
-    if _split(idx, len(self._shape))[1] is None:
-        self[index]._assign(value)      # a basic index: a copy into the view, PyTorch's CopySlices
-        return
-    items = _as_tuple(index)
-    if all(isinstance(it, Tensor) and not it._dtype.is_floating_point for it in items):
-        # Index tensors only: PyTorch's ``index_put_`` (its IndexPutBackward0 node).
-        if not isinstance(value, Tensor):
-            value = plain(np.asarray(value, self._dtype.np), self._dtype)
-        elif value._dtype is not self._dtype:
-            value = value.to(self._dtype)
-        self.index_put_(items, value)
-        return
-    # Recorded as out-of-place arithmetic: keep the other elements, scatter the new ones.
-    positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
-    keep = np.ones(self.numel(), self._dtype.np)
-    keep[positions.reshape(-1)] = 0
+    _index_values(np.empty(self._shape, np.bool_), idx)          # (all errors before recording)
     if not isinstance(value, Tensor):
-        value = plain(np.asarray(value, self._dtype.np), self._dtype)
-    elif value._dtype is not self._dtype:
-        value = value.to(self._dtype)
-    put = value.expand(positions.shape) if value._shape != positions.shape else value
-    new = self * plain(keep.reshape(self._shape), self._dtype) + put._scatter(positions, self._shape)
-    self._inplace(new)
+        value = plain(np.asarray(value, self._dtype.np), self._dtype)       # (a number: a 0-d tensor)
+    basic, advanced = _split(idx, len(self._shape))
+    if advanced is not None:
+        _same_put_dtype(self, value)
+    # PyTorch's set_item: the basic index as a view (none when it takes every element), then a copy into
+    # it, or ``index_put_`` on it for the index tensors.
+    sliced = self if _whole(basic, self._shape) else self[basic]
+    if advanced is None:
+        _copy_to(sliced, value)
+        return
+    ones = _leading_ones(value._shape)
+    if ones:
+        value = value.view(value._shape[ones:])
+    sliced._check_inplace()
+    sliced._inplace(_put_at(sliced, advanced, value))
+
+
+def _whole(basic: tuple, shape: tuple) -> bool:
+    """Whether PyTorch's slicing with the basic index ``basic`` gives the tensor itself: slices from 0
+    (as written: ``-n:`` is a slice) to at least the end with step 1, and ``...``."""
+    items = list(basic)
+    if not all(it is Ellipsis or isinstance(it, slice) for it in items):
+        return False
+    dims = list(range(len(items)))
+    if Ellipsis in items:
+        k = items.index(Ellipsis)
+        del items[k]
+        dims = list(range(k)) + list(range(len(shape) - (len(items) - k), len(shape)))
+    return all(it.start in (None, 0) and it.step in (None, 1) and (it.stop is None or it.stop >= shape[d])
+               for it, d in zip(items, dims))
+
+
+def _leading_ones(shape: tuple) -> int:
+    """How many leading dims of size 1 PyTorch drops from an assigned value (``slicePrefix1sDims``)."""
+    k = 0
+    while k < len(shape) and shape[k] == 1:
+        k += 1
+    return k
+
+
+def _copy_to(dst: Tensor, value: Tensor) -> None:
+    """PyTorch's ``copy_to`` of item assignment: ``copy_`` of a value of the same shape, ``fill_``
+    of a 0-d one, else of the value without its leading ones, expanded."""
+    if dst._shape == value._shape:
+        dst.copy_(value)
+    elif not value._shape:
+        dst.fill_(value)
+    else:
+        value = value.view(value._shape[_leading_ones(value._shape):])
+        dst.copy_(value if value._shape == dst._shape else value.expand(dst._shape))
 
 
 def _last_view(index, idx: tuple, shape: tuple) -> int:
@@ -835,11 +866,20 @@ def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor
         if not isinstance(it, Tensor):
             raise TypeError(f"expected Tensor as element {k} in argument 0, but got {type(it).__name__}")
     values = _index_arg(values, "index_put", "values")
+    _same_put_dtype(self, values)
+    idx, _ = _np_index(tuple(indices))
+    return _put_at(self, idx, values, accumulate)
+
+
+def _same_put_dtype(self: Tensor, values: Tensor) -> None:
     if values._dtype is not self._dtype:
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                            f"{D.legacy_name(self._dtype)} for the destination and {D.legacy_name(values._dtype)} "
                            f"for the source.")
-    idx, _ = _np_index(tuple(indices))
+
+
+def _put_at(self: Tensor, idx: tuple, values: Tensor, accumulate: bool = False) -> Tensor:
+    """``index_put`` at the numpy index ``idx``."""
     positions = np.asarray(_index_values(_grid(self._shape), idx))
     try:
         src = np.broadcast_to(_grid(values._shape), positions.shape)

@@ -14,12 +14,12 @@ addresses of the view's elements (a transpose, an expand or a diagonal alike).
 from __future__ import annotations
 
 import weakref
-from typing import Optional, Union
+from typing import Optional
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import Number, Tensor, flag_saved_alias, node_in, plain, recorded, write_tape
+from .._emit import Tensor, flag_saved_alias, node_in
 from ._spec import public
 from .index import P_COPY_SLICES, PUT
 from .shape import BY_AS_STRIDED, GATHER
@@ -125,27 +125,3 @@ def rederive_views(self) -> None:
         _move(t, tape, new)
         kept.append((ref, tape.gen, new))
     self._views[:] = kept
-
-
-@public("_assign", function=False)
-def assign(self, value: Union[Tensor, Number]) -> None:
-    """``base[index] = value`` for the view ``self = base[index]``, recorded (``value`` or the base
-    requires grad): ``value`` broadcast and cast, written through the view (CopySlices on the base)."""
-    dt = self._dtype
-    made = []           # (PyTorch's copy_ casts and broadcasts inside its node: the rows made here are hidden)
-    if not isinstance(value, Tensor):
-        value = plain(np.asarray(value, dt.np), dt)
-    elif value._dtype is not dt:
-        value = value.to(dt)
-        made.append(value)
-    if value._shape != self._shape:
-        value = value.expand(self._shape)
-        made.append(value)
-    for t in made:
-        if t._tape is not None:
-            t._tape.hid[t._node] = 1
-    if value._tape is None:
-        # A leaf (or a constant, whose row passes no gradient) as the row the view takes its elements from.
-        tape = write_tape()
-        value = recorded(tape, node_in(tape, value, dt, self._shape), np.array(value._value(), order="C"), dt)
-    self._inplace(value)
