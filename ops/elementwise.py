@@ -2330,7 +2330,7 @@ def copy_(self, src: Union[Tensor, Number], non_blocking: bool = False) -> Tenso
         if not _is_number(src):
             raise TypeError(f"copy_(): argument 'src' (position 1) must be Tensor, not {type(src).__name__}")
         src = plain(np.asarray(src, self._dtype.np), self._dtype)
-    self._check_inplace()
+    self._check_inplace(src)
     shape = broadcast_pair(self._shape, src._shape)
     if shape != self._shape:
         raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape {list(shape)}")
@@ -2358,51 +2358,51 @@ def _copy(self: Tensor, src: Tensor, kind: int = 0) -> Tensor:
 
 @public("__iadd__")
 def _iadd(self, other: Operand) -> Tensor:
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self + other)
 
 
 @public("__isub__")
 def _isub(self, other: Operand) -> Tensor:
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self - other)
 
 
 @public("__imul__")
 def _imul(self, other: Operand) -> Tensor:
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self * other, other)
 
 
 @public("__itruediv__")
 def _itruediv(self, other: Operand) -> Tensor:
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self / other, other)
 
 
 @public("add_", function=False)
 def add_(self, other: Operand, *, alpha: Number = 1) -> Tensor:
     """``self += alpha * other``, in place."""
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self.add(other, alpha=alpha))
 
 
 @public("sub_", function=False)
 def sub_(self, other: Operand, *, alpha: Number = 1) -> Tensor:
     """``self -= alpha * other``, in place."""
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self.sub(other, alpha=alpha))
 
 
 @public("mul_", function=False)
 def mul_(self, other: Operand) -> Tensor:
     """``self *= other``, in place."""
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self * other, other)
 
 
 @public("div_", function=False)
 def div_(self, other: Operand) -> Tensor:
     """``self /= other``, in place."""
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self / other, other)

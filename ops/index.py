@@ -16,7 +16,7 @@ from typing import Optional, Union
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import D, Number, Tensor, aliased, node_in, plain, recorded, state, write_tape
+from .._emit import D, Number, Tensor, aliased, check_overlap, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
@@ -99,8 +99,12 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         self._check_inplace()
         _index_values(np.empty(self._shape, np.bool_), idx)      # PyTorch's errors for bad indices
         basic, advanced = _split(idx, len(self._shape))
-        if advanced is not None and isinstance(value, Tensor):
-            _same_put_dtype(self, value)
+        if isinstance(value, Tensor):
+            if advanced is not None:
+                _same_put_dtype(self, value)
+            if value._v is not None:
+                check_overlap(_unsqueezed(self._storage(), basic if Ellipsis in basic else basic + (Ellipsis,)),
+                              value._v)
         v = value._value() if isinstance(value, Tensor) else value
         if advanced is None:
             self._storage()[basic] = v
@@ -125,7 +129,7 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
     ones = _leading_ones(value._shape)
     if ones:
         value = value.view(value._shape[ones:])
-    sliced._check_inplace()
+    sliced._check_inplace(value)
     sliced._inplace(_put_at(sliced, advanced, value))
 
 
@@ -718,7 +722,7 @@ def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = No
 def scatter_(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = None, *,
              value: Optional[Number] = None, reduce: Optional[str] = None) -> Tensor:
     """``scatter`` in place."""
-    self._check_inplace()
+    self._check_inplace(src)
     return self._inplace(self.scatter(dim, index, src, value=value, reduce=reduce))
 
 
@@ -735,7 +739,7 @@ def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
 @public("scatter_add_", function=False)
 def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """``scatter_add`` in place."""
-    self._check_inplace()
+    self._check_inplace(src)
     return self._inplace(self.scatter_add(dim, index, src))
 
 
@@ -815,7 +819,7 @@ def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 
 @public("index_add_", function=False)
 def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
     """``index_add`` in place."""
-    self._check_inplace()
+    self._check_inplace(source)
     return self._inplace(self.index_add(dim, index, source, alpha=alpha))
 
 
@@ -830,7 +834,7 @@ def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
 @public("index_copy_", function=False)
 def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """``index_copy`` in place."""
-    self._check_inplace()
+    self._check_inplace(source)
     return self._inplace(self.index_copy(dim, index, source))
 
 
@@ -892,7 +896,7 @@ def _put_at(self: Tensor, idx: tuple, values: Tensor, accumulate: bool = False) 
 @public("index_put_", function=False)
 def index_put_(self, indices, values: Tensor, accumulate: bool = False) -> Tensor:
     """``index_put`` in place."""
-    self._check_inplace()
+    self._check_inplace(values)
     return self._inplace(self.index_put(indices, values, accumulate))
 
 
@@ -916,7 +920,7 @@ def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor
 @public("put_", function=False)
 def put_(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
     """``put`` in place."""
-    self._check_inplace()
+    self._check_inplace(source)
     return self._inplace(self.put(index, source, accumulate))
 
 
@@ -1066,5 +1070,5 @@ def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, i
 @public("scatter_reduce_", function=False)
 def scatter_reduce_(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
     """``scatter_reduce`` in place."""
-    self._check_inplace()
+    self._check_inplace(src)
     return self._inplace(self.scatter_reduce(dim, index, src, reduce, include_self=include_self))

@@ -196,6 +196,35 @@ def _check_view_inplace(t: "Tensor") -> None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
 
+def _dense(v: np.ndarray) -> bool:
+    """PyTorch's ``is_non_overlapping_and_dense``: some order of the dims of size 2 or more steps
+    through the elements one after another."""
+    dims = sorted((s, n) for s, n in zip(v.strides, v.shape) if n > 1)
+    step = v.itemsize
+    for s, n in dims:
+        if s != step:
+            return False
+        step *= n
+    return True
+
+
+def _check_overlap(out: np.ndarray, v: np.ndarray) -> None:
+    """PyTorch's refusal of an in-place write into ``out`` by an op that reads ``v`` when some of
+    their elements are the same memory and some are not (``b.mul_(b.t())``, ``x[1:].add_(x[:-1])``).
+    It tells only for layouts without gaps or repeats, and allows both at the same place with
+    the same strides (``x.add_(x.detach())``)."""
+    if not (out.size and v.size and np.may_share_memory(out, v) and _dense(out) and _dense(v)):
+        return
+    a = out.__array_interface__["data"][0]
+    b = v.__array_interface__["data"][0]
+    if a == b and out.nbytes == v.nbytes and out.strides == v.strides:
+        return
+    if a < b + v.nbytes and b < a + out.nbytes:
+        raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor "
+                           "refer to a single memory location. Please clone() the tensor before performing the "
+                           "operation.")
+
+
 def _refuse_view(t: "Tensor") -> None:
     """A view made without recording (in no_grad mode, or one of several outputs) is changed in
     place by a recorded op."""
@@ -572,25 +601,29 @@ class Tensor:
         raise missing("Tensor", name, TENSOR, "Tensor")
 
     # -- in-place ----------------------------------------------------------------------
-    def _check_inplace(self) -> None:
+    def _check_inplace(self, *operands) -> None:
+        """PyTorch's refusals of an in-place change of this tensor (by an op reading ``operands``),
+        before anything is computed."""
         if self._inf and not state.inference:
             raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not allowed.You can make "
                                "a clone to get a normal tensor before doing inplace update.See "
                                "https://github.com/pytorch/rfcs/pull/17 for more details.")
         if self._vb is not None:
             _check_view_inplace(self)
-        if not (self._rg and state.grad):
-            return
-        tape = self._tape
-        if tape is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        if tape.op[self._node] == OUTPUT and tape.op[tape.a[self._node]] < PYTHON.start:
-            # (A built-in op's outputs are views; a custom Function's outputs are its own.)
-            node = REGISTRY[int(tape.op[tape.a[self._node]])].grad_fn.removesuffix("Backward0")
-            raise RuntimeError(f"Output {int(tape.ia[self._node])} of {node} is a view and is being modified "
-                               "inplace. This view is the output of a function that returns multiple views. "
-                               "Such functions do not allow the output views to be modified inplace. You should "
-                               "replace the inplace operation by an out-of-place one.")
+        if self._rg and state.grad:
+            tape = self._tape
+            if tape is None:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+            if tape.op[self._node] == OUTPUT and tape.op[tape.a[self._node]] < PYTHON.start:
+                # (A built-in op's outputs are views; a custom Function's outputs are its own.)
+                node = REGISTRY[int(tape.op[tape.a[self._node]])].grad_fn.removesuffix("Backward0")
+                raise RuntimeError(f"Output {int(tape.ia[self._node])} of {node} is a view and is being modified "
+                                   "inplace. This view is the output of a function that returns multiple views. "
+                                   "Such functions do not allow the output views to be modified inplace. You should "
+                                   "replace the inplace operation by an out-of-place one.")
+        for t in operands:
+            if isinstance(t, Tensor) and t is not self and t._v is not None and self._v is not None:
+                _check_overlap(self._v, t._v)
 
     def _inplace(self, result: "Tensor", operand=None) -> "Tensor":
         """Make ``self`` hold ``result`` in place (the op was computed out of place from
