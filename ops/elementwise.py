@@ -2308,8 +2308,7 @@ def fill_with(self: Tensor, values, kind: str) -> Tensor:
     else:
         self._v[...] = values
     self._bump()
-    if self._tape is not None:
-        self._relink()
+    self._unrecorded()
     return self
 
 
@@ -2342,8 +2341,7 @@ def copy_(self, src: Union[Tensor, Number], non_blocking: bool = False) -> Tenso
     else:
         self._storage()[...] = value
     self._bump()
-    if self._tape is not None:
-        self._relink()
+    self._unrecorded()
     return self
 
 

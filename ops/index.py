@@ -111,8 +111,7 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         else:
             self._storage()[basic][advanced] = v        # (basic indexing gives a view: this writes through)
         self._bump()
-        if self._tape is not None:
-            self._relink()
+        self._unrecorded()
         return
     _index_values(np.empty(self._shape, np.bool_), idx)          # (all errors before recording)
     if not isinstance(value, Tensor):

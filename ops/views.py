@@ -19,8 +19,9 @@ from typing import Optional
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import Tensor, flag_saved_alias, node_in
-from ._spec import public
+from .._emit import Tensor, flag_saved_alias, node_in, write_tape
+from .._tensor import VIEW_NO_GRAD
+from ._spec import OUTPUT, PYTHON, REGISTRY, public
 from .index import P_COPY_SLICES, PUT
 from .shape import BY_AS_STRIDED, GATHER
 
@@ -110,18 +111,61 @@ def write_view(self, result: Tensor, operand: Optional[Tensor] = None) -> Tensor
 
 @public("_rederive_views", function=False)
 def rederive_views(self) -> None:
-    """After a recorded in-place change of this root or one of its views (whose old nodes ``_bump``
-    flagged as changed), each live view takes a node re-derived from the root's new one."""
+    """After an in-place change of this root or one of its views (whose old nodes ``_bump`` flagged
+    as changed), each live view takes a node re-derived from the root's new one (its import for a
+    leaf changed under no_grad)."""
     tape = self._tape
+    node = self._node
     kept = []
-    for ref, _, _ in self._views:
-        t = ref()
+    for entry in self._views:
+        t = entry[0]()
         if t is None or t._v is None or not np.may_share_memory(t._v, self._v):
             continue            # gone, or no longer a view (``.data = ...`` replaced a storage)
+        if t._tape is None and not self._rg:
+            kept.append(entry)  # (no node, and none to take: PyTorch's grad_fn stays None)
+            continue
+        if _refuse_rebased(t, self):
+            continue
+        if node < 0:
+            tape = write_tape()
+            node = tape.import_(self)       # (a leaf changed under no_grad, or one that does not require grad)
         positions = flat_positions(self._v, t._v)
         value = np.array(t._v, order="C")
-        new = tape.append(GATHER, self._dtype.arena, value, self._node, ia=tape.index_list(positions),
+        new = tape.append(GATHER, self._dtype.arena, value, node, ia=tape.index_list(positions),
                           ib=BY_AS_STRIDED)
         _move(t, tape, new)
-        kept.append((ref, tape.gen, new))
+        kept.append((entry[0], tape.gen, new))
     self._views[:] = kept
+
+
+_NO_GRAD_REBASED = ("A view was created in no_grad mode and its base or another view of its base has been modified "
+                    "inplace with grad mode enabled. Given that this use case is ambiguous and error-prone, it is "
+                    "forbidden. You can clarify your code by moving both the view and the inplace either both inside "
+                    "the no_grad block (if you don't want the inplace to be tracked) or both outside (if you want the "
+                    "inplace to be tracked).")
+_MULTI = ("This view is the output of a function that returns multiple views. Such functions do not allow the "
+          "output views to be modified inplace. You should replace the inplace operation by an out-of-place one.")
+
+
+def _refuse_rebased(t: Tensor, root: Tensor) -> bool:
+    """PyTorch gives no node to a view made in no_grad mode (of a tensor that requires grad) or to
+    an output of a multi-output view op once their storage changed: their ``grad_fn`` and any
+    recorded use raise (``Tensor._rebased``: the texts for that and for an in-place change of the
+    view itself, read by ``tape._graph.grad_fn``, ``Tape.import_`` and ``Tensor._check_inplace``)."""
+    tape = t._tape
+    if t._vm & VIEW_NO_GRAD and root._rg:
+        texts = (_NO_GRAD_REBASED, None)        # (changed in place itself: ``Tensor._check_inplace``'s text)
+    elif tape is not None and tape.op[t._node] == OUTPUT and tape.op[tape.a[t._node]] < PYTHON.start:
+        output = f"Output {int(tape.ia[t._node])} of " \
+                 f"{REGISTRY[int(tape.op[tape.a[t._node]])].grad_fn.removesuffix('Backward0')} is a view and "
+        texts = (output + "its base or another view of its base has been modified inplace. " + _MULTI,
+                 output + "is being modified inplace. " + _MULTI)
+    else:
+        return False
+    if t._retains and tape is not None:
+        tape.retained.pop(t._node, None)
+    t._rebased = texts
+    t._tape = None
+    t._node = -1
+    t._ig = 0
+    return True

@@ -117,6 +117,8 @@ def _through_alias(t: "Tensor") -> None:
     visible to autograd: rows recorded before it that saved the value become stale.  A
     ``.data`` alias has a counter of its own: its changes are not seen.
     """
+    roots = {}
+    own = t._vb if t._vb is not None else t         # (its own views: the change's own path re-derives them)
     for ref, gen, node, ver, storage in t._origins:
         shared = ver is not None and ver is t._ver
         src = ref()
@@ -140,6 +142,17 @@ def _through_alias(t: "Tensor") -> None:
             tape.overwrite(r, value)
             if shared:
                 tape.flag_modified(r, tape.n, src)
+        root = src._vb if src._vb is not None else src
+        if root._views and root is not own:
+            roots[id(root)] = (root, shared)
+    for root, shared in roots.values():
+        if shared:
+            root._rederive_views()      # (their version changed: PyTorch re-derives them)
+        else:
+            for ref, _, _ in root._views:
+                v = ref()
+                if v is not None and v._tape is not None and np.may_share_memory(v._v, root._v):
+                    v._tape.overwrite(v._node, v._v)
 
 
 VIEW_NO_GRAD, VIEW_MULTI = 1, 2      # ``Tensor._vm``
@@ -267,6 +280,7 @@ class Tensor:
     _vb = None           # a view: the tensor it views (the root of a chain of views), whose storage ``_v`` shares
     _vm = 0              # a view: how it was made (VIEW_NO_GRAD, VIEW_MULTI: PyTorch refuses in-place writes then)
     _views = None        # a root with views: ``[(weakref, tape generation, node)]``, one per view (``_link``)
+    _rebased = None      # a view PyTorch gives no node after its storage changed: its errors (``ops/views.py``)
     __hash__ = object.__hash__
 
     # -- storage --------------------------------------------------------------
@@ -612,6 +626,8 @@ class Tensor:
             _check_view_inplace(self)
         if self._rg and state.grad:
             tape = self._tape
+            if self._rebased is not None and self._rebased[1] is not None:
+                raise RuntimeError(self._rebased[1])
             if tape is None:
                 raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
             if tape.op[self._node] == OUTPUT and tape.op[tape.a[self._node]] < PYTHON.start:
@@ -669,9 +685,22 @@ class Tensor:
             self._rg = True
             if self._views is not None:
                 self._rederive_views()          # (``ops/views.py``: PyTorch's AsStridedBackward0)
+        else:
+            self._unrecorded()
+        return self
+
+    def _unrecorded(self) -> None:
+        """After an in-place change made without recording (``_bump`` counted it): a recorded tensor
+        moves to a row holding its new value (``_relink``), and the views of a storage that requires
+        grad take nodes re-derived from their base's, as PyTorch's do once their version changed
+        (``AsStridedBackward0``; ``ops/views.py``)."""
+        root = self._vb if self._vb is not None else self
+        if root._views:
+            if root._tape is not None:
+                root._relink()
+            root._rederive_views()
         elif self._tape is not None:
             self._relink()
-        return self
 
     def _relink(self) -> None:
         """After an unrecorded in-place change (under no_grad) of a recorded tensor: move
