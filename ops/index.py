@@ -41,6 +41,8 @@ def getitem(self, index) -> Tensor:
         if index < -size or index >= size:
             raise IndexError(f"index {index} is out of bounds for dimension 0 with size {size}")
         return self.select(0, index)
+    if self._rebased is not None and state.grad:
+        raise RuntimeError(self._rebased[0])    # (PyTorch looks at a view's node first: ``ops/views.py``)
     idx, kind = _np_index(index)
     if not self._shape and any(isinstance(i, slice) for i in idx):
         raise IndexError("slice() cannot be applied to a 0-dim tensor.")
@@ -99,17 +101,23 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         self._check_inplace()
         _index_values(np.empty(self._shape, np.bool_), idx)      # PyTorch's errors for bad indices
         basic, advanced = _split(idx, len(self._shape))
+        dst = _unsqueezed(self._storage(), basic if Ellipsis in basic else basic + (Ellipsis,))
         if isinstance(value, Tensor):
             if advanced is not None:
                 _same_put_dtype(self, value)
-            if value._v is not None:
-                check_overlap(_unsqueezed(self._storage(), basic if Ellipsis in basic else basic + (Ellipsis,)),
-                              value._v)
+            if advanced is None and value._shape and value._shape != dst.shape:
+                value = value.view(value._shape[_leading_ones(value._shape):]).expand(dst.shape)   # (its errors)
+            if value._v is not None and (value._shape or not dst.ndim or advanced is not None):
+                check_overlap(dst, value._v)        # (PyTorch fills with a 0-d value: no check then)
         v = value._value() if isinstance(value, Tensor) else value
         if advanced is None:
-            self._storage()[basic] = v
+            dst[...] = v
         else:
-            self._storage()[basic][advanced] = v        # (basic indexing gives a view: this writes through)
+            try:
+                dst[advanced] = v       # (a view of the storage: this writes through)
+            except ValueError:
+                raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(v))} cannot be broadcast "
+                                   f"to indexing result of shape {list(dst[advanced].shape)}") from None
         self._bump()
         self._unrecorded()
         return

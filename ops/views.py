@@ -20,8 +20,10 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .._emit import Tensor, flag_saved_alias, node_in, write_tape
-from .._tensor import VIEW_NO_GRAD
-from ._spec import OUTPUT, PYTHON, REGISTRY, public
+from .._tensor import MULTI_TAIL, NO_GRAD_TAIL, VIEW_NO_GRAD, VIEW_OF_MULTI, VIEW_OF_NO_GRAD
+from .._tensor import _derived_texts as derived_texts
+from .._tensor import _multi_output as multi_output
+from ._spec import REGISTRY, public
 from .index import P_COPY_SLICES, PUT
 from .shape import BY_AS_STRIDED, GATHER
 
@@ -119,7 +121,7 @@ def rederive_views(self) -> None:
     kept = []
     for entry in self._views:
         t = entry[0]()
-        if t is None or t._v is None or not np.may_share_memory(t._v, self._v):
+        if t is None or t._v is None or t._v.size and not np.may_share_memory(t._v, self._v):
             continue            # gone, or no longer a view (``.data = ...`` replaced a storage)
         if t._tape is None and not self._rg:
             kept.append(entry)  # (no node, and none to take: PyTorch's grad_fn stays None)
@@ -139,12 +141,7 @@ def rederive_views(self) -> None:
 
 
 _NO_GRAD_REBASED = ("A view was created in no_grad mode and its base or another view of its base has been modified "
-                    "inplace with grad mode enabled. Given that this use case is ambiguous and error-prone, it is "
-                    "forbidden. You can clarify your code by moving both the view and the inplace either both inside "
-                    "the no_grad block (if you don't want the inplace to be tracked) or both outside (if you want the "
-                    "inplace to be tracked).")
-_MULTI = ("This view is the output of a function that returns multiple views. Such functions do not allow the "
-          "output views to be modified inplace. You should replace the inplace operation by an out-of-place one.")
+                    "inplace with grad mode enabled. " + NO_GRAD_TAIL)
 
 
 def _refuse_rebased(t: Tensor, root: Tensor) -> bool:
@@ -155,11 +152,13 @@ def _refuse_rebased(t: Tensor, root: Tensor) -> bool:
     tape = t._tape
     if t._vm & VIEW_NO_GRAD and root._rg:
         texts = (_NO_GRAD_REBASED, None)        # (changed in place itself: ``Tensor._check_inplace``'s text)
-    elif tape is not None and tape.op[t._node] == OUTPUT and tape.op[tape.a[t._node]] < PYTHON.start:
+    elif tape is not None and t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
+        texts = derived_texts(t)
+    elif multi_output(t):
         output = f"Output {int(tape.ia[t._node])} of " \
                  f"{REGISTRY[int(tape.op[tape.a[t._node]])].grad_fn.removesuffix('Backward0')} is a view and "
-        texts = (output + "its base or another view of its base has been modified inplace. " + _MULTI,
-                 output + "is being modified inplace. " + _MULTI)
+        texts = (output + "its base or another view of its base has been modified inplace. " + MULTI_TAIL,
+                 output + "is being modified inplace. " + MULTI_TAIL)
     else:
         return False
     if t._retains and tape is not None:

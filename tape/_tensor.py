@@ -155,7 +155,20 @@ def _through_alias(t: "Tensor") -> None:
                     v._tape.overwrite(v._node, v._v)
 
 
-VIEW_NO_GRAD, VIEW_MULTI = 1, 2      # ``Tensor._vm``
+# ``Tensor._vm``: a view made in no_grad mode, one of several outputs, or a recorded view of either
+# (PyTorch passes their kind on to views of them).
+VIEW_NO_GRAD, VIEW_MULTI, VIEW_OF_NO_GRAD, VIEW_OF_MULTI = 1, 2, 4, 8
+NO_GRAD_TAIL = ("Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
+                "moving both the view and the inplace either both inside the no_grad block (if you don't want the "
+                "inplace to be tracked) or both outside (if you want the inplace to be tracked).")
+MULTI_TAIL = ("This view is the output of a function that returns multiple views. Such functions do not allow the "
+              "output views to be modified inplace. You should replace the inplace operation by an out-of-place one.")
+
+
+def _multi_output(t: "Tensor") -> bool:
+    """Whether ``t`` is recorded as one of the outputs of a built-in view op (``unbind``, ``split``)."""
+    tape = t._tape
+    return tape is not None and tape.op[t._node] == OUTPUT and tape.op[tape.a[t._node]] < PYTHON.start
 
 
 def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "Tensor":
@@ -172,6 +185,8 @@ def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "T
     t._origins = base._origin()
     if multi:
         t._vm = VIEW_MULTI
+    elif t._tape is not None and (base._vm or _multi_output(base)):
+        t._vm = VIEW_OF_NO_GRAD if base._vm & (VIEW_NO_GRAD | VIEW_OF_NO_GRAD) else VIEW_OF_MULTI
     views = root._views
     if views is None:
         views = root._views = []
@@ -239,17 +254,27 @@ def _check_overlap(out: np.ndarray, v: np.ndarray) -> None:
 
 
 def _refuse_view(t: "Tensor") -> None:
-    """A view made without recording (in no_grad mode, or one of several outputs) is changed in
-    place by a recorded op."""
+    """A view made without recording (in no_grad mode, or one of several outputs), or a view of
+    one, is changed in place by a recorded op."""
+    if t._rebased is not None and t._rebased[1] is not None:
+        raise RuntimeError(t._rebased[1])
+    if t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
+        raise RuntimeError(_derived_texts(t)[1])
     text = ("A view was created in no_grad mode and is being modified inplace with grad mode enabled. ")
-    if t._vm & VIEW_NO_GRAD:
-        raise RuntimeError(text + "Given that this use case is ambiguous and error-prone, it is forbidden. You can "
-                           "clarify your code by moving both the view and the inplace either both inside the no_grad "
-                           "block (if you don't want the inplace to be tracked) or both outside (if you want the "
-                           "inplace to be tracked).")
-    raise RuntimeError(text + "This view is the output of a function that returns multiple views. Such functions "
-                       "do not allow the output views to be modified inplace. You should replace the inplace "
-                       "operation by an out-of-place one.")
+    raise RuntimeError(text + (NO_GRAD_TAIL if t._vm & VIEW_NO_GRAD else MULTI_TAIL))
+
+
+def _derived_texts(t: "Tensor") -> tuple:
+    """PyTorch's errors for a recorded view of a view made in no_grad mode or of an output of a
+    multi-output view op: (its base changed in place, the view itself changed in place)."""
+    out = f"Output {t.output_nr} of {type(t.grad_fn).__name__.removesuffix('Backward0')} is a view "
+    if t._vm & VIEW_OF_NO_GRAD:
+        out += "of a view which was created in no_grad mode and "
+        return (out + "its base or another view of its base has been modified inplace with grad mode enabled. "
+                + NO_GRAD_TAIL, out + "is being modified inplace with grad mode enabled. " + NO_GRAD_TAIL)
+    out += "and "
+    return (out + "its base or another view of its base has been modified inplace. " + MULTI_TAIL,
+            out + "is being modified inplace. " + MULTI_TAIL)
 
 
 # --- the tensor ---------------------------------------------------------------------
@@ -451,6 +476,8 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        if self._rebased is not None:
+            raise RuntimeError(self._rebased[0])
         return self._tape is None
 
     @property
@@ -485,6 +512,8 @@ class Tensor:
         """Make this non-leaf tensor keep its ``.grad`` after backward."""
         if not self._rg:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._rebased is not None:
+            raise RuntimeError(self._rebased[0])
         if self._tape is not None and not self._retains:
             self._retains = True
             tape, node = self._history()
@@ -591,9 +620,10 @@ class Tensor:
         return self.item()
 
     def __repr__(self, *, tensor_contents=None) -> str:
-        fn = self.grad_fn
+        fn = self.grad_fn if self._rebased is None else None
         return tensor_repr(self._value(), self._dtype, D.get_default_dtype(),
-                           type(fn).__name__ if fn is not None else None, self._rg)
+                           "Invalid" if self._rebased is not None else type(fn).__name__ if fn is not None else None,
+                           self._rg)
 
     __str__ = __repr__
 
@@ -638,8 +668,11 @@ class Tensor:
                                    "Such functions do not allow the output views to be modified inplace. You should "
                                    "replace the inplace operation by an out-of-place one.")
         for t in operands:
-            if isinstance(t, Tensor) and t is not self and t._v is not None and self._v is not None:
-                _check_overlap(self._v, t._v)
+            if isinstance(t, Tensor) and t is not self:
+                if t._rebased is not None and state.grad:
+                    raise RuntimeError(t._rebased[0])       # (autograd reads the operand's node first)
+                if t._v is not None and self._v is not None:
+                    _check_overlap(self._v, t._v)
 
     def _inplace(self, result: "Tensor", operand=None) -> "Tensor":
         """Make ``self`` hold ``result`` in place (the op was computed out of place from

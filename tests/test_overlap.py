@@ -66,6 +66,7 @@ CASES = {
     "setitem": (_line, lambda L, x: x.__setitem__(slice(1, None), x[:-1]), True),
     "setitem_same": (_line, lambda L, x: x.__setitem__(slice(0, 2), x[0:2]), False),
     "setitem_whole": (_line, lambda L, x: x.__setitem__(slice(None), x), False),
+    "setitem_fill_0d": (_line, lambda L, x: x.__setitem__(Ellipsis, x[0]), False),
     "setitem_index": (_line, lambda L, x: x.__setitem__(_idx(L), x[1:3]), True),
     "scatter_": (_line, lambda L, x: x[1:].scatter_(0, _idx(L), x[:-1]), True),
     "scatter_add_": (_line, lambda L, x: x[1:].scatter_add_(0, _idx(L), x[:-1]), True),

@@ -130,6 +130,15 @@ def test_multi_output_views_refuse():
         with pytest.raises(RuntimeError) as e:
             use()
         assert str(e.value) == text
+    for use in (lambda: u[1].is_leaf, u[1].retain_grad):
+        with pytest.raises(RuntimeError, match="Output 1 of Unbind is a view and its base"):
+            use()
+    assert repr(u[1]) == "tensor([ 8., 10., 12.], grad_fn=<Invalid>)"
+    loss = (b * 1).sum()
+    for use in (lambda: tape.autograd.grad(loss, [u[1]], retain_graph=True),
+                lambda: loss.backward(inputs=[u[1]], retain_graph=True)):
+        with pytest.raises(RuntimeError, match="Output 1 of Unbind is a view and its base"):
+            use()
     with tape.no_grad():
         assert (u[1] * 2).tolist() == [16.0, 20.0, 24.0]
     with pytest.raises(RuntimeError, match="Output 1 of Unbind is a view and is being modified inplace. This view"):

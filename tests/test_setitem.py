@@ -151,3 +151,41 @@ def test_fill_with_a_tensor():
     with pytest.raises(RuntimeError, match="fill_ only supports 0-dimension value tensor but got tensor with 1 "
                                            "dimensions."):
         tape.zeros(2).fill_(tape.ones(1))
+
+
+# Unrecorded item assignment: PyTorch's errors for a value that does not fit (the same as recorded).
+UNRECORDED = {
+    "whole_bad_shape": lambda L: L.zeros(3, 2, 3, dtype=L.float64).__setitem__(Ellipsis, L.tensor([0.25, -0.5],
+                                                                                                    dtype=L.float64)),
+    "into_0d": lambda L: L.tensor(1.0).__setitem__(Ellipsis, L.tensor([-1.5, -2.0])),
+    "into_0d_float64": lambda L: L.tensor(1.0, dtype=L.float64).__setitem__(Ellipsis, L.tensor([1.5, -1.0],
+                                                                                               dtype=L.float64)),
+    "into_0d_one": lambda L: L.tensor(1.0).__setitem__(Ellipsis, L.tensor([-1.5])),
+    "int_bad_rank": lambda L: L.zeros(2).__setitem__(0, L.tensor([-1.5, 2.0])),
+    "leading_ones": lambda L: L.zeros(2, 3).__setitem__(0, L.ones(1, 1, 3)),
+    "index_bad_shape": lambda L: L.zeros(2, 3).__setitem__((L.tensor([1, 0]), slice(1, None)), L.ones(3)),
+}
+
+
+def _unrecorded(L, case):
+    try:
+        UNRECORDED[case](L)
+    except RuntimeError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", UNRECORDED)
+def test_unrecorded_errors_match_pytorch(case):
+    torch = pytest.importorskip("torch")
+    assert _unrecorded(tape, case) == _unrecorded(torch, case)
+
+
+def test_unrecorded_error():
+    assert _unrecorded(tape, "into_0d_float64") == (
+        "expand(torch.DoubleTensor{[2]}, size=[]): the number of sizes provided (0) must be greater or equal to the "
+        "number of dimensions in the tensor (1)")
+    x = tape.zeros(2, 3)
+    x[0] = tape.ones(1, 1, 3)
+    assert x.tolist() == [[1.0] * 3, [0.0] * 3]

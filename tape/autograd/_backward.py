@@ -32,6 +32,13 @@ def _as_tuple(x, what: str) -> tuple:
     raise TypeError(f"'{type(x).__name__}' object is not iterable")
 
 
+def _no_rebased(inputs: tuple) -> None:
+    """PyTorch's error for an input that is a view it gives no node (``ops/views.py``)."""
+    for t in inputs:
+        if t._rebased is not None:
+            raise RuntimeError(t._rebased[0])
+
+
 _ONE = {np.dtype(np.float64): np.ones((), np.float64), np.dtype(np.float32): np.ones((), np.float32)}
 for _one in _ONE.values():
     _one.flags.writeable = False
@@ -128,6 +135,7 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
     seeds = _seeds(outputs, grad_tensors, create_graph)
     if chosen is not None:
+        _no_rebased(chosen)
         for t in chosen:
             if t._tape is not None or not t._rg:
                 t.retain_grad()         # as PyTorch: a non-leaf named in inputs keeps its .grad
@@ -201,6 +209,7 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
     if retain_graph is None:
         retain_graph = create_graph
     seeds = _seeds(outs, grad_outputs, create_graph)
+    _no_rebased(ins)
     for t in ins:
         if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
