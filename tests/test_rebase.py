@@ -158,3 +158,44 @@ def test_no_grad_view_refuses():
         with pytest.raises(RuntimeError, match="A view was created in no_grad mode and its base or another view of "
                                                "its base has been modified inplace with grad mode enabled."):
             use()
+
+
+def _derived(L, case):
+    """Views of a view PyTorch refuses to change in place inherit its refusal (named after their own node)."""
+    a = L.arange(1.0, 7.0).view(2, 3).requires_grad_()
+    b = a * 1
+    if case.startswith("multi"):
+        w = b.unbind(0)[1][1:]
+    else:
+        with L.no_grad():
+            n = b[0]
+        w = n[1:]
+    try:
+        if case.endswith("inplace"):
+            w.mul_(2)
+        else:
+            b.mul_(2)
+            return type(w.grad_fn).__name__
+    except RuntimeError as e:
+        return str(e)
+
+
+DERIVED = ("multi_inplace", "multi_rebase", "no_grad_inplace", "no_grad_rebase")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", DERIVED)
+def test_views_of_refusing_views_match_pytorch(case):
+    torch = pytest.importorskip("torch")
+    assert _derived(tape, case) == _derived(torch, case)
+
+
+def test_views_of_refusing_views():
+    assert _derived(tape, "multi_inplace").startswith("Output 0 of Slice is a view and is being modified inplace. "
+                                                      "This view is the output of a function that returns multiple")
+    assert _derived(tape, "multi_rebase").startswith("Output 0 of Slice is a view and its base or another view of "
+                                                     "its base has been modified inplace. This view is the output")
+    assert _derived(tape, "no_grad_inplace").startswith("Output 0 of Slice is a view of a view which was created in "
+                                                        "no_grad mode and is being modified inplace with grad mode")
+    assert _derived(tape, "no_grad_rebase").startswith("Output 0 of Slice is a view of a view which was created in "
+                                                       "no_grad mode and its base or another view of its base has")
