@@ -19,11 +19,8 @@ from typing import Optional
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import Tensor, flag_saved_alias, node_in, write_tape
-from .._tensor import MULTI_TAIL, NO_GRAD_TAIL, VIEW_NO_GRAD, VIEW_OF_MULTI, VIEW_OF_NO_GRAD
-from .._tensor import _derived_texts as derived_texts
-from .._tensor import _multi_output as multi_output
-from ._spec import REGISTRY, public
+from .._emit import Tensor, flag_saved_alias, node_in, refuse_rebased, write_tape
+from ._spec import public
 from .index import P_COPY_SLICES, PUT
 from .shape import BY_AS_STRIDED, GATHER
 
@@ -126,7 +123,7 @@ def rederive_views(self) -> None:
         if t._tape is None and not self._rg:
             kept.append(entry)  # (no node, and none to take: PyTorch's grad_fn stays None)
             continue
-        if _refuse_rebased(t, self):
+        if refuse_rebased(t, self):
             continue
         if node < 0:
             tape = write_tape()
@@ -139,32 +136,3 @@ def rederive_views(self) -> None:
         kept.append((entry[0], tape.gen, new))
     self._views[:] = kept
 
-
-_NO_GRAD_REBASED = ("A view was created in no_grad mode and its base or another view of its base has been modified "
-                    "inplace with grad mode enabled. " + NO_GRAD_TAIL)
-
-
-def _refuse_rebased(t: Tensor, root: Tensor) -> bool:
-    """PyTorch gives no node to a view made in no_grad mode (of a tensor that requires grad) or to
-    an output of a multi-output view op once their storage changed: their ``grad_fn`` and any
-    recorded use raise (``Tensor._rebased``: the texts for that and for an in-place change of the
-    view itself, read by ``tape._graph.grad_fn``, ``Tape.import_`` and ``Tensor._check_inplace``)."""
-    tape = t._tape
-    if t._vm & VIEW_NO_GRAD and root._rg:
-        texts = (_NO_GRAD_REBASED, None)        # (changed in place itself: ``Tensor._check_inplace``'s text)
-    elif tape is not None and t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
-        texts = derived_texts(t)
-    elif multi_output(t):
-        output = f"Output {int(tape.ia[t._node])} of " \
-                 f"{REGISTRY[int(tape.op[tape.a[t._node]])].grad_fn.removesuffix('Backward0')} is a view and "
-        texts = (output + "its base or another view of its base has been modified inplace. " + MULTI_TAIL,
-                 output + "is being modified inplace. " + MULTI_TAIL)
-    else:
-        return False
-    if t._retains and tape is not None:
-        tape.retained.pop(t._node, None)
-    t._rebased = texts
-    t._tape = None
-    t._node = -1
-    t._ig = 0
-    return True

@@ -51,11 +51,12 @@ from ._tensor import _check_overlap as check_overlap
 from ._tensor import _flag_saved_alias as flag_saved_alias
 from ._tensor import _link as link
 from ._tensor import _recorded as recorded
+from ._tensor import _refuse_rebased as refuse_rebased
 from .ops._spec import CONST, ROLES
 
 __all__ = ["D", "Number", "Size", "Tensor", "aliased", "check_device", "check_overlap", "device", "emit", "emit_apart",
-           "flag_saved_alias", "fresh", "is_suffix", "node_in", "plain", "py_scalar", "recorded", "scalar_row", "state",
-           "write_tape"]
+           "flag_saved_alias", "fresh", "is_suffix", "node_in", "plain", "py_scalar", "recorded", "refuse_rebased",
+           "scalar_row", "state", "write_tape"]
 
 _new = object.__new__
 _F64 = D.float64

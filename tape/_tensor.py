@@ -277,6 +277,36 @@ def _derived_texts(t: "Tensor") -> tuple:
             out + "is being modified inplace. " + MULTI_TAIL)
 
 
+_NO_GRAD_REBASED = ("A view was created in no_grad mode and its base or another view of its base has been modified "
+                    "inplace with grad mode enabled. " + NO_GRAD_TAIL)
+
+
+def _refuse_rebased(t: "Tensor", root: "Tensor") -> bool:
+    """PyTorch gives no node to a view made in no_grad mode (of a tensor that requires grad) or to
+    an output of a multi-output view op once their storage changed: their ``grad_fn`` and any
+    recorded use raise (``Tensor._rebased``: the texts for that and for an in-place change of the
+    view itself, read by ``tape._graph.grad_fn``, ``Tape.import_`` and ``Tensor._check_inplace``)."""
+    tape = t._tape
+    if t._vm & VIEW_NO_GRAD and root._rg:
+        texts = (_NO_GRAD_REBASED, None)        # (changed in place itself: ``Tensor._check_inplace``'s text)
+    elif tape is not None and t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
+        texts = _derived_texts(t)
+    elif _multi_output(t):
+        output = f"Output {int(tape.ia[t._node])} of " \
+                 f"{REGISTRY[int(tape.op[tape.a[t._node]])].grad_fn.removesuffix('Backward0')} is a view and "
+        texts = (output + "its base or another view of its base has been modified inplace. " + MULTI_TAIL,
+                 output + "is being modified inplace. " + MULTI_TAIL)
+    else:
+        return False
+    if t._retains and tape is not None:
+        tape.retained.pop(t._node, None)
+    t._rebased = texts
+    t._tape = None
+    t._node = -1
+    t._ig = 0
+    return True
+
+
 # --- the tensor ---------------------------------------------------------------------
 class Tensor:
     r"""A multi-dimensional array that records the operations done on it.
