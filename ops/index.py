@@ -121,11 +121,11 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         self._bump()
         self._unrecorded()
         return
-    _index_values(np.empty(self._shape, np.bool_), idx)          # (all errors before recording)
     if not isinstance(value, Tensor):
         value = plain(np.asarray(value, self._dtype.np), self._dtype)       # (a number: a 0-d tensor)
     basic, advanced = _split(idx, len(self._shape))
     if advanced is not None:
+        _index_values(np.empty(self._shape, np.bool_), idx)      # (all errors before recording the view)
         _same_put_dtype(self, value)
     # PyTorch's set_item: the basic index as a view (none when it takes every element), then a copy into
     # it, or ``index_put_`` on it for the index tensors.
@@ -146,6 +146,8 @@ def _whole(basic: tuple, shape: tuple) -> bool:
     items = list(basic)
     if not all(it is Ellipsis or isinstance(it, slice) for it in items):
         return False
+    if len(items) - (Ellipsis in items) > len(shape):
+        return False            # (too many indices: the view raises PyTorch's error)
     dims = list(range(len(items)))
     if Ellipsis in items:
         k = items.index(Ellipsis)

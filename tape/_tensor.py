@@ -236,6 +236,16 @@ def _dense(v: np.ndarray) -> bool:
     return True
 
 
+def _owner(a: np.ndarray):
+    """The object holding ``a``'s memory (arrays with different owners do not overlap); numpy's
+    ``as_strided`` puts an object of its own with a ``base`` between a view and its array."""
+    while True:
+        b = getattr(a, "base", None)
+        if b is None:
+            return a
+        a = b
+
+
 def _check_overlap(out: np.ndarray, v: np.ndarray) -> None:
     """PyTorch's refusal of an in-place write into ``out`` by an op that reads ``v`` when some of
     their elements are the same memory and some are not (``b.mul_(b.t())``, ``x[1:].add_(x[:-1])``).
@@ -701,8 +711,9 @@ class Tensor:
             if isinstance(t, Tensor) and t is not self:
                 if t._rebased is not None and state.grad:
                     raise RuntimeError(t._rebased[0])       # (autograd reads the operand's node first)
-                if t._v is not None and self._v is not None:
-                    _check_overlap(self._v, t._v)
+                v, w = self._v, t._v
+                if v is not None and w is not None and _owner(v) is _owner(w):
+                    _check_overlap(v, w)
 
     def _inplace(self, result: "Tensor", operand=None) -> "Tensor":
         """Make ``self`` hold ``result`` in place (the op was computed out of place from

@@ -189,3 +189,30 @@ def test_unrecorded_error():
     x = tape.zeros(2, 3)
     x[0] = tape.ones(1, 1, 3)
     assert x.tolist() == [[1.0] * 3, [0.0] * 3]
+
+
+BAD_INDEX = [(slice(None),) * 3, (Ellipsis, slice(None), slice(None)), (slice(None), 5),
+             (slice(None), slice(None), Ellipsis, slice(None))]
+
+
+def _bad_index(L, index, recorded):
+    x = L.zeros(2, 3, requires_grad=True).clone() if recorded else L.zeros(2, 3)
+    try:
+        x[index] = 1.0
+    except IndexError as e:
+        return str(e), x._version
+    return type(x.grad_fn).__name__, x._version
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("recorded", [False, True])
+@pytest.mark.parametrize("index", BAD_INDEX, ids=str)
+def test_index_errors_match_pytorch(index, recorded):
+    torch = pytest.importorskip("torch")
+    assert _bad_index(tape, index, recorded) == _bad_index(torch, index, recorded)
+
+
+def test_too_many_indices():
+    assert _bad_index(tape, (slice(None),) * 3, True) == ("too many indices for tensor of dimension 2", 0)
+    assert _bad_index(tape, (Ellipsis, slice(None), slice(None)), True) == ("FillBackward3", 1)
+    assert _bad_index(tape, (slice(None), slice(None), Ellipsis, slice(None)), True)[0].startswith("too many")
