@@ -2368,7 +2368,13 @@ def fill_(self, value: Union[Number, Tensor]) -> Tensor:
 
 
 def _fill(self: Tensor, value, kind: str) -> Tensor:
-    value = value.item() if isinstance(value, Tensor) else value
+    if isinstance(value, Tensor):
+        if value._shape:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{len(value._shape)} dimensions.")
+        if state.grad and (self._rg or value._rg) and self._dtype.is_floating_point:
+            return _copy(self, value, FILL_TENSOR)      # PyTorch's fill_(Tensor): FillBackward3, an edge to value
+        value = value.item()
     return fill_with(self, value, kind)
 
 
@@ -2387,16 +2393,17 @@ def fill_with(self: Tensor, values, kind: str) -> Tensor:
     else:
         self._v[...] = values
     self._bump()
-    if self._tape is not None:
-        self._relink()
+    self._unrecorded()
     return self
 
 
 # copy_: the row's inputs are the tensor before the copy and the source (cast to the tensor's dtype,
 # broadcast to its shape, inside the op as in PyTorch); nothing reaches the tensor's old value.
+# ``ib`` = FILL_TENSOR: fill_ with a 0-d tensor, the same row under PyTorch's name for it.
 COPY = 911
+FILL_TENSOR = 1
 register(Op(COPY, "copy_", "CopyBackwards", 0, lambda g, x, y, r: (g._mask(M_ZERO, constant=True), g), arity=2,
-            py_adjoint=rule_adjoint))
+            py_adjoint=rule_adjoint, grad_fn_of=lambda r: "FillBackward3" if r.ib == FILL_TENSOR else "CopyBackwards"))
 tangents({COPY: diagonal(REGISTRY[COPY].vjp)})
 
 
@@ -2408,73 +2415,78 @@ def copy_(self, src: Union[Tensor, Number], non_blocking: bool = False) -> Tenso
         if not _is_number(src):
             raise TypeError(f"copy_(): argument 'src' (position 1) must be Tensor, not {type(src).__name__}")
         src = plain(np.asarray(src, self._dtype.np), self._dtype)
-    self._check_inplace()
+    self._check_inplace(src)
     shape = broadcast_pair(self._shape, src._shape)
     if shape != self._shape:
         raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape {list(shape)}")
-    dt = self._dtype
-    value = np.array(np.broadcast_to(src._value(), shape), dt.np)
-    if state.grad and (self._rg or src._rg) and dt.is_floating_point:
-        tape = write_tape()
-        node = tape.append(COPY, dt.arena, value, node_in(tape, self, dt, shape), node_in(tape, src, dt, shape))
-        return self._inplace(recorded(tape, node, value, dt), src)
+    if state.grad and (self._rg or src._rg) and self._dtype.is_floating_point:
+        return _copy(self, src)
+    value = np.array(np.broadcast_to(src._value(), shape), self._dtype.np)
     if self._f is not None:
         self._f = float(value)
     else:
         self._storage()[...] = value
     self._bump()
-    if self._tape is not None:
-        self._relink()
+    self._unrecorded()
     return self
+
+
+def _copy(self: Tensor, src: Tensor, kind: int = 0) -> Tensor:
+    """Record the copy of ``src`` (broadcast to the tensor's shape) into the tensor (a COPY row of ``kind``)."""
+    dt, shape = self._dtype, self._shape
+    value = np.array(np.broadcast_to(src._value(), shape), dt.np)
+    tape = write_tape()
+    node = tape.append(COPY, dt.arena, value, node_in(tape, self, dt, shape), node_in(tape, src, dt, shape), ib=kind)
+    return self._inplace(recorded(tape, node, value, dt), src)
 
 
 @public("__iadd__")
 def _iadd(self, other: Operand) -> Tensor:
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self + other)
 
 
 @public("__isub__")
 def _isub(self, other: Operand) -> Tensor:
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self - other)
 
 
 @public("__imul__")
 def _imul(self, other: Operand) -> Tensor:
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self * other, other)
 
 
 @public("__itruediv__")
 def _itruediv(self, other: Operand) -> Tensor:
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self / other, other)
 
 
 @public("add_", function=False)
 def add_(self, other: Operand, *, alpha: Number = 1) -> Tensor:
     """``self += alpha * other``, in place."""
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self.add(other, alpha=alpha))
 
 
 @public("sub_", function=False)
 def sub_(self, other: Operand, *, alpha: Number = 1) -> Tensor:
     """``self -= alpha * other``, in place."""
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self.sub(other, alpha=alpha))
 
 
 @public("mul_", function=False)
 def mul_(self, other: Operand) -> Tensor:
     """``self *= other``, in place."""
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self * other, other)
 
 
 @public("div_", function=False)
 def div_(self, other: Operand) -> Tensor:
     """``self /= other``, in place."""
-    self._check_inplace()
+    self._check_inplace(other)
     return self._inplace(self / other, other)

@@ -3,9 +3,9 @@
 An index is parsed into numpy's form (PyTorch's errors for what it refuses);
 recorded indexing is a GATHER or INDEX row over the flat positions it takes
 (their rows and derivative rules are in ``ops/shape.py``), named after the
-view PyTorch would apply last.  Item assignment on a recorded tensor is
-out-of-place arithmetic (keep the other elements, scatter the new ones) moved
-into the tensor.
+view PyTorch would apply last.  Recorded item assignment is PyTorch's: the
+basic index as a view, then ``copy_``/``fill_`` into it, or ``index_put_`` on it
+for the index tensors (``CopySlices`` on the base when there is a view).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Optional, Union
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import D, Number, Tensor, aliased, node_in, plain, recorded, state, write_tape
+from .._emit import D, Number, Tensor, aliased, check_overlap, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
@@ -42,6 +42,8 @@ def getitem(self, index) -> Tensor:
         if index < -size or index >= size:
             raise IndexError(f"index {index} is out of bounds for dimension 0 with size {size}")
         return self.select(0, index)
+    if self._rebased is not None and state.grad:
+        raise RuntimeError(self._rebased[0])    # (PyTorch looks at a view's node first: ``ops/views.py``)
     idx, kind = _np_index(index)
     if not self._shape and any(isinstance(i, slice) for i in idx):
         raise IndexError("slice() cannot be applied to a 0-dim tensor.")
@@ -100,38 +102,80 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         self._check_inplace()
         _index_values(np.empty(self._shape, np.bool_), idx)      # PyTorch's errors for bad indices
         basic, advanced = _split(idx, len(self._shape))
+        dst = _unsqueezed(self._storage(), basic if Ellipsis in basic else basic + (Ellipsis,))
+        if isinstance(value, Tensor):
+            if advanced is not None:
+                _same_put_dtype(self, value)
+            if advanced is None and value._shape and value._shape != dst.shape:
+                value = value.view(value._shape[_leading_ones(value._shape):]).expand(dst.shape)   # (its errors)
+            if value._v is not None and (value._shape or not dst.ndim or advanced is not None):
+                check_overlap(dst, value._v)        # (PyTorch fills with a 0-d value: no check then)
         v = value._value() if isinstance(value, Tensor) else value
         if advanced is None:
-            self._storage()[basic] = v
+            dst[...] = v
         else:
-            self._storage()[basic][advanced] = v        # (basic indexing gives a view: this writes through)
+            try:
+                dst[advanced] = v       # (a view of the storage: this writes through)
+            except ValueError:
+                raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(v))} cannot be broadcast "
+                                   f"to indexing result of shape {list(dst[advanced].shape)}") from None
         self._bump()
-        if self._tape is not None:
-            self._relink()
+        self._unrecorded()
         return
-    if _split(idx, len(self._shape))[1] is None:
-        self[index]._assign(value)      # a basic index: a copy into the view, PyTorch's CopySlices
-        return
-    items = _as_tuple(index)
-    if all(isinstance(it, Tensor) and not it._dtype.is_floating_point for it in items):
-        # Index tensors only: PyTorch's ``index_put_`` (its IndexPutBackward0 node).
-        if not isinstance(value, Tensor):
-            value = plain(np.asarray(value, self._dtype.np), self._dtype)
-        elif value._dtype is not self._dtype:
-            value = value.to(self._dtype)
-        self.index_put_(items, value)
-        return
-    # Recorded as out-of-place arithmetic: keep the other elements, scatter the new ones.
-    positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
-    keep = np.ones(self.numel(), self._dtype.np)
-    keep[positions.reshape(-1)] = 0
     if not isinstance(value, Tensor):
-        value = plain(np.asarray(value, self._dtype.np), self._dtype)
-    elif value._dtype is not self._dtype:
-        value = value.to(self._dtype)
-    put = value.expand(positions.shape) if value._shape != positions.shape else value
-    new = self * plain(keep.reshape(self._shape), self._dtype) + put._scatter(positions, self._shape)
-    self._inplace(new)
+        value = plain(np.asarray(value, self._dtype.np), self._dtype)       # (a number: a 0-d tensor)
+    basic, advanced = _split(idx, len(self._shape))
+    if advanced is not None:
+        _index_values(np.empty(self._shape, np.bool_), idx)      # (all errors before recording the view)
+        _same_put_dtype(self, value)
+    # PyTorch's set_item: the basic index as a view (none when it takes every element), then a copy into
+    # it, or ``index_put_`` on it for the index tensors.
+    sliced = self if _whole(basic, self._shape) else self[basic]
+    if advanced is None:
+        _copy_to(sliced, value)
+        return
+    ones = _leading_ones(value._shape)
+    if ones:
+        value = value.view(value._shape[ones:])
+    sliced._check_inplace(value)
+    sliced._inplace(_put_at(sliced, advanced, value))
+
+
+def _whole(basic: tuple, shape: tuple) -> bool:
+    """Whether PyTorch's slicing with the basic index ``basic`` gives the tensor itself: slices from 0
+    (as written: ``-n:`` is a slice) to at least the end with step 1, and ``...``."""
+    items = list(basic)
+    if not all(it is Ellipsis or isinstance(it, slice) for it in items):
+        return False
+    if len(items) - (Ellipsis in items) > len(shape):
+        return False            # (too many indices: the view raises PyTorch's error)
+    dims = list(range(len(items)))
+    if Ellipsis in items:
+        k = items.index(Ellipsis)
+        del items[k]
+        dims = list(range(k)) + list(range(len(shape) - (len(items) - k), len(shape)))
+    return all(it.start in (None, 0) and it.step in (None, 1) and (it.stop is None or it.stop >= shape[d])
+               for it, d in zip(items, dims))
+
+
+def _leading_ones(shape: tuple) -> int:
+    """How many leading dims of size 1 PyTorch drops from an assigned value (``slicePrefix1sDims``)."""
+    k = 0
+    while k < len(shape) and shape[k] == 1:
+        k += 1
+    return k
+
+
+def _copy_to(dst: Tensor, value: Tensor) -> None:
+    """PyTorch's ``copy_to`` of item assignment: ``copy_`` of a value of the same shape, ``fill_``
+    of a 0-d one, else of the value without its leading ones, expanded."""
+    if dst._shape == value._shape:
+        dst.copy_(value)
+    elif not value._shape:
+        dst.fill_(value)
+    else:
+        value = value.view(value._shape[_leading_ones(value._shape):])
+        dst.copy_(value if value._shape == dst._shape else value.expand(dst._shape))
 
 
 def _last_view(index, idx: tuple, shape: tuple) -> int:
@@ -689,7 +733,7 @@ def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = No
 def scatter_(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = None, *,
              value: Optional[Number] = None, reduce: Optional[str] = None) -> Tensor:
     """``scatter`` in place."""
-    self._check_inplace()
+    self._check_inplace(src)
     return self._inplace(self.scatter(dim, index, src, value=value, reduce=reduce))
 
 
@@ -706,7 +750,7 @@ def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
 @public("scatter_add_", function=False)
 def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """``scatter_add`` in place."""
-    self._check_inplace()
+    self._check_inplace(src)
     return self._inplace(self.scatter_add(dim, index, src))
 
 
@@ -786,7 +830,7 @@ def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 
 @public("index_add_", function=False)
 def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
     """``index_add`` in place."""
-    self._check_inplace()
+    self._check_inplace(source)
     return self._inplace(self.index_add(dim, index, source, alpha=alpha))
 
 
@@ -801,7 +845,7 @@ def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
 @public("index_copy_", function=False)
 def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """``index_copy`` in place."""
-    self._check_inplace()
+    self._check_inplace(source)
     return self._inplace(self.index_copy(dim, index, source))
 
 
@@ -837,11 +881,20 @@ def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor
         if not isinstance(it, Tensor):
             raise TypeError(f"expected Tensor as element {k} in argument 0, but got {type(it).__name__}")
     values = _index_arg(values, "index_put", "values")
+    _same_put_dtype(self, values)
+    idx, _ = _np_index(tuple(indices))
+    return _put_at(self, idx, values, accumulate)
+
+
+def _same_put_dtype(self: Tensor, values: Tensor) -> None:
     if values._dtype is not self._dtype:
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                            f"{D.legacy_name(self._dtype)} for the destination and {D.legacy_name(values._dtype)} "
                            f"for the source.")
-    idx, _ = _np_index(tuple(indices))
+
+
+def _put_at(self: Tensor, idx: tuple, values: Tensor, accumulate: bool = False) -> Tensor:
+    """``index_put`` at the numpy index ``idx``."""
     positions = np.asarray(_index_values(_grid(self._shape), idx))
     try:
         src = np.broadcast_to(_grid(values._shape), positions.shape)
@@ -854,7 +907,7 @@ def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor
 @public("index_put_", function=False)
 def index_put_(self, indices, values: Tensor, accumulate: bool = False) -> Tensor:
     """``index_put`` in place."""
-    self._check_inplace()
+    self._check_inplace(values)
     return self._inplace(self.index_put(indices, values, accumulate))
 
 
@@ -878,7 +931,7 @@ def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor
 @public("put_", function=False)
 def put_(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
     """``put`` in place."""
-    self._check_inplace()
+    self._check_inplace(source)
     return self._inplace(self.put(index, source, accumulate))
 
 
@@ -1029,5 +1082,5 @@ def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, i
 @public("scatter_reduce_", function=False)
 def scatter_reduce_(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
     """``scatter_reduce`` in place."""
-    self._check_inplace()
+    self._check_inplace(src)
     return self._inplace(self.scatter_reduce(dim, index, src, reduce, include_self=include_self))

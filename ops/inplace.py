@@ -61,7 +61,7 @@ def _variant(base: str) -> Callable:
     no_derivative = _ALIASES.get(base, base)
 
     def variant(self, *args, **kwargs) -> Tensor:
-        self._check_inplace()
+        self._check_inplace(*args, *kwargs.values())
         operand = next((a for a in args if isinstance(a, Tensor)), None)
         if no_derivative in _WITHOUT_DERIVATIVE and self._rg and state.grad:
             y = getattr(self.detach(), base)()
@@ -83,7 +83,7 @@ def float_power_(self, exponent) -> Tensor:
     if self._dtype is not D.float64:
         raise RuntimeError(f"the base given to float_power_ has dtype {D.legacy_name(self._dtype)} but the "
                            "operation's result requires dtype Double")
-    self._check_inplace()
+    self._check_inplace(exponent)
     return self._inplace(self.float_power(exponent), exponent if isinstance(exponent, Tensor) else None)
 
 

@@ -21,7 +21,7 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import Size, Tensor, aliased, emit, plain, recorded, state, write_tape
+from .._emit import D, Size, Tensor, aliased, emit, plain, recorded, state, write_tape
 from ._args import infer_shape, shape_arg, wrap_dim
 from ._index import advance, broadcast_accumulate, dims, slab
 from ._spec import N_CODES, NUMBER, ROLES, SHAPE, Op, public, public_function, register
@@ -405,8 +405,8 @@ def expand(self, *sizes: Shape) -> Tensor:
     nd = len(sizes)
     if nd < len(self._shape):
         raise RuntimeError(
-            f"expand(torch.FloatTensor{{{list(self._shape)}}}, size={list(sizes)}): the number of sizes "
-            f"provided ({nd}) must be greater or equal to the number of dimensions in the tensor "
+            f"expand(torch.{D.legacy_name(self._dtype)}Tensor{{{list(self._shape)}}}, size={list(sizes)}): the "
+            f"number of sizes provided ({nd}) must be greater or equal to the number of dimensions in the tensor "
             f"({len(self._shape)})")
     lead = nd - len(self._shape)
     out = [0] * nd

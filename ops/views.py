@@ -14,12 +14,12 @@ addresses of the view's elements (a transpose, an expand or a diagonal alike).
 from __future__ import annotations
 
 import weakref
-from typing import Optional, Union
+from typing import Optional
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import Number, Tensor, flag_saved_alias, node_in, plain, recorded, write_tape
+from .._emit import Tensor, flag_saved_alias, node_in, refuse_rebased, write_tape
 from ._spec import public
 from .index import P_COPY_SLICES, PUT
 from .shape import BY_AS_STRIDED, GATHER
@@ -110,42 +110,29 @@ def write_view(self, result: Tensor, operand: Optional[Tensor] = None) -> Tensor
 
 @public("_rederive_views", function=False)
 def rederive_views(self) -> None:
-    """After a recorded in-place change of this root or one of its views (whose old nodes ``_bump``
-    flagged as changed), each live view takes a node re-derived from the root's new one."""
+    """After an in-place change of this root or one of its views (whose old nodes ``_bump`` flagged
+    as changed), each live view takes a node re-derived from the root's new one (its import for a
+    leaf changed under no_grad)."""
     tape = self._tape
+    node = self._node
     kept = []
-    for ref, _, _ in self._views:
-        t = ref()
-        if t is None or t._v is None or not np.may_share_memory(t._v, self._v):
+    for entry in self._views:
+        t = entry[0]()
+        if t is None or t._v is None or t._v.size and not np.may_share_memory(t._v, self._v):
             continue            # gone, or no longer a view (``.data = ...`` replaced a storage)
+        if t._tape is None and not self._rg:
+            kept.append(entry)  # (no node, and none to take: PyTorch's grad_fn stays None)
+            continue
+        if refuse_rebased(t, self):
+            continue
+        if node < 0:
+            tape = write_tape()
+            node = tape.import_(self)       # (a leaf changed under no_grad, or one that does not require grad)
         positions = flat_positions(self._v, t._v)
         value = np.array(t._v, order="C")
-        new = tape.append(GATHER, self._dtype.arena, value, self._node, ia=tape.index_list(positions),
+        new = tape.append(GATHER, self._dtype.arena, value, node, ia=tape.index_list(positions),
                           ib=BY_AS_STRIDED)
         _move(t, tape, new)
-        kept.append((ref, tape.gen, new))
+        kept.append((entry[0], tape.gen, new))
     self._views[:] = kept
 
-
-@public("_assign", function=False)
-def assign(self, value: Union[Tensor, Number]) -> None:
-    """``base[index] = value`` for the view ``self = base[index]``, recorded (``value`` or the base
-    requires grad): ``value`` broadcast and cast, written through the view (CopySlices on the base)."""
-    dt = self._dtype
-    made = []           # (PyTorch's copy_ casts and broadcasts inside its node: the rows made here are hidden)
-    if not isinstance(value, Tensor):
-        value = plain(np.asarray(value, dt.np), dt)
-    elif value._dtype is not dt:
-        value = value.to(dt)
-        made.append(value)
-    if value._shape != self._shape:
-        value = value.expand(self._shape)
-        made.append(value)
-    for t in made:
-        if t._tape is not None:
-            t._tape.hid[t._node] = 1
-    if value._tape is None:
-        # A leaf (or a constant, whose row passes no gradient) as the row the view takes its elements from.
-        tape = write_tape()
-        value = recorded(tape, node_in(tape, value, dt, self._shape), np.array(value._value(), order="C"), dt)
-    self._inplace(value)

@@ -52,15 +52,16 @@ from ._tape import Tape, fresh, write_tape
 from ._tensor import Number, Size, Tensor
 from ._tensor import _plain as plain
 from ._tensor import _py_scalar as py_scalar
+from ._tensor import _check_overlap as check_overlap
 from ._tensor import _flag_saved_alias as flag_saved_alias
 from ._tensor import _link as link
 from ._tensor import _recorded as recorded
+from ._tensor import _refuse_rebased as refuse_rebased
 from .ops._spec import CONST, ROLES
 
-__all__ = ["D", "Number", "Size", "Tensor", "aliased", "check_device", "device", "emit", "emit_apart",
+__all__ = ["D", "Number", "Size", "Tensor", "aliased", "check_device", "check_overlap", "device", "emit", "emit_apart",
            "flag_saved_alias", "fresh", "in_parts", "is_suffix", "node_in", "plain", "py_scalar", "recorded",
-           "scalar_binary", "scalar_row", "scalar_unary", "state",
-           "write_tape"]
+           "refuse_rebased", "scalar_binary", "scalar_row", "scalar_unary", "state", "write_tape"]
 
 _new = object.__new__
 

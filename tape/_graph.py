@@ -270,6 +270,8 @@ def _edge_of(tape: Tape, node: int) -> tuple:
 
 def grad_fn(t) -> Node | None:
     """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
+    if t._rebased is not None:
+        raise RuntimeError(t._rebased[0])
     return None if t._tape is None else tensor_grad_fn(t._tape, t._node)
 
 

@@ -339,6 +339,8 @@ class Tape:
         if t._tape is not None:
             node = self.append(INPUT, arena, value)
             self.src[node] = (t._tape, t._node)
+        elif t._rebased is not None:
+            raise RuntimeError(t._rebased[0])       # (a view PyTorch gives no node: ``ops/views.py``)
         elif t._rg and not t._vm & 1:
             # (``_vm & 1``: a view made under no_grad of a tensor that requires grad, which PyTorch
             # passes no gradient: a constant here)

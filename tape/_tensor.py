@@ -114,6 +114,8 @@ def _through_alias(t: "Tensor") -> None:
     visible to autograd: rows recorded before it that saved the value become stale.  A
     ``.data`` alias has a counter of its own: its changes are not seen.
     """
+    roots = {}
+    own = t._vb if t._vb is not None else t         # (its own views: the change's own path re-derives them)
     for ref, gen, node, ver, storage in t._origins:
         shared = ver is not None and ver is t._ver
         src = ref()
@@ -137,9 +139,33 @@ def _through_alias(t: "Tensor") -> None:
             tape.overwrite(r, value)
             if shared:
                 tape.flag_modified(r, tape.n, src)
+        root = src._vb if src._vb is not None else src
+        if root._views and root is not own:
+            roots[id(root)] = (root, shared)
+    for root, shared in roots.values():
+        if shared:
+            root._rederive_views()      # (their version changed: PyTorch re-derives them)
+        else:
+            for ref, _, _ in root._views:
+                v = ref()
+                if v is not None and v._tape is not None and np.may_share_memory(v._v, root._v):
+                    v._tape.overwrite(v._node, v._v)
 
 
-VIEW_NO_GRAD, VIEW_MULTI = 1, 2      # ``Tensor._vm``
+# ``Tensor._vm``: a view made in no_grad mode, one of several outputs, or a recorded view of either
+# (PyTorch passes their kind on to views of them).
+VIEW_NO_GRAD, VIEW_MULTI, VIEW_OF_NO_GRAD, VIEW_OF_MULTI = 1, 2, 4, 8
+NO_GRAD_TAIL = ("Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
+                "moving both the view and the inplace either both inside the no_grad block (if you don't want the "
+                "inplace to be tracked) or both outside (if you want the inplace to be tracked).")
+MULTI_TAIL = ("This view is the output of a function that returns multiple views. Such functions do not allow the "
+              "output views to be modified inplace. You should replace the inplace operation by an out-of-place one.")
+
+
+def _multi_output(t: "Tensor") -> bool:
+    """Whether ``t`` is recorded as one of the outputs of a built-in view op (``unbind``, ``split``)."""
+    tape = t._tape
+    return tape is not None and tape.op[t._node] == OUTPUT and tape.op[tape.a[t._node]] < PYTHON.start
 
 
 def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "Tensor":
@@ -156,6 +182,8 @@ def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "T
     t._origins = base._origin()
     if multi:
         t._vm = VIEW_MULTI
+    elif t._tape is not None and (base._vm or _multi_output(base)):
+        t._vm = VIEW_OF_NO_GRAD if base._vm & (VIEW_NO_GRAD | VIEW_OF_NO_GRAD) else VIEW_OF_MULTI
     views = root._views
     if views is None:
         views = root._views = []
@@ -193,18 +221,97 @@ def _check_view_inplace(t: "Tensor") -> None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
 
+def _dense(v: np.ndarray) -> bool:
+    """PyTorch's ``is_non_overlapping_and_dense``: some order of the dims of size 2 or more steps
+    through the elements one after another."""
+    dims = sorted((s, n) for s, n in zip(v.strides, v.shape) if n > 1)
+    step = v.itemsize
+    for s, n in dims:
+        if s != step:
+            return False
+        step *= n
+    return True
+
+
+def _owner(a: np.ndarray):
+    """The object holding ``a``'s memory (arrays with different owners do not overlap); numpy's
+    ``as_strided`` puts an object of its own with a ``base`` between a view and its array."""
+    while True:
+        b = getattr(a, "base", None)
+        if b is None:
+            return a
+        a = b
+
+
+def _check_overlap(out: np.ndarray, v: np.ndarray) -> None:
+    """PyTorch's refusal of an in-place write into ``out`` by an op that reads ``v`` when some of
+    their elements are the same memory and some are not (``b.mul_(b.t())``, ``x[1:].add_(x[:-1])``).
+    It tells only for layouts without gaps or repeats, and allows both at the same place with
+    the same strides (``x.add_(x.detach())``)."""
+    if not (out.size and v.size and np.may_share_memory(out, v) and _dense(out) and _dense(v)):
+        return
+    a = out.__array_interface__["data"][0]
+    b = v.__array_interface__["data"][0]
+    if a == b and out.nbytes == v.nbytes and out.strides == v.strides:
+        return
+    if a < b + v.nbytes and b < a + out.nbytes:
+        raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor "
+                           "refer to a single memory location. Please clone() the tensor before performing the "
+                           "operation.")
+
+
 def _refuse_view(t: "Tensor") -> None:
-    """A view made without recording (in no_grad mode, or one of several outputs) is changed in
-    place by a recorded op."""
+    """A view made without recording (in no_grad mode, or one of several outputs), or a view of
+    one, is changed in place by a recorded op."""
+    if t._rebased is not None and t._rebased[1] is not None:
+        raise RuntimeError(t._rebased[1])
+    if t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
+        raise RuntimeError(_derived_texts(t)[1])
     text = ("A view was created in no_grad mode and is being modified inplace with grad mode enabled. ")
-    if t._vm & VIEW_NO_GRAD:
-        raise RuntimeError(text + "Given that this use case is ambiguous and error-prone, it is forbidden. You can "
-                           "clarify your code by moving both the view and the inplace either both inside the no_grad "
-                           "block (if you don't want the inplace to be tracked) or both outside (if you want the "
-                           "inplace to be tracked).")
-    raise RuntimeError(text + "This view is the output of a function that returns multiple views. Such functions "
-                       "do not allow the output views to be modified inplace. You should replace the inplace "
-                       "operation by an out-of-place one.")
+    raise RuntimeError(text + (NO_GRAD_TAIL if t._vm & VIEW_NO_GRAD else MULTI_TAIL))
+
+
+def _derived_texts(t: "Tensor") -> tuple:
+    """PyTorch's errors for a recorded view of a view made in no_grad mode or of an output of a
+    multi-output view op: (its base changed in place, the view itself changed in place)."""
+    out = f"Output {t.output_nr} of {type(t.grad_fn).__name__.removesuffix('Backward0')} is a view "
+    if t._vm & VIEW_OF_NO_GRAD:
+        out += "of a view which was created in no_grad mode and "
+        return (out + "its base or another view of its base has been modified inplace with grad mode enabled. "
+                + NO_GRAD_TAIL, out + "is being modified inplace with grad mode enabled. " + NO_GRAD_TAIL)
+    out += "and "
+    return (out + "its base or another view of its base has been modified inplace. " + MULTI_TAIL,
+            out + "is being modified inplace. " + MULTI_TAIL)
+
+
+_NO_GRAD_REBASED = ("A view was created in no_grad mode and its base or another view of its base has been modified "
+                    "inplace with grad mode enabled. " + NO_GRAD_TAIL)
+
+
+def _refuse_rebased(t: "Tensor", root: "Tensor") -> bool:
+    """PyTorch gives no node to a view made in no_grad mode (of a tensor that requires grad) or to
+    an output of a multi-output view op once their storage changed: their ``grad_fn`` and any
+    recorded use raise (``Tensor._rebased``: the texts for that and for an in-place change of the
+    view itself, read by ``tape._graph.grad_fn``, ``Tape.import_`` and ``Tensor._check_inplace``)."""
+    tape = t._tape
+    if t._vm & VIEW_NO_GRAD and root._rg:
+        texts = (_NO_GRAD_REBASED, None)        # (changed in place itself: ``Tensor._check_inplace``'s text)
+    elif tape is not None and t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
+        texts = _derived_texts(t)
+    elif _multi_output(t):
+        output = f"Output {int(tape.ia[t._node])} of " \
+                 f"{REGISTRY[int(tape.op[tape.a[t._node]])].grad_fn.removesuffix('Backward0')} is a view and "
+        texts = (output + "its base or another view of its base has been modified inplace. " + MULTI_TAIL,
+                 output + "is being modified inplace. " + MULTI_TAIL)
+    else:
+        return False
+    if t._retains and tape is not None:
+        tape.retained.pop(t._node, None)
+    t._rebased = texts
+    t._tape = None
+    t._node = -1
+    t._ig = 0
+    return True
 
 
 # --- the tensor ---------------------------------------------------------------------
@@ -237,6 +344,7 @@ class Tensor:
     _vb = None           # a view: the tensor it views (the root of a chain of views), whose storage ``_v`` shares
     _vm = 0              # a view: how it was made (VIEW_NO_GRAD, VIEW_MULTI: PyTorch refuses in-place writes then)
     _views = None        # a root with views: ``[(weakref, tape generation, node)]``, one per view (``_link``)
+    _rebased = None      # a view PyTorch gives no node after its storage changed: its errors (``ops/views.py``)
     __hash__ = object.__hash__
 
     # -- storage --------------------------------------------------------------
@@ -430,6 +538,8 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        if self._rebased is not None:
+            raise RuntimeError(self._rebased[0])
         return self._tape is None
 
     @property
@@ -464,6 +574,8 @@ class Tensor:
         """Make this non-leaf tensor keep its ``.grad`` after backward."""
         if not self._rg:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._rebased is not None:
+            raise RuntimeError(self._rebased[0])
         if self._tape is not None and not self._retains:
             self._retains = True
             tape, node = self._history()
@@ -570,9 +682,10 @@ class Tensor:
         return self.item()
 
     def __repr__(self, *, tensor_contents=None) -> str:
-        fn = self.grad_fn
+        fn = self.grad_fn if self._rebased is None else None
         return tensor_repr(self._value(), self._dtype, D.get_default_dtype(),
-                           type(fn).__name__ if fn is not None else None, self._rg)
+                           "Invalid" if self._rebased is not None else type(fn).__name__ if fn is not None else None,
+                           self._rg)
 
     __str__ = __repr__
 
@@ -594,25 +707,35 @@ class Tensor:
         raise missing("Tensor", name, TENSOR, "Tensor")
 
     # -- in-place ----------------------------------------------------------------------
-    def _check_inplace(self) -> None:
+    def _check_inplace(self, *operands) -> None:
+        """PyTorch's refusals of an in-place change of this tensor (by an op reading ``operands``),
+        before anything is computed."""
         if self._inf and not state.inference:
             raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not allowed.You can make "
                                "a clone to get a normal tensor before doing inplace update.See "
                                "https://github.com/pytorch/rfcs/pull/17 for more details.")
         if self._vb is not None:
             _check_view_inplace(self)
-        if not (self._rg and state.grad):
-            return
-        tape = self._tape
-        if tape is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        if tape.op[self._node] == OUTPUT and tape.op[tape.a[self._node]] < PYTHON.start:
-            # (A built-in op's outputs are views; a custom Function's outputs are its own.)
-            node = REGISTRY[int(tape.op[tape.a[self._node]])].grad_fn.removesuffix("Backward0")
-            raise RuntimeError(f"Output {int(tape.ia[self._node])} of {node} is a view and is being modified "
-                               "inplace. This view is the output of a function that returns multiple views. "
-                               "Such functions do not allow the output views to be modified inplace. You should "
-                               "replace the inplace operation by an out-of-place one.")
+        if self._rg and state.grad:
+            tape = self._tape
+            if self._rebased is not None and self._rebased[1] is not None:
+                raise RuntimeError(self._rebased[1])
+            if tape is None:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+            if tape.op[self._node] == OUTPUT and tape.op[tape.a[self._node]] < PYTHON.start:
+                # (A built-in op's outputs are views; a custom Function's outputs are its own.)
+                node = REGISTRY[int(tape.op[tape.a[self._node]])].grad_fn.removesuffix("Backward0")
+                raise RuntimeError(f"Output {int(tape.ia[self._node])} of {node} is a view and is being modified "
+                                   "inplace. This view is the output of a function that returns multiple views. "
+                                   "Such functions do not allow the output views to be modified inplace. You should "
+                                   "replace the inplace operation by an out-of-place one.")
+        for t in operands:
+            if isinstance(t, Tensor) and t is not self:
+                if t._rebased is not None and state.grad:
+                    raise RuntimeError(t._rebased[0])       # (autograd reads the operand's node first)
+                v, w = self._v, t._v
+                if v is not None and w is not None and _owner(v) is _owner(w):
+                    _check_overlap(v, w)
 
     def _inplace(self, result: "Tensor", operand=None) -> "Tensor":
         """Make ``self`` hold ``result`` in place (the op was computed out of place from
@@ -658,9 +781,22 @@ class Tensor:
             self._rg = True
             if self._views is not None:
                 self._rederive_views()          # (``ops/views.py``: PyTorch's AsStridedBackward0)
+        else:
+            self._unrecorded()
+        return self
+
+    def _unrecorded(self) -> None:
+        """After an in-place change made without recording (``_bump`` counted it): a recorded tensor
+        moves to a row holding its new value (``_relink``), and the views of a storage that requires
+        grad take nodes re-derived from their base's, as PyTorch's do once their version changed
+        (``AsStridedBackward0``; ``ops/views.py``)."""
+        root = self._vb if self._vb is not None else self
+        if root._views:
+            if root._tape is not None:
+                root._relink()
+            root._rederive_views()
         elif self._tape is not None:
             self._relink()
-        return self
 
     def _relink(self) -> None:
         """After an unrecorded in-place change (under no_grad) of a recorded tensor: move

@@ -33,6 +33,13 @@ def _as_tuple(x, what: str) -> tuple:
     raise TypeError(f"'{type(x).__name__}' object is not iterable")
 
 
+def _no_rebased(inputs: tuple) -> None:
+    """PyTorch's error for an input that is a view it gives no node (``ops/views.py``)."""
+    for t in inputs:
+        if t._rebased is not None:
+            raise RuntimeError(t._rebased[0])
+
+
 _ONE = {np.dtype(np.float64): np.ones((), np.float64), np.dtype(np.float32): np.ones((), np.float32)}
 for _one in _ONE.values():
     _one.flags.writeable = False
@@ -129,6 +136,7 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
             raise RuntimeError("'inputs' argument to backward() cannot be empty.")
     seeds = _seeds(outputs, grad_tensors, create_graph)
     if chosen is not None:
+        _no_rebased(chosen)
         for t in chosen:
             if t._tape is not None or not t._rg:
                 t.retain_grad()         # as PyTorch: a non-leaf named in inputs keeps its .grad
@@ -202,6 +210,7 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
     if is_grads_batched:
         return _batched_grad(outs, ins, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads)
     seeds = _seeds(outs, grad_outputs, create_graph)
+    _no_rebased(ins)
     for t in ins:
         if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
