@@ -97,3 +97,20 @@ def _register() -> None:
 
 
 _register()
+
+
+# The augmented assignments PyTorch defines in place (``x **= 2`` is ``x.pow_(2)``); without them Python
+# would compute ``x ** 2`` out of place and rebind the name, leaving the tensor and its version as they were.
+_AUGMENTED = {"__ipow__": "pow_", "__imod__": "remainder_", "__iand__": "bitwise_and_", "__ior__": "bitwise_or_",
+              "__ixor__": "bitwise_xor_"}
+
+
+def _augmented(method: str) -> Callable:
+    def augmented(self, other) -> Tensor:
+        return getattr(self, method)(other)
+    augmented.__doc__ = f"``{method}(other)``: the in-place form of the operator."
+    return augmented
+
+
+for _dunder, _method in _AUGMENTED.items():
+    public(_dunder)(_augmented(_method))

@@ -123,3 +123,24 @@ def test_variant_matches_pytorch(base):
     elif ref[1] is not None:
         np.testing.assert_allclose(mine[1], ref[1], rtol=1e-12, atol=1e-15)
     assert mine[2:] == ref[2:]
+
+
+def test_augmented_assignments_are_in_place():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    alias = y
+    y **= 3
+    assert y is alias and y._version == 1 and y.grad_fn.name() == "PowBackward0"
+    y.sum().backward()
+    assert x.grad.tolist() == [3.0, 12.0]
+    y = x * 1
+    y %= 1.5
+    assert y.tolist() == [1.0, 0.5] and y.grad_fn.name() == "RemainderBackward0"
+    i = tape.tensor([5, 6])
+    i |= 1
+    i ^= 3
+    b = tape.tensor([True, False])
+    b &= tape.tensor([True, True])
+    assert i.tolist() == [6, 4] and b.tolist() == [True, False]
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place operation."):
+        x **= 2
