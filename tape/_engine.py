@@ -59,6 +59,14 @@ def _arena_view(tape: Tape, arenas, node: int) -> np.ndarray:
     return arenas[dt][o:o + n].reshape(tape.shapes[shp])
 
 
+def leaf_grad(g: np.ndarray, like) -> T.Tensor:
+    """Gradient array ``g`` as a tensor of ``like``'s dtype and shape (a 0-d float64 one holds a float)."""
+    if g.shape == like._shape and g.dtype is like._dtype.np and like._shape:
+        return T._plain(g, like._dtype)
+    g = np.asarray(g, like._dtype.np).reshape(like._shape)
+    return T._py_scalar(float(g)) if g.ndim == 0 and like._dtype.name == "float64" else T._plain(g, like._dtype)
+
+
 class _Result:
     """Gradients collected over all tapes of one backward."""
 
@@ -73,6 +81,7 @@ class _Result:
         self.fired = set()        # id(leaf) of the leaves whose hooks ran during the sweep
         self.on_leaf = None       # backward's accumulation, called for those leaves there and then
         self.delivered = set()    # id(leaf) of the leaves handed to on_leaf
+        self.direct = False       # a leaf whose .grad is None gets its gradient in the sweep (no hooks anywhere)
 
     def add_leaf(self, leaf, g) -> None:
         entry = self.leaves.get(id(leaf))
@@ -101,6 +110,11 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     result = _Result(targets, leaf_targets)
     result.run_targets = run_targets
     result.on_leaf = on_leaf
+    # ``backward()`` of every leaf, where no leaf ever had hooks: a leaf's first gradient becomes
+    # its ``.grad`` as soon as its tape is swept, with nothing to run before (PyTorch's
+    # AccumulateGrad also runs as soon as the gradient is complete).
+    result.direct = on_leaf is not None and not create_graph and targets is None and leaf_targets is None \
+        and not _hooks._leaf_hooks[0]
     pending = {}
     for t, g in zip(roots, seeds):
         if t._tape is None:
@@ -118,11 +132,12 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
         while pending:
             tape = next(iter(pending)) if len(pending) == 1 else _by_generation(pending)
             sweep_tape(tape, pending.pop(tape), pending, result, want_retained)
-        for entry in result.leaves.values():
-            # Hooks of leaves the sweep did not stop at (a graph over several tapes, an input asked for)
-            leaf = entry[0]
-            if id(leaf) not in result.fired and (leaf_targets is None or id(leaf) in leaf_targets):
-                entry[1] = _hooks.fire_leaf(leaf, entry[1])
+        if _hooks._leaf_hooks[0]:
+            for entry in result.leaves.values():
+                # Hooks of leaves the sweep did not stop at (a graph over several tapes, an input asked for)
+                leaf = entry[0]
+                if id(leaf) not in result.fired and (leaf_targets is None or id(leaf) in leaf_targets):
+                    entry[1] = _hooks.fire_leaf(leaf, entry[1])
         swept = True
     finally:
         state.grad = prev
@@ -340,6 +355,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     marks = seen.tobytes()
     shapes = tape.shapes
     R = tape.R
+    direct = result.direct
     for node, src in tape.src.items():
         if not marks[node] & 1:
             continue
@@ -352,6 +368,9 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         else:
             leaf = src()
             if leaf is None:
+                continue
+            if direct and leaf._grad is None and leaf._rg:
+                leaf._grad = leaf_grad(g, leaf)     # (a later part, from another tape, is added to it)
                 continue
             entry = result.leaves.get(id(leaf))
             if entry is None:

@@ -89,12 +89,7 @@ def _seeds(outputs: tuple, grad_outputs, create_graph: bool) -> list:
 
 
 def _tensor_of(g, like: Tensor) -> Tensor:
-    if isinstance(g, Tensor):
-        return g
-    if g.shape == like._shape and g.dtype is like._dtype.np and like._shape:
-        return _plain(g, like._dtype)
-    g = np.asarray(g, like._dtype.np).reshape(like._shape)
-    return _py_scalar(float(g)) if g.ndim == 0 and like._dtype.name == "float64" else _plain(g, like._dtype)
+    return g if isinstance(g, Tensor) else _engine.leaf_grad(g, like)
 
 
 def _history(t: Tensor) -> tuple:
