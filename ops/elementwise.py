@@ -28,9 +28,9 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import (D, Number, Tensor, check_device, device, emit, emit_apart, fresh, is_suffix, node_in, plain,
-                     py_scalar, recorded, scalar_binary, scalar_row, scalar_unary, state,
-                     write_tape)
+from .._emit import (D, Number, Tensor, arranged, check_device, check_memory_format, device, emit, emit_apart, fresh,
+                     is_suffix, node_in, plain, preserve_format, py_scalar, recorded, scalar_binary, scalar_row,
+                     scalar_unary, state, write_tape)
 from ._args import broadcast_pair
 from ._erf import erf_vectorized
 from ._rule import diagonal, rule_adjoint
@@ -2275,9 +2275,10 @@ def mask(self, kind: int, lo: float = 0.0, hi: float = 0.0, constant: bool = Fal
 
 # -- copies and casts --
 @public("clone")
-def clone(self) -> Tensor:
-    """A copy of the tensor; gradients flow back to the original."""
-    v = np.array(self._value())
+def clone(self, *, memory_format=None) -> Tensor:
+    """A copy of the tensor, laid out in storage as ``memory_format`` says (as the tensor is, by
+    default: ``preserve_format``); gradients flow back to the original."""
+    v = arranged(self._value(), check_memory_format(memory_format, "clone"))
     if self._rg and state.grad:
         return emit(CLONE, v, self._dtype, self)
     t = plain(v, self._dtype)
@@ -2310,9 +2311,11 @@ def to(self, *args, non_blocking: bool = False, copy: bool = False, memory_forma
         copy = flags[1]
     if dt is None:
         dt = self._dtype
-    if dt is self._dtype and not copy:
+    fmt = check_memory_format(memory_format, "to")
+    if dt is self._dtype and not copy and (fmt is None or self.is_contiguous(memory_format=fmt)
+                                           or fmt is preserve_format):
         return self
-    v = self._value().astype(dt.np)
+    v = arranged(self._value(), fmt).astype(dt.np, copy=False)
     if self._rg and state.grad and dt.is_floating_point:
         return emit(CAST, v, dt, self)
     return plain(v, dt)

@@ -21,7 +21,8 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import D, Size, Tensor, aliased, emit, plain, recorded, state, write_tape
+from .._emit import (D, Size, Tensor, aliased, check_memory_format, contiguous_format, emit, plain, preserve_format,
+                     recorded, state, write_tape)
 from ._args import infer_shape, shape_arg, wrap_dim
 from ._index import advance, broadcast_accumulate, dims, slab
 from ._spec import N_CODES, NUMBER, ROLES, SHAPE, Op, public, public_function, register
@@ -352,13 +353,15 @@ def reshape_as(self, other: Tensor) -> Tensor:
 
 
 @public("contiguous", function=False)
-def contiguous(self, memory_format=None) -> Tensor:
-    """The tensor itself if contiguous, else a contiguous copy (recorded as a clone)."""
-    if self.is_contiguous():
+def contiguous(self, memory_format=contiguous_format) -> Tensor:
+    """The tensor itself if laid out as ``memory_format`` says (row-major by default), else a copy
+    that is (recorded as a clone)."""
+    fmt = check_memory_format(memory_format, "contiguous")
+    if self.is_contiguous(memory_format=fmt):
         return self
-    out = self.clone()          # (a clone keeps the layout, as PyTorch's preserve_format)
-    out._v = np.ascontiguousarray(out._v)
-    return out
+    if fmt is preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    return self.clone(memory_format=fmt)
 
 
 @public("unsqueeze")

@@ -29,6 +29,8 @@ from ._device import device, get_default_device, set_default_device  # noqa: E40
 from ._legacy import LEGACY_TYPES as _LEGACY_TYPES  # noqa: E402
 from ._serialize import load, save  # noqa: E402
 from ._format import get_printoptions, set_printoptions  # noqa: E402
+from ._layout import (channels_last, channels_last_3d, contiguous_format, layout, memory_format,  # noqa: E402
+                      preserve_format, strided)
 from ._pytorch_names import TORCH as _TORCH_NAMES  # noqa: E402
 from ._pytorch_names import missing as _missing  # noqa: E402
 from ._install import install as _install  # noqa: E402
@@ -52,6 +54,13 @@ __version__ = "0.1.0"
 def is_tensor(obj: object) -> bool:
     """True if ``obj`` is a tape tensor."""
     return isinstance(obj, Tensor)
+
+
+def is_inference(input: Tensor) -> bool:
+    """Whether ``input`` is an inference tensor (made in inference mode, or a view of one)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"is_inference(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return input.is_inference()
 
 
 def is_floating_point(t: Tensor) -> bool:
@@ -83,6 +92,8 @@ if set(_functions) & set(globals()):
 globals().update(_functions)
 __all__ += list(_functions)
 __all__ += ["get_rng_state", "set_rng_state"]
+__all__ += ["is_inference", "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
+            "preserve_format", "strided"]
 __all__ += ["can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan",
             "newaxis", "pi", "promote_types", "result_type"]
 

@@ -57,13 +57,15 @@ from ._info import is_same_size as is_same_size
 from ._info import is_signed as is_signed
 from ._info import promote_types as promote_types
 from ._info import result_type as result_type
+from ._layout import layout as layout
+from ._layout import memory_format as memory_format
 from ._serialize import load as load
 from ._serialize import save as save
 from ._tensor import Size as Size
 from ._tensor import Tensor as Tensor
 from .viz import listing as format_tape
 from ._dtype import dtype as _DType
-from ._tensor import Dims, Generator, Number, Operand, Shape, _Tensors, device, tensortype
+from ._tensor import Dims, Generator, Number, Operand, Shape, _Layout, _Tensors, device, tensortype
 
 default_generator: Generator
 float32: _DType
@@ -90,6 +92,11 @@ LongTensor: tensortype
 HalfTensor: tensortype
 FloatTensor: tensortype
 DoubleTensor: tensortype
+channels_last: memory_format
+channels_last_3d: memory_format
+contiguous_format: memory_format
+preserve_format: memory_format
+strided: layout
 e: float
 inf: float
 nan: float
@@ -139,8 +146,10 @@ __all__ = [
     "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack",
     "dstack", "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
     "multinomial", "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state",
-    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
-    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type",
+    "is_inference", "channels_last", "channels_last_3d", "contiguous_format", "layout",
+    "memory_format", "preserve_format", "strided", "can_cast", "e", "finfo", "iinfo", "inf",
+    "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
+    "promote_types", "result_type",
 ]
 
 
@@ -150,6 +159,9 @@ def is_tensor(obj: builtins.object) -> builtins.bool:
 def is_floating_point(t: Tensor) -> builtins.bool: ...
 
 def numel(t: Tensor) -> builtins.int: ...
+
+def is_inference(input: Tensor) -> builtins.bool:
+    """Whether ``input`` is an inference tensor (made in inference mode, or a view of one)."""
 
 def abs(input: Tensor) -> Tensor:
     """The absolute value of each element."""
@@ -334,8 +346,9 @@ def clamp_min(input: Tensor, min: Union[Number, Tensor]) -> Tensor:
 def clip(input: Tensor, min: Optional[Union[Number, Tensor]] = ..., max: Optional[Union[Number, Tensor]] = ...) -> Tensor:
     """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
 
-def clone(input: Tensor) -> Tensor:
-    """A copy of the tensor; gradients flow back to the original."""
+def clone(input: Tensor, *, memory_format=...) -> Tensor:
+    """A copy of the tensor, laid out in storage as ``memory_format`` says (as the tensor is, by
+    default: ``preserve_format``); gradients flow back to the original."""
 
 def column_stack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Concatenate as columns: 0-d and 1-D tensors become columns, then all join along dim 1."""
@@ -770,14 +783,14 @@ def qr(input: Tensor, some: builtins.bool = ...) -> builtins.tuple:
 def rad2deg(input: Tensor) -> Tensor:
     """Each element converted from radians to degrees."""
 
-def rand_like(input: Tensor, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
+def rand_like(input: Tensor, *, generator: Optional[Generator] = ..., dtype: Optional[_DType] = ..., layout=..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
     """Uniform random numbers in [0, 1) with the size (and, unless given, dtype) of ``input``."""
 
-def randint_like(input: Tensor, low: builtins.int = ..., high: Optional[builtins.int] = ..., *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
+def randint_like(input: Tensor, low: builtins.int = ..., high: Optional[builtins.int] = ..., *, generator: Optional[Generator] = ..., dtype: Optional[_DType] = ..., layout=..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
     """Random integers in ``[low, high)`` with the size (and, unless given, dtype) of ``input``:
     ``randint_like(input, high)`` or ``randint_like(input, low, high)``."""
 
-def randn_like(input: Tensor, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
+def randn_like(input: Tensor, *, generator: Optional[Generator] = ..., dtype: Optional[_DType] = ..., layout=..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
     """Standard normal random numbers with the size (and, unless given, dtype) of ``input``."""
 
 def ravel(input: Tensor) -> Tensor:

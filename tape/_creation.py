@@ -10,6 +10,7 @@ import numpy as np
 
 from . import _dtype as D
 from ._device import check_device
+from ._layout import arranged, check_layout, check_memory_format, contiguous_format, preserve_format
 from ._tensor import Size, Tensor, _plain, _py_scalar
 from .ops._args import shape_arg
 
@@ -87,6 +88,7 @@ def tensor(data, dtype: Optional[D.dtype] = None, device=None, requires_grad: bo
     default dtype, ints ``tape.int64``, bools ``tape.bool``.
     """
     check_device(device)
+    _options("tensor", None, pin_memory)
     if isinstance(data, Tensor):
         warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() "
                       "or sourceTensor.clone().detach().requires_grad_(True), rather than "
@@ -172,33 +174,62 @@ def _allocated(make, shape: tuple, dtype: D.dtype) -> np.ndarray:
                            "Error code 12 (Cannot allocate memory)") from None
 
 
+def _options(fn: str, layout=None, pin_memory: bool = False) -> None:
+    """PyTorch's checks of the ``layout`` and ``pin_memory`` arguments (every tensor here is strided,
+    in memory that cannot be pinned: there is no accelerator)."""
+    check_layout(layout, fn)
+    if pin_memory:
+        raise RuntimeError("pin_memory=True requires a CUDA or other accelerator backend; no pinned memory "
+                           "allocator is available on this system.")
+
+
+def _generator(generator) -> "np.random.Generator":
+    if generator is None:
+        return default_generator.rng
+    if not isinstance(generator, Generator):
+        raise TypeError(f"expected a torch.Generator, but got {type(generator).__name__}")
+    return generator.rng
+
+
 def _filled(size, value, dtype, requires_grad, name: str) -> Tensor:
     shape = _checked_shape(size, name)
     dt = dtype or D.get_default_dtype()
     return _leaf(_allocated(lambda: np.full(shape, value, dt.np), shape, dt), dt, requires_grad)
 
 
-def zeros(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
+def zeros(*size, dtype: Optional[D.dtype] = None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of the given size."""
     check_device(device)
+    _options("zeros", layout)
     return _filled(size, 0, dtype, requires_grad, "zeros")
 
 
-def ones(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
+def ones(*size, dtype: Optional[D.dtype] = None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones of the given size."""
     check_device(device)
+    _options("ones", layout)
     return _filled(size, 1, dtype, requires_grad, "ones")
 
 
-def empty(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
-    """An uninitialized tensor of the given size (zero-filled here)."""
+def empty(*size, dtype: Optional[D.dtype] = None, layout=None, device=None, requires_grad: bool = False,
+          pin_memory: bool = False, memory_format=None) -> Tensor:
+    """An uninitialized tensor of the given size (zero-filled here), laid out as ``memory_format``."""
     check_device(device)
-    return _filled(size, 0, dtype, requires_grad, "empty")
+    _options("empty", layout, pin_memory)
+    fmt = check_memory_format(memory_format, "empty")
+    if fmt is preserve_format:
+        raise RuntimeError("unsupported memory format Preserve")
+    t = _filled(size, 0, dtype, requires_grad, "empty")
+    if fmt is not None and fmt is not contiguous_format:
+        t._v = arranged(t._value(), fmt)
+    return t
 
 
-def full(size, fill_value, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
+def full(size, fill_value, dtype: Optional[D.dtype] = None, layout=None, device=None,
+         requires_grad: bool = False) -> Tensor:
     """A tensor of the given size filled with ``fill_value``."""
     check_device(device)
+    _options("full", layout)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if dtype is None:
@@ -207,32 +238,50 @@ def full(size, fill_value, dtype: Optional[D.dtype] = None, device=None, require
                    "full")
 
 
-def _like(t: Tensor, value, dtype, requires_grad) -> Tensor:
-    return _filled((t._shape,), value, dtype or t._dtype, requires_grad, "")
+def _like(t: Tensor, value, dtype, requires_grad, fn: str, layout, memory_format) -> Tensor:
+    _options(fn, layout)
+    fmt = check_memory_format(memory_format, fn)
+    out = _filled((t._shape,), value, dtype or t._dtype, requires_grad, "")
+    return like_layout(out, t, fmt)
 
 
-def zeros_like(input: Tensor, dtype: Optional[D.dtype] = None, device=None,
-               requires_grad: bool = False) -> Tensor:
+def like_layout(out: Tensor, t: Tensor, fmt) -> Tensor:
+    """``out`` (a new leaf of ``t``'s shape) laid out in storage as ``t`` is (``preserve_format``) or
+    as ``fmt`` says."""
+    if out._f is not None or t._f is not None:
+        return out
+    if fmt is None or fmt is preserve_format:
+        if not t._v.flags.c_contiguous:
+            v = np.empty_like(t._v, dtype=out._v.dtype, order="K")
+            v[...] = out._v
+            out._v = v
+    elif fmt is not contiguous_format:
+        out._v = arranged(out._v, fmt)
+    return out
+
+
+def zeros_like(input: Tensor, dtype: Optional[D.dtype] = None, layout=None, device=None,
+               requires_grad: bool = False, memory_format=None) -> Tensor:
     check_device(device)
-    return _like(input, 0, dtype, requires_grad)
+    return _like(input, 0, dtype, requires_grad, "zeros_like", layout, memory_format)
 
 
-def ones_like(input: Tensor, dtype: Optional[D.dtype] = None, device=None,
-              requires_grad: bool = False) -> Tensor:
+def ones_like(input: Tensor, dtype: Optional[D.dtype] = None, layout=None, device=None,
+              requires_grad: bool = False, memory_format=None) -> Tensor:
     check_device(device)
-    return _like(input, 1, dtype, requires_grad)
+    return _like(input, 1, dtype, requires_grad, "ones_like", layout, memory_format)
 
 
-def empty_like(input: Tensor, dtype: Optional[D.dtype] = None, device=None,
-               requires_grad: bool = False) -> Tensor:
+def empty_like(input: Tensor, dtype: Optional[D.dtype] = None, layout=None, device=None,
+               requires_grad: bool = False, memory_format=None) -> Tensor:
     check_device(device)
-    return _like(input, 0, dtype, requires_grad)
+    return _like(input, 0, dtype, requires_grad, "empty_like", layout, memory_format)
 
 
-def full_like(input: Tensor, fill_value, dtype: Optional[D.dtype] = None, device=None,
-              requires_grad: bool = False) -> Tensor:
+def full_like(input: Tensor, fill_value, dtype: Optional[D.dtype] = None, layout=None, device=None,
+              requires_grad: bool = False, memory_format=None) -> Tensor:
     check_device(device)
-    return _like(input, fill_value, dtype, requires_grad)
+    return _like(input, fill_value, dtype, requires_grad, "full_like", layout, memory_format)
 
 
 def _two_product_error(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -283,10 +332,11 @@ def _arange_floats(start: float, step: float, n: int, f32: bool) -> np.ndarray:
     return v.astype(np.float32 if f32 else np.float64)
 
 
-def arange(start, end=None, step=1, *, dtype: Optional[D.dtype] = None, device=None,
+def arange(start, end=None, step=1, *, dtype: Optional[D.dtype] = None, layout=None, device=None,
            requires_grad: bool = False) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive) with spacing ``step``, as PyTorch computes them."""
     check_device(device)
+    _options("arange", layout)
     if end is None:
         start, end = 0, start
     args = [x.item() if isinstance(x, Tensor) else x for x in (start, end, step)]
@@ -305,11 +355,12 @@ def arange(start, end=None, step=1, *, dtype: Optional[D.dtype] = None, device=N
     return _leaf(_allocated(make, (n,), dtype), dtype, requires_grad)
 
 
-def linspace(start, end, steps: int, *, dtype: Optional[D.dtype] = None, device=None,
+def linspace(start, end, steps: int, *, dtype: Optional[D.dtype] = None, layout=None, device=None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive, as PyTorch computes them:
     the first half counted up from ``start``, the second down from ``end``."""
     check_device(device)
+    _options("linspace", layout)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dtype = dtype or D.get_default_dtype()
@@ -330,10 +381,11 @@ def linspace(start, end, steps: int, *, dtype: Optional[D.dtype] = None, device=
     return _leaf(_allocated(make, (steps,), dtype), dtype, requires_grad)
 
 
-def eye(n: int, m: Optional[int] = None, *, dtype: Optional[D.dtype] = None, device=None,
+def eye(n: int, m: Optional[int] = None, *, dtype: Optional[D.dtype] = None, layout=None, device=None,
         requires_grad: bool = False) -> Tensor:
     """A 2-D tensor with ones on the diagonal."""
     check_device(device)
+    _options("eye", layout)
     dtype = dtype or D.get_default_dtype()
     return _leaf(_allocated(lambda: np.eye(n, m, dtype=dtype.np), (n, n if m is None else m), dtype), dtype,
                  requires_grad)
@@ -411,28 +463,36 @@ def _float_dtype(dtype, name: str) -> D.dtype:
     return dtype
 
 
-def rand(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
-    """Uniform random numbers in [0, 1)."""
+def rand(*size, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None, layout=None, device=None,
+         requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """Uniform random numbers in [0, 1), drawn from ``generator`` (the default one if None)."""
     check_device(device)
+    _options("rand", layout, pin_memory)
+    rng = _generator(generator)
     dtype = _float_dtype(dtype, "check_uniform_bounds")
     shape = _checked_shape(size, "rand")
-    v = _allocated(lambda: default_generator.rng.random(shape).astype(dtype.np), shape, dtype)
+    v = _allocated(lambda: rng.random(shape).astype(dtype.np), shape, dtype)
     return _leaf(v, dtype, requires_grad)
 
 
-def randn(*size, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal random numbers."""
+def randn(*size, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None, layout=None, device=None,
+          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """Standard normal random numbers, drawn from ``generator`` (the default one if None)."""
     check_device(device)
+    _options("randn", layout, pin_memory)
+    rng = _generator(generator)
     dtype = _float_dtype(dtype, "normal_kernel_cpu")
     shape = _checked_shape(size, "randn")
-    v = _allocated(lambda: default_generator.rng.standard_normal(shape).astype(dtype.np), shape, dtype)
+    v = _allocated(lambda: rng.standard_normal(shape).astype(dtype.np), shape, dtype)
     return _leaf(v, dtype, requires_grad)
 
 
-def randint(*args, size=None, dtype: Optional[D.dtype] = None, device=None,
-            requires_grad: bool = False) -> Tensor:
+def randint(*args, size=None, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None, layout=None,
+            device=None, requires_grad: bool = False) -> Tensor:
     """Random integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``."""
     check_device(device)
+    _options("randint", layout)
+    rng = _generator(generator)
     args = list(args)
     if size is None:
         size = args.pop()
@@ -441,5 +501,5 @@ def randint(*args, size=None, dtype: Optional[D.dtype] = None, device=None,
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dtype = dtype or D.int64
     shape = _checked_shape((size,), "randint")
-    v = _allocated(lambda: default_generator.rng.integers(low, high, shape).astype(dtype.np), shape, dtype)
+    v = _allocated(lambda: rng.integers(low, high, shape).astype(dtype.np), shape, dtype)
     return _leaf(v, dtype, requires_grad)

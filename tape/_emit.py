@@ -46,6 +46,7 @@ import numpy as np
 
 from . import _dtype as D
 from ._device import check_device, device
+from ._layout import arranged, check_memory_format, contiguous_format, preserve_format
 from ._parallel import run as in_parts
 from ._state import state
 from ._tape import Tape, fresh, write_tape
@@ -59,7 +60,8 @@ from ._tensor import _recorded as recorded
 from ._tensor import _refuse_rebased as refuse_rebased
 from .ops._spec import CONST, ROLES
 
-__all__ = ["D", "Number", "Size", "Tensor", "aliased", "check_device", "check_overlap", "device", "emit", "emit_apart",
+__all__ = ["D", "Number", "Size", "Tensor", "aliased", "arranged", "check_device", "check_memory_format",
+           "contiguous_format", "preserve_format", "check_overlap", "device", "emit", "emit_apart",
            "flag_saved_alias", "fresh", "in_parts", "is_suffix", "node_in", "plain", "py_scalar", "recorded",
            "refuse_rebased", "scalar_binary", "scalar_row", "scalar_unary", "state", "write_tape"]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+import threading
 import warnings
 from typing import Any, Callable
 
@@ -132,6 +133,53 @@ class set_grad_enabled(_GradModeContext):
 
     def clone(self):
         return self.__class__(self._mode)
+
+
+class _Multithreading(threading.local):
+    enabled = True
+
+
+_multithreading = _Multithreading()
+
+
+def is_multithreading_enabled() -> bool:
+    """Return True if multithreaded backward is enabled in this thread (the default)."""
+    return _multithreading.enabled
+
+
+class set_multithreading_enabled(_GradModeContext):
+    r"""Context-manager that enables or disables multithreaded backward.
+
+    PyTorch runs the backward of tensors on accelerator devices on worker threads, and with
+    ``mode=False`` on the calling thread.  tape's backward always runs on the calling thread,
+    so the setting changes only what :func:`is_multithreading_enabled` reports.  It takes
+    effect immediately when called as a function, is thread-local, and restores the previous
+    setting on exit when used as a context manager or decorator.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.prev = _multithreading.enabled
+        _multithreading.enabled = bool(mode)
+        self.mode = mode
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: Any) -> None:
+        _multithreading.enabled = self.prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(self.clone, fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.clone():
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def clone(self) -> "set_multithreading_enabled":
+        return self.__class__(self.mode)
 
 
 def is_inference_mode_enabled() -> bool:

@@ -12,8 +12,9 @@ from typing import Optional
 import numpy as np
 
 from . import _dtype as D
-from ._creation import Generator, _checked_shape, _leaf, default_generator
+from ._creation import Generator, _checked_shape, _leaf, _options, default_generator, like_layout
 from ._device import check_device
+from ._layout import check_memory_format
 from ._tensor import Tensor, _plain
 from .ops._spec import public, public_function
 from .ops.elementwise import fill_with
@@ -33,43 +34,49 @@ def _like_dtype(input: Tensor, dtype: Optional[D.dtype]) -> D.dtype:
 
 
 # -- *_like ---------------------------------------------------------------------------
-def _random_like(input: Tensor, dtype: Optional[D.dtype], device, requires_grad: bool, kernel: str,
-                 draw) -> Tensor:
+def _random_like(input: Tensor, dtype: Optional[D.dtype], layout, device, requires_grad: bool, memory_format,
+                 fn: str, kernel: str, draw) -> Tensor:
     check_device(device)
+    _options(fn, layout)
+    fmt = check_memory_format(memory_format, fn)
     dt = _like_dtype(input, dtype)
     if not dt.is_floating_point:
         raise _not_implemented(kernel, dt)
-    return _leaf(draw(input._shape).astype(dt.np), dt, requires_grad)
+    return like_layout(_leaf(draw(input._shape).astype(dt.np), dt, requires_grad), input, fmt)
 
 
 @public_function("rand_like")
-def rand_like(input: Tensor, *, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False,
-              memory_format=None) -> Tensor:
+def rand_like(input: Tensor, *, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None, layout=None,
+              device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
     """Uniform random numbers in [0, 1) with the size (and, unless given, dtype) of ``input``."""
-    return _random_like(input, dtype, device, requires_grad, "check_uniform_bounds", default_generator.rng.random)
+    return _random_like(input, dtype, layout, device, requires_grad, memory_format, "rand_like",
+                        "check_uniform_bounds", _rng(generator).random)
 
 
 @public_function("randn_like")
-def randn_like(input: Tensor, *, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False,
-               memory_format=None) -> Tensor:
+def randn_like(input: Tensor, *, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None, layout=None,
+               device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
     """Standard normal random numbers with the size (and, unless given, dtype) of ``input``."""
-    return _random_like(input, dtype, device, requires_grad, "normal_kernel_cpu",
-                        default_generator.rng.standard_normal)
+    return _random_like(input, dtype, layout, device, requires_grad, memory_format, "randn_like",
+                        "normal_kernel_cpu", _rng(generator).standard_normal)
 
 
 @public_function("randint_like")
-def randint_like(input: Tensor, low: int = 0, high: Optional[int] = None, *, dtype: Optional[D.dtype] = None,
-                 device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
+def randint_like(input: Tensor, low: int = 0, high: Optional[int] = None, *, generator: Optional[Generator] = None,
+                 dtype: Optional[D.dtype] = None, layout=None, device=None, requires_grad: bool = False,
+                 memory_format=None) -> Tensor:
     """Random integers in ``[low, high)`` with the size (and, unless given, dtype) of ``input``:
     ``randint_like(input, high)`` or ``randint_like(input, low, high)``."""
     check_device(device)
+    _options("randint_like", layout)
+    fmt = check_memory_format(memory_format, "randint_like")
     if high is None:
         low, high = 0, low
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = _like_dtype(input, dtype)
-    v = default_generator.rng.integers(low, high, input._shape).astype(dt.np)
-    return _leaf(v, dt, requires_grad)
+    v = _rng(generator).integers(low, high, input._shape).astype(dt.np)
+    return like_layout(_leaf(v, dt, requires_grad), input, fmt)
 
 
 # -- sampling functions -----------------------------------------------------------------

@@ -34,6 +34,7 @@ ALIASES = {
     "Generator": "from tape._creation import Generator",
     "tensortype": "from tape._legacy import tensortype",
     "device": "from tape._device import device",
+    "_Layout": "from tape._layout import layout as _Layout",
 }
 KNOWN = {"Tensor", "Size", "_DType", "Node", "RemovableHandle", "Callable", "None", "Optional", "Union", "Any", "Iterator", "Sequence", "np",
          "builtins", *ALIASES}

@@ -26,6 +26,7 @@ import numpy as np
 from . import _dtype as D
 from ._device import CPU, device
 from ._format import tensor_repr
+from ._layout import check_memory_format, in_format, layout as _Layout, strided
 from ._pytorch_names import TENSOR, missing
 from ._state import inplace_changes, state
 from ._tape import Tape, write_tape
@@ -466,8 +467,14 @@ class Tensor:
 
     def is_contiguous(self, memory_format=None) -> bool:
         """Whether the elements are laid out in row-major order without gaps (a transpose or an
-        expand is not; ``contiguous()`` makes a copy that is)."""
-        return self._f is not None or self._v.flags.c_contiguous
+        expand is not; ``contiguous()`` makes a copy that is), or in ``memory_format``'s order."""
+        fmt = check_memory_format(memory_format, "is_contiguous")
+        return self._f is not None or in_format(self._v, fmt)
+
+    @property
+    def layout(self) -> _Layout:
+        """The memory layout: always ``tape.strided``."""
+        return strided
 
     def stride(self, dim: Optional[int] = None):
         """Elements to step in storage to move one index along each dim."""

@@ -16,6 +16,7 @@ _Tensors = Union[Tensor, Sequence[Tensor]]
 from tape._creation import Generator
 from tape._legacy import tensortype
 from tape._device import device
+from tape._layout import layout as _Layout
 
 
 class Size(builtins.tuple[builtins.int, ...]):
@@ -298,10 +299,12 @@ class Tensor:
         """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
     def clip_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.clip`."""
-    def clone(self) -> Tensor:
-        """A copy of the tensor; gradients flow back to the original."""
+    def clone(self, *, memory_format=...) -> Tensor:
+        """A copy of the tensor, laid out in storage as ``memory_format`` says (as the tensor is, by
+        default: ``preserve_format``); gradients flow back to the original."""
     def contiguous(self, memory_format=...) -> Tensor:
-        """The tensor itself if contiguous, else a contiguous copy (recorded as a clone)."""
+        """The tensor itself if laid out as ``memory_format`` says (row-major by default), else a copy
+        that is (recorded as a clone)."""
     def copy_(self, src: Union[Tensor, Number], non_blocking: builtins.bool = ...) -> Tensor:
         """Copy the elements of ``src`` into this tensor (broadcast to its shape, converted to its
         dtype) and return it; gradients reach ``src``, summed to its shape, and not the old value."""
@@ -531,7 +534,7 @@ class Tensor:
         """False: tape has no complex dtypes."""
     def is_contiguous(self, memory_format=...) -> builtins.bool:
         """Whether the elements are laid out in row-major order without gaps (a transpose or an
-        expand is not; ``contiguous()`` makes a copy that is)."""
+        expand is not; ``contiguous()`` makes a copy that is), or in ``memory_format``'s order."""
     is_cpu: builtins.bool
     is_cuda: builtins.bool
     def is_floating_point(self) -> builtins.bool: ...
@@ -571,6 +574,9 @@ class Tensor:
         shape padded with leading 1s)."""
     def kthvalue(self, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
         """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
+    @property
+    def layout(self) -> _Layout:
+        """The memory layout: always ``tape.strided``."""
     def le(self, other: Operand) -> Tensor:
         """``self <= other`` at each element, broadcasting."""
     def le_(self, *args: Any, **kwargs: Any) -> Tensor:

@@ -38,7 +38,7 @@ from ..utils.hooks import RemovableHandle
 
 FUNCTION = PYTHON.start + 80        # 980: the code range set aside for this issue's rows
 
-__all__ = ["Function", "FunctionCtx", "BackwardCFunction", "once_differentiable"]
+__all__ = ["Function", "FunctionCtx", "BackwardCFunction", "InplaceFunction", "once_differentiable"]
 
 
 class FunctionCtx:
@@ -479,3 +479,14 @@ class _DelayedError(Function):
     @staticmethod
     def backward(ctx, *grads):
         raise RuntimeError("trying to differentiate twice a function that was marked with @once_differentiable")
+
+
+class InplaceFunction(Function):
+    r"""A :class:`Function` with an ``inplace`` flag, kept for backward compatibility (as in PyTorch).
+
+    Use :class:`Function` instead for any new use case.
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace

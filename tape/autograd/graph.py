@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .. import _saved
 from .._graph import AccumulateGrad, GradientEdge, Node as _Node, gradient_edge
@@ -159,3 +159,25 @@ def register_multi_grad_hook(tensors: Sequence[Tensor], fn: Callable, *, mode: s
 
         handles = tuple(t.register_hook(wrapped_fn) for t in tensors if t.requires_grad)
     return _MultiHandle(handles)
+
+
+def increment_version(tensor: Tensor | Iterable[Tensor]) -> None:
+    """Update autograd metadata tracking whether the given Tensor was modified in place.
+
+    Ops that change a tensor in place already do this; call it after changing a tensor's data
+    in a way tape cannot see (through ``.numpy()``, say), so that a backward that needs the old
+    value raises instead of using the new one.  Accepts a tensor or an iterable of tensors; an
+    inference tensor, which has no version counter, is left alone.
+    """
+    if isinstance(tensor, Tensor):
+        tensors = (tensor,)
+    else:
+        try:
+            tensors = tuple(tensor)
+        except TypeError:
+            raise RuntimeError("increment_version expect a Iterable[Tensor] as input") from None
+        if not all(isinstance(t, Tensor) for t in tensors):
+            raise RuntimeError("increment_version expects each element of the iterable to be a tensor")
+    for t in tensors:
+        if not t._inf:
+            t._bump()

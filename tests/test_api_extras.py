@@ -1,0 +1,185 @@
+"""Layouts and memory formats, creation keywords (``layout``, ``pin_memory``, ``generator``,
+``memory_format``), ``is_inference``, ``set_multithreading_enabled``, ``autograd.grad_mode``,
+``graph.increment_version``, ``InplaceFunction`` and ``Variable._execution_engine``: as PyTorch's
+(fixed expectations, and compared with torch where it is installed)."""
+import pickle
+
+import pytest
+
+import tape
+
+
+def _facts(lib) -> list:
+    """Strides, node names, contiguity and errors of the memory-format operations."""
+    out = []
+
+    def r(f):
+        try:
+            y = f()
+            out.append((y.stride(), type(y.grad_fn).__name__, y.is_contiguous(),
+                        y.is_contiguous(memory_format=lib.channels_last)) if isinstance(y, lib.Tensor) else repr(y))
+        except Exception as e:      # noqa: BLE001 (the error is what is compared)
+            out.append((type(e).__name__, str(e)))
+
+    x = lib.ones(2, 3, 4, 5, requires_grad=True)
+    cl = lib.channels_last
+    r(lambda: x.to(memory_format=cl))
+    r(lambda: x.contiguous(memory_format=cl))
+    r(lambda: x.clone(memory_format=cl))
+    r(lambda: x.clone(memory_format=lib.contiguous_format))
+    r(lambda: x.contiguous(memory_format=cl).contiguous())
+    r(lambda: x.contiguous(memory_format=cl).contiguous(memory_format=cl) is not None)
+    r(lambda: x.contiguous(memory_format=cl) * 2)
+    r(lambda: lib.zeros_like(x.contiguous(memory_format=cl)))
+    r(lambda: lib.ones_like(x.contiguous(memory_format=cl), memory_format=lib.contiguous_format))
+    r(lambda: lib.full_like(x.transpose(0, 1), 2.0))
+    r(lambda: lib.empty_like(x, memory_format=cl))
+    r(lambda: lib.empty_like(x, memory_format=lib.channels_last_3d))
+    r(lambda: lib.rand_like(x.contiguous(memory_format=cl)))
+    r(lambda: x.to(lib.float64, memory_format=cl))
+    r(lambda: x.transpose(0, 1).clone())
+    r(lambda: x.transpose(0, 1).contiguous(memory_format=lib.preserve_format))
+    r(lambda: x.contiguous(memory_format=lib.preserve_format))
+    r(lambda: x.clone(memory_format=3))
+    r(lambda: x.is_contiguous(memory_format=3))
+    r(lambda: lib.ones(2, 3).contiguous(memory_format=cl))
+    r(lambda: lib.ones(2, 1, 1, 1).is_contiguous(memory_format=cl))
+    r(lambda: lib.ones(2, 3, 4, 5, 6).contiguous(memory_format=lib.channels_last_3d))
+    r(lambda: lib.empty(2, 3, 4, 5, memory_format=cl))
+    r(lambda: lib.empty(2, 3, memory_format=lib.preserve_format))
+    r(lambda: lib.empty(2, 3, layout=3))
+    r(lambda: lib.zeros(2, layout=lib.strided))
+    r(lambda: lib.zeros(2, layout=None))
+    r(lambda: lib.rand(2, pin_memory=True))
+    r(lambda: lib.tensor([1.0], pin_memory=True))
+    r(lambda: (x.layout, lib.strided, lib.contiguous_format, lib.preserve_format, lib.channels_last,
+               lib.channels_last_3d, lib.strided == lib.strided))
+    r(lambda: lib.is_inference(x))
+    r(lambda: lib.is_inference(3))
+    return out
+
+
+def test_memory_formats_fixed():
+    facts = _facts(tape)
+    assert facts[0] == ((60, 1, 15, 3), "ToCopyBackward0", False, True)
+    assert facts[1] == ((60, 1, 15, 3), "CloneBackward0", False, True)
+    assert facts[4] == ((60, 20, 5, 1), "CloneBackward0", True, False)
+    assert facts[7] == ((60, 1, 15, 3), "NoneType", False, True)
+    assert facts[9][0] == (20, 60, 5, 1)
+    assert facts[15] == ("RuntimeError", "preserve memory format is unsupported by the contiguous operator")
+    assert facts[16][0] == (60, 20, 5, 1)       # already contiguous: itself
+    assert facts[19] == ("RuntimeError", "required rank 4 tensor to use channels_last format")
+    assert facts[20] == "True"
+    assert facts[23] == ("RuntimeError", "unsupported memory format Preserve")
+    assert facts[24] == ("TypeError", "empty(): argument 'layout' must be torch.layout, not int")
+    assert facts[-3] == ("(torch.strided, torch.strided, torch.contiguous_format, torch.preserve_format, "
+                         "torch.channels_last, torch.channels_last_3d, True)")
+
+
+@pytest.mark.torch
+def test_memory_formats_match_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _facts(tape), _facts(torch)
+    # (the argument-type errors differ in wording: PyTorch's parser lists every signature)
+    assert [o for o in ours if "must be torch.memory_format" not in str(o)] == \
+        [t for t in theirs if "must be torch.memory_format" not in str(t) and "invalid combination" not in str(t)]
+
+
+def test_layout_objects_pickle():
+    assert pickle.loads(pickle.dumps(tape.strided)) is tape.strided
+    assert pickle.loads(pickle.dumps(tape.channels_last)) is tape.channels_last
+
+
+def test_generator_keyword_draws_from_that_generator():
+    g1, g2 = tape.Generator().manual_seed(7), tape.Generator().manual_seed(7)
+    for make in (lambda g: tape.rand(3, generator=g), lambda g: tape.randn(2, 2, generator=g),
+                 lambda g: tape.randint(0, 9, (4,), generator=g),
+                 lambda g: tape.rand_like(tape.ones(3), generator=g)):
+        a, b = make(g1), make(g2)
+        assert a.tolist() == b.tolist()
+    tape.manual_seed(0)
+    first = tape.rand(3).tolist()
+    tape.manual_seed(0)
+    tape.rand(3, generator=tape.Generator().manual_seed(1))      # does not draw from the default one
+    assert tape.rand(3).tolist() == first
+
+
+def test_multithreading_setting():
+    assert tape.autograd.is_multithreading_enabled()
+    with tape.autograd.set_multithreading_enabled(False):
+        assert not tape.autograd.is_multithreading_enabled()
+        x = tape.ones(2, requires_grad=True)
+        (x * 2).sum().backward()        # the backward runs (on the calling thread, as always)
+        assert x.grad.tolist() == [2.0, 2.0]
+    assert tape.autograd.is_multithreading_enabled()
+    setting = tape.autograd.set_multithreading_enabled(False)    # as a function: at once
+    assert not tape.autograd.is_multithreading_enabled()
+    setting.__exit__(None, None, None)
+    assert tape.autograd.is_multithreading_enabled()
+
+    @tape.autograd.grad_mode.set_multithreading_enabled(True)
+    def inside() -> bool:
+        return tape.autograd.is_multithreading_enabled()
+    assert inside()
+    assert tape.autograd.grad_mode.no_grad is tape.no_grad
+    assert tape.autograd.grad_mode.inference_mode is tape.inference_mode
+
+
+def test_increment_version_makes_backward_refuse():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    tape.autograd.graph.increment_version(y)
+    assert y._version == 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    tape.autograd.graph.increment_version([x])
+    assert x._version == 1
+    with pytest.raises(RuntimeError, match="increment_version expect a Iterable"):
+        tape.autograd.graph.increment_version(3)
+    with pytest.raises(RuntimeError, match="each element of the iterable to be a tensor"):
+        tape.autograd.graph.increment_version([x, 3])
+    with tape.inference_mode():
+        w = tape.ones(2)
+    tape.autograd.graph.increment_version(w)     # no version counter: left alone
+    assert tape.is_inference(w)
+
+
+def test_inplace_function():
+    class Double(tape.autograd.function.InplaceFunction):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    x = tape.ones(2, requires_grad=True)
+    Double.apply(x).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+    assert Double(inplace=True).inplace and not Double().inplace
+
+
+def test_execution_engine():
+    engine = tape.autograd.Variable._execution_engine
+    with pytest.raises(RuntimeError, match="Final callbacks can only be installed during backward pass."):
+        engine.queue_callback(lambda: None)
+    order = []
+
+    def hook(g):
+        engine.queue_callback(lambda: order.append("callback"))
+        order.append("hook")
+        return g
+
+    x = tape.ones(2, requires_grad=True)
+    y = x * 2
+    y.register_hook(hook)
+    y.sum().backward()
+    assert order == ["hook", "callback"]
+    y = (x * 3).sum()
+    assert engine.run_backward((y,), (tape.tensor(1.0),), False, False, (), True, True) is None
+    assert x.grad.tolist() == [5.0, 5.0]
+    y = (x * 3).sum()
+    (g,) = engine.run_backward((y,), (tape.tensor(1.0),), False, False, (x,), True, False)
+    assert g.tolist() == [3.0, 3.0] and x.grad.tolist() == [5.0, 5.0]
+    assert engine.is_checkpoint_valid()
