@@ -277,6 +277,8 @@ def _adjoint_buffers(tape: Tape) -> tuple:
 
 def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retained: bool) -> None:
     _mark_modified_leaves(tape)
+    if _saved.mutation_spans:
+        _saved.check_mutation_spans(tape, [node for node, _ in seeds])
     n = tape.n
     g64, g32, keep = _adjoint_buffers(tape)
     grads = (g64, g32)
@@ -630,6 +632,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
     """The recorded backward of one tape: numba writes the derivative rows (``_record``);
     rows whose rule has no compiled program come back here and run their rule."""
     _mark_modified_leaves(tape)
+    if _saved.mutation_spans:
+        _saved.check_mutation_spans(tape, [node for node, _ in seeds])
     n = tape.n
     dest = write_tape()
     seen = _new_seen(tape, result)

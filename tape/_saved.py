@@ -25,10 +25,10 @@ from . import _dtype as D
 from . import _tape as _T
 from ._hooks import _row_hooks
 from ._row import Row
-from ._state import state
+from ._state import mutation_allowed as state_mutation_allowed, state
 from ._stops import FREED
 from ._tensor import Tensor, _plain, _recorded
-from .ops._spec import CONST, CROSS, INPUT, OUT, REGISTRY, ROLES, X0, X1
+from .ops._spec import CONST, CROSS, INPUT, OUT, REGISTRY, ROLES, X0, X1, X2
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
              "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -302,3 +302,43 @@ def node_attribute(tape, r: int, name: str, node_name: str):
             return check_unpacked(unpack(packed))
         return tensor_at(tape, node)
     raise AttributeError(f"'{node_name}' object has no attribute '{name}'")
+
+
+# --- allow_mutation_on_saved_tensors -----------------------------------------------------
+# What each context recorded, as tape generations and rows: (first generation, its first row, last
+# generation, its end row); the rows of the tapes in between are all inside.  Inside a context, an
+# in-place change of a saved tensor flags none of the rows recorded inside it (``Tensor._bump``):
+# the tape holds its own copy of every recorded value, so a backward inside the context uses the
+# value as it was when saved, PyTorch's clone of the original.  After it, those rows refuse.
+mutation_spans: list = []
+_SPANS_KEPT = 16
+OUTSIDE_MSG = ("Trying to backward outside of the 'allow_mutation_on_saved_tensors' context"
+               "in which the graph was originally recorded.")
+_TENSOR_BITS = X0 | X1 | X2 | OUT
+
+
+def end_mutation_span(start: tuple, end) -> None:
+    mutation_spans.append((start[0], start[1], end.gen, end.n))
+    del mutation_spans[:-_SPANS_KEPT]
+
+
+def check_mutation_spans(tape, roots) -> None:
+    """Refuse a backward outside ``allow_mutation_on_saved_tensors`` that reaches, from the rows
+    ``roots``, a row recorded inside it that saved a tensor (as PyTorch's unpack hook refuses)."""
+    if state_mutation_allowed[0] is not None:
+        return
+    spans = [(lo0 if tape.gen == g0 else 0, hi1 if tape.gen == g1 else tape.n)
+             for g0, lo0, g1, hi1 in mutation_spans if g0 <= tape.gen <= g1]
+    if not spans:
+        return
+    reached = np.zeros(tape.n, np.bool_)
+    reached[list(roots)] = True
+    for r in range(max(roots), -1, -1):
+        if not reached[r]:
+            continue
+        op = REGISTRY.get(int(tape.op[r]))
+        if op is not None and op.saved & _TENSOR_BITS and not tape.fr[r] & FREED and \
+                any(lo <= r < hi for lo, hi in spans):
+            raise AssertionError(OUTSIDE_MSG)
+        for x in tape.inputs_of(r):
+            reached[x] = True

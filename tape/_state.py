@@ -18,3 +18,6 @@ state = _ThreadState()
 
 
 inplace_changes = [0]   # bumped by every in-place change (any thread): lets backward skip version checks
+# Inside ``autograd.graph.allow_mutation_on_saved_tensors`` (process-wide, as PyTorch's): the tape
+# generation and row count at its start, (gen, row); else None.
+mutation_allowed = [None]

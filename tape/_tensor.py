@@ -28,7 +28,7 @@ from ._device import CPU, device
 from ._format import tensor_repr
 from ._layout import check_memory_format, in_format, layout as _Layout, strided
 from ._pytorch_names import TENSOR, missing
-from ._state import inplace_changes, state
+from ._state import inplace_changes, mutation_allowed, state
 from ._tape import Tape, write_tape
 from .ops._args import wrap_dim
 from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, public
@@ -107,6 +107,24 @@ def _tape_of_gen(gen: int) -> Optional[Tape]:
     return None
 
 
+def _recorded_inside(tape: Tape, row: int) -> bool:
+    """Whether ``row`` was recorded inside ``allow_mutation_on_saved_tensors`` (still active)."""
+    start = mutation_allowed[0]
+    return start is not None and (tape.gen > start[0] or tape.gen == start[0] and row >= start[1])
+
+
+def _flag(tape: Tape, node: int, cutoff: int, tensor=None) -> None:
+    """``tape.flag_modified``, but for the rows recorded inside ``allow_mutation_on_saved_tensors``:
+    the tape holds its own copy of every value it recorded, so those rows still use the value
+    they saved, as PyTorch's clone of the original (the rows before the context are flagged)."""
+    start = mutation_allowed[0]
+    if start is not None and tape.gen >= start[0]:
+        cutoff = min(cutoff, 0 if tape.gen > start[0] else start[1])
+        if cutoff <= node:
+            return          # (every row that reads ``node`` was recorded inside)
+    tape.flag_modified(node, cutoff, tensor)
+
+
 def _through_alias(t: "Tensor") -> None:
     """``t`` was changed in place and shares its storage with the tensors it was made from.
 
@@ -123,7 +141,7 @@ def _through_alias(t: "Tensor") -> None:
         if src is None:
             # Gone: no later op can read its row, but rows already recorded may have saved it.
             tape = _tape_of_gen(gen) if gen else None
-            if tape is not None:
+            if tape is not None and not _recorded_inside(tape, node):
                 tape.overwrite(node, storage)
                 if shared:
                     tape.flag_modified(node, tape.n)
@@ -137,6 +155,14 @@ def _through_alias(t: "Tensor") -> None:
             if tape is not None:
                 rows.append((tape, src._in))
         for tape, r in rows:
+            if _recorded_inside(tape, r):
+                # (``allow_mutation_on_saved_tensors``: the row keeps the value it saved for the
+                # rows that read it; later ops read the new value from a row of its own)
+                if tape is src._tape and r == src._node:
+                    src._relink()
+                else:
+                    src._ig = 0
+                continue
             tape.overwrite(r, value)
             if shared:
                 tape.flag_modified(r, tape.n, src)
@@ -204,7 +230,7 @@ def _flag_views(root: "Tensor", changed: "Tensor") -> None:
             continue
         tape = t._tape if t is not None else _tape_of_gen(gen) if gen else None
         if tape is not None:
-            tape.flag_modified(t._node if t is not None else node, tape.n, t if t is not None else root)
+            _flag(tape, t._node if t is not None else node, tape.n, t if t is not None else root)
 
 
 def _check_view_inplace(t: "Tensor") -> None:
@@ -831,12 +857,14 @@ class Tensor:
             # tensor only weakly, so a backward after the tensor is dropped could not tell.
             t = _tape_of_gen(self._ig)
             if t is not None:
-                t.flag_modified(self._in, t.n)
-        self._ig = 0
+                if _recorded_inside(t, self._in):
+                    t.ib[self._in] = self._ver[0]
+                else:
+                    t.flag_modified(self._in, t.n)
         tape = self._tape
         if tape is not None:
-            cutoff = tape.n - 1 if new_row else tape.n
-            tape.flag_modified(self._node, cutoff, self)
+            _flag(tape, self._node, tape.n - 1 if new_row else tape.n, self)
+        self._ig = 0
         if self._origins is not None:
             _through_alias(self)
         root = self._vb if self._vb is not None else self

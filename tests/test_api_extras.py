@@ -183,3 +183,104 @@ def test_execution_engine():
     (g,) = engine.run_backward((y,), (tape.tensor(1.0),), False, False, (x,), True, False)
     assert g.tolist() == [3.0, 3.0] and x.grad.tolist() == [5.0, 5.0]
     assert engine.is_checkpoint_valid()
+
+
+def _mutation_cases(lib) -> list:
+    """``allow_mutation_on_saved_tensors``: gradients and errors."""
+    graph = lib.autograd.graph
+    out = []
+
+    def r(f):
+        try:
+            out.append(f())
+        except Exception as e:      # noqa: BLE001 (the error is what is compared)
+            out.append((type(e).__name__, str(e)[:120]))
+
+    def changed_after_saved():
+        with graph.allow_mutation_on_saved_tensors() as ctx:
+            a = lib.ones(2, 3, requires_grad=True)
+            b = a.clone()
+            o = (b ** 2).sum()
+            b.sin_()
+            o.backward()
+            return a.grad.tolist(), len(ctx.cloned) >= 0
+
+    def through_a_view():
+        with graph.allow_mutation_on_saved_tensors():
+            a = lib.ones(2, 3, requires_grad=True)
+            b = a.clone()
+            c = b.view_as(b)
+            o = (b ** 2).sum()
+            c.sin_()
+            return lib.autograd.grad(o, a)[0].tolist()
+
+    def second_order():
+        with graph.allow_mutation_on_saved_tensors():
+            a = lib.ones(2, 3, requires_grad=True)
+            b = a.clone()
+            o = (b ** 2).sum()
+            b.sin_()
+            (da,) = lib.autograd.grad(o, a, create_graph=True)
+            return lib.autograd.grad(da.sum(), a)[0].tolist()
+
+    def through_detach_then_used_again():
+        with graph.allow_mutation_on_saved_tensors():
+            a = lib.ones(2, dtype=lib.float64, requires_grad=True)
+            b = a.clone() * 1.5
+            d = b.detach()
+            o1 = (b ** 2).sum()
+            d.sin_()
+            o2 = (b * b).sum()
+            return (lib.autograd.grad(o1, a, retain_graph=True)[0].tolist(),
+                    [round(v, 12) for v in lib.autograd.grad(o2, a)[0].tolist()])
+
+    def backward_after_the_context():
+        with graph.allow_mutation_on_saved_tensors():
+            a = lib.ones(2, 3, requires_grad=True)
+            o = (a ** 2).sum()
+        o.backward()
+
+    def saving_nothing_after_the_context():
+        with graph.allow_mutation_on_saved_tensors():
+            a = lib.ones(2, 3, requires_grad=True)
+            o = (a * 2).sum()
+        o.backward()
+        return a.grad.tolist()
+
+    def nested():
+        with graph.allow_mutation_on_saved_tensors():
+            with graph.allow_mutation_on_saved_tensors():
+                pass
+
+    def recorded_before_the_context():
+        a = lib.ones(2, 3, requires_grad=True)
+        b = a.clone()
+        o = (b ** 2).sum()
+        with graph.allow_mutation_on_saved_tensors():
+            b.sin_()
+            o.backward()
+
+    for f in (changed_after_saved, through_a_view, second_order, through_detach_then_used_again,
+              backward_after_the_context, saving_nothing_after_the_context, nested, recorded_before_the_context):
+        r(f)
+    return out
+
+
+def test_allow_mutation_on_saved_tensors():
+    cases = _mutation_cases(tape)
+    twos = [[2.0] * 3] * 2
+    assert cases[0] == (twos, True)
+    assert cases[1] == twos and cases[2] == twos
+    assert cases[3] == ([4.5, 4.5], [round(2 * 1.5 * __import__("math").sin(1.5), 12)] * 2)
+    assert cases[4] == ("AssertionError", "Trying to backward outside of the 'allow_mutation_on_saved_tensors' "
+                                          "contextin which the graph was originally recorded.")
+    assert cases[5] == twos
+    assert cases[6] == ("RuntimeError", "allow_mutation_on_saved_tensors contexts cannot be nested")
+    assert cases[7][0] == "RuntimeError" and "modified by an inplace operation" in cases[7][1]
+    assert tape._state.mutation_allowed[0] is None
+
+
+@pytest.mark.torch
+def test_allow_mutation_on_saved_tensors_matches_torch():
+    torch = pytest.importorskip("torch")
+    assert _mutation_cases(tape) == _mutation_cases(torch)

@@ -2,11 +2,13 @@
 hooks (``saved_tensors_hooks``, ``save_on_cpu``, ``disable_saved_tensors_hooks``)."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
+import weakref
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .. import _saved
+from .. import _saved, _state, _tape
 from .._graph import AccumulateGrad, GradientEdge, Node as _Node, gradient_edge
 from .._hooks import at_task_end, current_task
 from .._tensor import Tensor
@@ -181,3 +183,47 @@ def increment_version(tensor: Tensor | Iterable[Tensor]) -> None:
     for t in tensors:
         if not t._inf:
             t._bump()
+
+
+class _AllowMutationOnSavedContext:
+    """The state of an ``allow_mutation_on_saved_tensors`` context, under PyTorch's names.
+
+    PyTorch clones a saved tensor before an in-place change and keeps the clones here; tape's
+    tape already holds its own copy of every value it recorded, so nothing needs cloning and
+    these stay empty.
+    """
+
+    def __init__(self) -> None:
+        self.cloned: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.original: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.tid_to_weakhandle: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self.sid_to_tid: collections.defaultdict = collections.defaultdict(set)
+
+    def clear(self) -> None:
+        self.cloned.clear()
+        self.original.clear()
+        self.tid_to_weakhandle.clear()
+        self.sid_to_tid.clear()
+
+
+@contextlib.contextmanager
+def allow_mutation_on_saved_tensors() -> Iterator[_AllowMutationOnSavedContext]:
+    """Context manager under which mutating tensors saved for backward is allowed.
+
+    Inside it, a tensor saved for backward may be changed in place: a backward (run inside the
+    same context) uses the value it had when it was saved.  A backward run after the context
+    exited through what was recorded inside it raises.  Contexts cannot be nested.
+    """
+    if _state.mutation_allowed[0] is not None:
+        raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+    ctx = _AllowMutationOnSavedContext()
+    tape = _tape.write_tape()
+    start = (tape.gen, tape.n)
+    del tape
+    _state.mutation_allowed[0] = start
+    try:
+        yield ctx
+    finally:
+        ctx.clear()
+        _state.mutation_allowed[0] = None
+        _saved.end_mutation_span(start, _tape.write_tape())
