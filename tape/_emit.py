@@ -119,7 +119,9 @@ def scalar_unary(code: int, scalar, general):
         return general
 
     def make(other):
-        def front(input):
+        def front(input, *, out=None):
+            if out is not None:
+                return other(input, out=out)     # (the function form's ``out=``)
             try:
                 f = input._f
             except AttributeError:

@@ -10,11 +10,14 @@ constructor ``tape.Tensor(...)``).
 """
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Callable
 
 from ._creation import tensor_new
 from ._graph import grad_fn
 from ._hooks import register_hook, register_post_accumulate_grad_hook
+from ._out import call_with_out
 from ._tensor import Tensor
 from .autograd._backward import tensor_backward
 from .ops import PUBLIC
@@ -28,14 +31,21 @@ def _first(x, name: str) -> Tensor:
 
 
 def _function(name: str, entry: Public) -> Callable:
-    """``tape.<name>(input, ...)``: the method called on ``input`` (a subclass's override, if any)."""
+    """``tape.<name>(input, ...)``: the method called on ``input`` (a subclass's override, if any),
+    with PyTorch's ``out=`` (``tape/_out.py``)."""
     method = entry.fn
     reflected = entry.reflected
     if reflected is None and hasattr(method, "function_form"):
         # (a unary front with the 0-d case inlined: ``_emit.scalar_unary``)
-        fn = method.function_form(lambda input: getattr(_first(input, name), name)())
+        def general(input, **kwargs):
+            if kwargs:
+                return call_with_out(name, general, (input,), kwargs)
+            return getattr(_first(input, name), name)()
+        fn = method.function_form(general)
     elif reflected is None:
         def fn(input, *args, **kwargs):
+            if kwargs and "out" in kwargs:
+                return call_with_out(name, fn, (input, *args), kwargs)
             if type(input) is Tensor:
                 return method(input, *args, **kwargs)
             return getattr(_first(input, name), name)(*args, **kwargs)
@@ -43,6 +53,8 @@ def _function(name: str, entry: Public) -> Callable:
         primary = entry.name
 
         def fn(input, other, *args, **kwargs):
+            if kwargs and "out" in kwargs:
+                return call_with_out(name, fn, (input, other, *args), kwargs)
             if isinstance(input, Tensor):
                 return getattr(input, name)(other, *args, **kwargs)
             return reflected(_first(other, primary), input)
@@ -51,6 +63,21 @@ def _function(name: str, entry: Public) -> Callable:
     fn.__doc__ = f"Function form of :meth:`Tensor.{name}`" + (
         " (either operand may be a number)." if reflected is not None else ".")
     return fn
+
+
+def _plain_function(name: str, entry: Public) -> Callable:
+    """A function form defined as a function (``public_function``), with ``out=`` added unless it
+    takes one itself."""
+    fn = entry.fn
+    if "out" in inspect.signature(fn).parameters:
+        return fn
+
+    @functools.wraps(fn)
+    def with_out(*args, **kwargs):
+        if kwargs and "out" in kwargs:
+            return call_with_out(name, fn, args, kwargs)
+        return fn(*args, **kwargs)
+    return with_out
 
 
 def _member(name: str, value) -> None:
@@ -79,7 +106,7 @@ def install() -> dict:
         for name in entry.functions:
             if name in functions:
                 raise ValueError(f"tape.{name} is defined by two front ends")
-            functions[name] = entry.fn if entry.plain else _function(name, entry)
+            functions[name] = _plain_function(name, entry) if entry.plain else _function(name, entry)
     _member("grad_fn", property(grad_fn, doc=grad_fn.__doc__))
     _member("backward", _as_method(tensor_backward, "backward"))
     _member("__new__", staticmethod(tensor_new))

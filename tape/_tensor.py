@@ -831,6 +831,15 @@ class Tensor:
         elif self._tape is not None:
             self._relink()
 
+    def _resize_storage(self, shape: tuple) -> None:
+        """Give the tensor new storage of ``shape`` (an ``out=`` argument of another shape); its
+        elements are then written by the caller."""
+        self._f = None
+        self._v = np.zeros(shape, self._dtype.np)
+        self._shape = tuple(shape)
+        self._vb = None
+        self._ig = 0
+
     def _relink(self) -> None:
         """After an unrecorded in-place change (under no_grad) of a recorded tensor: move
         it to a row that holds the new value and passes gradients straight to the old

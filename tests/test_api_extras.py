@@ -284,3 +284,67 @@ def test_allow_mutation_on_saved_tensors():
 def test_allow_mutation_on_saved_tensors_matches_torch():
     torch = pytest.importorskip("torch")
     assert _mutation_cases(tape) == _mutation_cases(torch)
+
+
+def _out_cases(lib) -> list:
+    """``out=`` of function forms: values, identity of the result, versions, warnings and errors."""
+    import warnings
+    out = []
+
+    def r(f):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                value = f()
+                values = [value] if isinstance(value, lib.Tensor) else list(value)
+                rounded = [lib.round(v.double(), decimals=6).tolist() for v in values]
+                out.append((rounded[0] if isinstance(value, lib.Tensor) else rounded,
+                            [str(w.message)[:60] for w in caught]))
+            except Exception as e:      # noqa: BLE001 (the error is what is compared)
+                out.append((type(e).__name__, str(e)))
+
+    a = lib.ones(2)
+
+    def same_object():
+        o = lib.zeros(2)
+        res = lib.sin(a, out=o)
+        return lib.tensor([float(res is o), float(o._version > 0)])
+
+    r(same_object)
+    r(lambda: lib.sin(a, out=lib.zeros(3)))
+    r(lambda: lib.sin(a, out=lib.zeros(0)))
+    r(lambda: lib.sin(a, out=lib.zeros(2, dtype=lib.int64)))
+    r(lambda: lib.sin(lib.ones(2, requires_grad=True), out=lib.zeros(2)))
+    r(lambda: lib.sin(a, out=lib.zeros(2, requires_grad=True)))
+    r(lambda: lib.sin(a, out=3))
+    r(lambda: lib.add(a, a, out=lib.zeros(2, dtype=lib.float64)))
+    r(lambda: lib.add(lib.tensor([1, 2]), 1, out=lib.zeros(2)))
+    r(lambda: lib.mul(a, 3.0, out=lib.zeros(2)))
+    r(lambda: lib.matmul(lib.ones(2, 2), lib.ones(2, 2), out=lib.zeros(2, 2)))
+    r(lambda: lib.cat([a, a], out=lib.zeros(4)))
+    r(lambda: lib.max(lib.tensor([[1.0, 3.0]]), 1, out=(lib.zeros(1), lib.zeros(1, dtype=lib.int64))))
+    r(lambda: lib.exp(lib.tensor(0.5, dtype=lib.float64), out=lib.zeros((), dtype=lib.float64)))
+
+    def in_no_grad():
+        with lib.no_grad():
+            return lib.sin(lib.ones(2, requires_grad=True), out=lib.zeros(2))
+    r(in_no_grad)
+    return out
+
+
+def test_out_argument():
+    cases = _out_cases(tape)
+    assert cases[0] == ([1.0, 1.0], [])
+    assert cases[1][1] and cases[1][1][0].startswith("An output with one or more elements was resized")
+    assert cases[2][1] == []
+    assert cases[3] == ("RuntimeError", "result type Float can't be cast to the desired output type Long")
+    assert cases[4] == cases[5] == ("RuntimeError", "sin(): functions with out=... arguments don't support "
+                                    "automatic differentiation, but one of the arguments requires grad.")
+    assert cases[6] == ("TypeError", "sin(): argument 'out' must be Tensor, not int")
+    assert cases[12] == ([[3.0], [1]], [])
+
+
+@pytest.mark.torch
+def test_out_argument_matches_torch():
+    torch = pytest.importorskip("torch")
+    assert _out_cases(tape) == _out_cases(torch)

@@ -1,0 +1,69 @@
+"""The ``out=`` argument of ``tape.<function>`` forms, as PyTorch's.
+
+The function computes its result as usual; the result is then written into ``out`` (a tensor, or
+a tuple of tensors for a function with several results), which is returned.  PyTorch's rules: an
+``out=`` call records nothing, so it refuses, in grad mode, arguments or outputs that require
+grad; the result's dtype must cast to ``out``'s (same kind or wider); an ``out`` of another
+shape is resized, with PyTorch's deprecation warning unless it was empty.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+from . import _dtype as D
+from ._grad_mode import no_grad
+from ._state import state
+from ._tensor import Tensor
+
+
+def _tensors(value) -> list:
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
+def _write(name: str, out: Tensor, result) -> None:
+    if not isinstance(result, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be a tuple of Tensors")
+    if result._dtype._cat > out._dtype._cat:       # (``can_cast``: no conversion to a lower kind)
+        raise RuntimeError(f"result type {D.legacy_name(result._dtype).replace('Tensor', '')} can't be cast to the "
+                           f"desired output type {D.legacy_name(out._dtype).replace('Tensor', '')}")
+    if out._shape != result._shape:
+        if out.numel():
+            warnings.warn(f"An output with one or more elements was resized since it had shape {list(out._shape)}, "
+                          f"which does not match the required output shape {list(result._shape)}. This behavior is "
+                          "deprecated, and in a future PyTorch release outputs will not be resized unless they have "
+                          "zero elements. You can explicitly reuse an out tensor t by resizing it, inplace, to zero "
+                          "elements with t.resize_(0).", UserWarning, stacklevel=4)
+        out._resize_storage(result._shape)
+    out.copy_(result)
+
+
+def call_with_out(name: str, fn: Callable, args: tuple, kwargs: dict):
+    """``fn(*args, **kwargs)`` whose ``kwargs`` hold ``out``: the result written into it."""
+    out = kwargs.pop("out")
+    if out is None:
+        return fn(*args, **kwargs)
+    outs = out if isinstance(out, tuple) else (out,)
+    for o in outs:
+        if not isinstance(o, Tensor):
+            raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(o).__name__}")
+    if state.grad and any(t._rg for t in _tensors(args) + _tensors(list(kwargs.values())) + list(outs)):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    with no_grad():
+        result = fn(*args, **kwargs)
+        if isinstance(out, tuple):
+            if not isinstance(result, tuple) or len(result) != len(out):
+                raise TypeError(f"{name}(): argument 'out' must be Tensor, not tuple")
+            for o, r in zip(out, result):
+                _write(name, o, r)
+            return type(result)(out) if hasattr(result, "_fields") else tuple(out)
+        if isinstance(result, tuple):
+            raise TypeError(f"{name}(): argument 'out' must be tuple of Tensors, not Tensor")
+        _write(name, out, result)
+    return out
+
