@@ -29,6 +29,7 @@ from ._device import device, get_default_device, set_default_device  # noqa: E40
 from ._legacy import LEGACY_TYPES as _LEGACY_TYPES  # noqa: E402
 from ._serialize import load, save  # noqa: E402
 from ._format import get_printoptions, set_printoptions  # noqa: E402
+from ._storage import TypedStorage, UntypedStorage  # noqa: E402
 from ._layout import (channels_last, channels_last_3d, contiguous_format, layout, memory_format,  # noqa: E402
                       preserve_format, strided)
 from ._pytorch_names import TORCH as _TORCH_NAMES  # noqa: E402
@@ -93,7 +94,7 @@ globals().update(_functions)
 __all__ += list(_functions)
 __all__ += ["get_rng_state", "set_rng_state"]
 __all__ += ["is_inference", "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
-            "preserve_format", "strided"]
+            "preserve_format", "strided", "TypedStorage", "UntypedStorage"]
 __all__ += ["can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan",
             "newaxis", "pi", "promote_types", "result_type"]
 

@@ -61,11 +61,13 @@ from ._layout import layout as layout
 from ._layout import memory_format as memory_format
 from ._serialize import load as load
 from ._serialize import save as save
+from ._storage import TypedStorage as TypedStorage
+from ._storage import UntypedStorage as UntypedStorage
 from ._tensor import Size as Size
 from ._tensor import Tensor as Tensor
 from .viz import listing as format_tape
 from ._dtype import dtype as _DType
-from ._tensor import Dims, Generator, Number, Operand, Shape, _Layout, _Tensors, device, tensortype
+from ._tensor import Dims, Generator, Number, Operand, Shape, TypedStorage, UntypedStorage, _Layout, _Tensors, device, tensortype
 
 default_generator: Generator
 float32: _DType
@@ -147,9 +149,9 @@ __all__ = [
     "dstack", "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
     "multinomial", "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state",
     "is_inference", "channels_last", "channels_last_3d", "contiguous_format", "layout",
-    "memory_format", "preserve_format", "strided", "can_cast", "e", "finfo", "iinfo", "inf",
-    "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
-    "promote_types", "result_type",
+    "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast",
+    "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan",
+    "newaxis", "pi", "promote_types", "result_type",
 ]
 
 

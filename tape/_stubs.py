@@ -35,6 +35,8 @@ ALIASES = {
     "tensortype": "from tape._legacy import tensortype",
     "device": "from tape._device import device",
     "_Layout": "from tape._layout import layout as _Layout",
+    "TypedStorage": "from tape._storage import TypedStorage",
+    "UntypedStorage": "from tape._storage import UntypedStorage",
 }
 KNOWN = {"Tensor", "Size", "_DType", "Node", "RemovableHandle", "Callable", "None", "Optional", "Union", "Any", "Iterator", "Sequence", "np",
          "builtins", *ALIASES}

@@ -25,6 +25,8 @@ import numpy as np
 
 from . import _dtype as D
 from ._device import CPU, device
+from . import _storage as _storages
+from ._storage import TypedStorage, UntypedStorage
 from ._format import tensor_repr
 from ._layout import check_memory_format, in_format, layout as _Layout, strided
 from ._pytorch_names import TENSOR, missing
@@ -527,6 +529,26 @@ class Tensor:
     def data_ptr(self) -> int:
         """The address of the tensor's first element (views share their base's memory)."""
         return self._storage().__array_interface__["data"][0]
+
+    def _storage_root(self) -> np.ndarray:
+        """The array of the storage the elements live in: the root of the chain of views, or the
+        biggest of the arrays this tensor aliases (``detach()``, ``.data``) that shares its memory."""
+        own = (self._vb if self._vb is not None else self)._storage()
+        best = own
+        for entry in self._origins or ():
+            v = entry[4]
+            if v is not None and v.size > best.size and np.may_share_memory(v, own):
+                best = v
+        return best
+
+    def untyped_storage(self) -> UntypedStorage:
+        """The storage holding the tensor's elements, as bytes (one for all views of a tensor)."""
+        return _storages.untyped_storage(self._storage_root())
+
+    def storage(self) -> TypedStorage:
+        """The storage holding the tensor's elements, typed as the tensor (deprecated, as in
+        PyTorch: use ``untyped_storage()``)."""
+        return _storages.typed_storage(self._storage_root(), self._dtype)
 
     # -- autograd attributes ----------------------------------------------------------
     @property

@@ -17,6 +17,8 @@ from tape._creation import Generator
 from tape._legacy import tensortype
 from tape._device import device
 from tape._layout import layout as _Layout
+from tape._storage import TypedStorage
+from tape._storage import UntypedStorage
 
 
 class Size(builtins.tuple[builtins.int, ...]):
@@ -927,6 +929,9 @@ class Tensor:
         """Remove dimensions of size one (all of them, or those in ``dim``)."""
     def std(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
         """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
+    def storage(self) -> TypedStorage:
+        """The storage holding the tensor's elements, typed as the tensor (deprecated, as in
+        PyTorch: use ``untyped_storage()``)."""
     def storage_offset(self) -> builtins.int:
         """Elements between the start of the storage and the tensor's first element (a view's
         place in the tensor it views; 0 for any other)."""
@@ -1017,6 +1022,8 @@ class Tensor:
         """Fill the tensor in place with numbers drawn uniformly from ``[from_, to)``."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """Insert a dimension of size one at ``dim``."""
+    def untyped_storage(self) -> UntypedStorage:
+        """The storage holding the tensor's elements, as bytes (one for all views of a tensor)."""
     def var(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
         """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;
         ``unbiased=False`` is correction 0)."""

@@ -348,3 +348,32 @@ def test_out_argument():
 def test_out_argument_matches_torch():
     torch = pytest.importorskip("torch")
     assert _out_cases(tape) == _out_cases(torch)
+
+
+def _storage_facts(lib) -> list:
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x = lib.arange(6.0).reshape(2, 3)[:, 1:]
+        s, u = x.storage(), x.untyped_storage()
+        y = lib.ones(2, 3).t()
+        return [s.data_ptr() == x.data_ptr() - x.storage_offset() * 4, s.size(), len(s), str(s.dtype), str(s.device),
+                s.element_size(), s.nbytes(), s[0], s.tolist(), u.nbytes(), u.size(), len(u), u.element_size(), u[4],
+                x[0].storage().data_ptr() == s.data_ptr(), x.detach().untyped_storage().data_ptr() == u.data_ptr(),
+                x.data.untyped_storage().data_ptr() == u.data_ptr(), x.clone().untyped_storage().data_ptr() == u.data_ptr(),
+                y.untyped_storage().data_ptr() == y.data_ptr(), y.storage().tolist(),
+                isinstance(u, lib.UntypedStorage), isinstance(s, lib.TypedStorage), s.untyped().nbytes()]
+
+
+def test_storages():
+    facts = _storage_facts(tape)
+    assert facts[:3] == [True, 6, 6] and facts[8] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert facts[14:18] == [True, True, True, False]
+    with pytest.warns(UserWarning, match="TypedStorage is deprecated"):
+        tape.ones(2).storage()
+
+
+@pytest.mark.torch
+def test_storages_match_torch():
+    torch = pytest.importorskip("torch")
+    assert _storage_facts(tape) == _storage_facts(torch)
