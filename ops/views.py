@@ -13,16 +13,17 @@ addresses of the view's elements (a transpose, an expand or a diagonal alike).
 """
 from __future__ import annotations
 
+import math
 import weakref
 from typing import Optional
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import Tensor, flag_saved_alias, node_in, refuse_rebased, write_tape
+from .._emit import Tensor, flag_saved_alias, node_in, refuse_rebased, state, write_tape
 from ._spec import public
 from .index import P_COPY_SLICES, PUT
-from .shape import BY_AS_STRIDED, GATHER
+from .shape import BY_AS_STRIDED, EXPAND, GATHER, LAYOUT, SELECT, TRANSPOSE, VIEW
 
 
 def _GONE() -> None:
@@ -108,6 +109,65 @@ def write_view(self, result: Tensor, operand: Optional[Tensor] = None) -> Tensor
     return self
 
 
+def _view_positions(tape, r: int, shape: tuple) -> Optional[np.ndarray]:
+    """The flat positions in its input (of ``shape``) of the elements view row ``r`` takes, or None
+    for a row that is not one of the view kinds."""
+    code = int(tape.op[r])
+    out = tape.shape_of(r)
+    numbered = np.arange(math.prod(shape), dtype=np.int64).reshape(shape)
+    if code == VIEW:
+        return numbered.reshape(out)
+    if code == EXPAND:
+        return np.broadcast_to(numbered, out)
+    if code == SELECT and not tape.fb[r]:
+        return np.take(numbered, int(tape.ib[r]), axis=int(tape.ia[r]))
+    if code == TRANSPOSE:
+        return np.swapaxes(numbered, int(tape.ia[r]), int(tape.ib[r]))
+    if code == GATHER or code == LAYOUT:
+        lo = int(tape.ia[r])
+        return tape.ix[lo:lo + int(tape.num[r])].reshape(out)
+    return None
+
+
+def _replayed(t: Tensor, tape, root: int, root_value: np.ndarray, positions: np.ndarray, done: dict) -> int:
+    """View replay (``autograd._force_original_view_tracking(True)``): the view's chain of view ops
+    applied again (copies of their rows) from the root's new node ``root``, or from the new node of
+    a view replayed before it (``done``: old node -> (new node, positions in the root)), when its
+    rows are on ``tape`` and take the root's elements at ``positions``; -1 otherwise (the view
+    then takes PyTorch's as_strided node)."""
+    if t._tape is not tape:
+        return -1
+    chain = []
+    x = t._node
+    while x not in done:
+        single = not tape.ln[x] and tape.b[x] < 0
+        picked = _view_positions(tape, x, tape.shape_of(int(tape.a[x]))) if single else None
+        if picked is None:
+            break
+        chain.append((x, picked))
+        x = int(tape.a[x])
+    if not chain:
+        return -1
+    if x in done:
+        source, base = done[x]
+    elif tape.shape_of(x) == root_value.shape:
+        source, base = root, np.arange(root_value.size, dtype=np.int64).reshape(root_value.shape)
+    else:
+        return -1
+    plan = []
+    for x, picked in reversed(chain):
+        base = base.reshape(-1)[picked]
+        plan.append((x, base))
+    if base.shape != positions.shape or not np.array_equal(base, positions):
+        return -1
+    flat = root_value.reshape(-1)
+    for x, at in plan:
+        source = tape.append(int(tape.op[x]), t._dtype.arena, np.ascontiguousarray(flat[at]), source,
+                             ia=int(tape.ia[x]), ib=int(tape.ib[x]), fa=float(tape.fa[x]), fb=float(tape.fb[x]))
+        done[x] = (source, at)
+    return source
+
+
 @public("_rederive_views", function=False)
 def rederive_views(self) -> None:
     """After an in-place change of this root or one of its views (whose old nodes ``_bump`` flagged
@@ -116,6 +176,7 @@ def rederive_views(self) -> None:
     tape = self._tape
     node = self._node
     kept = []
+    done = {}
     for entry in self._views:
         t = entry[0]()
         if t is None or t._v is None or t._v.size and not np.may_share_memory(t._v, self._v):
@@ -130,8 +191,10 @@ def rederive_views(self) -> None:
             node = tape.import_(self)       # (a leaf changed under no_grad, or one that does not require grad)
         positions = flat_positions(self._v, t._v)
         value = np.array(t._v, order="C")
-        new = tape.append(GATHER, self._dtype.arena, value, node, ia=tape.index_list(positions),
-                          ib=BY_AS_STRIDED)
+        new = _replayed(t, tape, node, self._v, positions, done) if state.view_replay else -1
+        if new < 0:
+            new = tape.append(GATHER, self._dtype.arena, value, node, ia=tape.index_list(positions),
+                              ib=BY_AS_STRIDED)
         _move(t, tape, new)
         kept.append((entry[0], tape.gen, new))
     self._views[:] = kept

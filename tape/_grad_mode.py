@@ -182,6 +182,47 @@ class set_multithreading_enabled(_GradModeContext):
         return self.__class__(self.mode)
 
 
+def is_view_replay_enabled() -> bool:
+    """Whether views changed through their base are re-derived by replaying their own view op
+    (``_force_original_view_tracking``) rather than as PyTorch's as_strided node."""
+    return state.view_replay
+
+
+class _force_original_view_tracking(_GradModeContext):
+    r"""Context-manager that sets whether or not to always enable view-replay in autograd.
+
+    After an in-place change of a tensor, its views take new nodes: with ``mode=True`` each
+    replays its own view op on the changed tensor (``SelectBackward0``, ``TBackward0`` ...), with
+    ``mode=False`` PyTorch's ``AsStridedBackward0``.  Takes effect when called as a function, is
+    thread-local, and restores the previous setting on exit as a context manager or decorator.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.prev = state.view_replay
+        self.mode = mode
+        state.view_replay = bool(mode)
+
+    def __enter__(self) -> None:
+        state.view_replay = bool(self.mode)
+
+    def __exit__(self, *exc: Any) -> None:
+        state.view_replay = self.prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        state.view_replay = self.prev
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(self.clone, fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.clone():
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def clone(self) -> "_force_original_view_tracking":
+        return self.__class__(self.mode)
+
+
 def is_inference_mode_enabled() -> bool:
     """Return True if inference mode is currently enabled in this thread."""
     return state.inference

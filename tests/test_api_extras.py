@@ -377,3 +377,43 @@ def test_storages():
 def test_storages_match_torch():
     torch = pytest.importorskip("torch")
     assert _storage_facts(tape) == _storage_facts(torch)
+
+
+def _replay_facts(lib) -> list:
+    out = []
+    for mode in (False, True):
+        with lib.autograd._force_original_view_tracking(mode):
+            leaf = lib.arange(12.0).reshape(3, 4).requires_grad_()
+            a = leaf.clone()
+            views = (a[1], a.t(), a[:, 1:3], a.view(12), a.unsqueeze(0), a.diagonal(), a.permute(1, 0), a[1][2:],
+                     a.expand(2, 3, 4), a.select(1, 2).unsqueeze(1))
+            a.mul_(2)
+            names = [type(v.grad_fn).__name__ for v in views]
+            y = a.select(0, 0)
+            y.add_(1)
+            total = sum(((k + 1) * v * v).sum() for k, v in enumerate(views))
+            total.backward()
+            out.append((mode, names, type(a.grad_fn).__name__, type(y.grad_fn).__name__,
+                        lib.autograd.is_view_replay_enabled(), leaf.grad.tolist()))
+        out.append(lib.autograd.is_view_replay_enabled())
+    setting = lib.autograd._force_original_view_tracking(True)
+    out.append(lib.autograd.is_view_replay_enabled())
+    setting.__exit__(None, None, None)
+    out.append(lib.autograd.is_view_replay_enabled())
+    return out
+
+
+def test_view_replay():
+    facts = _replay_facts(tape)
+    assert facts[0][1] == ["AsStridedBackward0"] * 10
+    assert facts[2][1] == ["SelectBackward0", "TBackward0", "SliceBackward0", "ViewBackward0", "UnsqueezeBackward0",
+                           "DiagonalBackward0", "PermuteBackward0", "SliceBackward0", "ExpandBackward0",
+                           "UnsqueezeBackward0"]
+    assert facts[0][5] == facts[2][5]       # the same gradients either way
+    assert facts[1] is False and facts[3] is False and facts[4] is True and facts[5] is False
+
+
+@pytest.mark.torch
+def test_view_replay_matches_torch():
+    torch = pytest.importorskip("torch")
+    assert _replay_facts(tape) == _replay_facts(torch)

@@ -1,8 +1,9 @@
 """``tape.autograd``: ``backward`` and ``grad``, with PyTorch's signatures and checks."""
 from __future__ import annotations
 
-from .._grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_multithreading_enabled, no_grad,
-                          set_grad_enabled, set_multithreading_enabled)
+from .._grad_mode import (_force_original_view_tracking, enable_grad, inference_mode, is_grad_enabled,
+                          is_multithreading_enabled, is_view_replay_enabled, no_grad, set_grad_enabled,
+                          set_multithreading_enabled)
 from . import anomaly_mode, function, functional, grad_mode, graph
 from .anomaly_mode import detect_anomaly, set_detect_anomaly
 from .function import Function
@@ -15,4 +16,5 @@ Variable._execution_engine = _ExecutionEngine()
 
 __all__ = ["Function", "function", "graph", "anomaly_mode", "detect_anomaly", "set_detect_anomaly", "backward", "grad", "functional", "gradcheck", "gradgradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 __all__.append("Variable")
-__all__ += ["grad_mode", "inference_mode", "is_multithreading_enabled", "set_multithreading_enabled"]
+__all__ += ["grad_mode", "inference_mode", "is_multithreading_enabled", "set_multithreading_enabled",
+            "is_view_replay_enabled"]
