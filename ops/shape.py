@@ -21,8 +21,8 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import (D, Size, Tensor, aliased, check_memory_format, contiguous_format, emit, plain, preserve_format,
-                     recorded, state, write_tape)
+from .._emit import (D, Size, Tensor, aliased, arranged, check_memory_format, contiguous_format, emit, plain,
+                     preserve_format, recorded, state, write_tape)
 from ._args import infer_shape, shape_arg, wrap_dim
 from ._index import advance, broadcast_accumulate, dims, slab
 from ._spec import N_CODES, NUMBER, ROLES, SHAPE, Op, public, public_function, register
@@ -548,3 +548,49 @@ def scatter(self, positions: np.ndarray, shape: tuple) -> Tensor:
     nx = self._node if self._tape is tape else tape.import_(self)
     node = tape.append(SCATTER, self._dtype.arena, y, nx, ia=tape.index_list(positions))
     return recorded(tape, node, y, self._dtype)
+
+
+# --- resizing ---------------------------------------------------------------------------
+@public("resize_", function=False)
+def resize_(self, *sizes: Shape, memory_format=None) -> Tensor:
+    """Give the tensor the shape ``sizes`` in place, keeping its elements in storage order: a
+    smaller one takes the first elements of its storage, a bigger one gets new storage whose
+    first elements are the old ones (the rest are zeros here; PyTorch leaves them unset).
+    Refused for a tensor that requires grad, as in PyTorch."""
+    shape = shape_arg(sizes)
+    fmt = check_memory_format(memory_format, "resize_")
+    if self._rg:
+        raise RuntimeError("cannot resize variables that require grad")
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
+    n = math.prod(shape)
+    root = self._vb if self._vb is not None else self
+    storage = root._storage()
+    offset = self.storage_offset() if self._vb is not None else 0
+    kept = self.__dict__.get("_resized_from")     # (a storage this tensor shrank within: it keeps its size)
+    if self._vb is None and kept is not None and np.shares_memory(kept, storage) and n <= kept.size:
+        storage = kept
+    if storage.flags.c_contiguous and offset + n <= storage.size:
+        flat = storage.reshape(-1)[offset:offset + n]
+    elif self._vb is not None or self._views:
+        raise RuntimeError("Trying to resize storage that is not resizable")   # (shared: the views would part)
+    else:
+        flat = np.zeros(n, self._dtype.np)
+        old = np.array(storage, order="K").reshape(-1)[:n]
+        flat[:old.size] = old
+    v = flat.reshape(shape)
+    if fmt is not None and fmt is not contiguous_format and fmt is not preserve_format:
+        v = arranged(v, fmt)        # (storage order of the format; values are unset in PyTorch)
+    if self._vb is None and storage.flags.c_contiguous and storage.size > n:
+        self._resized_from = storage.reshape(-1)
+    self._f = None
+    self._v = v
+    self._shape = shape
+    self._bump()
+    return self
+
+
+@public("resize_as_", function=False)
+def resize_as_(self, the_template: Tensor, *, memory_format=None) -> Tensor:
+    """``resize_`` to the shape of ``the_template``."""
+    return resize_(self, the_template._shape, memory_format=memory_format)

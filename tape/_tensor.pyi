@@ -844,6 +844,13 @@ class Tensor:
         allows one, else a contiguous copy."""
     def reshape_as(self, other: Tensor) -> Tensor:
         """``self.reshape(other.shape)``."""
+    def resize_(self, *sizes: Shape, memory_format=...) -> Tensor:
+        """Give the tensor the shape ``sizes`` in place, keeping its elements in storage order: a
+        smaller one takes the first elements of its storage, a bigger one gets new storage whose
+        first elements are the old ones (the rest are zeros here; PyTorch leaves them unset).
+        Refused for a tensor that requires grad, as in PyTorch."""
+    def resize_as_(self, the_template: Tensor, *, memory_format=...) -> Tensor:
+        """``resize_`` to the shape of ``the_template``."""
     def retain_grad(self) -> None:
         """Make this non-leaf tensor keep its ``.grad`` after backward."""
     @property

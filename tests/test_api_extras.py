@@ -417,3 +417,64 @@ def test_view_replay():
 def test_view_replay_matches_torch():
     torch = pytest.importorskip("torch")
     assert _replay_facts(tape) == _replay_facts(torch)
+
+
+def _resize_facts(lib) -> list:
+    out = []
+
+    def r(f):
+        try:
+            out.append(f())
+        except Exception as e:      # noqa: BLE001 (the error is what is compared)
+            out.append((type(e).__name__, str(e)))
+
+    def shrink_then_grow():
+        x = lib.arange(6.0)
+        x.resize_(2)
+        first = x.tolist()
+        x.resize_(2, 3)
+        return first, x.tolist(), x._version, tuple(x.shape)
+
+    def grow():
+        x = lib.arange(6.0)
+        y = x.resize_(8)
+        return y is x, tuple(x.shape), x[:6].tolist()
+
+    def leaf_requiring_grad():
+        lib.arange(6.0, requires_grad=True).resize_(2, 3)
+
+    def under_no_grad():
+        x = lib.ones(2, requires_grad=True)
+        with lib.no_grad():
+            x.resize_(3)
+
+    def as_template():
+        return tuple(lib.arange(6.0).resize_as_(lib.zeros(2, 3)).shape)
+
+    def channels_last():
+        return lib.arange(6.0).resize_(1, 2, 3, 1, memory_format=lib.channels_last).stride()
+
+    def view_within_storage():
+        x = lib.arange(6.0)
+        v = x[:3]
+        v.resize_(6)
+        return v.tolist()
+
+    for f in (shrink_then_grow, grow, leaf_requiring_grad, under_no_grad, as_template, channels_last,
+              view_within_storage):
+        r(f)
+    return out
+
+
+def test_resize():
+    facts = _resize_facts(tape)
+    assert facts[0] == ([0.0, 1.0], [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]], 2, (2, 3))
+    assert facts[1] == (True, (8,), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    assert facts[2] == facts[3] == ("RuntimeError", "cannot resize variables that require grad")
+    assert facts[6] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+@pytest.mark.torch
+def test_resize_matches_torch():
+    torch = pytest.importorskip("torch")
+    assert _resize_facts(tape) == _resize_facts(torch)
