@@ -23,7 +23,7 @@ from ._anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anom
 from ._grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,  # noqa: E402
                          no_grad, set_grad_enabled)
 from . import _random  # noqa: E402,F401  (registers its names before install)
-from . import cuda, viz  # noqa: E402
+from . import cuda, testing, viz  # noqa: E402
 from .utils import checkpoint as _checkpoint  # noqa: E402,F401  (tape.utils.checkpoint, as torch's)
 from ._device import device, get_default_device, set_default_device  # noqa: E402
 from ._legacy import LEGACY_TYPES as _LEGACY_TYPES  # noqa: E402
@@ -86,7 +86,7 @@ __all__ = [
 
 
 format_tape = viz.listing     # (the name it had first)
-__all__ += ["format_tape", "viz"]
+__all__ += ["format_tape", "viz", "testing"]
 __all__ += ["inference_mode", "is_inference_mode_enabled"]
 if set(_functions) & set(globals()):
     raise ImportError(f"function forms shadow tape's names: {sorted(set(_functions) & set(globals()))}")

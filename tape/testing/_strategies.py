@@ -28,10 +28,10 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from . import _dtype as D
-from ._creation import tensor as _tensor
-from ._tensor import Tensor
-from .autograd.gradcheck import (
+from .. import _dtype as D
+from .._creation import tensor as _tensor
+from .._tensor import Tensor
+from ..autograd.gradcheck import (
     GradcheckError,
     _as_tuple,
     _random_grad_outputs,
