@@ -765,6 +765,73 @@ def test_selective_checkpointing_asks_the_policy_about_each_op():
         y.sum().backward()
 
 
+def test_selective_checkpointing_does_not_run_saved_ops_again(monkeypatch):
+    # A product the policy saves is not computed again in the recomputation (its value is the
+    # forward's), one it does not save is; the gradients are those of the plain computation.
+    x = tape.tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True)
+    Ws = [tape.tensor(np.linspace(-0.5, 0.7, 16).reshape(4, 4) * (k + 1), requires_grad=True) for k in range(3)]
+    aten = tape.ops.aten
+
+    def f(h):
+        for w in Ws:
+            h = (h @ w).tanh() * 2
+        return h
+
+    plain = tape.autograd.grad(f(x).sum(), [x, *Ws])
+    products = []
+    matmul = np.matmul
+    monkeypatch.setattr(np, "matmul", lambda *a, **k: products.append(1) or matmul(*a, **k))
+    for policy, runs in ((C.noop_context_fn, 3), (functools.partial(C.create_selective_checkpoint_contexts,
+                                                                     [aten.mm.default]), 0),
+                         (functools.partial(C.create_selective_checkpoint_contexts, [aten.tanh.default]), 3),
+                         (functools.partial(C.create_selective_checkpoint_contexts,
+                                            lambda ctx, op, *a: op is aten.mm.default and a[1] is not Ws[1]), 1)):
+        y = C.checkpoint(f, x, use_reentrant=False, context_fn=policy).sum()
+        products.clear()
+        got = tape.autograd.grad(y, [x, *Ws])
+        assert len(products) == runs
+        for a, b in zip(got, plain):
+            _close(a, b)
+    # In a recorded backward too (whose backward runs the segment again: an extra time, as in PyTorch).
+    policy = functools.partial(C.create_selective_checkpoint_contexts, [aten.mm.default])
+    y = C.checkpoint(f, x, use_reentrant=False, context_fn=policy).sum()
+    products.clear()
+    gx, = tape.autograd.grad(y, x, create_graph=True)
+    assert not products
+    _close(gx, plain[0])
+    with pytest.raises(RuntimeError, match="Trying to backward an extra time"):
+        (gx ** 2).sum().backward()
+
+
+def _saved_value_kept(lib):
+    """A saved op's value is the forward's even if its input changed since (PyTorch's cached output)."""
+    cp = lib.utils.checkpoint
+    x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    k = [lib.tensor(2.0, dtype=lib.float64)]
+    out = []
+    for ops in ([lib.ops.aten.exp.default], []):
+        policy = functools.partial(cp.create_selective_checkpoint_contexts, ops)
+        k[0] = lib.tensor(2.0, dtype=lib.float64)
+        y = cp.checkpoint(lambda a: (a * k[0]).exp(), x, use_reentrant=False, context_fn=policy)
+        k[0] = lib.tensor(3.0, dtype=lib.float64)       # (another tensor: the recomputation reads 3)
+        x.grad = None
+        y.sum().backward()
+        out.append(x.grad.tolist())
+    return out
+
+
+def test_selective_checkpointing_keeps_the_saved_value():
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(_saved_value_kept(tape), [np.exp(x * 2.0) * 3.0, np.exp(x * 3.0) * 3.0], rtol=1e-15)
+
+
+@pytest.mark.torch
+def test_selective_checkpointing_keeps_the_saved_value_vs_torch():
+    torch = pytest.importorskip("torch")
+    import torch.utils.checkpoint  # noqa: F401  (the submodule)
+    np.testing.assert_allclose(_saved_value_kept(tape), _saved_value_kept(torch), rtol=1e-15)
+
+
 def test_selective_checkpointing_errors():
     with pytest.raises(ValueError, match="Please update the OpOverloadPacket to a specific OpOverload"):
         C.create_selective_checkpoint_contexts([tape.ops.aten.mm])
