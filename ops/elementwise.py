@@ -1568,7 +1568,7 @@ def _with_number(x: Tensor, c: Number, code: int) -> Tensor:
     return plain(y, dt)
 
 
-_INT_SHOWN = (MULC, DIVC, POWC, RPOWC)
+_INT_SHOWN = (ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC)
 _KIND_SHOWN = {int: 1, bool: 2}
 
 

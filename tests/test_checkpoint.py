@@ -743,7 +743,7 @@ def test_selective_checkpointing_asks_the_policy_about_each_op():
     y = C.checkpoint(f, x, use_reentrant=False, context_fn=ctx)
     aten = tape.ops.aten
     assert asked == [(False, aten.mm.default, 2, (2, 2)), (False, aten.tanh.default, 1, (2, 2)),
-                     (False, aten.mul.Tensor, 1, (2, 2)), (False, aten.sum.dim_IntList, 1, (2,))]
+                     (False, aten.mul.Tensor, 2, (2, 2)), (False, aten.sum.dim_IntList, 1, (2,))]
     y.sum().backward(retain_graph=True)
     assert len(asked) == 4          # (asked in the forward only, as PyTorch's)
     gx, gW = x.grad, W.grad
@@ -830,6 +830,41 @@ def test_selective_checkpointing_keeps_the_saved_value_vs_torch():
     torch = pytest.importorskip("torch")
     import torch.utils.checkpoint  # noqa: F401  (the submodule)
     np.testing.assert_allclose(_saved_value_kept(tape), _saved_value_kept(torch), rtol=1e-15)
+
+
+def _policy_arguments(lib):
+    cp = lib.utils.checkpoint
+    seen = []
+
+    def policy(ctx, op, *args, **kwargs):
+        seen.append((str(op), [str(a.dtype) if isinstance(a, lib.Tensor) else (type(a).__name__, a) for a in args]))
+        return False
+
+    def f(h):
+        h = 2 - (((h * 2) / 3 + 1.5) - 1)
+        return (2 ** (h ** 2) * True * 2.5).pow(3)
+
+    x = lib.ones(3, 4, dtype=lib.float64, requires_grad=True)
+    cp.checkpoint(f, x, use_reentrant=False, context_fn=functools.partial(cp.create_selective_checkpoint_contexts,
+                                                                           policy))
+    return seen
+
+
+def test_selective_checkpointing_policy_sees_number_operands():
+    f64 = "torch.float64"
+    assert _policy_arguments(tape) == [
+        ("aten.mul.Tensor", [f64, ("int", 2)]), ("aten.div.Tensor", [f64, ("int", 3)]),
+        ("aten.add.Tensor", [f64, ("float", 1.5)]), ("aten.sub.Tensor", [f64, ("int", 1)]),
+        ("aten.rsub.Scalar", [f64, ("int", 2)]), ("aten.pow.Tensor_Scalar", [f64, ("int", 2)]),
+        ("aten.pow.Scalar", [("int", 2), f64]), ("aten.mul.Tensor", [f64, ("bool", True)]),
+        ("aten.mul.Tensor", [f64, ("float", 2.5)]), ("aten.pow.Tensor_Scalar", [f64, ("int", 3)])]
+
+
+@pytest.mark.torch
+def test_selective_checkpointing_policy_sees_number_operands_vs_torch():
+    torch = pytest.importorskip("torch")
+    import torch.utils.checkpoint  # noqa: F401  (the submodule)
+    assert _policy_arguments(tape) == _policy_arguments(torch)
 
 
 def test_selective_checkpointing_errors():

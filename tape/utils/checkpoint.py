@@ -226,6 +226,17 @@ def _ops_run(tape: Tape, start: int) -> Iterator[tuple]:
         yield r, aten.of_node(REGISTRY[code].node_name(Row(tape, r)))
 
 
+def _number_operand(tape: Tape, r: int) -> tuple | None:
+    """``(position, value)`` of the Python number row ``r``'s op took (``x * 2``, ``2 ** x``), as
+    PyTorch's dispatcher passes it (an int or bool as one: the row's ``ib``); None for another op."""
+    op = REGISTRY[int(tape.op[r])]
+    if not (op.number_input or op.name in ("rsub", "pow")) or len(tape.inputs_of(r)) != 1:
+        return None
+    fa, kind = float(tape.fa[r]), int(tape.ib[r])
+    value = fa if not kind else int(fa) if kind == 1 else bool(fa)
+    return (0 if op.grad_fn == "PowBackward2" else 1), value
+
+
 class _Caching:
     """The forward's context of selective checkpointing: once the segment ran, the policy is asked
     about each op it recorded, in order, and its answer kept for the recomputation."""
@@ -251,6 +262,9 @@ class _Caching:
             for node in tape.inputs_of(r):
                 t = tensor_at(tape, node)
                 args.append(outside.get(id(t), t))
+            number = _number_operand(tape, r)
+            if number is not None:
+                args.insert(number[0], number[1])
             out = _recorded(tape, r, tape.value_of(r), ARENA_DTYPES[int(tape.dt[r])]) if not tape.nout[r] else tuple(
                 _recorded(tape, k, tape.value_of(k), ARENA_DTYPES[int(tape.dt[k])]) for k in Row(tape, r).outputs)
             policy = self.policy_fn(SelectiveCheckpointContext(is_recompute=False, op_output=out), op, *args)
