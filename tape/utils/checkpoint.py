@@ -275,8 +275,10 @@ class _Caching:
             self.storage.setdefault(op, {})[idx] = _SAVED if saved else _RECOMPUTE
             policies[r] = saved
         # The calls whose op's value is kept, so that the recomputation does not run them again.
-        self.storage[_REPLAY] = (self.start, {k: entry for k, call in enumerate(self.log.calls)
+        calls = self.log.calls if self.log is not None else []
+        self.storage[_REPLAY] = (self.start, {k: entry for k, call in enumerate(calls)
                                               if (entry := _replay_entry(tape, call, policies)) is not None})
+        self.log = None         # (its calls hold the run's tensors)
 
 
 class _Cached:
@@ -331,8 +333,9 @@ _active = [0]               # the logs active in all threads
 
 class _CallLog:
     """The outermost op calls of a segment's run on ``tape``: in the forward ``calls`` holds
-    ``(first row, end row, args, output, ix and shape table ends before/after)`` per call; in the
-    recomputation ``replay`` maps a call's number to what replays it (rows shifted by ``shift``)."""
+    ``(function, args, kwargs, first row, end row, output, index and shape table ends before and
+    after)`` per call; in the recomputation ``replay`` maps a call's number to what replays it (rows
+    shifted by ``shift``)."""
 
     __slots__ = ("tape", "calls", "replay", "shift", "k", "prev", "depth")
 
@@ -397,7 +400,7 @@ def _logged(fn: Callable) -> Callable:
             k = log.k
             log.k = k + 1
             entry = log.replay.get(k)
-            if entry is not None and entry[0] is fn and entry[1] == _signature(args, kwargs):
+            if entry is not None and entry[0] is fn and _same(entry[1], _signature(args, kwargs)):
                 out = _replayed(log, entry[2:], args)
                 if out is not None:
                     return out
@@ -450,6 +453,13 @@ def _signature(args: tuple, kwargs: dict) -> tuple:
     """A call's arguments as far as its op depends on them: tensors by shape and dtype, the others as they are
     (a recomputed call of the same function with the same signature records the same row)."""
     return _shown(args), _shown(kwargs)
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError, RuntimeError):      # (arguments that do not compare: arrays ...)
+        return False
 
 
 def _shown(x: Any) -> Any:
