@@ -1022,8 +1022,15 @@ def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True, number
 
 
 def _number(r):
-    """A Python-number operand as PyTorch's node shows it: a wrapped 0-d tensor."""
-    return plain(np.array(r.fa), D.float64)
+    """A Python-number operand as PyTorch's node shows it: a wrapped 0-d tensor (int64 for an int)."""
+    kind = r.ib
+    return plain(np.array(r.fa), D.float64) if not kind else plain(np.array(_shown(r)), D.int64 if kind == 1 else D.bool_)
+
+
+def _shown(r):
+    """A Python-number operand as PyTorch's node shows it among its scalars: an int or bool stays one."""
+    kind = r.ib
+    return r.fa if not kind else int(r.fa) if kind == 1 else bool(r.fa)
 
 
 def _bound_shown(value):
@@ -1094,11 +1101,11 @@ _u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa
 _u(POWC, "pow", "PowBackward0", X0, None, None,
    lambda g, x, y, r: ((g._mask(M_ZERO, constant=True),) if r.fa == 0.0     # zeros, as PyTorch's zeros_like
                        else (g * (x[0] ** (r.fa - 1.0) * r.fa),)),
-   ulps=(*TRANSCENDENTAL, (2, 4)), numpy_rows=True, node_saved=(("self", X0), ("exponent", lambda r: r.fa)))
+   ulps=(*TRANSCENDENTAL, (2, 4)), numpy_rows=True, node_saved=(("self", X0), ("exponent", _shown)))
 _u(RPOWC, "pow", "PowBackward2", X0 | OUT, None, None,
    lambda g, x, y, r: (g * (y * r.log_fa)._masked(x[0]._mask(M_NEG)),) if r.fa == 0.0
    else (g * (y * r.log_fa),), ulps=(*TRANSCENDENTAL, (2, 2)), numpy_rows=True,
-   node_saved=(("exponent", X0), ("result", OUT), ("self", lambda r: r.fa)))
+   node_saved=(("exponent", X0), ("result", OUT), ("self", _shown)))
 # ``ib`` says which front end recorded the row (its node's name): clamp, clamp_min, clamp_max.
 register(Op(CLAMP, "clamp", "ClampBackward1", X0,
             lambda g, x, y, r: (g._masked(x[0]._mask(M_INRANGE, r.fa, r.fb, constant=True)),),
@@ -1556,8 +1563,13 @@ def _with_number(x: Tensor, c: Number, code: int) -> Tensor:
     if not x._shape:
         y = np.asarray(y, dt.np)
     if x._rg and state.grad:
-        return emit(code, y, dt, x, fa=float(c))
+        # (``ib``: the number was an int (1) or a bool (2), which the node shows as such, as PyTorch's)
+        return emit(code, y, dt, x, ib=_KIND_SHOWN.get(type(c), 0) if code in _INT_SHOWN else 0, fa=float(c))
     return plain(y, dt)
+
+
+_INT_SHOWN = (ADDC, SUBC, RSUBC, MULC, DIVC, POWC, RPOWC)
+_KIND_SHOWN = {int: 1, bool: 2}
 
 
 def _int_rpow(x: np.ndarray, c) -> np.ndarray:

@@ -743,7 +743,7 @@ def test_selective_checkpointing_asks_the_policy_about_each_op():
     y = C.checkpoint(f, x, use_reentrant=False, context_fn=ctx)
     aten = tape.ops.aten
     assert asked == [(False, aten.mm.default, 2, (2, 2)), (False, aten.tanh.default, 1, (2, 2)),
-                     (False, aten.mul.Tensor, 1, (2, 2)), (False, aten.sum.dim_IntList, 1, (2,))]
+                     (False, aten.mul.Tensor, 2, (2, 2)), (False, aten.sum.dim_IntList, 1, (2,))]
     y.sum().backward(retain_graph=True)
     assert len(asked) == 4          # (asked in the forward only, as PyTorch's)
     gx, gW = x.grad, W.grad
@@ -763,6 +763,108 @@ def test_selective_checkpointing_asks_the_policy_about_each_op():
     y.sum().backward(retain_graph=True)
     with pytest.raises(RuntimeError, match="Trying to backward an extra time"):
         y.sum().backward()
+
+
+def test_selective_checkpointing_does_not_run_saved_ops_again(monkeypatch):
+    # A product the policy saves is not computed again in the recomputation (its value is the
+    # forward's), one it does not save is; the gradients are those of the plain computation.
+    x = tape.tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True)
+    Ws = [tape.tensor(np.linspace(-0.5, 0.7, 16).reshape(4, 4) * (k + 1), requires_grad=True) for k in range(3)]
+    aten = tape.ops.aten
+
+    def f(h):
+        for w in Ws:
+            h = (h @ w).tanh() * 2
+        return h
+
+    plain = tape.autograd.grad(f(x).sum(), [x, *Ws])
+    products = []
+    matmul = np.matmul
+    monkeypatch.setattr(np, "matmul", lambda *a, **k: products.append(1) or matmul(*a, **k))
+    for policy, runs in ((C.noop_context_fn, 3), (functools.partial(C.create_selective_checkpoint_contexts,
+                                                                     [aten.mm.default]), 0),
+                         (functools.partial(C.create_selective_checkpoint_contexts, [aten.tanh.default]), 3),
+                         (functools.partial(C.create_selective_checkpoint_contexts,
+                                            lambda ctx, op, *a: op is aten.mm.default and a[1] is not Ws[1]), 1)):
+        y = C.checkpoint(f, x, use_reentrant=False, context_fn=policy).sum()
+        products.clear()
+        got = tape.autograd.grad(y, [x, *Ws])
+        assert len(products) == runs
+        for a, b in zip(got, plain):
+            _close(a, b)
+    # In a recorded backward too (whose backward runs the segment again: an extra time, as in PyTorch).
+    policy = functools.partial(C.create_selective_checkpoint_contexts, [aten.mm.default])
+    y = C.checkpoint(f, x, use_reentrant=False, context_fn=policy).sum()
+    products.clear()
+    gx, = tape.autograd.grad(y, x, create_graph=True)
+    assert not products
+    _close(gx, plain[0])
+    with pytest.raises(RuntimeError, match="Trying to backward an extra time"):
+        (gx ** 2).sum().backward()
+
+
+def _saved_value_kept(lib):
+    """A saved op's value is the forward's even if its input changed since (PyTorch's cached output)."""
+    cp = lib.utils.checkpoint
+    x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    k = [lib.tensor(2.0, dtype=lib.float64)]
+    out = []
+    for ops in ([lib.ops.aten.exp.default], []):
+        policy = functools.partial(cp.create_selective_checkpoint_contexts, ops)
+        k[0] = lib.tensor(2.0, dtype=lib.float64)
+        y = cp.checkpoint(lambda a: (a * k[0]).exp(), x, use_reentrant=False, context_fn=policy)
+        k[0] = lib.tensor(3.0, dtype=lib.float64)       # (another tensor: the recomputation reads 3)
+        x.grad = None
+        y.sum().backward()
+        out.append(x.grad.tolist())
+    return out
+
+
+def test_selective_checkpointing_keeps_the_saved_value():
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(_saved_value_kept(tape), [np.exp(x * 2.0) * 3.0, np.exp(x * 3.0) * 3.0], rtol=1e-15)
+
+
+@pytest.mark.torch
+def test_selective_checkpointing_keeps_the_saved_value_vs_torch():
+    torch = pytest.importorskip("torch")
+    import torch.utils.checkpoint  # noqa: F401  (the submodule)
+    np.testing.assert_allclose(_saved_value_kept(tape), _saved_value_kept(torch), rtol=1e-15)
+
+
+def _policy_arguments(lib):
+    cp = lib.utils.checkpoint
+    seen = []
+
+    def policy(ctx, op, *args, **kwargs):
+        seen.append((str(op), [str(a.dtype) if isinstance(a, lib.Tensor) else (type(a).__name__, a) for a in args]))
+        return False
+
+    def f(h):
+        h = 2 - (((h * 2) / 3 + 1.5) - 1)
+        return (2 ** (h ** 2) * True * 2.5).pow(3)
+
+    x = lib.ones(3, 4, dtype=lib.float64, requires_grad=True)
+    cp.checkpoint(f, x, use_reentrant=False, context_fn=functools.partial(cp.create_selective_checkpoint_contexts,
+                                                                           policy))
+    return seen
+
+
+def test_selective_checkpointing_policy_sees_number_operands():
+    f64 = "torch.float64"
+    assert _policy_arguments(tape) == [
+        ("aten.mul.Tensor", [f64, ("int", 2)]), ("aten.div.Tensor", [f64, ("int", 3)]),
+        ("aten.add.Tensor", [f64, ("float", 1.5)]), ("aten.sub.Tensor", [f64, ("int", 1)]),
+        ("aten.rsub.Scalar", [f64, ("int", 2)]), ("aten.pow.Tensor_Scalar", [f64, ("int", 2)]),
+        ("aten.pow.Scalar", [("int", 2), f64]), ("aten.mul.Tensor", [f64, ("bool", True)]),
+        ("aten.mul.Tensor", [f64, ("float", 2.5)]), ("aten.pow.Tensor_Scalar", [f64, ("int", 3)])]
+
+
+@pytest.mark.torch
+def test_selective_checkpointing_policy_sees_number_operands_vs_torch():
+    torch = pytest.importorskip("torch")
+    import torch.utils.checkpoint  # noqa: F401  (the submodule)
+    assert _policy_arguments(tape) == _policy_arguments(torch)
 
 
 def test_selective_checkpointing_errors():

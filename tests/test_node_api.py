@@ -165,6 +165,31 @@ def test_saved_values_vs_torch():
                 assert a[key] == b[key], (name, key)
 
 
+def _number_operands(torch) -> list:
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    shown = []
+    for y, name in ((x * 2, "_saved_other"), (x * 2.5, "_saved_other"), (2 * x, "_saved_other"),
+                    (x / 3, "_saved_other"), (x * True, "_saved_other"), (x ** 2, "_saved_exponent"),
+                    (x ** 0.5, "_saved_exponent"), (2 ** x, "_saved_self"), (2.5 ** x, "_saved_self")):
+        v = getattr(y.grad_fn, name)
+        shown.append((name, str(v.dtype), v.item()) if hasattr(v, "dtype") else (name, type(v).__name__, v))
+    return shown
+
+
+def test_number_operands_keep_their_type():
+    # A Python int (bool) operand is shown as an int (bool), as PyTorch keeps it; a float as a float.
+    assert _number_operands(tape) == [
+        ("_saved_other", "torch.int64", 2), ("_saved_other", "torch.float64", 2.5), ("_saved_other", "torch.int64", 2),
+        ("_saved_other", "torch.int64", 3), ("_saved_other", "torch.bool", True), ("_saved_exponent", "int", 2),
+        ("_saved_exponent", "float", 0.5), ("_saved_self", "int", 2), ("_saved_self", "float", 2.5)]
+
+
+@pytest.mark.torch
+def test_number_operands_vs_torch():
+    torch = pytest.importorskip("torch")
+    assert _number_operands(tape) == _number_operands(torch)
+
+
 def test_saved_attributes_of_shape_ops_and_reductions():
     X = tape.arange(24.0, dtype=tape.float64).reshape(2, 3, 4).requires_grad_()
     assert _saved(X[:, :1].squeeze(1).grad_fn) == {"_saved_dim": 1, "_saved_self_sym_sizes": (2, 1, 4)}

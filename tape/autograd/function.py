@@ -76,6 +76,7 @@ class BackwardCFunction(FunctionCtx):
 
     materialize_grads = True
     _row = None       # (tape weakref, row) once recorded
+    _user_fn = None   # (the class's ``backward`` or ``vjp``, found at its first backward)
 
     def _get_user_fn(self) -> Callable:
         backward_fn = self._forward_cls.backward
@@ -251,12 +252,19 @@ class Function(metaclass=FunctionMeta):
 
 def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
     ctx = cls._backward_cls()
-    tensors = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor)]
-    record = state.grad and any(a._rg for _, a in tensors)
-    ctx._needs_input_grad = tuple(isinstance(a, Tensor) and a._rg and state.grad for a in args)
-    # Where each tensor argument's history is now (forward may change one in place).
-    before = [(a, a._tape, a._node) for _, a in tensors]
-    prev = state.grad
+    grad = state.grad
+    # One pass over the arguments (this runs on every call): which need a gradient, and where
+    # each tensor argument's history is now (forward may change one in place).
+    needs = []
+    before = []
+    for a in args:
+        if isinstance(a, Tensor):
+            needs.append(a._rg and grad)
+            before.append((a, a._tape, a._node))
+        else:
+            needs.append(False)
+    record = grad and any(needs)
+    ctx._needs_input_grad = tuple(needs)
     state.grad = False
     try:
         if setup:
@@ -265,7 +273,7 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
         else:
             outputs = cls.forward(ctx, *args, **kwargs)
     finally:
-        state.grad = prev
+        state.grad = grad
     dirty = ctx.__dict__.get("dirty_tensors", ())
     single = not isinstance(outputs, tuple)
     outs = (outputs,) if single else outputs
@@ -280,6 +288,9 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
             raise RuntimeError("a leaf Variable that requires grad has been used in an in-place operation.")
     new = _record(ctx, args, before, outs, dirty)
     return new[0] if single else tuple(new)
+
+
+_NO_VALUE = np.empty(0)     # (the Function row's own value: its outputs' values are their OUTPUT rows')
 
 
 def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
@@ -297,27 +308,28 @@ def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
             node = tape.append(CONST, 0, t._value().astype(np.float64))
             tape.rg[node] = 0
             nodes.append(node)
-    r = tape.append_listed(FUNCTION, 0, np.empty(0), nodes)
+    r = tape.append_listed(FUNCTION, 0, _NO_VALUE, nodes)
     tape.pyrows[r] = ctx
     ctx._tape_ref = weakref.ref(tape)
     ctx._row = r
     nondiff = ctx.__dict__.get("non_differentiable", ())
     new = []
     positions = []
-    k = 0
+    meta = []
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):
             new.append(o)
+            meta.append(None)
             continue
-        if any(o is n for n in nondiff) or not o._dtype.is_floating_point:
+        meta.append((o._shape, o._dtype))
+        if nondiff and any(o is n for n in nondiff) or not o._dtype.is_floating_point:
             new.append(o if any(o is d for d in dirty) else o.detach())
             new[-1]._rg = False
             continue
         value = np.array(o._value())
         node = tape.append(OUTPUT, o._dtype.arena, value, a=r, ia=i)
         positions.append(i)
-        k += 1
-        if any(o is d for d in dirty):
+        if dirty and any(o is d for d in dirty):
             # The input changed in place is now the output: it moves to the Function's node.
             o._bump()
             o._tape, o._node, o._rg = tape, node, True
@@ -325,12 +337,17 @@ def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
             new.append(o)
         else:
             new.append(recorded(tape, node, value, o._dtype))
-    tape.nout[r] = k
+    tape.nout[r] = len(positions)
     ctx._outputs = tuple(positions)
-    ctx._out_meta = tuple((o._shape, o._dtype) if isinstance(o, Tensor) else None for o in outs)
-    ctx._inputs = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
-    ctx._in_meta = tuple((a._shape, a._dtype) for a in args if isinstance(a, Tensor))
-    _keep_saved(ctx, tape, outs, new, before, nodes)
+    ctx._out_meta = tuple(meta)
+    ctx._nodes = tuple(nodes)
+    if len(before) == len(args):
+        ctx._inputs = tuple(range(len(args)))
+    else:
+        ctx._inputs = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+    ctx._in_meta = tuple((a._shape, a._dtype) for a, _, _ in before)
+    if "to_save" in ctx.__dict__:
+        _keep_saved(ctx, tape, outs, new, before, nodes)
     return new
 
 
@@ -384,8 +401,10 @@ def _vjp(gs, xs, y, row):
         for pos, meta in enumerate(ctx._out_meta):
             if meta is not None and grads[pos] is None:
                 grads[pos] = _zeros(meta)
-    user_fn = ctx._get_user_fn()
-    result = user_fn(ctx, *grads)
+    found = ctx._user_fn
+    if found is None:
+        found = type(ctx)._user_fn = (ctx._get_user_fn(),)     # (in a tuple: a function would bind to ctx)
+    result = found[0](ctx, *grads)
     if not isinstance(result, tuple):
         result = (result,)
     name = type(ctx).__name__
@@ -400,9 +419,10 @@ def _vjp(gs, xs, y, row):
         if g is not None and not isinstance(g, Tensor):
             raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
     out = []
-    for k, (pos, (shape, dtype)) in enumerate(zip(ctx._inputs, ctx._in_meta)):
+    rg = tape.rg
+    for x, pos, (shape, dtype) in zip(row.inputs, ctx._inputs, ctx._in_meta):
         g = result[pos]
-        if g is None or not tape.rg[row.inputs[k]]:
+        if g is None or not rg[x]:
             out.append(None)
             continue
         if g._shape != shape:

@@ -23,7 +23,9 @@ the random number generator's state of the first run, when backward needs its gr
 
 Selective checkpointing (``create_selective_checkpoint_contexts``) asks its policy about each op a
 segment's forward recorded (named as PyTorch's dispatcher names it, ``tape.ops.aten``) once the
-forward ran, and checks the recomputation against the answers; tape runs every op again.
+forward ran, and checks the recomputation against the answers; the recomputation does not call
+again the front ends of the ops whose values the policy saved (it records their rows with the
+forward's values), when a call recorded just that op's row.
 
 ``checkpoint_loop`` (not PyTorch's) reverses ``x = step(x)`` repeated ``n`` times with at most
 ``s`` snapshots, on Griewank's binomial (revolve) schedule.
@@ -54,7 +56,7 @@ from .._tape import Tape
 from .._tensor import Size, Tensor, _plain, _py_scalar, _recorded
 from ..autograd._backward import _is_checkpoint_valid, backward, grad
 from ..autograd.function import Function
-from ..ops import aten
+from ..ops import PUBLIC, aten
 from ..ops._spec import CONST, INPUT, OUTPUT, REGISTRY
 
 __all__ = [
@@ -224,6 +226,17 @@ def _ops_run(tape: Tape, start: int) -> Iterator[tuple]:
         yield r, aten.of_node(REGISTRY[code].node_name(Row(tape, r)))
 
 
+def _number_operand(tape: Tape, r: int) -> tuple | None:
+    """``(position, value)`` of the Python number row ``r``'s op took (``x * 2``, ``2 ** x``), as
+    PyTorch's dispatcher passes it (an int or bool as one: the row's ``ib``); None for another op."""
+    op = REGISTRY[int(tape.op[r])]
+    if not (op.number_input or op.name in ("rsub", "pow")) or len(tape.inputs_of(r)) != 1:
+        return None
+    fa, kind = float(tape.fa[r]), int(tape.ib[r])
+    value = fa if not kind else int(fa) if kind == 1 else bool(fa)
+    return (0 if op.grad_fn == "PowBackward2" else 1), value
+
+
 class _Caching:
     """The forward's context of selective checkpointing: once the segment ran, the policy is asked
     about each op it recorded, in order, and its answer kept for the recomputation."""
@@ -233,19 +246,25 @@ class _Caching:
 
     def __enter__(self) -> "_Caching":
         self.start = state.tape.n if state.tape is not None else 0
+        self.log = _calls_begin(state.tape)
         return self
 
     def __exit__(self, kind, value, tb) -> None:
+        _calls_end(self.log)
         tape = state.tape
         if kind is not None or tape is None:
             return
         outside = {id(s): t for t, s in getattr(tape, "outside", ())}
         counter = {}
+        policies = {}
         for r, op in _ops_run(tape, self.start):
             args = []
             for node in tape.inputs_of(r):
                 t = tensor_at(tape, node)
                 args.append(outside.get(id(t), t))
+            number = _number_operand(tape, r)
+            if number is not None:
+                args.insert(number[0], number[1])
             out = _recorded(tape, r, tape.value_of(r), ARENA_DTYPES[int(tape.dt[r])]) if not tape.nout[r] else tuple(
                 _recorded(tape, k, tape.value_of(k), ARENA_DTYPES[int(tape.dt[k])]) for k in Row(tape, r).outputs)
             policy = self.policy_fn(SelectiveCheckpointContext(is_recompute=False, op_output=out), op, *args)
@@ -254,6 +273,12 @@ class _Caching:
             idx = counter[op] = counter.get(op, -1) + 1
             saved = policy in (CheckpointPolicy.MUST_SAVE, CheckpointPolicy.PREFER_SAVE)
             self.storage.setdefault(op, {})[idx] = _SAVED if saved else _RECOMPUTE
+            policies[r] = saved
+        # The calls whose op's value is kept, so that the recomputation does not run them again.
+        calls = self.log.calls if self.log is not None else []
+        self.storage[_REPLAY] = (self.start, {k: entry for k, call in enumerate(calls)
+                                              if (entry := _replay_entry(tape, call, policies)) is not None})
+        self.log = None         # (its calls hold the run's tensors)
 
 
 class _Cached:
@@ -266,9 +291,12 @@ class _Cached:
 
     def __enter__(self) -> "_Cached":
         self.start = state.tape.n if state.tape is not None else 0
+        start, entries = self.storage.get(_REPLAY, (0, {}))
+        self.log = _calls_begin(state.tape, entries, self.start - start)
         return self
 
     def __exit__(self, kind, value, tb) -> None:
+        _calls_end(self.log)
         tape = state.tape
         if kind is not None and kind is not _StopRecomputation or tape is None:
             return
@@ -289,6 +317,183 @@ class _Cached:
                 entries[idx] = _CONSUMED
 
 
+# -- selective checkpointing: calls of saved ops are not run again -------------------------------
+# tape's ops compute their values in their Python front ends, before their rows are recorded, so
+# a value is kept from running again by not calling its front end: while a selective context is
+# active, the Tensor methods and ``tape`` functions are wrapped, and each outermost call of the
+# segment is logged (the rows it recorded).  A call that recorded the imports of its tensor
+# arguments and then one row, which the policy saved, is replayed in the recomputation: the same
+# imports, then its row again with the value kept from the forward, PyTorch's cached output.
+_REPLAY = object()          # (the storage key of the replayable calls: never an op)
+_local = threading.local()  # ``log``: this thread's active ``_CallLog``; ``depth``: inside a logged call
+_wrapping = threading.Lock()
+_originals: dict = {}       # (owner, name) -> the member the wrapper replaced, while any log is active
+_active = [0]               # the logs active in all threads
+
+
+class _CallLog:
+    """The outermost op calls of a segment's run on ``tape``: in the forward ``calls`` holds
+    ``(function, args, kwargs, first row, end row, output, index and shape table ends before and
+    after)`` per call; in the recomputation ``replay`` maps a call's number to what replays it (rows
+    shifted by ``shift``)."""
+
+    __slots__ = ("tape", "calls", "replay", "shift", "k", "prev", "depth")
+
+    def __init__(self, tape: Tape, replay: dict | None, shift: int) -> None:
+        self.tape, self.replay, self.shift = tape, replay, shift
+        self.calls = []
+        self.k = 0
+        self.prev = None
+
+
+def _calls_begin(tape: Tape, replay: dict | None = None, shift: int = 0) -> _CallLog | None:
+    """Start logging (forward) or replaying (``replay``) the calls of a run on ``tape``."""
+    if tape is None or replay is not None and not replay:
+        return None
+    log = _CallLog(tape, replay, shift)
+    log.prev, log.depth = getattr(_local, "log", None), getattr(_local, "depth", 0)
+    _local.log = log
+    _local.depth = 0
+    with _wrapping:
+        if not _active[0]:
+            _wrap_members()
+        _active[0] += 1
+    return log
+
+
+def _calls_end(log: _CallLog | None) -> None:
+    if log is None:
+        return
+    _local.log, _local.depth = log.prev, log.depth
+    with _wrapping:
+        _active[0] -= 1
+        if not _active[0]:
+            for (owner, name), member in _originals.items():
+                setattr(owner, name, member)
+            _originals.clear()
+
+
+_wrappers: dict = {}        # (owner, name) -> (member, its wrapper), made once
+
+
+def _wrap_members() -> None:
+    if not _wrappers:
+        package = sys.modules[__name__.split(".")[0]]       # (``tape``: its functions)
+        for entry in PUBLIC:
+            for owner, names in ((Tensor, entry.methods), (package, entry.functions)):
+                for name in names:
+                    member = vars(owner).get(name)
+                    if callable(member) and (owner, name) not in _wrappers:
+                        _wrappers[owner, name] = member, _logged(member)
+    for (owner, name), (member, wrapper) in _wrappers.items():
+        if vars(owner).get(name) is member:     # (not replaced by the user meanwhile)
+            _originals[owner, name] = member
+            setattr(owner, name, wrapper)
+
+
+def _logged(fn: Callable) -> Callable:
+    def call(*args, **kwargs):
+        log = getattr(_local, "log", None)
+        if log is None or _local.depth or state.tape is not log.tape:
+            return fn(*args, **kwargs)
+        if log.replay is not None:
+            k = log.k
+            log.k = k + 1
+            entry = log.replay.get(k)
+            if entry is not None and entry[0] is fn and _same(entry[1], _signature(args, kwargs)):
+                out = _replayed(log, entry[2:], args)
+                if out is not None:
+                    return out
+        tape = log.tape
+        lo, ix, stop = tape.n, tape.tix, tape.stop
+        _local.depth = 1
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            _local.depth = 0
+        if log.replay is None:
+            log.calls.append((fn, args, kwargs, lo, tape.n, out, ix, tape.tix, stop, tape.stop))
+        return out
+    call.__name__, call.__qualname__, call.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    call.__wrapped__ = fn
+    return call
+
+
+def _replay_entry(tape: Tape, call: tuple, saved: dict) -> tuple | None:
+    """What replays a call of the forward: ``(function, signature, first row, [(row, argument
+    position)] of its imports, its row's columns, requires grad, dtype, value)``; None if the call
+    is not one saved row after imports of its arguments (a view, an in-place change, a listed row ...)."""
+    fn, args, kwargs, lo, hi, out, ix0, ix1, stop0, stop1 = call
+    r = hi - 1
+    if (hi <= lo or not saved.get(r) or ix0 != ix1 or not isinstance(out, Tensor) or out._tape is not tape
+            or out._node != r or out._f is not None or out._vb is not None or out._origins is not None
+            or tape.hid[r] or tape.ln[r] or tape.nout[r] or r in tape.hooks or any(out is a for a in args)
+            or out._v.dtype != tape.value_of(r).dtype):
+        return None
+    imports = []
+    for q in range(lo, r):
+        pos = next((p for p, a in enumerate(args) if isinstance(a, Tensor) and a._ig == tape.gen and a._in == q), -1)
+        if pos < 0 or int(tape.op[q]) not in (INPUT, CONST):
+            return None
+        imports.append((q, pos))
+    shapes = {tape.shape_of(q) for q in range(lo, hi)}
+    s = stop0
+    while s < stop1:        # (the shapes the call entered are its rows': a replay enters the same)
+        nd = int(tape.stab[s])
+        if tuple(int(d) for d in tape.stab[s + 1:s + 1 + nd]) not in shapes:
+            return None
+        s += 1 + nd
+    a, b = int(tape.a[r]), int(tape.b[r])
+    columns = (int(tape.op[r]), int(tape.dt[r]), a, b, int(tape.ia[r]), int(tape.ib[r]), float(tape.fa[r]),
+               float(tape.fb[r]))
+    return fn, _signature(args, kwargs), lo, imports, columns, int(tape.rg[r]), out._dtype, np.array(tape.value_of(r))
+
+
+def _signature(args: tuple, kwargs: dict) -> tuple:
+    """A call's arguments as far as its op depends on them: tensors by shape and dtype, the others as they are
+    (a recomputed call of the same function with the same signature records the same row)."""
+    return _shown(args), _shown(kwargs)
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError, RuntimeError):      # (arguments that do not compare: arrays ...)
+        return False
+
+
+def _shown(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return Tensor, x._shape, x._dtype
+    if isinstance(x, (tuple, list)):
+        return type(x), tuple(_shown(v) for v in x)
+    if isinstance(x, dict):
+        return dict, tuple((k, _shown(v)) for k, v in x.items())
+    return x
+
+
+def _replayed(log: _CallLog, entry: tuple, args: tuple) -> Tensor | None:
+    """The output of a saved call recorded again without running it (None: the call differs from
+    the forward's, which then runs as it is)."""
+    lo, imports, (code, arena, a, b, ia, ib, fa, fb), rg, dtype, value = entry
+    tape, shift = log.tape, log.shift
+    if tape.n != lo + shift:
+        return None
+    for q, pos in imports:
+        t = args[pos] if pos < len(args) else None
+        if not isinstance(t, Tensor) or t._ig == tape.gen and t._iv == (t._ver[0] if t._ver is not None else 0):
+            return None
+    if _T.write_tape() is not tape:     # (the op's own step: saved-tensor hooks, early stop)
+        return None
+    for q, pos in imports:
+        if tape.import_(args[pos]) != q + shift:
+            raise CheckpointError("torch.utils.checkpoint: the recomputation read its inputs in another order than "
+                                  f"the forward. {_SAC_MISMATCH_MSG}")
+    node = tape.append(code, arena, value, a + shift if a >= 0 else a, b + shift if b >= 0 else b, ia, ib, fa, fb)
+    tape.rg[node] = rg
+    return _recorded(tape, node, value.copy(), dtype)
+
+
 def create_selective_checkpoint_contexts(policy_fn_or_list: Callable | list,
                                          allow_cache_entry_mutation: bool = False) -> Tuple[Any, Any]:
     r"""The two contexts (``context_fn``'s result) of selective activation checkpointing.
@@ -300,9 +505,12 @@ def create_selective_checkpoint_contexts(policy_fn_or_list: Callable | list,
     for the others.  Use with ``checkpoint(fn, *args, use_reentrant=False,
     context_fn=functools.partial(create_selective_checkpoint_contexts, policy))``.
 
-    An op whose output the policy saves may be reached by one backward only per forward (a second
-    raises PyTorch's error).  Unlike PyTorch, tape runs such an op again in the recomputation too:
-    the policy decides nothing about time or memory here, the values being the same.
+    An op whose output the policy saves is not run again in the recomputation: its value is the
+    forward's (kept until then), and it may be reached by one backward only per forward (a second
+    raises PyTorch's error).  Tape keeps it so when the call (a Tensor method, operator or
+    ``tape`` function, called with the same arguments as in the forward) recorded that op's row
+    alone, after importing its tensor arguments; a call that also recorded a cast, a broadcast or
+    another op, or made a view or changed a tensor in place, runs again.
     """
     if isinstance(policy_fn_or_list, list):
         for op in policy_fn_or_list:
