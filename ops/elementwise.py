@@ -1512,7 +1512,7 @@ def _unary(x: Tensor, code: int) -> Tensor:
     if dt.arena is None and op.float_only:
         dt = D.get_default_dtype()
         v = v.astype(dt.np)
-    lend = x._rg and state.grad and lends(op.forward, x._shape, dt, v)
+    lend = x._rg and state.grad and type(op.forward) is np.ufunc and lends(x._shape, dt, v)
     y = None if lend else op.forward(v)
     if not x._shape:
         y = _as_array(y, dt)
@@ -1556,7 +1556,7 @@ def _with_number(x: Tensor, c: Number, code: int) -> Tensor:
         c = dt.np.type(c)
         if code == RPOWC:
             np_fwd = _int_rpow
-    if x._rg and state.grad and lends(np_fwd, x._shape, dt, v):
+    if x._rg and state.grad and type(np_fwd) is np.ufunc and lends(x._shape, dt, v):
         tape = write_tape()
         return emit_into(tape, code, dt, x._shape, np_fwd, (v, c), x._node if x._tape is tape else tape.import_(x),
                          fa=float(c))
@@ -1604,7 +1604,7 @@ def _binary(a: Tensor, b, code: int) -> Tensor:
         va = va.astype(dt.np)
     if vb.dtype is not dt.np:
         vb = vb.astype(dt.np)
-    lend = (a._rg or b._rg) and state.grad and bool(sb) and lends(op.forward, shape, dt, va, vb)
+    lend = (a._rg or b._rg) and state.grad and sb != () and type(op.forward) is np.ufunc and lends(shape, dt, va, vb)
     y = None if lend else int_power(va, vb) if code == POW and not dt.is_floating_point else op.forward(va, vb)
     if not shape:
         y = _as_array(y, dt)

@@ -27,8 +27,8 @@ What is here:
   tape = fresh()``; ``state.grad`` is grad mode; ``is_suffix(s, shape)`` says whether an
   input of shape ``s`` may enter a row of shape ``shape`` as it is (kernels read an operand
   broadcast along leading dims modulo its size);
-- results without a copy: when ``lends(fwd, shape, dtype, *operands)``, ``emit_into(tape, code, dtype,
-  shape, fwd, operands, a, b, fa)`` computes ``fwd(*operands)`` (a numpy ufunc) straight into the
+- results without a copy: when ``lends(shape, dtype, *operands)``, ``emit_into(tape, code, dtype,
+  shape, fwd, operands, a, b, ia, fa)`` computes ``fwd(*operands, out=...)`` straight into the
   row's arena slot, which becomes the result's storage; code that writes into a tensor's storage
   calls ``unshare(array)`` first (``tape._tape``: the rows keep what they recorded);
 - ``in_parts(fn, n, part)``: big arrays on all cores, ``fn(lo, hi)`` called at once for parts of
@@ -322,11 +322,11 @@ def aliased(t: Tensor, base: Tensor, view: np.ndarray) -> Tensor:
     return link(t, base, view)
 
 
-def lends(fwd, shape: tuple, dtype: D.dtype, *operands: np.ndarray) -> bool:
-    """Whether a recorded result of ``fwd(*operands)`` is computed straight into its arena slot
-    (``emit_into``): a big one, of a numpy ufunc (which takes ``out=``), over operands of its
-    dtype laid out in row-major order (so that the result is too, as numpy's own would be)."""
-    if not shape or type(fwd) is not np.ufunc or dtype.arena is None:
+def lends(shape: tuple, dtype: D.dtype, *operands: np.ndarray) -> bool:
+    """Whether a recorded result of ``shape`` over ``operands`` is computed straight into its arena
+    slot (``emit_into``): a big one, over operands of its dtype laid out in row-major order (so that
+    the result is too, as numpy's own would be)."""
+    if not shape or dtype.arena is None:
         return False
     n = 1
     for d in shape:
@@ -340,9 +340,10 @@ def lends(fwd, shape: tuple, dtype: D.dtype, *operands: np.ndarray) -> bool:
 
 
 def emit_into(tape: Tape, code: int, dtype: D.dtype, shape: tuple, fwd, operands: tuple, a: int, b: int = -1,
-              fa: float = 0.0) -> Tensor:
-    """Record a row whose value ``fwd(*operands)`` is computed into its arena slot, lent to the
-    result as its storage (no copy: ``Tape.slot``); ``a``, ``b``: its input nodes on ``tape``."""
+              ia: int = 0, fa: float = 0.0) -> Tensor:
+    """Record a row whose value ``fwd(*operands, out=slot)`` (a numpy ufunc, or a forward that writes
+    its result into ``out``) is computed into its arena slot, lent to the result as its storage (no
+    copy: ``Tape.slot``); ``a``, ``b``: its input nodes on ``tape``."""
     o, y = tape.slot(dtype.arena, shape)
     fwd(*operands, out=y)
-    return recorded(tape, tape.append(code, dtype.arena, y, a, b, fa=fa, at=o), y, dtype)
+    return recorded(tape, tape.append(code, dtype.arena, y, a, b, ia=ia, fa=fa, at=o), y, dtype)

@@ -36,6 +36,24 @@ def test_big_results_live_once_in_the_arena(dtype):
     assert not np.shares_memory(small._v, _arena(small))     # (small results keep their own storage)
 
 
+def test_big_softmax_lives_once_in_the_arena():
+    z0 = np.random.default_rng(1).standard_normal((32, 2048)).astype(np.float32)
+    z = tape.tensor(z0, requires_grad=True)
+    y = tape.log_softmax(z, 1)
+    assert np.shares_memory(y._v, _arena(y))
+    want = z0 - np.log(np.exp(z0 - z0.max(1, keepdims=True)).sum(1, keepdims=True)) - z0.max(1, keepdims=True)
+    np.testing.assert_allclose(y.detach().numpy(), want, rtol=1e-5, atol=1e-5)
+    p = tape.softmax(z, 1)
+    assert np.shares_memory(p._v, _arena(p))
+    p.mul_(2.0)             # softmax saves its result: PyTorch's error, the row's value kept
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        p.sum().backward()
+    (-y[:, 0].mean()).backward()
+    g = np.exp(want) / 32
+    g[:, 0] -= 1 / 32
+    np.testing.assert_allclose(z.grad.numpy(), g, rtol=1e-4, atol=1e-7)
+
+
 def test_recorded_inplace_op_reads_the_old_value():
     # sin_'s row differentiates at the value before the change, which the write must not overwrite.
     x0, x = _x()
