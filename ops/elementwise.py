@@ -28,9 +28,9 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import (D, Number, Tensor, arranged, check_device, check_memory_format, device, emit, emit_apart, fresh,
-                     is_suffix, node_in, plain, preserve_format, py_scalar, recorded, scalar_binary, scalar_row,
-                     scalar_unary, state, write_tape)
+from .._emit import (D, Number, Tensor, arranged, check_device, check_memory_format, device, emit, emit_apart,
+                     emit_into, fresh, is_suffix, lends, node_in, plain, preserve_format, py_scalar, recorded,
+                     scalar_binary, scalar_row, scalar_unary, state, unshare, write_tape)
 from ._args import broadcast_pair
 from ._erf import erf_vectorized
 from ._rule import diagonal, rule_adjoint
@@ -1519,7 +1519,8 @@ def _unary(x: Tensor, code: int) -> Tensor:
     if dt.arena is None and op.float_only:
         dt = D.get_default_dtype()
         v = v.astype(dt.np)
-    y = op.forward(v)
+    lend = x._rg and state.grad and type(op.forward) is np.ufunc and lends(x._shape, dt, v)
+    y = None if lend else op.forward(v)
     if not x._shape:
         y = _as_array(y, dt)
     if x._rg and state.grad:
@@ -1527,6 +1528,9 @@ def _unary(x: Tensor, code: int) -> Tensor:
         if tape is None or tape.n >= tape.soft:
             tape = None
             tape = fresh()
+        if lend:
+            return emit_into(tape, code, dt, x._shape, op.forward, (v,), x._node if x._tape is tape else
+                             tape.import_(x))
         node = tape.append(code, dt.arena, y, x._node if x._tape is tape else tape.import_(x))
         return recorded(tape, node, y, dt)
     return plain(y, dt)
@@ -1559,6 +1563,10 @@ def _with_number(x: Tensor, c: Number, code: int) -> Tensor:
         c = dt.np.type(c)
         if code == RPOWC:
             np_fwd = _int_rpow
+    if x._rg and state.grad and type(np_fwd) is np.ufunc and lends(x._shape, dt, v):
+        tape = write_tape()
+        return emit_into(tape, code, dt, x._shape, np_fwd, (v, c), x._node if x._tape is tape else tape.import_(x),
+                         fa=float(c))
     y = np_fwd(v, c)
     if not x._shape:
         y = np.asarray(y, dt.np)
@@ -1608,7 +1616,8 @@ def _binary(a: Tensor, b, code: int) -> Tensor:
         va = va.astype(dt.np)
     if vb.dtype is not dt.np:
         vb = vb.astype(dt.np)
-    y = int_power(va, vb) if code == POW and not dt.is_floating_point else op.forward(va, vb)
+    lend = (a._rg or b._rg) and state.grad and sb != () and type(op.forward) is np.ufunc and lends(shape, dt, va, vb)
+    y = None if lend else int_power(va, vb) if code == POW and not dt.is_floating_point else op.forward(va, vb)
     if not shape:
         y = _as_array(y, dt)
     if not ((a._rg or b._rg) and state.grad):
@@ -1629,6 +1638,8 @@ def _binary(a: Tensor, b, code: int) -> Tensor:
         nb = b._node if b._tape is tape else tape.import_(b)      # (a leaf, or a node of an older tape)
     else:
         nb = node_in(tape, b, dt, shape)
+    if lend:
+        return emit_into(tape, code, dt, shape, op.forward, (va, vb), na, nb)
     node = tape.append(code, dt.arena, y, na, nb)
     return recorded(tape, node, y, dt)
 
@@ -2406,7 +2417,8 @@ def fill_with(self: Tensor, values, kind: str) -> Tensor:
     if self._f is not None:
         self._f = float(values)
     else:
-        self._v[...] = values
+        unshare(self._v)
+        self._storage()[...] = values
     self._bump()
     self._unrecorded()
     return self
@@ -2440,6 +2452,7 @@ def copy_(self, src: Union[Tensor, Number], non_blocking: bool = False) -> Tenso
     if self._f is not None:
         self._f = float(value)
     else:
+        unshare(self._v)
         self._storage()[...] = value
     self._bump()
     self._unrecorded()

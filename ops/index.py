@@ -16,7 +16,8 @@ from typing import Optional, Union
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import D, Number, Tensor, aliased, check_overlap, node_in, plain, recorded, state, write_tape
+from .._emit import (D, Number, Tensor, aliased, check_overlap, node_in, plain, recorded, state, unshare,
+                     write_tape)
 from ._args import broadcast_pair, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
@@ -103,6 +104,7 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         _index_values(np.empty(self._shape, np.bool_), idx)      # PyTorch's errors for bad indices
         basic, advanced = _split(idx, len(self._shape))
         dst = _unsqueezed(self._storage(), basic if Ellipsis in basic else basic + (Ellipsis,))
+        unshare(dst)
         if isinstance(value, Tensor):
             if advanced is not None:
                 _same_put_dtype(self, value)

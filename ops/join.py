@@ -24,7 +24,7 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import D, Tensor, aliased, node_in, plain, recorded, state, write_tape
+from .._emit import D, Tensor, aliased, node_in, plain, recorded, state, unshare, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._index import slab
 from ._spec import (JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public,
@@ -256,6 +256,7 @@ def _write_out(result: Tensor, out: Tensor | None, name: str) -> Tensor:
                            f"{D.legacy_name(out._dtype)}")
     value = result._value().astype(out._dtype.np)
     if out._shape == result._shape:
+        unshare(out._storage())
         out._storage()[...] = value
     else:
         out._v = value

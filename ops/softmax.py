@@ -14,7 +14,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .._emit import D, Tensor, emit, in_parts, plain, state
+from .._emit import D, Tensor, emit, emit_into, in_parts, lends, plain, state, write_tape
 from ._args import reduced_dims, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import OUT, PYTHON, X0, Op, public, register
@@ -136,11 +136,12 @@ def _softmax_np(v: np.ndarray, d: int, log: bool) -> np.ndarray:
     return y.reshape(v.shape)
 
 
-def _softmax_rows(v: np.ndarray, log: bool) -> np.ndarray:
-    """``_softmax_np`` over the last dim, in blocks of rows on all cores (the same numpy calls per row)."""
+def _softmax_rows(v: np.ndarray, log: bool, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``_softmax_np`` over the last dim, in blocks of rows on all cores (the same numpy calls per row),
+    into ``out`` if given (a row's arena slot: ``emit_into``)."""
     cols = v.shape[-1]
     x = v.reshape(-1, cols)
-    y = np.empty(v.shape, v.dtype)
+    y = np.empty(v.shape, v.dtype) if out is None else out
     out = y.reshape(-1, cols)
 
     def block(lo: int, hi: int) -> None:
@@ -168,7 +169,12 @@ def _softmax(x: Tensor, dim, dtype, code: int, name: str) -> Tensor:
     if dt.arena is None:
         where = "_lastdim" if d >= nd - 1 else ""
         raise NotImplementedError(f'"{name}{where}_kernel_impl" not implemented for \'{D.legacy_name(dt)}\'')
-    y = _softmax_np(x._value(), d, code == LOG_SOFTMAX)
+    v = x._value()
+    if x._rg and state.grad and _rows(v, d) and lends(x._shape, dt, v):
+        tape = write_tape()
+        return emit_into(tape, code, dt, x._shape, _softmax_rows, (v, code == LOG_SOFTMAX),
+                         x._node if x._tape is tape else tape.import_(x), ia=d)
+    y = _softmax_np(v, d, code == LOG_SOFTMAX)
     if x._rg and state.grad:
         return emit(code, y, dt, x, ia=d)
     return plain(y, dt)

@@ -27,6 +27,10 @@ What is here:
   tape = fresh()``; ``state.grad`` is grad mode; ``is_suffix(s, shape)`` says whether an
   input of shape ``s`` may enter a row of shape ``shape`` as it is (kernels read an operand
   broadcast along leading dims modulo its size);
+- results without a copy: when ``lends(shape, dtype, *operands)``, ``emit_into(tape, code, dtype,
+  shape, fwd, operands, a, b, ia, fa)`` computes ``fwd(*operands, out=...)`` straight into the
+  row's arena slot, which becomes the result's storage; code that writes into a tensor's storage
+  calls ``unshare(array)`` first (``tape._tape``: the rows keep what they recorded);
 - ``in_parts(fn, n, part)``: big arrays on all cores, ``fn(lo, hi)`` called at once for parts of
   ``range(n)`` of at least ``part`` elements (``tape/_parallel.py``); for work whose every element
   is computed by the same instructions whichever part it falls in, so that results do not depend
@@ -49,7 +53,7 @@ from ._device import check_device, device
 from ._layout import arranged, check_memory_format, contiguous_format, preserve_format
 from ._parallel import run as in_parts
 from ._state import state
-from ._tape import Tape, fresh, write_tape
+from ._tape import LEND_FROM, Tape, fresh, unshare, write_tape
 from ._tensor import Number, Size, Tensor
 from ._tensor import _plain as plain
 from ._tensor import _py_scalar as py_scalar
@@ -61,9 +65,9 @@ from ._tensor import _refuse_rebased as refuse_rebased
 from .ops._spec import CONST, ROLES
 
 __all__ = ["D", "Number", "Size", "Tensor", "aliased", "arranged", "check_device", "check_memory_format",
-           "contiguous_format", "preserve_format", "check_overlap", "device", "emit", "emit_apart",
-           "flag_saved_alias", "fresh", "in_parts", "is_suffix", "node_in", "plain", "py_scalar", "recorded",
-           "refuse_rebased", "scalar_binary", "scalar_row", "scalar_unary", "state", "write_tape"]
+           "contiguous_format", "preserve_format", "check_overlap", "device", "emit", "emit_apart", "emit_into",
+           "flag_saved_alias", "fresh", "in_parts", "is_suffix", "lends", "node_in", "plain", "py_scalar", "recorded",
+           "refuse_rebased", "scalar_binary", "scalar_row", "scalar_unary", "state", "unshare", "write_tape"]
 
 _new = object.__new__
 
@@ -319,3 +323,30 @@ def aliased(t: Tensor, base: Tensor, view: np.ndarray) -> Tensor:
     ``base``'s version counter; an in-place change of one reaches the other (``ops/views.py``).
     Its row holds a contiguous copy."""
     return link(t, base, view)
+
+
+def lends(shape: tuple, dtype: D.dtype, *operands: np.ndarray) -> bool:
+    """Whether a recorded result of ``shape`` over ``operands`` is computed straight into its arena
+    slot (``emit_into``): a big one, over operands of its dtype laid out in row-major order (so that
+    the result is too, as numpy's own would be)."""
+    if not shape or dtype.arena is None:
+        return False
+    n = 1
+    for d in shape:
+        n *= d
+    if n < LEND_FROM:
+        return False
+    for v in operands:
+        if v.dtype is not dtype.np or not v.flags.c_contiguous:
+            return False
+    return True
+
+
+def emit_into(tape: Tape, code: int, dtype: D.dtype, shape: tuple, fwd, operands: tuple, a: int, b: int = -1,
+              ia: int = 0, fa: float = 0.0) -> Tensor:
+    """Record a row whose value ``fwd(*operands, out=slot)`` (a numpy ufunc, or a forward that writes
+    its result into ``out``) is computed into its arena slot, lent to the result as its storage (no
+    copy: ``Tape.slot``); ``a``, ``b``: its input nodes on ``tape``."""
+    o, y = tape.slot(dtype.arena, shape)
+    fwd(*operands, out=y)
+    return recorded(tape, tape.append(code, dtype.arena, y, a, b, ia=ia, fa=fa, at=o), y, dtype)

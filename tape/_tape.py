@@ -20,6 +20,11 @@ Values live in two arenas (float64 and float32), numpy buffers that numba
 indexes directly; a node's adjoint lives at the same offset of an adjoint
 arena built for each backward.  Shapes live in ``stab`` as ``[ndim, d0, ...]``.
 
+A result of ``LEND_FROM`` elements or more is computed straight into its arena slot
+(``slot``) and the slot is lent to its tensor as its storage, so the value exists once; a
+write into that storage first gives the row a copy of its own (``unshare``), so that what
+the rows recorded stays as it was (copy-on-write).
+
 Values from outside the tape (leaves, nodes of older tapes, constants) enter
 through INPUT/CONST rows, holding a copy of the value, so that everything a
 row needs to be replayed is on the tape.  A tape never refers to a newer tape,
@@ -34,6 +39,7 @@ import sys
 import weakref
 
 import numpy as np
+from numpy.lib.array_utils import byte_bounds
 
 from ._anomaly import _mode as _anomaly_mode
 from ._anomaly import note
@@ -49,9 +55,11 @@ ARENA0 = 1024
 MAX_ROWS = 1 << 16    # the largest tape started when a full one is still referenced
 SHAPES_KEPT = 1 << 12  # shape-table entries kept across resets
 SPARES = 4            # retired tapes kept per thread for reuse once nothing refers to them
+LEND_FROM = 1 << 14   # results this large are computed into their arena slot and lent to their tensor
 
 _gens = itertools.count(1)
 packing = [None]      # while saved-tensor hooks are on, what ``fresh`` calls at each op (``tape/_saved.py``)
+_lenders: dict = {}   # id(arena) -> weakref to the tape that lent slots of it to tensors (``unshare``)
 
 
 class Tape:
@@ -60,7 +68,7 @@ class Tape:
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
                              "soft", "checked", "mods", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64", "e64",
-                             "adjoints", "pyrows", "hooks", "prov", "inf", "__weakref__")
+                             "adjoints", "pyrows", "hooks", "prov", "inf", "lent", "me", "__weakref__")
     # Gradients of leaves are handed out as views of the adjoint buffers even when the tape keeps
     # them for its next backward: only for a tape whose gradients are consumed before that
     # (a checkpoint's scratch tape).
@@ -68,6 +76,7 @@ class Tape:
 
     def __init__(self, cap: int = ROWS0) -> None:
         self.cap = cap
+        self.lent = ({}, {})
         self._columns(np.repeat(_DEFAULTS, cap, axis=1), np.zeros((2, cap)))
         self._arena64(np.empty(ARENA0, np.float64))
         self.v32 = np.empty(ARENA0, np.float32)
@@ -75,6 +84,7 @@ class Tape:
         self.ix = np.zeros(64, np.int64)        # index lists of gather/scatter rows
         self.stop = 0
         self.adjoints = []      # adjoint buffers kept for the next backward (see _engine._adjoint_buffers)
+        self.me = weakref.ref(self, _forget)
         self._clear()
 
     def _clear(self) -> None:
@@ -97,6 +107,7 @@ class Tape:
         self.hooks = {}         # row -> the hooks registered on its tensor (``tape/_hooks.py``)
         self.prov = {}          # anomaly mode: first row of an op -> where it was called from (``_anomaly``)
         self.inf = None         # CONST rows of inference tensors (made on the first), which no row may save
+        self.lent = ({}, {})    # per arena, offset -> row whose slot is a tensor's storage (``slot``)
         self.mods = {}          # node changed in place -> (weakref to its tensor, version counter, its version)
         # ``inplace_changes`` when the leaves' versions were last compared: no change made
         # before a row was recorded can make it stale, so a new tape starts checked.
@@ -104,6 +115,13 @@ class Tape:
 
     def reset(self) -> None:
         """Empty the tape for reuse, keeping its buffers (nothing may refer to it)."""
+        # Nothing refers to the tape, but an alias of a lent slot (``detach()``, ``numpy()``) may
+        # still view its arena: that arena stays theirs, the tape takes a new one.
+        if sys.getrefcount(self.v64) > 3:       # (the attribute, the memoryview, the argument)
+            self._arena64(np.empty(self.e64, np.float64))
+        if sys.getrefcount(self.v32) > 2:
+            self._returned(1)
+            self.v32 = np.empty(self.v32.shape[0], np.float32)
         self.R[:, :self.n] = _DEFAULTS
         self.F[:, :self.n] = 0.0
         self._clear()
@@ -128,9 +146,18 @@ class Tape:
         self.w_fa = memoryview(self.fa)
 
     def _arena64(self, v64: np.ndarray) -> None:
+        if self.lent[0]:
+            self._returned(0)
         self.v64 = v64
         self.w64 = memoryview(v64)     # (the scalar fast path's writer)
         self.e64 = v64.shape[0]
+
+    def _returned(self, arena: int) -> None:
+        """The arena is being replaced (grown, or kept by its views at a reset): the tensors keep the
+        old buffer as their own storage, the rows' values are in the new one."""
+        old = self.v64 if arena == 0 else self.v32
+        _lenders.pop(id(old), None)
+        self.lent[arena].clear()
 
     def grow_rows(self) -> None:
         cap = self.cap * 2
@@ -153,10 +180,45 @@ class Tape:
         else:
             o = self.t32
             if o + n > self.v32.shape[0]:
+                if self.lent[1]:
+                    self._returned(1)
                 self.v32 = _grown(self.v32, o + n)
                 self.soft = min(self.soft, self.n + 1)
             self.t32 = o + n
         return o
+
+    def slot(self, arena: int, shape: tuple) -> tuple:
+        """Reserve an arena slot for a result of ``shape``: ``(offset, view)``.  The op computes its
+        result into the view, which becomes its tensor's storage; ``append(..., at=offset)`` records
+        the row there without a copy, and lends the slot (``unshare``)."""
+        n = 1
+        for d in shape:
+            n *= d
+        o = self.reserve(arena, n)
+        return o, (self.v64 if arena == 0 else self.v32)[o:o + n].reshape(shape)
+
+    def unshare(self, owner: np.ndarray, v: np.ndarray) -> None:
+        """Before a write into ``v``, a view of arena ``owner``: the rows whose lent slot the write
+        reaches take a copy of their value in a new slot (copy-on-write), and the tensors keep
+        the old slot as their own storage."""
+        arena = 0 if owner is self.v64 else 1 if owner is self.v32 else -1
+        if arena < 0 or not self.lent[arena]:
+            return
+        lent = self.lent[arena]
+        lo, hi = byte_bounds(v)
+        base = owner.__array_interface__["data"][0]
+        size = owner.itemsize
+        first, last = (lo - base) // size, (hi - base + size - 1) // size
+        for o, r in list(lent.items()):
+            n = int(self.num[r])
+            if o < last and first < o + n:
+                del lent[o]
+                new = self.reserve(arena, n)
+                buf = self.v64 if arena == 0 else self.v32
+                if buf is not owner:
+                    return      # grown: every row's value was copied to the new arena
+                buf[new:new + n] = buf[o:o + n]
+                self.off[r] = new
 
     def shape_id(self, shape: tuple) -> int:
         sid = self.shape_ids.get(shape)
@@ -191,6 +253,8 @@ class Tape:
         if self.t64 + elements > self.e64:
             self._arena64(_grown(self.v64, self.t64 + elements))
         if self.t32 + elements > self.v32.shape[0]:
+            if self.lent[1]:
+                self._returned(1)
             self.v32 = _grown(self.v32, self.t32 + elements)
         if self.stop + shape_slots > self.stab.shape[0]:
             self.stab = _grown(self.stab, self.stop + shape_slots)
@@ -208,31 +272,37 @@ class Tape:
 
     # -- recording ------------------------------------------------------------
     def append(self, code: int, arena: int, value: np.ndarray, a: int = -1, b: int = -1,
-               ia: int = 0, ib: int = 0, fa: float = 0.0, fb: float = 0.0, hid: int = 0) -> int:
-        """Record one row whose output is ``value``; return its node id."""
+               ia: int = 0, ib: int = 0, fa: float = 0.0, fb: float = 0.0, hid: int = 0, at: int = -1) -> int:
+        """Record one row whose output is ``value``; return its node id.  ``at``: ``value`` is
+        the arena slot at that offset (``slot``), lent to the result's tensor."""
         r = self.n
         if r == self.cap:
             self.grow_rows()
         n = value.size
         shape = value.shape
-        if arena == 0:
-            o = self.t64
-            if o + n > self.v64.shape[0]:
-                self.reserve(0, n)
-            else:
-                self.t64 = o + n
-            v = self.v64
+        if at >= 0:
+            o = at
+            self.lent[arena][o] = r
+            _lenders[id(self.v64 if arena == 0 else self.v32)] = self.me
         else:
-            o = self.t32
-            if o + n > self.v32.shape[0]:
-                self.reserve(1, n)
+            if arena == 0:
+                o = self.t64
+                if o + n > self.v64.shape[0]:
+                    self.reserve(0, n)
+                else:
+                    self.t64 = o + n
+                v = self.v64
             else:
-                self.t32 = o + n
-            v = self.v32
-        if shape:
-            v[o:o + n] = value.ravel()
-        else:
-            v[o] = value            # an item assignment costs a fifth of a slice's
+                o = self.t32
+                if o + n > self.v32.shape[0]:
+                    self.reserve(1, n)
+                else:
+                    self.t32 = o + n
+                v = self.v32
+            if shape:
+                v[o:o + n] = value.ravel()
+            else:
+                v[o] = value            # an item assignment costs a fifth of a slice's
         self.n = r + 1
         w = self.w_int
         w[R_OP][r] = code
@@ -380,6 +450,50 @@ class Tape:
         for h in np.flatnonzero((self.hid[node + 1:last] != 0) & (self.a[node + 1:last] == node)).tolist():
             self.overwrite(node + 1 + h, value)
 
+    def hand_over(self) -> "Tape":
+        """A new tape with the buffers of this spent one (``spent``): its arenas, adjoint buffers
+        and row columns, hot in cache, go on to the next step's graph, and this tape keeps a copy
+        of its rows only (for the ``grad_fn`` of the outputs still held: ``_Spent``)."""
+        n = self.n
+        t = object.__new__(Tape)
+        t.lent = ({}, {})
+        t.cap = self.cap
+        R, F = self.R, self.F
+        self._columns(R[:, :n].copy(), F[:, :n].copy())
+        self.cap = n
+        R[:, :n] = _DEFAULTS
+        F[:, :n] = 0.0
+        t._columns(R, F)
+        t._arena64(self.v64)
+        t.v32 = self.v32
+        t.stab = self.stab.copy()
+        t.stop = self.stop
+        t.shape_ids = dict(self.shape_ids)
+        t.shapes = dict(self.shapes)
+        t.ix = self.ix
+        self.ix = self.ix[:self.tix].copy()
+        t.adjoints = self.adjoints
+        self.adjoints = []
+        t.me = weakref.ref(t, _forget)
+        t._clear()
+        self.lent = ({}, {})
+        self._arena64(np.empty(0, np.float64))
+        self.v32 = np.empty(0, np.float32)
+        self.stab = self.stab[:self.stop].copy()
+        # (it records nothing more: no writers, which cost more memory than its rows)
+        self.w_int = self.w_op = self.w_off = self.w_a = self.w_b = self.w_fa = self.w64 = None
+        self.__class__ = _Spent
+        return t
+
+    def spent(self) -> bool:
+        """Whether a backward freed every row but the sources (INPUT/CONST rows, which nothing reads
+        once the rows reading them are freed), and no tensor views its arenas (``slot``)."""
+        n = self.n
+        if not n or self.pyrows or self.hooks or sys.getrefcount(self.v64) > 3 or sys.getrefcount(self.v32) > 2:
+            return False
+        op = self.op[:n]
+        return bool(((self.fr[:n] & 1 != 0) | (op == INPUT) | (op == CONST)).all())
+
     # -- reading --------------------------------------------------------------
     def shape_of(self, node: int) -> tuple:
         return self.shapes[int(self.shp[node])]
@@ -392,6 +506,59 @@ class Tape:
         v = arena[o:o + n].reshape(self.shape_of(node))
         v.flags.writeable = False
         return v
+
+
+def unshare(v: np.ndarray) -> None:
+    """Call before writing into the array ``v`` (a tensor's storage or a view of it): a row whose
+    value is in the memory written (a result computed into its lent arena slot) keeps its value."""
+    if not _lenders:
+        return
+    owner = v
+    while getattr(owner, "base", None) is not None:
+        owner = owner.base
+    ref = _lenders.get(id(owner))
+    tape = ref() if ref is not None else None
+    if tape is not None:
+        tape.unshare(owner, v)
+
+
+def _forget(ref, lenders: dict = _lenders) -> None:
+    """A tape is gone: so are its lendings (its arenas may live on as tensors' storage)."""
+    for key in [k for k, r in list(lenders.items()) if r is ref]:
+        lenders.pop(key, None)
+
+
+_V64 = Tape.v64
+_V32 = Tape.v32
+
+
+class _Spent(Tape):
+    """A tape that handed its buffers on (``Tape.hand_over``), kept while its outputs are held.
+
+    Its values were freed by a backward.  A later sweep through it (rows that saved nothing run
+    again, as in PyTorch, and read no value) is given arenas of zeros, made on first use."""
+
+    __slots__ = ()
+
+    @property
+    def v64(self) -> np.ndarray:
+        if _V64.__get__(self).shape[0] < self.t64:
+            self._arena64(np.zeros(self.t64, np.float64))
+        return _V64.__get__(self)
+
+    @v64.setter
+    def v64(self, v: np.ndarray) -> None:
+        _V64.__set__(self, v)
+
+    @property
+    def v32(self) -> np.ndarray:
+        if _V32.__get__(self).shape[0] < self.t32:
+            _V32.__set__(self, np.zeros(self.t32, np.float32))
+        return _V32.__get__(self)
+
+    @v32.setter
+    def v32(self, v: np.ndarray) -> None:
+        _V32.__set__(self, v)
 
 
 def _grown(a: np.ndarray, need: int) -> np.ndarray:
@@ -410,6 +577,11 @@ def retire() -> None:
     spares = state.spares
     cur = state.tape
     state.tape = None
+    if cur is not None and not state.pinned and cur.spent():
+        # The graph was consumed: its buffers go on to the next one (one set of buffers for a
+        # training loop, hot in cache), and a held output keeps the rows only.
+        state.tape = cur.hand_over()
+        return
     for i in range(len(spares)):
         # Referenced only by the list (and getrefcount's argument): no tensor needs it.
         if sys.getrefcount(spares[i]) == 2:

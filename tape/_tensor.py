@@ -31,7 +31,7 @@ from ._format import tensor_repr
 from ._layout import check_memory_format, in_format, layout as _Layout, strided
 from ._pytorch_names import TENSOR, missing
 from ._state import inplace_changes, mutation_allowed, state
-from ._tape import Tape, write_tape
+from ._tape import Tape, unshare, write_tape
 from .ops._args import wrap_dim
 from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, public
 
@@ -815,6 +815,7 @@ class Tensor:
         if self._f is not None:
             self._f = float(result._value())
         else:
+            unshare(self._v)
             np.copyto(self._v, result._value(), casting="unsafe")
         if result._tape is not None and self._tape is None and self._ig == result._tape.gen:
             # ``self`` entered the op as an imported constant, which the op's row read before the

@@ -1,0 +1,256 @@
+"""Big results computed into their arena slot (no copy on recording) and copy-on-write of that slot.
+
+A recorded result of ``LEND_FROM`` elements or more is the tape's value itself (``Tape.slot``):
+every write into its storage first gives the row a copy (``tape._tape.unshare``), so that rows
+recorded before the write see what they recorded, and PyTorch's version checks stay as they were.
+"""
+import gc
+
+import numpy as np
+import pytest
+
+import tape
+from tape._tape import LEND_FROM
+
+N = LEND_FROM
+MODIFIED = "one of the variables needed for gradient computation has been modified by an inplace operation"
+
+
+def _x(dtype=np.float32, seed=0):
+    x0 = np.random.default_rng(seed).uniform(-1.0, 1.0, N).astype(dtype)
+    return x0, tape.tensor(x0, requires_grad=True)
+
+
+def _arena(t):
+    return t._tape.v32 if t.dtype == tape.float32 else t._tape.v64
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_big_results_live_once_in_the_arena(dtype):
+    x0, x = _x(dtype)
+    for make in (x.sin, lambda: x * x, lambda: x * 2.0, lambda: x + x.exp()):
+        y = make()      # (checked at once: an arena that grows later is a copy, the old one the tensor's)
+        assert np.shares_memory(y._v, _arena(y))
+        assert np.shares_memory(y._v, y._tape.value_of(y._node))
+    small = tape.tensor(x0[:10], requires_grad=True).sin()
+    assert not np.shares_memory(small._v, _arena(small))     # (small results keep their own storage)
+
+
+def test_big_softmax_lives_once_in_the_arena():
+    z0 = np.random.default_rng(1).standard_normal((32, 2048)).astype(np.float32)
+    z = tape.tensor(z0, requires_grad=True)
+    y = tape.log_softmax(z, 1)
+    assert np.shares_memory(y._v, _arena(y))
+    want = z0 - np.log(np.exp(z0 - z0.max(1, keepdims=True)).sum(1, keepdims=True)) - z0.max(1, keepdims=True)
+    np.testing.assert_allclose(y.detach().numpy(), want, rtol=1e-5, atol=1e-5)
+    p = tape.softmax(z, 1)
+    assert np.shares_memory(p._v, _arena(p))
+    p.mul_(2.0)             # softmax saves its result: PyTorch's error, the row's value kept
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        p.sum().backward()
+    (-y[:, 0].mean()).backward()
+    g = np.exp(want) / 32
+    g[:, 0] -= 1 / 32
+    np.testing.assert_allclose(z.grad.numpy(), g, rtol=1e-4, atol=1e-7)
+
+
+def test_recorded_inplace_op_reads_the_old_value():
+    # sin_'s row differentiates at the value before the change, which the write must not overwrite.
+    x0, x = _x()
+    y = x * 2.0
+    y.sin_()
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.cos(2 * x0), rtol=1e-6)
+    np.testing.assert_allclose(y.detach().numpy(), np.sin(2 * x0), rtol=1e-6)
+
+
+def test_recorded_inplace_op_on_a_view_of_a_big_result():
+    x0, x = _x()
+    y = x * 2.0
+    y[: N // 2].sin_()
+    y.sum().backward()
+    want = np.full(N, 2.0)
+    want[: N // 2] = 2 * np.cos(2 * x0[: N // 2])
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
+
+
+def test_saved_result_changed_in_place_raises():
+    _, x = _x()
+    y = x.exp()         # saves its result
+    y.add_(1.0)
+    with pytest.raises(RuntimeError, match=MODIFIED + ".*is at version 1; expected version 0 instead"):
+        y.sum().backward()
+
+
+def test_saved_result_changed_through_detach_raises():
+    _, x = _x()
+    y = x.exp()
+    y.detach().add_(1.0)        # shares the version counter
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
+
+
+def test_change_through_data_is_seen_by_the_saved_value():
+    # PyTorch: ``.data`` shares the storage, not the counter; the saved result is the changed one.
+    x0, x = _x()
+    y = x.exp()
+    y.data.mul_(2.0)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp(x0), rtol=1e-6)
+
+
+def test_unrecorded_writes_keep_rows_that_do_not_save_the_value():
+    x0, x = _x()
+    y = x * 2.0
+    z = y + 1.0                 # saves nothing: the changes below do not matter to it
+    with tape.no_grad():
+        y.fill_(7.0)
+        y.copy_(tape.zeros(N))
+        y[:5] = 3.0
+    np.testing.assert_allclose(y._tape.value_of(z._tape.a[z._node]), 2 * x0)    # what the row recorded
+    w = z * z                   # reads z, not y
+    w.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 4 * (2 * x0 + 1), rtol=1e-5)
+    np.testing.assert_array_equal(y.detach().numpy()[:6], [3, 3, 3, 3, 3, 0])
+
+
+def test_leaf_changed_in_place_after_recording_raises():
+    _, x = _x()
+    y = x * x
+    with tape.no_grad():
+        x.mul_(2.0)
+    with pytest.raises(RuntimeError, match=MODIFIED + ".*is at version 1; expected version 0 instead"):
+        y.sum().backward()
+
+
+def test_out_argument_into_a_big_result():
+    x0, x = _x()
+    y = x * 2.0
+    t, old = y._tape, y._node
+    with tape.no_grad():
+        tape.cat([x.detach()[: N // 2], x.detach()[N // 2:]], out=y)
+    np.testing.assert_array_equal(t.value_of(old), 2 * x0)      # the row keeps what it recorded
+    np.testing.assert_array_equal(y.detach().numpy(), x0)
+    (y * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(N, 6.0, np.float32))
+
+
+def test_a_view_of_an_arena_value_survives_reset():
+    # Nothing refers to the tape any more, but a detached alias views its arena: the tape takes a
+    # new arena when it is reset, and the alias keeps its value.
+    x0, x = _x()
+    kept = []
+    for _ in range(3):
+        y = x.sin()
+        kept += [y.detach(), y.detach().numpy()]
+        (y * y).sum().backward()
+        x.grad = None
+        del y
+        for _ in range(4):          # later steps reset the tapes and write into their arenas
+            (x.cos() * 5.0).sum().backward()
+            x.grad = None
+    for k in kept:
+        np.testing.assert_array_equal(k.numpy() if isinstance(k, tape.Tensor) else k, np.sin(x0))
+
+
+def test_second_order_through_big_results():
+    x0, x = _x(np.float64)
+    y = x.sin() * x
+    (g,) = tape.autograd.grad(y.sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), np.cos(x0) * x0 + np.sin(x0), rtol=1e-12)
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.cos(x0) - x0 * np.sin(x0), rtol=1e-12)
+
+
+def test_threads_lend_from_their_own_tapes():
+    import threading
+
+    results = []
+
+    def work(seed):
+        x0, x = _x(seed=seed)
+        for _ in range(15):
+            y = x * 2.0
+            y.sin_()
+            y.sum().backward()
+            results.append(np.allclose(x.grad.numpy(), 2 * np.cos(2 * x0), rtol=1e-5))
+            x.grad = None
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 45 and all(results)
+
+
+def test_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    x0, x = _x(np.float64)
+    xt = torch.tensor(x0, requires_grad=True)
+    for lib, v in ((tape, x), (torch, xt)):
+        y = v * 2.0
+        y.sin_()
+        z = y.exp()
+        z.data.mul_(0.5)
+        (z * y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="reads /proc/self/statm")
+def test_memory_bounded_over_5000_steps_holding_outputs():
+    # After a backward that does not retain its graph, a held loss keeps its rows (PyTorch keeps its
+    # nodes: ~4.5 KiB a step here), not its tape's arenas and adjoint buffers (~90 KiB a step).
+    rng = np.random.default_rng(0)
+    w1 = tape.tensor(rng.standard_normal((16, 64)).astype(np.float32) * 0.1, requires_grad=True)
+    w2 = tape.tensor(rng.standard_normal((64, 1)).astype(np.float32) * 0.1, requires_grad=True)
+    x = tape.tensor(rng.standard_normal((32, 16)).astype(np.float32))
+    losses = []
+
+    def step():
+        loss = ((x @ w1).tanh() @ w2).pow(2).mean()
+        loss.backward()
+        with tape.no_grad():
+            w1.sub_(0.01 * w1.grad)
+            w2.sub_(0.01 * w2.grad)
+        w1.grad = None
+        w2.grad = None
+        losses.append(loss)
+
+    for _ in range(200):
+        step()
+    gc.collect()
+    before = _rss()
+    for _ in range(5000):
+        step()
+    gc.collect()
+    assert (_rss() - before) / 5000 < 16 * 1024
+    # The held losses keep their graph: grad_fn and its next functions, and the freed-graph error.
+    assert type(losses[-1].grad_fn).__name__ == "MeanBackward0"
+    assert losses[-1].grad_fn.next_functions[0][0].name() == "PowBackward0"
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        losses[-1].backward()
+
+
+def test_held_big_outputs_keep_no_arena():
+    from tape._tape import _V32
+
+    x0, x = _x()
+    losses = []
+    for _ in range(30):
+        loss = (x.sin() * x.exp()).sum()
+        loss.backward()
+        x.grad = None
+        losses.append(loss)
+    assert all(_V32.__get__(loss._tape).size == 0 and not loss._tape.adjoints for loss in losses)
+    # A graph that saved nothing can be swept again (PyTorch too): its freed values read as zeros.
+    z = (x + 1.0).sum()
+    z.backward()
+    assert type(z._tape).__name__ == "_Spent"
+    z.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(N, 2.0, np.float32))
