@@ -18,6 +18,14 @@ def wrap_dim(dim: int, ndim: int) -> int:
     return dim + max(ndim, 1) if dim < 0 else dim
 
 
+def shown(value) -> int | tuple:
+    """An int argument (or a tuple of them) as a node shows it saved: as given, a negative one as
+    the unsigned 64-bit integer of its bits (``grad_fn._saved_dim``)."""
+    if isinstance(value, (tuple, list)):
+        return tuple(int(v) % (1 << 64) for v in value)
+    return int(value) % (1 << 64)
+
+
 def shape_arg(shape: tuple) -> tuple:
     """A shape given as ``*sizes`` or as one sequence (``reshape(2, 3)``, ``reshape((2, 3))``)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):

@@ -16,13 +16,13 @@ from typing import Optional, Union
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import D, Number, Tensor, aliased, check_overlap, node_in, plain, recorded, state, write_tape
-from ._args import broadcast_pair, wrap_dim
+from .._emit import D, Number, Tensor, aliased, check_overlap, emit, node_in, plain, recorded, state, write_tape
+from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
-                    BY_UNSQUEEZE)
+                    BY_UNSQUEEZE, V_UNSQUEEZE, VIEW, saves)
 
 PUT = PYTHON.start + 60         # a fill or scatter of index lists (see ``_put_row``)
 REDUCED = PYTHON.start + 61     # scatter_reduce (see ``_reduced_row``)
@@ -54,9 +54,13 @@ def getitem(self, index) -> Tensor:
                 # PyTorch's views first (a node of their own, which the index node follows)
                 _index_values(np.empty(self._shape, np.bool_), idx)     # (all errors before recording)
                 self, idx = self[basic], advanced
+        elif _last_view(index, idx, self._shape) != BY_ALIAS:
+            _index_values(np.empty(self._shape, np.bool_), idx)         # (all errors before recording)
+            return _views(self, idx, isinstance(index, slice))
         positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
         if kind == BY_INDEX:
-            return self._gather(positions, kind)
+            return saves(self._gather(positions, kind), (("indices", _index_tensors(idx, len(self._shape))),
+                                                         ("self_sym_sizes", self._shape)))
         out = self._gather(positions, _last_view(index, idx, self._shape))
         # (a basic index: numpy's view is PyTorch's)
         return aliased(out, self, _unsqueezed(self._storage(), idx if Ellipsis in idx else idx + (Ellipsis,)))
@@ -65,6 +69,58 @@ def getitem(self, index) -> Tensor:
     if Ellipsis not in idx:
         idx = idx + (Ellipsis,)             # a 0-d view, not a numpy scalar
     return self._view_alias(_unsqueezed(self._storage(), idx))
+
+
+def _views(x: Tensor, idx: tuple, single: bool) -> Tensor:
+    """``x[idx]`` for a basic index, as PyTorch's chain of views: a select for each int, a slice for
+    each slice but those taking a whole dim (all taken for a ``single`` slice), an unsqueeze for
+    each None; one row each, whose node shows the index as given."""
+    d = 0
+    for it in idx:
+        if it is Ellipsis:      # (the dims the items after it do not take)
+            d = len(x._shape) - sum(1 for i in idx[idx.index(Ellipsis) + 1:] if i is not None)
+        elif it is None:
+            x = _unsqueeze_view(x, d)
+            d += 1
+        elif isinstance(it, slice):
+            size = x._shape[d]
+            if single or it.indices(size) != (0, size, 1) or (it.start or 0) != 0:
+                x = _slice_view(x, d, it)
+            d += 1
+        else:
+            x = x.select(d, int(it))
+    return x
+
+
+def _slice_view(x: Tensor, d: int, it: slice) -> Tensor:
+    index = (slice(None),) * d + (it,)
+    out = x._gather(np.ascontiguousarray(np.arange(x.numel()).reshape(x._shape)[index]), BY_SLICE)
+    start, end, step = (0 if it.start is None else it.start, (1 << 63) - 1 if it.stop is None else it.stop,
+                        1 if it.step is None else it.step)
+    saves(out, (("dim", d), ("start", shown(start)), ("end", shown(end)), ("step", step),
+                ("self_sym_sizes", x._shape)))
+    return aliased(out, x, x._storage()[index])
+
+
+def _unsqueeze_view(x: Tensor, d: int) -> Tensor:
+    src = x._storage()
+    # (PyTorch's stride for the new dim: the span of the dim it goes before)
+    stride = src.shape[d] * src.strides[d] if d < src.ndim else src.itemsize
+    v = as_strided(src, src.shape[:d] + (1,) + src.shape[d:], src.strides[:d] + (stride,) + src.strides[d:])
+    out = saves(emit(VIEW, np.array(v, order="C"), x._dtype, x, ia=V_UNSQUEEZE), (("dim", d),))
+    return aliased(out, x, v)
+
+
+def _index_tensors(idx: tuple, ndim: int) -> tuple:
+    """IndexBackward0's ``indices``: a tensor for each index array, None for each dim taken whole
+    between them (none after the last)."""
+    _, advanced = _split(idx, ndim)
+    out = [None if isinstance(it, slice) else plain(np.array(it, np.bool_ if np.asarray(it).dtype == np.bool_
+                                                             else np.int64), D.bool_ if np.asarray(it).dtype == np.bool_
+                                                    else D.int64) for it in advanced]
+    while out and out[-1] is None:
+        out.pop()
+    return tuple(out)
 
 
 def _unsqueezed(src: np.ndarray, idx: tuple) -> np.ndarray:

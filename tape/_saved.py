@@ -3,7 +3,10 @@
 Which values a node saves, under PyTorch's names and in the order PyTorch packs them, is the op's
 ``node_saved`` table (``ops/_spec.Op``): a tensor entry names an input (X0, X1) or the result
 (OUT) of the row, saved unless a CROSS op's other input needs no gradient; any other entry is a
-function of the row (a dim, a size, a Python-number operand).
+function of the row (a dim, a size, a Python-number operand).  Ops whose arguments the row does
+not keep (the gathers and layouts, dims as given) have their front end write the table instead,
+in ``Tape.args`` (row -> ``(name, value)`` pairs: ``Given`` marks the row's input or result, a
+tensor is one saved beside the tape, such as an index; any other value is shown as it is).
 
 Saved-tensor hooks (``autograd.graph.saved_tensors_hooks``) cost nothing while none is active.
 While one is, ``tape._tape.fresh`` runs ``_pack_since`` at every op (the soft limit is kept at
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
@@ -28,7 +31,7 @@ from ._row import Row
 from ._state import state
 from ._stops import FREED
 from ._tensor import Tensor, _plain, _recorded
-from .ops._spec import CONST, CROSS, INPUT, OUT, REGISTRY, ROLES, X0, X1
+from .ops._spec import CONST, CROSS, INPUT, OUT, REGISTRY, ROLES, X0, X1, Given
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
              "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -38,7 +41,13 @@ _DEFAULT_NAMES = (("self", X0), ("other", X1), ("result", OUT))
 
 
 def entries(tape, r: int) -> tuple:
-    """``(name, what)`` for each value row ``r``'s node saves, in PyTorch's packing order."""
+    """``(name, what)`` for each value row ``r``'s node saves, in PyTorch's packing order: ``what``
+    is X0, X1 or OUT for a value of the tape, a tensor for one saved beside it, else a function
+    of the row."""
+    given = tape.args.get(r)
+    if given is not None:
+        return tuple((name, int(v) if type(v) is Given else v if isinstance(v, Tensor) else _shown(v))
+                     for name, v in given)
     op = REGISTRY.get(int(tape.op[r]))
     if op is None:
         return ()
@@ -50,10 +59,16 @@ def entries(tape, r: int) -> tuple:
     return table
 
 
+def _shown(value) -> Callable:
+    return lambda row: value
+
+
 def tensor_node(tape, r: int, what: int) -> int:
     """The node whose value row ``r`` saved as entry ``what`` (X0, X1, OUT), or -1 when the op
     did not save it (a product saves each input only when the other one needs a gradient)."""
     saved = REGISTRY[int(tape.op[r])].saved
+    if r in tape.args:
+        saved = X0 | X1 | OUT       # (its front end listed what it saves)
     if not saved & what:
         return -1
     if what == OUT:
@@ -114,14 +129,18 @@ def _pack_rows(tape, lo: int, hi: int, hooks: tuple) -> None:
             continue        # (a custom Function packs what it saved itself; hidden rows save nothing)
         slots = None
         for slot, (name, what) in enumerate(entries(tape, r)):
-            if callable(what):
+            if isinstance(what, Tensor):
+                value = what
+            elif callable(what):
                 continue
-            node = tensor_node(tape, r, what)
-            if node < 0:
-                continue
+            else:
+                node = tensor_node(tape, r, what)
+                if node < 0:
+                    continue
+                value = tensor_at(tape, node)
             if slots is None:
                 slots = _row_hooks(tape, r).saved
-            slots[slot] = [pack(tensor_at(tape, node)), unpack]
+            slots[slot] = [pack(value), unpack]
 
 
 def flush() -> None:
@@ -203,6 +222,8 @@ def unpacked(tape, r: int, slots: dict, xs: tuple, y: Tensor) -> tuple:
     for slot, (packed, unpack) in slots.items():
         what = table[slot][1]
         new = check_unpacked(unpack(packed))
+        if isinstance(what, Tensor):
+            continue        # (an index: the row keeps its positions)
         if what == OUT:
             y = _linked(new, y)
         else:
@@ -228,7 +249,7 @@ class SavedTensor:
 
     __slots__ = ("_tape", "_row", "_slot", "_node")
 
-    def __init__(self, tape, row: int, slot: int, node: int) -> None:
+    def __init__(self, tape, row: int, slot: int, node: Union[int, Tensor]) -> None:
         self._tape = tape
         self._row = row
         self._slot = slot
@@ -242,7 +263,7 @@ class SavedTensor:
                             "supported:\n    1. (self: torch._C._autograd.SavedTensor, arg0: "
                             "collections.abc.Callable, arg1: collections.abc.Callable) -> None")
         tape, r = self._tape, self._row
-        if self._node < 0:
+        if not isinstance(self._node, Tensor) and self._node < 0:
             raise RuntimeError("Calling register_hooks on a saved tensor with value None is forbidden")
         hooks = _row_hooks(tape, r)
         if tape.fr[r] & FREED:
@@ -254,7 +275,8 @@ class SavedTensor:
         if self._slot in hooks.saved or getattr(tape, "recomputed", None) is not None:
             raise RuntimeError("Calling register_hooks on a saved tensor whose hooks have already been set. Hint: "
                                "only one pair of hooks is allowed at a time.")
-        hooks.saved[self._slot] = [pack_hook(tensor_at(tape, self._node)), unpack_hook]
+        held = self._node if isinstance(self._node, Tensor) else tensor_at(tape, self._node)
+        hooks.saved[self._slot] = [pack_hook(held), unpack_hook]
 
     def __repr__(self) -> str:
         return f"<torch._C._autograd.SavedTensor object at {id(self):#x}>"
@@ -288,10 +310,11 @@ def node_attribute(tape, r: int, name: str, node_name: str):
         if callable(what):
             return what(Row(tape, r))
         flush()
-        node = tensor_node(tape, r, what)
+        held = isinstance(what, Tensor)
+        node = what if held else tensor_node(tape, r, what)
         if raw:
             return SavedTensor(tape, r, slot, node)
-        if node < 0:
+        if not held and node < 0:
             return None
         if tape.fr[r] & FREED:
             raise RuntimeError(FREED_MSG)
@@ -300,5 +323,5 @@ def node_attribute(tape, r: int, name: str, node_name: str):
         if hooks is not None and slot in hooks.saved:
             packed, unpack = hooks.saved[slot]
             return check_unpacked(unpack(packed))
-        return tensor_at(tape, node)
+        return what if held else tensor_at(tape, node)
     raise AttributeError(f"'{node_name}' object has no attribute '{name}'")
