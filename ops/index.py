@@ -19,7 +19,7 @@ from numpy.lib.stride_tricks import as_strided
 from .._emit import D, Number, Tensor, aliased, check_overlap, emit, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
-from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
+from ._spec import NUMBER, OUT, PYTHON, SAVED_SELF, X0, X1, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
                     BY_UNSQUEEZE, V_UNSQUEEZE, VIEW, saves)
@@ -445,6 +445,7 @@ def index_select(self, dim: int, index: Tensor) -> Tensor:
     if len(index._shape) > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     nd = len(self._shape)
+    saved = (("dim", shown(dim)), ("index", index), ("self_sym_sizes", self._shape))
     dim = wrap_dim(dim, nd)
     idx = index._value().reshape(-1).astype(np.int64)
     if not nd:
@@ -452,12 +453,12 @@ def index_select(self, dim: int, index: Tensor) -> Tensor:
             raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
         if idx[0] != 0:
             raise IndexError("index out of range in self")
-        return _take_positions(self, np.zeros((), np.int64), BY_INDEX_SELECT)
+        return _take_positions(self, np.zeros((), np.int64), BY_INDEX_SELECT, saved)
     size = self._shape[dim]
     bad = (idx < 0) | (idx >= size)
     if bad.any():
         raise RuntimeError(f"INDICES element is out of DATA bounds, id={idx[bad][0]} axis_dim={size}")
-    return _take_positions(self, np.take(_grid(self._shape), idx, axis=dim), BY_INDEX_SELECT)
+    return _take_positions(self, np.take(_grid(self._shape), idx, axis=dim), BY_INDEX_SELECT, saved)
 
 
 def _gather_checks(x: Tensor, dim: int, index: Tensor, name: str, src=None) -> tuple:
@@ -498,8 +499,9 @@ def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tenso
     index = _index_arg(index, "gather", position=3)
     if index._dtype not in (D.int64, D.int32):
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+    saved = (("dim", shown(dim)), ("index", index), ("self", SAVED_SELF), ("sparse_grad", bool(sparse_grad)))
     dim, idx = _gather_checks(self, dim, index, "gather")
-    return _take_positions(self, _positions_along(self._shape, dim, idx), BY_GATHER)
+    return _take_positions(self, _positions_along(self._shape, dim, idx), BY_GATHER, saved)
 
 
 @public("take")
@@ -509,7 +511,7 @@ def take(self, index: Tensor) -> Tensor:
     index = _index_arg(index, "take")
     if index._dtype is not D.int64:
         raise RuntimeError(f"take(): Expected a long tensor for index, but got {D.legacy_name(index._dtype)}")
-    return _take_positions(self, _flat_positions(self, index), BY_TAKE)
+    return _take_positions(self, _flat_positions(self, index), BY_TAKE, (("index", index), ("self", SAVED_SELF)))
 
 
 def _flat_positions(x: Tensor, index: Tensor) -> np.ndarray:
@@ -559,13 +561,15 @@ def masked_select(self, mask: Tensor) -> Tensor:
         raise RuntimeError("masked_select: expected BoolTensor for mask")
     shape = broadcast_pair(mask._shape, self._shape)
     where = np.broadcast_to(mask._value(), shape)
-    return _take_positions(self, np.broadcast_to(_grid(self._shape), shape)[where], BY_MASKED_SELECT)
+    return _take_positions(self, np.broadcast_to(_grid(self._shape), shape)[where], BY_MASKED_SELECT,
+                           (("mask", mask), ("self", SAVED_SELF)))
 
 
-def _take_positions(x: Tensor, positions: np.ndarray, kind: int) -> Tensor:
+def _take_positions(x: Tensor, positions: np.ndarray, kind: int, saved: tuple) -> Tensor:
     """The elements of ``x`` at flat ``positions`` (shaped like the result), recorded as an
-    INDEX row whose node is named after ``kind``."""
-    return x._gather(np.array(positions, np.int64, order="C"), kind)
+    INDEX row whose node is named after ``kind`` and shows ``saved``."""
+    out = x._gather(np.array(positions, np.int64, order="C"), kind)
+    return saves(out, saved) if x._rg and state.grad else out
 
 
 # --- fills and scatters: one PUT row ---------------------------------------------------------
@@ -700,7 +704,8 @@ def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
                            f"{_C_NAMES[mask._dtype.name]}")
     shape = broadcast_pair(self._shape, mask._shape)
     where = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
-    return _fill(self, shape, where, value, "masked_fill_", (P_MASKED_FILL, P_MASKED_FILL_TENSOR))
+    out = _fill(self, shape, where, value, "masked_fill_", (P_MASKED_FILL, P_MASKED_FILL_TENSOR))
+    return saves(out, (("mask", mask),)) if out._tape is not None and out._tape.op[out._node] == PUT else out
 
 
 @public("masked_fill_", function=False)

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from .._emit import D, Tensor, emit, plain, state
-from ._args import reduced_dims
+from ._args import reduced_dims, shown
 from ._index import broadcast_accumulate, dims
 from ._spec import REDUCE, ROLES, Op, public, register
 from ._spec import tangents
@@ -169,7 +169,14 @@ def _reduce(x: Tensor, code: int, dim, keepdim: bool, dtype) -> Tensor:
     for d in dims:
         mask |= 1 << d
     if src._rg and state.grad:
-        return emit(code, y, dt, src, ia=mask, ib=flags)
+        out = emit(code, y, dt, src, ia=mask, ib=flags)
+        if dim is not None:     # (its node shows the dims as given)
+            saved = (("dim", shown((dim,) if isinstance(dim, (int, np.integer)) else tuple(dim))),
+                     ("keepdim", bool(keepdim)), ("self_sym_sizes", src._shape))
+            if code == MEAN:
+                saved += (("self_sym_numel", math.prod(src._shape)),)
+            out._tape.args[out._node] = saved
+        return out
     return plain(y, dt)
 
 
