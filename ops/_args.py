@@ -22,8 +22,9 @@ def shown(value) -> int | tuple:
     """An int argument (or a tuple of them) as a node shows it saved: as given, a negative one as
     the unsigned 64-bit integer of its bits (``grad_fn._saved_dim``)."""
     if isinstance(value, (tuple, list)):
-        return tuple(int(v) % (1 << 64) for v in value)
-    return int(value) % (1 << 64)
+        return tuple(shown(v) for v in value)
+    # (anything else is left for the op's argument checks)
+    return int(value) % (1 << 64) if isinstance(value, (int, np.integer)) else value
 
 
 def shape_arg(shape: tuple) -> tuple:

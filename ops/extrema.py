@@ -17,7 +17,7 @@ import numpy as np
 from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import shown, wrap_dim
 from ._rule import return_type, rule_adjoint
-from ._spec import NUMBER, OUT, OUTPUTS, PYTHON, SAVED_SELF, X0, Given, Op, public, register
+from ._spec import NUMBER, OUT, OUTPUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Given, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .shape import _gather_jvp
 from ._args import reduced_dims
@@ -88,10 +88,11 @@ def _amax_dims(r) -> tuple:
     return () if len(dims) == len(r.in_shapes[0]) else dims     # (``amax()``'s default dim is ``()``)
 
 
-def pick(x: Tensor, positions: np.ndarray, name: int, dim: int, given: int, indices: Tensor) -> Tensor:
+def pick(x: Tensor, positions: np.ndarray, name: int, dim: int, given: int, indices: Tensor,
+         keepdim: bool = False) -> Tensor:
     """The elements of ``x`` at flat ``positions`` (an int array shaped like the result), taken
     along ``dim``, recorded as a PICK row named ``PICK_NAMES[name]``, whose node shows the dim as
-    ``given`` and ``indices`` (the indices along it) saved."""
+    ``given``, ``indices`` (the indices along it) and (a reduction's) ``keepdim`` saved."""
     y = np.array(x._value().reshape(-1)[positions], order="C")
     if not (x._rg and state.grad):
         return plain(y, x._dtype)
@@ -104,7 +105,7 @@ def pick(x: Tensor, positions: np.ndarray, name: int, dim: int, given: int, indi
     else:
         saved = (("dim", shown(given)), ("indices", indices))
         if not title.startswith(("Sort", "Topk")):
-            saved += (("keepdim", len(y.shape) == len(x._shape) and len(x._shape) > 0),)
+            saved += (("keepdim", bool(keepdim)),)
         tape.args[node] = saved + (("self_sym_sizes", x._shape),)
     return recorded(tape, node, y, x._dtype)
 
@@ -150,7 +151,7 @@ def _extreme_dim(x: Tensor, dim, keepdim: bool, largest: bool, name: str):
         out_shape = ()
     indices = plain(np.array(idx.reshape(out_shape), np.int64), D.int64)
     name = pick_name("MaxBackward0" if largest else "MinBackward0")
-    values = pick(x, pos.reshape(out_shape), name, d, dim, indices)
+    values = pick(x, pos.reshape(out_shape), name, d, dim, indices, keepdim)
     return (MaxResult if largest else MinResult)((values, indices))
 
 
@@ -212,7 +213,12 @@ def _amax(x: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
         y = np.asarray((v.max if largest else v.min)(axis=dims, keepdims=keepdim), v.dtype)
     if not x._dtype.is_floating_point:
         return plain(y, x._dtype)
-    return spread(x, y, dims, keepdim, BY_AMAX if largest else BY_AMIN)
+    out = spread(x, y, dims, keepdim, BY_AMAX if largest else BY_AMIN)
+    if out._tape is not None:       # (its node shows the dims as given)
+        given = () if dim is None else (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+        out._tape.args[out._node] = (("self", SAVED_SELF), ("dim", shown(given)), ("keepdim", bool(keepdim)),
+                                     ("result", SAVED_RESULT))
+    return out
 
 
 @public("amax")

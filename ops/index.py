@@ -19,7 +19,7 @@ from numpy.lib.stride_tricks import as_strided
 from .._emit import D, Number, Tensor, aliased, check_overlap, emit, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
-from ._spec import NUMBER, OUT, PYTHON, SAVED_SELF, X0, X1, Op, public, register
+from ._spec import NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
                     BY_UNSQUEEZE, V_UNSQUEEZE, VIEW, saves)
@@ -704,8 +704,8 @@ def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
                            f"{_C_NAMES[mask._dtype.name]}")
     shape = broadcast_pair(self._shape, mask._shape)
     where = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
-    out = _fill(self, shape, where, value, "masked_fill_", (P_MASKED_FILL, P_MASKED_FILL_TENSOR))
-    return saves(out, (("mask", mask),)) if out._tape is not None and out._tape.op[out._node] == PUT else out
+    return _shows(_fill(self, shape, where, value, "masked_fill_", (P_MASKED_FILL, P_MASKED_FILL_TENSOR)),
+                  (("mask", mask),))
 
 
 @public("masked_fill_", function=False)
@@ -713,6 +713,18 @@ def masked_fill_(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``masked_fill`` in place."""
     self._check_inplace()
     return self._inplace(self.masked_fill(mask, value))
+
+
+def _shows(out: Tensor, saved: tuple) -> Tensor:
+    """``out``, with ``saved`` as what its node shows when it is the fill or scatter row just
+    recorded (``tape/_saved.py``)."""
+    tape = out._tape
+    if tape is not None and out._node == tape.n - 1 and tape.op[out._node] in (PUT, REDUCED):
+        tape.args[out._node] = saved
+    return out
+
+
+_SOURCE = Given(X1)     # (the source of a scatter: its row's second input)
 
 
 def _same_dtype(x: Tensor, z: Tensor, message: str) -> None:
@@ -772,6 +784,7 @@ def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = No
         src = value
     if reduce is not None and reduce not in _SCATTER_REDUCE:
         raise RuntimeError("reduce argument must be either add or multiply.")
+    saved = (("dim", shown(dim)), ("index", index))
     dim, idx = _scatter_index(self, dim, index, src, "scatter")
     dst, spos = _scatter_positions(self, dim, idx, src if isinstance(src, Tensor) else None)
     if reduce is not None:
@@ -782,12 +795,12 @@ def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = No
         _SCATTER_REDUCE[reduce].at(y.reshape(-1), dst.reshape(-1), vals.astype(y.dtype))
         return plain(y, self._dtype)
     if isinstance(src, Tensor):
-        return _written(self, src, dst, spos, P_SCATTER, False)
+        return _shows(_written(self, src, dst, spos, P_SCATTER, False), saved)
     if not isinstance(src, (bool, int, float, np.number)):
         raise TypeError(f"scatter(): argument 'value' must be Number, not {type(src).__name__}")
     y = np.array(self._value(), self._dtype.np, order="C")
     y.reshape(-1)[dst.reshape(-1)] = src
-    return _put_row(self, y, self._dtype, dst, None, P_SCATTER_VALUE, fill=float(src))
+    return _shows(_put_row(self, y, self._dtype, dst, None, P_SCATTER_VALUE, fill=float(src)), saved)
 
 
 @public("scatter_", function=False)
@@ -803,9 +816,10 @@ def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """``self`` with the elements of ``src`` added along ``dim`` at the positions in ``index``
     (repeated positions add up)."""
     src = _index_arg(src, "scatter_add", "src", 3)
+    saved = (("dim", shown(dim)), ("index", index))
     dim, idx = _scatter_index(self, dim, index, src, "scatter_add")
     dst, spos = _scatter_positions(self, dim, idx, src)
-    return _written(self, src, dst, spos, P_SCATTER_ADD, True)
+    return _shows(_written(self, src, dst, spos, P_SCATTER_ADD, True), saved)
 
 
 @public("scatter_add_", function=False)
@@ -883,9 +897,11 @@ def _index_source(x: Tensor, dim: int, idx: np.ndarray, source, name: str) -> np
 def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
     """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
     entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
+    saved = (("alpha", alpha), ("dim", shown(dim)), ("index", index), ("source", _SOURCE),
+             ("source_dim", len(getattr(source, "_shape", ()))))
     dim, idx = _vector_index(self, dim, index, "index_add", (D.int64, D.int32))
     dst = _index_source(self, dim, idx, source, "index_add")
-    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_ADD, True, alpha)
+    return _shows(_written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_ADD, True, alpha), saved)
 
 
 @public("index_add_", function=False)
@@ -898,9 +914,10 @@ def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number =
 @public("index_copy")
 def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """``self`` with the entries of ``source`` along ``dim`` written at the positions in ``index``."""
+    saved = (("dim", shown(dim)), ("index", index), ("source", _SOURCE), ("source_dim", len(getattr(source, "_shape", ()))))
     dim, idx = _vector_index(self, dim, index, "index_copy", (D.int64,))
     dst = _index_source(self, dim, idx, source, "index_copy")
-    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_COPY, False)
+    return _shows(_written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_COPY, False), saved)
 
 
 @public("index_copy_", function=False)
@@ -914,6 +931,7 @@ def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
 def index_fill(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``self`` with ``value`` (a number or a 0-d tensor) at the positions in ``index`` along ``dim``
     (negative positions count from the end)."""
+    saved = (("dim", shown(dim)), ("index", index))
     dim, idx = _vector_index(self, dim, index, "index_fill", (D.int64,))
     size = self._shape[dim] if self._shape else 1
     bad = (idx < -size) | (idx >= size)
@@ -921,7 +939,7 @@ def index_fill(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> T
         raise IndexError(f"index {idx[bad][0]} is out of bounds for dimension {dim} with size {size}")
     idx = np.where(idx < 0, idx + size, idx)
     where = np.take(_grid(self._shape), idx, axis=dim).reshape(-1) if self._shape else idx * 0
-    return _fill(self, self._shape, where, value, "index_fill_", (P_INDEX_FILL, P_INDEX_FILL_TENSOR))
+    return _shows(_fill(self, self._shape, where, value, "index_fill_", (P_INDEX_FILL, P_INDEX_FILL_TENSOR)), saved)
 
 
 @public("index_fill_", function=False)
@@ -962,7 +980,8 @@ def _put_at(self: Tensor, idx: tuple, values: Tensor, accumulate: bool = False) 
     except ValueError:
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(values._shape)} cannot be broadcast to "
                            f"indexing result of shape {list(positions.shape)}") from None
-    return _written(self, values, positions, src, P_INDEX_PUT, bool(accumulate))
+    out = _written(self, values, positions, src, P_INDEX_PUT, bool(accumulate))
+    return _shows(out, (("accumulate", bool(accumulate)), ("indices", _index_tensors(idx, len(self._shape)))))
 
 
 @public("index_put_", function=False)
@@ -986,7 +1005,8 @@ def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor
         raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
                          f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
     dst = _flat_positions(self, index)
-    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_PUT, bool(accumulate))
+    out = _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_PUT, bool(accumulate))
+    return _shows(out, (("accumulate", bool(accumulate)), ("index", index), ("source", _SOURCE)))
 
 
 @public("put_", function=False)
@@ -1010,7 +1030,8 @@ def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
     dst = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
     if source.numel() < dst.size:
         raise RuntimeError("Number of elements of source < number of ones in mask")
-    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_MASKED_SCATTER, False, shape=shape)
+    out = _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_MASKED_SCATTER, False, shape=shape)
+    return _shows(out, (("mask", mask), ("source_sym_sizes", source._shape)))
 
 
 @public("masked_scatter_", function=False)
@@ -1135,9 +1156,12 @@ def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, i
     src = _index_arg(src, "scatter_reduce", "src", 3)
     if reduce not in REDUCTIONS:
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    saved = (("dim", shown(dim)), ("include_self", bool(include_self)), ("index", index), ("reduce", reduce),
+             ("self", SAVED_SELF), ("src", _SOURCE), ("result", SAVED_RESULT))
     dim, idx = _scatter_index(self, dim, index, src, "scatter_reduce")
     dst, spos = _scatter_positions(self, dim, idx, src)
-    return _reduced_row(self, src, dst.reshape(-1), spos.reshape(-1), REDUCTIONS.index(reduce), bool(include_self))
+    out = _reduced_row(self, src, dst.reshape(-1), spos.reshape(-1), REDUCTIONS.index(reduce), bool(include_self))
+    return _shows(out, saved)
 
 
 @public("scatter_reduce_", function=False)

@@ -255,7 +255,7 @@ def H(self) -> Tensor:
     if nd != 2:
         extra = " For batches of matrices, consider using tensor.mH" if nd > 2 else ""
         raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {nd}-D tensor.{extra}")
-    return _transpose(self, 0, 1, 0.0)
+    return _transpose(self, 0, 1, 0.0, (-2, -1))
 
 
 # --- views by reshaping -----------------------------------------------------------------

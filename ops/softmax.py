@@ -15,9 +15,9 @@ from typing import Optional, Union
 import numpy as np
 
 from .._emit import D, Tensor, emit, in_parts, plain, state
-from ._args import reduced_dims, wrap_dim
+from ._args import reduced_dims, shown, wrap_dim
 from ._rule import rule_adjoint
-from ._spec import OUT, PYTHON, X0, Op, public, register
+from ._spec import OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Op, public, register
 from ._spec import tangents
 
 SOFTMAX, LOG_SOFTMAX, LOGSUMEXP = PYTHON.start + 30, PYTHON.start + 31, PYTHON.start + 32
@@ -170,7 +170,9 @@ def _softmax(x: Tensor, dim, dtype, code: int, name: str) -> Tensor:
         raise NotImplementedError(f'"{name}{where}_kernel_impl" not implemented for \'{D.legacy_name(dt)}\'')
     y = _softmax_np(x._value(), d, code == LOG_SOFTMAX)
     if x._rg and state.grad:
-        return emit(code, y, dt, x, ia=d)
+        out = emit(code, y, dt, x, ia=d)
+        out._tape.args[out._node] = (("result", SAVED_RESULT), ("dim", shown(dim)))    # (the dim as given)
+        return out
     return plain(y, dt)
 
 
@@ -216,5 +218,8 @@ def logsumexp(self, dim: Union[int, tuple], keepdim: bool = False) -> Tensor:
         y = y.reshape(tuple(s for d, s in enumerate(v.shape) if d not in dims))
     y = np.asarray(y, v.dtype)
     if x._rg and state.grad:
-        return emit(LOGSUMEXP, y, x._dtype, x, ia=mask_of(dims), ib=int(keepdim))
+        out = emit(LOGSUMEXP, y, x._dtype, x, ia=mask_of(dims), ib=int(keepdim))
+        out._tape.args[out._node] = (("self", SAVED_SELF), ("dim", shown(given)), ("keepdim", bool(keepdim)),
+                                     ("result", SAVED_RESULT))     # (the dims as given)
+        return out
     return plain(y, x._dtype)

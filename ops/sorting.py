@@ -9,9 +9,9 @@ from typing import Optional
 import numpy as np
 
 from .._emit import D, Tensor, emit, plain, state
-from ._args import wrap_dim
+from ._args import shown, wrap_dim
 from ._rule import return_type, rule_adjoint
-from ._spec import OUT, PYTHON, X0, Op, public, register
+from ._spec import OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .extrema import BY_MEDIAN, BY_NANMEDIAN, pick, pick_name, positions_along, spread
 from .shape import BY_INDEX
@@ -76,7 +76,11 @@ def _cumulative(x: Tensor, dim: int, dtype, code: int) -> Tensor:
     y = v.copy() if v.ndim == 0 else (np.cumsum if code == CUMSUM else np.cumprod)(v, axis=d)
     y = np.asarray(y, v.dtype)
     if x._rg and state.grad and x._dtype.arena is not None:
-        return emit(code, y, x._dtype, x, ia=d)
+        out = emit(code, y, x._dtype, x, ia=d)
+        shown_dim = ("dim", shown(dim))     # (its node shows the dim as given)
+        out._tape.args[out._node] = (shown_dim,) if code == CUMSUM else (
+            ("self", SAVED_SELF), ("result", SAVED_RESULT), shown_dim)
+        return out
     return plain(y, x._dtype)
 
 
@@ -112,7 +116,8 @@ def _order(v: np.ndarray, d: int, descending: bool) -> np.ndarray:
     return n - 1 - np.flip(np.argsort(np.flip(v, axis=d), axis=d, kind="stable"), axis=d)
 
 
-def _selected(x: Tensor, d: int, idx: np.ndarray, name: int, cls, out_shape: Optional[tuple], given: int):
+def _selected(x: Tensor, d: int, idx: np.ndarray, name: int, cls, out_shape: Optional[tuple], given: int,
+              keepdim: bool = False):
     """The named tuple ``(values, indices)`` of the elements at indices ``idx`` along ``d`` (the
     dim as ``given``)."""
     v = x._value()
@@ -120,7 +125,7 @@ def _selected(x: Tensor, d: int, idx: np.ndarray, name: int, cls, out_shape: Opt
     pos = positions_along(shape, d, idx.reshape(idx.shape or (1,))) if v.size else np.zeros(idx.shape, np.int64)
     out_shape = idx.shape if out_shape is None else out_shape
     indices = plain(np.array(idx.reshape(out_shape), np.int64), D.int64)
-    return cls((pick(x, pos.reshape(out_shape), name, d, given, indices), indices))
+    return cls((pick(x, pos.reshape(out_shape), name, d, given, indices, keepdim), indices))
 
 
 def _dim_of(x: Tensor, dim: int) -> int:
@@ -163,7 +168,7 @@ def _kth(x: Tensor, d: int, k: int, keepdim: bool, name: int, cls, given: int):
     v = _work(x)
     idx = np.take(_order(v, d, False), [k], axis=d)
     shape = idx.shape if keepdim else tuple(s for i, s in enumerate(idx.shape) if i != d)
-    return _selected(x, d, idx, name, cls, shape if x._shape else (), given)
+    return _selected(x, d, idx, name, cls, shape if x._shape else (), given, keepdim)
 
 
 @public("kthvalue")
@@ -208,7 +213,7 @@ def _median(x: Tensor, dim, keepdim: bool, ignore_nan: bool):
         idx = _median_index(v, d, ignore_nan)
     shape = idx.shape if keepdim else tuple(s for i, s in enumerate(idx.shape) if i != d)
     return _selected(x, d, idx, _NANMEDIAN if ignore_nan else _MEDIAN,
-                     NanmedianResult if ignore_nan else MedianResult, shape if x._shape else (), dim)
+                     NanmedianResult if ignore_nan else MedianResult, shape if x._shape else (), dim, keepdim)
 
 
 @public("median")

@@ -25,9 +25,18 @@ def _split_vjp(gs, xs, y, r):
     return (cat([g if g is not None else _zeros(shape, xs[0]) for g, shape in zip(gs, r.out_shapes)], r.ia),)
 
 
-# (their nodes show the arguments as given: ``_parts`` writes them)
-register(Op(SPLIT, "split", "SplitBackward0", 0, _split_vjp, float_only=False, multi=True))
-register(Op(SPLIT_SIZES, "split_with_sizes", "SplitWithSizesBackward0", 0, _split_vjp, float_only=False, multi=True))
+def _sizes_along(r) -> tuple:
+    return tuple(shape[r.ia] for shape in r.out_shapes)
+
+
+# (``_parts`` writes what the nodes show, with the arguments as given: these tables are for rows
+# recorded by derivatives)
+register(Op(SPLIT, "split", "SplitBackward0", 0, _split_vjp, float_only=False, multi=True,
+            node_saved=(("dim", lambda r: r.ia), ("self_sym_sizes", lambda r: r.in_shapes[0]),
+                        ("split_size", lambda r: _sizes_along(r)[0]))))
+register(Op(SPLIT_SIZES, "split_with_sizes", "SplitWithSizesBackward0", 0, _split_vjp, float_only=False, multi=True,
+            node_saved=(("dim", lambda r: r.ia), ("self_sym_sizes", lambda r: r.in_shapes[0]),
+                        ("split_sizes", _sizes_along))))
 
 
 def _split_jvp(ts, xs, y, r):
