@@ -481,7 +481,8 @@ def _cross_vjp(g, xs, y, r):
     return _cross_values(b, g, r.ia), _cross_values(g, a, r.ia)
 
 
-register(Op(TRACE, "trace", "TraceBackward0", 0, _trace_vjp, py_adjoint=rule_adjoint))
+register(Op(TRACE, "trace", "TraceBackward0", 0, _trace_vjp, py_adjoint=rule_adjoint,
+            node_saved=(("self_sym_sizes", lambda r: r.in_shapes[0]),)))
 register(Op(VDOT, "vdot", "VdotBackward0", X0 | X1 | CROSS, lambda g, x, y, r: (g * x[1], g * x[0]),
             py_adjoint=rule_adjoint, arity=2))
 register(Op(CROSS_PRODUCT, "linalg_cross", "LinalgCrossBackward0", X0 | X1 | CROSS, _cross_vjp,
