@@ -357,3 +357,10 @@ def test_saved_indices_are_packed_by_saved_tensor_hooks():
     with pytest.raises(RuntimeError, match=FREED):
         Y.grad_fn._saved_indices
     assert g.grad_fn._saved_dim == 1
+
+
+def test_saved_arguments_inside_a_checkpointed_segment():
+    from tape.utils.checkpoint import checkpoint
+    X = tape.ones(2, 3, dtype=tape.float64, requires_grad=True)
+    y = checkpoint(lambda a: (a * 2).permute(-1, 0).sum(-1), X, use_reentrant=False)
+    assert y.grad_fn._saved_dim == (U - 1,) and y.grad_fn.next_functions[0][0]._saved_dims == (U - 1, 0)
