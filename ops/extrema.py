@@ -99,15 +99,19 @@ def pick(x: Tensor, positions: np.ndarray, name: int, dim: int, given: int, indi
     tape = write_tape()
     nx = x._node if x._tape is tape else tape.import_(x)
     node = tape.append(PICK, x._dtype.arena, y, nx, ia=tape.index_list(positions), ib=name, fa=float(dim))
-    title = PICK_NAMES[name]
-    if title.startswith("Cum"):
-        tape.args[node] = (("self", SAVED_SELF), ("dim", shown(given)), ("indices", indices))
-    else:
-        saved = (("dim", shown(given)), ("indices", indices))
-        if not title.startswith(("Sort", "Topk")):
-            saved += (("keepdim", bool(keepdim)),)
-        tape.args[node] = saved + (("self_sym_sizes", x._shape),)
+    tape.args[node] = lambda s=x._shape: _pick_saved(PICK_NAMES[name], given, indices, keepdim, s)
     return recorded(tape, node, y, x._dtype)
+
+
+def _pick_saved(title: str, given: int, indices: Tensor, keepdim: bool, shape: tuple) -> tuple:
+    """What a PICK row's node shows: the dim as given, the indices along it, and (but for
+    cummax/cummin, which show the input) keepdim and the input's sizes."""
+    if title.startswith("Cum"):
+        return (("self", SAVED_SELF), ("dim", shown(given)), ("indices", indices))
+    saved = (("dim", shown(given)), ("indices", indices))
+    if not title.startswith(("Sort", "Topk")):
+        saved += (("keepdim", bool(keepdim)),)
+    return saved + (("self_sym_sizes", shape),)
 
 
 def positions_along(shape: tuple, d: int, idx: np.ndarray) -> np.ndarray:
@@ -216,8 +220,8 @@ def _amax(x: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
     out = spread(x, y, dims, keepdim, BY_AMAX if largest else BY_AMIN)
     if out._tape is not None:       # (its node shows the dims as given)
         given = () if dim is None else (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
-        out._tape.args[out._node] = (("self", SAVED_SELF), ("dim", shown(given)), ("keepdim", bool(keepdim)),
-                                     ("result", SAVED_RESULT))
+        out._tape.args[out._node] = lambda d=given, k=keepdim: (("self", SAVED_SELF), ("dim", shown(d)),
+                                                                ("keepdim", bool(k)), ("result", SAVED_RESULT))
     return out
 
 

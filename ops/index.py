@@ -21,6 +21,7 @@ from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public, register
 from ._spec import TRANSPOSED, tangents
+from .layout import sliced
 from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
                     BY_UNSQUEEZE, V_UNSQUEEZE, VIEW, saves)
 
@@ -97,8 +98,7 @@ def _slice_view(x: Tensor, d: int, it: slice) -> Tensor:
     out = x._gather(np.ascontiguousarray(np.arange(x.numel()).reshape(x._shape)[index]), BY_SLICE)
     start, end, step = (0 if it.start is None else it.start, (1 << 63) - 1 if it.stop is None else it.stop,
                         1 if it.step is None else it.step)
-    saves(out, (("dim", d), ("start", shown(start)), ("end", shown(end)), ("step", step),
-                ("self_sym_sizes", x._shape)))
+    saves(out, sliced(x, d, start, end, step))
     return aliased(out, x, x._storage()[index])
 
 

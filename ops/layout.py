@@ -65,7 +65,7 @@ def _positions(x: Tensor) -> np.ndarray:
     return np.arange(x.numel(), dtype=np.int64).reshape(x._shape)
 
 
-def _record(x: Tensor, code: int, y: np.ndarray, positions: np.ndarray, kind: int, saved: tuple = ()) -> Tensor:
+def _record(x: Tensor, code: int, y: np.ndarray, positions: np.ndarray, kind: int, saved=()) -> Tensor:
     tape = write_tape()
     nx = x._node if x._tape is tape else tape.import_(x)
     node = tape.append(code, x._dtype.arena, y, nx, ia=tape.index_list(positions), ib=kind)
@@ -74,11 +74,11 @@ def _record(x: Tensor, code: int, y: np.ndarray, positions: np.ndarray, kind: in
     return recorded(tape, node, y, x._dtype)
 
 
-def layout(x: Tensor, arrange: Callable, kind: int, view: bool = False, code: int = LAYOUT,
-           saved: tuple = ()) -> Tensor:
+def layout(x: Tensor, arrange: Callable, kind: int, view: bool = False, code: int = LAYOUT, saved=()) -> Tensor:
     """``x``'s elements as ``arrange`` (a numpy function of an array, the same on any array of
     ``x``'s shape) lays them out: one gather row named by ``kind``; a view of ``x`` when ``view``.
-    ``saved``: what its node shows as saved (``(name, value)`` pairs, ``tape/_saved.py``)."""
+    ``saved``: what its node shows as saved (``(name, value)`` pairs or a function giving them,
+    ``tape/_saved.py``)."""
     if not (x._rg and state.grad):
         if view:
             return x._view_alias(arrange(x._storage()))
@@ -127,7 +127,7 @@ def _unique_dims(dims: tuple, nd: int) -> tuple:
 # --- permutations ---------------------------------------------------------------------
 def _permuted(x: Tensor, perm: tuple, dims: Optional[tuple] = None) -> Tensor:
     """``x`` permuted (``dims``: the permutation as given, which its node shows)."""
-    saved = (("dims", shown(perm if dims is None else dims)),)
+    saved = lambda d=perm if dims is None else dims: (("dims", shown(d)),)
     return layout(x, lambda a: a.transpose(perm), K_PERMUTE, view=True, saved=saved)
 
 
@@ -368,7 +368,7 @@ def flip(self, *dims: int, **kwargs) -> Tensor:
     """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
     dims = _dims_arg(dims, kwargs.pop("dims", None), fn="flip")
     axes = _unique_dims(dims, len(self._shape)) if self._shape else ()
-    return layout(self, lambda a: np.flip(a, axes), K_FLIP, saved=(("dims", shown(dims)),))
+    return layout(self, lambda a: np.flip(a, axes), K_FLIP, saved=lambda d=dims: (("dims", shown(d)),))
 
 
 @public("fliplr")
@@ -405,7 +405,7 @@ def roll(self, shifts: Union[int, tuple], dims: Union[int, tuple, None] = None) 
     if dims and nd == 0:
         raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
     axes = tuple(wrap_dim(d, nd) for d in dims)
-    saved = (("dims", shown(dims)), ("shifts", shown(shifts)))
+    saved = lambda d=dims, s=shifts: (("dims", shown(d)), ("shifts", shown(s)))
     if not dims:
         return layout(self, lambda a: np.roll(a, shifts[0]), K_ROLL, saved=saved)
     return layout(self, lambda a: np.roll(a, shifts, axes), K_ROLL, saved=saved)
@@ -440,10 +440,10 @@ def narrow(self, dim: int, start: Union[int, Tensor], length: int) -> Tensor:
     return layout(self, lambda a: a[index], K_SLICE, view=True, saved=sliced(self, given, start, start + length, 1))
 
 
-def sliced(x: Tensor, dim: int, start: int, end: int, step: int) -> tuple:
+def sliced(x: Tensor, dim: int, start: int, end: int, step: int) -> Callable:
     """What a SliceBackward0 node of ``x`` shows (its arguments as given)."""
-    return (("dim", shown(dim)), ("start", shown(start)), ("end", shown(end)), ("step", step),
-            ("self_sym_sizes", x._shape))
+    return lambda s=x._shape: (("dim", shown(dim)), ("start", shown(start)), ("end", shown(end)), ("step", step),
+                               ("self_sym_sizes", s))
 
 
 def _diagonal_view(a: np.ndarray, offset: int, d1: int, d2: int) -> np.ndarray:
@@ -473,7 +473,8 @@ def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     ``dim1`` and ``dim2``, as the last dim (a view)."""
     d1, d2 = _diagonal_dims(len(self._shape), dim1, dim2)
     offset = int(offset)
-    saved = (("offset", shown(offset)), ("dim1", shown(dim1)), ("dim2", shown(dim2)), ("self_sym_sizes", self._shape))
+    saved = lambda o=offset, d1=dim1, d2=dim2, s=self._shape: (("offset", shown(o)), ("dim1", shown(d1)),
+                                                                ("dim2", shown(d2)), ("self_sym_sizes", s))
     return layout(self, lambda a: _diagonal_view(a, offset, d1, d2), K_DIAGONAL, view=True, saved=saved)
 
 
@@ -486,7 +487,7 @@ def _embedded(x: Tensor, offset: int, d1: int, d2: int, dim1: int = -2, dim2: in
         shape.append(big if d in (d1, d2) else rest.pop(0))
     out = np.arange(math.prod(shape), dtype=np.int64).reshape(shape)
     positions = np.ascontiguousarray(_diagonal_view(out, offset, d1, d2))
-    saved = (("offset", shown(offset)), ("dim1", shown(dim1)), ("dim2", shown(dim2)))
+    saved = lambda o=offset, d1=dim1, d2=dim2: (("offset", shown(o)), ("dim1", shown(d1)), ("dim2", shown(d2)))
     return _scattered(x, positions, tuple(shape), K_DIAG_EMBED, saved)
 
 
@@ -507,7 +508,7 @@ def diag(self, diagonal: int = 0) -> Tensor:
     diagonal = int(diagonal)
     if nd == 1:
         return _embedded(self, diagonal, 0, 1)
-    saved = (("offset", shown(diagonal)), ("dim1", 0), ("dim2", 1), ("self_sym_sizes", self._shape))
+    saved = lambda o=diagonal, s=self._shape: (("offset", shown(o)), ("dim1", 0), ("dim2", 1), ("self_sym_sizes", s))
     return layout(self, lambda a: _diagonal_view(a, diagonal, 0, 1), K_DIAG, saved=saved)
 
 
@@ -658,5 +659,6 @@ def unfold(self, dimension: int, size: int, step: int) -> Tensor:
         shape = a.shape[:d] + (count,) + a.shape[d + 1:] + (size,)
         strides = a.strides[:d] + (a.strides[d] * step,) + a.strides[d + 1:] + (a.strides[d],)
         return as_strided(a, shape, strides)
-    saved = (("self_sym_sizes", self._shape), ("dimension", shown(dimension)), ("size", size), ("step", step))
+    saved = lambda d=dimension, s=self._shape: (("self_sym_sizes", s), ("dimension", shown(d)), ("size", size),
+                                                ("step", step))
     return layout(self, windows, K_UNFOLD, view=True, saved=saved)

@@ -171,11 +171,9 @@ def _reduce(x: Tensor, code: int, dim, keepdim: bool, dtype) -> Tensor:
     if src._rg and state.grad:
         out = emit(code, y, dt, src, ia=mask, ib=flags)
         if dim is not None:     # (its node shows the dims as given)
-            saved = (("dim", shown((dim,) if isinstance(dim, (int, np.integer)) else tuple(dim))),
-                     ("keepdim", bool(keepdim)), ("self_sym_sizes", src._shape))
-            if code == MEAN:
-                saved += (("self_sym_numel", math.prod(src._shape)),)
-            out._tape.args[out._node] = saved
+            out._tape.args[out._node] = lambda d=dim, k=keepdim, s=src._shape, mean=code == MEAN: (
+                ("dim", shown((d,) if isinstance(d, (int, np.integer)) else tuple(d))), ("keepdim", bool(k)),
+                ("self_sym_sizes", s)) + ((("self_sym_numel", math.prod(s)),) if mean else ())
         return out
     return plain(y, dt)
 

@@ -294,14 +294,14 @@ tangents({GATHER: _gather_jvp, INDEX: _gather_jvp,
 Shape = Union[int, tuple]
 
 
-def saves(out: Tensor, saved: tuple) -> Tensor:
+def saves(out: Tensor, saved) -> Tensor:
     """``out``, just recorded, with ``saved`` as what its node shows saved (``(name, value)``
-    pairs of the op's arguments as given, ``tape/_saved.py``)."""
+    pairs of the op's arguments as given, or a function giving them: ``tape/_saved.py``)."""
     out._tape.args[out._node] = saved
     return out
 
 
-def viewed(x: Tensor, shape: tuple, how: int, saved: tuple = ()) -> Tensor:
+def viewed(x: Tensor, shape: tuple, how: int, saved=()) -> Tensor:
     """``x`` viewed as ``shape`` (a VIEW row whose node PyTorch names after ``how``; ``saved``:
     what it shows saved, when not found from the shapes)."""
     v = x._storage().reshape(shape)
@@ -375,7 +375,7 @@ def contiguous(self, memory_format=None) -> Tensor:
 def unsqueeze(self, dim: int) -> Tensor:
     """Insert a dimension of size one at ``dim``."""
     given, dim = dim, wrap_dim(dim, len(self._shape) + 1)
-    return viewed(self, self._shape[:dim] + (1,) + self._shape[dim:], V_UNSQUEEZE, (("dim", shown(given)),))
+    return viewed(self, self._shape[:dim] + (1,) + self._shape[dim:], V_UNSQUEEZE, lambda d=given: (("dim", shown(d)),))
 
 
 @public("squeeze")
@@ -389,7 +389,7 @@ def squeeze(self, dim: Optional[Shape] = None) -> Tensor:
     for k, d in enumerate(wrapped):
         if d in wrapped[:k]:
             raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
-    saved = (("dim", shown(dim if isinstance(dim, int) else dims)), ("self_sym_sizes", self._shape))
+    saved = lambda d=dim if isinstance(dim, int) else dims, s=self._shape: (("dim", shown(d)), ("self_sym_sizes", s))
     dims = set(wrapped)
     shape = tuple(s for d, s in enumerate(self._shape) if not (d in dims and s == 1))
     return viewed(self, shape, V_SQUEEZE_DIM if isinstance(dim, int) else V_SQUEEZE_TUPLE, saved)
@@ -483,7 +483,7 @@ def select(self, dim: int, index: int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
     if not self._shape:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
-    saved = (("dim", shown(dim)), ("index", shown(index)), ("self_sym_sizes", self._shape))
+    saved = lambda d=dim, i=index, s=self._shape: (("dim", shown(d)), ("index", shown(i)), ("self_sym_sizes", s))
     dim = wrap_dim(dim, len(self._shape))
     size = self._shape[dim]
     if index < -size or index >= size:
@@ -513,7 +513,7 @@ def _transpose(x: Tensor, d0: int, d1: int, is_t: float, given: tuple = ()) -> T
     if x._rg and state.grad:
         out = emit(TRANSPOSE, np.array(v, order="C"), x._dtype, x, ia=d0, ib=d1, fa=is_t)
         if given:
-            saves(out, (("dim0", shown(given[0])), ("dim1", shown(given[1]))))
+            saves(out, lambda d=given: (("dim0", shown(d[0])), ("dim1", shown(d[1]))))
         return aliased(out, x, v)
     return x._view_alias(v)
 

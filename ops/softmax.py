@@ -171,7 +171,7 @@ def _softmax(x: Tensor, dim, dtype, code: int, name: str) -> Tensor:
     y = _softmax_np(x._value(), d, code == LOG_SOFTMAX)
     if x._rg and state.grad:
         out = emit(code, y, dt, x, ia=d)
-        out._tape.args[out._node] = (("result", SAVED_RESULT), ("dim", shown(dim)))    # (the dim as given)
+        out._tape.args[out._node] = lambda d=dim: (("result", SAVED_RESULT), ("dim", shown(d)))    # (as given)
         return out
     return plain(y, dt)
 
@@ -219,7 +219,7 @@ def logsumexp(self, dim: Union[int, tuple], keepdim: bool = False) -> Tensor:
     y = np.asarray(y, v.dtype)
     if x._rg and state.grad:
         out = emit(LOGSUMEXP, y, x._dtype, x, ia=mask_of(dims), ib=int(keepdim))
-        out._tape.args[out._node] = (("self", SAVED_SELF), ("dim", shown(given)), ("keepdim", bool(keepdim)),
-                                     ("result", SAVED_RESULT))     # (the dims as given)
+        out._tape.args[out._node] = lambda d=given, k=keepdim: (("self", SAVED_SELF), ("dim", shown(d)),
+                                                                ("keepdim", bool(k)), ("result", SAVED_RESULT))
         return out
     return plain(y, x._dtype)

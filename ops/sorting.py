@@ -77,9 +77,9 @@ def _cumulative(x: Tensor, dim: int, dtype, code: int) -> Tensor:
     y = np.asarray(y, v.dtype)
     if x._rg and state.grad and x._dtype.arena is not None:
         out = emit(code, y, x._dtype, x, ia=d)
-        shown_dim = ("dim", shown(dim))     # (its node shows the dim as given)
-        out._tape.args[out._node] = (shown_dim,) if code == CUMSUM else (
-            ("self", SAVED_SELF), ("result", SAVED_RESULT), shown_dim)
+        # (its node shows the dim as given)
+        out._tape.args[out._node] = (lambda d=dim: (("dim", shown(d)),)) if code == CUMSUM else (
+            lambda d=dim: (("self", SAVED_SELF), ("result", SAVED_RESULT), ("dim", shown(d))))
         return out
     return plain(y, x._dtype)
 

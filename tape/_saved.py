@@ -5,7 +5,8 @@ Which values a node saves, under PyTorch's names and in the order PyTorch packs 
 (OUT) of the row, saved unless a CROSS op's other input needs no gradient; any other entry is a
 function of the row (a dim, a size, a Python-number operand).  Ops whose arguments the row does
 not keep (the gathers and layouts, dims as given) have their front end write the table instead,
-in ``Tape.args`` (row -> ``(name, value)`` pairs: ``Given`` marks the row's input, result or
+in ``Tape.args`` (row -> ``(name, value)`` pairs, or a function giving them, which the cheap ops
+write to spend nothing on a table until it is read: ``Given`` marks the row's input, result or
 output, a tensor (or a tuple of them) is one saved beside the tape, such as an index; any other
 value is shown as it is).
 
@@ -47,6 +48,8 @@ def entries(tape, r: int) -> tuple:
     of the row."""
     given = tape.args.get(r)
     if given is not None:
+        if callable(given):     # (written as a function of the arguments, called on first use)
+            given = tape.args[r] = given()
         return tuple((name, v if type(v) is Given or _held(v) else _shown(v)) for name, v in given)
     op = REGISTRY.get(int(tape.op[r]))
     if op is None:
