@@ -21,9 +21,8 @@ from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public, register
 from ._spec import TRANSPOSED, tangents
-from .layout import sliced
 from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
-                    BY_UNSQUEEZE, V_UNSQUEEZE, VIEW, saves)
+                    BY_UNSQUEEZE, V_UNSQUEEZE, VIEW, saves, sliced)
 
 PUT = PYTHON.start + 60         # a fill or scatter of index lists (see ``_put_row``)
 REDUCED = PYTHON.start + 61     # scatter_reduce (see ``_reduced_row``)

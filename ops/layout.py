@@ -27,7 +27,8 @@ from .._emit import D, Tensor, aliased, plain, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
 from ._spec import NUMBER, SAVED_SELF, Op, public, public_function, register
 from ._spec import tangents
-from .shape import BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _gather_jvp, _transpose, viewed
+from .shape import (BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _gather_jvp, _transpose, sliced,
+                    viewed)
 
 LAYOUT_NAMES = ("PermuteBackward0", "FlipBackward0", "RollBackward0", "SliceBackward0", "DiagonalBackward0",
                 "DiagonalBackward0_copy", "RepeatBackward0", "UnfoldBackward0", "IndexSelectBackward0",
@@ -438,12 +439,6 @@ def narrow(self, dim: int, start: Union[int, Tensor], length: int) -> Tensor:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     index = (slice(None),) * dim + (slice(start, start + length),)
     return layout(self, lambda a: a[index], K_SLICE, view=True, saved=sliced(self, given, start, start + length, 1))
-
-
-def sliced(x: Tensor, dim: int, start: int, end: int, step: int) -> Callable:
-    """What a SliceBackward0 node of ``x`` shows (its arguments as given)."""
-    return lambda s=x._shape: (("dim", shown(dim)), ("start", shown(start)), ("end", shown(end)), ("step", step),
-                               ("self_sym_sizes", s))
 
 
 def _diagonal_view(a: np.ndarray, offset: int, d1: int, d2: int) -> np.ndarray:

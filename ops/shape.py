@@ -301,6 +301,12 @@ def saves(out: Tensor, saved) -> Tensor:
     return out
 
 
+def sliced(x: Tensor, dim: int, start: int, end: int, step: int):
+    """What a SliceBackward0 node of ``x`` shows (its arguments as given), for ``saves``."""
+    return lambda s=x._shape: (("dim", shown(dim)), ("start", shown(start)), ("end", shown(end)), ("step", step),
+                               ("self_sym_sizes", s))
+
+
 def viewed(x: Tensor, shape: tuple, how: int, saved=()) -> Tensor:
     """``x`` viewed as ``shape`` (a VIEW row whose node PyTorch names after ``how``; ``saved``:
     what it shows saved, when not found from the shapes)."""

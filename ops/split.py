@@ -19,7 +19,8 @@ from ._args import shown, wrap_dim
 from ._spec import Op, public, public_function, register
 from ._spec import tangents
 from .join import SPLIT, SPLIT_SIZES, _tensor_list, _zeros, cat
-from .layout import K_SLICE, atleast_1d, atleast_2d, atleast_3d, layout, sliced
+from .layout import K_SLICE, atleast_1d, atleast_2d, atleast_3d, layout
+from .shape import sliced
 
 def _split_vjp(gs, xs, y, r):
     return (cat([g if g is not None else _zeros(shape, xs[0]) for g, shape in zip(gs, r.out_shapes)], r.ia),)
