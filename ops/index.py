@@ -114,9 +114,13 @@ def _index_tensors(idx: tuple, ndim: int) -> tuple:
     """IndexBackward0's ``indices``: a tensor for each index array, None for each dim taken whole
     between them (none after the last)."""
     _, advanced = _split(idx, ndim)
-    out = [None if isinstance(it, slice) else plain(np.array(it, np.bool_ if np.asarray(it).dtype == np.bool_
-                                                             else np.int64), D.bool_ if np.asarray(it).dtype == np.bool_
-                                                    else D.int64) for it in advanced]
+    out = []
+    for it in advanced:
+        if isinstance(it, slice):
+            out.append(None)
+        else:
+            mask = np.asarray(it).dtype == np.bool_
+            out.append(plain(np.array(it, np.bool_ if mask else np.int64), D.bool_ if mask else D.int64))
     while out and out[-1] is None:
         out.pop()
     return tuple(out)
@@ -913,7 +917,8 @@ def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number =
 @public("index_copy")
 def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """``self`` with the entries of ``source`` along ``dim`` written at the positions in ``index``."""
-    saved = (("dim", shown(dim)), ("index", index), ("source", _SOURCE), ("source_dim", len(getattr(source, "_shape", ()))))
+    saved = (("dim", shown(dim)), ("index", index), ("source", _SOURCE),
+             ("source_dim", len(getattr(source, "_shape", ()))))
     dim, idx = _vector_index(self, dim, index, "index_copy", (D.int64,))
     dst = _index_source(self, dim, idx, source, "index_copy")
     return _shows(_written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_COPY, False), saved)

@@ -306,7 +306,8 @@ def _var(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> Tensor:
     dims, var, _ = _var_value(x, name, dim, c, keepdim)
     saved = ()
     if dim is not None:     # (its node shows the dims as given)
-        saved = (("self", SAVED_SELF), ("dim", _dims_shown(dim)), ("correction", _number(c)), ("keepdim", bool(keepdim)))
+        saved = (("self", SAVED_SELF), ("dim", _dims_shown(dim)), ("correction", _number(c)),
+                 ("keepdim", bool(keepdim)))
         saved += (("result", SAVED_RESULT),) if std else ()
     return _record(STD if std else VAR, np.sqrt(var) if std else var, x, dims, ib=0 if dim is None else DIM_GIVEN,
                    fa=c, saved=saved)
