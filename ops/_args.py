@@ -18,6 +18,18 @@ def wrap_dim(dim: int, ndim: int) -> int:
     return dim + max(ndim, 1) if dim < 0 else dim
 
 
+def shown(value) -> int | tuple:
+    """An int argument (or a tuple of them) as a node shows it saved: as given, a negative one as
+    the unsigned 64-bit integer of its bits (``grad_fn._saved_dim``)."""
+    kind = type(value)
+    if kind is int:
+        return value if value >= 0 else value + (1 << 64)
+    if kind is tuple or kind is list:
+        return tuple(v if type(v) is int and v >= 0 else shown(v) for v in value)
+    # (anything else but a numpy int is left for the op's argument checks)
+    return shown(int(value)) if isinstance(value, np.integer) else value
+
+
 def shape_arg(shape: tuple) -> tuple:
     """A shape given as ``*sizes`` or as one sequence (``reshape(2, 3)``, ``reshape((2, 3))``)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):

@@ -117,6 +117,16 @@ class Op:
 
 X0, X1, OUT, NUMBER, CROSS = 1, 2, 4, 8, 16
 X2 = 32     # (listed rows only)
+
+
+class Given(int):
+    """A row's input, result or output (X0, X1, OUT, ``OUTPUTS + k``) saved, in a ``node_saved`` table
+    (saved whatever the op's ``saved`` bits say) or in one its front end wrote (``Tape.args``),
+    where any other value is shown as it is."""
+
+
+OUTPUTS = 64        # ``Given(OUTPUTS + k)``: output ``k`` of a row with several
+SAVED_SELF, SAVED_RESULT = Given(X0), Given(OUT)
 # Rows of ``numpy_rows`` ops from this many elements (float64, float32) go to numpy: where it
 # wins, measured for sin, cos, tan, log2, pow with a number (numba's scalar libm calls against
 # numpy's SIMD loops plus the stop, about 20 us).

@@ -41,18 +41,18 @@ def diff(self, n: int = 1, dim: int = -1, prepend: Optional[Tensor] = None,
     for other in (prepend, append):
         if other is not None and len(other._shape) != len(self._shape):
             raise RuntimeError("diff expects prepend or append to be the same dimension as input")
-    dim = wrap_dim(dim, len(self._shape))
+    given, dim = dim, wrap_dim(dim, len(self._shape))
     x = self
     if prepend is not None or append is not None:
-        x = cat([t for t in (prepend, self, append) if t is not None], dim)
+        x = cat([t for t in (prepend, self, append) if t is not None], given)
     if n == 0:
         return plain(np.empty(x._shape, x._dtype.np), x._dtype).copy_(x)      # (PyTorch's copy: CopyBackwards)
     for _ in range(n):
         size = x._shape[dim]
         if size == 0:
             break
-        hi = x.narrow(dim, 1, size - 1)
-        lo = x.narrow(dim, 0, size - 1)
+        hi = x.narrow(given, 1, size - 1)       # (the dim as given, as PyTorch's nodes show it)
+        lo = x.narrow(given, 0, size - 1)
         x = hi.logical_xor(lo) if x._dtype is D.bool_ else hi - lo
     return x
 

@@ -15,9 +15,9 @@ from typing import Optional, Union
 import numpy as np
 
 from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
-from ._args import wrap_dim
+from ._args import shown, wrap_dim
 from ._rule import return_type, rule_adjoint
-from ._spec import NUMBER, OUT, PYTHON, X0, Op, public, register
+from ._spec import NUMBER, OUT, OUTPUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Given, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .shape import _gather_jvp
 from ._args import reduced_dims
@@ -71,30 +71,9 @@ def _aminmax_vjp(g, xs, y, r):
 
 
 register(Op(AMINMAX, "aminmax", "AminmaxBackward0", X0 | OUT, _aminmax_vjp, py_adjoint=rule_adjoint, multi=True))
-def _pick_saved(r) -> tuple:
-    """PyTorch's saved values of a PICK row's node: the dim (``fa``), the indices along it, and
-    (but for cummax/cummin) keepdim and the input's sizes."""
-    name = PICK_NAMES[r.ib]
-    shape = r.in_shapes[0]
-    d = int(r.fa)
-    table = (("dim", lambda r: d), ("indices", lambda r: _indices_along(r, shape, d)))
-    if name.startswith("Cum"):
-        return table
-    if not name.startswith(("Sort", "Topk")):
-        table += (("keepdim", lambda r: len(r.out_shape) == len(shape) and len(shape) > 0),)
-    return table + (("self_sym_sizes", lambda r: shape),)
-
-
-def _indices_along(r, shape: tuple, d: int) -> Tensor:
-    """The indices along ``d`` of the elements a PICK row took (its flat positions in the input)."""
-    pos = np.asarray(r.out_index_list).reshape(r.out_shape)
-    idx = np.unravel_index(pos, shape)[d] if shape else np.zeros(pos.shape, np.int64)
-    return plain(np.array(idx, np.int64), D.int64)
-
-
 register(Op(PICK, "_pick", "MaxBackward0", NUMBER,
             lambda g, x, y, r: (g._scatter(r.out_index_list, r.in_shapes[0]),),
-            py_adjoint=rule_adjoint, grad_fn_of=lambda r: PICK_NAMES[r.ib], node_saved=_pick_saved))
+            py_adjoint=rule_adjoint, grad_fn_of=lambda r: PICK_NAMES[r.ib]))
 register(Op(SPREAD, "amax", "AmaxBackward0", X0 | OUT, _spread_vjp, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: SPREAD_NAMES[r.ib],
             node_saved=lambda r: (("self", X0), ("dim", _amax_dims), ("keepdim", kept), ("result", OUT))
@@ -109,16 +88,30 @@ def _amax_dims(r) -> tuple:
     return () if len(dims) == len(r.in_shapes[0]) else dims     # (``amax()``'s default dim is ``()``)
 
 
-def pick(x: Tensor, positions: np.ndarray, name: int, dim: int) -> Tensor:
+def pick(x: Tensor, positions: np.ndarray, name: int, dim: int, given: int, indices: Tensor,
+         keepdim: bool = False) -> Tensor:
     """The elements of ``x`` at flat ``positions`` (an int array shaped like the result), taken
-    along ``dim``, recorded as a PICK row named ``PICK_NAMES[name]``."""
+    along ``dim``, recorded as a PICK row named ``PICK_NAMES[name]``, whose node shows the dim as
+    ``given``, ``indices`` (the indices along it) and (a reduction's) ``keepdim`` saved."""
     y = np.array(x._value().reshape(-1)[positions], order="C")
     if not (x._rg and state.grad):
         return plain(y, x._dtype)
     tape = write_tape()
     nx = x._node if x._tape is tape else tape.import_(x)
     node = tape.append(PICK, x._dtype.arena, y, nx, ia=tape.index_list(positions), ib=name, fa=float(dim))
+    tape.args[node] = lambda s=x._shape: _pick_saved(PICK_NAMES[name], given, indices, keepdim, s)
     return recorded(tape, node, y, x._dtype)
+
+
+def _pick_saved(title: str, given: int, indices: Tensor, keepdim: bool, shape: tuple) -> tuple:
+    """What a PICK row's node shows: the dim as given, the indices along it, and (but for
+    cummax/cummin, which show the input) keepdim and the input's sizes."""
+    if title.startswith("Cum"):
+        return (("self", SAVED_SELF), ("dim", shown(given)), ("indices", indices))
+    saved = (("dim", shown(given)), ("indices", indices))
+    if not title.startswith(("Sort", "Topk")):
+        saved += (("keepdim", bool(keepdim)),)
+    return saved + (("self_sym_sizes", shape),)
 
 
 def positions_along(shape: tuple, d: int, idx: np.ndarray) -> np.ndarray:
@@ -160,8 +153,9 @@ def _extreme_dim(x: Tensor, dim, keepdim: bool, largest: bool, name: str):
     out_shape = tuple(s for k, s in enumerate(v.shape) if k != d) if not keepdim else idx.shape
     if nd == 0:
         out_shape = ()
-    values = pick(x, pos.reshape(out_shape), pick_name(("MaxBackward0" if largest else "MinBackward0")), d)
     indices = plain(np.array(idx.reshape(out_shape), np.int64), D.int64)
+    name = pick_name("MaxBackward0" if largest else "MinBackward0")
+    values = pick(x, pos.reshape(out_shape), name, d, dim, indices, keepdim)
     return (MaxResult if largest else MinResult)((values, indices))
 
 
@@ -223,7 +217,12 @@ def _amax(x: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
         y = np.asarray((v.max if largest else v.min)(axis=dims, keepdims=keepdim), v.dtype)
     if not x._dtype.is_floating_point:
         return plain(y, x._dtype)
-    return spread(x, y, dims, keepdim, BY_AMAX if largest else BY_AMIN)
+    out = spread(x, y, dims, keepdim, BY_AMAX if largest else BY_AMIN)
+    if out._tape is not None:       # (its node shows the dims as given)
+        given = () if dim is None else (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+        out._tape.args[out._node] = lambda d=given, k=keepdim: (("self", SAVED_SELF), ("dim", shown(d)),
+                                                                ("keepdim", bool(k)), ("result", SAVED_RESULT))
+    return out
 
 
 @public("amax")
@@ -307,4 +306,6 @@ def aminmax(self, *, dim: Optional[int] = None, keepdim: bool = False):
     row = tape.append(AMINMAX, dt.arena, np.concatenate([lo.reshape(-1), hi.reshape(-1)]), nx,
                       ia=mask_of(dims), ib=int(keepdim))
     nodes = tape.append_outputs(row, [shape, shape])
+    tape.args[row] = (("self", SAVED_SELF), ("dim", None if dim is None else shown(dim)), ("keepdim", bool(keepdim)),
+                      ("min", Given(OUTPUTS)), ("max", Given(OUTPUTS + 1)))
     return AminmaxResult((recorded(tape, nodes[0], lo, dt), recorded(tape, nodes[1], hi, dt)))

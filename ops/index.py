@@ -16,14 +16,14 @@ from typing import Optional, Union
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import (D, Number, Tensor, aliased, check_overlap, node_in, plain, recorded, state, unshare,
+from .._emit import (D, Number, Tensor, aliased, check_overlap, emit, node_in, plain, recorded, state, unshare,
                      write_tape)
-from ._args import broadcast_pair, wrap_dim
+from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
-from ._spec import NUMBER, OUT, PYTHON, X0, X1, Op, public, register
+from ._spec import NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
-                    BY_UNSQUEEZE)
+                    BY_UNSQUEEZE, V_UNSQUEEZE, VIEW, saves, sliced)
 
 PUT = PYTHON.start + 60         # a fill or scatter of index lists (see ``_put_row``)
 REDUCED = PYTHON.start + 61     # scatter_reduce (see ``_reduced_row``)
@@ -55,9 +55,13 @@ def getitem(self, index) -> Tensor:
                 # PyTorch's views first (a node of their own, which the index node follows)
                 _index_values(np.empty(self._shape, np.bool_), idx)     # (all errors before recording)
                 self, idx = self[basic], advanced
+        elif _last_view(index, idx, self._shape) != BY_ALIAS:
+            _index_values(np.empty(self._shape, np.bool_), idx)         # (all errors before recording)
+            return _views(self, idx, isinstance(index, slice))
         positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
         if kind == BY_INDEX:
-            return self._gather(positions, kind)
+            return saves(self._gather(positions, kind), (("indices", _index_tensors(idx, len(self._shape))),
+                                                         ("self_sym_sizes", self._shape)))
         out = self._gather(positions, _last_view(index, idx, self._shape))
         # (a basic index: numpy's view is PyTorch's)
         return aliased(out, self, _unsqueezed(self._storage(), idx if Ellipsis in idx else idx + (Ellipsis,)))
@@ -66,6 +70,61 @@ def getitem(self, index) -> Tensor:
     if Ellipsis not in idx:
         idx = idx + (Ellipsis,)             # a 0-d view, not a numpy scalar
     return self._view_alias(_unsqueezed(self._storage(), idx))
+
+
+def _views(x: Tensor, idx: tuple, single: bool) -> Tensor:
+    """``x[idx]`` for a basic index, as PyTorch's chain of views: a select for each int, a slice for
+    each slice but those taking a whole dim (all taken for a ``single`` slice), an unsqueeze for
+    each None; one row each, whose node shows the index as given."""
+    d = 0
+    for it in idx:
+        if it is Ellipsis:      # (the dims the items after it do not take)
+            d = len(x._shape) - sum(1 for i in idx[idx.index(Ellipsis) + 1:] if i is not None)
+        elif it is None:
+            x = _unsqueeze_view(x, d)
+            d += 1
+        elif isinstance(it, slice):
+            size = x._shape[d]
+            if single or it.indices(size) != (0, size, 1) or (it.start or 0) != 0:
+                x = _slice_view(x, d, it)
+            d += 1
+        else:
+            x = x.select(d, int(it))
+    return x
+
+
+def _slice_view(x: Tensor, d: int, it: slice) -> Tensor:
+    index = (slice(None),) * d + (it,)
+    out = x._gather(np.ascontiguousarray(np.arange(x.numel()).reshape(x._shape)[index]), BY_SLICE)
+    start, end, step = (0 if it.start is None else it.start, (1 << 63) - 1 if it.stop is None else it.stop,
+                        1 if it.step is None else it.step)
+    saves(out, sliced(x, d, start, end, step))
+    return aliased(out, x, x._storage()[index])
+
+
+def _unsqueeze_view(x: Tensor, d: int) -> Tensor:
+    src = x._storage()
+    # (PyTorch's stride for the new dim: the span of the dim it goes before)
+    stride = src.shape[d] * src.strides[d] if d < src.ndim else src.itemsize
+    v = as_strided(src, src.shape[:d] + (1,) + src.shape[d:], src.strides[:d] + (stride,) + src.strides[d:])
+    out = saves(emit(VIEW, np.array(v, order="C"), x._dtype, x, ia=V_UNSQUEEZE), (("dim", d),))
+    return aliased(out, x, v)
+
+
+def _index_tensors(idx: tuple, ndim: int) -> tuple:
+    """IndexBackward0's ``indices``: a tensor for each index array, None for each dim taken whole
+    between them (none after the last)."""
+    _, advanced = _split(idx, ndim)
+    out = []
+    for it in advanced:
+        if isinstance(it, slice):
+            out.append(None)
+        else:
+            mask = np.asarray(it).dtype == np.bool_
+            out.append(plain(np.array(it, np.bool_ if mask else np.int64), D.bool_ if mask else D.int64))
+    while out and out[-1] is None:
+        out.pop()
+    return tuple(out)
 
 
 def _unsqueezed(src: np.ndarray, idx: tuple) -> np.ndarray:
@@ -391,6 +450,7 @@ def index_select(self, dim: int, index: Tensor) -> Tensor:
     if len(index._shape) > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
     nd = len(self._shape)
+    saved = (("dim", shown(dim)), ("index", index), ("self_sym_sizes", self._shape))
     dim = wrap_dim(dim, nd)
     idx = index._value().reshape(-1).astype(np.int64)
     if not nd:
@@ -398,12 +458,12 @@ def index_select(self, dim: int, index: Tensor) -> Tensor:
             raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
         if idx[0] != 0:
             raise IndexError("index out of range in self")
-        return _take_positions(self, np.zeros((), np.int64), BY_INDEX_SELECT)
+        return _take_positions(self, np.zeros((), np.int64), BY_INDEX_SELECT, saved)
     size = self._shape[dim]
     bad = (idx < 0) | (idx >= size)
     if bad.any():
         raise RuntimeError(f"INDICES element is out of DATA bounds, id={idx[bad][0]} axis_dim={size}")
-    return _take_positions(self, np.take(_grid(self._shape), idx, axis=dim), BY_INDEX_SELECT)
+    return _take_positions(self, np.take(_grid(self._shape), idx, axis=dim), BY_INDEX_SELECT, saved)
 
 
 def _gather_checks(x: Tensor, dim: int, index: Tensor, name: str, src=None) -> tuple:
@@ -444,8 +504,9 @@ def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tenso
     index = _index_arg(index, "gather", position=3)
     if index._dtype not in (D.int64, D.int32):
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+    saved = (("dim", shown(dim)), ("index", index), ("self", SAVED_SELF), ("sparse_grad", bool(sparse_grad)))
     dim, idx = _gather_checks(self, dim, index, "gather")
-    return _take_positions(self, _positions_along(self._shape, dim, idx), BY_GATHER)
+    return _take_positions(self, _positions_along(self._shape, dim, idx), BY_GATHER, saved)
 
 
 @public("take")
@@ -455,7 +516,7 @@ def take(self, index: Tensor) -> Tensor:
     index = _index_arg(index, "take")
     if index._dtype is not D.int64:
         raise RuntimeError(f"take(): Expected a long tensor for index, but got {D.legacy_name(index._dtype)}")
-    return _take_positions(self, _flat_positions(self, index), BY_TAKE)
+    return _take_positions(self, _flat_positions(self, index), BY_TAKE, (("index", index), ("self", SAVED_SELF)))
 
 
 def _flat_positions(x: Tensor, index: Tensor) -> np.ndarray:
@@ -505,13 +566,15 @@ def masked_select(self, mask: Tensor) -> Tensor:
         raise RuntimeError("masked_select: expected BoolTensor for mask")
     shape = broadcast_pair(mask._shape, self._shape)
     where = np.broadcast_to(mask._value(), shape)
-    return _take_positions(self, np.broadcast_to(_grid(self._shape), shape)[where], BY_MASKED_SELECT)
+    return _take_positions(self, np.broadcast_to(_grid(self._shape), shape)[where], BY_MASKED_SELECT,
+                           (("mask", mask), ("self", SAVED_SELF)))
 
 
-def _take_positions(x: Tensor, positions: np.ndarray, kind: int) -> Tensor:
+def _take_positions(x: Tensor, positions: np.ndarray, kind: int, saved: tuple) -> Tensor:
     """The elements of ``x`` at flat ``positions`` (shaped like the result), recorded as an
-    INDEX row whose node is named after ``kind``."""
-    return x._gather(np.array(positions, np.int64, order="C"), kind)
+    INDEX row whose node is named after ``kind`` and shows ``saved``."""
+    out = x._gather(np.array(positions, np.int64, order="C"), kind)
+    return saves(out, saved) if x._rg and state.grad else out
 
 
 # --- fills and scatters: one PUT row ---------------------------------------------------------
@@ -646,7 +709,8 @@ def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
                            f"{_C_NAMES[mask._dtype.name]}")
     shape = broadcast_pair(self._shape, mask._shape)
     where = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
-    return _fill(self, shape, where, value, "masked_fill_", (P_MASKED_FILL, P_MASKED_FILL_TENSOR))
+    return _shows(_fill(self, shape, where, value, "masked_fill_", (P_MASKED_FILL, P_MASKED_FILL_TENSOR)),
+                  (("mask", mask),))
 
 
 @public("masked_fill_", function=False)
@@ -654,6 +718,18 @@ def masked_fill_(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``masked_fill`` in place."""
     self._check_inplace()
     return self._inplace(self.masked_fill(mask, value))
+
+
+def _shows(out: Tensor, saved: tuple) -> Tensor:
+    """``out``, with ``saved`` as what its node shows when it is the fill or scatter row just
+    recorded (``tape/_saved.py``)."""
+    tape = out._tape
+    if tape is not None and out._node == tape.n - 1 and tape.op[out._node] in (PUT, REDUCED):
+        tape.args[out._node] = saved
+    return out
+
+
+_SOURCE = Given(X1)     # (the source of a scatter: its row's second input)
 
 
 def _same_dtype(x: Tensor, z: Tensor, message: str) -> None:
@@ -713,6 +789,7 @@ def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = No
         src = value
     if reduce is not None and reduce not in _SCATTER_REDUCE:
         raise RuntimeError("reduce argument must be either add or multiply.")
+    saved = (("dim", shown(dim)), ("index", index))
     dim, idx = _scatter_index(self, dim, index, src, "scatter")
     dst, spos = _scatter_positions(self, dim, idx, src if isinstance(src, Tensor) else None)
     if reduce is not None:
@@ -723,12 +800,12 @@ def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = No
         _SCATTER_REDUCE[reduce].at(y.reshape(-1), dst.reshape(-1), vals.astype(y.dtype))
         return plain(y, self._dtype)
     if isinstance(src, Tensor):
-        return _written(self, src, dst, spos, P_SCATTER, False)
+        return _shows(_written(self, src, dst, spos, P_SCATTER, False), saved)
     if not isinstance(src, (bool, int, float, np.number)):
         raise TypeError(f"scatter(): argument 'value' must be Number, not {type(src).__name__}")
     y = np.array(self._value(), self._dtype.np, order="C")
     y.reshape(-1)[dst.reshape(-1)] = src
-    return _put_row(self, y, self._dtype, dst, None, P_SCATTER_VALUE, fill=float(src))
+    return _shows(_put_row(self, y, self._dtype, dst, None, P_SCATTER_VALUE, fill=float(src)), saved)
 
 
 @public("scatter_", function=False)
@@ -744,9 +821,10 @@ def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """``self`` with the elements of ``src`` added along ``dim`` at the positions in ``index``
     (repeated positions add up)."""
     src = _index_arg(src, "scatter_add", "src", 3)
+    saved = (("dim", shown(dim)), ("index", index))
     dim, idx = _scatter_index(self, dim, index, src, "scatter_add")
     dst, spos = _scatter_positions(self, dim, idx, src)
-    return _written(self, src, dst, spos, P_SCATTER_ADD, True)
+    return _shows(_written(self, src, dst, spos, P_SCATTER_ADD, True), saved)
 
 
 @public("scatter_add_", function=False)
@@ -824,9 +902,11 @@ def _index_source(x: Tensor, dim: int, idx: np.ndarray, source, name: str) -> np
 def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
     """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
     entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
+    saved = (("alpha", alpha), ("dim", shown(dim)), ("index", index), ("source", _SOURCE),
+             ("source_dim", len(getattr(source, "_shape", ()))))
     dim, idx = _vector_index(self, dim, index, "index_add", (D.int64, D.int32))
     dst = _index_source(self, dim, idx, source, "index_add")
-    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_ADD, True, alpha)
+    return _shows(_written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_ADD, True, alpha), saved)
 
 
 @public("index_add_", function=False)
@@ -839,9 +919,11 @@ def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number =
 @public("index_copy")
 def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """``self`` with the entries of ``source`` along ``dim`` written at the positions in ``index``."""
+    saved = (("dim", shown(dim)), ("index", index), ("source", _SOURCE),
+             ("source_dim", len(getattr(source, "_shape", ()))))
     dim, idx = _vector_index(self, dim, index, "index_copy", (D.int64,))
     dst = _index_source(self, dim, idx, source, "index_copy")
-    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_COPY, False)
+    return _shows(_written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_COPY, False), saved)
 
 
 @public("index_copy_", function=False)
@@ -855,6 +937,7 @@ def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
 def index_fill(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``self`` with ``value`` (a number or a 0-d tensor) at the positions in ``index`` along ``dim``
     (negative positions count from the end)."""
+    saved = (("dim", shown(dim)), ("index", index))
     dim, idx = _vector_index(self, dim, index, "index_fill", (D.int64,))
     size = self._shape[dim] if self._shape else 1
     bad = (idx < -size) | (idx >= size)
@@ -862,7 +945,7 @@ def index_fill(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> T
         raise IndexError(f"index {idx[bad][0]} is out of bounds for dimension {dim} with size {size}")
     idx = np.where(idx < 0, idx + size, idx)
     where = np.take(_grid(self._shape), idx, axis=dim).reshape(-1) if self._shape else idx * 0
-    return _fill(self, self._shape, where, value, "index_fill_", (P_INDEX_FILL, P_INDEX_FILL_TENSOR))
+    return _shows(_fill(self, self._shape, where, value, "index_fill_", (P_INDEX_FILL, P_INDEX_FILL_TENSOR)), saved)
 
 
 @public("index_fill_", function=False)
@@ -903,7 +986,8 @@ def _put_at(self: Tensor, idx: tuple, values: Tensor, accumulate: bool = False) 
     except ValueError:
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(values._shape)} cannot be broadcast to "
                            f"indexing result of shape {list(positions.shape)}") from None
-    return _written(self, values, positions, src, P_INDEX_PUT, bool(accumulate))
+    out = _written(self, values, positions, src, P_INDEX_PUT, bool(accumulate))
+    return _shows(out, (("accumulate", bool(accumulate)), ("indices", _index_tensors(idx, len(self._shape)))))
 
 
 @public("index_put_", function=False)
@@ -927,7 +1011,8 @@ def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor
         raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
                          f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
     dst = _flat_positions(self, index)
-    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_PUT, bool(accumulate))
+    out = _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_PUT, bool(accumulate))
+    return _shows(out, (("accumulate", bool(accumulate)), ("index", index), ("source", _SOURCE)))
 
 
 @public("put_", function=False)
@@ -951,7 +1036,8 @@ def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
     dst = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
     if source.numel() < dst.size:
         raise RuntimeError("Number of elements of source < number of ones in mask")
-    return _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_MASKED_SCATTER, False, shape=shape)
+    out = _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_MASKED_SCATTER, False, shape=shape)
+    return _shows(out, (("mask", mask), ("source_sym_sizes", source._shape)))
 
 
 @public("masked_scatter_", function=False)
@@ -1076,9 +1162,12 @@ def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, i
     src = _index_arg(src, "scatter_reduce", "src", 3)
     if reduce not in REDUCTIONS:
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    saved = (("dim", shown(dim)), ("include_self", bool(include_self)), ("index", index), ("reduce", reduce),
+             ("self", SAVED_SELF), ("src", _SOURCE), ("result", SAVED_RESULT))
     dim, idx = _scatter_index(self, dim, index, src, "scatter_reduce")
     dst, spos = _scatter_positions(self, dim, idx, src)
-    return _reduced_row(self, src, dst.reshape(-1), spos.reshape(-1), REDUCTIONS.index(reduce), bool(include_self))
+    out = _reduced_row(self, src, dst.reshape(-1), spos.reshape(-1), REDUCTIONS.index(reduce), bool(include_self))
+    return _shows(out, saved)
 
 
 @public("scatter_reduce_", function=False)

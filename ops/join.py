@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from .._emit import D, Tensor, aliased, node_in, plain, recorded, state, unshare, write_tape
-from ._args import broadcast_pair, wrap_dim
+from ._args import broadcast_pair, shown, wrap_dim
 from ._index import slab
 from ._spec import (JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public,
                     public_function, register)
@@ -202,6 +202,8 @@ def _where_vjp(g, xs, y, r):
     return None, where(cond, g, zero), where(cond, zero, g)
 
 
+# (the front ends write what the nodes show, with the arguments as given: these tables are for
+# rows recorded by derivatives)
 _DIM = (("dim", lambda r: r.ia),)
 register(Op(CAT, "cat", "CatBackward0", 0, _cat_vjp, float_only=False, arity=LISTED, node_saved=_DIM))
 register(Op(STACK, "stack", "StackBackward0", 0, _stack_vjp, float_only=False, arity=LISTED, node_saved=_DIM))
@@ -272,10 +274,14 @@ def _no_grad_out(tensors, out, name: str) -> None:
                            "but one of the arguments requires grad.")
 
 
-def _record_listed(code: int, y: np.ndarray, dt: D.dtype, tensors: list, shapes: list, dim: int) -> Tensor:
+def _record_listed(code: int, y: np.ndarray, dt: D.dtype, tensors: list, shapes: list, dim: int,
+                   saved: tuple) -> Tensor:
+    """A row over the ``tensors`` listed, whose node shows ``saved`` (``tape/_saved.py``)."""
     tape = write_tape()
     nodes = [node_in(tape, t, dt, s) for t, s in zip(tensors, shapes)]
-    return recorded(tape, tape.append_listed(code, dt.arena, y, nodes, ia=dim), y, dt)
+    row = tape.append_listed(code, dt.arena, y, nodes, ia=dim)
+    tape.args[row] = saved
+    return recorded(tape, row, y, dt)
 
 
 @public_function("cat")
@@ -295,7 +301,7 @@ def cat(tensors, dim: int = 0, *, out: Tensor | None = None, axis: int | None = 
     kept = [t for t in tensors if t._shape != (0,)]
     ref = kept[0] if kept else tensors[0]
     nd = len(ref._shape)
-    dim = wrap_dim(dim, nd)
+    given, dim = dim, wrap_dim(dim, nd)
     for i, t in enumerate(tensors):
         if t._shape == (0,):
             continue
@@ -310,7 +316,7 @@ def cat(tensors, dim: int = 0, *, out: Tensor | None = None, axis: int | None = 
     values = [t._value().astype(dt.np, copy=False) for t in kept]
     y = np.concatenate(values, axis=dim) if values else np.zeros((0,), dt.np)
     if out is None and state.grad and any(t._rg for t in tensors) and dt.is_floating_point:
-        return _record_listed(CAT, y, dt, tensors, [t._shape for t in tensors], dim)
+        return _record_listed(CAT, y, dt, tensors, [t._shape for t in tensors], dim, (("dim", shown(given)),))
     return _write_out(plain(y, dt), out, "cat")
 
 
@@ -338,12 +344,12 @@ def stack(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
         if t._shape != shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 and "
                                f"{list(t._shape)} at entry {i}")
-    dim = wrap_dim(dim, len(shape) + 1)
+    given, dim = dim, wrap_dim(dim, len(shape) + 1)
     _no_grad_out(tensors, out, "stack")
     dt = D.result_type(*tensors)
     y = np.stack([t._value().astype(dt.np, copy=False) for t in tensors], axis=dim)
     if out is None and state.grad and any(t._rg for t in tensors) and dt.is_floating_point:
-        return _record_listed(STACK, y, dt, tensors, [shape] * len(tensors), dim)
+        return _record_listed(STACK, y, dt, tensors, [shape] * len(tensors), dim, (("dim", shown(given)),))
     return _write_out(plain(y, dt), out, "stack")
 
 
@@ -397,14 +403,15 @@ def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = Non
         cond = plain(mask.astype(dt.np), dt)
         # (An input broadcast along leading dims only is kept as it is: the kernel reads it modulo
         # its size; others are expanded by node_in.)
-        return _record_listed(WHERE, value, dt, [cond, x, y], [shape] * 3, 0)
+        return _record_listed(WHERE, value, dt, [cond, x, y], [shape] * 3, 0, (("condition", condition),))
     return _write_out(plain(value, dt), out, "where")
 
 
 @public("unbind")
 def unbind(input: Tensor, dim: int = 0) -> tuple:
     """Remove a dimension; return the tuple of all slices along it."""
-    dim = wrap_dim(_dim_arg(dim, "unbind"), len(input._shape))
+    given = _dim_arg(dim, "unbind")
+    dim = wrap_dim(given, len(input._shape))
     if not input._shape:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     n = input._shape[dim]
@@ -417,6 +424,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple:
     tape = write_tape()
     x = input._node if input._tape is tape else tape.import_(input)
     row = tape.append(UNBIND, dt.arena, whole, x, ia=dim)
+    tape.args[row] = (("dim", shown(given)),)
     nodes = tape.append_outputs(row, [part] * n)
     v = input._storage()
     return tuple(aliased(recorded(tape, node, whole[k], dt), input, v[(slice(None),) * dim + (k, Ellipsis)])

@@ -24,10 +24,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .._emit import D, Tensor, aliased, plain, recorded, state, write_tape
-from ._args import broadcast_pair, wrap_dim
-from ._spec import NUMBER, Op, public, public_function, register
+from ._args import broadcast_pair, shown, wrap_dim
+from ._spec import NUMBER, SAVED_SELF, Op, public, public_function, register
 from ._spec import tangents
-from .shape import BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _gather_jvp, _transpose, viewed
+from .shape import (BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _gather_jvp, _transpose, sliced,
+                    viewed)
 
 LAYOUT_NAMES = ("PermuteBackward0", "FlipBackward0", "RollBackward0", "SliceBackward0", "DiagonalBackward0",
                 "DiagonalBackward0_copy", "RepeatBackward0", "UnfoldBackward0", "IndexSelectBackward0",
@@ -65,33 +66,37 @@ def _positions(x: Tensor) -> np.ndarray:
     return np.arange(x.numel(), dtype=np.int64).reshape(x._shape)
 
 
-def _record(x: Tensor, code: int, y: np.ndarray, positions: np.ndarray, kind: int) -> Tensor:
+def _record(x: Tensor, code: int, y: np.ndarray, positions: np.ndarray, kind: int, saved=()) -> Tensor:
     tape = write_tape()
     nx = x._node if x._tape is tape else tape.import_(x)
     node = tape.append(code, x._dtype.arena, y, nx, ia=tape.index_list(positions), ib=kind)
+    if saved:
+        tape.args[node] = saved
     return recorded(tape, node, y, x._dtype)
 
 
-def layout(x: Tensor, arrange: Callable, kind: int, view: bool = False, code: int = LAYOUT) -> Tensor:
+def layout(x: Tensor, arrange: Callable, kind: int, view: bool = False, code: int = LAYOUT, saved=()) -> Tensor:
     """``x``'s elements as ``arrange`` (a numpy function of an array, the same on any array of
-    ``x``'s shape) lays them out: one gather row named by ``kind``; a view of ``x`` when ``view``."""
+    ``x``'s shape) lays them out: one gather row named by ``kind``; a view of ``x`` when ``view``.
+    ``saved``: what its node shows as saved (``(name, value)`` pairs or a function giving them,
+    ``tape/_saved.py``)."""
     if not (x._rg and state.grad):
         if view:
             return x._view_alias(arrange(x._storage()))
         return plain(np.array(arrange(x._value()), dtype=x._dtype.np, order="C"), x._dtype)
     positions = np.array(arrange(_positions(x)), order="C")
     y = np.array(x._value().reshape(-1)[positions], dtype=x._dtype.np, order="C")
-    out = _record(x, code, y, positions, kind)
+    out = _record(x, code, y, positions, kind, saved)
     return aliased(out, x, arrange(x._storage())) if view else out
 
 
-def _scattered(x: Tensor, positions: np.ndarray, shape: tuple, kind: int) -> Tensor:
+def _scattered(x: Tensor, positions: np.ndarray, shape: tuple, kind: int, saved: tuple = ()) -> Tensor:
     """Zeros of ``shape`` with ``x``'s elements at flat ``positions`` (one per element)."""
     y = np.zeros(shape, x._dtype.np)
     y.reshape(-1)[positions.reshape(-1)] = x._value().reshape(-1)
     if not (x._rg and state.grad):
         return plain(y, x._dtype)
-    return _record(x, LAYOUT_SCATTER, y, positions, kind)
+    return _record(x, LAYOUT_SCATTER, y, positions, kind, saved)
 
 
 def _dims_arg(args: tuple, kw, name: str = "dims", fn: str = "") -> tuple:
@@ -121,8 +126,10 @@ def _unique_dims(dims: tuple, nd: int) -> tuple:
 
 
 # --- permutations ---------------------------------------------------------------------
-def _permuted(x: Tensor, perm: tuple) -> Tensor:
-    return layout(x, lambda a: a.transpose(perm), K_PERMUTE, view=True)
+def _permuted(x: Tensor, perm: tuple, dims: Optional[tuple] = None) -> Tensor:
+    """``x`` permuted (``dims``: the permutation as given, which its node shows)."""
+    saved = lambda d=perm if dims is None else dims: (("dims", shown(d)),)
+    return layout(x, lambda a: a.transpose(perm), K_PERMUTE, view=True, saved=saved)
 
 
 @public("permute")
@@ -140,7 +147,7 @@ def permute(self, *dims: int, **kwargs) -> Tensor:
     perm = tuple(wrap_dim(d, nd) for d in dims)
     if len(set(perm)) != nd:
         raise RuntimeError("permute(): duplicate dims are not allowed.")
-    return _permuted(self, perm if nd else ())
+    return _permuted(self, perm if nd else (), dims)
 
 
 @public("movedim", "moveaxis")
@@ -173,14 +180,14 @@ def movedim(self, source: Union[int, tuple], destination: Union[int, tuple]) -> 
 def swapaxes(self, axis0: int, axis1: int) -> Tensor:
     """``transpose(axis0, axis1)`` (NumPy's name)."""
     nd = len(self._shape)
-    return _transpose(self, wrap_dim(axis0, nd), wrap_dim(axis1, nd), 0.0)
+    return _transpose(self, wrap_dim(axis0, nd), wrap_dim(axis1, nd), 0.0, (axis0, axis1))
 
 
 @public("swapdims")
 def swapdims(self, dim0: int, dim1: int) -> Tensor:
     """``transpose(dim0, dim1)``."""
     nd = len(self._shape)
-    return _transpose(self, wrap_dim(dim0, nd), wrap_dim(dim1, nd), 0.0)
+    return _transpose(self, wrap_dim(dim0, nd), wrap_dim(dim1, nd), 0.0, (dim0, dim1))
 
 
 _WARNED: set = set()
@@ -205,7 +212,7 @@ def _matrix_transpose(x: Tensor, what: str) -> Tensor:
         return x
     if nd < 2:
         raise RuntimeError(f"tensor.{what} is only supported on matrices or batches of matrices. Got {nd}-D tensor.")
-    return _transpose(x, nd - 2, nd - 1, 0.0)
+    return _transpose(x, nd - 2, nd - 1, 0.0, (-2, -1))
 
 
 @public(properties=("mT",))
@@ -249,7 +256,7 @@ def H(self) -> Tensor:
     if nd != 2:
         extra = " For batches of matrices, consider using tensor.mH" if nd > 2 else ""
         raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {nd}-D tensor.{extra}")
-    return _transpose(self, 0, 1, 0.0)
+    return _transpose(self, 0, 1, 0.0, (-2, -1))
 
 
 # --- views by reshaping -----------------------------------------------------------------
@@ -362,7 +369,7 @@ def flip(self, *dims: int, **kwargs) -> Tensor:
     """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
     dims = _dims_arg(dims, kwargs.pop("dims", None), fn="flip")
     axes = _unique_dims(dims, len(self._shape)) if self._shape else ()
-    return layout(self, lambda a: np.flip(a, axes), K_FLIP)
+    return layout(self, lambda a: np.flip(a, axes), K_FLIP, saved=lambda d=dims: (("dims", shown(d)),))
 
 
 @public("fliplr")
@@ -370,7 +377,7 @@ def fliplr(self) -> Tensor:
     """The columns in reverse order (``flip(1)``; at least 2 dims)."""
     if len(self._shape) < 2:
         raise RuntimeError("Input must be >= 2-d.")
-    return layout(self, lambda a: np.flip(a, 1), K_FLIP)
+    return layout(self, lambda a: np.flip(a, 1), K_FLIP, saved=(("dims", (1,)),))
 
 
 @public("flipud")
@@ -378,7 +385,7 @@ def flipud(self) -> Tensor:
     """The rows in reverse order (``flip(0)``; at least 1 dim)."""
     if not self._shape:
         raise RuntimeError("Input must be >= 1-d.")
-    return layout(self, lambda a: np.flip(a, 0), K_FLIP)
+    return layout(self, lambda a: np.flip(a, 0), K_FLIP, saved=(("dims", (0,)),))
 
 
 def _int_tuple(v) -> tuple:
@@ -399,9 +406,10 @@ def roll(self, shifts: Union[int, tuple], dims: Union[int, tuple, None] = None) 
     if dims and nd == 0:
         raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
     axes = tuple(wrap_dim(d, nd) for d in dims)
+    saved = lambda d=dims, s=shifts: (("dims", shown(d)), ("shifts", shown(s)))
     if not dims:
-        return layout(self, lambda a: np.roll(a, shifts[0]), K_ROLL)
-    return layout(self, lambda a: np.roll(a, shifts, axes), K_ROLL)
+        return layout(self, lambda a: np.roll(a, shifts[0]), K_ROLL, saved=saved)
+    return layout(self, lambda a: np.roll(a, shifts, axes), K_ROLL, saved=saved)
 
 
 def _index_int(v, what: str) -> int:
@@ -421,7 +429,7 @@ def narrow(self, dim: int, start: Union[int, Tensor], length: int) -> Tensor:
     length = int(length)
     if length < 0:
         raise RuntimeError("narrow(): length must be non-negative.")
-    dim = wrap_dim(dim, len(self._shape))
+    given, dim = dim, wrap_dim(dim, len(self._shape))
     size = self._shape[dim]
     if start < -size or start > size:
         raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but got {start})")
@@ -430,7 +438,7 @@ def narrow(self, dim: int, start: Union[int, Tensor], length: int) -> Tensor:
     if start > size - length:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     index = (slice(None),) * dim + (slice(start, start + length),)
-    return layout(self, lambda a: a[index], K_SLICE, view=True)
+    return layout(self, lambda a: a[index], K_SLICE, view=True, saved=sliced(self, given, start, start + length, 1))
 
 
 def _diagonal_view(a: np.ndarray, offset: int, d1: int, d2: int) -> np.ndarray:
@@ -460,10 +468,12 @@ def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     ``dim1`` and ``dim2``, as the last dim (a view)."""
     d1, d2 = _diagonal_dims(len(self._shape), dim1, dim2)
     offset = int(offset)
-    return layout(self, lambda a: _diagonal_view(a, offset, d1, d2), K_DIAGONAL, view=True)
+    saved = lambda o=offset, d1=dim1, d2=dim2, s=self._shape: (("offset", shown(o)), ("dim1", shown(d1)),
+                                                                ("dim2", shown(d2)), ("self_sym_sizes", s))
+    return layout(self, lambda a: _diagonal_view(a, offset, d1, d2), K_DIAGONAL, view=True, saved=saved)
 
 
-def _embedded(x: Tensor, offset: int, d1: int, d2: int) -> Tensor:
+def _embedded(x: Tensor, offset: int, d1: int, d2: int, dim1: int = -2, dim2: int = -1) -> Tensor:
     n = x._shape[-1] if x._shape else 1
     big = n + abs(offset)
     rest = list(x._shape[:-1])
@@ -472,7 +482,8 @@ def _embedded(x: Tensor, offset: int, d1: int, d2: int) -> Tensor:
         shape.append(big if d in (d1, d2) else rest.pop(0))
     out = np.arange(math.prod(shape), dtype=np.int64).reshape(shape)
     positions = np.ascontiguousarray(_diagonal_view(out, offset, d1, d2))
-    return _scattered(x, positions, tuple(shape), K_DIAG_EMBED)
+    saved = lambda o=offset, d1=dim1, d2=dim2: (("offset", shown(o)), ("dim1", shown(d1)), ("dim2", shown(d2)))
+    return _scattered(x, positions, tuple(shape), K_DIAG_EMBED, saved)
 
 
 @public("diag_embed")
@@ -480,7 +491,7 @@ def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Matrices over dims ``dim1``/``dim2`` of the result whose diagonal ``offset`` holds the
     last dim of the input, zeros elsewhere."""
     d1, d2 = _diagonal_dims(len(self._shape) + 1, dim1, dim2)
-    return _embedded(self, int(offset), d1, d2)
+    return _embedded(self, int(offset), d1, d2, dim1, dim2)
 
 
 @public("diag")
@@ -492,7 +503,8 @@ def diag(self, diagonal: int = 0) -> Tensor:
     diagonal = int(diagonal)
     if nd == 1:
         return _embedded(self, diagonal, 0, 1)
-    return layout(self, lambda a: _diagonal_view(a, diagonal, 0, 1), K_DIAG)
+    saved = lambda o=diagonal, s=self._shape: (("offset", shown(o)), ("dim1", 0), ("dim2", 1), ("self_sym_sizes", s))
+    return layout(self, lambda a: _diagonal_view(a, diagonal, 0, 1), K_DIAG, saved=saved)
 
 
 def _triangle_of(x: Tensor, diagonal: int, upper: int, name: str) -> Tensor:
@@ -538,7 +550,8 @@ def _repeated(x: Tensor, reps: tuple) -> Tensor:
     if any(r < 0 for r in reps):
         bad = next(s for s in shape if s < 0)
         raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: {shape}")
-    return layout(x, lambda a: np.tile(a, reps), K_REPEAT)
+    saved = (("repeats", reps), ("self_sym_sizes", x._shape))
+    return layout(x, lambda a: np.tile(a, reps), K_REPEAT, saved=saved)
 
 
 @public("repeat", function=False)
@@ -590,14 +603,16 @@ def repeat_interleave(input: Tensor, repeats: Union[int, Tensor, None] = None, d
     if dim is None:
         x = x.flatten()
         dim = 0
-    dim = wrap_dim(dim, len(x._shape))
+    given, dim = dim, wrap_dim(dim, len(x._shape))
     n = x._shape[dim] if x._shape else 1
     if isinstance(repeats, Tensor):
         counts = _repeat_counts(repeats, n, dim)
         total = int(counts.sum())
         if output_size is not None and output_size != total:
             raise RuntimeError("allocated size does not match required size")
-        return layout(x, lambda a: np.repeat(a, counts, dim), K_INDEX_SELECT, code=LAYOUT_SAVED)
+        index = plain(np.repeat(np.arange(n, dtype=np.int64), counts), D.int64)
+        saved = (("dim", shown(given)), ("index", index), ("self_sym_sizes", x._shape))
+        return layout(x, lambda a: np.repeat(a, counts, dim), K_INDEX_SELECT, code=LAYOUT_SAVED, saved=saved)
     repeats = int(repeats)
     if repeats < 0:
         raise RuntimeError("Repeats must be non-negative")
@@ -639,4 +654,6 @@ def unfold(self, dimension: int, size: int, step: int) -> Tensor:
         shape = a.shape[:d] + (count,) + a.shape[d + 1:] + (size,)
         strides = a.strides[:d] + (a.strides[d] * step,) + a.strides[d + 1:] + (a.strides[d],)
         return as_strided(a, shape, strides)
-    return layout(self, windows, K_UNFOLD, view=True)
+    saved = lambda d=dimension, s=self._shape: (("self_sym_sizes", s), ("dimension", shown(d)), ("size", size),
+                                                ("step", step))
+    return layout(self, windows, K_UNFOLD, view=True, saved=saved)

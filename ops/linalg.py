@@ -336,7 +336,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ra} and {sb[0]}x{sb[1]})")
     if case == VM:
         # As PyTorch: the vector becomes a 1-row matrix, and the product row is squeezed.
-        return viewed(matmul(viewed(a, (1, sa[0]), V_UNSQUEEZE), b), (sb[1],), V_SQUEEZE_DIMS)
+        return viewed(matmul(viewed(a, (1, sa[0]), V_UNSQUEEZE), b), (sb[1],), V_SQUEEZE_DIMS,
+                      (("dim", 0), ("self_sym_sizes", (1, sb[1]))))
     if case == BATCHED:
         if na == 3 and nb == 3 and sa[0] != sb[0]:
             # (PyTorch drops a batch of one that requires grad: the product may then fold)
@@ -480,7 +481,8 @@ def _cross_vjp(g, xs, y, r):
     return _cross_values(b, g, r.ia), _cross_values(g, a, r.ia)
 
 
-register(Op(TRACE, "trace", "TraceBackward0", 0, _trace_vjp, py_adjoint=rule_adjoint))
+register(Op(TRACE, "trace", "TraceBackward0", 0, _trace_vjp, py_adjoint=rule_adjoint,
+            node_saved=(("self_sym_sizes", lambda r: r.in_shapes[0]),)))
 register(Op(VDOT, "vdot", "VdotBackward0", X0 | X1 | CROSS, lambda g, x, y, r: (g * x[1], g * x[0]),
             py_adjoint=rule_adjoint, arity=2))
 register(Op(CROSS_PRODUCT, "linalg_cross", "LinalgCrossBackward0", X0 | X1 | CROSS, _cross_vjp,

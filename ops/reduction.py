@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from .._emit import D, Tensor, emit, plain, state
-from ._args import reduced_dims
+from ._args import reduced_dims, shown
 from ._index import broadcast_accumulate, dims
 from ._spec import REDUCE, ROLES, Op, public, register
 from ._spec import tangents
@@ -169,7 +169,12 @@ def _reduce(x: Tensor, code: int, dim, keepdim: bool, dtype) -> Tensor:
     for d in dims:
         mask |= 1 << d
     if src._rg and state.grad:
-        return emit(code, y, dt, src, ia=mask, ib=flags)
+        out = emit(code, y, dt, src, ia=mask, ib=flags)
+        if dim is not None:     # (its node shows the dims as given)
+            out._tape.args[out._node] = lambda d=dim, k=keepdim, s=src._shape, mean=code == MEAN: (
+                ("dim", shown((d,) if isinstance(d, (int, np.integer)) else tuple(d))), ("keepdim", bool(k)),
+                ("self_sym_sizes", s)) + ((("self_sym_numel", math.prod(s)),) if mean else ())
+        return out
     return plain(y, dt)
 
 

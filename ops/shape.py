@@ -23,7 +23,7 @@ from numba import njit
 
 from .._emit import (D, Size, Tensor, aliased, arranged, check_memory_format, contiguous_format, emit, plain,
                      preserve_format, recorded, state, write_tape)
-from ._args import infer_shape, shape_arg, wrap_dim
+from ._args import infer_shape, shape_arg, shown, wrap_dim
 from ._index import advance, broadcast_accumulate, dims, slab
 from ._spec import N_CODES, NUMBER, ROLES, SHAPE, Op, public, public_function, register
 from ._spec import tangents
@@ -295,11 +295,27 @@ tangents({GATHER: _gather_jvp, INDEX: _gather_jvp,
 Shape = Union[int, tuple]
 
 
-def viewed(x: Tensor, shape: tuple, how: int) -> Tensor:
-    """``x`` viewed as ``shape`` (a VIEW row whose node PyTorch names after ``how``)."""
+def saves(out: Tensor, saved) -> Tensor:
+    """``out``, just recorded, with ``saved`` as what its node shows saved (``(name, value)``
+    pairs of the op's arguments as given, or a function giving them: ``tape/_saved.py``)."""
+    out._tape.args[out._node] = saved
+    return out
+
+
+def sliced(x: Tensor, dim: int, start: int, end: int, step: int):
+    """What a SliceBackward0 node of ``x`` shows (its arguments as given), for ``saves``."""
+    return lambda s=x._shape: (("dim", shown(dim)), ("start", shown(start)), ("end", shown(end)), ("step", step),
+                               ("self_sym_sizes", s))
+
+
+def viewed(x: Tensor, shape: tuple, how: int, saved=()) -> Tensor:
+    """``x`` viewed as ``shape`` (a VIEW row whose node PyTorch names after ``how``; ``saved``:
+    what it shows saved, when not found from the shapes)."""
     v = x._storage().reshape(shape)
     if x._rg and state.grad:
         out = emit(VIEW, v, x._dtype, x, ia=how)
+        if saved:
+            saves(out, saved)
         return out if how == V_UNSAFE else aliased(out, x, v)     # (an unsafe view is of a copy)
     return x._view_alias(v)
 
@@ -367,8 +383,8 @@ def contiguous(self, memory_format=contiguous_format) -> Tensor:
 @public("unsqueeze")
 def unsqueeze(self, dim: int) -> Tensor:
     """Insert a dimension of size one at ``dim``."""
-    dim = wrap_dim(dim, len(self._shape) + 1)
-    return viewed(self, self._shape[:dim] + (1,) + self._shape[dim:], V_UNSQUEEZE)
+    given, dim = dim, wrap_dim(dim, len(self._shape) + 1)
+    return viewed(self, self._shape[:dim] + (1,) + self._shape[dim:], V_UNSQUEEZE, lambda d=given: (("dim", shown(d)),))
 
 
 @public("squeeze")
@@ -382,9 +398,10 @@ def squeeze(self, dim: Optional[Shape] = None) -> Tensor:
     for k, d in enumerate(wrapped):
         if d in wrapped[:k]:
             raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    saved = lambda d=dim if isinstance(dim, int) else dims, s=self._shape: (("dim", shown(d)), ("self_sym_sizes", s))
     dims = set(wrapped)
     shape = tuple(s for d, s in enumerate(self._shape) if not (d in dims and s == 1))
-    return viewed(self, shape, V_SQUEEZE_DIM if isinstance(dim, int) else V_SQUEEZE_TUPLE)
+    return viewed(self, shape, V_SQUEEZE_DIM if isinstance(dim, int) else V_SQUEEZE_TUPLE, saved)
 
 
 @public("flatten")
@@ -475,6 +492,7 @@ def select(self, dim: int, index: int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
     if not self._shape:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    saved = lambda d=dim, i=index, s=self._shape: (("dim", shown(d)), ("index", shown(i)), ("self_sym_sizes", s))
     dim = wrap_dim(dim, len(self._shape))
     size = self._shape[dim]
     if index < -size or index >= size:
@@ -483,7 +501,8 @@ def select(self, dim: int, index: int) -> Tensor:
     index = index + size if index < 0 else index
     v = self._storage()[(slice(None),) * dim + (index, Ellipsis)]
     if self._rg and state.grad:
-        return aliased(emit(SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index), self, v)
+        out = saves(emit(SELECT, np.array(v, order="C"), self._dtype, self, ia=dim, ib=index), saved)
+        return aliased(out, self, v)
     return self._view_alias(v)
 
 
@@ -497,10 +516,13 @@ def embed(self, dim: int, index: int, shape: tuple) -> Tensor:
     return plain(v, self._dtype)
 
 
-def _transpose(x: Tensor, d0: int, d1: int, is_t: float) -> Tensor:
+def _transpose(x: Tensor, d0: int, d1: int, is_t: float, given: tuple = ()) -> Tensor:
+    """``x`` with dims ``d0`` and ``d1`` swapped (``given``: the dims as given, when negative)."""
     v = np.swapaxes(x._storage(), d0, d1) if x._shape else x._storage()
     if x._rg and state.grad:
         out = emit(TRANSPOSE, np.array(v, order="C"), x._dtype, x, ia=d0, ib=d1, fa=is_t)
+        if given:
+            saves(out, lambda d=given: (("dim0", shown(d[0])), ("dim1", shown(d[1]))))
         return aliased(out, x, v)
     return x._view_alias(v)
 
@@ -511,7 +533,7 @@ def transpose(self, dim0: int, dim1: int) -> Tensor:
     nd = len(self._shape)
     d0 = wrap_dim(dim0, nd)
     d1 = wrap_dim(dim1, nd)
-    return _transpose(self, d0, d1, 0.0)
+    return _transpose(self, d0, d1, 0.0, (dim0, dim1))
 
 
 @public("t")

@@ -15,9 +15,9 @@ from typing import Optional, Union
 import numpy as np
 
 from .._emit import D, Tensor, emit, emit_into, in_parts, lends, plain, state, write_tape
-from ._args import reduced_dims, wrap_dim
+from ._args import reduced_dims, shown, wrap_dim
 from ._rule import rule_adjoint
-from ._spec import OUT, PYTHON, X0, Op, public, register
+from ._spec import OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Op, public, register
 from ._spec import tangents
 
 SOFTMAX, LOG_SOFTMAX, LOGSUMEXP = PYTHON.start + 30, PYTHON.start + 31, PYTHON.start + 32
@@ -176,7 +176,9 @@ def _softmax(x: Tensor, dim, dtype, code: int, name: str) -> Tensor:
                          x._node if x._tape is tape else tape.import_(x), ia=d)
     y = _softmax_np(v, d, code == LOG_SOFTMAX)
     if x._rg and state.grad:
-        return emit(code, y, dt, x, ia=d)
+        out = emit(code, y, dt, x, ia=d)
+        out._tape.args[out._node] = lambda d=dim: (("result", SAVED_RESULT), ("dim", shown(d)))    # (as given)
+        return out
     return plain(y, dt)
 
 
@@ -222,5 +224,8 @@ def logsumexp(self, dim: Union[int, tuple], keepdim: bool = False) -> Tensor:
         y = y.reshape(tuple(s for d, s in enumerate(v.shape) if d not in dims))
     y = np.asarray(y, v.dtype)
     if x._rg and state.grad:
-        return emit(LOGSUMEXP, y, x._dtype, x, ia=mask_of(dims), ib=int(keepdim))
+        out = emit(LOGSUMEXP, y, x._dtype, x, ia=mask_of(dims), ib=int(keepdim))
+        out._tape.args[out._node] = lambda d=given, k=keepdim: (("self", SAVED_SELF), ("dim", shown(d)),
+                                                                ("keepdim", bool(k)), ("result", SAVED_RESULT))
+        return out
     return plain(y, x._dtype)

@@ -9,9 +9,9 @@ from typing import Optional
 import numpy as np
 
 from .._emit import D, Tensor, emit, plain, state
-from ._args import wrap_dim
+from ._args import shown, wrap_dim
 from ._rule import return_type, rule_adjoint
-from ._spec import OUT, PYTHON, X0, Op, public, register
+from ._spec import OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .extrema import BY_MEDIAN, BY_NANMEDIAN, pick, pick_name, positions_along, spread
 from .shape import BY_INDEX
@@ -76,7 +76,11 @@ def _cumulative(x: Tensor, dim: int, dtype, code: int) -> Tensor:
     y = v.copy() if v.ndim == 0 else (np.cumsum if code == CUMSUM else np.cumprod)(v, axis=d)
     y = np.asarray(y, v.dtype)
     if x._rg and state.grad and x._dtype.arena is not None:
-        return emit(code, y, x._dtype, x, ia=d)
+        out = emit(code, y, x._dtype, x, ia=d)
+        # (its node shows the dim as given)
+        out._tape.args[out._node] = (lambda d=dim: (("dim", shown(d)),)) if code == CUMSUM else (
+            lambda d=dim: (("self", SAVED_SELF), ("result", SAVED_RESULT), ("dim", shown(d))))
+        return out
     return plain(y, x._dtype)
 
 
@@ -112,14 +116,16 @@ def _order(v: np.ndarray, d: int, descending: bool) -> np.ndarray:
     return n - 1 - np.flip(np.argsort(np.flip(v, axis=d), axis=d, kind="stable"), axis=d)
 
 
-def _selected(x: Tensor, d: int, idx: np.ndarray, name: int, cls, out_shape: Optional[tuple] = None):
-    """The named tuple ``(values, indices)`` of the elements at indices ``idx`` along ``d``."""
+def _selected(x: Tensor, d: int, idx: np.ndarray, name: int, cls, out_shape: Optional[tuple], given: int,
+              keepdim: bool = False):
+    """The named tuple ``(values, indices)`` of the elements at indices ``idx`` along ``d`` (the
+    dim as ``given``)."""
     v = x._value()
     shape = v.shape or (1,)
     pos = positions_along(shape, d, idx.reshape(idx.shape or (1,))) if v.size else np.zeros(idx.shape, np.int64)
     out_shape = idx.shape if out_shape is None else out_shape
-    values = pick(x, pos.reshape(out_shape), name, d)
-    return cls((values, plain(np.array(idx.reshape(out_shape), np.int64), D.int64)))
+    indices = plain(np.array(idx.reshape(out_shape), np.int64), D.int64)
+    return cls((pick(x, pos.reshape(out_shape), name, d, given, indices, keepdim), indices))
 
 
 def _dim_of(x: Tensor, dim: int) -> int:
@@ -137,7 +143,7 @@ def sort(self, dim: int = -1, descending: bool = False, *, stable: Optional[bool
     indices)``; equal elements keep their order."""
     d = _dim_of(self, dim)
     idx = _order(_work(self), d, descending)
-    return _selected(self, d, idx, _SORT if stable is None else _SORT_STABLE, SortResult, self._shape)
+    return _selected(self, d, idx, _SORT if stable is None else _SORT_STABLE, SortResult, self._shape, dim)
 
 
 @public("argsort")
@@ -155,14 +161,14 @@ def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True)
     if k < 0 or k > v.shape[d]:
         raise RuntimeError("selected index k out of range")
     idx = np.take(_order(v, d, largest), range(k), axis=d)
-    return _selected(self, d, idx, _TOPK, TopkResult, None if self._shape else ())
+    return _selected(self, d, idx, _TOPK, TopkResult, None if self._shape else (), dim)
 
 
-def _kth(x: Tensor, d: int, k: int, keepdim: bool, name: int, cls):
+def _kth(x: Tensor, d: int, k: int, keepdim: bool, name: int, cls, given: int):
     v = _work(x)
     idx = np.take(_order(v, d, False), [k], axis=d)
     shape = idx.shape if keepdim else tuple(s for i, s in enumerate(idx.shape) if i != d)
-    return _selected(x, d, idx, name, cls, shape if x._shape else ())
+    return _selected(x, d, idx, name, cls, shape if x._shape else (), given, keepdim)
 
 
 @public("kthvalue")
@@ -171,7 +177,7 @@ def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False):
     d = _dim_of(self, dim)
     if k < 1 or k > _work(self).shape[d]:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
-    return _kth(self, d, k - 1, keepdim, _KTH, KthResult)
+    return _kth(self, d, k - 1, keepdim, _KTH, KthResult, dim)
 
 
 def _median_index(v: np.ndarray, d: int, ignore_nan: bool) -> np.ndarray:
@@ -207,7 +213,7 @@ def _median(x: Tensor, dim, keepdim: bool, ignore_nan: bool):
         idx = _median_index(v, d, ignore_nan)
     shape = idx.shape if keepdim else tuple(s for i, s in enumerate(idx.shape) if i != d)
     return _selected(x, d, idx, _NANMEDIAN if ignore_nan else _MEDIAN,
-                     NanmedianResult if ignore_nan else MedianResult, shape if x._shape else ())
+                     NanmedianResult if ignore_nan else MedianResult, shape if x._shape else (), dim, keepdim)
 
 
 @public("median")
@@ -241,7 +247,7 @@ def _running(x: Tensor, dim: int, largest: bool):
             at = np.where(better, j, at)
             idx[(slice(None),) * d + (slice(j, j + 1),)] = at
     return _selected(x, d, idx, _CUMMAX if largest else _CUMMIN, CummaxResult if largest else CumminResult,
-                     x._shape)
+                     x._shape, dim)
 
 
 @public("cummax")

@@ -15,11 +15,12 @@ from typing import Optional, Union
 import numpy as np
 
 from .._emit import D, Tensor, aliased, recorded, state, write_tape
-from ._args import wrap_dim
+from ._args import shown, wrap_dim
 from ._spec import Op, public, public_function, register
 from ._spec import tangents
 from .join import SPLIT, SPLIT_SIZES, _tensor_list, _zeros, cat
 from .layout import K_SLICE, atleast_1d, atleast_2d, atleast_3d, layout
+from .shape import sliced
 
 def _split_vjp(gs, xs, y, r):
     return (cat([g if g is not None else _zeros(shape, xs[0]) for g, shape in zip(gs, r.out_shapes)], r.ia),)
@@ -29,6 +30,8 @@ def _sizes_along(r) -> tuple:
     return tuple(shape[r.ia] for shape in r.out_shapes)
 
 
+# (``_parts`` writes what the nodes show, with the arguments as given: these tables are for rows
+# recorded by derivatives)
 register(Op(SPLIT, "split", "SplitBackward0", 0, _split_vjp, float_only=False, multi=True,
             node_saved=(("dim", lambda r: r.ia), ("self_sym_sizes", lambda r: r.in_shapes[0]),
                         ("split_size", lambda r: _sizes_along(r)[0]))))
@@ -45,8 +48,9 @@ def _split_jvp(ts, xs, y, r):
 tangents({SPLIT: _split_jvp, SPLIT_SIZES: _split_jvp})
 
 
-def _parts(x: Tensor, sizes: list, dim: int, code: int) -> tuple:
-    """``x`` cut along ``dim`` into parts of ``sizes`` (one SPLIT row when recorded)."""
+def _parts(x: Tensor, sizes: list, dim: int, code: int, saved: tuple) -> tuple:
+    """``x`` cut along ``dim`` into parts of ``sizes`` (one SPLIT row when recorded, whose node
+    shows ``saved``)."""
     bounds = np.cumsum([0] + list(sizes))
     index = [(slice(None),) * dim + (slice(int(a), int(b)),) for a, b in zip(bounds[:-1], bounds[1:])]
     if not (x._rg and state.grad):
@@ -59,6 +63,7 @@ def _parts(x: Tensor, sizes: list, dim: int, code: int) -> tuple:
     tape = write_tape()
     nx = x._node if x._tape is tape else tape.import_(x)
     row = tape.append(code, dt.arena, whole, nx, ia=dim)
+    tape.args[row] = saved
     nodes = tape.append_outputs(row, [p.shape for p in parts])
     v = x._storage()
     return tuple(aliased(recorded(tape, node, p, dt), x, v[i]) for node, p, i in zip(nodes, parts, index))
@@ -76,12 +81,17 @@ def _split_sizes(x: Tensor, sizes, dim: int) -> list:
     return sizes
 
 
-def _split(x: Tensor, split_size, dim: int) -> tuple:
+def _with_sizes(x: Tensor, sizes: list, dim: int, given: int) -> tuple:
+    saved = (("dim", shown(given)), ("self_sym_sizes", x._shape), ("split_sizes", tuple(sizes)))
+    return _parts(x, sizes, dim, SPLIT_SIZES, saved)
+
+
+def _split(x: Tensor, split_size, given: int) -> tuple:
     if not x._shape:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
-    dim = wrap_dim(dim, len(x._shape))
+    dim = wrap_dim(given, len(x._shape))
     if isinstance(split_size, (list, tuple)):
-        return _parts(x, _split_sizes(x, split_size, dim), dim, SPLIT_SIZES)
+        return _with_sizes(x, _split_sizes(x, split_size, dim), dim, given)
     if isinstance(split_size, Tensor):
         split_size = split_size.item()
     size = int(split_size)
@@ -92,7 +102,7 @@ def _split(x: Tensor, split_size, dim: int) -> tuple:
         raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
     count = max(-(-n // size), 1) if size else 1
     sizes = [size] * (count - 1) + [n - size * (count - 1)]
-    return _parts(x, sizes, dim, SPLIT)
+    return _parts(x, sizes, dim, SPLIT, (("dim", shown(given)), ("self_sym_sizes", x._shape), ("split_size", size)))
 
 
 @public("split", function=False)
@@ -115,8 +125,8 @@ def split_with_sizes(self, split_sizes: list, dim: int = 0) -> tuple:
     """The tensor cut along ``dim`` into parts of the sizes listed (views)."""
     if not self._shape:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
-    dim = wrap_dim(dim, len(self._shape))
-    return _parts(self, _split_sizes(self, split_sizes, dim), dim, SPLIT_SIZES)
+    d = wrap_dim(dim, len(self._shape))
+    return _with_sizes(self, _split_sizes(self, split_sizes, d), d, dim)
 
 
 @public("chunk")
@@ -128,17 +138,17 @@ def chunk(self, chunks: int, dim: int = 0) -> tuple:
         raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    dim = wrap_dim(dim, len(self._shape))
-    n = self._shape[dim]
-    size = -(-n // chunks)
+    d = wrap_dim(dim, len(self._shape))
+    size = -(-self._shape[d] // chunks)
     if size == 0:
-        return _parts(self, [0] * chunks, dim, SPLIT_SIZES)
+        return _with_sizes(self, [0] * chunks, d, dim)
     return _split(self, size, dim)
 
 
 def _slices(x: Tensor, bounds: list, dim: int) -> tuple:
-    return tuple(layout(x, lambda a, s=slice(a0, b0): a[(slice(None),) * dim + (s,)], K_SLICE, view=True)
-                 for a0, b0 in bounds)
+    n = x._shape[dim]
+    return tuple(layout(x, lambda a, s=slice(a0, b0): a[(slice(None),) * dim + (s,)], K_SLICE, view=True,
+                        saved=sliced(x, dim, a0, n if b0 is None else b0, 1)) for a0, b0 in bounds)
 
 
 def _tensor_split(x: Tensor, arg, dim: int) -> tuple:

@@ -16,9 +16,9 @@ from typing import Optional, Union
 import numpy as np
 
 from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
-from ._args import broadcast_pair, wrap_dim
+from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
-from ._spec import OUT, PYTHON, X0, X1, Op, public, register
+from ._spec import OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .elementwise import M_SIGN
 from .join import where
@@ -223,10 +223,20 @@ def _shape_after(shape: tuple, dims: tuple, keepdim: bool) -> tuple:
     return tuple(s for d, s in enumerate(shape) if d not in dims)
 
 
-def _record(code: int, y: np.ndarray, x: Tensor, dims: tuple, ib: int = 0, fa: float = 0.0) -> Tensor:
+def _dims_shown(dim) -> Optional[tuple]:
+    """A ``dim`` argument as a node shows it: a tuple as given (None when none was)."""
+    return None if dim is None else shown((dim,) if isinstance(dim, (int, np.integer)) else tuple(dim))
+
+
+def _record(code: int, y: np.ndarray, x: Tensor, dims: tuple, ib: int = 0, fa: float = 0.0,
+            saved: tuple = ()) -> Tensor:
+    """A reduction row over ``dims`` (its node shows ``saved`` when given: the dims as given)."""
     y = np.asarray(y, x._dtype.np)
     if x._rg and state.grad and x._dtype.arena is not None:
-        return emit(code, y, x._dtype, x, ia=mask_of(dims), ib=ib, fa=fa)
+        out = emit(code, y, x._dtype, x, ia=mask_of(dims), ib=ib, fa=fa)
+        if saved:
+            out._tape.args[out._node] = saved
+        return out
     return plain(y, x._dtype)
 
 
@@ -251,7 +261,8 @@ def prod(self, dim: Optional[int] = None, keepdim: bool = False, *, dtype: Optio
         d = wrap_dim(dim, nd)
         dims = (d,) if nd else ()
         y = np.prod(v, axis=d, keepdims=keepdim) if nd else v.copy()
-        flags = DIM_GIVEN
+        return _record(PROD, y, x, dims, ib=DIM_GIVEN, saved=(("self", SAVED_SELF), ("dim", shown(dim)),
+                                                              ("keepdim", bool(keepdim)), ("result", SAVED_RESULT)))
     return _record(PROD, y, x, dims, ib=flags)
 
 
@@ -293,8 +304,13 @@ def _var(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> Tensor:
     name = "std" if std else "var"
     dim, c = _correction(name, dim, unbiased, correction, keepdim)
     dims, var, _ = _var_value(x, name, dim, c, keepdim)
+    saved = ()
+    if dim is not None:     # (its node shows the dims as given)
+        saved = (("self", SAVED_SELF), ("dim", _dims_shown(dim)), ("correction", _number(c)),
+                 ("keepdim", bool(keepdim)))
+        saved += (("result", SAVED_RESULT),) if std else ()
     return _record(STD if std else VAR, np.sqrt(var) if std else var, x, dims, ib=0 if dim is None else DIM_GIVEN,
-                   fa=c)
+                   fa=c, saved=saved)
 
 
 @public("var")
@@ -351,7 +367,8 @@ def nansum(self, dim: Dims = None, keepdim: bool = False, *, dtype: Optional[D.d
         return x.sum(dim, keepdim)
     nd = len(x._shape)
     dims = tuple(range(nd)) if dim is None else reduced_dims(dim, nd)
-    return _record(NANSUM, np.nansum(x._value(), axis=dims, keepdims=keepdim), x, dims)
+    return _record(NANSUM, np.nansum(x._value(), axis=dims, keepdims=keepdim), x, dims,
+                   saved=(("self", SAVED_SELF), ("dim", _dims_shown(dim)), ("keepdim", bool(keepdim))))
 
 
 @public("nanmean")
@@ -410,7 +427,9 @@ def vector_norm(x: Tensor, ord: float = 2, dim: Dims = None, keepdim: bool = Fal
     dims = tuple(range(nd)) if dim is None else reduced_dims(dim, nd)
     p = float(ord)
     y = np.asarray(_pnorm(x._value(), p, dims, keepdim), x._dtype.np)
-    return _record(NORM, y, x, dims, fa=p)
+    shown_ord = ord if isinstance(ord, (int, float)) else p     # (as given)
+    return _record(NORM, y, x, dims, fa=p, saved=(("self", SAVED_SELF), ("ord", shown_ord), ("dim", _dims_shown(dim)),
+                                                  ("keepdim", bool(keepdim)), ("result", SAVED_RESULT)))
 
 
 # The nuclear norm needs an SVD; its family (ops/decomp.py) imports this one, and puts its matrix norm here.

@@ -150,6 +150,8 @@ def scalar_unary(code: int, scalar, general):
                 else:
                     na = tape.import_(input)
                 r = tape.n
+                if r == tape.cap:
+                    tape.grow_rows()        # (the import took the last row)
                 o = tape.t64
                 if o == tape.e64:
                     tape.reserve(0, 1)
@@ -226,6 +228,8 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
                 else:
                     nb = tape.import_(other)
             r = tape.n
+            if r == tape.cap:
+                tape.grow_rows()            # (an import took the last row)
             o = tape.t64
             if o == tape.e64:
                 tape.reserve(0, 1)

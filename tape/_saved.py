@@ -3,7 +3,12 @@
 Which values a node saves, under PyTorch's names and in the order PyTorch packs them, is the op's
 ``node_saved`` table (``ops/_spec.Op``): a tensor entry names an input (X0, X1) or the result
 (OUT) of the row, saved unless a CROSS op's other input needs no gradient; any other entry is a
-function of the row (a dim, a size, a Python-number operand).
+function of the row (a dim, a size, a Python-number operand).  Ops whose arguments the row does
+not keep (the gathers and layouts, dims as given) have their front end write the table instead,
+in ``Tape.args`` (row -> ``(name, value)`` pairs, or a function giving them, which the cheap ops
+write to spend nothing on a table until it is read: ``Given`` marks the row's input, result or
+output, a tensor (or a tuple of them) is one saved beside the tape, such as an index; any other
+value is shown as it is).
 
 Saved-tensor hooks (``autograd.graph.saved_tensors_hooks``) cost nothing while none is active.
 While one is, ``tape._tape.fresh`` runs ``_pack_since`` at every op (the soft limit is kept at
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
@@ -28,7 +33,7 @@ from ._row import Row
 from ._state import mutation_allowed as state_mutation_allowed, state
 from ._stops import FREED
 from ._tensor import Tensor, _plain, _recorded
-from .ops._spec import CONST, CROSS, INPUT, OUT, REGISTRY, ROLES, X0, X1, X2
+from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUTS, REGISTRY, ROLES, X0, X1, X2, Given
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
              "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -38,7 +43,14 @@ _DEFAULT_NAMES = (("self", X0), ("other", X1), ("result", OUT))
 
 
 def entries(tape, r: int) -> tuple:
-    """``(name, what)`` for each value row ``r``'s node saves, in PyTorch's packing order."""
+    """``(name, what)`` for each value row ``r``'s node saves, in PyTorch's packing order: ``what``
+    is X0, X1 or OUT for a value of the tape, a tensor for one saved beside it, else a function
+    of the row."""
+    given = tape.args.get(r)
+    if given is not None:
+        if callable(given):     # (written as a function of the arguments, called on first use)
+            given = tape.args[r] = given()
+        return tuple((name, v if type(v) is Given or _held(v) else _shown(v)) for name, v in given)
     op = REGISTRY.get(int(tape.op[r]))
     if op is None:
         return ()
@@ -50,10 +62,24 @@ def entries(tape, r: int) -> tuple:
     return table
 
 
+def _shown(value) -> Callable:
+    return lambda row: value
+
+
+def _held(what) -> bool:
+    """Whether a table entry is a tensor saved beside the tape, or a tuple of them (and None)."""
+    return isinstance(what, Tensor) or (type(what) is tuple and any(isinstance(t, Tensor) for t in what))
+
+
 def tensor_node(tape, r: int, what: int) -> int:
     """The node whose value row ``r`` saved as entry ``what`` (X0, X1, OUT), or -1 when the op
     did not save it (a product saves each input only when the other one needs a gradient)."""
-    saved = REGISTRY[int(tape.op[r])].saved
+    if type(what) is Given:     # (its front end listed what it saves)
+        if what >= OUTPUTS:
+            return r + 1 + what - OUTPUTS
+        saved = X0 | X1 | OUT
+    else:
+        saved = REGISTRY[int(tape.op[r])].saved
     if not saved & what:
         return -1
     if what == OUT:
@@ -62,7 +88,7 @@ def tensor_node(tape, r: int, what: int) -> int:
     k = 0 if what == X0 else 1
     if k >= len(ins):
         return -1
-    if saved & CROSS and not tape.rg[ins[1 - k]]:
+    if saved & CROSS and type(what) is not Given and not tape.rg[ins[1 - k]]:
         return -1
     return ins[k]
 
@@ -114,14 +140,20 @@ def _pack_rows(tape, lo: int, hi: int, hooks: tuple) -> None:
             continue        # (a custom Function packs what it saved itself; hidden rows save nothing)
         slots = None
         for slot, (name, what) in enumerate(entries(tape, r)):
-            if callable(what):
+            if _held(what):
+                values = {slot: what} if isinstance(what, Tensor) else {
+                    (slot, k): t for k, t in enumerate(what) if t is not None}
+            elif callable(what):
                 continue
-            node = tensor_node(tape, r, what)
-            if node < 0:
-                continue
+            else:
+                node = tensor_node(tape, r, what)
+                if node < 0:
+                    continue
+                values = {slot: tensor_at(tape, node)}
             if slots is None:
                 slots = _row_hooks(tape, r).saved
-            slots[slot] = [pack(tensor_at(tape, node)), unpack]
+            for key, value in values.items():
+                slots[key] = [pack(value), unpack]
 
 
 def flush() -> None:
@@ -201,8 +233,10 @@ def unpacked(tape, r: int, slots: dict, xs: tuple, y: Tensor) -> tuple:
     xs = list(xs)
     table = entries(tape, r)
     for slot, (packed, unpack) in slots.items():
-        what = table[slot][1]
+        what = table[slot if type(slot) is int else slot[0]][1]
         new = check_unpacked(unpack(packed))
+        if _held(what) or what >= OUTPUTS:
+            continue        # (an index, or an output the rule reads from the row's value)
         if what == OUT:
             y = _linked(new, y)
         else:
@@ -228,7 +262,7 @@ class SavedTensor:
 
     __slots__ = ("_tape", "_row", "_slot", "_node")
 
-    def __init__(self, tape, row: int, slot: int, node: int) -> None:
+    def __init__(self, tape, row: int, slot: int, node: Union[int, Tensor]) -> None:
         self._tape = tape
         self._row = row
         self._slot = slot
@@ -242,7 +276,7 @@ class SavedTensor:
                             "supported:\n    1. (self: torch._C._autograd.SavedTensor, arg0: "
                             "collections.abc.Callable, arg1: collections.abc.Callable) -> None")
         tape, r = self._tape, self._row
-        if self._node < 0:
+        if not isinstance(self._node, Tensor) and self._node < 0:
             raise RuntimeError("Calling register_hooks on a saved tensor with value None is forbidden")
         hooks = _row_hooks(tape, r)
         if tape.fr[r] & FREED:
@@ -254,10 +288,24 @@ class SavedTensor:
         if self._slot in hooks.saved or getattr(tape, "recomputed", None) is not None:
             raise RuntimeError("Calling register_hooks on a saved tensor whose hooks have already been set. Hint: "
                                "only one pair of hooks is allowed at a time.")
-        hooks.saved[self._slot] = [pack_hook(tensor_at(tape, self._node)), unpack_hook]
+        held = self._node if isinstance(self._node, Tensor) else tensor_at(tape, self._node)
+        hooks.saved[self._slot] = [pack_hook(held), unpack_hook]
 
     def __repr__(self) -> str:
         return f"<torch._C._autograd.SavedTensor object at {id(self):#x}>"
+
+
+def _unpacked(tape, r: int, slot, node: Union[int, Tensor]) -> Tensor:
+    """Saved value ``slot`` of row ``r`` (``node``, or the tensor saved beside the tape), unpacked
+    when hooks packed it; FREED_MSG after a backward freed it."""
+    if tape.fr[r] & FREED:
+        raise RuntimeError(FREED_MSG)
+    tape = valued(tape)
+    hooks = tape.hooks.get(r)
+    if hooks is not None and slot in hooks.saved:
+        packed, unpack = hooks.saved[slot]
+        return check_unpacked(unpack(packed))
+    return node if isinstance(node, Tensor) else tensor_at(tape, node)
 
 
 def saved_names(tape, r: int) -> list:
@@ -288,19 +336,17 @@ def node_attribute(tape, r: int, name: str, node_name: str):
         if callable(what):
             return what(Row(tape, r))
         flush()
-        node = tensor_node(tape, r, what)
+        if type(what) is tuple:     # (a tuple of tensors, as IndexBackward0's ``indices``)
+            if raw:
+                return tuple(None if t is None else SavedTensor(tape, r, (slot, k), t) for k, t in enumerate(what))
+            return tuple(None if t is None else _unpacked(tape, r, (slot, k), t) for k, t in enumerate(what))
+        held = isinstance(what, Tensor)
+        node = what if held else tensor_node(tape, r, what)
         if raw:
             return SavedTensor(tape, r, slot, node)
-        if node < 0:
+        if not held and node < 0:
             return None
-        if tape.fr[r] & FREED:
-            raise RuntimeError(FREED_MSG)
-        tape = valued(tape)
-        hooks = tape.hooks.get(r)
-        if hooks is not None and slot in hooks.saved:
-            packed, unpack = hooks.saved[slot]
-            return check_unpacked(unpack(packed))
-        return tensor_at(tape, node)
+        return _unpacked(tape, r, slot, node)
     raise AttributeError(f"'{node_name}' object has no attribute '{name}'")
 
 

@@ -68,7 +68,7 @@ class Tape:
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
                              "soft", "checked", "mods", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64", "e64",
-                             "adjoints", "pyrows", "hooks", "prov", "inf", "lent", "me", "__weakref__")
+                             "adjoints", "pyrows", "hooks", "prov", "inf", "lent", "me", "args", "__weakref__")
     # Gradients of leaves are handed out as views of the adjoint buffers even when the tape keeps
     # them for its next backward: only for a tape whose gradients are consumed before that
     # (a checkpoint's scratch tape).
@@ -108,6 +108,7 @@ class Tape:
         self.prov = {}          # anomaly mode: first row of an op -> where it was called from (``_anomaly``)
         self.inf = None         # CONST rows of inference tensors (made on the first), which no row may save
         self.lent = ({}, {})    # per arena, offset -> row whose slot is a tensor's storage (``slot``)
+        self.args = {}          # row -> what its node shows as saved, from the op's arguments (``tape/_saved.py``)
         self.mods = {}          # node changed in place -> (weakref to its tensor, version counter, its version)
         # ``inplace_changes`` when the leaves' versions were last compared: no change made
         # before a row was recorded can make it stale, so a new tape starts checked.

@@ -18,6 +18,8 @@ def _saved(fn) -> dict:
     for name in dir(fn):
         if name.startswith("_saved_"):
             v = getattr(fn, name)
+            if type(v) is tuple:        # (IndexBackward0's ``indices``: tensors and None)
+                v = tuple(e.tolist() if hasattr(e, "tolist") else e for e in v)
             out[name] = v.tolist() if hasattr(v, "tolist") else v
     return out
 
@@ -244,11 +246,7 @@ def _saved_table2(torch) -> list:
 @pytest.mark.torch
 def test_saved_attributes_vs_torch():
     torch = pytest.importorskip("torch")
-    ours, theirs = _saved_table2(tape), _saved_table2(torch)
-    # (cummax's ``_saved_self`` is not shown here)
-    theirs = [(name, {k: v for k, v in d.items() if not (name == "CummaxBackward0" and k == "_saved_self")})
-              for name, d in theirs]
-    assert ours == theirs
+    assert _saved_table2(tape) == _saved_table2(torch)
 
 
 def _metadata_table(torch) -> list:
@@ -279,3 +277,115 @@ def test_input_metadata():
 def test_input_metadata_vs_torch():
     torch = pytest.importorskip("torch")
     assert _metadata_table(tape) == _metadata_table(torch)
+
+
+U = 1 << 64         # (PyTorch shows a negative int argument as the unsigned 64-bit integer of its bits)
+
+
+def _chain(t) -> list:
+    """``(name, saved values)`` of each node along the first edges from ``t.grad_fn``."""
+    out, fn = [], t.grad_fn
+    while fn is not None and fn.name() != "torch::autograd::AccumulateGrad":
+        out.append((type(fn).__name__, _saved(fn)))
+        fn = fn.next_functions[0][0] if fn.next_functions else None
+    return out
+
+
+def test_saved_arguments_of_layouts_and_gathers():
+    X = tape.arange(24.0, dtype=tape.float64).reshape(2, 3, 4).requires_grad_()
+    sizes = {"_saved_self_sym_sizes": (2, 3, 4)}
+    assert _saved(X.permute(-1, 0, 1).grad_fn) == {"_saved_dims": (U - 1, 0, 1)}
+    assert _saved(X.flip(-1, 0).grad_fn) == {"_saved_dims": (U - 1, 0)}
+    assert _saved(X.roll((1, -1), (0, 2)).grad_fn) == {"_saved_dims": (0, 2), "_saved_shifts": (1, U - 1)}
+    assert _saved(X.roll(1).grad_fn) == {"_saved_dims": (), "_saved_shifts": (1,)}
+    assert _saved(X.narrow(-1, 1, 2).grad_fn) == {"_saved_dim": U - 1, "_saved_start": 1, "_saved_end": 3,
+                                                  "_saved_step": 1, **sizes}
+    assert _saved(X.diagonal(1, -1, 0).grad_fn) == {"_saved_offset": 1, "_saved_dim1": U - 1, "_saved_dim2": 0,
+                                                    **sizes}
+    assert _saved(X.tile((2,)).grad_fn) == {"_saved_repeats": (1, 1, 2), **sizes}
+    assert _saved(X.unfold(-1, 2, 1).grad_fn) == {"_saved_dimension": U - 1, "_saved_size": 2, "_saved_step": 1,
+                                                  **sizes}
+    assert _saved(X.transpose(-1, 0).grad_fn) == {"_saved_dim0": U - 1, "_saved_dim1": 0}
+    assert _saved(X.mT.grad_fn) == {"_saved_dim0": U - 2, "_saved_dim1": U - 1}
+    assert _saved(X.unsqueeze(-1).grad_fn) == {"_saved_dim": U - 1}
+    assert _saved(X[:, :1].squeeze((0, -2)).grad_fn) == {"_saved_dim": (0, U - 2), "_saved_self_sym_sizes": (2, 1, 4)}
+    assert _saved(X.sum(-1).grad_fn) == {"_saved_dim": (U - 1,), "_saved_keepdim": False, **sizes}
+    assert _saved(X.cumsum(-2).grad_fn) == {"_saved_dim": U - 2}
+    assert _saved(tape.cat([X, X], -1).grad_fn) == {"_saved_dim": U - 1}
+    assert _saved(X.chunk(2, -1)[0].grad_fn) == {"_saved_dim": U - 1, "_saved_split_size": 2, **sizes}
+    assert _saved(X.split(5, 0)[0].grad_fn) == {"_saved_dim": 0, "_saved_split_size": 5, **sizes}
+    idx = tape.zeros(2, 3, 1, dtype=tape.int64)
+    g = X.gather(-1, idx).grad_fn
+    assert (g._saved_dim, g._saved_index is idx, g._saved_self is X, g._saved_sparse_grad) == (U - 1, True, True,
+                                                                                                False)
+    assert sorted(a for a in dir(g) if a.startswith("_raw_saved")) == ["_raw_saved_index", "_raw_saved_self"]
+    i = tape.tensor([1, 5])
+    assert X.take(i).grad_fn._saved_index is i and X.take(i).grad_fn._saved_self is X
+    s = X.index_select(-2, i[:1]).grad_fn
+    assert (s._saved_dim, s._saved_index.tolist(), s._saved_self_sym_sizes) == (U - 2, [1], (2, 3, 4))
+    mask = X > 3
+    assert X.masked_fill(mask, 0.5).grad_fn._saved_mask is mask
+    assert X.masked_select(mask).grad_fn._saved_mask is mask
+    c = X.cummax(-1).values.grad_fn
+    assert (c._saved_dim, c._saved_self is X, c._saved_indices.dtype) == (U - 1, True, tape.int64)
+    lo, hi = X.aminmax(dim=1)
+    a = lo.grad_fn
+    assert (a._saved_dim, a._saved_keepdim, a._saved_self is X) == (1, False, True)
+    assert a._saved_min.tolist() == lo.tolist() and a._saved_max.tolist() == hi.tolist()
+    assert a._saved_max.grad_fn.name() == "AminmaxBackward0"
+
+
+def test_basic_indexing_records_a_chain_of_views():
+    X = tape.arange(24.0, dtype=tape.float64).reshape(2, 3, 4).requires_grad_()
+    sizes = {"_saved_self_sym_sizes": (2, 3, 4)}
+    big = (1 << 63) - 1         # (an open end, as PyTorch shows it)
+    assert _chain(X[:, 1:3, ::2]) == [
+        ("SliceBackward0", {"_saved_dim": 2, "_saved_start": 0, "_saved_end": big, "_saved_step": 2,
+                            "_saved_self_sym_sizes": (2, 2, 4)}),
+        ("SliceBackward0", {"_saved_dim": 1, "_saved_start": 1, "_saved_end": 3, "_saved_step": 1, **sizes})]
+    assert _chain(X[0, -2:]) == [
+        ("SliceBackward0", {"_saved_dim": 0, "_saved_start": U - 2, "_saved_end": big, "_saved_step": 1,
+                            "_saved_self_sym_sizes": (3, 4)}),
+        ("SelectBackward0", {"_saved_dim": 0, "_saved_index": 0, **sizes})]
+    assert _chain(X[None, ..., -1]) == [
+        ("SelectBackward0", {"_saved_dim": 3, "_saved_index": U - 1, "_saved_self_sym_sizes": (1, 2, 3, 4)}),
+        ("UnsqueezeBackward0", {"_saved_dim": 0})]
+    assert [n for n, _ in _chain(X[1, 2, 3])] == ["SelectBackward0"] * 3
+    assert _chain(X[:, :3]) == [("AliasBackward0", {})]        # (slices taking a whole dim record nothing)
+    assert [n for n, _ in _chain(X[:])] == ["SliceBackward0"]
+    assert _chain(X[:, [0, 2]]) == [("IndexBackward0", {"_saved_indices": (None, [0, 2]), **sizes})]
+    L = tape.zeros(2, 3, 4, dtype=tape.float64, requires_grad=True)
+    y = L[0, None, 1:]
+    assert y.stride() == (12, 4, 1) and y._base is L
+    y.sum().backward()
+    assert L.grad[0, 1:].tolist() == [[1.0] * 4] * 2 and L.grad.sum().item() == 8.0
+
+
+def test_saved_indices_are_packed_by_saved_tensor_hooks():
+    X = tape.arange(12.0, dtype=tape.float64).reshape(3, 4).requires_grad_()
+    packed = []
+
+    def pack(t):
+        packed.append((tuple(t.shape), str(t.dtype)))
+        return t
+
+    with tape.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        g = X.gather(1, tape.tensor([[0], [1], [3]]))
+        m = X.max(1).values
+        Y = X[:, [0, 2]]
+    assert packed == [((3, 1), "torch.int64"), ((3, 4), "torch.float64"), ((3,), "torch.int64"),
+                      ((2,), "torch.int64")]
+    (g.sum() + m.sum() + Y.sum()).backward()
+    assert X.grad.tolist() == [[2.0, 0.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 2.0]]
+    with pytest.raises(RuntimeError, match=FREED):
+        g.grad_fn._saved_index
+    with pytest.raises(RuntimeError, match=FREED):
+        Y.grad_fn._saved_indices
+    assert g.grad_fn._saved_dim == 1
+
+
+def test_saved_arguments_inside_a_checkpointed_segment():
+    from tape.utils.checkpoint import checkpoint
+    X = tape.ones(2, 3, dtype=tape.float64, requires_grad=True)
+    y = checkpoint(lambda a: (a * 2).permute(-1, 0).sum(-1), X, use_reentrant=False)
+    assert y.grad_fn._saved_dim == (U - 1,) and y.grad_fn.next_functions[0][0]._saved_dims == (U - 1, 0)

@@ -95,3 +95,17 @@ def test_leaf_import_cache_sees_in_place_changes():
     assert a.grad.item() == 1.0
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+def test_an_import_that_fills_the_tape_grows_it():
+    from tape._state import state
+    for op in (lambda a: a * 2.0, lambda a: a * a, lambda a: a.sin()):
+        keep = _leaf(1.0) * 2.0
+        t = state.tape
+        while t.n < t.cap - 1:
+            keep = keep * 1.5
+        a = tape.tensor(np.asarray(0.5), requires_grad=True)   # (not yet on the tape: its import takes the last row)
+        y = op(a)
+        assert state.tape is t and t.n <= t.cap
+        y.backward()
+        assert a.grad is not None and keep.grad_fn is not None

@@ -654,6 +654,7 @@ class _Ghost(Tape):
         self.shape_ids = {}
         self.shapes = {sid: run.shapes[sid] for sid in set(self.shp.tolist())}
         self.pyrows = dict(run.pyrows)
+        self.args = dict(run.args)
         for ctx in self.pyrows.values():
             ctx._tape_ref = weakref.ref(self)       # (the scratch tape is reused)
         for k, (_, s) in enumerate(run.outside):
