@@ -43,7 +43,7 @@ OPS = _load_table().OPS
 # non-tensor attributes, the linalg family's nodes, var_mean/std_mean, and a bool-scalar index.
 KNOWN = {
     "pow_s0", "pow_s1", "pow_s2", "pow_s3", "pow_s_neg1", "rmul_int", "rtruediv_int", "truediv_int", "rpow_int",
-    "fanout_chain", "nanmean_neg1", "square", "square_method", "bmm_method", "diff_prepend_append",
+    "fanout_chain", "nanmean_neg1", "square", "square_method",
     "sgn_method", "logit", "logit_eps", "logit_eps_fn", "selu", "celu", "celu_alpha", "fmod_number", "remainder_op",
     "xlogy_number", "xlogy_rnumber", "lerp_number", "lerp_number_large_method", "lerp_tensor",
     "lerp_tensor_method_self", "addcmul", "addcmul_method_self", "addcdiv", "addcdiv_method", "clamp_tensors",
