@@ -61,6 +61,8 @@ from ._serialize import load as load
 from ._serialize import save as save
 from ._tensor import Size as Size
 from ._tensor import Tensor as Tensor
+from ._trace import Trace as Trace
+from ._trace import TraceGuardError as TraceGuardError
 from .viz import listing as format_tape
 from ._dtype import dtype as _DType
 from ._tensor import Dims, Generator, Number, Operand, Shape, _Tensors, device, tensortype
@@ -140,7 +142,7 @@ __all__ = [
     "dstack", "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
     "multinomial", "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state",
     "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
-    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type",
+    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError",
 ]
 
 

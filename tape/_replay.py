@@ -1,0 +1,96 @@
+"""The forward replay sweep: a recorded tape's rows run again, in order, on new values.
+
+``tape.trace`` writes new inputs into the INPUT rows' slots of the value arena and calls
+``replay_rows``, which computes each row's value from its inputs and attributes with its
+family's forward kernel (the ones the recording sweep uses, ``_record._forward``), in one
+compiled loop.  It stops through the sweeps' one door (``_stops``): at a row that needs Python
+(``ST_PYTHON``: a BLAS product, a guard Python checks), at a row whose family kernel is not
+compiled yet (``ST_COMPILE``), and at a guard whose outcome differs from the recorded one
+(``ST_GUARD``); Python acts and calls it again from the row.
+
+Guard rows are SOURCE rows, which no other sweep runs: ``GUARD`` rows are checked here, with
+their expected outcome as their own value (float64), ``PY_GUARD`` rows by Python.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._record import _forward
+from ._stops import C_ROW, C_START, C_STATUS, ST_COMPILE, ST_DONE, ST_PYTHON
+from ._sweep import _PYTHON_START, _SOURCE_END
+
+PY_GUARD = 8    # a guard Python checks: an op's result that left the tape (``tape/_trace.py``)
+GUARD = 9       # a guard this sweep checks: attribute ``ia`` is its kind, ``a`` the node read
+ST_GUARD = 20   # a guard's outcome differs from the recorded one
+C_STOP = 1      # ``ctl`` slot: the row to stop before (the sweep's own; the others are ``_stops``'s)
+
+# Guard kinds: the exact value read (``item``, ``float``, ``tolist`` ...), its truth (``bool``,
+# elementwise), and a comparison with the number ``fa`` (elementwise), as ``==``, ``!=``, ``<``,
+# ``<=``, ``>``, ``>=``.
+EXACT, TRUTH, EQ, NE, LT, LE, GT, GE = range(8)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _holds(kind, x, c, expected):
+    if kind == EXACT:
+        return x == expected or (x != x and expected != expected)
+    if kind == TRUTH:
+        out = x != 0
+    elif kind == EQ:
+        out = x == c
+    elif kind == NE:
+        out = x != c
+    elif kind == LT:
+        out = x < c
+    elif kind == LE:
+        out = x <= c
+    elif kind == GT:
+        out = x > c
+    else:
+        out = x >= c
+    return out == (expected != 0)
+
+
+@njit(cache=True, error_model="numpy")
+def _guard(R, F, v64, v32, r):
+    """Whether guard row ``r`` holds for the value its node has now."""
+    x = R[5, r]
+    kind = R[7, r]
+    c = F[0, r]
+    o = R[2, x]
+    g = R[2, r]
+    f64 = R[1, x] == 0
+    for i in range(R[3, r]):
+        value = v64[o + i] if f64 else np.float64(v32[o + i])
+        if not _holds(kind, value, c, v64[g + i]):
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def replay_rows(R, F, stab, ix, v64, v32, ctl, fams):
+    """Compute the values of rows ``ctl[C_START]`` up to ``ctl[C_STOP]`` from their inputs."""
+    r = ctl[C_START]
+    stop = ctl[C_STOP]
+    while r < stop:
+        code = R[0, r]
+        if code < _SOURCE_END:
+            if code == GUARD and not _guard(R, F, v64, v32, r):
+                ctl[C_STATUS] = ST_GUARD
+                ctl[C_ROW] = r
+                return
+            if code == PY_GUARD:
+                ctl[C_STATUS] = ST_PYTHON
+                ctl[C_ROW] = r
+                return
+        elif code >= _PYTHON_START:
+            ctl[C_STATUS] = ST_PYTHON
+            ctl[C_ROW] = r
+            return
+        elif not _forward(R, F, stab, ix, v64, v32, r, fams):
+            ctl[C_STATUS] = ST_COMPILE
+            ctl[C_ROW] = r
+            return
+        r += 1
+    ctl[C_STATUS] = ST_DONE
