@@ -18,7 +18,8 @@ from numba import njit
 
 from ._record import _forward
 from ._stops import C_ROW, C_START, C_STATUS, ST_COMPILE, ST_DONE, ST_PYTHON
-from ._sweep import _PYTHON_START, _SOURCE_END
+from ._sweep import _PYTHON_START, _SOURCE_END, _UNARY_END
+from .ops.elementwise import ONE_ELEMENT, _binary_f, _unary_f
 
 PY_GUARD = 8    # a guard Python checks: an op's result that left the tape (``tape/_trace.py``)
 GUARD = 9       # a guard this sweep checks: attribute ``ia`` is its kind, ``a`` the node read
@@ -68,6 +69,25 @@ def _guard(R, F, v64, v32, r):
     return True
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _scalar(R, F, v64, v32, code, r):
+    """A one-element unary or binary row: its family's forward on one element, as scalars (the
+    kernel's call with arrays costs several times the arithmetic; see ``ops.elementwise.scalar_d``)."""
+    o = R[2, r]
+    x = R[2, R[5, r]]
+    if code < _UNARY_END:
+        if R[1, r] == 0:
+            v64[o] = _unary_f(code, v64[x], F[0, r], F[1, r], R[7, r])
+        else:
+            v32[o] = _unary_f(code, v32[x], np.float32(F[0, r]), np.float32(F[1, r]), R[7, r])
+    else:
+        y = R[2, R[6, r]]
+        if R[1, r] == 0:
+            v64[o] = _binary_f(code, v64[x], v64[y])
+        else:
+            v32[o] = _binary_f(code, v32[x], v32[y])
+
+
 @njit(cache=True, error_model="numpy")
 def replay_rows(R, F, stab, ix, v64, v32, ctl, fams):
     """Compute the values of rows ``ctl[C_START]`` up to ``ctl[C_STOP]`` from their inputs."""
@@ -75,7 +95,9 @@ def replay_rows(R, F, stab, ix, v64, v32, ctl, fams):
     stop = ctl[C_STOP]
     while r < stop:
         code = R[0, r]
-        if code < _SOURCE_END:
+        if R[3, r] == 1 and ONE_ELEMENT[code]:
+            _scalar(R, F, v64, v32, code, r)
+        elif code < _SOURCE_END:
             if code == GUARD and not _guard(R, F, v64, v32, r):
                 ctl[C_STATUS] = ST_GUARD
                 ctl[C_ROW] = r

@@ -30,8 +30,9 @@ from ._grad_mode import no_grad
 from ._record import VALUES
 from ._replay import C_STOP, EQ, EXACT, GE, GT, GUARD, LE, LT, NE, PY_GUARD, ST_GUARD, TRUTH, replay_rows
 from ._state import state
-from ._stops import C_ROW, C_SIZE, C_START, C_STATUS, ST_COMPILE, ST_DONE
-from ._sweep import _PYTHON_START, FAMILY
+from ._anomaly import _mode as _anomaly_mode
+from ._stops import C_ROW, C_SIZE, C_START, C_STATUS, ST_COMPILE, ST_DONE, ST_PYTHON
+from ._sweep import _PYTHON_START, ADJOINTS, FAMILY, PYTHON_FROM, SAVES, compile_for, mark_unneeded, sweep_rows
 from ._tape import Tape
 from ._tensor import Tensor, _plain
 from .ops import PUBLIC
@@ -318,6 +319,7 @@ class _Variant:
         self.compiled = True        # False: a row cannot be replayed, ``fn`` runs at each call
         self.ctl = np.zeros(C_SIZE, np.int64)
         self.failed = -1            # the guard that failed last
+        self.unneeded = {}          # argnums -> the sweep's start bits: rows that lead to none of them
 
 
 def _value_into(tape: Tape, node: int, t: Tensor) -> None:
@@ -554,8 +556,64 @@ class Trace:
             return None
         return _engine.T._recorded(tape, node, tape.value_of(node), D.ARENA_DTYPES[int(tape.dt[node])])
 
+    def _sweep(self, var: _Variant, seeds: list, argnums: tuple) -> Optional[list]:
+        """The plain reverse sweep over the variant's rows, driven here (no hooks, no Python rows:
+        a tape of built-in ops); None when it stops for Python (``_engine.run`` then does it all)."""
+        tape = var.tape
+        if tape.hooks or _anomaly_mode[0]:
+            return None
+        n = tape.n
+        base = var.unneeded.get(argnums)
+        if base is None:
+            base = np.zeros(n, np.uint8)
+            target = np.zeros(n, np.uint8)
+            target[[var.in_nodes[i] for i in argnums]] = 1
+            mark_unneeded(tape.R, tape.ix, n, target, base)
+            var.unneeded[argnums] = base
+        seen = base.copy()
+        g64 = np.empty(tape.t64, np.float64)
+        g32 = np.empty(tape.t32, np.float32)
+        grads = (g64, g32)
+        for k, g in enumerate(seeds):
+            node = var.outs[k]
+            if node < 0 or g is None or not tape.rg[node]:
+                continue
+            view = grads[tape.dt[node]][tape.off[node]:tape.off[node] + tape.num[node]]
+            if seen[node] & 1:
+                view += np.asarray(g).reshape(-1)
+            else:
+                view[:] = np.asarray(g).reshape(-1)
+                seen[node] |= 1
+        ctl = var.ctl
+        ctl[C_START] = n - 1
+        while True:
+            sweep_rows(tape.R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen,
+                       ctl, ADJOINTS.addresses)
+            status = ctl[C_STATUS]
+            if status == ST_DONE:
+                break
+            if status == ST_COMPILE:
+                compile_for(tape.R, tape.F, tape.stab, tape.ix, tape.v64, g64, tape.v32, g32, ctl)
+                ctl[C_START] = ctl[C_ROW]
+                continue
+            if status == ST_PYTHON:
+                return None
+            _engine._stopped(tape, ctl)
+        out = []
+        for i in argnums:
+            node, leaf = var.in_nodes[i], var.leaves[i]
+            if seen[node] & 1:
+                g = grads[tape.dt[node]][tape.off[node]:tape.off[node] + tape.num[node]].reshape(leaf._shape).copy()
+            else:
+                g = np.zeros(leaf._shape, leaf._dtype.np)
+            out.append(_plain(g, leaf._dtype))
+        return out
+
     def _pullback(self, var: _Variant, seeds: list, argnums: tuple) -> list:
         """Gradients of ``sum(<output k, seeds[k]>)`` w.r.t. the arguments ``argnums``."""
+        fast = self._sweep(var, seeds, argnums)
+        if fast is not None:
+            return fast
         roots, gs = [], []
         for k, g in enumerate(seeds):
             h = self._handle(var, k)
