@@ -19,7 +19,7 @@ from numba import njit
 from ._record import _forward
 from ._stops import C_ROW, C_START, C_STATUS, ST_COMPILE, ST_DONE, ST_PYTHON
 from ._sweep import _PYTHON_START, _SOURCE_END, _UNARY_END
-from .ops.elementwise import ONE_ELEMENT, _binary_f, _unary_f
+from .ops.elementwise import ONE_ELEMENT, _binary_f, _unary_f, scalar_d
 
 PY_GUARD = 8    # a guard Python checks: an op's result that left the tape (``tape/_trace.py``)
 GUARD = 9       # a guard this sweep checks: attribute ``ia`` is its kind, ``a`` the node read
@@ -116,3 +116,91 @@ def replay_rows(R, F, stab, ix, v64, v32, ctl, fams):
             return
         r += 1
     ctl[C_STATUS] = ST_DONE
+
+
+# --- scalar programs: a tape of one-element float64 rows, replayed forward and back in one call ------
+# A function of a few numbers (an objective, an ODE right-hand side) records one-element rows only.
+# Its rows are copied once into a program of contiguous columns, in order (code, the offsets of the
+# output and inputs in the value arena, the numbers), which one compiled call runs forward and then
+# back: no family dispatch, no arrays passed per row.  Values and adjoints are the same functions'
+# (``_unary_f``/``_binary_f`` and ``scalar_d``, which the sweeps call on one-element rows), so the
+# results are bitwise those of ``replay_rows`` and the plain sweep.
+@njit(cache=True, error_model="numpy")
+def scalar_program(R, F, n, skip):
+    """Whether rows ``0..n-1`` make a scalar program (all one-element float64 rows, INPUT/CONST
+    or ``GUARD`` rows), and the program; ``skip``: the sweep's bits (2: no input asked for is
+    reached through the row: not run backward)."""
+    m = 0
+    for r in range(n):
+        code = R[0, r]
+        if code == 0 or code == 1:          # (INPUT, CONST: their values are written in place)
+            continue
+        if R[1, r] != 0 or (code != GUARD and (R[3, r] != 1 or not ONE_ELEMENT[code])) or R[1, R[5, r]] != 0:
+            return False, np.zeros((7, 0), np.int64), np.zeros((2, 0))
+        m += 1
+    # Columns: code, out, x, y (a guard: its element count), ia, flags (1: run backward, 2: x needs
+    # a gradient, 4: y does), the row; fa, fb.
+    P = np.zeros((7, m), np.int64)
+    Q = np.zeros((2, m))
+    k = 0
+    for r in range(n):
+        code = R[0, r]
+        if code == 0 or code == 1:
+            continue
+        x = R[5, r]
+        y = R[6, r] if code >= _UNARY_END else x
+        P[0, k] = code
+        P[1, k] = R[2, r]
+        P[2, k] = R[2, x]
+        P[3, k] = R[2, y] if code != GUARD else R[3, r]
+        P[4, k] = R[7, r]
+        if code != GUARD:
+            P[5, k] = (0 if skip[r] & 2 else 1) | (2 if R[9, x] != 0 else 0) | (4 if R[9, y] != 0 else 0)
+        P[6, k] = r
+        Q[0, k] = F[0, r]
+        Q[1, k] = F[1, r]
+        k += 1
+    return True, P, Q
+
+
+@njit(cache=True, error_model="numpy")
+def scalar_forward(P, Q, v):
+    """Run a scalar program forward on the values ``v``; -1, or the row of the guard that failed
+    (rows after it are not run)."""
+    for k in range(P.shape[1]):
+        code = P[0, k]
+        if code == GUARD:
+            x = P[2, k]
+            g = P[1, k]
+            for i in range(P[3, k]):
+                if not _holds(P[4, k], v[x + i], Q[0, k], v[g + i]):
+                    return P[6, k]
+        elif code < _UNARY_END:
+            v[P[1, k]] = _unary_f(code, v[P[2, k]], Q[0, k], Q[1, k], P[4, k])
+        else:
+            v[P[1, k]] = _binary_f(code, v[P[2, k]], v[P[3, k]])
+    return -1
+
+
+@njit(cache=True, error_model="numpy")
+def scalar_backward(P, Q, v, g, reached):
+    """Run a scalar program back from the adjoints seeded in ``g`` (``reached`` set at the seeds):
+    an adjoint is written when a gradient first reaches it, then added to, as the sweep does."""
+    for k in range(P.shape[1] - 1, -1, -1):
+        code = P[0, k]
+        o = P[1, k]
+        if code == GUARD or not reached[o] or not P[5, k] & 1:
+            continue
+        x = P[2, k]
+        y = P[3, k]
+        dx, dy = scalar_d(code, g[o], v[x], v[y], v[o], Q[0, k], Q[1, k])
+        if P[5, k] & 2:
+            if not reached[x]:
+                reached[x] = 1
+                g[x] = 0.0
+            g[x] += dx
+        if code >= _UNARY_END and P[5, k] & 4:
+            if not reached[y]:
+                reached[y] = 1
+                g[y] = 0.0
+            g[y] += dy

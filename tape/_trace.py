@@ -28,10 +28,11 @@ from . import _dtype as D
 from . import _engine
 from ._grad_mode import no_grad
 from ._record import VALUES
-from ._replay import C_STOP, EQ, EXACT, GE, GT, GUARD, LE, LT, NE, PY_GUARD, ST_GUARD, TRUTH, replay_rows
+from ._replay import (C_STOP, EQ, EXACT, GE, GT, GUARD, LE, LT, NE, PY_GUARD, ST_GUARD, TRUTH, replay_rows,
+                      scalar_backward, scalar_forward, scalar_program)
 from ._state import state
 from ._anomaly import _mode as _anomaly_mode
-from ._stops import C_ROW, C_SIZE, C_START, C_STATUS, ST_COMPILE, ST_DONE, ST_PYTHON
+from ._stops import C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPILE, ST_DONE, ST_PYTHON
 from ._sweep import _PYTHON_START, ADJOINTS, FAMILY, PYTHON_FROM, SAVES, compile_for, mark_unneeded, sweep_rows
 from ._tape import Tape
 from ._tensor import Tensor, _plain
@@ -320,6 +321,7 @@ class _Variant:
         self.ctl = np.zeros(C_SIZE, np.int64)
         self.failed = -1            # the guard that failed last
         self.unneeded = {}          # argnums -> the sweep's start bits: rows that lead to none of them
+        self.program = None         # a tape of one-element float64 rows: its scalar program (``_replay``)
 
 
 def _value_into(tape: Tape, node: int, t: Tensor) -> None:
@@ -444,11 +446,18 @@ class Trace:
                 tape.v64[:tape.t64], tape.v32[:tape.t32] = before
         else:
             var.compiled = False
+        n = tape.n
+        if var.compiled and not tape.hooks and not (tape.fr[:n] & MODIFIED).any():
+            ok, P, Q = scalar_program(tape.R, tape.F, n, np.zeros(n, np.uint8))
+            var.program = (P, Q) if ok else None
 
     # -- replay -------------------------------------------------------------------------------
     def _run(self, var: _Variant, check: bool = True) -> bool:
         """Run the rows again on the values in place; False if a guard fails."""
         tape = var.tape
+        if var.program is not None:
+            var.failed = scalar_forward(var.program[0], var.program[1], tape.v64)
+            return var.failed < 0
         ctl = var.ctl
         ctl[C_START] = 0
         ctl[C_STOP] = tape.n
@@ -562,6 +571,8 @@ class Trace:
         tape = var.tape
         if tape.hooks or _anomaly_mode[0]:
             return None
+        if var.program is not None:
+            return self._scalar_sweep(var, seeds, argnums)
         n = tape.n
         base = var.unneeded.get(argnums)
         if base is None:
@@ -607,6 +618,25 @@ class Trace:
             else:
                 g = np.zeros(leaf._shape, leaf._dtype.np)
             out.append(_plain(g, leaf._dtype))
+        return out
+
+    def _scalar_sweep(self, var: _Variant, seeds: list, argnums: tuple) -> list:
+        tape = var.tape
+        g = np.empty(tape.t64)
+        reached = np.zeros(tape.t64, np.uint8)
+        for k, s in enumerate(seeds):
+            node = var.outs[k]
+            if node < 0 or s is None or not tape.rg[node]:
+                continue
+            o = int(tape.off[node])
+            g[o] = g[o] + float(s) if reached[o] else float(s)
+            reached[o] = 1
+        P, Q = var.program
+        scalar_backward(P, Q, tape.v64, g, reached)
+        out = []
+        for i in argnums:
+            o, leaf = int(tape.off[var.in_nodes[i]]), var.leaves[i]
+            out.append(_plain(np.array(g[o] if reached[o] else 0.0).reshape(leaf._shape), leaf._dtype))
         return out
 
     def _pullback(self, var: _Variant, seeds: list, argnums: tuple) -> list:

@@ -259,3 +259,58 @@ def test_grad_argnums_and_tuple_outputs():
     gx, gy = tr1.grad(x, y, argnums=(0, 1))
     assert gy.tolist() == (x * y.exp()).tolist()
     assert tr1.grad(x, y, argnums=1).tolist() == gy.tolist()
+
+
+# --- the scalar program ----------------------------------------------------------------------
+SCALAR_STEPS = st.lists(st.sampled_from(["sin", "exp", "tanh", "mul", "add", "div", "sub", "pow", "max", "rsub",
+                                         "sqrt", "square", "abs"]), min_size=1, max_size=30)
+
+
+def _scalar_chain(steps):
+    def fn(x, c):
+        y = x
+        for s in steps:
+            if s in ("sin", "exp", "tanh", "abs"):
+                y = getattr(y, s)() * 0.5
+            elif s == "sqrt":
+                y = (y * y + 1).sqrt()
+            elif s == "mul":
+                y = y * c
+            elif s == "add":
+                y = y + c * 0.3
+            elif s == "div":
+                y = y / (c * c + 1.5)
+            elif s == "sub":
+                y = 0.7 - y
+            elif s == "pow":
+                y = (y * y + 0.5) ** 1.5
+            elif s == "max":
+                y = tape.maximum(y, c)
+            else:
+                y = y * y - y
+        return y
+    return fn
+
+
+@settings(deadline=None)
+@given(steps=SCALAR_STEPS, points=st.lists(st.tuples(st.floats(-1.5, 1.5), st.floats(-1.5, 1.5)), min_size=1,
+                                           max_size=5))
+def test_scalar_program_equals_the_sweeps(steps, points):
+    """A tape of one-element float64 rows runs as one compiled program (``_replay.scalar_program``):
+    bitwise the values and gradients of the row-by-row replay and the plain sweep."""
+    fn = _scalar_chain(steps)
+    f64 = tape.float64
+    tr = tape.trace(fn, tape.tensor(0.1, dtype=f64), tape.tensor(0.2, dtype=f64))
+    var = tr.variants[0]
+    assert var.program is not None
+    for a, b in points:
+        x, c = tape.tensor(a, dtype=f64), tape.tensor(b, dtype=f64)
+        fast = tr.value_and_grad(x, c, argnums=(0, 1))
+        program, var.program = var.program, None
+        try:
+            slow = tr.value_and_grad(x, c, argnums=(0, 1))
+        finally:
+            var.program = program
+        assert np.array_equal(fast[0].numpy(), slow[0].numpy(), equal_nan=True)
+        for g, h in zip(fast[1], slow[1]):
+            assert np.array_equal(g.numpy(), h.numpy(), equal_nan=True)
