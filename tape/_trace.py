@@ -35,6 +35,7 @@ from ._anomaly import _mode as _anomaly_mode
 from ._stops import C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPILE, ST_DONE, ST_PYTHON
 from ._sweep import _PYTHON_START, ADJOINTS, FAMILY, PYTHON_FROM, SAVES, compile_for, mark_unneeded, sweep_rows
 from ._tape import Tape
+from ._tangent import tangent_sweep
 from ._tensor import Tensor, _plain
 from .ops import PUBLIC
 from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY, SOURCE
@@ -696,6 +697,121 @@ class Trace:
         grads = self._pullback(var, [x._value() for x in vs], tuple(range(len(xs))))
         return self._pack(var, outs), (grads[0] if single_in else tuple(grads))
 
+    def jvp(self, inputs: _Inputs, v=None):
+        """``(fn(*inputs), J v)``, as :func:`tape.autograd.functional.jvp`: the tangent sweep
+        (``tape/_tangent.py``, each op's ``jvp`` rule) over the replayed rows."""
+        single_in = isinstance(inputs, Tensor)
+        xs = (inputs,) if single_in else tuple(inputs)
+        var = self._at(xs)
+        outs = self._outputs(var)
+        if v is None:
+            if len(xs) != 1 or xs[0].numel() != 1:
+                raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
+                                   "single Tensor with a single element.")
+            v = (_plain(np.ones(xs[0]._shape, xs[0]._dtype.np), xs[0]._dtype),)
+        vs = _as_vectors(v, xs, "v", "inputs")
+        tape = var.tape
+        seeds = {}
+        for node, t in zip(var.in_nodes, vs):
+            seeds[node] = _plain(np.array(t._value(), D.ARENA_DTYPES[int(tape.dt[node])].np), t._dtype)
+        with no_grad():
+            tan = tangent_sweep(tape, seeds)
+        out = []
+        for k, node in enumerate(var.outs):
+            t = tan.get(node) if node >= 0 else None
+            o = outs[k]
+            out.append(_plain(np.zeros(o._shape, o._dtype.np) if t is None else
+                              np.array(t._value(), o._dtype.np).reshape(o._shape), o._dtype))
+        return self._pack(var, outs), self._pack(var, tuple(out))
+
+    def jacobian(self, *inputs: Tensor):
+        """The Jacobian of ``fn`` at ``inputs``, as :func:`tape.autograd.functional.jacobian` gives it
+        (one reverse sweep over the replayed rows per output element)."""
+        var = self._at(inputs)
+        outs = self._outputs(var)
+        nums = tuple(range(len(inputs)))
+        blocks = []
+        for k, o in enumerate(outs):
+            rows = []
+            for e in range(o.numel()):
+                seeds = [None] * len(outs)
+                seed = np.zeros(o.numel(), o._dtype.np)
+                seed[e] = 1
+                seeds[k] = seed.reshape(o._shape)
+                rows.append([g._value() for g in self._pullback(var, seeds, nums)])
+            blocks.append(tuple(
+                _plain(np.array([r[i] for r in rows], x._dtype.np).reshape(o._shape + x._shape), x._dtype)
+                for i, x in enumerate(inputs)))
+        return _nested(blocks, var.single, len(inputs) == 1)
+
+    def _recorded_grads(self, var: _Variant) -> list:
+        """The gradients of the (one-element) output w.r.t. the arguments, recorded (a backward
+        with ``create_graph=True`` over the replayed rows, onto a scratch tape)."""
+        h = self._handle(var, 0)
+        if h is None:
+            return [None] * len(var.leaves)
+        prev_tape, prev_grad = state.tape, state.grad
+        state.tape, state.grad = Tape(), True
+        state.pinned += 1
+        try:
+            result = _engine.run([h], [_plain(np.ones(h._shape, h._dtype.np), h._dtype)], True, True, set(),
+                                 leaf_targets={id(x) for x in var.leaves})
+        finally:
+            state.pinned -= 1
+            state.tape, state.grad = prev_tape, prev_grad
+        return [result.leaves[id(x)][1] if id(x) in result.leaves else None for x in var.leaves]
+
+    def _second(self, var: _Variant, grads: list, seeds: list) -> list:
+        """``sum_i <grads[i], seeds[i]>`` differentiated w.r.t. each argument."""
+        roots = [g for g in grads if g is not None and g._rg]
+        ss = [np.asarray(s, g._dtype.np) for g, s in zip(grads, seeds) if g is not None and g._rg]
+        found = {}
+        if roots:
+            result = _engine.run(roots, ss, True, False, set(), leaf_targets={id(x) for x in var.leaves})
+            found = {key: entry[1] for key, entry in result.leaves.items()}
+        out = []
+        for leaf in var.leaves:
+            g = found.get(id(leaf))
+            out.append(np.zeros(leaf._shape, leaf._dtype.np) if g is None else np.array(g, leaf._dtype.np))
+        return out
+
+    def _scalar_output(self, var: _Variant, what: str) -> Tensor:
+        outs = self._outputs(var)
+        if not var.single or outs[0].numel() != 1:
+            raise RuntimeError(f"The Tensor returned by the function given to {what} should contain a single "
+                               f"element")
+        return outs[0]
+
+    def hessian(self, *inputs: Tensor):
+        """The Hessian of ``fn`` (returning a one-element tensor) at ``inputs``, as
+        :func:`tape.autograd.functional.hessian` gives it: the Jacobian of the gradient, recorded
+        over the replayed rows."""
+        var = self._at(inputs)
+        self._scalar_output(var, "hessian")
+        grads = self._recorded_grads(var)
+        blocks = []
+        for i, x in enumerate(inputs):
+            rows = []
+            for e in range(x.numel()):
+                seeds = [np.zeros(y._shape) for y in inputs]
+                seeds[i].reshape(-1)[e] = 1
+                rows.append(self._second(var, [grads[i] if k == i else None for k in range(len(inputs))], seeds))
+            blocks.append(tuple(
+                _plain(np.array([r[j] for r in rows], y._dtype.np).reshape(x._shape + y._shape), y._dtype)
+                for j, y in enumerate(inputs)))
+        return _nested(blocks, len(inputs) == 1, len(inputs) == 1)
+
+    def hvp(self, inputs: _Inputs, v):
+        """``(fn(*inputs), H v)``, as :func:`tape.autograd.functional.hvp`."""
+        single_in = isinstance(inputs, Tensor)
+        xs = (inputs,) if single_in else tuple(inputs)
+        var = self._at(xs)
+        value = self._scalar_output(var, "hvp")
+        vs = _as_vectors(v, xs, "v", "inputs")
+        out = [_plain(h, x._dtype) for h, x in zip(
+            self._second(var, self._recorded_grads(var), [t._value() for t in vs]), xs)]
+        return value, (out[0] if single_in else tuple(out))
+
     def stats(self) -> dict:
         """What the trace holds: variants, rows, guards, and whether each replays in compiled code."""
         return {"records": self.records, "variants": [
@@ -704,6 +820,12 @@ class Trace:
 
     def __repr__(self) -> str:
         return f"<tape.Trace of {getattr(self.fn, '__qualname__', self.fn)!r}: {len(self.variants)} variant(s)>"
+
+
+def _nested(blocks: list, single_out: bool, single_in: bool):
+    """Jacobian blocks (per output, per input) shaped as ``autograd.functional.jacobian`` returns them."""
+    per_out = [b[0] if single_in else b for b in blocks]
+    return per_out[0] if single_out else tuple(per_out)
 
 
 def _argnums(argnums, n: int) -> tuple:

@@ -51,7 +51,7 @@ def _eager(fn, arrays, dtype: str, weights):
 
 
 @pytest.mark.parametrize("name", OP_NAMES)
-@settings(deadline=None)
+@settings(deadline=None, max_examples=max(1, settings.default.max_examples // 3))
 @given(data=st.data())
 def test_replay_equals_eager(name, data):
     op = OPS[name]
@@ -86,6 +86,17 @@ def test_replay_equals_eager(name, data):
         scale = np.maximum(np.nanmax(np.abs(w), initial=0.0), 1.0)
         assert np.allclose(g, w, rtol=1e3 * eps, atol=1e3 * eps * scale, equal_nan=True), \
             f"gradients: replay {g}, eager {w}"
+    # Tangents: the tangent sweep over the replayed rows against eager forward mode (the
+    # double-backward trick of ``autograd.functional.jvp`` on an eager recording).
+    rng = np.random.default_rng(case.seed + 1)
+    vs = tuple(to_tensor(tape, rng.uniform(-1, 1, size=np.shape(a)), dtype) for a in second)
+    _, got_t = tr.jvp(tuple(x2), vs)
+    _, want_t = tape.autograd.functional.jvp(fn, tuple(to_tensor(tape, a, dtype) for a in second), vs)
+    for g, w in zip(got_t, want_t):
+        g, w = g.numpy(), w.numpy()
+        scale = np.maximum(np.nanmax(np.abs(w), initial=0.0), 1.0)
+        assert g.shape == w.shape and np.allclose(g, w, rtol=1e3 * eps, atol=1e3 * eps * scale, equal_nan=True), \
+            f"tangents: replay {g}, eager {w}"
 
 
 # --- guards -------------------------------------------------------------------------------------
@@ -314,3 +325,37 @@ def test_scalar_program_equals_the_sweeps(steps, points):
         assert np.array_equal(fast[0].numpy(), slow[0].numpy(), equal_nan=True)
         for g, h in zip(fast[1], slow[1]):
             assert np.array_equal(g.numpy(), h.numpy(), equal_nan=True)
+
+
+# --- jvp, jacobian, hessian, hvp --------------------------------------------------------------
+def _rosenbrock(x):
+    return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+
+
+@settings(deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 7))
+def test_derivatives_equal_the_functional_api(seed, n):
+    from tape.autograd import functional as F
+    rng = np.random.default_rng(seed)
+    x0, x, v = (tape.tensor(rng.normal(size=n), dtype=tape.float64) for _ in range(3))
+    tr = tape.trace(_rosenbrock, x0)
+    assert np.allclose(tr.hessian(x).numpy(), F.hessian(_rosenbrock, x).numpy(), rtol=1e-12, atol=1e-9)
+    value, hv = tr.hvp(x, v)
+    want = F.hvp(_rosenbrock, x, v)
+    assert np.isclose(float(value), float(want[0]), rtol=1e-14)
+    assert np.allclose(hv.numpy(), want[1].numpy(), rtol=1e-12, atol=1e-9)
+
+    def f(a, b):
+        return a.sin() * b, (a.exp() * b).sum()
+    a, b = tape.tensor(rng.normal(size=n), dtype=tape.float64), tape.tensor(rng.normal(size=n), dtype=tape.float64)
+    tr2 = tape.trace(f, a * 0.5, b * 2)
+    J, Je = tr2.jacobian(a, b), F.jacobian(f, (a, b))
+    for i in range(2):
+        for j in range(2):
+            assert J[i][j].shape == Je[i][j].shape and np.allclose(J[i][j].numpy(), Je[i][j].numpy(), rtol=1e-13)
+    out, t = tr2.jvp((a, b), (b, a))
+    oute, te = F.jvp(f, (a, b), (b, a))
+    for k in range(2):
+        assert np.allclose(out[k].numpy(), oute[k].numpy(), rtol=1e-14)
+        assert np.allclose(t[k].numpy(), te[k].numpy(), rtol=1e-13)
+    assert tr.jacobian(x).tolist() == tr.grad(x).tolist()
