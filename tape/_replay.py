@@ -134,6 +134,8 @@ def scalar_program(R, F, n, skip):
     for r in range(n):
         code = R[0, r]
         if code == 0 or code == 1:          # (INPUT, CONST: their values are written in place)
+            if R[1, r] != 0 or R[3, r] != 1:
+                return False, np.zeros((7, 0), np.int64), np.zeros((2, 0))
             continue
         if R[1, r] != 0 or (code != GUARD and (R[3, r] != 1 or not ONE_ELEMENT[code])) or R[1, R[5, r]] != 0:
             return False, np.zeros((7, 0), np.int64), np.zeros((2, 0))

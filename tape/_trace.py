@@ -439,6 +439,8 @@ class Trace:
             if t is not None and t._dtype.is_floating_point:
                 var.params.append((node, t))
         var.shapes = [(t._shape, t._dtype) for _, t in var.params]
+        if any(t._version != tape.ib[node] for node, t in var.params):
+            var.compiled = False        # (``fn`` changed an outside tensor in place: it must run each time)
         if var.compiled and _replayable(tape):
             before = (tape.v64[:tape.t64].copy(), tape.v32[:tape.t32].copy())
             ok = self._run(var, check=False)
@@ -630,7 +632,8 @@ class Trace:
             if node < 0 or s is None or not tape.rg[node]:
                 continue
             o = int(tape.off[node])
-            g[o] = g[o] + float(s) if reached[o] else float(s)
+            s = float(np.asarray(s).reshape(-1)[0])
+            g[o] = g[o] + s if reached[o] else s
             reached[o] = 1
         P, Q = var.program
         scalar_backward(P, Q, tape.v64, g, reached)

@@ -51,7 +51,7 @@ def _eager(fn, arrays, dtype: str, weights):
 
 
 @pytest.mark.parametrize("name", OP_NAMES)
-@settings(deadline=None, max_examples=max(1, settings.default.max_examples // 3))
+@settings(deadline=None, max_examples=max(1, settings.default.max_examples // 5))
 @given(data=st.data())
 def test_replay_equals_eager(name, data):
     op = OPS[name]
@@ -86,17 +86,17 @@ def test_replay_equals_eager(name, data):
         scale = np.maximum(np.nanmax(np.abs(w), initial=0.0), 1.0)
         assert np.allclose(g, w, rtol=1e3 * eps, atol=1e3 * eps * scale, equal_nan=True), \
             f"gradients: replay {g}, eager {w}"
-    # Tangents: the tangent sweep over the replayed rows against eager forward mode (the
-    # double-backward trick of ``autograd.functional.jvp`` on an eager recording).
+    # Tangents: the tangent sweep over the replayed rows (each op's ``jvp`` rule) against eager
+    # reverse mode, by the adjoint identity <W, J v> == <J^T W, v>.
     rng = np.random.default_rng(case.seed + 1)
-    vs = tuple(to_tensor(tape, rng.uniform(-1, 1, size=np.shape(a)), dtype) for a in second)
-    _, got_t = tr.jvp(tuple(x2), vs)
-    _, want_t = tape.autograd.functional.jvp(fn, tuple(to_tensor(tape, a, dtype) for a in second), vs)
-    for g, w in zip(got_t, want_t):
-        g, w = g.numpy(), w.numpy()
-        scale = np.maximum(np.nanmax(np.abs(w), initial=0.0), 1.0)
-        assert g.shape == w.shape and np.allclose(g, w, rtol=1e3 * eps, atol=1e3 * eps * scale, equal_nan=True), \
-            f"tangents: replay {g}, eager {w}"
+    vs = [rng.uniform(-1, 1, size=np.shape(a)).astype(dtype) for a in second]
+    _, tangents = tr.jvp(tuple(x2), tuple(to_tensor(tape, v, dtype) for v in vs))
+    left = [np.asarray(t.numpy(), np.float64) * w for t, w in zip(tangents, weights)]
+    right = [np.asarray(g, np.float64) * v for g, v in zip(want_g, vs)]
+    total = sum(x.sum() for x in left) - sum(x.sum() for x in right)
+    size = sum(np.abs(x).sum() for x in left + right)
+    assert np.isnan(total) and np.isnan(size) or abs(total) <= 1e3 * eps * max(size, 1.0), \
+        f"tangents: <W, Jv> - <J^T W, v> = {total} (terms {size})"
 
 
 # --- guards -------------------------------------------------------------------------------------
