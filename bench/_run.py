@@ -89,6 +89,9 @@ def run(lib: str, workload: str, s: Settings, variant: str | None = None) -> dic
         if workload == "scalar_chain":
             chain = partial(peer.scalar_chain, workloads.SCALAR_N_OPS, **options)
             return {**result, **measure(chain, chain, s)}
+        if workload == "scalar_evals":
+            evals = partial(peer.scalar_evals, workloads.eval_points(), **options)
+            return {**result, **measure(evals, evals, s)}
         if workload == "hessian_rosenbrock":
             hessian = peer.hessian_rosenbrock(workloads.rosen_x0(), **options)
             return {**result, **measure(hessian, hessian, s)}

@@ -14,6 +14,10 @@ SCALAR_N_OPS = 10_000
 # Leaf values x0, a, b, c of the chain.
 SCALAR_LEAVES = (0.3, 0.7, -0.2, 0.9)
 
+# scalar_evals: value and gradient of a shorter chain of x alone (a, b, c fixed numbers) at many points.
+EVAL_POINTS = 200
+EVAL_N_OPS = 1_000
+
 MLP_SIZES = (16, 64, 64, 1)
 MLP_BATCH = 32
 LARGE_MLP_SIZES = (784, 1024, 1024, 10)
@@ -53,6 +57,15 @@ WORKLOADS = {
         f"{SCALAR_N_OPS:,} float64 0-d ops (mul/add/sin/div/exp)",
         "ns/op",
         1e9 / SCALAR_N_OPS,
+        1e-10,
+    ),
+    "scalar_evals": Workload(
+        "scalar_evals",
+        f"{EVAL_POINTS} value-and-gradient evaluations at different points of a {EVAL_N_OPS:,}-op function of "
+        f"one float64 scalar (the scalar chain's ops); fwd = recording, compiling or building the graph, "
+        f"bwd = the {EVAL_POINTS} evaluations",
+        "ms",
+        1e3,
         1e-10,
     ),
     "mlp_step": Workload(
@@ -166,6 +179,21 @@ def scalar_chain(x: Any, a: Any, b: Any, c: Any, sin: Callable[[Any], Any],
         g = exp(-1.0 * (x * x))  # mul, mul, exp
         x = s / (1.5 + g) * c + 0.25  # add, div, mul, add
     return x
+
+
+def eval_points() -> np.ndarray:
+    """The points of scalar_evals."""
+    return np.linspace(-0.5, 0.5, EVAL_POINTS)
+
+
+def scalar_fn(x: Any, sin: Callable[[Any], Any], exp: Callable[[Any], Any]) -> Any:
+    """The function of scalar_evals: the scalar chain of ``x``, with a, b, c the fixed numbers."""
+    return scalar_chain(x, *SCALAR_LEAVES[1:], sin=sin, exp=exp, n_ops=EVAL_N_OPS)
+
+
+def evals_check(values: Sequence[float], grads: Sequence[float]) -> Check:
+    """What scalar_evals cross-checks: the sum of the values and of the gradients."""
+    return Check(float(sum(values)), [float(sum(grads))])
 
 
 @dataclass

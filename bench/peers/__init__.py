@@ -27,6 +27,7 @@ VARIANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("jax", "hessian_rosenbrock"): ("eager",),
     ("jax", "grad_penalty_step"): ("eager",),
     ("tape", "scalar_chain"): ("anomaly",),
+    ("tape", "scalar_evals"): ("trace",),
     ("tape", "mlp_step"): ("anomaly",),
     ("torch", "scalar_chain"): ("anomaly",),
     ("torch", "mlp_step"): ("anomaly",),

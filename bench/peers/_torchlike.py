@@ -42,6 +42,20 @@ def scalar_run(lib: ModuleType, n_ops: int, variant: str | None = None) -> Run:
     return timed_run(t1 - t0, t2 - t1, Check(y.item(), [leaf.grad.item() for leaf in leaves]))
 
 
+def scalar_evals(lib: ModuleType, points) -> Run:
+    """Each point: a fresh leaf, the function recorded eagerly, ``autograd.grad``."""
+    values, grads = [], []
+    t0 = perf_counter()
+    for p in points:
+        x = lib.tensor(float(p), dtype=lib.float64, requires_grad=True)
+        y = workloads.scalar_fn(x, lib.sin, lib.exp)
+        (g,) = lib.autograd.grad(y, x)
+        values.append(y.item())
+        grads.append(g.item())
+    elapsed = perf_counter() - t0
+    return Run(None, elapsed, elapsed, workloads.evals_check(values, grads))
+
+
 def _mlp_tensors(lib: ModuleType, data: MlpData) -> tuple[list[Any], Any, Any]:
     """Leaf parameters, inputs and targets built from the shared numpy data (via lists: plain PyTorch API)."""
     params = [lib.tensor(p.tolist(), dtype=lib.float32, requires_grad=True) for p in data.params]

@@ -33,6 +33,19 @@ def scalar_chain(n_ops: int) -> Run:
     return timed_run(t1 - t0, t2 - t1, Check(float(y), [float(g) for g in grads]))
 
 
+def scalar_evals(points: np.ndarray) -> Run:
+    """``value_and_grad`` at each point (it traces the function anew at each call)."""
+    vg = value_and_grad(lambda x: workloads.scalar_fn(x, anp.sin, anp.exp))
+    values, grads = [], []
+    t0 = perf_counter()
+    for p in points:
+        v, g = vg(float(p))
+        values.append(float(v))
+        grads.append(float(g))
+    elapsed = perf_counter() - t0
+    return Run(None, elapsed, elapsed, workloads.evals_check(values, grads))
+
+
 def mlp_step(data: MlpData, act: Callable[[Any], Any] = anp.tanh) -> Stepper:
     """Gradients for the tuple of all six parameters per step."""
 

@@ -13,6 +13,7 @@ from bench.workloads import Check, Run, timed_run
 NOTES = {
     "scalar_chain": "fwd = build SX graph + Function + numeric eval; "
     "bwd = casadi.gradient (symbolic reverse mode) + Function + numeric eval",
+    "scalar_evals": "fwd = build the SX graph, casadi.gradient and one Function of both; bwd = its 200 calls",
 }
 
 
@@ -36,3 +37,18 @@ def scalar_chain(n_ops: int) -> Run:
     grads = casadi.Function("g", syms, [grad])(*workloads.SCALAR_LEAVES)
     t2 = perf_counter()
     return timed_run(t1 - t0, t2 - t1, Check(value, np.asarray(grads).ravel().tolist()))
+
+
+def scalar_evals(points: np.ndarray) -> Run:
+    """The graph and its gradient built once (fwd), then one Function call per point (bwd)."""
+    t0 = perf_counter()
+    x = casadi.SX.sym("x")
+    y = workloads.scalar_fn(x, casadi.sin, casadi.exp)
+    f = casadi.Function("f", [x], [y, casadi.gradient(y, x)])
+    t1 = perf_counter()
+    values, grads = [], []
+    for p in points:
+        v, g = f(float(p))
+        values.append(float(v))
+        grads.append(float(g))
+    return timed_run(t1 - t0, perf_counter() - t1, workloads.evals_check(values, grads))

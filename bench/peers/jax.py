@@ -20,6 +20,7 @@ from bench.workloads import Check, MlpData, Run, timed_run  # noqa: E402
 NOTES = {
     "scalar_chain": "jax.vjp without jit: compiling a 10k-op unrolled loop costs far more than it saves",
     "mlp_step": "jit(value_and_grad), so fwd and bwd are not separable; compile is in 'first call'",
+    "scalar_evals": "fwd = tracing and compiling jit(value_and_grad) of a new function (each run), bwd = 200 calls",
     "hessian_rosenbrock": "jit(jax.hessian) (forward-over-reverse); 'jax eager' is jax.hessian without jit",
     "grad_penalty_step": "jit(value_and_grad) of the penalized loss (inner jax.value_and_grad); "
     "'jax eager' without jit",
@@ -48,6 +49,21 @@ def scalar_chain(n_ops: int) -> Run:
     grads = jax.block_until_ready(vjp(jnp.ones_like(y)))
     t2 = perf_counter()
     return timed_run(t1 - t0, t2 - t1, Check(float(y), [float(g) for g in grads]))
+
+
+def scalar_evals(points: np.ndarray) -> Run:
+    """``jax.jit(jax.value_and_grad(f))`` of a new function, compiled for the first point (fwd), then
+    called at each point (bwd)."""
+    xs = [jnp.asarray(p, dtype=jnp.float64) for p in points]
+    t0 = perf_counter()
+    compiled = jax.jit(jax.value_and_grad(lambda x: workloads.scalar_fn(x, jnp.sin, jnp.exp))).lower(xs[0]).compile()
+    t1 = perf_counter()
+    values, grads = [], []
+    for x in xs:
+        v, g = compiled(x)
+        values.append(float(v))
+        grads.append(float(g))
+    return timed_run(t1 - t0, perf_counter() - t1, workloads.evals_check(values, grads))
 
 
 def _value_and_grad_stepper(step: Callable[[Any], Any], params: list[Any]) -> Stepper:

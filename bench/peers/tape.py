@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 import tape
 from bench import workloads
 from bench.peers import Stepper, _torchlike
-from bench.workloads import CHAIN_SEGMENT, ChainData, MlpData, Run, XentData
+from bench.workloads import CHAIN_SEGMENT, ChainData, MlpData, Run, XentData, timed_run
 from tape.ops._spec import CONST, INPUT, OUTPUT
 
 
@@ -21,6 +22,23 @@ def info() -> dict[str, Any]:
 def scalar_chain(n_ops: int, variant: str | None = None) -> Run:
     """Eager chain of 0-d float64 tensors, then backward() (variant 'anomaly': in anomaly mode)."""
     return _torchlike.scalar_run(tape, n_ops, variant)
+
+
+def scalar_evals(points: np.ndarray, variant: str | None = None) -> Run:
+    """Eager recording and ``autograd.grad`` at each point; variant 'trace': ``tape.trace`` records the
+    function once (fwd), then ``value_and_grad`` replays it at each point (bwd)."""
+    if variant is None:
+        return _torchlike.scalar_evals(tape, points)
+    xs = [tape.tensor(float(p), dtype=tape.float64) for p in points]
+    t0 = perf_counter()
+    tr = tape.trace(lambda x: workloads.scalar_fn(x, tape.sin, tape.exp), xs[0])
+    t1 = perf_counter()
+    values, grads = [], []
+    for x in xs:
+        y, g = tr.value_and_grad(x)
+        values.append(y.item())
+        grads.append(g.item())
+    return timed_run(t1 - t0, perf_counter() - t1, workloads.evals_check(values, grads))
 
 
 def mlp_step(data: MlpData, variant: str | None = None) -> Stepper:

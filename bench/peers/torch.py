@@ -27,6 +27,11 @@ def scalar_chain(n_ops: int, variant: str | None = None) -> Run:
     return _torchlike.scalar_run(torch, n_ops, variant)
 
 
+def scalar_evals(points: np.ndarray) -> Run:
+    """Eager recording and ``autograd.grad`` at each point."""
+    return _torchlike.scalar_evals(torch, points)
+
+
 def mlp_step(data: MlpData, variant: str | None = None) -> Stepper:
     """Eager forward + backward per step (variant 'anomaly': in anomaly mode)."""
     return _torchlike.mlp_stepper(torch, data, torch.tanh, variant)

@@ -1,0 +1,891 @@
+"""``tape.trace``: record a function once, then replay its tape on new inputs in compiled code.
+
+Recording runs ``fn`` on stand-in leaves for its arguments, on a tape of its own (made the
+thread's tape for the while).  A replay writes new values into the arguments' INPUT rows (and
+the current values of the tensors ``fn`` read from outside, its parameters) and runs the rows
+again with their families' forward kernels (``tape/_replay.py``); backward is the plain
+reverse sweep over the same rows (``_engine.run``), forward mode the tangent sweep.
+
+Python decisions that read a value while recording (``bool(t)``, ``float(t)``, ``.item()``,
+``.tolist()``, ``.numpy()``, an op whose result left the tape, such as a comparison, an index
+from ``argmax`` or ``nonzero``) are recorded as guard rows, checked as the rows run again; a
+replay whose guard fails is never used: the trace records ``fn`` again at those inputs (a
+variant, kept in a bounded cache), or raises ``TraceGuardError`` with ``strict=True``.  The
+hooks that make guards are installed only while a trace records.
+"""
+from __future__ import annotations
+
+import functools
+import linecache
+import os
+import sys
+import threading
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _dtype as D
+from . import _engine
+from ._grad_mode import no_grad
+from ._record import VALUES
+from ._replay import (C_STOP, EQ, EXACT, GE, GT, GUARD, LE, LT, NE, PY_GUARD, ST_GUARD, TRUTH, replay_rows,
+                      scalar_backward, scalar_forward, scalar_program)
+from ._state import state
+from ._anomaly import _mode as _anomaly_mode
+from ._stops import C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPILE, ST_DONE, ST_PYTHON
+from ._sweep import _PYTHON_START, ADJOINTS, FAMILY, PYTHON_FROM, SAVES, compile_for, mark_unneeded, sweep_rows
+from ._tape import Tape
+from ._tangent import tangent_sweep
+from ._tensor import Tensor, _plain
+from .ops import PUBLIC
+from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY, SOURCE
+
+__all__ = ["trace", "Trace", "TraceGuardError"]
+
+_Inputs = Union[Tensor, Sequence[Tensor]]
+
+
+class TraceGuardError(RuntimeError):
+    """A value read while recording a trace (a branch taken, a number used) is different at the
+    inputs of a replay, and the trace was made with ``strict=True``."""
+
+
+# --- the recorder: guards made while ``fn`` runs ------------------------------------------
+_local = threading.local()
+_HERE = (os.path.dirname(os.path.abspath(__file__)),
+         os.path.dirname(os.path.abspath(REGISTRY[next(iter(REGISTRY))].vjp.__code__.co_filename)))
+
+
+def _user_line() -> str:
+    """Where the user's code made the decision: the first frame outside tape."""
+    f = sys._getframe(2)
+    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) in _HERE:
+        f = f.f_back
+    if f is None:
+        return "<unknown>"
+    text = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
+    return f"{f.f_code.co_filename}:{f.f_lineno}: {text}"
+
+
+class _Recorder:
+    """The state of one recording: its tape, and what each guard row stands for."""
+
+    def __init__(self, tape: Tape, strict: bool) -> None:
+        self.tape = tape
+        self.strict = strict
+        self.depth = 0              # > 0 inside a hooked call: what it calls makes no guard
+        self.where = {}             # guard row -> the user's line
+        self.checks = {}            # PY_GUARD row -> (function, arguments, expected result)
+
+    def node_of(self, t: Tensor) -> int:
+        """``t``'s node on the tape being recorded, or -1."""
+        tape = self.tape
+        if t._tape is tape:
+            return t._node
+        if t._tape is None and t._ig == tape.gen:
+            return t._in
+        return -1
+
+    def _refuse(self, what: str) -> None:
+        if self.strict:
+            raise TraceGuardError(f"tape.trace(strict=True): {what} reads a traced tensor's whole value, which "
+                                  f"would make a guard on that value ({_user_line()})")
+
+    def read(self, t: Tensor, kind: int) -> None:
+        """A value read (``bool``, ``item`` ...): guard on its exact value (or truth)."""
+        if not t._dtype.is_floating_point:
+            return      # (an integer or boolean tensor: pinned by the guard of the op that made it)
+        node = self.node_of(t)
+        if node < 0:
+            if t._tape is not None:
+                return  # a node of another tape: a constant of the trace
+            node = self.tape.import_(t)
+        if kind == EXACT:
+            self._refuse("a value read")
+        v = self.tape.value_of(node)
+        expected = (v != 0).astype(np.float64) if kind == TRUTH else v.astype(np.float64)
+        self._guard(node, kind, 0.0, expected)
+
+    def _guard(self, node: int, kind: int, c: float, expected: np.ndarray) -> None:
+        tape = self.tape
+        r = tape.append(GUARD, 0, expected, a=node, ia=kind, fa=c)
+        tape.rg[r] = 0
+        self.where[r] = _user_line()
+
+    def result(self, fn: Callable, name: str, args: tuple, kwargs: dict, out) -> None:
+        """An op ran: guard on its result if it left the tape but came from traced values."""
+        for a in args:
+            if type(a) is Tensor and a._tape is None and not a._shape and not a._rg and a._dtype.is_floating_point:
+                # A 0-d tensor that needs no gradient is an op's number operand (its value is in
+                # the row): it is read anew at each replay and guarded on.
+                self._guard(self.tape.import_(a), EXACT, 0.0, np.array(a._value(), np.float64))
+        if type(out) is Tensor and (out._tape is not None or out._rg):
+            return
+        nodes = [self.node_of(a) if isinstance(a, Tensor) else -1 for a in args]
+        if isinstance(out, Tensor) and out._tape is not None:
+            return
+        traced = any(n >= 0 for n in nodes) or any(
+            isinstance(x, Tensor) and self.node_of(x) >= 0 for a in args if isinstance(a, (list, tuple)) for x in a)
+        traced = traced or any(isinstance(v, Tensor) and self.node_of(v) >= 0 for v in kwargs.values())
+        if not traced or _stays(out):
+            return
+        t = args[0] if args else None
+        c = args[1] if len(args) == 2 else None
+        kind = _COMPARE.get(name)
+        if (kind is not None and isinstance(t, Tensor) and nodes[0] >= 0 and t._dtype.is_floating_point
+                and type(c) in (int, float, bool) and not kwargs):
+            # A comparison with a number: a guard compiled code checks, elementwise.
+            c = float(np.float32(c)) if t._dtype is D.float32 else float(c)
+            self._guard(nodes[0], kind, c, np.asarray(out._value(), np.float64))
+            return
+        tape = self.tape
+        r = tape.append(PY_GUARD, 0, np.zeros(0))
+        tape.rg[r] = 0
+        self.where[r] = _user_line()
+        spec = tuple(_spec(self, a) for a in args)
+        kw = {k: _spec(self, v) for k, v in kwargs.items()}
+        self.checks[r] = (fn, spec, kw, _snapshot(out))
+
+
+_COMPARE = {"__eq__": EQ, "eq": EQ, "__ne__": NE, "ne": NE, "__lt__": LT, "lt": LT, "__le__": LE, "le": LE,
+            "__gt__": GT, "gt": GT, "__ge__": GE, "ge": GE}
+
+
+def _stays(out) -> bool:
+    """Whether an op's result is all on a tape (nothing to guard)."""
+    if out is None:
+        return True
+    if isinstance(out, Tensor):
+        return out._tape is not None
+    if isinstance(out, tuple) and out and all(isinstance(o, Tensor) for o in out):
+        return all(o._tape is not None for o in out)
+    return False
+
+
+class _Node:
+    """An argument of a guarded call that was a traced node: replaced by its replayed value."""
+    __slots__ = ("node", "dtype", "requires_grad")
+
+    def __init__(self, node: int, dtype, requires_grad: bool) -> None:
+        self.node, self.dtype, self.requires_grad = node, dtype, requires_grad
+
+
+def _spec(rec: _Recorder, a):
+    if isinstance(a, Tensor):
+        n = rec.node_of(a)
+        return _Node(n, a._dtype, a._rg) if n >= 0 else a
+    if isinstance(a, (list, tuple)):
+        return type(a)(_spec(rec, x) for x in a) if type(a) in (list, tuple) else a
+    return a
+
+
+def _unspec(tape: Tape, a):
+    if isinstance(a, _Node):
+        t = _plain(np.array(tape.value_of(a.node)), a.dtype)
+        return t
+    if type(a) in (list, tuple):
+        return type(a)(_unspec(tape, x) for x in a)
+    return a
+
+
+def _snapshot(out):
+    """A comparable copy of a guarded call's result (a part of it that is on the tape is
+    computed by its rows: not compared)."""
+    if isinstance(out, Tensor):
+        if out._tape is not None:
+            return ("taped",)
+        return ("t", out._dtype, np.array(out._value()))
+    if isinstance(out, (list, tuple)):
+        return (type(out).__name__, tuple(_snapshot(o) for o in out))
+    if isinstance(out, np.ndarray):
+        return ("a", out.copy())
+    return ("v", out)
+
+
+def _same(a, b) -> bool:
+    if b[0] == "taped":
+        return True
+    if a[0] != b[0]:
+        return False
+    if a[0] == "t":
+        return a[1] is b[1] and a[2].shape == b[2].shape and np.array_equal(a[2], b[2], equal_nan=True)
+    if a[0] == "a":
+        return a[1].shape == b[1].shape and np.array_equal(a[1], b[1], equal_nan=True)
+    if a[0] == "v":
+        return type(a[1]) is type(b[1]) and (a[1] == b[1] or (a[1] != a[1] and b[1] != b[1]))
+    return len(a[1]) == len(b[1]) and all(_same(x, y) for x, y in zip(a[1], b[1]))
+
+
+# --- the hooks: installed while some thread records a trace --------------------------------
+def _hooked_op(name: str, fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        rec = getattr(_local, "rec", None)
+        if rec is None or rec.depth:
+            return fn(*args, **kwargs)
+        rec.depth += 1
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            rec.depth -= 1
+        rec.result(fn, name, args, kwargs, out)
+        return out
+    return op
+
+
+def _hooked_read(fn: Callable, kind: int) -> Callable:
+    @functools.wraps(fn)
+    def read(self, *args, **kwargs):
+        rec = getattr(_local, "rec", None)
+        if rec is None or rec.depth:
+            return fn(self, *args, **kwargs)
+        rec.depth += 1
+        try:
+            out = fn(self, *args, **kwargs)
+        finally:
+            rec.depth -= 1
+        rec.read(self, kind)
+        return out
+    return read
+
+
+_READS = {"__bool__": TRUTH, "__float__": EXACT, "__int__": EXACT, "__index__": EXACT, "item": EXACT,
+          "tolist": EXACT, "numpy": EXACT, "__array__": EXACT, "__repr__": EXACT, "__str__": EXACT,
+          "__format__": EXACT}
+_DETACHING = ("detach",)
+_lock = threading.Lock()
+_installed = [0, None]      # recordings in progress; the replaced members, to put back
+
+
+def _install() -> None:
+    with _lock:
+        _installed[0] += 1
+        if _installed[0] > 1:
+            return
+        module = sys.modules[__name__.rpartition(".")[0]]      # (the package: its function forms)
+        saved = []
+        seen = set()
+        for entry in PUBLIC:
+            for name in entry.methods:
+                if name in seen or name in _READS or (name.startswith("_") and not name.startswith("__")):
+                    continue
+                seen.add(name)
+                saved.append((Tensor, name, Tensor.__dict__[name]))
+                setattr(Tensor, name, _hooked_op(name, Tensor.__dict__[name]))
+            for name in entry.properties:
+                prop = Tensor.__dict__[name]
+                saved.append((Tensor, name, prop))
+                setattr(Tensor, name, property(_hooked_op(name, prop.fget), doc=prop.__doc__))
+            for name in entry.functions:
+                f = getattr(module, name, None)
+                if f is not None and ("f", name) not in seen:
+                    seen.add(("f", name))
+                    saved.append((module, name, f))
+                    setattr(module, name, _hooked_op(name, f))
+        for name in _DETACHING:
+            saved.append((Tensor, name, Tensor.__dict__[name]))
+            setattr(Tensor, name, _hooked_op(name, Tensor.__dict__[name]))
+        prop = Tensor.__dict__["data"]
+        saved.append((Tensor, "data", prop))
+        setattr(Tensor, "data", property(_hooked_op("data", prop.fget), prop.fset))
+        for name, kind in _READS.items():
+            saved.append((Tensor, name, Tensor.__dict__[name]))
+            setattr(Tensor, name, _hooked_read(Tensor.__dict__[name], kind))
+        _installed[1] = saved
+
+
+def _uninstall() -> None:
+    with _lock:
+        _installed[0] -= 1
+        if _installed[0]:
+            return
+        for owner, name, value in reversed(_installed[1]):
+            setattr(owner, name, value)
+        _installed[1] = None
+
+
+# --- one recorded program ---------------------------------------------------------------------
+class _Variant:
+    """One recording of ``fn``: its tape, where its inputs and outputs are, what it read."""
+
+    def __init__(self) -> None:
+        self.tape = None
+        self.leaves = []            # the stand-ins for the arguments
+        self.in_nodes = []          # their INPUT rows
+        self.params = []            # (node, tensor): values read from outside, anew at each replay
+        self.outs = []              # per output: its node, or -1 with the value in ``consts``
+        self.consts = {}
+        self.single = True          # ``fn`` returned one tensor (not a tuple)
+        self.where = {}
+        self.checks = {}
+        self.compiled = True        # False: a row cannot be replayed, ``fn`` runs at each call
+        self.ctl = np.zeros(C_SIZE, np.int64)
+        self.failed = -1            # the guard that failed last
+        self.unneeded = {}          # argnums -> the sweep's start bits: rows that lead to none of them
+        self.program = None         # a tape of one-element float64 rows: its scalar program (``_replay``)
+
+
+def _value_into(tape: Tape, node: int, t: Tensor) -> None:
+    o = int(tape.off[node])
+    if tape.dt[node] == 0:
+        if t._f is not None:
+            tape.v64[o] = t._f
+        else:
+            tape.v64[o:o + int(tape.num[node])] = t._v.reshape(-1)
+    else:
+        tape.v32[o:o + int(tape.num[node])] = t._value().reshape(-1)
+
+
+def _replayable(tape: Tape) -> bool:
+    """Whether compiled code (or a row's numpy forward) can compute every row again."""
+    if tape.pyrows:
+        return False            # custom Functions: their forward is the user's Python
+    n = tape.n
+    codes = tape.op[:n]
+    for code in np.unique(codes).tolist():
+        if code in SOURCE:
+            continue
+        op = REGISTRY[code]
+        if code >= _PYTHON_START:
+            if op.forward is None or op.multi or op.arity not in (1, 2):
+                return False
+        elif FAMILY[code] < 0:
+            return False
+    return True
+
+
+def _close(before: np.ndarray, after: np.ndarray) -> bool:
+    """Every value again within 4 ulps (numpy's ufuncs and BLAS against a numba loop)."""
+    if before.size == 0:
+        return True
+    with np.errstate(invalid="ignore"):
+        ok = (before == after) | (np.isnan(before) & np.isnan(after))
+        if ok.all():
+            return True
+        tol = 4 * np.spacing(np.abs(before).astype(before.dtype))
+        ok |= np.abs(after - before) <= tol
+    return bool(ok.all())
+
+
+# --- the trace ---------------------------------------------------------------------------------
+class Trace:
+    """A function recorded once by :func:`tape.trace`, evaluated again on new inputs by replaying
+    its tape in compiled code: ``tr(*inputs)``, ``tr.grad``, ``tr.value_and_grad``, ``tr.vjp``,
+    ``tr.jvp``, ``tr.jacobian``, ``tr.hessian``, ``tr.hvp``.
+
+    Results are new tensors that do not require grad (detached from eager graphs)."""
+
+    def __init__(self, fn: Callable, inputs: tuple, strict: bool, cache_size: int) -> None:
+        self.fn = fn
+        self.strict = strict
+        self.cache_size = cache_size
+        self.signature = tuple((t._shape, t._dtype) for t in inputs)
+        self.records = 0
+        self.variants = [self._record(inputs)]
+
+    # -- recording --------------------------------------------------------------------------
+    def _record(self, inputs: tuple) -> _Variant:
+        var = _Variant()
+        leaves = [_plain(np.array(t._value()), t._dtype) for t in inputs]
+        for leaf in leaves:
+            leaf._rg = True
+        tape = Tape()
+        rec = _Recorder(tape, self.strict)
+        prev_tape, prev_grad, prev_rec = state.tape, state.grad, getattr(_local, "rec", None)
+        state.tape = tape
+        state.grad = True
+        state.pinned += 1
+        _local.rec = rec
+        _install()
+        try:
+            var.in_nodes = [tape.import_(leaf) for leaf in leaves]
+            out = self.fn(*leaves)
+            if state.tape is not tape:
+                var.compiled = False        # (``fn`` ran a backward, which retires the tape)
+        finally:
+            _uninstall()
+            _local.rec = prev_rec
+            state.pinned -= 1
+            state.tape, state.grad = prev_tape, prev_grad
+        self.records += 1
+        var.tape, var.leaves, var.where, var.checks = tape, leaves, rec.where, rec.checks
+        var.single = isinstance(out, Tensor)
+        outs = (out,) if var.single else out
+        if not isinstance(outs, tuple) or not all(isinstance(o, Tensor) for o in outs):
+            raise TypeError(f"tape.trace: the function must return a Tensor or a tuple of Tensors, "
+                            f"not {type(out).__name__}")
+        for k, o in enumerate(outs):
+            node = rec.node_of(o)
+            var.outs.append(node)
+            if node < 0:
+                var.consts[k] = _plain(np.array(o._value()), o._dtype)
+        self._link(var)
+        return var
+
+    def _link(self, var: _Variant) -> None:
+        """Detach the tape from eager graphs; list its parameters; check it replays."""
+        tape = var.tape
+        mine = set(var.in_nodes)
+        for node, src in list(tape.src.items()):
+            if type(src) is tuple:
+                # A node of an eager graph: a constant here (results are detached).
+                del tape.src[node]
+                tape.op[node] = CONST
+                tape.rg[node] = 0
+            elif node not in mine and src() is not None:
+                var.params.append((node, src()))
+        for node, src in tape.csrc.items():
+            t = src()
+            if t is not None and t._dtype.is_floating_point:
+                var.params.append((node, t))
+        var.shapes = [(t._shape, t._dtype) for _, t in var.params]
+        if any(t._version != tape.ib[node] for node, t in var.params):
+            var.compiled = False        # (``fn`` changed an outside tensor in place: it must run each time)
+        if var.compiled and _replayable(tape):
+            before = (tape.v64[:tape.t64].copy(), tape.v32[:tape.t32].copy())
+            ok = self._run(var, check=False)
+            var.compiled = ok and _close(before[0], tape.v64[:tape.t64]) and _close(before[1], tape.v32[:tape.t32])
+            if not var.compiled:
+                tape.v64[:tape.t64], tape.v32[:tape.t32] = before
+        else:
+            var.compiled = False
+        n = tape.n
+        if var.compiled and not tape.hooks and not (tape.fr[:n] & MODIFIED).any():
+            ok, P, Q = scalar_program(tape.R, tape.F, n, np.zeros(n, np.uint8))
+            var.program = (P, Q) if ok else None
+
+    # -- replay -------------------------------------------------------------------------------
+    def _run(self, var: _Variant, check: bool = True) -> bool:
+        """Run the rows again on the values in place; False if a guard fails."""
+        tape = var.tape
+        if var.program is not None:
+            var.failed = scalar_forward(var.program[0], var.program[1], tape.v64)
+            return var.failed < 0
+        ctl = var.ctl
+        ctl[C_START] = 0
+        ctl[C_STOP] = tape.n
+        while True:
+            replay_rows(tape.R, tape.F, tape.stab, tape.ix, tape.v64, tape.v32, ctl, VALUES.addresses)
+            status = ctl[C_STATUS]
+            if status == ST_DONE:
+                return True
+            r = int(ctl[C_ROW])
+            if status == ST_GUARD:
+                var.failed = r
+                if check:
+                    return False
+                ctl[C_START] = r + 1
+                continue
+            if status == ST_COMPILE:
+                arena = int(tape.dt[r])
+                VALUES.compile(int(FAMILY[tape.op[r]]), arena,
+                               (tape.R, tape.F, tape.stab, tape.ix, tape.v64 if arena == 0 else tape.v32, r))
+                ctl[C_START] = r
+                continue
+            code = int(tape.op[r])
+            if code == PY_GUARD:
+                fn, spec, kw, expected = var.checks[r]
+                with no_grad():
+                    got = fn(*(_unspec(tape, a) for a in spec), **{k: _unspec(tape, v) for k, v in kw.items()})
+                if not _same(_snapshot(got), expected):
+                    var.failed = r
+                    if check:
+                        return False
+            else:
+                values = (tape.v64, tape.v32)
+                _engine._arena_view(tape, values, r)[...] = REGISTRY[code].forward(
+                    *(_engine._arena_view(tape, values, x) for x in tape.inputs_of(r)))
+            ctl[C_START] = r + 1
+
+    def _check_inputs(self, inputs: tuple, what: str = "inputs") -> tuple:
+        if len(inputs) != len(self.signature):
+            raise TypeError(f"the trace takes {len(self.signature)} inputs ({len(inputs)} given)")
+        for i, (t, (shape, dtype)) in enumerate(zip(inputs, self.signature)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"the trace's input {i} must be a Tensor, not {type(t).__name__}")
+            if t._shape != shape or t._dtype is not dtype:
+                raise ValueError(f"the trace's input {i} must have shape {list(shape)} and dtype "
+                                 f"{dtype} (recorded), got shape "
+                                 f"{list(t._shape)} and dtype {t._dtype}")
+        return inputs
+
+    def _at(self, inputs: tuple) -> _Variant:
+        """The variant whose guards hold at ``inputs``, its rows run on them (recording a new one
+        if none does)."""
+        self._check_inputs(inputs)
+        first = None
+        for i, var in enumerate(self.variants):
+            if not var.compiled:
+                break
+            if any(t._shape != s or t._dtype is not d for (_, t), (s, d) in zip(var.params, var.shapes)):
+                continue        # a parameter changed shape or dtype: recorded again below
+            tape = var.tape
+            for node, t in zip(var.in_nodes, inputs):
+                _value_into(tape, node, t)
+            for node, t in var.params:
+                _value_into(tape, node, t)
+                tape.ib[node] = t._version      # (read now: not modified for backward)
+            if self._run(var):
+                if i:
+                    self.variants.insert(0, self.variants.pop(i))
+                return var
+            if first is None:
+                first = var
+        if first is not None and self.strict:
+            r = first.failed
+            raise TraceGuardError(f"tape.trace: a value read while recording differs at these inputs "
+                                  f"(guard at {first.where.get(r, '<unknown>')}); strict=True does not record "
+                                  f"the function again")
+        var = self._record(inputs)
+        if var.compiled:
+            self.variants.insert(0, var)
+            del self.variants[self.cache_size:]
+        return var
+
+    # -- results --------------------------------------------------------------------------------
+    def _outputs(self, var: _Variant) -> tuple:
+        tape = var.tape
+        outs = []
+        for k, node in enumerate(var.outs):
+            if node < 0:
+                c = var.consts[k]
+                outs.append(_plain(c._value().copy(), c._dtype))
+            else:
+                outs.append(_plain(np.array(tape.value_of(node)), D.ARENA_DTYPES[int(tape.dt[node])]))
+        return tuple(outs)
+
+    def _pack(self, var: _Variant, outs: tuple):
+        return outs[0] if var.single else outs
+
+    def _handle(self, var: _Variant, k: int) -> Optional[Tensor]:
+        node = var.outs[k]
+        if node < 0:
+            return None
+        tape = var.tape
+        if node in var.in_nodes:
+            return var.leaves[var.in_nodes.index(node)]
+        if tape.op[node] in (INPUT, CONST):
+            return None
+        return _engine.T._recorded(tape, node, tape.value_of(node), D.ARENA_DTYPES[int(tape.dt[node])])
+
+    def _sweep(self, var: _Variant, seeds: list, argnums: tuple) -> Optional[list]:
+        """The plain reverse sweep over the variant's rows, driven here (no hooks, no Python rows:
+        a tape of built-in ops); None when it stops for Python (``_engine.run`` then does it all)."""
+        tape = var.tape
+        if tape.hooks or _anomaly_mode[0]:
+            return None
+        if var.program is not None:
+            return self._scalar_sweep(var, seeds, argnums)
+        n = tape.n
+        base = var.unneeded.get(argnums)
+        if base is None:
+            base = np.zeros(n, np.uint8)
+            target = np.zeros(n, np.uint8)
+            target[[var.in_nodes[i] for i in argnums]] = 1
+            mark_unneeded(tape.R, tape.ix, n, target, base)
+            var.unneeded[argnums] = base
+        seen = base.copy()
+        g64 = np.empty(tape.t64, np.float64)
+        g32 = np.empty(tape.t32, np.float32)
+        grads = (g64, g32)
+        for k, g in enumerate(seeds):
+            node = var.outs[k]
+            if node < 0 or g is None or not tape.rg[node]:
+                continue
+            view = grads[tape.dt[node]][tape.off[node]:tape.off[node] + tape.num[node]]
+            if seen[node] & 1:
+                view += np.asarray(g).reshape(-1)
+            else:
+                view[:] = np.asarray(g).reshape(-1)
+                seen[node] |= 1
+        ctl = var.ctl
+        ctl[C_START] = n - 1
+        while True:
+            sweep_rows(tape.R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen,
+                       ctl, ADJOINTS.addresses)
+            status = ctl[C_STATUS]
+            if status == ST_DONE:
+                break
+            if status == ST_COMPILE:
+                compile_for(tape.R, tape.F, tape.stab, tape.ix, tape.v64, g64, tape.v32, g32, ctl)
+                ctl[C_START] = ctl[C_ROW]
+                continue
+            if status == ST_PYTHON:
+                return None
+            _engine._stopped(tape, ctl)
+        out = []
+        for i in argnums:
+            node, leaf = var.in_nodes[i], var.leaves[i]
+            if seen[node] & 1:
+                g = grads[tape.dt[node]][tape.off[node]:tape.off[node] + tape.num[node]].reshape(leaf._shape).copy()
+            else:
+                g = np.zeros(leaf._shape, leaf._dtype.np)
+            out.append(_plain(g, leaf._dtype))
+        return out
+
+    def _scalar_sweep(self, var: _Variant, seeds: list, argnums: tuple) -> list:
+        tape = var.tape
+        g = np.empty(tape.t64)
+        reached = np.zeros(tape.t64, np.uint8)
+        for k, s in enumerate(seeds):
+            node = var.outs[k]
+            if node < 0 or s is None or not tape.rg[node]:
+                continue
+            o = int(tape.off[node])
+            s = float(np.asarray(s).reshape(-1)[0])
+            g[o] = g[o] + s if reached[o] else s
+            reached[o] = 1
+        P, Q = var.program
+        scalar_backward(P, Q, tape.v64, g, reached)
+        out = []
+        for i in argnums:
+            o, leaf = int(tape.off[var.in_nodes[i]]), var.leaves[i]
+            out.append(_plain(np.array(g[o] if reached[o] else 0.0).reshape(leaf._shape), leaf._dtype))
+        return out
+
+    def _pullback(self, var: _Variant, seeds: list, argnums: tuple) -> list:
+        """Gradients of ``sum(<output k, seeds[k]>)`` w.r.t. the arguments ``argnums``."""
+        fast = self._sweep(var, seeds, argnums)
+        if fast is not None:
+            return fast
+        roots, gs = [], []
+        for k, g in enumerate(seeds):
+            h = self._handle(var, k)
+            if h is not None and g is not None:
+                roots.append(h)
+                gs.append(np.asarray(g, h._dtype.np))
+        leaves = [var.leaves[i] for i in argnums]
+        grads = {}
+        if roots:
+            result = _engine.run(roots, gs, True, False, set(), leaf_targets={id(x) for x in leaves})
+            grads = {key: entry[1] for key, entry in result.leaves.items()}
+        out = []
+        for leaf in leaves:
+            g = grads.get(id(leaf))
+            g = np.zeros(leaf._shape, leaf._dtype.np) if g is None else np.array(g, leaf._dtype.np)
+            out.append(_plain(g.reshape(leaf._shape), leaf._dtype))
+        return out
+
+    def __call__(self, *inputs: Tensor):
+        """``fn(*inputs)``, by replaying the recorded rows."""
+        var = self._at(inputs)
+        return self._pack(var, self._outputs(var))
+
+    def value_and_grad(self, *inputs: Tensor, argnums: Union[int, tuple] = 0):
+        """``(fn(*inputs), gradient)``: ``fn`` must return a one-element tensor; the gradient is
+        w.r.t. the input ``argnums`` (a tuple of gradients for a tuple of positions)."""
+        nums = _argnums(argnums, len(self.signature))
+        var = self._at(inputs)
+        outs = self._outputs(var)
+        if not var.single or outs[0].numel() != 1:
+            what = f"tensor with {outs[0].dim()} dims" if var.single else "a tuple"
+            raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got "
+                               f"{what}. Maybe you wanted to use the vjp or jacrev APIs instead?")
+        if not outs[0]._dtype.is_floating_point:
+            raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a floating point Tensor")
+        grads = self._pullback(var, [np.ones(outs[0]._shape)], nums)
+        return outs[0], (grads[0] if isinstance(argnums, int) else tuple(grads))
+
+    def grad(self, *inputs: Tensor, argnums: Union[int, tuple] = 0):
+        """The gradient of ``fn`` (returning a one-element tensor) w.r.t. the inputs ``argnums``."""
+        return self.value_and_grad(*inputs, argnums=argnums)[1]
+
+    def vjp(self, inputs: _Inputs, v=None):
+        """``(fn(*inputs), v^T J)``, as :func:`tape.autograd.functional.vjp`."""
+        single_in = isinstance(inputs, Tensor)
+        xs = (inputs,) if single_in else tuple(inputs)
+        var = self._at(xs)
+        outs = self._outputs(var)
+        vs = _as_vectors(v, outs, "v", "outputs")
+        grads = self._pullback(var, [x._value() for x in vs], tuple(range(len(xs))))
+        return self._pack(var, outs), (grads[0] if single_in else tuple(grads))
+
+    def jvp(self, inputs: _Inputs, v=None):
+        """``(fn(*inputs), J v)``, as :func:`tape.autograd.functional.jvp`: the tangent sweep
+        (``tape/_tangent.py``, each op's ``jvp`` rule) over the replayed rows."""
+        single_in = isinstance(inputs, Tensor)
+        xs = (inputs,) if single_in else tuple(inputs)
+        var = self._at(xs)
+        outs = self._outputs(var)
+        if v is None:
+            if len(xs) != 1 or xs[0].numel() != 1:
+                raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
+                                   "single Tensor with a single element.")
+            v = (_plain(np.ones(xs[0]._shape, xs[0]._dtype.np), xs[0]._dtype),)
+        vs = _as_vectors(v, xs, "v", "inputs")
+        tape = var.tape
+        seeds = {}
+        for node, t in zip(var.in_nodes, vs):
+            seeds[node] = _plain(np.array(t._value(), D.ARENA_DTYPES[int(tape.dt[node])].np), t._dtype)
+        with no_grad():
+            tan = tangent_sweep(tape, seeds)
+        out = []
+        for k, node in enumerate(var.outs):
+            t = tan.get(node) if node >= 0 else None
+            o = outs[k]
+            out.append(_plain(np.zeros(o._shape, o._dtype.np) if t is None else
+                              np.array(t._value(), o._dtype.np).reshape(o._shape), o._dtype))
+        return self._pack(var, outs), self._pack(var, tuple(out))
+
+    def jacobian(self, *inputs: Tensor):
+        """The Jacobian of ``fn`` at ``inputs``, as :func:`tape.autograd.functional.jacobian` gives it
+        (one reverse sweep over the replayed rows per output element)."""
+        var = self._at(inputs)
+        outs = self._outputs(var)
+        nums = tuple(range(len(inputs)))
+        blocks = []
+        for k, o in enumerate(outs):
+            rows = []
+            for e in range(o.numel()):
+                seeds = [None] * len(outs)
+                seed = np.zeros(o.numel(), o._dtype.np)
+                seed[e] = 1
+                seeds[k] = seed.reshape(o._shape)
+                rows.append([g._value() for g in self._pullback(var, seeds, nums)])
+            blocks.append(tuple(
+                _plain(np.array([r[i] for r in rows], x._dtype.np).reshape(o._shape + x._shape), x._dtype)
+                for i, x in enumerate(inputs)))
+        return _nested(blocks, var.single, len(inputs) == 1)
+
+    def _recorded_grads(self, var: _Variant) -> list:
+        """The gradients of the (one-element) output w.r.t. the arguments, recorded (a backward
+        with ``create_graph=True`` over the replayed rows, onto a scratch tape)."""
+        h = self._handle(var, 0)
+        if h is None:
+            return [None] * len(var.leaves)
+        prev_tape, prev_grad = state.tape, state.grad
+        state.tape, state.grad = Tape(), True
+        state.pinned += 1
+        try:
+            result = _engine.run([h], [_plain(np.ones(h._shape, h._dtype.np), h._dtype)], True, True, set(),
+                                 leaf_targets={id(x) for x in var.leaves})
+        finally:
+            state.pinned -= 1
+            state.tape, state.grad = prev_tape, prev_grad
+        return [result.leaves[id(x)][1] if id(x) in result.leaves else None for x in var.leaves]
+
+    def _second(self, var: _Variant, grads: list, seeds: list) -> list:
+        """``sum_i <grads[i], seeds[i]>`` differentiated w.r.t. each argument."""
+        roots = [g for g in grads if g is not None and g._rg]
+        ss = [np.asarray(s, g._dtype.np) for g, s in zip(grads, seeds) if g is not None and g._rg]
+        found = {}
+        if roots:
+            result = _engine.run(roots, ss, True, False, set(), leaf_targets={id(x) for x in var.leaves})
+            found = {key: entry[1] for key, entry in result.leaves.items()}
+        out = []
+        for leaf in var.leaves:
+            g = found.get(id(leaf))
+            out.append(np.zeros(leaf._shape, leaf._dtype.np) if g is None else np.array(g, leaf._dtype.np))
+        return out
+
+    def _scalar_output(self, var: _Variant, what: str) -> Tensor:
+        outs = self._outputs(var)
+        if not var.single or outs[0].numel() != 1:
+            raise RuntimeError(f"The Tensor returned by the function given to {what} should contain a single "
+                               f"element")
+        return outs[0]
+
+    def hessian(self, *inputs: Tensor):
+        """The Hessian of ``fn`` (returning a one-element tensor) at ``inputs``, as
+        :func:`tape.autograd.functional.hessian` gives it: the Jacobian of the gradient, recorded
+        over the replayed rows."""
+        var = self._at(inputs)
+        self._scalar_output(var, "hessian")
+        grads = self._recorded_grads(var)
+        blocks = []
+        for i, x in enumerate(inputs):
+            rows = []
+            for e in range(x.numel()):
+                seeds = [np.zeros(y._shape) for y in inputs]
+                seeds[i].reshape(-1)[e] = 1
+                rows.append(self._second(var, [grads[i] if k == i else None for k in range(len(inputs))], seeds))
+            blocks.append(tuple(
+                _plain(np.array([r[j] for r in rows], y._dtype.np).reshape(x._shape + y._shape), y._dtype)
+                for j, y in enumerate(inputs)))
+        return _nested(blocks, len(inputs) == 1, len(inputs) == 1)
+
+    def hvp(self, inputs: _Inputs, v):
+        """``(fn(*inputs), H v)``, as :func:`tape.autograd.functional.hvp`."""
+        single_in = isinstance(inputs, Tensor)
+        xs = (inputs,) if single_in else tuple(inputs)
+        var = self._at(xs)
+        value = self._scalar_output(var, "hvp")
+        vs = _as_vectors(v, xs, "v", "inputs")
+        out = [_plain(h, x._dtype) for h, x in zip(
+            self._second(var, self._recorded_grads(var), [t._value() for t in vs]), xs)]
+        return value, (out[0] if single_in else tuple(out))
+
+    def stats(self) -> dict:
+        """What the trace holds: variants, rows, guards, and whether each replays in compiled code."""
+        return {"records": self.records, "variants": [
+            {"rows": int(v.tape.n), "guards": len(v.where), "python_guards": len(v.checks),
+             "compiled": v.compiled, "parameters": len(v.params)} for v in self.variants]}
+
+    def __repr__(self) -> str:
+        return f"<tape.Trace of {getattr(self.fn, '__qualname__', self.fn)!r}: {len(self.variants)} variant(s)>"
+
+
+def _nested(blocks: list, single_out: bool, single_in: bool):
+    """Jacobian blocks (per output, per input) shaped as ``autograd.functional.jacobian`` returns them."""
+    per_out = [b[0] if single_in else b for b in blocks]
+    return per_out[0] if single_out else tuple(per_out)
+
+
+def _argnums(argnums, n: int) -> tuple:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums or not all(isinstance(k, int) for k in nums):
+        raise TypeError(f"argnums must be int or Tuple[int, ...], got: {argnums!r}")
+    for k in nums:
+        if not -n <= k < n:
+            raise RuntimeError(f"Got argnums={argnums}, but only {n} positional inputs")
+    return tuple(k % n for k in nums)
+
+
+def _as_vectors(v, outs: tuple, name: str, against: str) -> tuple:
+    if v is None:
+        if len(outs) != 1 or outs[0].numel() != 1:
+            raise RuntimeError(f"The vector {name} can only be None if the user-provided function returns a "
+                               f"single Tensor with a single element.")
+        return (_plain(np.ones(outs[0]._shape, outs[0]._dtype.np), outs[0]._dtype),)
+    vs = (v,) if isinstance(v, Tensor) else tuple(v)
+    if len(vs) != len(outs):
+        raise RuntimeError(f"The given {name} should contain a single Tensor for each of the {against}; "
+                           f"got {len(vs)} for {len(outs)}.")
+    for i, (x, o) in enumerate(zip(vs, outs)):
+        if tuple(x.shape) != tuple(o.shape):
+            raise RuntimeError(f"Mismatch in shape: {name}[{i}] has a shape of {list(x.shape)} and the "
+                               f"function's {against}[{i}] has {list(o.shape)}")
+    return vs
+
+
+def trace(fn: Callable, *example_inputs: Tensor, strict: bool = False, cache_size: int = 8) -> Trace:
+    """Record ``fn(*example_inputs)`` once and return a :class:`Trace` that evaluates it (and its
+    derivatives) on new inputs of the same shapes and dtypes by replaying the recorded rows.
+
+    Python decisions on values made while recording become guards: a replay where one differs
+    records ``fn`` again at its inputs (up to ``cache_size`` variants are kept), or raises
+    :class:`TraceGuardError` with ``strict=True`` (which also refuses value reads).
+    """
+    if not callable(fn):
+        raise TypeError(f"tape.trace: expected a function to trace, got {type(fn).__name__}")
+    if not isinstance(cache_size, int) or cache_size < 1:
+        raise ValueError(f"tape.trace: cache_size must be a positive integer, got {cache_size!r}")
+    for i, t in enumerate(example_inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"tape.trace: input {i} must be a Tensor, not {type(t).__name__}")
+        if not t._dtype.is_floating_point:
+            raise TypeError(f"tape.trace: input {i} has dtype {t._dtype}; traced inputs must be floating point")
+    return Trace(fn, example_inputs, strict, cache_size)
+
+
+def dispatching(matrix_trace: Callable) -> Callable:
+    """``tape.trace``: :func:`trace` for a function, else PyTorch's ``torch.trace`` (the sum of a
+    matrix's diagonal), whose name it shares."""
+    @functools.wraps(matrix_trace)
+    def trace_or_record(input, *args, **kwargs):
+        if callable(input) and not isinstance(input, Tensor):
+            return trace(input, *args, **kwargs)
+        return matrix_trace(input, *args, **kwargs)
+    trace_or_record.__doc__ = (matrix_trace.__doc__ or "") + "\n\nWith a function as its first argument: " + \
+        (trace.__doc__ or "")
+    return trace_or_record
