@@ -21,9 +21,16 @@ def _handle(tape, node: int) -> Tensor:
     return plain(tape.value_of(node), D.ARENA_DTYPES[int(tape.dt[node])])
 
 
-def tangent_sweep(tape, seeds: dict, stop: int | None = None) -> dict:
+def _known(handles, tape, node: int) -> Tensor:
+    t = handles.get(node) if handles else None
+    return _handle(tape, node) if t is None else t
+
+
+def tangent_sweep(tape, seeds: dict, stop: int | None = None, handles: dict | None = None) -> dict:
     """Tangents of the rows of ``tape`` from ``seeds`` (node -> tangent of that node's value) up to
-    row ``stop``: node -> tangent, for every node with a nonzero one."""
+    row ``stop``: node -> tangent, for every node with a nonzero one.  ``handles`` (node -> tensor)
+    gives the rules the tensors standing for those nodes (recorded ones: a tangent then has the
+    history of the values it was computed from); other values are unrecorded."""
     tan = dict(seeds)
     stop = tape.n if stop is None else stop
     r = min(seeds) + 1 if seeds else stop
@@ -40,8 +47,8 @@ def tangent_sweep(tape, seeds: dict, stop: int | None = None) -> dict:
             ts[k] = None
         nout = int(tape.nout[r])
         if any(t is not None for t in ts):
-            xs = tuple(_handle(tape, x) for x in nodes)
-            y = _handle(tape, r)
+            xs = tuple(_known(handles, tape, x) for x in nodes)
+            y = _known(handles, tape, r)
             out = tangent_of(op, tuple(ts), xs, y, row)
             if op.multi:
                 for k, t in enumerate(out):

@@ -1,0 +1,219 @@
+"""Dual tensors: eager forward-mode AD (``tape.autograd.forward_ad``).
+
+A dual tensor is an ordinary handle whose tangent is kept here (``TANGENTS``, by the handle's id),
+so nothing in ``Tensor`` or in any op's front end knows about forward mode, and recording costs
+exactly what it did when no dual level is active.  Entering a level swaps every op's front end
+(Tensor methods, operators and properties, and the ``tape``, ``tape.linalg`` and ``tape.special``
+functions made from the registry) for a wrapper, and exiting puts the originals back.
+
+A wrapper called with a dual tensor among its arguments runs the op as it is (the primal, with
+its own history and errors), then runs it again on stand-ins: each dual argument a leaf copy that
+requires grad (an in-place op's target a copy of it), recorded whatever the grad mode, and the
+random generators set back so that both runs draw the same numbers.  The tangent sweep
+(``tape/_tangent.py``) takes the arguments' tangents through the rows the second run recorded,
+each op's ``jvp`` rule computing with the real arguments and result (so a tangent is recorded
+when they or the tangents require grad, and reverse mode runs through it).  The ops inside a
+front end (a composite's parts, the rules themselves) run unwrapped.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import weakref
+from typing import Callable, Optional
+
+import numpy as np
+
+from ._creation import Generator, default_generator
+from ._grad_mode import enable_grad
+from ._state import state
+from ._tape import write_tape
+from ._tangent import tangent_sweep
+from ._tensor import Tensor
+from ._tensor import _plain as plain
+from .ops._spec import PUBLIC
+
+# id(tensor) -> (weakref to it, its tangent) for the tensors of the active level.
+TANGENTS: dict = {}
+_busy = False          # inside a wrapper (or a rule): ops run as they are
+_swapped: list = []    # (owner, name, original) while a level is active
+
+
+def tangent(t: Tensor) -> Optional[Tensor]:
+    """The tangent of ``t`` at the active level (None: none)."""
+    entry = TANGENTS.get(id(t))
+    return entry[1] if entry is not None and entry[0]() is t else None
+
+
+def set_tangent(t: Tensor, tan: Optional[Tensor]) -> None:
+    key = id(t)
+    if tan is None:
+        TANGENTS.pop(key, None)
+        return
+    TANGENTS[key] = (weakref.ref(t, lambda _, key=key: TANGENTS.pop(key, None)), tan)
+
+
+def unwrapped(fn: Callable) -> Callable:
+    """``fn`` run as it is, computing no tangent."""
+    def run(*args, **kwargs):
+        global _busy
+        was = _busy
+        _busy = True
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _busy = was
+    return run
+
+
+def _is_dual(a) -> bool:
+    if type(a) is Tensor or isinstance(a, Tensor):
+        entry = TANGENTS.get(id(a))
+        return entry is not None and entry[0]() is a
+    if isinstance(a, (list, tuple)):
+        return any(_is_dual(b) for b in a)
+    return False
+
+
+def _inplace(name: str) -> bool:
+    """Whether the front end named ``name`` changes its first argument (``add_``, ``__iadd__``, item assignment)."""
+    if name.startswith("__"):
+        return name == "__setitem__" or name[2] == "i" and name not in ("__invert__", "__index__", "__int__")
+    return name.endswith("_") and not name.startswith("_")
+
+
+def wrap(fn: Callable, name: str) -> Callable:
+    """``fn``, computing tangents when one of its arguments is a dual tensor."""
+    inplace = _inplace(name)
+
+    @functools.wraps(fn)
+    def front(*args, **kwargs):
+        if _busy or not (any(_is_dual(a) for a in args) or any(_is_dual(a) for a in kwargs.values())):
+            return fn(*args, **kwargs)
+        return dual_call(fn, inplace, args, kwargs)
+    front.__wrapped_front__ = fn
+    return front
+
+
+def _generators(args: tuple, kwargs: dict) -> list:
+    gens = [default_generator]
+    gens += [a for a in (*args, *kwargs.values()) if isinstance(a, Generator) and a is not default_generator]
+    return gens
+
+
+def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
+    """Run ``fn`` on ``args`` (some dual) and give its tensor results their tangents."""
+    global _busy
+    _busy = True
+    try:
+        gens = _generators(args, kwargs)
+        drawn = [g.rng.bit_generator.state for g in gens]
+        out = fn(*args, **kwargs)
+        target = args[0] if inplace and isinstance(args[0], Tensor) else None
+        rg = state.grad
+        after = [g.rng.bit_generator.state for g in gens]
+        for g, s in zip(gens, drawn):
+            g.rng.bit_generator.state = s
+        seeds: dict = {}
+        handles: dict = {}
+        with enable_grad():
+            tape = write_tape()
+            stand = {}
+
+            def stand_in(a):
+                if isinstance(a, (list, tuple)) and _is_dual(a):
+                    return type(a)(stand_in(b) for b in a)
+                if not isinstance(a, Tensor):
+                    return a
+                key = id(a)
+                if key in stand:
+                    return stand[key]
+                t = tangent(a)
+                if t is None and a is not target:
+                    return a
+                s = plain(np.array(a._value()), a._dtype)
+                if t is not None:
+                    s._rg = True
+                    node = tape.import_(s)
+                    seeds[node] = t
+                    if a is not target:
+                        handles[node] = a
+                    else:
+                        s = s.clone()
+                stand[key] = s
+                return s
+            s_args = tuple(stand_in(a) for a in args)
+            s_kwargs = {k: stand_in(v) for k, v in kwargs.items()}
+            s_out = fn(*s_args, **s_kwargs)
+        for g, s in zip(gens, after):
+            g.rng.bit_generator.state = s
+        if inplace:
+            s_out, out = stand.get(id(target)), target
+        pairs = list(_pairs(out, s_out))
+        if seeds and any(s._tape is tape for _, s in pairs):
+            if not inplace and len(pairs) == 1 and pairs[0][0] is not pairs[0][1]:
+                handles[pairs[0][1]._node] = pairs[0][0]
+            # (a rule run through reverse mode, ``TRANSPOSED``, records whatever requires grad)
+            keep = rg and (any(t._rg for t in seeds.values()) or any(a._rg for a in handles.values()))
+            tan = tangent_sweep(tape, seeds, tape.n, handles)
+            for y, s in pairs:
+                t = tan.get(s._node) if s._tape is tape else None
+                if t is not None and not keep and t._rg:
+                    t = t.detach()
+                set_tangent(y, t if y._dtype.is_floating_point else None)
+        elif inplace:
+            set_tangent(out, None)
+    finally:
+        _busy = False
+    return out
+
+
+def _pairs(out, s_out):
+    """The (result, stand-in result) tensor pairs of two results of the same structure."""
+    if isinstance(out, Tensor):
+        if isinstance(s_out, Tensor):
+            yield out, s_out
+    elif isinstance(out, (list, tuple)) and isinstance(s_out, (list, tuple)):
+        for a, b in zip(out, s_out):
+            yield from _pairs(a, b)
+
+
+def _targets():
+    """(owner, name, value) of every op front end: Tensor members and the functions of ``tape``,
+    ``tape.linalg`` and ``tape.special``."""
+    # (the package's modules, by name: they import this one)
+    tape = sys.modules["tape"]
+    members = set()
+    for entry in PUBLIC:
+        members.update(entry.methods)
+        members.update(entry.properties)
+    for name in sorted(members):
+        yield Tensor, name, vars(Tensor)[name]
+    for name in sorted(tape._functions):
+        yield tape, name, getattr(tape, name)
+    for module in (sys.modules["tape.linalg"], sys.modules["tape.special"]):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if callable(value) and not isinstance(value, type):
+                yield module, name, value
+
+
+def _wrapped(name: str, value):
+    if isinstance(value, property):
+        return property(wrap(value.fget, name), doc=value.__doc__)
+    return wrap(value, name)
+
+
+def swap_in() -> None:
+    """Make every op's front end compute tangents (a dual level begins)."""
+    for owner, name, value in _targets():
+        _swapped.append((owner, name, value))
+        setattr(owner, name, _wrapped(name, value))
+
+
+def swap_out() -> None:
+    """Put the front ends back and forget every tangent (the level ends)."""
+    while _swapped:
+        owner, name, value = _swapped.pop()
+        setattr(owner, name, value)
+    TANGENTS.clear()
