@@ -179,8 +179,8 @@ def _pairs(out, s_out):
 
 
 def _targets():
-    """(owner, name, value) of every op front end: Tensor members and the functions of ``tape``,
-    ``tape.linalg`` and ``tape.special``."""
+    """(owner, name, value) of every op front end: Tensor members, the functions of ``tape``,
+    ``tape.linalg`` and ``tape.special``, and ``Function.apply``."""
     # (the package's modules, by name: they import this one)
     tape = sys.modules["tape"]
     members = set()
@@ -196,9 +196,13 @@ def _targets():
             value = getattr(module, name)
             if callable(value) and not isinstance(value, type):
                 yield module, name, value
+    function = sys.modules["tape.autograd.function"].Function       # (a custom Function's call)
+    yield function, "apply", vars(function)["apply"]
 
 
 def _wrapped(name: str, value):
+    if isinstance(value, classmethod):
+        return classmethod(wrap(value.__func__, name))
     if isinstance(value, property):
         return property(wrap(value.fget, name), doc=value.__doc__)
     return wrap(value, name)

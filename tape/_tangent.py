@@ -13,7 +13,7 @@ import numpy as np
 from ._emit import D, Tensor, plain
 from ._grad_mode import enable_grad
 from ._row import Row
-from .autograd import grad
+from .autograd._backward import grad
 from .ops._spec import OUTPUT, REGISTRY, SOURCE, TRANSPOSED
 
 

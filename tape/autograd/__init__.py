@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from .._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from . import anomaly_mode, function, functional, graph
+from . import anomaly_mode, forward_ad, function, functional, graph
 from .anomaly_mode import detect_anomaly, set_detect_anomaly
 from .function import Function
 from ._backward import _is_checkpoint_valid, backward, grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from . import forward_ad  # noqa: E402  (its tangent rules use grad)
 from .._legacy import Variable
 
 __all__ = ["Function", "function", "forward_ad", "graph", "anomaly_mode", "detect_anomaly", "set_detect_anomaly", "backward", "grad", "functional", "gradcheck", "gradgradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
