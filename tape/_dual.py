@@ -37,6 +37,7 @@ from .ops._spec import PUBLIC
 TANGENTS: dict = {}
 _busy = False          # inside a wrapper (or a rule): ops run as they are
 _swapped: list = []    # (owner, name, original) while a level is active
+_current: dict = {}    # id(original) -> its wrapper, while a level is active
 
 
 def tangent(t: Tensor) -> Optional[Tensor]:
@@ -179,8 +180,8 @@ def _pairs(out, s_out):
 
 
 def _targets():
-    """(owner, name, value) of every op front end: Tensor members, the functions of ``tape``,
-    ``tape.linalg`` and ``tape.special``, and ``Function.apply``."""
+    """(owner, name, value) of every op front end: Tensor members and the functions of ``tape``,
+    ``tape.linalg`` and ``tape.special``."""
     # (the package's modules, by name: they import this one)
     tape = sys.modules["tape"]
     members = set()
@@ -196,13 +197,9 @@ def _targets():
             value = getattr(module, name)
             if callable(value) and not isinstance(value, type):
                 yield module, name, value
-    function = sys.modules["tape.autograd.function"].Function       # (a custom Function's call)
-    yield function, "apply", vars(function)["apply"]
 
 
 def _wrapped(name: str, value):
-    if isinstance(value, classmethod):
-        return classmethod(wrap(value.__func__, name))
     if isinstance(value, property):
         return property(wrap(value.fget, name), doc=value.__doc__)
     return wrap(value, name)
@@ -211,8 +208,18 @@ def _wrapped(name: str, value):
 def swap_in() -> None:
     """Make every op's front end compute tangents (a dual level begins)."""
     for owner, name, value in _targets():
+        new = _wrapped(name, value)
         _swapped.append((owner, name, value))
-        setattr(owner, name, _wrapped(name, value))
+        setattr(owner, name, new)
+        _current[id(value)] = new
+    function = sys.modules["tape.autograd.function"]      # (a custom Function's call: ``Function.apply``)
+    _swapped.append((function, "_dual_apply", None))
+    function._dual_apply = wrap(function._apply, "apply")
+
+
+def current(fn: Callable) -> Callable:
+    """The front end ``fn`` as it is in the active level (a function taken before it began)."""
+    return _current.get(id(fn), fn)
 
 
 def swap_out() -> None:
@@ -220,4 +227,5 @@ def swap_out() -> None:
     while _swapped:
         owner, name, value = _swapped.pop()
         setattr(owner, name, value)
+    _current.clear()
     TANGENTS.clear()

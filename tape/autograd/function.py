@@ -267,7 +267,12 @@ class Function(metaclass=FunctionMeta):
             bound = inspect.signature(cls.forward).bind(*args, **kwargs)
             bound.apply_defaults()
             args, kwargs = bound.args, bound.kwargs
+        if _dual_apply is not None:
+            return _dual_apply(cls, setup, args, kwargs)
         return _apply(cls, setup, args, kwargs)
+
+
+_dual_apply = None      # while a forward AD level is active: ``_apply`` computing tangents (``tape/_dual.py``)
 
 
 def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:

@@ -18,6 +18,7 @@ from .. import _engine
 from .._grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from .._tensor import Tensor, _plain
 from ..ops.join import stack
+from .. import _dual
 from . import forward_ad
 from ._backward import grad
 
@@ -291,11 +292,8 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
                              'function has more outputs than inputs, "forward-mode" tends to be more performant. '
                              'Otherwise, prefer to use "reverse-mode".')
     if strategy == "forward-mode":
-        if create_graph:
-            raise NotImplementedError("torch.autograd.functional.jacobian: `create_graph=True` and "
-                                      '`strategy="forward-mode"` are not supported together (yet). Please either set '
-                                      '`create_graph=False` or `strategy="reverse-mode"`.')
-        return _jacfwd(func, inputs, strict, vectorize)
+        _forward_mode_refusals(create_graph, strict, vectorize)
+        return _jacfwd(func, inputs)
     if vectorize and strict:
         raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
                            "supported together. Please either set `strict=False` or `vectorize=False`.")
@@ -309,17 +307,25 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
     return _unpack(_finish(tuple(jac), create_graph), (outputs_is_tuple, inputs_is_tuple))
 
 
-def _jacfwd(func: Callable, inputs, strict: bool, vectorize: bool):
-    """The Jacobian by forward mode: one pass of ``func`` on dual tensors per input element
-    (PyTorch's ``vmap`` batches these passes; tape runs them one after another)."""
+def _forward_mode_refusals(create_graph: bool, strict: bool, vectorize: bool) -> None:
+    """PyTorch's errors for the arguments forward mode does not take, in its order."""
+    if create_graph:
+        raise NotImplementedError("torch.autograd.functional.jacobian: `create_graph=True` and "
+                                  '`strategy="forward-mode"` are not supported together (yet). Please either set '
+                                  '`create_graph=False` or `strategy="reverse-mode"`.')
     if strict:
         raise RuntimeError('torch.autograd.functional.jacobian: `strict=True` and `strategy="forward-mode"` are not '
                            'supported together (yet). Please either set `strict=False` or '
                            '`strategy="reverse-mode"`.')
-    inputs_is_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
     if not vectorize:
         raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse Hessian is"
                                   "only implemented for `vectorize=True`.")
+
+
+def _jacfwd(func: Callable, inputs):
+    """The Jacobian by forward mode: one pass of ``func`` on dual tensors per input element
+    (PyTorch's ``vmap`` batches these passes; tape runs them one after another)."""
+    inputs_is_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
     columns = []
     outputs_is_tuple, primals = False, ()
     for j, x in enumerate(inputs):
@@ -329,7 +335,7 @@ def _jacfwd(func: Callable, inputs, strict: bool, vectorize: bool):
                 basis.reshape(-1)[k] = 1
                 duals = tuple(forward_ad.make_dual(a, _plain(basis, a._dtype) if i == j else a.new_zeros(a._shape))
                               for i, a in enumerate(inputs))
-                outputs_is_tuple, outs = _as_tuple(func(*duals), "outputs", "jacobian")
+                outputs_is_tuple, outs = _as_tuple(_dual.current(func)(*duals), "outputs", "jacobian")
                 unpacked = [forward_ad.unpack_dual(o) for o in outs]
                 primals = tuple(p for p, _ in unpacked)
                 columns.append(tuple(p.new_zeros(p._shape) if t is None else t for p, t in unpacked))
@@ -375,8 +381,11 @@ def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = F
         _check_requires_grad(g, "jacobian", strict)
         return g
 
-    res = jacobian(gradient, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize,
-                   strategy=outer_jacobian_strategy)
+    if outer_jacobian_strategy == "forward-mode":
+        # PyTorch's refusals for forward-over-reverse; the values come from reverse-over-reverse, as
+        # tangents do not yet run through a recorded backward (the same Hessian).
+        _forward_mode_refusals(create_graph, strict, vectorize)
+    res = jacobian(gradient, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize and not strict)
     return _unpack(res, (inputs_is_tuple, inputs_is_tuple))
 
 

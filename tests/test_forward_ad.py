@@ -1,0 +1,228 @@
+"""Eager forward-mode AD (``tape.autograd.forward_ad``): levels, dual tensors, tangents through
+every op of the op table, views and in-place ops, custom Functions' ``jvp``, forward-mode
+Jacobians and ``gradcheck(check_forward_ad=True)``."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tape
+import tape.autograd.forward_ad as fwAD
+from tape.autograd import Function
+
+from .test_grad_ops import OP_NAMES, OPS, as_list, draw_case, leaves, to_np, to_tensor, tolerances
+from .test_tangents import directions, run_tangents
+
+
+def _f64(values):
+    return tape.tensor(values, dtype=tape.float64)
+
+
+@pytest.mark.parametrize("name", OP_NAMES)
+@settings(max_examples=3, deadline=None)
+@given(data=st.data())
+def test_every_op_under_make_dual_gives_the_tangent_sweep_s_tangent(name, data):
+    op = OPS[name]
+    case = draw_case(data, op)
+    vs = directions(np.random.default_rng(case.seed), case, op.fd_floor)
+    _, want = run_tangents(op.fn, leaves(tape, case), vs, case.requires, case.dtype)
+    with fwAD.dual_level():
+        duals = [fwAD.make_dual(t, to_tensor(tape, v, case.dtype)) if r and t.is_floating_point() else t
+                 for t, v, r in zip(leaves(tape, case), vs, case.requires)]
+        outs = as_list(op.fn(tape, *duals))
+        got = [fwAD.unpack_dual(o).tangent for o in outs]
+    rtol, atol = tolerances(case.dtype)
+    for o, g, w in zip(outs, got, want):
+        g = np.zeros(tuple(o.shape)) if g is None else to_np(g)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol * max(1.0, float(np.max(np.abs(w), initial=0))))
+
+
+def test_levels_and_their_errors():
+    x = _f64([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="no level exists, make sure to enter_dual_level"):
+        fwAD.make_dual(x, x)
+    assert fwAD.unpack_dual(x) == (x, None)
+    with fwAD.dual_level() as level:
+        assert level == 0
+        with pytest.raises(RuntimeError, match="^Nested forward mode AD is not supported at the moment$"):
+            fwAD.enter_dual_level()
+        with pytest.raises(RuntimeError, match="not the last one that was created"):
+            fwAD.exit_dual_level(level=3)
+        d = fwAD.make_dual(x, _f64([1.0, 1.0]))
+        y = d * d
+        assert fwAD.unpack_dual(y).tangent.tolist() == [2.0, 4.0]
+    assert fwAD.unpack_dual(y).tangent is None        # tangents leave with their level
+    with pytest.raises(RuntimeError, match="^Dual level must be a positive number.$"):
+        fwAD.exit_dual_level()
+    level = fwAD.enter_dual_level()
+    fwAD.exit_dual_level(level=level)
+
+
+def test_no_cost_outside_a_level():
+    before = (tape.Tensor.__dict__["sin"], tape.Tensor.__dict__["__mul__"], tape.sin, tape.linalg.inv)
+    with fwAD.dual_level():
+        assert tape.Tensor.__dict__["sin"] is not before[0] and tape.sin is not before[2]
+    assert (tape.Tensor.__dict__["sin"], tape.Tensor.__dict__["__mul__"], tape.sin, tape.linalg.inv) == before
+
+
+def test_make_dual_errors_and_aliasing():
+    x = _f64([1.0, 2.0, 3.0])
+    v = _f64([1.0, 0.5, 0.25])
+    with fwAD.dual_level():
+        with pytest.raises(RuntimeError, match=r"Tensor is of size \[3\] while the given forward gradient is of "
+                                               r"size \[2\]\."):
+            fwAD.make_dual(x, _f64([1.0, 2.0]))
+        with pytest.raises(ValueError, match="^Expected primal to be floating point or complex, but got: "
+                                             "torch.int64$"):
+            fwAD.make_dual(tape.arange(3), tape.arange(3))
+        with pytest.raises(ValueError, match="^Expected tangent to be floating point or complex"):
+            fwAD.make_dual(x, tape.arange(3))
+        with pytest.raises(RuntimeError, match="^Invalid level given to _make_dual$"):
+            fwAD.make_dual(x, v, level=5)
+        d = fwAD.make_dual(x, v)
+        assert d._base is x and fwAD.unpack_dual(d).tangent is v
+        with pytest.raises(RuntimeError, match="already has a forward gradient at the same level 0"):
+            fwAD.make_dual(d, v)
+        with pytest.raises(RuntimeError, match="itself has a forward gradient at the same level0"):
+            fwAD.make_dual(x, d)
+        with pytest.raises(RuntimeError, match="^Invalid level given to _fw_primal$"):
+            fwAD.unpack_dual(d, level=2)
+        p, t = fwAD.unpack_dual(d)
+        assert isinstance(fwAD.unpack_dual(d), fwAD.UnpackedDualTensor) and p._base is x
+        assert fwAD.unpack_dual(p).tangent is None
+
+
+def test_semantics_no_grad_detach_inplace_views():
+    x = _f64([1.0, 2.0, 3.0])
+    v = _f64([1.0, 0.5, 0.25])
+    with fwAD.dual_level():
+        d = fwAD.make_dual(x, v)
+        with tape.no_grad():
+            assert fwAD.unpack_dual(d * 2).tangent.tolist() == [2.0, 1.0, 0.5]     # no_grad does not stop it
+        assert fwAD.unpack_dual(d.detach()).tangent is None
+        assert fwAD.unpack_dual(d.data).tangent is None
+        a = tape.zeros(3, dtype=tape.float64)
+        a.add_(d)                                       # the other operand's tangent reaches the target
+        assert fwAD.unpack_dual(a).tangent.tolist() == [1.0, 0.5, 0.25]
+        d2 = fwAD.make_dual(x.clone(), v)
+        d2.mul_(d2)
+        assert fwAD.unpack_dual(d2).tangent.tolist() == [2.0, 2.0, 1.5]
+        assert fwAD.unpack_dual(d[1:]).tangent.tolist() == [0.5, 0.25]
+        assert fwAD.unpack_dual(d.long()).tangent is None and fwAD.unpack_dual(d > 0).tangent is None
+        r = tape.linalg.inv(d.reshape(3, 1) * d.reshape(1, 3) + tape.eye(3, dtype=tape.float64))
+        m = x.reshape(3, 1) * x.reshape(1, 3) + tape.eye(3, dtype=tape.float64)
+        dm = v.reshape(3, 1) * x.reshape(1, 3) + x.reshape(3, 1) * v.reshape(1, 3)
+        want = -(tape.linalg.inv(m) @ dm @ tape.linalg.inv(m))
+        np.testing.assert_allclose(to_np(fwAD.unpack_dual(r).tangent), to_np(want), rtol=1e-12, atol=1e-12)
+
+
+def test_random_ops_draw_once():
+    mean = _f64([0.0, 1.0])
+    tape.manual_seed(0)
+    plain = tape.normal(mean, 2.0).tolist()
+    after = tape.rand(1).item()
+    tape.manual_seed(0)
+    with fwAD.dual_level():
+        y = tape.normal(fwAD.make_dual(mean, _f64([1.0, 1.0])), 2.0)
+        assert y.tolist() == plain and fwAD.unpack_dual(y).tangent.tolist() == [1.0, 1.0]
+    assert tape.rand(1).item() == after
+
+
+def test_tangents_compose_with_reverse_mode():
+    x = _f64([0.5, 1.5]).requires_grad_()
+    v = _f64([1.0, -2.0]).requires_grad_()
+    with fwAD.dual_level():
+        y = (fwAD.make_dual(x, v).sin() * x).sum()
+        p, t = fwAD.unpack_dual(y)
+        assert y.requires_grad and t.requires_grad
+        gx, gv = tape.autograd.grad(t, (x, v))
+    xs, vs = np.array([0.5, 1.5]), np.array([1.0, -2.0])
+    # t = sum(v * (cos x * x + sin x))
+    np.testing.assert_allclose(to_np(gv), np.cos(xs) * xs + np.sin(xs), rtol=1e-12)
+    np.testing.assert_allclose(to_np(gx), vs * (-np.sin(xs) * xs + 2 * np.cos(xs)), rtol=1e-12)
+    with fwAD.dual_level():
+        t = fwAD.unpack_dual(fwAD.make_dual(x.detach(), v.detach()).sin()).tangent
+        assert not t.requires_grad
+
+
+class _Mul(Function):
+    @staticmethod
+    def forward(ctx, x, y, z):
+        ctx.save_for_backward(x, y)
+        ctx.save_for_forward(x, y)
+        ctx.z = z
+        return x * y * z
+
+    @staticmethod
+    def jvp(ctx, x_t, y_t, _):
+        x, y = ctx.saved_tensors
+        return ctx.z * (y * x_t + x * y_t)
+
+    @staticmethod
+    def vjp(ctx, g):
+        x, y = ctx.saved_tensors
+        return ctx.z * g * y, ctx.z * g * x, None
+
+
+class _NoJvp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+class _WrongJvp(_NoJvp):
+    @staticmethod
+    def jvp(ctx, t):
+        return t * 3
+
+
+def test_custom_function_jvp():
+    a = tape.tensor(1.0, requires_grad=True, dtype=tape.float64)
+    b = tape.tensor(2.0, requires_grad=True, dtype=tape.float64)
+    with fwAD.dual_level():
+        d = _Mul.apply(fwAD.make_dual(a, tape.tensor(1.0, dtype=tape.float64)), b, 4)
+        assert fwAD.unpack_dual(d).tangent.item() == 8.0 and d.grad_fn is not None
+        with pytest.raises(NotImplementedError, match="^You must implement the jvp function for custom "
+                                                      "autograd.Function to use it with forward mode AD.$"):
+            _NoJvp.apply(fwAD.make_dual(a, tape.tensor(1.0, dtype=tape.float64)))
+    with pytest.raises(AssertionError, match="save_for_forward expects all arguments to be tensors"):
+        Function._backward_cls().save_for_forward(1)
+
+
+def test_forward_mode_jacobian_and_hessian():
+    F = tape.autograd.functional
+    x = _f64([[1.0, 2.0], [3.0, 4.0]])
+    w = _f64([0.5, -1.0, 2.0])
+
+    def f(a, b):
+        return a.sin().sum(0) * b[:2], (a @ a).exp()
+    fwd = F.jacobian(f, (x, w), strategy="forward-mode", vectorize=True)
+    rev = F.jacobian(f, (x, w))
+    for fr, rr in zip(fwd, rev):
+        for a, b in zip(fr, rr):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(to_np(a), to_np(b), rtol=1e-12, atol=1e-12)
+    with pytest.raises(NotImplementedError, match="only implemented for `vectorize=True`"):
+        F.jacobian(tape.exp, w, strategy="forward-mode")
+    with pytest.raises(RuntimeError, match='`strict=True` and `strategy="forward-mode"`'):
+        F.jacobian(tape.exp, w, strategy="forward-mode", vectorize=True, strict=True)
+    # a function taken before the level began still computes tangents
+    np.testing.assert_allclose(to_np(F.jacobian(tape.exp, w, strategy="forward-mode", vectorize=True)),
+                               np.diag(np.exp([0.5, -1.0, 2.0])), rtol=1e-14)
+    h = F.hessian(lambda a: (a.sin() * a).sum(), w, outer_jacobian_strategy="forward-mode", vectorize=True)
+    np.testing.assert_allclose(to_np(h), to_np(F.hessian(lambda a: (a.sin() * a).sum(), w)), rtol=1e-14)
+
+
+def test_gradcheck_check_forward_ad():
+    x = _f64([0.3, 0.7]).requires_grad_()
+    gc = tape.autograd.gradcheck
+    assert gc(lambda a: (a * a).exp(), (x,), check_forward_ad=True)
+    assert gc(tape.sin, (x,), check_forward_ad=True, check_backward_ad=False)
+    with pytest.raises(tape.autograd.GradcheckError, match="^Jacobian computed with forward mode mismatch for "
+                                                           "output 0 with respect to input 0,\nnumerical:"):
+        gc(_WrongJvp.apply, (x,), check_forward_ad=True, check_backward_ad=False)
+    assert not gc(_WrongJvp.apply, (x,), check_forward_ad=True, raise_exception=False)
