@@ -109,8 +109,11 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
     try:
         gens = _generators(args, kwargs)
         drawn = [g.rng.bit_generator.state for g in gens]
-        out = fn(*args, **kwargs)
         target = args[0] if inplace and isinstance(args[0], Tensor) else None
+        # (an in-place op changes its target, and maybe other arguments that alias it: their values
+        # before it are what the stand-ins and the rules take)
+        before = {id(a): (a, np.array(a._value())) for a in _tensors((args, kwargs))} if inplace else None
+        out = fn(*args, **kwargs)
         rg = state.grad
         after = [g.rng.bit_generator.state for g in gens]
         for g, s in zip(gens, drawn):
@@ -130,14 +133,14 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
                 if key in stand:
                     return stand[key]
                 t = tangent(a)
-                if t is None and a is not target:
+                if t is None and a is not target and _unchanged(a, before):
                     return a
-                s = plain(np.array(a._value()), a._dtype)
+                s = plain(np.array(a._value()) if before is None else before[key][1], a._dtype)
                 if t is not None:
                     s._rg = True
                     node = tape.import_(s)
                     seeds[node] = t
-                    if a is not target:
+                    if a is not target and _unchanged(a, before):
                         handles[node] = a
                     else:
                         s = s.clone()
@@ -152,6 +155,15 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
             s_out, out = stand.get(id(target)), target
         pairs = list(_pairs(out, s_out))
         if seeds and any(s._tape is tape for _, s in pairs):
+            # (the other tensor arguments stand for themselves: rules computing with them record
+            # through them, so a tangent's gradient reaches them too)
+            for a in _tensors((args, kwargs)):
+                if id(a) in stand or not _unchanged(a, before):
+                    continue
+                if a._tape is tape:
+                    handles.setdefault(a._node, a)
+                elif a._ig == tape.gen and a._iv == (a._ver[0] if a._ver is not None else 0):
+                    handles.setdefault(a._in, a)
             if not inplace and len(pairs) == 1 and pairs[0][0] is not pairs[0][1]:
                 handles[pairs[0][1]._node] = pairs[0][0]
             # (a rule run through reverse mode, ``TRANSPOSED``, records whatever requires grad)
@@ -167,6 +179,23 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
     finally:
         _busy = False
     return out
+
+
+def _tensors(a):
+    """The tensors in ``a`` (arguments: nested tuples, lists and dicts)."""
+    if isinstance(a, Tensor):
+        yield a
+    elif isinstance(a, (list, tuple)):
+        for b in a:
+            yield from _tensors(b)
+    elif isinstance(a, dict):
+        for b in a.values():
+            yield from _tensors(b)
+
+
+def _unchanged(a: Tensor, before: Optional[dict]) -> bool:
+    """Whether ``a`` holds the value it had before the (in-place) op."""
+    return before is None or id(a) not in before or np.array_equal(before[id(a)][1], a._value(), equal_nan=True)
 
 
 def _pairs(out, s_out):
