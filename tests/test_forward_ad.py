@@ -18,13 +18,7 @@ def _f64(values):
     return tape.tensor(values, dtype=tape.float64)
 
 
-# scatter_reduce amin without self: dual mode gives half the sweep's tangent on one drawn case (ties?);
-# not yet understood (/work/notes/fad.md).
-_OPEN = {"scatter_reduce_amin_exclude"}
-
-
-@pytest.mark.parametrize("name", [n if n not in _OPEN else pytest.param(n, marks=pytest.mark.xfail(strict=False))
-                                  for n in OP_NAMES])
+@pytest.mark.parametrize("name", OP_NAMES)
 @settings(max_examples=3, deadline=None)
 @given(data=st.data())
 def test_every_op_under_make_dual_gives_the_tangent_sweep_s_tangent(name, data):
