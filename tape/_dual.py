@@ -146,9 +146,14 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
                         s = s.clone()
                 stand[key] = s
                 return s
-            s_args = tuple(stand_in(a) for a in args)
-            s_kwargs = {k: stand_in(v) for k, v in kwargs.items()}
-            s_out = fn(*s_args, **s_kwargs)
+            # (pinned: the stand-ins' rows all go to ``tape``, which the sweep reads, even when it is full)
+            state.pinned += 1
+            try:
+                s_args = tuple(stand_in(a) for a in args)
+                s_kwargs = {k: stand_in(v) for k, v in kwargs.items()}
+                s_out = fn(*s_args, **s_kwargs)
+            finally:
+                state.pinned -= 1
         for g, s in zip(gens, after):
             g.rng.bit_generator.state = s
         if inplace:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import tape
 import tape.autograd.forward_ad as fwAD
+from tape._state import state
 from tape.autograd import Function
 
 from .test_grad_ops import OP_NAMES, OPS, as_list, draw_case, leaves, to_np, to_tensor, tolerances
@@ -114,6 +115,16 @@ def test_semantics_no_grad_detach_inplace_views():
         dm = v.reshape(3, 1) * x.reshape(1, 3) + x.reshape(3, 1) * v.reshape(1, 3)
         want = -(tape.linalg.inv(m) @ dm @ tape.linalg.inv(m))
         np.testing.assert_allclose(to_np(fwAD.unpack_dual(r).tangent), to_np(want), rtol=1e-12, atol=1e-12)
+
+
+def test_a_full_tape_does_not_lose_a_tangent():
+    a = _f64([1.0]).requires_grad_()
+    keep = [a * 1.0]
+    while state.tape.n < state.tape.soft - 1:       # the next row fills the thread's tape
+        keep.append(a * 1.0)
+    with fwAD.dual_level():
+        d = fwAD.make_dual(_f64([2.0]), _f64([1.0]))
+        assert fwAD.unpack_dual(d * d).tangent.tolist() == [4.0]
 
 
 def test_random_ops_draw_once():
