@@ -25,16 +25,20 @@ from typing import Callable, Optional
 import numpy as np
 
 from ._creation import Generator, default_generator
+from ._engine import _tensor_at
 from ._grad_mode import enable_grad
 from ._state import state
 from ._tape import write_tape
 from ._tangent import tangent_sweep
 from ._tensor import Tensor
 from ._tensor import _plain as plain
-from .ops._spec import PUBLIC
+from .ops._spec import OUTPUT, PUBLIC, SOURCE
 
 # id(tensor) -> (weakref to it, its tangent) for the tensors of the active level.
 TANGENTS: dict = {}
+# tape generation -> {node: tangent}: the recorded values of the level's dual tensors, which a
+# gradient recorded in the level (``grad(..., create_graph=True)``) takes its tangent from.
+NODES: dict = {}
 _busy = False          # inside a wrapper (or a rule): ops run as they are
 _swapped: list = []    # (owner, name, original) while a level is active
 _current: dict = {}    # id(original) -> its wrapper, while a level is active
@@ -52,6 +56,8 @@ def set_tangent(t: Tensor, tan: Optional[Tensor]) -> None:
         TANGENTS.pop(key, None)
         return
     TANGENTS[key] = (weakref.ref(t, lambda _, key=key: TANGENTS.pop(key, None)), tan)
+    if t._tape is not None:
+        NODES.setdefault(t._tape.gen, {})[t._node] = tan
 
 
 def unwrapped(fn: Callable) -> Callable:
@@ -114,6 +120,9 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
         # before it are what the stand-ins and the rules take)
         before = {id(a): (a, np.array(a._value())) for a in _tensors((args, kwargs))} if inplace else None
         out = fn(*args, **kwargs)
+        for a in _tensors((args, kwargs)):
+            if a._tape is None and a._ig and _is_dual(a):      # (taken in as a constant by a recorded row)
+                NODES.setdefault(a._ig, {})[a._in] = tangent(a)
         rg = state.grad
         after = [g.rng.bit_generator.state for g in gens]
         for g, s in zip(gens, drawn):
@@ -203,6 +212,68 @@ def _unchanged(a: Tensor, before: Optional[dict]) -> bool:
     return before is None or id(a) not in before or np.array_equal(before[id(a)][1], a._value(), equal_nan=True)
 
 
+def _grad(original: Callable) -> Callable:
+    """``autograd.grad`` in a level: a gradient recorded (``create_graph=True``) gets its tangent,
+    as PyTorch's backward formulas compute with dual tensors (forward over reverse)."""
+    @functools.wraps(original)
+    def grad(outputs, inputs, *args, **kwargs):
+        global _busy
+        create_graph = kwargs["create_graph"] if "create_graph" in kwargs else len(args) > 2 and args[2]
+        if _busy or not create_graph or not NODES:
+            return original(outputs, inputs, *args, **kwargs)
+        _busy = True        # (the backward's own Python rules compute no tangents)
+        try:
+            grads = original(outputs, inputs, *args, **kwargs)
+            tapes = {id(g._tape): g._tape for g in grads if g is not None and g._tape is not None}
+            for tape in tapes.values():
+                _fwd_over_rev(tape, [g for g in grads if g is not None and g._tape is tape])
+        finally:
+            _busy = False
+        return grads
+    return grad
+
+
+def _fwd_over_rev(tape, grads: list) -> None:
+    """Give ``grads`` (recorded on ``tape`` by one backward) the tangents of the rows they come from."""
+    known = dict(NODES.get(tape.gen, {}))
+    for node, src in tape.src.items():           # values from other tapes, and leaves
+        t = NODES.get(src[0].gen, {}).get(src[1]) if type(src) is tuple else _live_tangent(src)
+        if t is not None:
+            known[node] = t
+    for node, src in tape.csrc.items():
+        t = _live_tangent(src)
+        if t is not None:
+            known[node] = t
+    if not known:
+        return
+    # the rows the gradients depend on whose tangent is not known: the backward's and a
+    # composite's inner ones
+    need = set()
+    todo = [g._node for g in grads]
+    while todo:
+        r = todo.pop()
+        if r in known or r in need:
+            continue
+        code = int(tape.op[r])
+        if code == OUTPUT:
+            todo.append(int(tape.a[r]))
+        elif code not in SOURCE:
+            need.add(r)
+            todo.extend(tape.inputs_of(r))
+    # (the rules compute with the recorded values, so the tangents have history, as PyTorch's)
+    handles = {x: _tensor_at(tape, x) for r in need for x in (r, *tape.inputs_of(r)) if tape.rg[x]}
+    tan = tangent_sweep(tape, known, handles=handles, rows=sorted(need))
+    for g in grads:
+        t = tan.get(g._node)
+        if t is not None and tangent(g) is None:
+            set_tangent(g, t)
+
+
+def _live_tangent(ref) -> Optional[Tensor]:
+    t = ref() if isinstance(ref, weakref.ref) else None
+    return tangent(t) if t is not None else None
+
+
 def _pairs(out, s_out):
     """The (result, stand-in result) tensor pairs of two results of the same structure."""
     if isinstance(out, Tensor):
@@ -246,6 +317,11 @@ def swap_in() -> None:
         _swapped.append((owner, name, value))
         setattr(owner, name, new)
         _current[id(value)] = new
+    for module in ("tape.autograd", "tape.autograd._backward", "tape.autograd.gradcheck",
+                   "tape.autograd.functional"):
+        module = sys.modules[module]
+        _swapped.append((module, "grad", module.grad))
+        module.grad = _grad(module.grad)
     function = sys.modules["tape.autograd.function"]      # (a custom Function's call: ``Function.apply``)
     _swapped.append((function, "_dual_apply", None))
     function._dual_apply = wrap(function._apply, "apply")
@@ -263,3 +339,4 @@ def swap_out() -> None:
         setattr(owner, name, value)
     _current.clear()
     TANGENTS.clear()
+    NODES.clear()

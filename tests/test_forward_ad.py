@@ -249,3 +249,72 @@ def test_gradcheck_check_forward_ad():
                                                            "output 0 with respect to input 0,\nnumerical:"):
         gc(_WrongJvp.apply, (x,), check_forward_ad=True, check_backward_ad=False)
     assert not gc(_WrongJvp.apply, (x,), check_forward_ad=True, raise_exception=False)
+
+
+class _Cube(Function):
+    """x ** 3, whose ``jvp`` is wrong on purpose (2 x t): forward over reverse uses it."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        ctx.save_for_forward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return 3 * x * x * g
+
+    @staticmethod
+    def jvp(ctx, t):
+        x, = ctx.saved_tensors
+        return 2 * x * t
+
+
+def test_forward_over_reverse_hessian_vector_product():
+    xs, vs = np.array([0.5, 1.5, -0.3]), np.array([1.0, -2.0, 0.5])
+    p = _f64(xs).requires_grad_()
+    with fwAD.dual_level():
+        x = fwAD.make_dual(p, _f64(vs))
+        g, = tape.autograd.grad((x.sin() * x.exp()).sum(), x, create_graph=True)
+        hv = fwAD.unpack_dual(g).tangent
+        # d/dx (cos x e^x + sin x e^x) = 2 cos x e^x
+        np.testing.assert_allclose(to_np(g), (np.cos(xs) + np.sin(xs)) * np.exp(xs), rtol=1e-12)
+        np.testing.assert_allclose(to_np(hv), 2 * np.cos(xs) * np.exp(xs) * vs, rtol=1e-12)
+        # the tangent has history: its gradient is a third derivative
+        gp, = tape.autograd.grad(hv.sum(), p)
+        np.testing.assert_allclose(to_np(gp), 2 * (np.cos(xs) - np.sin(xs)) * np.exp(xs) * vs, rtol=1e-12)
+        # a custom Function's jvp gives the tangents of its outputs that the backward's rows read
+        y = _Cube.apply(x)
+        g, = tape.autograd.grad((y * x.sin()).sum(), p, create_graph=True)
+        t = fwAD.unpack_dual(g).tangent
+    # tangent of 3 x^2 sin x + y cos x, with y's tangent 2 x v
+    want = (6 * xs * np.sin(xs) + 3 * xs ** 2 * np.cos(xs) + 2 * xs * np.cos(xs) - xs ** 3 * np.sin(xs)) * vs
+    np.testing.assert_allclose(to_np(t), want, rtol=1e-12)
+
+
+def test_forward_over_reverse_hessian_and_gradgradcheck():
+    F = tape.autograd.functional
+    xs = np.array([1.0, -2.0, 0.5])
+    h = F.hessian(lambda a: (_Cube.apply(a) * a.sin()).sum(), _f64(xs), outer_jacobian_strategy="forward-mode",
+                  vectorize=True)
+    # forward over reverse: the Function's (wrong) jvp shows, as in PyTorch
+    want = 6 * xs * np.sin(xs) + 3 * xs ** 2 * np.cos(xs) + 2 * xs * np.cos(xs) - xs ** 3 * np.sin(xs)
+    np.testing.assert_allclose(to_np(h), np.diag(want), rtol=1e-12, atol=1e-15)
+    a, b = _f64([[0.5, 1.5], [0.2, -0.4]]), _f64([1.0, -2.0, 0.5])
+
+    def f(x, y):
+        return (x.sin().sum(0) * y[:2]).sum() + (y ** 3).sum() * x[0, 0]
+    fwd = F.hessian(f, (a, b), outer_jacobian_strategy="forward-mode", vectorize=True)
+    rev = F.hessian(f, (a, b))
+    for i in range(2):
+        for j in range(2):
+            assert fwd[i][j].shape == rev[i][j].shape
+            np.testing.assert_allclose(to_np(fwd[i][j]), to_np(rev[i][j]), rtol=1e-12, atol=1e-15)
+    x = _f64([0.3, 0.7]).requires_grad_()
+    ggc = tape.autograd.gradgradcheck
+    assert ggc(lambda t: (t * t).exp().sum() * t, (x,), check_fwd_over_rev=True)
+    assert ggc(lambda t: (t * t).exp().sum() * t, (x,), check_fwd_over_rev=True, check_rev_over_rev=False,
+               check_undefined_grad=False)
+    with pytest.raises(tape.autograd.GradcheckError, match="^Jacobian computed with forward mode mismatch"):
+        ggc(lambda t: _Cube.apply(t) * t.sin(), (x,), check_fwd_over_rev=True)

@@ -382,10 +382,15 @@ def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = F
         return g
 
     if outer_jacobian_strategy == "forward-mode":
-        # PyTorch's refusals for forward-over-reverse; the values come from reverse-over-reverse, as
-        # tangents do not yet run through a recorded backward (the same Hessian).
+        # forward over reverse: the gradient, recorded on dual inputs, carries H e_k as its tangent
         _forward_mode_refusals(create_graph, strict, vectorize)
-    res = jacobian(gradient, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize and not strict)
+
+        def dual_gradient(*inp):
+            return gradient(*(t.requires_grad_(True) for t in inp))
+        res = _jacfwd(dual_gradient, inputs)
+    else:
+        res = jacobian(gradient, inputs, create_graph=create_graph, strict=strict,
+                       vectorize=vectorize and not strict)
     return _unpack(res, (inputs_is_tuple, inputs_is_tuple))
 
 

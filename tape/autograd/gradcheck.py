@@ -677,9 +677,10 @@ def gradgradcheck(
             dtypes of their inputs
         check_batched_grad (bool, optional): if True, check batched gradients
             (``is_grads_batched=True``). Defaults to False.
-        check_fwd_over_rev (bool, optional): not supported (tape has no forward-mode AD
-            yet); must be ``False``.
-        check_rev_over_rev (bool, optional): must be ``True``.
+        check_fwd_over_rev (bool, optional): if True, check the second derivatives computed
+            by forward mode over reverse mode (the tangents of the recorded gradients).
+        check_rev_over_rev (bool, optional): if True, check the second derivatives computed
+            by reverse mode over reverse mode. Defaults to True.
         fast_mode (bool, optional): if True, run a faster implementation of gradgradcheck
             that no longer computes the entire jacobian.
         masked (bool, optional): accepted for compatibility (tape has no sparse tensors).
