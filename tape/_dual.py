@@ -14,6 +14,11 @@ random generators set back so that both runs draw the same numbers.  The tangent
 each op's ``jvp`` rule computing with the real arguments and result (so a tangent is recorded
 when they or the tangents require grad, and reverse mode runs through it).  The ops inside a
 front end (a composite's parts, the rules themselves) run unwrapped.
+
+As PyTorch's, a view's tangent is the view of its base's (the view op run on the tangent), and an
+in-place op writes the new tangent into the one its tensor has, so views and bases see it.  A
+gradient recorded in a level (``autograd.grad(..., create_graph=True)``) gets its tangent from a
+tangent sweep over the rows it depends on (forward over reverse, ``NODES``).
 """
 from __future__ import annotations
 
@@ -23,7 +28,9 @@ import weakref
 from typing import Callable, Optional
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
+from . import _dtype as D
 from ._creation import Generator, default_generator
 from ._engine import _tensor_at
 from ._grad_mode import enable_grad
@@ -31,7 +38,9 @@ from ._state import state
 from ._tape import write_tape
 from ._tangent import tangent_sweep
 from ._tensor import Tensor
+from ._tensor import _link
 from ._tensor import _plain as plain
+from .ops.views import flat_positions
 from .ops._spec import OUTPUT, PUBLIC, SOURCE
 
 # id(tensor) -> (weakref to it, its tangent) for the tensors of the active level.
@@ -45,9 +54,34 @@ _current: dict = {}    # id(original) -> its wrapper, while a level is active
 
 
 def tangent(t: Tensor) -> Optional[Tensor]:
-    """The tangent of ``t`` at the active level (None: none)."""
+    """The tangent of ``t`` at the active level (None: none).  A view without one of its own has
+    the view of its root's, as PyTorch's (also when the root got it after the view was made)."""
     entry = TANGENTS.get(id(t))
-    return entry[1] if entry is not None and entry[0]() is t else None
+    if entry is not None and entry[0]() is t:
+        return entry[1]
+    root = t._vb
+    if root is None or root is t:
+        return None
+    entry = TANGENTS.get(id(root))
+    if entry is None or entry[0]() is not root:
+        return None
+    tan = _aliased(t, root, entry[1])
+    set_tangent(t, tan)
+    return tan
+
+
+def _aliased(t: Tensor, root: Tensor, root_tan: Tensor) -> Tensor:
+    """``root_tan``'s elements at the positions of ``t``'s in ``root``: a view of it (that shares
+    its memory) when it has its root's layout, else a recorded gather of them."""
+    rv, tv, sv = root._storage(), t._storage(), root_tan._v
+    same = (not root_tan._rg and root_tan._vb is None and sv is not None and sv.shape == rv.shape
+            and sv.strides == rv.strides and sv.dtype == rv.dtype and rv.flags.c_contiguous)
+    if not same:
+        positions = flat_positions(rv, tv)
+        return unwrapped(lambda: root_tan.reshape(-1)[plain(positions, D.int64)])()
+    off = (tv.__array_interface__["data"][0] - rv.__array_interface__["data"][0]) // rv.itemsize
+    v = as_strided(sv.reshape(-1)[off:], tv.shape, tv.strides)
+    return _link(plain(v, root_tan._dtype), root_tan, v)
 
 
 def set_tangent(t: Tensor, tan: Optional[Tensor]) -> None:
@@ -75,8 +109,7 @@ def unwrapped(fn: Callable) -> Callable:
 
 def _is_dual(a) -> bool:
     if type(a) is Tensor or isinstance(a, Tensor):
-        entry = TANGENTS.get(id(a))
-        return entry is not None and entry[0]() is a
+        return bool(TANGENTS) and tangent(a) is not None
     if isinstance(a, (list, tuple)):
         return any(_is_dual(b) for b in a)
     return False
@@ -187,12 +220,49 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
                 t = tan.get(s._node) if s._tape is tape else None
                 if t is not None and not keep and t._rg:
                     t = t.detach()
-                set_tangent(y, t if y._dtype.is_floating_point else None)
+                t = t if y._dtype.is_floating_point else None
+                if inplace:
+                    _write(y, t)
+                else:
+                    set_tangent(y, t)
+            if not inplace and isinstance(args[0], Tensor) and _viewed(pairs, args[0]):
+                # a view of a dual tensor has the view of its tangent (the same op on it), as PyTorch's
+                views = fn(tangent(args[0]), *args[1:], **kwargs)
+                for (y, _), (t, _) in zip(pairs, _pairs(views, views)):
+                    if tangent(y) is not None:
+                        set_tangent(y, t)
         elif inplace:
-            set_tangent(out, None)
+            _write(out, None)
     finally:
         _busy = False
     return out
+
+
+def _viewed(pairs: list, a: Tensor) -> bool:
+    """Whether the results are views of ``a``, a dual tensor (an op like ``a[1:]``, ``a.t()``)."""
+    root = a._vb if a._vb is not None else a
+    t = tangent(a)
+    return (t is not None and t._shape == a._shape and bool(pairs)
+            and all(y._vb is root and y._v is not None and np.may_share_memory(y._v, a._v) for y, _ in pairs))
+
+
+def _write(target: Tensor, new: Optional[Tensor]) -> None:
+    """The tangent of an in-place op's ``target`` becomes ``new``: written into the one it has (or,
+    for a view, into a zero one given to its root), so that its root and views see it, as PyTorch's."""
+    old = tangent(target)
+    if old is None and new is not None and target._vb is not None and target._vb is not target:
+        root = target._vb
+        if root._dtype.is_floating_point and tangent(root) is None:
+            set_tangent(root, plain(np.zeros(root._shape, root._dtype.np), root._dtype))
+            old = tangent(target)
+    if old is None or old._shape != target._shape or new is not None and new._shape != old._shape:
+        set_tangent(target, new)        # (an op that changes the shape: ``t_``, ``squeeze_`` ...)
+        return
+    if new is None:
+        old.zero_()
+    elif new is not old:
+        old.copy_(new)
+    set_tangent(target, old)            # (its node moved)
 
 
 def _tensors(a):

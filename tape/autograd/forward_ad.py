@@ -90,7 +90,8 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: Optional[int] = None) -
                            f"forward gradient is of size {list(tangent._shape)}.")
     dual = _dual.unwrapped(tensor.view_as)(tensor)
     if tangent.stride() != tensor.stride():
-        tangent = _dual.unwrapped(tangent.clone)()       # (PyTorch copies a tangent of another layout)
+        # (PyTorch copies a tangent of another layout into the primal's, differentiably)
+        tangent = _dual.unwrapped(lambda: tensor.detach().clone().copy_(tangent))()
     _dual.set_tangent(dual, tangent)
     return dual
 
