@@ -201,7 +201,7 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
         if inplace:
             s_out, out = stand.get(id(target)), target
         pairs = list(_pairs(out, s_out))
-        if seeds and any(s._tape is tape for _, s in pairs):
+        if seeds and any(s._tape is tape or s._ig == tape.gen for _, s in pairs):
             # (the other tensor arguments stand for themselves: rules computing with them record
             # through them, so a tangent's gradient reaches them too)
             for a in _tensors((args, kwargs)):
@@ -217,7 +217,8 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
             keep = rg and (any(t._rg for t in seeds.values()) or any(a._rg for a in handles.values()))
             tan = tangent_sweep(tape, seeds, tape.n, handles)
             for y, s in pairs:
-                t = tan.get(s._node) if s._tape is tape else None
+                # (a stand-in returned as it is, by an op that returns an argument: its seed)
+                t = tan.get(s._node if s._tape is tape else s._in if s._ig == tape.gen else -1)
                 if t is not None and not keep and t._rg:
                     t = t.detach()
                 t = t if y._dtype.is_floating_point else None
@@ -225,7 +226,8 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
                     _write(y, t)
                 else:
                     set_tangent(y, t)
-            if not inplace and isinstance(args[0], Tensor) and _viewed(pairs, args[0]):
+            if (not inplace and isinstance(args[0], Tensor) and next(_tensors((args[1:], kwargs)), None) is None
+                    and _viewed(pairs, args[0])):
                 # a view of a dual tensor has the view of its tangent (the same op on it), as PyTorch's
                 views = fn(tangent(args[0]), *args[1:], **kwargs)
                 for (y, _), (t, _) in zip(pairs, _pairs(views, views)):

@@ -60,10 +60,13 @@ def test_levels_and_their_errors():
 
 
 def test_no_cost_outside_a_level():
-    before = (tape.Tensor.__dict__["sin"], tape.Tensor.__dict__["__mul__"], tape.sin, tape.linalg.inv)
+    before = (tape.Tensor.__dict__["sin"], tape.Tensor.__dict__["__mul__"], tape.sin, tape.linalg.inv,
+              tape.autograd.grad)
     with fwAD.dual_level():
         assert tape.Tensor.__dict__["sin"] is not before[0] and tape.sin is not before[2]
-    assert (tape.Tensor.__dict__["sin"], tape.Tensor.__dict__["__mul__"], tape.sin, tape.linalg.inv) == before
+        assert tape.autograd.grad is not before[4]
+    assert (tape.Tensor.__dict__["sin"], tape.Tensor.__dict__["__mul__"], tape.sin, tape.linalg.inv,
+            tape.autograd.grad) == before
 
 
 def test_make_dual_errors_and_aliasing():
@@ -101,6 +104,9 @@ def test_semantics_no_grad_detach_inplace_views():
     v = _f64([1.0, 0.5, 0.25])
     with fwAD.dual_level():
         d = fwAD.make_dual(x, v)
+        one = fwAD.make_dual(tape.zeros(1, dtype=tape.float64), _f64([2.0]))
+        kept, grown = tape.broadcast_tensors(d, one)         # d as it is, with its tangent
+        assert kept is d and fwAD.unpack_dual(d).tangent is v and fwAD.unpack_dual(grown).tangent.tolist() == [2.0] * 3
         with tape.no_grad():
             assert fwAD.unpack_dual(d * 2).tangent.tolist() == [2.0, 1.0, 0.5]     # no_grad does not stop it
         assert fwAD.unpack_dual(d.detach()).tangent is None
