@@ -305,6 +305,48 @@ def _grad(original: Callable) -> Callable:
     return grad
 
 
+def _backward(original: Callable) -> Callable:
+    """``autograd.backward`` in a level: the ``.grad`` a recorded backward (``create_graph=True``)
+    gives a leaf gets its tangent, as PyTorch's."""
+    @functools.wraps(original)
+    def backward(tensors, *args, **kwargs):
+        global _busy
+        create_graph = kwargs["create_graph"] if "create_graph" in kwargs else len(args) > 2 and args[2]
+        if _busy or not create_graph or not NODES:
+            return original(tensors, *args, **kwargs)
+        leaves = _leaves(tensors)
+        was = [t._grad for t in leaves]
+        _busy = True
+        try:
+            original(tensors, *args, **kwargs)
+            grads = [t._grad for t, g in zip(leaves, was) if t._grad is not None and t._grad is not g]
+            tapes = {id(g._tape): g._tape for g in grads if g._tape is not None}
+            for tape in tapes.values():
+                _fwd_over_rev(tape, [g for g in grads if g._tape is tape])
+        finally:
+            _busy = False
+    return backward
+
+
+def _leaves(tensors) -> list:
+    """The leaves the graphs of ``tensors`` reach (those a backward may give a ``.grad``)."""
+    tapes, leaves, seen = [], {}, set()
+    for t in tensors if isinstance(tensors, (list, tuple)) else (tensors,):
+        if isinstance(t, Tensor) and t._tape is not None:
+            tapes.append(t._tape)
+    while tapes:
+        tape = tapes.pop()
+        if id(tape) in seen:
+            continue
+        seen.add(id(tape))
+        for src in tape.src.values():
+            if type(src) is tuple:
+                tapes.append(src[0])
+            elif src() is not None:
+                leaves[id(src())] = src()
+    return list(leaves.values())
+
+
 def _fwd_over_rev(tape, grads: list) -> None:
     """Give ``grads`` (recorded on ``tape`` by one backward) the tangents of the rows they come from."""
     known = dict(NODES.get(tape.gen, {}))
@@ -394,6 +436,10 @@ def swap_in() -> None:
         module = sys.modules[module]
         _swapped.append((module, "grad", module.grad))
         module.grad = _grad(module.grad)
+    for module in ("tape.autograd", "tape.autograd._backward"):     # (``Tensor.backward`` calls the latter's)
+        module = sys.modules[module]
+        _swapped.append((module, "backward", module.backward))
+        module.backward = _backward(module.backward)
     function = sys.modules["tape.autograd.function"]      # (a custom Function's call: ``Function.apply``)
     _swapped.append((function, "_dual_apply", None))
     function._dual_apply = wrap(function._apply, "apply")

@@ -333,6 +333,20 @@ def test_forward_over_reverse_hessian_vector_product():
     np.testing.assert_allclose(to_np(t), want, rtol=1e-12)
 
 
+def test_forward_over_reverse_through_backward_s_grad():
+    xs, vs = np.array([0.5, 1.5]), np.array([1.0, -1.0])
+    p = _f64(xs).requires_grad_()
+    q = _f64(xs).requires_grad_()
+    with fwAD.dual_level():
+        x = fwAD.make_dual(p, _f64(vs))
+        (x.sin() * x).sum().backward(create_graph=True)
+        # d/dx (cos x x + sin x) = 2 cos x - x sin x
+        np.testing.assert_allclose(to_np(fwAD.unpack_dual(p.grad).tangent),
+                                   (2 * np.cos(xs) - xs * np.sin(xs)) * vs, rtol=1e-12)
+        (x.sin() * q).sum().backward()
+        assert fwAD.unpack_dual(q.grad).tangent is None       # not recorded: none, as PyTorch's
+
+
 def test_forward_over_reverse_hessian_and_gradgradcheck():
     F = tape.autograd.functional
     xs = np.array([1.0, -2.0, 0.5])
