@@ -222,6 +222,8 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
                 if t is not None and not keep and t._rg:
                     t = t.detach()
                 t = t if y._dtype.is_floating_point else None
+                if t is not None and tangent(y) is not t and any(_shares(t, u) for u in seeds.values()):
+                    t = t.clone()       # (a rule that passes an argument's tangent on: ``clone``, ``copy_``)
                 if inplace:
                     _write(y, t)
                 else:
@@ -238,6 +240,10 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
     finally:
         _busy = False
     return out
+
+
+def _shares(a: Tensor, b: Tensor) -> bool:
+    return a is b or bool(np.may_share_memory(a._value(), b._value()))
 
 
 def _viewed(pairs: list, a: Tensor) -> bool:

@@ -161,6 +161,16 @@ def test_views_share_their_tangent_with_their_root():
         c1 = c[:1]
         c.add_(fwAD.make_dual(tape.ones(3, dtype=tape.float64), _f64([5.0, 6.0, 7.0])))
         assert fwAD.unpack_dual(c1).tangent.tolist() == [5.0]
+        # a result's tangent is its own, even where the rule passes an argument's on
+        u = _f64([1.0, 0.5, 0.25])
+        g = fwAD.make_dual(x.clone(), u)
+        y = g.clone()
+        y.mul_(2)
+        z = tape.zeros(3, dtype=tape.float64)
+        z.copy_(g)
+        z.mul_(3)
+        assert u.tolist() == [1.0, 0.5, 0.25] and fwAD.unpack_dual(y).tangent.tolist() == [2.0, 1.0, 0.5]
+        assert fwAD.unpack_dual(z).tangent.tolist() == [3.0, 1.5, 0.75]
         # the tangent is changed in place: a leaf that requires grad refuses, as in PyTorch
         f = fwAD.make_dual(x.clone(), _f64([1.0, 0.5, 0.25]).requires_grad_())
         with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
