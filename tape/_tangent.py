@@ -13,7 +13,7 @@ import numpy as np
 from ._emit import D, Tensor, plain
 from ._grad_mode import enable_grad
 from ._row import Row
-from .autograd import grad
+from .autograd._backward import grad
 from .ops._spec import OUTPUT, REGISTRY, SOURCE, TRANSPOSED
 
 
@@ -21,16 +21,23 @@ def _handle(tape, node: int) -> Tensor:
     return plain(tape.value_of(node), D.ARENA_DTYPES[int(tape.dt[node])])
 
 
-def tangent_sweep(tape, seeds: dict, stop: int | None = None) -> dict:
+def _known(handles, tape, node: int) -> Tensor:
+    t = handles.get(node) if handles else None
+    return _handle(tape, node) if t is None else t
+
+
+def tangent_sweep(tape, seeds: dict, stop: int | None = None, handles: dict | None = None,
+                  rows: list | None = None) -> dict:
     """Tangents of the rows of ``tape`` from ``seeds`` (node -> tangent of that node's value) up to
-    row ``stop``: node -> tangent, for every node with a nonzero one."""
+    row ``stop``: node -> tangent, for every node with a nonzero one.  ``handles`` (node -> tensor)
+    gives the rules the tensors standing for those nodes (recorded ones: a tangent then has the
+    history of the values it was computed from); other values are unrecorded.  ``rows`` (in
+    order): visit only these."""
     tan = dict(seeds)
     stop = tape.n if stop is None else stop
-    r = min(seeds) + 1 if seeds else stop
-    while r < stop:
+    for r in _rows(tape, min(seeds) + 1 if seeds else stop, stop) if rows is None else rows:
         code = int(tape.op[r])
         if code in SOURCE:
-            r += 1
             continue
         nodes = tape.inputs_of(r)
         ts = [tan.get(x) for x in nodes]
@@ -38,10 +45,9 @@ def tangent_sweep(tape, seeds: dict, stop: int | None = None) -> dict:
         row = Row(tape, r)
         for k in op.nondiff + (op.nondiff_of(row) if op.nondiff_of is not None else ()):
             ts[k] = None
-        nout = int(tape.nout[r])
         if any(t is not None for t in ts):
-            xs = tuple(_handle(tape, x) for x in nodes)
-            y = _handle(tape, r)
+            xs = tuple(_known(handles, tape, x) for x in nodes)
+            y = _known(handles, tape, r)
             out = tangent_of(op, tuple(ts), xs, y, row)
             if op.multi:
                 for k, t in enumerate(out):
@@ -49,8 +55,14 @@ def tangent_sweep(tape, seeds: dict, stop: int | None = None) -> dict:
                         tan[r + 1 + k] = t
             elif out is not None:
                 tan[r] = out
-        r += 1 + nout
     return tan
+
+
+def _rows(tape, r: int, stop: int):
+    """The rows from ``r`` to ``stop`` (a multi-output row's OUTPUT rows are its own)."""
+    while r < stop:
+        yield r
+        r += 1 + int(tape.nout[r])
 
 
 def tangent_of(op, ts: tuple, xs: tuple, y: Tensor, row: Row):

@@ -143,6 +143,7 @@ class _Product(tape.autograd.Function):
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
+        ctx.save_for_forward(x, y)      # (what jvp reads as ctx.saved_tensors, as PyTorch's)
         return x * y, x + y
 
     @staticmethod

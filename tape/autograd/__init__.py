@@ -4,7 +4,7 @@ from __future__ import annotations
 from .._grad_mode import (_force_original_view_tracking, enable_grad, inference_mode, is_grad_enabled,
                           is_multithreading_enabled, is_view_replay_enabled, no_grad, set_grad_enabled,
                           set_multithreading_enabled)
-from . import anomaly_mode, function, functional, grad_mode, graph
+from . import anomaly_mode, forward_ad, function, functional, grad_mode, graph
 from .anomaly_mode import detect_anomaly, set_detect_anomaly
 from .function import Function
 from ._backward import _is_checkpoint_valid, backward, grad
@@ -14,7 +14,7 @@ from ._execution_engine import ExecutionEngine as _ExecutionEngine
 
 Variable._execution_engine = _ExecutionEngine()
 
-__all__ = ["Function", "function", "graph", "anomaly_mode", "detect_anomaly", "set_detect_anomaly", "backward", "grad", "functional", "gradcheck", "gradgradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+__all__ = ["Function", "function", "forward_ad", "graph", "anomaly_mode", "detect_anomaly", "set_detect_anomaly", "backward", "grad", "functional", "gradcheck", "gradgradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 __all__.append("Variable")
 __all__ += ["grad_mode", "inference_mode", "is_multithreading_enabled", "set_multithreading_enabled",
             "is_view_replay_enabled"]

@@ -57,6 +57,15 @@ class FunctionCtx:
                                 f"{tensors.index(t)} is of type {type(t).__name__}")
         self.to_save = tensors
 
+    def save_for_forward(self, *tensors: Tensor | None) -> None:
+        r"""Save the given tensors (or None) for a future call to ``jvp``, which reads them from
+        ``ctx.saved_tensors``.  Call it at most once, in ``forward`` or ``setup_context``."""
+        for tensor in tensors:
+            if not (isinstance(tensor, Tensor) or tensor is None):
+                raise AssertionError("save_for_forward expects all arguments to be tensors; you should save "
+                                     "non-tensors as attributes on ctx.")
+        self.saved_for_forward = tensors
+
     def mark_dirty(self, *args: Tensor) -> None:
         r"""Mark the given tensors as modified in place by ``forward`` (they must be returned)."""
         self.dirty_tensors = args
@@ -88,7 +97,10 @@ class BackwardCFunction(FunctionCtx):
 
     @property
     def saved_tensors(self) -> tuple:
-        """The tensors given to ``save_for_backward``, checked for in-place changes since."""
+        """The tensors given to ``save_for_backward``, checked for in-place changes since (in
+        ``jvp``: those given to ``save_for_forward``)."""
+        if self.__dict__.get("_in_jvp"):
+            return tuple(self.__dict__.get("saved_for_forward", ()))
         saved = self.__dict__.get("_saved")
         if saved is None:
             return ()
@@ -239,6 +251,15 @@ class Function(metaclass=FunctionMeta):
 
     vjp = backward      # backward and vjp are aliases: define one of them
 
+    @staticmethod
+    def jvp(ctx: Any, *grad_inputs: Any) -> Any:
+        r"""Tangents of the outputs (one per output of ``forward``, None for one that is not a
+        differentiable tensor) from those of the inputs (one per argument of ``forward``: None for
+        one that is not a tensor), for forward-mode AD (``tape.autograd.forward_ad``); ``ctx``
+        holds what ``forward`` saved with ``save_for_forward``, as ``ctx.saved_tensors``."""
+        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
+                                  "with forward mode AD.")
+
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` and record the call as one node of the graph."""
@@ -247,7 +268,12 @@ class Function(metaclass=FunctionMeta):
             bound = inspect.signature(cls.forward).bind(*args, **kwargs)
             bound.apply_defaults()
             args, kwargs = bound.args, bound.kwargs
+        if _dual_apply is not None:
+            return _dual_apply(cls, setup, args, kwargs)
         return _apply(cls, setup, args, kwargs)
+
+
+_dual_apply = None      # while a forward AD level is active: ``_apply`` computing tangents (``tape/_dual.py``)
 
 
 def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
@@ -443,11 +469,11 @@ def _jvp(ts, xs, y, row):
     tangents = [None] * len(ctx._needs_input_grad)
     for pos, meta, t in zip(ctx._inputs, ctx._in_meta, ts):
         tangents[pos] = _zeros(meta) if t is None else t
-    user_jvp = getattr(ctx._forward_cls, "jvp", None)     # (a Function defines it, or has none)
-    if user_jvp is None:
-        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
-                                  "with forward mode AD.")
-    result = user_jvp(ctx, *tangents)
+    ctx._in_jvp = True
+    try:
+        result = ctx._forward_cls.jvp(ctx, *tangents)
+    finally:
+        ctx._in_jvp = False
     if not isinstance(result, tuple):
         result = (result,)
     return tuple(result[pos] for pos in ctx._outputs)

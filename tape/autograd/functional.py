@@ -17,6 +17,9 @@ import numpy as np
 from .. import _engine
 from .._grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from .._tensor import Tensor, _plain
+from ..ops.join import stack
+from .. import _dual
+from . import forward_ad
 from ._backward import grad
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
@@ -288,14 +291,9 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
         raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode". Hint: If your '
                              'function has more outputs than inputs, "forward-mode" tends to be more performant. '
                              'Otherwise, prefer to use "reverse-mode".')
-    if strategy == "forward-mode" and create_graph:
-        raise NotImplementedError("torch.autograd.functional.jacobian: `create_graph=True` and "
-                                  '`strategy="forward-mode"` are not supported together (yet). Please either set '
-                                  '`create_graph=False` or `strategy="reverse-mode"`.')
-    if strategy == "forward-mode" and not vectorize:
-        # PyTorch's contract for this combination (the values would be the same).
-        raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse Hessian is"
-                                  "only implemented for `vectorize=True`.")
+    if strategy == "forward-mode":
+        _forward_mode_refusals(create_graph, strict, vectorize)
+        return _jacfwd(func, inputs)
     if vectorize and strict:
         raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
                            "supported together. Please either set `strict=False` or `vectorize=False`.")
@@ -307,6 +305,51 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
         _check_requires_grad(outputs, "outputs", strict)
         jac = _jacobian_rows(outputs, inputs, create_graph, strict)
     return _unpack(_finish(tuple(jac), create_graph), (outputs_is_tuple, inputs_is_tuple))
+
+
+def _forward_mode_refusals(create_graph: bool, strict: bool, vectorize: bool) -> None:
+    """PyTorch's errors for the arguments forward mode does not take, in its order."""
+    if create_graph:
+        raise NotImplementedError("torch.autograd.functional.jacobian: `create_graph=True` and "
+                                  '`strategy="forward-mode"` are not supported together (yet). Please either set '
+                                  '`create_graph=False` or `strategy="reverse-mode"`.')
+    if strict:
+        raise RuntimeError('torch.autograd.functional.jacobian: `strict=True` and `strategy="forward-mode"` are not '
+                           'supported together (yet). Please either set `strict=False` or '
+                           '`strategy="reverse-mode"`.')
+    if not vectorize:
+        raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse Hessian is"
+                                  "only implemented for `vectorize=True`.")
+
+
+def _jacfwd(func: Callable, inputs):
+    """The Jacobian by forward mode: one pass of ``func`` on dual tensors per input element
+    (PyTorch's ``vmap`` batches these passes; tape runs them one after another)."""
+    inputs_is_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
+    columns = []
+    outputs_is_tuple, primals = False, ()
+    for j, x in enumerate(inputs):
+        for k in range(x.numel()):
+            with forward_ad.dual_level():
+                basis = np.zeros(x._shape, x._dtype.np)
+                basis.reshape(-1)[k] = 1
+                duals = tuple(forward_ad.make_dual(a, _plain(basis, a._dtype) if i == j else a.new_zeros(a._shape))
+                              for i, a in enumerate(inputs))
+                outputs_is_tuple, outs = _as_tuple(_dual.current(func)(*duals), "outputs", "jacobian")
+                unpacked = [forward_ad.unpack_dual(o) for o in outs]
+                primals = tuple(p for p, _ in unpacked)
+                columns.append(tuple(p.new_zeros(p._shape) if t is None else t for p, t in unpacked))
+    jac = []
+    for i, out in enumerate(primals):
+        row = []
+        start = 0
+        for x in inputs:
+            part = [columns[start + k][i] for k in range(x.numel())]
+            start += x.numel()
+            stacked = stack(part, -1) if part else out.new_zeros((*out._shape, 0))
+            row.append(stacked.reshape((*out._shape, *x._shape)))
+        jac.append(tuple(row))
+    return _unpack(tuple(jac), (outputs_is_tuple, inputs_is_tuple))
 
 
 def _scalar_output(func: Callable, inputs: tuple, name: str, strict: bool) -> Tensor:
@@ -338,8 +381,16 @@ def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = F
         _check_requires_grad(g, "jacobian", strict)
         return g
 
-    res = jacobian(gradient, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize,
-                   strategy=outer_jacobian_strategy)
+    if outer_jacobian_strategy == "forward-mode":
+        # forward over reverse: the gradient, recorded on dual inputs, carries H e_k as its tangent
+        _forward_mode_refusals(create_graph, strict, vectorize)
+
+        def dual_gradient(*inp):
+            return gradient(*(t.requires_grad_(True) for t in inp))
+        res = _jacfwd(dual_gradient, inputs)
+    else:
+        res = jacobian(gradient, inputs, create_graph=create_graph, strict=strict,
+                       vectorize=vectorize and not strict)
     return _unpack(res, (inputs_is_tuple, inputs_is_tuple))
 
 

@@ -22,7 +22,7 @@ Unlike PyTorch, which perturbs the inputs' memory in place, tape calls ``func``
 on perturbed *copies* of the inputs (new leaves with the same ``requires_grad``;
 an input passed more than once is replaced by the same copy at every position).
 So ``func`` must compute from the tensors it is given, not from tensors it
-captured.  Forward-mode AD (``check_forward_ad``) is not available in tape yet.
+captured.
 """
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ import numpy as np
 from .._creation import rand
 from .._creation import tensor as _tensor
 from .._tensor import Tensor
+from .. import _dual
+from . import forward_ad
 from ._backward import grad
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
@@ -122,8 +124,8 @@ def _check_same_dtype_and_shape(out1: np.ndarray, out2: np.ndarray, eps: float, 
         )
 
 
-def _notallclose_msg(analytical, numerical, output_idx: int, input_idx: int) -> str:
-    return (f"Jacobian mismatch for output {output_idx:d} with respect to input {input_idx:d},\n"
+def _notallclose_msg(analytical, numerical, output_idx: int, input_idx: int, mode: str = "") -> str:
+    return (f"Jacobian {mode}mismatch for output {output_idx:d} with respect to input {input_idx:d},\n"
             f"numerical:{numerical}\nanalytical:{analytical}\n")
 
 
@@ -485,10 +487,10 @@ def gradcheck(
         check_batched_grad (bool, optional): if ``True``, check that
             ``autograd.grad(..., is_grads_batched=True)`` agrees with one call per
             gradient. Defaults to ``False``.
-        check_batched_forward_grad (bool, optional): not supported (tape has no
-            forward-mode AD yet); must be ``False``.
-        check_forward_ad (bool, optional): not supported (tape has no forward-mode
-            AD yet); must be ``False``.
+        check_batched_forward_grad (bool, optional): if ``True``, check batched forward
+            gradients (tape has no ``vmap``: the same check as ``check_forward_ad``).
+        check_forward_ad (bool, optional): if ``True``, check that the gradients computed
+            with forward mode AD (``tape.autograd.forward_ad``) match the numerical ones.
         check_backward_ad (bool, optional): if ``False``, do not perform any checks that
             rely on backward mode AD to be implemented. Defaults to ``True``.
         fast_mode (bool, optional): if ``True``, compare one random projection
@@ -509,16 +511,61 @@ def gradcheck(
         raise AssertionError("Setting check_batched_grad=True requires check_backward_ad to be True")
     if check_batched_forward_grad and not check_forward_ad:
         raise AssertionError("Setting check_batched_forward_grad=True requires check_forward_ad to be True")
-    if check_forward_ad:
-        raise NotImplementedError("gradcheck: check_forward_ad=True needs forward-mode AD, which tape "
-                                  "does not support yet")
     try:
-        return _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_undefined_grad,
-                                 check_grad_dtypes, check_batched_grad, fast_mode, bool(masked))
+        if check_backward_ad:
+            _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_undefined_grad,
+                              check_grad_dtypes, check_batched_grad, fast_mode, bool(masked))
+        if check_forward_ad:
+            _forward_gradcheck(func, inputs, eps, atol, rtol)
+        return True
     except GradcheckError:
         if raise_exception:
             raise
         return False
+
+
+def _forward_jacobians(func: Callable, inputs: tuple, func_out: tuple) -> list:
+    """``[j][i]``: the Jacobian of float output ``i`` with respect to input ``j`` (among those that
+    require grad) by forward mode, one pass per input element, shaped as the numerical ones."""
+    floats = [k for k, o in enumerate(func_out) if _is_float_tensor(o)]
+    jacobians = []
+    for j, x in enumerate(inputs):
+        if not _needs_grad(x):
+            continue
+        per_out = [np.zeros((x.numel(), func_out[k].numel()), func_out[k].dtype.np) for k in floats]
+        for e in range(x.numel()):
+            with forward_ad.dual_level():
+                duals = []
+                for a in inputs:
+                    if _needs_grad(a):
+                        u = np.zeros(a._shape, a.dtype.np)
+                        if a is x:
+                            u.reshape(-1)[e] = 1
+                        a = forward_ad.make_dual(a.detach(), _leaf(u, a))
+                    duals.append(a)
+                outs = _as_tuple(_dual.current(func)(*duals))
+                for i, k in enumerate(floats):
+                    t = forward_ad.unpack_dual(outs[k]).tangent
+                    if t is not None:
+                        per_out[i][e] = _array(t).reshape(-1)
+        jacobians.append(per_out)
+    return jacobians
+
+
+def _forward_gradcheck(func: Callable, inputs, eps: float, atol: float, rtol: float) -> None:
+    """PyTorch's ``check_forward_ad``: the Jacobians by forward mode against the numerical ones."""
+    tupled_inputs = _as_tuple(inputs)
+    _check_inputs(tupled_inputs)
+    func_out = _as_tuple(func(*tupled_inputs))
+    numerical = _numerical_jacobians(func, tupled_inputs, func_out, eps)
+    floats = [k for k, o in enumerate(func_out) if _is_float_tensor(o)]
+    diff_inputs = [t for t in tupled_inputs if _needs_grad(t)]
+    for j, (per_out, n_per_out) in enumerate(zip(_forward_jacobians(func, tupled_inputs, func_out), numerical)):
+        for i, (a, k) in enumerate(zip(per_out, floats)):
+            n = n_per_out[k]
+            if not _allclose(a, n, rtol, atol):
+                raise GradcheckError(_notallclose_msg(_show(a, diff_inputs[j]), _show(n, func_out[k]), i, j,
+                                                      "computed with forward mode "))
 
 
 def _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_undefined_grad, check_grad_dtypes,
@@ -630,9 +677,10 @@ def gradgradcheck(
             dtypes of their inputs
         check_batched_grad (bool, optional): if True, check batched gradients
             (``is_grads_batched=True``). Defaults to False.
-        check_fwd_over_rev (bool, optional): not supported (tape has no forward-mode AD
-            yet); must be ``False``.
-        check_rev_over_rev (bool, optional): must be ``True``.
+        check_fwd_over_rev (bool, optional): if True, check the second derivatives computed
+            by forward mode over reverse mode (the tangents of the recorded gradients).
+        check_rev_over_rev (bool, optional): if True, check the second derivatives computed
+            by reverse mode over reverse mode. Defaults to True.
         fast_mode (bool, optional): if True, run a faster implementation of gradgradcheck
             that no longer computes the entire jacobian.
         masked (bool, optional): accepted for compatibility (tape has no sparse tensors).
