@@ -128,19 +128,22 @@ __all__ = [
     "logdet", "cholesky", "svd", "qr", "pinverse", "reshape", "unsqueeze", "squeeze", "flatten",
     "broadcast_shapes", "select", "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot",
     "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "kron", "einsum", "tensordot",
-    "inner", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "orgqr", "index_select",
-    "gather", "take", "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add",
-    "index_add", "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce",
-    "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten",
-    "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr",
-    "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile",
-    "repeat_interleave", "matrix_exp", "sum", "mean", "cumsum", "cumprod", "sort", "argsort",
-    "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes",
-    "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack",
-    "dstack", "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
-    "multinomial", "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state",
-    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
-    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type",
+    "inner", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "permute", "movedim",
+    "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
+    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
+    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
+    "cov", "corrcoef", "quantile", "nanquantile", "trapezoid", "trapz", "cumulative_trapezoid",
+    "vander", "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance",
+    "frobenius_norm", "nuclear_norm", "matrix_rank", "orgqr", "index_select", "gather", "take",
+    "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
+    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce",
+    "matrix_exp", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue",
+    "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk", "tensor_split",
+    "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack",
+    "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
+    "triu_indices", "logspace", "get_rng_state", "set_rng_state", "can_cast", "e", "finfo", "iinfo",
+    "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
+    "promote_types", "result_type",
 ]
 
 
@@ -299,6 +302,9 @@ def broadcast_tensors(*tensors: Tensor) -> builtins.tuple:
 def broadcast_to(input: Tensor, *size: builtins.int, **kwargs: Any) -> Tensor:
     """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
 
+def cartesian_prod(*tensors: Tensor) -> Tensor:
+    """The cartesian product of 1-D tensors: one row per combination of their elements."""
+
 def cat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ..., axis: builtins.int | None = ...) -> Tensor:
     """Concatenate tensors along an existing dimension ``dim``.
 
@@ -340,6 +346,10 @@ def clone(input: Tensor) -> Tensor:
 def column_stack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Concatenate as columns: 0-d and 1-D tensors become columns, then all join along dim 1."""
 
+def combinations(input: Tensor, r: builtins.int = ..., with_replacement: builtins.bool = ...) -> Tensor:
+    """The length-``r`` combinations of the elements of a 1-D tensor (``itertools.combinations``, or
+    ``combinations_with_replacement``), one per row."""
+
 def concat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Alias of :func:`cat`."""
 
@@ -349,14 +359,26 @@ def concatenate(tensors, axis: builtins.int = ..., *, out: Tensor | None = ...) 
 def copysign(input: Tensor, other: Operand) -> Tensor:
     """``self``'s magnitude with ``other``'s sign (of zeros too)."""
 
+def corrcoef(input: Tensor) -> Tensor:
+    """Pearson's correlation coefficients of the variables given by the rows of ``self``."""
+
 def cos(input: Tensor) -> Tensor:
     """The cosine of each element."""
 
 def cosh(input: Tensor) -> Tensor:
     """The hyperbolic cosine of each element."""
 
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: builtins.int = ..., eps: builtins.float = ...) -> Tensor:
+    """The cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast together), each
+    norm kept from below ``eps``."""
+
 def count_nonzero(input: Tensor, dim=...) -> Tensor:
     """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
+
+def cov(input: Tensor, *, correction: builtins.int = ..., fweights: Optional[Tensor] = ..., aweights: Optional[Tensor] = ...) -> Tensor:
+    """The covariance matrix of the variables given by the rows of ``self`` (observations in its
+    columns; a 1-D tensor is one variable), with ``correction`` degrees of freedom and optional
+    integer frequency weights and floating-point observation weights."""
 
 def cross(input: Tensor, other: Tensor, dim: Optional[builtins.int] = ...) -> Tensor:
     """The cross product of 3-vectors along ``dim`` (the first dim of size 3 when not given, with
@@ -373,6 +395,10 @@ def cumprod(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) 
 
 def cumsum(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
     """Running sums along ``dim``."""
+
+def cumulative_trapezoid(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[Number] = ..., dim: builtins.int = ...) -> Tensor:
+    """The running integral of ``y`` along ``dim`` by the trapezoidal rule (one fewer element than
+    ``y`` along ``dim``), at sample points ``x`` or spaced ``dx`` apart (1 by default)."""
 
 def deg2rad(input: Tensor) -> Tensor:
     """Each element converted from degrees to radians."""
@@ -476,6 +502,9 @@ def fmod(input: Tensor, other: Operand) -> Tensor:
 
 def frac(input: Tensor) -> Tensor:
     """The fractional part ``x - trunc(x)`` of each element."""
+
+def frobenius_norm(input: Tensor, dim, keepdim: builtins.bool = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+    """The 2-norm of ``input``'s elements over ``dim`` (at most two dims); deprecated."""
 
 def gather(input: Tensor, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
     """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
@@ -643,6 +672,9 @@ def matrix_power(input: Tensor, n: builtins.int) -> Tensor:
     """The ``n``-th power of a square matrix (of each matrix of a batch); negative powers of the
     inverse."""
 
+def matrix_rank(*args: Any, **kwargs: Any) -> Any:
+    """Removed from PyTorch: ``tape.linalg.matrix_rank``."""
+
 def max(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
     """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
     element of each slice along ``dim`` and its (first) index; with a tensor, ``maximum``."""
@@ -706,6 +738,9 @@ def nanmean(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dty
 def nanmedian(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
     """``median`` of the elements that are not nan."""
 
+def nanquantile(input: Tensor, q: Union[Tensor, builtins.float], dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ..., out: Optional[Tensor] = ...) -> Tensor:
+    """:func:`quantile` ignoring nan values (nan where every value is nan)."""
+
 def nansum(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
 
@@ -736,11 +771,17 @@ def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dty
 def not_equal(input: Tensor, other: Operand) -> Tensor:
     """``self != other`` at each element, broadcasting."""
 
+def nuclear_norm(input: Tensor, dim=..., keepdim: builtins.bool = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+    """The sum of the singular values of a matrix (over the two dims ``dim``); deprecated."""
+
 def orgqr(input: Tensor, input2: Tensor) -> Tensor:
     """The product of Householder reflectors: ``tape.linalg.householder_product``."""
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: builtins.float = ..., eps: builtins.float = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """The ``p``-norm of ``x1 - x2 + eps`` over the last dim (of the broadcast shape)."""
 
 def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
@@ -766,6 +807,10 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: builtins.bool 
 def qr(input: Tensor, some: builtins.bool = ...) -> builtins.tuple:
     """The QR decomposition ``(Q, R)``, reduced unless ``some=False`` (deprecated: ``tape.linalg.qr``;
     warns once, as PyTorch)."""
+
+def quantile(input: Tensor, q: Union[Tensor, builtins.float], dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ..., out: Optional[Tensor] = ...) -> Tensor:
+    """The ``q``-th quantiles of ``self`` along ``dim`` (of all its elements if None), interpolated
+    between the two nearest ranks as ``interpolation`` says."""
 
 def rad2deg(input: Tensor) -> Tensor:
     """Each element converted from radians to degrees."""
@@ -946,6 +991,13 @@ def trace(input: Tensor) -> Tensor:
 def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """Swap two dimensions."""
 
+def trapezoid(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[Number] = ..., dim: builtins.int = ...) -> Tensor:
+    """The integral of ``y`` along ``dim`` by the trapezoidal rule, at sample points ``x`` or spaced
+    ``dx`` apart (1 by default)."""
+
+def trapz(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[Number] = ..., dim: builtins.int = ...) -> Tensor:
+    """Alias of :func:`trapezoid`."""
+
 def tril(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
     """The lower triangle of the matrices over the last two dims: elements on and below the
     diagonal ``diagonal``, zeros above."""
@@ -974,6 +1026,10 @@ def unflatten(input: Tensor, dim: builtins.int, sizes: builtins.tuple) -> Tensor
 
 def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """Insert a dimension of size one at ``dim``."""
+
+def vander(x: Tensor, N: Optional[builtins.int] = ..., increasing: builtins.bool = ...) -> Tensor:
+    """The Vandermonde matrix of ``x``: its columns are powers of ``x``, decreasing from ``N - 1``
+    (increasing from 0 if ``increasing``)."""
 
 def var(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
     """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;

@@ -309,6 +309,8 @@ class Tensor:
         """``self``'s magnitude with ``other``'s sign (of zeros too)."""
     def copysign_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.copysign`."""
+    def corrcoef(self) -> Tensor:
+        """Pearson's correlation coefficients of the variables given by the rows of ``self``."""
     def cos(self) -> Tensor:
         """The cosine of each element."""
     def cos_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -319,6 +321,10 @@ class Tensor:
         """In-place version of :meth:`Tensor.cosh`."""
     def count_nonzero(self, dim=...) -> Tensor:
         """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
+    def cov(self, *, correction: builtins.int = ..., fweights: Optional[Tensor] = ..., aweights: Optional[Tensor] = ...) -> Tensor:
+        """The covariance matrix of the variables given by the rows of ``self`` (observations in its
+        columns; a 1-D tensor is one variable), with ``correction`` degrees of freedom and optional
+        integer frequency weights and floating-point observation weights."""
     def cpu(self) -> Tensor: ...
     def cross(self, other: Tensor, dim: Optional[builtins.int] = ...) -> Tensor:
         """The cross product of 3-vectors along ``dim`` (the first dim of size 3 when not given, with
@@ -716,6 +722,8 @@ class Tensor:
         """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
     def nanmedian(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
         """``median`` of the elements that are not nan."""
+    def nanquantile(self, q: Union[Tensor, builtins.float], dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ..., out: Optional[Tensor] = ...) -> Tensor:
+        """:func:`quantile` ignoring nan values (nan where every value is nan)."""
     def nansum(self, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
     def narrow(self, dim: builtins.int, start: Union[builtins.int, Tensor], length: builtins.int) -> Tensor:
@@ -792,6 +800,9 @@ class Tensor:
     def qr(self, some: builtins.bool = ...) -> builtins.tuple:
         """The QR decomposition ``(Q, R)``, reduced unless ``some=False`` (deprecated: ``tape.linalg.qr``;
         warns once, as PyTorch)."""
+    def quantile(self, q: Union[Tensor, builtins.float], dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ..., out: Optional[Tensor] = ...) -> Tensor:
+        """The ``q``-th quantiles of ``self`` along ``dim`` (of all its elements if None), interpolated
+        between the two nearest ranks as ``interpolation`` says."""
     def rad2deg(self) -> Tensor:
         """Each element converted from radians to degrees."""
     def rad2deg_(self, *args: Any, **kwargs: Any) -> Tensor:

@@ -1063,7 +1063,37 @@ OPS: dict[str, Op] = {
     "qr_deprecated": Op(lambda M, x: _signless(_quiet(M.qr)(_gapped(M, x))), la_matrices(square=False), True),
     "orgqr_method_fewer": Op(lambda M, x: M.cat([x, x[..., :1, :] * 0.5], -2).orgqr(x[..., -1, :1])
                              if x.numel() else x.sum((-2, -1)), la_matrices(), True),
+    # ---- meth: functions PyTorch composes from others (ops/functions.py)
+    "cov": _u(lambda M, x: M.cov(_observations(M, x)), mixing=True),
+    "cov_weights_method": Op(lambda M, x, w: _observations(M, x).cov(
+        correction=1, fweights=M.tensor([2] * (x.numel() + 2)),
+        aweights=M.cat([w.reshape(-1) * w.reshape(-1), w.new_ones(2)]) + 0.5), _paired(lambda s: s, 0), True),
+    "corrcoef": _u(lambda M, x: M.corrcoef(_observations(M, x)), mixing=True),
+    "quantile": Op(lambda M, x: M.quantile(x, 0.3), distinct()),
+    "quantile_dim_q_tensor": Op(lambda M, x: x.quantile(M.tensor([0.2, 1.0, 0.75], dtype=x.dtype), dim=0, keepdim=True),
+                                distinct(1)),
+    "nanquantile_midpoint": Op(lambda M, x: M.nanquantile(x, 0.5, -1, interpolation="midpoint"), distinct(1)),
+    "trapezoid": _u(lambda M, x: M.trapezoid(x), min_dims=1, mixing=True),
+    "trapezoid_x": Op(lambda M, y, x: M.trapezoid(y, x), _paired(lambda s: s), True),
+    "trapz_dx_dim0": _u(lambda M, x: M.trapz(x, dx=0.5, dim=0), min_dims=1, mixing=True),
+    "cumulative_trapezoid": _u(lambda M, x: M.cumulative_trapezoid(x), min_dims=1, mixing=True),
+    "cumulative_trapezoid_x": Op(lambda M, y, x: M.cumulative_trapezoid(y, x, dim=-1), _paired(lambda s: s), True),
+    "cartesian_prod": _b(lambda M, x, y: M.cartesian_prod(x.reshape(-1), y.reshape(-1), x.reshape(-1))),
+    "combinations": _u(lambda M, x: M.combinations(x.reshape(-1), 2, with_replacement=True)),
+    "cosine_similarity": Op(lambda M, x, y: M.cosine_similarity(M.stack([x, y], -1), M.stack([y, x.sin()], -1), -1),
+                            _paired(lambda s: s, d=NONZERO), True),
+    "pairwise_distance": Op(lambda M, x, y: M.pairwise_distance(x, y * 0.5 + 3.0, keepdim=True),
+                            _paired(lambda s: s[-1:]), True),
+    "frobenius_norm": _u(lambda M, x: _quiet(M.frobenius_norm)(x, (0,)), NORM_X, min_dims=1, mixing=True),
+    "nuclear_norm": Op(lambda M, x: _quiet(M.nuclear_norm)(_gapped(M, x), (-1, -2)), la_matrices(square=False), True),
 }
+
+
+def _observations(M, x):
+    """Two variables (rows) observed ``x.numel() + 2`` times: ``x`` and its cosine, then two fixed
+    observations (so that there are always more observations than the correction)."""
+    v = x.reshape(1, -1)
+    return M.cat([M.cat([v, v.cos()]), M.tensor([[0.5, -1.0], [2.0, 1.0]], dtype=x.dtype)], 1)
 
 
 def _perm(shape: tuple, dim: int) -> np.ndarray:
