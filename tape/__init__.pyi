@@ -15,6 +15,7 @@ from ._anomaly import set_anomaly_enabled as set_anomaly_enabled
 from ._creation import Generator as Generator
 from ._creation import arange as arange
 from ._creation import as_tensor as as_tensor
+from ._creation import asarray as asarray
 from ._creation import empty as empty
 from ._creation import empty_like as empty_like
 from ._creation import eye as eye
@@ -30,6 +31,8 @@ from ._creation import ones_like as ones_like
 from ._creation import rand as rand
 from ._creation import randint as randint
 from ._creation import randn as randn
+from ._creation import range_ as range
+from ._creation import scalar_tensor as scalar_tensor
 from ._creation import set_rng_state as set_rng_state
 from ._creation import tensor as tensor
 from ._creation import zeros as zeros
@@ -125,25 +128,27 @@ __all__ = [
     "concatenate", "stack", "where", "unbind", "meshgrid", "positive", "absolute", "diff",
     "diagflat", "signbit", "msort", "softmax", "log_softmax", "logsumexp", "prod", "var", "std",
     "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "inverse", "det", "slogdet",
-    "logdet", "cholesky", "svd", "qr", "pinverse", "reshape", "unsqueeze", "squeeze", "flatten",
-    "broadcast_shapes", "select", "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot",
-    "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "kron", "einsum", "tensordot",
-    "inner", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "permute", "movedim",
-    "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
-    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
-    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
-    "cov", "corrcoef", "quantile", "nanquantile", "trapezoid", "trapz", "cumulative_trapezoid",
-    "vander", "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance",
-    "frobenius_norm", "nuclear_norm", "matrix_rank", "orgqr", "index_select", "gather", "take",
-    "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
-    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce",
-    "matrix_exp", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue",
-    "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk", "tensor_split",
-    "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack",
-    "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
-    "triu_indices", "logspace", "get_rng_state", "set_rng_state", "can_cast", "e", "finfo", "iinfo",
-    "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
-    "promote_types", "result_type",
+    "logdet", "cholesky", "svd", "qr", "pinverse", "histc", "histogram", "bincount", "unique",
+    "unique_consecutive", "searchsorted", "bucketize", "isin", "unravel_index", "reshape",
+    "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t", "matmul",
+    "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul",
+    "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax", "amin", "argmax",
+    "argmin", "aminmax", "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint",
+    "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d",
+    "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag",
+    "tril", "triu", "tile", "repeat_interleave", "cov", "corrcoef", "quantile", "nanquantile",
+    "trapezoid", "trapz", "cumulative_trapezoid", "vander", "cartesian_prod", "combinations",
+    "cosine_similarity", "pairwise_distance", "frobenius_norm", "nuclear_norm", "matrix_rank",
+    "orgqr", "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill",
+    "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put",
+    "masked_scatter", "scatter_reduce", "matrix_exp", "sum", "mean", "cumsum", "cumprod", "sort",
+    "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "split",
+    "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack",
+    "row_stack", "dstack", "column_stack", "rand_like", "randn_like", "randint_like", "normal",
+    "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace", "get_rng_state",
+    "set_rng_state", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero",
+    "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "asarray",
+    "range", "scalar_tensor",
 ]
 
 
@@ -277,6 +282,10 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=..
 def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
     """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
 
+def bincount(input: Tensor, weights: Optional[Tensor] = ..., minlength: builtins.int = ...) -> Tensor:
+    """How often each value occurs in a 1-D tensor of non-negative integers (the sum of their
+    ``weights``, if given), for each value up to the largest (at least ``minlength`` counts)."""
+
 def bitwise_and(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
 
@@ -301,6 +310,10 @@ def broadcast_tensors(*tensors: Tensor) -> builtins.tuple:
 
 def broadcast_to(input: Tensor, *size: builtins.int, **kwargs: Any) -> Tensor:
     """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
+
+def bucketize(input: Union[Tensor, Number], boundaries: Tensor, *, out_int32: builtins.bool = ..., right: builtins.bool = ..., out: Optional[Tensor] = ...) -> Tensor:
+    """For each value of ``input``, the index of its bucket among the 1-D sorted ``boundaries``
+    (``boundaries[i - 1] < x <= boundaries[i]``; ``<=`` and ``<`` swapped with ``right``)."""
 
 def cartesian_prod(*tensors: Tensor) -> Tensor:
     """The cartesian product of 1-D tensors: one row per combination of their elements."""
@@ -525,6 +538,16 @@ def greater_equal(input: Tensor, other: Operand) -> Tensor:
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
 
+def histc(input: Tensor, bins: builtins.int = ..., min: Number = ..., max: Number = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+    """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
+    smallest and largest value when both are equal); values outside are left out."""
+
+def histogram(input: Tensor, bins: Union[builtins.int, Tensor], *, range: Optional[Sequence[builtins.float]] = ..., weight: Optional[Tensor] = ..., density: builtins.bool = ..., out=...) -> Any:
+    """The histogram of ``self``'s values: ``bins`` equal bins over ``range`` (the values' range
+    by default), or the bins between consecutive edges of a 1-D tensor ``bins``; each value counts
+    ``weight`` (1 by default); with ``density``, normalized to integrate to 1.  Returns
+    ``(hist, bin_edges)``."""
+
 def hsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
     """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
 
@@ -565,6 +588,9 @@ def isclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: buil
 
 def isfinite(input: Tensor) -> Tensor:
     """Whether each element is finite (not infinite, not NaN)."""
+
+def isin(elements: Union[Tensor, Number], test_elements: Union[Tensor, Number], *, assume_unique: builtins.bool = ..., invert: builtins.bool = ...) -> Tensor:
+    """Whether each of ``elements`` is among ``test_elements`` (is not, with ``invert``)."""
 
 def isinf(input: Tensor) -> Tensor:
     """Whether each element is positive or negative infinity."""
@@ -876,6 +902,10 @@ def scatter_reduce(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor,
     by ``reduce`` ("sum", "prod", "mean", "amax" or "amin"), starting from ``self``'s elements
     (or, with ``include_self=False``, from the reduction's identity where anything lands)."""
 
+def searchsorted(sorted_sequence: Tensor, input: Union[Tensor, Number], *, out_int32: builtins.bool = ..., right: builtins.bool = ..., side: Optional[builtins.str] = ..., sorter: Optional[Tensor] = ..., out: Optional[Tensor] = ...) -> Tensor:
+    """For each value of ``input``, the index in ``sorted_sequence`` (along its last dim) before
+    which it would be inserted to keep the order: the first such (the last with ``right``)."""
+
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
 
@@ -1023,6 +1053,18 @@ def unbind(input: Tensor, dim: builtins.int = ...) -> builtins.tuple:
 
 def unflatten(input: Tensor, dim: builtins.int, sizes: builtins.tuple) -> Tensor:
     """Split dim ``dim`` into the dims ``sizes`` (one of them may be -1; a view)."""
+
+def unique(input: Tensor, sorted: builtins.bool = ..., return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim: Optional[builtins.int] = ...) -> Any:
+    """The distinct values of ``self`` in ascending order (with ``dim``: its distinct slices along
+    ``dim``), with, as asked, where each element went among them and how often each occurs."""
+
+def unique_consecutive(input: Tensor, return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim: Optional[builtins.int] = ...) -> Any:
+    """``self`` with each run of equal consecutive elements (slices along ``dim``) kept once, with,
+    as asked, the run each element belongs to and the runs' lengths."""
+
+def unravel_index(indices: Tensor, shape) -> builtins.tuple:
+    """The coordinates in a tensor of ``shape`` of each flat index in ``indices`` (one tensor per
+    dim; indices wrap around, as PyTorch's floor division and remainder give them)."""
 
 def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """Insert a dimension of size one at ``dim``."""

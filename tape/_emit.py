@@ -47,6 +47,7 @@ import numpy as np
 from . import _dtype as D
 from ._device import check_device, device
 from ._parallel import run as in_parts
+from ._spacing import linspace_values
 from ._state import state
 from ._tape import Tape, fresh, write_tape
 from ._tensor import Number, Size, Tensor

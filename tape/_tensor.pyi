@@ -249,6 +249,9 @@ class Tensor:
         """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
     def bernoulli_(self, p=..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with 0 or 1, drawn with probability ``p`` (a number or a tensor)."""
+    def bincount(self, weights: Optional[Tensor] = ..., minlength: builtins.int = ...) -> Tensor:
+        """How often each value occurs in a 1-D tensor of non-negative integers (the sum of their
+        ``weights``, if given), for each value up to the largest (at least ``minlength`` counts)."""
     def bitwise_and(self, other: Operand) -> Tensor:
         """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
     def bitwise_and_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -499,6 +502,14 @@ class Tensor:
         """``self > other`` at each element, broadcasting."""
     def gt_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.gt`."""
+    def histc(self, bins: builtins.int = ..., min: Number = ..., max: Number = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+        """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
+        smallest and largest value when both are equal); values outside are left out."""
+    def histogram(self, bins: Union[builtins.int, Tensor], *, range: Optional[Sequence[builtins.float]] = ..., weight: Optional[Tensor] = ..., density: builtins.bool = ..., out=...) -> Any:
+        """The histogram of ``self``'s values: ``bins`` equal bins over ``range`` (the values' range
+        by default), or the bins between consecutive edges of a 1-D tensor ``bins``; each value counts
+        ``weight`` (1 by default); with ``density``, normalized to integrate to 1.  Returns
+        ``(hist, bin_edges)``."""
     def hsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
         """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
     def hypot(self, other: Tensor) -> Tensor:
@@ -1020,6 +1031,12 @@ class Tensor:
         (a view)."""
     def uniform_(self, from_: builtins.float = ..., to: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with numbers drawn uniformly from ``[from_, to)``."""
+    def unique(self, sorted: builtins.bool = ..., return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim: Optional[builtins.int] = ...) -> Any:
+        """The distinct values of ``self`` in ascending order (with ``dim``: its distinct slices along
+        ``dim``), with, as asked, where each element went among them and how often each occurs."""
+    def unique_consecutive(self, return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim: Optional[builtins.int] = ...) -> Any:
+        """``self`` with each run of equal consecutive elements (slices along ``dim``) kept once, with,
+        as asked, the run each element belongs to and the runs' lengths."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """Insert a dimension of size one at ``dim``."""
     def var(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:

@@ -27,7 +27,8 @@ def _run(torch, name, f, out, args):
                 s.append(repr(t))
                 continue
             v = np.asarray(t.detach().double().numpy() if t.dtype.is_floating_point else t.numpy())
-            s += [(np.round(v.astype(np.float64), 6) + 0.0).tolist(),       # (+ 0.0: -0.0 is 0.0) str(t.dtype), list(t.shape),
+            # (+ 0.0: -0.0 is 0.0)
+            s += [(np.round(v.astype(np.float64), 6) + 0.0).tolist(), str(t.dtype), list(t.shape),
                   t.grad_fn.name() if t.grad_fn else None]
         diff = [t for t in ys if isinstance(t, torch.Tensor) and t.requires_grad]
         leaves = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
