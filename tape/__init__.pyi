@@ -141,14 +141,14 @@ __all__ = [
     "cosine_similarity", "pairwise_distance", "frobenius_norm", "nuclear_norm", "matrix_rank",
     "orgqr", "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill",
     "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put",
-    "masked_scatter", "scatter_reduce", "matrix_exp", "sum", "mean", "cumsum", "cumprod", "sort",
-    "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "split",
-    "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack",
-    "row_stack", "dstack", "column_stack", "rand_like", "randn_like", "randint_like", "normal",
-    "bernoulli", "multinomial", "tril_indices", "triu_indices", "logspace", "get_rng_state",
-    "set_rng_state", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero",
-    "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "asarray",
-    "range", "scalar_tensor",
+    "masked_scatter", "scatter_reduce", "matrix_exp", "rot90", "logcumsumexp", "hardshrink",
+    "threshold", "threshold_", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk",
+    "kthvalue", "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk",
+    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
+    "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
+    "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state", "can_cast", "e",
+    "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan",
+    "newaxis", "pi", "promote_types", "result_type", "asarray", "range", "scalar_tensor",
 ]
 
 
@@ -538,6 +538,9 @@ def greater_equal(input: Tensor, other: Operand) -> Tensor:
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
 
+def hardshrink(input: Tensor, lambd: Number = ...) -> Tensor:
+    """``self`` where ``|self| > lambd``, 0 elsewhere."""
+
 def histc(input: Tensor, bins: builtins.int = ..., min: Number = ..., max: Number = ..., *, out: Optional[Tensor] = ...) -> Tensor:
     """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
     smallest and largest value when both are equal); values outside are left out."""
@@ -647,6 +650,9 @@ def logaddexp(input: Tensor, other: Tensor) -> Tensor:
 
 def logaddexp2(input: Tensor, other: Tensor) -> Tensor:
     """``log2(2 ** self + 2 ** other)``, without overflow in between."""
+
+def logcumsumexp(input: Tensor, dim: builtins.int, *, out=...) -> Tensor:
+    """``log(cumsum(exp(self), dim))``, computed without overflow."""
 
 def logdet(input: Tensor) -> Tensor:
     """The log of the determinant: nan for a negative determinant (PyTorch's ``where`` over
@@ -878,6 +884,10 @@ def roll(input: Tensor, shifts: Union[builtins.int, builtins.tuple], dims: Union
     """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when
     no dims are given, keeping its shape)."""
 
+def rot90(input: Tensor, k: builtins.int = ..., dims: Sequence[builtins.int] = ...) -> Tensor:
+    """``self`` rotated by ``k`` quarter turns in the plane of ``dims``, from the first dim towards
+    the second."""
+
 def round(input: Tensor, *, decimals: Optional[builtins.int] = ...) -> Tensor:
     """Each element rounded to the nearest integer (halves to even), or to ``decimals`` decimal
     places (a negative number rounds to tens, hundreds ...)."""
@@ -1007,6 +1017,12 @@ def tensor_split(input: Tensor, indices_or_sections=..., dim: builtins.int = ...
 def tensordot(a: Tensor, b: Tensor, dims=...) -> Tensor:
     """Sums the products of ``a``'s and ``b``'s elements over the last ``dims`` dims of ``a`` and the
     first ``dims`` of ``b``, or over the dims listed in ``dims = (dims_a, dims_b)``."""
+
+def threshold(input: Tensor, threshold: Number, value: Number) -> Tensor:
+    """``self`` where it is greater than ``threshold``, ``value`` elsewhere."""
+
+def threshold_(input: Tensor, threshold: Number, value: Number) -> Tensor:
+    """:func:`threshold` written into ``self``."""
 
 def tile(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are

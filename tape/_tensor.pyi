@@ -502,6 +502,8 @@ class Tensor:
         """``self > other`` at each element, broadcasting."""
     def gt_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.gt`."""
+    def hardshrink(self, lambd: Number = ...) -> Tensor:
+        """``self`` where ``|self| > lambd``, 0 elsewhere."""
     def histc(self, bins: builtins.int = ..., min: Number = ..., max: Number = ..., *, out: Optional[Tensor] = ...) -> Tensor:
         """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
         smallest and largest value when both are equal); values outside are left out."""
@@ -629,6 +631,8 @@ class Tensor:
         """``log(exp(self) + exp(other))``, without overflow in between."""
     def logaddexp2(self, other: Tensor) -> Tensor:
         """``log2(2 ** self + 2 ** other)``, without overflow in between."""
+    def logcumsumexp(self, dim: builtins.int, *, out=...) -> Tensor:
+        """``log(cumsum(exp(self), dim))``, computed without overflow."""
     def logdet(self) -> Tensor:
         """The log of the determinant: nan for a negative determinant (PyTorch's ``where`` over
         slogdet)."""
@@ -865,6 +869,9 @@ class Tensor:
     def roll(self, shifts: Union[builtins.int, builtins.tuple], dims: Union[builtins.int, builtins.tuple, None] = ...) -> Tensor:
         """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when
         no dims are given, keeping its shape)."""
+    def rot90(self, k: builtins.int = ..., dims: Sequence[builtins.int] = ...) -> Tensor:
+        """``self`` rotated by ``k`` quarter turns in the plane of ``dims``, from the first dim towards
+        the second."""
     def round(self, *, decimals: Optional[builtins.int] = ...) -> Tensor:
         """Each element rounded to the nearest integer (halves to even), or to ``decimals`` decimal
         places (a negative number rounds to tens, hundreds ...)."""

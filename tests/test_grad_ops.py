@@ -1086,6 +1086,15 @@ OPS: dict[str, Op] = {
                             _paired(lambda s: s[-1:]), True),
     "frobenius_norm": _u(lambda M, x: _quiet(M.frobenius_norm)(x, (0,)), NORM_X, min_dims=1, mixing=True),
     "nuclear_norm": Op(lambda M, x: _quiet(M.nuclear_norm)(_gapped(M, x), (-1, -2)), la_matrices(square=False), True),
+    # ---- meth: ops with nodes of their own (ops/nodes.py)
+    "rot90": _u(lambda M, x: M.rot90(x), min_dims=2),
+    "rot90_k3_dims_method": _u(lambda M, x: x.rot90(-1, (-1, 0)) * x.rot90(1, (-1, 0)).flip(0, -1), min_dims=2),
+    "logcumsumexp": _u(lambda M, x: M.logcumsumexp(x, -1), EXP, mixing=True),
+    "logcumsumexp_dim0_method": _u(lambda M, x: x.logcumsumexp(0), mixing=True),
+    "hardshrink": _u(lambda M, x: M.hardshrink(x, 0.5) * x, REAL.avoiding((0.5, -0.5))),
+    "hardshrink_method": _u(lambda M, x: x.hardshrink() * x, REAL.avoiding((0.5, -0.5))),
+    "threshold": _u(lambda M, x: M.threshold(x, 0.25, -2.0) * x, REAL.avoiding((0.25,))),
+    "threshold_inplace": _u(lambda M, x: M.threshold_(x * 1.0, -1.0, 3.0) * x, REAL.avoiding((-1.0,))),
 }
 
 
