@@ -142,13 +142,14 @@ __all__ = [
     "orgqr", "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill",
     "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put",
     "masked_scatter", "scatter_reduce", "matrix_exp", "rot90", "logcumsumexp", "hardshrink",
-    "threshold", "threshold_", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk",
-    "kthvalue", "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk",
-    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
-    "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state", "can_cast", "e",
-    "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan",
-    "newaxis", "pi", "promote_types", "result_type", "asarray", "range", "scalar_tensor",
+    "threshold", "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean",
+    "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax",
+    "cummin", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit",
+    "hstack", "vstack", "row_stack", "dstack", "column_stack", "rand_like", "randn_like",
+    "randint_like", "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices",
+    "logspace", "get_rng_state", "set_rng_state", "can_cast", "e", "finfo", "iinfo", "inf",
+    "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
+    "promote_types", "result_type", "asarray", "range", "scalar_tensor",
 ]
 
 
@@ -435,6 +436,10 @@ def diagflat(input: Tensor, offset: builtins.int = ...) -> Tensor:
 def diagonal(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
     """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
     ``dim1`` and ``dim2``, as the last dim (a view)."""
+
+def diagonal_scatter(input: Tensor, src: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+    """``self`` with the diagonal ``self.diagonal(offset, dim1, dim2)`` replaced by ``src`` (out of
+    place)."""
 
 def diff(input: Tensor, n: builtins.int = ..., dim: builtins.int = ..., prepend: Optional[Tensor] = ..., append: Optional[Tensor] = ...) -> Tensor:
     """The ``n``-th forward difference along ``dim`` (``x[i + 1] - x[i]``), after ``prepend`` and
@@ -919,6 +924,9 @@ def searchsorted(sorted_sequence: Tensor, input: Union[Tensor, Number], *, out_i
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
 
+def select_scatter(input: Tensor, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
+    """``self`` with ``self.select(dim, index)`` replaced by ``src`` (out of place)."""
+
 def selu(input: Tensor) -> Tensor:
     """``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` with SELU's constants."""
 
@@ -939,6 +947,9 @@ def sin(input: Tensor) -> Tensor:
 
 def sinh(input: Tensor) -> Tensor:
     """The hyperbolic sine of each element."""
+
+def slice_scatter(input: Tensor, src: Tensor, dim: builtins.int = ..., start=..., end=..., step: builtins.int = ...) -> Tensor:
+    """``self`` with the slice ``start:end:step`` along ``dim`` replaced by ``src`` (out of place)."""
 
 def slogdet(input: Tensor) -> builtins.tuple:
     """``(sign, logabsdet)`` of the determinant: ``tape.linalg.slogdet``."""

@@ -374,6 +374,9 @@ class Tensor:
     def diagonal(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
         """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
         ``dim1`` and ``dim2``, as the last dim (a view)."""
+    def diagonal_scatter(self, src: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+        """``self`` with the diagonal ``self.diagonal(offset, dim1, dim2)`` replaced by ``src`` (out of
+        place)."""
     def diff(self, n: builtins.int = ..., dim: builtins.int = ..., prepend: Optional[Tensor] = ..., append: Optional[Tensor] = ...) -> Tensor:
         """The ``n``-th forward difference along ``dim`` (``x[i + 1] - x[i]``), after ``prepend`` and
         ``append`` are put before and after ``self`` along ``dim``; xor of neighbours for bool tensors."""
@@ -900,6 +903,8 @@ class Tensor:
         """``scatter_reduce`` in place."""
     def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
         """The slice at ``index`` along ``dim`` (that dimension removed)."""
+    def select_scatter(self, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
+        """``self`` with ``self.select(dim, index)`` replaced by ``src`` (out of place)."""
     def sgn(self) -> Tensor:
         """The sign of each element (as ``sign`` for real tensors)."""
     def sgn_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -926,6 +931,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.sinh`."""
     def size(self, dim: Optional[builtins.int] = ...) -> Any:
         """Return the size of the tensor, or of dimension ``dim``."""
+    def slice_scatter(self, src: Tensor, dim: builtins.int = ..., start=..., end=..., step: builtins.int = ...) -> Tensor:
+        """``self`` with the slice ``start:end:step`` along ``dim`` replaced by ``src`` (out of place)."""
     def slogdet(self) -> builtins.tuple:
         """``(sign, logabsdet)`` of the determinant: ``tape.linalg.slogdet``."""
     def softmax(self, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:

@@ -191,6 +191,20 @@ def _facts(torch) -> list:
     r("threshold_inplace", lambda a: torch.threshold_(a * 1, 2., 0.5), T(x))
     r("threshold_inplace_leaf", lambda a: torch.threshold_(a, 2., 0.5), T(x))
     r("threshold_inplace_int", lambda: torch.threshold_(torch.tensor([1, 2]), 1, 5.5))
+    r("select_scatter", lambda a, s: torch.select_scatter(a, s, 0, -1), T(x), T(v))
+    r("select_scatter_dim", lambda a, s: a.select_scatter(s, 1, 2), T(x), T([1., 2., 3.]))
+    r("select_scatter_mixed", lambda a: torch.select_scatter(a, torch.ones(4), 0, 0), T(x))
+    r("select_scatter_shape", lambda a, s: torch.select_scatter(a, s, 1, 0), T(x), T(v))
+    r("select_scatter_oob", lambda a, s: torch.select_scatter(a, s, 0, 3), T(x), T(v))
+    r("slice_scatter", lambda a, s: torch.slice_scatter(a, s, 1, 1, 4, 2), T(x), T([[1., 2.], [3., 4.], [5., 6.]]))
+    r("slice_scatter_default", lambda a, s: a.slice_scatter(s), T(x), T(x))
+    r("slice_scatter_neg", lambda a, s: torch.slice_scatter(a, s, -1, -2), T(x), T([[1., 2.], [3., 4.], [5., 6.]]))
+    r("slice_scatter_end", lambda a, s: torch.slice_scatter(a, s, 0, end=10), T(x), T(x))
+    r("slice_scatter_shape", lambda a, s: torch.slice_scatter(a, s, 1), T(x), T(v))
+    r("diagonal_scatter", lambda a, s: torch.diagonal_scatter(a, s, 1), T(x), T([1., 2., 3.]))
+    r("diagonal_scatter_neg", lambda a, s: a.diagonal_scatter(s, -1, 1, 0), T(x), T([7., 8., 9.]))
+    r("diagonal_scatter_shape", lambda a, s: torch.diagonal_scatter(a, s), T(x), T(v))
+    r("diagonal_scatter_same", lambda a, s: torch.diagonal_scatter(a, s, 0, 1, 1), T(x), T(v))
     return out
 
 

@@ -1095,6 +1095,17 @@ OPS: dict[str, Op] = {
     "hardshrink_method": _u(lambda M, x: x.hardshrink() * x, REAL.avoiding((0.5, -0.5))),
     "threshold": _u(lambda M, x: M.threshold(x, 0.25, -2.0) * x, REAL.avoiding((0.25,))),
     "threshold_inplace": _u(lambda M, x: M.threshold_(x * 1.0, -1.0, 3.0) * x, REAL.avoiding((-1.0,))),
+    "select_scatter": Op(lambda M, x, z: M.select_scatter(x, z, 0, -1), _paired(lambda s: s[1:])),
+    "select_scatter_method_dim1": Op(lambda M, x, z: x.select_scatter(z * z, -1, 0) * x,
+                                     _paired(lambda s: s[:-1], min_dims=1)),
+    "slice_scatter": Op(lambda M, x, z: M.slice_scatter(x, z[::2], 0, 0, None, 2),
+                        _paired(lambda s: s)),
+    "slice_scatter_method_dim": Op(lambda M, x, z: x.slice_scatter(z, -1, -1) * x,
+                                   _paired(lambda s: s[:-1] + (1,))),
+    "diagonal_scatter": Op(lambda M, x, z: M.diagonal_scatter(x, z.diagonal(), 0),
+                           _paired(lambda s: s, min_dims=2)),
+    "diagonal_scatter_offset_method": Op(lambda M, x, z: x.diagonal_scatter(z.diagonal(-1, 0, -1), -1, 0, -1) * x,
+                                         _paired(lambda s: s, min_dims=2)),
 }
 
 
