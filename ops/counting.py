@@ -19,7 +19,7 @@ from ._args import wrap_dim
 from ._rule import return_type, rule_adjoint
 from ._spec import PYTHON, REGISTRY, Op, public, public_function, register, tangents
 from .decomp import _one
-from .join import _no_grad_out, _write_out
+from .join import _write_out
 
 NODIFF = PYTHON.start + 46
 # (``ib`` of a NODIFF row: PyTorch's node name, and the error its backward raises)

@@ -1,7 +1,8 @@
 """Functions whose PyTorch node is their own (``Rot90Backward0``, ``LogcumsumexpBackward0``,
 ``SelectScatterBackward0``, ``SliceScatterBackward0``, ``DiagonalScatterBackward0``,
-``HardshrinkBackward0``, ``ThresholdBackward0``, ``threshold_``'s ``ThresholdBackward1``): one Python-rule row each (``ops/_rule.py``),
-its derivative written in tape ops as PyTorch's formula, so every order comes from it.
+``HardshrinkBackward0``, ``ThresholdBackward0``, ``threshold_``'s ``ThresholdBackward1``): one
+Python-rule row each (``ops/_rule.py``), its derivative written in tape ops as PyTorch's formula, so
+every order comes from it.
 """
 from __future__ import annotations
 
