@@ -194,9 +194,10 @@ def sum_to_dims(shape: tuple, target: tuple) -> tuple:
 
 
 VIEW_NAMES = ("ViewBackward0", "UnsqueezeBackward0", "SqueezeBackward0", "SqueezeBackward1",
-              "SqueezeBackward4", "SqueezeBackward2", "UnsafeViewBackward0", "ReshapeAliasBackward0")
+              "SqueezeBackward4", "SqueezeBackward2", "UnsafeViewBackward0", "ReshapeAliasBackward0",
+              "UnsqueezeBackward1", "SqueezeBackward3", "SqueezeBackward5")
 (V_VIEW, V_UNSQUEEZE, V_SQUEEZE, V_SQUEEZE_DIM, V_SQUEEZE_DIMS, V_SQUEEZE_TUPLE, V_UNSAFE,
- V_RESHAPE_ALIAS) = range(8)
+ V_RESHAPE_ALIAS, V_UNSQUEEZE_, V_SQUEEZE_, V_SQUEEZE_TUPLE_) = range(11)    # (the last three: in place)
 ROLES.view, ROLES.view_ia = VIEW, V_VIEW        # the recorded backward's sum-to (``ops/_spec.Roles``)
 
 
@@ -205,7 +206,8 @@ def _select_name(r):
 
 
 def _transpose_name(r):
-    return "TBackward0" if r.fa else "TransposeBackward0"
+    # (``fa``: 1 for ``t``; 2 more for the in-place forms, ``t_`` and ``transpose_``)
+    return ("TransposeBackward0", "TBackward0", "TransposeBackward1", "TBackward1")[int(r.fa)]
 
 
 def _gather_name(r):
@@ -251,9 +253,9 @@ def _view_saved(r) -> tuple:
     from the shapes (the first of equal candidates); a squeeze by several dims shows no dims
     (PyTorch's are as given, squeezed or not, which the row does not keep)."""
     how = r.ia
-    if how == V_UNSQUEEZE:
+    if how in (V_UNSQUEEZE, V_UNSQUEEZE_):
         return (("dim", lambda r: _removed(r.out_shape, r.in_shapes[0])[0]),)
-    if how == V_SQUEEZE_DIM:
+    if how in (V_SQUEEZE_DIM, V_SQUEEZE_DIMS):
         return (("dim", lambda r: _removed(r.in_shapes[0], r.out_shape)[0]), ("self_sym_sizes", _sizes))
     return (("self_sym_sizes", _sizes),)
 
@@ -274,7 +276,7 @@ register(Op(EMBED, "_embed", "SelectBackwardBackward0", 0,
 register(Op(TRANSPOSE, "transpose", "TransposeBackward0", 0,
             lambda g, x, y, r: (g.transpose(r.ia, r.ib),), float_only=False,
             grad_fn_of=_transpose_name,
-            node_saved=lambda r: () if r.fa else (("dim0", lambda r: r.ia), ("dim1", lambda r: r.ib))))
+            node_saved=lambda r: () if int(r.fa) & 1 else (("dim0", lambda r: r.ia), ("dim1", lambda r: r.ib))))
 
 
 # Tangent rules: these ops are linear, so each is its own tangent (the op applied to the input's).

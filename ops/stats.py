@@ -27,6 +27,7 @@ from .softmax import kept, mask_of, reduced
 
 PROD, VAR, STD, VAR_MEAN, NANSUM, NORM, DIST = range(PYTHON.start + 35, PYTHON.start + 42)
 DIM_GIVEN = 2
+ATEN_NORM = 4       # (``ib`` of a NORM row made by ``aten_norm``)
 
 
 def _recording(*ts) -> bool:
@@ -206,6 +207,7 @@ register(Op(VAR_MEAN, "var_mean", "VarMeanBackward0", X0 | OUT, _var_mean_vjp, p
 register(Op(NANSUM, "nansum", "NansumBackward0", X0, _nansum_vjp, py_adjoint=rule_adjoint,
             node_saved=(("self", X0), ("dim", _dims_given), ("keepdim", kept))))
 register(Op(NORM, "norm", "LinalgVectorNormBackward0", X0 | OUT, _norm_vjp, py_adjoint=rule_adjoint,
+            grad_fn_of=lambda r: "NormBackward1" if r.ib & ATEN_NORM else "LinalgVectorNormBackward0",
             node_saved=(("self", X0), ("ord", lambda r: _number(r.fa)), ("dim", _dims_given), ("keepdim", kept),
                         ("result", OUT))))
 register(Op(DIST, "dist", "DistBackward0", X0 | X1 | OUT, _dist_vjp, py_adjoint=rule_adjoint, arity=2,
@@ -430,6 +432,17 @@ def vector_norm(x: Tensor, ord: float = 2, dim: Dims = None, keepdim: bool = Fal
     shown_ord = ord if isinstance(ord, (int, float)) else p     # (as given)
     return _record(NORM, y, x, dims, fa=p, saved=(("self", SAVED_SELF), ("ord", shown_ord), ("dim", _dims_shown(dim)),
                                                   ("keepdim", bool(keepdim)), ("result", SAVED_RESULT)))
+
+
+def aten_norm(x: Tensor, p: float, dim: Dims, keepdim: bool) -> Tensor:
+    """``at::norm(x, p, dim, keepdim)``, which PyTorch's C++ composites call: the vector norm, whose
+    node is ``NormBackward1``."""
+    if not x._dtype.is_floating_point:
+        raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
+                           f"{D.legacy_name(x._dtype)} instead.")
+    dims = tuple(range(len(x._shape))) if dim is None else reduced_dims(dim, len(x._shape))
+    y = np.asarray(_pnorm(x._value(), float(p), dims, keepdim), x._dtype.np)
+    return _record(NORM, y, x, dims, ib=ATEN_NORM, fa=float(p))
 
 
 # The nuclear norm needs an SVD; its family (ops/decomp.py) imports this one, and puts its matrix norm here.

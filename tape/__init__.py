@@ -16,6 +16,7 @@ from ._creation import (  # noqa: E402
     Generator, arange, as_tensor, default_generator, empty, empty_like, eye, from_numpy, full, full_like,
     get_rng_state, initial_seed, linspace, manual_seed, ones, ones_like, rand, randint, randn, set_rng_state,
     tensor, zeros, zeros_like)
+from ._creation import asarray, range_ as range, scalar_tensor  # noqa: E402,A001  (``tape.range``, as ``torch.range``)
 from ._dtype import (  # noqa: E402
     bool_ as bool, dtype, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
     set_default_dtype, uint8)
@@ -100,6 +101,7 @@ __all__ += ["is_inference", "channels_last", "channels_last_3d", "contiguous_for
 __all__ += ["can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan",
             "newaxis", "pi", "promote_types", "result_type"]
 __all__ += ["Trace", "TraceGuardError"]
+__all__ += ["asarray", "range", "scalar_tensor"]
 
 
 

@@ -16,6 +16,7 @@ from ._anomaly import set_anomaly_enabled as set_anomaly_enabled
 from ._creation import Generator as Generator
 from ._creation import arange as arange
 from ._creation import as_tensor as as_tensor
+from ._creation import asarray as asarray
 from ._creation import empty as empty
 from ._creation import empty_like as empty_like
 from ._creation import eye as eye
@@ -31,6 +32,8 @@ from ._creation import ones_like as ones_like
 from ._creation import rand as rand
 from ._creation import randint as randint
 from ._creation import randn as randn
+from ._creation import range_ as range
+from ._creation import scalar_tensor as scalar_tensor
 from ._creation import set_rng_state as set_rng_state
 from ._creation import tensor as tensor
 from ._creation import zeros as zeros
@@ -137,25 +140,30 @@ __all__ = [
     "argwhere", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "positive",
     "absolute", "diff", "diagflat", "signbit", "msort", "softmax", "log_softmax", "logsumexp",
     "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "inverse",
-    "det", "slogdet", "logdet", "cholesky", "svd", "qr", "pinverse", "reshape", "unsqueeze",
-    "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t", "matmul", "mm", "mv",
-    "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "kron",
-    "einsum", "tensordot", "inner", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax",
-    "orgqr", "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill",
-    "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put",
-    "masked_scatter", "scatter_reduce", "permute", "movedim", "moveaxis", "swapaxes", "swapdims",
+    "det", "slogdet", "logdet", "cholesky", "svd", "qr", "pinverse", "histc", "histogram",
+    "bincount", "unique", "unique_consecutive", "searchsorted", "bucketize", "isin",
+    "unravel_index", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
+    "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm",
+    "chain_matmul", "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax",
+    "amin", "argmax", "argmin", "aminmax", "permute", "movedim", "moveaxis", "swapaxes", "swapdims",
     "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d",
     "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal",
-    "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "matrix_exp", "sum", "mean",
-    "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax",
-    "cummin", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit",
-    "hstack", "vstack", "row_stack", "dstack", "column_stack", "rand_like", "randn_like",
-    "randint_like", "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices",
-    "logspace", "get_rng_state", "set_rng_state", "is_inference", "channels_last",
+    "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "cov", "corrcoef",
+    "quantile", "nanquantile", "trapezoid", "trapz", "cumulative_trapezoid", "vander",
+    "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance", "frobenius_norm",
+    "nuclear_norm", "matrix_rank", "orgqr", "index_select", "gather", "take", "take_along_dim",
+    "masked_select", "masked_fill", "scatter", "scatter_add", "index_add", "index_copy",
+    "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "matrix_exp", "rot90",
+    "logcumsumexp", "hardshrink", "threshold", "threshold_", "select_scatter", "slice_scatter",
+    "diagonal_scatter", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue",
+    "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk", "tensor_split",
+    "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack",
+    "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
+    "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference", "channels_last",
     "channels_last_3d", "contiguous_format", "layout", "memory_format", "preserve_format",
     "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf",
     "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
-    "promote_types", "result_type", "Trace", "TraceGuardError",
+    "promote_types", "result_type", "Trace", "TraceGuardError", "asarray", "range", "scalar_tensor",
 ]
 
 
@@ -292,6 +300,10 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=..
 def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
     """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
 
+def bincount(input: Tensor, weights: Optional[Tensor] = ..., minlength: builtins.int = ...) -> Tensor:
+    """How often each value occurs in a 1-D tensor of non-negative integers (the sum of their
+    ``weights``, if given), for each value up to the largest (at least ``minlength`` counts)."""
+
 def bitwise_and(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
 
@@ -316,6 +328,13 @@ def broadcast_tensors(*tensors: Tensor) -> builtins.tuple:
 
 def broadcast_to(input: Tensor, *size: builtins.int, **kwargs: Any) -> Tensor:
     """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
+
+def bucketize(input: Union[Tensor, Number], boundaries: Tensor, *, out_int32: builtins.bool = ..., right: builtins.bool = ..., out: Optional[Tensor] = ...) -> Tensor:
+    """For each value of ``input``, the index of its bucket among the 1-D sorted ``boundaries``
+    (``boundaries[i - 1] < x <= boundaries[i]``; ``<=`` and ``<`` swapped with ``right``)."""
+
+def cartesian_prod(*tensors: Tensor) -> Tensor:
+    """The cartesian product of 1-D tensors: one row per combination of their elements."""
 
 def cat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ..., axis: builtins.int | None = ...) -> Tensor:
     """Concatenate tensors along an existing dimension ``dim``.
@@ -359,6 +378,10 @@ def clone(input: Tensor, *, memory_format=...) -> Tensor:
 def column_stack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Concatenate as columns: 0-d and 1-D tensors become columns, then all join along dim 1."""
 
+def combinations(input: Tensor, r: builtins.int = ..., with_replacement: builtins.bool = ...) -> Tensor:
+    """The length-``r`` combinations of the elements of a 1-D tensor (``itertools.combinations``, or
+    ``combinations_with_replacement``), one per row."""
+
 def concat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Alias of :func:`cat`."""
 
@@ -368,14 +391,26 @@ def concatenate(tensors, axis: builtins.int = ..., *, out: Tensor | None = ...) 
 def copysign(input: Tensor, other: Operand) -> Tensor:
     """``self``'s magnitude with ``other``'s sign (of zeros too)."""
 
+def corrcoef(input: Tensor) -> Tensor:
+    """Pearson's correlation coefficients of the variables given by the rows of ``self``."""
+
 def cos(input: Tensor) -> Tensor:
     """The cosine of each element."""
 
 def cosh(input: Tensor) -> Tensor:
     """The hyperbolic cosine of each element."""
 
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: builtins.int = ..., eps: builtins.float = ...) -> Tensor:
+    """The cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast together), each
+    norm kept from below ``eps``."""
+
 def count_nonzero(input: Tensor, dim=...) -> Tensor:
     """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
+
+def cov(input: Tensor, *, correction: builtins.int = ..., fweights: Optional[Tensor] = ..., aweights: Optional[Tensor] = ...) -> Tensor:
+    """The covariance matrix of the variables given by the rows of ``self`` (observations in its
+    columns; a 1-D tensor is one variable), with ``correction`` degrees of freedom and optional
+    integer frequency weights and floating-point observation weights."""
 
 def cross(input: Tensor, other: Tensor, dim: Optional[builtins.int] = ...) -> Tensor:
     """The cross product of 3-vectors along ``dim`` (the first dim of size 3 when not given, with
@@ -392,6 +427,10 @@ def cumprod(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) 
 
 def cumsum(input: Tensor, dim: builtins.int, *, dtype: Optional[_DType] = ...) -> Tensor:
     """Running sums along ``dim``."""
+
+def cumulative_trapezoid(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[Number] = ..., dim: builtins.int = ...) -> Tensor:
+    """The running integral of ``y`` along ``dim`` by the trapezoidal rule (one fewer element than
+    ``y`` along ``dim``), at sample points ``x`` or spaced ``dx`` apart (1 by default)."""
 
 def deg2rad(input: Tensor) -> Tensor:
     """Each element converted from degrees to radians."""
@@ -415,6 +454,10 @@ def diagflat(input: Tensor, offset: builtins.int = ...) -> Tensor:
 def diagonal(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
     """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
     ``dim1`` and ``dim2``, as the last dim (a view)."""
+
+def diagonal_scatter(input: Tensor, src: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+    """``self`` with the diagonal ``self.diagonal(offset, dim1, dim2)`` replaced by ``src`` (out of
+    place)."""
 
 def diff(input: Tensor, n: builtins.int = ..., dim: builtins.int = ..., prepend: Optional[Tensor] = ..., append: Optional[Tensor] = ...) -> Tensor:
     """The ``n``-th forward difference along ``dim`` (``x[i + 1] - x[i]``), after ``prepend`` and
@@ -496,6 +539,9 @@ def fmod(input: Tensor, other: Operand) -> Tensor:
 def frac(input: Tensor) -> Tensor:
     """The fractional part ``x - trunc(x)`` of each element."""
 
+def frobenius_norm(input: Tensor, dim, keepdim: builtins.bool = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+    """The 2-norm of ``input``'s elements over ``dim`` (at most two dims); deprecated."""
+
 def gather(input: Tensor, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
     """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
     the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
@@ -514,6 +560,19 @@ def greater_equal(input: Tensor, other: Operand) -> Tensor:
 
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
+
+def hardshrink(input: Tensor, lambd: Number = ...) -> Tensor:
+    """``self`` where ``|self| > lambd``, 0 elsewhere."""
+
+def histc(input: Tensor, bins: builtins.int = ..., min: Number = ..., max: Number = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+    """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
+    smallest and largest value when both are equal); values outside are left out."""
+
+def histogram(input: Tensor, bins: Union[builtins.int, Tensor], *, range: Optional[Sequence[builtins.float]] = ..., weight: Optional[Tensor] = ..., density: builtins.bool = ..., out=...) -> Any:
+    """The histogram of ``self``'s values: ``bins`` equal bins over ``range`` (the values' range
+    by default), or the bins between consecutive edges of a 1-D tensor ``bins``; each value counts
+    ``weight`` (1 by default); with ``density``, normalized to integrate to 1.  Returns
+    ``(hist, bin_edges)``."""
 
 def hsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
     """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
@@ -555,6 +614,9 @@ def isclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: buil
 
 def isfinite(input: Tensor) -> Tensor:
     """Whether each element is finite (not infinite, not NaN)."""
+
+def isin(elements: Union[Tensor, Number], test_elements: Union[Tensor, Number], *, assume_unique: builtins.bool = ..., invert: builtins.bool = ...) -> Tensor:
+    """Whether each of ``elements`` is among ``test_elements`` (is not, with ``invert``)."""
 
 def isinf(input: Tensor) -> Tensor:
     """Whether each element is positive or negative infinity."""
@@ -612,6 +674,9 @@ def logaddexp(input: Tensor, other: Tensor) -> Tensor:
 def logaddexp2(input: Tensor, other: Tensor) -> Tensor:
     """``log2(2 ** self + 2 ** other)``, without overflow in between."""
 
+def logcumsumexp(input: Tensor, dim: builtins.int, *, out=...) -> Tensor:
+    """``log(cumsum(exp(self), dim))``, computed without overflow."""
+
 def logdet(input: Tensor) -> Tensor:
     """The log of the determinant: nan for a negative determinant (PyTorch's ``where`` over
     slogdet)."""
@@ -661,6 +726,9 @@ def matrix_exp(input: Tensor) -> Tensor:
 def matrix_power(input: Tensor, n: builtins.int) -> Tensor:
     """The ``n``-th power of a square matrix (of each matrix of a batch); negative powers of the
     inverse."""
+
+def matrix_rank(*args: Any, **kwargs: Any) -> Any:
+    """Removed from PyTorch: ``tape.linalg.matrix_rank``."""
 
 def max(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
     """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
@@ -725,6 +793,9 @@ def nanmean(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dty
 def nanmedian(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
     """``median`` of the elements that are not nan."""
 
+def nanquantile(input: Tensor, q: Union[Tensor, builtins.float], dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ..., out: Optional[Tensor] = ...) -> Tensor:
+    """:func:`quantile` ignoring nan values (nan where every value is nan)."""
+
 def nansum(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
 
@@ -755,11 +826,17 @@ def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dty
 def not_equal(input: Tensor, other: Operand) -> Tensor:
     """``self != other`` at each element, broadcasting."""
 
+def nuclear_norm(input: Tensor, dim=..., keepdim: builtins.bool = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+    """The sum of the singular values of a matrix (over the two dims ``dim``); deprecated."""
+
 def orgqr(input: Tensor, input2: Tensor) -> Tensor:
     """The product of Householder reflectors: ``tape.linalg.householder_product``."""
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: builtins.float = ..., eps: builtins.float = ..., keepdim: builtins.bool = ...) -> Tensor:
+    """The ``p``-norm of ``x1 - x2 + eps`` over the last dim (of the broadcast shape)."""
 
 def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
@@ -785,6 +862,10 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: builtins.bool 
 def qr(input: Tensor, some: builtins.bool = ...) -> builtins.tuple:
     """The QR decomposition ``(Q, R)``, reduced unless ``some=False`` (deprecated: ``tape.linalg.qr``;
     warns once, as PyTorch)."""
+
+def quantile(input: Tensor, q: Union[Tensor, builtins.float], dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ..., out: Optional[Tensor] = ...) -> Tensor:
+    """The ``q``-th quantiles of ``self`` along ``dim`` (of all its elements if None), interpolated
+    between the two nearest ranks as ``interpolation`` says."""
 
 def rad2deg(input: Tensor) -> Tensor:
     """Each element converted from radians to degrees."""
@@ -826,6 +907,10 @@ def roll(input: Tensor, shifts: Union[builtins.int, builtins.tuple], dims: Union
     """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when
     no dims are given, keeping its shape)."""
 
+def rot90(input: Tensor, k: builtins.int = ..., dims: Sequence[builtins.int] = ...) -> Tensor:
+    """``self`` rotated by ``k`` quarter turns in the plane of ``dims``, from the first dim towards
+    the second."""
+
 def round(input: Tensor, *, decimals: Optional[builtins.int] = ...) -> Tensor:
     """Each element rounded to the nearest integer (halves to even), or to ``decimals`` decimal
     places (a negative number rounds to tens, hundreds ...)."""
@@ -850,8 +935,15 @@ def scatter_reduce(input: Tensor, dim: builtins.int, index: Tensor, src: Tensor,
     by ``reduce`` ("sum", "prod", "mean", "amax" or "amin"), starting from ``self``'s elements
     (or, with ``include_self=False``, from the reduction's identity where anything lands)."""
 
+def searchsorted(sorted_sequence: Tensor, input: Union[Tensor, Number], *, out_int32: builtins.bool = ..., right: builtins.bool = ..., side: Optional[builtins.str] = ..., sorter: Optional[Tensor] = ..., out: Optional[Tensor] = ...) -> Tensor:
+    """For each value of ``input``, the index in ``sorted_sequence`` (along its last dim) before
+    which it would be inserted to keep the order: the first such (the last with ``right``)."""
+
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
+
+def select_scatter(input: Tensor, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
+    """``self`` with ``self.select(dim, index)`` replaced by ``src`` (out of place)."""
 
 def selu(input: Tensor) -> Tensor:
     """``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` with SELU's constants."""
@@ -873,6 +965,9 @@ def sin(input: Tensor) -> Tensor:
 
 def sinh(input: Tensor) -> Tensor:
     """The hyperbolic sine of each element."""
+
+def slice_scatter(input: Tensor, src: Tensor, dim: builtins.int = ..., start=..., end=..., step: builtins.int = ...) -> Tensor:
+    """``self`` with the slice ``start:end:step`` along ``dim`` replaced by ``src`` (out of place)."""
 
 def slogdet(input: Tensor) -> builtins.tuple:
     """``(sign, logabsdet)`` of the determinant: ``tape.linalg.slogdet``."""
@@ -952,6 +1047,12 @@ def tensordot(a: Tensor, b: Tensor, dims=...) -> Tensor:
     """Sums the products of ``a``'s and ``b``'s elements over the last ``dims`` dims of ``a`` and the
     first ``dims`` of ``b``, or over the dims listed in ``dims = (dims_a, dims_b)``."""
 
+def threshold(input: Tensor, threshold: Number, value: Number) -> Tensor:
+    """``self`` where it is greater than ``threshold``, ``value`` elsewhere."""
+
+def threshold_(input: Tensor, threshold: Number, value: Number) -> Tensor:
+    """:func:`threshold` written into ``self``."""
+
 def tile(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
     padded with ones in front (``repeat`` otherwise)."""
@@ -964,6 +1065,13 @@ def trace(input: Tensor) -> Tensor:
 
 def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """Swap two dimensions."""
+
+def trapezoid(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[Number] = ..., dim: builtins.int = ...) -> Tensor:
+    """The integral of ``y`` along ``dim`` by the trapezoidal rule, at sample points ``x`` or spaced
+    ``dx`` apart (1 by default)."""
+
+def trapz(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[Number] = ..., dim: builtins.int = ...) -> Tensor:
+    """Alias of :func:`trapezoid`."""
 
 def tril(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
     """The lower triangle of the matrices over the last two dims: elements on and below the
@@ -991,8 +1099,24 @@ def unbind(input: Tensor, dim: builtins.int = ...) -> builtins.tuple:
 def unflatten(input: Tensor, dim: builtins.int, sizes: builtins.tuple) -> Tensor:
     """Split dim ``dim`` into the dims ``sizes`` (one of them may be -1; a view)."""
 
+def unique(input: Tensor, sorted: builtins.bool = ..., return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim: Optional[builtins.int] = ...) -> Any:
+    """The distinct values of ``self`` in ascending order (with ``dim``: its distinct slices along
+    ``dim``), with, as asked, where each element went among them and how often each occurs."""
+
+def unique_consecutive(input: Tensor, return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim: Optional[builtins.int] = ...) -> Any:
+    """``self`` with each run of equal consecutive elements (slices along ``dim``) kept once, with,
+    as asked, the run each element belongs to and the runs' lengths."""
+
+def unravel_index(indices: Tensor, shape) -> builtins.tuple:
+    """The coordinates in a tensor of ``shape`` of each flat index in ``indices`` (one tensor per
+    dim; indices wrap around, as PyTorch's floor division and remainder give them)."""
+
 def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """Insert a dimension of size one at ``dim``."""
+
+def vander(x: Tensor, N: Optional[builtins.int] = ..., increasing: builtins.bool = ...) -> Tensor:
+    """The Vandermonde matrix of ``x``: its columns are powers of ``x``, decreasing from ``N - 1``
+    (increasing from 0 if ``increasing``)."""
 
 def var(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
     """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;

@@ -11,6 +11,7 @@ import numpy as np
 from . import _dtype as D
 from ._device import check_device
 from ._layout import arranged, check_layout, check_memory_format, contiguous_format, preserve_format
+from ._spacing import _fma, linspace_values
 from ._tensor import Size, Tensor, _plain, _py_scalar
 from .ops._args import shape_arg
 
@@ -284,25 +285,6 @@ def full_like(input: Tensor, fill_value, dtype: Optional[D.dtype] = None, layout
     return _like(input, fill_value, dtype, requires_grad, "full_like", layout, memory_format)
 
 
-def _two_product_error(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """``a * b - p`` exactly, for ``p = a * b`` in float64 (Dekker's split)."""
-    ca, cb = 134217729.0 * a, 134217729.0 * b
-    ah, bh = ca - (ca - a), cb - (cb - b)
-    al, bl = a - ah, b - bh
-    return ((ah * bh - p) + ah * bl + al * bh) + al * bl
-
-
-def _fma(a, b, c) -> np.ndarray:
-    """``a * b + c`` in float64 with one rounding, as the fused multiply-add PyTorch's kernels compile to."""
-    a, b, c = (np.asarray(x, np.float64) for x in (a, b, c))
-    p = a * b
-    e = _two_product_error(a, b, p)
-    s = p + c
-    v = s - p
-    t = (p - (s - v)) + (c - v)
-    return s + (t + e)
-
-
 _GRAIN = 32768     # PyTorch's parallel grain: longer ranges are split among its threads
 
 
@@ -364,21 +346,8 @@ def linspace(start, end, steps: int, *, dtype: Optional[D.dtype] = None, layout=
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dtype = dtype or D.get_default_dtype()
-
-    def make():
-        if dtype not in (D.float32, D.float64) or steps < 2:
-            return np.linspace(float(start), float(end), steps).astype(dtype.np)
-        t = dtype.np.type
-        lo, hi = t(start), t(end)
-        step = (hi - lo) / t(steps - 1)
-        k = np.arange(steps)
-        up = k < steps // 2
-        v = np.empty(steps)
-        v[up] = _fma(step, k[up].astype(t), lo)
-        v[~up] = _fma(-step, (steps - 1 - k[~up]).astype(t), hi)
-        return v.astype(t)
-
-    return _leaf(_allocated(make, (steps,), dtype), dtype, requires_grad)
+    return _leaf(_allocated(lambda: linspace_values(start, end, steps, dtype.np), (steps,), dtype), dtype,
+                 requires_grad)
 
 
 def eye(n: int, m: Optional[int] = None, *, dtype: Optional[D.dtype] = None, layout=None, device=None,
@@ -503,3 +472,61 @@ def randint(*args, size=None, generator: Optional[Generator] = None, dtype: Opti
     shape = _checked_shape((size,), "randint")
     v = _allocated(lambda: rng.integers(low, high, shape).astype(dtype.np), shape, dtype)
     return _leaf(v, dtype, requires_grad)
+
+
+def range_(start=0, end=None, step=1, *, dtype: Optional[D.dtype] = None, device=None,
+          requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` to ``end`` inclusive with spacing ``step`` (deprecated: ``arange``
+    excludes ``end``, as Python's ``range`` does)."""
+    check_device(device)
+    if end is None:
+        raise TypeError('range() missing 1 required positional arguments: "end"')
+    warnings.warn("torch.range is deprecated and will be removed in a future release because its behavior is "
+                  "inconsistent with Python's range builtin. Instead, use torch.arange, which produces values in "
+                  "[start, end).", UserWarning, stacklevel=2)
+    args = [float(x.item() if isinstance(x, Tensor) else x) for x in (start, end, step)]
+    if args[2] == 0:
+        raise RuntimeError("step must be nonzero")
+    if (args[1] - args[0]) * args[2] < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    dtype = dtype or D.get_default_dtype()
+    n = int(math.floor((args[1] - args[0]) / args[2])) + 1
+    # (PyTorch's kernel: start + i * step in double, then cast)
+    return _leaf(_allocated(lambda: (args[0] + np.arange(n) * args[2]).astype(dtype.np), (n,), dtype), dtype,
+                 requires_grad)
+
+
+def scalar_tensor(s, *, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor holding the number ``s`` (of the default dtype unless ``dtype`` is given)."""
+    check_device(device)
+    if isinstance(s, Tensor):
+        s = s.item()
+    if not isinstance(s, (int, float, bool, np.number)):
+        raise TypeError(f"scalar_tensor(): argument 's' (position 1) must be Number, not {type(s).__name__}")
+    dtype = dtype or D.get_default_dtype()
+    return _leaf(np.array(s, dtype.np), dtype, requires_grad)
+
+
+def asarray(obj, *, dtype: Optional[D.dtype] = None, device=None, copy: Optional[bool] = None,
+            requires_grad: Optional[bool] = None) -> Tensor:
+    """``obj`` as a tensor: a tensor or a numpy array itself (sharing memory) when its dtype is
+    kept and ``copy`` is not True, otherwise a copy; ``copy=False`` refuses to copy."""
+    check_device(device)
+    if isinstance(obj, (Tensor, np.ndarray)):
+        have = obj._dtype if isinstance(obj, Tensor) else D.from_numpy_dtype(obj.dtype)
+        if dtype is not None and dtype is not have and copy is False:
+            raise ValueError(f"can't alias tensor with dtype '{D.legacy_name(have)}' into dtype "
+                             f"'{D.legacy_name(dtype)}'.")
+        if isinstance(obj, Tensor):
+            if requires_grad is None and obj.requires_grad:
+                warnings.warn("torch.asarray: unspecified requires_grad now defaults to obj.requires_grad instead of "
+                              "False. Pass requires_grad=False explicitly to get the old behavior and silence this "
+                              "warning.", UserWarning, stacklevel=2)
+            t = obj.to(dtype) if dtype is not None and dtype is not have else obj.clone() if copy else obj
+        else:
+            t = tensor(obj, dtype=dtype) if copy or (dtype is not None and dtype is not have) else from_numpy(obj)
+    else:
+        t = tensor(obj, dtype=dtype)
+    if requires_grad is not None and requires_grad != t.requires_grad:
+        t.requires_grad_(requires_grad)
+    return t

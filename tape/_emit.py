@@ -52,6 +52,7 @@ from . import _dtype as D
 from ._device import check_device, device
 from ._layout import arranged, check_memory_format, contiguous_format, preserve_format
 from ._parallel import run as in_parts
+from ._spacing import linspace_values
 from ._state import state
 from ._tape import LEND_FROM, Tape, fresh, unshare, write_tape
 from ._tensor import Number, Size, Tensor

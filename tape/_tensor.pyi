@@ -252,6 +252,9 @@ class Tensor:
         """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
     def bernoulli_(self, p=..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with 0 or 1, drawn with probability ``p`` (a number or a tensor)."""
+    def bincount(self, weights: Optional[Tensor] = ..., minlength: builtins.int = ...) -> Tensor:
+        """How often each value occurs in a 1-D tensor of non-negative integers (the sum of their
+        ``weights``, if given), for each value up to the largest (at least ``minlength`` counts)."""
     def bitwise_and(self, other: Operand) -> Tensor:
         """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
     def bitwise_and_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -314,6 +317,8 @@ class Tensor:
         """``self``'s magnitude with ``other``'s sign (of zeros too)."""
     def copysign_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.copysign`."""
+    def corrcoef(self) -> Tensor:
+        """Pearson's correlation coefficients of the variables given by the rows of ``self``."""
     def cos(self) -> Tensor:
         """The cosine of each element."""
     def cos_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -324,6 +329,10 @@ class Tensor:
         """In-place version of :meth:`Tensor.cosh`."""
     def count_nonzero(self, dim=...) -> Tensor:
         """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
+    def cov(self, *, correction: builtins.int = ..., fweights: Optional[Tensor] = ..., aweights: Optional[Tensor] = ...) -> Tensor:
+        """The covariance matrix of the variables given by the rows of ``self`` (observations in its
+        columns; a 1-D tensor is one variable), with ``correction`` degrees of freedom and optional
+        integer frequency weights and floating-point observation weights."""
     def cpu(self) -> Tensor: ...
     def cross(self, other: Tensor, dim: Optional[builtins.int] = ...) -> Tensor:
         """The cross product of 3-vectors along ``dim`` (the first dim of size 3 when not given, with
@@ -370,6 +379,9 @@ class Tensor:
     def diagonal(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
         """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
         ``dim1`` and ``dim2``, as the last dim (a view)."""
+    def diagonal_scatter(self, src: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+        """``self`` with the diagonal ``self.diagonal(offset, dim1, dim2)`` replaced by ``src`` (out of
+        place)."""
     def diff(self, n: builtins.int = ..., dim: builtins.int = ..., prepend: Optional[Tensor] = ..., append: Optional[Tensor] = ...) -> Tensor:
         """The ``n``-th forward difference along ``dim`` (``x[i + 1] - x[i]``), after ``prepend`` and
         ``append`` are put before and after ``self`` along ``dim``; xor of neighbours for bool tensors."""
@@ -498,6 +510,16 @@ class Tensor:
         """``self > other`` at each element, broadcasting."""
     def gt_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.gt`."""
+    def hardshrink(self, lambd: Number = ...) -> Tensor:
+        """``self`` where ``|self| > lambd``, 0 elsewhere."""
+    def histc(self, bins: builtins.int = ..., min: Number = ..., max: Number = ..., *, out: Optional[Tensor] = ...) -> Tensor:
+        """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
+        smallest and largest value when both are equal); values outside are left out."""
+    def histogram(self, bins: Union[builtins.int, Tensor], *, range: Optional[Sequence[builtins.float]] = ..., weight: Optional[Tensor] = ..., density: builtins.bool = ..., out=...) -> Any:
+        """The histogram of ``self``'s values: ``bins`` equal bins over ``range`` (the values' range
+        by default), or the bins between consecutive edges of a 1-D tensor ``bins``; each value counts
+        ``weight`` (1 by default); with ``density``, normalized to integrate to 1.  Returns
+        ``(hist, bin_edges)``."""
     def hsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
         """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
     def hypot(self, other: Tensor) -> Tensor:
@@ -620,6 +642,8 @@ class Tensor:
         """``log(exp(self) + exp(other))``, without overflow in between."""
     def logaddexp2(self, other: Tensor) -> Tensor:
         """``log2(2 ** self + 2 ** other)``, without overflow in between."""
+    def logcumsumexp(self, dim: builtins.int, *, out=...) -> Tensor:
+        """``log(cumsum(exp(self), dim))``, computed without overflow."""
     def logdet(self) -> Tensor:
         """The log of the determinant: nan for a negative determinant (PyTorch's ``where`` over
         slogdet)."""
@@ -724,6 +748,8 @@ class Tensor:
         """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
     def nanmedian(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Any:
         """``median`` of the elements that are not nan."""
+    def nanquantile(self, q: Union[Tensor, builtins.float], dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ..., out: Optional[Tensor] = ...) -> Tensor:
+        """:func:`quantile` ignoring nan values (nan where every value is nan)."""
     def nansum(self, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
     def narrow(self, dim: builtins.int, start: Union[builtins.int, Tensor], length: builtins.int) -> Tensor:
@@ -800,6 +826,9 @@ class Tensor:
     def qr(self, some: builtins.bool = ...) -> builtins.tuple:
         """The QR decomposition ``(Q, R)``, reduced unless ``some=False`` (deprecated: ``tape.linalg.qr``;
         warns once, as PyTorch)."""
+    def quantile(self, q: Union[Tensor, builtins.float], dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ..., out: Optional[Tensor] = ...) -> Tensor:
+        """The ``q``-th quantiles of ``self`` along ``dim`` (of all its elements if None), interpolated
+        between the two nearest ranks as ``interpolation`` says."""
     def rad2deg(self) -> Tensor:
         """Each element converted from radians to degrees."""
     def rad2deg_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -858,6 +887,9 @@ class Tensor:
     def roll(self, shifts: Union[builtins.int, builtins.tuple], dims: Union[builtins.int, builtins.tuple, None] = ...) -> Tensor:
         """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when
         no dims are given, keeping its shape)."""
+    def rot90(self, k: builtins.int = ..., dims: Sequence[builtins.int] = ...) -> Tensor:
+        """``self`` rotated by ``k`` quarter turns in the plane of ``dims``, from the first dim towards
+        the second."""
     def round(self, *, decimals: Optional[builtins.int] = ...) -> Tensor:
         """Each element rounded to the nearest integer (halves to even), or to ``decimals`` decimal
         places (a negative number rounds to tens, hundreds ...)."""
@@ -886,6 +918,8 @@ class Tensor:
         """``scatter_reduce`` in place."""
     def select(self, dim: builtins.int, index: builtins.int) -> Tensor:
         """The slice at ``index`` along ``dim`` (that dimension removed)."""
+    def select_scatter(self, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
+        """``self`` with ``self.select(dim, index)`` replaced by ``src`` (out of place)."""
     def sgn(self) -> Tensor:
         """The sign of each element (as ``sign`` for real tensors)."""
     def sgn_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -912,6 +946,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.sinh`."""
     def size(self, dim: Optional[builtins.int] = ...) -> Any:
         """Return the size of the tensor, or of dimension ``dim``."""
+    def slice_scatter(self, src: Tensor, dim: builtins.int = ..., start=..., end=..., step: builtins.int = ...) -> Tensor:
+        """``self`` with the slice ``start:end:step`` along ``dim`` replaced by ``src`` (out of place)."""
     def slogdet(self) -> builtins.tuple:
         """``(sign, logabsdet)`` of the determinant: ``tape.linalg.slogdet``."""
     def softmax(self, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
@@ -1027,6 +1063,12 @@ class Tensor:
         (a view)."""
     def uniform_(self, from_: builtins.float = ..., to: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with numbers drawn uniformly from ``[from_, to)``."""
+    def unique(self, sorted: builtins.bool = ..., return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim: Optional[builtins.int] = ...) -> Any:
+        """The distinct values of ``self`` in ascending order (with ``dim``: its distinct slices along
+        ``dim``), with, as asked, where each element went among them and how often each occurs."""
+    def unique_consecutive(self, return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim: Optional[builtins.int] = ...) -> Any:
+        """``self`` with each run of equal consecutive elements (slices along ``dim``) kept once, with,
+        as asked, the run each element belongs to and the runs' lengths."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """Insert a dimension of size one at ``dim``."""
     def untyped_storage(self) -> UntypedStorage:

@@ -1063,7 +1063,57 @@ OPS: dict[str, Op] = {
     "qr_deprecated": Op(lambda M, x: _signless(_quiet(M.qr)(_gapped(M, x))), la_matrices(square=False), True),
     "orgqr_method_fewer": Op(lambda M, x: M.cat([x, x[..., :1, :] * 0.5], -2).orgqr(x[..., -1, :1])
                              if x.numel() else x.sum((-2, -1)), la_matrices(), True),
+    # ---- meth: functions PyTorch composes from others (ops/functions.py)
+    "cov": _u(lambda M, x: M.cov(_observations(M, x)), mixing=True),
+    "cov_weights_method": Op(lambda M, x, w: _observations(M, x).cov(
+        correction=1, fweights=M.tensor([2] * (x.numel() + 2)),
+        aweights=M.cat([w.reshape(-1) * w.reshape(-1), w.new_ones(2)]) + 0.5), _paired(lambda s: s, 0), True),
+    "corrcoef": _u(lambda M, x: M.corrcoef(_observations(M, x)), mixing=True),
+    "quantile": Op(lambda M, x: M.quantile(x, 0.3), distinct()),
+    "quantile_dim_q_tensor": Op(lambda M, x: x.quantile(M.tensor([0.2, 1.0, 0.75], dtype=x.dtype), dim=0, keepdim=True),
+                                distinct(1)),
+    "nanquantile_midpoint": Op(lambda M, x: M.nanquantile(x, 0.5, -1, interpolation="midpoint"), distinct(1)),
+    "trapezoid": _u(lambda M, x: M.trapezoid(x), min_dims=1, mixing=True),
+    "trapezoid_x": Op(lambda M, y, x: M.trapezoid(y, x), _paired(lambda s: s), True),
+    "trapz_dx_dim0": _u(lambda M, x: M.trapz(x, dx=0.5, dim=0), min_dims=1, mixing=True),
+    "cumulative_trapezoid": _u(lambda M, x: M.cumulative_trapezoid(x), min_dims=1, mixing=True),
+    "cumulative_trapezoid_x": Op(lambda M, y, x: M.cumulative_trapezoid(y, x, dim=-1), _paired(lambda s: s), True),
+    "cartesian_prod": _b(lambda M, x, y: M.cartesian_prod(x.reshape(-1), y.reshape(-1), x.reshape(-1))),
+    "combinations": _u(lambda M, x: M.combinations(x.reshape(-1), 2, with_replacement=True)),
+    "cosine_similarity": Op(lambda M, x, y: M.cosine_similarity(M.stack([x, y], -1), M.stack([y, x.sin()], -1), -1),
+                            _paired(lambda s: s, d=NONZERO), True),
+    "pairwise_distance": Op(lambda M, x, y: M.pairwise_distance(x, y * 0.5 + 3.0, keepdim=True),
+                            _paired(lambda s: s[-1:]), True),
+    "frobenius_norm": _u(lambda M, x: _quiet(M.frobenius_norm)(x, (0,)), NORM_X, min_dims=1, mixing=True),
+    "nuclear_norm": Op(lambda M, x: _quiet(M.nuclear_norm)(_gapped(M, x), (-1, -2)), la_matrices(square=False), True),
+    # ---- meth: ops with nodes of their own (ops/nodes.py)
+    "rot90": _u(lambda M, x: M.rot90(x), min_dims=2),
+    "rot90_k3_dims_method": _u(lambda M, x: x.rot90(-1, (-1, 0)) * x.rot90(1, (-1, 0)).flip(0, -1), min_dims=2),
+    "logcumsumexp": _u(lambda M, x: M.logcumsumexp(x, -1), EXP, mixing=True),
+    "logcumsumexp_dim0_method": _u(lambda M, x: x.logcumsumexp(0), mixing=True),
+    "hardshrink": _u(lambda M, x: M.hardshrink(x, 0.5) * x, REAL.avoiding((0.5, -0.5))),
+    "hardshrink_method": _u(lambda M, x: x.hardshrink() * x, REAL.avoiding((0.5, -0.5))),
+    "threshold": _u(lambda M, x: M.threshold(x, 0.25, -2.0) * x, REAL.avoiding((0.25,))),
+    "threshold_inplace": _u(lambda M, x: M.threshold_(x * 1.0, -1.0, 3.0) * x, REAL.avoiding((-1.0,))),
+    "select_scatter": Op(lambda M, x, z: M.select_scatter(x, z, 0, -1), _paired(lambda s: s[1:])),
+    "select_scatter_method_dim1": Op(lambda M, x, z: x.select_scatter(z * z, -1, 0) * x,
+                                     _paired(lambda s: s[:-1], min_dims=1)),
+    "slice_scatter": Op(lambda M, x, z: M.slice_scatter(x, z[::2], 0, 0, None, 2),
+                        _paired(lambda s: s)),
+    "slice_scatter_method_dim": Op(lambda M, x, z: x.slice_scatter(z, -1, -1) * x,
+                                   _paired(lambda s: s[:-1] + (1,))),
+    "diagonal_scatter": Op(lambda M, x, z: M.diagonal_scatter(x, z.diagonal(), 0),
+                           _paired(lambda s: s, min_dims=2)),
+    "diagonal_scatter_offset_method": Op(lambda M, x, z: x.diagonal_scatter(z.diagonal(-1, 0, -1), -1, 0, -1) * x,
+                                         _paired(lambda s: s, min_dims=2)),
 }
+
+
+def _observations(M, x):
+    """Two variables (rows) observed ``x.numel() + 2`` times: ``x`` and its cosine, then two fixed
+    observations (so that there are always more observations than the correction)."""
+    v = x.reshape(1, -1)
+    return M.cat([M.cat([v, v.cos()]), M.tensor([[0.5, -1.0], [2.0, 1.0]], dtype=x.dtype)], 1)
 
 
 def _perm(shape: tuple, dim: int) -> np.ndarray:
