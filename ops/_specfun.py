@@ -361,8 +361,8 @@ def xlog1py(a, b):
 # --- the elementwise rows of these functions (codes in the UNARY range; ``ops/special.py``) ---------
 LGAMMA, DIGAMMA, POLYGAMMA, MVLGAMMA, SINC, I0, I0E, I1, I1E, ERFCX, NDTRI, LOG_NDTR, ENTR = range(75, 88)
 FIRST, LAST = LGAMMA, ENTR
-XLOG1PY = 178       # (BINARY range)
-FIRST_BINARY, LAST_BINARY = XLOG1PY, XLOG1PY
+XLOG1PY, FMAX, FMIN = range(178, 181)       # (BINARY range)
+FIRST_BINARY, LAST_BINARY = XLOG1PY, FMIN
 
 
 @njit(cache=True, error_model="numpy")
@@ -448,6 +448,12 @@ def special_d(code, gy, x, y, fa, fb):
 def special_bf(code, a, b):
     if code == XLOG1PY:
         return xlog1py(np.float64(a), np.float64(b))
+    # fmax, fmin: a nan operand gives the other (a if both are nan); a tie gives a
+    if code == FMAX:
+        return a if (a >= b or b != b) else b
+    if code == FMIN:
+        return a if (a <= b or b != b) else b
+    return a - a + math.nan
     return math.nan
 
 
@@ -457,4 +463,10 @@ def special_bd(code, gy, a, b, y):
         # PyTorch's: xlog1py(g, b), 0 where a == 0 and b <= -1; g a / (b + 1)
         da = 0.0 if (gy == 0 and b == b) else gy * type(b)(xlog1py(1.0, np.float64(b)))
         return (0.0 if (a == 0 and b <= -1) else da), (gy * a) / (b + type(b)(1.0))
+    # fmax, fmin: the gradient goes where the value came from (all of it to a on a tie, as PyTorch's
+    # masked_fill: 0, not 0 * gy, elsewhere); told by the sign of the difference, as the rule does
+    if code == FMAX or code == FMIN:
+        d = b - a if code == FMAX else a - b
+        zero = type(gy)(0.0)
+        return (gy, zero) if (d <= 0 or b != b) else (zero, gy)
     return math.nan, math.nan

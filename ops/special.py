@@ -18,8 +18,8 @@ from numba import njit
 
 from .._emit import D, Tensor, emit, in_parts, plain, state
 from . import _specfun as SF
-from ._specfun import (DIGAMMA, ENTR, ERFCX, I0, I0E, I1, I1E, LGAMMA, LOG_NDTR, MVLGAMMA, NDTRI, POLYGAMMA, SINC,
-                       XLOG1PY)
+from ._specfun import (DIGAMMA, ENTR, ERFCX, FMAX, FMIN, I0, I0E, I1, I1E, LGAMMA, LOG_NDTR, MVLGAMMA, NDTRI,
+                       POLYGAMMA, SINC, XLOG1PY)
 from ._rule import diagonal
 from ._spec import OUT, REGISTRY, X0, X1, public, public_function, tangents
 from .elementwise import (ATTR_FORWARD, ATTR_PARAMS, M_INRANGE, M_NONPOS, M_NONZERO, M_NOT_OUTSIDE, M_ZERO, ONE_ELEMENT, _b2,
@@ -55,14 +55,17 @@ def _scalar(code: int):
     return lambda f: float(SF.special_f(code, float(f), 0.0, 0.0, 0))
 
 
-def _xlog1py(a, b):
-    a, b = np.broadcast_arrays(a, b)
-    dt = np.result_type(a, b)
-    out = np.empty(a.shape, dt)
-    fa, fb = np.ascontiguousarray(a, dt).reshape(-1), np.ascontiguousarray(b, dt).reshape(-1)
-    o = out.reshape(-1)
-    in_parts(lambda lo, hi: _loop2(XLOG1PY, fa[lo:hi], fb[lo:hi], o[lo:hi]), o.shape[0], PART)
-    return out
+def _forward2(code: int):
+    """The numpy face of a binary row: the compiled function over the broadcast operands, in parts."""
+    def forward(a, b):
+        a, b = np.broadcast_arrays(a, b)
+        dt = np.result_type(a, b)
+        out = np.empty(a.shape, dt)
+        fa, fb = np.ascontiguousarray(a, dt).reshape(-1), np.ascontiguousarray(b, dt).reshape(-1)
+        o = out.reshape(-1)
+        in_parts(lambda lo, hi: _loop2(code, fa[lo:hi], fb[lo:hi], o[lo:hi]), o.shape[0], PART)
+        return out
+    return forward
 
 
 def _nonzero(x):
@@ -136,7 +139,7 @@ _u(LOG_NDTR, "_log_ndtr", "SpecialLogNdtrBackward0", X0 | OUT, _forward(LOG_NDTR
    numpy_rows=True)
 _u(ENTR, "_entr", "SpecialEntrBackward0", X0, _forward(ENTR), _scalar(ENTR),
    lambda g, x, y, r: (g * -(x[0].log() + 1.0),), ulps=(0, (0, 0), (2, 4)), numpy_rows=True)
-_b2(XLOG1PY, "xlog1py", "SpecialXlog1PyBackward0", X0 | X1, _xlog1py,
+_b2(XLOG1PY, "xlog1py", "SpecialXlog1PyBackward0", X0 | X1, _forward2(XLOG1PY),
     lambda a, b: float(SF.xlog1py(a, b)),
     lambda g, x, y, r: _xlog1py_vjp(g, x), (0, (0, 0), (2, 4)), number_name="SpecialXlog1PyBackward2",
     rnumber_name="SpecialXlog1PyBackward1")
@@ -152,11 +155,27 @@ def _xlog1py_vjp(g, x):
     return (g * b.log1p())._masked((1.0 - not_taken) * (1.0 - filled)), g * a / (b + 1.0)
 
 
+def _first_vjp(code: int):
+    """fmax's and fmin's: all of g to the operand the value came from, a on a tie or when b is nan."""
+    def vjp(g, x, y, r):
+        a, b = x
+        d = b - a if code == FMAX else a - b
+        first = d._mask(M_NONPOS, constant=True) + (1.0 - b._mask(M_INRANGE, -math.inf, math.inf, constant=True))
+        return g._masked(first), g._masked(1.0 - first)
+    return vjp
+
+
+for _code, _name in ((FMAX, "fmax"), (FMIN, "fmin")):
+    _b2(_code, _name, _name.capitalize() + "Backward0", X0 | X1, _forward2(_code),
+        (lambda c: lambda a, b: float(SF.special_bf(c, float(a), float(b))))(_code), _first_vjp(_code),
+        (0, (0, 0), (0, 0)), numpy_rows=False)
+
 ATTR_FORWARD[POLYGAMMA] = lambda x, fa, fb, ia: _forward(POLYGAMMA, ia)(x)
 ATTR_FORWARD[MVLGAMMA] = lambda x, fa, fb, ia: _forward(MVLGAMMA, ia)(x)
 ATTR_PARAMS[POLYGAMMA] = [(float(n), 0.0, n) for n in (0, 1, 2, 3, 6)]
 ATTR_PARAMS[MVLGAMMA] = [(float(p), 0.0, p) for p in (1, 2, 5)]
-for _code in (LGAMMA, DIGAMMA, POLYGAMMA, MVLGAMMA, SINC, I0, I0E, I1, I1E, ERFCX, NDTRI, LOG_NDTR, ENTR, XLOG1PY):
+for _code in (LGAMMA, DIGAMMA, POLYGAMMA, MVLGAMMA, SINC, I0, I0E, I1, I1E, ERFCX, NDTRI, LOG_NDTR, ENTR, XLOG1PY, FMAX,
+              FMIN):
     ONE_ELEMENT[_code] = True
 tangents({XLOG1PY: diagonal(lambda g, x, y, r: _xlog1py_vjp(g, x))})
 
@@ -249,6 +268,18 @@ for _name, _code in (("_i0e", I0E), ("_erfcx", ERFCX), ("_ndtri", NDTRI), ("_log
     public(_name)(_private(_code))
 public("_i1")(_with_eps(I1))
 public("_i1e")(_with_eps(I1E))
+
+
+@public("fmax")
+def fmax(self, other: Tensor) -> Tensor:
+    """The larger of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
+    return _catalogue_binary(self, other, FMAX, floating=False)
+
+
+@public("fmin")
+def fmin(self, other: Tensor) -> Tensor:
+    """The smaller of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
+    return _catalogue_binary(self, other, FMIN, floating=False)
 
 
 def xlog1py(input, other) -> Tensor:

@@ -136,9 +136,9 @@ __all__ = [
     "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile",
     "repeat_interleave", "matrix_exp", "sum", "mean", "cumsum", "cumprod", "sort", "argsort",
     "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "lgamma", "digamma", "polygamma",
-    "mvlgamma", "sinc", "i0", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit",
-    "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "abs_", "acos_",
-    "acosh_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_",
+    "mvlgamma", "sinc", "i0", "fmax", "fmin", "split", "split_with_sizes", "chunk", "tensor_split",
+    "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "abs_",
+    "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_",
     "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_",
     "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_",
     "frac_", "i0_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
@@ -568,6 +568,12 @@ def floor(input: Tensor) -> Tensor:
 
 def floor_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.floor_(...)``: :meth:`Tensor.floor_` as a function."""
+
+def fmax(input: Tensor, other: Tensor) -> Tensor:
+    """The larger of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
+
+def fmin(input: Tensor, other: Tensor) -> Tensor:
+    """The smaller of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
 
 def fmod(input: Tensor, other: Operand) -> Tensor:
     """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""

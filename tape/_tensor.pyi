@@ -456,6 +456,10 @@ class Tensor:
         """The largest integer not above each element (integers are copied)."""
     def floor_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.floor`."""
+    def fmax(self, other: Tensor) -> Tensor:
+        """The larger of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
+    def fmin(self, other: Tensor) -> Tensor:
+        """The smaller of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
     def fmod(self, other: Operand) -> Tensor:
         """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""
     def fmod_(self, *args: Any, **kwargs: Any) -> Tensor:

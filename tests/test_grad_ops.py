@@ -1089,6 +1089,8 @@ OPS: dict[str, Op] = {
     "special_xlog1py": _b(lambda M, x, y: M.special.xlog1py(x, y), REAL, dom((-0.9, 10.0), edges=(0.0, 1.0, -0.5))),
     "special_xlog1py_number": _u(lambda M, x: M.special.xlog1py(x, 2.5)),
     "special_xlog1py_rnumber": _u(lambda M, x: M.special.xlog1py(2.5, x), dom((-0.9, 10.0), edges=(0.0, 1.0))),
+    "fmax": Op(lambda M, x, y: M.fmax(x, y), binary_no_ties(REAL), True),
+    "fmin_method": Op(lambda M, x, y: x.fmin(y), binary_no_ties(REAL), True),
 }
 
 

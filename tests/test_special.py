@@ -204,3 +204,23 @@ def test_edges_against_torch():
         finite = np.isfinite(want) & (np.abs(want) < 1e290)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=name)
         np.testing.assert_array_equal(got[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)], err_msg=name)
+
+
+@pytest.mark.torch
+def test_fmax_fmin_against_torch():
+    """nan operands, ties (the whole gradient to the first operand), integers."""
+    torch = pytest.importorskip("torch")
+    nan = math.nan
+    a = [1.0, nan, 3.0, nan, 2.0, -0.0, math.inf]
+    b = [2.0, 1.0, nan, nan, 2.0, 0.0, -math.inf]
+    g = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    for name in ("fmax", "fmin"):
+        out = []
+        for M in (tape, torch):
+            x, y = M.tensor(a, requires_grad=True), M.tensor(b, requires_grad=True)
+            r = getattr(M, name)(x, y)
+            r.backward(M.tensor(g))
+            out.append((r.detach().numpy(), x.grad.numpy(), y.grad.numpy(), type(r.grad_fn).__name__,
+                        getattr(M, name)(M.tensor([1, 5]), M.tensor([3, 2])).numpy()))
+        for mine, theirs in zip(*out):
+            np.testing.assert_array_equal(mine, theirs, err_msg=name)
