@@ -194,11 +194,11 @@ def digamma(self) -> Tensor:
     return _unary(self, DIGAMMA)
 
 
-def _with_int(x: Tensor, code: int, k: int) -> Tensor:
+def _with_int(x: Tensor, code: int, k: int, ib: int = 0) -> Tensor:
     x = _floating(x)
     y = np.asarray(_forward(code, k)(x._value()), x._dtype.np)
     if x._rg and state.grad:
-        return emit(code, y, x._dtype, x, ia=k, fa=float(k))
+        return emit(code, y, x._dtype, x, ia=k, ib=ib, fa=float(k))
     return plain(y, x._dtype)
 
 
@@ -215,6 +215,20 @@ def polygamma_method(self, n: int) -> Tensor:
     if n < 0:
         raise RuntimeError("polygamma(n, x) does not support negative n.")
     return _with_int(self, POLYGAMMA, n)
+
+
+@public("polygamma_", function=False)
+def polygamma_(self, n: int) -> Tensor:
+    """In-place version of :meth:`Tensor.polygamma` (its node is PyTorch's ``PolygammaBackward1``)."""
+    n = _int_arg(n, "polygamma_", "n", 1)
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    self._check_inplace()
+    return self._inplace(_with_int(self, POLYGAMMA, n, ib=1))
+
+
+# polygamma_ records its row with ``ib`` = 1: PyTorch names the in-place node PolygammaBackward1.
+object.__setattr__(REGISTRY[POLYGAMMA], "grad_fn_of", lambda r: "PolygammaBackward1" if r.ib else "PolygammaBackward0")
 
 
 @public_function("polygamma")

@@ -799,8 +799,8 @@ class Tensor:
         (``tape.linalg.pinv``)."""
     def polygamma(self, n: builtins.int) -> Tensor:
         """The ``n``-th derivative of digamma at each element."""
-    def polygamma_(self, *args: Any, **kwargs: Any) -> Tensor:
-        """In-place version of :meth:`Tensor.polygamma`."""
+    def polygamma_(self, n: builtins.int) -> Tensor:
+        """In-place version of :meth:`Tensor.polygamma` (its node is PyTorch's ``PolygammaBackward1``)."""
     def positive(self) -> Tensor:
         """``self`` itself (the unary ``+``); PyTorch refuses a bool tensor."""
     def pow(self, exponent: Operand) -> Tensor:
