@@ -33,6 +33,7 @@ from .._emit import (D, Number, Tensor, arranged, check_device, check_memory_for
                      scalar_binary, scalar_row, scalar_unary, state, unshare, write_tape)
 from ._args import broadcast_pair
 from ._erf import erf_vectorized
+from . import _specfun as SF
 from ._rule import diagonal, rule_adjoint
 from ._spec import (BINARY, CROSS, N_CODES, NUMBER, NUMPY_ROWS, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public,
                     register, tangents)
@@ -402,6 +403,8 @@ def _unary_d(code, gy, x, y, fa, fb):
         return 0.0 * gy     # zero derivative
     if code >= RSQRT and code <= NAN_TO_NUM:
         return _elem_d(code, gy, x, y, fa, fb)
+    if code >= SF.FIRST and code <= SF.LAST:
+        return SF.special_d(code, gy, x, y, fa, fb)
     return math.nan         # a code without a branch here: an error value, never a silent zero
 
 
@@ -554,6 +557,8 @@ def _binary_d(code, s, gy, a, b, y):
         return _d_extremum(gy, a, b, y, s)
     if code >= ATAN2 and code <= COPYSIGN:
         return _elem_bd(code, gy, a, b, y)
+    if code >= SF.FIRST_BINARY and code <= SF.LAST_BINARY:
+        return SF.special_bd(code, gy, a, b, y)
     return math.nan, math.nan       # a code without a branch here: an error value
 
 
@@ -836,6 +841,8 @@ def _unary_f(code, x, fa, fb, ia):
         return x
     if code >= RSQRT and code <= NAN_TO_NUM:
         return _elem_f(code, x, fa, fb, ia)
+    if code >= SF.FIRST and code <= SF.LAST:
+        return SF.special_f(code, x, fa, fb, ia)
     return math.nan     # a code without a branch here: an error value
 
 
@@ -905,6 +912,8 @@ def _binary_f(code, a, b):
         return a if (a <= b or a != a) else b
     if code >= ATAN2 and code <= COPYSIGN:
         return _elem_bf(code, a, b)
+    if code >= SF.FIRST_BINARY and code <= SF.LAST_BINARY:
+        return SF.special_bf(code, a, b)
     return math.nan     # a code without a branch here: an error value
 
 

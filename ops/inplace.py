@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .._emit import D, Tensor, emit, state
-from ._spec import PUBLIC, PYTHON, Op, public, register
+from ._spec import PUBLIC, PYTHON, Op, public, public_function, register
 from ._spec import tangents
 from .elementwise import fill_with
 
@@ -114,3 +114,35 @@ def _augmented(method: str) -> Callable:
 
 for _dunder, _method in _AUGMENTED.items():
     public(_dunder)(_augmented(_method))
+
+
+# The in-place functions PyTorch has at top level (``torch.exp_(x)`` is ``x.exp_()``).
+FUNCTIONS = (
+    "abs_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_",
+    "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_",
+    "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_",
+    "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_",
+    "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_",
+    "xlogy_", "zero_",
+)
+
+
+def _function(name: str) -> Callable:
+    def fn(input: Tensor, *args, **kwargs) -> Tensor:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``input.{name}(...)``: :meth:`Tensor.{name}` as a function."
+    return fn
+
+
+def _register_functions() -> None:
+    methods = {name for entry in PUBLIC for name in entry.methods}
+    functions = {name for entry in PUBLIC for name in entry.functions}
+    for name in FUNCTIONS:
+        if name in methods and name not in functions:
+            public_function(name)(_function(name))
+
+
+_register_functions()

@@ -156,10 +156,17 @@ __all__ = [
     "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "matrix_exp", "rot90",
     "logcumsumexp", "hardshrink", "threshold", "threshold_", "select_scatter", "slice_scatter",
     "diagonal_scatter", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue",
-    "median", "nanmedian", "cummax", "cummin", "split", "split_with_sizes", "chunk", "tensor_split",
-    "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack",
-    "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
-    "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference", "channels_last",
+    "median", "nanmedian", "cummax", "cummin", "lgamma", "digamma", "polygamma", "mvlgamma", "sinc",
+    "i0", "fmax", "fmin", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit",
+    "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "abs_", "acos_", "acosh_",
+    "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_",
+    "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_",
+    "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "i0_", "log10_",
+    "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",
+    "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_",
+    "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "rand_like", "randn_like",
+    "randint_like", "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices",
+    "logspace", "get_rng_state", "set_rng_state", "is_inference", "channels_last",
     "channels_last_3d", "contiguous_format", "layout", "memory_format", "preserve_format",
     "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf",
     "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
@@ -180,14 +187,23 @@ def is_inference(input: Tensor) -> builtins.bool:
 def abs(input: Tensor) -> Tensor:
     """The absolute value of each element."""
 
+def abs_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.abs_(...)``: :meth:`Tensor.abs_` as a function."""
+
 def absolute(input: Tensor) -> Tensor:
     """Alias of :meth:`Tensor.abs`."""
 
 def acos(input: Tensor) -> Tensor:
     """The arccosine of each element."""
 
+def acos_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.acos_(...)``: :meth:`Tensor.acos_` as a function."""
+
 def acosh(input: Tensor) -> Tensor:
     """The inverse hyperbolic cosine of each element."""
+
+def acosh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.acosh_(...)``: :meth:`Tensor.acosh_` as a function."""
 
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
@@ -238,14 +254,26 @@ def any(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
 def arccos(input: Tensor) -> Tensor:
     """The arccosine of each element."""
 
+def arccos_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.arccos_(...)``: :meth:`Tensor.arccos_` as a function."""
+
 def arccosh(input: Tensor) -> Tensor:
     """The inverse hyperbolic cosine of each element."""
+
+def arccosh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.arccosh_(...)``: :meth:`Tensor.arccosh_` as a function."""
 
 def arcsin(input: Tensor) -> Tensor:
     """The arcsine of each element."""
 
+def arcsin_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.arcsin_(...)``: :meth:`Tensor.arcsin_` as a function."""
+
 def arcsinh(input: Tensor) -> Tensor:
     """The inverse hyperbolic sine of each element."""
+
+def arcsinh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.arcsinh_(...)``: :meth:`Tensor.arcsinh_` as a function."""
 
 def arctan(input: Tensor) -> Tensor:
     """The arctangent of each element."""
@@ -253,8 +281,14 @@ def arctan(input: Tensor) -> Tensor:
 def arctan2(input: Tensor, other: Tensor) -> Tensor:
     """The angle of the point ``(other, self)`` (the arctangent of ``self / other`` in its quadrant)."""
 
+def arctan_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.arctan_(...)``: :meth:`Tensor.arctan_` as a function."""
+
 def arctanh(input: Tensor) -> Tensor:
     """The inverse hyperbolic tangent of each element."""
+
+def arctanh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.arctanh_(...)``: :meth:`Tensor.arctanh_` as a function."""
 
 def argmax(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
     """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
@@ -271,8 +305,14 @@ def argwhere(input: Tensor) -> Tensor:
 def asin(input: Tensor) -> Tensor:
     """The arcsine of each element."""
 
+def asin_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.asin_(...)``: :meth:`Tensor.asin_` as a function."""
+
 def asinh(input: Tensor) -> Tensor:
     """The inverse hyperbolic sine of each element."""
+
+def asinh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.asinh_(...)``: :meth:`Tensor.asinh_` as a function."""
 
 def atan(input: Tensor) -> Tensor:
     """The arctangent of each element."""
@@ -280,8 +320,14 @@ def atan(input: Tensor) -> Tensor:
 def atan2(input: Tensor, other: Tensor) -> Tensor:
     """The angle of the point ``(other, self)`` (the arctangent of ``self / other`` in its quadrant)."""
 
+def atan_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.atan_(...)``: :meth:`Tensor.atan_` as a function."""
+
 def atanh(input: Tensor) -> Tensor:
     """The inverse hyperbolic tangent of each element."""
+
+def atanh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.atanh_(...)``: :meth:`Tensor.atanh_` as a function."""
 
 def atleast_1d(*tensors: Any) -> Any:
     """Each tensor with at least one dim (a 0-d one viewed as 1-D); a tuple for several."""
@@ -345,6 +391,9 @@ def cat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ..., axis: bui
 def ceil(input: Tensor) -> Tensor:
     """The smallest integer not below each element (integers are copied)."""
 
+def ceil_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.ceil_(...)``: :meth:`Tensor.ceil_` as a function."""
+
 def celu(input: Tensor, alpha: builtins.float = ...) -> Tensor:
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` for each element."""
 
@@ -362,14 +411,26 @@ def chunk(input: Tensor, chunks: builtins.int, dim: builtins.int = ...) -> built
 def clamp(input: Tensor, min: Optional[Union[Number, Tensor]] = ..., max: Optional[Union[Number, Tensor]] = ...) -> Tensor:
     """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
 
+def clamp_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.clamp_(...)``: :meth:`Tensor.clamp_` as a function."""
+
 def clamp_max(input: Tensor, max: Union[Number, Tensor]) -> Tensor:
     """Clamp every element to at most ``max`` (a number, or a tensor broadcast with the input)."""
+
+def clamp_max_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.clamp_max_(...)``: :meth:`Tensor.clamp_max_` as a function."""
 
 def clamp_min(input: Tensor, min: Union[Number, Tensor]) -> Tensor:
     """Clamp every element to at least ``min`` (a number, or a tensor broadcast with the input)."""
 
+def clamp_min_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.clamp_min_(...)``: :meth:`Tensor.clamp_min_` as a function."""
+
 def clip(input: Tensor, min: Optional[Union[Number, Tensor]] = ..., max: Optional[Union[Number, Tensor]] = ...) -> Tensor:
     """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
+
+def clip_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.clip_(...)``: :meth:`Tensor.clip_` as a function."""
 
 def clone(input: Tensor, *, memory_format=...) -> Tensor:
     """A copy of the tensor, laid out in storage as ``memory_format`` says (as the tensor is, by
@@ -397,8 +458,14 @@ def corrcoef(input: Tensor) -> Tensor:
 def cos(input: Tensor) -> Tensor:
     """The cosine of each element."""
 
+def cos_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.cos_(...)``: :meth:`Tensor.cos_` as a function."""
+
 def cosh(input: Tensor) -> Tensor:
     """The hyperbolic cosine of each element."""
+
+def cosh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.cosh_(...)``: :meth:`Tensor.cosh_` as a function."""
 
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: builtins.int = ..., eps: builtins.float = ...) -> Tensor:
     """The cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast together), each
@@ -435,6 +502,9 @@ def cumulative_trapezoid(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[N
 def deg2rad(input: Tensor) -> Tensor:
     """Each element converted from degrees to radians."""
 
+def deg2rad_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.deg2rad_(...)``: :meth:`Tensor.deg2rad_` as a function."""
+
 def det(input: Tensor) -> Tensor:
     """The determinant of a square matrix (of each matrix of a batch): ``tape.linalg.det``."""
 
@@ -462,6 +532,10 @@ def diagonal_scatter(input: Tensor, src: Tensor, offset: builtins.int = ..., dim
 def diff(input: Tensor, n: builtins.int = ..., dim: builtins.int = ..., prepend: Optional[Tensor] = ..., append: Optional[Tensor] = ...) -> Tensor:
     """The ``n``-th forward difference along ``dim`` (``x[i + 1] - x[i]``), after ``prepend`` and
     ``append`` are put before and after ``self`` along ``dim``; xor of neighbours for bool tensors."""
+
+def digamma(input: Tensor) -> Tensor:
+    """The logarithmic derivative of the gamma function of each element (-inf at 0, nan at the
+    negative integers)."""
 
 def dist(input: Tensor, other: Tensor, p: builtins.float = ...) -> Tensor:
     """The ``p``-norm of ``self - other`` (broadcast)."""
@@ -496,9 +570,15 @@ def erf(input: Tensor) -> Tensor:
     """The error function of each element (of a big array, within 2 ulps of libm's in float64 and
     correctly rounded in float32 but within a few float64 ulps of a tie: ``ops/_erf.py``)."""
 
+def erf_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.erf_(...)``: :meth:`Tensor.erf_` as a function."""
+
 def erfc(input: Tensor) -> Tensor:
     """The complementary error function ``1 - erf(x)`` of each element (of a big array, within 5 ulps
     of libm's in float64 and correctly rounded in float32 but near ties: ``ops/_erf.py``)."""
+
+def erfc_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.erfc_(...)``: :meth:`Tensor.erfc_` as a function."""
 
 def erfinv(input: Tensor) -> Tensor:
     """The inverse error function of each element (nan outside [-1, 1])."""
@@ -509,11 +589,26 @@ def exp(input: Tensor) -> Tensor:
 def exp2(input: Tensor) -> Tensor:
     """``2 ** x`` for each element."""
 
+def exp2_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.exp2_(...)``: :meth:`Tensor.exp2_` as a function."""
+
+def exp_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.exp_(...)``: :meth:`Tensor.exp_` as a function."""
+
 def expm1(input: Tensor) -> Tensor:
     """``exp(x) - 1`` for each element, accurate for small ``x``."""
 
+def expm1_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.expm1_(...)``: :meth:`Tensor.expm1_` as a function."""
+
+def fill_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.fill_(...)``: :meth:`Tensor.fill_` as a function."""
+
 def fix(input: Tensor) -> Tensor:
     """Each element rounded toward zero (integers are copied)."""
+
+def fix_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.fix_(...)``: :meth:`Tensor.fix_` as a function."""
 
 def flatten(input: Tensor, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
@@ -533,11 +628,23 @@ def float_power(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
 def floor(input: Tensor) -> Tensor:
     """The largest integer not above each element (integers are copied)."""
 
+def floor_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.floor_(...)``: :meth:`Tensor.floor_` as a function."""
+
+def fmax(input: Tensor, other: Tensor) -> Tensor:
+    """The larger of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
+
+def fmin(input: Tensor, other: Tensor) -> Tensor:
+    """The smaller of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
+
 def fmod(input: Tensor, other: Operand) -> Tensor:
     """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""
 
 def frac(input: Tensor) -> Tensor:
     """The fractional part ``x - trunc(x)`` of each element."""
+
+def frac_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.frac_(...)``: :meth:`Tensor.frac_` as a function."""
 
 def frobenius_norm(input: Tensor, dim, keepdim: builtins.bool = ..., *, out: Optional[Tensor] = ...) -> Tensor:
     """The 2-norm of ``input``'s elements over ``dim`` (at most two dims); deprecated."""
@@ -582,6 +689,12 @@ def hstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
 
 def hypot(input: Tensor, other: Tensor) -> Tensor:
     """``sqrt(self ** 2 + other ** 2)``, without overflow in between."""
+
+def i0(input: Tensor) -> Tensor:
+    """The modified Bessel function of the first kind, order 0, of each element."""
+
+def i0_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.i0_(...)``: :meth:`Tensor.i0_` as a function."""
 
 def index_add(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
     """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
@@ -653,17 +766,32 @@ def less(input: Tensor, other: Operand) -> Tensor:
 def less_equal(input: Tensor, other: Operand) -> Tensor:
     """``self <= other`` at each element, broadcasting."""
 
+def lgamma(input: Tensor) -> Tensor:
+    """The natural logarithm of the absolute value of the gamma function of each element."""
+
 def log(input: Tensor) -> Tensor:
     """The natural logarithm of each element."""
 
 def log10(input: Tensor) -> Tensor:
     """The base-10 logarithm of each element."""
 
+def log10_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.log10_(...)``: :meth:`Tensor.log10_` as a function."""
+
 def log1p(input: Tensor) -> Tensor:
     """``log(1 + x)`` for each element, accurate for small ``x``."""
 
+def log1p_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.log1p_(...)``: :meth:`Tensor.log1p_` as a function."""
+
 def log2(input: Tensor) -> Tensor:
     """The base-2 logarithm of each element."""
+
+def log2_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.log2_(...)``: :meth:`Tensor.log2_` as a function."""
+
+def log_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.log_(...)``: :meth:`Tensor.log_` as a function."""
 
 def log_softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
     """Logarithm of the softmax over ``dim``, computed in ``dtype`` if given."""
@@ -696,6 +824,9 @@ def logical_xor(input: Tensor, other: Tensor) -> Tensor:
 def logit(input: Tensor, eps: Optional[builtins.float] = ...) -> Tensor:
     """``log(x / (1 - x))`` for each element; with ``eps``, x is first clamped into ``[eps, 1 - eps]``
     (a negative eps clamps nothing)."""
+
+def logit_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.logit_(...)``: :meth:`Tensor.logit_` as a function."""
 
 def logspace(start: builtins.float, end: builtins.float, steps: builtins.int, base: builtins.float = ..., *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ...) -> Tensor:
     """``steps`` values ``base ** x`` for ``x`` evenly spaced from ``start`` to ``end`` inclusive."""
@@ -783,9 +914,15 @@ def multiply(input: Union[Tensor, Number], other: Operand) -> Tensor:
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """Product of a matrix and a vector."""
 
+def mvlgamma(input: Tensor, p: builtins.int) -> Tensor:
+    """The multivariate log-gamma function of dimension ``p`` of each element."""
+
 def nan_to_num(input: Tensor, nan: builtins.float = ..., posinf: Optional[builtins.float] = ..., neginf: Optional[builtins.float] = ...) -> Tensor:
     """Each element with nan, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf``
     (by default 0 and the dtype's largest and smallest finite values)."""
+
+def nan_to_num_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.nan_to_num_(...)``: :meth:`Tensor.nan_to_num_` as a function."""
 
 def nanmean(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
@@ -808,8 +945,14 @@ def ne(input: Tensor, other: Operand) -> Tensor:
 def neg(input: Tensor) -> Tensor:
     """``-self``."""
 
+def neg_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.neg_(...)``: :meth:`Tensor.neg_` as a function."""
+
 def negative(input: Tensor) -> Tensor:
     """``-self``."""
+
+def negative_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.negative_(...)``: :meth:`Tensor.negative_` as a function."""
 
 def nonzero(input: Tensor, *, as_tuple: builtins.bool = ...) -> Any:
     """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
@@ -846,6 +989,9 @@ def pinverse(input: Tensor, rcond: builtins.float = ...) -> Tensor:
     """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
     (``tape.linalg.pinv``)."""
 
+def polygamma(n: builtins.int, input: Tensor) -> Tensor:
+    """``tape.polygamma(n, input)``: the ``n``-th derivative of digamma at each element."""
+
 def positive(input: Tensor) -> Tensor:
     """``self`` itself (the unary ``+``); PyTorch refuses a bool tensor."""
 
@@ -870,6 +1016,9 @@ def quantile(input: Tensor, q: Union[Tensor, builtins.float], dim: Optional[buil
 def rad2deg(input: Tensor) -> Tensor:
     """Each element converted from radians to degrees."""
 
+def rad2deg_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.rad2deg_(...)``: :meth:`Tensor.rad2deg_` as a function."""
+
 def rand_like(input: Tensor, *, generator: Optional[Generator] = ..., dtype: Optional[_DType] = ..., layout=..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
     """Uniform random numbers in [0, 1) with the size (and, unless given, dtype) of ``input``."""
 
@@ -886,8 +1035,14 @@ def ravel(input: Tensor) -> Tensor:
 def reciprocal(input: Tensor) -> Tensor:
     """``1 / x`` for each element (integers give the default float dtype)."""
 
+def reciprocal_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.reciprocal_(...)``: :meth:`Tensor.reciprocal_` as a function."""
+
 def relu(input: Tensor) -> Tensor:
     """``max(x, 0)`` for each element."""
+
+def relu_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.relu_(...)``: :meth:`Tensor.relu_` as a function."""
 
 def remainder(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
@@ -915,11 +1070,17 @@ def round(input: Tensor, *, decimals: Optional[builtins.int] = ...) -> Tensor:
     """Each element rounded to the nearest integer (halves to even), or to ``decimals`` decimal
     places (a negative number rounds to tens, hundreds ...)."""
 
+def round_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.round_(...)``: :meth:`Tensor.round_` as a function."""
+
 def row_stack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Alias of :func:`vstack`."""
 
 def rsqrt(input: Tensor) -> Tensor:
     """The reciprocal of the square root of each element."""
+
+def rsqrt_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.rsqrt_(...)``: :meth:`Tensor.rsqrt_` as a function."""
 
 def scatter(input: Tensor, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
     """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
@@ -954,6 +1115,9 @@ def sgn(input: Tensor) -> Tensor:
 def sigmoid(input: Tensor) -> Tensor:
     """The logistic sigmoid ``1 / (1 + exp(-x))`` of each element."""
 
+def sigmoid_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.sigmoid_(...)``: :meth:`Tensor.sigmoid_` as a function."""
+
 def sign(input: Tensor) -> Tensor:
     """The sign (-1, 0 or 1) of each element; 0 for nan."""
 
@@ -963,8 +1127,20 @@ def signbit(input: Tensor) -> Tensor:
 def sin(input: Tensor) -> Tensor:
     """The sine of each element."""
 
+def sin_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.sin_(...)``: :meth:`Tensor.sin_` as a function."""
+
+def sinc(input: Tensor) -> Tensor:
+    """The normalized sinc function ``sin(pi x) / (pi x)`` of each element (1 at 0)."""
+
+def sinc_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.sinc_(...)``: :meth:`Tensor.sinc_` as a function."""
+
 def sinh(input: Tensor) -> Tensor:
     """The hyperbolic sine of each element."""
+
+def sinh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.sinh_(...)``: :meth:`Tensor.sinh_` as a function."""
 
 def slice_scatter(input: Tensor, src: Tensor, dim: builtins.int = ..., start=..., end=..., step: builtins.int = ...) -> Tensor:
     """``self`` with the slice ``start:end:step`` along ``dim`` replaced by ``src`` (out of place)."""
@@ -988,8 +1164,14 @@ def split_with_sizes(input: Tensor, split_sizes: builtins.list, dim: builtins.in
 def sqrt(input: Tensor) -> Tensor:
     """The square root of each element."""
 
+def sqrt_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.sqrt_(...)``: :meth:`Tensor.sqrt_` as a function."""
+
 def square(input: Tensor) -> Tensor:
     """The square of each element (``self ** 2``; bool gives int64)."""
+
+def square_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.square_(...)``: :meth:`Tensor.square_` as a function."""
 
 def squeeze(input: Tensor, dim: Optional[Shape] = ...) -> Tensor:
     """Remove dimensions of size one (all of them, or those in ``dim``)."""
@@ -1036,8 +1218,14 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: Optional[builtins.int] =
 def tan(input: Tensor) -> Tensor:
     """The tangent of each element."""
 
+def tan_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.tan_(...)``: :meth:`Tensor.tan_` as a function."""
+
 def tanh(input: Tensor) -> Tensor:
     """The hyperbolic tangent of each element."""
+
+def tanh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.tanh_(...)``: :meth:`Tensor.tanh_` as a function."""
 
 def tensor_split(input: Tensor, indices_or_sections=..., dim: builtins.int = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ..., tensor_indices_or_sections: Optional[Tensor] = ...) -> builtins.tuple:
     """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
@@ -1093,6 +1281,9 @@ def true_divide(input: Union[Tensor, Number], other: Operand) -> Tensor:
 def trunc(input: Tensor) -> Tensor:
     """Each element rounded toward zero (integers are copied)."""
 
+def trunc_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.trunc_(...)``: :meth:`Tensor.trunc_` as a function."""
+
 def unbind(input: Tensor, dim: builtins.int = ...) -> builtins.tuple:
     """Remove a dimension; return the tuple of all slices along it."""
 
@@ -1141,3 +1332,9 @@ def where(condition: Tensor, input=..., other=..., *, out: Tensor | None = ...) 
 
 def xlogy(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self * log(other)``, 0 where ``self`` is 0 (unless ``other`` is nan)."""
+
+def xlogy_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.xlogy_(...)``: :meth:`Tensor.xlogy_` as a function."""
+
+def zero_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.zero_(...)``: :meth:`Tensor.zero_` as a function."""

@@ -385,6 +385,11 @@ class Tensor:
     def diff(self, n: builtins.int = ..., dim: builtins.int = ..., prepend: Optional[Tensor] = ..., append: Optional[Tensor] = ...) -> Tensor:
         """The ``n``-th forward difference along ``dim`` (``x[i + 1] - x[i]``), after ``prepend`` and
         ``append`` are put before and after ``self`` along ``dim``; xor of neighbours for bool tensors."""
+    def digamma(self) -> Tensor:
+        """The logarithmic derivative of the gamma function of each element (-inf at 0, nan at the
+        negative integers)."""
+    def digamma_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.digamma`."""
     def dim(self) -> builtins.int: ...
     def dist(self, other: Tensor, p: builtins.float = ...) -> Tensor:
         """The ``p``-norm of ``self - other`` (broadcast)."""
@@ -468,6 +473,10 @@ class Tensor:
         """The largest integer not above each element (integers are copied)."""
     def floor_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.floor`."""
+    def fmax(self, other: Tensor) -> Tensor:
+        """The larger of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
+    def fmin(self, other: Tensor) -> Tensor:
+        """The smaller of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
     def fmod(self, other: Operand) -> Tensor:
         """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""
     def fmod_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -526,6 +535,10 @@ class Tensor:
         """``sqrt(self ** 2 + other ** 2)``, without overflow in between."""
     def hypot_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.hypot`."""
+    def i0(self) -> Tensor:
+        """The modified Bessel function of the first kind, order 0, of each element."""
+    def i0_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.i0`."""
     def index_add(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
         """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
         entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
@@ -618,6 +631,10 @@ class Tensor:
         """``self <= other`` at each element, broadcasting."""
     def less_equal_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.less_equal`."""
+    def lgamma(self) -> Tensor:
+        """The natural logarithm of the absolute value of the gamma function of each element."""
+    def lgamma_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.lgamma`."""
     def log(self) -> Tensor:
         """The natural logarithm of each element."""
     def log10(self) -> Tensor:
@@ -739,6 +756,10 @@ class Tensor:
         """In-place version of :meth:`Tensor.multiply`."""
     def mv(self, vec: Tensor) -> Tensor:
         """Product of a matrix and a vector."""
+    def mvlgamma(self, p: builtins.int) -> Tensor:
+        """The multivariate log-gamma function of dimension ``p`` of each element."""
+    def mvlgamma_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.mvlgamma`."""
     def nan_to_num(self, nan: builtins.float = ..., posinf: Optional[builtins.float] = ..., neginf: Optional[builtins.float] = ...) -> Tensor:
         """Each element with nan, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf``
         (by default 0 and the dtype's largest and smallest finite values)."""
@@ -810,6 +831,10 @@ class Tensor:
     def pinverse(self, rcond: builtins.float = ...) -> Tensor:
         """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
         (``tape.linalg.pinv``)."""
+    def polygamma(self, n: builtins.int) -> Tensor:
+        """The ``n``-th derivative of digamma at each element."""
+    def polygamma_(self, n: builtins.int) -> Tensor:
+        """In-place version of :meth:`Tensor.polygamma` (its node is PyTorch's ``PolygammaBackward1``)."""
     def positive(self) -> Tensor:
         """``self`` itself (the unary ``+``); PyTorch refuses a bool tensor."""
     def pow(self, exponent: Operand) -> Tensor:
@@ -940,6 +965,10 @@ class Tensor:
         """The sine of each element."""
     def sin_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.sin`."""
+    def sinc(self) -> Tensor:
+        """The normalized sinc function ``sin(pi x) / (pi x)`` of each element (1 at 0)."""
+    def sinc_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.sinc`."""
     def sinh(self) -> Tensor:
         """The hyperbolic sine of each element."""
     def sinh_(self, *args: Any, **kwargs: Any) -> Tensor:

@@ -60,6 +60,7 @@ from tape.autograd import function as F
 from tape.ops import REGISTRY
 from tape.ops import addmm as A
 from tape.ops import elementwise as E
+from tape.ops import _specfun as SF
 from tape.ops import index as I
 from tape.ops import join as J
 from tape.ops import lu as LU
@@ -135,6 +136,8 @@ FACES: dict = {
     E.LOGIT: Faces(NO_FLOAT, TRANSCENDENTAL[1], (0, 0), ONE_ELEMENT),
     E.CELU: Faces(NO_FLOAT, TRANSCENDENTAL[1], E.EXP_D[2], ONE_ELEMENT),
     E.NAN_TO_NUM: Faces(NO_FLOAT, (0, 0), (0, 0), ONE_ELEMENT),
+    SF.POLYGAMMA: Faces(NO_FLOAT, (0, 0), (0, 0), ONE_ELEMENT),
+    SF.MVLGAMMA: Faces(NO_FLOAT, (0, 0), (0, 0), ONE_ELEMENT),
     # The kernel adds nothing where the rule's zeros are +0: a -0.0 start shows the difference.
     E.MASK: Faces(Skip("no Python-float face: masks are made from arrays (mask_forward)"), (0, 0), (0, 0),
                   Skip("the sweep skips MASK rows (a piecewise-constant value has no adjoint)"), signed_zero=False),

@@ -461,6 +461,8 @@ CLAMP_OUT = dom((-10.0, -3.5), (-0.5, 0.5), (3.5, 10.0), edges=(0.0, -10.0, 10.0
 CLAMP_LO = dom((-3.0, -1.0), edges=(-1.0, -3.0, -2.0))
 CLAMP_HI = dom((1.0, 3.0), edges=(1.0, 3.0, 2.0))
 DIVISOR = dom((0.5, 3.0), (-3.0, -0.5), edges=(1.0, -1.0, 0.5, -0.5, 3.0))
+# the gamma family: positive, and between the poles at the negative integers (kept 0.2 away)
+GAMMA_ARG = dom((0.2, 10.0), (-2.8, -2.2), (-0.8, -0.2), edges=(1.0, 2.0, 0.5, -0.5, -2.5, 10.0))
 
 
 OPS: dict[str, Op] = {
@@ -1106,6 +1108,32 @@ OPS: dict[str, Op] = {
                            _paired(lambda s: s, min_dims=2)),
     "diagonal_scatter_offset_method": Op(lambda M, x, z: x.diagonal_scatter(z.diagonal(-1, 0, -1), -1, 0, -1) * x,
                                          _paired(lambda s: s, min_dims=2)),
+    # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
+    "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
+    "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),
+    "polygamma_1": _u(lambda M, x: M.polygamma(1, x), GAMMA_ARG),
+    "polygamma_3": _u(lambda M, x: x.polygamma(3), dom((0.3, 10.0), edges=(1.0, 0.5, 4.0))),
+    "mvlgamma": _u(lambda M, x: M.mvlgamma(x, 3), dom((1.2, 10.0), edges=(1.5, 2.0, 7.0))),
+    "special_multigammaln": _u(lambda M, x: M.special.multigammaln(x, 1), GAMMA_ARG),
+    "special_psi": _u(lambda M, x: M.special.psi(x), GAMMA_ARG),
+    "special_gammaln": _u(lambda M, x: M.special.gammaln(x), GAMMA_ARG),
+    # (sinc's second derivative at 0 is nan in PyTorch; i1's near 0 cancels, in PyTorch's formula too)
+    "sinc": _u(lambda M, x: M.sinc(x), dom((-4.0, 4.0), edges=(1.0, -0.5, 4.0)).avoiding((0.0,))),
+    "i0": _u(lambda M, x: M.i0(x), dom((-30.0, 30.0), edges=(1.0, -5.0, 30.0)).avoiding((0.0,))),
+    "special_i0e": _u(lambda M, x: M.special.i0e(x), dom((-40.0, 40.0), edges=(1.0, -5.0, 35.0)).avoiding((0.0,))),
+    "special_i1": _u(lambda M, x: M.special.i1(x), dom((-30.0, 30.0), edges=(1.0, -5.0, 30.0)).avoiding((0.0,))),
+    "special_i1e": _u(lambda M, x: M.special.i1e(x), dom((-40.0, 40.0), edges=(1.0, -5.0, 35.0)).avoiding((0.0,))),
+    "special_erfcx": _u(lambda M, x: M.special.erfcx(x), dom((-4.0, 30.0), edges=(0.0, -3.0, 26.5, 5.0))),
+    "special_ndtri": _u(lambda M, x: M.special.ndtri(x), dom((0.02, 0.98), edges=(0.5, 0.02, 0.3, 0.9))),
+    # (below -8, y + x^2 / 2 in PyTorch's derivative cancels in float32)
+    "special_log_ndtr": _u(lambda M, x: M.special.log_ndtr(x), dom((-8.0, 8.0), edges=(0.0, -1.0, -7.5, 3.0))),
+    "special_entr": _u(lambda M, x: M.special.entr(x), dom((0.05, 10.0), edges=(1.0, 0.5, 0.05))),
+    "special_expit": _u(lambda M, x: M.special.expit(x)),
+    "special_xlog1py": _b(lambda M, x, y: M.special.xlog1py(x, y), REAL, dom((-0.9, 10.0), edges=(0.0, 1.0, -0.5))),
+    "special_xlog1py_number": _u(lambda M, x: M.special.xlog1py(x, 2.5)),
+    "special_xlog1py_rnumber": _u(lambda M, x: M.special.xlog1py(2.5, x), dom((-0.9, 10.0), edges=(0.0, 1.0))),
+    "fmax": Op(lambda M, x, y: M.fmax(x, y), binary_no_ties(REAL), True),
+    "fmin_method": Op(lambda M, x, y: x.fmin(y), binary_no_ties(REAL), True),
 }
 
 

@@ -20,7 +20,7 @@ ARGS = {
     "atan2": ((tape.tensor([0.3, -0.7, 0.2], dtype=tape.float64),), {}),
     "arctan2": ((tape.tensor([0.3, -0.7, 0.2], dtype=tape.float64),), {}),
     "fmod": ((0.3,), {}), "remainder": ((0.3,), {}), "hypot": ((tape.tensor([0.3, 0.7, 0.2], dtype=tape.float64),), {}),
-    "copysign": ((-1.0,), {}), "xlogy": ((2.0,), {}), "logit": ((), {}),
+    "copysign": ((-1.0,), {}), "xlogy": ((2.0,), {}), "logit": ((), {}), "mvlgamma": ((1,), {}), "polygamma": ((2,), {}),
     "lerp": ((tape.tensor([1.0, 2.0, 3.0], dtype=tape.float64), 0.25), {}),
     "addcmul": ((tape.tensor([1.0, 2.0, 3.0], dtype=tape.float64), tape.tensor([0.5, 0.5, 2.0], dtype=tape.float64)), {}),
     "addcdiv": ((tape.tensor([1.0, 2.0, 3.0], dtype=tape.float64), tape.tensor([0.5, 0.5, 2.0], dtype=tape.float64)), {}),
