@@ -714,7 +714,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
             gnode[r] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[r]))))
     finally:
         state.pinned -= 1
-    for node, src in tape.src.items():
+    # (a list: the tape may be the one the sweep records onto, and a gradient handed out can import more)
+    for node, src in list(tape.src.items()):
         if node < n and gnode[node] >= 0:      # (rows past n are this sweep's own imports)
             g = _tensor_at(dest, int(gnode[node]))
             if type(src) is tuple:

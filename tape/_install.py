@@ -30,6 +30,13 @@ def _first(x, name: str) -> Tensor:
     return x
 
 
+def _takes_out(fn: Callable) -> bool:
+    try:
+        return "out" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _function(name: str, entry: Public) -> Callable:
     """``tape.<name>(input, ...)``: the method called on ``input`` (a subclass's override, if any),
     with PyTorch's ``out=`` (``tape/_out.py``)."""
@@ -43,8 +50,10 @@ def _function(name: str, entry: Public) -> Callable:
             return getattr(_first(input, name), name)()
         fn = method.function_form(general)
     elif reflected is None:
+        own_out = _takes_out(method)        # (a front end with its own ``out=``: a composite's, recorded)
+
         def fn(input, *args, **kwargs):
-            if kwargs and "out" in kwargs:
+            if kwargs and "out" in kwargs and not own_out:
                 return call_with_out(name, fn, (input, *args), kwargs)
             if type(input) is Tensor:
                 return method(input, *args, **kwargs)
@@ -69,7 +78,7 @@ def _plain_function(name: str, entry: Public) -> Callable:
     """A function form defined as a function (``public_function``), with ``out=`` added unless it
     takes one itself."""
     fn = entry.fn
-    if "out" in inspect.signature(fn).parameters:
+    if _takes_out(fn):
         return fn
 
     @functools.wraps(fn)

@@ -886,3 +886,13 @@ def test_grad_penalty_double_backward_matches_torch(dtype):
     expected = _grad_penalty_grads(torch, getattr(torch, dtype))
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, rtol=tol, atol=tol)
+
+
+def test_jvp_of_several_outputs_that_alias_the_input():
+    # (the double-backward trick records onto the tape it sweeps: handing out a leaf's gradient
+    # imported rows while the sweep read the tape's sources)
+    x = tape.ones(1, 1, dtype=tape.float64)
+    v = tape.ones(1, 1, dtype=tape.float64)
+    outs, tangents = tape.autograd.functional.jvp(lambda x: tuple(tape.atleast_2d(x, x * 2.0)), (x,), (v,))
+    assert [t.tolist() for t in outs] == [[[1.0]], [[2.0]]]
+    assert [t.tolist() for t in tangents] == [[[1.0]], [[2.0]]]
