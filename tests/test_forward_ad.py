@@ -413,6 +413,9 @@ def _assert_matches(got, want, ref64, dtype, what):
 # torch 2.13 gives scatter_reduce "prod" no tangent at all (None, where finite differences are not zero);
 # tape's is checked against the tangent sweep above.
 _TORCH_GIVES_NONE = {"scatter_reduce_prod", "scatter_reduce_prod_exclude"}
+# tape's logcumsumexp tangent is the stable one (weights computed from the running maximum); torch 2.13's
+# rounds tiny weights to zero, away from finite differences (the tangent sweep test above checks tape's).
+_STABLE_HERE = {"logcumsumexp", "logcumsumexp_dim0_method"}
 
 
 @pytest.mark.torch
@@ -440,6 +443,8 @@ def test_every_op_s_primal_and_tangent_match_torch(name, data):
         _assert_matches(gp, wp, rp, case.dtype, f"{name}: primal {k}")
         if name in _TORCH_GIVES_NONE:
             assert wt is None, f"{name}: torch now gives a tangent"
+            continue
+        if name in _STABLE_HERE:
             continue
         zero = np.zeros(np.shape(wp))
         _assert_matches(zero if gt is None else gt, zero if wt is None else wt, zero if rt is None else rt,

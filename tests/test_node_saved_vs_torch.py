@@ -42,6 +42,12 @@ OPS = _load_table().OPS
 # operand (shown as a float64 tensor or a float, where PyTorch keeps an int), elementwise ops'
 # non-tensor attributes, the linalg family's nodes, var_mean/std_mean, and a bool-scalar index.
 KNOWN = {
+    # ops added beside the Node API work (meth, special): their nodes do not show their saved values yet
+    "corrcoef", "cov", "cov_weights_method", "cumulative_trapezoid", "cumulative_trapezoid_x",
+    "diagonal_scatter_offset_method", "frobenius_norm", "logcumsumexp", "nanquantile_midpoint", "nuclear_norm",
+    "pairwise_distance", "quantile", "quantile_dim_q_tensor", "rot90_k3_dims_method", "select_scatter",
+    "select_scatter_method_dim1", "slice_scatter", "slice_scatter_method_dim", "special_xlog1py_number",
+    "special_xlog1py_rnumber", "threshold_inplace", "trapezoid", "trapezoid_x", "trapz_dx_dim0",
     "pow_s0", "pow_s1", "pow_s2", "pow_s3", "pow_s_neg1", "rmul_int", "rtruediv_int", "truediv_int", "rpow_int",
     "fanout_chain", "nanmean_neg1", "square", "square_method",
     "sgn_method", "logit", "logit_eps", "logit_eps_fn", "selu", "celu", "celu_alpha", "fmod_number", "remainder_op",
