@@ -22,9 +22,20 @@ def _f64(values):
 @pytest.mark.parametrize("name", OP_NAMES)
 @settings(max_examples=3, deadline=None)
 @given(data=st.data())
+def _close_eigenvalues(case) -> bool:
+    for a in case.arrays:
+        if a.ndim >= 2 and a.shape[-1] == a.shape[-2] and a.shape[-1] > 1:
+            w = np.linalg.eigvalsh((a + np.swapaxes(a, -1, -2)) / 2)
+            if (np.diff(w, axis=-1) <= 1e-3 * max(1.0, float(np.abs(w).max()))).any():
+                return True
+    return False
+
+
 def test_every_op_under_make_dual_gives_the_tangent_sweep_s_tangent(name, data):
     op = OPS[name]
     case = draw_case(data, op)
+    if "eigh" in name and "vectors" in name and _close_eigenvalues(case):
+        return      # (eigenvectors of a repeated eigenvalue: LAPACK's basis, and so the tangent, is not unique)
     vs = directions(np.random.default_rng(case.seed), case, op.fd_floor)
     _, want = run_tangents(op.fn, leaves(tape, case), vs, case.requires, case.dtype)
     with fwAD.dual_level():
