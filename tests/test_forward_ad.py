@@ -19,9 +19,6 @@ def _f64(values):
     return tape.tensor(values, dtype=tape.float64)
 
 
-@pytest.mark.parametrize("name", OP_NAMES)
-@settings(max_examples=3, deadline=None)
-@given(data=st.data())
 def _close_eigenvalues(case) -> bool:
     for a in case.arrays:
         if a.ndim >= 2 and a.shape[-1] == a.shape[-2] and a.shape[-1] > 1:
@@ -31,6 +28,9 @@ def _close_eigenvalues(case) -> bool:
     return False
 
 
+@pytest.mark.parametrize("name", OP_NAMES)
+@settings(max_examples=3, deadline=None)
+@given(data=st.data())
 def test_every_op_under_make_dual_gives_the_tangent_sweep_s_tangent(name, data):
     op = OPS[name]
     case = draw_case(data, op)

@@ -184,6 +184,7 @@ def test_threads_lend_from_their_own_tapes():
     assert len(results) == 45 and all(results)
 
 
+@pytest.mark.torch
 def test_matches_pytorch():
     torch = pytest.importorskip("torch")
     x0, x = _x(np.float64)
