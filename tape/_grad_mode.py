@@ -147,7 +147,43 @@ def is_multithreading_enabled() -> bool:
     return _multithreading.enabled
 
 
-class set_multithreading_enabled(_GradModeContext):
+class _Setting(_GradModeContext):
+    """A thread-local setting in PyTorch's manner: set when constructed (so also when called as a
+    function), restored to its previous value on exit, and, as a decorator, in force during each
+    call.  Subclasses give ``_get``/``_set`` and PyTorch's two quirks that differ between them."""
+
+    _apply_on_enter = False         # __enter__ sets the mode again
+    _reset_on_decorate = False      # decorating restores the previous value at once
+
+    def __init__(self, mode: bool) -> None:
+        self.prev = self._get()
+        self.mode = mode
+        self._set(bool(mode))
+
+    def __enter__(self) -> None:
+        if self._apply_on_enter:
+            self._set(bool(self.mode))
+
+    def __exit__(self, *exc: Any) -> None:
+        self._set(self.prev)
+
+    def __call__(self, fn: Callable) -> Callable:
+        if self._reset_on_decorate:
+            self._set(self.prev)
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(self.clone, fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.clone():
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def clone(self):
+        return self.__class__(self.mode)
+
+
+class set_multithreading_enabled(_Setting):
     r"""Context-manager that enables or disables multithreaded backward.
 
     PyTorch runs the backward of tensors on accelerator devices on worker threads, and with
@@ -157,29 +193,13 @@ class set_multithreading_enabled(_GradModeContext):
     setting on exit when used as a context manager or decorator.
     """
 
-    def __init__(self, mode: bool) -> None:
-        self.prev = _multithreading.enabled
-        _multithreading.enabled = bool(mode)
-        self.mode = mode
+    @staticmethod
+    def _get() -> bool:
+        return _multithreading.enabled
 
-    def __enter__(self) -> None:
-        pass
-
-    def __exit__(self, *exc: Any) -> None:
-        _multithreading.enabled = self.prev
-
-    def __call__(self, fn: Callable) -> Callable:
-        if inspect.isgeneratorfunction(fn):
-            return _wrap_generator(self.clone, fn)
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with self.clone():
-                return fn(*args, **kwargs)
-        return wrapper
-
-    def clone(self) -> "set_multithreading_enabled":
-        return self.__class__(self.mode)
+    @staticmethod
+    def _set(mode: bool) -> None:
+        _multithreading.enabled = mode
 
 
 def is_view_replay_enabled() -> bool:
@@ -188,7 +208,7 @@ def is_view_replay_enabled() -> bool:
     return state.view_replay
 
 
-class _force_original_view_tracking(_GradModeContext):
+class _force_original_view_tracking(_Setting):
     r"""Context-manager that sets whether or not to always enable view-replay in autograd.
 
     After an in-place change of a tensor, its views take new nodes: with ``mode=True`` each
@@ -197,30 +217,16 @@ class _force_original_view_tracking(_GradModeContext):
     thread-local, and restores the previous setting on exit as a context manager or decorator.
     """
 
-    def __init__(self, mode: bool) -> None:
-        self.prev = state.view_replay
-        self.mode = mode
-        state.view_replay = bool(mode)
+    _apply_on_enter = True
+    _reset_on_decorate = True
 
-    def __enter__(self) -> None:
-        state.view_replay = bool(self.mode)
+    @staticmethod
+    def _get() -> bool:
+        return state.view_replay
 
-    def __exit__(self, *exc: Any) -> None:
-        state.view_replay = self.prev
-
-    def __call__(self, fn: Callable) -> Callable:
-        state.view_replay = self.prev
-        if inspect.isgeneratorfunction(fn):
-            return _wrap_generator(self.clone, fn)
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with self.clone():
-                return fn(*args, **kwargs)
-        return wrapper
-
-    def clone(self) -> "_force_original_view_tracking":
-        return self.__class__(self.mode)
+    @staticmethod
+    def _set(mode: bool) -> None:
+        state.view_replay = mode
 
 
 def is_inference_mode_enabled() -> bool:
