@@ -303,6 +303,8 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     # Python ran is checked when the sweep next stops)
     ctl[C_NAN] = anomaly and _anomaly._mode[1]
     R, hooked = _hooks.hook_rows(tape, lambda: _alone(tape, pending, result))
+    if tape.pend is not None and (hooked or anomaly):
+        tape.fill()         # (hooks and anomaly checks read rows' values beyond ``_python_row``)
     last = -1
     while True:
         sweep_rows(R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl,
@@ -385,6 +387,9 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         tape.adjoints.append(grads)
 
 
+_NO_PEND: dict = {}
+
+
 def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
     R = tape.R
     # (Basic slices and tolist: fancy indexing costs ten times as much on a few elements.)
@@ -394,8 +399,14 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
     shapes = tape.shapes
     rg = tape.rg
     ga = grads[dx][ox:ox + nx].reshape(shapes[sx]) if rg[x] else None
+    pend = tape.pend or _NO_PEND      # (leaves the row refers to: ``Tape.refer``)
+    va = pend.get(x)
+    if va is None:
+        va = values[dx][ox:ox + nx].reshape(shapes[sx])
     if y >= 0:
-        vb = values[dy][oy:oy + ny].reshape(shapes[sy])
+        vb = pend.get(y)
+        if vb is None:
+            vb = values[dy][oy:oy + ny].reshape(shapes[sy])
         gb = grads[dy][oy:oy + ny].reshape(shapes[sy]) if rg[y] else None
     else:
         vb = gb = None
@@ -404,7 +415,7 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
     for out in range(r + 1, r + 1 + int(tape.nout[r])):
         if not seen[out] & 1:       # an output no gradient reached: its part of the row's adjoint
             _arena_view(tape, grads, out)[...] = 0
-    wrote = REGISTRY[code].py_adjoint(Row(tape, r), values[dx][ox:ox + nx].reshape(shapes[sx]), vb,
+    wrote = REGISTRY[code].py_adjoint(Row(tape, r), va, vb,
                                       grads[dr][o:o + n].reshape(shapes[sr]), ga, gb, fresh)
     # (``wrote``: the adjoints the rule gave a gradient, bits 1/2; an input the rule passed None
     # stays unreached, as PyTorch's undefined gradient: a leaf's .grad stays None)
@@ -636,6 +647,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
         _saved.check_mutation_spans(tape, [node for node, _ in seeds])
     n = tape.n
     dest = write_tape()
+    tape.fill()
+    dest.fill()
     seen = _new_seen(tape, result)
     gnode = np.full(n, -1, np.int64)
     grads = {}
@@ -858,6 +871,7 @@ def jacobian_block(outputs, inputs):
         else:
             return None
     start = max(int(o._node) for o in outputs)
+    tape.fill()
     if (tape.op[:start + 1] >= PYTHON_START).any() or any(tape.hooks.values()) or \
             any(t.__dict__.get("_hooks") for t in inputs):
         return None                     # (hooks run in the per-element backward)

@@ -45,7 +45,7 @@ from ._anomaly import _mode as _anomaly_mode
 from ._anomaly import note
 from ._state import inplace_changes, state
 from .ops._spec import (CONST, CROSS, INPUT, N_INT_COLS, OUTPUT, REGISTRY, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN,
-                        R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_SHP, X0, X1)
+                        R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_SHP, X0, X1, PYTHON)
 
 _INT_COLS = ("op", "dt", "off", "num", "shp", "a", "b", "ia", "ib", "rg", "fr", "hid", "lo", "ln", "nout")
 _DEFAULTS = np.array([0, 0, 0, 1, 0, -1, -1, 0, 0, 1, 0, 0, 0, 0, 0], np.int64)[:, None]
@@ -56,6 +56,9 @@ MAX_ROWS = 1 << 16    # the largest tape started when a full one is still refere
 SHAPES_KEPT = 1 << 12  # shape-table entries kept across resets
 SPARES = 4            # retired tapes kept per thread for reuse once nothing refers to them
 LEND_FROM = 1 << 14   # results this large are computed into their arena slot and lent to their tensor
+REFER_FROM = 1 << 10  # leaves this large are referred to by their INPUT/CONST row until a compiled row reads them
+_NOTHING = np.empty(0)
+PY_ROWS: set = set()  # codes of the rows whose adjoint is Python's ``py_adjoint`` (made on first use)
 
 _gens = itertools.count(1)
 packing = [None]      # while saved-tensor hooks are on, what ``fresh`` calls at each op (``tape/_saved.py``)
@@ -68,7 +71,7 @@ class Tape:
     __slots__ = _INT_COLS + ("R", "F", "fa", "fb", "n", "cap", "gen", "v64", "v32", "t64", "t32",
                              "stab", "stop", "ix", "tix", "shape_ids", "shapes", "src", "csrc", "retained", "views",
                              "soft", "checked", "mods", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "w64", "e64",
-                             "adjoints", "pyrows", "hooks", "prov", "inf", "lent", "me", "args", "__weakref__")
+                             "adjoints", "pyrows", "hooks", "prov", "inf", "lent", "me", "args", "pend", "__weakref__")
     # Gradients of leaves are handed out as views of the adjoint buffers even when the tape keeps
     # them for its next backward: only for a tape whose gradients are consumed before that
     # (a checkpoint's scratch tape).
@@ -109,6 +112,8 @@ class Tape:
         self.inf = None         # CONST rows of inference tensors (made on the first), which no row may save
         self.lent = ({}, {})    # per arena, offset -> row whose slot is a tensor's storage (``slot``)
         self.args = {}          # row -> what its node shows as saved, from the op's arguments (``tape/_saved.py``)
+        # INPUT/CONST row -> the leaf's array, whose slot is not filled yet (``refer``); None if none
+        self.pend = None
         self.mods = {}          # node changed in place -> (weakref to its tensor, version counter, its version)
         # ``inplace_changes`` when the leaves' versions were last compared: no change made
         # before a row was recorded can make it stale, so a new tape starts checked.
@@ -330,6 +335,8 @@ class Tape:
             self.F[1, r] = fb
         if self.inf is not None and (a in self.inf or b in self.inf):
             self.check_inference(r)
+        if self.pend is not None and code not in PY_ROWS:
+            self.fill((a, b))
         return r
 
     def append_listed(self, code: int, arena: int, value: np.ndarray, inputs: list, ia: int = 0, ib: int = 0,
@@ -339,6 +346,8 @@ class Tape:
         r = self.append(code, arena, value, ia=ia, ib=ib, fa=fa, fb=fb)
         self.lo[r] = lo
         self.ln[r] = len(inputs)
+        if self.pend is not None:
+            self.fill(inputs)
         if self.inf is not None and any(x in self.inf for x in inputs):
             self.check_inference(r)
         return r
@@ -415,10 +424,12 @@ class Tape:
         elif t._rg and not t._vm & 1:
             # (``_vm & 1``: a view made under no_grad of a tensor that requires grad, which PyTorch
             # passes no gradient: a constant here)
-            node = self.append(INPUT, arena, value, ib=ver)
+            node = self.refer(INPUT, arena, value, ver) if value.size >= REFER_FROM and not state.pinned else \
+                self.append(INPUT, arena, value, ib=ver)
             self.src[node] = weakref.ref(t)
         else:
-            node = self.append(CONST, arena, value, ib=ver)
+            node = self.refer(CONST, arena, value, ver) if value.size >= REFER_FROM and not state.pinned else \
+                self.append(CONST, arena, value, ib=ver)
             self.rg[node] = 0
             self.csrc[node] = weakref.ref(t)
             if t._inf:
@@ -427,6 +438,46 @@ class Tape:
         t._iv = ver
         t._in = node
         return node
+
+    def refer(self, code: int, arena: int, value: np.ndarray, ver: int) -> int:
+        """Record a leaf's INPUT/CONST row without copying its value: its slot is reserved and
+        filled (``fill``) only when something reads the arena there (never while a recorded backward
+        or a trace writes onto the tape, ``state.pinned``: compiled code then reads the rows it
+        imports without ``append``).  Rows whose adjoint runs in
+        Python (``PY_ROWS``: BLAS products ...) read the leaf's array itself, so a parameter that
+        only such rows use is never copied onto the tape.  (A change of the leaf in place bumps
+        its version, which the rows that saved it check; a change through ``.data`` is seen,
+        as PyTorch's saved tensor, which shares the storage, sees it.)"""
+        if not PY_ROWS:
+            PY_ROWS.update(c for c, op in REGISTRY.items() if c >= PYTHON.start and op.py_adjoint is not None)
+        n = value.size
+        o = self.reserve(arena, n)
+        r = self.append(code, arena, _NOTHING, ib=ver)
+        w = self.w_int
+        w[R_OFF][r] = o
+        w[R_NUM][r] = n
+        shape = value.shape
+        sid = self.shape_ids.get(shape)
+        w[R_SHP][r] = sid if sid is not None else self.shape_id(shape)
+        if self.pend is None:
+            self.pend = {}
+        self.pend[r] = value
+        return r
+
+    def fill(self, nodes=None) -> None:
+        """Copy the referred leaves' values (``refer``) into their slots: those of ``nodes``, or all.
+        Whatever reads or writes the arenas other than the plain sweep's Python rows calls this
+        first (``value_of``, the recording sweep, ``tape.trace`` ...)."""
+        pend = self.pend
+        if pend is None:
+            return
+        for node in (list(pend) if nodes is None else nodes):
+            value = pend.pop(node, None)
+            if value is not None:
+                o = int(self.off[node])
+                (self.v64 if self.dt[node] == 0 else self.v32)[o:o + value.size] = value.reshape(-1)
+        if not pend:
+            self.pend = None
 
     def flag_modified(self, node: int, cutoff: int, tensor=None) -> None:
         """Mark ``node``'s value as changed in place for the rows recorded before ``cutoff``,
@@ -443,6 +494,7 @@ class Tape:
     def overwrite(self, node: int, value: np.ndarray) -> None:
         """Replace ``node``'s recorded value (its tensor's storage was changed through an alias,
         ``.data`` or ``detach()``), and that of the hidden cast/broadcast rows made from it."""
+        self.fill()
         o = int(self.off[node])
         n = int(self.num[node])
         arena = self.v64 if self.dt[node] == 0 else self.v32
@@ -478,6 +530,7 @@ class Tape:
         t.me = weakref.ref(t, _forget)
         t._clear()
         self.lent = ({}, {})
+        self.pend = None
         self._arena64(np.empty(0, np.float64))
         self.v32 = np.empty(0, np.float32)
         self.stab = self.stab[:self.stop].copy()
@@ -501,6 +554,8 @@ class Tape:
 
     def value_of(self, node: int) -> np.ndarray:
         """A read-only view of a node's value."""
+        if self.pend is not None:
+            self.fill()
         o = int(self.off[node])
         n = int(self.num[node])
         arena = self.v64 if self.dt[node] == 0 else self.v32

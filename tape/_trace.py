@@ -407,6 +407,7 @@ class Trace:
             _local.rec = prev_rec
             state.pinned -= 1
             state.tape, state.grad = prev_tape, prev_grad
+        tape.fill()     # (the replay reads and writes the rows' values in the arenas)
         self.records += 1
         var.tape, var.leaves, var.where, var.checks = tape, leaves, rec.where, rec.checks
         var.single = isinstance(out, Tensor)

@@ -255,3 +255,97 @@ def test_held_big_outputs_keep_no_arena():
     assert type(z._tape).__name__ == "_Spent"
     z.backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.full(N, 2.0, np.float32))
+
+
+# --- leaves referred to, not copied (``Tape.refer``) ---------------------------------------------
+def _pair(seed=3, n=64, rg_x=True):
+    # (products this big go to BLAS, rows whose adjoint runs in Python)
+    rng = np.random.default_rng(seed)
+    x0, w0 = rng.standard_normal((32, n)), rng.standard_normal((n, n))
+    return x0, w0, tape.tensor(x0, requires_grad=rg_x), tape.tensor(w0, requires_grad=True)
+
+
+def test_a_leaf_only_a_product_reads_is_not_copied_onto_the_tape():
+    x0, w0, x, w = _pair()
+    y = x @ w
+    assert w._in in y._tape.pend and x._in in y._tape.pend
+    z = y * w[0]            # (a compiled row reads y, and w through the select: w is filled)
+    assert w._in not in (z._tape.pend or {})
+    z.sum().backward()
+    ones = np.ones((32, 64))
+    np.testing.assert_allclose(x.grad.numpy(), (ones * w0[0]) @ w0.T, rtol=1e-12)
+    grad_w = x0.T @ (ones * w0[0])
+    grad_w[0] += (x0 @ w0).sum(0)
+    np.testing.assert_allclose(w.grad.numpy(), grad_w, rtol=1e-12)
+
+
+def test_a_referred_leaf_sees_a_change_through_data():
+    # PyTorch's saved tensor shares the leaf's storage: a change through .data (no version bump)
+    # is what backward reads.
+    x0, w0, x, w = _pair()
+    y = (x @ w).sum()
+    w.data.mul_(2.0)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.ones((32, 64)) @ (2.0 * w0).T, rtol=1e-12)
+
+
+def test_a_referred_leaf_changed_in_place_raises():
+    x0, w0, x, w = _pair()
+    y = (x @ w).sum()
+    with tape.no_grad():
+        w.add_(1.0)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.backward()
+
+
+def test_a_referred_leaf_replaced_through_data_keeps_the_old_value():
+    x0, w0, x, w = _pair()
+    y = (x @ w).sum()
+    w.data = tape.zeros(64, 64, dtype=tape.float64)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.ones((32, 64)) @ w0.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("how", ["create_graph", "python_rule", "hook", "anomaly", "retain_graph", "trace"])
+def test_referred_leaves_in_every_kind_of_backward(how, monkeypatch):
+    def run():
+        x0, w0, x, w = _pair(rg_x=True)
+        f = lambda x, w: ((x @ w).tanh() @ w).sum()
+        if how == "create_graph":
+            g, = tape.autograd.grad(f(x, w), w, create_graph=True)
+            return tape.autograd.grad((g * g).sum(), (x, w))
+        if how == "python_rule":
+            # (a rule without a compiled program, run while the recorded backward writes rows: a
+            # big constant it makes must be on the tape before compiled code reads it)
+            c = tape.tensor(x0[0, :12])
+            a = tape.tensor(w0[0, :12], requires_grad=True)
+            weights = tape.tensor(np.linspace(-1.0, 1.0, 12 ** 3 * 3).reshape(-1, 3))
+            y = (tape.cartesian_prod(c, a, c) * weights).sum()
+            g, = tape.autograd.grad(y, a, create_graph=True)
+            return g, *tape.autograd.grad(y, a)
+        if how == "hook":
+            h = x @ w
+            h.register_hook(lambda g: g * 2.0)
+            (h.tanh() @ w).sum().backward()
+            return x.grad, w.grad
+        if how == "anomaly":
+            with tape.autograd.detect_anomaly():
+                f(x, w).backward()
+            return x.grad, w.grad
+        if how == "retain_graph":
+            y = f(x, w)
+            y.backward(retain_graph=True)
+            y.backward()
+            return x.grad, w.grad
+        tr = tape.trace(f, x.detach(), w.detach())
+        out = tr.grad(x.detach(), w.detach(), argnums=(0, 1))
+        with tape.no_grad():
+            w.mul_(0.5)
+        again = tr.grad(x.detach(), w.detach(), argnums=(0, 1))
+        return (*out, *again)
+
+    referred = [np.array(t.detach().numpy()) for t in run()]
+    monkeypatch.setattr(tape._tape, "REFER_FROM", 1 << 62)     # every leaf copied, as before
+    copied = [np.array(t.detach().numpy()) for t in run()]
+    for a, b in zip(referred, copied):
+        np.testing.assert_array_equal(a, b)
