@@ -93,6 +93,7 @@ if set(_functions) & set(globals()):
     raise ImportError(f"function forms shadow tape's names: {sorted(set(_functions) & set(globals()))}")
 from ._trace import Trace, TraceGuardError, dispatching as _dispatching  # noqa: E402
 from ._trace_io import load_trace  # noqa: E402
+from . import _batch, _dask  # noqa: E402,F401  (Trace.map, grad_map, jvp_map, on a Dask cluster too)
 _functions["trace"] = _dispatching(_functions["trace"])     # tape.trace(fn, *inputs) records fn
 globals().update(_functions)
 __all__ += list(_functions)

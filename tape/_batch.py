@@ -36,9 +36,11 @@ from ._replay import C_STOP, GUARD, PY_GUARD, ST_GUARD, replay_rows, scalar_back
 from ._stops import C_FAMILY, C_ROW, C_SIZE, C_START, C_STATUS, ST_COMPILE, ST_DONE
 from ._sweep import _PYTHON_START, ADJOINTS, FAMILY, PYTHON_FROM, SAVES, compile_for, mark_unneeded, sweep_rows
 from ._tensor import Tensor, _plain
+from ._trace import EXTRA, TraceGuardError, _argnums, _value_into
 
 __all__ = ["map_values", "map_grads", "map_jvps"]
 
+on_cluster = [None]     # ``tape/_dask.py``'s ``run_on``, entered when it is imported
 ST_SWEEP = 40       # added to a status the reverse sweep stopped with (a sample's ``status``)
 _launch = threading.Lock()
 CHUNKS_PER_THREAD = 4   # chunks per thread: the threads take them in turn, so a busy core holds up little
@@ -154,7 +156,6 @@ def _sample(arrays: tuple, s: int) -> tuple:
 def _variant(tr):
     """The variant the kernel replays (the most recent whose parameters kept their shapes), its
     parameters' current values written in; None when there is none that replays in compiled code."""
-    from ._trace import _value_into
     for var in tr.variants:
         if not var.compiled:
             return None
@@ -267,7 +268,6 @@ def finish(tr, arrays: tuple, size: int, var, Y, G, todo: np.ndarray, argnums, r
     """The batched results: the kernel's columns, and single replays for the samples in ``todo``
     (``redo``: where a guard fails, note the sample in it instead of raising: a Dask worker's
     loaded trace, which cannot record the function again)."""
-    from ._trace import TraceGuardError
     sig = tr.signature
     typed = tuple(zip(arrays, (d for _, d in sig)))
     single = (var or tr.variants[0]).single
@@ -275,7 +275,6 @@ def finish(tr, arrays: tuple, size: int, var, Y, G, todo: np.ndarray, argnums, r
         layout = _layout(var or tr.variants[0])
         cols = Y
     else:
-        from ._trace import _argnums
         layout = [sig[i] for i in _argnums(argnums, len(sig))]
         cols = G
         single = isinstance(argnums, int)
@@ -313,21 +312,18 @@ def map_values(tr, inputs: tuple, client=None):
     """``Trace.map``: ``tr(*x_i)`` for each sample ``i`` of the batch, stacked."""
     arrays, size = _batched(tr, inputs, "Trace.map")
     if client is not None:
-        from ._dask import run_on
-        return run_on(client, tr, arrays, size, None)
+        return on_cluster[0](client, tr, arrays, size, None)
     Y, _, var, todo = run(tr, arrays, None)
     return finish(tr, arrays, size, var, Y, None, todo, None)
 
 
 def map_grads(tr, inputs: tuple, argnums: Union[int, tuple] = 0, client=None):
     """``Trace.grad_map``: ``tr.grad(*x_i, argnums=argnums)`` for each sample ``i``, stacked."""
-    from ._trace import _argnums
     arrays, size = _batched(tr, inputs, "Trace.grad_map")
     nums = _argnums(argnums, len(tr.signature))
     _scalar_check(tr, arrays, size)
     if client is not None:
-        from ._dask import run_on
-        return run_on(client, tr, arrays, size, argnums)
+        return on_cluster[0](client, tr, arrays, size, argnums)
     Y, G, var, todo = run(tr, arrays, nums)
     return finish(tr, arrays, size, var, Y, G, todo, argnums)
 
@@ -339,15 +335,13 @@ def map_jvps(tr, inputs: tuple, tangents: tuple, client=None):
     if vsize != size:
         raise ValueError(f"Trace.jvp_map: the tangents' batch size {vsize} differs from the inputs' {size}")
     if client is not None:
-        from ._dask import run_on
-        return run_on(client, tr, arrays + vs, size, "jvp")
+        return on_cluster[0](client, tr, arrays + vs, size, "jvp")
     return jvp_loop(tr, arrays, vs, size)
 
 
 def jvp_loop(tr, arrays: tuple, vs: tuple, size: int, redo: Optional[list] = None):
     """``tr.jvp`` at each sample (the tangent sweep runs in Python), stacked (``redo`` as for
     ``finish``)."""
-    from ._trace import TraceGuardError
     sig = tr.signature
     typed = tuple(zip(arrays, (d for _, d in sig)))
     vtyped = tuple(zip(vs, (d for _, d in sig)))
@@ -372,3 +366,6 @@ def jvp_loop(tr, arrays: tuple, vs: tuple, size: int, redo: Optional[list] = Non
     ts = [_plain(a, dtype) for a, (_, dtype) in zip(out, layout)]
     half = len(ts) // 2
     return (ts[0], ts[1]) if single else (tuple(ts[:half]), tuple(ts[half:]))
+
+
+EXTRA.update(map=map_values, grad_map=map_grads, jvp_map=map_jvps)

@@ -12,11 +12,16 @@ Needs the optional extra: ``pip install 'tape[dask]'``.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import threading
 
 import numpy as np
 
+from . import _batch
 from ._batch import _layout, _sample, finish, jvp_loop, run
+from ._tensor import _plain
+from ._trace import _argnums
+from ._trace_io import load_trace, to_bytes
 
 __all__ = ["run_on"]
 
@@ -25,17 +30,7 @@ _lock = threading.Lock()
 KEEP = 4
 
 
-def _distributed():
-    try:
-        import distributed
-    except ImportError:
-        raise ImportError("Trace.map(..., client=...) runs the batch on a dask.distributed cluster, and dask is not "
-                          "installed: pip install 'tape[dask]'") from None
-    return distributed
-
-
 def _trace_of(data: bytes, key: str):
-    from ._trace_io import load_trace
     with _lock:
         tr = _loaded.get(key)
         if tr is None:
@@ -48,7 +43,6 @@ def _trace_of(data: bytes, key: str):
 def _part(data: bytes, key: str, kind, arrays: tuple, argnums):
     """On a worker: one partition's results (numpy arrays) and the samples to run again at the
     client (a guard failed)."""
-    from ._trace import _argnums
     tr = _trace_of(data, key)
     size = arrays[0].shape[0]
     redo: list = []
@@ -68,9 +62,9 @@ def _part(data: bytes, key: str, kind, arrays: tuple, argnums):
 def run_on(client, tr, arrays: tuple, size: int, kind):
     """``kind``: None (values), an argnums (gradients) or ``"jvp"`` (``arrays``: inputs, then
     tangents)."""
-    _distributed()
-    from ._trace import _argnums
-    from ._trace_io import to_bytes
+    if importlib.util.find_spec("distributed") is None:
+        raise ImportError("Trace.map(..., client=...) runs the batch on a dask.distributed cluster, and dask is not "
+                          "installed: pip install 'tape[dask]'")
     var = tr.variants[0]
     data = to_bytes(tr)
     key = hashlib.sha256(data).hexdigest()
@@ -94,7 +88,6 @@ def run_on(client, tr, arrays: tuple, size: int, kind):
     else:
         layout = [sig[i] for i in _argnums(kind, len(sig))]
         single = isinstance(kind, int)
-    from ._tensor import _plain
     k = len(sig)
     typed = tuple(zip(arrays[:k], (d for _, d in sig)))
     for s in redo:
@@ -114,3 +107,6 @@ def run_on(client, tr, arrays: tuple, size: int, kind):
         half = len(ts) // 2
         return (ts[0], ts[1]) if single else (tuple(ts[:half]), tuple(ts[half:]))
     return ts[0] if single else tuple(ts)
+
+
+_batch.on_cluster[0] = run_on

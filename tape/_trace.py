@@ -368,6 +368,10 @@ def _close(before: np.ndarray, after: np.ndarray) -> bool:
 
 
 # --- the trace ---------------------------------------------------------------------------------
+EXTRA: dict = {}    # what ``Trace.map``, ``grad_map``, ``jvp_map`` and ``save`` call (entered by ``tape/_batch.py``
+                    # and ``tape/_trace_io.py``, which import this module)
+
+
 class Trace:
     """A function recorded once by :func:`tape.trace`, evaluated again on new inputs by replaying
     its tape in compiled code: ``tr(*inputs)``, ``tr.grad``, ``tr.value_and_grad``, ``tr.vjp``,
@@ -821,29 +825,25 @@ class Trace:
         batch axis (shape ``[B, *recorded shape]``).  The samples run in parallel on all cores
         (numba threads), or on the workers of a ``dask.distributed`` ``client``; each result is
         bitwise that of the single replay."""
-        from ._batch import map_values
-        return map_values(self, inputs, client)
+        return EXTRA["map"](self, inputs, client)
 
     def grad_map(self, *inputs: Tensor, argnums: Union[int, tuple] = 0, client=None):
         """``tr.grad(*x_i, argnums=argnums)`` for every sample ``i`` of a batch (per-sample
         gradients), stacked, as :meth:`map` runs it."""
-        from ._batch import map_grads
-        return map_grads(self, inputs, argnums, client)
+        return EXTRA["grad_map"](self, inputs, argnums, client)
 
     def jvp_map(self, inputs: _Inputs, v: _Inputs, client=None):
         """``tr.jvp(x_i, v_i)`` for every sample ``i`` of a batch: ``(values, J v)``, stacked
         (``inputs`` and ``v`` as for :meth:`jvp`, with a leading batch axis)."""
-        from ._batch import map_jvps
         xs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
         vs = (v,) if isinstance(v, Tensor) else tuple(v)
-        return map_jvps(self, xs, vs, client)
+        return EXTRA["jvp_map"](self, xs, vs, client)
 
     def save(self, path) -> None:
         """Write the trace (its most recent variant: rows, values, guards) to ``path`` (a file
         name or a binary file), for :func:`tape.load_trace`: a ``.npz`` file with no pickled
         object and no code."""
-        from ._trace_io import save
-        save(self, path)
+        EXTRA["save"](self, path)
 
     def stats(self) -> dict:
         """What the trace holds: variants, rows, guards, and whether each replays in compiled code."""

@@ -39,6 +39,7 @@ from ._sweep import _PYTHON_START, FAMILY
 from ._stops import FREED
 from ._tape import _DEFAULTS, Tape
 from ._tensor import _plain
+from ._trace import EXTRA, Trace, _Variant
 from .ops._spec import (BINARY, CONST, INPUT, LISTED, N_INT_COLS, OUTPUT, R_A, R_B, R_DT, R_FR, R_HID, R_IA, R_LN,
                         R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REGISTRY, UNARY)
 
@@ -367,7 +368,6 @@ def load_trace(source: Union[str, os.PathLike, BinaryIO, bytes]):
     The loaded trace replays as the saved one did (``tr(...)``, ``grad``, ``map`` ...), with the
     parameters it read saved as constants; it cannot record the function again, so a guard
     that fails at new inputs raises ``TraceGuardError``."""
-    from ._trace import Trace, _Variant
     data = _read(source)
     try:
         a = _members(data)
@@ -432,3 +432,6 @@ def load_trace(source: Union[str, os.PathLike, BinaryIO, bytes]):
         raise ValueError("tape.load_trace: cannot load the file: replaying its rows at the saved inputs does not give "
                          "the saved values (its rows were edited)")
     return tr
+
+
+EXTRA["save"] = save
