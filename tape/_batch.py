@@ -31,8 +31,9 @@ import numpy as np
 from numba import njit, prange
 
 from . import _dtype as D
+from ._anomaly import _mode as _anomaly_mode
 from ._record import VALUES
-from ._replay import C_STOP, GUARD, PY_GUARD, ST_GUARD, replay_rows, scalar_backward, scalar_forward
+from ._replay import C_STOP, PY_GUARD, ST_GUARD, replay_rows, scalar_backward, scalar_forward
 from ._stops import C_FAMILY, C_ROW, C_SIZE, C_START, C_STATUS, ST_COMPILE, ST_DONE
 from ._sweep import _PYTHON_START, ADJOINTS, FAMILY, PYTHON_FROM, SAVES, compile_for, mark_unneeded, sweep_rows
 from ._tensor import Tensor, _plain
@@ -189,8 +190,8 @@ def run(tr, arrays: Sequence[np.ndarray], argnums: Optional[tuple]):
     could not finish (``todo``: left to single replays)."""
     size = arrays[0].shape[0]
     var = _variant(tr)
-    if var is None or _python_rows(var.tape) or var.tape.hooks:
-        return None, None, None, np.arange(size)
+    if var is None or _python_rows(var.tape) or var.tape.hooks or (argnums is not None and _anomaly_mode[0]):
+        return None, None, None, np.arange(size)        # (anomaly mode: its checks are ``_engine.run``'s)
     tape = var.tape
     n = tape.n
     X = np.concatenate([a.reshape(size, int(np.prod(a.shape[1:], dtype=np.int64))).astype(np.float64) for a in arrays],

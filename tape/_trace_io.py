@@ -429,7 +429,11 @@ def load_trace(source: Union[str, os.PathLike, BinaryIO, bytes]):
     tr.signature = tuple((leaf._shape, leaf._dtype) for leaf in var.leaves)
     tr.records = 0
     tr.variants = [var]
-    tr._link(var)
+    try:
+        tr._link(var)
+    except Exception as e:      # (a Python row of an edited file: numpy's error for its operands)
+        raise ValueError(f"tape.load_trace: cannot load the file: replaying its rows at the saved inputs failed "
+                         f"({type(e).__name__}: {e})") from None
     if not var.compiled:
         raise ValueError("tape.load_trace: cannot load the file: replaying its rows at the saved inputs does not give "
                          "the saved values (its rows were edited)")

@@ -188,6 +188,17 @@ def test_parameters_are_read_at_each_map():
     assert tr.grad_map(X).tolist() == [[2.0, 4.0], [2.0, 4.0]]
 
 
+def test_anomaly_mode_checks_each_sample_as_a_single_gradient():
+    tr = tape.trace(lambda x: (x * 0.0).sqrt().sum(), tape.ones(2, dtype=tape.float64))
+    X = tape.ones(3, 2, dtype=tape.float64)
+    assert np.isnan(tr.grad_map(X).numpy()).all()
+    with tape.autograd.detect_anomaly():
+        with pytest.raises(RuntimeError, match="returned nan values"):
+            tr.grad(X[0])
+        with pytest.raises(RuntimeError, match="returned nan values"):
+            tr.grad_map(X)
+
+
 def test_argument_errors():
     tr = tape.trace(lambda x, y: (x * y).sum(), tape.ones(2, dtype=tape.float64), tape.ones(2, dtype=tape.float64))
     X = tape.ones(4, 2, dtype=tape.float64)
