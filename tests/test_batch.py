@@ -7,6 +7,8 @@ dask installed: ``pip install 'tape[dask]'``), bitwise the local results.
 """
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 
@@ -92,6 +94,35 @@ def test_several_python_threads_map_at_once():
         t.join()
     assert not errors
     assert all(_same(a, b) for a, b in zip(got, want))
+
+
+_THREADS_SCRIPT = """
+import threading, numpy as np, tape
+rng = np.random.default_rng(0)
+f = lambda x, w: ((x * w).sin() + x * x * 0.25).sum()
+traces = [tape.trace(f, tape.tensor(rng.normal(size=4)), tape.tensor(rng.normal(size=4))) for _ in range(4)]
+X, W = tape.tensor(rng.normal(size=(500, 4))), tape.tensor(rng.normal(size=(500, 4)))
+want = [tr.grad_map(X, W).numpy().tobytes() for tr in traces]
+bad = []
+def work(k):
+    for _ in range(20):
+        if traces[k].grad_map(X, W).numpy().tobytes() != want[k]:
+            bad.append(k)
+threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(len(bad))
+"""
+
+
+def test_python_threads_are_safe_with_numba_s_workqueue_layer():
+    # The workqueue layer aborts the process when two threads launch parallel kernels at once:
+    # the launch lock makes them take turns.
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
+    out = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], capture_output=True, text=True, env=env,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["0"]
 
 
 def test_scalar_programs_map_in_compiled_code():
