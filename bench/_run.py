@@ -92,6 +92,9 @@ def run(lib: str, workload: str, s: Settings, variant: str | None = None) -> dic
         if workload == "scalar_evals":
             evals = partial(peer.scalar_evals, workloads.eval_points(), **options)
             return {**result, **measure(evals, evals, s)}
+        if workload == "per_sample_grads":
+            psg = partial(peer.per_sample_grads, *workloads.psg_data(), **options)
+            return {**result, **measure(psg, psg, s)}
         if workload == "hessian_rosenbrock":
             hessian = peer.hessian_rosenbrock(workloads.rosen_x0(), **options)
             return {**result, **measure(hessian, hessian, s)}

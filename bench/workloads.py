@@ -32,6 +32,11 @@ HESSIAN_EXACT_TOL = 1e-10
 
 PENALTY_WEIGHT = 0.1
 
+# per_sample_grads: the gradient w.r.t. a parameter vector of a small loss, at each sample of a batch.
+PSG_SAMPLES = 10_000
+PSG_DIM = 16
+PSG_LAYERS = 4
+
 CHAIN_LAYERS = 200
 CHAIN_WIDTH = 256
 CHAIN_BATCH = 64
@@ -128,6 +133,14 @@ WORKLOADS = {
         1e3,
         1e-3,
     ),
+    "per_sample_grads": Workload(
+        "per_sample_grads",
+        f"{PSG_SAMPLES:,} per-sample gradients: d/dw of a {PSG_LAYERS}-layer tanh/sin loss of a float64 parameter "
+        f"vector w ({PSG_DIM}) at each sample x_i ({PSG_DIM}); fwd = recording or compiling, bwd = the batch",
+        "ms",
+        1e3,
+        1e-10,
+    ),
     "checkpoint_chain": Workload(
         "checkpoint_chain",
         f"{CHAIN_LAYERS}-layer chain h = tanh(h @ W_i), width {CHAIN_WIDTH}, batch {CHAIN_BATCH}, float32, "
@@ -184,6 +197,25 @@ def scalar_chain(x: Any, a: Any, b: Any, c: Any, sin: Callable[[Any], Any],
 def eval_points() -> np.ndarray:
     """The points of scalar_evals."""
     return np.linspace(-0.5, 0.5, EVAL_POINTS)
+
+
+def psg_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """per_sample_grads' parameter vector w and samples X (one per row)."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=PSG_DIM) / 2, rng.normal(size=(PSG_SAMPLES, PSG_DIM))
+
+
+def psg_loss(w: Any, x: Any, tanh: Callable[[Any], Any], sin: Callable[[Any], Any]) -> Any:
+    """per_sample_grads' loss of one sample (1-D w and x; elementwise ops and one sum)."""
+    h = x
+    for _ in range(PSG_LAYERS):
+        h = tanh(h * w + 0.5) + sin(h) * 0.25
+    return (h * h).sum() + (w * w).sum() * 0.01
+
+
+def psg_check(grads: np.ndarray) -> Check:
+    """What per_sample_grads cross-checks: the sum of the gradients and of their absolute values."""
+    return Check(float(grads.sum()), [float(np.abs(grads).sum())])
 
 
 def scalar_fn(x: Any, sin: Callable[[Any], Any], exp: Callable[[Any], Any]) -> Any:

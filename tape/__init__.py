@@ -92,6 +92,8 @@ __all__ += ["inference_mode", "is_inference_mode_enabled"]
 if set(_functions) & set(globals()):
     raise ImportError(f"function forms shadow tape's names: {sorted(set(_functions) & set(globals()))}")
 from ._trace import Trace, TraceGuardError, dispatching as _dispatching  # noqa: E402
+from ._trace_io import load_trace  # noqa: E402
+from . import _batch, _dask  # noqa: E402,F401  (Trace.map, grad_map, jvp_map, on a Dask cluster too)
 _functions["trace"] = _dispatching(_functions["trace"])     # tape.trace(fn, *inputs) records fn
 globals().update(_functions)
 __all__ += list(_functions)
@@ -100,7 +102,7 @@ __all__ += ["is_inference", "channels_last", "channels_last_3d", "contiguous_for
             "preserve_format", "strided", "TypedStorage", "UntypedStorage"]
 __all__ += ["can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan",
             "newaxis", "pi", "promote_types", "result_type"]
-__all__ += ["Trace", "TraceGuardError"]
+__all__ += ["Trace", "TraceGuardError", "load_trace"]
 __all__ += ["asarray", "range", "scalar_tensor"]
 
 

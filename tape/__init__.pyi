@@ -71,6 +71,7 @@ from ._tensor import Size as Size
 from ._tensor import Tensor as Tensor
 from ._trace import Trace as Trace
 from ._trace import TraceGuardError as TraceGuardError
+from ._trace_io import load_trace as load_trace
 from .viz import listing as format_tape
 from ._dtype import dtype as _DType
 from ._tensor import Dims, Generator, Number, Operand, Shape, TypedStorage, UntypedStorage, _Layout, _Tensors, device, tensortype
@@ -170,7 +171,8 @@ __all__ = [
     "channels_last_3d", "contiguous_format", "layout", "memory_format", "preserve_format",
     "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf",
     "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
-    "promote_types", "result_type", "Trace", "TraceGuardError", "asarray", "range", "scalar_tensor",
+    "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
+    "scalar_tensor",
 ]
 
 

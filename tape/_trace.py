@@ -368,6 +368,10 @@ def _close(before: np.ndarray, after: np.ndarray) -> bool:
 
 
 # --- the trace ---------------------------------------------------------------------------------
+EXTRA: dict = {}    # what ``Trace.map``, ``grad_map``, ``jvp_map`` and ``save`` call (entered by ``tape/_batch.py``
+                    # and ``tape/_trace_io.py``, which import this module)
+
+
 class Trace:
     """A function recorded once by :func:`tape.trace`, evaluated again on new inputs by replaying
     its tape in compiled code: ``tr(*inputs)``, ``tr.grad``, ``tr.value_and_grad``, ``tr.vjp``,
@@ -815,6 +819,32 @@ class Trace:
         out = [_plain(h, x._dtype) for h, x in zip(
             self._second(var, self._recorded_grads(var), [t._value() for t in vs]), xs)]
         return value, (out[0] if single_in else tuple(out))
+
+    # -- batches and files (``tape/_batch.py``, ``tape/_dask.py``, ``tape/_trace_io.py``) -----------
+    def map(self, *inputs: Tensor, client=None):
+        """``tr(*x_i)`` for every sample ``i`` of a batch, stacked: each input carries a leading
+        batch axis (shape ``[B, *recorded shape]``).  The samples run in parallel on all cores
+        (numba threads), or on the workers of a ``dask.distributed`` ``client``; each result is
+        bitwise that of the single replay."""
+        return EXTRA["map"](self, inputs, client)
+
+    def grad_map(self, *inputs: Tensor, argnums: Union[int, tuple] = 0, client=None):
+        """``tr.grad(*x_i, argnums=argnums)`` for every sample ``i`` of a batch (per-sample
+        gradients), stacked, as :meth:`map` runs it."""
+        return EXTRA["grad_map"](self, inputs, argnums, client)
+
+    def jvp_map(self, inputs: _Inputs, v: _Inputs, client=None):
+        """``tr.jvp(x_i, v_i)`` for every sample ``i`` of a batch: ``(values, J v)``, stacked
+        (``inputs`` and ``v`` as for :meth:`jvp`, with a leading batch axis)."""
+        xs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        vs = (v,) if isinstance(v, Tensor) else tuple(v)
+        return EXTRA["jvp_map"](self, xs, vs, client)
+
+    def save(self, path) -> None:
+        """Write the trace (its most recent variant: rows, values, guards) to ``path`` (a file
+        name or a binary file), for :func:`tape.load_trace`: a ``.npz`` file with no pickled
+        object and no code."""
+        EXTRA["save"](self, path)
 
     def stats(self) -> dict:
         """What the trace holds: variants, rows, guards, and whether each replays in compiled code."""

@@ -27,6 +27,7 @@ NOTES = {
     "large_elementwise": "jit(value_and_grad), so fwd and bwd are not separable",
     "new_ops_1e6": "jit(value_and_grad), so fwd and bwd are not separable",
     "large_mlp_step": "jit(value_and_grad), so fwd and bwd are not separable",
+    "per_sample_grads": "fwd = tracing and compiling jit(vmap(grad)), bwd = the batch",
 }
 
 
@@ -64,6 +65,17 @@ def scalar_evals(points: np.ndarray) -> Run:
         values.append(float(v))
         grads.append(float(g))
     return timed_run(t1 - t0, perf_counter() - t1, workloads.evals_check(values, grads))
+
+
+def per_sample_grads(w0: np.ndarray, xs: np.ndarray) -> Run:
+    """``jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0)))``, compiled (fwd), then run on the batch (bwd)."""
+    w, X = jnp.asarray(w0), jnp.asarray(xs)
+    t0 = perf_counter()
+    compiled = jax.jit(jax.vmap(jax.grad(lambda w, x: workloads.psg_loss(w, x, jnp.tanh, jnp.sin)),
+                                in_axes=(None, 0))).lower(w, X).compile()
+    t1 = perf_counter()
+    grads = np.asarray(jax.block_until_ready(compiled(w, X)))
+    return timed_run(t1 - t0, perf_counter() - t1, workloads.psg_check(grads))
 
 
 def _value_and_grad_stepper(step: Callable[[Any], Any], params: list[Any]) -> Stepper:

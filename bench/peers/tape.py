@@ -5,6 +5,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
+import numba
 import numpy as np
 
 import tape
@@ -39,6 +40,26 @@ def scalar_evals(points: np.ndarray, variant: str | None = None) -> Run:
         values.append(y.item())
         grads.append(g.item())
     return timed_run(t1 - t0, perf_counter() - t1, workloads.evals_check(values, grads))
+
+
+def per_sample_grads(w0: np.ndarray, xs: np.ndarray, variant: str | None = None) -> Run:
+    """Eager: record the loss and ``autograd.grad`` per sample; variants 'trace-N-thread(s)':
+    ``tape.trace`` records it once (fwd), then ``grad_map`` runs the batch on N numba threads (bwd)."""
+    if variant is None:
+        w = tape.tensor(w0, requires_grad=True)
+        t0 = perf_counter()
+        grads = [tape.autograd.grad(workloads.psg_loss(w, tape.tensor(x), tape.tanh, tape.sin), w)[0].numpy()
+                 for x in xs]
+        elapsed = perf_counter() - t0
+        return Run(None, elapsed, elapsed, workloads.psg_check(np.stack(grads)))
+    threads = {"trace-1-thread": 1, "trace-2-threads": 2}[variant]
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    t0 = perf_counter()
+    tr = tape.trace(lambda w, x: workloads.psg_loss(w, x, tape.tanh, tape.sin), tape.tensor(w0), tape.tensor(xs[0]))
+    W, X = tape.tensor(np.broadcast_to(w0, xs.shape).copy()), tape.tensor(xs)
+    t1 = perf_counter()
+    grads = tr.grad_map(W, X).numpy()
+    return timed_run(t1 - t0, perf_counter() - t1, workloads.psg_check(grads))
 
 
 def mlp_step(data: MlpData, variant: str | None = None) -> Stepper:

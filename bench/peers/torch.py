@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,17 @@ def scalar_chain(n_ops: int, variant: str | None = None) -> Run:
 def scalar_evals(points: np.ndarray) -> Run:
     """Eager recording and ``autograd.grad`` at each point."""
     return _torchlike.scalar_evals(torch, points)
+
+
+def per_sample_grads(w0: np.ndarray, xs: np.ndarray) -> Run:
+    """``torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0))`` over the batch."""
+    w, X = torch.tensor(w0), torch.tensor(xs)
+    grad = torch.func.vmap(torch.func.grad(lambda w, x: workloads.psg_loss(w, x, torch.tanh, torch.sin)),
+                           in_dims=(None, 0))
+    t0 = perf_counter()
+    grads = grad(w, X).numpy()
+    elapsed = perf_counter() - t0
+    return Run(None, elapsed, elapsed, workloads.psg_check(grads))
 
 
 def mlp_step(data: MlpData, variant: str | None = None) -> Stepper:
