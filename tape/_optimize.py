@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+from numba import njit
 
 from ._replay import GUARD, PY_GUARD
 from ._tape import _DEFAULTS, Tape
@@ -37,7 +38,7 @@ def _walk(a, fn):
 
 def optimize(var, node_kinds: tuple) -> tuple:
     """The variant ``var`` (``tape/_trace.py``'s ``_Variant``) on a smaller tape (a copy: ``var``
-    is left as it is), and what was done.  ``node_kinds``: the classes of the argument specs that
+    is left as it is; None if nothing changes), and what was done.  ``node_kinds``: the classes of the argument specs that
     hold a ``node``."""
     tape = var.tape
     n = tape.n
@@ -52,39 +53,11 @@ def optimize(var, node_kinds: tuple) -> tuple:
     for r in np.flatnonzero(R[R_NOUT] > 0).tolist():
         multi[r:r + 1 + int(R[R_NOUT, r])] = True
 
-    def inputs(r: int) -> list:
-        ln = int(R[R_LN, r])
-        if ln:
-            lo = int(R[R_LO, r])
-            return tape.ix[lo:lo + ln].tolist()
-        return [int(x) for x in (R[R_A, r], R[R_B, r]) if x >= 0]
-
     # Folding, then merging, in one pass in order: ``rep[r]`` is the row that stands for ``r``.
     const = (op == CONST) & ~np.isin(np.arange(n), list(params))
-    rep = np.arange(n)
-    seen = {}
-    folded = merged = 0
-    for r in range(n):
-        code = int(op[r])
-        if code in SOURCE or seg_of[r] >= 0 or multi[r] or code >= PYTHON.start or R[R_FR, r]:
-            continue
-        ins = [int(rep[x]) for x in inputs(r)]
-        if ins and all(const[x] for x in ins):
-            R[R_OP, r] = CONST
-            R[R_A, r] = R[R_B, r] = -1
-            R[R_IA, r] = R[R_IB, r] = R[R_LN, r] = R[R_LO, r] = R[R_HID, r] = R[R_RG, r] = 0
-            F[:, r] = 0.0
-            const[r] = True
-            folded += 1
-            continue
-        key = (code, int(R[R_DT, r]), int(R[R_NUM, r]), int(R[R_SHP, r]), int(R[R_IA, r]), int(R[R_IB, r]),
-               int(R[R_HID, r]), int(R[R_RG, r]), F[0, r].tobytes(), F[1, r].tobytes(), bool(R[R_LN, r]), tuple(ins))
-        first = seen.get(key)
-        if first is None:
-            seen[key] = r
-        else:
-            rep[r] = first
-            merged += 1
+    fixed = (op < SOURCE.stop) | (seg_of >= 0) | multi | (op >= PYTHON.start) | (R[R_FR] != 0)
+    folded = _fold(R, F, tape.ix, n, fixed, const)
+    rep, merged = _merge(R, F, n, ~fixed & (op != CONST) & (R[R_LN] == 0))
 
     # Dropping: what the outputs, guards and Python-forward calls need, back to the inputs.
     live = np.zeros(n, bool)
@@ -93,30 +66,22 @@ def optimize(var, node_kinds: tuple) -> tuple:
             live[rep[node]] = True
     live[var.in_nodes] = True
     live[(op == GUARD) | (op == PY_GUARD)] = True
+
+    def nodes_of(args, out: list) -> list:
+        for a in args:
+            _walk(a, lambda x: out.append(x.node) if isinstance(x, node_kinds) else None)
+        return out
+
     for _, spec, kw, _ in var.checks.values():
-        for a in (*spec, *kw.values()):
-            _walk(a, lambda x: live.__setitem__(rep[x.node], True) if isinstance(x, node_kinds) else None)
-    done = set()
-    for r in range(n - 1, -1, -1):
-        if not live[r] or rep[r] != r:
-            continue
-        k = seg_of[r]
-        if k >= 0 and k not in done:
-            done.add(k)
-            seg = segs[k]
-            live[seg.start:seg.stop] = True
-            for q in range(r + 1, seg.stop):       # (passed over before the call was known to be live)
-                for x in inputs(q):
-                    live[rep[x]] = True
-            for a in (*seg.args, *seg.kwargs.values()):
-                _walk(a, lambda x: live.__setitem__(rep[x.node], True) if isinstance(x, node_kinds) else None)
-        if op[r] == OUTPUT:
-            live[int(R[R_A, r])] = True
-        elif R[R_NOUT, r]:
-            live[r + 1:r + 1 + int(R[R_NOUT, r])] = True
-        for x in inputs(r):
-            live[rep[x]] = True
+        live[rep[nodes_of((*spec, *kw.values()), [])]] = True
+    roots = [nodes_of((*seg.args, *seg.kwargs.values()), []) for seg in segs]
+    ptr = np.cumsum([0] + [len(x) for x in roots]).astype(np.int64)
+    _mark_live(R, tape.ix, n, rep, live, np.array([seg.start for seg in segs], np.int64),
+               np.array([seg.stop for seg in segs], np.int64), seg_of, ptr,
+               np.array([x for xs in roots for x in xs], np.int64))
     keep = np.flatnonzero(live & (rep == np.arange(n)))
+    if keep.size == n and not folded:
+        return None, _stats(tape, tape, 0, 0)          # (nothing to do: the tape as it is)
     new = np.full(n, -1, np.int64)
     new[keep] = np.arange(keep.size)
     new = new[rep]                      # (a merged row: its representative's)
@@ -176,8 +141,12 @@ def optimize(var, node_kinds: tuple) -> tuple:
     out.unneeded = {}
     out.ctl = var.ctl.copy()
     out.tape = t
-    return out, {"rows_before": n, "rows_after": m, "folded": folded, "merged": merged,
-                 "dropped": n - m - merged, "bytes_before": _memory(tape), "bytes_after": _memory(t)}
+    return out, _stats(tape, t, folded, merged)
+
+
+def _stats(before: Tape, after: Tape, folded: int, merged: int) -> dict:
+    return {"rows_before": before.n, "rows_after": after.n, "folded": folded, "merged": merged,
+            "dropped": before.n - after.n - merged, "bytes_before": _memory(before), "bytes_after": _memory(after)}
 
 
 def _memory(tape: Tape) -> int:
@@ -187,3 +156,106 @@ def _memory(tape: Tape) -> int:
     nums = tape.num[:n][own]
     dts = tape.dt[:n][own]
     return int((nums * np.where(dts == 0, 8, 4)).sum())
+
+
+@njit(cache=True, error_model="numpy")
+def _fold(R, F, ix, n, fixed, const):
+    """Make each row whose inputs are all constants (``const``, which grows) a CONST row holding its
+    value; rows ``fixed`` (of calls, with several outputs, in the PYTHON range, changed in place)
+    stay as they are.  Returns how many were folded."""
+    folded = 0
+    for r in range(n):
+        if fixed[r] or R[R_OP, r] == CONST:
+            continue
+        ln = R[R_LN, r]
+        count = 0
+        constant = True
+        if ln:
+            for k in range(ln):
+                count += 1
+                constant = constant and const[ix[R[R_LO, r] + k]]
+        else:
+            for x in (R[R_A, r], R[R_B, r]):
+                if x >= 0:
+                    count += 1
+                    constant = constant and const[x]
+        if count and constant:
+            R[R_OP, r] = CONST
+            R[R_A, r] = -1
+            R[R_B, r] = -1
+            R[R_IA, r] = 0
+            R[R_IB, r] = 0
+            R[R_LN, r] = 0
+            R[R_LO, r] = 0
+            R[R_HID, r] = 0
+            R[R_RG, r] = 0
+            F[0, r] = 0.0
+            F[1, r] = 0.0
+            const[r] = True
+            folded += 1
+    return folded
+
+
+_MIX = np.random.default_rng(16).integers(1, 2**63, 12, dtype=np.uint64) | np.uint64(1)    # (odd multipliers)
+
+
+def _merge(R: np.ndarray, F: np.ndarray, n: int, eligible: np.ndarray) -> tuple:
+    """``rep``: for each row, the first row with its code, attributes, shape, dtype and inputs (their
+    ``rep``s), found in rounds until none changes (a merged row can make its readers repeats); and
+    how many rows were merged.  Only the ``eligible`` rows (one or two inputs) take part."""
+    rep = np.arange(n)
+    rows = np.flatnonzero(eligible)
+    if rows.size < 2:
+        return rep, 0
+    cols = [R[c, rows] for c in (R_OP, R_DT, R_NUM, R_SHP, R_IA, R_IB, R_HID, R_RG)]
+    bits = F.view(np.int64)
+    base = np.stack(cols + [bits[0, rows], bits[1, rows]], axis=1)
+    a, b = R[R_A, rows], R[R_B, rows]
+    while True:
+        keys = np.concatenate([base, np.where(a >= 0, rep[np.maximum(a, 0)], a)[:, None],
+                               np.where(b >= 0, rep[np.maximum(b, 0)], b)[:, None]], axis=1)
+        # (a hash first: when no two rows share one, which is the common case, nothing repeats)
+        h = (keys.astype(np.uint64) * _MIX[:keys.shape[1]]).sum(axis=1)
+        if np.unique(h).size == h.size:
+            return rep, int((rep != np.arange(n)).sum())
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        now = rows[first[inverse.reshape(-1)]]
+        if np.array_equal(now, rep[rows]):
+            return rep, int((rep != np.arange(n)).sum())
+        rep[rows] = now
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _mark_inputs(R, ix, rep, live, r):
+    ln = R[R_LN, r]
+    if ln:
+        for k in range(ln):
+            live[rep[ix[R[R_LO, r] + k]]] = True
+    else:
+        if R[R_A, r] >= 0:
+            live[rep[R[R_A, r]]] = True
+        if R[R_B, r] >= 0:
+            live[rep[R[R_B, r]]] = True
+
+
+@njit(cache=True, error_model="numpy")
+def _mark_live(R, ix, n, rep, live, seg_start, seg_stop, seg_of, ptr, roots):
+    """Mark live, back from the rows already marked, every row they read; a call's rows all
+    together, with its arguments' rows (``roots[ptr[k]:ptr[k + 1]]`` for call ``k``)."""
+    done = np.zeros(seg_start.shape[0], np.bool_)
+    for r in range(n - 1, -1, -1):
+        if not live[r] or rep[r] != r:
+            continue
+        k = seg_of[r]
+        if k >= 0 and not done[k]:
+            done[k] = True
+            for q in range(seg_start[k], seg_stop[k]):
+                live[q] = True
+            for q in range(r + 1, seg_stop[k]):      # (passed over before the call was known to be live)
+                _mark_inputs(R, ix, rep, live, q)
+            for j in range(ptr[k], ptr[k + 1]):
+                live[rep[roots[j]]] = True
+        if R[R_NOUT, r]:
+            for q in range(r + 1, r + 1 + R[R_NOUT, r]):
+                live[q] = True
+        _mark_inputs(R, ix, rep, live, r)

@@ -11,11 +11,12 @@ tensor arguments holding their replayed values, which appends the same rows at t
 their values are copied into the segment's rows and the tape is cut back to where it was.  The
 loop resumes after the segment.
 
-The rows made again must be the recorded ones (codes, shapes, dtypes, attributes, index lists,
-inputs): a value that decides more than numbers (an index picked by ``median()``, a shape) shows as
+The rows made again must be the recorded ones (codes, shapes, dtypes, attributes, inputs): a
+value that decides more than numbers (a shape, a branch in a custom Function's ``forward``) shows as
 a difference there, and the segment fails as a guard does (the trace records ``fn`` again at
-those inputs).  Integer results that leave the tape (the indices of ``sort``) are guarded by the
-recorder, as before.
+those inputs).  Index lists that are data (the positions ``quantile`` or ``median()`` pick) are
+taken from the call made again, as values are.  Integer results that leave the tape (the indices
+of ``sort``) are guarded by the recorder, as before.
 """
 from __future__ import annotations
 
@@ -162,7 +163,10 @@ def note(tape: Tape, fn: Callable, args: tuple, kwargs: dict, pre, start: int, i
     """The segment of a call that appended rows ``start..tape.n-1`` (``pre``: from ``before``),
     or None if none of them is a Python-forward row (or the call cannot be made again)."""
     stop = tape.n
-    if stop == start or not (tape.op[start:stop] >= PYTHON.start).any():
+    if stop == start + 1:
+        if tape.op[start] < PYTHON.start:       # (the common case, a row of a compiled family: no numpy call)
+            return None
+    elif not (tape.op[start:stop] >= PYTHON.start).any():
         return None
     if pre is None:
         pre = tuple(spec(tape, a, False) for a in args), {k: spec(tape, v, False) for k, v in kwargs.items()}
@@ -213,10 +217,15 @@ def run(tape: Tape, seg: Segment) -> bool:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")     # (the recording gave them; a replay is silent)
             seg.fn(*(_stand_in(tape, a) for a in seg.args), **{k: _stand_in(tape, v) for k, v in seg.kwargs.items()})
-        ok = state.tape is tape and _same_rows(tape, seg, n0, ix_keep[:seg.ix_stop - seg.ix_start])
+        data = _same_rows(tape, seg, n0, ix_keep[:seg.ix_stop - seg.ix_start]) if state.tape is tape else None
+        ok = data is not None
         if ok:
             _copy_values(tape, seg, n0)
             _move_contexts(tape, seg, n0)
+            # The rows' index lists that are data (positions, indices: not lists of inputs) are
+            # this replay's: kept when the recorded lists are put back.
+            span = ix_keep[:seg.ix_stop - seg.ix_start]
+            span[data] = tape.ix[seg.ix_start:seg.ix_stop][data]
     except Exception:
         ok = False          # (an input the front end refuses now: the recorded rows do not apply)
     finally:
@@ -230,37 +239,36 @@ def _rows(seg: Segment) -> list:
     return [r for r in range(seg.start, seg.stop) if r not in seg.own]
 
 
-def _same_rows(tape: Tape, seg: Segment, n0: int, lists: np.ndarray) -> bool:
-    """Whether rows ``n0..`` (made again) repeat the segment's rows, in order (``lists``: the
-    index lists the segment recorded)."""
+def _same_rows(tape: Tape, seg: Segment, n0: int, lists: np.ndarray):
+    """Where the segment's index lists are data, if rows ``n0..`` (made again) repeat the segment's
+    rows, in order (``lists``: the index lists the segment recorded), else None.  Rows repeat
+    when their codes, attributes, shapes, dtypes and inputs are the same: index lists that are
+    data (the positions ``median()`` picks) may differ, as values do."""
     old = _rows(seg)
     new = list(range(n0, tape.n))
     if len(old) != len(new) or tape.tix != seg.ix_stop:
-        return False
+        return None
     R, F = tape.R, tape.F
     o, m = np.asarray(old), np.asarray(new)
     if not (R[list(_SAME)][:, o] == R[list(_SAME)][:, m]).all() or not np.array_equal(F[:, o], F[:, m]):
-        return False
+        return None
     where = dict(zip(new, old))         # a row made again -> the recorded row it stands for
     listed = np.zeros(tape.ix.shape[0], bool)
     for r, q in zip(old, new):
         if tape.shape_of(r) != tape.shape_of(q):
-            return False
+            return None
         if R[R_LN, q]:
             lo, ln = int(R[R_LO, q]), int(R[R_LN, q])
             if lo != R[R_LO, r]:
-                return False
+                return None
             listed[lo:lo + ln] = True
             # (the recorded list was where the new one is now: read from the copy)
             ins_new, ins_old = tape.inputs_of(q), tuple(lists[lo - seg.ix_start:lo - seg.ix_start + ln].tolist())
         else:
             ins_new, ins_old = (int(R[R_A, q]), int(R[R_B, q])), (int(R[R_A, r]), int(R[R_B, r]))
         if tuple(where.get(x, x) for x in ins_new) != tuple(ins_old):
-            return False
-    # Index lists other than input lists (positions, indices) are data: the same, or a difference.
-    span = slice(seg.ix_start, seg.ix_stop)
-    keep = ~listed[span]
-    return bool(np.array_equal(tape.ix[span][keep], lists[keep]))
+            return None
+    return ~listed[seg.ix_start:seg.ix_stop]
 
 
 def _copy_values(tape: Tape, seg: Segment, n0: int) -> None:

@@ -494,6 +494,9 @@ class Trace:
         gives the same outputs and guards, bitwise (else ``var``)."""
         tape = var.tape
         opt, stats = _optimize.optimize(var, (_Node, _pyforward._Arg))
+        if opt is None:
+            var.optimized = stats
+            return var
         want = [np.array(tape.value_of(x)) for x in var.outs if x >= 0]
         if not self._run(opt, check=True) or not all(
                 np.array_equal(w, opt.tape.value_of(x), equal_nan=True) for w, x in zip(want, (
@@ -535,7 +538,12 @@ class Trace:
             code = int(tape.op[r])
             seg = var.segments.get(r)
             if seg is not None:
-                if not _pyforward.run(tape, seg):
+                rec, _local.rec = getattr(_local, "rec", None), None     # (a replay inside a recording)
+                try:
+                    ok = _pyforward.run(tape, seg)
+                finally:
+                    _local.rec = rec
+                if not ok:
                     var.failed = r
                     return False        # (the rows it made differ: even a check-free run cannot go on)
                 ctl[C_START] = seg.stop

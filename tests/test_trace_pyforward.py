@@ -98,22 +98,42 @@ def test_python_forward_rows_replay_without_fn(name):
         assert _Cube.forwards - forwards == 4 * 2   # (each replay's forward, and each eager run's)
 
 
-def test_rows_that_come_out_different_record_again():
-    # quantile() sorts: where the order differs, so do its rows' index lists.
-    fn = lambda x: x.quantile(0.3) * x.sum()     # noqa: E731
-    x = tape.tensor([1.0, 2.0, 3.0], dtype=f64)
-    tr = tape.trace(fn, x)
+def test_index_lists_are_taken_from_the_call_made_again():
+    # quantile() sorts: where the order differs, so do the positions its rows pick.
+    fn = lambda x: x.quantile(0.3) * x.sum() + x.msort()[0]     # noqa: E731
+    tr = tape.trace(fn, tape.tensor([1.0, 2.0, 3.0], dtype=f64))
     for v in ([1.5, 2.5, 3.5], [3.0, 1.0, 2.0], [2.0, 3.0, 1.0], [1.0, 2.2, 3.0]):
         t = tape.tensor(v, dtype=f64)
         value, grad = tr.value_and_grad(t)
         want, (want_g,) = _eager(fn, [t])
         assert value.item() == want.item() and grad.tolist() == want_g.tolist(), v
-    assert tr.records == 3          # (the last point is the first variant's)
-    strict = tape.trace(fn, x, strict=True)
-    t = tape.tensor([1.5, 2.5, 3.5], dtype=f64)
-    assert strict(t).item() == fn(t).item()
-    with pytest.raises(TraceGuardError, match="quantile"):
-        strict(tape.tensor([3.0, 1.0, 2.0], dtype=f64))
+    assert tr.records == 1
+
+
+class _Head(tape.autograd.Function):
+    """The first one or two elements, by the sign of the sum: a shape that depends on values."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x[:1 if x.sum() > 0 else 2] * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        return tape.cat([g, g.new_zeros(3 - g.shape[0])])
+
+
+def test_calls_whose_rows_differ_record_again():
+    fn = lambda x: (_Head.apply(x) * x[0]).sum()     # noqa: E731
+    tr = tape.trace(fn, tape.tensor([1.0, 2.0, 3.0], dtype=f64))
+    for v in ([1.5, 2.5, 3.5], [-3.0, 1.0, -2.0], [2.0, 3.0, 1.0]):
+        t = tape.tensor(v, dtype=f64)
+        value, grad = tr.value_and_grad(t)
+        want, (want_g,) = _eager(fn, [t])
+        assert value.item() == want.item() and grad.tolist() == want_g.tolist(), v
+    assert tr.records == 2
+    strict = tape.trace(fn, tape.tensor([1.0, 2.0, 3.0], dtype=f64), strict=True)
+    with pytest.raises(TraceGuardError, match="_Head"):
+        strict(tape.tensor([-3.0, 1.0, -2.0], dtype=f64))
 
 
 def test_sort_values_replay_and_indices_are_guarded():
