@@ -303,7 +303,8 @@ def _install() -> None:
                 if callable(f) and not isinstance(f, type):
                     saved.append((m, name, f))
                     setattr(m, name, _hooked_op(name, f))
-        from .autograd.function import Function     # (a custom Function's call: replayed as a segment)
+        # A custom Function's call: replayed as a segment (its module is loaded by the package's).
+        Function = sys.modules[f"{module.__name__}.autograd.function"].Function
         apply = Function.__dict__["apply"]
         saved.append((Function, "apply", apply))
         Function.apply = classmethod(_hooked_op("apply", apply.__func__))
