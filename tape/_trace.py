@@ -25,7 +25,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 
 from . import _dtype as D
-from . import _engine
+from . import _engine, _optimize, _pyforward
 from ._grad_mode import no_grad
 from ._record import VALUES
 from ._replay import (C_STOP, EQ, EXACT, GE, GT, GUARD, LE, LT, NE, PY_GUARD, ST_GUARD, TRUTH, replay_rows,
@@ -76,6 +76,14 @@ class _Recorder:
         self.depth = 0              # > 0 inside a hooked call: what it calls makes no guard
         self.where = {}             # guard row -> the user's line
         self.checks = {}            # PY_GUARD row -> (function, arguments, expected result)
+        self.segments = {}          # first Python-forward row of a call -> its segment (``_pyforward``)
+
+    def segment(self, seg) -> None:
+        if seg is not None:
+            tape = self.tape
+            first = seg.start + int(np.argmax(tape.op[seg.start:seg.stop] >= _PYTHON_START))
+            self.segments[first] = seg
+            self.where[first] = _user_line()
 
     def node_of(self, t: Tensor) -> int:
         """``t``'s node on the tape being recorded, or -1."""
@@ -223,11 +231,16 @@ def _hooked_op(name: str, fn: Callable) -> Callable:
         rec = getattr(_local, "rec", None)
         if rec is None or rec.depth:
             return fn(*args, **kwargs)
+        tape = rec.tape
+        start, ix_start = tape.n, tape.tix
+        pre = _pyforward.before(tape, name, args, kwargs)
         rec.depth += 1
         try:
             out = fn(*args, **kwargs)
         finally:
             rec.depth -= 1
+        if tape.n != start:
+            rec.segment(_pyforward.note(tape, fn, args, kwargs, pre, start, ix_start))
         rec.result(fn, name, args, kwargs, out)
         return out
     return op
@@ -253,6 +266,7 @@ _READS = {"__bool__": TRUTH, "__float__": EXACT, "__int__": EXACT, "__index__": 
           "tolist": EXACT, "numpy": EXACT, "__array__": EXACT, "__repr__": EXACT, "__str__": EXACT,
           "__format__": EXACT}
 _DETACHING = ("detach",)
+_SUBMODULES = ("linalg", "special")     # (their functions are hooked as the package's are)
 _lock = threading.Lock()
 _installed = [0, None]      # recordings in progress; the replaced members, to put back
 
@@ -282,6 +296,18 @@ def _install() -> None:
                     seen.add(("f", name))
                     saved.append((module, name, f))
                     setattr(module, name, _hooked_op(name, f))
+        for sub in _SUBMODULES:
+            m = sys.modules.get(f"{module.__name__}.{sub}")
+            for name in getattr(m, "__all__", ()):
+                f = getattr(m, name)
+                if callable(f) and not isinstance(f, type):
+                    saved.append((m, name, f))
+                    setattr(m, name, _hooked_op(name, f))
+        # A custom Function's call: replayed as a segment (its module is loaded by the package's).
+        Function = sys.modules[f"{module.__name__}.autograd.function"].Function
+        apply = Function.__dict__["apply"]
+        saved.append((Function, "apply", apply))
+        Function.apply = classmethod(_hooked_op("apply", apply.__func__))
         for name in _DETACHING:
             saved.append((Tensor, name, Tensor.__dict__[name]))
             setattr(Tensor, name, _hooked_op(name, Tensor.__dict__[name]))
@@ -318,11 +344,13 @@ class _Variant:
         self.single = True          # ``fn`` returned one tensor (not a tuple)
         self.where = {}
         self.checks = {}
+        self.segments = {}          # Python-forward rows: their front ends' calls (``_pyforward``)
         self.compiled = True        # False: a row cannot be replayed, ``fn`` runs at each call
         self.ctl = np.zeros(C_SIZE, np.int64)
         self.failed = -1            # the guard that failed last
         self.unneeded = {}          # argnums -> the sweep's start bits: rows that lead to none of them
         self.program = None         # a tape of one-element float64 rows: its scalar program (``_replay``)
+        self.optimized = None       # what ``_optimize`` did (rows before and after ...), if it ran
 
 
 def _value_into(tape: Tape, node: int, t: Tensor) -> None:
@@ -336,13 +364,17 @@ def _value_into(tape: Tape, node: int, t: Tensor) -> None:
         tape.v32[o:o + int(tape.num[node])] = t._value().reshape(-1)
 
 
-def _replayable(tape: Tape) -> bool:
-    """Whether compiled code (or a row's numpy forward) can compute every row again."""
-    if tape.pyrows:
-        return False            # custom Functions: their forward is the user's Python
+def _replayable(tape: Tape, segments: dict) -> bool:
+    """Whether compiled code (or a row's numpy forward, or its front end's call) can compute
+    every row again."""
     n = tape.n
     codes = tape.op[:n]
-    for code in np.unique(codes).tolist():
+    covered = np.zeros(n, bool)
+    for seg in segments.values():
+        covered[seg.start:seg.stop] = True
+    if any(not covered[r] for r in tape.pyrows):
+        return False            # (a custom Function called outside ``apply``'s hook: its forward is unknown)
+    for code in np.unique(codes[~covered]).tolist():
         if code in SOURCE:
             continue
         op = REGISTRY[code]
@@ -379,9 +411,10 @@ class Trace:
 
     Results are new tensors that do not require grad (detached from eager graphs)."""
 
-    def __init__(self, fn: Callable, inputs: tuple, strict: bool, cache_size: int) -> None:
+    def __init__(self, fn: Callable, inputs: tuple, strict: bool, cache_size: int, optimize: bool = True) -> None:
         self.fn = fn
         self.strict = strict
+        self.optimize = optimize
         self.cache_size = cache_size
         self.signature = tuple((t._shape, t._dtype) for t in inputs)
         self.records = 0
@@ -413,7 +446,7 @@ class Trace:
             state.tape, state.grad = prev_tape, prev_grad
         tape.fill()     # (the replay reads and writes the rows' values in the arenas)
         self.records += 1
-        var.tape, var.leaves, var.where, var.checks = tape, leaves, rec.where, rec.checks
+        var.tape, var.leaves, var.where, var.checks, var.segments = tape, leaves, rec.where, rec.checks, rec.segments
         var.single = isinstance(out, Tensor)
         outs = (out,) if var.single else out
         if not isinstance(outs, tuple) or not all(isinstance(o, Tensor) for o in outs):
@@ -424,11 +457,10 @@ class Trace:
             var.outs.append(node)
             if node < 0:
                 var.consts[k] = _plain(np.array(o._value()), o._dtype)
-        self._link(var)
-        return var
+        return self._link(var)
 
-    def _link(self, var: _Variant) -> None:
-        """Detach the tape from eager graphs; list its parameters; check it replays."""
+    def _link(self, var: _Variant) -> _Variant:
+        """Detach the tape from eager graphs; list its parameters; check it replays; optimise it."""
         tape = var.tape
         mine = set(var.in_nodes)
         for node, src in list(tape.src.items()):
@@ -446,7 +478,7 @@ class Trace:
         var.shapes = [(t._shape, t._dtype) for _, t in var.params]
         if any(t._version != tape.ib[node] for node, t in var.params):
             var.compiled = False        # (``fn`` changed an outside tensor in place: it must run each time)
-        if var.compiled and _replayable(tape):
+        if var.compiled and _replayable(tape, var.segments):
             before = (tape.v64[:tape.t64].copy(), tape.v32[:tape.t32].copy())
             ok = self._run(var, check=False)
             var.compiled = ok and _close(before[0], tape.v64[:tape.t64]) and _close(before[1], tape.v32[:tape.t32])
@@ -454,10 +486,32 @@ class Trace:
                 tape.v64[:tape.t64], tape.v32[:tape.t32] = before
         else:
             var.compiled = False
+        if var.compiled and self.optimize and not tape.hooks:
+            var = self._optimized(var)
+            tape = var.tape
         n = tape.n
         if var.compiled and not tape.hooks and not (tape.fr[:n] & MODIFIED).any():
             ok, P, Q = scalar_program(tape.R, tape.F, n, np.zeros(n, np.uint8))
             var.program = (P, Q) if ok else None
+        return var
+
+    def _optimized(self, var: _Variant) -> _Variant:
+        """``var`` on its optimised tape (``_optimize``), if a replay of it at the recorded inputs
+        gives the same outputs and guards, bitwise (else ``var``)."""
+        tape = var.tape
+        opt, stats = _optimize.optimize(var, (_Node, _pyforward._Arg))
+        if opt is None:
+            var.optimized = stats
+            return var
+        want = [np.array(tape.value_of(x)) for x in var.outs if x >= 0]
+        if not self._run(opt, check=True) or not all(
+                np.array_equal(w, opt.tape.value_of(x), equal_nan=True) for w, x in zip(want, (
+                    x for x in opt.outs if x >= 0))):
+            return var
+        for leaf, node in zip(opt.leaves, opt.in_nodes):
+            leaf._ig, leaf._in = opt.tape.gen, node
+        opt.optimized = stats
+        return opt
 
     # -- replay -------------------------------------------------------------------------------
     def _run(self, var: _Variant, check: bool = True) -> bool:
@@ -488,6 +542,18 @@ class Trace:
                 ctl[C_START] = r
                 continue
             code = int(tape.op[r])
+            seg = var.segments.get(r)
+            if seg is not None:
+                rec, _local.rec = getattr(_local, "rec", None), None     # (a replay inside a recording)
+                try:
+                    ok = _pyforward.run(tape, seg)
+                finally:
+                    _local.rec = rec
+                if not ok:
+                    var.failed = r
+                    return False        # (the rows it made differ: even a check-free run cannot go on)
+                ctl[C_START] = seg.stop
+                continue
             if code == PY_GUARD:
                 fn, spec, kw, expected = var.checks[r]
                 with no_grad():
@@ -525,8 +591,9 @@ class Trace:
             if any(t._shape != s or t._dtype is not d for (_, t), (s, d) in zip(var.params, var.shapes)):
                 continue        # a parameter changed shape or dtype: recorded again below
             tape = var.tape
-            for node, t in zip(var.in_nodes, inputs):
+            for node, t, leaf in zip(var.in_nodes, inputs, var.leaves):
                 _value_into(tape, node, t)
+                leaf._v[...] = t._value()       # (a Python rule may read its input as the leaf)
             for node, t in var.params:
                 _value_into(tape, node, t)
                 tape.ib[node] = t._version      # (read now: not modified for backward)
@@ -849,8 +916,9 @@ class Trace:
     def stats(self) -> dict:
         """What the trace holds: variants, rows, guards, and whether each replays in compiled code."""
         return {"records": self.records, "variants": [
-            {"rows": int(v.tape.n), "guards": len(v.where), "python_guards": len(v.checks),
-             "compiled": v.compiled, "parameters": len(v.params)} for v in self.variants]}
+            {"rows": int(v.tape.n), "guards": len(v.where) - len(v.segments), "python_guards": len(v.checks),
+             "python_forward": len(v.segments), "compiled": v.compiled, "parameters": len(v.params),
+             "bytes": _optimize._memory(v.tape), "optimized": v.optimized} for v in self.variants]}
 
     def __repr__(self) -> str:
         return f"<tape.Trace of {getattr(self.fn, '__qualname__', self.fn)!r}: {len(self.variants)} variant(s)>"
@@ -889,13 +957,17 @@ def _as_vectors(v, outs: tuple, name: str, against: str) -> tuple:
     return vs
 
 
-def trace(fn: Callable, *example_inputs: Tensor, strict: bool = False, cache_size: int = 8) -> Trace:
+def trace(fn: Callable, *example_inputs: Tensor, strict: bool = False, cache_size: int = 8,
+          optimize: bool = True) -> Trace:
     """Record ``fn(*example_inputs)`` once and return a :class:`Trace` that evaluates it (and its
     derivatives) on new inputs of the same shapes and dtypes by replaying the recorded rows.
 
     Python decisions on values made while recording become guards: a replay where one differs
     records ``fn`` again at its inputs (up to ``cache_size`` variants are kept), or raises
     :class:`TraceGuardError` with ``strict=True`` (which also refuses value reads).
+    ``optimize``: fold constants, merge repeated rows and drop rows that lead to no output or
+    guard before replaying (values unchanged, bitwise; gradients may differ in the last bits
+    where rows were merged).
     """
     if not callable(fn):
         raise TypeError(f"tape.trace: expected a function to trace, got {type(fn).__name__}")
@@ -906,7 +978,9 @@ def trace(fn: Callable, *example_inputs: Tensor, strict: bool = False, cache_siz
             raise TypeError(f"tape.trace: input {i} must be a Tensor, not {type(t).__name__}")
         if not t._dtype.is_floating_point:
             raise TypeError(f"tape.trace: input {i} has dtype {t._dtype}; traced inputs must be floating point")
-    return Trace(fn, example_inputs, strict, cache_size)
+    if not isinstance(optimize, bool):
+        raise TypeError(f"tape.trace: optimize must be a bool, got {type(optimize).__name__}")
+    return Trace(fn, example_inputs, strict, cache_size, optimize)
 
 
 def dispatching(matrix_trace: Callable) -> Callable:

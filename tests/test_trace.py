@@ -50,6 +50,13 @@ def _eager(fn, arrays, dtype: str, weights):
             [np.zeros(a.shape) if g is None else g.numpy() for a, g in zip(arrays, gs)])
 
 
+# Ops whose traces still run ``fn`` at every call, and why.  A reduction over many elements: eager
+# sums with numpy's pairwise sum, the replay with a loop, more than 4 ulps apart, so the check that
+# a replay at the recorded inputs gives the recorded values refuses the trace (values stay right).
+RERUN = {"mean_tuple": "a sum over non-adjacent dims, more than 4 ulps from numpy's",
+         "corrcoef": "its mean and covariance sums, more than 4 ulps from numpy's"}
+
+
 @pytest.mark.parametrize("name", OP_NAMES)
 @settings(deadline=None, max_examples=max(1, settings.default.max_examples // 5))
 @given(data=st.data())
@@ -60,6 +67,8 @@ def test_replay_equals_eager(name, data):
     fn = lambda *ts: tuple(as_list(op.fn(tape, *ts)))     # noqa: E731
     xs = [to_tensor(tape, a, dtype) for a in case.arrays]
     tr = tape.trace(fn, *xs)
+    # Every op replays compiled (Python-forward rows by their front end's call): ``fn`` is not run again.
+    assert tr.variants[0].compiled or name in RERUN, f"{name}: the trace runs fn at every call"
     second = _second_point(case.arrays, dtype, case.seed)
     with tape.no_grad():
         shapes = [tuple(o.shape) for o in fn(*[to_tensor(tape, a, dtype) for a in second])]
