@@ -94,6 +94,9 @@ def _arrays(tr) -> dict:
                 "or a function that changes outside tensors in place), and a file holds no code")
     if tape.pyrows:
         _refuse("it holds custom autograd Functions, whose code a file cannot hold")
+    if var.segments:
+        _refuse("it holds rows that Python computes by calling their op again (a reduction, sort, scatter, "
+                "LAPACK ...), whose code a file cannot hold")
     if tape.hooks:
         _refuse("it holds hooks (Python callbacks)")
     if var.checks:
@@ -425,6 +428,7 @@ def load_trace(source: Union[str, os.PathLike, BinaryIO, bytes]):
     tr = object.__new__(Trace)
     tr.fn = None
     tr.strict = True        # (no function to record again)
+    tr.optimize = False      # (its rows are as saved)
     tr.cache_size = 1
     tr.signature = tuple((leaf._shape, leaf._dtype) for leaf in var.leaves)
     tr.records = 0

@@ -138,6 +138,9 @@ def test_traces_holding_python_objects_refuse_to_save():
         return u.sum()
     with pytest.raises(ValueError, match="cannot be saved"):
         tape.trace(hooked, x).save(io.BytesIO())
+    # (a row Python computes by calling its op again: ``amax``)
+    with pytest.raises(ValueError, match="calling their op again"):
+        tape.trace(lambda t: t.amax() * t.sin().sum(), x).save(io.BytesIO())
 
 
 def test_another_catalogue_or_version_refuses_to_load(traces, monkeypatch):
