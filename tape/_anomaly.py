@@ -103,10 +103,11 @@ def note(tape) -> None:
                     outer.append((g.f_code.co_filename, g.f_lineno, g.f_code.co_name))
                 g = g.f_back
             _last[:3] = f, tuple(reversed(outer)), {}
-        line = f.f_lineno
-        sid = _last[2].get(line)
+        # (keyed by the instruction: ``f_lineno`` is computed from the line table at each read)
+        at = f.f_lasti
+        sid = _last[2].get(at)
         if sid is None:
-            sid = _last[2][f.f_lineno] = _stack_id(_last[1] + ((f.f_code.co_filename, f.f_lineno, f.f_code.co_name),))
+            sid = _last[2][at] = _stack_id(_last[1] + ((f.f_code.co_filename, f.f_lineno, f.f_code.co_name),))
     prov = tape.prov
     if not (prov and _last[3] == id(tape) and _last[4] == sid):     # (the op before was noted there, with this stack)
         prov[tape.n] = sid
