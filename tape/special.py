@@ -1,20 +1,33 @@
 """``tape.special``: PyTorch's ``torch.special`` functions.  Most are the elementwise ops under their
 ``special`` names (``expit`` is ``sigmoid``, ``gammaln`` is ``lgamma``, ``psi`` is ``digamma``); the
-others are in ``ops/special.py``, ``ops/softmax.py`` and ``ops/elementwise.py``."""
+others are in ``ops/special.py``, ``ops/special_extra.py``, ``ops/softmax.py`` and ``ops/elementwise.py``."""
 from __future__ import annotations
 
 from typing import Optional
 
-from ._pytorch_names import missing
 from ._tensor import Tensor
 from .ops.elementwise import XLOGY, _with_wrapped
 from .ops.softmax import log_softmax, logsumexp, softmax
 from .ops.special import polygamma, xlog1py
+from .ops.special_extra import (airy_ai, bessel_j0, bessel_j1, bessel_y0, bessel_y1, chebyshev_polynomial_t,
+                                chebyshev_polynomial_u, chebyshev_polynomial_v, chebyshev_polynomial_w, gammainc,
+                                gammaincc, hermite_polynomial_h, hermite_polynomial_he, laguerre_polynomial_l,
+                                legendre_polynomial_p, modified_bessel_i0, modified_bessel_i1, modified_bessel_k0,
+                                modified_bessel_k1, scaled_modified_bessel_k0, scaled_modified_bessel_k1,
+                                shifted_chebyshev_polynomial_t, shifted_chebyshev_polynomial_u,
+                                shifted_chebyshev_polynomial_v, shifted_chebyshev_polynomial_w, spherical_bessel_j0,
+                                zeta)
 from .ops._specfun import SQRT1_2
 
-__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e",
-           "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri",
-           "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy"]
+__all__ = ["airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
+           "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w", "digamma", "entr", "erf",
+           "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc", "gammaln",
+           "hermite_polynomial_h", "hermite_polynomial_he", "i0", "i0e", "i1", "i1e", "laguerre_polynomial_l",
+           "legendre_polynomial_p", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "modified_bessel_i0",
+           "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1", "multigammaln", "ndtr", "ndtri",
+           "polygamma", "psi", "round", "scaled_modified_bessel_k0", "scaled_modified_bessel_k1",
+           "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+           "shifted_chebyshev_polynomial_w", "sinc", "softmax", "spherical_bessel_j0", "xlog1py", "xlogy", "zeta"]
 
 
 def _tensor(x, name: str) -> Tensor:
@@ -82,19 +95,3 @@ def xlogy(input, other) -> Tensor:
         raise TypeError(f"special_xlogy() received an invalid combination of arguments - got "
                         f"({type(input).__name__}, {type(other).__name__})")
     return _with_wrapped(input, other, XLOGY, True)
-
-
-# torch.special's names that tape does not have yet: using one says so (not a bare AttributeError).
-_TORCH_SPECIAL = frozenset((
-    "airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t", "chebyshev_polynomial_u",
-    "chebyshev_polynomial_v", "chebyshev_polynomial_w", "gammainc", "gammaincc", "hermite_polynomial_h",
-    "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p", "modified_bessel_i0",
-    "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1", "scaled_modified_bessel_k0",
-    "scaled_modified_bessel_k1", "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
-    "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "spherical_bessel_j0", "zeta"))
-
-
-def __getattr__(name: str):
-    if name in _TORCH_SPECIAL:
-        raise missing("tape.special", name, _TORCH_SPECIAL, "torch.special")
-    raise AttributeError(f"module 'tape.special' has no attribute '{name}'")
