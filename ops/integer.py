@@ -16,13 +16,13 @@ import numpy as np
 from .._emit import D, Number, Tensor, emit, plain, state
 from ._args import broadcast_pair
 from ._rule import diagonal, return_type, rule_adjoint
-from ._spec import PYTHON, REGISTRY, Op, public, register, tangents
+from ._spec import OUT, PYTHON, REGISTRY, X0, X1, Op, public, register, tangents
 from .elementwise import Operand, _is_number
 
 NO_DERIVATIVE2, LDEXP, FREXP, NEXTAFTER = range(PYTHON.start + 12, PYTHON.start + 16)
 LN2 = math.log(2.0)
-_NAMES = ("floor_divide", "heaviside")
-N_FLOOR_DIVIDE, N_HEAVISIDE = range(2)
+_NAMES = ("floor_divide", "heaviside", "floor_divide_", "heaviside_")     # (``ib`` of a NO_DERIVATIVE2 row)
+N_FLOOR_DIVIDE, N_HEAVISIDE, N_INPLACE = 0, 1, 2
 
 
 def _raise(g, xs, y, r):
@@ -44,10 +44,17 @@ def _nextafter_vjp(g, xs, y, r):
     return g, plain(np.zeros(xs[1]._shape, xs[1]._dtype.np), xs[1]._dtype)
 
 
-register(Op(LDEXP, "ldexp", "LdexpBackward0", 0, lambda g, x, y, r: (g * x[1].exp2(), g * y * LN2),
-            py_adjoint=rule_adjoint, arity=2))
-register(Op(FREXP, "frexp", "FrexpBackward0", 0, _frexp_vjp, py_adjoint=rule_adjoint))
-register(Op(NEXTAFTER, "nextafter", "NextafterBackward0", 0, _nextafter_vjp, py_adjoint=rule_adjoint, arity=2))
+def _exponent(r) -> Tensor:
+    return plain(np.frexp(r.tape.value_of(r.inputs[0]))[1].astype(np.int32), D.int32)
+
+
+register(Op(LDEXP, "ldexp", "LdexpBackward0", X1 | OUT, lambda g, x, y, r: (g * x[1].exp2(), g * y * LN2),
+            py_adjoint=rule_adjoint, arity=2, node_saved=(("other", X1), ("result", OUT))))
+# (PyTorch saves the exponent; the rule recomputes it from the input, which is therefore saved too)
+register(Op(FREXP, "frexp", "FrexpBackward0", X0, _frexp_vjp, py_adjoint=rule_adjoint,
+            node_saved=(("exponent", _exponent),)))
+register(Op(NEXTAFTER, "nextafter", "NextafterBackward0", X0 | X1, _nextafter_vjp, py_adjoint=rule_adjoint, arity=2,
+            node_saved=(("other", X1), ("self", X0))))
 tangents({LDEXP: diagonal(REGISTRY[LDEXP].vjp), FREXP: diagonal(_frexp_vjp), NEXTAFTER: diagonal(_nextafter_vjp)})
 
 
@@ -108,7 +115,7 @@ def _shift(a, b, left: bool) -> Tensor:
     return plain(np.asarray(y, dt.np), dt)
 
 
-@public("bitwise_left_shift", "__lshift__")
+@public("bitwise_left_shift", "__lshift__", reflected=lambda x, c: _shift(c, x, True))
 def bitwise_left_shift(self, other: Operand) -> Tensor:
     """``self`` shifted left by ``other`` bits (integers; 0 for a negative shift or one past the width)."""
     return _shift(self, _operand(other, "<<"), True)
@@ -119,7 +126,7 @@ def _rlshift(self, other: Number) -> Tensor:
     return _shift(_operand(other, "<<"), self, True)
 
 
-@public("bitwise_right_shift", "__rshift__")
+@public("bitwise_right_shift", "__rshift__", reflected=lambda x, c: _shift(c, x, False))
 def bitwise_right_shift(self, other: Operand) -> Tensor:
     """``self`` shifted right by ``other`` bits, arithmetically (integers)."""
     return _shift(self, _operand(other, ">>"), False)
@@ -153,7 +160,7 @@ def _div_floor(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b == 0, a / b, out)
 
 
-def _floor_divide(a, b) -> Tensor:
+def _floor_divide(a, b, inplace: int = 0) -> Tensor:
     dt, va, vb = _operands(a, b, "div_floor_cpu", bool_ok=False)
     if dt.is_floating_point:
         y = _div_floor(va, vb)
@@ -161,10 +168,10 @@ def _floor_divide(a, b) -> Tensor:
         if np.any(vb == 0):
             raise RuntimeError("ZeroDivisionError")
         y = np.floor_divide(va, vb)
-    return _without_derivative(np.asarray(y, dt.np), dt, a, b, N_FLOOR_DIVIDE)
+    return _without_derivative(np.asarray(y, dt.np), dt, a, b, N_FLOOR_DIVIDE + inplace)
 
 
-@public("floor_divide", "__floordiv__")
+@public("floor_divide", "__floordiv__", reflected=lambda x, c: _floor_divide(c, x))
 def floor_divide(self, other: Operand) -> Tensor:
     """``self / other`` rounded down to an integer (Python's ``//``); integer division by 0 raises."""
     return _floor_divide(self, _operand(other, "//"))
@@ -175,15 +182,33 @@ def _rfloordiv(self, other: Number) -> Tensor:
     return _floor_divide(_operand(other, "//"), self)
 
 
-@public("heaviside")
-def heaviside(self, values: Tensor) -> Tensor:
-    """The Heaviside step function of each element: 0 below 0 (and at nan), 1 above, ``values`` at 0."""
+@public("floor_divide_", function=False)
+def floor_divide_(self, other: Operand) -> Tensor:
+    """In-place version of :meth:`Tensor.floor_divide` (its node's error names ``floor_divide_``)."""
+    self._check_inplace(other)
+    return self._inplace(_floor_divide(self, _operand(other, "//"), N_INPLACE), other if isinstance(other, Tensor) else None)
+
+
+def _heaviside(self, values, inplace: int = 0) -> Tensor:
     values = _tensor_other(values, "heaviside", "values")
     if self._dtype is not values._dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     dt, a, b = _operands(self, values, "heaviside_cpu")
     y = np.where(a == 0, b, (a > 0).astype(dt.np))
-    return _without_derivative(np.asarray(y, dt.np), dt, self, values, N_HEAVISIDE)
+    return _without_derivative(np.asarray(y, dt.np), dt, self, values, N_HEAVISIDE + inplace)
+
+
+@public("heaviside")
+def heaviside(self, values: Tensor) -> Tensor:
+    """The Heaviside step function of each element: 0 below 0 (and at nan), 1 above, ``values`` at 0."""
+    return _heaviside(self, values)
+
+
+@public("heaviside_", function=False)
+def heaviside_(self, values: Tensor) -> Tensor:
+    """In-place version of :meth:`Tensor.heaviside` (its node's error names ``heaviside_``)."""
+    self._check_inplace(values)
+    return self._inplace(_heaviside(self, values, N_INPLACE), values)
 
 
 # The augmented assignments (``x //= y`` is ``x.floor_divide_(y)``): in place, as PyTorch.
@@ -214,6 +239,15 @@ def ldexp(self, other: Tensor) -> Tensor:
     if state.grad and (a._rg or b._rg):
         return emit(LDEXP, y, dt, a, b)
     return plain(y, dt)
+
+
+@public("ldexp_", function=False)
+def ldexp_(self, other: Tensor) -> Tensor:
+    """In-place version of :meth:`Tensor.ldexp` (the tensor must be floating point, as the result is)."""
+    if not self._dtype.is_floating_point:
+        raise RuntimeError(f"ldexp can't be cast to the desired output type {D.legacy_name(self._dtype)}")
+    self._check_inplace(other)
+    return self._inplace(self.ldexp(other), other)
 
 
 FrexpResult = return_type("frexp", ("mantissa", "exponent"))

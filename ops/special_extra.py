@@ -12,10 +12,9 @@ import numpy as np
 from numba import njit
 
 from .._emit import D, Tensor, emit, in_parts, plain, state
-from .._out import call_with_out
 from ._args import broadcast_pair
 from ._rule import rule_adjoint
-from ._spec import PYTHON, REGISTRY, Op, public, register, tangents
+from ._spec import PYTHON, REGISTRY, X0, X1, Op, public, register, tangents
 from . import _besselfun as B
 from ._specfun import zeta as _zeta_scalar
 from .special import PART
@@ -58,11 +57,17 @@ def _jvp(vjp):
 
 
 _ZETA_NAMES = ("SpecialZetaBackward0", "SpecialZetaBackward1", "SpecialZetaBackward2")
-register(Op(IGAMMA, "igamma", "IgammaBackward0", 0, _igamma_vjp(False), py_adjoint=rule_adjoint, arity=2))
-register(Op(IGAMMAC, "igammac", "IgammacBackward0", 0, _igamma_vjp(True), py_adjoint=rule_adjoint, arity=2))
-# (``ib``: which operand was a Python number, 1 for self, 2 for other, as PyTorch numbers the nodes)
-register(Op(ZETA, "special_zeta", "SpecialZetaBackward0", 0, _zeta_vjp, py_adjoint=rule_adjoint, arity=2,
-            grad_fn_of=lambda r: _ZETA_NAMES[r.ib], nondiff_of=lambda r: {0: (), 1: (0,), 2: (1,)}[r.ib]))
+_BOTH = (("other", X1), ("self", X0))
+register(Op(IGAMMA, "igamma", "IgammaBackward0", X0 | X1, _igamma_vjp(False), py_adjoint=rule_adjoint, arity=2,
+            node_saved=_BOTH))
+register(Op(IGAMMAC, "igammac", "IgammacBackward0", X0 | X1, _igamma_vjp(True), py_adjoint=rule_adjoint, arity=2,
+            node_saved=_BOTH))
+# ``ib``: which operand was a Python number, 1 for self, 2 for other, as PyTorch numbers the nodes; its
+# node shows a number ``self`` as a number, and saves nothing when ``other`` is one.
+_ZETA_SAVED = (_BOTH, (("other", X1), ("self", lambda r: float(r.tape.value_of(r.inputs[0])))), ())
+register(Op(ZETA, "special_zeta", "SpecialZetaBackward0", X0 | X1, _zeta_vjp, py_adjoint=rule_adjoint, arity=2,
+            grad_fn_of=lambda r: _ZETA_NAMES[r.ib], nondiff_of=lambda r: {0: (), 1: (0,), 2: (1,)}[r.ib],
+            node_saved=lambda r: _ZETA_SAVED[r.ib]))
 tangents({code: _jvp(REGISTRY[code].vjp) for code in (IGAMMA, IGAMMAC, ZETA)})
 
 
@@ -81,10 +86,6 @@ def _pairwise(loop, va: np.ndarray, vb: np.ndarray, dt: D.dtype) -> np.ndarray:
     out = np.empty(a.shape[0])
     in_parts(lambda lo, hi: loop(a[lo:hi], b[lo:hi], out[lo:hi]), out.shape[0], PART)
     return out.astype(dt.np).reshape(shape)
-
-
-def _out(name: str, fn, args: tuple, out):
-    return call_with_out(name, fn, args, {"out": out})
 
 
 # --- igamma, igammac ---------------------------------------------------------------------------
@@ -114,17 +115,13 @@ def igammac(self, other: Tensor) -> Tensor:
     return _igamma(self, other, True)
 
 
-def gammainc(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+def gammainc(input: Tensor, other: Tensor) -> Tensor:
     """The regularized lower incomplete gamma function (``tape.igamma``)."""
-    if out is not None:
-        return _out("special_gammainc", gammainc, (input, other), out)
     return _igamma(_input(input, "gammainc"), other, False)
 
 
-def gammaincc(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+def gammaincc(input: Tensor, other: Tensor) -> Tensor:
     """The regularized upper incomplete gamma function (``tape.igammac``)."""
-    if out is not None:
-        return _out("special_gammaincc", gammaincc, (input, other), out)
     return _igamma(_input(input, "gammaincc"), other, True)
 
 
@@ -145,11 +142,9 @@ def _two(name: str, a, b):
     return dt, a, b, ib
 
 
-def zeta(input, other, *, out=None) -> Tensor:
+def zeta(input, other) -> Tensor:
     """The Hurwitz zeta function ``sum_k (other + k) ** -input`` of each pair of elements (either may
     be a number)."""
-    if out is not None:
-        return _out("special_zeta", zeta, (input, other), out)
     dt, s, q, ib = _two("zeta", input, other)
     y = _pairwise(_zeta_loop, s._value(), q._value(), dt)
     if state.grad and (s._rg or q._rg):
@@ -167,9 +162,7 @@ def _input(x, name: str) -> Tensor:
 def _unary(name: str, code: int, doc: str, method: str = ""):
     """A function of one tensor computed by ``unary_loop``'s ``code`` (or by the Tensor ``method``
     of the same value), without a derivative."""
-    def fn(input: Tensor, *, out=None) -> Tensor:
-        if out is not None:
-            return _out("special_" + name, fn, (input,), out)
+    def fn(input: Tensor) -> Tensor:
         x = _input(input, name)
         dt = x._dtype if x._dtype.is_floating_point else D.get_default_dtype()
         if method:
@@ -205,9 +198,7 @@ airy_ai = _unary("airy_ai", B.AIRY_AI, "Airy's function Ai of each element.")
 
 
 def _polynomial(name: str, kind: int, doc: str):
-    def fn(input, n, *, out=None) -> Tensor:
-        if out is not None:
-            return _out("special_" + name, fn, (input, n), out)
+    def fn(input, n) -> Tensor:
         dt, x, k, _ = _two(name, input, n)
         vx, vn = np.broadcast_arrays(x._value(), k._value())
         shape = vx.shape

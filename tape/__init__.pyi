@@ -355,7 +355,7 @@ def bincount(input: Tensor, weights: Optional[Tensor] = ..., minlength: builtins
 def bitwise_and(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
 
-def bitwise_left_shift(input: Tensor, other: Operand) -> Tensor:
+def bitwise_left_shift(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self`` shifted left by ``other`` bits (integers; 0 for a negative shift or one past the width)."""
 
 def bitwise_not(input: Tensor) -> Tensor:
@@ -364,7 +364,7 @@ def bitwise_not(input: Tensor) -> Tensor:
 def bitwise_or(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
 
-def bitwise_right_shift(input: Tensor, other: Operand) -> Tensor:
+def bitwise_right_shift(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self`` shifted right by ``other`` bits, arithmetically (integers)."""
 
 def bitwise_xor(input: Union[Tensor, Number], other: Operand) -> Tensor:
@@ -639,7 +639,7 @@ def floor(input: Tensor) -> Tensor:
 def floor_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.floor_(...)``: :meth:`Tensor.floor_` as a function."""
 
-def floor_divide(input: Tensor, other: Operand) -> Tensor:
+def floor_divide(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """``self / other`` rounded down to an integer (Python's ``//``); integer division by 0 raises."""
 
 def fmax(input: Tensor, other: Tensor) -> Tensor:

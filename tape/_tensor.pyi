@@ -498,8 +498,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.floor`."""
     def floor_divide(self, other: Operand) -> Tensor:
         """``self / other`` rounded down to an integer (Python's ``//``); integer division by 0 raises."""
-    def floor_divide_(self, *args: Any, **kwargs: Any) -> Tensor:
-        """In-place version of :meth:`Tensor.floor_divide`."""
+    def floor_divide_(self, other: Operand) -> Tensor:
+        """In-place version of :meth:`Tensor.floor_divide` (its node's error names ``floor_divide_``)."""
     def fmax(self, other: Tensor) -> Tensor:
         """The larger of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
     def fmin(self, other: Tensor) -> Tensor:
@@ -557,8 +557,8 @@ class Tensor:
         """``self`` where ``|self| > lambd``, 0 elsewhere."""
     def heaviside(self, values: Tensor) -> Tensor:
         """The Heaviside step function of each element: 0 below 0 (and at nan), 1 above, ``values`` at 0."""
-    def heaviside_(self, *args: Any, **kwargs: Any) -> Tensor:
-        """In-place version of :meth:`Tensor.heaviside`."""
+    def heaviside_(self, values: Tensor) -> Tensor:
+        """In-place version of :meth:`Tensor.heaviside` (its node's error names ``heaviside_``)."""
     def histc(self, bins: builtins.int = ..., min: Number = ..., max: Number = ..., *, out: Optional[Tensor] = ...) -> Tensor:
         """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
         smallest and largest value when both are equal); values outside are left out."""
@@ -666,8 +666,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.lcm`."""
     def ldexp(self, other: Tensor) -> Tensor:
         """``self * 2 ** other`` (the result is floating point, the default dtype for integers)."""
-    def ldexp_(self, *args: Any, **kwargs: Any) -> Tensor:
-        """In-place version of :meth:`Tensor.ldexp`."""
+    def ldexp_(self, other: Tensor) -> Tensor:
+        """In-place version of :meth:`Tensor.ldexp` (the tensor must be floating point, as the result is)."""
     def le(self, other: Operand) -> Tensor:
         """``self <= other`` at each element, broadcasting."""
     def le_(self, *args: Any, **kwargs: Any) -> Tensor:

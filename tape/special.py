@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ._out import call_with_out
 from ._tensor import Tensor
 from .ops.elementwise import XLOGY, _with_wrapped
 from .ops.softmax import log_softmax, logsumexp, softmax
 from .ops.special import polygamma, xlog1py
-from .ops.special_extra import (airy_ai, bessel_j0, bessel_j1, bessel_y0, bessel_y1, chebyshev_polynomial_t,
-                                chebyshev_polynomial_u, chebyshev_polynomial_v, chebyshev_polynomial_w, gammainc,
-                                gammaincc, hermite_polynomial_h, hermite_polynomial_he, laguerre_polynomial_l,
-                                legendre_polynomial_p, modified_bessel_i0, modified_bessel_i1, modified_bessel_k0,
-                                modified_bessel_k1, scaled_modified_bessel_k0, scaled_modified_bessel_k1,
-                                shifted_chebyshev_polynomial_t, shifted_chebyshev_polynomial_u,
-                                shifted_chebyshev_polynomial_v, shifted_chebyshev_polynomial_w, spherical_bessel_j0,
-                                zeta)
+from .ops import special_extra as _extra
 from .ops._specfun import SQRT1_2
 
 __all__ = ["airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
@@ -95,3 +89,45 @@ def xlogy(input, other) -> Tensor:
         raise TypeError(f"special_xlogy() received an invalid combination of arguments - got "
                         f"({type(input).__name__}, {type(other).__name__})")
     return _with_wrapped(input, other, XLOGY, True)
+
+
+def _with_out(name: str):
+    """``ops/special_extra.py``'s function ``name`` with PyTorch's ``out=``."""
+    base = getattr(_extra, name)
+
+    def fn(*args, out: Optional[Tensor] = None) -> Tensor:
+        if out is not None:
+            return call_with_out("special_" + name, base, args, {"out": out})
+        return base(*args)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = base.__doc__
+    return fn
+
+
+airy_ai = _with_out("airy_ai")
+bessel_j0 = _with_out("bessel_j0")
+bessel_j1 = _with_out("bessel_j1")
+bessel_y0 = _with_out("bessel_y0")
+bessel_y1 = _with_out("bessel_y1")
+modified_bessel_i0 = _with_out("modified_bessel_i0")
+modified_bessel_i1 = _with_out("modified_bessel_i1")
+modified_bessel_k0 = _with_out("modified_bessel_k0")
+modified_bessel_k1 = _with_out("modified_bessel_k1")
+scaled_modified_bessel_k0 = _with_out("scaled_modified_bessel_k0")
+scaled_modified_bessel_k1 = _with_out("scaled_modified_bessel_k1")
+spherical_bessel_j0 = _with_out("spherical_bessel_j0")
+chebyshev_polynomial_t = _with_out("chebyshev_polynomial_t")
+chebyshev_polynomial_u = _with_out("chebyshev_polynomial_u")
+chebyshev_polynomial_v = _with_out("chebyshev_polynomial_v")
+chebyshev_polynomial_w = _with_out("chebyshev_polynomial_w")
+shifted_chebyshev_polynomial_t = _with_out("shifted_chebyshev_polynomial_t")
+shifted_chebyshev_polynomial_u = _with_out("shifted_chebyshev_polynomial_u")
+shifted_chebyshev_polynomial_v = _with_out("shifted_chebyshev_polynomial_v")
+shifted_chebyshev_polynomial_w = _with_out("shifted_chebyshev_polynomial_w")
+hermite_polynomial_h = _with_out("hermite_polynomial_h")
+hermite_polynomial_he = _with_out("hermite_polynomial_he")
+laguerre_polynomial_l = _with_out("laguerre_polynomial_l")
+legendre_polynomial_p = _with_out("legendre_polynomial_p")
+gammainc = _with_out("gammainc")
+gammaincc = _with_out("gammaincc")
+zeta = _with_out("zeta")

@@ -298,6 +298,12 @@ def test_no_derivative_nodes():
         assert y.requires_grad and type(y.grad_fn).__name__ == "NotImplemented"
         with pytest.raises(RuntimeError, match="^derivative for aten::(floor_divide|heaviside) is not implemented$"):
             y.sum().backward()
+    for inplace in (lambda y: y.floor_divide_(2.0), lambda y: y.heaviside_(y.detach())):
+        y = inplace(x * 1.0)
+        with pytest.raises(RuntimeError, match="^derivative for aten::(floor_divide|heaviside)_ is not implemented$"):
+            y.sum().backward()
+    with pytest.raises(RuntimeError, match="ldexp can't be cast to the desired output type Long"):
+        tape.tensor([1, 2]).ldexp_(tape.tensor([1, 2]))
     with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not implemented"):
         import tape.autograd.forward_ad as fwAD
         with fwAD.dual_level():
@@ -367,3 +373,16 @@ def test_new_special_against_torch():
             ref = fn(torch, torch.tensor(f.astype(dt)), torch.tensor(g.astype(dt)))
             np.testing.assert_array_equal(got.numpy(), ref.numpy())
             assert str(got.dtype) == str(ref.dtype)
+
+
+def test_new_special_out():
+    x = tape.tensor([0.5, 2.0], dtype=tape.float64)
+    out = tape.empty(2, dtype=tape.float64)
+    assert tape.special.bessel_y1(x, out=out) is out
+    np.testing.assert_array_equal(out.numpy(), tape.special.bessel_y1(x).numpy())
+    tape.special.chebyshev_polynomial_t(x, 3, out=out)
+    np.testing.assert_allclose(out.numpy(), [-1.0, 26.0])
+    with pytest.raises(RuntimeError, match="result type Double can't be cast to the desired output type Long"):
+        tape.special.zeta(x, 1.0, out=tape.empty(2, dtype=tape.int64))
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        tape.special.zeta(2.0, x.requires_grad_(), out=out)
