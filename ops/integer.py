@@ -29,8 +29,12 @@ def _raise(g, xs, y, r):
     raise RuntimeError(f"derivative for aten::{_NAMES[r.ib]} is not implemented")
 
 
+def _no_tangent(ts, xs, y, r):
+    raise NotImplementedError(f"Trying to use forward AD with aten::{_NAMES[r.ib]} that does not support it.")
+
+
 register(Op(NO_DERIVATIVE2, "_no_derivative", "NotImplemented", 0, _raise, py_adjoint=rule_adjoint, arity=2))
-tangents({NO_DERIVATIVE2: _raise})      # (nor a tangent)
+tangents({NO_DERIVATIVE2: _no_tangent})
 
 
 def _frexp_vjp(g, xs, y, r):

@@ -13,13 +13,14 @@ from numba import njit
 
 from .._emit import D, Tensor, emit, in_parts, plain, state
 from ._args import broadcast_pair
-from ._rule import rule_adjoint
+from ._rule import diagonal, rule_adjoint
 from ._spec import PYTHON, REGISTRY, X0, X1, Op, public, register, tangents
 from . import _besselfun as B
+from ._specfun import SQRT1_2
 from ._specfun import zeta as _zeta_scalar
 from .special import PART
 
-IGAMMA, IGAMMAC, ZETA = range(PYTHON.start + 16, PYTHON.start + 19)
+IGAMMA, IGAMMAC, ZETA, SCALAR_OP = range(PYTHON.start + 16, PYTHON.start + 20)
 
 
 def _first_requires(r) -> bool:
@@ -69,6 +70,30 @@ register(Op(ZETA, "special_zeta", "SpecialZetaBackward0", X0 | X1, _zeta_vjp, py
             grad_fn_of=lambda r: _ZETA_NAMES[r.ib], nondiff_of=lambda r: {0: (), 1: (0,), 2: (1,)}[r.ib],
             node_saved=lambda r: _ZETA_SAVED[r.ib]))
 tangents({code: _jvp(REGISTRY[code].vjp) for code in (IGAMMA, IGAMMAC, ZETA)})
+
+
+# ``x * c`` and ``x + c`` for a number c as PyTorch's C++ compositions record them (``ndtr``'s): through the
+# Scalar overloads, whose nodes are MulBackward1 (showing c) and AddBackward1 (``ib`` 0 and 1).
+_SCALAR_NAMES = ("MulBackward1", "AddBackward1")
+register(Op(SCALAR_OP, "mul", "MulBackward1", 0, lambda g, x, y, r: (g * r.fa if r.ib == 0 else g,),
+            py_adjoint=rule_adjoint, grad_fn_of=lambda r: _SCALAR_NAMES[r.ib],
+            node_saved=lambda r: (("other", lambda r: r.fa),) if r.ib == 0 else ()))
+tangents({SCALAR_OP: diagonal(REGISTRY[SCALAR_OP].vjp)})
+
+
+def scalar_op(x: Tensor, c: float, add: bool) -> Tensor:
+    """``x + c`` (``add``) or ``x * c`` behind PyTorch's Scalar-overload node (floating ``x``)."""
+    v = x._value()
+    y = np.asarray(v + c if add else v * c, x._dtype.np)
+    if state.grad and x._rg:
+        return emit(SCALAR_OP, y, x._dtype, x, ib=int(add), fa=float(c))
+    return plain(y, x._dtype)
+
+
+def ndtr(x: Tensor) -> Tensor:
+    """The standard normal distribution function, ``(1 + erf(x / sqrt 2)) * 0.5`` as PyTorch composes it."""
+    x = x if x._dtype.is_floating_point else x.to(D.get_default_dtype())
+    return scalar_op(scalar_op(scalar_op(x, SQRT1_2, False).erf(), 1.0, True), 0.5, False)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)

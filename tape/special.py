@@ -11,7 +11,6 @@ from .ops.elementwise import XLOGY, _with_wrapped
 from .ops.softmax import log_softmax, logsumexp, softmax
 from .ops.special import polygamma, xlog1py
 from .ops import special_extra as _extra
-from .ops._specfun import SQRT1_2
 
 __all__ = ["airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
            "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w", "digamma", "entr", "erf",
@@ -62,8 +61,7 @@ entr = _alias("_entr", "entr", "``-x log x`` for each element (0 at 0, -inf belo
 def ndtr(input: Tensor) -> Tensor:
     """The standard normal distribution function of each element, ``(1 + erf(x / sqrt 2)) / 2`` (as
     PyTorch composes it)."""
-    x = _tensor(input, "ndtr")
-    return ((x * SQRT1_2).erf() + 1.0) * 0.5
+    return _extra.ndtr(_tensor(input, "ndtr"))
 
 
 def logit(input: Tensor, eps: Optional[float] = None) -> Tensor:

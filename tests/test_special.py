@@ -304,10 +304,13 @@ def test_no_derivative_nodes():
             y.sum().backward()
     with pytest.raises(RuntimeError, match="ldexp can't be cast to the desired output type Long"):
         tape.tensor([1, 2]).ldexp_(tape.tensor([1, 2]))
-    with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not implemented"):
-        import tape.autograd.forward_ad as fwAD
-        with fwAD.dual_level():
-            fwAD.unpack_dual(fwAD.make_dual(tape.tensor([1.5]), tape.tensor([1.0])) // 2)
+    import tape.autograd.forward_ad as fwAD
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(tape.tensor([1.5]), tape.tensor([1.0]))
+        for fn, name in ((lambda d: d // 2, "floor_divide"), (lambda d: (d * 1.0).heaviside_(d.detach()), "heaviside_")):
+            with pytest.raises(NotImplementedError, match=f"^Trying to use forward AD with aten::{name} that does not "
+                                                          "support it.$"):
+                fwAD.unpack_dual(fn(dual))
     s = tape.tensor([2.0, 3.0], requires_grad=True)
     with pytest.raises(NotImplementedError, match=r"^the derivative for 'zeta' is not implemented\.$"):
         tape.special.zeta(s, x.detach().abs()).sum().backward()
@@ -386,3 +389,17 @@ def test_new_special_out():
         tape.special.zeta(x, 1.0, out=tape.empty(2, dtype=tape.int64))
     with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
         tape.special.zeta(2.0, x.requires_grad_(), out=out)
+
+
+def test_ndtr_nodes_are_pytorchs():
+    x = tape.tensor([0.5, -1.0], requires_grad=True)
+    y = tape.special.ndtr(x)
+    chain = []
+    fn = y.grad_fn
+    while fn is not None and fn.next_functions:
+        chain.append((fn.name(), len(fn.next_functions), getattr(fn, "_saved_other", None)))
+        fn = fn.next_functions[0][0]
+    assert chain == [("MulBackward1", 1, 0.5), ("AddBackward1", 1, None), ("ErfBackward0", 1, None),
+                     ("MulBackward1", 1, SF.SQRT1_2)]
+    np.testing.assert_allclose(y.detach().numpy(), [0.6914624612740131, 0.15865525393145707], rtol=1e-7)
+    assert tape.special.ndtr(tape.tensor([0, 1])).dtype == tape.float32
