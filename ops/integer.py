@@ -44,8 +44,12 @@ def _frexp_vjp(g, xs, y, r):
 
 
 def _nextafter_vjp(g, xs, y, r):
-    """PyTorch's: the gradient to ``self``, zeros to ``other``."""
-    return g, plain(np.zeros(xs[1]._shape, xs[1]._dtype.np), xs[1]._dtype)
+    """PyTorch's: the gradient to ``self`` where it differs from ``other`` (0 where they are equal), zeros
+    to ``other``."""
+    a, b = xs
+    differ = np.not_equal(a._value(), b._value()).astype(g._dtype.np)
+    return g._masked(plain(np.broadcast_to(differ, g._shape).copy(), g._dtype)), \
+        plain(np.zeros(b._shape, b._dtype.np), b._dtype)
 
 
 def _exponent(r) -> Tensor:

@@ -1142,7 +1142,7 @@ OPS: dict[str, Op] = {
     "special_zeta_number": _u(lambda M, x: M.special.zeta(3.0, x), dom((0.3, 6.0), edges=(1.0, 2.0))),
     "ldexp": _b(lambda M, x, y: M.ldexp(x, y), REAL, dom((-3.0, 3.0), edges=(0.0, 1.0, -2.0))),
     "frexp": _u(lambda M, x: M.frexp(x).mantissa, dom((0.3, 3.5), (-3.5, -0.3), avoid=(0.5, 1.0, 2.0, -0.5, -1.0, -2.0))),
-    "nextafter": _b(lambda M, x, y: M.nextafter(x, y)),
+    "nextafter": Op(lambda M, x, y: M.nextafter(x, y), binary_no_ties(REAL), True),     # (0 where equal, as PyTorch)
     "special_ndtr": _u(lambda M, x: M.special.ndtr(x), dom((-6.0, 6.0), edges=(0.0, 1.0, -2.0))),
 }
 

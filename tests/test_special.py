@@ -267,6 +267,9 @@ def test_integer_functions():
     np.testing.assert_array_equal(tape.ldexp(m, e).numpy(), [0.0, 3.0, -0.1, 1e-310])
     assert tape.heaviside(tape.tensor([-1.0, 0.0, 2.0, math.nan]), tape.tensor([0.5])).tolist() == [0, 0.5, 1, 0]
     assert tape.nextafter(tape.tensor([0.0]), tape.tensor([1.0])).item() == np.nextafter(np.float32(0), np.float32(1))
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    tape.nextafter(x, tape.tensor([1.0, 0.0, 3.0])).sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 0.0]        # (PyTorch's: nothing where self == other)
 
 
 def test_integer_function_errors():
