@@ -178,17 +178,17 @@ def zeta(input, other) -> Tensor:
 
 
 # --- the functions without a derivative ----------------------------------------------------------
-def _input(x, name: str) -> Tensor:
+def _input(x, name: str, arg: str = "input") -> Tensor:
     if not isinstance(x, Tensor):
-        raise TypeError(f"special_{name}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
+        raise TypeError(f"special_{name}(): argument '{arg}' (position 1) must be Tensor, not {type(x).__name__}")
     return x
 
 
-def _unary(name: str, code: int, doc: str, method: str = ""):
-    """A function of one tensor computed by ``unary_loop``'s ``code`` (or by the Tensor ``method``
-    of the same value), without a derivative."""
-    def fn(input: Tensor) -> Tensor:
-        x = _input(input, name)
+def _unary(name: str, code: int, doc: str, method: str = "", arg: str = "input"):
+    """A function of one tensor (its parameter named ``arg``, as PyTorch names it) computed by
+    ``unary_loop``'s ``code`` (or by the Tensor ``method`` of the same value), without a derivative."""
+    def compute(x) -> Tensor:
+        x = _input(x, name, arg)
         dt = x._dtype if x._dtype.is_floating_point else D.get_default_dtype()
         if method:
             return plain(getattr(x.detach().to(dt), method)()._value(), dt)
@@ -196,6 +196,13 @@ def _unary(name: str, code: int, doc: str, method: str = ""):
         y = np.empty(v.shape[0])
         in_parts(lambda lo, hi: B.unary_loop(code, v[lo:hi], y[lo:hi]), v.shape[0], PART)
         return plain(y.astype(dt.np).reshape(x._shape), dt)
+
+    if arg == "x":
+        def fn(x: Tensor) -> Tensor:
+            return compute(x)
+    else:
+        def fn(input: Tensor) -> Tensor:
+            return compute(input)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     return fn
@@ -218,13 +225,14 @@ scaled_modified_bessel_k0 = _unary("scaled_modified_bessel_k0", B.SCALED_K0,
 scaled_modified_bessel_k1 = _unary("scaled_modified_bessel_k1", B.SCALED_K1,
                                    "``exp(x) K1(x)`` for each element.")
 spherical_bessel_j0 = _unary("spherical_bessel_j0", B.SPHERICAL_J0,
-                             "The spherical Bessel function of the first kind of order 0, ``sin(x) / x``, of each element.")
-airy_ai = _unary("airy_ai", B.AIRY_AI, "Airy's function Ai of each element.")
+                             "The spherical Bessel function of the first kind of order 0, ``sin(x) / x``, of each element.",
+                             arg="x")
+airy_ai = _unary("airy_ai", B.AIRY_AI, "Airy's function Ai of each element.", arg="x")
 
 
 def _polynomial(name: str, kind: int, doc: str):
-    def fn(input, n) -> Tensor:
-        dt, x, k, _ = _two(name, input, n)
+    def fn(x, n) -> Tensor:
+        dt, x, k, _ = _two(name, x, n)
         vx, vn = np.broadcast_arrays(x._value(), k._value())
         shape = vx.shape
         vx = np.ascontiguousarray(vx).reshape(-1)

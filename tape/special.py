@@ -93,12 +93,13 @@ def _with_out(name: str):
     """``ops/special_extra.py``'s function ``name`` with PyTorch's ``out=``."""
     base = getattr(_extra, name)
 
-    def fn(*args, out: Optional[Tensor] = None) -> Tensor:
+    def fn(*args, out: Optional[Tensor] = None, **kwargs) -> Tensor:
         if out is not None:
-            return call_with_out("special_" + name, base, args, {"out": out})
-        return base(*args)
+            return call_with_out("special_" + name, base, args, {"out": out, **kwargs})
+        return base(*args, **kwargs)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = base.__doc__
+    fn.__wrapped__ = base       # (its signature, for ``inspect``)
     return fn
 
 

@@ -406,3 +406,14 @@ def test_ndtr_nodes_are_pytorchs():
                      ("MulBackward1", 1, SF.SQRT1_2)]
     np.testing.assert_allclose(y.detach().numpy(), [0.6914624612740131, 0.15865525393145707], rtol=1e-7)
     assert tape.special.ndtr(tape.tensor([0, 1])).dtype == tape.float32
+
+
+def test_new_special_keyword_names():
+    """PyTorch's parameter names: ``input`` for most, ``x`` for airy_ai, spherical_bessel_j0 and the polynomials."""
+    x = tape.tensor([0.5, 2.0], dtype=tape.float64)
+    for fn, kwargs in ((tape.special.bessel_j0, {"input": x}), (tape.special.airy_ai, {"x": x}),
+                       (tape.special.spherical_bessel_j0, {"x": x}), (tape.special.legendre_polynomial_p, {"x": x, "n": 2}),
+                       (tape.special.zeta, {"input": x + 1, "other": x}), (tape.special.gammaincc, {"input": x, "other": x})):
+        np.testing.assert_array_equal(fn(**kwargs).numpy(), fn(*kwargs.values()).numpy())
+    with pytest.raises(TypeError, match=r"^special_airy_ai\(\): argument 'x' \(position 1\) must be Tensor, not float$"):
+        tape.special.airy_ai(1.0)
