@@ -78,7 +78,8 @@ def _jy_series(x, nu, second):
 
 @njit(cache=True, error_model="numpy")
 def _jy_miller(x, nu, second):
-    """J_nu or Y_nu for 2 < x < 25 by the backward recurrence J_k-1 = (2k/x) J_k - J_k+1."""
+    """J_nu or Y_nu for 2 < x < 25 by the backward recurrence J_k-1 = (2k/x) J_k - J_k+1 (from x >= 2
+    the unnormalized values grow by at most 52! from 1e-30: no overflow)."""
     m = 2 * ((int(x) + 50) // 2)
     jp = 0.0            # J_(k+1)
     jk = 1e-30          # J_k, k = m
@@ -105,14 +106,6 @@ def _jy_miller(x, nu, second):
             sg = -1.0 if kk % 2 == 1 else 1.0
             y1s += sg * (jk - j_above) / kk
             j_above = jk
-        if abs(jk) > 1e250:       # (rescale: small x grows the unnormalized values quickly)
-            jk *= 1e-250
-            jp *= 1e-250
-            norm *= 1e-250
-            y0s *= 1e-250
-            y1s *= 1e-250
-            j1 *= 1e-250
-            j_above *= 1e-250
     j0 = jk
     scale = 1.0 / (j0 + 2.0 * norm)
     j0 *= scale
@@ -275,7 +268,7 @@ def _airy_series(x):
 
 @njit(cache=True, error_model="numpy")
 def _j_fractional(z, nu, g1):
-    """J_nu(z) for nu = +-1/3 by Miller's recurrence, normalized by Gegenbauer's sum
+    """J_nu(z) for nu = +-1/3 and z > 1.8 by Miller's recurrence, normalized by Gegenbauer's sum
     sum_k (nu + 2k) Gamma(nu + k) / k! J_nu+2k(z) = (z/2)^nu (``g1``: Gamma(1 + nu))."""
     m = 2 * ((int(z) + 50) // 2)
     jp = 0.0
@@ -298,10 +291,6 @@ def _j_fractional(z, nu, g1):
                 total += g1 * jk                  # nu Gamma(nu) = Gamma(1 + nu)
             else:
                 total += (nu + km1) * coef[km1 // 2] * jk
-        if abs(jk) > 1e250:
-            jk *= 1e-250
-            jp *= 1e-250
-            total *= 1e-250
     return jk * (0.5 * z) ** nu / total
 
 
@@ -374,10 +363,14 @@ def _prefactor(a, x):
     if a < 10.0:
         return math.exp(a * math.log(x) - x - math.lgamma(a))
     t = (x - a) / a
-    # Stirling: lgamma(a) = (a - 1/2) log a - a + log(2 pi)/2 + 1/(12a) - 1/(360a^3) + 1/(1260a^5) - 1/(1680a^7)
+    # log(x/a) - t: through log1p near x = a (where the difference cancels), else from the logs (1 + t
+    # rounded would lose its relative accuracy as x/a -> 0)
+    lx = math.log1p(t) - t if abs(t) < 0.5 else (math.log(x) - math.log(a)) - t
+    # Stirling: lgamma(a) = (a - 1/2) log a - a + log(2 pi)/2 + sum B_2k / (2k (2k - 1) a^(2k-1)), to a^-13
     r = 1.0 / (a * a)
-    corr = (1.0 / 12.0 - r * (1.0 / 360.0 - r * (1.0 / 1260.0 - r / 1680.0))) / a
-    return math.exp(a * (math.log1p(t) - t) - corr) * math.sqrt(a / (2.0 * math.pi))
+    corr = (1.0 / 12.0 - r * (1.0 / 360.0 - r * (1.0 / 1260.0 - r * (1.0 / 1680.0 - r * (
+        1.0 / 1188.0 - r * (691.0 / 360360.0 - r / 156.0)))))) / a
+    return math.exp(a * lx - corr) * math.sqrt(a / (2.0 * math.pi))
 
 
 @njit(cache=True, error_model="numpy")
