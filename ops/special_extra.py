@@ -48,10 +48,16 @@ def _zeta_vjp(g, xs, y, r):
     return None, -(g * s * zeta(s + 1.0, q))
 
 
-def _jvp(vjp):
+def _jvp(vjp, name: str):
+    """The tangent in the second argument (PyTorch's forward AD has none: it raises for both); PyTorch's
+    forward-AD error for a tangent of the first."""
     def jvp(ts, xs, y, r):
         if ts[0] is not None:
-            return vjp(ts[0], xs, y, r)     # (raises as the adjoint does)
+            raise NotImplementedError(
+                f"Trying to use forward AD with {name} that does not support it because it has not been implemented "
+                "yet.\nPlease file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?template="
+                "feature-request.yml so that we can prioritize its implementation or submit a PR adding the "
+                "implementation to derivatives.yaml")
         t = ts[1] if ts[1]._shape == y._shape else ts[1].expand(y._shape)
         return vjp(t, xs, y, r)[1]
     return jvp
@@ -69,7 +75,8 @@ _ZETA_SAVED = (_BOTH, (("other", X1), ("self", lambda r: float(r.tape.value_of(r
 register(Op(ZETA, "special_zeta", "SpecialZetaBackward0", X0 | X1, _zeta_vjp, py_adjoint=rule_adjoint, arity=2,
             grad_fn_of=lambda r: _ZETA_NAMES[r.ib], nondiff_of=lambda r: {0: (), 1: (0,), 2: (1,)}[r.ib],
             node_saved=lambda r: _ZETA_SAVED[r.ib]))
-tangents({code: _jvp(REGISTRY[code].vjp) for code in (IGAMMA, IGAMMAC, ZETA)})
+tangents({code: _jvp(REGISTRY[code].vjp, name) for code, name in ((IGAMMA, "igamma"), (IGAMMAC, "igammac"),
+                                                                    (ZETA, "special_zeta"))})
 
 
 # ``x * c`` and ``x + c`` for a number c as PyTorch's C++ compositions record them (``ndtr``'s): through the

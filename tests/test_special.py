@@ -321,6 +321,15 @@ def test_no_derivative_nodes():
         s.igammac(x.abs()).sum().backward()
     for y in (tape.special.bessel_j0(x), tape.special.chebyshev_polynomial_t(x, 2)):
         assert not y.requires_grad
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(tape.tensor([2.0, 3.0]), tape.tensor([1.0, 1.0]))
+        for fn, name in ((lambda d: tape.special.zeta(d, 1.5), "special_zeta"), (lambda d: d.igamma(d), "igamma")):
+            with pytest.raises(NotImplementedError, match=f"^Trying to use forward AD with {name} that does not "
+                                                          "support it because it has not been implemented yet"):
+                fwAD.unpack_dual(fn(dual))
+        t = fwAD.unpack_dual(tape.special.zeta(2.0, dual)).tangent       # (tape's, in the second argument)
+        np.testing.assert_allclose(t.numpy(), (-2.0 * tape.special.zeta(3.0, tape.tensor([2.0, 3.0]))).numpy(),
+                                   rtol=1e-6)
 
 
 @pytest.mark.torch
