@@ -154,16 +154,18 @@ __all__ = [
     "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance", "frobenius_norm",
     "nuclear_norm", "matrix_rank", "orgqr", "index_select", "gather", "take", "take_along_dim",
     "masked_select", "masked_fill", "scatter", "scatter_add", "index_add", "index_copy",
-    "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "matrix_exp", "rot90",
-    "logcumsumexp", "hardshrink", "threshold", "threshold_", "select_scatter", "slice_scatter",
-    "diagonal_scatter", "sum", "mean", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue",
-    "median", "nanmedian", "cummax", "cummin", "lgamma", "digamma", "polygamma", "mvlgamma", "sinc",
-    "i0", "fmax", "fmin", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit",
-    "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "abs_", "acos_", "acosh_",
-    "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_",
-    "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_",
-    "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "i0_", "log10_",
-    "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",
+    "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "gcd", "lcm",
+    "bitwise_left_shift", "bitwise_right_shift", "floor_divide", "heaviside", "ldexp", "frexp",
+    "nextafter", "matrix_exp", "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_",
+    "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "cumsum", "cumprod",
+    "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "lgamma",
+    "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split",
+    "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack",
+    "row_stack", "dstack", "column_stack", "abs_", "acos_", "acosh_", "arccos_", "arccosh_",
+    "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
+    "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_",
+    "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_",
+    "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",
     "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_",
     "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "rand_like", "randn_like",
     "randint_like", "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices",
@@ -355,11 +357,17 @@ def bincount(input: Tensor, weights: Optional[Tensor] = ..., minlength: builtins
 def bitwise_and(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
 
+def bitwise_left_shift(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """``self`` shifted left by ``other`` bits (integers; 0 for a negative shift or one past the width)."""
+
 def bitwise_not(input: Tensor) -> Tensor:
     """The bitwise NOT of an integer or boolean tensor (logical NOT for booleans)."""
 
 def bitwise_or(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
+
+def bitwise_right_shift(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """``self`` shifted right by ``other`` bits, arithmetically (integers)."""
 
 def bitwise_xor(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
@@ -633,6 +641,9 @@ def floor(input: Tensor) -> Tensor:
 def floor_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.floor_(...)``: :meth:`Tensor.floor_` as a function."""
 
+def floor_divide(input: Union[Tensor, Number], other: Operand) -> Tensor:
+    """``self / other`` rounded down to an integer (Python's ``//``); integer division by 0 raises."""
+
 def fmax(input: Tensor, other: Tensor) -> Tensor:
     """The larger of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
 
@@ -648,12 +659,22 @@ def frac(input: Tensor) -> Tensor:
 def frac_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.frac_(...)``: :meth:`Tensor.frac_` as a function."""
 
+def frexp(input: Tensor) -> builtins.tuple:
+    """``(mantissa, exponent)`` with ``self = mantissa * 2 ** exponent`` and ``0.5 <= |mantissa| < 1``
+    (0, inf and nan give themselves and exponent 0); the exponent is int32."""
+
 def frobenius_norm(input: Tensor, dim, keepdim: builtins.bool = ..., *, out: Optional[Tensor] = ...) -> Tensor:
     """The 2-norm of ``input``'s elements over ``dim`` (at most two dims); deprecated."""
 
 def gather(input: Tensor, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
     """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
     the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
+
+def gcd(input: Tensor, other: Tensor) -> Tensor:
+    """The greatest common divisor of each pair of elements (non-negative; 0 for two zeros)."""
+
+def gcd_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.gcd_(...)``: :meth:`Tensor.gcd_` as a function."""
 
 def ge(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
@@ -672,6 +693,9 @@ def gt(input: Tensor, other: Operand) -> Tensor:
 
 def hardshrink(input: Tensor, lambd: Number = ...) -> Tensor:
     """``self`` where ``|self| > lambd``, 0 elsewhere."""
+
+def heaviside(input: Tensor, values: Tensor) -> Tensor:
+    """The Heaviside step function of each element: 0 below 0 (and at nan), 1 above, ``values`` at 0."""
 
 def histc(input: Tensor, bins: builtins.int = ..., min: Number = ..., max: Number = ..., *, out: Optional[Tensor] = ...) -> Tensor:
     """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
@@ -697,6 +721,12 @@ def i0(input: Tensor) -> Tensor:
 
 def i0_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.i0_(...)``: :meth:`Tensor.i0_` as a function."""
+
+def igamma(input: Tensor, other: Tensor) -> Tensor:
+    """The regularized lower incomplete gamma function P(self, other) of each pair of elements."""
+
+def igammac(input: Tensor, other: Tensor) -> Tensor:
+    """The regularized upper incomplete gamma function Q(self, other) = 1 - P(self, other)."""
 
 def index_add(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
     """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
@@ -754,6 +784,18 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
 
 def kthvalue(input: Tensor, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
     """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
+
+def lcm(input: Tensor, other: Tensor) -> Tensor:
+    """The least common multiple of each pair of elements (non-negative; 0 if either is 0)."""
+
+def lcm_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.lcm_(...)``: :meth:`Tensor.lcm_` as a function."""
+
+def ldexp(input: Tensor, other: Tensor) -> Tensor:
+    """``self * 2 ** other`` (the result is floating point, the default dtype for integers)."""
+
+def ldexp_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.ldexp_(...)``: :meth:`Tensor.ldexp_` as a function."""
 
 def le(input: Tensor, other: Operand) -> Tensor:
     """``self <= other`` at each element, broadcasting."""
@@ -955,6 +997,9 @@ def negative(input: Tensor) -> Tensor:
 
 def negative_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.negative_(...)``: :meth:`Tensor.negative_` as a function."""
+
+def nextafter(input: Tensor, other: Tensor) -> Tensor:
+    """The next floating-point value after ``self`` towards ``other``, at each element."""
 
 def nonzero(input: Tensor, *, as_tuple: builtins.bool = ...) -> Any:
     """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with

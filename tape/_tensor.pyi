@@ -49,6 +49,8 @@ class Tensor:
     def __eq__(self, other: Operand) -> Tensor:  # type: ignore[override]
         """``self == other`` at each element, broadcasting."""
     def __float__(self) -> builtins.float: ...
+    def __floordiv__(self, other: Operand) -> Tensor:
+        """``self / other`` rounded down to an integer (Python's ``//``); integer division by 0 raises."""
     def __format__(self, spec: builtins.str) -> builtins.str: ...
     def __ge__(self, other: Operand) -> Tensor:
         """``self >= other`` at each element, broadcasting."""
@@ -61,6 +63,10 @@ class Tensor:
     def __iadd__(self, other: Operand) -> Tensor: ...
     def __iand__(self, other) -> Tensor:
         """``bitwise_and_(other)``: the in-place form of the operator."""
+    def __ifloordiv__(self, other) -> Tensor:
+        """``floor_divide_(other)``: the in-place form of the operator."""
+    def __ilshift__(self, other) -> Tensor:
+        """``bitwise_left_shift_(other)``: the in-place form of the operator."""
     def __imod__(self, other) -> Tensor:
         """``remainder_(other)``: the in-place form of the operator."""
     def __imul__(self, other: Operand) -> Tensor: ...
@@ -71,6 +77,8 @@ class Tensor:
         """``bitwise_or_(other)``: the in-place form of the operator."""
     def __ipow__(self, other) -> Tensor:
         """``pow_(other)``: the in-place form of the operator."""
+    def __irshift__(self, other) -> Tensor:
+        """``bitwise_right_shift_(other)``: the in-place form of the operator."""
     def __isub__(self, other: Operand) -> Tensor: ...
     def __iter__(self) -> Iterator[Tensor]: ...
     def __itruediv__(self, other: Operand) -> Tensor: ...
@@ -79,6 +87,8 @@ class Tensor:
     def __le__(self, other: Operand) -> Tensor:
         """``self <= other`` at each element, broadcasting."""
     def __len__(self) -> builtins.int: ...
+    def __lshift__(self, other: Operand) -> Tensor:
+        """``self`` shifted left by ``other`` bits (integers; 0 for a negative shift or one past the width)."""
     def __lt__(self, other: Operand) -> Tensor:
         """``self < other`` at each element, broadcasting."""
     def __matmul__(self, other: Tensor) -> Tensor: ...
@@ -101,12 +111,17 @@ class Tensor:
         """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
     def __reduce_ex__(self, protocol: builtins.int) -> Any: ...
     def __repr__(self, *, tensor_contents=...) -> builtins.str: ...
+    def __rfloordiv__(self, other: Number) -> Tensor: ...
+    def __rlshift__(self, other: Number) -> Tensor: ...
     def __rmatmul__(self, other: Tensor) -> Tensor: ...
     def __rmod__(self, other: Number) -> Tensor: ...
     def __rmul__(self, other: Operand) -> Tensor: ...
     def __ror__(self, other: Operand) -> Tensor:
         """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
     def __rpow__(self, other: Operand) -> Tensor: ...
+    def __rrshift__(self, other: Number) -> Tensor: ...
+    def __rshift__(self, other: Operand) -> Tensor:
+        """``self`` shifted right by ``other`` bits, arithmetically (integers)."""
     def __rsub__(self, other: Operand) -> Tensor: ...
     def __rtruediv__(self, other: Operand) -> Tensor: ...
     def __rxor__(self, other: Operand) -> Tensor:
@@ -259,6 +274,10 @@ class Tensor:
         """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
     def bitwise_and_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.bitwise_and`."""
+    def bitwise_left_shift(self, other: Operand) -> Tensor:
+        """``self`` shifted left by ``other`` bits (integers; 0 for a negative shift or one past the width)."""
+    def bitwise_left_shift_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.bitwise_left_shift`."""
     def bitwise_not(self) -> Tensor:
         """The bitwise NOT of an integer or boolean tensor (logical NOT for booleans)."""
     def bitwise_not_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -267,6 +286,10 @@ class Tensor:
         """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
     def bitwise_or_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.bitwise_or`."""
+    def bitwise_right_shift(self, other: Operand) -> Tensor:
+        """``self`` shifted right by ``other`` bits, arithmetically (integers)."""
+    def bitwise_right_shift_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.bitwise_right_shift`."""
     def bitwise_xor(self, other: Operand) -> Tensor:
         """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
     def bitwise_xor_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -473,6 +496,10 @@ class Tensor:
         """The largest integer not above each element (integers are copied)."""
     def floor_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.floor`."""
+    def floor_divide(self, other: Operand) -> Tensor:
+        """``self / other`` rounded down to an integer (Python's ``//``); integer division by 0 raises."""
+    def floor_divide_(self, other: Operand) -> Tensor:
+        """In-place version of :meth:`Tensor.floor_divide` (its node's error names ``floor_divide_``)."""
     def fmax(self, other: Tensor) -> Tensor:
         """The larger of ``self`` and ``other`` at each element, ignoring a nan (nan only where both are)."""
     def fmin(self, other: Tensor) -> Tensor:
@@ -485,9 +512,16 @@ class Tensor:
         """The fractional part ``x - trunc(x)`` of each element."""
     def frac_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.frac`."""
+    def frexp(self) -> builtins.tuple:
+        """``(mantissa, exponent)`` with ``self = mantissa * 2 ** exponent`` and ``0.5 <= |mantissa| < 1``
+        (0, inf and nan give themselves and exponent 0); the exponent is int32."""
     def gather(self, dim: builtins.int, index: Tensor, *, sparse_grad: builtins.bool = ...) -> Tensor:
         """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
         the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
+    def gcd(self, other: Tensor) -> Tensor:
+        """The greatest common divisor of each pair of elements (non-negative; 0 for two zeros)."""
+    def gcd_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.gcd`."""
     def ge(self, other: Operand) -> Tensor:
         """``self >= other`` at each element, broadcasting."""
     def ge_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -521,6 +555,10 @@ class Tensor:
         """In-place version of :meth:`Tensor.gt`."""
     def hardshrink(self, lambd: Number = ...) -> Tensor:
         """``self`` where ``|self| > lambd``, 0 elsewhere."""
+    def heaviside(self, values: Tensor) -> Tensor:
+        """The Heaviside step function of each element: 0 below 0 (and at nan), 1 above, ``values`` at 0."""
+    def heaviside_(self, values: Tensor) -> Tensor:
+        """In-place version of :meth:`Tensor.heaviside` (its node's error names ``heaviside_``)."""
     def histc(self, bins: builtins.int = ..., min: Number = ..., max: Number = ..., *, out: Optional[Tensor] = ...) -> Tensor:
         """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
         smallest and largest value when both are equal); values outside are left out."""
@@ -539,6 +577,14 @@ class Tensor:
         """The modified Bessel function of the first kind, order 0, of each element."""
     def i0_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.i0`."""
+    def igamma(self, other: Tensor) -> Tensor:
+        """The regularized lower incomplete gamma function P(self, other) of each pair of elements."""
+    def igamma_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.igamma`."""
+    def igammac(self, other: Tensor) -> Tensor:
+        """The regularized upper incomplete gamma function Q(self, other) = 1 - P(self, other)."""
+    def igammac_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.igammac`."""
     def index_add(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
         """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
         entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
@@ -614,6 +660,14 @@ class Tensor:
     @property
     def layout(self) -> _Layout:
         """The memory layout: always ``tape.strided``."""
+    def lcm(self, other: Tensor) -> Tensor:
+        """The least common multiple of each pair of elements (non-negative; 0 if either is 0)."""
+    def lcm_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.lcm`."""
+    def ldexp(self, other: Tensor) -> Tensor:
+        """``self * 2 ** other`` (the result is floating point, the default dtype for integers)."""
+    def ldexp_(self, other: Tensor) -> Tensor:
+        """In-place version of :meth:`Tensor.ldexp` (the tensor must be floating point, as the result is)."""
     def le(self, other: Operand) -> Tensor:
         """``self <= other`` at each element, broadcasting."""
     def le_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -804,6 +858,10 @@ class Tensor:
         """A new leaf copying ``data``, of this tensor's dtype unless ``dtype`` is given."""
     def new_zeros(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
         """A tensor of zeros of the given size, of this tensor's dtype unless ``dtype`` is given."""
+    def nextafter(self, other: Tensor) -> Tensor:
+        """The next floating-point value after ``self`` towards ``other``, at each element."""
+    def nextafter_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.nextafter`."""
     def nonzero(self, *, as_tuple: builtins.bool = ...) -> Any:
         """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
         ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""

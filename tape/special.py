@@ -1,20 +1,26 @@
 """``tape.special``: PyTorch's ``torch.special`` functions.  Most are the elementwise ops under their
 ``special`` names (``expit`` is ``sigmoid``, ``gammaln`` is ``lgamma``, ``psi`` is ``digamma``); the
-others are in ``ops/special.py``, ``ops/softmax.py`` and ``ops/elementwise.py``."""
+others are in ``ops/special.py``, ``ops/special_extra.py``, ``ops/softmax.py`` and ``ops/elementwise.py``."""
 from __future__ import annotations
 
 from typing import Optional
 
-from ._pytorch_names import missing
+from ._out import call_with_out
 from ._tensor import Tensor
 from .ops.elementwise import XLOGY, _with_wrapped
 from .ops.softmax import log_softmax, logsumexp, softmax
 from .ops.special import polygamma, xlog1py
-from .ops._specfun import SQRT1_2
+from .ops import special_extra as _extra
 
-__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i0e",
-           "i1", "i1e", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri",
-           "polygamma", "psi", "round", "sinc", "softmax", "xlog1py", "xlogy"]
+__all__ = ["airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t",
+           "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w", "digamma", "entr", "erf",
+           "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc", "gammaln",
+           "hermite_polynomial_h", "hermite_polynomial_he", "i0", "i0e", "i1", "i1e", "laguerre_polynomial_l",
+           "legendre_polynomial_p", "log1p", "log_ndtr", "log_softmax", "logit", "logsumexp", "modified_bessel_i0",
+           "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1", "multigammaln", "ndtr", "ndtri",
+           "polygamma", "psi", "round", "scaled_modified_bessel_k0", "scaled_modified_bessel_k1",
+           "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+           "shifted_chebyshev_polynomial_w", "sinc", "softmax", "spherical_bessel_j0", "xlog1py", "xlogy", "zeta"]
 
 
 def _tensor(x, name: str) -> Tensor:
@@ -55,8 +61,7 @@ entr = _alias("_entr", "entr", "``-x log x`` for each element (0 at 0, -inf belo
 def ndtr(input: Tensor) -> Tensor:
     """The standard normal distribution function of each element, ``(1 + erf(x / sqrt 2)) / 2`` (as
     PyTorch composes it)."""
-    x = _tensor(input, "ndtr")
-    return ((x * SQRT1_2).erf() + 1.0) * 0.5
+    return _extra.ndtr(_tensor(input, "ndtr"))
 
 
 def logit(input: Tensor, eps: Optional[float] = None) -> Tensor:
@@ -84,17 +89,44 @@ def xlogy(input, other) -> Tensor:
     return _with_wrapped(input, other, XLOGY, True)
 
 
-# torch.special's names that tape does not have yet: using one says so (not a bare AttributeError).
-_TORCH_SPECIAL = frozenset((
-    "airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "chebyshev_polynomial_t", "chebyshev_polynomial_u",
-    "chebyshev_polynomial_v", "chebyshev_polynomial_w", "gammainc", "gammaincc", "hermite_polynomial_h",
-    "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p", "modified_bessel_i0",
-    "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1", "scaled_modified_bessel_k0",
-    "scaled_modified_bessel_k1", "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
-    "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "spherical_bessel_j0", "zeta"))
+def _with_out(name: str):
+    """``ops/special_extra.py``'s function ``name`` with PyTorch's ``out=``."""
+    base = getattr(_extra, name)
+
+    def fn(*args, out: Optional[Tensor] = None, **kwargs) -> Tensor:
+        if out is not None:
+            return call_with_out("special_" + name, base, args, {"out": out, **kwargs})
+        return base(*args, **kwargs)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = base.__doc__
+    fn.__wrapped__ = base       # (its signature, for ``inspect``)
+    return fn
 
 
-def __getattr__(name: str):
-    if name in _TORCH_SPECIAL:
-        raise missing("tape.special", name, _TORCH_SPECIAL, "torch.special")
-    raise AttributeError(f"module 'tape.special' has no attribute '{name}'")
+airy_ai = _with_out("airy_ai")
+bessel_j0 = _with_out("bessel_j0")
+bessel_j1 = _with_out("bessel_j1")
+bessel_y0 = _with_out("bessel_y0")
+bessel_y1 = _with_out("bessel_y1")
+modified_bessel_i0 = _with_out("modified_bessel_i0")
+modified_bessel_i1 = _with_out("modified_bessel_i1")
+modified_bessel_k0 = _with_out("modified_bessel_k0")
+modified_bessel_k1 = _with_out("modified_bessel_k1")
+scaled_modified_bessel_k0 = _with_out("scaled_modified_bessel_k0")
+scaled_modified_bessel_k1 = _with_out("scaled_modified_bessel_k1")
+spherical_bessel_j0 = _with_out("spherical_bessel_j0")
+chebyshev_polynomial_t = _with_out("chebyshev_polynomial_t")
+chebyshev_polynomial_u = _with_out("chebyshev_polynomial_u")
+chebyshev_polynomial_v = _with_out("chebyshev_polynomial_v")
+chebyshev_polynomial_w = _with_out("chebyshev_polynomial_w")
+shifted_chebyshev_polynomial_t = _with_out("shifted_chebyshev_polynomial_t")
+shifted_chebyshev_polynomial_u = _with_out("shifted_chebyshev_polynomial_u")
+shifted_chebyshev_polynomial_v = _with_out("shifted_chebyshev_polynomial_v")
+shifted_chebyshev_polynomial_w = _with_out("shifted_chebyshev_polynomial_w")
+hermite_polynomial_h = _with_out("hermite_polynomial_h")
+hermite_polynomial_he = _with_out("hermite_polynomial_he")
+laguerre_polynomial_l = _with_out("laguerre_polynomial_l")
+legendre_polynomial_p = _with_out("legendre_polynomial_p")
+gammainc = _with_out("gammainc")
+gammaincc = _with_out("gammaincc")
+zeta = _with_out("zeta")

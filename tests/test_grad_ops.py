@@ -1134,6 +1134,16 @@ OPS: dict[str, Op] = {
     "special_xlog1py_rnumber": _u(lambda M, x: M.special.xlog1py(2.5, x), dom((-0.9, 10.0), edges=(0.0, 1.0))),
     "fmax": Op(lambda M, x, y: M.fmax(x, y), binary_no_ties(REAL), True),
     "fmin_method": Op(lambda M, x, y: x.fmin(y), binary_no_ties(REAL), True),
+    # ops14: PyTorch differentiates igamma, igammac and zeta in their second argument only
+    "igamma_other": _u(lambda M, x: M.igamma(M.tensor(1.7, dtype=x.dtype), x), dom((0.2, 6.0), edges=(1.0, 0.2))),
+    "igammac_other": _u(lambda M, x: x.new_tensor(2.5).igammac(x), dom((0.2, 6.0), edges=(1.0, 2.5))),
+    "special_gammainc_other": _u(lambda M, x: M.special.gammainc(x.new_tensor(0.5), x), dom((0.2, 6.0), edges=(1.0,))),
+    "special_zeta_other": _u(lambda M, x: M.special.zeta(M.tensor(2.5, dtype=x.dtype), x), dom((0.3, 6.0), edges=(1.0,))),
+    "special_zeta_number": _u(lambda M, x: M.special.zeta(3.0, x), dom((0.3, 6.0), edges=(1.0, 2.0))),
+    "ldexp": _b(lambda M, x, y: M.ldexp(x, y), REAL, dom((-3.0, 3.0), edges=(0.0, 1.0, -2.0))),
+    "frexp": _u(lambda M, x: M.frexp(x).mantissa, dom((0.3, 3.5), (-3.5, -0.3), avoid=(0.5, 1.0, 2.0, -0.5, -1.0, -2.0))),
+    "nextafter": Op(lambda M, x, y: M.nextafter(x, y), binary_no_ties(REAL), True),     # (0 where equal, as PyTorch)
+    "special_ndtr": _u(lambda M, x: M.special.ndtr(x), dom((-6.0, 6.0), edges=(0.0, 1.0, -2.0))),
 }
 
 

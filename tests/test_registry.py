@@ -20,6 +20,7 @@ from tape.ops import linalg as L
 from tape.ops._spec import LISTED
 from tape.ops.inplace import NO_DERIVATIVE
 from tape.ops.counting import NODIFF
+from tape.ops.integer import NO_DERIVATIVE2
 from tape.ops.ldl import LDL_FACTOR, LDL_SOLVE
 
 from . import test_grad_ops as G
@@ -176,6 +177,7 @@ def test_every_registered_op_is_gradient_tested():
     seen.add(NO_DERIVATIVE)     # (PyTorch's in-place asinh_ ...: a node whose backward raises, test_inplace_variants)
     seen.update((LDL_FACTOR, LDL_SOLVE))    # (no derivative in PyTorch either: tests/test_linalg4.py)
     seen.add(NODIFF)        # (histogram, unique ...: PyTorch's nodes without a derivative, tests/test_counting.py)
+    seen.add(NO_DERIVATIVE2)        # (floor_divide, heaviside: PyTorch's NotImplemented node, tests/test_special.py)
     # (a random example may miss its op's row, e.g. an empty batch: draw again while a code is missing)
     for _ in range(5):
         for name, op in G.OPS.items():
@@ -191,7 +193,7 @@ def test_every_op_has_derivative_rule_and_name():
     for code, op in REGISTRY.items():
         assert callable(op.vjp), op.name
         assert op.grad_fn.endswith(("Backward0", "Backward1", "Backward2", "Backward4", "CopyBackwards")) or \
-            code in (LDL_FACTOR, LDL_SOLVE, NODIFF), op.name     # (PyTorch's node without a derivative: NotImplemented)
+            code in (LDL_FACTOR, LDL_SOLVE, NODIFF, NO_DERIVATIVE2), op.name     # (PyTorch's node without a derivative: NotImplemented)
         in_range = code < PYTHON.start
         listed = op.arity == LISTED or op.multi      # (its vjp runs in Python on plain tensors)
         assert in_range or listed or op.py_adjoint is not None, f"{op.name}: a PYTHON-range op needs py_adjoint"
