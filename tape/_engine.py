@@ -204,7 +204,9 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
         ref, counter, then = tape.mods.get(node, (None, None, 0))
         t = ref() if ref is not None else None
         fn = t.grad_fn if t is not None and t._tape is not None and node != r else node_view(tape, node)
-        name = re.sub(r"Backward\d*$", "", fn.name())
+        name = re.sub(r"Backward(0$)?", "", fn.name())      # (PyTorch's: MulBackward0 is Mul, TBackward1 T1)
+        if t is not None:
+            shape = t._shape        # (an in-place view op changed it since)
         now = counter[0] if counter is not None else then + 1
         what = (f"[torch.{D.legacy_name(dtype)}Tensor {list(shape)}], which is output 0 of {name}, is at version "
                 f"{now}; expected version {then} instead")

@@ -999,6 +999,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.square`."""
     def squeeze(self, dim: Optional[Shape] = ...) -> Tensor:
         """Remove dimensions of size one (all of them, or those in ``dim``)."""
+    def squeeze_(self, dim: Optional[Union[builtins.int, builtins.tuple]] = ...) -> Tensor:
+        """In-place version of :meth:`squeeze`."""
     def std(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
         """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
     def storage(self) -> TypedStorage:
@@ -1026,10 +1028,16 @@ class Tensor:
         factors unless ``some=False``; zero-filled factors with ``compute_uv=False``."""
     def swapaxes(self, axis0: builtins.int, axis1: builtins.int) -> Tensor:
         """``transpose(axis0, axis1)`` (NumPy's name)."""
+    def swapaxes_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        """In-place version of :meth:`swapaxes` (:meth:`swapdims`)."""
     def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """``transpose(dim0, dim1)``."""
+    def swapdims_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        """In-place version of :meth:`swapaxes` (:meth:`swapdims`)."""
     def t(self) -> Tensor:
         """Transpose of a tensor with at most 2 dimensions."""
+    def t_(self) -> Tensor:
+        """In-place version of :meth:`t`: the tensor itself, its dimensions swapped."""
     def take(self, index: Tensor) -> Tensor:
         """The elements of ``self`` at flat positions ``index`` (as if ``self`` were 1-D), shaped
         like ``index``; negative positions count from the end."""
@@ -1060,6 +1068,8 @@ class Tensor:
         """The sum of the main diagonal of a matrix."""
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """Swap two dimensions."""
+    def transpose_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        """In-place version of :meth:`transpose`."""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
         """The lower triangle of the matrices over the last two dims: elements on and below the
         diagonal ``diagonal``, zeros above."""
@@ -1100,6 +1110,8 @@ class Tensor:
         as asked, the run each element belongs to and the runs' lengths."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """Insert a dimension of size one at ``dim``."""
+    def unsqueeze_(self, dim: builtins.int) -> Tensor:
+        """In-place version of :meth:`unsqueeze`."""
     def untyped_storage(self) -> UntypedStorage:
         """The storage holding the tensor's elements, as bytes (one for all views of a tensor)."""
     def var(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
