@@ -60,11 +60,13 @@ def _arena_view(tape: Tape, arenas, node: int) -> np.ndarray:
 
 
 def leaf_grad(g: np.ndarray, like) -> T.Tensor:
-    """Gradient array ``g`` as a tensor of ``like``'s dtype and shape (a 0-d float64 one holds a float)."""
-    if g.shape == like._shape and g.dtype is like._dtype.np and like._shape:
-        return T._plain(g, like._dtype)
-    g = np.asarray(g, like._dtype.np).reshape(like._shape)
-    return T._py_scalar(float(g)) if g.ndim == 0 and like._dtype.name == "float64" else T._plain(g, like._dtype)
+    """Gradient array ``g`` as a tensor of ``like``'s dtype (its ``grad_dtype`` when set) and shape
+    (a 0-d float64 one holds a float)."""
+    dtype = like._gdt or like._dtype
+    if g.shape == like._shape and g.dtype is dtype.np and like._shape:
+        return T._plain(g, dtype)
+    g = np.asarray(g, dtype.np).reshape(like._shape)
+    return T._py_scalar(float(g)) if g.ndim == 0 and dtype.name == "float64" else T._plain(g, dtype)
 
 
 class _Result:

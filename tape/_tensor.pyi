@@ -505,6 +505,12 @@ class Tensor:
     @grad.deleter
     def grad(self) -> None: ...
     @property
+    def grad_dtype(self) -> Optional[_DType]:
+        """The allowed dtype of :attr:`grad` for this (leaf) tensor: its own dtype by default.  When not
+        None, the gradients backward gives the tensor are cast to it; None allows any dtype."""
+    @grad_dtype.setter
+    def grad_dtype(self, dtype: Optional[_DType]) -> None: ...
+    @property
     def grad_fn(self) -> Node | None:
         """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
     def greater(self, other: Operand) -> Tensor:

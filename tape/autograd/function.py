@@ -27,7 +27,7 @@ from .. import _dtype as D
 from .._anomaly import modified_hint
 from .._emit import plain, recorded, write_tape
 from .._engine import FREED_MSG
-from .._graph import InputMetadata, Node, tensor_grad_fn
+from .._graph import InputMetadata, Node, sequence_nr, tensor_grad_fn
 from .. import _saved
 from .._hooks import node_hook
 from .._state import state
@@ -143,6 +143,13 @@ class BackwardCFunction(FunctionCtx):
 
     def name(self) -> str:
         return type(self).__name__
+
+    def _sequence_nr(self) -> int:
+        """The node's place in the order the thread made nodes in (``Node._sequence_nr``)."""
+        tape = self._tape_ref() if self._row is not None else None
+        if tape is None:
+            raise RuntimeError("the node of a Function call that recorded nothing has no sequence number")
+        return sequence_nr(tape, self._row)
 
     @property
     def next_functions(self) -> tuple:
