@@ -383,6 +383,7 @@ def _wrap_members() -> None:
             for owner, names in ((Tensor, entry.methods), (package, entry.functions)):
                 for name in names:
                     member = vars(owner).get(name)
+                    member = getattr(member, "__wrapped__", member)     # (a profile's timing wrapper)
                     if callable(member) and (owner, name) not in _wrappers:
                         _wrappers[owner, name] = member, _logged(member)
     for (owner, name), (member, wrapper) in _wrappers.items():
