@@ -99,3 +99,49 @@ def test_grad_dtype_matches_pytorch():
         return out
 
     assert run(tape) == run(torch)
+
+
+def _with_index_output(flag):
+    seen = []
+
+    class F(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            if flag is not None:
+                ctx._materialize_non_diff_grads = flag
+            i = x.detach() * 3
+            ctx.mark_non_differentiable(i)
+            return x * 2, i
+
+        @staticmethod
+        def backward(ctx, g, gi):
+            seen.append(None if gi is None else gi.tolist())
+            return g * 2
+
+    x = tape.ones(2, requires_grad=True)
+    F.apply(x)[0].sum().backward()
+    return seen
+
+
+def test_materialize_non_diff_grads():
+    assert _with_index_output(None) == [[0.0, 0.0]]
+    assert _with_index_output(True) == [[0.0, 0.0]]
+    assert _with_index_output(False) == [None]
+
+
+def test_saved_variables_is_a_deprecated_alias():
+    class F(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_variables
+            return g * x
+
+    x = tape.tensor([1.0, 3.0], requires_grad=True)
+    with pytest.warns(DeprecationWarning, match="'saved_variables' is deprecated; use 'saved_tensors'"):
+        F.apply(x).sum().backward()
+    assert x.grad.tolist() == [1.0, 3.0]

@@ -84,6 +84,7 @@ class BackwardCFunction(FunctionCtx):
     """The node of a custom Function's call (``MyFnBackward``); it is also the ``ctx``."""
 
     materialize_grads = True
+    _materialize_non_diff_grads = True      # (False: a non-differentiable output's gradient stays None)
     _row = None       # (tape weakref, row) once recorded
     _user_fn = None   # (the class's ``backward`` or ``vjp``, found at its first backward)
 
@@ -136,6 +137,12 @@ class BackwardCFunction(FunctionCtx):
                     _raise_modified(None, -1, what, version, what._version)
                 out.append(what)
         return tuple(out)
+
+    @property
+    def saved_variables(self) -> tuple:
+        """Deprecated alias of :attr:`saved_tensors`."""
+        warnings.warn("'saved_variables' is deprecated; use 'saved_tensors'", DeprecationWarning, stacklevel=2)
+        return self.saved_tensors
 
     @property
     def needs_input_grad(self) -> tuple:
@@ -433,8 +440,9 @@ def _vjp(gs, xs, y, row):
     for pos, g in zip(ctx._outputs, gs):
         grads[pos] = g
     if ctx.materialize_grads:
+        every = ctx._materialize_non_diff_grads
         for pos, meta in enumerate(ctx._out_meta):
-            if meta is not None and grads[pos] is None:
+            if meta is not None and grads[pos] is None and (every or pos in ctx._outputs):
                 grads[pos] = _zeros(meta)
     found = ctx._user_fn
     if found is None:
