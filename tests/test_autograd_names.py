@@ -145,3 +145,8 @@ def test_saved_variables_is_a_deprecated_alias():
     with pytest.warns(DeprecationWarning, match="'saved_variables' is deprecated; use 'saved_tensors'"):
         F.apply(x).sum().backward()
     assert x.grad.tolist() == [1.0, 3.0]
+
+
+def test_saved_tensor_class():
+    y = tape.ones(2, requires_grad=True).exp()
+    assert isinstance(y.grad_fn._raw_saved_result, tape.autograd.SavedTensor)
