@@ -1,11 +1,13 @@
 """tape.autograd.profiler: profile (events, key_averages, table), record_function, emit_nvtx."""
 import json
 
+import numpy as np
 import pytest
 
 import tape
 from tape.autograd import profiler
 from tape.autograd.profiler_util import EventList, FunctionEventAvg, _format_time
+from tests.test_checkpoint import _saved_value_kept
 
 
 def _program(lib, x, w):
@@ -120,3 +122,27 @@ def test_op_names_match_pytorch():
         return [c.name for c in prof.function_events[0].cpu_children]
 
     assert names(tape) == names(torch)
+
+
+def test_selective_checkpointing_inside_and_around_a_profile():
+    # Its logging wrappers and the profile's timing ones take turns: the saved value is kept either way.
+    x = np.array([0.5, -1.0, 2.0])
+    expected = [np.exp(x * 2.0) * 3.0, np.exp(x * 3.0) * 3.0]
+    with profiler.profile() as prof:
+        np.testing.assert_allclose(_saved_value_kept(tape), expected, rtol=1e-15)
+        assert tape.Tensor.exp._timed           # (the profile's wrapper is back after each segment)
+    assert "aten::exp" in [e.name for e in prof.function_events]
+    assert not getattr(tape.Tensor.exp, "_timed", False)
+    np.testing.assert_allclose(_saved_value_kept(tape), expected, rtol=1e-15)
+    policy = lambda: tape.utils.checkpoint.create_selective_checkpoint_contexts([tape.ops.aten.exp.default])
+
+    def segment(a):
+        with profiler.profile() as inner:       # (a profile inside a segment: around the logging wrappers)
+            y = (a * 2).exp()
+        assert "aten::exp" in [e.name for e in inner.function_events]
+        return y
+
+    v = tape.tensor([0.5, 1.0], dtype=tape.float64, requires_grad=True)
+    tape.utils.checkpoint.checkpoint(segment, v, use_reentrant=False, context_fn=policy).sum().backward()
+    np.testing.assert_allclose(v.grad.numpy(), 2 * np.exp(2 * np.array([0.5, 1.0])), rtol=1e-15)
+    assert not getattr(tape.Tensor.exp, "_timed", False)

@@ -92,6 +92,7 @@ def _timed(fn: Callable, name: str) -> Callable:
             _close(event)
     call.__name__, call.__qualname__, call.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     call.__wrapped__ = fn
+    call._timed = True
     return call
 
 
@@ -116,7 +117,8 @@ def _end(prof: "profile") -> None:
         _profiles.remove(prof)
         if not _profiles:
             for (owner, name), member in _originals.items():
-                if getattr(vars(owner).get(name), "__wrapped__", None) is member:    # (not replaced meanwhile)
+                now = vars(owner).get(name)
+                if getattr(now, "_timed", False) and now.__wrapped__ is member:     # (not replaced meanwhile)
                     setattr(owner, name, member)
             _originals.clear()
 
