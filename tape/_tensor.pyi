@@ -217,6 +217,9 @@ class Tensor:
         """The indices that sort ``self`` along ``dim``."""
     def argwhere(self) -> Tensor:
         """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
+    def as_strided(self, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
+        """A view of this tensor's storage with the given ``size``, ``stride`` and ``storage_offset``
+        (in elements; the tensor's own offset by default)."""
     def asin(self) -> Tensor:
         """The arcsine of each element."""
     def asin_(self, *args: Any, **kwargs: Any) -> Tensor:

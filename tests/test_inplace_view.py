@@ -155,3 +155,49 @@ def _program(lib):
 def test_matches_pytorch():
     torch = pytest.importorskip("torch")
     assert _program(tape) == _program(torch)
+
+
+def test_as_strided_views_the_storage():
+    x = tape.arange(6.0, requires_grad=True)
+    h = x * 1
+    a = h.as_strided((2, 2), (1, 2), 1)
+    assert a.tolist() == [[1.0, 3.0], [2.0, 4.0]] and a._base is h and a.stride() == (1, 2)
+    assert a.storage_offset() == 1 and type(a.grad_fn).__name__ == "AsStridedBackward0"
+    (a * tape.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 3.0, 2.0, 4.0, 0.0]
+    v = tape.arange(6.0)[2:]
+    assert v.as_strided((2,), (1,)).tolist() == [2.0, 3.0]          # (the view's own offset by default)
+    assert tape.as_strided(v, (2,), (1,), 0).tolist() == [0.0, 1.0]
+    b = tape.zeros(6)
+    b.as_strided((2,), (3,)).add_(1)
+    assert b.tolist() == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0] and b._version == 1
+
+
+@pytest.mark.parametrize("args, error", [
+    (((2,), (-1,)), "as_strided: Negative strides are not supported at the moment, got strides: \\[-1\\]"),
+    (((2, 2), (1,)), "mismatch in length of strides and shape"),
+    (((4, 4), (1, 1)), "setStorage: sizes \\[4, 4\\], strides \\[1, 1\\], storage offset 0, and itemsize 4 requiring "
+                       "a storage size of 28 are out of bounds for storage of size 24"),
+])
+def test_as_strided_errors(args, error):
+    with pytest.raises(RuntimeError, match=error):
+        tape.arange(6.0).as_strided(*args)
+
+
+def _as_strided_program(lib):
+    out = []
+    x = lib.arange(6.0, requires_grad=True)
+    for make in (lambda: (x * 1).as_strided((3,), (2,)), lambda: (x * 1)[1:].as_strided((2, 2), (1, 1)),
+                 lambda: (x * 1).reshape(2, 3).t().as_strided((3,), (2,)), lambda: x.as_strided((2, 3), (0, 1), 2)):
+        a = make()
+        out.append((a.tolist(), a.stride(), a.storage_offset(), a.is_contiguous(), type(a.grad_fn).__name__))
+        x.grad = None
+        (a * lib.arange(1.0, a.numel() + 1).reshape(a.shape)).sum().backward()
+        out.append(x.grad.tolist())
+    return out
+
+
+@pytest.mark.torch
+def test_as_strided_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    assert _as_strided_program(tape) == _as_strided_program(torch)
