@@ -1135,8 +1135,7 @@ OPS: dict[str, Op] = {
     "fmax": Op(lambda M, x, y: M.fmax(x, y), binary_no_ties(REAL), True),
     "fmin_method": Op(lambda M, x, y: x.fmin(y), binary_no_ties(REAL), True),
     # ---- ext15b: in-place view ops (ops/inplace_view.py) and as_strided (ops/as_strided.py)
-    "t_": _ud(lambda M, x: (x * 1).t_(), 0, 2),
-    "transpose_": _u(lambda M, x: (x * 1).transpose_(0, -1), min_dims=1),
+    "t_inplace": _ud(lambda M, x: (x * 1).t_(), 0, 2),
     "unsqueeze_squeeze_": _u(lambda M, x: (x * 1).unsqueeze_(-1).squeeze_(-1)),
     "as_strided": _u(lambda M, x: x.as_strided(((x.numel() + 1) // 2,), (2,)), min_dims=1),
     "as_strided_fn_offset": _u(lambda M, x: M.as_strided(x, (x.numel() // 2,), (1,), x.numel() // 2), min_dims=1),
