@@ -3,6 +3,8 @@ from . import (addmm, compare, composite, counting, decomp, einsum, elementwise,
                index, integer, join, layout, ldl, linalg, linalg_extra, lstsq, lu, matrix_exp, nodes, reduction, shape, softmax,
                sorting, special, special_extra, split, stats, views)  # (registration)
 from . import inplace  # noqa: F401,E402  (last: in-place variants of what the families registered)
+from . import inplace_view  # noqa: F401,E402
+from . import as_strided  # noqa: F401,E402
 from . import aten  # noqa: F401,E402  (``tape.ops.aten.mm.default`` ...: ops as PyTorch's dispatcher names them)
 from ._spec import BINARY, JOIN, LINALG, N_CODES, PUBLIC, PYTHON, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY, Op
 

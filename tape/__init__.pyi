@@ -167,9 +167,9 @@ __all__ = [
     "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_",
     "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",
     "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_",
-    "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "rand_like", "randn_like",
-    "randint_like", "normal", "bernoulli", "multinomial", "tril_indices", "triu_indices",
-    "logspace", "get_rng_state", "set_rng_state", "is_inference", "channels_last",
+    "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "rand_like",
+    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
+    "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference", "channels_last",
     "channels_last_3d", "contiguous_format", "layout", "memory_format", "preserve_format",
     "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf",
     "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
@@ -305,6 +305,10 @@ def argsort(input: Tensor, dim: builtins.int = ..., descending: builtins.bool = 
 
 def argwhere(input: Tensor) -> Tensor:
     """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
+
+def as_strided(input: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
+    """A view of this tensor's storage with the given ``size``, ``stride`` and ``storage_offset``
+    (in elements; the tensor's own offset by default)."""
 
 def asin(input: Tensor) -> Tensor:
     """The arcsine of each element."""

@@ -60,11 +60,13 @@ def _arena_view(tape: Tape, arenas, node: int) -> np.ndarray:
 
 
 def leaf_grad(g: np.ndarray, like) -> T.Tensor:
-    """Gradient array ``g`` as a tensor of ``like``'s dtype and shape (a 0-d float64 one holds a float)."""
-    if g.shape == like._shape and g.dtype is like._dtype.np and like._shape:
-        return T._plain(g, like._dtype)
-    g = np.asarray(g, like._dtype.np).reshape(like._shape)
-    return T._py_scalar(float(g)) if g.ndim == 0 and like._dtype.name == "float64" else T._plain(g, like._dtype)
+    """Gradient array ``g`` as a tensor of ``like``'s dtype (its ``grad_dtype`` when set) and shape
+    (a 0-d float64 one holds a float)."""
+    dtype = like._gdt or like._dtype
+    if g.shape == like._shape and g.dtype is dtype.np and like._shape:
+        return T._plain(g, dtype)
+    g = np.asarray(g, dtype.np).reshape(like._shape)
+    return T._py_scalar(float(g)) if g.ndim == 0 and dtype.name == "float64" else T._plain(g, dtype)
 
 
 class _Result:
@@ -204,7 +206,9 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
         ref, counter, then = tape.mods.get(node, (None, None, 0))
         t = ref() if ref is not None else None
         fn = t.grad_fn if t is not None and t._tape is not None and node != r else node_view(tape, node)
-        name = re.sub(r"Backward\d*$", "", fn.name())
+        name = re.sub(r"Backward(0$)?", "", fn.name())      # (PyTorch's: MulBackward0 is Mul, TBackward1 T1)
+        if t is not None:
+            shape = t._shape        # (an in-place view op changed it since)
         now = counter[0] if counter is not None else then + 1
         what = (f"[torch.{D.legacy_name(dtype)}Tensor {list(shape)}], which is output 0 of {name}, is at version "
                 f"{now}; expected version {then} instead")

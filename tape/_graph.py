@@ -23,6 +23,12 @@ _CLASSES = {}
 run_node = [None]       # ``Node.__call__``'s work, which the engine does (``tape._engine.call_node``)
 
 
+def sequence_nr(tape: Tape, row: int) -> int:
+    """``Node._sequence_nr()`` of row ``row``: tapes are numbered in the order they were started (or
+    reset), rows in the order they were recorded."""
+    return tape.gen << 32 | row
+
+
 class Node:
     """A node of the backward graph (the ``grad_fn`` of a tensor)."""
 
@@ -37,6 +43,11 @@ class Node:
         # (PyTorch's nodes that are not derivative formulas, such as CopySlices and CopyBackwards, print
         # their C++ name)
         return name if name[-1].isdigit() else "torch::autograd::" + name
+
+    def _sequence_nr(self) -> int:
+        """The node's place in the order the thread made nodes in (a later node's is larger; PyTorch's
+        count nodes from 0, tape's count rows of tapes in the order they were started)."""
+        return sequence_nr(self._tape, self._row)
 
     @property
     def next_functions(self) -> tuple:
@@ -145,6 +156,10 @@ class AccumulateGrad:
         return "torch::autograd::AccumulateGrad"
 
     next_functions = ()
+
+    def _sequence_nr(self) -> int:
+        """As PyTorch's: UINT64_MAX (a leaf's node runs after every node that made part of its gradient)."""
+        return 2 ** 64 - 1
 
     @property
     def metadata(self) -> dict:

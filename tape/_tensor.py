@@ -43,6 +43,11 @@ warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tape(\.|$)")
 Number = Union[int, float, bool]
 
 
+# C++'s names of the dtypes, as PyTorch's messages print them
+_CPP_NAMES = {"float16": "c10::Half", "float32": "float", "float64": "double", "int8": "signed char",
+              "int16": "short int", "int32": "int", "int64": "long int", "uint8": "unsigned char", "bool": "bool"}
+
+
 class Size(tuple):
     """The shape of a tensor: a tuple of ints, printed as PyTorch prints it (``torch.Size([2, 3])``)."""
 
@@ -374,6 +379,7 @@ class Tensor:
     _vm = 0              # a view: how it was made (VIEW_NO_GRAD, VIEW_MULTI: PyTorch refuses in-place writes then)
     _views = None        # a root with views: ``[(weakref, tape generation, node)]``, one per view (``_link``)
     _rebased = None      # a view PyTorch gives no node after its storage changed: its errors (``ops/views.py``)
+    _gdt = None          # ``grad_dtype`` set: the dtype, or False for None (any dtype)
     __hash__ = object.__hash__
 
     # -- storage --------------------------------------------------------------
@@ -615,8 +621,14 @@ class Tensor:
             if not isinstance(g, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
                                 f"{type(g).__name__}")
-            if g._dtype is not self._dtype:
-                raise RuntimeError("assigned grad has data of a different type")
+            allowed = self._dtype if self._gdt is None else self._gdt
+            if allowed and g._dtype is not allowed:
+                raise RuntimeError(f"attempting to assign a gradient with dtype '{_CPP_NAMES[g._dtype.name]}' "
+                                   f"to a tensor with grad_dtype '{D.legacy_name(allowed)}'. The gradient must match the "
+                                   "tensor's grad_dtype (defaults to the tensor's dtype). You can set the tensor's "
+                                   "grad_dtype attribute with a specific dtype, or None to allow any dtype. Set grad_dtype "
+                                   "with caution. Diverging the dtypes of a tensor and its gradient may break downstream "
+                                   "systems that assume they match.")
             if g._shape != self._shape:
                 raise RuntimeError("assigned grad has data of a different size")
         self._grad = g
@@ -624,6 +636,22 @@ class Tensor:
     @grad.deleter
     def grad(self) -> None:
         self._grad = None
+
+    @property
+    def grad_dtype(self) -> Optional[D.dtype]:
+        """The allowed dtype of :attr:`grad` for this (leaf) tensor: its own dtype by default.  When not
+        None, the gradients backward gives the tensor are cast to it; None allows any dtype."""
+        if self._tape is not None:
+            raise RuntimeError("grad_dtype can only be accessed on leaf tensors.")
+        return self._dtype if self._gdt is None else self._gdt or None
+
+    @grad_dtype.setter
+    def grad_dtype(self, dtype: Optional[D.dtype]) -> None:
+        if self._tape is not None:
+            raise RuntimeError("grad_dtype can only be set on leaf tensors.")
+        if dtype is not None and not isinstance(dtype, D.dtype):
+            raise RuntimeError(f"grad_dtype must be a torch.dtype or None, but got {type(dtype).__name__}")
+        self._gdt = False if dtype is None else dtype
 
     def retain_grad(self) -> None:
         """Make this non-leaf tensor keep its ``.grad`` after backward."""

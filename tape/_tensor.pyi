@@ -232,6 +232,9 @@ class Tensor:
         """The indices that sort ``self`` along ``dim``."""
     def argwhere(self) -> Tensor:
         """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
+    def as_strided(self, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
+        """A view of this tensor's storage with the given ``size``, ``stride`` and ``storage_offset``
+        (in elements; the tensor's own offset by default)."""
     def asin(self) -> Tensor:
         """The arcsine of each element."""
     def asin_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -538,6 +541,12 @@ class Tensor:
     def grad(self, g: Optional[Tensor]) -> None: ...
     @grad.deleter
     def grad(self) -> None: ...
+    @property
+    def grad_dtype(self) -> Optional[_DType]:
+        """The allowed dtype of :attr:`grad` for this (leaf) tensor: its own dtype by default.  When not
+        None, the gradients backward gives the tensor are cast to it; None allows any dtype."""
+    @grad_dtype.setter
+    def grad_dtype(self, dtype: Optional[_DType]) -> None: ...
     @property
     def grad_fn(self) -> Node | None:
         """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
@@ -1057,6 +1066,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.square`."""
     def squeeze(self, dim: Optional[Shape] = ...) -> Tensor:
         """Remove dimensions of size one (all of them, or those in ``dim``)."""
+    def squeeze_(self, dim: Optional[Union[builtins.int, builtins.tuple]] = ...) -> Tensor:
+        """In-place version of :meth:`squeeze`."""
     def std(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:
         """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
     def storage(self) -> TypedStorage:
@@ -1084,10 +1095,16 @@ class Tensor:
         factors unless ``some=False``; zero-filled factors with ``compute_uv=False``."""
     def swapaxes(self, axis0: builtins.int, axis1: builtins.int) -> Tensor:
         """``transpose(axis0, axis1)`` (NumPy's name)."""
+    def swapaxes_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        """In-place version of :meth:`swapaxes` (:meth:`swapdims`)."""
     def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """``transpose(dim0, dim1)``."""
+    def swapdims_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        """In-place version of :meth:`swapaxes` (:meth:`swapdims`)."""
     def t(self) -> Tensor:
         """Transpose of a tensor with at most 2 dimensions."""
+    def t_(self) -> Tensor:
+        """In-place version of :meth:`t`: the tensor itself, its dimensions swapped."""
     def take(self, index: Tensor) -> Tensor:
         """The elements of ``self`` at flat positions ``index`` (as if ``self`` were 1-D), shaped
         like ``index``; negative positions count from the end."""
@@ -1118,6 +1135,8 @@ class Tensor:
         """The sum of the main diagonal of a matrix."""
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """Swap two dimensions."""
+    def transpose_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+        """In-place version of :meth:`transpose`."""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
         """The lower triangle of the matrices over the last two dims: elements on and below the
         diagonal ``diagonal``, zeros above."""
@@ -1158,6 +1177,8 @@ class Tensor:
         as asked, the run each element belongs to and the runs' lengths."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """Insert a dimension of size one at ``dim``."""
+    def unsqueeze_(self, dim: builtins.int) -> Tensor:
+        """In-place version of :meth:`unsqueeze`."""
     def untyped_storage(self) -> UntypedStorage:
         """The storage holding the tensor's elements, as bytes (one for all views of a tensor)."""
     def var(self, dim: Dims = ..., unbiased: Optional[builtins.bool] = ..., keepdim: builtins.bool = ..., *, correction: Optional[builtins.float] = ...) -> Tensor:

@@ -1144,6 +1144,11 @@ OPS: dict[str, Op] = {
     "frexp": _u(lambda M, x: M.frexp(x).mantissa, dom((0.3, 3.5), (-3.5, -0.3), avoid=(0.5, 1.0, 2.0, -0.5, -1.0, -2.0))),
     "nextafter": Op(lambda M, x, y: M.nextafter(x, y), binary_no_ties(REAL), True),     # (0 where equal, as PyTorch)
     "special_ndtr": _u(lambda M, x: M.special.ndtr(x), dom((-6.0, 6.0), edges=(0.0, 1.0, -2.0))),
+    # ---- ext15b: in-place view ops (ops/inplace_view.py) and as_strided (ops/as_strided.py)
+    "t_inplace": _ud(lambda M, x: (x * 1).t_(), 0, 2),
+    "unsqueeze_squeeze_": _u(lambda M, x: (x * 1).unsqueeze_(-1).squeeze_(-1)),
+    "as_strided": _u(lambda M, x: x.as_strided(((x.numel() + 1) // 2,), (2,)), min_dims=1),
+    "as_strided_fn_offset": _u(lambda M, x: M.as_strided(x, (x.numel() // 2,), (1,), x.numel() // 2), min_dims=1),
 }
 
 

@@ -11,6 +11,9 @@ from ._backward import _is_checkpoint_valid, backward, grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .._legacy import Variable
 from ._execution_engine import ExecutionEngine as _ExecutionEngine
+from . import profiler, profiler_util
+from .profiler import _profiler_enabled, kineto_available
+from .._saved import SavedTensor
 
 Variable._execution_engine = _ExecutionEngine()
 
@@ -18,3 +21,5 @@ __all__ = ["Function", "function", "forward_ad", "graph", "anomaly_mode", "detec
 __all__.append("Variable")
 __all__ += ["grad_mode", "inference_mode", "is_multithreading_enabled", "set_multithreading_enabled",
             "is_view_replay_enabled"]
+__all__ += ["profiler", "profiler_util", "kineto_available"]
+__all__.append("SavedTensor")

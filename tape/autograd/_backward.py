@@ -89,7 +89,10 @@ def _seeds(outputs: tuple, grad_outputs, create_graph: bool) -> list:
 
 
 def _tensor_of(g, like: Tensor) -> Tensor:
-    return g if isinstance(g, Tensor) else _engine.leaf_grad(g, like)
+    if isinstance(g, Tensor):
+        # (``grad_dtype``: PyTorch casts a recorded gradient too, outside the graph)
+        return g if not like._gdt or g._dtype is like._gdt else g.detach().to(like._gdt)
+    return _engine.leaf_grad(g, like)
 
 
 def _history(t: Tensor) -> tuple:

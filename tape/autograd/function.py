@@ -27,7 +27,7 @@ from .. import _dtype as D
 from .._anomaly import modified_hint
 from .._emit import plain, recorded, write_tape
 from .._engine import FREED_MSG
-from .._graph import InputMetadata, Node, tensor_grad_fn
+from .._graph import InputMetadata, Node, sequence_nr, tensor_grad_fn
 from .. import _saved
 from .._hooks import node_hook
 from .._state import state
@@ -84,6 +84,7 @@ class BackwardCFunction(FunctionCtx):
     """The node of a custom Function's call (``MyFnBackward``); it is also the ``ctx``."""
 
     materialize_grads = True
+    _materialize_non_diff_grads = True      # (False: a non-differentiable output's gradient stays None)
     _row = None       # (tape weakref, row) once recorded
     _user_fn = None   # (the class's ``backward`` or ``vjp``, found at its first backward)
 
@@ -99,20 +100,20 @@ class BackwardCFunction(FunctionCtx):
     def saved_tensors(self) -> tuple:
         """The tensors given to ``save_for_backward``, checked for in-place changes since (in
         ``jvp``: those given to ``save_for_forward``)."""
-        if self.__dict__.get("_in_jvp"):
-            return tuple(self.__dict__.get("saved_for_forward", ()))
-        saved = self.__dict__.get("_saved")
+        d = self.__dict__
+        if d.get("_in_jvp"):
+            return tuple(d.get("saved_for_forward", ()))
+        saved = d.get("_saved")
         if saved is None:
             return ()
-        tape = self._tape_ref() if self._row is not None else None
         r = self._row
-        if tape is not None and tape.fr[r] & FREED:
+        tape = self._tape_ref() if r is not None else None
+        if tape is not None and tape.fr.item(r) & FREED:
             raise RuntimeError(FREED_MSG)
-        packed = self.__dict__.get("_packed")
+        packed = d.get("_packed")
         if packed is not None:
             return tuple(None if p is None else _saved.check_unpacked(p[1](p[0])) for p in packed)
-        if tape is not None and any(e is not None and e[0] == "node" for e in saved):
-            tape = _saved.valued(tape)      # (a Function inside a checkpointed segment: its values run again)
+        values = None       # (a Function inside a checkpointed segment: its values run again)
         out = []
         for entry in saved:
             if entry is None:
@@ -120,15 +121,17 @@ class BackwardCFunction(FunctionCtx):
                 continue
             kind, what, version, ref = entry
             if kind == "node":
+                if values is None:
+                    values = _saved.valued(tape)
                 node = what
-                fr = int(tape.fr[node])
-                t = ref()
+                fr = values.fr.item(node)
                 if fr & MODIFIED and r < fr >> 2:
+                    t = ref()
                     now = t._version if t is not None else version + 1
                     # (a saved output is named by this node, a saved input by its tensor's node now)
-                    maker = self if int(tape.op[node]) == OUTPUT and int(tape.a[node]) == r else None
-                    _raise_modified(tape, node, t, version, now, maker)
-                out.append(recorded(tape, node, tape.value_of(node), D.ARENA_DTYPES[int(tape.dt[node])]))
+                    maker = self if values.op.item(node) == OUTPUT and values.a.item(node) == r else None
+                    _raise_modified(values, node, t, version, now, maker)
+                out.append(recorded(values, node, values.value_of(node), D.ARENA_DTYPES[values.dt.item(node)]))
             else:
                 if what._version != version:
                     _raise_modified(None, -1, what, version, what._version)
@@ -136,11 +139,24 @@ class BackwardCFunction(FunctionCtx):
         return tuple(out)
 
     @property
+    def saved_variables(self) -> tuple:
+        """Deprecated alias of :attr:`saved_tensors`."""
+        warnings.warn("'saved_variables' is deprecated; use 'saved_tensors'", DeprecationWarning, stacklevel=2)
+        return self.saved_tensors
+
+    @property
     def needs_input_grad(self) -> tuple:
         return self._needs_input_grad
 
     def name(self) -> str:
         return type(self).__name__
+
+    def _sequence_nr(self) -> int:
+        """The node's place in the order the thread made nodes in (``Node._sequence_nr``)."""
+        tape = self._tape_ref() if self._row is not None else None
+        if tape is None:
+            raise RuntimeError("the node of a Function call that recorded nothing has no sequence number")
+        return sequence_nr(tape, self._row)
 
     @property
     def next_functions(self) -> tuple:
@@ -336,7 +352,7 @@ def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
             nodes.append(node)
     r = tape.append_listed(FUNCTION, 0, _NO_VALUE, nodes)
     tape.pyrows[r] = ctx
-    ctx._tape_ref = weakref.ref(tape)
+    ctx._tape_ref = tape.me
     ctx._row = r
     nondiff = ctx.__dict__.get("non_differentiable", ())
     new = []
@@ -347,13 +363,14 @@ def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
             new.append(o)
             meta.append(None)
             continue
-        meta.append((o._shape, o._dtype))
-        if nondiff and any(o is n for n in nondiff) or not o._dtype.is_floating_point:
+        dtype = o._dtype
+        meta.append((o._shape, dtype))
+        if nondiff and any(o is n for n in nondiff) or not dtype.is_floating_point:
             new.append(o if any(o is d for d in dirty) else o.detach())
             new[-1]._rg = False
             continue
         value = np.array(o._value())
-        node = tape.append(OUTPUT, o._dtype.arena, value, a=r, ia=i)
+        node = tape.append(OUTPUT, dtype.arena, value, a=r, ia=i)
         positions.append(i)
         if dirty and any(o is d for d in dirty):
             # The input changed in place is now the output: it moves to the Function's node.
@@ -362,16 +379,15 @@ def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
             o._ig = 0
             new.append(o)
         else:
-            new.append(recorded(tape, node, value, o._dtype))
+            new.append(recorded(tape, node, value, dtype))
     tape.nout[r] = len(positions)
-    ctx._outputs = tuple(positions)
-    ctx._out_meta = tuple(meta)
-    ctx._nodes = tuple(nodes)
+    ctx._outputs = positions
+    ctx._out_meta = meta
     if len(before) == len(args):
-        ctx._inputs = tuple(range(len(args)))
+        ctx._inputs = range(len(args))
     else:
-        ctx._inputs = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
-    ctx._in_meta = tuple((a._shape, a._dtype) for a, _, _ in before)
+        ctx._inputs = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+    ctx._in_meta = [(a._shape, a._dtype) for a, _, _ in before]
     if "to_save" in ctx.__dict__:
         _keep_saved(ctx, tape, outs, new, before, nodes)
     return new
@@ -424,8 +440,9 @@ def _vjp(gs, xs, y, row):
     for pos, g in zip(ctx._outputs, gs):
         grads[pos] = g
     if ctx.materialize_grads:
+        every = ctx._materialize_non_diff_grads
         for pos, meta in enumerate(ctx._out_meta):
-            if meta is not None and grads[pos] is None:
+            if meta is not None and grads[pos] is None and (every or pos in ctx._outputs):
                 grads[pos] = _zeros(meta)
     found = ctx._user_fn
     if found is None:
@@ -448,7 +465,7 @@ def _vjp(gs, xs, y, row):
     rg = tape.rg
     for x, pos, (shape, dtype) in zip(row.inputs, ctx._inputs, ctx._in_meta):
         g = result[pos]
-        if g is None or not rg[x]:
+        if g is None or not rg.item(x):
             out.append(None)
             continue
         if g._shape != shape:

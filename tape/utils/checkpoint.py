@@ -383,11 +383,15 @@ def _wrap_members() -> None:
             for owner, names in ((Tensor, entry.methods), (package, entry.functions)):
                 for name in names:
                     member = vars(owner).get(name)
+                    if getattr(member, "_timed", False):
+                        member = member.__wrapped__         # (a profile's timing wrapper, while one is active)
                     if callable(member) and (owner, name) not in _wrappers:
                         _wrappers[owner, name] = member, _logged(member)
     for (owner, name), (member, wrapper) in _wrappers.items():
-        if vars(owner).get(name) is member:     # (not replaced by the user meanwhile)
-            _originals[owner, name] = member
+        now = vars(owner).get(name)
+        # (not replaced by the user meanwhile; an active profile's timing wrapper gives way while the log is)
+        if now is member or getattr(now, "_timed", False) and now.__wrapped__ is member:
+            _originals[owner, name] = now
             setattr(owner, name, wrapper)
 
 
