@@ -359,7 +359,7 @@ def jacobian_block(outputs, inputs):
     for o in outputs:
         seeds.extend([(o._node, e, 1.0)] for e in range(o.numel()))
     used = [n for n in nodes if n >= 0]
-    J, hit = seeded(tape, start, seeds, used, unneeded_for(tape, start + 1, used) if used else None)
+    J, hit = seeded(tape, start, seeds, used, unneeded_for(tape, tape.n, used) if used else None)
     reached = np.repeat(hit[None, :].astype(np.uint8), len(seeds), axis=0)
     return J, [n >= 0 for n in nodes], reached
 
@@ -413,7 +413,7 @@ def trace_jacobian(var, outs: tuple, inputs: tuple):
         var.unneeded[key] = unneeded_for(tape, tape.n, var.in_nodes)
     J = np.zeros((len(seeds), sum(_dims(x) for x in inputs)))
     if starts:
-        J, _ = seeded(tape, max(starts), seeds, var.in_nodes, var.unneeded[key][:max(starts) + 1].copy())
+        J, _ = seeded(tape, max(starts), seeds, var.in_nodes, var.unneeded[key])
     return _blocks(J, outs, inputs, var.single, len(inputs) == 1)
 
 
@@ -426,7 +426,7 @@ class _Program:
         self.var = var
         self.grads = grads          # per input: the gradient's node, or -1 (no second derivative)
         self.start = start
-        self.unneeded = unneeded_for(var.tape, start + 1, var.in_nodes)
+        self.unneeded = unneeded_for(var.tape, var.tape.n, var.in_nodes)
 
 
 def _program(trace, var, inputs: tuple):

@@ -28,6 +28,7 @@ VARIANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("jax", "grad_penalty_step"): ("eager",),
     ("tape", "scalar_chain"): ("anomaly",),
     ("tape", "scalar_evals"): ("trace",),
+    ("tape", "hessian_rosenbrock"): ("trace", "trace record"),
     ("tape", "mlp_step"): ("anomaly",),
     ("torch", "scalar_chain"): ("anomaly",),
     ("torch", "mlp_step"): ("anomaly",),
