@@ -48,7 +48,7 @@ from .ops.shape import EXPAND, GATHER, INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATT
 
 __all__ = ["block_size", "block_sweep", "jacobian_block"]
 
-ELEMENTS = 1 << 18      # adjoint elements a block holds at most (2 MB in float64: stays in cache)
+ELEMENTS = 1 << 20      # adjoint elements a block holds at most (8 MB in float64; rows touch their ranges only)
 _local = threading.local()
 
 
@@ -67,46 +67,89 @@ def scratch(k: int, n64: int, n32: int) -> tuple:
     return bufs[0][:k * n64].reshape(k, n64), bufs[1][:k * n32].reshape(k, n32)
 
 
-@njit(cache=True, error_model="numpy")
-def _zero_all(R, G64, G32, node):
-    o = R[R_OFF, node]
-    n = R[R_NUM, node]
-    if R[R_DT, node] == 0:
-        G64[:, o:o + n] = 0.0
+# Each direction's adjoint of a node is nonzero in a range of its elements only (``LO``/``HI``,
+# directions x nodes): a unit seed reaches a few elements of each row (a banded Hessian's
+# direction, a few per row), and the rows run over those ranges only.  Outside its range an
+# adjoint's memory is not read; a range grows (the new part zeroed) as gradients arrive.
+@njit(cache=True, error_model="numpy", inline="always")
+def _grow(G, LO, HI, seen, j, node, o, a, b):
+    """Direction ``j``'s adjoint of ``node`` (at offset ``o``) will be added to in ``[a, b)``."""
+    lo = LO[j, node]
+    hi = HI[j, node]
+    if lo >= hi:
+        for i in range(o + a, o + b):
+            G[j, i] = 0.0
+        LO[j, node] = a
+        HI[j, node] = b
     else:
-        G32[:, o:o + n] = 0.0
+        if a < lo:
+            for i in range(o + a, o + lo):
+                G[j, i] = 0.0
+            LO[j, node] = a
+        if b > hi:
+            for i in range(o + hi, o + b):
+                G[j, i] = 0.0
+            HI[j, node] = b
+    seen[node] |= 1
 
 
 @njit(cache=True, error_model="numpy")
-def _reach_all(R, ix, seen, G64, G32, r):
-    """Row ``r`` runs: its inputs that need a gradient and none reached yet get zero adjoints in
-    every direction (the rules add to them); so do its outputs no gradient reached."""
+def _whole(R, G64, G32, LO, HI, seen, node):
+    """Every direction's adjoint of ``node`` over all its elements (zeros outside its range)."""
+    n = R[R_NUM, node]
+    o = R[R_OFF, node]
+    for j in range(LO.shape[0]):
+        if R[R_DT, node] == 0:
+            _grow(G64, LO, HI, seen, j, node, o, 0, n)
+        else:
+            _grow(G32, LO, HI, seen, j, node, o, 0, n)
+
+
+@njit(cache=True, error_model="numpy")
+def _reach_all(R, ix, seen, G64, G32, LO, HI, r):
+    """Row ``r`` runs through its family's kernel: its inputs that need a gradient and its own
+    adjoint (its outputs', for a row with several) over all their elements, in every direction."""
     for k in range(max(R[R_LN, r], 2)):
         x = input_at(R, ix, r, k)
-        if x >= 0 and R[R_RG, x] != 0 and not seen[x] & 1:
-            seen[x] |= 1
-            _zero_all(R, G64, G32, x)
+        if x >= 0 and R[R_RG, x] != 0:
+            _whole(R, G64, G32, LO, HI, seen, x)
+    if R[R_NOUT, r] == 0:
+        _whole(R, G64, G32, LO, HI, seen, r)
     for o in range(r + 1, r + 1 + R[R_NOUT, r]):
-        if not seen[o] & 1:
-            _zero_all(R, G64, G32, o)
+        _whole(R, G64, G32, LO, HI, seen, o)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _apply(G, p, go, gx, n, nx):
-    """``G[j, gx + i % nx] += p[i] * G[j, go + i]`` for every direction ``j`` (a broadcast input's
-    adjoint sums over the output's blocks)."""
-    p = p[:n]
+def _apply(G, LO, HI, seen, p, r, x, go, gx, n, nx):
+    """``G[j, gx + i % nx] += p[i] * G[j, go + i]`` for every direction ``j``, over the elements
+    of its range (a broadcast input's adjoint sums over the output's blocks)."""
     for j in range(G.shape[0]):
-        gy = G[j, go:go + n]
+        lo = LO[j, r]
+        hi = HI[j, r]
+        if lo >= hi:
+            continue
         if nx == n:
+            _grow(G, LO, HI, seen, j, x, gx, lo, hi)
+            if hi - lo < 16:
+                for i in range(lo, hi):     # (a few elements: slices would cost more than the loop)
+                    G[j, gx + i] += p[i] * G[j, go + i]
+                continue
             # (slices indexed by the loop counter: no negative-index check, the loop vectorizes)
-            g = G[j, gx:gx + n]
-            for i in range(n):
-                g[i] += p[i] * gy[i]
+            g = G[j, gx + lo:gx + hi]
+            gy = G[j, go + lo:go + hi]
+            q = p[lo:hi]
+            for i in range(hi - lo):
+                g[i] += q[i] * gy[i]
+        elif nx == 1:
+            _grow(G, LO, HI, seen, j, x, gx, 0, 1)
+            s = G[j, gx]
+            for i in range(lo, hi):
+                s += p[i] * G[j, go + i]
+            G[j, gx] = s
         else:
-            g = G[j, gx:gx + nx]
-            for i in range(n):
-                g[i % nx] += p[i] * gy[i]
+            _grow(G, LO, HI, seen, j, x, gx, 0, nx)
+            for i in range(lo, hi):
+                G[j, gx + i % nx] += p[i] * G[j, go + i]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -126,48 +169,74 @@ def _partials(address, code, v, o, ox, oy, n, nx, ny, fa, fb, px, py):
 
 
 @njit(cache=True, error_model="numpy")
-def _moves(G, code, ox, oy, ix, ia, nx, ny):
-    """The rows that only move adjoints (selections, their scatters, views, a broadcast or a sum
-    of everything), for all directions in one loop nest; False for another row."""
-    if code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED:
-        for j in range(G.shape[0]):
-            for i in range(ny):
+def _moves(G, LO, HI, seen, code, r, x, ox, oy, ix, ia, nx, ny, ordered):
+    """The rows that only move adjoints (selections, their scatters, views, a broadcast of one
+    element or a sum of all), for all directions over their ranges; False for another row.
+    ``ordered``: a scatter's index list is sorted."""
+    if not (code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED or code == SCATTER
+            or code == LAYOUT_SCATTER or code == VIEW or (code == EXPAND and nx == 1) or (code == SUM and ny == 1)):
+        return False
+    for j in range(G.shape[0]):
+        lo = LO[j, r]
+        hi = HI[j, r]
+        if lo >= hi:
+            continue
+        if code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED:
+            a = nx
+            b = 0
+            for i in range(lo, hi):
+                m = ix[ia + i]
+                a = min(a, m)
+                b = max(b, m + 1)
+            _grow(G, LO, HI, seen, j, x, ox, a, b)
+            for i in range(lo, hi):
                 G[j, ox + ix[ia + i]] += G[j, oy + i]
-    elif code == SCATTER or code == LAYOUT_SCATTER:
-        for j in range(G.shape[0]):
-            for i in range(nx):
-                G[j, ox + i] += G[j, oy + ix[ia + i]]
-    elif code == VIEW:
-        for j in range(G.shape[0]):
-            g = G[j, ox:ox + ny]
-            gy = G[j, oy:oy + ny]
-            for i in range(ny):
-                g[i] += gy[i]
-    elif code == EXPAND and nx == 1:
-        for j in range(G.shape[0]):
-            gy = G[j, oy:oy + ny]
+        elif code == SCATTER or code == LAYOUT_SCATTER:
+            if ordered:
+                # (the elements that land in [lo, hi) are a run of the sorted list: two searches)
+                a = np.searchsorted(ix[ia:ia + nx], lo)
+                b = np.searchsorted(ix[ia:ia + nx], hi)
+            else:
+                a = nx
+                b = 0
+                for i in range(nx):
+                    m = ix[ia + i]
+                    if lo <= m < hi:
+                        a = min(a, i)
+                        b = i + 1
+            if a < b:
+                _grow(G, LO, HI, seen, j, x, ox, a, b)
+                for i in range(a, b):
+                    m = ix[ia + i]
+                    if lo <= m < hi:
+                        G[j, ox + i] += G[j, oy + m]
+        elif code == VIEW:
+            _grow(G, LO, HI, seen, j, x, ox, lo, hi)
+            for i in range(lo, hi):
+                G[j, ox + i] += G[j, oy + i]
+        elif code == EXPAND:
+            _grow(G, LO, HI, seen, j, x, ox, 0, 1)
             s = G[j, ox]
-            for i in range(ny):
-                s += gy[i]
+            for i in range(lo, hi):
+                s += G[j, oy + i]
             G[j, ox] = s
-    elif code == SUM and ny == 1:
-        for j in range(G.shape[0]):
+        else:
+            _grow(G, LO, HI, seen, j, x, ox, 0, nx)
             g = G[j, ox:ox + nx]
             s = G[j, oy]
             for i in range(nx):
                 g[i] += s
-    else:
-        return False
     return True
 
 
 @njit(cache=True, error_model="numpy")
-def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, seen, ctl, fams, PX, PY, done):
-    """Propagate the ``k`` adjoints in ``G64``/``G32`` (one row per direction) from row
-    ``ctl[C_START]`` down to row 0; ``seen`` as for ``_sweep.sweep_rows`` (a row is reached when
-    any direction reaches it).  Stops as that sweep does (``_stops``).  ``PX``/``PY``: elementwise
-    rows' partial derivatives, at their values' offsets (the float32 arena's after the float64
-    one's), computed on a row's first visit (``done``) and kept for the next blocks."""
+def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, LO, HI, seen, ctl, fams, PX, PY, done):
+    """Propagate the ``k`` adjoints in ``G64``/``G32`` (one row per direction, each valid over
+    its range ``LO``/``HI``) from row ``ctl[C_START]`` down to row 0; ``seen`` as for
+    ``_sweep.sweep_rows`` (a row is reached when any direction reaches it).  Stops as that sweep
+    does (``_stops``).  ``PX``/``PY``: elementwise rows' partial derivatives, at their values'
+    offsets (the float32 arena's after the float64 one's), computed on a row's first visit
+    (``done``: 1, or 2 for a scatter whose index list is sorted) and kept for the next blocks."""
     op, dt, off, num, a, b, rg = R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_A], R[R_B], R[R_RG]
     fa, fb = F[0], F[1]
     for r in range(ctl[C_START], -1, -1):
@@ -195,9 +264,8 @@ def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, seen, ctl, fams, PX, P
             ctl[C_ROW] = r
             return
         seen[r] |= 4
-        _reach_all(R, ix, seen, G64, G32, r)
+        x = a[r]
         if elementwise:
-            x = a[r]
             unary = code < _UNARY_END
             y = x if unary else b[r]
             n, nx, ny = num[r], num[x], num[y]
@@ -215,20 +283,28 @@ def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, seen, ctl, fams, PX, P
                     _partials(address, code, v32, o, ox, oy, n, nx, ny, fa[r], fb[r], px, py)
             if f64:
                 if rg[x] != 0:
-                    _apply(G64, px, o, ox, n, nx)
+                    _apply(G64, LO, HI, seen, px, r, x, o, ox, n, nx)
                 if not unary and rg[y] != 0:
-                    _apply(G64, py, o, oy, n, ny)
+                    _apply(G64, LO, HI, seen, py, r, y, o, oy, n, ny)
             else:
                 if rg[x] != 0:
-                    _apply(G32, px, o, ox, n, nx)
+                    _apply(G32, LO, HI, seen, px, r, x, o, ox, n, nx)
                 if not unary and rg[y] != 0:
-                    _apply(G32, py, o, oy, n, ny)
+                    _apply(G32, LO, HI, seen, py, r, y, o, oy, n, ny)
             continue
-        x = a[r]
-        if dt[r] == dt[x] and b[r] < 0 and R[R_LN, r] == 0:
-            if _moves(G64, code, off[x], off[r], ix, R[R_IA, r], num[x], num[r]) if dt[r] == 0 else \
-                    _moves(G32, code, off[x], off[r], ix, R[R_IA, r], num[x], num[r]):
+        if dt[r] == dt[x] and b[r] < 0 and R[R_LN, r] == 0 and rg[x] != 0 and R[R_NOUT, r] == 0:
+            if not done[r]:
+                done[r] = 1
+                if code == SCATTER or code == LAYOUT_SCATTER:
+                    lst = ix[R[R_IA, r]:R[R_IA, r] + num[x]]
+                    done[r] = 2 if lst.shape[0] < 2 or (lst[1:] >= lst[:-1]).all() else 1
+            ordered = done[r] == 2
+            if dt[r] == 0:
+                if _moves(G64, LO, HI, seen, code, r, x, off[x], off[r], ix, R[R_IA, r], num[x], num[r], ordered):
+                    continue
+            elif _moves(G32, LO, HI, seen, code, r, x, off[x], off[r], ix, R[R_IA, r], num[x], num[r], ordered):
                 continue
+        _reach_all(R, ix, seen, G64, G32, LO, HI, r)
         known = True
         for j in range(G64.shape[0]):
             if dt[r] == 0:
@@ -242,9 +318,10 @@ def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, seen, ctl, fams, PX, P
     ctl[C_STATUS] = ST_DONE
 
 
-def _python_block(tape, r: int, G64: np.ndarray, G32: np.ndarray, seen: np.ndarray) -> None:
+def _python_block(tape, r: int, G64: np.ndarray, G32: np.ndarray, LO: np.ndarray, HI: np.ndarray,
+                  seen: np.ndarray) -> None:
     """A row whose adjoint runs in Python: once per direction, each on its own adjoint arenas."""
-    _reach_all(tape.R, tape.ix, seen, G64, G32, r)
+    _reach_all(tape.R, tape.ix, seen, G64, G32, LO, HI, r)
     run = _engine._python_vjp if REGISTRY[int(tape.op[r])].py_adjoint is None else _engine._python_row
     values = (tape.v64, tape.v32)
     with no_grad():
@@ -261,8 +338,8 @@ class Partials:
         self.done = np.zeros(tape.n, np.uint8)
 
 
-def block_sweep(tape, G64: np.ndarray, G32: np.ndarray, seen: np.ndarray, start: int,
-                partials: Partials = None) -> None:
+def block_sweep(tape, G64: np.ndarray, G32: np.ndarray, LO: np.ndarray, HI: np.ndarray, seen: np.ndarray,
+                start: int, partials: Partials = None) -> None:
     """Run the blocked reverse sweep from row ``start`` to the end, Python rows included; raises
     PyTorch's error for a freed or modified row.  ``partials``: kept from a sweep of the same
     tape at the same values (by default, none)."""
@@ -271,7 +348,7 @@ def block_sweep(tape, G64: np.ndarray, G32: np.ndarray, seen: np.ndarray, start:
     ctl[C_START] = start
     p = Partials(tape) if partials is None else partials
     while ctl[C_START] >= 0:
-        block_rows(R, tape.F, tape.stab, tape.ix, SAVES, tape.v64, G64, tape.v32, G32, seen, ctl,
+        block_rows(R, tape.F, tape.stab, tape.ix, SAVES, tape.v64, G64, tape.v32, G32, LO, HI, seen, ctl,
                    ADJOINTS.addresses, p.PX, p.PY, p.done)
         status = ctl[C_STATUS]
         if status == ST_DONE:
@@ -281,41 +358,76 @@ def block_sweep(tape, G64: np.ndarray, G32: np.ndarray, seen: np.ndarray, start:
             compile_for(R, tape.F, tape.stab, tape.ix, tape.v64, G64[0], tape.v32, G32[0], ctl)
             ctl[C_START] = r
         elif status == ST_PYTHON:
-            _python_block(tape, r, G64, G32, seen)
+            _python_block(tape, r, G64, G32, LO, HI, seen)
             ctl[C_START] = r - 1
         else:
             _engine._stopped(tape, ctl)
 
 
-def seeded(tape, start: int, seeds: list, targets: list, unneeded: np.ndarray = None):
-    """The adjoints of nodes ``targets`` for each seed, by blocked sweeps: ``seeds`` is a list of
-    ``(node, element, value)`` lists (one per direction, unit seeds mostly).  Returns a float64
+@njit(cache=True, error_model="numpy")
+def _seed(R, G64, G32, LO, HI, seen, first, dirs, nodes, elems, values):
+    """Seed the directions ``first ..`` of a block: direction ``dirs[s] - first`` gets ``values[s]``
+    at element ``elems[s]`` of node ``nodes[s]``."""
+    for s in range(dirs.shape[0]):
+        j = dirs[s] - first
+        if j < 0 or j >= LO.shape[0]:
+            continue
+        node = nodes[s]
+        o = R[R_OFF, node]
+        e = elems[s]
+        if R[R_DT, node] == 0:
+            _grow(G64, LO, HI, seen, j, node, o, e, e + 1)
+            G64[j, o + e] += values[s]
+        else:
+            _grow(G32, LO, HI, seen, j, node, o, e, e + 1)
+            G32[j, o + e] += values[s]
+
+
+@njit(cache=True, error_model="numpy")
+def _extract(G, LO, HI, J, first, col, o, t):
+    """Direction ``j``'s adjoint of node ``t`` (at ``o``) into ``J[first + j, col:]``, over its range."""
+    for j in range(LO.shape[0]):
+        for i in range(LO[j, t], HI[j, t]):
+            J[first + j, col + i] = G[j, o + i]
+
+
+def unit_seeds(nodes: list, sizes: list) -> tuple:
+    """One direction per element of each node: ``seeded``'s seeds for a whole Jacobian."""
+    total = sum(sizes)
+    return (np.arange(total, dtype=np.int64), np.repeat(np.array(nodes, np.int64), sizes),
+            np.concatenate([np.arange(n, dtype=np.int64) for n in sizes]) if sizes else np.zeros(0, np.int64),
+            np.ones(total))
+
+
+def seeded(tape, start: int, seeds: tuple, directions: int, targets: list, unneeded: np.ndarray = None):
+    """The adjoints of nodes ``targets`` in each of ``directions`` directions, by blocked sweeps
+    from row ``start``: ``seeds`` are arrays (direction, node, element, value).  Returns a float64
     array (directions x total elements of the targets) and, per target, whether any sweep
     reached it (an unreached target's adjoints are zero)."""
     total = sum(int(tape.num[t]) for t in targets)
-    J = np.zeros((len(seeds), total))
+    J = np.zeros((directions, total))
     hit = np.zeros(len(targets), np.bool_)
-    k = block_size(len(seeds), max(tape.t64, tape.t32))
+    if directions == 0:
+        return J, hit
+    k = block_size(directions, max(tape.t64, tape.t32))
+    k = -(-directions // -(-directions // k))      # (blocks of equal size)
     base = np.zeros(tape.n, np.uint8) if unneeded is None else unneeded
     partials = Partials(tape)
-    for first in range(0, len(seeds), k):
-        block = seeds[first:first + k]
-        G64, G32 = scratch(len(block), tape.t64, tape.t32)
+    dirs, nodes, elems, values = seeds
+    for first in range(0, directions, k):
+        m = min(k, directions - first)
+        G64, G32 = scratch(m, tape.t64, tape.t32)
         seen = base.copy()
-        for node in {s[0] for seed in block for s in seed}:
-            seen[node] |= 1
-            _zero_all(tape.R, G64, G32, node)
-        for j, seed in enumerate(block):
-            for node, e, value in seed:
-                (G64 if tape.dt[node] == 0 else G32)[j, int(tape.off[node]) + e] += value
-        block_sweep(tape, G64, G32, seen, start, partials)
+        LO = np.zeros((m, tape.n), np.int64)
+        HI = np.zeros((m, tape.n), np.int64)
+        _seed(tape.R, G64, G32, LO, HI, seen, first, dirs, nodes, elems, values)
+        block_sweep(tape, G64, G32, LO, HI, seen, start, partials)
         col = 0
         for i, t in enumerate(targets):
-            n, o = int(tape.num[t]), int(tape.off[t])
             if seen[t] & 1:
                 hit[i] = True
-                J[first:first + len(block), col:col + n] = (G64 if tape.dt[t] == 0 else G32)[:, o:o + n]
-            col += n
+                _extract(G64 if tape.dt[t] == 0 else G32, LO, HI, J, first, col, int(tape.off[t]), t)
+            col += int(tape.num[t])
     return J, hit
 
 
@@ -355,12 +467,11 @@ def jacobian_block(outputs, inputs):
         if node <= start and type(src) is tuple:
             return None
     _engine._mark_modified_leaves(tape)
-    seeds = []
-    for o in outputs:
-        seeds.extend([(o._node, e, 1.0)] for e in range(o.numel()))
+    sizes = [o.numel() for o in outputs]
     used = [n for n in nodes if n >= 0]
-    J, hit = seeded(tape, start, seeds, used, unneeded_for(tape, tape.n, used) if used else None)
-    reached = np.repeat(hit[None, :].astype(np.uint8), len(seeds), axis=0)
+    J, hit = seeded(tape, start, unit_seeds([o._node for o in outputs], sizes), sum(sizes), used,
+                    unneeded_for(tape, tape.n, used) if used else None)
+    reached = np.repeat(hit[None, :].astype(np.uint8), sum(sizes), axis=0)
     return J, [n >= 0 for n in nodes], reached
 
 
@@ -401,19 +512,18 @@ def trace_jacobian(var, outs: tuple, inputs: tuple):
     tape = var.tape
     if not _sweepable(tape):
         return None
-    seeds = []
-    for node, o in zip(var.outs, outs):
-        if node >= 0 and tape.rg[node]:
-            seeds.extend([(node, e, 1.0)] for e in range(_dims(o)))
-        else:
-            seeds.extend([] for _ in range(_dims(o)))       # (a constant output: zero rows)
+    sizes = [_dims(o) for o in outs]
+    # (a constant output: its seeds at its own node, which leads nowhere: zero rows)
+    seeds = unit_seeds([n if n >= 0 and tape.rg[n] else var.in_nodes[0] for n in var.outs], sizes)
+    keep = np.repeat([n >= 0 and bool(tape.rg[n]) for n in var.outs], sizes)
+    seeds = tuple(a[keep] for a in seeds)
     starts = [n for n in var.outs if n >= 0 and tape.rg[n]]
     key = ("jacobian",)
     if key not in var.unneeded:
         var.unneeded[key] = unneeded_for(tape, tape.n, var.in_nodes)
-    J = np.zeros((len(seeds), sum(_dims(x) for x in inputs)))
+    J = np.zeros((sum(sizes), sum(_dims(x) for x in inputs)))
     if starts:
-        J, _ = seeded(tape, max(starts), seeds, var.in_nodes, var.unneeded[key])
+        J, _ = seeded(tape, max(starts), seeds, sum(sizes), var.in_nodes, var.unneeded[key])
     return _blocks(J, outs, inputs, var.single, len(inputs) == 1)
 
 
@@ -481,25 +591,27 @@ def _load(trace, prog: _Program, inputs: tuple) -> bool:
     return trace._run(hv)
 
 
-def _hessian_rows(trace, var, inputs: tuple, seeds: list):
-    """The gradient program swept back from ``seeds`` (``(input, element, value)`` lists, one per
-    direction): per direction, the adjoints of all the inputs (one flat row); None to fall back."""
+def _hessian_rows(trace, var, inputs: tuple, seeds: tuple, directions: int):
+    """The gradient program swept back from ``seeds`` (arrays: direction, input, element, value):
+    per direction, the adjoints of all the inputs (one flat row); None to fall back."""
     prog = _program(trace, var, inputs)
     if prog is None or not _load(trace, prog, inputs):
         return None
-    tape = prog.var.tape
-    rows = [[(prog.grads[i], e, v) for i, e, v in seed if prog.grads[i] >= 0] for seed in seeds]
-    if prog.start < 0 or not any(rows):
-        return np.zeros((len(seeds), sum(_dims(x) for x in inputs)))
-    J, _ = seeded(tape, prog.start, rows, prog.var.in_nodes, prog.unneeded)
+    grads = np.array(prog.grads, np.int64)
+    dirs, which, elems, values = seeds
+    keep = grads[which] >= 0
+    if prog.start < 0 or not keep.any():
+        return np.zeros((directions, sum(_dims(x) for x in inputs)))
+    J, _ = seeded(prog.var.tape, prog.start, (dirs[keep], grads[which][keep], elems[keep], values[keep]), directions,
+                  prog.var.in_nodes, prog.unneeded)
     return J
 
 
 def trace_hessian(trace, var, inputs: tuple):
     """The Hessian of a replayed variant (one-element output): blocked reverse sweeps over its
     gradient program, one direction per input element; None to fall back."""
-    seeds = [[(i, e, 1.0)] for i, x in enumerate(inputs) for e in range(_dims(x))]
-    J = _hessian_rows(trace, var, inputs, seeds)
+    sizes = [_dims(x) for x in inputs]
+    J = _hessian_rows(trace, var, inputs, unit_seeds(list(range(len(inputs))), sizes), sum(sizes))
     if J is None:
         return None
     single = len(inputs) == 1
@@ -509,9 +621,10 @@ def trace_hessian(trace, var, inputs: tuple):
 def trace_hvp(trace, var, inputs: tuple, vs: tuple):
     """``H v`` for a replayed variant: one sweep over its gradient program seeded with ``v`` (the
     Hessian is symmetric: ``v^T H``); None to fall back."""
-    seed = [(i, e, float(value)) for i, v in enumerate(vs) for e, value in
-            enumerate(np.asarray(v._value(), np.float64).reshape(-1).tolist())]
-    J = _hessian_rows(trace, var, inputs, [seed])
+    sizes = [_dims(x) for x in inputs]
+    dirs, which, elems, _ = unit_seeds(list(range(len(inputs))), sizes)
+    values = np.concatenate([np.asarray(v._value(), np.float64).reshape(-1) for v in vs])
+    J = _hessian_rows(trace, var, inputs, (np.zeros_like(dirs), which, elems, values), 1)
     if J is None:
         return None
     out = []
