@@ -14,6 +14,11 @@ shared.  Each row is visited once and its adjoint rule applied to all ``k`` dire
 - rows whose adjoint runs in Python (BLAS products, LAPACK, ...): Python runs the row once per
   direction (the plain sweep's ``_python_row``/``_python_vjp``), and the sweep resumes below it.
 
+Each direction's adjoint of a node is kept over the range of its elements a gradient reached
+(``LO``/``HI``): a unit seed reaches a few elements of each row of a banded problem (a Hessian's
+direction), and the rows run over those ranges only.  The forward (tangent) sweep carries ``k``
+tangents the same way (``tangent_rows``), with whole rows.
+
 Results equal ``k`` separate sweeps up to rounding: an elementwise row's partial times the
 adjoint (``g * (1 / y)`` for a division) where the plain sweep may compute ``g / y``; every
 other row runs the same arithmetic.  A direction that reaches no row of another direction
