@@ -2,9 +2,9 @@
 
 Signatures, return structures and ``strict`` errors are PyTorch's.  A Jacobian
 (and so a Hessian) does not run one Python-level backward per output element:
-when the graph lives on one tape and needs no Python rows, all its rows come
-from a single compiled call that sweeps the tape once per seed
-(``tape._engine.jacobian_block``).  ``jvp`` uses the double-backward trick, as
+when the graph lives on one tape, blocked sweeps carry many seeds through each
+sweep of it (``tape._blocked.jacobian_block``; with ``strict=True``, one
+compiled sweep per seed, ``tape._engine.jacobian_block``).  ``jvp`` uses the double-backward trick, as
 PyTorch does; ``vectorize`` and ``strategy`` are accepted and give the same
 values (the block sweep is already batched).
 """
