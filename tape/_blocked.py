@@ -67,7 +67,8 @@ def scratch(k: int, n64: int, n32: int) -> tuple:
     its page faults at every call, more than the sweep)."""
     bufs = getattr(_local, "bufs", None)
     if bufs is None or bufs[0].shape[0] < k * n64 or bufs[1].shape[0] < k * n32:
-        size = max(k * n64, 0 if bufs is None else bufs[0].shape[0]), max(k * n32, 0 if bufs is None else bufs[1].shape[0])
+        size = (max(k * n64, 0 if bufs is None else bufs[0].shape[0]),
+                max(k * n32, 0 if bufs is None else bufs[1].shape[0]))
         bufs = _local.bufs = (np.empty(size[0]), np.empty(size[1], np.float32))
     return bufs[0][:k * n64].reshape(k, n64), bufs[1][:k * n32].reshape(k, n32)
 
@@ -547,7 +548,6 @@ class _Program:
 def _program(trace, var, inputs: tuple):
     """The variant's gradient program (made once, at the first inputs that chose the variant), or
     None when it cannot be replayed in compiled code."""
-    from ._trace import _close, _replayable
     prog = getattr(var, "gradient_program", False)
     if prog is not False:
         return prog
@@ -573,10 +573,11 @@ def _program(trace, var, inputs: tuple):
             return None
         grads.append(g._node if g is not None and g._tape is tape else -1)
     hv.program = None               # (the scalar program holds the function's rows only)
-    if not _replayable(tape):
+    if not trace._replayable(tape):
         return None
     before = (tape.v64[:tape.t64].copy(), tape.v32[:tape.t32].copy())
-    if not trace._run(hv) or not (_close(before[0], tape.v64[:tape.t64]) and _close(before[1], tape.v32[:tape.t32])):
+    if not trace._run(hv) or not (trace._close(before[0], tape.v64[:tape.t64])
+                                  and trace._close(before[1], tape.v32[:tape.t32])):
         return None
     found = [g for g in grads if g >= 0]
     var.gradient_program = _Program(hv, grads, max(found) if found else -1)
@@ -585,13 +586,12 @@ def _program(trace, var, inputs: tuple):
 
 def _load(trace, prog: _Program, inputs: tuple) -> bool:
     """Replay the gradient program at ``inputs``; False if one of its guards fails."""
-    from ._trace import _value_into
     hv = prog.var
     tape = hv.tape
     for node, t in zip(hv.in_nodes, inputs):
-        _value_into(tape, node, t)
+        trace._value_into(tape, node, t)
     for node, t in hv.params:
-        _value_into(tape, node, t)
+        trace._value_into(tape, node, t)
         tape.ib[node] = t._version
     return trace._run(hv)
 

@@ -375,6 +375,11 @@ class Trace:
 
     Results are new tensors that do not require grad (detached from eager graphs)."""
 
+    # (for ``tape/_blocked.py``, which replays a variant's gradient program: this module imports it)
+    _value_into = staticmethod(_value_into)
+    _replayable = staticmethod(_replayable)
+    _close = staticmethod(_close)
+
     def __init__(self, fn: Callable, inputs: tuple, strict: bool, cache_size: int) -> None:
         self.fn = fn
         self.strict = strict
