@@ -24,8 +24,8 @@ from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
+from . import _blocked, _engine, _optimize, _pyforward
 from . import _dtype as D
-from . import _engine, _optimize, _pyforward
 from ._grad_mode import no_grad
 from ._record import VALUES
 from ._replay import (C_STOP, EQ, EXACT, GE, GT, GUARD, LE, LT, NE, PY_GUARD, ST_GUARD, TRUTH, replay_rows,
@@ -411,6 +411,11 @@ class Trace:
 
     Results are new tensors that do not require grad (detached from eager graphs)."""
 
+    # (for ``tape/_blocked.py``, which replays a variant's gradient program: this module imports it)
+    _value_into = staticmethod(_value_into)
+    _replayable = staticmethod(_replayable)
+    _close = staticmethod(_close)
+
     def __init__(self, fn: Callable, inputs: tuple, strict: bool, cache_size: int, optimize: bool = True) -> None:
         self.fn = fn
         self.strict = strict
@@ -773,8 +778,8 @@ class Trace:
         return self._pack(var, outs), (grads[0] if single_in else tuple(grads))
 
     def jvp(self, inputs: _Inputs, v=None):
-        """``(fn(*inputs), J v)``, as :func:`tape.autograd.functional.jvp`: the tangent sweep
-        (``tape/_tangent.py``, each op's ``jvp`` rule) over the replayed rows."""
+        """``(fn(*inputs), J v)``, as :func:`tape.autograd.functional.jvp`: the compiled tangent
+        sweep over the replayed rows (``tape/_blocked.py``)."""
         single_in = isinstance(inputs, Tensor)
         xs = (inputs,) if single_in else tuple(inputs)
         var = self._at(xs)
@@ -785,6 +790,12 @@ class Trace:
                                    "single Tensor with a single element.")
             v = (_plain(np.ones(xs[0]._shape, xs[0]._dtype.np), xs[0]._dtype),)
         vs = _as_vectors(v, xs, "v", "inputs")
+        out = _blocked.trace_jvp(var, vs, outs)
+        if out is None:
+            out = self._tangents(var, vs, outs)
+        return self._pack(var, outs), self._pack(var, tuple(out))
+
+    def _tangents(self, var: _Variant, vs: tuple, outs: tuple) -> list:
         tape = var.tape
         seeds = {}
         for node, t in zip(var.in_nodes, vs):
@@ -797,13 +808,17 @@ class Trace:
             o = outs[k]
             out.append(_plain(np.zeros(o._shape, o._dtype.np) if t is None else
                               np.array(t._value(), o._dtype.np).reshape(o._shape), o._dtype))
-        return self._pack(var, outs), self._pack(var, tuple(out))
+        return out
 
     def jacobian(self, *inputs: Tensor):
         """The Jacobian of ``fn`` at ``inputs``, as :func:`tape.autograd.functional.jacobian` gives it
-        (one reverse sweep over the replayed rows per output element)."""
+        (blocked sweeps over the replayed rows: ``tape/_blocked.py``)."""
         var = self._at(inputs)
         outs = self._outputs(var)
+        forward = sum(x.numel() for x in inputs) < sum(o.numel() for o in outs)
+        blocked = (_blocked.trace_jacobian_forward if forward else _blocked.trace_jacobian)(var, outs, inputs)
+        if blocked is not None:
+            return blocked
         nums = tuple(range(len(inputs)))
         blocks = []
         for k, o in enumerate(outs):
@@ -859,10 +874,13 @@ class Trace:
 
     def hessian(self, *inputs: Tensor):
         """The Hessian of ``fn`` (returning a one-element tensor) at ``inputs``, as
-        :func:`tape.autograd.functional.hessian` gives it: the Jacobian of the gradient, recorded
-        over the replayed rows."""
+        :func:`tape.autograd.functional.hessian` gives it: the Jacobian of the gradient, by blocked
+        reverse sweeps over the function's rows and its gradient's (``tape/_blocked.py``)."""
         var = self._at(inputs)
         self._scalar_output(var, "hessian")
+        blocked = _blocked.trace_hessian(self, var, inputs)
+        if blocked is not None:
+            return blocked
         grads = self._recorded_grads(var)
         blocks = []
         for i, x in enumerate(inputs):
@@ -883,6 +901,9 @@ class Trace:
         var = self._at(xs)
         value = self._scalar_output(var, "hvp")
         vs = _as_vectors(v, xs, "v", "inputs")
+        out = _blocked.trace_hvp(self, var, xs, vs)
+        if out is not None:
+            return value, (out[0] if single_in else tuple(out))
         out = [_plain(h, x._dtype) for h, x in zip(
             self._second(var, self._recorded_grads(var), [t._value() for t in vs]), xs)]
         return value, (out[0] if single_in else tuple(out))

@@ -29,6 +29,7 @@ VARIANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("tape", "scalar_chain"): ("anomaly",),
     ("tape", "scalar_evals"): ("trace",),
     ("tape", "per_sample_grads"): ("trace-1-thread", "trace-2-threads"),
+    ("tape", "hessian_rosenbrock"): ("trace", "trace record"),
     ("tape", "mlp_step"): ("anomaly",),
     ("torch", "scalar_chain"): ("anomaly",),
     ("torch", "mlp_step"): ("anomaly",),

@@ -1,6 +1,7 @@
-"""CasADi: symbolic SX graphs; scalar_chain only (an MLP step is not its use case)."""
+"""CasADi: symbolic SX graphs; scalar chains and the Rosenbrock Hessian (an MLP step is not its use case)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
@@ -14,6 +15,8 @@ NOTES = {
     "scalar_chain": "fwd = build SX graph + Function + numeric eval; "
     "bwd = casadi.gradient (symbolic reverse mode) + Function + numeric eval",
     "scalar_evals": "fwd = build the SX graph, casadi.gradient and one Function of both; bwd = its 200 calls",
+    "hessian_rosenbrock": "casadi.hessian of an SX graph, built once into a Function (not timed); each call "
+    "evaluates it (dense output)",
 }
 
 
@@ -52,3 +55,18 @@ def scalar_evals(points: np.ndarray) -> Run:
         values.append(float(v))
         grads.append(float(g))
     return timed_run(t1 - t0, perf_counter() - t1, workloads.evals_check(values, grads))
+
+
+def hessian_rosenbrock(x0: np.ndarray) -> Callable[[], Run]:
+    """The Hessian's SX graph and Function built once; each call evaluates it (steady state)."""
+    x = casadi.SX.sym("x", len(x0))
+    y = casadi.sum1(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+    hess = casadi.Function("h", [x], [casadi.densify(casadi.hessian(y, x)[0])])
+
+    def run() -> Run:
+        t0 = perf_counter()
+        h = np.asarray(hess(x0))
+        total = perf_counter() - t0
+        return Run(None, None, total, workloads.hessian_check(h, x0))
+
+    return run

@@ -97,9 +97,22 @@ def grad_penalty_step(data: MlpData) -> Stepper:
     return _torchlike.penalty_stepper(tape, data)
 
 
-def hessian_rosenbrock(x0: np.ndarray) -> Callable[[], Run]:
-    """tape.autograd.functional.hessian of the vector-op Rosenbrock function."""
-    return _torchlike.hessian_runner(tape, x0)
+def hessian_rosenbrock(x0: np.ndarray, variant: str | None = None) -> Callable[[], Run]:
+    """tape.autograd.functional.hessian of the vector-op Rosenbrock function; variant 'trace':
+    ``Trace.hessian`` of a trace recorded before the timed calls (steady state); variant
+    'trace record': ``tape.trace`` recorded and its Hessian taken at each call."""
+    if variant is None:
+        return _torchlike.hessian_runner(tape, x0)
+    x = tape.tensor(x0.tolist(), dtype=tape.float64)
+    tr = tape.trace(workloads.rosenbrock, x) if variant == "trace" else None
+
+    def run() -> Run:
+        t0 = perf_counter()
+        h = (tr or tape.trace(workloads.rosenbrock, x)).hessian(x)
+        total = perf_counter() - t0
+        return Run(None, None, total, workloads.hessian_check(h.numpy(), x0))
+
+    return run
 
 
 def held_bytes(build_loss: Callable[[], Any], excluded: list[Any]) -> int:

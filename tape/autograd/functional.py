@@ -2,9 +2,9 @@
 
 Signatures, return structures and ``strict`` errors are PyTorch's.  A Jacobian
 (and so a Hessian) does not run one Python-level backward per output element:
-when the graph lives on one tape and needs no Python rows, all its rows come
-from a single compiled call that sweeps the tape once per seed
-(``tape._engine.jacobian_block``).  ``jvp`` uses the double-backward trick, as
+when the graph lives on one tape, blocked sweeps carry many seeds through each
+sweep of it (``tape._blocked.jacobian_block``; with ``strict=True``, one
+compiled sweep per seed, ``tape._engine.jacobian_block``).  ``jvp`` uses the double-backward trick, as
 PyTorch does; ``vectorize`` and ``strategy`` are accepted and give the same
 values (the block sweep is already batched).
 """
@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import _engine
+from .. import _blocked, _engine
 from .._grad_mode import enable_grad, is_grad_enabled, set_grad_enabled
 from .._tensor import Tensor, _plain
 from ..ops.join import stack
@@ -211,7 +211,8 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
 def _jacobian_rows(outputs: tuple, inputs: tuple, create_graph: bool, strict: bool) -> list:
     """``jac[i][j]``, the Jacobian of output ``i`` w.r.t. input ``j``, shaped out_i.shape + in_j.shape."""
     if not create_graph:
-        block = _engine.jacobian_block(outputs, inputs)
+        # (strict needs each output element's own reach: one sweep per element)
+        block = (_engine.jacobian_block if strict else _blocked.jacobian_block)(outputs, inputs)
         if block is not None:
             return _split_block(*block, outputs, inputs, strict)
     jac = []

@@ -1,0 +1,858 @@
+"""Blocked sweeps (vector mode): ``k`` seed directions carried through one sweep over a tape.
+
+A Jacobian by one reverse sweep per output element walks the rows, dispatches on their codes and
+reads their values once per element; a blocked sweep walks them once for ``k`` directions.  The
+adjoints live in ``k`` arenas side by side (a ``k x size`` array per dtype, row ``j`` laid out as
+the plain sweep's adjoint arena, so every family's kernel runs on it unchanged); values are
+shared.  Each row is visited once and its adjoint rule applied to all ``k`` directions:
+
+- elementwise rows (unary and binary, number operands, broadcast inputs): the partial
+  derivatives are computed once per element (``scalar_d`` with a unit adjoint, the sweep's own
+  rule for one element) and multiplied into the ``k`` adjoints in straight loops;
+- every other row the compiled sweep runs (reductions, shape and view rows, small products,
+  joins): its family's kernel, once per direction;
+- rows whose adjoint runs in Python (BLAS products, LAPACK, ...): Python runs the row once per
+  direction (the plain sweep's ``_python_row``/``_python_vjp``), and the sweep resumes below it.
+
+Each direction's adjoint of a node is kept over the range of its elements a gradient reached
+(``LO``/``HI``): a unit seed reaches a few elements of each row of a banded problem (a Hessian's
+direction), and the rows run over those ranges only.  The forward (tangent) sweep carries ``k``
+tangents the same way (``tangent_rows``), with whole rows.
+
+Results equal ``k`` separate sweeps up to rounding: an elementwise row's partial times the
+adjoint (``g * (1 / y)`` for a division) where the plain sweep may compute ``g / y``; every
+other row runs the same arithmetic.  A direction that reaches no row of another direction
+sees that row's zero adjoints: ``0 * inf`` there gives ``nan`` where separate sweeps would not
+visit the row at all (as PyTorch's ``vectorize=True`` does).
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from numba import njit
+
+from . import _dtype as D
+from . import _engine, _tangent
+from ._anomaly import _mode as _anomaly_mode
+from ._grad_mode import no_grad
+from ._lazy import call9, call_pair
+from ._record import VALUES, _forward
+from ._row import Row
+from ._stops import (C_FAMILY, C_ROW, C_SIZE, C_START, C_STATUS, ST_COMPILE, ST_DONE, ST_PYTHON, ST_UNKNOWN,
+                     check_saved, input_at)
+from ._sweep import (_PYTHON_START, _SOURCE_END, _UNARY_END, ADJOINTS, FAMILY, SAVES, SCALAR, compile_for,
+                     mark_unneeded)
+from ._state import state
+from ._tensor import _plain
+from .ops._spec import N_CODES, OUTPUT, SHAPE, R_A, R_B, R_DT, R_IA, R_LN, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, REGISTRY
+from .ops.elementwise import CAST, ONE_ELEMENT
+from .ops.join import CAT, STACK
+from .ops.reduction import MEAN, SUM
+from .ops.shape import EXPAND, GATHER, INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, SCATTER, VIEW
+
+__all__ = ["block_size", "block_sweep", "jacobian_block"]
+
+ELEMENTS = 1 << 20      # adjoint elements a block holds at most (8 MB in float64; rows touch their ranges only)
+_local = threading.local()
+
+
+def block_size(directions: int, arena: int) -> int:
+    """How many directions one sweep carries: as many as fit in ``ELEMENTS``."""
+    return max(1, min(directions, ELEMENTS // max(arena, 1)))
+
+
+def scratch(k: int, n64: int, n32: int) -> tuple:
+    """The thread's adjoint arenas for ``k`` directions (kept: a fresh buffer of megabytes costs
+    its page faults at every call, more than the sweep)."""
+    bufs = getattr(_local, "bufs", None)
+    if bufs is None or bufs[0].shape[0] < k * n64 or bufs[1].shape[0] < k * n32:
+        size = (max(k * n64, 0 if bufs is None else bufs[0].shape[0]),
+                max(k * n32, 0 if bufs is None else bufs[1].shape[0]))
+        bufs = _local.bufs = (np.empty(size[0]), np.empty(size[1], np.float32))
+    return bufs[0][:k * n64].reshape(k, n64), bufs[1][:k * n32].reshape(k, n32)
+
+
+# Each direction's adjoint of a node is nonzero in a range of its elements only (``LO``/``HI``,
+# directions x nodes): a unit seed reaches a few elements of each row (a banded Hessian's
+# direction, a few per row), and the rows run over those ranges only.  Outside its range an
+# adjoint's memory is not read; a range grows (the new part zeroed) as gradients arrive.
+@njit(cache=True, error_model="numpy", inline="always")
+def _grow(G, LO, HI, seen, j, node, o, a, b):
+    """Direction ``j``'s adjoint of ``node`` (at offset ``o``) will be added to in ``[a, b)``."""
+    lo = LO[j, node]
+    hi = HI[j, node]
+    if lo >= hi:
+        for i in range(o + a, o + b):
+            G[j, i] = 0.0
+        LO[j, node] = a
+        HI[j, node] = b
+    else:
+        if a < lo:
+            for i in range(o + a, o + lo):
+                G[j, i] = 0.0
+            LO[j, node] = a
+        if b > hi:
+            for i in range(o + hi, o + b):
+                G[j, i] = 0.0
+            HI[j, node] = b
+    seen[node] |= 1
+
+
+@njit(cache=True, error_model="numpy")
+def _whole(R, G64, G32, LO, HI, seen, node):
+    """Every direction's adjoint of ``node`` over all its elements (zeros outside its range)."""
+    n = R[R_NUM, node]
+    o = R[R_OFF, node]
+    for j in range(LO.shape[0]):
+        if R[R_DT, node] == 0:
+            _grow(G64, LO, HI, seen, j, node, o, 0, n)
+        else:
+            _grow(G32, LO, HI, seen, j, node, o, 0, n)
+
+
+@njit(cache=True, error_model="numpy")
+def _reach_all(R, ix, seen, G64, G32, LO, HI, r):
+    """Row ``r`` runs through its family's kernel: its inputs that need a gradient and its own
+    adjoint (its outputs', for a row with several) over all their elements, in every direction."""
+    for k in range(max(R[R_LN, r], 2)):
+        x = input_at(R, ix, r, k)
+        if x >= 0 and R[R_RG, x] != 0:
+            _whole(R, G64, G32, LO, HI, seen, x)
+    if R[R_NOUT, r] == 0:
+        _whole(R, G64, G32, LO, HI, seen, r)
+    for o in range(r + 1, r + 1 + R[R_NOUT, r]):
+        _whole(R, G64, G32, LO, HI, seen, o)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _apply(G, LO, HI, seen, p, r, x, go, gx, n, nx):
+    """``G[j, gx + i % nx] += p[i] * G[j, go + i]`` for every direction ``j``, over the elements
+    of its range (a broadcast input's adjoint sums over the output's blocks)."""
+    for j in range(G.shape[0]):
+        lo = LO[j, r]
+        hi = HI[j, r]
+        if lo >= hi:
+            continue
+        if nx == n:
+            _grow(G, LO, HI, seen, j, x, gx, lo, hi)
+            if hi - lo < 16:
+                for i in range(lo, hi):     # (a few elements: slices would cost more than the loop)
+                    G[j, gx + i] += p[i] * G[j, go + i]
+                continue
+            # (slices indexed by the loop counter: no negative-index check, the loop vectorizes)
+            g = G[j, gx + lo:gx + hi]
+            gy = G[j, go + lo:go + hi]
+            q = p[lo:hi]
+            for i in range(hi - lo):
+                g[i] += q[i] * gy[i]
+        elif nx == 1:
+            _grow(G, LO, HI, seen, j, x, gx, 0, 1)
+            s = G[j, gx]
+            for i in range(lo, hi):
+                s += p[i] * G[j, go + i]
+            G[j, gx] = s
+        else:
+            _grow(G, LO, HI, seen, j, x, gx, 0, nx)
+            for i in range(lo, hi):
+                G[j, gx + i % nx] += p[i] * G[j, go + i]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _partials(address, code, v, o, ox, oy, n, nx, ny, fa, fb, px, py):
+    """The partial derivatives of an elementwise row's output w.r.t. its inputs, per element."""
+    if nx == n and ny == n:
+        x = v[ox:ox + n]
+        y = v[oy:oy + n]
+        out = v[o:o + n]
+        for i in range(n):
+            px[i], py[i] = call_pair(address, code, 1.0, np.float64(x[i]), np.float64(y[i]), np.float64(out[i]),
+                                     fa, fb)
+    else:
+        for i in range(n):
+            px[i], py[i] = call_pair(address, code, 1.0, np.float64(v[ox + i % nx]), np.float64(v[oy + i % ny]),
+                                     np.float64(v[o + i]), fa, fb)
+
+
+@njit(cache=True, error_model="numpy")
+def _moves(G, LO, HI, seen, code, r, x, ox, oy, ix, ia, nx, ny, ordered):
+    """The rows that only move adjoints (selections, their scatters, views, a broadcast of one
+    element or a sum of all), for all directions over their ranges; False for another row.
+    ``ordered``: a scatter's index list is sorted."""
+    if not (code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED or code == SCATTER
+            or code == LAYOUT_SCATTER or code == VIEW or (code == EXPAND and nx == 1) or (code == SUM and ny == 1)):
+        return False
+    for j in range(G.shape[0]):
+        lo = LO[j, r]
+        hi = HI[j, r]
+        if lo >= hi:
+            continue
+        if code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED:
+            a = nx
+            b = 0
+            for i in range(lo, hi):
+                m = ix[ia + i]
+                a = min(a, m)
+                b = max(b, m + 1)
+            _grow(G, LO, HI, seen, j, x, ox, a, b)
+            for i in range(lo, hi):
+                G[j, ox + ix[ia + i]] += G[j, oy + i]
+        elif code == SCATTER or code == LAYOUT_SCATTER:
+            if ordered:
+                # (the elements that land in [lo, hi) are a run of the sorted list: two searches)
+                a = np.searchsorted(ix[ia:ia + nx], lo)
+                b = np.searchsorted(ix[ia:ia + nx], hi)
+            else:
+                a = nx
+                b = 0
+                for i in range(nx):
+                    m = ix[ia + i]
+                    if lo <= m < hi:
+                        a = min(a, i)
+                        b = i + 1
+            if a < b:
+                _grow(G, LO, HI, seen, j, x, ox, a, b)
+                for i in range(a, b):
+                    m = ix[ia + i]
+                    if lo <= m < hi:
+                        G[j, ox + i] += G[j, oy + m]
+        elif code == VIEW:
+            _grow(G, LO, HI, seen, j, x, ox, lo, hi)
+            for i in range(lo, hi):
+                G[j, ox + i] += G[j, oy + i]
+        elif code == EXPAND:
+            _grow(G, LO, HI, seen, j, x, ox, 0, 1)
+            s = G[j, ox]
+            for i in range(lo, hi):
+                s += G[j, oy + i]
+            G[j, ox] = s
+        else:
+            _grow(G, LO, HI, seen, j, x, ox, 0, nx)
+            g = G[j, ox:ox + nx]
+            s = G[j, oy]
+            for i in range(nx):
+                g[i] += s
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, LO, HI, seen, ctl, fams, PX, PY, done):
+    """Propagate the ``k`` adjoints in ``G64``/``G32`` (one row per direction, each valid over
+    its range ``LO``/``HI``) from row ``ctl[C_START]`` down to row 0; ``seen`` as for
+    ``_sweep.sweep_rows`` (a row is reached when any direction reaches it).  Stops as that sweep
+    does (``_stops``).  ``PX``/``PY``: elementwise rows' partial derivatives, at their values'
+    offsets (the float32 arena's after the float64 one's), computed on a row's first visit
+    (``done``: 1, or 2 for a scatter whose index list is sorted) and kept for the next blocks."""
+    op, dt, off, num, a, b, rg = R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_A], R[R_B], R[R_RG]
+    fa, fb = F[0], F[1]
+    for r in range(ctl[C_START], -1, -1):
+        if seen[r] & 3 != 1:
+            continue
+        code = op[r]
+        if code < _SOURCE_END:
+            if code == OUTPUT:
+                seen[a[r]] |= 1
+            continue
+        status = check_saved(R, ix, saves, r)
+        if status != ST_DONE or code >= _PYTHON_START:
+            ctl[C_STATUS] = ST_PYTHON if status == ST_DONE else status
+            ctl[C_ROW] = r
+            return
+        elementwise = ONE_ELEMENT[code]
+        family = SCALAR if elementwise else FAMILY[code]
+        if family < 0:
+            ctl[C_STATUS] = ST_UNKNOWN
+            ctl[C_ROW] = r
+            return
+        if fams[family, dt[r]] == 0:
+            ctl[C_FAMILY] = family
+            ctl[C_STATUS] = ST_COMPILE
+            ctl[C_ROW] = r
+            return
+        seen[r] |= 4
+        x = a[r]
+        if elementwise:
+            unary = code < _UNARY_END
+            y = x if unary else b[r]
+            n, nx, ny = num[r], num[x], num[y]
+            o, ox, oy = off[r], off[x], off[y]
+            f64 = dt[r] == 0
+            base = o if f64 else o + G64.shape[1]
+            px = PX[base:base + n]
+            py = PY[base:base + n]
+            if not done[r]:
+                done[r] = 1
+                address = fams[SCALAR, dt[r]]
+                if f64:
+                    _partials(address, code, v64, o, ox, oy, n, nx, ny, fa[r], fb[r], px, py)
+                else:
+                    _partials(address, code, v32, o, ox, oy, n, nx, ny, fa[r], fb[r], px, py)
+            if f64:
+                if rg[x] != 0:
+                    _apply(G64, LO, HI, seen, px, r, x, o, ox, n, nx)
+                if not unary and rg[y] != 0:
+                    _apply(G64, LO, HI, seen, py, r, y, o, oy, n, ny)
+            else:
+                if rg[x] != 0:
+                    _apply(G32, LO, HI, seen, px, r, x, o, ox, n, nx)
+                if not unary and rg[y] != 0:
+                    _apply(G32, LO, HI, seen, py, r, y, o, oy, n, ny)
+            continue
+        if dt[r] == dt[x] and b[r] < 0 and R[R_LN, r] == 0 and rg[x] != 0 and R[R_NOUT, r] == 0:
+            if not done[r]:
+                done[r] = 1
+                if code == SCATTER or code == LAYOUT_SCATTER:
+                    lst = ix[R[R_IA, r]:R[R_IA, r] + num[x]]
+                    done[r] = 2 if lst.shape[0] < 2 or (lst[1:] >= lst[:-1]).all() else 1
+            ordered = done[r] == 2
+            if dt[r] == 0:
+                if _moves(G64, LO, HI, seen, code, r, x, off[x], off[r], ix, R[R_IA, r], num[x], num[r], ordered):
+                    continue
+            elif _moves(G32, LO, HI, seen, code, r, x, off[x], off[r], ix, R[R_IA, r], num[x], num[r], ordered):
+                continue
+        _reach_all(R, ix, seen, G64, G32, LO, HI, r)
+        known = True
+        for j in range(G64.shape[0]):
+            if dt[r] == 0:
+                known &= call9(fams[family, 0], R, F, stab, ix, v64, G64[j], v32, G32[j], r)
+            else:
+                known &= call9(fams[family, 1], R, F, stab, ix, v32, G32[j], v64, G64[j], r)
+        if not known:
+            ctl[C_STATUS] = ST_UNKNOWN
+            ctl[C_ROW] = r
+            return
+    ctl[C_STATUS] = ST_DONE
+
+
+def _python_block(tape, r: int, G64: np.ndarray, G32: np.ndarray, LO: np.ndarray, HI: np.ndarray,
+                  seen: np.ndarray) -> None:
+    """A row whose adjoint runs in Python: once per direction, each on its own adjoint arenas."""
+    _reach_all(tape.R, tape.ix, seen, G64, G32, LO, HI, r)
+    run = _engine._python_vjp if REGISTRY[int(tape.op[r])].py_adjoint is None else _engine._python_row
+    values = (tape.v64, tape.v32)
+    with no_grad():
+        for j in range(G64.shape[0]):
+            run(tape, r, values, (G64[j], G32[j]), seen)
+
+
+class Partials:
+    """Elementwise rows' partial derivatives, computed by the first block's sweep for the next."""
+
+    def __init__(self, tape) -> None:
+        size = tape.t64 + tape.t32
+        self.PX, self.PY = np.empty(size), np.empty(size)
+        self.done = np.zeros(tape.n, np.uint8)
+
+
+def block_sweep(tape, G64: np.ndarray, G32: np.ndarray, LO: np.ndarray, HI: np.ndarray, seen: np.ndarray,
+                start: int, partials: Partials = None) -> None:
+    """Run the blocked reverse sweep from row ``start`` to the end, Python rows included; raises
+    PyTorch's error for a freed or modified row.  ``partials``: kept from a sweep of the same
+    tape at the same values (by default, none)."""
+    R = tape.R
+    ctl = np.zeros(C_SIZE, np.int64)
+    ctl[C_START] = start
+    p = Partials(tape) if partials is None else partials
+    while ctl[C_START] >= 0:
+        block_rows(R, tape.F, tape.stab, tape.ix, SAVES, tape.v64, G64, tape.v32, G32, LO, HI, seen, ctl,
+                   ADJOINTS.addresses, p.PX, p.PY, p.done)
+        status = ctl[C_STATUS]
+        if status == ST_DONE:
+            return
+        r = int(ctl[C_ROW])
+        if status == ST_COMPILE:
+            compile_for(R, tape.F, tape.stab, tape.ix, tape.v64, G64[0], tape.v32, G32[0], ctl)
+            ctl[C_START] = r
+        elif status == ST_PYTHON:
+            _python_block(tape, r, G64, G32, LO, HI, seen)
+            ctl[C_START] = r - 1
+        else:
+            _engine._stopped(tape, ctl)
+
+
+@njit(cache=True, error_model="numpy")
+def _seed(R, G64, G32, LO, HI, seen, first, dirs, nodes, elems, values):
+    """Seed the directions ``first ..`` of a block: direction ``dirs[s] - first`` gets ``values[s]``
+    at element ``elems[s]`` of node ``nodes[s]``."""
+    for s in range(dirs.shape[0]):
+        j = dirs[s] - first
+        if j < 0 or j >= LO.shape[0]:
+            continue
+        node = nodes[s]
+        o = R[R_OFF, node]
+        e = elems[s]
+        if R[R_DT, node] == 0:
+            _grow(G64, LO, HI, seen, j, node, o, e, e + 1)
+            G64[j, o + e] += values[s]
+        else:
+            _grow(G32, LO, HI, seen, j, node, o, e, e + 1)
+            G32[j, o + e] += values[s]
+
+
+@njit(cache=True, error_model="numpy")
+def _extract(G, LO, HI, J, first, col, o, t):
+    """Direction ``j``'s adjoint of node ``t`` (at ``o``) into ``J[first + j, col:]``, over its range."""
+    for j in range(LO.shape[0]):
+        for i in range(LO[j, t], HI[j, t]):
+            J[first + j, col + i] = G[j, o + i]
+
+
+def unit_seeds(nodes: list, sizes: list) -> tuple:
+    """One direction per element of each node: ``seeded``'s seeds for a whole Jacobian."""
+    total = sum(sizes)
+    return (np.arange(total, dtype=np.int64), np.repeat(np.array(nodes, np.int64), sizes),
+            np.concatenate([np.arange(n, dtype=np.int64) for n in sizes]) if sizes else np.zeros(0, np.int64),
+            np.ones(total))
+
+
+def seeded(tape, start: int, seeds: tuple, directions: int, targets: list, unneeded: np.ndarray = None):
+    """The adjoints of nodes ``targets`` in each of ``directions`` directions, by blocked sweeps
+    from row ``start``: ``seeds`` are arrays (direction, node, element, value).  Returns a float64
+    array (directions x total elements of the targets) and, per target, whether any sweep
+    reached it (an unreached target's adjoints are zero)."""
+    total = sum(int(tape.num[t]) for t in targets)
+    J = np.zeros((directions, total))
+    hit = np.zeros(len(targets), np.bool_)
+    if directions == 0:
+        return J, hit
+    k = block_size(directions, max(tape.t64, tape.t32))
+    k = -(-directions // -(-directions // k))      # (blocks of equal size)
+    base = np.zeros(tape.n, np.uint8) if unneeded is None else unneeded
+    partials = Partials(tape)
+    dirs, nodes, elems, values = seeds
+    for first in range(0, directions, k):
+        m = min(k, directions - first)
+        G64, G32 = scratch(m, tape.t64, tape.t32)
+        seen = base.copy()
+        LO = np.zeros((m, tape.n), np.int64)
+        HI = np.zeros((m, tape.n), np.int64)
+        _seed(tape.R, G64, G32, LO, HI, seen, first, dirs, nodes, elems, values)
+        block_sweep(tape, G64, G32, LO, HI, seen, start, partials)
+        col = 0
+        for i, t in enumerate(targets):
+            if seen[t] & 1:
+                hit[i] = True
+                _extract(G64 if tape.dt[t] == 0 else G32, LO, HI, J, first, col, int(tape.off[t]), t)
+            col += int(tape.num[t])
+    return J, hit
+
+
+def unneeded_for(tape, n: int, targets: list) -> np.ndarray:
+    """The sweep's start bits for rows ``0..n-1``: rows that lead to none of ``targets``."""
+    target = np.zeros(n, np.uint8)
+    target[targets] = 1
+    seen = np.zeros(n, np.uint8)
+    mark_unneeded(tape.R, tape.ix, n, target, seen)
+    return seen
+
+
+def jacobian_block(outputs, inputs):
+    """``_engine.jacobian_block`` by blocked sweeps: the Jacobian rows of ``outputs`` w.r.t.
+    ``inputs``, which inputs were found, and per output element which of them its block reached;
+    or None when the outputs are not all on the inputs' tape, the graph reaches into an older
+    tape, or it has hooks or custom Functions (the per-element path runs them)."""
+    tape = None
+    for o in outputs:
+        if o._tape is None or (tape is not None and o._tape is not tape):
+            return None
+        tape = o._tape
+    nodes = []
+    for t in inputs:
+        if t._tape is tape:
+            nodes.append(t._node)
+        elif t._tape is None and t._ig == tape.gen:
+            nodes.append(t._in)
+        elif t._tape is None:
+            nodes.append(-1)
+        else:
+            return None
+    start = max(int(o._node) for o in outputs)
+    if any(tape.hooks.values()) or any(t.__dict__.get("_hooks") for t in inputs) or tape.pyrows:
+        return None
+    for node, src in tape.src.items():
+        if node <= start and type(src) is tuple:
+            return None
+    _engine._mark_modified_leaves(tape)
+    sizes = [o.numel() for o in outputs]
+    used = [n for n in nodes if n >= 0]
+    J, hit = seeded(tape, start, unit_seeds([o._node for o in outputs], sizes), sum(sizes), used,
+                    unneeded_for(tape, tape.n, used) if used else None)
+    reached = np.repeat(hit[None, :].astype(np.uint8), sum(sizes), axis=0)
+    return J, [n >= 0 for n in nodes], reached
+
+
+# --- on a trace: Jacobians, and Hessians by reverse over the recorded gradient --------------------
+def _dims(t) -> int:
+    n = 1
+    for d in t._shape:
+        n *= d
+    return n
+
+
+def _blocks(J: np.ndarray, rows: list, cols: list, single_out: bool, single_in: bool):
+    """``J`` (all rows' elements x all columns' elements) cut into ``autograd.functional``'s
+    nesting: per row tensor, per column tensor, shaped ``row.shape + col.shape``."""
+    out = []
+    r0 = 0
+    for rt in rows:
+        m = _dims(rt)
+        c0 = 0
+        per = []
+        for ct in cols:
+            n = _dims(ct)
+            per.append(_plain(np.array(J[r0:r0 + m, c0:c0 + n], ct._dtype.np).reshape(rt._shape + ct._shape),
+                              ct._dtype))
+            c0 += n
+        out.append(per[0] if single_in else tuple(per))
+        r0 += m
+    return out[0] if single_out else tuple(out)
+
+
+def _sweepable(tape) -> bool:
+    return not tape.hooks and not tape.pyrows and not _anomaly_mode[0]
+
+
+def trace_jacobian(var, outs: tuple, inputs: tuple):
+    """The Jacobian of a replayed variant by blocked reverse sweeps (one direction per output
+    element), or None when its tape has hooks or custom Functions."""
+    tape = var.tape
+    if not _sweepable(tape):
+        return None
+    sizes = [_dims(o) for o in outs]
+    # (a constant output: its seeds at its own node, which leads nowhere: zero rows)
+    seeds = unit_seeds([n if n >= 0 and tape.rg[n] else var.in_nodes[0] for n in var.outs], sizes)
+    keep = np.repeat([n >= 0 and bool(tape.rg[n]) for n in var.outs], sizes)
+    seeds = tuple(a[keep] for a in seeds)
+    starts = [n for n in var.outs if n >= 0 and tape.rg[n]]
+    key = ("jacobian",)
+    if key not in var.unneeded:
+        var.unneeded[key] = unneeded_for(tape, tape.n, var.in_nodes)
+    J = np.zeros((sum(sizes), sum(_dims(x) for x in inputs)))
+    if starts:
+        J, _ = seeded(tape, max(starts), seeds, sum(sizes), var.in_nodes, var.unneeded[key])
+    return _blocks(J, outs, inputs, var.single, len(inputs) == 1)
+
+
+class _Program:
+    """A variant's function recorded again with its gradient (``create_graph``) on the same tape:
+    replaying the tape gives the gradient's values, a reverse sweep from the gradient's nodes
+    Hessian rows."""
+
+    def __init__(self, var, grads: list, start: int) -> None:
+        self.var = var
+        self.grads = grads          # per input: the gradient's node, or -1 (no second derivative)
+        self.start = start
+        self.unneeded = unneeded_for(var.tape, var.tape.n, var.in_nodes)
+
+
+def _program(trace, var, inputs: tuple):
+    """The variant's gradient program (made once, at the first inputs that chose the variant), or
+    None when it cannot be replayed in compiled code."""
+    prog = getattr(var, "gradient_program", False)
+    if prog is not False:
+        return prog
+    var.gradient_program = None
+    hv = trace._record(inputs)
+    tape = hv.tape
+    h = trace._handle(hv, 0)
+    if not hv.compiled or h is None or not _sweepable(tape):
+        return None
+    prev_tape, prev_grad = state.tape, state.grad
+    state.tape, state.grad = tape, True
+    state.pinned += 1
+    try:
+        result = _engine.run([h], [_plain(np.ones(h._shape, h._dtype.np), h._dtype)], True, True, set(),
+                             leaf_targets={id(x) for x in hv.leaves})
+    finally:
+        state.pinned -= 1
+        state.tape, state.grad = prev_tape, prev_grad
+    grads = []
+    for leaf in hv.leaves:
+        g = result.leaves[id(leaf)][1] if id(leaf) in result.leaves else None
+        if g is not None and g._tape is not tape and g._tape is not None:
+            return None
+        grads.append(g._node if g is not None and g._tape is tape else -1)
+    hv.program = None               # (the scalar program holds the function's rows only)
+    if not trace._replayable(tape):
+        return None
+    before = (tape.v64[:tape.t64].copy(), tape.v32[:tape.t32].copy())
+    if not trace._run(hv) or not (trace._close(before[0], tape.v64[:tape.t64])
+                                  and trace._close(before[1], tape.v32[:tape.t32])):
+        return None
+    found = [g for g in grads if g >= 0]
+    var.gradient_program = _Program(hv, grads, max(found) if found else -1)
+    return var.gradient_program
+
+
+def _load(trace, prog: _Program, inputs: tuple) -> bool:
+    """Replay the gradient program at ``inputs``; False if one of its guards fails."""
+    hv = prog.var
+    tape = hv.tape
+    for node, t in zip(hv.in_nodes, inputs):
+        trace._value_into(tape, node, t)
+    for node, t in hv.params:
+        trace._value_into(tape, node, t)
+        tape.ib[node] = t._version
+    return trace._run(hv)
+
+
+def _hessian_rows(trace, var, inputs: tuple, seeds: tuple, directions: int):
+    """The gradient program swept back from ``seeds`` (arrays: direction, input, element, value):
+    per direction, the adjoints of all the inputs (one flat row); None to fall back."""
+    prog = _program(trace, var, inputs)
+    if prog is None or not _load(trace, prog, inputs):
+        return None
+    grads = np.array(prog.grads, np.int64)
+    dirs, which, elems, values = seeds
+    keep = grads[which] >= 0
+    if prog.start < 0 or not keep.any():
+        return np.zeros((directions, sum(_dims(x) for x in inputs)))
+    J, _ = seeded(prog.var.tape, prog.start, (dirs[keep], grads[which][keep], elems[keep], values[keep]), directions,
+                  prog.var.in_nodes, prog.unneeded)
+    return J
+
+
+def trace_hessian(trace, var, inputs: tuple):
+    """The Hessian of a replayed variant (one-element output): blocked reverse sweeps over its
+    gradient program, one direction per input element; None to fall back."""
+    sizes = [_dims(x) for x in inputs]
+    J = _hessian_rows(trace, var, inputs, unit_seeds(list(range(len(inputs))), sizes), sum(sizes))
+    if J is None:
+        return None
+    single = len(inputs) == 1
+    return _blocks(J, list(inputs), list(inputs), single, single)
+
+
+def trace_hvp(trace, var, inputs: tuple, vs: tuple):
+    """``H v`` for a replayed variant: one sweep over its gradient program seeded with ``v`` (the
+    Hessian is symmetric: ``v^T H``); None to fall back."""
+    sizes = [_dims(x) for x in inputs]
+    dirs, which, elems, _ = unit_seeds(list(range(len(inputs))), sizes)
+    values = np.concatenate([np.asarray(v._value(), np.float64).reshape(-1) for v in vs])
+    J = _hessian_rows(trace, var, inputs, (np.zeros_like(dirs), which, elems, values), 1)
+    if J is None:
+        return None
+    out = []
+    c0 = 0
+    for x in inputs:
+        n = _dims(x)
+        out.append(_plain(np.array(J[0, c0:c0 + n], x._dtype.np).reshape(x._shape), x._dtype))
+        c0 += n
+    return out
+
+
+# --- forward mode: k tangents per value --------------------------------------------------------
+# Rows whose tangent is their own forward applied to their inputs' tangents (they only move, add
+# or stack elements): the family's forward kernel runs on the tangent arenas.
+LINEAR = np.zeros(N_CODES, np.bool_)
+LINEAR[[c for c in SHAPE if c in REGISTRY] + [SUM, MEAN, CAT, STACK, CAST]] = True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _spread(T, p, o, ox, n, nx, add):
+    """``T[j, o + i] (+)= p[i] * T[j, ox + i % nx]`` for every direction ``j``."""
+    p = p[:n]
+    for j in range(T.shape[0]):
+        t = T[j, o:o + n]
+        if nx == n:
+            tx = T[j, ox:ox + n]
+            if add:
+                for i in range(n):
+                    t[i] += p[i] * tx[i]
+            else:
+                for i in range(n):
+                    t[i] = p[i] * tx[i]
+        else:
+            tx = T[j, ox:ox + nx]
+            if add:
+                for i in range(n):
+                    t[i] += p[i] * tx[i % nx]
+            else:
+                for i in range(n):
+                    t[i] = p[i] * tx[i % nx]
+
+
+@njit(cache=True, error_model="numpy")
+def tangent_rows(R, F, stab, ix, v64, T64, v32, T32, has, ctl, fams, values, PX, PY, linear):
+    """Propagate the ``k`` tangents in ``T64``/``T32`` (one row per direction, zeros where no
+    tangent arrived) from row ``ctl[C_START]`` to the last row: ``has[node]`` is 1 for nodes with
+    a tangent.  An elementwise row gets its partial derivatives times its inputs' tangents; a
+    LINEAR row its forward kernel (``values``: ``_record.VALUES``' addresses) on the tangents;
+    another row stops the sweep (ST_PYTHON) for Python to run its op's ``jvp`` per direction."""
+    op, dt, off, num, a, b = R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_A], R[R_B]
+    fa, fb = F[0], F[1]
+    n_rows = has.shape[0]
+    r = ctl[C_START]
+    while r < n_rows:
+        code = op[r]
+        if code < _SOURCE_END:
+            r += 1
+            continue
+        reached = False
+        for k in range(max(R[R_LN, r], 2)):
+            x = input_at(R, ix, r, k)
+            if x >= 0 and has[x]:
+                reached = True
+        if not reached:
+            r += 1 + R[R_NOUT, r]
+            continue
+        if code >= _PYTHON_START or not (ONE_ELEMENT[code] or linear[code]):
+            ctl[C_STATUS] = ST_PYTHON
+            ctl[C_ROW] = r
+            return
+        if ONE_ELEMENT[code]:
+            if fams[SCALAR, dt[r]] == 0:
+                ctl[C_FAMILY] = SCALAR
+                ctl[C_STATUS] = ST_COMPILE
+                ctl[C_ROW] = r
+                return
+            x = a[r]
+            unary = code < _UNARY_END
+            y = x if unary else b[r]
+            n, nx, ny = num[r], num[x], num[y]
+            o, ox, oy = off[r], off[x], off[y]
+            px = PX[:n]
+            py = PY[:n]
+            address = fams[SCALAR, dt[r]]
+            if dt[r] == 0:
+                _partials(address, code, v64, o, ox, oy, n, nx, ny, fa[r], fb[r], px, py)
+            else:
+                _partials(address, code, v32, o, ox, oy, n, nx, ny, fa[r], fb[r], px, py)
+            wrote = False
+            for p, z, nz, oz in ((px, x, nx, ox), (py, y, ny, oy)):
+                if has[z] and (z == x or not unary):
+                    if dt[r] == 0:
+                        _spread(T64, p, o, oz, n, nz, wrote)
+                    else:
+                        _spread(T32, p, o, oz, n, nz, wrote)
+                    wrote = True
+        else:
+            family = FAMILY[code]
+            if code != CAST and values[family, dt[r]] == 0:
+                ctl[C_FAMILY] = family
+                ctl[C_STATUS] = ST_COMPILE
+                ctl[C_ROW] = r
+                return
+            for j in range(T64.shape[0]):
+                _forward(R, F, stab, ix, T64[j], T32[j], r, values)
+        has[r] = 1
+        r += 1
+    ctl[C_STATUS] = ST_DONE
+
+
+def _python_tangent(tape, r: int, T64: np.ndarray, T32: np.ndarray, has: np.ndarray) -> None:
+    """A row without a compiled tangent: its op's ``jvp`` rule, once per direction."""
+    op = REGISTRY[int(tape.op[r])]
+    nodes = tape.inputs_of(r)
+    row = Row(tape, r)
+    skip = set(op.nondiff + (op.nondiff_of(row) if op.nondiff_of is not None else ()))
+    arenas = [(T64[j], T32[j]) for j in range(T64.shape[0])]
+    xs = tuple(_tangent._handle(tape, x) for x in nodes)
+    y = _tangent._handle(tape, r)
+    outs = list(range(r + 1, r + 1 + int(tape.nout[r]))) if op.multi else [r]
+    with no_grad():
+        for arena in arenas:
+            ts = tuple(None if k in skip or not has[x] else
+                       _plain(np.array(_engine._arena_view(tape, arena, x)), D.ARENA_DTYPES[int(tape.dt[x])])
+                       for k, x in enumerate(nodes))
+            got = _tangent.tangent_of(op, ts, xs, y, row) if any(t is not None for t in ts) else None
+            got = got if op.multi else (got,)
+            for node, t in zip(outs, got if got is not None else (None,) * len(outs)):
+                view = _engine._arena_view(tape, arena, node)
+                view[...] = 0 if t is None else np.asarray(t._value(), view.dtype).reshape(view.shape)
+    has[outs] = 1
+    has[r] = 1
+
+
+def tangent_sweep(tape, T64: np.ndarray, T32: np.ndarray, has: np.ndarray, start: int) -> None:
+    """Run the blocked tangent sweep from row ``start`` to the last row, Python rows included."""
+    R = tape.R
+    ctl = np.zeros(C_SIZE, np.int64)
+    ctl[C_START] = start
+    width = int(R[R_NUM, :tape.n].max(initial=1))
+    PX, PY = np.empty(width), np.empty(width)
+    while True:
+        tangent_rows(R, tape.F, tape.stab, tape.ix, tape.v64, T64, tape.v32, T32, has, ctl, ADJOINTS.addresses,
+                     VALUES.addresses, PX, PY, LINEAR)
+        status = ctl[C_STATUS]
+        if status == ST_DONE:
+            return
+        r = int(ctl[C_ROW])
+        if status == ST_COMPILE:
+            if int(ctl[C_FAMILY]) == SCALAR:
+                ADJOINTS.compile(SCALAR, int(tape.dt[r]), (tape.op[r], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
+            else:
+                arena = int(tape.dt[r])
+                VALUES.compile(int(FAMILY[tape.op[r]]), arena,
+                               (R, tape.F, tape.stab, tape.ix, tape.v64 if arena == 0 else tape.v32, r))
+            ctl[C_START] = r
+        else:
+            _python_tangent(tape, r, T64, T32, has)
+            ctl[C_START] = r + 1 + int(tape.nout[r])
+
+
+def tangents(tape, seeds: list, targets: list) -> np.ndarray:
+    """The tangents of nodes ``targets`` for each direction: ``seeds`` is a list of
+    ``(node, element, value)`` lists (one per direction).  Returns a float64 array (directions x
+    total elements of the targets)."""
+    J = np.zeros((len(seeds), sum(int(tape.num[t]) for t in targets)))
+    nodes = sorted({s[0] for seed in seeds for s in seed})
+    if not nodes:
+        return J
+    k = block_size(len(seeds), max(tape.t64, tape.t32))
+    for first in range(0, len(seeds), k):
+        block = seeds[first:first + k]
+        T64, T32 = np.zeros((len(block), tape.t64)), np.zeros((len(block), tape.t32), np.float32)
+        has = np.zeros(tape.n, np.uint8)
+        has[nodes] = 1
+        for j, seed in enumerate(block):
+            for node, e, value in seed:
+                (T64 if tape.dt[node] == 0 else T32)[j, int(tape.off[node]) + e] += value
+        tangent_sweep(tape, T64, T32, has, nodes[0] + 1)
+        col = 0
+        for t in targets:
+            n, o = int(tape.num[t]), int(tape.off[t])
+            if has[t]:
+                J[first:first + len(block), col:col + n] = (T64 if tape.dt[t] == 0 else T32)[:, o:o + n]
+            col += n
+    return J
+
+
+def trace_jvp(var, vs: tuple, outs: tuple):
+    """``J v`` for a replayed variant: one tangent sweep seeded with ``v``; per output its tangent
+    (a tensor), or None to fall back (a tape of custom Functions)."""
+    tape = var.tape
+    if tape.pyrows:
+        return None
+    seed = [(node, e, value) for node, v in zip(var.in_nodes, vs)
+            for e, value in enumerate(np.asarray(v._value(), np.float64).reshape(-1).tolist())]
+    nodes = [n if n >= 0 else var.in_nodes[0] for n in var.outs]
+    J = tangents(tape, [seed], nodes)
+    got = []
+    c0 = 0
+    for node, o in zip(var.outs, outs):
+        n = _dims(o)
+        part = J[0, c0:c0 + n] if node >= 0 else np.zeros(n)
+        got.append(_plain(np.array(part, o._dtype.np).reshape(o._shape), o._dtype))
+        c0 += int(tape.num[node]) if node >= 0 else int(tape.num[nodes[0]])
+    return got
+
+
+def trace_jacobian_forward(var, outs: tuple, inputs: tuple):
+    """The Jacobian of a replayed variant by blocked tangent sweeps (one direction per input
+    element), or None to fall back."""
+    tape = var.tape
+    if tape.pyrows:
+        return None
+    seeds = [[(node, e, 1.0)] for node, x in zip(var.in_nodes, inputs) for e in range(_dims(x))]
+    found = [n for n in var.outs if n >= 0]
+    T = tangents(tape, seeds, found)
+    J = np.zeros((sum(_dims(o) for o in outs), len(seeds)))
+    r0 = c0 = 0
+    for node, o in zip(var.outs, outs):
+        n = _dims(o)
+        if node >= 0:
+            J[r0:r0 + n] = T[:, c0:c0 + n].T
+            c0 += n
+        r0 += n
+    return _blocks(J, outs, inputs, var.single, len(inputs) == 1)
