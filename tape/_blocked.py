@@ -573,7 +573,7 @@ def _program(trace, var, inputs: tuple):
             return None
         grads.append(g._node if g is not None and g._tape is tape else -1)
     hv.program = None               # (the scalar program holds the function's rows only)
-    if not trace._replayable(tape):
+    if not trace._replayable(tape, hv.segments):
         return None
     before = (tape.v64[:tape.t64].copy(), tape.v32[:tape.t32].copy())
     if not trace._run(hv) or not (trace._close(before[0], tape.v64[:tape.t64])

@@ -260,3 +260,17 @@ def test_trace_hessian_vs_torch():
     tr = tape.trace(rosen, tape.tensor(rng.normal(size=50)))
     want = torch.autograd.functional.hessian(rosen, torch.tensor(x0), vectorize=True).numpy()
     assert np.allclose(tr.hessian(tape.tensor(x0)).numpy(), want, rtol=1e-13, atol=1e-12)
+
+
+def test_trace_derivatives_through_rows_python_computes():
+    # (``amax`` and ``prod`` are rows whose forward Python computes, replayed by calling them
+    # again: the trace's Hessian program records them too)
+    def f(x):
+        return x.amax() * (x.sin() * x).sum() + (x * x).prod()
+    x = tape.tensor([0.3, -1.2, 0.8, 1.9], dtype=tape.float64)
+    tr = tape.trace(f, x)
+    for y in (tape.tensor([0.5, 0.1, -0.7, 1.1], dtype=tape.float64), x * 1.5):
+        np.testing.assert_allclose(tr.hessian(y).numpy(), F.hessian(f, y).numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(tr.jacobian(y).numpy(), F.jacobian(f, y).numpy(), rtol=1e-12, atol=1e-12)
+        v = tape.tensor([1.0, -2.0, 0.5, 0.25], dtype=tape.float64)
+        np.testing.assert_allclose(tr.hvp(y, v)[1].numpy(), F.hvp(f, y, v)[1].numpy(), rtol=1e-12, atol=1e-12)
