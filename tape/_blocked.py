@@ -451,22 +451,10 @@ def jacobian_block(outputs, inputs):
     ``inputs``, which inputs were found, and per output element which of them its block reached;
     or None when the outputs are not all on the inputs' tape, the graph reaches into an older
     tape, or it has hooks or custom Functions (the per-element path runs them)."""
-    tape = None
-    for o in outputs:
-        if o._tape is None or (tape is not None and o._tape is not tape):
-            return None
-        tape = o._tape
-    nodes = []
-    for t in inputs:
-        if t._tape is tape:
-            nodes.append(t._node)
-        elif t._tape is None and t._ig == tape.gen:
-            nodes.append(t._in)
-        elif t._tape is None:
-            nodes.append(-1)
-        else:
-            return None
-    start = max(int(o._node) for o in outputs)
+    found = _engine.block_nodes(outputs, inputs)
+    if found is None:
+        return None
+    tape, nodes, start = found
     if any(tape.hooks.values()) or any(t.__dict__.get("_hooks") for t in inputs) or tape.pyrows:
         return None
     for node, src in tape.src.items():

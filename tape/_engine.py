@@ -850,15 +850,10 @@ def _node_numeric(tape: Tape, r: int, values, grads, seen) -> None:
     seen[r] |= 4
 
 
-def jacobian_block(outputs, inputs):
-    """Jacobian rows of ``outputs`` w.r.t. ``inputs`` in one compiled call, or None.
-
-    Returns a float64 array (total output elements x total elements of the
-    inputs found on the tape), which inputs were found, and for each output
-    element which of those inputs its sweep reached; or None when the outputs
-    are not all on the inputs' tape or a row needs Python, and the caller falls
-    back to one backward per output element.
-    """
+def block_nodes(outputs, inputs):
+    """The tape of ``outputs`` (all on one), the node of each input on it (-1: not used there, its
+    Jacobian is zero) and the last output's row, its values filled (``Tape.refer``), for a compiled
+    Jacobian sweep; None when the outputs are not on one tape or an input is on another."""
     tape = None
     for o in outputs:
         if o._tape is None or (tape is not None and o._tape is not tape):
@@ -871,11 +866,26 @@ def jacobian_block(outputs, inputs):
         elif t._tape is None and t._ig == tape.gen:
             nodes.append(t._in)
         elif t._tape is None:
-            nodes.append(-1)            # not used on this tape: its Jacobian is zero
+            nodes.append(-1)
         else:
             return None
-    start = max(int(o._node) for o in outputs)
     tape.fill()
+    return tape, nodes, max(int(o._node) for o in outputs)
+
+
+def jacobian_block(outputs, inputs):
+    """Jacobian rows of ``outputs`` w.r.t. ``inputs`` in one compiled call, or None.
+
+    Returns a float64 array (total output elements x total elements of the
+    inputs found on the tape), which inputs were found, and for each output
+    element which of those inputs its sweep reached; or None when the outputs
+    are not all on the inputs' tape or a row needs Python, and the caller falls
+    back to one backward per output element.
+    """
+    found = block_nodes(outputs, inputs)
+    if found is None:
+        return None
+    tape, nodes, start = found
     if (tape.op[:start + 1] >= PYTHON_START).any() or any(tape.hooks.values()) or \
             any(t.__dict__.get("_hooks") for t in inputs):
         return None                     # (hooks run in the per-element backward)

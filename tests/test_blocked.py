@@ -274,3 +274,23 @@ def test_trace_derivatives_through_rows_python_computes():
         np.testing.assert_allclose(tr.jacobian(y).numpy(), F.jacobian(f, y).numpy(), rtol=1e-12, atol=1e-12)
         v = tape.tensor([1.0, -2.0, 0.5, 0.25], dtype=tape.float64)
         np.testing.assert_allclose(tr.hvp(y, v)[1].numpy(), F.hvp(f, y, v)[1].numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_eager_jacobian_with_leaves_the_tape_refers_to():
+    # (a 64x64 constant is big enough to be referred to by its row, not copied: ``Tape.refer``;
+    # the Jacobian sweeps read the arenas, so its slot must be filled first)
+    rng = np.random.default_rng(5)
+    w = tape.tensor(rng.standard_normal((64, 64)))
+    x = tape.tensor(rng.standard_normal((32, 64)))
+
+    def f(x):
+        return (x @ w).tanh().sum(1)
+    blocked = F.jacobian(f, x).numpy().reshape(32, -1)
+    np.testing.assert_array_equal(blocked, F.jacobian(f, x, strict=True).numpy().reshape(32, -1))
+    x0, eps = x.numpy().reshape(-1), 1e-6
+    for k in range(0, x0.size, 97):
+        up, down = x0.copy(), x0.copy()
+        up[k] += eps
+        down[k] -= eps
+        fd = (f(tape.tensor(up.reshape(32, 64))) - f(tape.tensor(down.reshape(32, 64)))).numpy() / (2 * eps)
+        np.testing.assert_allclose(blocked[:, k], fd, rtol=1e-6, atol=1e-8)

@@ -151,7 +151,8 @@ def test_guards_piecewise_equal_eager(kinds, shape, points, dtype):
         want, want_g = _eager(fn, [a], dtype, [np.ones(())])
         v, g = tr.value_and_grad(to_tensor(tape, a, dtype))
         assert v.numpy().tobytes() == want[0].tobytes() or (_ulps(v.numpy(), want[0], want[0]) <= 4).all()
-        assert np.allclose(g.numpy(), want_g[0], rtol=1e-12 if dtype == "float64" else 1e-5, atol=0), (g, want_g)
+        assert np.allclose(g.numpy(), want_g[0], rtol=1e-12 if dtype == "float64" else 1e-5, atol=0, equal_nan=True), \
+            (g, want_g)
 
 
 def test_flipped_branch_records_again_or_raises():
