@@ -63,7 +63,13 @@ def reduce_forward_kernel(code, v, ox, oy, stab, sx, mask, nx, ny):
         v[oy:oy + ny] = np.nan if code == MEAN else 0.0     # an empty mean is 0/0, as in PyTorch
         return
     v[oy:oy + ny] = 0.0
-    _between(code, v, ox, v, oy, stab, sx, mask, nx, ny, False)
+    _between(SUM, v, ox, v, oy, stab, sx, mask, nx, ny, False)
+    if code == MEAN:
+        # (the sum, then one division, as numpy's mean: scaling each term rounds each, and
+        # terms that cancel leave those roundings several ulps wide)
+        count = nx // ny
+        for i in range(oy, oy + ny):
+            v[i] /= count
 
 
 def keep_shape(shape: tuple, mask: int) -> tuple:

@@ -288,7 +288,6 @@ def _move_contexts(tape: Tape, seg: Segment, n0: int) -> None:
         ctx = tape.pyrows.pop(q)
         r = where[q]
         ctx._row = r
-        ctx._nodes = tuple(where.get(x, x) for x in ctx._nodes)
         saved = ctx.__dict__.get("_saved")
         if saved is not None:
             ctx._saved = tuple(e if e is None or e[0] != "node" else (e[0], where.get(e[1], e[1]), *e[2:])

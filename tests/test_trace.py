@@ -54,7 +54,10 @@ def _eager(fn, arrays, dtype: str, weights):
 # sums with numpy's pairwise sum, the replay with a loop, more than 4 ulps apart, so the check that
 # a replay at the recorded inputs gives the recorded values refuses the trace (values stay right).
 RERUN = {"mean_tuple": "a sum over non-adjacent dims, more than 4 ulps from numpy's",
-         "corrcoef": "its mean and covariance sums, more than 4 ulps from numpy's"}
+         "corrcoef": "its mean and covariance sums, more than 4 ulps from numpy's",
+         "chain_matmul": "four products (BLAS eagerly, loops in the replay) can be more than 4 ulps apart"}
+# Ops whose values go through more roundings than one product's: their bound in ulps of the terms.
+ULPS = {"chain_matmul": 8}      # (x @ y @ z @ z.mT: z twice)
 
 
 @pytest.mark.parametrize("name", OP_NAMES)
@@ -86,7 +89,7 @@ def test_replay_equals_eager(name, data):
         g = g.numpy()
         assert g.shape == w.shape and g.dtype == w.dtype
         scale = np.maximum(np.abs(w), np.asarray(terms, w.dtype))
-        assert (_ulps(g, w, scale) <= 4).all(), f"values: replay {g}, eager {w}"
+        assert (_ulps(g, w, scale) <= ULPS.get(name, 4)).all(), f"values: replay {g}, eager {w}"
     for g, w, a in zip(got_g, want_g, second):
         g = g.numpy()
         assert g.shape == w.shape
