@@ -49,13 +49,14 @@ CHUNKS_PER_THREAD = 4   # chunks per thread: the threads take them in turn, so a
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _batch(R, F, stab, ix, base64, base32, n, program, P, Q, which, chunks, X, x_at, Y, y_at,
-           grad, unneeded, seed_node, seed_at, G, g_node, g_at, status, rows, fams, vfams, gfams):
+           grad, unneeded, seed_node, seed_at, G, g_node, g_at, status, rows, fams, vfams, gfams, saves, python_from):
     """Replay samples ``which`` (rows of ``X``: their input elements, written at ``x_at``: arena,
     offset) and read their outputs (``y_at``) into ``Y``; with ``grad``, sweep back from ones at
     ``seed_at`` (the output node ``seed_node``; -1: no gradient) and read the adjoints at ``g_at``
     (of nodes ``g_node``) into ``G``.  Each sample's ``status``: ST_DONE, or why it stopped (a
     guard, a row for Python or to compile, at ``rows``; ``ST_SWEEP +`` a status of the sweep, whose
-    family to compile is in ``fams``)."""
+    family to compile is in ``fams``).  ``saves``, ``python_from``: the sweep's tables, passed in
+    (as globals they would be read-only constants here, and the sweep compiled a second time)."""
     m = which.shape[0]
     for c in prange(chunks):
         v64 = base64.copy()
@@ -109,7 +110,7 @@ def _batch(R, F, stab, ix, base64, base32, n, program, P, Q, which, chunks, X, x
                                 g32[seed_at[1, j]] = 1.0
                         seen[seed_node] |= 1
                         ctl[C_START] = n - 1
-                        sweep_rows(R, F, stab, ix, SAVES, PYTHON_FROM, v64, g64, v32, g32, seen, ctl, gfams)
+                        sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl, gfams)
                         if ctl[C_STATUS] != ST_DONE:
                             status[s] = ST_SWEEP + ctl[C_STATUS]
                             rows[s] = ctl[C_ROW]
@@ -230,7 +231,7 @@ def run(tr, arrays: Sequence[np.ndarray], argnums: Optional[tuple]):
         with _launch:
             _batch(tape.R, tape.F, tape.stab, tape.ix, base64, base32, n, program, P, Q, which, chunks, X, x_at, Y,
                    y_at, grad, unneeded, seed_node, seed_at, G, g_node, g_at, status, rows, fams, VALUES.addresses,
-                   ADJOINTS.addresses)
+                   ADJOINTS.addresses, SAVES, PYTHON_FROM)
         # A family kernel not compiled yet (``_lazy``): compiled, and its samples run again.
         which = np.flatnonzero((status == ST_COMPILE) | (status == ST_SWEEP + ST_COMPILE))
         for s in which:
