@@ -37,7 +37,19 @@ class Interval:
         return self.end - self.start
 
 
-class FunctionEvent:
+class _Times:
+    """The per-call time and the formatted times both event kinds show."""
+
+    @property
+    def cpu_time(self) -> float:
+        return self.cpu_time_total / max(self.count, 1)
+
+    cpu_time_str = property(lambda self: _format_time(self.cpu_time))
+    cpu_time_total_str = property(lambda self: _format_time(self.cpu_time_total))
+    self_cpu_time_total_str = property(lambda self: _format_time(self.self_cpu_time_total))
+
+
+class FunctionEvent(_Times):
     """One profiled call: an op (``aten::mul``) or a :class:`record_function` range."""
 
     def __init__(self, id: int, name: str, thread: int, start_us: float, end_us: float,
@@ -81,13 +93,6 @@ class FunctionEvent:
     def self_cpu_time_total(self) -> float:
         return self.cpu_time_total - sum(child.cpu_time_total for child in self.cpu_children)
 
-    @property
-    def cpu_time(self) -> float:
-        return self.cpu_time_total / max(self.count, 1)
-
-    cpu_time_str = property(lambda self: _format_time(self.cpu_time))
-    cpu_time_total_str = property(lambda self: _format_time(self.cpu_time_total))
-    self_cpu_time_total_str = property(lambda self: _format_time(self.self_cpu_time_total))
 
     def __repr__(self) -> str:
         return (f"<FunctionEvent id={self.id} name={self.name} cpu_time={self.cpu_time_str} "
@@ -95,7 +100,7 @@ class FunctionEvent:
                 f"cpu_children={[child.id for child in self.cpu_children]} input_shapes={self.input_shapes}>")
 
 
-class FunctionEventAvg:
+class FunctionEventAvg(_Times):
     """The calls of one name (and input shapes, when grouped by them) together."""
 
     def __init__(self) -> None:
@@ -132,13 +137,6 @@ class FunctionEventAvg:
 
     __iadd__ = add
 
-    @property
-    def cpu_time(self) -> float:
-        return self.cpu_time_total / max(self.count, 1)
-
-    cpu_time_str = property(lambda self: _format_time(self.cpu_time))
-    cpu_time_total_str = property(lambda self: _format_time(self.cpu_time_total))
-    self_cpu_time_total_str = property(lambda self: _format_time(self.self_cpu_time_total))
 
     def __repr__(self) -> str:
         return (f"<FunctionEventAvg key={self.key} self_cpu_time={self.self_cpu_time_total_str} "
