@@ -39,6 +39,7 @@ import sys
 import weakref
 
 import numpy as np
+from numba import njit
 from numpy.lib.array_utils import byte_bounds
 
 from ._anomaly import _mode as _anomaly_mode
@@ -335,7 +336,8 @@ class Tape:
             self.F[1, r] = fb
         if self.inf is not None and (a in self.inf or b in self.inf):
             self.check_inference(r)
-        if self.pend is not None and code not in PY_ROWS:
+        pend = self.pend
+        if pend is not None and (a in pend or b in pend) and code not in PY_ROWS:
             self.fill((a, b))
         return r
 
@@ -516,18 +518,26 @@ class Tape:
         and row columns, hot in cache, go on to the next step's graph, and this tape keeps a copy
         of its rows only (for the ``grad_fn`` of the outputs still held: ``_Spent``)."""
         n = self.n
-        t = object.__new__(Tape)
+        t = _new(Tape)
+        for name in _MOVED:         # (the columns, their writers and the arenas: the same buffers)
+            _set(t, name, _get(self, name))
         t.lent = ({}, {})
         t.cap = self.cap
         R, F = self.R, self.F
-        self._columns(R[:, :n].copy(), F[:, :n].copy())
-        self.cap = n
+        Rn = R[:, :n].copy()
+        Fn = F[:, :n].copy()
         R[:, :n] = _DEFAULTS
         F[:, :n] = 0.0
-        t._columns(R, F)
-        t._arena64(self.v64)
-        t.v32 = self.v32
-        t.stab = self.stab.copy()
+        # (it records nothing more: columns to read, no writers, which cost more memory than its rows)
+        self.R = Rn
+        self.F = Fn
+        for name, column in zip(_INT_COLS, Rn):
+            _set(self, name, column)
+        self.fa, self.fb = Fn
+        self.w_int = self.w_op = self.w_off = self.w_a = self.w_b = self.w_fa = self.w64 = None
+        self.cap = n
+        t.stab = self.stab
+        self.stab = self.stab[:self.stop].copy()
         t.stop = self.stop
         t.shape_ids = dict(self.shape_ids)
         t.shapes = dict(self.shapes)
@@ -539,11 +549,9 @@ class Tape:
         t._clear()
         self.lent = ({}, {})
         self.pend = None
-        self._arena64(np.empty(0, np.float64))
-        self.v32 = np.empty(0, np.float32)
-        self.stab = self.stab[:self.stop].copy()
-        # (it records nothing more: no writers, which cost more memory than its rows)
-        self.w_int = self.w_op = self.w_off = self.w_a = self.w_b = self.w_fa = self.w64 = None
+        self.v64 = _EMPTY64
+        self.v32 = _EMPTY32
+        self.e64 = 0
         self.__class__ = _Spent
         return t
 
@@ -553,8 +561,7 @@ class Tape:
         n = self.n
         if not n or self.pyrows or self.hooks or sys.getrefcount(self.v64) > 3 or sys.getrefcount(self.v32) > 2:
             return False
-        op = self.op[:n]
-        return bool(((self.fr[:n] & 1 != 0) | (op == INPUT) | (op == CONST)).all())
+        return _all_freed(self.op, self.fr, n)
 
     # -- reading --------------------------------------------------------------
     def shape_of(self, node: int) -> tuple:
@@ -569,6 +576,15 @@ class Tape:
         v = (self.v64 if dt == 0 else self.v32)[o:o + n].reshape(self.shapes[shp])
         v.setflags(write=False)
         return v
+
+
+@njit(cache=True)
+def _all_freed(op, fr, n):
+    """Whether each of the first ``n`` rows is freed or a source (``Tape.spent``)."""
+    for r in range(n):
+        if not fr[r] & 1 and op[r] != INPUT and op[r] != CONST:
+            return False
+    return True
 
 
 def unshare(v: np.ndarray) -> None:
@@ -593,6 +609,13 @@ def _forget(ref, lenders: dict = _lenders) -> None:
 
 _V64 = Tape.v64
 _V32 = Tape.v32
+_new = object.__new__
+_get = object.__getattribute__
+_set = object.__setattr__
+# What a spent tape hands on as it is (``hand_over``): the row columns and their writers, the arenas
+_MOVED = _INT_COLS + ("R", "F", "fa", "fb", "w_int", "w_op", "w_off", "w_a", "w_b", "w_fa", "v64", "w64", "e64", "v32")
+_EMPTY64 = np.empty(0, np.float64)
+_EMPTY32 = np.empty(0, np.float32)
 
 
 class _Spent(Tape):
