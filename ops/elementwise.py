@@ -28,8 +28,8 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import (D, Number, Tensor, arranged, check_device, check_memory_format, device, emit, emit_apart,
-                     emit_into, fresh, is_suffix, lends, node_in, plain, preserve_format, py_scalar, recorded,
+from .._emit import (D, LEND_FROM, Number, Tensor, arranged, check_device, check_memory_format, device, emit,
+                     emit_apart, emit_into, fresh, is_suffix, lends, node_in, plain, preserve_format, py_scalar, recorded,
                      scalar_binary, scalar_row, scalar_unary, state, unshare, write_tape)
 from ._args import broadcast_pair
 from ._erf import erf_vectorized
@@ -1528,7 +1528,7 @@ def _unary(x: Tensor, code: int) -> Tensor:
     if dt.arena is None and op.float_only:
         dt = D.get_default_dtype()
         v = v.astype(dt.np)
-    lend = x._rg and state.grad and type(op.forward) is np.ufunc and lends(x._shape, dt, v)
+    lend = v.size >= LEND_FROM and x._rg and state.grad and type(op.forward) is np.ufunc and lends(x._shape, dt, v)
     y = None if lend else op.forward(v)
     if not x._shape:
         y = _as_array(y, dt)
@@ -1572,7 +1572,7 @@ def _with_number(x: Tensor, c: Number, code: int) -> Tensor:
         c = dt.np.type(c)
         if code == RPOWC:
             np_fwd = _int_rpow
-    if x._rg and state.grad and type(np_fwd) is np.ufunc and lends(x._shape, dt, v):
+    if v.size >= LEND_FROM and x._rg and state.grad and type(np_fwd) is np.ufunc and lends(x._shape, dt, v):
         tape = write_tape()
         return emit_into(tape, code, dt, x._shape, np_fwd, (v, c), x._node if x._tape is tape else tape.import_(x),
                          fa=float(c))
@@ -1625,7 +1625,9 @@ def _binary(a: Tensor, b, code: int) -> Tensor:
         va = va.astype(dt.np)
     if vb.dtype is not dt.np:
         vb = vb.astype(dt.np)
-    lend = (a._rg or b._rg) and state.grad and sb != () and type(op.forward) is np.ufunc and lends(shape, dt, va, vb)
+    # (an output as big as a slot that is lent has an operand as big, or both are broadcast)
+    lend = (va.size >= LEND_FROM or vb.size >= LEND_FROM or shape != sa and shape != sb) and (a._rg or b._rg) \
+        and state.grad and sb != () and type(op.forward) is np.ufunc and lends(shape, dt, va, vb)
     y = None if lend else int_power(va, vb) if code == POW and not dt.is_floating_point else op.forward(va, vb)
     if not shape:
         y = _as_array(y, dt)
