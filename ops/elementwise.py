@@ -1679,6 +1679,34 @@ def _reflect(name: str, code: int):
     return lambda x, c: _reversed(x, check_operand(c, name), code)
 
 
+def _reflect_alpha(name: str, code: int):
+    """``_reflect`` for add and sub, whose ``alpha`` scales the tensor (the second operand)."""
+    def reflected(x, c, *, alpha: Number = 1):
+        if name == "sub":
+            _no_bool_sub(c, x)
+        return _reversed(x * alpha if alpha != 1 else x, check_operand(c, name), code)
+    return reflected
+
+
+_BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a "
+             "mask, use the `~` or `logical_not()` operator instead.")
+_BOOLS_SUB = ("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+              "`logical_xor()` operator instead.")
+_BOOL_NEG = ("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, "
+             "use the `~` or `logical_not()` operator instead.")
+
+
+def _is_bool(x) -> bool:
+    return type(x) is bool or isinstance(x, Tensor) and x._dtype is D.bool_
+
+
+def _no_bool_sub(a, b) -> None:
+    """PyTorch's errors for a subtraction with a bool operand (a Python bool counts as one)."""
+    a_bool, b_bool = _is_bool(a), _is_bool(b)
+    if a_bool or b_bool:
+        raise RuntimeError(_BOOLS_SUB if a_bool and b_bool else _BOOL_SUB)
+
+
 def _inline_pair(code: Optional[int], number_code: int):
     """Decorate a binary front end so that recorded 0-d float64 operands take the inlined path
     (``_emit.scalar_binary``): a tensor operand as row ``code`` (None: a reflected operator,
@@ -1705,7 +1733,7 @@ def _radd(self, other: Operand) -> Tensor:
     return _reversed(self, other, ADD)
 
 
-@public("add", reflected=_reflect("add", ADD))
+@public("add", reflected=_reflect_alpha("add", ADD))
 def add(self, other: Operand, *, alpha: Number = 1) -> Tensor:
     """``self + alpha * other``."""
     return self + (other * alpha if alpha != 1 else other)
@@ -1716,18 +1744,21 @@ def add(self, other: Operand, *, alpha: Number = 1) -> Tensor:
 def _sub(self, other: Operand) -> Tensor:
     if type(other) is not Tensor:
         other = check_operand(other, "-")
+    _no_bool_sub(self, other)
     return _binary(self, other, SUB)
 
 
 @public("__rsub__")
 @_inline_pair(None, RSUBC)
 def _rsub(self, other: Operand) -> Tensor:
+    _no_bool_sub(other, self)
     return _reversed(self, other, SUB)
 
 
-@public("sub", "subtract", reflected=_reflect("sub", SUB))
+@public("sub", "subtract", reflected=_reflect_alpha("sub", SUB))
 def sub(self, other: Operand, *, alpha: Number = 1) -> Tensor:
     """``self - alpha * other``."""
+    _no_bool_sub(self, other)
     return self - (other * alpha if alpha != 1 else other)
 
 
@@ -1746,9 +1777,9 @@ def _rmul(self, other: Operand) -> Tensor:
     return _reversed(self, other, MUL)
 
 
-@public("div", "divide", "true_divide", "__truediv__", reflected=_reflect("div", DIV))
+@public("true_divide", "__truediv__", reflected=_reflect("div", DIV))
 @_inline_pair(DIV, DIVC)
-def div(self, other: Operand) -> Tensor:
+def true_divide(self, other: Operand) -> Tensor:
     """``self / other``, broadcasting (true division: integers give the default float dtype)."""
     if type(other) is not Tensor:
         other = check_operand(other, "/")
@@ -1765,6 +1796,8 @@ def tensor_pow(self, exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
     if type(exponent) is not Tensor:
         exponent = check_operand(exponent, "**")
+    if self._dtype is D.bool_ and isinstance(exponent, Tensor) and exponent._dtype is D.bool_:
+        raise NotImplementedError("\"pow\" not implemented for 'Bool'")
     return _binary(self, exponent, POW)
 
 
@@ -1788,6 +1821,8 @@ def _pos(self) -> Tensor:
 @_inline_scalar(NEG)
 def neg(self) -> Tensor:
     """``-self``."""
+    if self._dtype is D.bool_:
+        raise RuntimeError(_BOOL_NEG)
     return _unary(self, NEG)
 
 
@@ -1795,6 +1830,8 @@ def neg(self) -> Tensor:
 @_inline_scalar(ABS)
 def tensor_abs(self) -> Tensor:
     """The absolute value of each element."""
+    if self._dtype is D.bool_:
+        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
     return _unary(self, ABS)
 
 
@@ -2124,6 +2161,8 @@ def sigmoid(self) -> Tensor:
 @_inline_scalar(RELU)
 def relu(self) -> Tensor:
     """``max(x, 0)`` for each element."""
+    if self._dtype is D.bool_:
+        raise RuntimeError("Boolean inputs not supported for relu")
     return _unary(self, RELU)
 
 
@@ -2214,13 +2253,38 @@ def _with_wrapped(a, b, code: int, floating: bool) -> Tensor:
     return plain(y, dt)
 
 
+# The ops whose kernels PyTorch has for floating types only (integer operands are not promoted)
+_FLOAT_KERNELS = {HYPOT: "hypot_cpu", LOGADDEXP: "logaddexp_cpu", LOGADDEXP2: "logaddexp2_cpu"}
+# ... and those that refuse two bools, and an integer division by zero
+_INT_DIVISIONS = {FMOD: "fmod_cpu", REMAINDER: "remainder_cpu"}
+
+
+def _integer_checks(a, b, code: int) -> None:
+    """PyTorch's errors for integer operands its kernel has no case for, or that divide by 0."""
+    dt = D.result_type(a, b)
+    if dt.is_floating_point:
+        return
+    kernel = _FLOAT_KERNELS.get(code)
+    if kernel is not None:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(dt)}'")
+    kernel = _INT_DIVISIONS.get(code)
+    if kernel is not None:
+        if dt is D.bool_:
+            raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+        divisor = b._value() if isinstance(b, Tensor) else b
+        if np.any(np.asarray(divisor) == 0):
+            raise RuntimeError("ZeroDivisionError")
+
+
 def _catalogue_binary(a: Tensor, b, code: int, floating: bool = True, numbers: bool = False) -> Tensor:
     """A binary op of the catalogue: tensors broadcast and promote as ``_binary``'s (integers to the
     default float dtype if ``floating``); a Python number where PyTorch takes one (``numbers``)."""
     if not isinstance(b, Tensor):
         if not (numbers and _is_number(b)):
             _tensor_arg(b, REGISTRY[code].name)
+        _integer_checks(a, b, code)
         return _with_wrapped(a, b, code, floating)
+    _integer_checks(a, b, code)
     if floating and not (a._dtype.is_floating_point or b._dtype.is_floating_point):
         a, b = a.to(D.get_default_dtype()), b.to(D.get_default_dtype())
     return _binary(a, b, code)
@@ -2238,7 +2302,7 @@ def fmod(self, other: Operand) -> Tensor:
     return _catalogue_binary(self, other, FMOD, floating=False, numbers=True)
 
 
-@public("remainder", "__mod__", reflected=lambda x, c: _with_wrapped(c, x, REMAINDER, False))
+@public("remainder", "__mod__", reflected=lambda x, c: _rremainder(x, c))
 def remainder(self, other: Operand) -> Tensor:
     """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
     return _catalogue_binary(self, other, REMAINDER, floating=False, numbers=True)
@@ -2248,7 +2312,13 @@ def remainder(self, other: Operand) -> Tensor:
 def _rmod(self, other: Number) -> Tensor:
     if not _is_number(other):
         raise TypeError(f"unsupported operand type(s) for %: '{type(other).__name__}' and 'Tensor'")
-    return _with_wrapped(other, self, REMAINDER, False)
+    return _rremainder(self, other)
+
+
+def _rremainder(x: Tensor, c: Number) -> Tensor:
+    """``c % x`` for a Python number ``c``."""
+    _integer_checks(c, x, REMAINDER)
+    return _with_wrapped(c, x, REMAINDER, False)
 
 
 @public("hypot")
@@ -2525,7 +2595,8 @@ def mul_(self, other: Operand) -> Tensor:
 
 
 @public("div_", function=False)
-def div_(self, other: Operand) -> Tensor:
-    """``self /= other``, in place."""
+def div_(self, other: Operand, *, rounding_mode: Optional[str] = None) -> Tensor:
+    """``self /= other``, in place (``rounding_mode`` as for :meth:`Tensor.div`)."""
     self._check_inplace(other)
-    return self._inplace(self / other, other)
+    return self._inplace(self / other if rounding_mode is None else self.div(other, rounding_mode=rounding_mode),
+                         other)

@@ -433,7 +433,7 @@ def _grid(shape: tuple) -> np.ndarray:
 def _positions_along(shape: tuple, dim: int, index: np.ndarray) -> np.ndarray:
     """Flat positions in a tensor of ``shape`` of the elements that ``index`` (of the same number
     of dims) picks along ``dim``, the other coordinates being the index's own (gather's rule)."""
-    if not shape:
+    if not shape or not index.size:
         return np.zeros(index.shape, np.int64)
     coords = list(np.indices(index.shape, sparse=True))
     coords[dim] = index
@@ -462,7 +462,10 @@ def index_select(self, dim: int, index: Tensor) -> Tensor:
     size = self._shape[dim]
     bad = (idx < 0) | (idx >= size)
     if bad.any():
-        raise RuntimeError(f"INDICES element is out of DATA bounds, id={idx[bad][0]} axis_dim={size}")
+        # (PyTorch's CPU kernel checks dim 1 of a matrix or more in a loop of its own, with its own message)
+        if dim == 1 and nd > 1:
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={idx[bad][0]} axis_dim={size}")
+        raise IndexError("index out of range in self")
     return _take_positions(self, np.take(_grid(self._shape), idx, axis=dim), BY_INDEX_SELECT, saved)
 
 
@@ -470,10 +473,11 @@ def _gather_checks(x: Tensor, dim: int, index: Tensor, name: str, src=None) -> t
     """Wrapped ``dim`` and the index values of gather or a scatter, with PyTorch's errors."""
     nd = max(len(x._shape), 1)
     dim = wrap_dim(dim, len(x._shape))
-    if max(len(index._shape), 1) != nd:
+    # (an empty index is not checked: PyTorch's gather and scatters do nothing with it)
+    if max(len(index._shape), 1) != nd and index.numel():
         raise RuntimeError(f"Index tensor must have the same number of dimensions as "
                            f"{'input' if name == 'gather' else 'self'} tensor")
-    if src is not None and max(len(src._shape), 1) != nd:
+    if src is not None and max(len(src._shape), 1) != nd and index.numel():
         raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
     ishape = index._shape or (1,)
     xshape = x._shape or (1,)
@@ -544,6 +548,13 @@ def take_along_dim(self, indices: Tensor, dim: Optional[int] = None) -> Tensor:
     if nd != len(indices._shape):
         raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
                            f"but got {nd} dimensions for input, and {len(indices._shape)} dimensions for indices")
+    if not nd:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    size = self._shape[dim]
+    if not size:
+        raise RuntimeError("ZeroDivisionError")
+    # (PyTorch's take_along_dim takes indices modulo the size along dim: -1 is the last, size the first)
+    indices = plain(np.mod(indices._value(), size), D.int64)
     sizes = list(self._shape)
     sizes[dim] = indices._shape[dim]
     shape = broadcast_pair(tuple(sizes), indices._shape)
@@ -707,7 +718,7 @@ def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
     if mask._dtype is not D.bool_:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{_C_NAMES[mask._dtype.name]}")
-    shape = broadcast_pair(self._shape, mask._shape)
+    shape = broadcast_pair(mask._shape, self._shape)       # (PyTorch's message names the mask first)
     where = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
     return _shows(_fill(self, shape, where, value, "masked_fill_", (P_MASKED_FILL, P_MASKED_FILL_TENSOR)),
                   (("mask", mask),))

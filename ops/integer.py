@@ -17,9 +17,10 @@ from .._emit import D, Number, Tensor, emit, plain, state
 from ._args import broadcast_pair
 from ._rule import diagonal, return_type, rule_adjoint
 from ._spec import OUT, PYTHON, REGISTRY, X0, X1, Op, public, register, tangents
-from .elementwise import Operand, _is_number
+from .elementwise import Operand, _is_number, true_divide
 
 NO_DERIVATIVE2, LDEXP, FREXP, NEXTAFTER = range(PYTHON.start + 12, PYTHON.start + 16)
+DIV_ROUNDED = PYTHON.start + 95     # div with a rounding_mode (``ib``: 0 trunc, 1 floor)
 LN2 = math.log(2.0)
 _NAMES = ("floor_divide", "heaviside", "floor_divide_", "heaviside_")     # (``ib`` of a NO_DERIVATIVE2 row)
 N_FLOOR_DIVIDE, N_HEAVISIDE, N_INPLACE = 0, 1, 2
@@ -64,6 +65,18 @@ register(Op(FREXP, "frexp", "FrexpBackward0", X0, _frexp_vjp, py_adjoint=rule_ad
 register(Op(NEXTAFTER, "nextafter", "NextafterBackward0", X0 | X1, _nextafter_vjp, py_adjoint=rule_adjoint, arity=2,
             node_saved=(("other", X1), ("self", X0))))
 tangents({LDEXP: diagonal(REGISTRY[LDEXP].vjp), FREXP: diagonal(_frexp_vjp), NEXTAFTER: diagonal(_nextafter_vjp)})
+
+_MODES = ("trunc", "floor")
+
+
+def _zero_grads(g, xs, y, r):
+    """PyTorch's: a rounded quotient is piecewise constant, so both gradients are zeros."""
+    return tuple(plain(np.zeros(x._shape, g._dtype.np), g._dtype) for x in xs)
+
+
+register(Op(DIV_ROUNDED, "div", "DivBackward2", X0 | X1, _zero_grads, py_adjoint=rule_adjoint, arity=2,
+            node_saved=(("other", X1), ("rounding_mode", lambda r: _MODES[r.ib]), ("self", X0))))
+tangents({DIV_ROUNDED: lambda ts, xs, y, r: None})
 
 
 # --- operands ------------------------------------------------------------------------------------
@@ -177,6 +190,45 @@ def _floor_divide(a, b, inplace: int = 0) -> Tensor:
             raise RuntimeError("ZeroDivisionError")
         y = np.floor_divide(va, vb)
     return _without_derivative(np.asarray(y, dt.np), dt, a, b, N_FLOOR_DIVIDE + inplace)
+
+
+def _div_rounded(a, b, mode: str) -> Tensor:
+    """``a / b`` rounded toward zero ('trunc') or down ('floor'), as PyTorch's ``div(rounding_mode=)``."""
+    if mode not in _MODES:
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{mode}'")
+    floor = mode == "floor"
+    dt, va, vb = _operands(a, b, "div_floor_cpu" if floor else "div_trunc_cpu", bool_ok=False)
+    if dt.is_floating_point:
+        with np.errstate(all="ignore"):
+            y = _div_floor(va, vb) if floor else np.trunc(va / vb)
+    else:
+        if np.any(vb == 0):
+            raise RuntimeError("ZeroDivisionError")
+        y = np.floor_divide(va, vb)
+        if not floor:       # (toward zero: one up where the floor of a negative quotient was inexact)
+            y = np.where((y < 0) & (y * vb != va), y + 1, y)
+    y = np.asarray(y, dt.np)
+    if state.grad and any(isinstance(t, Tensor) and t._rg for t in (a, b)):
+        x, other = (t.to(dt) if isinstance(t, Tensor) else plain(np.asarray(t, dt.np), dt) for t in (a, b))
+        return emit(DIV_ROUNDED, y, dt, x, other, ib=_MODES.index(mode))
+    return plain(y, dt)
+
+
+def _div_reflected(x: Tensor, c: Number, *, rounding_mode: str | None = None) -> Tensor:
+    """``tape.div(number, tensor)``."""
+    if rounding_mode is None:
+        return x.__rtruediv__(c)
+    return _div_rounded(_operand(c, "/"), x, rounding_mode)
+
+
+@public("div", "divide", reflected=_div_reflected)
+def div(self, other: Operand, *, rounding_mode: str | None = None) -> Tensor:
+    """``self / other``, broadcasting (true division: integers give the default float dtype); with
+    ``rounding_mode`` 'trunc' or 'floor', the quotient rounded toward zero or down, in the operands'
+    promoted dtype (integer division by zero raises), whose gradients are zeros."""
+    if rounding_mode is None:
+        return true_divide(self, other)
+    return _div_rounded(self, _operand(other, "/"), rounding_mode)
 
 
 @public("floor_divide", "__floordiv__", reflected=lambda x, c: _floor_divide(c, x))

@@ -334,6 +334,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if case in (VM, MM) and sa[-1] != sb[0]:
         ra = "1x" + str(sa[0]) if na == 1 else f"{sa[0]}x{sa[1]}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ra} and {sb[0]}x{sb[1]})")
+    if a._dtype is D.bool_:
+        kernel = {DOT: "dot", MV: "addmv_impl_cpu", BATCHED: "bmm"}.get(case, "addmm_impl_cpu_")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
     if case == VM:
         # As PyTorch: the vector becomes a 1-row matrix, and the product row is squeezed.
         return viewed(matmul(viewed(a, (1, sa[0]), V_UNSQUEEZE), b), (sb[1],), V_SQUEEZE_DIMS,

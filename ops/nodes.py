@@ -147,9 +147,9 @@ def rot90(self, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
 @public("logcumsumexp")
 def logcumsumexp(self, dim: int, *, out=None) -> Tensor:
     """``log(cumsum(exp(self), dim))``, computed without overflow."""
+    d = wrap_dim(dim, self.dim())
     if not self._dtype.is_floating_point:
         raise NotImplementedError(f"\"logcumsumexp_out_cpu\" not implemented for '{D.legacy_name(self._dtype)}'")
-    d = wrap_dim(dim, self.dim())
     v = self._value()
     with np.errstate(all="ignore"):
         y = np.logaddexp.accumulate(v, axis=d) if v.ndim else v.copy()

@@ -160,7 +160,10 @@ def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True)
     v = _work(self)
     if k < 0 or k > v.shape[d]:
         raise RuntimeError("selected index k out of range")
-    idx = np.take(_order(v, d, largest), range(k), axis=d)
+    if self._dtype is D.bool_:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
+    # (a 0-d input gives its element back for k = 0 as for k = 1, as PyTorch's)
+    idx = np.take(_order(v, d, largest), range(k if self._shape else 1), axis=d)
     return _selected(self, d, idx, _TOPK, TopkResult, None if self._shape else (), dim)
 
 
@@ -177,6 +180,8 @@ def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False):
     d = _dim_of(self, dim)
     if k < 1 or k > _work(self).shape[d]:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+    if self._dtype is D.bool_:
+        raise NotImplementedError("\"kthvalue_cpu\" not implemented for 'Bool'")
     return _kth(self, d, k - 1, keepdim, _KTH, KthResult, dim)
 
 
@@ -197,6 +202,8 @@ def _median_index(v: np.ndarray, d: int, ignore_nan: bool) -> np.ndarray:
 
 def _median(x: Tensor, dim, keepdim: bool, ignore_nan: bool):
     name = "nanmedian" if ignore_nan else "median"
+    if x._dtype is D.bool_:
+        raise NotImplementedError(f"\"{'median_cpu' if dim is None else 'median_out'}\" not implemented for 'Bool'")
     if dim is None:
         v = x._value().reshape(-1)
         y = np.asarray(v[_median_index(v, 0, ignore_nan)[0]] if v.size else np.nan, v.dtype)
@@ -230,6 +237,9 @@ def nanmedian(self, dim: Optional[int] = None, keepdim: bool = False):
 
 
 def _running(x: Tensor, dim: int, largest: bool):
+    if not x._shape and dim not in (-1, 0):
+        raise IndexError(f"{'cummax' if largest else 'cummin'}(): Expected reduction dim -1 or 0 for scalar but got "
+                         f"{dim}")
     d = _dim_of(x, dim)
     v = _work(x)
     idx = np.zeros(v.shape, np.int64)
@@ -238,11 +248,10 @@ def _running(x: Tensor, dim: int, largest: bool):
         at = np.zeros_like(best, np.int64)
         for j in range(v.shape[d]):
             cur = np.take(v, [j], axis=d)
-            # a later equal element takes over, and a nan stays once met (PyTorch's order)
-            better = (cur >= best if largest else cur <= best) | np.isnan(cur) if v.dtype.kind == "f" else (
-                cur >= best if largest else cur <= best)
+            # a later equal element takes over, and so does every later nan (PyTorch's order)
+            better = cur >= best if largest else cur <= best
             if v.dtype.kind == "f":
-                better &= ~np.isnan(best) | np.isnan(cur) & ~np.isnan(best)
+                better = np.isnan(cur) | better & ~np.isnan(best)
             best = np.where(better, cur, best)
             at = np.where(better, j, at)
             idx[(slice(None),) * d + (slice(j, j + 1),)] = at

@@ -20,7 +20,7 @@ from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Op, public, register
 from ._spec import TRANSPOSED, tangents
-from .elementwise import M_SIGN
+from .elementwise import M_SIGN, _no_bool_sub
 from .join import where
 from ._args import reduced_dims
 from .softmax import kept, mask_of, reduced
@@ -168,10 +168,13 @@ def norm_grad(g, x: Tensor, y: Tensor, keep: tuple, p: float) -> Tensor:
 
 
 def _norm_vjp(g, xs, y, r):
-    return (norm_grad(g, xs[0], y, r.keep_shape, r.fa),)
+    # (the count of nonzeros, p = 0, is piecewise constant: PyTorch's gradient is undefined, not zeros)
+    return (None,) if r.fa == 0 else (norm_grad(g, xs[0], y, r.keep_shape, r.fa),)
 
 
 def _dist_vjp(g, xs, y, r):
+    if r.fa == 0:
+        return None, None
     x, other = xs
     d = norm_grad(g, x - other, y, (1,) * len(broadcast_pair(x._shape, other._shape)), r.fa)
     return (d, -d)
@@ -285,7 +288,8 @@ def _correction(name: str, dim, unbiased, correction, keepdim, extra: str = ""):
 
 def _var_value(x: Tensor, name: str, dim, correction: float, keepdim: bool):
     if not x._dtype.is_floating_point:
-        raise RuntimeError("std and var only support floating point and complex dtypes")
+        what = name if name in ("var_mean", "std_mean") else "std and var"
+        raise RuntimeError(f"{what} only support floating point and complex dtypes")
     nd = len(x._shape)
     dims = tuple(range(nd)) if dim is None else reduced_dims(dim, nd)
     v = x._value()
@@ -334,8 +338,10 @@ def _var_mean(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> tuple
     name = "std_mean" if std else "var_mean"
     dim, c = _correction(name, dim, unbiased, correction, keepdim)
     dims, var, mean = _var_value(x, name, dim, c, keepdim)
-    first = np.sqrt(var) if std else var
     dt = x._dtype
+    # (arrays even when 0-d: numpy's sqrt of a 0-d array is a scalar, and a tensor's storage is an array)
+    first = np.asarray(np.sqrt(var) if std else var, dt.np)
+    mean = np.asarray(mean, dt.np)
     if not (x._rg and state.grad):
         return plain(first, dt), plain(mean, dt)
     tape = write_tape()
@@ -468,11 +474,12 @@ def norm(self, p: Union[float, str, None] = "fro", dim: Dims = None, keepdim: bo
 @public("dist")
 def dist(self, other: Tensor, p: float = 2) -> Tensor:
     """The ``p``-norm of ``self - other`` (broadcast)."""
-    if not self._dtype.is_floating_point or not other._dtype.is_floating_point:
-        dt = other._dtype if self._dtype.is_floating_point else self._dtype
+    _no_bool_sub(self, other)       # (PyTorch subtracts first, then takes the norm of the difference)
+    broadcast_pair(self._shape, other._shape)
+    dt = D.result_type(self, other)
+    if not dt.is_floating_point:
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
                            f"{D.legacy_name(dt)} instead.")
-    dt = D.result_type(self, other)
     a = self if self._dtype is dt else self.to(dt)
     b = other if other._dtype is dt else other.to(dt)
     shape = broadcast_pair(a._shape, b._shape)

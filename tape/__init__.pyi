@@ -126,46 +126,46 @@ __all__ = [
     "FloatTensor", "DoubleTensor", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
     "set_anomaly_enabled", "format_tape", "viz", "testing", "inference_mode",
     "is_inference_mode_enabled", "detach", "addmm", "addmv", "addr", "addbmm", "baddbmm", "lerp",
-    "addcmul", "addcdiv", "add", "sub", "subtract", "mul", "multiply", "div", "divide",
-    "true_divide", "pow", "neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt", "sin",
-    "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square", "rsqrt", "log1p", "asin", "arcsin",
-    "acos", "arccos", "atan", "arctan", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
-    "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil",
-    "trunc", "fix", "round", "logit", "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal",
-    "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod",
-    "remainder", "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone",
-    "eq", "ne", "not_equal", "lt", "less", "le", "less_equal", "gt", "greater", "ge",
-    "greater_equal", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and",
-    "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf",
-    "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero",
-    "argwhere", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "positive",
-    "absolute", "diff", "diagflat", "signbit", "msort", "softmax", "log_softmax", "logsumexp",
-    "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "inverse",
-    "det", "slogdet", "logdet", "cholesky", "svd", "qr", "pinverse", "histc", "histogram",
-    "bincount", "unique", "unique_consecutive", "searchsorted", "bucketize", "isin",
-    "unravel_index", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
-    "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm",
-    "chain_matmul", "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax",
-    "amin", "argmax", "argmin", "aminmax", "permute", "movedim", "moveaxis", "swapaxes", "swapdims",
-    "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d",
-    "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal",
-    "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "cov", "corrcoef",
-    "quantile", "nanquantile", "trapezoid", "trapz", "cumulative_trapezoid", "vander",
-    "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance", "frobenius_norm",
-    "nuclear_norm", "matrix_rank", "orgqr", "index_select", "gather", "take", "take_along_dim",
-    "masked_select", "masked_fill", "scatter", "scatter_add", "index_add", "index_copy",
-    "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "gcd", "lcm",
-    "bitwise_left_shift", "bitwise_right_shift", "floor_divide", "heaviside", "ldexp", "frexp",
-    "nextafter", "matrix_exp", "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_",
-    "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "cumsum", "cumprod",
-    "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "lgamma",
-    "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split",
-    "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack",
-    "row_stack", "dstack", "column_stack", "abs_", "acos_", "acosh_", "arccos_", "arccosh_",
-    "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
-    "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_",
-    "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_",
-    "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",
+    "addcmul", "addcdiv", "add", "sub", "subtract", "mul", "multiply", "true_divide", "pow", "neg",
+    "negative", "abs", "exp", "log", "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh",
+    "cosh", "expm1", "square", "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan",
+    "arctan", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv",
+    "exp2", "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round",
+    "logit", "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip",
+    "clamp_min", "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder",
+    "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne",
+    "not_equal", "lt", "less", "le", "less_equal", "gt", "greater", "ge", "greater_equal",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or",
+    "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf",
+    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere", "cat",
+    "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "positive", "absolute", "diff",
+    "diagflat", "signbit", "msort", "softmax", "log_softmax", "logsumexp", "prod", "var", "std",
+    "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "inverse", "det", "slogdet",
+    "logdet", "cholesky", "svd", "qr", "pinverse", "histc", "histogram", "bincount", "unique",
+    "unique_consecutive", "searchsorted", "bucketize", "isin", "unravel_index", "reshape",
+    "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t", "matmul",
+    "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul",
+    "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax", "amin", "argmax",
+    "argmin", "aminmax", "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint",
+    "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d",
+    "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag",
+    "tril", "triu", "tile", "repeat_interleave", "cov", "corrcoef", "quantile", "nanquantile",
+    "trapezoid", "trapz", "cumulative_trapezoid", "vander", "cartesian_prod", "combinations",
+    "cosine_similarity", "pairwise_distance", "frobenius_norm", "nuclear_norm", "matrix_rank",
+    "orgqr", "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill",
+    "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put",
+    "masked_scatter", "scatter_reduce", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift",
+    "div", "divide", "floor_divide", "heaviside", "ldexp", "frexp", "nextafter", "matrix_exp",
+    "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_", "select_scatter",
+    "slice_scatter", "diagonal_scatter", "sum", "mean", "cumsum", "cumprod", "sort", "argsort",
+    "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "lgamma", "digamma", "polygamma",
+    "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split", "split_with_sizes",
+    "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack",
+    "dstack", "column_stack", "abs_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_",
+    "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_",
+    "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_",
+    "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_", "log10_",
+    "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",
     "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_",
     "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "rand_like",
     "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
@@ -554,11 +554,15 @@ def digamma(input: Tensor) -> Tensor:
 def dist(input: Tensor, other: Tensor, p: builtins.float = ...) -> Tensor:
     """The ``p``-norm of ``self - other`` (broadcast)."""
 
-def div(input: Union[Tensor, Number], other: Operand) -> Tensor:
-    """``self / other``, broadcasting (true division: integers give the default float dtype)."""
+def div(input: Union[Tensor, Number], other: Operand, *, rounding_mode: builtins.str | None = ...) -> Tensor:
+    """``self / other``, broadcasting (true division: integers give the default float dtype); with
+    ``rounding_mode`` 'trunc' or 'floor', the quotient rounded toward zero or down, in the operands'
+    promoted dtype (integer division by zero raises), whose gradients are zeros."""
 
-def divide(input: Union[Tensor, Number], other: Operand) -> Tensor:
-    """``self / other``, broadcasting (true division: integers give the default float dtype)."""
+def divide(input: Union[Tensor, Number], other: Operand, *, rounding_mode: builtins.str | None = ...) -> Tensor:
+    """``self / other``, broadcasting (true division: integers give the default float dtype); with
+    ``rounding_mode`` 'trunc' or 'floor', the quotient rounded toward zero or down, in the operands'
+    promoted dtype (integer division by zero raises), whose gradients are zeros."""
 
 def dot(input: Tensor, other: Tensor) -> Tensor:
     """Dot product of two 1-D tensors."""

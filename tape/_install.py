@@ -66,7 +66,7 @@ def _function(name: str, entry: Public) -> Callable:
                 return call_with_out(name, fn, (input, other, *args), kwargs)
             if isinstance(input, Tensor):
                 return getattr(input, name)(other, *args, **kwargs)
-            return reflected(_first(other, primary), input)
+            return reflected(_first(other, primary), input, *args, **kwargs)
     fn.__name__ = fn.__qualname__ = name
     fn.__module__ = "tape"
     fn.__doc__ = f"Function form of :meth:`Tensor.{name}`" + (

@@ -17,6 +17,7 @@ constructor ``Tensor(...)``.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 import weakref
 from typing import Iterator, Optional, Union
@@ -305,10 +306,16 @@ def _refuse_view(t: "Tensor") -> None:
     raise RuntimeError(text + (NO_GRAD_TAIL if t._vm & VIEW_NO_GRAD else MULTI_TAIL))
 
 
+def _node_word(name: str) -> str:
+    """A node's name as PyTorch's view errors write it: ``SqueezeBackward2`` is ``Squeeze2``,
+    ``UnbindBackward0`` is ``Unbind``."""
+    return re.sub(r"Backward(0$)?", "", name)
+
+
 def _derived_texts(t: "Tensor") -> tuple:
     """PyTorch's errors for a recorded view of a view made in no_grad mode or of an output of a
     multi-output view op: (its base changed in place, the view itself changed in place)."""
-    out = f"Output {t.output_nr} of {type(t.grad_fn).__name__.removesuffix('Backward0')} is a view "
+    out = f"Output {t.output_nr} of {_node_word(type(t.grad_fn).__name__)} is a view "
     if t._vm & VIEW_OF_NO_GRAD:
         out += "of a view which was created in no_grad mode and "
         return (out + "its base or another view of its base has been modified inplace with grad mode enabled. "
@@ -334,7 +341,7 @@ def _refuse_rebased(t: "Tensor", root: "Tensor") -> bool:
         texts = _derived_texts(t)
     elif _multi_output(t):
         output = f"Output {int(tape.ia[t._node])} of " \
-                 f"{REGISTRY[int(tape.op[tape.a[t._node]])].grad_fn.removesuffix('Backward0')} is a view and "
+                 f"{_node_word(REGISTRY[int(tape.op[tape.a[t._node]])].grad_fn)} is a view and "
         texts = (output + "its base or another view of its base has been modified inplace. " + MULTI_TAIL,
                  output + "is being modified inplace. " + MULTI_TAIL)
     else:
@@ -807,7 +814,7 @@ class Tensor:
                 raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
             if tape.op[self._node] == OUTPUT and tape.op[tape.a[self._node]] < PYTHON.start:
                 # (A built-in op's outputs are views; a custom Function's outputs are its own.)
-                node = REGISTRY[int(tape.op[tape.a[self._node]])].grad_fn.removesuffix("Backward0")
+                node = _node_word(REGISTRY[int(tape.op[tape.a[self._node]])].grad_fn)
                 raise RuntimeError(f"Output {int(tape.ia[self._node])} of {node} is a view and is being modified "
                                    "inplace. This view is the output of a function that returns multiple views. "
                                    "Such functions do not allow the output views to be modified inplace. You should "

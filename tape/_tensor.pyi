@@ -419,12 +419,16 @@ class Tensor:
     def dim(self) -> builtins.int: ...
     def dist(self, other: Tensor, p: builtins.float = ...) -> Tensor:
         """The ``p``-norm of ``self - other`` (broadcast)."""
-    def div(self, other: Operand) -> Tensor:
-        """``self / other``, broadcasting (true division: integers give the default float dtype)."""
-    def div_(self, other: Operand) -> Tensor:
-        """``self /= other``, in place."""
-    def divide(self, other: Operand) -> Tensor:
-        """``self / other``, broadcasting (true division: integers give the default float dtype)."""
+    def div(self, other: Operand, *, rounding_mode: builtins.str | None = ...) -> Tensor:
+        """``self / other``, broadcasting (true division: integers give the default float dtype); with
+        ``rounding_mode`` 'trunc' or 'floor', the quotient rounded toward zero or down, in the operands'
+        promoted dtype (integer division by zero raises), whose gradients are zeros."""
+    def div_(self, other: Operand, *, rounding_mode: Optional[builtins.str] = ...) -> Tensor:
+        """``self /= other``, in place (``rounding_mode`` as for :meth:`Tensor.div`)."""
+    def divide(self, other: Operand, *, rounding_mode: builtins.str | None = ...) -> Tensor:
+        """``self / other``, broadcasting (true division: integers give the default float dtype); with
+        ``rounding_mode`` 'trunc' or 'floor', the quotient rounded toward zero or down, in the operands'
+        promoted dtype (integer division by zero raises), whose gradients are zeros."""
     def divide_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.divide`."""
     def dot(self, other: Tensor) -> Tensor:

@@ -1149,6 +1149,11 @@ OPS: dict[str, Op] = {
     "unsqueeze_squeeze_": _u(lambda M, x: (x * 1).unsqueeze_(-1).squeeze_(-1)),
     "as_strided": _u(lambda M, x: x.as_strided(((x.numel() + 1) // 2,), (2,)), min_dims=1),
     "as_strided_fn_offset": _u(lambda M, x: M.as_strided(x, (x.numel() // 2,), (1,), x.numel() // 2), min_dims=1),
+    # ---- lead: div with a rounding mode (zero gradients; operands where the quotient stays between integers)
+    "div_floor": _b(lambda M, x, y: M.div(x, y, rounding_mode="floor") + x * y, dom((-2.9, -0.3), (0.3, 2.9)),
+                    dom((3.1, 9.0))),
+    "div_trunc_number": _u(lambda M, x: x.div(3.0, rounding_mode="trunc") * x,
+                           REAL.avoiding(tuple(3.0 * k for k in range(-3, 4)))),
 }
 
 

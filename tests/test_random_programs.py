@@ -54,6 +54,21 @@ LAYOUT = ["permute", "movedim", "swapaxes", "mT", "T", "flip", "roll", "narrow",
           "unfold", "repeat_interleave", "diagonal", "diag_embed", "tril", "triu", "repeat", "tile", "flatten",
           "stack", "ravel", "atleast_3d", "fliplr"]
 FLOAT_DTYPES = ("float32", "float64")
+# The catalogue (issue 14): each also as a method where PyTorch has one
+CAT_UNARY = ["square", "rsqrt", "expm1", "log1p", "log2", "log10", "asin", "acos", "atan", "sinh", "cosh", "asinh",
+             "acosh", "atanh", "erf", "erfc", "erfinv", "sign", "sgn", "floor", "ceil", "round", "trunc", "frac",
+             "deg2rad", "rad2deg", "exp2", "sinc", "lgamma", "digamma", "i0", "nan_to_num", "logit", "positive",
+             "arctan", "fix", "negative", "absolute", "signbit", "isnan", "isinf", "isfinite", "isposinf",
+             "logical_not", "bitwise_not"]
+CAT_BINARY = ["atan2", "fmod", "remainder", "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power",
+              "fmax", "fmin", "true_divide", "eq", "lt", "ge", "logical_and", "logical_xor", "isclose"]
+CAT_WITH_NUMBER = ("fmod", "remainder", "xlogy", "copysign", "float_power", "true_divide", "eq", "lt", "ge")
+CAT_REDUCE = ["prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "norm", "logsumexp", "softmax",
+              "log_softmax", "cumsum", "cumprod", "cummax", "cummin", "sort", "argsort", "topk", "kthvalue",
+              "median", "nanmedian", "aminmax", "nansum", "nanmean", "all", "any", "count_nonzero", "var_mean",
+              "std_mean", "logcumsumexp", "vector_norm"]
+CAT_OTHER = ["where", "lerp", "addcmul", "addcdiv", "dist", "gather", "index_select", "masked_fill", "take",
+             "take_along_dim"]
 
 
 class Mismatch(AssertionError):
@@ -365,7 +380,8 @@ class Program:
         kind = self.draw(st.sampled_from(
             ["binary", "binary", "binary", "number", "number", "unary", "unary", "clamp",
              "maxmin", "reduce", "reshape", "squeeze", "transpose", "matmul", "index",
-             "unbind", "detach", "clone", "to", "inplace", "inplace", "retain_grad", "layout"]),
+             "unbind", "detach", "clone", "to", "inplace", "inplace", "retain_grad", "layout",
+             "catalogue", "catalogue", "catalogue"]),
             label="step")
         if kind == "retain_grad":
             e = self.pick()
@@ -484,6 +500,8 @@ class Program:
             expr = f"{a}.unbind({d})"
         elif kind == "layout":
             expr = self.layout(a, ta)
+        elif kind == "catalogue":
+            expr = self.catalogue(a, ta)
         elif kind == "detach":
             expr = f"{a}.detach()"
         elif kind == "clone":
@@ -545,6 +563,105 @@ class Program:
         if f == "stack":
             return f"L.{self.draw(st.sampled_from(['hstack', 'vstack', 'dstack', 'column_stack']))}([{a}, {a}])"
         return f"{a}.{f}" if f in ("mT", "T") else f"L.{f}({a})"
+
+    def catalogue(self, a, ta):
+        """An op of the catalogue (elementwise, reductions, scans, selections, ternary, indexing) on ``a``."""
+        nd = ta.dim()
+        group = self.draw(st.sampled_from(["unary", "binary", "reduce", "reduce", "other"]))
+        method = self.draw(st.booleans())
+        if group == "unary":
+            u = self.draw(st.sampled_from(CAT_UNARY), label="catalogue unary")
+            return f"{a}.{u}()" if method and hasattr(torch.Tensor, u) else f"L.{u}({a})"
+        if group == "binary":
+            f = self.draw(st.sampled_from(CAT_BINARY), label="catalogue binary")
+            b = self.number() if f in CAT_WITH_NUMBER and self.draw(st.booleans()) else self.operand(a)
+            return f"{a}.{f}({b})" if method else f"L.{f}({a}, {b})"
+        if group == "reduce":
+            return self.reduction(a, ta, nd)
+        f = self.draw(st.sampled_from(CAT_OTHER), label="catalogue other")
+        if f == "where":
+            cond = f"{self.pick()} > {self.draw(st.sampled_from(FLOATS))!r}"
+            other = self.number() if self.draw(st.booleans()) else self.operand(a)
+            return f"L.where({cond}, {a}, {other})"
+        if f == "lerp":
+            w = self.number() if self.draw(st.booleans()) else self.operand(a)
+            return f"L.lerp({a}, {self.operand(a)}, {w})"
+        if f in ("addcmul", "addcdiv"):
+            return f"L.{f}({a}, {self.operand(a)}, {self.operand(a)}, value={self.number()})"
+        if f == "dist":
+            p = self.draw(st.sampled_from(["2", "1", "0", "3", "float('inf')"]))
+            return f"L.dist({a}, {self.operand(a)}, {p})"
+        size = lambda d: tuple(ta.shape)[d] if nd else 1  # noqa: E731
+        if f == "masked_fill":
+            return f"{a}.masked_fill({self.pick()} > 0.5, {self.number()})"
+        if f == "take":
+            n = ta.numel()
+            idx = self.draw(st.lists(st.integers(-n - 1, n), min_size=1, max_size=3))
+            return f"L.take({a}, L.tensor({idx!r}))"
+        d = self.dim(nd)
+        try:
+            sz = size(d)
+        except IndexError:
+            sz = 1
+        k = self.draw(st.integers(0, 3))
+        idx = self.draw(st.lists(st.integers(-sz - 1, sz), min_size=k, max_size=k))
+        if f == "index_select":
+            return f"{a}.index_select({d}, L.tensor({idx!r}, dtype=L.int64))"
+        # gather / take_along_dim: an index of a's rank, k along dim d
+        shape = list(ta.shape) or [1]
+        if -len(shape) <= d < len(shape):
+            shape[d] = k
+        n = math.prod(shape)
+        vals = self.draw(st.lists(st.integers(-1, sz), min_size=n, max_size=n))
+        index = f"L.tensor({np.array(vals, dtype=np.int64).reshape(shape).tolist()!r}, dtype=L.int64)"
+        if not nd:
+            index = f"L.tensor({vals[0] if vals else 0}, dtype=L.int64)"
+        if f == "gather":
+            return f"{a}.gather({d}, {index})" if method else f"L.gather({a}, {d}, {index})"
+        return f"L.take_along_dim({a}, {index}, dim={d})"
+
+    def reduction(self, a, ta, nd):
+        f = self.draw(st.sampled_from(CAT_REDUCE), label="catalogue reduce")
+        d = self.dim(nd)
+        kd = self.draw(st.booleans())
+        whole = self.draw(st.integers(0, 2)) == 0
+        if f in ("prod", "nansum", "nanmean", "all", "any", "logsumexp", "count_nonzero"):
+            if f == "count_nonzero":
+                return f"L.count_nonzero({a})" if whole else f"L.count_nonzero({a}, dim={d})"
+            if f == "logsumexp":
+                return f"{a}.logsumexp({d}, keepdim={kd})"
+            return f"{a}.{f}()" if whole else f"{a}.{f}({d}, keepdim={kd})"
+        if f in ("amax", "amin"):
+            dims = tuple(sorted({self.dim(nd, False) for _ in range(self.draw(st.integers(1, 2)))}))
+            return f"{a}.{f}(dim={dims!r}, keepdim={kd})"
+        if f in ("max", "min", "argmax", "argmin", "median", "nanmedian"):
+            return f"{a}.{f}()" if whole else f"{a}.{f}({d}, keepdim={kd})" if f not in (
+                "argmax", "argmin") else f"{a}.{f}(dim={d}, keepdim={kd})"
+        if f in ("var", "std", "var_mean", "std_mean"):
+            corr = self.draw(st.sampled_from(["", ", unbiased=False", ", correction=0", ", correction=2"]))
+            if whole:
+                return f"L.{f}({a}{corr})"
+            return f"L.{f}({a}, dim={d}, keepdim={kd}{corr})"
+        if f == "norm":
+            p = self.draw(st.sampled_from(["2", "1", "0", "3", "0.5", "float('inf')", "-float('inf')", "'fro'"]))
+            return f"{a}.norm()" if whole else f"{a}.norm({p}, dim={d}, keepdim={kd})"
+        if f == "vector_norm":
+            p = self.draw(st.sampled_from(["2", "1", "0", "3", "0.5", "float('inf')", "-float('inf')"]))
+            tail = "" if whole else f", dim={d}, keepdim={kd}"
+            return f"L.linalg.vector_norm({a}, {p}{tail})"
+        if f in ("softmax", "log_softmax"):
+            return f"{a}.{f}({d})" if self.draw(st.booleans()) else f"L.{f}({a}, dim={d})"
+        if f in ("cumsum", "cumprod", "cummax", "cummin", "logcumsumexp"):
+            return f"{a}.{f}({d})"
+        if f in ("sort", "argsort"):
+            return f"{a}.{f}(dim={d}, descending={kd})"
+        if f == "topk":
+            k = self.draw(st.integers(0, 3))
+            return f"{a}.topk({k}, dim={d}, largest={kd})"
+        if f == "kthvalue":
+            k = self.draw(st.integers(0, 3))
+            return f"{a}.kthvalue({k}, dim={d}, keepdim={kd})"
+        return f"L.aminmax({a})" if whole else f"L.aminmax({a}, dim={d}, keepdim={kd})"
 
     def has_neg_inf(self, expr):
         try:

@@ -1,0 +1,171 @@
+"""What the differential fuzzer (tests/test_random_programs.py) found once it drew the catalogue's
+ops: PyTorch's errors for integer and bool operands, its index errors, ``div``'s rounding modes,
+``alpha`` in a function form whose first operand is a number, and a few values and gradients.
+
+Every expectation here was read from PyTorch 2.13 (torch-free: fixed values)."""
+import math
+import re
+
+import numpy as np
+import pytest
+
+import tape as torch
+
+BOOL_SUB = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, "
+            "use the `~` or `logical_not()` operator instead.")
+BOOLS_SUB = ("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` "
+             "operator instead.")
+BOOL_NEG = ("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use "
+            "the `~` or `logical_not()` operator instead.")
+
+
+def _ns():
+    return {"torch": torch, "b": torch.tensor([True, False]), "i": torch.tensor([2, 0]), "f": torch.tensor([1., 2.]),
+            "i3": torch.tensor([7, -7])}
+
+
+ERRORS = [
+    ("-b", RuntimeError, BOOL_NEG),
+    ("b.neg()", RuntimeError, BOOL_NEG),
+    ("b - i", RuntimeError, BOOL_SUB),
+    ("i - b", RuntimeError, BOOL_SUB),
+    ("b - b", RuntimeError, BOOLS_SUB),
+    ("b - 1", RuntimeError, BOOL_SUB),
+    ("1 - b", RuntimeError, BOOL_SUB),
+    ("b - True", RuntimeError, BOOLS_SUB),
+    ("f - True", RuntimeError, BOOL_SUB),
+    ("True - f", RuntimeError, BOOL_SUB),
+    ("b.sub(i)", RuntimeError, BOOL_SUB),
+    ("i.sub_(b)", RuntimeError, BOOL_SUB),
+    ("torch.sub(1, b)", RuntimeError, BOOL_SUB),
+    ("torch.dist(b, f)", RuntimeError, BOOL_SUB),
+    ("torch.dist(i, torch.tensor([1, 2, 3]))", RuntimeError, "The size of tensor a (2) must match the size of tensor b (3)"),
+    ("torch.dist(i, i)", RuntimeError, "norm(): input dtype should be either floating point or complex. Got Long"),
+    ("b.abs()", NotImplementedError, "\"abs_cpu\" not implemented for 'Bool'"),
+    ("b.relu()", RuntimeError, "Boolean inputs not supported for relu"),
+    ("torch.fmod(i, i)", RuntimeError, "ZeroDivisionError"),
+    ("torch.fmod(i, 0)", RuntimeError, "ZeroDivisionError"),
+    ("torch.remainder(i, 0)", RuntimeError, "ZeroDivisionError"),
+    ("i % i", RuntimeError, "ZeroDivisionError"),
+    ("torch.remainder(2, i)", RuntimeError, "ZeroDivisionError"),
+    ("torch.fmod(b, b)", NotImplementedError, "\"fmod_cpu\" not implemented for 'Bool'"),
+    ("torch.remainder(b, b)", NotImplementedError, "\"remainder_cpu\" not implemented for 'Bool'"),
+    ("torch.pow(b, b)", NotImplementedError, "\"pow\" not implemented for 'Bool'"),
+    ("b ** b", NotImplementedError, "\"pow\" not implemented for 'Bool'"),
+    ("torch.hypot(i, i)", NotImplementedError, "\"hypot_cpu\" not implemented for 'Long'"),
+    ("torch.hypot(b, b)", NotImplementedError, "\"hypot_cpu\" not implemented for 'Bool'"),
+    ("torch.logaddexp(i, i)", NotImplementedError, "\"logaddexp_cpu\" not implemented for 'Long'"),
+    ("torch.logaddexp2(b, i)", NotImplementedError, "\"logaddexp2_cpu\" not implemented for 'Long'"),
+    ("b.topk(1)", RuntimeError, "topk does not support bool dtypes on CPU"),
+    ("b.median()", NotImplementedError, "\"median_cpu\" not implemented for 'Bool'"),
+    ("b.median(0)", NotImplementedError, "\"median_out\" not implemented for 'Bool'"),
+    ("b.nanmedian()", NotImplementedError, "\"median_cpu\" not implemented for 'Bool'"),
+    ("b.kthvalue(1)", NotImplementedError, "\"kthvalue_cpu\" not implemented for 'Bool'"),
+    ("torch.var_mean(i)", RuntimeError, "var_mean only support floating point and complex dtypes"),
+    ("torch.std_mean(i)", RuntimeError, "std_mean only support floating point and complex dtypes"),
+    ("torch.var(i)", RuntimeError, "std and var only support floating point and complex dtypes"),
+    ("torch.ones(2, 2, dtype=torch.int64).logcumsumexp(2)", IndexError, "Dimension out of range"),
+    ("torch.tensor(2.).cummin(-2)", IndexError, "cummin(): Expected reduction dim -1 or 0 for scalar but got -2"),
+    ("torch.tensor(2.).cummax(1)", IndexError, "cummax(): Expected reduction dim -1 or 0 for scalar but got 1"),
+    ("torch.ones(3, 2).masked_fill(torch.ones(2, 3) > 0, 1)", RuntimeError,
+     "The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 1"),
+    ("torch.ones(2).index_select(0, torch.tensor([-1]))", IndexError, "index out of range in self"),
+    ("torch.ones(2, 3).index_select(0, torch.tensor([2]))", IndexError, "index out of range in self"),
+    ("torch.ones(2, 3).index_select(1, torch.tensor([-1]))", RuntimeError,
+     "INDICES element is out of DATA bounds, id=-1 axis_dim=3"),
+    ("torch.ones(2, 3).index_select(-1, torch.tensor([3]))", RuntimeError,
+     "INDICES element is out of DATA bounds, id=3 axis_dim=3"),
+    ("torch.ones(2, 3, 4).index_select(2, torch.tensor([9]))", IndexError, "index out of range in self"),
+    ("torch.take_along_dim(torch.tensor(2.), torch.tensor(0), dim=-1)", IndexError,
+     "Dimension specified as 0 but tensor has no dimensions"),
+    ("torch.take_along_dim(torch.ones(0, 3), torch.tensor([[1]]), dim=0)", RuntimeError, "ZeroDivisionError"),
+    ("torch.div(f, 2, rounding_mode='xx')", RuntimeError,
+     "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found 'xx'"),
+    ("torch.div(i, 0, rounding_mode='floor')", RuntimeError, "ZeroDivisionError"),
+    ("torch.div(i, 0, rounding_mode='trunc')", RuntimeError, "ZeroDivisionError"),
+    ("torch.div(b, b, rounding_mode='trunc')", NotImplementedError, "\"div_trunc_cpu\" not implemented for 'Bool'"),
+    ("torch.true_divide(i, i, rounding_mode='floor')", TypeError, "rounding_mode"),
+    ("torch.ones(2, 3, dtype=torch.bool) @ torch.ones(3, 2, dtype=torch.bool)", NotImplementedError,
+     "\"addmm_impl_cpu_\" not implemented for 'Bool'"),
+    ("torch.ones(3, dtype=torch.bool) @ torch.ones(3, dtype=torch.bool)", NotImplementedError,
+     "\"dot\" not implemented for 'Bool'"),
+    ("torch.ones(2, 3, dtype=torch.bool) @ torch.ones(3, dtype=torch.bool)", NotImplementedError,
+     "\"addmv_impl_cpu\" not implemented for 'Bool'"),
+    ("torch.ones(2, 2, 3, dtype=torch.bool) @ torch.ones(2, 3, 2, dtype=torch.bool)", NotImplementedError,
+     "\"bmm\" not implemented for 'Bool'"),
+]
+
+
+@pytest.mark.parametrize("code, exc, text", ERRORS, ids=[c for c, _, _ in ERRORS])
+def test_pytorch_error(code, exc, text):
+    with pytest.raises(exc, match=re.escape(text)):
+        eval(code, _ns())
+
+
+VALUES = [
+    ("torch.add(2, f, alpha=3)", [5.0, 8.0]),
+    ("torch.sub(2, f, alpha=3)", [-1.0, -4.0]),
+    ("torch.div(i3, 2, rounding_mode='trunc')", [3, -3]),
+    ("torch.div(i3, 2, rounding_mode='floor')", [3, -4]),
+    ("torch.divide(i3, -2.0, rounding_mode='trunc')", [-3.0, 3.0]),
+    ("torch.div(7, torch.tensor([2, -2]), rounding_mode='trunc')", [3, -3]),
+    ("torch.div(2, f, rounding_mode='floor')", [2.0, 1.0]),
+    ("torch.div(torch.tensor([1., -1., 0.]), 0.0, rounding_mode='floor')", [math.inf, -math.inf, math.nan]),
+    ("torch.div(torch.tensor([1., -1., 0.]), 0.0, rounding_mode='trunc')", [math.inf, -math.inf, math.nan]),
+    ("i3.div_(2, rounding_mode='floor')", [3, -4]),
+    ("b ** 2", [1, 0]),
+    ("torch.pow(b, i)", [1, 1]),
+    ("torch.fmod(b, 2)", [1, 0]),
+    ("torch.dist(i, f)", math.sqrt(5.0)),
+    ("torch.hypot(i, f)", [math.hypot(2, 1), 2.0]),
+    ("torch.take_along_dim(torch.arange(6.).reshape(2, 3), torch.tensor([[1, -1, -3]]), dim=1)",
+     [[1.0, 2.0, 0.0], [4.0, 5.0, 3.0]]),
+    ("torch.take_along_dim(torch.arange(6.).reshape(2, 3), torch.tensor([[3, 0, 0]]), dim=1)",
+     [[0.0, 0.0, 0.0], [3.0, 3.0, 3.0]]),
+    ("torch.gather(torch.ones(2, 3), 0, torch.tensor([], dtype=torch.int64))", []),
+    ("torch.zeros(2, 3).scatter(0, torch.tensor([], dtype=torch.int64), 1.0)", [[0.0] * 3] * 2),
+    ("torch.tensor(3).topk(0).values", 3),
+    ("torch.cummax(torch.tensor([1., 3., 3., 2., math.nan, 5., math.nan, 1.]), 0).indices", [0, 1, 2, 2, 4, 4, 6, 6]),
+    ("torch.cummin(torch.tensor([[math.nan, -0.25], [math.nan, math.nan]]), 0).indices", [[0, 0], [1, 1]]),
+]
+
+
+@pytest.mark.parametrize("code, expected", VALUES, ids=[c for c, _ in VALUES])
+def test_pytorch_value(code, expected):
+    got = eval(code, {**_ns(), "math": math})
+    np.testing.assert_allclose(np.asarray(got.tolist(), float), np.asarray(expected, float), rtol=1e-6)
+
+
+def test_div_rounded_node_and_zero_gradients():
+    f = torch.tensor([1., 2.], requires_grad=True)
+    w = torch.tensor([0.3, 0.7], requires_grad=True)
+    y = torch.div(f, w, rounding_mode="trunc")
+    assert y.tolist() == [3.0, 2.0]
+    assert y.grad_fn.name() == "DivBackward2" and y.grad_fn._saved_rounding_mode == "trunc"
+    y.sum().backward()
+    assert f.grad.tolist() == [0.0, 0.0] and w.grad.tolist() == [0.0, 0.0]
+    y = torch.div(f, 0.3, rounding_mode="floor")
+    assert y.grad_fn.next_functions[1] == (None, 0)
+
+
+def test_norm_of_order_zero_has_no_gradient():
+    x = torch.tensor([1., 0., 2.], requires_grad=True)
+    assert torch.autograd.grad(x.norm(0), x, allow_unused=True) == (None,)
+    assert torch.autograd.grad(torch.dist(x, torch.zeros(3), 0), x, allow_unused=True) == (None,)
+    (x.norm(0) * 2).backward()
+    assert x.grad is None
+
+
+def test_in_place_on_a_zero_dim_output_of_std_mean():
+    x = torch.tensor([[[1.0, 2.0]]], requires_grad=True)
+    std, mean = torch.std_mean(x, unbiased=False)
+    with torch.no_grad():
+        std *= 3.0
+        mean.mul_(2.0)
+    assert (std.item(), mean.item()) == (1.5, 3.0)
+
+
+def test_in_place_on_a_view_of_a_multi_output_view_names_the_node_as_pytorch():
+    v = (torch.ones(2, 3, 2, requires_grad=True) * 1).unbind(-2)[2].squeeze(-1)
+    with pytest.raises(RuntimeError, match=re.escape("Output 0 of Squeeze1 is a view and is being modified inplace")):
+        v += -1
