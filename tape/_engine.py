@@ -21,21 +21,21 @@ from . import _anomaly, _graph, _hooks, _parallel, _saved
 from . import _programs as P
 from . import _record as Rec
 from . import _tensor as T
+from ._blocks import big_rows
 from ._graph import node_view
 from ._row import Row
 from ._saved import FREED_MSG
 from ._state import inplace_changes, state
 from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPILE, ST_DONE, ST_FREED, ST_MODIFIED,
-                     ST_NAN, ST_PYTHON, ST_UNKNOWN, check_saved)
+                     ST_NAN, ST_PYTHON, ST_UNKNOWN)
 from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import (ADJOINTS, NEVER, PYTHON_FROM, SAVES, compile_for, free_rows, mark_unneeded, seeded_sweeps,
                      sweep_rows)
 from ._tape import Tape, retire, write_tape
-from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, R_DT, R_OP, REGISTRY, SOURCE, UNARY, X0, X1, X2
+from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, R_DT, R_OP, REGISTRY, UNARY, X0, X1, X2
 from .ops.elementwise import binary_adjoint, unary_adjoint
 
 
-SOURCE_END = SOURCE.stop
 SHARED_ADJOINTS = 1 << 16     # adjoint buffers up to this many elements are shared by the gradients
 
 
@@ -350,7 +350,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                 ctl[C_START] = r
             continue
         if tape.op[r] < PYTHON_START and not anomaly:
-            ctl[C_START] = big_rows(tape, R, r, values, grads, seen) - 1
+            ctl[C_START] = big_rows(tape, R, r, values, grads, seen, result) - 1
             continue
         if tape.op[r] < PYTHON_START:
             run = _big_row
@@ -608,98 +608,6 @@ def _kernel_part(tape: Tape, r: int, values, grads, writes, lo: int, hi: int) ->
         else:
             binary_adjoint(code, m, values[dr], grads[dr], ox + start, oy + start, o + start, m, m,
                            int(tape.rg[x]), int(tape.rg[y]))
-
-
-# A run of big rows is swept by blocks of this many elements: every row of the run on one block,
-# then the next, so that the adjoints passed from row to row are still in cache (L2) when the next
-# row reads them, and each thread's blocks are its own.
-RUN_BLOCK = 1 << 15
-
-
-def big_rows(tape: Tape, R, r: int, values, grads, seen) -> int:
-    """Run the big elementwise row ``r`` the sweep stopped at and the rows below it that it would
-    stop at too, over the same elements (``_run``), block by block (``RUN_BLOCK``) on all cores;
-    return the lowest row run.  A row's part of a block is that of ``_big_row``: the op's numpy
-    rule (``Op.numpy_rows``) or its family's kernel, so the bits are the same."""
-    rows = _run(tape, R, r, seen)
-    calls = [_rule_call(tape, q, values, grads, writes) if REGISTRY[int(tape.op[q])].numpy_rows else
-             _kernel_call(tape, q, values, grads, writes) for q, writes in rows]
-
-    def blocks(lo: int, hi: int) -> None:
-        for start in range(lo, hi, RUN_BLOCK):
-            end = min(start + RUN_BLOCK, hi)
-            for call in calls:
-                call(start, end)
-
-    _parallel.run(blocks, int(tape.num[r]))
-    return rows[-1][0]
-
-
-def _run(tape: Tape, R, r: int, seen) -> list:
-    """``[(row, writes)]``: row ``r`` and the rows under it that the sweep would leave to Python
-    (``_sweep.PYTHON_FROM``) as it, over as many elements, down to the first row that is not one
-    (rows the sweep passes by, not reached or not needed, and sources, are passed by).  Within a
-    run each element's adjoint depends on that element's values and adjoints only.  ``writes``,
-    as ``_big_row``'s: (input position, node, first to reach its adjoint), marked in ``seen`` as
-    the sweep would mark it, row after row."""
-    n = int(tape.num[r])
-    num, a, b, dt, rg = tape.num, tape.a, tape.b, tape.dt, tape.rg
-    ix = tape.ix
-    rows = []
-    for q in range(r, -1, -1):
-        mark = seen[q]
-        code = int(R[R_OP, q])
-        if mark & 3 != 1 or code == INPUT or code == CONST:
-            continue            # (the sweep passes these by)
-        if q != r:
-            if code >= PYTHON_START or code < SOURCE_END or num[q] != n or num[a[q]] != n or \
-                    (b[q] >= 0 and num[b[q]] != n) or n < PYTHON_FROM[dt[q], code] or \
-                    check_saved(R, ix, SAVES, q) != ST_DONE:
-                break
-        op = REGISTRY[code]
-        writes = []
-        for k, x in enumerate(tape.inputs_of(q)):
-            if rg[x] and k not in op.nondiff:
-                writes.append((k, x, not seen[x] & 1))
-                seen[x] |= 1
-        seen[q] |= 4
-        rows.append((q, writes))
-    return rows
-
-
-def _rule_call(tape: Tape, r: int, values, grads, writes):
-    return lambda lo, hi: _rule_block(tape, r, values, grads, writes, lo, hi)
-
-
-def _kernel_call(tape: Tape, r: int, values, grads, writes):
-    """``call(lo, hi)``: elements ``lo:hi`` of the row's input adjoints from its family's kernel
-    (the arguments read from the tape once, not per block), a first-reached one zeroed first."""
-    R = tape.R
-    code, dr, o, _, _, x, y = R[:7, r].tolist()
-    zeroed = []
-    for _, node, first in writes:
-        if first:
-            dx, ox = R[1:3, node].tolist()
-            zeroed.append(grads[dx][ox:])
-    v, g = values[dr], grads[dr]
-    ox, oy = int(tape.off[x]), int(tape.off[y])
-    if code < UNARY.stop:
-        fa, fb, ia = float(tape.fa[r]), float(tape.fb[r]), int(tape.ia[r])
-        vo, go = values[1 - dr], grads[1 - dr]
-
-        def call(lo: int, hi: int) -> None:
-            for z in zeroed:
-                z[lo:hi] = 0
-            unary_adjoint(code, hi - lo, fa, fb, ia, v, g, ox + lo, o + lo, vo, go)
-    else:
-        rgx, rgy = int(tape.rg[x]), int(tape.rg[y])
-
-        def call(lo: int, hi: int) -> None:
-            for z in zeroed:
-                z[lo:hi] = 0
-            m = hi - lo
-            binary_adjoint(code, m, v, g, ox + lo, oy + lo, o + lo, m, m, rgx, rgy)
-    return call
 
 
 def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) -> None:
