@@ -8,8 +8,8 @@ all cores (``_parallel``).  An adjoint that only the run's rows write and read (
 a row of the run, below its first) never goes to the tape's adjoint buffer: it lives in a
 block-sized scratch array of the thread, reused by the next such adjoint once its row ran
 (``_plan``), so it stays in cache and costs no memory traffic.  Each row's block runs its op's
-numpy rule (``Op.numpy_rows``) or its family's loops (``unary_block``/``binary_block``, the
-loops of the sweep's kernels), so the bits are those of the row run alone.
+numpy rule (``Op.numpy_rows``) or its family's loops (``unary_block``/``binary_block``/``where_block``,
+the loops of the sweep's kernels), so the bits are those of the row run alone.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import PYTHON_FROM, SAVES
 from .ops._spec import CONST, INPUT, R_OP, REGISTRY, SOURCE, UNARY
 from .ops.elementwise import CAST, binary_block, unary_adjoint, unary_block
+from .ops.join import WHERE, where_block
 
 # Elements per block: the arrays a row's block reads and writes (up to six) stay in a core's L2.
 RUN_BLOCK = 1 << 15
@@ -59,25 +60,27 @@ def big_rows(tape, R, r: int, values, grads, seen, result) -> int:
 
 def _run(tape, R, r: int, seen) -> list:
     """``[(row, writes)]``: row ``r`` and the rows under it that the sweep would leave to Python as
-    it, over as many elements with no input broadcast, down to the first row that is not one (rows
-    the sweep passes by, not reached or not needed, and sources, are passed by).  ``writes``: (input
+    it, or ``where`` rows (whose adjoints are blends), over as many elements with no input
+    broadcast, down to the first row that is not one (rows the sweep passes by, not reached or not
+    needed, and sources, are passed by).  ``writes``: (input
     position, node, first to reach its adjoint) for the inputs the row gives a gradient, marked in
     ``seen`` as the sweep would mark them, row after row."""
     n = int(tape.num[r])
-    num, a, b, dt, rg = tape.num, tape.a, tape.b, tape.dt, tape.rg
+    num, dt, rg = tape.num, tape.dt, tape.rg
     ix = tape.ix
     rows = []
     for q in range(r, -1, -1):
         code = int(R[R_OP, q])
         if seen[q] & 3 != 1 or code == INPUT or code == CONST:
             continue
-        if q != r and (code >= PYTHON_START or code < _SOURCE_END or num[q] != n or num[a[q]] != n or
-                       (b[q] >= 0 and num[b[q]] != n) or n < PYTHON_FROM[dt[q], code] or
-                       check_saved(R, ix, SAVES, q) != ST_DONE):
+        ins = tape.inputs_of(q)
+        if q != r and (code >= PYTHON_START or code < _SOURCE_END or num[q] != n or
+                       any(num[x] != n for x in ins) or
+                       (code != WHERE and n < PYTHON_FROM[dt[q], code]) or check_saved(R, ix, SAVES, q) != ST_DONE):
             break
         op = REGISTRY[code]
         writes = []
-        for k, x in enumerate(tape.inputs_of(q)):
+        for k, x in enumerate(ins):
             if rg[x] and k not in op.nondiff:
                 writes.append((k, x, not seen[x] & 1))
                 seen[x] |= 1
@@ -177,6 +180,17 @@ def _kernel_call(tape, r: int, values, grads, writes, slots):
     R = tape.R
     code, dr, o, _, _, x, y = R[:7, r].tolist()
     zeroed = [_adjoint(tape, grads, slots, node) for _, node, first in writes if first]
+    if code == WHERE:
+        c, x, y = tape.inputs_of(r)
+        mask = values[dr][int(tape.off[c]):]
+        gy, gx, gz = (_adjoint(tape, grads, slots, node) for node in (r, x, y))
+        rgx, rgy = int(tape.rg[x]), int(tape.rg[y])
+
+        def call(lo: int, hi: int, scratch) -> None:
+            for z in zeroed:
+                z(lo, hi, scratch)[:] = 0
+            where_block(mask[lo:hi], gy(lo, hi, scratch), gx(lo, hi, scratch), gz(lo, hi, scratch), rgx, rgy)
+        return call
     v, g = values[dr], grads[dr]
     ox, oy = int(tape.off[x]), int(tape.off[y])
     if code == CAST:

@@ -532,3 +532,24 @@ def test_gradients_read_after_the_sweep_are_not_in_scratch(small_parts):
     _rows_to_the_sweep()
     for a, b in zip(by_runs, grads()):
         assert a.tobytes() == b.tobytes()
+
+
+def test_where_rows_join_a_run(small_parts):
+    """A where row with no input broadcast is swept in the run's blocks too (its adjoints blends),
+    with the sweep's bits, a side that needs no gradient or both sides one tensor included."""
+    runs = _runs_of(small_parts)
+    v = np.random.default_rng(7).uniform(-2.0, 2.0, 4096)
+
+    def grads():
+        x = tape.tensor(v, dtype=tape.float32, requires_grad=True)
+        k = tape.tensor(v * 3.0, dtype=tape.float32)
+        y = x.erf() * (x * x).log1p() + tape.where(x > 0, x.atan(), x * 0.5)
+        z = tape.where(x < 1, y, k) * tape.where(x > -1, x, x) + 1.0
+        (z * 2.0).sum().backward()
+        return x.grad.numpy()
+
+    by_runs = grads()
+    assert runs == [["mul", "add", "mul", "where", "where", "add", "where", "mul", "atan", "mul", "log1p", "mul",
+                     "erf"]]
+    _rows_to_the_sweep()
+    assert by_runs.tobytes() == grads().tobytes()
