@@ -524,10 +524,11 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen) -> None:
 
 
 def _big_row(tape: Tape, r: int, values, grads, seen) -> None:
-    """Run a big elementwise row that the sweep left to Python (``_sweep.PYTHON_FROM``): with numpy
-    (``Op.numpy_rows``) or with the family's kernel, in parts on all cores (``_parallel``).  An
-    adjoint no gradient reached yet holds no zeros: each part writes it, or zeroes it before
-    the kernel adds to it."""
+    """Run a big elementwise row that the sweep left to Python (``_sweep.PYTHON_FROM``) on its own
+    (in anomaly mode, which checks each row's gradients; otherwise ``_blocks.big_rows`` runs it
+    with the rows of its run): with numpy (``Op.numpy_rows``) or with the family's kernel, in parts
+    on all cores (``_parallel``).  An adjoint no gradient reached yet holds no zeros: each part
+    writes it, or zeroes it before the kernel adds to it."""
     op = REGISTRY[int(tape.op[r])]
     rg = tape.rg
     # (input position, its node, first to reach its adjoint): the inputs the row writes a gradient to
