@@ -419,10 +419,19 @@ def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
         return
     # Slices first: indexing them with the loop counter needs no negative-index
     # check, which lets the loop vectorize (about 4x on arrays).
-    gx = g[ox:ox + n]
-    gy = g[oy:oy + n]
-    x = v[ox:ox + n]
-    y = v[oy:oy + n]
+    _unary_loops(code, n, fa, fb, v[ox:ox + n], v[oy:oy + n], g[ox:ox + n], g[oy:oy + n])
+
+
+@njit(cache=True, error_model="numpy", nogil=True)   # (run on blocks of a row by several threads)
+def unary_block(code, fa, fb, x, y, gx, gy):
+    """Accumulate ``gx``, the input adjoint of a block of a unary row (not a cast), from its values
+    ``x``, ``y`` and output adjoint ``gy``: ``unary_adjoint``'s loops on arrays given apart."""
+    if code != MASK:
+        _unary_loops(code, gx.shape[0], fa, fb, x, y, gx, gy)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _unary_loops(code, n, fa, fb, x, y, gx, gy):
     # Ops whose derivative calls a transcendental function (sin, cos, pow: numba has no
     # vectorized ones here) stay in the shared loop; their big rows go to numpy (``Op.numpy_rows``).
     if code == NEG or code == RSUBC:
@@ -572,58 +581,15 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     """
     s = -1.0 if code == SUB or code == MINIMUM else 1.0
     gy = g[oy:oy + n]
-    # As for unary rows, sums and products get loops of their own.
+    if na == n and nb == n:
+        _binary_loops(code, n, s, v[oa:oa + n], v[ob:ob + n], v[oy:oy + n], g[oa:oa + n], g[ob:ob + n], gy,
+                      rga, rgb, oa == ob)
+        return
     if code == ADD or code == SUB:
-        if rga and rgb and na == n and nb == n and oa != ob:
-            ga = g[oa:oa + n]
-            gb = g[ob:ob + n]
-            for i in range(n):      # (one pass over gy for both)
-                ga[i] += gy[i]
-                gb[i] += gy[i] * s
-            return
         if rga:
             _fold(gy, 1.0, g[oa:oa + na])
         if rgb:
             _fold(gy, s, g[ob:ob + nb])
-        return
-    if na == n and nb == n:
-        a = v[oa:oa + n]
-        b = v[ob:ob + n]
-        y = v[oy:oy + n]
-        ga = g[oa:oa + n]
-        gb = g[ob:ob + n]
-        if code == MUL and oa == ob:
-            for i in range(n):      # x * x: one adjoint added to twice (apart, it would not vectorize)
-                d = gy[i] * a[i]
-                ga[i] = (ga[i] + d) + d
-        elif code == MUL:
-            for i in range(n):
-                da, db = _d_mul(gy[i], a[i], b[i], y[i], s)
-                if rga:
-                    ga[i] += da
-                if rgb:
-                    gb[i] += db
-        elif code == DIV:
-            for i in range(n):
-                da, db = _d_div(gy[i], a[i], b[i], y[i], s)
-                if rga:
-                    ga[i] += da
-                if rgb:
-                    gb[i] += db
-        elif code == MAXIMUM or code == MINIMUM:
-            for i in range(n):
-                da, db = _d_extremum(gy[i], a[i], b[i], y[i], s)
-                if rga:
-                    ga[i] += da
-                if rgb:
-                    gb[i] += db
-        else:
-            for i in range(n):
-                da, db = _binary_d(code, s, gy[i], a[i], b[i], y[i])
-                if rga:
-                    ga[i] += da
-                if rgb:
-                    gb[i] += db
         return
     a = v[oa:oa + na] if na == n else _repeat(v[oa:oa + na], n)
     b = v[ob:ob + nb] if nb == n else _repeat(v[ob:ob + nb], n)
@@ -646,6 +612,64 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
         _fold(ga, 1.0, g[oa:oa + na])
     if rgb and nb < n:
         _fold(gb, 1.0, g[ob:ob + nb])
+
+
+@njit(cache=True, error_model="numpy", nogil=True)   # (run on blocks of a row by several threads)
+def binary_block(code, a, b, y, ga, gb, gy, rga, rgb, same):
+    """Accumulate ``ga``, ``gb``, the input adjoints of a block of a binary row whose inputs are not
+    broadcast, from its values ``a``, ``b``, ``y`` and output adjoint ``gy`` (``same``: ``a`` and
+    ``b`` are one node, ``ga`` and ``gb`` one array): ``binary_adjoint``'s loops on arrays given apart."""
+    s = -1.0 if code == SUB or code == MINIMUM else 1.0
+    _binary_loops(code, gy.shape[0], s, a, b, y, ga, gb, gy, rga, rgb, same)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _binary_loops(code, n, s, a, b, y, ga, gb, gy, rga, rgb, same):
+    # As for unary rows, sums and products get loops of their own.
+    if code == ADD or code == SUB:
+        if rga and rgb and not same:
+            for i in range(n):      # (one pass over gy for both)
+                ga[i] += gy[i]
+                gb[i] += gy[i] * s
+            return
+        if rga:
+            _fold(gy, 1.0, ga)
+        if rgb:
+            _fold(gy, s, gb)
+        return
+    if code == MUL and same:
+        for i in range(n):      # x * x: one adjoint added to twice (apart, it would not vectorize)
+            d = gy[i] * a[i]
+            ga[i] = (ga[i] + d) + d
+    elif code == MUL:
+        for i in range(n):
+            da, db = _d_mul(gy[i], a[i], b[i], y[i], s)
+            if rga:
+                ga[i] += da
+            if rgb:
+                gb[i] += db
+    elif code == DIV:
+        for i in range(n):
+            da, db = _d_div(gy[i], a[i], b[i], y[i], s)
+            if rga:
+                ga[i] += da
+            if rgb:
+                gb[i] += db
+    elif code == MAXIMUM or code == MINIMUM:
+        for i in range(n):
+            da, db = _d_extremum(gy[i], a[i], b[i], y[i], s)
+            if rga:
+                ga[i] += da
+            if rgb:
+                gb[i] += db
+    else:
+        for i in range(n):
+            da, db = _binary_d(code, s, gy[i], a[i], b[i], y[i])
+            if rga:
+                ga[i] += da
+            if rgb:
+                gb[i] += db
+
 
 
 @njit(cache=True, error_model="numpy")

@@ -101,16 +101,7 @@ def join_adjoint(code, R, ix, stab, v, g, r):
             # (no broadcast: a blend instead of a jump and a division per element, so it vectorizes)
             if n == 0:
                 return True
-            zero = type(g[o])(0.0)
-            mask, gy = v[oc:oc + n], g[o:o + n]
-            if R[R_RG, x] != 0:
-                gx = g[ox:ox + n]
-                for i in range(n):
-                    gx[i] += gy[i] if mask[i] != 0 else zero
-            if R[R_RG, y] != 0:
-                gx = g[oy:oy + n]
-                for i in range(n):
-                    gx[i] += zero if mask[i] != 0 else gy[i]
+            _where_loops(n, v[oc:oc + n], g[o:o + n], g[ox:ox + n], g[oy:oy + n], R[R_RG, x], R[R_RG, y])
             return True
         if R[R_RG, x] != 0:
             for i in range(n):
@@ -122,6 +113,25 @@ def join_adjoint(code, R, ix, stab, v, g, r):
                     g[oy + i % ny] += g[o + i]
         return True
     return False
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _where_loops(n, mask, gy, gx, gz, rgx, rgy):
+    zero = type(gy[0])(0.0)
+    if rgx != 0:
+        for i in range(n):
+            gx[i] += gy[i] if mask[i] != 0 else zero
+    if rgy != 0:
+        for i in range(n):
+            gz[i] += zero if mask[i] != 0 else gy[i]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)   # (run on blocks of a row by several threads)
+def where_block(mask, gy, gx, gz, rgx, rgy):
+    """Accumulate ``gx``, ``gz``, the adjoints of the two sides of a block of a ``where`` row whose
+    inputs are not broadcast, from its 0/1 ``mask`` and output adjoint ``gy`` (``join_adjoint``'s
+    loops on arrays given apart)."""
+    _where_loops(gy.shape[0], mask, gy, gx, gz, rgx, rgy)
 
 
 @njit(cache=True, error_model="numpy")

@@ -30,7 +30,8 @@ What is here:
 - results without a copy: when ``lends(shape, dtype, *operands)``, ``emit_into(tape, code, dtype,
   shape, fwd, operands, a, b, ia, fa)`` computes ``fwd(*operands, out=...)`` straight into the
   row's arena slot, which becomes the result's storage; code that writes into a tensor's storage
-  calls ``unshare(array)`` first (``tape._tape``: the rows keep what they recorded);
+  calls ``unshare(array)`` first (``tape._tape``: the rows keep what they recorded); a big ufunc's
+  result is computed in parts on all cores (``into``);
 - ``in_parts(fn, n, part)``: big arrays on all cores, ``fn(lo, hi)`` called at once for parts of
   ``range(n)`` of at least ``part`` elements (``tape/_parallel.py``); for work whose every element
   is computed by the same instructions whichever part it falls in, so that results do not depend
@@ -51,6 +52,7 @@ import numpy as np
 from . import _dtype as D
 from ._device import check_device, device
 from ._layout import arranged, check_memory_format, contiguous_format, preserve_format
+from ._parallel import PART
 from ._parallel import run as in_parts
 from ._spacing import linspace_values
 from ._state import state
@@ -67,7 +69,7 @@ from .ops._spec import CONST, ROLES
 
 __all__ = ["D", "LEND_FROM", "Number", "Size", "Tensor", "aliased", "arranged", "check_device", "check_memory_format",
            "contiguous_format", "preserve_format", "check_overlap", "device", "emit", "emit_apart", "emit_into",
-           "flag_saved_alias", "fresh", "in_parts", "is_suffix", "lends", "node_in", "plain", "py_scalar", "recorded",
+           "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "lends", "node_in", "plain", "py_scalar", "recorded",
            "refuse_rebased", "scalar_binary", "scalar_row", "scalar_unary", "state", "unshare", "write_tape"]
 
 _new = object.__new__
@@ -353,5 +355,26 @@ def emit_into(tape: Tape, code: int, dtype: D.dtype, shape: tuple, fwd, operands
     its result into ``out``) is computed into its arena slot, lent to the result as its storage (no
     copy: ``Tape.slot``); ``a``, ``b``: its input nodes on ``tape``."""
     o, y = tape.slot(dtype.arena, shape)
-    fwd(*operands, out=y)
+    into(fwd, operands, y)
     return recorded(tape, tape.append(code, dtype.arena, y, a, b, ia=ia, fa=fa, at=o), y, dtype)
+
+
+def into(fwd, operands: tuple, y: np.ndarray) -> None:
+    """``fwd(*operands, out=y)``; for a big ``y`` and a numpy ufunc over arrays of ``y``'s shape (and
+    numbers), in parts on all cores (``in_parts``).  A ufunc gives every element the same bits in
+    whichever slice it falls (its SIMD loops load a slice's ragged end masked, not by a scalar
+    loop: ``tests/test_big_rows.py`` checks each op's), so the result is that of one call."""
+    n = y.size
+    if n < 2 * PART or type(fwd) is not np.ufunc:
+        fwd(*operands, out=y)
+        return
+    flat = []
+    for v in operands:
+        if type(v) is np.ndarray:
+            if v.shape != y.shape:
+                fwd(*operands, out=y)       # (an operand broadcast: one call)
+                return
+            v = v.reshape(-1)
+        flat.append(v)
+    out = y.reshape(-1)
+    in_parts(lambda lo, hi: fwd(*[v[lo:hi] if type(v) is np.ndarray else v for v in flat], out=out[lo:hi]), n)

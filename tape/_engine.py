@@ -21,6 +21,7 @@ from . import _anomaly, _graph, _hooks, _parallel, _saved
 from . import _programs as P
 from . import _record as Rec
 from . import _tensor as T
+from ._blocks import big_rows
 from ._graph import node_view
 from ._row import Row
 from ._saved import FREED_MSG
@@ -348,6 +349,9 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             else:
                 ctl[C_START] = r
             continue
+        if tape.op[r] < PYTHON_START and not anomaly:
+            ctl[C_START] = big_rows(tape, R, r, values, grads, seen, result) - 1
+            continue
         if tape.op[r] < PYTHON_START:
             run = _big_row
         else:
@@ -520,10 +524,11 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen) -> None:
 
 
 def _big_row(tape: Tape, r: int, values, grads, seen) -> None:
-    """Run a big elementwise row that the sweep left to Python (``_sweep.PYTHON_FROM``): with numpy
-    (``Op.numpy_rows``) or with the family's kernel, in parts on all cores (``_parallel``).  An
-    adjoint no gradient reached yet holds no zeros: each part writes it, or zeroes it before
-    the kernel adds to it."""
+    """Run a big elementwise row that the sweep left to Python (``_sweep.PYTHON_FROM``) on its own
+    (in anomaly mode, which checks each row's gradients; otherwise ``_blocks.big_rows`` runs it
+    with the rows of its run): with numpy (``Op.numpy_rows``) or with the family's kernel, in parts
+    on all cores (``_parallel``).  An adjoint no gradient reached yet holds no zeros: each part
+    writes it, or zeroes it before the kernel adds to it."""
     op = REGISTRY[int(tape.op[r])]
     rg = tape.rg
     # (input position, its node, first to reach its adjoint): the inputs the row writes a gradient to

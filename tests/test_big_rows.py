@@ -15,7 +15,7 @@ import pytest
 
 import tape
 import tape.special
-from tape import _engine, _parallel, _sweep
+from tape import _blocks, _emit, _engine, _parallel, _sweep
 from tape.ops import _erf
 from tape.ops import elementwise as E
 from tape.ops import _specfun as SF
@@ -149,18 +149,18 @@ def test_big_rows_take_the_numpy_path(dtype, monkeypatch):
     tdt, npdt, _ = DTYPES[dtype]
     rows = NUMPY_ROWS[tdt.arena]
     ran = []
-    run = _engine._rule_part
+    run = _blocks._rule_call
 
     def counted(tp, r, *args):
         ran.append(REGISTRY[int(tp.op[r])].name)
-        run(tp, r, *args)
+        return run(tp, r, *args)
 
-    monkeypatch.setattr(_engine, "_rule_part", counted)
-    for n, expect in ((rows - 1, []), (rows, ["sin", "pow"])):
+    monkeypatch.setattr(_blocks, "_rule_call", counted)
+    for n, expect in ((rows - 1, []), (rows, ["pow", "sin"])):
         v = np.linspace(0.5, 2.0, n).astype(npdt).astype(np.float64)
         x = tape.tensor(v, dtype=tdt, requires_grad=True)
         ((x.sin() * 2.0) ** 3.5 + x.exp()).sum().backward()
-        assert sorted(ran) == sorted(expect)
+        assert sorted(ran) == expect
         expected = 3.5 * (2.0 * np.sin(v)) ** 2.5 * 2.0 * np.cos(v) + np.exp(v)
         np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-5, atol=1e-5)
         ran.clear()
@@ -246,10 +246,12 @@ def _workload(v: np.ndarray, dtype):
 @pytest.fixture
 def small_parts(monkeypatch, thresholds):
     """Rows of 256 elements and up run in parts of 64 (so that small arrays take that path),
-    first-reached adjoints are zeroed by blocks of 48 and rules run on blocks of 40."""
+    first-reached adjoints are zeroed by blocks of 48, rules run on blocks of 40 and runs of rows
+    on blocks of 56."""
     monkeypatch.setattr(_parallel, "PART", 64)
     monkeypatch.setattr(_engine, "ZERO_BLOCK", 48)
     monkeypatch.setattr(_engine, "RULE_BLOCK", 40)
+    monkeypatch.setattr(_blocks, "RUN_BLOCK", 56)
     for code in range(E.UNARY.start, E.BINARY.stop):
         if code in REGISTRY:
             thresholds[:, code] = min(int(thresholds[0, code]), 256)
@@ -381,3 +383,173 @@ def test_run_does_not_wait_for_a_thread_that_cannot_start(monkeypatch):
     caller.join()
     assert returned
     assert len(done) == 2 * _parallel.PIECES and set(done) == {caller.ident}
+
+
+# --- forward in parts -----------------------------------------------------------------------
+UFUNCS = sorted({f for f in [op.forward for op in REGISTRY.values()] + [f for f, _ in E.SCALAR_FORWARD.values()]
+                 if type(f) is np.ufunc and f is not np.matmul}, key=lambda f: f.__name__)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")       # (np.errstate does not reach the pool's threads)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_parts_give_the_bits_of_one_call(dtype, monkeypatch):
+    """``_emit.into`` computes a big ufunc's result in parts on all cores: every op's ufunc gives
+    each element the same bits in whichever part it falls (numpy's SIMD loops), with a number
+    as the second operand too."""
+    rng = np.random.default_rng(11)
+    n = 4096 + 37
+    a = np.concatenate([rng.uniform(-10, 10, n // 2), np.exp(rng.uniform(-80, 80, n - n // 2 - len(EDGES))),
+                        EDGES]).astype(dtype)
+    rng.shuffle(a)
+    b = rng.uniform(-3, 3, n).astype(dtype)
+    monkeypatch.setattr(_emit, "PART", 64)
+    monkeypatch.setattr(_parallel, "PART", 61)      # (parts that start anywhere, not on a vector's edge)
+    for f in UFUNCS:
+        for args in ([(a,)] if f.nin == 1 else [(a, b), (a, dtype(0.7)), (a, 2.5)]):
+            with np.errstate(all="ignore"):
+                whole = f(*args)
+                for cores in (2, 3):
+                    monkeypatch.setattr(_parallel, "CORES", cores)
+                    y = np.empty_like(a)
+                    _emit.into(f, args, y)
+                    assert y.tobytes() == whole.tobytes(), (f.__name__, cores)
+
+
+def test_big_results_are_computed_in_parts(monkeypatch):
+    """The front ends of a big result go through ``_emit.into`` (and its parts give numpy's bits)."""
+    calls = []
+    into = _emit.into
+
+    def counted(fwd, operands, y):
+        calls.append(fwd.__name__)
+        into(fwd, operands, y)
+
+    monkeypatch.setattr(_emit, "into", counted)
+    monkeypatch.setattr(_emit, "PART", 1000)
+    monkeypatch.setattr(_parallel, "PART", 1000)
+    monkeypatch.setattr(_parallel, "CORES", 2)
+    v = np.random.default_rng(2).uniform(0.5, 2.0, 1 << 15).astype(np.float32)
+    x = tape.tensor(v, requires_grad=True)
+    y = (x.sin() * x + 1.0).sqrt()
+    assert calls == ["sin", "multiply", "add", "sqrt"]
+    assert y.detach().numpy().tobytes() == np.sqrt(np.sin(v) * v + np.float32(1.0)).tobytes()
+
+
+# --- runs of big rows, block by block -------------------------------------------------------
+def _runs_of(monkeypatch) -> list:
+    runs = []
+    find = _blocks._run
+
+    def recorded(tp, R, r, seen):
+        rows = find(tp, R, r, seen)
+        runs.append([REGISTRY[int(tp.op[q])].name for q, _ in rows])
+        return rows
+
+    monkeypatch.setattr(_blocks, "_run", recorded)
+    return runs
+
+
+def _rows_to_the_sweep() -> None:
+    """Every big row but those for numpy (whose rule rounds differently from the kernel) stays in the sweep."""
+    for code, op in REGISTRY.items():
+        if not op.numpy_rows:
+            _sweep.PYTHON_FROM[:, code] = _sweep.NEVER[:, code]
+
+
+def test_a_run_takes_the_rows_below_it(small_parts):
+    """The sweep stops at the first big row; the rows under it over as many elements run with it,
+    block by block, and give the bits of the sweep's own loops."""
+    runs = _runs_of(small_parts)
+    small_parts.setattr(_parallel, "CORES", 2)
+    v = np.random.default_rng(4).uniform(-2.0, 2.0, 4096)
+    x = tape.tensor(v, dtype=tape.float32, requires_grad=True)
+    (x.sin() * (-x * x).exp() + (x * x + 1).sqrt()).sum().backward()
+    assert runs == [["add", "sqrt", "add", "mul", "mul", "exp", "mul", "neg", "sin"]]
+    by_runs = x.grad.numpy()
+    _rows_to_the_sweep()
+    x.grad = None
+    (x.sin() * (-x * x).exp() + (x * x + 1).sqrt()).sum().backward()
+    assert by_runs.tobytes() == x.grad.numpy().tobytes()
+
+
+def test_a_run_ends_where_the_sweep_has_work(small_parts):
+    """A row of another size and a hooked row end a run (the sweep runs the one and stops at the
+    other); the results, a retained gradient and the hook's are those of the sweep."""
+    v = np.random.default_rng(5).uniform(-2.0, 2.0, 4096)
+
+    def grads():
+        x = tape.tensor(v, requires_grad=True)
+        a = x.sin() * 3.0
+        seen = []
+        a.register_hook(lambda g: seen.append(g.numpy().copy()))
+        b = (a * a).exp()
+        b.retain_grad()
+        c = (b.reshape(64, 64) * x[:64]).sum(0)          # a broadcast row: the sweep's
+        (c.tanh() * 2.0).sum().backward()
+        return x.grad.numpy(), b.grad.numpy(), seen[0]
+
+    runs = _runs_of(small_parts)
+    by_runs = grads()
+    assert runs == [["exp", "mul"], ["mul", "sin"]]      # (the hooked row a ends the first)
+    _rows_to_the_sweep()
+    for a, b in zip(by_runs, grads()):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_adjoints_within_a_run_stay_in_scratch(small_parts):
+    """The adjoints that only the run's rows pass between them live in the thread's block-sized
+    scratch (a slot given back once its row ran), not in the tape's adjoint buffer."""
+    plans = []
+    plan = _blocks._plan
+
+    def recorded(tp, rows, kept):
+        slots, counts = plan(tp, rows, kept)
+        plans.append(({REGISTRY[int(tp.op[node])].name for node in slots}, len(slots), counts))
+        return slots, counts
+
+    small_parts.setattr(_blocks, "_plan", recorded)
+    x = tape.tensor(np.linspace(-2.0, 2.0, 4096), dtype=tape.float32, requires_grad=True)
+    (x.sin() * (-x * x).exp() + (x * x + 1).sqrt()).sum().backward()
+    # (the adjoints of sin, exp, neg, the products and x*x + 1 and sqrt: 8 nodes in 3 slots)
+    assert plans == [({"sin", "exp", "neg", "mul", "add", "sqrt"}, 8, [0, 3])]
+
+
+def test_gradients_read_after_the_sweep_are_not_in_scratch(small_parts):
+    """A retained gradient and one asked for, of rows inside a run, are the sweep's."""
+    v = np.random.default_rng(6).uniform(-2.0, 2.0, 4096)
+
+    def grads():
+        x = tape.tensor(v, requires_grad=True)
+        a = x.sin()
+        b = a * x
+        b.retain_grad()
+        c = (b.exp() + a).sqrt()
+        ga, gx = tape.autograd.grad((c * 3.0).sum(), (a, x), retain_graph=True)
+        (c * 3.0).sum().backward()
+        return ga.numpy(), gx.numpy(), b.grad.numpy(), x.grad.numpy()
+
+    by_runs = grads()
+    _rows_to_the_sweep()
+    for a, b in zip(by_runs, grads()):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_where_rows_join_a_run(small_parts):
+    """A where row with no input broadcast is swept in the run's blocks too (its adjoints blends),
+    with the sweep's bits, a side that needs no gradient or both sides one tensor included."""
+    runs = _runs_of(small_parts)
+    v = np.random.default_rng(7).uniform(-2.0, 2.0, 4096)
+
+    def grads():
+        x = tape.tensor(v, dtype=tape.float32, requires_grad=True)
+        k = tape.tensor(v * 3.0, dtype=tape.float32)
+        y = x.erf() * (x * x).log1p() + tape.where(x > 0, x.atan(), x * 0.5)
+        z = tape.where(x < 1, y, k) * tape.where(x > -1, x, x) + 1.0
+        (z * 2.0).sum().backward()
+        return x.grad.numpy()
+
+    by_runs = grads()
+    assert runs == [["mul", "add", "mul", "where", "where", "add", "where", "mul", "atan", "mul", "log1p", "mul",
+                     "erf"]]
+    _rows_to_the_sweep()
+    assert by_runs.tobytes() == grads().tobytes()

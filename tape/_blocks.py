@@ -1,0 +1,227 @@
+"""Runs of big elementwise rows, swept block by block.
+
+The numeric sweep stops at a big elementwise row (``_sweep.PYTHON_FROM``).  The rows under it
+that it would stop at too, over as many elements, form a run (``_run``): within a run each
+element's adjoint depends on that element's values and adjoints only, so the run is swept block
+by block (``RUN_BLOCK`` elements), every row of the run on one block before the next, in parts on
+all cores (``_parallel``).  An adjoint that only the run's rows write and read (the adjoint of
+a row of the run, below its first) never goes to the tape's adjoint buffer: it lives in a
+block-sized scratch array of the thread, reused by the next such adjoint once its row ran
+(``_plan``), so it stays in cache and costs no memory traffic.  Each row's block runs its op's
+numpy rule (``Op.numpy_rows``) or its family's loops (``unary_block``/``binary_block``/``where_block``,
+the loops of the sweep's kernels), so the bits are those of the row run alone.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from . import _dtype as D
+from . import _parallel
+from . import _tensor as T
+from ._row import Row
+from ._stops import ST_DONE, check_saved
+from ._sweep import _PYTHON_START as PYTHON_START
+from ._sweep import PYTHON_FROM, SAVES
+from .ops._spec import CONST, INPUT, R_OP, REGISTRY, SOURCE, UNARY
+from .ops.elementwise import CAST, binary_block, unary_adjoint, unary_block
+from .ops.join import WHERE, where_block
+
+# Elements per block: the arrays a row's block reads and writes (up to six) stay in a core's L2.
+RUN_BLOCK = 1 << 15
+_SOURCE_END = SOURCE.stop
+_local = threading.local()
+
+
+def big_rows(tape, R, r: int, values, grads, seen, result) -> int:
+    """Run the big elementwise row ``r`` the sweep stopped at and the rows of its run (``_run``)
+    block by block on all cores; return the lowest row run.  ``result``: the backward's
+    (``_engine._Result``), whose gradients asked for, as those retained, are read after the sweep."""
+    rows = _run(tape, R, r, seen)
+    key = id(tape)
+    kept = set(tape.retained)
+    if result.targets:
+        kept.update(node for k, node in result.targets if k == key)
+    slots, counts = _plan(tape, rows, kept)
+    calls = [_rule_call(tape, q, values, grads, writes, slots) if REGISTRY[int(tape.op[q])].numpy_rows else
+             _kernel_call(tape, q, values, grads, writes, slots) for q, writes in rows]
+
+    def blocks(lo: int, hi: int) -> None:
+        scratch = _scratch(counts)
+        for start in range(lo, hi, RUN_BLOCK):
+            end = min(start + RUN_BLOCK, hi)
+            for call in calls:
+                call(start, end, scratch)
+
+    _parallel.run(blocks, int(tape.num[r]))
+    return rows[-1][0]
+
+
+def _run(tape, R, r: int, seen) -> list:
+    """``[(row, writes)]``: row ``r`` and the rows under it that the sweep would leave to Python as
+    it, or ``where`` rows (whose adjoints are blends), over as many elements with no input
+    broadcast, down to the first row that is not one (rows the sweep passes by, not reached or not
+    needed, and sources, are passed by).  ``writes``: (input
+    position, node, first to reach its adjoint) for the inputs the row gives a gradient, marked in
+    ``seen`` as the sweep would mark them, row after row."""
+    n = int(tape.num[r])
+    num, dt, rg = tape.num, tape.dt, tape.rg
+    ix = tape.ix
+    rows = []
+    for q in range(r, -1, -1):
+        code = int(R[R_OP, q])
+        if seen[q] & 3 != 1 or code == INPUT or code == CONST:
+            continue
+        ins = tape.inputs_of(q)
+        if q != r and (code >= PYTHON_START or code < _SOURCE_END or num[q] != n or
+                       any(num[x] != n for x in ins) or
+                       (code != WHERE and n < PYTHON_FROM[dt[q], code]) or check_saved(R, ix, SAVES, q) != ST_DONE):
+            break
+        op = REGISTRY[code]
+        writes = []
+        for k, x in enumerate(ins):
+            if rg[x] and k not in op.nondiff:
+                writes.append((k, x, not seen[x] & 1))
+                seen[x] |= 1
+        seen[q] |= 4
+        rows.append((q, writes))
+    return rows
+
+
+def _plan(tape, rows: list, kept: set) -> tuple:
+    """``({node: (arena, slot)}, [slots of float64, of float32])``: the adjoints kept in scratch.
+    A node's adjoint is, when its row is in the run below its first, the run reached it first,
+    nothing reads it afterwards (not in ``kept``), and no cast touches it (its loop is not on a
+    block's arrays); a slot is taken when the adjoint is first written and given back once its
+    row ran."""
+    run = {q for q, _ in rows[1:]}
+    real = set()
+    for q, writes in rows:
+        if tape.op[q] == CAST:
+            real.add(q)
+            real.update(x for _, x, _ in writes)
+    free = ([], [])
+    counts = [0, 0]
+    slots = {}
+    for q, writes in rows:
+        for _, x, first in writes:
+            if first and x in run and x not in real and x not in slots and x not in kept:
+                arena = int(tape.dt[x])
+                if free[arena]:
+                    slot = free[arena].pop()
+                else:
+                    slot = counts[arena]
+                    counts[arena] += 1
+                slots[x] = (arena, slot)
+        if q in slots:
+            arena, slot = slots[q]
+            free[arena].append(slot)
+    return slots, counts
+
+
+def _scratch(counts: list) -> tuple:
+    """This thread's scratch arrays (at least ``counts`` of a block each, per arena)."""
+    have = getattr(_local, "scratch", None)
+    if have is None or len(have[0]) < counts[0] or len(have[1]) < counts[1] or \
+            (have[0] and have[0][0].shape[0] < RUN_BLOCK) or (have[1] and have[1][0].shape[0] < RUN_BLOCK):
+        have = tuple([np.empty(RUN_BLOCK, dtype) for _ in range(k)] for dtype, k in zip((np.float64, np.float32), counts))
+        _local.scratch = have
+    return have
+
+
+def _adjoint(tape, grads, slots, node: int):
+    """``at(lo, hi, scratch)``: the array of ``node``'s adjoint over elements ``lo:hi``."""
+    where = slots.get(node)
+    if where is not None:
+        arena, slot = where
+        return lambda lo, hi, scratch: scratch[arena][slot][:hi - lo]
+    g = grads[int(tape.dt[node])][int(tape.off[node]):]
+    return lambda lo, hi, scratch: g[lo:hi]
+
+
+def _rule_call(tape, r: int, values, grads, writes, slots):
+    """``call(lo, hi, scratch)``: elements ``lo:hi`` of the row's input adjoints from its op's
+    ``vjp`` rule, run on plain tensors over the block's arrays (numpy's SIMD ufuncs)."""
+    R = tape.R
+    op = REGISTRY[int(R[R_OP, r])]
+    row = Row(tape, r)
+    ins = tape.inputs_of(r)
+
+    def value(node):
+        return values[int(tape.dt[node])][int(tape.off[node]):], D.ARENA_DTYPES[int(tape.dt[node])]
+
+    vals = [value(x) for x in ins]
+    out, dtype = value(r)
+    gy = _adjoint(tape, grads, slots, r)
+    gxs = [(k, _adjoint(tape, grads, slots, x), first) for k, x, first in writes]
+    plain = T._plain
+
+    def call(lo: int, hi: int, scratch) -> None:
+        outs = op.vjp(plain(gy(lo, hi, scratch), dtype), tuple(plain(v[lo:hi], d) for v, d in vals),
+                      plain(out[lo:hi], dtype), row)
+        for k, gx, first in gxs:
+            g = gx(lo, hi, scratch)
+            d = outs[k]
+            if d is None:
+                if first:
+                    g[:] = 0
+            elif first:
+                g[:] = d._value()
+            else:
+                np.add(g, d._value(), out=g)
+    return call
+
+
+def _kernel_call(tape, r: int, values, grads, writes, slots):
+    """``call(lo, hi, scratch)``: elements ``lo:hi`` of the row's input adjoints from its family's
+    loops (the arguments read from the tape once, not per block), a first-reached one zeroed
+    first (in cache)."""
+    R = tape.R
+    code, dr, o, _, _, x, y = R[:7, r].tolist()
+    zeroed = [_adjoint(tape, grads, slots, node) for _, node, first in writes if first]
+    if code == WHERE:
+        c, x, y = tape.inputs_of(r)
+        mask = values[dr][int(tape.off[c]):]
+        gy, gx, gz = (_adjoint(tape, grads, slots, node) for node in (r, x, y))
+        rgx, rgy = int(tape.rg[x]), int(tape.rg[y])
+
+        def call(lo: int, hi: int, scratch) -> None:
+            for z in zeroed:
+                z(lo, hi, scratch)[:] = 0
+            where_block(mask[lo:hi], gy(lo, hi, scratch), gx(lo, hi, scratch), gz(lo, hi, scratch), rgx, rgy)
+        return call
+    v, g = values[dr], grads[dr]
+    ox, oy = int(tape.off[x]), int(tape.off[y])
+    if code == CAST:
+        fa, fb, ia = float(tape.fa[r]), float(tape.fb[r]), int(tape.ia[r])
+        vo, go = values[1 - dr], grads[1 - dr]
+
+        def call(lo: int, hi: int, scratch) -> None:
+            for z in zeroed:
+                z(lo, hi, scratch)[:] = 0
+            unary_adjoint(code, hi - lo, fa, fb, ia, v, g, ox + lo, o + lo, vo, go)
+        return call
+    gy = _adjoint(tape, grads, slots, r)
+    if code < UNARY.stop:
+        fa, fb = float(tape.fa[r]), float(tape.fb[r])
+        gx = _adjoint(tape, grads, slots, x)
+        vx, vy = v[ox:], v[o:]
+
+        def call(lo: int, hi: int, scratch) -> None:
+            for z in zeroed:
+                z(lo, hi, scratch)[:] = 0
+            unary_block(code, fa, fb, vx[lo:hi], vy[lo:hi], gx(lo, hi, scratch), gy(lo, hi, scratch))
+        return call
+    rgx, rgy = int(tape.rg[x]), int(tape.rg[y])
+    ga = _adjoint(tape, grads, slots, x)
+    gb = _adjoint(tape, grads, slots, y)
+    va, vb, vy = v[ox:], v[oy:], v[o:]
+    same = x == y
+
+    def call(lo: int, hi: int, scratch) -> None:
+        for z in zeroed:
+            z(lo, hi, scratch)[:] = 0
+        binary_block(code, va[lo:hi], vb[lo:hi], vy[lo:hi], ga(lo, hi, scratch), gb(lo, hi, scratch),
+                     gy(lo, hi, scratch), rgx, rgy, same)
+    return call
