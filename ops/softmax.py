@@ -5,8 +5,10 @@ reduced dims in ``ia`` (as sum's rows do, so ``Row.keep_shape`` applies).
 
 Big arrays over the last dim (``ROWS_FROM`` elements) are computed in blocks of whole rows, on
 all cores (``in_parts``): each block's passes (max, exp, sum, ...) stay in cache, and the
-adjoints are written straight into the input's.  Each row is reduced by the same numpy calls in
-any block, so the results are the same, to the bit, as the whole array's (and as the rule's).
+adjoints are written straight into the input's.  Each row is reduced by the same calls in any
+block, so the results do not depend on the blocks or the number of threads: in float64 they are
+the same, to the bit, as the whole array's (and as the rule's); in float32 compiled loops do
+each row's passes (``_softmax_kernels``: a vectorized exp and sums, within a few ulps of numpy's).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Optional, Union
 import numpy as np
 
 from .._emit import D, Tensor, emit, emit_into, in_parts, lends, plain, state, write_tape
+from . import _softmax_kernels as K
 from ._args import reduced_dims, shown, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Op, public, register
@@ -73,6 +76,9 @@ def softmax_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
     dst = ga.reshape(-1, cols)
     write = fresh & 1
     log = row.code == LOG_SOFTMAX
+    if y.dtype == np.float32 and g.dtype == np.float32 and dst.dtype == np.float32:
+        _by_rows(g.size, cols, lambda lo, hi: K.adjoint(y, g, dst, lo, hi, log, write))
+        return
 
     def block(lo: int, hi: int) -> None:
         gb_, yb = g[lo:hi], y[lo:hi]
@@ -143,6 +149,14 @@ def _softmax_rows(v: np.ndarray, log: bool, out: Optional[np.ndarray] = None) ->
     x = v.reshape(-1, cols)
     y = np.empty(v.shape, v.dtype) if out is None else out
     out = y.reshape(-1, cols)
+    if x.dtype == np.float32:
+        m = np.empty(x.shape[0], x.dtype)
+
+        def rows(lo: int, hi: int) -> None:
+            np.max(x[lo:hi], axis=1, out=m[lo:hi])
+            K.forward(x, m, out, lo, hi, log)
+        _by_rows(v.size, cols, rows)
+        return y
 
     def block(lo: int, hi: int) -> None:
         xb, yb = x[lo:hi], out[lo:hi]
