@@ -5,9 +5,8 @@ several cores: ``ops/softmax.py``) and computes each row by itself, with the sam
 any part, so results do not depend on the number of threads.  A row of 1000 float32 is 4 KB: its
 passes (exp, sum, subtract) stay in L1.  The exp is ``_vecmath.exp32`` (these loops vectorize;
 libm's exp would not); the row sums reassociate (``_sum``, ``_dot``: they vectorize, in an order
-other than numpy's pairwise one, so they differ from numpy's by rounding); the row maxima are
-numpy's (``np.max``), given as ``m``: numba's select loop does not vectorize, and nan propagates as
-in the formula ``x - max(x)``.
+other than numpy's pairwise one, so they differ from numpy's by rounding); the row maxima are taken
+in lanes (``_max``: numba's one-accumulator select loop does not vectorize).
 """
 from __future__ import annotations
 
@@ -35,13 +34,42 @@ def _dot(a, b):
     return s
 
 
+_LANES = 16
+
+
+@njit(cache=True, error_model="numpy")
+def _max(v, acc):
+    """The largest of ``v``'s elements but nan (a nan makes the row's sum nan, and so all its results,
+    whatever the maximum): in ``_LANES`` running maxima (``acc``, scratch), a loop that vectorizes."""
+    n = v.shape[0]
+    m = v[0]
+    j = 0
+    if n >= _LANES:
+        for k in range(_LANES):
+            acc[k] = v[k]
+        j = _LANES
+        while j + _LANES <= n:
+            for k in range(_LANES):
+                a, b = acc[k], v[j + k]
+                acc[k] = b if b > a else a
+            j += _LANES
+        for k in range(_LANES):
+            m = acc[k] if acc[k] > m else m
+    while j < n:
+        m = v[j] if v[j] > m else m
+        j += 1
+    return m
+
+
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def forward(x, m, out, lo, hi, log):
-    """Rows ``lo:hi`` of ``out``: softmax (or, if ``log``, log-softmax) of ``x``'s rows, whose maxima
-    are ``m``: ``e = exp(x - m)``, then ``e / sum(e)`` or ``(x - m) - log(sum(e))``."""
+def forward(x, out, lo, hi, log):
+    """Rows ``lo:hi`` of ``out``: softmax (or, if ``log``, log-softmax) of ``x``'s rows:
+    ``e = exp(x - max)``, then ``e / sum(e)`` or ``(x - max) - log(sum(e))``."""
     n = x.shape[1]
+    acc = np.empty(_LANES, x.dtype)
     for i in range(lo, hi):
-        xi, oi, mi = x[i], out[i], m[i]
+        xi, oi = x[i], out[i]
+        mi = _max(xi, acc)
         for j in range(n):
             oi[j] = exp32(xi[j] - mi)
         s = _sum(oi)

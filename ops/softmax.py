@@ -60,6 +60,12 @@ def _by_rows(n: int, cols: int, fn) -> None:
     in_parts(part, n, PART)
 
 
+def _in_rows(n: int, cols: int, fn) -> None:
+    """``fn(lo, hi)`` for parts of whole rows of an ``n``-element array of rows of ``cols``, on all
+    cores (a compiled kernel's: it takes each row's passes while the row is in cache)."""
+    in_parts(lambda lo, hi: fn(-(-lo // cols), -(-hi // cols)), n, PART)
+
+
 def _rows(v: np.ndarray, d: int) -> bool:
     """Whether ``v`` is taken in blocks of rows along dim ``d``."""
     return v.size >= ROWS_FROM and d == v.ndim - 1 and v.shape[-1] > 0 and v.flags.c_contiguous
@@ -77,7 +83,7 @@ def softmax_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
     write = fresh & 1
     log = row.code == LOG_SOFTMAX
     if y.dtype == np.float32 and g.dtype == np.float32 and dst.dtype == np.float32:
-        _by_rows(g.size, cols, lambda lo, hi: K.adjoint(y, g, dst, lo, hi, log, write))
+        _in_rows(g.size, cols, lambda lo, hi: K.adjoint(y, g, dst, lo, hi, log, write))
         return
 
     def block(lo: int, hi: int) -> None:
@@ -150,12 +156,7 @@ def _softmax_rows(v: np.ndarray, log: bool, out: Optional[np.ndarray] = None) ->
     y = np.empty(v.shape, v.dtype) if out is None else out
     out = y.reshape(-1, cols)
     if x.dtype == np.float32:
-        m = np.empty(x.shape[0], x.dtype)
-
-        def rows(lo: int, hi: int) -> None:
-            np.max(x[lo:hi], axis=1, out=m[lo:hi])
-            K.forward(x, m, out, lo, hi, log)
-        _by_rows(v.size, cols, rows)
+        _in_rows(v.size, cols, lambda lo, hi: K.forward(x, out, lo, hi, log))
         return y
 
     def block(lo: int, hi: int) -> None:
