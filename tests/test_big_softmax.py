@@ -52,6 +52,9 @@ def _step(v: np.ndarray, dtype, log: bool, twice: bool = False, dim: int = -1):
 def test_blocks_give_the_whole_arrays_bits(small_blocks, shape, dtype, log):
     v = (3.0 * np.random.default_rng(1).standard_normal(shape)).astype(dtype.np)
     v.reshape(-1)[:3] = [np.inf, -np.inf, np.nan] if shape[-1] > 3 else v.reshape(-1)[:3]
+    rows = v.reshape(-1, shape[-1])
+    rows[1, -1] = np.nan            # (a nan alone: the row maximum passes over it, the sum does not)
+    rows[-1] = -np.inf
     got = {}
     for cores in (1, 2, 3):
         small_blocks.setattr(_parallel, "CORES", cores)
