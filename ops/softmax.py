@@ -5,8 +5,10 @@ reduced dims in ``ia`` (as sum's rows do, so ``Row.keep_shape`` applies).
 
 Big arrays over the last dim (``ROWS_FROM`` elements) are computed in blocks of whole rows, on
 all cores (``in_parts``): each block's passes (max, exp, sum, ...) stay in cache, and the
-adjoints are written straight into the input's.  Each row is reduced by the same numpy calls in
-any block, so the results are the same, to the bit, as the whole array's (and as the rule's).
+adjoints are written straight into the input's.  Each row is reduced by the same calls in any
+block, so the results do not depend on the blocks or the number of threads: in float64 they are
+the same, to the bit, as the whole array's (and as the rule's); in float32 compiled loops do
+each row's passes (``_softmax_kernels``: a vectorized exp and sums, within a few ulps of numpy's).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Optional, Union
 import numpy as np
 
 from .._emit import D, Tensor, emit, emit_into, in_parts, lends, plain, state, write_tape
+from . import _softmax_kernels as K
 from ._args import reduced_dims, shown, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Op, public, register
@@ -57,6 +60,12 @@ def _by_rows(n: int, cols: int, fn) -> None:
     in_parts(part, n, PART)
 
 
+def _in_rows(n: int, cols: int, fn) -> None:
+    """``fn(lo, hi)`` for parts of whole rows of an ``n``-element array of rows of ``cols``, on all
+    cores (a compiled kernel's: it takes each row's passes while the row is in cache)."""
+    in_parts(lambda lo, hi: fn(-(-lo // cols), -(-hi // cols)), n, PART)
+
+
 def _rows(v: np.ndarray, d: int) -> bool:
     """Whether ``v`` is taken in blocks of rows along dim ``d``."""
     return v.size >= ROWS_FROM and d == v.ndim - 1 and v.shape[-1] > 0 and v.flags.c_contiguous
@@ -73,6 +82,9 @@ def softmax_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
     dst = ga.reshape(-1, cols)
     write = fresh & 1
     log = row.code == LOG_SOFTMAX
+    if y.dtype == np.float32 and g.dtype == np.float32 and dst.dtype == np.float32:
+        _in_rows(g.size, cols, lambda lo, hi: K.adjoint(y, g, dst, lo, hi, log, write))
+        return
 
     def block(lo: int, hi: int) -> None:
         gb_, yb = g[lo:hi], y[lo:hi]
@@ -143,6 +155,9 @@ def _softmax_rows(v: np.ndarray, log: bool, out: Optional[np.ndarray] = None) ->
     x = v.reshape(-1, cols)
     y = np.empty(v.shape, v.dtype) if out is None else out
     out = y.reshape(-1, cols)
+    if x.dtype == np.float32:
+        _in_rows(v.size, cols, lambda lo, hi: K.forward(x, out, lo, hi, log))
+        return y
 
     def block(lo: int, hi: int) -> None:
         xb, yb = x[lo:hi], out[lo:hi]

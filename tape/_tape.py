@@ -570,8 +570,8 @@ class Tape:
 
     def value_of(self, node: int) -> np.ndarray:
         """A read-only view of a node's value."""
-        if self.pend is not None:
-            self.fill()
+        if self.pend is not None and node in self.pend:
+            self.fill((node,))      # (the others stay referred: a leaf no rule reads is not copied)
         # (One ``tolist`` of the column, and ``setflags``: each costs half of what it replaces.)
         dt, o, n, shp = self.R[1:5, node].tolist()
         v = (self.v64 if dt == 0 else self.v32)[o:o + n].reshape(self.shapes[shp])

@@ -189,7 +189,8 @@ FACES.update({code: _elementwise(*op.ulps) for code, op in REGISTRY.items() if o
 _RULE_ROWS = Skip("a Python-rule row: its value is numpy's and its adjoint is its rule in every face")
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code, op in REGISTRY.items()
               if op.py_adjoint is rule_adjoint})
-# (softmax's py_adjoint runs the rule's numpy calls in blocks of rows: the same bits, tests/test_big_softmax.py)
+# (softmax's py_adjoint runs the rule's numpy calls in blocks of rows, the same bits, or in float32 compiled
+# row kernels, within the ulps tests/test_big_softmax.py states)
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code, op in REGISTRY.items()
               if op.py_adjoint is SM.softmax_adjoint})
 # (the same for rows of three inputs whose rule Python runs in both backwards: the addmm family, lu_solve)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tape
-from tape._tape import LEND_FROM
+from tape._tape import LEND_FROM, Tape
 
 N = LEND_FROM
 MODIFIED = "one of the variables needed for gradient computation has been modified by an inplace operation"
@@ -277,6 +277,28 @@ def test_a_leaf_only_a_product_reads_is_not_copied_onto_the_tape():
     grad_w = x0.T @ (ones * w0[0])
     grad_w[0] += (x0 @ w0).sum(0)
     np.testing.assert_allclose(w.grad.numpy(), grad_w, rtol=1e-12)
+
+
+def test_a_leaf_only_a_result_saving_rule_reads_is_not_copied_onto_the_tape(monkeypatch):
+    # log_softmax's adjoint reads its own result (value_of): the leaf it was computed from is not
+    # copied onto the tape for it
+    filled = set()
+    fill = Tape.fill
+
+    def spy(t, nodes=None):
+        before = set(t.pend or ())
+        fill(t, nodes)
+        filled.update(before - set(t.pend or ()))
+    monkeypatch.setattr(Tape, "fill", spy)
+    x0 = np.random.default_rng(0).standard_normal((64, 1000)).astype(np.float32)
+    x = tape.tensor(x0, requires_grad=True)
+    y = x.log_softmax(1)
+    assert x._in in y._tape.pend
+    (y * y).sum().backward()
+    assert x._in not in filled
+    p = np.exp(y.detach().numpy())
+    g = 2 * y.detach().numpy()
+    np.testing.assert_allclose(x.grad.numpy(), g - p * g.sum(1, keepdims=True), rtol=1e-4, atol=1e-5)
 
 
 def test_a_referred_leaf_sees_a_change_through_data():

@@ -1,0 +1,110 @@
+"""Compiled softmax and log-softmax of float32 rows, forward and adjoint, one pass set per row.
+
+Each kernel takes rows ``lo:hi`` of 2-d C-contiguous float32 arrays (the caller hands parts to
+several cores: ``ops/softmax.py``) and computes each row by itself, with the same instructions in
+any part, so results do not depend on the number of threads.  A row of 1000 float32 is 4 KB: its
+passes (exp, sum, subtract) stay in L1.  The exp is ``_vecmath.exp32`` (these loops vectorize;
+libm's exp would not); the row sums reassociate (``_sum``, ``_dot``: they vectorize, in an order
+other than numpy's pairwise one, so they differ from numpy's by rounding); the row maxima are taken
+in lanes (``_max``: numba's one-accumulator select loop does not vectorize).  The kernels contract
+multiply-adds (``fastmath={"contract"}``); their values are within the ulps that
+``tests/test_big_softmax.py`` states of the float64 ones, as numpy's float32 formula is.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._vecmath import exp32
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _sum(v):
+    s = np.float32(0.0)
+    for j in range(v.shape[0]):
+        s += v[j]
+    return s
+
+
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def _dot(a, b):
+    s = np.float32(0.0)
+    for j in range(a.shape[0]):
+        s += a[j] * b[j]
+    return s
+
+
+_LANES = 16
+
+
+@njit(cache=True, error_model="numpy")
+def _max(v, acc):
+    """The largest of ``v``'s elements but nan (a nan makes the row's sum nan, and so all its results,
+    whatever the maximum): in ``_LANES`` running maxima (``acc``, scratch), a loop that vectorizes."""
+    n = v.shape[0]
+    m = v[0]
+    j = 0
+    if n >= _LANES:
+        for k in range(_LANES):
+            acc[k] = v[k]
+        j = _LANES
+        while j + _LANES <= n:
+            for k in range(_LANES):
+                a, b = acc[k], v[j + k]
+                acc[k] = b if b > a else a
+            j += _LANES
+        for k in range(_LANES):
+            m = acc[k] if acc[k] > m else m
+    while j < n:
+        m = v[j] if v[j] > m else m
+        j += 1
+    return m
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def forward(x, out, lo, hi, log):
+    """Rows ``lo:hi`` of ``out``: softmax (or, if ``log``, log-softmax) of ``x``'s rows:
+    ``e = exp(x - max)``, then ``e / sum(e)`` or ``(x - max) - log(sum(e))``."""
+    n = x.shape[1]
+    acc = np.empty(_LANES, x.dtype)
+    for i in range(lo, hi):
+        xi, oi = x[i], out[i]
+        mi = _max(xi, acc)
+        for j in range(n):
+            oi[j] = exp32(xi[j] - mi)
+        s = _sum(oi)
+        if log:
+            ls = np.float32(math.log(s))
+            for j in range(n):
+                oi[j] = (xi[j] - mi) - ls
+        else:
+            for j in range(n):
+                oi[j] = oi[j] / s
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def adjoint(y, g, dst, lo, hi, log, write):
+    """Rows ``lo:hi`` of the adjoint ``dst`` (written if ``write``, else added to) of softmax (or
+    log-softmax, if ``log``) whose output is ``y``, from the output's adjoint ``g``:
+    ``y * (g - sum(g * y))``, or ``g - exp(y) * sum(g)``."""
+    n = y.shape[1]
+    for i in range(lo, hi):
+        yi, gi, di = y[i], g[i], dst[i]
+        if log:
+            s = _sum(gi)
+            if write:
+                for j in range(n):
+                    di[j] = gi[j] - exp32(yi[j]) * s
+            else:
+                for j in range(n):
+                    di[j] += gi[j] - exp32(yi[j]) * s
+        else:
+            s = _dot(gi, yi)
+            if write:
+                for j in range(n):
+                    di[j] = yi[j] * (gi[j] - s)
+            else:
+                for j in range(n):
+                    di[j] += yi[j] * (gi[j] - s)
