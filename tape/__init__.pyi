@@ -143,31 +143,31 @@ __all__ = [
     "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "inverse",
     "det", "slogdet", "logdet", "cholesky", "svd", "qr", "pinverse", "histc", "histogram",
     "bincount", "unique", "unique_consecutive", "searchsorted", "bucketize", "isin",
-    "unravel_index", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
-    "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm",
-    "chain_matmul", "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax",
-    "amin", "argmax", "argmin", "aminmax", "permute", "movedim", "moveaxis", "swapaxes", "swapdims",
-    "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d",
-    "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal",
-    "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "cov", "corrcoef",
-    "quantile", "nanquantile", "trapezoid", "trapz", "cumulative_trapezoid", "vander",
-    "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance", "frobenius_norm",
-    "nuclear_norm", "matrix_rank", "orgqr", "index_select", "gather", "take", "take_along_dim",
-    "masked_select", "masked_fill", "scatter", "scatter_add", "index_add", "index_copy",
-    "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "gcd", "lcm",
-    "bitwise_left_shift", "bitwise_right_shift", "floor_divide", "heaviside", "ldexp", "frexp",
-    "nextafter", "matrix_exp", "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_",
-    "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "cumsum", "cumprod",
-    "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "lgamma",
-    "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split",
-    "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack",
-    "row_stack", "dstack", "column_stack", "abs_", "acos_", "acosh_", "arccos_", "arccosh_",
-    "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
-    "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_",
-    "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_",
-    "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",
-    "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_",
-    "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "rand_like",
+    "unravel_index", "cdist", "pdist", "reshape", "unsqueeze", "squeeze", "flatten",
+    "broadcast_shapes", "select", "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot",
+    "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "kron", "einsum", "tensordot",
+    "inner", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "permute", "movedim",
+    "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
+    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
+    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
+    "cov", "corrcoef", "quantile", "nanquantile", "trapezoid", "trapz", "cumulative_trapezoid",
+    "vander", "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance",
+    "frobenius_norm", "nuclear_norm", "matrix_rank", "orgqr", "index_select", "gather", "take",
+    "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
+    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "gcd",
+    "lcm", "bitwise_left_shift", "bitwise_right_shift", "floor_divide", "heaviside", "ldexp",
+    "frexp", "nextafter", "matrix_exp", "rot90", "logcumsumexp", "hardshrink", "threshold",
+    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "cumsum",
+    "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin",
+    "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
+    "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
+    "vstack", "row_stack", "dstack", "column_stack", "abs_", "acos_", "acosh_", "arccos_",
+    "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_",
+    "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_",
+    "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_",
+    "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_",
+    "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_",
+    "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "rand_like",
     "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
     "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference", "channels_last",
     "channels_last_3d", "contiguous_format", "layout", "memory_format", "preserve_format",
@@ -401,6 +401,12 @@ def cat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ..., axis: bui
 
     All tensors must have the same shape except along ``dim`` (1-D empty tensors are
     skipped, as in PyTorch); their dtypes are promoted to a common one."""
+
+def cdist(x1: Tensor, x2: Tensor, p: builtins.float = ..., compute_mode: builtins.str = ...) -> Tensor:
+    """The p-norm distance between each pair of the two collections of row vectors ``x1``
+    (``B x P x M``) and ``x2`` (``B x R x M``), a ``B x P x R`` tensor; ``compute_mode`` chooses
+    for p = 2 between the direct sums and a matrix product (faster, less exact), by default the
+    product when either has more than 25 rows."""
 
 def ceil(input: Tensor) -> Tensor:
     """The smallest integer not below each element (integers are copied)."""
@@ -1031,6 +1037,10 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: builtins.float = ..., eps: builtins.float = ..., keepdim: builtins.bool = ...) -> Tensor:
     """The ``p``-norm of ``x1 - x2 + eps`` over the last dim (of the broadcast shape)."""
+
+def pdist(input: Tensor, p: builtins.float = ...) -> Tensor:
+    """The p-norm distance between every pair of row vectors of the ``N x M`` ``input``: the upper
+    triangle of ``cdist(input, input)`` without its diagonal, row by row, ``N (N - 1) / 2`` values."""
 
 def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``

@@ -1149,7 +1149,28 @@ OPS: dict[str, Op] = {
     "unsqueeze_squeeze_": _u(lambda M, x: (x * 1).unsqueeze_(-1).squeeze_(-1)),
     "as_strided": _u(lambda M, x: x.as_strided(((x.numel() + 1) // 2,), (2,)), min_dims=1),
     "as_strided_fn_offset": _u(lambda M, x: M.as_strided(x, (x.numel() // 2,), (1,), x.numel() // 2), min_dims=1),
+    # ---- ops14c: distances (ops/distance.py); the rows of one array of distinct values, so no difference is
+    # 0; for p = inf values bent (x + x^2 / 100) so that no two differences tie in size
+    "cdist": Op(lambda M, x: M.cdist(x[..., :1, :], x[..., 1:, :]), distinct(2, 2), True),
+    "cdist_p1_broadcast": Op(lambda M, x: M.cdist(x[..., 1:, :], x.flatten(0, -2)[:1], p=1), distinct(2, 2), True),
+    "cdist_inf": Op(lambda M, x: M.cdist(_bent(x)[..., 1:, :], _bent(x)[..., :1, :], float("inf")), distinct(2, 2), True),
+    "cdist_p3_5_p0": Op(lambda M, x: M.cdist(x[..., 1:, :], x[..., :1, :], 3.5) + M.cdist(x[..., 1:, :], x[..., :1, :], 0),
+                        distinct(2, 2), True),
+    "cdist_p0_5": Op(lambda M, x: M.cdist(x[..., :1, :], x[..., 1:, :], p=0.5), distinct(2, 2), True),
+    "cdist_mm": Op(lambda M, x: M.cdist(x[..., :1, :], x[..., 1:, :], compute_mode="use_mm_for_euclid_dist"),
+                   distinct(2, 2), True),
+    "cdist_mm_broadcast": Op(lambda M, x: M.cdist(x[..., 1:, :], x.flatten(0, -2)[:1], 2, "use_mm_for_euclid_dist"),
+                             distinct(2, 2), True),
+    "pdist": Op(lambda M, x: M.pdist(x.flatten(0, -2)), distinct(2, 2), True),
+    "pdist_p1": Op(lambda M, x: M.pdist(x.flatten(0, -2), 1), distinct(2, 2), True),
+    "pdist_inf": Op(lambda M, x: M.pdist(_bent(x.flatten(0, -2)), p=float("inf")), distinct(2, 2), True),
+    "pdist_p0_5": Op(lambda M, x: M.pdist(x.flatten(0, -2), p=0.5), distinct(2, 2), True),
 }
+
+
+def _bent(x):
+    """``x`` (distinct values 0.375 apart) bent so that no two differences of its values tie in size."""
+    return x + x * x * 0.01
 
 
 def _observations(M, x):

@@ -1,0 +1,82 @@
+"""The catalogue's last functions (issue 14, branch ops14c): PyTorch's errors, the choices of form that
+the op table's small inputs do not reach (``cdist``'s matrix product above 25 rows), and values against
+PyTorch where installed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tape
+
+
+def _raises(kind, message, fn):
+    with pytest.raises(kind) as e:
+        fn()
+    assert str(e.value) == message
+
+
+# --- cdist, pdist ----------------------------------------------------------------------------------
+def test_cdist_errors_as_pytorch():
+    a, b = tape.ones(3, 4, dtype=tape.float64), tape.ones(5, 4, dtype=tape.float64)
+    _raises(ValueError, "x is not a valid value for compute_mode", lambda: tape.cdist(a, b, compute_mode="x"))
+    _raises(ValueError, "None is not a valid value for compute_mode", lambda: tape.cdist(a, b, compute_mode=None))
+    _raises(RuntimeError, "cdist only supports at least 2D tensors, X1 got: 1D", lambda: tape.cdist(a[0], b[:, :3]))
+    _raises(RuntimeError, "cdist only supports at least 2D tensors, X2 got: 1D", lambda: tape.cdist(a, b[0]))
+    _raises(RuntimeError, "X1 and X2 must have the same number of columns. X1: 4 X2: 3",
+            lambda: tape.cdist(a, b[:, :3], p=-1))
+    _raises(RuntimeError, "cdist only supports floating-point dtypes, X1 got: Long",
+            lambda: tape.cdist(a.long(), b, p=-1))
+    _raises(RuntimeError, "cdist only supports floating-point dtypes, X2 got: Long", lambda: tape.cdist(a, b.long()))
+    _raises(RuntimeError, "cdist only supports non-negative p values", lambda: tape.cdist(a, b, p=-1))
+    _raises(RuntimeError, "expected scalar type Double but found Float", lambda: tape.cdist(a, b.float()))
+    _raises(RuntimeError, "expected m1 and m2 to have the same dtype, but got: float != double",
+            lambda: tape.cdist(a.float(), tape.ones(30, 4, dtype=tape.float64)))
+    _raises(RuntimeError, "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0",
+            lambda: tape.cdist(tape.ones(2, 3, 4), tape.ones(3, 5, 4)))
+
+
+def test_pdist_errors_as_pytorch():
+    x = tape.ones(3, 4, dtype=tape.float64)
+    _raises(RuntimeError, "pdist only supports 2D tensors, got: 1D", lambda: tape.pdist(x[0], -1))
+    _raises(RuntimeError, "pdist only supports 2D tensors, got: 3D", lambda: tape.pdist(x[None]))
+    _raises(RuntimeError, "pdist only supports floating-point dtypes", lambda: tape.pdist(x.long(), -1))
+    _raises(RuntimeError, "pdist only supports non-negative p values", lambda: tape.pdist(x, -1))
+
+
+def test_cdist_takes_the_product_form_above_25_rows():
+    rng = np.random.default_rng(0)
+    a = tape.tensor(rng.normal(size=(3, 4)), requires_grad=True)
+    b = tape.tensor(rng.normal(size=(26, 4)), requires_grad=True)
+    d = tape.cdist(a, b)
+    assert type(d.grad_fn).__name__ == "ViewBackward0"
+    assert type(d.grad_fn.next_functions[0][0]).__name__ == "EuclideanDistBackward0"
+    assert type(tape.cdist(a, b[:25]).grad_fn).__name__ == "CdistBackward0"
+    assert type(tape.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist").grad_fn).__name__ == "CdistBackward0"
+    direct = tape.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
+    np.testing.assert_allclose(d.detach().numpy(), direct.detach().numpy(), rtol=1e-12)
+    ga = tape.autograd.grad(d.sum(), a)[0]
+    np.testing.assert_allclose(ga.numpy(), tape.autograd.grad(direct.sum(), a)[0].numpy(), rtol=1e-10)
+
+
+def test_distances_without_pairs_or_features():
+    x = tape.ones(1, 3, requires_grad=True)
+    d = tape.pdist(x)
+    assert tuple(d.shape) == (0,) and type(d.grad_fn).__name__ == "PdistBackward0"
+    assert tape.pdist(tape.ones(4, 0)).tolist() == [0.0] * 6
+    assert tape.cdist(tape.ones(3, 0), tape.ones(2, 0)).tolist() == [[0.0] * 2] * 3
+    assert tuple(tape.cdist(tape.ones(0, 2), tape.ones(2, 2)).shape) == (0, 2)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("p", [2.0, 1.0, 0.0, float("inf"), 3.5, 0.5])
+def test_distances_where_a_difference_is_zero_as_pytorch(p):
+    torch = pytest.importorskip("torch")
+    v = np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 1.0]])
+    for M in (tape, torch):
+        x = M.tensor(v, requires_grad=True)
+        d = M.pdist(x, p).sum() + M.cdist(x, x.flip(0), p).sum()
+        g = M.autograd.grad(d, x)[0]
+        if M is tape:
+            ours = (d.item(), g.numpy())
+    assert ours[0] == pytest.approx(d.item())
+    np.testing.assert_allclose(ours[1], g.numpy(), rtol=1e-12)
