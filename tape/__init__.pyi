@@ -125,24 +125,24 @@ __all__ = [
     "ByteTensor", "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor",
     "FloatTensor", "DoubleTensor", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
     "set_anomaly_enabled", "format_tape", "viz", "testing", "inference_mode",
-    "is_inference_mode_enabled", "detach", "addmm", "addmv", "addr", "addbmm", "baddbmm", "lerp",
-    "addcmul", "addcdiv", "add", "sub", "subtract", "mul", "multiply", "div", "divide",
-    "true_divide", "pow", "neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt", "sin",
-    "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square", "rsqrt", "log1p", "asin", "arcsin",
-    "acos", "arccos", "atan", "arctan", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
-    "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil",
-    "trunc", "fix", "round", "logit", "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal",
-    "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod",
-    "remainder", "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone",
-    "eq", "ne", "not_equal", "lt", "less", "le", "less_equal", "gt", "greater", "ge",
-    "greater_equal", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and",
-    "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf",
-    "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero",
-    "argwhere", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "positive",
-    "absolute", "diff", "diagflat", "signbit", "msort", "softmax", "log_softmax", "logsumexp",
-    "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "inverse",
-    "det", "slogdet", "logdet", "cholesky", "svd", "qr", "pinverse", "histc", "histogram",
-    "bincount", "unique", "unique_consecutive", "searchsorted", "bucketize", "isin",
+    "is_inference_mode_enabled", "detach", "addmm", "addmv", "addr", "addbmm", "baddbmm",
+    "block_diag", "lerp", "addcmul", "addcdiv", "add", "sub", "subtract", "mul", "multiply", "div",
+    "divide", "true_divide", "pow", "neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt",
+    "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square", "rsqrt", "log1p", "asin",
+    "arcsin", "acos", "arccos", "atan", "arctan", "asinh", "arcsinh", "acosh", "arccosh", "atanh",
+    "arctanh", "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad", "rad2deg", "sign", "sgn",
+    "floor", "ceil", "trunc", "fix", "round", "logit", "selu", "celu", "nan_to_num", "sigmoid",
+    "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "atan2",
+    "arctan2", "fmod", "remainder", "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign",
+    "float_power", "clone", "eq", "ne", "not_equal", "lt", "less", "le", "less_equal", "gt",
+    "greater", "ge", "greater_equal", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal",
+    "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero",
+    "nonzero", "argwhere", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid",
+    "positive", "absolute", "diff", "diagflat", "signbit", "msort", "softmax", "log_softmax",
+    "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist",
+    "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "qr", "pinverse", "histc",
+    "histogram", "bincount", "unique", "unique_consecutive", "searchsorted", "bucketize", "isin",
     "unravel_index", "cdist", "pdist", "reshape", "unsqueeze", "squeeze", "flatten",
     "broadcast_shapes", "select", "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot",
     "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "kron", "einsum", "tensordot",
@@ -157,22 +157,22 @@ __all__ = [
     "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "gcd",
     "lcm", "bitwise_left_shift", "bitwise_right_shift", "floor_divide", "heaviside", "ldexp",
     "frexp", "nextafter", "matrix_exp", "rot90", "logcumsumexp", "hardshrink", "threshold",
-    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "cumsum",
-    "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin",
-    "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
-    "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
-    "vstack", "row_stack", "dstack", "column_stack", "abs_", "acos_", "acosh_", "arccos_",
-    "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_",
-    "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_",
-    "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_",
-    "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_",
-    "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_",
-    "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "rand_like",
-    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
-    "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference", "channels_last",
-    "channels_last_3d", "contiguous_format", "layout", "memory_format", "preserve_format",
-    "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf",
-    "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
+    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "prelu",
+    "renorm", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian",
+    "cummax", "cummin", "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin",
+    "igamma", "igammac", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit",
+    "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "abs_", "acos_", "acosh_",
+    "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_",
+    "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_",
+    "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_",
+    "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
+    "negative_", "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_",
+    "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
+    "as_strided", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
+    "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference",
+    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
+    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
+    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
     "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
     "scalar_tensor",
 ]
@@ -375,6 +375,10 @@ def bitwise_right_shift(input: Union[Tensor, Number], other: Operand) -> Tensor:
 
 def bitwise_xor(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
+
+def block_diag(*tensors: Tensor) -> Tensor:
+    """A block diagonal matrix of ``tensors`` (0-d: 1 x 1, 1-D: one row, 2-D: as they are), in their
+    promoted dtype."""
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched product of two 3-D tensors with the same batch size."""
@@ -1059,6 +1063,10 @@ def positive(input: Tensor) -> Tensor:
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
 
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``max(0, x) + weight * min(0, x)`` elementwise, ``weight`` one number or one per channel (dim 1
+    of ``self``)."""
+
 def prod(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """The product of all elements, or of each slice along ``dim``."""
 
@@ -1107,6 +1115,10 @@ def relu_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 
 def remainder(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
+
+def renorm(input: Tensor, p: Number, dim: builtins.int, maxnorm: Number) -> Tensor:
+    """``self`` with each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled to norm
+    ``maxnorm``."""
 
 def repeat_interleave(input: Tensor, repeats: Union[builtins.int, Tensor, None] = ..., dim: Optional[builtins.int] = ..., *, output_size: Optional[builtins.int] = ...) -> Tensor:
     """Each element repeated ``repeats`` times (an int, or a tensor of counts, one per element

@@ -908,6 +908,9 @@ class Tensor:
         """``self ** exponent``, broadcasting."""
     def pow_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.pow`."""
+    def prelu(self, weight: Tensor) -> Tensor:
+        """``max(0, x) + weight * min(0, x)`` elementwise, ``weight`` one number or one per channel (dim 1
+        of ``self``)."""
     def prod(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """The product of all elements, or of each slice along ``dim``."""
     def put(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
@@ -950,6 +953,11 @@ class Tensor:
         """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
     def remainder_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.remainder`."""
+    def renorm(self, p: Number, dim: builtins.int, maxnorm: Number) -> Tensor:
+        """``self`` with each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled to norm
+        ``maxnorm``."""
+    def renorm_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.renorm`."""
     def repeat(self, *sizes: builtins.int) -> Tensor:
         """The tensor repeated ``sizes[i]`` times along each dim (leading sizes add dims; a copy)."""
     def repeat_interleave(self, repeats: Union[builtins.int, Tensor, None] = ..., dim: Optional[builtins.int] = ..., *, output_size: Optional[builtins.int] = ...) -> Tensor:

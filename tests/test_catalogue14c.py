@@ -80,3 +80,64 @@ def test_distances_where_a_difference_is_zero_as_pytorch(p):
             ours = (d.item(), g.numpy())
     assert ours[0] == pytest.approx(d.item())
     np.testing.assert_allclose(ours[1], g.numpy(), rtol=1e-12)
+
+
+# --- prelu, renorm, block_diag ---------------------------------------------------------------------
+def test_prelu_errors_as_pytorch():
+    x = tape.ones(2, 3, 4, dtype=tape.float64)
+    w3 = tape.ones(3, dtype=tape.float64)
+    _raises(RuntimeError, "prelu: Type promoting not supported. Got Float and Double", lambda: tape.prelu(x.float(), w3))
+    _raises(RuntimeError, "Mismatch of parameter numbers and input channel size. Found parameter numbers = 4 and "
+            "channel size = 3.", lambda: tape.prelu(x, tape.ones(4, dtype=tape.float64)))
+    _raises(RuntimeError, "Mismatch of parameter numbers and input channel size. Found parameter numbers = 3 and "
+            "channel size = 1.", lambda: x[0, 0].prelu(w3))
+    _raises(RuntimeError, "Not allow zero-dim input tensor.", lambda: tape.prelu(x[0, 0, 0], w3))
+    _raises(RuntimeError, "prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = 2",
+            lambda: tape.prelu(x, w3.view(3, 1)))
+    _raises(NotImplementedError, "\"prelu_cpu\" not implemented for 'Long'",
+            lambda: tape.prelu(x.long(), tape.ones(1, dtype=tape.int64)))
+
+
+def test_prelu_gradients_require_grad_as_pytorch_s_double_backward_node():
+    x = tape.tensor([1.0, -2.0], dtype=tape.float64)
+    w = tape.tensor([0.5], dtype=tape.float64, requires_grad=True)
+    (gw,) = tape.autograd.grad(tape.prelu(x, w).sum(), w, create_graph=True)
+    assert gw.requires_grad and gw.tolist() == [-2.0]
+    x.requires_grad_()
+    w = tape.tensor([0.5], dtype=tape.float64)
+    (gx,) = tape.autograd.grad(tape.prelu(x, w).sum(), x, create_graph=True)
+    assert gx.requires_grad and gx.tolist() == [1.0, 0.5]
+
+
+def test_renorm_errors_as_pytorch():
+    x = tape.ones(3, 4, dtype=tape.float64)
+    _raises(RuntimeError, "renorm: non-positive-norm not supported", lambda: tape.renorm(x, 0, 0, 1.0))
+    _raises(RuntimeError, "renorm: expected maxnorm to be >= 0 but got -1", lambda: x.renorm(2, 0, -1))
+    _raises(RuntimeError, "renorm: expected maxnorm to be >= 0 but got -1.5", lambda: x.renorm(2, 0, -1.5))
+    _raises(RuntimeError, "renorm: input needs at least 2 dimensions, got 1 dimensions", lambda: x[0].renorm(2, 0, 1))
+    _raises(IndexError, "Dimension out of range (expected to be in range of [-2, 1], but got 2)",
+            lambda: x.renorm(2, 2, 1))
+    _raises(RuntimeError, "linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long",
+            lambda: x.long().renorm(2, 0, 1))
+
+
+def test_renorm_in_place_scales_the_rows_over_maxnorm():
+    x = tape.tensor([[3.0, 4.0], [0.3, 0.4]], dtype=tape.float64)
+    assert x.renorm_(2, 0, 1.0) is x
+    np.testing.assert_allclose(x.numpy(), [[0.6 / (1 + 2e-8), 0.8 / (1 + 2e-8)], [0.3, 0.4]], rtol=1e-15)
+
+
+def test_block_diag_errors_and_dtypes_as_pytorch():
+    _raises(RuntimeError, "torch.block_diag: Input tensors must have 2 or fewer dimensions. Input 1 has 3 dimensions",
+            lambda: tape.block_diag(tape.ones(2), tape.ones(1, 1, 1)))
+    _raises(TypeError, "expected Tensor as element 0 in argument 0, but got list",
+            lambda: tape.block_diag([tape.ones(2)]))
+    empty = tape.block_diag()
+    assert tuple(empty.shape) == (1, 0) and empty.dtype == tape.float32
+    mixed = tape.block_diag(tape.tensor([1, 2]), tape.tensor([True]))
+    assert mixed.dtype == tape.int64 and mixed.tolist() == [[1, 2, 0], [0, 0, 1]]
+    x = tape.ones(2, dtype=tape.float32, requires_grad=True)
+    y = tape.block_diag(tape.tensor([[1.5]], dtype=tape.float64), x, tape.zeros(0, 2))
+    assert y.dtype == tape.float64 and tuple(y.shape) == (2, 5) and type(y.grad_fn).__name__ == "BlockDiagBackward0"
+    y.sum().backward()
+    assert x.grad.dtype == tape.float32 and x.grad.tolist() == [1.0, 1.0]

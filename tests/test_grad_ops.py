@@ -1165,6 +1165,16 @@ OPS: dict[str, Op] = {
     "pdist_p1": Op(lambda M, x: M.pdist(x.flatten(0, -2), 1), distinct(2, 2), True),
     "pdist_inf": Op(lambda M, x: M.pdist(_bent(x.flatten(0, -2)), p=float("inf")), distinct(2, 2), True),
     "pdist_p0_5": Op(lambda M, x: M.pdist(x.flatten(0, -2), p=0.5), distinct(2, 2), True),
+    # ---- ops14c: prelu, renorm (ops/scaling.py; maxnorm 2.25 is no norm of REAL's edges), block_diag (ops/block_diag.py)
+    "prelu": Op(lambda M, x, w: M.prelu(x, w), _paired(lambda s: s[1:2] if len(s) > 1 else (1,), 0, KINK0), True),
+    "prelu_method_one_weight": Op(lambda M, x, w: x.prelu(w), _paired(lambda s: (), 0, KINK0), True),
+    "renorm": _u(lambda M, x: M.renorm(x, 2, 0, 2.25), KINK0, min_dims=2, mixing=True),
+    "renorm_p1_method": _u(lambda M, x: x.renorm(1, -1, 2.25), KINK0, min_dims=2, mixing=True),
+    "renorm_p3_5": _u(lambda M, x: M.renorm(x, 3.5, 1, 2.25), KINK0, min_dims=2, mixing=True),
+    "renorm_p0_5": _u(lambda M, x: M.renorm(x, 0.5, 0, 2.25), NONZERO, min_dims=2, mixing=True),
+    "renorm_inf_inplace": Op(lambda M, x: (x * 1).renorm_(float("inf"), -1, 2.25), distinct_abs(2), True),
+    "block_diag": _ud(lambda M, x: M.block_diag(x, x[0] * 2, x.sum()), 1, 2),
+    "block_diag_int": _ud(lambda M, x: M.block_diag(M.tensor([[1, 2]]), x), 0, 2),
 }
 
 
