@@ -156,25 +156,25 @@ __all__ = [
     "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
     "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "gcd",
     "lcm", "bitwise_left_shift", "bitwise_right_shift", "floor_divide", "heaviside", "ldexp",
-    "frexp", "nextafter", "matrix_exp", "rot90", "logcumsumexp", "hardshrink", "threshold",
-    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "prelu",
-    "renorm", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian",
-    "cummax", "cummin", "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin",
-    "igamma", "igammac", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit",
-    "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "abs_", "acos_", "acosh_",
-    "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_",
-    "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_",
-    "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_",
-    "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
-    "negative_", "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_",
-    "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
-    "as_strided", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
-    "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference",
-    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
-    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
-    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
-    "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
-    "scalar_tensor",
+    "frexp", "nextafter", "lu", "lu_solve", "lu_unpack", "matrix_exp", "rot90", "logcumsumexp",
+    "hardshrink", "threshold", "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter",
+    "sum", "mean", "prelu", "renorm", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue",
+    "median", "nanmedian", "cummax", "cummin", "lgamma", "digamma", "polygamma", "mvlgamma", "sinc",
+    "i0", "fmax", "fmin", "igamma", "igammac", "split", "split_with_sizes", "chunk", "tensor_split",
+    "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack", "abs_",
+    "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_",
+    "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_",
+    "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_",
+    "frac_", "gcd_", "i0_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_",
+    "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_",
+    "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_",
+    "zero_", "as_strided", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
+    "multinomial", "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state",
+    "is_inference", "channels_last", "channels_last_3d", "contiguous_format", "layout",
+    "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast",
+    "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan",
+    "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace",
+    "asarray", "range", "scalar_tensor",
 ]
 
 
@@ -894,6 +894,19 @@ def logsumexp(input: Tensor, dim: Union[builtins.int, builtins.tuple], keepdim: 
 
 def lt(input: Tensor, other: Operand) -> Tensor:
     """``self < other`` at each element, broadcasting."""
+
+def lu(input: Tensor, pivot: builtins.bool = ..., get_infos: builtins.bool = ...) -> builtins.tuple:
+    """The LU factorization ``(LU, pivots)`` of ``linalg.lu_factor_ex``, with its ``infos`` when
+    ``get_infos`` (deprecated: ``tape.linalg.lu_factor``; warns once, as PyTorch)."""
+
+def lu_solve(input: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
+    """The solution ``X`` of ``A X = self`` from ``A``'s LU factorization ``(LU_data, LU_pivots)``
+    (deprecated: ``tape.linalg.lu_solve(LU, pivots, B)``; warns once, as PyTorch)."""
+
+def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: builtins.bool = ..., unpack_pivots: builtins.bool = ...) -> builtins.tuple:
+    """The named tuple ``(P, L, U)`` of a packed LU factorization (``lu_factor``'s ``(LU, pivots)``):
+    ``A = P L U``; an empty tensor for ``P`` without ``unpack_pivots``, for ``L`` and ``U`` without
+    ``unpack_data``."""
 
 def masked_fill(input: Tensor, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``self`` with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is True

@@ -756,6 +756,12 @@ class Tensor:
         """``self < other`` at each element, broadcasting."""
     def lt_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.lt`."""
+    def lu(self, pivot: builtins.bool = ..., get_infos: builtins.bool = ...) -> builtins.tuple:
+        """The LU factorization ``(LU, pivots)`` of ``linalg.lu_factor_ex``, with its ``infos`` when
+        ``get_infos`` (deprecated: ``tape.linalg.lu_factor``; warns once, as PyTorch)."""
+    def lu_solve(self, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
+        """The solution ``X`` of ``A X = self`` from ``A``'s LU factorization ``(LU_data, LU_pivots)``
+        (deprecated: ``tape.linalg.lu_solve(LU, pivots, B)``; warns once, as PyTorch)."""
     @property
     def mH(self) -> Tensor:
         """The conjugate transpose of the last two dims (``mT`` for real tensors)."""

@@ -141,3 +141,40 @@ def test_block_diag_errors_and_dtypes_as_pytorch():
     assert y.dtype == tape.float64 and tuple(y.shape) == (2, 5) and type(y.grad_fn).__name__ == "BlockDiagBackward0"
     y.sum().backward()
     assert x.grad.dtype == tape.float32 and x.grad.tolist() == [1.0, 1.0]
+
+
+# --- the deprecated LU functions -------------------------------------------------------------------
+def test_lu_deprecated_forms():
+    from tape.ops import lu_deprecated
+    lu_deprecated._WARNED.clear()
+    a = tape.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=tape.float64)      # (singular: no error, as PyTorch)
+    with pytest.warns(UserWarning, match="torch.lu is deprecated in favor of torch.linalg.lu_factor"):
+        factors = tape.lu(a)
+    assert type(factors) is tuple and len(factors) == 2 and factors[1].dtype == tape.int32
+    lu_, piv, info = a.lu(get_infos=True)
+    assert info.item() == 2 and lu_.tolist() == [[2.0, 4.0], [0.5, 0.0]] and piv.tolist() == [2, 2]
+    _raises(RuntimeError, "linalg.lu_factor: LU without pivoting is not implemented on the CPU",
+            lambda: tape.lu(a, pivot=False))
+    b = tape.tensor([[1.0], [2.0]], dtype=tape.float64)
+    lu_, piv = tape.lu(a + tape.eye(2, dtype=tape.float64))
+    with pytest.warns(UserWarning, match="torch.lu_solve is deprecated in favor of torch.linalg.lu_solveand"):
+        x = tape.lu_solve(b, lu_, piv)
+    np.testing.assert_allclose(((a + tape.eye(2, dtype=tape.float64)) @ x).numpy(), b.numpy(), rtol=1e-14)
+
+
+def test_lu_unpack_as_pytorch():
+    a = tape.tensor([[1.0, 2.0, 0.5], [3.0, 1.0, 2.0]], dtype=tape.float64, requires_grad=True)
+    p, low, up = tape.lu_unpack(*tape.linalg.lu_factor(a))
+    np.testing.assert_allclose((p @ low @ up).detach().numpy(), a.detach().numpy(), rtol=1e-15)
+    assert type(low.grad_fn).__name__ == "LuUnpackBackward0" and low.grad_fn is up.grad_fn
+    assert not p.requires_grad and p.dtype == tape.float64
+    none = tape.lu_unpack(*tape.linalg.lu_factor(a), unpack_data=False, unpack_pivots=False)
+    assert [tuple(t.shape) for t in none] == [(0,), (0,), (0,)]
+    lu_, piv = tape.linalg.lu_factor(a.detach())
+    _raises(RuntimeError, "torch.lu_unpack: Expected tensor with 2 or more dimensions. Got size: [3] instead",
+            lambda: tape.lu_unpack(lu_[0], piv))
+    _raises(RuntimeError, "torch.lu_unpack: LU_pivots is expected to be a contiguous tensor of torch.int32 dtype.\n"
+            "Note: this function is intended to be used with the output produced by torch.linalg.lu_factor",
+            lambda: tape.lu_unpack(lu_, piv.long()))
+    _raises(RuntimeError, "pivots passed to lu_unpack must be between 1 and LU.size(-2) inclusive.Did you properly "
+            "pass the result of lu_factor?", lambda: tape.lu_unpack(lu_, piv * 5))
