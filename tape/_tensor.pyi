@@ -477,6 +477,10 @@ class Tensor:
         """Fill the tensor in place with exponential samples of rate ``lambd``."""
     def fill_(self, value: Union[Number, Tensor]) -> Tensor:
         """Fill the tensor with ``value`` in place."""
+    def fill_diagonal_(self, fill_value: Number, wrap: builtins.bool = ...) -> Tensor:
+        """Fill the main diagonal of a tensor of at least 2 dims (all of the same size when more than 2)
+        with ``fill_value``, in place; with ``wrap``, a tall matrix's diagonal starts again every
+        ``columns + 1`` rows."""
     def fix(self) -> Tensor:
         """Each element rounded toward zero (integers are copied)."""
     def fix_(self, *args: Any, **kwargs: Any) -> Tensor:

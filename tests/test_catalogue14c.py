@@ -178,3 +178,17 @@ def test_lu_unpack_as_pytorch():
             lambda: tape.lu_unpack(lu_, piv.long()))
     _raises(RuntimeError, "pivots passed to lu_unpack must be between 1 and LU.size(-2) inclusive.Did you properly "
             "pass the result of lu_factor?", lambda: tape.lu_unpack(lu_, piv * 5))
+
+
+def test_fill_diagonal_errors_and_layouts():
+    _raises(RuntimeError, "dimensions must larger than 1", lambda: tape.zeros(3).fill_diagonal_(1))
+    _raises(RuntimeError, "all dimensions of input must be of equal length", lambda: tape.zeros(3, 3, 4).fill_diagonal_(1))
+    _raises(RuntimeError, "a view of a leaf Variable that requires grad is being used in an in-place operation.",
+            lambda: tape.ones(2, 2, requires_grad=True).fill_diagonal_(0))
+    cube = tape.zeros(3, 3, 3).fill_diagonal_(1)
+    assert cube.sum().item() == 3 and cube[1, 1, 1].item() == 1
+    tall = tape.zeros(7, 3).fill_diagonal_(1, wrap=True)
+    assert tall.sum(1).tolist() == [1, 1, 1, 0, 1, 1, 1]
+    assert tape.zeros(7, 3).fill_diagonal_(1).sum().item() == 3
+    t = tape.zeros(4, 4).t()
+    assert t.fill_diagonal_(3) is t and t._version == 1 and t.diagonal().tolist() == [3.0] * 4

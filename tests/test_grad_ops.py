@@ -1175,6 +1175,8 @@ OPS: dict[str, Op] = {
     "renorm_inf_inplace": Op(lambda M, x: (x * 1).renorm_(float("inf"), -1, 2.25), distinct_abs(2), True),
     "block_diag": _ud(lambda M, x: M.block_diag(x, x[0] * 2, x.sum()), 1, 2),
     "block_diag_int": _ud(lambda M, x: M.block_diag(M.tensor([[1, 2]]), x), 0, 2),
+    "fill_diagonal_": _ud(lambda M, x: (x * 1).fill_diagonal_(0.5) * x, 2, 2),
+    "fill_diagonal_wrap": _ud(lambda M, x: M.cat([x, x.sin(), x]).fill_diagonal_(-2, wrap=True), 2, 2),
     # ---- ops14c: the deprecated LU functions (ops/lu_deprecated.py)
     "lu_deprecated": Op(lambda M, x: _quiet(M.lu)(_gapped(M, x).flip(-2))[0], la_matrices(square=False), True),
     "lu_solve_deprecated_method": Op(lambda M, a, b: _quiet(b.lu_solve)(*M.linalg.lu_factor(_shifted(M, a).flip(-2))),
