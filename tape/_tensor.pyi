@@ -311,6 +311,12 @@ class Tensor:
         """In-place version of :meth:`Tensor.ceil`."""
     def cholesky(self, upper: builtins.bool = ...) -> Tensor:
         """The Cholesky factor (deprecated: ``tape.linalg.cholesky``; warns once, as PyTorch)."""
+    def cholesky_inverse(self, upper: builtins.bool = ...) -> Tensor:
+        """The inverse of ``A`` given its Cholesky factor ``self`` (lower ``L`` with ``A = L L^T``, or
+        with ``upper`` ``U`` with ``A = U^T U``)."""
+    def cholesky_solve(self, input2: Tensor, upper: builtins.bool = ...) -> Tensor:
+        """The solution ``X`` of ``A X = self`` given the Cholesky factor ``input2`` of ``A`` (lower
+        ``L`` with ``A = L L^T``, or with ``upper`` ``U`` with ``A = U^T U``); batch dims broadcast."""
     def chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
         """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
         smaller; views)."""

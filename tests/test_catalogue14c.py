@@ -192,3 +192,43 @@ def test_fill_diagonal_errors_and_layouts():
     assert tape.zeros(7, 3).fill_diagonal_(1).sum().item() == 3
     t = tape.zeros(4, 4).t()
     assert t.fill_diagonal_(3) is t and t._version == 1 and t.diagonal().tolist() == [3.0] * 4
+
+
+# --- cholesky_solve, cholesky_inverse --------------------------------------------------------------
+def test_cholesky_solve_and_inverse_errors_as_pytorch():
+    f = tape.tensor([[2.0, 0.0], [1.0, 3.0]], dtype=tape.float64)
+    b = tape.ones(2, 3, dtype=tape.float64)
+    _raises(RuntimeError, "b should have at least 2 dimensions, but has 1 dimensions instead",
+            lambda: tape.cholesky_solve(b[0], f[0]))
+    _raises(RuntimeError, "u should have at least 2 dimensions, but has 1 dimensions instead",
+            lambda: tape.cholesky_solve(b, f[0]))
+    _raises(RuntimeError, "Expected b and A to have the same dtype, but found b of type Double and A of type Float "
+            "instead.", lambda: tape.cholesky_solve(b, f.float()))
+    _raises(RuntimeError, "A must be batches of square matrices, but they are 2 by 1 matrices",
+            lambda: tape.cholesky_solve(b, f[:, :1]))
+    _raises(RuntimeError, "Incompatible matrix sizes for cholesky_solve: each A matrix is 2 by 2 but each b matrix "
+            "is 1 by 3", lambda: tape.cholesky_solve(b[:1], f))
+    _raises(NotImplementedError, "\"cholesky_solve_cpu\" not implemented for 'Long'",
+            lambda: tape.cholesky_solve(b.long(), f.long()))
+    _raises(RuntimeError, "cholesky_inverse: The input tensor A must have at least 2 dimensions.",
+            lambda: tape.cholesky_inverse(f[0]))
+    _raises(RuntimeError, "cholesky_inverse: A must be batches of square matrices, but they are 2 by 1 matrices",
+            lambda: tape.cholesky_inverse(f[:, :1]))
+    _raises(NotImplementedError, "\"cholesky_inverse_out_cpu\" not implemented for 'Long'",
+            lambda: f.long().cholesky_inverse())
+    with pytest.raises(tape.linalg.LinAlgError, match=r"^cholesky_inverse: \(Batch element 1\): The diagonal element 2 "
+                       "is zero, the inversion could not be completed because the input matrix is singular.$"):
+        tape.cholesky_inverse(tape.stack([f, f * tape.tensor([[1.0], [0.0]], dtype=tape.float64)]))
+    # (a singular factor solves to inf and nan, as LAPACK's)
+    assert not np.isfinite(tape.cholesky_solve(b, tape.zeros(2, 2, dtype=tape.float64)).numpy()).any()
+
+
+def test_cholesky_solve_and_inverse_values():
+    f = tape.tensor([[2.0, 0.0], [1.0, 3.0]], dtype=tape.float64)
+    a = (f @ f.mT).numpy()
+    b = tape.tensor([[1.0, 2.0], [3.0, -1.0]], dtype=tape.float64)
+    np.testing.assert_allclose(tape.cholesky_solve(b, f).numpy(), np.linalg.solve(a, b.numpy()), rtol=1e-14)
+    np.testing.assert_allclose(tape.cholesky_solve(b, f.mT, upper=True).numpy(), np.linalg.solve(a, b.numpy()),
+                               rtol=1e-14)
+    np.testing.assert_allclose(tape.cholesky_inverse(f).numpy(), np.linalg.inv(a), rtol=1e-14)
+    np.testing.assert_allclose(f.mT.cholesky_inverse(upper=True).numpy(), np.linalg.inv(a), rtol=1e-14)

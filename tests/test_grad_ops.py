@@ -1177,6 +1177,12 @@ OPS: dict[str, Op] = {
     "block_diag_int": _ud(lambda M, x: M.block_diag(M.tensor([[1, 2]]), x), 0, 2),
     "fill_diagonal_": _ud(lambda M, x: (x * 1).fill_diagonal_(0.5) * x, 2, 2),
     "fill_diagonal_wrap": _ud(lambda M, x: M.cat([x, x.sin(), x]).fill_diagonal_(-2, wrap=True), 2, 2),
+    # ---- ops14c: solving with a Cholesky factor (ops/cholesky_solve.py): triangular factors far from singular
+    "cholesky_inverse": Op(lambda M, x: M.cholesky_inverse(_shifted(M, x).tril()), la_matrices(max_batch=2), True),
+    "cholesky_inverse_upper_method": Op(lambda M, x: _shifted(M, x).triu().cholesky_inverse(True), la_matrices(), True),
+    "cholesky_solve": Op(lambda M, a, b: M.cholesky_solve(b, _shifted(M, a).tril()), la_matrices(rhs="mat"), True),
+    "cholesky_solve_upper_method_bcast": Op(lambda M, a, b: b.cholesky_solve(_shifted(M, a).triu(), upper=True),
+                                            la_matrices(rhs="bcast"), True),
     # ---- ops14c: the deprecated LU functions (ops/lu_deprecated.py)
     "lu_deprecated": Op(lambda M, x: _quiet(M.lu)(_gapped(M, x).flip(-2))[0], la_matrices(square=False), True),
     "lu_solve_deprecated_method": Op(lambda M, a, b: _quiet(b.lu_solve)(*M.linalg.lu_factor(_shifted(M, a).flip(-2))),
