@@ -157,12 +157,12 @@ __all__ = [
     "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put",
     "masked_scatter", "scatter_reduce", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift",
     "floor_divide", "heaviside", "ldexp", "frexp", "nextafter", "lu", "lu_solve", "lu_unpack",
-    "matrix_exp", "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_",
+    "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian",
+    "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_",
     "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "prelu", "renorm",
-    "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax",
-    "cummin", "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma",
-    "igammac", "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit",
-    "hstack", "vstack", "row_stack", "dstack", "column_stack", "abs_", "acos_", "acosh_", "arccos_",
+    "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
+    "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
+    "vstack", "row_stack", "dstack", "column_stack", "abs_", "acos_", "acosh_", "arccos_",
     "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_",
     "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_",
     "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_",
@@ -969,6 +969,10 @@ def minimum(input: Tensor, other: Tensor) -> Tensor:
 
 def mm(input: Tensor, other: Tensor) -> Tensor:
     """Product of two matrices."""
+
+def mode(input: Tensor, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+    """The most frequent value along ``dim`` (the smallest of equally frequent ones) and the index
+    of its last occurrence, as a named tuple ``(values, indices)``."""
 
 def moveaxis(input: Tensor, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
     """Move the dims ``source`` to the positions ``destination``; the others keep their order

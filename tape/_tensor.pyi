@@ -814,6 +814,9 @@ class Tensor:
         """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
     def mm(self, other: Tensor) -> Tensor:
         """Product of two matrices."""
+    def mode(self, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+        """The most frequent value along ``dim`` (the smallest of equally frequent ones) and the index
+        of its last occurrence, as a named tuple ``(values, indices)``."""
     def moveaxis(self, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
         """Move the dims ``source`` to the positions ``destination``; the others keep their order
         (a view)."""

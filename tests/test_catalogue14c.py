@@ -232,3 +232,28 @@ def test_cholesky_solve_and_inverse_values():
                                rtol=1e-14)
     np.testing.assert_allclose(tape.cholesky_inverse(f).numpy(), np.linalg.inv(a), rtol=1e-14)
     np.testing.assert_allclose(f.mT.cholesky_inverse(upper=True).numpy(), np.linalg.inv(a), rtol=1e-14)
+
+
+# --- mode ------------------------------------------------------------------------------------------
+def test_mode_picks_the_smallest_most_frequent_value_at_its_last_occurrence():
+    x = tape.tensor([[1.0, 2.0, 2.0, 3.0, 3.0], [5.0, 4.0, 4.0, 5.0, 1.0]], dtype=tape.float64, requires_grad=True)
+    r = tape.mode(x)
+    assert type(r).__name__ == "mode" and r.values.tolist() == [2.0, 4.0] and r.indices.tolist() == [2, 2]
+    assert type(r.values.grad_fn).__name__ == "ModeBackward0" and not r.indices.requires_grad
+    r.values.sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0]]
+    assert x.mode(0, keepdim=True).indices.tolist() == [[0, 0, 0, 0, 1]]
+    assert tape.mode(tape.tensor([2, 1, 1, 2, 2])).indices.item() == 4
+    _raises(IndexError, "mode(): Expected reduction dim 0 to have non-zero size.", lambda: tape.mode(tape.zeros(0, 3), 0))
+    assert tuple(tape.mode(tape.zeros(0, 3), 1).values.shape) == (0,)
+
+
+@pytest.mark.torch
+def test_mode_with_ties_as_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        a = rng.integers(0, 3, size=(3, 4, 5)).astype(np.float64)
+        dim = int(rng.integers(-3, 3))
+        ours, theirs = tape.mode(tape.tensor(a), dim), torch.mode(torch.tensor(a), dim)
+        assert ours.values.tolist() == theirs.values.tolist() and ours.indices.tolist() == theirs.indices.tolist()

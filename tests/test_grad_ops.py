@@ -1183,6 +1183,8 @@ OPS: dict[str, Op] = {
     "cholesky_solve": Op(lambda M, a, b: M.cholesky_solve(b, _shifted(M, a).tril()), la_matrices(rhs="mat"), True),
     "cholesky_solve_upper_method_bcast": Op(lambda M, a, b: b.cholesky_solve(_shifted(M, a).triu(), upper=True),
                                             la_matrices(rhs="bcast"), True),
+    "mode": Op(lambda M, x: M.mode(x)[0], distinct()),
+    "mode_dim0_keepdim_method": Op(lambda M, x: x.mode(0, True).values, distinct(1)),
     # ---- ops14c: the deprecated LU functions (ops/lu_deprecated.py)
     "lu_deprecated": Op(lambda M, x: _quiet(M.lu)(_gapped(M, x).flip(-2))[0], la_matrices(square=False), True),
     "lu_solve_deprecated_method": Op(lambda M, a, b: _quiet(b.lu_solve)(*M.linalg.lu_factor(_shifted(M, a).flip(-2))),
