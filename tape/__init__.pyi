@@ -162,18 +162,18 @@ __all__ = [
     "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "prelu", "renorm",
     "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
     "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
-    "vstack", "row_stack", "dstack", "column_stack", "abs_", "acos_", "acosh_", "arccos_",
-    "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_",
-    "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_",
-    "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_",
-    "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_",
-    "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_",
-    "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "rand_like",
-    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
-    "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference", "channels_last",
-    "channels_last_3d", "contiguous_format", "layout", "memory_format", "preserve_format",
-    "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf",
-    "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
+    "vstack", "row_stack", "dstack", "column_stack", "triangular_solve", "abs_", "acos_", "acosh_",
+    "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_",
+    "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_",
+    "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_",
+    "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
+    "negative_", "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_",
+    "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
+    "as_strided", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
+    "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference",
+    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
+    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
+    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
     "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
     "scalar_tensor",
 ]
@@ -1359,6 +1359,12 @@ def trapezoid(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[Number] = ..
 
 def trapz(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[Number] = ..., dim: builtins.int = ...) -> Tensor:
     """Alias of :func:`trapezoid`."""
+
+def triangular_solve(input: Tensor, A: Tensor, upper: builtins.bool = ..., transpose: builtins.bool = ..., unitriangular: builtins.bool = ...) -> builtins.tuple:
+    """The solution ``X`` of ``A X = self`` for a triangular ``A`` (its ``upper`` or lower triangle;
+    ``A^T`` with ``transpose``; a unit diagonal with ``unitriangular``) and a copy of ``A``, as the
+    named tuple ``(solution, cloned_coefficient)`` (deprecated: ``tape.linalg.solve_triangular``;
+    warns once, as PyTorch)."""
 
 def tril(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
     """The lower triangle of the matrices over the last two dims: elements on and below the

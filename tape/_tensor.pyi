@@ -1164,6 +1164,11 @@ class Tensor:
         """Swap two dimensions."""
     def transpose_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """In-place version of :meth:`transpose`."""
+    def triangular_solve(self, A: Tensor, upper: builtins.bool = ..., transpose: builtins.bool = ..., unitriangular: builtins.bool = ...) -> builtins.tuple:
+        """The solution ``X`` of ``A X = self`` for a triangular ``A`` (its ``upper`` or lower triangle;
+        ``A^T`` with ``transpose``; a unit diagonal with ``unitriangular``) and a copy of ``A``, as the
+        named tuple ``(solution, cloned_coefficient)`` (deprecated: ``tape.linalg.solve_triangular``;
+        warns once, as PyTorch)."""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
         """The lower triangle of the matrices over the last two dims: elements on and below the
         diagonal ``diagonal``, zeros above."""

@@ -257,3 +257,30 @@ def test_mode_with_ties_as_pytorch():
         dim = int(rng.integers(-3, 3))
         ours, theirs = tape.mode(tape.tensor(a), dim), torch.mode(torch.tensor(a), dim)
         assert ours.values.tolist() == theirs.values.tolist() and ours.indices.tolist() == theirs.indices.tolist()
+
+
+# --- triangular_solve ------------------------------------------------------------------------------
+def test_triangular_solve_as_pytorch():
+    from tape.ops import triangular_solve as module
+    module._WARNED.clear()
+    a = tape.tensor([[2.0, 1.0], [5.0, 4.0]], dtype=tape.float64, requires_grad=True)
+    b = tape.tensor([[1.0], [2.0]], dtype=tape.float64, requires_grad=True)
+    with pytest.warns(UserWarning, match="torch.triangular_solve is deprecated in favor of torch.linalg.solve_triangular"):
+        r = tape.triangular_solve(b, a)
+    assert type(r).__name__ == "triangular_solve" and r.solution.tolist() == [[0.25], [0.5]]
+    assert r.cloned_coefficient.tolist() == [[2.0, 1.0], [5.0, 4.0]]
+    assert type(r.solution.grad_fn).__name__ == "TriangularSolveBackward0" and r.solution.grad_fn is r[1].grad_fn
+    gb, ga = tape.autograd.grad(r.cloned_coefficient.sum(), [b, a])
+    assert gb.tolist() == [[0.0], [0.0]] and ga.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    _raises(RuntimeError, "torch.triangular_solve: Expected b to have at least 2 dimensions, but it has 1 dimensions "
+            "instead", lambda: tape.triangular_solve(b[0], a))
+    _raises(RuntimeError, "torch.triangular_solve: Expected A to have at least 2 dimensions, but it has 1 dimensions "
+            "instead", lambda: tape.triangular_solve(b, a[0]))
+    _raises(RuntimeError, "A must be batches of square matrices, but they are 2 by 1 matrices",
+            lambda: tape.triangular_solve(b, a[:, :1]))
+    _raises(RuntimeError, "Incompatible matrix sizes for triangular_solve: each A matrix is 2 by 2 but each b matrix "
+            "is 1 by 1", lambda: tape.triangular_solve(b[:1], a))
+    _raises(RuntimeError, "Expected b and A to have the same dtype, but found b of type Double and A of type Float "
+            "instead.", lambda: tape.triangular_solve(b, a.float()))
+    _raises(NotImplementedError, "\"triangular_solve_cpu\" not implemented for 'Long'",
+            lambda: tape.triangular_solve(b.long(), a.long()))

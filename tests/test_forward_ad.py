@@ -429,7 +429,9 @@ _TORCH_GIVES_NONE = {"scatter_reduce_prod", "scatter_reduce_prod_exclude"}
 _STABLE_HERE = {"logcumsumexp", "logcumsumexp_dim0_method"}
 # torch 2.13's cholesky_inverse tangent is away from finite differences (0.0136 against 0.0129 for a 2 x 2 factor
 # 3 I + ones): tape's, the transpose of PyTorch's adjoint rule, is checked against them by the tangent sweep test.
-_TORCH_OFF = {"cholesky_inverse", "cholesky_inverse_upper_method"}
+# So is its triangular_solve tangent, which reads the tangent of A's other triangle (0.2667 against 0.2111).
+_TORCH_OFF = {"cholesky_inverse", "cholesky_inverse_upper_method", "triangular_solve",
+              "triangular_solve_lower_transpose_unit_method"}
 
 
 @pytest.mark.torch

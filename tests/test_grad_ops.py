@@ -1186,6 +1186,10 @@ OPS: dict[str, Op] = {
     "mode": Op(lambda M, x: M.mode(x)[0], distinct()),
     "mode_dim0_keepdim_method": Op(lambda M, x: x.mode(0, True).values, distinct(1)),
     # ---- ops14c: the deprecated LU functions (ops/lu_deprecated.py)
+    "triangular_solve": Op(lambda M, a, b: _quiet(M.triangular_solve)(b, _shifted(M, a)), la_matrices(rhs="mat"), True),
+    "triangular_solve_lower_transpose_unit_method": Op(
+        lambda M, a, b: _quiet(b.triangular_solve)(_shifted(M, a), False, True, True).solution,
+        la_matrices(rhs="bcast"), True),
     "lu_deprecated": Op(lambda M, x: _quiet(M.lu)(_gapped(M, x).flip(-2))[0], la_matrices(square=False), True),
     "lu_solve_deprecated_method": Op(lambda M, a, b: _quiet(b.lu_solve)(*M.linalg.lu_factor(_shifted(M, a).flip(-2))),
                                      la_matrices(rhs="mat"), True),
