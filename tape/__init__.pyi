@@ -125,54 +125,55 @@ __all__ = [
     "ByteTensor", "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor",
     "FloatTensor", "DoubleTensor", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
     "set_anomaly_enabled", "format_tape", "viz", "testing", "inference_mode",
-    "is_inference_mode_enabled", "detach", "addmm", "addmv", "addr", "addbmm", "baddbmm", "lerp",
-    "addcmul", "addcdiv", "add", "sub", "subtract", "mul", "multiply", "true_divide", "pow", "neg",
+    "is_inference_mode_enabled", "detach", "addmm", "addmv", "addr", "addbmm", "baddbmm",
+    "block_diag", "lerp", "addcmul", "addcdiv", "cat", "concat", "concatenate", "stack", "where",
+    "unbind", "meshgrid", "add", "sub", "subtract", "mul", "multiply", "true_divide", "pow", "neg",
     "negative", "abs", "exp", "log", "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh",
     "cosh", "expm1", "square", "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan",
     "arctan", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv",
     "exp2", "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round",
     "logit", "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip",
     "clamp_min", "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder",
-    "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone", "eq", "ne",
-    "not_equal", "lt", "less", "le", "less_equal", "gt", "greater", "ge", "greater_equal",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and", "logical_or",
-    "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf", "isposinf",
-    "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero", "argwhere", "cat",
-    "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "positive", "absolute", "diff",
-    "diagflat", "signbit", "msort", "softmax", "log_softmax", "logsumexp", "prod", "var", "std",
-    "var_mean", "std_mean", "nansum", "nanmean", "norm", "dist", "inverse", "det", "slogdet",
-    "logdet", "cholesky", "svd", "qr", "pinverse", "histc", "histogram", "bincount", "unique",
-    "unique_consecutive", "searchsorted", "bucketize", "isin", "unravel_index", "reshape",
-    "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t", "matmul",
-    "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul",
-    "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax", "amin", "argmax",
-    "argmin", "aminmax", "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint",
-    "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d",
-    "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag",
-    "tril", "triu", "tile", "repeat_interleave", "cov", "corrcoef", "quantile", "nanquantile",
-    "trapezoid", "trapz", "cumulative_trapezoid", "vander", "cartesian_prod", "combinations",
-    "cosine_similarity", "pairwise_distance", "frobenius_norm", "nuclear_norm", "matrix_rank",
-    "orgqr", "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill",
-    "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put",
-    "masked_scatter", "scatter_reduce", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift",
-    "div", "divide", "floor_divide", "heaviside", "ldexp", "frexp", "nextafter", "matrix_exp",
-    "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_", "select_scatter",
-    "slice_scatter", "diagonal_scatter", "sum", "mean", "cumsum", "cumprod", "sort", "argsort",
-    "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "lgamma", "digamma", "polygamma",
-    "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split", "split_with_sizes",
-    "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack",
-    "dstack", "column_stack", "abs_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_",
-    "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_",
-    "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_",
-    "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_", "log10_",
-    "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",
-    "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_",
-    "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "rand_like",
-    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
-    "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference", "channels_last",
-    "channels_last_3d", "contiguous_format", "layout", "memory_format", "preserve_format",
-    "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf",
-    "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
+    "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone", "softmax",
+    "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean",
+    "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "qr", "pinverse",
+    "cholesky_solve", "cholesky_inverse", "eq", "ne", "not_equal", "lt", "less", "le", "less_equal",
+    "gt", "greater", "ge", "greater_equal", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "bitwise_not", "logical_and", "logical_or", "logical_xor", "logical_not", "isclose", "allclose",
+    "equal", "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any",
+    "count_nonzero", "nonzero", "argwhere", "positive", "absolute", "diff", "diagflat", "signbit",
+    "msort", "histc", "histogram", "bincount", "unique", "unique_consecutive", "searchsorted",
+    "bucketize", "isin", "unravel_index", "cdist", "pdist", "reshape", "unsqueeze", "squeeze",
+    "flatten", "broadcast_shapes", "select", "transpose", "t", "matmul", "mm", "mv", "dot", "trace",
+    "vdot", "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "kron", "einsum",
+    "tensordot", "inner", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "permute",
+    "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
+    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
+    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
+    "cov", "corrcoef", "quantile", "nanquantile", "trapezoid", "trapz", "cumulative_trapezoid",
+    "vander", "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance",
+    "frobenius_norm", "nuclear_norm", "matrix_rank", "orgqr", "index_select", "gather", "take",
+    "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
+    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "gcd",
+    "lcm", "bitwise_left_shift", "bitwise_right_shift", "div", "divide", "floor_divide",
+    "heaviside", "ldexp", "frexp", "nextafter", "lu", "lu_solve", "lu_unpack", "matrix_exp",
+    "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax",
+    "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_",
+    "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "prelu", "renorm",
+    "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
+    "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
+    "vstack", "row_stack", "dstack", "column_stack", "triangular_solve", "abs_", "acos_", "acosh_",
+    "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_",
+    "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_",
+    "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_",
+    "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
+    "negative_", "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_",
+    "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
+    "as_strided", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
+    "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference",
+    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
+    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
+    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
     "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
     "scalar_tensor",
 ]
@@ -376,6 +377,10 @@ def bitwise_right_shift(input: Union[Tensor, Number], other: Operand) -> Tensor:
 def bitwise_xor(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
 
+def block_diag(*tensors: Tensor) -> Tensor:
+    """A block diagonal matrix of ``tensors`` (0-d: 1 x 1, 1-D: one row, 2-D: as they are), in their
+    promoted dtype."""
+
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """Batched product of two 3-D tensors with the same batch size."""
 
@@ -402,6 +407,12 @@ def cat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ..., axis: bui
     All tensors must have the same shape except along ``dim`` (1-D empty tensors are
     skipped, as in PyTorch); their dtypes are promoted to a common one."""
 
+def cdist(x1: Tensor, x2: Tensor, p: builtins.float = ..., compute_mode: builtins.str = ...) -> Tensor:
+    """The p-norm distance between each pair of the two collections of row vectors ``x1``
+    (``B x P x M``) and ``x2`` (``B x R x M``), a ``B x P x R`` tensor; ``compute_mode`` chooses
+    for p = 2 between the direct sums and a matrix product (faster, less exact), by default the
+    product when either has more than 25 rows."""
+
 def ceil(input: Tensor) -> Tensor:
     """The smallest integer not below each element (integers are copied)."""
 
@@ -417,6 +428,14 @@ def chain_matmul(*matrices: Tensor) -> Tensor:
 
 def cholesky(input: Tensor, upper: builtins.bool = ...) -> Tensor:
     """The Cholesky factor (deprecated: ``tape.linalg.cholesky``; warns once, as PyTorch)."""
+
+def cholesky_inverse(input: Tensor, upper: builtins.bool = ...) -> Tensor:
+    """The inverse of ``A`` given its Cholesky factor ``self`` (lower ``L`` with ``A = L L^T``, or
+    with ``upper`` ``U`` with ``A = U^T U``)."""
+
+def cholesky_solve(input: Tensor, input2: Tensor, upper: builtins.bool = ...) -> Tensor:
+    """The solution ``X`` of ``A X = self`` given the Cholesky factor ``input2`` of ``A`` (lower
+    ``L`` with ``A = L L^T``, or with ``upper`` ``U`` with ``A = U^T U``); batch dims broadcast."""
 
 def chunk(input: Tensor, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
     """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
@@ -889,6 +908,19 @@ def logsumexp(input: Tensor, dim: Union[builtins.int, builtins.tuple], keepdim: 
 def lt(input: Tensor, other: Operand) -> Tensor:
     """``self < other`` at each element, broadcasting."""
 
+def lu(input: Tensor, pivot: builtins.bool = ..., get_infos: builtins.bool = ...) -> builtins.tuple:
+    """The LU factorization ``(LU, pivots)`` of ``linalg.lu_factor_ex``, with its ``infos`` when
+    ``get_infos`` (deprecated: ``tape.linalg.lu_factor``; warns once, as PyTorch)."""
+
+def lu_solve(input: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
+    """The solution ``X`` of ``A X = self`` from ``A``'s LU factorization ``(LU_data, LU_pivots)``
+    (deprecated: ``tape.linalg.lu_solve(LU, pivots, B)``; warns once, as PyTorch)."""
+
+def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: builtins.bool = ..., unpack_pivots: builtins.bool = ...) -> builtins.tuple:
+    """The named tuple ``(P, L, U)`` of a packed LU factorization (``lu_factor``'s ``(LU, pivots)``):
+    ``A = P L U``; an empty tensor for ``P`` without ``unpack_pivots``, for ``L`` and ``U`` without
+    ``unpack_data``."""
+
 def masked_fill(input: Tensor, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``self`` with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is True
     (broadcast against ``self``)."""
@@ -941,6 +973,10 @@ def minimum(input: Tensor, other: Tensor) -> Tensor:
 
 def mm(input: Tensor, other: Tensor) -> Tensor:
     """Product of two matrices."""
+
+def mode(input: Tensor, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+    """The most frequent value along ``dim`` (the smallest of equally frequent ones) and the index
+    of its last occurrence, as a named tuple ``(values, indices)``."""
 
 def moveaxis(input: Tensor, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
     """Move the dims ``source`` to the positions ``destination``; the others keep their order
@@ -1036,6 +1072,10 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 def pairwise_distance(x1: Tensor, x2: Tensor, p: builtins.float = ..., eps: builtins.float = ..., keepdim: builtins.bool = ...) -> Tensor:
     """The ``p``-norm of ``x1 - x2 + eps`` over the last dim (of the broadcast shape)."""
 
+def pdist(input: Tensor, p: builtins.float = ...) -> Tensor:
+    """The p-norm distance between every pair of row vectors of the ``N x M`` ``input``: the upper
+    triangle of ``cdist(input, input)`` without its diagonal, row by row, ``N (N - 1) / 2`` values."""
+
 def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
@@ -1052,6 +1092,10 @@ def positive(input: Tensor) -> Tensor:
 
 def pow(input: Union[Tensor, Number], exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``max(0, x) + weight * min(0, x)`` elementwise, ``weight`` one number or one per channel (dim 1
+    of ``self``)."""
 
 def prod(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
     """The product of all elements, or of each slice along ``dim``."""
@@ -1101,6 +1145,10 @@ def relu_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 
 def remainder(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
+
+def renorm(input: Tensor, p: Number, dim: builtins.int, maxnorm: Number) -> Tensor:
+    """``self`` with each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled to norm
+    ``maxnorm``."""
 
 def repeat_interleave(input: Tensor, repeats: Union[builtins.int, Tensor, None] = ..., dim: Optional[builtins.int] = ..., *, output_size: Optional[builtins.int] = ...) -> Tensor:
     """Each element repeated ``repeats`` times (an int, or a tensor of counts, one per element
@@ -1315,6 +1363,12 @@ def trapezoid(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[Number] = ..
 
 def trapz(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[Number] = ..., dim: builtins.int = ...) -> Tensor:
     """Alias of :func:`trapezoid`."""
+
+def triangular_solve(input: Tensor, A: Tensor, upper: builtins.bool = ..., transpose: builtins.bool = ..., unitriangular: builtins.bool = ...) -> builtins.tuple:
+    """The solution ``X`` of ``A X = self`` for a triangular ``A`` (its ``upper`` or lower triangle;
+    ``A^T`` with ``transpose``; a unit diagonal with ``unitriangular``) and a copy of ``A``, as the
+    named tuple ``(solution, cloned_coefficient)`` (deprecated: ``tape.linalg.solve_triangular``;
+    warns once, as PyTorch)."""
 
 def tril(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
     """The lower triangle of the matrices over the last two dims: elements on and below the

@@ -311,6 +311,12 @@ class Tensor:
         """In-place version of :meth:`Tensor.ceil`."""
     def cholesky(self, upper: builtins.bool = ...) -> Tensor:
         """The Cholesky factor (deprecated: ``tape.linalg.cholesky``; warns once, as PyTorch)."""
+    def cholesky_inverse(self, upper: builtins.bool = ...) -> Tensor:
+        """The inverse of ``A`` given its Cholesky factor ``self`` (lower ``L`` with ``A = L L^T``, or
+        with ``upper`` ``U`` with ``A = U^T U``)."""
+    def cholesky_solve(self, input2: Tensor, upper: builtins.bool = ...) -> Tensor:
+        """The solution ``X`` of ``A X = self`` given the Cholesky factor ``input2`` of ``A`` (lower
+        ``L`` with ``A = L L^T``, or with ``upper`` ``U`` with ``A = U^T U``); batch dims broadcast."""
     def chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
         """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
         smaller; views)."""
@@ -481,6 +487,10 @@ class Tensor:
         """Fill the tensor in place with exponential samples of rate ``lambd``."""
     def fill_(self, value: Union[Number, Tensor]) -> Tensor:
         """Fill the tensor with ``value`` in place."""
+    def fill_diagonal_(self, fill_value: Number, wrap: builtins.bool = ...) -> Tensor:
+        """Fill the main diagonal of a tensor of at least 2 dims (all of the same size when more than 2)
+        with ``fill_value``, in place; with ``wrap``, a tall matrix's diagonal starts again every
+        ``columns + 1`` rows."""
     def fix(self) -> Tensor:
         """Each element rounded toward zero (integers are copied)."""
     def fix_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -760,6 +770,12 @@ class Tensor:
         """``self < other`` at each element, broadcasting."""
     def lt_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.lt`."""
+    def lu(self, pivot: builtins.bool = ..., get_infos: builtins.bool = ...) -> builtins.tuple:
+        """The LU factorization ``(LU, pivots)`` of ``linalg.lu_factor_ex``, with its ``infos`` when
+        ``get_infos`` (deprecated: ``tape.linalg.lu_factor``; warns once, as PyTorch)."""
+    def lu_solve(self, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
+        """The solution ``X`` of ``A X = self`` from ``A``'s LU factorization ``(LU_data, LU_pivots)``
+        (deprecated: ``tape.linalg.lu_solve(LU, pivots, B)``; warns once, as PyTorch)."""
     @property
     def mH(self) -> Tensor:
         """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
@@ -802,6 +818,9 @@ class Tensor:
         """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
     def mm(self, other: Tensor) -> Tensor:
         """Product of two matrices."""
+    def mode(self, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+        """The most frequent value along ``dim`` (the smallest of equally frequent ones) and the index
+        of its last occurrence, as a named tuple ``(values, indices)``."""
     def moveaxis(self, source: Union[builtins.int, builtins.tuple], destination: Union[builtins.int, builtins.tuple]) -> Tensor:
         """Move the dims ``source`` to the positions ``destination``; the others keep their order
         (a view)."""
@@ -912,6 +931,9 @@ class Tensor:
         """``self ** exponent``, broadcasting."""
     def pow_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.pow`."""
+    def prelu(self, weight: Tensor) -> Tensor:
+        """``max(0, x) + weight * min(0, x)`` elementwise, ``weight`` one number or one per channel (dim 1
+        of ``self``)."""
     def prod(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ..., *, dtype: Optional[_DType] = ...) -> Tensor:
         """The product of all elements, or of each slice along ``dim``."""
     def put(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
@@ -954,6 +976,11 @@ class Tensor:
         """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
     def remainder_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.remainder`."""
+    def renorm(self, p: Number, dim: builtins.int, maxnorm: Number) -> Tensor:
+        """``self`` with each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled to norm
+        ``maxnorm``."""
+    def renorm_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """In-place version of :meth:`Tensor.renorm`."""
     def repeat(self, *sizes: builtins.int) -> Tensor:
         """The tensor repeated ``sizes[i]`` times along each dim (leading sizes add dims; a copy)."""
     def repeat_interleave(self, repeats: Union[builtins.int, Tensor, None] = ..., dim: Optional[builtins.int] = ..., *, output_size: Optional[builtins.int] = ...) -> Tensor:
@@ -1141,6 +1168,11 @@ class Tensor:
         """Swap two dimensions."""
     def transpose_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """In-place version of :meth:`transpose`."""
+    def triangular_solve(self, A: Tensor, upper: builtins.bool = ..., transpose: builtins.bool = ..., unitriangular: builtins.bool = ...) -> builtins.tuple:
+        """The solution ``X`` of ``A X = self`` for a triangular ``A`` (its ``upper`` or lower triangle;
+        ``A^T`` with ``transpose``; a unit diagonal with ``unitriangular``) and a copy of ``A``, as the
+        named tuple ``(solution, cloned_coefficient)`` (deprecated: ``tape.linalg.solve_triangular``;
+        warns once, as PyTorch)."""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
         """The lower triangle of the matrices over the last two dims: elements on and below the
         diagonal ``diagonal``, zeros above."""

@@ -59,6 +59,9 @@ from hypothesis import strategies as st
 from tape.autograd import function as F
 from tape.ops import REGISTRY
 from tape.ops import addmm as A
+from tape.ops import block_diag as BD
+from tape.ops import lu_deprecated as LUD
+from tape.ops import triangular_solve as TS
 from tape.ops import elementwise as E
 from tape.ops import _specfun as SF
 from tape.ops import index as I
@@ -195,6 +198,9 @@ FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for cod
               if op.py_adjoint is SM.softmax_adjoint})
 # (the same for rows of three inputs whose rule Python runs in both backwards: the addmm family, lu_solve)
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code in (*A.CODES, LU.LU_SOLVE)})
+# (and ops14c's rows with listed inputs or two outputs: block_diag, lu_unpack, triangular_solve)
+FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D)
+              for code in (BD.BLOCK_DIAG, LUD.LU_UNPACK, TS.TRIANGULAR_SOLVE)})
 
 
 def _faces(code: int) -> Faces:

@@ -427,6 +427,11 @@ _TORCH_GIVES_NONE = {"scatter_reduce_prod", "scatter_reduce_prod_exclude"}
 # tape's logcumsumexp tangent is the stable one (weights computed from the running maximum); torch 2.13's
 # rounds tiny weights to zero, away from finite differences (the tangent sweep test above checks tape's).
 _STABLE_HERE = {"logcumsumexp", "logcumsumexp_dim0_method"}
+# torch 2.13's cholesky_inverse tangent is away from finite differences (0.0136 against 0.0129 for a 2 x 2 factor
+# 3 I + ones): tape's, the transpose of PyTorch's adjoint rule, is checked against them by the tangent sweep test.
+# So is its triangular_solve tangent, which reads the tangent of A's other triangle (0.2667 against 0.2111).
+_TORCH_OFF = {"cholesky_inverse", "cholesky_inverse_upper_method", "triangular_solve",
+              "triangular_solve_lower_transpose_unit_method"}
 
 
 @pytest.mark.torch
@@ -455,7 +460,7 @@ def test_every_op_s_primal_and_tangent_match_torch(name, data):
         if name in _TORCH_GIVES_NONE:
             assert wt is None, f"{name}: torch now gives a tangent"
             continue
-        if name in _STABLE_HERE:
+        if name in _STABLE_HERE or name in _TORCH_OFF:
             continue
         zero = np.zeros(np.shape(wp))
         _assert_matches(zero if gt is None else gt, zero if wt is None else wt, zero if rt is None else rt,

@@ -1154,7 +1154,54 @@ OPS: dict[str, Op] = {
                     dom((3.1, 9.0))),
     "div_trunc_number": _u(lambda M, x: x.div(3.0, rounding_mode="trunc") * x,
                            REAL.avoiding(tuple(3.0 * k for k in range(-3, 4)))),
+    # ---- ops14c: distances (ops/distance.py); the rows of one array of distinct values, so no difference is
+    # 0; for p = inf values bent (x + x^2 / 100) so that no two differences tie in size
+    "cdist": Op(lambda M, x: M.cdist(x[..., :1, :], x[..., 1:, :]), distinct(2, 2), True),
+    "cdist_p1_broadcast": Op(lambda M, x: M.cdist(x[..., 1:, :], x.flatten(0, -2)[:1], p=1), distinct(2, 2), True),
+    "cdist_inf": Op(lambda M, x: M.cdist(_bent(x)[..., 1:, :], _bent(x)[..., :1, :], float("inf")), distinct(2, 2), True),
+    "cdist_p3_5_p0": Op(lambda M, x: M.cdist(x[..., 1:, :], x[..., :1, :], 3.5) + M.cdist(x[..., 1:, :], x[..., :1, :], 0),
+                        distinct(2, 2), True),
+    "cdist_p0_5": Op(lambda M, x: M.cdist(x[..., :1, :], x[..., 1:, :], p=0.5), distinct(2, 2), True),
+    "cdist_mm_broadcast": Op(lambda M, x: M.cdist(x[..., 1:, :], x.flatten(0, -2)[:1], 2, "use_mm_for_euclid_dist"),
+                             distinct(2, 2), True),
+    "pdist": Op(lambda M, x: M.pdist(x.flatten(0, -2)), distinct(2, 2), True),
+    "pdist_inf": Op(lambda M, x: M.pdist(_bent(x.flatten(0, -2)), p=float("inf")), distinct(2, 2), True),
+    # ---- ops14c: prelu, renorm (ops/scaling.py; maxnorm 2.25 is no norm of REAL's edges), block_diag (ops/block_diag.py)
+    "prelu": Op(lambda M, x, w: M.prelu(x, w), _paired(lambda s: s[1:2] if len(s) > 1 else (1,), 0, KINK0), True),
+    "prelu_method_one_weight": Op(lambda M, x, w: x.prelu(w), _paired(lambda s: (), 0, KINK0), True),
+    "renorm": _u(lambda M, x: M.renorm(x, 2, 0, 2.25), KINK0, min_dims=2, mixing=True),
+    "renorm_p1_method": _u(lambda M, x: x.renorm(1, -1, 2.25), KINK0, min_dims=2, mixing=True),
+    "renorm_p3_5": _u(lambda M, x: M.renorm(x, 3.5, 1, 2.25), KINK0, min_dims=2, mixing=True),
+    "renorm_p0_5": _u(lambda M, x: M.renorm(x, 0.5, 0, 2.25), NONZERO, min_dims=2, mixing=True),
+    "renorm_inf_inplace": Op(lambda M, x: (x * 1).renorm_(float("inf"), -1, 2.25), distinct_abs(2), True),
+    "block_diag": _ud(lambda M, x: M.block_diag(x, x[0] * 2, x.sum()), 1, 2),
+    "block_diag_int": _ud(lambda M, x: M.block_diag(M.tensor([[1, 2]]), x), 0, 2),
+    "fill_diagonal_": _ud(lambda M, x: (x * 1).fill_diagonal_(0.5) * x, 2, 2),
+    "fill_diagonal_wrap": _ud(lambda M, x: M.cat([x, x.sin(), x]).fill_diagonal_(-2, wrap=True), 2, 2),
+    # ---- ops14c: solving with a Cholesky factor (ops/cholesky_solve.py): triangular factors far from singular
+    "cholesky_inverse": Op(lambda M, x: M.cholesky_inverse(_shifted(M, x).tril()), la_matrices(max_batch=2), True),
+    "cholesky_inverse_upper_method": Op(lambda M, x: _shifted(M, x).triu().cholesky_inverse(True), la_matrices(), True),
+    "cholesky_solve": Op(lambda M, a, b: M.cholesky_solve(b, _shifted(M, a).tril()), la_matrices(rhs="mat"), True),
+    "cholesky_solve_upper_method_bcast": Op(lambda M, a, b: b.cholesky_solve(_shifted(M, a).triu(), upper=True),
+                                            la_matrices(rhs="bcast"), True),
+    "mode": Op(lambda M, x: M.mode(x)[0], distinct()),
+    "mode_dim0_keepdim_method": Op(lambda M, x: x.mode(0, True).values, distinct(1)),
+    # ---- ops14c: the deprecated LU functions (ops/lu_deprecated.py)
+    "triangular_solve": Op(lambda M, a, b: _quiet(M.triangular_solve)(b, _shifted(M, a)), la_matrices(rhs="mat"), True),
+    "triangular_solve_lower_transpose_unit_method": Op(
+        lambda M, a, b: _quiet(b.triangular_solve)(_shifted(M, a), False, True, True).solution,
+        la_matrices(rhs="bcast"), True),
+    "lu_deprecated": Op(lambda M, x: _quiet(M.lu)(_gapped(M, x).flip(-2))[0], la_matrices(square=False), True),
+    "lu_solve_deprecated_method": Op(lambda M, a, b: _quiet(b.lu_solve)(*M.linalg.lu_factor(_shifted(M, a).flip(-2))),
+                                     la_matrices(rhs="mat"), True),
+    "lu_unpack": Op(lambda M, x: M.lu_unpack(*M.linalg.lu_factor(_gapped(M, x).flip(-2)))[1:],
+                    la_matrices(square=False), True),
 }
+
+
+def _bent(x):
+    """``x`` (distinct values 0.375 apart) bent so that no two differences of its values tie in size."""
+    return x + x * x * 0.01
 
 
 def _observations(M, x):

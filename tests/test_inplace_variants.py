@@ -30,9 +30,10 @@ ARGS = {
     "igamma": ((tape.tensor([0.3, 0.7, 2.0], dtype=tape.float64),), {}),
     "igammac": ((tape.tensor([0.3, 0.7, 2.0], dtype=tape.float64),), {}),
     "nextafter": ((tape.tensor([0.3, 0.7, 2.0], dtype=tape.float64),), {}),
+    "renorm": ((2, 0, 0.9), {}),
 }
 VALUES = [0.25, 0.5, 0.75]
-SQUARE = {"tril", "triu"}
+SQUARE = {"tril", "triu", "renorm"}
 NOT_FLOAT = {"bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
              "gcd", "lcm"}
 # PyTorch has no derivative in ``self`` for these (tests/test_special.py checks its error).

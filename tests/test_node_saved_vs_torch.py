@@ -74,6 +74,8 @@ KNOWN = {
     "linalg_cholesky_ex_upper", "linalg_lstsq", "linalg_lstsq_gelsd_vector", "linalg_lstsq_gels_residuals",
     "linalg_tensorinv", "linalg_tensorsolve_dims", "linalg_householder_product", "qr_deprecated",
     "orgqr_method_fewer",
+    # ops14c: the deprecated LU functions go through the linalg nodes above
+    "lu_deprecated", "lu_solve_deprecated_method", "lu_unpack",
 }
 
 # Indexing and layout cases beyond the op table (on a (2, 3, 4) float64 leaf ``X``).

@@ -211,6 +211,11 @@ def _double_backward(M, op, case, weights, vs):
     return gs, s, hv
 
 
+# Ops whose PyTorch nodes have a first derivative only (CdistBackward0, PdistBackward0): PyTorch's double
+# backward raises, tape's is checked against finite differences in test_grad_ops.py.
+FIRST_ORDER_IN_TORCH = {name for name in OP_NAMES if name.startswith(("cdist", "pdist")) and "_mm" not in name}
+
+
 @pytest.mark.parametrize("name", OP_NAMES)
 @settings(deadline=None)
 @given(data=st.data())
@@ -224,6 +229,10 @@ def test_double_backward_matches_torch(name, data):
         out_shapes = [tuple(o.shape) for o in G.as_list(op.fn(torch, *G.leaves(torch, case)))]
     weights = G.make_weights(rng, out_shapes, case.dtype)
     vs = G.make_weights(rng, [a.shape for a in case.arrays], case.dtype)
+    if name in FIRST_ORDER_IN_TORCH:
+        with pytest.raises(NotImplementedError, match="is not implemented"):
+            _double_backward(torch, op, case, weights, vs)
+        return
 
     t_gs, t_s, t_hv = _double_backward(tape, op, case, weights, vs)
     c_gs, c_s, c_hv = _double_backward(torch, op, case, weights, vs)
