@@ -12,10 +12,13 @@ from typing import Optional, Union
 import numpy as np
 
 from . import _dtype as D
-from ._creation import _checked_shape, _infer, _leaf, full, legacy_tensor
+from ._creation import _allocated, _checked_shape, _infer, _leaf, full, legacy_tensor
 from ._device import check_device
-from ._tensor import Size, Tensor, _plain
+from ._graph import grad_fn
+from ._storage import TypedStorage, UntypedStorage
+from ._tensor import _CPP_NAMES, Size, Tensor, _plain
 from .ops._spec import public
+from .ops.layout import K_ALIAS, layout
 
 
 class tensortype(type):
@@ -135,6 +138,111 @@ def new_tensor(self, data, *, dtype: Optional[D.dtype] = None, device=None, requ
     dt = dtype or self._dtype
     v, _ = _infer(data, dt)
     return _leaf(np.array(v, dt.np, order="C"), dt, requires_grad)
+
+
+# -- Tensor.new: the legacy constructor of this tensor's dtype ----------------------------------
+_NEW_FORMS = ("new() received an invalid combination of arguments - got ({}), but expected one of:\n"
+              " * (*, torch.device device = None)\n * (torch.Storage storage)\n * (Tensor other)\n"
+              " * (tuple of ints size, *, torch.device device = None)\n * (object data, *, torch.device device = None)\n")
+
+
+def _shown_type(v) -> str:
+    return "torch.dtype" if isinstance(v, D.dtype) else type(v).__name__
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _options_text(dt: D.dtype) -> str:
+    return (f"TensorOptions(dtype={_CPP_NAMES[dt.name]}, device=cpu, layout=Strided, requires_grad=false (default), "
+            "pinned_memory=false (default), memory_format=(nullopt))")
+
+
+def _from_storage(self: Tensor, storage) -> Tensor:
+    """A tensor of this dtype over the memory of ``storage`` (an untyped one's bytes, or a typed
+    one's elements of the same dtype)."""
+    dt = self._dtype
+    if isinstance(storage, TypedStorage):
+        if storage.dtype is not dt:
+            raise RuntimeError(f"Expected a Storage of type {D.legacy_name(dt)} or an UntypedStorage, but got type "
+                               f"{D.legacy_name(storage.dtype)} for argument 1 'storage'")
+        return _plain(storage._elements.reshape(-1), dt)
+    raw = storage._elements.reshape(-1).view(np.uint8)
+    return _plain(raw[:raw.size // dt.itemsize * dt.itemsize].view(dt.np), dt)
+
+
+@public("new", function=False)
+def tensor_new_method(self, *args, **kwargs) -> Tensor:
+    """The legacy constructor, with this tensor's dtype: ``new()`` (empty), ``new(*sizes)`` or
+    ``new(torch.Size)`` (uninitialized), ``new(data)`` (a copy of a sequence), ``new(tensor)``
+    (a view of a tensor of the same dtype) or ``new(storage)`` (a tensor over its memory).
+    Prefer ``new_empty``, ``new_tensor`` ..."""
+    check_device(kwargs.pop("device", None))
+    if "size" in kwargs and not args:
+        args = (kwargs.pop("size"),)
+        if not isinstance(args[0], Size):
+            args = (Size(args[0]),) if isinstance(args[0], (tuple, list)) and all(map(_is_int, args[0])) else args
+    if kwargs:
+        got = ", ".join([_shown_type(a) for a in args] + [f"{k}={_shown_type(v)}" for k, v in kwargs.items()])
+        raise TypeError(_NEW_FORMS.format(got + (", " if not args else "")))
+    dt = self._dtype
+    if len(args) == 1 and not _is_int(args[0]) and not isinstance(args[0], Size):
+        data = args[0]
+        if isinstance(data, Tensor):
+            if data._dtype is not dt:
+                raise TypeError(f"expected {_options_text(dt)} (got {_options_text(data._dtype)})")
+            return layout(data, lambda a: a.view(), K_ALIAS, view=True)
+        if isinstance(data, (UntypedStorage, TypedStorage)):
+            return _from_storage(self, data)
+        if isinstance(data, str):
+            raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+        if not isinstance(data, (list, tuple, np.ndarray)):
+            raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
+        v, _ = _infer(data, dt)
+        return _plain(np.array(v, dt.np, order="C"), dt)
+    if args and _is_int(args[0]):
+        for i, a in enumerate(args):
+            if not _is_int(a):
+                raise TypeError(f"new(): argument 'size' failed to unpack the object at pos {i + 1} with error "
+                                f"\"type must be tuple of ints,but got {type(a).__name__}\"")
+    elif len(args) > 1:
+        raise TypeError(_NEW_FORMS.format(", ".join(map(_shown_type, args))))
+    shape = _checked_shape(args, "new") if args else (0,)
+    return _plain(_allocated(lambda: np.zeros(shape, dt.np), shape, dt), dt)
+
+
+# -- deprecated and private attributes ---------------------------------------------------------
+def _volatile_get(self) -> bool:
+    warnings.warn("volatile was removed (Variable.volatile is always False)", UserWarning, stacklevel=2)
+    return False
+
+
+def _volatile_set(self, value) -> None:
+    warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` instead.",
+                  UserWarning, stacklevel=2)
+
+
+def _volatile_del(self) -> None:
+    _volatile_set(self, None)
+
+
+volatile = property(_volatile_get, _volatile_set, _volatile_del,
+                    doc="Removed (always False, with a warning): use ``tape.no_grad()``.")
+
+
+def _grad_fn_set(self, value) -> None:
+    if value is not None:
+        raise RuntimeError("_grad_fn can be only set to None")
+    self.detach_()
+
+
+def _grad_fn_del(self) -> None:
+    raise RuntimeError("Deletion of _grad_fn not allowed. Detach tensor instead!")
+
+
+private_grad_fn = property(grad_fn, _grad_fn_set, _grad_fn_del,
+                           doc="``grad_fn``; setting it to None detaches the tensor in place (``detach_()``).")
 
 
 # -- storage sizes ---------------------------------------------------------------------------

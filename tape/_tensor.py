@@ -240,12 +240,16 @@ def _flag_views(root: "Tensor", changed: "Tensor") -> None:
             _flag(tape, t._node if t is not None else node, tape.n, t if t is not None else root)
 
 
-def _check_view_inplace(t: "Tensor") -> None:
-    """PyTorch's refusals of an in-place change through a view, before anything is computed."""
-    v = t._v
+def _check_repeats(v: Optional[np.ndarray]) -> None:
+    """PyTorch's refusal of an in-place write into elements that share memory (a 0 stride)."""
     if v is not None and 0 in v.strides and any(s == 0 and n > 1 for s, n in zip(v.strides, v.shape)):
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location. Please clone() the tensor before performing the operation.")
+
+
+def _check_view_inplace(t: "Tensor") -> None:
+    """PyTorch's refusals of an in-place change through a view, before anything is computed."""
+    _check_repeats(t._v)
     if not (t._rg and state.grad):
         return
     if t._vm:
@@ -709,6 +713,12 @@ class Tensor:
 
     def detach_(self) -> "Tensor":
         """Detach this tensor from the graph in place; it becomes a leaf."""
+        if self._vb is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead. If you are using "
+                               "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set as "
+                               "True, gradients are views of DDP buckets, and hence detach_() cannot be called on "
+                               "these gradients. To fix this error, please refer to the Optimizer.zero_grad() "
+                               "function in torch/optim/optimizer.py as the solution.")
         if self._tape is not None:
             self._tape = None
             self._node = -1
@@ -799,6 +809,8 @@ class Tensor:
                                "https://github.com/pytorch/rfcs/pull/17 for more details.")
         if self._vb is not None:
             _check_view_inplace(self)
+        else:
+            _check_repeats(self._v)         # (``empty_strided``'s, ``from_numpy``'s of a broadcast array)
         if self._rg and state.grad:
             tape = self._tape
             if self._rebased is not None and self._rebased[1] is not None:

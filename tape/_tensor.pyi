@@ -857,6 +857,11 @@ class Tensor:
     def negative_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.negative`."""
     def nelement(self) -> builtins.int: ...
+    def new(self, *args: Any, **kwargs: Any) -> Tensor:
+        """The legacy constructor, with this tensor's dtype: ``new()`` (empty), ``new(*sizes)`` or
+        ``new(torch.Size)`` (uninitialized), ``new(data)`` (a copy of a sequence), ``new(tensor)``
+        (a view of a tensor of the same dtype) or ``new(storage)`` (a tensor over its memory).
+        Prefer ``new_empty``, ``new_tensor`` ..."""
     def new_empty(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
         """An uninitialized (here: zero) tensor of the given size, of this tensor's dtype unless given."""
     def new_full(self, size, fill_value, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
@@ -1191,6 +1196,12 @@ class Tensor:
         layout must allow it without a copy (else use ``reshape``)."""
     def view_as(self, other: Tensor) -> Tensor:
         """``self.view(other.shape)``."""
+    @property
+    def volatile(self) -> builtins.bool: ...
+    @volatile.setter
+    def volatile(self, value) -> None: ...
+    @volatile.deleter
+    def volatile(self) -> None: ...
     def vsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
         """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
     def where(self, condition: Tensor, other: Union[Tensor, builtins.int, builtins.float, builtins.bool]) -> Tensor:

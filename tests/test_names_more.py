@@ -1,0 +1,244 @@
+"""Smaller PyTorch names autograd code uses: randperm, empty_strided, Tensor.new, the deprecated and
+private tensor attributes (volatile, _grad_fn, _backward_hooks), the _foreach_* list ops and
+autograd's private helpers."""
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import tape
+
+
+# --- randperm ----------------------------------------------------------------------------
+def test_randperm_is_a_permutation_of_the_dtype_asked():
+    p = tape.randperm(10)
+    assert p.dtype is tape.int64 and sorted(p.tolist()) == list(range(10))
+    f = tape.randperm(5, dtype=tape.float32, requires_grad=True)
+    assert f.dtype is tape.float32 and f.requires_grad and f.is_leaf and sorted(f.tolist()) == [0, 1, 2, 3, 4]
+    assert tape.randperm(0).shape == (0,) and tape.randperm(256, dtype=tape.uint8).max().item() == 255
+    assert tape.randperm(tape.tensor(3)).shape == (3,) and tape.randperm(n=3).shape == (3,)
+
+
+def test_randperm_seeding_is_reproducible():
+    g = tape.Generator().manual_seed(3)
+    a = tape.randperm(50, generator=g).tolist()
+    g.manual_seed(3)
+    assert tape.randperm(50, generator=g).tolist() == a
+    tape.manual_seed(7)
+    b = tape.randperm(50).tolist()
+    tape.manual_seed(7)
+    assert tape.randperm(50).tolist() == b and a != list(range(50))
+
+
+def test_randperm_out():
+    out = tape.empty(0, dtype=tape.int32)
+    r = tape.randperm(4, out=out)
+    assert r is out and out.dtype is tape.int32 and sorted(out.tolist()) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: tape.randperm(3.0), TypeError, "randperm(): argument 'n' (position 1) must be int, not float"),
+    (lambda: tape.randperm(True), TypeError, "randperm(): argument 'n' (position 1) must be int, not bool"),
+    (lambda: tape.randperm((5,)), TypeError, "randperm(): argument 'n' (position 1) must be int, not tuple"),
+    (lambda: tape.randperm(-1), RuntimeError, "Trying to create tensor with negative dimension -1: [-1]"),
+    (lambda: tape.randperm(3, dtype=tape.bool), NotImplementedError, "\"randperm\" not implemented for 'Bool'"),
+    (lambda: tape.randperm(129, dtype=tape.int8), RuntimeError,
+     "value cannot be converted to type int8_t without overflow"),
+    (lambda: tape.randperm(257, dtype=tape.uint8), RuntimeError,
+     "value cannot be converted to type uint8_t without overflow"),
+    (lambda: tape.randperm(2050, dtype=tape.float16), RuntimeError, "n cannot be greater than 2049 for Half type."),
+    (lambda: tape.randperm(2 ** 24 + 2, dtype=tape.float32), RuntimeError,
+     "n cannot be greater than 2^24+1 for Float type."),
+    (lambda: tape.randperm(3, requires_grad=True), RuntimeError,
+     "Only Tensors of floating point and complex dtype can require gradients"),
+    (lambda: tape.randperm(3, pin_memory=True), RuntimeError, "pin_memory=True requires a CUDA"),
+    (lambda: tape.randperm(3, generator=3), TypeError, "expected a torch.Generator"),
+])
+def test_randperm_errors(call, error, message):
+    with pytest.raises(error) as e:
+        call()
+    assert str(e.value).startswith(message)
+
+
+# --- empty_strided --------------------------------------------------------------------------
+def test_empty_strided_has_the_strides_asked():
+    t = tape.empty_strided((2, 3), (1, 2))
+    assert t.shape == (2, 3) and t.stride() == (1, 2) and not t.is_contiguous() and t.dtype is tape.float32
+    assert t._base is None and t.storage_offset() == 0
+    assert tape.empty_strided([2, 3], [3, 1], dtype=tape.int32).dtype is tape.int32
+    assert tape.empty_strided((2, 0), (5, 7)).stride() == (5, 7) and tape.empty_strided((), ()).shape == ()
+    assert tape.empty_strided(size=(4, 3), stride=(1, 8)).fill_(2).sum().item() == 24
+
+
+def test_empty_strided_leaf_gets_its_gradient():
+    t = tape.empty_strided((2, 3), (1, 2), dtype=tape.float64, requires_grad=True)
+    with tape.no_grad():
+        t.copy_(tape.arange(6.0).reshape(2, 3))
+    (t * t).sum().backward()
+    assert t.is_leaf and t.grad.tolist() == [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]]
+
+
+def test_empty_strided_repeated_elements_refuse_in_place_writes():
+    t = tape.empty_strided((2, 3), (0, 1))
+    assert t.stride() == (0, 1)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single"):
+        t.add_(1)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single"):
+        t.copy_(tape.ones(2, 3))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: tape.empty_strided(2, 1), TypeError,
+     "empty_strided(): argument 'size' (position 1) must be tuple of ints, not int"),
+    (lambda: tape.empty_strided((2, 3), (True, 1)), TypeError,
+     "empty_strided(): argument 'stride' (position 2) must be tuple of ints, but found element of type bool at pos 0"),
+    (lambda: tape.empty_strided((2, 3), (3,)), RuntimeError,
+     "dimensionality of sizes (2) must match dimensionality of strides (1)"),
+    (lambda: tape.empty_strided((2, 3), (3, -1)), RuntimeError,
+     "Storage size calculation overflowed with sizes=[2, 3] and strides=[3, -1]"),
+    (lambda: tape.empty_strided((2, -3), (3, 1)), RuntimeError,
+     "Trying to create tensor with negative dimension -3: [2, -3]"),
+    (lambda: tape.empty_strided((2, 3), (3, 1), dtype=tape.int64, requires_grad=True), RuntimeError,
+     "Only Tensors of floating point and complex dtype can require gradients"),
+    (lambda: tape.empty_strided((2, 3), (3, 1), out=tape.empty(6)), TypeError,
+     "empty_strided() got an unexpected keyword argument 'out'"),
+    (lambda: tape.empty_strided((2, 3), (3, 1), memory_format=tape.contiguous_format), TypeError,
+     "empty_strided() got an unexpected keyword argument 'memory_format'"),
+])
+def test_empty_strided_errors(call, error, message):
+    with pytest.raises(error) as e:
+        call()
+    assert str(e.value).startswith(message)
+
+
+# --- Tensor.new ----------------------------------------------------------------------------
+def test_new_forms():
+    x = tape.tensor([1.0, 2.0], dtype=tape.float64, requires_grad=True)
+    assert x.new().shape == (0,) and x.new().dtype is tape.float64
+    assert x.new(2, 3).shape == (2, 3) and x.new(tape.Size([2, 3])).shape == (2, 3)
+    assert x.new(size=(2, 3)).shape == (2, 3) and x.new(np.int64(3)).shape == (3,)
+    assert x.new((2, 3)).tolist() == [2.0, 3.0] and x.new([[1, 2], [3, 4]]).dtype is tape.float64
+    assert x.new([True, False]).tolist() == [1.0, 0.0] and x.new(np.array([1.0, 2.0])).tolist() == [1.0, 2.0]
+    assert not x.new(2).requires_grad and x.new(2).is_leaf
+    assert tape.tensor([1, 2]).new([1.5, 2.5]).tolist() == [1, 2]
+
+
+def test_new_of_a_tensor_is_an_alias_view():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = x.new(x)
+    assert y is not x and y._base is x and y.requires_grad and not y.is_leaf
+    assert y.grad_fn.name() == "AliasBackward0" and y.data_ptr() == x.data_ptr()
+    (y * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+    z = tape.ones(2, dtype=tape.float64)
+    assert z.new(z)._base is z and z.new(z).data_ptr() == z.data_ptr()
+
+
+def test_new_of_a_storage_shares_its_memory():
+    x = tape.tensor([1.0, 2.0], dtype=tape.float64)
+    y = x.new(x.untyped_storage())
+    assert y.tolist() == [1.0, 2.0] and y.data_ptr() == x.data_ptr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert x.new(x.storage()).data_ptr() == x.data_ptr()
+        with pytest.raises(RuntimeError, match="Expected a Storage of type Double or an UntypedStorage, but got type "
+                                               "Float for argument 1 'storage'"):
+            x.new(tape.ones(2).storage())
+    assert x.new(tape.ones(3, dtype=tape.uint8).untyped_storage()).shape == (0,)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda x: x.new(3.5), TypeError, "new(): data must be a sequence (got float)"),
+    (lambda x: x.new(True), TypeError, "new(): data must be a sequence (got bool)"),
+    (lambda x: x.new(None), TypeError, "new(): data must be a sequence (got NoneType)"),
+    (lambda x: x.new("ab"), TypeError, "new(): invalid data type 'str'"),
+    (lambda x: x.new(-1), RuntimeError, "Trying to create tensor with negative dimension -1: [-1]"),
+    (lambda x: x.new(2, 3.0), TypeError,
+     "new(): argument 'size' failed to unpack the object at pos 2 with error \"type must be tuple of ints,but got "
+     "float\""),
+    (lambda x: x.new(2, dtype=tape.float32), TypeError,
+     "new() received an invalid combination of arguments - got (int, dtype=torch.dtype), but expected one of:"),
+    (lambda x: x.new(2, requires_grad=True), TypeError,
+     "new() received an invalid combination of arguments - got (int, requires_grad=bool), but expected one of:"),
+    (lambda x: x.new((2, 3), (4,)), TypeError,
+     "new() received an invalid combination of arguments - got (tuple, tuple), but expected one of:"),
+    (lambda x: x.new(tape.tensor([1, 2])), TypeError,
+     "expected TensorOptions(dtype=double, device=cpu, layout=Strided, requires_grad=false (default), "
+     "pinned_memory=false (default), memory_format=(nullopt)) (got TensorOptions(dtype=long int, device=cpu"),
+])
+def test_new_errors(call, error, message):
+    with pytest.raises(error) as e:
+        call(tape.tensor([1.0, 2.0], dtype=tape.float64))
+    assert str(e.value).startswith(message)
+
+
+# --- deprecated and private attributes ---------------------------------------------------------
+def test_volatile_is_false_with_a_warning():
+    x = tape.ones(2, requires_grad=True)
+    with pytest.warns(UserWarning, match=r"volatile was removed \(Variable.volatile is always False\)"):
+        assert x.volatile is False
+    with pytest.warns(UserWarning, match="volatile was removed and now has no effect. Use `with torch.no_grad"):
+        x.volatile = True
+    with pytest.warns(UserWarning, match="volatile was removed and now has no effect"):
+        del x.volatile
+    with pytest.warns(UserWarning):
+        assert x.volatile is False and x.requires_grad
+
+
+def test_private_grad_fn():
+    x = tape.ones(2, requires_grad=True)
+    z = x * 2
+    assert z._grad_fn.name() == "MulBackward0" and x._grad_fn is None
+    with pytest.raises(RuntimeError, match="_grad_fn can be only set to None"):
+        z._grad_fn = 3
+    with pytest.raises(RuntimeError, match="Deletion of _grad_fn not allowed. Detach tensor instead!"):
+        del z._grad_fn
+    with pytest.raises(RuntimeError, match="Can't detach views in-place. Use detach"):
+        z.view(2)._grad_fn = None
+    z._grad_fn = None
+    assert z.grad_fn is None and not z.requires_grad and z.is_leaf
+    x._grad_fn = None
+    assert not x.requires_grad
+
+
+def test_detach__of_a_view_is_refused():
+    with pytest.raises(RuntimeError, match="Can't detach views in-place. Use detach"):
+        tape.ones(2, requires_grad=True)[0].detach_()
+    with pytest.raises(RuntimeError, match="Can't detach views in-place"):
+        tape.ones(2).view(2).detach_()
+    assert tape.ones(2, requires_grad=True).detach().detach_().requires_grad is False
+
+
+def test_backward_hooks_show_the_registered_hooks():
+    x = tape.ones(2, requires_grad=True)
+    z = x * 2
+    assert z._backward_hooks is None and x._backward_hooks is None
+    h = z.register_hook(lambda g: g * 3)
+    assert isinstance(z._backward_hooks, OrderedDict) and list(z._backward_hooks.values())[0](1) == 3
+    x.register_hook(lambda g: g)
+    assert isinstance(x._backward_hooks, OrderedDict) and len(x._backward_hooks) == 1
+    z.sum().backward(retain_graph=True)
+    assert x.grad.tolist() == [6.0, 6.0]
+    h.remove()
+    assert z._backward_hooks == OrderedDict()
+    z._backward_hooks = None
+    assert z._backward_hooks is None
+    with pytest.raises(RuntimeError, match="Deletion of _backwards_hooks not allowed!"):
+        del z._backward_hooks
+
+
+def test_backward_hooks_set_on_a_leaf_run_on_a_non_leaf_only_show():
+    calls = []
+    y = tape.ones(2, requires_grad=True)
+    y._backward_hooks = OrderedDict([(7, lambda g: calls.append(1))])
+    (y * 2).sum().backward()
+    y._backward_hooks = {1: lambda g: calls.append(2)}
+    (y * 2).sum().backward()
+    z = y * 2
+    z._backward_hooks = {1: lambda g: g * 10}      # (PyTorch's node keeps the hooks it has)
+    assert list(z._backward_hooks) == [1]
+    z.sum().backward()
+    y._backward_hooks = None
+    (y * 2).sum().backward()
+    assert calls == [1, 2, 2] and y.grad.tolist() == [8.0, 8.0] and y._backward_hooks is None
