@@ -106,6 +106,8 @@ __all__ += ["can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero"
 __all__ += ["Trace", "TraceGuardError", "load_trace"]
 __all__ += ["asarray", "range", "scalar_tensor"]
 __all__ += ["empty_strided"]
+from ._foreach import FOREACH as _FOREACH  # noqa: E402
+globals().update(_FOREACH)      # ``tape._foreach_add`` ...: private, as PyTorch's (not in ``__all__``)
 
 
 

@@ -143,7 +143,8 @@ def new_tensor(self, data, *, dtype: Optional[D.dtype] = None, device=None, requ
 # -- Tensor.new: the legacy constructor of this tensor's dtype ----------------------------------
 _NEW_FORMS = ("new() received an invalid combination of arguments - got ({}), but expected one of:\n"
               " * (*, torch.device device = None)\n * (torch.Storage storage)\n * (Tensor other)\n"
-              " * (tuple of ints size, *, torch.device device = None)\n * (object data, *, torch.device device = None)\n")
+              " * (tuple of ints size, *, torch.device device = None)\n"
+              " * (object data, *, torch.device device = None)\n")
 
 
 def _shown_type(v) -> str:

@@ -242,3 +242,167 @@ def test_backward_hooks_set_on_a_leaf_run_on_a_non_leaf_only_show():
     y._backward_hooks = None
     (y * 2).sum().backward()
     assert calls == [1, 2, 2] and y.grad.tolist() == [8.0, 8.0] and y._backward_hooks is None
+
+
+# --- _foreach_* ----------------------------------------------------------------------------------
+def _lists():
+    xs = [tape.tensor([0.3, -1.2, 2.0], dtype=tape.float64, requires_grad=True),
+          tape.tensor([[0.5, 1.5], [-0.7, 0.9]], dtype=tape.float64, requires_grad=True)]
+    ys = [tape.tensor([1.1, 0.4, -2.0], dtype=tape.float64, requires_grad=True),
+          tape.tensor([[0.2, -1.0], [0.8, 0.6]], dtype=tape.float64, requires_grad=True)]
+    return xs, ys
+
+
+@pytest.mark.parametrize("name, args, single", [
+    ("_foreach_add", lambda ys: (ys,), lambda x, y, i: x + y),
+    ("_foreach_sub", lambda ys: (2.5,), lambda x, y, i: x - 2.5),
+    ("_foreach_mul", lambda ys: ([2, -3],), lambda x, y, i: x * [2, -3][i]),
+    ("_foreach_div", lambda ys: (ys,), lambda x, y, i: x / y),
+    ("_foreach_maximum", lambda ys: (ys,), lambda x, y, i: x.maximum(y)),
+    ("_foreach_minimum", lambda ys: (0.1,), lambda x, y, i: x.clamp_max(0.1)),
+    ("_foreach_pow", lambda ys: ([2, 3],), lambda x, y, i: x ** [2, 3][i]),
+    ("_foreach_exp", lambda ys: (), lambda x, y, i: x.exp()),
+    ("_foreach_addcdiv", lambda ys: (ys, ys, 0.5), lambda x, y, i: x.addcdiv(y, y, value=0.5)),
+    ("_foreach_lerp", lambda ys: (ys, ys), lambda x, y, i: x.lerp(y, y)),
+    ("_foreach_norm", lambda ys: (), lambda x, y, i: tape.linalg.vector_norm(x)),
+])
+def test_foreach_is_the_single_op_on_each_tensor(name, args, single):
+    xs, ys = _lists()
+    out = getattr(tape, name)(xs, *args(ys))
+    assert isinstance(out, tuple) and len(out) == 2
+    for i, (x, y, o) in enumerate(zip(xs, ys, out)):
+        want = single(x, y, i)
+        assert o.grad_fn.name() == want.grad_fn.name() and o.tolist() == want.tolist()
+        g = tape.autograd.grad(o.sum(), [x, y], allow_unused=True)
+        w = tape.autograd.grad(want.sum(), [x, y], allow_unused=True)
+        assert [None if a is None else a.tolist() for a in g] == [None if a is None else a.tolist() for a in w]
+
+
+def test_foreach_in_place_changes_the_tensors_and_returns_the_list():
+    xs, ys = _lists()
+    base = [x * 1 for x in xs]
+    assert tape._foreach_mul_(base, ys) is base
+    assert [b.grad_fn.name() for b in base] == ["MulBackward0", "MulBackward0"]
+    sum(b.sum() for b in base).backward()
+    assert xs[0].grad.tolist() == ys[0].tolist() and ys[1].grad.tolist() == xs[1].tolist()
+    ts = (tape.ones(2), tape.ones(3))
+    assert tape._foreach_add_(ts, 2) is ts and ts[1].tolist() == [3.0, 3.0, 3.0]
+    tape._foreach_zero_(ts)
+    tape._foreach_copy_(list(ts), [tape.tensor([1.0, 2.0]), tape.tensor(5.0)])
+    assert ts[0].tolist() == [1.0, 2.0] and ts[1].tolist() == [5.0, 5.0, 5.0]
+    tape._foreach_addcmul_(list(ts), list(ts), list(ts), tape.tensor([1.0, 2.0]))
+    assert ts[0].tolist() == [2.0, 6.0] and ts[1].tolist() == [55.0, 55.0, 55.0]
+    tape._foreach_maximum_(list(ts), [tape.full((2,), 4.0), tape.full((3,), 4.0)])
+    assert ts[0].tolist() == [4.0, 6.0]
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
+        tape._foreach_exp_(xs)
+
+
+def test_foreach_operand_forms():
+    a = [tape.ones(2), tape.ones(3) * 2]
+    b = [tape.ones(2) * 3, tape.ones(3) * 4]
+    assert [t.tolist() for t in tape._foreach_add(a, b, alpha=2)] == [[7.0, 7.0], [10.0, 10.0, 10.0]]
+    assert [t.tolist() for t in tape._foreach_add(a, tape.tensor(5.0), alpha=2)] == [[11.0, 11.0], [12.0] * 3]
+    assert [t.tolist() for t in tape._foreach_sub(a, tape.tensor(1.0))] == [[0.0, 0.0], [1.0] * 3]
+    assert [t.tolist() for t in tape._foreach_add(a, scalars=[1, 2])] == [[2.0, 2.0], [4.0] * 3]
+    assert [t.tolist() for t in tape._foreach_add(a, other=b)] == [[4.0, 4.0], [6.0] * 3]
+    assert [t.tolist() for t in tape._foreach_pow(2, a)] == [[2.0, 2.0], [4.0] * 3]
+    assert [t.tolist() for t in tape._foreach_lerp(a, b, [0.5, 1])] == [[2.0, 2.0], [4.0] * 3]
+    assert [t.tolist() for t in tape._foreach_clamp_min(a, [1, 5])] == [[1.0, 1.0], [5.0] * 3]
+    assert [t.item() for t in tape._foreach_powsum([tape.tensor([0.0, 2.0, -3.0])], 3)] == [35.0]
+    assert [t.item() for t in tape._foreach_max([tape.tensor([1, 2])])] == [2]
+    assert tape._foreach_div([tape.tensor([1, 2])], 2)[0].tolist() == [0.5, 1.0]
+    assert tape._foreach_mm([tape.ones(2, 3)], [tape.ones(3, 4)])[0].tolist() == [[3.0] * 4] * 2
+    assert tape._foreach_norm(b, 2, dtype=tape.float64)[0].dtype is tape.float64
+
+
+_A = [tape.ones(2), tape.ones(3)]
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: tape._foreach_add(_A, _A[:1]), RuntimeError, "Tensor lists must have the same number of tensors, got 2 "
+                                                          "and 1"),
+    (lambda: tape._foreach_add(_A, [1]), RuntimeError, "Tensor list must have same number of elements as scalar list."),
+    (lambda: tape._foreach_add([], 1), RuntimeError, "Tensor list must have at least one tensor."),
+    (lambda: tape._foreach_exp([]), RuntimeError, "Tensor list must have at least one tensor."),
+    (lambda: tape._foreach_add(_A, tape.tensor([5.0])), RuntimeError,
+     "scalar tensor expected to be 0 dim but it has 1 dimensions and 1 elements."),
+    (lambda: tape._foreach_add(_A, 1, alpha=2), TypeError,
+     "_foreach_add() received an invalid combination of arguments - got (list, int, alpha=int), but expected one of:"),
+    (lambda: tape._foreach_mul(_A, _A, alpha=2), TypeError,
+     "_foreach_mul() received an invalid combination of arguments - got (list, list, alpha=int)"),
+    (lambda: tape._foreach_add(_A[0], 1), TypeError,
+     "_foreach_add() received an invalid combination of arguments - got (Tensor, int)"),
+    (lambda: tape._foreach_sub(_A, tape.tensor([1.0])), TypeError,
+     "_foreach_sub() received an invalid combination of arguments - got (list, Tensor)"),
+    (lambda: tape._foreach_add(_A, [_A[0], 1.5]), TypeError,
+     "expected Tensor as element 1 in argument 1, but got float"),
+    (lambda: tape._foreach_exp([_A[0], 1]), TypeError, "expected Tensor as element 1 in argument 0, but got int"),
+    (lambda: tape._foreach_exp(_A, 1), TypeError, "_foreach_exp() takes 1 positional argument but 2 were given"),
+    (lambda: tape._foreach_add(_A, [tape.ones(3), tape.ones(3)]), RuntimeError,
+     "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0"),
+    (lambda: tape._foreach_add_([tape.ones(2, dtype=tape.int64)], 1.5), RuntimeError,
+     "result type Float can't be cast to the desired output type Long"),
+    (lambda: tape._foreach_addcmul(_A, _A, _A, tape.tensor([1.0, 2.0, 3.0])), RuntimeError,
+     "Expected length of scalars to match input of length 2 but got 3 instead."),
+    (lambda: tape._foreach_addcdiv(_A, _A, _A, tape.tensor(2.0)), RuntimeError,
+     "Expected packed scalar Tensor to be of dimension 1. Got 0 instead."),
+    (lambda: tape._foreach_addcmul(_A, _A[:1], _A), RuntimeError,
+     "Tensor lists must have the same number of tensors, got 2 and 1"),
+    (lambda: tape._foreach_lerp(_A, _A, [0.5]), RuntimeError,
+     "Tensor list must have same number of elements as scalar list."),
+    (lambda: tape._foreach_copy_(list(_A), _A[:1]), RuntimeError,
+     "Tensor lists must have the same number of tensors, got 2 and 1"),
+    (lambda: tape._foreach_mm([tape.ones(2, 3)], [tape.ones(3, 4)] * 2), RuntimeError,
+     "_foreach_mm: self and mat2 must have the same number of tensors"),
+    (lambda: tape._foreach_max([tape.ones(0)]), RuntimeError,
+     "_foreach_max cannot compute the maximum of an empty tensor; max over zero elements is undefined."),
+    (lambda: tape._foreach_norm([tape.tensor([1, 2])]), RuntimeError,
+     "linalg.vector_norm: Expected a floating point or complex tensor as input. Got Long"),
+    (lambda: tape._foreach_norm(_A, dtype=tape.int64), RuntimeError,
+     "linalg.vector_norm: dtype should be floating point or complex, but got Long"),
+])
+def test_foreach_errors(call, error, message):
+    with pytest.raises(error) as e:
+        call()
+    assert str(e.value).startswith(message)
+
+
+@pytest.mark.torch
+def test_foreach_names_values_and_gradients_as_torch():
+    torch = pytest.importorskip("torch")
+    assert {n for n in dir(torch) if n.startswith("_foreach")} <= set(dir(tape))
+
+    def run(m, name, make_args, inplace):
+        xs = [m.tensor([0.3, -1.2, 2.0], dtype=m.float64, requires_grad=True),
+              m.tensor([[0.5, 1.5], [-0.7, 0.9]], dtype=m.float64, requires_grad=True)]
+        ys = [m.tensor([1.1, 0.4, -2.0], dtype=m.float64, requires_grad=True),
+              m.tensor([[0.2, -1.0], [0.8, 0.6]], dtype=m.float64, requires_grad=True)]
+        base = [x * 1 for x in xs] if inplace else xs
+        out = getattr(m, name)(base, *make_args(m, ys))
+        loss = sum((o * (i + 1.5)).sum() for i, o in enumerate(out))
+        gs = m.autograd.grad(loss, xs + ys, allow_unused=True, create_graph=True)
+        again = [g for g in gs if g is not None and g.requires_grad]
+        g2 = m.autograd.grad(sum(g.sum() for g in again), xs, allow_unused=True) if again else ()
+        shown = lambda ts: [None if t is None else t.tolist() for t in ts]      # noqa: E731
+        return [shown(out), shown(gs), shown(g2)]
+
+    cases = [
+        ("_foreach_add", lambda m, ys: (ys,), False), ("_foreach_add_", lambda m, ys: (ys,), True),
+        ("_foreach_sub", lambda m, ys: (ys,), False),
+        ("_foreach_mul", lambda m, ys: (m.tensor(1.7, dtype=m.float64),), False),
+        ("_foreach_div", lambda m, ys: ([2, 3],), False), ("_foreach_div_", lambda m, ys: (ys,), True),
+        ("_foreach_sigmoid", lambda m, ys: (), False), ("_foreach_neg_", lambda m, ys: (), True),
+        ("_foreach_maximum", lambda m, ys: (ys,), False), ("_foreach_clamp_max_", lambda m, ys: ([0.4, 0.6],), True),
+        ("_foreach_pow", lambda m, ys: (2,), False), ("_foreach_addcmul", lambda m, ys: (ys, ys, 0.5), False),
+        ("_foreach_addcdiv_", lambda m, ys: (ys, ys, [0.5, 2]), True),
+        ("_foreach_lerp", lambda m, ys: (ys, ys), False),
+        ("_foreach_norm", lambda m, ys: (), False), ("_foreach_max", lambda m, ys: (), False),
+    ]
+    for name, make_args, inplace in cases:
+        want, got = run(torch, name, make_args, inplace), run(tape, name, make_args, inplace)
+        for w, g in zip(want, got):
+            for a, b in zip(w, g):
+                assert (a is None) == (b is None), name
+                if a is not None:
+                    assert np.allclose(a, b, rtol=1e-12, atol=1e-14), name
