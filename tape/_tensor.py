@@ -30,7 +30,7 @@ from ._storage import TypedStorage, UntypedStorage
 from ._format import tensor_repr
 from ._layout import check_memory_format, in_format, layout as _Layout, strided
 from ._pytorch_names import TENSOR, missing
-from ._state import inplace_changes, mutation_allowed, state
+from ._state import inplace_changes, mutation_allowed, preserved_versions, state
 from ._tape import Tape, unshare, write_tape
 from .ops._args import wrap_dim
 from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, public
@@ -924,6 +924,9 @@ class Tensor:
         else:
             self._ver[0] += 1
         inplace_changes[0] += 1
+        if preserved_versions and any(v is self._ver for v in preserved_versions):
+            self._ig = 0        # (hidden from autograd: the rows keep the values they recorded)
+            return
         if self._ig:
             # Flag the tape row that holds this tensor's last import now: the tape holds the
             # tensor only weakly, so a backward after the tensor is dropped could not tell.

@@ -406,3 +406,54 @@ def test_foreach_names_values_and_gradients_as_torch():
                 assert (a is None) == (b is None), name
                 if a is not None:
                     assert np.allclose(a, b, rtol=1e-12, atol=1e-14), name
+
+
+# --- autograd's private helpers ----------------------------------------------------------------
+def test_unsafe_preserve_version_counter_hides_the_changes():
+    x = tape.ones(2, requires_grad=True).clone()
+    x.add_(1)
+    x.add_(2)
+    with tape.autograd._unsafe_preserve_version_counter(x):
+        x.mul_(2)
+        x.mul_(3)
+        assert x._version == 4
+    assert x._version == 2 and x.tolist() == [24.0, 24.0]
+    a = tape.ones(2, requires_grad=True)
+    w = tape.full((2,), 3.0)
+    y = a * w
+    with tape.autograd._unsafe_preserve_version_counter((w,)):
+        w.mul_(1)
+    y.sum().backward()          # (PyTorch's would raise without the context)
+    assert a.grad.tolist() == [3.0, 3.0] and w._version == 0
+    y = a * w
+    w.mul_(1)           # (outside the context: seen)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    with pytest.raises(AssertionError, match="Expected tensors to be a tuple"):
+        tape.autograd._unsafe_preserve_version_counter([w])
+
+
+def test_calculate_shape():
+    x = tape.ones(2, 3, requires_grad=True)
+    y = x * 2
+    cs = tape.autograd._calculate_shape
+    assert cs(y, tape.ones(2, 3), False) == ((2, 3), (2, 3))
+    shapes = cs(y, tape.ones(4, 2, 3), True)
+    assert shapes == ((2, 3), (2, 3)) and all(type(s) is tape.Size for s in shapes)
+    edge = tape.autograd.graph.get_gradient_edge(y)
+    assert cs(edge, tape.ones(5), False) == ((2, 3), (5,))
+    with pytest.raises(RuntimeError, match="Batched grads are not supported with GradientEdge"):
+        cs(edge, tape.ones(5), True)
+
+
+def test_construct_standard_basis_for():
+    basis = tape.autograd.functional._construct_standard_basis_for
+    chunks = basis((tape.ones(1), tape.ones(2, dtype=tape.float64), tape.ones(1, dtype=tape.int64)), (1, 2, 1))
+    assert [c.tolist() for c in chunks] == [[[1.0], [0.0], [0.0], [0.0]],
+                                            [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], [[0], [0], [0], [1]]]
+    assert [c.dtype for c in chunks] == [tape.float32, tape.float64, tape.int64]
+    with pytest.raises(AssertionError, match="Expected tensors and tensor_numels to have the same length, but got 1 "
+                                             "and 2"):
+        basis((tape.ones(1),), (1, 2))
+    with pytest.raises(AssertionError, match="Expected at least one tensor"):
+        basis((), ())
