@@ -17,7 +17,9 @@ from ._device import check_device
 from ._graph import grad_fn
 from ._storage import TypedStorage, UntypedStorage
 from ._tensor import _CPP_NAMES, Size, Tensor, _plain
+from ._state import state
 from .ops._spec import public
+from .ops.as_strided import _storage_view
 from .ops.layout import K_ALIAS, layout
 
 
@@ -211,6 +213,78 @@ def tensor_new_method(self, *args, **kwargs) -> Tensor:
         raise TypeError(_NEW_FORMS.format(", ".join(map(_shown_type, args))))
     shape = _checked_shape(args, "new") if args else (0,)
     return _plain(_allocated(lambda: np.zeros(shape, dt.np), shape, dt), dt)
+
+
+# -- Tensor.set_: the tensor made to view another's memory ------------------------------------------
+_SET_FORMS = ("set_() received an invalid combination of arguments - got ({}), but expected one of:\n * ()\n"
+              " * (torch.Storage source)\n * (torch.Storage source, int storage_offset, tuple of ints size, "
+              "tuple of ints stride = None)\n * (Tensor source)\n * (Tensor source, int storage_offset, tuple of ints "
+              "size, tuple of ints stride = ())\n")
+
+
+def _ints_arg(v) -> bool:
+    return isinstance(v, (tuple, list)) and all(map(_is_int, v))
+
+
+@public("set_", function=False)
+def set_(self, *args, **kwargs) -> Tensor:
+    """Make the tensor hold the elements of ``source`` (a tensor of the same dtype or a storage)
+    in place, sharing its memory: all of it (``set_(source)``), or the elements at
+    ``storage_offset`` with the given ``size`` and ``stride`` (contiguous by default); ``set_()``
+    gives it an empty storage of its own.  The memory must hold those elements (PyTorch grows a
+    storage; tape refuses).  A tensor with history, or a source that requires grad, is refused
+    while grad mode is on (PyTorch's result would have a node whose backward raises)."""
+    names = ("source", "storage_offset", "size", "stride")
+    given = dict(zip(names, args))
+    given.update(kwargs)
+    if len(args) > 4 or set(given) - set(names) or len(given) == 2 or any(n in kwargs for n in names[:len(args)]):
+        raise TypeError(_SET_FORMS.format(", ".join([_shown_type(a) for a in args]
+                                                    + [f"{k}={_shown_type(v)}" for k, v in kwargs.items()])))
+    source, offset = given.get("source"), given.get("storage_offset")
+    size, stride = given.get("size"), given.get("stride", ())
+    if (source is None and given) or (source is not None and not isinstance(
+            source, (Tensor, UntypedStorage, TypedStorage))) or (offset is not None and not (
+            _is_int(offset) and _ints_arg(size) and _ints_arg(stride))):
+        raise TypeError(_SET_FORMS.format(", ".join(_shown_type(a) for a in (*args, *kwargs.values()))))
+    self._check_inplace()
+    dt = self._dtype
+    if isinstance(source, TypedStorage) and source.dtype is not dt:
+        raise RuntimeError(f"Expected a Storage of type {_CPP_NAMES[dt.name]} or an UntypedStorage, but got type "
+                           f"{D.legacy_name(source.dtype)} for argument 1 'storage'")
+    src_dt = source._dtype if isinstance(source, Tensor) else dt
+    if src_dt is not dt:
+        raise RuntimeError(f"Could not set tensor of type {_CPP_NAMES[src_dt.name]} to a tensor of type "
+                           f"{_CPP_NAMES[dt.name]}")
+    if state.grad and (self._tape is not None or isinstance(source, Tensor) and source._rg):
+        raise RuntimeError("tape: set_ of a tensor with history, or from a source that requires grad, is not "
+                           "supported while grad mode is on (PyTorch's result has a node whose backward raises); "
+                           "call it under tape.no_grad()")
+    if source is None:
+        v = np.zeros((0,), dt.np)
+    elif offset is None and isinstance(source, Tensor):
+        v = source._storage()
+    else:
+        base = source if isinstance(source, Tensor) else _from_storage(self, source)
+        if offset is None:
+            v = base._storage()
+        else:
+            size, stride = [int(n) for n in size], [int(d) for d in stride]
+            if offset < 0:
+                raise RuntimeError(f"Tensor: invalid storage offset {offset}")
+            if stride and len(stride) != len(size):
+                raise RuntimeError(f"unequal size length ({len(size)}) and stride length ({len(stride)})")
+            if any(d < 0 for d in stride):
+                raise RuntimeError(f"Storage size calculation overflowed with sizes={size} and strides={stride}")
+            stride = stride or [int(np.prod(size[k + 1:])) for k in range(len(size))]
+            v = _storage_view(base, size, stride, offset)[1]
+    self._f = None
+    self._v = v
+    self._shape = tuple(v.shape)
+    self._vb = None
+    if isinstance(source, Tensor):
+        self._origins = source._origin()       # (a change through either is the other's too)
+    self._bump()
+    return self
 
 
 # -- deprecated and private attributes ---------------------------------------------------------

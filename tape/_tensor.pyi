@@ -1017,6 +1017,13 @@ class Tensor:
         """The slice at ``index`` along ``dim`` (that dimension removed)."""
     def select_scatter(self, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
         """``self`` with ``self.select(dim, index)`` replaced by ``src`` (out of place)."""
+    def set_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Make the tensor hold the elements of ``source`` (a tensor of the same dtype or a storage)
+        in place, sharing its memory: all of it (``set_(source)``), or the elements at
+        ``storage_offset`` with the given ``size`` and ``stride`` (contiguous by default); ``set_()``
+        gives it an empty storage of its own.  The memory must hold those elements (PyTorch grows a
+        storage; tape refuses).  A tensor with history, or a source that requires grad, is refused
+        while grad mode is on (PyTorch's result would have a node whose backward raises)."""
     def sgn(self) -> Tensor:
         """The sign of each element (as ``sign`` for real tensors)."""
     def sgn_(self, *args: Any, **kwargs: Any) -> Tensor:

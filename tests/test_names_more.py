@@ -457,3 +457,70 @@ def test_construct_standard_basis_for():
         basis((tape.ones(1),), (1, 2))
     with pytest.raises(AssertionError, match="Expected at least one tensor"):
         basis((), ())
+
+
+# --- Tensor.set_ ---------------------------------------------------------------------------------
+def test_set__shares_the_source_memory():
+    src = tape.arange(4.0)
+    y = tape.ones(2)
+    assert y.set_(src) is y and y.tolist() == [0.0, 1.0, 2.0, 3.0] and y.data_ptr() == src.data_ptr()
+    assert y._version == 1 and src._version == 0 and y._base is None
+    y.add_(1)
+    assert src.tolist() == [1.0, 2.0, 3.0, 4.0]
+    src.mul_(2)
+    assert y.tolist() == [2.0, 4.0, 6.0, 8.0]
+    y.set_()
+    assert y.shape == (0,) and y.dtype is tape.float32 and y._version == 3
+
+
+def test_set__with_offset_size_and_stride():
+    s = tape.arange(6.0)
+    t = tape.empty(0).set_(s, 2, (2, 2), (1, 2))
+    assert t.tolist() == [[2.0, 4.0], [3.0, 5.0]] and t.stride() == (1, 2)
+    assert tape.empty(0).set_(s, 0, (2, 3)).stride() == (3, 1)
+    assert tape.empty(0).set_(s.untyped_storage(), 1, (2,), (1,)).tolist() == [1.0, 2.0]
+    u = tape.ones(2).set_(s.untyped_storage())
+    assert u.tolist() == s.tolist() and u.data_ptr() == s.data_ptr()
+    assert tape.empty(0).set_(source=tape.arange(3.0)).tolist() == [0.0, 1.0, 2.0]
+
+
+def test_set__of_a_leaf_that_requires_grad_under_no_grad():
+    w = tape.ones(2, requires_grad=True)
+    with tape.no_grad():
+        w.set_(tape.tensor([1.0, 2.0, 3.0]))
+    assert w.requires_grad and w.is_leaf
+    (w * w).sum().backward()
+    assert w.grad.tolist() == [2.0, 4.0, 6.0]
+    c = tape.ones(3)
+    with tape.no_grad():
+        c.set_(tape.zeros(3, requires_grad=True))
+    assert not c.requires_grad
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: tape.ones(2, requires_grad=True).set_(tape.zeros(3)), RuntimeError,
+     "a leaf Variable that requires grad is being used in an in-place operation."),
+    (lambda: (tape.ones(2, requires_grad=True) * 1).set_(tape.zeros(3)), RuntimeError,
+     "tape: set_ of a tensor with history"),
+    (lambda: tape.ones(3).set_(tape.zeros(3, requires_grad=True)), RuntimeError, "tape: set_ of a tensor with history"),
+    (lambda: tape.ones(2).set_(tape.zeros(3, dtype=tape.float64)), RuntimeError,
+     "Could not set tensor of type double to a tensor of type float"),
+    (lambda: tape.ones(2, dtype=tape.float64).set_(tape.ones(2).storage()), RuntimeError,
+     "Expected a Storage of type double or an UntypedStorage, but got type Float for argument 1 'storage'"),
+    (lambda: tape.ones(2).set_(5), TypeError,
+     "set_() received an invalid combination of arguments - got (int), but expected one of:"),
+    (lambda: tape.empty(0).set_(tape.arange(6.0), 0), TypeError,
+     "set_() received an invalid combination of arguments - got (Tensor, int), but expected one of:"),
+    (lambda: tape.empty(0).set_(tape.arange(6.0), -1, (2,), (1,)), RuntimeError, "Tensor: invalid storage offset -1"),
+    (lambda: tape.empty(0).set_(tape.arange(6.0), 0, (2,), (-1,)), RuntimeError,
+     "Storage size calculation overflowed with sizes=[2] and strides=[-1]"),
+    (lambda: tape.empty(0).set_(tape.arange(6.0), 0, (2,), (1, 1)), RuntimeError,
+     "unequal size length (1) and stride length (2)"),
+    (lambda: tape.empty(0).set_(tape.arange(6.0), 5, (2,), (1,)), RuntimeError, "setStorage: sizes [2], strides [1]"),
+])
+def test_set__errors(call, error, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(error) as e:
+            call()
+    assert str(e.value).startswith(message)
