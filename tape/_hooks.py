@@ -74,6 +74,9 @@ class _Hooks(OrderedDict):
     """hook id -> hook, in registration order (a dict that handles can refer to weakly; ordered, as
     PyTorch's ``Tensor._backward_hooks``)."""
 
+    def __repr__(self) -> str:
+        return repr(OrderedDict(self))
+
 
 class RowHooks:
     """The hooks of one row: its tensor's (``register_hook``) and its node's (``grad_fn``'s
