@@ -242,7 +242,7 @@ def _flag_views(root: "Tensor", changed: "Tensor") -> None:
 
 def _check_repeats(v: Optional[np.ndarray]) -> None:
     """PyTorch's refusal of an in-place write into elements that share memory (a 0 stride)."""
-    if v is not None and 0 in v.strides and any(s == 0 and n > 1 for s, n in zip(v.strides, v.shape)):
+    if v is not None and 0 in v.strides and v.size and any(s == 0 and n > 1 for s, n in zip(v.strides, v.shape)):
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location. Please clone() the tensor before performing the operation.")
 

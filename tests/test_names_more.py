@@ -524,3 +524,11 @@ def test_set__errors(call, error, message):
         with pytest.raises(error) as e:
             call()
     assert str(e.value).startswith(message)
+
+
+def test_in_place_into_an_empty_tensor_is_no_overlap():
+    e = tape.empty_strided((2, 0), (0, 1))
+    assert e.add_(1).shape == (2, 0)
+    z = tape.zeros(2, 0, dtype=tape.float64) * 1.0
+    m = tape.zeros(0, 0, dtype=tape.float64)
+    assert z.addmm_(tape.zeros(2, 0, dtype=tape.float64), m, beta=-1.0).shape == (2, 0)
