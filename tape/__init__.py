@@ -24,6 +24,7 @@ from ._anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anom
 from ._grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,  # noqa: E402
                          no_grad, set_grad_enabled)
 from . import _random  # noqa: E402,F401  (registers its names before install)
+from ._random import empty_strided  # noqa: E402  (no ``out=``, as PyTorch's)
 from . import cuda, testing, viz  # noqa: E402
 from .utils import checkpoint as _checkpoint  # noqa: E402,F401  (tape.utils.checkpoint, as torch's)
 from ._device import device, get_default_device, set_default_device  # noqa: E402
@@ -104,6 +105,9 @@ __all__ += ["can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero"
             "newaxis", "pi", "promote_types", "result_type"]
 __all__ += ["Trace", "TraceGuardError", "load_trace"]
 __all__ += ["asarray", "range", "scalar_tensor"]
+__all__ += ["empty_strided"]
+from ._foreach import FOREACH as _FOREACH  # noqa: E402
+globals().update(_FOREACH)      # ``tape._foreach_add`` ...: private, as PyTorch's (not in ``__all__``)
 
 
 

@@ -63,6 +63,7 @@ from ._info import promote_types as promote_types
 from ._info import result_type as result_type
 from ._layout import layout as layout
 from ._layout import memory_format as memory_format
+from ._random import empty_strided as empty_strided
 from ._serialize import load as load
 from ._serialize import save as save
 from ._storage import TypedStorage as TypedStorage
@@ -170,12 +171,12 @@ __all__ = [
     "negative_", "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_",
     "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
     "as_strided", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
-    "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference",
-    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
-    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
-    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
-    "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
-    "scalar_tensor",
+    "randperm", "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state",
+    "is_inference", "channels_last", "channels_last_3d", "contiguous_format", "layout",
+    "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast",
+    "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan",
+    "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace",
+    "asarray", "range", "scalar_tensor", "empty_strided",
 ]
 
 
@@ -1127,6 +1128,10 @@ def randint_like(input: Tensor, low: builtins.int = ..., high: Optional[builtins
 
 def randn_like(input: Tensor, *, generator: Optional[Generator] = ..., dtype: Optional[_DType] = ..., layout=..., device=..., requires_grad: builtins.bool = ..., memory_format=...) -> Tensor:
     """Standard normal random numbers with the size (and, unless given, dtype) of ``input``."""
+
+def randperm(n: builtins.int, *, generator: Optional[Generator] = ..., dtype: _DType = ..., layout=..., device=..., requires_grad: builtins.bool = ..., pin_memory: builtins.bool = ...) -> Tensor:
+    """A random permutation of the integers ``0`` to ``n - 1``, drawn from ``generator`` (the default
+    one if None)."""
 
 def ravel(input: Tensor) -> Tensor:
     """The elements as a 1-D tensor: a view when contiguous, else a contiguous copy."""

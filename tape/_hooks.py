@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
@@ -69,8 +70,12 @@ def end_task(prev: tuple, swept: bool) -> None:
             fn()
 
 
-class _Hooks(dict):
-    """hook id -> hook, in registration order (a dict that handles can refer to weakly)."""
+class _Hooks(OrderedDict):
+    """hook id -> hook, in registration order (a dict that handles can refer to weakly; ordered, as
+    PyTorch's ``Tensor._backward_hooks``)."""
+
+    def __repr__(self) -> str:
+        return repr(OrderedDict(self))
 
 
 class RowHooks:
@@ -131,6 +136,40 @@ def register_hook(self: Tensor, hook: Callable) -> RemovableHandle:
             _leaf_hooks[0] += 1
         return _add(hooks, hook)
     return _add(_row_hooks(*self._history()).tensor, hook)     # (a change under no_grad keeps the node)
+
+
+def _backward_hooks_get(self: Tensor):
+    if self._tape is None:
+        return self.__dict__.get("_hooks")
+    shown = self.__dict__.get("_shown_hooks")
+    if shown is not None:
+        return shown[0]
+    tape, node = self._history()
+    hooks = tape.hooks.get(node)
+    return None if hooks is None else hooks.tensor
+
+
+def _backward_hooks_set(self: Tensor, hooks) -> None:
+    """A leaf's hooks become ``hooks``; a non-leaf only shows them (its node keeps the hooks it
+    has, as PyTorch's does)."""
+    if hooks is not None and not isinstance(hooks, dict):
+        raise TypeError(f"_backward_hooks must be a dict of hooks or None, not {type(hooks).__name__}")
+    if self._tape is not None:
+        self._shown_hooks = (hooks,)
+    elif hooks is None:
+        self.__dict__.pop("_hooks", None)
+    else:
+        if self.__dict__.get("_hooks") is None:
+            _leaf_hooks[0] += 1
+        self._hooks = hooks if isinstance(hooks, _Hooks) else _Hooks(hooks)
+
+
+def _backward_hooks_del(self: Tensor) -> None:
+    raise RuntimeError("Deletion of _backwards_hooks not allowed!")
+
+
+backward_hooks = property(_backward_hooks_get, _backward_hooks_set, _backward_hooks_del,
+                          doc="The tensor's hooks (``register_hook``): hook id -> hook, None before the first.")
 
 
 def register_post_accumulate_grad_hook(self: Tensor, hook: Callable) -> RemovableHandle:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided as _np_as_strided
 
 from . import _dtype as D
-from ._creation import Generator, _checked_shape, _leaf, _options, default_generator, like_layout
+from ._creation import (Generator, _allocated, _checked_shape, _generator, _leaf, _options, default_generator,
+                        like_layout)
 from ._device import check_device
 from ._layout import check_memory_format
 from ._tensor import Tensor, _plain
@@ -254,6 +256,70 @@ def cauchy_(self, median: float = 0.0, sigma: float = 1.0, *, generator: Optiona
     """Fill the tensor in place with Cauchy samples of the given median and scale."""
     _float_fill(self, "cauchy_cpu")
     return fill_with(self, median + sigma * _rng(generator).standard_cauchy(self._shape), "CauchyBackward0")
+
+
+# -- permutations -----------------------------------------------------------------------------
+# The largest ``n`` whose values ``0 .. n-1`` a floating dtype holds exactly (PyTorch's limits).
+_PERM_LIMIT = {D.float16: (2049, "2049", "Half"), D.float32: ((1 << 24) + 1, "2^24+1", "Float"),
+               D.float64: ((1 << 53) + 1, "2^53+1", "Double")}
+_C_NAMES = {D.int8: "int8_t", D.uint8: "uint8_t", D.int16: "int16_t", D.int32: "int", D.int64: "int64_t"}
+
+
+@public_function("randperm")
+def randperm(n: int, *, generator: Optional[Generator] = None, dtype: D.dtype = D.int64, layout=None,
+             device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A random permutation of the integers ``0`` to ``n - 1``, drawn from ``generator`` (the default
+    one if None)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) and not (
+            isinstance(n, Tensor) and n.dim() == 0 and not n._dtype.is_floating_point and n._dtype is not D.bool_):
+        raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not {type(n).__name__}")
+    n = int(n)
+    check_device(device)
+    _options("randperm", layout, pin_memory)
+    rng = _generator(generator)
+    if n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
+    if dtype is D.bool_:
+        raise NotImplementedError("\"randperm\" not implemented for 'Bool'")
+    if dtype in _PERM_LIMIT:
+        limit, text, name = _PERM_LIMIT[dtype]
+        if n > limit:
+            raise RuntimeError(f"n cannot be greater than {text} for {name} type.")
+    elif n and n - 1 > np.iinfo(dtype.np).max:
+        raise RuntimeError(f"value cannot be converted to type {_C_NAMES[dtype]} without overflow")
+    v = _allocated(lambda: rng.permutation(n).astype(dtype.np), (n,), dtype)
+    return _leaf(v, dtype, requires_grad)
+
+
+# -- strided allocation ------------------------------------------------------------------------
+def _ints(arg, name: str, pos: int) -> tuple:
+    if not isinstance(arg, (tuple, list)):
+        raise TypeError(f"empty_strided(): argument '{name}' (position {pos}) must be tuple of ints, not "
+                        f"{type(arg).__name__}")
+    for i, s in enumerate(arg):
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"empty_strided(): argument '{name}' (position {pos}) must be tuple of ints, but found "
+                            f"element of type {type(s).__name__} at pos {i}")
+    return tuple(int(s) for s in arg)
+
+
+def empty_strided(size, stride, *, dtype: Optional[D.dtype] = None, layout=None, device=None,
+                  requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """An uninitialized (here: zero) tensor of the given ``size`` whose elements lie in its storage
+    ``stride`` elements apart along each dim (a storage just big enough: elements may share memory)."""
+    size, stride = _ints(size, "size", 1), _ints(stride, "stride", 2)
+    check_device(device)
+    _options("empty_strided", layout, pin_memory)
+    if len(size) != len(stride):
+        raise RuntimeError(f"dimensionality of sizes ({len(size)}) must match dimensionality of strides "
+                           f"({len(stride)})")
+    shape = _checked_shape(size, "empty_strided")
+    if 0 not in shape and any(s < 0 and n > 1 for n, s in zip(shape, stride)):
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)} and strides={list(stride)}")
+    dt = dtype or D.get_default_dtype()
+    need = 0 if 0 in shape else 1 + sum((n - 1) * s for n, s in zip(shape, stride))
+    buf = _allocated(lambda: np.zeros(need, dt.np), (need,), dt)
+    return _leaf(_np_as_strided(buf, shape, tuple(s * dt.itemsize for s in stride)), dt, requires_grad)
 
 
 # -- index grids ---------------------------------------------------------------------------------

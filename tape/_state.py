@@ -19,6 +19,9 @@ state = _ThreadState()
 
 
 inplace_changes = [0]   # bumped by every in-place change (any thread): lets backward skip version checks
+# The version counters (lists) of the tensors inside ``autograd._unsafe_preserve_version_counter``:
+# their in-place changes flag no recorded row.
+preserved_versions: list = []
 # Inside ``autograd.graph.allow_mutation_on_saved_tensors`` (process-wide, as PyTorch's): the tape
 # generation and row count at its start, (gen, row); else None.
 mutation_allowed = [None]

@@ -31,7 +31,7 @@ from ._storage import TypedStorage, UntypedStorage
 from ._format import tensor_repr
 from ._layout import check_memory_format, in_format, layout as _Layout, strided
 from ._pytorch_names import TENSOR, missing
-from ._state import inplace_changes, mutation_allowed, state
+from ._state import inplace_changes, mutation_allowed, preserved_versions, state
 from ._tape import Tape, unshare, write_tape
 from .ops._args import wrap_dim
 from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, public
@@ -241,12 +241,16 @@ def _flag_views(root: "Tensor", changed: "Tensor") -> None:
             _flag(tape, t._node if t is not None else node, tape.n, t if t is not None else root)
 
 
-def _check_view_inplace(t: "Tensor") -> None:
-    """PyTorch's refusals of an in-place change through a view, before anything is computed."""
-    v = t._v
-    if v is not None and 0 in v.strides and any(s == 0 and n > 1 for s, n in zip(v.strides, v.shape)):
+def _check_repeats(v: Optional[np.ndarray]) -> None:
+    """PyTorch's refusal of an in-place write into elements that share memory (a 0 stride)."""
+    if v is not None and 0 in v.strides and v.size and any(s == 0 and n > 1 for s, n in zip(v.strides, v.shape)):
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location. Please clone() the tensor before performing the operation.")
+
+
+def _check_view_inplace(t: "Tensor") -> None:
+    """PyTorch's refusals of an in-place change through a view, before anything is computed."""
+    _check_repeats(t._v)
     if not (t._rg and state.grad):
         return
     if t._vm:
@@ -716,6 +720,12 @@ class Tensor:
 
     def detach_(self) -> "Tensor":
         """Detach this tensor from the graph in place; it becomes a leaf."""
+        if self._vb is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead. If you are using "
+                               "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set as "
+                               "True, gradients are views of DDP buckets, and hence detach_() cannot be called on "
+                               "these gradients. To fix this error, please refer to the Optimizer.zero_grad() "
+                               "function in torch/optim/optimizer.py as the solution.")
         if self._tape is not None:
             self._tape = None
             self._node = -1
@@ -806,6 +816,8 @@ class Tensor:
                                "https://github.com/pytorch/rfcs/pull/17 for more details.")
         if self._vb is not None:
             _check_view_inplace(self)
+        else:
+            _check_repeats(self._v)         # (``empty_strided``'s, ``from_numpy``'s of a broadcast array)
         if self._rg and state.grad:
             tape = self._tape
             if self._rebased is not None and self._rebased[1] is not None:
@@ -919,6 +931,9 @@ class Tensor:
         else:
             self._ver[0] += 1
         inplace_changes[0] += 1
+        if preserved_versions and any(v is self._ver for v in preserved_versions):
+            self._ig = 0        # (hidden from autograd: the rows keep the values they recorded)
+            return
         if self._ig:
             # Flag the tape row that holds this tensor's last import now: the tape holds the
             # tensor only weakly, so a backward after the tensor is dropped could not tell.

@@ -880,6 +880,11 @@ class Tensor:
     def negative_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.negative`."""
     def nelement(self) -> builtins.int: ...
+    def new(self, *args: Any, **kwargs: Any) -> Tensor:
+        """The legacy constructor, with this tensor's dtype: ``new()`` (empty), ``new(*sizes)`` or
+        ``new(torch.Size)`` (uninitialized), ``new(data)`` (a copy of a sequence), ``new(tensor)``
+        (a view of a tensor of the same dtype) or ``new(storage)`` (a tensor over its memory).
+        Prefer ``new_empty``, ``new_tensor`` ..."""
     def new_empty(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
         """An uninitialized (here: zero) tensor of the given size, of this tensor's dtype unless given."""
     def new_full(self, size, fill_value, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
@@ -1043,6 +1048,13 @@ class Tensor:
         """The slice at ``index`` along ``dim`` (that dimension removed)."""
     def select_scatter(self, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
         """``self`` with ``self.select(dim, index)`` replaced by ``src`` (out of place)."""
+    def set_(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Make the tensor hold the elements of ``source`` (a tensor of the same dtype or a storage)
+        in place, sharing its memory: all of it (``set_(source)``), or the elements at
+        ``storage_offset`` with the given ``size`` and ``stride`` (contiguous by default); ``set_()``
+        gives it an empty storage of its own.  The memory must hold those elements (PyTorch grows a
+        storage; tape refuses).  A tensor with history, or a source that requires grad, is refused
+        while grad mode is on (PyTorch's result would have a node whose backward raises)."""
     def sgn(self) -> Tensor:
         """The sign of each element (as ``sign`` for real tensors)."""
     def sgn_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -1227,6 +1239,12 @@ class Tensor:
         layout must allow it without a copy (else use ``reshape``)."""
     def view_as(self, other: Tensor) -> Tensor:
         """``self.view(other.shape)``."""
+    @property
+    def volatile(self) -> builtins.bool: ...
+    @volatile.setter
+    def volatile(self, value) -> None: ...
+    @volatile.deleter
+    def volatile(self) -> None: ...
     def vsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
         """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
     def where(self, condition: Tensor, other: Union[Tensor, builtins.int, builtins.float, builtins.bool]) -> Tensor:

@@ -14,8 +14,21 @@ from ._execution_engine import ExecutionEngine as _ExecutionEngine
 from . import profiler, profiler_util
 from .profiler import _profiler_enabled, kineto_available
 from .._saved import SavedTensor
+from .grad_mode import _unsafe_preserve_version_counter
+from .._graph import GradientEdge as _GradientEdge
+from .._tensor import Size as _Size, Tensor as _Tensor
 
 Variable._execution_engine = _ExecutionEngine()
+
+
+def _calculate_shape(output, grad: _Tensor, is_grads_batched: bool) -> tuple:
+    """``(shape of output, shape of grad)`` as ``grad`` checks them: ``grad``'s without its batch
+    dim when ``is_grads_batched``; a ``GradientEdge``'s output shape from its node."""
+    if isinstance(output, _GradientEdge):
+        if is_grads_batched:
+            raise RuntimeError("Batched grads are not supported with GradientEdge")
+        return _Size(output.node._input_metadata[output.output_nr].shape), grad.shape
+    return output.shape, _Size(grad.shape[1:]) if is_grads_batched else grad.shape
 
 __all__ = ["Function", "function", "forward_ad", "graph", "anomaly_mode", "detect_anomaly", "set_detect_anomaly", "backward", "grad", "functional", "gradcheck", "gradgradcheck", "GradcheckError", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 __all__.append("Variable")

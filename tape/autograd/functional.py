@@ -25,6 +25,23 @@ from ._backward import grad
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
 
 
+def _construct_standard_basis_for(tensors: tuple, tensor_numels: tuple) -> tuple:
+    """The N x N identity matrix (N the sum of ``tensor_numels``) split into column chunks, one per
+    tensor, of its dtype: the directions a Jacobian is computed along."""
+    if len(tensors) != len(tensor_numels):
+        raise AssertionError(f"Expected tensors and tensor_numels to have the same length, but got {len(tensors)} "
+                             f"and {len(tensor_numels)}")
+    if len(tensors) == 0:
+        raise AssertionError("Expected at least one tensor")
+    total = sum(tensor_numels)
+    chunks = tuple(t.new_zeros(total, n) for t, n in zip(tensors, tensor_numels))
+    start = 0
+    for chunk, n in zip(chunks, tensor_numels):
+        chunk.diagonal(start).fill_(1)
+        start -= n
+    return chunks
+
+
 def _as_tuple(x, arg_name: str, fn_name: str):
     is_tuple = isinstance(x, tuple)
     items = x if is_tuple else (x,)
