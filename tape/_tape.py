@@ -76,6 +76,10 @@ class Tape:
     # them for its next backward: only for a tape whose gradients are consumed before that
     # (a checkpoint's scratch tape).
     lends_adjoints = False
+    # How many of ``state.pinned``'s pins are this tape's own (a checkpoint's scratch tape, pinned
+    # so that it never rotates): its imports still refer to leaves (``refer``), as no recording
+    # sweep or trace that reads imported rows without ``append`` is running beyond them.
+    pins = 0
 
     def __init__(self, cap: int = ROWS0) -> None:
         self.cap = cap
@@ -432,11 +436,11 @@ class Tape:
         elif t._rg and not t._vm & 1:
             # (``_vm & 1``: a view made under no_grad of a tensor that requires grad, which PyTorch
             # passes no gradient: a constant here)
-            node = self.refer(INPUT, arena, value, ver) if value.size >= REFER_FROM and not state.pinned else \
+            node = self.refer(INPUT, arena, value, ver) if value.size >= REFER_FROM and state.pinned <= self.pins else \
                 self.append(INPUT, arena, value, ib=ver)
             self.src[node] = weakref.ref(t)
         else:
-            node = self.refer(CONST, arena, value, ver) if value.size >= REFER_FROM and not state.pinned else \
+            node = self.refer(CONST, arena, value, ver) if value.size >= REFER_FROM and state.pinned <= self.pins else \
                 self.append(CONST, arena, value, ib=ver)
             self.rg[node] = 0
             self.csrc[node] = weakref.ref(t)
