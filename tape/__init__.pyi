@@ -167,8 +167,8 @@ __all__ = [
     "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_",
     "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",
     "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_",
-    "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "rand_like",
-    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
+    "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "as_strided_",
+    "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "tril_indices",
     "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference", "channels_last",
     "channels_last_3d", "contiguous_format", "layout", "memory_format", "preserve_format",
     "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf",
@@ -309,6 +309,10 @@ def argwhere(input: Tensor) -> Tensor:
 def as_strided(input: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
     """A view of this tensor's storage with the given ``size``, ``stride`` and ``storage_offset``
     (in elements; the tensor's own offset by default)."""
+
+def as_strided_(input: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
+    """In-place version of :meth:`as_strided`: the tensor itself, viewing its storage with the
+    given ``size``, ``stride`` and ``storage_offset``."""
 
 def asin(input: Tensor) -> Tensor:
     """The arcsine of each element."""

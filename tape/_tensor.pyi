@@ -235,6 +235,9 @@ class Tensor:
     def as_strided(self, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
         """A view of this tensor's storage with the given ``size``, ``stride`` and ``storage_offset``
         (in elements; the tensor's own offset by default)."""
+    def as_strided_(self, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
+        """In-place version of :meth:`as_strided`: the tensor itself, viewing its storage with the
+        given ``size``, ``stride`` and ``storage_offset``."""
     def asin(self) -> Tensor:
         """The arcsine of each element."""
     def asin_(self, *args: Any, **kwargs: Any) -> Tensor:
