@@ -1178,6 +1178,13 @@ class Tensor:
     def unique_consecutive(self, return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim: Optional[builtins.int] = ...) -> Any:
         """``self`` with each run of equal consecutive elements (slices along ``dim``) kept once, with,
         as asked, the run each element belongs to and the runs' lengths."""
+    def unsafe_chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
+        """Like :meth:`chunk`, without autograd's restrictions on changing the parts in place."""
+    def unsafe_split(self, split_size: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
+        """Like :meth:`split`, without autograd's restrictions on changing the parts in place (they
+        share the tensor's memory but are not its views)."""
+    def unsafe_split_with_sizes(self, split_sizes: builtins.list, dim: builtins.int = ...) -> builtins.tuple:
+        """Like :meth:`split_with_sizes`, without autograd's restrictions on changing the parts in place."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """Insert a dimension of size one at ``dim``."""
     def unsqueeze_(self, dim: builtins.int) -> Tensor:

@@ -1149,8 +1149,11 @@ OPS: dict[str, Op] = {
     "unsqueeze_squeeze_": _u(lambda M, x: (x * 1).unsqueeze_(-1).squeeze_(-1)),
     "as_strided": _u(lambda M, x: x.as_strided(((x.numel() + 1) // 2,), (2,)), min_dims=1),
     "as_strided_fn_offset": _u(lambda M, x: M.as_strided(x, (x.numel() // 2,), (1,), x.numel() // 2), min_dims=1),
-    # ---- ckpt3: as_strided_ (ops/as_strided.py)
+    # ---- ckpt3: as_strided_ (ops/as_strided.py), unsafe_split/unsafe_chunk/unsafe_split_with_sizes (ops/split.py)
     "as_strided_": _u(lambda M, x: (x * 1).as_strided_(((x.numel() + 1) // 2,), (2,)), min_dims=1),
+    "unsafe_split": _u(lambda M, x: x.unsafe_split(2, -1), min_dims=1),
+    "unsafe_chunk_fn": _u(lambda M, x: M.unsafe_chunk(x, 3), min_dims=1),
+    "unsafe_split_with_sizes_fn": _u(lambda M, x: M.unsafe_split_with_sizes(x, [1, x.shape[0] - 1]), min_dims=1),
 }
 
 
