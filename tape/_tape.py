@@ -344,8 +344,10 @@ class Tape:
         return r
 
     def append_listed(self, code: int, arena: int, value: np.ndarray, inputs: list, ia: int = 0, ib: int = 0,
-                      fa: float = 0.0, fb: float = 0.0) -> int:
-        """Record a row whose inputs (any number of nodes) are listed in the index table."""
+                      fa: float = 0.0, fb: float = 0.0, fill: bool = True) -> int:
+        """Record a row whose inputs (any number of nodes) are listed in the index table.  ``fill``:
+        the referred leaves among them are copied onto the tape (``refer``), as the row's adjoint
+        reads them from the arena."""
         # (Written here rather than by ``index_list``: a list of a few nodes costs a third as much
         # without the array made of it; the memoryview item writes cost a fifth of numpy's.)
         lo = self.tix
@@ -358,7 +360,7 @@ class Tape:
         w = self.w_int
         w[R_LO][r] = lo
         w[R_LN][r] = n
-        if self.pend is not None:
+        if self.pend is not None and fill:
             self.fill(inputs)
         if self.inf is not None and any(x in self.inf for x in inputs):
             self.check_inference(r)
@@ -566,8 +568,8 @@ class Tape:
 
     def value_of(self, node: int) -> np.ndarray:
         """A read-only view of a node's value."""
-        if self.pend is not None:
-            self.fill()
+        if self.pend is not None and node in self.pend:
+            self.fill((node,))
         # (One ``tolist`` of the column, and ``setflags``: each costs half of what it replaces.)
         dt, o, n, shp = self.R[1:5, node].tolist()
         v = (self.v64 if dt == 0 else self.v32)[o:o + n].reshape(self.shapes[shp])
