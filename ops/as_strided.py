@@ -1,20 +1,24 @@
-"""``as_strided``: a view of a tensor's storage with the given sizes, strides and offset.
+"""``as_strided``: a view of a tensor's storage with the given sizes, strides and offset, and
+``as_strided_``, which gives the tensor itself that layout.
 
-The storage is the array of the tensor's base (the root of its chain of views).  Recorded, the
-view is a gather of the elements' positions in the base (PyTorch's ``AsStridedBackward0``), from
-the base's node: its gradient reaches the base's history directly (PyTorch's passes through the
-tensor's own node, which leads there too).
+The storage is the array of the tensor's base (the root of its chain of views; a root that
+``as_strided_`` changed keeps its whole storage aside: ``_tensor.STRIDED_ROOTS``).  Recorded, the
+view is a gather of the elements' positions in the base's value (PyTorch's ``AsStridedBackward0``;
+``AsStridedBackward1`` for ``as_strided_``), from the base's node: its gradient reaches the base's
+history directly (PyTorch's passes through the tensor's own node, which leads there too).
 """
 from __future__ import annotations
 
+import weakref
 from typing import Optional, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided as np_as_strided
 
-from .._emit import Tensor, aliased, state
+from .._emit import STRIDED_ROOTS, Tensor, aliased, state, storage_of
 from ._spec import public
-from .shape import BY_AS_STRIDED
+from .inplace_view import _check, _in_place
+from .shape import BY_AS_STRIDED, BY_AS_STRIDED_
 from .views import flat_positions
 
 
@@ -32,7 +36,8 @@ def _storage_view(self: Tensor, size: Sequence[int], stride: Sequence[int], stor
     if offset < 0:
         raise RuntimeError(f"Tensor: invalid storage offset {offset}")
     base = self._vb if self._vb is not None else self
-    storage = base._storage()
+    base._storage()         # (a float held as such becomes an array)
+    storage = storage_of(base)
     item = storage.itemsize
     n = storage.size
     need = 0 if 0 in size else offset + 1 + sum((s - 1) * d for s, d in zip(size, stride))
@@ -58,12 +63,53 @@ def _dense(v: np.ndarray) -> bool:
     return True
 
 
+def _addresses(v: np.ndarray) -> np.ndarray:
+    """The address of each element of ``v``."""
+    at = np.full(v.shape, v.__array_interface__["data"][0], np.int64)
+    for d, s in enumerate(v.strides):
+        at += s * np.arange(v.shape[d], dtype=np.int64).reshape((-1,) + (1,) * (v.ndim - 1 - d))
+    return at
+
+
+def _positions(base: Tensor, view: np.ndarray) -> np.ndarray:
+    """The row-major positions in ``base``'s value of the elements of ``view``."""
+    value = base._storage()
+    if value is storage_of(base):
+        return flat_positions(value, view)
+    at, want = _addresses(value), _addresses(view)
+    if not view.size or want.min() >= at.min() and want.max() <= at.max():
+        positions = flat_positions(value, view)
+        if np.array_equal(at.reshape(-1)[positions], want):
+            return positions
+    raise RuntimeError("tape: as_strided of a tensor that requires grad, reaching elements of its storage "
+                       "outside its base (a tensor as_strided_ made a part of its storage) is not supported")
+
+
+def _strided(self: Tensor, base: Tensor, view: np.ndarray, kind: int) -> Tensor:
+    if not (self._rg and state.grad):
+        return self._view_alias(view)
+    return aliased(base._gather(_positions(base, view), kind), self, view)
+
+
 @public("as_strided")
 def as_strided(self, size: Sequence[int], stride: Sequence[int], storage_offset: Optional[int] = None) -> Tensor:
     """A view of this tensor's storage with the given ``size``, ``stride`` and ``storage_offset``
     (in elements; the tensor's own offset by default)."""
     base, view = _storage_view(self, size, stride, storage_offset)
-    if not (self._rg and state.grad):
-        return self._view_alias(view)
-    out = base._gather(flat_positions(base._storage(), view), BY_AS_STRIDED)
-    return aliased(out, self, view)
+    return _strided(self, base, view, BY_AS_STRIDED)
+
+
+@public("as_strided_")
+def as_strided_(self, size: Sequence[int], stride: Sequence[int], storage_offset: Optional[int] = None) -> Tensor:
+    """In-place version of :meth:`as_strided`: the tensor itself, viewing its storage with the
+    given ``size``, ``stride`` and ``storage_offset``."""
+    _check(self)
+    base, view = _storage_view(self, size, stride, storage_offset)
+    if self._vb is None:
+        if self._rg and any(e[0]() is not None for e in self._views or ()):
+            # (its views are re-derived from its value, which would no longer hold them)
+            raise RuntimeError("tape: as_strided_ of a tensor that requires grad and that other tensors view is not "
+                               "supported")
+        STRIDED_ROOTS[id(self)] = (weakref.ref(self, lambda _, k=id(self): STRIDED_ROOTS.pop(k, None)),
+                                   storage_of(self))
+    return _in_place(self, lambda x: _strided(x, base, view, BY_AS_STRIDED_))

@@ -36,6 +36,7 @@ BY_INDEX, BY_SLICE, BY_SELECT = range(3)
 # The gathers of ``ops/index.py`` (index_select, gather, take, masked_select) are INDEX rows too.
 BY_INDEX_SELECT, BY_GATHER, BY_TAKE, BY_MASKED_SELECT, BY_UNSQUEEZE, BY_ALIAS = range(3, 9)
 BY_AS_STRIDED = 9       # a view re-derived from its base after an in-place change (``ops/views.py``)
+BY_AS_STRIDED_ = 10     # ``as_strided_`` (``ops/as_strided.py``): PyTorch's AsStridedBackward1
 ROLES.expand = EXPAND        # a row the engine records by itself (``ops/_spec.Roles``)
 
 
@@ -213,7 +214,7 @@ def _transpose_name(r):
 def _gather_name(r):
     return ("IndexBackward0", "SliceBackward0", "SelectBackward0", "IndexSelectBackward0", "GatherBackward0",
             "TakeBackward0", "MaskedSelectBackward0", "UnsqueezeBackward0", "AliasBackward0",
-            "AsStridedBackward0")[r.ib]
+            "AsStridedBackward0", "AsStridedBackward1")[r.ib]
 
 
 register(Op(GATHER, "index", "IndexBackward0", 0,

@@ -6,7 +6,10 @@ laid out ``(outer, size_k, inner)`` around ``dim`` (``ia``); a list of sizes rec
 SPLIT_SIZES instead (PyTorch's SplitWithSizesBackward0).  Its outputs are views
 of the input as in PyTorch (``ops/views.py``).  ``tensor_split``
 and ``hsplit``/``vsplit``/``dsplit`` are one slice per part (SliceBackward0 each), as in
-PyTorch.
+PyTorch.  ``unsafe_split``/``unsafe_chunk``/``unsafe_split_with_sizes`` record the same parts as a
+row of their own (UnsafeSplitBackward0, UnsafeSplitWithSizesBackward0) whose outputs share the
+input's memory but are not views in autograd's sense: no base, a version counter of their own, and
+changing them in place is allowed.
 """
 from __future__ import annotations
 
@@ -14,9 +17,10 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .._emit import D, Tensor, aliased, recorded, state, write_tape
+from .._emit import D, Tensor, aliased, plain, recorded, state, write_tape
 from ._args import shown, wrap_dim
-from ._spec import Op, public, public_function, register
+from ._rule import rule_adjoint
+from ._spec import PYTHON, Op, public, public_function, register
 from ._spec import tangents
 from .join import SPLIT, SPLIT_SIZES, _tensor_list, _zeros, cat
 from .layout import K_SLICE, atleast_1d, atleast_2d, atleast_3d, layout
@@ -40,22 +44,39 @@ register(Op(SPLIT_SIZES, "split_with_sizes", "SplitWithSizesBackward0", 0, _spli
                         ("split_sizes", _sizes_along))))
 
 
+# The unsafe forms: Python rows (their outputs, not views, may change in place: ``_check_inplace``).
+UNSAFE_SPLIT, UNSAFE_SPLIT_SIZES = PYTHON.start + 25, PYTHON.start + 26
+register(Op(UNSAFE_SPLIT, "unsafe_split", "UnsafeSplitBackward0", 0, _split_vjp, float_only=False, multi=True,
+            py_adjoint=rule_adjoint,
+            node_saved=(("dim", lambda r: r.ia), ("self_sym_sizes", lambda r: r.in_shapes[0]),
+                        ("split_size", lambda r: _sizes_along(r)[0]))))
+register(Op(UNSAFE_SPLIT_SIZES, "unsafe_split_with_sizes", "UnsafeSplitWithSizesBackward0", 0, _split_vjp,
+            float_only=False, multi=True, py_adjoint=rule_adjoint,
+            node_saved=(("dim", lambda r: r.ia), ("self_sym_sizes", lambda r: r.in_shapes[0]),
+                        ("split_sizes", _sizes_along))))
+_UNSAFE = {SPLIT: UNSAFE_SPLIT, SPLIT_SIZES: UNSAFE_SPLIT_SIZES}
+
+
 def _split_jvp(ts, xs, y, r):
     """Linear: the input's tangent split the same way."""
     return tuple(ts[0].split([s[r.ia] for s in r.out_shapes], r.ia))
 
 
-tangents({SPLIT: _split_jvp, SPLIT_SIZES: _split_jvp})
+tangents({SPLIT: _split_jvp, SPLIT_SIZES: _split_jvp, UNSAFE_SPLIT: _split_jvp, UNSAFE_SPLIT_SIZES: _split_jvp})
 
 
-def _parts(x: Tensor, sizes: list, dim: int, code: int, saved: tuple) -> tuple:
+def _parts(x: Tensor, sizes: list, dim: int, code: int, saved: tuple, unsafe: bool = False) -> tuple:
     """``x`` cut along ``dim`` into parts of ``sizes`` (one SPLIT row when recorded, whose node
-    shows ``saved``)."""
+    shows ``saved``); ``unsafe``: parts that share ``x``'s memory without being its views."""
     bounds = np.cumsum([0] + list(sizes))
     index = [(slice(None),) * dim + (slice(int(a), int(b)),) for a, b in zip(bounds[:-1], bounds[1:])]
     if not (x._rg and state.grad):
         v = x._storage()
+        if unsafe:
+            return tuple(_inferred(plain(v[i], x._dtype), x) for i in index)
         return tuple(x._view_alias(v[i], multi=True) for i in index)
+    if unsafe:
+        code = _UNSAFE[code]
     dt = x._dtype
     value = x._value()
     parts = [np.ascontiguousarray(value[i]) for i in index]
@@ -66,7 +87,15 @@ def _parts(x: Tensor, sizes: list, dim: int, code: int, saved: tuple) -> tuple:
     tape.args[row] = saved
     nodes = tape.append_outputs(row, [p.shape for p in parts])
     v = x._storage()
+    if unsafe:
+        return tuple(_inferred(recorded(tape, node, v[i], dt), x) for node, i in zip(nodes, index))
     return tuple(aliased(recorded(tape, node, p, dt), x, v[i]) for node, p, i in zip(nodes, parts, index))
+
+
+def _inferred(t: Tensor, x: Tensor) -> Tensor:
+    """``t``, an inference tensor if ``x`` is."""
+    t._inf = x._inf
+    return t
 
 
 def _split_sizes(x: Tensor, sizes, dim: int) -> list:
@@ -81,12 +110,12 @@ def _split_sizes(x: Tensor, sizes, dim: int) -> list:
     return sizes
 
 
-def _with_sizes(x: Tensor, sizes: list, dim: int, given: int) -> tuple:
+def _with_sizes(x: Tensor, sizes: list, dim: int, given: int, unsafe: bool = False) -> tuple:
     saved = (("dim", shown(given)), ("self_sym_sizes", x._shape), ("split_sizes", tuple(sizes)))
-    return _parts(x, sizes, dim, SPLIT_SIZES, saved)
+    return _parts(x, sizes, dim, SPLIT_SIZES, saved, unsafe)
 
 
-def _split(x: Tensor, split_size, given: int) -> tuple:
+def _split(x: Tensor, split_size, given: int, unsafe: bool = False) -> tuple:
     if not x._shape:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
     dim = wrap_dim(given, len(x._shape))
@@ -102,7 +131,8 @@ def _split(x: Tensor, split_size, given: int) -> tuple:
         raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
     count = max(-(-n // size), 1) if size else 1
     sizes = [size] * (count - 1) + [n - size * (count - 1)]
-    return _parts(x, sizes, dim, SPLIT, (("dim", shown(given)), ("self_sym_sizes", x._shape), ("split_size", size)))
+    return _parts(x, sizes, dim, SPLIT, (("dim", shown(given)), ("self_sym_sizes", x._shape), ("split_size", size)),
+                  unsafe)
 
 
 @public("split", function=False)
@@ -123,26 +153,95 @@ def split_function(tensor: Tensor, split_size_or_sections: Union[int, list], dim
 @public("split_with_sizes")
 def split_with_sizes(self, split_sizes: list, dim: int = 0) -> tuple:
     """The tensor cut along ``dim`` into parts of the sizes listed (views)."""
-    if not self._shape:
+    return _sized(self, split_sizes, dim, False)
+
+
+def _sized(x: Tensor, split_sizes: list, dim: int, unsafe: bool) -> tuple:
+    if not x._shape:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
-    d = wrap_dim(dim, len(self._shape))
-    return _with_sizes(self, _split_sizes(self, split_sizes, d), d, dim)
+    d = wrap_dim(dim, len(x._shape))
+    return _with_sizes(x, _split_sizes(x, split_sizes, d), d, dim, unsafe)
 
 
 @public("chunk")
 def chunk(self, chunks: int, dim: int = 0) -> tuple:
     """The tensor cut along ``dim`` into at most ``chunks`` parts of equal size (the last one
     smaller; views)."""
+    return _chunk(self, chunks, dim, False)
+
+
+def _chunk(x: Tensor, chunks: int, dim: int, unsafe: bool) -> tuple:
     chunks = int(chunks)
-    if not self._shape:
+    if not x._shape:
         raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    d = wrap_dim(dim, len(self._shape))
-    size = -(-self._shape[d] // chunks)
+    d = wrap_dim(dim, len(x._shape))
+    size = -(-x._shape[d] // chunks)
     if size == 0:
-        return _with_sizes(self, [0] * chunks, d, dim)
-    return _split(self, size, dim)
+        return _with_sizes(x, [0] * chunks, d, dim, unsafe)
+    return _split(x, size, dim, unsafe)
+
+
+# -- the unsafe forms: PyTorch's argument checks (positions counted as the call was written) --
+def _int(value, name: str, arg: str, position: int) -> int:
+    if isinstance(value, Tensor) and not value._shape and not value._dtype.is_floating_point:
+        return int(value.item())
+    if not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}(): argument '{arg}' (position {position}) must be int, not {type(value).__name__}")
+    return int(value)
+
+
+def _ints(value, name: str, position: int) -> list:
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name}(): argument 'split_sizes' (position {position}) must be tuple of ints, not "
+                        f"{type(value).__name__}")
+    return list(value)
+
+
+def _tensor(value, name: str) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(value).__name__}")
+    return value
+
+
+@public("unsafe_split", function=False)
+def unsafe_split(self, split_size: int, dim: int = 0) -> tuple:
+    """Like :meth:`split`, without autograd's restrictions on changing the parts in place (they
+    share the tensor's memory but are not its views)."""
+    return _split(self, _int(split_size, "unsafe_split", "split_size", 1), dim, True)
+
+
+@public_function("unsafe_split")
+def unsafe_split_function(input: Tensor, split_size: int, dim: int = 0) -> tuple:
+    """Like :func:`split`, without autograd's restrictions on changing the parts in place (they
+    share the tensor's memory but are not its views)."""
+    return _split(_tensor(input, "unsafe_split"), _int(split_size, "unsafe_split", "split_size", 2), dim, True)
+
+
+@public("unsafe_split_with_sizes", function=False)
+def unsafe_split_with_sizes(self, split_sizes: list, dim: int = 0) -> tuple:
+    """Like :meth:`split_with_sizes`, without autograd's restrictions on changing the parts in place."""
+    return _sized(self, _ints(split_sizes, "unsafe_split_with_sizes", 1), dim, True)
+
+
+@public_function("unsafe_split_with_sizes")
+def unsafe_split_with_sizes_function(input: Tensor, split_sizes: list, dim: int = 0) -> tuple:
+    """Like :func:`split_with_sizes`, without autograd's restrictions on changing the parts in place."""
+    return _sized(_tensor(input, "unsafe_split_with_sizes"), _ints(split_sizes, "unsafe_split_with_sizes", 2), dim,
+                  True)
+
+
+@public("unsafe_chunk", function=False)
+def unsafe_chunk(self, chunks: int, dim: int = 0) -> tuple:
+    """Like :meth:`chunk`, without autograd's restrictions on changing the parts in place."""
+    return _chunk(self, _int(chunks, "unsafe_chunk", "chunks", 1), dim, True)
+
+
+@public_function("unsafe_chunk")
+def unsafe_chunk_function(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Like :func:`chunk`, without autograd's restrictions on changing the parts in place."""
+    return _chunk(_tensor(input, "unsafe_chunk"), _int(chunks, "unsafe_chunk", "chunks", 2), dim, True)
 
 
 def _slices(x: Tensor, bounds: list, dim: int) -> tuple:

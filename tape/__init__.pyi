@@ -162,21 +162,22 @@ __all__ = [
     "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_",
     "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "prelu", "renorm",
     "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
-    "split", "split_with_sizes", "chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack",
-    "vstack", "row_stack", "dstack", "column_stack", "triangular_solve", "abs_", "acos_", "acosh_",
-    "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_",
-    "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_",
-    "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_",
-    "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
-    "negative_", "rad2deg_", "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_",
-    "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
-    "as_strided", "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
-    "randperm", "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state",
-    "is_inference", "channels_last", "channels_last_3d", "contiguous_format", "layout",
-    "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast",
-    "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan",
-    "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace",
-    "asarray", "range", "scalar_tensor", "empty_strided",
+    "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
+    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
+    "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_",
+    "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_",
+    "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_",
+    "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_", "log10_",
+    "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",
+    "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_",
+    "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "as_strided_",
+    "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "randperm",
+    "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference",
+    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
+    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
+    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
+    "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
+    "scalar_tensor", "empty_strided",
 ]
 
 
@@ -311,6 +312,10 @@ def argwhere(input: Tensor) -> Tensor:
 def as_strided(input: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
     """A view of this tensor's storage with the given ``size``, ``stride`` and ``storage_offset``
     (in elements; the tensor's own offset by default)."""
+
+def as_strided_(input: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
+    """In-place version of :meth:`as_strided`: the tensor itself, viewing its storage with the
+    given ``size``, ``stride`` and ``storage_offset``."""
 
 def asin(input: Tensor) -> Tensor:
     """The arcsine of each element."""
@@ -1415,6 +1420,16 @@ def unique_consecutive(input: Tensor, return_inverse: builtins.bool = ..., retur
 def unravel_index(indices: Tensor, shape) -> builtins.tuple:
     """The coordinates in a tensor of ``shape`` of each flat index in ``indices`` (one tensor per
     dim; indices wrap around, as PyTorch's floor division and remainder give them)."""
+
+def unsafe_chunk(input: Tensor, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
+    """Like :func:`chunk`, without autograd's restrictions on changing the parts in place."""
+
+def unsafe_split(input: Tensor, split_size: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
+    """Like :func:`split`, without autograd's restrictions on changing the parts in place (they
+    share the tensor's memory but are not its views)."""
+
+def unsafe_split_with_sizes(input: Tensor, split_sizes: builtins.list, dim: builtins.int = ...) -> builtins.tuple:
+    """Like :func:`split_with_sizes`, without autograd's restrictions on changing the parts in place."""
 
 def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """Insert a dimension of size one at ``dim``."""

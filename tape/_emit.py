@@ -57,7 +57,7 @@ from ._parallel import run as in_parts
 from ._spacing import linspace_values
 from ._state import state
 from ._tape import LEND_FROM, Tape, fresh, unshare, write_tape
-from ._tensor import Number, Size, Tensor
+from ._tensor import STRIDED_ROOTS, Number, Size, Tensor, storage_of
 from ._tensor import _plain as plain
 from ._tensor import _py_scalar as py_scalar
 from ._tensor import _check_overlap as check_overlap
@@ -69,8 +69,9 @@ from .ops._spec import CONST, ROLES
 
 __all__ = ["D", "LEND_FROM", "Number", "Size", "Tensor", "aliased", "arranged", "check_device", "check_memory_format",
            "contiguous_format", "preserve_format", "check_overlap", "device", "emit", "emit_apart", "emit_into",
-           "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "lends", "node_in", "plain", "py_scalar", "recorded",
-           "refuse_rebased", "scalar_binary", "scalar_row", "scalar_unary", "state", "unshare", "write_tape"]
+           "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "lends", "node_in", "plain", "py_scalar",
+           "recorded", "refuse_rebased", "scalar_binary", "scalar_row", "scalar_unary", "state", "unshare", "write_tape",
+           "STRIDED_ROOTS", "storage_of"]
 
 _new = object.__new__
 

@@ -78,6 +78,10 @@ class Tape:
     # them for its next backward: only for a tape whose gradients are consumed before that
     # (a checkpoint's scratch tape).
     lends_adjoints = False
+    # How many of ``state.pinned``'s pins are this tape's own (a checkpoint's scratch tape, pinned
+    # so that it never rotates): its imports still refer to leaves (``refer``), as no recording
+    # sweep or trace that reads imported rows without ``append`` is running beyond them.
+    pins = 0
 
     def __init__(self, cap: int = ROWS0) -> None:
         self.cap = cap
@@ -343,8 +347,10 @@ class Tape:
         return r
 
     def append_listed(self, code: int, arena: int, value: np.ndarray, inputs: list, ia: int = 0, ib: int = 0,
-                      fa: float = 0.0, fb: float = 0.0) -> int:
-        """Record a row whose inputs (any number of nodes) are listed in the index table."""
+                      fa: float = 0.0, fb: float = 0.0, fill: bool = True) -> int:
+        """Record a row whose inputs (any number of nodes) are listed in the index table.  ``fill``:
+        the referred leaves among them are copied onto the tape (``refer``), as the row's adjoint
+        reads them from the arena."""
         # (Written here rather than by ``index_list``: a list of a few nodes costs a third as much
         # without the array made of it; the memoryview item writes cost a fifth of numpy's.)
         lo = self.tix
@@ -357,7 +363,7 @@ class Tape:
         w = self.w_int
         w[R_LO][r] = lo
         w[R_LN][r] = n
-        if self.pend is not None:
+        if self.pend is not None and fill:
             self.fill(inputs)
         if self.inf is not None and any(x in self.inf for x in inputs):
             self.check_inference(r)
@@ -435,11 +441,11 @@ class Tape:
         elif t._rg and not t._vm & 1:
             # (``_vm & 1``: a view made under no_grad of a tensor that requires grad, which PyTorch
             # passes no gradient: a constant here)
-            node = self.refer(INPUT, arena, value, ver) if value.size >= REFER_FROM and not state.pinned else \
+            node = self.refer(INPUT, arena, value, ver) if value.size >= REFER_FROM and state.pinned <= self.pins else \
                 self.append(INPUT, arena, value, ib=ver)
             self.src[node] = weakref.ref(t)
         else:
-            node = self.refer(CONST, arena, value, ver) if value.size >= REFER_FROM and not state.pinned else \
+            node = self.refer(CONST, arena, value, ver) if value.size >= REFER_FROM and state.pinned <= self.pins else \
                 self.append(CONST, arena, value, ib=ver)
             self.rg[node] = 0
             self.csrc[node] = weakref.ref(t)

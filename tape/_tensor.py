@@ -260,6 +260,19 @@ def _check_view_inplace(t: "Tensor") -> None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
 
+# Roots whose own layout ``as_strided_`` changed to a part of their storage: id -> (weak
+# reference, the storage), as the tensor's array no longer starts where its storage does.
+STRIDED_ROOTS: dict = {}
+
+
+def storage_of(root: "Tensor") -> Optional[np.ndarray]:
+    """The array of the storage that the root of a chain of views ``root`` holds."""
+    entry = STRIDED_ROOTS.get(id(root))
+    if entry is not None and entry[0]() is root:
+        return entry[1]
+    return root._v
+
+
 def _dense(v: np.ndarray) -> bool:
     """PyTorch's ``is_non_overlapping_and_dense``: some order of the dims of size 2 or more steps
     through the elements one after another."""
@@ -529,10 +542,11 @@ class Tensor:
     def storage_offset(self) -> int:
         """Elements between the start of the storage and the tensor's first element (a view's
         place in the tensor it views; 0 for any other)."""
-        root = self._vb
-        if root is None or root._v is None or not np.may_share_memory(root._v, self._v):
+        root = self._vb if self._vb is not None else self
+        storage = storage_of(root)
+        if storage is None or not np.may_share_memory(storage, self._v):
             return 0
-        return (self._v.__array_interface__["data"][0] - root._v.__array_interface__["data"][0]) // self._v.itemsize
+        return (self._v.__array_interface__["data"][0] - storage.__array_interface__["data"][0]) // self._v.itemsize
 
     @property
     def _base(self) -> Optional["Tensor"]:

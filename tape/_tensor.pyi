@@ -235,6 +235,9 @@ class Tensor:
     def as_strided(self, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
         """A view of this tensor's storage with the given ``size``, ``stride`` and ``storage_offset``
         (in elements; the tensor's own offset by default)."""
+    def as_strided_(self, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
+        """In-place version of :meth:`as_strided`: the tensor itself, viewing its storage with the
+        given ``size``, ``stride`` and ``storage_offset``."""
     def asin(self) -> Tensor:
         """The arcsine of each element."""
     def asin_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -1223,6 +1226,13 @@ class Tensor:
     def unique_consecutive(self, return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim: Optional[builtins.int] = ...) -> Any:
         """``self`` with each run of equal consecutive elements (slices along ``dim``) kept once, with,
         as asked, the run each element belongs to and the runs' lengths."""
+    def unsafe_chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
+        """Like :meth:`chunk`, without autograd's restrictions on changing the parts in place."""
+    def unsafe_split(self, split_size: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
+        """Like :meth:`split`, without autograd's restrictions on changing the parts in place (they
+        share the tensor's memory but are not its views)."""
+    def unsafe_split_with_sizes(self, split_sizes: builtins.list, dim: builtins.int = ...) -> builtins.tuple:
+        """Like :meth:`split_with_sizes`, without autograd's restrictions on changing the parts in place."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """Insert a dimension of size one at ``dim``."""
     def unsqueeze_(self, dim: builtins.int) -> Tensor:

@@ -183,6 +183,34 @@ def test_big_segments(how):
         _close(a, b)
 
 
+def test_segment_runs_refer_to_big_leaves_without_copying_them():
+    # A run of a segment refers to a big tensor from outside by its row (``Tape.refer``) as the
+    # main tape does; rows that read it from the arena (an elementwise product, a backward with
+    # create_graph inside the segment, which records onto the scratch tape) fill it first.
+    rng = np.random.default_rng(2)
+    w = tape.tensor(rng.standard_normal((40, 40)) / 10, requires_grad=True)
+    x = tape.tensor(rng.standard_normal((50, 40)), requires_grad=True)     # (a product BLAS runs)
+    referred = []
+
+    def f(a):
+        u = a * 1.5
+        h = (u @ w).tanh()
+        referred.append(any(np.shares_memory(v, w.detach().numpy()) for v in (state.tape.pend or {}).values()))
+        (g,) = tape.autograd.grad(h.sum(), u, create_graph=True)
+        return h * (w * 2).sum() + g
+
+    y = C.checkpoint(f, x, use_reentrant=False)
+    (y * y).sum().backward()
+    got = x.grad, w.grad
+    x.grad = w.grad = None
+    z = f(x)
+    (z * z).sum().backward()
+    _close(y, z)
+    _close(got[0], x.grad)
+    _close(got[1], w.grad)
+    assert referred[:2] == [True, True]     # (the forward run and the recomputation)
+
+
 # -- how often the function runs --------------------------------------------------------------
 @pytest.mark.parametrize("reentrant", VARIANTS)
 def test_recomputes_once_per_segment_per_backward(reentrant):

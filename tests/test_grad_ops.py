@@ -1196,6 +1196,11 @@ OPS: dict[str, Op] = {
                                      la_matrices(rhs="mat"), True),
     "lu_unpack": Op(lambda M, x: M.lu_unpack(*M.linalg.lu_factor(_gapped(M, x).flip(-2)))[1:],
                     la_matrices(square=False), True),
+    # ---- ckpt3: as_strided_ (ops/as_strided.py), unsafe_split/unsafe_chunk/unsafe_split_with_sizes (ops/split.py)
+    "as_strided_": _u(lambda M, x: (x * 1).as_strided_(((x.numel() + 1) // 2,), (2,)), min_dims=1),
+    "unsafe_split": _u(lambda M, x: x.unsafe_split(2, -1), min_dims=1),
+    "unsafe_chunk_fn": _u(lambda M, x: M.unsafe_chunk(x, 3), min_dims=1),
+    "unsafe_split_with_sizes_fn": _u(lambda M, x: M.unsafe_split_with_sizes(x, [1, x.shape[0] - 1]), min_dims=1),
 }
 
 

@@ -201,3 +201,76 @@ def _as_strided_program(lib):
 def test_as_strided_matches_pytorch():
     torch = pytest.importorskip("torch")
     assert _as_strided_program(tape) == _as_strided_program(torch)
+
+
+# -- as_strided_ (values, nodes and errors as PyTorch 2.13's) ----------------------------------
+def test_as_strided__gives_the_tensor_itself_a_layout_of_its_storage():
+    x = tape.arange(6.0).requires_grad_()
+    y = x * 1
+    assert y.as_strided_((2, 2), (1, 2), 1) is y
+    assert y.tolist() == [[1.0, 3.0], [2.0, 4.0]] and y.stride() == (1, 2) and y.storage_offset() == 1
+    assert y._version == 1 and y._base is None and type(y.grad_fn).__name__ == "AsStridedBackward1"
+    assert type(y.grad_fn.next_functions[0][0]).__name__ == "MulBackward0"
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]
+    # Twice: the second layout is of the storage, its offset counted from the storage's start.
+    x.grad = None
+    y = x * 3
+    y.as_strided_((4,), (1,), 1).as_strided_((2,), (2,), 2)
+    assert y.tolist() == [6.0, 12.0] and y.storage_offset() == 2
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 3.0, 0.0, 3.0, 0.0]
+
+
+def test_as_strided__of_a_plain_tensor_and_of_a_view():
+    z = tape.arange(6.0)
+    assert tape.as_strided_(z, (3,), (2,)) is z and z.tolist() == [0.0, 2.0, 4.0] and z.storage_offset() == 0
+    assert z.as_strided((2,), (1,), 0).tolist() == [0.0, 1.0]
+    q = tape.arange(6.0)
+    q.as_strided_((2,), (1,), 3)
+    assert q.tolist() == [3.0, 4.0] and q.storage_offset() == 3 and q[1:].storage_offset() == 4
+    assert q.as_strided((6,), (1,), 0).tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    u = tape.arange(6.0)
+    v = u[1:]
+    v.as_strided_((2,), (2,))       # (the view's own offset by default)
+    assert v.tolist() == [1.0, 3.0] and v.storage_offset() == 1 and v._base is u
+    x = tape.arange(6.0).requires_grad_()
+    w = (x * 1)[2:]
+    w.as_strided_((2,), (1,))
+    assert w.tolist() == [2.0, 3.0] and w.storage_offset() == 2 and type(w.grad_fn).__name__ == "AsStridedBackward1"
+    (w * tape.tensor([1.0, 10.0])).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 1.0, 10.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("make, args, error", [
+    (lambda x: x, ((2,), (1,)), "a leaf Variable that requires grad is being used in an in-place operation."),
+    (lambda x: x, ((2,), (-1,)), "a leaf Variable that requires grad is being used in an in-place operation."),
+    (lambda x: x[1:], ((2,), (1,)), "a view of a leaf Variable that requires grad is being used in an in-place"),
+    (lambda x: (x * 1).unbind()[0], ((1,), (1,)), "Output 0 of Unbind is a view and is being modified inplace"),
+    (lambda x: (x * 1)[1:], ((2,), (-1,)), "as_strided: Negative strides are not supported at the moment, got "
+                                           "strides: \\[-1\\]"),
+    (lambda x: x.detach(), ((20,), (1,)), "setStorage: sizes \\[20\\], strides \\[1\\], storage offset 0, and itemsize 4 "
+                                          "requiring a storage size of 80 are out of bounds for storage of size 24"),
+    (lambda x: x.detach(), ((2,), (1, 2)), "mismatch in length of strides and shape"),
+    (lambda x: x.detach(), ((2,), (1,), -1), "Tensor: invalid storage offset -1"),
+    # (tape: a gradient only reaches elements in the tensor's value, which no longer holds the storage)
+    (lambda x: (x * 1).as_strided_((2,), (1,), 3), ((6,), (1,), 0), "tape: as_strided of a tensor that requires grad"),
+])
+def test_as_strided__errors(make, args, error):
+    x = tape.arange(6.0).requires_grad_()
+    with pytest.raises(RuntimeError, match=error):
+        make(x).as_strided_(*args)
+
+
+def test_as_strided__bumps_the_version_rows_saved():
+    x = tape.arange(6.0).requires_grad_()
+    w = x * 1
+    a = w.sin()
+    w.as_strided_((3,), (1,))
+    with pytest.raises(RuntimeError, match=r"\[torch.FloatTensor \[3\]\], which is output 0 of AsStrided1, is at "
+                                           "version 1; expected version 0"):
+        a.backward(tape.ones(6))
+    with tape.inference_mode():
+        i = tape.arange(4.0)
+    with pytest.raises(RuntimeError, match="Inplace update to inference tensor outside InferenceMode"):
+        i.as_strided_((2,), (1,))

@@ -301,6 +301,33 @@ def test_a_leaf_only_a_result_saving_rule_reads_is_not_copied_onto_the_tape(monk
     np.testing.assert_allclose(x.grad.numpy(), g - p * g.sum(1, keepdims=True), rtol=1e-4, atol=1e-5)
 
 
+class _Product(tape.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, w):
+        ctx.save_for_backward(a, w)
+        return a @ w
+
+    @staticmethod
+    def backward(ctx, g):
+        a, w = ctx.saved_tensors
+        return g @ w.T, a.T @ g
+
+
+def test_a_leaf_a_custom_function_reads_is_not_copied_onto_the_tape():
+    # The Function's row reads a leaf input as the leaf itself; reading another row's value fills
+    # only that row.
+    x0, w0, x, w = _pair()
+    h = x * 2.0
+    y = _Product.apply(h, w)
+    assert w._in in y._tape.pend
+    y._tape.value_of(h._node)
+    assert w._in in y._tape.pend
+    y.sum().backward()
+    ones = np.ones((32, 64))
+    np.testing.assert_allclose(x.grad.numpy(), 2.0 * ones @ w0.T, rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), (2.0 * x0).T @ ones, rtol=1e-12)
+
+
 def test_a_referred_leaf_sees_a_change_through_data():
     # PyTorch's saved tensor shares the leaf's storage: a change through .data (no version bump)
     # is what backward reads.
@@ -328,7 +355,7 @@ def test_a_referred_leaf_replaced_through_data_keeps_the_old_value():
     np.testing.assert_allclose(x.grad.numpy(), np.ones((32, 64)) @ w0.T, rtol=1e-12)
 
 
-@pytest.mark.parametrize("how", ["create_graph", "python_rule", "hook", "anomaly", "retain_graph", "trace"])
+@pytest.mark.parametrize("how", ["create_graph", "python_rule", "hook", "anomaly", "retain_graph", "trace", "function"])
 def test_referred_leaves_in_every_kind_of_backward(how, monkeypatch):
     def run():
         x0, w0, x, w = _pair(rg_x=True)
@@ -353,6 +380,11 @@ def test_referred_leaves_in_every_kind_of_backward(how, monkeypatch):
         if how == "anomaly":
             with tape.autograd.detect_anomaly():
                 f(x, w).backward()
+            return x.grad, w.grad
+        if how == "function":
+            y = _Product.apply((x @ w).tanh(), w)
+            g, = tape.autograd.grad(y.sum(), w, create_graph=True)
+            (y.sum() + (g * g).sum()).backward()
             return x.grad, w.grad
         if how == "retain_graph":
             y = f(x, w)

@@ -44,6 +44,8 @@ OPS = _load_table().OPS
 KNOWN = {
     # ext15b: x * 1's int operand (float64 here), SqueezeBackward4's dim as given, AsStridedBackward0's geometry
     "t_inplace", "unsqueeze_squeeze_", "as_strided", "as_strided_fn_offset",
+    # ckpt3: AsStridedBackward1's geometry (as AsStridedBackward0's)
+    "as_strided_",
     # ops added beside the Node API work (meth, special): their nodes do not show their saved values yet
     "corrcoef", "cov", "cov_weights_method", "cumulative_trapezoid", "cumulative_trapezoid_x",
     "diagonal_scatter_offset_method", "frobenius_norm", "logcumsumexp", "nanquantile_midpoint", "nuclear_norm",

@@ -350,7 +350,8 @@ def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
             node = tape.append(CONST, 0, t._value().astype(np.float64))
             tape.rg[node] = 0
             nodes.append(node)
-    r = tape.append_listed(FUNCTION, 0, _NO_VALUE, nodes)
+    # (a leaf input the tape refers to stays where it is: the row's backward reads a leaf as itself)
+    r = tape.append_listed(FUNCTION, 0, _NO_VALUE, nodes, fill=False)
     tape.pyrows[r] = ctx
     ctx._tape_ref = tape.me
     ctx._row = r

@@ -542,11 +542,12 @@ class _Scratch(Tape):
     grad enters it as a leaf of its own (``outside``: [(tensor, stand-in)], in reading order), so
     the segment's graph ends there and gradients are taken with respect to the stand-ins."""
 
-    __slots__ = ("stand_ins", "outside", "caches")
+    __slots__ = ("stand_ins", "outside", "caches", "pins")
 
     def __init__(self, stand_ins: bool) -> None:
         super().__init__()
         self.stand_ins = stand_ins
+        self.pins = 0
         self.outside = []
         self.caches = []        # (tensor, its import cache before): restored when the run ends
 
@@ -603,7 +604,10 @@ def _scratch(stand_ins: bool) -> Iterator[_Scratch]:
     prev_tape, prev_grad = state.tape, state.grad
     state.tape = tape
     state.grad = True
+    # (the pins below are scratch runs' only, unless a recording sweep or a trace is running)
+    outer = prev_tape.pins if isinstance(prev_tape, _Scratch) else 0
     state.pinned += 1
+    tape.pins = state.pinned if state.pinned == outer + 1 else 0
     try:
         yield tape
     finally:
