@@ -125,17 +125,52 @@ def _reach_all(R, ix, seen, G64, G32, LO, HI, r):
         _whole(R, G64, G32, LO, HI, seen, o)
 
 
+@njit(cache=True, error_model="numpy")
+def _grow_each(G, LO, HI, seen, node, o, A, B):
+    """``_grow`` for every direction ``j`` with ``A[j] < B[j]``, over ``[A[j], B[j])``.  One call
+    per row: a call with array arguments costs reference counting, dozens of times a direction's
+    few elements, so none is made per direction in the rows' loops."""
+    for j in range(LO.shape[0]):
+        a = A[j]
+        b = B[j]
+        if a >= b:
+            continue
+        lo = LO[j, node]
+        hi = HI[j, node]
+        if lo >= hi:
+            for i in range(o + a, o + b):
+                G[j, i] = 0.0
+            LO[j, node] = a
+            HI[j, node] = b
+        else:
+            if a < lo:
+                for i in range(o + a, o + lo):
+                    G[j, i] = 0.0
+                LO[j, node] = a
+            if b > hi:
+                for i in range(o + hi, o + b):
+                    G[j, i] = 0.0
+                HI[j, node] = b
+        seen[node] |= 1
+
+
 @njit(cache=True, error_model="numpy", inline="always")
-def _apply(G, LO, HI, seen, p, r, x, go, gx, n, nx):
+def _apply(G, LO, HI, seen, p, r, x, go, gx, n, nx, A, B):
     """``G[j, gx + i % nx] += p[i] * G[j, go + i]`` for every direction ``j``, over the elements
-    of its range (a broadcast input's adjoint sums over the output's blocks)."""
+    of its range (a broadcast input's adjoint sums over the output's blocks).  ``A``, ``B``:
+    scratch, one element per direction."""
+    for j in range(G.shape[0]):
+        lo = LO[j, r]
+        hi = HI[j, r]
+        A[j] = lo if nx == n else 0
+        B[j] = hi if nx == n else (nx if lo < hi else 0)
+    _grow_each(G, LO, HI, seen, x, gx, A, B)
     for j in range(G.shape[0]):
         lo = LO[j, r]
         hi = HI[j, r]
         if lo >= hi:
             continue
         if nx == n:
-            _grow(G, LO, HI, seen, j, x, gx, lo, hi)
             if hi - lo < 16:
                 for i in range(lo, hi):     # (a few elements: slices would cost more than the loop)
                     G[j, gx + i] += p[i] * G[j, go + i]
@@ -147,13 +182,11 @@ def _apply(G, LO, HI, seen, p, r, x, go, gx, n, nx):
             for i in range(hi - lo):
                 g[i] += q[i] * gy[i]
         elif nx == 1:
-            _grow(G, LO, HI, seen, j, x, gx, 0, 1)
             s = G[j, gx]
             for i in range(lo, hi):
                 s += p[i] * G[j, go + i]
             G[j, gx] = s
         else:
-            _grow(G, LO, HI, seen, j, x, gx, 0, nx)
             for i in range(lo, hi):
                 G[j, gx + i % nx] += p[i] * G[j, go + i]
 
@@ -175,59 +208,71 @@ def _partials(address, code, v, o, ox, oy, n, nx, ny, fa, fb, px, py):
 
 
 @njit(cache=True, error_model="numpy")
-def _moves(G, LO, HI, seen, code, r, x, ox, oy, ix, ia, nx, ny, ordered):
+def _moves(G, LO, HI, seen, code, r, x, ox, oy, ix, ia, nx, ny, ordered, A, B):
     """The rows that only move adjoints (selections, their scatters, views, a broadcast of one
     element or a sum of all), for all directions over their ranges; False for another row.
-    ``ordered``: a scatter's index list is sorted."""
+    ``ordered``: a scatter's index list is sorted.  ``A``, ``B``: scratch, per direction the
+    elements of the input's adjoint it adds to."""
     if not (code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED or code == SCATTER
             or code == LAYOUT_SCATTER or code == VIEW or (code == EXPAND and nx == 1) or (code == SUM and ny == 1)):
         return False
+    selects = code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED
+    scatters = code == SCATTER or code == LAYOUT_SCATTER
     for j in range(G.shape[0]):
         lo = LO[j, r]
         hi = HI[j, r]
+        a = 0
+        b = 0
         if lo >= hi:
-            continue
-        if code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED:
+            pass
+        elif selects:
             a = nx
-            b = 0
             for i in range(lo, hi):
                 m = ix[ia + i]
                 a = min(a, m)
                 b = max(b, m + 1)
-            _grow(G, LO, HI, seen, j, x, ox, a, b)
-            for i in range(lo, hi):
-                G[j, ox + ix[ia + i]] += G[j, oy + i]
-        elif code == SCATTER or code == LAYOUT_SCATTER:
+        elif scatters:
             if ordered:
                 # (the elements that land in [lo, hi) are a run of the sorted list: two searches)
                 a = np.searchsorted(ix[ia:ia + nx], lo)
                 b = np.searchsorted(ix[ia:ia + nx], hi)
             else:
                 a = nx
-                b = 0
                 for i in range(nx):
                     m = ix[ia + i]
                     if lo <= m < hi:
                         a = min(a, i)
                         b = i + 1
-            if a < b:
-                _grow(G, LO, HI, seen, j, x, ox, a, b)
-                for i in range(a, b):
-                    m = ix[ia + i]
-                    if lo <= m < hi:
-                        G[j, ox + i] += G[j, oy + m]
         elif code == VIEW:
-            _grow(G, LO, HI, seen, j, x, ox, lo, hi)
+            a = lo
+            b = hi
+        else:
+            b = 1 if code == EXPAND else nx
+        A[j] = a
+        B[j] = b
+    _grow_each(G, LO, HI, seen, x, ox, A, B)
+    for j in range(G.shape[0]):
+        lo = LO[j, r]
+        hi = HI[j, r]
+        if lo >= hi:
+            continue
+        if selects:
+            for i in range(lo, hi):
+                G[j, ox + ix[ia + i]] += G[j, oy + i]
+        elif scatters:
+            for i in range(A[j], B[j]):
+                m = ix[ia + i]
+                if lo <= m < hi:
+                    G[j, ox + i] += G[j, oy + m]
+        elif code == VIEW:
             for i in range(lo, hi):
                 G[j, ox + i] += G[j, oy + i]
         elif code == EXPAND:
-            _grow(G, LO, HI, seen, j, x, ox, 0, 1)
             s = G[j, ox]
             for i in range(lo, hi):
                 s += G[j, oy + i]
             G[j, ox] = s
         else:
-            _grow(G, LO, HI, seen, j, x, ox, 0, nx)
             g = G[j, ox:ox + nx]
             s = G[j, oy]
             for i in range(nx):
@@ -245,6 +290,8 @@ def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, LO, HI, seen, ctl, fam
     (``done``: 1, or 2 for a scatter whose index list is sorted) and kept for the next blocks."""
     op, dt, off, num, a, b, rg = R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_A], R[R_B], R[R_RG]
     fa, fb = F[0], F[1]
+    A = np.empty(LO.shape[0], np.int64)
+    B = np.empty(LO.shape[0], np.int64)
     for r in range(ctl[C_START], -1, -1):
         if seen[r] & 3 != 1:
             continue
@@ -289,14 +336,14 @@ def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, LO, HI, seen, ctl, fam
                     _partials(address, code, v32, o, ox, oy, n, nx, ny, fa[r], fb[r], px, py)
             if f64:
                 if rg[x] != 0:
-                    _apply(G64, LO, HI, seen, px, r, x, o, ox, n, nx)
+                    _apply(G64, LO, HI, seen, px, r, x, o, ox, n, nx, A, B)
                 if not unary and rg[y] != 0:
-                    _apply(G64, LO, HI, seen, py, r, y, o, oy, n, ny)
+                    _apply(G64, LO, HI, seen, py, r, y, o, oy, n, ny, A, B)
             else:
                 if rg[x] != 0:
-                    _apply(G32, LO, HI, seen, px, r, x, o, ox, n, nx)
+                    _apply(G32, LO, HI, seen, px, r, x, o, ox, n, nx, A, B)
                 if not unary and rg[y] != 0:
-                    _apply(G32, LO, HI, seen, py, r, y, o, oy, n, ny)
+                    _apply(G32, LO, HI, seen, py, r, y, o, oy, n, ny, A, B)
             continue
         if dt[r] == dt[x] and b[r] < 0 and R[R_LN, r] == 0 and rg[x] != 0 and R[R_NOUT, r] == 0:
             if not done[r]:
@@ -306,9 +353,9 @@ def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, LO, HI, seen, ctl, fam
                     done[r] = 2 if lst.shape[0] < 2 or (lst[1:] >= lst[:-1]).all() else 1
             ordered = done[r] == 2
             if dt[r] == 0:
-                if _moves(G64, LO, HI, seen, code, r, x, off[x], off[r], ix, R[R_IA, r], num[x], num[r], ordered):
+                if _moves(G64, LO, HI, seen, code, r, x, off[x], off[r], ix, R[R_IA, r], num[x], num[r], ordered, A, B):
                     continue
-            elif _moves(G32, LO, HI, seen, code, r, x, off[x], off[r], ix, R[R_IA, r], num[x], num[r], ordered):
+            elif _moves(G32, LO, HI, seen, code, r, x, off[x], off[r], ix, R[R_IA, r], num[x], num[r], ordered, A, B):
                 continue
         _reach_all(R, ix, seen, G64, G32, LO, HI, r)
         known = True
