@@ -428,11 +428,24 @@ def _seed(R, G64, G32, LO, HI, seen, first, dirs, nodes, elems, values):
         node = nodes[s]
         o = R[R_OFF, node]
         e = elems[s]
-        if R[R_DT, node] == 0:
-            _grow(G64, LO, HI, seen, j, node, o, e, e + 1)
+        f64 = R[R_DT, node] == 0
+        # (the range grown here, not by ``_grow``: a call per seed would cost more than the seed)
+        lo = LO[j, node]
+        hi = HI[j, node]
+        if lo >= hi:
+            lo = hi = e
+        for i in range(min(lo, e), max(hi, e + 1)):
+            if i < lo or i >= hi:
+                if f64:
+                    G64[j, o + i] = 0.0
+                else:
+                    G32[j, o + i] = 0.0
+        LO[j, node] = min(lo, e)
+        HI[j, node] = max(hi, e + 1)
+        seen[node] |= 1
+        if f64:
             G64[j, o + e] += values[s]
         else:
-            _grow(G32, LO, HI, seen, j, node, o, e, e + 1)
             G32[j, o + e] += values[s]
 
 
@@ -535,8 +548,9 @@ def _blocks(J: np.ndarray, rows: list, cols: list, single_out: bool, single_in: 
         per = []
         for ct in cols:
             n = _dims(ct)
-            per.append(_plain(np.array(J[r0:r0 + m, c0:c0 + n], ct._dtype.np).reshape(rt._shape + ct._shape),
-                              ct._dtype))
+            whole = m == J.shape[0] and n == J.shape[1]     # (a new array: it becomes the tensor, no copy)
+            part = np.asarray(J, ct._dtype.np) if whole else np.array(J[r0:r0 + m, c0:c0 + n], ct._dtype.np)
+            per.append(_plain(part.reshape(rt._shape + ct._shape), ct._dtype))
             c0 += n
         out.append(per[0] if single_in else tuple(per))
         r0 += m
@@ -578,6 +592,7 @@ class _Program:
         self.grads = grads          # per input: the gradient's node, or -1 (no second derivative)
         self.start = start
         self.unneeded = unneeded_for(var.tape, var.tape.n, var.in_nodes)
+        self.units = None           # a whole Hessian's seeds at the gradient's nodes (made at its first use)
 
 
 def _program(trace, var, inputs: tuple):
@@ -631,31 +646,58 @@ def _load(trace, prog: _Program, inputs: tuple) -> bool:
     return trace._run(hv)
 
 
-def _hessian_rows(trace, var, inputs: tuple, seeds: tuple, directions: int):
-    """The gradient program swept back from ``seeds`` (arrays: direction, input, element, value):
-    per direction, the adjoints of all the inputs (one flat row); None to fall back."""
-    prog = _program(trace, var, inputs)
-    if prog is None or not _load(trace, prog, inputs):
-        return None
+def _hessian_rows(prog: _Program, inputs: tuple, seeds: tuple, directions: int) -> np.ndarray:
+    """The (replayed) gradient program swept back from ``seeds`` (arrays: direction, input,
+    element, value; None: one direction per input element, a whole Hessian): per direction, the
+    adjoints of all the inputs (one flat row)."""
+    if seeds is None:
+        if prog.units is None:
+            sizes = [_dims(x) for x in inputs]
+            prog.units = _at_gradients(prog, unit_seeds(list(range(len(inputs))), sizes))
+        seeds = prog.units
+    else:
+        seeds = _at_gradients(prog, seeds)
+    if prog.start < 0 or seeds[0].shape[0] == 0:
+        return np.zeros((directions, sum(_dims(x) for x in inputs)))
+    J, _ = seeded(prog.var.tape, prog.start, seeds, directions, prog.var.in_nodes, prog.unneeded)
+    return J
+
+
+def _at_gradients(prog: _Program, seeds: tuple) -> tuple:
+    """Seeds at inputs moved to their gradients' nodes (dropped for an input without one)."""
     grads = np.array(prog.grads, np.int64)
     dirs, which, elems, values = seeds
     keep = grads[which] >= 0
-    if prog.start < 0 or not keep.any():
-        return np.zeros((directions, sum(_dims(x) for x in inputs)))
-    J, _ = seeded(prog.var.tape, prog.start, (dirs[keep], grads[which][keep], elems[keep], values[keep]), directions,
-                  prog.var.in_nodes, prog.unneeded)
-    return J
+    return dirs[keep], grads[which][keep], elems[keep], values[keep]
+
+
+def _hessian(prog: _Program, inputs: tuple):
+    J = _hessian_rows(prog, inputs, None, sum(_dims(x) for x in inputs))
+    single = len(inputs) == 1
+    return _blocks(J, list(inputs), list(inputs), single, single)
 
 
 def trace_hessian(trace, var, inputs: tuple):
     """The Hessian of a replayed variant (one-element output): blocked reverse sweeps over its
     gradient program, one direction per input element; None to fall back."""
-    sizes = [_dims(x) for x in inputs]
-    J = _hessian_rows(trace, var, inputs, unit_seeds(list(range(len(inputs))), sizes), sum(sizes))
-    if J is None:
+    prog = _program(trace, var, inputs)
+    if prog is None or not _load(trace, prog, inputs):
         return None
-    single = len(inputs) == 1
-    return _blocks(J, list(inputs), list(inputs), single, single)
+    return _hessian(prog, inputs)
+
+
+def front_hessian(trace, inputs: tuple):
+    """``trace_hessian`` for the trace's front variant when its gradient program's guards hold at
+    ``inputs``, without replaying the variant itself (the program's rows begin with a recording
+    of the same function, whose guards, holding, make its values the function's at ``inputs``);
+    None otherwise."""
+    trace._check_inputs(inputs)
+    var = trace.variants[0] if trace.variants else None
+    prog = getattr(var, "gradient_program", None)
+    if prog is None or not var.compiled or any(
+            t._shape != s or t._dtype is not d for (_, t), (s, d) in zip(prog.var.params, prog.var.shapes)):
+        return None
+    return _hessian(prog, inputs) if _load(trace, prog, inputs) else None
 
 
 def trace_hvp(trace, var, inputs: tuple, vs: tuple):
@@ -664,9 +706,10 @@ def trace_hvp(trace, var, inputs: tuple, vs: tuple):
     sizes = [_dims(x) for x in inputs]
     dirs, which, elems, _ = unit_seeds(list(range(len(inputs))), sizes)
     values = np.concatenate([np.asarray(v._value(), np.float64).reshape(-1) for v in vs])
-    J = _hessian_rows(trace, var, inputs, (np.zeros_like(dirs), which, elems, values), 1)
-    if J is None:
+    prog = _program(trace, var, inputs)
+    if prog is None or not _load(trace, prog, inputs):
         return None
+    J = _hessian_rows(prog, inputs, (np.zeros_like(dirs), which, elems, values), 1)
     out = []
     c0 = 0
     for x in inputs:
