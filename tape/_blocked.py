@@ -125,17 +125,52 @@ def _reach_all(R, ix, seen, G64, G32, LO, HI, r):
         _whole(R, G64, G32, LO, HI, seen, o)
 
 
+@njit(cache=True, error_model="numpy")
+def _grow_each(G, LO, HI, seen, node, o, A, B):
+    """``_grow`` for every direction ``j`` with ``A[j] < B[j]``, over ``[A[j], B[j])``.  One call
+    per row: a call with array arguments costs reference counting, dozens of times a direction's
+    few elements, so none is made per direction in the rows' loops."""
+    for j in range(LO.shape[0]):
+        a = A[j]
+        b = B[j]
+        if a >= b:
+            continue
+        lo = LO[j, node]
+        hi = HI[j, node]
+        if lo >= hi:
+            for i in range(o + a, o + b):
+                G[j, i] = 0.0
+            LO[j, node] = a
+            HI[j, node] = b
+        else:
+            if a < lo:
+                for i in range(o + a, o + lo):
+                    G[j, i] = 0.0
+                LO[j, node] = a
+            if b > hi:
+                for i in range(o + hi, o + b):
+                    G[j, i] = 0.0
+                HI[j, node] = b
+        seen[node] |= 1
+
+
 @njit(cache=True, error_model="numpy", inline="always")
-def _apply(G, LO, HI, seen, p, r, x, go, gx, n, nx):
+def _apply(G, LO, HI, seen, p, r, x, go, gx, n, nx, A, B):
     """``G[j, gx + i % nx] += p[i] * G[j, go + i]`` for every direction ``j``, over the elements
-    of its range (a broadcast input's adjoint sums over the output's blocks)."""
+    of its range (a broadcast input's adjoint sums over the output's blocks).  ``A``, ``B``:
+    scratch, one element per direction."""
+    for j in range(G.shape[0]):
+        lo = LO[j, r]
+        hi = HI[j, r]
+        A[j] = lo if nx == n else 0
+        B[j] = hi if nx == n else (nx if lo < hi else 0)
+    _grow_each(G, LO, HI, seen, x, gx, A, B)
     for j in range(G.shape[0]):
         lo = LO[j, r]
         hi = HI[j, r]
         if lo >= hi:
             continue
         if nx == n:
-            _grow(G, LO, HI, seen, j, x, gx, lo, hi)
             if hi - lo < 16:
                 for i in range(lo, hi):     # (a few elements: slices would cost more than the loop)
                     G[j, gx + i] += p[i] * G[j, go + i]
@@ -147,13 +182,11 @@ def _apply(G, LO, HI, seen, p, r, x, go, gx, n, nx):
             for i in range(hi - lo):
                 g[i] += q[i] * gy[i]
         elif nx == 1:
-            _grow(G, LO, HI, seen, j, x, gx, 0, 1)
             s = G[j, gx]
             for i in range(lo, hi):
                 s += p[i] * G[j, go + i]
             G[j, gx] = s
         else:
-            _grow(G, LO, HI, seen, j, x, gx, 0, nx)
             for i in range(lo, hi):
                 G[j, gx + i % nx] += p[i] * G[j, go + i]
 
@@ -175,59 +208,71 @@ def _partials(address, code, v, o, ox, oy, n, nx, ny, fa, fb, px, py):
 
 
 @njit(cache=True, error_model="numpy")
-def _moves(G, LO, HI, seen, code, r, x, ox, oy, ix, ia, nx, ny, ordered):
+def _moves(G, LO, HI, seen, code, r, x, ox, oy, ix, ia, nx, ny, ordered, A, B):
     """The rows that only move adjoints (selections, their scatters, views, a broadcast of one
     element or a sum of all), for all directions over their ranges; False for another row.
-    ``ordered``: a scatter's index list is sorted."""
+    ``ordered``: a scatter's index list is sorted.  ``A``, ``B``: scratch, per direction the
+    elements of the input's adjoint it adds to."""
     if not (code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED or code == SCATTER
             or code == LAYOUT_SCATTER or code == VIEW or (code == EXPAND and nx == 1) or (code == SUM and ny == 1)):
         return False
+    selects = code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED
+    scatters = code == SCATTER or code == LAYOUT_SCATTER
     for j in range(G.shape[0]):
         lo = LO[j, r]
         hi = HI[j, r]
+        a = 0
+        b = 0
         if lo >= hi:
-            continue
-        if code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED:
+            pass
+        elif selects:
             a = nx
-            b = 0
             for i in range(lo, hi):
                 m = ix[ia + i]
                 a = min(a, m)
                 b = max(b, m + 1)
-            _grow(G, LO, HI, seen, j, x, ox, a, b)
-            for i in range(lo, hi):
-                G[j, ox + ix[ia + i]] += G[j, oy + i]
-        elif code == SCATTER or code == LAYOUT_SCATTER:
+        elif scatters:
             if ordered:
                 # (the elements that land in [lo, hi) are a run of the sorted list: two searches)
                 a = np.searchsorted(ix[ia:ia + nx], lo)
                 b = np.searchsorted(ix[ia:ia + nx], hi)
             else:
                 a = nx
-                b = 0
                 for i in range(nx):
                     m = ix[ia + i]
                     if lo <= m < hi:
                         a = min(a, i)
                         b = i + 1
-            if a < b:
-                _grow(G, LO, HI, seen, j, x, ox, a, b)
-                for i in range(a, b):
-                    m = ix[ia + i]
-                    if lo <= m < hi:
-                        G[j, ox + i] += G[j, oy + m]
         elif code == VIEW:
-            _grow(G, LO, HI, seen, j, x, ox, lo, hi)
+            a = lo
+            b = hi
+        else:
+            b = 1 if code == EXPAND else nx
+        A[j] = a
+        B[j] = b
+    _grow_each(G, LO, HI, seen, x, ox, A, B)
+    for j in range(G.shape[0]):
+        lo = LO[j, r]
+        hi = HI[j, r]
+        if lo >= hi:
+            continue
+        if selects:
+            for i in range(lo, hi):
+                G[j, ox + ix[ia + i]] += G[j, oy + i]
+        elif scatters:
+            for i in range(A[j], B[j]):
+                m = ix[ia + i]
+                if lo <= m < hi:
+                    G[j, ox + i] += G[j, oy + m]
+        elif code == VIEW:
             for i in range(lo, hi):
                 G[j, ox + i] += G[j, oy + i]
         elif code == EXPAND:
-            _grow(G, LO, HI, seen, j, x, ox, 0, 1)
             s = G[j, ox]
             for i in range(lo, hi):
                 s += G[j, oy + i]
             G[j, ox] = s
         else:
-            _grow(G, LO, HI, seen, j, x, ox, 0, nx)
             g = G[j, ox:ox + nx]
             s = G[j, oy]
             for i in range(nx):
@@ -245,6 +290,8 @@ def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, LO, HI, seen, ctl, fam
     (``done``: 1, or 2 for a scatter whose index list is sorted) and kept for the next blocks."""
     op, dt, off, num, a, b, rg = R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_A], R[R_B], R[R_RG]
     fa, fb = F[0], F[1]
+    A = np.empty(LO.shape[0], np.int64)
+    B = np.empty(LO.shape[0], np.int64)
     for r in range(ctl[C_START], -1, -1):
         if seen[r] & 3 != 1:
             continue
@@ -289,14 +336,14 @@ def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, LO, HI, seen, ctl, fam
                     _partials(address, code, v32, o, ox, oy, n, nx, ny, fa[r], fb[r], px, py)
             if f64:
                 if rg[x] != 0:
-                    _apply(G64, LO, HI, seen, px, r, x, o, ox, n, nx)
+                    _apply(G64, LO, HI, seen, px, r, x, o, ox, n, nx, A, B)
                 if not unary and rg[y] != 0:
-                    _apply(G64, LO, HI, seen, py, r, y, o, oy, n, ny)
+                    _apply(G64, LO, HI, seen, py, r, y, o, oy, n, ny, A, B)
             else:
                 if rg[x] != 0:
-                    _apply(G32, LO, HI, seen, px, r, x, o, ox, n, nx)
+                    _apply(G32, LO, HI, seen, px, r, x, o, ox, n, nx, A, B)
                 if not unary and rg[y] != 0:
-                    _apply(G32, LO, HI, seen, py, r, y, o, oy, n, ny)
+                    _apply(G32, LO, HI, seen, py, r, y, o, oy, n, ny, A, B)
             continue
         if dt[r] == dt[x] and b[r] < 0 and R[R_LN, r] == 0 and rg[x] != 0 and R[R_NOUT, r] == 0:
             if not done[r]:
@@ -306,9 +353,9 @@ def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, LO, HI, seen, ctl, fam
                     done[r] = 2 if lst.shape[0] < 2 or (lst[1:] >= lst[:-1]).all() else 1
             ordered = done[r] == 2
             if dt[r] == 0:
-                if _moves(G64, LO, HI, seen, code, r, x, off[x], off[r], ix, R[R_IA, r], num[x], num[r], ordered):
+                if _moves(G64, LO, HI, seen, code, r, x, off[x], off[r], ix, R[R_IA, r], num[x], num[r], ordered, A, B):
                     continue
-            elif _moves(G32, LO, HI, seen, code, r, x, off[x], off[r], ix, R[R_IA, r], num[x], num[r], ordered):
+            elif _moves(G32, LO, HI, seen, code, r, x, off[x], off[r], ix, R[R_IA, r], num[x], num[r], ordered, A, B):
                 continue
         _reach_all(R, ix, seen, G64, G32, LO, HI, r)
         known = True
@@ -381,11 +428,24 @@ def _seed(R, G64, G32, LO, HI, seen, first, dirs, nodes, elems, values):
         node = nodes[s]
         o = R[R_OFF, node]
         e = elems[s]
-        if R[R_DT, node] == 0:
-            _grow(G64, LO, HI, seen, j, node, o, e, e + 1)
+        f64 = R[R_DT, node] == 0
+        # (the range grown here, not by ``_grow``: a call per seed would cost more than the seed)
+        lo = LO[j, node]
+        hi = HI[j, node]
+        if lo >= hi:
+            lo = hi = e
+        for i in range(min(lo, e), max(hi, e + 1)):
+            if i < lo or i >= hi:
+                if f64:
+                    G64[j, o + i] = 0.0
+                else:
+                    G32[j, o + i] = 0.0
+        LO[j, node] = min(lo, e)
+        HI[j, node] = max(hi, e + 1)
+        seen[node] |= 1
+        if f64:
             G64[j, o + e] += values[s]
         else:
-            _grow(G32, LO, HI, seen, j, node, o, e, e + 1)
             G32[j, o + e] += values[s]
 
 
@@ -488,8 +548,9 @@ def _blocks(J: np.ndarray, rows: list, cols: list, single_out: bool, single_in: 
         per = []
         for ct in cols:
             n = _dims(ct)
-            per.append(_plain(np.array(J[r0:r0 + m, c0:c0 + n], ct._dtype.np).reshape(rt._shape + ct._shape),
-                              ct._dtype))
+            whole = m == J.shape[0] and n == J.shape[1]     # (a new array: it becomes the tensor, no copy)
+            part = np.asarray(J, ct._dtype.np) if whole else np.array(J[r0:r0 + m, c0:c0 + n], ct._dtype.np)
+            per.append(_plain(part.reshape(rt._shape + ct._shape), ct._dtype))
             c0 += n
         out.append(per[0] if single_in else tuple(per))
         r0 += m
@@ -531,6 +592,7 @@ class _Program:
         self.grads = grads          # per input: the gradient's node, or -1 (no second derivative)
         self.start = start
         self.unneeded = unneeded_for(var.tape, var.tape.n, var.in_nodes)
+        self.units = None           # a whole Hessian's seeds at the gradient's nodes (made at its first use)
 
 
 def _program(trace, var, inputs: tuple):
@@ -584,31 +646,58 @@ def _load(trace, prog: _Program, inputs: tuple) -> bool:
     return trace._run(hv)
 
 
-def _hessian_rows(trace, var, inputs: tuple, seeds: tuple, directions: int):
-    """The gradient program swept back from ``seeds`` (arrays: direction, input, element, value):
-    per direction, the adjoints of all the inputs (one flat row); None to fall back."""
-    prog = _program(trace, var, inputs)
-    if prog is None or not _load(trace, prog, inputs):
-        return None
+def _hessian_rows(prog: _Program, inputs: tuple, seeds: tuple, directions: int) -> np.ndarray:
+    """The (replayed) gradient program swept back from ``seeds`` (arrays: direction, input,
+    element, value; None: one direction per input element, a whole Hessian): per direction, the
+    adjoints of all the inputs (one flat row)."""
+    if seeds is None:
+        if prog.units is None:
+            sizes = [_dims(x) for x in inputs]
+            prog.units = _at_gradients(prog, unit_seeds(list(range(len(inputs))), sizes))
+        seeds = prog.units
+    else:
+        seeds = _at_gradients(prog, seeds)
+    if prog.start < 0 or seeds[0].shape[0] == 0:
+        return np.zeros((directions, sum(_dims(x) for x in inputs)))
+    J, _ = seeded(prog.var.tape, prog.start, seeds, directions, prog.var.in_nodes, prog.unneeded)
+    return J
+
+
+def _at_gradients(prog: _Program, seeds: tuple) -> tuple:
+    """Seeds at inputs moved to their gradients' nodes (dropped for an input without one)."""
     grads = np.array(prog.grads, np.int64)
     dirs, which, elems, values = seeds
     keep = grads[which] >= 0
-    if prog.start < 0 or not keep.any():
-        return np.zeros((directions, sum(_dims(x) for x in inputs)))
-    J, _ = seeded(prog.var.tape, prog.start, (dirs[keep], grads[which][keep], elems[keep], values[keep]), directions,
-                  prog.var.in_nodes, prog.unneeded)
-    return J
+    return dirs[keep], grads[which][keep], elems[keep], values[keep]
+
+
+def _hessian(prog: _Program, inputs: tuple):
+    J = _hessian_rows(prog, inputs, None, sum(_dims(x) for x in inputs))
+    single = len(inputs) == 1
+    return _blocks(J, list(inputs), list(inputs), single, single)
 
 
 def trace_hessian(trace, var, inputs: tuple):
     """The Hessian of a replayed variant (one-element output): blocked reverse sweeps over its
     gradient program, one direction per input element; None to fall back."""
-    sizes = [_dims(x) for x in inputs]
-    J = _hessian_rows(trace, var, inputs, unit_seeds(list(range(len(inputs))), sizes), sum(sizes))
-    if J is None:
+    prog = _program(trace, var, inputs)
+    if prog is None or not _load(trace, prog, inputs):
         return None
-    single = len(inputs) == 1
-    return _blocks(J, list(inputs), list(inputs), single, single)
+    return _hessian(prog, inputs)
+
+
+def front_hessian(trace, inputs: tuple):
+    """``trace_hessian`` for the trace's front variant when its gradient program's guards hold at
+    ``inputs``, without replaying the variant itself (the program's rows begin with a recording
+    of the same function, whose guards, holding, make its values the function's at ``inputs``);
+    None otherwise."""
+    trace._check_inputs(inputs)
+    var = trace.variants[0] if trace.variants else None
+    prog = getattr(var, "gradient_program", None)
+    if prog is None or not var.compiled or any(
+            t._shape != s or t._dtype is not d for (_, t), (s, d) in zip(prog.var.params, prog.var.shapes)):
+        return None
+    return _hessian(prog, inputs) if _load(trace, prog, inputs) else None
 
 
 def trace_hvp(trace, var, inputs: tuple, vs: tuple):
@@ -617,9 +706,10 @@ def trace_hvp(trace, var, inputs: tuple, vs: tuple):
     sizes = [_dims(x) for x in inputs]
     dirs, which, elems, _ = unit_seeds(list(range(len(inputs))), sizes)
     values = np.concatenate([np.asarray(v._value(), np.float64).reshape(-1) for v in vs])
-    J = _hessian_rows(trace, var, inputs, (np.zeros_like(dirs), which, elems, values), 1)
-    if J is None:
+    prog = _program(trace, var, inputs)
+    if prog is None or not _load(trace, prog, inputs):
         return None
+    J = _hessian_rows(prog, inputs, (np.zeros_like(dirs), which, elems, values), 1)
     out = []
     c0 = 0
     for x in inputs:

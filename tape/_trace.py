@@ -876,6 +876,9 @@ class Trace:
         """The Hessian of ``fn`` (returning a one-element tensor) at ``inputs``, as
         :func:`tape.autograd.functional.hessian` gives it: the Jacobian of the gradient, by blocked
         reverse sweeps over the function's rows and its gradient's (``tape/_blocked.py``)."""
+        blocked = _blocked.front_hessian(self, inputs)
+        if blocked is not None:
+            return blocked
         var = self._at(inputs)
         self._scalar_output(var, "hessian")
         blocked = _blocked.trace_hessian(self, var, inputs)

@@ -262,6 +262,31 @@ def test_trace_hessian_vs_torch():
     assert np.allclose(tr.hessian(tape.tensor(x0)).numpy(), want, rtol=1e-13, atol=1e-12)
 
 
+def test_trace_hessian_follows_branches_and_parameters():
+    # (a Hessian replays the front variant's gradient program alone: a branch its guards do not
+    # hold, or a parameter of another shape, goes through the variants and records again)
+    w = tape.tensor([1.0, -2.0, 0.5], dtype=tape.float64)
+
+    def f(x):
+        if x.sum() > 0:
+            return (w * x ** 3).sum() + (x[1:] * x[:-1]).sum()
+        return (w * x.sin()).sum() * x.sum()
+    x = tape.tensor([0.3, 0.4, 0.2], dtype=tape.float64)
+    tr = tape.trace(f, x)
+    points = ([0.5, 0.1, 0.7], [-0.5, 0.1, -0.7], [0.2, 0.9, -0.3], [-1.5, 0.3, 0.2])
+    for v in points + points:
+        y = tape.tensor(v, dtype=tape.float64)
+        np.testing.assert_allclose(tr.hessian(y).numpy(), F.hessian(f, y).numpy(), rtol=1e-13, atol=1e-13)
+    assert tr.stats()["records"] == 4           # (two variants, each with its gradient program)
+    with tape.no_grad():
+        w.mul_(3.0)
+    np.testing.assert_allclose(tr.hessian(y).numpy(), F.hessian(f, y).numpy(), rtol=1e-13, atol=1e-13)
+    w.data = tape.tensor([[2.0, 1.0, -1.0], [0.5, 0.5, 0.5]], dtype=tape.float64)
+    for v in points[:2]:
+        y = tape.tensor(v, dtype=tape.float64)
+        np.testing.assert_allclose(tr.hessian(y).numpy(), F.hessian(f, y).numpy(), rtol=1e-13, atol=1e-13)
+
+
 def test_trace_derivatives_through_rows_python_computes():
     # (``amax`` and ``prod`` are rows whose forward Python computes, replayed by calling them
     # again: the trace's Hessian program records them too)
