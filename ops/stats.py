@@ -174,6 +174,9 @@ def _norm_vjp(g, xs, y, r):
 
 def _dist_vjp(g, xs, y, r):
     if r.fa == 0:
+        if r.tape.rg[r.inputs[1]]:      # (PyTorch negates the undefined gradient for ``other``)
+            raise RuntimeError("Expected a proper Tensor but got None (or an undefined Tensor in C++) for argument "
+                               "#0 'self'")
         return None, None
     x, other = xs
     d = norm_grad(g, x - other, y, (1,) * len(broadcast_pair(x._shape, other._shape)), r.fa)

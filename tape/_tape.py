@@ -104,7 +104,10 @@ class Tape:
         self.t32 = 0
         self.tix = 0
         if self.stop == 0 or self.stop > SHAPES_KEPT:
-            # The shape table survives a reset (a loop records the same shapes again).
+            # The shape table survives a reset (a loop records the same shapes again); one grown too big
+            # is replaced, as spent tapes may share it (``hand_over``).
+            if self.stop:
+                self.stab = np.zeros(64, np.int64)
             self.stop = 1
             self.shape_ids = {(): 0}
             self.shapes = {0: ()}
@@ -543,11 +546,12 @@ class Tape:
         self.F = Fn
         self.w64 = None
         self.cap = n
+        # The shape table is shared: entries are only ever added to it (a table grown past SHAPES_KEPT
+        # is replaced, not cleared: ``_clear``), so the spent tape's shapes stay as they were.
         t.stab = self.stab
-        self.stab = self.stab[:self.stop].copy()
         t.stop = self.stop
-        t.shape_ids = dict(self.shape_ids)
-        t.shapes = dict(self.shapes)
+        t.shape_ids = self.shape_ids
+        t.shapes = self.shapes
         t.ix = self.ix
         self.ix = self.ix[:self.tix].copy()
         t.adjoints = self.adjoints

@@ -324,10 +324,10 @@ def test_a_pytorch_name_not_there_yet_says_so():
     with pytest.raises(NotSupportedYet, match="tape.fft is not supported yet: tape does not implement PyTorch's "
                                               "torch.fft \\(README.md, 'Not yet'"):
         tape.fft
-    with pytest.raises(NotSupportedYet, match="Tensor.set_ is not supported yet"):
-        tape.tensor([1.0]).set_
+    with pytest.raises(NotSupportedYet, match="Tensor.index_reduce_ is not supported yet"):
+        tape.tensor([1.0]).index_reduce_
     with pytest.raises(AttributeError, match="^module 'tape' has no attribute 'no_such_name'$"):
         tape.no_such_name
     with pytest.raises(AttributeError, match="^'Tensor' object has no attribute 'no_such_name'$"):
         tape.tensor([1.0]).no_such_name
-    assert not hasattr(tape.tensor([1.0]), "set_") and getattr(tape, "fft", None) is None
+    assert not hasattr(tape.tensor([1.0]), "index_reduce_") and getattr(tape, "fft", None) is None
