@@ -13,10 +13,10 @@ import math
 
 import numpy as np
 
-from .._emit import D, Number, Tensor, emit, plain, state
+from .._emit import D, Number, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._rule import diagonal, return_type, rule_adjoint
-from ._spec import OUT, PYTHON, REGISTRY, X0, X1, Op, public, register, tangents
+from ._spec import CROSS, OUT, PYTHON, REGISTRY, X0, X1, Op, public, register, tangents
 from .elementwise import Operand, _is_number, true_divide
 
 NO_DERIVATIVE2, LDEXP, FREXP, NEXTAFTER = range(PYTHON.start + 12, PYTHON.start + 16)
@@ -74,7 +74,7 @@ def _zero_grads(g, xs, y, r):
     return tuple(plain(np.zeros(x._shape, g._dtype.np), g._dtype) for x in xs)
 
 
-register(Op(DIV_ROUNDED, "div", "DivBackward2", X0 | X1, _zero_grads, py_adjoint=rule_adjoint, arity=2,
+register(Op(DIV_ROUNDED, "div", "DivBackward2", X0 | X1 | CROSS, _zero_grads, py_adjoint=rule_adjoint, arity=2,
             node_saved=(("other", X1), ("rounding_mode", lambda r: _MODES[r.ib]), ("self", X0))))
 tangents({DIV_ROUNDED: lambda ts, xs, y, r: None})
 
@@ -297,7 +297,11 @@ def ldexp(self, other: Tensor) -> Tensor:
     with np.errstate(all="ignore"):
         y = np.asarray(a._value() * np.exp2(b._value()), dt.np)
     if state.grad and (a._rg or b._rg):
-        return emit(LDEXP, y, dt, a, b)
+        # (an operand broadcast other than along leading dims enters through a hidden expand row, as
+        # in ``_binary``: the recorded backward reads a smaller operand modulo its size)
+        tape = write_tape()
+        node = tape.append(LDEXP, dt.arena, y, node_in(tape, a, dt, y.shape), node_in(tape, b, dt, y.shape))
+        return recorded(tape, node, y, dt)
     return plain(y, dt)
 
 
