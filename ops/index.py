@@ -850,15 +850,15 @@ def _vector_index(x: Tensor, dim: int, index, name: str, dtypes: tuple) -> tuple
     index = _index_arg(index, name)
     dim = wrap_dim(dim, len(x._shape))
     if index._dtype not in dtypes:
-        if name == "index_add":
-            raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: "
+        if name in ("index_add", "index_reduce"):
+            raise RuntimeError(f"{name}_(): Expected dtype int32/int64 for index but got: "
                                f"{D.legacy_name(index._dtype)}")
         if name == "index_fill":
             raise IndexError("index_fill_(): Expected dtype int64 for index.")
         raise RuntimeError(f"{name}_(): Expected a long tensor for index, but got {D.legacy_name(index._dtype)}")
     if len(index._shape) > 1:
-        if name == "index_add":
-            raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: {len(index._shape)} "
+        if name in ("index_add", "index_reduce"):
+            raise IndexError(f"{name}_(): Index is supposed to be a vector, but got dim: {len(index._shape)} "
                              f"with type: {D.legacy_name(index._dtype)} and size: {list(index._shape)}")
         if name == "index_fill":
             raise RuntimeError("Index has to be a vector/scalar")
@@ -870,15 +870,15 @@ def _index_source(x: Tensor, dim: int, idx: np.ndarray, source, name: str) -> np
     """Flat positions in ``x`` of the elements of ``source`` that index_add/index_copy move."""
     source = _index_arg(source, name, "source", 3)
     xs, ss = x._shape, source._shape
-    if name == "index_add":
-        _same_dtype(x, source, "index_add_(): self ({a}) and source ({b}) must have the same scalar type")
+    if name in ("index_add", "index_reduce"):
+        _same_dtype(x, source, name + "_(): self ({a}) and source ({b}) must have the same scalar type")
         if len(ss) != len(xs) or any(a != b for d, (a, b) in enumerate(zip(xs, ss)) if d != dim):
             if xs or ss:
                 raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the specified "
                                    f"dimension. Got self.shape = {list(xs)} source.shape = {list(ss)}")
         n = ss[dim] if ss else 1
         if idx.size != n:
-            raise RuntimeError(f"index_add_(): Number of indices ({idx.size}) should be equal to "
+            raise RuntimeError(f"{name}_(): Number of indices ({idx.size}) should be equal to "
                                f"source.size(dim): ({n}), for dim: {dim}")
     else:
         _same_dtype(x, source, "index_copy_(): self and source expected to have the same dtype, but got "
@@ -901,6 +901,8 @@ def _index_source(x: Tensor, dim: int, idx: np.ndarray, source, name: str) -> np
     size = xs[dim] if xs else 1
     bad = (idx < 0) | (idx >= size)
     if bad.any():
+        if name == "index_reduce":
+            raise IndexError("index out of range in self")
         prefix = "index_copy_(): " if name == "index_copy" else ""
         error = IndexError if name == "index_copy" else RuntimeError
         raise error(f"{prefix}index {idx[bad][0]} is out of bounds for dimension {dim} with size {size}")
@@ -1102,7 +1104,11 @@ def _reduced_value(x: np.ndarray, zp: np.ndarray, dst: np.ndarray, how: int, inc
     return y
 
 
-def _reduced_row(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, how: int, include_self: bool) -> Tensor:
+_INDEX_REDUCE = 16      # (a bit of a REDUCED row's ``ib``: recorded by index_reduce, which names its node so)
+
+
+def _reduced_row(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, how: int, include_self: bool,
+                 by_index: bool = False) -> Tensor:
     dt = x._dtype
     y = _reduced_value(x._value(), z._value().reshape(-1)[src], dst, how, include_self)
     if not (state.grad and (x._rg or z._rg)) or dt.arena is None:
@@ -1111,14 +1117,15 @@ def _reduced_row(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, how: in
     nx = node_in(tape, x, dt, x._shape)
     nz = node_in(tape, z, dt, z._shape)
     lists = np.concatenate((np.array([dst.size], np.int64), dst, src)).astype(np.int64)
-    node = tape.append(REDUCED, dt.arena, y, nx, nz, ia=tape.index_list(lists), ib=how * 2 + int(include_self))
+    node = tape.append(REDUCED, dt.arena, y, nx, nz, ia=tape.index_list(lists),
+                       ib=how * 2 + int(include_self) + (_INDEX_REDUCE if by_index else 0))
     return recorded(tape, node, y, dt)
 
 
 def _reduced_vjp(g, xs, y, r):
     x, z = xs
     dst, src = _pairs(r)
-    how, include_self = divmod(r.ib, 2)
+    how, include_self = divmod(r.ib & ~_INDEX_REDUCE, 2)
     xshape, zshape = x._shape, z._shape
     dt = g._dtype
     zp = z._gather(src, BY_INDEX)
@@ -1161,7 +1168,8 @@ def _reduced_vjp(g, xs, y, r):
 
 
 register(Op(REDUCED, "scatter_reduce", "ScatterReduceBackward0", X0 | X1 | OUT, _reduced_vjp,
-            py_adjoint=rule_adjoint, arity=2))
+            py_adjoint=rule_adjoint, arity=2,
+            grad_fn_of=lambda r: "IndexReduceBackward0" if r.ib & _INDEX_REDUCE else "ScatterReduceBackward0"))
 tangents({REDUCED: TRANSPOSED})
 
 
@@ -1186,3 +1194,41 @@ def scatter_reduce_(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, 
     """``scatter_reduce`` in place."""
     self._check_inplace(src)
     return self._inplace(self.scatter_reduce(dim, index, src, reduce, include_self=include_self))
+
+
+_INDEX_REDUCTIONS = ("prod", "mean", "amax", "amin")
+
+
+@public("index_reduce")
+def index_reduce(self, dim: int, index: Tensor, source: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+    """``self`` with the entries of ``source`` along ``dim`` reduced into the positions in ``index``
+    by ``reduce`` ("prod", "mean", "amax" or "amin"), starting from ``self``'s entries (or, with
+    ``include_self=False``, from those of ``source`` alone where any land)."""
+    source = _index_arg(source, "index_reduce", "source", 3)
+    _beta_warning()
+    saved = (("dim", shown(dim)), ("include_self", bool(include_self)), ("index", index), ("reduce", reduce),
+             ("self", SAVED_SELF), ("source", _SOURCE), ("result", SAVED_RESULT))
+    if reduce not in _INDEX_REDUCTIONS:
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    dim, idx = _vector_index(self, dim, index, "index_reduce", (D.int64, D.int32))
+    dst = _index_source(self, dim, idx, source, "index_reduce")
+    out = _reduced_row(self, source, dst.reshape(-1), np.arange(dst.size, dtype=np.int64),
+                       REDUCTIONS.index(reduce), bool(include_self), by_index=True)
+    return _shows(out, saved)
+
+
+@public("index_reduce_", function=False)
+def index_reduce_(self, dim: int, index: Tensor, source: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+    """``index_reduce`` in place."""
+    self._check_inplace(source)
+    return self._inplace(self.index_reduce(dim, index, source, reduce, include_self=include_self))
+
+
+_warned: list = []
+
+
+def _beta_warning() -> None:
+    """PyTorch's warning, once a process, that index_reduce is in beta."""
+    if not _warned:
+        _warned.append(True)
+        warnings.warn("index_reduce() is in beta and the API may change at any time.", UserWarning, stacklevel=3)

@@ -28,6 +28,8 @@ def _check(self: Tensor) -> None:
     if not (self._rg and state.grad):
         return
     root, tape = self._vb, self._tape
+    if tape is None and root is not None and root._tape is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     if root is None and tape is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     multi = tape is not None and tape.op[self._node] == OUTPUT and tape.op[tape.a[self._node]] < PYTHON.start

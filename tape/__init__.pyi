@@ -155,11 +155,11 @@ __all__ = [
     "vander", "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance",
     "frobenius_norm", "nuclear_norm", "matrix_rank", "orgqr", "index_select", "gather", "take",
     "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
-    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce", "gcd",
-    "lcm", "bitwise_left_shift", "bitwise_right_shift", "div", "divide", "floor_divide",
-    "heaviside", "ldexp", "frexp", "nextafter", "lu", "lu_solve", "lu_unpack", "matrix_exp",
-    "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax",
-    "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_",
+    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce",
+    "index_reduce", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift", "div", "divide",
+    "floor_divide", "heaviside", "ldexp", "frexp", "nextafter", "lu", "lu_solve", "lu_unpack",
+    "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian",
+    "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_",
     "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "prelu", "renorm",
     "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
     "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
@@ -775,6 +775,11 @@ def index_fill(input: Tensor, dim: builtins.int, index: Tensor, value: Union[Num
 def index_put(input: Tensor, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
     """``self`` with ``values`` (broadcast) written, or added with ``accumulate``, at
     ``self[indices]`` (``indices`` a tuple of index tensors, as in advanced indexing)."""
+
+def index_reduce(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor, reduce: builtins.str, *, include_self: builtins.bool = ...) -> Tensor:
+    """``self`` with the entries of ``source`` along ``dim`` reduced into the positions in ``index``
+    by ``reduce`` ("prod", "mean", "amax" or "amin"), starting from ``self``'s entries (or, with
+    ``include_self=False``, from those of ``source`` alone where any land)."""
 
 def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
     """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or

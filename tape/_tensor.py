@@ -256,7 +256,8 @@ def _check_view_inplace(t: "Tensor") -> None:
     if t._vm:
         _refuse_view(t)
     root = t._vb
-    if root._tape is None and root._rg and t._tape is not None and t._tape.op[t._node] != OUTPUT:
+    # (a leaf made of a view, ``base.reshape(...).requires_grad_()``, is a view of a leaf to PyTorch)
+    if root._tape is None and (t._tape is None or root._rg and t._tape.op[t._node] != OUTPUT):
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
 

@@ -630,6 +630,12 @@ class Tensor:
         ``self[indices]`` (``indices`` a tuple of index tensors, as in advanced indexing)."""
     def index_put_(self, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
         """``index_put`` in place."""
+    def index_reduce(self, dim: builtins.int, index: Tensor, source: Tensor, reduce: builtins.str, *, include_self: builtins.bool = ...) -> Tensor:
+        """``self`` with the entries of ``source`` along ``dim`` reduced into the positions in ``index``
+        by ``reduce`` ("prod", "mean", "amax" or "amin"), starting from ``self``'s entries (or, with
+        ``include_self=False``, from those of ``source`` alone where any land)."""
+    def index_reduce_(self, dim: builtins.int, index: Tensor, source: Tensor, reduce: builtins.str, *, include_self: builtins.bool = ...) -> Tensor:
+        """``index_reduce`` in place."""
     def index_select(self, dim: builtins.int, index: Tensor) -> Tensor:
         """The entries of ``self`` along ``dim`` at the positions in ``index`` (a 1-D or 0-d int64 or
         int32 tensor), in that order; the result has ``len(index)`` entries along ``dim``."""

@@ -739,6 +739,16 @@ OPS: dict[str, Op] = {
     "scatter_reduce_amin_exclude": Op(lambda M, x, z: (x * 1.0).scatter_reduce_(
         -1, M.tensor(_along(tuple(x.shape), -1)), z, "amin", include_self=False),
         _paired(lambda s: s[:-1] + (s[-1] + 1,)).map(_distinct)),
+    "index_reduce_prod": Op(lambda M, x, z: x.index_reduce(0, M.tensor(_repeats(x.shape[0])), z, "prod"),
+                            _paired(lambda s: (s[0] + 1,) + s[1:], d=PROD_NONZERO)),
+    "index_reduce_mean_exclude": Op(lambda M, x, z: M.index_reduce(x, -1, M.tensor(_repeats(x.shape[-1])), z, "mean",
+                                                                   include_self=False),
+                                    _paired(lambda s: s[:-1] + (s[-1] + 1,))),
+    "index_reduce_amax": Op(lambda M, x, z: (x * 1.0).index_reduce_(0, M.tensor(_repeats(x.shape[0])), z, "amax"),
+                            _paired(lambda s: (s[0] + 1,) + s[1:]).map(_distinct)),
+    "index_reduce_amin_exclude": Op(lambda M, x, z: x.index_reduce(0, M.tensor(_repeats(x.shape[0])), z, "amin",
+                                                                   include_self=False),
+                                    _paired(lambda s: (s[0] + 1,) + s[1:]).map(_distinct)),
     "getitem_separated": _u(lambda M, x: x[[0, -1], :, [0, 0]], min_dims=3),
     "getitem_int_then_list": _u(lambda M, x: x[0, :, [0, -1, 0]], min_dims=3),
     "getitem_range_none_step": _u(lambda M, x: x[None, range(0, x.shape[0], 2), ..., ::2], min_dims=2),
@@ -1225,6 +1235,11 @@ def _perm(shape: tuple, dim: int) -> np.ndarray:
 def _picks(n: int) -> list:
     """Positions in ``range(n)`` with a repeat (gradients of repeated indices add up)."""
     return [n - 1, 0, n - 1, n // 2]
+
+
+def _repeats(n: int) -> list:
+    """An index of ``n + 1`` positions below ``n``, the last one repeated (index_reduce's)."""
+    return [(3 * k + 1) % n for k in range(n + 1)]
 
 
 def _along(shape: tuple, dim: int, size=None) -> np.ndarray:

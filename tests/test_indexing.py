@@ -216,6 +216,41 @@ CASES.update({
 })
 
 
+def _index_reduced(how, include_self, ties=False):
+    """index_reduce of a (3, 2) source into a (2, 2) self along dim 0, positions [1, 0, 1]."""
+    def build(M):
+        x, z = _x(M, 2, 2), _x(M, 3, 2, scale=1.5)
+        if ties:
+            with M.no_grad():
+                x[1, 0], z[0, 0], z[2, 0], z[1, 1] = 0.555, 0.555, 0.0, 0.0
+        return (x, z), x.index_reduce(0, _t(M, [1, 0, 1]), z, how, include_self=include_self)
+    return build
+
+
+for _how in ("prod", "mean", "amax", "amin"):
+    for _inc in (True, False):
+        CASES[f"index_reduce_{_how}_{_inc}"] = _index_reduced(_how, _inc)
+        CASES[f"index_reduce_{_how}_{_inc}_ties"] = _index_reduced(_how, _inc, True)
+CASES.update({
+    "index_reduce_sum": _index_reduced("sum", True),
+    "index_reduce_out_of_range": _two(lambda M, x, z: x.index_reduce(0, _t(M, [0, 2]), z, "prod"), (2, 2), (2, 2)),
+    "index_reduce_negative": _two(lambda M, x, z: x.index_reduce(0, _t(M, [0, -1]), z, "prod"), (2, 2), (2, 2)),
+    "index_reduce_float_index": _two(lambda M, x, z: x.index_reduce(0, _t(M, [0.0]), z, "prod"), (2, 2), (1, 2)),
+    "index_reduce_i32": _two(lambda M, x, z: x.index_reduce(1, _t(M, [1, 1], dtype=M.int32), z, "amin"), (2, 2), (2, 2)),
+    "index_reduce_matrix_index": _two(lambda M, x, z: x.index_reduce(0, _t(M, [[0, 1]]), z, "prod"), (2, 2), (2, 2)),
+    "index_reduce_count": _two(lambda M, x, z: x.index_reduce(0, _t(M, [0, 1, 1]), z, "prod"), (2, 2), (2, 2)),
+    "index_reduce_dtypes": _two(lambda M, x, z: x.index_reduce(0, _t(M, [0, 1]), z.float(), "prod"), (2, 2), (2, 2)),
+    "index_reduce_shapes": _two(lambda M, x, z: x.index_reduce(0, _t(M, [0, 1]), z, "prod"), (2, 2), (2, 3)),
+    "index_reduce_dim": _two(lambda M, x, z: x.index_reduce(2, _t(M, [0, 1]), z, "prod"), (2, 2), (2, 2)),
+    "index_reduce_0d": lambda M: ((), M.tensor(2.).index_reduce(0, M.tensor([0]), M.tensor(3.), "prod")),
+    "index_reduce_int_mean": lambda M: ((), M.tensor([1, 2, 3]).index_reduce(0, M.tensor([0, 0]), M.tensor([3, 4]),
+                                                                             "mean")),
+    "index_reduce_int_mean_exclude": lambda M: ((), M.tensor([1, 2, 3]).index_reduce(
+        0, M.tensor([0, 0]), M.tensor([3, 4]), "mean", include_self=False)),
+    "index_reduce_": _two(lambda M, x, z: (x * 1).index_reduce_(0, _t(M, [1, 1]), z, "amax"), (3,), (2,)),
+    "index_reduce_leaf": _two(lambda M, x, z: x.index_reduce_(0, _t(M, [1, 1]), z, "amax"), (3,), (2,)),
+})
+
 def _getitem(index, shape=(2, 3, 4)):
     def build(M):
         x = M.tensor(np.arange(np.prod(shape), dtype=float).reshape(shape) * 0.5 - 3, dtype=M.float64,

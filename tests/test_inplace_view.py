@@ -274,3 +274,16 @@ def test_as_strided__bumps_the_version_rows_saved():
         i = tape.arange(4.0)
     with pytest.raises(RuntimeError, match="Inplace update to inference tensor outside InferenceMode"):
         i.as_strided_((2,), (1,))
+
+
+@pytest.mark.parametrize("change", [lambda x: x.add_(1), lambda x: x.t_(), lambda x: x.squeeze_(),
+                                    lambda x: x.index_reduce_(0, tape.tensor([0]), tape.ones(1, 3), "prod")])
+def test_a_leaf_made_of_a_view_is_a_view_of_a_leaf(change):
+    # (PyTorch's check asks whether the tensor is a view first: a leaf made by requires_grad_() on
+    # a view of a plain tensor gets the view's message)
+    x = tape.arange(6.).reshape(2, 3).requires_grad_()
+    with pytest.raises(RuntimeError, match="^a view of a leaf Variable that requires grad is being used in an "
+                                           "in-place operation.$"):
+        change(x)
+    with tape.no_grad():
+        change(x)
