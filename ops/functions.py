@@ -17,7 +17,7 @@ from .addmm import MUL_SCALAR
 from ._args import wrap_dim
 from ._rule import rule_adjoint
 from ._spec import PYTHON, TRANSPOSED, Op, public, public_function, register, tangents
-from .join import _no_grad_out, _write_out, meshgrid, stack
+from .join import _no_grad_out, _write_out, cat, meshgrid, stack
 from .decomp import matrix_norm
 from .layout import broadcast_tensors
 from .shape import V_SQUEEZE_DIMS, V_UNSQUEEZE_, _transpose, viewed
@@ -466,3 +466,91 @@ def matrix_rank(*args, **kwargs):
     raise RuntimeError("This function was deprecated since version 1.9 and is now removed.\nPlease use the "
                        "`torch.linalg.matrix_rank` function instead. The parameter 'symmetric' was renamed in "
                        "`torch.linalg.matrix_rank()` to 'hermitian'.")
+
+
+@public("gradient", method=False)
+def gradient(input, *, spacing=None, dim=None, edge_order: int = 1) -> tuple:
+    """Estimates the derivative of ``input`` along each of ``dim`` (every dim when None) by
+    central differences inside and one-sided ones (first or second order, ``edge_order``) at the
+    ends; ``spacing`` is a number (the step), one number per dim, or one 1-D tensor of
+    coordinates per dim.  Returns a tuple with one tensor per dim."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"gradient(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    nd = len(input._shape)
+    dims = list(range(nd)) if dim is None else [dim] if isinstance(dim, int) else [int(d) for d in dim]
+    steps = _steps(spacing, nd, dim, len(dims))
+    if input._dtype is D.uint8:
+        raise RuntimeError("torch.gradient does not support uint8 input.")
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    wrapped = [wrap_dim(d, nd) for d in dims]
+    for k, d in enumerate(wrapped):
+        if d in wrapped[:k]:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    if any(input._shape[d] < edge_order + 1 for d in wrapped):
+        raise RuntimeError("torch.gradient expected each dimension size to be at least edge_order+1")
+    return tuple(_along(input, d, step, edge_order) for d, step in zip(wrapped, steps))
+
+
+def _steps(spacing, nd: int, dim, n: int) -> list:
+    """One step (a number, or a 1-D tensor of coordinates) per dim of the result."""
+    if spacing is None:
+        return [1] * n
+    if isinstance(spacing, (int, float)) and not isinstance(spacing, bool):
+        return [spacing] * n
+    spacing = list(spacing)
+    if dim is None and len(spacing) != nd:
+        raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar, or a list of length "
+                           f"equal to 'self.dim() = {nd}', since dim argument was not given, but got a list of "
+                           f"length {len(spacing)}")
+    if dim is not None and len(spacing) != n:
+        raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or it's spacing and dim "
+                           f"arguments to have the same length, but got a spacing argument of length "
+                           f"{len(spacing)} and a dim argument of length {n}.")
+    for s in spacing:
+        if isinstance(s, Tensor) and len(s._shape) != 1:
+            raise RuntimeError(f"torch.gradient expected each element of spacing to have one dimension, but got "
+                               f"an element with {len(s._shape)} dimensions!")
+    return spacing
+
+
+def _along(x: Tensor, d: int, step, edge_order: int) -> Tensor:
+    """The estimate along dim ``d``: ends and interior joined by one ``cat``, as PyTorch's."""
+    size = x._shape[d]
+
+    def part(start: int, stop: Optional[int] = None) -> Tensor:
+        stop = size if stop is None else stop
+        return x.narrow(d, start, stop - start)
+
+    if not isinstance(step, Tensor):
+        # (ATen's ops with a Scalar, as PyTorch's C++ composite calls them: DivBackward1, MulBackward1)
+        inner = _div_scalar(_div_scalar(part(2) - part(0, size - 2), step), 2)
+        if edge_order == 1:
+            first = _div_scalar(part(1, 2) - part(0, 1), step)
+            last = _div_scalar(part(size - 1) - part(size - 2, size - 1), step)
+        else:
+            first = _div_scalar(_mul_scalar(part(0, 1), -1.5) + _mul_scalar(part(1, 2), 2.0)
+                                - _mul_scalar(part(2, 3), 0.5), step)
+            last = _div_scalar(_mul_scalar(part(size - 3, size - 2), 0.5) + _mul_scalar(part(size - 2, size - 1), -2.0)
+                               + _mul_scalar(part(size - 1), 1.5), step)
+        return cat([first, inner, last], d)
+    # Non-uniform coordinates: the second-order weights of the three neighbours from the two gaps.
+    gaps = step.diff(1, 0)
+    shape = [1] * len(x._shape)
+    shape[d] = -1
+    h1, h2 = gaps[:-1], gaps[1:]
+    before = (-h2 / (h1 * (h1 + h2))).reshape(shape)
+    here = ((h2 - h1) / (h1 * h2)).reshape(shape)
+    after = (h1 / (h2 * (h1 + h2))).reshape(shape)
+    inner = before * part(0, size - 2) + here * part(1, size - 1) + after * part(2)
+    g0, gl = gaps[0], gaps[-1]
+    if edge_order == 1:
+        first = (part(1, 2) - part(0, 1)) / g0
+        last = (part(size - 1) - part(size - 2, size - 1)) / gl
+    else:
+        g1, gm = gaps[1], gaps[-2]
+        first = (-(2.0 * g0 + g1) / (g0 * (g0 + g1)) * part(0, 1) + (g0 + g1) / (g0 * g1) * part(1, 2)
+                 + -g0 / (g1 * (g0 + g1)) * part(2, 3))
+        last = (gl / (gm * (gl + gm)) * part(size - 3, size - 2) + -(gl + gm) / (gl * gm) * part(size - 2, size - 1)
+                + (2 * gl + gm) / (gl * (gl + gm)) * part(size - 1))
+    return cat([first, inner, last], d)

@@ -153,8 +153,8 @@ __all__ = [
     "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
     "cov", "corrcoef", "quantile", "nanquantile", "trapezoid", "trapz", "cumulative_trapezoid",
     "vander", "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance",
-    "frobenius_norm", "nuclear_norm", "matrix_rank", "orgqr", "index_select", "gather", "take",
-    "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
+    "frobenius_norm", "nuclear_norm", "matrix_rank", "gradient", "orgqr", "index_select", "gather",
+    "take", "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
     "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce",
     "index_reduce", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift", "div", "divide",
     "floor_divide", "heaviside", "ldexp", "frexp", "nextafter", "lu", "lu_solve", "lu_unpack",
@@ -714,6 +714,12 @@ def ge(input: Tensor, other: Operand) -> Tensor:
 
 def ger(input: Tensor, vec2: Tensor) -> Tensor:
     """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
+
+def gradient(input: Tensor, *, spacing=..., dim=..., edge_order: builtins.int = ...) -> builtins.tuple:
+    """Estimates the derivative of ``input`` along each of ``dim`` (every dim when None) by
+    central differences inside and one-sided ones (first or second order, ``edge_order``) at the
+    ends; ``spacing`` is a number (the step), one number per dim, or one 1-D tensor of
+    coordinates per dim.  Returns a tuple with one tensor per dim."""
 
 def greater(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""

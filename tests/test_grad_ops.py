@@ -1019,6 +1019,11 @@ OPS: dict[str, Op] = {
     "copy_broadcast": _mutual_op(lambda M, x, s: (x * 2.0).copy_(s) * x, REAL, REAL, full_first=True),
     "copy_into_plain": _b(lambda M, x, s: M.zeros(M.broadcast_shapes(x.shape, s.shape), dtype=x.dtype).copy_(s) * x),
     # ---- lead: ops PyTorch composes from others (ops/composite.py)
+    "gradient": _u(lambda M, x: M.gradient(M.cat([x, x.sin(), x * 2], -1), dim=-1)[0], min_dims=1),
+    "gradient_edge2_spacing": _u(lambda M, x: M.gradient(M.cat([x, x.exp(), x * x], 0), spacing=[0.5], dim=[0],
+                                                         edge_order=2)[0], min_dims=1),
+    "gradient_coordinates": _u(lambda M, x: M.gradient(M.cat([x, x.cos(), x * 3], -1), dim=-1, edge_order=2, spacing=[
+        M.tensor(np.cumsum(np.arange(1.0, 3 * x.shape[-1] + 1)) * 0.25, dtype=x.dtype)])[0], min_dims=1),
     "diff": _u(lambda M, x: x.diff(), min_dims=1),
     "diff_n2_dim0_fn": _u(lambda M, x: M.diff(x, n=2, dim=0), min_dims=1),
     "diff_prepend_append": _u(lambda M, x: x.diff(dim=-1, prepend=x * 2, append=x.sin()), min_dims=1),
