@@ -369,8 +369,8 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     R = tape.R
     direct = result.direct
     for node, src in tape.src.items():
-        if not marks[node] & 1:
-            continue
+        if node >= n or not marks[node] & 1:
+            continue        # (a leaf imported by a reentrant backward run meanwhile is none of this sweep's)
         dt, o, size, shp = R[1:5, node].tolist()
         g = grads[dt][o:o + size].reshape(shapes[shp])
         if not share:
@@ -623,7 +623,7 @@ def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) ->
             t = ref()
             # (as PyTorch: only where the tensor's own node runs; a gradient that reached a node
             # leading to no requested input is not a retained tensor's gradient)
-            if t is not None and seen[node] & 1 and (not seen[node] & 2 or (id(tape), node) in (result.targets or ())):
+            if t is not None and node < len(seen) and seen[node] & 1 and (not seen[node] & 2 or (id(tape), node) in (result.targets or ())):
                 result.retained.append((t, grad_of(node)))
     result.swept.append((tape, seen))
 
