@@ -135,8 +135,14 @@ LISTED = -1     # ``arity`` of an op whose inputs are listed (any number)
 
 REGISTRY: dict[int, Op] = {}
 
+# The code a hooked row has in the copy of the rows a sweep reads (``tape/_hooks.py``): kept
+# from every op, so that the sweeps' per-code tables (what a row saved) say nothing of it.
+HOOKED = PYTHON.stop - 1
+
 
 def register(op: Op) -> Op:
+    if op.code == HOOKED:
+        raise ValueError(f"op code {op.code} ({op.name}) is the engine's code for hooked rows")
     if op.code in REGISTRY:
         raise ValueError(f"op code {op.code} registered twice ({REGISTRY[op.code].name}, {op.name})")
     REGISTRY[op.code] = op

@@ -343,6 +343,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                 hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
                 _hooks.fire_numeric(tape, q, hooks, _arena_view(tape, grads, q))
                 _hooks.deliver(tape, q, _arena_view(tape, grads, q).copy(), result)
+            _hooks.fire_undefined(tape, r, seen)
             if _hooks.node_hooked(tape, r):
                 _node_numeric(tape, r, values, grads, seen)     # the row runs here, with its node's hooks
                 ctl[C_START] = r - 1
@@ -369,8 +370,8 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     R = tape.R
     direct = result.direct
     for node, src in tape.src.items():
-        if not marks[node] & 1:
-            continue
+        if node >= n or not marks[node] & 1:
+            continue        # (a leaf imported by a reentrant backward run meanwhile is none of this sweep's)
         dt, o, size, shp = R[1:5, node].tolist()
         g = grads[dt][o:o + size].reshape(shapes[shp])
         if not share:
@@ -623,7 +624,7 @@ def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) ->
             t = ref()
             # (as PyTorch: only where the tensor's own node runs; a gradient that reached a node
             # leading to no requested input is not a retained tensor's gradient)
-            if t is not None and seen[node] & 1 and (not seen[node] & 2 or (id(tape), node) in (result.targets or ())):
+            if t is not None and node < len(seen) and seen[node] & 1 and (not seen[node] & 2 or (id(tape), node) in (result.targets or ())):
                 result.retained.append((t, grad_of(node)))
     result.swept.append((tape, seen))
 
@@ -725,6 +726,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                     if hooks:
                         gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q]))))
                     _hooks.deliver(tape, q, _tensor_at(dest, int(gnode[q])), result)
+                _hooks.fire_undefined(tape, r, seen)
                 if _hooks.node_hooked(tape, r):
                     _python_rule(tape, dest, r, gnode, seen)
                     ctl[Rec.C_START] = r - 1
@@ -772,7 +774,17 @@ def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
     hooks = tape.hooks.get(r)
     if hooks is not None and hooks.node:
         _check_row(tape, r)
-        grads = _hooks.run_node_hooks(hooks, gos, rule)
+        ctx = tape.pyrows.get(r)
+        if ctx is not None and op.multi and getattr(ctx, "_out_meta", None) is not None:
+            # A custom Function's node: its hooks see a gradient for every output of forward,
+            # None for those that are no tensor or not differentiable, as PyTorch's do.
+            at = ctx._outputs
+            full = [None] * len(ctx._out_meta)
+            for pos, g in zip(at, gos):
+                full[pos] = g
+            grads = _hooks.run_node_hooks(hooks, tuple(full), lambda full: rule(tuple(full[pos] for pos in at)))
+        else:
+            grads = _hooks.run_node_hooks(hooks, gos, rule)
     else:
         grads = rule(gos)
     diff = [x for k, x in enumerate(row.inputs) if k not in op.nondiff]

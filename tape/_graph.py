@@ -170,30 +170,43 @@ class AccumulateGrad:
 
     def register_prehook(self, fn: Callable) -> RemovableHandle:
         """Register ``fn(grad_outputs) -> tuple or None``, run on the leaf's gradient before it is
-        accumulated (a returned tuple replaces it)."""
+        accumulated, after the leaf's tensor hooks (a returned tuple replaces it)."""
         def prehook(grad):
             if not accumulating():
                 return None         # (``autograd.grad`` runs no AccumulateGrad node)
             new = fn((grad,))
             return None if new is None else _replacement(fn, new, (grad,))[0]
+        prehook._order = 1
         return self.variable.register_hook(prehook)
 
     def register_hook(self, fn: Callable) -> RemovableHandle:
         """Register ``fn(grad_inputs, grad_outputs) -> None``, run after the leaf's gradient was
-        accumulated into its ``.grad`` (``grad_inputs`` is empty: the node has no inputs)."""
+        accumulated into its ``.grad`` and its post-accumulate hooks ran (``grad_inputs`` is empty:
+        the node has no inputs)."""
         seen = []
+        leaf = self.variable
 
         def keep(grad) -> None:
-            seen[:] = [grad]
+            seen[:] = [grad, leaf._grad is None]
+
+        def taken(leaf) -> None:
+            # A first gradient becomes ``.grad`` itself in PyTorch: the hook's ``grad_outputs``
+            # then is the ``.grad`` that the post-accumulate hooks saw (and may have changed).
+            if seen and seen[1]:
+                seen[0] = leaf._grad
 
         def after(leaf) -> None:
-            new = fn((), tuple(seen))
+            new = fn((), tuple(seen[:1]))
             if new is not None:
                 name = getattr(fn, "__name__", type(fn).__name__)
                 got = len(new) if isinstance(new, tuple) else 1
                 raise RuntimeError(f"hook '{name}' has returned an incorrect number of values (got {got}, but "
                                    "expected 0)")
-        return _Handles(self.variable.register_hook(keep), self.variable.register_post_accumulate_grad_hook(after))
+        keep._order = 2
+        taken._order = -1
+        after._order = 1
+        return _Handles(leaf.register_hook(keep), leaf.register_post_accumulate_grad_hook(taken),
+                        leaf.register_post_accumulate_grad_hook(after))
 
     def __eq__(self, other) -> bool:
         return isinstance(other, AccumulateGrad) and other.variable is self.variable

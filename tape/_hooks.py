@@ -27,10 +27,9 @@ import numpy as np
 
 from . import _dtype as D
 from ._tensor import Tensor, _plain
-from .ops._spec import INPUT, PYTHON, R_OP, SOURCE
+from .ops._spec import HOOKED, INPUT, OUTPUT, R_OP, SOURCE
 from .utils.hooks import RemovableHandle
 
-HOOKED = PYTHON.start + 81      # 981: a hooked row's code while a sweep runs (never recorded)
 
 
 _leaf_hooks = [0]      # leaves that ever had hooks: while none did, a backward looks for none
@@ -186,9 +185,19 @@ def register_post_accumulate_grad_hook(self: Tensor, hook: Callable) -> Removabl
     return _add(hooks, hook)
 
 
+def _in_order(hooks: dict) -> list:
+    """``hooks`` in the order they run: by registration, except that a leaf's AccumulateGrad node
+    hooks (kept with its tensor hooks, marked with an ``_order``) run after the tensor's own, as
+    PyTorch runs a node's pre-hooks after its tensors' hooks."""
+    fns = list(hooks.values())
+    if any(hasattr(fn, "_order") for fn in fns):
+        fns.sort(key=lambda fn: getattr(fn, "_order", 0))
+    return fns
+
+
 def run_hooks(hooks: dict, grad: Tensor) -> Tensor:
     """Run ``hooks`` (those registered when they start) on ``grad``; return the last replacement."""
-    for hook in list(hooks.values()):
+    for hook in _in_order(hooks):
         new = hook(grad)
         if new is None:
             continue
@@ -224,6 +233,11 @@ def hook_rows(tape, alone: Callable, every: bool = False) -> tuple:
     for node, hooks in tape.hooks.items():
         if hooks and node < tape.n:
             rows[node] = (int(tape.op[node]), hooks)       # (a RowHooks)
+    for node, hooks in tape.hooks.items():
+        if hooks.tensor and node < tape.n and tape.op[node] == OUTPUT:
+            lead = int(tape.a[node])    # (its row stops too: outputs that got no gradient see None)
+            if lead not in rows:
+                rows[lead] = (int(tape.op[lead]), None)
     if _leaf_hooks[0] and alone():
         seen = {}
         for node, src in tape.src.items():
@@ -318,5 +332,19 @@ def fire_leaf(leaf: Tensor, g):
 def fire_post(leaf: Tensor) -> None:
     hooks = leaf.__dict__.get("_post_hooks")
     if hooks:
-        for hook in list(hooks.values()):
-            hook(leaf)
+        for hook in _in_order(hooks):
+            if hook(leaf) is not None:
+                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+
+
+def fire_undefined(tape, r: int, seen) -> None:
+    """Row ``r`` (a node with several outputs) runs: the tensor hooks of its outputs that got no
+    gradient are called with None, as PyTorch calls every output's hooks when the node runs."""
+    q = r + 1
+    n = tape.n
+    while q < n and tape.op[q] == OUTPUT and tape.a[q] == r:
+        hooks = tape.hooks.get(q)
+        if hooks is not None and hooks.tensor and not seen[q] & 1:
+            for hook in list(hooks.tensor.values()):
+                hook(None)
+        q += 1

@@ -630,3 +630,61 @@ def _close(got, want):
         np.testing.assert_allclose(np.asarray(got[3], float), np.asarray(want[3], float), rtol=1e-12)
     else:
         assert got == want, (got, want)
+
+
+def test_returning_a_tensor_twice_gives_one_output():
+    class Twice(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            o = x * 2
+            return o, o
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            return g1 * 2 + g2 * 2
+
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    p, q = Twice.apply(x)
+    assert p is q and p.output_nr == 1
+    (p + q).sum().backward()
+    assert x.grad.tolist() == [4.0, 4.0, 4.0]
+
+
+def _dirty_fn(two_outputs=False, not_input=False, view=False):
+    class Dirty(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            if not_input:
+                a = a.clone().view_as(a) if view else a * 3
+            a.add_(1)
+            ctx.mark_dirty(a)
+            return (a, a + 1) if two_outputs else a
+
+        @staticmethod
+        def backward(ctx, *gs):
+            return gs[0]
+
+    return Dirty.apply
+
+
+def test_mark_dirty_checks_in_pytorch_order():
+    leaf = tape.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="^a leaf Variable that requires grad has been used in an in-place"):
+        _dirty_fn()(leaf)
+    with pytest.raises(RuntimeError, match="^a view of a leaf Variable that requires grad is being used in an "
+                                           "in-place operation.$"):
+        _dirty_fn()(leaf.view_as(leaf))
+    with pytest.raises(RuntimeError, match="^If your Function modifies inplace an input that is a view of another "
+                                           "Tensor, your Function cannot return more than one Tensor."):
+        _dirty_fn(two_outputs=True)(leaf.view_as(leaf))
+    with pytest.raises(RuntimeError, match=r"^Output 0 of SplitWithSizes is a view and is being modified inplace. "
+                                           "This view is the output of a function that returns multiple views."):
+        _dirty_fn()(leaf.split_with_sizes([1, 1])[0])
+    text = ("ctx.mark_dirty() received a tensor that was not an input. Only input Tensors that have been mutated "
+            "should be passed to ctx.mark_dirty().")
+    with pytest.raises(RuntimeError, match=re.escape(text)):
+        _dirty_fn(not_input=True, view=True)(leaf.clone())
+    fresh = tape.tensor([1.0, 2.0], requires_grad=True)     # (the forwards above changed ``leaf``)
+    with pytest.warns(UserWarning, match=re.escape(text)):
+        out = _dirty_fn(not_input=True)(fresh.clone())
+    assert out.tolist() == [4.0, 7.0] and out.grad_fn is not None

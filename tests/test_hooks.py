@@ -451,3 +451,71 @@ def test_hook_scenarios_vs_torch(name):
         out = _scenarios()[name](lib, log)
         runs.append((_plain(out, lib), log))
     assert runs[1] == runs[0]
+
+
+def test_hooked_row_that_saves_nothing_is_swept_twice():
+    # (the code a hooked row takes during a sweep once was an op's, which saves values)
+    x = tape.ones(3, requires_grad=True)
+    y = x + 1
+    y.register_hook(lambda g: None)
+    y.sum().backward()
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_hook_of_an_output_that_got_no_gradient_sees_none():
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    parts = x.unbind()
+    seen = []
+    parts[0].register_hook(lambda g: seen.append(None if g is None else g.tolist()))
+    parts[0].backward()
+    parts[2].backward()
+    assert seen == [1.0, None]
+    assert x.grad.tolist() == [1.0, 0.0, 1.0]
+
+
+def test_accumulate_grad_node_hooks_run_after_the_tensor_hooks():
+    log = []
+    a = tape.tensor(1.0, requires_grad=True)
+    b = a.clone()
+    acc = b.grad_fn.next_functions[0][0]
+    acc.register_prehook(lambda gs: (log.append(("pre", gs[0].item())), (gs[0] * 2,))[1])
+    a.register_hook(lambda g: (log.append(("tensor", g.item())), g * 3)[1])
+    a.register_post_accumulate_grad_hook(lambda t: (log.append(("post", t.grad.item())), t.grad.add_(0.5), None)[2])
+    acc.register_hook(lambda gi, go: log.append(("node_post", len(gi), go[0].item())))
+    b.backward()
+    # the node's post hook gets the .grad the post-accumulate hook changed (PyTorch's first
+    # gradient becomes .grad itself)
+    assert log == [("tensor", 1.0), ("pre", 3.0), ("post", 6.0), ("node_post", 0, 6.5)]
+    assert a.grad.item() == 6.5
+
+
+def test_function_node_prehook_sees_every_output():
+    class F(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            return x * k, k, x * 2
+
+        @staticmethod
+        def backward(ctx, g1, gk, g2):
+            return g1 * 3 + g2 * 2, None
+
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    c, _, d = F.apply(x, 3)
+    got = []
+
+    def prehook(gs):
+        got.append([None if g is None else g.tolist() for g in gs])
+        return gs[0] * 2, None, gs[2]
+
+    c.grad_fn.register_prehook(prehook)
+    (c + d).sum().backward()
+    assert got == [[[1.0, 1.0], None, [1.0, 1.0]]]
+    assert x.grad.tolist() == [8.0, 8.0]
+
+
+def test_post_accumulate_grad_hook_must_return_none():
+    t = tape.rand(2, requires_grad=True)
+    t.register_post_accumulate_grad_hook(lambda t: t.grad)
+    with pytest.raises(RuntimeError, match="^Tensor post accumulate grad hooks should return None.$"):
+        t.sum().backward()

@@ -1407,3 +1407,40 @@ def test_node_names_of_the_nodes_that_are_not_derivative_formulas():
     assert b.grad_fn.name() == "torch::autograd::CopySlices"
     assert x.grad_fn.next_functions[1][0].name() == "MulBackward0"
     assert (a * 1).grad_fn.next_functions[0][0].name() == "torch::autograd::AccumulateGrad"
+
+
+def test_grad_materialized_zeros_require_grad_under_create_graph():
+    x = torch.tensor(0.5, requires_grad=True)
+    a = torch.tensor(1.0, requires_grad=True)
+    (dydx,) = torch.autograd.grad(x * a, x, create_graph=True)
+    (d2,) = torch.autograd.grad(dydx, x, create_graph=True, allow_unused=True, materialize_grads=True)
+    assert d2.item() == 0.0 and d2.requires_grad and d2.grad_fn is None
+    (d3,) = torch.autograd.grad(d2, x, materialize_grads=True)
+    assert d3.item() == 0.0 and not d3.requires_grad
+    (d2,) = torch.autograd.grad(dydx, x, allow_unused=True, materialize_grads=True)
+    assert not d2.requires_grad
+
+
+def test_grad_inputs_empty_or_a_dict():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = torch.tensor(3.0, requires_grad=True)
+    for empty in ((), []):
+        with pytest.raises(RuntimeError, match=r"^`inputs` argument to `grad\(\)` cannot be empty.$"):
+            torch.autograd.grad((x * y).sum(), empty)
+    got = torch.autograd.grad((x * y).sum(), {"x": x, "y": y})
+    assert list(got) == ["x", "y"]
+    assert got["x"].tolist() == [3.0, 3.0] and got["y"].item() == 3.0
+    import types
+    with pytest.raises(TypeError, match=r"must be a dict, not mappingproxy"):
+        torch.autograd.grad((x * y).sum(), types.MappingProxyType({"x": x}))
+
+
+def test_grad_materialize_grads_refuses_a_gradient_edge_input():
+    x = torch.rand(2, requires_grad=True).clone()
+    y = torch.rand(2, requires_grad=True).clone()
+    edge_y = torch.autograd.graph.get_gradient_edge(y)
+    out = x.clone().sum()
+    gx, gy = torch.autograd.grad(out, (x, edge_y), allow_unused=True, retain_graph=True)
+    assert gx.tolist() == [1.0, 1.0] and gy is None
+    with pytest.raises(RuntimeError, match="^materialize_grads cannot be used when the given input is a GradientEdge$"):
+        torch.autograd.grad(out, (x, edge_y), allow_unused=True, materialize_grads=True)

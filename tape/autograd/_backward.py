@@ -1,7 +1,7 @@
 """``backward`` and ``grad``: check the arguments as PyTorch does, run the engine, deliver gradients."""
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -194,10 +194,23 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
     r"""Compute and return the sum of gradients of ``outputs`` with respect to ``inputs``.
 
     Unlike :func:`backward`, nothing is accumulated into ``.grad``.  With
-    ``create_graph=True`` the result is itself differentiable.
+    ``create_graph=True`` the result is itself differentiable.  ``inputs`` may be a dict, whose
+    values are the inputs: the result is then a dict with the same keys.
     """
+    if type(inputs) is dict:
+        keys = tuple(inputs)
+        got = grad(outputs, tuple(inputs.values()), grad_outputs, retain_graph, create_graph, only_inputs,
+                   allow_unused, is_grads_batched, materialize_grads)
+        return dict(zip(keys, got))
+    if isinstance(inputs, Mapping):
+        raise TypeError(f"`inputs` argument to `grad()` must be a dict, not {type(inputs).__name__}. "
+                        "Other Mapping types are not supported.")
     outs = _as_tuple(outputs, "outputs")
+    edges = (isinstance(inputs, GradientEdge),) if not isinstance(inputs, (tuple, list)) else \
+        tuple(isinstance(t, GradientEdge) for t in inputs)
     ins = _as_tuple(inputs, "inputs")
+    if not ins:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     if allow_unused is None:
         allow_unused = materialize_grads
     elif materialize_grads and not allow_unused:
@@ -224,7 +237,10 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
                 raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in "
                                    "the graph. Set allow_unused=True if this is the desired behavior.")
             if materialize_grads:
+                if edges[i]:
+                    raise RuntimeError("materialize_grads cannot be used when the given input is a GradientEdge")
                 g = _plain(np.zeros(t._shape, t._dtype.np), t._dtype)
+                g._rg = create_graph        # (as PyTorch's ``zeros_like(input, requires_grad=create_graph)``)
             grads.append(g)
         else:
             grads.append(_tensor_of(g, t))

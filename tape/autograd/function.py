@@ -32,7 +32,7 @@ from .. import _saved
 from .._hooks import node_hook
 from .._state import state
 from .._stops import FREED, MODIFIED
-from .._tensor import Tensor
+from .._tensor import Tensor, _check_view_inplace
 from ..ops._spec import CONST, LISTED, OUTPUT, PYTHON, Op, register
 from ..utils.hooks import RemovableHandle
 
@@ -326,10 +326,36 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
     if not record:
         return outputs
     for t in dirty:
-        if t._tape is None and t._rg:
-            raise RuntimeError("a leaf Variable that requires grad has been used in an in-place operation.")
+        _check_dirty(t, args, len(outs))
     new = _record(ctx, args, before, outs, dirty)
     return new[0] if single else tuple(new)
+
+
+_DIRTY_NOT_INPUT = ("ctx.mark_dirty() received a tensor that was not an input. Only input Tensors that have been "
+                    "mutated should be passed to ctx.mark_dirty().")
+
+
+def _check_dirty(t: Tensor, args: tuple, n_outputs: int) -> None:
+    """PyTorch's checks of a tensor that ``forward`` changed in place (``ctx.mark_dirty``), in its order."""
+    if t._tape is None and t._vb is None and t._rg:
+        raise RuntimeError("a leaf Variable that requires grad has been used in an in-place operation.")
+    if not any(t is a for a in args):
+        if t._vb is not None:
+            raise RuntimeError(_DIRTY_NOT_INPUT)
+        warnings.warn(_DIRTY_NOT_INPUT, stacklevel=4)
+        return
+    if t._vb is not None and n_outputs > 1:
+        raise RuntimeError(
+            "If your Function modifies inplace an input that is a view of another Tensor, your Function cannot "
+            "return more than one Tensor. This is not supported by the current autograd engine. You should either "
+            "make sure the input is not a view (using .clone() for example) or make your Function only return one "
+            "Tensor (potentially splitting it into two Functions: one doing the inplace that returns a single Tensor "
+            "and a second one that does the other operations). You can ask on the forum "
+            "https://discuss.pytorch.org/ if you need help to do this change.")
+    if t._rebased is not None and t._rebased[1] is not None:
+        raise RuntimeError(t._rebased[1])       # (a view PyTorch gives no node once changed: ``Tensor._rebased``)
+    if t._vb is not None:
+        _check_view_inplace(t)
 
 
 _NO_VALUE = np.empty(0)     # (the Function row's own value: its outputs' values are their OUTPUT rows')
@@ -373,7 +399,14 @@ def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
         value = np.array(o._value())
         node = tape.append(OUTPUT, dtype.arena, value, a=r, ia=i)
         positions.append(i)
-        if dirty and any(o is d for d in dirty):
+        twice = next((k for k in range(i) if outs[k] is o), None)
+        if twice is not None and not (dirty and any(o is d for d in dirty)):
+            # A tensor returned twice is one output, as in PyTorch: the last place it is returned
+            # at is its output number.
+            t = new[twice]
+            t._tape, t._node = tape, node
+            new.append(t)
+        elif dirty and any(o is d for d in dirty):
             # The input changed in place is now the output: it moves to the Function's node.
             o._bump()
             o._tape, o._node, o._rg = tape, node, True
