@@ -1,0 +1,75 @@
+"""Behaviour that tutorial code for ``torch.autograd`` prints or relies on, read from PyTorch 2.13
+(the expected values are hard-coded; no torch needed)."""
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import tape as torch
+
+
+def test_numpy_of_a_tensor_requiring_grad_is_allowed_without_grad_mode():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    with torch.no_grad():
+        assert x.numpy().tolist() == [1.0, 2.0]
+        assert y.numpy().tolist() == [2.0, 4.0]
+    with pytest.raises(RuntimeError, match=re.escape("Can't call numpy() on Tensor that requires grad.")):
+        y.numpy()
+
+
+def test_custom_function_forward_may_read_its_input_as_numpy():
+    # The forward of a Function runs without grad mode, where PyTorch's numpy() is allowed; a
+    # Function that changes its input through it and marks it dirty then fails in backward on
+    # the version counter.
+    class Inplace(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.numpy()[...] += 1
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output
+
+    a = torch.tensor(1.0, requires_grad=True, dtype=torch.double).clone()
+    b = a * a
+    out = Inplace.apply(a)
+    assert out.item() == 2.0
+    with pytest.raises(RuntimeError, match=re.escape(
+            "one of the variables needed for gradient computation has been modified by an inplace operation")):
+        b.backward()
+
+
+def test_grad_of_a_non_leaf_warns_with_pytorch_2_13_text():
+    x = torch.tensor([1.0], requires_grad=True)
+    y = x * 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert y.grad is None
+    text = str(caught[0].message)
+    assert text.endswith("See github.com/pytorch/pytorch/pull/30531 for more information. (Triggered internally "
+                         "at /__w/pytorch/pytorch/build/aten/src/ATen/core/TensorBody.h:493.)")
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_power_three_and_minus_two_are_products_as_in_pytorch(requires_grad):
+    # PyTorch computes x ** 3 as x * x * x and x ** -2 as 1 / (x * x): two roundings, where a
+    # power function rounds once; at these points the last bit differs.
+    x32 = torch.tensor([0.14849498867988586], requires_grad=requires_grad)
+    assert (x32 ** 3).item() == 0.0032744277268648148
+    x64 = torch.tensor(0.18729096989966554, dtype=torch.float64, requires_grad=requires_grad)
+    assert (x64 ** 3).item() == 0.006569775300112427
+    assert x64.pow(3).item() == 0.006569775300112427
+    y64 = torch.tensor([0.11939799331103679], dtype=torch.float64, requires_grad=requires_grad)
+    assert (y64 ** -2).item() == 70.14648996853643
+
+
+def test_power_four_gradient_is_four_cubes():
+    # PyTorch's derivative of x ** 4 is 4 * x.pow(3), whose cube is x * x * x.
+    x = torch.tensor([0.18729096989966554], dtype=torch.float64, requires_grad=True)
+    (x ** 4).sum().backward()
+    assert x.grad.item() == 4 * (0.18729096989966554 * 0.18729096989966554 * 0.18729096989966554)
+    assert np.isclose(x.grad.item(), 0.026279101200449708, rtol=0, atol=0)
