@@ -73,3 +73,50 @@ def test_power_four_gradient_is_four_cubes():
     (x ** 4).sum().backward()
     assert x.grad.item() == 4 * (0.18729096989966554 * 0.18729096989966554 * 0.18729096989966554)
     assert np.isclose(x.grad.item(), 0.026279101200449708, rtol=0, atol=0)
+
+
+def test_recorded_backward_copies_a_leaf_first_gradient():
+    x = torch.tensor(2.0, requires_grad=True)
+    (x ** 2).backward(create_graph=True)
+    assert type(x.grad.grad_fn).__name__ == "CopyBackwards"
+    nexts = x.grad.grad_fn.next_functions
+    assert nexts[0] == (None, 0) and type(nexts[1][0]).__name__ == "MulBackward0"
+    (x ** 2).backward(create_graph=True)
+    assert type(x.grad.grad_fn).__name__ == "AddBackward0"
+    assert [type(n).__name__ for n, _ in x.grad.grad_fn.next_functions] == ["CopyBackwards", "MulBackward0"]
+    assert x.grad.item() == 8.0
+    g = x.grad
+    x.grad = None
+    g.backward()
+    assert x.grad.item() == 4.0
+
+
+def test_recorded_backward_clones_a_retained_gradient_and_a_leaf_seed():
+    y = torch.tensor([1.0, 2.0], requires_grad=True)
+    h = y * 3
+    h.retain_grad()
+    (h * h).sum().backward(create_graph=True)
+    assert type(h.grad.grad_fn).__name__ == "CloneBackward0"
+    assert type(y.grad.grad_fn).__name__ == "CopyBackwards"
+    assert h.grad.tolist() == [6.0, 12.0] and y.grad.tolist() == [18.0, 36.0]
+    z = torch.tensor([1.0, 2.0], requires_grad=True)
+    z.backward(torch.tensor([1.0, 1.0], requires_grad=True), create_graph=True)
+    assert type(z.grad.grad_fn).__name__ == "CopyBackwards"
+    v = torch.tensor([1.0, 2.0], requires_grad=True)
+    v.backward(torch.tensor([1.0, 1.0]), create_graph=True)
+    assert v.grad.grad_fn is None and not v.grad.requires_grad
+
+
+def test_backward_with_create_graph_warns_once(monkeypatch):
+    from tape.autograd import _backward
+    monkeypatch.setattr(_backward, "_warned_cycle", [False])
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.autograd.grad((x * x).sum(), x, create_graph=True)
+        assert not caught
+        (x * x).sum().backward(create_graph=True)
+        (x * x).sum().backward(create_graph=True)
+    assert len(caught) == 1 and caught[0].category is UserWarning
+    assert str(caught[0].message).startswith(
+        "Using backward() with create_graph=True will create a reference cycle between the parameter and its gradient")
