@@ -120,3 +120,16 @@ def test_backward_with_create_graph_warns_once(monkeypatch):
     assert len(caught) == 1 and caught[0].category is UserWarning
     assert str(caught[0].message).startswith(
         "Using backward() with create_graph=True will create a reference cycle between the parameter and its gradient")
+
+
+def test_anomaly_traceback_warning_ends_as_pytorch_2_13():
+    x = torch.tensor([0.0], requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with torch.autograd.detect_anomaly():
+            y = torch.sqrt(x) * 0
+            with pytest.raises(RuntimeError, match="Function 'SqrtBackward0' returned nan values in its 0th output."):
+                y.backward()
+    text = [str(w.message) for w in caught if str(w.message).startswith("Error detected in SqrtBackward0.")][0]
+    assert "    y = torch.sqrt(x) * 0\n (Triggered internally at " in text
+    assert text.endswith("/__w/pytorch/pytorch/torch/csrc/autograd/python_anomaly_mode.cpp:122.)")
