@@ -129,7 +129,8 @@ def forward_trace(tape, r: int) -> str:
 def warn_at(tape, r: int, name: str) -> None:
     """PyTorch's warning before an error in the backward of row ``r`` (node ``name``)."""
     warnings.warn(f"Error detected in {name}. Traceback of forward call that caused the error:\n"
-                  f"{forward_trace(tape, r)}", UserWarning, stacklevel=2)
+                  f"{forward_trace(tape, r)} (Triggered internally at "
+                  "/__w/pytorch/pytorch/torch/csrc/autograd/python_anomaly_mode.cpp:122.)", UserWarning, stacklevel=2)
 
 
 def nan_input(grads: list) -> int:

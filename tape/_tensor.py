@@ -637,8 +637,8 @@ class Tensor:
                 "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
                 "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
                 "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
-                "instead. See github.com/pytorch/pytorch/pull/30531 for more informations. (Triggered "
-                "internally at aten/src/ATen/core/TensorBody.h:489.)", UserWarning, stacklevel=2)
+                "instead. See github.com/pytorch/pytorch/pull/30531 for more information. (Triggered "
+                "internally at /__w/pytorch/pytorch/build/aten/src/ATen/core/TensorBody.h:493.)", UserWarning, stacklevel=2)
         return self._grad
 
     @grad.setter
@@ -763,7 +763,8 @@ class Tensor:
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """The value as a numpy array sharing storage with the tensor."""
-        if self._rg and not force:
+        # PyTorch refuses only while grad mode is on (a custom Function's forward reads its inputs so).
+        if self._rg and state.grad and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return self._storage()

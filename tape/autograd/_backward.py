@@ -1,6 +1,7 @@
 """``backward`` and ``grad``: check the arguments as PyTorch does, run the engine, deliver gradients."""
 from __future__ import annotations
 
+import warnings
 from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -14,6 +15,15 @@ from ..ops.join import stack as _stack
 
 
 _Tensors = Union[Tensor, Sequence[Tensor]]
+
+# PyTorch's engine warns once per process when backward() (not grad()) records its gradients.
+_CYCLE_WARNING = (
+    "Using backward() with create_graph=True will create a reference cycle between the parameter and its gradient "
+    "which can cause a memory leak. We recommend using autograd.grad when creating the graph to avoid this. If you "
+    "have to use this function, make sure to reset the .grad fields of your parameters to None after use to break "
+    "the cycle and avoid the leak. (Triggered internally at "
+    "/__w/pytorch/pytorch/torch/csrc/autograd/engine.cpp:1307.)")
+_warned_cycle = [False]
 
 
 def _as_tuple(x, what: str) -> tuple:
@@ -144,6 +154,9 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
         _accumulate(leaf, g, create_graph)
         fire_post(leaf)
 
+    if create_graph and not _warned_cycle[0]:
+        _warned_cycle[0] = True
+        warnings.warn(_CYCLE_WARNING, UserWarning, stacklevel=3)
     result = _engine.run(list(outputs), seeds, retain_graph, create_graph,
                          _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None,
                          run_targets=True, on_leaf=on_leaf)
@@ -166,9 +179,26 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
         state.tape.soft = min(state.tape.soft, state.tape.n)
 
 
+def _recorded_first_grad(t: Tensor, g: Tensor) -> Tensor:
+    """A recorded gradient's first arrival, as PyTorch records it: a leaf's AccumulateGrad copies
+    it into a new tensor (``CopyBackwards``), a retained gradient is its clone (``CloneBackward0``)."""
+    prev = state.grad
+    state.grad = True
+    try:
+        if t._tape is None:
+            return _plain(np.empty(g._shape, g._dtype.np), g._dtype).copy_(g)
+        return g.clone()
+    finally:
+        state.grad = prev
+
+
 def _accumulate(t: Tensor, g, create_graph: bool) -> None:
     """Add ``g`` into ``t.grad``, in place unless the backward is recorded."""
     if t._grad is None:
+        if create_graph and isinstance(g, Tensor) and g._rg:
+            t._grad = _recorded_first_grad(t, g)
+            t._grad._of_grad = True
+            return
         # ``g`` is the backward's own copy (or a recorded tensor): it can become ``.grad`` as it is,
         # unless it is a leaf, the caller's own gradient tensor (a recorded backward from a leaf).
         t._grad = _tensor_of(g.clone() if isinstance(g, Tensor) and g._tape is None else g, t)

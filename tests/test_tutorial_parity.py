@@ -1,0 +1,135 @@
+"""Behaviour that tutorial code for ``torch.autograd`` prints or relies on, read from PyTorch 2.13
+(the expected values are hard-coded; no torch needed)."""
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import tape as torch
+
+
+def test_numpy_of_a_tensor_requiring_grad_is_allowed_without_grad_mode():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    with torch.no_grad():
+        assert x.numpy().tolist() == [1.0, 2.0]
+        assert y.numpy().tolist() == [2.0, 4.0]
+    with pytest.raises(RuntimeError, match=re.escape("Can't call numpy() on Tensor that requires grad.")):
+        y.numpy()
+
+
+def test_custom_function_forward_may_read_its_input_as_numpy():
+    # The forward of a Function runs without grad mode, where PyTorch's numpy() is allowed; a
+    # Function that changes its input through it and marks it dirty then fails in backward on
+    # the version counter.
+    class Inplace(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.numpy()[...] += 1
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output
+
+    a = torch.tensor(1.0, requires_grad=True, dtype=torch.double).clone()
+    b = a * a
+    out = Inplace.apply(a)
+    assert out.item() == 2.0
+    with pytest.raises(RuntimeError, match=re.escape(
+            "one of the variables needed for gradient computation has been modified by an inplace operation")):
+        b.backward()
+
+
+def test_grad_of_a_non_leaf_warns_with_pytorch_2_13_text():
+    x = torch.tensor([1.0], requires_grad=True)
+    y = x * 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert y.grad is None
+    text = str(caught[0].message)
+    assert text.endswith("See github.com/pytorch/pytorch/pull/30531 for more information. (Triggered internally "
+                         "at /__w/pytorch/pytorch/build/aten/src/ATen/core/TensorBody.h:493.)")
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_power_three_and_minus_two_are_products_as_in_pytorch(requires_grad):
+    # PyTorch computes x ** 3 as x * x * x and x ** -2 as 1 / (x * x): two roundings, where a
+    # power function rounds once; at these points the last bit differs.
+    x32 = torch.tensor([0.14849498867988586], requires_grad=requires_grad)
+    assert (x32 ** 3).item() == 0.0032744277268648148
+    x64 = torch.tensor(0.18729096989966554, dtype=torch.float64, requires_grad=requires_grad)
+    assert (x64 ** 3).item() == 0.006569775300112427
+    assert x64.pow(3).item() == 0.006569775300112427
+    y64 = torch.tensor([0.11939799331103679], dtype=torch.float64, requires_grad=requires_grad)
+    assert (y64 ** -2).item() == 70.14648996853643
+
+
+def test_power_four_gradient_is_four_cubes():
+    # PyTorch's derivative of x ** 4 is 4 * x.pow(3), whose cube is x * x * x.
+    x = torch.tensor([0.18729096989966554], dtype=torch.float64, requires_grad=True)
+    (x ** 4).sum().backward()
+    assert x.grad.item() == 4 * (0.18729096989966554 * 0.18729096989966554 * 0.18729096989966554)
+    assert np.isclose(x.grad.item(), 0.026279101200449708, rtol=0, atol=0)
+
+
+def test_recorded_backward_copies_a_leaf_first_gradient():
+    x = torch.tensor(2.0, requires_grad=True)
+    (x ** 2).backward(create_graph=True)
+    assert type(x.grad.grad_fn).__name__ == "CopyBackwards"
+    nexts = x.grad.grad_fn.next_functions
+    assert nexts[0] == (None, 0) and type(nexts[1][0]).__name__ == "MulBackward0"
+    (x ** 2).backward(create_graph=True)
+    assert type(x.grad.grad_fn).__name__ == "AddBackward0"
+    assert [type(n).__name__ for n, _ in x.grad.grad_fn.next_functions] == ["CopyBackwards", "MulBackward0"]
+    assert x.grad.item() == 8.0
+    g = x.grad
+    x.grad = None
+    g.backward()
+    assert x.grad.item() == 4.0
+
+
+def test_recorded_backward_clones_a_retained_gradient_and_a_leaf_seed():
+    y = torch.tensor([1.0, 2.0], requires_grad=True)
+    h = y * 3
+    h.retain_grad()
+    (h * h).sum().backward(create_graph=True)
+    assert type(h.grad.grad_fn).__name__ == "CloneBackward0"
+    assert type(y.grad.grad_fn).__name__ == "CopyBackwards"
+    assert h.grad.tolist() == [6.0, 12.0] and y.grad.tolist() == [18.0, 36.0]
+    z = torch.tensor([1.0, 2.0], requires_grad=True)
+    z.backward(torch.tensor([1.0, 1.0], requires_grad=True), create_graph=True)
+    assert type(z.grad.grad_fn).__name__ == "CopyBackwards"
+    v = torch.tensor([1.0, 2.0], requires_grad=True)
+    v.backward(torch.tensor([1.0, 1.0]), create_graph=True)
+    assert v.grad.grad_fn is None and not v.grad.requires_grad
+
+
+def test_backward_with_create_graph_warns_once(monkeypatch):
+    from tape.autograd import _backward
+    monkeypatch.setattr(_backward, "_warned_cycle", [False])
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.autograd.grad((x * x).sum(), x, create_graph=True)
+        assert not caught
+        (x * x).sum().backward(create_graph=True)
+        (x * x).sum().backward(create_graph=True)
+    assert len(caught) == 1 and caught[0].category is UserWarning
+    assert str(caught[0].message).startswith(
+        "Using backward() with create_graph=True will create a reference cycle between the parameter and its gradient")
+
+
+def test_anomaly_traceback_warning_ends_as_pytorch_2_13():
+    x = torch.tensor([0.0], requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with torch.autograd.detect_anomaly():
+            y = torch.sqrt(x) * 0
+            with pytest.raises(RuntimeError, match="Function 'SqrtBackward0' returned nan values in its 0th output."):
+                y.backward()
+    text = [str(w.message) for w in caught if str(w.message).startswith("Error detected in SqrtBackward0.")][0]
+    assert "    y = torch.sqrt(x) * 0\n (Triggered internally at " in text
+    assert text.endswith("/__w/pytorch/pytorch/torch/csrc/autograd/python_anomaly_mode.cpp:122.)")
