@@ -10,6 +10,7 @@ from .._graph import GradientEdge, edge_tensor
 from .._hooks import fire_post
 from .._state import state
 from .._tensor import Size, Tensor, _plain, _py_scalar
+from .._warn import warn_once
 from ..ops.join import stack as _stack
 
 
@@ -115,6 +116,12 @@ def _grad_of(result, t: Tensor):
     return result.nodes.get(_history(t))
 
 
+_CREATE_GRAPH_CYCLE = ("Using backward() with create_graph=True will create a reference cycle between the parameter "
+                       "and its gradient which can cause a memory leak. We recommend using autograd.grad when "
+                       "creating the graph to avoid this. If you have to use this function, make sure to reset the "
+                       ".grad fields of your parameters to None after use to break the cycle and avoid the leak.")
+
+
 def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] = None,
              create_graph: bool = False, grad_variables=None, inputs=None) -> None:
     r"""Compute the sum of gradients of ``tensors`` with respect to graph leaves.
@@ -144,6 +151,8 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
         _accumulate(leaf, g, create_graph)
         fire_post(leaf)
 
+    if create_graph:
+        warn_once(_CREATE_GRAPH_CYCLE, stacklevel=3)
     result = _engine.run(list(outputs), seeds, retain_graph, create_graph,
                          _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None,
                          run_targets=True, on_leaf=on_leaf)
