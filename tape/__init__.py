@@ -31,6 +31,7 @@ from ._device import device, get_default_device, set_default_device  # noqa: E40
 from ._legacy import LEGACY_TYPES as _LEGACY_TYPES  # noqa: E402
 from ._serialize import load, save  # noqa: E402
 from ._format import get_printoptions, set_printoptions  # noqa: E402
+from ._warn import is_warn_always_enabled, set_warn_always  # noqa: E402
 from ._storage import TypedStorage, UntypedStorage  # noqa: E402
 from ._layout import (channels_last, channels_last_3d, contiguous_format, layout, memory_format,  # noqa: E402
                       preserve_format, strided)
@@ -82,7 +83,8 @@ __all__ = [
     "get_default_dtype", "set_default_dtype", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "autograd", "linalg", "special", "is_tensor", "is_floating_point", "numel", "device", "cuda",
     "get_default_device", "set_default_device", "save", "load",
-    "set_printoptions", "get_printoptions", *(cls.__name__ for cls in _LEGACY_TYPES.values()),
+    "set_printoptions", "get_printoptions", "set_warn_always", "is_warn_always_enabled",
+    *(cls.__name__ for cls in _LEGACY_TYPES.values()),
     "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_anomaly_enabled",
 ]
 

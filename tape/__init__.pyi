@@ -73,6 +73,8 @@ from ._tensor import Tensor as Tensor
 from ._trace import Trace as Trace
 from ._trace import TraceGuardError as TraceGuardError
 from ._trace_io import load_trace as load_trace
+from ._warn import is_warn_always_enabled as is_warn_always_enabled
+from ._warn import set_warn_always as set_warn_always
 from .viz import listing as format_tape
 from ._dtype import dtype as _DType
 from ._tensor import Dims, Generator, Number, Operand, Shape, TypedStorage, UntypedStorage, _Layout, _Tensors, device, tensortype
@@ -122,19 +124,19 @@ __all__ = [
     "double", "half", "long", "int", "short", "get_default_dtype", "set_default_dtype", "no_grad",
     "enable_grad", "set_grad_enabled", "is_grad_enabled", "autograd", "linalg", "special",
     "is_tensor", "is_floating_point", "numel", "device", "cuda", "get_default_device",
-    "set_default_device", "save", "load", "set_printoptions", "get_printoptions", "BoolTensor",
-    "ByteTensor", "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor",
-    "FloatTensor", "DoubleTensor", "is_anomaly_enabled", "is_anomaly_check_nan_enabled",
-    "set_anomaly_enabled", "format_tape", "viz", "testing", "inference_mode",
-    "is_inference_mode_enabled", "detach", "addmm", "addmv", "addr", "addbmm", "baddbmm",
-    "block_diag", "lerp", "addcmul", "addcdiv", "cat", "concat", "concatenate", "stack", "where",
-    "unbind", "meshgrid", "add", "sub", "subtract", "mul", "multiply", "true_divide", "pow", "neg",
-    "negative", "abs", "exp", "log", "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh",
-    "cosh", "expm1", "square", "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan",
-    "arctan", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv",
-    "exp2", "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round",
-    "logit", "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip",
-    "clamp_min", "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder",
+    "set_default_device", "save", "load", "set_printoptions", "get_printoptions", "set_warn_always",
+    "is_warn_always_enabled", "BoolTensor", "ByteTensor", "CharTensor", "ShortTensor", "IntTensor",
+    "LongTensor", "HalfTensor", "FloatTensor", "DoubleTensor", "is_anomaly_enabled",
+    "is_anomaly_check_nan_enabled", "set_anomaly_enabled", "format_tape", "viz", "testing",
+    "inference_mode", "is_inference_mode_enabled", "detach", "addmm", "addmv", "addr", "addbmm",
+    "baddbmm", "block_diag", "lerp", "addcmul", "addcdiv", "cat", "concat", "concatenate", "stack",
+    "where", "unbind", "meshgrid", "add", "sub", "subtract", "mul", "multiply", "true_divide",
+    "pow", "neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt", "sin", "cos", "tan",
+    "tanh", "sinh", "cosh", "expm1", "square", "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos",
+    "atan", "arctan", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc",
+    "erfinv", "exp2", "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix",
+    "round", "logit", "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp",
+    "clip", "clamp_min", "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder",
     "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone", "softmax",
     "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean",
     "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "qr", "pinverse",

@@ -1444,3 +1444,29 @@ def test_grad_materialize_grads_refuses_a_gradient_edge_input():
     assert gx.tolist() == [1.0, 1.0] and gy is None
     with pytest.raises(RuntimeError, match="^materialize_grads cannot be used when the given input is a GradientEdge$"):
         torch.autograd.grad(out, (x, edge_y), allow_unused=True, materialize_grads=True)
+
+
+CYCLE_WARNING = r"^Using backward\(\) with create_graph=True will create a reference cycle"
+
+
+def test_backward_with_create_graph_warns_once_unless_warn_always():
+    b = torch.tensor([1.0, 2.0], requires_grad=True)
+    torch.set_warn_always(True)
+    try:
+        assert torch.is_warn_always_enabled()
+        for _ in range(2):
+            with pytest.warns(UserWarning, match=CYCLE_WARNING):
+                (b * b).sum().backward(create_graph=True)
+        b.grad = None
+        with warnings.catch_warnings(record=True) as ws:
+            warnings.simplefilter("always")
+            torch.autograd.grad((b * b).sum(), b, create_graph=True)     # (grad gives no .grad: no cycle)
+            (b * b).sum().backward()
+        assert not ws
+    finally:
+        torch.set_warn_always(False)
+    assert not torch.is_warn_always_enabled()
+    with warnings.catch_warnings(record=True) as ws:
+        warnings.simplefilter("always")
+        (b * b).sum().backward(create_graph=True)       # (given once already)
+    assert not ws

@@ -108,8 +108,8 @@ def test_recorded_backward_clones_a_retained_gradient_and_a_leaf_seed():
 
 
 def test_backward_with_create_graph_warns_once(monkeypatch):
-    from tape.autograd import _backward
-    monkeypatch.setattr(_backward, "_warned_cycle", [False])
+    from tape import _warn
+    monkeypatch.setattr(_warn, "_given", set())
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -11,19 +11,20 @@ from .._graph import GradientEdge, edge_tensor
 from .._hooks import fire_post
 from .._state import state
 from .._tensor import Size, Tensor, _plain, _py_scalar
+from .._warn import warn_once
 from ..ops.join import stack as _stack
 
 
 _Tensors = Union[Tensor, Sequence[Tensor]]
 
-# PyTorch's engine warns once per process when backward() (not grad()) records its gradients.
+# PyTorch's engine warns once per process (each time after ``set_warn_always(True)``) when backward(),
+# not grad(), records its gradients.
 _CYCLE_WARNING = (
     "Using backward() with create_graph=True will create a reference cycle between the parameter and its gradient "
     "which can cause a memory leak. We recommend using autograd.grad when creating the graph to avoid this. If you "
     "have to use this function, make sure to reset the .grad fields of your parameters to None after use to break "
     "the cycle and avoid the leak. (Triggered internally at "
     "/__w/pytorch/pytorch/torch/csrc/autograd/engine.cpp:1307.)")
-_warned_cycle = [False]
 
 
 def _as_tuple(x, what: str) -> tuple:
@@ -154,9 +155,8 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
         _accumulate(leaf, g, create_graph)
         fire_post(leaf)
 
-    if create_graph and not _warned_cycle[0]:
-        _warned_cycle[0] = True
-        warnings.warn(_CYCLE_WARNING, UserWarning, stacklevel=3)
+    if create_graph:
+        warn_once(_CYCLE_WARNING, stacklevel=3)
     result = _engine.run(list(outputs), seeds, retain_graph, create_graph,
                          _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None,
                          run_targets=True, on_leaf=on_leaf)
