@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import traceback
 import warnings
 
@@ -22,6 +23,12 @@ from ._state import state
 _mode = [False, True]       # enabled, check_nan (global, as PyTorch's)
 _STACKS: dict = {}          # stack (a tuple of (file, line, function), outermost first) -> id
 _BY_ID: list = []
+# A row recorded while a backward runs a node (the node's backward, or a hook) was induced by that
+# node: its stack id is one of its own, for (the stack, the node's name, the node's stack id),
+# and ``_PARENTS`` gives the last two, as PyTorch's anomaly metadata keeps the parent node.
+_INDUCED: dict = {}
+_PARENTS: dict = {}
+_running = threading.local()        # (name, stack id) of the node a backward runs now in this thread
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _OPS = os.path.join(os.path.dirname(_HERE), "ops")
 
@@ -47,12 +54,15 @@ def modified_hint() -> str:
 
 def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
     """Enable or disable anomaly detection (and its nan check)."""
+    was = _mode[0]
     _mode[0] = bool(enabled)
     _mode[1] = bool(check_nan)
     _last[:] = None, (), {}, 0, -1     # (no user frame kept alive outside anomaly mode)
     tape = state.tape
     if enabled and tape is not None:
         tape.soft = min(tape.soft, tape.n)      # the next op on this thread's tape notes its caller
+    elif was and tape is not None and tape.prov:
+        tape.prov[tape.n] = -1      # (rows recorded from here on, outside anomaly mode, have no stack)
 
 
 # id of a code object -> whether it is tape's own (left out of tracebacks); keyed by id because a
@@ -108,29 +118,81 @@ def note(tape) -> None:
         sid = _last[2].get(at)
         if sid is None:
             sid = _last[2][at] = _stack_id(_last[1] + ((f.f_code.co_filename, f.f_lineno, f.f_code.co_name),))
+    parent = getattr(_running, "node", None)
+    if parent is not None:
+        key = (sid,) + parent
+        induced = _INDUCED.get(key)
+        if induced is None:
+            induced = _INDUCED[key] = len(_BY_ID)
+            _BY_ID.append(_BY_ID[sid])
+            _PARENTS[induced] = parent
+        sid = induced
     prov = tape.prov
     if not (prov and _last[3] == id(tape) and _last[4] == sid):     # (the op before was noted there, with this stack)
         prov[tape.n] = sid
         _last[3:] = id(tape), sid
 
 
+def stack_of(tape, r: int) -> int:
+    """The stack id of the op that recorded row ``r`` (-1 if unknown)."""
+    starts = [k for k in tape.prov if k <= r]
+    return tape.prov[max(starts)] if starts else -1
+
+
 def forward_stack(tape, r: int) -> tuple:
     """The user frames ``(file, line, function)`` of the forward call that recorded row ``r``,
     outermost first (empty if unknown)."""
-    starts = [k for k in tape.prov if k <= r]
-    return _BY_ID[tape.prov[max(starts)]] if starts else ()
+    sid = stack_of(tape, r)
+    return _BY_ID[sid] if sid >= 0 else ()
 
 
-def forward_trace(tape, r: int) -> str:
-    """The traceback of the forward call that recorded row ``r`` (empty if unknown)."""
-    return "".join(traceback.format_list([traceback.FrameSummary(f, n, name) for f, n, name in forward_stack(tape, r)]))
+class running:
+    """While a backward runs the node of row ``r`` (named ``name``): rows recorded meanwhile were
+    induced by it."""
+
+    def __init__(self, tape, r: int, name: str) -> None:
+        self.node = (name, stack_of(tape, r))
+
+    def __enter__(self) -> None:
+        self.prev = getattr(_running, "node", None)
+        _running.node = self.node
+
+    def __exit__(self, *exc) -> None:
+        _running.node = self.prev
 
 
 def warn_at(tape, r: int, name: str) -> None:
     """PyTorch's warning before an error in the backward of row ``r`` (node ``name``)."""
-    warnings.warn(f"Error detected in {name}. Traceback of forward call that caused the error:\n"
-                  f"{forward_trace(tape, r)} (Triggered internally at "
-                  "/__w/pytorch/pytorch/torch/csrc/autograd/python_anomaly_mode.cpp:122.)", UserWarning, stacklevel=2)
+    sid = stack_of(tape, r)
+    _warn(_stack_text(name, sid, "Error detected in {}. Traceback of forward call that caused the error:\n")
+          + (_TRIGGERED.format(122) if sid >= 0 and _BY_ID[sid] else _TRIGGERED.format(100)))
+    parent = _PARENTS.get(sid)
+    while parent is not None:       # (the nodes whose backward recorded the row, innermost first)
+        name, sid = parent
+        _warn(_stack_text(name, sid, "\n\nPrevious calculation was induced by {}. Traceback of forward call that "
+                                     "induced the previous calculation:\n"))
+        parent = _PARENTS.get(sid)
+
+
+# (the suffix PyTorch's C++ warnings carry: where in its source they were given)
+_TRIGGERED = " (Triggered internally at /__w/pytorch/pytorch/torch/csrc/autograd/python_anomaly_mode.cpp:{}.)"
+
+
+def _stack_text(name: str, sid: int, head: str) -> str:
+    frames = _BY_ID[sid] if sid >= 0 else ()
+    if not frames:
+        return (f"Error detected in {name}. No forward pass information available. Enable detect anomaly during "
+                "forward pass for more information.")
+    return head.format(name) + "".join(traceback.format_list([traceback.FrameSummary(*f) for f in frames]))
+
+
+def _warn(text: str) -> None:
+    try:
+        warnings.warn(text, UserWarning, stacklevel=4)
+    except Warning as w:
+        # An error filter made the warning an exception while the backward fails: PyTorch prints
+        # it then, and the error it comes with is the one raised.
+        print(f"{type(w).__name__}: {w}", file=sys.stderr)
 
 
 def nan_input(grads: list) -> int:

@@ -493,11 +493,14 @@ def _warn_at(tape: Tape, r: int) -> None:
 def _blamed(anomaly: bool, tape: Tape, r: int, run, *args) -> None:
     """``run(*args)``, the Python part of row ``r``; in anomaly mode an error there is preceded
     by PyTorch's warning with the forward call that recorded the row."""
-    try:
+    if not anomaly:
         run(*args)
+        return
+    try:
+        with _anomaly.running(tape, r, type(node_view(tape, r)).__name__):
+            run(*args)
     except Exception:
-        if anomaly:
-            _warn_at(tape, r)
+        _warn_at(tape, r)
         raise
 
 
@@ -725,7 +728,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                     hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
                     if hooks:
                         gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q]))))
-                    _hooks.deliver(tape, q, _tensor_at(dest, int(gnode[q])), result)
+                    if tape.op[q] == INPUT:     # (a row with several outputs has no gradient of its own)
+                        _hooks.deliver(tape, q, _tensor_at(dest, int(gnode[q])), result)
                 _hooks.fire_undefined(tape, r, seen)
                 if _hooks.node_hooked(tape, r):
                     _python_rule(tape, dest, r, gnode, seen)

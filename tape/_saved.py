@@ -257,38 +257,62 @@ def _linked(new: Tensor, orig: Tensor) -> Tensor:
 
 
 # --- the Node API's view of them ------------------------------------------------------
+_HOOKS_SET = ("Calling register_hooks on a saved tensor whose hooks have already been set. Hint: only one pair of "
+              "hooks is allowed at a time.")
+
+
 class SavedTensor:
     """A value saved by a node (``grad_fn._raw_saved_<name>``), PyTorch's ``torch._C._autograd.SavedTensor``."""
 
-    __slots__ = ("_tape", "_row", "_slot", "_node")
+    __slots__ = ("_tape", "_row", "_slot", "_node", "_ctx")
 
-    def __init__(self, tape, row: int, slot: int, node: Union[int, Tensor]) -> None:
+    def __init__(self, *args, **kwargs) -> None:
+        raise RuntimeError("Trying to create a SavedTensor object from Python is forbidden.")
+
+    @classmethod
+    def _of(cls, tape, row: int, slot, node: Union[int, Tensor], ctx=None) -> "SavedTensor":
+        """Saved value ``slot`` of row ``row`` (a node, -1 for None, or a tensor kept beside the
+        tape); ``ctx``: the custom Function whose ``save_for_backward`` it was given to."""
+        self = object.__new__(cls)
         self._tape = tape
         self._row = row
         self._slot = slot
         self._node = node
+        self._ctx = ctx
+        return self
 
-    def register_hooks(self, pack_hook: Callable, unpack_hook: Callable) -> None:
-        """Pack the saved tensor with ``pack_hook`` now, and have backward (and ``_saved_<name>``)
-        read ``unpack_hook(packed)`` instead of it."""
-        if not (callable(pack_hook) and callable(unpack_hook)):
+    def register_hooks(self, *hooks: Callable) -> None:
+        """``register_hooks(pack_hook, unpack_hook)``: pack the saved tensor with ``pack_hook`` now,
+        and have backward (and ``_saved_<name>``) read ``unpack_hook(packed)`` instead of it."""
+        if len(hooks) != 2 or not all(callable(h) for h in hooks):
             raise TypeError("register_hooks(): incompatible function arguments. The following argument types are "
                             "supported:\n    1. (self: torch._C._autograd.SavedTensor, arg0: "
                             "collections.abc.Callable, arg1: collections.abc.Callable) -> None")
+        pack_hook, unpack_hook = hooks
         tape, r = self._tape, self._row
         if not isinstance(self._node, Tensor) and self._node < 0:
             raise RuntimeError("Calling register_hooks on a saved tensor with value None is forbidden")
-        hooks = _row_hooks(tape, r)
         if tape.fr[r] & FREED:
             raise RuntimeError("Calling register_hooks on a saved tensor after it has been freed. Saved intermediate "
                                "values of the graph are freed when you call .backward() or autograd.grad(). Specify "
                                "retain_graph=True if you need to backward through the graph a second time or if you "
                                "need to access saved variables after calling backward.")
+        held = self._node if isinstance(self._node, Tensor) else None
+        if self._ctx is not None:
+            # (a custom Function's: its ``saved_tensors`` unpacks what is packed, slot by slot)
+            packed = self._ctx.__dict__.get("_packed")
+            if packed is None:
+                packed = self._ctx._packed = [None] * len(self._ctx._saved)
+            if packed[self._slot] is not None:
+                raise RuntimeError(_HOOKS_SET)
+            held = held if held is not None else tensor_at(valued(tape), self._node)
+            packed[self._slot] = [pack_hook(held), unpack_hook]
+            return
+        hooks = _row_hooks(tape, r)
         # (a checkpointed segment's saved tensors have the checkpoint's hooks, as in PyTorch)
         if self._slot in hooks.saved or getattr(tape, "recomputed", None) is not None:
-            raise RuntimeError("Calling register_hooks on a saved tensor whose hooks have already been set. Hint: "
-                               "only one pair of hooks is allowed at a time.")
-        held = self._node if isinstance(self._node, Tensor) else tensor_at(tape, self._node)
+            raise RuntimeError(_HOOKS_SET)
+        held = held if held is not None else tensor_at(tape, self._node)
         hooks.saved[self._slot] = [pack_hook(held), unpack_hook]
 
     def __repr__(self) -> str:
@@ -338,12 +362,12 @@ def node_attribute(tape, r: int, name: str, node_name: str):
         flush()
         if type(what) is tuple:     # (a tuple of tensors, as IndexBackward0's ``indices``)
             if raw:
-                return tuple(None if t is None else SavedTensor(tape, r, (slot, k), t) for k, t in enumerate(what))
+                return tuple(None if t is None else SavedTensor._of(tape, r, (slot, k), t) for k, t in enumerate(what))
             return tuple(None if t is None else _unpacked(tape, r, (slot, k), t) for k, t in enumerate(what))
         held = isinstance(what, Tensor)
         node = what if held else tensor_node(tape, r, what)
         if raw:
-            return SavedTensor(tape, r, slot, node)
+            return SavedTensor._of(tape, r, slot, node)
         if not held and node < 0:
             return None
         return _unpacked(tape, r, slot, node)

@@ -136,3 +136,88 @@ def test_nan_from_a_python_row_outside_anomaly_mode_is_no_error():
     with tape.autograd.set_detect_anomaly(True):
         with pytest.raises(RuntimeError, match="^Function 'NanGradBackward' returned nan values in its 0th output.$"):
             (NanGrad.apply(x) * 2).sum().backward()
+
+
+class _Outer(tape.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, fail_first):
+        ctx.fail_first = fail_first
+        ctx.save_for_backward(x)
+        return x.sum(0, keepdim=True)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        g = g.clone().expand(3)
+        return _Inner.apply(g * x, g + x, ctx.fail_first), None
+
+
+class _Inner(tape.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b, fail_first):
+        ctx.fail_first = fail_first
+        return a * 2.0 + b
+
+    @staticmethod
+    def backward(ctx, g):
+        g1, g2 = g.clone(), g.clone()
+        g1[0] = 0
+        g2[0] = 0
+        if ctx.fail_first:
+            g1[0] /= 0
+        else:
+            g2[0] /= 0
+        return g1, g2, None
+
+
+def _messages(w) -> list:
+    return [str(m.message) for m in w
+            if m.category is UserWarning and "Anomaly Detection has been enabled" not in str(m.message)]
+
+
+def test_node_recorded_by_a_backward_names_the_node_that_induced_it():
+    x = tape.rand(3, requires_grad=True)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError, match=r"^Function '_InnerBackward' returned nan values in its 1th output.$"):
+            with tape.autograd.detect_anomaly():
+                out = _Outer.apply(x, False)
+                (gx,) = tape.autograd.grad(out, (x,), create_graph=True)
+                gx.sum().backward()
+    first, induced = _messages(w)
+    assert first.startswith("Error detected in _InnerBackward. Traceback of forward call that caused the error:\n")
+    assert "(gx,) = tape.autograd.grad(out, (x,), create_graph=True)" in first
+    assert "return _Inner.apply(g * x, g + x, ctx.fail_first), None" in first
+    assert induced.startswith("\n\nPrevious calculation was induced by _OuterBackward. Traceback of forward call "
+                              "that induced the previous calculation:\n")
+    assert "out = _Outer.apply(x, False)" in induced
+
+
+def test_node_recorded_outside_anomaly_mode_has_no_forward_information():
+    x = tape.rand(3, requires_grad=True)
+    with tape.autograd.detect_anomaly():
+        y = x * 2           # (rows on the same tape noted in anomaly mode: the later ones are not theirs)
+    (gx,) = tape.autograd.grad(_Outer.apply(y, True), (x,), create_graph=True)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError, match=r"^Function '_InnerBackward' returned nan values in its 0th output.$"):
+            with tape.autograd.detect_anomaly():
+                gx.sum().backward()
+    assert _messages(w) == ["Error detected in _InnerBackward. No forward pass information available. Enable detect "
+                            "anomaly during forward pass for more information."]
+
+
+def test_anomaly_warning_made_an_error_is_printed_instead(capsys):
+    with pytest.raises(RuntimeError, match="^one of the variables needed for gradient computation has been modified"):
+        with warnings.catch_warnings(record=True):
+            with tape.autograd.detect_anomaly():
+                warnings.simplefilter("error")
+                a = tape.randn(5, requires_grad=True)
+                d1 = a + 1
+                d2 = d1 ** 2
+                d1 += 1
+                tape.autograd.grad(d2.sum(), a)
+    err = capsys.readouterr().err
+    assert err.startswith("UserWarning: Error detected in PowBackward0. Traceback of forward call that caused the "
+                          "error:\n")
+    assert "d2 = d1 ** 2" in err

@@ -584,14 +584,34 @@ def test_determinism_check_errors():
     assert "recomputed metadata: {'shape': torch.Size([2])" in str(e.value)
     assert "pass `debug=True`" in str(e.value)
 
-    def more(a, runs=[]):
-        runs.append(1)
-        return a * 2 if len(runs) == 1 else a * 2 + 0
-    y = C.checkpoint(more, x, use_reentrant=False)
-    with pytest.raises(C.CheckpointError, match="A different number of tensors was saved during the original "
-                                                "forward and recomputation.\nNumber of tensors saved during "
-                                                "forward: 2\nNumber of tensors saved during recomputation: 3"):
+    def changing(first, then):
+        runs = []
+
+        def f(a):
+            runs.append(1)
+            return first(a) if len(runs) == 1 else then(a)
+        return f
+
+    def two(a):
+        return a.sin().exp()
+
+    def three(a):
+        return a.sin().exp().sin()
+
+    # (the recomputation stops once it recorded what the forward did, as PyTorch's early stop)
+    y = C.checkpoint(changing(two, three), x, use_reentrant=False)
+    y.sum().backward()
+    assert np.allclose(x.grad.tolist(), (np.cos([1.0, 2.0, 3.0]) * np.exp(np.sin([1.0, 2.0, 3.0]))).tolist())
+    x.grad = None
+    y = C.checkpoint(changing(two, three), x, use_reentrant=False, early_stop=False)
+    with pytest.raises(C.CheckpointError, match="^torch.utils.checkpoint: trying to save more tensors during "
+                                                "recomputation than during the original forward pass.\n\nTip: "):
         y.sum().backward()
+    y = C.checkpoint(changing(three, two), x, use_reentrant=False)
+    with pytest.raises(C.CheckpointError, match="^torch.utils.checkpoint: A different number of tensors was saved "
+                                                "during the original forward and recomputation.\n") as e:
+        y.sum().backward()
+    assert "enable checkpoint\u2011debug mode globally.\n\nIf this error occurs under torch.compile" in str(e.value)
     # with the check off, a recomputation of other shapes reaches autograd's own error
     y = C.checkpoint(_changing(3), x, use_reentrant=False, determinism_check="none")
     y.backward()

@@ -298,3 +298,53 @@ def test_scenarios_vs_torch():
     assert sorted(ours["log"]) == sorted(theirs["log"])
     for a, b in zip(ours["grad"], theirs["grad"]):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_custom_function_raw_saved_tensors():
+    with pytest.raises(RuntimeError, match="^Trying to create a SavedTensor object from Python is forbidden.$"):
+        tape.autograd.SavedTensor()
+    seen = []
+
+    class MyFn(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x, None, x * 2)
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            a, n, b = ctx.saved_tensors
+            seen.append((a.tolist(), n, b.tolist()))
+            return g * 3
+
+    a = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = MyFn.apply(a)
+    saved = y.grad_fn._raw_saved_tensors
+    assert len(saved) == 3 and all(isinstance(s, tape.autograd.SavedTensor) for s in saved)
+    for args in [(lambda x: x,), (1, 1)]:
+        with pytest.raises(TypeError, match=r"^register_hooks\(\): incompatible function arguments"):
+            saved[0].register_hooks(*args)
+    with pytest.raises(RuntimeError, match="^Calling register_hooks on a saved tensor with value None is forbidden$"):
+        saved[1].register_hooks(lambda x: x, lambda x: x)
+    saved[0].register_hooks(lambda x: x * 10, lambda x: x + 1)
+    with pytest.raises(RuntimeError, match="whose hooks have already been set"):
+        saved[0].register_hooks(lambda x: x, lambda x: x)
+    assert y.grad_fn.saved_tensors[0].tolist() == [11.0, 21.0]
+    y.sum().backward()
+    assert seen == [([11.0, 21.0], None, [2.0, 4.0])]
+    assert a.grad.tolist() == [3.0, 3.0]
+    for name in ("_raw_saved_tensors", "saved_tensors"):
+        with pytest.raises(RuntimeError, match="^Trying to backward through the graph a second time"):
+            getattr(y.grad_fn, name)
+
+    class NoSave(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    y = NoSave.apply(a)
+    assert y.grad_fn._raw_saved_tensors == () and y.grad_fn.saved_tensors == ()

@@ -83,6 +83,20 @@ class FunctionCtx:
 class BackwardCFunction(FunctionCtx):
     """The node of a custom Function's call (``MyFnBackward``); it is also the ``ctx``."""
 
+    @property
+    def _raw_saved_tensors(self) -> tuple:
+        """What ``save_for_backward`` got, as ``SavedTensor`` objects (whose ``register_hooks``
+        packs one)."""
+        saved = self.__dict__.get("_saved")
+        if saved is None:
+            return ()
+        r = self._row
+        tape = self._tape_ref()
+        if tape is None or tape.fr.item(r) & FREED:
+            raise RuntimeError(FREED_MSG)
+        return tuple(_saved.SavedTensor._of(tape, r, k, -1 if entry is None else entry[1], self)
+                     for k, entry in enumerate(saved))
+
     materialize_grads = True
     _materialize_non_diff_grads = True      # (False: a non-differentiable output's gradient stays None)
     _row = None       # (tape weakref, row) once recorded
@@ -111,11 +125,12 @@ class BackwardCFunction(FunctionCtx):
         if tape is not None and tape.fr.item(r) & FREED:
             raise RuntimeError(FREED_MSG)
         packed = d.get("_packed")
-        if packed is not None:
-            return tuple(None if p is None else _saved.check_unpacked(p[1](p[0])) for p in packed)
         values = None       # (a Function inside a checkpointed segment: its values run again)
         out = []
-        for entry in saved:
+        for k, entry in enumerate(saved):
+            if packed is not None and packed[k] is not None:
+                out.append(_saved.check_unpacked(packed[k][1](packed[k][0])))
+                continue
             if entry is None:
                 out.append(None)
                 continue

@@ -70,11 +70,24 @@ _DEFAULT_DETERMINISM_MODE = "default"
 _checkpoint_debug_enabled: bool | None = None
 _enable_checkpoint_early_stop: bool | None = None
 
+# (PyTorch 2.13's text, with its non-breaking hyphen in "checkpoint\u2011debug")
 _DEBUG_TIP = """
 Tip: To see a more detailed error message, either pass `debug=True` to
 `torch.utils.checkpoint.checkpoint(...)` or wrap the code block
 with `with torch.utils.checkpoint.set_checkpoint_debug_enabled(True):` to
-enable checkpoint-debug mode globally.
+enable checkpoint\u2011debug mode globally.
+
+If this error occurs under torch.compile with automatic_dynamic_shapes enabled,
+it may be because the recomputation selected a different compiled graph than the
+forward pass (e.g., a dynamic graph instead of the original static graph).
+To fix this, either:
+  - Use torch._dynamo.mark_dynamic() to explicitly mark varying dimensions as
+    dynamic upfront, avoiding the static-to-dynamic transition.
+  - Call torch._C._dynamo.eval_frame._set_lru_cache(False) to disable LRU cache
+    reordering, which can change which graph is checked first between forward
+    and recompute.
+See https://github.com/pytorch/pytorch/issues/166926 for more details and
+workaround examples.
 """
 
 
@@ -806,7 +819,9 @@ class _Segment:
         if None in rows:
             return
         stop = max((r for r in rows if isinstance(r, int)), default=-1) + 1
-        if 0 < stop < tape.n:
+        # (a recomputation that would record more than the forward stops there too, as PyTorch's
+        # stops once it saved as many tensors)
+        if 0 < stop <= tape.n:
             self.stop, self.flat, self.rebuild = stop, rows, rebuild
 
     def slots(self) -> list:
@@ -837,6 +852,9 @@ class _Segment:
         rows = _rows(tape, start)
         if self.debug and rows != self.rows:
             raise CheckpointError(_debug_dump(self.ops, _op_log(tape, start)))
+        if len(rows) > len(self.rows):
+            raise CheckpointError("torch.utils.checkpoint: trying to save more tensors during recomputation than "
+                                  "during the original forward pass.\n" + _DEBUG_TIP)
         if len(rows) != len(self.rows):
             raise CheckpointError("torch.utils.checkpoint: A different number of tensors was saved during the "
                                   "original forward and recomputation.\nNumber of tensors saved during forward: "
