@@ -18,7 +18,8 @@ from ._stops import (C_FAMILY, C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED,
                      ST_PYTHON, ST_UNKNOWN, check_saved, input_at)
 from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN,
                         R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
-from .ops.elementwise import ONE_ELEMENT, binary_adjoint, scalar_d, unary_adjoint
+from .ops.elementwise import (CATALOGUE_BINARY, CATALOGUE_UNARY, ONE_ELEMENT, catalogue_binary_adjoint,
+                              catalogue_unary_adjoint, core_binary_adjoint, core_unary_adjoint, scalar_d)
 from .ops.join import join_adjoint
 from .ops.linalg import linalg_adjoint
 from .ops.reduction import reduce_adjoint
@@ -55,9 +56,9 @@ __all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SAVES", "ADJOINTS", "FA
 # themselves stay callable on their own), so that a row costs one call: each call between compiled
 # functions costs reference counting on its array arguments, more than a small row's loop.
 _inline = njit(error_model="numpy", inline="always")
-_unary, _binary, _reduce, _shape, _linalg, _join = (
-    _inline(k.py_func) for k in (unary_adjoint, binary_adjoint, reduce_adjoint, shape_adjoint, linalg_adjoint,
-                                 join_adjoint))
+_unary, _binary, _reduce, _shape, _linalg, _join, _catalogue_unary, _catalogue_binary = (
+    _inline(k.py_func) for k in (core_unary_adjoint, core_binary_adjoint, reduce_adjoint, shape_adjoint,
+                                 linalg_adjoint, join_adjoint, catalogue_unary_adjoint, catalogue_binary_adjoint))
 
 
 @njit(cache=True, error_model="numpy")
@@ -72,6 +73,22 @@ def _binary_row(R, F, stab, ix, v, g, vo, go, r):
     y = R[R_B, r]
     _binary(R[R_OP, r], R[R_NUM, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], R[R_NUM, x], R[R_NUM, y],
             R[R_RG, x], R[R_RG, y])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _catalogue_unary_row(R, F, stab, ix, v, g, vo, go, r):
+    _catalogue_unary(R[R_OP, r], R[R_NUM, r], F[0, r], F[1, r], R[R_IA, r], v, g, R[R_OFF, R[R_A, r]],
+                     R[R_OFF, r], vo, go)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _catalogue_binary_row(R, F, stab, ix, v, g, vo, go, r):
+    x = R[R_A, r]
+    y = R[R_B, r]
+    _catalogue_binary(R[R_OP, r], R[R_NUM, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], R[R_NUM, x],
+                      R[R_NUM, y], R[R_RG, x], R[R_RG, y])
     return True
 
 
@@ -109,16 +126,19 @@ def _join_row(R, F, stab, ix, v, g, vo, go, r):
     return _join(R[R_OP, r], R, ix, stab, v, g, r)
 
 
-# View and expand rows, the shape rows derivatives write most, have a kernel of their own.  The
-# last one, scalar_d, takes one-element elementwise rows (of either arena, in float64).
-ADJOINTS = Families((_unary_row, _binary_row, _reduce_row, _shape_row, _linalg_row, _join_row, _view_row,
-                     scalar_d))
+# View and expand rows, the shape rows derivatives write most, have a kernel of their own, and so
+# do the catalogue's elementwise ops (``CATALOGUE_UNARY``).  The last one, scalar_d, takes
+# one-element elementwise rows (of either arena, in float64).
+ADJOINTS = Families((_unary_row, _binary_row, _reduce_row, _shape_row, _linalg_row, _join_row,
+                     _catalogue_unary_row, _catalogue_binary_row, _view_row, scalar_d))
 SCALAR = len(ADJOINTS.kernels) - 1
 # Each code's family in ADJOINTS (the same in ``_record.VALUES``), -1 for none (sources, Python rows).
 FAMILY = np.full(N_CODES, -1, np.int64)
 for _family, _codes in enumerate((UNARY, BINARY, REDUCE, SHAPE, LINALG, JOIN)):
     FAMILY[_codes.start:_codes.stop] = _family
 FAMILY[[VIEW, EXPAND]] = ADJOINTS.kernels.index(_view_row)
+FAMILY[CATALOGUE_UNARY:_UNARY_END] = ADJOINTS.kernels.index(_catalogue_unary_row)
+FAMILY[CATALOGUE_BINARY:_BINARY_END] = ADJOINTS.kernels.index(_catalogue_binary_row)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
