@@ -49,13 +49,13 @@ SINH, COSH, EXPM1 = range(_U + 30, _U + 33)
  SIGN, SGN, FLOOR, CEIL, ROUND, TRUNC, LOGIT, SELU, CELU, NAN_TO_NUM) = range(50, 75)
 ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, MASKED = range(_B, _B + 8)
 ATAN2, FMOD, REMAINDER, HYPOT, LOGADDEXP, LOGADDEXP2, XLOGY, COPYSIGN = range(170, 178)
-ROLES.cast, ROLES.clone, ROLES.add = CAST, CLONE, ADD
+ROLES.cast, ROLES.clone, ROLES.add = CAST, CLONE, ADD    # rows the engine records by itself (``ops/_spec.Roles``)
 # The catalogue's codes (from these on in each range) have row kernels of their own in the sweeps'
-# families (``CATALOGUE_FAMILIES``), apart from the core ops' kernels that nearly every program
-# compiles: a program of core ops never compiles the special functions' code (half of a cold
-# backward's and a cold recorded backward's compile time, measured), and a catalogue op adds its
-# branch to a kernel that only programs using the catalogue compile.
-CATALOGUE_UNARY, CATALOGUE_BINARY = RSQRT, ATAN2    # rows the engine records by itself (``ops/_spec.Roles``)
+# families (``catalogue_*_adjoint``, ``catalogue_*_forward``), apart from the core ops' kernels that
+# nearly every program compiles: a program of core ops never compiles the special functions' code
+# (a fifth to a quarter of a cold first backward and a cold recorded one, measured), and a
+# catalogue op adds its branch to kernels that only programs using the catalogue compile.
+CATALOGUE_UNARY, CATALOGUE_BINARY = RSQRT, ATAN2
 
 # Kinds of MASK: a piecewise-constant function of x, whose derivative is zero.
 # Where PyTorch's derivative keeps x in the graph (relu, abs), the rule records
