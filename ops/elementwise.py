@@ -805,9 +805,25 @@ def scalar_d(code, gy, x, y, out, fa, fb):
     arrays to a kernel costs several times the derivative (two atomic reference
     counts per array, even when inlined); a call on scalars costs a few ns.
     """
+    if code >= CATALOGUE_BINARY or (code >= CATALOGUE_UNARY and code < _UNARY_END):
+        return catalogue_scalar_d(code, gy, x, y, out, fa, fb)
+    return core_scalar_d(code, gy, x, y, out, fa, fb)
+
+
+@njit(cache=True, error_model="numpy")
+def core_scalar_d(code, gy, x, y, out, fa, fb):
+    """``scalar_d`` for a core op's row."""
     if code < _UNARY_END:
-        return _unary_d(code, gy, x, out, fa, fb), 0.0
-    return _binary_d(code, -1.0 if code == SUB or code == MINIMUM else 1.0, gy, x, y, out)
+        return _core_d(code, gy, x, out, fa, fb), 0.0
+    return _core_bd(code, -1.0 if code == SUB or code == MINIMUM else 1.0, gy, x, y, out)
+
+
+@njit(cache=True, error_model="numpy")
+def catalogue_scalar_d(code, gy, x, y, out, fa, fb):
+    """``scalar_d`` for a catalogue op's row."""
+    if code < _UNARY_END:
+        return _elem_d(code, gy, x, out, fa, fb), 0.0
+    return _elem_bd(code, gy, x, y, out)
 
 
 # --- numeric forward kernels ----------------------------------------------------

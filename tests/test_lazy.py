@@ -100,9 +100,11 @@ def compile(table, kernels):
         table.compile(table.kernels.index(k), 0, args)
 compile(_sweep.ADJOINTS, (_sweep._unary_row, _sweep._binary_row))
 compile(_record.VALUES, (_record._unary_value, _record._binary_value))
+_sweep.ADJOINTS.compile(_sweep.SCALAR, 0, (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))     # one-element rows
 print(sum(len(k.overloads) for k in catalogue))
 compile(_sweep.ADJOINTS, (_sweep._catalogue_unary_row, _sweep._catalogue_binary_row))
 compile(_record.VALUES, (_record._catalogue_unary_value, _record._catalogue_binary_value))
+_sweep.ADJOINTS.compile(_sweep.SCALAR_FAMILY[E.ERF], 0, (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
 print(all(k.overloads for k in catalogue))
 """
     # (an empty cache: a kernel loaded from one would not compile what it calls)
