@@ -50,6 +50,12 @@ SINH, COSH, EXPM1 = range(_U + 30, _U + 33)
 ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, MASKED = range(_B, _B + 8)
 ATAN2, FMOD, REMAINDER, HYPOT, LOGADDEXP, LOGADDEXP2, XLOGY, COPYSIGN = range(170, 178)
 ROLES.cast, ROLES.clone, ROLES.add = CAST, CLONE, ADD    # rows the engine records by itself (``ops/_spec.Roles``)
+# The catalogue's codes (from these on in each range) have row kernels of their own in the sweeps'
+# families (``catalogue_*_adjoint``, ``catalogue_*_forward``), apart from the core ops' kernels that
+# nearly every program compiles: a program of core ops never compiles the special functions' code
+# (a fifth to a quarter of a cold first backward and a cold recorded one, measured), and a
+# catalogue op adds its branch to kernels that only programs using the catalogue compile.
+CATALOGUE_UNARY, CATALOGUE_BINARY = RSQRT, ATAN2
 
 # Kinds of MASK: a piecewise-constant function of x, whose derivative is zero.
 # Where PyTorch's derivative keeps x in the graph (relu, abs), the rule records
@@ -119,7 +125,7 @@ def _where(m, g):
     return g * m if m != 0 else 0.0 * m
 
 
-# The derivative of each unary op at one element: ``(gy, x, y, fa, fb) -> dx``.  ``_unary_d``
+# The derivative of each unary op at one element: ``(gy, x, y, fa, fb) -> dx``.  ``_core_d``
 # dispatches on the code for single elements and for the shared loop; an op whose derivative is
 # arithmetic also gets a loop of its own in ``unary_adjoint``, which vectorizes.  (These small
 # functions are inlined by numba; the larger helpers above and the dispatchers are compiled once
@@ -348,12 +354,22 @@ def _elem_d(code, gy, x, y, fa, fb):
         return gy * (math.exp(x / type(x)(fa)) if x <= 0 else one)
     if code == NAN_TO_NUM:
         return gy * type(gy)(_mask(M_FINITE, x, 0.0, 0.0))
+    if code >= SF.FIRST and code <= SF.LAST:
+        return SF.special_d(code, gy, x, y, fa, fb)
     return math.nan
 
 
 @njit(cache=True, error_model="numpy")
 def _unary_d(code, gy, x, y, fa, fb):
-    """The input adjoint contributed by one element of a unary row.
+    """The input adjoint contributed by one element of a unary row (``_core_d``, ``_elem_d``)."""
+    if code >= CATALOGUE_UNARY:
+        return _elem_d(code, gy, x, y, fa, fb)
+    return _core_d(code, gy, x, y, fa, fb)
+
+
+@njit(cache=True, error_model="numpy")
+def _core_d(code, gy, x, y, fa, fb):
+    """The input adjoint contributed by one element of a row of a core unary op.
 
     Numbers are taken in the element's dtype (``type(x)(c)``): a float32 row then computes in
     float32 as numpy and PyTorch do (a float64 constant would promote it, so that, say,
@@ -409,16 +425,32 @@ def _unary_d(code, gy, x, y, fa, fb):
         return 0.0          # the value does not depend on x (PyTorch: zeros, even for a nan gradient)
     if code == MASK:
         return 0.0 * gy     # zero derivative
-    if code >= RSQRT and code <= NAN_TO_NUM:
-        return _elem_d(code, gy, x, y, fa, fb)
-    if code >= SF.FIRST and code <= SF.LAST:
-        return SF.special_d(code, gy, x, y, fa, fb)
     return math.nan         # a code without a branch here: an error value, never a silent zero
 
 
 @njit(cache=True, error_model="numpy", nogil=True)   # (run on parts of a row by several threads)
 def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
     """Accumulate the input adjoint of one unary row (x at ox, y at oy)."""
+    if code >= CATALOGUE_UNARY:
+        catalogue_unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go)
+    else:
+        core_unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go)
+
+
+@njit(cache=True, error_model="numpy")
+def catalogue_unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
+    """``unary_adjoint`` for a catalogue op's row: one shared loop."""
+    x = v[ox:ox + n]
+    y = v[oy:oy + n]
+    gx = g[ox:ox + n]
+    gy = g[oy:oy + n]
+    for i in range(n):
+        gx[i] += _elem_d(code, gy[i], x[i], y[i], fa, fb)
+
+
+@njit(cache=True, error_model="numpy")
+def core_unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
+    """``unary_adjoint`` for a core op's row."""
     if code == MASK:
         return
     if code == CAST:
@@ -434,7 +466,10 @@ def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
 def unary_block(code, fa, fb, x, y, gx, gy):
     """Accumulate ``gx``, the input adjoint of a block of a unary row (not a cast), from its values
     ``x``, ``y`` and output adjoint ``gy``: ``unary_adjoint``'s loops on arrays given apart."""
-    if code != MASK:
+    if code >= CATALOGUE_UNARY:
+        for i in range(gx.shape[0]):
+            gx[i] += _elem_d(code, gy[i], x[i], y[i], fa, fb)
+    elif code != MASK:
         _unary_loops(code, gx.shape[0], fa, fb, x, y, gx, gy)
 
 
@@ -483,7 +518,7 @@ def _unary_loops(code, n, fa, fb, x, y, gx, gy):
             gx[i] += _d_clamp(gy[i], x[i], y[i], fa, fb)
     else:
         for i in range(n):
-            gx[i] += _unary_d(code, gy[i], x[i], y[i], fa, fb)
+            gx[i] += _core_d(code, gy[i], x[i], y[i], fa, fb)
 
 
 # The derivatives of each binary op at one element: ``(gy, a, b, y, s) -> (da, db)``, with
@@ -554,12 +589,22 @@ def _elem_bd(code, gy, a, b, y):
         return (type(gy)(0.0) if (a == 0 and b <= 0) else da), (gy * a) / b
     if code == COPYSIGN:
         return gy * (type(a)(_mask(M_SIGN, a, 0.0, 0.0) * _mask(M_SIGN, y, 0.0, 0.0)) + (a - a)), type(gy)(0.0)
+    if code >= SF.FIRST_BINARY and code <= SF.LAST_BINARY:
+        return SF.special_bd(code, gy, a, b, y)
     return math.nan, math.nan
 
 
 @njit(cache=True, error_model="numpy")
 def _binary_d(code, s, gy, a, b, y):
-    """The two input adjoints contributed by one element of a binary row."""
+    """The two input adjoints contributed by one element of a binary row (``_core_bd``, ``_elem_bd``)."""
+    if code >= CATALOGUE_BINARY:
+        return _elem_bd(code, gy, a, b, y)
+    return _core_bd(code, s, gy, a, b, y)
+
+
+@njit(cache=True, error_model="numpy")
+def _core_bd(code, s, gy, a, b, y):
+    """The two input adjoints contributed by one element of a row of a core binary op."""
     if code == ADD or code == SUB:
         return _d_add(gy, a, b, y, s)
     if code == MUL:
@@ -572,10 +617,6 @@ def _binary_d(code, s, gy, a, b, y):
         return _d_masked(gy, a, b, y, s)
     if code == MAXIMUM or code == MINIMUM:
         return _d_extremum(gy, a, b, y, s)
-    if code >= ATAN2 and code <= COPYSIGN:
-        return _elem_bd(code, gy, a, b, y)
-    if code >= SF.FIRST_BINARY and code <= SF.LAST_BINARY:
-        return SF.special_bd(code, gy, a, b, y)
     return math.nan, math.nan       # a code without a branch here: an error value
 
 
@@ -587,6 +628,48 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     leading dims: element ``i`` of the output reads element ``i % na``; its
     adjoint is the sum of the blocks of a full-size one (``_fold``).
     """
+    if code >= CATALOGUE_BINARY:
+        catalogue_binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb)
+    else:
+        core_binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb)
+
+
+@njit(cache=True, error_model="numpy")
+def catalogue_binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
+    """``binary_adjoint`` for a catalogue op's row: one shared loop."""
+    a, b, y, ga, gb = _broadcast_in(n, v, g, oa, ob, oy, na, nb)
+    gy = g[oy:oy + n]
+    for i in range(n):
+        da, db = _elem_bd(code, gy[i], a[i], b[i], y[i])
+        if rga:
+            ga[i] += da
+        if rgb:
+            gb[i] += db
+    _fold_out(n, g, oa, ob, na, nb, rga, rgb, ga, gb)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _broadcast_in(n, v, g, oa, ob, oy, na, nb):
+    """A binary row's inputs repeated to ``n`` elements, its output, and the arrays its input
+    adjoints are added to (a broadcast input's: zeros, for ``_fold_out``)."""
+    a = v[oa:oa + na] if na == n else _repeat(v[oa:oa + na], n)
+    b = v[ob:ob + nb] if nb == n else _repeat(v[ob:ob + nb], n)
+    ga = g[oa:oa + na] if na == n else np.zeros(n, g.dtype)
+    gb = g[ob:ob + nb] if nb == n else np.zeros(n, g.dtype)
+    return a, b, v[oy:oy + n], ga, gb
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fold_out(n, g, oa, ob, na, nb, rga, rgb, ga, gb):
+    if rga and na < n:
+        _fold(ga, 1.0, g[oa:oa + na])
+    if rgb and nb < n:
+        _fold(gb, 1.0, g[ob:ob + nb])
+
+
+@njit(cache=True, error_model="numpy")
+def core_binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
+    """``binary_adjoint`` for a core op's row."""
     s = -1.0 if code == SUB or code == MINIMUM else 1.0
     gy = g[oy:oy + n]
     if na == n and nb == n:
@@ -611,15 +694,12 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     ga = g[oa:oa + na] if na == n else np.zeros(n, g.dtype)
     gb = g[ob:ob + nb] if nb == n else np.zeros(n, g.dtype)
     for i in range(n):
-        da, db = _binary_d(code, s, gy[i], a[i], b[i], y[i])
+        da, db = _core_bd(code, s, gy[i], a[i], b[i], y[i])
         if rga:
             ga[i] += da
         if rgb:
             gb[i] += db
-    if rga and na < n:
-        _fold(ga, 1.0, g[oa:oa + na])
-    if rgb and nb < n:
-        _fold(gb, 1.0, g[ob:ob + nb])
+    _fold_out(n, g, oa, ob, na, nb, rga, rgb, ga, gb)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)   # (run on blocks of a row by several threads)
@@ -627,6 +707,14 @@ def binary_block(code, a, b, y, ga, gb, gy, rga, rgb, same):
     """Accumulate ``ga``, ``gb``, the input adjoints of a block of a binary row whose inputs are not
     broadcast, from its values ``a``, ``b``, ``y`` and output adjoint ``gy`` (``same``: ``a`` and
     ``b`` are one node, ``ga`` and ``gb`` one array): ``binary_adjoint``'s loops on arrays given apart."""
+    if code >= CATALOGUE_BINARY:
+        for i in range(gy.shape[0]):
+            da, db = _elem_bd(code, gy[i], a[i], b[i], y[i])
+            if rga:
+                ga[i] += da
+            if rgb:
+                gb[i] += db
+        return
     s = -1.0 if code == SUB or code == MINIMUM else 1.0
     _binary_loops(code, gy.shape[0], s, a, b, y, ga, gb, gy, rga, rgb, same)
 
@@ -672,7 +760,7 @@ def _binary_loops(code, n, s, a, b, y, ga, gb, gy, rga, rgb, same):
                 gb[i] += db
     else:
         for i in range(n):
-            da, db = _binary_d(code, s, gy[i], a[i], b[i], y[i])
+            da, db = _core_bd(code, s, gy[i], a[i], b[i], y[i])
             if rga:
                 ga[i] += da
             if rgb:
@@ -725,9 +813,25 @@ def scalar_d(code, gy, x, y, out, fa, fb):
     arrays to a kernel costs several times the derivative (two atomic reference
     counts per array, even when inlined); a call on scalars costs a few ns.
     """
+    if code >= CATALOGUE_BINARY or (code >= CATALOGUE_UNARY and code < _UNARY_END):
+        return catalogue_scalar_d(code, gy, x, y, out, fa, fb)
+    return core_scalar_d(code, gy, x, y, out, fa, fb)
+
+
+@njit(cache=True, error_model="numpy")
+def core_scalar_d(code, gy, x, y, out, fa, fb):
+    """``scalar_d`` for a core op's row."""
     if code < _UNARY_END:
-        return _unary_d(code, gy, x, out, fa, fb), 0.0
-    return _binary_d(code, -1.0 if code == SUB or code == MINIMUM else 1.0, gy, x, y, out)
+        return _core_d(code, gy, x, out, fa, fb), 0.0
+    return _core_bd(code, -1.0 if code == SUB or code == MINIMUM else 1.0, gy, x, y, out)
+
+
+@njit(cache=True, error_model="numpy")
+def catalogue_scalar_d(code, gy, x, y, out, fa, fb):
+    """``scalar_d`` for a catalogue op's row."""
+    if code < _UNARY_END:
+        return _elem_d(code, gy, x, out, fa, fb), 0.0
+    return _elem_bd(code, gy, x, y, out)
 
 
 # --- numeric forward kernels ----------------------------------------------------
@@ -807,11 +911,21 @@ def _elem_f(code, x, fa, fb, ia):
         if x == -math.inf:
             return type(x)(_bits_float(ia))
         return x
+    if code >= SF.FIRST and code <= SF.LAST:
+        return SF.special_f(code, x, fa, fb, ia)
     return math.nan
 
 
 @njit(cache=True, error_model="numpy")
 def _unary_f(code, x, fa, fb, ia):
+    """One element of a unary row (``_core_f``, ``_elem_f``)."""
+    if code >= CATALOGUE_UNARY:
+        return _elem_f(code, x, fa, fb, ia)
+    return _core_f(code, x, fa, fb, ia)
+
+
+@njit(cache=True, error_model="numpy")
+def _core_f(code, x, fa, fb, ia):
     if code == NEG:
         return -x
     if code == ABS:
@@ -871,16 +985,21 @@ def _unary_f(code, x, fa, fb, ia):
         return fa
     if code == CLONE:
         return x
-    if code >= RSQRT and code <= NAN_TO_NUM:
-        return _elem_f(code, x, fa, fb, ia)
-    if code >= SF.FIRST and code <= SF.LAST:
-        return SF.special_f(code, x, fa, fb, ia)
     return math.nan     # a code without a branch here: an error value
 
 
 @njit(cache=True, error_model="numpy")
 def unary_forward(code, n, fa, fb, ia, v, ox, oy):
     """Write the output of one unary row (x at ``ox``, y at ``oy``, same arena)."""
+    if code >= CATALOGUE_UNARY:
+        catalogue_unary_forward(code, n, fa, fb, ia, v, ox, oy)
+    else:
+        core_unary_forward(code, n, fa, fb, ia, v, ox, oy)
+
+
+@njit(cache=True, error_model="numpy")
+def core_unary_forward(code, n, fa, fb, ia, v, ox, oy):
+    """``unary_forward`` for a core op's row."""
     x = v[ox:ox + n]
     y = v[oy:oy + n]
     # The row's numbers as its dtype holds them: numpy and PyTorch round them so (0.1 or a clamp
@@ -888,7 +1007,18 @@ def unary_forward(code, n, fa, fb, ia, v, ox, oy):
     a = v.dtype.type(fa)
     b = v.dtype.type(fb)
     for i in range(n):
-        y[i] = _unary_f(code, x[i], a, b, ia)
+        y[i] = _core_f(code, x[i], a, b, ia)
+
+
+@njit(cache=True, error_model="numpy")
+def catalogue_unary_forward(code, n, fa, fb, ia, v, ox, oy):
+    """``unary_forward`` for a catalogue op's row."""
+    x = v[ox:ox + n]
+    y = v[oy:oy + n]
+    a = v.dtype.type(fa)
+    b = v.dtype.type(fb)
+    for i in range(n):
+        y[i] = _elem_f(code, x[i], a, b, ia)
 
 
 @njit(cache=True, error_model="numpy")
@@ -921,11 +1051,21 @@ def _elem_bf(code, a, b):
         return type(a)(0.0) if a == 0 else a * _log(b)
     if code == COPYSIGN:
         return math.copysign(a, b)
+    if code >= SF.FIRST_BINARY and code <= SF.LAST_BINARY:
+        return SF.special_bf(code, a, b)
     return math.nan
 
 
 @njit(cache=True, error_model="numpy")
 def _binary_f(code, a, b):
+    """One element of a binary row (``_core_bf``, ``_elem_bf``)."""
+    if code >= CATALOGUE_BINARY:
+        return _elem_bf(code, a, b)
+    return _core_bf(code, a, b)
+
+
+@njit(cache=True, error_model="numpy")
+def _core_bf(code, a, b):
     if code == ADD:
         return a + b
     if code == SUB:
@@ -942,25 +1082,44 @@ def _binary_f(code, a, b):
         return a * b if b != 0 else 0.0 * b
     if code == MINIMUM:
         return a if (a <= b or a != a) else b
-    if code >= ATAN2 and code <= COPYSIGN:
-        return _elem_bf(code, a, b)
-    if code >= SF.FIRST_BINARY and code <= SF.LAST_BINARY:
-        return SF.special_bf(code, a, b)
     return math.nan     # a code without a branch here: an error value
 
 
 @njit(cache=True, error_model="numpy")
 def binary_forward(code, n, v, oa, ob, oy, na, nb):
     """Write the output of one binary row; an input of fewer elements repeats (leading-dim broadcast)."""
+    if code >= CATALOGUE_BINARY:
+        catalogue_binary_forward(code, n, v, oa, ob, oy, na, nb)
+    else:
+        core_binary_forward(code, n, v, oa, ob, oy, na, nb)
+
+
+@njit(cache=True, error_model="numpy")
+def core_binary_forward(code, n, v, oa, ob, oy, na, nb):
+    """``binary_forward`` for a core op's row."""
     y = v[oy:oy + n]
     a = v[oa:oa + na]
     b = v[ob:ob + nb]
     if na == n and nb == n:
         for i in range(n):
-            y[i] = _binary_f(code, a[i], b[i])
+            y[i] = _core_bf(code, a[i], b[i])
         return
     for i in range(n):
-        y[i] = _binary_f(code, a[i % na], b[i % nb])
+        y[i] = _core_bf(code, a[i % na], b[i % nb])
+
+
+@njit(cache=True, error_model="numpy")
+def catalogue_binary_forward(code, n, v, oa, ob, oy, na, nb):
+    """``binary_forward`` for a catalogue op's row."""
+    y = v[oy:oy + n]
+    a = v[oa:oa + na]
+    b = v[ob:ob + nb]
+    if na == n and nb == n:
+        for i in range(n):
+            y[i] = _elem_bf(code, a[i], b[i])
+        return
+    for i in range(n):
+        y[i] = _elem_bf(code, a[i % na], b[i % nb])
 
 
 # --- forward helpers ------------------------------------------------------------

@@ -41,8 +41,8 @@ from ._record import VALUES, _forward
 from ._row import Row
 from ._stops import (C_FAMILY, C_ROW, C_SIZE, C_START, C_STATUS, ST_COMPILE, ST_DONE, ST_PYTHON, ST_UNKNOWN,
                      check_saved, input_at)
-from ._sweep import (_PYTHON_START, _SOURCE_END, _UNARY_END, ADJOINTS, FAMILY, SAVES, SCALAR, compile_for,
-                     mark_unneeded)
+from ._sweep import (_PYTHON_START, _SOURCE_END, _UNARY_END, ADJOINTS, FAMILY, SAVES, SCALAR, SCALAR_FAMILY,
+                     compile_for, mark_unneeded)
 from ._state import state
 from ._tensor import _plain
 from .ops._spec import N_CODES, OUTPUT, SHAPE, R_A, R_B, R_DT, R_IA, R_LN, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, REGISTRY
@@ -306,7 +306,7 @@ def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, LO, HI, seen, ctl, fam
             ctl[C_ROW] = r
             return
         elementwise = ONE_ELEMENT[code]
-        family = SCALAR if elementwise else FAMILY[code]
+        family = SCALAR_FAMILY[code] if elementwise else FAMILY[code]
         if family < 0:
             ctl[C_STATUS] = ST_UNKNOWN
             ctl[C_ROW] = r
@@ -329,7 +329,7 @@ def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, LO, HI, seen, ctl, fam
             py = PY[base:base + n]
             if not done[r]:
                 done[r] = 1
-                address = fams[SCALAR, dt[r]]
+                address = fams[family, dt[r]]
                 if f64:
                     _partials(address, code, v64, o, ox, oy, n, nx, ny, fa[r], fb[r], px, py)
                 else:
@@ -779,8 +779,9 @@ def tangent_rows(R, F, stab, ix, v64, T64, v32, T32, has, ctl, fams, values, PX,
             ctl[C_ROW] = r
             return
         if ONE_ELEMENT[code]:
-            if fams[SCALAR, dt[r]] == 0:
-                ctl[C_FAMILY] = SCALAR
+            family = SCALAR_FAMILY[code]
+            if fams[family, dt[r]] == 0:
+                ctl[C_FAMILY] = family
                 ctl[C_STATUS] = ST_COMPILE
                 ctl[C_ROW] = r
                 return
@@ -791,7 +792,7 @@ def tangent_rows(R, F, stab, ix, v64, T64, v32, T32, has, ctl, fams, values, PX,
             o, ox, oy = off[r], off[x], off[y]
             px = PX[:n]
             py = PY[:n]
-            address = fams[SCALAR, dt[r]]
+            address = fams[family, dt[r]]
             if dt[r] == 0:
                 _partials(address, code, v64, o, ox, oy, n, nx, ny, fa[r], fb[r], px, py)
             else:
@@ -857,8 +858,9 @@ def tangent_sweep(tape, T64: np.ndarray, T32: np.ndarray, has: np.ndarray, start
             return
         r = int(ctl[C_ROW])
         if status == ST_COMPILE:
-            if int(ctl[C_FAMILY]) == SCALAR:
-                ADJOINTS.compile(SCALAR, int(tape.dt[r]), (tape.op[r], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
+            family = int(ctl[C_FAMILY])
+            if family >= SCALAR:
+                ADJOINTS.compile(family, int(tape.dt[r]), (tape.op[r], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
             else:
                 arena = int(tape.dt[r])
                 VALUES.compile(int(FAMILY[tape.op[r]]), arena,

@@ -38,7 +38,8 @@ from ._stops import (C_FWD_HI, C_FWD_LO, C_NEED_ELEMS, C_NEED_ROWS, C_NEED_SLOTS
 from ._sweep import _BINARY_END, _LINALG_END, _SOURCE_END, _UNARY_END, FAMILY, SAVES
 from ._sweep import _PYTHON_START
 from .ops._spec import CONST, INPUT, LINALG, OUTPUT, R_A, R_LN, R_NOUT, ROLES
-from .ops.elementwise import binary_forward, unary_forward
+from .ops.elementwise import (catalogue_binary_forward, catalogue_unary_forward, core_binary_forward,
+                              core_unary_forward)
 from .ops.join import join_forward
 from .ops.linalg import linalg_forward, product_row
 from .ops.reduction import reduce_forward_kernel
@@ -150,9 +151,9 @@ def _append_row(R, F, stab, top, code, dt, sid, a, b, ia, ib, fa, fb, rg):
 # Each family's forward for one row, all with one signature (``_lazy``): the row's arena ``v``.
 # False: a code the family has no branch for.  The family's kernel is inlined (as in ``_sweep``).
 _inline = njit(error_model="numpy", inline="always")
-_unary, _binary, _reduce, _shape, _linalg, _join = (
-    _inline(k.py_func) for k in (unary_forward, binary_forward, reduce_forward_kernel, shape_forward,
-                                 linalg_forward, join_forward))
+_unary, _binary, _reduce, _shape, _linalg, _join, _catalogue_unary, _catalogue_binary = (
+    _inline(k.py_func) for k in (core_unary_forward, core_binary_forward, reduce_forward_kernel, shape_forward,
+                                 linalg_forward, join_forward, catalogue_unary_forward, catalogue_binary_forward))
 
 
 @njit(cache=True, error_model="numpy")
@@ -166,6 +167,20 @@ def _binary_value(R, F, stab, ix, v, r):
     x = R[5, r]
     y = R[6, r]
     _binary(R[0, r], R[3, r], v, R[2, x], R[2, y], R[2, r], R[3, x], R[3, y])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _catalogue_unary_value(R, F, stab, ix, v, r):
+    _catalogue_unary(R[0, r], R[3, r], F[0, r], F[1, r], R[7, r], v, R[2, R[5, r]], R[2, r])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _catalogue_binary_value(R, F, stab, ix, v, r):
+    x = R[5, r]
+    y = R[6, r]
+    _catalogue_binary(R[0, r], R[3, r], v, R[2, x], R[2, y], R[2, r], R[3, x], R[3, y])
     return True
 
 
@@ -202,7 +217,7 @@ def _view_value(R, F, stab, ix, v, r):
 
 
 VALUES = Families((_unary_value, _binary_value, _reduce_value, _shape_value, _linalg_value, _join_value,
-                   _view_value))
+                   _catalogue_unary_value, _catalogue_binary_value, _view_value))
 
 
 @njit(cache=True, error_model="numpy")

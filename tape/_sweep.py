@@ -18,7 +18,9 @@ from ._stops import (C_FAMILY, C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED,
                      ST_PYTHON, ST_UNKNOWN, check_saved, input_at)
 from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN,
                         R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
-from .ops.elementwise import ONE_ELEMENT, binary_adjoint, scalar_d, unary_adjoint
+from .ops.elementwise import (CATALOGUE_BINARY, CATALOGUE_UNARY, ONE_ELEMENT, catalogue_binary_adjoint,
+                              catalogue_scalar_d, catalogue_unary_adjoint, core_binary_adjoint,
+                              core_scalar_d, core_unary_adjoint)
 from .ops.join import join_adjoint
 from .ops.linalg import linalg_adjoint
 from .ops.reduction import reduce_adjoint
@@ -45,8 +47,8 @@ for _code, _op in REGISTRY.items():
         PYTHON_FROM[:, _code] = NUMPY_ROWS
     elif (_code in UNARY or _code in BINARY) and CORES > 1:
         PYTHON_FROM[:, _code] = 2 * PART
-__all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SAVES", "ADJOINTS", "FAMILY", "SCALAR", "sweep_rows",
-           "compile_for", "seeded_sweeps", "mark_unneeded", "free_rows"]
+__all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SAVES", "ADJOINTS", "FAMILY", "SCALAR", "SCALAR_FAMILY",
+           "sweep_rows", "compile_for", "seeded_sweeps", "mark_unneeded", "free_rows"]
 
 
 # Each family's adjoint for one row, all with one signature (``_lazy``): the row's own arena
@@ -55,9 +57,9 @@ __all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SAVES", "ADJOINTS", "FA
 # themselves stay callable on their own), so that a row costs one call: each call between compiled
 # functions costs reference counting on its array arguments, more than a small row's loop.
 _inline = njit(error_model="numpy", inline="always")
-_unary, _binary, _reduce, _shape, _linalg, _join = (
-    _inline(k.py_func) for k in (unary_adjoint, binary_adjoint, reduce_adjoint, shape_adjoint, linalg_adjoint,
-                                 join_adjoint))
+_unary, _binary, _reduce, _shape, _linalg, _join, _catalogue_unary, _catalogue_binary = (
+    _inline(k.py_func) for k in (core_unary_adjoint, core_binary_adjoint, reduce_adjoint, shape_adjoint,
+                                 linalg_adjoint, join_adjoint, catalogue_unary_adjoint, catalogue_binary_adjoint))
 
 
 @njit(cache=True, error_model="numpy")
@@ -72,6 +74,22 @@ def _binary_row(R, F, stab, ix, v, g, vo, go, r):
     y = R[R_B, r]
     _binary(R[R_OP, r], R[R_NUM, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], R[R_NUM, x], R[R_NUM, y],
             R[R_RG, x], R[R_RG, y])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _catalogue_unary_row(R, F, stab, ix, v, g, vo, go, r):
+    _catalogue_unary(R[R_OP, r], R[R_NUM, r], F[0, r], F[1, r], R[R_IA, r], v, g, R[R_OFF, R[R_A, r]],
+                     R[R_OFF, r], vo, go)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _catalogue_binary_row(R, F, stab, ix, v, g, vo, go, r):
+    x = R[R_A, r]
+    y = R[R_B, r]
+    _catalogue_binary(R[R_OP, r], R[R_NUM, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], R[R_NUM, x],
+                      R[R_NUM, y], R[R_RG, x], R[R_RG, y])
     return True
 
 
@@ -109,16 +127,22 @@ def _join_row(R, F, stab, ix, v, g, vo, go, r):
     return _join(R[R_OP, r], R, ix, stab, v, g, r)
 
 
-# View and expand rows, the shape rows derivatives write most, have a kernel of their own.  The
-# last one, scalar_d, takes one-element elementwise rows (of either arena, in float64).
-ADJOINTS = Families((_unary_row, _binary_row, _reduce_row, _shape_row, _linalg_row, _join_row, _view_row,
-                     scalar_d))
-SCALAR = len(ADJOINTS.kernels) - 1
+# View and expand rows, the shape rows derivatives write most, have a kernel of their own, and so
+# do the catalogue's elementwise ops (``CATALOGUE_UNARY``).  The last two (``scalar_d``'s core and
+# catalogue halves) take one-element elementwise rows (of either arena, in float64).
+ADJOINTS = Families((_unary_row, _binary_row, _reduce_row, _shape_row, _linalg_row, _join_row,
+                     _catalogue_unary_row, _catalogue_binary_row, _view_row, core_scalar_d, catalogue_scalar_d))
+SCALAR = ADJOINTS.kernels.index(core_scalar_d)
+# Each elementwise code's family in ADJOINTS for a one-element row.
+SCALAR_FAMILY = np.full(N_CODES, SCALAR, np.int64)
+SCALAR_FAMILY[CATALOGUE_UNARY:UNARY.stop] = SCALAR_FAMILY[CATALOGUE_BINARY:BINARY.stop] = SCALAR + 1
 # Each code's family in ADJOINTS (the same in ``_record.VALUES``), -1 for none (sources, Python rows).
 FAMILY = np.full(N_CODES, -1, np.int64)
 for _family, _codes in enumerate((UNARY, BINARY, REDUCE, SHAPE, LINALG, JOIN)):
     FAMILY[_codes.start:_codes.stop] = _family
 FAMILY[[VIEW, EXPAND]] = ADJOINTS.kernels.index(_view_row)
+FAMILY[CATALOGUE_UNARY:_UNARY_END] = ADJOINTS.kernels.index(_catalogue_unary_row)
+FAMILY[CATALOGUE_BINARY:_BINARY_END] = ADJOINTS.kernels.index(_catalogue_binary_row)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -185,7 +209,7 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
             _stop(ctl, ST_PYTHON, r)
             return
         scalar = num[r] == 1 and ONE_ELEMENT[code]
-        family = SCALAR if scalar else FAMILY[code]
+        family = SCALAR_FAMILY[code] if scalar else FAMILY[code]
         if family < 0:
             _stop(ctl, ST_UNKNOWN, r)
             return
@@ -227,7 +251,7 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
                 gy, vx, vy, vr = g64[o], v64[ox], v64[oy], v64[o]
             else:
                 gy, vx, vy, vr = np.float64(g32[o]), np.float64(v32[ox]), np.float64(v32[oy]), np.float64(v32[o])
-            dx, dy = call_pair(fams[SCALAR, dt[r]], code, gy, vx, vy, vr, fa[r], fb[r])
+            dx, dy = call_pair(fams[family, dt[r]], code, gy, vx, vy, vr, fa[r], fb[r])
             if f64:
                 if rg[x] != 0:
                     g64[ox] += dx
@@ -310,7 +334,7 @@ def compile_for(R, F, stab, ix, v64, g64, v32, g32, ctl) -> None:
     r = int(ctl[C_ROW])
     family = int(ctl[C_FAMILY])
     arena = int(R[R_DT, r])
-    if family == SCALAR:
+    if family >= SCALAR:
         args = (R[R_OP, r], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # (code, gy, x, y, out, fa, fb)
     else:
         args = (R, F, stab, ix, *((v64, g64, v32, g32) if arena == 0 else (v32, g32, v64, g64)), r)

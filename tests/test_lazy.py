@@ -2,6 +2,7 @@
 kernel is not compiled for its arena, Python compiles it, and the sweep resumes there."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -80,3 +81,33 @@ print(_record.VALUES.addresses.any(), bool(linalg.linalg_adjoint.overloads or jo
     # unary, binary and reduce kernels for the float32 arena; no recording sweep, no linalg or join
     assert families == "[(0, 1), (1, 1), (2, 1)]"
     assert others == "False False"
+
+
+def test_core_elementwise_kernels_leave_out_the_catalogue(tmp_path):
+    """The core ops' unary and binary kernels (sweep and recorder) compile none of the catalogue's
+    element functions (erf, lgamma, the Bessel functions ...): those have kernels of their own."""
+    code = """
+import numpy as np
+from tape import _record, _sweep
+from tape.ops import _specfun as SF, elementwise as E
+catalogue = (E._elem_d, E._elem_bd, E._elem_f, E._elem_bf, SF.special_d, SF.special_bd, SF.special_f,
+             SF.special_bf)
+R, stab, ix, v = np.zeros((15, 1), np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1)
+F = np.zeros((2, 1))
+def compile(table, kernels):
+    for k in kernels:
+        args = (R, F, stab, ix, v, v, v, v, 0) if table is _sweep.ADJOINTS else (R, F, stab, ix, v, 0)
+        table.compile(table.kernels.index(k), 0, args)
+compile(_sweep.ADJOINTS, (_sweep._unary_row, _sweep._binary_row))
+compile(_record.VALUES, (_record._unary_value, _record._binary_value))
+_sweep.ADJOINTS.compile(_sweep.SCALAR, 0, (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))     # one-element rows
+print(sum(len(k.overloads) for k in catalogue))
+compile(_sweep.ADJOINTS, (_sweep._catalogue_unary_row, _sweep._catalogue_binary_row))
+compile(_record.VALUES, (_record._catalogue_unary_value, _record._catalogue_binary_value))
+_sweep.ADJOINTS.compile(_sweep.SCALAR_FAMILY[E.ERF], 0, (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
+print(all(k.overloads for k in catalogue))
+"""
+    # (an empty cache: a kernel loaded from one would not compile what it calls)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split() == ["0", "True"]
