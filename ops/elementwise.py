@@ -98,9 +98,12 @@ def _mask64(kind, x, lo, hi):
 
 @njit(cache=True, error_model="numpy")
 def _pow(x, e):
-    """``x ** e`` with numpy's (and PyTorch's) x ** 0.5 == sqrt(x): nan, not inf, at -inf."""
+    """``x ** e`` with numpy's (and PyTorch's) x ** 0.5 == sqrt(x): nan, not inf, at -inf; and
+    PyTorch's x ** -0.5 == 1 / sqrt(x): -inf at -0, nan at -inf."""
     if e == 0.5:
         return math.sqrt(x) if x >= 0 else type(x)(math.nan)
+    if e == -0.5:
+        return type(x)(1.0) / math.sqrt(x) if x >= 0 else type(x)(math.nan)
     return x ** e
 
 
@@ -1337,8 +1340,10 @@ SCALAR_FORWARD = {
     RSUBC: (lambda x, c: np.subtract(c, x), lambda f, c: c - f),
     MULC: (np.multiply, lambda f, c: f * c),
     DIVC: (np.true_divide, lambda f, c: f / c),
-    # x ** 0.5 is sqrt(x) (nan at -inf, -0 at -0), as in PyTorch; square: 2.5x faster than power
-    POWC: (lambda x, c: np.square(x) if c == 2 else np.power(x, c), lambda f, c: math.sqrt(f) if c == 0.5 else math.pow(f, c)),
+    # x ** 0.5 is sqrt(x) (nan at -inf, -0 at -0), x ** -0.5 1 / sqrt(x) (-inf at -0), as in PyTorch;
+    # square: 2.5x faster than power
+    POWC: (lambda x, c: np.square(x) if c == 2 else 1.0 / np.sqrt(x) if c == -0.5 else np.power(x, c),
+           lambda f, c: math.sqrt(f) if c == 0.5 else 1.0 / math.sqrt(f) if c == -0.5 else math.pow(f, c)),
     RPOWC: (lambda x, c: np.power(c, x), lambda f, c: math.pow(c, f)),
     FILL: (lambda x, c: np.full_like(x, c), lambda f, c: c),
 }
@@ -2295,6 +2300,8 @@ def _integer_checks(a, b, code: int) -> None:
     if kernel is not None:
         if dt is D.bool_:
             raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            broadcast_pair(a._shape, b._shape)      # (PyTorch checks the shapes before dividing)
         divisor = b._value() if isinstance(b, Tensor) else b
         if np.any(np.asarray(divisor) == 0):
             raise RuntimeError("ZeroDivisionError")

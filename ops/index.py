@@ -523,10 +523,13 @@ def take(self, index: Tensor) -> Tensor:
     return _take_positions(self, _flat_positions(self, index), BY_TAKE, (("index", index), ("self", SAVED_SELF)))
 
 
-def _flat_positions(x: Tensor, index: Tensor) -> np.ndarray:
-    """``index`` as flat positions into ``x`` (negative ones from the end), with take's error."""
+def _flat_positions(x: Tensor, index: Tensor, empty: str = "take(): tried to take from an empty tensor") -> np.ndarray:
+    """``index`` as flat positions into ``x`` (negative ones from the end), with take's errors (``empty``:
+    PyTorch's for any position into an empty tensor)."""
     n = x.numel()
     idx = index._value().astype(np.int64)
+    if n == 0 and idx.size:
+        raise IndexError(empty)
     bad = (idx < -n) | (idx >= n)
     if bad.any():
         raise IndexError(f"out of range: tried to access index {idx[bad][0]} on a tensor of {n} elements.")
@@ -1021,7 +1024,7 @@ def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor
     if source.numel() != index.numel():
         raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
                          f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
-    dst = _flat_positions(self, index)
+    dst = _flat_positions(self, index, "put_(): Tried to put elements into an empty tensor")
     out = _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_PUT, bool(accumulate))
     return _shows(out, (("accumulate", bool(accumulate)), ("index", index), ("source", _SOURCE)))
 

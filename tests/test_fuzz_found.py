@@ -169,3 +169,117 @@ def test_in_place_on_a_view_of_a_multi_output_view_names_the_node_as_pytorch():
     v = (torch.ones(2, 3, 2, requires_grad=True) * 1).unbind(-2)[2].squeeze(-1)
     with pytest.raises(RuntimeError, match=re.escape("Output 0 of Squeeze1 is a view and is being modified inplace")):
         v += -1
+
+
+MODIFIED = "one of the variables needed for gradient computation has been modified by an inplace operation"
+
+
+@pytest.mark.parametrize("code, modified", [
+    # addcmul saves each factor only for the other's gradient; addcdiv its numerator for the divisor's, the
+    # divisor always; lerp its input and end for the weight's gradient, the weight always
+    ("b = t(True); c = t(); y = torch.addcmul(a, b, c, value=2); c.add_(1)", True),
+    ("b = t(True); c = t(); b1 = b * 1; y = torch.addcmul(a, b1, c, value=2); b1.add_(1)", [1.0, 1.0]),
+    ("b, c = t(), t(); y = torch.addcmul(a, b, c); b.add_(1); c.add_(1)", [1.0, 1.0]),
+    ("b, c = t(), t(); y = torch.addcdiv(a, b, c); b.add_(1)", [1.0, 1.0]),
+    ("b, c = t(), t(); y = torch.addcdiv(a, b, c); c.add_(1)", True),
+    ("b, w = t(), t(); y = torch.lerp(a, b, w); b.add_(1)", [-2.0, -3.0]),
+    ("b, w = t(), t(); y = torch.lerp(a, b, w); w.add_(1)", True),
+    ("b, c = t(), t(); y = torch.clamp(a, b, c); c.add_(1)", True),
+])
+def test_ternary_ops_save_operands_only_for_the_gradients_that_need_them(code, modified):
+    ns = {"torch": torch, "a": torch.tensor([1., 2.], requires_grad=True),
+          "t": lambda rg=False: torch.tensor([3., 4.], requires_grad=rg)}
+    exec(code, ns)
+    if modified is True:
+        with pytest.raises(RuntimeError, match=MODIFIED):
+            ns["y"].sum().backward()
+    else:
+        ns["y"].sum().backward()
+        assert ns["a"].grad.tolist() == modified
+
+
+def _saved(y):
+    g = y.grad_fn
+    return {k[7:]: getattr(g, k).tolist() if isinstance(getattr(g, k), torch.Tensor) else getattr(g, k)
+            for k in dir(g) if k.startswith("_saved_")}
+
+
+def test_ternary_ops_saved_values_as_pytorch_names_them():
+    a, b, c = (torch.tensor([1., 2.], requires_grad=rg) for rg in (True, False, True))
+    assert _saved(torch.addcmul(a, b * 3, c * 2, value=2)) == {"tensor1": [3., 6.], "tensor2": None, "value": 2}
+    assert _saved(torch.addcmul(a, b * 3, c * 2, value=True))["value"] is True
+    assert _saved(torch.addcdiv(a, c * 3, b * 2, value=-1.5)) == {"tensor1": None, "tensor2": [2., 4.],
+                                                                   "value": -1.5}
+    assert _saved(torch.addcdiv(a, b, c)) == {"tensor1": [1., 2.], "tensor2": [1., 2.], "value": 1}
+    assert _saved(torch.lerp(a, b * 3, 0.5)) == {"weight": 0.5}
+    assert _saved(torch.lerp(a, b * 3, c)) == {"end": [3., 6.], "self": [1., 2.], "weight": [1., 2.]}
+    assert _saved(torch.lerp(a, b * 3, b)) == {"end": None, "self": None, "weight": [1., 2.]}
+    assert _saved(torch.clamp(a, min=b * 3)) == {"max": None, "min": [3., 6.], "self": [1., 2.]}
+    assert _saved(torch.clamp(a, max=b * 3)) == {"max": [3., 6.], "min": None, "self": [1., 2.]}
+    assert _saved(torch.clamp_min(a, b * 3)) == {"min": [3., 6.], "self": [1., 2.]}
+    assert _saved(torch.clamp_max(a, b * 3)) == {"max": [3., 6.], "self": [1., 2.]}
+    packed = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t.tolist()) or t, lambda t: t):
+        y1 = torch.clamp(a, b * 3, c * 2)
+        y2 = torch.lerp(a, b * 3, c * 2)
+    assert packed == [[2., 4.], [3., 6.], [1., 2.], [3., 6.], [1., 2.], [2., 4.]] and y1.grad_fn is not y2.grad_fn
+
+
+def test_pow_of_minus_one_half_is_one_over_the_square_root():
+    """PyTorch computes ``x ** -0.5`` as ``rsqrt(x)`` (-inf at -0., nan at -inf), also inside the derivative
+    of ``x ** 0.5`` (found by the fuzzer: ``(a * b) ** -0.5`` with a -0. product)."""
+    for dt in (torch.float32, torch.float64):
+        x = torch.tensor([-0.0, 4.0, float("-inf"), -1.0], dtype=dt)
+        y = x ** -0.5
+        assert str(y.tolist()) == "[-inf, 0.5, nan, nan]"
+        assert str((torch.tensor(-0.0, dtype=dt) ** -0.5).item()) == "-inf"
+    big = torch.tensor([-0.0, 4.0, float("-inf"), -1.0] * 5000, requires_grad=True)
+    assert str((big ** -0.5)[:4].tolist()) == "[-inf, 0.5, nan, nan]"
+    (big ** 0.5).sum().backward()
+    assert str(big.grad[:4].tolist()) == "[-inf, 0.25, nan, nan]"
+    x = torch.tensor([-0.0, 0.0, 4.0], requires_grad=True)
+    (x ** 0.5).sum().backward()
+    assert str(x.grad.tolist()) == "[-inf, inf, 0.25]"
+    x = torch.tensor(-0.0, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(x ** 0.5, x, create_graph=True)
+    assert str(g.item()) == "-inf"
+
+
+@pytest.mark.parametrize("code, error, message", [
+    # take/put into an empty tensor (found by the fuzzer: take of an empty index_select result)
+    ("torch.take(torch.ones(0), torch.tensor([0]))", IndexError, "take(): tried to take from an empty tensor"),
+    ("torch.take(torch.ones(2, 0), torch.tensor([5]))", IndexError, "take(): tried to take from an empty tensor"),
+    ("torch.ones(0).put_(torch.tensor([0]), torch.tensor([1.]))", IndexError,
+     "put_(): Tried to put elements into an empty tensor"),
+    # integer fmod/remainder check the shapes before dividing by zero (found by the fuzzer)
+    ("torch.fmod(torch.tensor([[2, 0]]), torch.tensor([[0, 3, -1]]))", RuntimeError,
+     "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 1"),
+    ("torch.tensor([[2, 0]]) % torch.tensor([[0, 3, -1]])", RuntimeError,
+     "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 1"),
+    ("torch.remainder(2, torch.tensor([0]))", RuntimeError, "ZeroDivisionError"),
+])
+def test_errors_found_by_the_fuzzer(code, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        eval(code, {"torch": torch})
+
+
+def test_take_of_nothing_from_an_empty_tensor():
+    assert torch.take(torch.ones(0), torch.tensor([], dtype=torch.int64)).shape == (0,)
+
+
+@pytest.mark.parametrize("fn", ["var_mean", "std_mean"])
+def test_unused_output_of_var_mean_passes_no_nan(fn):
+    """Found by the fuzzer: with no degrees of freedom left the variance is nan, and its derivative
+    nan/inf; PyTorch's backward through the mean alone leaves it out (an undefined gradient), it
+    does not multiply it by a zero."""
+    x = torch.tensor([[1.5, 2.0]], requires_grad=True)
+    _, m = getattr(torch, fn)(x, dim=0)
+    (m * 2).sum().backward()
+    assert x.grad.tolist() == [[2.0, 2.0]]
+    x = torch.tensor([1.5], requires_grad=True)
+    _, m = getattr(torch, fn)(x)
+    assert torch.autograd.grad(m, x)[0].tolist() == [1.0]
+    x = torch.tensor([[1.5, float("inf")]], requires_grad=True)
+    _, m = getattr(torch, fn)(x, dim=1)
+    m.sum().backward()
+    assert x.grad.tolist() == [[0.5, 0.5]]
