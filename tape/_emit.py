@@ -44,7 +44,6 @@ A row's code, name, saved values and derivative rule come from its ``Op`` record
 """
 from __future__ import annotations
 
-import weakref
 from typing import Optional
 
 import numpy as np
@@ -56,7 +55,7 @@ from ._parallel import PART
 from ._parallel import run as in_parts
 from ._spacing import linspace_values
 from ._state import state
-from ._tape import LEND_FROM, Tape, fresh, unshare, write_tape
+from ._tape import LEND_FROM, ConstRef, Tape, fresh, unshare, write_tape
 from ._tensor import STRIDED_ROOTS, Number, Size, Tensor, storage_of
 from ._tensor import _plain as plain
 from ._tensor import _py_scalar as py_scalar
@@ -290,7 +289,7 @@ def node_in(tape: Tape, t: Tensor, dtype: D.dtype, shape: tuple) -> int:
         v = t._value().astype(dtype.np, copy=False)
         node = tape.append(CONST, dtype.arena, v if suffix else np.broadcast_to(v, shape), ib=t._version)
         tape.rg[node] = 0
-        tape.csrc[node] = weakref.ref(t)    # a later in-place change of ``t`` makes the row stale
+        tape.csrc[node] = ConstRef(t)    # a later in-place change of ``t`` makes the row stale
         if t._inf:
             tape.const_inference(node)
         return node

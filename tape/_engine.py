@@ -31,7 +31,7 @@ from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPI
 from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import (ADJOINTS, NEVER, PYTHON_FROM, SAVES, compile_for, free_rows, mark_unneeded, seeded_sweeps,
                      sweep_rows)
-from ._tape import Tape, retire, write_tape
+from ._tape import ConstRef, Tape, retire, write_tape
 from .ops._spec import CONST, INPUT, OUT, OUTPUT, R_DT, R_OP, REGISTRY, UNARY, input_saved
 from .ops.elementwise import binary_adjoint, unary_adjoint
 
@@ -226,8 +226,11 @@ def _mark_modified_leaves(tape: Tape) -> None:
         for node, src in sources.items():
             if type(src) is not tuple:
                 t = src()
-                if t is not None and t._version != tape.ib[node]:
-                    tape.flag_modified(node, tape.n)
+                if t is not None:
+                    if t._version != tape.ib[node]:
+                        tape.flag_modified(node, tape.n)
+                elif type(src) is ConstRef and src.ver is not None and src.ver[0] != tape.ib[node]:
+                    tape.flag_modified(node, tape.n)     # (changed through a view or alias of it)
 
 
 def _new_seen(tape: Tape, result: _Result) -> np.ndarray:

@@ -67,6 +67,22 @@ packing = [None]      # while saved-tensor hooks are on, what ``fresh`` calls at
 _lenders: dict = {}   # id(arena) -> weakref to the tape that lent slots of it to tensors (``unshare``)
 
 
+class ConstRef(weakref.ref):
+    """A CONST row's weak reference to its tensor, holding the version counter the tensor shares
+    with its views and ``detach()`` aliases: a change through one of them after the tensor itself
+    is gone (a temporary view, ``x * w.t()``) still makes the rows that read it stale."""
+
+    __slots__ = ("ver",)
+
+    def __new__(cls, t):
+        self = super().__new__(cls, t)
+        self.ver = t._ver
+        return self
+
+    def __init__(self, t) -> None:
+        super().__init__(t)
+
+
 class Tape:
     """A growable struct of arrays holding recorded rows, their values and shapes."""
 
@@ -451,7 +467,7 @@ class Tape:
             node = self.refer(CONST, arena, value, ver) if value.size >= REFER_FROM and state.pinned <= self.pins else \
                 self.append(CONST, arena, value, ib=ver)
             self.rg[node] = 0
-            self.csrc[node] = weakref.ref(t)
+            self.csrc[node] = ConstRef(t)
             if t._inf:
                 self.const_inference(node)
         t._ig = self.gen

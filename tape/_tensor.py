@@ -354,6 +354,7 @@ def _refuse_rebased(t: "Tensor", root: "Tensor") -> bool:
     tape = t._tape
     if t._vm & VIEW_NO_GRAD and root._rg:
         texts = (_NO_GRAD_REBASED, None)        # (changed in place itself: ``Tensor._check_inplace``'s text)
+        t._rg = True        # (as its base now: a recorded use of it raises, as PyTorch's)
     elif tape is not None and t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
         texts = _derived_texts(t)
     elif _multi_output(t):

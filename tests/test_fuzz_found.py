@@ -283,3 +283,43 @@ def test_unused_output_of_var_mean_passes_no_nan(fn):
     _, m = getattr(torch, fn)(x, dim=1)
     m.sum().backward()
     assert x.grad.tolist() == [[0.5, 0.5]]
+
+
+NO_GRAD_VIEW = "A view was created in no_grad mode and its base or another view of its base has been modified inplace"
+
+
+def test_no_grad_view_of_a_tensor_that_starts_requiring_grad_in_place():
+    """Found by the fuzzer: a view made under no_grad of a tensor that did not require grad, whose base
+    then takes a gradient in place (``b.add_(x)``, ``b[...] = x``), requires grad as PyTorch's, and any
+    recorded use of it raises PyTorch's error."""
+    x = torch.tensor([3.0], requires_grad=True)
+    b = torch.tensor([1.0, 2.0])
+    with torch.no_grad():
+        v = b[:1]
+    b.add_(x)
+    assert v.requires_grad
+    for use in (lambda: v * 2, lambda: v.sum(), lambda: torch.cat([v, v]), lambda: v[0], lambda: v.clone()):
+        with pytest.raises(RuntimeError, match=re.escape(NO_GRAD_VIEW)):
+            use()
+    with torch.no_grad():
+        assert (v * 2).tolist() == [8.0]
+    assert v.detach().tolist() == [4.0]
+
+
+@pytest.mark.parametrize("code", [
+    "y = x * w.t(); w.mul_(3)",
+    "y = x * w[0]; w[1].mul_(3)",
+    "y = x * w.detach(); w.mul_(3)",
+    "y = x * w; w.detach().mul_(3)",
+    "y = x * w.t(); w.t().mul_(3)",
+    "y = w.mT @ x; w.detach().mul_(3)",
+    "y = x * x.detach(); x.detach().mul_(3)",
+])
+def test_saved_constant_changed_through_another_alias(code):
+    """Found by the fuzzer (``(v0 @ w) ...; v0.detach().mul_(3)``): a tensor saved through a temporary view or
+    ``detach()`` alias, then changed in place through another one, shares its version counter with
+    them: backward fails as PyTorch's."""
+    ns = {"x": torch.ones(2, 2, requires_grad=True), "w": torch.ones(2, 2)}
+    exec(code, ns)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        ns["y"].sum().backward()
