@@ -628,7 +628,9 @@ def _put_adjoint(r, va, vb, gy, ga, gb, fresh):
     if ga is not None:
         g = gy.copy()
         g.reshape(-1)[drop] = 0
-        _add_into(ga, g, fresh & 1)
+        if g.size != ga.size:       # (the input was broadcast along leading dims: a mask bigger than it)
+            g = g.reshape(-1, ga.size).sum(axis=0)
+        _add_into(ga, g.reshape(ga.shape), fresh & 1)
     if gb is not None:
         acc = np.zeros(gb.size, gb.dtype)
         np.add.at(acc, src, gy.reshape(-1)[dst])
@@ -731,6 +733,8 @@ def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
 def masked_fill_(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``masked_fill`` in place."""
     self._check_inplace()
+    if isinstance(mask, Tensor):
+        broadcast_pair(self._shape, mask._shape)        # (in place, PyTorch's message names the tensor first)
     return self._inplace(self.masked_fill(mask, value))
 
 

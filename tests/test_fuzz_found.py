@@ -323,3 +323,69 @@ def test_saved_constant_changed_through_another_alias(code):
     exec(code, ns)
     with pytest.raises(RuntimeError, match=MODIFIED):
         ns["y"].sum().backward()
+
+
+@pytest.mark.parametrize("code, message", [
+    # a batched product checks its shapes before its dtypes (found by the fuzzer once its gate was lifted)
+    ("torch.tensor([1, 2, -1]) @ torch.ones(1, 4, 2)",
+     "Expected size for first two dimensions of batch2 tensor to be: [1, 3] but got: [1, 4]."),
+    ("torch.ones(2, 2, dtype=torch.int64) @ torch.ones(2, 3, 1)",
+     "Expected size for first two dimensions of batch2 tensor to be: [2, 2] but got: [2, 3]."),
+    ("torch.ones(2, 2, 2) @ torch.ones(3, 2, 1, dtype=torch.float64)",
+     "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0"),
+    ("torch.ones(2, 2, 2) @ torch.ones(2, 2, 1, dtype=torch.float64)", "expected scalar type Float but found Double"),
+    # mm names the dtypes as C types
+    ("torch.ones(2, 2, dtype=torch.int64) @ torch.ones(2, 1)",
+     "expected m1 and m2 to have the same dtype, but got: long int != float"),
+    ("torch.ones(2, 2, 2) @ torch.ones(2, 1, dtype=torch.int64)",
+     "expected m1 and m2 to have the same dtype, but got: float != long int"),
+])
+def test_matmul_errors_in_pytorch_order(code, message):
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        eval(code, {"torch": torch})
+
+
+def test_masked_fill_with_a_mask_bigger_than_the_input():
+    """Found by the fuzzer: the result takes the broadcast shape; the input's gradient is summed back to
+    its shape (the plain backward raised a numpy broadcast error)."""
+    x = torch.tensor([[-0.5, 0.25]], requires_grad=True)
+    y = x.masked_fill(torch.tensor([[True, False], [False, False], [True, True]]), 0.0)
+    y.sum().backward()
+    assert x.grad.tolist() == [[1.0, 2.0]]
+    x = torch.tensor(0.5, requires_grad=True)
+    y = x.masked_fill(torch.tensor([True, False]), torch.tensor(2.0, requires_grad=True))
+    y.sum().backward()
+    assert x.grad.item() == 1.0
+    x = torch.tensor([-0.5, 0.25] * 20000, requires_grad=True)
+    (x.masked_fill(torch.zeros(2, 40000, dtype=torch.bool), 0.0) * 3).sum().backward()
+    assert x.grad[:2].tolist() == [6.0, 6.0]
+
+
+def test_retained_gradient_accumulated_without_create_graph_has_no_graph():
+    """Found by the fuzzer (second order): PyTorch's retain_grad hook runs in the backward's grad mode, so a
+    retained gradient from a create_graph backward, added to by a plain one, no longer requires grad; the
+    first one is a clone (CloneBackward0)."""
+    x = torch.tensor(0.25, requires_grad=True)
+    v = x.clone()
+    v.retain_grad()
+    y = v.sin()
+    (g,) = torch.autograd.grad(y, [x], create_graph=True)
+    assert v.grad.requires_grad and type(v.grad.grad_fn).__name__ == "CloneBackward0"
+    g.backward()
+    assert not v.grad.requires_grad and v.grad.grad_fn is None
+    assert math.isclose(v.grad.item(), 0.7215, abs_tol=1e-4)
+    x = torch.tensor(0.25, requires_grad=True)
+    y = x.sin()
+    y.backward(create_graph=True, retain_graph=True)
+    y.backward()
+    assert x.grad.requires_grad       # (a leaf's .grad keeps its history, as PyTorch's)
+
+
+def test_masked_fill_in_place_names_the_tensor_first():
+    a = torch.tensor([[-1, -2, -2], [-1, -1, -2]])
+    with pytest.raises(RuntimeError, match=re.escape("The size of tensor a (2) must match the size of tensor b (3) "
+                                                     "at non-singleton dimension 0")):
+        a.masked_fill_(torch.tensor([[0.0], [0.5], [-1.0]]) > 0.2, 1)
+    with pytest.raises(RuntimeError, match=re.escape("The size of tensor a (3) must match the size of tensor b (2) "
+                                                     "at non-singleton dimension 1")):
+        a.masked_fill_(torch.tensor([True, False]), 1)
