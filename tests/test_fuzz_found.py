@@ -389,3 +389,15 @@ def test_masked_fill_in_place_names_the_tensor_first():
     with pytest.raises(RuntimeError, match=re.escape("The size of tensor a (3) must match the size of tensor b (2) "
                                                      "at non-singleton dimension 1")):
         a.masked_fill_(torch.tensor([True, False]), 1)
+
+
+@pytest.mark.parametrize("dim, sizes, error, message", [
+    (1, (1, 1), IndexError, "Dimension out of range (expected to be in range of [-1, 0], but got 1)"),
+    (-2, (1,), IndexError, "Dimension out of range (expected to be in range of [-1, 0], but got -2)"),
+    (0, (), RuntimeError, "unflatten: sizes must be non-empty"),
+    (-1, (1,), RuntimeError, "unflatten got an unexpected error:\nDimension specified as 0 but tensor has no dimensions"),
+])
+def test_unflatten_of_a_zero_dim_tensor_checks_the_dim_first(dim, sizes, error, message):
+    """Found by the fuzzer once it drew unflatten."""
+    with pytest.raises(error, match=re.escape(message)):
+        torch.tensor(2.0).unflatten(dim, sizes)
