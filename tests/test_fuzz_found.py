@@ -401,3 +401,16 @@ def test_unflatten_of_a_zero_dim_tensor_checks_the_dim_first(dim, sizes, error, 
     """Found by the fuzzer once it drew unflatten."""
     with pytest.raises(error, match=re.escape(message)):
         torch.tensor(2.0).unflatten(dim, sizes)
+
+
+@pytest.mark.parametrize("code, error, message", [
+    ("torch.ones(0).nanmedian(0)", IndexError, "median(): Expected reduction dim 0 to have non-zero size."),
+    ("torch.ones(0, 2).nanmedian(0)", IndexError, "median(): Expected reduction dim 0 to have non-zero size."),
+    ("torch.ones(0).kthvalue(2, 0)", IndexError, "kthvalue(): Expected reduction dim 0 to have non-zero size."),
+    ("torch.ones(0, 2).kthvalue(1, 0)", IndexError, "kthvalue(): Expected reduction dim 0 to have non-zero size."),
+    ("torch.ones(2, 0).kthvalue(3, 0)", RuntimeError, "kthvalue(): selected number k out of range for dimension 0"),
+])
+def test_selections_over_an_empty_dim(code, error, message):
+    """Found by the fuzzer (nanmedian of an empty mask selection)."""
+    with pytest.raises(error, match=re.escape(message)):
+        eval(code, {"torch": torch})
