@@ -30,7 +30,7 @@ from numba import njit
 
 from .._emit import (D, LEND_FROM, Number, Tensor, arranged, check_device, check_memory_format, device, emit,
                      emit_apart, emit_into, fresh, is_suffix, lends, node_in, plain, preserve_format, py_scalar, recorded,
-                     scalar_binary, scalar_row, scalar_unary, state, unshare, write_tape)
+                     scalar_binary, scalar_row, scalar_unary, state, unshare, writable, write_tape)
 from ._args import broadcast_pair
 from ._erf import erf_vectorized
 from . import _specfun as SF
@@ -2519,18 +2519,18 @@ def _fill(self: Tensor, value, kind: str) -> Tensor:
 def fill_with(self: Tensor, values, kind: str) -> Tensor:
     """Write ``values`` (a number, random draws, a comparison's result) into the tensor in place; the
     node is named ``kind`` (one of ``FILLS``), as PyTorch's for that write, and passes no gradient."""
-    self._check_inplace()
+    number = not isinstance(values, np.ndarray)
+    self._check_inplace(fill=number)
     if self._tape is not None and state.grad:
-        number = not isinstance(values, np.ndarray)
         filled = SCALAR_FORWARD[FILL][0](self._value(), values) if number else values.astype(self._dtype.np)
         record = emit_apart if self._of_grad else emit      # (a create_graph .grad: no history kept)
         return self._inplace(record(FILL, filled, self._dtype, self, ib=FILLS.index(kind),
-                                    fa=float(values) if number else 0.0))
+                                    fa=float(values) if number else 0.0), fill=number)
     if self._f is not None:
         self._f = float(values)
     else:
         unshare(self._v)
-        self._storage()[...] = values
+        (self._storage() if self._vb is None else writable(self._v, self._vb._storage()))[...] = values
     self._bump()
     self._unrecorded()
     return self

@@ -60,6 +60,8 @@ from ._tensor import STRIDED_ROOTS, Number, Size, Tensor, storage_of
 from ._tensor import _plain as plain
 from ._tensor import _py_scalar as py_scalar
 from ._tensor import _check_overlap as check_overlap
+from ._tensor import _check_repeats as check_repeats
+from ._tensor import _writable as writable
 from ._tensor import _flag_saved_alias as flag_saved_alias
 from ._tensor import _link as link
 from ._tensor import _recorded as recorded
@@ -67,10 +69,11 @@ from ._tensor import _refuse_rebased as refuse_rebased
 from .ops._spec import CONST, ROLES
 
 __all__ = ["D", "LEND_FROM", "Number", "Size", "Tensor", "aliased", "arranged", "check_device", "check_memory_format",
-           "contiguous_format", "preserve_format", "check_overlap", "device", "emit", "emit_apart", "emit_into",
+           "contiguous_format", "preserve_format", "check_overlap", "check_repeats", "device", "emit", "emit_apart",
+           "emit_into",
            "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "lends", "node_in", "plain", "py_scalar",
            "recorded", "refuse_rebased", "scalar_binary", "scalar_row", "scalar_unary", "state", "unshare", "write_tape",
-           "STRIDED_ROOTS", "storage_of"]
+           "STRIDED_ROOTS", "storage_of", "writable"]
 
 _new = object.__new__
 

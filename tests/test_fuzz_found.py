@@ -395,7 +395,8 @@ def test_masked_fill_in_place_names_the_tensor_first():
     (1, (1, 1), IndexError, "Dimension out of range (expected to be in range of [-1, 0], but got 1)"),
     (-2, (1,), IndexError, "Dimension out of range (expected to be in range of [-1, 0], but got -2)"),
     (0, (), RuntimeError, "unflatten: sizes must be non-empty"),
-    (-1, (1,), RuntimeError, "unflatten got an unexpected error:\nDimension specified as 0 but tensor has no dimensions"),
+    (-1, (1,), RuntimeError,
+     "unflatten got an unexpected error:\nDimension specified as 0 but tensor has no dimensions"),
 ])
 def test_unflatten_of_a_zero_dim_tensor_checks_the_dim_first(dim, sizes, error, message):
     """Found by the fuzzer once it drew unflatten."""
@@ -414,3 +415,34 @@ def test_selections_over_an_empty_dim(code, error, message):
     """Found by the fuzzer (nanmedian of an empty mask selection)."""
     with pytest.raises(error, match=re.escape(message)):
         eval(code, {"torch": torch})
+
+
+def test_fills_through_an_expanded_tensor():
+    """PyTorch refuses an in-place write into elements that share memory, but not a fill (one value), nor a
+    write into a part of an expanded tensor whose elements do not share memory; its CopySlices then fails
+    at backward, where the gradient is written through the expanded view."""
+    y = torch.ones(3)
+    y.expand(2, 3).zero_()
+    assert y.tolist() == [0.0, 0.0, 0.0]
+    y.expand(2, 3).fill_(2)
+    y.expand(2, 3)[0] = 5.0
+    assert y.tolist() == [5.0, 5.0, 5.0]
+    y.expand(2, 3)[1].mul_(2)
+    assert y.tolist() == [10.0, 10.0, 10.0]
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        y.expand(2, 3)[...] = 1.0
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        y.expand(2, 3).add_(1)
+    x = torch.ones(3, requires_grad=True)
+    y = x * 2
+    v = y.expand(2, 3)
+    v.fill_(3.0)
+    assert y.tolist() == [3.0, 3.0, 3.0] and type(y.grad_fn).__name__ == "CopySlices"
+    assert type(v.grad_fn).__name__ == "AsStridedBackward0"
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        y.sum().backward()
+    x = torch.ones(3, requires_grad=True)
+    y = x * 2
+    y.expand(2, 3)[0].mul_(3)
+    y.sum().backward()
+    assert x.grad.tolist() == [6.0, 6.0, 6.0]
