@@ -446,3 +446,25 @@ def test_fills_through_an_expanded_tensor():
     y.expand(2, 3)[0].mul_(3)
     y.sum().backward()
     assert x.grad.tolist() == [6.0, 6.0, 6.0]
+
+
+def test_vector_matrix_product_is_no_view():
+    """Found by the fuzzer (the brief's "in-place under no_grad into a view of a product"): PyTorch computes
+    ``vector @ matrix`` as ``unsqueeze(0).mm(m).squeeze_(0)``, so the result is no view: an in-place change
+    under no_grad keeps its SqueezeBackward4 node (tape re-derived it as a view, AsStridedBackward0)."""
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    v = torch.matmul(x, torch.ones(2, 1))
+    assert v._base is None and type(v.grad_fn).__name__ == "SqueezeBackward4"
+    with torch.no_grad():
+        v.div_(3)
+    assert type(v.grad_fn).__name__ == "SqueezeBackward4"
+    v.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+    v = x @ torch.ones(2, 1)
+    v.div_(3)
+    assert type(v.grad_fn).__name__ == "DivBackward0"
+    y = torch.ones(1, requires_grad=True)
+    with torch.no_grad():
+        v = torch.matmul(torch.tensor([1.0, 2.0]), torch.ones(2, 1))
+    v.add_(y)
+    assert type(v.grad_fn).__name__ == "AddBackward0" and v._base is None
