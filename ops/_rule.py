@@ -27,11 +27,13 @@ def rule_adjoint(row, va, vb, gy, ga, gb, fresh) -> int:
     xs = tuple(_handle(tape, x) for x in row.inputs)
     dt = D.ARENA_DTYPES[int(tape.dt[r])]
     if op.multi:
-        # One adjoint per output, consecutive parts of the row's (zeros where none arrived).
+        # One adjoint per output, consecutive parts of the row's (None where none arrived, as
+        # PyTorch's undefined gradient: a nan of an unused output does not reach the input).
         g, at = [], 0
-        for shape in row.out_shapes:
+        arrived = row.arrived
+        for k, shape in enumerate(row.out_shapes):
             n = int(np.prod(shape))
-            g.append(plain(gy.reshape(-1)[at:at + n].reshape(shape), dt))
+            g.append(plain(gy.reshape(-1)[at:at + n].reshape(shape), dt) if not arrived or arrived[k] else None)
             at += n
         g = tuple(g)
     else:

@@ -44,7 +44,9 @@ class Op:
     ``saved`` says which values PyTorch's node saves (bits X0, X1, OUT: an
     in-place change to one of them makes backward fail; NUMBER: only a Python
     number, which still counts as saved when freeing the graph; CROSS: each
-    input is saved only when the other one needs a gradient, as for products).
+    input is saved only when the other one needs a gradient, as for products;
+    ``saved_when(k, *inputs)``: input ``k`` is saved only when one of ``inputs`` needs a
+    gradient, as PyTorch saves a value only for the derivatives it will compute).
 
     ``vjp(g, xs, y, row)`` returns one gradient per tensor input, written with
     tape's own tensor operations so that recording it (``create_graph=True``)
@@ -115,8 +117,30 @@ class Op:
         return self.grad_fn_of(row) if self.grad_fn_of is not None else self.grad_fn
 
 
-X0, X1, OUT, NUMBER, CROSS = 1, 2, 4, 8, 16
+X0, X1, OUT, NUMBER = 1, 2, 4, 8
 X2 = 32     # (listed rows only)
+_WHEN = 8   # from this bit on, three bits per saved input (X0, X1, X2): the inputs whose need of a
+#             gradient makes it saved (none: saved whenever the row is recorded)
+
+
+def saved_when(k: int, *inputs: int) -> int:
+    """``saved`` bits: input ``k`` (0, 1, 2 for X0, X1, X2) is saved only when one of ``inputs``
+    needs a gradient (PyTorch saves a value only for the derivatives that will run)."""
+    return sum(1 << (_WHEN + 3 * k + i) for i in inputs)
+
+
+CROSS = saved_when(0, 1) | saved_when(1, 0)
+
+
+def input_saved(saved, k, rg0, rg1, rg2):
+    """Whether a row with ``saved`` bits saves its input ``k`` (0, 1, 2), given which of its
+    first three inputs need a gradient (``rg0``..``rg2``: 0 or 1).  Plain integer arithmetic, so
+    that numba code can inline it as it is."""
+    slot = X0 if k == 0 else X1 if k == 1 else X2
+    if not saved & slot:
+        return False
+    need = (saved >> (_WHEN + 3 * k)) & 7
+    return need == 0 or (need & (rg0 | rg1 << 1 | rg2 << 2)) != 0
 
 
 class Given(int):

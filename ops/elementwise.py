@@ -30,7 +30,7 @@ from numba import njit
 
 from .._emit import (D, LEND_FROM, Number, Tensor, arranged, check_device, check_memory_format, device, emit,
                      emit_apart, emit_into, fresh, is_suffix, lends, node_in, plain, preserve_format, py_scalar, recorded,
-                     scalar_binary, scalar_row, scalar_unary, state, unshare, write_tape)
+                     scalar_binary, scalar_row, scalar_unary, state, unshare, writable, write_tape)
 from ._args import broadcast_pair
 from ._erf import erf_vectorized
 from . import _specfun as SF
@@ -104,9 +104,9 @@ def _mask64(kind, x, lo, hi):
 
 @njit(cache=True, error_model="numpy")
 def _pow(x, e):
-    """``x ** e`` with numpy's (and PyTorch's) x ** 0.5 == sqrt(x): nan, not inf, at -inf; the
-    exponents PyTorch's kernel writes out as products are computed as it does (the last bit
-    differs from a correctly rounded power)."""
+    """``x ** e`` with numpy's (and PyTorch's) x ** 0.5 == sqrt(x): nan, not inf, at -inf, and
+    PyTorch's x ** -0.5 == 1 / sqrt(x): -inf at -0; the exponents PyTorch's kernel writes out as
+    products are computed as it does (the last bit differs from a correctly rounded power)."""
     if e == 0.5:
         return math.sqrt(x) if x >= 0 else type(x)(math.nan)
     if e == 3.0:
@@ -1498,6 +1498,7 @@ _u(CELU, "celu", "CeluBackward0", X0, None, None,
 _u(NAN_TO_NUM, "nan_to_num", "NanToNumBackward0", X0, None, None,
    lambda g, x, y, r: (g * x[0]._mask(M_FINITE, constant=True),), float_only=False)
 
+
 def _powc_array(x, c):
     """``x ** c`` as PyTorch's kernel computes it: products for the exponents 2, 3 and -2, a
     reciprocal square root for -0.5 (numpy's power rounds these once, PyTorch's products twice)."""
@@ -2488,6 +2489,8 @@ def _integer_checks(a, b, code: int) -> None:
     if kernel is not None:
         if dt is D.bool_:
             raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            broadcast_pair(a._shape, b._shape)      # (PyTorch checks the shapes before dividing)
         divisor = b._value() if isinstance(b, Tensor) else b
         if np.any(np.asarray(divisor) == 0):
             raise RuntimeError("ZeroDivisionError")
@@ -2705,18 +2708,18 @@ def _fill(self: Tensor, value, kind: str) -> Tensor:
 def fill_with(self: Tensor, values, kind: str) -> Tensor:
     """Write ``values`` (a number, random draws, a comparison's result) into the tensor in place; the
     node is named ``kind`` (one of ``FILLS``), as PyTorch's for that write, and passes no gradient."""
-    self._check_inplace()
+    number = not isinstance(values, np.ndarray)
+    self._check_inplace(fill=number)
     if self._tape is not None and state.grad:
-        number = not isinstance(values, np.ndarray)
         filled = SCALAR_FORWARD[FILL][0](self._value(), values) if number else values.astype(self._dtype.np)
         record = emit_apart if self._of_grad else emit      # (a create_graph .grad: no history kept)
         return self._inplace(record(FILL, filled, self._dtype, self, ib=FILLS.index(kind),
-                                    fa=float(values) if number else 0.0))
+                                    fa=float(values) if number else 0.0), fill=number)
     if self._f is not None:
         self._f = float(values)
     else:
         unshare(self._v)
-        self._storage()[...] = values
+        (self._storage() if self._vb is None else writable(self._v, self._vb._storage()))[...] = values
     self._bump()
     self._unrecorded()
     return self

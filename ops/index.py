@@ -16,8 +16,8 @@ from typing import Optional, Union
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import (D, Number, Tensor, aliased, check_overlap, emit, node_in, plain, recorded, state, unshare,
-                     write_tape)
+from .._emit import (D, Number, Tensor, aliased, check_overlap, check_repeats, emit, node_in, plain, recorded, state,
+                     unshare, writable, write_tape)
 from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public, register
@@ -159,10 +159,11 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         raise TypeError(f"can't assign a {type(value).__name__} to a {self.type()}")
     tracked = state.grad and (self._rg or (isinstance(value, Tensor) and value._rg))
     if not tracked:
-        self._check_inplace()
+        self._check_inplace(fill=True)      # (elements sharing memory: refused where written, below)
         _index_values(np.empty(self._shape, np.bool_), idx)      # PyTorch's errors for bad indices
         basic, advanced = _split(idx, len(self._shape))
         dst = _unsqueezed(self._storage(), basic if Ellipsis in basic else basic + (Ellipsis,))
+        check_repeats(dst)
         unshare(dst)
         if isinstance(value, Tensor):
             if advanced is not None:
@@ -173,7 +174,7 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
                 check_overlap(dst, value._v)        # (PyTorch fills with a 0-d value: no check then)
         v = value._value() if isinstance(value, Tensor) else value
         if advanced is None:
-            dst[...] = v
+            (dst if self._vb is None else writable(dst, self._vb._storage()))[...] = v
         else:
             try:
                 dst[advanced] = v       # (a view of the storage: this writes through)
@@ -523,10 +524,13 @@ def take(self, index: Tensor) -> Tensor:
     return _take_positions(self, _flat_positions(self, index), BY_TAKE, (("index", index), ("self", SAVED_SELF)))
 
 
-def _flat_positions(x: Tensor, index: Tensor) -> np.ndarray:
-    """``index`` as flat positions into ``x`` (negative ones from the end), with take's error."""
+def _flat_positions(x: Tensor, index: Tensor, empty: str = "take(): tried to take from an empty tensor") -> np.ndarray:
+    """``index`` as flat positions into ``x`` (negative ones from the end), with take's errors (``empty``:
+    PyTorch's for any position into an empty tensor)."""
     n = x.numel()
     idx = index._value().astype(np.int64)
+    if n == 0 and idx.size:
+        raise IndexError(empty)
     bad = (idx < -n) | (idx >= n)
     if bad.any():
         raise IndexError(f"out of range: tried to access index {idx[bad][0]} on a tensor of {n} elements.")
@@ -622,10 +626,14 @@ def _put_adjoint(r, va, vb, gy, ga, gb, fresh):
     """Add a PUT row's gradients into ``ga`` (dy, zeros at ``drop``) and ``gb`` (dy at ``dst``,
     times ``fa``, summed into ``src``)."""
     drop, dst, src = _lists(r)
+    if r.ib == P_COPY_SLICES:
+        _check_distinct(drop)
     if ga is not None:
         g = gy.copy()
         g.reshape(-1)[drop] = 0
-        _add_into(ga, g, fresh & 1)
+        if g.size != ga.size:       # (the input was broadcast along leading dims: a mask bigger than it)
+            g = g.reshape(-1, ga.size).sum(axis=0)
+        _add_into(ga, g.reshape(ga.shape), fresh & 1)
     if gb is not None:
         acc = np.zeros(gb.size, gb.dtype)
         np.add.at(acc, src, gy.reshape(-1)[dst])
@@ -634,8 +642,18 @@ def _put_adjoint(r, va, vb, gy, ga, gb, fresh):
         _add_into(gb, acc.reshape(gb.shape), fresh & 2)
 
 
+def _check_distinct(positions: np.ndarray) -> None:
+    """PyTorch's CopySlices refuses to run for a view whose elements share memory (an expanded
+    tensor filled in place): its backward writes the gradient through that view."""
+    if positions.size > 1 and np.unique(positions).size != positions.size:
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
+
+
 def _put_vjp(g, xs, y, r):
     drop, dst, src = _lists(r)
+    if r.ib == P_COPY_SLICES:
+        _check_distinct(drop)
     gx = _zeroed(g, drop) if len(drop) else g
     if len(xs) == 1:
         return (gx,)
@@ -728,6 +746,8 @@ def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
 def masked_fill_(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``masked_fill`` in place."""
     self._check_inplace()
+    if isinstance(mask, Tensor):
+        broadcast_pair(self._shape, mask._shape)        # (in place, PyTorch's message names the tensor first)
     return self._inplace(self.masked_fill(mask, value))
 
 
@@ -1023,7 +1043,7 @@ def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor
     if source.numel() != index.numel():
         raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
                          f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
-    dst = _flat_positions(self, index)
+    dst = _flat_positions(self, index, "put_(): Tried to put elements into an empty tensor")
     out = _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_PUT, bool(accumulate))
     return _shows(out, (("accumulate", bool(accumulate)), ("index", index), ("source", _SOURCE)))
 

@@ -270,12 +270,12 @@ def ravel(self) -> Tensor:
 def unflatten(self, dim: int, sizes: tuple) -> Tensor:
     """Split dim ``dim`` into the dims ``sizes`` (one of them may be -1; a view)."""
     nd = len(self._shape)
-    if nd == 0:
-        raise RuntimeError("unflatten got an unexpected error:\nDimension specified as 0 but tensor has no dimensions")
     dim = wrap_dim(dim, nd)
     sizes = tuple(int(s) for s in sizes)
     if not sizes:
         raise RuntimeError("unflatten: sizes must be non-empty")
+    if nd == 0:     # (PyTorch: a dim in 0-d's range, then its second wrap fails)
+        raise RuntimeError("unflatten got an unexpected error:\nDimension specified as 0 but tensor has no dimensions")
     size = self._shape[dim]
     known = math.prod(s for s in sizes if s != -1)
     infer = [i for i, s in enumerate(sizes) if s == -1]

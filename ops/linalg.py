@@ -316,6 +316,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if case in (VM, MM) and sa[-1] != sb[0]:
         ra = "1x" + str(sa[0]) if na == 1 else f"{sa[0]}x{sa[1]}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ra} and {sb[0]}x{sb[1]})")
+    if case == BATCHED and a._dtype is not b._dtype:
+        _batch_shapes(sa, sb)       # (PyTorch checks the batched shapes before the dtypes)
     if a._dtype is not b._dtype:
         la, lb = D.legacy_name(a._dtype), D.legacy_name(b._dtype)
         if case == DOT:
@@ -325,7 +327,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         if case == BATCHED:
             raise RuntimeError(f"expected scalar type {la.replace('Tensor', '')} but found "
                                f"{lb.replace('Tensor', '')}")
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {la.lower()} != {lb.lower()}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_C_NAMES[a._dtype.name]} != "
+                           f"{_C_NAMES[b._dtype.name]}")
     if case == DOT and sa[0] != sb[0]:
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{sa[0]}] and src [{sb[0]}] to have the "
                            f"same number of elements, but got {sa[0]} and {sb[0]} elements respectively")
@@ -339,8 +342,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
     if case == VM:
         # As PyTorch: the vector becomes a 1-row matrix, and the product row is squeezed.
+        # (``squeeze_`` on the product, which is then no view, as PyTorch's)
         return viewed(matmul(viewed(a, (1, sa[0]), V_UNSQUEEZE), b), (sb[1],), V_SQUEEZE_DIMS,
-                      (("dim", 0), ("self_sym_sizes", (1, sb[1]))))
+                      (("dim", 0), ("self_sym_sizes", (1, sb[1]))), alias=False)
     if case == BATCHED:
         if na == 3 and nb == 3 and sa[0] != sb[0]:
             # (PyTorch drops a batch of one that requires grad: the product may then fold)
@@ -348,15 +352,21 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
                 return matmul(a.squeeze(0), b)
             if sb[0] == 1 and b._rg:
                 return matmul(a, b.squeeze(0))
-        batch = broadcast_pair(sa[:-2], sb[:-2])
-        m2 = sb[-2] if nb > 1 else sb[0]
-        if sa[-1] != m2:
-            size = int(np.prod(batch, dtype=np.int64))
-            raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{size}, {sa[-1]}] "
-                               f"but got: [{size}, {m2}].")
+        batch = _batch_shapes(sa, sb)
         if (a._rg or b._rg) and state.grad and a._dtype.is_floating_point:
             return _expanded(a, b, batch)
     return _product(a, b, case)
+
+
+def _batch_shapes(sa: tuple, sb: tuple) -> tuple:
+    """The batch shape of a batched product, with PyTorch's errors for shapes that do not match."""
+    batch = broadcast_pair(sa[:-2], sb[:-2])
+    m2 = sb[-2] if len(sb) > 1 else sb[0]
+    if sa[-1] != m2:
+        size = int(np.prod(batch, dtype=np.int64))
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{size}, {sa[-1]}] "
+                           f"but got: [{size}, {m2}].")
+    return batch
 
 
 def _product(a: Tensor, b: Tensor, case: int) -> Tensor:

@@ -311,16 +311,17 @@ def sliced(x: Tensor, dim: int, start: int, end: int, step: int):
                                ("self_sym_sizes", s))
 
 
-def viewed(x: Tensor, shape: tuple, how: int, saved=()) -> Tensor:
+def viewed(x: Tensor, shape: tuple, how: int, saved=(), alias: bool = True) -> Tensor:
     """``x`` viewed as ``shape`` (a VIEW row whose node PyTorch names after ``how``; ``saved``:
-    what it shows saved, when not found from the shapes)."""
+    what it shows saved, when not found from the shapes; not ``alias``: ``x`` is an intermediate
+    PyTorch reshapes in place, so the result is no view)."""
     v = x._storage().reshape(shape)
     if x._rg and state.grad:
         out = emit(VIEW, v, x._dtype, x, ia=how)
         if saved:
             saves(out, saved)
-        return out if how == V_UNSAFE else aliased(out, x, v)     # (an unsafe view is of a copy)
-    return x._view_alias(v)
+        return out if how == V_UNSAFE or not alias else aliased(out, x, v)     # (an unsafe view is of a copy)
+    return x._view_alias(v) if alias else plain(v, x._dtype)
 
 
 def _view_kind(x: Tensor, shape: tuple) -> Optional[int]:

@@ -178,6 +178,8 @@ def _kth(x: Tensor, d: int, k: int, keepdim: bool, name: int, cls, given: int):
 def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False):
     """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
     d = _dim_of(self, dim)
+    if _work(self).shape[d] == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
     if k < 1 or k > _work(self).shape[d]:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     if self._dtype is D.bool_:
@@ -212,8 +214,8 @@ def _median(x: Tensor, dim, keepdim: bool, ignore_nan: bool):
         return spread(x, y, tuple(range(len(x._shape))), False, BY_NANMEDIAN if ignore_nan else BY_MEDIAN)
     d = _dim_of(x, dim)
     v = _work(x)
-    if v.shape[d] == 0:
-        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    if v.shape[d] == 0:       # (nanmedian's message names median, as PyTorch's)
+        raise IndexError(f"{name.replace('nan', '')}(): Expected reduction dim {d} to have non-zero size.")
     if v.size == 0:
         idx = np.zeros(tuple(1 if i == d else s for i, s in enumerate(v.shape)), np.int64)
     else:

@@ -25,7 +25,7 @@ from numba import njit
 from .._emit import D, Number, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._spec import JOIN, LISTED, NUMBER, R_IA, R_LO, R_NUM, R_OFF, R_RG, X0, X1, X2, Op, public, register
-from ._spec import tangents
+from ._spec import saved_when, tangents
 from ._rule import diagonal
 
 LERP, LERP_T, ADDCMUL, ADDCDIV, CLAMP_T = range(384, 389)
@@ -157,14 +157,42 @@ def _clamp_vjp(g, xs, y, r):
 
 _CLAMP_NAMES = ("ClampBackward0", "ClampMinBackward1", "ClampMaxBackward1")
 _CLAMP_HIDDEN = ((), (2,), (1,))       # the bound a clamp_min / clamp_max row holds as a constant
+_CLAMP_SAVED = ((("max", X2), ("min", X1), ("self", X0)), (("min", X1), ("self", X0)), (("max", X2), ("self", X0)))
 
-register(Op(LERP, "lerp", "LerpBackward0", NUMBER, _lerp_vjp, arity=LISTED, nondiff=(2,)))
-register(Op(LERP_T, "lerp", "LerpBackward1", X0 | X1 | X2, _lerp_t_vjp, arity=LISTED))
-register(Op(ADDCMUL, "addcmul", "AddcmulBackward0", X1 | X2, _addcmul_vjp, float_only=False, arity=LISTED,
-            nondiff=(3,)))
-register(Op(ADDCDIV, "addcdiv", "AddcdivBackward0", X1 | X2, _addcdiv_vjp, arity=LISTED, nondiff=(3,)))
+
+def _clamp_saved(r) -> tuple:
+    """PyTorch's ``ClampBackward0`` shows an absent bound as None."""
+    table = _CLAMP_SAVED[r.ib]
+    if r.ib == 0 and r.ia != 3:
+        absent = X2 if r.ia == 1 else X1
+        table = tuple((name, _none) if bit == absent else (name, bit) for name, bit in table)
+    return table
+
+
+def _none(r) -> None:
+    return None
+
+
+def _scalar(r):
+    """The Python number a row took (``ia``: 0 float, 1 int, 2 bool), as PyTorch's node shows it."""
+    return (float, int, bool)[r.ia](r.fa)
+
+
+_VALUE_SAVED = (("tensor1", X1), ("tensor2", X2), ("value", _scalar))
+
+# PyTorch saves an operand only for the derivatives that need it (``saved_when``): lerp's input
+# and end for the weight's, addcmul's factors each for the other's, addcdiv's numerator for the
+# divisor's (the divisor always).
+register(Op(LERP, "lerp", "LerpBackward0", NUMBER, _lerp_vjp, arity=LISTED, nondiff=(2,),
+            node_saved=(("weight", _scalar),)))
+register(Op(LERP_T, "lerp", "LerpBackward1", X0 | X1 | X2 | saved_when(0, 2) | saved_when(1, 2), _lerp_t_vjp,
+            arity=LISTED, node_saved=(("end", X1), ("self", X0), ("weight", X2))))
+register(Op(ADDCMUL, "addcmul", "AddcmulBackward0", X1 | X2 | saved_when(1, 2) | saved_when(2, 1), _addcmul_vjp,
+            float_only=False, arity=LISTED, nondiff=(3,), node_saved=_VALUE_SAVED))
+register(Op(ADDCDIV, "addcdiv", "AddcdivBackward0", X1 | X2 | saved_when(1, 2), _addcdiv_vjp, arity=LISTED,
+            nondiff=(3,), node_saved=_VALUE_SAVED))
 register(Op(CLAMP_T, "clamp", "ClampBackward0", X0 | X1 | X2, _clamp_vjp, float_only=False, arity=LISTED,
-            grad_fn_of=lambda r: _CLAMP_NAMES[r.ib], nondiff_of=lambda r: _CLAMP_HIDDEN[r.ib]))
+            grad_fn_of=lambda r: _CLAMP_NAMES[r.ib], nondiff_of=lambda r: _CLAMP_HIDDEN[r.ib], node_saved=_clamp_saved))
 # Tangent rules: elementwise, so the adjoint rules serve (``diagonal``).
 tangents({code: diagonal(vjp) for code, vjp in ((LERP, _lerp_vjp), (LERP_T, _lerp_t_vjp), (ADDCMUL, _addcmul_vjp),
                                                  (ADDCDIV, _addcdiv_vjp), (CLAMP_T, _clamp_vjp))})
@@ -180,6 +208,11 @@ def _record(code: int, y: np.ndarray, dt: D.dtype, tensors: list, ia: int = 0, i
 
 def _is_number(x) -> bool:
     return isinstance(x, (int, float, bool, np.number)) and not isinstance(x, np.ndarray)
+
+
+def _number_kind(x) -> int:
+    """0 float, 1 int, 2 bool: the type the node shows the number in (``_scalar``)."""
+    return 2 if isinstance(x, (bool, np.bool_)) else 1 if isinstance(x, (int, np.integer)) else 0
 
 
 def _constant(c, dt: D.dtype) -> Tensor:
@@ -234,7 +267,8 @@ def lerp(self, end: Tensor, weight: Union[Tensor, Number]) -> Tensor:
     shape = _shape3(self, end, w)
     y = _full(lerp_forward(_value(self, dt), _value(end, dt), _value(w, dt)), shape, dt)
     if state.grad and (self._rg or end._rg or (tensor and weight._rg)):
-        return _record(LERP_T if tensor else LERP, y, dt, [self, end, w], fa=0.0 if tensor else float(weight))
+        return _record(LERP_T if tensor else LERP, y, dt, [self, end, w], fa=0.0 if tensor else float(weight),
+                       ia=0 if tensor else _number_kind(weight))
     return plain(y, dt)
 
 
@@ -260,7 +294,7 @@ def _pointwise3(name: str, self: Tensor, tensor1, tensor2, value: Number, divide
     y = _full(_value(self, dt) + (c * t1 / t2 if divide else c * t1 * t2), shape, dt)
     if state.grad and dt.is_floating_point and (self._rg or tensor1._rg or tensor2._rg):
         return _record(ADDCDIV if divide else ADDCMUL, y, dt, [self, tensor1, tensor2, _constant(c, dt)],
-                       fa=float(c))
+                       fa=float(c), ia=_number_kind(value))
     return plain(y, dt)
 
 

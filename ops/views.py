@@ -20,7 +20,7 @@ from typing import Optional
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import Tensor, flag_saved_alias, node_in, refuse_rebased, state, unshare, write_tape
+from .._emit import Tensor, flag_saved_alias, node_in, refuse_rebased, state, unshare, writable, write_tape
 from ._spec import public
 from .index import P_COPY_SLICES, PUT
 from .shape import BY_AS_STRIDED, EXPAND, GATHER, LAYOUT, SELECT, TRANSPOSE, VIEW
@@ -88,7 +88,7 @@ def write_view(self, result: Tensor, operand: Optional[Tensor] = None) -> Tensor
         self._ig = 0
     positions = flat_positions(root._storage(), self._v)
     unshare(self._v)
-    np.copyto(self._v, result._value(), casting="unsafe")
+    np.copyto(writable(self._v, root._storage()), result._value(), casting="unsafe")
     self._bump(result._tape is self._tape)
     if operand is self:
         flag_saved_alias(tape, result._node)

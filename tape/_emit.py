@@ -44,7 +44,6 @@ A row's code, name, saved values and derivative rule come from its ``Op`` record
 """
 from __future__ import annotations
 
-import weakref
 from typing import Optional
 
 import numpy as np
@@ -56,11 +55,13 @@ from ._parallel import PART
 from ._parallel import run as in_parts
 from ._spacing import linspace_values
 from ._state import state
-from ._tape import LEND_FROM, Tape, fresh, unshare, write_tape
+from ._tape import LEND_FROM, ConstRef, Tape, fresh, unshare, write_tape
 from ._tensor import STRIDED_ROOTS, Number, Size, Tensor, storage_of
 from ._tensor import _plain as plain
 from ._tensor import _py_scalar as py_scalar
 from ._tensor import _check_overlap as check_overlap
+from ._tensor import _check_repeats as check_repeats
+from ._tensor import _writable as writable
 from ._tensor import _flag_saved_alias as flag_saved_alias
 from ._tensor import _link as link
 from ._tensor import _recorded as recorded
@@ -68,10 +69,11 @@ from ._tensor import _refuse_rebased as refuse_rebased
 from .ops._spec import CONST, ROLES
 
 __all__ = ["D", "LEND_FROM", "Number", "Size", "Tensor", "aliased", "arranged", "check_device", "check_memory_format",
-           "contiguous_format", "preserve_format", "check_overlap", "device", "emit", "emit_apart", "emit_into",
+           "contiguous_format", "preserve_format", "check_overlap", "check_repeats", "device", "emit", "emit_apart",
+           "emit_into",
            "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "lends", "node_in", "plain", "py_scalar",
            "recorded", "refuse_rebased", "scalar_binary", "scalar_row", "scalar_unary", "state", "unshare", "write_tape",
-           "STRIDED_ROOTS", "storage_of"]
+           "STRIDED_ROOTS", "storage_of", "writable"]
 
 _new = object.__new__
 
@@ -290,7 +292,7 @@ def node_in(tape: Tape, t: Tensor, dtype: D.dtype, shape: tuple) -> int:
         v = t._value().astype(dtype.np, copy=False)
         node = tape.append(CONST, dtype.arena, v if suffix else np.broadcast_to(v, shape), ib=t._version)
         tape.rg[node] = 0
-        tape.csrc[node] = weakref.ref(t)    # a later in-place change of ``t`` makes the row stale
+        tape.csrc[node] = ConstRef(t)    # a later in-place change of ``t`` makes the row stale
         if t._inf:
             tape.const_inference(node)
         return node

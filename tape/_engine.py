@@ -31,8 +31,8 @@ from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPI
 from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import (ADJOINTS, NEVER, PYTHON_FROM, SAVES, compile_for, free_rows, mark_unneeded, seeded_sweeps,
                      sweep_rows)
-from ._tape import Tape, retire, write_tape
-from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUT, R_DT, R_OP, REGISTRY, UNARY, X0, X1, X2
+from ._tape import ConstRef, Tape, retire, write_tape
+from .ops._spec import CONST, INPUT, OUT, OUTPUT, R_DT, R_OP, REGISTRY, UNARY, input_saved
 from .ops.elementwise import binary_adjoint, unary_adjoint
 
 
@@ -165,10 +165,9 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
 def _modified_input(tape: Tape, r: int, saved: int):
     """The node among those row ``r`` saved that was modified in place, if any."""
     ins = tape.inputs_of(r) + (-1, -1, -1)
-    x, y = ins[0], ins[1]
-    cross = saved & CROSS
-    for bit, node, other in ((X0, x, y), (X1, y, x), (X2, ins[2], -1), (OUT, r, -1)):
-        needed = saved & bit and node >= 0 and (not cross or other < 0 or tape.rg[other])
+    rg = [1 if x >= 0 and tape.rg[x] else 0 for x in ins[:3]]
+    for k, node in enumerate(ins[:3] + (r,)):
+        needed = saved & OUT if k == 3 else node >= 0 and input_saved(saved, k, *rg)
         if needed and tape.fr[node] & MODIFIED and r < tape.fr[node] >> 2:
             return node
     return None
@@ -227,8 +226,11 @@ def _mark_modified_leaves(tape: Tape) -> None:
         for node, src in sources.items():
             if type(src) is not tuple:
                 t = src()
-                if t is not None and t._version != tape.ib[node]:
-                    tape.flag_modified(node, tape.n)
+                if t is not None:
+                    if t._version != tape.ib[node]:
+                        tape.flag_modified(node, tape.n)
+                elif type(src) is ConstRef and src.ver is not None and src.ver[0] != tape.ib[node]:
+                    tape.flag_modified(node, tape.n)     # (changed through a view or alias of it)
 
 
 def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
@@ -421,10 +423,12 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
         vb = gb = None
     # An adjoint no row has reached yet holds no zeros: the rule writes it instead of adding.
     fresh = (0 if seen[x] & 1 else 1) | (0 if y < 0 or seen[y] & 1 or y == x else 2)
+    arrived = []
     for out in range(r + 1, r + 1 + int(tape.nout[r])):
-        if not seen[out] & 1:       # an output no gradient reached: its part of the row's adjoint
+        arrived.append(bool(seen[out] & 1))
+        if not arrived[-1]:       # an output no gradient reached: its part of the row's adjoint
             _arena_view(tape, grads, out)[...] = 0
-    wrote = REGISTRY[code].py_adjoint(Row(tape, r), va, vb,
+    wrote = REGISTRY[code].py_adjoint(Row(tape, r, tuple(arrived)), va, vb,
                                       grads[dr][o:o + n].reshape(shapes[sr]), ga, gb, fresh)
     # (``wrote``: the adjoints the rule gave a gradient, bits 1/2; an input the rule passed None
     # stays unreached, as PyTorch's undefined gradient: a leaf's .grad stays None)

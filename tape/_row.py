@@ -10,11 +10,12 @@ from .ops.reduction import keep_shape
 class Row:
     """Attributes of one recorded row, as derivative rules and grad_fn views read them."""
 
-    __slots__ = ("tape", "r")
+    __slots__ = ("tape", "r", "arrived")
 
-    def __init__(self, tape: Tape, r: int) -> None:
+    def __init__(self, tape: Tape, r: int, arrived: tuple = ()) -> None:
         self.tape = tape
         self.r = r
+        self.arrived = arrived      # (a plain sweep's row of several outputs: which a gradient reached)
 
     code = property(lambda self: int(self.tape.op[self.r]))
     fa = property(lambda self: float(self.tape.fa[self.r]))

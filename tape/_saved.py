@@ -33,7 +33,7 @@ from ._row import Row
 from ._state import mutation_allowed as state_mutation_allowed, state
 from ._stops import FREED
 from ._tensor import Tensor, _plain, _recorded
-from .ops._spec import CONST, CROSS, INPUT, OUT, OUTPUTS, REGISTRY, ROLES, X0, X1, X2, Given
+from .ops._spec import CONST, INPUT, OUT, OUTPUTS, REGISTRY, ROLES, X0, X1, X2, Given, input_saved
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
              "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -72,12 +72,12 @@ def _held(what) -> bool:
 
 
 def tensor_node(tape, r: int, what: int) -> int:
-    """The node whose value row ``r`` saved as entry ``what`` (X0, X1, OUT), or -1 when the op
+    """The node whose value row ``r`` saved as entry ``what`` (X0, X1, X2, OUT), or -1 when the op
     did not save it (a product saves each input only when the other one needs a gradient)."""
     if type(what) is Given:     # (its front end listed what it saves)
         if what >= OUTPUTS:
             return r + 1 + what - OUTPUTS
-        saved = X0 | X1 | OUT
+        saved = X0 | X1 | X2 | OUT
     else:
         saved = REGISTRY[int(tape.op[r])].saved
     if not saved & what:
@@ -85,11 +85,13 @@ def tensor_node(tape, r: int, what: int) -> int:
     if what == OUT:
         return r
     ins = tape.inputs_of(r)
-    k = 0 if what == X0 else 1
+    k = 0 if what == X0 else 1 if what == X1 else 2
     if k >= len(ins):
         return -1
-    if saved & CROSS and type(what) is not Given and not tape.rg[ins[1 - k]]:
-        return -1
+    if type(what) is not Given:
+        rg = [1 if tape.rg[x] else 0 for x in ins[:3]] + [0] * (3 - min(len(ins), 3))
+        if not input_saved(saved, k, *rg):
+            return -1
     return ins[k]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from .ops._spec import CROSS, OUT, R_A, R_B, R_FR, R_LN, R_LO, R_OP, R_RG, X0, X1, X2
+from .ops._spec import OUT, R_A, R_B, R_FR, R_LN, R_LO, R_OP, R_RG, X2, input_saved
 
 # Statuses.  ST_UNKNOWN: a kernel's dispatch met a code it has no branch for
 # (a registered op missing from its family's kernel): an error, never a zero.
@@ -51,6 +51,9 @@ def input_at(R, ix, r, k):
     return R[R_B, r] if k == 1 else -1
 
 
+_input_saved = njit(cache=True, inline="always")(input_saved)
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _stale(R, node, r):
     # A value counts as modified for the rows recorded before its change (fr >> 2).
@@ -71,12 +74,15 @@ def check_saved(R, ix, saves, r):
         return ST_FREED
     x = input_at(R, ix, r, 0)
     y = input_at(R, ix, r, 1)
-    # CROSS: each input is saved only when the other one needs a gradient (products).
-    save_x = saved & X0 and (not saved & CROSS or R[R_RG, y] != 0)
-    save_y = saved & X1 and (not saved & CROSS or R[R_RG, x] != 0)
-    if (save_x and _stale(R, x, r)) or (save_y and _stale(R, y, r)) or (saved & OUT and _stale(R, r, r)):
+    z = input_at(R, ix, r, 2) if saved & X2 else -1
+    gx = 1 if x >= 0 and R[R_RG, x] != 0 else 0
+    gy = 1 if y >= 0 and R[R_RG, y] != 0 else 0
+    gz = 1 if z >= 0 and R[R_RG, z] != 0 else 0
+    # (an input is saved only for the derivatives that need it: ``saved_when``)
+    if (_input_saved(saved, 0, gx, gy, gz) and _stale(R, x, r)) or (
+            _input_saved(saved, 1, gx, gy, gz) and _stale(R, y, r)) or (saved & OUT and _stale(R, r, r)):
         return ST_MODIFIED
-    if saved & X2 and _stale(R, input_at(R, ix, r, 2), r):
+    if _input_saved(saved, 2, gx, gy, gz) and _stale(R, z, r):
         return ST_MODIFIED
     return ST_DONE
 

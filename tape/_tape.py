@@ -46,8 +46,8 @@ from numpy.lib.array_utils import byte_bounds
 from ._anomaly import _mode as _anomaly_mode
 from ._anomaly import note
 from ._state import inplace_changes, state
-from .ops._spec import (CONST, CROSS, INPUT, N_INT_COLS, OUTPUT, REGISTRY, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN,
-                        R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_SHP, X0, X1, PYTHON)
+from .ops._spec import (CONST, INPUT, N_INT_COLS, OUTPUT, REGISTRY, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN,
+                        R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_SHP, PYTHON, input_saved)
 
 _INT_COLS = ("op", "dt", "off", "num", "shp", "a", "b", "ia", "ib", "rg", "fr", "hid", "lo", "ln", "nout")
 _DEFAULTS = np.array([0, 0, 0, 1, 0, -1, -1, 0, 0, 1, 0, 0, 0, 0, 0], np.int64)[:, None]
@@ -65,6 +65,22 @@ PY_ROWS: set = set()  # codes of the rows whose adjoint is Python's ``py_adjoint
 _gens = itertools.count(1)
 packing = [None]      # while saved-tensor hooks are on, what ``fresh`` calls at each op (``tape/_saved.py``)
 _lenders: dict = {}   # id(arena) -> weakref to the tape that lent slots of it to tensors (``unshare``)
+
+
+class ConstRef(weakref.ref):
+    """A CONST row's weak reference to its tensor, holding the version counter the tensor shares
+    with its views and ``detach()`` aliases: a change through one of them after the tensor itself
+    is gone (a temporary view, ``x * w.t()``) still makes the rows that read it stale."""
+
+    __slots__ = ("ver",)
+
+    def __new__(cls, t):
+        self = super().__new__(cls, t)
+        self.ver = t._ver
+        return self
+
+    def __init__(self, t) -> None:
+        super().__init__(t)
 
 
 class Tape:
@@ -379,14 +395,14 @@ class Tape:
         self.inf.add(node)
 
     def check_inference(self, r: int) -> None:
-        """PyTorch's error when row ``r`` saves an inference tensor for backward (its first two
+        """PyTorch's error when row ``r`` saves an inference tensor for backward (its first three
         inputs, by its op's saved bits: a product saves each input only when the other one
         needs a gradient).  The row stays unreferenced on the tape."""
         saved = REGISTRY[int(self.op[r])].saved
-        ins = self.inputs_of(r)
-        for k, bit in enumerate((X0, X1)[:len(ins)]):
-            other = ins[1 - k] if len(ins) > 1 else -1
-            if saved & bit and ins[k] in self.inf and (not saved & CROSS or other >= 0 and self.rg[other]):
+        ins = self.inputs_of(r)[:3]
+        rg = [1 if self.rg[x] else 0 for x in ins] + [0] * (3 - len(ins))
+        for k, x in enumerate(ins):
+            if x in self.inf and input_saved(saved, k, *rg):
                 raise RuntimeError("Inference tensors cannot be saved for backward. Please do not use Tensors created "
                                    "in inference mode in computation tracked by autograd. To work around this, you can "
                                    "make a clone to get a normal tensor and use it in autograd, or use "
@@ -451,7 +467,7 @@ class Tape:
             node = self.refer(CONST, arena, value, ver) if value.size >= REFER_FROM and state.pinned <= self.pins else \
                 self.append(CONST, arena, value, ib=ver)
             self.rg[node] = 0
-            self.csrc[node] = weakref.ref(t)
+            self.csrc[node] = ConstRef(t)
             if t._inf:
                 self.const_inference(node)
         t._ig = self.gen

@@ -248,9 +248,20 @@ def _check_repeats(v: Optional[np.ndarray]) -> None:
                            "single memory location. Please clone() the tensor before performing the operation.")
 
 
-def _check_view_inplace(t: "Tensor") -> None:
-    """PyTorch's refusals of an in-place change through a view, before anything is computed."""
-    _check_repeats(t._v)
+def _writable(view: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """``view`` (of ``root``'s memory), writable: numpy makes a broadcast view read-only, PyTorch
+    writes through an expanded tensor (a fill, or a part of it whose elements do not share memory)."""
+    if view.flags.writeable or not root.flags.c_contiguous or not root.flags.writeable:
+        return view
+    k = (view.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // root.itemsize
+    return np.lib.stride_tricks.as_strided(root.reshape(-1)[k:], view.shape, view.strides)
+
+
+def _check_view_inplace(t: "Tensor", fill: bool = False) -> None:
+    """PyTorch's refusals of an in-place change through a view, before anything is computed (a
+    ``fill`` writes one value everywhere: elements sharing memory do not matter)."""
+    if not fill:
+        _check_repeats(t._v)
     if not (t._rg and state.grad):
         return
     if t._vm:
@@ -355,6 +366,7 @@ def _refuse_rebased(t: "Tensor", root: "Tensor") -> bool:
     tape = t._tape
     if t._vm & VIEW_NO_GRAD and root._rg:
         texts = (_NO_GRAD_REBASED, None)        # (changed in place itself: ``Tensor._check_inplace``'s text)
+        t._rg = True        # (as its base now: a recorded use of it raises, as PyTorch's)
     elif tape is not None and t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
         texts = _derived_texts(t)
     elif _multi_output(t):
@@ -823,16 +835,16 @@ class Tensor:
         raise missing("Tensor", name, TENSOR, "Tensor")
 
     # -- in-place ----------------------------------------------------------------------
-    def _check_inplace(self, *operands) -> None:
-        """PyTorch's refusals of an in-place change of this tensor (by an op reading ``operands``),
-        before anything is computed."""
+    def _check_inplace(self, *operands, fill: bool = False) -> None:
+        """PyTorch's refusals of an in-place change of this tensor (by an op reading ``operands``;
+        ``fill``: writing one number everywhere), before anything is computed."""
         if self._inf and not state.inference:
             raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not allowed.You can make "
                                "a clone to get a normal tensor before doing inplace update.See "
                                "https://github.com/pytorch/rfcs/pull/17 for more details.")
         if self._vb is not None:
-            _check_view_inplace(self)
-        else:
+            _check_view_inplace(self, fill)
+        elif not fill:
             _check_repeats(self._v)         # (``empty_strided``'s, ``from_numpy``'s of a broadcast array)
         if self._rg and state.grad:
             tape = self._tape
@@ -855,10 +867,10 @@ class Tensor:
                 if v is not None and w is not None and _owner(v) is _owner(w):
                     _check_overlap(v, w)
 
-    def _inplace(self, result: "Tensor", operand=None) -> "Tensor":
+    def _inplace(self, result: "Tensor", operand=None, fill: bool = False) -> "Tensor":
         """Make ``self`` hold ``result`` in place (the op was computed out of place from
-        ``self`` and ``operand``)."""
-        self._check_inplace()
+        ``self`` and ``operand``; ``fill``: one number written everywhere)."""
+        self._check_inplace(fill=fill)
         if result._shape != self._shape:
             raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape "
                                f"{list(result._shape)}")
@@ -879,7 +891,8 @@ class Tensor:
             self._f = float(result._value())
         else:
             unshare(self._v)
-            np.copyto(self._v, result._value(), casting="unsafe")
+            dst = self._v if self._vb is None else _writable(self._v, self._vb._storage())
+            np.copyto(dst, result._value(), casting="unsafe")
         if result._tape is not None and self._tape is None and self._ig == result._tape.gen:
             # ``self`` entered the op as an imported constant, which the op's row read before the
             # change: only the rows before it see a changed value (``a.mul_(b)``, ``b`` requiring grad).

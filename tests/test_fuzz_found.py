@@ -169,3 +169,302 @@ def test_in_place_on_a_view_of_a_multi_output_view_names_the_node_as_pytorch():
     v = (torch.ones(2, 3, 2, requires_grad=True) * 1).unbind(-2)[2].squeeze(-1)
     with pytest.raises(RuntimeError, match=re.escape("Output 0 of Squeeze1 is a view and is being modified inplace")):
         v += -1
+
+
+MODIFIED = "one of the variables needed for gradient computation has been modified by an inplace operation"
+
+
+@pytest.mark.parametrize("code, modified", [
+    # addcmul saves each factor only for the other's gradient; addcdiv its numerator for the divisor's, the
+    # divisor always; lerp its input and end for the weight's gradient, the weight always
+    ("b = t(True); c = t(); y = torch.addcmul(a, b, c, value=2); c.add_(1)", True),
+    ("b = t(True); c = t(); b1 = b * 1; y = torch.addcmul(a, b1, c, value=2); b1.add_(1)", [1.0, 1.0]),
+    ("b, c = t(), t(); y = torch.addcmul(a, b, c); b.add_(1); c.add_(1)", [1.0, 1.0]),
+    ("b, c = t(), t(); y = torch.addcdiv(a, b, c); b.add_(1)", [1.0, 1.0]),
+    ("b, c = t(), t(); y = torch.addcdiv(a, b, c); c.add_(1)", True),
+    ("b, w = t(), t(); y = torch.lerp(a, b, w); b.add_(1)", [-2.0, -3.0]),
+    ("b, w = t(), t(); y = torch.lerp(a, b, w); w.add_(1)", True),
+    ("b, c = t(), t(); y = torch.clamp(a, b, c); c.add_(1)", True),
+])
+def test_ternary_ops_save_operands_only_for_the_gradients_that_need_them(code, modified):
+    ns = {"torch": torch, "a": torch.tensor([1., 2.], requires_grad=True),
+          "t": lambda rg=False: torch.tensor([3., 4.], requires_grad=rg)}
+    exec(code, ns)
+    if modified is True:
+        with pytest.raises(RuntimeError, match=MODIFIED):
+            ns["y"].sum().backward()
+    else:
+        ns["y"].sum().backward()
+        assert ns["a"].grad.tolist() == modified
+
+
+def _saved(y):
+    g = y.grad_fn
+    return {k[7:]: getattr(g, k).tolist() if isinstance(getattr(g, k), torch.Tensor) else getattr(g, k)
+            for k in dir(g) if k.startswith("_saved_")}
+
+
+def test_ternary_ops_saved_values_as_pytorch_names_them():
+    a, b, c = (torch.tensor([1., 2.], requires_grad=rg) for rg in (True, False, True))
+    assert _saved(torch.addcmul(a, b * 3, c * 2, value=2)) == {"tensor1": [3., 6.], "tensor2": None, "value": 2}
+    assert _saved(torch.addcmul(a, b * 3, c * 2, value=True))["value"] is True
+    assert _saved(torch.addcdiv(a, c * 3, b * 2, value=-1.5)) == {"tensor1": None, "tensor2": [2., 4.],
+                                                                   "value": -1.5}
+    assert _saved(torch.addcdiv(a, b, c)) == {"tensor1": [1., 2.], "tensor2": [1., 2.], "value": 1}
+    assert _saved(torch.lerp(a, b * 3, 0.5)) == {"weight": 0.5}
+    assert _saved(torch.lerp(a, b * 3, c)) == {"end": [3., 6.], "self": [1., 2.], "weight": [1., 2.]}
+    assert _saved(torch.lerp(a, b * 3, b)) == {"end": None, "self": None, "weight": [1., 2.]}
+    assert _saved(torch.clamp(a, min=b * 3)) == {"max": None, "min": [3., 6.], "self": [1., 2.]}
+    assert _saved(torch.clamp(a, max=b * 3)) == {"max": [3., 6.], "min": None, "self": [1., 2.]}
+    assert _saved(torch.clamp_min(a, b * 3)) == {"min": [3., 6.], "self": [1., 2.]}
+    assert _saved(torch.clamp_max(a, b * 3)) == {"max": [3., 6.], "self": [1., 2.]}
+    packed = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t.tolist()) or t, lambda t: t):
+        y1 = torch.clamp(a, b * 3, c * 2)
+        y2 = torch.lerp(a, b * 3, c * 2)
+    assert packed == [[2., 4.], [3., 6.], [1., 2.], [3., 6.], [1., 2.], [2., 4.]] and y1.grad_fn is not y2.grad_fn
+
+
+def test_pow_of_minus_one_half_is_one_over_the_square_root():
+    """PyTorch computes ``x ** -0.5`` as ``rsqrt(x)`` (-inf at -0., nan at -inf), also inside the derivative
+    of ``x ** 0.5`` (found by the fuzzer: ``(a * b) ** -0.5`` with a -0. product)."""
+    for dt in (torch.float32, torch.float64):
+        x = torch.tensor([-0.0, 4.0, float("-inf"), -1.0], dtype=dt)
+        y = x ** -0.5
+        assert str(y.tolist()) == "[-inf, 0.5, nan, nan]"
+        assert str((torch.tensor(-0.0, dtype=dt) ** -0.5).item()) == "-inf"
+    big = torch.tensor([-0.0, 4.0, float("-inf"), -1.0] * 5000, requires_grad=True)
+    assert str((big ** -0.5)[:4].tolist()) == "[-inf, 0.5, nan, nan]"
+    (big ** 0.5).sum().backward()
+    assert str(big.grad[:4].tolist()) == "[-inf, 0.25, nan, nan]"
+    x = torch.tensor([-0.0, 0.0, 4.0], requires_grad=True)
+    (x ** 0.5).sum().backward()
+    assert str(x.grad.tolist()) == "[-inf, inf, 0.25]"
+    x = torch.tensor(-0.0, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(x ** 0.5, x, create_graph=True)
+    assert str(g.item()) == "-inf"
+
+
+@pytest.mark.parametrize("code, error, message", [
+    # take/put into an empty tensor (found by the fuzzer: take of an empty index_select result)
+    ("torch.take(torch.ones(0), torch.tensor([0]))", IndexError, "take(): tried to take from an empty tensor"),
+    ("torch.take(torch.ones(2, 0), torch.tensor([5]))", IndexError, "take(): tried to take from an empty tensor"),
+    ("torch.ones(0).put_(torch.tensor([0]), torch.tensor([1.]))", IndexError,
+     "put_(): Tried to put elements into an empty tensor"),
+    # integer fmod/remainder check the shapes before dividing by zero (found by the fuzzer)
+    ("torch.fmod(torch.tensor([[2, 0]]), torch.tensor([[0, 3, -1]]))", RuntimeError,
+     "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 1"),
+    ("torch.tensor([[2, 0]]) % torch.tensor([[0, 3, -1]])", RuntimeError,
+     "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 1"),
+    ("torch.remainder(2, torch.tensor([0]))", RuntimeError, "ZeroDivisionError"),
+])
+def test_errors_found_by_the_fuzzer(code, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        eval(code, {"torch": torch})
+
+
+def test_take_of_nothing_from_an_empty_tensor():
+    assert torch.take(torch.ones(0), torch.tensor([], dtype=torch.int64)).shape == (0,)
+
+
+@pytest.mark.parametrize("fn", ["var_mean", "std_mean"])
+def test_unused_output_of_var_mean_passes_no_nan(fn):
+    """Found by the fuzzer: with no degrees of freedom left the variance is nan, and its derivative
+    nan/inf; PyTorch's backward through the mean alone leaves it out (an undefined gradient), it
+    does not multiply it by a zero."""
+    x = torch.tensor([[1.5, 2.0]], requires_grad=True)
+    _, m = getattr(torch, fn)(x, dim=0)
+    (m * 2).sum().backward()
+    assert x.grad.tolist() == [[2.0, 2.0]]
+    x = torch.tensor([1.5], requires_grad=True)
+    _, m = getattr(torch, fn)(x)
+    assert torch.autograd.grad(m, x)[0].tolist() == [1.0]
+    x = torch.tensor([[1.5, float("inf")]], requires_grad=True)
+    _, m = getattr(torch, fn)(x, dim=1)
+    m.sum().backward()
+    assert x.grad.tolist() == [[0.5, 0.5]]
+
+
+NO_GRAD_VIEW = "A view was created in no_grad mode and its base or another view of its base has been modified inplace"
+
+
+def test_no_grad_view_of_a_tensor_that_starts_requiring_grad_in_place():
+    """Found by the fuzzer: a view made under no_grad of a tensor that did not require grad, whose base
+    then takes a gradient in place (``b.add_(x)``, ``b[...] = x``), requires grad as PyTorch's, and any
+    recorded use of it raises PyTorch's error."""
+    x = torch.tensor([3.0], requires_grad=True)
+    b = torch.tensor([1.0, 2.0])
+    with torch.no_grad():
+        v = b[:1]
+    b.add_(x)
+    assert v.requires_grad
+    for use in (lambda: v * 2, lambda: v.sum(), lambda: torch.cat([v, v]), lambda: v[0], lambda: v.clone()):
+        with pytest.raises(RuntimeError, match=re.escape(NO_GRAD_VIEW)):
+            use()
+    with torch.no_grad():
+        assert (v * 2).tolist() == [8.0]
+    assert v.detach().tolist() == [4.0]
+
+
+@pytest.mark.parametrize("code", [
+    "y = x * w.t(); w.mul_(3)",
+    "y = x * w[0]; w[1].mul_(3)",
+    "y = x * w.detach(); w.mul_(3)",
+    "y = x * w; w.detach().mul_(3)",
+    "y = x * w.t(); w.t().mul_(3)",
+    "y = w.mT @ x; w.detach().mul_(3)",
+    "y = x * x.detach(); x.detach().mul_(3)",
+])
+def test_saved_constant_changed_through_another_alias(code):
+    """Found by the fuzzer (``(v0 @ w) ...; v0.detach().mul_(3)``): a tensor saved through a temporary view or
+    ``detach()`` alias, then changed in place through another one, shares its version counter with
+    them: backward fails as PyTorch's."""
+    ns = {"x": torch.ones(2, 2, requires_grad=True), "w": torch.ones(2, 2)}
+    exec(code, ns)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        ns["y"].sum().backward()
+
+
+@pytest.mark.parametrize("code, message", [
+    # a batched product checks its shapes before its dtypes (found by the fuzzer once its gate was lifted)
+    ("torch.tensor([1, 2, -1]) @ torch.ones(1, 4, 2)",
+     "Expected size for first two dimensions of batch2 tensor to be: [1, 3] but got: [1, 4]."),
+    ("torch.ones(2, 2, dtype=torch.int64) @ torch.ones(2, 3, 1)",
+     "Expected size for first two dimensions of batch2 tensor to be: [2, 2] but got: [2, 3]."),
+    ("torch.ones(2, 2, 2) @ torch.ones(3, 2, 1, dtype=torch.float64)",
+     "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0"),
+    ("torch.ones(2, 2, 2) @ torch.ones(2, 2, 1, dtype=torch.float64)", "expected scalar type Float but found Double"),
+    # mm names the dtypes as C types
+    ("torch.ones(2, 2, dtype=torch.int64) @ torch.ones(2, 1)",
+     "expected m1 and m2 to have the same dtype, but got: long int != float"),
+    ("torch.ones(2, 2, 2) @ torch.ones(2, 1, dtype=torch.int64)",
+     "expected m1 and m2 to have the same dtype, but got: float != long int"),
+])
+def test_matmul_errors_in_pytorch_order(code, message):
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        eval(code, {"torch": torch})
+
+
+def test_masked_fill_with_a_mask_bigger_than_the_input():
+    """Found by the fuzzer: the result takes the broadcast shape; the input's gradient is summed back to
+    its shape (the plain backward raised a numpy broadcast error)."""
+    x = torch.tensor([[-0.5, 0.25]], requires_grad=True)
+    y = x.masked_fill(torch.tensor([[True, False], [False, False], [True, True]]), 0.0)
+    y.sum().backward()
+    assert x.grad.tolist() == [[1.0, 2.0]]
+    x = torch.tensor(0.5, requires_grad=True)
+    y = x.masked_fill(torch.tensor([True, False]), torch.tensor(2.0, requires_grad=True))
+    y.sum().backward()
+    assert x.grad.item() == 1.0
+    x = torch.tensor([-0.5, 0.25] * 20000, requires_grad=True)
+    (x.masked_fill(torch.zeros(2, 40000, dtype=torch.bool), 0.0) * 3).sum().backward()
+    assert x.grad[:2].tolist() == [6.0, 6.0]
+
+
+def test_retained_gradient_accumulated_without_create_graph_has_no_graph():
+    """Found by the fuzzer (second order): PyTorch's retain_grad hook runs in the backward's grad mode, so a
+    retained gradient from a create_graph backward, added to by a plain one, no longer requires grad; the
+    first one is a clone (CloneBackward0)."""
+    x = torch.tensor(0.25, requires_grad=True)
+    v = x.clone()
+    v.retain_grad()
+    y = v.sin()
+    (g,) = torch.autograd.grad(y, [x], create_graph=True)
+    assert v.grad.requires_grad and type(v.grad.grad_fn).__name__ == "CloneBackward0"
+    g.backward()
+    assert not v.grad.requires_grad and v.grad.grad_fn is None
+    assert math.isclose(v.grad.item(), 0.7215, abs_tol=1e-4)
+    x = torch.tensor(0.25, requires_grad=True)
+    y = x.sin()
+    y.backward(create_graph=True, retain_graph=True)
+    y.backward()
+    assert x.grad.requires_grad       # (a leaf's .grad keeps its history, as PyTorch's)
+
+
+def test_masked_fill_in_place_names_the_tensor_first():
+    a = torch.tensor([[-1, -2, -2], [-1, -1, -2]])
+    with pytest.raises(RuntimeError, match=re.escape("The size of tensor a (2) must match the size of tensor b (3) "
+                                                     "at non-singleton dimension 0")):
+        a.masked_fill_(torch.tensor([[0.0], [0.5], [-1.0]]) > 0.2, 1)
+    with pytest.raises(RuntimeError, match=re.escape("The size of tensor a (3) must match the size of tensor b (2) "
+                                                     "at non-singleton dimension 1")):
+        a.masked_fill_(torch.tensor([True, False]), 1)
+
+
+@pytest.mark.parametrize("dim, sizes, error, message", [
+    (1, (1, 1), IndexError, "Dimension out of range (expected to be in range of [-1, 0], but got 1)"),
+    (-2, (1,), IndexError, "Dimension out of range (expected to be in range of [-1, 0], but got -2)"),
+    (0, (), RuntimeError, "unflatten: sizes must be non-empty"),
+    (-1, (1,), RuntimeError,
+     "unflatten got an unexpected error:\nDimension specified as 0 but tensor has no dimensions"),
+])
+def test_unflatten_of_a_zero_dim_tensor_checks_the_dim_first(dim, sizes, error, message):
+    """Found by the fuzzer once it drew unflatten."""
+    with pytest.raises(error, match=re.escape(message)):
+        torch.tensor(2.0).unflatten(dim, sizes)
+
+
+@pytest.mark.parametrize("code, error, message", [
+    ("torch.ones(0).nanmedian(0)", IndexError, "median(): Expected reduction dim 0 to have non-zero size."),
+    ("torch.ones(0, 2).nanmedian(0)", IndexError, "median(): Expected reduction dim 0 to have non-zero size."),
+    ("torch.ones(0).kthvalue(2, 0)", IndexError, "kthvalue(): Expected reduction dim 0 to have non-zero size."),
+    ("torch.ones(0, 2).kthvalue(1, 0)", IndexError, "kthvalue(): Expected reduction dim 0 to have non-zero size."),
+    ("torch.ones(2, 0).kthvalue(3, 0)", RuntimeError, "kthvalue(): selected number k out of range for dimension 0"),
+])
+def test_selections_over_an_empty_dim(code, error, message):
+    """Found by the fuzzer (nanmedian of an empty mask selection)."""
+    with pytest.raises(error, match=re.escape(message)):
+        eval(code, {"torch": torch})
+
+
+def test_fills_through_an_expanded_tensor():
+    """PyTorch refuses an in-place write into elements that share memory, but not a fill (one value), nor a
+    write into a part of an expanded tensor whose elements do not share memory; its CopySlices then fails
+    at backward, where the gradient is written through the expanded view."""
+    y = torch.ones(3)
+    y.expand(2, 3).zero_()
+    assert y.tolist() == [0.0, 0.0, 0.0]
+    y.expand(2, 3).fill_(2)
+    y.expand(2, 3)[0] = 5.0
+    assert y.tolist() == [5.0, 5.0, 5.0]
+    y.expand(2, 3)[1].mul_(2)
+    assert y.tolist() == [10.0, 10.0, 10.0]
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        y.expand(2, 3)[...] = 1.0
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        y.expand(2, 3).add_(1)
+    x = torch.ones(3, requires_grad=True)
+    y = x * 2
+    v = y.expand(2, 3)
+    v.fill_(3.0)
+    assert y.tolist() == [3.0, 3.0, 3.0] and type(y.grad_fn).__name__ == "CopySlices"
+    assert type(v.grad_fn).__name__ == "AsStridedBackward0"
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        y.sum().backward()
+    x = torch.ones(3, requires_grad=True)
+    y = x * 2
+    y.expand(2, 3)[0].mul_(3)
+    y.sum().backward()
+    assert x.grad.tolist() == [6.0, 6.0, 6.0]
+
+
+def test_vector_matrix_product_is_no_view():
+    """Found by the fuzzer (the brief's "in-place under no_grad into a view of a product"): PyTorch computes
+    ``vector @ matrix`` as ``unsqueeze(0).mm(m).squeeze_(0)``, so the result is no view: an in-place change
+    under no_grad keeps its SqueezeBackward4 node (tape re-derived it as a view, AsStridedBackward0)."""
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    v = torch.matmul(x, torch.ones(2, 1))
+    assert v._base is None and type(v.grad_fn).__name__ == "SqueezeBackward4"
+    with torch.no_grad():
+        v.div_(3)
+    assert type(v.grad_fn).__name__ == "SqueezeBackward4"
+    v.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+    v = x @ torch.ones(2, 1)
+    v.div_(3)
+    assert type(v.grad_fn).__name__ == "DivBackward0"
+    y = torch.ones(1, requires_grad=True)
+    with torch.no_grad():
+        v = torch.matmul(torch.tensor([1.0, 2.0]), torch.ones(2, 1))
+    v.add_(y)
+    assert type(v.grad_fn).__name__ == "AddBackward0" and v._base is None

@@ -52,7 +52,7 @@ UNARY = ["neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmo
 BINARY = ["+", "-", "*", "/", "**"]
 LAYOUT = ["permute", "movedim", "swapaxes", "mT", "T", "flip", "roll", "narrow", "split", "chunk", "tensor_split",
           "unfold", "repeat_interleave", "diagonal", "diag_embed", "tril", "triu", "repeat", "tile", "flatten",
-          "stack", "ravel", "atleast_3d", "fliplr"]
+          "stack", "ravel", "atleast_3d", "fliplr", "expand", "cat", "select", "unflatten"]
 FLOAT_DTYPES = ("float32", "float64")
 # The catalogue (issue 14): each also as a method where PyTorch has one
 CAT_UNARY = ["square", "rsqrt", "expm1", "log1p", "log2", "log10", "asin", "acos", "atan", "sinh", "cosh", "asinh",
@@ -208,7 +208,6 @@ class Program:
         self.counter = 0
         self.no_grad_left = 0
         self.mode = None
-        self.skip_retained = False
         self.no_graph: set[str] = set()   # grad_fn names not compared (known bugs)
 
     # ---- bookkeeping ----
@@ -290,8 +289,6 @@ class Program:
             seen.add(id(tt))
             if not (_is_leaf(tt) is True or tt.retains_grad):
                 continue
-            if not tt.is_leaf and self.skip_retained:
-                continue  # BUG retain_grad_ignored_by_autograd_grad
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 gt, gp = tt.grad, self.p(e).grad
@@ -401,23 +398,17 @@ class Program:
             if self.draw(st.booleans()):
                 a, b = b, a
             expr = f"{a} {op} {b}"
-            if op == "**" and not KNOWN_BUGS and self.has_neg_inf(a):
-                expr = f"{a} * {b}"  # BUG pow_neg_inf_base
-            elif op == "**" and self.mode == "second" and not KNOWN_BUGS and self.zero_base(a, b):
+            if op == "**" and self.mode == "second" and not KNOWN_BUGS and self.zero_base(a, b):
                 expr = f"{a} * {b}"  # second derivatives at base 0: torch's where() passes nan, tape's 0
         elif kind == "number":
             op = self.draw(st.sampled_from(BINARY))
             n = self.number()
             if self.draw(st.booleans()):
                 expr = f"{a} {op} {n}"
-                if op == "**" and not KNOWN_BUGS and self.has_neg_inf(a):
-                    expr = f"{a} * {n}"  # BUG pow_neg_inf_base
             else:
                 expr = f"({n}) {op} {a}"
         elif kind == "unary":
             u = self.draw(st.sampled_from(UNARY))
-            if u == "abs" and not KNOWN_BUGS and ta.is_floating_point() and bool(ta.isnan().any()):
-                u = "neg"  # BUG abs_grad_at_nan
             expr = f"L.{u}({a})" if self.draw(st.integers(0, 3)) == 0 else f"{a}.{u}()"
         elif kind == "clamp":
             lo, hi = sorted(self.draw(st.lists(st.sampled_from(NUMBERS), min_size=2, max_size=2)))
@@ -472,8 +463,6 @@ class Program:
                 expr = f"{a}.squeeze({self.dim(nd)})"
             else:
                 dims = sorted(set(self.dim(nd, False) for _ in range(2)))
-                if not KNOWN_BUGS and len({d % max(nd, 1) for d in dims}) < len(dims):
-                    dims = dims[:1]  # BUG squeeze_duplicate_dims_not_rejected
                 expr = f"{a}.squeeze({tuple(dims)!r})"
         elif kind == "transpose":
             if self.draw(st.booleans()):
@@ -517,16 +506,7 @@ class Program:
             pass  # BUG no_grad_view_leaf_gets_grad: run it with grad enabled instead
         elif self.no_grad_left:
             line = f"with L.no_grad(): {line}"
-        check_graph = True
-        if kind == "reshape" and not ta.is_contiguous() and not KNOWN_BUGS:
-            check_graph = False  # BUG reshape_non_contiguous_grad_fn_name
-        if kind == "matmul" and not KNOWN_BUGS:
-            try:
-                if max(self.t(a).dim(), self.t(b).dim()) > 2:
-                    check_graph = False  # BUG batched_matmul_grad_fn_names
-            except Exception:  # noqa: BLE001
-                pass
-        self.run(line, name, check_graph=check_graph)
+        self.run(line, name)
 
     def layout(self, a, ta):
         """A shape, layout, joining or splitting op (ops/layout.py, ops/split.py) on ``a``."""
@@ -562,6 +542,17 @@ class Program:
             return f"{a}.flatten({self.dim(nd)}, {self.dim(nd)})"
         if f == "stack":
             return f"L.{self.draw(st.sampled_from(['hstack', 'vstack', 'dstack', 'column_stack']))}([{a}, {a}])"
+        if f == "expand":
+            sizes = [self.draw(st.sampled_from([-1, d])) if d != 1 else self.draw(st.integers(1, 2)) for d in ta.shape]
+            return f"{a}.expand({tuple([size] + sizes)!r})"
+        if f == "cat":
+            return f"L.cat([{a}, {self.pick()}], dim={self.dim(nd)})"
+        if f == "select":
+            return f"{a}.select({self.dim(nd)}, {size - 2})"
+        if f == "unflatten":
+            d = self.dim(nd)
+            n = ta.shape[d] if -nd <= d < nd else 1
+            return f"{a}.unflatten({d}, {(n, 1) if self.draw(st.booleans()) else (-1,)!r})"
         return f"{a}.{f}" if f in ("mT", "T") else f"L.{f}({a})"
 
     def catalogue(self, a, ta):
@@ -663,13 +654,6 @@ class Program:
             return f"{a}.kthvalue({k}, dim={d}, keepdim={kd})"
         return f"L.aminmax({a})" if whole else f"L.aminmax({a}, dim={d}, keepdim={kd})"
 
-    def has_neg_inf(self, expr):
-        try:
-            t = eval(expr, self.tns)
-            return bool(t.is_floating_point() and (t == float("-inf")).any())
-        except Exception:  # noqa: BLE001
-            return False
-
     def zero_base(self, base, exp):
         """``base ** exp`` with a zero in the base and an exponent that requires grad."""
         try:
@@ -693,18 +677,10 @@ class Program:
             shape = (inner, self.draw(st.integers(1, 3)))
         else:
             shape = (self.draw(st.integers(1, 2)), inner, self.draw(st.integers(1, 3)))
-        if bad and (nd > 2 or len(shape) > 2) and not KNOWN_BUGS:
-            shape = (inner,)  # BUG batched_matmul_error_messages
-            if nd > 2:
-                shape = (inner - 1,)
         # sometimes reuse a pool tensor of the right shape
-        mixed_ok = KNOWN_BUGS or (nd <= 2 and len(shape) <= 2)  # BUG batched_matmul_error_messages
-        cands = [e for e in self.pool if tuple(self.t(e).shape) == shape
-                 and (mixed_ok or self.t(e).dtype == ta.dtype)]
+        cands = [e for e in self.pool if tuple(self.t(e).shape) == shape]
         if cands and self.draw(st.booleans()):
             return self.draw(st.sampled_from(cands))
-        if not mixed_ok:
-            dt = _dtype_name(ta.dtype)
         return self.literal(shape, dt)
 
     def index(self, ta):
@@ -713,12 +689,8 @@ class Program:
         form = self.draw(st.sampled_from(["int", "int", "slice", "multi", "mask", "badmask",
                                           "list", "ellipsis"]))
         size0 = s[0] if nd else 1
-        if nd == 0 and not KNOWN_BUGS and form in ("slice", "multi"):
-            form = "ellipsis"  # BUG zero_dim_slice_message
         if form == "int":
             k = self.draw(st.integers(-size0 - 1, size0))
-            if nd == 0 and k < 0 and not KNOWN_BUGS:
-                k = -k  # BUG zero_dim_negative_index_message
             return repr(k)
         if form == "slice":
             lo = self.draw(st.sampled_from(["", "0", "1", "-1", "-2"]))
@@ -740,8 +712,6 @@ class Program:
             n = size0 + 1
             vals = self.draw(st.lists(st.booleans(), min_size=n, max_size=n))
             return f"L.tensor({vals!r})"
-        if form == "list" and size0 == 0 and not KNOWN_BUGS:
-            return ":"  # BUG empty_dim_index_tensor_message
         if form == "list":
             k = self.draw(st.integers(1, 3))
             idx = self.draw(st.lists(st.integers(-size0, size0), min_size=k, max_size=k))
@@ -755,15 +725,26 @@ class Program:
         raise AssertionError("tensor not in pool")
 
     def inplace_step(self):
-        def ok(t):
-            return not t.is_leaf or not t.requires_grad
         cands = [e for e in self.pool if _is_leaf(self.t(e)) is not True or not self.t(e).requires_grad]
         if not cands or self.draw(st.integers(0, 9)) == 0:
             cands = self.pool  # sometimes a leaf that requires grad: an error in both
         a = self.draw(st.sampled_from(cands))
-        op = self.draw(st.sampled_from(["add_", "mul_", "sub_", "div_", "zero_", "+=", "*=", "[...]=", "[0]="]))
+        op = self.draw(st.sampled_from(["add_", "mul_", "sub_", "div_", "zero_", "+=", "*=", "[...]=", "[0]=",
+                                        "unary_", "clamp_", "copy_", "fill_", "masked_fill_", "addcmul_"]))
         if op == "zero_":
             line = f"{a}.zero_()"
+        elif op == "unary_":
+            line = f"{a}.{self.draw(st.sampled_from(['exp_', 'sigmoid_', 'tanh_', 'neg_', 'abs_', 'sqrt_', 'relu_']))}()"
+        elif op == "clamp_":
+            line = f"{a}.clamp_(min={self.draw(st.sampled_from(FLOATS))!r})"
+        elif op == "fill_":
+            line = f"{a}.fill_({self.number()})"
+        elif op == "copy_":
+            line = f"{a}.copy_({self.operand(a)})"
+        elif op == "masked_fill_":
+            line = f"{a}.masked_fill_({self.pick()} > 0.5, {self.number()})"
+        elif op == "addcmul_":
+            line = f"{a}.addcmul_({self.operand(a)}, {self.operand(a)}, value={self.number()})"
         elif op == "[0]=" and self.t(a).dim():
             line = f"{a}[0] = {self.number()}"
         elif op in ("[...]=", "[0]=") and self.t(a).is_floating_point():
@@ -773,13 +754,7 @@ class Program:
             # leaves it unchanged: not generated)
             line = f"{a}[...] = {self.number()}"
         else:
-            use_number = self.draw(st.booleans())
-            if not KNOWN_BUGS and _is_leaf(self.t(a)) is True:
-                use_number = True  # BUG inplace_leaf_error_precedence
-            other = self.number() if use_number else self.operand(a)
-            if (not use_number and not KNOWN_BUGS and self.t(a).dtype == torch.float32
-                    and self.t(other).dtype == torch.float64):
-                other = f"{other}.float()"  # BUG inplace_mixed_dtype_other_grad_lost
+            other = self.number() if self.draw(st.booleans()) else self.operand(a)
             line = f"{a} {op} {other}" if op in ("+=", "*=") else f"{a}.{op}({other})"
         if self.no_grad_left:
             line = f"with L.no_grad(): {line}"
@@ -825,7 +800,6 @@ class Program:
             if ok and self.draw(st.booleans()) and self.run("loss.backward()"):
                 self.check_grads("after second backward")
         elif mode == "grad":
-            self.skip_retained = not KNOWN_BUGS
             ins = self.inputs()
             rg = self.draw(st.booleans())
             ok = self.run(f"gs = L.autograd.grad(loss, [{', '.join(ins)}], allow_unused=True"
@@ -836,7 +810,6 @@ class Program:
             if self.draw(st.booleans()) and self.run("loss.backward()"):
                 self.check_grads("after backward following autograd.grad")
         else:  # second order
-            self.skip_retained = not KNOWN_BUGS
             ins = self.inputs()
             if not self.run(f"gs = L.autograd.grad(loss, [{', '.join(ins)}], create_graph=True, "
                             f"allow_unused=True)", "gs", check_graph=False, strict_nonfinite=False):

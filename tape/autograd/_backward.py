@@ -7,6 +7,7 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 
 from .. import _engine
+from .._grad_mode import no_grad
 from .._graph import GradientEdge, edge_tensor
 from .._hooks import fire_post
 from .._state import state
@@ -172,7 +173,7 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
                 _accumulate(t, g, create_graph)
                 fire_post(t)
     for t, g in result.retained:
-        _accumulate(t, g, create_graph)
+        _accumulate(t, g, create_graph, retained=True)
     if create_graph and state.tape is not None:
         # The accumulation recorded rows on the retained tape: let the next op check again whether
         # anything still refers to it (a loop that dropped or detached its gradients resets it).
@@ -192,8 +193,9 @@ def _recorded_first_grad(t: Tensor, g: Tensor) -> Tensor:
         state.grad = prev
 
 
-def _accumulate(t: Tensor, g, create_graph: bool) -> None:
-    """Add ``g`` into ``t.grad``, in place unless the backward is recorded."""
+def _accumulate(t: Tensor, g, create_graph: bool, retained: bool = False) -> None:
+    """Add ``g`` into ``t.grad``, in place unless the backward is recorded (a ``retained`` gradient:
+    out of place and unrecorded, as PyTorch's retain_grad hook, run in the backward's grad mode)."""
     if t._grad is None:
         if create_graph and isinstance(g, Tensor) and g._rg:
             t._grad = _recorded_first_grad(t, g)
@@ -201,12 +203,17 @@ def _accumulate(t: Tensor, g, create_graph: bool) -> None:
             return
         # ``g`` is the backward's own copy (or a recorded tensor): it can become ``.grad`` as it is,
         # unless it is a leaf, the caller's own gradient tensor (a recorded backward from a leaf).
-        t._grad = _tensor_of(g.clone() if isinstance(g, Tensor) and g._tape is None else g, t)
+        # A retained gradient is a clone (PyTorch's hook: CloneBackward0 when recorded).
+        clone = isinstance(g, Tensor) and (g._tape is None or retained)
+        t._grad = _tensor_of(g.clone() if clone else g, t)
     elif create_graph:
         t._grad = t._grad + _tensor_of(g, t)
     else:
         cur = t._grad
-        if cur._tape is not None or cur._rg:
+        if retained and (cur._tape is not None or cur._rg):
+            with no_grad():
+                t._grad = cur + _tensor_of(g, t)
+        elif cur._tape is not None or cur._rg:
             t._grad = cur + _tensor_of(g, t)
         elif cur._f is not None:
             cur._f = cur._f + float(np.asarray(g))
@@ -258,7 +265,7 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
     result = _engine.run(list(outs), seeds, retain_graph, create_graph, _targets(ins),
                          leaf_targets=_leaf_targets(ins))
     for t, g in result.retained:
-        _accumulate(t, g, create_graph)     # as PyTorch: retained grads are filled by grad() too
+        _accumulate(t, g, create_graph, retained=True)     # as PyTorch: retained grads are filled by grad() too
     grads = []
     for i, t in enumerate(ins):
         g = _grad_of(result, t)
