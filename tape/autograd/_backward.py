@@ -146,7 +146,7 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
 
     result = _engine.run(list(outputs), seeds, retain_graph, create_graph,
                          _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None,
-                         run_targets=True, on_leaf=on_leaf)
+                         run_targets=True, on_leaf=on_leaf, asked=chosen)
     if chosen is None:
         for leaf, g in result.leaves.values():
             if leaf._rg and id(leaf) not in result.delivered:
@@ -159,19 +159,30 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
                 _accumulate(t, g, create_graph)
                 fire_post(t)
     for t, g in result.retained:
-        _accumulate(t, g, create_graph)
+        _accumulate(t, g, create_graph, retained=True)
     if create_graph and state.tape is not None:
         # The accumulation recorded rows on the retained tape: let the next op check again whether
         # anything still refers to it (a loop that dropped or detached its gradients resets it).
         state.tape.soft = min(state.tape.soft, state.tape.n)
 
 
-def _accumulate(t: Tensor, g, create_graph: bool) -> None:
-    """Add ``g`` into ``t.grad``, in place unless the backward is recorded."""
+def _accumulate(t: Tensor, g, create_graph: bool, retained: bool = False) -> None:
+    """Add ``g`` into ``t.grad``, in place unless the backward is recorded (``retained``: ``t`` is a
+    non-leaf that retains its gradient)."""
     if t._grad is None:
-        # ``g`` is the backward's own copy (or a recorded tensor): it can become ``.grad`` as it is,
-        # unless it is a leaf, the caller's own gradient tensor (a recorded backward from a leaf).
-        t._grad = _tensor_of(g.clone() if isinstance(g, Tensor) and g._tape is None else g, t)
+        if isinstance(g, Tensor) and g._tape is not None:
+            # A recorded gradient: as PyTorch's AccumulateGrad, a copy into a tensor of the
+            # parameter's layout, recorded (its grad_fn is CopyBackwards); a retained one is cloned.
+            g = _tensor_of(g, t)
+            prev, state.grad = state.grad, True
+            try:
+                t._grad = g.clone() if retained else _plain(np.empty(t._shape, g._dtype.np), g._dtype).copy_(g)
+            finally:
+                state.grad = prev
+        else:
+            # ``g`` is the backward's own copy: it can become ``.grad`` as it is, unless it is a
+            # leaf, the caller's own gradient tensor (a recorded backward from a leaf).
+            t._grad = _tensor_of(g.clone() if isinstance(g, Tensor) else g, t)
     elif create_graph:
         t._grad = t._grad + _tensor_of(g, t)
     else:
@@ -213,9 +224,9 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
         if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     result = _engine.run(list(outs), seeds, retain_graph, create_graph, _targets(ins),
-                         leaf_targets=_leaf_targets(ins))
+                         leaf_targets=_leaf_targets(ins), asked=ins)
     for t, g in result.retained:
-        _accumulate(t, g, create_graph)     # as PyTorch: retained grads are filled by grad() too
+        _accumulate(t, g, create_graph, retained=True)     # as PyTorch: retained grads are filled by grad() too
     grads = []
     for i, t in enumerate(ins):
         g = _grad_of(result, t)
