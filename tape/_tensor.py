@@ -604,6 +604,10 @@ class Tensor:
         self._rg = flag
         self._ig = 0
 
+    @requires_grad.deleter
+    def requires_grad(self) -> None:
+        raise RuntimeError("requires_grad must be a bool")
+
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Set ``requires_grad`` in place and return ``self``."""
         if requires_grad and not self._dtype.is_floating_point:
@@ -722,12 +726,18 @@ class Tensor:
     @data.setter
     def data(self, other: "Tensor") -> None:
         if not isinstance(other, Tensor):
-            raise TypeError(f"data must be a Tensor, got {type(other).__name__}")
+            raise TypeError(f"Variable data has to be a tensor, but got {type(other).__name__}")
+        if self._rg and not other._dtype.is_floating_point:
+            raise RuntimeError("data set to a tensor that requires gradients must be floating point or complex dtype")
         self._v = other._storage()
         self._f = None
         self._dtype = other._dtype
         self._shape = other._shape
         self._ig = 0
+
+    @data.deleter
+    def data(self) -> None:
+        raise RuntimeError("Deleting tensor data is not allowed. Delete tensor instead!")
 
     def detach(self) -> "Tensor":
         """A new tensor sharing storage, detached from the graph (a leaf)."""
@@ -763,7 +773,7 @@ class Tensor:
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """The value as a numpy array sharing storage with the tensor."""
-        if self._rg and not force:
+        if self._rg and state.grad and not force:     # (as PyTorch: allowed under no_grad)
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return self._storage()
