@@ -54,7 +54,7 @@ KNOWN = {
     "special_xlog1py_rnumber", "threshold_inplace", "trapezoid", "trapezoid_x", "trapz_dx_dim0",
     "pow_s0", "pow_s1", "pow_s2", "pow_s3", "pow_s_neg1", "rmul_int", "rtruediv_int", "truediv_int", "rpow_int",
     "fanout_chain", "nanmean_neg1", "square", "square_method",
-    "sgn_method", "logit", "logit_eps", "logit_eps_fn", "selu", "celu", "celu_alpha", "fmod_number", "remainder_op",
+    "sgn_method", "selu", "celu", "celu_alpha", "fmod_number", "remainder_op",
     "xlogy_number", "xlogy_rnumber", "lerp_number", "lerp_number_large_method", "lerp_tensor",
     "lerp_tensor_method_self", "addcmul", "addcmul_method_self", "addcdiv", "addcdiv_method", "clamp_tensors",
     "clip_tensor_min", "clamp_tensor_max_method", "clamp_min_tensor", "clamp_max_tensor_method", "clamp_min_number",

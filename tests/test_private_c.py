@@ -251,3 +251,26 @@ def test_deprecated_jacobian_helpers():
 
     with pytest.warns(FutureWarning):
         assert not get_analytical_jacobian((a,), Jitter.apply(a))[1]
+
+
+def test_saved_undefined_index_is_a_saved_tensor():
+    a = tape.ones(2, 2, requires_grad=True)
+    raw = a[:, tape.tensor([0, 1])].grad_fn._raw_saved_indices
+    assert len(raw) == 2 and all(isinstance(s, tape._C._autograd.SavedTensor) for s in raw)
+    raw[1].register_hooks(lambda x: x, lambda x: x)
+    with pytest.raises(RuntimeError, match="^Calling register_hooks on a saved tensor with value None is forbidden$"):
+        raw[0].register_hooks(lambda x: x, lambda x: x)
+
+
+@pytest.mark.torch
+def test_logit_saved_eps_vs_torch():
+    torch = pytest.importorskip("torch")
+    for eps in (None, 1.0, 0, 0.25, -1.0):
+        got = []
+        for lib in (tape, torch):
+            x = lib.tensor([0.1, 0.5, 0.95], dtype=lib.float64, requires_grad=True)
+            y = lib.logit(x) if eps is None else lib.logit(x, eps)
+            g, = lib.autograd.grad(y.sum(), x)
+            got.append((y.grad_fn._saved_eps, type(y.grad_fn._saved_eps), g.tolist()))
+        assert got[0][:2] == got[1][:2]
+        np.testing.assert_allclose(got[0][2], got[1][2], rtol=1e-12)
