@@ -457,7 +457,7 @@ class Tensor:
         """A view made without recording (grad mode off, or a base that does not require grad): like
         PyTorch, it keeps ``requires_grad`` of its base but has no ``grad_fn``."""
         t = _plain(v, self._dtype)
-        t._rg = self._rg
+        t._rg = self._rg and not self._inf       # (a view of an inference tensor never requires grad)
         _link(t, self, v, multi)
         if state.inference:
             t._vm |= VIEW_NO_GRAD | VIEW_INFERENCE
@@ -565,12 +565,13 @@ class Tensor:
 
     @property
     def _base(self) -> Optional["Tensor"]:
-        """The tensor this view views (the root of a chain of views), None for a tensor that is not a view."""
-        return self._vb
+        """The tensor this view views (the root of a chain of views), None for a tensor that is not a view
+        (an inference tensor is never one: PyTorch keeps no view relation for them)."""
+        return None if self._inf else self._vb
 
     def _is_view(self) -> bool:
         """Whether this tensor is a view of another one (shares its storage and version counter)."""
-        return self._vb is not None
+        return self._vb is not None and not self._inf
 
     def data_ptr(self) -> int:
         """The address of the tensor's first element (views share their base's memory)."""
@@ -675,6 +676,8 @@ class Tensor:
                                    "systems that assume they match.")
             if g._shape != self._shape:
                 raise RuntimeError("assigned grad has data of a different size")
+            if g is self:
+                raise RuntimeError("can't assign Variable as its own grad")
         self._grad = g
 
     @grad.deleter
