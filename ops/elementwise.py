@@ -1487,8 +1487,9 @@ _u(TRUNC, "trunc", "TruncBackward0", 0, *_integral(np.trunc, math.trunc), _zero_
 # round(decimals=...) is RoundBackward1 (``fb`` = 1, decimals in ``ia``), round() RoundBackward0.
 register(Op(ROUND, "round", "RoundBackward0", 0, _zero_grad, *_integral(np.rint, round), float_only=False,
             grad_fn_of=lambda r: "RoundBackward1" if r.fb else "RoundBackward0", ulps=EXACT))
-# logit: eps in ``fa`` when ``fb`` = 1 (a negative eps is no eps, as in PyTorch).
-_u(LOGIT, "logit", "LogitBackward0", X0, None, None, _logit_vjp, numpy_rows=True)
+# logit: eps in ``fa`` when ``fb`` = 1; ``fb`` = 2: a negative eps, which is no eps, as in PyTorch.
+_u(LOGIT, "logit", "LogitBackward0", X0, None, None, _logit_vjp, numpy_rows=True,
+   node_saved=(("self", X0), ("eps", lambda r: r.fa if r.fb else None)))
 _u(SELU, "selu", "EluBackward0", X0, _selu, _selu_scalar,
    lambda g, x, y, r: _elu_vjp(g, x[0], SELU_SCALE, SELU_SCALE * SELU_ALPHA, lambda t: t.exp() * (SELU_SCALE * SELU_ALPHA)),
    ulps=EXP_D, numpy_rows=True)
@@ -2330,10 +2331,10 @@ def logit(self, eps: Optional[float] = None) -> Tensor:
     """``log(x / (1 - x))`` for each element; with ``eps``, x is first clamped into ``[eps, 1 - eps]``
     (a negative eps clamps nothing)."""
     x = _floating(self)
-    if eps is not None and eps < 0:
-        eps = None
-    y = logit_forward(x._value(), eps)
-    return _with_attrs(x, LOGIT, y, fa=0.0 if eps is None else float(eps), fb=0.0 if eps is None else 1.0)
+    # (a negative eps is kept, as the node shows it, with ``fb`` = 2: no clamping)
+    fb = 0.0 if eps is None else 1.0 if eps >= 0 else 2.0
+    y = logit_forward(x._value(), eps if fb == 1.0 else None)
+    return _with_attrs(x, LOGIT, y, fa=0.0 if eps is None else float(eps), fb=fb)
 
 
 @public("selu", method=False)

@@ -582,13 +582,16 @@ def resize_(self, *sizes: Shape, memory_format=None) -> Tensor:
     """Give the tensor the shape ``sizes`` in place, keeping its elements in storage order: a
     smaller one takes the first elements of its storage, a bigger one gets new storage whose
     first elements are the old ones (the rest are zeros here; PyTorch leaves them unset).
-    Refused for a tensor that requires grad, as in PyTorch."""
+    Refused for a tensor that requires grad (outside inference mode, where autograd does not
+    look), as in PyTorch; resizing to the shape the tensor has changes nothing (not its version)."""
     shape = shape_arg(sizes)
     fmt = check_memory_format(memory_format, "resize_")
-    if self._rg:
+    if self._rg and not state.inference:
         raise RuntimeError("cannot resize variables that require grad")
     if any(s < 0 for s in shape):
         raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
+    if shape == self._shape and fmt is None:
+        return self
     n = math.prod(shape)
     root = self._vb if self._vb is not None else self
     storage = root._storage()

@@ -118,3 +118,4 @@ def __getattr__(name: str):
 
 
 _refresh_kernel_cache(__name__)    # last: every kernel module is imported, no kernel has run
+from . import _C  # noqa: E402,F401  (PyTorch's private names: torch._C)

@@ -99,14 +99,15 @@ def _by_generation(pending: dict) -> Tape:
 
 
 def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want_retained: bool = True,
-        leaf_targets=None, run_targets: bool = False, on_leaf=None):
+        leaf_targets=None, run_targets: bool = False, on_leaf=None, asked=None):
     """Backpropagate ``seeds`` from ``roots``; return the collected ``_Result``.
 
     With ``targets``/``leaf_targets`` (the inputs asked for), rows that lead to
     none of them are neither run nor freed; with ``run_targets`` the requested
     non-leaf rows themselves are run (as ``backward(inputs=...)`` runs their
     nodes in PyTorch, where ``autograd.grad`` does not).  ``on_leaf(leaf, grad)``: called
-    for a hooked leaf as soon as its hooks ran in the sweep (``tape/_hooks.py``).
+    for a hooked leaf as soon as its hooks ran in the sweep (``tape/_hooks.py``).  ``asked``: the
+    inputs as the caller gave them (tensors or gradient edges), for ``_will_engine_execute_node``.
     """
     if _saved.local.pending is not None:
         _saved.flush()              # (the last op's saved tensors, before the sweep reads them)
@@ -129,7 +130,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     state.grad = create_graph
     prev_full = state.full_backward
     state.full_backward = targets is None and leaf_targets is None
-    task = _hooks.begin_task(on_leaf is not None)
+    task = _hooks.begin_task(on_leaf is not None, (roots, asked, on_leaf is None))
     swept = False
     try:
         while pending:

@@ -320,6 +320,14 @@ def gradient_edge(t) -> GradientEdge:
     return GradientEdge(AccumulateGrad(t) if node is None else node, t.output_nr)
 
 
+def input_edge(x) -> GradientEdge | None:
+    """The edge a tensor (or an edge given for one) stands for in a backward; None for a tensor
+    that does not require grad."""
+    if isinstance(x, GradientEdge):
+        return x
+    return gradient_edge(x) if x._rg else None
+
+
 def edge_tensor(edge: GradientEdge):
     """A tensor standing for what ``edge`` carries (``autograd.grad`` takes edges for tensors)."""
     node = edge.node

@@ -364,7 +364,8 @@ def node_attribute(tape, r: int, name: str, node_name: str):
         flush()
         if type(what) is tuple:     # (a tuple of tensors, as IndexBackward0's ``indices``)
             if raw:
-                return tuple(None if t is None else SavedTensor._of(tape, r, (slot, k), t) for k, t in enumerate(what))
+                # (as PyTorch, an undefined entry is a SavedTensor too, whose hooks cannot be set)
+                return tuple(SavedTensor._of(tape, r, (slot, k), -1 if t is None else t) for k, t in enumerate(what))
             return tuple(None if t is None else _unpacked(tape, r, (slot, k), t) for k, t in enumerate(what))
         held = isinstance(what, Tensor)
         node = what if held else tensor_node(tape, r, what)

@@ -389,7 +389,7 @@ class Tape:
         return r
 
     def const_inference(self, node: int) -> None:
-        """Note that CONST row ``node`` holds an inference tensor (``check_inference``)."""
+        """Note that leaf row ``node`` (CONST or INPUT) holds an inference tensor (``check_inference``)."""
         if self.inf is None:
             self.inf = set()
         self.inf.add(node)
@@ -463,6 +463,8 @@ class Tape:
             node = self.refer(INPUT, arena, value, ver) if value.size >= REFER_FROM and state.pinned <= self.pins else \
                 self.append(INPUT, arena, value, ib=ver)
             self.src[node] = weakref.ref(t)
+            if t._inf:
+                self.const_inference(node)      # (a leaf made in inference mode that requires grad)
         else:
             node = self.refer(CONST, arena, value, ver) if value.size >= REFER_FROM and state.pinned <= self.pins else \
                 self.append(CONST, arena, value, ib=ver)

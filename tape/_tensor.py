@@ -188,11 +188,13 @@ def _through_alias(t: "Tensor") -> None:
 
 
 # ``Tensor._vm``: a view made in no_grad mode, one of several outputs, or a recorded view of either
-# (PyTorch passes their kind on to views of them).
-VIEW_NO_GRAD, VIEW_MULTI, VIEW_OF_NO_GRAD, VIEW_OF_MULTI = 1, 2, 4, 8
+# (PyTorch passes their kind on to views of them); VIEW_INFERENCE, with VIEW_NO_GRAD or
+# VIEW_OF_NO_GRAD: the view (or the view it derives from) was made in inference mode.
+VIEW_NO_GRAD, VIEW_MULTI, VIEW_OF_NO_GRAD, VIEW_OF_MULTI, VIEW_INFERENCE = 1, 2, 4, 8, 16
 NO_GRAD_TAIL = ("Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
                 "moving both the view and the inplace either both inside the no_grad block (if you don't want the "
                 "inplace to be tracked) or both outside (if you want the inplace to be tracked).")
+INFERENCE_TAIL = NO_GRAD_TAIL.replace("no_grad block", "inference_mode block")
 MULTI_TAIL = ("This view is the output of a function that returns multiple views. Such functions do not allow the "
               "output views to be modified inplace. You should replace the inplace operation by an out-of-place one.")
 
@@ -218,7 +220,8 @@ def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "T
     if multi:
         t._vm = VIEW_MULTI
     elif t._tape is not None and (base._vm or _multi_output(base)):
-        t._vm = VIEW_OF_NO_GRAD if base._vm & (VIEW_NO_GRAD | VIEW_OF_NO_GRAD) else VIEW_OF_MULTI
+        t._vm = (VIEW_OF_NO_GRAD | base._vm & VIEW_INFERENCE if base._vm & (VIEW_NO_GRAD | VIEW_OF_NO_GRAD)
+                 else VIEW_OF_MULTI)
     views = root._views
     if views is None:
         views = root._views = []
@@ -331,6 +334,9 @@ def _refuse_view(t: "Tensor") -> None:
         raise RuntimeError(t._rebased[1])
     if t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
         raise RuntimeError(_derived_texts(t)[1])
+    if t._vm & VIEW_INFERENCE:
+        raise RuntimeError("A view was created in inference mode and is being modified inplace in normal mode. "
+                           + INFERENCE_TAIL)
     text = ("A view was created in no_grad mode and is being modified inplace with grad mode enabled. ")
     raise RuntimeError(text + (NO_GRAD_TAIL if t._vm & VIEW_NO_GRAD else MULTI_TAIL))
 
@@ -345,6 +351,10 @@ def _derived_texts(t: "Tensor") -> tuple:
     """PyTorch's errors for a recorded view of a view made in no_grad mode or of an output of a
     multi-output view op: (its base changed in place, the view itself changed in place)."""
     out = f"Output {t.output_nr} of {_node_word(type(t.grad_fn).__name__)} is a view "
+    if t._vm & VIEW_INFERENCE:
+        out += "of a view which was created in inference mode and "
+        return (out + "its base or another view of its base has been modified inplace in normal mode. "
+                + INFERENCE_TAIL, out + "is being modified inplace in normal mode. " + INFERENCE_TAIL)
     if t._vm & VIEW_OF_NO_GRAD:
         out += "of a view which was created in no_grad mode and "
         return (out + "its base or another view of its base has been modified inplace with grad mode enabled. "
@@ -356,6 +366,8 @@ def _derived_texts(t: "Tensor") -> tuple:
 
 _NO_GRAD_REBASED = ("A view was created in no_grad mode and its base or another view of its base has been modified "
                     "inplace with grad mode enabled. " + NO_GRAD_TAIL)
+_INFERENCE_REBASED = ("A view was created in inference mode and its base or another view of its base has been "
+                      "modified inplace in normal mode. " + INFERENCE_TAIL)
 
 
 def _refuse_rebased(t: "Tensor", root: "Tensor") -> bool:
@@ -365,7 +377,8 @@ def _refuse_rebased(t: "Tensor", root: "Tensor") -> bool:
     view itself, read by ``tape._graph.grad_fn``, ``Tape.import_`` and ``Tensor._check_inplace``)."""
     tape = t._tape
     if t._vm & VIEW_NO_GRAD and root._rg:
-        texts = (_NO_GRAD_REBASED, None)        # (changed in place itself: ``Tensor._check_inplace``'s text)
+        texts = (_INFERENCE_REBASED if t._vm & VIEW_INFERENCE else _NO_GRAD_REBASED, None)   # (changed in place
+        # itself: ``Tensor._check_inplace``'s text)
         t._rg = True        # (as its base now: a recorded use of it raises, as PyTorch's)
     elif tape is not None and t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
         texts = _derived_texts(t)
@@ -457,9 +470,11 @@ class Tensor:
         """A view made without recording (grad mode off, or a base that does not require grad): like
         PyTorch, it keeps ``requires_grad`` of its base but has no ``grad_fn``."""
         t = _plain(v, self._dtype)
-        t._rg = self._rg
+        t._rg = self._rg and not self._inf       # (a view of an inference tensor never requires grad)
         _link(t, self, v, multi)
-        if not state.grad:
+        if state.inference:
+            t._vm |= VIEW_NO_GRAD | VIEW_INFERENCE
+        elif not state.grad:
             t._vm |= VIEW_NO_GRAD
         return t
 
@@ -563,12 +578,13 @@ class Tensor:
 
     @property
     def _base(self) -> Optional["Tensor"]:
-        """The tensor this view views (the root of a chain of views), None for a tensor that is not a view."""
-        return self._vb
+        """The tensor this view views (the root of a chain of views), None for a tensor that is not a view
+        (an inference tensor is never one: PyTorch keeps no view relation for them)."""
+        return None if self._inf else self._vb
 
     def _is_view(self) -> bool:
         """Whether this tensor is a view of another one (shares its storage and version counter)."""
-        return self._vb is not None
+        return self._vb is not None and not self._inf
 
     def data_ptr(self) -> int:
         """The address of the tensor's first element (views share their base's memory)."""
@@ -615,6 +631,10 @@ class Tensor:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         self._rg = flag
         self._ig = 0
+
+    @requires_grad.deleter
+    def requires_grad(self) -> None:
+        raise RuntimeError("requires_grad must be a bool")
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Set ``requires_grad`` in place and return ``self``."""
@@ -669,6 +689,8 @@ class Tensor:
                                    "systems that assume they match.")
             if g._shape != self._shape:
                 raise RuntimeError("assigned grad has data of a different size")
+            if g is self:
+                raise RuntimeError("can't assign Variable as its own grad")
         self._grad = g
 
     @grad.deleter
@@ -734,12 +756,18 @@ class Tensor:
     @data.setter
     def data(self, other: "Tensor") -> None:
         if not isinstance(other, Tensor):
-            raise TypeError(f"data must be a Tensor, got {type(other).__name__}")
+            raise TypeError(f"Variable data has to be a tensor, but got {type(other).__name__}")
+        if self._rg and not other._dtype.is_floating_point:
+            raise RuntimeError("data set to a tensor that requires gradients must be floating point or complex dtype")
         self._v = other._storage()
         self._f = None
         self._dtype = other._dtype
         self._shape = other._shape
         self._ig = 0
+
+    @data.deleter
+    def data(self) -> None:
+        raise RuntimeError("Deleting tensor data is not allowed. Delete tensor instead!")
 
     def detach(self) -> "Tensor":
         """A new tensor sharing storage, detached from the graph (a leaf)."""

@@ -118,3 +118,88 @@ def test_errors_vs_torch():
         return out
 
     assert run(tape) == run(torch)
+
+
+def _view_errors(lib) -> list:
+    """The errors of in-place changes involving views made in inference mode (None: no error)."""
+    out = []
+
+    def attempt(fn):
+        try:
+            fn()
+            out.append(None)
+        except RuntimeError as e:
+            out.append(str(e))
+
+    x = lib.zeros(2)
+    with lib.inference_mode():
+        y = x.view(2)
+    y.requires_grad_(True)
+    z = y.view(2)
+    attempt(lambda: z.div_(2))
+    s = lib.ones(1, 2, 3, requires_grad=True)
+    a = s.clone()
+    with lib.inference_mode():
+        v = a.view_as(a)
+    attempt(lambda: v.add_(2))
+    with lib.inference_mode():
+        w = a.view(-1)
+    a.add_(2)
+    attempt(lambda: w.grad_fn)
+    with lib.inference_mode():
+        u = a.unbind(0)
+        nested = a.view(-1).view(-1)
+    attempt(lambda: u[0].add_(2))
+    attempt(lambda: nested.add_(2))
+    b = s.clone()
+    with lib.inference_mode():
+        v = b.view(-1)
+    vz = v.view(-1)
+    attempt(lambda: vz.add_(2))
+    b.add_(1)
+    attempt(lambda: vz.grad_fn)
+    with lib.no_grad(), lib.inference_mode():
+        v = b.view(-1)
+    attempt(lambda: v.add_(2))
+    return out
+
+
+@pytest.mark.torch
+def test_views_made_in_inference_mode_vs_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _view_errors(tape), _view_errors(torch)
+    assert ours == theirs
+    assert all(e is not None and "inference mode" in e for e in ours)
+
+
+def test_inference_leaf_requiring_grad():
+    s = tape.ones(2, 3, requires_grad=True)
+    with tape.inference_mode():
+        c = tape.ones(2, 3, requires_grad=True)
+        c.resize_(3, 2)         # (autograd does not look inside inference mode)
+        c.resize_(2, 3)
+        v = c.view(-1)
+        assert not v.requires_grad and not v._is_view() and v._base is None and v.is_leaf
+    out = c.add(s)              # (add saves nothing)
+    out.backward(tape.ones_like(out))
+    assert c.grad.tolist() == [[1.0] * 3] * 2
+    with pytest.raises(RuntimeError, match="^Inference tensors cannot be saved for backward"):
+        c * s
+
+
+def test_resize_to_the_same_shape_keeps_the_version():
+    x = tape.rand(1)
+    x.resize_((1, 2))
+    x.resize_as_(tape.randn(3))
+    assert x._version == 2
+    x.resize_((3,))
+    x.resize_as_(tape.randn(3))
+    assert x._version == 2
+    with pytest.raises(RuntimeError, match="^cannot resize variables that require grad$"):
+        tape.ones(2, requires_grad=True).resize_(2)
+
+
+def test_grad_cannot_be_the_tensor_itself():
+    x = tape.randn(2, 2)
+    with pytest.raises(RuntimeError, match="^can't assign Variable as its own grad$"):
+        x.grad = x

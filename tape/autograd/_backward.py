@@ -160,7 +160,7 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
         warn_once(_CYCLE_WARNING, stacklevel=3)
     result = _engine.run(list(outputs), seeds, retain_graph, create_graph,
                          _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None,
-                         run_targets=True, on_leaf=on_leaf)
+                         run_targets=True, on_leaf=on_leaf, asked=chosen)
     if chosen is None:
         for leaf, g in result.leaves.values():
             if leaf._rg and id(leaf) not in result.delivered:
@@ -263,7 +263,7 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
         if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     result = _engine.run(list(outs), seeds, retain_graph, create_graph, _targets(ins),
-                         leaf_targets=_leaf_targets(ins))
+                         leaf_targets=_leaf_targets(ins), asked=ins)
     for t, g in result.retained:
         _accumulate(t, g, create_graph, retained=True)     # as PyTorch: retained grads are filled by grad() too
     grads = []

@@ -101,6 +101,7 @@ class BackwardCFunction(FunctionCtx):
     _materialize_non_diff_grads = True      # (False: a non-differentiable output's gradient stays None)
     _row = None       # (tape weakref, row) once recorded
     _user_fn = None   # (the class's ``backward`` or ``vjp``, found at its first backward)
+    _builtin = False  # (a node PyTorch makes in C++, ``torch._C._functions``: named and shown as one)
 
     def _get_user_fn(self) -> Callable:
         backward_fn = self._forward_cls.backward
@@ -164,7 +165,7 @@ class BackwardCFunction(FunctionCtx):
         return self._needs_input_grad
 
     def name(self) -> str:
-        return type(self).__name__
+        return ("torch::autograd::" if self._builtin else "") + type(self).__name__
 
     def _sequence_nr(self) -> int:
         """The node's place in the order the thread made nodes in (``Node._sequence_nr``)."""
@@ -176,7 +177,13 @@ class BackwardCFunction(FunctionCtx):
     @property
     def next_functions(self) -> tuple:
         tape = self._tape_ref() if self._row is not None else None
-        return () if tape is None else Node(tape, self._row).next_functions
+        edges = () if tape is None else Node(tape, self._row).next_functions
+        defined = self.__dict__.get("_defined")
+        if defined is None:
+            return edges
+        # (a node PyTorch makes in C++ takes a list of tensors: an undefined one is an edge to nothing)
+        it = iter(edges)
+        return tuple(next(it) if d else (None, 0) for d in defined)
 
     @property
     def _input_metadata(self) -> tuple:
@@ -199,7 +206,8 @@ class BackwardCFunction(FunctionCtx):
         return meta
 
     def __repr__(self) -> str:
-        return f"<{type(self).__module__}.{type(self).__name__} object at {id(self):#x}>"
+        where = "" if self._builtin else type(self).__module__ + "."
+        return f"<{where}{type(self).__name__} object at {id(self):#x}>"
 
 
 def _node_class_name(t: Tensor) -> str:
@@ -227,7 +235,8 @@ class FunctionMeta(type):
 
     def __init__(cls, name, bases, attrs):
         cls._backward_cls = type(attrs.get("_node_name", name + "Backward"), (BackwardCFunction,),
-                                 {"_forward_cls": cls, "__module__": __name__})
+                                 {"_forward_cls": cls, "__module__": __name__,
+                                  "_builtin": attrs.get("_builtin_node", False)})
         super().__init__(name, bases, attrs)
 
 
@@ -574,23 +583,14 @@ def once_differentiable(fn: Callable) -> Callable:
             return outputs
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
-        marked = _DelayedError.apply(*(o.detach().requires_grad_() if isinstance(o, Tensor) else o for o in outs))
+        from .._C._functions import DelayedError
+        marked = DelayedError(_ONCE, len(outs))(*(o.detach().requires_grad_() if isinstance(o, Tensor) else o
+                                                  for o in outs))
         return marked if single or isinstance(marked, tuple) else (marked,)
     return wrapper
 
 
-class _DelayedError(Function):
-    """Passes its inputs through; raises when a gradient is asked of them (``once_differentiable``)."""
-
-    _node_name = "DelayedError"
-
-    @staticmethod
-    def forward(ctx, *xs):
-        return xs[0] if len(xs) == 1 else xs
-
-    @staticmethod
-    def backward(ctx, *grads):
-        raise RuntimeError("trying to differentiate twice a function that was marked with @once_differentiable")
+_ONCE = "trying to differentiate twice a function that was marked with @once_differentiable"
 
 
 class InplaceFunction(Function):

@@ -100,6 +100,14 @@ def _check_inputs(tupled_inputs: tuple) -> None:
                     "not of double precision floating point or complex. ",
                     stacklevel=4,
                 )
+            # (a perturbed element would move every element sharing its memory)
+            if not all(st > 0 or sz <= 1 for st, sz in zip(inp.stride(), inp.size())):
+                raise RuntimeError(
+                    f"The {idx}th input has a dimension with stride 0. gradcheck only "
+                    "supports inputs that are non-overlapping to be able to "
+                    "compute the numerical gradients correctly. You should call "
+                    ".contiguous on the input before passing it to gradcheck."
+                )
             any_input_requiring_grad = True
     if not any_input_requiring_grad:
         raise ValueError(
@@ -167,35 +175,118 @@ def _central_difference(call: _Perturber, minus: np.ndarray, plus: np.ndarray, n
     return cols
 
 
-def _numerical_jacobians(func: Callable, inputs: tuple, func_out: tuple, eps: float) -> list[list[np.ndarray]]:
+def _numerical_jacobians(func: Callable, inputs: tuple, func_out: tuple, eps: float) -> list[dict]:
     """``[input k requiring grad][output o]``: the ``(input.numel(), output.numel())`` Jacobian of
     every floating-point output, by central differences."""
     float_out = [k for k, o in enumerate(func_out) if _is_float_tensor(o)]
+    return [_numerical_jacobian_wrt(func, inputs, i, func_out, float_out, eps)
+            for i, inp in enumerate(inputs) if _needs_grad(inp)]
+
+
+def _numerical_jacobian_wrt(func: Callable, inputs: tuple, i: int, func_out: tuple, float_out: list[int],
+                            eps: float) -> dict:
+    """``{output o: Jacobian}`` of the outputs ``float_out`` with respect to input ``i``."""
+    call = _Perturber(func, inputs, i, float_out)
+    base = call.base
+    n = base.size
+    per_out = [np.zeros((n, func_out[k].numel()), dtype=func_out[k].dtype.np) for k in float_out]
+    flat = base.reshape(-1)
+    for e in range(n):
+        orig = flat[e]
+        minus = base.copy()
+        minus.reshape(-1)[e] = orig - eps
+        plus = base.copy()
+        plus.reshape(-1)[e] = orig + eps
+        idx = tuple(int(i) for i in np.unravel_index(e, base.shape)) if base.ndim else ()
+        cols = _central_difference(call, minus, plus, eps, eps, idx)
+        for jac, col in zip(per_out, cols):
+            if col.size != jac.shape[1]:
+                raise AssertionError(
+                    f"Expected `func` to return outputs with the same shape when inputs are perturbed "
+                    f"by {eps}, but an output has {col.size} elements instead of {jac.shape[1]}.")
+            jac[e, :] = col
+    return dict(zip(float_out, per_out))
+
+
+def get_numerical_jacobian(fn: Callable, inputs, target=None, eps: float = 1e-3, grad_out: float = 1.0) -> tuple:
+    r"""Compute the numerical Jacobian of ``fn`` (restricted to its first output) with respect to
+    each input requiring grad, or to each tensor of ``target`` requiring grad (which must be among
+    ``inputs``).  ``fn`` takes the tuple ``inputs`` as its one argument.
+
+    This is a deprecated API, kept for backward compatibility.
+    """
+    warnings.warn(
+        "`get_numerical_jacobian` was part of PyTorch's private API and not "
+        "meant to be exposed. We are deprecating it and it will be removed "
+        "in a future version of PyTorch. If you have a specific use for "
+        "this or feature request for this to be a stable API, please file "
+        "us an issue at https://github.com/pytorch/pytorch/issues/new",
+        FutureWarning,
+        stacklevel=2,
+    )
+    if grad_out != 1.0:  # (kept in the signature for backward compatibility only)
+        raise ValueError("Expected grad_out to be 1.0. get_numerical_jacobian no longer supports values of "
+                         "grad_out != 1.0.")
+    inputs = _as_tuple(inputs)
+
+    def call(*inps):
+        return fn(inps)
+
+    func_out = _as_tuple(call(*inputs))
+    float_out = [k for k, o in enumerate(func_out) if _is_float_tensor(o)]
     jacobians = []
-    for i, inp in enumerate(inputs):
-        if not _needs_grad(inp):
+    for t in (inputs if target is None else _as_tuple(target)):
+        if not _needs_grad(t):
             continue
-        call = _Perturber(func, inputs, i, float_out)
-        base = call.base
-        n = base.size
-        per_out = [np.zeros((n, func_out[k].numel()), dtype=func_out[k].dtype.np) for k in float_out]
-        flat = base.reshape(-1)
-        for e in range(n):
-            orig = flat[e]
-            minus = base.copy()
-            minus.reshape(-1)[e] = orig - eps
-            plus = base.copy()
-            plus.reshape(-1)[e] = orig + eps
-            idx = tuple(int(i) for i in np.unravel_index(e, base.shape)) if base.ndim else ()
-            cols = _central_difference(call, minus, plus, eps, eps, idx)
-            for jac, col in zip(per_out, cols):
-                if col.size != jac.shape[1]:
-                    raise AssertionError(
-                        f"Expected `func` to return outputs with the same shape when inputs are perturbed "
-                        f"by {eps}, but an output has {col.size} elements instead of {jac.shape[1]}.")
-                jac[e, :] = col
-        jacobians.append(dict(zip(float_out, per_out)))
-    return jacobians
+        where = [i for i, a in enumerate(inputs) if a is t]
+        if not where:
+            # (tape perturbs copies of the inputs, never a tensor ``fn`` may have captured)
+            raise ValueError("get_numerical_jacobian: every tensor of target must be one of the inputs")
+        jac = _numerical_jacobian_wrt(call, inputs, where[0], func_out, float_out, eps)
+        jacobians.append(_tensor(jac[float_out[0]]))
+    return tuple(jacobians)
+
+
+def get_analytical_jacobian(inputs, output: Tensor, nondet_tol: float = 0.0, grad_out: float = 1.0) -> tuple:
+    r"""Compute the analytical Jacobian of ``output`` with respect to each tensor of ``inputs``
+    requiring grad, twice: return ``(jacobians, reentrant, correct_grad_sizes,
+    correct_grad_types)``, ``reentrant`` telling whether both computations agreed within
+    ``nondet_tol``.
+
+    This is a deprecated API, kept for backward compatibility.
+    """
+    warnings.warn(
+        "`get_analytical_jacobian` was part of PyTorch's private API and not "
+        "meant to be exposed. We are deprecating it and it will be removed "
+        "in a future version of PyTorch. If you have a specific use for "
+        "this or feature request for this to be a stable API, please file "
+        "us an issue at https://github.com/pytorch/pytorch/issues/new",
+        FutureWarning,
+        stacklevel=2,
+    )
+    if grad_out != 1.0:  # (kept in the signature for backward compatibility only)
+        raise ValueError("Expected grad_out to be 1.0. get_analytical_jacobian no longer supports values of "
+                         "grad_out != 1.0.")
+    diff_inputs = [t for t in _as_tuple(inputs) if _needs_grad(t)]
+    seeds = _one_hot_seeds(output)
+    runs = []
+    sizes_ok = types_ok = True
+    for _ in range(2):     # (twice: a backward that is not deterministic is not reentrant)
+        jac = [np.zeros((t.numel(), len(seeds)), dtype=t.dtype.np) for t in diff_inputs]
+        for j, seed in enumerate(seeds):
+            grads = grad(output, diff_inputs, _leaf(seed, output), retain_graph=True, allow_unused=True)
+            for k, (g, inp) in enumerate(zip(grads, diff_inputs)):
+                if g is None:
+                    continue
+                if tuple(g.shape) != tuple(inp.shape):
+                    sizes_ok = False
+                    continue
+                if g.dtype is not inp.dtype:
+                    types_ok = False
+                jac[k][:, j] = _array(g).reshape(-1)
+        runs.append(jac)
+    reentrant = all(a.size == 0 or np.abs(a - b).max() <= nondet_tol for a, b in zip(*runs))
+    return tuple(_tensor(a) for a in runs[0]), reentrant, sizes_ok, types_ok
 
 
 # --- analytical Jacobians --------------------------------------------------------------------

@@ -23,6 +23,12 @@ class _NodeMeta(type):
         # Built-in nodes, AccumulateGrad and custom Functions' nodes (their ctx) are all nodes.
         return isinstance(obj, (_Node, AccumulateGrad)) or hasattr(type(obj), "_forward_cls")
 
+    def __subclasscheck__(cls, sub: type) -> bool:
+        # (as PyTorch's, the classes of nodes are registered with Node rather than derived from it)
+        from .._C._functions import DelayedError, UndefinedGrad
+        from .function import BackwardCFunction
+        return sub is cls or issubclass(sub, (_Node, AccumulateGrad, BackwardCFunction, DelayedError, UndefinedGrad))
+
 
 class Node(metaclass=_NodeMeta):
     """The base of the backward graph's nodes, for ``isinstance`` checks (``grad_fn`` objects,

@@ -1,0 +1,13 @@
+"""``tape._C``: the private names of PyTorch's ``torch._C`` that tests and libraries reach for.
+
+PyTorch keeps its engine's entry points here; tape keeps only those with a meaning for a tape:
+the grad mode, and the backward running in this thread (its graph task, the nodes it runs).
+"""
+from __future__ import annotations
+
+from .._grad_mode import is_grad_enabled, is_inference_mode_enabled
+from .._hooks import current_task as _current_graph_task_id
+from .._hooks import will_execute as _will_engine_execute_node
+from . import _autograd, _functions
+
+__all__ = ["is_grad_enabled", "is_inference_mode_enabled", "_current_graph_task_id", "_will_engine_execute_node", "_autograd", "_functions"]
