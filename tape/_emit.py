@@ -24,7 +24,8 @@ What is here:
   rows); ``scalar_row(code, y, a, b, c)`` is the 0-d float64 fast path (``y`` a Python float);
 - the tape: ``write_tape()`` returns the tape to append to; fast paths inline it as
   ``tape = state.tape`` and, when ``tape is None or tape.n >= tape.soft``, ``tape = None;
-  tape = fresh()``; ``state.grad`` is grad mode; ``is_suffix(s, shape)`` says whether an
+  tape = fresh()``; ``state.grad`` is grad mode (``state.rec``: the tape while it is on, else
+  None, one read for both); ``is_suffix(s, shape)`` says whether an
   input of shape ``s`` may enter a row of shape ``shape`` as it is (kernels read an operand
   broadcast along leading dims modulo its size);
 - results without a copy: when ``lends(shape, dtype, *operands)``, ``emit_into(tape, code, dtype,
@@ -100,7 +101,8 @@ def scalar_row(code: int, y: float, a: Tensor, b: Optional[Tensor], c: float) ->
     tape.w64[o] = y
     tape.n = r + 1
     tape.w_op[r] = code
-    tape.w_off[r] = o
+    if o != r:
+        tape.w_off[r] = o       # (else left as it is: ``_tape._blank``)
     tape.w_a[r] = na
     if c:
         tape.w_fa[r] = c
@@ -136,15 +138,17 @@ def scalar_unary(code: int, scalar, general):
                 f = input._f
             except AttributeError:
                 return other(input)
-            if f is not None and input._rg and state.grad:
+            if f is not None and input._rg:
                 try:
                     y = scalar(f)
                 except _ARITH_ERRORS:
                     y = None        # (numpy's value: nan or inf; called outside the handler)
                 if y is None:
                     return general(input)
-                tape = state.tape
+                tape = state.rec    # (the tape if grad mode is on: one thread-local read)
                 if tape is None or tape.n >= tape.soft:
+                    if not state.grad:
+                        return general(input)
                     tape = None
                     tape = fresh()
                     if tape.n == tape.cap:
@@ -155,9 +159,9 @@ def scalar_unary(code: int, scalar, general):
                     na = input._in           # (a leaf already imported, never changed: import_'s cache)
                 else:
                     na = tape.import_(input)
+                    if tape.n == tape.cap:
+                        tape.grow_rows()    # (the import took the last row)
                 r = tape.n
-                if r == tape.cap:
-                    tape.grow_rows()        # (the import took the last row)
                 o = tape.t64
                 if o == tape.e64:
                     tape.reserve(0, 1)
@@ -166,7 +170,8 @@ def scalar_unary(code: int, scalar, general):
                 tape.w64[o] = y
                 tape.n = r + 1
                 tape.w_op[r] = code
-                tape.w_off[r] = o
+                if o != r:
+                    tape.w_off[r] = o       # (else left as it is: ``_tape._blank``)
                 tape.w_a[r] = na
                 t = _new(Tensor)
                 t._f = y
@@ -189,7 +194,7 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
     recorded."""
     def front(self, other):
         fa = self._f
-        if fa is not None and state.grad:
+        if fa is not None:
             to = type(other)
             if to is Tensor and code >= 0:
                 fb = other._f
@@ -205,7 +210,7 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
                 c = 0.0
             elif (to is float or to is int) and self._rg:
                 try:
-                    c = float(other)
+                    c = other if to is float else float(other)      # (a call saved)
                     y = scalar_number(fa, c)
                 except _ARITH_ERRORS:
                     y = None
@@ -214,8 +219,10 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
                 row = number_code
             else:
                 return general(self, other)
-            tape = state.tape
+            tape = state.rec        # (the tape if grad mode is on: one thread-local read)
             if tape is None or tape.n >= tape.soft:
+                if not state.grad:
+                    return general(self, other)
                 tape = None
                 tape = fresh()
                 if tape.n == tape.cap:
@@ -226,6 +233,8 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
                 na = self._in           # (a leaf already imported, never changed: import_'s cache)
             else:
                 na = tape.import_(self)
+                if tape.n == tape.cap:
+                    tape.grow_rows()    # (the import took the last row)
             if row == code:
                 if other._tape is tape:
                     nb = other._node
@@ -233,9 +242,9 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
                     nb = other._in
                 else:
                     nb = tape.import_(other)
+                    if tape.n == tape.cap:
+                        tape.grow_rows()
             r = tape.n
-            if r == tape.cap:
-                tape.grow_rows()            # (an import took the last row)
             o = tape.t64
             if o == tape.e64:
                 tape.reserve(0, 1)
@@ -244,7 +253,8 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
             tape.w64[o] = y
             tape.n = r + 1
             tape.w_op[r] = row
-            tape.w_off[r] = o
+            if o != r:
+                tape.w_off[r] = o       # (else left as it is: ``_tape._blank``)
             tape.w_a[r] = na
             if row == code:
                 tape.w_b[r] = nb

@@ -19,7 +19,7 @@ from ._graph import grad_fn
 from ._hooks import backward_hooks, register_hook, register_post_accumulate_grad_hook
 from ._legacy import private_grad_fn, volatile
 from ._out import call_with_out
-from ._tensor import Tensor
+from ._tensor import Tensor, mark_missing
 from .autograd._backward import tensor_backward
 from .ops import PUBLIC
 from .ops._spec import Public
@@ -127,4 +127,5 @@ def install() -> dict:
     _member("volatile", volatile)
     _member("_grad_fn", private_grad_fn)
     _member("_backward_hooks", backward_hooks)
+    mark_missing()
     return functions

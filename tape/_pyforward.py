@@ -28,7 +28,7 @@ from numpy.lib.array_utils import byte_bounds
 from numpy.lib.stride_tricks import as_strided
 
 from ._state import state
-from ._tape import _DEFAULTS, Tape
+from ._tape import Tape
 from ._tensor import Tensor, _plain, _recorded
 from .ops._spec import (CONST, INPUT, PYTHON, R_A, R_B, R_DT, R_FR, R_IA, R_IB, R_LN, R_LO, R_NOUT, R_NUM,
                         R_OP, R_RG)
@@ -300,8 +300,7 @@ def _cut(tape: Tape, n0: int, t64: int, t32: int, tix: int, ix_start: int, ix_ke
     """Put the tape back as it was before the segment's call: rows, arena tops, index lists, the
     in-place marks the call made on older rows, and the side tables' entries of the new rows."""
     n = tape.n
-    tape.R[:, n0:n] = _DEFAULTS
-    tape.F[:, n0:n] = 0.0
+    tape.clear_rows(n0, n)
     tape.n, tape.t64, tape.t32 = n0, t64, t32
     tape.ix[ix_start:tix] = ix_keep
     tape.tix = tix

@@ -3,16 +3,26 @@ from __future__ import annotations
 
 import threading
 
+_set = threading.local.__setattr__
+
 
 class _ThreadState(threading.local):
     def __init__(self) -> None:
-        self.grad = True      # grad mode: record ops whose inputs require grad
-        self.tape = None      # the tape new rows go to; created on first use
+        _set(self, "rec", None)  # ``tape`` while grad mode is on, else None (kept by ``__setattr__``)
+        _set(self, "grad", True)  # grad mode: record ops whose inputs require grad
+        _set(self, "tape", None)  # the tape new rows go to; created on first use
         self.spares = []      # retired tapes, reused once no tensor refers to them
         self.pinned = 0       # > 0 while a recorded backward writes to the current tape
         self.full_backward = True   # False inside autograd.grad / backward(inputs=...) (reentrant checkpoints refuse)
         self.inference = False  # inference mode (``tape.inference_mode``)
         self.view_replay = False    # views re-derived by replaying their own op (``autograd._force_original_view_tracking``)
+
+    def __setattr__(self, name: str, value) -> None:
+        # ``rec`` follows ``grad`` and ``tape`` wherever they are set: the 0-d fast path (``_emit``)
+        # reads it alone, as each read of a thread-local costs as much as a row's write.
+        _set(self, name, value)
+        if name == "grad" or name == "tape":
+            _set(self, "rec", self.tape if self.grad else None)
 
 
 state = _ThreadState()

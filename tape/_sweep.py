@@ -16,8 +16,8 @@ from ._lazy import Families, call9, call_pair
 from ._parallel import CORES, PART
 from ._stops import (C_FAMILY, C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED, ST_COMPILE, ST_DONE, ST_NAN,
                      ST_PYTHON, ST_UNKNOWN, check_saved, input_at)
-from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_IA, R_IB, R_LN,
-                        R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
+from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_FR, R_IA, R_IB,
+                        R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
 from .ops.elementwise import (CATALOGUE_BINARY, CATALOGUE_UNARY, ONE_ELEMENT, catalogue_binary_adjoint,
                               catalogue_scalar_d, catalogue_unary_adjoint, core_binary_adjoint,
                               core_scalar_d, core_unary_adjoint)
@@ -190,6 +190,7 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
     op, dt, off, num, shp, a, b, ia, ib, rg = (R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_SHP], R[R_A], R[R_B],
                                                R[R_IA], R[R_IB], R[R_RG])
     ln = R[R_LN]
+    fr = R[R_FR]
     nout = R[R_NOUT]
     fa, fb = F[0], F[1]
     for r in range(ctl[C_START], -1, -1):
@@ -200,10 +201,14 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
             if code == OUTPUT:
                 seen[a[r]] |= 1         # its adjoint is a part of its row's: pass the mark on
             continue
-        status = check_saved(R, ix, saves, r)
-        if status != ST_DONE:
-            _stop(ctl, status, r)
-            return
+        # check_saved only for a row with flags on it or its inputs (else it finds nothing): inlined,
+        # its array arguments cost atomic reference counts, several times a one-element row
+        if saves[code] != 0 and (fr[r] != 0 or ln[r] != 0 or (a[r] >= 0 and fr[a[r]] != 0)
+                                 or (b[r] >= 0 and fr[b[r]] != 0)):
+            status = check_saved(R, ix, saves, r)
+            if status != ST_DONE:
+                _stop(ctl, status, r)
+                return
         if code >= _PYTHON_START or (num[r] >= python_from[dt[r], code] and num[a[r]] == num[r]
                                      and (b[r] < 0 or num[b[r]] == num[r])):
             _stop(ctl, ST_PYTHON, r)

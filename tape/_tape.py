@@ -102,7 +102,7 @@ class Tape:
     def __init__(self, cap: int = ROWS0) -> None:
         self.cap = cap
         self.lent = ({}, {})
-        self._columns(np.repeat(_DEFAULTS, cap, axis=1), np.zeros((2, cap)))
+        self._columns(_blank(cap), np.zeros((2, cap)))
         self._arena64(np.empty(ARENA0, np.float64))
         self.v32 = np.empty(ARENA0, np.float32)
         self.stab = np.zeros(64, np.int64)      # offset 0 holds the 0-d shape: [0]
@@ -153,9 +153,14 @@ class Tape:
         if sys.getrefcount(self.v32) > 2:
             self._returned(1)
             self.v32 = np.empty(self.v32.shape[0], np.float32)
-        self.R[:, :self.n] = _DEFAULTS
-        self.F[:, :self.n] = 0.0
+        self.clear_rows(0, self.n)
         self._clear()
+
+    def clear_rows(self, lo: int, hi: int) -> None:
+        """Put rows ``lo:hi`` back as rows not recorded yet (``_blank``)."""
+        self.R[:, lo:hi] = _DEFAULTS
+        self.R[R_OFF, lo:hi] = np.arange(lo, hi)
+        self.F[:, lo:hi] = 0.0
 
     # -- growth ---------------------------------------------------------------
     def _columns(self, R: np.ndarray, F: np.ndarray) -> None:
@@ -192,7 +197,7 @@ class Tape:
 
     def grow_rows(self) -> None:
         cap = self.cap * 2
-        R = np.repeat(_DEFAULTS, cap, axis=1)
+        R = _blank(cap)
         R[:, :self.cap] = self.R
         F = np.zeros((2, cap))
         F[:, :self.cap] = self.F
@@ -556,8 +561,7 @@ class Tape:
         R, F = self.R, self.F
         Rn = R[:, :n].copy()
         Fn = F[:, :n].copy()
-        R[:, :n] = _DEFAULTS
-        F[:, :n] = 0.0
+        t.clear_rows(0, n)
         # (it records nothing more: its columns are read through ``R`` and ``F``, ``_Spent``'s
         # properties, and its writers, left over the buffers handed on, are never used)
         self.R = Rn
@@ -687,6 +691,15 @@ _Spent.fa = _column(0, "F")
 _Spent.fb = _column(1, "F")
 
 
+def _blank(cap: int) -> np.ndarray:
+    """Integer columns of ``cap`` rows not recorded yet: the defaults, and each row's ``off`` its own
+    number.  The 0-d fast path (``_emit``) leaves ``off`` as it is when its value's offset is the
+    row's number, as it is on a tape that holds only 0-d float64 rows: one write fewer per op."""
+    R = np.repeat(_DEFAULTS, cap, axis=1)
+    R[R_OFF] = np.arange(cap)
+    return R
+
+
 def _grown(a: np.ndarray, need: int) -> np.ndarray:
     new = np.empty(max(need, 2 * a.shape[0]), a.dtype)
     new[:a.shape[0]] = a
@@ -733,7 +746,7 @@ def fresh() -> Tape:
     t = state.tape
     if t is None:
         t = state.tape = Tape()
-    elif sys.getrefcount(t) == 3:       # state.tape, ``t`` and getrefcount's argument
+    elif sys.getrefcount(t) == (4 if state.rec is t else 3):   # state.tape (and .rec), ``t``, the argument
         t.reset()
     elif t.n >= t.cap and not state.pinned:
         # Full and still referenced.  Doubling it would keep every later graph alive for as long

@@ -399,7 +399,38 @@ def _refuse_rebased(t: "Tensor", root: "Tensor") -> bool:
 
 
 # --- the tensor ---------------------------------------------------------------------
-class Tensor:
+class _NotYet:
+    """Tensor's base: for each member of PyTorch's Tensor that tape does not have, a descriptor saying
+    so when read (``mark_missing``).  Tensor defines no ``__getattr__``, which would do the same for
+    names not found but put every attribute read of every tensor on Python's slow path (Python 3.11
+    specializes attribute reads only of types with the generic lookup): a sixth of a 0-d op."""
+
+    __slots__ = ()
+
+
+class _Missing:
+    """A member of PyTorch's Tensor that tape does not have: reading it raises ``NotSupportedYet``
+    (an AttributeError).  Not a data descriptor: an instance's own attribute of that name wins."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        raise missing("Tensor", self.name, TENSOR, "Tensor")
+
+
+def mark_missing() -> None:
+    """Put a ``_Missing`` in ``_NotYet`` for each member of PyTorch's Tensor that Tensor lacks, once
+    its members are installed (dunder names are left out: protocols look them up on the type)."""
+    for name in TENSOR:
+        if not (name.startswith("__") and name.endswith("__")) and name not in _NotYet.__dict__ \
+                and not hasattr(Tensor, name):
+            setattr(_NotYet, name, _Missing(name))
+
+
+class Tensor(_NotYet):
     r"""A multi-dimensional array that records the operations done on it.
 
     ``Tensor(data)`` is the legacy constructor: a list of numbers gives a tensor
@@ -857,10 +888,6 @@ class Tensor:
 
     def cpu(self) -> "Tensor":
         return self
-
-    def __getattr__(self, name: str):
-        # Only reached for a name that is not found: says so when PyTorch's tensors have it.
-        raise missing("Tensor", name, TENSOR, "Tensor")
 
     # -- in-place ----------------------------------------------------------------------
     def _check_inplace(self, *operands, fill: bool = False) -> None:

@@ -109,3 +109,70 @@ def test_an_import_that_fills_the_tape_grows_it():
         assert state.tape is t and t.n <= t.cap
         y.backward()
         assert a.grad is not None and keep.grad_fn is not None
+
+
+def test_the_recording_tape_follows_grad_mode_and_the_tape():
+    # ``state.rec`` (the fast path's one read) is the tape while grad mode is on, else None.
+    from tape._state import state
+    x = _leaf(0.5)
+    y = x * 2.0
+    assert state.rec is state.tape is y._tape
+    for off in (tape.no_grad, tape.inference_mode, lambda: tape.set_grad_enabled(False)):
+        with off():
+            assert state.rec is None
+            assert (x * 2.0).grad_fn is None and x.sin().grad_fn is None and (x * x).grad_fn is None
+            with tape.enable_grad():
+                assert state.rec is state.tape and (x * 2.0).grad_fn is not None
+        assert state.rec is state.tape and (x * x).grad_fn is not None
+    seen = []
+
+    def other_thread():
+        seen.append(((x * 3.0).grad_fn is not None, state.rec is state.tape is not None))
+    import threading
+    with tape.no_grad():          # (this thread's mode only)
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+    assert seen == [(True, True)]
+
+
+def test_a_tape_no_tensor_refers_to_is_reset_in_place():
+    import weakref
+    from tape._state import state
+    x = _leaf(0.5)
+    y = x * 2.0
+    ref = weakref.ref(state.tape)
+    while ref().n < ref().soft:
+        y = y * 1.0
+    del y
+    z = x * 3.0         # at the soft limit, with no tensor on the tape: reset, not replaced
+    assert state.tape is ref() and z._tape is ref() and ref().n <= 2
+
+
+def test_rows_after_rows_of_other_sizes_keep_their_offsets():
+    # After rows of several elements the arena offsets run ahead of the row numbers (the fast
+    # path then writes ``off``); on a pure 0-d tape they are equal (it leaves the blank default).
+    for step in range(4):
+        x = _leaf(0.5)
+        if step % 2 == 0:
+            v = tape.tensor([1.0, 2.0, 3.0], dtype=tape.float64, requires_grad=True)
+            s = (v * v).sum()
+        else:
+            v, s = None, _leaf(14.0)
+        y = (s * x).sin() * 2.0 + x
+        assert y.item() == math.sin(7.0) * 2.0 + 0.5
+        y.backward()
+        assert x.grad.item() == math.cos(7.0) * 2.0 * 14.0 + 1.0
+        if v is not None:
+            assert np.array_equal(v.grad.numpy(), math.cos(7.0) * 2.0 * 0.5 * 2 * np.array([1.0, 2.0, 3.0]))
+
+
+def test_a_listed_input_changed_in_place_is_caught():
+    # (the sweep checks saved values only for rows with marks on them or their inputs; a row with
+    # listed inputs is always checked)
+    t, a, b = _leaf(1.0), _leaf(2.0), _leaf(3.0)
+    y = tape.addcmul(t, a, b)
+    with tape.no_grad():
+        b.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

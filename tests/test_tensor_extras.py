@@ -331,3 +331,22 @@ def test_a_pytorch_name_not_there_yet_says_so():
     with pytest.raises(AttributeError, match="^'Tensor' object has no attribute 'no_such_name'$"):
         tape.tensor([1.0]).no_such_name
     assert not hasattr(tape.tensor([1.0]), "index_reduce_") and getattr(tape, "fft", None) is None
+
+
+def test_tensor_attribute_reads_keep_python_s_fast_path():
+    # CPython 3.11 specializes attribute reads only of types with the generic lookup: a __getattr__
+    # (or __getattribute__) anywhere on Tensor would slow every read of every tensor (a sixth of a
+    # 0-d op).  The names not there yet are descriptors of a base class instead.
+    from tape._pytorch_names import NotSupportedYet
+    for cls in tape.Tensor.__mro__[:-1]:
+        assert "__getattr__" not in vars(cls) and "__getattribute__" not in vars(cls), cls
+    t = tape.tensor([1.0])
+    with pytest.raises(NotSupportedYet, match="^Tensor.stft is not supported yet"):
+        t.stft
+    with pytest.raises(NotSupportedYet, match="^Tensor.stft is not supported yet"):
+        tape.Tensor.stft
+    assert not hasattr(t, "stft") and getattr(t, "stft", 3) == 3
+    t.stft = 1                  # (an attribute of the instance's own wins, as before)
+    assert t.stft == 1 and not hasattr(tape.tensor(1.0), "stft")
+    with pytest.raises(AttributeError, match="^'Tensor' object has no attribute 'no_such_name'$"):
+        t.no_such_name
