@@ -170,7 +170,7 @@ def warn_at(tape, r: int, name: str) -> None:
     while parent is not None:       # (the nodes whose backward recorded the row, innermost first)
         name, sid = parent
         _warn(_stack_text(name, sid, "\n\nPrevious calculation was induced by {}. Traceback of forward call that "
-                                     "induced the previous calculation:\n"))
+                                     "induced the previous calculation:\n") + _TRIGGERED.format(129))
         parent = _PARENTS.get(sid)
 
 
