@@ -2293,6 +2293,8 @@ def _integer_checks(a, b, code: int) -> None:
     dt = D.result_type(a, b)
     if dt.is_floating_point:
         return
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and (code in _FLOAT_KERNELS or code in _INT_DIVISIONS):
+        broadcast_pair(a._shape, b._shape)      # (PyTorch checks the shapes before the dtype's kernel)
     kernel = _FLOAT_KERNELS.get(code)
     if kernel is not None:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(dt)}'")
@@ -2300,8 +2302,6 @@ def _integer_checks(a, b, code: int) -> None:
     if kernel is not None:
         if dt is D.bool_:
             raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
-        if isinstance(a, Tensor) and isinstance(b, Tensor):
-            broadcast_pair(a._shape, b._shape)      # (PyTorch checks the shapes before dividing)
         divisor = b._value() if isinstance(b, Tensor) else b
         if np.any(np.asarray(divisor) == 0):
             raise RuntimeError("ZeroDivisionError")

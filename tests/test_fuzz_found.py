@@ -468,3 +468,20 @@ def test_vector_matrix_product_is_no_view():
         v = torch.matmul(torch.tensor([1.0, 2.0]), torch.ones(2, 1))
     v.add_(y)
     assert type(v.grad_fn).__name__ == "AddBackward0" and v._base is None
+
+
+@pytest.mark.parametrize("code, error, message", [
+    # integer operands: the shapes are checked before the dtype's kernel (found by the fuzzer)
+    ("torch.logaddexp(torch.tensor([[0, 1, 2]]), torch.tensor([[0, -2, 2, 1]]))", RuntimeError,
+     "The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 1"),
+    ("torch.hypot(torch.tensor([[0, 1, 2]]), torch.tensor([[0, -2, 2, 1]]))", RuntimeError,
+     "The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 1"),
+    ("torch.logaddexp(torch.tensor([[0, 1, 2]]), torch.tensor([[0, -2, 2]]))", NotImplementedError,
+     "\"logaddexp_cpu\" not implemented for 'Long'"),
+    # a batched product of a bool tensor: bmm's kernel before the dtypes
+    ("torch.tensor([[True], [False]]) @ torch.ones(2, 1, 2)", NotImplementedError, "\"bmm\" not implemented for 'Bool'"),
+    ("torch.ones(2, 1) @ torch.ones(2, 1, 2, dtype=torch.bool)", RuntimeError, "expected scalar type Float but found Bool"),
+])
+def test_kernel_errors_after_shape_errors(code, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        eval(code, {"torch": torch})
