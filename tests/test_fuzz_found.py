@@ -485,3 +485,30 @@ def test_vector_matrix_product_is_no_view():
 def test_kernel_errors_after_shape_errors(code, error, message):
     with pytest.raises(error, match=re.escape(message)):
         eval(code, {"torch": torch})
+
+
+@pytest.mark.parametrize("code, message", [
+    # rows with several outputs that PyTorch saves, each (found by the fuzzer: aminmax)
+    ("x = torch.tensor([1.0, 3.0], requires_grad=True); a, b = torch.aminmax(x, dim=0); a.zero_(); b.backward()",
+     "[torch.FloatTensor []], which is output 0 of Aminmax, is at version 1; expected version 0 instead"),
+    ("x = torch.tensor([1.0, 3.0], requires_grad=True); a, b = torch.aminmax(x, dim=0)\n"
+     "with torch.no_grad(): b.mul_(2)\na.backward()",
+     "[torch.FloatTensor []], which is output 1 of Aminmax, is at version 1; expected version 0 instead"),
+    ("x = torch.tensor([[1.0, 3.0]], requires_grad=True); u, s, vh = torch.linalg.svd(x); u.mul_(2); s.sum().backward()",
+     "[torch.FloatTensor [1, 1]], which is output 0 of LinalgSvd, is at version 1; expected version 0 instead"),
+    ("x = torch.tensor([[2.0, 1.0], [1.0, 2.0]], requires_grad=True); w, v = torch.linalg.eigh(x); w.mul_(2)\n"
+     "v.sum().backward()", "[torch.FloatTensor [2]], which is output 0 of LinalgEigh, is at version 1; expected version 0"),
+    ("x = torch.tensor([[1.0, 3.0], [2., 5.]], requires_grad=True); q, r = torch.linalg.qr(x); r.mul_(2)\n"
+     "q.sum().backward()", "[torch.FloatTensor [2, 2]], which is output 1 of LinalgQr, is at version 1; expected version 0"),
+])
+def test_saved_outputs_of_multi_output_rows_changed_in_place(code, message):
+    with pytest.raises(RuntimeError, match=re.escape(MODIFIED + ": " + message)):
+        exec(code, {"torch": torch})
+
+
+def test_var_mean_saves_no_output():
+    x = torch.tensor([1.0, 3.0], requires_grad=True)
+    v, m = torch.var_mean(x)
+    v.mul_(2)
+    m.backward()
+    assert x.grad.tolist() == [0.5, 0.5]
