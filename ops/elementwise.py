@@ -36,7 +36,7 @@ from ._erf import erf_vectorized
 from . import _specfun as SF
 from ._rule import diagonal, rule_adjoint
 from ._spec import (BINARY, CROSS, N_CODES, NUMBER, NUMPY_ROWS, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public,
-                    register, tangents)
+                    register, saved_when, tangents)
 from .ternary import clamp_tensors, combination
 
 # --- codes (UNARY and BINARY ranges) -------------------------------------------
@@ -1383,7 +1383,7 @@ _b(SUB, "sub", "SubBackward0", 0, np.subtract, lambda a, b: a - b, lambda g, x, 
    node_saved=_ALPHA)
 _b(MUL, "mul", "MulBackward0", X0 | X1 | CROSS, np.multiply, lambda a, b: a * b,
    lambda g, x, y, r: (g * x[1], g * x[0]), ulps=EXACT, node_saved=(("other", X1), ("self", X0)))
-_b(DIV, "div", "DivBackward0", X0 | X1, np.true_divide, lambda a, b: a / b,
+_b(DIV, "div", "DivBackward0", X0 | X1 | saved_when(0, 1), np.true_divide, lambda a, b: a / b,
    lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])), ulps=EXACT)
 _b(POW, "pow", "PowBackward1", X0 | X1 | OUT, _power, math.pow,
    lambda g, x, y, r: (_base_grad(g, x), _exponent_grad(g, x, y)), ulps=(*TRANSCENDENTAL, (2, 4)),
@@ -1474,7 +1474,7 @@ _b2(FMOD, "fmod", "FmodBackward1", X0 | X1, np.fmod, math.fmod,
 _b2(REMAINDER, "remainder", "RemainderBackward1", X0 | X1, _remainder, _remainder_scalar,
     lambda g, x, y, r: (g, -g * (x[0] / x[1]).floor()), (0, (0, 0), (0, 0)), number_name="RemainderBackward0",
     rnumber_name="RemainderBackward1")
-_b2(HYPOT, "hypot", "HypotBackward0", X0 | X1 | OUT, np.hypot, math.hypot,
+_b2(HYPOT, "hypot", "HypotBackward0", X0 | X1 | OUT | saved_when(0, 0) | saved_when(1, 1), np.hypot, math.hypot,
     lambda g, x, y, r: (g * x[0] / y, g * x[1] / y), (*TRANSCENDENTAL, (0, 0)))
 _b2(LOGADDEXP, "logaddexp", "LogaddexpBackward0", X0 | X1, np.logaddexp, _logaddexp_scalar,
     lambda g, x, y, r: (g / ((x[1] - x[0]).exp() + 1.0), g / ((x[0] - x[1]).exp() + 1.0)), (*TRANSCENDENTAL, (4, 4)))

@@ -512,3 +512,25 @@ def test_var_mean_saves_no_output():
     v.mul_(2)
     m.backward()
     assert x.grad.tolist() == [0.5, 0.5]
+
+
+def test_div_and_hypot_save_operands_only_for_the_gradients_that_need_them():
+    """Found by the fuzzer: ``v3 / c`` (c needs no gradient) does not save v3, so changing v3 in place
+    afterwards does not fail the backward; hypot saves each operand for its own gradient."""
+    a, b = torch.tensor([1., 2.], requires_grad=True), torch.tensor([3., 4.])
+    assert _saved((a * 1) / (b * 1))["self"] is None
+    assert _saved(torch.hypot(a * 1, b * 1))["other"] is None
+    assert _saved(torch.hypot(b * 1, a * 1))["self"] is None
+    for shape in ((1,), ()):
+        x = torch.ones(shape, requires_grad=True)
+        v = x * 1
+        y = v / torch.full(shape, 2.0)
+        v.add_(1)
+        y.sum().backward()
+        assert x.grad.tolist() == (0.5 if not shape else [0.5])
+    x = torch.ones(1, requires_grad=True)
+    c = torch.tensor([2.0])
+    y = x / c
+    c.add_(1)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
