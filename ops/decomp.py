@@ -18,7 +18,7 @@ import numpy as np
 from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._rule import return_type, rule_adjoint
-from ._spec import OUT, PYTHON, X0, Op, public, register
+from ._spec import OUT, OUTS, PYTHON, X0, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .join import cat, where
 from . import stats
@@ -247,10 +247,10 @@ register(Op(SOLVE_TRIANGULAR, "linalg_solve_triangular", "LinalgSolveTriangularB
             _solve_triangular_vjp, py_adjoint=rule_adjoint, arity=2))
 register(Op(CHOLESKY, "linalg_cholesky", "LinalgCholeskyExBackward0", OUT, _cholesky_vjp, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: "CholeskyBackward0" if r.ib else "LinalgCholeskyExBackward0"))
-register(Op(EIGH, "linalg_eigh", "LinalgEighBackward0", OUT, _eigh_vjp, py_adjoint=rule_adjoint, multi=True))
-register(Op(SVD, "linalg_svd", "LinalgSvdBackward0", OUT, _svd_vjp, py_adjoint=rule_adjoint, multi=True))
+register(Op(EIGH, "linalg_eigh", "LinalgEighBackward0", OUT | OUTS, _eigh_vjp, py_adjoint=rule_adjoint, multi=True))
+register(Op(SVD, "linalg_svd", "LinalgSvdBackward0", OUT | OUTS, _svd_vjp, py_adjoint=rule_adjoint, multi=True))
 register(Op(PINV, "linalg_pinv", "LinalgPinvBackward0", X0 | OUT, _pinv_vjp, py_adjoint=rule_adjoint))
-register(Op(QR, "linalg_qr", "LinalgQrBackward0", X0 | OUT, _qr_vjp, py_adjoint=rule_adjoint, multi=True))
+register(Op(QR, "linalg_qr", "LinalgQrBackward0", X0 | OUT | OUTS, _qr_vjp, py_adjoint=rule_adjoint, multi=True))
 # Tangent rules: the decompositions' adjoint rules, transposed.
 tangents({code: TRANSPOSED for code in (INV, DET, SLOGDET, SOLVE, SOLVE_TRIANGULAR, CHOLESKY, EIGH, SVD, PINV, QR)})
 

@@ -37,7 +37,7 @@ from ._erf import erf_vectorized
 from . import _specfun as SF
 from ._rule import diagonal, rule_adjoint
 from ._spec import (BINARY, CROSS, N_CODES, NUMBER, NUMPY_ROWS, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public,
-                    register, tangents)
+                    register, saved_when, tangents)
 from .ternary import clamp_tensors, combination
 
 # --- codes (UNARY and BINARY ranges) -------------------------------------------
@@ -1577,7 +1577,7 @@ _b(SUB, "sub", "SubBackward0", 0, np.subtract, operator.sub, lambda g, x, y, r: 
    node_saved=_ALPHA)
 _b(MUL, "mul", "MulBackward0", X0 | X1 | CROSS, np.multiply, operator.mul,
    lambda g, x, y, r: (g * x[1], g * x[0]), ulps=EXACT, node_saved=(("other", X1), ("self", X0)))
-_b(DIV, "div", "DivBackward0", X0 | X1, np.true_divide, operator.truediv,
+_b(DIV, "div", "DivBackward0", X0 | X1 | saved_when(0, 1), np.true_divide, operator.truediv,
    lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])), ulps=EXACT)
 _b(POW, "pow", "PowBackward1", X0 | X1 | OUT, _power, math.pow,
    lambda g, x, y, r: (_base_grad(g, x), _exponent_grad(g, x, y)), ulps=(*TRANSCENDENTAL, (2, 4)),
@@ -1668,7 +1668,7 @@ _b2(FMOD, "fmod", "FmodBackward1", X0 | X1, np.fmod, math.fmod,
 _b2(REMAINDER, "remainder", "RemainderBackward1", X0 | X1, _remainder, _remainder_scalar,
     lambda g, x, y, r: (g, -g * (x[0] / x[1]).floor()), (0, (0, 0), (0, 0)), number_name="RemainderBackward0",
     rnumber_name="RemainderBackward1")
-_b2(HYPOT, "hypot", "HypotBackward0", X0 | X1 | OUT, np.hypot, math.hypot,
+_b2(HYPOT, "hypot", "HypotBackward0", X0 | X1 | OUT | saved_when(0, 0) | saved_when(1, 1), np.hypot, math.hypot,
     lambda g, x, y, r: (g * x[0] / y, g * x[1] / y), (*TRANSCENDENTAL, (0, 0)))
 _b2(LOGADDEXP, "logaddexp", "LogaddexpBackward0", X0 | X1, np.logaddexp, _logaddexp_scalar,
     lambda g, x, y, r: (g / ((x[1] - x[0]).exp() + 1.0), g / ((x[0] - x[1]).exp() + 1.0)), (*TRANSCENDENTAL, (4, 4)))
@@ -2487,6 +2487,8 @@ def _integer_checks(a, b, code: int) -> None:
     dt = D.result_type(a, b)
     if dt.is_floating_point:
         return
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and (code in _FLOAT_KERNELS or code in _INT_DIVISIONS):
+        broadcast_pair(a._shape, b._shape)      # (PyTorch checks the shapes before the dtype's kernel)
     kernel = _FLOAT_KERNELS.get(code)
     if kernel is not None:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(dt)}'")
@@ -2494,8 +2496,6 @@ def _integer_checks(a, b, code: int) -> None:
     if kernel is not None:
         if dt is D.bool_:
             raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
-        if isinstance(a, Tensor) and isinstance(b, Tensor):
-            broadcast_pair(a._shape, b._shape)      # (PyTorch checks the shapes before dividing)
         divisor = b._value() if isinstance(b, Tensor) else b
         if np.any(np.asarray(divisor) == 0):
             raise RuntimeError("ZeroDivisionError")

@@ -17,7 +17,7 @@ import numpy as np
 from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import shown, wrap_dim
 from ._rule import return_type, rule_adjoint
-from ._spec import NUMBER, OUT, OUTPUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Given, Op, public, register
+from ._spec import NUMBER, OUT, OUTPUTS, OUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Given, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .shape import _gather_jvp
 from ._args import reduced_dims
@@ -70,7 +70,7 @@ def _aminmax_vjp(g, xs, y, r):
     return (out,)
 
 
-register(Op(AMINMAX, "aminmax", "AminmaxBackward0", X0 | OUT, _aminmax_vjp, py_adjoint=rule_adjoint, multi=True))
+register(Op(AMINMAX, "aminmax", "AminmaxBackward0", X0 | OUT | OUTS, _aminmax_vjp, py_adjoint=rule_adjoint, multi=True))
 register(Op(PICK, "_pick", "MaxBackward0", NUMBER,
             lambda g, x, y, r: (g._scatter(r.out_index_list, r.in_shapes[0]),),
             py_adjoint=rule_adjoint, grad_fn_of=lambda r: PICK_NAMES[r.ib]))

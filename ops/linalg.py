@@ -317,7 +317,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         ra = "1x" + str(sa[0]) if na == 1 else f"{sa[0]}x{sa[1]}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ra} and {sb[0]}x{sb[1]})")
     if case == BATCHED and a._dtype is not b._dtype:
-        _batch_shapes(sa, sb)       # (PyTorch checks the batched shapes before the dtypes)
+        _batch_shapes(sa, sb)       # (PyTorch checks the batched shapes, then bmm's kernel, before the dtypes)
+        if a._dtype is D.bool_:
+            raise NotImplementedError("\"bmm\" not implemented for 'Bool'")
     if a._dtype is not b._dtype:
         la, lb = D.legacy_name(a._dtype), D.legacy_name(b._dtype)
         if case == DOT:

@@ -32,7 +32,7 @@ from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import (ADJOINTS, NEVER, PYTHON_FROM, SAVES, compile_for, free_rows, mark_unneeded, seeded_sweeps,
                      sweep_rows)
 from ._tape import ConstRef, Tape, retire, write_tape
-from .ops._spec import CONST, INPUT, OUT, OUTPUT, R_DT, R_OP, REGISTRY, UNARY, input_saved
+from .ops._spec import CONST, INPUT, OUT, OUTPUT, OUTS, R_DT, R_OP, REGISTRY, UNARY, input_saved
 from .ops.elementwise import binary_adjoint, unary_adjoint
 
 
@@ -167,8 +167,9 @@ def _modified_input(tape: Tape, r: int, saved: int):
     """The node among those row ``r`` saved that was modified in place, if any."""
     ins = tape.inputs_of(r) + (-1, -1, -1)
     rg = [1 if x >= 0 and tape.rg[x] else 0 for x in ins[:3]]
-    for k, node in enumerate(ins[:3] + (r,)):
-        needed = saved & OUT if k == 3 else node >= 0 and input_saved(saved, k, *rg)
+    outs = tuple(range(r + 1, r + 1 + int(tape.nout[r]))) if saved & OUTS else ()
+    for k, node in enumerate(ins[:3] + (r,) + outs):
+        needed = k > 3 or (saved & OUT if k == 3 else node >= 0 and input_saved(saved, k, *rg))
         if needed and tape.fr[node] & MODIFIED and r < tape.fr[node] >> 2:
             return node
     return None
@@ -206,12 +207,17 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
         # PyTorch names the tensor's node now (the row's own, for a saved output) and its versions.
         ref, counter, then = tape.mods.get(node, (None, None, 0))
         t = ref() if ref is not None else None
-        fn = t.grad_fn if t is not None and t._tape is not None and node != r else node_view(tape, node)
+        output = code == OUTPUT and int(tape.a[node]) == r      # (a saved output of a row with several)
+        if output:
+            fn = node_view(tape, r)
+        else:
+            fn = t.grad_fn if t is not None and t._tape is not None and node != r else node_view(tape, node)
         name = re.sub(r"Backward(0$)?", "", fn.name())      # (PyTorch's: MulBackward0 is Mul, TBackward1 T1)
         if t is not None:
             shape = t._shape        # (an in-place view op changed it since)
         now = counter[0] if counter is not None else then + 1
-        what = (f"[torch.{D.legacy_name(dtype)}Tensor {list(shape)}], which is output 0 of {name}, is at version "
+        nr = int(tape.ia[node]) if output else 0
+        what = (f"[torch.{D.legacy_name(dtype)}Tensor {list(shape)}], which is output {nr} of {name}, is at version "
                 f"{now}; expected version {then} instead")
     raise RuntimeError("one of the variables needed for gradient computation has been modified by an inplace "
                        f"operation: {what}. Hint: {_anomaly.modified_hint()}")

@@ -468,3 +468,69 @@ def test_vector_matrix_product_is_no_view():
         v = torch.matmul(torch.tensor([1.0, 2.0]), torch.ones(2, 1))
     v.add_(y)
     assert type(v.grad_fn).__name__ == "AddBackward0" and v._base is None
+
+
+@pytest.mark.parametrize("code, error, message", [
+    # integer operands: the shapes are checked before the dtype's kernel (found by the fuzzer)
+    ("torch.logaddexp(torch.tensor([[0, 1, 2]]), torch.tensor([[0, -2, 2, 1]]))", RuntimeError,
+     "The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 1"),
+    ("torch.hypot(torch.tensor([[0, 1, 2]]), torch.tensor([[0, -2, 2, 1]]))", RuntimeError,
+     "The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 1"),
+    ("torch.logaddexp(torch.tensor([[0, 1, 2]]), torch.tensor([[0, -2, 2]]))", NotImplementedError,
+     "\"logaddexp_cpu\" not implemented for 'Long'"),
+    # a batched product of a bool tensor: bmm's kernel before the dtypes
+    ("torch.tensor([[True], [False]]) @ torch.ones(2, 1, 2)", NotImplementedError, "\"bmm\" not implemented for 'Bool'"),
+    ("torch.ones(2, 1) @ torch.ones(2, 1, 2, dtype=torch.bool)", RuntimeError, "expected scalar type Float but found Bool"),
+])
+def test_kernel_errors_after_shape_errors(code, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        eval(code, {"torch": torch})
+
+
+@pytest.mark.parametrize("code, message", [
+    # rows with several outputs that PyTorch saves, each (found by the fuzzer: aminmax)
+    ("x = torch.tensor([1.0, 3.0], requires_grad=True); a, b = torch.aminmax(x, dim=0); a.zero_(); b.backward()",
+     "[torch.FloatTensor []], which is output 0 of Aminmax, is at version 1; expected version 0 instead"),
+    ("x = torch.tensor([1.0, 3.0], requires_grad=True); a, b = torch.aminmax(x, dim=0)\n"
+     "with torch.no_grad(): b.mul_(2)\na.backward()",
+     "[torch.FloatTensor []], which is output 1 of Aminmax, is at version 1; expected version 0 instead"),
+    ("x = torch.tensor([[1.0, 3.0]], requires_grad=True); u, s, vh = torch.linalg.svd(x); u.mul_(2); s.sum().backward()",
+     "[torch.FloatTensor [1, 1]], which is output 0 of LinalgSvd, is at version 1; expected version 0 instead"),
+    ("x = torch.tensor([[2.0, 1.0], [1.0, 2.0]], requires_grad=True); w, v = torch.linalg.eigh(x); w.mul_(2)\n"
+     "v.sum().backward()", "[torch.FloatTensor [2]], which is output 0 of LinalgEigh, is at version 1; expected version 0"),
+    ("x = torch.tensor([[1.0, 3.0], [2., 5.]], requires_grad=True); q, r = torch.linalg.qr(x); r.mul_(2)\n"
+     "q.sum().backward()", "[torch.FloatTensor [2, 2]], which is output 1 of LinalgQr, is at version 1; expected version 0"),
+])
+def test_saved_outputs_of_multi_output_rows_changed_in_place(code, message):
+    with pytest.raises(RuntimeError, match=re.escape(MODIFIED + ": " + message)):
+        exec(code, {"torch": torch})
+
+
+def test_var_mean_saves_no_output():
+    x = torch.tensor([1.0, 3.0], requires_grad=True)
+    v, m = torch.var_mean(x)
+    v.mul_(2)
+    m.backward()
+    assert x.grad.tolist() == [0.5, 0.5]
+
+
+def test_div_and_hypot_save_operands_only_for_the_gradients_that_need_them():
+    """Found by the fuzzer: ``v3 / c`` (c needs no gradient) does not save v3, so changing v3 in place
+    afterwards does not fail the backward; hypot saves each operand for its own gradient."""
+    a, b = torch.tensor([1., 2.], requires_grad=True), torch.tensor([3., 4.])
+    assert _saved((a * 1) / (b * 1))["self"] is None
+    assert _saved(torch.hypot(a * 1, b * 1))["other"] is None
+    assert _saved(torch.hypot(b * 1, a * 1))["self"] is None
+    for shape in ((1,), ()):
+        x = torch.ones(shape, requires_grad=True)
+        v = x * 1
+        y = v / torch.full(shape, 2.0)
+        v.add_(1)
+        y.sum().backward()
+        assert x.grad.tolist() == (0.5 if not shape else [0.5])
+    x = torch.ones(1, requires_grad=True)
+    c = torch.tensor([2.0])
+    y = x / c
+    c.add_(1)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
