@@ -825,9 +825,11 @@ class Tensor:
 
     def __repr__(self, *, tensor_contents=None) -> str:
         fn = self.grad_fn if self._rebased is None else None
+        from ._dual import TANGENTS, tangent
+        tan = tangent(self) if TANGENTS else None     # (a dual tensor shows its tangent, as PyTorch's)
         return tensor_repr(self._value(), self._dtype, D.get_default_dtype(),
                            "Invalid" if self._rebased is not None else type(fn).__name__ if fn is not None else None,
-                           self._rg)
+                           self._rg, None if tan is None else f"{tan}")
 
     __str__ = __repr__
 

@@ -465,3 +465,23 @@ def test_every_op_s_primal_and_tangent_match_torch(name, data):
         zero = np.zeros(np.shape(wp))
         _assert_matches(zero if gt is None else gt, zero if wt is None else wt, zero if rt is None else rt,
                         case.dtype, f"{name}: tangent {k}")
+
+
+def _dual_texts(lib) -> list:
+    fw = lib.autograd.forward_ad
+    with fw.dual_level():
+        a = lib.arange(3.0)
+        b = fw.make_dual(a, lib.ones(3))
+        texts = [repr(fw.make_dual(lib.tensor(1.0), lib.tensor(2.5))),
+                 repr(fw.make_dual(lib.ones(2, 2, dtype=lib.float64), lib.ones(2, 2, dtype=lib.float64) * 3)),
+                 repr(fw.make_dual(lib.tensor(1.0), lib.tensor(2.0)) * lib.tensor(3.0)),
+                 str(a), str(b[1:]), str(fw.unpack_dual(b).primal)]
+    return texts + [str(b)]
+
+
+@pytest.mark.torch
+def test_dual_tensor_text_shows_its_tangent_vs_torch():
+    torch = pytest.importorskip("torch")
+    ours = _dual_texts(tape)
+    assert ours == _dual_texts(torch)
+    assert ours[0] == "tensor(1., tangent=2.5)"
