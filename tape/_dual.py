@@ -56,6 +56,8 @@ _current: dict = {}    # id(original) -> its wrapper, while a level is active
 def tangent(t: Tensor) -> Optional[Tensor]:
     """The tangent of ``t`` at the active level (None: none).  A view without one of its own has
     the view of its root's, as PyTorch's (also when the root got it after the view was made)."""
+    if not state.fwd_grad:
+        return None         # (forward AD disabled: no tensor shows a tangent)
     entry = TANGENTS.get(id(t))
     if entry is not None and entry[0]() is t:
         return entry[1]
@@ -128,7 +130,8 @@ def wrap(fn: Callable, name: str) -> Callable:
 
     @functools.wraps(fn)
     def front(*args, **kwargs):
-        if _busy or not (any(_is_dual(a) for a in args) or any(_is_dual(a) for a in kwargs.values())):
+        if _busy or not state.fwd_grad or not (any(_is_dual(a) for a in args)
+                                               or any(_is_dual(a) for a in kwargs.values())):
             return fn(*args, **kwargs)
         return dual_call(fn, inplace, args, kwargs)
     front.__wrapped_front__ = fn

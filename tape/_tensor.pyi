@@ -1018,7 +1018,8 @@ class Tensor:
         """Give the tensor the shape ``sizes`` in place, keeping its elements in storage order: a
         smaller one takes the first elements of its storage, a bigger one gets new storage whose
         first elements are the old ones (the rest are zeros here; PyTorch leaves them unset).
-        Refused for a tensor that requires grad, as in PyTorch."""
+        Refused for a tensor that requires grad (outside inference mode, where autograd does not
+        look), as in PyTorch; resizing to the shape the tensor has changes nothing (not its version)."""
     def resize_as_(self, the_template: Tensor, *, memory_format=...) -> Tensor:
         """``resize_`` to the shape of ``the_template``."""
     def retain_grad(self) -> None:

@@ -485,3 +485,22 @@ def test_dual_tensor_text_shows_its_tangent_vs_torch():
     ours = _dual_texts(tape)
     assert ours == _dual_texts(torch)
     assert ours[0] == "tensor(1., tangent=2.5)"
+
+
+def test_forward_ad_can_be_disabled():
+    fw = tape.autograd.forward_ad
+    assert fw._is_fwd_grad_enabled() and tape._C._is_fwd_grad_enabled()
+    with fw.dual_level():
+        d = fw.make_dual(tape.ones(2), tape.ones(2))
+        with fw._set_fwd_grad_enabled(False):
+            assert not fw._is_fwd_grad_enabled()
+            e = d * 2
+            assert fw.unpack_dual(e).tangent is None and fw.unpack_dual(d).tangent is None
+        assert fw.unpack_dual(e).tangent is None
+        assert fw.unpack_dual(d).tangent.tolist() == [1.0, 1.0]
+        assert fw.unpack_dual(d * 3).tangent.tolist() == [3.0, 3.0]
+        try:
+            tape._C._set_fwd_grad_enabled(False)
+            assert not fw._is_fwd_grad_enabled() and fw.unpack_dual(d).tangent is None
+        finally:
+            tape._C._set_fwd_grad_enabled(True)
