@@ -773,6 +773,9 @@ class Tensor:
             self._node = -1
         self._rg = False
         self._ig = 0
+        from ._dual import TANGENTS, set_tangent
+        if TANGENTS:
+            set_tangent(self, None)     # (detached for forward AD too, as PyTorch's)
         return self
 
     # -- conversion ------------------------------------------------------------------

@@ -504,3 +504,14 @@ def test_forward_ad_can_be_disabled():
             assert not fw._is_fwd_grad_enabled() and fw.unpack_dual(d).tangent is None
         finally:
             tape._C._set_fwd_grad_enabled(True)
+
+
+def test_detach_in_place_drops_the_tangent():
+    fw = tape.autograd.forward_ad
+    with fw.dual_level():
+        dual = fw.make_dual(tape.rand(2, requires_grad=True), tape.ones(2))
+        copy = dual.clone()
+        copy.detach_()
+        assert fw.unpack_dual(copy).tangent is None and fw.unpack_dual(copy * 2).tangent is None
+        assert fw.unpack_dual(dual).tangent.tolist() == [1.0, 1.0]
+        assert fw.unpack_dual(dual.detach()).tangent is None
