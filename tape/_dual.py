@@ -133,6 +133,9 @@ def wrap(fn: Callable, name: str) -> Callable:
         if _busy or not state.fwd_grad or not (any(_is_dual(a) for a in args)
                                                or any(_is_dual(a) for a in kwargs.values())):
             return fn(*args, **kwargs)
+        if kwargs.get("out") is not None:
+            raise NotImplementedError(f"Trying to use forward AD with {name}_out that does not support it because it "
+                                      "is an out= function")
         return dual_call(fn, inplace, args, kwargs)
     front.__wrapped_front__ = fn
     return front

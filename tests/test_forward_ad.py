@@ -515,3 +515,28 @@ def test_detach_in_place_drops_the_tangent():
         assert fw.unpack_dual(copy).tangent is None and fw.unpack_dual(copy * 2).tangent is None
         assert fw.unpack_dual(dual).tangent.tolist() == [1.0, 1.0]
         assert fw.unpack_dual(dual.detach()).tangent is None
+
+
+@pytest.mark.torch
+def test_out_functions_refuse_dual_tensors_vs_torch():
+    torch = pytest.importorskip("torch")
+
+    def errors(lib):
+        fw = lib.autograd.forward_ad
+        out = []
+        with fw.dual_level():
+            foo = fw.make_dual(lib.rand(2), lib.rand(2))
+            bar = lib.rand(2)
+            for f in (lambda: lib.add(bar, bar, out=foo), lambda: lib.add(foo, bar, out=bar),
+                      lambda: lib.sin(foo, out=bar), lambda: lib.mul(bar, 2, out=foo),
+                      lambda: lib.add(bar, bar, out=bar)):
+                try:
+                    f()
+                    out.append(None)
+                except NotImplementedError as e:
+                    out.append(str(e))
+        return out
+
+    ours = errors(tape)
+    assert ours == errors(torch)
+    assert ours[0] == "Trying to use forward AD with add_out that does not support it because it is an out= function"
