@@ -293,3 +293,23 @@ def test_threshold_and_lambd_saved_as_given_vs_torch():
         return out + [(v, type(v))]
 
     assert shown(tape) == shown(torch)
+
+
+@pytest.mark.torch
+def test_as_strided_node_shows_its_arguments_vs_torch():
+    torch = pytest.importorskip("torch")
+
+    def shown(lib):
+        a = lib.ones(2, 2, requires_grad=True)
+        out = []
+        for args in (((3,), (1,), 1), ((3,), (1,)), ([2, 1], [1, 2], 0)):
+            y = a.as_strided(*args)
+            f = y.grad_fn
+            out.append((type(f).__name__, f._saved_size, f._saved_stride, f._saved_storage_offset,
+                        sorted(n for n in dir(f) if n.startswith("_saved_"))))
+            y.sum().backward()
+            out.append((f._saved_size, f._saved_storage_offset))      # (kept after backward: no tensors)
+        f = a.clone().as_strided_((3,), (1,), 1).grad_fn
+        return out + [(type(f).__name__, f._saved_size, f._saved_stride, f._saved_storage_offset), a.grad.tolist()]
+
+    assert shown(tape) == shown(torch)
