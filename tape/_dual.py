@@ -37,7 +37,7 @@ from ._grad_mode import enable_grad
 from ._state import state
 from ._tape import write_tape
 from ._tangent import tangent_sweep
-from ._tensor import Tensor
+from ._tensor import DUAL, Tensor
 from ._tensor import _link
 from ._tensor import _plain as plain
 from .ops.views import flat_positions
@@ -94,6 +94,9 @@ def set_tangent(t: Tensor, tan: Optional[Tensor]) -> None:
     TANGENTS[key] = (weakref.ref(t, lambda _, key=key: TANGENTS.pop(key, None)), tan)
     if t._tape is not None:
         NODES.setdefault(t._tape.gen, {})[t._node] = tan
+
+
+DUAL[:] = [tangent, set_tangent]
 
 
 def unwrapped(fn: Callable) -> Callable:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .._grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .._hooks import current_task as _current_graph_task_id
-from .._hooks import will_execute as _will_engine_execute_node
+from .._graph import will_execute as _will_engine_execute_node
 from .._state import state as _state
 from . import _autograd, _functions
 
