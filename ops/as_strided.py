@@ -18,7 +18,7 @@ from numpy.lib.stride_tricks import as_strided as np_as_strided
 from .._emit import STRIDED_ROOTS, Tensor, aliased, state, storage_of
 from ._spec import public
 from .inplace_view import _check, _in_place
-from .shape import BY_AS_STRIDED, BY_AS_STRIDED_
+from .shape import BY_AS_STRIDED, BY_AS_STRIDED_, saves
 from .views import flat_positions
 
 
@@ -85,10 +85,13 @@ def _positions(base: Tensor, view: np.ndarray) -> np.ndarray:
                        "outside its base (a tensor as_strided_ made a part of its storage) is not supported")
 
 
-def _strided(self: Tensor, base: Tensor, view: np.ndarray, kind: int) -> Tensor:
+def _strided(self: Tensor, base: Tensor, view: np.ndarray, kind: int, size, stride, storage_offset) -> Tensor:
     if not (self._rg and state.grad):
         return self._view_alias(view)
-    return aliased(base._gather(_positions(base, view), kind), self, view)
+    out = base._gather(_positions(base, view), kind)
+    # (the node shows the arguments as given: no storage_offset is None)
+    saves(out, (("size", tuple(size)), ("storage_offset", storage_offset), ("stride", tuple(stride))))
+    return aliased(out, self, view)
 
 
 @public("as_strided")
@@ -96,7 +99,7 @@ def as_strided(self, size: Sequence[int], stride: Sequence[int], storage_offset:
     """A view of this tensor's storage with the given ``size``, ``stride`` and ``storage_offset``
     (in elements; the tensor's own offset by default)."""
     base, view = _storage_view(self, size, stride, storage_offset)
-    return _strided(self, base, view, BY_AS_STRIDED)
+    return _strided(self, base, view, BY_AS_STRIDED, size, stride, storage_offset)
 
 
 @public("as_strided_")
@@ -112,4 +115,4 @@ def as_strided_(self, size: Sequence[int], stride: Sequence[int], storage_offset
                                "supported")
         STRIDED_ROOTS[id(self)] = (weakref.ref(self, lambda _, k=id(self): STRIDED_ROOTS.pop(k, None)),
                                    storage_of(self))
-    return _in_place(self, lambda x: _strided(x, base, view, BY_AS_STRIDED_))
+    return _in_place(self, lambda x: _strided(x, base, view, BY_AS_STRIDED_, size, stride, storage_offset))

@@ -53,9 +53,9 @@ register(Op(LOGCUMSUMEXP, "logcumsumexp", "LogcumsumexpBackward0", X0 | OUT, _lo
             py_adjoint=rule_adjoint, node_saved=(("dim", lambda r: r.ia), ("result", OUT), ("self", X0))))
 register(Op(SHRINK, "hardshrink", "HardshrinkBackward0", X0, _shrink_vjp, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: ("HardshrinkBackward0", "ThresholdBackward0", "ThresholdBackward1")[r.ib],
-            node_saved=lambda r: (("lambd", lambda r: _number(r.fa)), ("self", X0)) if r.ib == S_HARDSHRINK
-            else (("self", X0), ("threshold", lambda r: _number(r.fa))) if r.ib == S_THRESHOLD
-            else (("result", OUT), ("threshold", lambda r: _number(r.fa)))))
+            node_saved=lambda r: (("lambd", _number), ("self", X0)) if r.ib == S_HARDSHRINK
+            else (("self", X0), ("threshold", _number)) if r.ib == S_THRESHOLD
+            else (("result", OUT), ("threshold", _number))))
 
 
 # The scatters into a view: ``input`` with the view (a select, a slice or a diagonal) replaced by
@@ -116,8 +116,14 @@ def _logcumsumexp_jvp(ts, xs, y, r):
 tangents({ROT90: TRANSPOSED, LOGCUMSUMEXP: _logcumsumexp_jvp, SHRINK: TRANSPOSED})     # (linear, or masks: transposed)
 
 
-def _number(v: float):
-    return int(v) if float(v).is_integer() else v
+def _number(r):
+    """The threshold (or lambd) of a SHRINK row as it was given: ``ia`` says a float (0), an int (1)
+    or a bool (2), as PyTorch's node shows it."""
+    return (float, int, bool)[r.ia](r.fa)
+
+
+def _kind(v: Number) -> int:
+    return 2 if isinstance(v, bool) else 1 if isinstance(v, int) else 0
 
 
 def _row(code: int, y: np.ndarray, x: Tensor, ia: int = 0, ib: int = 0, fa: float = 0.0) -> Tensor:
@@ -167,7 +173,7 @@ def hardshrink(self, lambd: Number = 0.5) -> Tensor:
     v = self._value()
     lam = v.dtype.type(lambd)
     y = np.where((v >= -lam) & (v <= lam), v.dtype.type(0), v)
-    return _row(SHRINK, y, self, ib=S_HARDSHRINK, fa=float(lambd))
+    return _row(SHRINK, y, self, ia=_kind(lambd), ib=S_HARDSHRINK, fa=float(lambd))
 
 
 @public("threshold", method=False)
@@ -176,7 +182,7 @@ def threshold(self, threshold: Number, value: Number) -> Tensor:
     v = self._value()
     t = v.dtype.type(threshold)
     y = np.where(v <= t, v.dtype.type(value), v)
-    return _row(SHRINK, y, self, ib=S_THRESHOLD, fa=float(threshold))
+    return _row(SHRINK, y, self, ia=_kind(threshold), ib=S_THRESHOLD, fa=float(threshold))
 
 
 @public("threshold_", method=False)
@@ -185,7 +191,7 @@ def threshold_(self, threshold: Number, value: Number) -> Tensor:
     self._check_inplace()
     v = self._value()
     y = np.where(v <= v.dtype.type(threshold), v.dtype.type(value), v)
-    return self._inplace(_row(SHRINK, y, self, ib=S_THRESHOLD_, fa=float(threshold)))
+    return self._inplace(_row(SHRINK, y, self, ia=_kind(threshold), ib=S_THRESHOLD_, fa=float(threshold)))
 
 
 def _scatter_row(code: int, x: Tensor, src: Tensor, ia: int, ib: int, fa: float, fb: float) -> Tensor:

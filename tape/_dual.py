@@ -37,7 +37,7 @@ from ._grad_mode import enable_grad
 from ._state import state
 from ._tape import write_tape
 from ._tangent import tangent_sweep
-from ._tensor import Tensor
+from ._tensor import DUAL, Tensor
 from ._tensor import _link
 from ._tensor import _plain as plain
 from .ops.views import flat_positions
@@ -56,6 +56,8 @@ _current: dict = {}    # id(original) -> its wrapper, while a level is active
 def tangent(t: Tensor) -> Optional[Tensor]:
     """The tangent of ``t`` at the active level (None: none).  A view without one of its own has
     the view of its root's, as PyTorch's (also when the root got it after the view was made)."""
+    if not state.fwd_grad:
+        return None         # (forward AD disabled: no tensor shows a tangent)
     entry = TANGENTS.get(id(t))
     if entry is not None and entry[0]() is t:
         return entry[1]
@@ -94,6 +96,9 @@ def set_tangent(t: Tensor, tan: Optional[Tensor]) -> None:
         NODES.setdefault(t._tape.gen, {})[t._node] = tan
 
 
+DUAL[:] = [tangent, set_tangent]
+
+
 def unwrapped(fn: Callable) -> Callable:
     """``fn`` run as it is, computing no tangent."""
     def run(*args, **kwargs):
@@ -128,8 +133,12 @@ def wrap(fn: Callable, name: str) -> Callable:
 
     @functools.wraps(fn)
     def front(*args, **kwargs):
-        if _busy or not (any(_is_dual(a) for a in args) or any(_is_dual(a) for a in kwargs.values())):
+        if _busy or not state.fwd_grad or not (any(_is_dual(a) for a in args)
+                                               or any(_is_dual(a) for a in kwargs.values())):
             return fn(*args, **kwargs)
+        if kwargs.get("out") is not None:
+            raise NotImplementedError(f"Trying to use forward AD with {name}_out that does not support it because it "
+                                      "is an out= function")
         return dual_call(fn, inplace, args, kwargs)
     front.__wrapped_front__ = fn
     return front

@@ -147,8 +147,9 @@ def _with_suffixes(text: str, suffixes: list, indent: int) -> str:
     return "".join(parts)
 
 
-def tensor_repr(values: np.ndarray, dtype, default_dtype, grad_fn_name, requires_grad) -> str:
-    """PyTorch's ``tensor(...)`` text for ``values`` of tape dtype ``dtype``."""
+def tensor_repr(values: np.ndarray, dtype, default_dtype, grad_fn_name, requires_grad, tangent=None) -> str:
+    """PyTorch's ``tensor(...)`` text for ``values`` of tape dtype ``dtype`` (``tangent``: the text of
+    a dual tensor's tangent)."""
     prefix = "tensor("
     indent = len(prefix)
     suffixes = []
@@ -170,4 +171,6 @@ def tensor_repr(values: np.ndarray, dtype, default_dtype, grad_fn_name, requires
         suffixes.append(f"grad_fn=<{grad_fn_name}>")
     elif requires_grad:
         suffixes.append("requires_grad=True")
+    if tangent is not None:
+        suffixes.append("tangent=" + tangent)
     return _with_suffixes(prefix + body, suffixes, indent)

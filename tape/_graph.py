@@ -11,7 +11,7 @@ from typing import Any, Callable, NamedTuple
 
 from ._device import device
 from ._dtype import ARENA_DTYPES
-from ._hooks import _replacement, _row_hooks, accumulating, node_hook
+from ._hooks import _replacement, _row_hooks, accumulating, node_hook, task_graph
 from ._row import Row
 from ._saved import node_attribute, saved_names, valued
 from ._tape import Tape
@@ -343,3 +343,44 @@ def edge_tensor(edge: GradientEdge):
     else:           # a custom Function's node (its ctx): its tensor outputs are OUTPUT rows in order
         tape, r = node._tape_ref(), node._row + 1 + node._outputs.index(edge.output_nr)
     return _recorded(tape, r, tape.value_of(r), ARENA_DTYPES[int(tape.dt[r])])
+
+
+def will_execute(node) -> bool:
+    """``torch._C._will_engine_execute_node(node)``: whether the backward running in this thread
+    runs ``node`` (a ``grad_fn`` or ``AccumulateGrad``): it is reachable from the backward's roots
+    and, when inputs were asked for, leads to one of them."""
+    if not (isinstance(node, (Node, AccumulateGrad)) or hasattr(type(node), "_forward_cls")):
+        raise RuntimeError(f"_will_engine_execute_node expects an grad_fn, but got {type(node).__name__}")
+    graph = task_graph()
+    if graph is None:
+        raise RuntimeError("_get_should_execute_nodes should only be called during the backward pass")
+    roots, inputs, captures = graph
+    if inputs is None:
+        needed = None
+    else:
+        needed = {e.node for e in map(input_edge, inputs) if e is not None}
+    memo = {}
+
+    def leads(n) -> bool:
+        # Whether ``n`` is (or leads to) a node of the inputs asked for; every node when none were.
+        done = memo.get(n)
+        if done is not None:
+            return done
+        memo[n] = False
+        found = needed is None or n in needed
+        for child, _ in n.next_functions:
+            if child is not None and leads(child):
+                found = True
+        memo[n] = found
+        return found
+
+    for root in roots:
+        edge = input_edge(root)
+        if edge is not None:
+            leads(edge.node)
+    if not memo.get(node, False):      # (absent: not in the graph)
+        return False
+    if captures and isinstance(node, AccumulateGrad):
+        raise RuntimeError("A leaf node was passed to _will_engine_execute_node but we are currently running "
+                           "autograd.grad(). This is currently not supported.")
+    return True

@@ -47,47 +47,10 @@ def at_task_end(fn: Callable) -> None:
     _task.finish.append(fn)
 
 
-def will_execute(node) -> bool:
-    """``torch._C._will_engine_execute_node(node)``: whether the backward running in this thread
-    runs ``node`` (a ``grad_fn`` or ``AccumulateGrad``): it is reachable from the backward's roots
-    and, when inputs were asked for, leads to one of them."""
-    from . import _graph
-    from .autograd.graph import Node
-    if not isinstance(node, Node):
-        raise RuntimeError(f"_will_engine_execute_node expects an grad_fn, but got {type(node).__name__}")
-    graph = getattr(_task, "graph", None)
-    if graph is None:
-        raise RuntimeError("_get_should_execute_nodes should only be called during the backward pass")
-    roots, inputs, captures = graph
-    if inputs is None:
-        needed = None
-    else:
-        needed = {e.node for e in map(_graph.input_edge, inputs) if e is not None}
-    memo = {}
-
-    def leads(n) -> bool:
-        # Whether ``n`` is (or leads to) a node of the inputs asked for; every node when none were.
-        done = memo.get(n)
-        if done is not None:
-            return done
-        memo[n] = False
-        found = needed is None or n in needed
-        for child, _ in n.next_functions:
-            if child is not None and leads(child):
-                found = True
-        memo[n] = found
-        return found
-
-    for root in roots:
-        edge = _graph.input_edge(root)
-        if edge is not None:
-            leads(edge.node)
-    if not memo.get(node, False):      # (absent: not in the graph)
-        return False
-    if captures and isinstance(node, _graph.AccumulateGrad):
-        raise RuntimeError("A leaf node was passed to _will_engine_execute_node but we are currently running "
-                           "autograd.grad(). This is currently not supported.")
-    return True
+def task_graph() -> tuple | None:
+    """The roots, the inputs asked for and whether it captures them, of the backward running in
+    this thread (None outside one)."""
+    return getattr(_task, "graph", None)
 
 
 def accumulating() -> bool:

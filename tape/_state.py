@@ -15,6 +15,7 @@ class _ThreadState(threading.local):
         self.pinned = 0       # > 0 while a recorded backward writes to the current tape
         self.full_backward = True   # False inside autograd.grad / backward(inputs=...) (reentrant checkpoints refuse)
         self.inference = False  # inference mode (``tape.inference_mode``)
+        self.fwd_grad = True    # forward AD computes tangents (``torch._C._set_fwd_grad_enabled``)
         self.view_replay = False    # views re-derived by replaying their own op (``autograd._force_original_view_tracking``)
 
     def __setattr__(self, name: str, value) -> None:

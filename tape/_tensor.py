@@ -187,6 +187,9 @@ def _through_alias(t: "Tensor") -> None:
                     v._tape.overwrite(v._node, v._v)
 
 
+# ``tape._dual``'s ``tangent`` and ``set_tangent``, once forward AD is loaded (it imports this module).
+DUAL: list = []
+
 # ``Tensor._vm``: a view made in no_grad mode, one of several outputs, or a recorded view of either
 # (PyTorch passes their kind on to views of them); VIEW_INFERENCE, with VIEW_NO_GRAD or
 # VIEW_OF_NO_GRAD: the view (or the view it derives from) was made in inference mode.
@@ -817,6 +820,8 @@ class Tensor(_NotYet):
             self._node = -1
         self._rg = False
         self._ig = 0
+        if DUAL:
+            DUAL[1](self, None)         # (detached for forward AD too, as PyTorch's)
         return self
 
     # -- conversion ------------------------------------------------------------------
@@ -870,9 +875,10 @@ class Tensor(_NotYet):
 
     def __repr__(self, *, tensor_contents=None) -> str:
         fn = self.grad_fn if self._rebased is None else None
+        tan = DUAL[0](self) if DUAL else None      # (a dual tensor shows its tangent, as PyTorch's)
         return tensor_repr(self._value(), self._dtype, D.get_default_dtype(),
                            "Invalid" if self._rebased is not None else type(fn).__name__ if fn is not None else None,
-                           self._rg)
+                           self._rg, None if tan is None else f"{tan}")
 
     __str__ = __repr__
 

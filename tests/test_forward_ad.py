@@ -465,3 +465,78 @@ def test_every_op_s_primal_and_tangent_match_torch(name, data):
         zero = np.zeros(np.shape(wp))
         _assert_matches(zero if gt is None else gt, zero if wt is None else wt, zero if rt is None else rt,
                         case.dtype, f"{name}: tangent {k}")
+
+
+def _dual_texts(lib) -> list:
+    fw = lib.autograd.forward_ad
+    with fw.dual_level():
+        a = lib.arange(3.0)
+        b = fw.make_dual(a, lib.ones(3))
+        texts = [repr(fw.make_dual(lib.tensor(1.0), lib.tensor(2.5))),
+                 repr(fw.make_dual(lib.ones(2, 2, dtype=lib.float64), lib.ones(2, 2, dtype=lib.float64) * 3)),
+                 repr(fw.make_dual(lib.tensor(1.0), lib.tensor(2.0)) * lib.tensor(3.0)),
+                 str(a), str(b[1:]), str(fw.unpack_dual(b).primal)]
+    return texts + [str(b)]
+
+
+@pytest.mark.torch
+def test_dual_tensor_text_shows_its_tangent_vs_torch():
+    torch = pytest.importorskip("torch")
+    ours = _dual_texts(tape)
+    assert ours == _dual_texts(torch)
+    assert ours[0] == "tensor(1., tangent=2.5)"
+
+
+def test_forward_ad_can_be_disabled():
+    fw = tape.autograd.forward_ad
+    assert fw._is_fwd_grad_enabled() and tape._C._is_fwd_grad_enabled()
+    with fw.dual_level():
+        d = fw.make_dual(tape.ones(2), tape.ones(2))
+        with fw._set_fwd_grad_enabled(False):
+            assert not fw._is_fwd_grad_enabled()
+            e = d * 2
+            assert fw.unpack_dual(e).tangent is None and fw.unpack_dual(d).tangent is None
+        assert fw.unpack_dual(e).tangent is None
+        assert fw.unpack_dual(d).tangent.tolist() == [1.0, 1.0]
+        assert fw.unpack_dual(d * 3).tangent.tolist() == [3.0, 3.0]
+        try:
+            tape._C._set_fwd_grad_enabled(False)
+            assert not fw._is_fwd_grad_enabled() and fw.unpack_dual(d).tangent is None
+        finally:
+            tape._C._set_fwd_grad_enabled(True)
+
+
+def test_detach_in_place_drops_the_tangent():
+    fw = tape.autograd.forward_ad
+    with fw.dual_level():
+        dual = fw.make_dual(tape.rand(2, requires_grad=True), tape.ones(2))
+        copy = dual.clone()
+        copy.detach_()
+        assert fw.unpack_dual(copy).tangent is None and fw.unpack_dual(copy * 2).tangent is None
+        assert fw.unpack_dual(dual).tangent.tolist() == [1.0, 1.0]
+        assert fw.unpack_dual(dual.detach()).tangent is None
+
+
+@pytest.mark.torch
+def test_out_functions_refuse_dual_tensors_vs_torch():
+    torch = pytest.importorskip("torch")
+
+    def errors(lib):
+        fw = lib.autograd.forward_ad
+        out = []
+        with fw.dual_level():
+            foo = fw.make_dual(lib.rand(2), lib.rand(2))
+            bar = lib.rand(2)
+            for f in (lambda: lib.add(bar, bar, out=foo), lambda: lib.add(foo, bar, out=bar),
+                      lambda: lib.sin(foo, out=bar), lambda: lib.mul(bar, 2, out=foo),
+                      lambda: lib.add(bar, bar, out=bar)):
+                try:
+                    f()
+                    out.append(None)
+                except NotImplementedError as e:
+                    out.append(str(e))
+        return out
+
+    ours = errors(tape)
+    assert ours == errors(torch)
+    assert ours[0] == "Trying to use forward AD with add_out that does not support it because it is an out= function"

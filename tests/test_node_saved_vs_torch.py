@@ -42,10 +42,8 @@ OPS = _load_table().OPS
 # operand (shown as a float64 tensor or a float, where PyTorch keeps an int), elementwise ops'
 # non-tensor attributes, the linalg family's nodes, var_mean/std_mean, and a bool-scalar index.
 KNOWN = {
-    # ext15b: x * 1's int operand (float64 here), SqueezeBackward4's dim as given, AsStridedBackward0's geometry
-    "t_inplace", "unsqueeze_squeeze_", "as_strided", "as_strided_fn_offset",
-    # ckpt3: AsStridedBackward1's geometry (as AsStridedBackward0's)
-    "as_strided_",
+    # ext15b: x * 1's int operand (float64 here), SqueezeBackward4's dim as given
+    "t_inplace", "unsqueeze_squeeze_",
     # ops added beside the Node API work (meth, special): their nodes do not show their saved values yet
     "corrcoef", "cov", "cov_weights_method", "cumulative_trapezoid", "cumulative_trapezoid_x",
     "diagonal_scatter_offset_method", "frobenius_norm", "logcumsumexp", "nanquantile_midpoint", "nuclear_norm",

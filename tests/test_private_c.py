@@ -274,3 +274,42 @@ def test_logit_saved_eps_vs_torch():
             got.append((y.grad_fn._saved_eps, type(y.grad_fn._saved_eps), g.tolist()))
         assert got[0][:2] == got[1][:2]
         np.testing.assert_allclose(got[0][2], got[1][2], rtol=1e-12)
+
+
+@pytest.mark.torch
+def test_threshold_and_lambd_saved_as_given_vs_torch():
+    torch = pytest.importorskip("torch")
+
+    def shown(lib):
+        x = lib.zeros(5, requires_grad=True)
+        out = []
+        for th in (1.0, 1, False, True, 2.5):
+            v = lib.threshold(x, th, 0).grad_fn._saved_threshold
+            out.append((v, type(v)))
+            if not isinstance(th, bool):
+                v = lib.nn.functional.hardshrink(x, th) if lib is torch else lib.hardshrink(x, th)
+                out.append((v.grad_fn._saved_lambd, type(v.grad_fn._saved_lambd)))
+        v = lib.threshold_(x.clone(), 1, 0).grad_fn._saved_threshold
+        return out + [(v, type(v))]
+
+    assert shown(tape) == shown(torch)
+
+
+@pytest.mark.torch
+def test_as_strided_node_shows_its_arguments_vs_torch():
+    torch = pytest.importorskip("torch")
+
+    def shown(lib):
+        a = lib.ones(2, 2, requires_grad=True)
+        out = []
+        for args in (((3,), (1,), 1), ((3,), (1,)), ([2, 1], [1, 2], 0)):
+            y = a.as_strided(*args)
+            f = y.grad_fn
+            out.append((type(f).__name__, f._saved_size, f._saved_stride, f._saved_storage_offset,
+                        sorted(n for n in dir(f) if n.startswith("_saved_"))))
+            y.sum().backward()
+            out.append((f._saved_size, f._saved_storage_offset))      # (kept after backward: no tensors)
+        f = a.clone().as_strided_((3,), (1,), 1).grad_fn
+        return out + [(type(f).__name__, f._saved_size, f._saved_stride, f._saved_storage_offset), a.grad.tolist()]
+
+    assert shown(tape) == shown(torch)

@@ -7,7 +7,21 @@ from __future__ import annotations
 
 from .._grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .._hooks import current_task as _current_graph_task_id
-from .._hooks import will_execute as _will_engine_execute_node
+from .._graph import will_execute as _will_engine_execute_node
+from .._state import state as _state
 from . import _autograd, _functions
 
-__all__ = ["is_grad_enabled", "is_inference_mode_enabled", "_current_graph_task_id", "_will_engine_execute_node", "_autograd", "_functions"]
+
+def _is_fwd_grad_enabled() -> bool:
+    """Whether forward AD computes tangents in this thread."""
+    return _state.fwd_grad
+
+
+def _set_fwd_grad_enabled(enabled: bool) -> None:
+    """Enable or disable forward AD in this thread: disabled, ops compute no tangents and dual
+    tensors show none."""
+    _state.fwd_grad = bool(enabled)
+
+
+__all__ = ["is_grad_enabled", "is_inference_mode_enabled", "_current_graph_task_id", "_will_engine_execute_node", "_is_fwd_grad_enabled",
+           "_set_fwd_grad_enabled", "_autograd", "_functions"]

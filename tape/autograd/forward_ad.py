@@ -10,6 +10,7 @@ import functools
 from typing import Any, Callable, NamedTuple, Optional
 
 from .. import _dual
+from .._state import state as _state
 from .._tensor import Tensor
 
 __all__ = ["UnpackedDualTensor", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual", "dual_level"]
@@ -154,3 +155,24 @@ class dual_level:
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
         exit_dual_level()
+
+
+def _is_fwd_grad_enabled() -> bool:
+    """Whether forward AD computes tangents in this thread."""
+    return _state.fwd_grad
+
+
+class _set_fwd_grad_enabled:
+    r"""Enable or disable forward AD (from its construction, as PyTorch's) until the context
+    exits."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = mode
+        self.prev = _state.fwd_grad
+        _state.fwd_grad = bool(mode)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *args: Any) -> None:
+        _state.fwd_grad = self.prev

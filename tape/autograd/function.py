@@ -583,7 +583,6 @@ def once_differentiable(fn: Callable) -> Callable:
             return outputs
         single = not isinstance(outputs, tuple)
         outs = (outputs,) if single else outputs
-        from .._C._functions import DelayedError
         marked = DelayedError(_ONCE, len(outs))(*(o.detach().requires_grad_() if isinstance(o, Tensor) else o
                                                   for o in outs))
         return marked if single or isinstance(marked, tuple) else (marked,)
@@ -591,6 +590,35 @@ def once_differentiable(fn: Callable) -> Callable:
 
 
 _ONCE = "trying to differentiate twice a function that was marked with @once_differentiable"
+
+
+class _Error(Function):
+    _node_name = "Error"
+    _builtin_node = True
+
+    @staticmethod
+    def forward(ctx, msg: str, *xs: Tensor):
+        ctx.msg = msg
+        ctx._defined = tuple(x is not None for x in xs)
+        # (the values themselves, sharing their storage but not their history)
+        return tuple(x if x is None else x.detach() for x in xs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(ctx.msg)
+
+
+class DelayedError:
+    """``DelayedError(msg, num_inputs)(*tensors)`` (PyTorch's ``torch._C._functions.DelayedError``):
+    the tensors' values, whose gradient raises ``RuntimeError(msg)`` when a backward reaches them."""
+
+    def __init__(self, msg: str | bytes, num_inputs: int) -> None:
+        self.msg = msg.decode() if isinstance(msg, bytes) else str(msg)
+        self.num_inputs = int(num_inputs)
+
+    def __call__(self, *inputs: Tensor) -> Tensor | tuple:
+        outs = _Error.apply(self.msg, *inputs)
+        return outs[0] if len(outs) == 1 else outs
 
 
 class InplaceFunction(Function):

@@ -12,7 +12,9 @@ from .. import _saved, _state, _tape
 from .._graph import AccumulateGrad, GradientEdge, Node as _Node, gradient_edge
 from .._hooks import at_task_end, current_task
 from .._tensor import Tensor
+from .._C._functions import DelayedError, UndefinedGrad
 from ..utils.hooks import RemovableHandle
+from .function import BackwardCFunction
 
 __all__ = ["register_multi_grad_hook", "saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks", "Node",
            "GradientEdge", "get_gradient_edge"]
@@ -25,8 +27,6 @@ class _NodeMeta(type):
 
     def __subclasscheck__(cls, sub: type) -> bool:
         # (as PyTorch's, the classes of nodes are registered with Node rather than derived from it)
-        from .._C._functions import DelayedError, UndefinedGrad
-        from .function import BackwardCFunction
         return sub is cls or issubclass(sub, (_Node, AccumulateGrad, BackwardCFunction, DelayedError, UndefinedGrad))
 
 
