@@ -10,6 +10,8 @@ that its products are numpy's (BLAS) whatever their size, and on recorded tensor
 """
 from __future__ import annotations
 
+from typing import Union
+
 import numpy as np
 
 from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
@@ -32,17 +34,25 @@ def _scaled(t: Tensor, c: float) -> Tensor:
         return t
     y = np.require(t._value() * t._dtype.np.type(c), t._dtype.np, "C")
     if t._rg and state.grad:
-        return emit(MUL_SCALAR, y, t._dtype, t, fa=c)
+        return emit(MUL_SCALAR, y, t._dtype, t, ib=INT_SCALAR if type(c) is int else 0, fa=c)
     return plain(y, t._dtype)
 
 
+INT_SCALAR = 2      # (a bit of ``ib`` of a row with a Scalar in ``fa``: a Python int, shown as such)
+
+
+def scalar_of(r) -> Union[int, float]:
+    """The Scalar of a row with one in ``fa``, as given."""
+    return int(r.fa) if r.ib & INT_SCALAR else r.fa
+
+
 def _mul_scalar_vjp(g, xs, y, r):
-    return (_scaled(g, r.fa),)
+    return (_scaled(g, scalar_of(r)),)
 
 
 # (a Python-rule row: the families' number products show a number input, MulBackward0)
 register(Op(MUL_SCALAR, "mul", "MulBackward1", 0, _mul_scalar_vjp, py_adjoint=rule_adjoint,
-            node_saved=(("other", lambda r: r.fa),)))
+            node_saved=(("other", scalar_of),)))
 tangents({MUL_SCALAR: TRANSPOSED})     # (linear: its adjoint rule, transposed)
 
 

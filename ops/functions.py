@@ -13,13 +13,13 @@ from typing import Optional, Union
 import numpy as np
 
 from .._emit import D, Number, Tensor, emit, plain, state
-from .addmm import MUL_SCALAR
+from .addmm import INT_SCALAR, MUL_SCALAR, scalar_of
 from ._args import wrap_dim
 from ._rule import rule_adjoint
 from ._spec import PYTHON, TRANSPOSED, Op, public, public_function, register, tangents
 from .join import _no_grad_out, _write_out, cat, meshgrid, stack
 from .decomp import matrix_norm
-from .layout import broadcast_tensors
+from .layout import aten_slice, broadcast_tensors
 from .shape import V_SQUEEZE_DIMS, V_UNSQUEEZE_, _transpose, viewed
 from .stats import aten_norm, vector_norm
 
@@ -38,7 +38,7 @@ def _scalar_op(t: Tensor, c: float, how: int) -> Tensor:
     c_ = t._dtype.np.type(c)
     y = np.require(t._value() + c_ if how == S_ADD else t._value() / c_, t._dtype.np, "C")
     if t._rg and state.grad:
-        return emit(SCALAR_OP, y, t._dtype, t, ib=how, fa=c)
+        return emit(SCALAR_OP, y, t._dtype, t, ib=how | (INT_SCALAR if type(c) is int else 0), fa=c)
     return plain(y, t._dtype)
 
 
@@ -47,9 +47,9 @@ def _div_scalar(t: Tensor, c: float) -> Tensor:
 
 
 register(Op(SCALAR_OP, "add", "AddBackward1", 0,
-            lambda g, xs, y, r: (g if r.ib == S_ADD else _div_scalar(g, r.fa),), py_adjoint=rule_adjoint,
-            grad_fn_of=lambda r: ("AddBackward1", "DivBackward1")[r.ib],
-            node_saved=lambda r: (("other", lambda r: r.fa),) if r.ib == S_DIV else ()))
+            lambda g, xs, y, r: (g if r.ib & 1 == S_ADD else _div_scalar(g, scalar_of(r)),), py_adjoint=rule_adjoint,
+            grad_fn_of=lambda r: ("AddBackward1", "DivBackward1")[r.ib & 1],
+            node_saved=lambda r: (("other", scalar_of),) if r.ib & 1 == S_DIV else ()))
 tangents({SCALAR_OP: TRANSPOSED})     # (linear: its adjoint rule, transposed)
 
 
@@ -246,7 +246,7 @@ def _mul_scalar(t: Tensor, c: float) -> Tensor:
     """``t * c`` as ATen's product with a Scalar (``MulBackward1``; also for a factor of 1)."""
     y = np.require(t._value() * t._dtype.np.type(c), t._dtype.np, "C")
     if t._rg and state.grad:
-        return emit(MUL_SCALAR, y, t._dtype, t, fa=c)
+        return emit(MUL_SCALAR, y, t._dtype, t, ib=INT_SCALAR if type(c) is int else 0, fa=c)
     return plain(y, t._dtype)
 
 
@@ -495,7 +495,7 @@ def gradient(input, *, spacing=None, dim=None, edge_order: int = 1) -> tuple:
 def _steps(spacing, nd: int, dim, n: int) -> list:
     """One step (a number, or a 1-D tensor of coordinates) per dim of the result."""
     if spacing is None:
-        return [1] * n
+        return [1.0] * n
     if isinstance(spacing, (int, float)) and not isinstance(spacing, bool):
         return [spacing] * n
     spacing = list(spacing)
@@ -516,23 +516,22 @@ def _steps(spacing, nd: int, dim, n: int) -> list:
 
 def _along(x: Tensor, d: int, step, edge_order: int) -> Tensor:
     """The estimate along dim ``d``: ends and interior joined by one ``cat``, as PyTorch's."""
-    size = x._shape[d]
 
     def part(start: int, stop: Optional[int] = None) -> Tensor:
-        stop = size if stop is None else stop
-        return x.narrow(d, start, stop - start)
+        # (the bounds as PyTorch's C++ gives them, negative from the end: its nodes show them)
+        return aten_slice(x, d, start, stop)
 
     if not isinstance(step, Tensor):
         # (ATen's ops with a Scalar, as PyTorch's C++ composite calls them: DivBackward1, MulBackward1)
-        inner = _div_scalar(_div_scalar(part(2) - part(0, size - 2), step), 2)
+        inner = _div_scalar(_div_scalar(part(2) - part(0, -2), step), 2)
         if edge_order == 1:
             first = _div_scalar(part(1, 2) - part(0, 1), step)
-            last = _div_scalar(part(size - 1) - part(size - 2, size - 1), step)
+            last = _div_scalar(part(-1) - part(-2, -1), step)
         else:
-            first = _div_scalar(_mul_scalar(part(0, 1), -1.5) + _mul_scalar(part(1, 2), 2.0)
+            first = _div_scalar(_mul_scalar(part(0, 1), -1.5) + _mul_scalar(part(1, 2), 2)
                                 - _mul_scalar(part(2, 3), 0.5), step)
-            last = _div_scalar(_mul_scalar(part(size - 3, size - 2), 0.5) + _mul_scalar(part(size - 2, size - 1), -2.0)
-                               + _mul_scalar(part(size - 1), 1.5), step)
+            last = _div_scalar(_mul_scalar(part(-3, -2), 0.5) - _mul_scalar(part(-2, -1), 2)
+                               + _mul_scalar(part(-1), 1.5), step)
         return cat([first, inner, last], d)
     # Non-uniform coordinates: the second-order weights of the three neighbours from the two gaps.
     gaps = step.diff(1, 0)
@@ -542,15 +541,15 @@ def _along(x: Tensor, d: int, step, edge_order: int) -> Tensor:
     before = (-h2 / (h1 * (h1 + h2))).reshape(shape)
     here = ((h2 - h1) / (h1 * h2)).reshape(shape)
     after = (h1 / (h2 * (h1 + h2))).reshape(shape)
-    inner = before * part(0, size - 2) + here * part(1, size - 1) + after * part(2)
+    inner = before * part(0, -2) + here * part(1, -1) + after * part(2)
     g0, gl = gaps[0], gaps[-1]
     if edge_order == 1:
         first = (part(1, 2) - part(0, 1)) / g0
-        last = (part(size - 1) - part(size - 2, size - 1)) / gl
+        last = (part(-1) - part(-2, -1)) / gl
     else:
         g1, gm = gaps[1], gaps[-2]
         first = (-(2.0 * g0 + g1) / (g0 * (g0 + g1)) * part(0, 1) + (g0 + g1) / (g0 * g1) * part(1, 2)
                  + -g0 / (g1 * (g0 + g1)) * part(2, 3))
-        last = (gl / (gm * (gl + gm)) * part(size - 3, size - 2) + -(gl + gm) / (gl * gm) * part(size - 2, size - 1)
-                + (2 * gl + gm) / (gl * (gl + gm)) * part(size - 1))
+        last = (gl / (gm * (gl + gm)) * part(-3, -2) + -(gl + gm) / (gl * gm) * part(-2, -1)
+                + (2 * gl + gm) / (gl * (gl + gm)) * part(-1))
     return cat([first, inner, last], d)

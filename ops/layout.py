@@ -441,6 +441,13 @@ def narrow(self, dim: int, start: Union[int, Tensor], length: int) -> Tensor:
     return layout(self, lambda a: a[index], K_SLICE, view=True, saved=sliced(self, given, start, start + length, 1))
 
 
+
+def aten_slice(self, dim: int, start: int, end: Optional[int] = None) -> Tensor:
+    """``at::slice(self, dim, start, end)`` as PyTorch's C++ composites call it (a view, its
+    SliceBackward0 showing ``start`` and ``end`` as given: negative, or None for the end)."""
+    index = (slice(None),) * dim + (slice(start, end),)
+    return layout(self, lambda a: a[index], K_SLICE, view=True, saved=sliced(self, dim, start, end, 1))
+
 def _diagonal_view(a: np.ndarray, offset: int, d1: int, d2: int) -> np.ndarray:
     """A writable view of the diagonal ``offset`` of dims ``d1``/``d2`` of ``a``, as the last dim."""
     r0, c0 = max(-offset, 0), max(offset, 0)
