@@ -201,9 +201,10 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
             if code == OUTPUT:
                 seen[a[r]] |= 1         # its adjoint is a part of its row's: pass the mark on
             continue
-        # check_saved only for a row with flags on it or its inputs (else it finds nothing): inlined,
-        # its array arguments cost atomic reference counts, several times a one-element row
-        if saves[code] != 0 and (fr[r] != 0 or ln[r] != 0 or (a[r] >= 0 and fr[a[r]] != 0)
+        # check_saved only for a row with flags on it or its inputs, or with outputs of its own (else
+        # it finds nothing): inlined, its array arguments cost atomic reference counts, several times
+        # a one-element row
+        if saves[code] != 0 and (fr[r] != 0 or ln[r] != 0 or nout[r] != 0 or (a[r] >= 0 and fr[a[r]] != 0)
                                  or (b[r] >= 0 and fr[b[r]] != 0)):
             status = check_saved(R, ix, saves, r)
             if status != ST_DONE:
