@@ -190,6 +190,13 @@ def _through_alias(t: "Tensor") -> None:
 # ``Tensor._vm``: a view made in no_grad mode, one of several outputs, or a recorded view of either
 # (PyTorch passes their kind on to views of them).
 VIEW_NO_GRAD, VIEW_MULTI, VIEW_OF_NO_GRAD, VIEW_OF_MULTI = 1, 2, 4, 8
+# An output of a custom Function that is a view (of an input, or an input returned as it is), and a
+# recorded view of one: PyTorch refuses in-place writes to them (they would bypass its backward).
+VIEW_IN_FUNCTION, VIEW_OF_FUNCTION = 16, 32
+FUNCTION_TAIL = ("This view was created inside a custom Function (or because an input was returned as-is) and the "
+                 "autograd logic to handle view+inplace would override the custom backward associated with the "
+                 "custom Function, leading to incorrect gradients. This behavior is forbidden. You can fix this by "
+                 "cloning the output of the custom Function.")
 NO_GRAD_TAIL = ("Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
                 "moving both the view and the inplace either both inside the no_grad block (if you don't want the "
                 "inplace to be tracked) or both outside (if you want the inplace to be tracked).")
@@ -217,6 +224,8 @@ def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "T
     t._origins = base._origin()
     if multi:
         t._vm = VIEW_MULTI
+    elif t._tape is not None and base._vm & (VIEW_IN_FUNCTION | VIEW_OF_FUNCTION):
+        t._vm = VIEW_OF_FUNCTION
     elif t._tape is not None and (base._vm or _multi_output(base)):
         t._vm = VIEW_OF_NO_GRAD if base._vm & (VIEW_NO_GRAD | VIEW_OF_NO_GRAD) else VIEW_OF_MULTI
     views = root._views
@@ -317,10 +326,11 @@ def _refuse_view(t: "Tensor") -> None:
     one, is changed in place by a recorded op."""
     if t._rebased is not None and t._rebased[1] is not None:
         raise RuntimeError(t._rebased[1])
-    if t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
+    if t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI | VIEW_OF_FUNCTION) or t._vm & VIEW_IN_FUNCTION and t._tape is not None:
         raise RuntimeError(_derived_texts(t)[1])
     text = ("A view was created in no_grad mode and is being modified inplace with grad mode enabled. ")
-    raise RuntimeError(text + (NO_GRAD_TAIL if t._vm & VIEW_NO_GRAD else MULTI_TAIL))
+    tail = FUNCTION_TAIL if t._vm & VIEW_IN_FUNCTION else NO_GRAD_TAIL if t._vm & VIEW_NO_GRAD else MULTI_TAIL
+    raise RuntimeError(text + tail)
 
 
 def _node_word(name: str) -> str:
@@ -333,6 +343,10 @@ def _derived_texts(t: "Tensor") -> tuple:
     """PyTorch's errors for a recorded view of a view made in no_grad mode or of an output of a
     multi-output view op: (its base changed in place, the view itself changed in place)."""
     out = f"Output {t.output_nr} of {_node_word(type(t.grad_fn).__name__)} is a view "
+    if t._vm & (VIEW_IN_FUNCTION | VIEW_OF_FUNCTION):
+        out += "and "
+        return (out + "its base or another view of its base has been modified inplace. " + FUNCTION_TAIL,
+                out + "is being modified inplace. " + FUNCTION_TAIL)
     if t._vm & VIEW_OF_NO_GRAD:
         out += "of a view which was created in no_grad mode and "
         return (out + "its base or another view of its base has been modified inplace with grad mode enabled. "
@@ -353,8 +367,10 @@ def _refuse_rebased(t: "Tensor", root: "Tensor") -> bool:
     view itself, read by ``tape._graph.grad_fn``, ``Tape.import_`` and ``Tensor._check_inplace``)."""
     tape = t._tape
     if t._vm & VIEW_NO_GRAD and root._rg:
-        texts = (_NO_GRAD_REBASED, None)        # (changed in place itself: ``Tensor._check_inplace``'s text)
-    elif tape is not None and t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
+        text = _NO_GRAD_REBASED if not t._vm & VIEW_IN_FUNCTION else _NO_GRAD_REBASED.replace(NO_GRAD_TAIL,
+                                                                                              FUNCTION_TAIL)
+        texts = (text, None)        # (changed in place itself: ``Tensor._check_inplace``'s text)
+    elif tape is not None and t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI | VIEW_IN_FUNCTION | VIEW_OF_FUNCTION):
         texts = _derived_texts(t)
     elif _multi_output(t):
         output = f"Output {int(tape.ia[t._node])} of " \
