@@ -194,6 +194,13 @@ DUAL: list = []
 # (PyTorch passes their kind on to views of them); VIEW_INFERENCE, with VIEW_NO_GRAD or
 # VIEW_OF_NO_GRAD: the view (or the view it derives from) was made in inference mode.
 VIEW_NO_GRAD, VIEW_MULTI, VIEW_OF_NO_GRAD, VIEW_OF_MULTI, VIEW_INFERENCE = 1, 2, 4, 8, 16
+# An output of a custom Function that is a view (of an input, or an input returned as it is), and a
+# recorded view of one: PyTorch refuses in-place writes to them (they would bypass its backward).
+VIEW_IN_FUNCTION, VIEW_OF_FUNCTION = 32, 64
+FUNCTION_TAIL = ("This view was created inside a custom Function (or because an input was returned as-is) and the "
+                 "autograd logic to handle view+inplace would override the custom backward associated with the "
+                 "custom Function, leading to incorrect gradients. This behavior is forbidden. You can fix this by "
+                 "cloning the output of the custom Function.")
 NO_GRAD_TAIL = ("Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
                 "moving both the view and the inplace either both inside the no_grad block (if you don't want the "
                 "inplace to be tracked) or both outside (if you want the inplace to be tracked).")
@@ -222,6 +229,8 @@ def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "T
     t._origins = base._origin()
     if multi:
         t._vm = VIEW_MULTI
+    elif t._tape is not None and base._vm & (VIEW_IN_FUNCTION | VIEW_OF_FUNCTION):
+        t._vm = VIEW_OF_FUNCTION
     elif t._tape is not None and (base._vm or _multi_output(base)):
         t._vm = (VIEW_OF_NO_GRAD | base._vm & VIEW_INFERENCE if base._vm & (VIEW_NO_GRAD | VIEW_OF_NO_GRAD)
                  else VIEW_OF_MULTI)
@@ -335,13 +344,14 @@ def _refuse_view(t: "Tensor") -> None:
     one, is changed in place by a recorded op."""
     if t._rebased is not None and t._rebased[1] is not None:
         raise RuntimeError(t._rebased[1])
-    if t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
+    if t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI | VIEW_OF_FUNCTION) or t._vm & VIEW_IN_FUNCTION and t._tape is not None:
         raise RuntimeError(_derived_texts(t)[1])
     if t._vm & VIEW_INFERENCE:
         raise RuntimeError("A view was created in inference mode and is being modified inplace in normal mode. "
                            + INFERENCE_TAIL)
     text = ("A view was created in no_grad mode and is being modified inplace with grad mode enabled. ")
-    raise RuntimeError(text + (NO_GRAD_TAIL if t._vm & VIEW_NO_GRAD else MULTI_TAIL))
+    tail = FUNCTION_TAIL if t._vm & VIEW_IN_FUNCTION else NO_GRAD_TAIL if t._vm & VIEW_NO_GRAD else MULTI_TAIL
+    raise RuntimeError(text + tail)
 
 
 def _node_word(name: str) -> str:
@@ -358,6 +368,10 @@ def _derived_texts(t: "Tensor") -> tuple:
         out += "of a view which was created in inference mode and "
         return (out + "its base or another view of its base has been modified inplace in normal mode. "
                 + INFERENCE_TAIL, out + "is being modified inplace in normal mode. " + INFERENCE_TAIL)
+    if t._vm & (VIEW_IN_FUNCTION | VIEW_OF_FUNCTION):
+        out += "and "
+        return (out + "its base or another view of its base has been modified inplace. " + FUNCTION_TAIL,
+                out + "is being modified inplace. " + FUNCTION_TAIL)
     if t._vm & VIEW_OF_NO_GRAD:
         out += "of a view which was created in no_grad mode and "
         return (out + "its base or another view of its base has been modified inplace with grad mode enabled. "
@@ -380,10 +394,12 @@ def _refuse_rebased(t: "Tensor", root: "Tensor") -> bool:
     view itself, read by ``tape._graph.grad_fn``, ``Tape.import_`` and ``Tensor._check_inplace``)."""
     tape = t._tape
     if t._vm & VIEW_NO_GRAD and root._rg:
-        texts = (_INFERENCE_REBASED if t._vm & VIEW_INFERENCE else _NO_GRAD_REBASED, None)   # (changed in place
-        # itself: ``Tensor._check_inplace``'s text)
+        text = _INFERENCE_REBASED if t._vm & VIEW_INFERENCE else _NO_GRAD_REBASED
+        if t._vm & VIEW_IN_FUNCTION:
+            text = text.replace(NO_GRAD_TAIL, FUNCTION_TAIL)
+        texts = (text, None)        # (changed in place itself: ``Tensor._check_inplace``'s text)
         t._rg = True        # (as its base now: a recorded use of it raises, as PyTorch's)
-    elif tape is not None and t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI):
+    elif tape is not None and t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI | VIEW_IN_FUNCTION | VIEW_OF_FUNCTION):
         texts = _derived_texts(t)
     elif _multi_output(t):
         output = f"Output {int(tape.ia[t._node])} of " \

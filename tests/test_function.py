@@ -688,3 +688,63 @@ def test_mark_dirty_checks_in_pytorch_order():
     with pytest.warns(UserWarning, match=re.escape(text)):
         out = _dirty_fn(not_input=True)(fresh.clone())
     assert out.tolist() == [4.0, 7.0] and out.grad_fn is not None
+
+
+FUNCTION_VIEW_TAIL = ("This view was created inside a custom Function (or because an input was returned as-is) and "
+                      "the autograd logic to handle view+inplace would override the custom backward associated with "
+                      "the custom Function, leading to incorrect gradients. This behavior is forbidden. You can fix "
+                      "this by cloning the output of the custom Function.")
+
+
+class _Head(tape.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x[:2]
+
+    @staticmethod
+    def backward(ctx, g):
+        return tape.cat([g, g.new_zeros(1)])
+
+
+class _Same(tape.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def test_function_outputs_that_are_views_refuse_in_place_changes():
+    a = tape.rand(3, requires_grad=True).clone()
+    v = _Head.apply(a)
+    assert v._is_view() and v._base is a and type(v.grad_fn).__name__ == "_HeadBackward"
+    with pytest.raises(RuntimeError, match=re.escape("Output 0 of _Head is a view and is being modified inplace. "
+                                                     + FUNCTION_VIEW_TAIL)):
+        v.mul_(2)
+    with pytest.raises(RuntimeError, match=re.escape("Output 0 of View is a view and is being modified inplace. "
+                                                     + FUNCTION_VIEW_TAIL)):
+        v.view(2).mul_(2)
+    a.add_(1)
+    with pytest.raises(RuntimeError, match=re.escape("Output 0 of _Head is a view and its base or another view of "
+                                                     "its base has been modified inplace. " + FUNCTION_VIEW_TAIL)):
+        v.grad_fn
+    a = tape.rand(3, requires_grad=True).clone()
+    s = _Same.apply(a)
+    assert s is not a and s._is_view() and s._base is a
+    with pytest.raises(RuntimeError, match=re.escape("Output 0 of _Same is a view and is being modified inplace. "
+                                                     + FUNCTION_VIEW_TAIL)):
+        s.mul_(2)
+    s.sum().backward()          # (the view's gradient goes through the Function)
+
+
+def test_unrecorded_function_outputs_are_views_made_inside_a_function():
+    b = tape.rand(3)
+    s = _Same.apply(b)
+    assert s is not b and s._is_view() and not s.requires_grad
+    s.mul_(2)           # (nothing requires grad: allowed)
+    v = _Head.apply(b)
+    with pytest.raises(RuntimeError, match=re.escape("A view was created in no_grad mode and is being modified "
+                                                     "inplace with grad mode enabled. " + FUNCTION_VIEW_TAIL)):
+        v.mul_(tape.rand(2, requires_grad=True))

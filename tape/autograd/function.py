@@ -32,7 +32,7 @@ from .. import _saved
 from .._hooks import node_hook
 from .._state import state
 from .._stops import FREED, MODIFIED
-from .._tensor import Tensor, _check_view_inplace
+from .._tensor import VIEW_IN_FUNCTION, Tensor, _check_view_inplace, _link
 from ..ops._spec import CONST, LISTED, OUTPUT, PYTHON, Op, register
 from ..utils.hooks import RemovableHandle
 
@@ -348,11 +348,31 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
             raise RuntimeError("Some elements marked as dirty during the forward method were not returned as "
                                "output. The inputs that are modified inplace must all be outputs of the Function.")
     if not record:
+        if any(isinstance(o, Tensor) for o in outs):
+            new = [_unrecorded_output(o, args, dirty) for o in outs]
+            return new[0] if single else tuple(new)
         return outputs
     for t in dirty:
         _check_dirty(t, args, len(outs))
     new = _record(ctx, args, before, outs, dirty)
     return new[0] if single else tuple(new)
+
+
+def _unrecorded_output(o: Any, args: tuple, dirty: tuple) -> Any:
+    """An output of a Function run without recording, as PyTorch returns it: an input returned as
+    it is becomes a view of it, and a view is marked as made inside a custom Function."""
+    if not isinstance(o, Tensor) or any(o is d for d in dirty):
+        return o
+    if any(o is a for a in args):
+        grad = state.grad
+        state.grad = False
+        try:
+            o = o.view_as(o)
+        finally:
+            state.grad = grad
+    if o._vb is not None:
+        o._vm |= VIEW_IN_FUNCTION
+    return o
 
 
 _DIRTY_NOT_INPUT = ("ctx.mark_dirty() received a tensor that was not an input. Only input Tensors that have been "
@@ -437,7 +457,13 @@ def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
             o._ig = 0
             new.append(o)
         else:
-            new.append(recorded(tape, node, value, dtype))
+            t = recorded(tape, node, value, dtype)
+            if o._vb is not None or any(o is a for a in args):
+                # A view (or an input returned as it is) stays a view of its base, which PyTorch's
+                # in-place checks then refuse to change through it.
+                _link(t, o, o._v)
+                t._vm = VIEW_IN_FUNCTION
+            new.append(t)
     tape.nout[r] = len(positions)
     ctx._outputs = positions
     ctx._out_meta = meta
