@@ -260,12 +260,13 @@ def _check_repeats(v: Optional[np.ndarray]) -> None:
 def _check_view_inplace(t: "Tensor") -> None:
     """PyTorch's refusals of an in-place change through a view, before anything is computed."""
     _check_repeats(t._v)
-    if not (t._rg and state.grad):
+    # (a view's base that came to require grad after the view was made makes the view require it)
+    if not ((t._rg or t._vb._rg) and state.grad):
         return
     if t._vm:
         _refuse_view(t)
     root = t._vb
-    if root._tape is None and root._rg and t._tape is not None and t._tape.op[t._node] != OUTPUT:
+    if root._tape is None and root._rg and (t._tape is None or t._tape.op[t._node] != OUTPUT):
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
 
@@ -602,6 +603,10 @@ class Tensor:
     def requires_grad(self) -> bool:
         return self._rg
 
+    @requires_grad.deleter
+    def requires_grad(self) -> None:
+        raise RuntimeError("requires_grad must be a bool")
+
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
         flag = bool(flag)
@@ -737,12 +742,18 @@ class Tensor:
     @data.setter
     def data(self, other: "Tensor") -> None:
         if not isinstance(other, Tensor):
-            raise TypeError(f"data must be a Tensor, got {type(other).__name__}")
+            raise TypeError(f"Variable data has to be a tensor, but got {type(other).__name__}")
+        if self._rg and not other._dtype.is_floating_point:
+            raise RuntimeError("data set to a tensor that requires gradients must be floating point or complex dtype")
         self._v = other._storage()
         self._f = None
         self._dtype = other._dtype
         self._shape = other._shape
         self._ig = 0
+
+    @data.deleter
+    def data(self) -> None:
+        raise RuntimeError("Deleting tensor data is not allowed. Delete tensor instead!")
 
     def detach(self) -> "Tensor":
         """A new tensor sharing storage, detached from the graph (a leaf)."""
@@ -778,7 +789,7 @@ class Tensor:
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """The value as a numpy array sharing storage with the tensor."""
-        if self._rg and not force:
+        if self._rg and state.grad and not force:       # (in no_grad mode PyTorch allows it)
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return self._storage()
