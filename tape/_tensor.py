@@ -193,6 +193,7 @@ VIEW_NO_GRAD, VIEW_MULTI, VIEW_OF_NO_GRAD, VIEW_OF_MULTI = 1, 2, 4, 8
 # An output of a custom Function that is a view (of an input, or an input returned as it is), and a
 # recorded view of one: PyTorch refuses in-place writes to them (they would bypass its backward).
 VIEW_IN_FUNCTION, VIEW_OF_FUNCTION = 16, 32
+VIEW_INFERENCE = 64     # (with VIEW_NO_GRAD or VIEW_OF_NO_GRAD: made in inference mode, which PyTorch's texts name)
 FUNCTION_TAIL = ("This view was created inside a custom Function (or because an input was returned as-is) and the "
                  "autograd logic to handle view+inplace would override the custom backward associated with the "
                  "custom Function, leading to incorrect gradients. This behavior is forbidden. You can fix this by "
@@ -227,7 +228,8 @@ def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "T
     elif t._tape is not None and base._vm & (VIEW_IN_FUNCTION | VIEW_OF_FUNCTION):
         t._vm = VIEW_OF_FUNCTION
     elif t._tape is not None and (base._vm or _multi_output(base)):
-        t._vm = VIEW_OF_NO_GRAD if base._vm & (VIEW_NO_GRAD | VIEW_OF_NO_GRAD) else VIEW_OF_MULTI
+        t._vm = VIEW_OF_NO_GRAD | base._vm & VIEW_INFERENCE if base._vm & (VIEW_NO_GRAD | VIEW_OF_NO_GRAD) \
+            else VIEW_OF_MULTI
     views = root._views
     if views is None:
         views = root._views = []
@@ -331,7 +333,15 @@ def _refuse_view(t: "Tensor") -> None:
         raise RuntimeError(_derived_texts(t)[1])
     text = ("A view was created in no_grad mode and is being modified inplace with grad mode enabled. ")
     tail = FUNCTION_TAIL if t._vm & VIEW_IN_FUNCTION else NO_GRAD_TAIL if t._vm & VIEW_NO_GRAD else MULTI_TAIL
-    raise RuntimeError(text + tail)
+    raise RuntimeError(_in_mode(t, text + tail))
+
+
+def _in_mode(t: "Tensor", text: str) -> str:
+    """PyTorch's text for a view made in inference mode rather than in no_grad mode."""
+    if not t._vm & VIEW_INFERENCE:
+        return text
+    return (text.replace("created in no_grad mode", "created in inference mode")
+            .replace("with grad mode enabled", "in normal mode").replace("the no_grad block", "the inference_mode block"))
 
 
 def _node_word(name: str) -> str:
@@ -350,8 +360,9 @@ def _derived_texts(t: "Tensor") -> tuple:
                 out + "is being modified inplace. " + FUNCTION_TAIL)
     if t._vm & VIEW_OF_NO_GRAD:
         out += "of a view which was created in no_grad mode and "
-        return (out + "its base or another view of its base has been modified inplace with grad mode enabled. "
-                + NO_GRAD_TAIL, out + "is being modified inplace with grad mode enabled. " + NO_GRAD_TAIL)
+        return (_in_mode(t, out + "its base or another view of its base has been modified inplace with grad mode "
+                         "enabled. " + NO_GRAD_TAIL),
+                _in_mode(t, out + "is being modified inplace with grad mode enabled. " + NO_GRAD_TAIL))
     out += "and "
     return (out + "its base or another view of its base has been modified inplace. " + MULTI_TAIL,
             out + "is being modified inplace. " + MULTI_TAIL)
@@ -370,7 +381,7 @@ def _refuse_rebased(t: "Tensor", root: "Tensor") -> bool:
     if t._vm & VIEW_NO_GRAD and root._rg:
         text = _NO_GRAD_REBASED if not t._vm & VIEW_IN_FUNCTION else _NO_GRAD_REBASED.replace(NO_GRAD_TAIL,
                                                                                               FUNCTION_TAIL)
-        texts = (text, None)        # (changed in place itself: ``Tensor._check_inplace``'s text)
+        texts = (_in_mode(t, text), None)       # (changed in place itself: ``Tensor._check_inplace``'s text)
     elif tape is not None and t._vm & (VIEW_OF_NO_GRAD | VIEW_OF_MULTI | VIEW_IN_FUNCTION | VIEW_OF_FUNCTION):
         texts = _derived_texts(t)
     elif _multi_output(t):
@@ -464,7 +475,7 @@ class Tensor:
         t._rg = self._rg
         _link(t, self, v, multi)
         if not state.grad:
-            t._vm |= VIEW_NO_GRAD
+            t._vm |= VIEW_NO_GRAD | (VIEW_INFERENCE if state.inference else 0)
         return t
 
     # -- metadata ------------------------------------------------------------------

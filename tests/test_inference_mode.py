@@ -2,6 +2,8 @@
 and PyTorch's errors for them outside inference mode."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import tape
@@ -118,3 +120,31 @@ def test_errors_vs_torch():
         return out
 
     assert run(tape) == run(torch)
+
+
+INFERENCE_TAIL = ("Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code "
+                  "by moving both the view and the inplace either both inside the inference_mode block (if you "
+                  "don't want the inplace to be tracked) or both outside (if you want the inplace to be tracked).")
+
+
+def test_views_made_in_inference_mode_name_it_in_their_errors():
+    a = tape.rand(3, requires_grad=True).clone()
+    with tape.inference_mode():
+        v = a[:2]
+    with pytest.raises(RuntimeError, match=re.escape("A view was created in inference mode and is being modified "
+                                                     "inplace in normal mode. " + INFERENCE_TAIL)):
+        v.add_(1)
+    w = v.view(2)
+    with pytest.raises(RuntimeError, match=re.escape("Output 0 of View is a view of a view which was created in "
+                                                     "inference mode and is being modified inplace in normal mode. "
+                                                     + INFERENCE_TAIL)):
+        w.add_(1)
+    a.add_(1)
+    with pytest.raises(RuntimeError, match=re.escape("A view was created in inference mode and its base or another "
+                                                     "view of its base has been modified inplace in normal mode. "
+                                                     + INFERENCE_TAIL)):
+        v.grad_fn
+    with pytest.raises(RuntimeError, match=re.escape("Output 0 of View is a view of a view which was created in "
+                                                     "inference mode and its base or another view of its base has "
+                                                     "been modified inplace in normal mode. " + INFERENCE_TAIL)):
+        w.grad_fn
