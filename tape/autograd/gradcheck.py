@@ -100,6 +100,11 @@ def _check_inputs(tupled_inputs: tuple) -> None:
                     "not of double precision floating point or complex. ",
                     stacklevel=4,
                 )
+            if not all(st > 0 or sz <= 1 for st, sz in zip(inp.stride(), inp.shape)):
+                raise RuntimeError(
+                    f"The {idx}th input has a dimension with stride 0. gradcheck only supports inputs that are "
+                    "non-overlapping to be able to compute the numerical gradients correctly. You should call "
+                    ".contiguous on the input before passing it to gradcheck.")
             any_input_requiring_grad = True
     if not any_input_requiring_grad:
         raise ValueError(
