@@ -211,6 +211,14 @@ def _multi_output(t: "Tensor") -> bool:
     return tape is not None and tape.op[t._node] == OUTPUT and tape.op[tape.a[t._node]] < PYTHON.start
 
 
+def _inference_alias(base: "Tensor", v: np.ndarray) -> "Tensor":
+    """A view op's result on an inference tensor: PyTorch tracks no views of those, so it is an
+    inference tensor over the same memory, a leaf that requires no grad and is no view."""
+    t = _plain(v, base._dtype)
+    t._inf = True
+    return t
+
+
 def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "Tensor":
     """Make ``t`` a view of ``base`` whose elements are ``v`` (a numpy view of ``base``'s storage),
     as PyTorch's views are: it shares the storage and the version counter of the root of the
@@ -471,6 +479,8 @@ class Tensor:
     def _view_alias(self, v: np.ndarray, multi: bool = False) -> "Tensor":
         """A view made without recording (grad mode off, or a base that does not require grad): like
         PyTorch, it keeps ``requires_grad`` of its base but has no ``grad_fn``."""
+        if self._inf:
+            return _inference_alias(self, v)
         t = _plain(v, self._dtype)
         t._rg = self._rg
         _link(t, self, v, multi)
