@@ -349,7 +349,8 @@ def _in_mode(t: "Tensor", text: str) -> str:
     if not t._vm & VIEW_INFERENCE:
         return text
     return (text.replace("created in no_grad mode", "created in inference mode")
-            .replace("with grad mode enabled", "in normal mode").replace("the no_grad block", "the inference_mode block"))
+            .replace("with grad mode enabled", "in normal mode")
+            .replace("the no_grad block", "the inference_mode block"))
 
 
 def _node_word(name: str) -> str:
