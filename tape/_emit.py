@@ -64,6 +64,7 @@ from ._tensor import _check_overlap as check_overlap
 from ._tensor import _check_repeats as check_repeats
 from ._tensor import _writable as writable
 from ._tensor import _flag_saved_alias as flag_saved_alias
+from ._tensor import _inference_alias as inference_alias
 from ._tensor import _link as link
 from ._tensor import _recorded as recorded
 from ._tensor import _refuse_rebased as refuse_rebased
@@ -342,6 +343,8 @@ def aliased(t: Tensor, base: Tensor, view: np.ndarray) -> Tensor:
     numpy view of ``base``'s storage with PyTorch's layout (strides, contiguity), and it shares
     ``base``'s version counter; an in-place change of one reaches the other (``ops/views.py``).
     Its row holds a contiguous copy."""
+    if base._inf:
+        return inference_alias(base, view)      # (the row stays unreferenced on the tape)
     return link(t, base, view)
 
 

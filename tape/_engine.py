@@ -638,7 +638,9 @@ def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) ->
             t = ref()
             # (as PyTorch: only where the tensor's own node runs; a gradient that reached a node
             # leading to no requested input is not a retained tensor's gradient)
-            if t is not None and node < len(seen) and seen[node] & 1 and (not seen[node] & 2 or (id(tape), node) in (result.targets or ())):
+            if t is None or node >= len(seen):
+                continue        # (gone, or retained by a reentrant backward run meanwhile)
+            if seen[node] & 1 and (not seen[node] & 2 or (id(tape), node) in (result.targets or ())):
                 result.retained.append((t, grad_of(node)))
     result.swept.append((tape, seen))
 

@@ -72,10 +72,14 @@ def begin_task(accumulates: bool = False, graph: tuple = None) -> tuple:
 
 def end_task(prev: tuple, swept: bool) -> None:
     finish = _task.finish
-    _task.id, _task.finish, _task.accumulates, _task.graph = prev
-    if swept:
-        for fn in finish:
-            fn()
+    try:
+        if swept:
+            k = 0
+            while k < len(finish):      # (still in the backward: a callback may queue more, which run too)
+                finish[k]()
+                k += 1
+    finally:
+        _task.id, _task.finish, _task.accumulates, _task.graph = prev
 
 
 class _Hooks(OrderedDict):

@@ -134,7 +134,7 @@ class Tape:
         self.pyrows = {}        # row -> the Python object its rule runs (a custom Function's ctx)
         self.hooks = {}         # row -> the hooks registered on its tensor (``tape/_hooks.py``)
         self.prov = {}          # anomaly mode: first row of an op -> where it was called from (``_anomaly``)
-        self.inf = None         # CONST rows of inference tensors (made on the first), which no row may save
+        self.inf = None         # INPUT/CONST rows of inference tensors (made on the first), which no row may save
         self.lent = ({}, {})    # per arena, offset -> row whose slot is a tensor's storage (``slot``)
         self.args = {}          # row -> what its node shows as saved, from the op's arguments (``tape/_saved.py``)
         # INPUT/CONST row -> the leaf's array, whose slot is not filled yet (``refer``); None if none
@@ -394,7 +394,7 @@ class Tape:
         return r
 
     def const_inference(self, node: int) -> None:
-        """Note that leaf row ``node`` (CONST or INPUT) holds an inference tensor (``check_inference``)."""
+        """Note that INPUT/CONST row ``node`` holds an inference tensor (``check_inference``)."""
         if self.inf is None:
             self.inf = set()
         self.inf.add(node)
@@ -469,7 +469,7 @@ class Tape:
                 self.append(INPUT, arena, value, ib=ver)
             self.src[node] = weakref.ref(t)
             if t._inf:
-                self.const_inference(node)      # (a leaf made in inference mode that requires grad)
+                self.const_inference(node)      # (a leaf made in inference mode may get a gradient, not be saved)
         else:
             node = self.refer(CONST, arena, value, ver) if value.size >= REFER_FROM and state.pinned <= self.pins else \
                 self.append(CONST, arena, value, ib=ver)

@@ -215,6 +215,14 @@ def _multi_output(t: "Tensor") -> bool:
     return tape is not None and tape.op[t._node] == OUTPUT and tape.op[tape.a[t._node]] < PYTHON.start
 
 
+def _inference_alias(base: "Tensor", v: np.ndarray) -> "Tensor":
+    """A view op's result on an inference tensor: PyTorch tracks no views of those, so it is an
+    inference tensor over the same memory, a leaf that requires no grad and is no view."""
+    t = _plain(v, base._dtype)
+    t._inf = True
+    return t
+
+
 def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "Tensor":
     """Make ``t`` a view of ``base`` whose elements are ``v`` (a numpy view of ``base``'s storage),
     as PyTorch's views are: it shares the storage and the version counter of the root of the
@@ -277,7 +285,8 @@ def _check_view_inplace(t: "Tensor", fill: bool = False) -> None:
     ``fill`` writes one value everywhere: elements sharing memory do not matter)."""
     if not fill:
         _check_repeats(t._v)
-    if not (t._rg and state.grad):
+    # (a view's base that came to require grad after the view was made makes the view require it)
+    if not ((t._rg or t._vb._rg) and state.grad):
         return
     if t._vm:
         _refuse_view(t)
@@ -519,6 +528,8 @@ class Tensor(_NotYet):
     def _view_alias(self, v: np.ndarray, multi: bool = False) -> "Tensor":
         """A view made without recording (grad mode off, or a base that does not require grad): like
         PyTorch, it keeps ``requires_grad`` of its base but has no ``grad_fn``."""
+        if self._inf:
+            return _inference_alias(self, v)
         t = _plain(v, self._dtype)
         t._rg = self._rg and not self._inf       # (a view of an inference tensor never requires grad)
         _link(t, self, v, multi)
@@ -665,6 +676,10 @@ class Tensor(_NotYet):
     def requires_grad(self) -> bool:
         return self._rg
 
+    @requires_grad.deleter
+    def requires_grad(self) -> None:
+        raise RuntimeError("requires_grad must be a bool")
+
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
         flag = bool(flag)
@@ -720,7 +735,8 @@ class Tensor(_NotYet):
                 "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
                 "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
                 "instead. See github.com/pytorch/pytorch/pull/30531 for more information. (Triggered "
-                "internally at /__w/pytorch/pytorch/build/aten/src/ATen/core/TensorBody.h:493.)", UserWarning, stacklevel=2)
+                "internally at /__w/pytorch/pytorch/build/aten/src/ATen/core/TensorBody.h:493.)", UserWarning,
+                stacklevel=2)
         return self._grad
 
     @grad.setter
@@ -732,11 +748,11 @@ class Tensor(_NotYet):
             allowed = self._dtype if self._gdt is None else self._gdt
             if allowed and g._dtype is not allowed:
                 raise RuntimeError(f"attempting to assign a gradient with dtype '{_CPP_NAMES[g._dtype.name]}' "
-                                   f"to a tensor with grad_dtype '{D.legacy_name(allowed)}'. The gradient must match the "
-                                   "tensor's grad_dtype (defaults to the tensor's dtype). You can set the tensor's "
-                                   "grad_dtype attribute with a specific dtype, or None to allow any dtype. Set grad_dtype "
-                                   "with caution. Diverging the dtypes of a tensor and its gradient may break downstream "
-                                   "systems that assume they match.")
+                                   f"to a tensor with grad_dtype '{D.legacy_name(allowed)}'. The gradient must match "
+                                   "the tensor's grad_dtype (defaults to the tensor's dtype). You can set the "
+                                   "tensor's grad_dtype attribute with a specific dtype, or None to allow any dtype. "
+                                   "Set grad_dtype with caution. Diverging the dtypes of a tensor and its gradient "
+                                   "may break downstream systems that assume they match.")
             if g._shape != self._shape:
                 raise RuntimeError("assigned grad has data of a different size")
             if g is self:

@@ -176,12 +176,22 @@ def test_execution_engine():
     y.register_hook(hook)
     y.sum().backward()
     assert order == ["hook", "callback"]
+    order.clear()
+
+    def adds_one():
+        order.append("first")
+        engine.queue_callback(lambda: order.append("queued by a callback"))
+
+    y = x * 2
+    y.register_hook(lambda g: engine.queue_callback(adds_one))
+    y.sum().backward()
+    assert order == ["first", "queued by a callback"]
     y = (x * 3).sum()
     assert engine.run_backward((y,), (tape.tensor(1.0),), False, False, (), True, True) is None
-    assert x.grad.tolist() == [5.0, 5.0]
+    assert x.grad.tolist() == [7.0, 7.0]
     y = (x * 3).sum()
     (g,) = engine.run_backward((y,), (tape.tensor(1.0),), False, False, (x,), True, False)
-    assert g.tolist() == [3.0, 3.0] and x.grad.tolist() == [5.0, 5.0]
+    assert g.tolist() == [3.0, 3.0] and x.grad.tolist() == [7.0, 7.0]
     assert engine.is_checkpoint_valid()
 
 

@@ -1033,3 +1033,18 @@ def _leaves(x, kind):
     if isinstance(x, (list, tuple)):
         return [v for item in x for v in _leaves(item, kind)]
     return [x] if isinstance(x, float) == (kind is float) else []
+
+
+def test_early_stop_compares_what_the_forward_saved_when_an_op_goes_past_it():
+    runs = []
+
+    def f(a):
+        runs.append(1)
+        # (the recomputation's product records a constant and its row: it goes past the forward's rows)
+        return a.sin().exp() if len(runs) == 1 else a.sin() * tape.tensor([1.0, 2.0])
+
+    x = _leaf([0.5])
+    y = C.checkpoint(f, x, use_reentrant=False)
+    with pytest.raises(C.CheckpointError, match="^torch.utils.checkpoint: Recomputed values for the following "
+                                                "tensors have different metadata than during the forward pass.\n"):
+        y.backward()

@@ -341,3 +341,13 @@ def test_check_grads_orders():
         check_grads(straight_through_sin, x)
     with pytest.raises(ValueError, match="order"):
         check_grads(straight_through_sin, x, order=0)
+
+
+def test_gradcheck_refuses_an_input_with_a_stride_0_dimension():
+    x = tape.ones(1, dtype=tape.float64, requires_grad=True).expand((2, 2))
+    for fast_mode in (False, True):
+        with pytest.raises(RuntimeError, match=r"^The 0th input has a dimension with stride 0. gradcheck only "
+                                               "supports inputs that are non-overlapping"):
+            tape.autograd.gradcheck(lambda x: x, (x,), raise_exception=False, fast_mode=fast_mode)
+    y = tape.ones(1, 3, dtype=tape.float64, requires_grad=True).expand((1, 3))    # (size 1: any stride)
+    assert tape.autograd.gradcheck(lambda y: y * 2, (y,))

@@ -2,6 +2,8 @@
 and PyTorch's errors for them outside inference mode."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import tape
@@ -203,3 +205,56 @@ def test_grad_cannot_be_the_tensor_itself():
     x = tape.randn(2, 2)
     with pytest.raises(RuntimeError, match="^can't assign Variable as its own grad$"):
         x.grad = x
+
+
+INFERENCE_TAIL = ("Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code "
+                  "by moving both the view and the inplace either both inside the inference_mode block (if you "
+                  "don't want the inplace to be tracked) or both outside (if you want the inplace to be tracked).")
+
+
+def test_views_made_in_inference_mode_name_it_in_their_errors():
+    a = tape.rand(3, requires_grad=True).clone()
+    with tape.inference_mode():
+        v = a[:2]
+    with pytest.raises(RuntimeError, match=re.escape("A view was created in inference mode and is being modified "
+                                                     "inplace in normal mode. " + INFERENCE_TAIL)):
+        v.add_(1)
+    w = v.view(2)
+    with pytest.raises(RuntimeError, match=re.escape("Output 0 of View is a view of a view which was created in "
+                                                     "inference mode and is being modified inplace in normal mode. "
+                                                     + INFERENCE_TAIL)):
+        w.add_(1)
+    a.add_(1)
+    with pytest.raises(RuntimeError, match=re.escape("A view was created in inference mode and its base or another "
+                                                     "view of its base has been modified inplace in normal mode. "
+                                                     + INFERENCE_TAIL)):
+        v.grad_fn
+    with pytest.raises(RuntimeError, match=re.escape("Output 0 of View is a view of a view which was created in "
+                                                     "inference mode and its base or another view of its base has "
+                                                     "been modified inplace in normal mode. " + INFERENCE_TAIL)):
+        w.grad_fn
+
+
+def test_views_of_inference_tensors_are_not_tracked():
+    for requires_grad in (True, False):
+        with tape.inference_mode():
+            c = tape.ones(1, 2, 3, requires_grad=requires_grad)
+            v = c.view(-1)
+            assert tape.is_inference(v) and not v.requires_grad and not v._is_view() and v.is_leaf
+        out = c.view(-1)
+        assert tape.is_inference(out) and not out.requires_grad and not out._is_view() and out.is_leaf
+        with tape.inference_mode():
+            out[0] = 5.0        # (the same memory)
+        assert c[0, 0, 0].item() == 5.0
+
+
+def test_inference_leaf_that_requires_grad_gets_a_gradient_but_is_not_saved():
+    s = tape.ones(1, 2, 3, requires_grad=True)
+    with tape.inference_mode():
+        c = tape.ones(1, 2, 3, requires_grad=True)
+    out = c.add(s)
+    assert not tape.is_inference(out) and out.requires_grad
+    out.backward(tape.ones_like(out))
+    assert c.grad.tolist() == tape.ones(1, 2, 3).tolist()
+    with pytest.raises(RuntimeError, match=SAVED):
+        c * s

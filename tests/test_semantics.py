@@ -1470,3 +1470,29 @@ def test_backward_with_create_graph_warns_once_unless_warn_always():
         warnings.simplefilter("always")
         (b * b).sum().backward(create_graph=True)       # (given once already)
     assert not ws
+
+
+def test_tensor_attribute_errors_as_pytorch():
+    x = torch.randn(2, 2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="^Deleting tensor data is not allowed. Delete tensor instead!$"):
+        del x.data
+    with pytest.raises(TypeError, match="^Variable data has to be a tensor, but got NoneType$"):
+        x.data = None
+    with pytest.raises(RuntimeError, match="^requires_grad must be a bool$"):
+        del x.requires_grad
+    with pytest.raises(RuntimeError, match="^data set to a tensor that requires gradients must be floating point or "
+                                           "complex dtype$"):
+        x.data = torch.tensor(3, dtype=torch.int64)
+    with pytest.raises(RuntimeError, match=r"^Can't call numpy\(\) on Tensor that requires grad"):
+        x.numpy()
+    with torch.no_grad():
+        assert x.numpy().shape == (2, 2)        # (allowed in no_grad mode)
+
+
+def test_view_of_a_tensor_that_came_to_require_grad_refuses_in_place():
+    a = torch.randn(2, 3)
+    b = a[:]
+    a.requires_grad = True
+    with pytest.raises(RuntimeError, match="^a view of a leaf Variable that requires grad is being used in an "
+                                           "in-place operation.$"):
+        b.add_(5)

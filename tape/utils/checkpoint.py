@@ -850,6 +850,10 @@ class _Segment:
         (each a value saved on the scratch tape) with their ops, shapes and dtypes; in debug mode
         PyTorch's dump of the ops of both runs and where each was called from instead."""
         rows = _rows(tape, start)
+        if self.stop and len(rows) > len(self.rows):
+            # (early stop: the recomputation stops at the op that goes past the forward's rows, and
+            # an op may record several; PyTorch's stops once it saved as many tensors)
+            rows = rows[:len(self.rows)]
         if self.debug and rows != self.rows:
             raise CheckpointError(_debug_dump(self.ops, _op_log(tape, start)))
         if len(rows) > len(self.rows):
