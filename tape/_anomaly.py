@@ -28,7 +28,12 @@ _BY_ID: list = []
 # and ``_PARENTS`` gives the last two, as PyTorch's anomaly metadata keeps the parent node.
 _INDUCED: dict = {}
 _PARENTS: dict = {}
-_running = threading.local()        # (name, stack id) of the node a backward runs now in this thread
+class _Running(threading.local):
+    """(name, stack id) of the node a backward runs now in this thread."""
+    node = None     # (a class default: a missing thread-local attribute costs an exception at each op)
+
+
+_running = _Running()
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _OPS = os.path.join(os.path.dirname(_HERE), "ops")
 
@@ -118,7 +123,7 @@ def note(tape) -> None:
         sid = _last[2].get(at)
         if sid is None:
             sid = _last[2][at] = _stack_id(_last[1] + ((f.f_code.co_filename, f.f_lineno, f.f_code.co_name),))
-    parent = getattr(_running, "node", None)
+    parent = _running.node
     if parent is not None:
         key = (sid,) + parent
         induced = _INDUCED.get(key)
@@ -154,7 +159,7 @@ class running:
         self.node = (name, stack_of(tape, r))
 
     def __enter__(self) -> None:
-        self.prev = getattr(_running, "node", None)
+        self.prev = _running.node
         _running.node = self.node
 
     def __exit__(self, *exc) -> None:
