@@ -133,3 +133,50 @@ def test_anomaly_traceback_warning_ends_as_pytorch_2_13():
     text = [str(w.message) for w in caught if str(w.message).startswith("Error detected in SqrtBackward0.")][0]
     assert "    y = torch.sqrt(x) * 0\n (Triggered internally at " in text
     assert text.endswith("/__w/pytorch/pytorch/torch/csrc/autograd/python_anomaly_mode.cpp:122.)")
+
+
+# -- sums in PyTorch's order (ops/_cascade.py): the values below are PyTorch 2.13's; numpy's pairwise
+# sum differs from each in the last bits.
+def _data(n):
+    return ((np.arange(n) * 7919 % 1000 - 500) / 37).astype(np.float32)
+
+
+@pytest.mark.parametrize("n, total, mean, numpy_total", [
+    (13, -22.108104705810547, -1.7006233930587769, -22.10810661315918),
+    (100, -25.675678253173828, -0.2567567825317383, -25.675674438476562),
+    (2000, -27.027027130126953, -0.013513513840734959, -27.027050018310547),
+])
+def test_float32_sum_and_mean_have_pytorch_rounding(n, total, mean, numpy_total):
+    v = _data(n)
+    assert float(np.add.reduce(v)) == numpy_total != total
+    x = torch.tensor(v)
+    assert x.sum().item() == total
+    assert x.mean().item() == mean
+    assert torch.tensor(v, requires_grad=True).sum().item() == total
+
+
+def test_float32_sums_over_inner_and_outer_dims_have_pytorch_rounding():
+    inner = torch.tensor(_data(120).reshape(3, 40)).sum(1)
+    assert inner.tolist() == [-4.864871025085449, 5.945944309234619, -10.270268440246582]
+    outer = torch.tensor(_data(120).reshape(40, 3)).sum(0, keepdim=True)
+    assert outer.shape == (1, 3)
+    assert outer.tolist() == [[-14.594598770141602, 5.945949554443359, -0.5405502319335938]]
+    # 40 columns: the first 32 in one cascade per column (PyTorch's groups of four 8-lane vectors)
+    grouped = torch.tensor(_data(2000).reshape(50, 40)).sum(0)
+    assert grouped[0].item() == -27.02702522277832
+    assert grouped[33].item() == -17.567569732666016
+
+
+def test_broadcast_gradients_are_summed_in_pytorch_order():
+    X = torch.tensor(_data(100).reshape(100, 1))
+    w = torch.tensor([0.5], requires_grad=True)
+    b = torch.tensor([0.25], requires_grad=True)
+    ((X * w + b) ** 2).mean().backward()
+    assert (w.grad.item(), b.grad.item()) == (62.12399673461914, 0.2432432472705841)
+    x = torch.tensor(_data(120).reshape(40, 3))
+    bias = torch.zeros(3, requires_grad=True)
+    ((x + bias) * x).sum().backward()
+    assert bias.grad.tolist() == [-14.594598770141602, 5.945949554443359, -0.5405502319335938]
+    col = torch.zeros(40, 1, requires_grad=True)
+    ((x + col) * x).sum().backward()
+    assert col.grad[0].item() == 6.945945739746094 and col.grad[7].item() == -22.864864349365234
