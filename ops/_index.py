@@ -4,8 +4,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._cascade import sums_into
-
 
 @njit(cache=True, error_model="numpy", inline="always")
 def broadcast_accumulate(big, small, src, os, dst, od, spread, scale):
@@ -23,8 +21,6 @@ def broadcast_accumulate(big, small, src, os, dst, od, spread, scale):
 
 @njit(cache=True, error_model="numpy", fastmath=True)
 def _broadcast_accumulate(big, small, src, os, dst, od, spread, scale):
-    if not spread and sums_into(big, small, src, os, dst, od, scale):
-        return      # (PyTorch's order of summing, where it is reproduced)
     nd = big.shape[0]
     ns = small.shape[0]
     if nd == 0:

@@ -15,7 +15,6 @@ from numba import njit
 
 from .._emit import D, Tensor, emit, plain, state
 from ._args import reduced_dims, shown
-from ._cascade import torch_sum
 from ._index import broadcast_accumulate, dims
 from ._spec import REDUCE, ROLES, Op, public, register
 from ._spec import tangents
@@ -125,10 +124,10 @@ def _mean(v, axis, keepdims):
     for d in axis:
         n *= v.shape[d]
     # An empty mean is 0/0 = nan, as in PyTorch.
-    return torch_sum(v, axis, keepdims) / v.dtype.type(n)
+    return np.add.reduce(v, axis=axis, keepdims=keepdims) / v.dtype.type(n)
 
 
-reduce_forward = {SUM: torch_sum, MEAN: _mean}
+reduce_forward = {SUM: np.add.reduce, MEAN: _mean}
 
 
 # --- front end ------------------------------------------------------------------------
