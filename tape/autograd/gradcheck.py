@@ -208,6 +208,14 @@ def _numerical_jacobian_wrt(func: Callable, inputs: tuple, i: int, func_out: tup
     return dict(zip(float_out, per_out))
 
 
+def _deprecated(name: str) -> None:
+    """PyTorch's warning for the private Jacobian functions it keeps for backward compatibility."""
+    warnings.warn(f"`{name}` was part of PyTorch's private API and not meant to be exposed. We are deprecating it "
+                  "and it will be removed in a future version of PyTorch. If you have a specific use for this or "
+                  "feature request for this to be a stable API, please file us an issue at "
+                  "https://github.com/pytorch/pytorch/issues/new", FutureWarning, stacklevel=3)
+
+
 def get_numerical_jacobian(fn: Callable, inputs, target=None, eps: float = 1e-3, grad_out: float = 1.0) -> tuple:
     r"""Compute the numerical Jacobian of ``fn`` (restricted to its first output) with respect to
     each input requiring grad, or to each tensor of ``target`` requiring grad (which must be among
@@ -215,15 +223,7 @@ def get_numerical_jacobian(fn: Callable, inputs, target=None, eps: float = 1e-3,
 
     This is a deprecated API, kept for backward compatibility.
     """
-    warnings.warn(
-        "`get_numerical_jacobian` was part of PyTorch's private API and not "
-        "meant to be exposed. We are deprecating it and it will be removed "
-        "in a future version of PyTorch. If you have a specific use for "
-        "this or feature request for this to be a stable API, please file "
-        "us an issue at https://github.com/pytorch/pytorch/issues/new",
-        FutureWarning,
-        stacklevel=2,
-    )
+    _deprecated("get_numerical_jacobian")
     if grad_out != 1.0:  # (kept in the signature for backward compatibility only)
         raise ValueError("Expected grad_out to be 1.0. get_numerical_jacobian no longer supports values of "
                          "grad_out != 1.0.")
@@ -255,15 +255,7 @@ def get_analytical_jacobian(inputs, output: Tensor, nondet_tol: float = 0.0, gra
 
     This is a deprecated API, kept for backward compatibility.
     """
-    warnings.warn(
-        "`get_analytical_jacobian` was part of PyTorch's private API and not "
-        "meant to be exposed. We are deprecating it and it will be removed "
-        "in a future version of PyTorch. If you have a specific use for "
-        "this or feature request for this to be a stable API, please file "
-        "us an issue at https://github.com/pytorch/pytorch/issues/new",
-        FutureWarning,
-        stacklevel=2,
-    )
+    _deprecated("get_analytical_jacobian")
     if grad_out != 1.0:  # (kept in the signature for backward compatibility only)
         raise ValueError("Expected grad_out to be 1.0. get_analytical_jacobian no longer supports values of "
                          "grad_out != 1.0.")
