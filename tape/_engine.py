@@ -131,6 +131,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     prev_full = state.full_backward
     state.full_backward = targets is None and leaf_targets is None
     task = _hooks.begin_task(on_leaf is not None, (roots, asked, on_leaf is None))
+    hooks_stack = list(_saved.local.stack)
     swept = False
     try:
         while pending:
@@ -146,6 +147,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     finally:
         state.grad = prev
         state.full_backward = prev_full
+        _saved.restore(hooks_stack)
         _hooks.end_task(task, swept)
     if not retain_graph:
         for tape, seen in result.swept:

@@ -209,6 +209,26 @@ def pop() -> None:
     _watch()
 
 
+def restore(stack: list) -> None:
+    """Put back the hooks ``stack`` (a copy of ``local.stack`` taken when a backward began), as
+    PyTorch's engine runs each node with the hooks of the thread when the backward began: a hook
+    entered or exited during the backward (by an unpack hook) does not outlive it."""
+    now = local.stack
+    if len(now) == len(stack) and all(a is b for a, b in zip(now, stack)):
+        return
+    flush()
+    if not now and stack:
+        _active[0] += 1
+        _T.packing[0] = _pack_since
+    elif now and not stack:
+        _active[0] -= 1
+        if not _active[0]:
+            _T.packing[0] = None
+    local.stack[:] = stack
+    local.pending = None
+    _watch()
+
+
 def pack_for_function(tensors: list) -> Optional[list]:
     """A custom Function's saved tensors, packed with the innermost hooks (None when none is on)."""
     if not local.stack:

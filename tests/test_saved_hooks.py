@@ -348,3 +348,37 @@ def test_custom_function_raw_saved_tensors():
 
     y = NoSave.apply(a)
     assert y.grad_fn._raw_saved_tensors == () and y.grad_fn.saved_tensors == ()
+
+
+def test_hooks_entered_or_exited_by_unpack_do_not_outlive_backward():
+    # PyTorch's engine runs nodes with the hooks the thread had when the backward began.
+    outer = saved_tensors_hooks(lambda t: t, lambda t: t)
+
+    def exiting(t):
+        outer.__exit__()
+        return t
+
+    inner = saved_tensors_hooks(lambda t: t, exiting)
+    with outer:
+        inner.__enter__()
+        tape.randn(3, requires_grad=True).sin().sum().backward()
+        inner.__exit__()        # (the stack still holds both: the exit during backward was undone)
+    a = tape.tensor(1.0, requires_grad=True)
+    a.exp().grad_fn._raw_saved_result.register_hooks(lambda t: t, lambda t: t)     # no hooks active
+
+    def scope():
+        def entering(t):
+            weak().__enter__()
+            return t
+
+        ctx = saved_tensors_hooks(lambda t: t, entering)
+        weak = weakref.ref(ctx)
+        with ctx:
+            tape.randn(3, requires_grad=True).sin().sum().backward()
+        return weakref.ref(entering)
+
+    ref = scope()
+    gc.collect()
+    assert ref() is None
+    b = tape.tensor(1.0, requires_grad=True)
+    b.exp().grad_fn._raw_saved_result.register_hooks(lambda t: t, lambda t: t)
