@@ -322,13 +322,16 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     if tape.pend is not None and (hooked or anomaly):
         tape.fill()         # (hooks and anomaly checks read rows' values beyond ``_python_row``)
     last = -1
+    returned = None     # (anomaly mode: the gradients a Python-run row returned, checked as they were given)
     while True:
         sweep_rows(R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl,
                    ADJOINTS.addresses)
         if last >= 0 and seen[last] & 4:
-            _check_nan(tape, last, [_arena_view(tape, grads, x) if x >= 0 and seen[x] & 1 else None
-                                    for x in _grad_inputs(tape, last)])
+            _check_nan(tape, last, returned if returned is not None else
+                       [_arena_view(tape, grads, x) if x >= 0 and seen[x] & 1 else None
+                        for x in _grad_inputs(tape, last)])
             last = -1
+            returned = None
         if ctl[C_STATUS] == ST_DONE:
             break
         if ctl[C_STATUS] == ST_NAN:
@@ -348,6 +351,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         r = int(ctl[C_ROW])
         if anomaly:
             last = r
+            returned = None
         if r in hooked:
             # The row's gradient is complete: its hooks run, then the row itself.
             for q in _ready(tape, R, hooked, r, seen):
@@ -368,7 +372,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             run = _big_row
         else:
             run = _python_vjp if REGISTRY[int(tape.op[r])].py_adjoint is None else _python_row
-        _blamed(anomaly, tape, r, run, tape, r, values, grads, seen)
+        returned = _blamed(anomaly, tape, r, run, tape, r, values, grads, seen)
         ctl[C_START] = r - 1
     for r, hooks in _hooked_targets(tape, R, hooked, seen, result):
         _hooks.fire_numeric(tape, r, hooks, _arena_view(tape, grads, r))
@@ -503,21 +507,20 @@ def _warn_at(tape: Tape, r: int) -> None:
     _anomaly.warn_at(tape, r, type(node_view(tape, r)).__name__)
 
 
-def _blamed(anomaly: bool, tape: Tape, r: int, run, *args) -> None:
-    """``run(*args)``, the Python part of row ``r``; in anomaly mode an error there is preceded
+def _blamed(anomaly: bool, tape: Tape, r: int, run, *args):
+    """``run(*args)`` (returning what it returns), the Python part of row ``r``; in anomaly mode an error there is preceded
     by PyTorch's warning with the forward call that recorded the row."""
     if not anomaly:
-        run(*args)
-        return
+        return run(*args)
     try:
         with _anomaly.running(tape, r, type(node_view(tape, r)).__name__):
-            run(*args)
+            return run(*args)
     except Exception:
         _warn_at(tape, r)
         raise
 
 
-def _python_vjp(tape: Tape, r: int, values, grads, seen) -> None:
+def _python_vjp(tape: Tape, r: int, values, grads, seen) -> list | None:
     """Run a PYTHON-range row without ``py_adjoint`` (listed inputs, several outputs: a custom
     Function, ``addmm``) through its op's ``vjp`` on plain tensors: copies of its outputs' adjoints
     (None where no gradient arrived; one adjoint, the row's, for a row with one output), the
@@ -538,6 +541,12 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen) -> None:
         else:
             dst[...] = gx._value()
             seen[x] |= 1
+    if not _anomaly._mode[0]:
+        return None
+    # (anomaly mode: each input's gradient as the node gave it, before any sum: an input listed
+    # twice gets two, checked for nan in PyTorch's numbering)
+    return [gx._value() if gx is not None and tape.rg[x] else None
+            for k, (x, gx) in enumerate(zip(ins, outs)) if k not in op.nondiff]
 
 
 def _big_row(tape: Tape, r: int, values, grads, seen) -> None:

@@ -224,3 +224,27 @@ def test_anomaly_warning_made_an_error_is_printed_instead(capsys):
     assert err.startswith("UserWarning: Error detected in PowBackward0. Traceback of forward call that caused the "
                           "error:\n")
     assert "d2 = d1 ** 2" in err
+
+
+def test_nan_check_numbers_a_function_node_gradients_as_returned():
+    # An input given twice: PyTorch checks each gradient the node returned, not their sum.
+    class Nan(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b, first):
+            ctx.first = first
+            return a.sum(0, keepdim=True)
+
+        @staticmethod
+        def backward(ctx, g):
+            bad = g.expand(3).clone()
+            bad[0] = float("nan")
+            return (bad, None, None) if ctx.first else (None, bad, None)
+
+    for first, k in ((True, 0), (False, 1)):
+        x = tape.ones(3, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with tape.autograd.detect_anomaly():
+                with pytest.raises(RuntimeError, match=f"^Function 'NanBackward' returned nan values in its {k}th "
+                                                       "output.$"):
+                    Nan.apply(x, x, first).backward()
