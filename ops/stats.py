@@ -18,7 +18,7 @@ import numpy as np
 from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
-from ._spec import OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Op, public, register
+from ._spec import OUT, OUTPUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .elementwise import M_SIGN, _no_bool_sub
 from .join import where
@@ -202,6 +202,14 @@ def _var_saved(r) -> tuple:
     return table + (("result", OUT),) if r.code == STD else table
 
 
+def _var_mean_saved(r) -> tuple:
+    # (the same as var's and std's, the standard deviation being ``std_mean``'s first output)
+    table = (("self", X0), ("dim", lambda r: reduced(r) if r.ib & DIM_GIVEN else None),
+             ("correction", lambda r: _number(r.fa) if r.ib & DIM_GIVEN or r.fa != 1 else None),
+             ("keepdim", lambda r: r.ia != 0 and len(r.tape.shape_of(r.r + 1)) == len(r.in_shapes[0])))
+    return table + (("result0", Given(OUTPUTS)),) if r.fb else table
+
+
 register(Op(PROD, "prod", "ProdBackward0", X0 | OUT, _prod_vjp, float_only=False, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: "ProdBackward1" if r.ib & DIM_GIVEN else "ProdBackward0",
             node_saved=lambda r: (("self", X0), ("dim", lambda r: reduced(r)[0] if reduced(r) else 0),
@@ -209,7 +217,8 @@ register(Op(PROD, "prod", "ProdBackward0", X0 | OUT, _prod_vjp, float_only=False
 register(Op(VAR, "var", "VarBackward0", X0, _var_vjp, py_adjoint=rule_adjoint, node_saved=_var_saved))
 register(Op(STD, "std", "StdBackward0", X0 | OUT, _std_vjp, py_adjoint=rule_adjoint, node_saved=_var_saved))
 register(Op(VAR_MEAN, "var_mean", "VarMeanBackward0", X0 | OUT, _var_mean_vjp, py_adjoint=rule_adjoint,
-            multi=True, grad_fn_of=lambda r: "StdMeanBackward0" if r.fb else "VarMeanBackward0"))
+            multi=True, grad_fn_of=lambda r: "StdMeanBackward0" if r.fb else "VarMeanBackward0",
+            node_saved=lambda r: _var_mean_saved(r)))
 register(Op(NANSUM, "nansum", "NansumBackward0", X0, _nansum_vjp, py_adjoint=rule_adjoint,
             node_saved=(("self", X0), ("dim", _dims_given), ("keepdim", kept))))
 register(Op(NORM, "norm", "LinalgVectorNormBackward0", X0 | OUT, _norm_vjp, py_adjoint=rule_adjoint,

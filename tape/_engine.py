@@ -360,7 +360,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                 _hooks.deliver(tape, q, _arena_view(tape, grads, q).copy(), result)
             _hooks.fire_undefined(tape, r, seen)
             if _hooks.node_hooked(tape, r):
-                _node_numeric(tape, r, values, grads, seen)     # the row runs here, with its node's hooks
+                as_node(tape, r, _node_numeric, tape, r, values, grads, seen)  # the row runs here, with its hooks
                 ctl[C_START] = r - 1
             else:
                 ctl[C_START] = r
@@ -511,13 +511,25 @@ def _blamed(anomaly: bool, tape: Tape, r: int, run, *args):
     """``run(*args)`` (returning what it returns), the Python part of row ``r``; in anomaly mode an error there is preceded
     by PyTorch's warning with the forward call that recorded the row."""
     if not anomaly:
-        return run(*args)
+        return as_node(tape, r, run, *args)
     try:
         with _anomaly.running(tape, r, type(node_view(tape, r)).__name__):
-            return run(*args)
+            return as_node(tape, r, run, *args)
     except Exception:
         _warn_at(tape, r)
         raise
+
+
+def as_node(tape: Tape, r: int, run, *args):
+    """``run(*args)``, the Python part of row ``r``, with its node as the one the backward evaluates
+    now (``torch._C._current_autograd_node()``)."""
+    evaluating = _hooks.evaluating
+    prev = evaluating.node
+    evaluating.node = (tape, r)
+    try:
+        return run(*args)
+    finally:
+        evaluating.node = prev
 
 
 def _python_vjp(tape: Tape, r: int, values, grads, seen) -> list | None:
@@ -756,7 +768,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                         _hooks.deliver(tape, q, _tensor_at(dest, int(gnode[q])), result)
                 _hooks.fire_undefined(tape, r, seen)
                 if _hooks.node_hooked(tape, r):
-                    _python_rule(tape, dest, r, gnode, seen)
+                    as_node(tape, r, _python_rule, tape, dest, r, gnode, seen)
                     ctl[Rec.C_START] = r - 1
             else:
                 last = r if anomaly else -1
@@ -798,6 +810,10 @@ def _python_rule(tape: Tape, dest: Tape, r: int, gnode: np.ndarray, seen: np.nda
 def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
     """``[(input node, its gradient)]`` from row ``r``'s rule given its outputs' gradients
     ``gos``; a row whose node has hooks runs them around the rule (``tape/_hooks.py``)."""
+    hooks = tape.hooks.get(r)
+    # (PyTorch keeps the gradients a node received for its post hooks only if it had some when it
+    # started: one registered meanwhile, by an unpack hook or its backward, sees None for them)
+    kept = hooks is not None and bool(hooks.post)
     rule = _rule(tape, r, op, row)
     hooks = tape.hooks.get(r)
     if hooks is not None and hooks.node:
@@ -810,9 +826,10 @@ def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
             full = [None] * len(ctx._out_meta)
             for pos, g in zip(at, gos):
                 full[pos] = g
-            grads = _hooks.run_node_hooks(hooks, tuple(full), lambda full: rule(tuple(full[pos] for pos in at)))
+            grads = _hooks.run_node_hooks(hooks, tuple(full), lambda full: rule(tuple(full[pos] for pos in at)),
+                                          kept)
         else:
-            grads = _hooks.run_node_hooks(hooks, gos, rule)
+            grads = _hooks.run_node_hooks(hooks, gos, rule, kept)
     else:
         grads = rule(gos)
     diff = [x for k, x in enumerate(row.inputs) if k not in op.nondiff]

@@ -32,6 +32,12 @@ from .utils.hooks import RemovableHandle
 
 
 
+class _Evaluating(threading.local):
+    """The node whose Python part a backward runs now in this thread: ``(tape, row)`` or None."""
+    node = None     # (a class default: a missing thread-local attribute costs an exception)
+
+
+evaluating = _Evaluating()
 _leaf_hooks = [0]      # leaves that ever had hooks: while none did, a backward looks for none
 _task = threading.local()      # the backward running in this thread: its id, and what runs at its end
 _task_ids = itertools.count(1)
@@ -300,14 +306,17 @@ def _replacement(hook: Callable, new, old: tuple) -> tuple:
     return new
 
 
-def run_node_hooks(hooks: RowHooks, grad_outputs: tuple, compute: Callable) -> tuple:
+def run_node_hooks(hooks: RowHooks, grad_outputs: tuple, compute: Callable, kept: bool = True) -> tuple:
     """A hooked node's run: its pre-hooks on ``grad_outputs``, ``compute(grad_outputs)`` (the
-    gradients of its inputs), its hooks on both; returns the gradients of its inputs."""
+    gradients of its inputs), its hooks on both; returns the gradients of its inputs.  Not
+    ``kept`` (the node had no hooks when it started), its hooks see none of ``grad_outputs`` (an empty tuple)."""
     for hook in list(hooks.pre.values()):
         new = hook(grad_outputs)
         if new is not None:
             grad_outputs = _replacement(hook, new, grad_outputs)
     grad_inputs = compute(grad_outputs)
+    if not kept:
+        grad_outputs = ()
     for hook in list(hooks.post.values()):
         new = hook(grad_inputs, grad_outputs)
         if new is not None:

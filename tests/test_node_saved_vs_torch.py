@@ -40,7 +40,7 @@ OPS = _load_table().OPS
 
 # Ops whose nodes still show other saved values than PyTorch's (README, "Not yet"): a Python-number
 # operand (shown as a float64 tensor or a float, where PyTorch keeps an int), elementwise ops'
-# non-tensor attributes, the linalg family's nodes, var_mean/std_mean, and a bool-scalar index.
+# non-tensor attributes, the linalg family's nodes, and a bool-scalar index.
 KNOWN = {
     # ext15b: x * 1's int operand (float64 here), SqueezeBackward4's dim as given
     "t_inplace", "unsqueeze_squeeze_",
@@ -54,7 +54,7 @@ KNOWN = {
     "fanout_chain", "nanmean_neg1", "square", "square_method",
     "sgn_method", "selu", "celu", "celu_alpha", "fmod_number", "remainder_op",
     "xlogy_number", "xlogy_rnumber", "clamp_min_number", "clamp_max_number_method",
-    "var_mean_dim0", "std_mean_all", "getitem_bool_scalar_mask",
+    "getitem_bool_scalar_mask",
     "linalg_inv", "inverse_method", "inverse_fn_batch2", "linalg_det", "det_method", "linalg_slogdet",
     "slogdet_logabsdet_fn", "logdet", "linalg_solve", "linalg_solve_vector", "linalg_solve_right",
     "linalg_solve_broadcast", "linalg_solve_triangular_upper", "linalg_solve_triangular_lower_right_unit",

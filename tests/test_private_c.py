@@ -313,3 +313,62 @@ def test_as_strided_node_shows_its_arguments_vs_torch():
         return out + [(type(f).__name__, f._saved_size, f._saved_stride, f._saved_storage_offset), a.grad.tolist()]
 
     assert shown(tape) == shown(torch)
+
+
+def test_current_autograd_node():
+    assert tape._C._current_autograd_node() is None
+    seen = []
+
+    class Twice(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(tape._C._current_autograd_node())
+            return g * 2
+
+    x = tape.ones(2, requires_grad=True)
+    y = Twice.apply(x)
+    y.sum().backward()
+    assert seen == [y.grad_fn]
+    assert tape._C._current_autograd_node() is None
+
+    def unpack(t):
+        seen.append(tape._C._current_autograd_node().name())
+        return t
+
+    with tape.autograd.graph.saved_tensors_hooks(lambda t: t, unpack):
+        z = (x * x).exp().sum()
+    z.backward()
+    assert seen[1:] == ["ExpBackward0", "MulBackward0", "MulBackward0"]
+
+
+def test_post_hook_registered_while_its_node_runs():
+    # var_mean's node saves the input only (one pack, one unpack), and a post hook registered
+    # from the unpack hook runs after the node, seeing no grad_outputs (PyTorch moved them away).
+    a = tape.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 7.0], [0.0, 1.0, 1.0]], requires_grad=True)
+    log = []
+
+    def unpack(t):
+        node = tape._C._current_autograd_node()
+
+        def hook(grad_inputs, grad_outputs):
+            log.append((node.name(), grad_outputs))
+            return tuple(g / 2.0 for g in grad_inputs)
+
+        node.register_hook(hook)
+        return t
+
+    var, mean = tape.var_mean(a, dim=0)
+    (var + mean).sum().backward()
+    full = a.grad.clone()
+    a.grad = None
+    with tape.autograd.graph.saved_tensors_hooks(lambda t: (log.append("pack"), t)[1], unpack):
+        var, mean = tape.var_mean(a, dim=0)
+    (var + mean).sum().backward()
+    assert log == ["pack", ("VarMeanBackward0", ())]
+    assert a.grad.tolist() == (full / 2.0).tolist()
+    assert sorted(n for n in dir(var.grad_fn) if n.startswith("_saved")) == [
+        "_saved_correction", "_saved_dim", "_saved_keepdim", "_saved_self"]

@@ -7,9 +7,17 @@ from __future__ import annotations
 
 from .._grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .._hooks import current_task as _current_graph_task_id
-from .._graph import will_execute as _will_engine_execute_node
+from .._graph import node_view, will_execute as _will_engine_execute_node
+from .._hooks import evaluating as _evaluating
 from .._state import state as _state
 from . import _autograd, _functions
+
+
+def _current_autograd_node():
+    """The node the backward running in this thread evaluates now (its backward, hooks or saved
+    tensors' unpack hooks run), or None outside one."""
+    at = _evaluating.node
+    return None if at is None else node_view(*at)
 
 
 def _is_fwd_grad_enabled() -> bool:
@@ -23,5 +31,6 @@ def _set_fwd_grad_enabled(enabled: bool) -> None:
     _state.fwd_grad = bool(enabled)
 
 
-__all__ = ["is_grad_enabled", "is_inference_mode_enabled", "_current_graph_task_id", "_will_engine_execute_node", "_is_fwd_grad_enabled",
+__all__ = ["is_grad_enabled", "is_inference_mode_enabled", "_current_graph_task_id", "_current_autograd_node",
+           "_will_engine_execute_node", "_is_fwd_grad_enabled",
            "_set_fwd_grad_enabled", "_autograd", "_functions"]
