@@ -256,9 +256,12 @@ def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
                 # An output of a row with several outputs: PyTorch's target is that row's one node,
                 # so the paths to every output of the row count (and are run and freed).
                 target[int(tape.a[node])] = 1
+    # A node of an older tape may lead to a requested input there (a leaf, or a node of another
+    # tape): keep its path.  When every input asked for is a node of this tape, it leads to none,
+    # and the rows above it are not run (PyTorch runs no node that leads to no input asked for).
+    elsewhere = bool(result.leaf_targets) or any(k != key for k, _ in result.targets)
     for node, src in tape.src.items():
-        # A node of an older tape may lead to a requested input there: keep its path.
-        if type(src) is tuple or id(src()) in result.leaf_targets:
+        if type(src) is tuple and elsewhere or type(src) is not tuple and id(src()) in result.leaf_targets:
             target[node] = 1
     mark_unneeded(tape.R, tape.ix, tape.n, target, seen)
     if result.run_targets:
