@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -748,3 +749,43 @@ def test_unrecorded_function_outputs_are_views_made_inside_a_function():
     with pytest.raises(RuntimeError, match=re.escape("A view was created in no_grad mode and is being modified "
                                                      "inplace with grad mode enabled. " + FUNCTION_VIEW_TAIL)):
         v.mul_(tape.rand(2, requires_grad=True))
+
+
+def test_recorded_call_keeps_no_marked_tensors():
+    # PyTorch's node takes over what forward marked: its attributes are None afterwards, and a
+    # tensor changed in place and saved is not kept alive by the node.
+    class Dirty(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.mark_dirty(x)
+            ctx.save_for_backward(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    class Split(Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x * 2
+            ctx.mark_non_differentiable(y)
+            return x.clone(), y
+
+        @staticmethod
+        def backward(ctx, g, h):
+            return g
+
+    x = tape.tensor(1.0, requires_grad=True).clone()
+    y = Dirty.apply(x)
+    a, _ = Split.apply(x)
+    for node in (y.grad_fn, a.grad_fn):
+        assert node.dirty_tensors is None and node.non_differentiable is None and node.to_save is None
+        assert node.saved_for_forward is None
+
+    def scope():
+        v = tape.tensor(1.0, requires_grad=True).clone().view_as(tape.ones(()))
+        Dirty.apply(v)
+        return weakref.ref(v)
+
+    assert scope()() is None

@@ -98,6 +98,9 @@ class BackwardCFunction(FunctionCtx):
                      for k, entry in enumerate(saved))
 
     materialize_grads = True
+    # (what forward marked or saved is taken over when the call is recorded: PyTorch's node then
+    # shows None for these, and holds no reference to the tensors)
+    dirty_tensors = non_differentiable = to_save = saved_for_forward = None
     _materialize_non_diff_grads = True      # (False: a non-differentiable output's gradient stays None)
     _row = None       # (tape weakref, row) once recorded
     _user_fn = None   # (the class's ``backward`` or ``vjp``, found at its first backward)
@@ -472,8 +475,13 @@ def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
     else:
         ctx._inputs = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
     ctx._in_meta = [(a._shape, a._dtype) for a, _, _ in before]
-    if "to_save" in ctx.__dict__:
+    d = ctx.__dict__
+    if "to_save" in d:
         _keep_saved(ctx, tape, outs, new, before, nodes)
+    if dirty:
+        del d["dirty_tensors"]
+    if nondiff:
+        del d["non_differentiable"]
     return new
 
 
