@@ -75,6 +75,15 @@ def broadcast_pair(sa: tuple, sb: tuple) -> tuple:
     return out
 
 
+def check_output_shape(shape: tuple, other) -> None:
+    """PyTorch's error for an in-place op whose tensor operand ``other`` broadcasts the result
+    beyond the output's ``shape`` (checked before the op's kernel, whose errors come after)."""
+    if hasattr(other, "_shape"):
+        out = broadcast_pair(shape, other._shape)
+        if out != shape:
+            raise RuntimeError(f"output with shape {list(shape)} doesn't match the broadcast shape {list(out)}")
+
+
 def _broadcast(sa: tuple, sb: tuple) -> tuple:
     la, lb = len(sa), len(sb)
     nd = max(la, lb)

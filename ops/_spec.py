@@ -44,7 +44,7 @@ class Op:
     ``saved`` says which values PyTorch's node saves (bits X0, X1, OUT: an
     in-place change to one of them makes backward fail; NUMBER: only a Python
     number, which still counts as saved when freeing the graph; OUTS: every output of a row
-    with several outputs; CROSS: each
+    with several outputs; OUT_FIRST: the first of them only; CROSS: each
     input is saved only when the other one needs a gradient, as for products;
     ``saved_when(k, *inputs)``: input ``k`` is saved only when one of ``inputs`` needs a
     gradient, as PyTorch saves a value only for the derivatives it will compute).
@@ -121,6 +121,7 @@ class Op:
 X0, X1, OUT, NUMBER = 1, 2, 4, 8
 OUTS = 16   # (a row with several outputs: each of them saved, as its own result)
 X2 = 32     # (listed rows only)
+OUT_FIRST = 128     # (a row with several outputs: the first of them saved, as ``std_mean``'s std)
 _WHEN = 8   # from this bit on, three bits per saved input (X0, X1, X2): the inputs whose need of a
 #             gradient makes it saved (none: saved whenever the row is recorded)
 

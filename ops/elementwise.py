@@ -32,7 +32,7 @@ from numba import njit
 from .._emit import (D, LEND_FROM, Number, Tensor, arranged, check_device, check_memory_format, device, emit,
                      emit_apart, emit_into, fresh, is_suffix, lends, node_in, plain, preserve_format, py_scalar, recorded,
                      scalar_binary, scalar_row, scalar_unary, state, unshare, writable, write_tape)
-from ._args import broadcast_pair
+from ._args import broadcast_pair, check_output_shape
 from ._erf import erf_vectorized
 from . import _specfun as SF
 from ._rule import diagonal, rule_adjoint
@@ -571,7 +571,8 @@ def _elem_bd(code, gy, a, b, y):
     """The two input adjoints of one element of the catalogue's binary ops (PyTorch's formulas)."""
     one = type(a)(1.0)
     if code == ATAN2:
-        r = one / (a * a + b * b)
+        d = a * a + b * b
+        r = one / d if d != 0 else type(a)(0.0)     # (PyTorch's: no gradient where the sum of squares is 0)
         return (gy * b) * r, (gy * -a) * r
     if code == FMOD:
         return gy, -gy * np.trunc(a / b)
@@ -1646,7 +1647,8 @@ def _copysign_vjp(g, x, y, r):
 
 
 def _atan2_vjp(g, x, y, r):
-    recip = (x[0] * x[0] + x[1] * x[1]).reciprocal()
+    d = x[0] * x[0] + x[1] * x[1]
+    recip = d.reciprocal().masked_fill(d == 0, 0.0)     # (PyTorch's: no gradient at the origin)
     return g * x[1] * recip, g * -x[0] * recip
 
 
@@ -2823,5 +2825,7 @@ def mul_(self, other: Operand) -> Tensor:
 def div_(self, other: Operand, *, rounding_mode: Optional[str] = None) -> Tensor:
     """``self /= other``, in place (``rounding_mode`` as for :meth:`Tensor.div`)."""
     self._check_inplace(other)
+    if rounding_mode is not None:
+        check_output_shape(self._shape, other)      # (before the kernel's division by zero)
     return self._inplace(self / other if rounding_mode is None else self.div(other, rounding_mode=rounding_mode),
                          other)

@@ -14,10 +14,10 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
+from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._args import shown, wrap_dim
 from ._rule import return_type, rule_adjoint
-from ._spec import NUMBER, OUT, OUTPUTS, OUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Given, Op, public, register
+from ._spec import NUMBER, OUT, OUTPUTS, OUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .shape import _gather_jvp
 from ._args import reduced_dims
@@ -71,9 +71,11 @@ def _aminmax_vjp(g, xs, y, r):
 
 
 register(Op(AMINMAX, "aminmax", "AminmaxBackward0", X0 | OUT | OUTS, _aminmax_vjp, py_adjoint=rule_adjoint, multi=True))
-register(Op(PICK, "_pick", "MaxBackward0", NUMBER,
+# (a PICK row's hidden second input is the indices tensor it returned, which PyTorch's node saves:
+# changed in place, it makes backward fail)
+register(Op(PICK, "_pick", "MaxBackward0", NUMBER | X1,
             lambda g, x, y, r: (g._scatter(r.out_index_list, r.in_shapes[0]),),
-            py_adjoint=rule_adjoint, grad_fn_of=lambda r: PICK_NAMES[r.ib]))
+            py_adjoint=rule_adjoint, grad_fn_of=lambda r: PICK_NAMES[r.ib], nondiff=(1,)))
 register(Op(SPREAD, "amax", "AmaxBackward0", X0 | OUT, _spread_vjp, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: SPREAD_NAMES[r.ib],
             node_saved=lambda r: (("self", X0), ("dim", _amax_dims), ("keepdim", kept), ("result", OUT))
@@ -98,7 +100,8 @@ def pick(x: Tensor, positions: np.ndarray, name: int, dim: int, given: int, indi
         return plain(y, x._dtype)
     tape = write_tape()
     nx = x._node if x._tape is tape else tape.import_(x)
-    node = tape.append(PICK, x._dtype.arena, y, nx, ia=tape.index_list(positions), ib=name, fa=float(dim))
+    ni = node_in(tape, indices, x._dtype, indices._shape)
+    node = tape.append(PICK, x._dtype.arena, y, nx, ni, ia=tape.index_list(positions), ib=name, fa=float(dim))
     tape.args[node] = lambda s=x._shape: _pick_saved(PICK_NAMES[name], given, indices, keepdim, s)
     return recorded(tape, node, y, x._dtype)
 

@@ -60,7 +60,9 @@ def getitem(self, index) -> Tensor:
             return _views(self, idx, isinstance(index, slice))
         positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
         if kind == BY_INDEX:
-            return saves(self._gather(positions, kind), (("indices", _index_tensors(idx, len(self._shape))),
+            # (the first index tensor given is the one checked for in-place changes at backward)
+            held = next((it for it in (index if type(index) is tuple else (index,)) if isinstance(it, Tensor)), None)
+            return saves(self._gather(positions, kind, held), (("indices", _index_tensors(idx, len(self._shape))),
                                                          ("self_sym_sizes", self._shape)))
         out = self._gather(positions, _last_view(index, idx, self._shape))
         # (a basic index: numpy's view is PyTorch's)
@@ -459,7 +461,7 @@ def index_select(self, dim: int, index: Tensor) -> Tensor:
             raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)")
         if idx[0] != 0:
             raise IndexError("index out of range in self")
-        return _take_positions(self, np.zeros((), np.int64), BY_INDEX_SELECT, saved)
+        return _take_positions(self, np.zeros((), np.int64), BY_INDEX_SELECT, saved, index)
     size = self._shape[dim]
     bad = (idx < 0) | (idx >= size)
     if bad.any():
@@ -467,7 +469,7 @@ def index_select(self, dim: int, index: Tensor) -> Tensor:
         if dim == 1 and nd > 1:
             raise RuntimeError(f"INDICES element is out of DATA bounds, id={idx[bad][0]} axis_dim={size}")
         raise IndexError("index out of range in self")
-    return _take_positions(self, np.take(_grid(self._shape), idx, axis=dim), BY_INDEX_SELECT, saved)
+    return _take_positions(self, np.take(_grid(self._shape), idx, axis=dim), BY_INDEX_SELECT, saved, index)
 
 
 def _gather_checks(x: Tensor, dim: int, index: Tensor, name: str, src=None) -> tuple:
@@ -511,7 +513,7 @@ def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tenso
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
     saved = (("dim", shown(dim)), ("index", index), ("self", SAVED_SELF), ("sparse_grad", bool(sparse_grad)))
     dim, idx = _gather_checks(self, dim, index, "gather")
-    return _take_positions(self, _positions_along(self._shape, dim, idx), BY_GATHER, saved)
+    return _take_positions(self, _positions_along(self._shape, dim, idx), BY_GATHER, saved, index)
 
 
 @public("take")
@@ -521,7 +523,8 @@ def take(self, index: Tensor) -> Tensor:
     index = _index_arg(index, "take")
     if index._dtype is not D.int64:
         raise RuntimeError(f"take(): Expected a long tensor for index, but got {D.legacy_name(index._dtype)}")
-    return _take_positions(self, _flat_positions(self, index), BY_TAKE, (("index", index), ("self", SAVED_SELF)))
+    return _take_positions(self, _flat_positions(self, index), BY_TAKE, (("index", index), ("self", SAVED_SELF)),
+                           index)
 
 
 def _flat_positions(x: Tensor, index: Tensor, empty: str = "take(): tried to take from an empty tensor") -> np.ndarray:
@@ -582,13 +585,14 @@ def masked_select(self, mask: Tensor) -> Tensor:
     shape = broadcast_pair(mask._shape, self._shape)
     where = np.broadcast_to(mask._value(), shape)
     return _take_positions(self, np.broadcast_to(_grid(self._shape), shape)[where], BY_MASKED_SELECT,
-                           (("mask", mask), ("self", SAVED_SELF)))
+                           (("mask", mask), ("self", SAVED_SELF)), mask)
 
 
-def _take_positions(x: Tensor, positions: np.ndarray, kind: int, saved: tuple) -> Tensor:
+def _take_positions(x: Tensor, positions: np.ndarray, kind: int, saved: tuple, held: Tensor) -> Tensor:
     """The elements of ``x`` at flat ``positions`` (shaped like the result), recorded as an
-    INDEX row whose node is named after ``kind`` and shows ``saved``."""
-    out = x._gather(np.array(positions, np.int64, order="C"), kind)
+    INDEX row whose node is named after ``kind`` and shows ``saved``; ``held``: the index
+    tensor PyTorch's node saves."""
+    out = x._gather(np.array(positions, np.int64, order="C"), kind, held)
     return saves(out, saved) if x._rg and state.grad else out
 
 

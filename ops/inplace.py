@@ -15,6 +15,7 @@ from typing import Callable
 from .._emit import D, Tensor, emit, state
 from ._spec import PUBLIC, PYTHON, Op, public, public_function, register
 from ._spec import tangents
+from ._args import check_output_shape
 from .elementwise import fill_with
 
 BASES = (
@@ -57,6 +58,9 @@ register(Op(NO_DERIVATIVE, "_inplace_without_derivative", "AsinhBackward1", 0, l
 tangents({NO_DERIVATIVE: lambda ts, xs, y, r: _no_derivative(r)})     # (nor a tangent: PyTorch's error)
 
 
+_DIVISIONS = ("remainder", "fmod")    # (integer operands: the kernel refuses a zero divisor)
+
+
 def _variant(base: str) -> Callable:
     no_derivative = _ALIASES.get(base, base)
 
@@ -68,6 +72,8 @@ def _variant(base: str) -> Callable:
             if y._dtype is self._dtype:
                 y = emit(NO_DERIVATIVE, y._value(), y._dtype, self, ib=_WITHOUT_DERIVATIVE.index(no_derivative))
             return self._inplace(y)
+        if base in _DIVISIONS:
+            check_output_shape(self._shape, operand)     # (before the kernel's division by zero)
         result = getattr(self, base)(*args, **kwargs)
         if base in COMPARISONS and self._rg and state.grad:
             name = f"{COMPARISONS[base]}Backward{int(operand is not None)}"

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .._emit import D, Number, Tensor, emit, node_in, plain, recorded, state, write_tape
-from ._args import broadcast_pair
+from ._args import broadcast_pair, check_output_shape
 from ._rule import diagonal, return_type, rule_adjoint
 from ._spec import CROSS, OUT, PYTHON, REGISTRY, X0, X1, Op, public, register, tangents
 from .elementwise import Operand, _is_number, true_divide
@@ -246,6 +246,7 @@ def _rfloordiv(self, other: Number) -> Tensor:
 def floor_divide_(self, other: Operand) -> Tensor:
     """In-place version of :meth:`Tensor.floor_divide` (its node's error names ``floor_divide_``)."""
     self._check_inplace(other)
+    check_output_shape(self._shape, other)      # (before the kernel's division by zero)
     return self._inplace(_floor_divide(self, _operand(other, "//"), N_INPLACE), other if isinstance(other, Tensor) else None)
 
 

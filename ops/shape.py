@@ -21,11 +21,11 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import (D, Size, Tensor, aliased, arranged, check_memory_format, contiguous_format, emit, plain,
-                     preserve_format, recorded, state, write_tape)
+from .._emit import (D, Size, Tensor, aliased, arranged, check_memory_format, contiguous_format, emit, node_in,
+                     plain, preserve_format, recorded, state, write_tape)
 from ._args import infer_shape, shape_arg, shown, wrap_dim
 from ._index import advance, broadcast_accumulate, dims, slab
-from ._spec import N_CODES, NUMBER, ROLES, SHAPE, Op, public, public_function, register
+from ._spec import N_CODES, NUMBER, ROLES, SHAPE, X1, Op, public, public_function, register
 from ._spec import tangents
 
 VIEW, EXPAND, SELECT, EMBED, TRANSPOSE, GATHER, SCATTER, INDEX = range(SHAPE.start, SHAPE.start + 8)
@@ -221,10 +221,12 @@ register(Op(GATHER, "index", "IndexBackward0", 0,
             lambda g, x, y, r: (g._scatter(r.out_index_list, r.in_shapes[0]),),
             float_only=False, grad_fn_of=_gather_name))
 # Indexing with index tensors or masks: the same gather, but PyTorch's node
-# saves the indices, so a second backward through it needs retain_graph.
-register(Op(INDEX, "index", "IndexBackward0", NUMBER,
+# saves the indices, so a second backward through it needs retain_graph.  The index tensor the
+# user gave is the row's hidden second input (a constant, never shown): an in-place change of it
+# then makes backward fail, as PyTorch's saved index does.
+register(Op(INDEX, "index", "IndexBackward0", NUMBER | X1,
             lambda g, x, y, r: (g._scatter(r.out_index_list, r.in_shapes[0]),),
-            float_only=False, grad_fn_of=_gather_name))
+            float_only=False, grad_fn_of=_gather_name, nondiff=(1,)))
 register(Op(SCATTER, "_scatter", "IndexPutBackward0", 0,
             lambda g, x, y, r: (g._gather(r.in_index_list.reshape(r.in_shapes[0]), BY_INDEX),),
             float_only=False))
@@ -551,15 +553,17 @@ def t(self) -> Tensor:
 
 # -- indexing rows (``ops/index.py`` parses the index) --
 @public("_gather")
-def gather(self, positions: np.ndarray, kind: int) -> Tensor:
-    """The elements at flat ``positions`` (an int array shaped like the result)."""
+def gather(self, positions: np.ndarray, kind: int, held: Optional[Tensor] = None) -> Tensor:
+    """The elements at flat ``positions`` (an int array shaped like the result); ``held``: the
+    index tensor they came from, which backward checks for in-place changes."""
     y = np.array(self._value().reshape(-1)[positions], order="C")
     if not (self._rg and state.grad):
         return plain(y, self._dtype)
     tape = write_tape()
     nx = self._node if self._tape is tape else tape.import_(self)
     code = GATHER if kind in (BY_SLICE, BY_SELECT, BY_UNSQUEEZE, BY_ALIAS) else INDEX
-    node = tape.append(code, self._dtype.arena, y, nx, ia=tape.index_list(positions), ib=kind)
+    nh = node_in(tape, held, self._dtype, held._shape) if held is not None else -1
+    node = tape.append(code, self._dtype.arena, y, nx, nh, ia=tape.index_list(positions), ib=kind)
     return recorded(tape, node, y, self._dtype)
 
 

@@ -4,7 +4,8 @@ vector_norm, as Python-rule rows (``ops/_rule.py``).
 Row attributes: ``ia`` is the bit mask of reduced dims (``Row.keep_shape`` applies); ``ib`` bit 1
 records that ``dim`` was given (PROD: ``ProdBackward1``; VAR/STD: the rule when no degree of
 freedom is left); VAR/STD keep the correction in ``fa``;
-VAR_MEAN (two outputs, variance then mean) has ``fb`` = 1 for ``std_mean``; NORM and DIST keep
+VAR_MEAN (two outputs, variance then mean) and STD_MEAN (std then mean) have ``fb`` = 1 for
+``std_mean``; NORM and DIST keep
 the order ``p`` in ``fa``.
 """
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
-from ._spec import OUT, OUTPUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public, register
+from ._spec import OUT, OUT_FIRST, OUTPUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public
+from ._spec import register
 from ._spec import TRANSPOSED, tangents
 from .elementwise import M_SIGN, _no_bool_sub
 from .join import where
@@ -26,6 +28,7 @@ from ._args import reduced_dims
 from .softmax import kept, mask_of, reduced
 
 PROD, VAR, STD, VAR_MEAN, NANSUM, NORM, DIST = range(PYTHON.start + 35, PYTHON.start + 42)
+STD_MEAN = PYTHON.start + 82
 DIM_GIVEN = 2
 ATEN_NORM = 4       # (``ib`` of a NORM row made by ``aten_norm``)
 
@@ -217,8 +220,11 @@ register(Op(PROD, "prod", "ProdBackward0", X0 | OUT, _prod_vjp, float_only=False
 register(Op(VAR, "var", "VarBackward0", X0, _var_vjp, py_adjoint=rule_adjoint, node_saved=_var_saved))
 register(Op(STD, "std", "StdBackward0", X0 | OUT, _std_vjp, py_adjoint=rule_adjoint, node_saved=_var_saved))
 register(Op(VAR_MEAN, "var_mean", "VarMeanBackward0", X0 | OUT, _var_mean_vjp, py_adjoint=rule_adjoint,
-            multi=True, grad_fn_of=lambda r: "StdMeanBackward0" if r.fb else "VarMeanBackward0",
-            node_saved=lambda r: _var_mean_saved(r)))
+            multi=True, node_saved=lambda r: _var_mean_saved(r)))
+# (std_mean's row, apart from var_mean's as PyTorch's node saves its std: changed in place, it makes
+# backward fail)
+register(Op(STD_MEAN, "std_mean", "StdMeanBackward0", X0 | OUT | OUT_FIRST, _var_mean_vjp, py_adjoint=rule_adjoint,
+            multi=True, node_saved=lambda r: _var_mean_saved(r)))
 register(Op(NANSUM, "nansum", "NansumBackward0", X0, _nansum_vjp, py_adjoint=rule_adjoint,
             node_saved=(("self", X0), ("dim", _dims_given), ("keepdim", kept))))
 register(Op(NORM, "norm", "LinalgVectorNormBackward0", X0 | OUT, _norm_vjp, py_adjoint=rule_adjoint,
@@ -227,7 +233,7 @@ register(Op(NORM, "norm", "LinalgVectorNormBackward0", X0 | OUT, _norm_vjp, py_a
                         ("result", OUT))))
 register(Op(DIST, "dist", "DistBackward0", X0 | X1 | OUT, _dist_vjp, py_adjoint=rule_adjoint, arity=2,
             node_saved=(("self", X0), ("other", X1), ("p", lambda r: _number(r.fa)), ("result", OUT))))
-tangents({code: TRANSPOSED for code in (PROD, VAR, STD, VAR_MEAN, NANSUM, NORM, DIST)})
+tangents({code: TRANSPOSED for code in (PROD, VAR, STD, VAR_MEAN, STD_MEAN, NANSUM, NORM, DIST)})
 
 
 # --- front ends -----------------------------------------------------------------------
@@ -346,6 +352,19 @@ def std(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool =
     return _var(self, dim, unbiased, keepdim, correction, True)
 
 
+def _running_mean_inf(v: np.ndarray, dims: tuple, mean: np.ndarray) -> np.ndarray:
+    """``mean`` (infinite somewhere) as PyTorch's var_mean gives it: a running (Welford) mean over
+    each slice in order, which stays infinite only when the slice's one infinity is its last
+    element (any element after it gives inf - inf)."""
+    inf = np.isinf(v)
+    k = len(dims)
+    flags = np.moveaxis(inf, dims, tuple(range(v.ndim - k, v.ndim))).reshape(mean.size, -1)
+    kept = (flags.sum(axis=1) == 1) & flags[:, -1]
+    out = mean.copy()
+    out[np.isinf(mean) & ~kept.reshape(mean.shape)] = np.nan
+    return out
+
+
 def _var_mean(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> tuple:
     name = "std_mean" if std else "var_mean"
     dim, c = _correction(name, dim, unbiased, correction, keepdim)
@@ -354,12 +373,14 @@ def _var_mean(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> tuple
     # (arrays even when 0-d: numpy's sqrt of a 0-d array is a scalar, and a tensor's storage is an array)
     first = np.asarray(np.sqrt(var) if std else var, dt.np)
     mean = np.asarray(mean, dt.np)
+    if np.isinf(mean).any():
+        mean = _running_mean_inf(x._value(), dims, mean)
     if not (x._rg and state.grad):
         return plain(first, dt), plain(mean, dt)
     tape = write_tape()
     nx = x._node if x._tape is tape else tape.import_(x)
     whole = np.concatenate([first.reshape(-1), mean.reshape(-1)])
-    row = tape.append(VAR_MEAN, dt.arena, whole, nx, ia=mask_of(dims), ib=0 if dim is None else DIM_GIVEN, fa=c,
+    row = tape.append(STD_MEAN if std else VAR_MEAN, dt.arena, whole, nx, ia=mask_of(dims), ib=0 if dim is None else DIM_GIVEN, fa=c,
                       fb=float(std))
     nodes = tape.append_outputs(row, [first.shape, mean.shape])
     return (recorded(tape, nodes[0], first, dt), recorded(tape, nodes[1], mean, dt))

@@ -32,7 +32,7 @@ from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import (ADJOINTS, NEVER, PYTHON_FROM, SAVES, compile_for, free_rows, mark_unneeded, seeded_sweeps,
                      sweep_rows)
 from ._tape import ConstRef, Tape, retire, write_tape
-from .ops._spec import CONST, INPUT, OUT, OUTPUT, OUTS, R_DT, R_OP, REGISTRY, UNARY, input_saved
+from .ops._spec import CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_DT, R_OP, REGISTRY, UNARY, input_saved
 from .ops.elementwise import binary_adjoint, unary_adjoint
 
 
@@ -169,7 +169,7 @@ def _modified_input(tape: Tape, r: int, saved: int):
     """The node among those row ``r`` saved that was modified in place, if any."""
     ins = tape.inputs_of(r) + (-1, -1, -1)
     rg = [1 if x >= 0 and tape.rg[x] else 0 for x in ins[:3]]
-    outs = tuple(range(r + 1, r + 1 + int(tape.nout[r]))) if saved & OUTS else ()
+    outs = tuple(range(r + 1, r + 1 + (int(tape.nout[r]) if saved & OUTS else 1))) if saved & (OUTS | OUT_FIRST) else ()
     for k, node in enumerate(ins[:3] + (r,) + outs):
         needed = k > 3 or (saved & OUT if k == 3 else node >= 0 and input_saved(saved, k, *rg))
         if needed and tape.fr[node] & MODIFIED and r < tape.fr[node] >> 2:
@@ -188,6 +188,11 @@ def _stopped(tape: Tape, ctl: np.ndarray) -> None:
                            f"(code {int(tape.op[r])}) in its family's kernel")
 
 
+def _type_string(dtype: D.dtype) -> str:
+    # (PyTorch names a tensor by its legacy type, which bool tensors lack: their backend's type instead)
+    return "CPUBoolType" if dtype is D.bool_ else f"torch.{D.legacy_name(dtype)}Tensor"
+
+
 def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
     if not modified:
         raise RuntimeError(FREED_MSG)
@@ -203,7 +208,7 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
         if t is not None:
             dtype, shape = t._dtype, t._shape
         now = t._version if t is not None else int(tape.ib[node]) + 1
-        what = (f"[torch.{D.legacy_name(dtype)}Tensor {list(shape)}] is at version {now}; expected version "
+        what = (f"[{_type_string(dtype)} {list(shape)}] is at version {now}; expected version "
                 f"{int(tape.ib[node])} instead")
     else:
         # PyTorch names the tensor's node now (the row's own, for a saved output) and its versions.
@@ -219,7 +224,7 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
             shape = t._shape        # (an in-place view op changed it since)
         now = counter[0] if counter is not None else then + 1
         nr = int(tape.ia[node]) if output else 0
-        what = (f"[torch.{D.legacy_name(dtype)}Tensor {list(shape)}], which is output {nr} of {name}, is at version "
+        what = (f"[{_type_string(dtype)} {list(shape)}], which is output {nr} of {name}, is at version "
                 f"{now}; expected version {then} instead")
     raise RuntimeError("one of the variables needed for gradient computation has been modified by an inplace "
                        f"operation: {what}. Hint: {_anomaly.modified_hint()}")

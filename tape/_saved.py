@@ -158,23 +158,29 @@ def _pack_rows(tape, lo: int, hi: int, hooks: tuple) -> None:
                 slots[key] = [pack(value), unpack]
 
 
-def flush() -> None:
-    """Pack the saved tensors of the rows recorded since the last op, with the innermost hooks."""
+def flush() -> bool:
+    """Pack the saved tensors of the rows recorded since the last op, with the innermost hooks;
+    whether there were any."""
     pending = local.pending
     if pending is None or not local.stack:
-        return
+        return False
     ref, gen, lo = pending
     tape = ref()
     local.pending = None
     if tape is not None and tape.gen == gen and tape.n > lo:
         local.pending = (ref, gen, tape.n)
         _pack_rows(tape, lo, tape.n, local.stack[-1])
+        return True
+    return False
 
 
-def _pack_since(tape) -> None:
-    """``fresh``'s slot while hooks are on: pack what the previous op saved; watch this one."""
+def _pack_since(tape) -> bool:
+    """``fresh``'s slot while hooks are on: pack what the previous op saved; watch this one
+    (``tape``; None: only pack, and say whether anything was)."""
     if not local.stack:
-        return
+        return False
+    if tape is None:
+        return flush()
     flush()
     local.pending = (weakref.ref(tape), tape.gen, tape.n)
     tape.soft = tape.n

@@ -44,7 +44,8 @@ def tangent_sweep(tape, seeds: dict, stop: int | None = None, handles: dict | No
         op = REGISTRY[code]
         row = Row(tape, r)
         for k in op.nondiff + (op.nondiff_of(row) if op.nondiff_of is not None else ()):
-            ts[k] = None
+            if k < len(ts):     # (an optional input, as an index row's held index tensor)
+                ts[k] = None
         if any(t is not None for t in ts):
             xs = tuple(_known(handles, tape, x) for x in nodes)
             y = _known(handles, tape, r)

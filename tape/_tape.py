@@ -747,7 +747,10 @@ def fresh() -> Tape:
     if t is None:
         t = state.tape = Tape()
     elif sys.getrefcount(t) == (4 if state.rec is t else 3):   # state.tape (and .rec), ``t``, the argument
-        t.reset()
+        # (with saved-tensor hooks on, the last op's saved tensors are packed before its rows go;
+        # what the hooks packed may hold the tape)
+        if packing[0] is None or not packing[0](None) or sys.getrefcount(t) == (4 if state.rec is t else 3):
+            t.reset()
     elif t.n >= t.cap and not state.pinned:
         # Full and still referenced.  Doubling it would keep every later graph alive for as long
         # as one tensor of this one lives (and a forward-only loop is referenced between any two

@@ -534,3 +534,130 @@ def test_div_and_hypot_save_operands_only_for_the_gradients_that_need_them():
     c.add_(1)
     with pytest.raises(RuntimeError, match=MODIFIED):
         y.sum().backward()
+
+
+@pytest.mark.parametrize("code, message", [
+    # the indices a selecting reduction returns are saved by its node
+    ("x = torch.ones(2, 2, requires_grad=True); v, i = x.max(0); i.zero_(); v.sum().backward()",
+     "[torch.LongTensor [2]] is at version 1"),
+    ("x = torch.ones(2, 2, requires_grad=True); v, i = torch.min(x, 1, keepdim=True); i.zero_(); v.sum().backward()",
+     "[torch.LongTensor [2, 1]] is at version 1"),
+    ("x = torch.tensor([3., 1., 2.], requires_grad=True); v, i = x.sort(); i.add_(0); v.sum().backward()",
+     "[torch.LongTensor [3]] is at version 1"),
+    ("x = torch.tensor([3., 1., 2.], requires_grad=True); v, i = x.topk(2); i[0] = 1; v.sum().backward()",
+     "[torch.LongTensor [2]] is at version 1"),
+    ("x = torch.tensor([3., 1., 2.], requires_grad=True); v, i = x.kthvalue(2); i.zero_(); v.backward()",
+     "[torch.LongTensor []] is at version 1"),
+    ("x = torch.tensor([[3., 1., 2.]], requires_grad=True); v, i = x.median(1); i.zero_(); v.sum().backward()",
+     "[torch.LongTensor [1]] is at version 1"),
+    ("x = torch.tensor([[3., 1., 2.]], requires_grad=True); v, i = x.nanmedian(1); i.zero_(); v.sum().backward()",
+     "[torch.LongTensor [1]] is at version 1"),
+    ("x = torch.tensor([[3., 1., 1.]], requires_grad=True); v, i = x.mode(1); i.zero_(); v.sum().backward()",
+     "[torch.LongTensor [1]] is at version 1"),
+    ("x = torch.tensor([3., 1., 4.], requires_grad=True); v, i = x.cummax(0); i.zero_(); v.sum().backward()",
+     "[torch.LongTensor [3]] is at version 1"),
+    # ... even when no gradient reaches the values
+    ("x = torch.ones(2, 2, requires_grad=True); v, i = x.max(0); i.zero_(); (v.sum() * 0 + x.sum()).backward()",
+     "[torch.LongTensor [2]] is at version 1"),
+    # and so are the index tensors given to a gather
+    ("x = torch.ones(2, 2, requires_grad=True); i = torch.tensor([1, 0]); v = x.index_select(0, i); i.zero_()\n"
+     "v.sum().backward()", "[torch.LongTensor [2]] is at version 1"),
+    ("x = torch.ones(2, 2, requires_grad=True); i = torch.tensor([[1, 0]]); v = x.gather(0, i); i.zero_()\n"
+     "v.sum().backward()", "[torch.LongTensor [1, 2]] is at version 1"),
+    ("x = torch.ones(3, requires_grad=True); i = torch.tensor([1, 0]); v = x.take(i); i.zero_(); v.sum().backward()",
+     "[torch.LongTensor [2]] is at version 1"),
+    ("x = torch.ones(3, requires_grad=True); i = torch.tensor([1, 0]); v = x[i]; i[0] = 2; v.sum().backward()",
+     "[torch.LongTensor [2]] is at version 1"),
+    ("x = torch.ones(3, 2, requires_grad=True); i = torch.tensor([1, 0]); v = x[i, 1]; i.zero_(); v.sum().backward()",
+     "[torch.LongTensor [2]] is at version 1"),
+    ("x = torch.ones(3, requires_grad=True); m = torch.tensor([True, False, True]); v = x[m]; m.zero_()\n"
+     "v.sum().backward()", "[CPUBoolType [3]] is at version 1"),
+    ("x = torch.ones(3, requires_grad=True); m = torch.tensor([True, False, True]); v = x.masked_select(m)\n"
+     "m.zero_(); v.sum().backward()", "[CPUBoolType [3]] is at version 1"),
+    # std_mean saves its std (var_mean nothing: test_var_mean_saves_no_output)
+    ("x = torch.tensor([1., 2., 4.], requires_grad=True); a, b = torch.std_mean(x); a.mul_(2); b.backward()",
+     "[torch.FloatTensor []], which is output 0 of StdMean, is at version 1"),
+    ("x = torch.tensor([[1., 2., 4.]], requires_grad=True); a, b = torch.std_mean(x, 1); a.mul_(2)\n"
+     "(a + b).sum().backward()", "[torch.FloatTensor [1]], which is output 0 of StdMean, is at version 1"),
+])
+def test_saved_indices_and_std_changed_in_place(code, message):
+    with pytest.raises(RuntimeError, match=re.escape(MODIFIED + ": " + message + "; expected version 0 instead")):
+        exec(code, {"torch": torch})
+
+
+def test_saved_indices_unchanged_or_not_saved():
+    x = torch.ones(2, 2, requires_grad=True)
+    i = torch.tensor([1, 1])
+    v = x[i]
+    i2 = i.clone()
+    i2.zero_()
+    v.sum().backward()
+    assert x.grad.tolist() == [[0., 0.], [2., 2.]]
+    # (take_along_dim gathers with indices of its own, and std_mean's mean is not saved)
+    x = torch.ones(3, requires_grad=True)
+    i = torch.tensor([1, 0])
+    v = x.take_along_dim(i, 0)
+    i.zero_()
+    v.sum().backward()
+    assert x.grad.tolist() == [1., 1., 0.]
+    x = torch.tensor([1., 2., 4.], requires_grad=True)
+    a, b = torch.std_mean(x)
+    b.mul_(2)
+    a.backward()
+    assert np.allclose(x.grad.numpy(), [-0.4364358, -0.1091089, 0.5455447])
+    # the node shows no input for the indices
+    x = torch.ones(3, requires_grad=True)
+    v, i = x.max(0)
+    assert len(v.grad_fn.next_functions) == 1
+    assert len(x[torch.tensor([1, 0])].grad_fn.next_functions) == 1
+
+
+def test_var_mean_of_infinities_is_a_running_mean():
+    inf = math.inf
+    a = torch.tensor([[1., inf, 2.], [inf, 2., 3.], [1., 2., inf], [-inf, 1., 1.], [1., 2., 3.]])
+    assert str(torch.var_mean(a, 0)[1].tolist()) == "[nan, nan, nan]"
+    assert str(torch.var_mean(a, 1)[1].tolist()) == "[nan, nan, inf, nan, 2.0]"
+    assert math.isnan(torch.std_mean(a)[1].item())
+    assert torch.var_mean(a[2:3])[1].item() == inf
+    assert torch.var_mean(a[2:3, None], (0, 2), keepdim=True)[1].tolist() == [[[inf]]]
+    with pytest.warns(UserWarning):
+        v, m = torch.var_mean(torch.tensor([-inf, -inf]), dim=0, correction=2)
+    assert math.isnan(v.item()) and math.isnan(m.item())
+    assert torch.mean(torch.tensor([inf, 1.])).item() == inf      # (mean itself sums)
+
+
+@pytest.mark.parametrize("code", [
+    "a().remainder_(b())", "a().fmod_(b())", "a().floor_divide_(b())", "a().div_(b(), rounding_mode='floor')",
+    "a().div_(b(), rounding_mode='trunc')", "a().__imod__(b())", "a().__ifloordiv__(b())",
+])
+def test_in_place_integer_division_shape_error_before_zero_division(code):
+    ns = {"a": lambda: torch.tensor([[2, 0]]), "b": lambda: torch.tensor([[1], [0]])}
+    with pytest.raises(RuntimeError, match=re.escape("output with shape [1, 2] doesn't match the broadcast shape [2, 2]")):
+        eval(code, ns)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        ns["a"]().remainder_(torch.tensor([[0, 1]]))
+
+
+def test_atan2_gradient_at_the_origin():
+    a = torch.tensor([0., 1e-200, 1., 1e-155, 0.], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor([0., 0., 0., 1e-170, 0.], dtype=torch.float64, requires_grad=True)
+    ga, gb = torch.autograd.grad(torch.atan2(a, b).sum(), (a, b), create_graph=True)
+    assert str(ga.tolist()) == "[0.0, 0.0, 0.0, inf, 0.0]" and str(gb.tolist()) == "[-0.0, -0.0, -1.0, -inf, -0.0]"
+    assert type(ga.grad_fn.next_functions[1][0]).__name__ == "MaskedFillBackward0"
+    h = torch.autograd.grad((ga * 2).sum() + gb.sum(), (a, b))
+    assert str(h[0].tolist()) == "[nan, nan, 1.0, nan, nan]" and str(h[1].tolist()) == "[nan, nan, 2.0, inf, nan]"
+    ga, gb = torch.autograd.grad(torch.atan2(a, b).sum(), (a, b))
+    assert ga.tolist()[:3] == [0., 0., 0.] and gb.tolist()[:3] == [0., 0., -1.]
+    x = torch.tensor(0., requires_grad=True)
+    torch.atan2(x, torch.tensor(0.)).backward()
+    assert x.grad.item() == 0.0
+
+
+def test_saved_tensor_hooks_pack_what_an_op_whose_result_is_dropped_saved():
+    packed = []
+    a = torch.ones(2, requires_grad=True)
+    c = torch.ones(2, requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(1) or t, lambda t: t):
+        torch.mul(a, c * 3)
+        torch.mul(a, c * 5)
+    assert len(packed) == 4

@@ -69,6 +69,15 @@ CAT_REDUCE = ["prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "
               "std_mean", "logcumsumexp", "vector_norm"]
 CAT_OTHER = ["where", "lerp", "addcmul", "addcdiv", "dist", "gather", "index_select", "masked_fill", "take",
              "take_along_dim"]
+# More of the registry: scatters and fills by index, selections, shape-dependent products, and a few elementwise
+# ops with attributes (each errs in both libraries where its argument does not fit)
+CAT_MORE = ["scatter", "scatter_add", "scatter_reduce", "index_add", "index_fill", "index_put", "masked_select",
+            "masked_scatter", "put", "diff", "clamp_min", "clamp_max", "hardshrink", "threshold", "kron", "outer",
+            "dot", "trace", "diag", "rot90", "trapezoid", "cumulative_trapezoid", "renorm", "logit", "mvlgamma",
+            "polygamma", "quantile", "msort", "select_scatter", "slice_scatter", "diagonal_scatter", "cross",
+            "cosine_similarity", "cdist", "heaviside", "floor_divide", "frexp", "ldexp", "nextafter", "vander",
+            "tensordot", "einsum", "addmm", "addmv", "addr", "matrix_power", "triu_", "tril_", "clamp_min_",
+            "index_fill_", "fmod_", "atan2_", "hypot_", "xlogy_", "lerp_", "addcdiv_"]
 
 
 class Mismatch(AssertionError):
@@ -558,7 +567,7 @@ class Program:
     def catalogue(self, a, ta):
         """An op of the catalogue (elementwise, reductions, scans, selections, ternary, indexing) on ``a``."""
         nd = ta.dim()
-        group = self.draw(st.sampled_from(["unary", "binary", "reduce", "reduce", "other"]))
+        group = self.draw(st.sampled_from(["unary", "binary", "reduce", "reduce", "other", "more"]))
         method = self.draw(st.booleans())
         if group == "unary":
             u = self.draw(st.sampled_from(CAT_UNARY), label="catalogue unary")
@@ -569,6 +578,8 @@ class Program:
             return f"{a}.{f}({b})" if method else f"L.{f}({a}, {b})"
         if group == "reduce":
             return self.reduction(a, ta, nd)
+        if group == "more":
+            return self.more(a, ta, nd)
         f = self.draw(st.sampled_from(CAT_OTHER), label="catalogue other")
         if f == "where":
             cond = f"{self.pick()} > {self.draw(st.sampled_from(FLOATS))!r}"
@@ -610,6 +621,112 @@ class Program:
         if f == "gather":
             return f"{a}.gather({d}, {index})" if method else f"L.gather({a}, {d}, {index})"
         return f"L.take_along_dim({a}, {index}, dim={d})"
+
+    def index_along(self, ta, nd, d, kmax=3):
+        """An int64 index of ``a``'s rank with up to ``kmax`` entries along dim ``d`` (some out of range)."""
+        shape = list(ta.shape) or [1]
+        sz = shape[d] if -len(shape) <= d < len(shape) else 1
+        k = self.draw(st.integers(0, kmax))
+        if -len(shape) <= d < len(shape):
+            shape[d] = k
+        n = math.prod(shape)
+        vals = self.draw(st.lists(st.integers(-1, sz), min_size=n, max_size=n))
+        if not nd:
+            return f"L.tensor({vals[0] if vals else 0}, dtype=L.int64)"
+        return f"L.tensor({np.array(vals, dtype=np.int64).reshape(shape).tolist()!r}, dtype=L.int64)"
+
+    def more(self, a, ta, nd):
+        """An op of ``CAT_MORE`` on ``a``."""
+        f = self.draw(st.sampled_from(CAT_MORE), label="catalogue more")
+        d = self.dim(nd)
+        n = self.number()
+        if f in ("scatter", "scatter_add", "scatter_reduce"):
+            if f == "scatter":
+                # (one index per slice with a tensor source: of repeated ones PyTorch keeps any value)
+                if self.draw(st.booleans()):
+                    return f"{a}.scatter({d}, {self.index_along(ta, nd, d)}, {n})"
+                return f"{a}.scatter({d}, {self.index_along(ta, nd, d, 1)}, {a} * 2)"
+            index = self.index_along(ta, nd, d)
+            if f == "scatter_add":
+                return f"{a}.scatter_add({d}, {index}, {self.operand(a)})"
+            red = self.draw(st.sampled_from(["sum", "prod", "mean", "amax", "amin"]))
+            return f"{a}.scatter_reduce({d}, {index}, {a} * 2, {red!r}, include_self={self.draw(st.booleans())})"
+        sz = (tuple(ta.shape)[d] if -nd <= d < nd else 1) if nd else 1
+        idx = self.draw(st.lists(st.integers(-sz - 1, sz), min_size=0, max_size=3))
+        index = f"L.tensor({idx!r}, dtype=L.int64)"
+        if f == "index_add":
+            return f"{a}.index_add({d}, {index}, {a}.index_select({d}, {index}), alpha={n})"
+        if f in ("index_fill", "index_fill_"):
+            return f"{a}.{f}({d}, {index}, {n})" if f == "index_fill" else f"({a} * 1).index_fill_({d}, {index}, {n})"
+        if f == "index_put":
+            return f"{a}.index_put(({index},), L.tensor({n}), accumulate=True)"
+        if f == "put":
+            m = ta.numel()
+            pos = self.draw(st.lists(st.integers(-m - 1, m), min_size=1, max_size=3))
+            return f"{a}.put(L.tensor({pos!r}), L.tensor({[float(n)] * len(pos)!r}, dtype={a}.dtype), accumulate=True)"
+        if f == "masked_select":
+            return f"{a}.masked_select({self.pick()} > 0.5)"
+        if f == "masked_scatter":
+            return f"{a}.masked_scatter({self.pick()} > 0.5, {a} * 3)"
+        if f in ("diff", "trapezoid", "cumulative_trapezoid"):
+            return f"L.{f}({a}, dim={d})"
+        if f in ("clamp_min", "clamp_max", "clamp_min_"):
+            return f"{a}.{f}({n})" if f != "clamp_min_" else f"({a} * 1).clamp_min_({n})"
+        if f == "hardshrink":
+            return f"{a}.hardshrink({self.draw(st.sampled_from([0.5, 1.0, 0.0]))})"
+        if f == "threshold":
+            return f"L.threshold({a}, {self.draw(st.sampled_from(FLOATS))}, {n})"
+        if f in ("kron", "outer", "dot", "cross", "heaviside", "floor_divide", "nextafter", "ldexp", "cdist",
+                 "cosine_similarity"):
+            b = self.operand(a)
+            if f == "cross":
+                return f"L.linalg.cross({a}, {b}, dim={d})"
+            if f == "cosine_similarity":
+                return f"L.cosine_similarity({a}, {b}, dim={d})"
+            return f"L.{f}({a}, {b})"
+        if f in ("trace", "diag", "msort"):
+            return f"L.{f}({a})"
+        if f == "rot90":
+            return f"L.rot90({a}, {self.draw(st.integers(-1, 2))}, (0, 1))"
+        if f == "renorm":
+            return f"{a}.renorm({self.draw(st.sampled_from([1, 2, 3]))}, {d}, {self.draw(st.sampled_from([0.5, 1.0, 5.0]))})"
+        if f == "logit":
+            return f"L.logit({a}, eps={self.draw(st.sampled_from(['None', '0.1', '0.25']))})"
+        if f == "mvlgamma":
+            return f"L.mvlgamma({a}, {self.draw(st.integers(1, 3))})"
+        if f == "polygamma":
+            return f"L.polygamma({self.draw(st.integers(0, 2))}, {a})"
+        if f == "quantile":
+            q = self.draw(st.sampled_from(["0.25", "0.5", "L.tensor([0.1, 0.9])", "1.5"]))
+            how = self.draw(st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]))
+            return f"L.quantile({a}, {q}, dim={d}, keepdim={self.draw(st.booleans())}, interpolation={how!r})"
+        if f == "select_scatter":
+            return f"L.select_scatter({a}, {a}.select({d}, 0) * 2, {d}, 0)"
+        if f == "slice_scatter":
+            return f"L.slice_scatter({a}, {a}.narrow({d}, 0, 1) * 2, {d}, 0, 1)"
+        if f == "diagonal_scatter":
+            return f"L.diagonal_scatter({a}, {a}.diagonal() * 2)"
+        if f == "frexp":
+            return f"L.frexp({a})[{self.draw(st.integers(0, 1))}]"
+        if f == "vander":
+            return f"L.vander({a}, {self.draw(st.integers(0, 3))})"
+        if f == "tensordot":
+            return f"L.tensordot({a}, {self.operand(a)}, dims={self.draw(st.integers(0, 1))})"
+        if f == "einsum":
+            eq = self.draw(st.sampled_from(["i->", "ij->ji", "ij,ij->i", "ii->i", "i,i->", "ij,j->i"]))
+            ops = ", ".join([a] if "," not in eq else [a, self.operand(a)])
+            return f"L.einsum({eq!r}, {ops})"
+        if f in ("addmm", "addmv", "addr"):
+            return f"L.{f}({a}, {self.operand(a)}, {self.operand(a)}, beta={n}, alpha=2)"
+        if f == "matrix_power":
+            return f"L.linalg.matrix_power({a}, {self.draw(st.integers(-1, 3))})"
+        if f in ("triu_", "tril_"):
+            return f"({a} * 1).{f}({self.draw(st.integers(-1, 1))})"
+        if f in ("fmod_", "atan2_", "hypot_", "xlogy_"):
+            return f"({a} * 1).{f}({self.operand(a)})"
+        if f == "lerp_":
+            return f"({a} * 1).lerp_({self.operand(a)}, {self.draw(st.sampled_from(FLOATS))})"
+        return f"({a} * 1).addcdiv_({self.operand(a)}, {self.operand(a)}, value={n})"
 
     def reduction(self, a, ta, nd):
         f = self.draw(st.sampled_from(CAT_REDUCE), label="catalogue reduce")
