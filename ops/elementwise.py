@@ -1762,10 +1762,11 @@ def _unary(x: Tensor, code: int) -> Tensor:
         if tape is None or tape.n >= tape.soft:
             tape = None
             tape = fresh()
+        # (a compiled row reads its input from the arena: a big leaf is copied, not referred to)
         if lend:
             return emit_into(tape, code, dt, x._shape, op.forward, (v,), x._node if x._tape is tape else
-                             tape.import_(x))
-        node = tape.append(code, dt.arena, y, x._node if x._tape is tape else tape.import_(x))
+                             tape.import_(x, False))
+        node = tape.append(code, dt.arena, y, x._node if x._tape is tape else tape.import_(x, False))
         return recorded(tape, node, y, dt)
     return plain(y, dt)
 
@@ -1871,7 +1872,8 @@ def _binary(a: Tensor, b, code: int) -> Tensor:
     else:
         na = node_in(tape, a, dt, shape)
     if b._dtype is dt and (b._tape is tape or b._rg) and (sb == shape or is_suffix(sb, shape)):
-        nb = b._node if b._tape is tape else tape.import_(b)      # (a leaf, or a node of an older tape)
+        # (a leaf, or a node of an older tape; a compiled row reads it from the arena: copied, not referred to)
+        nb = b._node if b._tape is tape else tape.import_(b, False)
     else:
         nb = node_in(tape, b, dt, shape)
     if lend:

@@ -296,14 +296,18 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     sa, sb = a._shape, b._shape
     dt = a._dtype
     if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and dt is b._dtype and dt.arena is not None:
-        # The common matrix-matrix product, checked in one line.
-        y = np.matmul(a._value(), b._value())
+        # The common matrix-matrix product, checked in one line.  (Only a 0-d tensor holds a float, ``_f``.)
+        y = np.matmul(a._v, b._v)
         if not ((a._rg or b._rg) and state.grad):
             return plain(y, dt)
         tape = write_tape()
-        na_ = a._node if a._tape is tape else node_in(tape, a, dt, sa)
-        nb_ = b._node if b._tape is tape else node_in(tape, b, dt, sb)
-        node = tape.append(code_for(MM, sa[0] * sa[1] * sb[1]), dt.arena, y, na_, nb_, ia=MM)
+        code = code_for(MM, sa[0] * sa[1] * sb[1])
+        # (operands of the row's dtype and shape enter as they are: ``node_in`` would import them; a
+        # compiled row reads its operands from the arena, so a big leaf is copied rather than referred to)
+        compiled = code == MATMUL
+        na_ = a._node if a._tape is tape else tape.import_(a, not compiled)
+        nb_ = b._node if b._tape is tape else tape.import_(b, not compiled)
+        node = tape.append(code, dt.arena, y, na_, nb_, ia=MM)
         return recorded(tape, node, y, dt)
     na, nb = len(sa), len(sb)
     if na == 0 or nb == 0:

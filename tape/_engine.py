@@ -390,13 +390,14 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     share = not keep or tape.lends_adjoints
     marks = seen.tobytes()
     shapes = tape.shapes
-    R = tape.R
+    # (the columns of every row at once: one ``tolist`` costs what a row's own costs)
+    dts, offs, nums, shps = tape.R[1:5, :n].tolist()
     direct = result.direct
     for node, src in tape.src.items():
         if node >= n or not marks[node] & 1:
             continue        # (a leaf imported by a reentrant backward run meanwhile is none of this sweep's)
-        dt, o, size, shp = R[1:5, node].tolist()
-        g = grads[dt][o:o + size].reshape(shapes[shp])
+        o = offs[node]
+        g = grads[dts[node]][o:o + nums[node]].reshape(shapes[shps[node]])
         if not share:
             g = g.copy()
         if type(src) is tuple:
@@ -406,7 +407,10 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             if leaf is None:
                 continue
             if direct and leaf._grad is None and leaf._rg:
-                leaf._grad = leaf_grad(g, leaf)     # (a later part, from another tape, is added to it)
+                dtype = leaf._gdt or leaf._dtype
+                # (``leaf_grad``'s common case inline: the adjoint has the leaf's dtype and shape)
+                leaf._grad = T._plain(g, dtype) if g.dtype is dtype.np and g.shape == leaf._shape and g.shape \
+                    else leaf_grad(g, leaf)     # (a later part, from another tape, is added to it)
                 continue
             entry = result.leaves.get(id(leaf))
             if entry is None:

@@ -79,9 +79,6 @@ class ConstRef(weakref.ref):
         self.ver = t._ver
         return self
 
-    def __init__(self, t) -> None:
-        super().__init__(t)
-
 
 class Tape:
     """A growable struct of arrays holding recorded rows, their values and shapes."""
@@ -158,8 +155,12 @@ class Tape:
 
     def clear_rows(self, lo: int, hi: int) -> None:
         """Put rows ``lo:hi`` back as rows not recorded yet (``_blank``)."""
-        self.R[:, lo:hi] = _DEFAULTS
-        self.R[R_OFF, lo:hi] = np.arange(lo, hi)
+        if hi <= ROWS0:
+            # (a small tape's: one copy of blank rows costs half of the defaults and offsets written apart)
+            self.R[:, lo:hi] = _BLANK[:, lo:hi]
+        else:
+            self.R[:, lo:hi] = _DEFAULTS
+            self.R[R_OFF, lo:hi] = np.arange(lo, hi)
         self.F[:, lo:hi] = 0.0
 
     # -- growth ---------------------------------------------------------------
@@ -450,8 +451,10 @@ class Tape:
             return tuple(self.ix[lo:lo + ln].tolist())
         return tuple(int(x) for x in (self.a[r], self.b[r]) if x >= 0)
 
-    def import_(self, t) -> int:
-        """The node standing for tensor ``t`` on this tape, recording it if needed."""
+    def import_(self, t, refer: bool = True) -> int:
+        """The node standing for tensor ``t`` on this tape, recording it if needed.  ``refer=False``:
+        a compiled row is about to read it, so a big leaf is copied at once rather than referred to
+        (``refer``), which would fill its slot right away."""
         ver = t._ver[0] if t._ver is not None else 0
         if t._ig == self.gen and t._iv == ver:
             return t._in
@@ -465,14 +468,14 @@ class Tape:
         elif t._rg and not t._vm & 1:
             # (``_vm & 1``: a view made under no_grad of a tensor that requires grad, which PyTorch
             # passes no gradient: a constant here)
-            node = self.refer(INPUT, arena, value, ver) if value.size >= REFER_FROM and state.pinned <= self.pins else \
-                self.append(INPUT, arena, value, ib=ver)
+            node = self.refer(INPUT, arena, value, ver) if refer and value.size >= REFER_FROM and \
+                state.pinned <= self.pins else self.append(INPUT, arena, value, ib=ver)
             self.src[node] = weakref.ref(t)
             if t._inf:
                 self.const_inference(node)      # (a leaf made in inference mode may get a gradient, not be saved)
         else:
-            node = self.refer(CONST, arena, value, ver) if value.size >= REFER_FROM and state.pinned <= self.pins else \
-                self.append(CONST, arena, value, ib=ver)
+            node = self.refer(CONST, arena, value, ver) if refer and value.size >= REFER_FROM and \
+                state.pinned <= self.pins else self.append(CONST, arena, value, ib=ver)
             self.rg[node] = 0
             self.csrc[node] = ConstRef(t)
             if t._inf:
@@ -556,7 +559,6 @@ class Tape:
         # cost a tenth of a loop of setattr calls.)
         (t.op, t.dt, t.off, t.num, t.shp, t.a, t.b, t.ia, t.ib, t.rg, t.fr, t.hid, t.lo, t.ln, t.nout, t.R, t.F, t.fa,
          t.fb, t.w_int, t.w_op, t.w_off, t.w_a, t.w_b, t.w_fa, t.v64, t.w64, t.e64, t.v32) = _moved(self)
-        t.lent = ({}, {})
         t.cap = self.cap
         R, F = self.R, self.F
         Rn = R[:, :n].copy()
@@ -698,6 +700,9 @@ def _blank(cap: int) -> np.ndarray:
     R = np.repeat(_DEFAULTS, cap, axis=1)
     R[R_OFF] = np.arange(cap)
     return R
+
+
+_BLANK = _blank(ROWS0)     # the blank rows ``clear_rows`` copies onto a small tape
 
 
 def _grown(a: np.ndarray, need: int) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tape
-from tape._tape import LEND_FROM, Tape
+from tape._tape import LEND_FROM, Tape, _blank
 
 N = LEND_FROM
 MODIFIED = "one of the variables needed for gradient computation has been modified by an inplace operation"
@@ -277,6 +277,41 @@ def test_a_leaf_only_a_product_reads_is_not_copied_onto_the_tape():
     grad_w = x0.T @ (ones * w0[0])
     grad_w[0] += (x0 @ w0).sum(0)
     np.testing.assert_allclose(w.grad.numpy(), grad_w, rtol=1e-12)
+
+
+def test_a_leaf_a_compiled_row_reads_is_copied_when_imported(monkeypatch):
+    # A small product, an elementwise and a unary row read their operands from the arena, which
+    # a referred leaf's slot would be filled for right away: such a leaf is copied when imported
+    # (the small MLP's weights); a BLAS product still refers to its big leaf.
+    referred = []
+    refer = Tape.refer
+    monkeypatch.setattr(Tape, "refer", lambda t, code, arena, value, ver: referred.append(value.shape) or
+                        refer(t, code, arena, value, ver))
+    rng = np.random.default_rng(5)
+    x0, w0, u0, v0 = (rng.standard_normal(s) for s in ((16, 32), (32, 64), (16, 64), (16, 64)))
+    x, w, u, v = (tape.tensor(a, requires_grad=True) for a in (x0, w0, u0, v0))
+    y = (x @ w + u) * v.tanh()          # (16*32*64 multiply-adds: a compiled product)
+    assert referred == [] and y._tape.pend is None
+    z = tape.tensor(rng.standard_normal((64, 128)), requires_grad=True)
+    (y @ z).sum().backward()            # (16*64*128: BLAS, whose adjoint reads z itself)
+    assert referred == [(64, 128)]
+    gz = np.ones((16, 128)) @ z.detach().numpy().T
+    gs = gz * np.tanh(v0)
+    np.testing.assert_allclose(x.grad.numpy(), gs @ w0.T, rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), x0.T @ gs, rtol=1e-12)
+    np.testing.assert_allclose(u.grad.numpy(), gs, rtol=1e-12)
+    np.testing.assert_allclose(v.grad.numpy(), gz * (x0 @ w0 + u0) * (1 - np.tanh(v0) ** 2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("lo, hi", [(10, 200), (100, 1000)])
+def test_cleared_rows_are_blank_rows(lo, hi):
+    # (``clear_rows`` copies blank rows from a template on a small tape, writes them on a big one)
+    t = Tape(1024)
+    t.R[:] = 7
+    t.F[:] = 3.0
+    t.clear_rows(lo, hi)
+    assert (t.R[:, lo:hi] == _blank(1024)[:, lo:hi]).all() and (t.F[:, lo:hi] == 0).all()
+    assert (t.R[:, :lo] == 7).all() and (t.R[:, hi:] == 7).all() and (t.F[:, hi:] == 3).all()
 
 
 def test_a_leaf_only_a_result_saving_rule_reads_is_not_copied_onto_the_tape(monkeypatch):

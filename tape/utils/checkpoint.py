@@ -564,16 +564,16 @@ class _Scratch(Tape):
         self.outside = []
         self.caches = []        # (tensor, its import cache before): restored when the run ends
 
-    def import_(self, t: Tensor) -> int:
+    def import_(self, t: Tensor, refer: bool = True) -> int:
         ver = t._ver[0] if t._ver is not None else 0
         if t._ig == self.gen and t._iv == ver:
             return t._in
         self.caches.append((t, t._ig, t._iv, t._in))
         if not (self.stand_ins and t._rg):
-            return Tape.import_(self, t)
+            return Tape.import_(self, t, refer)
         s = _py_scalar(t._f) if t._f is not None else _plain(t._v, t._dtype)
         s._rg = True
-        node = Tape.import_(self, s)
+        node = Tape.import_(self, s, refer)
         self.outside.append((t, s))
         t._ig, t._iv, t._in = self.gen, ver, node
         return node
