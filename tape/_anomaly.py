@@ -34,6 +34,9 @@ class _Running(threading.local):
 
 
 _running = _Running()
+# The ``running`` contexts entered now, in any thread (list appends and removals are atomic): ``note``
+# reads the thread-local only while there are some.
+_inside: list = []
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _OPS = os.path.join(os.path.dirname(_HERE), "ops")
 
@@ -78,7 +81,8 @@ _CODES: list = []
 # While that very frame runs (it is held here, so no other frame can be it), the frames around it
 # are suspended where they were: a chain of ops noted from one function costs a frame lookup
 # and a dict lookup each, not a walk of the whole stack.
-_last: list = [None, (), {}, 0, -1]     # (and the id of the tape and the stack id noted last)
+_last: list = [None, (), {}, 0, -1]     # (and the generation of the tape and the stack id noted last)
+_getframe = sys._getframe
 
 
 def _ours(code) -> bool:
@@ -100,7 +104,29 @@ def _stack_id(key: tuple) -> int:
 def note(tape) -> None:
     """Note the stack of the op about to record rows on ``tape``; keep the next op coming here."""
     tape.soft = tape.n
-    f = sys._getframe(3)        # (past ``fresh`` and the op code that called it)
+    f = _getframe(3)        # (past ``fresh`` and the op code that called it)
+    last = _last
+    if f is last[0]:
+        # The user frame of the op before (an op called from the user's code, not from one of
+        # tape's functions): no walk, one lookup of the instruction.
+        sid = last[2].get(f.f_lasti)
+        if sid is None:
+            sid = _frame_sid(f)
+    else:
+        sid = _walk(f)
+    if _inside:
+        parent = _running.node
+        if parent is not None:
+            sid = _induced(sid, parent)
+    if last[4] != sid or last[3] != tape.gen or not tape.prov:
+        # (else the op before was noted there, with this stack: its entry covers this op's rows)
+        tape.prov[tape.n] = sid
+        last[3] = tape.gen
+        last[4] = sid
+
+
+def _walk(f) -> int:
+    """The stack id of the innermost user frame from ``f`` outwards (remembered in ``_last``)."""
     ours = _OURS
     while f is not None:
         mine = ours.get(id(f.f_code))
@@ -108,34 +134,35 @@ def note(tape) -> None:
             break
         f = f.f_back
     if f is None:
-        sid = _stack_id(())
-    else:
-        if f is not _last[0]:
-            outer = []
-            g = f.f_back
-            while g is not None:
-                if not _ours(g.f_code):
-                    outer.append((g.f_code.co_filename, g.f_lineno, g.f_code.co_name))
-                g = g.f_back
-            _last[:3] = f, tuple(reversed(outer)), {}
-        # (keyed by the instruction: ``f_lineno`` is computed from the line table at each read)
-        at = f.f_lasti
-        sid = _last[2].get(at)
-        if sid is None:
-            sid = _last[2][at] = _stack_id(_last[1] + ((f.f_code.co_filename, f.f_lineno, f.f_code.co_name),))
-    parent = _running.node
-    if parent is not None:
-        key = (sid,) + parent
-        induced = _INDUCED.get(key)
-        if induced is None:
-            induced = _INDUCED[key] = len(_BY_ID)
-            _BY_ID.append(_BY_ID[sid])
-            _PARENTS[induced] = parent
-        sid = induced
-    prov = tape.prov
-    if not (prov and _last[3] == id(tape) and _last[4] == sid):     # (the op before was noted there, with this stack)
-        prov[tape.n] = sid
-        _last[3:] = id(tape), sid
+        return _stack_id(())
+    if f is not _last[0]:
+        outer = []
+        g = f.f_back
+        while g is not None:
+            if not _ours(g.f_code):
+                outer.append((g.f_code.co_filename, g.f_lineno, g.f_code.co_name))
+            g = g.f_back
+        _last[:3] = f, tuple(reversed(outer)), {}
+    # (keyed by the instruction: ``f_lineno`` is computed from the line table at each read)
+    sid = _last[2].get(f.f_lasti)
+    return _frame_sid(f) if sid is None else sid
+
+
+def _frame_sid(f) -> int:
+    """The stack id of user frame ``f`` (``_last[0]``) at its current instruction."""
+    sid = _last[2][f.f_lasti] = _stack_id(_last[1] + ((f.f_code.co_filename, f.f_lineno, f.f_code.co_name),))
+    return sid
+
+
+def _induced(sid: int, parent: tuple) -> int:
+    """The stack id of a row recorded from stack ``sid`` while a backward runs node ``parent``."""
+    key = (sid,) + parent
+    induced = _INDUCED.get(key)
+    if induced is None:
+        induced = _INDUCED[key] = len(_BY_ID)
+        _BY_ID.append(_BY_ID[sid])
+        _PARENTS[induced] = parent
+    return induced
 
 
 def stack_of(tape, r: int) -> int:
@@ -161,8 +188,10 @@ class running:
     def __enter__(self) -> None:
         self.prev = _running.node
         _running.node = self.node
+        _inside.append(self)
 
     def __exit__(self, *exc) -> None:
+        _inside.remove(self)
         _running.node = self.prev
 
 

@@ -248,3 +248,68 @@ def test_nan_check_numbers_a_function_node_gradients_as_returned():
                 with pytest.raises(RuntimeError, match=f"^Function 'NanBackward' returned nan values in its {k}th "
                                                        "output.$"):
                     Nan.apply(x, x, first).backward()
+
+
+def _helper_op(t):
+    return t * 1.0          # (a user frame entered and left between the loop's ops)
+
+
+def test_each_op_noted_at_its_own_line_in_a_loop_of_ops_from_one_frame():
+    # The frame of the ops' caller is looked up once: ops after a call into another user frame, and
+    # ops on other lines of the same frame, are still noted at their own line and stack.
+    x = tape.tensor([0.0, 1.0], requires_grad=True)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        with tape.autograd.detect_anomaly():
+            h = x.sqrt()
+            for _ in range(3):
+                h = _helper_op(h)
+                h = h + 0.0
+            z = h * 0.0
+            q = (z / h).sum()           # the failing node's line
+            with pytest.raises(RuntimeError, match="DivBackward0"):
+                q.backward()
+    first, = _messages(w)
+    assert re.search(r'line \d+, in test_each_op_noted_at_its_own_line_in_a_loop_of_ops_from_one_frame\n'
+                     r'    q = \(z / h\)\.sum\(\)  ', first)
+    assert "_helper_op" not in first
+
+
+def test_a_node_running_in_another_thread_induces_no_row_here():
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    class _Wait(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            started.set()
+            release.wait(10)
+            return g
+
+    def other():
+        with tape.autograd.detect_anomaly():
+            _Wait.apply(tape.rand(2, requires_grad=True)).sum().backward()
+
+    x = tape.tensor([0.0, 1.0], requires_grad=True)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        tape.set_anomaly_enabled(True)
+        thread = threading.Thread(target=other)
+        thread.start()
+        try:
+            assert started.wait(10)     # the other thread's backward runs _WaitBackward now
+            y = x.sqrt()
+            q = (y * 0.0 / y).sum()
+        finally:
+            release.set()
+            thread.join()
+        with pytest.raises(RuntimeError, match="DivBackward0"):
+            q.backward()
+    first = [m for m in _messages(w) if "DivBackward0" in m]
+    assert len(first) == 1 and "Previous calculation was induced" not in first[0]
+    assert "q = (y * 0.0 / y).sum()" in first[0]
