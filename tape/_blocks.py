@@ -27,25 +27,68 @@ from ._sweep import PYTHON_FROM, SAVES
 from .ops._spec import CONST, INPUT, R_OP, REGISTRY, SOURCE, UNARY
 from .ops.elementwise import CAST, binary_block, unary_adjoint, unary_block
 from .ops.join import WHERE, where_block
+from .ops.reduction import MEAN, SUM
 
 # Elements per block: the arrays a row's block reads and writes (up to six) stay in a core's L2.
 RUN_BLOCK = 1 << 15
 _SOURCE_END = SOURCE.stop
+_NONE: dict = {}
 _local = threading.local()
 
 
-def big_rows(tape, R, r: int, values, grads, seen, result) -> int:
+class Owned(dict):
+    """``{node: array}``: the leaves' adjoints of one plain backward that live in arrays of their
+    own, handed out as the leaves' gradients (no copy out of the tape's adjoint buffer, which
+    the tape keeps for its next backward).  ``kept``: the nodes whose adjoints are read from the
+    buffer after the sweep (asked for, retained)."""
+
+    __slots__ = ("kept",)
+
+    def __init__(self, tape, result) -> None:
+        super().__init__()
+        key = id(tape)
+        self.kept = set(tape.retained)
+        if result.targets:
+            self.kept.update(node for k, node in result.targets if k == key)
+
+
+def owned(tape, seen, x: int, below: int, own, also: int = -1) -> bool:
+    """Whether the adjoint of ``x``, first reached by Python rows from ``below`` up, gets an array of
+    its own (``Owned``): ``x`` is an imported leaf (an INPUT row, not hooked: ``own`` is None for a
+    sweep with hooks), not read after the sweep, and no row between it and ``below`` that a gradient
+    reached (or ``also``, which the same row reaches) is left to run (those would add to it in the
+    buffer; gradients only flow down, so rows no gradient reached by now never run).  The array is
+    made and kept in ``own``."""
+    if own is None or x in own.kept or tape.op[x] != INPUT or x not in tape.src or \
+            ((seen[x + 1:below] & 3) == 1).any() or (x < also < below and not seen[also] & 2):
+        return False
+    own[x] = np.empty(int(tape.num[x]), np.float64 if tape.dt[x] == 0 else np.float32)
+    return True
+
+
+def big_rows(tape, R, r: int, values, grads, seen, result, own=None) -> int:
     """Run the big elementwise row ``r`` the sweep stopped at and the rows of its run (``_run``)
     block by block on all cores; return the lowest row run.  ``result``: the backward's
-    (``_engine._Result``), whose gradients asked for, as those retained, are read after the sweep."""
+    (``_engine._Result``), whose gradients asked for, as those retained, are read after the sweep;
+    ``own``: the sweep's ``Owned`` leaf adjoints (None: all in the buffer)."""
+    n = run_size(tape, r)
     rows = _run(tape, R, r, seen)
     key = id(tape)
     kept = set(tape.retained)
     if result.targets:
         kept.update(node for k, node in result.targets if k == key)
     slots, counts = _plan(tape, rows, kept)
-    calls = [_rule_call(tape, q, values, grads, writes, slots) if REGISTRY[int(tape.op[q])].numpy_rows else
-             _kernel_call(tape, q, values, grads, writes, slots) for q, writes in rows]
+    if own is not None:
+        below = rows[-1][0]
+        real = _cast_touched(tape, rows)
+        for _, writes in rows:
+            for _, x, first in writes:
+                if first and x not in slots and x not in real:
+                    owned(tape, seen, x, below, own)
+    adj = own or _NONE
+    calls = [spread_call(tape, q, grads, writes, slots, adj, n) if tape.op[q] == SUM or tape.op[q] == MEAN else
+             _rule_call(tape, q, values, grads, writes, slots, adj) if REGISTRY[int(tape.op[q])].numpy_rows else
+             _kernel_call(tape, q, values, grads, writes, slots, adj) for q, writes in rows]
 
     def blocks(lo: int, hi: int) -> None:
         scratch = _scratch(counts)
@@ -54,8 +97,16 @@ def big_rows(tape, R, r: int, values, grads, seen, result) -> int:
             for call in calls:
                 call(start, end, scratch)
 
-    _parallel.run(blocks, int(tape.num[r]))
+    _parallel.run(blocks, n)
     return rows[-1][0]
+
+
+def run_size(tape, r: int) -> int:
+    """The elements of the run that row ``r`` heads: its own, or its input's for a sum or mean of
+    all of a big row (``_sweep._sum_over_big``)."""
+    if tape.op[r] == SUM or tape.op[r] == MEAN:
+        return int(tape.num[tape.a[r]])
+    return int(tape.num[r])
 
 
 def _run(tape, R, r: int, seen) -> list:
@@ -65,7 +116,7 @@ def _run(tape, R, r: int, seen) -> list:
     needed, and sources, are passed by).  ``writes``: (input
     position, node, first to reach its adjoint) for the inputs the row gives a gradient, marked in
     ``seen`` as the sweep would mark them, row after row."""
-    n = int(tape.num[r])
+    n = run_size(tape, r)
     num, dt, rg = tape.num, tape.dt, tape.rg
     ix = tape.ix
     rows = []
@@ -96,11 +147,7 @@ def _plan(tape, rows: list, kept: set) -> tuple:
     block's arrays); a slot is taken when the adjoint is first written and given back once its
     row ran."""
     run = {q for q, _ in rows[1:]}
-    real = set()
-    for q, writes in rows:
-        if tape.op[q] == CAST:
-            real.add(q)
-            real.update(x for _, x, _ in writes)
+    real = _cast_touched(tape, rows)
     free = ([], [])
     counts = [0, 0]
     slots = {}
@@ -120,6 +167,17 @@ def _plan(tape, rows: list, kept: set) -> tuple:
     return slots, counts
 
 
+def _cast_touched(tape, rows: list) -> set:
+    """The casts' nodes of ``rows`` and their inputs: a cast's loop reaches their adjoints in the
+    tape's buffer by offset."""
+    real = set()
+    for q, writes in rows:
+        if tape.op[q] == CAST:
+            real.add(q)
+            real.update(x for _, x, _ in writes)
+    return real
+
+
 def _scratch(counts: list) -> tuple:
     """This thread's scratch arrays (at least ``counts`` of a block each, per arena)."""
     have = getattr(_local, "scratch", None)
@@ -130,17 +188,20 @@ def _scratch(counts: list) -> tuple:
     return have
 
 
-def _adjoint(tape, grads, slots, node: int):
-    """``at(lo, hi, scratch)``: the array of ``node``'s adjoint over elements ``lo:hi``."""
+def _adjoint(tape, grads, slots, own, node: int):
+    """``at(lo, hi, scratch)``: the array of ``node``'s adjoint over elements ``lo:hi`` (``own``: the
+    leaf adjoints in arrays of their own, ``Owned``)."""
     where = slots.get(node)
     if where is not None:
         arena, slot = where
         return lambda lo, hi, scratch: scratch[arena][slot][:hi - lo]
-    g = grads[int(tape.dt[node])][int(tape.off[node]):]
+    g = own.get(node)
+    if g is None:
+        g = grads[int(tape.dt[node])][int(tape.off[node]):]
     return lambda lo, hi, scratch: g[lo:hi]
 
 
-def _rule_call(tape, r: int, values, grads, writes, slots):
+def _rule_call(tape, r: int, values, grads, writes, slots, own):
     """``call(lo, hi, scratch)``: elements ``lo:hi`` of the row's input adjoints from its op's
     ``vjp`` rule, run on plain tensors over the block's arrays (numpy's SIMD ufuncs)."""
     R = tape.R
@@ -153,8 +214,8 @@ def _rule_call(tape, r: int, values, grads, writes, slots):
 
     vals = [value(x) for x in ins]
     out, dtype = value(r)
-    gy = _adjoint(tape, grads, slots, r)
-    gxs = [(k, _adjoint(tape, grads, slots, x), first) for k, x, first in writes]
+    gy = _adjoint(tape, grads, slots, own, r)
+    gxs = [(k, _adjoint(tape, grads, slots, own, x), first) for k, x, first in writes]
     plain = T._plain
 
     def call(lo: int, hi: int, scratch) -> None:
@@ -173,17 +234,37 @@ def _rule_call(tape, r: int, values, grads, writes, slots):
     return call
 
 
-def _kernel_call(tape, r: int, values, grads, writes, slots):
+def spread(g: np.ndarray, c: float, first: bool) -> None:
+    """Write (``first``) or add ``c``, the adjoint of a full sum or mean scaled, to every element of
+    ``g``, rounded as the reduction family's kernel rounds (added in float64)."""
+    if first:
+        g[:] = c
+    else:
+        np.add(g, c, out=g, dtype=np.float64)
+
+
+def spread_call(tape, r: int, grads, writes, slots, own, n: int):
+    """``call(lo, hi, scratch)``: elements ``lo:hi`` of the input adjoint of a sum or mean of all of
+    its ``n`` elements, each the output's adjoint (over ``n`` for a mean)."""
+    c = float(grads[int(tape.dt[r])][int(tape.off[r])]) * (1 / n if tape.op[r] == MEAN else 1.0)
+    if not writes:
+        return lambda lo, hi, scratch: None
+    _, x, first = writes[0]
+    gx = _adjoint(tape, grads, slots, own, x)
+    return lambda lo, hi, scratch: spread(gx(lo, hi, scratch), c, first)
+
+
+def _kernel_call(tape, r: int, values, grads, writes, slots, own):
     """``call(lo, hi, scratch)``: elements ``lo:hi`` of the row's input adjoints from its family's
     loops (the arguments read from the tape once, not per block), a first-reached one zeroed
     first (in cache)."""
     R = tape.R
     code, dr, o, _, _, x, y = R[:7, r].tolist()
-    zeroed = [_adjoint(tape, grads, slots, node) for _, node, first in writes if first]
+    zeroed = [_adjoint(tape, grads, slots, own, node) for _, node, first in writes if first]
     if code == WHERE:
         c, x, y = tape.inputs_of(r)
         mask = values[dr][int(tape.off[c]):]
-        gy, gx, gz = (_adjoint(tape, grads, slots, node) for node in (r, x, y))
+        gy, gx, gz = (_adjoint(tape, grads, slots, own, node) for node in (r, x, y))
         rgx, rgy = int(tape.rg[x]), int(tape.rg[y])
 
         def call(lo: int, hi: int, scratch) -> None:
@@ -202,10 +283,10 @@ def _kernel_call(tape, r: int, values, grads, writes, slots):
                 z(lo, hi, scratch)[:] = 0
             unary_adjoint(code, hi - lo, fa, fb, ia, v, g, ox + lo, o + lo, vo, go)
         return call
-    gy = _adjoint(tape, grads, slots, r)
+    gy = _adjoint(tape, grads, slots, own, r)
     if code < UNARY.stop:
         fa, fb = float(tape.fa[r]), float(tape.fb[r])
-        gx = _adjoint(tape, grads, slots, x)
+        gx = _adjoint(tape, grads, slots, own, x)
         vx, vy = v[ox:], v[o:]
 
         def call(lo: int, hi: int, scratch) -> None:
@@ -214,8 +295,8 @@ def _kernel_call(tape, r: int, values, grads, writes, slots):
             unary_block(code, fa, fb, vx[lo:hi], vy[lo:hi], gx(lo, hi, scratch), gy(lo, hi, scratch))
         return call
     rgx, rgy = int(tape.rg[x]), int(tape.rg[y])
-    ga = _adjoint(tape, grads, slots, x)
-    gb = _adjoint(tape, grads, slots, y)
+    ga = _adjoint(tape, grads, slots, own, x)
+    gb = _adjoint(tape, grads, slots, own, y)
     va, vb, vy = v[ox:], v[oy:], v[o:]
     same = x == y
 

@@ -21,7 +21,7 @@ from . import _anomaly, _graph, _hooks, _parallel, _saved
 from . import _programs as P
 from . import _record as Rec
 from . import _tensor as T
-from ._blocks import big_rows
+from ._blocks import Owned, big_rows, owned, run_size, spread_call
 from ._graph import node_view
 from ._row import Row
 from ._saved import FREED_MSG
@@ -34,6 +34,7 @@ from ._sweep import (ADJOINTS, NEVER, PYTHON_FROM, SAVES, compile_for, free_rows
 from ._tape import ConstRef, Tape, retire, write_tape
 from .ops._spec import CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_DT, R_OP, REGISTRY, UNARY, input_saved
 from .ops.elementwise import binary_adjoint, unary_adjoint
+from .ops.reduction import MEAN, SUM
 
 
 SHARED_ADJOINTS = 1 << 16     # adjoint buffers up to this many elements are shared by the gradients
@@ -329,6 +330,10 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     R, hooked = _hooks.hook_rows(tape, lambda: _alone(tape, pending, result))
     if tape.pend is not None and (hooked or anomaly):
         tape.fill()         # (hooks and anomaly checks read rows' values beyond ``_python_row``)
+    # Big leaves' adjoints that only Python rows write get arrays of their own, handed out as the
+    # gradients, where the kept buffers' would be copied out (not where hooks or anomaly checks
+    # read adjoints in the buffer)
+    own = Owned(tape, result) if keep and not tape.lends_adjoints and not hooked and not anomaly else None
     last = -1
     returned = None     # (anomaly mode: the gradients a Python-run row returned, checked as they were given)
     while True:
@@ -374,13 +379,14 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                 ctl[C_START] = r
             continue
         if tape.op[r] < PYTHON_START and not anomaly:
-            ctl[C_START] = big_rows(tape, R, r, values, grads, seen, result) - 1
+            ctl[C_START] = big_rows(tape, R, r, values, grads, seen, result, own) - 1
             continue
         if tape.op[r] < PYTHON_START:
-            run = _big_row
+            returned = _blamed(anomaly, tape, r, _big_row, tape, r, values, grads, seen)
+        elif REGISTRY[int(tape.op[r])].py_adjoint is None:
+            returned = _blamed(anomaly, tape, r, _python_vjp, tape, r, values, grads, seen)
         else:
-            run = _python_vjp if REGISTRY[int(tape.op[r])].py_adjoint is None else _python_row
-        returned = _blamed(anomaly, tape, r, run, tape, r, values, grads, seen)
+            returned = _blamed(anomaly, tape, r, _python_row, tape, r, values, grads, seen, own)
         ctl[C_START] = r - 1
     for r, hooks in _hooked_targets(tape, R, hooked, seen, result):
         _hooks.fire_numeric(tape, r, hooks, _arena_view(tape, grads, r))
@@ -397,9 +403,13 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         if node >= n or not marks[node] & 1:
             continue        # (a leaf imported by a reentrant backward run meanwhile is none of this sweep's)
         o = offs[node]
-        g = grads[dts[node]][o:o + nums[node]].reshape(shapes[shps[node]])
-        if not share:
-            g = g.copy()
+        g = own.get(node) if own else None
+        if g is not None:
+            g = g.reshape(shapes[shps[node]])
+        else:
+            g = grads[dts[node]][o:o + nums[node]].reshape(shapes[shps[node]])
+            if not share:
+                g = g.copy()
         if type(src) is tuple:
             pending.setdefault(src[0], []).append((src[1], g))
         else:
@@ -426,7 +436,9 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
 _NO_PEND: dict = {}
 
 
-def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
+def _python_row(tape: Tape, r: int, values, grads, seen, own=None) -> None:
+    """Run a PYTHON-range row through its op's ``py_adjoint``; ``own``: the sweep's ``Owned`` leaf
+    adjoints (None: all in the buffer)."""
     R = tape.R
     # (Basic slices and tolist: fancy indexing costs ten times as much on a few elements.)
     code, dr, o, n, sr, x, y = R[:7, r].tolist()
@@ -448,6 +460,11 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
         vb = gb = None
     # An adjoint no row has reached yet holds no zeros: the rule writes it instead of adding.
     fresh = (0 if seen[x] & 1 else 1) | (0 if y < 0 or seen[y] & 1 or y == x else 2)
+    if own is not None:
+        if fresh & 1 and ga is not None and owned(tape, seen, x, r, own, y if gb is not None else -1):
+            ga = own[x].reshape(shapes[sx])
+        if fresh & 2 and gb is not None and owned(tape, seen, y, r, own, x if ga is not None else -1):
+            gb = own[y].reshape(shapes[sy])
     arrived = []
     for out in range(r + 1, r + 1 + int(tape.nout[r])):
         arrived.append(bool(seen[out] & 1))
@@ -463,6 +480,10 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
         seen[x] |= 1
     if gb is not None and wrote & 2:
         seen[y] |= 1
+    if own:
+        for node in (x, y):
+            if node in own and not seen[node] & 1:
+                del own[node]       # (unreached: a later row's gradient goes to the buffer)
 
 
 def _hooked_targets(tape: Tape, R, hooked: dict, seen, result: _Result) -> list:
@@ -588,6 +609,10 @@ def _big_row(tape: Tape, r: int, values, grads, seen) -> None:
             writes.append((k, x, not seen[x] & 1))
             seen[x] |= 1
     seen[r] |= 4
+    if op.code == SUM or op.code == MEAN:      # (a loss over a big row: ``_sweep._sum_over_big``)
+        n = run_size(tape, r)
+        spread_call(tape, r, grads, writes, {}, {}, n)(0, n, None)
+        return
     part = _rule_part if op.numpy_rows else _kernel_part
     _parallel.run(lambda lo, hi: part(tape, r, values, grads, writes, lo, hi), int(tape.num[r]))
 

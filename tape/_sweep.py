@@ -23,7 +23,7 @@ from .ops.elementwise import (CATALOGUE_BINARY, CATALOGUE_UNARY, ONE_ELEMENT, ca
                               core_scalar_d, core_unary_adjoint)
 from .ops.join import join_adjoint
 from .ops.linalg import linalg_adjoint
-from .ops.reduction import reduce_adjoint
+from .ops.reduction import MEAN, SUM, reduce_adjoint
 from .ops.shape import EXPAND, VIEW, shape_adjoint, view_adjoint
 
 _UNARY_END = UNARY.stop
@@ -34,6 +34,7 @@ _LINALG_END = LINALG.stop
 _JOIN_END = JOIN.stop
 _SOURCE_END = SOURCE.stop
 _PYTHON_START = PYTHON.start
+_SUM, _MEAN = SUM, MEAN
 
 SAVES = np.zeros(N_CODES, np.int64)     # each op's ``saved`` bits
 # Per arena and code, the row size from which the sweep leaves a row (with no broadcast input)
@@ -174,6 +175,22 @@ def _zero(R, g64, g32, node):
 
 
 @njit(cache=True, error_model="numpy")
+def _sum_over_big(R, python_from, seen, r):
+    """Whether row ``r``, a sum or mean of all of its input (a loss), is left to Python with the
+    rows below it (``_blocks.big_rows``): its input is a big elementwise row that the sweep would
+    leave to Python, which no gradient reached yet, so that the input's adjoint, a constant,
+    is written block by block with them and never spread over the tape's buffer first."""
+    x = R[R_A, r]
+    if x < 0 or R[R_DT, x] != R[R_DT, r] or seen[x] & 3 != 0 or R[R_RG, x] == 0 or R[R_LN, x] != 0:
+        return False
+    n = R[R_NUM, x]
+    xa = R[R_A, x]
+    xb = R[R_B, x]
+    return (n >= python_from[R[R_DT, x], R[R_OP, x]] and xa >= 0 and R[R_NUM, xa] == n
+            and (xb < 0 or R[R_NUM, xb] == n))
+
+
+@njit(cache=True, error_model="numpy")
 def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl, fams):
     """Propagate adjoints from row ``ctl[C_START]`` down to row 0.
 
@@ -184,7 +201,8 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
     anomaly mode (``ctl[C_NAN]``) a row that gave an input a nan gradient).
     ``R`` and ``F`` hold the tape's integer and float columns; rows of code ``c`` in arena
     ``d`` with at least ``python_from[d, c]`` elements, whose inputs have as many (none
-    broadcast), are left to Python too.  ``fams``: the addresses of the family kernels
+    broadcast), are left to Python too, as is a sum or mean of all of such a row (``_sum_over_big``).
+    ``fams``: the addresses of the family kernels
     (``ADJOINTS``); a row whose kernel is not compiled stops the sweep with ST_COMPILE.
     """
     op, dt, off, num, shp, a, b, ia, ib, rg = (R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_SHP], R[R_A], R[R_B],
@@ -211,7 +229,8 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
                 _stop(ctl, status, r)
                 return
         if code >= _PYTHON_START or (num[r] >= python_from[dt[r], code] and num[a[r]] == num[r]
-                                     and (b[r] < 0 or num[b[r]] == num[r])):
+                                     and (b[r] < 0 or num[b[r]] == num[r])) or \
+                ((code == _SUM or code == _MEAN) and num[r] == 1 and _sum_over_big(R, python_from, seen, r)):
             _stop(ctl, ST_PYTHON, r)
             return
         scalar = num[r] == 1 and ONE_ELEMENT[code]

@@ -464,7 +464,8 @@ def test_a_run_takes_the_rows_below_it(small_parts):
     v = np.random.default_rng(4).uniform(-2.0, 2.0, 4096)
     x = tape.tensor(v, dtype=tape.float32, requires_grad=True)
     (x.sin() * (-x * x).exp() + (x * x + 1).sqrt()).sum().backward()
-    assert runs == [["add", "sqrt", "add", "mul", "mul", "exp", "mul", "neg", "sin"]]
+    # (the loss's sum heads the run: its input's adjoint, one number, is written block by block)
+    assert runs == [["sum", "add", "sqrt", "add", "mul", "mul", "exp", "mul", "neg", "sin"]]
     by_runs = x.grad.numpy()
     _rows_to_the_sweep()
     x.grad = None
@@ -510,8 +511,8 @@ def test_adjoints_within_a_run_stay_in_scratch(small_parts):
     small_parts.setattr(_blocks, "_plan", recorded)
     x = tape.tensor(np.linspace(-2.0, 2.0, 4096), dtype=tape.float32, requires_grad=True)
     (x.sin() * (-x * x).exp() + (x * x + 1).sqrt()).sum().backward()
-    # (the adjoints of sin, exp, neg, the products and x*x + 1 and sqrt: 8 nodes in 3 slots)
-    assert plans == [({"sin", "exp", "neg", "mul", "add", "sqrt"}, 8, [0, 3])]
+    # (the adjoints of sin, exp, neg, the products, the sums and sqrt: 9 nodes in 3 slots)
+    assert plans == [({"sin", "exp", "neg", "mul", "add", "sqrt"}, 9, [0, 3])]
 
 
 def test_gradients_read_after_the_sweep_are_not_in_scratch(small_parts):
@@ -549,7 +550,96 @@ def test_where_rows_join_a_run(small_parts):
         return x.grad.numpy()
 
     by_runs = grads()
-    assert runs == [["mul", "add", "mul", "where", "where", "add", "where", "mul", "atan", "mul", "log1p", "mul",
-                     "erf"]]
+    assert runs == [["sum", "mul", "add", "mul", "where", "where", "add", "where", "mul", "atan", "mul", "log1p",
+                     "mul", "erf"]]
     _rows_to_the_sweep()
     assert by_runs.tobytes() == grads().tobytes()
+
+
+@pytest.fixture
+def owned_spy(small_parts):
+    """Adjoint buffers kept by the tape whatever their size (so that leaves' adjoints may get arrays
+    of their own, ``_blocks.Owned``); the leaves that got one, by row."""
+    small_parts.setattr(_engine, "SHARED_ADJOINTS", 0)
+    got = []
+    own = _blocks.owned
+
+    def spy(tp, seen, x, below, owned, *also):
+        ok = own(tp, seen, x, below, owned, *also)
+        got.append((x, ok))
+        return ok
+
+    small_parts.setattr(_blocks, "owned", spy)
+    small_parts.setattr(_engine, "owned", spy)
+    return got
+
+
+def test_a_leaf_adjoint_of_its_own_only_when_python_rows_write_it_all(owned_spy):
+    """A leaf whose adjoint only a run writes gets an array of its own, handed out as its
+    gradient; one that a row below the run adds to (here ``x[:10] * 3``) stays in the buffer."""
+    v = np.random.default_rng(7).uniform(-2.0, 2.0, 4096).astype(np.float32)
+    x = tape.tensor(v, requires_grad=True)
+    (x.sin() * x).sum().backward()
+    assert owned_spy == [(0, True)]
+    first = x.grad
+    assert np.allclose(first.numpy(), np.cos(v) * v + np.sin(v), rtol=1e-6, atol=1e-6)
+    x.grad = None
+    (x.sin() * x).sum().backward()      # (the tape's reused buffers)
+    assert x.grad.numpy().tobytes() == first.numpy().tobytes()
+    assert not np.shares_memory(x.grad.numpy(), first.numpy())
+    owned_spy.clear()
+    x.grad = None
+    ((x[:10] * 3.0).sum() + (x.sin() * x).sum()).backward()
+    assert owned_spy == [(0, False)]
+    want = np.cos(v) * v + np.sin(v)
+    want[:10] += 3.0
+    assert np.allclose(x.grad.numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_a_leaf_adjoint_of_its_own_not_when_the_row_also_reaches_a_row_above_it(owned_spy):
+    """``(W * 2) @ W``: the product's rule reaches ``W`` and ``W * 2``, whose row (run later) adds to
+    ``W``'s adjoint too, so it stays in the buffer; ``x @ W`` for a constant ``x`` gives ``W`` one."""
+    w = np.random.default_rng(8).standard_normal((64, 64)).astype(np.float32)
+    c = np.random.default_rng(9).standard_normal((64, 64)).astype(np.float32)
+    W = tape.tensor(w, requires_grad=True)
+    ((W * 2.0) @ W).sum().backward()
+    assert owned_spy == [(1, False), (0, False)]
+    ones = np.ones((64, 64), np.float32)
+    want = 2.0 * ones @ w.T + (2.0 * w).T @ ones
+    assert np.allclose(W.grad.numpy(), want, rtol=1e-5, atol=1e-4)
+    owned_spy.clear()
+    W.grad = None
+    (tape.tensor(c) @ W).sum().backward()
+    assert owned_spy == [(1, True)]
+    assert np.allclose(W.grad.numpy(), c.T @ ones, rtol=1e-5, atol=1e-4)
+
+
+def test_a_loss_sum_or_mean_heads_the_run_below_it(small_parts):
+    """A sum or mean of all of a big row that no gradient reached yet heads that row's run (its
+    input's adjoint, one number, written block by block); one whose input already has a gradient
+    is the sweep's.  The bits are the sweep's, in anomaly mode too (where each row runs alone)."""
+    runs = _runs_of(small_parts)
+    v = np.random.default_rng(10).uniform(-2.0, 2.0, 4096)
+
+    def grads(dtype):
+        out = []
+        x = tape.tensor(v, dtype=dtype, requires_grad=True)
+        y = (x * 3.0).tanh()
+        (y.mean() + (y * y).sum()).backward()
+        out.append(x.grad.numpy())
+        x.grad = None
+        (x * 3.0).tanh().mean().backward()
+        out.append(x.grad.numpy())
+        x.grad = None
+        with tape.autograd.detect_anomaly():
+            (x * 3.0).tanh().mean().backward()
+        out.append(x.grad.numpy())
+        return out
+
+    by_runs = grads(tape.float32) + grads(tape.float64)
+    assert runs == [["sum", "mul"], ["tanh", "mul"], ["mean", "tanh", "mul"]] * 2
+    _rows_to_the_sweep()
+    by_sweep = grads(tape.float32) + grads(tape.float64)
+    for a, b in zip(by_runs, by_sweep):
+        assert a.tobytes() == b.tobytes()
+    assert by_runs[1].tobytes() == by_runs[2].tobytes()
