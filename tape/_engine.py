@@ -454,6 +454,8 @@ def _python_row(tape: Tape, r: int, values, grads, seen) -> None:
         seen[x] |= 1
     if gb is not None and wrote & 2:
         seen[y] |= 1
+    if wrote != 3 and tape.pyrows:
+        pass_undefined(tape, r, seen)
 
 
 def _hooked_targets(tape: Tape, R, hooked: dict, seen, result: _Result) -> list:
@@ -547,8 +549,10 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen) -> list | None:
     ins = row.inputs
     outs = op.vjp(gs if op.multi else gs[0], tuple(handle(tape, x) for x in ins), None, row)
     seen[r] |= 4
+    undefined = False
     for x, gx in zip(ins, outs):
         if gx is None or not tape.rg[x]:
+            undefined = undefined or gx is None
             continue
         dst = _arena_view(tape, grads, x)
         if seen[x] & 1:
@@ -556,12 +560,44 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen) -> list | None:
         else:
             dst[...] = gx._value()
             seen[x] |= 1
+    if undefined:
+        pass_undefined(tape, r, seen)
     if not _anomaly._mode[0]:
         return None
     # (anomaly mode: each input's gradient as the node gave it, before any sum: an input listed
     # twice gets two, checked for nan in PyTorch's numbering)
     return [gx._value() if gx is not None and tape.rg[x] else None
             for k, (x, gx) in enumerate(zip(ins, outs)) if k not in op.nondiff]
+
+
+def pass_undefined(tape: Tape, r: int, seen) -> None:
+    """Row ``r`` ran and gave some of its inputs no gradient (PyTorch's undefined one): pass that on
+    down the graph, as PyTorch's engine runs every node on the way, built-in ones giving undefined
+    gradients in turn, so that the custom Functions below, which no gradient reaches otherwise, run
+    (their ``backward`` gets zeros, or None with ``set_materialize_grads(False)``)."""
+    pyrows = tape.pyrows
+    if not pyrows:
+        return
+    rg = tape.rg
+    op = tape.op
+    stack = [x for x in tape.inputs_of(r) if rg[x] and not seen[x] & 3]
+    done = set()
+    while stack:
+        x = stack.pop()
+        if x in done:
+            continue
+        done.add(x)
+        code = op[x]
+        if code == OUTPUT:
+            lead = int(tape.a[x])
+            if lead in pyrows:
+                if not seen[lead] & 2:
+                    seen[lead] |= 1     # (its outputs that no gradient reached get None)
+                continue
+            x = lead
+        elif code == INPUT or code == CONST:
+            continue
+        stack.extend(y for y in tape.inputs_of(x) if rg[y] and not seen[y] & 3)
 
 
 def _big_row(tape: Tape, r: int, values, grads, seen) -> None:
@@ -808,6 +844,7 @@ def _python_rule(tape: Tape, dest: Tape, r: int, gnode: np.ndarray, seen: np.nda
         gnode[x] = _node_on(dest, gx)
         seen[x] |= 1
     seen[r] |= 4
+    pass_undefined(tape, r, seen)
 
 
 def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
@@ -913,6 +950,7 @@ def _node_numeric(tape: Tape, r: int, values, grads, seen) -> None:
             dst[...] = gx._value()
             seen[x] |= 1
     seen[r] |= 4
+    pass_undefined(tape, r, seen)
 
 
 def block_nodes(outputs, inputs):
