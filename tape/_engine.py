@@ -377,6 +377,8 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             run = _python_vjp if REGISTRY[int(tape.op[r])].py_adjoint is None else _python_row
         returned = _blamed(anomaly, tape, r, run, tape, r, values, grads, seen)
         ctl[C_START] = r - 1
+    if tape.hooks:
+        _hooks.fire_undefined_only(tape, seen, UNDEFINED)
     for r, hooks in _hooked_targets(tape, R, hooked, seen, result):
         _hooks.fire_numeric(tape, r, hooks, _arena_view(tape, grads, r))
     # The adjoint buffers are this backward's own: gradients are handed out as views of them,
@@ -570,6 +572,9 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen) -> list | None:
             for k, (x, gx) in enumerate(zip(ins, outs)) if k not in op.nondiff]
 
 
+UNDEFINED = 8       # a bit of ``seen``: an undefined gradient reached the row (``pass_undefined``)
+
+
 def pass_undefined(tape: Tape, r: int, seen) -> None:
     """Row ``r`` ran and gave some of its inputs no gradient (PyTorch's undefined one): pass that on
     down the graph, as PyTorch's engine runs every node on the way, built-in ones giving undefined
@@ -587,6 +592,9 @@ def pass_undefined(tape: Tape, r: int, seen) -> None:
         if x in done:
             continue
         done.add(x)
+        hooks = tape.hooks.get(x)
+        if hooks is not None and hooks.tensor:
+            seen[x] |= UNDEFINED       # (its hooks are called with None if no gradient comes: ``fire_undefined``)
         code = op[x]
         if code == OUTPUT:
             lead = int(tape.a[x])
@@ -813,6 +821,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                 last = r if anomaly else -1
                 _blamed(anomaly, tape, r, _python_rule, tape, dest, r, gnode, seen)
                 ctl[Rec.C_START] = r - 1
+        if tape.hooks:
+            _hooks.fire_undefined_only(tape, seen, UNDEFINED)
         for r, hooks in _hooked_targets(tape, R, hooked, seen, result):
             gnode[r] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[r]))))
     finally:
