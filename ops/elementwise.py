@@ -1218,9 +1218,10 @@ TRANSCENDENTAL = (2, (2, 4))
 
 
 def _u(code, name, grad_fn, saved, forward, scalar, vjp, float_only=True, number_input=False, ulps=(),
-       numpy_rows=False, node_saved=()):
+       numpy_rows=False, node_saved=(), grad_fn_of=None):
     return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, float_only, number_input=number_input,
-                       ulps=ulps, numpy_rows=numpy_rows, node_saved=node_saved, jvp=diagonal(vjp)))
+                       ulps=ulps, numpy_rows=numpy_rows, node_saved=node_saved, jvp=diagonal(vjp),
+                       grad_fn_of=grad_fn_of))
 
 
 def _number(r):
@@ -1295,11 +1296,18 @@ _u(SUBC, "sub", "SubBackward0", 0, None, None, lambda g, x, y, r: (g,), number_i
    node_saved=_ALPHA)
 _u(RSUBC, "rsub", "RsubBackward1", 0, None, None, lambda g, x, y, r: (-g,), ulps=EXACT,
    node_saved=_ALPHA)
-_NUMBER_OTHER = (("other", _number), ("self", X0))     # (the tensor is saved only when the number needs a grad: never)
+_NUMBER_OTHER = (("other", _number), ("self", X0))
+_MODE_NONE = (("rounding_mode", lambda r: None),)     # (``div`` with ``rounding_mode=None`` given: ``fb`` 1)
+
+
+def _div_name(r) -> str:
+    return "DivBackward2" if r.fb else "DivBackward0"
+
+     # (the tensor is saved only when the number needs a grad: never)
 _u(MULC, "mul", "MulBackward0", NUMBER, None, None, lambda g, x, y, r: (g * r.fa,), number_input=True, ulps=EXACT,
    node_saved=_NUMBER_OTHER)
 _u(DIVC, "div", "DivBackward0", NUMBER, None, None, lambda g, x, y, r: (g / r.fa,), number_input=True, ulps=EXACT,
-   node_saved=_NUMBER_OTHER)
+   node_saved=lambda r: _NUMBER_OTHER + _MODE_NONE if r.fb else _NUMBER_OTHER, grad_fn_of=_div_name)
 _u(POWC, "pow", "PowBackward0", X0, None, None,
    lambda g, x, y, r: ((g._mask(M_ZERO, constant=True),) if r.fa == 0.0     # zeros, as PyTorch's zeros_like
                        else (g * (x[0] ** (r.fa - 1.0) * r.fa),)),
@@ -1566,9 +1574,9 @@ def _exponent_grad(g, x, y):
     return g * (y * (x[0] + (1.0 - keep)).log())._masked(keep)
 
 
-def _b(code, name, grad_fn, saved, forward, scalar, vjp, ulps=(), node_saved=()):
+def _b(code, name, grad_fn, saved, forward, scalar, vjp, ulps=(), node_saved=(), grad_fn_of=None):
     return register(Op(code, name, grad_fn, saved, vjp, forward, scalar, False, arity=2, ulps=ulps,
-                       node_saved=node_saved, jvp=diagonal(vjp)))
+                       node_saved=node_saved, jvp=diagonal(vjp), grad_fn_of=grad_fn_of))
 
 
 # (scalar faces from ``operator``, as SCALAR_FORWARD's)
@@ -1579,7 +1587,9 @@ _b(SUB, "sub", "SubBackward0", 0, np.subtract, operator.sub, lambda g, x, y, r: 
 _b(MUL, "mul", "MulBackward0", X0 | X1 | CROSS, np.multiply, operator.mul,
    lambda g, x, y, r: (g * x[1], g * x[0]), ulps=EXACT, node_saved=(("other", X1), ("self", X0)))
 _b(DIV, "div", "DivBackward0", X0 | X1 | saved_when(0, 1), np.true_divide, operator.truediv,
-   lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])), ulps=EXACT)
+   lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])), ulps=EXACT,
+   node_saved=lambda r: (("other", X1), ("rounding_mode", lambda r: None), ("self", X0)) if r.fb else (),
+   grad_fn_of=_div_name)
 _b(POW, "pow", "PowBackward1", X0 | X1 | OUT, _power, math.pow,
    lambda g, x, y, r: (_base_grad(g, x), _exponent_grad(g, x, y)), ulps=(*TRANSCENDENTAL, (2, 4)),
    node_saved=(("exponent", X1), ("self", X0), ("result", OUT)))
@@ -2823,11 +2833,33 @@ def mul_(self, other: Operand) -> Tensor:
     return self._inplace(self * other, other)
 
 
+class _NoMode:
+    """The default of ``div``'s ``rounding_mode``: not given, PyTorch's overload without one
+    (``DivBackward0``); ``rounding_mode=None`` given picks the one with a mode (``DivBackward2``,
+    showing ``_saved_rounding_mode`` None), the same quotient."""
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+NO_MODE = _NoMode()
+
+
+def mode_none(out: Tensor) -> Tensor:
+    """``out``, a true quotient, recorded as ``div`` with ``rounding_mode=None`` given (``fb`` 1)."""
+    tape = out._tape
+    if tape is not None and tape.op[out._node] in (DIV, DIVC):
+        tape.fb[out._node] = 1.0
+    return out
+
+
 @public("div_", function=False)
-def div_(self, other: Operand, *, rounding_mode: Optional[str] = None) -> Tensor:
+def div_(self, other: Operand, *, rounding_mode: Optional[str] = NO_MODE) -> Tensor:
     """``self /= other``, in place (``rounding_mode`` as for :meth:`Tensor.div`)."""
     self._check_inplace(other)
-    if rounding_mode is not None:
-        check_output_shape(self._shape, other)      # (before the kernel's division by zero)
-    return self._inplace(self / other if rounding_mode is None else self.div(other, rounding_mode=rounding_mode),
-                         other)
+    if rounding_mode is NO_MODE:
+        return self._inplace(self / other, other)
+    if rounding_mode is None:
+        return self._inplace(mode_none(self / other), other)
+    check_output_shape(self._shape, other)      # (before the kernel's division by zero)
+    return self._inplace(self.div(other, rounding_mode=rounding_mode), other)

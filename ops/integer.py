@@ -17,7 +17,7 @@ from .._emit import D, Number, Tensor, emit, node_in, plain, recorded, state, wr
 from ._args import broadcast_pair, check_output_shape
 from ._rule import diagonal, return_type, rule_adjoint
 from ._spec import CROSS, OUT, PYTHON, REGISTRY, X0, X1, Op, public, register, tangents
-from .elementwise import Operand, _is_number, true_divide
+from .elementwise import NO_MODE, Operand, _is_number, mode_none, true_divide
 
 NO_DERIVATIVE2, LDEXP, FREXP, NEXTAFTER = range(PYTHON.start + 12, PYTHON.start + 16)
 DIV_ROUNDED = PYTHON.start + 95     # div with a rounding_mode (``ib``: 0 trunc, 1 floor)
@@ -214,20 +214,22 @@ def _div_rounded(a, b, mode: str) -> Tensor:
     return plain(y, dt)
 
 
-def _div_reflected(x: Tensor, c: Number, *, rounding_mode: str | None = None) -> Tensor:
+def _div_reflected(x: Tensor, c: Number, *, rounding_mode: str | None = NO_MODE) -> Tensor:
     """``tape.div(number, tensor)``."""
-    if rounding_mode is None:
+    if rounding_mode is NO_MODE or rounding_mode is None:
         return x.__rtruediv__(c)
     return _div_rounded(_operand(c, "/"), x, rounding_mode)
 
 
 @public("div", "divide", reflected=_div_reflected)
-def div(self, other: Operand, *, rounding_mode: str | None = None) -> Tensor:
+def div(self, other: Operand, *, rounding_mode: str | None = NO_MODE) -> Tensor:
     """``self / other``, broadcasting (true division: integers give the default float dtype); with
     ``rounding_mode`` 'trunc' or 'floor', the quotient rounded toward zero or down, in the operands'
     promoted dtype (integer division by zero raises), whose gradients are zeros."""
-    if rounding_mode is None:
+    if rounding_mode is NO_MODE:
         return true_divide(self, other)
+    if rounding_mode is None:
+        return mode_none(true_divide(self, other))
     return _div_rounded(self, _operand(other, "/"), rounding_mode)
 
 

@@ -388,6 +388,8 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         else:
             returned = _blamed(anomaly, tape, r, _python_row, tape, r, values, grads, seen, own)
         ctl[C_START] = r - 1
+    if tape.hooks:
+        _hooks.fire_undefined_only(tape, seen, UNDEFINED)
     for r, hooks in _hooked_targets(tape, R, hooked, seen, result):
         _hooks.fire_numeric(tape, r, hooks, _arena_view(tape, grads, r))
     # The adjoint buffers are this backward's own: gradients are handed out as views of them,
@@ -484,6 +486,8 @@ def _python_row(tape: Tape, r: int, values, grads, seen, own=None) -> None:
         for node in (x, y):
             if node in own and not seen[node] & 1:
                 del own[node]       # (unreached: a later row's gradient goes to the buffer)
+    if wrote != 3 and tape.pyrows:
+        pass_undefined(tape, r, seen)
 
 
 def _hooked_targets(tape: Tape, R, hooked: dict, seen, result: _Result) -> list:
@@ -577,8 +581,10 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen) -> list | None:
     ins = row.inputs
     outs = op.vjp(gs if op.multi else gs[0], tuple(handle(tape, x) for x in ins), None, row)
     seen[r] |= 4
+    undefined = False
     for x, gx in zip(ins, outs):
         if gx is None or not tape.rg[x]:
+            undefined = undefined or gx is None
             continue
         dst = _arena_view(tape, grads, x)
         if seen[x] & 1:
@@ -586,12 +592,50 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen) -> list | None:
         else:
             dst[...] = gx._value()
             seen[x] |= 1
+    if undefined:
+        pass_undefined(tape, r, seen)
     if not _anomaly._mode[0]:
         return None
     # (anomaly mode: each input's gradient as the node gave it, before any sum: an input listed
     # twice gets two, checked for nan in PyTorch's numbering)
     return [gx._value() if gx is not None and tape.rg[x] else None
             for k, (x, gx) in enumerate(zip(ins, outs)) if k not in op.nondiff]
+
+
+UNDEFINED = 8       # a bit of ``seen``: an undefined gradient reached the row (``pass_undefined``)
+
+
+def pass_undefined(tape: Tape, r: int, seen) -> None:
+    """Row ``r`` ran and gave some of its inputs no gradient (PyTorch's undefined one): pass that on
+    down the graph, as PyTorch's engine runs every node on the way, built-in ones giving undefined
+    gradients in turn, so that the custom Functions below, which no gradient reaches otherwise, run
+    (their ``backward`` gets zeros, or None with ``set_materialize_grads(False)``)."""
+    pyrows = tape.pyrows
+    if not pyrows:
+        return
+    rg = tape.rg
+    op = tape.op
+    stack = [x for x in tape.inputs_of(r) if rg[x] and not seen[x] & 3]
+    done = set()
+    while stack:
+        x = stack.pop()
+        if x in done:
+            continue
+        done.add(x)
+        hooks = tape.hooks.get(x)
+        if hooks is not None and hooks.tensor:
+            seen[x] |= UNDEFINED       # (its hooks are called with None if no gradient comes: ``fire_undefined``)
+        code = op[x]
+        if code == OUTPUT:
+            lead = int(tape.a[x])
+            if lead in pyrows:
+                if not seen[lead] & 2:
+                    seen[lead] |= 1     # (its outputs that no gradient reached get None)
+                continue
+            x = lead
+        elif code == INPUT or code == CONST:
+            continue
+        stack.extend(y for y in tape.inputs_of(x) if rg[y] and not seen[y] & 3)
 
 
 def _big_row(tape: Tape, r: int, values, grads, seen) -> None:
@@ -811,6 +855,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                 last = r if anomaly else -1
                 _blamed(anomaly, tape, r, _python_rule, tape, dest, r, gnode, seen)
                 ctl[Rec.C_START] = r - 1
+        if tape.hooks:
+            _hooks.fire_undefined_only(tape, seen, UNDEFINED)
         for r, hooks in _hooked_targets(tape, R, hooked, seen, result):
             gnode[r] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[r]))))
     finally:
@@ -842,6 +888,7 @@ def _python_rule(tape: Tape, dest: Tape, r: int, gnode: np.ndarray, seen: np.nda
         gnode[x] = _node_on(dest, gx)
         seen[x] |= 1
     seen[r] |= 4
+    pass_undefined(tape, r, seen)
 
 
 def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
@@ -947,6 +994,7 @@ def _node_numeric(tape: Tape, r: int, values, grads, seen) -> None:
             dst[...] = gx._value()
             seen[x] |= 1
     seen[r] |= 4
+    pass_undefined(tape, r, seen)
 
 
 def block_nodes(outputs, inputs):

@@ -370,3 +370,13 @@ def fire_undefined(tape, r: int, seen) -> None:
             for hook in list(hooks.tensor.values()):
                 hook(None)
         q += 1
+
+
+def fire_undefined_only(tape, seen, bit: int) -> None:
+    """After a sweep: the tensor hooks of the rows only an undefined gradient reached (``bit`` of
+    ``seen``, no gradient: PyTorch's node ran with an undefined one) are called with None, last row
+    first."""
+    rows = [r for r, hooks in tape.hooks.items() if hooks.tensor and r < len(seen) and seen[r] & (bit | 1) == bit]
+    for r in sorted(rows, reverse=True):
+        for hook in list(tape.hooks[r].tensor.values()):
+            hook(None)

@@ -46,7 +46,7 @@ from numpy.lib.array_utils import byte_bounds
 from ._anomaly import _mode as _anomaly_mode
 from ._anomaly import note
 from ._state import inplace_changes, state
-from .ops._spec import (CONST, INPUT, N_INT_COLS, OUTPUT, REGISTRY, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN,
+from .ops._spec import (CONST, INPUT, N_INT_COLS, OUTPUT, REGISTRY, ROLES, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN,
                         R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_SHP, PYTHON, input_saved)
 
 _INT_COLS = ("op", "dt", "off", "num", "shp", "a", "b", "ia", "ib", "rg", "fr", "hid", "lo", "ln", "nout")
@@ -547,7 +547,10 @@ class Tape:
         arena[o:o + n] = np.broadcast_to(value, self.shape_of(node)).reshape(-1)
         last = self.n
         for h in np.flatnonzero((self.hid[node + 1:last] != 0) & (self.a[node + 1:last] == node)).tolist():
-            self.overwrite(node + 1 + h, value)
+            # (casts, broadcasts and identities hold the same value; a hidden view row of an in-place view op made
+            # under no_grad holds other elements, and saved nothing that the change makes stale)
+            if self.op[node + 1 + h] in (ROLES.cast, ROLES.expand, ROLES.clone):
+                self.overwrite(node + 1 + h, value)
 
     def hand_over(self) -> "Tape":
         """A new tape with the buffers of this spent one (``spent``): its arenas, adjoint buffers

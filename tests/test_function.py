@@ -789,3 +789,52 @@ def test_recorded_call_keeps_no_marked_tensors():
         return weakref.ref(v)
 
     assert scope()() is None
+
+
+def _logged(log: list, materialize: bool):
+    class Logged(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.set_materialize_grads(materialize)
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            log.append(None if g is None else g.tolist())
+            return None if g is None else g + 1
+    return Logged
+
+
+class _Drop(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return None
+
+
+@pytest.mark.parametrize("materialize", [True, False])
+def test_function_reached_by_an_undefined_gradient_runs(materialize):
+    # PyTorch runs every node between the roots and the leaves: a custom Function whose outputs
+    # get an undefined gradient only (another Function returned None above it, built-in nodes
+    # between) runs with zeros, or None without materialized gradients.
+    log = []
+    Logged = _logged(log, materialize)
+    x = tape.ones(2, requires_grad=True)
+    zero = [0.0, 0.0] if materialize else None
+    _Drop.apply((Logged.apply(x) * 3).sin()).sum().backward()
+    assert log == [zero]
+    assert (x.grad.tolist() if x.grad is not None else None) == ([1.0, 1.0] if materialize else None)
+    x.grad = None
+    tape._C._functions.UndefinedGrad()(Logged.apply(x) * 2).sum().backward()
+    assert log == [zero, zero]
+    g, = tape.autograd.grad(_Drop.apply(Logged.apply(x).exp()).sum(), x, create_graph=True, allow_unused=True)
+    assert log == [zero] * 3
+    assert (g.tolist() if g is not None else None) == ([1.0, 1.0] if materialize else None)
+    x.grad = None
+    y = Logged.apply(x)
+    (_Drop.apply(y.exp()) + y).sum().backward()         # (a gradient reaches it too: that one only)
+    assert log == [zero] * 3 + [[1.0, 1.0]]
+    assert x.grad.tolist() == [2.0, 2.0]

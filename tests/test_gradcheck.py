@@ -351,3 +351,23 @@ def test_gradcheck_refuses_an_input_with_a_stride_0_dimension():
             tape.autograd.gradcheck(lambda x: x, (x,), raise_exception=False, fast_mode=fast_mode)
     y = tape.ones(1, 3, dtype=tape.float64, requires_grad=True).expand((1, 3))    # (size 1: any stride)
     assert tape.autograd.gradcheck(lambda y: y * 2, (y,))
+
+
+def test_undefined_output_gradient_check():
+    # PyTorch's check runs backward with the outputs' gradients undefined: a hook that fails on
+    # None fails gradcheck, with its warning about the check being new.
+    def fn(x):
+        y = x.clone()
+
+        def hook(g):
+            if g is None:
+                raise RuntimeError("undefined")
+        y.register_hook(hook)
+        return y, x * 2
+
+    x = tape.ones(2, dtype=tape.float64, requires_grad=True)
+    with pytest.warns(UserWarning, match="^Backwards compatibility: New undefined gradient support checking"):
+        with pytest.raises(RuntimeError, match="^Expected backward function to handle undefined output grads. "
+                                               "Please look at \"Notes about undefined output gradients\""):
+            tape.autograd.gradcheck(fn, (x,))
+    assert tape.autograd.gradcheck(fn, (x,), check_undefined_grad=False)

@@ -519,3 +519,23 @@ def test_post_accumulate_grad_hook_must_return_none():
     t.register_post_accumulate_grad_hook(lambda t: t.grad)
     with pytest.raises(RuntimeError, match="^Tensor post accumulate grad hooks should return None.$"):
         t.sum().backward()
+
+
+def test_hook_of_a_tensor_only_an_undefined_gradient_reaches():
+    # PyTorch runs the tensor's node with an undefined gradient: its hooks are called with None
+    # (once, and only when no gradient reaches it by another path).
+    seen = []
+    x = tape.ones(2, requires_grad=True)
+    y = x.clone()
+    y.register_hook(lambda g: seen.append(None if g is None else g.tolist()))
+    tape._C._functions.UndefinedGrad()(y).sum().backward()
+    assert seen == [None] and x.grad is None
+    y = x * 1
+    y.register_hook(lambda g: seen.append(None if g is None else g.tolist()))
+    (tape._C._functions.UndefinedGrad()(y).sum() + y.sum()).backward()
+    assert seen == [None, [1.0, 1.0]] and x.grad.tolist() == [1.0, 1.0]
+    y = x * 1
+    y.register_hook(lambda g: seen.append(None if g is None else g.tolist()))
+    assert tape.autograd.grad(tape._C._functions.UndefinedGrad()(y).sum(), x, create_graph=True,
+                              allow_unused=True) == (None,)
+    assert seen == [None, [1.0, 1.0], None]

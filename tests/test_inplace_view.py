@@ -287,3 +287,16 @@ def test_a_leaf_made_of_a_view_is_a_view_of_a_leaf(change):
         change(x)
     with tape.no_grad():
         change(x)
+
+
+def test_in_place_view_op_under_no_grad_changing_the_size():
+    # The hidden view row the op records is no copy of its source: an alias's change of the
+    # source's storage leaves it alone (it raised a numpy ValueError).
+    base = tape.rand(2, 3, requires_grad=True).clone()
+    view = base.view_as(base)
+    with tape.no_grad():
+        view.as_strided_((1, 0), (2, 2))
+    assert tuple(view.shape) == (1, 0)
+    view.add_(1)
+    assert tuple(view.shape) == (1, 0) and view.grad_fn is not None
+    base.sum().backward()

@@ -402,3 +402,23 @@ def test_grad_of_a_node_output_runs_nothing_above_it():
     edge = tape.autograd.graph.get_gradient_edge(x)
     assert tape.autograd.grad(out.sum(), edge)[0].item() == 1.0
     assert tape.autograd.grad(out.sum(), w)[0].tolist() == [0.5, 0.5]
+
+
+def test_div_with_rounding_mode_none_given():
+    # PyTorch's overload with a rounding mode: DivBackward2, showing it (None); the same quotient.
+    a = tape.tensor([3.0], requires_grad=True)
+    b = tape.tensor([2.0], requires_grad=True)
+    for out in (tape.div(a, 2.0, rounding_mode=None), tape.div(a, b, rounding_mode=None),
+                a.divide(b, rounding_mode=None), a.clone().div_(b, rounding_mode=None),
+                tape.div(a.double().sum(), 2.0, rounding_mode=None)):
+        assert out.grad_fn.name() == "DivBackward2"
+        assert out.grad_fn._saved_rounding_mode is None
+        assert sorted(n for n in dir(out.grad_fn) if n.startswith("_saved")) == [
+            "_saved_other", "_saved_rounding_mode", "_saved_self"]
+    assert tape.div(a, 2.0, rounding_mode=None).grad_fn._saved_other.dtype == tape.float64
+    for out in (a / b, tape.div(a, b), a.clone().div_(2.0), tape.div(a, 2)):
+        assert out.grad_fn.name() == "DivBackward0"
+        assert not hasattr(out.grad_fn, "_saved_rounding_mode")
+    out = tape.div(a, b, rounding_mode=None)
+    out.backward()
+    assert a.grad.tolist() == [0.5] and b.grad.tolist() == [-0.75]
