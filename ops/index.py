@@ -796,6 +796,8 @@ def _scatter_positions(x: Tensor, dim: int, idx: np.ndarray, src: Optional[Tenso
     dst = _positions_along(x._shape, dim, idx.reshape(idx.shape or (1,)))
     if src is None:
         return dst, None
+    if not idx.size:
+        return dst, np.zeros(idx.shape, np.int64)       # (an empty index of any rank moves nothing)
     sshape = src._shape or (1,)
     coords = np.indices(idx.shape or (1,), sparse=True)
     return dst, np.ravel_multi_index(tuple(coords), sshape).astype(np.int64)

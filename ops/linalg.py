@@ -568,6 +568,8 @@ def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     """The cross product of 3-vectors along ``dim`` (batch dims broadcast)."""
     if input.dim() != other.dim():
         raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+    if not input._shape:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     shape = broadcast_pair(input._shape, other._shape)
     d = wrap_dim(dim, len(shape))
     if input._shape[d] != 3 or other._shape[d] != 3:

@@ -661,3 +661,73 @@ def test_saved_tensor_hooks_pack_what_an_op_whose_result_is_dropped_saved():
         torch.mul(a, c * 3)
         torch.mul(a, c * 5)
     assert len(packed) == 4
+
+
+def test_detached_expanded_tensor_is_written_through():
+    v1 = torch.tensor(2)
+    v6 = v1.expand((1,)).detach()
+    v6[0] = 3
+    assert v1.item() == 3 and v6.tolist() == [3]
+    v1 = torch.tensor([2.])
+    v6 = v1.expand((3,)).detach()
+    v6[0] = 3
+    assert v1.tolist() == [3.] and v6.tolist() == [3., 3., 3.]
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single memory"):
+        v6.mul_(2)
+
+
+@pytest.mark.parametrize("code", ["x.scatter_reduce(0, e, x * 2, 'sum')", "x.scatter_reduce(1, e, x * 2, 'amax', include_self=False)",
+                                  "x.scatter_add(0, e, x)", "x.scatter(0, e, x)",
+                                  "x.scatter_reduce(0, torch.ones(1, 0, 2, dtype=torch.int64), x * 2, 'prod')"])
+def test_scatter_with_an_empty_index_of_another_rank(code):
+    x = torch.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+    y = eval(code, {"torch": torch, "x": x, "e": torch.tensor([], dtype=torch.int64)})
+    assert y.tolist() == [[1., 2.], [3., 4.]]
+    y.sum().backward()
+    assert x.grad.tolist() == [[1., 1.], [1., 1.]]
+
+
+NO_GRAD_MULTI = ("A view was created in no_grad mode and is being modified inplace with grad mode enabled. This view "
+                 "is the output of a function that returns multiple views.")
+
+
+@pytest.mark.parametrize("code", ["div_(torch.ones(3, requires_grad=True))", "mul_(torch.ones(3, requires_grad=True))",
+                                  "add_(torch.ones(3, requires_grad=True))", "copy_(torch.ones(3, requires_grad=True))",
+                                  "clamp_(torch.ones(3, requires_grad=True))",
+                                  "div_(torch.ones(2, dtype=torch.float64, requires_grad=True))"])
+def test_multi_output_view_refused_before_the_operand_is_checked(code):
+    v1 = torch.tensor([[-0.25, -1.5], [-0.25, -1.0], [-2.0, 0.5]])
+    with pytest.raises(RuntimeError, match=re.escape(NO_GRAD_MULTI)):
+        eval("v1.unbind(0)[0]." + code, {"torch": torch, "v1": v1})
+    with pytest.raises(RuntimeError, match=re.escape("The size of tensor a (2) must match the size of tensor b (3)")):
+        v1.unbind(0)[0].div_(torch.ones(3))
+
+
+@pytest.mark.parametrize("code, error, message", [
+    ("torch.addmm(torch.ones(2, 2), torch.ones(2, 2), torch.tensor(1))", RuntimeError,
+     "self and mat2 must have the same dtype, but got Float and Long"),
+    ("torch.addmm(torch.ones(2, 2), torch.tensor(1), torch.ones(2, 2))", RuntimeError,
+     "mat1 and mat2 must have the same dtype, but got Long and Float"),
+    ("torch.addmm(torch.ones(2, 2, dtype=torch.float64), torch.ones(2, 3), torch.ones(2, 2))", RuntimeError,
+     "self and mat2 must have the same dtype, but got Double and Float"),
+    ("torch.addmm(torch.ones(2, 2), torch.tensor(1.), torch.ones(2, 2))", RuntimeError, "mat1 must be a matrix, got 0-D tensor"),
+    ("torch.trapezoid(torch.tensor(2.), dim=-1)", IndexError, "Dimension specified as -1 but tensor has no dimensions"),
+    ("torch.trapezoid(torch.tensor(2.), dim=1)", IndexError, "Dimension specified as 1 but tensor has no dimensions"),
+    ("torch.trapezoid(torch.tensor(2.), torch.tensor(1.), dim=-1)", IndexError,
+     "Dimension specified as 0 but tensor has no dimensions"),
+    ("torch.trapezoid(torch.tensor(2.), torch.tensor(1.), dim=1)", IndexError,
+     "Dimension out of range (expected to be in range of [-1, 0], but got 1)"),
+    ("torch.trapezoid(torch.tensor(2.), dx=2., dim=0)", IndexError, "Dimension specified as 0 but tensor has no dimensions"),
+    ("torch.cumulative_trapezoid(torch.tensor(2.), dim=1)", IndexError, "slice() cannot be applied to a 0-dim tensor."),
+    ("torch.cumulative_trapezoid(torch.tensor(2.), x=torch.tensor(1.), dim=-1)", IndexError,
+     "slice() cannot be applied to a 0-dim tensor."),
+    ("torch.cumulative_trapezoid(torch.tensor(2.), x=torch.tensor(1.), dim=1)", IndexError,
+     "Dimension out of range (expected to be in range of [-1, 0], but got 1)"),
+    ("torch.linalg.cross(torch.tensor(2.), torch.tensor(2.), dim=-1)", IndexError,
+     "Dimension specified as -1 but tensor has no dimensions"),
+    ("torch.linalg.cross(torch.tensor(2.), torch.tensor(2.), dim=1)", IndexError,
+     "Dimension specified as 1 but tensor has no dimensions"),
+])
+def test_argument_errors_in_pytorch_order(code, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        eval(code, {"torch": torch})
