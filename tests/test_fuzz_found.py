@@ -574,6 +574,13 @@ def test_div_and_hypot_save_operands_only_for_the_gradients_that_need_them():
      "v.sum().backward()", "[CPUBoolType [3]] is at version 1"),
     ("x = torch.ones(3, requires_grad=True); m = torch.tensor([True, False, True]); v = x.masked_select(m)\n"
      "m.zero_(); v.sum().backward()", "[CPUBoolType [3]] is at version 1"),
+    # fills by a mask or an index with a number
+    ("x = torch.ones(3, requires_grad=True); m = torch.tensor([True, False, True]); v = x.masked_fill(m, 2.)\n"
+     "m.zero_(); (v * v).sum().backward()", "[CPUBoolType [3]] is at version 1"),
+    ("x = torch.ones(3, requires_grad=True); i = torch.tensor([1, 0]); v = x.index_fill(0, i, 2.); i.zero_()\n"
+     "(v * v).sum().backward()", "[torch.LongTensor [2]] is at version 1"),
+    ("x = torch.ones(3, requires_grad=True); i = torch.tensor([1, 0]); v = x.scatter(0, i, 5.0); i.zero_()\n"
+     "v.sum().backward()", "[torch.LongTensor [2]] is at version 1"),
     # std_mean saves its std (var_mean nothing: test_var_mean_saves_no_output)
     ("x = torch.tensor([1., 2., 4.], requires_grad=True); a, b = torch.std_mean(x); a.mul_(2); b.backward()",
      "[torch.FloatTensor []], which is output 0 of StdMean, is at version 1"),
@@ -610,6 +617,10 @@ def test_saved_indices_unchanged_or_not_saved():
     v, i = x.max(0)
     assert len(v.grad_fn.next_functions) == 1
     assert len(x[torch.tensor([1, 0])].grad_fn.next_functions) == 1
+    y = x.masked_fill(torch.tensor([True, False, True]), 2.)
+    assert len(y.grad_fn.next_functions) == 1 and y.grad_fn._saved_mask.tolist() == [True, False, True]
+    (y * y).sum().backward()
+    assert x.grad.tolist() == [0., 2., 0.]
 
 
 def test_var_mean_of_infinities_is_a_running_mean():
