@@ -742,3 +742,30 @@ def test_multi_output_view_refused_before_the_operand_is_checked(code):
 def test_argument_errors_in_pytorch_order(code, error, message):
     with pytest.raises(error, match=re.escape(message)):
         eval(code, {"torch": torch})
+
+
+def test_rot90_is_a_copy():
+    for k, shape in ((0, (2, 3)), (1, (1, 1)), (-1, (1, 1)), (4, (2, 3)), (2, (1, 1))):
+        x = torch.arange(6.)[:math.prod(shape)].reshape(shape)
+        y = torch.rot90(x, k, (0, 1))
+        before = y.tolist()
+        x.add_(1)
+        assert y.tolist() == before
+
+
+def test_cross_does_not_promote():
+    with pytest.raises(RuntimeError, match="expected scalar type Double but found Float"):
+        torch.linalg.cross(torch.ones(3, dtype=torch.float64), torch.ones(3))
+    with pytest.raises(RuntimeError, match="expected scalar type Float but found Long"):
+        torch.cross(torch.ones(3), torch.ones(3, dtype=torch.int64), dim=0)
+    with pytest.raises(RuntimeError, match="inputs dimension -1 must have length 3. Got 2 and 2"):
+        torch.linalg.cross(torch.ones(2), torch.ones(2, dtype=torch.float64))
+
+
+def test_copysign_second_derivative_goes_through_the_result():
+    a = torch.tensor([1.5, 0., -2.], requires_grad=True)
+    b = torch.tensor([-1., 2., 0.], requires_grad=True)
+    ga, gb = torch.autograd.grad(a.copysign(b).sum(), (a, b), create_graph=True)
+    assert ga.tolist() == [-1., 0., -1.] and gb.tolist() == [0., 0., 0.] and gb.grad_fn is None
+    h = torch.autograd.grad(ga.sum(), (a, b), allow_unused=True)
+    assert str(h[0].tolist()) == "[0.0, nan, 0.0]" and h[1].tolist() == [0., 0., 0.]
