@@ -180,14 +180,15 @@ def _same_dtype(first: str, a: Tensor, b: Tensor) -> None:
 def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """``beta * self + alpha * (mat1 @ mat2)`` (``self`` broadcast to the product's shape)."""
     _check_tensors("addmm", ("input", self), ("mat1", mat1), ("mat2", mat2))
+    # (PyTorch's order: the dtypes, then the shapes)
+    _same_dtype("self", self, mat2)
+    _same_dtype("mat1", mat1, mat2)
     for name, m in (("mat1", mat1), ("mat2", mat2)):
         if _dims(m) != 2:
             raise RuntimeError(f"{name} must be a matrix, got {_dims(m)}-D tensor")
     (n, k), (k2, p) = mat1._shape, mat2._shape
     if k != k2:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({n}x{k} and {k2}x{p})")
-    _same_dtype("self", self, mat2)
-    _same_dtype("mat1", mat1, mat2)
     dt = mat1._dtype
     return _finish(ADDMM, self, mat1, mat2, np.matmul(mat1._value(), mat2._value()), beta, alpha, dt)
 

@@ -1650,9 +1650,10 @@ def _xlogy_vjp(g, x, y, r):
 
 
 def _copysign_vjp(g, x, y, r):
-    """PyTorch's g * where(x == 0, 0, y / x) (nan where x is not finite), with the ratio, +-1, taken
-    as signs: its own derivative is 0, exactly (y / x's is, up to rounding)."""
-    ratio = x[0]._mask(M_SIGN, constant=True) * y._mask(M_SIGN, constant=True) + (x[0] - x[0])
+    """PyTorch's g * (y / x).masked_fill(x == 0, 0) (nan where x is not finite), and zeros for the
+    sign's tensor: recorded through the result, so that a second derivative reaches the sign's
+    tensor (zeros) and is nan at x == 0, as PyTorch's."""
+    ratio = (y / x[0]).masked_fill(x[0] == 0, 0.0)
     return g * ratio, x[1]._mask(M_ZERO, constant=True)
 
 

@@ -280,6 +280,10 @@ def _trapezoid(y, x, dx, dim: int, fname: str) -> Tensor:
     if x is not None and dx is not None:
         raise TypeError(f"{fname}() received an invalid combination of arguments: x and dx are both given")
     _bad_x(x, fname)
+    if not y._shape:
+        # (PyTorch names the dim as given, wrapped only when it read ``x``'s spacing along it)
+        raise IndexError(f"Dimension specified as {dim if x is None else wrap_dim(dim, 0)} but tensor has no "
+                         "dimensions")
     dim = wrap_dim(dim, y.dim())
     if y._shape[dim] == 0:
         return _zeros_except(y, dim)
@@ -302,6 +306,10 @@ def cumulative_trapezoid(y: Tensor, x: Optional[Tensor] = None, *, dx: Optional[
         raise TypeError("cumulative_trapezoid() received an invalid combination of arguments: x and dx are both "
                         "given")
     _bad_x(x, "cumulative_trapezoid")
+    if not y._shape:
+        if x is not None:
+            wrap_dim(dim, 0)
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
     dim = wrap_dim(dim, y.dim())
     n = y._shape[dim]
     pairs = y.narrow(dim, 0, max(n - 1, 0)) + y.narrow(dim, min(n, 1), max(n - 1, 0))

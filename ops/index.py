@@ -26,6 +26,7 @@ from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SE
                     BY_UNSQUEEZE, V_UNSQUEEZE, VIEW, saves, sliced)
 
 PUT = PYTHON.start + 60         # a fill or scatter of index lists (see ``_put_row``)
+PUT_HELD = PYTHON.start + 83    # a fill by a mask or index tensor, which is its hidden second input
 REDUCED = PYTHON.start + 61     # scatter_reduce (see ``_reduced_row``)
 
 
@@ -659,7 +660,7 @@ def _put_vjp(g, xs, y, r):
     if r.ib == P_COPY_SLICES:
         _check_distinct(drop)
     gx = _zeroed(g, drop) if len(drop) else g
-    if len(xs) == 1:
+    if len(xs) == 1 or r.code == PUT_HELD:
         return (gx,)
     shape = r.in_shapes[1]
     gz = g._gather(dst, BY_INDEX)
@@ -674,7 +675,11 @@ def _put_vjp(g, xs, y, r):
 
 register(Op(PUT, "_put", "MaskedFillBackward0", NUMBER, _put_vjp, grad_fn_of=lambda r: PUT_NAMES[r.ib],
             py_adjoint=_put_adjoint, arity=2, folded_of=lambda r: 1 if r.ib == P_COPY_SLICES and r.fb else -1))
-tangents({PUT: TRANSPOSED})     # (its adjoint rule, transposed)
+# A fill with no source tensor holds the mask or index tensor PyTorch's node saves as its second input
+# (never shown, no gradient): changed in place, it makes backward fail.
+register(Op(PUT_HELD, "_put", "MaskedFillBackward0", NUMBER | X1, _put_vjp, grad_fn_of=lambda r: PUT_NAMES[r.ib],
+            py_adjoint=_put_adjoint, arity=2, nondiff=(1,)))
+tangents({PUT: TRANSPOSED, PUT_HELD: TRANSPOSED})     # (their adjoint rule, transposed)
 
 
 def _zeroed(g: Tensor, drop: np.ndarray) -> Tensor:
@@ -686,9 +691,10 @@ def _zeroed(g: Tensor, drop: np.ndarray) -> Tensor:
 
 def _put_row(x: Tensor, value: np.ndarray, dt, drop: np.ndarray, z: Optional[Tensor], kind: int,
              dst: Optional[np.ndarray] = None, src: Optional[np.ndarray] = None, alpha: float = 1.0,
-             fill: float = 0.0) -> Tensor:
+             fill: float = 0.0, held: Optional[Tensor] = None) -> Tensor:
     """The result ``value`` (computed by the caller) of a fill or scatter of ``x``, recorded as a
-    PUT row when ``x`` or the source ``z`` requires grad and grad mode is on."""
+    PUT row when ``x`` or the source ``z`` requires grad and grad mode is on; ``held``: the mask or
+    index tensor of a fill without a source (a PUT_HELD row's second input)."""
     if not (state.grad and (x._rg or (z is not None and z._rg))) or dt.arena is None:
         return plain(value, dt)
     empty = np.zeros(0, np.int64)
@@ -697,9 +703,11 @@ def _put_row(x: Tensor, value: np.ndarray, dt, drop: np.ndarray, z: Optional[Ten
     drop = drop.reshape(-1)
     tape = write_tape()
     nx = node_in(tape, x, dt, value.shape)
-    nz = -1 if z is None else node_in(tape, z, dt, z._shape)
+    code = PUT_HELD if held is not None and z is None else PUT
+    nz = node_in(tape, z, dt, z._shape) if z is not None else node_in(tape, held, dt, held._shape) \
+        if code == PUT_HELD else -1
     lists = np.concatenate((np.array([drop.size, dst.size], np.int64), drop, dst, src)).astype(np.int64)
-    node = tape.append(PUT, dt.arena, value, nx, nz, ia=tape.index_list(lists), ib=kind, fa=alpha, fb=fill)
+    node = tape.append(code, dt.arena, value, nx, nz, ia=tape.index_list(lists), ib=kind, fa=alpha, fb=fill)
     return recorded(tape, node, value, dt)
 
 
@@ -719,15 +727,15 @@ def _fill_value(value, name: str) -> tuple:
     raise TypeError(f"{name.rstrip('_')}(): argument 'value' must be Number or Tensor, not {type(value).__name__}")
 
 
-def _fill(x: Tensor, shape: tuple, where: np.ndarray, value, name: str, kinds: tuple) -> Tensor:
+def _fill(x: Tensor, shape: tuple, where: np.ndarray, value, name: str, kinds: tuple, held: Tensor) -> Tensor:
     """``x`` broadcast to ``shape`` with ``value`` (a number or a 0-d tensor) at flat positions
-    ``where``."""
+    ``where`` (given by the mask or index tensor ``held``)."""
     number, tensor = _fill_value(value, name)
     dt = x._dtype
     y = np.array(np.broadcast_to(x._value(), shape), dt.np, order="C")
     if tensor is None:
         y.reshape(-1)[where] = number
-        return _put_row(x, y, dt, where, None, kinds[0], fill=float(number))
+        return _put_row(x, y, dt, where, None, kinds[0], fill=float(number), held=held)
     y.reshape(-1)[where] = tensor._value()
     return _put_row(x, y, dt, where, tensor, kinds[1], dst=where, src=np.zeros(where.size, np.int64))
 
@@ -742,7 +750,7 @@ def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
                            f"{_C_NAMES[mask._dtype.name]}")
     shape = broadcast_pair(mask._shape, self._shape)       # (PyTorch's message names the mask first)
     where = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
-    return _shows(_fill(self, shape, where, value, "masked_fill_", (P_MASKED_FILL, P_MASKED_FILL_TENSOR)),
+    return _shows(_fill(self, shape, where, value, "masked_fill_", (P_MASKED_FILL, P_MASKED_FILL_TENSOR), mask),
                   (("mask", mask),))
 
 
@@ -759,7 +767,7 @@ def _shows(out: Tensor, saved: tuple) -> Tensor:
     """``out``, with ``saved`` as what its node shows when it is the fill or scatter row just
     recorded (``tape/_saved.py``)."""
     tape = out._tape
-    if tape is not None and out._node == tape.n - 1 and tape.op[out._node] in (PUT, REDUCED):
+    if tape is not None and out._node == tape.n - 1 and tape.op[out._node] in (PUT, PUT_HELD, REDUCED):
         tape.args[out._node] = saved
     return out
 
@@ -796,6 +804,8 @@ def _scatter_positions(x: Tensor, dim: int, idx: np.ndarray, src: Optional[Tenso
     dst = _positions_along(x._shape, dim, idx.reshape(idx.shape or (1,)))
     if src is None:
         return dst, None
+    if not idx.size:
+        return dst, np.zeros(idx.shape, np.int64)       # (an empty index of any rank moves nothing)
     sshape = src._shape or (1,)
     coords = np.indices(idx.shape or (1,), sparse=True)
     return dst, np.ravel_multi_index(tuple(coords), sshape).astype(np.int64)
@@ -840,7 +850,7 @@ def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = No
         raise TypeError(f"scatter(): argument 'value' must be Number, not {type(src).__name__}")
     y = np.array(self._value(), self._dtype.np, order="C")
     y.reshape(-1)[dst.reshape(-1)] = src
-    return _shows(_put_row(self, y, self._dtype, dst, None, P_SCATTER_VALUE, fill=float(src)), saved)
+    return _shows(_put_row(self, y, self._dtype, dst, None, P_SCATTER_VALUE, fill=float(src), held=index), saved)
 
 
 @public("scatter_", function=False)
@@ -982,7 +992,8 @@ def index_fill(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> T
         raise IndexError(f"index {idx[bad][0]} is out of bounds for dimension {dim} with size {size}")
     idx = np.where(idx < 0, idx + size, idx)
     where = np.take(_grid(self._shape), idx, axis=dim).reshape(-1) if self._shape else idx * 0
-    return _shows(_fill(self, self._shape, where, value, "index_fill_", (P_INDEX_FILL, P_INDEX_FILL_TENSOR)), saved)
+    return _shows(_fill(self, self._shape, where, value, "index_fill_", (P_INDEX_FILL, P_INDEX_FILL_TENSOR), index),
+                  saved)
 
 
 @public("index_fill_", function=False)

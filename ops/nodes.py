@@ -146,7 +146,7 @@ def rot90(self, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
     d0, d1 = wrap_dim(dims[0], nd), wrap_dim(dims[1], nd)
     if dims[0] == dims[1] or abs(dims[0] - dims[1]) == nd:
         raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {dims[0]} and dim1 = {dims[1]}")
-    y = np.rot90(self._value(), int(k) % 4, (d0, d1))
+    y = np.array(np.rot90(self._value(), int(k) % 4, (d0, d1)), order="C")     # (a copy, never a view)
     return _row(ROT90, y, self, ia=int(k), ib=d0 << 8 | d1)      # (k as given: the node shows it)
 
 

@@ -280,13 +280,16 @@ def _writable(view: np.ndarray, root: np.ndarray) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(root.reshape(-1)[k:], view.shape, view.strides)
 
 
-def _check_view_inplace(t: "Tensor", fill: bool = False) -> None:
+def _check_view_inplace(t: "Tensor", fill: bool = False, operands: tuple = ()) -> None:
     """PyTorch's refusals of an in-place change through a view, before anything is computed (a
-    ``fill`` writes one value everywhere: elements sharing memory do not matter)."""
+    ``fill`` writes one value everywhere: elements sharing memory do not matter; ``operands``: what
+    the op reads besides ``t``)."""
     if not fill:
         _check_repeats(t._v)
     # (a view's base that came to require grad after the view was made makes the view require it)
     if not ((t._rg or t._vb._rg) and state.grad):
+        if t._vm and state.grad and any(isinstance(o, Tensor) and o._rg for o in operands):
+            _refuse_view(t)     # (an operand that requires grad makes the change recorded: refused first)
         return
     if t._vm:
         _refuse_view(t)
@@ -837,7 +840,10 @@ class Tensor(_NotYet):
 
     def detach(self) -> "Tensor":
         """A new tensor sharing storage, detached from the graph (a leaf)."""
-        return self._alias(self._storage())
+        v = self._storage()
+        if not v.flags.writeable and self._vb is not None:
+            v = _writable(v, self._vb._storage())     # (an expanded view's alias is written through too)
+        return self._alias(v)
 
     def detach_(self) -> "Tensor":
         """Detach this tensor from the graph in place; it becomes a leaf."""
@@ -936,7 +942,7 @@ class Tensor(_NotYet):
                                "a clone to get a normal tensor before doing inplace update.See "
                                "https://github.com/pytorch/rfcs/pull/17 for more details.")
         if self._vb is not None:
-            _check_view_inplace(self, fill)
+            _check_view_inplace(self, fill, operands)
         elif not fill:
             _check_repeats(self._v)         # (``empty_strided``'s, ``from_numpy``'s of a broadcast array)
         if self._rg and state.grad:

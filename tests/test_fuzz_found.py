@@ -574,6 +574,13 @@ def test_div_and_hypot_save_operands_only_for_the_gradients_that_need_them():
      "v.sum().backward()", "[CPUBoolType [3]] is at version 1"),
     ("x = torch.ones(3, requires_grad=True); m = torch.tensor([True, False, True]); v = x.masked_select(m)\n"
      "m.zero_(); v.sum().backward()", "[CPUBoolType [3]] is at version 1"),
+    # fills by a mask or an index with a number
+    ("x = torch.ones(3, requires_grad=True); m = torch.tensor([True, False, True]); v = x.masked_fill(m, 2.)\n"
+     "m.zero_(); (v * v).sum().backward()", "[CPUBoolType [3]] is at version 1"),
+    ("x = torch.ones(3, requires_grad=True); i = torch.tensor([1, 0]); v = x.index_fill(0, i, 2.); i.zero_()\n"
+     "(v * v).sum().backward()", "[torch.LongTensor [2]] is at version 1"),
+    ("x = torch.ones(3, requires_grad=True); i = torch.tensor([1, 0]); v = x.scatter(0, i, 5.0); i.zero_()\n"
+     "v.sum().backward()", "[torch.LongTensor [2]] is at version 1"),
     # std_mean saves its std (var_mean nothing: test_var_mean_saves_no_output)
     ("x = torch.tensor([1., 2., 4.], requires_grad=True); a, b = torch.std_mean(x); a.mul_(2); b.backward()",
      "[torch.FloatTensor []], which is output 0 of StdMean, is at version 1"),
@@ -610,6 +617,10 @@ def test_saved_indices_unchanged_or_not_saved():
     v, i = x.max(0)
     assert len(v.grad_fn.next_functions) == 1
     assert len(x[torch.tensor([1, 0])].grad_fn.next_functions) == 1
+    y = x.masked_fill(torch.tensor([True, False, True]), 2.)
+    assert len(y.grad_fn.next_functions) == 1 and y.grad_fn._saved_mask.tolist() == [True, False, True]
+    (y * y).sum().backward()
+    assert x.grad.tolist() == [0., 2., 0.]
 
 
 def test_var_mean_of_infinities_is_a_running_mean():
@@ -661,3 +672,100 @@ def test_saved_tensor_hooks_pack_what_an_op_whose_result_is_dropped_saved():
         torch.mul(a, c * 3)
         torch.mul(a, c * 5)
     assert len(packed) == 4
+
+
+def test_detached_expanded_tensor_is_written_through():
+    v1 = torch.tensor(2)
+    v6 = v1.expand((1,)).detach()
+    v6[0] = 3
+    assert v1.item() == 3 and v6.tolist() == [3]
+    v1 = torch.tensor([2.])
+    v6 = v1.expand((3,)).detach()
+    v6[0] = 3
+    assert v1.tolist() == [3.] and v6.tolist() == [3., 3., 3.]
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single memory"):
+        v6.mul_(2)
+
+
+@pytest.mark.parametrize("code", ["x.scatter_reduce(0, e, x * 2, 'sum')", "x.scatter_reduce(1, e, x * 2, 'amax', include_self=False)",
+                                  "x.scatter_add(0, e, x)", "x.scatter(0, e, x)",
+                                  "x.scatter_reduce(0, torch.ones(1, 0, 2, dtype=torch.int64), x * 2, 'prod')"])
+def test_scatter_with_an_empty_index_of_another_rank(code):
+    x = torch.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+    y = eval(code, {"torch": torch, "x": x, "e": torch.tensor([], dtype=torch.int64)})
+    assert y.tolist() == [[1., 2.], [3., 4.]]
+    y.sum().backward()
+    assert x.grad.tolist() == [[1., 1.], [1., 1.]]
+
+
+NO_GRAD_MULTI = ("A view was created in no_grad mode and is being modified inplace with grad mode enabled. This view "
+                 "is the output of a function that returns multiple views.")
+
+
+@pytest.mark.parametrize("code", ["div_(torch.ones(3, requires_grad=True))", "mul_(torch.ones(3, requires_grad=True))",
+                                  "add_(torch.ones(3, requires_grad=True))", "copy_(torch.ones(3, requires_grad=True))",
+                                  "clamp_(torch.ones(3, requires_grad=True))",
+                                  "div_(torch.ones(2, dtype=torch.float64, requires_grad=True))"])
+def test_multi_output_view_refused_before_the_operand_is_checked(code):
+    v1 = torch.tensor([[-0.25, -1.5], [-0.25, -1.0], [-2.0, 0.5]])
+    with pytest.raises(RuntimeError, match=re.escape(NO_GRAD_MULTI)):
+        eval("v1.unbind(0)[0]." + code, {"torch": torch, "v1": v1})
+    with pytest.raises(RuntimeError, match=re.escape("The size of tensor a (2) must match the size of tensor b (3)")):
+        v1.unbind(0)[0].div_(torch.ones(3))
+
+
+@pytest.mark.parametrize("code, error, message", [
+    ("torch.addmm(torch.ones(2, 2), torch.ones(2, 2), torch.tensor(1))", RuntimeError,
+     "self and mat2 must have the same dtype, but got Float and Long"),
+    ("torch.addmm(torch.ones(2, 2), torch.tensor(1), torch.ones(2, 2))", RuntimeError,
+     "mat1 and mat2 must have the same dtype, but got Long and Float"),
+    ("torch.addmm(torch.ones(2, 2, dtype=torch.float64), torch.ones(2, 3), torch.ones(2, 2))", RuntimeError,
+     "self and mat2 must have the same dtype, but got Double and Float"),
+    ("torch.addmm(torch.ones(2, 2), torch.tensor(1.), torch.ones(2, 2))", RuntimeError, "mat1 must be a matrix, got 0-D tensor"),
+    ("torch.trapezoid(torch.tensor(2.), dim=-1)", IndexError, "Dimension specified as -1 but tensor has no dimensions"),
+    ("torch.trapezoid(torch.tensor(2.), dim=1)", IndexError, "Dimension specified as 1 but tensor has no dimensions"),
+    ("torch.trapezoid(torch.tensor(2.), torch.tensor(1.), dim=-1)", IndexError,
+     "Dimension specified as 0 but tensor has no dimensions"),
+    ("torch.trapezoid(torch.tensor(2.), torch.tensor(1.), dim=1)", IndexError,
+     "Dimension out of range (expected to be in range of [-1, 0], but got 1)"),
+    ("torch.trapezoid(torch.tensor(2.), dx=2., dim=0)", IndexError, "Dimension specified as 0 but tensor has no dimensions"),
+    ("torch.cumulative_trapezoid(torch.tensor(2.), dim=1)", IndexError, "slice() cannot be applied to a 0-dim tensor."),
+    ("torch.cumulative_trapezoid(torch.tensor(2.), x=torch.tensor(1.), dim=-1)", IndexError,
+     "slice() cannot be applied to a 0-dim tensor."),
+    ("torch.cumulative_trapezoid(torch.tensor(2.), x=torch.tensor(1.), dim=1)", IndexError,
+     "Dimension out of range (expected to be in range of [-1, 0], but got 1)"),
+    ("torch.linalg.cross(torch.tensor(2.), torch.tensor(2.), dim=-1)", IndexError,
+     "Dimension specified as -1 but tensor has no dimensions"),
+    ("torch.linalg.cross(torch.tensor(2.), torch.tensor(2.), dim=1)", IndexError,
+     "Dimension specified as 1 but tensor has no dimensions"),
+])
+def test_argument_errors_in_pytorch_order(code, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        eval(code, {"torch": torch})
+
+
+def test_rot90_is_a_copy():
+    for k, shape in ((0, (2, 3)), (1, (1, 1)), (-1, (1, 1)), (4, (2, 3)), (2, (1, 1))):
+        x = torch.arange(6.)[:math.prod(shape)].reshape(shape)
+        y = torch.rot90(x, k, (0, 1))
+        before = y.tolist()
+        x.add_(1)
+        assert y.tolist() == before
+
+
+def test_cross_does_not_promote():
+    with pytest.raises(RuntimeError, match="expected scalar type Double but found Float"):
+        torch.linalg.cross(torch.ones(3, dtype=torch.float64), torch.ones(3))
+    with pytest.raises(RuntimeError, match="expected scalar type Float but found Long"):
+        torch.cross(torch.ones(3), torch.ones(3, dtype=torch.int64), dim=0)
+    with pytest.raises(RuntimeError, match="inputs dimension -1 must have length 3. Got 2 and 2"):
+        torch.linalg.cross(torch.ones(2), torch.ones(2, dtype=torch.float64))
+
+
+def test_copysign_second_derivative_goes_through_the_result():
+    a = torch.tensor([1.5, 0., -2.], requires_grad=True)
+    b = torch.tensor([-1., 2., 0.], requires_grad=True)
+    ga, gb = torch.autograd.grad(a.copysign(b).sum(), (a, b), create_graph=True)
+    assert ga.tolist() == [-1., 0., -1.] and gb.tolist() == [0., 0., 0.] and gb.grad_fn is None
+    h = torch.autograd.grad(ga.sum(), (a, b), allow_unused=True)
+    assert str(h[0].tolist()) == "[0.0, nan, 0.0]" and h[1].tolist() == [0., 0., 0.]
