@@ -720,12 +720,12 @@ def retire() -> None:
     """
     spares = state.spares
     cur = state.tape
-    state.tape = None
     if cur is not None and not state.pinned and cur.spent():
         # The graph was consumed: its buffers go on to the next one (one set of buffers for a
         # training loop, hot in cache), and a held output keeps the rows only.
         state.tape = cur.hand_over()
         return
+    state.tape = None
     for i in range(len(spares)):
         # Referenced only by the list (and getrefcount's argument): no tensor needs it.
         if sys.getrefcount(spares[i]) == 2:
