@@ -638,6 +638,8 @@ def unshare(v: np.ndarray) -> None:
 
 def _forget(ref, lenders: dict = _lenders) -> None:
     """A tape is gone: so are its lendings (its arenas may live on as tensors' storage)."""
+    if not lenders:
+        return          # (the common case: nothing lent, no list to make at each step's spent tape)
     for key in [k for k, r in list(lenders.items()) if r is ref]:
         lenders.pop(key, None)
 
