@@ -398,18 +398,21 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     share = not keep or tape.lends_adjoints
     marks = seen.tobytes()
     shapes = tape.shapes
-    # (the columns of every row at once: one ``tolist`` costs what a row's own costs)
-    dts, offs, nums, shps = tape.R[1:5, :n].tolist()
+    R = tape.R
+    # (the rows' columns from one ``tolist`` of them all when they are few per source: a row's own
+    # ``tolist`` costs what about eight rows' columns cost)
+    cols = R[1:5, :n].tolist() if n <= 8 * len(tape.src) else None
     direct = result.direct
     for node, src in tape.src.items():
         if node >= n or not marks[node] & 1:
             continue        # (a leaf imported by a reentrant backward run meanwhile is none of this sweep's)
-        o = offs[node]
+        dt, o, size, shp = R[1:5, node].tolist() if cols is None else \
+            (cols[0][node], cols[1][node], cols[2][node], cols[3][node])
         g = own.get(node) if own else None
         if g is not None:
-            g = g.reshape(shapes[shps[node]])
+            g = g.reshape(shapes[shp])
         else:
-            g = grads[dts[node]][o:o + nums[node]].reshape(shapes[shps[node]])
+            g = grads[dt][o:o + size].reshape(shapes[shp])
             if not share:
                 g = g.copy()
         if type(src) is tuple:

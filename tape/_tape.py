@@ -641,6 +641,8 @@ def unshare(v: np.ndarray) -> None:
 
 def _forget(ref, lenders: dict = _lenders) -> None:
     """A tape is gone: so are its lendings (its arenas may live on as tensors' storage)."""
+    if not lenders:
+        return          # (the common case: nothing lent, no list to make at each step's spent tape)
     for key in [k for k, r in list(lenders.items()) if r is ref]:
         lenders.pop(key, None)
 
@@ -723,12 +725,12 @@ def retire() -> None:
     """
     spares = state.spares
     cur = state.tape
-    state.tape = None
     if cur is not None and not state.pinned and cur.spent():
         # The graph was consumed: its buffers go on to the next one (one set of buffers for a
         # training loop, hot in cache), and a held output keeps the rows only.
         state.tape = cur.hand_over()
         return
+    state.tape = None
     for i in range(len(spares)):
         # Referenced only by the list (and getrefcount's argument): no tensor needs it.
         if sys.getrefcount(spares[i]) == 2:

@@ -59,6 +59,13 @@ for _one in _ONE.values():
 
 def _seeds(outputs: tuple, grad_outputs, create_graph: bool) -> list:
     """The adjoint to start from at each output (checked as PyTorch checks it)."""
+    if grad_outputs is None and len(outputs) == 1 and not create_graph:
+        # (``loss.backward()``: a recorded 0-d float output, seeded with a shared read-only one)
+        out = outputs[0]
+        if out._rg and not out._shape and out._tape is not None:
+            one = _ONE.get(out._dtype.np)
+            if one is not None:
+                return [one]
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     elif isinstance(grad_outputs, Tensor):
