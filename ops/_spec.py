@@ -75,7 +75,9 @@ class Op:
     reached ``ga``/``gb`` yet, so they hold no zeros and must be written, not added to)
     instead of a numba kernel: the sweep stops at their rows and resumes after them.  A
     PYTHON-range op with listed inputs or several outputs (a custom Function) gives none: Python
-    runs its ``vjp`` on plain tensors, copies of its outputs' adjoints.
+    runs its ``vjp`` on plain tensors, copies of its outputs' adjoints; ``reads_inputs`` False: that
+    ``vjp`` reads no input values (a custom Function's: the user's ``backward`` reads what ``forward``
+    saved), and a plain backward gives it ``xs`` empty.
     ``node_saved``: what its node shows as ``_saved_<name>`` (and packs, under saved-tensor hooks),
     in PyTorch's names and packing order: ``(name, X0 | X1 | OUT)`` for a saved input or result (a
     CROSS op's input only when it is saved), ``(name, fn(row))`` for any other value; or a
@@ -107,6 +109,7 @@ class Op:
     node_saved: tuple | Callable = ()
     folded_of: Optional[Callable] = None
     jvp: Optional[Callable] = None
+    reads_inputs: bool = True
 
     @property
     def saves(self) -> bool:

@@ -32,7 +32,8 @@ from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import (ADJOINTS, NEVER, PYTHON_FROM, SAVES, compile_for, free_rows, mark_unneeded, seeded_sweeps,
                      sweep_rows)
 from ._tape import ConstRef, Tape, retire, write_tape
-from .ops._spec import CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_DT, R_OP, REGISTRY, UNARY, input_saved
+from .ops._spec import CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_DT, R_NOUT, R_OP, REGISTRY, UNARY
+from .ops._spec import input_saved
 from .ops.elementwise import binary_adjoint, unary_adjoint
 from .ops.reduction import MEAN, SUM
 
@@ -576,20 +577,31 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen) -> list | None:
     """Run a PYTHON-range row without ``py_adjoint`` (listed inputs, several outputs: a custom
     Function, ``addmm``) through its op's ``vjp`` on plain tensors: copies of its outputs' adjoints
     (None where no gradient arrived; one adjoint, the row's, for a row with one output), the
-    gradients it returns added into its inputs' adjoints."""
+    gradients it returns added into its inputs' adjoints.  An op whose ``vjp`` reads no input
+    values (``Op.reads_inputs``: a custom Function's) gets none."""
     row = Row(tape, r)
     op = REGISTRY[int(tape.op[r])]
-    gs = tuple(T._plain(np.array(_arena_view(tape, grads, o)), D.ARENA_DTYPES[tape.dt[o]]) if seen[o] & 1 else None
-               for o in (row.outputs if op.multi else (r,)))
+    R = tape.R
+    shapes = tape.shapes
+    gs = []
+    for o in range(r + 1, r + 1 + int(R[R_NOUT, r])) if op.multi else (r,):
+        if seen[o] & 1:
+            _, dt, off, n, shp = R[:5, o].tolist()
+            gs.append(T._plain(grads[dt][off:off + n].reshape(shapes[shp]).copy(), D.ARENA_DTYPES[dt]))
+        else:
+            gs.append(None)
     ins = row.inputs
-    outs = op.vjp(gs if op.multi else gs[0], tuple(handle(tape, x) for x in ins), None, row)
+    xs = tuple(handle(tape, x) for x in ins) if op.reads_inputs else ()
+    outs = op.vjp(tuple(gs) if op.multi else gs[0], xs, None, row)
     seen[r] |= 4
     undefined = False
+    rg = tape.rg
     for x, gx in zip(ins, outs):
-        if gx is None or not tape.rg[x]:
+        if gx is None or not rg[x]:
             undefined = undefined or gx is None
             continue
-        dst = _arena_view(tape, grads, x)
+        _, dt, off, n, shp = R[:5, x].tolist()
+        dst = grads[dt][off:off + n].reshape(shapes[shp])
         if seen[x] & 1:
             dst += gx._value()
         else:

@@ -408,6 +408,14 @@ def _check_dirty(t: Tensor, args: tuple, n_outputs: int) -> None:
 _NO_VALUE = np.empty(0)     # (the Function row's own value: its outputs' values are their OUTPUT rows')
 
 
+def _position(o: Any, items: tuple, stop: int) -> int:
+    """The first position before ``stop`` at which ``items`` holds ``o`` itself, or -1."""
+    for k in range(stop):
+        if items[k] is o:
+            return k
+    return -1
+
+
 def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
     """Append the Function's row and its OUTPUT rows; return the outputs' handles."""
     tape = write_tape()
@@ -446,8 +454,8 @@ def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
         value = np.array(o._value())
         node = tape.append(OUTPUT, dtype.arena, value, a=r, ia=i)
         positions.append(i)
-        twice = next((k for k in range(i) if outs[k] is o), None)
-        if twice is not None and not (dirty and any(o is d for d in dirty)):
+        twice = _position(o, outs, i) if i else -1
+        if twice >= 0 and not (dirty and any(o is d for d in dirty)):
             # A tensor returned twice is one output, as in PyTorch: the last place it is returned
             # at is its output number.
             t = new[twice]
@@ -461,7 +469,7 @@ def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
             new.append(o)
         else:
             t = recorded(tape, node, value, dtype)
-            if o._vb is not None or any(o is a for a in args):
+            if o._vb is not None or _position(o, args, len(args)) >= 0:
                 # A view (or an input returned as it is) stays a view of its base, which PyTorch's
                 # in-place checks then refuse to change through it.
                 _link(t, o, o._v)
@@ -528,28 +536,31 @@ def _vjp(gs, xs, y, row):
     """The rule of a Function row: the user's backward, its results checked and shaped."""
     tape = row.tape
     ctx = tape.pyrows[row.r]
-    grads = [None] * len(ctx._out_meta)
-    for pos, g in zip(ctx._outputs, gs):
-        grads[pos] = g
+    meta = ctx._out_meta
+    if len(gs) == len(meta):
+        grads = list(gs)        # (every output a differentiable tensor: the gradients in place)
+    else:
+        grads = [None] * len(meta)
+        for pos, g in zip(ctx._outputs, gs):
+            grads[pos] = g
     if ctx.materialize_grads:
         every = ctx._materialize_non_diff_grads
-        for pos, meta in enumerate(ctx._out_meta):
-            if meta is not None and grads[pos] is None and (every or pos in ctx._outputs):
-                grads[pos] = _zeros(meta)
+        for pos, g in enumerate(grads):
+            if g is None and meta[pos] is not None and (every or pos in ctx._outputs):
+                grads[pos] = _zeros(meta[pos])
     found = ctx._user_fn
     if found is None:
         found = type(ctx)._user_fn = (ctx._get_user_fn(),)     # (in a tuple: a function would bind to ctx)
     result = found[0](ctx, *grads)
     if not isinstance(result, tuple):
         result = (result,)
-    name = type(ctx).__name__
     n_args = len(ctx._needs_input_grad)
     if len(result) != n_args:
         if len(result) > n_args and all(g is None for g in result[n_args:]):
             result = result[:n_args]
         else:
-            raise RuntimeError(f"function {name} returned an incorrect number of gradients (expected {n_args}, "
-                               f"got {len(result)})")
+            raise RuntimeError(f"function {type(ctx).__name__} returned an incorrect number of gradients (expected "
+                               f"{n_args}, got {len(result)})")
     for g in result:
         if g is not None and not isinstance(g, Tensor):
             raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
@@ -562,7 +573,7 @@ def _vjp(gs, xs, y, row):
             continue
         if g._shape != shape:
             if not _expandable(shape, g._shape):
-                raise RuntimeError(f"Function {name} returned an invalid gradient at index {pos} - got "
+                raise RuntimeError(f"Function {type(ctx).__name__} returned an invalid gradient at index {pos} - got "
                                    f"{list(g._shape)} but expected shape compatible with {list(shape)}")
             g = g._sum_to(shape)
         if g._dtype is not dtype:
@@ -599,7 +610,7 @@ def _name_of(row) -> str:
 
 
 register(Op(FUNCTION, "autograd_function", "FunctionBackward0", 0, _vjp, float_only=False, grad_fn_of=_name_of,
-            arity=LISTED, multi=True, jvp=_jvp))
+            arity=LISTED, multi=True, jvp=_jvp, reads_inputs=False))
 
 
 def once_differentiable(fn: Callable) -> Callable:
