@@ -464,14 +464,51 @@ def core_unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)   # (run on blocks of a row by several threads)
-def unary_block(code, fa, fb, x, y, gx, gy):
+def unary_block(code, fa, fb, x, y, gx, gy, write):
     """Accumulate ``gx``, the input adjoint of a block of a unary row (not a cast), from its values
-    ``x``, ``y`` and output adjoint ``gy``: ``unary_adjoint``'s loops on arrays given apart."""
+    ``x``, ``y`` and output adjoint ``gy``: ``unary_adjoint``'s loops on arrays given apart.  With
+    ``write`` (an adjoint no gradient reached yet, which holds no zeros) it is written, with the
+    bits of zeroing it first (``z +``: a derivative -0.0 gives 0.0)."""
+    if write:
+        if _unary_write(code, fa, fb, x, y, gx, gy):
+            return
+        gx[:] = 0
     if code >= CATALOGUE_UNARY:
         for i in range(gx.shape[0]):
             gx[i] += _elem_d(code, gy[i], x[i], y[i], fa, fb)
     elif code != MASK:
         _unary_loops(code, gx.shape[0], fa, fb, x, y, gx, gy)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _unary_write(code, fa, fb, x, y, gx, gy):
+    """``unary_block``'s written loops of the common ops; False for another op."""
+    z = np.zeros(1, gx.dtype)[0]
+    n = gx.shape[0]
+    if code == NEG or code == RSUBC:
+        for i in range(n):
+            gx[i] = z + _d_neg(gy[i], x[i], y[i], fa, fb)
+    elif code == ADDC or code == SUBC or code == CLONE:
+        for i in range(n):
+            gx[i] = z + _d_same(gy[i], x[i], y[i], fa, fb)
+    elif code == MULC:
+        for i in range(n):
+            gx[i] = z + _d_mulc(gy[i], x[i], y[i], fa, fb)
+    elif code == EXP:
+        for i in range(n):
+            gx[i] = z + _d_exp(gy[i], x[i], y[i], fa, fb)
+    elif code == SQRT:
+        for i in range(n):
+            gx[i] = z + _d_sqrt(gy[i], x[i], y[i], fa, fb)
+    elif code == TANH:
+        for i in range(n):
+            gx[i] = z + _d_tanh(gy[i], x[i], y[i], fa, fb)
+    elif code == SIGMOID:
+        for i in range(n):
+            gx[i] = z + _d_sigmoid(gy[i], x[i], y[i], fa, fb)
+    else:
+        return False
+    return True
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -705,10 +742,50 @@ def core_binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)   # (run on blocks of a row by several threads)
-def binary_block(code, a, b, y, ga, gb, gy, rga, rgb, same):
+def binary_block(code, a, b, y, ga, gb, gy, rga, rgb, same, wa, wb):
     """Accumulate ``ga``, ``gb``, the input adjoints of a block of a binary row whose inputs are not
     broadcast, from its values ``a``, ``b``, ``y`` and output adjoint ``gy`` (``same``: ``a`` and
-    ``b`` are one node, ``ga`` and ``gb`` one array): ``binary_adjoint``'s loops on arrays given apart."""
+    ``b`` are one node, ``ga`` and ``gb`` one array): ``binary_adjoint``'s loops on arrays given apart.
+    ``wa``, ``wb``: that adjoint is one no gradient reached yet, which holds no zeros: written, with
+    the bits of zeroing it first (``z +``: a derivative -0.0 gives 0.0)."""
+    if wa or wb:
+        z = np.zeros(1, gy.dtype)[0]
+        n = gy.shape[0]
+        wa = wa and rga
+        wb = wb and rgb
+        if (code == ADD or code == SUB) and not same:
+            s = -1.0 if code == SUB else 1.0
+            for i in range(n):
+                if rga:
+                    ga[i] = (z if wa else ga[i]) + gy[i]
+                if rgb:
+                    gb[i] = (z if wb else gb[i]) + gy[i] * s
+            return
+        if code == MUL and same:
+            for i in range(n):
+                d = gy[i] * a[i]
+                ga[i] = (z + d) + d
+            return
+        if code == MUL:
+            for i in range(n):
+                da, db = _d_mul(gy[i], a[i], b[i], y[i], 1.0)
+                if rga:
+                    ga[i] = (z if wa else ga[i]) + da
+                if rgb:
+                    gb[i] = (z if wb else gb[i]) + db
+            return
+        if code == DIV:
+            for i in range(n):
+                da, db = _d_div(gy[i], a[i], b[i], y[i], 1.0)
+                if rga:
+                    ga[i] = (z if wa else ga[i]) + da
+                if rgb:
+                    gb[i] = (z if wb else gb[i]) + db
+            return
+        if wa:
+            ga[:] = 0
+        if wb:
+            gb[:] = 0
     if code >= CATALOGUE_BINARY:
         for i in range(gy.shape[0]):
             da, db = _elem_bd(code, gy[i], a[i], b[i], y[i])

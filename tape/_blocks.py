@@ -256,8 +256,8 @@ def spread_call(tape, r: int, grads, writes, slots, own, n: int):
 
 def _kernel_call(tape, r: int, values, grads, writes, slots, own):
     """``call(lo, hi, scratch)``: elements ``lo:hi`` of the row's input adjoints from its family's
-    loops (the arguments read from the tape once, not per block), a first-reached one zeroed
-    first (in cache)."""
+    loops (the arguments read from the tape once, not per block), a first-reached one written by
+    them (unary and binary rows) or zeroed first, in cache (where, cast)."""
     R = tape.R
     code, dr, o, _, _, x, y = R[:7, r].tolist()
     zeroed = [_adjoint(tape, grads, slots, own, node) for _, node, first in writes if first]
@@ -284,25 +284,22 @@ def _kernel_call(tape, r: int, values, grads, writes, slots, own):
             unary_adjoint(code, hi - lo, fa, fb, ia, v, g, ox + lo, o + lo, vo, go)
         return call
     gy = _adjoint(tape, grads, slots, own, r)
+    # (a first-reached adjoint is written by the loops themselves: a pass less than zeroing it)
+    first = [False, False]
+    for k, _, f in writes:
+        first[k] = first[k] or f
     if code < UNARY.stop:
         fa, fb = float(tape.fa[r]), float(tape.fb[r])
         gx = _adjoint(tape, grads, slots, own, x)
         vx, vy = v[ox:], v[o:]
-
-        def call(lo: int, hi: int, scratch) -> None:
-            for z in zeroed:
-                z(lo, hi, scratch)[:] = 0
-            unary_block(code, fa, fb, vx[lo:hi], vy[lo:hi], gx(lo, hi, scratch), gy(lo, hi, scratch))
-        return call
+        write = first[0]
+        return lambda lo, hi, scratch: unary_block(code, fa, fb, vx[lo:hi], vy[lo:hi], gx(lo, hi, scratch),
+                                                   gy(lo, hi, scratch), write)
     rgx, rgy = int(tape.rg[x]), int(tape.rg[y])
     ga = _adjoint(tape, grads, slots, own, x)
     gb = _adjoint(tape, grads, slots, own, y)
     va, vb, vy = v[ox:], v[oy:], v[o:]
     same = x == y
-
-    def call(lo: int, hi: int, scratch) -> None:
-        for z in zeroed:
-            z(lo, hi, scratch)[:] = 0
-        binary_block(code, va[lo:hi], vb[lo:hi], vy[lo:hi], ga(lo, hi, scratch), gb(lo, hi, scratch),
-                     gy(lo, hi, scratch), rgx, rgy, same)
-    return call
+    wa, wb = first
+    return lambda lo, hi, scratch: binary_block(code, va[lo:hi], vb[lo:hi], vy[lo:hi], ga(lo, hi, scratch),
+                                                gb(lo, hi, scratch), gy(lo, hi, scratch), rgx, rgy, same, wa, wb)

@@ -643,3 +643,25 @@ def test_a_loss_sum_or_mean_heads_the_run_below_it(small_parts):
     for a, b in zip(by_runs, by_sweep):
         assert a.tobytes() == b.tobytes()
     assert by_runs[1].tobytes() == by_runs[2].tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_first_reached_adjoints_written_by_a_run_have_the_sweeps_bits(dtype, small_parts):
+    """A run writes an adjoint no gradient reached yet instead of zeroing it and adding to it, with
+    the same bits: a derivative -0.0 (``u * 0.0`` under a negation) gives 0.0, as 0 + -0.0 does."""
+    runs = _runs_of(small_parts)
+    v = np.random.default_rng(11).uniform(-2.0, 2.0, 4096)
+
+    def grads():
+        x = tape.tensor(v, dtype=getattr(tape, dtype), requires_grad=True)
+        w = tape.tensor(v * 0.5, dtype=getattr(tape, dtype), requires_grad=True)
+        u = tape.tensor(v, dtype=getattr(tape, dtype), requires_grad=True)
+        (-(u * 0.0) + (x * w).tanh() + (x + w).exp() * (x - w).sqrt().sigmoid() + w / x).sum().backward()
+        return x.grad.numpy(), w.grad.numpy(), u.grad.numpy()
+
+    by_runs = grads()
+    assert runs and runs[0][0] == "sum"
+    assert not np.signbit(by_runs[2]).any() and not by_runs[2].any()
+    _rows_to_the_sweep()
+    for a, b in zip(by_runs, grads()):
+        assert a.tobytes() == b.tobytes()
