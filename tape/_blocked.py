@@ -457,6 +457,284 @@ def _extract(G, LO, HI, J, first, col, o, t):
             J[first + j, col + i] = G[j, o + i]
 
 
+# --- compact adjoints: a sweep of float64 rows that only scale and move adjoints --------------------
+# With each direction's adjoints in a full arena row (``G64[j]``), a unit seed that reaches a few
+# elements of each row still touches a cache line (and often a page) per row and direction, spread
+# over megabytes: with the caches cold (after a garbage collection) most of a Hessian's time went
+# to those misses.  When every row a sweep reaches is elementwise or one of ``_moves``' rows, the
+# adjoints live instead in one buffer ``C``, each (direction, node) range placed where it is first
+# reached (``P[j, node]``: the position of its element 0), so a row's adjoints in all directions
+# sit side by side.  The arithmetic per direction is that of ``block_rows``, in the same order.
+# finished; a row it does not run (``block_rows`` does); ``C`` full; a row whose kernel is not compiled yet
+CP_DONE, CP_OTHER, CP_FULL, CP_COMPILE = 0, 1, 2, 3
+
+
+@njit(cache=True, error_model="numpy")
+def _cgrow_each(C, P, LO, HI, top, seen, node, A, B):
+    """For every direction ``j`` with ``A[j] < B[j]``: its adjoint of ``node`` will be added to in
+    ``[A[j], B[j])``; its range grown (the new part zeroed) in place when it is the last one placed,
+    else moved to the top of ``C``.  False when ``C`` is full.  One call per row (as
+    ``_grow_each``: a call with array arguments costs reference counts, more than a few elements)."""
+    for j in range(LO.shape[0]):
+        a = A[j]
+        b = B[j]
+        if a >= b:
+            continue
+        seen[node] |= 1
+        lo = LO[j, node]
+        hi = HI[j, node]
+        if lo < hi and a >= lo and b <= hi:
+            continue
+        na = a if lo >= hi else min(a, lo)
+        nb = b if lo >= hi else max(b, hi)
+        p = P[j, node]
+        t = top[0]
+        if lo < hi and na == lo and p + hi == t:
+            if p + nb > C.shape[0]:
+                return False
+            for i in range(p + hi, p + nb):
+                C[i] = 0.0
+            HI[j, node] = nb
+            top[0] = p + nb
+            continue
+        if t + nb - na > C.shape[0]:
+            return False
+        q = t - na
+        for i in range(na, nb):
+            C[q + i] = C[p + i] if lo <= i < hi else 0.0
+        P[j, node] = q
+        LO[j, node] = na
+        HI[j, node] = nb
+        top[0] = t + nb - na
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _capply(C, P, LO, HI, top, seen, p, r, x, n, nx, A, B):
+    """``_apply`` on compact adjoints; False when ``C`` is full."""
+    for j in range(LO.shape[0]):
+        lo = LO[j, r]
+        hi = HI[j, r]
+        A[j] = 0 if lo >= hi else (lo if nx == n else 0)
+        B[j] = 0 if lo >= hi else (hi if nx == n else nx)
+    if not _cgrow_each(C, P, LO, HI, top, seen, x, A, B):
+        return False
+    for j in range(LO.shape[0]):
+        lo = LO[j, r]
+        hi = HI[j, r]
+        if lo >= hi:
+            continue
+        go = P[j, r]
+        gx = P[j, x]
+        if nx == n:
+            for i in range(lo, hi):
+                C[gx + i] += p[i] * C[go + i]
+        elif nx == 1:
+            s = C[gx]
+            for i in range(lo, hi):
+                s += p[i] * C[go + i]
+            C[gx] = s
+        else:
+            for i in range(lo, hi):
+                C[gx + i % nx] += p[i] * C[go + i]
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _first_at_least(ix, ia, n, v):
+    """The first ``i < n`` with ``ix[ia + i] >= v`` in a sorted list (``n`` if none): a binary
+    search on the list in place (``np.searchsorted`` on a slice costs an array per call)."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if ix[ia + mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _cmoves(C, P, LO, HI, top, seen, code, r, x, ix, ia, nx, ordered, A, B):
+    """``_moves`` on compact adjoints (the caller checked the row is one of them); False when
+    ``C`` is full."""
+    selects = code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED
+    scatters = code == SCATTER or code == LAYOUT_SCATTER
+    for j in range(LO.shape[0]):
+        lo = LO[j, r]
+        hi = HI[j, r]
+        a = 0
+        b = 0
+        if lo >= hi:
+            pass
+        elif selects:
+            a = nx
+            for i in range(lo, hi):
+                m = ix[ia + i]
+                a = min(a, m)
+                b = max(b, m + 1)
+        elif scatters:
+            if ordered:
+                a = _first_at_least(ix, ia, nx, lo)
+                b = _first_at_least(ix, ia, nx, hi)
+            else:
+                a = nx
+                for i in range(nx):
+                    m = ix[ia + i]
+                    if lo <= m < hi:
+                        a = min(a, i)
+                        b = i + 1
+        elif code == VIEW:
+            a = lo
+            b = hi
+        else:
+            b = 1 if code == EXPAND else nx
+        A[j] = a
+        B[j] = b
+    if not _cgrow_each(C, P, LO, HI, top, seen, x, A, B):
+        return False
+    for j in range(LO.shape[0]):
+        lo = LO[j, r]
+        hi = HI[j, r]
+        a = A[j]
+        b = B[j]
+        if lo >= hi or a >= b:
+            continue
+        go = P[j, r]
+        gx = P[j, x]
+        if selects:
+            for i in range(lo, hi):
+                C[gx + ix[ia + i]] += C[go + i]
+        elif scatters:
+            for i in range(a, b):
+                m = ix[ia + i]
+                if lo <= m < hi:
+                    C[gx + i] += C[go + m]
+        elif code == VIEW:
+            for i in range(lo, hi):
+                C[gx + i] += C[go + i]
+        elif code == EXPAND:
+            s = C[gx]
+            for i in range(lo, hi):
+                s += C[go + i]
+            C[gx] = s
+        else:
+            s = C[go]
+            for i in range(nx):
+                C[gx + i] += s
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def compact_block(R, F, ix, saves, v64, C, P, LO, HI, seen, start, fams, PX, PY, done, first, dirs, nodes,
+                  elems, values, J, targets, hit):
+    """Seed the block of directions ``first ..`` (``_seed``'s arrays), sweep it back from row
+    ``start`` on compact adjoints, and write each direction's adjoints of ``targets`` into its row
+    of ``J`` (columns in the targets' order; ``hit``: the targets reached).  ``CP_OTHER`` at a row
+    this sweep does not run (nothing written to ``J``), ``CP_FULL`` when ``C`` is too small."""
+    op, dt, off, num, a, b, rg = R[R_OP], R[R_DT], R[R_OFF], R[R_NUM], R[R_A], R[R_B], R[R_RG]
+    fa, fb = F[0], F[1]
+    for k in range(targets.shape[0]):
+        if dt[targets[k]] != 0:
+            return CP_OTHER
+    top = np.zeros(1, np.int64)
+    A = np.empty(LO.shape[0], np.int64)
+    B = np.empty(LO.shape[0], np.int64)
+    LO[:, :] = 0
+    HI[:, :] = 0
+    for s in range(dirs.shape[0]):
+        j = dirs[s] - first
+        if j < 0 or j >= LO.shape[0]:
+            continue
+        node = nodes[s]
+        if dt[node] != 0:
+            return CP_OTHER
+        e = elems[s]
+        if LO[j, node] >= HI[j, node]:      # (the usual case, placed here: ``_cgrow_each`` loops over all)
+            if top[0] >= C.shape[0]:
+                return CP_FULL
+            seen[node] |= 1
+            P[j, node] = top[0] - e
+            C[top[0]] = 0.0
+            LO[j, node] = e
+            HI[j, node] = e + 1
+            top[0] += 1
+        else:
+            A[:] = 0
+            B[:] = 0
+            A[j] = e
+            B[j] = e + 1
+            if not _cgrow_each(C, P, LO, HI, top, seen, node, A, B):
+                return CP_FULL
+        C[P[j, node] + e] += values[s]
+    for r in range(start, -1, -1):
+        if seen[r] & 3 != 1:
+            continue
+        code = op[r]
+        if code < _SOURCE_END:
+            if code == OUTPUT:
+                return CP_OTHER     # (its adjoint is part of its row's: the arena layout)
+            continue
+        if dt[r] != 0 or code >= _PYTHON_START or check_saved(R, ix, saves, r) != ST_DONE:
+            return CP_OTHER
+        x = a[r]
+        if ONE_ELEMENT[code]:
+            family = SCALAR_FAMILY[code]
+            unary = code < _UNARY_END
+            y = x if unary else b[r]
+            if family < 0 or dt[x] != 0 or dt[y] != 0:
+                return CP_OTHER
+            if fams[family, 0] == 0:
+                return CP_COMPILE
+            seen[r] |= 4
+            n, nx, ny = num[r], num[x], num[y]
+            o = off[r]
+            px = PX[o:o + n]
+            py = PY[o:o + n]
+            if not done[r]:
+                done[r] = 1
+                _partials(fams[family, 0], code, v64, o, off[x], off[y], n, nx, ny, fa[r], fb[r], px, py)
+            if rg[x] != 0 and not _capply(C, P, LO, HI, top, seen, px, r, x, n, nx, A, B):
+                return CP_FULL
+            if not unary and rg[y] != 0 and not _capply(C, P, LO, HI, top, seen, py, r, y, n, ny, A, B):
+                return CP_FULL
+            continue
+        nx, ny = num[x], num[r]
+        if not (dt[x] == 0 and b[r] < 0 and R[R_LN, r] == 0 and rg[x] != 0 and R[R_NOUT, r] == 0 and (
+                code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED or code == SCATTER
+                or code == LAYOUT_SCATTER or code == VIEW or (code == EXPAND and nx == 1)
+                or (code == SUM and ny == 1))):
+            return CP_OTHER
+        seen[r] |= 4
+        if not done[r]:
+            done[r] = 1
+            if code == SCATTER or code == LAYOUT_SCATTER:
+                lst = ix[R[R_IA, r]:R[R_IA, r] + nx]
+                done[r] = 2 if lst.shape[0] < 2 or (lst[1:] >= lst[:-1]).all() else 1
+        if not _cmoves(C, P, LO, HI, top, seen, code, r, x, ix, R[R_IA, r], nx, done[r] == 2, A, B):
+            return CP_FULL
+    col = 0
+    for k in range(targets.shape[0]):
+        t = targets[k]
+        if seen[t] & 1:
+            hit[k] = True
+            for j in range(LO.shape[0]):
+                p = P[j, t]
+                for i in range(LO[j, t], HI[j, t]):
+                    J[first + j, col + i] = C[p + i]
+        col += num[t]
+    return CP_DONE
+
+
+def _compact(size: int) -> np.ndarray:
+    """The thread's buffer of compact adjoints, at least ``size`` elements (kept, as ``scratch``)."""
+    buf = getattr(_local, "compact", None)
+    if buf is None or buf.shape[0] < size:
+        buf = _local.compact = np.empty(size)
+    return buf
+
+
 def unit_seeds(nodes: list, sizes: list) -> tuple:
     """One direction per element of each node: ``seeded``'s seeds for a whole Jacobian."""
     total = sum(sizes)
@@ -465,20 +743,30 @@ def unit_seeds(nodes: list, sizes: list) -> tuple:
             np.ones(total))
 
 
-def seeded(tape, start: int, seeds: tuple, directions: int, targets: list, unneeded: np.ndarray = None):
+def seeded(tape, start: int, seeds: tuple, directions: int, targets: list, unneeded: np.ndarray = None,
+           memo: dict = None):
     """The adjoints of nodes ``targets`` in each of ``directions`` directions, by blocked sweeps
     from row ``start``: ``seeds`` are arrays (direction, node, element, value).  Returns a float64
     array (directions x total elements of the targets) and, per target, whether any sweep
-    reached it (an unreached target's adjoints are zero)."""
+    reached it (an unreached target's adjoints are zero).  ``memo``: kept between calls on the
+    same rows (whether their compact sweep runs)."""
     total = sum(int(tape.num[t]) for t in targets)
     J = np.zeros((directions, total))
     hit = np.zeros(len(targets), np.bool_)
     if directions == 0:
         return J, hit
-    k = block_size(directions, max(tape.t64, tape.t32))
-    k = -(-directions // -(-directions // k))      # (blocks of equal size)
     base = np.zeros(tape.n, np.uint8) if unneeded is None else unneeded
     partials = Partials(tape)
+    if memo is None or memo.get("compact", True):
+        done = _compact_sweeps(tape, start, seeds, directions, targets, base, partials, J, hit)
+        if done:
+            return J, hit
+        if done is False and memo is not None:
+            memo["compact"] = False
+        J[...] = 0.0
+        hit[...] = False
+    k = block_size(directions, max(tape.t64, tape.t32))
+    k = -(-directions // -(-directions // k))      # (blocks of equal size)
     dirs, nodes, elems, values = seeds
     for first in range(0, directions, k):
         m = min(k, directions - first)
@@ -495,6 +783,38 @@ def seeded(tape, start: int, seeds: tuple, directions: int, targets: list, unnee
                 _extract(G64 if tape.dt[t] == 0 else G32, LO, HI, J, first, col, int(tape.off[t]), t)
             col += int(tape.num[t])
     return J, hit
+
+
+def _compact_sweeps(tape, start: int, seeds: tuple, directions: int, targets: list, base: np.ndarray,
+                    partials: Partials, J: np.ndarray, hit: np.ndarray):
+    """``seeded``'s blocks on compact adjoints (``compact_block``): True when they ran, False when
+    the rows need ``block_rows``, None when they may run once the kernels a row needs are
+    compiled (``block_rows`` compiles them)."""
+    fams = ADJOINTS.addresses
+    # (three directions x rows tables of int64 per block, within the scratch's budget)
+    k = block_size(directions, 3 * tape.n)
+    k = -(-directions // -(-directions // k))
+    dirs, nodes, elems, values = seeds
+    tab = np.empty((3, k, tape.n), np.int64)
+    tg = np.array(targets, np.int64)
+    limit = 2 * k * max(tape.t64, 1) + 4096     # (moved ranges leave holes: past this, the arena layout)
+    size = getattr(_local, "compact_size", 1 << 14)
+    for first in range(0, directions, k):
+        m = min(k, directions - first)
+        P, LO, HI = tab[0, :m], tab[1, :m], tab[2, :m]
+        while True:
+            C = _compact(size)
+            status = compact_block(tape.R, tape.F, tape.ix, SAVES, tape.v64, C, P, LO, HI, base.copy(), start,
+                                   fams, partials.PX, partials.PY, partials.done, first, dirs, nodes, elems, values,
+                                   J, tg, hit)
+            if status != CP_FULL:
+                break
+            if size >= limit:
+                return False
+            size = _local.compact_size = min(2 * size, limit)
+        if status != CP_DONE:
+            return None if status == CP_COMPILE else False
+    return True
 
 
 def unneeded_for(tape, n: int, targets: list) -> np.ndarray:
@@ -593,6 +913,7 @@ class _Program:
         self.start = start
         self.unneeded = unneeded_for(var.tape, var.tape.n, var.in_nodes)
         self.units = None           # a whole Hessian's seeds at the gradient's nodes (made at its first use)
+        self.memo = {}              # ``seeded``'s
 
 
 def _program(trace, var, inputs: tuple):
@@ -659,7 +980,7 @@ def _hessian_rows(prog: _Program, inputs: tuple, seeds: tuple, directions: int) 
         seeds = _at_gradients(prog, seeds)
     if prog.start < 0 or seeds[0].shape[0] == 0:
         return np.zeros((directions, sum(_dims(x) for x in inputs)))
-    J, _ = seeded(prog.var.tape, prog.start, seeds, directions, prog.var.in_nodes, prog.unneeded)
+    J, _ = seeded(prog.var.tape, prog.start, seeds, directions, prog.var.in_nodes, prog.unneeded, prog.memo)
     return J
 
 

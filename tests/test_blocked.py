@@ -319,3 +319,51 @@ def test_eager_jacobian_with_leaves_the_tape_refers_to():
         down[k] -= eps
         fd = (f(tape.tensor(up.reshape(32, 64))) - f(tape.tensor(down.reshape(32, 64)))).numpy() / (2 * eps)
         np.testing.assert_allclose(blocked[:, k], fd, rtol=1e-6, atol=1e-8)
+
+
+# --- compact adjoints (``compact_block``): the arena layout's results, bitwise ---------------------
+def _banded(x):
+    y = x[1:] - x[:-1] ** 2
+    return (100 * y ** 2 + (1 - x[:-1]) ** 2).sum() + (x * 0.5).sin().sum() * x[:1] + x[::2].exp().sum()
+
+
+def _sweep_both(f, x):
+    """The Hessian of ``f`` on a trace, by ``seeded`` on compact adjoints and on arena rows."""
+    tr = tape.trace(f, x)
+    tr.hessian(x)
+    prog = tr.variants[0].gradient_program
+    tp, n = prog.var.tape, x.numel()
+    args = (tp, prog.start, prog.units, n, prog.var.in_nodes, prog.unneeded)
+    J = np.zeros((n, n))
+    hit = np.zeros(1, np.bool_)
+    ran = _blocked._compact_sweeps(*args, _blocked.Partials(tp), J, hit)
+    arena = {"compact": False}
+    want, _ = _blocked.seeded(*args, arena)
+    got, _ = _blocked.seeded(*args, {})
+    return ran, J, got, want, tr
+
+
+@settings(deadline=None, max_examples=max(2, settings.default.max_examples // 5))
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 40))
+def test_compact_sweep_equals_arena_rows(seed, n):
+    x = tape.tensor(np.random.default_rng(seed).uniform(-1.5, 1.5, size=n))
+    ran, J, got, want, tr = _sweep_both(_banded, x)
+    assert ran is True
+    assert np.array_equal(J, want) and np.array_equal(got, want)
+    assert np.allclose(want, _fd_jacobian(lambda x: tr.grad(x), [x]), rtol=1e-6, atol=1e-5)
+
+
+def test_compact_sweep_grows_its_buffer_and_falls_back(monkeypatch):
+    """A buffer too small is doubled and the block run again; at a row the compact sweep does not
+    run (a select's backward, through its family's kernel) the arena rows give the result."""
+    x = tape.tensor(np.linspace(-1.0, 1.0, 30))
+    monkeypatch.setattr(_blocked._local, "compact", np.empty(8), raising=False)
+    monkeypatch.setattr(_blocked._local, "compact_size", 8, raising=False)
+    ran, J, got, want, _ = _sweep_both(_banded, x)
+    assert ran is True and _blocked._local.compact_size > 8
+    assert np.array_equal(J, want) and np.array_equal(got, want)
+    ran, _, got, want, tr = _sweep_both(lambda x: (x.sin() * x[0] * x).sum(), x)
+    assert ran is False
+    assert np.array_equal(got, want)
+    assert np.allclose(want, _fd_jacobian(lambda x: tr.grad(x), [x]), rtol=1e-6, atol=1e-5)
+    assert tr.variants[0].gradient_program.memo == {"compact": False}     # (the arena rows from then on)
