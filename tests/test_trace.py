@@ -372,3 +372,30 @@ def test_derivatives_equal_the_functional_api(seed, n):
         assert np.allclose(out[k].numpy(), oute[k].numpy(), rtol=1e-14)
         assert np.allclose(t[k].numpy(), te[k].numpy(), rtol=1e-13)
     assert tr.jacobian(x).tolist() == tr.grad(x).tolist()
+
+
+def test_float32_products_through_tanh_replay_compiled():
+    # numpy's SIMD tanh and BLAS differ from the numba loops by a few ulps per row, which grow where a
+    # later product cancels: each row is checked on eager's inputs, so the trace replays rather than
+    # recording the function at every call.
+    rng = np.random.default_rng(0)
+    x = tape.tensor(rng.standard_normal((32, 16)).astype(np.float32))
+    ws = [tape.tensor((rng.standard_normal(s) / 4).astype(np.float32)) for s in ((16, 64), (64,), (64, 64), (64,),
+                                                                             (64, 1), (1,))]
+
+    def f(w1, b1, w2, b2, w3, b3):
+        h = (x @ w1 + b1).tanh()
+        h = (h @ w2 + b2).tanh()
+        return ((h @ w3 + b3) ** 2).mean()
+
+    tr = tape.trace(f, *ws)
+    for _ in range(3):
+        v, gs = tr.value_and_grad(*ws, argnums=(0, 1, 2, 3, 4, 5))
+    stats = tr.stats()
+    assert stats["records"] == 1 and stats["variants"][0]["compiled"]
+    leaves = [w.detach().requires_grad_() for w in ws]
+    want = f(*leaves)
+    want.backward()
+    np.testing.assert_allclose(v.numpy(), want.detach().numpy(), rtol=1e-5)
+    for g, leaf in zip(gs, leaves):
+        np.testing.assert_allclose(g.numpy(), leaf.grad.numpy(), rtol=1e-4, atol=1e-6)
