@@ -33,7 +33,7 @@ from numba import njit, prange
 from . import _dtype as D
 from ._anomaly import _mode as _anomaly_mode
 from ._record import VALUES
-from ._replay import C_STOP, PY_GUARD, ST_GUARD, replay_rows, scalar_backward, scalar_forward
+from ._replay import C_STOP, PY_GUARD, ST_GUARD, numpy_rows, replay_rows, scalar_backward, scalar_forward
 from ._stops import C_FAMILY, C_ROW, C_SIZE, C_START, C_STATUS, ST_COMPILE, ST_DONE
 from ._sweep import _PYTHON_START, ADJOINTS, FAMILY, PYTHON_FROM, SAVES, compile_for, mark_unneeded, sweep_rows
 from ._tensor import Tensor, _plain
@@ -172,9 +172,10 @@ def _variant(tr):
 
 
 def _python_rows(tape) -> bool:
-    """Whether a replay of the tape stops for Python (a BLAS product, a guard Python checks)."""
+    """Whether a replay of the tape stops for Python (a BLAS product, a guard Python checks, a row
+    numpy replays: ``_replay.numpy_rows``)."""
     op = tape.op[:tape.n]
-    return bool(((op >= _PYTHON_START) | (op == PY_GUARD)).any())
+    return bool(((op >= _PYTHON_START) | (op == PY_GUARD)).any()) or bool(numpy_rows(tape))
 
 
 def _addresses(tape, nodes: Sequence[int]) -> np.ndarray:

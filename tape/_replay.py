@@ -19,12 +19,32 @@ from numba import njit
 from ._record import _forward
 from ._stops import C_ROW, C_START, C_STATUS, ST_COMPILE, ST_DONE, ST_PYTHON
 from ._sweep import _PYTHON_START, _SOURCE_END, _UNARY_END
+from .ops._spec import N_CODES, REGISTRY, UNARY
 from .ops.elementwise import ONE_ELEMENT, _binary_f, _unary_f, scalar_d
 
 PY_GUARD = 8    # a guard Python checks: an op's result that left the tape (``tape/_trace.py``)
 GUARD = 9       # a guard this sweep checks: attribute ``ia`` is its kind, ``a`` the node read
 ST_GUARD = 20   # a guard's outcome differs from the recorded one
 C_STOP = 1      # ``ctl`` slot: the row to stop before (the sweep's own; the others are ``_stops``'s)
+
+# Rows of one-input elementwise ops whose forward is one of numpy's transcendental ufuncs (numba here
+# has no SVML, so its loops of them do not vectorize) from this many elements are replayed by that
+# ufunc, the one eager called: a trip to Python costs less than the scalar loop there, and the values
+# are eager's, bitwise.
+NUMPY_FROM = 256
+_TRANSCENDENTAL = {np.exp, np.exp2, np.expm1, np.log, np.log2, np.log10, np.log1p, np.sin, np.cos, np.tan,
+                   np.arcsin, np.arccos, np.arctan, np.sinh, np.cosh, np.tanh, np.arcsinh, np.arccosh,
+                   np.arctanh, np.cbrt}
+_BY_NUMPY = np.zeros(N_CODES, np.bool_)
+for _code, _op in REGISTRY.items():
+    _BY_NUMPY[_code] = _code in UNARY and isinstance(_op.forward, np.ufunc) and _op.forward in _TRANSCENDENTAL
+
+
+def numpy_rows(tape) -> list:
+    """The rows of ``tape`` a replay leaves to numpy (``NUMPY_FROM``), in order."""
+    n = tape.n
+    return np.nonzero((tape.num[:n] >= NUMPY_FROM) & _BY_NUMPY[tape.op[:n]])[0].tolist()
+
 
 # Guard kinds: the exact value read (``item``, ``float``, ``tolist`` ...), its truth (``bool``,
 # elementwise), and a comparison with the number ``fa`` (elementwise), as ``==``, ``!=``, ``<``,
