@@ -34,7 +34,7 @@ from ._pytorch_names import TENSOR, missing
 from ._state import inplace_changes, mutation_allowed, preserved_versions, state
 from ._tape import Tape, unshare, write_tape
 from .ops._args import wrap_dim
-from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, public
+from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, input_saved, public
 
 _new = object.__new__
 # Like PyTorch, ops give inf/nan silently.  Numpy's floating-point warnings are
@@ -102,6 +102,15 @@ def _flag_saved_alias(tape: Tape, r: int) -> None:
     its own row counts as recorded before the change (PyTorch raises at backward)."""
     if tape.hid[r]:
         r = int(tape.a[r])          # the op ran in a promoted dtype: its row feeds the cast
+    if tape.ln[r]:
+        # (a listed row, ``x.addcmul_(x, w)``: the inputs after the first that are the changed tensor)
+        ins = tape.inputs_of(r)[:3]
+        rg = [1 if tape.rg[x] else 0 for x in ins] + [0] * (3 - len(ins))
+        saved = REGISTRY[int(tape.op[r])].saved
+        for k in range(1, len(ins)):
+            if ins[k] == ins[0] and input_saved(saved, k, *rg):
+                tape.flag_modified(ins[k], r + 1)
+        return
     b = int(tape.b[r])
     if b >= 0 and REGISTRY[int(tape.op[r])].saved & 2:
         tape.flag_modified(b, r + 1)

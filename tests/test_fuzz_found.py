@@ -769,3 +769,21 @@ def test_copysign_second_derivative_goes_through_the_result():
     assert ga.tolist() == [-1., 0., -1.] and gb.tolist() == [0., 0., 0.] and gb.grad_fn is None
     h = torch.autograd.grad(ga.sum(), (a, b), allow_unused=True)
     assert str(h[0].tolist()) == "[0.0, nan, 0.0]" and h[1].tolist() == [0., 0., 0.]
+
+
+@pytest.mark.parametrize("code, raises", [
+    ("v3.addcmul_(v3, v4, value=2.0)", "Addcmul"), ("v3.addcmul_(v4, v3)", "Addcmul"), ("v3.addcmul_(v3, c)", None),
+    ("v3.addcmul_(c, v3)", None), ("v3.addcdiv_(v3, v4)", "Addcdiv"), ("v3.addcdiv_(v4, v3)", "Addcdiv"),
+    ("v3.addcdiv_(c, v3)", "Addcdiv"), ("v3.lerp_(v4, v3)", "Lerp1"), ("v3.lerp_(v3, v4)", "Lerp1"),
+    ("v3.lerp_(v4, 0.5)", None),
+])
+def test_ternary_in_place_op_that_saved_the_changed_tensor(code, raises):
+    v0 = torch.tensor([-0.5, 2.], requires_grad=True)
+    ns = {"v3": v0 + 1.0, "v4": v0.clamp(-1.5, 2.0), "c": torch.tensor([2., 3.])}
+    exec(code, ns)
+    if raises is None:
+        (ns["v3"] * 0.5).sum().backward()
+        return
+    with pytest.raises(RuntimeError, match=re.escape(MODIFIED + f": [torch.FloatTensor [2]], which is output 0 of "
+                                                              f"{raises}, is at version 1; expected version 0")):
+        (ns["v3"] * 0.5).sum().backward()
