@@ -787,3 +787,18 @@ def test_ternary_in_place_op_that_saved_the_changed_tensor(code, raises):
     with pytest.raises(RuntimeError, match=re.escape(MODIFIED + f": [torch.FloatTensor [2]], which is output 0 of "
                                                               f"{raises}, is at version 1; expected version 0")):
         (ns["v3"] * 0.5).sum().backward()
+
+
+@pytest.mark.parametrize("code, error, message", [
+    ("x.scatter_add(-3, i, s)", IndexError, "Dimension out of range (expected to be in range of [-2, 1], but got -3)"),
+    ("x.scatter(-3, i.float(), s)", IndexError, "Dimension out of range (expected to be in range of [-2, 1], but got -3)"),
+    ("x.scatter_reduce(-3, i, s, 'sum')", IndexError, "Dimension out of range (expected to be in range of [-2, 1], but got -3)"),
+    ("x.gather(-3, i.float())", IndexError, "Dimension out of range (expected to be in range of [-2, 1], but got -3)"),
+    ("x.scatter_add(0, i.float(), s)", RuntimeError, "scatter(): Expected dtype int32/int64 for index"),
+    ("x.scatter_reduce(0, i.float(), s, 'sum')", RuntimeError, "scatter(): Expected dtype int32/int64 for index"),
+    ("x.scatter_reduce(0, i, s, 'sum')", RuntimeError, "scatter(): Expected self.dtype to be equal to src.dtype"),
+])
+def test_scatter_checks_the_dim_first(code, error, message):
+    ns = {"x": torch.tensor([[0], [-1]]), "i": torch.tensor([[0], [0]]), "s": torch.tensor([[-2.0], [-2.0]])}
+    with pytest.raises(error, match=re.escape(message)):
+        eval(code, ns)
