@@ -802,3 +802,11 @@ def test_scatter_checks_the_dim_first(code, error, message):
     ns = {"x": torch.tensor([[0], [-1]]), "i": torch.tensor([[0], [0]]), "s": torch.tensor([[-2.0], [-2.0]])}
     with pytest.raises(error, match=re.escape(message)):
         eval(code, ns)
+
+
+def test_cross_checks_the_length_then_the_broadcast_then_the_dtypes():
+    with pytest.raises(RuntimeError, match="inputs dimension 1 must have length 3. Got 3 and 4"):
+        torch.linalg.cross(torch.ones(3, 3), torch.ones(3, 4, dtype=torch.float64), dim=1)
+    with pytest.raises(RuntimeError, match=re.escape("The size of tensor a (2) must match the size of tensor b (4)")):
+        torch.linalg.cross(torch.ones(2, 3), torch.ones(4, 3, dtype=torch.float64), dim=1)
+    assert torch.linalg.cross(torch.ones(1, 3), torch.ones(4, 3), dim=-1).shape == (4, 3)
