@@ -292,20 +292,20 @@ def _writable(view: np.ndarray, root: np.ndarray) -> np.ndarray:
 def _check_view_inplace(t: "Tensor", fill: bool = False, operands: tuple = ()) -> None:
     """PyTorch's refusals of an in-place change through a view, before anything is computed (a
     ``fill`` writes one value everywhere: elements sharing memory do not matter; ``operands``: what
-    the op reads besides ``t``)."""
-    if not fill:
-        _check_repeats(t._v)
+    the op reads besides ``t``; autograd's refusals come before the kernel's, of repeated elements)."""
     # (a view's base that came to require grad after the view was made makes the view require it)
     if not ((t._rg or t._vb._rg) and state.grad):
         if t._vm and state.grad and any(isinstance(o, Tensor) and o._rg for o in operands):
             _refuse_view(t)     # (an operand that requires grad makes the change recorded: refused first)
-        return
-    if t._vm:
-        _refuse_view(t)
-    root = t._vb
-    # (a leaf made of a view, ``base.reshape(...).requires_grad_()``, is a view of a leaf to PyTorch)
-    if root._tape is None and (t._tape is None or root._rg and t._tape.op[t._node] != OUTPUT):
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    else:
+        if t._vm:
+            _refuse_view(t)
+        root = t._vb
+        # (a leaf made of a view, ``base.reshape(...).requires_grad_()``, is a view of a leaf to PyTorch)
+        if root._tape is None and (t._tape is None or root._rg and t._tape.op[t._node] != OUTPUT):
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if not fill:
+        _check_repeats(t._v)
 
 
 # Roots whose own layout ``as_strided_`` changed to a part of their storage: id -> (weak

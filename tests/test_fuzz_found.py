@@ -810,3 +810,10 @@ def test_cross_checks_the_length_then_the_broadcast_then_the_dtypes():
     with pytest.raises(RuntimeError, match=re.escape("The size of tensor a (2) must match the size of tensor b (4)")):
         torch.linalg.cross(torch.ones(2, 3), torch.ones(4, 3, dtype=torch.float64), dim=1)
     assert torch.linalg.cross(torch.ones(1, 3), torch.ones(4, 3), dim=-1).shape == (4, 3)
+
+
+def test_leaf_view_refused_before_repeated_elements():
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad is being used in an in-place"):
+        torch.ones(2, 1, requires_grad=True).expand(2, 3).mul_(2)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single memory"):
+        (torch.ones(2, 1, requires_grad=True) * 1).expand(2, 3).mul_(2)
