@@ -66,7 +66,9 @@ def _variant(base: str) -> Callable:
 
     def variant(self, *args, **kwargs) -> Tensor:
         self._check_inplace(*args, *kwargs.values())
-        operand = next((a for a in args if isinstance(a, Tensor)), None)
+        # (the changed tensor itself among the operands: the op may have saved it, ``x.addcmul_(w, x)``)
+        operand = self if any(a is self for a in (*args, *kwargs.values())) else \
+            next((a for a in args if isinstance(a, Tensor)), None)
         if no_derivative in _WITHOUT_DERIVATIVE and self._rg and state.grad:
             y = getattr(self.detach(), base)()
             if y._dtype is self._dtype:

@@ -574,11 +574,11 @@ def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
         raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
     if not input._shape:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
-    shape = broadcast_pair(input._shape, other._shape)
-    d = wrap_dim(dim, len(shape))
-    if input._shape[d] != 3 or other._shape[d] != 3:
+    d = wrap_dim(dim, input.dim())
+    if input._shape[d] != 3 or other._shape[d] != 3:     # (before the batch dims broadcast, as PyTorch)
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input._shape[d]} and "
                            f"{other._shape[d]}")
+    shape = broadcast_pair(input._shape, other._shape)
     if input._dtype is not other._dtype:     # (no type promotion)
         raise RuntimeError(f"expected scalar type {D.legacy_name(input._dtype)} but found "
                            f"{D.legacy_name(other._dtype)}")

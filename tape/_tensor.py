@@ -34,7 +34,7 @@ from ._pytorch_names import TENSOR, missing
 from ._state import inplace_changes, mutation_allowed, preserved_versions, state
 from ._tape import Tape, unshare, write_tape
 from .ops._args import wrap_dim
-from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, public
+from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, input_saved, public
 
 _new = object.__new__
 # Like PyTorch, ops give inf/nan silently.  Numpy's floating-point warnings are
@@ -102,6 +102,15 @@ def _flag_saved_alias(tape: Tape, r: int) -> None:
     its own row counts as recorded before the change (PyTorch raises at backward)."""
     if tape.hid[r]:
         r = int(tape.a[r])          # the op ran in a promoted dtype: its row feeds the cast
+    if tape.ln[r]:
+        # (a listed row, ``x.addcmul_(x, w)``: the inputs after the first that are the changed tensor)
+        ins = tape.inputs_of(r)[:3]
+        rg = [1 if tape.rg[x] else 0 for x in ins] + [0] * (3 - len(ins))
+        saved = REGISTRY[int(tape.op[r])].saved
+        for k in range(1, len(ins)):
+            if ins[k] == ins[0] and input_saved(saved, k, *rg):
+                tape.flag_modified(ins[k], r + 1)
+        return
     b = int(tape.b[r])
     if b >= 0 and REGISTRY[int(tape.op[r])].saved & 2:
         tape.flag_modified(b, r + 1)
@@ -283,20 +292,20 @@ def _writable(view: np.ndarray, root: np.ndarray) -> np.ndarray:
 def _check_view_inplace(t: "Tensor", fill: bool = False, operands: tuple = ()) -> None:
     """PyTorch's refusals of an in-place change through a view, before anything is computed (a
     ``fill`` writes one value everywhere: elements sharing memory do not matter; ``operands``: what
-    the op reads besides ``t``)."""
-    if not fill:
-        _check_repeats(t._v)
+    the op reads besides ``t``; autograd's refusals come before the kernel's, of repeated elements)."""
     # (a view's base that came to require grad after the view was made makes the view require it)
     if not ((t._rg or t._vb._rg) and state.grad):
         if t._vm and state.grad and any(isinstance(o, Tensor) and o._rg for o in operands):
             _refuse_view(t)     # (an operand that requires grad makes the change recorded: refused first)
-        return
-    if t._vm:
-        _refuse_view(t)
-    root = t._vb
-    # (a leaf made of a view, ``base.reshape(...).requires_grad_()``, is a view of a leaf to PyTorch)
-    if root._tape is None and (t._tape is None or root._rg and t._tape.op[t._node] != OUTPUT):
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    else:
+        if t._vm:
+            _refuse_view(t)
+        root = t._vb
+        # (a leaf made of a view, ``base.reshape(...).requires_grad_()``, is a view of a leaf to PyTorch)
+        if root._tape is None and (t._tape is None or root._rg and t._tape.op[t._node] != OUTPUT):
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if not fill:
+        _check_repeats(t._v)
 
 
 # Roots whose own layout ``as_strided_`` changed to a part of their storage: id -> (weak

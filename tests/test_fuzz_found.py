@@ -769,3 +769,51 @@ def test_copysign_second_derivative_goes_through_the_result():
     assert ga.tolist() == [-1., 0., -1.] and gb.tolist() == [0., 0., 0.] and gb.grad_fn is None
     h = torch.autograd.grad(ga.sum(), (a, b), allow_unused=True)
     assert str(h[0].tolist()) == "[0.0, nan, 0.0]" and h[1].tolist() == [0., 0., 0.]
+
+
+@pytest.mark.parametrize("code, raises", [
+    ("v3.addcmul_(v3, v4, value=2.0)", "Addcmul"), ("v3.addcmul_(v4, v3)", "Addcmul"), ("v3.addcmul_(v3, c)", None),
+    ("v3.addcmul_(c, v3)", None), ("v3.addcdiv_(v3, v4)", "Addcdiv"), ("v3.addcdiv_(v4, v3)", "Addcdiv"),
+    ("v3.addcdiv_(c, v3)", "Addcdiv"), ("v3.lerp_(v4, v3)", "Lerp1"), ("v3.lerp_(v3, v4)", "Lerp1"),
+    ("v3.lerp_(v4, 0.5)", None),
+])
+def test_ternary_in_place_op_that_saved_the_changed_tensor(code, raises):
+    v0 = torch.tensor([-0.5, 2.], requires_grad=True)
+    ns = {"v3": v0 + 1.0, "v4": v0.clamp(-1.5, 2.0), "c": torch.tensor([2., 3.])}
+    exec(code, ns)
+    if raises is None:
+        (ns["v3"] * 0.5).sum().backward()
+        return
+    with pytest.raises(RuntimeError, match=re.escape(MODIFIED + f": [torch.FloatTensor [2]], which is output 0 of "
+                                                              f"{raises}, is at version 1; expected version 0")):
+        (ns["v3"] * 0.5).sum().backward()
+
+
+@pytest.mark.parametrize("code, error, message", [
+    ("x.scatter_add(-3, i, s)", IndexError, "Dimension out of range (expected to be in range of [-2, 1], but got -3)"),
+    ("x.scatter(-3, i.float(), s)", IndexError, "Dimension out of range (expected to be in range of [-2, 1], but got -3)"),
+    ("x.scatter_reduce(-3, i, s, 'sum')", IndexError, "Dimension out of range (expected to be in range of [-2, 1], but got -3)"),
+    ("x.gather(-3, i.float())", IndexError, "Dimension out of range (expected to be in range of [-2, 1], but got -3)"),
+    ("x.scatter_add(0, i.float(), s)", RuntimeError, "scatter(): Expected dtype int32/int64 for index"),
+    ("x.scatter_reduce(0, i.float(), s, 'sum')", RuntimeError, "scatter(): Expected dtype int32/int64 for index"),
+    ("x.scatter_reduce(0, i, s, 'sum')", RuntimeError, "scatter(): Expected self.dtype to be equal to src.dtype"),
+])
+def test_scatter_checks_the_dim_first(code, error, message):
+    ns = {"x": torch.tensor([[0], [-1]]), "i": torch.tensor([[0], [0]]), "s": torch.tensor([[-2.0], [-2.0]])}
+    with pytest.raises(error, match=re.escape(message)):
+        eval(code, ns)
+
+
+def test_cross_checks_the_length_then_the_broadcast_then_the_dtypes():
+    with pytest.raises(RuntimeError, match="inputs dimension 1 must have length 3. Got 3 and 4"):
+        torch.linalg.cross(torch.ones(3, 3), torch.ones(3, 4, dtype=torch.float64), dim=1)
+    with pytest.raises(RuntimeError, match=re.escape("The size of tensor a (2) must match the size of tensor b (4)")):
+        torch.linalg.cross(torch.ones(2, 3), torch.ones(4, 3, dtype=torch.float64), dim=1)
+    assert torch.linalg.cross(torch.ones(1, 3), torch.ones(4, 3), dim=-1).shape == (4, 3)
+
+
+def test_leaf_view_refused_before_repeated_elements():
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad is being used in an in-place"):
+        torch.ones(2, 1, requires_grad=True).expand(2, 3).mul_(2)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single memory"):
+        (torch.ones(2, 1, requires_grad=True) * 1).expand(2, 3).mul_(2)
