@@ -756,9 +756,16 @@ def seeded(tape, start: int, seeds: tuple, directions: int, targets: list, unnee
     if directions == 0:
         return J, hit
     base = np.zeros(tape.n, np.uint8) if unneeded is None else unneeded
-    partials = Partials(tape)
+    # (kept by the caller's memo, whose rows do not change: a fresh array costs its page faults)
+    partials = None if memo is None else memo.get("partials")
+    if partials is None:
+        partials = Partials(tape)
+        if memo is not None:
+            memo["partials"] = partials
+    else:
+        partials.done[:] = 0
     if memo is None or memo.get("compact", True):
-        done = _compact_sweeps(tape, start, seeds, directions, targets, base, partials, J, hit)
+        done = _compact_sweeps(tape, start, seeds, directions, targets, base, partials, J, hit, memo)
         if done:
             return J, hit
         if done is False and memo is not None:
@@ -786,7 +793,7 @@ def seeded(tape, start: int, seeds: tuple, directions: int, targets: list, unnee
 
 
 def _compact_sweeps(tape, start: int, seeds: tuple, directions: int, targets: list, base: np.ndarray,
-                    partials: Partials, J: np.ndarray, hit: np.ndarray):
+                    partials: Partials, J: np.ndarray, hit: np.ndarray, memo: dict = None):
     """``seeded``'s blocks on compact adjoints (``compact_block``): True when they ran, False when
     the rows need ``block_rows``, None when they may run once the kernels a row needs are
     compiled (``block_rows`` compiles them)."""
@@ -795,8 +802,11 @@ def _compact_sweeps(tape, start: int, seeds: tuple, directions: int, targets: li
     k = block_size(directions, 3 * tape.n)
     k = -(-directions // -(-directions // k))
     dirs, nodes, elems, values = seeds
-    tab = np.empty((3, k, tape.n), np.int64)
-    tg = np.array(targets, np.int64)
+    tab, tg = (None, None) if memo is None else memo.get("tables", (None, None))
+    if tab is None or tab.shape[1] != k:
+        tab, tg = np.empty((3, k, tape.n), np.int64), np.array(targets, np.int64)
+        if memo is not None:
+            memo["tables"] = tab, tg
     limit = 2 * k * max(tape.t64, 1) + 4096     # (moved ranges leave holes: past this, the arena layout)
     size = getattr(_local, "compact_size", 1 << 14)
     for first in range(0, directions, k):

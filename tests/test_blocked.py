@@ -366,4 +366,4 @@ def test_compact_sweep_grows_its_buffer_and_falls_back(monkeypatch):
     assert ran is False
     assert np.array_equal(got, want)
     assert np.allclose(want, _fd_jacobian(lambda x: tr.grad(x), [x]), rtol=1e-6, atol=1e-5)
-    assert tr.variants[0].gradient_program.memo == {"compact": False}     # (the arena rows from then on)
+    assert tr.variants[0].gradient_program.memo["compact"] is False     # (the arena rows from then on)
