@@ -16,8 +16,9 @@ shared.  Each row is visited once and its adjoint rule applied to all ``k`` dire
 
 Each direction's adjoint of a node is kept over the range of its elements a gradient reached
 (``LO``/``HI``): a unit seed reaches a few elements of each row of a banded problem (a Hessian's
-direction), and the rows run over those ranges only.  The forward (tangent) sweep carries ``k``
-tangents the same way (``tangent_rows``), with whole rows.
+direction), and the rows run over those ranges only; when every row reached only scales or moves
+adjoints, the ranges are packed side by side in one buffer instead (``compact_block``).  The
+forward (tangent) sweep carries ``k`` tangents the same way (``tangent_rows``), with whole rows.
 
 Results equal ``k`` separate sweeps up to rounding: an elementwise row's partial times the
 adjoint (``g * (1 / y)`` for a division) where the plain sweep may compute ``g / y``; every
