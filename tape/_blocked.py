@@ -728,6 +728,21 @@ def compact_block(R, F, ix, saves, v64, C, P, LO, HI, seen, start, fams, PX, PY,
     return CP_DONE
 
 
+# Codes ``compact_block`` runs (besides their dtype and operands, which it checks as it goes).
+_COMPACT = ONE_ELEMENT.copy()
+_COMPACT[:_SOURCE_END] = True
+_COMPACT[OUTPUT] = False
+_COMPACT[[GATHER, INDEX, LAYOUT, LAYOUT_SAVED, SCATTER, LAYOUT_SCATTER, VIEW, EXPAND, SUM]] = True
+_COMPACT[_PYTHON_START:] = False
+
+
+def _compactable(tape, start: int, base: np.ndarray) -> bool:
+    """Whether every row up to ``start`` that leads to a target is float64 with a code the compact
+    sweep runs: a sweep that would stop at another row is not tried (nor its kernel compiled)."""
+    live = (base[:start + 1] & 2) == 0
+    return bool(_COMPACT[tape.op[:start + 1][live]].all() and (tape.dt[:start + 1][live] == 0).all())
+
+
 def _compact(size: int) -> np.ndarray:
     """The thread's buffer of compact adjoints, at least ``size`` elements (kept, as ``scratch``)."""
     buf = getattr(_local, "compact", None)
@@ -765,7 +780,9 @@ def seeded(tape, start: int, seeds: tuple, directions: int, targets: list, unnee
             memo["partials"] = partials
     else:
         partials.done[:] = 0
-    if memo is None or memo.get("compact", True):
+    if memo is not None and "compact" not in memo:
+        memo["compact"] = _compactable(tape, start, base)
+    if memo["compact"] if memo is not None else _compactable(tape, start, base):
         done = _compact_sweeps(tape, start, seeds, directions, targets, base, partials, J, hit, memo)
         if done:
             return J, hit
