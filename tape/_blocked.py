@@ -748,7 +748,7 @@ def _compact(size: int) -> np.ndarray:
     buf = getattr(_local, "compact", None)
     if buf is None or buf.shape[0] < size:
         buf = _local.compact = np.empty(size)
-    return buf
+    return buf[:size]
 
 
 def unit_seeds(nodes: list, sizes: list) -> tuple:
@@ -825,8 +825,8 @@ def _compact_sweeps(tape, start: int, seeds: tuple, directions: int, targets: li
         tab, tg = np.empty((3, k, tape.n), np.int64), np.array(targets, np.int64)
         if memo is not None:
             memo["tables"] = tab, tg
-    limit = 2 * k * max(tape.t64, 1) + 4096     # (moved ranges leave holes: past this, the arena layout)
-    size = getattr(_local, "compact_size", 1 << 14)
+    limit = 2 * ELEMENTS        # (past this, the arena rows: their blocks are sized to ELEMENTS)
+    size = min(getattr(_local, "compact_size", 1 << 14), limit)
     for first in range(0, directions, k):
         m = min(k, directions - first)
         P, LO, HI = tab[0, :m], tab[1, :m], tab[2, :m]
