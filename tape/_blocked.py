@@ -16,8 +16,9 @@ shared.  Each row is visited once and its adjoint rule applied to all ``k`` dire
 
 Each direction's adjoint of a node is kept over the range of its elements a gradient reached
 (``LO``/``HI``): a unit seed reaches a few elements of each row of a banded problem (a Hessian's
-direction), and the rows run over those ranges only.  The forward (tangent) sweep carries ``k``
-tangents the same way (``tangent_rows``), with whole rows.
+direction), and the rows run over those ranges only; when every row reached only scales or moves
+adjoints, the ranges are packed side by side in one buffer instead (``compact_block``).  The
+forward (tangent) sweep carries ``k`` tangents the same way (``tangent_rows``), with whole rows.
 
 Results equal ``k`` separate sweeps up to rounding: an elementwise row's partial times the
 adjoint (``g * (1 / y)`` for a division) where the plain sweep may compute ``g / y``; every
@@ -727,12 +728,27 @@ def compact_block(R, F, ix, saves, v64, C, P, LO, HI, seen, start, fams, PX, PY,
     return CP_DONE
 
 
+# Codes ``compact_block`` runs (besides their dtype and operands, which it checks as it goes).
+_COMPACT = ONE_ELEMENT.copy()
+_COMPACT[:_SOURCE_END] = True
+_COMPACT[OUTPUT] = False
+_COMPACT[[GATHER, INDEX, LAYOUT, LAYOUT_SAVED, SCATTER, LAYOUT_SCATTER, VIEW, EXPAND, SUM]] = True
+_COMPACT[_PYTHON_START:] = False
+
+
+def _compactable(tape, start: int, base: np.ndarray) -> bool:
+    """Whether every row up to ``start`` that leads to a target is float64 with a code the compact
+    sweep runs: a sweep that would stop at another row is not tried (nor its kernel compiled)."""
+    live = (base[:start + 1] & 2) == 0
+    return bool(_COMPACT[tape.op[:start + 1][live]].all() and (tape.dt[:start + 1][live] == 0).all())
+
+
 def _compact(size: int) -> np.ndarray:
     """The thread's buffer of compact adjoints, at least ``size`` elements (kept, as ``scratch``)."""
     buf = getattr(_local, "compact", None)
     if buf is None or buf.shape[0] < size:
         buf = _local.compact = np.empty(size)
-    return buf
+    return buf[:size]
 
 
 def unit_seeds(nodes: list, sizes: list) -> tuple:
@@ -756,9 +772,18 @@ def seeded(tape, start: int, seeds: tuple, directions: int, targets: list, unnee
     if directions == 0:
         return J, hit
     base = np.zeros(tape.n, np.uint8) if unneeded is None else unneeded
-    partials = Partials(tape)
-    if memo is None or memo.get("compact", True):
-        done = _compact_sweeps(tape, start, seeds, directions, targets, base, partials, J, hit)
+    # (kept by the caller's memo, whose rows do not change: a fresh array costs its page faults)
+    partials = None if memo is None else memo.get("partials")
+    if partials is None:
+        partials = Partials(tape)
+        if memo is not None:
+            memo["partials"] = partials
+    else:
+        partials.done[:] = 0
+    if memo is not None and "compact" not in memo:
+        memo["compact"] = _compactable(tape, start, base)
+    if memo["compact"] if memo is not None else _compactable(tape, start, base):
+        done = _compact_sweeps(tape, start, seeds, directions, targets, base, partials, J, hit, memo)
         if done:
             return J, hit
         if done is False and memo is not None:
@@ -786,7 +811,7 @@ def seeded(tape, start: int, seeds: tuple, directions: int, targets: list, unnee
 
 
 def _compact_sweeps(tape, start: int, seeds: tuple, directions: int, targets: list, base: np.ndarray,
-                    partials: Partials, J: np.ndarray, hit: np.ndarray):
+                    partials: Partials, J: np.ndarray, hit: np.ndarray, memo: dict = None):
     """``seeded``'s blocks on compact adjoints (``compact_block``): True when they ran, False when
     the rows need ``block_rows``, None when they may run once the kernels a row needs are
     compiled (``block_rows`` compiles them)."""
@@ -795,10 +820,13 @@ def _compact_sweeps(tape, start: int, seeds: tuple, directions: int, targets: li
     k = block_size(directions, 3 * tape.n)
     k = -(-directions // -(-directions // k))
     dirs, nodes, elems, values = seeds
-    tab = np.empty((3, k, tape.n), np.int64)
-    tg = np.array(targets, np.int64)
-    limit = 2 * k * max(tape.t64, 1) + 4096     # (moved ranges leave holes: past this, the arena layout)
-    size = getattr(_local, "compact_size", 1 << 14)
+    tab, tg = (None, None) if memo is None else memo.get("tables", (None, None))
+    if tab is None or tab.shape[1] != k:
+        tab, tg = np.empty((3, k, tape.n), np.int64), np.array(targets, np.int64)
+        if memo is not None:
+            memo["tables"] = tab, tg
+    limit = 2 * ELEMENTS        # (past this, the arena rows: their blocks are sized to ELEMENTS)
+    size = min(getattr(_local, "compact_size", 1 << 14), limit)
     for first in range(0, directions, k):
         m = min(k, directions - first)
         P, LO, HI = tab[0, :m], tab[1, :m], tab[2, :m]

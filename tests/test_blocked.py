@@ -366,4 +366,35 @@ def test_compact_sweep_grows_its_buffer_and_falls_back(monkeypatch):
     assert ran is False
     assert np.array_equal(got, want)
     assert np.allclose(want, _fd_jacobian(lambda x: tr.grad(x), [x]), rtol=1e-6, atol=1e-5)
-    assert tr.variants[0].gradient_program.memo == {"compact": False}     # (the arena rows from then on)
+    assert tr.variants[0].gradient_program.memo["compact"] is False     # (the arena rows from then on)
+
+
+def test_compact_sweep_not_tried_where_it_cannot_run(monkeypatch):
+    """A graph with a row the compact sweep does not run (a BLAS product) goes straight to the
+    arena rows: the compact kernel is neither called nor compiled for it."""
+    def refuse(*args):
+        raise AssertionError("compact_block called")
+
+    A = tape.tensor(np.random.default_rng(2).normal(size=(6, 6)))
+    x = tape.tensor(np.linspace(-1.0, 1.0, 6), requires_grad=True)
+    want = F.jacobian(lambda x: (A @ x).sin() * x, x, strict=True).numpy()
+    monkeypatch.setattr(_blocked, "compact_block", refuse)
+    assert np.allclose(F.jacobian(lambda x: (A @ x).sin() * x, x).numpy(), want, rtol=1e-14, atol=1e-14)
+    with pytest.raises(AssertionError, match="compact_block called"):
+        F.jacobian(lambda x: x.sin() * x[:1], x)
+
+
+def test_compact_sweep_bounded(monkeypatch):
+    """A direction that reaches whole rows (a dense Jacobian) outgrows the compact buffer's bound
+    (twice ``ELEMENTS``): the arena rows take over, with the same result."""
+    monkeypatch.setattr(_blocked, "ELEMENTS", 20)
+    monkeypatch.setattr(_blocked._local, "compact_size", 1 << 14, raising=False)
+    x = tape.tensor(np.linspace(-1.0, 1.0, 50), requires_grad=True)
+    want = F.jacobian(lambda x: (x.sum() * x).sin(), x, strict=True).numpy()
+    J = np.zeros((50, 50))
+    y = (x.sum() * x).sin()
+    ran = _blocked._compact_sweeps(y._tape, y._node, _blocked.unit_seeds([y._node], [50]), 50, [x._in],
+                                   np.zeros(y._tape.n, np.uint8), _blocked.Partials(y._tape), J,
+                                   np.zeros(1, np.bool_))
+    assert ran is False
+    assert np.allclose(F.jacobian(lambda x: (x.sum() * x).sin(), x).numpy(), want, rtol=1e-14, atol=1e-14)
