@@ -131,7 +131,8 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     prev_full = state.full_backward
     state.full_backward = targets is None and leaf_targets is None
     task = _hooks.begin_task(on_leaf is not None, (roots, asked, on_leaf is None))
-    hooks_stack = list(_saved.local.stack)
+    hooks_stack = _saved.local.stack
+    hooks_then = tuple(hooks_stack) if hooks_stack else ()
     swept = False
     try:
         while pending:
@@ -147,7 +148,8 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     finally:
         state.grad = prev
         state.full_backward = prev_full
-        _saved.restore(hooks_stack)
+        if hooks_stack or hooks_then:
+            _saved.restore(hooks_then)
         _hooks.end_task(task, swept)
     if not retain_graph:
         for tape, seen in result.swept:
@@ -518,10 +520,10 @@ def _blamed(anomaly: bool, tape: Tape, r: int, run, *args):
     """``run(*args)`` (returning what it returns), the Python part of row ``r``; in anomaly mode an error there is preceded
     by PyTorch's warning with the forward call that recorded the row."""
     if not anomaly:
-        return as_node(tape, r, run, *args)
+        return run(*args)
     try:
         with _anomaly.running(tape, r, type(node_view(tape, r)).__name__):
-            return as_node(tape, r, run, *args)
+            return run(*args)
     except Exception:
         _warn_at(tape, r)
         raise
@@ -543,7 +545,18 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen) -> list | None:
     """Run a PYTHON-range row without ``py_adjoint`` (listed inputs, several outputs: a custom
     Function, ``addmm``) through its op's ``vjp`` on plain tensors: copies of its outputs' adjoints
     (None where no gradient arrived; one adjoint, the row's, for a row with one output), the
-    gradients it returns added into its inputs' adjoints."""
+    gradients it returns added into its inputs' adjoints.  Its node is the one the backward
+    evaluates meanwhile (a custom ``backward`` may ask for it)."""
+    evaluating = _hooks.evaluating
+    prev = evaluating.node
+    evaluating.node = (tape, r)
+    try:
+        return _vjp_row(tape, r, grads, seen)
+    finally:
+        evaluating.node = prev
+
+
+def _vjp_row(tape: Tape, r: int, grads, seen) -> list | None:
     row = Row(tape, r)
     op = REGISTRY[int(tape.op[r])]
     gs = tuple(T._plain(np.array(_arena_view(tape, grads, o)), D.ARENA_DTYPES[tape.dt[o]]) if seen[o] & 1 else None
@@ -819,7 +832,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                     ctl[Rec.C_START] = r - 1
             else:
                 last = r if anomaly else -1
-                _blamed(anomaly, tape, r, _python_rule, tape, dest, r, gnode, seen)
+                _blamed(anomaly, tape, r, as_node, tape, r, _python_rule, tape, dest, r, gnode, seen)
                 ctl[Rec.C_START] = r - 1
         if tape.hooks:
             _hooks.fire_undefined_only(tape, seen, UNDEFINED)
