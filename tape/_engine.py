@@ -517,8 +517,8 @@ def _warn_at(tape: Tape, r: int) -> None:
 
 
 def _blamed(anomaly: bool, tape: Tape, r: int, run, *args):
-    """``run(*args)`` (returning what it returns), the Python part of row ``r``; in anomaly mode an error there is preceded
-    by PyTorch's warning with the forward call that recorded the row."""
+    """``run(*args)`` (returning what it returns), the Python part of row ``r``; in anomaly mode an
+    error there is preceded by PyTorch's warning with the forward call that recorded the row."""
     if not anomaly:
         return run(*args)
     try:
