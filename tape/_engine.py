@@ -133,7 +133,8 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     prev_full = state.full_backward
     state.full_backward = targets is None and leaf_targets is None
     task = _hooks.begin_task(on_leaf is not None, (roots, asked, on_leaf is None))
-    hooks_stack = list(_saved.local.stack)
+    hooks_stack = _saved.local.stack
+    hooks_then = tuple(hooks_stack) if hooks_stack else ()
     swept = False
     try:
         while pending:
@@ -149,7 +150,8 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     finally:
         state.grad = prev
         state.full_backward = prev_full
-        _saved.restore(hooks_stack)
+        if hooks_stack or hooks_then:
+            _saved.restore(hooks_then)
         _hooks.end_task(task, swept)
     if not retain_graph:
         for tape, seen in result.swept:
@@ -549,13 +551,13 @@ def _warn_at(tape: Tape, r: int) -> None:
 
 
 def _blamed(anomaly: bool, tape: Tape, r: int, run, *args):
-    """``run(*args)`` (returning what it returns), the Python part of row ``r``; in anomaly mode an error there is preceded
-    by PyTorch's warning with the forward call that recorded the row."""
+    """``run(*args)`` (returning what it returns), the Python part of row ``r``; in anomaly mode an
+    error there is preceded by PyTorch's warning with the forward call that recorded the row."""
     if not anomaly:
-        return as_node(tape, r, run, *args)
+        return run(*args)
     try:
         with _anomaly.running(tape, r, type(node_view(tape, r)).__name__):
-            return as_node(tape, r, run, *args)
+            return run(*args)
     except Exception:
         _warn_at(tape, r)
         raise
@@ -578,7 +580,12 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen) -> list | None:
     Function, ``addmm``) through its op's ``vjp`` on plain tensors: copies of its outputs' adjoints
     (None where no gradient arrived; one adjoint, the row's, for a row with one output), the
     gradients it returns added into its inputs' adjoints.  An op whose ``vjp`` reads no input
-    values (``Op.reads_inputs``: a custom Function's) gets none."""
+    values (``Op.reads_inputs``: a custom Function's) gets none.  Its node is the one the backward
+    evaluates meanwhile (a custom ``backward`` may ask for it)."""
+    return as_node(tape, r, _vjp_row, tape, r, grads, seen)
+
+
+def _vjp_row(tape: Tape, r: int, grads, seen) -> list | None:
     row = Row(tape, r)
     op = REGISTRY[int(tape.op[r])]
     R = tape.R
@@ -868,7 +875,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                     ctl[Rec.C_START] = r - 1
             else:
                 last = r if anomaly else -1
-                _blamed(anomaly, tape, r, _python_rule, tape, dest, r, gnode, seen)
+                _blamed(anomaly, tape, r, as_node, tape, r, _python_rule, tape, dest, r, gnode, seen)
                 ctl[Rec.C_START] = r - 1
         if tape.hooks:
             _hooks.fire_undefined_only(tape, seen, UNDEFINED)

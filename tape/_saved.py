@@ -215,7 +215,7 @@ def pop() -> None:
     _watch()
 
 
-def restore(stack: list) -> None:
+def restore(stack: tuple) -> None:
     """Put back the hooks ``stack`` (a copy of ``local.stack`` taken when a backward began), as
     PyTorch's engine runs each node with the hooks of the thread when the backward began: a hook
     entered or exited during the backward (by an unpack hook) does not outlive it."""
