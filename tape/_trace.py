@@ -269,7 +269,55 @@ _READS = {"__bool__": TRUTH, "__float__": EXACT, "__int__": EXACT, "__index__": 
 _DETACHING = ("detach",)
 _SUBMODULES = ("linalg", "special")     # (their functions are hooked as the package's are)
 _lock = threading.Lock()
-_installed = [0, None]      # recordings in progress; the replaced members, to put back
+_installed = [0, None, None]    # recordings in progress; the replaced members, to put back; ``_plan()``
+
+
+_made: dict = {}    # (owner, name) -> (a member, its hooked form): made once, installed at each recording
+
+
+def _hooked(owner, name: str, make: Callable):
+    """The hooked form of ``owner.name`` as it is now (``make`` makes one from the member), made at
+    the first recording and kept (a front end swapped meanwhile, e.g. by a forward-AD level, gets
+    its own)."""
+    value = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+    got = _made.get((owner, name))
+    if got is None or got[0] is not value:
+        got = _made[(owner, name)] = (value, make(value))
+    return value, got[1]
+
+
+def _plan() -> list:
+    """What a recording hooks: (owner, name, how to make the hooked form of its member)."""
+    module = sys.modules[__name__.rpartition(".")[0]]      # (the package: its function forms)
+    plan = []
+    seen = set()
+    for entry in PUBLIC:
+        for name in entry.methods:
+            if name in seen or name in _READS or (name.startswith("_") and not name.startswith("__")):
+                continue
+            seen.add(name)
+            plan.append((Tensor, name, functools.partial(_hooked_op, name)))
+        for name in entry.properties:
+            plan.append((Tensor, name, lambda prop, name=name: property(_hooked_op(name, prop.fget), doc=prop.__doc__)))
+        for name in entry.functions:
+            if getattr(module, name, None) is not None and ("f", name) not in seen:
+                seen.add(("f", name))
+                plan.append((module, name, functools.partial(_hooked_op, name)))
+    for sub in _SUBMODULES:
+        m = sys.modules.get(f"{module.__name__}.{sub}")
+        for name in getattr(m, "__all__", ()):
+            f = getattr(m, name)
+            if callable(f) and not isinstance(f, type):
+                plan.append((m, name, functools.partial(_hooked_op, name)))
+    # A custom Function's call: replayed as a segment (its module is loaded by the package's).
+    Function = sys.modules[f"{module.__name__}.autograd.function"].Function
+    plan.append((Function, "apply", lambda apply: classmethod(_hooked_op("apply", apply.__func__))))
+    for name in _DETACHING:
+        plan.append((Tensor, name, functools.partial(_hooked_op, name)))
+    plan.append((Tensor, "data", lambda prop: property(_hooked_op("data", prop.fget), prop.fset)))
+    for name, kind in _READS.items():
+        plan.append((Tensor, name, lambda fn, kind=kind: _hooked_read(fn, kind)))
+    return plan
 
 
 def _install() -> None:
@@ -277,47 +325,13 @@ def _install() -> None:
         _installed[0] += 1
         if _installed[0] > 1:
             return
-        module = sys.modules[__name__.rpartition(".")[0]]      # (the package: its function forms)
+        if _installed[2] is None:
+            _installed[2] = _plan()
         saved = []
-        seen = set()
-        for entry in PUBLIC:
-            for name in entry.methods:
-                if name in seen or name in _READS or (name.startswith("_") and not name.startswith("__")):
-                    continue
-                seen.add(name)
-                saved.append((Tensor, name, Tensor.__dict__[name]))
-                setattr(Tensor, name, _hooked_op(name, Tensor.__dict__[name]))
-            for name in entry.properties:
-                prop = Tensor.__dict__[name]
-                saved.append((Tensor, name, prop))
-                setattr(Tensor, name, property(_hooked_op(name, prop.fget), doc=prop.__doc__))
-            for name in entry.functions:
-                f = getattr(module, name, None)
-                if f is not None and ("f", name) not in seen:
-                    seen.add(("f", name))
-                    saved.append((module, name, f))
-                    setattr(module, name, _hooked_op(name, f))
-        for sub in _SUBMODULES:
-            m = sys.modules.get(f"{module.__name__}.{sub}")
-            for name in getattr(m, "__all__", ()):
-                f = getattr(m, name)
-                if callable(f) and not isinstance(f, type):
-                    saved.append((m, name, f))
-                    setattr(m, name, _hooked_op(name, f))
-        # A custom Function's call: replayed as a segment (its module is loaded by the package's).
-        Function = sys.modules[f"{module.__name__}.autograd.function"].Function
-        apply = Function.__dict__["apply"]
-        saved.append((Function, "apply", apply))
-        Function.apply = classmethod(_hooked_op("apply", apply.__func__))
-        for name in _DETACHING:
-            saved.append((Tensor, name, Tensor.__dict__[name]))
-            setattr(Tensor, name, _hooked_op(name, Tensor.__dict__[name]))
-        prop = Tensor.__dict__["data"]
-        saved.append((Tensor, "data", prop))
-        setattr(Tensor, "data", property(_hooked_op("data", prop.fget), prop.fset))
-        for name, kind in _READS.items():
-            saved.append((Tensor, name, Tensor.__dict__[name]))
-            setattr(Tensor, name, _hooked_read(Tensor.__dict__[name], kind))
+        for owner, name, make in _installed[2]:
+            value, hooked = _hooked(owner, name, make)
+            saved.append((owner, name, value))
+            setattr(owner, name, hooked)
         _installed[1] = saved
 
 
