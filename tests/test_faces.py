@@ -182,8 +182,9 @@ for _code in (TE.LERP, TE.LERP_T, TE.ADDCMUL, TE.ADDCDIV, TE.CLAMP_T):
     FACES[_code] = Faces(NO_FLOAT, _TERNARY_KERNELS, _TERNARY_KERNELS, NO_SCALAR_D)
 _NONE = Skip("no derivative (PyTorch's in-place asinh_ ...): its backward raises, tests/test_inplace_variants.py")
 FACES[NO_DERIVATIVE] = Faces(NO_FLOAT, _NONE, _NONE, NO_SCALAR_D)
-FACES[I.PUT] = Faces(NO_FLOAT, Skip("no compiled forward: the front end computes a fill or scatter with numpy"),
-                     Skip("py_adjoint, checked against the rule in tests/test_indexing.py"), NO_SCALAR_D)
+for _code in (I.PUT, I.PUT_HELD):
+    FACES[_code] = Faces(NO_FLOAT, Skip("no compiled forward: the front end computes a fill or scatter with numpy"),
+                         Skip("py_adjoint, checked against the rule in tests/test_indexing.py"), NO_SCALAR_D)
 _USER_CODE = Skip("a custom Function's row runs the user's forward and backward: tests/test_function.py")
 FACES[F.FUNCTION] = Faces(NO_FLOAT, _USER_CODE, _USER_CODE, NO_SCALAR_D)
 FACES.update({code: _elementwise(*op.ulps) for code, op in REGISTRY.items() if op.ulps})
