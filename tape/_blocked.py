@@ -208,18 +208,29 @@ def _partials(address, code, v, o, ox, oy, n, nx, ny, fa, fb, px, py):
                                      np.float64(v[o + i]), fa, fb)
 
 
-@njit(cache=True, error_model="numpy")
-def _moves(G, LO, HI, seen, code, r, x, ox, oy, ix, ia, nx, ny, ordered, A, B):
-    """The rows that only move adjoints (selections, their scatters, views, a broadcast of one
-    element or a sum of all), for all directions over their ranges; False for another row.
-    ``ordered``: a scatter's index list is sorted.  ``A``, ``B``: scratch, per direction the
-    elements of the input's adjoint it adds to."""
-    if not (code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED or code == SCATTER
-            or code == LAYOUT_SCATTER or code == VIEW or (code == EXPAND and nx == 1) or (code == SUM and ny == 1)):
-        return False
+@njit(cache=True, error_model="numpy", inline="always")
+def _first_at_least(ix, ia, n, v):
+    """The first ``i < n`` with ``ix[ia + i] >= v`` in a sorted list (``n`` if none): a binary
+    search on the list in place (``np.searchsorted`` on a slice costs an array per call)."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if ix[ia + mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _reached(LO, HI, r, code, ix, ia, nx, ordered, A, B):
+    """Per direction ``j``, the elements ``[A[j], B[j])`` of the input's adjoint that row ``r``, one
+    that only moves adjoints (``_moves``), adds to from the range ``[LO[j, r], HI[j, r])`` of its own
+    that the direction reached."""
     selects = code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED
     scatters = code == SCATTER or code == LAYOUT_SCATTER
-    for j in range(G.shape[0]):
+    for j in range(LO.shape[0]):
         lo = LO[j, r]
         hi = HI[j, r]
         a = 0
@@ -234,9 +245,8 @@ def _moves(G, LO, HI, seen, code, r, x, ox, oy, ix, ia, nx, ny, ordered, A, B):
                 b = max(b, m + 1)
         elif scatters:
             if ordered:
-                # (the elements that land in [lo, hi) are a run of the sorted list: two searches)
-                a = np.searchsorted(ix[ia:ia + nx], lo)
-                b = np.searchsorted(ix[ia:ia + nx], hi)
+                a = _first_at_least(ix, ia, nx, lo)
+                b = _first_at_least(ix, ia, nx, hi)
             else:
                 a = nx
                 for i in range(nx):
@@ -251,6 +261,20 @@ def _moves(G, LO, HI, seen, code, r, x, ox, oy, ix, ia, nx, ny, ordered, A, B):
             b = 1 if code == EXPAND else nx
         A[j] = a
         B[j] = b
+
+
+@njit(cache=True, error_model="numpy")
+def _moves(G, LO, HI, seen, code, r, x, ox, oy, ix, ia, nx, ny, ordered, A, B):
+    """The rows that only move adjoints (selections, their scatters, views, a broadcast of one
+    element or a sum of all), for all directions over their ranges; False for another row.
+    ``ordered``: a scatter's index list is sorted.  ``A``, ``B``: scratch, per direction the
+    elements of the input's adjoint it adds to."""
+    if not (code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED or code == SCATTER
+            or code == LAYOUT_SCATTER or code == VIEW or (code == EXPAND and nx == 1) or (code == SUM and ny == 1)):
+        return False
+    selects = code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED
+    scatters = code == SCATTER or code == LAYOUT_SCATTER
+    _reached(LO, HI, r, code, ix, ia, nx, ordered, A, B)
     _grow_each(G, LO, HI, seen, x, ox, A, B)
     for j in range(G.shape[0]):
         lo = LO[j, r]
@@ -541,19 +565,6 @@ def _capply(C, P, LO, HI, top, seen, p, r, x, n, nx, A, B):
     return True
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _first_at_least(ix, ia, n, v):
-    """The first ``i < n`` with ``ix[ia + i] >= v`` in a sorted list (``n`` if none): a binary
-    search on the list in place (``np.searchsorted`` on a slice costs an array per call)."""
-    lo = 0
-    hi = n
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if ix[ia + mid] < v:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -562,37 +573,7 @@ def _cmoves(C, P, LO, HI, top, seen, code, r, x, ix, ia, nx, ordered, A, B):
     ``C`` is full."""
     selects = code == GATHER or code == INDEX or code == LAYOUT or code == LAYOUT_SAVED
     scatters = code == SCATTER or code == LAYOUT_SCATTER
-    for j in range(LO.shape[0]):
-        lo = LO[j, r]
-        hi = HI[j, r]
-        a = 0
-        b = 0
-        if lo >= hi:
-            pass
-        elif selects:
-            a = nx
-            for i in range(lo, hi):
-                m = ix[ia + i]
-                a = min(a, m)
-                b = max(b, m + 1)
-        elif scatters:
-            if ordered:
-                a = _first_at_least(ix, ia, nx, lo)
-                b = _first_at_least(ix, ia, nx, hi)
-            else:
-                a = nx
-                for i in range(nx):
-                    m = ix[ia + i]
-                    if lo <= m < hi:
-                        a = min(a, i)
-                        b = i + 1
-        elif code == VIEW:
-            a = lo
-            b = hi
-        else:
-            b = 1 if code == EXPAND else nx
-        A[j] = a
-        B[j] = b
+    _reached(LO, HI, r, code, ix, ia, nx, ordered, A, B)
     if not _cgrow_each(C, P, LO, HI, top, seen, x, A, B):
         return False
     for j in range(LO.shape[0]):
