@@ -262,36 +262,20 @@ def get_analytical_jacobian(inputs, output: Tensor, nondet_tol: float = 0.0, gra
                          "grad_out != 1.0.")
     diff_inputs = [t for t in _as_tuple(inputs) if _needs_grad(t)]
     seeds = _one_hot_seeds(output)
-    runs = []
-    sizes_ok = types_ok = True
-    for _ in range(2):     # (twice: a backward that is not deterministic is not reentrant)
-        jac = [np.zeros((t.numel(), len(seeds)), dtype=t.dtype.np) for t in diff_inputs]
-        for j, seed in enumerate(seeds):
-            grads = grad(output, diff_inputs, _leaf(seed, output), retain_graph=True, allow_unused=True)
-            for k, (g, inp) in enumerate(zip(grads, diff_inputs)):
-                if g is None:
-                    continue
-                if tuple(g.shape) != tuple(inp.shape):
-                    sizes_ok = False
-                    continue
-                if g.dtype is not inp.dtype:
-                    types_ok = False
-                jac[k][:, j] = _array(g).reshape(-1)
-        runs.append(jac)
+    runs, sizes_ok, types_ok = _vjp_columns_twice(output, diff_inputs, seeds)
     reentrant = all(a.size == 0 or np.abs(a - b).max() <= nondet_tol for a, b in zip(*runs))
     return tuple(_tensor(a) for a in runs[0]), reentrant, sizes_ok, types_ok
 
 
 # --- analytical Jacobians --------------------------------------------------------------------
-def _analytical_rows(output: Tensor, diff_inputs: list[Tensor], seeds: list[np.ndarray],
-                     nondet_tol: float, check_grad_dtypes: bool) -> list[np.ndarray]:
-    """``[input k]``: the ``(input.numel(), len(seeds))`` matrix whose column ``j`` is the vector-Jacobian
-    product of ``output`` with ``seeds[j]``; every product is computed twice to check reentrancy."""
-    jac1 = [np.zeros((t.numel(), len(seeds)), dtype=t.dtype.np) for t in diff_inputs]
-    jac2 = [np.zeros((t.numel(), len(seeds)), dtype=t.dtype.np) for t in diff_inputs]
+def _vjp_columns_twice(output: Tensor, diff_inputs: list[Tensor], seeds: list[np.ndarray]) -> tuple:
+    """Two runs of ``[input k]``: the ``(input.numel(), len(seeds))`` matrix whose column ``j`` is the
+    vector-Jacobian product of ``output`` with ``seeds[j]`` (twice, to check reentrancy), and whether
+    every gradient had its input's size and dtype."""
+    runs = tuple([np.zeros((t.numel(), len(seeds)), dtype=t.dtype.np) for t in diff_inputs] for _ in range(2))
     sizes_ok = types_ok = True
     for j, seed in enumerate(seeds):
-        for jac in (jac1, jac2):
+        for jac in runs:
             grads = grad(output, diff_inputs, _leaf(seed, output), retain_graph=True, allow_unused=True)
             for k, (g, inp) in enumerate(zip(grads, diff_inputs)):
                 if g is None:
@@ -302,6 +286,14 @@ def _analytical_rows(output: Tensor, diff_inputs: list[Tensor], seeds: list[np.n
                 if g.dtype is not inp.dtype:
                     types_ok = False
                 jac[k][:, j] = _array(g).reshape(-1)
+    return runs, sizes_ok, types_ok
+
+
+def _analytical_rows(output: Tensor, diff_inputs: list[Tensor], seeds: list[np.ndarray],
+                     nondet_tol: float, check_grad_dtypes: bool) -> list[np.ndarray]:
+    """``[input k]``: the ``(input.numel(), len(seeds))`` matrix whose column ``j`` is the vector-Jacobian
+    product of ``output`` with ``seeds[j]``; every product is computed twice to check reentrancy."""
+    (jac1, jac2), sizes_ok, types_ok = _vjp_columns_twice(output, diff_inputs, seeds)
     if not types_ok and check_grad_dtypes:
         raise GradcheckError("Gradient has dtype mismatch")
     if not sizes_ok:
