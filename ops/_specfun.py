@@ -128,14 +128,18 @@ def zeta(s, q):
 def trigamma(x):
     """psi'(x) as PyTorch computes it (so that digamma's derivative is PyTorch's, which is within
     about 1e-9 of the true value): reflected below 1/2, six steps of psi'(x) = psi'(x + 1) + 1/x^2,
-    then the asymptotic series to 1/(42 x^7)."""
-    x = float(x)
+    then the asymptotic series to 1/(42 x^7).  The reflection's term is computed in ``x``'s type, as
+    PyTorch's kernel computes it in the tensor's dtype: at the poles (the negative integers) its
+    value is the rounding error of pi x, finite and dtype-dependent."""
     sign = 1.0
     result = 0.0
     if x < 0.5:     # psi'(x) = pi^2 / sin^2(pi x) - psi'(1 - x)
         sign = -1.0
-        sp = math.sin(math.pi * x)
-        result -= (math.pi * math.pi) / (sp * sp)
+        pi = type(x)(math.pi)
+        sp = math.sin(pi * x)
+        result -= float((pi * pi) / (sp * sp))
+    x = float(x)
+    if sign < 0:
         x = 1.0 - x
     for _ in range(6):
         result += 1.0 / (x * x)
@@ -151,7 +155,7 @@ def polygamma(n, x):
     if n == 0:
         return digamma(x)
     if n == 1:
-        return trigamma(x)
+        return trigamma(x)      # (in x's type: PyTorch's value at its poles)
     sign = 1.0 if n % 2 == 1 else -1.0
     return sign * math.exp(math.lgamma(n + 1.0)) * zeta(n + 1.0, float(x))
 
@@ -374,7 +378,7 @@ def special_f(code, x, fa, fb, ia):
     if code == DIGAMMA:
         return digamma(v)
     if code == POLYGAMMA:
-        return polygamma(ia, v)
+        return polygamma(ia, x)
     if code == MVLGAMMA:
         return mvlgamma(v, ia)
     if code == SINC:
@@ -411,9 +415,9 @@ def special_d(code, gy, x, y, fa, fb):
     if code == LGAMMA:
         return gy * f(digamma(v))
     if code == DIGAMMA:
-        return gy * f(trigamma(v))
+        return gy * f(trigamma(x))
     if code == POLYGAMMA:
-        return gy * f(polygamma(int(fa) + 1, v))
+        return gy * f(polygamma(int(fa) + 1, x))
     if code == MVLGAMMA:
         s = f(0.0)
         for j in range(int(fa)):
@@ -463,10 +467,9 @@ def special_bd(code, gy, a, b, y):
         # PyTorch's: xlog1py(g, b), 0 where a == 0 and b <= -1; g a / (b + 1)
         da = 0.0 if (gy == 0 and b == b) else gy * type(b)(xlog1py(1.0, np.float64(b)))
         return (0.0 if (a == 0 and b <= -1) else da), (gy * a) / (b + type(b)(1.0))
-    # fmax, fmin: the gradient goes where the value came from (all of it to a on a tie, as PyTorch's
-    # masked_fill: 0, not 0 * gy, elsewhere); told by the sign of the difference, as the rule does
+    # fmax, fmin: the gradient goes where the value came from (all of it to a on a tie, equal
+    # infinities too, as PyTorch's masked_fill: 0, not 0 * gy, elsewhere)
     if code == FMAX or code == FMIN:
-        d = b - a if code == FMAX else a - b
         zero = type(gy)(0.0)
-        return (gy, zero) if (d <= 0 or b != b) else (zero, gy)
+        return (gy, zero) if ((a >= b if code == FMAX else a <= b) or b != b) else (zero, gy)
     return math.nan, math.nan

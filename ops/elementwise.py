@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 from numba import njit
@@ -593,7 +593,8 @@ def _d_masked(gy, a, b, y, s):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _d_extremum(gy, a, b, y, s):
-    d = (a - b) * s
+    # (a tie is a == b, as PyTorch's rule: equal infinities share the gradient too)
+    d = 0.0 if a == b else (a - b) * s
     return _where(_mask(M_STEP_HALF, d, 0.0, 0.0), gy), _where(_mask(M_STEP_HALF, -d, 0.0, 0.0), gy)
 
 
@@ -1670,12 +1671,21 @@ _b(DIV, "div", "DivBackward0", X0 | X1 | saved_when(0, 1), np.true_divide, opera
 _b(POW, "pow", "PowBackward1", X0 | X1 | OUT, _power, math.pow,
    lambda g, x, y, r: (_base_grad(g, x), _exponent_grad(g, x, y)), ulps=(*TRANSCENDENTAL, (2, 4)),
    node_saved=(("exponent", X1), ("self", X0), ("result", OUT)))
-_b(MAXIMUM, "maximum", "MaximumBackward0", X0 | X1, np.maximum, _maximum_scalar,
-   lambda g, x, y, r: (g._masked((x[0] - x[1])._mask(M_STEP_HALF, constant=True)),
-                       g._masked((x[1] - x[0])._mask(M_STEP_HALF, constant=True))))
-_b(MINIMUM, "minimum", "MinimumBackward0", X0 | X1, np.minimum, _minimum_scalar,
-   lambda g, x, y, r: (g._masked((x[1] - x[0])._mask(M_STEP_HALF, constant=True)),
-                       g._masked((x[0] - x[1])._mask(M_STEP_HALF, constant=True))))
+
+
+def _extremum_vjp(sign: float) -> Callable:
+    """maximum's (``sign`` 1) or minimum's (-1) rule: the gradient to the larger (smaller) input,
+    half to each on a tie, whole to both where either is nan, as PyTorch's."""
+    def vjp(g, x, y, r):
+        a, b = x[0]._value(), x[1]._value()
+        # (the difference, 0 on a tie: equal infinities are a tie, their difference nan)
+        d = plain(np.where(a == b, 0, (a - b) * sign).astype(g._dtype.np, copy=False), g._dtype)
+        return g._masked(d._mask(M_STEP_HALF)), g._masked((-d)._mask(M_STEP_HALF))
+    return vjp
+
+
+_b(MAXIMUM, "maximum", "MaximumBackward0", X0 | X1, np.maximum, _maximum_scalar, _extremum_vjp(1.0))
+_b(MINIMUM, "minimum", "MinimumBackward0", X0 | X1, np.minimum, _minimum_scalar, _extremum_vjp(-1.0))
 
 # --- the catalogue's binary ops (issue 14) ----------------------------------------
 def _xlogy(a, b):

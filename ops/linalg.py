@@ -321,7 +321,10 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         ra = "1x" + str(sa[0]) if na == 1 else f"{sa[0]}x{sa[1]}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ra} and {sb[0]}x{sb[1]})")
     if case == BATCHED and a._dtype is not b._dtype:
-        _batch_shapes(sa, sb)       # (PyTorch checks the batched shapes, then bmm's kernel, before the dtypes)
+        batch = _batch_shapes(sa, sb)       # (PyTorch checks the batched shapes, then bmm's kernel, before the dtypes)
+        if not (int(np.prod(batch, dtype=np.int64)) * (sa[-2] if na > 1 else 1) * (sb[-1] if nb > 1 else 1)
+                and sa[-1]):
+            return _expanded(a, b, batch)       # (bmm's kernel has nothing to multiply: zeros, no dtype check)
         if a._dtype is D.bool_:
             raise NotImplementedError("\"bmm\" not implemented for 'Bool'")
     if a._dtype is not b._dtype:
@@ -375,10 +378,11 @@ def _batch_shapes(sa: tuple, sb: tuple) -> tuple:
     return batch
 
 
-def _product(a: Tensor, b: Tensor, case: int) -> Tensor:
-    """One product row (a batched one: operands with equal batches, as ``bmm``'s)."""
-    dt = a._dtype
-    y = np.asarray(np.matmul(a._value(), b._value()), dt.np)
+def _product(a: Tensor, b: Tensor, case: int, dt: Optional[D.dtype] = None) -> Tensor:
+    """One product row (a batched one: operands with equal batches, as ``bmm``'s), in ``dt``
+    (``a``'s dtype by default)."""
+    dt = a._dtype if dt is None else dt
+    y = np.asarray(np.matmul(a._value().astype(dt.np, copy=False), b._value().astype(dt.np, copy=False)), dt.np)
     if (a._rg or b._rg) and state.grad and dt.is_floating_point:
         tape = write_tape()
         sa, sb = a._shape, b._shape
@@ -438,7 +442,7 @@ def _expanded(a: Tensor, b: Tensor, batch: tuple) -> Tensor:
     else:
         t2 = b.expand(batch + (m, p)).reshape(size, m, p)
     shape = batch + ((n,) if na > 1 else ()) + ((p,) if nb > 1 else ())
-    y = _product(t1, t2, BATCHED)
+    y = _product(t1, t2, BATCHED, t2._dtype)       # (bmm's dtype: the second operand's when one is empty)
     return viewed(y.squeeze(-1) if nb == 1 else y, shape, V_UNSAFE)
 
 
@@ -618,6 +622,10 @@ def bmm(self, mat2: Tensor) -> Tensor:
     if b2 != b or m2 != m:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {m}] but got: "
                            f"[{b2}, {m2}].")
+    if not (b * n * p and m):
+        # (PyTorch's kernel returns before its dtype check when there is nothing to multiply: zeros
+        # in mat2's dtype)
+        return _product(self, mat2, BATCHED, mat2._dtype)
     _product_dtypes_bmm(self, mat2)
     return _product(self, mat2, BATCHED)
 

@@ -158,9 +158,9 @@ def _xlog1py_vjp(g, x):
 def _first_vjp(code: int):
     """fmax's and fmin's: all of g to the operand the value came from, a on a tie or when b is nan."""
     def vjp(g, x, y, r):
-        a, b = x
-        d = b - a if code == FMAX else a - b
-        first = d._mask(M_NONPOS, constant=True) + (1.0 - b._mask(M_INRANGE, -math.inf, math.inf, constant=True))
+        a, b = x[0]._value(), x[1]._value()
+        taken = (a >= b if code == FMAX else a <= b) | np.isnan(b)
+        first = plain(np.broadcast_to(taken, g._shape).astype(g._dtype.np), g._dtype)
         return g._masked(first), g._masked(1.0 - first)
     return vjp
 

@@ -298,7 +298,7 @@ def _check_view_inplace(t: "Tensor", fill: bool = False, operands: tuple = ()) -
         if t._vm and state.grad and any(isinstance(o, Tensor) and o._rg for o in operands):
             _refuse_view(t)     # (an operand that requires grad makes the change recorded: refused first)
     else:
-        if t._vm:
+        if t._vm or t._rebased is not None:     # (an output of a multi-output view op, re-derived: its text first)
             _refuse_view(t)
         root = t._vb
         # (a leaf made of a view, ``base.reshape(...).requires_grad_()``, is a view of a leaf to PyTorch)

@@ -284,3 +284,22 @@ def test_relu_passes_the_gradient_at_nan():
     s = tape.tensor(float("nan"), dtype=tape.float64, requires_grad=True)
     tape.relu(s).backward()
     assert s.grad.item() == 1.0
+
+
+def test_maximum_minimum_share_the_gradient_on_a_tie_of_infinities():
+    # PyTorch's rule tells a tie by self == other: equal infinities share the gradient (their
+    # difference is nan, which passes it whole to both sides).
+    inf = math.inf
+    for fn in (tape.maximum, tape.minimum):
+        for n in (4, 100_000):
+            v = tape.tensor(np.resize([-inf, inf, 1.0, math.nan], n), dtype=tape.float64, requires_grad=True)
+            w = tape.tensor(np.resize([-inf, inf, 2.0, 0.0], n), dtype=tape.float64, requires_grad=True)
+            fn(v, v).sum().backward()
+            assert v.grad.numpy()[:4].tolist() == [1.0, 1.0, 1.0, 2.0]     # (nan: no tie, the whole to both)
+            gv, gw = tape.autograd.grad(fn(v, w).sum(), (v, w), create_graph=True)
+            first = [0.5, 0.5, float(fn is tape.minimum), 1.0]
+            assert gv.detach().numpy()[:4].tolist() == first
+            assert gw.detach().numpy()[:4].tolist() == [0.5, 0.5, float(fn is tape.maximum), 1.0]
+            v.grad = None
+            fn(v, w).sum().backward()
+            assert v.grad.numpy()[:4].tolist() == first

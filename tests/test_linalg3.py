@@ -334,3 +334,30 @@ LINALG_EXTRA_ERRORS = [
                          ids=[f"{e}-{k}" for k, (e, _) in enumerate(LINALG_EXTRA_ERRORS)])
 def test_linalg_extra_errors_match_torch(expr, arrays):
     test_errors_match_torch(expr, arrays)
+
+
+def test_an_empty_batched_product_skips_the_dtype_check_as_pytorch():
+    # bmm's kernel returns zeros in the second operand's dtype before it compares the dtypes when
+    # there is nothing to multiply (an empty result or contraction); matmul's expanded form too.
+    cases = [((0, 3), "int64", (2, 3, 4), "float32", False, True, "matmul"),
+             ((0, 3), "int64", (2, 3, 4), "float32", False, False, "matmul"),
+             ((3, 0), "float64", (2, 0, 4), "float32", False, True, "matmul"),
+             ((2, 3, 0), "float64", (2, 0, 4), "float32", True, False, "bmm"),
+             ((2, 0, 3), "float32", (2, 3, 4), "int64", False, False, "bmm"),
+             ((2, 3), "int64", (2, 3, 4), "float32", False, False, "matmul")]
+    for sa, da, sb, db, rga, rgb, fn in cases:
+        outcome = []
+        for M in (torch, tape):
+            a = M.zeros(sa, dtype=getattr(M, da), requires_grad=rga)
+            b = M.ones(sb, dtype=getattr(M, db), requires_grad=rgb)
+            try:
+                y = getattr(M, fn)(a, b)
+            except RuntimeError as e:
+                outcome.append(str(e))
+                continue
+            outcome.append((tuple(y.shape), str(y.dtype), y.detach().numpy().tolist(),
+                            type(y.grad_fn).__name__ if y.grad_fn else None))
+            if rga or rgb:
+                xs = [t for t in (a, b) if t.requires_grad]
+                outcome.append([(g.numpy().tolist(), str(g.dtype)) for g in M.autograd.grad(y.sum(), xs)])
+        assert outcome[:len(outcome) // 2] == outcome[len(outcome) // 2:]

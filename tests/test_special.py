@@ -457,3 +457,35 @@ def test_bessel_airy_igamma_against_mpmath():
     np.testing.assert_allclose(p[keep], p_ref[keep], rtol=1e-13)
     keep = q_ref > 1e-300
     np.testing.assert_allclose(q[keep], q_ref[keep], rtol=1e-13)
+
+
+def test_fmax_fmin_give_a_tie_of_infinities_to_the_first_operand():
+    # PyTorch's rule: the gradient to self where self >= other (fmin: <=) or other is nan, so
+    # equal infinities are a tie like any other.
+    inf = math.inf
+    a = [-inf, inf, -inf, 1.0, math.nan, 2.0]
+    b = [-inf, inf, inf, math.nan, 1.0, 2.0]
+    for fn, to_a in ((tape.fmax, [1, 1, 0, 1, 0, 1]), (tape.fmin, [1, 1, 1, 1, 0, 1])):
+        x = tape.tensor(a, dtype=tape.float64, requires_grad=True)
+        y = tape.tensor(b, dtype=tape.float64, requires_grad=True)
+        fn(x, y).sum().backward()
+        assert x.grad.tolist() == to_a and y.grad.tolist() == [1 - k for k in to_a]
+        gx, gy = tape.autograd.grad(fn(x, y).sum(), (x, y), create_graph=True)
+        assert gx.tolist() == to_a and gy.tolist() == [1 - k for k in to_a]
+
+
+@pytest.mark.torch
+def test_trigamma_at_its_poles_in_float32_as_pytorch():
+    # PyTorch computes the reflection's pi^2 / sin^2(pi x) in the tensor's dtype: at a negative
+    # integer it is the float32 rounding error of pi x, a finite value far from float64's.
+    torch = pytest.importorskip("torch")
+    poles = [-1.0, -2.0, -3.0, -10.0, -1e6]
+    for dtype in ("float32", "float64"):
+        got, want = [], []
+        for M, out in ((tape, got), (torch, want)):
+            x = M.tensor(poles, dtype=getattr(M, dtype), requires_grad=True)
+            out.append(M.polygamma(1, x).tolist())
+            out.append(M.autograd.grad(M.digamma(x).sum(), x)[0].tolist())
+            g, = M.autograd.grad(M.polygamma(0, x).sum(), x, create_graph=True)
+            out.append(g.tolist())
+        assert got == want

@@ -647,3 +647,15 @@ def test_no_grad_view_passes_no_gradient():
         assert v.requires_grad and v.is_leaf and v.grad_fn is None and y.requires_grad
         y.backward()
         assert v.grad is None and a.grad is None
+
+
+def test_an_unbind_output_of_a_leaf_changed_under_no_grad_keeps_the_multi_output_error():
+    # PyTorch refuses an in-place change of an output of a multi-output view op before it looks at
+    # the leaf behind it, also once the leaf was changed under no_grad (the views re-derived;
+    # found by the random-program fuzzer).
+    leaf = tape.ones(3, 3, requires_grad=True)
+    parts = leaf.unbind(0)
+    with tape.no_grad():
+        leaf.add_(-2.0)
+    with pytest.raises(RuntimeError, match="^Output 0 of Unbind is a view and is being modified inplace"):
+        parts[0].add_(-2.0)
