@@ -20,14 +20,16 @@ from .._emit import (D, Number, Tensor, aliased, check_overlap, check_repeats, e
                      unshare, writable, write_tape)
 from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
-from ._spec import NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public, register
+from ._spec import LISTED, NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, X2, Given, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
                     BY_UNSQUEEZE, V_UNSQUEEZE, VIEW, saves, sliced)
 
 PUT = PYTHON.start + 60         # a fill or scatter of index lists (see ``_put_row``)
 PUT_HELD = PYTHON.start + 83    # a fill by a mask or index tensor, which is its hidden second input
+PUT_SRC_HELD = PYTHON.start + 84    # a scatter holding its index or mask tensor: its hidden third input
 REDUCED = PYTHON.start + 61     # scatter_reduce (see ``_reduced_row``)
+REDUCED_HELD = PYTHON.start + 85    # the same, holding its index tensor: its hidden third input
 
 
 @public("__getitem__")
@@ -203,7 +205,8 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
     if ones:
         value = value.view(value._shape[ones:])
     sliced._check_inplace(value)
-    sliced._inplace(_put_at(sliced, advanced, value))
+    held = next((it for it in (index if type(index) is tuple else (index,)) if isinstance(it, Tensor)), None)
+    sliced._inplace(_put_at(sliced, advanced, value, held=held))
 
 
 def _whole(basic: tuple, shape: tuple) -> bool:
@@ -671,7 +674,7 @@ def _put_vjp(g, xs, y, r):
         gz = gz.reshape(shape)
     else:
         gz = gz._scatter(src, shape)
-    return gx, gz
+    return (gx, gz) if r.code == PUT else (gx, gz, None)
 
 
 register(Op(PUT, "_put", "MaskedFillBackward0", NUMBER, _put_vjp, grad_fn_of=lambda r: PUT_NAMES[r.ib],
@@ -680,7 +683,11 @@ register(Op(PUT, "_put", "MaskedFillBackward0", NUMBER, _put_vjp, grad_fn_of=lam
 # (never shown, no gradient): changed in place, it makes backward fail.
 register(Op(PUT_HELD, "_put", "MaskedFillBackward0", NUMBER | X1, _put_vjp, grad_fn_of=lambda r: PUT_NAMES[r.ib],
             py_adjoint=_put_adjoint, arity=2, nondiff=(1,)))
-tangents({PUT: TRANSPOSED, PUT_HELD: TRANSPOSED})     # (their adjoint rule, transposed)
+# A scatter from a source tensor holds the index or mask tensor PyTorch's node saves as a third input
+# (listed: its vjp runs on plain tensors in a plain backward too).
+register(Op(PUT_SRC_HELD, "_put", "ScatterBackward0", NUMBER | X2, _put_vjp, grad_fn_of=lambda r: PUT_NAMES[r.ib],
+            arity=LISTED, nondiff=(2,)))
+tangents({PUT: TRANSPOSED, PUT_HELD: TRANSPOSED, PUT_SRC_HELD: TRANSPOSED})     # (their adjoint rule, transposed)
 
 
 def _zeroed(g: Tensor, drop: np.ndarray) -> Tensor:
@@ -695,7 +702,7 @@ def _put_row(x: Tensor, value: np.ndarray, dt, drop: np.ndarray, z: Optional[Ten
              fill: float = 0.0, held: Optional[Tensor] = None) -> Tensor:
     """The result ``value`` (computed by the caller) of a fill or scatter of ``x``, recorded as a
     PUT row when ``x`` or the source ``z`` requires grad and grad mode is on; ``held``: the mask or
-    index tensor of a fill without a source (a PUT_HELD row's second input)."""
+    index tensor PyTorch's node saves (a PUT_HELD row's second input, a PUT_SRC_HELD row's third)."""
     if not (state.grad and (x._rg or (z is not None and z._rg))) or dt.arena is None:
         return plain(value, dt)
     empty = np.zeros(0, np.int64)
@@ -704,11 +711,15 @@ def _put_row(x: Tensor, value: np.ndarray, dt, drop: np.ndarray, z: Optional[Ten
     drop = drop.reshape(-1)
     tape = write_tape()
     nx = node_in(tape, x, dt, value.shape)
-    code = PUT_HELD if held is not None and z is None else PUT
+    code = PUT if held is None else PUT_HELD if z is None else PUT_SRC_HELD
     nz = node_in(tape, z, dt, z._shape) if z is not None else node_in(tape, held, dt, held._shape) \
         if code == PUT_HELD else -1
     lists = np.concatenate((np.array([drop.size, dst.size], np.int64), drop, dst, src)).astype(np.int64)
-    node = tape.append(code, dt.arena, value, nx, nz, ia=tape.index_list(lists), ib=kind, fa=alpha, fb=fill)
+    if code == PUT_SRC_HELD:
+        node = tape.append_listed(code, dt.arena, value, [nx, nz, node_in(tape, held, dt, held._shape)],
+                                  ia=tape.index_list(lists), ib=kind, fa=alpha, fb=fill)
+    else:
+        node = tape.append(code, dt.arena, value, nx, nz, ia=tape.index_list(lists), ib=kind, fa=alpha, fb=fill)
     return recorded(tape, node, value, dt)
 
 
@@ -738,7 +749,7 @@ def _fill(x: Tensor, shape: tuple, where: np.ndarray, value, name: str, kinds: t
         y.reshape(-1)[where] = number
         return _put_row(x, y, dt, where, None, kinds[0], fill=float(number), held=held)
     y.reshape(-1)[where] = tensor._value()
-    return _put_row(x, y, dt, where, tensor, kinds[1], dst=where, src=np.zeros(where.size, np.int64))
+    return _put_row(x, y, dt, where, tensor, kinds[1], dst=where, src=np.zeros(where.size, np.int64), held=held)
 
 
 @public("masked_fill")
@@ -768,7 +779,7 @@ def _shows(out: Tensor, saved: tuple) -> Tensor:
     """``out``, with ``saved`` as what its node shows when it is the fill or scatter row just
     recorded (``tape/_saved.py``)."""
     tape = out._tape
-    if tape is not None and out._node == tape.n - 1 and tape.op[out._node] in (PUT, PUT_HELD, REDUCED):
+    if tape is not None and out._node == tape.n - 1 and tape.op[out._node] in (PUT, PUT_HELD, PUT_SRC_HELD, REDUCED, REDUCED_HELD):
         tape.args[out._node] = saved
     return out
 
@@ -782,9 +793,10 @@ def _same_dtype(x: Tensor, z: Tensor, message: str) -> None:
 
 
 def _written(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, kind: int, accumulate: bool,
-             alpha: Number = 1, shape: Optional[tuple] = None) -> Tensor:
+             alpha: Number = 1, shape: Optional[tuple] = None, held: Optional[Tensor] = None) -> Tensor:
     """``x`` (broadcast to ``shape``) with ``z``'s elements at flat positions ``src`` written (or,
-    ``accumulate``, added times ``alpha``) at flat positions ``dst``: the scatters, as one PUT row."""
+    ``accumulate``, added times ``alpha``) at flat positions ``dst``: the scatters, as one PUT row
+    (``held``: the index or mask tensor PyTorch's node saves)."""
     dt = x._dtype
     dst = dst.reshape(-1)
     src = src.reshape(-1)
@@ -797,7 +809,7 @@ def _written(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, kind: int, 
     else:
         y.reshape(-1)[dst] = vals
     drop = np.zeros(0, np.int64) if accumulate else dst
-    return _put_row(x, y, dt, drop, z, kind, dst=dst, src=src, alpha=float(alpha))
+    return _put_row(x, y, dt, drop, z, kind, dst=dst, src=src, alpha=float(alpha), held=held)
 
 
 def _scatter_positions(x: Tensor, dim: int, idx: np.ndarray, src: Optional[Tensor]) -> tuple:
@@ -847,7 +859,7 @@ def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = No
         _SCATTER_REDUCE[reduce].at(y.reshape(-1), dst.reshape(-1), vals.astype(y.dtype))
         return plain(y, self._dtype)
     if isinstance(src, Tensor):
-        return _shows(_written(self, src, dst, spos, P_SCATTER, False), saved)
+        return _shows(_written(self, src, dst, spos, P_SCATTER, False, held=index), saved)
     if not isinstance(src, (bool, int, float, np.number)):
         raise TypeError(f"scatter(): argument 'value' must be Number, not {type(src).__name__}")
     y = np.array(self._value(), self._dtype.np, order="C")
@@ -871,7 +883,8 @@ def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
     saved = (("dim", shown(dim)), ("index", index))
     dim, idx = _scatter_index(self, dim, index, src, "scatter_add")
     dst, spos = _scatter_positions(self, dim, idx, src)
-    return _shows(_written(self, src, dst, spos, P_SCATTER_ADD, True), saved)
+    # (PyTorch saves the index for the source's gradient only)
+    return _shows(_written(self, src, dst, spos, P_SCATTER_ADD, True, held=index if src._rg else None), saved)
 
 
 @public("scatter_add_", function=False)
@@ -955,7 +968,9 @@ def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 
              ("source_dim", len(getattr(source, "_shape", ()))))
     dim, idx = _vector_index(self, dim, index, "index_add", (D.int64, D.int32))
     dst = _index_source(self, dim, idx, source, "index_add")
-    return _shows(_written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_ADD, True, alpha), saved)
+    # (PyTorch saves the index for the source's gradient only)
+    return _shows(_written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_ADD, True, alpha,
+                           held=index if source._rg else None), saved)
 
 
 @public("index_add_", function=False)
@@ -972,7 +987,8 @@ def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
              ("source_dim", len(getattr(source, "_shape", ()))))
     dim, idx = _vector_index(self, dim, index, "index_copy", (D.int64,))
     dst = _index_source(self, dim, idx, source, "index_copy")
-    return _shows(_written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_COPY, False), saved)
+    return _shows(_written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_COPY, False,
+                           held=index), saved)
 
 
 @public("index_copy_", function=False)
@@ -1016,9 +1032,12 @@ def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor
         if not isinstance(it, Tensor):
             raise TypeError(f"expected Tensor as element {k} in argument 0, but got {type(it).__name__}")
     values = _index_arg(values, "index_put", "values")
+    idx, _ = _np_index(tuple(indices))      # (PyTorch's errors for the indices come before the dtypes')
+    got = sum(it.ndim if isinstance(it, np.ndarray) and it.dtype == np.bool_ else 1 for it in idx)
+    if got > len(self._shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(self._shape)} (got {got})")
     _same_put_dtype(self, values)
-    idx, _ = _np_index(tuple(indices))
-    return _put_at(self, idx, values, accumulate)
+    return _put_at(self, idx, values, accumulate, next((t for t in indices if t is not None), None))
 
 
 def _same_put_dtype(self: Tensor, values: Tensor) -> None:
@@ -1028,15 +1047,17 @@ def _same_put_dtype(self: Tensor, values: Tensor) -> None:
                            f"for the source.")
 
 
-def _put_at(self: Tensor, idx: tuple, values: Tensor, accumulate: bool = False) -> Tensor:
-    """``index_put`` at the numpy index ``idx``."""
+def _put_at(self: Tensor, idx: tuple, values: Tensor, accumulate: bool = False,
+            held: Optional[Tensor] = None) -> Tensor:
+    """``index_put`` at the numpy index ``idx`` (``held``: the first index tensor, checked for
+    in-place changes at backward)."""
     positions = np.asarray(_index_values(_grid(self._shape), idx))
     try:
         src = np.broadcast_to(_grid(values._shape), positions.shape)
     except ValueError:
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(values._shape)} cannot be broadcast to "
                            f"indexing result of shape {list(positions.shape)}") from None
-    out = _written(self, values, positions, src, P_INDEX_PUT, bool(accumulate))
+    out = _written(self, values, positions, src, P_INDEX_PUT, bool(accumulate), held=held)
     return _shows(out, (("accumulate", bool(accumulate)), ("indices", _index_tensors(idx, len(self._shape)))))
 
 
@@ -1061,7 +1082,7 @@ def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor
         raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
                          f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
     dst = _flat_positions(self, index, "put_(): Tried to put elements into an empty tensor")
-    out = _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_PUT, bool(accumulate))
+    out = _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_PUT, bool(accumulate), held=index)
     return _shows(out, (("accumulate", bool(accumulate)), ("index", index), ("source", _SOURCE)))
 
 
@@ -1086,7 +1107,8 @@ def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
     dst = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
     if source.numel() < dst.size:
         raise RuntimeError("Number of elements of source < number of ones in mask")
-    out = _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_MASKED_SCATTER, False, shape=shape)
+    out = _written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_MASKED_SCATTER, False, shape=shape,
+                   held=mask)
     return _shows(out, (("mask", mask), ("source_sym_sizes", source._shape)))
 
 
@@ -1145,7 +1167,8 @@ _INDEX_REDUCE = 16      # (a bit of a REDUCED row's ``ib``: recorded by index_re
 
 
 def _reduced_row(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, how: int, include_self: bool,
-                 by_index: bool = False) -> Tensor:
+                 by_index: bool = False, held: Optional[Tensor] = None) -> Tensor:
+    """``held``: the index tensor PyTorch's node saves (the third input of a REDUCED_HELD row)."""
     dt = x._dtype
     y = _reduced_value(x._value(), z._value().reshape(-1)[src], dst, how, include_self)
     if not (state.grad and (x._rg or z._rg)) or dt.arena is None:
@@ -1154,13 +1177,19 @@ def _reduced_row(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, how: in
     nx = node_in(tape, x, dt, x._shape)
     nz = node_in(tape, z, dt, z._shape)
     lists = np.concatenate((np.array([dst.size], np.int64), dst, src)).astype(np.int64)
-    node = tape.append(REDUCED, dt.arena, y, nx, nz, ia=tape.index_list(lists),
-                       ib=how * 2 + int(include_self) + (_INDEX_REDUCE if by_index else 0))
+    ib = how * 2 + int(include_self) + (_INDEX_REDUCE if by_index else 0)
+    if held is None:
+        node = tape.append(REDUCED, dt.arena, y, nx, nz, ia=tape.index_list(lists), ib=ib)
+    else:
+        node = tape.append_listed(REDUCED_HELD, dt.arena, y, [nx, nz, node_in(tape, held, dt, held._shape)],
+                                  ia=tape.index_list(lists), ib=ib)
     return recorded(tape, node, y, dt)
 
 
 def _reduced_vjp(g, xs, y, r):
-    x, z = xs
+    x, z = xs[:2]
+    if y is None:       # (a listed row's plain backward passes no result)
+        y = plain(np.array(r.tape.value_of(r.r)), g._dtype)
     dst, src = _pairs(r)
     how, include_self = divmod(r.ib & ~_INDEX_REDUCE, 2)
     xshape, zshape = x._shape, z._shape
@@ -1201,13 +1230,16 @@ def _reduced_vjp(g, xs, y, r):
         gp = spread._gather(dst, BY_INDEX) * plain(src_is, dt)
     if not include_self:
         gx = _zeroed(gx, dst)
-    return gx, gp._scatter(src, zshape)
+    return (gx, gp._scatter(src, zshape)) + ((None,) if r.code == REDUCED_HELD else ())
 
 
 register(Op(REDUCED, "scatter_reduce", "ScatterReduceBackward0", X0 | X1 | OUT, _reduced_vjp,
             py_adjoint=rule_adjoint, arity=2,
             grad_fn_of=lambda r: "IndexReduceBackward0" if r.ib & _INDEX_REDUCE else "ScatterReduceBackward0"))
-tangents({REDUCED: TRANSPOSED})
+register(Op(REDUCED_HELD, "scatter_reduce", "ScatterReduceBackward0", X0 | X1 | X2 | OUT, _reduced_vjp,
+            arity=LISTED, nondiff=(2,),
+            grad_fn_of=lambda r: "IndexReduceBackward0" if r.ib & _INDEX_REDUCE else "ScatterReduceBackward0"))
+tangents({REDUCED: TRANSPOSED, REDUCED_HELD: TRANSPOSED})
 
 
 @public("scatter_reduce")
@@ -1222,7 +1254,8 @@ def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, i
              ("self", SAVED_SELF), ("src", _SOURCE), ("result", SAVED_RESULT))
     dim, idx = _scatter_index(self, dim, index, src, "scatter_reduce")
     dst, spos = _scatter_positions(self, dim, idx, src)
-    out = _reduced_row(self, src, dst.reshape(-1), spos.reshape(-1), REDUCTIONS.index(reduce), bool(include_self))
+    out = _reduced_row(self, src, dst.reshape(-1), spos.reshape(-1), REDUCTIONS.index(reduce), bool(include_self),
+                       held=index)
     return _shows(out, saved)
 
 
@@ -1250,7 +1283,7 @@ def index_reduce(self, dim: int, index: Tensor, source: Tensor, reduce: str, *, 
     dim, idx = _vector_index(self, dim, index, "index_reduce", (D.int64, D.int32))
     dst = _index_source(self, dim, idx, source, "index_reduce")
     out = _reduced_row(self, source, dst.reshape(-1), np.arange(dst.size, dtype=np.int64),
-                       REDUCTIONS.index(reduce), bool(include_self), by_index=True)
+                       REDUCTIONS.index(reduce), bool(include_self), by_index=True, held=index)
     return _shows(out, saved)
 
 

@@ -24,12 +24,16 @@ from numba import njit
 
 from .._emit import D, Number, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair
-from ._spec import JOIN, LISTED, NUMBER, R_IA, R_LO, R_NUM, R_OFF, R_RG, X0, X1, X2, Op, public, register
+from ._spec import JOIN, LISTED, NUMBER, PYTHON, R_IA, R_LO, R_NUM, R_OFF, R_RG, X0, X1, X2, Op, public, register
 from ._spec import saved_when, tangents
 from ._rule import diagonal
 
 LERP, LERP_T, ADDCMUL, ADDCDIV, CLAMP_T = range(384, 389)
 TERNARY = range(384, 396)       # this family's share of the JOIN range
+# addcdiv of a numerator that requires grad by an integer divisor: PyTorch's node divides ``value`` by
+# the divisor into a tensor of the divisor's dtype, so its backward fails (``ib``: the divisor's dtype)
+ADDCDIV_INT = PYTHON.start + 86
+_INTEGER_DTYPES = (D.bool_, D.uint8, D.int8, D.int16, D.int32, D.int64)
 assert TERNARY.start >= JOIN.start and TERNARY.stop <= JOIN.stop
 
 
@@ -144,6 +148,11 @@ def _addcdiv_vjp(g, xs, y, r):
     return g, g * (r.fa / t2), -g * (r.fa * t1 / (t2 * t2)), None
 
 
+def _addcdiv_int_vjp(g, xs, y, r):
+    raise RuntimeError(f"result type {D.legacy_name(D.get_default_dtype())} can't be cast to the desired output "
+                       f"type {D.legacy_name(_INTEGER_DTYPES[r.ib])}")
+
+
 def _clamp_vjp(g, xs, y, r):
     x, lo, hi = xs
     dt = g.dtype
@@ -191,11 +200,14 @@ register(Op(ADDCMUL, "addcmul", "AddcmulBackward0", X1 | X2 | saved_when(1, 2) |
             float_only=False, arity=LISTED, nondiff=(3,), node_saved=_VALUE_SAVED))
 register(Op(ADDCDIV, "addcdiv", "AddcdivBackward0", X1 | X2 | saved_when(1, 2), _addcdiv_vjp, arity=LISTED,
             nondiff=(3,), node_saved=_VALUE_SAVED))
+register(Op(ADDCDIV_INT, "addcdiv", "AddcdivBackward0", X1 | X2 | saved_when(1, 2), _addcdiv_int_vjp,
+            arity=LISTED, nondiff=(3,), node_saved=_VALUE_SAVED))
 register(Op(CLAMP_T, "clamp", "ClampBackward0", X0 | X1 | X2, _clamp_vjp, float_only=False, arity=LISTED,
             grad_fn_of=lambda r: _CLAMP_NAMES[r.ib], nondiff_of=lambda r: _CLAMP_HIDDEN[r.ib], node_saved=_clamp_saved))
 # Tangent rules: elementwise, so the adjoint rules serve (``diagonal``).
 tangents({code: diagonal(vjp) for code, vjp in ((LERP, _lerp_vjp), (LERP_T, _lerp_t_vjp), (ADDCMUL, _addcmul_vjp),
-                                                 (ADDCDIV, _addcdiv_vjp), (CLAMP_T, _clamp_vjp))})
+                                                 (ADDCDIV, _addcdiv_vjp), (ADDCDIV_INT, _addcdiv_vjp),
+                                                 (CLAMP_T, _clamp_vjp))})
 
 
 # --- front ends -----------------------------------------------------------------------
@@ -293,8 +305,11 @@ def _pointwise3(name: str, self: Tensor, tensor1, tensor2, value: Number, divide
     t1, t2 = _value(tensor1, dt), _value(tensor2, dt)
     y = _full(_value(self, dt) + (c * t1 / t2 if divide else c * t1 * t2), shape, dt)
     if state.grad and dt.is_floating_point and (self._rg or tensor1._rg or tensor2._rg):
-        return _record(ADDCDIV if divide else ADDCMUL, y, dt, [self, tensor1, tensor2, _constant(c, dt)],
-                       fa=float(c), ia=_number_kind(value))
+        code, ib = ADDCDIV if divide else ADDCMUL, 0
+        if divide and tensor1._rg and tensor2._dtype in _INTEGER_DTYPES:
+            code, ib = ADDCDIV_INT, _INTEGER_DTYPES.index(tensor2._dtype)
+        return _record(code, y, dt, [self, tensor1, tensor2, _constant(c, dt)], fa=float(c), ia=_number_kind(value),
+                       ib=ib)
     return plain(y, dt)
 
 

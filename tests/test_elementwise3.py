@@ -433,3 +433,26 @@ def test_big_where_matches_torch(dtype):
     for m, r in zip(*out):
         np.testing.assert_array_equal(m, r)
         np.testing.assert_array_equal(np.signbit(m), np.signbit(r))
+
+
+@pytest.mark.parametrize("divisor", ["bool", "uint8", "int32", "int64"])
+def test_addcdiv_by_an_integer_divisor_fails_in_backward_as_pytorch(divisor):
+    # PyTorch's AddcdivBackward0 divides ``value`` by the divisor into a tensor of the divisor's dtype
+    # for the numerator's gradient: that backward fails (the forward, and the input's gradient alone, work).
+    outcome = []
+    for M in (torch, tape):
+        x = M.ones(3, requires_grad=True)
+        t1 = M.ones(3, dtype=M.float64, requires_grad=True)
+        t2 = M.tensor([1, 2, 3]).to(getattr(M, divisor))
+        y = M.addcdiv(x, t1, t2, value=2)
+        got = [y.tolist(), type(y.grad_fn).__name__]
+        for create_graph in (False, True):
+            try:
+                M.autograd.grad(y.sum(), (x, t1), retain_graph=True, create_graph=create_graph)
+            except RuntimeError as e:
+                got.append(str(e))
+        x.grad = None
+        M.addcdiv(x, t1.detach(), t2).sum().backward()
+        got.append(x.grad.tolist())
+        outcome.append(got)
+    assert outcome[0] == outcome[1]

@@ -469,3 +469,63 @@ def test_item_assignment_with_index_tensors_records_index_put():
     y[y > 0] = 3.0
     assert y.grad_fn.name() == "IndexPutBackward0" and y.grad_fn.next_functions[1][0] is None
     assert y.tolist() == [3.0, 3.0, 3.0]
+
+
+_HELD_INDEX = {      # (what changes the index or mask tensor in place: True when PyTorch's node saved it)
+    "index_add": (lambda M, x, s, i: M.index_add(x, 0, i, s, alpha=2), True),
+    "index_add, self only": (lambda M, x, s, i: M.index_add(x, 0, i, s.detach()), False),
+    "scatter_add": (lambda M, x, s, i: M.scatter_add(x, 0, i, s), True),
+    "scatter_add, self only": (lambda M, x, s, i: M.scatter_add(x, 0, i, s.detach()), False),
+    "scatter": (lambda M, x, s, i: M.scatter(x, 0, i, s.detach()), True),
+    "index_copy": (lambda M, x, s, i: M.index_copy(x.detach(), 0, i, s), True),
+    "index_put": (lambda M, x, s, i: M.index_put(x, (i,), s), True),
+    "index_put, accumulate": (lambda M, x, s, i: M.index_put(x, (i,), s.detach(), accumulate=True), True),
+    "put": (lambda M, x, s, i: M.put(x, i, s), True),
+    "setitem": (lambda M, x, s, i: M.Tensor.__setitem__(x, i, s) or x, True),
+    "masked_scatter": (lambda M, x, s, i: M.masked_scatter(x, i, M.cat([s, s])), True),
+    "masked_fill, tensor value": (lambda M, x, s, i: M.masked_fill(x, i, s[0]), True),
+    "index_fill, tensor value": (lambda M, x, s, i: M.index_fill(x, 0, i, s[0]), True),
+    "scatter_reduce": (lambda M, x, s, i: M.scatter_reduce(x, 0, i, s, "amax"), True),
+    "index_reduce": (lambda M, x, s, i: M.index_reduce(x, 0, i, s.detach(), "prod"), True),
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", list(_HELD_INDEX))
+def test_a_saved_index_tensor_changed_in_place_makes_backward_fail_as_pytorch(name):
+    torch = pytest.importorskip("torch")
+    fn, saved = _HELD_INDEX[name]
+    outcome = []
+    for M in (torch, tape):
+        x = M.zeros(5, requires_grad=True).clone()
+        s = M.ones(3, requires_grad=True)
+        if name.startswith("masked"):
+            i = M.tensor([True, False, True, False, False])
+            y = fn(M, x, s, i)
+            i.logical_not_()
+        else:
+            i = M.tensor([0, 1, 2])
+            y = fn(M, x, s, i)
+            i.add_(1)
+        try:
+            y.sum().backward()
+            outcome.append(("ok", s.grad.tolist() if s.grad is not None else None))
+        except RuntimeError as e:
+            outcome.append(str(e))
+        if M is torch:
+            assert saved == (outcome[0][0] != "ok"), outcome[0]
+    assert outcome[0] == outcome[1]
+
+
+def test_index_put_checks_its_indices_before_the_dtypes():
+    # PyTorch's order: the index tensors (their dtype, how many), then source and destination dtypes
+    # (found by the random-program fuzzer: a 0-d tensor, an empty index list, a float value).
+    x = tape.tensor(-2)
+    with pytest.raises(IndexError, match=r"^too many indices for tensor of dimension 0 \(got 1\)$"):
+        x.index_put((tape.tensor([], dtype=tape.int64),), tape.tensor(-2.0), accumulate=True)
+    with pytest.raises(IndexError, match=r"^too many indices for tensor of dimension 1 \(got 2\)$"):
+        tape.zeros(3).index_put_((tape.tensor([0]), tape.tensor([0])), tape.tensor(1))
+    with pytest.raises(IndexError, match="^tensors used as indices must be long, int, byte or bool tensors$"):
+        tape.zeros(3).index_put((tape.tensor([0.0]),), tape.tensor(1))
+    with pytest.raises(RuntimeError, match="^Index put requires the source and destination dtypes match"):
+        tape.zeros(3).index_put((tape.tensor([5]),), tape.tensor(1))      # (bounds: the kernel's, after)
