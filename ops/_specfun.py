@@ -137,8 +137,8 @@ def trigamma(x):
         sign = -1.0
         pi = type(x)(math.pi)
         sp = math.sin(pi * x)
-        result -= float((pi * pi) / (sp * sp))
-    x = float(x)
+        result -= np.float64((pi * pi) / (sp * sp))
+    x = np.float64(x)       # (the rest in float64: numba's float() keeps a float32)
     if sign < 0:
         x = 1.0 - x
     for _ in range(6):
@@ -152,12 +152,13 @@ def trigamma(x):
 @njit(cache=True, error_model="numpy")
 def polygamma(n, x):
     """The n-th derivative of digamma."""
-    if n == 0:
-        return digamma(x)
     if n == 1:
         return trigamma(x)      # (in x's type: PyTorch's value at its poles)
+    v = np.float64(x)       # (numba's float() keeps a float32 one)
+    if n == 0:
+        return digamma(v)
     sign = 1.0 if n % 2 == 1 else -1.0
-    return sign * math.exp(math.lgamma(n + 1.0)) * zeta(n + 1.0, float(x))
+    return sign * math.exp(math.lgamma(n + 1.0)) * zeta(n + 1.0, v)
 
 
 @njit(cache=True, error_model="numpy")
