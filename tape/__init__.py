@@ -7,9 +7,11 @@ numba-compiled sweep over those rows.
 from __future__ import annotations
 
 from ._kernel_cache import refresh as _refresh_kernel_cache
+from ._alias import install as _install_alias
 from ._ops_path import ensure_ops
 
 ensure_ops()
+_install_alias()     # (``sys.modules['torch'] = tape``: torch's submodules are tape's)
 from . import ops as _ops  # noqa: E402,F401
 from . import autograd, linalg, special  # noqa: E402
 from ._creation import (  # noqa: E402
