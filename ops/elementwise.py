@@ -573,7 +573,7 @@ def _d_mul(gy, a, b, y, s):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _d_div(gy, a, b, y, s):
-    return gy / b, -(gy * a) / (b * b)
+    return gy / b, -gy * ((a / b) / b)        # (PyTorch's order of operations: its bits, and no overflow of b * b)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -1664,7 +1664,7 @@ _b(SUB, "sub", "SubBackward0", 0, np.subtract, operator.sub, lambda g, x, y, r: 
 _b(MUL, "mul", "MulBackward0", X0 | X1 | CROSS, np.multiply, operator.mul,
    lambda g, x, y, r: (g * x[1], g * x[0]), ulps=EXACT, node_saved=(("other", X1), ("self", X0)))
 _b(DIV, "div", "DivBackward0", X0 | X1 | saved_when(0, 1), np.true_divide, operator.truediv,
-   lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])), ulps=EXACT,
+   lambda g, x, y, r: (g / x[1], -g * ((x[0] / x[1]) / x[1])), ulps=EXACT,
    node_saved=lambda r: (("other", X1), ("rounding_mode", lambda r: None), ("self", X0)) if r.fb else (),
    grad_fn_of=_div_name)
 _b(POW, "pow", "PowBackward1", X0 | X1 | OUT, _power, math.pow,

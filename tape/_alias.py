@@ -12,6 +12,8 @@ import importlib.util
 import sys
 from types import ModuleType
 
+from ._pytorch_names import TORCH
+
 
 class _Existing(importlib.abc.Loader):
     """Loads a name as a module that is already imported."""
@@ -36,7 +38,6 @@ class AliasFinder(importlib.abc.MetaPathFinder):
             return None
         name = "tape." + rest
         if name not in sys.modules and importlib.util.find_spec(name) is None:
-            from ._pytorch_names import TORCH
             if "." not in rest and rest in TORCH:
                 raise ModuleNotFoundError(f"No module named '{fullname}': tape does not implement PyTorch's "
                                           f"torch.{rest} yet (README.md, 'Not yet', lists what is missing)",
