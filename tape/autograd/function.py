@@ -128,6 +128,11 @@ class BackwardCFunction(FunctionCtx):
         tape = self._tape_ref() if r is not None else None
         if tape is not None and tape.fr.item(r) & FREED:
             raise RuntimeError(FREED_MSG)
+        if getattr(tape, "recompute", False):
+            if d.get("_unpacked"):
+                from ..utils.checkpoint import UNPACKED_TWICE, CheckpointError
+                raise CheckpointError(UNPACKED_TWICE)
+            d["_unpacked"] = True
         packed = d.get("_packed")
         values = None       # (a Function inside a checkpointed segment: its values run again)
         out = []
