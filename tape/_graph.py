@@ -6,6 +6,7 @@ named from the op table (``MulBackward0`` ...), and cached while alive so that
 """
 from __future__ import annotations
 
+import sys
 import weakref
 from typing import Any, Callable, NamedTuple
 
@@ -14,7 +15,8 @@ from ._dtype import ARENA_DTYPES
 from ._hooks import _replacement, _row_hooks, accumulating, node_hook, task_graph
 from ._row import Row
 from ._saved import node_attribute, saved_names, valued
-from ._tape import Tape
+from ._state import state
+from ._tape import Tape, packing
 from ._tensor import _recorded
 from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY
 from .utils.hooks import RemovableHandle
@@ -32,11 +34,12 @@ def sequence_nr(tape: Tape, row: int) -> int:
 class Node:
     """A node of the backward graph (the ``grad_fn`` of a tensor)."""
 
-    __slots__ = ("_tape", "_row", "__weakref__")
+    __slots__ = ("_tape", "_row", "_owner", "__weakref__")
 
     def __init__(self, tape: Tape, row: int) -> None:
         self._tape = tape
         self._row = row
+        self._owner = None      # (a weakref to the last tensor whose ``grad_fn`` it was: ``hold_metadata``)
 
     def name(self) -> str:
         name = type(self).__name__
@@ -80,6 +83,7 @@ class Node:
         hooks = _row_hooks(self._tape, self._row)
         if hooks.meta is None:
             hooks.meta = {}
+            hold_metadata(self, self._tape)
         return hooks.meta
 
     def __call__(self, *grads):
@@ -300,7 +304,39 @@ def grad_fn(t) -> Node | None:
     """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
     if t._rebased is not None:
         raise RuntimeError(t._rebased[0])
-    return None if t._tape is None else tensor_grad_fn(t._tape, t._node)
+    node = None if t._tape is None else tensor_grad_fn(t._tape, t._node)
+    if node is not None:
+        node._owner = weakref.ref(t)
+    return node
+
+
+def hold_metadata(node, tape: Tape) -> None:
+    """A node's ``metadata`` dict was made.  PyTorch frees it with the node, when the last tensor
+    that needs the node goes; a tape's rows (and what Python keeps for them: hooks, custom
+    Functions' contexts) go when the tape is reset, at the first op after no tensor refers to it.
+    So that the dict does not outlive the tensors by more, the tape is reset when the tensor
+    whose ``grad_fn`` gave the node goes, if no tensor refers to the tape then."""
+    owner = node._owner() if node._owner is not None else None
+    if owner is not None and "_meta_guard" not in owner.__dict__:
+        # (an attribute, not a weakref callback: it goes after the tensor's own reference to its tape)
+        owner._meta_guard = _Release(weakref.ref(tape))
+
+
+class _Release:
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: weakref.ref) -> None:
+        self.ref = ref
+
+    def __del__(self) -> None:
+        tape = self.ref()
+        if tape is None or state is None or state.pinned or packing[0] is not None:
+            return      # (``state`` None: the interpreter is shutting down)
+        spare = any(s is tape for s in state.spares)
+        # (the references: ``tape``, getrefcount's argument, the thread's current tape, and a spare's list)
+        if sys.getrefcount(tape) == 2 + (state.tape is tape) + (state.rec is tape) + spare and (
+                spare or state.tape is tape):
+            tape.reset()
 
 
 class GradientEdge(NamedTuple):

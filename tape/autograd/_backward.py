@@ -11,7 +11,7 @@ from .._grad_mode import no_grad
 from .._graph import GradientEdge, edge_tensor
 from .._hooks import current_task, fire_post
 from .._state import deep_stack, on_fresh_stack, state
-from .._tensor import Size, Tensor, _plain, _py_scalar
+from .._tensor import Size, Tensor, _plain, _py_scalar, quiet_numpy_warnings
 from .._warn import warn_once
 from ..ops.join import stack as _stack
 
@@ -116,7 +116,10 @@ def _tensor_of(g, like: Tensor) -> Tensor:
 
 def _run(*args, **kwargs):
     """``_engine.run``; a backward started from inside another one (a custom Function's backward
-    or a hook calling ``backward``) deep in the stack continues on a new thread's stack, as PyTorch's."""
+    or a hook calling ``backward``) deep in the stack continues on a new thread's stack, as PyTorch's.
+    (PyTorch's backward gives no floating-point warnings: numpy's, in the functions it runs, are kept
+    silent; ``quiet_numpy_warnings``.)"""
+    quiet_numpy_warnings()
     if current_task() != -1 and deep_stack():
         return on_fresh_stack(_engine.run, *args, **kwargs)
     return _engine.run(*args, **kwargs)

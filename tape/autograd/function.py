@@ -27,7 +27,7 @@ from .. import _dtype as D
 from .._anomaly import modified_hint
 from .._emit import plain, recorded, write_tape
 from .._engine import FREED_MSG
-from .._graph import InputMetadata, Node, sequence_nr, tensor_grad_fn
+from .._graph import InputMetadata, Node, hold_metadata, sequence_nr, tensor_grad_fn
 from .. import _saved
 from .._hooks import node_hook
 from .._state import state
@@ -103,6 +103,7 @@ class BackwardCFunction(FunctionCtx):
     dirty_tensors = non_differentiable = to_save = saved_for_forward = None
     _materialize_non_diff_grads = True      # (False: a non-differentiable output's gradient stays None)
     _row = None       # (tape weakref, row) once recorded
+    _owner = None     # a weakref to the last tensor whose ``grad_fn`` it was (``tape._graph.hold_metadata``)
     _user_fn = None   # (the class's ``backward`` or ``vjp``, found at its first backward)
     _builtin = False  # (a node PyTorch makes in C++, ``torch._C._functions``: named and shown as one)
 
@@ -211,6 +212,9 @@ class BackwardCFunction(FunctionCtx):
         meta = self.__dict__.get("_metadata")
         if meta is None:
             meta = self._metadata = {}
+            tape = self._tape_ref() if self._row is not None else None
+            if tape is not None:
+                hold_metadata(self, tape)
         return meta
 
     def __repr__(self) -> str:
