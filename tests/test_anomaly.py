@@ -362,3 +362,27 @@ def test_a_function_backward_making_nan_gives_no_numpy_warning_in_a_fresh_filter
         Div.apply(x).sum().backward()
     assert [str(m.message) for m in w] == []
     assert x.grad.isnan().tolist() == [True, False, False]
+
+
+def test_stack_of_follows_the_rows_noted_as_the_tape_grows():
+    # (``stack_of`` bisects the noted rows, kept between calls: a backward in anomaly mode over n
+    # Python rows costs n log n, not n**2; its answers are the definition's)
+    from tape._anomaly import stack_of
+    from tape._state import state
+
+    def naive(tape, r):
+        starts = [k for k in tape.prov if k <= r]
+        return tape.prov[max(starts)] if starts else -1
+
+    x = tape.tensor(1.0, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with tape.autograd.detect_anomaly():
+            y = x * 2.0
+            for _ in range(3):
+                for _ in range(20):
+                    y = y * 1.5
+                    y = y + 1.0
+                t = state.tape
+                assert [stack_of(t, r) for r in range(t.n)] == [naive(t, r) for r in range(t.n)]
+    assert len(set(t.prov.values())) > 2
