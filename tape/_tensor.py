@@ -1007,6 +1007,13 @@ class Tensor(_NotYet):
         if self._vb is not None and result._tape is not None:
             if self._vm:
                 _refuse_view(self)
+            if self._tape is not None:
+                # PyTorch's CopySlices sends the change's gradient to the base's node, past the view's:
+                # the hooks registered on the view before (``register_hook``) no longer fire.
+                tape, node = self._history()
+                hooks = tape.hooks.get(node)
+                if hooks is not None:
+                    hooks.tensor.clear()
             return self._write_view(result, operand)        # (``ops/views.py``: PyTorch's CopySlices)
         if self._f is not None:
             self._f = float(result._value())
