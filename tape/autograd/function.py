@@ -122,6 +122,8 @@ class BackwardCFunction(FunctionCtx):
         d = self.__dict__
         if d.get("_in_jvp"):
             return tuple(d.get("saved_for_forward", ()))
+        if d.get("_cleared"):
+            raise RuntimeError(_CLEARED)
         saved = d.get("_saved")
         if saved is None:
             return ()
@@ -161,6 +163,10 @@ class BackwardCFunction(FunctionCtx):
                 if what._version != version:
                     _raise_modified(None, -1, what, version, what._version)
                 out.append(what)
+        forward_cls = getattr(type(self), "_forward_cls", None)
+        if forward_cls is not None and forward_cls.clear_saved_tensors_on_access:
+            d["_cleared"] = True
+            d["_saved"] = d["_packed"] = None
         return tuple(out)
 
     @property
@@ -242,6 +248,10 @@ def _raise_modified(tape, node, t, version, now, maker=None) -> None:
                        f"{modified_hint()}")
 
 
+_CLEARED = ("saved_tensors can only be accessed once when clear_saved_tensors_on_access=True is set on the "
+            "autograd.Function. Either access saved_tensors only once, or set clear_saved_tensors_on_access=False.")
+
+
 class FunctionMeta(type):
     """Makes, for each Function class, its node class ``<ClassName>Backward``."""
 
@@ -274,6 +284,10 @@ class Function(metaclass=FunctionMeta):
     static method filling ``ctx``.  ``backward`` returns one gradient (or None) per input of
     ``forward``.
     """
+
+    # True: the first ``ctx.saved_tensors`` lets go of the saved tensors (a second one raises), so
+    # they go as soon as ``backward`` drops them.
+    clear_saved_tensors_on_access = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         warnings.warn(f"{self.__class__} should not be instantiated. Methods on autograd functions are all static, "
