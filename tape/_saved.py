@@ -33,7 +33,7 @@ from ._row import Row
 from ._state import mutation_allowed as state_mutation_allowed, state
 from ._stops import FREED
 from ._tensor import Tensor, _plain, _recorded
-from .ops._spec import CONST, INPUT, OUT, OUTPUTS, REGISTRY, ROLES, X0, X1, X2, Given, input_saved
+from .ops._spec import CONST, INPUT, OUT, OUTPUT, OUTPUTS, REGISTRY, ROLES, X0, X1, X2, Given, input_saved
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
              "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -342,6 +342,37 @@ class SavedTensor:
             raise RuntimeError(_HOOKS_SET)
         held = held if held is not None else tensor_at(tape, self._node)
         hooks.saved[self._slot] = [pack_hook(held), unpack_hook]
+
+    def _packed(self) -> list | None:
+        """``[packed, unpack_hook]`` when hooks packed the value, else None."""
+        if self._ctx is not None:
+            packed = self._ctx.__dict__.get("_packed")
+            return packed[self._slot] if packed is not None else None
+        hooks = self._tape.hooks.get(self._row)
+        return hooks.saved.get(self._slot) if hooks is not None else None
+
+    @property
+    def data(self) -> Any:
+        """What is kept: the object the pack hook returned, when hooks packed the value; else the
+        saved tensor, detached when it is the node's own output (None for a saved None)."""
+        packed = self._packed()
+        if packed is not None:
+            return packed[0]
+        node = self._node
+        if isinstance(node, Tensor):
+            return node
+        if node < 0:
+            return None
+        tape = valued(self._tape)
+        t = tensor_at(tape, node)
+        own = tape.op[node] == OUTPUT and tape.a[node] == self._row or node == self._row
+        return t.detach() if own else t
+
+    @property
+    def unpack_hook(self) -> Callable | None:
+        """The unpack hook registered for the value (None without hooks)."""
+        packed = self._packed()
+        return packed[1] if packed is not None else None
 
     def __repr__(self) -> str:
         return f"<torch._C._autograd.SavedTensor object at {id(self):#x}>"

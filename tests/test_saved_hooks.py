@@ -382,3 +382,42 @@ def test_hooks_entered_or_exited_by_unpack_do_not_outlive_backward():
     assert ref() is None
     b = tape.tensor(1.0, requires_grad=True)
     b.exp().grad_fn._raw_saved_result.register_hooks(lambda t: t, lambda t: t)
+
+
+def test_saved_tensor_data_and_unpack_hook():
+    # (PyTorch's test_get_data_and_hooks_from_raw_saved_variable; values read from PyTorch 2.13)
+    def pack_hook(t):
+        return t
+
+    def unpack_hook(t):
+        return t
+
+    a = tape.tensor(2.0, requires_grad=True)
+    with tape.autograd.graph.saved_tensors_hooks(pack_hook, unpack_hook):
+        b = a ** 2
+    c = b.exp()
+    d = c ** 2
+    pow_sv = b.grad_fn._raw_saved_self
+    exp_sv = c.grad_fn._raw_saved_result
+    pow2_sv = d.grad_fn._raw_saved_self
+    assert pow_sv.data is a and pow_sv.unpack_hook is unpack_hook      # (the packed object as it is)
+    assert exp_sv.data is not c and exp_sv.unpack_hook is None
+    assert not exp_sv.data.requires_grad and exp_sv.data.grad_fn is None      # (an output: detached)
+    assert exp_sv.data.item() == pytest.approx(c.item())
+    assert type(pow2_sv.data.grad_fn).__name__ == "ExpBackward0" and pow2_sv.unpack_hook is None
+
+    class F(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x * 2
+            ctx.save_for_backward(x, y, None)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    raw = F.apply(a).grad_fn._raw_saved_tensors
+    assert raw[0].data is a and raw[1].data.item() == 4.0 and raw[2].data is None
+    raw[0].register_hooks(lambda t: "packed", lambda p: a)
+    assert raw[0].data == "packed" and raw[0].unpack_hook is not None
