@@ -6,6 +6,7 @@ named from the op table (``MulBackward0`` ...), and cached while alive so that
 """
 from __future__ import annotations
 
+import gc
 import sys
 import weakref
 from typing import Any, Callable, NamedTuple
@@ -330,13 +331,62 @@ class _Release:
 
     def __del__(self) -> None:
         tape = self.ref()
-        if tape is None or state is None or state.pinned or packing[0] is not None:
-            return      # (``state`` None: the interpreter is shutting down)
-        spare = any(s is tape for s in state.spares)
-        # (the references: ``tape``, getrefcount's argument, the thread's current tape, and a spare's list)
-        if sys.getrefcount(tape) == 2 + (state.tape is tape) + (state.rec is tape) + spare and (
-                spare or state.tape is tape):
-            tape.reset()
+        if state is not None:       # (None: the interpreter is shutting down)
+            _reset_if_free(tape)
+
+
+def _reset_if_free(tape: Tape | None) -> None:
+    """Reset ``tape`` (this thread's current tape, or one of its spares) if no tensor refers to it:
+    what Python keeps for its rows (hooks and what their closures hold, custom Functions' contexts,
+    nodes' metadata) goes with the tensors, as PyTorch frees a graph's nodes, not at the next op."""
+    if tape is None or state.pinned or packing[0] is not None:
+        return
+    spare = any(s is tape for s in state.spares)
+    if not (spare or state.tape is tape):
+        return
+    # (the references: the caller's, ``tape``, getrefcount's argument, the thread's current tape,
+    # and a spare's list)
+    if sys.getrefcount(tape) == 3 + (state.tape is tape) + (state.rec is tape) + spare:
+        tape.reset()
+
+
+_lent: list = []       # during a full collection: (weakref, current?) for the tapes taken from this thread
+
+
+def _collecting(phase: str, info: dict) -> None:
+    """Around each full garbage collection (``gc.callbacks``): the thread lets go of its tapes whose
+    rows have Python parts (hooks, custom Functions' contexts) for the collection, and takes back
+    those that live on.  A tape that only cycles keep (a hook's closure holding a node of the tape,
+    a context's attribute holding an output) goes with them, as PyTorch's nodes do; a tape that a
+    tensor or a node refers to lives on."""
+    if info["generation"] != 2 or state is None:
+        return
+    if phase == "start":
+        if state.pinned or packing[0] is not None:
+            return
+        tape = state.tape
+        if tape is not None and (tape.hooks or tape.pyrows):
+            _lent.append((weakref.ref(tape), True))
+            state.tape = None
+        spares = state.spares
+        for k in range(len(spares) - 1, -1, -1):
+            if spares[k].hooks or spares[k].pyrows:
+                _lent.append((weakref.ref(spares[k]), False))
+                del spares[k]
+        tape = None
+        return
+    while _lent:
+        ref, current = _lent.pop()
+        tape = ref()
+        if tape is None:
+            continue
+        if current and state.tape is None:
+            state.tape = tape
+        elif not current:
+            state.spares.insert(0, tape)
+
+
+gc.callbacks.append(_collecting)
 
 
 class GradientEdge(NamedTuple):

@@ -565,3 +565,46 @@ def test_hooks_on_a_view_before_it_is_changed_in_place_do_not_fire():
     b.mul_(2)
     b.sum().backward()
     assert log == [("b", [2.0])]
+
+
+@pytest.mark.parametrize("on_node", [False, True])
+def test_a_hook_holding_its_node_goes_with_the_graph_at_a_collection(on_node):
+    # (PyTorch's test_hook_closure_cycle: hook -> closure -> grad_fn -> graph -> hook)
+    import gc
+    import weakref
+
+    class Obj:
+        pass
+
+    count = [0]
+
+    def scope():
+        a = tape.tensor(1.0, requires_grad=True)
+        b = a.clone()
+        grad_fn_b = b.grad_fn
+        obj = Obj()
+
+        def hook(*args):
+            grad_fn_b, obj
+            count[0] += 1
+
+        if on_node:
+            b.grad_fn.register_hook(hook)
+        else:
+            b.register_hook(hook)
+        return b.clone(), weakref.ref(obj)
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        out, ref = scope()
+        out.backward(retain_graph=True)
+        gc.collect()
+        out.backward(retain_graph=True)       # (the graph lives on while a tensor needs it)
+        assert count[0] == 2 and ref() is not None
+        del out
+        gc.collect()
+        assert ref() is None
+    finally:
+        if was:
+            gc.enable()
