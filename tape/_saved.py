@@ -116,6 +116,25 @@ def tensor_at(tape, node: int) -> Tensor:
     return _recorded(tape, node, tape.value_of(node), dtype)
 
 
+_PACK_MODIFIED = ("A saved tensor pack hook is modifying its input in place. Tensors provided as input to pack hook "
+                  "cannot be modified by in-place operations as this can lead to unexpected side-effects. Please open "
+                  "an issue if you need to perform in-place operations on the input to a pack hook.")
+
+
+def _pack(pack: Callable, t: Tensor) -> Any:
+    """``pack(t)`` as PyTorch runs a pack hook: in no_grad mode, and an in-place change of ``t`` raises."""
+    version = t._version
+    was = state.grad
+    state.grad = False
+    try:
+        packed = pack(t)
+    finally:
+        state.grad = was
+    if t._version != version:
+        raise RuntimeError(_PACK_MODIFIED)
+    return packed
+
+
 def check_unpacked(value: Any) -> Tensor:
     if not isinstance(value, Tensor):
         raise TypeError(f"Output of saved tensor unpack_hook expected to be a Tensor but got result of type "
@@ -155,7 +174,7 @@ def _pack_rows(tape, lo: int, hi: int, hooks: tuple) -> None:
             if slots is None:
                 slots = _row_hooks(tape, r).saved
             for key, value in values.items():
-                slots[key] = [pack(value), unpack]
+                slots[key] = [_pack(pack, value), unpack]
 
 
 def flush() -> bool:
@@ -241,7 +260,7 @@ def pack_for_function(tensors: list) -> Optional[list]:
         return None
     flush()
     pack, unpack = local.stack[-1]
-    return [None if t is None else [pack(t), unpack] for t in tensors]
+    return [None if t is None else [_pack(pack, t), unpack] for t in tensors]
 
 
 def release(tape) -> None:
@@ -334,14 +353,14 @@ class SavedTensor:
             if packed[self._slot] is not None:
                 raise RuntimeError(_HOOKS_SET)
             held = held if held is not None else tensor_at(valued(tape), self._node)
-            packed[self._slot] = [pack_hook(held), unpack_hook]
+            packed[self._slot] = [_pack(pack_hook, held), unpack_hook]
             return
         hooks = _row_hooks(tape, r)
         # (a checkpointed segment's saved tensors have the checkpoint's hooks, as in PyTorch)
         if self._slot in hooks.saved or getattr(tape, "recomputed", None) is not None:
             raise RuntimeError(_HOOKS_SET)
         held = held if held is not None else tensor_at(tape, self._node)
-        hooks.saved[self._slot] = [pack_hook(held), unpack_hook]
+        hooks.saved[self._slot] = [_pack(pack_hook, held), unpack_hook]
 
     def _packed(self) -> list | None:
         """``[packed, unpack_hook]`` when hooks packed the value, else None."""

@@ -421,3 +421,28 @@ def test_saved_tensor_data_and_unpack_hook():
     assert raw[0].data is a and raw[1].data.item() == 4.0 and raw[2].data is None
     raw[0].register_hooks(lambda t: "packed", lambda p: a)
     assert raw[0].data == "packed" and raw[0].unpack_hook is not None
+
+
+def test_pack_hooks_run_in_no_grad_mode_and_may_not_change_their_input():
+    # (PyTorch's: a pack hook runs with grad mode off; an in-place change of its input raises)
+    seen = []
+
+    def pack(x):
+        seen.append(tape.is_grad_enabled())
+        return x
+
+    a = tape.randn(5, requires_grad=True)
+    y = a * a
+    y.grad_fn._raw_saved_self.register_hooks(pack, lambda x: x)
+    with tape.autograd.graph.saved_tensors_hooks(pack, lambda x: x):
+        (a * 2).sum()
+    assert seen and not any(seen)
+
+    def inplace_double(x):
+        x *= 2
+        return x
+
+    t = a * a
+    with pytest.raises(RuntimeError, match="^A saved tensor pack hook is modifying its input in place. Tensors "
+                                           "provided as input to pack hook cannot be modified"):
+        t.grad_fn._raw_saved_self.register_hooks(inplace_double, lambda x: x / 2)
