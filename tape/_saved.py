@@ -406,7 +406,17 @@ def _unpacked(tape, r: int, slot, node: Union[int, Tensor]) -> Tensor:
     hooks = tape.hooks.get(r)
     if hooks is not None and slot in hooks.saved:
         packed, unpack = hooks.saved[slot]
-        return check_unpacked(unpack(packed))
+        value = check_unpacked(unpack(packed))
+        if isinstance(node, int) and node >= 0 and value._tape is None and not value._rg:
+            # PyTorch gives the unpacked data the saved tensor's history back (its grad_fn), unless
+            # it is a leaf's (a leaf is saved as it is)
+            while tape.hid[node]:
+                node = int(tape.a[node])
+            code = tape.op[node]
+            dtype = D.ARENA_DTYPES[int(tape.dt[node])]
+            if code != INPUT and code != CONST and value._dtype is dtype and value._shape == tape.shape_of(node):
+                return _recorded(tape, node, value._value(), dtype)
+        return value
     return node if isinstance(node, Tensor) else tensor_at(tape, node)
 
 

@@ -446,3 +446,20 @@ def test_pack_hooks_run_in_no_grad_mode_and_may_not_change_their_input():
     with pytest.raises(RuntimeError, match="^A saved tensor pack hook is modifying its input in place. Tensors "
                                            "provided as input to pack hook cannot be modified"):
         t.grad_fn._raw_saved_self.register_hooks(inplace_double, lambda x: x / 2)
+
+
+def test_an_unpacked_saved_tensor_has_the_saved_tensors_history():
+    # (PyTorch's saved-variable unpacking: the unpack hook's data with the saved tensor's grad_fn;
+    # values read from PyTorch 2.13)
+    a = tape.randn(5, requires_grad=True)
+    y = tape.exp(a)
+    y.grad_fn._raw_saved_result.register_hooks(lambda x: x * 2, lambda x: x)
+    u = y.grad_fn._saved_result
+    assert u.grad_fn is y.grad_fn and u.requires_grad
+    assert np.allclose((u / y).tolist(), 2.0)
+    b = 1 + a
+    z = b * b
+    z.grad_fn._raw_saved_self.register_hooks(lambda x: x.detach() * 3, lambda x: x)
+    v = z.grad_fn._saved_self
+    assert type(v.grad_fn).__name__ == "AddBackward0" and v.requires_grad
+    assert np.allclose((v / b).tolist(), 3.0)
