@@ -224,14 +224,16 @@ def push(pack_hook: Callable, unpack_hook: Callable) -> None:
 
 
 def pop() -> None:
-    flush()
-    local.stack.pop()
-    local.pending = None
-    if not local.stack:
-        _active[0] -= 1
-        if not _active[0]:
-            _T.packing[0] = None
-    _watch()
+    try:
+        flush()     # (a pack hook raising here: the hooks still end with their block)
+    finally:
+        local.stack.pop()
+        local.pending = None
+        if not local.stack:
+            _active[0] -= 1
+            if not _active[0]:
+                _T.packing[0] = None
+        _watch()
 
 
 def restore(stack: tuple) -> None:

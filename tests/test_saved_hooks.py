@@ -463,3 +463,19 @@ def test_an_unpacked_saved_tensor_has_the_saved_tensors_history():
     v = z.grad_fn._saved_self
     assert type(v.grad_fn).__name__ == "AddBackward0" and v.requires_grad
     assert np.allclose((v / b).tolist(), 3.0)
+
+
+def test_a_pack_hook_raising_when_its_block_ends_leaves_no_hooks_on():
+    class PackError(Exception):
+        pass
+
+    def pack(x):
+        raise PackError("pack")
+
+    a = tape.tensor(1.0, requires_grad=True)
+    with pytest.raises(PackError):
+        with tape.autograd.graph.saved_tensors_hooks(pack, lambda x: x):
+            tape.sin(a)
+    out = tape.sin(a) * a           # (no hook packs these)
+    out.backward()
+    assert a.grad.item() == pytest.approx(float(np.sin(1.0) + np.cos(1.0)))
