@@ -309,6 +309,7 @@ def _cut(tape: Tape, n0: int, t64: int, t32: int, tix: int, ix_start: int, ix_ke
     for table in (tape.src, tape.csrc, tape.args, tape.pyrows, tape.hooks, tape.prov, tape.retained):
         for k in [k for k in table if k >= n0]:
             del table[k]
+    tape.prov = dict(tape.prov)     # (a new dict: ``_anomaly.stack_of`` keeps the keys of the one it searched)
     for lent in tape.lent:
         for k in [k for k, r in lent.items() if r >= n0]:
             del lent[k]

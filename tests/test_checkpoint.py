@@ -1048,3 +1048,35 @@ def test_early_stop_compares_what_the_forward_saved_when_an_op_goes_past_it():
     with pytest.raises(C.CheckpointError, match="^torch.utils.checkpoint: Recomputed values for the following "
                                                 "tensors have different metadata than during the forward pass.\n"):
         y.backward()
+
+
+def test_a_function_in_a_segment_gives_its_saved_tensors_once_per_backward():
+    # (as PyTorch: a recomputed tensor is freed when unpacked, so a second ctx.saved_tensors raises)
+    errors = []
+
+    class Mul(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(x, y)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, g):
+            x, y = ctx.saved_tensors
+            try:
+                ctx.saved_tensors
+            except C.CheckpointError as e:
+                errors.append(str(e))
+            return g * y, g * x
+
+    x = _leaf([1.0, 2.0])
+    out = C.checkpoint(lambda a: Mul.apply(a * 2, a + 1), x, use_reentrant=False)
+    out.sum().backward()
+    assert x.grad.tolist() == [2 * 2.0 + 2 * 1.0, 2 * 3.0 + 2 * 2.0]
+    assert len(errors) == 1 and errors[0].startswith(
+        "torch.utils.checkpoint: Unpack is being triggered for a tensor that was already unpacked once.")
+    # (outside a checkpoint, as often as wanted)
+    errors.clear()
+    x.grad = None
+    Mul.apply(x * 2, x + 1).sum().backward()
+    assert errors == [] and x.grad.tolist() == [6.0, 10.0]

@@ -838,3 +838,39 @@ def test_function_reached_by_an_undefined_gradient_runs(materialize):
     (_Drop.apply(y.exp()) + y).sum().backward()         # (a gradient reaches it too: that one only)
     assert log == [zero] * 3 + [[1.0, 1.0]]
     assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_clear_saved_tensors_on_access_gives_them_once():
+    errors = []
+
+    class Once(tape.autograd.Function):
+        clear_saved_tensors_on_access = True
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            try:
+                ctx.saved_tensors
+            except RuntimeError as e:
+                errors.append(str(e))
+            return g * 2 + x * 0
+
+    x = tape.randn(3, requires_grad=True)
+    y = Once.apply(x)
+    y.sum().backward(retain_graph=True)
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+    assert errors == ["saved_tensors can only be accessed once when clear_saved_tensors_on_access=True is set on "
+                      "the autograd.Function. Either access saved_tensors only once, or set "
+                      "clear_saved_tensors_on_access=False."]
+    with pytest.raises(RuntimeError, match="can only be accessed once"):
+        y.sum().backward()
+    # (grad_fn.saved_tensors is the same access)
+    y = Once.apply(x)
+    assert y.grad_fn.saved_tensors[0] is x
+    with pytest.raises(RuntimeError, match="can only be accessed once"):
+        y.sum().backward()
