@@ -622,12 +622,10 @@ def _vjp_row(tape: Tape, r: int, grads, seen, own=None) -> list | None:
         else:
             seen[x] |= 1
             # (another input's row between this leaf and the row, left to run, might add to it: as ``owned``'s ``also``)
-            if own is not None and not any(x < y < r and not seen[y] & 2 and tape.op[y] != INPUT for y in ins) and \
-                    owned(tape, seen, x, r, own):
-                adopted = _adopted(outs, k, dt, n)
-                if adopted is not None:
-                    own[x] = adopted
-                else:
+            mine = own is not None and not any(x < y < r and not seen[y] & 2 and tape.op[y] != INPUT for y in ins)
+            adopted = _adopted(outs, k, dt, n) if mine else None
+            if mine and owned(tape, seen, x, r, own, array=adopted):
+                if adopted is None:
                     own[x][...] = outs[k]._value().reshape(-1)
             else:
                 grads[dt][off:off + n].reshape(shapes[shp])[...] = outs[k]._value()
