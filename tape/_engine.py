@@ -649,7 +649,7 @@ def _adopted(outs: list, k: int, dt: int, n: int) -> np.ndarray | None:
     # (references: the list's, ``g`` and getrefcount's argument; the array's: ``g._v``, ``v`` and the
     # argument; its base's: the view's, ``base`` and the argument)
     if sys.getrefcount(g) > 3 or type(v) is not np.ndarray or sys.getrefcount(v) > 3 or \
-            v.dtype != _ARENA_NP[dt] or v.size != n or not v.flags.c_contiguous:
+            v.dtype != _ARENA_NP[dt] or v.size != n or not v.flags.c_contiguous or not v.flags.writeable:
         return None
     base = v.base
     if base is not None:
