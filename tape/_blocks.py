@@ -52,17 +52,17 @@ class Owned(dict):
             self.kept.update(node for k, node in result.targets if k == key)
 
 
-def owned(tape, seen, x: int, below: int, own, also: int = -1) -> bool:
+def owned(tape, seen, x: int, below: int, own, also: int = -1, array: np.ndarray | None = None) -> bool:
     """Whether the adjoint of ``x``, first reached by Python rows from ``below`` up, gets an array of
     its own (``Owned``): ``x`` is an imported leaf (an INPUT row, not hooked: ``own`` is None for a
     sweep with hooks), not read after the sweep, and no row between it and ``below`` that a gradient
     reached (or ``also``, which the same row reaches) is left to run (those would add to it in the
-    buffer; gradients only flow down, so rows no gradient reached by now never run).  The array is
-    made and kept in ``own``."""
+    buffer; gradients only flow down, so rows no gradient reached by now never run).  The array
+    (``array``, flat, already holding the adjoint, or a new one) is kept in ``own``."""
     if own is None or x in own.kept or tape.op[x] != INPUT or x not in tape.src or \
             ((seen[x + 1:below] & 3) == 1).any() or (x < also < below and not seen[also] & 2):
         return False
-    own[x] = np.empty(int(tape.num[x]), np.float64 if tape.dt[x] == 0 else np.float32)
+    own[x] = np.empty(int(tape.num[x]), np.float64 if tape.dt[x] == 0 else np.float32) if array is None else array
     return True
 
 

@@ -13,6 +13,7 @@ be differentiated again.
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 
@@ -336,7 +337,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     # Big leaves' adjoints that only Python rows write get arrays of their own, handed out as the
     # gradients, where the kept buffers' would be copied out (not where hooks or anomaly checks
     # read adjoints in the buffer)
-    own = Owned(tape, result) if keep and not tape.lends_adjoints and not hooked and not anomaly else None
+    own = Owned(tape, result) if keep and not hooked and not anomaly else None
     last = -1
     returned = None     # (anomaly mode: the gradients a Python-run row returned, checked as they were given)
     while True:
@@ -387,7 +388,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         if tape.op[r] < PYTHON_START:
             returned = _blamed(anomaly, tape, r, _big_row, tape, r, values, grads, seen)
         elif REGISTRY[int(tape.op[r])].py_adjoint is None:
-            returned = _blamed(anomaly, tape, r, _python_vjp, tape, r, values, grads, seen)
+            returned = _blamed(anomaly, tape, r, _python_vjp, tape, r, values, grads, seen, own)
         else:
             returned = _blamed(anomaly, tape, r, _python_row, tape, r, values, grads, seen, own)
         ctl[C_START] = r - 1
@@ -575,45 +576,59 @@ def as_node(tape: Tape, r: int, run, *args):
         evaluating.node = prev
 
 
-def _python_vjp(tape: Tape, r: int, values, grads, seen) -> list | None:
+def _python_vjp(tape: Tape, r: int, values, grads, seen, own=None) -> list | None:
     """Run a PYTHON-range row without ``py_adjoint`` (listed inputs, several outputs: a custom
     Function, ``addmm``) through its op's ``vjp`` on plain tensors: copies of its outputs' adjoints
     (None where no gradient arrived; one adjoint, the row's, for a row with one output), the
     gradients it returns added into its inputs' adjoints.  An op whose ``vjp`` reads no input
     values (``Op.reads_inputs``: a custom Function's) gets none.  Its node is the one the backward
-    evaluates meanwhile (a custom ``backward`` may ask for it)."""
-    return as_node(tape, r, _vjp_row, tape, r, grads, seen)
+    evaluates meanwhile (a custom ``backward`` may ask for it).  ``own``: the sweep's ``Owned``
+    leaf adjoints (None: all in the buffer)."""
+    return as_node(tape, r, _vjp_row, tape, r, grads, seen, own)
 
 
-def _vjp_row(tape: Tape, r: int, grads, seen) -> list | None:
+def _vjp_row(tape: Tape, r: int, grads, seen, own=None) -> list | None:
     row = Row(tape, r)
     op = REGISTRY[int(tape.op[r])]
     R = tape.R
     shapes = tape.shapes
+    lo, hi = (r + 1, r + 1 + int(R[R_NOUT, r])) if op.multi else (r, r + 1)
+    # (the outputs' columns and marks in one ``tolist`` each: a custom Function's row runs on every call)
+    _, dts, offs, ns, shps = R[:5, lo:hi].tolist()
     gs = []
-    for o in range(r + 1, r + 1 + int(R[R_NOUT, r])) if op.multi else (r,):
-        if seen[o] & 1:
-            _, dt, off, n, shp = R[:5, o].tolist()
-            gs.append(T._plain(grads[dt][off:off + n].reshape(shapes[shp]).copy(), D.ARENA_DTYPES[dt]))
+    for k, mark in enumerate(seen[lo:hi].tolist()):
+        if mark & 1:
+            dt, off = dts[k], offs[k]
+            gs.append(T._plain(grads[dt][off:off + ns[k]].reshape(shapes[shps[k]]).copy(), D.ARENA_DTYPES[dt]))
         else:
             gs.append(None)
     ins = row.inputs
     xs = tuple(handle(tape, x) for x in ins) if op.reads_inputs else ()
-    outs = op.vjp(tuple(gs) if op.multi else gs[0], xs, None, row)
+    # (a list, indexed below: ``_adopted`` counts the references to each gradient)
+    outs = list(op.vjp(tuple(gs) if op.multi else gs[0], xs, None, row))
     seen[r] |= 4
     undefined = False
     rg = tape.rg
-    for x, gx in zip(ins, outs):
-        if gx is None or not rg[x]:
-            undefined = undefined or gx is None
+    for k in range(min(len(ins), len(outs))):
+        x = ins[k]
+        if outs[k] is None or not rg[x]:
+            undefined = undefined or outs[k] is None
             continue
         _, dt, off, n, shp = R[:5, x].tolist()
-        dst = grads[dt][off:off + n].reshape(shapes[shp])
-        if seen[x] & 1:
-            dst += gx._value()
+        if own and x in own:            # (an input listed twice, whose first gradient made it owned)
+            own[x] += outs[k]._value().reshape(-1)
+        elif seen[x] & 1:
+            grads[dt][off:off + n].reshape(shapes[shp])[...] += outs[k]._value()
         else:
-            dst[...] = gx._value()
             seen[x] |= 1
+            # (another input's row between this leaf and the row, left to run, might add to it: as ``owned``'s ``also``)
+            mine = own is not None and not any(x < y < r and not seen[y] & 2 and tape.op[y] != INPUT for y in ins)
+            adopted = _adopted(outs, k, dt, n) if mine else None
+            if mine and owned(tape, seen, x, r, own, array=adopted):
+                if adopted is None:
+                    own[x][...] = outs[k]._value().reshape(-1)
+            else:
+                grads[dt][off:off + n].reshape(shapes[shp])[...] = outs[k]._value()
     if undefined:
         pass_undefined(tape, r, seen)
     if not _anomaly._mode[0]:
@@ -622,6 +637,30 @@ def _vjp_row(tape: Tape, r: int, grads, seen) -> list | None:
     # twice gets two, checked for nan in PyTorch's numbering)
     return [gx._value() if gx is not None and tape.rg[x] else None
             for k, (x, gx) in enumerate(zip(ins, outs)) if k not in op.nondiff]
+
+
+def _adopted(outs: list, k: int, dt: int, n: int) -> np.ndarray | None:
+    """The memory of gradient ``outs[k]`` as a leaf's adjoint of ``n`` elements in arena ``dt``
+    (flat), when nothing else refers to the tensor or its memory (as PyTorch's AccumulateGrad
+    steals a gradient no one else holds): a checkpointed segment's parameter gradients, made by
+    its own backward, become ``.grad`` without a copy.  None: the gradient is copied."""
+    g = outs[k]
+    v = g._v
+    # (references: the list's, ``g`` and getrefcount's argument; the array's: ``g._v``, ``v`` and the
+    # argument; its base's: the view's, ``base`` and the argument)
+    if sys.getrefcount(g) > 3 or type(v) is not np.ndarray or sys.getrefcount(v) > 3 or \
+            v.dtype != _ARENA_NP[dt] or v.size != n or not v.flags.c_contiguous or not v.flags.writeable:
+        return None
+    base = v.base
+    if base is not None:
+        # (a view of the whole of an array that nothing else refers to: an ``Owned`` adjoint reshaped)
+        if type(base) is not np.ndarray or base.base is not None or sys.getrefcount(base) > 3 or \
+                base.size != n or not base.flags.c_contiguous:
+            return None
+    return v.reshape(-1)
+
+
+_ARENA_NP = tuple(d.np for d in D.ARENA_DTYPES)
 
 
 UNDEFINED = 8       # a bit of ``seen``: an undefined gradient reached the row (``pass_undefined``)

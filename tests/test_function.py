@@ -874,3 +874,51 @@ def test_clear_saved_tensors_on_access_gives_them_once():
     assert y.grad_fn.saved_tensors[0] is x
     with pytest.raises(RuntimeError, match="can only be accessed once"):
         y.sum().backward()
+
+
+def _big_grad_functions(lib, kept: list):
+    """Functions whose backward returns a new tensor for a big leaf, or one it also keeps."""
+
+    class Fresh(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            out = g * 3
+            ctx.ptr = out.data_ptr()
+            return out
+
+    class Kept(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            out = g * 3
+            kept.append(out)
+            return out
+
+    return Fresh, Kept
+
+
+@pytest.mark.parametrize("lib_name", ["tape", pytest.param("torch", marks=pytest.mark.torch)])
+def test_big_leaf_gradient_is_taken_over_only_when_nothing_else_holds_it(lib_name):
+    # As PyTorch's AccumulateGrad, which steals a gradient no one else refers to: the leaf's .grad
+    # is the memory the backward returned (no copy; checkpointed segments' parameters rely on it),
+    # unless the backward kept that tensor, which then stays apart from .grad.
+    lib = pytest.importorskip(lib_name)
+    kept = []
+    Fresh, Kept = _big_grad_functions(lib, kept)
+    x = lib.ones(300, 300, requires_grad=True)        # (big enough for the adjoint buffers kept by the tape)
+    y = Fresh.apply(x)
+    y.sum().backward()
+    assert x.grad.data_ptr() == y.grad_fn.ptr
+    assert x.grad[0, 0].item() == 3.0
+    x.grad = None
+    Kept.apply(x).sum().backward()
+    assert x.grad.data_ptr() != kept[0].data_ptr()
+    x.grad.zero_()
+    assert kept[0][0, 0].item() == 3.0 and x.grad[0, 0].item() == 0.0

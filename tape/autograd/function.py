@@ -30,7 +30,7 @@ from .._engine import FREED_MSG
 from .._graph import InputMetadata, Node, hold_metadata, sequence_nr, tensor_grad_fn
 from .. import _saved
 from .._hooks import node_hook
-from .._state import state
+from .._state import _set, state
 from .._stops import FREED, MODIFIED
 from .._tensor import VIEW_IN_FUNCTION, Tensor, _check_view_inplace, _link
 from ..ops._spec import CONST, LISTED, OUTPUT, PYTHON, Op, register
@@ -349,15 +349,20 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
     # each tensor argument's history is now (forward may change one in place).
     needs = []
     before = []
+    record = False
     for a in args:
         if isinstance(a, Tensor):
-            needs.append(a._rg and grad)
+            need = grad and a._rg
+            record = record or need
+            needs.append(need)
             before.append((a, a._tape, a._node))
         else:
             needs.append(False)
-    record = grad and any(needs)
     ctx._needs_input_grad = tuple(needs)
-    state.grad = False
+    # (grad mode off for ``forward`` through the thread-local's own setter: ``state.grad = ..``
+    # costs a Python ``__setattr__`` each way; ``rec`` follows ``grad`` as that setter keeps it)
+    _set(state, "grad", False)
+    _set(state, "rec", None)
     try:
         if setup:
             outputs = cls.forward(*args, **kwargs)
@@ -365,8 +370,10 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
         else:
             outputs = cls.forward(ctx, *args, **kwargs)
     finally:
-        state.grad = grad
-    dirty = ctx.__dict__.get("dirty_tensors", ())
+        _set(state, "grad", grad)
+        _set(state, "rec", state.tape if grad else None)
+    d = ctx.__dict__
+    dirty = d.get("dirty_tensors", ())
     single = not isinstance(outputs, tuple)
     outs = (outputs,) if single else outputs
     for t in dirty:
