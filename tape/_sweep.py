@@ -200,17 +200,19 @@ def _sum_over_big(R, python_from, seen, r):
 
 
 @njit(cache=True, error_model="numpy")
-def _sparse_into(R, ix, saves, python_from, seen, r):
+def _sparse_into(R, python_from, seen, r):
     """Whether gather row ``r`` (GATHER/INDEX) is left to Python with its input's row, which then
     takes the gather's adjoint sparse (``SPARSE_FROM``): the input is a big row of such an op, with
-    one output, needed and reached by no gradient yet, its saved values intact, and no row between
+    one output, needed and reached by no gradient yet, no flags on it or its input (freed, changed in
+    place: the sweep's ``check_saved`` at its row then reports them), and no row between
     it and ``r`` reached by a gradient (one may add to its adjoint later; gradients only flow down,
     so rows between that no gradient reached by now never run)."""
     x = R[R_A, r]
     if python_from.shape[0] < 3 or x < 0 or R[R_LN, r] != 0 or seen[x] & 3 != 0 or R[R_NOUT, x] != 0:
         return False
-    code = R[R_OP, x]
-    if R[R_NUM, x] < python_from[2, code] or (saves[code] != 0 and check_saved(R, ix, saves, x) != ST_DONE):
+    xa = R[R_A, x]
+    if R[R_NUM, x] < python_from[2, R[R_OP, x]] or R[R_FR, x] != 0 or R[R_LN, x] != 0 or \
+            (xa >= 0 and R[R_FR, xa] != 0):
         return False
     for q in range(x + 1, r):
         if seen[q] & 3 == 1:
@@ -260,7 +262,7 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
         if code >= _PYTHON_START or (num[r] >= python_from[dt[r], code] and num[a[r]] == num[r]
                                      and (b[r] < 0 or num[b[r]] == num[r])) or \
                 ((code == _SUM or code == _MEAN) and num[r] == 1 and _sum_over_big(R, python_from, seen, r)) or \
-                ((code == _GATHER or code == _INDEX) and _sparse_into(R, ix, saves, python_from, seen, r)):
+                ((code == _GATHER or code == _INDEX) and _sparse_into(R, python_from, seen, r)):
             _stop(ctl, ST_PYTHON, r)
             return
         scalar = num[r] == 1 and ONE_ELEMENT[code]

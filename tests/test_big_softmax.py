@@ -191,10 +191,17 @@ def test_a_sparse_adjoint_asked_for_is_whole():
     assert gx.numpy().tobytes() == got.tobytes()
 
 
-def test_a_sparse_adjoint_checks_the_freed_graph():
-    """The softmax row run with its gather still says that the graph was freed by the first backward."""
+def test_a_sparse_adjoint_checks_the_saved_values():
+    """The softmax row run with its gather still says that the graph was freed by the first backward,
+    or that its saved output was changed in place."""
     x = tape.tensor(np.random.default_rng(7).standard_normal((64, 520)).astype(np.float32), requires_grad=True)
-    loss = x.log_softmax(1).gather(1, tape.tensor(np.zeros((64, 1), np.int64))).sum()
+    index = tape.tensor(np.zeros((64, 1), np.int64))
+    loss = x.log_softmax(1).gather(1, index).sum()
     loss.backward()
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+    y = x.log_softmax(1)
+    loss = y.gather(1, index).sum()
+    y.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
