@@ -78,6 +78,11 @@ class Op:
     runs its ``vjp`` on plain tensors, copies of its outputs' adjoints; ``reads_inputs`` False: that
     ``vjp`` reads no input values (a custom Function's: the user's ``backward`` reads what ``forward``
     saved), and a plain backward gives it ``xs`` empty.
+    ``sparse_from``: a PYTHON-range op whose ``py_adjoint`` takes a sparse ``gy`` (0: none): from this
+    many elements, where a gather (a GATHER or INDEX row) of its output is the only row that gives
+    that output a gradient, the sweep hands the gather's adjoint on as it is: ``gy`` is then no array
+    but has ``positions`` (flat, int64), ``values`` (at those positions, summed where repeated) and
+    ``dense()`` (the adjoint as an array of the output's shape), so the rest is never zeroed.
     ``node_saved``: what its node shows as ``_saved_<name>`` (and packs, under saved-tensor hooks),
     in PyTorch's names and packing order: ``(name, X0 | X1 | OUT)`` for a saved input or result (a
     CROSS op's input only when it is saved), ``(name, fn(row))`` for any other value; or a
@@ -110,6 +115,7 @@ class Op:
     folded_of: Optional[Callable] = None
     jvp: Optional[Callable] = None
     reads_inputs: bool = True
+    sparse_from: int = 0
 
     @property
     def saves(self) -> bool:

@@ -56,7 +56,7 @@ from ._parallel import PART
 from ._parallel import run as in_parts
 from ._spacing import linspace_values
 from ._state import state
-from ._tape import LEND_FROM, ConstRef, Tape, fresh, unshare, write_tape
+from ._tape import LEND_FROM, ConstRef, Tape, fresh, left_to_python, unshare, write_tape
 from ._tensor import STRIDED_ROOTS, Number, Size, Tensor, storage_of
 from ._tensor import _plain as plain
 from ._tensor import _py_scalar as py_scalar
@@ -73,7 +73,7 @@ from .ops._spec import CONST, ROLES
 __all__ = ["D", "LEND_FROM", "Number", "Size", "Tensor", "aliased", "arranged", "check_device", "check_memory_format",
            "contiguous_format", "preserve_format", "check_overlap", "check_repeats", "device", "emit", "emit_apart",
            "emit_into",
-           "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "lends", "node_in", "plain", "py_scalar",
+           "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "left_to_python", "lends", "node_in", "plain", "py_scalar",
            "recorded", "refuse_rebased", "scalar_binary", "scalar_row", "scalar_unary", "state", "unshare", "write_tape",
            "STRIDED_ROOTS", "storage_of", "writable"]
 

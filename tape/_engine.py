@@ -30,8 +30,8 @@ from ._state import inplace_changes, state
 from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPILE, ST_DONE, ST_FREED, ST_MODIFIED,
                      ST_NAN, ST_PYTHON, ST_UNKNOWN)
 from ._sweep import _PYTHON_START as PYTHON_START
-from ._sweep import (ADJOINTS, NEVER, PYTHON_FROM, SAVES, compile_for, free_rows, mark_unneeded, seeded_sweeps,
-                     sweep_rows)
+from ._sweep import (ADJOINTS, GATHERS, NEVER, PYTHON_FROM, SAVES, SPARSE_FROM, compile_for, free_rows,
+                     mark_unneeded, seeded_sweeps, sweep_rows)
 from ._tape import ConstRef, Tape, retire, write_tape
 from .ops._spec import CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_DT, R_NOUT, R_OP, REGISTRY, UNARY
 from .ops._spec import input_saved
@@ -338,10 +338,12 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     # gradients, where the kept buffers' would be copied out (not where hooks or anomaly checks
     # read adjoints in the buffer)
     own = Owned(tape, result) if keep and not hooked and not anomaly else None
+    # (a gather's adjoint handed on sparse, ``_sparse_row``: not where hooks or anomaly checks read it)
+    python_from = PYTHON_FROM if hooked or anomaly else SPARSE_FROM
     last = -1
     returned = None     # (anomaly mode: the gradients a Python-run row returned, checked as they were given)
     while True:
-        sweep_rows(R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl,
+        sweep_rows(R, tape.F, tape.stab, tape.ix, SAVES, python_from, tape.v64, g64, tape.v32, g32, seen, ctl,
                    ADJOINTS.addresses)
         if last >= 0 and seen[last] & 4:
             _check_nan(tape, last, returned if returned is not None else
@@ -381,6 +383,9 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                 ctl[C_START] = r - 1
             else:
                 ctl[C_START] = r
+            continue
+        if tape.op[r] in GATHERS:
+            ctl[C_START] = _sparse_row(tape, r, values, grads, seen, result, own) - 1
             continue
         if tape.op[r] < PYTHON_START and not anomaly:
             ctl[C_START] = big_rows(tape, R, r, values, grads, seen, result, own) - 1
@@ -445,9 +450,43 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
 _NO_PEND: dict = {}
 
 
-def _python_row(tape: Tape, r: int, values, grads, seen, own=None) -> None:
+class _Sparse:
+    """A gather's adjoint handed on as it is (``Op.sparse_from``): ``values`` at the flat
+    ``positions`` of ``out``, an adjoint no gradient reached yet (it holds no zeros)."""
+
+    __slots__ = ("positions", "values", "out")
+
+    def __init__(self, positions: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
+        self.positions = positions
+        self.values = values
+        self.out = out
+
+    def dense(self) -> np.ndarray:
+        """The whole adjoint, written in ``out`` (as the gather's kernel adds, in order)."""
+        self.out[...] = 0
+        np.add.at(self.out.reshape(-1), self.positions, self.values)
+        return self.out
+
+
+def _sparse_row(tape: Tape, r: int, values, grads, seen, result: _Result, own) -> int:
+    """Run the gather row ``r`` and its input's row, which takes the gather's adjoint sparse
+    (``_sweep._sparse_into``); return the input's row."""
+    _, dt, o, n = tape.R[:4, r].tolist()
+    x = int(tape.a[r])
+    lo = int(tape.ia[r])
+    sparse = _Sparse(tape.ix[lo:lo + n], grads[dt][o:o + n], _arena_view(tape, grads, x))
+    seen[r] |= 4
+    seen[x] |= 1
+    # (an adjoint read after the sweep, asked for or retained, is written whole)
+    kept = x in tape.retained or (result.targets is not None and (id(tape), x) in result.targets)
+    _python_row(tape, x, values, grads, seen, own, sparse.dense() if kept else sparse)
+    return x
+
+
+def _python_row(tape: Tape, r: int, values, grads, seen, own=None, gy=None) -> None:
     """Run a PYTHON-range row through its op's ``py_adjoint``; ``own``: the sweep's ``Owned`` leaf
-    adjoints (None: all in the buffer)."""
+    adjoints (None: all in the buffer); ``gy``: the row's adjoint where it is not the buffer's
+    (``_sparse_row``)."""
     R = tape.R
     # (Basic slices and tolist: fancy indexing costs ten times as much on a few elements.)
     code, dr, o, n, sr, x, y = R[:7, r].tolist()
@@ -479,8 +518,9 @@ def _python_row(tape: Tape, r: int, values, grads, seen, own=None) -> None:
         arrived.append(bool(seen[out] & 1))
         if not arrived[-1]:       # an output no gradient reached: its part of the row's adjoint
             _arena_view(tape, grads, out)[...] = 0
-    wrote = REGISTRY[code].py_adjoint(Row(tape, r, tuple(arrived)), va, vb,
-                                      grads[dr][o:o + n].reshape(shapes[sr]), ga, gb, fresh)
+    if gy is None:
+        gy = grads[dr][o:o + n].reshape(shapes[sr])
+    wrote = REGISTRY[code].py_adjoint(Row(tape, r, tuple(arrived)), va, vb, gy, ga, gb, fresh)
     # (``wrote``: the adjoints the rule gave a gradient, bits 1/2; an input the rule passed None
     # stays unreached, as PyTorch's undefined gradient: a leaf's .grad stays None)
     wrote = 3 if wrote is None else wrote
