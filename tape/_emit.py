@@ -66,6 +66,8 @@ from ._tensor import _writable as writable
 from ._tensor import _flag_saved_alias as flag_saved_alias
 from ._tensor import _inference_alias as inference_alias
 from ._tensor import _link as link
+from ._tensor import _multi_output as multi_output
+from ._tensor import VIEW_OF_MULTI
 from ._tensor import _recorded as recorded
 from ._tensor import _refuse_rebased as refuse_rebased
 from .ops._spec import CONST, ROLES
@@ -75,7 +77,7 @@ __all__ = ["D", "LEND_FROM", "Number", "Size", "Tensor", "aliased", "arranged", 
            "emit_into",
            "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "left_to_python", "lends", "node_in", "plain", "py_scalar",
            "recorded", "refuse_rebased", "scalar_binary", "scalar_row", "scalar_unary", "state", "unshare", "write_tape",
-           "STRIDED_ROOTS", "storage_of", "writable"]
+           "STRIDED_ROOTS", "VIEW_OF_MULTI", "multi_output", "storage_of", "writable"]
 
 _new = object.__new__
 

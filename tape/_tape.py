@@ -74,8 +74,8 @@ def left_to_python(code: int, arena: int, n: int) -> bool:
     reads the arena)."""
     if n < REFER_FROM:
         return False
-    from ._sweep import PYTHON_FROM
-    return n >= PYTHON_FROM[arena, code] and code != ROLES.cast
+    # (``_sweep`` imports the op catalogue, which imports this module: read once everything is imported)
+    return n >= sys.modules[__package__ + "._sweep"].PYTHON_FROM[arena, code] and code != ROLES.cast
 
 
 class ConstRef(weakref.ref):

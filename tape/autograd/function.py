@@ -34,6 +34,7 @@ from .._state import _set, state
 from .._stops import FREED, MODIFIED
 from .._tensor import VIEW_IN_FUNCTION, Tensor, _check_view_inplace, _link
 from ..ops._spec import CONST, LISTED, OUTPUT, PYTHON, Op, register
+from .. import utils
 from ..utils.hooks import RemovableHandle
 
 FUNCTION = PYTHON.start + 80        # 980: the code range set aside for this rows
@@ -133,8 +134,8 @@ class BackwardCFunction(FunctionCtx):
             raise RuntimeError(FREED_MSG)
         if getattr(tape, "recompute", False):
             if d.get("_unpacked"):
-                from ..utils.checkpoint import UNPACKED_TWICE, CheckpointError
-                raise CheckpointError(UNPACKED_TWICE)
+                # (tape.utils.checkpoint imports this module: its names are read when needed)
+                raise utils.checkpoint.CheckpointError(utils.checkpoint.UNPACKED_TWICE)
             d["_unpacked"] = True
         packed = d.get("_packed")
         values = None       # (a Function inside a checkpointed segment: its values run again)
