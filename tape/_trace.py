@@ -716,7 +716,14 @@ class Trace:
                 ctl[C_START] = ctl[C_ROW]
                 continue
             if status == ST_PYTHON:
-                return None
+                r = int(ctl[C_ROW])
+                code = int(tape.op[r])
+                if code < _PYTHON_START or REGISTRY[code].py_adjoint is None:
+                    return None
+                # (a BLAS product's adjoint, on numpy views of the arenas)
+                _engine._python_row(tape, r, (tape.v64, tape.v32), grads, seen)
+                ctl[C_START] = r - 1
+                continue
             _engine._stopped(tape, ctl)
         out = []
         for i in argnums:
