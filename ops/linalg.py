@@ -313,7 +313,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         na_ = a._node if a._tape is tape else tape.import_(a, not compiled)
         nb_ = b._node if b._tape is tape else tape.import_(b, not compiled)
         if compiled:
-            return _small_product(tape, dt, (sa[0], sb[1]), na_, nb_, MM, flops)
+            return _small_product(tape, dt, (sa[0], sb[1]), a, b, na_, nb_, MM, flops)
         y = np.matmul(a._v, b._v)
         node = tape.append(code, dt.arena, y, na_, nb_, ia=MM)
         return recorded(tape, node, y, dt)
@@ -394,25 +394,27 @@ def _product(a: Tensor, b: Tensor, case: int) -> Tensor:
         flops = a.numel() * (sb[-1] if len(sb) > 1 else 1)
         code = code_for(case, flops)
         if code == MATMUL:
-            return _small_product(tape, dt, sa[:-1] + sb[1:], na_, nb_, case, flops)
+            return _small_product(tape, dt, sa[:-1] + sb[1:], a, b, na_, nb_, case, flops)
         y = np.asarray(np.matmul(a._value(), b._value()), dt.np)
         node = tape.append(code, dt.arena, y, na_, nb_, ia=case)
         return recorded(tape, node, y, dt)
     return plain(np.asarray(np.matmul(a._value(), b._value()), dt.np), dt)
 
 
-def _small_product(tape, dt: D.dtype, shape: tuple, na_: int, nb_: int, case: int, flops: int) -> Tensor:
-    """Record a 1-D/2-D MATMUL row and compute its value from its operands' arena slots as a
-    trace's replay of the row does (``KERNEL_VALUE``), so that the two agree bitwise."""
+def _small_product(tape, dt: D.dtype, shape: tuple, a: Tensor, b: Tensor, na_: int, nb_: int, case: int,
+                   flops: int) -> Tensor:
+    """Record a 1-D/2-D MATMUL row of ``a @ b`` and compute its value as a trace's replay of the row
+    does (``KERNEL_VALUE``), so that the two agree bitwise."""
+    if flops > KERNEL_VALUE:
+        # (numpy's call on the operands laid out as their arena slots: C-contiguous)
+        va, vb = a._value(), b._value()
+        va = va if va.flags.c_contiguous else tape.value_of(na_)
+        vb = vb if vb.flags.c_contiguous else tape.value_of(nb_)
+        y = np.asarray(np.matmul(va, vb), dt.np)
+        return recorded(tape, tape.append(MATMUL, dt.arena, y, na_, nb_, ia=case, ib=BLAS_VALUE), y, dt)
     y = np.empty(shape, dt.np)
-    kernel = flops <= KERNEL_VALUE
-    node = tape.append(MATMUL, dt.arena, y, na_, nb_, ia=case, ib=0 if kernel else BLAS_VALUE)
-    if kernel:
-        y[...] = row_value(tape, node)
-    else:
-        y[...] = np.matmul(tape.value_of(na_), tape.value_of(nb_))
-        o = int(tape.off[node])
-        (tape.v64 if dt.arena == 0 else tape.v32)[o:o + y.size] = y.reshape(-1)
+    node = tape.append(MATMUL, dt.arena, y, na_, nb_, ia=case)
+    y[...] = row_value(tape, node)
     return recorded(tape, node, y, dt)
 
 
