@@ -461,3 +461,29 @@ def test_small_mlp_loss_replays_compiled_and_bitwise():
     tr = _bitwise_replay(loss, params, again, tuple(range(6)))
     # (the BLAS product is replayed by numpy's call on the arena, not by its front end's)
     assert tr.stats()["variants"][0]["python_forward"] == 0
+
+
+def test_hooks_are_put_back_and_follow_swapped_members(monkeypatch):
+    # A recording hooks the front ends in bulk and puts the members back; a member swapped since the
+    # last recording (a forward-AD level swaps front ends) is hooked as it is now.
+    members = dict(vars(tape.Tensor))
+    functions = {k: v for k, v in vars(tape).items() if callable(v)}
+    x = tape.tensor([0.5, -1.0])
+    tape.trace(lambda x: (x.sin() > 0).float() * x.exp(), x)
+    assert all(vars(tape.Tensor)[k] is v for k, v in members.items())
+    assert all(vars(tape)[k] is v for k, v in functions.items())
+    original = tape.sin
+
+    def sin(t):
+        return original(t) * 1.0
+
+    monkeypatch.setattr(tape, "sin", sin)
+    seen = []
+
+    def f(x):
+        seen.append(tape.sin.__wrapped__)     # (the hooked form, made from the member in place now)
+        return tape.sin(x) * 2
+
+    tr = tape.trace(f, x)
+    assert seen == [sin] and tape.sin is sin
+    assert np.allclose(tr(x).numpy(), (sin(x) * 2).numpy(), rtol=1e-6)     # (numba's sinf: ulps from numpy's)
