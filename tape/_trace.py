@@ -24,6 +24,7 @@ import operator
 import os
 import sys
 import threading
+import types
 from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
@@ -340,6 +341,18 @@ def _plan() -> list:
             f = getattr(m, name)
             if callable(f) and not isinstance(f, type):
                 plan.append((m, name, functools.partial(_hooked_op, name)))
+    # The same front ends reached through the op family modules that define them (private names,
+    # ``tape.ops.stats.norm``): hooked there too, so that such a call is replayed as a public one is.
+    public = {}
+    for owner, name, make in plan:
+        member = owner.__dict__.get(name)
+        if isinstance(member, types.FunctionType):
+            public.setdefault(member, make)
+    for key in [k for k in sys.modules if k.startswith(f"{module.__name__}.ops.")]:
+        m = sys.modules[key]
+        for name, member in list(vars(m).items()):
+            if isinstance(member, types.FunctionType) and member in public and not name.startswith("__"):
+                plan.append((m, name, public[member]))
     # A custom Function's call: replayed as a segment (its module is loaded by the package's).
     Function = sys.modules[f"{module.__name__}.autograd.function"].Function
     plan.append((Function, "apply", lambda apply: classmethod(_hooked_op("apply", apply.__func__))))

@@ -487,3 +487,17 @@ def test_hooks_are_put_back_and_follow_swapped_members(monkeypatch):
     tr = tape.trace(f, x)
     assert seen == [sin] and tape.sin is sin
     assert np.allclose(tr(x).numpy(), (sin(x) * 2).numpy(), rtol=1e-6)     # (numba's sinf: ulps from numpy's)
+
+
+def test_front_end_through_its_family_module_is_replayed():
+    # A Python-forward op reached through a private name (the family module that defines it) is a
+    # segment as its public name is: the trace does not run ``fn`` at each call.
+    from tape.ops import stats
+    x0, x1 = (tape.tensor(np.random.default_rng(k).standard_normal((5, 3))) for k in (5, 6))
+
+    def f(x):
+        return stats.norm(x * 2.0) * 3
+
+    tr = tape.trace(f, x0)
+    assert tr.variants[0].compiled and tr.stats()["variants"][0]["python_forward"] == 1
+    assert tr(x1).numpy().tobytes() == f(x1).numpy().tobytes()
