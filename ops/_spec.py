@@ -92,6 +92,9 @@ class Op:
     tangent (None: zero; for a ``multi`` op one per output), so ``J @ t``; or ``TRANSPOSE``: the
     transpose of ``vjp``, which is linear in its adjoint (``tape/_tangent.py`` runs reverse mode
     over the rule).  Set next to the op's registration with ``tangents``.
+    ``numpy_forward``: a bit of ``ib``; a row with it set had its value computed by ``forward``
+    (numpy, a BLAS call) on its inputs' arena slots rather than by its family's kernel, and a trace
+    replays it by ``forward`` too (``tape/_replay.py``), so that both give the same bits.
     """
 
     code: int
@@ -116,6 +119,7 @@ class Op:
     jvp: Optional[Callable] = None
     reads_inputs: bool = True
     sparse_from: int = 0
+    numpy_forward: int = 0
 
     @property
     def saves(self) -> bool:
