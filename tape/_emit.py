@@ -47,9 +47,8 @@ A row's code, name, saved values and derivative rule come from its ``Op`` record
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import sys
+from typing import Optional
 
 import numpy as np
 
