@@ -816,8 +816,9 @@ def test_selective_checkpointing_asks_the_policy_about_each_op():
 def test_selective_checkpointing_does_not_run_saved_ops_again(monkeypatch):
     # A product the policy saves is not computed again in the recomputation (its value is the
     # forward's), one it does not save is; the gradients are those of the plain computation.
-    x = tape.tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True)
-    Ws = [tape.tensor(np.linspace(-0.5, 0.7, 16).reshape(4, 4) * (k + 1), requires_grad=True) for k in range(3)]
+    # (products big enough for numpy's BLAS call, which the test counts: smaller ones run compiled code)
+    x = tape.tensor(np.linspace(-1, 1, 400).reshape(20, 20), requires_grad=True)
+    Ws = [tape.tensor(np.linspace(-0.5, 0.7, 400).reshape(20, 20) * (k + 1) / 5, requires_grad=True) for k in range(3)]
     aten = tape.ops.aten
 
     def f(h):
