@@ -1678,10 +1678,13 @@ def _extremum_vjp(sign: float) -> Callable:
     """maximum's (``sign`` 1) or minimum's (-1) rule: the gradient to the larger (smaller) input,
     half to each on a tie, whole to both where either is nan, as PyTorch's."""
     def vjp(g, x, y, r):
-        a, b = x[0]._value(), x[1]._value()
-        # (the difference, 0 on a tie: equal infinities are a tie, their difference nan)
-        d = plain(np.where(a == b, 0, (a - b) * sign).astype(g._dtype.np, copy=False), g._dtype)
-        return g._masked(d._mask(M_STEP_HALF)), g._masked((-d)._mask(M_STEP_HALF))
+        d = x[0] - x[1] if sign > 0 else x[1] - x[0]
+        # (equal infinities are a tie, as PyTorch's a == b: their difference is nan where their sum is
+        # not, unlike a nan input's; the difference made 0 there)
+        tie = d._mask(M_NOT_OUTSIDE, math.inf, -math.inf, constant=True) * \
+            (x[0] + x[1])._mask(M_INRANGE, -math.inf, math.inf, constant=True)
+        d = d._masked(1.0 - tie)
+        return g._masked(d._mask(M_STEP_HALF, constant=True)), g._masked((-d)._mask(M_STEP_HALF, constant=True))
     return vjp
 
 

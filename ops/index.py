@@ -666,6 +666,8 @@ def _put_vjp(g, xs, y, r):
     gx = _zeroed(g, drop) if len(drop) else g
     if len(xs) == 1 or r.code == PUT_HELD:
         return (gx,)
+    if r.code == PUT_SRC_HELD and gx._shape != r.in_shapes[0]:
+        gx = gx._sum_to(r.in_shapes[0])     # (the input broadcast along leading dims: a listed row's own sum)
     shape = r.in_shapes[1]
     gz = g._gather(dst, BY_INDEX)
     if r.fa != 1.0:

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import tape
-from tape._row import Row
 from tape.ops import index as I
 
 
@@ -406,18 +405,22 @@ def test_inplace_bumps_version():
 
 
 def test_put_adjoint_matches_rule():
-    """The PUT row's numpy adjoint (plain backward) against its rule (the recorded backward)."""
+    """The PUT row's numpy adjoint (plain backward) against its rule (the recorded backward); a fill
+    by a tensor value holds its mask (PUT_SRC_HELD, whose rule runs in both)."""
     rng = np.random.default_rng(0)
     for dtype in (tape.float64, tape.float32):
         x = tape.tensor(rng.normal(size=(3, 4)), dtype=dtype, requires_grad=True)
         z = tape.tensor(rng.normal(size=()), dtype=dtype, requires_grad=True)
-        y = x.masked_fill(tape.tensor(rng.normal(size=(3, 4)) > 0), z)
         w = tape.tensor(rng.normal(size=(3, 4)), dtype=dtype)
-        plain = tape.autograd.grad((y * w).sum(), (x, z), retain_graph=True)
-        rule = tape.autograd.grad((y * w).sum(), (x, z), create_graph=True)
-        for p, r in zip(plain, rule):
-            np.testing.assert_array_equal(p.numpy(), r.detach().numpy())
-        assert isinstance(Row(y._tape, y._node), Row) and y._tape.op[y._node] == I.PUT
+        filled = x.masked_fill(tape.tensor(rng.normal(size=(3, 4)) > 0), z)
+        copied = x * 1
+        copied[1:, ::2] = z.expand(2, 2) * 2
+        for y, code in ((copied, I.PUT), (filled, I.PUT_SRC_HELD)):
+            assert y._tape.op[y._node] == code
+            plain = tape.autograd.grad((y * w).sum(), (x, z), retain_graph=True)
+            rule = tape.autograd.grad((y * w).sum(), (x, z), create_graph=True)
+            for p, r in zip(plain, rule):
+                np.testing.assert_array_equal(p.numpy(), r.detach().numpy())
 
 
 def test_scatter_from_a_larger_src():
