@@ -64,7 +64,8 @@ class Op:
     ``ulps`` states how far an elementwise op's faces may disagree (``tests/test_faces.py``):
     ``(float face vs numpy in float64, (forward kernel vs numpy in float64, float32), (adjoint
     kernel vs the rule in float64, float32))``; 0 where both compute the same expression.
-    For a listed row, X0, X1 and X2 in ``saved`` mean its first, second and third inputs.
+    For a listed row, X0, X1 and X2 in ``saved`` mean its first, second and third inputs, X_REST
+    every input from its fourth on.
     ``numpy_rows``: big rows of this op (from ``NUMPY_ROWS`` elements) are differentiated by
     numpy, which runs ``vjp`` on views of the arenas with its SIMD ufuncs, instead of by the
     family's numba kernel; the sweep stops there as for PYTHON rows.  Set it for an elementwise
@@ -135,6 +136,7 @@ X0, X1, OUT, NUMBER = 1, 2, 4, 8
 OUTS = 16   # (a row with several outputs: each of them saved, as its own result)
 X2 = 32     # (listed rows only)
 OUT_FIRST = 128     # (a row with several outputs: the first of them saved, as ``std_mean``'s std)
+X_REST = 1 << 17    # (listed rows only: the inputs from the fourth on, as an indexing's index tensors)
 _WHEN = 8   # from this bit on, three bits per saved input (X0, X1, X2): the inputs whose need of a
 #             gradient makes it saved (none: saved whenever the row is recorded)
 

@@ -20,16 +20,20 @@ from .._emit import (D, Number, Tensor, aliased, check_overlap, check_repeats, e
                      unshare, writable, write_tape)
 from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
-from ._spec import LISTED, NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, X2, Given, Op, public, register
+from ._spec import (LISTED, NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, X2, X_REST, Given, Op, public,
+                    register)
 from ._spec import TRANSPOSED, tangents
 from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
-                    BY_UNSQUEEZE, V_UNSQUEEZE, VIEW, saves, sliced)
+                    BY_UNSQUEEZE, V_UNSQUEEZE, VIEW, _gather_jvp, saves, sliced)
 
 PUT = PYTHON.start + 60         # a fill or scatter of index lists (see ``_put_row``)
 PUT_HELD = PYTHON.start + 83    # a fill by a mask or index tensor, which is its hidden second input
 PUT_SRC_HELD = PYTHON.start + 84    # a scatter holding its index or mask tensor: its hidden third input
 REDUCED = PYTHON.start + 61     # scatter_reduce (see ``_reduced_row``)
 REDUCED_HELD = PYTHON.start + 85    # the same, holding its index tensor: its hidden third input
+INDEX_HELD = PYTHON.start + 87      # ``x[i, j]``: a gather holding its index tensors, hidden inputs from the second on
+# (the input positions of hidden index tensors from the second or third on: at most one per dim of 64)
+_HELD_FROM_1, _HELD_FROM_2 = tuple(range(1, 66)), tuple(range(2, 67))
 
 
 @public("__getitem__")
@@ -63,10 +67,9 @@ def getitem(self, index) -> Tensor:
             return _views(self, idx, isinstance(index, slice))
         positions = _index_values(np.arange(self.numel()).reshape(self._shape), idx)
         if kind == BY_INDEX:
-            # (the first index tensor given is the one checked for in-place changes at backward)
-            held = next((it for it in (index if type(index) is tuple else (index,)) if isinstance(it, Tensor)), None)
-            return saves(self._gather(positions, kind, held), (("indices", _index_tensors(idx, len(self._shape))),
-                                                         ("self_sym_sizes", self._shape)))
+            # (the index tensors given are checked for in-place changes at backward)
+            return saves(_indexed(self, positions, _tensors_in(index)),
+                         (("indices", _index_tensors(idx, len(self._shape))), ("self_sym_sizes", self._shape)))
         out = self._gather(positions, _last_view(index, idx, self._shape))
         # (a basic index: numpy's view is PyTorch's)
         return aliased(out, self, _unsqueezed(self._storage(), idx if Ellipsis in idx else idx + (Ellipsis,)))
@@ -75,6 +78,30 @@ def getitem(self, index) -> Tensor:
     if Ellipsis not in idx:
         idx = idx + (Ellipsis,)             # a 0-d view, not a numpy scalar
     return self._view_alias(_unsqueezed(self._storage(), idx))
+
+
+def _tensors_in(index) -> tuple:
+    return tuple(it for it in (index if type(index) is tuple else (index,)) if isinstance(it, Tensor))
+
+
+def _indexed(x: Tensor, positions: np.ndarray, held: tuple) -> Tensor:
+    """The elements of ``x`` (which requires grad) at flat ``positions``, taken by the index tensors
+    ``held``, which its row holds (INDEX, or INDEX_HELD for several) to check them at backward."""
+    if len(held) < 2:
+        return x._gather(positions, BY_INDEX, held[0] if held else None)
+    dt = x._dtype
+    y = np.array(x._value().reshape(-1)[positions], order="C")
+    tape = write_tape()
+    nx = x._node if x._tape is tape else tape.import_(x)
+    node = tape.append_listed(INDEX_HELD, dt.arena, y, [nx] + [node_in(tape, h, dt, h._shape) for h in held],
+                              ia=tape.index_list(np.array(positions, np.int64, order="C")), ib=BY_INDEX, fill=False)
+    return recorded(tape, node, y, dt)
+
+
+register(Op(INDEX_HELD, "index", "IndexBackward0", NUMBER | X1 | X2 | X_REST,
+            lambda g, x, y, r: (g._scatter(r.out_index_list, r.in_shapes[0]),), arity=LISTED, nondiff=_HELD_FROM_1,
+            reads_inputs=False))
+tangents({INDEX_HELD: _gather_jvp})
 
 
 def _views(x: Tensor, idx: tuple, single: bool) -> Tensor:
@@ -205,8 +232,7 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
     if ones:
         value = value.view(value._shape[ones:])
     sliced._check_inplace(value)
-    held = next((it for it in (index if type(index) is tuple else (index,)) if isinstance(it, Tensor)), None)
-    sliced._inplace(_put_at(sliced, advanced, value, held=held))
+    sliced._inplace(_put_at(sliced, advanced, value, held=_tensors_in(index)))
 
 
 def _whole(basic: tuple, shape: tuple) -> bool:
@@ -687,8 +713,8 @@ register(Op(PUT_HELD, "_put", "MaskedFillBackward0", NUMBER | X1, _put_vjp, grad
             py_adjoint=_put_adjoint, arity=2, nondiff=(1,)))
 # A scatter from a source tensor holds the index or mask tensor PyTorch's node saves as a third input
 # (listed: its vjp runs on plain tensors in a plain backward too).
-register(Op(PUT_SRC_HELD, "_put", "ScatterBackward0", NUMBER | X2, _put_vjp, grad_fn_of=lambda r: PUT_NAMES[r.ib],
-            arity=LISTED, nondiff=(2,)))
+register(Op(PUT_SRC_HELD, "_put", "ScatterBackward0", NUMBER | X2 | X_REST, _put_vjp,
+            grad_fn_of=lambda r: PUT_NAMES[r.ib], arity=LISTED, nondiff=_HELD_FROM_2))
 tangents({PUT: TRANSPOSED, PUT_HELD: TRANSPOSED, PUT_SRC_HELD: TRANSPOSED})     # (their adjoint rule, transposed)
 
 
@@ -701,10 +727,11 @@ def _zeroed(g: Tensor, drop: np.ndarray) -> Tensor:
 
 def _put_row(x: Tensor, value: np.ndarray, dt, drop: np.ndarray, z: Optional[Tensor], kind: int,
              dst: Optional[np.ndarray] = None, src: Optional[np.ndarray] = None, alpha: float = 1.0,
-             fill: float = 0.0, held: Optional[Tensor] = None) -> Tensor:
+             fill: float = 0.0, held: Union[Tensor, tuple, None] = None) -> Tensor:
     """The result ``value`` (computed by the caller) of a fill or scatter of ``x``, recorded as a
     PUT row when ``x`` or the source ``z`` requires grad and grad mode is on; ``held``: the mask or
-    index tensor PyTorch's node saves (a PUT_HELD row's second input, a PUT_SRC_HELD row's third)."""
+    index tensor PyTorch's node saves (a PUT_HELD row's second input, a PUT_SRC_HELD row's third), or
+    with a source, a tuple of index tensors (a PUT_SRC_HELD row's inputs from the third on)."""
     if not (state.grad and (x._rg or (z is not None and z._rg))) or dt.arena is None:
         return plain(value, dt)
     empty = np.zeros(0, np.int64)
@@ -718,7 +745,8 @@ def _put_row(x: Tensor, value: np.ndarray, dt, drop: np.ndarray, z: Optional[Ten
         if code == PUT_HELD else -1
     lists = np.concatenate((np.array([drop.size, dst.size], np.int64), drop, dst, src)).astype(np.int64)
     if code == PUT_SRC_HELD:
-        node = tape.append_listed(code, dt.arena, value, [nx, nz, node_in(tape, held, dt, held._shape)],
+        held = held if isinstance(held, tuple) else (held,)
+        node = tape.append_listed(code, dt.arena, value, [nx, nz] + [node_in(tape, h, dt, h._shape) for h in held],
                                   ia=tape.index_list(lists), ib=kind, fa=alpha, fb=fill)
     else:
         node = tape.append(code, dt.arena, value, nx, nz, ia=tape.index_list(lists), ib=kind, fa=alpha, fb=fill)
@@ -777,11 +805,14 @@ def masked_fill_(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
     return self._inplace(self.masked_fill(mask, value))
 
 
+_SHOWING = (PUT, PUT_HELD, PUT_SRC_HELD, REDUCED, REDUCED_HELD)
+
+
 def _shows(out: Tensor, saved: tuple) -> Tensor:
     """``out``, with ``saved`` as what its node shows when it is the fill or scatter row just
     recorded (``tape/_saved.py``)."""
     tape = out._tape
-    if tape is not None and out._node == tape.n - 1 and tape.op[out._node] in (PUT, PUT_HELD, PUT_SRC_HELD, REDUCED, REDUCED_HELD):
+    if tape is not None and out._node == tape.n - 1 and tape.op[out._node] in _SHOWING:
         tape.args[out._node] = saved
     return out
 
@@ -795,10 +826,11 @@ def _same_dtype(x: Tensor, z: Tensor, message: str) -> None:
 
 
 def _written(x: Tensor, z: Tensor, dst: np.ndarray, src: np.ndarray, kind: int, accumulate: bool,
-             alpha: Number = 1, shape: Optional[tuple] = None, held: Optional[Tensor] = None) -> Tensor:
+             alpha: Number = 1, shape: Optional[tuple] = None,
+             held: Union[Tensor, tuple, None] = None) -> Tensor:
     """``x`` (broadcast to ``shape``) with ``z``'s elements at flat positions ``src`` written (or,
     ``accumulate``, added times ``alpha``) at flat positions ``dst``: the scatters, as one PUT row
-    (``held``: the index or mask tensor PyTorch's node saves)."""
+    (``held``: the index or mask tensor PyTorch's node saves, or a tuple of index tensors)."""
     dt = x._dtype
     dst = dst.reshape(-1)
     src = src.reshape(-1)
@@ -1039,7 +1071,7 @@ def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor
     if got > len(self._shape):
         raise IndexError(f"too many indices for tensor of dimension {len(self._shape)} (got {got})")
     _same_put_dtype(self, values)
-    return _put_at(self, idx, values, accumulate, next((t for t in indices if t is not None), None))
+    return _put_at(self, idx, values, accumulate, tuple(indices))
 
 
 def _same_put_dtype(self: Tensor, values: Tensor) -> None:
@@ -1049,17 +1081,16 @@ def _same_put_dtype(self: Tensor, values: Tensor) -> None:
                            f"for the source.")
 
 
-def _put_at(self: Tensor, idx: tuple, values: Tensor, accumulate: bool = False,
-            held: Optional[Tensor] = None) -> Tensor:
-    """``index_put`` at the numpy index ``idx`` (``held``: the first index tensor, checked for
-    in-place changes at backward)."""
+def _put_at(self: Tensor, idx: tuple, values: Tensor, accumulate: bool = False, held: tuple = ()) -> Tensor:
+    """``index_put`` at the numpy index ``idx`` (``held``: the index tensors, checked for in-place
+    changes at backward)."""
     positions = np.asarray(_index_values(_grid(self._shape), idx))
     try:
         src = np.broadcast_to(_grid(values._shape), positions.shape)
     except ValueError:
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(values._shape)} cannot be broadcast to "
                            f"indexing result of shape {list(positions.shape)}") from None
-    out = _written(self, values, positions, src, P_INDEX_PUT, bool(accumulate), held=held)
+    out = _written(self, values, positions, src, P_INDEX_PUT, bool(accumulate), held=held or None)
     return _shows(out, (("accumulate", bool(accumulate)), ("indices", _index_tensors(idx, len(self._shape)))))
 
 

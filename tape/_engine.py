@@ -34,7 +34,7 @@ from ._sweep import (ADJOINTS, GATHERS, NEVER, PYTHON_FROM, SAVES, SPARSE_FROM, 
                      mark_unneeded, seeded_sweeps, sweep_rows)
 from ._tape import ConstRef, Tape, retire, write_tape
 from .ops._spec import CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_DT, R_NOUT, R_OP, REGISTRY, UNARY
-from .ops._spec import input_saved
+from .ops._spec import X_REST, input_saved
 from .ops.elementwise import binary_adjoint, unary_adjoint
 from .ops.reduction import MEAN, SUM
 
@@ -179,6 +179,9 @@ def _modified_input(tape: Tape, r: int, saved: int):
         needed = k > 3 or (saved & OUT if k == 3 else node >= 0 and input_saved(saved, k, *rg))
         if needed and tape.fr[node] & MODIFIED and r < tape.fr[node] >> 2:
             return node
+    for node in ins[3:-3] if saved & X_REST else ():
+        if tape.fr[node] & MODIFIED and r < tape.fr[node] >> 2:
+            return node
     return None
 
 
@@ -212,7 +215,10 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
         t = src() if src is not None and type(src) is not tuple else None
         if t is not None:
             dtype, shape = t._dtype, t._shape
-        now = t._version if t is not None else int(tape.ib[node]) + 1
+        elif type(src) is ConstRef:
+            dtype = src.dtype       # (a temporary view of the tensor changed: ``x[i[:1]]``)
+        now = t._version if t is not None else src.ver[0] if type(src) is ConstRef and src.ver is not None \
+            else int(tape.ib[node]) + 1
         what = (f"[{_type_string(dtype)} {list(shape)}] is at version {now}; expected version "
                 f"{int(tape.ib[node])} instead")
     else:

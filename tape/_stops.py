@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from .ops._spec import OUT, OUT_FIRST, OUTS, R_A, R_B, R_FR, R_LN, R_LO, R_NOUT, R_OP, R_RG, X2, input_saved
+from .ops._spec import (OUT, OUT_FIRST, OUTS, R_A, R_B, R_FR, R_LN, R_LO, R_NOUT, R_OP, R_RG, X2, X_REST,
+                        input_saved)
 
 # Statuses.  ST_UNKNOWN: a kernel's dispatch met a code it has no branch for
 # (a registered op missing from its family's kernel): an error, never a zero.
@@ -84,6 +85,10 @@ def check_saved(R, ix, saves, r):
         return ST_MODIFIED
     if _input_saved(saved, 2, gx, gy, gz) and _stale(R, z, r):
         return ST_MODIFIED
+    if saved & X_REST:
+        for k in range(3, R[R_LN, r]):
+            if _stale(R, ix[R[R_LO, r] + k], r):
+                return ST_MODIFIED
     if saved & (OUTS | OUT_FIRST):
         for k in range(R[R_NOUT, r] if saved & OUTS else 1):
             if _stale(R, r + 1 + k, r):

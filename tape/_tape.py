@@ -81,13 +81,15 @@ def left_to_python(code: int, arena: int, n: int) -> bool:
 class ConstRef(weakref.ref):
     """A CONST row's weak reference to its tensor, holding the version counter the tensor shares
     with its views and ``detach()`` aliases: a change through one of them after the tensor itself
-    is gone (a temporary view, ``x * w.t()``) still makes the rows that read it stale."""
+    is gone (a temporary view, ``x * w.t()``) still makes the rows that read it stale; and its dtype,
+    which the error then names."""
 
-    __slots__ = ("ver",)
+    __slots__ = ("ver", "dtype")
 
     def __new__(cls, t):
         self = super().__new__(cls, t)
         self.ver = t._ver
+        self.dtype = t._dtype
         return self
 
 

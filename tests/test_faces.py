@@ -203,7 +203,8 @@ FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for cod
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D)
               for code in (BD.BLOCK_DIAG, LUD.LU_UNPACK, TS.TRIANGULAR_SOLVE)})
 # (and the scatters holding their index tensor as a third input, listed: their rule in both backwards)
-FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code in (I.PUT_SRC_HELD, I.REDUCED_HELD)})
+FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D)
+              for code in (I.PUT_SRC_HELD, I.REDUCED_HELD, I.INDEX_HELD)})     # (x[i, j]: the gather holding both)
 FACES[TE.ADDCDIV_INT] = Faces(NO_FLOAT, _NONE, _NONE, NO_SCALAR_D)     # (PyTorch's backward fails: test_elementwise3)
 
 

@@ -753,6 +753,8 @@ OPS: dict[str, Op] = {
     "getitem_int_then_list": _u(lambda M, x: x[0, :, [0, -1, 0]], min_dims=3),
     "getitem_range_none_step": _u(lambda M, x: x[None, range(0, x.shape[0], 2), ..., ::2], min_dims=2),
     "getitem_bool_scalar_mask": _u(lambda M, x: x[True][:, M.tensor(np.arange(x.shape[0]) % 2 == 0)], min_dims=1),
+    "getitem_two_index_tensors": _u(lambda M, x: x[M.tensor([0, -1, 0]), ..., M.tensor([x.shape[-1] - 1, 0, 0])],
+                                    min_dims=2),
     "masked_scatter_inplace": Op(lambda M, x, z: (x * 1.0).masked_scatter_(M.tensor(_pattern(tuple(x.shape))), z),
                                  _paired(lambda s: (int(np.prod(s)),), min_dims=0)),
     # ---- reduce: softmax, extrema, selections (no ties: distinct values in a random order)

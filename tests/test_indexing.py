@@ -520,6 +520,45 @@ def test_a_saved_index_tensor_changed_in_place_makes_backward_fail_as_pytorch(na
     assert outcome[0] == outcome[1]
 
 
+_SEVERAL_INDICES = {     # (x, i, j, v) -> the result
+    "x[i, j]": lambda M, x, i, j, v: x[i, j],
+    "x[i, :, j]": lambda M, x, i, j, v: x.view(4, 1, 4)[i, :, j],
+    "x[i, mask]": lambda M, x, i, j, v: x[i[:1], j],
+    "index_put": lambda M, x, i, j, v: x.index_put((i, j), v),
+    "index_put, accumulate": lambda M, x, i, j, v: x.index_put((i, j), v, accumulate=True),
+    "index_put, values only": lambda M, x, i, j, v: x.detach().index_put((i, j), v),
+    "setitem, a number": lambda M, x, i, j, v: M.Tensor.__setitem__(x, (i, j), 2.0) or x,
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", list(_SEVERAL_INDICES))
+@pytest.mark.parametrize("changed", [0, 1, None])
+def test_every_index_tensor_of_an_indexing_is_checked_at_backward(name, changed):
+    """PyTorch's IndexBackward0 and IndexPutBackward0 save all their index tensors: changing any of
+    them in place makes backward fail (INDEX_HELD, PUT_SRC_HELD hold them all); unchanged, the
+    gradients, names and saved indices are PyTorch's."""
+    torch = pytest.importorskip("torch")
+    outcome = []
+    for M in (torch, tape):
+        x = M.arange(16.0).view(4, 4).requires_grad_()
+        y0 = x * 1
+        v = M.ones(2, requires_grad=True)
+        i = M.tensor([0, 2])
+        j = M.tensor([True, False, True, True]) if "mask" in name else M.tensor([1, 3])
+        y = _SEVERAL_INDICES[name](M, y0, i, j, v)
+        shown = [y.grad_fn.name(), [None if t is None else t.tolist() for t in y.grad_fn._saved_indices]]
+        if changed is not None:
+            (i, j)[changed].logical_not_() if (i, j)[changed].dtype == M.bool else (i, j)[changed].add_(1)
+        try:
+            (y * M.arange(float(y.numel())).view(y.shape)).sum().backward()
+            outcome.append(shown + [None if t.grad is None else t.grad.tolist() for t in (x, v)])
+        except RuntimeError as e:
+            outcome.append(shown + [str(e)])
+    assert outcome[0] == outcome[1]
+    assert (changed is None) == (len(outcome[0]) == 4)
+
+
 def test_index_put_checks_its_indices_before_the_dtypes():
     # PyTorch's order: the index tensors (their dtype, how many), then source and destination dtypes
     # (found by the random-program fuzzer: a 0-d tensor, an empty index list, a float value).
