@@ -410,10 +410,10 @@ def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = Non
     else:
         value = np.asarray(np.where(mask, vx, vy), dt.np).reshape(shape)
     if out is None and state.grad and (x._rg or y._rg) and dt.is_floating_point:
-        cond = plain(mask.astype(dt.np), dt)
         # (An input broadcast along leading dims only is kept as it is: the kernel reads it modulo
-        # its size; others are expanded by node_in.)
-        return _record_listed(WHERE, value, dt, [cond, x, y], [shape] * 3, 0, (("condition", condition),))
+        # its size; others are expanded by node_in.  The condition itself is held, in the row's dtype,
+        # so that an in-place change of it makes backward fail, as PyTorch's saved condition does.)
+        return _record_listed(WHERE, value, dt, [condition, x, y], [shape] * 3, 0, (("condition", condition),))
     return _write_out(plain(value, dt), out, "where")
 
 

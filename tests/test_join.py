@@ -8,6 +8,8 @@ OUTPUT rows.  PyTorch's values and messages are pinned as literals.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -262,6 +264,28 @@ def test_where_saves_its_condition_and_frees_it():
     w.sum().backward()
     with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
         w.sum().backward()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", ["bool", "uint8"])
+def test_where_condition_changed_in_place_makes_backward_fail_as_pytorch(dtype):
+    """PyTorch's WhereBackward0 saves the condition tensor itself: changed in place after the call,
+    backward fails naming it (its dtype and shape, not the row's broadcast mask)."""
+    torch = pytest.importorskip("torch")
+    outcome = []
+    for M in (torch, tape):
+        x = M.arange(6.0).view(2, 3).requires_grad_()
+        c = M.tensor([1, 0, 2], dtype=getattr(M, dtype))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # (a uint8 condition is deprecated)
+            y = M.where(c, x * 2, 0.0)
+            kept = M.where(c, x * 2, 0.0)
+        kept.sum().backward()
+        c.add_(1) if dtype == "uint8" else c.logical_not_()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation") as e:
+            y.sum().backward()
+        outcome.append((x.grad.tolist(), str(e.value)))
+    assert outcome[0] == outcome[1]
 
 
 def test_cat_saves_nothing_and_can_be_swept_again():
