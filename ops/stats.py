@@ -317,11 +317,17 @@ def _var_value(x: Tensor, name: str, dim, correction: float, keepdim: bool):
     if n - correction <= 0:
         warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less than the "
                       f"reduction factor (input numel divided by output numel).", UserWarning, stacklevel=3)
+    # (in float64, rounded by the caller after any square root: PyTorch accumulates a float32
+    # tensor's moments in double; its var and std of one result take the mean in the tensor's dtype)
+    dt = v.dtype
+    v = v.astype(np.float64, copy=False)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = v.mean(axis=dims, keepdims=True) if n else np.full(_shape_after(v.shape, dims, True), np.nan)
+        if name in ("var", "std") and mean.size == 1:
+            mean = mean.astype(dt).astype(np.float64)
         ss = np.square(v - mean).sum(axis=dims, keepdims=keepdim)
-        var = np.asarray(ss / v.dtype.type(max(0.0, n - correction)), v.dtype)
-    return dims, var, np.asarray(mean if keepdim else mean.reshape(_shape_after(v.shape, dims, False)), v.dtype)
+        var = np.asarray(ss / max(0.0, n - correction))
+    return dims, var, mean if keepdim else mean.reshape(_shape_after(v.shape, dims, False))
 
 
 def _var(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> Tensor:
@@ -333,8 +339,8 @@ def _var(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> Tensor:
         saved = (("self", SAVED_SELF), ("dim", _dims_shown(dim)), ("correction", _number(c)),
                  ("keepdim", bool(keepdim)))
         saved += (("result", SAVED_RESULT),) if std else ()
-    return _record(STD if std else VAR, np.sqrt(var) if std else var, x, dims, ib=0 if dim is None else DIM_GIVEN,
-                   fa=c, saved=saved)
+    value = np.asarray(np.sqrt(var) if std else var, x._dtype.np)
+    return _record(STD if std else VAR, value, x, dims, ib=0 if dim is None else DIM_GIVEN, fa=c, saved=saved)
 
 
 @public("var")
