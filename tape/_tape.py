@@ -47,7 +47,7 @@ from ._anomaly import _mode as _anomaly_mode
 from ._anomaly import note
 from ._state import inplace_changes, state
 from .ops._spec import (CONST, INPUT, N_INT_COLS, OUTPUT, REGISTRY, ROLES, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN,
-                        R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_SHP, PYTHON, input_saved)
+                        R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_SHP, PYTHON, X_REST, input_saved)
 
 _INT_COLS = ("op", "dt", "off", "num", "shp", "a", "b", "ia", "ib", "rg", "fr", "hid", "lo", "ln", "nout")
 _DEFAULTS = np.array([0, 0, 0, 1, 0, -1, -1, 0, 0, 1, 0, 0, 0, 0, 0], np.int64)[:, None]
@@ -422,12 +422,12 @@ class Tape:
     def check_inference(self, r: int) -> None:
         """PyTorch's error when row ``r`` saves an inference tensor for backward (its first three
         inputs, by its op's saved bits: a product saves each input only when the other one
-        needs a gradient).  The row stays unreferenced on the tape."""
+        needs a gradient; the rest with X_REST).  The row stays unreferenced on the tape."""
         saved = REGISTRY[int(self.op[r])].saved
-        ins = self.inputs_of(r)[:3]
-        rg = [1 if self.rg[x] else 0 for x in ins] + [0] * (3 - len(ins))
+        ins = self.inputs_of(r)
+        rg = [1 if self.rg[x] else 0 for x in ins[:3]] + [0] * (3 - len(ins[:3]))
         for k, x in enumerate(ins):
-            if x in self.inf and input_saved(saved, k, *rg):
+            if x in self.inf and (input_saved(saved, k, *rg) if k < 3 else saved & X_REST):
                 raise RuntimeError("Inference tensors cannot be saved for backward. Please do not use Tensors created "
                                    "in inference mode in computation tracked by autograd. To work around this, you can "
                                    "make a clone to get a normal tensor and use it in autograd, or use "

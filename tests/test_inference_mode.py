@@ -55,6 +55,20 @@ def test_inference_tensor_saved_for_backward():
     assert i.exp().tolist() == pytest.approx([2.718281828] * 3)     # nothing recorded: no error
 
 
+def test_inference_index_tensors_and_conditions_are_saved_as_pytorchs():
+    """PyTorch's index and where nodes save their index tensors and condition: any of them made
+    in inference mode is refused (the third and later index tensors of an index_put too)."""
+    x = tape.ones(3, 3, requires_grad=True)
+    with tape.inference_mode():
+        i, j, m = tape.tensor([0, 1]), tape.tensor([1, 2]), tape.tensor([True, False, True])
+    ok = tape.tensor([0, 1])
+    for f in (lambda: x[i], lambda: x[ok, j], lambda: x.index_put((ok, j), tape.ones(2)),
+              lambda: tape.where(m, x[0], 0.0)):
+        with pytest.raises(RuntimeError, match=SAVED):
+            f()
+    assert x.index_put((ok, ok), tape.ones(2)).grad_fn.name() == "IndexPutBackward0"
+
+
 def test_inference_tensor_in_place_and_requires_grad():
     with tape.inference_mode():
         i = tape.ones(3)
