@@ -123,8 +123,9 @@ def matmul_adjoint(v, g, oa, ob, oy, stab, sa, sb, case, rga, rgb):
     m = da[0]
     k = da[1]
     n = 1 if case == MV else db[1]
-    if n > 1:
-        # (the BLAS, ``_gemm``: faster than loops here from a 2x3 by 3x4 product up, measured)
+    if n != 1:
+        # (the BLAS, ``_gemm``: faster than loops here from a 2x3 by 3x4 product up, measured; and n = 0,
+        # where the loops below would read and write one column that is not there)
         s = g.itemsize
         if rga:     # ga += gy @ b.T
             gemm(g, False, True, m, k, n, g.ctypes.data + oy * s, n, v.ctypes.data + ob * s, n, 1.0,
@@ -158,7 +159,7 @@ def matmul_adjoint(v, g, oa, ob, oy, stab, sa, sb, case, rga, rgb):
 def matmul_forward(v, oa, ob, oy, m, k, n):
     """Write ``y = a @ b`` for an (m, k) by (k, n) product (vectors as 1-row or 1-column
     matrices: the flat layouts agree), the compiled face of a small MATMUL row."""
-    if n > 1:
+    if n != 1:
         s = v.itemsize
         gemm(v, False, False, m, n, k, v.ctypes.data + oa * s, k, v.ctypes.data + ob * s, n, 0.0,
              v.ctypes.data + oy * s, n)

@@ -77,7 +77,7 @@ def test_loops_standing_in_for_a_blas(dtype, ta, tb):
     np.testing.assert_allclose(c, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 
-@pytest.mark.parametrize("m, k, n", [(0, 3, 4), (3, 0, 4), (3, 4, 0)])
+@pytest.mark.parametrize("m, k, n", [(0, 3, 4), (3, 0, 4), (3, 4, 0), (0, 3, 1), (3, 0, 1)])
 def test_empty_products(m, k, n):
     a = tape.tensor(np.ones((m, k)), requires_grad=True)
     b = tape.tensor(np.ones((k, n)), requires_grad=True)

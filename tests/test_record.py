@@ -198,8 +198,8 @@ def test_compiled_and_python_recorders_agree(name, data):
 EXTRA_GRAPHS = {
     # Products large enough for BLAS (MATMUL_BLAS rows), batched products, and graphs mixing
     # rows with and without programs.
-    "matmul_blas": (lambda a, b: (a @ b * 0.05).sin(), [(50, 40), (40, 50)]),
-    "matvec_blas": (lambda a, b: (a @ b * 0.01).tanh(), [(400, 200), (200,)]),
+    "matmul_blas": (lambda a, b: (a @ b * 0.05).sin(), [(110, 100), (100, 110)]),  # (over SMALL_PRODUCT)
+    "matvec_blas": (lambda a, b: (a @ b * 0.01).tanh(), [(1100, 1000), (1000,)]),
     "batched": (lambda a, b: a @ b, [(2, 3, 4), (4, 5)]),
     "batched_vec": (lambda a, b: (a @ b).exp(), [(2, 3, 4), (4,)]),
     "pow_mix": (lambda a, b: (a.exp() ** b.sigmoid()) * a, [(3, 4), (4,)]),
