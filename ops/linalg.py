@@ -19,7 +19,7 @@ from numba import njit
 
 from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, wrap_dim
-from ._gemm import gemm
+from ._gemm import HAVE_BLAS, gemm
 from ._index import dims
 from ._rule import rule_adjoint
 from ._spec import CROSS, LINALG, PYTHON, R_A, R_B, R_OFF, R_SHP, X0, X1, Op, public, public_function, register
@@ -34,7 +34,8 @@ MATMUL_BLAS = PYTHON.start
 DOT, MV, VM, MM, BATCHED = range(5)
 # Multiply-adds up to which a 1-D/2-D product is a compiled row, whose matrix-matrix kernels call the BLAS
 # (``_gemm``); beyond, MATMUL_BLAS rows are swept in Python, where big leaves' adjoints get arrays of their own.
-SMALL_PRODUCT = 1 << 20
+# (Without a BLAS to call, the loops standing in for it beat a trip to numpy on small products only.)
+SMALL_PRODUCT = 1 << 20 if HAVE_BLAS else 1 << 16
 _NAMES = ("DotBackward0", "MvBackward0", "SqueezeBackward4", "MmBackward0", "BmmBackward0")
 
 
