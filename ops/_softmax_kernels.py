@@ -84,27 +84,45 @@ def forward(x, out, lo, hi, log):
                 oi[j] = oi[j] / s
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _adjoint_row(yi, gi, di, log, write):
+    n = yi.shape[0]
+    if log:
+        s = _sum(gi)
+        if write:
+            for j in range(n):
+                di[j] = gi[j] - exp32(yi[j]) * s
+        else:
+            for j in range(n):
+                di[j] += gi[j] - exp32(yi[j]) * s
+    else:
+        s = _dot(gi, yi)
+        if write:
+            for j in range(n):
+                di[j] = yi[j] * (gi[j] - s)
+        else:
+            for j in range(n):
+                di[j] += yi[j] * (gi[j] - s)
+
+
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
 def adjoint(y, g, dst, lo, hi, log, write):
     """Rows ``lo:hi`` of the adjoint ``dst`` (written if ``write``, else added to) of softmax (or
     log-softmax, if ``log``) whose output is ``y``, from the output's adjoint ``g``:
     ``y * (g - sum(g * y))``, or ``g - exp(y) * sum(g)``."""
-    n = y.shape[1]
     for i in range(lo, hi):
-        yi, gi, di = y[i], g[i], dst[i]
-        if log:
-            s = _sum(gi)
-            if write:
-                for j in range(n):
-                    di[j] = gi[j] - exp32(yi[j]) * s
-            else:
-                for j in range(n):
-                    di[j] += gi[j] - exp32(yi[j]) * s
-        else:
-            s = _dot(gi, yi)
-            if write:
-                for j in range(n):
-                    di[j] = yi[j] * (gi[j] - s)
-            else:
-                for j in range(n):
-                    di[j] += yi[j] * (gi[j] - s)
+        _adjoint_row(y[i], g[i], dst[i], log, write)
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def sparse_adjoint(y, start, col, val, dst, lo, hi, log, write):
+    """``adjoint`` of an output adjoint that is zero but in row ``i`` at columns
+    ``col[start[i]:start[i + 1]]``, which get ``val`` (added in that order: a repeated column sums).
+    Each row's adjoint is made in a row of scratch, which stays in cache, so the whole of it is
+    neither zeroed nor read from memory; its rows are ``adjoint``'s, to the bit."""
+    gi = np.empty(y.shape[1], y.dtype)
+    for i in range(lo, hi):
+        gi[:] = 0.0
+        for k in range(start[i], start[i + 1]):
+            gi[col[k]] += val[k]
+        _adjoint_row(y[i], gi, dst[i], log, write)

@@ -78,6 +78,11 @@ class Op:
     runs its ``vjp`` on plain tensors, copies of its outputs' adjoints; ``reads_inputs`` False: that
     ``vjp`` reads no input values (a custom Function's: the user's ``backward`` reads what ``forward``
     saved), and a plain backward gives it ``xs`` empty.
+    ``sparse_from``: a PYTHON-range op whose ``py_adjoint`` takes a sparse ``gy`` (0: none): from this
+    many elements, where a gather (a GATHER or INDEX row) of its output is the only row that gives
+    that output a gradient, the sweep hands the gather's adjoint on as it is: ``gy`` is then no array
+    but has ``positions`` (flat, int64), ``values`` (at those positions, summed where repeated) and
+    ``dense()`` (the adjoint as an array of the output's shape), so the rest is never zeroed.
     ``node_saved``: what its node shows as ``_saved_<name>`` (and packs, under saved-tensor hooks),
     in PyTorch's names and packing order: ``(name, X0 | X1 | OUT)`` for a saved input or result (a
     CROSS op's input only when it is saved), ``(name, fn(row))`` for any other value; or a
@@ -87,6 +92,9 @@ class Op:
     tangent (None: zero; for a ``multi`` op one per output), so ``J @ t``; or ``TRANSPOSE``: the
     transpose of ``vjp``, which is linear in its adjoint (``tape/_tangent.py`` runs reverse mode
     over the rule).  Set next to the op's registration with ``tangents``.
+    ``numpy_forward``: a bit of ``ib``; a row with it set had its value computed by ``forward``
+    (numpy, a BLAS call) on its inputs' arena slots rather than by its family's kernel, and a trace
+    replays it by ``forward`` too (``tape/_replay.py``), so that both give the same bits.
     """
 
     code: int
@@ -110,6 +118,8 @@ class Op:
     folded_of: Optional[Callable] = None
     jvp: Optional[Callable] = None
     reads_inputs: bool = True
+    sparse_from: int = 0
+    numpy_forward: int = 0
 
     @property
     def saves(self) -> bool:

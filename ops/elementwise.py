@@ -30,8 +30,9 @@ import numpy as np
 from numba import njit
 
 from .._emit import (D, LEND_FROM, Number, Tensor, arranged, check_device, check_memory_format, device, emit,
-                     emit_apart, emit_into, fresh, is_suffix, lends, node_in, plain, preserve_format, py_scalar, recorded,
-                     scalar_binary, scalar_row, scalar_unary, state, unshare, writable, write_tape)
+                     emit_apart, emit_into, fresh, is_suffix, left_to_python, lends, node_in, plain, preserve_format,
+                     py_scalar, recorded, scalar_binary, scalar_row, scalar_unary, state, unshare, writable,
+                     write_tape)
 from ._args import broadcast_pair, check_output_shape
 from ._erf import erf_vectorized
 from . import _specfun as SF
@@ -573,7 +574,7 @@ def _d_mul(gy, a, b, y, s):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _d_div(gy, a, b, y, s):
-    return gy / b, -(gy * a) / (b * b)
+    return gy / b, -gy * ((a / b) / b)        # (PyTorch's order of operations: its bits, and no overflow of b * b)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -1664,7 +1665,7 @@ _b(SUB, "sub", "SubBackward0", 0, np.subtract, operator.sub, lambda g, x, y, r: 
 _b(MUL, "mul", "MulBackward0", X0 | X1 | CROSS, np.multiply, operator.mul,
    lambda g, x, y, r: (g * x[1], g * x[0]), ulps=EXACT, node_saved=(("other", X1), ("self", X0)))
 _b(DIV, "div", "DivBackward0", X0 | X1 | saved_when(0, 1), np.true_divide, operator.truediv,
-   lambda g, x, y, r: (g / x[1], -(g * x[0]) / (x[1] * x[1])), ulps=EXACT,
+   lambda g, x, y, r: (g / x[1], -g * ((x[0] / x[1]) / x[1])), ulps=EXACT,
    node_saved=lambda r: (("other", X1), ("rounding_mode", lambda r: None), ("self", X0)) if r.fb else (),
    grad_fn_of=_div_name)
 _b(POW, "pow", "PowBackward1", X0 | X1 | OUT, _power, math.pow,
@@ -1850,11 +1851,12 @@ def _unary(x: Tensor, code: int) -> Tensor:
         if tape is None or tape.n >= tape.soft:
             tape = None
             tape = fresh()
-        # (a compiled row reads its input from the arena: a big leaf is copied, not referred to)
+        # (a compiled row reads its input from the arena: a leaf is copied, not referred to, unless
+        # the sweep leaves the row to Python)
+        nx = x._node if x._tape is tape else tape.import_(x, left_to_python(code, dt.arena, v.size))
         if lend:
-            return emit_into(tape, code, dt, x._shape, op.forward, (v,), x._node if x._tape is tape else
-                             tape.import_(x, False))
-        node = tape.append(code, dt.arena, y, x._node if x._tape is tape else tape.import_(x, False))
+            return emit_into(tape, code, dt, x._shape, op.forward, (v,), nx)
+        node = tape.append(code, dt.arena, y, nx)
         return recorded(tape, node, y, dt)
     return plain(y, dt)
 
@@ -1960,8 +1962,9 @@ def _binary(a: Tensor, b, code: int) -> Tensor:
     else:
         na = node_in(tape, a, dt, shape)
     if b._dtype is dt and (b._tape is tape or b._rg) and (sb == shape or is_suffix(sb, shape)):
-        # (a leaf, or a node of an older tape; a compiled row reads it from the arena: copied, not referred to)
-        nb = b._node if b._tape is tape else tape.import_(b, False)
+        # (a leaf, or a node of an older tape; a compiled row reads it from the arena: copied, not
+        # referred to, unless the sweep leaves the row to Python)
+        nb = b._node if b._tape is tape else tape.import_(b, sb == shape and left_to_python(code, dt.arena, vb.size))
     else:
         nb = node_in(tape, b, dt, shape)
     if lend:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import weakref
 from typing import Callable, Optional, Union
 
-from .._emit import Tensor, state
+from .._emit import VIEW_OF_MULTI, Tensor, multi_output, state
 from ._spec import OUTPUT, PYTHON, public
 from ._args import wrap_dim
 from .shape import V_SQUEEZE_, V_SQUEEZE_DIMS, V_SQUEEZE_TUPLE_, V_UNSQUEEZE_, _transpose, viewed
@@ -47,6 +47,9 @@ def _in_place(self: Tensor, view: Callable[[Tensor], Tensor]) -> Tensor:
     """Make ``self`` the view ``view(self)`` (the out-of-place op, which checks its arguments)."""
     _check(self)
     hidden = self._tape is not None and not state.grad
+    # (an output of a multi-output view op stays one for PyTorch when changed so under no_grad: a
+    # later recorded in-place change of it raises, naming the op's node, which grad_fn still shows)
+    multi = hidden and multi_output(self)
     if hidden:
         state.grad = True       # (recorded all the same, hidden: the tensor's history stays usable)
         try:
@@ -68,6 +71,8 @@ def _in_place(self: Tensor, view: Callable[[Tensor], Tensor]) -> Tensor:
         return self
     self._tape, self._node, self._rg = new._tape, new._node, True
     self._ig = 0
+    if multi:
+        self._vm |= VIEW_OF_MULTI
     root = self._vb
     if root is None:
         if self._views:

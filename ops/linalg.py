@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 from numba import njit
 
-from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
+from .._emit import D, Tensor, emit, node_in, plain, recorded, row_value, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._gemm import HAVE_BLAS, gemm
 from ._index import dims
@@ -36,6 +36,11 @@ DOT, MV, VM, MM, BATCHED = range(5)
 # (``_gemm``); beyond, MATMUL_BLAS rows are swept in Python, where big leaves' adjoints get arrays of their own.
 # (Without a BLAS to call, the loops standing in for it beat a trip to numpy on small products only.)
 SMALL_PRODUCT = 1 << 20 if HAVE_BLAS else 1 << 16
+# A MATMUL row's value: the row's compiled kernel up to this many multiply-adds (faster than numpy's
+# call there), else numpy's BLAS call on the operands' arena slots, the row marked BLAS_VALUE in ``ib``.
+# A trace's replay computes each row the same way (``Op.numpy_forward``): eager and replay agree bitwise.
+KERNEL_VALUE = 1 << 12
+BLAS_VALUE = 1
 _NAMES = ("DotBackward0", "MvBackward0", "SqueezeBackward4", "MmBackward0", "BmmBackward0")
 
 
@@ -261,7 +266,7 @@ def _node_saved(r) -> tuple:
 
 
 register(Op(MATMUL, "matmul", "MmBackward0", X0 | X1 | CROSS, _vjp, forward=np.matmul,
-            grad_fn_of=lambda r: _NAMES[r.ia], arity=2, node_saved=_node_saved))
+            grad_fn_of=lambda r: _NAMES[r.ia], arity=2, node_saved=_node_saved, numpy_forward=BLAS_VALUE))
 register(Op(MATMUL_BLAS, "matmul", "MmBackward0", X0 | X1 | CROSS, _vjp, forward=np.matmul,
             grad_fn_of=lambda r: _NAMES[r.ia], py_adjoint=_py_adjoint, arity=2, node_saved=_node_saved))
 
@@ -287,16 +292,19 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     dt = a._dtype
     if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and dt is b._dtype and dt.arena is not None:
         # The common matrix-matrix product, checked in one line.  (Only a 0-d tensor holds a float, ``_f``.)
-        y = np.matmul(a._v, b._v)
         if not ((a._rg or b._rg) and state.grad):
-            return plain(y, dt)
+            return plain(np.matmul(a._v, b._v), dt)
         tape = write_tape()
-        code = code_for(MM, sa[0] * sa[1] * sb[1])
+        flops = sa[0] * sa[1] * sb[1]
+        code = code_for(MM, flops)
         # (operands of the row's dtype and shape enter as they are: ``node_in`` would import them; a
         # compiled row reads its operands from the arena, so a big leaf is copied rather than referred to)
         compiled = code == MATMUL
         na_ = a._node if a._tape is tape else tape.import_(a, not compiled)
         nb_ = b._node if b._tape is tape else tape.import_(b, not compiled)
+        if compiled:
+            return _small_product(tape, dt, (sa[0], sb[1]), a, b, na_, nb_, MM, flops)
+        y = np.matmul(a._v, b._v)
         node = tape.append(code, dt.arena, y, na_, nb_, ia=MM)
         return recorded(tape, node, y, dt)
     na, nb = len(sa), len(sb)
@@ -368,16 +376,36 @@ def _batch_shapes(sa: tuple, sb: tuple) -> tuple:
 def _product(a: Tensor, b: Tensor, case: int) -> Tensor:
     """One product row (a batched one: operands with equal batches, as ``bmm``'s)."""
     dt = a._dtype
-    y = np.asarray(np.matmul(a._value(), b._value()), dt.np)
     if (a._rg or b._rg) and state.grad and dt.is_floating_point:
         tape = write_tape()
         sa, sb = a._shape, b._shape
         na_ = node_in(tape, a, dt, sa)
         nb_ = node_in(tape, b, dt, sb)
-        code = code_for(case, a.numel() * (sb[-1] if len(sb) > 1 else 1))
+        flops = a.numel() * (sb[-1] if len(sb) > 1 else 1)
+        code = code_for(case, flops)
+        if code == MATMUL:
+            return _small_product(tape, dt, sa[:-1] + sb[1:], a, b, na_, nb_, case, flops)
+        y = np.asarray(np.matmul(a._value(), b._value()), dt.np)
         node = tape.append(code, dt.arena, y, na_, nb_, ia=case)
         return recorded(tape, node, y, dt)
-    return plain(y, dt)
+    return plain(np.asarray(np.matmul(a._value(), b._value()), dt.np), dt)
+
+
+def _small_product(tape, dt: D.dtype, shape: tuple, a: Tensor, b: Tensor, na_: int, nb_: int, case: int,
+                   flops: int) -> Tensor:
+    """Record a 1-D/2-D MATMUL row of ``a @ b`` and compute its value as a trace's replay of the row
+    does (``KERNEL_VALUE``), so that the two agree bitwise."""
+    if flops > KERNEL_VALUE:
+        # (numpy's call on the operands laid out as their arena slots: C-contiguous)
+        va, vb = a._value(), b._value()
+        va = va if va.flags.c_contiguous else tape.value_of(na_)
+        vb = vb if vb.flags.c_contiguous else tape.value_of(nb_)
+        y = np.asarray(np.matmul(va, vb), dt.np)
+        return recorded(tape, tape.append(MATMUL, dt.arena, y, na_, nb_, ia=case, ib=BLAS_VALUE), y, dt)
+    y = np.empty(shape, dt.np)
+    node = tape.append(MATMUL, dt.arena, y, na_, nb_, ia=case)
+    y[...] = row_value(tape, node)
+    return recorded(tape, node, y, dt)
 
 
 # PyTorch's matmul of operands with a batch, recorded as its nodes: the batch of the bigger operand folded

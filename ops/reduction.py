@@ -57,13 +57,67 @@ def reduce_adjoint(code, v, g, ox, oy, stab, sx, mask, nx, ny):
 
 
 @njit(cache=True, error_model="numpy")
+def _pairwise(v, o, n):
+    """The sum of ``v[o:o + n]`` in numpy's order (its ``pairwise_sum``): runs of up to 128
+    elements summed in eight interleaved accumulators, longer ones split in two halves."""
+    if n < 8:
+        res = v.dtype.type(0.0)
+        for i in range(n):
+            res += v[o + i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = v[o], v[o + 1], v[o + 2], v[o + 3]
+        r4, r5, r6, r7 = v[o + 4], v[o + 5], v[o + 6], v[o + 7]
+        i = 8
+        while i < n - n % 8:
+            r0 += v[o + i]
+            r1 += v[o + i + 1]
+            r2 += v[o + i + 2]
+            r3 += v[o + i + 3]
+            r4 += v[o + i + 4]
+            r5 += v[o + i + 5]
+            r6 += v[o + i + 6]
+            r7 += v[o + i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += v[o + i]
+            i += 1
+        return res
+    half = n // 2
+    half -= half % 8
+    return _pairwise(v, o, half) + _pairwise(v, o + half, n - half)
+
+
+@njit(cache=True, error_model="numpy")
 def reduce_forward_kernel(code, v, ox, oy, stab, sx, mask, nx, ny):
-    """Write the output of one reduction row (the compiled face of ``reduce_forward``)."""
+    """Write the output of one reduction row (the compiled face of ``reduce_forward``), with
+    numpy's sums (``np.add.reduce`` on a C-contiguous array), bitwise: the reduced trailing dims
+    summed pairwise per block, then the blocks (or, when the last dim is kept, the elements)
+    added one after the other into their output element, in memory order."""
     if nx == 0:
         v[oy:oy + ny] = np.nan if code == MEAN else 0.0     # an empty mean is 0/0, as in PyTorch
         return
     v[oy:oy + ny] = 0.0
-    _between(SUM, v, ox, v, oy, stab, sx, mask, nx, ny, False)
+    d = stab[sx]
+    block = 1
+    while d > 0 and mask >> (d - 1) & 1:
+        d -= 1
+        block *= stab[sx + 1 + d]
+    if block == 1:
+        _between(SUM, v, ox, v, oy, stab, sx, mask, nx, ny, False)
+    elif block == nx:
+        v[oy] += _pairwise(v, ox, nx)
+    else:
+        parts = np.empty(nx // block, v.dtype)
+        for b in range(parts.shape[0]):
+            parts[b] = _pairwise(v, ox + b * block, block)
+        big = dims(stab, sx)[:d].copy()
+        keep = big.copy()
+        for k in range(d):
+            if mask >> k & 1:
+                keep[k] = 1
+        broadcast_accumulate(big, keep, parts, 0, v, oy, False, 1.0)
     if code == MEAN:
         # (the sum, then one division, as numpy's mean: scaling each term rounds each, and
         # terms that cancel leave those roundings several ulps wide)

@@ -9,6 +9,9 @@ adjoints are written straight into the input's.  Each row is reduced by the same
 block, so the results do not depend on the blocks or the number of threads: in float64 they are
 the same, to the bit, as the whole array's (and as the rule's); in float32 compiled loops do
 each row's passes (``_softmax_kernels``: a vectorized exp and sums, within a few ulps of numpy's).
+A gather of a big output (a loss picking one class per row) hands its adjoint on sparse
+(``Op.sparse_from``): in float32 each row's adjoint is made in scratch, so the output's whole
+adjoint is neither zeroed by the sweep nor read back here.
 """
 from __future__ import annotations
 
@@ -72,7 +75,16 @@ def _rows(v: np.ndarray, d: int) -> bool:
 
 
 def softmax_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
-    """``py_adjoint`` of SOFTMAX/LOG_SOFTMAX rows: the rule's numpy calls, in blocks of rows."""
+    """``py_adjoint`` of SOFTMAX/LOG_SOFTMAX rows: the rule's numpy calls, in blocks of rows; a
+    gather's adjoint handed on sparse (``Op.sparse_from``) by compiled rows in float32."""
+    log = row.code == LOG_SOFTMAX
+    if not isinstance(gy, np.ndarray):
+        y = row.tape.value_of(row.r)
+        if ga is not None and _rows(y, row.ia) and y.dtype == np.float32 and ga.dtype == np.float32 and \
+                ga.flags.c_contiguous:
+            _sparse_rows(y, gy.positions, gy.values, ga, log, fresh & 1)
+            return
+        gy = gy.dense()
     if ga is None or not _rows(gy, row.ia) or not ga.flags.c_contiguous:
         rule_adjoint(row, va, vb, gy, ga, gb, fresh)
         return
@@ -81,7 +93,6 @@ def softmax_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
     g = gy.reshape(-1, cols)
     dst = ga.reshape(-1, cols)
     write = fresh & 1
-    log = row.code == LOG_SOFTMAX
     if y.dtype == np.float32 and g.dtype == np.float32 and dst.dtype == np.float32:
         _in_rows(g.size, cols, lambda lo, hi: K.adjoint(y, g, dst, lo, hi, log, write))
         return
@@ -102,11 +113,27 @@ def softmax_adjoint(row, va, vb, gy, ga, gb, fresh) -> None:
     _by_rows(g.size, cols, block)
 
 
+def _sparse_rows(y: np.ndarray, positions: np.ndarray, values: np.ndarray, ga: np.ndarray, log: bool,
+                 write: int) -> None:
+    """``softmax_adjoint`` of float32 rows from an adjoint that is zero but ``values`` at the flat
+    ``positions``: each row's nonzero columns in the order given (``_softmax_kernels.sparse_adjoint``)."""
+    cols = y.shape[-1]
+    y = y.reshape(-1, cols)
+    rows = positions // cols
+    if rows.size > 1 and (rows[1:] < rows[:-1]).any():
+        order = np.argsort(rows, kind="stable")
+        rows, positions, values = rows[order], positions[order], values[order]
+    start = np.searchsorted(rows, np.arange(y.shape[0] + 1))
+    col = positions - rows * cols
+    dst = ga.reshape(-1, cols)
+    _in_rows(y.size, cols, lambda lo, hi: K.sparse_adjoint(y, start, col, values, dst, lo, hi, log, write))
+
+
 _SAVED = (("result", OUT), ("dim", lambda r: r.ia))
 register(Op(SOFTMAX, "softmax", "SoftmaxBackward0", OUT, _softmax_vjp, py_adjoint=softmax_adjoint,
-            node_saved=_SAVED))
+            node_saved=_SAVED, sparse_from=ROWS_FROM))
 register(Op(LOG_SOFTMAX, "log_softmax", "LogSoftmaxBackward0", OUT, _log_softmax_vjp, py_adjoint=softmax_adjoint,
-            node_saved=_SAVED))
+            node_saved=_SAVED, sparse_from=ROWS_FROM))
 def reduced(r) -> tuple:
     """A reduction row's dims (bit mask ``ia``), as a tuple."""
     return tuple(d for d in range(r.ia.bit_length()) if r.ia >> d & 1)

@@ -7,14 +7,16 @@ numba-compiled sweep over those rows.
 from __future__ import annotations
 
 from ._kernel_cache import refresh as _refresh_kernel_cache
+from ._alias import install as _install_alias
 from ._ops_path import ensure_ops
 
 ensure_ops()
+_install_alias()     # (``sys.modules['torch'] = tape``: torch's submodules are tape's)
 from . import ops as _ops  # noqa: E402,F401
 from . import autograd, linalg, special  # noqa: E402
 from ._creation import (  # noqa: E402
     Generator, arange, as_tensor, default_generator, empty, empty_like, eye, from_numpy, full, full_like,
-    get_rng_state, initial_seed, linspace, manual_seed, ones, ones_like, rand, randint, randn, set_rng_state,
+    get_rng_state, initial_seed, linspace, manual_seed, ones, ones_like, rand, randint, randn, seed, set_rng_state,
     tensor, zeros, zeros_like)
 from ._creation import asarray, range_ as range, scalar_tensor  # noqa: E402,A001  (``tape.range``, as ``torch.range``)
 from ._dtype import (  # noqa: E402
@@ -78,7 +80,7 @@ def numel(t: Tensor) -> int:
 __all__ = [
     "Tensor", "Size", "dtype", "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty",
     "arange", "linspace", "eye", "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn",
-    "randint", "manual_seed", "initial_seed", "Generator", "default_generator", "float32", "float64", "float16",
+    "randint", "manual_seed", "seed", "initial_seed", "Generator", "default_generator", "float32", "float64", "float16",
     "int64", "int32", "int16", "int8", "uint8", "bool", "float", "double", "half", "long", "int", "short",
     "get_default_dtype", "set_default_dtype", "no_grad", "enable_grad", "set_grad_enabled",
     "is_grad_enabled", "autograd", "linalg", "special", "is_tensor", "is_floating_point", "numel", "device", "cuda",

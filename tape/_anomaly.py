@@ -15,6 +15,8 @@ import sys
 import threading
 import traceback
 import warnings
+from bisect import bisect_right
+from itertools import islice
 
 import numpy as np
 
@@ -165,10 +167,26 @@ def _induced(sid: int, parent: tuple) -> int:
     return induced
 
 
+# The ``prov`` dict searched last and its keys, which are rows in increasing order (the order they
+# were noted in; a tape rolled back gets a new dict, ``tape/_pyforward.py``): a backward in anomaly
+# mode asks for the stack of each Python row it runs, and a search costs a bisection, plus the
+# keys noted since the one before.
+_keys: list = [None, []]
+
+
 def stack_of(tape, r: int) -> int:
     """The stack id of the op that recorded row ``r`` (-1 if unknown)."""
-    starts = [k for k in tape.prov if k <= r]
-    return tape.prov[max(starts)] if starts else -1
+    prov = tape.prov
+    if not prov:
+        return -1
+    seen, keys = _keys
+    if seen is not prov:
+        keys = list(prov)
+        _keys[:] = prov, keys
+    elif len(keys) < len(prov):
+        keys.extend(reversed(list(islice(reversed(prov), len(prov) - len(keys)))))
+    i = bisect_right(keys, r)
+    return prov[keys[i - 1]] if i else -1
 
 
 def forward_stack(tape, r: int) -> tuple:

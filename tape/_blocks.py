@@ -52,17 +52,17 @@ class Owned(dict):
             self.kept.update(node for k, node in result.targets if k == key)
 
 
-def owned(tape, seen, x: int, below: int, own, also: int = -1) -> bool:
+def owned(tape, seen, x: int, below: int, own, also: int = -1, array: np.ndarray | None = None) -> bool:
     """Whether the adjoint of ``x``, first reached by Python rows from ``below`` up, gets an array of
     its own (``Owned``): ``x`` is an imported leaf (an INPUT row, not hooked: ``own`` is None for a
     sweep with hooks), not read after the sweep, and no row between it and ``below`` that a gradient
     reached (or ``also``, which the same row reaches) is left to run (those would add to it in the
-    buffer; gradients only flow down, so rows no gradient reached by now never run).  The array is
-    made and kept in ``own``."""
+    buffer; gradients only flow down, so rows no gradient reached by now never run).  The array
+    (``array``, flat, already holding the adjoint, or a new one) is kept in ``own``."""
     if own is None or x in own.kept or tape.op[x] != INPUT or x not in tape.src or \
             ((seen[x + 1:below] & 3) == 1).any() or (x < also < below and not seen[also] & 2):
         return False
-    own[x] = np.empty(int(tape.num[x]), np.float64 if tape.dt[x] == 0 else np.float32)
+    own[x] = np.empty(int(tape.num[x]), np.float64 if tape.dt[x] == 0 else np.float32) if array is None else array
     return True
 
 
@@ -201,6 +201,20 @@ def _adjoint(tape, grads, slots, own, node: int):
     return lambda lo, hi, scratch: g[lo:hi]
 
 
+def _value(tape, values, node: int) -> np.ndarray:
+    """The flat value of ``node`` from its first element on: a referred leaf's own array
+    (``Tape.refer``: not copied onto the tape for the rows a run reads it in), else the arena's."""
+    pend = tape.pend
+    v = pend.get(node) if pend is not None else None
+    arena = values[int(tape.dt[node])]
+    if v is None:
+        return arena[int(tape.off[node]):]
+    if v.dtype != arena.dtype or not v.flags.c_contiguous or not v.flags.writeable:
+        tape.fill((node,))      # (the kernels are compiled for writable arrays of the arena's dtype)
+        return arena[int(tape.off[node]):]
+    return v.reshape(-1)
+
+
 def _rule_call(tape, r: int, values, grads, writes, slots, own):
     """``call(lo, hi, scratch)``: elements ``lo:hi`` of the row's input adjoints from its op's
     ``vjp`` rule, run on plain tensors over the block's arrays (numpy's SIMD ufuncs)."""
@@ -210,7 +224,7 @@ def _rule_call(tape, r: int, values, grads, writes, slots, own):
     ins = tape.inputs_of(r)
 
     def value(node):
-        return values[int(tape.dt[node])][int(tape.off[node]):], D.ARENA_DTYPES[int(tape.dt[node])]
+        return _value(tape, values, node), D.ARENA_DTYPES[int(tape.dt[node])]
 
     vals = [value(x) for x in ins]
     out, dtype = value(r)
@@ -276,6 +290,7 @@ def _kernel_call(tape, r: int, values, grads, writes, slots, own):
     ox, oy = int(tape.off[x]), int(tape.off[y])
     if code == CAST:
         fa, fb, ia = float(tape.fa[r]), float(tape.fb[r]), int(tape.ia[r])
+        tape.fill((x,))     # (the kernel reads the input in its arena)
         vo, go = values[1 - dr], grads[1 - dr]
 
         def call(lo: int, hi: int, scratch) -> None:
@@ -291,14 +306,14 @@ def _kernel_call(tape, r: int, values, grads, writes, slots, own):
     if code < UNARY.stop:
         fa, fb = float(tape.fa[r]), float(tape.fb[r])
         gx = _adjoint(tape, grads, slots, own, x)
-        vx, vy = v[ox:], v[o:]
+        vx, vy = _value(tape, values, x), v[o:]
         write = first[0]
         return lambda lo, hi, scratch: unary_block(code, fa, fb, vx[lo:hi], vy[lo:hi], gx(lo, hi, scratch),
                                                    gy(lo, hi, scratch), write)
     rgx, rgy = int(tape.rg[x]), int(tape.rg[y])
     ga = _adjoint(tape, grads, slots, own, x)
     gb = _adjoint(tape, grads, slots, own, y)
-    va, vb, vy = v[ox:], v[oy:], v[o:]
+    va, vb, vy = _value(tape, values, x), _value(tape, values, y), v[o:]
     same = x == y
     wa, wb = first
     return lambda lo, hi, scratch: binary_block(code, va[lo:hi], vb[lo:hi], vy[lo:hi], ga(lo, hi, scratch),

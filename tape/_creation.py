@@ -9,13 +9,14 @@ from typing import Optional
 import numpy as np
 
 from . import _dtype as D
+from . import _device
 from ._device import check_device
 from ._layout import arranged, check_layout, check_memory_format, contiguous_format, preserve_format
+from ._mt import Stream
 from ._spacing import _fma, linspace_values
 from ._tensor import Size, Tensor, _plain, _py_scalar
 from .ops._args import shape_arg
 
-_rng = [np.random.default_rng()]
 
 
 def _leaf(v: np.ndarray, dtype: D.dtype, requires_grad: bool) -> Tensor:
@@ -184,12 +185,12 @@ def _options(fn: str, layout=None, pin_memory: bool = False) -> None:
                            "allocator is available on this system.")
 
 
-def _generator(generator) -> "np.random.Generator":
+def _generator(generator) -> "Stream":
     if generator is None:
-        return default_generator.rng
+        return default_generator.stream
     if not isinstance(generator, Generator):
         raise TypeError(f"expected a torch.Generator, but got {type(generator).__name__}")
-    return generator.rng
+    return generator.stream
 
 
 def _filled(size, value, dtype, requires_grad, name: str) -> Tensor:
@@ -361,49 +362,63 @@ def eye(n: int, m: Optional[int] = None, *, dtype: Optional[D.dtype] = None, lay
 
 
 class Generator:
-    """The state of the random number generator (numpy's PCG64 underneath)."""
+    """A random number generator with PyTorch's CPU streams (``tape/_mt.py``): seeded alike, it
+    draws PyTorch's values in ``rand``, ``randn``, ``randint``, ``randperm``, ``normal``, ``uniform_``,
+    ``random_`` and ``bernoulli``."""
 
-    def __init__(self, seed: Optional[int] = None) -> None:
-        self._seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (1 << 63))
-        self.rng = np.random.default_rng(self._seed)
+    def __init__(self, device=None) -> None:
+        check_device(device)
+        self.stream = Stream(_DEFAULT_SEED)
+
+    @property
+    def device(self) -> _device.device:
+        return _device.device("cpu")
 
     def manual_seed(self, seed: int) -> "Generator":
-        self.__init__(int(seed))
+        self.stream.reseed(_seed_value(seed))
         return self
 
+    def seed(self) -> int:
+        """Seed from a non-deterministic source; returns the seed."""
+        seed = int(np.random.SeedSequence().entropy) & 0xFFFFFFFFFFFFFFFF
+        self.stream.reseed(seed)
+        return seed
+
     def initial_seed(self) -> int:
-        return self._seed
+        return self.stream.seed
 
     def get_state(self) -> Tensor:
-        """The generator's state as a ``uint8`` tensor (numpy's PCG64 state, not PyTorch's layout)."""
-        st = self.rng.bit_generator.state
-        words = (st["state"]["state"], st["state"]["inc"], st["has_uint32"], st["uinteger"])
-        raw = b"".join(int(w).to_bytes(n, "little") for w, n in zip(words, _STATE_BYTES))
-        return _plain(np.frombuffer(raw, np.uint8).copy(), D.uint8)
+        """The generator's state as a ``uint8`` tensor, in PyTorch's layout (5056 bytes)."""
+        return _plain(np.frombuffer(self.stream.state_bytes(), np.uint8).copy(), D.uint8)
 
     def set_state(self, new_state: Tensor) -> "Generator":
-        """Restore a state returned by ``get_state``."""
+        """Restore a state returned by ``get_state`` (this or PyTorch's)."""
         if not isinstance(new_state, Tensor):
             raise TypeError(f"expected a torch.ByteTensor, but got {type(new_state).__name__}")
         if new_state._dtype is not D.uint8:
             raise TypeError("RNG state must be a torch.ByteTensor")
-        raw = new_state._value().tobytes()
-        if len(raw) != sum(_STATE_BYTES):
-            raise RuntimeError(f"Expected a CPUGeneratorImplState of size {sum(_STATE_BYTES)} but found the input "
-                               f"RNG state size to be {len(raw)}")
-        words, o = [], 0
-        for n in _STATE_BYTES:
-            words.append(int.from_bytes(raw[o:o + n], "little"))
-            o += n
-        self.rng.bit_generator.state = {"bit_generator": "PCG64", "state": {"state": words[0], "inc": words[1]},
-                                        "has_uint32": words[2], "uinteger": words[3]}
+        self.stream.set_state_bytes(new_state._value().tobytes())
         return self
 
+    def clone_state(self) -> "Generator":
+        """A new generator in this one's state."""
+        other = Generator()
+        other.stream = self.stream.copy()
+        return other
 
-_STATE_BYTES = (16, 16, 4, 4)       # PCG64's state and increment (128 bits each), its cached 32-bit draw
+
+_DEFAULT_SEED = 67280421310721      # (PyTorch's: a ``Generator()`` made without a seed starts from it)
+
+
+def _seed_value(seed) -> int:
+    seed = int(seed)
+    if not -(1 << 63) <= seed < (1 << 64):
+        raise RuntimeError("Overflow when unpacking long long")
+    return seed & 0xFFFFFFFFFFFFFFFF
 
 
 default_generator = Generator()
+default_generator.seed()            # (PyTorch's default generator starts from a non-deterministic seed)
 
 
 def get_rng_state() -> Tensor:
@@ -414,6 +429,16 @@ def get_rng_state() -> Tensor:
 def set_rng_state(new_state: Tensor) -> None:
     """Restore the default random number generator to a state from ``get_rng_state``."""
     default_generator.set_state(new_state)
+
+
+def wide_ints(dtype: D.dtype) -> bool:
+    """Whether PyTorch draws 64 bits for a range of 2**32 or more in this dtype (int64, float, double)."""
+    return dtype in (D.int64, D.float32, D.float64)
+
+
+def seed() -> int:
+    """Seed the default generator from a non-deterministic source; returns the seed."""
+    return default_generator.seed()
 
 
 def manual_seed(seed: int) -> Generator:
@@ -440,7 +465,8 @@ def rand(*size, generator: Optional[Generator] = None, dtype: Optional[D.dtype] 
     rng = _generator(generator)
     dtype = _float_dtype(dtype, "check_uniform_bounds")
     shape = _checked_shape(size, "rand")
-    v = _allocated(lambda: rng.random(shape).astype(dtype.np), shape, dtype)
+    v = _allocated(lambda: rng.uniform_range(math.prod(shape), dtype.np, 0.0, 1.0).astype(dtype.np).reshape(shape),
+                   shape, dtype)
     return _leaf(v, dtype, requires_grad)
 
 
@@ -452,7 +478,8 @@ def randn(*size, generator: Optional[Generator] = None, dtype: Optional[D.dtype]
     rng = _generator(generator)
     dtype = _float_dtype(dtype, "normal_kernel_cpu")
     shape = _checked_shape(size, "randn")
-    v = _allocated(lambda: rng.standard_normal(shape).astype(dtype.np), shape, dtype)
+    v = _allocated(lambda: rng.normal(math.prod(shape), dtype.np, 0.0, 1.0).astype(dtype.np).reshape(shape),
+                   shape, dtype)
     return _leaf(v, dtype, requires_grad)
 
 
@@ -470,7 +497,8 @@ def randint(*args, size=None, generator: Optional[Generator] = None, dtype: Opti
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dtype = dtype or D.int64
     shape = _checked_shape((size,), "randint")
-    v = _allocated(lambda: rng.integers(low, high, shape).astype(dtype.np), shape, dtype)
+    v = _allocated(lambda: rng.from_to(math.prod(shape), low, high, wide_ints(dtype)).astype(dtype.np)
+                   .reshape(shape), shape, dtype)
     return _leaf(v, dtype, requires_grad)
 
 

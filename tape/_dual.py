@@ -156,7 +156,7 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
     _busy = True
     try:
         gens = _generators(args, kwargs)
-        drawn = [g.rng.bit_generator.state for g in gens]
+        drawn = [g.stream.copy() for g in gens]
         target = args[0] if inplace and isinstance(args[0], Tensor) else None
         # (an in-place op changes its target, and maybe other arguments that alias it: their values
         # before it are what the stand-ins and the rules take)
@@ -166,9 +166,9 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
             if a._tape is None and a._ig and _is_dual(a):      # (taken in as a constant by a recorded row)
                 NODES.setdefault(a._ig, {})[a._in] = tangent(a)
         rg = state.grad
-        after = [g.rng.bit_generator.state for g in gens]
+        after = [g.stream for g in gens]
         for g, s in zip(gens, drawn):
-            g.rng.bit_generator.state = s
+            g.stream = s
         seeds: dict = {}
         handles: dict = {}
         with enable_grad():
@@ -206,7 +206,7 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
             finally:
                 state.pinned -= 1
         for g, s in zip(gens, after):
-            g.rng.bit_generator.state = s
+            g.stream = s
         if inplace:
             s_out, out = stand.get(id(target)), target
         pairs = list(_pairs(out, s_out))

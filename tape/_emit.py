@@ -28,6 +28,8 @@ What is here:
   None, one read for both); ``is_suffix(s, shape)`` says whether an
   input of shape ``s`` may enter a row of shape ``shape`` as it is (kernels read an operand
   broadcast along leading dims modulo its size);
+- ``row_value(tape, node)``: a row appended with a placeholder value computes it with its family's
+  compiled kernel, the one a trace's replay runs (eager and replay then agree bitwise);
 - results without a copy: when ``lends(shape, dtype, *operands)``, ``emit_into(tape, code, dtype,
   shape, fwd, operands, a, b, ia, fa)`` computes ``fwd(*operands, out=...)`` straight into the
   row's arena slot, which becomes the result's storage; code that writes into a tensor's storage
@@ -45,6 +47,7 @@ A row's code, name, saved values and derivative rule come from its ``Op`` record
 """
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 import numpy as np
@@ -56,7 +59,7 @@ from ._parallel import PART
 from ._parallel import run as in_parts
 from ._spacing import linspace_values
 from ._state import state
-from ._tape import LEND_FROM, ConstRef, Tape, fresh, unshare, write_tape
+from ._tape import LEND_FROM, ConstRef, Tape, fresh, left_to_python, unshare, write_tape
 from ._tensor import STRIDED_ROOTS, Number, Size, Tensor, storage_of
 from ._tensor import _plain as plain
 from ._tensor import _py_scalar as py_scalar
@@ -66,6 +69,8 @@ from ._tensor import _writable as writable
 from ._tensor import _flag_saved_alias as flag_saved_alias
 from ._tensor import _inference_alias as inference_alias
 from ._tensor import _link as link
+from ._tensor import _multi_output as multi_output
+from ._tensor import VIEW_OF_MULTI
 from ._tensor import _recorded as recorded
 from ._tensor import _refuse_rebased as refuse_rebased
 from .ops._spec import CONST, ROLES
@@ -73,9 +78,10 @@ from .ops._spec import CONST, ROLES
 __all__ = ["D", "LEND_FROM", "Number", "Size", "Tensor", "aliased", "arranged", "check_device", "check_memory_format",
            "contiguous_format", "preserve_format", "check_overlap", "check_repeats", "device", "emit", "emit_apart",
            "emit_into",
-           "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "lends", "node_in", "plain", "py_scalar",
-           "recorded", "refuse_rebased", "scalar_binary", "scalar_row", "scalar_unary", "state", "unshare", "write_tape",
-           "STRIDED_ROOTS", "storage_of", "writable"]
+           "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "left_to_python", "lends", "node_in", "plain",
+           "py_scalar", "recorded", "refuse_rebased", "row_value", "scalar_binary", "scalar_row", "scalar_unary", "state",
+           "unshare", "write_tape",
+           "STRIDED_ROOTS", "VIEW_OF_MULTI", "multi_output", "storage_of", "writable"]
 
 _new = object.__new__
 
@@ -323,6 +329,17 @@ def emit(code: int, value: np.ndarray, dtype: D.dtype, x: Tensor, y: Optional[Te
     nb = -1 if y is None else (y._node if y._tape is tape else tape.import_(y))
     node = tape.append(code, dtype.arena, value, na, nb, ia, ib, fa, fb)
     return recorded(tape, node, value, dtype)
+
+
+
+
+def row_value(tape: Tape, node: int) -> np.ndarray:
+    """Compute row ``node``'s value in its arena slot (its inputs there) with its family's compiled
+    kernel, the one a trace's replay runs for the row (so that the two agree bitwise); a view of it."""
+    # (``_record`` imports the op families, which import this module: read once everything is imported)
+    sys.modules[__package__ + "._record"].row_value(tape, node)
+    _, dt, o, n, shp = tape.R[:5, node].tolist()
+    return (tape.v64 if dt == 0 else tape.v32)[o:o + n].reshape(tape.shapes[shp])
 
 
 def emit_apart(code: int, value: np.ndarray, dtype: D.dtype, x: Tensor, ia: int = 0, ib: int = 0,

@@ -13,6 +13,7 @@ be differentiated again.
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 
@@ -29,8 +30,8 @@ from ._state import inplace_changes, state
 from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPILE, ST_DONE, ST_FREED, ST_MODIFIED,
                      ST_NAN, ST_PYTHON, ST_UNKNOWN)
 from ._sweep import _PYTHON_START as PYTHON_START
-from ._sweep import (ADJOINTS, NEVER, PYTHON_FROM, SAVES, compile_for, free_rows, mark_unneeded, seeded_sweeps,
-                     sweep_rows)
+from ._sweep import (ADJOINTS, GATHERS, NEVER, PYTHON_FROM, SAVES, SPARSE_FROM, compile_for, free_rows,
+                     mark_unneeded, seeded_sweeps, sweep_rows)
 from ._tape import ConstRef, Tape, retire, write_tape
 from .ops._spec import CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_DT, R_NOUT, R_OP, REGISTRY, UNARY
 from .ops._spec import input_saved
@@ -336,11 +337,13 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     # Big leaves' adjoints that only Python rows write get arrays of their own, handed out as the
     # gradients, where the kept buffers' would be copied out (not where hooks or anomaly checks
     # read adjoints in the buffer)
-    own = Owned(tape, result) if keep and not tape.lends_adjoints and not hooked and not anomaly else None
+    own = Owned(tape, result) if keep and not hooked and not anomaly else None
+    # (a gather's adjoint handed on sparse, ``_sparse_row``: not where hooks or anomaly checks read it)
+    python_from = PYTHON_FROM if hooked or anomaly else SPARSE_FROM
     last = -1
     returned = None     # (anomaly mode: the gradients a Python-run row returned, checked as they were given)
     while True:
-        sweep_rows(R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl,
+        sweep_rows(R, tape.F, tape.stab, tape.ix, SAVES, python_from, tape.v64, g64, tape.v32, g32, seen, ctl,
                    ADJOINTS.addresses)
         if last >= 0 and seen[last] & 4:
             _check_nan(tape, last, returned if returned is not None else
@@ -381,13 +384,16 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             else:
                 ctl[C_START] = r
             continue
+        if tape.op[r] in GATHERS:
+            ctl[C_START] = _sparse_row(tape, r, values, grads, seen, result, own) - 1
+            continue
         if tape.op[r] < PYTHON_START and not anomaly:
             ctl[C_START] = big_rows(tape, R, r, values, grads, seen, result, own) - 1
             continue
         if tape.op[r] < PYTHON_START:
             returned = _blamed(anomaly, tape, r, _big_row, tape, r, values, grads, seen)
         elif REGISTRY[int(tape.op[r])].py_adjoint is None:
-            returned = _blamed(anomaly, tape, r, _python_vjp, tape, r, values, grads, seen)
+            returned = _blamed(anomaly, tape, r, _python_vjp, tape, r, values, grads, seen, own)
         else:
             returned = _blamed(anomaly, tape, r, _python_row, tape, r, values, grads, seen, own)
         ctl[C_START] = r - 1
@@ -526,9 +532,43 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
 _NO_PEND: dict = {}
 
 
-def _python_row(tape: Tape, r: int, values, grads, seen, own=None) -> None:
+class _Sparse:
+    """A gather's adjoint handed on as it is (``Op.sparse_from``): ``values`` at the flat
+    ``positions`` of ``out``, an adjoint no gradient reached yet (it holds no zeros)."""
+
+    __slots__ = ("positions", "values", "out")
+
+    def __init__(self, positions: np.ndarray, values: np.ndarray, out: np.ndarray) -> None:
+        self.positions = positions
+        self.values = values
+        self.out = out
+
+    def dense(self) -> np.ndarray:
+        """The whole adjoint, written in ``out`` (as the gather's kernel adds, in order)."""
+        self.out[...] = 0
+        np.add.at(self.out.reshape(-1), self.positions, self.values)
+        return self.out
+
+
+def _sparse_row(tape: Tape, r: int, values, grads, seen, result: _Result, own) -> int:
+    """Run the gather row ``r`` and its input's row, which takes the gather's adjoint sparse
+    (``_sweep._sparse_into``); return the input's row."""
+    _, dt, o, n = tape.R[:4, r].tolist()
+    x = int(tape.a[r])
+    lo = int(tape.ia[r])
+    sparse = _Sparse(tape.ix[lo:lo + n], grads[dt][o:o + n], _arena_view(tape, grads, x))
+    seen[r] |= 4
+    seen[x] |= 1
+    # (an adjoint read after the sweep, asked for or retained, is written whole)
+    kept = x in tape.retained or (result.targets is not None and (id(tape), x) in result.targets)
+    _python_row(tape, x, values, grads, seen, own, sparse.dense() if kept else sparse)
+    return x
+
+
+def _python_row(tape: Tape, r: int, values, grads, seen, own=None, gy=None) -> None:
     """Run a PYTHON-range row through its op's ``py_adjoint``; ``own``: the sweep's ``Owned`` leaf
-    adjoints (None: all in the buffer)."""
+    adjoints (None: all in the buffer); ``gy``: the row's adjoint where it is not the buffer's
+    (``_sparse_row``)."""
     R = tape.R
     # (Basic slices and tolist: fancy indexing costs ten times as much on a few elements.)
     code, dr, o, n, sr, x, y = R[:7, r].tolist()
@@ -560,8 +600,9 @@ def _python_row(tape: Tape, r: int, values, grads, seen, own=None) -> None:
         arrived.append(bool(seen[out] & 1))
         if not arrived[-1]:       # an output no gradient reached: its part of the row's adjoint
             _arena_view(tape, grads, out)[...] = 0
-    wrote = REGISTRY[code].py_adjoint(Row(tape, r, tuple(arrived)), va, vb,
-                                      grads[dr][o:o + n].reshape(shapes[sr]), ga, gb, fresh)
+    if gy is None:
+        gy = grads[dr][o:o + n].reshape(shapes[sr])
+    wrote = REGISTRY[code].py_adjoint(Row(tape, r, tuple(arrived)), va, vb, gy, ga, gb, fresh)
     # (``wrote``: the adjoints the rule gave a gradient, bits 1/2; an input the rule passed None
     # stays unreached, as PyTorch's undefined gradient: a leaf's .grad stays None)
     wrote = 3 if wrote is None else wrote
@@ -657,45 +698,59 @@ def as_node(tape: Tape, r: int, run, *args):
         evaluating.node = prev
 
 
-def _python_vjp(tape: Tape, r: int, values, grads, seen) -> list | None:
+def _python_vjp(tape: Tape, r: int, values, grads, seen, own=None) -> list | None:
     """Run a PYTHON-range row without ``py_adjoint`` (listed inputs, several outputs: a custom
     Function, ``addmm``) through its op's ``vjp`` on plain tensors: copies of its outputs' adjoints
     (None where no gradient arrived; one adjoint, the row's, for a row with one output), the
     gradients it returns added into its inputs' adjoints.  An op whose ``vjp`` reads no input
     values (``Op.reads_inputs``: a custom Function's) gets none.  Its node is the one the backward
-    evaluates meanwhile (a custom ``backward`` may ask for it)."""
-    return as_node(tape, r, _vjp_row, tape, r, grads, seen)
+    evaluates meanwhile (a custom ``backward`` may ask for it).  ``own``: the sweep's ``Owned``
+    leaf adjoints (None: all in the buffer)."""
+    return as_node(tape, r, _vjp_row, tape, r, grads, seen, own)
 
 
-def _vjp_row(tape: Tape, r: int, grads, seen) -> list | None:
+def _vjp_row(tape: Tape, r: int, grads, seen, own=None) -> list | None:
     row = Row(tape, r)
     op = REGISTRY[int(tape.op[r])]
     R = tape.R
     shapes = tape.shapes
+    lo, hi = (r + 1, r + 1 + int(R[R_NOUT, r])) if op.multi else (r, r + 1)
+    # (the outputs' columns and marks in one ``tolist`` each: a custom Function's row runs on every call)
+    _, dts, offs, ns, shps = R[:5, lo:hi].tolist()
     gs = []
-    for o in range(r + 1, r + 1 + int(R[R_NOUT, r])) if op.multi else (r,):
-        if seen[o] & 1:
-            _, dt, off, n, shp = R[:5, o].tolist()
-            gs.append(T._plain(grads[dt][off:off + n].reshape(shapes[shp]).copy(), D.ARENA_DTYPES[dt]))
+    for k, mark in enumerate(seen[lo:hi].tolist()):
+        if mark & 1:
+            dt, off = dts[k], offs[k]
+            gs.append(T._plain(grads[dt][off:off + ns[k]].reshape(shapes[shps[k]]).copy(), D.ARENA_DTYPES[dt]))
         else:
             gs.append(None)
     ins = row.inputs
     xs = tuple(handle(tape, x) for x in ins) if op.reads_inputs else ()
-    outs = op.vjp(tuple(gs) if op.multi else gs[0], xs, None, row)
+    # (a list, indexed below: ``_adopted`` counts the references to each gradient)
+    outs = list(op.vjp(tuple(gs) if op.multi else gs[0], xs, None, row))
     seen[r] |= 4
     undefined = False
     rg = tape.rg
-    for x, gx in zip(ins, outs):
-        if gx is None or not rg[x]:
-            undefined = undefined or gx is None
+    for k in range(min(len(ins), len(outs))):
+        x = ins[k]
+        if outs[k] is None or not rg[x]:
+            undefined = undefined or outs[k] is None
             continue
         _, dt, off, n, shp = R[:5, x].tolist()
-        dst = grads[dt][off:off + n].reshape(shapes[shp])
-        if seen[x] & 1:
-            dst += gx._value()
+        if own and x in own:            # (an input listed twice, whose first gradient made it owned)
+            own[x] += outs[k]._value().reshape(-1)
+        elif seen[x] & 1:
+            grads[dt][off:off + n].reshape(shapes[shp])[...] += outs[k]._value()
         else:
-            dst[...] = gx._value()
             seen[x] |= 1
+            # (another input's row between this leaf and the row, left to run, might add to it: as ``owned``'s ``also``)
+            mine = own is not None and not any(x < y < r and not seen[y] & 2 and tape.op[y] != INPUT for y in ins)
+            adopted = _adopted(outs, k, dt, n) if mine else None
+            if mine and owned(tape, seen, x, r, own, array=adopted):
+                if adopted is None:
+                    own[x][...] = outs[k]._value().reshape(-1)
+            else:
+                grads[dt][off:off + n].reshape(shapes[shp])[...] = outs[k]._value()
     if undefined:
         pass_undefined(tape, r, seen)
     if not _anomaly._mode[0]:
@@ -704,6 +759,30 @@ def _vjp_row(tape: Tape, r: int, grads, seen) -> list | None:
     # twice gets two, checked for nan in PyTorch's numbering)
     return [gx._value() if gx is not None and tape.rg[x] else None
             for k, (x, gx) in enumerate(zip(ins, outs)) if k not in op.nondiff]
+
+
+def _adopted(outs: list, k: int, dt: int, n: int) -> np.ndarray | None:
+    """The memory of gradient ``outs[k]`` as a leaf's adjoint of ``n`` elements in arena ``dt``
+    (flat), when nothing else refers to the tensor or its memory (as PyTorch's AccumulateGrad
+    steals a gradient no one else holds): a checkpointed segment's parameter gradients, made by
+    its own backward, become ``.grad`` without a copy.  None: the gradient is copied."""
+    g = outs[k]
+    v = g._v
+    # (references: the list's, ``g`` and getrefcount's argument; the array's: ``g._v``, ``v`` and the
+    # argument; its base's: the view's, ``base`` and the argument)
+    if sys.getrefcount(g) > 3 or type(v) is not np.ndarray or sys.getrefcount(v) > 3 or \
+            v.dtype != _ARENA_NP[dt] or v.size != n or not v.flags.c_contiguous or not v.flags.writeable:
+        return None
+    base = v.base
+    if base is not None:
+        # (a view of the whole of an array that nothing else refers to: an ``Owned`` adjoint reshaped)
+        if type(base) is not np.ndarray or base.base is not None or sys.getrefcount(base) > 3 or \
+                base.size != n or not base.flags.c_contiguous:
+            return None
+    return v.reshape(-1)
+
+
+_ARENA_NP = tuple(d.np for d in D.ARENA_DTYPES)
 
 
 UNDEFINED = 8       # a bit of ``seen``: an undefined gradient reached the row (``pass_undefined``)

@@ -6,6 +6,8 @@ named from the op table (``MulBackward0`` ...), and cached while alive so that
 """
 from __future__ import annotations
 
+import gc
+import sys
 import weakref
 from typing import Any, Callable, NamedTuple
 
@@ -14,7 +16,8 @@ from ._dtype import ARENA_DTYPES
 from ._hooks import _replacement, _row_hooks, accumulating, node_hook, task_graph
 from ._row import Row
 from ._saved import node_attribute, saved_names, valued
-from ._tape import Tape
+from ._state import state
+from ._tape import Tape, packing
 from ._tensor import _recorded
 from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY
 from .utils.hooks import RemovableHandle
@@ -32,11 +35,12 @@ def sequence_nr(tape: Tape, row: int) -> int:
 class Node:
     """A node of the backward graph (the ``grad_fn`` of a tensor)."""
 
-    __slots__ = ("_tape", "_row", "__weakref__")
+    __slots__ = ("_tape", "_row", "_owner", "__weakref__")
 
     def __init__(self, tape: Tape, row: int) -> None:
         self._tape = tape
         self._row = row
+        self._owner = None      # (a weakref to the last tensor whose ``grad_fn`` it was: ``hold_metadata``)
 
     def name(self) -> str:
         name = type(self).__name__
@@ -80,6 +84,7 @@ class Node:
         hooks = _row_hooks(self._tape, self._row)
         if hooks.meta is None:
             hooks.meta = {}
+            hold_metadata(self, self._tape)
         return hooks.meta
 
     def __call__(self, *grads):
@@ -300,7 +305,88 @@ def grad_fn(t) -> Node | None:
     """``t.grad_fn`` (a Tensor property): the node that made ``t``, None for a leaf."""
     if t._rebased is not None:
         raise RuntimeError(t._rebased[0])
-    return None if t._tape is None else tensor_grad_fn(t._tape, t._node)
+    node = None if t._tape is None else tensor_grad_fn(t._tape, t._node)
+    if node is not None:
+        node._owner = weakref.ref(t)
+    return node
+
+
+def hold_metadata(node, tape: Tape) -> None:
+    """A node's ``metadata`` dict was made.  PyTorch frees it with the node, when the last tensor
+    that needs the node goes; a tape's rows (and what Python keeps for them: hooks, custom
+    Functions' contexts) go when the tape is reset, at the first op after no tensor refers to it.
+    So that the dict does not outlive the tensors by more, the tape is reset when the tensor
+    whose ``grad_fn`` gave the node goes, if no tensor refers to the tape then."""
+    owner = node._owner() if node._owner is not None else None
+    if owner is not None and "_meta_guard" not in owner.__dict__:
+        # (an attribute, not a weakref callback: it goes after the tensor's own reference to its tape)
+        owner._meta_guard = _Release(weakref.ref(tape))
+
+
+class _Release:
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: weakref.ref) -> None:
+        self.ref = ref
+
+    def __del__(self) -> None:
+        tape = self.ref()
+        if state is not None:       # (None: the interpreter is shutting down)
+            _reset_if_free(tape)
+
+
+def _reset_if_free(tape: Tape | None) -> None:
+    """Reset ``tape`` (this thread's current tape, or one of its spares) if no tensor refers to it:
+    what Python keeps for its rows (hooks and what their closures hold, custom Functions' contexts,
+    nodes' metadata) goes with the tensors, as PyTorch frees a graph's nodes, not at the next op."""
+    if tape is None or state.pinned or packing[0] is not None:
+        return
+    spare = any(s is tape for s in state.spares)
+    if not (spare or state.tape is tape):
+        return
+    # (the references: the caller's, ``tape``, getrefcount's argument, the thread's current tape,
+    # and a spare's list)
+    if sys.getrefcount(tape) == 3 + (state.tape is tape) + (state.rec is tape) + spare:
+        tape.reset()
+
+
+_lent: list = []       # during a full collection: (weakref, current?) for the tapes taken from this thread
+
+
+def _collecting(phase: str, info: dict) -> None:
+    """Around each full garbage collection (``gc.callbacks``): the thread lets go of its tapes whose
+    rows have Python parts (hooks, custom Functions' contexts) for the collection, and takes back
+    those that live on.  A tape that only cycles keep (a hook's closure holding a node of the tape,
+    a context's attribute holding an output) goes with them, as PyTorch's nodes do; a tape that a
+    tensor or a node refers to lives on."""
+    if info["generation"] != 2 or state is None:
+        return
+    if phase == "start":
+        if state.pinned or packing[0] is not None:
+            return
+        tape = state.tape
+        if tape is not None and (tape.hooks or tape.pyrows):
+            _lent.append((weakref.ref(tape), True))
+            state.tape = None
+        spares = state.spares
+        for k in range(len(spares) - 1, -1, -1):
+            if spares[k].hooks or spares[k].pyrows:
+                _lent.append((weakref.ref(spares[k]), False))
+                del spares[k]
+        tape = None
+        return
+    while _lent:
+        ref, current = _lent.pop()
+        tape = ref()
+        if tape is None:
+            continue
+        if current and state.tape is None:
+            state.tape = tape
+        elif not current:
+            state.spares.insert(0, tape)
+
+
+gc.callbacks.append(_collecting)
 
 
 class GradientEdge(NamedTuple):

@@ -30,7 +30,7 @@ from numpy.lib.stride_tricks import as_strided
 from ._state import state
 from ._tape import Tape
 from ._tensor import Tensor, _plain, _recorded
-from .ops._spec import (CONST, INPUT, PYTHON, R_A, R_B, R_DT, R_FR, R_IA, R_IB, R_LN, R_LO, R_NOUT, R_NUM,
+from .ops._spec import (CONST, INPUT, PYTHON, REGISTRY, R_A, R_B, R_DT, R_FR, R_IA, R_IB, R_LN, R_LO, R_NOUT, R_NUM,
                         R_OP, R_RG)
 
 # Integer columns a row made again must repeat exactly (its offsets, shape slot and inputs are
@@ -159,12 +159,26 @@ def _imported(tape: Tape, before, a, start: int, out: set):
     return before
 
 
+def _by_forward(code: int, args: tuple, kwargs: dict) -> bool:
+    """Whether a call's one row, of ``code``, is replayed by its op's ``forward`` on its inputs' arena
+    slots (a BLAS product) rather than by the call: the call read its tensors in the layout their
+    slots hold (C-contiguous), so that ``forward`` gives the bits it gave."""
+    op = REGISTRY[code]
+    if op.forward is None or op.multi or op.arity not in (1, 2):
+        return False
+    return all(not isinstance(a, Tensor) or a._v is None or a._v.flags.c_contiguous
+               for a in (*args, *kwargs.values()))
+
+
 def note(tape: Tape, fn: Callable, args: tuple, kwargs: dict, pre, start: int, ix_start: int):
     """The segment of a call that appended rows ``start..tape.n-1`` (``pre``: from ``before``),
     or None if none of them is a Python-forward row (or the call cannot be made again)."""
     stop = tape.n
     if stop == start + 1:
-        if tape.op[start] < PYTHON.start:       # (the common case, a row of a compiled family: no numpy call)
+        code = int(tape.op[start])
+        if code < PYTHON.start:       # (the common case, a row of a compiled family: no numpy call)
+            return None
+        if _by_forward(code, args, kwargs):
             return None
     elif not (tape.op[start:stop] >= PYTHON.start).any():
         return None
@@ -309,6 +323,7 @@ def _cut(tape: Tape, n0: int, t64: int, t32: int, tix: int, ix_start: int, ix_ke
     for table in (tape.src, tape.csrc, tape.args, tape.pyrows, tape.hooks, tape.prov, tape.retained):
         for k in [k for k in table if k >= n0]:
             del table[k]
+    tape.prov = dict(tape.prov)     # (a new dict: ``_anomaly.stack_of`` keeps the keys of the one it searched)
     for lent in tape.lent:
         for k in [k for k, r in lent.items() if r >= n0]:
             del lent[k]

@@ -1,29 +1,39 @@
 """Random sampling beyond ``rand``/``randn``/``randint``: the ``*_like`` factories, ``normal``,
 ``bernoulli``, ``multinomial`` and the in-place random fills (``uniform_``, ``normal_`` ...).
 
-Draws come from ``tape.default_generator`` (numpy's PCG64) or a ``generator=`` given; the
-streams are not PyTorch's, so seeded values differ from PyTorch's (shapes, dtypes and
-errors are the same).
+Draws come from ``tape.default_generator`` or a ``generator=`` given, PyTorch's CPU streams
+(``tape/_mt.py``): seeded alike, these functions draw PyTorch's values, but ``multinomial``
+without replacement and ``exponential_`` (PyTorch's use Intel's MKL streams there).
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided as _np_as_strided
 
 from . import _dtype as D
-from ._creation import (Generator, _allocated, _checked_shape, _generator, _leaf, _options, default_generator,
-                        like_layout)
+from ._creation import (Generator, _allocated, _checked_shape, _generator, _leaf, _options, like_layout,
+                        wide_ints)
 from ._device import check_device
 from ._layout import check_memory_format
+from ._mt import fma64, libm
 from ._tensor import Tensor, _plain
 from .ops._spec import public, public_function
 from .ops.elementwise import fill_with
 
 
-def _rng(generator: Optional[Generator]) -> np.random.Generator:
-    return (generator or default_generator).rng
+def _in_memory_order(self: Tensor, values: np.ndarray) -> np.ndarray:
+    """Values drawn one after another for the elements of ``self`` in the order PyTorch's kernels visit
+    them: memory order (a transposed view gets its draws column by column)."""
+    if self.is_contiguous():
+        return values.reshape(self._shape)
+    offsets = sum(np.arange(n).reshape((-1,) + (1,) * (self.dim() - 1 - k)) * st
+                  for k, (n, st) in enumerate(zip(self._shape, self.stride())))
+    out = np.empty(values.size, values.dtype)
+    out[np.argsort(np.broadcast_to(offsets, self._shape).ravel(), kind="stable")] = values
+    return out.reshape(self._shape)
 
 
 def _not_implemented(kernel: str, dtype: D.dtype) -> NotImplementedError:
@@ -44,7 +54,8 @@ def _random_like(input: Tensor, dtype: Optional[D.dtype], layout, device, requir
     dt = _like_dtype(input, dtype)
     if not dt.is_floating_point:
         raise _not_implemented(kernel, dt)
-    return like_layout(_leaf(draw(input._shape).astype(dt.np), dt, requires_grad), input, fmt)
+    return like_layout(_leaf(draw(math.prod(input._shape), dt.np).astype(dt.np).reshape(input._shape), dt,
+                             requires_grad), input, fmt)
 
 
 @public_function("rand_like")
@@ -52,7 +63,7 @@ def rand_like(input: Tensor, *, generator: Optional[Generator] = None, dtype: Op
               device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
     """Uniform random numbers in [0, 1) with the size (and, unless given, dtype) of ``input``."""
     return _random_like(input, dtype, layout, device, requires_grad, memory_format, "rand_like",
-                        "check_uniform_bounds", _rng(generator).random)
+                        "check_uniform_bounds", lambda n, dt: _generator(generator).uniform_range(n, dt, 0.0, 1.0))
 
 
 @public_function("randn_like")
@@ -60,7 +71,7 @@ def randn_like(input: Tensor, *, generator: Optional[Generator] = None, dtype: O
                device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
     """Standard normal random numbers with the size (and, unless given, dtype) of ``input``."""
     return _random_like(input, dtype, layout, device, requires_grad, memory_format, "randn_like",
-                        "normal_kernel_cpu", _rng(generator).standard_normal)
+                        "normal_kernel_cpu", lambda n, dt: _generator(generator).normal(n, dt, 0.0, 1.0))
 
 
 @public_function("randint_like")
@@ -77,7 +88,8 @@ def randint_like(input: Tensor, low: int = 0, high: Optional[int] = None, *, gen
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = _like_dtype(input, dtype)
-    v = _rng(generator).integers(low, high, input._shape).astype(dt.np)
+    v = _generator(generator).from_to(math.prod(input._shape), low, high, wide_ints(dt)).astype(dt.np) \
+        .reshape(input._shape)
     return like_layout(_leaf(v, dt, requires_grad), input, fmt)
 
 
@@ -94,7 +106,7 @@ def normal(mean, std=1.0, size=None, *, generator: Optional[Generator] = None, d
     ``normal(mean, std, size)`` with numbers.  A ``mean``/``std`` tensor that requires grad gets the
     reparametrized gradient (``mean + std * noise``)."""
     check_device(device)
-    rng = _rng(generator)
+    rng = _generator(generator)
     if not isinstance(mean, Tensor) and not isinstance(std, Tensor):
         if size is None:
             raise TypeError("normal() received an invalid combination of arguments - got (float, float), but "
@@ -108,8 +120,8 @@ def normal(mean, std=1.0, size=None, *, generator: Optional[Generator] = None, d
         _check_std(float(std))
         dt = dtype or D.get_default_dtype()
         shape = _checked_shape((size,) if not isinstance(size, int) else (size,), "normal")
-        v = float(mean) + float(std) * rng.standard_normal(shape)
-        return _leaf(v.astype(dt.np), dt, requires_grad)
+        v = rng.normal(math.prod(shape), dt.np, float(mean), float(std)).astype(dt.np).reshape(shape)
+        return _leaf(v, dt, requires_grad)
     if size is not None:
         raise TypeError("normal(): a size is taken only with a number mean and std")
     if isinstance(std, Tensor):
@@ -121,7 +133,9 @@ def normal(mean, std=1.0, size=None, *, generator: Optional[Generator] = None, d
     if not ref._dtype.is_floating_point:
         raise _not_implemented("normal_kernel_cpu", ref._dtype)
     shape = np.broadcast_shapes(*(t._shape for t in (mean, std) if isinstance(t, Tensor)))
-    noise = _plain(rng.standard_normal(shape).astype(ref._dtype.np), ref._dtype)
+    # (PyTorch draws standard values, then scales and shifts them: the same bits as mean + std * noise)
+    noise = _plain(rng.normal(math.prod(shape), ref._dtype.np, 0.0, 1.0).astype(ref._dtype.np).reshape(shape),
+                   ref._dtype)
     return mean + std * noise
 
 
@@ -133,7 +147,9 @@ def bernoulli(self, p: Optional[float] = None, *, generator: Optional[Generator]
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error message "
                            "be improved?  If so, please report an enhancement request to PyTorch.)")
     dt = self._dtype
-    v = (_rng(generator).random(self._shape) < probs).astype(dt.np)
+    # (with a tensor of probabilities, PyTorch draws in their precision; with a number, in double's)
+    digits = 24 if p is None and dt is not D.float64 else 53
+    v = (_generator(generator).uniform(probs.size, digits).reshape(probs.shape) < probs).astype(dt.np)
     return _plain(v, dt)
 
 
@@ -158,15 +174,18 @@ def multinomial(self, num_samples: int, replacement: bool = False, *,
     sums = w.sum(axis=1)
     if np.any(sums <= 0):
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    rng = _rng(generator)
+    rng = _generator(generator)
     out = np.empty((w.shape[0], num_samples), np.int64)
     for i, row in enumerate(w):
         if replacement:
-            out[i] = rng.choice(n, num_samples, replace=True, p=row / row.sum())
+            # (PyTorch's search: the first category whose cumulative share reaches a uniform draw)
+            cum = np.cumsum(row) / row.sum()
+            cum[-1] = 1.0
+            out[i] = np.searchsorted(cum, rng.uniform(num_samples, 53), side="left")
         else:
             # Drawing without replacement by exponential keys (the Gumbel-top-k idea): rows with
             # zero weights never draw them while positive weights remain.
-            keys = np.where(row > 0, rng.exponential(size=n) / np.where(row > 0, row, 1.0), np.inf)
+            keys = np.where(row > 0, -np.log1p(-rng.uniform(n, 53)) / np.where(row > 0, row, 1.0), np.inf)
             order = np.argsort(keys, kind="stable")
             out[i] = order[:num_samples]
     return _plain(out.reshape(self._shape[:-1] + (num_samples,)), D.int64)
@@ -184,8 +203,8 @@ def uniform_(self, from_: float = 0.0, to: float = 1.0, *, generator: Optional[G
     _float_fill(self, "check_uniform_bounds")
     if from_ > to:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={from_:g} > to={to:g}")
-    v = from_ + (to - from_) * _rng(generator).random(self._shape)
-    return fill_with(self, v, "UniformBackward0")
+    v = _generator(generator).uniform_range(self.numel(), self._dtype.np, from_, to)
+    return fill_with(self, _in_memory_order(self, v), "UniformBackward0")
 
 
 @public("normal_", function=False)
@@ -193,7 +212,8 @@ def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Optional[Ge
     """Fill the tensor in place with normal samples of the given mean and standard deviation."""
     _float_fill(self, "normal_kernel_cpu")
     _check_std(std)
-    return fill_with(self, mean + std * _rng(generator).standard_normal(self._shape), "NormalBackward0")
+    v = _generator(generator).normal(self.numel(), self._dtype.np, mean, std, self.is_contiguous())
+    return fill_with(self, _in_memory_order(self, v), "NormalBackward0")
 
 
 @public("random_", function=False)
@@ -206,13 +226,18 @@ def random_(self, from_: int = 0, to: Optional[int] = None, *, generator: Option
         kind = "RandomBackward0"
     else:
         kind = "RandomBackward2"
+    dt, rng = self._dtype, _generator(generator)
     if to is None:
-        dt = self._dtype
-        to = (1 << {D.float64: 53, D.float32: 24, D.float16: 11}[dt]) + 1 if dt.is_floating_point \
+        # (no bound: a draw modulo 2**mantissa + 1, or the dtype's maximum + 1; the low bit for bool)
+        bound = (1 << {D.float64: 53, D.float32: 24, D.float16: 11}[dt]) + 1 if dt.is_floating_point \
             else (2 if dt is D.bool_ else int(np.iinfo(dt.np).max) + 1)
-    if from_ >= to:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
-    return fill_with(self, _rng(generator).integers(from_, to, self._shape), kind)
+        width = "bool" if dt is D.bool_ else "wide" if dt in (D.int64, D.float64) else "narrow"
+        v = rng.full_range(self.numel(), width, bound)
+    else:
+        if from_ >= to:
+            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
+        v = rng.from_to(self.numel(), from_, to, wide_ints(dt))
+    return fill_with(self, _in_memory_order(self, v), kind)
 
 
 @public("bernoulli_", function=False)
@@ -221,7 +246,8 @@ def bernoulli_(self, p=0.5, *, generator: Optional[Generator] = None) -> Tensor:
     probs = p._value() if isinstance(p, Tensor) else p
     if not (np.all(np.asarray(probs) >= 0) and np.all(np.asarray(probs) <= 1)):
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={probs}")
-    v = _rng(generator).random(self._shape) < probs
+    digits = 24 if isinstance(p, Tensor) and p._dtype is not D.float64 else 53
+    v = _in_memory_order(self, _generator(generator).uniform(self.numel(), digits)) < probs
     return fill_with(self, v, "BernoulliBackward1" if isinstance(p, Tensor) else "BernoulliBackward2")
 
 
@@ -231,7 +257,8 @@ def exponential_(self, lambd: float = 1.0, *, generator: Optional[Generator] = N
     _float_fill(self, "exponential_cpu")
     if not lambd > 0.0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
-    return fill_with(self, _rng(generator).exponential(1.0 / lambd, self._shape), "ExponentialBackward0")
+    v = -1.0 / lambd * libm(math.log1p, -_generator(generator).uniform(self.numel(), 53))
+    return fill_with(self, _in_memory_order(self, v), "ExponentialBackward0")
 
 
 @public("geometric_", function=False)
@@ -239,7 +266,8 @@ def geometric_(self, p: float, *, generator: Optional[Generator] = None) -> Tens
     """Fill the tensor in place with geometric samples (trials until the first success, ``p`` each)."""
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
-    return fill_with(self, _rng(generator).geometric(p, self._shape), "GeometricBackward0")
+    v = np.ceil(libm(math.log, _generator(generator).uniform(self.numel(), 53)) / math.log1p(-p))
+    return fill_with(self, _in_memory_order(self, v), "GeometricBackward0")
 
 
 @public("log_normal_", function=False)
@@ -248,14 +276,16 @@ def log_normal_(self, mean: float = 1.0, std: float = 2.0, *, generator: Optiona
     _float_fill(self, "log_normal_cpu")
     if not std > 0.0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
-    return fill_with(self, _rng(generator).lognormal(mean, std, self._shape), "LogNormalBackward0")
+    v = libm(math.exp, _generator(generator).normal_scalar(self.numel(), mean, std))
+    return fill_with(self, _in_memory_order(self, v), "LogNormalBackward0")
 
 
 @public("cauchy_", function=False)
 def cauchy_(self, median: float = 0.0, sigma: float = 1.0, *, generator: Optional[Generator] = None) -> Tensor:
     """Fill the tensor in place with Cauchy samples of the given median and scale."""
     _float_fill(self, "cauchy_cpu")
-    return fill_with(self, median + sigma * _rng(generator).standard_cauchy(self._shape), "CauchyBackward0")
+    v = fma64(libm(math.tan, math.pi * (_generator(generator).uniform(self.numel(), 53) - 0.5)), sigma, median)
+    return fill_with(self, _in_memory_order(self, v), "CauchyBackward0")
 
 
 # -- permutations -----------------------------------------------------------------------------

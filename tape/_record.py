@@ -220,6 +220,13 @@ VALUES = Families((_unary_value, _binary_value, _reduce_value, _shape_value, _li
                    _catalogue_unary_value, _catalogue_binary_value, _view_value))
 
 
+def row_value(tape, r: int) -> None:
+    """Compute row ``r``'s value into its arena slot (its inputs there) with its family's kernel,
+    the very compiled function a trace's replay calls for it (the one ``VALUES`` holds the address of)."""
+    arena = int(tape.dt[r])
+    VALUES.kernels[FAMILY[tape.op[r]]](tape.R, tape.F, tape.stab, tape.ix, tape.v64 if arena == 0 else tape.v32, r)
+
+
 @njit(cache=True, error_model="numpy")
 def _forward(R, F, stab, ix, v64, v32, r, fams):
     """Compute the value of row ``r`` (inputs already on the same tape); False if its family's

@@ -36,14 +36,19 @@ _TRANSCENDENTAL = {np.exp, np.exp2, np.expm1, np.log, np.log2, np.log10, np.log1
                    np.arcsin, np.arccos, np.arctan, np.sinh, np.cosh, np.tanh, np.arcsinh, np.arccosh,
                    np.arctanh, np.cbrt}
 _BY_NUMPY = np.zeros(N_CODES, np.bool_)
+# Rows whose value the front end computed with the op's numpy ``forward`` (``Op.numpy_forward``, a bit
+# of ``ib``): replayed by it, as they were computed.
+_NUMPY_IB = np.zeros(N_CODES, np.int64)
 for _code, _op in REGISTRY.items():
     _BY_NUMPY[_code] = _code in UNARY and isinstance(_op.forward, np.ufunc) and _op.forward in _TRANSCENDENTAL
+    _NUMPY_IB[_code] = _op.numpy_forward
 
 
 def numpy_rows(tape) -> list:
-    """The rows of ``tape`` a replay leaves to numpy (``NUMPY_FROM``), in order."""
+    """The rows of ``tape`` a replay leaves to numpy (``NUMPY_FROM``, ``Op.numpy_forward``), in order."""
     n = tape.n
-    return np.nonzero((tape.num[:n] >= NUMPY_FROM) & _BY_NUMPY[tape.op[:n]])[0].tolist()
+    op = tape.op[:n]
+    return np.nonzero(((tape.num[:n] >= NUMPY_FROM) & _BY_NUMPY[op]) | (tape.ib[:n] & _NUMPY_IB[op] != 0))[0].tolist()
 
 
 # Guard kinds: the exact value read (``item``, ``float``, ``tolist`` ...), its truth (``bool``,

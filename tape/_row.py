@@ -10,12 +10,13 @@ from .ops.reduction import keep_shape
 class Row:
     """Attributes of one recorded row, as derivative rules and grad_fn views read them."""
 
-    __slots__ = ("tape", "r", "arrived")
+    __slots__ = ("tape", "r", "arrived", "_inputs")
 
     def __init__(self, tape: Tape, r: int, arrived: tuple = ()) -> None:
         self.tape = tape
         self.r = r
         self.arrived = arrived      # (a plain sweep's row of several outputs: which a gradient reached)
+        self._inputs = None
 
     code = property(lambda self: int(self.tape.op[self.r]))
     fa = property(lambda self: float(self.tape.fa[self.r]))
@@ -25,7 +26,11 @@ class Row:
 
     @property
     def inputs(self) -> tuple:
-        return self.tape.inputs_of(self.r)
+        # (read once: a Python-run row's sweep and its rule both ask, and a listed row's costs a ``tolist``)
+        ins = self._inputs
+        if ins is None:
+            ins = self._inputs = self.tape.inputs_of(self.r)
+        return ins
 
     @property
     def in_shapes(self) -> list:

@@ -33,7 +33,7 @@ from ._row import Row
 from ._state import mutation_allowed as state_mutation_allowed, state
 from ._stops import FREED
 from ._tensor import Tensor, _plain, _recorded
-from .ops._spec import CONST, INPUT, OUT, OUTPUTS, REGISTRY, ROLES, X0, X1, X2, Given, input_saved
+from .ops._spec import CONST, INPUT, OUT, OUTPUT, OUTPUTS, REGISTRY, ROLES, X0, X1, X2, Given, input_saved
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
              "have already been freed). Saved intermediate values of the graph are freed when you call "
@@ -116,6 +116,25 @@ def tensor_at(tape, node: int) -> Tensor:
     return _recorded(tape, node, tape.value_of(node), dtype)
 
 
+_PACK_MODIFIED = ("A saved tensor pack hook is modifying its input in place. Tensors provided as input to pack hook "
+                  "cannot be modified by in-place operations as this can lead to unexpected side-effects. Please open "
+                  "an issue if you need to perform in-place operations on the input to a pack hook.")
+
+
+def _pack(pack: Callable, t: Tensor) -> Any:
+    """``pack(t)`` as PyTorch runs a pack hook: in no_grad mode, and an in-place change of ``t`` raises."""
+    version = t._version
+    was = state.grad
+    state.grad = False
+    try:
+        packed = pack(t)
+    finally:
+        state.grad = was
+    if t._version != version:
+        raise RuntimeError(_PACK_MODIFIED)
+    return packed
+
+
 def check_unpacked(value: Any) -> Tensor:
     if not isinstance(value, Tensor):
         raise TypeError(f"Output of saved tensor unpack_hook expected to be a Tensor but got result of type "
@@ -155,7 +174,7 @@ def _pack_rows(tape, lo: int, hi: int, hooks: tuple) -> None:
             if slots is None:
                 slots = _row_hooks(tape, r).saved
             for key, value in values.items():
-                slots[key] = [pack(value), unpack]
+                slots[key] = [_pack(pack, value), unpack]
 
 
 def flush() -> bool:
@@ -205,14 +224,16 @@ def push(pack_hook: Callable, unpack_hook: Callable) -> None:
 
 
 def pop() -> None:
-    flush()
-    local.stack.pop()
-    local.pending = None
-    if not local.stack:
-        _active[0] -= 1
-        if not _active[0]:
-            _T.packing[0] = None
-    _watch()
+    try:
+        flush()     # (a pack hook raising here: the hooks still end with their block)
+    finally:
+        local.stack.pop()
+        local.pending = None
+        if not local.stack:
+            _active[0] -= 1
+            if not _active[0]:
+                _T.packing[0] = None
+        _watch()
 
 
 def restore(stack: tuple) -> None:
@@ -241,7 +262,7 @@ def pack_for_function(tensors: list) -> Optional[list]:
         return None
     flush()
     pack, unpack = local.stack[-1]
-    return [None if t is None else [pack(t), unpack] for t in tensors]
+    return [None if t is None else [_pack(pack, t), unpack] for t in tensors]
 
 
 def release(tape) -> None:
@@ -334,14 +355,45 @@ class SavedTensor:
             if packed[self._slot] is not None:
                 raise RuntimeError(_HOOKS_SET)
             held = held if held is not None else tensor_at(valued(tape), self._node)
-            packed[self._slot] = [pack_hook(held), unpack_hook]
+            packed[self._slot] = [_pack(pack_hook, held), unpack_hook]
             return
         hooks = _row_hooks(tape, r)
         # (a checkpointed segment's saved tensors have the checkpoint's hooks, as in PyTorch)
         if self._slot in hooks.saved or getattr(tape, "recomputed", None) is not None:
             raise RuntimeError(_HOOKS_SET)
         held = held if held is not None else tensor_at(tape, self._node)
-        hooks.saved[self._slot] = [pack_hook(held), unpack_hook]
+        hooks.saved[self._slot] = [_pack(pack_hook, held), unpack_hook]
+
+    def _packed(self) -> list | None:
+        """``[packed, unpack_hook]`` when hooks packed the value, else None."""
+        if self._ctx is not None:
+            packed = self._ctx.__dict__.get("_packed")
+            return packed[self._slot] if packed is not None else None
+        hooks = self._tape.hooks.get(self._row)
+        return hooks.saved.get(self._slot) if hooks is not None else None
+
+    @property
+    def data(self) -> Any:
+        """What is kept: the object the pack hook returned, when hooks packed the value; else the
+        saved tensor, detached when it is the node's own output (None for a saved None)."""
+        packed = self._packed()
+        if packed is not None:
+            return packed[0]
+        node = self._node
+        if isinstance(node, Tensor):
+            return node
+        if node < 0:
+            return None
+        tape = valued(self._tape)
+        t = tensor_at(tape, node)
+        own = tape.op[node] == OUTPUT and tape.a[node] == self._row or node == self._row
+        return t.detach() if own else t
+
+    @property
+    def unpack_hook(self) -> Callable | None:
+        """The unpack hook registered for the value (None without hooks)."""
+        packed = self._packed()
+        return packed[1] if packed is not None else None
 
     def __repr__(self) -> str:
         return f"<torch._C._autograd.SavedTensor object at {id(self):#x}>"
@@ -356,7 +408,17 @@ def _unpacked(tape, r: int, slot, node: Union[int, Tensor]) -> Tensor:
     hooks = tape.hooks.get(r)
     if hooks is not None and slot in hooks.saved:
         packed, unpack = hooks.saved[slot]
-        return check_unpacked(unpack(packed))
+        value = check_unpacked(unpack(packed))
+        if isinstance(node, int) and node >= 0 and value._tape is None and not value._rg:
+            # PyTorch gives the unpacked data the saved tensor's history back (its grad_fn), unless
+            # it is a leaf's (a leaf is saved as it is)
+            while tape.hid[node]:
+                node = int(tape.a[node])
+            code = tape.op[node]
+            dtype = D.ARENA_DTYPES[int(tape.dt[node])]
+            if code != INPUT and code != CONST and value._dtype is dtype and value._shape == tape.shape_of(node):
+                return _recorded(tape, node, value._value(), dtype)
+        return value
     return node if isinstance(node, Tensor) else tensor_at(tape, node)
 
 

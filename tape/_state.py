@@ -1,6 +1,7 @@
 """Per-thread state: grad mode and the tape that ops record onto."""
 from __future__ import annotations
 
+import sys
 import threading
 
 _set = threading.local.__setattr__
@@ -36,3 +37,64 @@ preserved_versions: list = []
 # Inside ``autograd.graph.allow_mutation_on_saved_tensors`` (process-wide, as PyTorch's): the tape
 # generation and row count at its start, (gen, row); else None.
 mutation_allowed = [None]
+
+
+# A thread's stack for backwards run from inside a backward (a custom Function's or a hook's):
+# PyTorch hands a deep chain of them to new threads, and so does ``on_fresh_stack``.
+DEEP_STACK = 64 << 20
+
+
+def deep_stack() -> bool:
+    """Whether this thread's Python stack is a third of the way to the recursion limit."""
+    try:
+        sys._getframe(sys.getrecursionlimit() // 3)
+    except ValueError:
+        return False
+    return True
+
+
+def _thread_locals() -> list:
+    # (found afresh each time: rare, and modules imported lazily may hold some)
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if module is not None and (name == "tape" or name.startswith("tape.")):
+            for value in list(vars(module).values()):
+                if isinstance(value, threading.local):
+                    found[id(value)] = value
+    return list(found.values())
+
+
+def on_fresh_stack(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` run by a new thread that carries on as this one: it starts with this
+    thread's thread-local state (grad mode, tape, the backward running, hooks...) and hands its
+    own back, while this thread waits.  One logical thread on two stacks: a chain of reentrant
+    backwards as deep as PyTorch's tests make them does not reach Python's recursion limit."""
+    locals_ = _thread_locals()
+    mine = [dict(vars(loc)) for loc in locals_]
+    out: list = [None, None]
+
+    def run() -> None:
+        for loc, values in zip(locals_, mine):
+            vars(loc).update(values)
+        try:
+            out[0] = fn(*args, **kwargs)
+        except BaseException as e:     # (re-raised in the waiting thread)
+            out[1] = e
+        for k, loc in enumerate(locals_):
+            mine[k] = dict(vars(loc))
+
+    old = threading.stack_size()
+    threading.stack_size(DEEP_STACK)
+    try:
+        worker = threading.Thread(target=run, name="tape-reentrant-backward")
+    finally:
+        threading.stack_size(old)
+    worker.start()
+    worker.join()
+    for loc, values in zip(locals_, mine):
+        d = vars(loc)
+        d.clear()
+        d.update(values)
+    if out[1] is not None:
+        raise out[1]
+    return out[0]

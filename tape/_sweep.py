@@ -24,7 +24,7 @@ from .ops.elementwise import (CATALOGUE_BINARY, CATALOGUE_UNARY, ONE_ELEMENT, ca
 from .ops.join import join_adjoint
 from .ops.linalg import linalg_adjoint
 from .ops.reduction import MEAN, SUM, reduce_adjoint
-from .ops.shape import EXPAND, VIEW, shape_adjoint, view_adjoint
+from .ops.shape import EXPAND, GATHER, INDEX, VIEW, shape_adjoint, view_adjoint
 
 _UNARY_END = UNARY.stop
 _BINARY_END = BINARY.stop
@@ -35,21 +35,30 @@ _JOIN_END = JOIN.stop
 _SOURCE_END = SOURCE.stop
 _PYTHON_START = PYTHON.start
 _SUM, _MEAN = SUM, MEAN
+_GATHER, _INDEX = GATHER, INDEX
 
 SAVES = np.zeros(N_CODES, np.int64)     # each op's ``saved`` bits
 # Per arena and code, the row size from which the sweep leaves a row (with no broadcast input)
 # to Python: ops with ``numpy_rows`` are differentiated by numpy there, other elementwise ops by
 # their kernel in parts on several threads (``_parallel``; not with one core).
 NEVER = np.full((2, N_CODES), np.iinfo(np.int64).max)
-PYTHON_FROM = NEVER.copy()
+# ``SPARSE_FROM``: ``PYTHON_FROM`` (its first two rows, a view) and a third row: per code, the size
+# of its output from which a gather of it hands its adjoint to the op's ``py_adjoint`` sparse
+# (``Op.sparse_from``, ``_sparse_into``).  Only the plain backward passes the three rows; a sweep
+# given ``PYTHON_FROM`` never stops for that.
+SPARSE_FROM = np.full((3, N_CODES), np.iinfo(np.int64).max)
+PYTHON_FROM = SPARSE_FROM[:2]
 for _code, _op in REGISTRY.items():
     SAVES[_code] = _op.saved
     if _op.numpy_rows:
         PYTHON_FROM[:, _code] = NUMPY_ROWS
     elif (_code in UNARY or _code in BINARY) and CORES > 1:
         PYTHON_FROM[:, _code] = 2 * PART
-__all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SAVES", "ADJOINTS", "FAMILY", "SCALAR", "SCALAR_FAMILY",
-           "sweep_rows", "compile_for", "seeded_sweeps", "mark_unneeded", "free_rows"]
+    if _op.sparse_from:
+        SPARSE_FROM[2, _code] = _op.sparse_from
+GATHERS = (GATHER, INDEX)
+__all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SPARSE_FROM", "GATHERS", "SAVES", "ADJOINTS", "FAMILY",
+           "SCALAR", "SCALAR_FAMILY", "sweep_rows", "compile_for", "seeded_sweeps", "mark_unneeded", "free_rows"]
 
 
 # Each family's adjoint for one row, all with one signature (``_lazy``): the row's own arena
@@ -191,6 +200,27 @@ def _sum_over_big(R, python_from, seen, r):
 
 
 @njit(cache=True, error_model="numpy")
+def _sparse_into(R, python_from, seen, r):
+    """Whether gather row ``r`` (GATHER/INDEX) is left to Python with its input's row, which then
+    takes the gather's adjoint sparse (``SPARSE_FROM``): the input is a big row of such an op, with
+    one output, needed and reached by no gradient yet, no flags on it or its input (freed, changed in
+    place: the sweep's ``check_saved`` at its row then reports them), and no row between
+    it and ``r`` reached by a gradient (one may add to its adjoint later; gradients only flow down,
+    so rows between that no gradient reached by now never run)."""
+    x = R[R_A, r]
+    if python_from.shape[0] < 3 or x < 0 or R[R_LN, r] != 0 or seen[x] & 3 != 0 or R[R_NOUT, x] != 0:
+        return False
+    xa = R[R_A, x]
+    if R[R_NUM, x] < python_from[2, R[R_OP, x]] or R[R_FR, x] != 0 or R[R_LN, x] != 0 or \
+            (xa >= 0 and R[R_FR, xa] != 0):
+        return False
+    for q in range(x + 1, r):
+        if seen[q] & 3 == 1:
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
 def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl, fams):
     """Propagate adjoints from row ``ctl[C_START]`` down to row 0.
 
@@ -201,7 +231,8 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
     anomaly mode (``ctl[C_NAN]``) a row that gave an input a nan gradient).
     ``R`` and ``F`` hold the tape's integer and float columns; rows of code ``c`` in arena
     ``d`` with at least ``python_from[d, c]`` elements, whose inputs have as many (none
-    broadcast), are left to Python too, as is a sum or mean of all of such a row (``_sum_over_big``).
+    broadcast), are left to Python too, as is a sum or mean of all of such a row (``_sum_over_big``),
+    and, given ``SPARSE_FROM``'s third row, a gather whose input's row takes its adjoint sparse.
     ``fams``: the addresses of the family kernels
     (``ADJOINTS``); a row whose kernel is not compiled stops the sweep with ST_COMPILE.
     """
@@ -230,7 +261,8 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
                 return
         if code >= _PYTHON_START or (num[r] >= python_from[dt[r], code] and num[a[r]] == num[r]
                                      and (b[r] < 0 or num[b[r]] == num[r])) or \
-                ((code == _SUM or code == _MEAN) and num[r] == 1 and _sum_over_big(R, python_from, seen, r)):
+                ((code == _SUM or code == _MEAN) and num[r] == 1 and _sum_over_big(R, python_from, seen, r)) or \
+                ((code == _GATHER or code == _INDEX) and _sparse_into(R, python_from, seen, r)):
             _stop(ctl, ST_PYTHON, r)
             return
         scalar = num[r] == 1 and ONE_ELEMENT[code]

@@ -67,6 +67,17 @@ packing = [None]      # while saved-tensor hooks are on, what ``fresh`` calls at
 _lenders: dict = {}   # id(arena) -> weakref to the tape that lent slots of it to tensors (``unshare``)
 
 
+def left_to_python(code: int, arena: int, n: int) -> bool:
+    """Whether the plain sweep leaves an elementwise row of ``code`` over ``n`` elements (its inputs
+    as many) to Python (``_sweep.PYTHON_FROM``), whose run reads a referred leaf's own array
+    (``_blocks``): such a row needs no copy of the leaf on the tape (not a cast, whose kernel
+    reads the arena)."""
+    if n < REFER_FROM:
+        return False
+    # (``_sweep`` imports the op catalogue, which imports this module: read once everything is imported)
+    return n >= sys.modules[__package__ + "._sweep"].PYTHON_FROM[arena, code] and code != ROLES.cast
+
+
 class ConstRef(weakref.ref):
     """A CONST row's weak reference to its tensor, holding the version counter the tensor shares
     with its views and ``detach()`` aliases: a change through one of them after the tensor itself
@@ -367,9 +378,15 @@ class Tape:
         if self.inf is not None and (a in self.inf or b in self.inf):
             self.check_inference(r)
         pend = self.pend
-        if pend is not None and (a in pend or b in pend) and code not in PY_ROWS:
+        if pend is not None and (a in pend or b in pend) and code not in PY_ROWS and not self.python_row(r):
             self.fill((a, b))
         return r
+
+    def python_row(self, r: int) -> bool:
+        """Whether the plain sweep leaves row ``r`` to Python (``left_to_python``; no input broadcast)."""
+        code, dt, _, n = self.R[:4, r].tolist()
+        a, b = int(self.a[r]), int(self.b[r])
+        return left_to_python(code, dt, n) and self.num[a] == n and (b < 0 or self.num[b] == n)
 
     def append_listed(self, code: int, arena: int, value: np.ndarray, inputs: list, ia: int = 0, ib: int = 0,
                       fa: float = 0.0, fb: float = 0.0, fill: bool = True) -> int:

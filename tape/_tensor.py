@@ -41,6 +41,19 @@ _new = object.__new__
 # attributed to the calling module, so this filter silences tape's own ops
 # only, at no cost per op (np.errstate would cost about a microsecond each).
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tape(\.|$)")
+_QUIET = warnings.filters[0]
+_filters_seen = [warnings.filters]
+
+
+def quiet_numpy_warnings() -> None:
+    """Put the filter above back in front when the filter list was replaced since (each
+    ``warnings.catch_warnings`` block has its own list: one around ``import tape``, as pytest's
+    around collecting a test module, drops it when it ends).  Called where a backward starts."""
+    filters = warnings.filters
+    if filters is not _filters_seen[0]:
+        _filters_seen[0] = filters
+        if not filters or filters[0] != _QUIET:
+            warnings.filterwarnings(*_QUIET[:1], category=RuntimeWarning, module=r"tape(\.|$)")
 Number = Union[int, float, bool]
 
 
@@ -994,6 +1007,13 @@ class Tensor(_NotYet):
         if self._vb is not None and result._tape is not None:
             if self._vm:
                 _refuse_view(self)
+            if self._tape is not None:
+                # PyTorch's CopySlices sends the change's gradient to the base's node, past the view's:
+                # the hooks registered on the view before (``register_hook``) no longer fire.
+                tape, node = self._history()
+                hooks = tape.hooks.get(node)
+                if hooks is not None:
+                    hooks.tensor.clear()
             return self._write_view(result, operand)        # (``ops/views.py``: PyTorch's CopySlices)
         if self._f is not None:
             self._f = float(result._value())

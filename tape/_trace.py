@@ -16,11 +16,15 @@ hooks that make guards are installed only while a trace records.
 from __future__ import annotations
 
 import bisect
+import collections
 import functools
+import itertools
 import linecache
+import operator
 import os
 import sys
 import threading
+import types
 from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
@@ -272,18 +276,46 @@ _lock = threading.Lock()
 _installed = [0, None, None]    # recordings in progress; the replaced members, to put back; ``_plan()``
 
 
-_made: dict = {}    # (owner, name) -> (a member, its hooked form): made once, installed at each recording
+class _Owner:
+    """The members of one owner (the Tensor class, a module) a recording hooks: their names, the
+    members they held at the last recording and their hooked forms (made once, made again for a
+    member swapped meanwhile, e.g. a front end a forward-AD level replaced)."""
+
+    def __init__(self, owner, names: list, makes: list) -> None:
+        self.owner = owner
+        self.module = not isinstance(owner, type)      # (a module's members: one ``dict.update``)
+        self.names = tuple(names)
+        self.makes = tuple(makes)
+        get = operator.itemgetter(*self.names)
+        self.get = get if len(self.names) > 1 else lambda members: (get(members),)
+        self.members = ()
+        self.hooked = ()
+
+    def install(self) -> tuple:
+        """Put the hooked forms in place; return the members they replace."""
+        members = self.get(self.owner.__dict__)
+        if len(members) != len(self.members) or not all(map(operator.is_, members, self.members)):
+            old = dict(zip(zip(self.names, self.members), self.hooked))
+            self.hooked = tuple(old[k] if k in old else make(k[1])
+                                for k, make in zip(zip(self.names, members), self.makes))
+            self.members = members
+        self._put(self.hooked)
+        return members
+
+    def _put(self, values: tuple) -> None:
+        if self.module:
+            self.owner.__dict__.update(zip(self.names, values))
+        else:
+            collections.deque(map(setattr, itertools.repeat(self.owner), self.names, values), maxlen=0)
 
 
-def _hooked(owner, name: str, make: Callable):
-    """The hooked form of ``owner.name`` as it is now (``make`` makes one from the member), made at
-    the first recording and kept (a front end swapped meanwhile, e.g. by a forward-AD level, gets
-    its own)."""
-    value = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
-    got = _made.get((owner, name))
-    if got is None or got[0] is not value:
-        got = _made[(owner, name)] = (value, make(value))
-    return value, got[1]
+def _owners(plan: list) -> list:
+    """The plan's entries grouped by owner (a member named twice is hooked once)."""
+    groups: dict = {}
+    for owner, name, make in plan:
+        names = groups.setdefault(owner, {})
+        names.setdefault(name, make)
+    return [_Owner(owner, list(names), list(names.values())) for owner, names in groups.items()]
 
 
 def _plan() -> list:
@@ -309,6 +341,18 @@ def _plan() -> list:
             f = getattr(m, name)
             if callable(f) and not isinstance(f, type):
                 plan.append((m, name, functools.partial(_hooked_op, name)))
+    # The same front ends reached through the op family modules that define them (private names,
+    # ``tape.ops.stats.norm``): hooked there too, so that such a call is replayed as a public one is.
+    public = {}
+    for owner, name, make in plan:
+        member = owner.__dict__.get(name)
+        if isinstance(member, types.FunctionType):
+            public.setdefault(member, make)
+    for key in [k for k in sys.modules if k.startswith(f"{module.__name__}.ops.")]:
+        m = sys.modules[key]
+        for name, member in list(vars(m).items()):
+            if isinstance(member, types.FunctionType) and member in public and not name.startswith("__"):
+                plan.append((m, name, public[member]))
     # A custom Function's call: replayed as a segment (its module is loaded by the package's).
     Function = sys.modules[f"{module.__name__}.autograd.function"].Function
     plan.append((Function, "apply", lambda apply: classmethod(_hooked_op("apply", apply.__func__))))
@@ -326,13 +370,8 @@ def _install() -> None:
         if _installed[0] > 1:
             return
         if _installed[2] is None:
-            _installed[2] = _plan()
-        saved = []
-        for owner, name, make in _installed[2]:
-            value, hooked = _hooked(owner, name, make)
-            saved.append((owner, name, value))
-            setattr(owner, name, hooked)
-        _installed[1] = saved
+            _installed[2] = _owners(_plan())
+        _installed[1] = [owner.install() for owner in _installed[2]]
 
 
 def _uninstall() -> None:
@@ -340,8 +379,8 @@ def _uninstall() -> None:
         _installed[0] -= 1
         if _installed[0]:
             return
-        for owner, name, value in reversed(_installed[1]):
-            setattr(owner, name, value)
+        for owner, members in zip(reversed(_installed[2]), reversed(_installed[1])):
+            owner._put(members)
         _installed[1] = None
 
 
@@ -366,6 +405,7 @@ class _Variant:
         self.unneeded = {}          # argnums -> the sweep's start bits: rows that lead to none of them
         self.program = None         # a tape of one-element float64 rows: its scalar program (``_replay``)
         self.numpy_at = None        # (rows then, the rows numpy replays: ``_replay.numpy_rows``)
+        self.calls = {}             # row -> its numpy forward's call on arena views (``_by_numpy``)
         self.optimized = None       # what ``_optimize`` did (rows before and after ...), if it ran
 
 
@@ -400,6 +440,24 @@ def _replayable(tape: Tape, segments: dict) -> bool:
         elif FAMILY[code] < 0:
             return False
     return True
+
+
+def _by_numpy(var: _Variant, r: int) -> None:
+    """Compute row ``r`` with its op's numpy ``forward`` on views of the arenas (a ufunc writes into
+    the row's slot), the call made once per arena (a Python-forward call may grow them)."""
+    tape = var.tape
+    call = var.calls.get(r)
+    if call is None or call[0] is not tape.v64 or call[1] is not tape.v32:
+        values = (tape.v64, tape.v32)
+        forward = REGISTRY[int(tape.op[r])].forward
+        call = var.calls[r] = (tape.v64, tape.v32, forward, isinstance(forward, np.ufunc),
+                               _engine._arena_view(tape, values, r),
+                               tuple(_engine._arena_view(tape, values, x) for x in tape.inputs_of(r)))
+    _, _, forward, ufunc, out, ins = call
+    if ufunc:
+        forward(*ins, out=out)
+    else:
+        out[...] = forward(*ins)
 
 
 def _close(before: np.ndarray, after: np.ndarray) -> bool:
@@ -556,9 +614,7 @@ class Trace:
                 r = int(ctl[C_STOP])
                 if r == end:
                     return True
-                values = (tape.v64, tape.v32)
-                _engine._arena_view(tape, values, r)[...] = REGISTRY[int(tape.op[r])].forward(
-                    *(_engine._arena_view(tape, values, x) for x in tape.inputs_of(r)))
+                _by_numpy(var, r)
                 ctl[C_START] = r + 1
                 continue
             r = int(ctl[C_ROW])
@@ -596,9 +652,7 @@ class Trace:
                     if check:
                         return False
             else:
-                values = (tape.v64, tape.v32)
-                _engine._arena_view(tape, values, r)[...] = REGISTRY[code].forward(
-                    *(_engine._arena_view(tape, values, x) for x in tape.inputs_of(r)))
+                _by_numpy(var, r)
             ctl[C_START] = r + 1
 
     def _check_inputs(self, inputs: tuple, what: str = "inputs") -> tuple:
@@ -716,7 +770,14 @@ class Trace:
                 ctl[C_START] = ctl[C_ROW]
                 continue
             if status == ST_PYTHON:
-                return None
+                r = int(ctl[C_ROW])
+                code = int(tape.op[r])
+                if code < _PYTHON_START or REGISTRY[code].py_adjoint is None:
+                    return None
+                # (a BLAS product's adjoint, on numpy views of the arenas)
+                _engine._python_row(tape, r, (tape.v64, tape.v32), grads, seen)
+                ctl[C_START] = r - 1
+                continue
             _engine._stopped(tape, ctl)
         out = []
         for i in argnums:

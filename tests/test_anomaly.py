@@ -313,3 +313,76 @@ def test_a_node_running_in_another_thread_induces_no_row_here():
     first = [m for m in _messages(w) if "DivBackward0" in m]
     assert len(first) == 1 and "Previous calculation was induced" not in first[0]
     assert "q = (y * 0.0 / y).sum()" in first[0]
+
+
+def test_node_metadata_goes_with_the_tensor_after_a_recorded_backward_in_anomaly_mode():
+    # (PyTorch's test_anomaly_assign_parent_cleanup: the tape the recorded backward wrote to stays
+    # the thread's, and its rows' Python parts go once the last tensor needing them does)
+    import weakref
+
+    class Foo:
+        pass
+
+    def get_ref():
+        x = tape.randn(2, 2, requires_grad=True)
+        t = x.exp()
+        with tape.autograd.detect_anomaly():
+            tape.autograd.grad(t, x, tape.ones_like(t), create_graph=True)
+        obj = Foo()
+        t.grad_fn.metadata[0] = obj
+        assert t.grad_fn.metadata[0] is obj
+        return t, weakref.ref(obj)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t, ref = get_ref()
+    assert ref() is not None
+    del t
+    assert ref() is None
+
+
+def test_a_function_backward_making_nan_gives_no_numpy_warning_in_a_fresh_filter_list():
+    # (as pytest's: a catch_warnings block around ``import tape`` drops tape's filter when it ends)
+    class Div(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            g = g.clone()
+            g[0] = 0
+            g[0] /= 0
+            return g
+
+    x = tape.rand(3, requires_grad=True)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        Div.apply(x).sum().backward()
+    assert [str(m.message) for m in w] == []
+    assert x.grad.isnan().tolist() == [True, False, False]
+
+
+def test_stack_of_follows_the_rows_noted_as_the_tape_grows():
+    # (``stack_of`` bisects the noted rows, kept between calls: a backward in anomaly mode over n
+    # Python rows costs n log n, not n**2; its answers are the definition's)
+    from tape._anomaly import stack_of
+    from tape._state import state
+
+    def naive(tape, r):
+        starts = [k for k in tape.prov if k <= r]
+        return tape.prov[max(starts)] if starts else -1
+
+    x = tape.tensor(1.0, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with tape.autograd.detect_anomaly():
+            y = x * 2.0
+            for _ in range(3):
+                for _ in range(20):
+                    y = y * 1.5
+                    y = y + 1.0
+                t = state.tape
+                assert [stack_of(t, r) for r in range(t.n)] == [naive(t, r) for r in range(t.n)]
+    assert len(set(t.prov.values())) > 2

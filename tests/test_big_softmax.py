@@ -122,3 +122,86 @@ def test_blocks_are_taken(small_blocks):
     _step(np.ones((20, 10)), tape.float64, True, dim=0)         # not over the last dim: the rule
     _step(np.ones((2, 10)), tape.float64, True)                 # small: the rule
     assert len(calls) == 2
+
+
+def _gathered(v: np.ndarray, dtype, log: bool, dim: int, index: np.ndarray, dense: bool = False,
+              between: bool = False, twice: bool = False, retain: bool = False):
+    """Gradient of a weighted sum of a gather of the (log-)softmax; ``dense``: a hook on the softmax's
+    output, so its adjoint is written whole; ``between``: a row reading it recorded before the
+    gather; ``twice``: another row reaches the input's adjoint first."""
+    x = tape.tensor(v, dtype=dtype, requires_grad=True)
+    y = x.log_softmax(-1) if log else x.softmax(-1)
+    if dense:
+        y.register_hook(lambda g: g)
+    if retain:
+        y.retain_grad()
+    early = y[1].sum() if between else 0.0
+    w = tape.tensor(np.random.default_rng(8).standard_normal(index.shape), dtype=dtype)
+    loss = (y.gather(dim, tape.tensor(index)) * w).sum() + early
+    if twice:
+        loss = loss + (x * x).sum()
+    loss.backward()
+    return x.grad.numpy().copy(), y.grad.numpy().copy() if retain else None
+
+
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("dtype", [tape.float32, tape.float64])
+def test_a_gathers_adjoint_is_taken_sparse(monkeypatch, dtype, log):
+    """A gather of a big softmax hands its adjoint on sparse (float32: each row's in scratch, no
+    zeroed array): the bits of the adjoint written whole, for any gather (repeated and unsorted
+    positions, along either dim), an input reached first by another row, a reader in between."""
+    taken = []
+    sparse_rows = S._sparse_rows
+    monkeypatch.setattr(S, "_sparse_rows", lambda *a: taken.append(1) or sparse_rows(*a))
+    rng = np.random.default_rng(5)
+    v = (3.0 * rng.standard_normal((64, 520))).astype(dtype.np)
+    cases = [(1, rng.integers(0, 520, (64, 3))), (0, rng.integers(0, 64, (40, 520))), (1, np.zeros((64, 2), np.int64))]
+    for dim, index in cases:
+        for twice in (False, True):
+            for cores in (1, 2):
+                monkeypatch.setattr(_parallel, "CORES", cores)
+                del taken[:]
+                got, _ = _gathered(v, dtype, log, dim, index, twice=twice)
+                assert len(taken) == (dtype is tape.float32)
+                want, _ = _gathered(v, dtype, log, dim, index, dense=True, twice=twice)
+                assert got.tobytes() == want.tobytes()
+    del taken[:]
+    got, _ = _gathered(v, dtype, log, 1, cases[0][1], between=True)
+    assert not taken
+    want, _ = _gathered(v, dtype, log, 1, cases[0][1], between=True, dense=True)
+    assert got.tobytes() == want.tobytes()
+
+
+def test_a_sparse_adjoint_asked_for_is_whole():
+    """The softmax output's adjoint, retained or asked for, is written whole (not handed on sparse)."""
+    rng = np.random.default_rng(6)
+    v = rng.standard_normal((64, 520)).astype(np.float32)
+    index = rng.integers(0, 520, (64, 3))
+    got, yg = _gathered(v, tape.float32, True, 1, index, retain=True)
+    want, _ = _gathered(v, tape.float32, True, 1, index, dense=True)
+    assert got.tobytes() == want.tobytes()
+    w = np.random.default_rng(8).standard_normal(index.shape).astype(np.float32)
+    expected = np.zeros(v.shape, np.float32)
+    np.add.at(expected, (np.arange(64)[:, None], index), w)
+    np.testing.assert_array_equal(yg, expected)
+    x = tape.tensor(v, requires_grad=True)
+    y = x.log_softmax(1)
+    gx, gy = tape.autograd.grad((y.gather(1, tape.tensor(index)) * tape.tensor(w)).sum(), [x, y])
+    np.testing.assert_array_equal(gy.numpy(), expected)
+    assert gx.numpy().tobytes() == got.tobytes()
+
+
+def test_a_sparse_adjoint_checks_the_saved_values():
+    """The softmax row run with its gather still says that the graph was freed by the first backward,
+    or that its saved output was changed in place."""
+    x = tape.tensor(np.random.default_rng(7).standard_normal((64, 520)).astype(np.float32), requires_grad=True)
+    index = tape.tensor(np.zeros((64, 1), np.int64))
+    loss = x.log_softmax(1).gather(1, index).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+    y = x.log_softmax(1)
+    loss = y.gather(1, index).sum()
+    y.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()

@@ -838,3 +838,87 @@ def test_function_reached_by_an_undefined_gradient_runs(materialize):
     (_Drop.apply(y.exp()) + y).sum().backward()         # (a gradient reaches it too: that one only)
     assert log == [zero] * 3 + [[1.0, 1.0]]
     assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_clear_saved_tensors_on_access_gives_them_once():
+    errors = []
+
+    class Once(tape.autograd.Function):
+        clear_saved_tensors_on_access = True
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            try:
+                ctx.saved_tensors
+            except RuntimeError as e:
+                errors.append(str(e))
+            return g * 2 + x * 0
+
+    x = tape.randn(3, requires_grad=True)
+    y = Once.apply(x)
+    y.sum().backward(retain_graph=True)
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+    assert errors == ["saved_tensors can only be accessed once when clear_saved_tensors_on_access=True is set on "
+                      "the autograd.Function. Either access saved_tensors only once, or set "
+                      "clear_saved_tensors_on_access=False."]
+    with pytest.raises(RuntimeError, match="can only be accessed once"):
+        y.sum().backward()
+    # (grad_fn.saved_tensors is the same access)
+    y = Once.apply(x)
+    assert y.grad_fn.saved_tensors[0] is x
+    with pytest.raises(RuntimeError, match="can only be accessed once"):
+        y.sum().backward()
+
+
+def _big_grad_functions(lib, kept: list):
+    """Functions whose backward returns a new tensor for a big leaf, or one it also keeps."""
+
+    class Fresh(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            out = g * 3
+            ctx.ptr = out.data_ptr()
+            return out
+
+    class Kept(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            out = g * 3
+            kept.append(out)
+            return out
+
+    return Fresh, Kept
+
+
+@pytest.mark.parametrize("lib_name", ["tape", pytest.param("torch", marks=pytest.mark.torch)])
+def test_big_leaf_gradient_is_taken_over_only_when_nothing_else_holds_it(lib_name):
+    # As PyTorch's AccumulateGrad, which steals a gradient no one else refers to: the leaf's .grad
+    # is the memory the backward returned (no copy; checkpointed segments' parameters rely on it),
+    # unless the backward kept that tensor, which then stays apart from .grad.
+    lib = pytest.importorskip(lib_name)
+    kept = []
+    Fresh, Kept = _big_grad_functions(lib, kept)
+    x = lib.ones(300, 300, requires_grad=True)        # (big enough for the adjoint buffers kept by the tape)
+    y = Fresh.apply(x)
+    y.sum().backward()
+    assert x.grad.data_ptr() == y.grad_fn.ptr
+    assert x.grad[0, 0].item() == 3.0
+    x.grad = None
+    Kept.apply(x).sum().backward()
+    assert x.grad.data_ptr() != kept[0].data_ptr()
+    x.grad.zero_()
+    assert kept[0][0, 0].item() == 3.0 and x.grad[0, 0].item() == 0.0

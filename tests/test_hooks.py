@@ -539,3 +539,72 @@ def test_hook_of_a_tensor_only_an_undefined_gradient_reaches():
     assert tape.autograd.grad(tape._C._functions.UndefinedGrad()(y).sum(), x, create_graph=True,
                               allow_unused=True) == (None,)
     assert seen == [None, [1.0, 1.0], None]
+
+
+def test_hooks_on_a_view_before_it_is_changed_in_place_do_not_fire():
+    # (PyTorch's test_tensor_hooks_inplace_over_view: the change's node sends the gradient to the
+    # base's, past the view's old node; a hook registered on the other view once its grad_fn was
+    # re-derived fires)
+    log = []
+    base = tape.tensor([1.0], requires_grad=True).clone()
+    view = base[:]
+    view2 = base[:]
+    view.register_hook(lambda g: log.append(("view", g.tolist())))
+    view2.register_hook(lambda g: log.append(("view2 before", g.tolist())))
+    view.mul_(2)
+    view2.grad_fn
+    view2.register_hook(lambda g: log.append(("view2", g.tolist())))
+    after = view.register_hook(lambda g: log.append(("view after", g.tolist())))
+    (view + view2).sum().backward()
+    assert sorted(log) == [("view after", [1.0]), ("view2", [1.0])]
+    after.remove()
+    # (a tensor that is no view keeps its hooks through an in-place change, as PyTorch's)
+    log.clear()
+    b = tape.tensor([1.0], requires_grad=True).clone()
+    b.register_hook(lambda g: log.append(("b", g.tolist())))
+    b.mul_(2)
+    b.sum().backward()
+    assert log == [("b", [2.0])]
+
+
+@pytest.mark.parametrize("on_node", [False, True])
+def test_a_hook_holding_its_node_goes_with_the_graph_at_a_collection(on_node):
+    # (PyTorch's test_hook_closure_cycle: hook -> closure -> grad_fn -> graph -> hook)
+    import gc
+    import weakref
+
+    class Obj:
+        pass
+
+    count = [0]
+
+    def scope():
+        a = tape.tensor(1.0, requires_grad=True)
+        b = a.clone()
+        grad_fn_b = b.grad_fn
+        obj = Obj()
+
+        def hook(*args):
+            grad_fn_b, obj
+            count[0] += 1
+
+        if on_node:
+            b.grad_fn.register_hook(hook)
+        else:
+            b.register_hook(hook)
+        return b.clone(), weakref.ref(obj)
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        out, ref = scope()
+        out.backward(retain_graph=True)
+        gc.collect()
+        out.backward(retain_graph=True)       # (the graph lives on while a tensor needs it)
+        assert count[0] == 2 and ref() is not None
+        del out
+        gc.collect()
+        assert ref() is None
+    finally:
+        if was:
+            gc.enable()

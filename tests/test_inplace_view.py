@@ -300,3 +300,21 @@ def test_in_place_view_op_under_no_grad_changing_the_size():
     view.add_(1)
     assert tuple(view.shape) == (1, 0) and view.grad_fn is not None
     base.sum().backward()
+
+
+@pytest.mark.parametrize("name, op, shape, stride, node", OPS, ids=[o[0] for o in OPS])
+def test_an_output_of_unbind_changed_by_one_under_no_grad_stays_a_multi_output_view(name, op, shape, stride, node):
+    # (PyTorch's test_autograd_inplace_views_creation_meta: its creation meta is kept)
+    base = tape.rand(2, 3, 2, requires_grad=True).clone()
+    view = base.unbind()[0]
+    with tape.no_grad():
+        op(view)
+    with pytest.raises(RuntimeError, match="^Output 0 of Unbind is a view and is being modified inplace. This view is "
+                                           "the output of a function that returns multiple views"):
+        view.add_(1)
+    # (a plain view stays one that may be changed)
+    base = tape.rand(2, 3, requires_grad=True).clone()
+    view = base.view_as(base)
+    with tape.no_grad():
+        op(view)
+    view.add_(1)

@@ -441,3 +441,28 @@ def test_referred_leaves_in_every_kind_of_backward(how, monkeypatch):
     copied = [np.array(t.detach().numpy()) for t in run()]
     for a, b in zip(referred, copied):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_leaf_only_big_rows_read_is_not_copied_onto_the_tape(dtype, monkeypatch):
+    """Rows that the plain sweep leaves to Python (big rows of ``numpy_rows`` ops here) read a
+    referred leaf's own array: it is never copied onto the tape, and the gradients are those of the
+    copied leaf, to the bit; a leaf that a compiled row reads too (``x * x`` below the threshold)
+    is copied."""
+    v = np.random.default_rng(9).uniform(-3.0, 3.0, 1 << 15).astype(dtype)
+
+    def run(small: bool = False):
+        x = tape.tensor(v, requires_grad=True)
+        y = (x.sin() * 2.0 + x.cos()).sum()
+        if small:
+            y = y + (x[:64] * x[:64]).sum()
+        referred = y._tape.pend is not None and x._in in y._tape.pend
+        y.backward()
+        return referred, x.grad.numpy().copy()
+
+    referred, got = run()
+    assert referred
+    assert not run(small=True)[0]
+    monkeypatch.setattr(tape._tape, "REFER_FROM", 1 << 62)     # every leaf copied, as before
+    referred, want = run()
+    assert not referred and got.tobytes() == want.tobytes()

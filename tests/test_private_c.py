@@ -372,3 +372,23 @@ def test_post_hook_registered_while_its_node_runs():
     assert a.grad.tolist() == (full / 2.0).tolist()
     assert sorted(n for n in dir(var.grad_fn) if n.startswith("_saved")) == [
         "_saved_correction", "_saved_dim", "_saved_keepdim", "_saved_self"]
+
+
+def test_weak_tensor_ref_and_saved_tensors_hooks_is_enabled():
+    # (PyTorch's test_retain_grad_cycle and test_disabling_saved_tensor_hooks use these)
+    x = tape.ones(2, requires_grad=True)
+
+    def run():
+        y = x * 2
+        y.retain_grad()
+        return y / 2, tape._C._WeakTensorRef(y)
+
+    z, ref = run()
+    assert ref.expired()        # (retain_grad makes no cycle)
+    z.sum().backward()
+    keep = tape._C._WeakTensorRef(z)
+    assert not keep.expired()
+    assert tape._C._autograd._saved_tensors_hooks_is_enabled()
+    with tape.autograd.graph.disable_saved_tensors_hooks("outer"):
+        assert not tape._C._autograd._saved_tensors_hooks_is_enabled()
+    assert tape._C._autograd._saved_tensors_hooks_is_enabled()

@@ -92,3 +92,38 @@ def test_reentrant_backward_retaining_a_grad():
     h.sum().backward()
     assert inner == [[6.0, 12.0]]
     assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_a_chain_of_reentrant_backwards_deeper_than_the_recursion_limit():
+    # (PyTorch's test_deep_reentrant: past a depth, the nested backwards go on on new threads'
+    # stacks, which carry the thread-local state on: grad mode, the saved-tensor hooks in force)
+    seen = []
+
+    class Deep(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            with tape.enable_grad():
+                ctx.x = (x.detach().requires_grad_() - 1) * tape.ones(())    # (saves its inputs)
+            return ctx.x.detach()
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(tape.is_grad_enabled())
+            if ctx.x < 0:
+                return g
+            with tape.enable_grad():
+                Deep.apply(ctx.x).sum().backward()
+            return g * 2
+
+    packed = []
+
+    def pack(t):
+        packed.append(1)
+        return t
+
+    v = tape.tensor(400.0, requires_grad=True)
+    with tape.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        Deep.apply(v).sum().backward()
+    assert len(seen) == 401 and not any(seen)
+    assert len(packed) == 401
+    assert v.grad.item() == 2.0

@@ -382,3 +382,100 @@ def test_hooks_entered_or_exited_by_unpack_do_not_outlive_backward():
     assert ref() is None
     b = tape.tensor(1.0, requires_grad=True)
     b.exp().grad_fn._raw_saved_result.register_hooks(lambda t: t, lambda t: t)
+
+
+def test_saved_tensor_data_and_unpack_hook():
+    # (PyTorch's test_get_data_and_hooks_from_raw_saved_variable; values read from PyTorch 2.13)
+    def pack_hook(t):
+        return t
+
+    def unpack_hook(t):
+        return t
+
+    a = tape.tensor(2.0, requires_grad=True)
+    with tape.autograd.graph.saved_tensors_hooks(pack_hook, unpack_hook):
+        b = a ** 2
+    c = b.exp()
+    d = c ** 2
+    pow_sv = b.grad_fn._raw_saved_self
+    exp_sv = c.grad_fn._raw_saved_result
+    pow2_sv = d.grad_fn._raw_saved_self
+    assert pow_sv.data is a and pow_sv.unpack_hook is unpack_hook      # (the packed object as it is)
+    assert exp_sv.data is not c and exp_sv.unpack_hook is None
+    assert not exp_sv.data.requires_grad and exp_sv.data.grad_fn is None      # (an output: detached)
+    assert exp_sv.data.item() == pytest.approx(c.item())
+    assert type(pow2_sv.data.grad_fn).__name__ == "ExpBackward0" and pow2_sv.unpack_hook is None
+
+    class F(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x * 2
+            ctx.save_for_backward(x, y, None)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    raw = F.apply(a).grad_fn._raw_saved_tensors
+    assert raw[0].data is a and raw[1].data.item() == 4.0 and raw[2].data is None
+    raw[0].register_hooks(lambda t: "packed", lambda p: a)
+    assert raw[0].data == "packed" and raw[0].unpack_hook is not None
+
+
+def test_pack_hooks_run_in_no_grad_mode_and_may_not_change_their_input():
+    # (PyTorch's: a pack hook runs with grad mode off; an in-place change of its input raises)
+    seen = []
+
+    def pack(x):
+        seen.append(tape.is_grad_enabled())
+        return x
+
+    a = tape.randn(5, requires_grad=True)
+    y = a * a
+    y.grad_fn._raw_saved_self.register_hooks(pack, lambda x: x)
+    with tape.autograd.graph.saved_tensors_hooks(pack, lambda x: x):
+        (a * 2).sum()
+    assert seen and not any(seen)
+
+    def inplace_double(x):
+        x *= 2
+        return x
+
+    t = a * a
+    with pytest.raises(RuntimeError, match="^A saved tensor pack hook is modifying its input in place. Tensors "
+                                           "provided as input to pack hook cannot be modified"):
+        t.grad_fn._raw_saved_self.register_hooks(inplace_double, lambda x: x / 2)
+
+
+def test_an_unpacked_saved_tensor_has_the_saved_tensors_history():
+    # (PyTorch's saved-variable unpacking: the unpack hook's data with the saved tensor's grad_fn;
+    # values read from PyTorch 2.13)
+    a = tape.randn(5, requires_grad=True)
+    y = tape.exp(a)
+    y.grad_fn._raw_saved_result.register_hooks(lambda x: x * 2, lambda x: x)
+    u = y.grad_fn._saved_result
+    assert u.grad_fn is y.grad_fn and u.requires_grad
+    assert np.allclose((u / y).tolist(), 2.0)
+    b = 1 + a
+    z = b * b
+    z.grad_fn._raw_saved_self.register_hooks(lambda x: x.detach() * 3, lambda x: x)
+    v = z.grad_fn._saved_self
+    assert type(v.grad_fn).__name__ == "AddBackward0" and v.requires_grad
+    assert np.allclose((v / b).tolist(), 3.0)
+
+
+def test_a_pack_hook_raising_when_its_block_ends_leaves_no_hooks_on():
+    class PackError(Exception):
+        pass
+
+    def pack(x):
+        raise PackError("pack")
+
+    a = tape.tensor(1.0, requires_grad=True)
+    with pytest.raises(PackError):
+        with tape.autograd.graph.saved_tensors_hooks(pack, lambda x: x):
+            tape.sin(a)
+    out = tape.sin(a) * a           # (no hook packs these)
+    out.backward()
+    assert a.grad.item() == pytest.approx(float(np.sin(1.0) + np.cos(1.0)))

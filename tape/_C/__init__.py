@@ -5,12 +5,27 @@ the grad mode, and the backward running in this thread (its graph task, the node
 """
 from __future__ import annotations
 
+import weakref
+
 from .._grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .._hooks import current_task as _current_graph_task_id
 from .._graph import node_view, will_execute as _will_engine_execute_node
 from .._hooks import evaluating as _evaluating
 from .._state import state as _state
 from . import _autograd, _functions
+
+
+class _WeakTensorRef:
+    """A weak reference to a tensor (PyTorch's ``torch._C._WeakTensorRef``)."""
+
+    __slots__ = ("_ref",)
+
+    def __init__(self, tensor) -> None:
+        self._ref = weakref.ref(tensor)
+
+    def expired(self) -> bool:
+        """Whether the tensor is gone."""
+        return self._ref() is None
 
 
 def _current_autograd_node():
@@ -31,6 +46,6 @@ def _set_fwd_grad_enabled(enabled: bool) -> None:
     _state.fwd_grad = bool(enabled)
 
 
-__all__ = ["is_grad_enabled", "is_inference_mode_enabled", "_current_graph_task_id", "_current_autograd_node",
+__all__ = ["is_grad_enabled", "is_inference_mode_enabled", "_current_graph_task_id", "_current_autograd_node", "_WeakTensorRef",
            "_will_engine_execute_node", "_is_fwd_grad_enabled",
            "_set_fwd_grad_enabled", "_autograd", "_functions"]

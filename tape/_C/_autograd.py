@@ -3,10 +3,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .._saved import SavedTensor
+from .._saved import SavedTensor, local as _saved_hooks
 from .._tensor import Tensor
 
-__all__ = ["SavedTensor", "_unsafe_set_version_counter"]
+__all__ = ["SavedTensor", "_saved_tensors_hooks_is_enabled", "_unsafe_set_version_counter"]
+
+
+def _saved_tensors_hooks_is_enabled() -> bool:
+    """False inside ``autograd.graph.disable_saved_tensors_hooks`` (in this thread)."""
+    return _saved_hooks.disabled is None
 
 
 def _unsafe_set_version_counter(tensors: Sequence[Tensor], versions: Sequence[int]) -> None:

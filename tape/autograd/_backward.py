@@ -9,9 +9,9 @@ import numpy as np
 from .. import _engine
 from .._grad_mode import no_grad
 from .._graph import GradientEdge, edge_tensor
-from .._hooks import fire_post
-from .._state import state
-from .._tensor import Size, Tensor, _plain, _py_scalar
+from .._hooks import current_task, fire_post
+from .._state import deep_stack, on_fresh_stack, state
+from .._tensor import Size, Tensor, _plain, _py_scalar, quiet_numpy_warnings
 from .._warn import warn_once
 from ..ops.join import stack as _stack
 
@@ -114,6 +114,17 @@ def _tensor_of(g, like: Tensor) -> Tensor:
     return _engine.leaf_grad(g, like)
 
 
+def _run(*args, **kwargs):
+    """``_engine.run``; a backward started from inside another one (a custom Function's backward
+    or a hook calling ``backward``) deep in the stack continues on a new thread's stack, as PyTorch's.
+    (PyTorch's backward gives no floating-point warnings: numpy's, in the functions it runs, are kept
+    silent; ``quiet_numpy_warnings``.)"""
+    quiet_numpy_warnings()
+    if current_task() != -1 and deep_stack():
+        return on_fresh_stack(_engine.run, *args, **kwargs)
+    return _engine.run(*args, **kwargs)
+
+
 def _history(t: Tensor) -> tuple:
     tape, node = t._history()
     return id(tape), node
@@ -165,7 +176,7 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
 
     if create_graph:
         warn_once(_CYCLE_WARNING, stacklevel=3)
-    result = _engine.run(list(outputs), seeds, retain_graph, create_graph,
+    result = _run(list(outputs), seeds, retain_graph, create_graph,
                          _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None,
                          run_targets=True, on_leaf=on_leaf, asked=chosen)
     if chosen is None:
@@ -269,7 +280,7 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
     for t in ins:
         if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    result = _engine.run(list(outs), seeds, retain_graph, create_graph, _targets(ins),
+    result = _run(list(outs), seeds, retain_graph, create_graph, _targets(ins),
                          leaf_targets=_leaf_targets(ins), asked=ins)
     for t, g in result.retained:
         _accumulate(t, g, create_graph, retained=True)     # as PyTorch: retained grads are filled by grad() too

@@ -27,13 +27,14 @@ from .. import _dtype as D
 from .._anomaly import modified_hint
 from .._emit import plain, recorded, write_tape
 from .._engine import FREED_MSG
-from .._graph import InputMetadata, Node, sequence_nr, tensor_grad_fn
+from .._graph import InputMetadata, Node, hold_metadata, sequence_nr, tensor_grad_fn
 from .. import _saved
 from .._hooks import node_hook
-from .._state import state
+from .._state import _set, state
 from .._stops import FREED, MODIFIED
 from .._tensor import VIEW_IN_FUNCTION, Tensor, _check_view_inplace, _link
 from ..ops._spec import CONST, LISTED, OUTPUT, PYTHON, Op, register
+from .. import utils
 from ..utils.hooks import RemovableHandle
 
 FUNCTION = PYTHON.start + 80        # 980: the code range set aside for this issue's rows
@@ -103,6 +104,7 @@ class BackwardCFunction(FunctionCtx):
     dirty_tensors = non_differentiable = to_save = saved_for_forward = None
     _materialize_non_diff_grads = True      # (False: a non-differentiable output's gradient stays None)
     _row = None       # (tape weakref, row) once recorded
+    _owner = None     # a weakref to the last tensor whose ``grad_fn`` it was (``tape._graph.hold_metadata``)
     _user_fn = None   # (the class's ``backward`` or ``vjp``, found at its first backward)
     _builtin = False  # (a node PyTorch makes in C++, ``torch._C._functions``: named and shown as one)
 
@@ -121,6 +123,8 @@ class BackwardCFunction(FunctionCtx):
         d = self.__dict__
         if d.get("_in_jvp"):
             return tuple(d.get("saved_for_forward", ()))
+        if d.get("_cleared"):
+            raise RuntimeError(_CLEARED)
         saved = d.get("_saved")
         if saved is None:
             return ()
@@ -128,6 +132,11 @@ class BackwardCFunction(FunctionCtx):
         tape = self._tape_ref() if r is not None else None
         if tape is not None and tape.fr.item(r) & FREED:
             raise RuntimeError(FREED_MSG)
+        if getattr(tape, "recompute", False):
+            if d.get("_unpacked"):
+                # (tape.utils.checkpoint imports this module: its names are read when needed)
+                raise utils.checkpoint.CheckpointError(utils.checkpoint.UNPACKED_TWICE)
+            d["_unpacked"] = True
         packed = d.get("_packed")
         values = None       # (a Function inside a checkpointed segment: its values run again)
         out = []
@@ -155,6 +164,10 @@ class BackwardCFunction(FunctionCtx):
                 if what._version != version:
                     _raise_modified(None, -1, what, version, what._version)
                 out.append(what)
+        forward_cls = getattr(type(self), "_forward_cls", None)
+        if forward_cls is not None and forward_cls.clear_saved_tensors_on_access:
+            d["_cleared"] = True
+            d["_saved"] = d["_packed"] = None
         return tuple(out)
 
     @property
@@ -206,6 +219,9 @@ class BackwardCFunction(FunctionCtx):
         meta = self.__dict__.get("_metadata")
         if meta is None:
             meta = self._metadata = {}
+            tape = self._tape_ref() if self._row is not None else None
+            if tape is not None:
+                hold_metadata(self, tape)
         return meta
 
     def __repr__(self) -> str:
@@ -231,6 +247,10 @@ def _raise_modified(tape, node, t, version, now, maker=None) -> None:
     raise RuntimeError("one of the variables needed for gradient computation has been modified by an inplace "
                        f"operation: {what} is at version {now}; expected version {version} instead. Hint: "
                        f"{modified_hint()}")
+
+
+_CLEARED = ("saved_tensors can only be accessed once when clear_saved_tensors_on_access=True is set on the "
+            "autograd.Function. Either access saved_tensors only once, or set clear_saved_tensors_on_access=False.")
 
 
 class FunctionMeta(type):
@@ -265,6 +285,10 @@ class Function(metaclass=FunctionMeta):
     static method filling ``ctx``.  ``backward`` returns one gradient (or None) per input of
     ``forward``.
     """
+
+    # True: the first ``ctx.saved_tensors`` lets go of the saved tensors (a second one raises), so
+    # they go as soon as ``backward`` drops them.
+    clear_saved_tensors_on_access = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         warnings.warn(f"{self.__class__} should not be instantiated. Methods on autograd functions are all static, "
@@ -326,15 +350,20 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
     # each tensor argument's history is now (forward may change one in place).
     needs = []
     before = []
+    record = False
     for a in args:
         if isinstance(a, Tensor):
-            needs.append(a._rg and grad)
+            need = grad and a._rg
+            record = record or need
+            needs.append(need)
             before.append((a, a._tape, a._node))
         else:
             needs.append(False)
-    record = grad and any(needs)
     ctx._needs_input_grad = tuple(needs)
-    state.grad = False
+    # (grad mode off for ``forward`` through the thread-local's own setter: ``state.grad = ..``
+    # costs a Python ``__setattr__`` each way; ``rec`` follows ``grad`` as that setter keeps it)
+    _set(state, "grad", False)
+    _set(state, "rec", None)
     try:
         if setup:
             outputs = cls.forward(*args, **kwargs)
@@ -342,8 +371,10 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
         else:
             outputs = cls.forward(ctx, *args, **kwargs)
     finally:
-        state.grad = grad
-    dirty = ctx.__dict__.get("dirty_tensors", ())
+        _set(state, "grad", grad)
+        _set(state, "rec", state.tape if grad else None)
+    d = ctx.__dict__
+    dirty = d.get("dirty_tensors", ())
     single = not isinstance(outputs, tuple)
     outs = (outputs,) if single else outputs
     for t in dirty:

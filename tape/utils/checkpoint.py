@@ -91,6 +91,11 @@ workaround examples.
 """
 
 
+UNPACKED_TWICE = ("torch.utils.checkpoint: Unpack is being triggered for a tensor that was already unpacked once. "
+                  "If you are calling ctx.saved_tensors in backward, make sure to do so only once. Otherwise please "
+                  "open an issue with details on your use case.")
+
+
 class CheckpointError(RuntimeError):
     """Raised when the recomputation of a checkpointed segment does not match its forward."""
 
@@ -555,12 +560,15 @@ class _Scratch(Tape):
     grad enters it as a leaf of its own (``outside``: [(tensor, stand-in)], in reading order), so
     the segment's graph ends there and gradients are taken with respect to the stand-ins."""
 
-    __slots__ = ("stand_ins", "outside", "caches", "pins")
+    __slots__ = ("stand_ins", "outside", "caches", "pins", "recompute")
 
     def __init__(self, stand_ins: bool) -> None:
         super().__init__()
         self.stand_ins = stand_ins
         self.pins = 0
+        # A run for a backward: as PyTorch frees each recomputed tensor at its unpack, a custom
+        # Function recorded here gives its ``saved_tensors`` once (``Function.saved_tensors``).
+        self.recompute = False
         self.outside = []
         self.caches = []        # (tensor, its import cache before): restored when the run ends
 
@@ -602,7 +610,7 @@ def _new_scratch(stand_ins: bool) -> _Scratch:
     for tape in spares:
         if sys.getrefcount(tape) == 3:      # the list, ``tape`` and getrefcount's argument
             tape.reset()
-            tape.stand_ins, tape.outside, tape.caches = stand_ins, [], []
+            tape.stand_ins, tape.outside, tape.caches, tape.recompute = stand_ins, [], [], False
             return tape
     tape = _Scratch(stand_ins)
     if len(spares) < SPARES:
@@ -774,6 +782,7 @@ class _Segment:
         if not recompute:
             return self.fn(*args, **kwargs)
         tape = state.tape
+        tape.recompute = True
         start = tape.n
         try:
             with _rng_as(self.rng), self.recompute_context, _traced(self.debug), _stopping(tape, start, self.stop):
