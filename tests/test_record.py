@@ -198,8 +198,8 @@ def test_compiled_and_python_recorders_agree(name, data):
 EXTRA_GRAPHS = {
     # Products large enough for BLAS (MATMUL_BLAS rows), batched products, and graphs mixing
     # rows with and without programs.
-    "matmul_blas": (lambda a, b: (a @ b * 0.05).sin(), [(50, 40), (40, 50)]),
-    "matvec_blas": (lambda a, b: (a @ b * 0.01).tanh(), [(400, 200), (200,)]),
+    "matmul_blas": (lambda a, b: (a @ b * 0.05).sin(), [(110, 100), (100, 110)]),  # (over SMALL_PRODUCT)
+    "matvec_blas": (lambda a, b: (a @ b * 0.01).tanh(), [(1100, 1000), (1000,)]),
     # mv's rule takes the matrix's gradient as a broadcasting multiply (both operands broadcast)
     "matvec": (lambda a, b: (a @ b).tanh(), [(3, 4), (4,)]),
     "outer_broadcast": (lambda a, b: (a.reshape(-1, 1) * b).sin(), [(3,), (4,)]),
