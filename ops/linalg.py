@@ -1,9 +1,10 @@
 """Matrix products.
 
-A small product's adjoint is a numba loop inside the sweep (a round trip to
-Python would cost more than the arithmetic); a large one is recorded as
-MATMUL_BLAS, whose adjoint runs in Python on numpy views of the arenas so that
-it uses BLAS: the sweep hands such a row over and resumes after it.
+A 1-D/2-D product up to SMALL_PRODUCT multiply-adds is swept inside numba (a round trip
+to Python would cost more than the arithmetic): its matrix-matrix kernels call the BLAS's
+gemm by symbol (``_gemm``), the vector cases are loops.  A larger or batched one is recorded
+as MATMUL_BLAS, whose adjoint runs in Python on numpy views of the arenas: the sweep hands
+such a row over and resumes after it.
 
 Row attribute ``ia`` is the case, which also fixes PyTorch's node name.
 The front ends (``matmul``/``@``, ``mm``, ``mv``, ``dot``) are at the end of the file.
@@ -18,6 +19,7 @@ from numba import njit
 
 from .._emit import D, Tensor, emit, node_in, plain, recorded, row_value, state, write_tape
 from ._args import broadcast_pair, wrap_dim
+from ._gemm import HAVE_BLAS, gemm
 from ._index import dims
 from ._rule import rule_adjoint
 from ._spec import CROSS, LINALG, PYTHON, R_A, R_B, R_OFF, R_SHP, X0, X1, Op, public, public_function, register
@@ -30,7 +32,10 @@ from .shape import V_SQUEEZE_DIMS, V_UNSAFE, V_UNSQUEEZE, V_VIEW, viewed
 MATMUL = LINALG.start
 MATMUL_BLAS = PYTHON.start
 DOT, MV, VM, MM, BATCHED = range(5)
-SMALL_PRODUCT = 1 << 16     # multiply-adds up to which the numba kernel beats a trip to BLAS (measured)
+# Multiply-adds up to which a 1-D/2-D product is a compiled row, whose matrix-matrix kernels call the BLAS
+# (``_gemm``); beyond, MATMUL_BLAS rows are swept in Python, where big leaves' adjoints get arrays of their own.
+# (Without a BLAS to call, the loops standing in for it beat a trip to numpy on small products only.)
+SMALL_PRODUCT = 1 << 20 if HAVE_BLAS else 1 << 16
 # A MATMUL row's value: the row's compiled kernel up to this many multiply-adds (faster than numpy's
 # call there), else numpy's BLAS call on the operands' arena slots, the row marked BLAS_VALUE in ``ib``.
 # A trace's replay computes each row the same way (``Op.numpy_forward``): eager and replay agree bitwise.
@@ -124,71 +129,56 @@ def matmul_adjoint(v, g, oa, ob, oy, stab, sa, sb, case, rga, rgb):
     m = da[0]
     k = da[1]
     n = 1 if case == MV else db[1]
-    # Copies keep loads and stores on distinct arrays, so the loops vectorize.
-    G = g[oy:oy + m * n].copy().reshape(m, n)
-    if n == 1:
-        # One column (as a matrix-vector product): every loop runs along k, which vectorizes.
-        b = v[ob:ob + k]
-        if rga:
-            for i in range(m):
-                gi = G[i, 0]
-                ga = g[oa + i * k:oa + (i + 1) * k]
-                for p in range(k):
-                    ga[p] += gi * b[p]
-        if rgb:
-            A = v[oa:oa + m * k].reshape(m, k)
-            GB = np.zeros(k, g.dtype)
-            for i in range(m):
-                gi = G[i, 0]
-                a = A[i]
-                for p in range(k):
-                    GB[p] += a[p] * gi
-            _add_into(g, ob, GB)
+    if n != 1:
+        # (the BLAS, ``_gemm``: faster than loops here from a 2x3 by 3x4 product up, measured; and n = 0,
+        # where the loops below would read and write one column that is not there)
+        s = g.itemsize
+        if rga:     # ga += gy @ b.T
+            gemm(g, False, True, m, k, n, g.ctypes.data + oy * s, n, v.ctypes.data + ob * s, n, 1.0,
+                 g.ctypes.data + oa * s, k)
+        if rgb:     # gb += a.T @ gy
+            gemm(g, True, False, k, n, m, v.ctypes.data + oa * s, k, g.ctypes.data + oy * s, n, 1.0,
+                 g.ctypes.data + ob * s, n)
         return
+    # One column (as a matrix-vector product): every loop runs along k, which vectorizes.  (A copy
+    # keeps loads and stores on distinct arrays.)
+    G = g[oy:oy + m].copy()
+    b = v[ob:ob + k]
     if rga:
-        B = v[ob:ob + k * n].reshape(k, n)
-        GA = np.zeros((m, k), g.dtype)
         for i in range(m):
+            gi = G[i]
+            ga = g[oa + i * k:oa + (i + 1) * k]
             for p in range(k):
-                acc = G[i, 0] * 0
-                for j in range(n):
-                    acc += G[i, j] * B[p, j]
-                GA[i, p] = acc
-        _add_into(g, oa, GA.reshape(-1))
+                ga[p] += gi * b[p]
     if rgb:
         A = v[oa:oa + m * k].reshape(m, k)
-        GB = np.zeros((k, n), g.dtype)
+        GB = np.zeros(k, g.dtype)
         for i in range(m):
+            gi = G[i]
+            a = A[i]
             for p in range(k):
-                aip = A[i, p]
-                for j in range(n):
-                    GB[p, j] += aip * G[i, j]
-        _add_into(g, ob, GB.reshape(-1))
+                GB[p] += a[p] * gi
+        _add_into(g, ob, GB)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def matmul_forward(v, oa, ob, oy, m, k, n):
     """Write ``y = a @ b`` for an (m, k) by (k, n) product (vectors as 1-row or 1-column
     matrices: the flat layouts agree), the compiled face of a small MATMUL row."""
-    A = v[oa:oa + m * k].reshape(m, k)
-    B = v[ob:ob + k * n].reshape(k, n)
-    Y = v[oy:oy + m * n].reshape(m, n)
-    if n == 1:
-        # One column: a dot product per row, reduced along contiguous memory (vectorizes).
-        b = v[ob:ob + k]
-        for i in range(m):
-            a = A[i]
-            acc = v.dtype.type(0.0)     # (a[0] * 0.0 would be nan for an infinite a[0])
-            for p in range(k):
-                acc += a[p] * b[p]
-            Y[i, 0] = acc
+    if n != 1:
+        s = v.itemsize
+        gemm(v, False, False, m, n, k, v.ctypes.data + oa * s, k, v.ctypes.data + ob * s, n, 0.0,
+             v.ctypes.data + oy * s, n)
         return
-    Y[:, :] = 0.0
+    # One column: a dot product per row, reduced along contiguous memory (vectorizes).
+    A = v[oa:oa + m * k].reshape(m, k)
+    b = v[ob:ob + k]
     for i in range(m):
+        a = A[i]
+        acc = v.dtype.type(0.0)     # (a[0] * 0.0 would be nan for an infinite a[0])
         for p in range(k):
-            aip = A[i, p]
-            for j in range(n):
-                Y[i, j] += aip * B[p, j]
+            acc += a[p] * b[p]
+        v[oy + i] = acc
 
 
 def _sum_to(x: np.ndarray, shape: tuple) -> np.ndarray:
@@ -247,7 +237,8 @@ def _vjp(g, x, y, r):
     if case == DOT:
         return g * b, g * a
     if case == MV:
-        return g.reshape(-1, 1) @ b.reshape(1, -1), a.t() @ g
+        # PyTorch's mv takes ``outer`` for the matrix, which is a broadcasting multiply (MulBackward0).
+        return g.reshape(-1, 1) * b, a.t() @ g
     if case == VM:
         return b @ g, a.reshape(-1, 1) @ g.reshape(1, -1)
     if case == MM:

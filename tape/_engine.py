@@ -453,6 +453,88 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         tape.adjoints.append(grads)
 
 
+def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
+    """``out.backward()`` of a recorded 0-d output seeded with ``one``, when nothing but the sweep
+    can run during it: one tape (no node of an older one), small (its adjoints handed out as
+    views), no hooks, retained grads, custom Functions, saved-tensor hooks or anomaly mode.  Then
+    the driver's bookkeeping (``run``'s task, pending tapes and collected result) has nothing to
+    do, and this does the rest of it: the sweep, each leaf's gradient (``on_leaf(leaf, g)`` for a
+    leaf whose ``.grad`` is set already), the rows freed, the tape retired.  False (nothing done)
+    when any of that does not hold: ``run`` then takes the backward."""
+    tape = out._tape
+    if tape.hooks or tape.pyrows or tape.retained or _hooks._leaf_hooks[0] or _anomaly._mode[0] or state.pinned \
+            or tape.t64 + tape.t32 > SHARED_ADJOINTS or _saved.mutation_spans or _saved.local.pending is not None \
+            or _saved.local.stack:
+        return False
+    src = tape.src
+    for s in src.values():
+        if type(s) is tuple:
+            return False
+    _mark_modified_leaves(tape)
+    n = tape.n
+    g64 = np.empty(tape.t64, np.float64)        # (no zeros: the sweep writes an adjoint first reached)
+    g32 = np.empty(tape.t32, np.float32)
+    grads = (g64, g32)
+    values = (tape.v64, tape.v32)
+    R = tape.R
+    node = out._node
+    dt, o = R[1:3, node].tolist()
+    grads[dt][o] = one
+    seen = np.zeros(n, np.uint8)
+    seen[node] = 1
+    ctl = np.zeros(C_SIZE, np.int64)
+    ctl[C_START] = n - 1
+    prev = state.grad
+    state.grad = False
+    try:
+        while True:
+            sweep_rows(R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl,
+                       ADJOINTS.addresses)
+            status = ctl[C_STATUS]
+            if status == ST_DONE:
+                break
+            r = int(ctl[C_ROW])
+            if status == ST_COMPILE:
+                compile_for(R, tape.F, tape.stab, tape.ix, tape.v64, g64, tape.v32, g32, ctl)
+                ctl[C_START] = r
+                continue
+            if status != ST_PYTHON:
+                _stopped(tape, ctl)
+            code = int(R[R_OP, r])
+            if code < PYTHON_START:
+                ctl[C_START] = big_rows(tape, R, r, values, grads, seen, _Result(None, None)) - 1
+                continue
+            if REGISTRY[code].py_adjoint is None:
+                _python_vjp(tape, r, values, grads, seen)
+            else:
+                _python_row(tape, r, values, grads, seen)
+            ctl[C_START] = r - 1
+    finally:
+        state.grad = prev
+    values = None       # (a reference to the arenas left would keep ``retire`` from handing them on)
+    marks = seen.tobytes()
+    shapes = tape.shapes
+    cols = R[1:5, :n].tolist() if n <= 8 * len(src) else None
+    for node, ref in src.items():
+        if node >= n or not marks[node] & 1:
+            continue
+        dt, o, size, shp = R[1:5, node].tolist() if cols is None else \
+            (cols[0][node], cols[1][node], cols[2][node], cols[3][node])
+        g = grads[dt][o:o + size].reshape(shapes[shp])
+        leaf = ref()
+        if leaf is None or not leaf._rg:
+            continue
+        if leaf._grad is None:
+            dtype = leaf._gdt or leaf._dtype
+            leaf._grad = T._plain(g, dtype) if g.dtype is dtype.np and g.shape == leaf._shape and g.shape \
+                else leaf_grad(g, leaf)
+        else:
+            on_leaf(leaf, g)
+    free_rows(tape.fr, seen)
+    retire()
+    return True
+
+
 _NO_PEND: dict = {}
 
 

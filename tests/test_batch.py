@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import tape
 from tape import TraceGuardError
+from tape.ops import linalg
 
 from .test_trace import KINDS, _piecewise
 
@@ -140,8 +141,10 @@ def test_scalar_programs_map_in_compiled_code():
         assert _same(ga[i].numpy(), want[0].numpy()) and _same(gb[i].numpy(), want[1].numpy())
 
 
-def test_rows_that_need_python_run_as_single_replays():
-    # A product this large is a BLAS row, which Python computes: the samples run as single replays.
+def test_rows_that_need_python_run_as_single_replays(monkeypatch):
+    # A product over SMALL_PRODUCT is a BLAS row, which Python computes: the samples run as single replays.
+    # (The threshold lowered to its value without a callable BLAS, so that a small product is one.)
+    monkeypatch.setattr(linalg, "SMALL_PRODUCT", 1 << 16)
     rng = np.random.default_rng(3)
     w = tape.tensor(rng.normal(size=(48, 48)) / 7)
 

@@ -18,6 +18,7 @@ import tape.special
 from tape import _blocks, _emit, _engine, _parallel, _sweep
 from tape.ops import _erf
 from tape.ops import elementwise as E
+from tape.ops import linalg
 from tape.ops import _specfun as SF
 from tape.ops._spec import NUMPY_ROWS, REGISTRY
 
@@ -596,9 +597,12 @@ def test_a_leaf_adjoint_of_its_own_only_when_python_rows_write_it_all(owned_spy)
     assert np.allclose(x.grad.numpy(), want, rtol=1e-6, atol=1e-6)
 
 
-def test_a_leaf_adjoint_of_its_own_not_when_the_row_also_reaches_a_row_above_it(owned_spy):
+def test_a_leaf_adjoint_of_its_own_not_when_the_row_also_reaches_a_row_above_it(owned_spy, monkeypatch):
     """``(W * 2) @ W``: the product's rule reaches ``W`` and ``W * 2``, whose row (run later) adds to
-    ``W``'s adjoint too, so it stays in the buffer; ``x @ W`` for a constant ``x`` gives ``W`` one."""
+    ``W``'s adjoint too, so it stays in the buffer; ``x @ W`` for a constant ``x`` gives ``W`` one.
+    (Products over SMALL_PRODUCT, BLAS rows swept in Python: the threshold lowered to its value
+    without a callable BLAS.)"""
+    monkeypatch.setattr(linalg, "SMALL_PRODUCT", 1 << 16)
     w = np.random.default_rng(8).standard_normal((64, 64)).astype(np.float32)
     c = np.random.default_rng(9).standard_normal((64, 64)).astype(np.float32)
     W = tape.tensor(w, requires_grad=True)

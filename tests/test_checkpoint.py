@@ -12,6 +12,7 @@ import pytest
 
 import tape
 from tape._state import state
+from tape.ops import linalg
 from tape.utils import checkpoint as C
 
 VARIANTS = [False, True]        # use_reentrant
@@ -183,7 +184,9 @@ def test_big_segments(how):
         _close(a, b)
 
 
-def test_segment_runs_refer_to_big_leaves_without_copying_them():
+def test_segment_runs_refer_to_big_leaves_without_copying_them(monkeypatch):
+    # (the product a BLAS row, over SMALL_PRODUCT: the threshold lowered to its value without a callable BLAS)
+    monkeypatch.setattr(linalg, "SMALL_PRODUCT", 1 << 16)
     # A run of a segment refers to a big tensor from outside by its row (``Tape.refer``) as the
     # main tape does; rows that read it from the arena (an elementwise product, a backward with
     # create_graph inside the segment, which records onto the scratch tape) fill it first.

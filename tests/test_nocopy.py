@@ -258,8 +258,11 @@ def test_held_big_outputs_keep_no_arena():
 
 
 # --- leaves referred to, not copied (``Tape.refer``) ---------------------------------------------
-def _pair(seed=3, n=64, rg_x=True):
-    # (products this big go to BLAS, rows whose adjoint runs in Python)
+PAIR_N = 192
+
+
+def _pair(seed=3, n=PAIR_N, rg_x=True):
+    # (products this big, over SMALL_PRODUCT, go to BLAS, rows whose adjoint runs in Python)
     rng = np.random.default_rng(seed)
     x0, w0 = rng.standard_normal((32, n)), rng.standard_normal((n, n))
     return x0, w0, tape.tensor(x0, requires_grad=rg_x), tape.tensor(w0, requires_grad=True)
@@ -272,7 +275,7 @@ def test_a_leaf_only_a_product_reads_is_not_copied_onto_the_tape():
     z = y * w[0]            # (a compiled row reads y, and w through the select: w is filled)
     assert w._in not in (z._tape.pend or {})
     z.sum().backward()
-    ones = np.ones((32, 64))
+    ones = np.ones((32, PAIR_N))
     np.testing.assert_allclose(x.grad.numpy(), (ones * w0[0]) @ w0.T, rtol=1e-12)
     grad_w = x0.T @ (ones * w0[0])
     grad_w[0] += (x0 @ w0).sum(0)
@@ -292,10 +295,10 @@ def test_a_leaf_a_compiled_row_reads_is_copied_when_imported(monkeypatch):
     x, w, u, v = (tape.tensor(a, requires_grad=True) for a in (x0, w0, u0, v0))
     y = (x @ w + u) * v.tanh()          # (16*32*64 multiply-adds: a compiled product)
     assert referred == [] and y._tape.pend is None
-    z = tape.tensor(rng.standard_normal((64, 128)), requires_grad=True)
-    (y @ z).sum().backward()            # (16*64*128: BLAS, whose adjoint reads z itself)
-    assert referred == [(64, 128)]
-    gz = np.ones((16, 128)) @ z.detach().numpy().T
+    z = tape.tensor(rng.standard_normal((64, 1100)), requires_grad=True)
+    (y @ z).sum().backward()            # (16*64*1100: BLAS, whose adjoint reads z itself)
+    assert referred == [(64, 1100)]
+    gz = np.ones((16, 1100)) @ z.detach().numpy().T
     gs = gz * np.tanh(v0)
     np.testing.assert_allclose(x.grad.numpy(), gs @ w0.T, rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), x0.T @ gs, rtol=1e-12)
@@ -358,7 +361,7 @@ def test_a_leaf_a_custom_function_reads_is_not_copied_onto_the_tape():
     y._tape.value_of(h._node)
     assert w._in in y._tape.pend
     y.sum().backward()
-    ones = np.ones((32, 64))
+    ones = np.ones((32, PAIR_N))
     np.testing.assert_allclose(x.grad.numpy(), 2.0 * ones @ w0.T, rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), (2.0 * x0).T @ ones, rtol=1e-12)
 
@@ -370,7 +373,7 @@ def test_a_referred_leaf_sees_a_change_through_data():
     y = (x @ w).sum()
     w.data.mul_(2.0)
     y.backward()
-    np.testing.assert_allclose(x.grad.numpy(), np.ones((32, 64)) @ (2.0 * w0).T, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), np.ones((32, PAIR_N)) @ (2.0 * w0).T, rtol=1e-12)
 
 
 def test_a_referred_leaf_changed_in_place_raises():
@@ -385,9 +388,9 @@ def test_a_referred_leaf_changed_in_place_raises():
 def test_a_referred_leaf_replaced_through_data_keeps_the_old_value():
     x0, w0, x, w = _pair()
     y = (x @ w).sum()
-    w.data = tape.zeros(64, 64, dtype=tape.float64)
+    w.data = tape.zeros(PAIR_N, PAIR_N, dtype=tape.float64)
     y.backward()
-    np.testing.assert_allclose(x.grad.numpy(), np.ones((32, 64)) @ w0.T, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), np.ones((32, PAIR_N)) @ w0.T, rtol=1e-12)
 
 
 @pytest.mark.parametrize("how", ["create_graph", "python_rule", "hook", "anomaly", "retain_graph", "trace", "function"])

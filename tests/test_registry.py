@@ -213,7 +213,9 @@ def test_one_compiled_sweep_whatever_the_shapes_and_dtypes():
         assert len(kernel.signatures) <= 2, kernel.signatures
 
 
-@pytest.mark.parametrize("shapes", [((5,), (5,)), ((3, 5), (5,)), ((5,), (5, 4)), ((3, 5), (5, 4))])
+# (the last: a compiled row whose kernels call the BLAS, ``ops/_gemm.py``)
+@pytest.mark.parametrize("shapes", [((5,), (5,)), ((3, 5), (5,)), ((5,), (5, 4)), ((3, 5), (5, 4)),
+                                    ((20, 30), (30, 40))])
 def test_matmul_numba_and_blas_adjoints_agree(shapes, monkeypatch):
     from tape.ops import linalg
     arrays = _arrays(shapes, 7)

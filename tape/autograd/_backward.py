@@ -355,7 +355,17 @@ def tensor_backward(self: Tensor, gradient: Optional[Tensor] = None, retain_grap
     tensor needs ``gradient`` (the vector in the vector-Jacobian product).
     The graph is freed unless ``retain_graph`` (default: ``create_graph``).
     """
+    if gradient is None and not retain_graph and not create_graph and inputs is None and self._rg \
+            and self._tape is not None and not self._shape:
+        # (``loss.backward()``, the training loop's call: the engine's short path when it applies)
+        one = _ONE.get(self._dtype.np)
+        if one is not None and _engine.plain_backward(self, one, _accumulate_more):
+            return
     backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+
+def _accumulate_more(leaf: Tensor, g: np.ndarray) -> None:
+    _accumulate(leaf, g, False)
 
 
 def _is_checkpoint_valid() -> bool:

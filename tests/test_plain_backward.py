@@ -1,0 +1,127 @@
+"""``loss.backward()``'s short path (``_engine.plain_backward``) against the general driver (``_engine.run``).
+
+The short path takes a plain backward of one small tape when nothing but the sweep can run during
+it; it must give the general driver's gradients, errors and buffer reuse, and leave every other
+backward to the general driver.
+"""
+import numpy as np
+import pytest
+
+import tape as torch
+from tape import _engine
+from tape._state import state
+
+
+@pytest.fixture
+def run_calls(monkeypatch):
+    """The number of backwards the general driver took."""
+    calls = [0]
+    general = _engine.run
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return general(*args, **kwargs)
+
+    monkeypatch.setattr(_engine, "run", counted)
+    return calls
+
+
+def _mlp(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    sizes = (16, 64, 64, 1)
+    params = []
+    for fan_in, fan_out in zip(sizes, sizes[1:]):
+        params.append(torch.tensor(rng.standard_normal((fan_in, fan_out)) / 4, dtype=dtype, requires_grad=True))
+        params.append(torch.tensor(rng.standard_normal(fan_out) / 10, dtype=dtype, requires_grad=True))
+    x = torch.tensor(rng.standard_normal((32, 16)), dtype=dtype)
+    t = torch.tensor(rng.standard_normal((32, 1)), dtype=dtype)
+
+    def loss():
+        w1, b1, w2, b2, w3, b3 = params
+        h = torch.tanh(x @ w1 + b1)
+        h = torch.tanh(h @ w2 + b2)     # (a product swept in Python, on BLAS)
+        return (((h @ w3 + b3) - t) ** 2).mean()
+
+    return params, loss
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_short_path_gives_the_general_gradients(dtype, run_calls):
+    params, loss = _mlp(dtype)
+    torch.autograd.backward(loss())
+    general = [p.grad.numpy().copy() for p in params]
+    assert run_calls[0] == 1
+    for p in params:
+        p.grad = None
+    loss().backward()
+    assert run_calls[0] == 1        # (the short path)
+    for p, g in zip(params, general):
+        assert p.grad.dtype == dtype and p.grad.shape == p.shape
+        np.testing.assert_array_equal(p.grad.numpy(), g)
+
+
+def test_short_path_accumulates_into_grad_in_place(run_calls):
+    params, loss = _mlp(torch.float32)
+    loss().backward()
+    first = [p.grad for p in params]
+    once = [p.grad.numpy().copy() for p in params]
+    loss().backward()
+    assert run_calls[0] == 0
+    for p, g, g1 in zip(params, first, once):
+        assert p.grad is g
+        np.testing.assert_allclose(p.grad.numpy(), 2 * g1, rtol=1e-6)
+
+
+def test_short_path_hands_the_buffers_on():
+    # The next step records into the arenas the swept tape used (``Tape.hand_over``), as after
+    # the general driver's backward; a reference kept to them would make a new tape each step.
+    params, loss = _mlp(torch.float32)
+    y = loss()
+    arenas = id(y._tape.v32)
+    y.backward()
+    assert id(state.tape.v32) == arenas
+
+
+def test_short_path_errors_as_the_general_driver():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        y.backward()
+    a = torch.tensor([1.0, 2.0], requires_grad=True)
+    b = a * 1.0
+    y = (b * b).sum()
+    b.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
+def _hooked():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 3
+    h.register_hook(lambda g: g * 10)
+    return w, (h * h).sum(), 180.0
+
+
+def _retained():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 3
+    h.retain_grad()
+    return w, (h * h).sum(), 18.0
+
+
+def _two_tapes():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 3
+    (w * 1.0).sum().backward()      # (retires the tape h is on: the loss below imports it)
+    w.grad = None
+    return w, (h * h).sum(), 18.0
+
+
+@pytest.mark.parametrize("case", [_hooked, _retained, _two_tapes])
+def test_other_backwards_take_the_general_driver(case, run_calls):
+    w, y, d = case()
+    before = run_calls[0]
+    y.backward()
+    assert run_calls[0] == before + 1
+    np.testing.assert_allclose(w.grad.numpy(), [d, 2 * d])
