@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+from numba import njit
 
 from .._emit import D, Tensor, emit, plain, state
 from ._args import shown, wrap_dim
@@ -167,9 +168,69 @@ def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True)
     return _selected(self, d, idx, _TOPK, TopkResult, None if self._shape else (), dim)
 
 
+@njit(cache=True, inline="always")
+def _gt(a, b) -> bool:
+    return (a != a and b == b) or a > b       # (nan largest)
+
+
+@njit(cache=True, inline="always")
+def _swap(arr, idx, i, j) -> None:
+    arr[i], arr[j] = arr[j], arr[i]
+    idx[i], idx[j] = idx[j], idx[i]
+
+
+@njit(cache=True)
+def _quick_select(rows: np.ndarray, k: int) -> np.ndarray:
+    """The index of each row's ``k``-th smallest element (from 0) as PyTorch's kthvalue finds it:
+    ATen's quick_select_template (Sedgewick's partition about a median of three), whose choice
+    among equal elements is its answer."""
+    m, n = rows.shape
+    out = np.empty(m, np.int64)
+    arr = np.empty(n, rows.dtype)
+    idx = np.empty(n, np.int64)
+    for row in range(m):
+        for t in range(n):
+            arr[t] = rows[row, t]
+            idx[t] = t
+        lo, hi = 0, n - 1
+        while hi > lo:
+            if hi == lo + 1:
+                if _gt(arr[lo], arr[hi]):
+                    _swap(arr, idx, lo, hi)
+                break
+            _swap(arr, idx, (lo + hi) >> 1, lo + 1)
+            if _gt(arr[lo + 1], arr[hi]):
+                _swap(arr, idx, lo + 1, hi)
+            if _gt(arr[lo], arr[hi]):
+                _swap(arr, idx, lo, hi)
+            if _gt(arr[lo + 1], arr[lo]):
+                _swap(arr, idx, lo + 1, lo)
+            i, j = lo + 1, hi
+            pivot = arr[lo]
+            while True:
+                i += 1
+                while _gt(pivot, arr[i]):
+                    i += 1
+                j -= 1
+                while _gt(arr[j], pivot):
+                    j -= 1
+                if j < i:
+                    break
+                _swap(arr, idx, i, j)
+            _swap(arr, idx, lo, j)
+            if j <= k:
+                lo = i
+            if j >= k:
+                hi = j - 1
+        out[row] = idx[k]
+    return out
+
+
 def _kth(x: Tensor, d: int, k: int, keepdim: bool, name: int, cls, given: int):
     v = _work(x)
-    idx = np.take(_order(v, d, False), [k], axis=d)
+    rows = np.moveaxis(v, d, -1)
+    at = _quick_select(np.ascontiguousarray(rows).reshape(-1, v.shape[d]), k)
+    idx = np.expand_dims(at.reshape(rows.shape[:-1]), d)
     shape = idx.shape if keepdim else tuple(s for i, s in enumerate(idx.shape) if i != d)
     return _selected(x, d, idx, name, cls, shape if x._shape else (), given, keepdim)
 
@@ -196,10 +257,24 @@ def _median_index(v: np.ndarray, d: int, ignore_nan: bool) -> np.ndarray:
     n = v.shape[d]
     if ignore_nan:
         live = n - nans
-        k = np.where(live > 0, (live - 1) // 2, live)       # all nan: the first nan, at ``live`` = 0
-    else:
-        k = np.where(nans > 0, n - nans, np.full_like(nans, (n - 1) // 2))
+        k = np.where(live > 0, (live - 1) // 2, live)
+        # (all nan: the nan std::nth_element leaves first, PyTorch's answer)
+        return np.where(live > 0, np.take_along_axis(order, k, axis=d), _first_of_equal(n))
+    k = np.where(nans > 0, n - nans, np.full_like(nans, (n - 1) // 2))
     return np.take_along_axis(order, k, axis=d)
+
+
+def _first_of_equal(n: int) -> int:
+    """The index libstdc++'s std::nth_element puts first among ``n`` equal elements (PyTorch's
+    nanmedian of an all-nan slice): each round of its introselect swaps the middle element to the
+    front and its partition reverses the rest, until at most 3 are left."""
+    a = np.arange(n)
+    last = n
+    while last > 3:
+        a[0], a[last // 2] = a[last // 2], a[0]
+        a[1:last] = a[1:last][::-1].copy()
+        last = 1 + (last - 1) // 2
+    return int(a[0]) if n else 0
 
 
 def _median(x: Tensor, dim, keepdim: bool, ignore_nan: bool):

@@ -269,6 +269,37 @@ def test_float32_moments_along_a_dim_are_pytorchs_to_the_bit(fn):
             assert p.dtype == tape.float32 and np.array_equal(p.numpy(), q.numpy())
 
 
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
+def test_kthvalue_picks_pytorchs_element_among_equal_ones(dtype):
+    """kthvalue returns the index ATen's quick-select lands on among equal elements (and nans), so
+    the gradient goes where PyTorch's does: the stable order's choice differed."""
+    torch = pytest.importorskip("torch")
+    rows = np.array([[2.0, 2.0, 2.0, 2.0], [0.0, -0.0, 5.0, 0.0], [np.nan, 1.0, np.nan, 1.0], [3.0, 1.0, 3.0, 1.0]])
+    if dtype == "int64":
+        rows = np.nan_to_num(rows, nan=7.0)
+    for k in (1, 2, 3, 4):
+        for dim, a in ((1, rows), (0, rows.T.copy())):
+            ours = tape.kthvalue(tape.tensor(a, dtype=getattr(tape, dtype)), k, dim)
+            theirs = torch.kthvalue(torch.tensor(a, dtype=getattr(torch, dtype)), k, dim)
+            assert ours.indices.tolist() == theirs.indices.tolist()
+            np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+    x = tape.tensor([2.0, 2.0, 2.0, 2.0], requires_grad=True)
+    x.kthvalue(2).values.backward()
+    assert x.grad.tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+@pytest.mark.torch
+def test_nanmedian_of_an_all_nan_slice_gives_pytorchs_index():
+    """PyTorch's nanmedian of an all-nan slice returns the element std::nth_element leaves first
+    among equal ones (index 2 of 4, 8 of 11), not the first."""
+    torch = pytest.importorskip("torch")
+    for n in (1, 3, 4, 7, 11, 100):
+        a = np.full((2, n), np.nan)
+        a[1, 0] = 1.0
+        assert tape.nanmedian(tape.tensor(a), 1).indices.tolist() == torch.nanmedian(torch.tensor(a), 1).indices.tolist()
+
+
 def test_named_tuple_results():
     x = tape.tensor([[1.0, 5.0], [7.0, 2.0]], requires_grad=True)
     r = x.max(1)
