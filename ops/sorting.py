@@ -164,8 +164,201 @@ def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True)
     if self._dtype is D.bool_:
         raise RuntimeError("topk does not support bool dtypes on CPU")
     # (a 0-d input gives its element back for k = 0 as for k = 1, as PyTorch's)
-    idx = np.take(_order(v, d, largest), range(k if self._shape else 1), axis=d)
+    k = k if self._shape else 1
+    rows = np.moveaxis(v, d, -1)
+    at = _top(np.ascontiguousarray(rows).reshape(-1, v.shape[d]), k, bool(largest), bool(sorted))
+    idx = np.moveaxis(at.reshape(rows.shape[:-1] + (k,)), -1, d)
     return _selected(self, d, idx, _TOPK, TopkResult, None if self._shape else (), dim)
+
+
+# PyTorch's topk (SortingUtils.h, topk_impl_loop) runs libstdc++'s std::partial_sort (k * 64 <= n) or
+# std::nth_element then std::sort of the first k - 1, whose order among equal elements is its answer:
+# those algorithms as GCC writes them (stl_algo.h, stl_heap.h), on a row's values and indices.
+@njit(cache=True, inline="always")
+def _before(a, b, largest: bool) -> bool:
+    return _gt(a, b) if largest else _gt(b, a)
+
+
+@njit(cache=True)
+def _push_heap(v, ix, first, hole, top, value, at, largest) -> None:
+    parent = (hole - 1) // 2
+    while hole > top and _before(v[first + parent], value, largest):
+        v[first + hole] = v[first + parent]
+        ix[first + hole] = ix[first + parent]
+        hole = parent
+        parent = (hole - 1) // 2
+    v[first + hole] = value
+    ix[first + hole] = at
+
+
+@njit(cache=True)
+def _adjust_heap(v, ix, first, hole, n, value, at, largest) -> None:
+    top = hole
+    child = hole
+    while child < (n - 1) // 2:
+        child = 2 * (child + 1)
+        if _before(v[first + child], v[first + child - 1], largest):
+            child -= 1
+        v[first + hole] = v[first + child]
+        ix[first + hole] = ix[first + child]
+        hole = child
+    if n & 1 == 0 and child == (n - 2) // 2:
+        child = 2 * (child + 1)
+        v[first + hole] = v[first + child - 1]
+        ix[first + hole] = ix[first + child - 1]
+        hole = child - 1
+    _push_heap(v, ix, first, hole, top, value, at, largest)
+
+
+@njit(cache=True)
+def _pop_heap(v, ix, first, last, result, largest) -> None:
+    value, at = v[result], ix[result]
+    v[result] = v[first]
+    ix[result] = ix[first]
+    _adjust_heap(v, ix, first, 0, last - first, value, at, largest)
+
+
+@njit(cache=True)
+def _heap_select(v, ix, first, middle, last, largest) -> None:
+    n = middle - first
+    if n >= 2:
+        parent = (n - 2) // 2
+        while True:
+            _adjust_heap(v, ix, first, parent, n, v[first + parent], ix[first + parent], largest)
+            if parent == 0:
+                break
+            parent -= 1
+    for i in range(middle, last):
+        if _before(v[i], v[first], largest):
+            _pop_heap(v, ix, first, middle, i, largest)
+
+
+@njit(cache=True)
+def _partial_sort(v, ix, first, middle, last, largest) -> None:
+    _heap_select(v, ix, first, middle, last, largest)
+    while middle - first > 1:
+        middle -= 1
+        _pop_heap(v, ix, first, middle, middle, largest)
+
+
+@njit(cache=True)
+def _linear_insert(v, ix, last, largest) -> None:
+    value, at = v[last], ix[last]
+    nxt = last - 1
+    while _before(value, v[nxt], largest):
+        v[last] = v[nxt]
+        ix[last] = ix[nxt]
+        last = nxt
+        nxt -= 1
+    v[last] = value
+    ix[last] = at
+
+
+@njit(cache=True)
+def _insertion_sort(v, ix, first, last, largest) -> None:
+    for i in range(first + 1, last):
+        if _before(v[i], v[first], largest):
+            value, at = v[i], ix[i]
+            for j in range(i, first, -1):
+                v[j] = v[j - 1]
+                ix[j] = ix[j - 1]
+            v[first] = value
+            ix[first] = at
+        else:
+            _linear_insert(v, ix, i, largest)
+
+
+@njit(cache=True)
+def _partition_pivot(v, ix, first, last, largest) -> int:
+    # (the median of the second, middle and last elements moved to the front, then Hoare's partition)
+    a, b, c = first + 1, first + (last - first) // 2, last - 1
+    if _before(v[a], v[b], largest):
+        m = b if _before(v[b], v[c], largest) else c if _before(v[a], v[c], largest) else a
+    else:
+        m = a if _before(v[a], v[c], largest) else c if _before(v[b], v[c], largest) else b
+    _swap(v, ix, first, m)
+    lo, hi = first + 1, last
+    while True:
+        while _before(v[lo], v[first], largest):
+            lo += 1
+        hi -= 1
+        while _before(v[first], v[hi], largest):
+            hi -= 1
+        if not lo < hi:
+            return lo
+        _swap(v, ix, lo, hi)
+        lo += 1
+
+
+@njit(cache=True)
+def _log2(n: int) -> int:
+    k = 0
+    while n > 1:
+        n >>= 1
+        k += 1
+    return k
+
+
+@njit(cache=True)
+def _nth_element(v, ix, nth, largest) -> None:
+    first, last = 0, v.size
+    depth = 2 * _log2(last)
+    while last - first > 3:
+        if depth == 0:
+            _heap_select(v, ix, first, nth + 1, last, largest)
+            _swap(v, ix, first, nth)
+            return
+        depth -= 1
+        cut = _partition_pivot(v, ix, first, last, largest)
+        if cut <= nth:
+            first = cut
+        else:
+            last = cut
+    _insertion_sort(v, ix, first, last, largest)
+
+
+@njit(cache=True)
+def _sort(v, ix, last, largest) -> None:
+    if last == 0:
+        return
+    # (introsort: the ranges it leaves to finish are disjoint, so a stack takes them in any order)
+    stack = [(0, last, 2 * _log2(last))]
+    while len(stack):
+        first, end, depth = stack.pop()
+        while end - first > 16:
+            if depth == 0:
+                _partial_sort(v, ix, first, end, end, largest)
+                break
+            depth -= 1
+            cut = _partition_pivot(v, ix, first, end, largest)
+            stack.append((cut, end, depth))
+            end = cut
+    if last > 16:
+        _insertion_sort(v, ix, 0, 16, largest)
+        for i in range(16, last):
+            _linear_insert(v, ix, i, largest)
+    else:
+        _insertion_sort(v, ix, 0, last, largest)
+
+
+@njit(cache=True)
+def _top(rows: np.ndarray, k: int, largest: bool, ordered: bool) -> np.ndarray:
+    """The indices of each row's ``k`` largest (smallest) elements in PyTorch's order."""
+    m, n = rows.shape
+    out = np.empty((m, k), np.int64)
+    for row in range(m):
+        if k == 0:
+            continue
+        v = rows[row].copy()
+        ix = np.arange(n)
+        if k * 64 <= n:
+            _partial_sort(v, ix, 0, k, n, largest)
+        else:
+            _nth_element(v, ix, k - 1, largest)
+            if ordered:
+                _sort(v[:k - 1], ix[:k - 1], k - 1, largest)
+        out[row] = ix[:k]
+    return out
 
 
 @njit(cache=True, inline="always")

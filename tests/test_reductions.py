@@ -300,6 +300,25 @@ def test_nanmedian_of_an_all_nan_slice_gives_pytorchs_index():
         assert tape.nanmedian(tape.tensor(a), 1).indices.tolist() == torch.nanmedian(torch.tensor(a), 1).indices.tolist()
 
 
+@pytest.mark.torch
+@pytest.mark.parametrize("n", [4, 40, 300])
+def test_topk_picks_pytorchs_elements_among_equal_ones(n):
+    """topk's order among equal elements and nans is libstdc++'s (PyTorch's std::nth_element and
+    std::sort, or std::partial_sort when k * 64 <= n), so its gradient goes where PyTorch's does."""
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(n).integers(0, 3, size=(3, n)).astype(np.float64)
+    a[0, ::5] = np.nan
+    for k in (1, 2, 3, n):
+        for largest in (True, False):
+            for ordered in (True, False):
+                ours = tape.topk(tape.tensor(a), k, 1, largest, ordered)
+                theirs = torch.topk(torch.tensor(a), k, 1, largest, ordered)
+                assert ours.indices.tolist() == theirs.indices.tolist()
+    x = tape.tensor([2.0, 2.0, 2.0, 2.0], requires_grad=True)
+    x.topk(2).values.sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 1.0, 1.0]
+
+
 def test_named_tuple_results():
     x = tape.tensor([[1.0, 5.0], [7.0, 2.0]], requires_grad=True)
     r = x.max(1)
