@@ -297,7 +297,8 @@ def test_nanmedian_of_an_all_nan_slice_gives_pytorchs_index():
     for n in (1, 3, 4, 7, 11, 100):
         a = np.full((2, n), np.nan)
         a[1, 0] = 1.0
-        assert tape.nanmedian(tape.tensor(a), 1).indices.tolist() == torch.nanmedian(torch.tensor(a), 1).indices.tolist()
+        ours, theirs = tape.nanmedian(tape.tensor(a), 1), torch.nanmedian(torch.tensor(a), 1)
+        assert ours.indices.tolist() == theirs.indices.tolist()
 
 
 @pytest.mark.torch
