@@ -456,14 +456,23 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
     leaf whose ``.grad`` is set already), the rows freed, the tape retired.  False (nothing done)
     when any of that does not hold: ``run`` then takes the backward."""
     tape = out._tape
-    if tape.hooks or tape.pyrows or tape.retained or _hooks._leaf_hooks[0] or _anomaly._mode[0] or state.pinned \
+    if tape.hooks or tape.pyrows or tape.retained or _anomaly._mode[0] or state.pinned \
             or tape.t64 + tape.t32 > SHARED_ADJOINTS or _saved.mutation_spans or _saved.local.pending is not None \
             or _saved.local.stack:
         return False
     src = tape.src
-    for s in src.values():
-        if type(s) is tuple:
-            return False
+    if _hooks._leaf_hooks[0]:
+        # (some leaf had hooks once: this tape's own leaves are the ones a backward of it could run)
+        for s in src.values():
+            if type(s) is tuple:
+                return False
+            leaf = s()
+            if leaf is not None and (leaf.__dict__.get("_hooks") or leaf.__dict__.get("_post_hooks")):
+                return False
+    else:
+        for s in src.values():
+            if type(s) is tuple:
+                return False
     _mark_modified_leaves(tape)
     n = tape.n
     g64 = np.empty(tape.t64, np.float64)        # (no zeros: the sweep writes an adjoint first reached)
