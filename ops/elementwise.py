@@ -2064,7 +2064,7 @@ def _sub(self, other: Operand) -> Tensor:
         other = check_operand(other, "-")
         _no_bool_sub(self, other)
     elif self._dtype is D.bool_ or other._dtype is D.bool_:
-        _no_bool_sub(self, other)       # (its checks inlined above for two tensors: the common case)
+        _no_bool_sub(self, other)       # (two tensors, the common case, are checked for bools inline first)
     return _binary(self, other, SUB)
 
 
