@@ -223,6 +223,16 @@ def scalar_fn(x: Any, sin: Callable[[Any], Any], exp: Callable[[Any], Any]) -> A
     return scalar_chain(x, *SCALAR_LEAVES[1:], sin=sin, exp=exp, n_ops=EVAL_N_OPS)
 
 
+def scalar_fn_guarded(x: Any, sin: Callable[[Any], Any], exp: Callable[[Any], Any]) -> Any:
+    """scalar_fn with a branch on the value after every block of ten ops (always taken, since |x| < 0.85):
+    the same arithmetic, plus one guard per block for a trace to check at each replay."""
+    for _ in range(EVAL_N_OPS // OPS_PER_BLOCK):
+        if not x < 1.0:
+            raise AssertionError("the chain left (-0.85, 0.85)")
+        x = scalar_chain(x, *SCALAR_LEAVES[1:], sin=sin, exp=exp, n_ops=OPS_PER_BLOCK)
+    return x
+
+
 def evals_check(values: Sequence[float], grads: Sequence[float]) -> Check:
     """What scalar_evals cross-checks: the sum of the values and of the gradients."""
     return Check(float(sum(values)), [float(sum(grads))])

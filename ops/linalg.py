@@ -237,7 +237,8 @@ def _vjp(g, x, y, r):
     if case == DOT:
         return g * b, g * a
     if case == MV:
-        return g.reshape(-1, 1) @ b.reshape(1, -1), a.t() @ g
+        # PyTorch's mv takes ``outer`` for the matrix, which is a broadcasting multiply (MulBackward0).
+        return g.reshape(-1, 1) * b, a.t() @ g
     if case == VM:
         return b @ g, a.reshape(-1, 1) @ g.reshape(1, -1)
     if case == MM:

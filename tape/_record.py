@@ -37,7 +37,7 @@ from ._stops import (C_FWD_HI, C_FWD_LO, C_NEED_ELEMS, C_NEED_ROWS, C_NEED_SLOTS
                      ST_PYTHON, ST_UNKNOWN, ST_VALUE, T_32, T_64, T_IMPORTS, T_ROWS, T_STAB, check_saved)
 from ._sweep import _BINARY_END, _LINALG_END, _SOURCE_END, _UNARY_END, FAMILY, SAVES
 from ._sweep import _PYTHON_START
-from .ops._spec import CONST, INPUT, LINALG, OUTPUT, R_A, R_LN, R_NOUT, ROLES
+from .ops._spec import CONST, INPUT, LINALG, OUTPUT, R_A, R_DT, R_HID, R_LN, R_NOUT, R_RG, ROLES
 from .ops.elementwise import (catalogue_binary_forward, catalogue_unary_forward, core_binary_forward,
                               core_unary_forward)
 from .ops.join import join_forward
@@ -56,6 +56,7 @@ _S_X0, _S_X1, _S_Y, _S_KEEP, _S_COLUMN = P.S_X0, P.S_X1, P.S_Y, P.S_KEEP, P.S_CO
 _I_SUMTO, _I_CAST = P.I_SUMTO, P.I_CAST
 # The rows this recorder writes by itself (``ops/_spec.Roles``): casts, accumulations, sum-tos.
 _CAST, _ADD, _SUM, _SUM_IB, _VIEW, _VIEW_IA = ROLES.cast, ROLES.add, ROLES.sum, ROLES.sum_ib, ROLES.view, ROLES.view_ia
+_EXPAND = ROLES.expand
 _LINALG_START = LINALG.start
 _V_NGUARD, _V_START, _V_LEN, _V_OUT0, _V_NEEDS = P.V_NGUARD, P.V_START, P.V_LEN, P.V_OUT0, P.V_NEEDS
 # Frozen into the compiled code (numba treats global arrays as constants); the kernel
@@ -90,8 +91,7 @@ def find_shape(stab, top, shape):
 
 @njit(cache=True, error_model="numpy")
 def _broadcast_shape(stab, top, sa, sb):
-    """The shape two operands broadcast to (right-aligned; rules only combine operands that
-    broadcast along leading dims, which the binary kernels read modulo their size)."""
+    """The shape two operands broadcast to (right-aligned)."""
     na = stab[sa]
     nb = stab[sb]
     nd = max(na, nb)
@@ -101,6 +101,29 @@ def _broadcast_shape(stab, top, sa, sb):
         db = stab[sb + 1 + i - (nd - nb)] if i >= nd - nb else 1
         out[i] = db if da == 1 else da      # (not max: a size-0 dim broadcasts against 1 to 0)
     return find_shape(stab, top, out)
+
+
+@njit(cache=True, error_model="numpy")
+def _is_suffix(stab, s, out):
+    """Whether shape ``s`` broadcasts to shape ``out`` along leading dims only."""
+    ns, no = stab[s], stab[out]
+    k = 0
+    while k < ns and stab[s + 1 + k] == 1:
+        k += 1
+    if ns - k > no:
+        return False
+    for i in range(k, ns):
+        if stab[s + 1 + i] != stab[out + 1 + no - ns + i]:
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _expand_to(R, F, stab, top, a, sid):
+    """A hidden EXPAND row of node ``a`` to shape ``sid`` (grad_fn views skip it, as eager's)."""
+    out = _append(R, F, stab, top, _EXPAND, R[R_DT, a], sid, a, -1, 0, 0, 0.0, 0.0, R[R_RG, a])
+    R[R_HID, out] = 1
+    return out
 
 
 @njit(cache=True, error_model="numpy")
@@ -437,6 +460,9 @@ def _prepare(TR, TF, tstab, tix, seen, r, DR, dstab, dv64, dv32, top):
         return -2
     # Room for the worst case of this row, so that no write below can run out.
     rows = variant[v, _V_LEN] + _SPARE_ROWS
+    for i in range(variant[v, _V_START], variant[v, _V_START] + variant[v, _V_LEN]):
+        if _INS[i, P.C_CODE] >= _UNARY_END and _INS[i, P.C_CODE] < _BINARY_END:
+            rows += 2       # room for the expansion of both operands
     num = TR[3]
     big = max(num[r], num[x], num[y] if y >= 0 else 0)
     if (top[T_ROWS] + rows > DR.shape[1] or top[T_64] + rows * big > dv64.shape[0]
@@ -562,6 +588,13 @@ def record_rows(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix,
             else:
                 if c >= _UNARY_END and c < _BINARY_END and DR[4, nb] != sid:
                     sid = _broadcast_shape(dstab, top, sid, DR[4, nb])
+                    # Binary kernels read an operand modulo its size: one broadcast along other
+                    # dims than the leading ones (``g.reshape(-1, 1) * b``) is expanded first,
+                    # as eager's ``node_in`` does.
+                    if not _is_suffix(dstab, DR[4, na], sid):
+                        na = _expand_to(DR, DF, dstab, top, na, sid)
+                    if not _is_suffix(dstab, DR[4, nb], sid):
+                        nb = _expand_to(DR, DF, dstab, top, nb, sid)
                 elif SHAPED_BY_ATTRIBUTES[c]:
                     shape, ia, ib = attribute_shape(c, dstab, DR[4, na], ia, ib)
                     sid = find_shape(dstab, top, shape)

@@ -200,6 +200,9 @@ EXTRA_GRAPHS = {
     # rows with and without programs.
     "matmul_blas": (lambda a, b: (a @ b * 0.05).sin(), [(110, 100), (100, 110)]),  # (over SMALL_PRODUCT)
     "matvec_blas": (lambda a, b: (a @ b * 0.01).tanh(), [(1100, 1000), (1000,)]),
+    # mv's rule takes the matrix's gradient as a broadcasting multiply (both operands broadcast)
+    "matvec": (lambda a, b: (a @ b).tanh(), [(3, 4), (4,)]),
+    "outer_broadcast": (lambda a, b: (a.reshape(-1, 1) * b).sin(), [(3,), (4,)]),
     "batched": (lambda a, b: a @ b, [(2, 3, 4), (4, 5)]),
     "batched_vec": (lambda a, b: (a @ b).exp(), [(2, 3, 4), (4,)]),
     "pow_mix": (lambda a, b: (a.exp() ** b.sigmoid()) * a, [(3, 4), (4,)]),
@@ -234,6 +237,20 @@ def test_compiled_and_python_recorders_agree_extra(name):
         assert m1[k] == m2[k]
         _assert_values(h1[k], h2[k], tol, f"{name}: second derivative {k}")
         assert n1[k] == n2[k]
+
+
+def test_matrix_vector_gradient_is_an_outer_product_as_pytorch():
+    # PyTorch's mv backward takes ``outer``, a broadcasting multiply: the recorded gradient's
+    # node is MulBackward0 over a view, and a penalty on it differentiates correctly.
+    w = tape.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=tape.float64, requires_grad=True)
+    v = tape.tensor([0.5, -1.0], dtype=tape.float64)
+    gw, = grad((w @ v).tanh().pow(2).sum(), w, create_graph=True)
+    assert gw.grad_fn.name() == "MulBackward0"
+    assert [None if f is None else f.name() for f, _ in gw.grad_fn.next_functions] == ["ViewBackward0", None]
+    u = np.tanh(np.array([[1.0, 2.0], [3.0, 4.0]]) @ [0.5, -1.0])
+    np.testing.assert_allclose(gw.detach().numpy(), np.outer(2 * u * (1 - u * u), [0.5, -1.0]), rtol=1e-12)
+    assert tape.autograd.gradcheck(
+        lambda m: grad((m @ v).tanh().pow(2).sum(), m, create_graph=True)[0].norm(), (w,))
 
 
 # --------------------------------------------------------------------------

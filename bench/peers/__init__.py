@@ -27,7 +27,7 @@ VARIANTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("jax", "hessian_rosenbrock"): ("eager",),
     ("jax", "grad_penalty_step"): ("eager",),
     ("tape", "scalar_chain"): ("anomaly",),
-    ("tape", "scalar_evals"): ("trace",),
+    ("tape", "scalar_evals"): ("trace", "trace guarded"),
     ("tape", "per_sample_grads"): ("trace-1-thread", "trace-2-threads"),
     ("tape", "hessian_rosenbrock"): ("trace", "trace record"),
     ("tape", "mlp_step"): ("anomaly",),

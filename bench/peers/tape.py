@@ -27,12 +27,14 @@ def scalar_chain(n_ops: int, variant: str | None = None) -> Run:
 
 def scalar_evals(points: np.ndarray, variant: str | None = None) -> Run:
     """Eager recording and ``autograd.grad`` at each point; variant 'trace': ``tape.trace`` records the
-    function once (fwd), then ``value_and_grad`` replays it at each point (bwd)."""
+    function once (fwd), then ``value_and_grad`` replays it at each point (bwd); variant 'trace guarded':
+    the same with a branch on the value after every ten ops, so each replay also checks 100 guards."""
     if variant is None:
         return _torchlike.scalar_evals(tape, points)
     xs = [tape.tensor(float(p), dtype=tape.float64) for p in points]
+    fn = workloads.scalar_fn_guarded if variant == "trace guarded" else workloads.scalar_fn
     t0 = perf_counter()
-    tr = tape.trace(lambda x: workloads.scalar_fn(x, tape.sin, tape.exp), xs[0])
+    tr = tape.trace(lambda x: fn(x, tape.sin, tape.exp), xs[0])
     t1 = perf_counter()
     values, grads = [], []
     for x in xs:
