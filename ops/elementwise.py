@@ -2075,7 +2075,9 @@ def add(self, other: Operand, *, alpha: Number = 1) -> Tensor:
 def _sub(self, other: Operand) -> Tensor:
     if type(other) is not Tensor:
         other = check_operand(other, "-")
-    _no_bool_sub(self, other)
+        _no_bool_sub(self, other)
+    elif self._dtype is D.bool_ or other._dtype is D.bool_:
+        _no_bool_sub(self, other)       # (two tensors, the common case, are checked for bools inline first)
     return _binary(self, other, SUB)
 
 
@@ -2125,7 +2127,10 @@ def _rtruediv(self, other: Operand) -> Tensor:
 @public("pow", reflected=_reflect("pow", POW))
 def tensor_pow(self, exponent: Operand) -> Tensor:
     """``self ** exponent``, broadcasting."""
-    if type(exponent) is not Tensor:
+    te = type(exponent)
+    if te is int or te is float:
+        return _with_number(self, exponent, POWC)     # (``_binary``'s own first step for a number)
+    if te is not Tensor:
         exponent = check_operand(exponent, "**")
     if self._dtype is D.bool_ and isinstance(exponent, Tensor) and exponent._dtype is D.bool_:
         raise NotImplementedError("\"pow\" not implemented for 'Bool'")

@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 from numba import njit
 
-from .._emit import D, Tensor, emit, node_in, plain, recorded, row_value, state, write_tape
+from .._emit import D, Tensor, emit, fresh, node_in, plain, recorded, row_value, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._gemm import HAVE_BLAS, gemm
 from ._index import dims
@@ -295,19 +295,26 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         # The common matrix-matrix product, checked in one line.  (Only a 0-d tensor holds a float, ``_f``.)
         if not ((a._rg or b._rg) and state.grad):
             return plain(np.matmul(a._v, b._v), dt)
-        tape = write_tape()
+        tape = state.tape
+        if tape is None or tape.n >= tape.soft:
+            tape = None
+            tape = fresh()
         flops = sa[0] * sa[1] * sb[1]
-        code = code_for(MM, flops)
         # (operands of the row's dtype and shape enter as they are: ``node_in`` would import them; a
         # compiled row reads its operands from the arena, so a big leaf is copied rather than referred to)
-        compiled = code == MATMUL
+        compiled = flops <= SMALL_PRODUCT
         na_ = a._node if a._tape is tape else tape.import_(a, not compiled)
         nb_ = b._node if b._tape is tape else tape.import_(b, not compiled)
-        if compiled:
+        va, vb = a._v, b._v
+        if not compiled:
+            y = np.matmul(va, vb)
+            return recorded(tape, tape.append(MATMUL_BLAS, dt.arena, y, na_, nb_, ia=MM), y, dt)
+        if flops <= KERNEL_VALUE:
             return _small_product(tape, dt, (sa[0], sb[1]), a, b, na_, nb_, MM, flops)
-        y = np.matmul(a._v, b._v)
-        node = tape.append(code, dt.arena, y, na_, nb_, ia=MM)
-        return recorded(tape, node, y, dt)
+        # (``_small_product``'s BLAS value, inlined: the common product of a training step)
+        y = np.matmul(va if va.flags.c_contiguous else tape.value_of(na_),
+                      vb if vb.flags.c_contiguous else tape.value_of(nb_))
+        return recorded(tape, tape.append(MATMUL, dt.arena, y, na_, nb_, ia=MM, ib=BLAS_VALUE), y, dt)
     na, nb = len(sa), len(sb)
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")

@@ -453,6 +453,9 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         tape.adjoints.append(grads)
 
 
+_new_tensor = object.__new__
+
+
 def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
     """``out.backward()`` of a recorded 0-d output seeded with ``one``, when nothing but the sweep
     can run during it: one tape (no node of an older one), small (its adjoints handed out as
@@ -462,14 +465,23 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
     leaf whose ``.grad`` is set already), the rows freed, the tape retired.  False (nothing done)
     when any of that does not hold: ``run`` then takes the backward."""
     tape = out._tape
-    if tape.hooks or tape.pyrows or tape.retained or _hooks._leaf_hooks[0] or _anomaly._mode[0] or state.pinned \
+    if tape.hooks or tape.pyrows or tape.retained or _anomaly._mode[0] or state.pinned \
             or tape.t64 + tape.t32 > SHARED_ADJOINTS or _saved.mutation_spans or _saved.local.pending is not None \
             or _saved.local.stack:
         return False
     src = tape.src
-    for s in src.values():
-        if type(s) is tuple:
-            return False
+    if _hooks._leaf_hooks[0]:
+        # (some leaf had hooks once: this tape's own leaves are the ones a backward of it could run)
+        for s in src.values():
+            if type(s) is tuple:
+                return False
+            leaf = s()
+            if leaf is not None and (leaf.__dict__.get("_hooks") or leaf.__dict__.get("_post_hooks")):
+                return False
+    else:
+        for s in src.values():
+            if type(s) is tuple:
+                return False
     _mark_modified_leaves(tape)
     n = tape.n
     g64 = np.empty(tape.t64, np.float64)        # (no zeros: the sweep writes an adjoint first reached)
@@ -484,8 +496,7 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
     seen[node] = 1
     ctl = np.zeros(C_SIZE, np.int64)
     ctl[C_START] = n - 1
-    prev = state.grad
-    state.grad = False
+    prev = None
     try:
         while True:
             sweep_rows(R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl,
@@ -493,6 +504,11 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
             status = ctl[C_STATUS]
             if status == ST_DONE:
                 break
+            if prev is None:
+                # (grad mode goes off once the sweep stops for Python, whose rows record nothing; a
+                # sweep that never stops, the common one, leaves it as it is)
+                prev = state.grad
+                state.grad = False
             r = int(ctl[C_ROW])
             if status == ST_COMPILE:
                 compile_for(R, tape.F, tape.stab, tape.ix, tape.v64, g64, tape.v32, g32, ctl)
@@ -510,10 +526,13 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
                 _python_row(tape, r, values, grads, seen)
             ctl[C_START] = r - 1
     finally:
-        state.grad = prev
+        if prev is not None:
+            state.grad = prev
     values = None       # (a reference to the arenas left would keep ``retire`` from handing them on)
     marks = seen.tobytes()
     shapes = tape.shapes
+    inference = T._inference_on and state.inference
+    Tensor = T.Tensor
     cols = R[1:5, :n].tolist() if n <= 8 * len(src) else None
     for node, ref in src.items():
         if node >= n or not marks[node] & 1:
@@ -526,8 +545,16 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
             continue
         if leaf._grad is None:
             dtype = leaf._gdt or leaf._dtype
-            leaf._grad = T._plain(g, dtype) if g.dtype is dtype.np and g.shape == leaf._shape and g.shape \
-                else leaf_grad(g, leaf)
+            if g.dtype is not dtype.np or g.shape != leaf._shape or not g.shape:
+                leaf._grad = leaf_grad(g, leaf)
+            elif inference:
+                leaf._grad = T._plain(g, dtype)
+            else:
+                t = _new_tensor(Tensor)     # (``_tensor._plain``, inlined)
+                t._v = g
+                t._dtype = dtype
+                t._shape = g.shape
+                leaf._grad = t
         else:
             on_leaf(leaf, g)
     free_rows(tape.fr, seen)

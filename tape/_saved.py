@@ -128,6 +128,12 @@ def _pack(pack: Callable, t: Tensor) -> Any:
     state.grad = False
     try:
         packed = pack(t)
+    except ValueError as e:
+        # A recorded value reaches the hook as a read-only view of the tape's arena: an in-place
+        # change of it fails in numpy before the version check below could name it.
+        if t._v is not None and not t._v.flags.writeable and "read-only" in str(e):
+            raise RuntimeError(_PACK_MODIFIED) from None
+        raise
     finally:
         state.grad = was
     if t._version != version:

@@ -47,7 +47,7 @@ from ._anomaly import _mode as _anomaly_mode
 from ._anomaly import note
 from ._state import inplace_changes, state
 from .ops._spec import (CONST, INPUT, N_INT_COLS, OUTPUT, REGISTRY, ROLES, R_A, R_B, R_DT, R_HID, R_IA, R_IB, R_LN,
-                        R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_SHP, PYTHON, X_REST, input_saved)
+                        R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, PYTHON, X_REST, input_saved)
 
 _INT_COLS = ("op", "dt", "off", "num", "shp", "a", "b", "ia", "ib", "rg", "fr", "hid", "lo", "ln", "nout")
 _DEFAULTS = np.array([0, 0, 0, 1, 0, -1, -1, 0, 0, 1, 0, 0, 0, 0, 0], np.int64)[:, None]
@@ -87,10 +87,13 @@ class ConstRef(weakref.ref):
     __slots__ = ("ver", "dtype")
 
     def __new__(cls, t):
-        self = super().__new__(cls, t)
+        self = _ref_new(cls, t)     # (not ``super()``: this runs for every constant a step imports)
         self.ver = t._ver
         self.dtype = t._dtype
         return self
+
+
+_ref_new = weakref.ref.__new__
 
 
 class Tape:
@@ -384,6 +387,46 @@ class Tape:
             self.fill((a, b))
         return r
 
+    def source(self, code: int, arena: int, value: np.ndarray, ver: int) -> int:
+        """``append(code, arena, value, ib=ver)`` of a leaf's INPUT/CONST row (``import_``), which
+        reads no node: a step's leaves each take one, so the checks for inputs and attributes go."""
+        r = self.n
+        if r == self.cap:
+            self.grow_rows()
+        n = value.size
+        shape = value.shape
+        if arena:
+            o = self.t32
+            if o + n > self.v32.shape[0]:
+                self.reserve(1, n)
+            else:
+                self.t32 = o + n
+            v = self.v32
+        else:
+            o = self.t64
+            if o + n > self.e64:
+                self.reserve(0, n)
+            else:
+                self.t64 = o + n
+            v = self.v64
+        if shape:
+            v[o:o + n] = value.ravel()
+        else:
+            v[o] = value
+        self.n = r + 1
+        w = self.w_int
+        w[R_OP][r] = code
+        if arena:
+            w[R_DT][r] = arena
+        w[R_OFF][r] = o
+        w[R_NUM][r] = n
+        if shape:
+            sid = self.shape_ids.get(shape)
+            w[R_SHP][r] = sid if sid is not None else self.shape_id(shape)
+        if ver:
+            w[R_IB][r] = ver
+        return r
+
     def python_row(self, r: int) -> bool:
         """Whether the plain sweep leaves row ``r`` to Python (``left_to_python``; no input broadcast)."""
         code, dt, _, n = self.R[:4, r].tolist()
@@ -488,14 +531,14 @@ class Tape:
             # (``_vm & 1``: a view made under no_grad of a tensor that requires grad, which PyTorch
             # passes no gradient: a constant here)
             node = self.refer(INPUT, arena, value, ver) if refer and value.size >= REFER_FROM and \
-                state.pinned <= self.pins else self.append(INPUT, arena, value, ib=ver)
+                state.pinned <= self.pins else self.source(INPUT, arena, value, ver)
             self.src[node] = weakref.ref(t)
             if t._inf:
                 self.const_inference(node)      # (a leaf made in inference mode may get a gradient, not be saved)
         else:
             node = self.refer(CONST, arena, value, ver) if refer and value.size >= REFER_FROM and \
-                state.pinned <= self.pins else self.append(CONST, arena, value, ib=ver)
-            self.rg[node] = 0
+                state.pinned <= self.pins else self.source(CONST, arena, value, ver)
+            self.w_int[R_RG][node] = 0
             self.csrc[node] = ConstRef(t)
             if t._inf:
                 self.const_inference(node)

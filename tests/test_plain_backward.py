@@ -39,7 +39,7 @@ def _mlp(dtype, seed=0):
     def loss():
         w1, b1, w2, b2, w3, b3 = params
         h = torch.tanh(x @ w1 + b1)
-        h = torch.tanh(h @ w2 + b2)     # (a product swept in Python, on BLAS)
+        h = torch.tanh(h @ w2 + b2)
         return (((h @ w3 + b3) - t) ** 2).mean()
 
     return params, loss
@@ -118,10 +118,37 @@ def _two_tapes():
     return w, (h * h).sum(), 18.0
 
 
-@pytest.mark.parametrize("case", [_hooked, _retained, _two_tapes])
+def _hooked_leaf():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    w.register_hook(lambda g: g * 10)
+    return w, (w * w * 9).sum(), 180.0
+
+
+def _post_hooked_leaf():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+
+    def tenfold(t):
+        t.grad.mul_(10)
+    w.register_post_accumulate_grad_hook(tenfold)
+    return w, (w * w * 9).sum(), 180.0
+
+
+@pytest.mark.parametrize("case", [_hooked, _retained, _two_tapes, _hooked_leaf, _post_hooked_leaf])
 def test_other_backwards_take_the_general_driver(case, run_calls):
     w, y, d = case()
     before = run_calls[0]
     y.backward()
     assert run_calls[0] == before + 1
     np.testing.assert_allclose(w.grad.numpy(), [d, 2 * d])
+
+
+def test_hooks_on_other_leaves_leave_the_short_path_on(run_calls):
+    # (a leaf that had hooks once, anywhere, used to turn the short path off for good)
+    other = torch.tensor([1.0], requires_grad=True)
+    handle = other.register_hook(lambda g: g)
+    params, loss = _mlp(torch.float32)
+    loss().backward()
+    assert run_calls[0] == 0
+    handle.remove()
+    (other * 2).sum().backward()
+    assert run_calls[0] == 0 and other.grad.item() == 2.0

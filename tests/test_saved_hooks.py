@@ -479,3 +479,17 @@ def test_a_pack_hook_raising_when_its_block_ends_leaves_no_hooks_on():
     out = tape.sin(a) * a           # (no hook packs these)
     out.backward()
     assert a.grad.item() == pytest.approx(float(np.sin(1.0) + np.cos(1.0)))
+
+
+@pytest.mark.parametrize("saved", ["result", "non-leaf input"])
+def test_a_pack_hook_changing_a_recorded_value_in_place_gets_pytorchs_error(saved):
+    # (a recorded value reaches the hook as a read-only view of the tape's arena)
+    def inc(x):
+        x += 1
+        return x
+
+    a = tape.randn(5, requires_grad=True)
+    b = a * 1
+    with pytest.raises(RuntimeError, match="^A saved tensor pack hook is modifying its input in place"):
+        with tape.autograd.graph.saved_tensors_hooks(inc, lambda x: x):
+            tape.exp(a) if saved == "result" else b * b
