@@ -180,7 +180,8 @@ def _d_log10(gy, x, y, fa, fb):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _d_sqrt(gy, x, y, fa, fb):
-    return gy / (y * 2.0)
+    # (in y's type: a float32 quotient is the float64 one rounded, and vectorizes twice as wide)
+    return gy / (y * type(y)(2.0))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
