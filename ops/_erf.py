@@ -196,13 +196,14 @@ def _put(values, idx, out):
 PART = 1 << 15
 
 
-def erf_vectorized(x: np.ndarray, complement: bool = False) -> np.ndarray:
-    """``erf(x)`` (``erfc(x)`` with ``complement``) of a float32 or float64 array, in parts on all
-    cores (each element by the same instructions in any part).  The Taylor series runs over every
+def erf_vectorized(x: np.ndarray, complement: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+    """``erf(x)`` (``erfc(x)`` with ``complement``) of a float32 or float64 array, into ``out`` if given
+    (C-contiguous, of ``x``'s shape and dtype), in parts on all cores (each element by the same
+    instructions in any part).  The Taylor series runs over every
     element; the pieces of erfcx (and numpy's exp before them) only over the elements they give
     (from ``|x| = 1``, erfc's from 0.5), gathered first: a third of normal data."""
     flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty(flat.shape, x.dtype)
+    out = np.empty(flat.shape, x.dtype) if out is None else out.reshape(-1)
 
     def part(lo: int, hi: int) -> None:
         xs, outs = flat[lo:hi], out[lo:hi]
