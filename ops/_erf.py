@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit
 
 from .._emit import in_parts
+from ._vecmath import wide
 
 # erf(x) / x = 2/sqrt(pi) * sum_n (-1)^n t^n / (n! (2n + 1)), t = x*x
 _TAYLOR = np.array([2.0 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(19)])
@@ -102,6 +103,7 @@ _ERFCX = np.array([     # pieces [0.5, 1), [1, 1.5) ... [7.5, 8); columns: power
 @njit(cache=True, error_model="numpy", nogil=True)
 def _squares(x, out):
     """``-h*h`` with h = |x| rounded to float32 (exact in float64): numpy's exp takes it next."""
+    wide()
     for i in range(x.shape[0]):
         h = np.float64(np.float32(abs(x[i])))
         out[i] = -(h * h)
@@ -111,6 +113,7 @@ def _squares(x, out):
 def _small(x, out, complement):
     """``erf(x)`` (``1 - erf(x)``) by the Taylor series, for every element: a loop the CPU's vector
     units take (a loop with every case in it does not vectorize)."""
+    wide()
     for i in range(x.shape[0]):
         xi = np.float64(x[i])
         t = xi * xi
@@ -132,6 +135,7 @@ def _exp_minus_square(a, e):
 @njit(cache=True, error_model="numpy", nogil=True)
 def _large(x, e, out, complement):
     """Overwrite the elements from ``|x| = 1`` (erf) or ``0.5`` (erfc) up to 8 by the pieces of erfcx."""
+    wide()
     for i in range(x.shape[0]):
         xi = np.float64(x[i])
         a = abs(xi)
@@ -154,6 +158,7 @@ def _large(x, e, out, complement):
 @njit(cache=True, error_model="numpy", nogil=True)
 def _tail(x, e, out):
     """erfc from ``|x| = 8`` (and of nan) by the asymptotic series of erfcx."""
+    wide()
     for i in range(x.shape[0]):
         xi = np.float64(x[i])
         a = abs(xi)
@@ -191,13 +196,14 @@ def _put(values, idx, out):
 PART = 1 << 15
 
 
-def erf_vectorized(x: np.ndarray, complement: bool = False) -> np.ndarray:
-    """``erf(x)`` (``erfc(x)`` with ``complement``) of a float32 or float64 array, in parts on all
-    cores (each element by the same instructions in any part).  The Taylor series runs over every
+def erf_vectorized(x: np.ndarray, complement: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+    """``erf(x)`` (``erfc(x)`` with ``complement``) of a float32 or float64 array, into ``out`` if given
+    (C-contiguous, of ``x``'s shape and dtype), in parts on all cores (each element by the same
+    instructions in any part).  The Taylor series runs over every
     element; the pieces of erfcx (and numpy's exp before them) only over the elements they give
     (from ``|x| = 1``, erfc's from 0.5), gathered first: a third of normal data."""
     flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty(flat.shape, x.dtype)
+    out = np.empty(flat.shape, x.dtype) if out is None else out.reshape(-1)
 
     def part(lo: int, hi: int) -> None:
         xs, outs = flat[lo:hi], out[lo:hi]

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._vecmath import exp32
+from ._vecmath import exp32, wide
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})
@@ -67,6 +67,7 @@ def _max(v, acc):
 def forward(x, out, lo, hi, log):
     """Rows ``lo:hi`` of ``out``: softmax (or, if ``log``, log-softmax) of ``x``'s rows:
     ``e = exp(x - max)``, then ``e / sum(e)`` or ``(x - max) - log(sum(e))``."""
+    wide()
     n = x.shape[1]
     acc = np.empty(_LANES, x.dtype)
     for i in range(lo, hi):
@@ -110,6 +111,7 @@ def adjoint(y, g, dst, lo, hi, log, write):
     """Rows ``lo:hi`` of the adjoint ``dst`` (written if ``write``, else added to) of softmax (or
     log-softmax, if ``log``) whose output is ``y``, from the output's adjoint ``g``:
     ``y * (g - sum(g * y))``, or ``g - exp(y) * sum(g)``."""
+    wide()
     for i in range(lo, hi):
         _adjoint_row(y[i], g[i], dst[i], log, write)
 
@@ -120,6 +122,7 @@ def sparse_adjoint(y, start, col, val, dst, lo, hi, log, write):
     ``col[start[i]:start[i + 1]]``, which get ``val`` (added in that order: a repeated column sums).
     Each row's adjoint is made in a row of scratch, which stays in cache, so the whole of it is
     neither zeroed nor read from memory; its rows are ``adjoint``'s, to the bit."""
+    wide()
     gi = np.empty(y.shape[1], y.dtype)
     for i in range(lo, hi):
         gi[:] = 0.0

@@ -180,7 +180,8 @@ def _d_log10(gy, x, y, fa, fb):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _d_sqrt(gy, x, y, fa, fb):
-    return gy / (y * 2.0)
+    # (in y's type: a float32 quotient is the float64 one rounded, and vectorizes twice as wide)
+    return gy / (y * type(y)(2.0))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -1406,14 +1407,21 @@ def _special(code):
     """The numpy face of an op numpy has no function for (erf, erfc, erfinv): a compiled loop of
     libm's function; erf and erfc of big arrays (``NUMPY_ROWS``) are vectorized (``ops/_erf.py``:
     within 2 and 5 ulps of libm's in float64, correctly rounded in float32 but near ties)."""
-    def forward(x):
+    def forward(x, out=None):
         x = np.asarray(x)
         if code != ERFINV and x.dtype.kind == "f" and x.size >= NUMPY_ROWS[x.dtype != np.float64]:
-            return erf_vectorized(x, code == ERFC)
-        out = np.empty(x.shape, x.dtype)
+            return erf_vectorized(x, code == ERFC, out)
+        if out is None:
+            out = np.empty(x.shape, x.dtype)
         _special_loop(code, np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
         return out
+    WRITES_OUT.add(forward)
     return forward
+
+
+# Forward faces that are not ufuncs but write a result of their input's shape and dtype into a
+# C-contiguous ``out`` given: a big recorded result is computed straight into its arena slot.
+WRITES_OUT: set = set()
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -1855,7 +1863,8 @@ def _unary(x: Tensor, code: int) -> Tensor:
     if dt.arena is None and op.float_only:
         dt = D.get_default_dtype()
         v = v.astype(dt.np)
-    lend = v.size >= LEND_FROM and x._rg and state.grad and type(op.forward) is np.ufunc and lends(x._shape, dt, v)
+    lend = v.size >= LEND_FROM and x._rg and state.grad and (type(op.forward) is np.ufunc or op.forward in WRITES_OUT) \
+        and lends(x._shape, dt, v)
     y = None if lend else op.forward(v)
     if not x._shape:
         y = _as_array(y, dt)

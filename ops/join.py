@@ -24,10 +24,11 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import D, Tensor, aliased, node_in, plain, recorded, state, unshare, write_tape
+from .._emit import (LEND_FROM, ConstRef, D, Tensor, aliased, in_parts, node_in, plain, recorded, state, unshare,
+                     write_tape)
 from ._args import broadcast_pair, shown, wrap_dim
 from ._index import slab
-from ._spec import (JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public,
+from ._spec import (CONST, JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public,
                     public_function, register)
 from ._spec import tangents
 from .ternary import TERNARY, ternary_adjoint, ternary_forward
@@ -177,6 +178,15 @@ _SELECT_FROM = 1 << 12      # elements from which where's value is a compiled bl
 def _select(mask, x, y, out):
     for i in range(out.shape[0]):
         out[i] = x[i] if mask[i] else y[i]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _select_mask(cond, x, y, out, mask):
+    """``_select`` of a condition's bytes, which also writes the 0/1 mask a where row keeps."""
+    for i in range(out.shape[0]):
+        c = cond[i] != 0
+        out[i] = x[i] if c else y[i]
+        mask[i] = 1.0 if c else 0.0
 
 
 # --- derivative rules (tape ops, so every order works) ------------------------------
@@ -401,8 +411,11 @@ def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = Non
     shape = broadcast_pair(broadcast_pair(condition._shape, x._shape), y._shape)
     tensors = (x, y)
     _no_grad_out(tensors, out, "where")
-    mask = condition._value() != 0
     vx, vy = x._value().astype(dt.np, copy=False), y._value().astype(dt.np, copy=False)
+    if out is None and state.grad and (x._rg or y._rg) and dt.is_floating_point and dt.arena is not None and \
+            condition._shape == vx.shape == vy.shape == shape and vx.size >= LEND_FROM:
+        return _where_into(condition, x, y, vx, vy, dt, shape)
+    mask = condition._value() != 0
     if mask.shape == vx.shape == vy.shape == shape and mask.size >= _SELECT_FROM:
         value = np.empty(shape, dt.np)      # (numpy's where jumps on each element of a mixed mask)
         _select(mask.reshape(-1), np.ascontiguousarray(vx).reshape(-1), np.ascontiguousarray(vy).reshape(-1),
@@ -415,6 +428,27 @@ def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = Non
         # so that an in-place change of it makes backward fail, as PyTorch's saved condition does.)
         return _record_listed(WHERE, value, dt, [condition, x, y], [shape] * 3, 0, (("condition", condition),))
     return _write_out(plain(value, dt), out, "where")
+
+
+def _where_into(condition: Tensor, x: Tensor, y: Tensor, vx: np.ndarray, vy: np.ndarray, dt: D.dtype,
+                shape: tuple) -> Tensor:
+    """A big recorded ``where`` whose value and 0/1 mask (its CONST input, which the adjoint reads) are
+    written by one pass straight into their arena slots, in parts on all cores."""
+    tape = write_tape()
+    nodes = [node_in(tape, t, dt, shape) for t in (x, y)]
+    n = vx.size
+    o, both = tape.slot(dt.arena, (2 * n,))       # (one reservation: a second could move the first)
+    mask, value = both[:n], both[n:]
+    cond = np.ascontiguousarray(condition._value()).reshape(-1).view(np.uint8)
+    fx, fy = np.ascontiguousarray(vx).reshape(-1), np.ascontiguousarray(vy).reshape(-1)
+    in_parts(lambda lo, hi: _select_mask(cond[lo:hi], fx[lo:hi], fy[lo:hi], value[lo:hi], mask[lo:hi]), n)
+    kept = plain(mask.reshape(shape), dt)
+    c = tape.append(CONST, dt.arena, kept._value(), at=o)
+    tape.rg[c] = 0
+    tape.csrc[c] = ConstRef(kept)
+    row = tape.append_listed(WHERE, dt.arena, value.reshape(shape), [c] + nodes, at=o + n)
+    tape.args[row] = (("condition", condition),)
+    return recorded(tape, row, value.reshape(shape), dt)
 
 
 @public("unbind")

@@ -75,9 +75,9 @@ from ._tensor import _recorded as recorded
 from ._tensor import _refuse_rebased as refuse_rebased
 from .ops._spec import CONST, ROLES
 
-__all__ = ["D", "LEND_FROM", "Number", "Size", "Tensor", "aliased", "arranged", "check_device", "check_memory_format",
-           "contiguous_format", "preserve_format", "check_overlap", "check_repeats", "device", "emit", "emit_apart",
-           "emit_into",
+__all__ = ["D", "LEND_FROM", "ConstRef", "Number", "Size", "Tensor", "aliased", "arranged", "check_device",
+           "check_memory_format", "contiguous_format", "preserve_format", "check_overlap", "check_repeats", "device",
+           "emit", "emit_apart", "emit_into",
            "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "left_to_python", "lends", "node_in", "plain",
            "py_scalar", "recorded", "refuse_rebased", "row_value", "scalar_binary", "scalar_row", "scalar_unary", "state",
            "unshare", "write_tape",

@@ -434,10 +434,10 @@ class Tape:
         return left_to_python(code, dt, n) and self.num[a] == n and (b < 0 or self.num[b] == n)
 
     def append_listed(self, code: int, arena: int, value: np.ndarray, inputs: list, ia: int = 0, ib: int = 0,
-                      fa: float = 0.0, fb: float = 0.0, fill: bool = True) -> int:
+                      fa: float = 0.0, fb: float = 0.0, fill: bool = True, at: int = -1) -> int:
         """Record a row whose inputs (any number of nodes) are listed in the index table.  ``fill``:
         the referred leaves among them are copied onto the tape (``refer``), as the row's adjoint
-        reads them from the arena."""
+        reads them from the arena; ``at``: as ``append``'s."""
         # (Written here rather than by ``index_list``: a list of a few nodes costs a third as much
         # without the array made of it; the memoryview item writes cost a fifth of numpy's.)
         lo = self.tix
@@ -446,7 +446,7 @@ class Tape:
             self.ix = _grown(self.ix, lo + n)
         self.ix[lo:lo + n] = inputs
         self.tix = lo + n
-        r = self.append(code, arena, value, ia=ia, ib=ib, fa=fa, fb=fb)
+        r = self.append(code, arena, value, ia=ia, ib=ib, fa=fa, fb=fb, at=at)
         w = self.w_int
         w[R_LO][r] = lo
         w[R_LN][r] = n

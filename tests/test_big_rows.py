@@ -8,6 +8,7 @@ numpy from ``NUMPY_ROWS`` elements on: the sweep stops at such a row and Python 
 from __future__ import annotations
 
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -17,6 +18,7 @@ import tape
 import tape.special
 from tape import _blocks, _emit, _engine, _parallel, _sweep
 from tape.ops import _erf
+from tape.ops import join as J
 from tape.ops import elementwise as E
 from tape.ops import linalg
 from tape.ops import _specfun as SF
@@ -434,6 +436,13 @@ def test_big_results_are_computed_in_parts(monkeypatch):
     y = (x.sin() * x + 1.0).sqrt()
     assert calls == ["sin", "multiply", "add", "sqrt"]
     assert y.detach().numpy().tobytes() == np.sqrt(np.sin(v) * v + np.float32(1.0)).tobytes()
+    # (erf, erfc, erfinv: compiled forwards, which write into the slot given; their bits are the
+    # same as when they make their own array)
+    for f in (tape.erf, tape.erfc, tape.erfinv):
+        calls.clear()
+        w = tape.tensor(v - 1.0, requires_grad=True)
+        assert f(w).detach().numpy().tobytes() == f(w.detach()).numpy().tobytes()
+        assert calls == ["forward"]
 
 
 # --- runs of big rows, block by block -------------------------------------------------------
@@ -669,3 +678,38 @@ def test_first_reached_adjoints_written_by_a_run_have_the_sweeps_bits(dtype, sma
     _rows_to_the_sweep()
     for a, b in zip(by_runs, grads()):
         assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("cond_dtype", [np.bool_, np.uint8])
+def test_a_big_where_writes_its_value_and_mask_into_the_tape(cond_dtype, monkeypatch):
+    """A big recorded where computes its value and its 0/1 mask in one pass, in parts, into their
+    arena slots (``ops/join._where_into``): the bits of the one-call path, any number of parts."""
+    rng = np.random.default_rng(5)
+    n = 3000 + 7
+    a = rng.uniform(-2.0, 2.0, n).astype(np.float32)
+    b = rng.uniform(-2.0, 2.0, n).astype(np.float32)
+    c = rng.uniform(size=n) < 0.4
+    w = rng.uniform(-1.0, 1.0, n).astype(np.float32)
+    taken = []
+    into = J._where_into
+    monkeypatch.setattr(J, "_where_into", lambda *args: taken.append(1) or into(*args))
+
+    def run():
+        x = tape.tensor(a, requires_grad=True)
+        y = tape.tensor(b, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)        # (a uint8 condition is deprecated)
+            z = tape.where(tape.tensor(c.astype(cond_dtype)), x, y * 2.0)
+        (z * tape.tensor(w)).sum().backward()
+        return z.detach().numpy().tobytes(), x.grad.numpy().tobytes(), y.grad.numpy().tobytes()
+
+    monkeypatch.setattr(J, "LEND_FROM", n + 1)
+    whole = run()
+    assert not taken
+    assert whole[0] == np.where(c, a, b * np.float32(2.0)).tobytes()
+    monkeypatch.setattr(J, "LEND_FROM", 64)
+    monkeypatch.setattr(_parallel, "PART", 61)
+    for cores in (1, 2, 3):
+        monkeypatch.setattr(_parallel, "CORES", cores)
+        assert run() == whole, cores
+    assert len(taken) == 3

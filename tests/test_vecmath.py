@@ -1,5 +1,6 @@
 """``ops/_vecmath.exp32``, the exp compiled loops vectorize: its accuracy against float64 exp,
-its edge values, and that a loop over it vectorizes (as fast as a few times numpy's exp, not libm's)."""
+its edge values, and that a loop over it vectorizes (as fast as a few times numpy's exp, not libm's);
+``wide``, which asks for 512-bit vectors: the same bits as the default width."""
 from __future__ import annotations
 
 import os
@@ -7,9 +8,10 @@ import time
 
 import numpy as np
 import pytest
+from numba import njit
 
 import tape  # noqa: F401  (tape.ops is installed by importing tape)
-from tape.ops._vecmath import exp32_array
+from tape.ops._vecmath import exp32, exp32_array, wide
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -67,3 +69,27 @@ def test_a_loop_over_it_vectorizes():
         return min(t)
     # libm's exp, element by element, is about 5 times numpy's SIMD exp here; exp32 about as fast as it
     assert best(lambda: exp32_array(x, out)) < 2.5 * best(lambda: np.exp(x, out=out))
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def _narrow(x, y, out):
+    for i in range(x.shape[0]):
+        out[i] = exp32(x[i] - y[i]) * y[i] + x[i]
+
+
+@njit(error_model="numpy", fastmath={"contract"})
+def _wide(x, y, out):
+    wide()
+    for i in range(x.shape[0]):
+        out[i] = exp32(x[i] - y[i]) * y[i] + x[i]
+
+
+def test_wide_loops_give_the_default_widths_bits():
+    """A kernel that calls ``wide`` computes each element as the same loop without it does (here
+    on an odd length, so that the vector loops' remainders are taken too)."""
+    x = _sample()[:20_011]
+    y = np.random.default_rng(3).uniform(-3.0, 3.0, x.size).astype(np.float32)
+    a, b = np.empty_like(x), np.empty_like(x)
+    _narrow(x, y, a)
+    _wide(x, y, b)
+    assert a.tobytes() == b.tobytes()
