@@ -57,6 +57,15 @@ class Stream:
         self.words = np.ctypeslib.as_array(ctypes.cast(bits.ctypes.state_address, ctypes.POINTER(ctypes.c_uint32)),
                                            (N + 1,))
 
+    def __getstate__(self) -> dict:
+        # (``words`` views the bit generator's memory: a copy's is made again over the copy's generator)
+        return {name: getattr(self, name) for name in ("seed", "bits", "fresh", "normal_double", "normal_float")}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._twister(self.bits)
+
     # -- raw draws ------------------------------------------------------------------------------
     def random(self, n: int) -> np.ndarray:
         """``n`` 32-bit draws (as uint64)."""
