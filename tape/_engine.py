@@ -33,7 +33,7 @@ from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import (ADJOINTS, GATHERS, NEVER, PYTHON_FROM, SAVES, SPARSE_FROM, compile_for, free_rows,
                      mark_unneeded, seeded_sweeps, sweep_rows)
 from ._tape import ConstRef, Tape, retire, write_tape
-from .ops._spec import CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_DT, R_NOUT, R_OP, REGISTRY, UNARY
+from .ops._spec import CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_DT, R_OP, REGISTRY, UNARY
 from .ops._spec import X_REST, input_saved
 from .ops.elementwise import binary_adjoint, unary_adjoint
 from .ops.reduction import MEAN, SUM
@@ -357,23 +357,24 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                         for x in _grad_inputs(tape, last)])
             last = -1
             returned = None
-        if ctl[C_STATUS] == ST_DONE:
+        # (``item`` reads: a sweep stops at every custom Function's row)
+        status = ctl.item(C_STATUS)
+        if status == ST_DONE:
             break
-        if ctl[C_STATUS] == ST_NAN:
-            r = int(ctl[C_ROW])
+        r = ctl.item(C_ROW)
+        if status == ST_NAN:
             _check_nan(tape, r, [_arena_view(tape, grads, x) if x >= 0 and seen[x] & 1 else None
                                  for x in _grad_inputs(tape, r)])
             ctl[C_START] = r - 1
             continue
-        if ctl[C_STATUS] != ST_PYTHON:
-            if ctl[C_STATUS] == ST_COMPILE:     # a family kernel compiled on first use (``_lazy``)
+        if status != ST_PYTHON:
+            if status == ST_COMPILE:     # a family kernel compiled on first use (``_lazy``)
                 compile_for(R, tape.F, tape.stab, tape.ix, tape.v64, g64, tape.v32, g32, ctl)
                 ctl[C_START] = ctl[C_ROW]
                 continue
             if anomaly:
-                _warn_at(tape, int(ctl[C_ROW]))
+                _warn_at(tape, r)
             _stopped(tape, ctl)
-        r = int(ctl[C_ROW])
         if anomaly:
             last = r
             returned = None
@@ -390,15 +391,16 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             else:
                 ctl[C_START] = r
             continue
-        if tape.op[r] in GATHERS:
+        code = tape.op.item(r)
+        if code in GATHERS:
             ctl[C_START] = _sparse_row(tape, r, values, grads, seen, result, own) - 1
             continue
-        if tape.op[r] < PYTHON_START and not anomaly:
+        if code < PYTHON_START and not anomaly:
             ctl[C_START] = big_rows(tape, R, r, values, grads, seen, result, own) - 1
             continue
-        if tape.op[r] < PYTHON_START:
+        if code < PYTHON_START:
             returned = _blamed(anomaly, tape, r, _big_row, tape, r, values, grads, seen)
-        elif REGISTRY[int(tape.op[r])].py_adjoint is None:
+        elif REGISTRY[code].py_adjoint is None:
             returned = _blamed(anomaly, tape, r, _python_vjp, tape, r, values, grads, seen, own)
         else:
             returned = _blamed(anomaly, tape, r, _python_row, tape, r, values, grads, seen, own)
@@ -743,11 +745,15 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen, own=None) -> list | Non
 
 
 def _vjp_row(tape: Tape, r: int, grads, seen, own=None) -> list | None:
-    row = Row(tape, r)
-    op = REGISTRY[int(tape.op[r])]
     R = tape.R
+    # (the row's columns in one ``tolist``, its inputs from them: a custom Function's row runs on every call)
+    code, _, _, _, _, a, b, _, _, _, _, _, first, listed, nout = R[:, r].tolist()
+    op = REGISTRY[code]
+    row = Row(tape, r)
+    row._inputs = ins = tuple(tape.ix[first:first + listed].tolist()) if listed else \
+        tuple(x for x in (a, b) if x >= 0)
     shapes = tape.shapes
-    lo, hi = (r + 1, r + 1 + int(R[R_NOUT, r])) if op.multi else (r, r + 1)
+    lo, hi = (r + 1, r + 1 + nout) if op.multi else (r, r + 1)
     # (the outputs' columns and marks in one ``tolist`` each: a custom Function's row runs on every call)
     _, dts, offs, ns, shps = R[:5, lo:hi].tolist()
     gs = []
@@ -757,7 +763,6 @@ def _vjp_row(tape: Tape, r: int, grads, seen, own=None) -> list | None:
             gs.append(T._plain(grads[dt][off:off + ns[k]].reshape(shapes[shps[k]]).copy(), D.ARENA_DTYPES[dt]))
         else:
             gs.append(None)
-    ins = row.inputs
     xs = tuple(handle(tape, x) for x in ins) if op.reads_inputs else ()
     # (a list, indexed below: ``_adopted`` counts the references to each gradient)
     outs = list(op.vjp(tuple(gs) if op.multi else gs[0], xs, None, row))

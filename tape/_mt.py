@@ -9,6 +9,7 @@ PyTorch's ``mt19937`` initialises it from a 32-bit seed); its raw outputs are Py
 """
 from __future__ import annotations
 
+import ctypes
 import math
 
 import numba
@@ -34,18 +35,36 @@ class Stream:
     """One generator's state: the twister, the seed it was given, and the normal sample that
     PyTorch's Box-Muller transform keeps for the next call."""
 
-    __slots__ = ("seed", "bits", "fresh", "normal_double", "normal_float")
+    __slots__ = ("seed", "bits", "words", "fresh", "normal_double", "normal_float")
 
     def __init__(self, seed: int) -> None:
         self.reseed(seed)
 
     def reseed(self, seed: int) -> None:
         self.seed = seed & 0xFFFFFFFFFFFFFFFF
-        self.bits = np.random.MT19937()
-        self.bits.state = {"bit_generator": "MT19937", "state": {"key": _key(seed & 0xFFFFFFFF), "pos": N}}
+        self._twister(np.random.MT19937())
+        self.words[:N] = _key(seed & 0xFFFFFFFF)
+        self.words[N] = N
         self.fresh = True           # (PyTorch tells a just-seeded twister from a spent one in its state)
         self.normal_double = None
         self.normal_float = None
+
+    def _twister(self, bits: np.random.MT19937) -> None:
+        self.bits = bits
+        # numpy's ``mt19937_state`` in place (``ctypes.state_address``): the 624 key words, then the
+        # position (a C int).  Its ``state`` property copies them one Python int at a time (~50 us
+        # each way): a checkpointed segment reads and sets the state three or four times.
+        self.words = np.ctypeslib.as_array(ctypes.cast(bits.ctypes.state_address, ctypes.POINTER(ctypes.c_uint32)),
+                                           (N + 1,))
+
+    def __getstate__(self) -> dict:
+        # (``words`` views the bit generator's memory: a copy's is made again over the copy's generator)
+        return {name: getattr(self, name) for name in ("seed", "bits", "fresh", "normal_double", "normal_float")}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._twister(self.bits)
 
     # -- raw draws ------------------------------------------------------------------------------
     def random(self, n: int) -> np.ndarray:
@@ -142,15 +161,15 @@ class Stream:
 
     # -- PyTorch's state layout -------------------------------------------------------------------
     def state_bytes(self) -> bytes:
-        st = self.bits.state["state"]
-        pos = int(st["pos"])
+        words = self.words
+        pos = int(words[N])
         nxt, left = (0, 1) if self.fresh else (pos, N + 1 - pos)
         raw = bytearray(STATE_BYTES)
         raw[0:8] = self.seed.to_bytes(8, "little")
         raw[8:12] = left.to_bytes(4, "little")
         raw[12:16] = (1).to_bytes(4, "little")
         raw[16:24] = nxt.to_bytes(8, "little")
-        raw[_STATE_AT:_NORMAL_AT] = np.asarray(st["key"], np.uint64).astype("<u8").tobytes()
+        raw[_STATE_AT:_NORMAL_AT] = words[:N].astype("<u8").tobytes()
         if self.normal_double is not None:
             raw[_NORMAL_AT + 8:_NORMAL_AT + 16] = np.float64(self.normal_double).tobytes()
             raw[5040:5044] = (1).to_bytes(4, "little")
@@ -169,9 +188,9 @@ class Stream:
         nxt = int.from_bytes(raw[16:24], "little")
         if not (seeded and 1 <= left <= N and nxt <= N):
             raise RuntimeError("Invalid mt19937 state")
-        key = np.frombuffer(raw[_STATE_AT:_NORMAL_AT], "<u8").astype(np.uint32)
         self.seed = seed
-        self.bits.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": N if left == 1 else nxt}}
+        self.words[:N] = np.frombuffer(raw, "<u8", N, _STATE_AT)
+        self.words[N] = N if left == 1 else nxt
         self.fresh = left == 1 and nxt == 0
         valid = int.from_bytes(raw[5040:5044], "little") != 0
         self.normal_double = float(np.frombuffer(raw[_NORMAL_AT + 8:_NORMAL_AT + 16], np.float64)[0]) \
@@ -181,8 +200,8 @@ class Stream:
     def copy(self) -> "Stream":
         other = Stream.__new__(Stream)
         other.seed, other.fresh = self.seed, self.fresh
-        other.bits = np.random.MT19937()
-        other.bits.state = self.bits.state
+        other._twister(np.random.MT19937())
+        other.words[:] = self.words
         other.normal_double, other.normal_float = self.normal_double, self.normal_float
         return other
 

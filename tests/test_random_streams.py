@@ -2,6 +2,9 @@
 
 The fixed expectations were printed by PyTorch 2.13; the differential test draws the same
 sequences from both libraries where torch is installed."""
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -64,6 +67,21 @@ def test_seeds_and_generators():
     assert tape.equal(tape.randn(30, generator=g), tape.randn(30, generator=c))
     s = tape.seed()
     assert tape.initial_seed() == s
+
+
+@pytest.mark.parametrize("copy_of", [copy.deepcopy, lambda g: pickle.loads(pickle.dumps(g))],
+                         ids=["deepcopy", "pickle"])
+def test_a_copied_generator_goes_on_with_the_stream_and_its_state(copy_of):
+    g = tape.Generator().manual_seed(11)
+    tape.rand(5, generator=g)
+    c = copy_of(g)
+    assert bool((c.get_state() == g.get_state()).all())
+    assert tape.equal(tape.rand(7, generator=c), tape.rand(7, generator=g))
+    state = c.get_state()
+    assert bool((state == g.get_state()).all())
+    first = tape.randn(20, generator=c)
+    c.set_state(state)
+    assert tape.equal(tape.randn(20, generator=c), first)
 
 
 def test_invalid_states_are_refused():
