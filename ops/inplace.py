@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .._emit import D, Tensor, emit, state
-from ._spec import PUBLIC, PYTHON, Op, public, public_function, register
+from ._spec import PUBLIC, Op, public, public_function, register
 from ._spec import tangents
 from ._args import check_output_shape
 from .elementwise import fill_with

@@ -25,7 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._emit import D, Tensor, aliased, plain, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
-from ._spec import NUMBER, SAVED_SELF, Op, public, public_function, register
+from ._spec import NUMBER, Op, public, public_function, register
 from ._spec import tangents
 from .shape import (BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _gather_jvp, _transpose, sliced,
                     viewed)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._emit import Tensor
 from ._rule import return_type
 from ._spec import public
 from .extrema import pick_name

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .._emit import D, Tensor, emit, in_parts, plain, state
+from .._emit import Tensor, emit, in_parts, plain, state
 from . import _specfun as SF
 from ._specfun import (DIGAMMA, ENTR, ERFCX, FMAX, FMIN, I0, I0E, I1, I1E, LGAMMA, LOG_NDTR, MVLGAMMA, NDTRI,
                        POLYGAMMA, SINC, XLOG1PY)

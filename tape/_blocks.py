@@ -287,7 +287,7 @@ def _kernel_call(tape, r: int, values, grads, writes, slots, own):
             where_block(mask[lo:hi], gy(lo, hi, scratch), gx(lo, hi, scratch), gz(lo, hi, scratch), rgx, rgy)
         return call
     v, g = values[dr], grads[dr]
-    ox, oy = int(tape.off[x]), int(tape.off[y])
+    ox = int(tape.off[x])
     if code == CAST:
         fa, fb, ia = float(tape.fa[r]), float(tape.fb[r]), int(tape.ia[r])
         tape.fill((x,))     # (the kernel reads the input in its arena)

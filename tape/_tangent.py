@@ -14,7 +14,7 @@ from ._emit import D, Tensor, plain
 from ._grad_mode import enable_grad
 from ._row import Row
 from .autograd._backward import grad
-from .ops._spec import OUTPUT, REGISTRY, SOURCE, TRANSPOSED
+from .ops._spec import REGISTRY, SOURCE, TRANSPOSED
 
 
 def _handle(tape, node: int) -> Tensor:

@@ -43,7 +43,7 @@ from ._tape import Tape
 from ._tangent import tangent_sweep
 from ._tensor import Tensor, _plain
 from .ops import PUBLIC
-from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY, SOURCE
+from .ops._spec import CONST, INPUT, REGISTRY, SOURCE
 
 __all__ = ["trace", "Trace", "TraceGuardError"]
 

@@ -1,7 +1,6 @@
 """``backward`` and ``grad``: check the arguments as PyTorch does, run the engine, deliver gradients."""
 from __future__ import annotations
 
-import warnings
 from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -11,7 +10,7 @@ from .._grad_mode import no_grad
 from .._graph import GradientEdge, edge_tensor
 from .._hooks import current_task, fire_post
 from .._state import deep_stack, on_fresh_stack, state
-from .._tensor import Size, Tensor, _plain, _py_scalar, quiet_numpy_warnings
+from .._tensor import Size, Tensor, _plain, quiet_numpy_warnings
 from .._warn import warn_once
 from ..ops.join import stack as _stack
 
