@@ -468,7 +468,8 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
     when any of that does not hold: ``run`` then takes the backward."""
     tape = out._tape
     if tape.hooks or tape.pyrows or tape.retained or _anomaly._mode[0] or state.pinned \
-            or tape.t64 + tape.t32 > SHARED_ADJOINTS or _saved.mutation_spans or _saved.local.pending is not None \
+            or tape.t64 + tape.t32 > SHARED_ADJOINTS or _saved.mutation_spans and _saved.in_mutation_span(tape) \
+            or _saved.local.pending is not None \
             or _saved.local.stack:
         return False
     src = tape.src

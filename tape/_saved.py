@@ -489,6 +489,13 @@ def end_mutation_span(start: tuple, end) -> None:
     del mutation_spans[:-_SPANS_KEPT]
 
 
+def in_mutation_span(tape) -> bool:
+    """Whether rows of ``tape`` (its current generation) were recorded inside such a context."""
+    gen = tape.gen
+    return any((lo0 if gen == g0 else 0) < (hi1 if gen == g1 else tape.n)
+               for g0, lo0, g1, hi1 in mutation_spans if g0 <= gen <= g1)
+
+
 def check_mutation_spans(tape, roots) -> None:
     """Refuse a backward outside ``allow_mutation_on_saved_tensors`` that reaches, from the rows
     ``roots``, a row recorded inside it that saved a tensor (as PyTorch's unpack hook refuses)."""

@@ -152,3 +152,15 @@ def test_hooks_on_other_leaves_leave_the_short_path_on(run_calls):
     handle.remove()
     (other * 2).sum().backward()
     assert run_calls[0] == 0 and other.grad.item() == 2.0
+
+
+def test_an_ended_mutation_context_leaves_the_short_path_on(run_calls):
+    # (an allow_mutation_on_saved_tensors context refuses backwards of the rows recorded inside it;
+    # a tape recorded after it ended has none)
+    with torch.autograd.graph.allow_mutation_on_saved_tensors():
+        a = torch.ones(3, requires_grad=True)
+        (a * a).sum().backward()
+    calls = run_calls[0]
+    params, loss = _mlp(torch.float32)
+    loss().backward()
+    assert run_calls[0] == calls and all(p.grad is not None for p in params)
