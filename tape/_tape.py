@@ -328,6 +328,31 @@ class Tape:
                ia: int = 0, ib: int = 0, fa: float = 0.0, fb: float = 0.0, hid: int = 0, at: int = -1) -> int:
         """Record one row whose output is ``value``; return its node id.  ``at``: ``value`` is
         the arena slot at that offset (``slot``), lent to the result's tensor."""
+        r = self.source(code, arena, value, ib, at)
+        w = self.w_int
+        if a != -1:
+            w[R_A][r] = a
+        if b != -1:
+            w[R_B][r] = b
+        if ia:
+            w[R_IA][r] = ia
+        if hid:
+            w[R_HID][r] = hid
+        if fa:
+            self.F[0, r] = fa
+        if fb:
+            self.F[1, r] = fb
+        if self.inf is not None and (a in self.inf or b in self.inf):
+            self.check_inference(r)
+        pend = self.pend
+        if pend is not None and (a in pend or b in pend) and code not in PY_ROWS and not self.python_row(r):
+            self.fill((a, b))
+        return r
+
+    def source(self, code: int, arena: int, value: np.ndarray, ib: int = 0, at: int = -1) -> int:
+        """A row of ``value`` with its code and ``ib`` and no inputs: a leaf's INPUT/CONST row
+        (``import_``; a step's leaves each take one, so ``append``'s checks for inputs and
+        attributes are not made), and the start of every ``append``."""
         r = self.n
         if r == self.cap:
             self.grow_rows()
@@ -338,20 +363,20 @@ class Tape:
             self.lent[arena][o] = r
             _lenders[id(self.v64 if arena == 0 else self.v32)] = self.me
         else:
-            if arena == 0:
-                o = self.t64
-                if o + n > self.v64.shape[0]:
-                    self.reserve(0, n)
-                else:
-                    self.t64 = o + n
-                v = self.v64
-            else:
+            if arena:
                 o = self.t32
                 if o + n > self.v32.shape[0]:
                     self.reserve(1, n)
                 else:
                     self.t32 = o + n
                 v = self.v32
+            else:
+                o = self.t64
+                if o + n > self.e64:
+                    self.reserve(0, n)
+                else:
+                    self.t64 = o + n
+                v = self.v64
             if shape:
                 v[o:o + n] = value.ravel()
             else:
@@ -366,65 +391,8 @@ class Tape:
         if shape:
             sid = self.shape_ids.get(shape)
             w[R_SHP][r] = sid if sid is not None else self.shape_id(shape)
-        if a != -1:
-            w[R_A][r] = a
-        if b != -1:
-            w[R_B][r] = b
-        if ia:
-            w[R_IA][r] = ia
         if ib:
             w[R_IB][r] = ib
-        if hid:
-            w[R_HID][r] = hid
-        if fa:
-            self.F[0, r] = fa
-        if fb:
-            self.F[1, r] = fb
-        if self.inf is not None and (a in self.inf or b in self.inf):
-            self.check_inference(r)
-        pend = self.pend
-        if pend is not None and (a in pend or b in pend) and code not in PY_ROWS and not self.python_row(r):
-            self.fill((a, b))
-        return r
-
-    def source(self, code: int, arena: int, value: np.ndarray, ver: int) -> int:
-        """``append(code, arena, value, ib=ver)`` of a leaf's INPUT/CONST row (``import_``), which
-        reads no node: a step's leaves each take one, so the checks for inputs and attributes go."""
-        r = self.n
-        if r == self.cap:
-            self.grow_rows()
-        n = value.size
-        shape = value.shape
-        if arena:
-            o = self.t32
-            if o + n > self.v32.shape[0]:
-                self.reserve(1, n)
-            else:
-                self.t32 = o + n
-            v = self.v32
-        else:
-            o = self.t64
-            if o + n > self.e64:
-                self.reserve(0, n)
-            else:
-                self.t64 = o + n
-            v = self.v64
-        if shape:
-            v[o:o + n] = value.ravel()
-        else:
-            v[o] = value
-        self.n = r + 1
-        w = self.w_int
-        w[R_OP][r] = code
-        if arena:
-            w[R_DT][r] = arena
-        w[R_OFF][r] = o
-        w[R_NUM][r] = n
-        if shape:
-            sid = self.shape_ids.get(shape)
-            w[R_SHP][r] = sid if sid is not None else self.shape_id(shape)
-        if ver:
-            w[R_IB][r] = ver
         return r
 
     def python_row(self, r: int) -> bool:
