@@ -193,29 +193,83 @@ def _generator(generator) -> "Stream":
     return generator.stream
 
 
+class _Unset:
+    """The default of a creation function's ``size`` keyword: not given."""
+
+    def __repr__(self) -> str:
+        return "size"
+
+
+_NO_SIZE = _Unset()
+_RANDOM_FORMS = ("(tuple of ints size, *, torch.Generator generator, Tensor out = None, torch.dtype dtype = None, "
+                 "torch.layout layout = None, torch.device device = None, bool pin_memory = False, "
+                 "bool requires_grad = False)",
+                 "(tuple of ints size, *, Tensor out = None, torch.dtype dtype = None, torch.layout layout = None, "
+                 "torch.device device = None, bool pin_memory = False, bool requires_grad = False)")
+
+
+def _type_name(v) -> str:
+    """How PyTorch's argument parser names the type of ``v``."""
+    if isinstance(v, Generator):
+        return "torch._C.Generator"
+    return f"torch.{type(v).__name__}" if isinstance(v, (D.dtype, _device.device)) else type(v).__name__
+
+
+def _sizes(name: str, size: tuple, keyword, options: dict) -> tuple:
+    """``*size`` of a creation function, which may come instead as the keyword ``size=`` (a
+    sequence), with PyTorch's errors for both or neither (``options``: the other keywords given
+    other values than their defaults, which a random function's error lists)."""
+    if keyword is _NO_SIZE and size:
+        return size
+    if keyword is not _NO_SIZE and not size:
+        if keyword is None or isinstance(keyword, (int, float)) and not isinstance(keyword, bool):
+            raise TypeError(f"{name}(): argument 'size' must be tuple of ints, not {type(keyword).__name__}")
+        return (keyword,)
+    if name in ("rand", "randn") and (size or not options):
+        # (PyTorch's parser: neither overload takes these arguments; with only other keywords
+        # given, the size is what is missing)
+        shown = dict(options, **({} if keyword is _NO_SIZE else {"size": keyword}))
+        got = ", ".join([type(s).__name__ for s in size] + [f"{k}={_type_name(v)}" for k, v in sorted(shown.items())])
+        raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), but expected one of:\n"
+                        + "".join(f" * {f}\n" for f in _RANDOM_FORMS))
+    if size:
+        raise TypeError(f"{name}() got multiple values for argument 'size'")
+    raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
+
+
+def _given(**options) -> dict:
+    """The keywords of ``options`` that differ from their defaults (None or False)."""
+    return {k: v for k, v in options.items() if v is not None and v is not False}
+
+
 def _filled(size, value, dtype, requires_grad, name: str) -> Tensor:
     shape = _checked_shape(size, name)
     dt = dtype or D.get_default_dtype()
     return _leaf(_allocated(lambda: np.full(shape, value, dt.np), shape, dt), dt, requires_grad)
 
 
-def zeros(*size, dtype: Optional[D.dtype] = None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros of the given size."""
+def zeros(*sizes, size=_NO_SIZE, dtype: Optional[D.dtype] = None, layout=None, device=None,
+          requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of the given size (``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``)."""
+    sizes = _sizes("zeros", sizes, size, {})
     check_device(device)
     _options("zeros", layout)
-    return _filled(size, 0, dtype, requires_grad, "zeros")
+    return _filled(sizes, 0, dtype, requires_grad, "zeros")
 
 
-def ones(*size, dtype: Optional[D.dtype] = None, layout=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones of the given size."""
+def ones(*sizes, size=_NO_SIZE, dtype: Optional[D.dtype] = None, layout=None, device=None,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of the given size (``ones(2, 3)``, ``ones((2, 3))`` or ``ones(size=(2, 3))``)."""
+    sizes = _sizes("ones", sizes, size, {})
     check_device(device)
     _options("ones", layout)
-    return _filled(size, 1, dtype, requires_grad, "ones")
+    return _filled(sizes, 1, dtype, requires_grad, "ones")
 
 
-def empty(*size, dtype: Optional[D.dtype] = None, layout=None, device=None, requires_grad: bool = False,
-          pin_memory: bool = False, memory_format=None) -> Tensor:
+def empty(*sizes, size=_NO_SIZE, dtype: Optional[D.dtype] = None, layout=None, device=None,
+          requires_grad: bool = False, pin_memory: bool = False, memory_format=None) -> Tensor:
     """An uninitialized tensor of the given size (zero-filled here), laid out as ``memory_format``."""
+    size = _sizes("empty", sizes, size, {})
     check_device(device)
     _options("empty", layout, pin_memory)
     fmt = check_memory_format(memory_format, "empty")
@@ -457,9 +511,11 @@ def _float_dtype(dtype, name: str) -> D.dtype:
     return dtype
 
 
-def rand(*size, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None, layout=None, device=None,
-         requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+def rand(*sizes, size=_NO_SIZE, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None,
+         layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Uniform random numbers in [0, 1), drawn from ``generator`` (the default one if None)."""
+    size = _sizes("rand", sizes, size, _given(generator=generator, dtype=dtype, layout=layout, device=device,
+                                             requires_grad=requires_grad, pin_memory=pin_memory))
     check_device(device)
     _options("rand", layout, pin_memory)
     rng = _generator(generator)
@@ -470,9 +526,11 @@ def rand(*size, generator: Optional[Generator] = None, dtype: Optional[D.dtype] 
     return _leaf(v, dtype, requires_grad)
 
 
-def randn(*size, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None, layout=None, device=None,
-          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+def randn(*sizes, size=_NO_SIZE, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None,
+          layout=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """Standard normal random numbers, drawn from ``generator`` (the default one if None)."""
+    size = _sizes("randn", sizes, size, _given(generator=generator, dtype=dtype, layout=layout, device=device,
+                                              requires_grad=requires_grad, pin_memory=pin_memory))
     check_device(device)
     _options("randn", layout, pin_memory)
     rng = _generator(generator)

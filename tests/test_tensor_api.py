@@ -115,6 +115,27 @@ def test_zeros_ones():
     assert tuple(torch.zeros(0).shape) == (0,)
 
 
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
+def test_size_given_as_a_keyword(name):
+    make = getattr(torch, name)
+    assert make(size=(2, 3)).shape == (2, 3) and make(size=[4]).shape == (4,) and make(size=()).shape == ()
+    assert make(size=torch.Size([1, 2]), dtype=torch.float64).dtype == torch.float64
+    assert make(size=(), requires_grad=True).requires_grad
+    with pytest.raises(TypeError, match=f"^{name}\\(\\): argument 'size' must be tuple of ints, not int"):
+        make(size=2)
+    random = name in ("rand", "randn")
+    both = (f"^{name}\\(\\) received an invalid combination of arguments - got \\(int, size=tuple\\), but expected one of:"
+            if random else f"^{name}\\(\\) got multiple values for argument 'size'$")
+    with pytest.raises(TypeError, match=both):
+        make(2, size=(2,))
+    neither = (f"^{name}\\(\\) received an invalid combination of arguments - got \\(\\)," if random
+               else f'^{name}\\(\\) missing 1 required positional arguments: "size"$')
+    with pytest.raises(TypeError, match=neither):
+        make()
+    with pytest.raises(TypeError, match=f'^{name}\\(\\) missing 1 required positional arguments: "size"$'):
+        make(dtype=torch.float64)
+
+
 def test_full():
     f = torch.full((2, 2), 3.5)
     assert f.dtype == torch.float32 and f.tolist() == [[3.5, 3.5], [3.5, 3.5]]
