@@ -7,6 +7,8 @@ family, so the numba sweep can pick the family's kernel with two comparisons.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -249,9 +251,36 @@ class Public:
 PUBLIC: list[Public] = []
 
 
+_NUMPY_NAMES = (("dim", "axis"), ("keepdim", "keepdims"))
+
+
+def numpy_names(fn: Callable) -> Callable:
+    """``fn`` also taking numpy's keyword names ``axis`` for ``dim`` and ``keepdims`` for
+    ``keepdim``, as PyTorch's argument parser does for every op (``x.sum(axis=0)``)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn
+    renames = tuple((alias, name) for name, alias in _NUMPY_NAMES if name in params and alias not in params)
+    if not renames:
+        return fn
+
+    @functools.wraps(fn)
+    def front(*args, **kwargs):
+        if kwargs:
+            for alias, name in renames:
+                if alias in kwargs:
+                    if name in kwargs:
+                        raise TypeError(f"{front.__name__}() got an unexpected keyword argument '{alias}'")
+                    kwargs[name] = kwargs.pop(alias)
+        return fn(*args, **kwargs)
+    return front
+
+
 def public(*names: str, method: bool = True, function: bool = True, properties: tuple = (),
            reflected: Optional[Callable] = None) -> Callable:
-    """Register the decorated front end under its PyTorch names; returns it unchanged.
+    """Register the decorated front end under its PyTorch names; returns it (taking numpy's
+    keyword names too, ``numpy_names``).
 
     ``names`` become both a Tensor method and a ``tape.<name>`` function (``public("clamp",
     "clip")``), unless ``method=False`` or ``function=False``; operators (``"__add__"``) and
@@ -260,6 +289,7 @@ def public(*names: str, method: bool = True, function: bool = True, properties: 
     members and functions at import, and ``python -m tape._stubs`` writes their type stubs.
     """
     def register_public(fn: Callable) -> Callable:
+        fn = numpy_names(fn)
         methods = tuple(n for n in names if method or n.startswith("_"))
         functions = tuple(n for n in names if function and not n.startswith("_"))
         PUBLIC.append(Public(fn, methods, functions, tuple(properties), reflected))
@@ -268,8 +298,10 @@ def public(*names: str, method: bool = True, function: bool = True, properties: 
 
 
 def public_function(*names: str) -> Callable:
-    """Register the decorated function as ``tape.<name>`` for each of ``names``, as it is."""
+    """Register the decorated function as ``tape.<name>`` for each of ``names`` (taking numpy's
+    keyword names too, ``numpy_names``)."""
     def register_function(fn: Callable) -> Callable:
+        fn = numpy_names(fn)
         PUBLIC.append(Public(fn, functions=names, plain=True))
         return fn
     return register_function

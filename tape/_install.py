@@ -98,8 +98,10 @@ def _member(name: str, value) -> None:
 
 def _as_method(fn: Callable, name: str) -> Callable:
     """Name ``fn`` as the method it becomes (Python's argument errors say ``Tensor.sum()``)."""
-    fn.__name__ = name
-    fn.__qualname__ = "Tensor." + name
+    for f in (fn, getattr(fn, "__wrapped__", None)):        # (and what ``numpy_names`` wraps)
+        if f is not None:
+            f.__name__ = name
+            f.__qualname__ = "Tensor." + name
     return fn
 
 

@@ -204,7 +204,7 @@ def test_every_op_has_derivative_rule_and_name():
 def test_one_compiled_sweep_whatever_the_shapes_and_dtypes():
     for dtype in (tape.float32, tape.float64):
         for shape in [(), (3,), (2, 3), (2, 1, 4)]:
-            x = tape.ones(*shape, dtype=dtype, requires_grad=True)
+            x = tape.ones(shape, dtype=dtype, requires_grad=True)
             y = ((x * 2.0).sin() + x.double().sum() - x.float().mean()).sum()
             y.backward()
     assert len(sweep.signatures) == 1, sweep.signatures

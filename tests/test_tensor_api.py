@@ -812,3 +812,15 @@ def test_flatten_dims():
     assert torch.tensor(1.0).flatten().shape == (1,)
     with pytest.raises(RuntimeError, match="start_dim cannot come after end_dim"):
         x.flatten(2, 0)
+
+
+def test_numpy_keyword_names_axis_and_keepdims():
+    # (PyTorch's argument parser takes numpy's names for dim and keepdim on every op)
+    x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert x.sum(axis=0).tolist() == [5.0, 7.0, 9.0] and torch.sum(x, axis=1).tolist() == [6.0, 15.0]
+    assert torch.mean(x, axis=1, keepdims=True).shape == (2, 1) and x.sum(0, keepdims=True).shape == (1, 3)
+    assert x.max(axis=0).indices.tolist() == [1, 1, 1] and x.argmax(axis=1).tolist() == [2, 2]
+    assert torch.softmax(x, axis=1).sum(1).tolist() == pytest.approx([1.0, 1.0])
+    assert x.std(axis=0).shape == (3,) and x[:1].squeeze(axis=0).shape == (3,)
+    with pytest.raises(TypeError, match=r"^sum\(\) got an unexpected keyword argument 'axis'$"):
+        x.sum(axis=0, dim=0)
