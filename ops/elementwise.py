@@ -2808,6 +2808,30 @@ def tensor_bool(self) -> Tensor:
     return self.to(D.bool_)
 
 
+@public("byte", function=False)
+def byte(self) -> Tensor:
+    """``self.to(tape.uint8)``."""
+    return self.to(D.uint8)
+
+
+@public("char", function=False)
+def char(self) -> Tensor:
+    """``self.to(tape.int8)``."""
+    return self.to(D.int8)
+
+
+@public("short", function=False)
+def short(self) -> Tensor:
+    """``self.to(tape.int16)``."""
+    return self.to(D.int16)
+
+
+@public("half", function=False)
+def half(self) -> Tensor:
+    """``self.to(tape.float16)``."""
+    return self.to(D.float16)
+
+
 # -- in place: computed out of place, then moved into the tensor (``Tensor._inplace``) --
 @public("zero_", function=False)
 def zero_(self) -> Tensor:

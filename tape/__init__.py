@@ -26,8 +26,10 @@ from ._anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anom
 from ._grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,  # noqa: E402
                          no_grad, set_grad_enabled)
 from . import _random  # noqa: E402,F401  (registers its names before install)
+from . import _windows  # noqa: E402,F401  (registers its names before install)
 from ._random import empty_strided  # noqa: E402  (no ``out=``, as PyTorch's)
-from . import cuda, testing, viz  # noqa: E402
+from . import backends, cpu, cuda, testing, version, viz  # noqa: E402
+from .version import __version__  # noqa: E402
 from .utils import checkpoint as _checkpoint  # noqa: E402,F401  (tape.utils.checkpoint, as torch's)
 from ._device import device, get_default_device, set_default_device  # noqa: E402
 from ._legacy import LEGACY_TYPES as _LEGACY_TYPES  # noqa: E402
@@ -41,6 +43,12 @@ from ._pytorch_names import TORCH as _TORCH_NAMES  # noqa: E402
 from ._pytorch_names import missing as _missing  # noqa: E402
 from ._install import install as _install  # noqa: E402
 from ._tensor import Size, Tensor  # noqa: E402
+from ._runtime import (  # noqa: E402
+    are_deterministic_algorithms_enabled, get_deterministic_debug_mode, get_device, get_float32_matmul_precision,
+    get_num_interop_threads, get_num_threads, has_lapack, has_mkl, has_openmp, has_spectral, init_num_threads,
+    is_deterministic_algorithms_warn_only_enabled, is_storage, set_default_tensor_type, set_deterministic_debug_mode,
+    set_float32_matmul_precision, set_flush_denormal, set_num_interop_threads, set_num_threads, typename,
+    use_deterministic_algorithms)
 from ._info import (can_cast, e, finfo, iinfo, inf, is_complex, is_nonzero, is_same_size, is_signed,  # noqa: E402
                     nan, newaxis, pi, promote_types, result_type)
 
@@ -54,7 +62,6 @@ half = float16
 long = int64
 int = int32
 short = int16
-__version__ = "0.1.0"
 
 
 def is_tensor(obj: object) -> bool:
@@ -110,6 +117,12 @@ __all__ += ["can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero"
 __all__ += ["Trace", "TraceGuardError", "load_trace"]
 __all__ += ["asarray", "range", "scalar_tensor"]
 __all__ += ["empty_strided"]
+__all__ += ["backends", "cpu", "version", "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode",
+            "get_device", "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
+            "has_mkl", "has_openmp", "has_spectral", "init_num_threads", "is_deterministic_algorithms_warn_only_enabled",
+            "is_storage", "set_default_tensor_type", "set_deterministic_debug_mode", "set_float32_matmul_precision",
+            "set_flush_denormal", "set_num_interop_threads", "set_num_threads", "typename",
+            "use_deterministic_algorithms"]
 from ._foreach import FOREACH as _FOREACH  # noqa: E402
 globals().update(_FOREACH)      # ``tape._foreach_add`` ...: private, as PyTorch's (not in ``__all__``)
 

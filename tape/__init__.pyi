@@ -5,10 +5,13 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from . import autograd as autograd
+from . import backends as backends
+from . import cpu as cpu
 from . import cuda as cuda
 from . import linalg as linalg
 from . import special as special
 from . import testing as testing
+from . import version as version
 from . import viz as viz
 from ._anomaly import is_anomaly_check_nan_enabled as is_anomaly_check_nan_enabled
 from ._anomaly import is_anomaly_enabled as is_anomaly_enabled
@@ -65,6 +68,23 @@ from ._info import result_type as result_type
 from ._layout import layout as layout
 from ._layout import memory_format as memory_format
 from ._random import empty_strided as empty_strided
+from ._runtime import are_deterministic_algorithms_enabled as are_deterministic_algorithms_enabled
+from ._runtime import get_deterministic_debug_mode as get_deterministic_debug_mode
+from ._runtime import get_device as get_device
+from ._runtime import get_float32_matmul_precision as get_float32_matmul_precision
+from ._runtime import get_num_interop_threads as get_num_interop_threads
+from ._runtime import get_num_threads as get_num_threads
+from ._runtime import init_num_threads as init_num_threads
+from ._runtime import is_deterministic_algorithms_warn_only_enabled as is_deterministic_algorithms_warn_only_enabled
+from ._runtime import is_storage as is_storage
+from ._runtime import set_default_tensor_type as set_default_tensor_type
+from ._runtime import set_deterministic_debug_mode as set_deterministic_debug_mode
+from ._runtime import set_float32_matmul_precision as set_float32_matmul_precision
+from ._runtime import set_flush_denormal as set_flush_denormal
+from ._runtime import set_num_interop_threads as set_num_interop_threads
+from ._runtime import set_num_threads as set_num_threads
+from ._runtime import typename as typename
+from ._runtime import use_deterministic_algorithms as use_deterministic_algorithms
 from ._serialize import load as load
 from ._serialize import save as save
 from ._storage import TypedStorage as TypedStorage
@@ -115,6 +135,10 @@ inf: float
 nan: float
 newaxis: None
 pi: float
+has_lapack: bool
+has_mkl: bool
+has_openmp: bool
+has_spectral: bool
 __version__: builtins.str
 
 __all__ = [
@@ -146,9 +170,10 @@ __all__ = [
     "ge", "greater_equal", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "logical_and",
     "logical_or", "logical_xor", "logical_not", "isclose", "allclose", "equal", "isnan", "isinf",
     "isposinf", "isneginf", "isfinite", "isreal", "all", "any", "count_nonzero", "nonzero",
-    "argwhere", "positive", "absolute", "diff", "diagflat", "signbit", "msort", "histc",
-    "histogram", "bincount", "unique", "unique_consecutive", "searchsorted", "bucketize", "isin",
-    "unravel_index", "cdist", "pdist", "reshape", "unsqueeze", "squeeze", "flatten",
+    "argwhere", "conj", "resolve_conj", "resolve_neg", "conj_physical", "conj_physical_", "is_conj",
+    "is_neg", "real", "imag", "positive", "absolute", "diff", "diagflat", "signbit", "msort",
+    "histc", "histogram", "bincount", "unique", "unique_consecutive", "searchsorted", "bucketize",
+    "isin", "unravel_index", "cdist", "pdist", "reshape", "unsqueeze", "squeeze", "flatten",
     "broadcast_shapes", "select", "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot",
     "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "kron", "einsum", "tensordot",
     "inner", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "permute", "movedim",
@@ -157,31 +182,39 @@ __all__ = [
     "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
     "cov", "corrcoef", "quantile", "nanquantile", "trapezoid", "trapz", "cumulative_trapezoid",
     "vander", "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance",
-    "frobenius_norm", "nuclear_norm", "matrix_rank", "gradient", "orgqr", "index_select", "gather",
-    "take", "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
-    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce",
-    "index_reduce", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift", "div", "divide",
-    "floor_divide", "heaviside", "ldexp", "frexp", "nextafter", "lu", "lu_solve", "lu_unpack",
-    "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian",
-    "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_",
-    "select_scatter", "slice_scatter", "diagonal_scatter", "sum", "mean", "prelu", "renorm",
-    "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
-    "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
-    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_",
-    "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_",
-    "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_",
-    "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_", "log10_",
-    "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_",
-    "reciprocal_", "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_",
-    "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "as_strided_",
-    "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "randperm",
-    "tril_indices", "triu_indices", "logspace", "get_rng_state", "set_rng_state", "is_inference",
+    "frobenius_norm", "nuclear_norm", "matrix_rank", "lstsq", "solve", "symeig", "eig", "gradient",
+    "orgqr", "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill",
+    "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put",
+    "masked_scatter", "scatter_reduce", "index_reduce", "gcd", "lcm", "bitwise_left_shift",
+    "bitwise_right_shift", "div", "divide", "floor_divide", "heaviside", "ldexp", "frexp",
+    "nextafter", "lu", "lu_solve", "lu_unpack", "matrix_exp", "cumsum", "cumprod", "sort",
+    "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin", "mode", "rot90",
+    "logcumsumexp", "hardshrink", "threshold", "threshold_", "select_scatter", "slice_scatter",
+    "diagonal_scatter", "sum", "mean", "prelu", "renorm", "lgamma", "digamma", "polygamma",
+    "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split", "split_with_sizes",
+    "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk", "tensor_split", "hsplit",
+    "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack",
+    "triangular_solve", "abs_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_", "arcsinh_",
+    "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_",
+    "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_", "exp_", "expm1_",
+    "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_", "log10_", "log1p_",
+    "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_",
+    "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_",
+    "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "as_strided_", "rand_like", "randn_like",
+    "randint_like", "normal", "bernoulli", "multinomial", "randperm", "tril_indices",
+    "triu_indices", "logspace", "hamming_window", "hann_window", "blackman_window",
+    "bartlett_window", "kaiser_window", "get_rng_state", "set_rng_state", "is_inference",
     "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
     "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
     "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
     "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
-    "scalar_tensor", "empty_strided",
+    "scalar_tensor", "empty_strided", "backends", "cpu", "version",
+    "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
+    "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
+    "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
+    "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
+    "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
+    "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
 ]
 
 
@@ -362,6 +395,9 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=..
     """``beta * self + alpha * (batch1 @ batch2)``, matrix by matrix (``self`` broadcast to the
     product's shape)."""
 
+def bartlett_window(window_length: builtins.int, periodic: builtins.bool = ..., *, dtype: Optional[_DType] = ..., layout=..., device=..., pin_memory: builtins.bool = ..., requires_grad: builtins.bool = ...) -> Tensor:
+    """The Bartlett (triangular) window ``1 - |2n / (N - 1) - 1|``."""
+
 def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
     """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
 
@@ -386,6 +422,9 @@ def bitwise_right_shift(input: Union[Tensor, Number], other: Operand) -> Tensor:
 
 def bitwise_xor(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
+
+def blackman_window(window_length: builtins.int, periodic: builtins.bool = ..., *, dtype: Optional[_DType] = ..., layout=..., device=..., pin_memory: builtins.bool = ..., requires_grad: builtins.bool = ...) -> Tensor:
+    """The Blackman window ``0.42 - 0.5 cos(2 pi n / (N - 1)) + 0.08 cos(4 pi n / (N - 1))``."""
 
 def block_diag(*tensors: Tensor) -> Tensor:
     """A block diagonal matrix of ``tensors`` (0-d: 1 x 1, 1-D: one row, 2-D: as they are), in their
@@ -491,6 +530,15 @@ def concat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Ten
 
 def concatenate(tensors, axis: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Alias of :func:`cat` (NumPy's name and keyword)."""
+
+def conj(input: Tensor) -> Tensor:
+    """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+
+def conj_physical(input: Tensor) -> Tensor:
+    """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+
+def conj_physical_(input: Tensor) -> Tensor:
+    """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
 
 def copysign(input: Tensor, other: Operand) -> Tensor:
     """``self``'s magnitude with ``other``'s sign (of zeros too)."""
@@ -601,6 +649,9 @@ def dsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list
 
 def dstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Concatenate depth-wise: along dim 2 of the tensors made at least 3-D (``atleast_3d``)."""
+
+def eig(*input: Tensor, **kwargs: Any) -> Any:
+    """Removed from PyTorch (1.9): raises its error naming what replaces ``eig``."""
 
 def einsum(*args: Any) -> Tensor:
     """Sums the products of the operands' elements along dimensions named by an equation in Einstein
@@ -734,6 +785,13 @@ def greater_equal(input: Tensor, other: Operand) -> Tensor:
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
 
+def hamming_window(window_length: builtins.int, periodic: builtins.bool = ..., alpha: builtins.float = ..., beta: builtins.float = ..., *, dtype: Optional[_DType] = ..., layout=..., device=..., pin_memory: builtins.bool = ..., requires_grad: builtins.bool = ...) -> Tensor:
+    """The Hamming window ``alpha - beta * cos(2 pi n / (N - 1))``; periodic (for spectral analysis)
+    unless ``periodic=False``."""
+
+def hann_window(window_length: builtins.int, periodic: builtins.bool = ..., *, dtype: Optional[_DType] = ..., layout=..., device=..., pin_memory: builtins.bool = ..., requires_grad: builtins.bool = ...) -> Tensor:
+    """The Hann window ``0.5 - 0.5 cos(2 pi n / (N - 1))``; periodic unless ``periodic=False``."""
+
 def hardshrink(input: Tensor, lambd: Number = ...) -> Tensor:
     """``self`` where ``|self| > lambd``, 0 elsewhere."""
 
@@ -771,6 +829,9 @@ def igamma(input: Tensor, other: Tensor) -> Tensor:
 def igammac(input: Tensor, other: Tensor) -> Tensor:
     """The regularized upper incomplete gamma function Q(self, other) = 1 - P(self, other)."""
 
+def imag(input: Tensor) -> Tensor:
+    """The imaginary part, which real tensors do not have (PyTorch's error)."""
+
 def index_add(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
     """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
     entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
@@ -801,6 +862,12 @@ def inner(input: Tensor, other: Tensor) -> Tensor:
 def inverse(input: Tensor) -> Tensor:
     """The inverse of a square matrix (of each matrix of a batch): ``tape.linalg.inv``."""
 
+def is_conj(input: Tensor) -> builtins.bool:
+    """False: a real tensor carries no lazy conjugation or negation bit."""
+
+def is_neg(input: Tensor) -> builtins.bool:
+    """False: a real tensor carries no lazy conjugation or negation bit."""
+
 def isclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
     """Whether each element of ``self`` is close to ``other``'s:
     ``|self - other| <= atol + rtol * |other|`` (equal infinities count as close)."""
@@ -825,6 +892,9 @@ def isposinf(input: Tensor) -> Tensor:
 
 def isreal(input: Tensor) -> Tensor:
     """Whether each element is real-valued (always, for tape's real dtypes)."""
+
+def kaiser_window(window_length: builtins.int, periodic: builtins.bool = ..., beta: builtins.float = ..., *, dtype: Optional[_DType] = ..., layout=..., device=..., pin_memory: builtins.bool = ..., requires_grad: builtins.bool = ...) -> Tensor:
+    """The Kaiser window ``I0(beta sqrt(1 - ((n - a) / a)^2)) / I0(beta)`` with ``a = (N - 1) / 2``."""
 
 def kron(input: Tensor, other: Tensor) -> Tensor:
     """The Kronecker product: every element of ``self`` times the whole of ``other`` (the shorter
@@ -925,6 +995,9 @@ def logspace(start: builtins.float, end: builtins.float, steps: builtins.int, ba
 
 def logsumexp(input: Tensor, dim: Union[builtins.int, builtins.tuple], keepdim: builtins.bool = ...) -> Tensor:
     """``log(exp(x).sum(dim))``, computed stably (the largest element taken out first)."""
+
+def lstsq(*input: Tensor, **kwargs: Any) -> Any:
+    """Removed from PyTorch (1.9): raises its error naming what replaces ``lstsq``."""
 
 def lt(input: Tensor, other: Operand) -> Tensor:
     """``self < other`` at each element, broadcasting."""
@@ -1156,6 +1229,9 @@ def randperm(n: builtins.int, *, generator: Optional[Generator] = ..., dtype: _D
 def ravel(input: Tensor) -> Tensor:
     """The elements as a 1-D tensor: a view when contiguous, else a contiguous copy."""
 
+def real(input: Tensor) -> Tensor:
+    """The real part: ``self`` itself for a real tensor."""
+
 def reciprocal(input: Tensor) -> Tensor:
     """``1 / x`` for each element (integers give the default float dtype)."""
 
@@ -1185,6 +1261,12 @@ def repeat_interleave(input: Tensor, repeats: Union[builtins.int, Tensor, None] 
 def reshape(input: Tensor, *shape: Shape) -> Tensor:
     """The same data with a new shape (one dimension may be -1): a view where the layout
     allows one, else a contiguous copy."""
+
+def resolve_conj(input: Tensor) -> Tensor:
+    """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+
+def resolve_neg(input: Tensor) -> Tensor:
+    """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
 
 def roll(input: Tensor, shifts: Union[builtins.int, builtins.tuple], dims: Union[builtins.int, builtins.tuple, None] = ...) -> Tensor:
     """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when
@@ -1279,6 +1361,9 @@ def slogdet(input: Tensor) -> builtins.tuple:
 def softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
     """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
 
+def solve(*input: Tensor, **kwargs: Any) -> Any:
+    """Removed from PyTorch (1.9): raises its error naming what replaces ``solve``."""
+
 def sort(input: Tensor, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: Optional[builtins.bool] = ...) -> Any:
     """The elements sorted along ``dim`` and their original indices, as a named tuple ``(values,
     indices)``; equal elements keep their order."""
@@ -1331,6 +1416,9 @@ def swapaxes(input: Tensor, axis0: builtins.int, axis1: builtins.int) -> Tensor:
 
 def swapdims(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """``transpose(dim0, dim1)``."""
+
+def symeig(*input: Tensor, **kwargs: Any) -> Any:
+    """Removed from PyTorch (1.9): raises its error naming what replaces ``symeig``."""
 
 def t(input: Tensor) -> Tensor:
     """Transpose of a tensor with at most 2 dimensions."""

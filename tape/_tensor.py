@@ -601,6 +601,25 @@ class Tensor(_NotYet):
     is_cuda = False
     is_cpu = True
     is_meta = False
+    # PyTorch's other layouts and backends, none of which tape has
+    is_sparse = is_sparse_csr = is_quantized = is_mkldnn = is_nested = False
+    is_mps = is_xpu = is_xla = is_ipu = is_mtia = is_maia = is_vulkan = False
+
+    def is_pinned(self, device=None) -> bool:
+        """False: no memory is pinned without an accelerator."""
+        return False
+
+    def pin_memory(self, device=None) -> "Tensor":
+        """Raises PyTorch's error of a machine without an accelerator."""
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+
+    def sparse_dim(self) -> int:
+        """0: a strided tensor has no sparse dims."""
+        return 0
+
+    def dense_dim(self) -> int:
+        """Every dim of a strided tensor is dense."""
+        return len(self._shape)
 
     def get_device(self) -> int:
         """-1: the tensor is on the CPU."""

@@ -306,12 +306,16 @@ class Tensor:
         """``self.to(tape.bool)``."""
     def broadcast_to(self, *size: builtins.int, **kwargs: Any) -> Tensor:
         """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
+    def byte(self) -> Tensor:
+        """``self.to(tape.uint8)``."""
     def cauchy_(self, median: builtins.float = ..., sigma: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with Cauchy samples of the given median and scale."""
     def ceil(self) -> Tensor:
         """The smallest integer not below each element (integers are copied)."""
     def ceil_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.ceil`."""
+    def char(self) -> Tensor:
+        """``self.to(tape.int8)``."""
     def cholesky(self, upper: builtins.bool = ...) -> Tensor:
         """The Cholesky factor (deprecated: ``tape.linalg.cholesky``; warns once, as PyTorch)."""
     def cholesky_inverse(self, upper: builtins.bool = ...) -> Tensor:
@@ -342,6 +346,12 @@ class Tensor:
     def clone(self, *, memory_format=...) -> Tensor:
         """A copy of the tensor, laid out in storage as ``memory_format`` says (as the tensor is, by
         default: ``preserve_format``); gradients flow back to the original."""
+    def conj(self) -> Tensor:
+        """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+    def conj_physical(self) -> Tensor:
+        """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+    def conj_physical_(self) -> Tensor:
+        """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
     def contiguous(self, memory_format=...) -> Tensor:
         """The tensor itself if laid out as ``memory_format`` says (row-major by default), else a copy
         that is (recorded as a clone)."""
@@ -398,6 +408,8 @@ class Tensor:
         """Each element converted from degrees to radians."""
     def deg2rad_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.deg2rad`."""
+    def dense_dim(self) -> builtins.int:
+        """Every dim of a strided tensor is dense."""
     def det(self) -> Tensor:
         """The determinant of a square matrix (of each matrix of a batch): ``tape.linalg.det``."""
     def detach(self) -> Tensor:
@@ -450,6 +462,8 @@ class Tensor:
         """``tensor_split`` along dim 2 (at least 3 dims), into equal parts when an int."""
     @property
     def dtype(self) -> _DType: ...
+    def eig(*self: Any, **kwargs: Any) -> Any:
+        """Removed from PyTorch (1.9): raises its error naming what replaces ``eig``."""
     def element_size(self) -> builtins.int:
         """Bytes per element."""
     def eq(self, other: Operand) -> Tensor:
@@ -581,6 +595,8 @@ class Tensor:
         """``self > other`` at each element, broadcasting."""
     def gt_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.gt`."""
+    def half(self) -> Tensor:
+        """``self.to(tape.float16)``."""
     def hardshrink(self, lambd: Number = ...) -> Tensor:
         """``self`` where ``|self| > lambd``, 0 elsewhere."""
     def heaviside(self, values: Tensor) -> Tensor:
@@ -613,6 +629,9 @@ class Tensor:
         """The regularized upper incomplete gamma function Q(self, other) = 1 - P(self, other)."""
     def igammac_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.igammac`."""
+    @property
+    def imag(self) -> Tensor:
+        """The imaginary part, which real tensors do not have (PyTorch's error)."""
     def index_add(self, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Number = ...) -> Tensor:
         """``self`` with ``alpha * source`` added along ``dim`` at the positions in ``index`` (the
         entry ``i`` of ``source`` along ``dim`` goes to ``index[i]``; repeated positions add up)."""
@@ -649,6 +668,8 @@ class Tensor:
         """The inverse of a square matrix (of each matrix of a batch): ``tape.linalg.inv``."""
     def is_complex(self) -> builtins.bool:
         """False: tape has no complex dtypes."""
+    def is_conj(self) -> builtins.bool:
+        """False: a real tensor carries no lazy conjugation or negation bit."""
     def is_contiguous(self, memory_format=...) -> builtins.bool:
         """Whether the elements are laid out in row-major order without gaps (a transpose or an
         expand is not; ``contiguous()`` makes a copy that is), or in ``memory_format``'s order."""
@@ -657,15 +678,31 @@ class Tensor:
     def is_floating_point(self) -> builtins.bool: ...
     def is_inference(self) -> builtins.bool:
         """Whether this is an inference tensor (made in inference mode)."""
+    is_ipu: builtins.bool
     @property
     def is_leaf(self) -> builtins.bool: ...
+    is_maia: builtins.bool
     is_meta: builtins.bool
+    is_mkldnn: builtins.bool
+    is_mps: builtins.bool
+    is_mtia: builtins.bool
+    def is_neg(self) -> builtins.bool:
+        """False: a real tensor carries no lazy conjugation or negation bit."""
+    is_nested: builtins.bool
     def is_nonzero(self) -> builtins.bool:
         """Whether the tensor's one element is not zero."""
+    def is_pinned(self, device=...) -> builtins.bool:
+        """False: no memory is pinned without an accelerator."""
+    is_quantized: builtins.bool
     def is_same_size(self, other: Tensor) -> builtins.bool:
         """Whether ``other`` has this tensor's shape."""
     def is_signed(self) -> builtins.bool:
         """Whether the dtype is signed (every dtype but bool and uint8)."""
+    is_sparse: builtins.bool
+    is_sparse_csr: builtins.bool
+    is_vulkan: builtins.bool
+    is_xla: builtins.bool
+    is_xpu: builtins.bool
     def isclose(self, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Tensor:
         """Whether each element of ``self`` is close to ``other``'s:
         ``|self - other| <= atol + rtol * |other|`` (equal infinities count as close)."""
@@ -777,6 +814,8 @@ class Tensor:
         """``log(exp(x).sum(dim))``, computed stably (the largest element taken out first)."""
     def long(self) -> Tensor:
         """``self.to(tape.int64)``."""
+    def lstsq(*self: Any, **kwargs: Any) -> Any:
+        """Removed from PyTorch (1.9): raises its error naming what replaces ``lstsq``."""
     def lt(self, other: Operand) -> Tensor:
         """``self < other`` at each element, broadcasting."""
     def lt_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -934,6 +973,8 @@ class Tensor:
     def permute(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
         """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
         of the input (a view)."""
+    def pin_memory(self, device=...) -> Tensor:
+        """Raises PyTorch's error of a machine without an accelerator."""
     def pinverse(self, rcond: builtins.float = ...) -> Tensor:
         """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
         (``tape.linalg.pinv``)."""
@@ -972,6 +1013,9 @@ class Tensor:
         up to 2**mantissa for floating dtypes, the dtype's maximum for integer ones)."""
     def ravel(self) -> Tensor:
         """The elements as a 1-D tensor: a view when contiguous, else a contiguous copy."""
+    @property
+    def real(self) -> Tensor:
+        """The real part: ``self`` itself for a real tensor."""
     def reciprocal(self) -> Tensor:
         """``1 / x`` for each element (integers give the default float dtype)."""
     def reciprocal_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -1022,6 +1066,10 @@ class Tensor:
         look), as in PyTorch; resizing to the shape the tensor has changes nothing (not its version)."""
     def resize_as_(self, the_template: Tensor, *, memory_format=...) -> Tensor:
         """``resize_`` to the shape of ``the_template``."""
+    def resolve_conj(self) -> Tensor:
+        """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+    def resolve_neg(self) -> Tensor:
+        """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
     def retain_grad(self) -> None:
         """Make this non-leaf tensor keep its ``.grad`` after backward."""
     @property
@@ -1075,6 +1123,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.sgn`."""
     @property
     def shape(self) -> Size: ...
+    def short(self) -> Tensor:
+        """``self.to(tape.int16)``."""
     def sigmoid(self) -> Tensor:
         """The logistic sigmoid ``1 / (1 + exp(-x))`` of each element."""
     def sigmoid_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -1105,9 +1155,13 @@ class Tensor:
         """``(sign, logabsdet)`` of the determinant: ``tape.linalg.slogdet``."""
     def softmax(self, dim: builtins.int, dtype: Optional[_DType] = ...) -> Tensor:
         """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
+    def solve(*self: Any, **kwargs: Any) -> Any:
+        """Removed from PyTorch (1.9): raises its error naming what replaces ``solve``."""
     def sort(self, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: Optional[builtins.bool] = ...) -> Any:
         """The elements sorted along ``dim`` and their original indices, as a named tuple ``(values,
         indices)``; equal elements keep their order."""
+    def sparse_dim(self) -> builtins.int:
+        """0: a strided tensor has no sparse dims."""
     def split(self, split_size: Union[builtins.int, builtins.list], dim: builtins.int = ...) -> builtins.tuple:
         """The tensor cut along ``dim`` into parts of ``split_size`` (the last one smaller), or of
         the sizes listed (views)."""
@@ -1158,6 +1212,8 @@ class Tensor:
         """``transpose(dim0, dim1)``."""
     def swapdims_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """In-place version of :meth:`swapaxes` (:meth:`swapdims`)."""
+    def symeig(*self: Any, **kwargs: Any) -> Any:
+        """Removed from PyTorch (1.9): raises its error naming what replaces ``symeig``."""
     def t(self) -> Tensor:
         """Transpose of a tensor with at most 2 dimensions."""
     def t_(self) -> Tensor:
