@@ -41,7 +41,7 @@ from ._stops import C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPILE, ST_D
 from ._sweep import _PYTHON_START, ADJOINTS, FAMILY, PYTHON_FROM, SAVES, compile_for, mark_unneeded, sweep_rows
 from ._tape import Tape
 from ._tangent import tangent_sweep
-from ._tensor import Tensor, _plain
+from ._tensor import Tensor, _plain, _py_scalar
 from .ops import PUBLIC
 from .ops._spec import CONST, INPUT, REGISTRY, SOURCE
 
@@ -404,6 +404,7 @@ class _Variant:
         self.failed = -1            # the guard that failed last
         self.unneeded = {}          # argnums -> the sweep's start bits: rows that lead to none of them
         self.program = None         # a tape of one-element float64 rows: its scalar program (``_replay``)
+        self.scratch = None         # its reverse sweep's adjoints and marks, made once
         self.numpy_at = None        # (rows then, the rows numpy replays: ``_replay.numpy_rows``)
         self.calls = {}             # row -> its numpy forward's call on arena views (``_by_numpy``)
         self.optimized = None       # what ``_optimize`` did (rows before and after ...), if it ran
@@ -675,7 +676,8 @@ class Trace:
         for i, var in enumerate(self.variants):
             if not var.compiled:
                 break
-            if any(t._shape != s or t._dtype is not d for (_, t), (s, d) in zip(var.params, var.shapes)):
+            if var.params and any(t._shape != s or t._dtype is not d
+                                  for (_, t), (s, d) in zip(var.params, var.shapes)):
                 continue        # a parameter changed shape or dtype: recorded again below
             tape = var.tape
             for node, t, leaf in zip(var.in_nodes, inputs, var.leaves):
@@ -704,6 +706,9 @@ class Trace:
     # -- results --------------------------------------------------------------------------------
     def _outputs(self, var: _Variant) -> tuple:
         tape = var.tape
+        if var.program is not None and not var.consts:
+            v64, off = tape.v64, tape.off
+            return tuple(_number(v64[off[node]], tape.shape_of(node)) for node in var.outs)
         outs = []
         for k, node in enumerate(var.outs):
             if node < 0:
@@ -791,22 +796,25 @@ class Trace:
 
     def _scalar_sweep(self, var: _Variant, seeds: list, argnums: tuple) -> list:
         tape = var.tape
-        g = np.empty(tape.t64)
-        reached = np.zeros(tape.t64, np.uint8)
+        if var.scratch is None or len(var.scratch[0]) != tape.t64:
+            var.scratch = (np.empty(tape.t64), np.empty(tape.t64, np.uint8))
+        g, reached = var.scratch
+        reached.fill(0)
+        off = tape.off
         for k, s in enumerate(seeds):
             node = var.outs[k]
             if node < 0 or s is None or not tape.rg[node]:
                 continue
-            o = int(tape.off[node])
-            s = float(np.asarray(s).reshape(-1)[0])
+            o = off[node]
+            s = s if type(s) is float else float(np.asarray(s).reshape(-1)[0])
             g[o] = g[o] + s if reached[o] else s
             reached[o] = 1
         P, Q = var.program
         scalar_backward(P, Q, tape.v64, g, reached)
         out = []
         for i in argnums:
-            o, leaf = int(tape.off[var.in_nodes[i]]), var.leaves[i]
-            out.append(_plain(np.array(g[o] if reached[o] else 0.0).reshape(leaf._shape), leaf._dtype))
+            o = off[var.in_nodes[i]]
+            out.append(_number(g[o] if reached[o] else 0.0, self.signature[i][0]))
         return out
 
     def _pullback(self, var: _Variant, seeds: list, argnums: tuple) -> list:
@@ -849,7 +857,8 @@ class Trace:
                                f"{what}. Maybe you wanted to use the vjp or jacrev APIs instead?")
         if not outs[0]._dtype.is_floating_point:
             raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a floating point Tensor")
-        grads = self._pullback(var, [np.ones(outs[0]._shape)], nums)
+        shape = outs[0]._shape
+        grads = self._pullback(var, [np.ones(shape) if shape else 1.0], nums)
         return outs[0], (grads[0] if isinstance(argnums, int) else tuple(grads))
 
     def grad(self, *inputs: Tensor, argnums: Union[int, tuple] = 0):
@@ -1035,6 +1044,12 @@ class Trace:
 
     def __repr__(self) -> str:
         return f"<tape.Trace of {getattr(self.fn, '__qualname__', self.fn)!r}: {len(self.variants)} variant(s)>"
+
+
+def _number(f, shape: tuple) -> Tensor:
+    """A float64 tensor of one element ``f`` (a scalar program's value or gradient): 0-d, on the
+    float fast path (as the engine returns gradients)."""
+    return _py_scalar(float(f)) if not shape else _plain(np.full(shape, f), D.float64)
 
 
 def _nested(blocks: list, single_out: bool, single_in: bool):
