@@ -147,6 +147,8 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
                 leaf = entry[0]
                 if id(leaf) not in result.fired and (leaf_targets is None or id(leaf) in leaf_targets):
                     entry[1] = _hooks.fire_leaf(leaf, entry[1])
+        if hooks_then:
+            _saved.flush()      # (what a recorded sweep saved is packed before the call returns)
         swept = True
     finally:
         state.grad = prev

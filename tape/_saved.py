@@ -12,8 +12,11 @@ value is shown as it is).
 
 Saved-tensor hooks (``autograd.graph.saved_tensors_hooks``) cost nothing while none is active.
 While one is, ``tape._tape.fresh`` runs ``_pack_since`` at every op (the soft limit is kept at
-the row count, as anomaly mode does): the rows the previous op recorded have their saved tensors
-packed, and what ``pack_hook`` returned is kept in the row's ``RowHooks.saved`` (slot -> [packed,
+the row count, as anomaly mode does), which notes where the op's rows start, and the public front
+ends are hooked (``tape._trace``'s hooks, which a trace's recording installs too): on the way out
+each packs the saved tensors of the rows its op recorded (``flush``), so a pack hook runs inside
+the op, as PyTorch's; a backward with ``create_graph`` packs what its rows saved before it
+returns.  What ``pack_hook`` returned is kept in the row's ``RowHooks.saved`` (slot -> [packed,
 unpack_hook]).  A row with packed values counts as a hooked node (``tape/_hooks.py``): both
 sweeps stop at it and Python runs its rule with the unpacked tensors in place of the saved ones
 (``tape._engine._input_grads``).  A backward that frees the row drops the packed objects.
@@ -98,7 +101,9 @@ def tensor_node(tape, r: int, what: int) -> int:
 def tensor_at(tape, node: int) -> Tensor:
     """The tensor a node stands for: the leaf itself for a leaf's INPUT row, a constant's own
     tensor while it lives, otherwise a handle onto the recorded value."""
-    while tape.hid[node]:
+    while tape.hid[node] and tape.op[node] != ROLES.clone:
+        # (past the casts and broadcasts an input entered its row by; a hidden identity holds a
+        # value of its own: an unpacked saved tensor's, a tensor's changed under no_grad)
         node = int(tape.a[node])
     code = tape.op[node]
     dtype = D.ARENA_DTYPES[int(tape.dt[node])]
@@ -158,6 +163,23 @@ class _Local(threading.local):
 
 local = _Local()
 _active = [0]       # threads with hooks on: while any, ``fresh`` calls ``_pack_since``
+# While any thread has hooks on, the public front ends are hooked (``tape._trace``, which sets
+# these: install, uninstall): each calls ``flush`` before it returns, so that an op's saved
+# tensors are packed during the op, as PyTorch packs them.
+hooked_fronts = [None, None]
+
+
+def _on() -> None:
+    _active[0] += 1
+    _T.packing[0] = _pack_since
+    hooked_fronts[0]()
+
+
+def _off() -> None:
+    _active[0] -= 1
+    if not _active[0]:
+        _T.packing[0] = None
+    hooked_fronts[1]()
 
 
 def _pack_rows(tape, lo: int, hi: int, hooks: tuple) -> None:
@@ -224,8 +246,7 @@ def push(pack_hook: Callable, unpack_hook: Callable) -> None:
     flush()
     local.stack.append((pack_hook, unpack_hook))
     if len(local.stack) == 1:
-        _active[0] += 1
-        _T.packing[0] = _pack_since
+        _on()
     _watch()
 
 
@@ -236,9 +257,7 @@ def pop() -> None:
         local.stack.pop()
         local.pending = None
         if not local.stack:
-            _active[0] -= 1
-            if not _active[0]:
-                _T.packing[0] = None
+            _off()
         _watch()
 
 
@@ -251,12 +270,9 @@ def restore(stack: tuple) -> None:
         return
     flush()
     if not now and stack:
-        _active[0] += 1
-        _T.packing[0] = _pack_since
+        _on()
     elif now and not stack:
-        _active[0] -= 1
-        if not _active[0]:
-            _T.packing[0] = None
+        _off()
     local.stack[:] = stack
     local.pending = None
     _watch()
@@ -415,17 +431,22 @@ def _unpacked(tape, r: int, slot, node: Union[int, Tensor]) -> Tensor:
     if hooks is not None and slot in hooks.saved:
         packed, unpack = hooks.saved[slot]
         value = check_unpacked(unpack(packed))
-        if isinstance(node, int) and node >= 0 and value._tape is None and not value._rg:
-            # PyTorch gives the unpacked data the saved tensor's history back (its grad_fn), unless
-            # it is a leaf's (a leaf is saved as it is)
-            while tape.hid[node]:
-                node = int(tape.a[node])
-            code = tape.op[node]
-            dtype = D.ARENA_DTYPES[int(tape.dt[node])]
-            if code != INPUT and code != CONST and value._dtype is dtype and value._shape == tape.shape_of(node):
-                return _recorded(tape, node, value._value(), dtype)
-        return value
+        return with_history(value, tape, node) if isinstance(node, int) and node >= 0 else value
     return node if isinstance(node, Tensor) else tensor_at(tape, node)
+
+
+def with_history(value: Tensor, tape, node: int) -> Tensor:
+    """What an unpack hook returned for the value of ``node``: PyTorch gives the unpacked data the
+    saved tensor's history back (its grad_fn), unless it is a leaf's (a leaf is saved as it is)."""
+    if value._tape is not None or value._rg:
+        return value
+    while tape.hid[node]:
+        node = int(tape.a[node])
+    code = tape.op[node]
+    dtype = D.ARENA_DTYPES[int(tape.dt[node])]
+    if code != INPUT and code != CONST and value._dtype is dtype and value._shape == tape.shape_of(node):
+        return _recorded(tape, node, value._value(), dtype)
+    return value
 
 
 def saved_names(tape, r: int) -> list:

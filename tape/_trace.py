@@ -11,7 +11,8 @@ Python decisions that read a value while recording (``bool(t)``, ``float(t)``, `
 from ``argmax`` or ``nonzero``) are recorded as guard rows, checked as the rows run again; a
 replay whose guard fails is never used: the trace records ``fn`` again at those inputs (a
 variant, kept in a bounded cache), or raises ``TraceGuardError`` with ``strict=True``.  The
-hooks that make guards are installed only while a trace records.
+hooks that make guards are installed only while a trace records (or saved-tensor hooks are on:
+the same hooked front ends pack what each op saved before it returns, ``tape/_saved.py``).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _blocked, _engine, _optimize, _pyforward
+from . import _blocked, _engine, _optimize, _pyforward, _saved
 from . import _dtype as D
 from ._grad_mode import no_grad
 from ._record import VALUES
@@ -229,13 +230,21 @@ def _same(a, b) -> bool:
     return len(a[1]) == len(b[1]) and all(_same(x, y) for x, y in zip(a[1], b[1]))
 
 
-# --- the hooks: installed while some thread records a trace --------------------------------
+# --- the hooks: installed while some thread records a trace or has saved-tensor hooks ------
+# Saved-tensor hooks pack what an op saved before the op returns, as PyTorch's do: the hooked
+# front ends call ``_saved.flush`` on the way out (the rows the op recorded are packed; nothing
+# pending, nothing done).  Without either, the front ends are the registry's own: no cost.
+_flush = _saved.flush
+
+
 def _hooked_op(name: str, fn: Callable) -> Callable:
     @functools.wraps(fn)
     def op(*args, **kwargs):
         rec = getattr(_local, "rec", None)
         if rec is None or rec.depth:
-            return fn(*args, **kwargs)
+            out = fn(*args, **kwargs)
+            _flush()
+            return out
         tape = rec.tape
         start, ix_start = tape.n, tape.tix
         pre = _pyforward.before(tape, name, args, kwargs)
@@ -247,6 +256,7 @@ def _hooked_op(name: str, fn: Callable) -> Callable:
         if tape.n != start:
             rec.segment(_pyforward.note(tape, fn, args, kwargs, pre, start, ix_start))
         rec.result(fn, name, args, kwargs, out)
+        _flush()
         return out
     return op
 
@@ -273,7 +283,8 @@ _READS = {"__bool__": TRUTH, "__float__": EXACT, "__int__": EXACT, "__index__": 
 _DETACHING = ("detach",)
 _SUBMODULES = ("linalg", "special")     # (their functions are hooked as the package's are)
 _lock = threading.Lock()
-_installed = [0, None, None]    # recordings in progress; the replaced members, to put back; ``_plan()``
+_installed = [0, None, None]    # recordings in progress and threads with saved-tensor hooks on; the
+                                # replaced members, to put back; ``_plan()``
 
 
 class _Owner:
@@ -382,6 +393,9 @@ def _uninstall() -> None:
         for owner, members in zip(reversed(_installed[2]), reversed(_installed[1])):
             owner._put(members)
         _installed[1] = None
+
+
+_saved.hooked_fronts[:] = (_install, _uninstall)
 
 
 # --- one recorded program ---------------------------------------------------------------------

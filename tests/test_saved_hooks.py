@@ -493,3 +493,85 @@ def test_a_pack_hook_changing_a_recorded_value_in_place_gets_pytorchs_error(save
     with pytest.raises(RuntimeError, match="^A saved tensor pack hook is modifying its input in place"):
         with tape.autograd.graph.saved_tensors_hooks(inc, lambda x: x):
             tape.exp(a) if saved == "result" else b * b
+
+
+def test_pack_hooks_run_before_the_op_returns():
+    # (PyTorch packs when the op saves: a count, a warning or an exception shows at the op's call)
+    log = []
+    x = tape.ones(4, requires_grad=True)
+    y = tape.ones(4)
+    with saved_tensors_hooks(*_logging(log)):
+        out = x * y
+        assert log == [("pack", (4,))]
+        z = out.sin()
+        assert len(log) == 2
+        out = x.exp()[1:].sum()      # (a method, a view, a reduction: exp saved its result)
+        assert len(log) == 3
+        s = tape.sin(tape.tensor(0.5, dtype=tape.float64, requires_grad=True))     # (the 0-d fast path)
+        assert len(log) == 4
+    assert z.requires_grad and s.requires_grad
+
+    class PackError(Exception):
+        pass
+
+    def pack(t):
+        raise PackError("pack")
+
+    a = tape.tensor(1.0, requires_grad=True)
+    with saved_tensors_hooks(pack, lambda t: t):
+        with pytest.raises(PackError):
+            tape.sin(a)
+        b = a + 1                   # (add saves nothing)
+    assert b.requires_grad
+
+
+def test_hooked_front_ends_are_put_back_when_the_hooks_end():
+    # (no cost without hooks: the front ends are the registry's own again)
+    before = (tape.Tensor.__mul__, tape.Tensor.sin, tape.sin, tape.linalg.det)
+    with saved_tensors_hooks(lambda t: t, lambda t: t):
+        assert tape.Tensor.__mul__ is not before[0] and tape.sin is not before[2]
+        with saved_tensors_hooks(lambda t: t, lambda t: t):
+            pass
+        assert tape.Tensor.sin is not before[1]
+    assert (tape.Tensor.__mul__, tape.Tensor.sin, tape.sin, tape.linalg.det) == before
+
+
+def test_a_recorded_backward_packs_what_it_saved_before_it_returns():
+    # (values and order read from PyTorch 2.13)
+    log = []
+
+    def pack(t):
+        log.append(t.tolist())
+        return 2 * t
+
+    a = tape.ones(2, requires_grad=True)
+    s = (a ** 3).sum()
+    with saved_tensors_hooks(pack, lambda t: t):
+        g, = tape.autograd.grad(s, a, create_graph=True)
+        assert log == [[1.0, 1.0], [1.0, 1.0]]
+        g.sum().backward()
+    assert a.grad.tolist() == [24.0, 24.0]
+    log.clear()
+    a = tape.ones(2, requires_grad=True)
+    with saved_tensors_hooks(pack, lambda t: t):
+        s = (a ** 3).sum()
+        g, = tape.autograd.grad(s, a, create_graph=True)
+        # (the backward's rows save the unpacked value, which stands for ``a``)
+        assert log == [[1.0, 1.0], [2.0, 2.0], [1.0, 1.0]]
+        g.sum().backward()
+    assert g.tolist() == [12.0, 12.0] and a.grad.tolist() == [48.0, 48.0]
+
+
+def test_a_functions_unpacked_saved_input_keeps_its_history():
+    # (save_on_cpu around a non-reentrant checkpoint: the segment's saved argument comes back
+    # through the hooks and still requires grad, so the recomputation records its graph)
+    a = tape.tensor([[0.5, -1.0], [2.0, 0.25]], requires_grad=True)
+    (a.pow(2).pow(2).pow(2)).sum().backward()
+    want = a.grad.clone()
+    a.grad = None
+    with save_on_cpu():
+        h = a.pow(2)
+        h = tape.utils.checkpoint.checkpoint(lambda x: x.pow(2), h, use_reentrant=False)
+        c = h.pow(2)
+    c.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), want.numpy(), rtol=1e-6)

@@ -142,7 +142,12 @@ class BackwardCFunction(FunctionCtx):
         out = []
         for k, entry in enumerate(saved):
             if packed is not None and packed[k] is not None:
-                out.append(_saved.check_unpacked(packed[k][1](packed[k][0])))
+                value = _saved.check_unpacked(packed[k][1](packed[k][0]))
+                if entry is not None and entry[0] == "node":
+                    if values is None:
+                        values = _saved.valued(tape)
+                    value = _saved.with_history(value, values, entry[1])
+                out.append(value)
                 continue
             if entry is None:
                 out.append(None)
