@@ -26,7 +26,7 @@ from ._anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anom
 from ._grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,  # noqa: E402
                          no_grad, set_grad_enabled)
 from . import _random  # noqa: E402,F401  (registers its names before install)
-from . import _windows  # noqa: E402,F401  (registers its names before install)
+from . import _python_maps, _windows  # noqa: E402,F401  (register their names before install)
 from ._random import empty_strided  # noqa: E402  (no ``out=``, as PyTorch's)
 from . import backends, cpu, cuda, testing, version, viz  # noqa: E402
 from .version import __version__  # noqa: E402

@@ -196,6 +196,9 @@ class Tensor:
         ``(min, max)`` (one node; ties share each gradient evenly)."""
     def any(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
         """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
+    def apply_(self, callable: Callable) -> Tensor:
+        """Replaces each element ``x`` with ``callable(x)``, in place (a slow Python loop; the tensor
+        must not require grad)."""
     def arccos(self) -> Tensor:
         """The arccosine of each element."""
     def arccos_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -832,6 +835,12 @@ class Tensor:
     @property
     def mT(self) -> Tensor:
         """The transpose of the last two dims (a batch of matrices transposed)."""
+    def map2_(self, x: Tensor, y: Tensor, callable: Callable) -> Tensor:
+        """Replaces each element ``s`` with ``callable(s, a, b)``, ``a`` and ``b`` the elements of ``x``
+        and ``y`` (broadcast to this tensor's shape, of its dtype) at the same place, in place."""
+    def map_(self, tensor: Tensor, callable: Callable) -> Tensor:
+        """Replaces each element ``x`` with ``callable(x, y)``, ``y`` the element of ``tensor`` (broadcast
+        to this tensor's shape, of its dtype) at the same place, in place."""
     def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
         """``self`` with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is True
         (broadcast against ``self``)."""

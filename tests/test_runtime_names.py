@@ -212,3 +212,36 @@ def test_against_pytorch():
         with pytest.raises(RuntimeError) as theirs:
             getattr(torch.eye(2), name)(*([torch.eye(2)] if name in ("lstsq", "solve") else []))
         assert str(ours.value) == str(theirs.value)
+
+
+def test_apply_map_map2():
+    f = tape.tensor([1.5, 2.5])
+    assert f.clone().apply_(lambda v: v * 2).tolist() == [3.0, 5.0]
+    assert tape.tensor([1, 2, 3]).apply_(lambda v: -2.7).tolist() == [-2, -2, -2]       # (truncated)
+    assert tape.tensor([1, 2], dtype=tape.uint8).apply_(lambda v: -1).tolist() == [255, 255]
+    assert tape.tensor([True, False]).apply_(lambda v: 0.5).tolist() == [True, True]
+    z = tape.arange(5.0)
+    z[::2].apply_(lambda v: v * 10)                     # (through a view, into the base)
+    assert z.tolist() == [0.0, 1.0, 20.0, 3.0, 40.0]
+    leaf = tape.tensor([1.0, 2.0], requires_grad=True)
+    d = leaf.detach()
+    d.apply_(lambda v: v * 3)                           # (as ``.data``: no version counted)
+    assert leaf.tolist() == [3.0, 6.0] and leaf._version == 0 and d._version == 0
+    assert f.clone().map_(f, lambda a, b: a * b).tolist() == [2.25, 6.25]
+    assert tape.ones(3).map_(tape.tensor(2.0), lambda a, b: a + b).tolist() == [3.0, 3.0, 3.0]
+    assert f.clone().map2_(f, tape.ones(1), lambda a, b, c: a + b + c).tolist() == [4.0, 6.0]
+    with pytest.raises(RuntimeError, match=r"^Can't call apply_\(\) on Variable that requires grad. "
+                                           r"Use var.detach\(\).apply_\(\) instead.$"):
+        leaf.apply_(lambda v: v)
+    with pytest.raises(TypeError, match="^must be real number, not str$"):
+        f.clone().apply_(lambda v: "a")
+    with pytest.raises(TypeError, match="^'NoneType' object cannot be interpreted as an integer$"):
+        tape.tensor([1]).apply_(lambda v: None)
+    with pytest.raises(ValueError, match="^Overflow when unpacking long long$"):
+        tape.tensor([1]).apply_(lambda v: 2 ** 70)
+    with pytest.raises(TypeError, match=r"^map_: expected torch.DoubleTensor for 'other' \(got torch.FloatTensor\)$"):
+        tape.ones(2, dtype=tape.float64).map_(tape.ones(2), lambda a, b: a)
+    with pytest.raises(TypeError, match=r"^map2_: expected torch.FloatTensor for argument 'y' \(got torch.LongTensor\)$"):
+        f.clone().map2_(f, tape.tensor([1, 2]), lambda a, b, c: a)
+    with pytest.raises(RuntimeError, match=r"The expanded size of the tensor \(3\) must match the existing size \(2\)"):
+        tape.ones(3).map_(tape.ones(2), lambda a, b: a)
