@@ -419,6 +419,7 @@ class _Variant:
         self.unneeded = {}          # argnums -> the sweep's start bits: rows that lead to none of them
         self.program = None         # a tape of one-element float64 rows: its scalar program (``_replay``)
         self.scratch = None         # its reverse sweep's adjoints and marks, made once
+        self.slots = None           # its outputs' offsets in the float64 arena and shapes
         self.numpy_at = None        # (rows then, the rows numpy replays: ``_replay.numpy_rows``)
         self.calls = {}             # row -> its numpy forward's call on arena views (``_by_numpy``)
         self.optimized = None       # what ``_optimize`` did (rows before and after ...), if it ran
@@ -721,8 +722,10 @@ class Trace:
     def _outputs(self, var: _Variant) -> tuple:
         tape = var.tape
         if var.program is not None and not var.consts:
-            v64, off = tape.v64, tape.off
-            return tuple(_number(v64[off[node]], tape.shape_of(node)) for node in var.outs)
+            if var.slots is None:
+                var.slots = [(int(tape.off[node]), tape.shape_of(node)) for node in var.outs]
+            v64 = tape.v64
+            return tuple([_number(v64[o], shape) for o, shape in var.slots])
         outs = []
         for k, node in enumerate(var.outs):
             if node < 0:
@@ -1073,6 +1076,8 @@ def _nested(blocks: list, single_out: bool, single_in: bool):
 
 
 def _argnums(argnums, n: int) -> tuple:
+    if type(argnums) is int and 0 <= argnums < n:
+        return (argnums,)
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     if not nums or not all(isinstance(k, int) for k in nums):
         raise TypeError(f"argnums must be int or Tuple[int, ...], got: {argnums!r}")

@@ -24,13 +24,15 @@ A trace that needs Python objects to replay cannot be saved (``ValueError``): cu
 hooks, guards Python checks by running an op again, and variants that run the function at each
 call.  Parameters (tensors the function read from outside) are saved with their values now;
 the loaded trace holds them as constants.  A loaded trace cannot record the function again: a
-guard that fails at new inputs raises ``TraceGuardError``.
+guard that fails at new inputs raises ``TraceGuardError``; the gradient program of ``hessian``
+and ``hvp`` is recorded on a copy of the file's variant.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import weakref
 import zipfile
 from typing import BinaryIO, Union
 
@@ -365,6 +367,61 @@ def _read(source) -> bytes:
         return f.read()
 
 
+def _variant(a: dict) -> _Variant:
+    """A variant on a new tape holding the (checked) file's rows and values, at its saved inputs."""
+    R, F = a["R"], a["F"]
+    n = R.shape[1]
+    tape = Tape(n)
+    Rf = np.repeat(_DEFAULTS, n, axis=1)
+    Rf[:, :n] = R
+    tape._columns(Rf, F.copy())
+    tape.n = n
+    tape._arena64(a["v64"].copy())
+    tape.t64 = a["v64"].shape[0]
+    tape.v32 = a["v32"].copy()
+    tape.t32 = a["v32"].shape[0]
+    tape.stab = a["stab"].copy()
+    tape.stop = 1
+    tape.shape_ids, tape.shapes = {(): 0}, {0: ()}
+    tape.learn_shapes(a["stab"].shape[0])
+    tape.ix = a["ix"].copy()
+    tape.tix = a["ix"].shape[0]
+    var = _Variant()
+    var.tape = tape
+    var.in_nodes = [int(x) for x in a["inputs"]]
+    var.leaves = []
+    for node, name in zip(var.in_nodes, a["in_dtypes"].tolist()):
+        leaf = _plain(np.array(tape.value_of(node), _FLOATS[name].np), _FLOATS[name])
+        leaf._rg = True
+        var.leaves.append(leaf)
+        # (bound to its row, as a recording binds its stand-ins: the engine's backward, which a
+        # Hessian's gradient program and the fallbacks of ``Trace._pullback`` run, finds it so)
+        tape.src[node] = weakref.ref(leaf)
+        leaf._ig, leaf._iv, leaf._in = tape.gen, 0, node
+    var.outs = [int(x) for x in a["outs"]]
+    used = 0
+    for k, node in enumerate(var.outs):
+        if node < 0:
+            name, _, rest = str(a["out_dtypes"][k]).partition("[")
+            shape = tuple(int(d) for d in rest.rstrip("]").split(",") if d.strip())
+            m = int(np.prod(shape, dtype=np.int64))
+            var.consts[k] = _plain(a["consts"][used:used + m].astype(_FLOATS[name].np).reshape(shape), _FLOATS[name])
+            used += m
+    var.single = bool(a["single"])
+    var.where = {int(r): str(w) for r, w in zip(a["guards"], a["where"])}
+    return var
+
+
+class _Loaded(Trace):
+    """A loaded trace.  It has no function to record again; what a trace records besides a new
+    variant, the gradient program of ``hessian`` and ``hvp`` (``tape/_blocked.py``: the function
+    and its ``create_graph`` gradient on one tape), is recorded on a new copy of the file's
+    variant."""
+
+    def _record(self, inputs: tuple) -> _Variant:
+        return self._link(_variant(self.arrays))
+
+
 def load_trace(source: Union[str, os.PathLike, BinaryIO, bytes]):
     """Load a trace that :meth:`Trace.save` wrote (``source``: a file name, a binary file or the
     file's bytes).  The file is checked before anything runs: a file from another version of the
@@ -389,43 +446,9 @@ def load_trace(source: Union[str, os.PathLike, BinaryIO, bytes]):
         _validate(a)
     except _Bad as e:
         raise ValueError(f"tape.load_trace: cannot load the file: {e}") from None
-    R, F = a["R"], a["F"]
-    n = R.shape[1]
-    tape = Tape(n)
-    Rf = np.repeat(_DEFAULTS, n, axis=1)
-    Rf[:, :n] = R
-    tape._columns(Rf, F.copy())
-    tape.n = n
-    tape._arena64(a["v64"])
-    tape.t64 = a["v64"].shape[0]
-    tape.v32 = a["v32"]
-    tape.t32 = a["v32"].shape[0]
-    tape.stab = a["stab"]
-    tape.stop = 1
-    tape.shape_ids, tape.shapes = {(): 0}, {0: ()}
-    tape.learn_shapes(a["stab"].shape[0])
-    tape.ix = a["ix"]
-    tape.tix = a["ix"].shape[0]
-    var = _Variant()
-    var.tape = tape
-    var.in_nodes = [int(x) for x in a["inputs"]]
-    var.leaves = []
-    for node, name in zip(var.in_nodes, a["in_dtypes"].tolist()):
-        leaf = _plain(np.array(tape.value_of(node), _FLOATS[name].np), _FLOATS[name])
-        leaf._rg = True
-        var.leaves.append(leaf)
-    var.outs = [int(x) for x in a["outs"]]
-    used = 0
-    for k, node in enumerate(var.outs):
-        if node < 0:
-            name, _, rest = str(a["out_dtypes"][k]).partition("[")
-            shape = tuple(int(d) for d in rest.rstrip("]").split(",") if d.strip())
-            m = int(np.prod(shape, dtype=np.int64))
-            var.consts[k] = _plain(a["consts"][used:used + m].astype(_FLOATS[name].np).reshape(shape), _FLOATS[name])
-            used += m
-    var.single = bool(a["single"])
-    var.where = {int(r): str(w) for r, w in zip(a["guards"], a["where"])}
-    tr = object.__new__(Trace)
+    var = _variant(a)
+    tr = object.__new__(_Loaded)
+    tr.arrays = a
     tr.fn = None
     tr.strict = True        # (no function to record again)
     tr.optimize = False      # (its rows are as saved)

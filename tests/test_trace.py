@@ -340,6 +340,34 @@ def test_scalar_program_equals_the_sweeps(steps, points):
             assert np.array_equal(g.numpy(), h.numpy(), equal_nan=True)
 
 
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
+def test_scalar_program_results(shape):
+    """The scalar program's results (0-d ones on the float fast path): shapes, dtypes, values and
+    gradients as the row-by-row replay gives them, new tensors at each call."""
+    f64 = tape.float64
+    tr = tape.trace(lambda x, c: ((x * c).sin() * x).exp(), tape.full(shape, 0.3, dtype=f64),
+                    tape.full(shape, 0.2, dtype=f64))
+    pair = tape.trace(lambda x: (x.sin(), tape.ones(shape, dtype=f64)), tape.full(shape, 0.3, dtype=f64))
+    var = tr.variants[0]
+    assert var.program is not None and pair.variants[0].program is not None
+    x, c = tape.full(shape, 0.7, dtype=f64), tape.full(shape, -0.4, dtype=f64)
+    fast = tr.value_and_grad(x, c, argnums=(0, 1))
+    program, var.program = var.program, None
+    try:
+        slow = tr.value_and_grad(x, c, argnums=(0, 1))
+    finally:
+        var.program = program
+    for got, want in zip((fast[0],) + fast[1], (slow[0],) + slow[1]):
+        assert got.shape == want.shape == shape and got.dtype == want.dtype == f64 and not got.requires_grad
+        assert got.numpy().tobytes() == want.numpy().tobytes()
+    fast[0].add_(1.0)
+    fast[1][0].mul_(2.0)
+    again = tr.value_and_grad(x, c, argnums=(0, 1))
+    assert again[0].item() == slow[0].item() and again[1][0].item() == slow[1][0].item()
+    s, one = pair(x)
+    assert s.shape == one.shape == shape and s.item() == x.sin().item() and one.item() == 1.0
+
+
 # --- jvp, jacobian, hessian, hvp --------------------------------------------------------------
 def _rosenbrock(x):
     return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()

@@ -46,6 +46,11 @@ def _scalar_fn(a, b):
     return (c.exp() if c > 0 else c.cos()) * b
 
 
+def _flat(r) -> list:
+    """The arrays of a result nested in tuples (a Hessian's blocks)."""
+    return [a for t in r for a in _flat(t)] if isinstance(r, tuple) else [r.numpy()]
+
+
 def _saved(tr) -> bytes:
     buf = io.BytesIO()
     tr.save(buf)
@@ -93,6 +98,26 @@ def test_loaded_trace_cannot_record_again(traces):
     loaded = tape.load_trace(_saved(tr))
     with pytest.raises(TraceGuardError, match="c > 0"):
         loaded(tape.tensor(-2.0, dtype=tape.float64), tape.tensor(0.7, dtype=tape.float64))
+
+
+@pytest.mark.parametrize("name", ["scalar", "f32"])
+def test_loaded_trace_second_derivatives_and_engine_gradients(traces, name):
+    # A loaded trace has no function: hessian and hvp record their gradient program on a copy of
+    # the file's variant (they called the missing function: TypeError, then zeros from hvp); its
+    # arguments are bound to their rows, so the engine's backward (anomaly mode) finds them (zeros).
+    tr, inputs = traces[name]
+    loaded = tape.load_trace(_saved(tr))
+    xs = tuple(t * 1.1 for t in inputs)
+    vs = tuple(tape.ones_like(t) * 0.5 for t in inputs)
+    for got, want in ((loaded.hessian(*xs), tr.hessian(*xs)), (loaded.hvp(xs, vs)[1], tr.hvp(xs, vs)[1])):
+        got, want = _flat(got), _flat(want)
+        assert all(np.allclose(g, w, rtol=1e-6, atol=0) and np.abs(w).max() > 0 for g, w in zip(got, want))
+    nums = tuple(range(len(xs)))
+    want = tr.grad(*xs, argnums=nums)
+    with pytest.warns(UserWarning), tape.autograd.detect_anomaly():
+        got = loaded.grad(*xs, argnums=nums)
+    assert all(_same(g.numpy(), w.numpy()) for g, w in zip(got, want))
+    assert loaded.hessian(*xs) is not None     # (the cached gradient program, again)
 
 
 def test_fresh_process_replays_without_the_source(traces, tmp_path):
@@ -272,6 +297,9 @@ def test_corrupted_files_raise_valueerror_or_replay(traces):
         # value ...): it replays.
         try:
             loaded(*inputs)
+            loaded.jacobian(*inputs)
+            if loaded.variants[0].single and int(np.prod(loaded(*inputs).shape)) == 1:
+                loaded.hessian(*inputs)     # (a gradient program recorded on the file's rows)
         except TraceGuardError:
             pass
         outcomes["replayed"] += 1
