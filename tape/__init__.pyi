@@ -401,7 +401,7 @@ def broadcast_tensors(*tensors: Tensor) -> builtins.tuple:
     """The tensors broadcast to their common shape (each an expanded view; a tensor of that
     shape already is returned as it is)."""
 
-def broadcast_to(input: Tensor, *size: builtins.int, **kwargs: Any) -> Tensor:
+def broadcast_to(input: Tensor, *size: builtins.int) -> Tensor:
     """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
 
 def bucketize(input: Union[Tensor, Number], boundaries: Tensor, *, out_int32: builtins.bool = ..., right: builtins.bool = ..., out: Optional[Tensor] = ...) -> Tensor:
@@ -660,7 +660,7 @@ def fix_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 def flatten(input: Tensor, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
 
-def flip(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
+def flip(input: Tensor, *dims: builtins.int) -> Tensor:
     """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
 
 def fliplr(input: Tensor) -> Tensor:
@@ -1097,7 +1097,7 @@ def pdist(input: Tensor, p: builtins.float = ...) -> Tensor:
     """The p-norm distance between every pair of row vectors of the ``N x M`` ``input``: the upper
     triangle of ``cdist(input, input)`` without its diagonal, row by row, ``N (N - 1) / 2`` values."""
 
-def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
+def permute(input: Tensor, *dims: builtins.int) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
 
@@ -1369,7 +1369,7 @@ def threshold(input: Tensor, threshold: Number, value: Number) -> Tensor:
 def threshold_(input: Tensor, threshold: Number, value: Number) -> Tensor:
     """:func:`threshold` written into ``self``."""
 
-def tile(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
+def tile(input: Tensor, *dims: builtins.int) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
     padded with ones in front (``repeat`` otherwise)."""
 

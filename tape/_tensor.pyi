@@ -304,7 +304,7 @@ class Tensor:
         """Batched product of two 3-D tensors with the same batch size."""
     def bool(self) -> Tensor:
         """``self.to(tape.bool)``."""
-    def broadcast_to(self, *size: builtins.int, **kwargs: Any) -> Tensor:
+    def broadcast_to(self, *size: builtins.int) -> Tensor:
         """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
     def cauchy_(self, median: builtins.float = ..., sigma: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
         """Fill the tensor in place with Cauchy samples of the given median and scale."""
@@ -480,8 +480,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.exp2`."""
     def exp_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.exp`."""
-    def expand(self, *sizes: Shape) -> Tensor:
-        """Broadcast the tensor to a larger size (-1 keeps a dimension)."""
+    def expand(self, *size: Shape, implicit: builtins.bool = ...) -> Tensor:
+        """Broadcast the tensor to a larger size (-1 keeps a dimension; ``implicit`` changes nothing)."""
     def expand_as(self, other: Tensor) -> Tensor:
         """``self.expand(other.shape)``."""
     def expm1(self) -> Tensor:
@@ -502,7 +502,7 @@ class Tensor:
         """In-place version of :meth:`Tensor.fix`."""
     def flatten(self, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
         """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
-    def flip(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
+    def flip(self, *dims: builtins.int) -> Tensor:
         """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
     def fliplr(self) -> Tensor:
         """The columns in reverse order (``flip(1)``; at least 2 dims)."""
@@ -898,8 +898,10 @@ class Tensor:
         Prefer ``new_empty``, ``new_tensor`` ..."""
     def new_empty(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
         """An uninitialized (here: zero) tensor of the given size, of this tensor's dtype unless given."""
-    def new_full(self, size, fill_value, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
-        """A tensor of the given size filled with ``fill_value``, of this tensor's dtype unless given."""
+    def new_full(self, *args: Any, **kwargs: Any) -> Tensor:
+        """new_full(size, fill_value, *, dtype=None, layout=None, device=None, pin_memory=False,
+        requires_grad=False): a tensor of the given size filled with ``fill_value``, of this tensor's
+        dtype unless ``dtype`` is given."""
     def new_ones(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
         """A tensor of ones of the given size, of this tensor's dtype unless ``dtype`` is given."""
     def new_tensor(self, data, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
@@ -931,7 +933,7 @@ class Tensor:
     @property
     def output_nr(self) -> builtins.int:
         """Which output of its ``grad_fn`` this tensor is (0 for a leaf)."""
-    def permute(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
+    def permute(self, *dims: builtins.int) -> Tensor:
         """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
         of the input (a view)."""
     def pinverse(self, rcond: builtins.float = ...) -> Tensor:
@@ -997,8 +999,8 @@ class Tensor:
         ``maxnorm``."""
     def renorm_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.renorm`."""
-    def repeat(self, *sizes: builtins.int) -> Tensor:
-        """The tensor repeated ``sizes[i]`` times along each dim (leading sizes add dims; a copy)."""
+    def repeat(self, *repeats: builtins.int) -> Tensor:
+        """The tensor repeated ``repeats[i]`` times along each dim (leading ones add dims; a copy)."""
     def repeat_interleave(self, repeats: Union[builtins.int, Tensor, None] = ..., dim: Optional[builtins.int] = ..., *, output_size: Optional[builtins.int] = ...) -> Tensor:
         """``tape.repeat_interleave(self, repeats, dim)``."""
     @property
@@ -1179,7 +1181,7 @@ class Tensor:
     def tensor_split(self, indices_or_sections=..., dim: builtins.int = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ..., tensor_indices_or_sections: Optional[Tensor] = ...) -> builtins.tuple:
         """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
         ones one larger), or at the listed ``indices`` (views)."""
-    def tile(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
+    def tile(self, *dims: builtins.int) -> Tensor:
         """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
         padded with ones in front (``repeat`` otherwise)."""
     def to(self, *args: Any, non_blocking: builtins.bool = ..., copy: builtins.bool = ..., memory_format=..., **kwargs: Any) -> Tensor:
@@ -1255,9 +1257,10 @@ class Tensor:
         ``unbiased=False`` is correction 0)."""
     def vdot(self, other: Tensor) -> Tensor:
         """The dot product of two 1-D tensors (the first conjugated: the same for real tensors)."""
-    def view(self, *shape: Shape) -> Tensor:
+    def view(self, *size: Shape, **kwargs: Any) -> Tensor:
         """The same data with a new shape (one dimension may be -1), sharing its storage: the
-        layout must allow it without a copy (else use ``reshape``)."""
+        layout must allow it without a copy (else use ``reshape``).  ``view(dtype)``: the same bytes
+        read as ``dtype`` (the last dim scaled by the ratio of element sizes; not differentiable)."""
     def view_as(self, other: Tensor) -> Tensor:
         """``self.view(other.shape)``."""
     @property
