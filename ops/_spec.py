@@ -253,7 +253,9 @@ class Public:
 PUBLIC: list[Public] = []
 
 
-_NUMPY_NAMES = (("dim", "axis"), ("keepdim", "keepdims"))
+# Keyword names PyTorch's parser takes for a parameter of another name: numpy's, and ``from``,
+# which Python cannot name a parameter (``x.uniform_(**{"from": 0, "to": 1})``).
+_ALIASES = (("dim", "axis"), ("keepdim", "keepdims"), ("from_", "from"))
 # PyTorch's names of size-like ``*args`` (``view(*size)``, ``permute(*dims)``): its parser takes them
 # as one sequence by keyword too (``x.view(size=(2, 3))``), and requires them.
 _SEQUENCES = ("size", "shape", "repeats", "dims")
@@ -282,15 +284,15 @@ def sequence_value(fn: str, name: str, value, position: str = ""):
 
 
 def torch_keywords(fn: Callable) -> Callable:
-    """``fn`` also taking the keyword forms of PyTorch's argument parser: numpy's names ``axis``
-    for ``dim`` and ``keepdim`` for ``keepdims`` (``x.sum(axis=0)``), and a size-like ``*args``
-    as one sequence by its name (``x.view(size=(2, 3))``, ``sequence_param``), which is then
-    required, with PyTorch's errors."""
+    """``fn`` also taking the keyword forms of PyTorch's argument parser (``_ALIASES``): numpy's
+    names ``axis`` for ``dim`` and ``keepdims`` for ``keepdim`` (``x.sum(axis=0)``), ``from`` for
+    ``from_``; and a size-like ``*args`` as one sequence by its name (``x.view(size=(2, 3))``,
+    ``sequence_param``), which is then required, with PyTorch's errors."""
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return fn
-    renames = tuple((alias, name) for name, alias in _NUMPY_NAMES if name in params and alias not in params)
+    renames = tuple((alias, name) for name, alias in _ALIASES if name in params and alias not in params)
     seq = sequence_param(fn)
     if not renames and seq is None:
         return fn

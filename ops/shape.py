@@ -608,13 +608,13 @@ def scatter(self, positions: np.ndarray, shape: tuple) -> Tensor:
 
 # --- resizing ---------------------------------------------------------------------------
 @public("resize_", function=False)
-def resize_(self, *sizes: Shape, memory_format=None) -> Tensor:
+def resize_(self, *size: Shape, memory_format=None) -> Tensor:
     """Give the tensor the shape ``sizes`` in place, keeping its elements in storage order: a
     smaller one takes the first elements of its storage, a bigger one gets new storage whose
     first elements are the old ones (the rest are zeros here; PyTorch leaves them unset).
     Refused for a tensor that requires grad (outside inference mode, where autograd does not
     look), as in PyTorch; resizing to the shape the tensor has changes nothing (not its version)."""
-    shape = shape_arg(sizes)
+    shape = shape_arg(size)
     fmt = check_memory_format(memory_format, "resize_")
     if self._rg and not state.inference:
         raise RuntimeError("cannot resize variables that require grad")

@@ -442,11 +442,11 @@ class Tensor:
         promoted dtype (integer division by zero raises), whose gradients are zeros."""
     def divide_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.divide`."""
-    def dot(self, other: Tensor) -> Tensor:
+    def dot(self, tensor: Tensor) -> Tensor:
         """Dot product of two 1-D tensors."""
     def double(self) -> Tensor:
         """``self.to(tape.float64)``."""
-    def dsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+    def dsplit(self, indices_or_sections: Union[builtins.int, builtins.list, None] = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ...) -> builtins.tuple:
         """``tensor_split`` along dim 2 (at least 3 dims), into equal parts when an int."""
     @property
     def dtype(self) -> _DType: ...
@@ -595,7 +595,7 @@ class Tensor:
         by default), or the bins between consecutive edges of a 1-D tensor ``bins``; each value counts
         ``weight`` (1 by default); with ``density``, normalized to integrate to 1.  Returns
         ``(hist, bin_edges)``."""
-    def hsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+    def hsplit(self, indices_or_sections: Union[builtins.int, builtins.list, None] = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ...) -> builtins.tuple:
         """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
     def hypot(self, other: Tensor) -> Tensor:
         """``sqrt(self ** 2 + other ** 2)``, without overflow in between."""
@@ -827,7 +827,7 @@ class Tensor:
         element of each slice along ``dim`` and its (first) index; with a tensor, ``minimum``."""
     def minimum(self, other: Tensor) -> Tensor:
         """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
-    def mm(self, other: Tensor) -> Tensor:
+    def mm(self, mat2: Tensor) -> Tensor:
         """Product of two matrices."""
     def mode(self, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
         """The most frequent value along ``dim`` (the smallest of equally frequent ones) and the index
@@ -1016,7 +1016,7 @@ class Tensor:
         allows one, else a contiguous copy."""
     def reshape_as(self, other: Tensor) -> Tensor:
         """``self.reshape(other.shape)``."""
-    def resize_(self, *sizes: Shape, memory_format=...) -> Tensor:
+    def resize_(self, *size: Shape, memory_format=...) -> Tensor:
         """Give the tensor the shape ``sizes`` in place, keeping its elements in storage order: a
         smaller one takes the first elements of its storage, a bigger one gets new storage whose
         first elements are the old ones (the rest are zeros here; PyTorch leaves them unset).
@@ -1154,12 +1154,12 @@ class Tensor:
         factors unless ``some=False``; zero-filled factors with ``compute_uv=False``."""
     def swapaxes(self, axis0: builtins.int, axis1: builtins.int) -> Tensor:
         """``transpose(axis0, axis1)`` (NumPy's name)."""
-    def swapaxes_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
-        """In-place version of :meth:`swapaxes` (:meth:`swapdims`)."""
+    def swapaxes_(self, axis0: builtins.int, axis1: builtins.int) -> Tensor:
+        """In-place version of :meth:`swapaxes`."""
     def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """``transpose(dim0, dim1)``."""
     def swapdims_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
-        """In-place version of :meth:`swapaxes` (:meth:`swapdims`)."""
+        """In-place version of :meth:`swapdims`."""
     def t(self) -> Tensor:
         """Transpose of a tensor with at most 2 dimensions."""
     def t_(self) -> Tensor:
@@ -1269,7 +1269,7 @@ class Tensor:
     def volatile(self, value) -> None: ...
     @volatile.deleter
     def volatile(self) -> None: ...
-    def vsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+    def vsplit(self, indices_or_sections: Union[builtins.int, builtins.list, None] = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ...) -> builtins.tuple:
         """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
     def where(self, condition: Tensor, other: Union[Tensor, builtins.int, builtins.float, builtins.bool]) -> Tensor:
         """``tape.where(condition, self, other)``."""

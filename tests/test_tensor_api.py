@@ -933,3 +933,24 @@ def test_arange_randint_full_take_pytorch_s_keywords():
     assert x.new_full(size=(3,), fill_value=2.0).tolist() == [2.0] * 3 and x.new_full([1], 2).dtype == torch.float32
     with pytest.raises(TypeError, match='^new_full\\(\\) missing 1 required positional arguments: "fill_value"$'):
         x.new_full((2,))
+
+
+def test_keyword_names_are_pytorch_s():
+    # (found by comparing every public name's parameters with torch 2.13's schemas)
+    x = torch.arange(12.0).reshape(2, 6)
+    v = torch.arange(3.0)
+    assert x.view(2, 3, 2).swapaxes_(axis0=0, axis1=2).shape == (2, 3, 2)
+    assert x.view(2, 3, 2).swapdims_(dim0=0, dim1=2).shape == (2, 3, 2)
+    assert torch.matmul(input=x, other=torch.ones(6)).tolist() == [15.0, 51.0]
+    assert x.mm(mat2=torch.ones(6, 1)).shape == (2, 1) and torch.mm(x, mat2=torch.ones(6, 1)).shape == (2, 1)
+    assert v.dot(tensor=v).item() == 5.0 and torch.dot(v, tensor=v).item() == 5.0
+    assert torch.concatenate([x, x], dim=1).shape == (2, 12) and torch.concatenate([x, x], axis=1).shape == (2, 12)
+    assert [t.shape[1] for t in x.hsplit(sections=3)] == [2, 2, 2]
+    assert [t.shape[1] for t in x.hsplit(indices=[1, 4])] == [1, 3, 2]
+    assert [t.shape[0] for t in torch.vsplit(x, sections=2)] == [1, 1]
+    assert [t.shape[2] for t in x.view(2, 3, 2).dsplit(indices=[1])] == [1, 1]
+    assert torch.zeros(2).resize_(size=(3,)).shape == (3,)
+    assert torch.zeros(3).uniform_(**{"from": 2.0, "to": 2.0}).tolist() == [2.0] * 3
+    assert torch.zeros(3).random_(**{"from": 5, "to": 6}).tolist() == [5.0] * 3
+    assert torch.is_floating_point(input=x) and torch.numel(input=x) == 12
+    torch.set_default_device(device="cpu")
