@@ -12,6 +12,8 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from ._parser import parser_type_name
+
 # Code ranges, one per family.  The sweep dispatches on these bounds only; each
 # range leaves room for the catalogue to grow.
 SOURCE = range(0, 10)        # rows the engine writes itself: values brought in, outputs of a row
@@ -251,28 +253,70 @@ class Public:
 PUBLIC: list[Public] = []
 
 
-_NUMPY_NAMES = (("dim", "axis"), ("keepdim", "keepdims"))
+# Keyword names PyTorch's parser takes for a parameter of another name: numpy's, and ``from``,
+# which Python cannot name a parameter (``x.uniform_(**{"from": 0, "to": 1})``).
+_ALIASES = (("dim", "axis"), ("keepdim", "keepdims"), ("from_", "from"))
+# PyTorch's names of size-like ``*args`` (``view(*size)``, ``permute(*dims)``): its parser takes them
+# as one sequence by keyword too (``x.view(size=(2, 3))``), and requires them.
+_SEQUENCES = ("size", "shape", "repeats", "dims")
 
 
-def numpy_names(fn: Callable) -> Callable:
-    """``fn`` also taking numpy's keyword names ``axis`` for ``dim`` and ``keepdims`` for
-    ``keepdim``, as PyTorch's argument parser does for every op (``x.sum(axis=0)``)."""
+def sequence_param(fn: Callable) -> Optional[str]:
+    """The name of a method's size-like ``*args`` (``_SEQUENCES``), if it has some (and parses
+    no ``**kwargs`` of its own)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    if len(params) > 1 and params[1].kind is params[1].VAR_POSITIONAL and params[1].name in _SEQUENCES:
+        return params[1].name
+    return None
+
+
+def sequence_value(fn: str, name: str, value, position: str = ""):
+    """``value`` given for the size-like argument ``name`` of ``fn`` as one object: PyTorch's
+    TypeError unless it is a tuple or a list (``position``: `` (position 2)`` when positional)."""
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{fn}(): argument '{name}'{position} must be tuple of ints, not {parser_type_name(value)}")
+    return value
+
+
+def torch_keywords(fn: Callable) -> Callable:
+    """``fn`` also taking the keyword forms of PyTorch's argument parser (``_ALIASES``): numpy's
+    names ``axis`` for ``dim`` and ``keepdims`` for ``keepdim`` (``x.sum(axis=0)``), ``from`` for
+    ``from_``; and a size-like ``*args`` as one sequence by its name (``x.view(size=(2, 3))``,
+    ``sequence_param``), which is then required, with PyTorch's errors."""
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return fn
-    renames = tuple((alias, name) for name, alias in _NUMPY_NAMES if name in params and alias not in params)
-    if not renames:
+    renames = tuple((alias, name) for name, alias in _ALIASES if name in params and alias not in params)
+    seq = sequence_param(fn)
+    if not renames and seq is None:
         return fn
+
+    def keywords(args: tuple, kwargs: dict) -> tuple:
+        for alias, name in renames:
+            if alias in kwargs:
+                if name in kwargs:
+                    raise TypeError(f"{front.__name__}() got an unexpected keyword argument '{alias}'")
+                kwargs[name] = kwargs.pop(alias)
+        if seq is not None:
+            if seq in kwargs:
+                value = kwargs.pop(seq)
+                if len(args) > 1:
+                    raise TypeError(f"{front.__name__}() got multiple values for argument '{seq}'")
+                args = (*args, sequence_value(front.__name__, seq, value))
+            elif len(args) < 2:
+                raise TypeError(f'{front.__name__}() missing 1 required positional arguments: "{seq}"')
+        return args
 
     @functools.wraps(fn)
     def front(*args, **kwargs):
-        if kwargs:
-            for alias, name in renames:
-                if alias in kwargs:
-                    if name in kwargs:
-                        raise TypeError(f"{front.__name__}() got an unexpected keyword argument '{alias}'")
-                    kwargs[name] = kwargs.pop(alias)
+        if kwargs or (seq is not None and len(args) < 2):
+            args = keywords(args, kwargs)
         return fn(*args, **kwargs)
     return front
 
@@ -280,7 +324,7 @@ def numpy_names(fn: Callable) -> Callable:
 def public(*names: str, method: bool = True, function: bool = True, properties: tuple = (),
            reflected: Optional[Callable] = None) -> Callable:
     """Register the decorated front end under its PyTorch names; returns it (taking numpy's
-    keyword names too, ``numpy_names``).
+    keyword forms too, ``torch_keywords``).
 
     ``names`` become both a Tensor method and a ``tape.<name>`` function (``public("clamp",
     "clip")``), unless ``method=False`` or ``function=False``; operators (``"__add__"``) and
@@ -289,7 +333,7 @@ def public(*names: str, method: bool = True, function: bool = True, properties: 
     members and functions at import, and ``python -m tape._stubs`` writes their type stubs.
     """
     def register_public(fn: Callable) -> Callable:
-        fn = numpy_names(fn)
+        fn = torch_keywords(fn)
         methods = tuple(n for n in names if method or n.startswith("_"))
         functions = tuple(n for n in names if function and not n.startswith("_"))
         PUBLIC.append(Public(fn, methods, functions, tuple(properties), reflected))
@@ -299,9 +343,9 @@ def public(*names: str, method: bool = True, function: bool = True, properties: 
 
 def public_function(*names: str) -> Callable:
     """Register the decorated function as ``tape.<name>`` for each of ``names`` (taking numpy's
-    keyword names too, ``numpy_names``)."""
+    keyword forms too, ``torch_keywords``)."""
     def register_function(fn: Callable) -> Callable:
-        fn = numpy_names(fn)
+        fn = torch_keywords(fn)
         PUBLIC.append(Public(fn, functions=names, plain=True))
         return fn
     return register_function

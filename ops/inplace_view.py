@@ -103,9 +103,15 @@ def transpose_(self, dim0: int, dim1: int) -> Tensor:
     return _in_place(self, lambda x: _transpose(x, d0, d1, 2.0))
 
 
-@public("swapaxes_", "swapdims_", function=False)
-def swapaxes_(self, dim0: int, dim1: int) -> Tensor:
-    """In-place version of :meth:`swapaxes` (:meth:`swapdims`)."""
+@public("swapaxes_", function=False)
+def swapaxes_(self, axis0: int, axis1: int) -> Tensor:
+    """In-place version of :meth:`swapaxes`."""
+    return transpose_(self, axis0, axis1)
+
+
+@public("swapdims_", function=False)
+def swapdims_(self, dim0: int, dim1: int) -> Tensor:
+    """In-place version of :meth:`swapdims`."""
     return transpose_(self, dim0, dim1)
 
 

@@ -347,9 +347,9 @@ def concat(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
 
 
 @public_function("concatenate")
-def concatenate(tensors, axis: int = 0, *, out: Tensor | None = None) -> Tensor:
-    """Alias of :func:`cat` (NumPy's name and keyword)."""
-    return cat(tensors, axis, out=out)
+def concatenate(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
+    """Alias of :func:`cat` (NumPy's name; ``axis=`` for ``dim`` as everywhere)."""
+    return cat(tensors, dim, out=out)
 
 
 @public_function("stack")

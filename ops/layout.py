@@ -99,15 +99,8 @@ def _scattered(x: Tensor, positions: np.ndarray, shape: tuple, kind: int, saved:
     return _record(x, LAYOUT_SCATTER, y, positions, kind, saved)
 
 
-def _dims_arg(args: tuple, kw, name: str = "dims", fn: str = "") -> tuple:
-    """Dims given as ``*dims``, as one sequence, or by keyword (required when ``fn`` names the
-    function, for its error)."""
-    if fn and not args and kw is None:
-        raise TypeError(f'{fn}() missing 1 required positional arguments: "{name}"')
-    if kw is not None:
-        if args:
-            raise TypeError(f"got multiple values for argument '{name}'")
-        args = (kw,)
+def _dims_arg(args: tuple, name: str = "dims") -> tuple:
+    """Dims given as ``*dims`` or as one sequence (by keyword too: ``ops._spec.torch_keywords``)."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
     for d in args:
@@ -133,12 +126,10 @@ def _permuted(x: Tensor, perm: tuple, dims: Optional[tuple] = None) -> Tensor:
 
 
 @public("permute")
-def permute(self, *dims: int, **kwargs) -> Tensor:
+def permute(self, *dims: int) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
-    dims = _dims_arg(dims, kwargs.pop("dims", None), fn="permute")
-    if kwargs:
-        raise TypeError(f"permute() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    dims = _dims_arg(dims)
     nd = len(self._shape)
     if len(dims) != nd:
         raise RuntimeError("permute(sparse_coo): number of dimensions in the tensor input does not match the "
@@ -291,9 +282,9 @@ def unflatten(self, dim: int, sizes: tuple) -> Tensor:
 
 
 @public("broadcast_to")
-def broadcast_to(self, *size: int, **kwargs) -> Tensor:
+def broadcast_to(self, *size: int) -> Tensor:
     """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
-    return self.expand(_dims_arg(size, kwargs.pop("size", None), "size"))
+    return self.expand(_dims_arg(size, "size"))
 
 
 @public_function("broadcast_tensors")
@@ -365,9 +356,9 @@ def atleast_3d(*tensors):
 
 # --- reversing, rolling, slicing, diagonals ------------------------------------------------
 @public("flip")
-def flip(self, *dims: int, **kwargs) -> Tensor:
+def flip(self, *dims: int) -> Tensor:
     """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
-    dims = _dims_arg(dims, kwargs.pop("dims", None), fn="flip")
+    dims = _dims_arg(dims)
     axes = _unique_dims(dims, len(self._shape)) if self._shape else ()
     return layout(self, lambda a: np.flip(a, axes), K_FLIP, saved=lambda d=dims: (("dims", shown(d)),))
 
@@ -562,16 +553,16 @@ def _repeated(x: Tensor, reps: tuple) -> Tensor:
 
 
 @public("repeat", function=False)
-def repeat(self, *sizes: int) -> Tensor:
-    """The tensor repeated ``sizes[i]`` times along each dim (leading sizes add dims; a copy)."""
-    return _repeated(self, _dims_arg(sizes, None, "repeats", "repeat"))
+def repeat(self, *repeats: int) -> Tensor:
+    """The tensor repeated ``repeats[i]`` times along each dim (leading ones add dims; a copy)."""
+    return _repeated(self, _dims_arg(repeats, "repeats"))
 
 
 @public("tile")
-def tile(self, *dims: int, **kwargs) -> Tensor:
+def tile(self, *dims: int) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
     padded with ones in front (``repeat`` otherwise)."""
-    dims = _dims_arg(dims, kwargs.pop("dims", None), fn="tile")
+    dims = _dims_arg(dims)
     dims = (1,) * (len(self._shape) - len(dims)) + dims
     return _repeated(self, dims)
 

@@ -284,8 +284,9 @@ tangents({MATMUL: _jvp, MATMUL_BLAS: _jvp})
 
 # --- front end ------------------------------------------------------------------------
 @public_function("matmul")
-def matmul(a: Tensor, b: Tensor) -> Tensor:
+def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
+    a, b = input, other
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
                         f"{type(b if isinstance(a, Tensor) else a).__name__}")
@@ -492,13 +493,13 @@ def _rmatmul(self, other: Tensor) -> Tensor:
 
 
 @public("mm")
-def mm(self, other: Tensor) -> Tensor:
+def mm(self, mat2: Tensor) -> Tensor:
     """Product of two matrices."""
     if self.dim() != 2:
         raise RuntimeError("self must be a matrix")
-    if other.dim() != 2:
+    if mat2.dim() != 2:
         raise RuntimeError("mat2 must be a matrix")
-    return matmul(self, other)
+    return matmul(self, mat2)
 
 
 @public("mv")
@@ -510,11 +511,11 @@ def mv(self, vec: Tensor) -> Tensor:
 
 
 @public("dot")
-def dot(self, other: Tensor) -> Tensor:
+def dot(self, tensor: Tensor) -> Tensor:
     """Dot product of two 1-D tensors."""
-    if self.dim() != 1 or other.dim() != 1:
-        raise RuntimeError(f"1D tensors expected, but got {self.dim()}D and {other.dim()}D tensors")
-    return matmul(self, other)
+    if self.dim() != 1 or tensor.dim() != 1:
+        raise RuntimeError(f"1D tensors expected, but got {self.dim()}D and {tensor.dim()}D tensors")
+    return matmul(self, tensor)
 
 
 # --- products built on the ones above, and the product rows with a rule of their own ----------

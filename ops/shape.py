@@ -24,6 +24,7 @@ from numba import njit
 from .._emit import (D, Size, Tensor, aliased, arranged, check_memory_format, contiguous_format, emit, node_in,
                      plain, preserve_format, recorded, state, write_tape)
 from ._args import infer_shape, shape_arg, shown, wrap_dim
+from ._parser import Forms
 from ._index import advance, broadcast_accumulate, dims, slab
 from ._spec import N_CODES, NUMBER, ROLES, SHAPE, X1, Op, public, public_function, register
 from ._spec import tangents
@@ -350,16 +351,41 @@ def reshape(self, *shape: Shape) -> Tensor:
     return viewed(self, shape, how)
 
 
+_VIEW = Forms("view", "(torch.dtype dtype)", "(tuple of ints size)")
+
+
 @public("view", function=False)
-def view(self, *shape: Shape) -> Tensor:
+def view(self, *size: Shape, **kwargs) -> Tensor:
     """The same data with a new shape (one dimension may be -1), sharing its storage: the
-    layout must allow it without a copy (else use ``reshape``)."""
-    shape = infer_shape(shape_arg(shape), self.numel())
+    layout must allow it without a copy (else use ``reshape``).  ``view(dtype)``: the same bytes
+    read as ``dtype`` (the last dim scaled by the ratio of element sizes; not differentiable)."""
+    if kwargs or not (size and (type(size[0]) is int or len(size) == 1 and isinstance(size[0], (tuple, list)))):
+        form, given = _VIEW.parse(size, kwargs)
+        if form == 0:
+            return _bits_viewed(self, given["dtype"])
+        size = (given["size"],)
+    shape = infer_shape(shape_arg(size), self.numel())
     if _view_kind(self, shape) is None:
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least "
                            "one dimension spans across two contiguous subspaces). Use .reshape(...) "
                            "instead.")
     return viewed(self, shape, V_VIEW)
+
+
+def _bits_viewed(x: Tensor, dtype: D.dtype) -> Tensor:
+    """``x.view(dtype)``: its storage's bytes read as ``dtype``, with PyTorch's errors."""
+    old, new = x._dtype.itemsize, dtype.itemsize
+    v = x._storage()
+    if old != new:
+        what = f"view {D.legacy_name(x._dtype)} as {D.legacy_name(dtype)} (different element sizes)"
+        if not x._shape:
+            raise RuntimeError(f"self.dim() cannot be 0 to {what}")
+        stride = v.strides[-1] // old
+        if stride != 1 and x._shape[-1] != 1:
+            raise RuntimeError(f"self.stride(-1) must be 1 to {what}, but got {stride}")
+        if new > old and x._shape[-1] % (new // old):
+            raise RuntimeError(f"self.size(-1) must be divisible by {new // old} to {what}, but got {x._shape[-1]}")
+    return plain(v.view(dtype.np), dtype)
 
 
 @public("view_as", function=False)
@@ -425,9 +451,9 @@ def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 @public("expand", function=False)
-def expand(self, *sizes: Shape) -> Tensor:
-    """Broadcast the tensor to a larger size (-1 keeps a dimension)."""
-    sizes = shape_arg(sizes)
+def expand(self, *size: Shape, implicit: bool = False) -> Tensor:
+    """Broadcast the tensor to a larger size (-1 keeps a dimension; ``implicit`` changes nothing)."""
+    sizes = shape_arg(size)
     nd = len(sizes)
     if nd < len(self._shape):
         raise RuntimeError(
@@ -582,13 +608,13 @@ def scatter(self, positions: np.ndarray, shape: tuple) -> Tensor:
 
 # --- resizing ---------------------------------------------------------------------------
 @public("resize_", function=False)
-def resize_(self, *sizes: Shape, memory_format=None) -> Tensor:
+def resize_(self, *size: Shape, memory_format=None) -> Tensor:
     """Give the tensor the shape ``sizes`` in place, keeping its elements in storage order: a
     smaller one takes the first elements of its storage, a bigger one gets new storage whose
     first elements are the old ones (the rest are zeros here; PyTorch leaves them unset).
     Refused for a tensor that requires grad (outside inference mode, where autograd does not
     look), as in PyTorch; resizing to the shape the tensor has changes nothing (not its version)."""
-    shape = shape_arg(sizes)
+    shape = shape_arg(size)
     fmt = check_memory_format(memory_format, "resize_")
     if self._rg and not state.inference:
         raise RuntimeError("cannot resize variables that require grad")

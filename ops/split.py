@@ -285,10 +285,12 @@ def tensor_split(self, indices_or_sections=None, dim: int = 0, *, sections: Opti
                  indices: Optional[list] = None, tensor_indices_or_sections: Optional[Tensor] = None) -> tuple:
     """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
     ones one larger), or at the listed ``indices`` (views)."""
-    for given in (sections, indices, tensor_indices_or_sections):
-        if given is not None:
-            indices_or_sections = given
-    return _tensor_split(self, indices_or_sections, dim)
+    return _tensor_split(self, _split_points(indices_or_sections, sections, indices, tensor_indices_or_sections), dim)
+
+
+def _split_points(*given):
+    """The one of PyTorch's keywords (``sections``, ``indices``, ...) that was given."""
+    return next((g for g in given[1:] if g is not None), given[0])
 
 
 def _numpy_split(x: Tensor, arg, name: str, dim: int, least: int) -> tuple:
@@ -305,21 +307,25 @@ def _numpy_split(x: Tensor, arg, name: str, dim: int, least: int) -> tuple:
 
 
 @public("hsplit")
-def hsplit(self, indices_or_sections: Union[int, list]) -> tuple:
+def hsplit(self, indices_or_sections: Union[int, list, None] = None, *, sections: Optional[int] = None,
+           indices: Optional[list] = None) -> tuple:
     """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
-    return _numpy_split(self, indices_or_sections, "hsplit", 1 if len(self._shape) > 1 else 0, 1)
+    return _numpy_split(self, _split_points(indices_or_sections, sections, indices), "hsplit",
+                        1 if len(self._shape) > 1 else 0, 1)
 
 
 @public("vsplit")
-def vsplit(self, indices_or_sections: Union[int, list]) -> tuple:
+def vsplit(self, indices_or_sections: Union[int, list, None] = None, *, sections: Optional[int] = None,
+           indices: Optional[list] = None) -> tuple:
     """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
-    return _numpy_split(self, indices_or_sections, "vsplit", 0, 2)
+    return _numpy_split(self, _split_points(indices_or_sections, sections, indices), "vsplit", 0, 2)
 
 
 @public("dsplit")
-def dsplit(self, indices_or_sections: Union[int, list]) -> tuple:
+def dsplit(self, indices_or_sections: Union[int, list, None] = None, *, sections: Optional[int] = None,
+           indices: Optional[list] = None) -> tuple:
     """``tensor_split`` along dim 2 (at least 3 dims), into equal parts when an int."""
-    return _numpy_split(self, indices_or_sections, "dsplit", 2, 3)
+    return _numpy_split(self, _split_points(indices_or_sections, sections, indices), "dsplit", 2, 3)
 
 
 # --- stacks ---------------------------------------------------------------------------

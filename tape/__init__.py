@@ -76,12 +76,14 @@ def is_inference(input: Tensor) -> bool:
     return input.is_inference()
 
 
-def is_floating_point(t: Tensor) -> bool:
-    return t.is_floating_point()
+def is_floating_point(input: Tensor) -> bool:
+    """Whether ``input`` has a floating point dtype."""
+    return input.is_floating_point()
 
 
-def numel(t: Tensor) -> int:
-    return t.numel()
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input``."""
+    return input.numel()
 
 
 __all__ = [

@@ -221,9 +221,11 @@ __all__ = [
 def is_tensor(obj: builtins.object) -> builtins.bool:
     """True if ``obj`` is a tape tensor."""
 
-def is_floating_point(t: Tensor) -> builtins.bool: ...
+def is_floating_point(input: Tensor) -> builtins.bool:
+    """Whether ``input`` has a floating point dtype."""
 
-def numel(t: Tensor) -> builtins.int: ...
+def numel(input: Tensor) -> builtins.int:
+    """The number of elements of ``input``."""
 
 def is_inference(input: Tensor) -> builtins.bool:
     """Whether ``input`` is an inference tensor (made in inference mode, or a view of one)."""
@@ -440,7 +442,7 @@ def broadcast_tensors(*tensors: Tensor) -> builtins.tuple:
     """The tensors broadcast to their common shape (each an expanded view; a tensor of that
     shape already is returned as it is)."""
 
-def broadcast_to(input: Tensor, *size: builtins.int, **kwargs: Any) -> Tensor:
+def broadcast_to(input: Tensor, *size: builtins.int) -> Tensor:
     """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
 
 def bucketize(input: Union[Tensor, Number], boundaries: Tensor, *, out_int32: builtins.bool = ..., right: builtins.bool = ..., out: Optional[Tensor] = ...) -> Tensor:
@@ -528,8 +530,8 @@ def combinations(input: Tensor, r: builtins.int = ..., with_replacement: builtin
 def concat(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Alias of :func:`cat`."""
 
-def concatenate(tensors, axis: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
-    """Alias of :func:`cat` (NumPy's name and keyword)."""
+def concatenate(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
+    """Alias of :func:`cat` (NumPy's name; ``axis=`` for ``dim`` as everywhere)."""
 
 def conj(input: Tensor) -> Tensor:
     """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
@@ -641,10 +643,10 @@ def divide(input: Union[Tensor, Number], other: Operand, *, rounding_mode: built
     ``rounding_mode`` 'trunc' or 'floor', the quotient rounded toward zero or down, in the operands'
     promoted dtype (integer division by zero raises), whose gradients are zeros."""
 
-def dot(input: Tensor, other: Tensor) -> Tensor:
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """Dot product of two 1-D tensors."""
 
-def dsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+def dsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list, None] = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ...) -> builtins.tuple:
     """``tensor_split`` along dim 2 (at least 3 dims), into equal parts when an int."""
 
 def dstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
@@ -711,7 +713,7 @@ def fix_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 def flatten(input: Tensor, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
 
-def flip(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
+def flip(input: Tensor, *dims: builtins.int) -> Tensor:
     """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
 
 def fliplr(input: Tensor) -> Tensor:
@@ -808,7 +810,7 @@ def histogram(input: Tensor, bins: Union[builtins.int, Tensor], *, range: Option
     ``weight`` (1 by default); with ``density``, normalized to integrate to 1.  Returns
     ``(hist, bin_edges)``."""
 
-def hsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+def hsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list, None] = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ...) -> builtins.tuple:
     """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
 
 def hstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
@@ -1026,7 +1028,7 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:
     """The elements of ``self`` where the boolean ``mask`` is True (both broadcast), as a 1-D tensor."""
 
-def matmul(a: Tensor, b: Tensor) -> Tensor:
+def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
 
 def matrix_exp(input: Tensor) -> Tensor:
@@ -1065,7 +1067,7 @@ def min(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: bu
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
 
-def mm(input: Tensor, other: Tensor) -> Tensor:
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """Product of two matrices."""
 
 def mode(input: Tensor, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
@@ -1170,7 +1172,7 @@ def pdist(input: Tensor, p: builtins.float = ...) -> Tensor:
     """The p-norm distance between every pair of row vectors of the ``N x M`` ``input``: the upper
     triangle of ``cdist(input, input)`` without its diagonal, row by row, ``N (N - 1) / 2`` values."""
 
-def permute(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
+def permute(input: Tensor, *dims: builtins.int) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
 
@@ -1457,7 +1459,7 @@ def threshold(input: Tensor, threshold: Number, value: Number) -> Tensor:
 def threshold_(input: Tensor, threshold: Number, value: Number) -> Tensor:
     """:func:`threshold` written into ``self``."""
 
-def tile(input: Tensor, *dims: builtins.int, **kwargs: Any) -> Tensor:
+def tile(input: Tensor, *dims: builtins.int) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
     padded with ones in front (``repeat`` otherwise)."""
 
@@ -1551,7 +1553,7 @@ def var_mean(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] =
 def vdot(input: Tensor, other: Tensor) -> Tensor:
     """The dot product of two 1-D tensors (the first conjugated: the same for real tensors)."""
 
-def vsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+def vsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list, None] = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ...) -> builtins.tuple:
     """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
 
 def vstack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:

@@ -15,7 +15,9 @@ from ._layout import arranged, check_layout, check_memory_format, contiguous_for
 from ._mt import Stream
 from ._spacing import _fma, linspace_values
 from ._tensor import Size, Tensor, _plain, _py_scalar
+from ._out import call_with_out
 from .ops._args import shape_arg
+from .ops._parser import Forms
 
 
 
@@ -281,17 +283,31 @@ def empty(*sizes, size=_NO_SIZE, dtype: Optional[D.dtype] = None, layout=None, d
     return t
 
 
-def full(size, fill_value, dtype: Optional[D.dtype] = None, layout=None, device=None,
-         requires_grad: bool = False) -> Tensor:
-    """A tensor of the given size filled with ``fill_value``."""
+_OPTIONS = ("torch.dtype dtype = None, torch.layout layout = None, torch.device device = None, "
+            "bool pin_memory = False, bool requires_grad = False")
+_FULL = Forms("full", f"(tuple of ints size, Number fill_value, *, Tensor out = None, {_OPTIONS})")
+
+
+def full(*args, **kwargs) -> Tensor:
+    """full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, pin_memory=False,
+    requires_grad=False): a tensor of the given size filled with ``fill_value`` (of its type's
+    default dtype unless ``dtype`` is given)."""
+    _, given = _FULL.parse(args, kwargs)
+    if given.get("out") is not None:
+        return call_with_out("full", full, args, dict(kwargs))
+    given.pop("out", None)
+    return _full(**given)
+
+
+def _full(size, fill_value, dtype: Optional[D.dtype] = None, layout=None, device=None, pin_memory: bool = False,
+          requires_grad: bool = False) -> Tensor:
     check_device(device)
-    _options("full", layout)
+    _options("full", layout, pin_memory)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     if dtype is None:
         dtype = D.result_type(fill_value)
-    return _filled((tuple(size),) if not isinstance(size, int) else (size,), fill_value, dtype, requires_grad,
-                   "full")
+    return _filled((tuple(size),), fill_value, dtype, requires_grad, "full")
 
 
 def _like(t: Tensor, value, dtype, requires_grad, fn: str, layout, memory_format) -> Tensor:
@@ -369,20 +385,33 @@ def _arange_floats(start: float, step: float, n: int, f32: bool) -> np.ndarray:
     return v.astype(np.float32 if f32 else np.float64)
 
 
-def arange(start, end=None, step=1, *, dtype: Optional[D.dtype] = None, layout=None, device=None,
-           requires_grad: bool = False) -> Tensor:
-    """Values from ``start`` to ``end`` (exclusive) with spacing ``step``, as PyTorch computes them."""
+_ARANGE = Forms("arange", f"(Number end, *, Tensor out = None, {_OPTIONS})",
+                 f"(Number start, Number end, *, {_OPTIONS})",
+                 f"(Number start, Number end, Number step = 1, *, Tensor out = None, {_OPTIONS})")
+
+
+def arange(*args, **kwargs) -> Tensor:
+    """arange(end) or arange(start, end, step=1), with keywords ``out``, ``dtype``, ``layout``,
+    ``device``, ``pin_memory``, ``requires_grad``: values from ``start`` (0) to ``end`` (exclusive)
+    with spacing ``step``, as PyTorch computes them."""
+    _, given = _ARANGE.parse(args, kwargs)
+    if given.get("out") is not None:
+        return call_with_out("arange", arange, args, dict(kwargs))
+    given.pop("out", None)
+    return _arange(given.pop("start", 0), given.pop("end"), given.pop("step", 1), **given)
+
+
+def _arange(start, end, step, dtype: Optional[D.dtype] = None, layout=None, device=None, pin_memory: bool = False,
+            requires_grad: bool = False) -> Tensor:
     check_device(device)
-    _options("arange", layout)
-    if end is None:
-        start, end = 0, start
+    _options("arange", layout, pin_memory)
     args = [x.item() if isinstance(x, Tensor) else x for x in (start, end, step)]
     if args[2] == 0:
         raise RuntimeError("step must be nonzero")
     if (args[1] - args[0]) * args[2] < 0:
         raise RuntimeError("upper bound and larger bound inconsistent with step sign")
     if dtype is None:
-        dtype = D.get_default_dtype() if any(isinstance(x, float) for x in args) else D.int64
+        dtype = D.get_default_dtype() if any(isinstance(x, (float, np.floating)) for x in args) else D.int64
     n = max(0, math.ceil((args[1] - args[0]) / args[2]))
     if dtype in (D.float32, D.float64):
         make = lambda: _arange_floats(float(args[0]), float(args[2]), n, dtype is D.float32)  # noqa: E731
@@ -541,16 +570,27 @@ def randn(*sizes, size=_NO_SIZE, generator: Optional[Generator] = None, dtype: O
     return _leaf(v, dtype, requires_grad)
 
 
-def randint(*args, size=None, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None, layout=None,
-            device=None, requires_grad: bool = False) -> Tensor:
-    """Random integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``."""
+_RANDINT = Forms("randint", *(f"({first}tuple of ints size, *, {gen}Tensor out = None, {_OPTIONS})"
+                                for first in ("int high, ", "int low, int high, ")
+                                for gen in ("torch.Generator generator, ", "")))
+
+
+def randint(*args, **kwargs) -> Tensor:
+    """randint(high, size) or randint(low, high, size), with keywords ``generator``, ``out``,
+    ``dtype``, ``layout``, ``device``, ``pin_memory``, ``requires_grad``: random integers in
+    ``[low, high)`` (``low`` 0), drawn from ``generator`` (the default one if None)."""
+    _, given = _RANDINT.parse(args, kwargs)
+    if given.get("out") is not None:
+        return call_with_out("randint", randint, args, dict(kwargs))
+    given.pop("out", None)
+    return _randint(given.pop("low", 0), given.pop("high"), given.pop("size"), **given)
+
+
+def _randint(low: int, high: int, size, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None,
+             layout=None, device=None, pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
     check_device(device)
-    _options("randint", layout)
+    _options("randint", layout, pin_memory)
     rng = _generator(generator)
-    args = list(args)
-    if size is None:
-        size = args.pop()
-    low, high = (0, args[0]) if len(args) == 1 else args
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dtype = dtype or D.int64

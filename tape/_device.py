@@ -98,13 +98,14 @@ def check_device(d) -> None:
         raise _unavailable(d._type)
 
 
-def set_default_device(d) -> None:
+def set_default_device(device) -> None:
     """Set the device new tensors are made on; only ``'cpu'`` (or None) is available."""
     global _default
-    if d is None:
+    if device is None:
         _default = CPU
         return
-    d = d if isinstance(d, device) else device(d)
+    kind = type(CPU)        # (the class ``device``, which the parameter of PyTorch's name hides)
+    d = device if isinstance(device, kind) else kind(device)
     if d._type != "cpu":
         raise _unavailable(d._type)
     _default = CPU

@@ -22,7 +22,7 @@ from ._out import call_with_out
 from ._tensor import Tensor, mark_missing
 from .autograd._backward import tensor_backward
 from .ops import PUBLIC
-from .ops._spec import Public
+from .ops._spec import Public, sequence_param, sequence_value
 
 
 def _first(x, name: str) -> Tensor:
@@ -52,10 +52,15 @@ def _function(name: str, entry: Public) -> Callable:
         fn = method.function_form(general)
     elif reflected is None:
         own_out = _takes_out(method)        # (a front end with its own ``out=``: a composite's, recorded)
+        seq = sequence_param(method)        # (which the function form takes as one sequence only)
 
         def fn(input, *args, **kwargs):
             if kwargs and "out" in kwargs and not own_out:
                 return call_with_out(name, fn, (input, *args), kwargs)
+            if seq is not None and args:
+                if len(args) > 1:
+                    raise TypeError(f"{name}() takes 2 positional arguments but {len(args) + 1} were given")
+                sequence_value(name, seq, args[0], " (position 2)")
             if type(input) is Tensor:
                 return method(input, *args, **kwargs)
             return getattr(_first(input, name), name)(*args, **kwargs)
@@ -98,7 +103,7 @@ def _member(name: str, value) -> None:
 
 def _as_method(fn: Callable, name: str) -> Callable:
     """Name ``fn`` as the method it becomes (Python's argument errors say ``Tensor.sum()``)."""
-    for f in (fn, getattr(fn, "__wrapped__", None)):        # (and what ``numpy_names`` wraps)
+    for f in (fn, getattr(fn, "__wrapped__", None)):        # (and what ``torch_keywords`` wraps)
         if f is not None:
             f.__name__ = name
             f.__qualname__ = "Tensor." + name

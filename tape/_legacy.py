@@ -18,6 +18,7 @@ from ._graph import grad_fn
 from ._storage import TypedStorage, UntypedStorage
 from ._tensor import _CPP_NAMES, Size, Tensor, _plain
 from ._state import state
+from .ops._parser import Forms
 from .ops._spec import public
 from .ops.as_strided import _storage_view
 from .ops.layout import K_ALIAS, layout
@@ -121,11 +122,19 @@ def new_empty(self, *size, dtype: Optional[D.dtype] = None, device=None, require
     return full(_sized(size), 0, dtype=dtype or self._dtype, device=device, requires_grad=requires_grad)
 
 
+_NEW_FULL = Forms("new_full", "(tuple of ints size, Number fill_value, *, torch.dtype dtype = None, "
+                  "torch.layout layout = None, torch.device device = None, bool pin_memory = False, "
+                  "bool requires_grad = False)")
+
+
 @public("new_full", function=False)
-def new_full(self, size, fill_value, *, dtype: Optional[D.dtype] = None, device=None,
-             requires_grad: bool = False, layout=None, pin_memory: bool = False) -> Tensor:
-    """A tensor of the given size filled with ``fill_value``, of this tensor's dtype unless given."""
-    return full(size, fill_value, dtype=dtype or self._dtype, device=device, requires_grad=requires_grad)
+def new_full(self, *args, **kwargs) -> Tensor:
+    """new_full(size, fill_value, *, dtype=None, layout=None, device=None, pin_memory=False,
+    requires_grad=False): a tensor of the given size filled with ``fill_value``, of this tensor's
+    dtype unless ``dtype`` is given."""
+    _, given = _NEW_FULL.parse(args, kwargs)
+    return full(given["size"], given["fill_value"], dtype=given.get("dtype") or self._dtype,
+                device=given.get("device"), requires_grad=given.get("requires_grad", False))
 
 
 @public("new_tensor", function=False)

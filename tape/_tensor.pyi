@@ -307,7 +307,7 @@ class Tensor:
         """Batched product of two 3-D tensors with the same batch size."""
     def bool(self) -> Tensor:
         """``self.to(tape.bool)``."""
-    def broadcast_to(self, *size: builtins.int, **kwargs: Any) -> Tensor:
+    def broadcast_to(self, *size: builtins.int) -> Tensor:
         """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
     def byte(self) -> Tensor:
         """``self.to(tape.uint8)``."""
@@ -457,11 +457,11 @@ class Tensor:
         promoted dtype (integer division by zero raises), whose gradients are zeros."""
     def divide_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.divide`."""
-    def dot(self, other: Tensor) -> Tensor:
+    def dot(self, tensor: Tensor) -> Tensor:
         """Dot product of two 1-D tensors."""
     def double(self) -> Tensor:
         """``self.to(tape.float64)``."""
-    def dsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+    def dsplit(self, indices_or_sections: Union[builtins.int, builtins.list, None] = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ...) -> builtins.tuple:
         """``tensor_split`` along dim 2 (at least 3 dims), into equal parts when an int."""
     @property
     def dtype(self) -> _DType: ...
@@ -497,8 +497,8 @@ class Tensor:
         """In-place version of :meth:`Tensor.exp2`."""
     def exp_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.exp`."""
-    def expand(self, *sizes: Shape) -> Tensor:
-        """Broadcast the tensor to a larger size (-1 keeps a dimension)."""
+    def expand(self, *size: Shape, implicit: builtins.bool = ...) -> Tensor:
+        """Broadcast the tensor to a larger size (-1 keeps a dimension; ``implicit`` changes nothing)."""
     def expand_as(self, other: Tensor) -> Tensor:
         """``self.expand(other.shape)``."""
     def expm1(self) -> Tensor:
@@ -519,7 +519,7 @@ class Tensor:
         """In-place version of :meth:`Tensor.fix`."""
     def flatten(self, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
         """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
-    def flip(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
+    def flip(self, *dims: builtins.int) -> Tensor:
         """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
     def fliplr(self) -> Tensor:
         """The columns in reverse order (``flip(1)``; at least 2 dims)."""
@@ -614,7 +614,7 @@ class Tensor:
         by default), or the bins between consecutive edges of a 1-D tensor ``bins``; each value counts
         ``weight`` (1 by default); with ``density``, normalized to integrate to 1.  Returns
         ``(hist, bin_edges)``."""
-    def hsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+    def hsplit(self, indices_or_sections: Union[builtins.int, builtins.list, None] = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ...) -> builtins.tuple:
         """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
     def hypot(self, other: Tensor) -> Tensor:
         """``sqrt(self ** 2 + other ** 2)``, without overflow in between."""
@@ -875,7 +875,7 @@ class Tensor:
         element of each slice along ``dim`` and its (first) index; with a tensor, ``minimum``."""
     def minimum(self, other: Tensor) -> Tensor:
         """The smaller of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
-    def mm(self, other: Tensor) -> Tensor:
+    def mm(self, mat2: Tensor) -> Tensor:
         """Product of two matrices."""
     def mode(self, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
         """The most frequent value along ``dim`` (the smallest of equally frequent ones) and the index
@@ -946,8 +946,10 @@ class Tensor:
         Prefer ``new_empty``, ``new_tensor`` ..."""
     def new_empty(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
         """An uninitialized (here: zero) tensor of the given size, of this tensor's dtype unless given."""
-    def new_full(self, size, fill_value, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
-        """A tensor of the given size filled with ``fill_value``, of this tensor's dtype unless given."""
+    def new_full(self, *args: Any, **kwargs: Any) -> Tensor:
+        """new_full(size, fill_value, *, dtype=None, layout=None, device=None, pin_memory=False,
+        requires_grad=False): a tensor of the given size filled with ``fill_value``, of this tensor's
+        dtype unless ``dtype`` is given."""
     def new_ones(self, *size: Any, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
         """A tensor of ones of the given size, of this tensor's dtype unless ``dtype`` is given."""
     def new_tensor(self, data, *, dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ..., layout=..., pin_memory: builtins.bool = ...) -> Tensor:
@@ -979,7 +981,7 @@ class Tensor:
     @property
     def output_nr(self) -> builtins.int:
         """Which output of its ``grad_fn`` this tensor is (0 for a leaf)."""
-    def permute(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
+    def permute(self, *dims: builtins.int) -> Tensor:
         """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
         of the input (a view)."""
     def pin_memory(self, device=...) -> Tensor:
@@ -1050,8 +1052,8 @@ class Tensor:
         ``maxnorm``."""
     def renorm_(self, *args: Any, **kwargs: Any) -> Tensor:
         """In-place version of :meth:`Tensor.renorm`."""
-    def repeat(self, *sizes: builtins.int) -> Tensor:
-        """The tensor repeated ``sizes[i]`` times along each dim (leading sizes add dims; a copy)."""
+    def repeat(self, *repeats: builtins.int) -> Tensor:
+        """The tensor repeated ``repeats[i]`` times along each dim (leading ones add dims; a copy)."""
     def repeat_interleave(self, repeats: Union[builtins.int, Tensor, None] = ..., dim: Optional[builtins.int] = ..., *, output_size: Optional[builtins.int] = ...) -> Tensor:
         """``tape.repeat_interleave(self, repeats, dim)``."""
     @property
@@ -1067,7 +1069,7 @@ class Tensor:
         allows one, else a contiguous copy."""
     def reshape_as(self, other: Tensor) -> Tensor:
         """``self.reshape(other.shape)``."""
-    def resize_(self, *sizes: Shape, memory_format=...) -> Tensor:
+    def resize_(self, *size: Shape, memory_format=...) -> Tensor:
         """Give the tensor the shape ``sizes`` in place, keeping its elements in storage order: a
         smaller one takes the first elements of its storage, a bigger one gets new storage whose
         first elements are the old ones (the rest are zeros here; PyTorch leaves them unset).
@@ -1215,12 +1217,12 @@ class Tensor:
         factors unless ``some=False``; zero-filled factors with ``compute_uv=False``."""
     def swapaxes(self, axis0: builtins.int, axis1: builtins.int) -> Tensor:
         """``transpose(axis0, axis1)`` (NumPy's name)."""
-    def swapaxes_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
-        """In-place version of :meth:`swapaxes` (:meth:`swapdims`)."""
+    def swapaxes_(self, axis0: builtins.int, axis1: builtins.int) -> Tensor:
+        """In-place version of :meth:`swapaxes`."""
     def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """``transpose(dim0, dim1)``."""
     def swapdims_(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
-        """In-place version of :meth:`swapaxes` (:meth:`swapdims`)."""
+        """In-place version of :meth:`swapdims`."""
     def symeig(*self: Any, **kwargs: Any) -> Any:
         """Removed from PyTorch (1.9): raises its error naming what replaces ``symeig``."""
     def t(self) -> Tensor:
@@ -1244,7 +1246,7 @@ class Tensor:
     def tensor_split(self, indices_or_sections=..., dim: builtins.int = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ..., tensor_indices_or_sections: Optional[Tensor] = ...) -> builtins.tuple:
         """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
         ones one larger), or at the listed ``indices`` (views)."""
-    def tile(self, *dims: builtins.int, **kwargs: Any) -> Tensor:
+    def tile(self, *dims: builtins.int) -> Tensor:
         """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
         padded with ones in front (``repeat`` otherwise)."""
     def to(self, *args: Any, non_blocking: builtins.bool = ..., copy: builtins.bool = ..., memory_format=..., **kwargs: Any) -> Tensor:
@@ -1320,9 +1322,10 @@ class Tensor:
         ``unbiased=False`` is correction 0)."""
     def vdot(self, other: Tensor) -> Tensor:
         """The dot product of two 1-D tensors (the first conjugated: the same for real tensors)."""
-    def view(self, *shape: Shape) -> Tensor:
+    def view(self, *size: Shape, **kwargs: Any) -> Tensor:
         """The same data with a new shape (one dimension may be -1), sharing its storage: the
-        layout must allow it without a copy (else use ``reshape``)."""
+        layout must allow it without a copy (else use ``reshape``).  ``view(dtype)``: the same bytes
+        read as ``dtype`` (the last dim scaled by the ratio of element sizes; not differentiable)."""
     def view_as(self, other: Tensor) -> Tensor:
         """``self.view(other.shape)``."""
     @property
@@ -1331,7 +1334,7 @@ class Tensor:
     def volatile(self, value) -> None: ...
     @volatile.deleter
     def volatile(self) -> None: ...
-    def vsplit(self, indices_or_sections: Union[builtins.int, builtins.list]) -> builtins.tuple:
+    def vsplit(self, indices_or_sections: Union[builtins.int, builtins.list, None] = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ...) -> builtins.tuple:
         """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
     def where(self, condition: Tensor, other: Union[Tensor, builtins.int, builtins.float, builtins.bool]) -> Tensor:
         """``tape.where(condition, self, other)``."""

@@ -6,6 +6,7 @@ against PyTorch itself are skipped when torch is not installed.
 """
 import math
 import operator
+import re
 
 import numpy as np
 import pytest
@@ -824,3 +825,132 @@ def test_numpy_keyword_names_axis_and_keepdims():
     assert x.std(axis=0).shape == (3,) and x[:1].squeeze(axis=0).shape == (3,)
     with pytest.raises(TypeError, match=r"^sum\(\) got an unexpected keyword argument 'axis'$"):
         x.sum(axis=0, dim=0)
+
+
+@pytest.mark.parametrize("method, name, value, shape", [
+    ("reshape", "shape", [3, 2], (3, 2)), ("expand", "size", (2, 2, 3), (2, 2, 3)),
+    ("repeat", "repeats", (2, 1), (4, 3)), ("permute", "dims", (1, 0), (3, 2)), ("flip", "dims", (1,), (2, 3)),
+    ("tile", "dims", (2,), (2, 6)), ("broadcast_to", "size", (2, 2, 3), (2, 2, 3)),
+    ("new_zeros", "size", (4,), (4,)), ("new_ones", "size", [], ()), ("new_empty", "size", (1, 2), (1, 2))])
+def test_size_like_arguments_given_as_a_keyword(method, name, value, shape):
+    # (PyTorch's parser takes a method's size-like *args as one sequence by its name, and requires them)
+    x = torch.arange(6.0).reshape(2, 3)
+    assert getattr(x, method)(**{name: value}).shape == shape
+    assert getattr(x, method)(value).shape == shape
+    with pytest.raises(TypeError, match=f"^{method}\\(\\) got multiple values for argument '{name}'$"):
+        getattr(x, method)(1, **{name: value})
+    with pytest.raises(TypeError, match=f'^{method}\\(\\) missing 1 required positional arguments: "{name}"$'):
+        getattr(x, method)()
+    for bad, shown in ((2, "int"), (None, "NoneType"), (range(2), "range"), (np.int64(2), "numpy.int64")):
+        with pytest.raises(TypeError, match=f"^{method}\\(\\): argument '{name}' must be tuple of ints, not {shown}$"):
+            getattr(x, method)(**{name: bad})
+    if hasattr(torch, method):
+        # (the function form takes them as one sequence only)
+        assert getattr(torch, method)(x, **{name: value}).shape == shape
+        assert getattr(torch, method)(input=x, **{name: value}).shape == shape
+        with pytest.raises(TypeError, match=f"^{method}\\(\\) takes 2 positional arguments but 3 were given$"):
+            getattr(torch, method)(x, 1, 1)
+        with pytest.raises(TypeError, match=f"^{method}\\(\\): argument '{name}' \\(position 2\\) must be tuple of "
+                                            "ints, not int$"):
+            getattr(torch, method)(x, 1)
+
+
+def _combination(name: str, got: str, *forms: str) -> str:
+    """PyTorch's parser's message for a call that matches none of ``forms`` (a regex)."""
+    return "^" + re.escape(f"{name}() received an invalid combination of arguments - got {got}, but expected one of:\n"
+                           + "".join(f" * {f}\n" for f in forms)) + "$"
+
+
+def test_view_parses_its_two_forms_as_pytorch():
+    x = torch.arange(6.0).reshape(2, 3)
+    assert x.view(size=(3, 2)).shape == (3, 2) and x.view(np.int64(6)).shape == (6,) and x.view([6]).shape == (6,)
+    forms = ("(torch.dtype dtype)", "(tuple of ints size)")
+    with pytest.raises(TypeError, match=_combination("view", "()", *forms)):
+        x.view()
+    with pytest.raises(TypeError, match=_combination("view", "(int, int, size=tuple)", *forms)):
+        x.view(3, 2, size=(3, 2))
+    with pytest.raises(TypeError, match=_combination("view", "(list, int)", *forms)):
+        x.view([2], 1)
+    with pytest.raises(TypeError, match=_combination(
+            "view", "(size=int, )", forms[0] + "\n      didn't match because some of the keywords were incorrect: size",
+            forms[1] + "\n      didn't match because some of the arguments have invalid types: (!size=int!, )")):
+        x.view(size=6)
+    with pytest.raises(TypeError, match=re.escape("types: (!float!)")):
+        x.view(2.0)
+    # view(dtype): the same bytes read as another dtype (no graph)
+    y = torch.tensor([1.0, -2.0], requires_grad=True)
+    bits = y.view(torch.int32)
+    assert bits.dtype == torch.int32 and bits.tolist() == [1065353216, -1073741824] and not bits.requires_grad
+    assert y.view(dtype=torch.float64).shape == (1,) and y.view(torch.int16).shape == (4,)
+    with pytest.raises(RuntimeError, match=r"^self.size\(-1\) must be divisible by 2 to view Float as Double "
+                                           r"\(different element sizes\), but got 3$"):
+        torch.ones(3).view(torch.float64)
+    with pytest.raises(RuntimeError, match=r"^self.stride\(-1\) must be 1 to view Float as Half"):
+        torch.ones(2, 3).t().view(torch.float16)
+    with pytest.raises(RuntimeError, match=r"^self.dim\(\) cannot be 0 to view Float as Double"):
+        torch.tensor(1.0).view(torch.float64)
+
+
+_OPTIONS = ("torch.dtype dtype = None, torch.layout layout = None, torch.device device = None, "
+            "bool pin_memory = False, bool requires_grad = False")
+
+
+def test_arange_randint_full_take_pytorch_s_keywords():
+    assert torch.arange(end=3).tolist() == [0, 1, 2] and torch.arange(start=1, end=3).tolist() == [1, 2]
+    assert torch.arange(1, end=6, step=2).tolist() == [1, 3, 5] and torch.arange(np.float32(2.0)).dtype == torch.float32
+    out = torch.empty(4)
+    assert torch.arange(0.0, 1.0, 0.25, out=out) is out and out.tolist() == [0.0, 0.25, 0.5, 0.75]
+    with pytest.raises(TypeError, match='^arange\\(\\) missing 1 required positional arguments: "end"$'):
+        torch.arange(start=1)
+    arange = (f"(Number end, *, Tensor out = None, {_OPTIONS})", f"(Number start, Number end, *, {_OPTIONS})",
+              f"(Number start, Number end, Number step = 1, *, Tensor out = None, {_OPTIONS})")
+    with pytest.raises(TypeError, match=_combination("arange", "()", *arange)):
+        torch.arange()
+    with pytest.raises(TypeError, match=_combination("arange", "(end=int, step=int, )", *arange)):
+        torch.arange(step=2, end=5)
+    with pytest.raises(TypeError, match=_combination("arange", "(int, step=int, dtype=torch.dtype)", *arange)):
+        torch.arange(5, dtype=torch.float32, step=2)
+    torch.manual_seed(0)
+    a = torch.randint(low=2, high=9, size=(5,))
+    torch.manual_seed(0)
+    assert torch.randint(2, 9, (5,)).tolist() == a.tolist() and torch.randint(high=3, size=[2]).shape == (2,)
+    with pytest.raises(TypeError, match='^randint\\(\\) missing 1 required positional arguments: "size"$'):
+        torch.randint(low=0, high=3)
+    with pytest.raises(TypeError, match='^randint\\(\\) missing 2 required positional argument: "high", "size"$'):
+        torch.randint(low=1, size=(2,))
+    with pytest.raises(TypeError, match=re.escape("randint(): argument 'size' (position 2) must be tuple of ints")):
+        torch.randint(3, 2)
+    with pytest.raises(TypeError, match="^randint\\(\\) received an invalid combination of arguments - got \\(int\\),"):
+        torch.randint(3)
+    assert torch.full(size=(2,), fill_value=3.0).tolist() == [3.0, 3.0] and torch.full((), 1).dtype == torch.int64
+    with pytest.raises(TypeError, match=re.escape("full(): argument 'size' (position 1) must be tuple of ints")):
+        torch.full(2, 3.0)
+    with pytest.raises(TypeError, match='^full\\(\\) missing 2 required positional argument: "size", "fill_value"$'):
+        torch.full()
+    with pytest.raises(TypeError, match="^full\\(\\) got multiple values for argument 'fill_value'$"):
+        torch.full((2,), 1.0, fill_value=2.0)
+    x = torch.ones(2)
+    assert x.new_full(size=(3,), fill_value=2.0).tolist() == [2.0] * 3 and x.new_full([1], 2).dtype == torch.float32
+    with pytest.raises(TypeError, match='^new_full\\(\\) missing 1 required positional arguments: "fill_value"$'):
+        x.new_full((2,))
+
+
+def test_keyword_names_are_pytorch_s():
+    # (found by comparing every public name's parameters with torch 2.13's schemas)
+    x = torch.arange(12.0).reshape(2, 6)
+    v = torch.arange(3.0)
+    assert x.view(2, 3, 2).swapaxes_(axis0=0, axis1=2).shape == (2, 3, 2)
+    assert x.view(2, 3, 2).swapdims_(dim0=0, dim1=2).shape == (2, 3, 2)
+    assert torch.matmul(input=x, other=torch.ones(6)).tolist() == [15.0, 51.0]
+    assert x.mm(mat2=torch.ones(6, 1)).shape == (2, 1) and torch.mm(x, mat2=torch.ones(6, 1)).shape == (2, 1)
+    assert v.dot(tensor=v).item() == 5.0 and torch.dot(v, tensor=v).item() == 5.0
+    assert torch.concatenate([x, x], dim=1).shape == (2, 12) and torch.concatenate([x, x], axis=1).shape == (2, 12)
+    assert [t.shape[1] for t in x.hsplit(sections=3)] == [2, 2, 2]
+    assert [t.shape[1] for t in x.hsplit(indices=[1, 4])] == [1, 3, 2]
+    assert [t.shape[0] for t in torch.vsplit(x, sections=2)] == [1, 1]
+    assert [t.shape[2] for t in x.view(2, 3, 2).dsplit(indices=[1])] == [1, 1]
+    assert torch.zeros(2).resize_(size=(3,)).shape == (3,)
+    assert torch.zeros(3).uniform_(**{"from": 2.0, "to": 2.0}).tolist() == [2.0] * 3
+    assert torch.zeros(3).random_(**{"from": 5, "to": 6}).tolist() == [5.0] * 3
+    assert torch.is_floating_point(input=x) and torch.numel(input=x) == 12
+    torch.set_default_device(device="cpu")

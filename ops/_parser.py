@@ -1,0 +1,203 @@
+"""PyTorch's Python argument parser, for the front ends with several overloads (``arange``,
+``randint``, ``full``, ``Tensor.view``): which form a call matches, and the parser's TypeErrors
+when it matches none, word for word (``torch/csrc/utils/python_arg_parser.cpp`` and
+``invalid_arguments.cpp``).
+
+Pure functions of Python values, as ``ops/_args.py``.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Optional
+
+import numpy as np
+
+
+def parser_type_name(v) -> str:
+    """How PyTorch's argument parser names the type of ``v`` (``py_typename``)."""
+    t = type(v)
+    if t.__module__ == "builtins" or t.__name__ == "Tensor":
+        return t.__name__
+    if t.__module__.split(".")[0] == "tape":
+        # (tape's stand-ins for PyTorch's C types)
+        return {"Generator": "torch._C.Generator"}.get(t.__name__, "torch." + t.__name__)
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+_CHECKS = {
+    "tuple of ints": lambda v: isinstance(v, (tuple, list)),
+    "int": lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool),
+    "Number": lambda v: type(v) in (int, float) or isinstance(v, numbers.Number) or type(v).__name__ == "Tensor",
+    "torch.dtype": lambda v: type(v).__name__ == "dtype",
+}
+
+
+def _matches(kind: str, v) -> bool:
+    """Whether ``v`` passes the parser's check for a parameter of type ``kind`` (the types
+    tape's forms use; any value for the others)."""
+    check = _CHECKS.get(kind)
+    return check is None or check(v)
+
+
+def _described(v) -> str:
+    """A value's type as ``_formattedArgDesc`` shows it (``tuple of (int, int)``)."""
+    if not isinstance(v, (tuple, list)):
+        return parser_type_name(v)
+    inner = ", ".join(parser_type_name(e) for e in v)
+    if isinstance(v, list):
+        return f"{parser_type_name(v)} of [{inner}]"
+    return f"{parser_type_name(v)} of ({inner}{',' if len(v) == 1 else ''})"
+
+
+class _Param:
+    def __init__(self, token: str, keyword_only: bool):
+        head, _, default = token.partition(" = ")
+        self.kind, _, self.name = head.rpartition(" ")
+        self.optional = bool(default)
+        self.keyword_only = keyword_only
+
+
+class Form:
+    """One overload as the parser lists it: ``"(Number start, Number end, *, torch.dtype dtype = None)"``."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = text[1:-1].split(", ")
+        self.params: list[_Param] = []
+        star = False
+        for token in self.tokens:
+            if token == "*":
+                star = True
+            else:
+                self.params.append(_Param(token, star))
+        self.positional = sum(not p.keyword_only for p in self.params)
+        self.min_args = sum(not p.optional for p in self.params)
+        self.named = {p.name: p for p in self.params}
+        self.required = tuple(p.name for p in self.params if not p.optional)
+        # (a lone positional ``tuple of ints`` may come as ``*args``: ``x.view(2, 3)``)
+        self.varargs = self.positional == 1 and self.params[0].kind == "tuple of ints"
+
+    def match(self, args: tuple, kwargs: dict) -> Optional[dict]:
+        """The values given, by name, if the call matches this form, else None (what ``bind``
+        decides, without its errors)."""
+        got = {}
+        if args:
+            first = self.params[0]
+            if self.varargs and not _matches(first.kind, args[0]):
+                if not _matches("int", args[0]):
+                    return None
+                got[first.name] = args
+            else:
+                if len(args) > self.positional:
+                    return None
+                for p, v in zip(self.params, args):
+                    if not _matches(p.kind, v):
+                        return None
+                    got[p.name] = v
+        for k, v in kwargs.items():
+            p = self.named.get(k)
+            if p is None or k in got or not _matches(p.kind, v):
+                return None
+            got[k] = v
+        for name in self.required:
+            if name not in got:
+                return None
+        return got
+
+    def raise_error(self, fn: str, args: tuple, kwargs: dict) -> None:
+        """The parser's error for a call this form does not ``match``, found in its order
+        (``FunctionSignature::parse``: extra positional arguments, then each parameter in turn,
+        then the keywords left over)."""
+        names = [p.name for p in self.params]
+        if len(args) > self.positional and not self.varargs:
+            self._extra(fn, len(args))
+        pos = 0
+        for i, p in enumerate(self.params):
+            keyword = pos >= len(args) or p.keyword_only
+            if not keyword:
+                v = args[pos]
+            elif p.name in kwargs:
+                v = kwargs[p.name]
+            elif p.optional:
+                continue
+            else:
+                missing = [f'"{q.name}"' for q in self.params[i:] if not q.optional]
+                # (the parser's own plural: "argument" for two or more)
+                raise TypeError(f"{fn}() missing {len(missing)} required positional argument"
+                                f"{'s' if len(missing) == 1 else ''}: {', '.join(missing)}")
+            if not _matches(p.kind, v):
+                if not (i == 0 and self.varargs and not keyword and _matches("int", v)):
+                    where = "" if keyword else f" (position {i + 1})"
+                    raise TypeError(f"{fn}(): argument '{p.name}'{where} must be {p.kind}, not {parser_type_name(v)}")
+                pos = len(args) - 1
+            pos += not keyword
+        if pos < len(args):
+            self._extra(fn, len(args))
+        for k in kwargs:
+            if k not in names:
+                raise TypeError(f"{fn}() got an unexpected keyword argument '{k}'")
+            if names.index(k) < pos:
+                raise TypeError(f"{fn}() got multiple values for argument '{k}'")
+
+    def _extra(self, fn: str, n: int) -> None:
+        """``extra_args``: more positional arguments than the form takes."""
+        if self.min_args != self.positional:
+            raise TypeError(f"{fn}() takes from {self.min_args} to {self.positional} positional arguments but {n} "
+                            "were given")
+        raise TypeError(f"{fn}() takes {self.positional} positional argument{'s' if self.positional != 1 else ''} "
+                        f"but {n} were given")
+
+    def count_matches(self, args: tuple, kwargs: dict) -> bool:
+        """``_argcountMatch``: as many arguments given as the listed form has entries."""
+        return len(args) + len(kwargs) == len(self.tokens)
+
+
+class Forms:
+    """A function's overloads, in the parser's order."""
+
+    def __init__(self, fn: str, *forms: str):
+        self.fn = fn
+        self.forms = tuple(Form(f) for f in forms)
+
+    def parse(self, args: tuple, kwargs: dict) -> tuple[int, dict]:
+        """The index of the first form the call matches and the values given, by name; the
+        parser's TypeError when it matches none."""
+        for k, form in enumerate(self.forms):
+            got = form.match(args, kwargs)
+            if got is not None:
+                return k, got
+        n = len(args) + len(kwargs)
+        plausible = [f for f in self.forms if f.min_args <= n <= len(f.params)]
+        if len(self.forms) == 1 or len(plausible) == 1:
+            (self.forms[0] if len(self.forms) == 1 else plausible[0]).raise_error(self.fn, args, kwargs)
+        raise TypeError(self.invalid(args, kwargs))
+
+    def invalid(self, args: tuple, kwargs: dict) -> str:
+        """``format_invalid_args`` for several forms (keywords in the order of PyTorch's
+        unordered_map: the reverse of the call's)."""
+        given = list(reversed(kwargs.items()))
+        desc = "".join(f"{parser_type_name(a)}, " for a in args) + "".join(
+            f"{k}={parser_type_name(v)}, " for k, v in given)
+        lines = [f"{self.fn}() received an invalid combination of arguments - got ({desc[:-2] if args else desc}), "
+                 "but expected one of:"]
+        for form in self.forms:
+            lines.append(f" * {form.text}")
+            if not form.count_matches(args, kwargs):
+                continue
+            start = max(len(form.tokens) - len(kwargs), 0)
+            known = [t.rpartition(" ")[2] for t in form.tokens[start:]]
+            unmatched = [k for k, _ in given if k not in known]
+            if unmatched:
+                lines.append("      didn't match because some of the keywords were incorrect: " + ", ".join(unmatched))
+                continue
+            marks = []
+            for i in range(len(args) + len(kwargs)):
+                # (as ``_formattedArgDesc``: the i-th keyword is the one the form names i-th)
+                kind, _, name = form.tokens[i].rpartition(" ")
+                v = args[i] if i < len(args) else kwargs.get(name)
+                shown = ("" if i < len(args) else f"{name}=") + _described(v)
+                marks.append(f"{shown}, " if _matches(kind, v) else f"!{shown}!, ")
+            text = "".join(marks)
+            lines.append("      didn't match because some of the arguments have invalid types: "
+                         f"({text[:-2] if args else text})")
+        return "\n".join(lines) + "\n"
