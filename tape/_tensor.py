@@ -855,7 +855,10 @@ class Tensor(_NotYet):
     @property
     def data(self) -> "Tensor":
         # Shares the storage, not the version counter: changes through it are invisible to autograd.
-        t = _plain(self._storage(), self._dtype)
+        v = self._storage()
+        if not v.flags.writeable and self._vb is not None:
+            v = _writable(v, self._vb._storage())     # (an expanded view's alias is written through too, as detach's)
+        t = _plain(v, self._dtype)
         t._origins = self._origin()
         return t
 
