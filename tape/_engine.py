@@ -32,7 +32,7 @@ from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPI
 from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import (ADJOINTS, GATHERS, NEVER, PYTHON_FROM, SAVES, SPARSE_FROM, compile_for, free_rows,
                      mark_unneeded, seeded_sweeps, sweep_rows)
-from ._tape import ConstRef, Tape, retire, write_tape
+from ._tape import DETACHED, ConstRef, Tape, retire, write_tape
 from .ops._spec import CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_DT, R_OP, REGISTRY, UNARY
 from .ops._spec import X_REST, input_saved
 from .ops.elementwise import binary_adjoint, unary_adjoint
@@ -203,10 +203,16 @@ def _type_string(dtype: D.dtype) -> str:
     return "CPUBoolType" if dtype is D.bool_ else f"torch.{D.legacy_name(dtype)}Tensor"
 
 
+DETACHED_MSG = ("Trying to use a saved tensor that has been detached in-place, i.e. with .detach_().This is not "
+                "supported, please use out-of-place `.detach()` instead")
+
+
 def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
     if not modified:
         raise RuntimeError(FREED_MSG)
     node = _modified_input(tape, r, int(SAVES[tape.op[r]]))
+    if tape.mods.get(node, (0, 0, 0))[2] == DETACHED:
+        raise RuntimeError(DETACHED_MSG)
     while tape.hid[node]:
         node = int(tape.a[node])        # a cast or broadcast made inside the op: name its source
     dtype = D.ARENA_DTYPES[tape.dt[node]]

@@ -13,6 +13,7 @@ from typing import Any, Callable, NamedTuple
 
 from ._device import device
 from ._dtype import ARENA_DTYPES
+from ._grad_mode import is_multithreading_enabled
 from ._hooks import _replacement, _row_hooks, accumulating, node_hook, task_graph
 from ._row import Row
 from ._saved import node_attribute, saved_names, valued
@@ -431,15 +432,10 @@ def edge_tensor(edge: GradientEdge):
     return _recorded(tape, r, tape.value_of(r), ARENA_DTYPES[int(tape.dt[r])])
 
 
-def will_execute(node) -> bool:
-    """``torch._C._will_engine_execute_node(node)``: whether the backward running in this thread
-    runs ``node`` (a ``grad_fn`` or ``AccumulateGrad``): it is reachable from the backward's roots
-    and, when inputs were asked for, leads to one of them."""
-    if not (isinstance(node, (Node, AccumulateGrad)) or hasattr(type(node), "_forward_cls")):
-        raise RuntimeError(f"_will_engine_execute_node expects an grad_fn, but got {type(node).__name__}")
-    graph = task_graph()
-    if graph is None:
-        raise RuntimeError("_get_should_execute_nodes should only be called during the backward pass")
+def _reached(graph: tuple) -> tuple:
+    """``({node: whether the backward runs it}, its root nodes)`` for a backward's ``graph`` (see
+    ``task_graph``): the nodes reachable from its roots that lead to an input asked for (every
+    reachable node when none were)."""
     roots, inputs, captures = graph
     if inputs is None:
         needed = None
@@ -460,13 +456,61 @@ def will_execute(node) -> bool:
         memo[n] = found
         return found
 
+    starts = []
     for root in roots:
         edge = input_edge(root)
         if edge is not None:
             leads(edge.node)
+            starts.append(edge.node)
+    return memo, starts
+
+
+def execution_order() -> list:
+    """``torch._C._current_graph_task_execution_order()``: the nodes the backward running in this
+    thread runs, in the order PyTorch's engine runs them on one thread: a node once every node
+    feeding it gradients ran, the ready node with the largest sequence number first (a leaf's
+    ``AccumulateGrad`` as soon as it is ready)."""
+    graph = task_graph()
+    if graph is None:
+        raise RuntimeError("_current_graph_task_execution_order should only be called during the backward pass")
+    if is_multithreading_enabled():
+        raise RuntimeError("get_current_graph_task_execution_order expects the current backward to be executed with "
+                           "multithreading disabled, e.g. by running:\n\n>>> with "
+                           "torch.autograd.set_multithreading_enabled(False):\n...     torch.autograd.grad(...)\n")
+    memo, starts = _reached(graph)
+    runs = [n for n, found in memo.items() if found]
+    waiting = dict.fromkeys(runs, 0)
+    for n in runs:
+        for child, _ in n.next_functions:
+            if child is not None and memo.get(child):
+                waiting[child] += 1
+    ready = list(dict.fromkeys(n for n in starts if memo.get(n) and not waiting[n]))
+    order = []
+    while ready:
+        ready.sort(key=lambda n: n._sequence_nr())
+        n = ready.pop()
+        order.append(n)
+        for child, _ in n.next_functions:
+            if child is not None and memo.get(child):
+                waiting[child] -= 1
+                if not waiting[child]:
+                    ready.append(child)
+    return order
+
+
+def will_execute(node) -> bool:
+    """``torch._C._will_engine_execute_node(node)``: whether the backward running in this thread
+    runs ``node`` (a ``grad_fn`` or ``AccumulateGrad``): it is reachable from the backward's roots
+    and, when inputs were asked for, leads to one of them."""
+    if not (isinstance(node, (Node, AccumulateGrad)) or hasattr(type(node), "_forward_cls")):
+        raise RuntimeError(f"_will_engine_execute_node expects an grad_fn, but got {type(node).__name__}")
+    graph = task_graph()
+    if graph is None:
+        raise RuntimeError("_get_should_execute_nodes should only be called during the backward pass")
+    memo, _ = _reached(graph)
     if not memo.get(node, False):      # (absent: not in the graph)
         return False
-    if captures and isinstance(node, AccumulateGrad):
+    if graph[2] and isinstance(node, AccumulateGrad):
         raise RuntimeError("A leaf node was passed to _will_engine_execute_node but we are currently running "
                            "autograd.grad(). This is currently not supported.")
     return True

@@ -23,6 +23,7 @@ sweeps stop at it and Python runs its rule with the unpacked tensors in place of
 """
 from __future__ import annotations
 
+import sys
 import threading
 import weakref
 from typing import Any, Callable, Optional, Union
@@ -119,6 +120,43 @@ def tensor_at(tape, node: int) -> Tensor:
         t = ref() if ref is not None else None
         return t if t is not None else _plain(np.array(tape.value_of(node)), dtype)
     return _recorded(tape, node, tape.value_of(node), dtype)
+
+
+_CALLER_FRAMES = 6
+
+
+def saved_value(tape, r: int, node: int) -> Tensor:
+    """The tensor ``grad_fn._saved_<name>`` gives for the value of ``node`` saved by row ``r``, as
+    PyTorch's SavedVariable unpacks it: a saved input is the tensor object itself (``c.grad_fn.
+    _saved_other is b``), a saved output a new tensor with the node as its grad_fn that shares the
+    output's storage and version counter.  Tape keeps no Python object per row: the tensor is
+    looked for among the local variables of the calling frames (a few, on this inspection path
+    only); not found, a handle onto the recorded value stands for it."""
+    own = node == r or tape.op[node] == OUTPUT and tape.a[node] == r
+    held = _held_by_caller(tape, node)
+    if held is None:
+        return tensor_at(tape, node)
+    if not own:
+        return held
+    t = held.detach()
+    t._tape, t._node, t._rg = tape, node, True
+    return t
+
+
+def _held_by_caller(tape, node: int) -> Optional[Tensor]:
+    while tape.hid[node] and tape.op[node] != ROLES.clone:
+        node = int(tape.a[node])
+    while tape.op[node] == INPUT and type(tape.src[node]) is tuple:
+        tape, node = tape.src[node]
+    frame = sys._getframe(2)
+    for _ in range(_CALLER_FRAMES):
+        if frame is None:
+            break
+        for v in frame.f_locals.values():
+            if isinstance(v, Tensor) and v._tape is tape and v._node == node:
+                return v
+        frame = frame.f_back
+    return None
 
 
 _PACK_MODIFIED = ("A saved tensor pack hook is modifying its input in place. Tensors provided as input to pack hook "
@@ -407,9 +445,9 @@ class SavedTensor:
         if node < 0:
             return None
         tape = valued(self._tape)
-        t = tensor_at(tape, node)
+        t = saved_value(tape, self._row, node)
         own = tape.op[node] == OUTPUT and tape.a[node] == self._row or node == self._row
-        return t.detach() if own else t
+        return t.detach() if own and t._tape is not None else t
 
     @property
     def unpack_hook(self) -> Callable | None:
@@ -432,7 +470,7 @@ def _unpacked(tape, r: int, slot, node: Union[int, Tensor]) -> Tensor:
         packed, unpack = hooks.saved[slot]
         value = check_unpacked(unpack(packed))
         return with_history(value, tape, node) if isinstance(node, int) and node >= 0 else value
-    return node if isinstance(node, Tensor) else tensor_at(tape, node)
+    return node if isinstance(node, Tensor) else saved_value(tape, r, node)
 
 
 def with_history(value: Tensor, tape, node: int) -> Tensor:

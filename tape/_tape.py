@@ -63,6 +63,7 @@ _NOTHING = np.empty(0)
 PY_ROWS: set = set()  # codes of the rows whose adjoint is Python's ``py_adjoint`` (made on first use)
 
 _gens = itertools.count(1)
+DETACHED = -1          # ``Tape.mods``: the node's tensor was detached in place
 packing = [None]      # while saved-tensor hooks are on, what ``fresh`` calls at each op (``tape/_saved.py``)
 _lenders: dict = {}   # id(arena) -> weakref to the tape that lent slots of it to tensors (``unshare``)
 
@@ -152,7 +153,9 @@ class Tape:
         self.args = {}          # row -> what its node shows as saved, from the op's arguments (``tape/_saved.py``)
         # INPUT/CONST row -> the leaf's array, whose slot is not filled yet (``refer``); None if none
         self.pend = None
-        self.mods = {}          # node changed in place -> (weakref to its tensor, version counter, its version)
+        # node changed in place -> (weakref to its tensor, version counter, its version); DETACHED for
+        # the version: its tensor was detached in place (``Tensor.detach_``) after rows saved it
+        self.mods = {}
         # ``inplace_changes`` when the leaves' versions were last compared: no change made
         # before a row was recorded can make it stale, so a new tape starts checked.
         self.checked = inplace_changes[0]

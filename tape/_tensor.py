@@ -32,7 +32,7 @@ from ._format import tensor_repr
 from ._layout import check_memory_format, in_format, layout as _Layout, strided
 from ._pytorch_names import TENSOR, missing
 from ._state import inplace_changes, mutation_allowed, preserved_versions, state
-from ._tape import Tape, unshare, write_tape
+from ._tape import DETACHED, Tape, unshare, write_tape
 from .ops._args import wrap_dim
 from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, input_saved, public
 
@@ -108,6 +108,21 @@ def _recorded(tape: Tape, node: int, v: np.ndarray, dtype: D.dtype) -> "Tensor":
     t._node = node
     t._rg = True
     return t
+
+
+def _saved_as_input(tape: Tape, node: int) -> bool:
+    """Whether a row after ``node`` saved its value as an input."""
+    n = tape.n
+    reads = (tape.a[node + 1:n] == node) | (tape.b[node + 1:n] == node) | (tape.ln[node + 1:n] != 0)
+    for r in (node + 1 + np.flatnonzero(reads)).tolist():
+        op = REGISTRY.get(int(tape.op[r]))
+        if op is None or not op.saved:
+            continue
+        ins = tape.inputs_of(r)[:3]
+        rg = [1 if tape.rg[x] else 0 for x in ins] + [0] * (3 - len(ins))
+        if any(x == node and input_saved(op.saved, k, *rg) for k, x in enumerate(ins)):
+            return True
+    return False
 
 
 def _flag_saved_alias(tape: Tape, r: int) -> None:
@@ -859,7 +874,10 @@ class Tensor(_NotYet):
     @property
     def data(self) -> "Tensor":
         # Shares the storage, not the version counter: changes through it are invisible to autograd.
-        t = _plain(self._storage(), self._dtype)
+        v = self._storage()
+        if not v.flags.writeable and self._vb is not None:
+            v = _writable(v, self._vb._storage())     # (an expanded view's alias is written through too, as detach's)
+        t = _plain(v, self._dtype)
         t._origins = self._origin()
         return t
 
@@ -895,6 +913,12 @@ class Tensor(_NotYet):
                                "these gradients. To fix this error, please refer to the Optimizer.zero_grad() "
                                "function in torch/optim/optimizer.py as the solution.")
         if self._tape is not None:
+            tape, node = self._tape, self._node
+            if _saved_as_input(tape, node):
+                # (PyTorch's saved input is the tensor itself, whose history is now gone: the rows
+                # that saved it refuse at backward)
+                tape.flag_modified(node, tape.n)
+                tape.mods[node] = (weakref.ref(self), None, DETACHED)
             self._tape = None
             self._node = -1
         self._rg = False

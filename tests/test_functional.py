@@ -806,6 +806,10 @@ ERROR_CASES = {
     "strict-hessian-input-1": lambda L, F, x, y: F.hessian(lambda a, b: (a ** 2).sum() + b.sum(), (x, y),
                                                            strict=True),
     "strict-hessian-linear": lambda L, F, x, y: F.hessian(lambda a: a.sum(), x, strict=True),
+    "strict-hessian-unreached-output": lambda L, F, x, y: F.hessian(
+        lambda a: a.long().float().requires_grad_().clone().sum(), x, strict=True),
+    "strict-hessian-vectorize": lambda L, F, x, y: F.hessian(lambda a: (a ** 3).sum(), x, strict=True,
+                                                             vectorize=True),
     "strict-hvp-linear": lambda L, F, x, y: F.hvp(lambda a: a.sum(), x, x, strict=True),
     "strict-vhp-linear": lambda L, F, x, y: F.vhp(lambda a: a.sum(), x, x, strict=True),
     "strict-vectorize": lambda L, F, x, y: F.jacobian(lambda a: a * 2, x, strict=True, vectorize=True),

@@ -371,3 +371,16 @@ def test_undefined_output_gradient_check():
                                                "Please look at \"Notes about undefined output gradients\""):
             tape.autograd.gradcheck(fn, (x,))
     assert tape.autograd.gradcheck(fn, (x,), check_undefined_grad=False)
+
+
+def test_gradcheck_perturbs_the_inputs_themselves():
+    # (as PyTorch's: a function reading an input it captured sees the perturbation; PyTorch's
+    # test_functional.test_vjp_create_graph passes ``lambda inp, v: vjp(reducer, inputs, v)``)
+    x = tape.rand(2, 2, dtype=tape.float64, requires_grad=True)
+    before = x.detach().clone()
+    assert tape.autograd.gradcheck(lambda inp: (x * x).sum(1), (x,))
+    assert tape.autograd.gradgradcheck(lambda inp: (x ** 3).sum(1), (x,))
+    assert tape.equal(x.detach(), before) and x._version == 0
+    y = tape.ones(1, 3, dtype=tape.float64, requires_grad=True).expand((1, 3))
+    y.data.copy_(tape.full((1, 3), 2.0, dtype=tape.float64))      # (an expanded view's .data is written through)
+    assert y.tolist() == [[2.0, 2.0, 2.0]]

@@ -422,3 +422,42 @@ def test_div_with_rounding_mode_none_given():
     out = tape.div(a, b, rounding_mode=None)
     out.backward()
     assert a.grad.tolist() == [0.5] and b.grad.tolist() == [-0.75]
+
+
+def test_a_saved_input_is_the_tensor_itself_and_a_saved_output_shares_its_version():
+    # (PyTorch's SavedVariable: the input object; an output as a new tensor on its storage)
+    a = tape.randn(5, requires_grad=True)
+    b = a * a
+    c = a * b
+    d = tape.exp(a)
+    assert c.grad_fn._saved_self is a and c.grad_fn._saved_other is b
+    assert c.grad_fn._raw_saved_other.data is b
+    r = d.grad_fn._saved_result
+    assert r is not d and r.grad_fn is not None and r.grad_fn.name() == "ExpBackward0"
+    assert r.tolist() == d.tolist() and r._version == d._version
+    with tape.no_grad():
+        d += 1
+    assert r.tolist() == d.tolist() and r._version == d._version
+    e = tape.exp(b)
+    assert e.grad_fn._saved_result is not e and e.grad_fn._saved_result.tolist() == e.tolist()
+
+
+def test_detaching_a_saved_non_leaf_in_place_refuses_its_backward():
+    msg = ("Trying to use a saved tensor that has been detached in-place, i.e. with .detach_().This is not "
+           "supported, please use out-of-place `.detach()` instead")
+    a = tape.tensor(1.0, requires_grad=True).clone()
+    b = a.sin()                     # (saves a)
+    a.detach_()
+    with pytest.raises(RuntimeError) as info:
+        b.backward()
+    assert str(info.value) == msg
+    a = tape.tensor(1.0, requires_grad=True).clone()
+    b = a.exp()                     # (saves its result only)
+    a.detach_()
+    b.backward()
+    x = tape.tensor(1.0, requires_grad=True)
+    b = x.exp()
+    c = b * b                       # (saves b)
+    b.detach_()
+    with pytest.raises(RuntimeError, match="detached in-place"):
+        c.backward()

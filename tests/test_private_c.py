@@ -392,3 +392,35 @@ def test_weak_tensor_ref_and_saved_tensors_hooks_is_enabled():
     with tape.autograd.graph.disable_saved_tensors_hooks("outer"):
         assert not tape._C._autograd._saved_tensors_hooks_is_enabled()
     assert tape._C._autograd._saved_tensors_hooks_is_enabled()
+
+
+def test_current_graph_task_execution_order():
+    # (orders read from PyTorch 2.13)
+    seen = []
+
+    def hook(_):
+        seen.append([n.name() for n in tape._C._current_graph_task_execution_order()])
+
+    with pytest.raises(RuntimeError, match="should only be called during the backward pass"):
+        tape._C._current_graph_task_execution_order()
+    a = tape.tensor(1.0, requires_grad=True)
+    b = tape.tensor(2.0, requires_grad=True)
+    out = b.sin() * a.cos()
+    out.register_hook(hook)
+    with pytest.raises(RuntimeError, match="expects the current backward to be executed with multithreading disabled"):
+        out.backward(retain_graph=True)
+    with tape.autograd.set_multithreading_enabled(False):
+        out.backward()
+    acc = "torch::autograd::AccumulateGrad"
+    assert seen[-1] == ["MulBackward0", "CosBackward0", acc, "SinBackward0", acc]
+    a = tape.tensor(1.0, requires_grad=True)
+    b = a * 2
+    o1, o2, o3 = b.sin(), b.cos(), b.cos()
+    o3.register_hook(hook)
+    with tape.autograd.set_multithreading_enabled(False):
+        tape.autograd.grad((o1, o3, o2), inputs=(a,))
+    assert seen[-1] == ["CosBackward0", "CosBackward0", "SinBackward0", "MulBackward0", acc]
+
+
+def test_autograd_names_the_package_as_torch():
+    assert tape.autograd.torch is tape

@@ -9,6 +9,7 @@ import weakref
 
 from .._grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .._hooks import current_task as _current_graph_task_id
+from .._graph import execution_order as _current_graph_task_execution_order
 from .._graph import node_view, will_execute as _will_engine_execute_node
 from .._hooks import evaluating as _evaluating
 from .._state import state as _state
@@ -47,5 +48,5 @@ def _set_fwd_grad_enabled(enabled: bool) -> None:
 
 
 __all__ = ["is_grad_enabled", "is_inference_mode_enabled", "_current_graph_task_id", "_current_autograd_node", "_WeakTensorRef",
-           "_will_engine_execute_node", "_is_fwd_grad_enabled",
+           "_will_engine_execute_node", "_current_graph_task_execution_order", "_is_fwd_grad_enabled",
            "_set_fwd_grad_enabled", "_autograd", "_functions"]

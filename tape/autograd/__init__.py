@@ -1,6 +1,8 @@
 """``tape.autograd``: ``backward`` and ``grad``, with PyTorch's signatures and checks."""
 from __future__ import annotations
 
+import sys as _sys
+
 from .._grad_mode import (_force_original_view_tracking, enable_grad, inference_mode, is_grad_enabled,
                           is_multithreading_enabled, is_view_replay_enabled, no_grad, set_grad_enabled,
                           set_multithreading_enabled)
@@ -19,6 +21,7 @@ from .._graph import GradientEdge as _GradientEdge
 from .._tensor import Size as _Size, Tensor as _Tensor
 
 Variable._execution_engine = _ExecutionEngine()
+torch = _sys.modules[__name__.rpartition(".")[0]]     # (PyTorch's ``torch.autograd.torch``: the package itself)
 
 
 def _calculate_shape(output, grad: _Tensor, is_grads_batched: bool) -> tuple:

@@ -394,8 +394,10 @@ def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = F
 
     def gradient(*inp):
         out = _scalar_output(func, inp, "hessian", strict)
+        # (PyTorch takes this gradient with a non-strict jacobian: an input the output does not
+        # reach gets zeros, which the strict check below names as the hessian's error)
         g = _grad((out,), inp, create_graph=True)
-        g = _zeros_for_none(g, inp, strict, create_graph, "double_back")
+        g = _zeros_for_none(g, inp, False, create_graph, "double_back")
         _check_requires_grad(g, "jacobian", strict)
         return g
 
@@ -407,8 +409,7 @@ def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = F
             return gradient(*(t.requires_grad_(True) for t in inp))
         res = _jacfwd(dual_gradient, inputs)
     else:
-        res = jacobian(gradient, inputs, create_graph=create_graph, strict=strict,
-                       vectorize=vectorize and not strict)
+        res = jacobian(gradient, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize)
     return _unpack(res, (inputs_is_tuple, inputs_is_tuple))
 
 

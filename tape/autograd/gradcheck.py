@@ -18,11 +18,9 @@ A failure raises :class:`GradcheckError` (a :class:`RuntimeError`) that names
 the output and input and prints both Jacobians, or makes the check return
 ``False`` when ``raise_exception=False``.
 
-Unlike PyTorch, which perturbs the inputs' memory in place, tape calls ``func``
-on perturbed *copies* of the inputs (new leaves with the same ``requires_grad``;
-an input passed more than once is replaced by the same copy at every position).
-So ``func`` must compute from the tensors it is given, not from tensors it
-captured.
+As PyTorch's, the inputs are perturbed in place (through ``.data``: no version
+change) and put back after each call, so a ``func`` that reads an input it
+captured sees the perturbation too.
 """
 from __future__ import annotations
 
@@ -140,26 +138,28 @@ def _notallclose_msg(analytical, numerical, output_idx: int, input_idx: int, mod
 
 # --- numerical Jacobians ---------------------------------------------------------------------
 class _Perturber:
-    """Calls ``func`` with input ``idx`` replaced by a perturbed copy (at every position it occupies)."""
+    """Calls ``func`` with input ``idx`` perturbed in place."""
 
     def __init__(self, func: Callable, inputs: tuple, idx: int, float_out: list[int]):
         self.func = func
         self.inputs = inputs
         self.inp = inputs[idx]
-        self.positions = [j for j, a in enumerate(inputs) if a is self.inp]
         self.base = _array(self.inp)
         self.float_out = float_out
 
     def __call__(self, value: np.ndarray) -> list[np.ndarray]:
-        t = _leaf(value, self.inp, self.inp.requires_grad)
-        args = list(self.inputs)
-        for j in self.positions:
-            args[j] = t
-        outs = _as_tuple(self.func(*args))
-        res = []
-        for k in self.float_out:
-            o = outs[k]
-            res.append(_array(o) if isinstance(o, Tensor) else np.asarray(o))
+        # As PyTorch's, the input itself holds the perturbed value while ``func`` runs (a ``func``
+        # that reads it where it captured it sees the perturbation), put back after the call.
+        held = self.inp.data
+        held.copy_(_leaf(value, self.inp))
+        try:
+            outs = _as_tuple(self.func(*self.inputs))
+            res = []
+            for k in self.float_out:
+                o = outs[k]
+                res.append(_array(o) if isinstance(o, Tensor) else np.array(o))
+        finally:
+            held.copy_(_leaf(self.base, self.inp))
         return res
 
 
@@ -241,7 +241,7 @@ def get_numerical_jacobian(fn: Callable, inputs, target=None, eps: float = 1e-3,
             continue
         where = [i for i, a in enumerate(inputs) if a is t]
         if not where:
-            # (tape perturbs copies of the inputs, never a tensor ``fn`` may have captured)
+            # (a target is perturbed as the input it is)
             raise ValueError("get_numerical_jacobian: every tensor of target must be one of the inputs")
         jac = _numerical_jacobian_wrt(call, inputs, where[0], func_out, float_out, eps)
         jacobians.append(_tensor(jac[float_out[0]]))
@@ -542,8 +542,8 @@ def gradcheck(
         those computed analytically (not necessarily because either is incorrect).
 
     .. note::
-        ``func`` is evaluated on perturbed copies of the inputs, so it must
-        compute its outputs from its arguments (not from captured tensors).
+        The inputs are perturbed in place (through ``.data``, their versions
+        unchanged) and put back after each evaluation of ``func``.
 
     Args:
         func (function): a Python function that takes Tensor inputs and returns
