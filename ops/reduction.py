@@ -24,19 +24,24 @@ KEEPDIM, DIM_GIVEN = 1, 2
 ROLES.sum, ROLES.sum_ib = SUM, KEEPDIM | DIM_GIVEN     # the recorded backward's sum-to (``ops/_spec.Roles``)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _spread_one(code, src, os, dst, od, nx):
+    # The adjoint of a reduction to one element (the usual loss): no index arithmetic.
+    d = dst[od:od + nx]
+    s = src[os] * (1 / nx if code == MEAN else 1.0)
+    for i in range(nx):
+        d[i] += s
+
+
 @njit(cache=True, error_model="numpy")
 def _between(code, src, os, dst, od, stab, sx, mask, nx, ny, spread):
     """Move values between a reduction's input (shape ``sx``) and its output (the reduced
     dims, ``mask``, kept as 1): spread the output over the input, or sum the input into
     the output; a mean scales by output over input size."""
-    scale = ny / nx if code == MEAN else 1.0
     if ny == 1 and spread:
-        # The adjoint of a full reduction (the usual loss): no index arithmetic.
-        d = dst[od:od + nx]
-        s = src[os] * scale
-        for i in range(nx):
-            d[i] += s
+        _spread_one(code, src, os, dst, od, nx)
         return
+    scale = ny / nx if code == MEAN else 1.0
     big = dims(stab, sx)
     keep = big.copy()
     for d in range(keep.shape[0]):
@@ -53,6 +58,17 @@ def reduce_adjoint(code, v, g, ox, oy, stab, sx, mask, nx, ny):
         return False
     if nx != 0:
         _between(code, g, oy, g, ox, stab, sx, mask, nx, ny, True)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def one_adjoint(code, g, ox, oy, nx):
+    """``reduce_adjoint`` for a row with one output element (a sum or mean of all of its input,
+    or of dims that hold all of it): the sweep's kernel for such rows, which compiles in a
+    fraction of ``reduce_adjoint``'s time (no shape arithmetic), so that a first backward
+    through a loss compiles the rest only if the program reduces along dims."""
+    if nx != 0:
+        _spread_one(code, g, oy, g, ox, nx)
     return True
 
 

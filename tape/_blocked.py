@@ -325,7 +325,7 @@ def block_rows(R, F, stab, ix, saves, v64, G64, v32, G32, LO, HI, seen, ctl, fam
             if code == OUTPUT:
                 seen[a[r]] |= 1
             continue
-        status = check_saved(R, ix, saves, r)
+        status = check_saved(R, ix, saves[code], r)
         if status != ST_DONE or code >= _PYTHON_START:
             ctl[C_STATUS] = ST_PYTHON if status == ST_DONE else status
             ctl[C_ROW] = r
@@ -658,7 +658,7 @@ def compact_block(R, F, ix, saves, v64, C, P, LO, HI, seen, start, fams, PX, PY,
             if code == OUTPUT:
                 return CP_OTHER     # (its adjoint is part of its row's: the arena layout)
             continue
-        if dt[r] != 0 or code >= _PYTHON_START or check_saved(R, ix, saves, r) != ST_DONE:
+        if dt[r] != 0 or code >= _PYTHON_START or check_saved(R, ix, saves[code], r) != ST_DONE:
             return CP_OTHER
         x = a[r]
         if ONE_ELEMENT[code]:

@@ -126,8 +126,8 @@ def _run(tape, R, r: int, seen) -> list:
             continue
         ins = tape.inputs_of(q)
         if q != r and (code >= PYTHON_START or code < _SOURCE_END or num[q] != n or
-                       any(num[x] != n for x in ins) or
-                       (code != WHERE and n < PYTHON_FROM[dt[q], code]) or check_saved(R, ix, SAVES, q) != ST_DONE):
+                       any(num[x] != n for x in ins) or (code != WHERE and n < PYTHON_FROM[dt[q], code]) or
+                       check_saved(R, ix, int(SAVES[code]), q) != ST_DONE):
             break
         op = REGISTRY[code]
         writes = []

@@ -257,14 +257,26 @@ def _forward(R, F, stab, ix, v64, v32, r, fams):
     code = R[0, r]
     x = R[5, r]
     f64 = R[1, r] == 0
+    n = R[3, r]
     if code == _CAST:
-        n = R[3, r]
         if f64:
             for i in range(n):
                 v64[R[2, r] + i] = v32[R[2, x] + i]
         else:
             for i in range(n):
                 v32[R[2, r] + i] = v64[R[2, x] + i]
+        return True
+    if code == _VIEW or (code == _EXPAND and R[3, x] == 1):
+        # A view (a copy) or an expand of one element (a fill: the seed of a loss's gradient), with
+        # ``view_forward``'s values (-0.0 + t is t), here: a first recorded backward through a loss
+        # then compiles no general broadcast (~0.7 s).
+        step = 1 if code == _VIEW else 0
+        if f64:
+            for i in range(n):
+                v64[R[2, r] + i] = v64[R[2, x] + i * step]
+        else:
+            for i in range(n):
+                v32[R[2, r] + i] = v32[R[2, x] + i * step]
         return True
     family = FAMILY[code]
     if family < 0:
@@ -440,7 +452,7 @@ def _prepare(TR, TF, tstab, tix, seen, r, DR, dstab, dv64, dv32, top):
     x = TR[5, r]
     y = TR[6, r]
     top[C_ROW] = r
-    status = check_saved(TR, tix, _SAVES, r)
+    status = check_saved(TR, tix, _SAVES[code], r)
     if status != ST_DONE:
         top[C_STATUS] = status
         return -2

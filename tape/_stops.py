@@ -61,14 +61,16 @@ def _stale(R, node, r):
     return node >= 0 and R[R_FR, node] & MODIFIED and r < R[R_FR, node] >> 2
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def check_saved(R, ix, saves, r):
-    """ST_DONE if row ``r`` can run; ST_FREED if an earlier backward freed what it saved;
-    ST_MODIFIED if a value it saved was changed in place since it was recorded.
+@njit(cache=True, error_model="numpy")
+def check_saved(R, ix, saved, r):
+    """ST_DONE if row ``r``, whose op saves ``saved`` (its ``Op.saved`` bits), can run; ST_FREED
+    if an earlier backward freed what it saved; ST_MODIFIED if a value it saved was changed in
+    place since it was recorded.
 
-    Inlined, and reading ``R`` by element: a call with array arguments, or a view of one of
-    ``R``'s rows, costs reference counting on every row swept (several times the check)."""
-    saved = saves[R[R_OP, r]]
+    Reads ``R`` by element (a view of one of ``R``'s rows costs reference counting).  Not
+    inlined: the sweeps call it only for rows with flags (a call costs reference counts on its
+    array arguments), and one compiled copy serves them all (inlined, each sweep's first compile
+    paid for it again: ~0.5 s each)."""
     if saved == 0:
         return ST_DONE
     if R[R_FR, r] & FREED:

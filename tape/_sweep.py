@@ -23,7 +23,7 @@ from .ops.elementwise import (CATALOGUE_BINARY, CATALOGUE_UNARY, ONE_ELEMENT, ca
                               core_scalar_d, core_unary_adjoint)
 from .ops.join import join_adjoint
 from .ops.linalg import linalg_adjoint
-from .ops.reduction import MEAN, SUM, reduce_adjoint
+from .ops.reduction import MEAN, SUM, one_adjoint, reduce_adjoint
 from .ops.shape import EXPAND, GATHER, INDEX, VIEW, shape_adjoint, view_adjoint
 
 _UNARY_END = UNARY.stop
@@ -111,6 +111,12 @@ def _reduce_row(R, F, stab, ix, v, g, vo, go, r):
 
 
 @njit(cache=True, error_model="numpy")
+def _one_reduce_row(R, F, stab, ix, v, g, vo, go, r):
+    x = R[R_A, r]
+    return one_adjoint(R[R_OP, r], g, R[R_OFF, x], R[R_OFF, r], R[R_NUM, x])
+
+
+@njit(cache=True, error_model="numpy")
 def _shape_row(R, F, stab, ix, v, g, vo, go, r):
     x = R[R_A, r]
     return _shape(R[R_OP, r], g, R[R_OFF, x], R[R_OFF, r], stab, ix, R[R_SHP, x], R[R_SHP, r], R[R_IA, r],
@@ -138,10 +144,12 @@ def _join_row(R, F, stab, ix, v, g, vo, go, r):
 
 
 # View and expand rows, the shape rows derivatives write most, have a kernel of their own, and so
-# do the catalogue's elementwise ops (``CATALOGUE_UNARY``).  The last two (``scalar_d``'s core and
-# catalogue halves) take one-element elementwise rows (of either arena, in float64).
+# do the catalogue's elementwise ops (``CATALOGUE_UNARY``) and reductions to one element (a loss).
+# The last two (``scalar_d``'s core and catalogue halves) take one-element elementwise rows (of
+# either arena, in float64).
 ADJOINTS = Families((_unary_row, _binary_row, _reduce_row, _shape_row, _linalg_row, _join_row,
-                     _catalogue_unary_row, _catalogue_binary_row, _view_row, core_scalar_d, catalogue_scalar_d))
+                     _catalogue_unary_row, _catalogue_binary_row, _view_row, _one_reduce_row, core_scalar_d,
+                     catalogue_scalar_d))
 SCALAR = ADJOINTS.kernels.index(core_scalar_d)
 # Each elementwise code's family in ADJOINTS for a one-element row.
 SCALAR_FAMILY = np.full(N_CODES, SCALAR, np.int64)
@@ -153,6 +161,10 @@ for _family, _codes in enumerate((UNARY, BINARY, REDUCE, SHAPE, LINALG, JOIN)):
 FAMILY[[VIEW, EXPAND]] = ADJOINTS.kernels.index(_view_row)
 FAMILY[CATALOGUE_UNARY:_UNARY_END] = ADJOINTS.kernels.index(_catalogue_unary_row)
 FAMILY[CATALOGUE_BINARY:_BINARY_END] = ADJOINTS.kernels.index(_catalogue_binary_row)
+# Each code's family for a row with one element: the scalar kernels (SCALAR and on) for elementwise
+# ops, ``_one_reduce_row`` for sum and mean.
+ONE_FAMILY = np.where(ONE_ELEMENT, SCALAR_FAMILY, FAMILY)
+ONE_FAMILY[[SUM, MEAN]] = ADJOINTS.kernels.index(_one_reduce_row)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -255,7 +267,7 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
         # a one-element row
         if saves[code] != 0 and (fr[r] != 0 or ln[r] != 0 or nout[r] != 0 or (a[r] >= 0 and fr[a[r]] != 0)
                                  or (b[r] >= 0 and fr[b[r]] != 0)):
-            status = check_saved(R, ix, saves, r)
+            status = check_saved(R, ix, saves[code], r)
             if status != ST_DONE:
                 _stop(ctl, status, r)
                 return
@@ -265,8 +277,8 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
                 ((code == _GATHER or code == _INDEX) and _sparse_into(R, python_from, seen, r)):
             _stop(ctl, ST_PYTHON, r)
             return
-        scalar = num[r] == 1 and ONE_ELEMENT[code]
-        family = SCALAR_FAMILY[code] if scalar else FAMILY[code]
+        family = ONE_FAMILY[code] if num[r] == 1 else FAMILY[code]
+        scalar = family >= SCALAR
         if family < 0:
             _stop(ctl, ST_UNKNOWN, r)
             return

@@ -51,8 +51,12 @@ def test_both_tables_number_the_families_alike():
     """``FAMILY`` gives a code's kernel in both tables: the sweep's adjoints and the recorder's values."""
     def names(table):
         return [k.py_func.__name__.split("_")[1] for k in table.kernels]
-    assert names(_sweep.ADJOINTS)[:_sweep.SCALAR] == names(_record.VALUES)
-    assert set(_sweep.FAMILY) == set(range(-1, _sweep.SCALAR))
+    n = len(_record.VALUES.kernels)
+    assert names(_sweep.ADJOINTS)[:n] == names(_record.VALUES)
+    assert set(_sweep.FAMILY) == set(range(-1, n))
+    # one-element rows: the scalar kernels, and the one-element reduction (a loss) of the sweep only
+    one = _sweep.ADJOINTS.kernels.index(_sweep._one_reduce_row)
+    assert set(_sweep.ONE_FAMILY) - set(_sweep.FAMILY) == {one, _sweep.SCALAR, _sweep.SCALAR + 1}
 
 
 def test_seeded_sweeps_resume_after_compiling_a_kernel(monkeypatch):
@@ -71,16 +75,23 @@ def test_a_backward_compiles_only_the_kernels_its_rows_need():
 import tape
 from tape import _sweep, _record
 from tape.ops import join, linalg
+def compiled(table):
+    return [(table.kernels[f].py_func.__name__, int(a)) for f, a in zip(*table.addresses.nonzero())]
 x = tape.tensor([0.5, -1.0, 2.0], requires_grad=True)
 (x.sin() * x).sum().backward()
-print([(int(f), int(a)) for f, a in zip(*_sweep.ADJOINTS.addresses.nonzero())])
+print(compiled(_sweep.ADJOINTS))
 print(_record.VALUES.addresses.any(), bool(linalg.linalg_adjoint.overloads or join.join_adjoint.overloads))
+tape.autograd.grad((x.sin() * x).sum(), x, create_graph=True)
+print(compiled(_record.VALUES))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    families, others = out.splitlines()[-2:]
-    # unary, binary and reduce kernels for the float32 arena; no recording sweep, no linalg or join
-    assert families == "[(0, 1), (1, 1), (2, 1)]"
+    families, others, values = out.splitlines()[-3:]
+    # unary, binary and one-element reduce kernels for the float32 arena (the loss's sum compiles
+    # no general reduction); no recording sweep, no linalg or join
+    assert families == "[('_unary_row', 1), ('_binary_row', 1), ('_one_reduce_row', 1)]"
     assert others == "False False"
+    # the recorded backward's view and expand of the loss's one-element gradient: no view kernel
+    assert values == "[('_unary_value', 1), ('_binary_value', 1)]"
 
 
 def test_core_elementwise_kernels_leave_out_the_catalogue(tmp_path):
