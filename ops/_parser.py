@@ -29,7 +29,10 @@ _CHECKS = {
     "int": lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool),
     "Number": lambda v: type(v) in (int, float) or isinstance(v, numbers.Number) or type(v).__name__ == "Tensor",
     "torch.dtype": lambda v: type(v).__name__ == "dtype",
+    "bool": lambda v: v is None or isinstance(v, (bool, np.bool_)),
 }
+# numpy's keyword names, which the parser takes for these (``ops/_spec.torch_keywords``)
+_ALIASES = {"axis": "dim", "keepdims": "keepdim"}
 
 
 def _matches(kind: str, v) -> bool:
@@ -162,6 +165,8 @@ class Forms:
     def parse(self, args: tuple, kwargs: dict) -> tuple[int, dict]:
         """The index of the first form the call matches and the values given, by name; the
         parser's TypeError when it matches none."""
+        if kwargs and any(k in _ALIASES for k in kwargs):
+            kwargs = {_ALIASES.get(k, k) if _ALIASES.get(k) not in kwargs else k: v for k, v in kwargs.items()}
         for k, form in enumerate(self.forms):
             got = form.match(args, kwargs)
             if got is not None:

@@ -234,7 +234,9 @@ class Public:
     which take the tensor as ``input`` (PyTorch's TypeError for anything else), unless
     ``reflected`` is given: then ``tape.<name>(number, tensor)`` is ``reflected(tensor,
     number)`` (``tape.add(2, x)``).  ``plain``: ``fn`` is the function form itself (its first
-    argument need not be a tensor) and no method is made.
+    argument need not be a tensor) and no method is made.  ``function_forms``: PyTorch's
+    overloads of the function form (``ops._parser.Forms``), for a method that parses its own
+    (the function form's errors name ``input`` and ``out``).
     """
 
     fn: Callable
@@ -243,6 +245,7 @@ class Public:
     properties: tuple = ()
     reflected: Optional[Callable] = None
     plain: bool = False
+    function_forms: Optional[object] = None
 
     @property
     def name(self) -> str:
@@ -322,7 +325,7 @@ def torch_keywords(fn: Callable) -> Callable:
 
 
 def public(*names: str, method: bool = True, function: bool = True, properties: tuple = (),
-           reflected: Optional[Callable] = None) -> Callable:
+           reflected: Optional[Callable] = None, function_forms=None) -> Callable:
     """Register the decorated front end under its PyTorch names; returns it (taking numpy's
     keyword forms too, ``torch_keywords``).
 
@@ -336,7 +339,7 @@ def public(*names: str, method: bool = True, function: bool = True, properties: 
         fn = torch_keywords(fn)
         methods = tuple(n for n in names if method or n.startswith("_"))
         functions = tuple(n for n in names if function and not n.startswith("_"))
-        PUBLIC.append(Public(fn, methods, functions, tuple(properties), reflected))
+        PUBLIC.append(Public(fn, methods, functions, tuple(properties), reflected, function_forms=function_forms))
         return fn
     return register_public
 

@@ -11,6 +11,7 @@ from numba import njit
 
 from .._emit import D, Tensor, emit, plain, state
 from ._args import shown, wrap_dim
+from ._parser import Forms
 from ._rule import return_type, rule_adjoint
 from ._spec import OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Op, public, register
 from ._spec import TRANSPOSED, tangents
@@ -138,20 +139,37 @@ def _work(x: Tensor) -> np.ndarray:
     return v.reshape(1) if v.ndim == 0 else v
 
 
-@public("sort")
-def sort(self, dim: int = -1, descending: bool = False, *, stable: Optional[bool] = None):
-    """The elements sorted along ``dim`` and their original indices, as a named tuple ``(values,
-    indices)``; equal elements keep their order."""
-    d = _dim_of(self, dim)
-    idx = _order(_work(self), d, descending)
-    return _selected(self, d, idx, _SORT if stable is None else _SORT_STABLE, SortResult, self._shape, dim)
+# PyTorch's overloads: ``stable`` is keyword-only, and given, it takes ``dim`` and ``descending``
+# by keyword only too (``sort(x, 1, stable=True)`` is a TypeError)
+_STABLE = "bool stable, int dim = -1, bool descending = False"
+_SORT_FORMS = Forms("sort", f"(*, {_STABLE})", "(int dim = -1, bool descending = False)")
+_ARGSORT_FORMS = Forms("argsort", f"(*, {_STABLE})", "(int dim = -1, bool descending = False)")
 
 
-@public("argsort")
-def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Tensor:
-    """The indices that sort ``self`` along ``dim``."""
+@public("sort", function_forms=Forms("sort", f"(Tensor input, *, {_STABLE}, tuple of Tensors out = None)",
+                                     "(Tensor input, int dim = -1, bool descending = False, *, tuple of Tensors out "
+                                     "= None)"))
+def sort(self, *args, **kwargs):
+    """sort(dim=-1, descending=False) or sort(*, stable, dim=-1, descending=False): the elements
+    sorted along ``dim`` and their original indices, as a named tuple ``(values, indices)``; equal
+    elements keep their order."""
+    _, given = _SORT_FORMS.parse(args, kwargs)
+    dim = given.get("dim", -1)
     d = _dim_of(self, dim)
-    return plain(np.array(_order(_work(self), d, descending).reshape(self._shape), np.int64), D.int64)
+    idx = _order(_work(self), d, given.get("descending", False))
+    return _selected(self, d, idx, _SORT if given.get("stable") is None else _SORT_STABLE, SortResult, self._shape,
+                     dim)
+
+
+@public("argsort", function_forms=Forms("argsort", f"(Tensor input, *, {_STABLE}, Tensor out = None)",
+                                        "(Tensor input, int dim = -1, bool descending = False)"))
+def argsort(self, *args, **kwargs) -> Tensor:
+    """argsort(dim=-1, descending=False) or argsort(*, stable, dim=-1, descending=False): the
+    indices that sort ``self`` along ``dim``."""
+    _, given = _ARGSORT_FORMS.parse(args, kwargs)
+    d = _dim_of(self, given.get("dim", -1))
+    return plain(np.array(_order(_work(self), d, given.get("descending", False)).reshape(self._shape), np.int64),
+                 D.int64)
 
 
 @public("topk")

@@ -342,8 +342,9 @@ def argmax(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.b
 def argmin(input: Tensor, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
     """Index of the (first) smallest element, of the flattened tensor or along ``dim``."""
 
-def argsort(input: Tensor, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: builtins.bool = ...) -> Tensor:
-    """The indices that sort ``self`` along ``dim``."""
+def argsort(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """argsort(dim=-1, descending=False) or argsort(*, stable, dim=-1, descending=False): the
+    indices that sort ``self`` along ``dim``."""
 
 def argwhere(input: Tensor) -> Tensor:
     """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
@@ -1366,9 +1367,10 @@ def softmax(input: Tensor, dim: builtins.int, dtype: Optional[_DType] = ...) -> 
 def solve(*input: Tensor, **kwargs: Any) -> Any:
     """Removed from PyTorch (1.9): raises its error naming what replaces ``solve``."""
 
-def sort(input: Tensor, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: Optional[builtins.bool] = ...) -> Any:
-    """The elements sorted along ``dim`` and their original indices, as a named tuple ``(values,
-    indices)``; equal elements keep their order."""
+def sort(input: Tensor, *args: Any, **kwargs: Any) -> Any:
+    """sort(dim=-1, descending=False) or sort(*, stable, dim=-1, descending=False): the elements
+    sorted along ``dim`` and their original indices, as a named tuple ``(values, indices)``; equal
+    elements keep their order."""
 
 def split(tensor: Tensor, split_size_or_sections: Union[builtins.int, builtins.list], dim: builtins.int = ...) -> builtins.tuple:
     """``tensor.split(split_size_or_sections, dim)``."""

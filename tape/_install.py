@@ -53,8 +53,11 @@ def _function(name: str, entry: Public) -> Callable:
     elif reflected is None:
         own_out = _takes_out(method)        # (a front end with its own ``out=``: a composite's, recorded)
         seq = sequence_param(method)        # (which the function form takes as one sequence only)
+        forms = entry.function_forms
 
         def fn(input, *args, **kwargs):
+            if forms is not None:
+                forms.parse((input, *args), kwargs)
             if kwargs and "out" in kwargs and not own_out:
                 return call_with_out(name, fn, (input, *args), kwargs)
             if seq is not None and args:

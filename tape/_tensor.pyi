@@ -231,8 +231,9 @@ class Tensor:
         """Index of the (first) largest element, of the flattened tensor or along ``dim``."""
     def argmin(self, dim: Optional[builtins.int] = ..., keepdim: builtins.bool = ...) -> Tensor:
         """Index of the (first) smallest element, of the flattened tensor or along ``dim``."""
-    def argsort(self, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: builtins.bool = ...) -> Tensor:
-        """The indices that sort ``self`` along ``dim``."""
+    def argsort(self, *args: Any, **kwargs: Any) -> Tensor:
+        """argsort(dim=-1, descending=False) or argsort(*, stable, dim=-1, descending=False): the
+        indices that sort ``self`` along ``dim``."""
     def argwhere(self) -> Tensor:
         """The indices of the nonzero elements, as an ``(n, ndim)`` int64 tensor."""
     def as_strided(self, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
@@ -1168,9 +1169,10 @@ class Tensor:
         """Softmax over ``dim``: ``exp(x) / exp(x).sum(dim)``, computed in ``dtype`` if given."""
     def solve(*self: Any, **kwargs: Any) -> Any:
         """Removed from PyTorch (1.9): raises its error naming what replaces ``solve``."""
-    def sort(self, dim: builtins.int = ..., descending: builtins.bool = ..., *, stable: Optional[builtins.bool] = ...) -> Any:
-        """The elements sorted along ``dim`` and their original indices, as a named tuple ``(values,
-        indices)``; equal elements keep their order."""
+    def sort(self, *args: Any, **kwargs: Any) -> Any:
+        """sort(dim=-1, descending=False) or sort(*, stable, dim=-1, descending=False): the elements
+        sorted along ``dim`` and their original indices, as a named tuple ``(values, indices)``; equal
+        elements keep their order."""
     def sparse_dim(self) -> builtins.int:
         """0: a strided tensor has no sparse dims."""
     def split(self, split_size: Union[builtins.int, builtins.list], dim: builtins.int = ...) -> builtins.tuple:

@@ -954,3 +954,20 @@ def test_keyword_names_are_pytorch_s():
     assert torch.zeros(3).random_(**{"from": 5, "to": 6}).tolist() == [5.0] * 3
     assert torch.is_floating_point(input=x) and torch.numel(input=x) == 12
     torch.set_default_device(device="cpu")
+
+
+def test_sort_takes_stable_by_keyword_only_as_pytorch():
+    x = torch.tensor([3.0, 1.0, 2.0, 1.0])
+    assert x.sort(stable=True, dim=0).indices.tolist() == [1, 3, 2, 0]
+    assert torch.sort(x, dim=0, descending=True, stable=False).values.tolist() == [3.0, 2.0, 1.0, 1.0]
+    assert torch.argsort(x, stable=True, dim=0, descending=True).tolist() == [0, 2, 1, 3]
+    forms = ("(Tensor input, *, bool stable, int dim = -1, bool descending = False, tuple of Tensors out = None)",
+             "(Tensor input, int dim = -1, bool descending = False, *, tuple of Tensors out = None)")
+    with pytest.raises(TypeError, match=_combination("sort", "(Tensor, int, stable=bool)", *forms)):
+        torch.sort(x, 0, stable=True)
+    with pytest.raises(TypeError, match=_combination("sort", "(Tensor, bool)", *forms)):
+        torch.sort(x, True)
+    with pytest.raises(TypeError, match=re.escape("sort() takes from 1 to 0 positional arguments but 3 were given")):
+        x.sort(0, False, True)
+    with pytest.raises(TypeError, match=re.escape("argsort() takes from 2 to 1 positional arguments but 4 were given")):
+        torch.argsort(x, 0, True, True)
