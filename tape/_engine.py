@@ -25,7 +25,7 @@ from . import _tensor as T
 from ._blocks import Owned, big_rows, owned, run_size, spread_call
 from ._graph import node_view
 from ._row import Row
-from ._saved import FREED_MSG
+from ._saved import DETACHED_MSG, FREED_MSG
 from ._state import inplace_changes, state
 from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPILE, ST_DONE, ST_FREED, ST_MODIFIED,
                      ST_NAN, ST_PYTHON, ST_UNKNOWN)
@@ -201,10 +201,6 @@ def _stopped(tape: Tape, ctl: np.ndarray) -> None:
 def _type_string(dtype: D.dtype) -> str:
     # (PyTorch names a tensor by its legacy type, which bool tensors lack: their backend's type instead)
     return "CPUBoolType" if dtype is D.bool_ else f"torch.{D.legacy_name(dtype)}Tensor"
-
-
-DETACHED_MSG = ("Trying to use a saved tensor that has been detached in-place, i.e. with .detach_().This is not "
-                "supported, please use out-of-place `.detach()` instead")
 
 
 def _raise_unusable(tape: Tape, r: int, modified: int) -> None:

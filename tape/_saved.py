@@ -44,6 +44,8 @@ FREED_MSG = ("Trying to backward through the graph a second time (or directly ac
              ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
              "graph a second time or if you need to access saved tensors after calling backward.")
 _DEFAULT_NAMES = (("self", X0), ("other", X1), ("result", OUT))
+DETACHED_MSG = ("Trying to use a saved tensor that has been detached in-place, i.e. with .detach_().This is not "
+                "supported, please use out-of-place `.detach()` instead")
 
 
 def entries(tape, r: int) -> tuple:
@@ -399,6 +401,11 @@ class SavedTensor:
                             "collections.abc.Callable, arg1: collections.abc.Callable) -> None")
         pack_hook, unpack_hook = hooks
         tape, r = self._tape, self._row
+        if tape is None:        # (one made by ``_make_saved_tensor``)
+            if self._slot is not None:
+                raise RuntimeError(_HOOKS_SET)
+            self._slot = [_pack(pack_hook, self._node), unpack_hook]
+            return
         if not isinstance(self._node, Tensor) and self._node < 0:
             raise RuntimeError("Calling register_hooks on a saved tensor with value None is forbidden")
         if tape.fr[r] & FREED:
@@ -426,6 +433,8 @@ class SavedTensor:
 
     def _packed(self) -> list | None:
         """``[packed, unpack_hook]`` when hooks packed the value, else None."""
+        if self._tape is None:
+            return self._slot
         if self._ctx is not None:
             packed = self._ctx.__dict__.get("_packed")
             return packed[self._slot] if packed is not None else None
@@ -449,6 +458,21 @@ class SavedTensor:
         own = tape.op[node] == OUTPUT and tape.a[node] == self._row or node == self._row
         return t.detach() if own and t._tape is not None else t
 
+    def unpack(self) -> Optional[Tensor]:
+        """The saved tensor, through its unpack hook when hooks packed it (None for a saved None)."""
+        if self._tape is None:
+            if self._row and self._node._tape is not None:
+                # (a saved output keeps no history of its own: its node is the one that saved it)
+                raise RuntimeError(DETACHED_MSG)
+            packed = self._slot
+            return self._node if packed is None else check_unpacked(packed[1](packed[0]))
+        if self._ctx is not None:
+            return self._ctx.saved_tensors[self._slot]
+        node = self._node
+        if not isinstance(node, Tensor) and node < 0:
+            return None
+        return _unpacked(self._tape, self._row, self._slot, node)
+
     @property
     def unpack_hook(self) -> Callable | None:
         """The unpack hook registered for the value (None without hooks)."""
@@ -457,6 +481,16 @@ class SavedTensor:
 
     def __repr__(self) -> str:
         return f"<torch._C._autograd.SavedTensor object at {id(self):#x}>"
+
+
+def make_saved(tensor: Tensor, is_output: bool) -> SavedTensor:
+    """``torch._C._autograd._make_saved_tensor``: ``tensor`` saved as a node would save it, packed
+    by the innermost saved-tensor hooks if any are on."""
+    saved = SavedTensor._of(None, bool(is_output), None, tensor)
+    if local.stack:
+        pack, unpack = local.stack[-1]
+        saved._slot = [_pack(pack, tensor), unpack]
+    return saved
 
 
 def _unpacked(tape, r: int, slot, node: Union[int, Tensor]) -> Tensor:

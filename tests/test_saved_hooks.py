@@ -575,3 +575,27 @@ def test_a_functions_unpacked_saved_input_keeps_its_history():
         c = h.pow(2)
     c.sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_make_saved_tensor_packs_now_and_unpacks_on_each_read():
+    # (PyTorch's torch._C._autograd._make_saved_tensor; messages read from PyTorch 2.13)
+    log = []
+    a = tape.randn(5, requires_grad=True)
+    with saved_tensors_hooks(*_logging(log)):
+        saved = tape._C._autograd._make_saved_tensor(a, is_output=False)
+        assert log == [("pack", (5,))]
+        assert saved.unpack() is a and saved.unpack() is a
+        assert [e[0] for e in log] == ["pack", "unpack", "unpack"]
+    assert saved.data is a and saved.unpack_hook is not None
+    b = a * 2
+    plain = tape._C._autograd._make_saved_tensor(b, is_output=False)
+    assert plain.unpack() is b and plain.unpack_hook is None
+    with pytest.raises(RuntimeError, match="^Trying to use a saved tensor that has been detached in-place"):
+        tape._C._autograd._make_saved_tensor(b, is_output=True).unpack()
+    with pytest.raises(TypeError, match=r"^_make_saved_tensor\(\): incompatible function arguments"):
+        tape._C._autograd._make_saved_tensor(b)
+    y = a.exp()
+    assert y.grad_fn._raw_saved_result.unpack().grad_fn is y.grad_fn
+    c = a * b
+    assert c.grad_fn._raw_saved_self.unpack() is a and c.grad_fn._raw_saved_other.unpack() is b
+    assert b.grad_fn._raw_saved_self.unpack() is None       # (a product with a number saves no tensor)

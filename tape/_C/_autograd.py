@@ -3,10 +3,26 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .._saved import SavedTensor, local as _saved_hooks
+from .._saved import SavedTensor, local as _saved_hooks, make_saved
 from .._tensor import Tensor
 
-__all__ = ["SavedTensor", "_saved_tensors_hooks_is_enabled", "_unsafe_set_version_counter"]
+__all__ = ["SavedTensor", "_make_saved_tensor", "_saved_tensors_hooks_is_enabled", "_unsafe_set_version_counter"]
+
+
+def _make_saved_tensor(*args, **kwargs) -> SavedTensor:
+    """``_make_saved_tensor(tensor, is_output, is_inplace_on_view=False)``: a SavedTensor of
+    ``tensor`` made from Python, packed by the saved-tensor hooks on now (``unpack()`` reads it)."""
+    names = ("tensor", "is_output", "is_inplace_on_view")
+    given = dict(zip(names, args))
+    given.update(kwargs)
+    if len(args) > 3 or set(given) - set(names) or any(n in kwargs for n in names[:len(args)]) or \
+            "tensor" not in given or "is_output" not in given or not isinstance(given["tensor"], Tensor) or \
+            not isinstance(given["is_output"], bool) or not isinstance(given.get("is_inplace_on_view", False), bool):
+        shown = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+        raise TypeError("_make_saved_tensor(): incompatible function arguments. The following argument types are "
+                        "supported:\n    1. (tensor: torch.Tensor, is_output: bool, is_inplace_on_view: bool = False) "
+                        f"-> torch._C._autograd.SavedTensor\n\nInvoked with: {shown}")
+    return make_saved(given["tensor"], given["is_output"])
 
 
 def _saved_tensors_hooks_is_enabled() -> bool:
