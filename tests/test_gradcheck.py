@@ -371,3 +371,13 @@ def test_undefined_output_gradient_check():
                                                "Please look at \"Notes about undefined output gradients\""):
             tape.autograd.gradcheck(fn, (x,))
     assert tape.autograd.gradcheck(fn, (x,), check_undefined_grad=False)
+
+
+def test_gradcheck_perturbs_the_inputs_themselves_in_place():
+    # PyTorch's test_vjp_create_graph checks a lambda that ignores its argument and reads the captured input
+    x = tape.tensor([[0.3, -0.2], [1.1, 0.7]], dtype=tape.float64, requires_grad=True)
+    before, version = x.detach().clone(), x._version
+    for fast_mode in (False, True):
+        assert tape.autograd.gradcheck(lambda _: (x * x).sum(dim=1), (x,), fast_mode=fast_mode)
+        assert tape.autograd.gradgradcheck(lambda _: (x * x).sum(dim=1), (x,), fast_mode=fast_mode)
+    assert tape.equal(x.detach(), before) and x._version == version

@@ -18,11 +18,10 @@ A failure raises :class:`GradcheckError` (a :class:`RuntimeError`) that names
 the output and input and prints both Jacobians, or makes the check return
 ``False`` when ``raise_exception=False``.
 
-Unlike PyTorch, which perturbs the inputs' memory in place, tape calls ``func``
-on perturbed *copies* of the inputs (new leaves with the same ``requires_grad``;
-an input passed more than once is replaced by the same copy at every position).
-So ``func`` must compute from the tensors it is given, not from tensors it
-captured.
+As in PyTorch, ``func`` is called on the inputs themselves, perturbed in place
+(through ``.data``, so their version counters do not move) and restored after
+each call; an input whose memory tape keeps read-only (a broadcast view made by
+``expand``) is replaced by a perturbed copy instead.
 """
 from __future__ import annotations
 
@@ -140,27 +139,34 @@ def _notallclose_msg(analytical, numerical, output_idx: int, input_idx: int, mod
 
 # --- numerical Jacobians ---------------------------------------------------------------------
 class _Perturber:
-    """Calls ``func`` with input ``idx`` replaced by a perturbed copy (at every position it occupies)."""
+    """Calls ``func`` on the inputs with input ``idx`` perturbed in place (as PyTorch does: a ``func``
+    that reads a tensor it captured, or takes the gradient with respect to it, sees the input itself);
+    its value is restored after each call.  An input tape cannot write (a read-only broadcast view, as
+    ``expand`` gives) is replaced by a perturbed copy at every position it occupies instead."""
 
     def __init__(self, func: Callable, inputs: tuple, idx: int, float_out: list[int]):
         self.func = func
         self.inputs = inputs
         self.inp = inputs[idx]
-        self.positions = [j for j, a in enumerate(inputs) if a is self.inp]
+        self.in_place = self.inp._value().flags.writeable
         self.base = _array(self.inp)
         self.float_out = float_out
 
-    def __call__(self, value: np.ndarray) -> list[np.ndarray]:
-        t = _leaf(value, self.inp, self.inp.requires_grad)
-        args = list(self.inputs)
-        for j in self.positions:
-            args[j] = t
+    def _outputs(self, args) -> list[np.ndarray]:
         outs = _as_tuple(self.func(*args))
-        res = []
-        for k in self.float_out:
-            o = outs[k]
-            res.append(_array(o) if isinstance(o, Tensor) else np.asarray(o))
-        return res
+        return [_array(o) if isinstance(o, Tensor) else np.array(o) for o in (outs[k] for k in self.float_out)]
+
+    def __call__(self, value: np.ndarray) -> list[np.ndarray]:
+        if not self.in_place:
+            t = _leaf(value, self.inp, self.inp.requires_grad)
+            return self._outputs([t if a is self.inp else a for a in self.inputs])
+        # (through .data: the input's version counter, which saved tensors check, does not move)
+        self.inp.data.copy_(_leaf(value, self.inp))
+        try:
+            # (copied before the input is restored: an output may be the input or a view of it)
+            return self._outputs(self.inputs)
+        finally:
+            self.inp.data.copy_(_leaf(self.base, self.inp))
 
 
 def _central_difference(call: _Perturber, minus: np.ndarray, plus: np.ndarray, norm: float,
@@ -542,8 +548,8 @@ def gradcheck(
         those computed analytically (not necessarily because either is incorrect).
 
     .. note::
-        ``func`` is evaluated on perturbed copies of the inputs, so it must
-        compute its outputs from its arguments (not from captured tensors).
+        ``func`` is evaluated on the inputs perturbed in place (restored after
+        each evaluation), as in PyTorch.
 
     Args:
         func (function): a Python function that takes Tensor inputs and returns
