@@ -384,3 +384,13 @@ def test_gradcheck_perturbs_the_inputs_themselves():
     y = tape.ones(1, 3, dtype=tape.float64, requires_grad=True).expand((1, 3))
     y.data.copy_(tape.full((1, 3), 2.0, dtype=tape.float64))      # (an expanded view's .data is written through)
     assert y.tolist() == [[2.0, 2.0, 2.0]]
+
+
+def test_gradcheck_perturbs_the_inputs_themselves_in_place():
+    # PyTorch's test_vjp_create_graph checks a lambda that ignores its argument and reads the captured input
+    x = tape.tensor([[0.3, -0.2], [1.1, 0.7]], dtype=tape.float64, requires_grad=True)
+    before, version = x.detach().clone(), x._version
+    for fast_mode in (False, True):
+        assert tape.autograd.gradcheck(lambda _: (x * x).sum(dim=1), (x,), fast_mode=fast_mode)
+        assert tape.autograd.gradgradcheck(lambda _: (x * x).sum(dim=1), (x,), fast_mode=fast_mode)
+    assert tape.equal(x.detach(), before) and x._version == version

@@ -312,15 +312,16 @@ def jacobian(func: Callable, inputs, create_graph: bool = False, strict: bool = 
     if strategy == "forward-mode":
         _forward_mode_refusals(create_graph, strict, vectorize)
         return _jacfwd(func, inputs)
-    if vectorize and strict:
-        raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
-                           "supported together. Please either set `strict=False` or `vectorize=False`.")
     with enable_grad():
         inputs_is_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _fresh(inputs, create_graph, True)
         outputs = func(*inputs)
         outputs_is_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "jacobian")
         _check_requires_grad(outputs, "outputs", strict)
+        # (PyTorch refuses this pair only once func has run and its outputs passed the strict check)
+        if vectorize and strict:
+            raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are not "
+                               "supported together. Please either set `strict=False` or `vectorize=False`.")
         jac = _jacobian_rows(outputs, inputs, create_graph, strict)
     return _unpack(_finish(tuple(jac), create_graph), (outputs_is_tuple, inputs_is_tuple))
 
@@ -394,9 +395,8 @@ def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = F
 
     def gradient(*inp):
         out = _scalar_output(func, inp, "hessian", strict)
-        # (PyTorch takes this gradient with a non-strict jacobian: an input the output does not
-        # reach gets zeros, which the strict check below names as the hessian's error)
         g = _grad((out,), inp, create_graph=True)
+        # (PyTorch's inner jacobian is not strict: an input the output ignores gets zeros, refused below)
         g = _zeros_for_none(g, inp, False, create_graph, "double_back")
         _check_requires_grad(g, "jacobian", strict)
         return g
