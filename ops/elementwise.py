@@ -1651,17 +1651,16 @@ def _exponent_mask(base, exponent):
 
 
 def _base_grad(g, x):
-    """g * e * base ** (e - 1), zero where e == 0 (as PyTorch): the power is taken with exponent
-    0 there, so no 0 * inf makes a nan."""
-    nonzero = x[1]._mask(M_NONZERO)
-    return (g * (x[1] * x[0] ** (x[1] - 1.0 + (1.0 - x[1]._mask(M_NONZERO, constant=True)))))._masked(nonzero)
+    """g * e * base ** (e - 1), zero where e == 0: PyTorch's ``where(e == 0, 0, ...)``, whose own
+    derivative there is 0 * base ** (e - 2), nan at base 0 as in PyTorch (its second derivative
+    of x ** 0 at 0)."""
+    return (g * (x[1] * x[0] ** (x[1] - 1.0)))._masked(x[1]._mask(M_NONZERO))
 
 
 def _exponent_grad(g, x, y):
-    """g * where(base == 0 and exponent >= 0, 0, y * log(base)), as PyTorch: the log is taken of
-    1 there, so no 0 * -inf makes a nan (g * 0 still does for an infinite g, as in PyTorch)."""
-    keep = _exponent_mask(x[0], x[1])
-    return g * (y * (x[0] + (1.0 - keep)).log())._masked(keep)
+    """g * where(base == 0 and exponent >= 0, 0, y * log(base)), as PyTorch (whose derivatives
+    there are nan too: 0 * log's 1 / 0)."""
+    return g * (y * x[0].log())._masked(_exponent_mask(x[0], x[1]))
 
 
 def _b(code, name, grad_fn, saved, forward, scalar, vjp, ulps=(), node_saved=(), grad_fn_of=None):

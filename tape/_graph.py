@@ -151,9 +151,10 @@ class _Handles(RemovableHandle):
 
 
 class AccumulateGrad:
-    """The node that accumulates a leaf's gradient into its ``.grad``."""
+    """The node that accumulates a leaf's gradient into its ``.grad`` (one per leaf while referred
+    to: ``accumulator``)."""
 
-    __slots__ = ("variable",)
+    __slots__ = ("variable", "__weakref__")
 
     def __init__(self, variable) -> None:
         self.variable = variable
@@ -224,6 +225,18 @@ class AccumulateGrad:
         return f"<AccumulateGrad object at {id(self):#x}>"
 
 
+def accumulator(t) -> AccumulateGrad:
+    """The leaf ``t``'s AccumulateGrad node: the same object while anything refers to it, as
+    PyTorch keeps a leaf's grad accumulator weakly (``n.next_functions[0][0] is
+    n.next_functions[0][0]``); a weak reference, so that the leaf is freed as before."""
+    ref = t.__dict__.get("_acc_node")
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(t)
+        t._acc_node = weakref.ref(node)
+    return node
+
+
 def _class(name: str) -> type:
     cls = _CLASSES.get(name)
     if cls is None:
@@ -287,7 +300,7 @@ def _edge(tape: Tape, node: int) -> tuple:
         through = getattr(src, "edge", None)
         if through is not None:
             return through()        # (a checkpointed segment's input: the edge of the tensor it read)
-        return (AccumulateGrad(src()), 0)
+        return (accumulator(src()), 0)
     if code == CONST:
         return (None, 0)
     return _edge_of(tape, node)
@@ -404,7 +417,7 @@ def gradient_edge(t) -> GradientEdge:
     if not t._rg:
         raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does not require gradients")
     node = grad_fn(t)
-    return GradientEdge(AccumulateGrad(t) if node is None else node, t.output_nr)
+    return GradientEdge(accumulator(t) if node is None else node, t.output_nr)
 
 
 def input_edge(x) -> GradientEdge | None:

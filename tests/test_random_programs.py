@@ -1291,6 +1291,17 @@ def test_fixed_pow_create_graph_at_zero_base():
                  "r, = L.autograd.grad(v0 ** v0, [v0], create_graph=True)")
 
 
+@pytest.mark.parametrize("exponent", ["L.tensor([0.0, 1.0, 2.0, 0.5, 3.0], dtype=L.float64, requires_grad=True)",
+                                      "L.tensor([0.0, 1.0, 2.0, 0.5, 3.0], dtype=L.float64)"])
+def test_pow_second_derivatives_at_zero_base_are_pytorch_s(exponent):
+    # (PyTorch's rules: where(e == 0, 0, g * e * x ** (e - 1)) and where(x == 0 and e >= 0, 0, y * log(x)),
+    # whose own derivatives at x == 0 are 0 * inf: nan)
+    _assert_same(f"x = L.zeros(5, dtype=L.float64, requires_grad=True); e = {exponent}\n"
+                 "ins = [t for t in (x, e) if t.requires_grad]\n"
+                 "g = L.autograd.grad((x ** e).sum(), ins, create_graph=True)\n"
+                 "r = L.stack([L.stack(L.autograd.grad(gi.sum(), ins, retain_graph=True)) for gi in g])")
+
+
 def test_fixed_view_of_non_contiguous_rejected():
     """Found by the fuzzer; fixed in tape (was: view() of a non-contiguous tensor (after t()) is not rejected)."""
     _assert_same("r = L.ones(2, 3).t().view((6,))")

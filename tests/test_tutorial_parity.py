@@ -133,3 +133,14 @@ def test_anomaly_traceback_warning_ends_as_pytorch_2_13():
     text = [str(w.message) for w in caught if str(w.message).startswith("Error detected in SqrtBackward0.")][0]
     assert "    y = torch.sqrt(x) * 0\n (Triggered internally at " in text
     assert text.endswith("/__w/pytorch/pytorch/torch/csrc/autograd/python_anomaly_mode.cpp:122.)")
+
+
+def test_a_leaf_s_accumulate_grad_node_is_one_object():
+    # ("The Fundamentals of Autograd" prints next_functions down to the leaf: PyTorch keeps one
+    # AccumulateGrad per leaf while the graph refers to it)
+    a = torch.ones(3, requires_grad=True)
+    b = torch.sin(a)
+    acc = b.grad_fn.next_functions[0][0]
+    assert type(acc).__name__ == "AccumulateGrad" and acc.variable is a
+    assert b.grad_fn.next_functions[0][0] is acc and (2 * a).grad_fn.next_functions[0][0] is acc
+    assert torch.autograd.graph.get_gradient_edge(a).node is acc
