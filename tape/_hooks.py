@@ -170,6 +170,22 @@ def _reset_if_free(tape: Tape | None) -> None:
         tape.reset()
 
 
+def use_count(self: Tensor) -> int:
+    r"""The number of references PyTorch counts to the tensor's data: the tensor's own and, for a
+    leaf that requires grad, its ``AccumulateGrad`` node's while a graph that uses the leaf lives
+    (tape: while a tensor refers to the tape the leaf was recorded into)."""
+    if self._tape is not None or not self._rg:
+        return 1
+    for tape in (state.tape, *state.spares):
+        if tape is not None and tape.gen == self._ig:
+            spare = any(s is tape for s in state.spares)
+            # (the references: the loop's, its tuple's, getrefcount's argument, the thread's current
+            # tape, a spare's list)
+            if sys.getrefcount(tape) > 3 + (state.tape is tape) + (state.rec is tape) + spare:
+                return 2
+    return 1
+
+
 def node_hook(tape, r: int, hook: Callable, pre: bool) -> RemovableHandle:
     """Register ``hook`` on the node of row ``r``: before it runs (``pre``: ``hook(grad_outputs)``)
     or after (``hook(grad_inputs, grad_outputs)``); a returned tuple replaces the gradients."""
