@@ -14,7 +14,7 @@ from typing import Any, Callable, NamedTuple
 from ._device import device
 from ._dtype import ARENA_DTYPES
 from ._grad_mode import is_multithreading_enabled
-from ._hooks import _replacement, _row_hooks, accumulating, node_hook, task_graph
+from ._hooks import _replacement, _reset_if_free, _row_hooks, accumulating, node_hook, release_with, task_graph
 from ._row import Row
 from ._saved import node_attribute, saved_names, valued
 from ._state import state
@@ -42,6 +42,13 @@ class Node:
         self._tape = tape
         self._row = row
         self._owner = None      # (a weakref to the last tensor whose ``grad_fn`` it was: ``hold_metadata``)
+
+    def __del__(self) -> None:
+        # (a node kept after its tensors, then dropped, lets the hooks of its tape go: ``hold_metadata``)
+        tape = self._tape
+        if tape.hooks and state is not None:
+            self._tape = None
+            _reset_if_free(tape)
 
     def name(self) -> str:
         name = type(self).__name__
@@ -96,11 +103,13 @@ class Node:
     def register_hook(self, fn: Callable) -> RemovableHandle:
         """Register ``fn(grad_inputs, grad_outputs) -> tuple or None``, run after this node computed
         the gradients of its inputs (a returned tuple replaces them)."""
+        hold_metadata(self, self._tape)
         return node_hook(self._tape, self._row, fn, pre=False)
 
     def register_prehook(self, fn: Callable) -> RemovableHandle:
         """Register ``fn(grad_outputs) -> tuple or None``, run before this node runs (a returned
         tuple replaces the gradients of its outputs)."""
+        hold_metadata(self, self._tape)
         return node_hook(self._tape, self._row, fn, pre=True)
 
     def __getattr__(self, name: str):
@@ -229,6 +238,8 @@ def accumulator(t) -> AccumulateGrad:
     """The leaf ``t``'s AccumulateGrad node: the same object while anything refers to it, as
     PyTorch keeps a leaf's grad accumulator weakly (``n.next_functions[0][0] is
     n.next_functions[0][0]``); a weak reference, so that the leaf is freed as before."""
+    if t is None:
+        return AccumulateGrad(None)     # (a leaf no longer alive: nothing to share the node with)
     ref = t.__dict__.get("_acc_node")
     node = ref() if ref is not None else None
     if node is None:
@@ -326,42 +337,12 @@ def grad_fn(t) -> Node | None:
 
 
 def hold_metadata(node, tape: Tape) -> None:
-    """A node's ``metadata`` dict was made.  PyTorch frees it with the node, when the last tensor
-    that needs the node goes; a tape's rows (and what Python keeps for them: hooks, custom
-    Functions' contexts) go when the tape is reset, at the first op after no tensor refers to it.
-    So that the dict does not outlive the tensors by more, the tape is reset when the tensor
-    whose ``grad_fn`` gave the node goes, if no tensor refers to the tape then."""
-    owner = node._owner() if node._owner is not None else None
-    if owner is not None and "_meta_guard" not in owner.__dict__:
-        # (an attribute, not a weakref callback: it goes after the tensor's own reference to its tape)
-        owner._meta_guard = _Release(weakref.ref(tape))
-
-
-class _Release:
-    __slots__ = ("ref",)
-
-    def __init__(self, ref: weakref.ref) -> None:
-        self.ref = ref
-
-    def __del__(self) -> None:
-        tape = self.ref()
-        if state is not None:       # (None: the interpreter is shutting down)
-            _reset_if_free(tape)
-
-
-def _reset_if_free(tape: Tape | None) -> None:
-    """Reset ``tape`` (this thread's current tape, or one of its spares) if no tensor refers to it:
-    what Python keeps for its rows (hooks and what their closures hold, custom Functions' contexts,
-    nodes' metadata) goes with the tensors, as PyTorch frees a graph's nodes, not at the next op."""
-    if tape is None or state.pinned or packing[0] is not None:
-        return
-    spare = any(s is tape for s in state.spares)
-    if not (spare or state.tape is tape):
-        return
-    # (the references: the caller's, ``tape``, getrefcount's argument, the thread's current tape,
-    # and a spare's list)
-    if sys.getrefcount(tape) == 3 + (state.tape is tape) + (state.rec is tape) + spare:
-        tape.reset()
+    """A node's ``metadata`` dict was made, or a hook registered on it.  PyTorch frees these with
+    the node, when the last tensor that needs the node goes; a tape's rows (and what Python keeps
+    for them: hooks, custom Functions' contexts) go when the tape is reset, at the first op after no
+    tensor refers to it.  So that they do not outlive the tensors by more, the tape is reset when
+    the tensor whose ``grad_fn`` gave the node goes, if no tensor refers to the tape then."""
+    release_with(node._owner() if node._owner is not None else None, tape)
 
 
 _lent: list = []       # during a full collection: (weakref, current?) for the tapes taken from this thread

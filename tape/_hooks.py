@@ -19,13 +19,17 @@ returned by ``autograd.grad``.
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
 
 from . import _dtype as D
+from ._state import state
+from ._tape import Tape, packing
 from ._tensor import Tensor, _plain
 from .ops._spec import HOOKED, INPUT, OUTPUT, R_OP, SOURCE
 from .utils.hooks import RemovableHandle
@@ -132,6 +136,56 @@ def _add(hooks: _Hooks, hook: Callable) -> RemovableHandle:
     return handle
 
 
+def release_with(owner: Tensor | None, tape) -> None:
+    """Reset ``tape`` when ``owner`` goes, if no tensor refers to the tape then (``_reset_if_free``)."""
+    if owner is not None and "_meta_guard" not in owner.__dict__:
+        # (an attribute, not a weakref callback: it goes after the tensor's own reference to its tape)
+        owner._meta_guard = _Release(weakref.ref(tape))
+
+
+class _Release:
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: weakref.ref) -> None:
+        self.ref = ref
+
+    def __del__(self) -> None:
+        tape = self.ref()
+        if state is not None:       # (None: the interpreter is shutting down)
+            _reset_if_free(tape)
+
+
+def _reset_if_free(tape: Tape | None) -> None:
+    """Reset ``tape`` (this thread's current tape, or one of its spares) if no tensor refers to it:
+    what Python keeps for its rows (hooks and what their closures hold, custom Functions' contexts,
+    nodes' metadata) goes with the tensors, as PyTorch frees a graph's nodes, not at the next op."""
+    if tape is None or state.pinned or packing[0] is not None:
+        return
+    spare = any(s is tape for s in state.spares)
+    if not (spare or state.tape is tape):
+        return
+    # (the references: the caller's, ``tape``, getrefcount's argument, the thread's current tape,
+    # and a spare's list)
+    if sys.getrefcount(tape) == 3 + (state.tape is tape) + (state.rec is tape) + spare:
+        tape.reset()
+
+
+def use_count(self: Tensor) -> int:
+    r"""The number of references PyTorch counts to the tensor's data: the tensor's own and, for a
+    leaf that requires grad, its ``AccumulateGrad`` node's while a graph that uses the leaf lives
+    (tape: while a tensor refers to the tape the leaf was recorded into)."""
+    if self._tape is not None or not self._rg:
+        return 1
+    for tape in (state.tape, *state.spares):
+        if tape is not None and tape.gen == self._ig:
+            spare = any(s is tape for s in state.spares)
+            # (the references: the loop's, its tuple's, getrefcount's argument, the thread's current
+            # tape, a spare's list)
+            if sys.getrefcount(tape) > 3 + (state.tape is tape) + (state.rec is tape) + spare:
+                return 2
+    return 1
+
+
 def node_hook(tape, r: int, hook: Callable, pre: bool) -> RemovableHandle:
     """Register ``hook`` on the node of row ``r``: before it runs (``pre``: ``hook(grad_outputs)``)
     or after (``hook(grad_inputs, grad_outputs)``); a returned tuple replaces the gradients."""
@@ -153,7 +207,9 @@ def register_hook(self: Tensor, hook: Callable) -> RemovableHandle:
             hooks = self._hooks = _Hooks()
             _leaf_hooks[0] += 1
         return _add(hooks, hook)
-    return _add(_row_hooks(*self._history()).tensor, hook)     # (a change under no_grad keeps the node)
+    tape, node = self._history()
+    release_with(self, tape)        # (the hook goes with the tensor, as PyTorch's with its node)
+    return _add(_row_hooks(tape, node).tensor, hook)     # (a change under no_grad keeps the node)
 
 
 def _backward_hooks_get(self: Tensor):

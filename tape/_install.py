@@ -16,7 +16,7 @@ from typing import Callable
 
 from ._creation import tensor_new
 from ._graph import grad_fn
-from ._hooks import backward_hooks, register_hook, register_post_accumulate_grad_hook
+from ._hooks import backward_hooks, register_hook, register_post_accumulate_grad_hook, use_count
 from ._legacy import private_grad_fn, volatile
 from ._out import call_with_out
 from ._tensor import Tensor, mark_missing
@@ -133,6 +133,7 @@ def install() -> dict:
     _member("register_hook", _as_method(register_hook, "register_hook"))
     _member("register_post_accumulate_grad_hook",
             _as_method(register_post_accumulate_grad_hook, "register_post_accumulate_grad_hook"))
+    _member("_use_count", _as_method(use_count, "_use_count"))
     # (attributes with setters: the registry's properties are read-only)
     _member("volatile", volatile)
     _member("_grad_fn", private_grad_fn)

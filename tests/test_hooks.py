@@ -608,3 +608,45 @@ def test_a_hook_holding_its_node_goes_with_the_graph_at_a_collection(on_node):
     finally:
         if was:
             gc.enable()
+
+
+class _Marker:
+    pass
+
+
+class _Double(tape.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+def _hooked(on_node: bool, python_node: bool, backward: bool) -> tuple:
+    a = tape.randn(4, requires_grad=True)
+    b = _Double.apply(a) if python_node else a * 2
+    marker = _Marker()
+    grad_fn = b.grad_fn
+
+    def hook(*args):
+        marker      # (its closure holds the marker: deleting the caller's name leaves it held)
+
+    (b.grad_fn if on_node else b).register_hook(hook)
+    if backward:
+        b.sum().backward()
+    return a, b, marker, grad_fn
+
+
+@pytest.mark.parametrize("backward", [False, True])
+@pytest.mark.parametrize("python_node", [False, True])
+@pytest.mark.parametrize("on_node", [False, True])
+def test_hooks_go_with_the_tensors_and_nodes_that_hold_them(on_node, python_node, backward):
+    # (PyTorch's test_node_lifecycle: freed by reference counting, no collection needed)
+    import weakref
+
+    a, b, marker, grad_fn = _hooked(on_node, python_node, backward)
+    ref = weakref.ref(marker)
+    del a, b, marker, grad_fn
+    assert ref() is None

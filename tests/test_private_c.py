@@ -424,3 +424,29 @@ def test_current_graph_task_execution_order():
 
 def test_autograd_names_the_package_as_torch():
     assert tape.autograd.torch is tape
+
+
+def _use_counts(L) -> list:
+    # (PyTorch's test_node_lifecycle: AccumulateGrad holds the leaf while a graph using it lives)
+    out = []
+    a = L.randn(4, requires_grad=True)
+    out.append(a._use_count())
+    b = a * 2
+    out.append(a._use_count())
+    b0, b1 = b.split(2)
+    del b
+    out.append(a._use_count())
+    b0.sum().backward(retain_graph=True)
+    out.append(a._use_count())
+    del b0
+    out.append(a._use_count())
+    del b1
+    out.append(a._use_count())
+    out.append(L.ones(2)._use_count())
+    return out
+
+
+@pytest.mark.torch
+def test_use_count_of_a_leaf_follows_its_graph_as_torch():
+    torch = pytest.importorskip("torch")
+    assert _use_counts(tape) == _use_counts(torch)
