@@ -7,14 +7,13 @@ named from the op table (``MulBackward0`` ...), and cached while alive so that
 from __future__ import annotations
 
 import gc
-import sys
 import weakref
 from typing import Any, Callable, NamedTuple
 
 from ._device import device
 from ._dtype import ARENA_DTYPES
 from ._grad_mode import is_multithreading_enabled
-from ._hooks import _replacement, _row_hooks, accumulating, node_hook, task_graph
+from ._hooks import Release, _replacement, _row_hooks, accumulating, hold_python, node_hook, task_graph
 from ._row import Row
 from ._saved import node_attribute, saved_names, valued
 from ._state import state
@@ -36,12 +35,15 @@ def sequence_nr(tape: Tape, row: int) -> int:
 class Node:
     """A node of the backward graph (the ``grad_fn`` of a tensor)."""
 
-    __slots__ = ("_tape", "_row", "_owner", "__weakref__")
+    # (slots are cleared in the order of their sorted names: ``_tape_guard`` goes after ``_tape``,
+    # so the guard sees the view let go of the tape)
+    __slots__ = ("_tape", "_row", "_owner", "_tape_guard", "__weakref__")
 
     def __init__(self, tape: Tape, row: int) -> None:
         self._tape = tape
         self._row = row
         self._owner = None      # (a weakref to the last tensor whose ``grad_fn`` it was: ``hold_metadata``)
+        self._tape_guard = None     # (``_hold``: set once a hook is registered on the view)
 
     def name(self) -> str:
         name = type(self).__name__
@@ -96,12 +98,21 @@ class Node:
     def register_hook(self, fn: Callable) -> RemovableHandle:
         """Register ``fn(grad_inputs, grad_outputs) -> tuple or None``, run after this node computed
         the gradients of its inputs (a returned tuple replaces them)."""
+        self._hold()
         return node_hook(self._tape, self._row, fn, pre=False)
 
     def register_prehook(self, fn: Callable) -> RemovableHandle:
         """Register ``fn(grad_outputs) -> tuple or None``, run before this node runs (a returned
         tuple replaces the gradients of its outputs)."""
+        self._hold()
         return node_hook(self._tape, self._row, fn, pre=True)
+
+    def _hold(self) -> None:
+        # A hook (and what its closure holds) goes with the node in PyTorch: the tape is reset when
+        # the last of the view and the tensor that gave it goes, if no other tensor refers to it.
+        hold_metadata(self, self._tape)
+        if self._tape_guard is None:
+            self._tape_guard = Release(weakref.ref(self._tape))
 
     def __getattr__(self, name: str):
         # Only reached for a name not found: what the node saved (``_saved_self`` ...).
@@ -309,46 +320,18 @@ def grad_fn(t) -> Node | None:
     node = None if t._tape is None else tensor_grad_fn(t._tape, t._node)
     if node is not None:
         node._owner = weakref.ref(t)
+        if "_meta_guard" in t.__dict__ and isinstance(node, Node) and node._tape_guard is None:
+            node._tape_guard = Release(weakref.ref(node._tape))     # (the view keeps the tape as ``t`` does)
     return node
 
 
 def hold_metadata(node, tape: Tape) -> None:
     """A node's ``metadata`` dict was made.  PyTorch frees it with the node, when the last tensor
-    that needs the node goes; a tape's rows (and what Python keeps for them: hooks, custom
-    Functions' contexts) go when the tape is reset, at the first op after no tensor refers to it.
-    So that the dict does not outlive the tensors by more, the tape is reset when the tensor
-    whose ``grad_fn`` gave the node goes, if no tensor refers to the tape then."""
+    that needs the node goes: so that the dict does not outlive the tensors by more, the tape is
+    reset when the tensor whose ``grad_fn`` gave the node goes, if no tensor refers to it then."""
     owner = node._owner() if node._owner is not None else None
-    if owner is not None and "_meta_guard" not in owner.__dict__:
-        # (an attribute, not a weakref callback: it goes after the tensor's own reference to its tape)
-        owner._meta_guard = _Release(weakref.ref(tape))
-
-
-class _Release:
-    __slots__ = ("ref",)
-
-    def __init__(self, ref: weakref.ref) -> None:
-        self.ref = ref
-
-    def __del__(self) -> None:
-        tape = self.ref()
-        if state is not None:       # (None: the interpreter is shutting down)
-            _reset_if_free(tape)
-
-
-def _reset_if_free(tape: Tape | None) -> None:
-    """Reset ``tape`` (this thread's current tape, or one of its spares) if no tensor refers to it:
-    what Python keeps for its rows (hooks and what their closures hold, custom Functions' contexts,
-    nodes' metadata) goes with the tensors, as PyTorch frees a graph's nodes, not at the next op."""
-    if tape is None or state.pinned or packing[0] is not None:
-        return
-    spare = any(s is tape for s in state.spares)
-    if not (spare or state.tape is tape):
-        return
-    # (the references: the caller's, ``tape``, getrefcount's argument, the thread's current tape,
-    # and a spare's list)
-    if sys.getrefcount(tape) == 3 + (state.tape is tape) + (state.rec is tape) + spare:
-        tape.reset()
+    if owner is not None:
+        hold_python(owner, tape)
 
 
 _lent: list = []       # during a full collection: (weakref, current?) for the tapes taken from this thread

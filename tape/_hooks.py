@@ -19,13 +19,17 @@ returned by ``autograd.grad``.
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
 
 from . import _dtype as D
+from ._state import state
+from ._tape import packing
 from ._tensor import Tensor, _plain
 from .ops._spec import HOOKED, INPUT, OUTPUT, R_OP, SOURCE
 from .utils.hooks import RemovableHandle
@@ -132,6 +136,46 @@ def _add(hooks: _Hooks, hook: Callable) -> RemovableHandle:
     return handle
 
 
+def hold_python(owner: Tensor, tape) -> None:
+    """``owner`` gave a node of ``tape`` something of Python's (a hook, a metadata dict).  PyTorch
+    frees it with the node, when the last tensor that needs the node goes; a tape's rows (and what
+    Python keeps for them) go when it is reset, at the first op after no tensor refers to it.  So
+    that they do not outlive the tensors by more, the tape is reset when ``owner`` goes, if no
+    tensor refers to it then."""
+    if "_meta_guard" not in owner.__dict__:
+        # (an attribute, not a weakref callback: it goes after the tensor's own reference to its tape)
+        owner._meta_guard = Release(weakref.ref(tape))
+
+
+class Release:
+    """Resets its tape when it goes, if nothing refers to the tape (``hold_python``)."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: weakref.ref) -> None:
+        self.ref = ref
+
+    def __del__(self) -> None:
+        tape = self.ref()
+        if state is not None:       # (None: the interpreter is shutting down)
+            _reset_if_free(tape)
+
+
+def _reset_if_free(tape) -> None:
+    """Reset ``tape`` (this thread's current tape, or one of its spares) if no tensor refers to it:
+    what Python keeps for its rows (hooks and what their closures hold, custom Functions' contexts,
+    nodes' metadata) goes with the tensors, as PyTorch frees a graph's nodes, not at the next op."""
+    if tape is None or state.pinned or packing[0] is not None:
+        return
+    spare = any(s is tape for s in state.spares)
+    if not (spare or state.tape is tape):
+        return
+    # (the references: the caller's, ``tape``, getrefcount's argument, the thread's current tape,
+    # and a spare's list)
+    if sys.getrefcount(tape) == 3 + (state.tape is tape) + (state.rec is tape) + spare:
+        tape.reset()
+
+
 def node_hook(tape, r: int, hook: Callable, pre: bool) -> RemovableHandle:
     """Register ``hook`` on the node of row ``r``: before it runs (``pre``: ``hook(grad_outputs)``)
     or after (``hook(grad_inputs, grad_outputs)``); a returned tuple replaces the gradients."""
@@ -153,7 +197,12 @@ def register_hook(self: Tensor, hook: Callable) -> RemovableHandle:
             hooks = self._hooks = _Hooks()
             _leaf_hooks[0] += 1
         return _add(hooks, hook)
-    return _add(_row_hooks(*self._history()).tensor, hook)     # (a change under no_grad keeps the node)
+    tape, node = self._history()
+    hold_python(self, tape)
+    view = tape.views.get(node) if tape.views is not None else None
+    if view is not None and getattr(view, "_tape_guard", 0) is None:
+        view._tape_guard = Release(weakref.ref(tape))     # (a grad_fn view taken before keeps the tape too)
+    return _add(_row_hooks(tape, node).tensor, hook)     # (a change under no_grad keeps the node)
 
 
 def _backward_hooks_get(self: Tensor):

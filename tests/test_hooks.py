@@ -608,3 +608,50 @@ def test_a_hook_holding_its_node_goes_with_the_graph_at_a_collection(on_node):
     finally:
         if was:
             gc.enable()
+
+
+class _Marker:
+    pass
+
+
+class _Twice(tape.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+@pytest.mark.parametrize("python_node", [False, True])
+@pytest.mark.parametrize("on_node", [False, True])
+@pytest.mark.parametrize("run_backward", [False, True])
+def test_a_hook_and_what_it_holds_go_with_the_last_tensor_or_node_of_its_graph(python_node, on_node,
+                                                                                run_backward):
+    # (PyTorch's test_node_lifecycle: freed by reference counting, before any later op resets the tape;
+    # the grad_fn view, taken before the hook, is let go of last.  A custom Function's node is its
+    # ctx, which the tape keeps without the ctx keeping the tape: not checked there, PyTorch's keeps the
+    # hook until the ctx goes)
+    import weakref
+
+    def make():
+        a = tape.randn(4, requires_grad=True)
+        b = _Twice.apply(a) if python_node else a * 2
+        marker = _Marker()
+        grad_fn = b.grad_fn
+
+        def hook(*args):
+            return marker and None
+
+        (b.grad_fn if on_node else b).register_hook(hook)
+        if run_backward:
+            b.sum().backward()
+        return a, b, marker, weakref.ref(marker), grad_fn
+
+    a, b, marker, ref, grad_fn = make()
+    del a, b, marker
+    if not python_node:
+        assert ref() is not None
+    del grad_fn
+    assert ref() is None

@@ -213,11 +213,15 @@ class BackwardCFunction(FunctionCtx):
 
     def register_hook(self, fn: Callable) -> RemovableHandle:
         """Register ``fn(grad_inputs, grad_outputs) -> tuple or None``, run after ``backward``."""
-        return node_hook(self._tape_ref(), self._row, fn, pre=False)
+        tape = self._tape_ref()
+        hold_metadata(self, tape)
+        return node_hook(tape, self._row, fn, pre=False)
 
     def register_prehook(self, fn: Callable) -> RemovableHandle:
         """Register ``fn(grad_outputs) -> tuple or None``, run before ``backward``."""
-        return node_hook(self._tape_ref(), self._row, fn, pre=True)
+        tape = self._tape_ref()
+        hold_metadata(self, tape)
+        return node_hook(tape, self._row, fn, pre=True)
 
     @property
     def metadata(self) -> dict:
