@@ -285,10 +285,17 @@ def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
     # tape): keep its path.  When every input asked for is a node of this tape, it leads to none,
     # and the rows above it are not run (PyTorch runs no node that leads to no input asked for).
     elsewhere = bool(result.leaf_targets) or any(k != key for k, _ in result.targets)
+    asked = []
     for node, src in tape.src.items():
-        if type(src) is tuple and elsewhere or type(src) is not tuple and id(src()) in result.leaf_targets:
+        if type(src) is tuple and elsewhere:
             target[node] = 1
+        elif type(src) is not tuple and id(src()) in result.leaf_targets:
+            target[node] = 1
+            asked.append(node)
     mark_unneeded(tape.R, tape.ix, tape.n, target, seen)
+    # (an input asked for is reached, not passed: its hooks run when the sweep gets there, as
+    # PyTorch runs a leaf's AccumulateGrad as soon as it is ready, before the nodes below it)
+    seen[asked] &= ~np.uint8(2)
     if result.run_targets:
         for k, node in result.targets:
             if k == key:

@@ -655,3 +655,32 @@ def test_a_hook_and_what_it_holds_go_with_the_last_tensor_or_node_of_its_graph(p
         assert ref() is not None
     del grad_fn
     assert ref() is None
+
+
+@pytest.mark.parametrize("how", ["backward_inputs", "grad"])
+def test_a_leaf_asked_for_runs_its_hooks_when_the_sweep_reaches_it(how):
+    # (PyTorch runs a leaf's AccumulateGrad, and so its hooks, as soon as its gradient is complete:
+    # here before the custom Function below it, which raises; TestMultithreadAutograd's
+    # test_multi_grad_any_hooks counts on it)
+    order = []
+
+    class Fails(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            order.append("function")
+            raise RuntimeError("stop")
+
+    a = tape.rand(2, requires_grad=True)
+    b = tape.rand(2, requires_grad=True)
+    b.register_hook(lambda g: order.append("leaf"))
+    out = (Fails.apply(a) * b).sum()
+    with pytest.raises(RuntimeError, match="stop"):
+        if how == "grad":
+            tape.autograd.grad(out, (a, b))
+        else:
+            out.backward(inputs=(a, b))
+    assert order == ["leaf", "function"]
