@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 
 import numpy as np
 
@@ -280,10 +281,17 @@ def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
     # tape): keep its path.  When every input asked for is a node of this tape, it leads to none,
     # and the rows above it are not run (PyTorch runs no node that leads to no input asked for).
     elsewhere = bool(result.leaf_targets) or any(k != key for k, _ in result.targets)
+    asked = []
     for node, src in tape.src.items():
-        if type(src) is tuple and elsewhere or type(src) is not tuple and id(src()) in result.leaf_targets:
+        if type(src) is tuple and elsewhere:
             target[node] = 1
+        elif type(src) is not tuple and id(src()) in result.leaf_targets:
+            target[node] = 1
+            asked.append(node)
     mark_unneeded(tape.R, tape.ix, tape.n, target, seen)
+    # (an input asked for is reached, not passed: its hooks run when the sweep gets there, as
+    # PyTorch runs a leaf's AccumulateGrad as soon as it is ready, before the nodes below it)
+    seen[asked] &= ~np.uint8(2)
     if result.run_targets:
         for k, node in result.targets:
             if k == key:
@@ -443,11 +451,13 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             if leaf is None:
                 continue
             if direct and leaf._grad is None and leaf._rg:
-                dtype = leaf._gdt or leaf._dtype
-                # (``leaf_grad``'s common case inline: the adjoint has the leaf's dtype and shape)
-                leaf._grad = T._plain(g, dtype) if g.dtype is dtype.np and g.shape == leaf._shape and g.shape \
-                    else leaf_grad(g, leaf)     # (a later part, from another tape, is added to it)
-                continue
+                with leaf_lock:
+                    if leaf._grad is None:
+                        dtype = leaf._gdt or leaf._dtype
+                        # (``leaf_grad``'s common case inline: the adjoint has the leaf's dtype and shape)
+                        leaf._grad = T._plain(g, dtype) if g.dtype is dtype.np and g.shape == leaf._shape \
+                            and g.shape else leaf_grad(g, leaf)     # (a later part, from another tape, is added)
+                        continue
             entry = result.leaves.get(id(leaf))
             if entry is None:
                 result.leaves[id(leaf)] = [leaf, g]
@@ -461,15 +471,21 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
 
 _new_tensor = object.__new__
 
+# Held while a leaf's ``.grad`` is set or added to (PyTorch's AccumulateGrad takes a mutex): backwards
+# running on several threads into one leaf would otherwise lose parts, ``.grad`` set twice from
+# ``None`` or numpy's in-place add (which lets go of the GIL on large arrays) interleaved.  Reentrant:
+# an accumulation that records (create_graph) may run Python that accumulates.
+leaf_lock = threading.RLock()
+
 
 def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
     """``out.backward()`` of a recorded 0-d output seeded with ``one``, when nothing but the sweep
     can run during it: one tape (no node of an older one), small (its adjoints handed out as
     views), no hooks, retained grads, custom Functions, saved-tensor hooks or anomaly mode.  Then
     the driver's bookkeeping (``run``'s task, pending tapes and collected result) has nothing to
-    do, and this does the rest of it: the sweep, each leaf's gradient (``on_leaf(leaf, g)`` for a
-    leaf whose ``.grad`` is set already), the rows freed, the tape retired.  False (nothing done)
-    when any of that does not hold: ``run`` then takes the backward."""
+    do, and this does the rest of it: the sweep, each leaf's gradient (``on_leaf(leaf, g)``, called
+    with ``leaf_lock`` held, for a leaf whose ``.grad`` is set already), the rows freed, the tape
+    retired.  False (nothing done) when any of that does not hold: ``run`` then takes the backward."""
     tape = out._tape
     if tape.hooks or tape.pyrows or tape.retained or _anomaly._mode[0] or state.pinned \
             or tape.t64 + tape.t32 > SHARED_ADJOINTS or _saved.mutation_spans and _saved.in_mutation_span(tape) \
@@ -541,29 +557,30 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
     inference = T._inference_on and state.inference
     Tensor = T.Tensor
     cols = R[1:5, :n].tolist() if n <= 8 * len(src) else None
-    for node, ref in src.items():
-        if node >= n or not marks[node] & 1:
-            continue
-        dt, o, size, shp = R[1:5, node].tolist() if cols is None else \
-            (cols[0][node], cols[1][node], cols[2][node], cols[3][node])
-        g = grads[dt][o:o + size].reshape(shapes[shp])
-        leaf = ref()
-        if leaf is None or not leaf._rg:
-            continue
-        if leaf._grad is None:
-            dtype = leaf._gdt or leaf._dtype
-            if g.dtype is not dtype.np or g.shape != leaf._shape or not g.shape:
-                leaf._grad = leaf_grad(g, leaf)
-            elif inference:
-                leaf._grad = T._plain(g, dtype)
+    with leaf_lock:     # (held for ``on_leaf`` too)
+        for node, ref in src.items():
+            if node >= n or not marks[node] & 1:
+                continue
+            dt, o, size, shp = R[1:5, node].tolist() if cols is None else \
+                (cols[0][node], cols[1][node], cols[2][node], cols[3][node])
+            g = grads[dt][o:o + size].reshape(shapes[shp])
+            leaf = ref()
+            if leaf is None or not leaf._rg:
+                continue
+            if leaf._grad is None:
+                dtype = leaf._gdt or leaf._dtype
+                if g.dtype is not dtype.np or g.shape != leaf._shape or not g.shape:
+                    leaf._grad = leaf_grad(g, leaf)
+                elif inference:
+                    leaf._grad = T._plain(g, dtype)
+                else:
+                    t = _new_tensor(Tensor)     # (``_tensor._plain``, inlined)
+                    t._v = g
+                    t._dtype = dtype
+                    t._shape = g.shape
+                    leaf._grad = t
             else:
-                t = _new_tensor(Tensor)     # (``_tensor._plain``, inlined)
-                t._v = g
-                t._dtype = dtype
-                t._shape = g.shape
-                leaf._grad = t
-        else:
-            on_leaf(leaf, g)
+                on_leaf(leaf, g)
     free_rows(tape.fr, seen)
     retire()
     return True

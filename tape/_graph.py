@@ -7,7 +7,6 @@ named from the op table (``MulBackward0`` ...), and cached while alive so that
 from __future__ import annotations
 
 import gc
-import sys
 import weakref
 from typing import Any, Callable, NamedTuple
 

@@ -624,6 +624,16 @@ class _Double(tape.autograd.Function):
         return g * 2
 
 
+class _Twice(tape.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
 def _hooked(on_node: bool, python_node: bool, backward: bool) -> tuple:
     a = tape.randn(4, requires_grad=True)
     b = _Double.apply(a) if python_node else a * 2
@@ -650,3 +660,65 @@ def test_hooks_go_with_the_tensors_and_nodes_that_hold_them(on_node, python_node
     ref = weakref.ref(marker)
     del a, b, marker, grad_fn
     assert ref() is None
+
+
+@pytest.mark.parametrize("python_node", [False, True])
+@pytest.mark.parametrize("on_node", [False, True])
+@pytest.mark.parametrize("run_backward", [False, True])
+def test_a_hook_and_what_it_holds_go_with_the_last_tensor_or_node_of_its_graph(python_node, on_node,
+                                                                                run_backward):
+    # (PyTorch's test_node_lifecycle: freed by reference counting, before any later op resets the tape;
+    # the grad_fn view, taken before the hook, is let go of last.  A custom Function's node is its
+    # ctx, which the tape keeps without the ctx keeping the tape: not checked there, PyTorch's keeps the
+    # hook until the ctx goes)
+    import weakref
+
+    def make():
+        a = tape.randn(4, requires_grad=True)
+        b = _Twice.apply(a) if python_node else a * 2
+        marker = _Marker()
+        grad_fn = b.grad_fn
+
+        def hook(*args):
+            return marker and None
+
+        (b.grad_fn if on_node else b).register_hook(hook)
+        if run_backward:
+            b.sum().backward()
+        return a, b, marker, weakref.ref(marker), grad_fn
+
+    a, b, marker, ref, grad_fn = make()
+    del a, b, marker
+    if not python_node:
+        assert ref() is not None
+    del grad_fn
+    assert ref() is None
+
+
+@pytest.mark.parametrize("how", ["backward_inputs", "grad"])
+def test_a_leaf_asked_for_runs_its_hooks_when_the_sweep_reaches_it(how):
+    # (PyTorch runs a leaf's AccumulateGrad, and so its hooks, as soon as its gradient is complete:
+    # here before the custom Function below it, which raises; TestMultithreadAutograd's
+    # test_multi_grad_any_hooks counts on it)
+    order = []
+
+    class Fails(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            order.append("function")
+            raise RuntimeError("stop")
+
+    a = tape.rand(2, requires_grad=True)
+    b = tape.rand(2, requires_grad=True)
+    b.register_hook(lambda g: order.append("leaf"))
+    out = (Fails.apply(a) * b).sum()
+    with pytest.raises(RuntimeError, match="stop"):
+        if how == "grad":
+            tape.autograd.grad(out, (a, b))
+        else:
+            out.backward(inputs=(a, b))
+    assert order == ["leaf", "function"]

@@ -213,6 +213,12 @@ def _recorded_first_grad(t: Tensor, g: Tensor) -> Tensor:
 def _accumulate(t: Tensor, g, create_graph: bool, retained: bool = False) -> None:
     """Add ``g`` into ``t.grad``, in place unless the backward is recorded (a ``retained`` gradient:
     out of place and unrecorded, as PyTorch's retain_grad hook, run in the backward's grad mode)."""
+    with _engine.leaf_lock:     # (PyTorch's AccumulateGrad mutex)
+        _add_grad(t, g, create_graph, retained)
+
+
+def _add_grad(t: Tensor, g, create_graph: bool, retained: bool = False) -> None:
+    # (``_accumulate`` with ``_engine.leaf_lock`` held)
     if t._grad is None:
         if create_graph and isinstance(g, Tensor) and g._rg:
             t._grad = _recorded_first_grad(t, g)
@@ -364,7 +370,7 @@ def tensor_backward(self: Tensor, gradient: Optional[Tensor] = None, retain_grap
 
 
 def _accumulate_more(leaf: Tensor, g: np.ndarray) -> None:
-    _accumulate(leaf, g, False)
+    _add_grad(leaf, g, False)       # (``plain_backward`` holds ``_engine.leaf_lock``)
 
 
 def _is_checkpoint_valid() -> bool:
