@@ -624,16 +624,6 @@ class _Double(tape.autograd.Function):
         return g * 2
 
 
-class _Twice(tape.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x * 2
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * 2
-
-
 def _hooked(on_node: bool, python_node: bool, backward: bool) -> tuple:
     a = tape.randn(4, requires_grad=True)
     b = _Double.apply(a) if python_node else a * 2
@@ -675,7 +665,7 @@ def test_a_hook_and_what_it_holds_go_with_the_last_tensor_or_node_of_its_graph(p
 
     def make():
         a = tape.randn(4, requires_grad=True)
-        b = _Twice.apply(a) if python_node else a * 2
+        b = _Double.apply(a) if python_node else a * 2
         marker = _Marker()
         grad_fn = b.grad_fn
 

@@ -317,6 +317,18 @@ def _scalar_chain(steps):
 
 
 @settings(deadline=None)
+def _fast_and_slow(tr, x, c) -> tuple:
+    """``value_and_grad`` of a two-input trace by its scalar program and by the row-by-row replay."""
+    var = tr.variants[0]
+    fast = tr.value_and_grad(x, c, argnums=(0, 1))
+    program, var.program = var.program, None
+    try:
+        slow = tr.value_and_grad(x, c, argnums=(0, 1))
+    finally:
+        var.program = program
+    return fast, slow
+
+
 @given(steps=SCALAR_STEPS, points=st.lists(st.tuples(st.floats(-1.5, 1.5), st.floats(-1.5, 1.5)), min_size=1,
                                            max_size=5))
 def test_scalar_program_equals_the_sweeps(steps, points):
@@ -329,12 +341,7 @@ def test_scalar_program_equals_the_sweeps(steps, points):
     assert var.program is not None
     for a, b in points:
         x, c = tape.tensor(a, dtype=f64), tape.tensor(b, dtype=f64)
-        fast = tr.value_and_grad(x, c, argnums=(0, 1))
-        program, var.program = var.program, None
-        try:
-            slow = tr.value_and_grad(x, c, argnums=(0, 1))
-        finally:
-            var.program = program
+        fast, slow = _fast_and_slow(tr, x, c)
         assert np.array_equal(fast[0].numpy(), slow[0].numpy(), equal_nan=True)
         for g, h in zip(fast[1], slow[1]):
             assert np.array_equal(g.numpy(), h.numpy(), equal_nan=True)
@@ -351,12 +358,7 @@ def test_scalar_program_results(shape):
     var = tr.variants[0]
     assert var.program is not None and pair.variants[0].program is not None
     x, c = tape.full(shape, 0.7, dtype=f64), tape.full(shape, -0.4, dtype=f64)
-    fast = tr.value_and_grad(x, c, argnums=(0, 1))
-    program, var.program = var.program, None
-    try:
-        slow = tr.value_and_grad(x, c, argnums=(0, 1))
-    finally:
-        var.program = program
+    fast, slow = _fast_and_slow(tr, x, c)
     for got, want in zip((fast[0],) + fast[1], (slow[0],) + slow[1]):
         assert got.shape == want.shape == shape and got.dtype == want.dtype == f64 and not got.requires_grad
         assert got.numpy().tobytes() == want.numpy().tobytes()
