@@ -34,7 +34,8 @@ from ._sweep import _PYTHON_START as PYTHON_START
 from ._sweep import (ADJOINTS, GATHERS, NEVER, PYTHON_FROM, SAVES, SPARSE_FROM, compile_for, free_rows,
                      mark_unneeded, seeded_sweeps, sweep_rows)
 from ._tape import DETACHED, ConstRef, Tape, retire, write_tape
-from .ops._spec import CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_DT, R_OP, REGISTRY, UNARY
+from .ops._spec import (CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_A, R_B, R_DT, R_LN, R_LO, R_NOUT, R_NUM, R_OFF,
+                        R_OP, R_RG, R_SHP, REGISTRY, UNARY)
 from .ops._spec import X_REST, input_saved
 from .ops.elementwise import binary_adjoint, unary_adjoint
 from .ops.reduction import MEAN, SUM
@@ -345,6 +346,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     values = (tape.v64, tape.v32)
     ctl = np.zeros(C_SIZE, np.int64)
     ctl[C_START] = n - 1
+    cv = memoryview(ctl)        # (item reads and writes at a fifth of numpy's: a sweep stops at every custom Function)
     anomaly = _anomaly._mode[0]
     # (anomaly mode: the compiled sweep checks each row's gradients for nan, ``C_NAN``; a row that
     # Python ran is checked when the sweep next stops)
@@ -369,11 +371,10 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                         for x in _grad_inputs(tape, last)])
             last = -1
             returned = None
-        # (``item`` reads: a sweep stops at every custom Function's row)
-        status = ctl.item(C_STATUS)
+        status = cv[C_STATUS]
         if status == ST_DONE:
             break
-        r = ctl.item(C_ROW)
+        r = cv[C_ROW]
         if status == ST_NAN:
             _check_nan(tape, r, [_arena_view(tape, grads, x) if x >= 0 and seen[x] & 1 else None
                                  for x in _grad_inputs(tape, r)])
@@ -403,7 +404,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             else:
                 ctl[C_START] = r
             continue
-        code = tape.op.item(r)
+        code = tape.w_op[r]
         if code in GATHERS:
             ctl[C_START] = _sparse_row(tape, r, values, grads, seen, result, own) - 1
             continue
@@ -413,10 +414,13 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         if code < PYTHON_START:
             returned = _blamed(anomaly, tape, r, _big_row, tape, r, values, grads, seen)
         elif REGISTRY[code].py_adjoint is None:
-            returned = _blamed(anomaly, tape, r, _python_vjp, tape, r, values, grads, seen, own)
+            # (``_python_vjp`` called directly outside anomaly mode: a sweep stops here at every
+            # custom Function's row)
+            returned = _blamed(anomaly, tape, r, _python_vjp, tape, r, values, grads, seen, own) if anomaly else \
+                as_node(tape, r, _vjp_row, tape, r, grads, seen, own)
         else:
             returned = _blamed(anomaly, tape, r, _python_row, tape, r, values, grads, seen, own)
-        ctl[C_START] = r - 1
+        cv[C_START] = r - 1
     if tape.hooks:
         _hooks.fire_undefined_only(tape, seen, UNDEFINED)
     for r, hooks in _hooked_targets(tape, R, hooked, seen, result):
@@ -767,44 +771,49 @@ def _python_vjp(tape: Tape, r: int, values, grads, seen, own=None) -> list | Non
 
 
 def _vjp_row(tape: Tape, r: int, grads, seen, own=None) -> list | None:
-    R = tape.R
-    # (the row's columns in one ``tolist``, its inputs from them: a custom Function's row runs on every call)
-    code, _, _, _, _, a, b, _, _, _, _, _, first, listed, nout = R[:, r].tolist()
-    op = REGISTRY[code]
+    # (the rows' columns and marks read through memoryviews, ``Tape.w_int``: an item read costs a
+    # fifth of numpy's, and a custom Function's row runs here on every call)
+    w = tape.w_int
+    marks = memoryview(seen)
+    op = REGISTRY[w[R_OP][r]]
+    listed = w[R_LN][r]
     row = Row(tape, r)
-    row._inputs = ins = tuple(tape.ix[first:first + listed].tolist()) if listed else \
-        tuple(x for x in (a, b) if x >= 0)
+    if listed:
+        first = w[R_LO][r]
+        ins = tuple(tape.ix[first:first + listed].tolist())
+    else:
+        ins = tuple(x for x in (w[R_A][r], w[R_B][r]) if x >= 0)
+    row._inputs = ins
     shapes = tape.shapes
-    lo, hi = (r + 1, r + 1 + nout) if op.multi else (r, r + 1)
-    # (the outputs' columns and marks in one ``tolist`` each: a custom Function's row runs on every call)
-    _, dts, offs, ns, shps = R[:5, lo:hi].tolist()
+    lo, hi = (r + 1, r + 1 + w[R_NOUT][r]) if op.multi else (r, r + 1)
+    dts, offs, ns, shps = w[R_DT], w[R_OFF], w[R_NUM], w[R_SHP]
     gs = []
-    for k, mark in enumerate(seen[lo:hi].tolist()):
-        if mark & 1:
-            dt, off = dts[k], offs[k]
-            gs.append(T._plain(grads[dt][off:off + ns[k]].reshape(shapes[shps[k]]).copy(), D.ARENA_DTYPES[dt]))
+    for q in range(lo, hi):
+        if marks[q] & 1:
+            dt, off = dts[q], offs[q]
+            gs.append(T._plain(grads[dt][off:off + ns[q]].reshape(shapes[shps[q]]).copy(), D.ARENA_DTYPES[dt]))
         else:
             gs.append(None)
     xs = tuple(handle(tape, x) for x in ins) if op.reads_inputs else ()
     # (a list, indexed below: ``_adopted`` counts the references to each gradient)
     outs = list(op.vjp(tuple(gs) if op.multi else gs[0], xs, None, row))
-    seen[r] |= 4
+    marks[r] |= 4
     undefined = False
-    rg = tape.rg
+    rg = w[R_RG]
     for k in range(min(len(ins), len(outs))):
         x = ins[k]
         if outs[k] is None or not rg[x]:
             undefined = undefined or outs[k] is None
             continue
-        _, dt, off, n, shp = R[:5, x].tolist()
+        dt, off, n, shp = dts[x], offs[x], ns[x], shps[x]
         if own and x in own:            # (an input listed twice, whose first gradient made it owned)
             own[x] += outs[k]._value().reshape(-1)
-        elif seen[x] & 1:
+        elif marks[x] & 1:
             grads[dt][off:off + n].reshape(shapes[shp])[...] += outs[k]._value()
         else:
-            seen[x] |= 1
+            marks[x] |= 1
             # (another input's row between this leaf and the row, left to run, might add to it: as ``owned``'s ``also``)
-            mine = own is not None and not any(x < y < r and not seen[y] & 2 and tape.op[y] != INPUT for y in ins)
+            mine = own is not None and not any(x < y < r and not marks[y] & 2 and w[R_OP][y] != INPUT for y in ins)
             adopted = _adopted(outs, k, dt, n) if mine else None
             if mine and owned(tape, seen, x, r, own, array=adopted):
                 if adopted is None:

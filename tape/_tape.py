@@ -381,7 +381,8 @@ class Tape:
                     self.t64 = o + n
                 v = self.v64
             if shape:
-                v[o:o + n] = value.ravel()
+                if n:       # (a custom Function's row holds no value of its own)
+                    v[o:o + n] = value.ravel()
             else:
                 v[o] = value            # an item assignment costs a fifth of a slice's
         self.n = r + 1

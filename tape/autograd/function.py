@@ -359,6 +359,7 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
     # each tensor argument's history is now (forward may change one in place).
     needs = []
     before = []
+    in_meta = []
     record = False
     for a in args:
         if isinstance(a, Tensor):
@@ -366,6 +367,7 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
             record = record or need
             needs.append(need)
             before.append((a, a._tape, a._node))
+            in_meta.append((a._shape, a._dtype))
         else:
             needs.append(False)
     ctx._needs_input_grad = tuple(needs)
@@ -397,7 +399,7 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
         return outputs
     for t in dirty:
         _check_dirty(t, args, len(outs))
-    new = _record(ctx, args, before, outs, dirty)
+    new = _record(ctx, args, before, in_meta, outs, dirty)
     return new[0] if single else tuple(new)
 
 
@@ -456,8 +458,9 @@ def _position(o: Any, items: tuple, stop: int) -> int:
     return -1
 
 
-def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
-    """Append the Function's row and its OUTPUT rows; return the outputs' handles."""
+def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: tuple) -> list:
+    """Append the Function's row and its OUTPUT rows; return the outputs' handles (``in_meta``: the
+    shape and dtype of each tensor argument, as ``forward`` got it)."""
     tape = write_tape()
     nodes = []
     for t, old_tape, old_node in before:
@@ -522,7 +525,7 @@ def _record(ctx, args: tuple, before: list, outs: tuple, dirty: tuple) -> list:
         ctx._inputs = range(len(args))
     else:
         ctx._inputs = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-    ctx._in_meta = [(a._shape, a._dtype) for a, _, _ in before]
+    ctx._in_meta = in_meta
     d = ctx.__dict__
     if "to_save" in d:
         _keep_saved(ctx, tape, outs, new, before, nodes)
