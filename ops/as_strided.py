@@ -37,7 +37,7 @@ def _storage_view(self: Tensor, size: Sequence[int], stride: Sequence[int], stor
         raise RuntimeError(f"Tensor: invalid storage offset {offset}")
     base = self._vb if self._vb is not None else self
     base._storage()         # (a float held as such becomes an array)
-    storage = storage_of(base)
+    storage = self._strided_storage()
     item = storage.itemsize
     n = storage.size
     need = 0 if 0 in size else offset + 1 + sum((s - 1) * d for s, d in zip(size, stride))

@@ -69,6 +69,13 @@ def leaf_grad(g: np.ndarray, like) -> T.Tensor:
     """Gradient array ``g`` as a tensor of ``like``'s dtype (its ``grad_dtype`` when set) and shape
     (a 0-d float64 one holds a float)."""
     dtype = like._gdt or like._dtype
+    v = like._v
+    if type(v) is np.ndarray and v.ndim > 1 and not v.flags.c_contiguous:
+        # (PyTorch's AccumulateGrad: the grad of a leaf laid out densely otherwise, channels_last
+        # or transposed, has the leaf's strides; of one with gaps, row-major ones)
+        out = np.empty_like(v, dtype.np)
+        out[...] = np.asarray(g).reshape(like._shape)
+        return T._plain(out, dtype)
     if g.shape == like._shape and g.dtype is dtype.np and like._shape:
         return T._plain(g, dtype)
     g = np.asarray(g, dtype.np).reshape(like._shape)
@@ -460,7 +467,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                         dtype = leaf._gdt or leaf._dtype
                         # (``leaf_grad``'s common case inline: the adjoint has the leaf's dtype and shape)
                         leaf._grad = T._plain(g, dtype) if g.dtype is dtype.np and g.shape == leaf._shape \
-                            and g.shape else leaf_grad(g, leaf)     # (a later part, from another tape, is added)
+                            and g.shape and leaf._v.flags.c_contiguous else leaf_grad(g, leaf)     # (a later part, from another tape, is added)
                         continue
             entry = result.leaves.get(id(leaf))
             if entry is None:
@@ -573,7 +580,7 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
                 continue
             if leaf._grad is None:
                 dtype = leaf._gdt or leaf._dtype
-                if g.dtype is not dtype.np or g.shape != leaf._shape or not g.shape:
+                if g.dtype is not dtype.np or g.shape != leaf._shape or not g.shape or not leaf._v.flags.c_contiguous:
                     leaf._grad = leaf_grad(g, leaf)
                 elif inference:
                     leaf._grad = T._plain(g, dtype)

@@ -34,7 +34,7 @@ from . import _dtype as D
 from . import _tape as _T
 from ._hooks import _row_hooks
 from ._row import Row
-from ._state import mutation_allowed as state_mutation_allowed, state
+from ._state import state
 from ._stops import FREED
 from ._tensor import Tensor, _plain, _recorded
 from .ops._spec import CONST, INPUT, OUT, OUTPUT, OUTPUTS, REGISTRY, ROLES, X0, X1, X2, Given, input_saved
@@ -591,9 +591,8 @@ def in_mutation_span(tape) -> bool:
 
 def check_mutation_spans(tape, roots) -> None:
     """Refuse a backward outside ``allow_mutation_on_saved_tensors`` that reaches, from the rows
-    ``roots``, a row recorded inside it that saved a tensor (as PyTorch's unpack hook refuses)."""
-    if state_mutation_allowed[0] is not None:
-        return
+    ``roots``, a row recorded inside it that saved a tensor (as PyTorch's unpack hook refuses).
+    Inside another such context too: ``mutation_spans`` holds the contexts that ended."""
     spans = [(lo0 if tape.gen == g0 else 0, hi1 if tape.gen == g1 else tape.n)
              for g0, lo0, g1, hi1 in mutation_spans if g0 <= tape.gen <= g1]
     if not spans:

@@ -690,8 +690,7 @@ class Tensor(_NotYet):
     def storage_offset(self) -> int:
         """Elements between the start of the storage and the tensor's first element (a view's
         place in the tensor it views; 0 for any other)."""
-        root = self._vb if self._vb is not None else self
-        storage = storage_of(root)
+        storage = self._strided_storage()
         if storage is None or not np.may_share_memory(storage, self._v):
             return 0
         return (self._v.__array_interface__["data"][0] - storage.__array_interface__["data"][0]) // self._v.itemsize
@@ -709,6 +708,19 @@ class Tensor(_NotYet):
     def data_ptr(self) -> int:
         """The address of the tensor's first element (views share their base's memory)."""
         return self._storage().__array_interface__["data"][0]
+
+    def _strided_storage(self) -> Optional[np.ndarray]:
+        """The array that ``storage_offset`` and ``as_strided`` count in: the root's storage, or for
+        a tensor that is no view the bigger array it aliases (``detach()`` or ``.data`` of a view
+        shares the view's storage in PyTorch, offset included)."""
+        if self._vb is not None:
+            return self._vb._strided_storage()
+        storage = storage_of(self)
+        if self._origins and storage is not None:
+            wider = self._storage_root()
+            if wider.size > storage.size:
+                return wider
+        return storage
 
     def _storage_root(self) -> np.ndarray:
         """The array of the storage the elements live in: the root of the chain of views, or the

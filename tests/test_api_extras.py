@@ -270,8 +270,16 @@ def _mutation_cases(lib) -> list:
             b.sin_()
             o.backward()
 
+    def backward_in_another_context():
+        with graph.allow_mutation_on_saved_tensors():
+            a = lib.ones(2, 3, requires_grad=True)
+            o = (a ** 2).sum()
+        with graph.allow_mutation_on_saved_tensors():
+            o.backward()
+
     for f in (changed_after_saved, through_a_view, second_order, through_detach_then_used_again,
-              backward_after_the_context, saving_nothing_after_the_context, nested, recorded_before_the_context):
+              backward_after_the_context, saving_nothing_after_the_context, nested, recorded_before_the_context,
+              backward_in_another_context):
         r(f)
     return out
 
@@ -287,6 +295,7 @@ def test_allow_mutation_on_saved_tensors():
     assert cases[5] == twos
     assert cases[6] == ("RuntimeError", "allow_mutation_on_saved_tensors contexts cannot be nested")
     assert cases[7][0] == "RuntimeError" and "modified by an inplace operation" in cases[7][1]
+    assert cases[8] == cases[4]
     assert tape._state.mutation_allowed[0] is None
 
 

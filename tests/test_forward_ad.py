@@ -110,6 +110,26 @@ def test_make_dual_errors_and_aliasing():
         assert tm.stride() == (1, 3) and tm.tolist() == [[1.0, 1.0]] * 3   # copied into the primal's layout
 
 
+
+def test_make_dual_copies_a_tangent_of_another_storage_size_or_offset():
+    # PyTorch's has_same_meta: a tangent is used as it is only with the primal's storage size,
+    # storage offset and strides (not counted where the size is 0 or 1; two empty tensors match).
+    # Otherwise it is copied into one laid out as the primal in a storage of the primal's size.
+    with fwAD.dual_level():
+        primal = tape.randn(5, dtype=tape.float64)[:4].detach()
+        t = tape.randn(4, dtype=tape.float64)
+        u = fwAD.unpack_dual(fwAD.make_dual(primal, t)).tangent
+        assert u is not t and len(u.untyped_storage()) == 5 * 8 and u.tolist() == t.tolist()
+        u *= 2
+        assert u.tolist() != t.tolist()
+        p2, t2 = tape.randn(6, dtype=tape.float64)[2:5], tape.randn(6, dtype=tape.float64)[1:4]
+        u2 = fwAD.unpack_dual(fwAD.make_dual(p2, t2)).tangent
+        assert u2 is not t2 and u2.storage_offset() == 2 and u2.tolist() == t2.tolist()
+        a, b = tape.tensor([1.0]).as_strided((1,), (2,), 0), tape.tensor([1.0]).as_strided((1,), (1,), 0)
+        assert fwAD.unpack_dual(fwAD.make_dual(a, b)).tangent is b
+        a, b = tape.tensor([1.0]).as_strided((0,), (1,), 1), tape.tensor([1.0]).as_strided((0,), (1,), 2)
+        assert fwAD.unpack_dual(fwAD.make_dual(a, b)).tangent is b
+
 def test_semantics_no_grad_detach_inplace_views():
     x = _f64([1.0, 2.0, 3.0])
     v = _f64([1.0, 0.5, 0.25])

@@ -164,3 +164,21 @@ def test_an_ended_mutation_context_leaves_the_short_path_on(run_calls):
     params, loss = _mlp(torch.float32)
     loss().backward()
     assert run_calls[0] == calls and all(p.grad is not None for p in params)
+
+
+def test_a_dense_leaf_laid_out_otherwise_gets_a_grad_with_its_strides():
+    # PyTorch's AccumulateGrad: a leaf whose elements are one run of memory in another order
+    # (channels_last, transposed) gets a grad with its strides; one with gaps a row-major grad.
+    a = torch.rand((2, 3, 4, 5)).to(memory_format=torch.channels_last).requires_grad_()
+    b = torch.rand((2, 3, 4, 5))
+    a.sum().backward()
+    assert a.grad.stride() == a.stride() == (60, 1, 15, 3) and a.grad.tolist() == torch.ones(2, 3, 4, 5).tolist()
+    a.grad = None
+    (a * b).sum().backward()
+    assert a.grad.stride() == a.stride() and a.grad.tolist() == b.tolist()
+    t = torch.arange(6.0).reshape(3, 2).t().requires_grad_()
+    (t * torch.arange(6.0).reshape(2, 3)).sum().backward()
+    assert t.grad.stride() == (1, 2) and t.grad.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    c = torch.empty_strided((2, 2), (4, 2)).copy_(torch.rand((2, 2))).requires_grad_()
+    (c * 3).sum().backward()
+    assert c.grad.stride() == (2, 1) and c.grad.tolist() == [[3.0, 3.0], [3.0, 3.0]]

@@ -659,3 +659,15 @@ def test_an_unbind_output_of_a_leaf_changed_under_no_grad_keeps_the_multi_output
         leaf.add_(-2.0)
     with pytest.raises(RuntimeError, match="^Output 0 of Unbind is a view and is being modified inplace"):
         parts[0].add_(-2.0)
+
+
+def test_detach_of_a_view_counts_offsets_in_the_view_s_storage():
+    # PyTorch's detach() shares the view's storage, offset included: storage_offset and as_strided
+    # count in the storage of the tensor the view views.
+    a = tape.arange(5.0)
+    d = a[1:4].detach()
+    assert d.storage_offset() == 1 and len(d.untyped_storage()) == 5 * 4
+    assert d.as_strided((2,), (1,)).tolist() == [1.0, 2.0]
+    assert d.view_as(d).as_strided((5,), (1,), 0).tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    d.as_strided((2,), (1,), 0).mul_(-1)
+    assert a.tolist() == [-0.0, -1.0, 2.0, 3.0, 4.0]

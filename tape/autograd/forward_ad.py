@@ -90,11 +90,27 @@ def make_dual(tensor: Tensor, tangent: Tensor, *, level: Optional[int] = None) -
                            f"Tensor, this is not supported. Tensor is of size {list(tensor._shape)} while the given "
                            f"forward gradient is of size {list(tangent._shape)}.")
     dual = _dual.unwrapped(tensor.view_as)(tensor)
-    if tangent.stride() != tensor.stride():
-        # (PyTorch copies a tangent of another layout into the primal's, differentiably)
-        tangent = _dual.unwrapped(lambda: tensor.detach().clone().copy_(tangent))()
+    if not _same_meta(tensor, tangent):
+        # (PyTorch copies a tangent of another layout into one laid out as the primal in a storage
+        # of the primal's size, differentiably, so that any view of the primal has a tangent view)
+        tangent = _dual.unwrapped(lambda: tensor.new_zeros(_storage_numel(tensor)).as_strided(
+            tensor.size(), tensor.stride(), tensor.storage_offset()).copy_(tangent))()
     _dual.set_tangent(dual, tangent)
     return dual
+
+
+def _storage_numel(t: Tensor) -> int:
+    return t.untyped_storage().nbytes() // t.element_size()
+
+
+def _same_meta(base: Tensor, other: Tensor) -> bool:
+    """PyTorch's ``has_same_meta``: the same storage size, offset, sizes and strides (a stride
+    where the size is 0 or 1 does not count; two empty tensors always match)."""
+    if base.numel() == 0 and other.numel() == 0:
+        return True
+    if _storage_numel(base) != _storage_numel(other) or base.storage_offset() != other.storage_offset():
+        return False
+    return all(b == o or n <= 1 for n, b, o in zip(base._shape, base.stride(), other.stride()))
 
 
 class UnpackedDualTensor(NamedTuple):
