@@ -76,6 +76,13 @@ def is_inference(input: Tensor) -> bool:
     return input.is_inference()
 
 
+def detach_(input: Tensor) -> Tensor:
+    """``input.detach_()``: detaches the tensor from the graph that made it, in place."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"detach_(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return input.detach_()
+
+
 def is_floating_point(input: Tensor) -> bool:
     """Whether ``input`` has a floating point dtype."""
     return input.is_floating_point()
@@ -102,7 +109,7 @@ __all__ = [
 
 format_tape = viz.listing     # (the name it had first)
 __all__ += ["format_tape", "viz", "testing"]
-__all__ += ["inference_mode", "is_inference_mode_enabled"]
+__all__ += ["inference_mode", "is_inference_mode_enabled", "detach_"]
 if set(_functions) & set(globals()):
     raise ImportError(f"function forms shadow tape's names: {sorted(set(_functions) & set(globals()))}")
 from ._trace import Trace, TraceGuardError, dispatching as _dispatching  # noqa: E402

@@ -153,9 +153,9 @@ __all__ = [
     "get_printoptions", "set_warn_always", "is_warn_always_enabled", "BoolTensor", "ByteTensor",
     "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor", "FloatTensor",
     "DoubleTensor", "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_anomaly_enabled",
-    "format_tape", "viz", "testing", "inference_mode", "is_inference_mode_enabled", "detach",
-    "addmm", "addmv", "addr", "addbmm", "baddbmm", "block_diag", "lerp", "addcmul", "addcdiv",
-    "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "add", "sub",
+    "format_tape", "viz", "testing", "inference_mode", "is_inference_mode_enabled", "detach_",
+    "detach", "addmm", "addmv", "addr", "addbmm", "baddbmm", "block_diag", "lerp", "addcmul",
+    "addcdiv", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "add", "sub",
     "subtract", "mul", "multiply", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
     "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square",
     "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan", "arctan", "asinh", "arcsinh",
@@ -194,22 +194,22 @@ __all__ = [
     "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split", "split_with_sizes",
     "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk", "tensor_split", "hsplit",
     "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack",
-    "triangular_solve", "abs_", "acos_", "acosh_", "arccos_", "arccosh_", "arcsin_", "arcsinh_",
-    "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_",
-    "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_", "exp_", "expm1_",
-    "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_", "log10_", "log1p_",
-    "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_",
-    "relu_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_",
-    "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "as_strided_", "rand_like", "randn_like",
-    "randint_like", "normal", "bernoulli", "multinomial", "randperm", "tril_indices",
-    "triu_indices", "logspace", "hamming_window", "hann_window", "blackman_window",
-    "bartlett_window", "kaiser_window", "get_rng_state", "set_rng_state", "is_inference",
-    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
-    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
-    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
-    "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
-    "scalar_tensor", "empty_strided", "backends", "cpu", "version",
-    "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
+    "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_",
+    "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_",
+    "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_",
+    "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_", "lcm_",
+    "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_",
+    "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_", "sigmoid_", "sin_",
+    "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
+    "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
+    "multinomial", "randperm", "tril_indices", "triu_indices", "logspace", "hamming_window",
+    "hann_window", "blackman_window", "bartlett_window", "kaiser_window", "get_rng_state",
+    "set_rng_state", "is_inference", "channels_last", "channels_last_3d", "contiguous_format",
+    "layout", "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage",
+    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
+    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError",
+    "load_trace", "asarray", "range", "scalar_tensor", "empty_strided", "backends", "cpu",
+    "version", "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
     "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
     "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
     "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
@@ -226,6 +226,9 @@ def is_floating_point(input: Tensor) -> builtins.bool:
 
 def numel(input: Tensor) -> builtins.int:
     """The number of elements of ``input``."""
+
+def detach_(input: Tensor) -> Tensor:
+    """``input.detach_()``: detaches the tensor from the graph that made it, in place."""
 
 def is_inference(input: Tensor) -> builtins.bool:
     """Whether ``input`` is an inference tensor (made in inference mode, or a view of one)."""
@@ -270,6 +273,9 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=..., alpha=...) -> 
 
 def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=..., alpha=...) -> Tensor:
     """``beta * self + alpha * (mat @ vec)`` (``self`` broadcast to the product's shape)."""
+
+def addmv_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.addmv_(...)``: :meth:`Tensor.addmv_` as a function."""
 
 def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=..., alpha=...) -> Tensor:
     """``beta * self + alpha * outer(vec1, vec2)`` (``self`` broadcast to the product's shape; the
@@ -850,6 +856,9 @@ def index_put(input: Tensor, indices, values: Tensor, accumulate: builtins.bool 
     """``self`` with ``values`` (broadcast) written, or added with ``accumulate``, at
     ``self[indices]`` (``indices`` a tuple of index tensors, as in advanced indexing)."""
 
+def index_put_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.index_put_(...)``: :meth:`Tensor.index_put_` as a function."""
+
 def index_reduce(input: Tensor, dim: builtins.int, index: Tensor, source: Tensor, reduce: builtins.str, *, include_self: builtins.bool = ...) -> Tensor:
     """``self`` with the entries of ``source`` along ``dim`` reduced into the positions in ``index``
     by ``reduce`` ("prod", "mean", "amax" or "amin"), starting from ``self``'s entries (or, with
@@ -1264,6 +1273,9 @@ def repeat_interleave(input: Tensor, repeats: Union[builtins.int, Tensor, None] 
 def reshape(input: Tensor, *shape: Shape) -> Tensor:
     """The same data with a new shape (one dimension may be -1): a view where the layout
     allows one, else a contiguous copy."""
+
+def resize_as_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``input.resize_as_(...)``: :meth:`Tensor.resize_as_` as a function."""
 
 def resolve_conj(input: Tensor) -> Tensor:
     """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""

@@ -245,3 +245,14 @@ def test_apply_map_map2():
         f.clone().map2_(f, tape.tensor([1, 2]), lambda a, b, c: a)
     with pytest.raises(RuntimeError, match=r"The expanded size of the tensor \(3\) must match the existing size \(2\)"):
         tape.ones(3).map_(tape.ones(2), lambda a, b: a)
+
+
+def test_top_level_forms_of_in_place_methods():
+    x = tape.ones(2, requires_grad=True) * 1
+    assert tape.detach_(x) is x and x.grad_fn is None and not x.requires_grad
+    assert tape.index_put_(tape.zeros(3), (tape.tensor([0]),), tape.tensor(5.0), accumulate=True).tolist() == [5, 0, 0]
+    assert tape.resize_as_(tape.zeros(3), tape.zeros(2)).shape == (2,)
+    assert tape.addmv_(tape.zeros(2), tape.ones(2, 3), tape.ones(3), beta=2, alpha=3).tolist() == [9.0, 9.0]
+    for name in ("detach_", "index_put_", "resize_as_", "addmv_"):
+        with pytest.raises(TypeError, match=rf"^{name}\(\): argument 'input' \(position 1\) must be Tensor, not int$"):
+            getattr(tape, name)(3)
