@@ -55,12 +55,14 @@ def _refuse_grad(self: Tensor, name: str) -> None:
         raise RuntimeError(f"Can't call {name}() on Variable that requires grad. Use var.detach().{name}() instead.")
 
 
-def _operand(self: Tensor, other, name: str, what: str) -> list:
+def _operand(self: Tensor, other, name: str, param: str, position: int, shown: str) -> list:
+    """``other``'s elements broadcast to ``self``'s shape (PyTorch's errors: ``shown`` is how its
+    dtype message names the argument)."""
     if not isinstance(other, Tensor):
-        raise TypeError(f"{name}(): argument '{what.strip(chr(39))}' must be Tensor, not {type(other).__name__}")
+        raise TypeError(f"{name}(): argument '{param}' (position {position}) must be Tensor, not "
+                        f"{type(other).__name__}")
     if other.dtype is not self.dtype:
-        raise TypeError(f"{name}: expected {_type_name(self.dtype)} for {what} (got "
-                        f"{_type_name(other.dtype)})")
+        raise TypeError(f"{name}: expected {_type_name(self.dtype)} for {shown} (got {_type_name(other.dtype)})")
     return other.detach().expand(self.shape).numpy().ravel().tolist()
 
 
@@ -87,7 +89,7 @@ def map_(self, tensor: Tensor, callable: Callable) -> Tensor:
     """Replaces each element ``x`` with ``callable(x, y)``, ``y`` the element of ``tensor`` (broadcast
     to this tensor's shape, of its dtype) at the same place, in place."""
     _refuse_grad(self, "map_")
-    ys = _operand(self, tensor, "map_", "'other'")
+    ys = _operand(self, tensor, "map_", "other", 1, "'other'")
     return _write(self, [callable(x, y) for x, y in zip(self.numpy().ravel().tolist(), ys)])
 
 
@@ -96,6 +98,6 @@ def map2_(self, x: Tensor, y: Tensor, callable: Callable) -> Tensor:
     """Replaces each element ``s`` with ``callable(s, a, b)``, ``a`` and ``b`` the elements of ``x``
     and ``y`` (broadcast to this tensor's shape, of its dtype) at the same place, in place."""
     _refuse_grad(self, "map2_")
-    xs = _operand(self, x, "map2_", "argument 'x'")
-    ys = _operand(self, y, "map2_", "argument 'y'")
+    xs = _operand(self, x, "map2_", "x", 1, "argument 'x'")
+    ys = _operand(self, y, "map2_", "y", 2, "argument 'y'")
     return _write(self, [callable(s, a, b) for s, a, b in zip(self.numpy().ravel().tolist(), xs, ys)])

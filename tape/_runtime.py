@@ -17,7 +17,7 @@ from ._legacy import _BY_NAME, LEGACY_TYPES
 from ._storage import TypedStorage, UntypedStorage
 from ._tensor import Tensor
 
-_state = {"interop": None, "deterministic": False, "warn_only": False, "matmul": "highest"}
+_state = {"interop": None, "deterministic": False, "warn_only": False, "matmul": "highest", "warned_tensor_type": False}
 _BY_CLASS = {cls: dt for dt, cls in LEGACY_TYPES.items()}
 _DEBUG_MODES = ("default", "warn", "error")
 _PRECISIONS = ("highest", "high", "medium")
@@ -129,7 +129,7 @@ def set_flush_denormal(mode: bool) -> bool:
 def set_default_tensor_type(t) -> None:
     """Deprecated (PyTorch 2.1): sets the default floating point dtype from a tensor type or its
     name (``tape.DoubleTensor``, ``"torch.DoubleTensor"``); warns once."""
-    if not _state.get("warned_tensor_type"):
+    if not _state["warned_tensor_type"]:
         _state["warned_tensor_type"] = True
         warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
                       "torch.set_default_dtype() and torch.set_default_device() as alternatives.",

@@ -80,7 +80,7 @@ def test_matmul_precision_and_denormals(restore_switches):
 
 
 def test_set_default_tensor_type(restore_switches):
-    _runtime._state.pop("warned_tensor_type", None)
+    _runtime._state["warned_tensor_type"] = False
     with pytest.warns(UserWarning, match=r"set_default_tensor_type\(\) is deprecated as of PyTorch 2.1"):
         tape.set_default_tensor_type(tape.DoubleTensor)
     assert tape.get_default_dtype() is tape.float64 and tape.zeros(1).dtype is tape.float64
@@ -243,6 +243,10 @@ def test_apply_map_map2():
         tape.ones(2, dtype=tape.float64).map_(tape.ones(2), lambda a, b: a)
     with pytest.raises(TypeError, match=r"^map2_: expected torch.FloatTensor for argument 'y' \(got torch.LongTensor\)$"):
         f.clone().map2_(f, tape.tensor([1, 2]), lambda a, b, c: a)
+    with pytest.raises(TypeError, match=r"^map2_\(\): argument 'y' \(position 2\) must be Tensor, not int$"):
+        f.clone().map2_(f, 3, lambda a, b, c: a)
+    with pytest.raises(TypeError, match=r"^map_\(\): argument 'other' \(position 1\) must be Tensor, not int$"):
+        f.clone().map_(3, lambda a, b: a)
     with pytest.raises(RuntimeError, match=r"The expanded size of the tensor \(3\) must match the existing size \(2\)"):
         tape.ones(3).map_(tape.ones(2), lambda a, b: a)
 
