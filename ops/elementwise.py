@@ -31,7 +31,7 @@ from numba import njit
 
 from .._emit import (D, LEND_FROM, Number, Tensor, arranged, check_device, check_memory_format, device, emit,
                      emit_apart, emit_into, fresh, is_suffix, left_to_python, lends, node_in, plain, preserve_format,
-                     py_scalar, recorded, scalar_binary, scalar_row, scalar_unary, state, unshare, writable,
+                     py_scalar, quiet, recorded, scalar_binary, scalar_row, scalar_unary, state, unshare, writable,
                      write_tape)
 from ._args import broadcast_pair, check_output_shape
 from ._erf import erf_vectorized
@@ -1856,10 +1856,12 @@ def _unary(x: Tensor, code: int) -> Tensor:
         try:
             y = op.scalar(f)
         except _SCALAR_ERRORS:
+            quiet()
             y = float(op.forward(np.float64(f)))
         if x._rg and state.grad:
             return scalar_row(code, y, x, None, 0.0)
         return py_scalar(y)
+    quiet()
     dt = x._dtype
     v = x._v
     if dt.arena is None and op.float_only:
@@ -1894,10 +1896,12 @@ def _with_number(x: Tensor, c: Number, code: int) -> Tensor:
         try:
             y = py_fwd(f, c)
         except _SCALAR_ERRORS:
+            quiet()
             y = float(np_fwd(np.float64(f), c))
         if x._rg and state.grad:
             return scalar_row(code, y, x, None, c)
         return py_scalar(y)
+    quiet()
     dt = x._dtype
     if not (dt.is_floating_point and (type(c) is float or type(c) is int)):
         dt = D.result_type(x, c)
@@ -1946,10 +1950,12 @@ def _binary(a: Tensor, b, code: int) -> Tensor:
         try:
             y = op.scalar(fa, fb)
         except _SCALAR_ERRORS:
+            quiet()
             y = float(op.forward(np.float64(fa), np.float64(fb)))
         if (a._rg or b._rg) and state.grad:
             return scalar_row(code, y, a, b, 0.0)
         return py_scalar(y)
+    quiet()
     da = a._dtype
     if da is b._dtype and da.arena is not None:
         dt = da                                       # the common case: no promotion
@@ -2461,6 +2467,7 @@ def logit(self, eps: Optional[float] = None) -> Tensor:
     x = _floating(self)
     # (a negative eps is kept, as the node shows it, with ``fb`` = 2: no clamping)
     fb = 0.0 if eps is None else 1.0 if eps >= 0 else 2.0
+    quiet()
     y = logit_forward(x._value(), eps if fb == 1.0 else None)
     return _with_attrs(x, LOGIT, y, fa=0.0 if eps is None else float(eps), fb=fb)
 
@@ -2628,6 +2635,7 @@ def _integer_checks(a, b, code: int) -> None:
 def _catalogue_binary(a: Tensor, b, code: int, floating: bool = True, numbers: bool = False) -> Tensor:
     """A binary op of the catalogue: tensors broadcast and promote as ``_binary``'s (integers to the
     default float dtype if ``floating``); a Python number where PyTorch takes one (``numbers``)."""
+    quiet()
     if not isinstance(b, Tensor):
         if not (numbers and _is_number(b)):
             _tensor_arg(b, REGISTRY[code].name)
@@ -2768,6 +2776,7 @@ def to(self, *args, non_blocking: bool = False, copy: bool = False, memory_forma
     if dt is self._dtype and not copy and (fmt is None or self.is_contiguous(memory_format=fmt)
                                            or fmt is preserve_format):
         return self
+    quiet()
     v = arranged(self._value(), fmt).astype(dt.np, copy=False)
     if self._rg and state.grad and dt.is_floating_point:
         return emit(CAST, v, dt, self)

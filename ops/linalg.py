@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 from numba import njit
 
-from .._emit import D, Tensor, emit, fresh, node_in, plain, recorded, row_value, state, write_tape
+from .._emit import D, Tensor, emit, fresh, node_in, plain, quiet, recorded, row_value, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._gemm import HAVE_BLAS, gemm
 from ._index import dims
@@ -580,6 +580,7 @@ def vdot(self, other: Tensor) -> Tensor:
         n, m = self._shape[0], other._shape[0]
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have the same number "
                            f"of elements, but got {n} and {m} elements respectively")
+    quiet()
     return _record_two(VDOT, np.asarray(np.dot(self._value(), other._value())), self, other)
 
 

@@ -13,7 +13,7 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import D, Tensor, emit, plain, state
+from .._emit import D, Tensor, emit, plain, quiet, state
 from ._args import reduced_dims, shown
 from ._index import broadcast_accumulate, dims
 from ._spec import REDUCE, ROLES, Op, public, register
@@ -206,6 +206,7 @@ Dims = Union[int, tuple]
 
 
 def _reduce(x: Tensor, code: int, dim, keepdim: bool, dtype) -> Tensor:
+    quiet()
     nd = len(x._shape)
     dt = x._dtype
     if code == MEAN and not (dtype or dt).is_floating_point:

@@ -9,7 +9,7 @@ from typing import Optional
 import numpy as np
 from numba import njit
 
-from .._emit import D, Tensor, emit, plain, state
+from .._emit import D, Tensor, emit, plain, quiet, state
 from ._args import shown, wrap_dim
 from ._parser import Forms
 from ._rule import return_type, rule_adjoint
@@ -75,7 +75,9 @@ def _cumulative(x: Tensor, dim: int, dtype, code: int) -> Tensor:
     elif not x._dtype.is_floating_point:
         x = x.to(D.int64)
     v = x._value()
-    y = v.copy() if v.ndim == 0 else (np.cumsum if code == CUMSUM else np.cumprod)(v, axis=d)
+    quiet()
+    # (the ufuncs' own methods, not np.cumsum: a warning from numpy's wrapper would be numpy's, not tape's)
+    y = v.copy() if v.ndim == 0 else (np.add if code == CUMSUM else np.multiply).accumulate(v, axis=d)
     y = np.asarray(y, v.dtype)
     if x._rg and state.grad and x._dtype.arena is not None:
         out = emit(code, y, x._dtype, x, ia=d)

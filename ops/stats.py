@@ -16,7 +16,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
+from .._emit import D, Tensor, emit, plain, quiet, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
 from ._rule import rule_adjoint
 from ._spec import OUT, OUT_FIRST, OUTPUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public
@@ -49,10 +49,10 @@ def _others(x: Tensor, d: int) -> Tensor:
     if not _recording(x):
         v = x._value()
         ones = np.ones_like(np.take(v, [0], axis=d))
-        before = np.cumprod(np.concatenate([ones, np.take(v, range(n - 1), axis=d)], axis=d), axis=d)
+        before = np.multiply.accumulate(np.concatenate([ones, np.take(v, range(n - 1), axis=d)], axis=d), axis=d)
         rev = np.flip(v, axis=d)
-        after = np.flip(np.cumprod(np.concatenate([ones, np.take(rev, range(n - 1), axis=d)], axis=d), axis=d),
-                        axis=d)
+        after = np.flip(np.multiply.accumulate(np.concatenate([ones, np.take(rev, range(n - 1), axis=d)], axis=d),
+                                               axis=d), axis=d)
         return plain(before * after, x._dtype)
     shape = x._shape[:d + 1] + (n,) + x._shape[d + 1:]
     eye = np.eye(n, dtype=x._dtype.np).reshape((n, n) + (1,) * (len(x._shape) - d - 1))
@@ -276,14 +276,15 @@ def prod(self, dim: Optional[int] = None, keepdim: bool = False, *, dtype: Optio
         x = x.to(D.int64)
     nd = len(x._shape)
     v = x._value()
+    quiet()
     if dim is None:
         dims = tuple(range(nd))
-        y = np.prod(v)
+        y = np.multiply.reduce(v, axis=None)
         flags = 0
     else:
         d = wrap_dim(dim, nd)
         dims = (d,) if nd else ()
-        y = np.prod(v, axis=d, keepdims=keepdim) if nd else v.copy()
+        y = np.multiply.reduce(v, axis=d, keepdims=keepdim) if nd else v.copy()
         return _record(PROD, y, x, dims, ib=DIM_GIVEN, saved=(("self", SAVED_SELF), ("dim", shown(dim)),
                                                               ("keepdim", bool(keepdim)), ("result", SAVED_RESULT)))
     return _record(PROD, y, x, dims, ib=flags)
@@ -414,7 +415,10 @@ def nansum(self, dim: Dims = None, keepdim: bool = False, *, dtype: Optional[D.d
         return x.sum(dim, keepdim)
     nd = len(x._shape)
     dims = tuple(range(nd)) if dim is None else reduced_dims(dim, nd)
-    return _record(NANSUM, np.nansum(x._value(), axis=dims, keepdims=keepdim), x, dims,
+    quiet()
+    v = x._value()
+    y = np.add.reduce(np.where(np.isnan(v), 0, v), axis=dims, keepdims=keepdim)
+    return _record(NANSUM, y, x, dims,
                    saved=(("self", SAVED_SELF), ("dim", _dims_shown(dim)), ("keepdim", bool(keepdim))))
 
 
@@ -432,6 +436,7 @@ def nanmean(self, dim: Dims = None, keepdim: bool = False, *, dtype: Optional[D.
 
 
 def _pnorm(v: np.ndarray, p: float, dims: tuple, keepdim: bool) -> np.ndarray:
+    quiet()
     a = np.abs(v)
     n = 1
     for d in dims:
@@ -522,6 +527,7 @@ def dist(self, other: Tensor, p: float = 2) -> Tensor:
     a = self if self._dtype is dt else self.to(dt)
     b = other if other._dtype is dt else other.to(dt)
     shape = broadcast_pair(a._shape, b._shape)
+    quiet()
     diff = np.broadcast_to(a._value(), shape) - np.broadcast_to(b._value(), shape)
     y = np.asarray(_pnorm(diff, float(p), tuple(range(len(shape))), False), dt.np)
     if state.grad and (a._rg or b._rg):

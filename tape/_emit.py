@@ -70,6 +70,7 @@ from ._tensor import _flag_saved_alias as flag_saved_alias
 from ._tensor import _inference_alias as inference_alias
 from ._tensor import _link as link
 from ._tensor import _multi_output as multi_output
+from ._tensor import quiet_numpy_warnings as quiet
 from ._tensor import VIEW_OF_MULTI
 from ._tensor import _recorded as recorded
 from ._tensor import _refuse_rebased as refuse_rebased
@@ -79,7 +80,7 @@ __all__ = ["D", "LEND_FROM", "ConstRef", "Number", "Size", "Tensor", "aliased", 
            "check_memory_format", "contiguous_format", "preserve_format", "check_overlap", "check_repeats", "device",
            "emit", "emit_apart", "emit_into",
            "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "left_to_python", "lends", "node_in", "plain",
-           "py_scalar", "recorded", "refuse_rebased", "row_value", "scalar_binary", "scalar_row", "scalar_unary", "state",
+           "py_scalar", "quiet", "recorded", "refuse_rebased", "row_value", "scalar_binary", "scalar_row", "scalar_unary", "state",
            "unshare", "write_tape",
            "STRIDED_ROOTS", "VIEW_OF_MULTI", "multi_output", "storage_of", "writable"]
 

@@ -39,21 +39,23 @@ from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, input_saved, publ
 _new = object.__new__
 # Like PyTorch, ops give inf/nan silently.  Numpy's floating-point warnings are
 # attributed to the calling module, so this filter silences tape's own ops
-# only, at no cost per op (np.errstate would cost about a microsecond each).
+# only, at the cost of a check of two references per op (np.errstate would cost
+# about a microsecond each).
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tape(\.|$)")
-_QUIET = warnings.filters[0]
-_filters_seen = [warnings.filters]
+_QUIET = [warnings.filters[0]]
 
 
 def quiet_numpy_warnings() -> None:
-    """Put the filter above back in front when the filter list was replaced since (each
-    ``warnings.catch_warnings`` block has its own list: one around ``import tape``, as pytest's
-    around collecting a test module, drops it when it ends).  Called where a backward starts."""
+    """Put the filter above back in front when a filter was put before it (``simplefilter("error")``
+    after ``import tape``) or the list was replaced (each ``warnings.catch_warnings`` block has its
+    own list, as pytest's around each test, ``-W error`` included).  Called where a backward starts
+    and on the ops' numpy paths."""
     filters = warnings.filters
-    if filters is not _filters_seen[0]:
-        _filters_seen[0] = filters
-        if not filters or filters[0] != _QUIET:
-            warnings.filterwarnings(*_QUIET[:1], category=RuntimeWarning, module=r"tape(\.|$)")
+    if not filters or filters[0] is not _QUIET[0]:
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tape(\.|$)")
+        _QUIET[0] = warnings.filters[0]
+
+
 Number = Union[int, float, bool]
 
 
