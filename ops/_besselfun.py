@@ -180,10 +180,11 @@ def bessel_jy(x, nu, second):
 def _k_integral(x, nu):
     """e^x K_nu(x) = int_0^inf exp(-x (cosh t - 1)) cosh(nu t) dt by the trapezoidal rule (x > 0).
     Its error is about max|f| on the strip |Im t| < d times exp(-2 pi d / h); on that strip
-    |exp(-x (cosh t - 1))| <= exp(x (1 - cos d)), so d is taken where x (1 - cos d) is about 10."""
+    |exp(-x (cosh t - 1))| <= exp(x (1 - cos d)), so d is taken where x (1 - cos d) is about 10
+    (1 - cos d = 2 sin^2(d/2): acos(1 - 10/x) would be 0 for x above 1e17, and the sum endless)."""
     d = math.pi / 2.0
     if x * (1.0 - math.cos(d)) > 10.0:
-        d = math.acos(1.0 - 10.0 / x)
+        d = 2.0 * math.asin(math.sqrt(5.0 / x))
     h = 2.0 * math.pi * d / 60.0
     total = 0.5
     k = 1

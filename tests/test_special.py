@@ -227,6 +227,17 @@ def test_fmax_fmin_against_torch():
 
 
 # --- ops14: integer functions, igamma, zeta, Bessel, Airy, orthogonal polynomials ---------------------
+def test_modified_bessel_k_of_huge_arguments_ends_with_the_asymptotic_value():
+    # (the quadrature's step was 0 above x = 1e17: the sum never ended)
+    S = tape.special
+    x = tape.tensor([1e17, 1e20, 1e100, 1e300, 1.7e308], dtype=tape.float64)
+    expect = np.sqrt(np.pi / 2) / np.sqrt(x.numpy())
+    for f in (S.scaled_modified_bessel_k0, S.scaled_modified_bessel_k1):
+        np.testing.assert_allclose(f(x).numpy(), expect, rtol=1e-14, err_msg=f.__name__)
+    for f in (S.modified_bessel_k0, S.modified_bessel_k1):
+        assert (f(x).numpy() == 0).all()
+
+
 def test_new_special_known_values():
     S = tape.special
     x1 = tape.tensor([1.0], dtype=tape.float64)
