@@ -32,6 +32,29 @@ def test_grad_mode_and_graph_task_id():
     assert tape._C._current_graph_task_id() == -1
 
 
+def test_current_graph_task_keep_graph():
+    seen = []
+
+    class Probe(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(tape._C._autograd._get_current_graph_task_keep_graph())
+            return g
+
+    x = tape.rand(3, requires_grad=True)
+    out = Probe.apply(x).sum()
+    out.backward(retain_graph=True)
+    out.backward()
+    tape.autograd.grad(Probe.apply(x).sum(), x, create_graph=True)
+    tape.autograd.grad(Probe.apply(x).sum(), x)
+    assert seen == [True, False, True, False]
+    assert tape._C._autograd._get_current_graph_task_keep_graph()      # (outside a backward)
+
+
 def test_delayed_error_raises_in_backward_only():
     x = tape.rand(2, requires_grad=True)
     y = tape._C._functions.DelayedError("Boom!", 1)(x)
