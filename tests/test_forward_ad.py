@@ -297,6 +297,38 @@ def test_custom_function_jvp():
         Function._backward_cls().save_for_forward(1)
 
 
+_JVP_SEEN = []
+
+
+class _KeepsNondiff(Function):
+    @staticmethod
+    def forward(ctx, x, y, mark, give):
+        out = y.clone()
+        if mark:
+            ctx.mark_non_differentiable(out)
+        ctx.give = give
+        return x.clone(), out
+
+    @staticmethod
+    def jvp(ctx, x_t, y_t, _, __):
+        _JVP_SEEN.append(y_t)
+        return x_t, x_t.clone() if ctx.give else None
+
+
+def test_custom_function_jvp_non_differentiable_outputs():
+    x = tape.tensor(2.0)
+    with fwAD.dual_level():
+        for y, mark in ((tape.tensor(3), False), (tape.tensor(3), True), (tape.tensor(3.0), True)):
+            _, out = _KeepsNondiff.apply(fwAD.make_dual(x, tape.tensor(1.0)), y, mark, False)
+            assert fwAD.unpack_dual(out).tangent is None
+        # (an integer input's tangent is None, a floating one's zeros)
+        assert _JVP_SEEN[0] is None and _JVP_SEEN[1] is None and _JVP_SEEN[2].item() == 0.0
+        with pytest.raises(RuntimeError, match="^Function's jvp returned a gradient at position 1, but  the "
+                                               "corresponding forward output is not a differentiable Tensor.You "
+                                               "should return None at that position instead.$"):
+            _KeepsNondiff.apply(fwAD.make_dual(x, tape.tensor(1.0)), tape.tensor(3.0), True, True)
+
+
 def test_forward_mode_jacobian_and_hessian():
     F = tape.autograd.functional
     x = _f64([[1.0, 2.0], [3.0, 4.0]])

@@ -627,11 +627,12 @@ def _vjp(gs, xs, y, row):
 
 def _jvp(ts, xs, y, row):
     """The tangent rule of a Function row: the user's ``jvp`` (one tangent per argument of ``forward``:
-    zeros for a tensor without one, None for anything else, as PyTorch), one tangent per OUTPUT row."""
+    zeros for a floating tensor without one, None for anything else, as PyTorch), one tangent per
+    OUTPUT row."""
     ctx = row.tape.pyrows[row.r]
     tangents = [None] * len(ctx._needs_input_grad)
     for pos, meta, t in zip(ctx._inputs, ctx._in_meta, ts):
-        tangents[pos] = _zeros(meta) if t is None else t
+        tangents[pos] = _zeros(meta) if t is None and meta[1].is_floating_point else t
     ctx._in_jvp = True
     try:
         result = ctx._forward_cls.jvp(ctx, *tangents)
@@ -639,6 +640,10 @@ def _jvp(ts, xs, y, row):
         ctx._in_jvp = False
     if not isinstance(result, tuple):
         result = (result,)
+    for pos, meta in enumerate(ctx._out_meta):
+        if meta is not None and pos < len(result) and result[pos] is not None and pos not in ctx._outputs:
+            raise RuntimeError(f"Function's jvp returned a gradient at position {pos}, but  the corresponding forward "
+                               "output is not a differentiable Tensor.You should return None at that position instead.")
     return tuple(result[pos] for pos in ctx._outputs)
 
 
