@@ -329,6 +329,61 @@ def test_custom_function_jvp_non_differentiable_outputs():
             _KeepsNondiff.apply(fwAD.make_dual(x, tape.tensor(1.0)), tape.tensor(3.0), True, True)
 
 
+class _InplaceMul(Function):
+    calls = 0
+
+    @staticmethod
+    def forward(ctx, x, in_place):
+        _InplaceMul.calls += 1
+        assert fwAD.unpack_dual(x).tangent is None      # (forward runs with forward AD off, as PyTorch's)
+        ctx.in_place = in_place
+        ctx.mark_dirty(x)
+        return x.mul_(2)
+
+    @staticmethod
+    def jvp(ctx, x_t, _):
+        return x_t.mul_(2) if ctx.in_place else x_t * 2
+
+
+class _Narrow(Function):
+    @staticmethod
+    def forward(ctx, x, how):
+        ctx.how = how
+        return x.narrow(0, 0, 2) if how != "as_is" else x
+
+    @staticmethod
+    def jvp(ctx, x_t, _):
+        if ctx.how == "view":
+            return x_t.narrow(0, 0, 2)
+        if ctx.how == "copy":
+            return x_t.narrow(0, 0, 2).clone()
+        if ctx.how == "view_of_copy":
+            return x_t.narrow(0, 0, 2).clone().view(-1)
+        return x_t * 1
+
+
+def test_custom_function_jvp_in_place_and_view_checks():
+    t = tape.ones(3, dtype=tape.float64)
+    with fwAD.dual_level():
+        d = fwAD.make_dual(tape.rand(3, dtype=tape.float64), t)
+        out = _InplaceMul.apply(d, True)
+        assert out is d and fwAD.unpack_dual(out).tangent is t and t.tolist() == [2.0] * 3
+        assert _InplaceMul.calls == 1       # (once: no second run to compute tangents)
+        with pytest.raises(RuntimeError, match="^An inplace custom Function is not modifying the forward mode "
+                                               "gradients inplace. If the forward"):
+            _InplaceMul.apply(fwAD.make_dual(tape.rand(3, dtype=tape.float64), t), False)
+        x_t = tape.rand(4, 2, dtype=tape.float64)
+        v = _Narrow.apply(fwAD.make_dual(tape.rand(4, 2, dtype=tape.float64), x_t), "view")
+        assert fwAD.unpack_dual(v).tangent._base is x_t
+        for how, msg in (("copy", "^A custom Function's forward is returning a view \\(or an input as-is\\) but the "
+                                  "jvp is not returning a view.$"),
+                         ("as_is", "^A custom Function's forward is returning a view \\(or an input as-is\\)"),
+                         ("view_of_copy", "^A custom Function is returning a view but the jvp is not returning a "
+                                          "view of the given grad input.$")):
+            with pytest.raises(RuntimeError, match=msg):
+                _Narrow.apply(fwAD.make_dual(tape.rand(4, 2, dtype=tape.float64), x_t), how)
+
+
 def test_forward_mode_jacobian_and_hessian():
     F = tape.autograd.functional
     x = _f64([[1.0, 2.0], [3.0, 4.0]])

@@ -19,7 +19,7 @@ import inspect
 import re
 import warnings
 import weakref
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -352,7 +352,9 @@ class Function(metaclass=FunctionMeta):
 _dual_apply = None      # while a forward AD level is active: ``_apply`` computing tangents (``tape/_dual.py``)
 
 
-def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
+def _apply(cls, setup: bool, args: tuple, kwargs: dict, keep: Optional[list] = None) -> Any:
+    """Run ``forward`` and record the call (``keep``: gets the ctx, what ``forward`` returned and
+    the tensors it marked dirty and non-differentiable, for the forward-AD call, ``tape/_dual.py``)."""
     ctx = cls._backward_cls()
     grad = state.grad
     # One pass over the arguments (this runs on every call): which need a gradient, and where
@@ -388,6 +390,8 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
     dirty = d.get("dirty_tensors", ())
     single = not isinstance(outputs, tuple)
     outs = (outputs,) if single else outputs
+    if keep is not None:
+        keep += (ctx, outs, dirty, d.get("non_differentiable", ()))
     for t in dirty:
         if not any(o is t for o in outs):
             raise RuntimeError("Some elements marked as dirty during the forward method were not returned as "
