@@ -130,6 +130,7 @@ def _inplace(name: str) -> bool:
 def wrap(fn: Callable, name: str) -> Callable:
     """``fn``, computing tangents when one of its arguments is a dual tensor."""
     inplace = _inplace(name)
+    shaped = name in _SHAPED_LIKE
 
     @functools.wraps(fn)
     def front(*args, **kwargs):
@@ -139,7 +140,7 @@ def wrap(fn: Callable, name: str) -> Callable:
         if kwargs.get("out") is not None:
             raise NotImplementedError(f"Trying to use forward AD with {name}_out that does not support it because it "
                                       "is an out= function")
-        return dual_call(fn, inplace, args, kwargs)
+        return dual_call(fn, inplace, args, kwargs, shaped)
     front.__wrapped_front__ = fn
     return front
 
@@ -150,8 +151,13 @@ def _generators(args: tuple, kwargs: dict) -> list:
     return gens
 
 
-def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
-    """Run ``fn`` on ``args`` (some dual) and give its tensor results their tangents."""
+# (view ops whose other tensor argument gives only a shape: their result is a view of the first)
+_SHAPED_LIKE = frozenset(("view_as", "expand_as", "reshape_as"))
+
+
+def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict, shaped: bool = False):
+    """Run ``fn`` on ``args`` (some dual) and give its tensor results their tangents (``shaped``:
+    ``fn`` reads only the shape of its other tensor arguments)."""
     global _busy
     _busy = True
     try:
@@ -237,8 +243,8 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
                     _write(y, t)
                 else:
                     set_tangent(y, t)
-            if (not inplace and isinstance(args[0], Tensor) and next(_tensors((args[1:], kwargs)), None) is None
-                    and _viewed(pairs, args[0])):
+            if (not inplace and isinstance(args[0], Tensor)
+                    and (shaped or next(_tensors((args[1:], kwargs)), None) is None) and _viewed(pairs, args[0])):
                 # a view of a dual tensor has the view of its tangent (the same op on it), as PyTorch's
                 views = fn(tangent(args[0]), *args[1:], **kwargs)
                 for (y, _), (t, _) in zip(pairs, _pairs(views, views)):

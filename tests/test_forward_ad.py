@@ -382,6 +382,19 @@ def test_custom_function_jvp_in_place_and_view_checks():
                                           "view of the given grad input.$")):
             with pytest.raises(RuntimeError, match=msg):
                 _Narrow.apply(fwAD.make_dual(tape.rand(4, 2, dtype=tape.float64), x_t), how)
+        d = fwAD.make_dual(tape.rand(4, 2, dtype=tape.float64), x_t)
+        with pytest.raises(RuntimeError, match="^A custom Function is returning a view but the jvp is not returning "
+                                               "a view of the same base as the given grad input.$"):
+            _Narrow.apply(d.view_as(d), "view_of_copy")
+
+
+def test_tangent_of_a_shaped_like_view_is_a_view_of_the_tangent():
+    t = tape.rand(4, 4, dtype=tape.float64)
+    other = tape.rand(4, 4)
+    with fwAD.dual_level():
+        d = fwAD.make_dual(tape.rand(4, 4, dtype=tape.float64), t)
+        for v in (d.view_as(d), d.view_as(other), d[:1].expand_as(d), d.reshape_as(other)):
+            assert fwAD.unpack_dual(v).tangent._base is t
 
 
 def test_forward_mode_jacobian_and_hessian():
