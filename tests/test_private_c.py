@@ -165,6 +165,28 @@ def test_resize():
         tape.autograd._functions.Resize.apply(x, (4,))
 
 
+@pytest.mark.torch
+def test_tensor_resize_vs_torch():
+    torch = pytest.importorskip("torch")
+
+    def facts(lib):
+        out = []
+        for rg in (False, True):
+            x = lib.arange(6.0).reshape(2, 3).requires_grad_(rg)
+            with pytest.warns(UserWarning, match="^non-inplace resize is deprecated$"):
+                y = x.resize(3, 2)
+            out.append((tuple(y.shape), y._base is x, tuple(x.shape), type(y.grad_fn).__name__, y.tolist()))
+            if rg:
+                (y * lib.arange(6.0).reshape(3, 2)).sum().backward()
+                out.append(x.grad.tolist())
+            with pytest.raises(RuntimeError) as e, pytest.warns(UserWarning):
+                x.resize(4, 2)
+            out.append(str(e.value))
+        return out
+
+    assert facts(tape) == facts(torch)
+
+
 def test_node_classes_are_nodes():
     Node = tape.autograd.graph.Node
     assert issubclass(tape._C._functions.AccumulateGrad, Node)
