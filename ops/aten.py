@@ -83,7 +83,8 @@ _OVERLOADS = {
     "pow": ("Tensor_Scalar", "Tensor_Tensor", "Scalar"), "sum": ("default", "dim_IntList"),
     "mean": ("default", "dim"), "max": ("dim", "default"), "min": ("dim", "default"), "squeeze": (
         "default", "dim", "dims", "dims", "dims"), "prod": ("default", "dim_int"), "var": ("correction",),
-    "std": ("correction",), "median": ("default", "dim"), "nanmedian": ("default", "dim"),
+    "std": ("correction",), "var_mean": ("correction",), "std_mean": ("correction",), "median": ("default", "dim"),
+    "nanmedian": ("default", "dim"),
     "sort": ("default", "stable"), "norm": ("Scalar", "ScalarOpt_dim"), "maximum": "default",
 }
 

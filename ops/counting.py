@@ -28,8 +28,9 @@ _NODES = (("NotImplemented", RuntimeError, "derivative for aten::histogram is no
           ("Unique2Backward0", NotImplementedError, "the derivative for '_unique2' is not implemented."),
           ("UniqueDimBackward0", NotImplementedError, "the derivative for 'unique_dim' is not implemented."),
           ("UniqueConsecutiveBackward0", NotImplementedError,
-           "the derivative for 'unique_consecutive' is not implemented."))
-N_HISTOGRAM, N_BINCOUNT, N_UNIQUE, N_UNIQUE_DIM, N_UNIQUE_CONSECUTIVE = range(5)
+           "the derivative for 'unique_consecutive' is not implemented."),
+          ("UniqueBackward0", NotImplementedError, "the derivative for '_unique' is not implemented."))
+N_HISTOGRAM, N_BINCOUNT, N_UNIQUE, N_UNIQUE_DIM, N_UNIQUE_CONSECUTIVE, N_UNIQUE_LEGACY = range(6)
 
 
 def _raise(g, xs, y, r):
@@ -250,6 +251,31 @@ def unique(self, sorted: bool = True, return_inverse: bool = False, return_count
                               return_counts)
     values, inverse, counts = _slices_unique(v, wrap_dim(dim, self.dim()), False)
     return _unique_result(self, values, inverse, counts, N_UNIQUE_DIM, return_inverse, return_counts)
+
+
+def _empty_index() -> Tensor:
+    return plain(np.zeros(0, np.int64), D.int64)
+
+
+def _unique(input: Tensor, sorted: bool = True, return_inverse: bool = False) -> tuple:
+    """``torch._unique``, ``unique``'s older ATen form: always ``(values, inverse)``, ``inverse`` empty unless asked."""
+    v = input._value()
+    values, inverse = np.unique(v.reshape(-1), return_inverse=True)
+    values = _unique_result(input, values, None, None, N_UNIQUE_LEGACY, False, False)
+    return values, plain(inverse.reshape(v.shape).astype(np.int64), D.int64) if return_inverse else _empty_index()
+
+
+def _unique2(input: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False) -> tuple:
+    """``torch._unique2``, ``unique``'s ATen form: always ``(values, inverse, counts)``, the last two empty unless asked."""
+    values, inverse, counts = unique(input, sorted, True, True)
+    return values, inverse if return_inverse else _empty_index(), counts if return_counts else _empty_index()
+
+
+def unique_dim(input: Tensor, dim: int, sorted: bool = True, return_inverse: bool = False,
+               return_counts: bool = False) -> tuple:
+    """``unique`` along ``dim`` as ATen has it (``torch._VF.unique_dim``): always
+    ``(values, inverse, counts)``."""
+    return unique(input, sorted, True, True, dim)
 
 
 @public("unique_consecutive")

@@ -134,6 +134,7 @@ __all__ += ["backends", "cpu", "version", "are_deterministic_algorithms_enabled"
             "use_deterministic_algorithms"]
 from ._foreach import FOREACH as _FOREACH  # noqa: E402
 globals().update(_FOREACH)      # ``tape._foreach_add`` ...: private, as PyTorch's (not in ``__all__``)
+from .ops.counting import _unique, _unique2  # noqa: E402,F401  (PyTorch's ATen forms of unique: private)
 
 
 
@@ -143,3 +144,4 @@ def __getattr__(name: str):
 
 _refresh_kernel_cache(__name__)    # last: every kernel module is imported, no kernel has run
 from . import _C  # noqa: E402,F401  (PyTorch's private names: torch._C)
+from . import _VF  # noqa: E402,F401  (torch._VF)

@@ -130,6 +130,7 @@ def _inplace(name: str) -> bool:
 def wrap(fn: Callable, name: str) -> Callable:
     """``fn``, computing tangents when one of its arguments is a dual tensor."""
     inplace = _inplace(name)
+    shaped = name in _SHAPED_LIKE
 
     @functools.wraps(fn)
     def front(*args, **kwargs):
@@ -139,7 +140,7 @@ def wrap(fn: Callable, name: str) -> Callable:
         if kwargs.get("out") is not None:
             raise NotImplementedError(f"Trying to use forward AD with {name}_out that does not support it because it "
                                       "is an out= function")
-        return dual_call(fn, inplace, args, kwargs)
+        return dual_call(fn, inplace, args, kwargs, shaped)
     front.__wrapped_front__ = fn
     return front
 
@@ -150,8 +151,13 @@ def _generators(args: tuple, kwargs: dict) -> list:
     return gens
 
 
-def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
-    """Run ``fn`` on ``args`` (some dual) and give its tensor results their tangents."""
+# (view ops whose other tensor argument gives only a shape: their result is a view of the first)
+_SHAPED_LIKE = frozenset(("view_as", "expand_as", "reshape_as"))
+
+
+def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict, shaped: bool = False):
+    """Run ``fn`` on ``args`` (some dual) and give its tensor results their tangents (``shaped``:
+    ``fn`` reads only the shape of its other tensor arguments)."""
     global _busy
     _busy = True
     try:
@@ -237,8 +243,8 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict):
                     _write(y, t)
                 else:
                     set_tangent(y, t)
-            if (not inplace and isinstance(args[0], Tensor) and next(_tensors((args[1:], kwargs)), None) is None
-                    and _viewed(pairs, args[0])):
+            if (not inplace and isinstance(args[0], Tensor)
+                    and (shaped or next(_tensors((args[1:], kwargs)), None) is None) and _viewed(pairs, args[0])):
                 # a view of a dual tensor has the view of its tangent (the same op on it), as PyTorch's
                 views = fn(tangent(args[0]), *args[1:], **kwargs)
                 for (y, _), (t, _) in zip(pairs, _pairs(views, views)):
@@ -398,6 +404,73 @@ def _fwd_over_rev(tape, grads: list) -> None:
             set_tangent(g, t)
 
 
+_NOT_INPLACE = ("An inplace custom Function is not modifying the forward mode gradients inplace. If the forward is "
+                "modifying an input inplace, then the jvp function must modify the corresponding gradient inplace.")
+_NOT_A_VIEW = "A custom Function's forward is returning a view (or an input as-is) but the jvp is not returning a view."
+_NOT_VIEW_OF = "A custom Function is returning a view but the jvp is not returning a view of the given grad input."
+_NOT_SAME_BASE = ("A custom Function is returning a view but the jvp is not returning a view of the same base as the "
+                  "given grad input.")
+_NONDIFF = ("Function's jvp returned a gradient at position {}, but  the corresponding forward output is not a "
+            "differentiable Tensor.You should return None at that position instead.")
+
+
+def _function_apply(apply: Callable) -> Callable:
+    """A custom Function's call in a level, as PyTorch's: ``forward`` runs once, with forward AD
+    off; then ``jvp`` gets one tangent per argument (None for anything but a floating tensor, zeros
+    for one without) and its results become the outputs' tangents, after PyTorch's checks: an
+    input changed in place must have its tangent changed in place, and an output that is a view of
+    an input (or the input as it is) a tangent that is a view of that input's."""
+    def dual_apply(cls, setup: bool, args: tuple, kwargs: dict):
+        if _busy or not state.fwd_grad or not any(_is_dual(a) for a in args):
+            return apply(cls, setup, args, kwargs)
+        tans, versions = [], []
+        for a in args:
+            t = tangent(a) if isinstance(a, Tensor) else None
+            versions.append(t._version if t is not None else None)
+            if t is None and isinstance(a, Tensor) and a._dtype.is_floating_point:
+                t = plain(np.zeros(a._shape, a._dtype.np), a._dtype)
+            tans.append(t)
+        keep = []
+        state.fwd_grad = False
+        try:
+            out = apply(cls, setup, args, kwargs, keep)
+            ctx, outs, dirty, nondiff = keep
+            ctx._in_jvp = True
+            try:
+                result = cls.jvp(ctx, *tans)
+            finally:
+                ctx._in_jvp = False
+        finally:
+            state.fwd_grad = True
+        result = result if isinstance(result, tuple) else (result,)
+        news = (out,) if len(outs) == 1 and not isinstance(out, tuple) else out
+        for pos, (o, new) in enumerate(zip(outs, news)):
+            r = result[pos] if pos < len(result) else None
+            if not isinstance(o, Tensor):
+                continue
+            if any(o is n for n in nondiff) or not o._dtype.is_floating_point:
+                if r is not None:
+                    raise RuntimeError(_NONDIFF.format(pos))
+                continue
+            k = next((k for k, a in enumerate(args) if a is o), -1)
+            if k >= 0 and any(o is d for d in dirty):
+                if versions[k] is not None:
+                    if tans[k]._version == versions[k]:
+                        raise RuntimeError(_NOT_INPLACE)
+                    r = tans[k]
+            elif new._vb is not None and r is not None:
+                k = next((k for k, a in enumerate(args) if isinstance(a, Tensor) and (a if a._vb is None else a._vb) is new._vb), -1)
+                if k >= 0 and tans[k] is not None:
+                    given = tans[k]
+                    if r._vb is None:
+                        raise RuntimeError(_NOT_A_VIEW)
+                    if r._vb is not (given if given._vb is None else given._vb):
+                        raise RuntimeError(_NOT_SAME_BASE if given._vb is not None else _NOT_VIEW_OF)
+            set_tangent(new, r)
+        return out
+    return dual_apply
+
+
 def _live_tangent(ref) -> Optional[Tensor]:
     t = ref() if isinstance(ref, weakref.ref) else None
     return tangent(t) if t is not None else None
@@ -457,7 +530,7 @@ def swap_in() -> None:
         module.backward = _backward(module.backward)
     function = sys.modules["tape.autograd.function"]      # (a custom Function's call: ``Function.apply``)
     _swapped.append((function, "_dual_apply", None))
-    function._dual_apply = wrap(function._apply, "apply")
+    function._dual_apply = _function_apply(function._apply)
 
 
 def current(fn: Callable) -> Callable:

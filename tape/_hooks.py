@@ -69,14 +69,22 @@ def accumulating() -> bool:
     return getattr(_task, "accumulates", False)
 
 
-def begin_task(accumulates: bool = False, graph: tuple = None) -> tuple:
+def keeps_graph() -> bool:
+    """Whether the backward running in this thread keeps its graph (``retain_graph``); True outside
+    one, as PyTorch's ``_get_current_graph_task_keep_graph``."""
+    return getattr(_task, "keep_graph", True)
+
+
+def begin_task(accumulates: bool = False, graph: tuple = None, keep_graph: bool = True) -> tuple:
     """Start a backward in this thread; ``graph``: its roots (tensors or gradient edges), the inputs
     asked for (None: every leaf) and whether it captures them (``autograd.grad``)."""
-    prev = (current_task(), getattr(_task, "finish", None), accumulating(), getattr(_task, "graph", None))
+    prev = (current_task(), getattr(_task, "finish", None), accumulating(), getattr(_task, "graph", None),
+            keeps_graph())
     _task.id = next(_task_ids)
     _task.finish = []
     _task.accumulates = accumulates
     _task.graph = graph
+    _task.keep_graph = keep_graph
     return prev
 
 
@@ -89,7 +97,7 @@ def end_task(prev: tuple, swept: bool) -> None:
                 finish[k]()
                 k += 1
     finally:
-        _task.id, _task.finish, _task.accumulates, _task.graph = prev
+        _task.id, _task.finish, _task.accumulates, _task.graph, _task.keep_graph = prev
 
 
 class _Hooks(OrderedDict):

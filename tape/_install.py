@@ -21,6 +21,7 @@ from ._legacy import private_grad_fn, volatile
 from ._out import call_with_out
 from ._tensor import Tensor, mark_missing
 from .autograd._backward import tensor_backward
+from .autograd._functions import resize
 from .ops import PUBLIC
 from .ops._spec import Public, sequence_param, sequence_value
 
@@ -134,6 +135,7 @@ def install() -> dict:
     _member("register_post_accumulate_grad_hook",
             _as_method(register_post_accumulate_grad_hook, "register_post_accumulate_grad_hook"))
     _member("_use_count", _as_method(use_count, "_use_count"))
+    _member("resize", _as_method(resize, "resize"))
     # (attributes with setters: the registry's properties are read-only)
     _member("volatile", volatile)
     _member("_grad_fn", private_grad_fn)

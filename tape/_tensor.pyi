@@ -1070,6 +1070,9 @@ class Tensor:
         allows one, else a contiguous copy."""
     def reshape_as(self, other: Tensor) -> Tensor:
         """``self.reshape(other.shape)``."""
+    def resize(self, *sizes: builtins.int) -> Any:
+        """``Tensor.resize(*sizes)`` (deprecated): ``Resize.apply(self, sizes)``, ``self`` seen with
+        the shape ``sizes`` (the same number of elements; ``resize_`` changes it in place)."""
     def resize_(self, *size: Shape, memory_format=...) -> Tensor:
         """Give the tensor the shape ``sizes`` in place, keeping its elements in storage order: a
         smaller one takes the first elements of its storage, a bigger one gets new storage whose

@@ -816,6 +816,48 @@ def test_selective_checkpointing_asks_the_policy_about_each_op():
         y.sum().backward()
 
 
+@pytest.mark.torch
+def test_selective_checkpointing_names_ops_as_torch():
+    torch = pytest.importorskip("torch")
+
+    def asked(lib):
+        seen = []
+
+        def policy(ctx, op, *args, **kwargs):
+            seen.append(str(op))
+            return lib.utils.checkpoint.CheckpointPolicy.PREFER_RECOMPUTE
+
+        def f(x):
+            a, b = lib.var_mean(x)
+            c, d = lib.std_mean(x, 0, unbiased=False)
+            return a * b + (c * d).sum() + x.var(1).sum() + x.std().sum()
+        lib.utils.checkpoint.checkpoint(f, lib.ones(3, 3, requires_grad=True), use_reentrant=False, context_fn=(
+            functools.partial(lib.utils.checkpoint.create_selective_checkpoint_contexts, policy)))
+        return [s for s in seen if "var" in s or "std" in s]
+
+    assert asked(tape) == asked(torch)
+
+
+def test_selective_checkpointing_refuses_a_saved_output_changed_in_place():
+    def policy(ctx, op, *args, **kwargs):
+        return C.CheckpointPolicy.MUST_SAVE if op == tape.ops.aten.sin.default else C.CheckpointPolicy.PREFER_RECOMPUTE
+
+    def f(x):
+        return x.sin().mul_(2).cos().exp()
+
+    x = _leaf([0.5, -1.0, 2.0])
+    out = C.checkpoint(f, x, use_reentrant=False,
+                       context_fn=functools.partial(C.create_selective_checkpoint_contexts, policy))
+    with pytest.raises(RuntimeError, match="^Tensor cached during selective activation checkpoint has been mutated$"):
+        out.sum().backward()
+    out = C.checkpoint(f, x, use_reentrant=False, context_fn=functools.partial(
+        C.create_selective_checkpoint_contexts, policy, allow_cache_entry_mutation=True))
+    out.sum().backward()
+    x2 = _leaf([0.5, -1.0, 2.0])
+    f(x2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), rtol=1e-12)
+
+
 def test_selective_checkpointing_does_not_run_saved_ops_again(monkeypatch):
     # A product the policy saves is not computed again in the recomputation (its value is the
     # forward's), one it does not save is; the gradients are those of the plain computation.

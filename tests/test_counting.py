@@ -149,6 +149,32 @@ def test_no_derivative():
         tangent_sweep(c._tape, {y._in: tape.ones(2)})
 
 
+def _aten_unique_forms(torch):
+    """What ``torch._unique``, ``torch._unique2`` and ``torch._VF.unique_dim`` return (always 2, 3
+    and 3 tensors) and their nodes' names and backward errors."""
+    out = []
+    x = torch.tensor([3.0, 1.0, 3.0, 2.0], requires_grad=True)
+    m = torch.tensor([[1, 2], [1, 2], [0, 5]])
+    for inv in (False, True):
+        out.append(torch._unique(x, sorted=False, return_inverse=inv))
+        for cnt in (False, True):
+            out.append(torch._unique2(x, return_inverse=inv, return_counts=cnt))
+            out.append(torch._unique2(m, sorted=True, return_inverse=inv, return_counts=cnt))
+            out.append(torch._VF.unique_dim(m, 0, return_inverse=inv, return_counts=cnt))
+    for res in (torch._unique(x), torch._unique2(x), torch._VF.unique_dim(x, 0)):
+        try:
+            res[0].sum().backward()
+        except NotImplementedError as e:
+            out.append((res[0].grad_fn.name(), str(e)))
+    return out
+
+
+@pytest.mark.torch
+def test_aten_unique_forms_match_torch():
+    torch = pytest.importorskip("torch")
+    assert repr(_aten_unique_forms(tape)) == repr(_aten_unique_forms(torch))
+
+
 def test_asarray_shares_memory():
     a = np.zeros(3)
     t = tape.asarray(a)

@@ -297,6 +297,106 @@ def test_custom_function_jvp():
         Function._backward_cls().save_for_forward(1)
 
 
+_JVP_SEEN = []
+
+
+class _KeepsNondiff(Function):
+    @staticmethod
+    def forward(ctx, x, y, mark, give):
+        out = y.clone()
+        if mark:
+            ctx.mark_non_differentiable(out)
+        ctx.give = give
+        return x.clone(), out
+
+    @staticmethod
+    def jvp(ctx, x_t, y_t, _, __):
+        _JVP_SEEN.append(y_t)
+        return x_t, x_t.clone() if ctx.give else None
+
+
+def test_custom_function_jvp_non_differentiable_outputs():
+    x = tape.tensor(2.0)
+    with fwAD.dual_level():
+        for y, mark in ((tape.tensor(3), False), (tape.tensor(3), True), (tape.tensor(3.0), True)):
+            _, out = _KeepsNondiff.apply(fwAD.make_dual(x, tape.tensor(1.0)), y, mark, False)
+            assert fwAD.unpack_dual(out).tangent is None
+        # (an integer input's tangent is None, a floating one's zeros)
+        assert _JVP_SEEN[0] is None and _JVP_SEEN[1] is None and _JVP_SEEN[2].item() == 0.0
+        with pytest.raises(RuntimeError, match="^Function's jvp returned a gradient at position 1, but  the "
+                                               "corresponding forward output is not a differentiable Tensor.You "
+                                               "should return None at that position instead.$"):
+            _KeepsNondiff.apply(fwAD.make_dual(x, tape.tensor(1.0)), tape.tensor(3.0), True, True)
+
+
+class _InplaceMul(Function):
+    calls = 0
+
+    @staticmethod
+    def forward(ctx, x, in_place):
+        _InplaceMul.calls += 1
+        assert fwAD.unpack_dual(x).tangent is None      # (forward runs with forward AD off, as PyTorch's)
+        ctx.in_place = in_place
+        ctx.mark_dirty(x)
+        return x.mul_(2)
+
+    @staticmethod
+    def jvp(ctx, x_t, _):
+        return x_t.mul_(2) if ctx.in_place else x_t * 2
+
+
+class _Narrow(Function):
+    @staticmethod
+    def forward(ctx, x, how):
+        ctx.how = how
+        return x.narrow(0, 0, 2) if how != "as_is" else x
+
+    @staticmethod
+    def jvp(ctx, x_t, _):
+        if ctx.how == "view":
+            return x_t.narrow(0, 0, 2)
+        if ctx.how == "copy":
+            return x_t.narrow(0, 0, 2).clone()
+        if ctx.how == "view_of_copy":
+            return x_t.narrow(0, 0, 2).clone().view(-1)
+        return x_t * 1
+
+
+def test_custom_function_jvp_in_place_and_view_checks():
+    t = tape.ones(3, dtype=tape.float64)
+    with fwAD.dual_level():
+        d = fwAD.make_dual(tape.rand(3, dtype=tape.float64), t)
+        out = _InplaceMul.apply(d, True)
+        assert out is d and fwAD.unpack_dual(out).tangent is t and t.tolist() == [2.0] * 3
+        assert _InplaceMul.calls == 1       # (once: no second run to compute tangents)
+        with pytest.raises(RuntimeError, match="^An inplace custom Function is not modifying the forward mode "
+                                               "gradients inplace. If the forward"):
+            _InplaceMul.apply(fwAD.make_dual(tape.rand(3, dtype=tape.float64), t), False)
+        x_t = tape.rand(4, 2, dtype=tape.float64)
+        v = _Narrow.apply(fwAD.make_dual(tape.rand(4, 2, dtype=tape.float64), x_t), "view")
+        assert fwAD.unpack_dual(v).tangent._base is x_t
+        for how, msg in (("copy", "^A custom Function's forward is returning a view \\(or an input as-is\\) but the "
+                                  "jvp is not returning a view.$"),
+                         ("as_is", "^A custom Function's forward is returning a view \\(or an input as-is\\)"),
+                         ("view_of_copy", "^A custom Function is returning a view but the jvp is not returning a "
+                                          "view of the given grad input.$")):
+            with pytest.raises(RuntimeError, match=msg):
+                _Narrow.apply(fwAD.make_dual(tape.rand(4, 2, dtype=tape.float64), x_t), how)
+        d = fwAD.make_dual(tape.rand(4, 2, dtype=tape.float64), x_t)
+        with pytest.raises(RuntimeError, match="^A custom Function is returning a view but the jvp is not returning "
+                                               "a view of the same base as the given grad input.$"):
+            _Narrow.apply(d.view_as(d), "view_of_copy")
+
+
+def test_tangent_of_a_shaped_like_view_is_a_view_of_the_tangent():
+    t = tape.rand(4, 4, dtype=tape.float64)
+    other = tape.rand(4, 4)
+    with fwAD.dual_level():
+        d = fwAD.make_dual(tape.rand(4, 4, dtype=tape.float64), t)
+        for v in (d.view_as(d), d.view_as(other), d[:1].expand_as(d), d.reshape_as(other)):
+            assert fwAD.unpack_dual(v).tangent._base is t
+
+
 def test_forward_mode_jacobian_and_hessian():
     F = tape.autograd.functional
     x = _f64([[1.0, 2.0], [3.0, 4.0]])

@@ -16,7 +16,7 @@ from tape.ops import PUBLIC, REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALLED_BY_ENGINE = {"grad_fn", "backward", "__new__", "register_hook", "register_post_accumulate_grad_hook",
-                       "_use_count", "volatile", "_grad_fn", "_backward_hooks"}      # set by tape/_install.py, not by a front end
+                       "_use_count", "volatile", "_grad_fn", "_backward_hooks", "resize"}      # set by tape/_install.py, not by a front end
 
 
 def _public_names() -> set:

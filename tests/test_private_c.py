@@ -32,6 +32,29 @@ def test_grad_mode_and_graph_task_id():
     assert tape._C._current_graph_task_id() == -1
 
 
+def test_current_graph_task_keep_graph():
+    seen = []
+
+    class Probe(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(tape._C._autograd._get_current_graph_task_keep_graph())
+            return g
+
+    x = tape.rand(3, requires_grad=True)
+    out = Probe.apply(x).sum()
+    out.backward(retain_graph=True)
+    out.backward()
+    tape.autograd.grad(Probe.apply(x).sum(), x, create_graph=True)
+    tape.autograd.grad(Probe.apply(x).sum(), x)
+    assert seen == [True, False, True, False]
+    assert tape._C._autograd._get_current_graph_task_keep_graph()      # (outside a backward)
+
+
 def test_delayed_error_raises_in_backward_only():
     x = tape.rand(2, requires_grad=True)
     y = tape._C._functions.DelayedError("Boom!", 1)(x)
@@ -140,6 +163,28 @@ def test_resize():
     with pytest.raises(RuntimeError, match=r"^requested resize to 4 \(4 elements in total\), but the given tensor "
                                            r"has a size of 2x3 \(6 elements\)"):
         tape.autograd._functions.Resize.apply(x, (4,))
+
+
+@pytest.mark.torch
+def test_tensor_resize_vs_torch():
+    torch = pytest.importorskip("torch")
+
+    def facts(lib):
+        out = []
+        for rg in (False, True):
+            x = lib.arange(6.0).reshape(2, 3).requires_grad_(rg)
+            with pytest.warns(UserWarning, match="^non-inplace resize is deprecated$"):
+                y = x.resize(3, 2)
+            out.append((tuple(y.shape), y._base is x, tuple(x.shape), type(y.grad_fn).__name__, y.tolist()))
+            if rg:
+                (y * lib.arange(6.0).reshape(3, 2)).sum().backward()
+                out.append(x.grad.tolist())
+            with pytest.raises(RuntimeError) as e, pytest.warns(UserWarning):
+                x.resize(4, 2)
+            out.append(str(e.value))
+        return out
+
+    assert facts(tape) == facts(torch)
 
 
 def test_node_classes_are_nodes():

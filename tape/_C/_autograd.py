@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .._hooks import keeps_graph as _get_current_graph_task_keep_graph
 from .._saved import SavedTensor, local as _saved_hooks, make_saved
 from .._tensor import Tensor
 
-__all__ = ["SavedTensor", "_make_saved_tensor", "_saved_tensors_hooks_is_enabled", "_unsafe_set_version_counter"]
+__all__ = ["SavedTensor", "_get_current_graph_task_keep_graph", "_make_saved_tensor", "_saved_tensors_hooks_is_enabled", "_unsafe_set_version_counter"]
 
 
 def _make_saved_tensor(*args, **kwargs) -> SavedTensor:

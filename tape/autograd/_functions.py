@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 from .function import Function
 
@@ -28,3 +29,10 @@ class Resize(Function):
     @staticmethod
     def backward(ctx, grad_output):
         return grad_output.contiguous().view(ctx.input_sizes), None
+
+
+def resize(self, *sizes: int):
+    """``Tensor.resize(*sizes)`` (deprecated): ``Resize.apply(self, sizes)``, ``self`` seen with
+    the shape ``sizes`` (the same number of elements; ``resize_`` changes it in place)."""
+    warnings.warn("non-inplace resize is deprecated", stacklevel=2)
+    return Resize.apply(self, sizes)

@@ -19,7 +19,7 @@ import inspect
 import re
 import warnings
 import weakref
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -352,7 +352,9 @@ class Function(metaclass=FunctionMeta):
 _dual_apply = None      # while a forward AD level is active: ``_apply`` computing tangents (``tape/_dual.py``)
 
 
-def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
+def _apply(cls, setup: bool, args: tuple, kwargs: dict, keep: Optional[list] = None) -> Any:
+    """Run ``forward`` and record the call (``keep``: gets the ctx, what ``forward`` returned and
+    the tensors it marked dirty and non-differentiable, for the forward-AD call, ``tape/_dual.py``)."""
     ctx = cls._backward_cls()
     grad = state.grad
     # One pass over the arguments (this runs on every call): which need a gradient, and where
@@ -388,6 +390,8 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict) -> Any:
     dirty = d.get("dirty_tensors", ())
     single = not isinstance(outputs, tuple)
     outs = (outputs,) if single else outputs
+    if keep is not None:
+        keep += (ctx, outs, dirty, d.get("non_differentiable", ()))
     for t in dirty:
         if not any(o is t for o in outs):
             raise RuntimeError("Some elements marked as dirty during the forward method were not returned as "
@@ -627,11 +631,12 @@ def _vjp(gs, xs, y, row):
 
 def _jvp(ts, xs, y, row):
     """The tangent rule of a Function row: the user's ``jvp`` (one tangent per argument of ``forward``:
-    zeros for a tensor without one, None for anything else, as PyTorch), one tangent per OUTPUT row."""
+    zeros for a floating tensor without one, None for anything else, as PyTorch), one tangent per
+    OUTPUT row."""
     ctx = row.tape.pyrows[row.r]
     tangents = [None] * len(ctx._needs_input_grad)
     for pos, meta, t in zip(ctx._inputs, ctx._in_meta, ts):
-        tangents[pos] = _zeros(meta) if t is None else t
+        tangents[pos] = _zeros(meta) if t is None and meta[1].is_floating_point else t
     ctx._in_jvp = True
     try:
         result = ctx._forward_cls.jvp(ctx, *tangents)
@@ -639,6 +644,10 @@ def _jvp(ts, xs, y, row):
         ctx._in_jvp = False
     if not isinstance(result, tuple):
         result = (result,)
+    for pos, meta in enumerate(ctx._out_meta):
+        if meta is not None and pos < len(result) and result[pos] is not None and pos not in ctx._outputs:
+            raise RuntimeError(f"Function's jvp returned a gradient at position {pos}, but  the corresponding forward "
+                               "output is not a differentiable Tensor.You should return None at that position instead.")
     return tuple(result[pos] for pos in ctx._outputs)
 
 

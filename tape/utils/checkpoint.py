@@ -295,7 +295,8 @@ class _Caching:
         # The calls whose op's value is kept, so that the recomputation does not run them again.
         calls = self.log.calls if self.log is not None else []
         self.storage[_REPLAY] = (self.start, {k: entry for k, call in enumerate(calls)
-                                              if (entry := _replay_entry(tape, call, policies)) is not None})
+                                              if (entry := _replay_entry(tape, call, policies)) is not None
+                                              or (entry := _mutated_entry(call, policies)) is not None})
         self.log = None         # (its calls hold the run's tensors)
 
 
@@ -311,6 +312,8 @@ class _Cached:
         self.start = state.tape.n if state.tape is not None else 0
         start, entries = self.storage.get(_REPLAY, (0, {}))
         self.log = _calls_begin(state.tape, entries, self.start - start)
+        if self.log is not None:
+            self.log.allow_mutation = self.allow_cache_entry_mutation
         return self
 
     def __exit__(self, kind, value, tb) -> None:
@@ -355,10 +358,11 @@ class _CallLog:
     after)`` per call; in the recomputation ``replay`` maps a call's number to what replays it (rows
     shifted by ``shift``)."""
 
-    __slots__ = ("tape", "calls", "replay", "shift", "k", "prev", "depth")
+    __slots__ = ("tape", "calls", "replay", "shift", "k", "prev", "depth", "allow_mutation")
 
     def __init__(self, tape: Tape, replay: dict | None, shift: int) -> None:
         self.tape, self.replay, self.shift = tape, replay, shift
+        self.allow_mutation = False
         self.calls = []
         self.k = 0
         self.prev = None
@@ -423,9 +427,13 @@ def _logged(fn: Callable) -> Callable:
             log.k = k + 1
             entry = log.replay.get(k)
             if entry is not None and entry[0] is fn and _same(entry[1], _signature(args, kwargs)):
-                out = _replayed(log, entry[2:], args)
-                if out is not None:
-                    return out
+                if entry[2] is _MUTATED:
+                    if not log.allow_mutation:
+                        raise RuntimeError("Tensor cached during selective activation checkpoint has been mutated")
+                else:
+                    out = _replayed(log, entry[2:], args)
+                    if out is not None:
+                        return out
         tape = log.tape
         lo, ix, stop = tape.n, tape.tix, tape.stop
         _local.depth = 1
@@ -434,7 +442,8 @@ def _logged(fn: Callable) -> Callable:
         finally:
             _local.depth = 0
         if log.replay is None:
-            log.calls.append((fn, args, kwargs, lo, tape.n, out, ix, tape.tix, stop, tape.stop))
+            log.calls.append((fn, args, kwargs, lo, tape.n, out, ix, tape.tix, stop, tape.stop,
+                              out._version if isinstance(out, Tensor) else None))
         return out
     call.__name__, call.__qualname__, call.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     call.__wrapped__ = fn
@@ -445,7 +454,7 @@ def _replay_entry(tape: Tape, call: tuple, saved: dict) -> tuple | None:
     """What replays a call of the forward: ``(function, signature, first row, [(row, argument
     position)] of its imports, its row's columns, requires grad, dtype, value)``; None if the call
     is not one saved row after imports of its arguments (a view, an in-place change, a listed row ...)."""
-    fn, args, kwargs, lo, hi, out, ix0, ix1, stop0, stop1 = call
+    fn, args, kwargs, lo, hi, out, ix0, ix1, stop0, stop1, _ = call
     r = hi - 1
     if (hi <= lo or not saved.get(r) or ix0 != ix1 or not isinstance(out, Tensor) or out._tape is not tape
             or out._node != r or out._f is not None or out._vb is not None or out._origins is not None
@@ -469,6 +478,18 @@ def _replay_entry(tape: Tape, call: tuple, saved: dict) -> tuple | None:
     columns = (int(tape.op[r]), int(tape.dt[r]), a, b, int(tape.ia[r]), int(tape.ib[r]), float(tape.fa[r]),
                float(tape.fb[r]))
     return fn, _signature(args, kwargs), lo, imports, columns, int(tape.rg[r]), out._dtype, np.array(tape.value_of(r))
+
+
+_MUTATED = object()         # (a replay entry's third item for a saved output changed in place since)
+
+
+def _mutated_entry(call: tuple, saved: dict) -> tuple | None:
+    """``(function, signature, _MUTATED)`` for a call whose saved output the forward changed in
+    place after it (PyTorch's cached tensor, whose version its recomputation checks); else None."""
+    fn, args, kwargs, lo, hi, out, *_, version = call
+    if hi <= lo or not saved.get(hi - 1) or version is None or out._version == version:
+        return None
+    return fn, _signature(args, kwargs), _MUTATED
 
 
 def _signature(args: tuple, kwargs: dict) -> tuple:
