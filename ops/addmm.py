@@ -14,7 +14,7 @@ from typing import Union
 
 import numpy as np
 
-from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
+from .._emit import D, Tensor, emit, node_in, plain, quiet, recorded, state, write_tape
 from ._rule import rule_adjoint
 from ._spec import LISTED, PYTHON, X1, Op, public, register
 from ._spec import TRANSPOSED, tangents
@@ -223,6 +223,7 @@ def addr(self, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tensor:
             raise RuntimeError(f"addr: Expected 1-D argument {name}, but got {_dims(v)}-D")
     dt = D.result_type(self, vec1, vec2)
     inp, v1, v2 = (t if t._dtype is dt else t.to(dt) for t in (self, vec1, vec2))
+    quiet()
     prod = np.multiply.outer(v1._value(), v2._value())
     if dt is D.bool_:
         prod = np.logical_and.outer(v1._value(), v2._value())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._emit import D, Tensor, emit, plain, state
+from .._emit import D, Tensor, emit, plain, quiet, state
 from ._args import broadcast_pair
 from ._rule import rule_adjoint
 from ._spec import PYTHON, X0, X1, OUT, Op, public_function, register, tangents
@@ -182,6 +182,7 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_fo
         raise RuntimeError(f"expected scalar type {D.legacy_name(x1._dtype)} but found "
                            f"{D.legacy_name(x2._dtype)}")
     a, b = x1._value(), x2._value()
+    quiet()
     y = np.ascontiguousarray(_norms(a[..., :, None, :] - b[..., None, :, :], p), x1._dtype.np)
     if state.grad and (x1._rg or x2._rg):
         return emit(CDIST, y, x1._dtype, x1, x2, fa=p)
@@ -203,6 +204,7 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
         raise RuntimeError("pdist only supports non-negative p values")
     v = input._value()
     i, j = np.triu_indices(v.shape[0], 1)
+    quiet()
     y = np.ascontiguousarray(_norms(v[i] - v[j], p), input._dtype.np)
     if state.grad and input._rg:
         return emit(PDIST, y, input._dtype, input, fa=p)

@@ -2444,6 +2444,7 @@ def tensor_round(self, *, decimals: Optional[int] = None) -> Tensor:
     if type(decimals) is not int:
         raise TypeError(f"round(): argument 'decimals' must be int, not {type(decimals).__name__}")
     _not_for(self, "round_cpu")
+    quiet()
     return _with_attrs(self, ROUND, round_forward(self._value(), decimals), fb=1.0, ia=decimals)
 
 
@@ -2487,6 +2488,7 @@ def celu(self, alpha: float = 1.0) -> Tensor:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     _not_for(self, "elu_cpu")
     x = self
+    quiet()
     return _with_attrs(x, CELU, celu_forward(x._value(), float(alpha)), fa=float(alpha))
 
 

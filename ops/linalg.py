@@ -618,7 +618,8 @@ def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     dt = D.result_type(input, other)
     a = input if input._dtype is dt else input.to(dt)
     b = other if other._dtype is dt else other.to(dt)
-    y = np.cross(np.broadcast_to(a._value(), shape), np.broadcast_to(b._value(), shape), axis=d)
+    with np.errstate(all="ignore"):      # (numpy's cross is Python: its warnings would be numpy's)
+        y = np.cross(np.broadcast_to(a._value(), shape), np.broadcast_to(b._value(), shape), axis=d)
     return _record_two(CROSS_PRODUCT, np.asarray(y, dt.np), a, b, ia=d)
 
 

@@ -22,7 +22,7 @@ from typing import Optional, Union
 import numpy as np
 from numba import njit
 
-from .._emit import D, Number, Tensor, node_in, plain, recorded, state, write_tape
+from .._emit import D, Number, Tensor, node_in, plain, quiet, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._spec import JOIN, LISTED, NUMBER, PYTHON, R_IA, R_LO, R_NUM, R_OFF, R_RG, X0, X1, X2, Op, public, register
 from ._spec import saved_when, tangents
@@ -277,6 +277,7 @@ def lerp(self, end: Tensor, weight: Union[Tensor, Number]) -> Tensor:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(dt)}'")
     w = weight if tensor else _constant(weight, dt)
     shape = _shape3(self, end, w)
+    quiet()
     y = _full(lerp_forward(_value(self, dt), _value(end, dt), _value(w, dt)), shape, dt)
     if state.grad and (self._rg or end._rg or (tensor and weight._rg)):
         return _record(LERP_T if tensor else LERP, y, dt, [self, end, w], fa=0.0 if tensor else float(weight),
@@ -303,6 +304,7 @@ def _pointwise3(name: str, self: Tensor, tensor1, tensor2, value: Number, divide
     shape = _shape3(self, tensor1, tensor2)
     c = dt.np.type(value if dt.is_floating_point else int(value))
     t1, t2 = _value(tensor1, dt), _value(tensor2, dt)
+    quiet()
     y = _full(_value(self, dt) + (c * t1 / t2 if divide else c * t1 * t2), shape, dt)
     if state.grad and dt.is_floating_point and (self._rg or tensor1._rg or tensor2._rg):
         code, ib = ADDCDIV if divide else ADDCMUL, 0
