@@ -167,7 +167,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
         _hooks.end_task(task, swept)
     if not retain_graph:
         for tape, seen in result.swept:
-            free_rows(tape.fr, seen)
+            free_rows(tape.fr, seen, tape.op)
             if tape.hooks or tape.pyrows:
                 _saved.release(tape)
         retire()    # the graph is consumed: later ops go to another tape (a spare, once unreferenced)
@@ -592,8 +592,8 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
                     leaf._grad = t
             else:
                 on_leaf(leaf, g)
-    free_rows(tape.fr, seen)
-    retire()
+    # (whether every row is now freed or a source: ``retire`` need not look again)
+    retire(tape, free_rows(tape.fr, seen, tape.op))
     return True
 
 
