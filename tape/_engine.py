@@ -574,7 +574,8 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
                 continue
             dt, o, size, shp = R[1:5, node].tolist() if cols is None else \
                 (cols[0][node], cols[1][node], cols[2][node], cols[3][node])
-            g = grads[dt][o:o + size].reshape(shapes[shp])
+            # (the view made by numpy's constructor: a fifth less than a slice reshaped)
+            g = _ndarray(shapes[shp], _ARENA_NP[dt], grads[dt], o * _ITEMSIZE[dt])
             leaf = ref()
             if leaf is None or not leaf._rg:
                 continue
@@ -859,6 +860,8 @@ def _adopted(outs: list, k: int, dt: int, n: int) -> np.ndarray | None:
 
 
 _ARENA_NP = tuple(d.np for d in D.ARENA_DTYPES)
+_ITEMSIZE = tuple(np.dtype(d).itemsize for d in _ARENA_NP)
+_ndarray = np.ndarray
 
 
 UNDEFINED = 8       # a bit of ``seen``: an undefined gradient reached the row (``pass_undefined``)
