@@ -574,14 +574,19 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
                 continue
             dt, o, size, shp = R[1:5, node].tolist() if cols is None else \
                 (cols[0][node], cols[1][node], cols[2][node], cols[3][node])
-            # (the view made by numpy's constructor: a fifth less than a slice reshaped)
-            g = _ndarray(shapes[shp], _ARENA_NP[dt], grads[dt], o * _ITEMSIZE[dt])
+            # (the view made by numpy's constructor: a fifth less than a slice reshaped; its dtype and
+            # shape are those given, read from there rather than from the view)
+            shape = shapes[shp]
+            gdt = _ARENA_NP[dt]
+            g = _ndarray(shape, gdt, grads[dt], o * _ITEMSIZE[dt])
             leaf = ref()
             if leaf is None or not leaf._rg:
                 continue
             if leaf._grad is None:
                 dtype = leaf._gdt or leaf._dtype
-                if g.dtype is not dtype.np or g.shape != leaf._shape or not g.shape or not leaf._v.flags.c_contiguous:
+                # (a leaf laid out otherwise than row-major takes its strides: ``leaf_grad``)
+                if gdt is not dtype.np or shape != leaf._shape or not shape or \
+                        len(shape) > 1 and not leaf._v.flags.c_contiguous:
                     leaf._grad = leaf_grad(g, leaf)
                 elif inference:
                     leaf._grad = T._plain(g, dtype)
@@ -589,7 +594,7 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
                     t = _new_tensor(Tensor)     # (``_tensor._plain``, inlined)
                     t._v = g
                     t._dtype = dtype
-                    t._shape = g.shape
+                    t._shape = shape
                     leaf._grad = t
             else:
                 on_leaf(leaf, g)
