@@ -16,8 +16,9 @@ from ._lazy import Families, call9, call_pair
 from ._parallel import CORES, PART
 from ._stops import (C_FAMILY, C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED, ST_COMPILE, ST_DONE, ST_NAN,
                      ST_PYTHON, ST_UNKNOWN, check_saved, input_at)
-from .ops._spec import (BINARY, CONST, INPUT, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_FR, R_IA, R_IB,
-                        R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
+from .ops._spec import (BINARY, CONST, INPUT, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT,
+                        R_FR, R_IA, R_IB, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE,
+                        SOURCE, UNARY)
 from .ops.elementwise import (CATALOGUE_BINARY, CATALOGUE_UNARY, ONE_ELEMENT, catalogue_binary_adjoint,
                               catalogue_scalar_d, catalogue_unary_adjoint, core_binary_adjoint,
                               core_scalar_d, core_unary_adjoint)
