@@ -518,13 +518,15 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
                 return False
     _mark_modified_leaves(tape)
     n = tape.n
-    g64 = np.empty(tape.t64, np.float64)        # (no zeros: the sweep writes an adjoint first reached)
-    g32 = np.empty(tape.t32, np.float32)
+    # (no zeros: the sweep writes an adjoint first reached; a tape of one dtype has no values in the other
+    # arena, whose buffer, empty, is shared)
+    g64 = np.empty(tape.t64, np.float64) if tape.t64 else _NO_GRADS64
+    g32 = np.empty(tape.t32, np.float32) if tape.t32 else _NO_GRADS32
     grads = (g64, g32)
     values = (tape.v64, tape.v32)
     R = tape.R
     node = out._node
-    dt, o = R[1:3, node].tolist()
+    dt, o = R[1:3, node].tolist()       # (not ``w_int``: a spent tape's writers view the rows it handed on)
     grads[dt][o] = one
     seen = np.zeros(n, np.uint8)
     seen[node] = 1
@@ -604,6 +606,8 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
 
 
 _NO_PEND: dict = {}
+_NO_GRADS64 = np.empty(0, np.float64)
+_NO_GRADS32 = np.empty(0, np.float32)
 
 
 class _Sparse:
