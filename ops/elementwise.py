@@ -1940,6 +1940,20 @@ def _int_rpow(x: np.ndarray, c) -> np.ndarray:
 _RIGHT_CONST = {ADD: ADDC, SUB: SUBC, MUL: MULC, DIV: DIVC}
 
 
+# (shape of a, shape of b) -> (their broadcast shape, whether b enters a row of that shape as it is:
+# ``is_suffix``): one lookup for the two, the bias of a layer's ``x @ w + b`` at each step
+_PAIRS: dict = {}
+
+
+def _pair(sa: tuple, sb: tuple) -> tuple:
+    shape = broadcast_pair(sa, sb)
+    known = (shape, sb == shape or is_suffix(sb, shape))
+    if len(_PAIRS) > 4096:
+        _PAIRS.clear()
+    _PAIRS[(sa, sb)] = known
+    return known
+
+
 def _binary(a: Tensor, b, code: int) -> Tensor:
     """``a (op) b`` for two tensors, broadcasting and promoting as PyTorch does."""
     if not isinstance(b, Tensor):
@@ -1964,7 +1978,12 @@ def _binary(a: Tensor, b, code: int) -> Tensor:
         if code == DIV and not dt.is_floating_point:
             dt = D.get_default_dtype()
     sa, sb = a._shape, b._shape
-    shape = sa if sa == sb else broadcast_pair(sa, sb)
+    if sa == sb:
+        shape = sa
+        fits = True
+    else:
+        known = _PAIRS.get((sa, sb))
+        shape, fits = known if known is not None else _pair(sa, sb)
     va = a._v if fa is None else np.array(fa)
     vb = b._v if fb is None else np.array(fb)
     if va.dtype is not dt.np:
@@ -1991,7 +2010,7 @@ def _binary(a: Tensor, b, code: int) -> Tensor:
         na = a._node
     else:
         na = node_in(tape, a, dt, shape)
-    if b._dtype is dt and (b._tape is tape or b._rg) and (sb == shape or is_suffix(sb, shape)):
+    if b._dtype is dt and (b._tape is tape or b._rg) and fits:
         # (a leaf, or a node of an older tape; a compiled row reads it from the arena: copied, not
         # referred to, unless the sweep leaves the row to Python)
         nb = b._node if b._tape is tape else tape.import_(b, sb == shape and left_to_python(code, dt.arena, vb.size))

@@ -167,7 +167,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
         _hooks.end_task(task, swept)
     if not retain_graph:
         for tape, seen in result.swept:
-            free_rows(tape.fr, seen)
+            free_rows(tape.fr, seen, tape.op)
             if tape.hooks or tape.pyrows:
                 _saved.release(tape)
         retire()    # the graph is consumed: later ops go to another tape (a spare, once unreferenced)
@@ -518,13 +518,15 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
                 return False
     _mark_modified_leaves(tape)
     n = tape.n
-    g64 = np.empty(tape.t64, np.float64)        # (no zeros: the sweep writes an adjoint first reached)
-    g32 = np.empty(tape.t32, np.float32)
+    # (no zeros: the sweep writes an adjoint first reached; a tape of one dtype has no values in the other
+    # arena, whose buffer, empty, is shared)
+    g64 = np.empty(tape.t64, np.float64) if tape.t64 else _NO_GRADS64
+    g32 = np.empty(tape.t32, np.float32) if tape.t32 else _NO_GRADS32
     grads = (g64, g32)
     values = (tape.v64, tape.v32)
     R = tape.R
     node = out._node
-    dt, o = R[1:3, node].tolist()
+    dt, o = R[1:3, node].tolist()       # (not ``w_int``: a spent tape's writers view the rows it handed on)
     grads[dt][o] = one
     seen = np.zeros(n, np.uint8)
     seen[node] = 1
@@ -574,13 +576,19 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
                 continue
             dt, o, size, shp = R[1:5, node].tolist() if cols is None else \
                 (cols[0][node], cols[1][node], cols[2][node], cols[3][node])
-            g = grads[dt][o:o + size].reshape(shapes[shp])
+            # (the view made by numpy's constructor: a fifth less than a slice reshaped; its dtype and
+            # shape are those given, read from there rather than from the view)
+            shape = shapes[shp]
+            gdt = _ARENA_NP[dt]
+            g = _ndarray(shape, gdt, grads[dt], o * _ITEMSIZE[dt])
             leaf = ref()
             if leaf is None or not leaf._rg:
                 continue
             if leaf._grad is None:
                 dtype = leaf._gdt or leaf._dtype
-                if g.dtype is not dtype.np or g.shape != leaf._shape or not g.shape or not leaf._v.flags.c_contiguous:
+                # (a leaf laid out otherwise than row-major takes its strides: ``leaf_grad``)
+                if gdt is not dtype.np or shape != leaf._shape or not shape or \
+                        len(shape) > 1 and not leaf._v.flags.c_contiguous:
                     leaf._grad = leaf_grad(g, leaf)
                 elif inference:
                     leaf._grad = T._plain(g, dtype)
@@ -588,16 +596,18 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
                     t = _new_tensor(Tensor)     # (``_tensor._plain``, inlined)
                     t._v = g
                     t._dtype = dtype
-                    t._shape = g.shape
+                    t._shape = shape
                     leaf._grad = t
             else:
                 on_leaf(leaf, g)
-    free_rows(tape.fr, seen)
-    retire()
+    # (whether every row is now freed or a source: ``retire`` need not look again)
+    retire(tape, free_rows(tape.fr, seen, tape.op))
     return True
 
 
 _NO_PEND: dict = {}
+_NO_GRADS64 = np.empty(0, np.float64)
+_NO_GRADS32 = np.empty(0, np.float32)
 
 
 class _Sparse:
@@ -859,6 +869,8 @@ def _adopted(outs: list, k: int, dt: int, n: int) -> np.ndarray | None:
 
 
 _ARENA_NP = tuple(d.np for d in D.ARENA_DTYPES)
+_ITEMSIZE = tuple(np.dtype(d).itemsize for d in _ARENA_NP)
+_ndarray = np.ndarray
 
 
 UNDEFINED = 8       # a bit of ``seen``: an undefined gradient reached the row (``pass_undefined``)

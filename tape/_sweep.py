@@ -16,8 +16,9 @@ from ._lazy import Families, call9, call_pair
 from ._parallel import CORES, PART
 from ._stops import (C_FAMILY, C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED, ST_COMPILE, ST_DONE, ST_NAN,
                      ST_PYTHON, ST_UNKNOWN, check_saved, input_at)
-from .ops._spec import (BINARY, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT, R_FR, R_IA, R_IB,
-                        R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY)
+from .ops._spec import (BINARY, CONST, INPUT, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT,
+                        R_FR, R_IA, R_IB, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE,
+                        SOURCE, UNARY)
 from .ops.elementwise import (CATALOGUE_BINARY, CATALOGUE_UNARY, ONE_ELEMENT, catalogue_binary_adjoint,
                               catalogue_scalar_d, catalogue_unary_adjoint, core_binary_adjoint,
                               core_scalar_d, core_unary_adjoint)
@@ -438,9 +439,14 @@ def mark_unneeded(R, ix, n, target, seen):
 
 
 @njit(cache=True, error_model="numpy")
-def free_rows(fr, seen):
-    """Set the FREED bit of every row a sweep ran (bit 4 of ``seen``)."""
+def free_rows(fr, seen, op):
+    """Set the FREED bit of every row a sweep ran (bit 4 of ``seen``); return whether each of the
+    rows ``seen`` covers is now freed or a source (``Tape.spent``'s test, made in the same loop)."""
+    whole = True
     for r in range(seen.shape[0]):
         if seen[r] & 4:
             fr[r] |= FREED
+        elif not fr[r] & FREED and op[r] != INPUT and op[r] != CONST:
+            whole = False
+    return whole
 

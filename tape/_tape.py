@@ -511,7 +511,11 @@ class Tape:
             node = self.refer(CONST, arena, value, ver) if refer and value.size >= REFER_FROM and \
                 state.pinned <= self.pins else self.source(CONST, arena, value, ver)
             self.w_int[R_RG][node] = 0
-            self.csrc[node] = ConstRef(t)
+            c = t._cref
+            if c is None or c.ver is not t._ver or c.dtype is not t._dtype or c() is not t:
+                # (a constant imported at each step, the batch of a training loop, keeps its reference)
+                c = t._cref = ConstRef(t)
+            self.csrc[node] = c
             if t._inf:
                 self.const_inference(node)
         t._ig = self.gen
@@ -614,7 +618,7 @@ class Tape:
         t.shape_ids = self.shape_ids
         t.shapes = self.shapes
         t.ix = self.ix
-        self.ix = self.ix[:self.tix].copy()
+        self.ix = self.ix[:self.tix].copy() if self.tix else _EMPTY_IX
         t.adjoints = self.adjoints
         self.adjoints = []
         t.me = weakref.ref(t, _forget)
@@ -627,13 +631,14 @@ class Tape:
         self.__class__ = _Spent
         return t
 
-    def spent(self) -> bool:
+    def spent(self, freed: bool | None = None) -> bool:
         """Whether a backward freed every row but the sources (INPUT/CONST rows, which nothing reads
-        once the rows reading them are freed), and no tensor views its arenas (``slot``)."""
+        once the rows reading them are freed), and no tensor views its arenas (``slot``).  ``freed``:
+        whether the rows are freed or sources, when the backward that freed them told."""
         n = self.n
         if not n or self.pyrows or self.hooks or sys.getrefcount(self.v64) > 3 or sys.getrefcount(self.v32) > 2:
             return False
-        return _all_freed(self.op, self.fr, n)
+        return _all_freed(self.op, self.fr, n) if freed is None else freed
 
     # -- reading --------------------------------------------------------------
     def shape_of(self, node: int) -> tuple:
@@ -689,6 +694,7 @@ _moved = operator.attrgetter(*_INT_COLS, "R", "F", "fa", "fb", "w_int", "w_op", 
                              "w64", "e64", "v32")
 _EMPTY64 = np.empty(0, np.float64)
 _EMPTY32 = np.empty(0, np.float32)
+_EMPTY_IX = np.empty(0, np.int64)     # (a spent tape's index lists when it had none: it records nothing more)
 
 
 class _Spent(Tape):
@@ -750,16 +756,18 @@ def _grown(a: np.ndarray, need: int) -> np.ndarray:
     return new
 
 
-def retire() -> None:
+def retire(swept: Tape | None = None, freed: bool = False) -> None:
     """End this thread's current tape: later ops record onto another one.
 
     Called after each backward (the graph was consumed, and a loop then reuses
     a tape whose tensors are gone instead of growing one forever) and when a
     tape is full.  A spare whose tensors are all gone is reset and reused.
+    ``swept``, ``freed``: a tape the backward just freed rows of, and whether each
+    of its rows is now freed or a source (``_sweep.free_rows``).
     """
     spares = state.spares
     cur = state.tape
-    if cur is not None and not state.pinned and cur.spent():
+    if cur is not None and not state.pinned and cur.spent(freed if cur is swept else None):
         # The graph was consumed: its buffers go on to the next one (one set of buffers for a
         # training loop, hot in cache), and a held output keeps the rows only.
         state.tape = cur.hand_over()

@@ -531,6 +531,7 @@ class Tensor(_NotYet):
     _views = None        # a root with views: ``[(weakref, tape generation, node)]``, one per view (``_link``)
     _rebased = None      # a view PyTorch gives no node after its storage changed: its errors (``ops/views.py``)
     _gdt = None          # ``grad_dtype`` set: the dtype, or False for None (any dtype)
+    _cref = None         # the ``ConstRef`` of its last import as a constant (``Tape.import_``)
     __hash__ = object.__hash__
 
     # -- storage --------------------------------------------------------------

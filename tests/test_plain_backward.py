@@ -96,6 +96,39 @@ def test_short_path_errors_as_the_general_driver():
         y.backward()
 
 
+def test_a_row_the_short_path_did_not_run_keeps_its_value(run_calls):
+    # (the swept tape hands its buffers on only when every row is freed or a source, as
+    # ``_sweep.free_rows`` reports: here a row outside the loss still holds its value)
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    e = w.exp()
+    (w * 3.0).sum().backward()
+    assert run_calls[0] == 0
+    w.grad = None
+    e.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), np.exp([1.0, 2.0]), rtol=1e-6)
+
+
+def test_a_constant_changed_in_place_at_a_later_step_makes_its_rows_stale():
+    # (a constant imported at each step keeps its reference to the tensor, which must follow its
+    # version counter, made here after the first step, and its dtype)
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    c = torch.tensor([3.0, 4.0])
+    (w * c).sum().backward()
+    d = c.detach()          # (shares the counter: a change through it after ``c`` is gone is seen)
+    y = (w * c).sum()
+    del c
+    d.mul_(2)
+    with pytest.raises(RuntimeError, match=r"\[torch.FloatTensor \[2\]\] is at version 1; expected version 0"):
+        y.backward()
+    x = torch.tensor([3.0, 4.0])
+    (w * x).sum().backward()
+    x.data = torch.tensor([1.0, 1.0], dtype=torch.float64)
+    y = (w.double() * x).sum()
+    x.mul_(2)
+    with pytest.raises(RuntimeError, match=r"\[torch.DoubleTensor \[2\]\] is at version 1; expected version 0"):
+        y.backward()
+
+
 def _hooked():
     w = torch.tensor([1.0, 2.0], requires_grad=True)
     h = w * 3
