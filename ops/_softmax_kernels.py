@@ -117,15 +117,34 @@ def adjoint(y, g, dst, lo, hi, log, write):
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def sparse_adjoint(y, start, col, val, dst, lo, hi, log, write):
-    """``adjoint`` of an output adjoint that is zero but in row ``i`` at columns
-    ``col[start[i]:start[i + 1]]``, which get ``val`` (added in that order: a repeated column sums).
-    Each row's adjoint is made in a row of scratch, which stays in cache, so the whole of it is
-    neither zeroed nor read from memory; its rows are ``adjoint``'s, to the bit."""
+def sparse_adjoint(y, positions, val, dst, lo, hi, log, write):
+    """``adjoint`` of an output adjoint that is zero but ``val`` at the flat ``positions`` (added in
+    the order given: a repeated position sums).  The entries of rows ``lo:hi`` are first listed by
+    row, each row's in the order given (a counting sort: a few passes over the positions, where
+    numpy's argsort and searchsorted would cost a call each).  Each row's adjoint is made in a row
+    of scratch, which stays in cache, so the whole of it is neither zeroed nor read from memory;
+    its rows are ``adjoint``'s, to the bit."""
     wide()
-    gi = np.empty(y.shape[1], y.dtype)
+    cols = y.shape[1]
+    start = np.zeros(hi - lo + 1, np.int64)
+    for k in range(positions.shape[0]):
+        r = positions[k] // cols
+        if lo <= r < hi:
+            start[r - lo + 1] += 1
+    for i in range(hi - lo):
+        start[i + 1] += start[i]
+    fill = start[:-1].copy()
+    order = np.empty(start[hi - lo], np.int64)
+    for k in range(positions.shape[0]):
+        r = positions[k] // cols
+        if lo <= r < hi:
+            order[fill[r - lo]] = k
+            fill[r - lo] += 1
+    gi = np.empty(cols, y.dtype)
     for i in range(lo, hi):
         gi[:] = 0.0
-        for k in range(start[i], start[i + 1]):
-            gi[col[k]] += val[k]
+        base = i * cols
+        for q in range(start[i - lo], start[i - lo + 1]):
+            k = order[q]
+            gi[positions[k] - base] += val[k]
         _adjoint_row(y[i], gi, dst[i], log, write)

@@ -119,14 +119,8 @@ def _sparse_rows(y: np.ndarray, positions: np.ndarray, values: np.ndarray, ga: n
     ``positions``: each row's nonzero columns in the order given (``_softmax_kernels.sparse_adjoint``)."""
     cols = y.shape[-1]
     y = y.reshape(-1, cols)
-    rows = positions // cols
-    if rows.size > 1 and (rows[1:] < rows[:-1]).any():
-        order = np.argsort(rows, kind="stable")
-        rows, positions, values = rows[order], positions[order], values[order]
-    start = np.searchsorted(rows, np.arange(y.shape[0] + 1))
-    col = positions - rows * cols
     dst = ga.reshape(-1, cols)
-    _in_rows(y.size, cols, lambda lo, hi: K.sparse_adjoint(y, start, col, values, dst, lo, hi, log, write))
+    _in_rows(y.size, cols, lambda lo, hi: K.sparse_adjoint(y, positions, values, dst, lo, hi, log, write))
 
 
 _SAVED = (("result", OUT), ("dim", lambda r: r.ia))
