@@ -100,3 +100,33 @@ def slab(stab, s, dim):
     for d in range(dim + 1, nd):
         inner *= stab[s + 1 + d]
     return outer, stab[s + 1 + dim], inner
+
+
+@njit(cache=True, error_model="numpy")
+def positions_along(index, shapes, dim):
+    """Flat positions in a row-major array of shape ``shapes[nd:]`` of the elements that the
+    index values ``index`` (those of an array of shape ``shapes[:nd]``, in row-major order) pick
+    along ``dim``, the other coordinates being their own (gather's rule); and -1, or the place of
+    the first value out of ``range(shapes[nd + dim])`` (the positions then unfinished)."""
+    nd = shapes.shape[0] // 2
+    ishape = shapes[:nd]
+    stride = np.zeros(nd, np.int64)
+    step = 1
+    acc = 1
+    for d in range(nd - 1, -1, -1):
+        if d == dim:
+            step = acc
+        else:
+            stride[d] = acc
+        acc *= shapes[nd + d]
+    size = shapes[nd + dim]
+    out = np.empty(index.shape[0], np.int64)
+    at = np.zeros(nd, np.int64)
+    j = 0
+    for k in range(index.shape[0]):
+        v = index[k]
+        if v < 0 or v >= size:
+            return out, k
+        out[k] = j + v * step
+        j = advance(at, ishape, stride, nd - 1, j)
+    return out, -1
