@@ -24,6 +24,7 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(S, "ROWS_FROM", 64)
     monkeypatch.setattr(S, "BLOCK", 48)
     monkeypatch.setattr(S, "PART", 128)
+    monkeypatch.setattr(S, "ROWS_PART", 128)
     return monkeypatch
 
 
