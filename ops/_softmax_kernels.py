@@ -6,8 +6,8 @@ any part, so results do not depend on the number of threads.  A row of 1000 floa
 passes (exp, sum, subtract) stay in L1.  The exp is ``_vecmath.exp32`` (these loops vectorize;
 libm's exp would not); the row sums reassociate (``_sum``, ``_dot``: they vectorize, in an order
 other than numpy's pairwise one, so they differ from numpy's by rounding); the row maxima are taken
-in lanes (``_max``: numba's one-accumulator select loop does not vectorize).  The kernels contract
-multiply-adds (``fastmath={"contract"}``); their values are within the ulps that
+on the floats' bits as integers (``_max``: numba's float maximum loop does not vectorize).  The
+kernels contract multiply-adds (``fastmath={"contract"}``); their values are within the ulps that
 ``tests/test_big_softmax.py`` states of the float64 ones, as numpy's float32 formula is.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._vecmath import exp32, wide
+from ._vecmath import _bits_float, exp32, wide
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})
@@ -36,31 +36,23 @@ def _dot(a, b):
     return s
 
 
-_LANES = 16
+_SIGN = np.int32(31)
+_MAGNITUDE = np.int32(0x7fffffff)
 
 
 @njit(cache=True, error_model="numpy")
-def _max(v, acc):
-    """The largest of ``v``'s elements but nan (a nan makes the row's sum nan, and so all its results,
-    whatever the maximum): in ``_LANES`` running maxima (``acc``, scratch), a loop that vectorizes."""
-    n = v.shape[0]
-    m = v[0]
-    j = 0
-    if n >= _LANES:
-        for k in range(_LANES):
-            acc[k] = v[k]
-        j = _LANES
-        while j + _LANES <= n:
-            for k in range(_LANES):
-                a, b = acc[k], v[j + k]
-                acc[k] = b if b > a else a
-            j += _LANES
-        for k in range(_LANES):
-            m = acc[k] if acc[k] > m else m
-    while j < n:
-        m = v[j] if v[j] > m else m
-        j += 1
-    return m
+def _max(v):
+    """The largest of ``v``'s elements, taken on their bits as integers ordered as the floats are
+    (a negative float's magnitude bits flipped: -nan < -inf < ... < -0 < +0 < ... < inf < nan):
+    an integer maximum, which vectorizes where a float one does not without fast-math (2x faster
+    than running maxima in lanes).  The maximum of a row without nan; a row with a nan gets nan
+    results whatever its maximum (its sum is nan)."""
+    b = v.view(np.int32)
+    m = np.int32(-2147483648)
+    for j in range(b.shape[0]):
+        k = b[j] ^ ((b[j] >> _SIGN) & _MAGNITUDE)
+        m = k if k > m else m
+    return _bits_float(m ^ ((m >> _SIGN) & _MAGNITUDE))
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
@@ -69,10 +61,9 @@ def forward(x, out, lo, hi, log):
     ``e = exp(x - max)``, then ``e / sum(e)`` or ``(x - max) - log(sum(e))``."""
     wide()
     n = x.shape[1]
-    acc = np.empty(_LANES, x.dtype)
     for i in range(lo, hi):
         xi, oi = x[i], out[i]
-        mi = _max(xi, acc)
+        mi = _max(xi)
         for j in range(n):
             oi[j] = exp32(xi[j] - mi)
         s = _sum(oi)
