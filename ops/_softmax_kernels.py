@@ -46,7 +46,9 @@ def _max(v):
     (a negative float's magnitude bits flipped: -nan < -inf < ... < -0 < +0 < ... < inf < nan):
     an integer maximum, which vectorizes where a float one does not without fast-math (2x faster
     than running maxima in lanes).  The maximum of a row without nan; a row with a nan gets nan
-    results whatever its maximum (its sum is nan)."""
+    results whatever its maximum (its sum is nan).  In 512-bit registers (``wide``: a maximum is
+    the same in any order; 0.315 -> 0.295 ms for the forward of 512x1000)."""
+    wide()
     b = v.view(np.int32)
     m = np.int32(-2147483648)
     for j in range(b.shape[0]):
