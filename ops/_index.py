@@ -100,3 +100,48 @@ def slab(stab, s, dim):
     for d in range(dim + 1, nd):
         inner *= stab[s + 1 + d]
     return outer, stab[s + 1 + dim], inner
+
+
+@njit(cache=True, error_model="numpy")
+def positions_along(index, shapes, dim):
+    """Flat positions in a row-major array of shape ``shapes[nd:]`` of the elements that the
+    index values ``index`` (those of an array of shape ``shapes[:nd]``, in row-major order) pick
+    along ``dim``, the other coordinates being their own (gather's rule); and -1, or the place of
+    the first value out of ``range(shapes[nd + dim])`` (the positions then unfinished)."""
+    nd = shapes.shape[0] // 2
+    out = np.empty(index.shape[0], np.int64)
+    if index.shape[0] == 0:
+        return out, -1
+    stride = np.zeros(nd, np.int64)
+    step = 1
+    acc = 1
+    for d in range(nd - 1, -1, -1):
+        if d == dim:
+            step = acc
+        else:
+            stride[d] = acc
+        acc *= shapes[nd + d]
+    size = shapes[nd + dim]
+    inner = shapes[nd - 1]
+    across = stride[nd - 1]
+    at = np.zeros(nd, np.int64)
+    j = 0
+    for k in range(0, index.shape[0], inner):      # (the last dim in a loop of its own)
+        for q in range(k, k + inner):
+            v = index[q]
+            if v < 0 or v >= size:
+                return out, q
+            out[q] = j + v * step
+            j += across
+        # (the outer dims' counter stepped here: ``advance`` called per row costs ten times the loop)
+        j -= across * inner
+        d = nd - 2
+        while d >= 0:
+            at[d] += 1
+            j += stride[d]
+            if at[d] < shapes[d]:
+                break
+            j -= stride[d] * at[d]
+            at[d] = 0
+            d -= 1
+    return out, -1

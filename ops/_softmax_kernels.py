@@ -6,8 +6,8 @@ any part, so results do not depend on the number of threads.  A row of 1000 floa
 passes (exp, sum, subtract) stay in L1.  The exp is ``_vecmath.exp32`` (these loops vectorize;
 libm's exp would not); the row sums reassociate (``_sum``, ``_dot``: they vectorize, in an order
 other than numpy's pairwise one, so they differ from numpy's by rounding); the row maxima are taken
-in lanes (``_max``: numba's one-accumulator select loop does not vectorize).  The kernels contract
-multiply-adds (``fastmath={"contract"}``); their values are within the ulps that
+on the floats' bits as integers (``_max``: numba's float maximum loop does not vectorize).  The
+kernels contract multiply-adds (``fastmath={"contract"}``); their values are within the ulps that
 ``tests/test_big_softmax.py`` states of the float64 ones, as numpy's float32 formula is.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._vecmath import exp32, wide
+from ._vecmath import _bits_float, exp32, wide
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})
@@ -36,13 +36,37 @@ def _dot(a, b):
     return s
 
 
+_SIGN = np.int32(31)
+_MAGNITUDE = np.int32(0x7fffffff)
+_INF = np.int32(0x7f800000)                 # (the integer keys of +inf and -inf; a nan's lies beyond)
+_MINUS_INF = np.int32(-0x7f800001)
 _LANES = 16
 
 
 @njit(cache=True, error_model="numpy")
 def _max(v, acc):
-    """The largest of ``v``'s elements but nan (a nan makes the row's sum nan, and so all its results,
-    whatever the maximum): in ``_LANES`` running maxima (``acc``, scratch), a loop that vectorizes."""
+    """The largest of ``v``'s elements, taken on their bits as integers ordered as the floats are
+    (a negative float's magnitude bits flipped: -nan < -inf < ... < -0 < +0 < ... < inf < nan): an
+    integer maximum, which vectorizes where a float one does not without fast-math, in 512-bit
+    registers (``wide``: a maximum is the same in any order); 0.35 -> 0.295 ms for the forward of
+    512x1000.  A row with a nan (all its results nan) takes running maxima in lanes (``_lanes_max``),
+    which pass over most of its nans, so that the nans it gives keep their bits (signs)."""
+    wide()
+    b = v.view(np.int32)
+    hi = np.int32(-2147483648)
+    lo = np.int32(2147483647)
+    for j in range(b.shape[0]):
+        k = b[j] ^ ((b[j] >> _SIGN) & _MAGNITUDE)
+        hi = k if k > hi else hi
+        lo = k if k < lo else lo
+    if hi > _INF or lo < _MINUS_INF:
+        return _lanes_max(v, acc)
+    return _bits_float(hi ^ ((hi >> _SIGN) & _MAGNITUDE))
+
+
+@njit(cache=True, error_model="numpy")
+def _lanes_max(v, acc):
+    """The largest of ``v``'s elements but nan, in ``_LANES`` running maxima (``acc``, scratch)."""
     n = v.shape[0]
     m = v[0]
     j = 0
@@ -117,15 +141,34 @@ def adjoint(y, g, dst, lo, hi, log, write):
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def sparse_adjoint(y, start, col, val, dst, lo, hi, log, write):
-    """``adjoint`` of an output adjoint that is zero but in row ``i`` at columns
-    ``col[start[i]:start[i + 1]]``, which get ``val`` (added in that order: a repeated column sums).
-    Each row's adjoint is made in a row of scratch, which stays in cache, so the whole of it is
-    neither zeroed nor read from memory; its rows are ``adjoint``'s, to the bit."""
+def sparse_adjoint(y, positions, val, dst, lo, hi, log, write):
+    """``adjoint`` of an output adjoint that is zero but ``val`` at the flat ``positions`` (added in
+    the order given: a repeated position sums).  The entries of rows ``lo:hi`` are first listed by
+    row, each row's in the order given (a counting sort: a few passes over the positions, where
+    numpy's argsort and searchsorted would cost a call each).  Each row's adjoint is made in a row
+    of scratch, which stays in cache, so the whole of it is neither zeroed nor read from memory;
+    its rows are ``adjoint``'s, to the bit."""
     wide()
-    gi = np.empty(y.shape[1], y.dtype)
+    cols = y.shape[1]
+    start = np.zeros(hi - lo + 1, np.int64)
+    for k in range(positions.shape[0]):
+        r = positions[k] // cols
+        if lo <= r < hi:
+            start[r - lo + 1] += 1
+    for i in range(hi - lo):
+        start[i + 1] += start[i]
+    fill = start[:-1].copy()
+    order = np.empty(start[hi - lo], np.int64)
+    for k in range(positions.shape[0]):
+        r = positions[k] // cols
+        if lo <= r < hi:
+            order[fill[r - lo]] = k
+            fill[r - lo] += 1
+    gi = np.empty(cols, y.dtype)
     for i in range(lo, hi):
         gi[:] = 0.0
-        for k in range(start[i], start[i + 1]):
-            gi[col[k]] += val[k]
+        base = i * cols
+        for q in range(start[i - lo], start[i - lo + 1]):
+            k = order[q]
+            gi[positions[k] - base] += val[k]
         _adjoint_row(y[i], gi, dst[i], log, write)

@@ -19,6 +19,7 @@ from numpy.lib.stride_tricks import as_strided
 from .._emit import (D, Number, Tensor, aliased, check_overlap, check_repeats, emit, node_in, plain, recorded, state,
                      unshare, writable, write_tape)
 from ._args import broadcast_pair, shown, wrap_dim
+from ._index import positions_along
 from ._rule import rule_adjoint
 from ._spec import (LISTED, NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, X2, X_REST, Given, Op, public,
                     register)
@@ -504,6 +505,12 @@ def index_select(self, dim: int, index: Tensor) -> Tensor:
 
 def _gather_checks(x: Tensor, dim: int, index: Tensor, name: str, src=None) -> tuple:
     """Wrapped ``dim`` and the index values of gather or a scatter, with PyTorch's errors."""
+    dim = _gather_shapes(x, dim, index, name, src)
+    return dim, _along_values(x, dim, index)
+
+
+def _gather_shapes(x: Tensor, dim: int, index: Tensor, name: str, src=None) -> int:
+    """Wrapped ``dim`` of gather or a scatter, with PyTorch's errors for the shapes."""
     nd = max(len(x._shape), 1)
     dim = wrap_dim(dim, len(x._shape))
     # (an empty index is not checked: PyTorch's gather and scatters do nothing with it)
@@ -526,12 +533,18 @@ def _gather_checks(x: Tensor, dim: int, index: Tensor, name: str, src=None) -> t
                 raise RuntimeError(f"Expected index {list(index._shape)} to be no larger than self "
                                    f"{list(x._shape)} apart from dimension {dim} and to be no larger size than "
                                    f"src {list(src._shape)}")
+    return dim
+
+
+def _along_values(x: Tensor, dim: int, index: Tensor) -> np.ndarray:
+    """The index values of gather or a scatter along ``dim`` of ``x`` as int64, with PyTorch's error
+    for one out of bounds."""
     idx = index._value().astype(np.int64)
-    size = xshape[dim]
+    size = (x._shape or (1,))[dim]
     bad = (idx < 0) | (idx >= size)
     if bad.any():
         raise RuntimeError(f"index {idx[bad][0]} is out of bounds for dimension {dim} with size {size}")
-    return dim, idx
+    return idx
 
 
 @public("gather")
@@ -543,7 +556,15 @@ def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tenso
     if index._dtype not in (D.int64, D.int32):
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
     saved = (("dim", shown(dim)), ("index", index), ("self", SAVED_SELF), ("sparse_grad", bool(sparse_grad)))
-    dim, idx = _gather_checks(self, dim, index, "gather")
+    dim = _gather_shapes(self, dim, index, "gather")
+    v = index._value()
+    if v.dtype == np.int64 and v.ndim == len(self._shape) > 0 and v.flags.c_contiguous:
+        # (one compiled call where the checks and positions take some ten numpy calls; a value
+        # out of bounds is left to those, for the error)
+        positions, bad = positions_along(v.reshape(-1), np.array(v.shape + self._shape, np.int64), dim)
+        if bad < 0:
+            return _take_positions(self, positions.reshape(v.shape), BY_GATHER, saved, index)
+    idx = _along_values(self, dim, index)
     return _take_positions(self, _positions_along(self._shape, dim, idx), BY_GATHER, saved, index)
 
 

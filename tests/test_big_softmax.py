@@ -9,6 +9,7 @@ import pytest
 
 import tape
 from tape import _parallel
+from tape.ops import _softmax_kernels as K
 from tape.ops import softmax as S
 from tape.ops._rule import rule_adjoint
 
@@ -24,6 +25,7 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(S, "ROWS_FROM", 64)
     monkeypatch.setattr(S, "BLOCK", 48)
     monkeypatch.setattr(S, "PART", 128)
+    monkeypatch.setattr(S, "ROWS_PART", 128)
     return monkeypatch
 
 
@@ -205,3 +207,20 @@ def test_a_sparse_adjoint_checks_the_saved_values():
     y.mul_(2.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+def test_row_maximum_on_the_bits():
+    """``_max`` (an integer maximum of the floats' bits) is numpy's maximum of a row without nan:
+    negative, infinite, subnormal and signed-zero values, any length; a row with a nan (of either
+    sign) gets the lanes' maximum, the one whose nan results were kept."""
+    rng = np.random.default_rng(9)
+    acc = np.empty(16, np.float32)
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45, 3e38, -3e38, -1.0, 1.0], np.float32)
+    for n in (1, 2, 15, 16, 17, 100, 1000):
+        for _ in range(20):
+            v = (rng.standard_normal(n) * 10 - rng.integers(0, 2) * 50).astype(np.float32)
+            v[rng.integers(0, n, rng.integers(0, n + 1))] = rng.choice(specials)
+            assert K._max(v, acc) == v.max()
+            v[rng.integers(0, n)] = np.float32(np.nan) * rng.choice([-1, 1])
+            assert np.float32(K._max(v, acc)).tobytes() == np.float32(K._lanes_max(v, acc)).tobytes()
+    assert K._max(np.full(5, -np.inf, np.float32), acc) == -np.inf

@@ -374,6 +374,32 @@ def test_getitem_places_indices_as_pytorch():
         x[:, tape.tensor([5])]
 
 
+def test_gather_picks_along_any_dim_of_any_layout():
+    """gather's positions (compiled for a row-major int64 index, numpy's otherwise) for indices
+    smaller than the input in the other dims, along each dim; an out-of-bounds value is reported
+    as the first in row-major order."""
+    rng = np.random.default_rng(3)
+    for shape, ishape in (((4, 5), (3, 2)), ((2, 3, 4), (2, 2, 5)), ((6,), (9,)), ((3, 1, 4), (1, 1, 2))):
+        v = rng.standard_normal(shape)
+        for dim in range(len(shape)):
+            sizes = tuple(s if d == dim else min(s, i) for d, (s, i) in enumerate(zip(shape, ishape)))
+            idx = rng.integers(0, shape[dim], sizes)
+            sub = v[tuple(slice(None) if d == dim else slice(0, s) for d, s in enumerate(sizes))]
+            for index, picks in ((tape.tensor(idx), idx), (tape.tensor(idx).flip(0), idx[::-1]),
+                                 (tape.tensor(idx, dtype=tape.int32), idx)):
+                x = tape.tensor(v, requires_grad=True)
+                y = x.gather(dim, index)
+                np.testing.assert_array_equal(y.detach().numpy(), np.take_along_axis(sub, picks, dim))
+                y.sum().backward()
+                counts = np.zeros(shape)
+                np.add.at(counts, tuple(picks if d == dim else np.indices(sizes)[d] for d in range(len(shape))), 1.0)
+                np.testing.assert_array_equal(x.grad.numpy(), counts)
+    idx = np.zeros((3, 4), np.int64)
+    idx[1, 2], idx[2, 0] = 5, -1
+    with pytest.raises(RuntimeError, match="^index 5 is out of bounds for dimension 1 with size 4$"):
+        tape.ones(3, 4).gather(1, tape.tensor(idx))
+
+
 def test_repeated_indices_accumulate():
     x = _x(tape, 4)
     x.take(tape.tensor([1, 1, 3, 1])).sum().backward()
