@@ -489,16 +489,20 @@ _new_tensor = object.__new__
 leaf_lock = threading.RLock()
 
 
-def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
+def plain_backward(out, one: np.ndarray, on_leaf, tasked: bool = False) -> bool:
     """``out.backward()`` of a recorded 0-d output seeded with ``one``, when nothing but the sweep
-    can run during it: one tape (no node of an older one), small (its adjoints handed out as
-    views), no hooks, retained grads, custom Functions, saved-tensor hooks or anomaly mode.  Then
-    the driver's bookkeeping (``run``'s task, pending tapes and collected result) has nothing to
-    do, and this does the rest of it: the sweep, each leaf's gradient (``on_leaf(leaf, g)``, called
+    and custom Functions' ``backward`` can run during it: one tape (no node of an older one), small
+    (its adjoints handed out as views), no hooks, retained grads, saved-tensor hooks or anomaly
+    mode.  Then the driver's bookkeeping (pending tapes and collected result) has nothing to do,
+    and this does the rest of it: the sweep, each leaf's gradient (``on_leaf(leaf, g)``, called
     with ``leaf_lock`` held, for a leaf whose ``.grad`` is set already), the rows freed, the tape
-    retired.  False (nothing done) when any of that does not hold: ``run`` then takes the backward."""
+    retired (with custom Functions' rows, inside ``run``'s task: ``_function_backward``; ``tasked``:
+    called from there).  False (nothing done) when any of that does not hold: ``run`` then takes
+    the backward."""
     tape = out._tape
-    if tape.hooks or tape.pyrows or tape.retained or _anomaly._mode[0] or state.pinned \
+    if tape.pyrows and not tasked:
+        return _function_backward(out, one, on_leaf)
+    if tape.hooks or tape.retained or _anomaly._mode[0] or state.pinned \
             or tape.t64 + tape.t32 > SHARED_ADJOINTS or _saved.mutation_spans and _saved.in_mutation_span(tape) \
             or _saved.local.pending is not None \
             or _saved.local.stack:
@@ -595,6 +599,28 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
     free_rows(tape.fr, seen)
     retire()
     return True
+
+
+def _function_backward(out, one: np.ndarray, on_leaf) -> bool:
+    """``plain_backward`` of a tape with custom Functions' rows, in a task of its own as ``run``'s
+    (their ``backward`` may ask for it, queue callbacks to its end, or check ``full_backward``), with
+    numpy's warnings kept silent in the Python they run, as ``run``'s caller does.  A backward inside
+    another one takes ``run``, which moves on to a fresh stack when deep."""
+    if _hooks.current_task() != -1:
+        return False
+    T.quiet_numpy_warnings()
+    task = _hooks.begin_task(True, ([out], None, False))
+    prev_full = state.full_backward
+    state.full_backward = True
+    done = False
+    try:
+        done = plain_backward(out, one, on_leaf, True)
+    finally:
+        state.full_backward = prev_full
+        _hooks.end_task(task, done)
+    if done:
+        _saved.release(out._tape)
+    return done
 
 
 _NO_PEND: dict = {}
