@@ -558,7 +558,9 @@ def plain_backward(out, one: np.ndarray, on_leaf, tasked: bool = False) -> bool:
             if code < PYTHON_START:
                 ctl[C_START] = big_rows(tape, R, r, values, grads, seen, _Result(None, None)) - 1
                 continue
-            if REGISTRY[code].py_adjoint is None:
+            if code == function_row[0]:
+                function_row[1](tape, r, grads, seen)
+            elif REGISTRY[code].py_adjoint is None:
                 _python_vjp(tape, r, values, grads, seen)
             else:
                 _python_row(tape, r, values, grads, seen)
@@ -599,6 +601,11 @@ def plain_backward(out, one: np.ndarray, on_leaf, tasked: bool = False) -> bool:
     free_rows(tape.fr, seen)
     retire()
     return True
+
+
+# A custom Function's row in ``plain_backward``'s sweep: its code and what runs it (set by
+# ``tape.autograd.function``, which imports this module).
+function_row = (-1, None)
 
 
 def _function_backward(out, one: np.ndarray, on_leaf) -> bool:

@@ -26,14 +26,17 @@ import numpy as np
 from .. import _dtype as D
 from .._anomaly import modified_hint
 from .._emit import plain, recorded, write_tape
-from .._engine import FREED_MSG
+from .. import _engine
+from .._engine import FREED_MSG, pass_undefined
 from .._graph import InputMetadata, Node, hold_metadata, sequence_nr, tensor_grad_fn
 from .. import _saved
+from .. import _hooks
 from .._hooks import node_hook
 from .._state import _set, state
 from .._stops import FREED, MODIFIED
-from .._tensor import VIEW_IN_FUNCTION, Tensor, _check_view_inplace, _link
-from ..ops._spec import CONST, LISTED, OUTPUT, PYTHON, Op, register
+from .._tensor import VIEW_IN_FUNCTION, Tensor, _check_view_inplace, _link, _plain
+from ..ops._spec import (CONST, LISTED, OUTPUT, PYTHON, R_DT, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, Op,
+                         register)
 from .. import utils
 from ..utils.hooks import RemovableHandle
 
@@ -578,7 +581,56 @@ def _zeros(meta) -> Tensor:
 def _vjp(gs, xs, y, row):
     """The rule of a Function row: the user's backward, its results checked and shaped."""
     tape = row.tape
-    ctx = tape.pyrows[row.r]
+    return _backward_of(tape.pyrows[row.r], gs, row.inputs, tape.rg)
+
+
+def _plain_row(tape, r: int, grads: tuple, seen: np.ndarray) -> None:
+    """Row ``r`` of a custom Function in ``_engine.plain_backward``'s sweep: ``_engine._vjp_row``
+    and ``_vjp`` in one, its node the one evaluated meanwhile (``_engine.as_node``); this runs
+    at every call's backward.  That sweep's adjoint buffers are its own (not kept for the next
+    backward) and nothing reads an OUTPUT row's adjoint after its row ran (no hooks, no retained
+    gradients there): ``backward`` gets views of them, not copies."""
+    w = tape.w_int
+    marks = memoryview(seen)
+    dts, offs, ns, shps = w[R_DT], w[R_OFF], w[R_NUM], w[R_SHP]
+    shapes = tape.shapes
+    gs = []
+    for q in range(r + 1, r + 1 + w[R_NOUT][r]):
+        if marks[q] & 1:
+            dt, off = dts[q], offs[q]
+            gs.append(_plain(grads[dt][off:off + ns[q]].reshape(shapes[shps[q]]), D.ARENA_DTYPES[dt]))
+        else:
+            gs.append(None)
+    first = w[R_LO][r]
+    ins = tape.ix[first:first + w[R_LN][r]].tolist()
+    evaluating = _hooks.evaluating
+    prev = evaluating.node
+    evaluating.node = (tape, r)
+    try:
+        outs = _backward_of(tape.pyrows[r], gs, ins, tape.rg)
+    finally:
+        evaluating.node = prev
+    marks[r] |= 4
+    undefined = False
+    rg = w[R_RG]
+    for x, g in zip(ins, outs):
+        if g is None or not rg[x]:
+            undefined = undefined or g is None
+            continue
+        dt, off, n = dts[x], offs[x], ns[x]
+        if marks[x] & 1:
+            grads[dt][off:off + n].reshape(shapes[shps[x]])[...] += g._value()
+        else:
+            marks[x] |= 1
+            grads[dt][off:off + n].reshape(shapes[shps[x]])[...] = g._value()
+    if undefined:
+        pass_undefined(tape, r, seen)
+
+
+def _backward_of(ctx: BackwardCFunction, gs, inputs, rg: np.ndarray) -> tuple:
+    """The user's ``backward`` of the call ``ctx``, given the gradients of its OUTPUT rows (None
+    where none arrived), its results checked as PyTorch checks them and shaped as its tensor
+    arguments (nodes ``inputs``): one gradient (or None) per node."""
     meta = ctx._out_meta
     if len(gs) == len(meta):
         grads = list(gs)        # (every output a differentiable tensor: the gradients in place)
@@ -608,8 +660,7 @@ def _vjp(gs, xs, y, row):
         if g is not None and not isinstance(g, Tensor):
             raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
     out = []
-    rg = tape.rg
-    for x, pos, (shape, dtype) in zip(row.inputs, ctx._inputs, ctx._in_meta):
+    for x, pos, (shape, dtype) in zip(inputs, ctx._inputs, ctx._in_meta):
         g = result[pos]
         if g is None or not rg.item(x):
             out.append(None)
@@ -654,6 +705,7 @@ def _name_of(row) -> str:
 
 register(Op(FUNCTION, "autograd_function", "FunctionBackward0", 0, _vjp, float_only=False, grad_fn_of=_name_of,
             arity=LISTED, multi=True, jvp=_jvp, reads_inputs=False))
+_engine.function_row = (FUNCTION, _plain_row)
 
 
 def once_differentiable(fn: Callable) -> Callable:
