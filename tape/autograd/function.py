@@ -450,9 +450,6 @@ def _check_dirty(t: Tensor, args: tuple, n_outputs: int) -> None:
         _check_view_inplace(t)
 
 
-_NO_VALUE = np.empty(0)     # (the Function row's own value: its outputs' values are their OUTPUT rows')
-
-
 def _position(o: Any, items: tuple, stop: int) -> int:
     """The first position before ``stop`` at which ``items`` holds ``o`` itself, or -1."""
     for k in range(stop):
@@ -477,14 +474,9 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             node = tape.append(CONST, 0, t._value().astype(np.float64))
             tape.rg[node] = 0
             nodes.append(node)
-    # (a leaf input the tape refers to stays where it is: the row's backward reads a leaf as itself)
-    r = tape.append_listed(FUNCTION, 0, _NO_VALUE, nodes, fill=False)
-    tape.pyrows[r] = ctx
-    ctx._tape_ref = tape.me
-    ctx._row = r
     nondiff = ctx.__dict__.get("non_differentiable", ())
     new = []
-    positions = []
+    rows = []       # (arena, value, position) of each differentiable output, an OUTPUT row each
     meta = []
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):
@@ -497,8 +489,17 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             new.append(o if any(o is d for d in dirty) else o.detach())
             new[-1]._rg = False
             continue
-        value = np.array(o._value())
-        node = tape.append(OUTPUT, dtype.arena, value, a=r, ia=i)
+        rows.append((dtype.arena, np.array(o._value()), i))
+        new.append(None)
+    # (a leaf input the tape refers to stays where it is: the row's backward reads a leaf as itself)
+    r = tape.append_call(FUNCTION, nodes, rows)
+    tape.pyrows[r] = ctx
+    ctx._tape_ref = tape.me
+    ctx._row = r
+    positions = []
+    for node, (_, value, i) in enumerate(rows, r + 1):
+        o = outs[i]
+        dtype = o._dtype
         positions.append(i)
         twice = _position(o, outs, i) if i else -1
         if twice >= 0 and not (dirty and any(o is d for d in dirty)):
@@ -506,13 +507,13 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             # at is its output number.
             t = new[twice]
             t._tape, t._node = tape, node
-            new.append(t)
+            new[i] = t
         elif dirty and any(o is d for d in dirty):
             # The input changed in place is now the output: it moves to the Function's node.
             o._bump()
             o._tape, o._node, o._rg = tape, node, True
             o._ig = 0
-            new.append(o)
+            new[i] = o
         else:
             t = recorded(tape, node, value, dtype)
             if o._vb is not None or _position(o, args, len(args)) >= 0:
@@ -520,8 +521,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
                 # in-place checks then refuse to change through it.
                 _link(t, o, o._v)
                 t._vm = VIEW_IN_FUNCTION
-            new.append(t)
-    tape.nout[r] = len(positions)
+            new[i] = t
     ctx._outputs = positions
     ctx._out_meta = meta
     if len(before) == len(args):
