@@ -27,7 +27,7 @@ from ._blocks import Owned, big_rows, owned, run_size, spread_call
 from ._graph import node_view
 from ._row import Row
 from ._saved import DETACHED_MSG, FREED_MSG
-from ._state import inplace_changes, state
+from ._state import _set, inplace_changes, state
 from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPILE, ST_DONE, ST_FREED, ST_MODIFIED,
                      ST_NAN, ST_PYTHON, ST_UNKNOWN)
 from ._sweep import _PYTHON_START as PYTHON_START
@@ -544,9 +544,11 @@ def plain_backward(out, one: np.ndarray, on_leaf, tasked: bool = False) -> bool:
                 break
             if prev is None:
                 # (grad mode goes off once the sweep stops for Python, whose rows record nothing; a
-                # sweep that never stops, the common one, leaves it as it is)
+                # sweep that never stops, the common one, leaves it as it is; through the
+                # thread-local's own setter, as ``__setattr__`` costs a Python call)
                 prev = state.grad
-                state.grad = False
+                _set(state, "grad", False)
+                _set(state, "rec", None)
             r = int(ctl[C_ROW])
             if status == ST_COMPILE:
                 compile_for(R, tape.F, tape.stab, tape.ix, tape.v64, g64, tape.v32, g32, ctl)
@@ -567,7 +569,8 @@ def plain_backward(out, one: np.ndarray, on_leaf, tasked: bool = False) -> bool:
             ctl[C_START] = r - 1
     finally:
         if prev is not None:
-            state.grad = prev
+            _set(state, "grad", prev)
+            _set(state, "rec", state.tape if prev else None)
     values = None       # (a reference to the arenas left would keep ``retire`` from handing them on)
     marks = seen.tobytes()
     shapes = tape.shapes
@@ -610,23 +613,24 @@ function_row = (-1, None)
 
 def _function_backward(out, one: np.ndarray, on_leaf) -> bool:
     """``plain_backward`` of a tape with custom Functions' rows, in a task of its own as ``run``'s
-    (their ``backward`` may ask for it, queue callbacks to its end, or check ``full_backward``), with
-    numpy's warnings kept silent in the Python they run, as ``run``'s caller does.  A backward inside
-    another one takes ``run``, which moves on to a fresh stack when deep."""
+    (their ``backward`` may ask for it or queue callbacks to its end), with numpy's warnings kept
+    silent in the Python they run, as ``run``'s caller does.  A backward inside another one takes
+    ``run``, which moves on to a fresh stack when deep.  (Outside any backward ``full_backward``
+    is True already: ``run`` sets it only for its own.)"""
     if _hooks.current_task() != -1:
         return False
     T.quiet_numpy_warnings()
     task = _hooks.begin_task(True, ([out], None, False))
-    prev_full = state.full_backward
-    state.full_backward = True
     done = False
     try:
         done = plain_backward(out, one, on_leaf, True)
     finally:
-        state.full_backward = prev_full
         _hooks.end_task(task, done)
     if done:
-        _saved.release(out._tape)
+        for ctx in out._tape.pyrows.values():
+            if "_packed" in ctx.__dict__:       # (saved-tensor hooks packed for the call)
+                _saved.release(out._tape)
+                break
     return done
 
 
