@@ -489,7 +489,12 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             new.append(o if any(o is d for d in dirty) else o.detach())
             new[-1]._rg = False
             continue
-        rows.append((dtype.arena, np.array(o._value()), i))
+        # (an output that forward made becomes the output itself, its storage the arena's copy
+        # of it: ``value is o._v`` below; any other is copied to a new handle)
+        own = o._tape is None and o._vb is None and o._f is None and o._origins is None and o._views is None \
+            and not o._rg and o._grad is None and not o._inf and _position(o, args, len(args)) < 0 \
+            and not (dirty and any(o is d for d in dirty))
+        rows.append((dtype.arena, o._v if own else np.array(o._value()), i))
         new.append(None)
     # (a leaf input the tape refers to stays where it is: the row's backward reads a leaf as itself)
     r = tape.append_call(FUNCTION, nodes, rows)
@@ -511,6 +516,11 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
         elif dirty and any(o is d for d in dirty):
             # The input changed in place is now the output: it moves to the Function's node.
             o._bump()
+            o._tape, o._node, o._rg = tape, node, True
+            o._ig = 0
+            new[i] = o
+        elif value is o._v:
+            # A tensor forward made is the output itself, as in PyTorch (``o is ctx.y`` holds).
             o._tape, o._node, o._rg = tape, node, True
             o._ig = 0
             new[i] = o
