@@ -27,7 +27,7 @@ from ._blocks import Owned, big_rows, owned, run_size, spread_call
 from ._graph import node_view
 from ._row import Row
 from ._saved import DETACHED_MSG, FREED_MSG
-from ._state import inplace_changes, state
+from ._state import _set, inplace_changes, state
 from ._stops import (C_NAN, C_ROW, C_SIZE, C_START, C_STATUS, MODIFIED, ST_COMPILE, ST_DONE, ST_FREED, ST_MODIFIED,
                      ST_NAN, ST_PYTHON, ST_UNKNOWN)
 from ._sweep import _PYTHON_START as PYTHON_START
@@ -489,16 +489,20 @@ _new_tensor = object.__new__
 leaf_lock = threading.RLock()
 
 
-def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
+def plain_backward(out, one: np.ndarray, on_leaf, tasked: bool = False) -> bool:
     """``out.backward()`` of a recorded 0-d output seeded with ``one``, when nothing but the sweep
-    can run during it: one tape (no node of an older one), small (its adjoints handed out as
-    views), no hooks, retained grads, custom Functions, saved-tensor hooks or anomaly mode.  Then
-    the driver's bookkeeping (``run``'s task, pending tapes and collected result) has nothing to
-    do, and this does the rest of it: the sweep, each leaf's gradient (``on_leaf(leaf, g)``, called
+    and custom Functions' ``backward`` can run during it: one tape (no node of an older one), small
+    (its adjoints handed out as views), no hooks, retained grads, saved-tensor hooks or anomaly
+    mode.  Then the driver's bookkeeping (pending tapes and collected result) has nothing to do,
+    and this does the rest of it: the sweep, each leaf's gradient (``on_leaf(leaf, g)``, called
     with ``leaf_lock`` held, for a leaf whose ``.grad`` is set already), the rows freed, the tape
-    retired.  False (nothing done) when any of that does not hold: ``run`` then takes the backward."""
+    retired (with custom Functions' rows, inside ``run``'s task: ``_function_backward``; ``tasked``:
+    called from there).  False (nothing done) when any of that does not hold: ``run`` then takes
+    the backward."""
     tape = out._tape
-    if tape.hooks or tape.pyrows or tape.retained or _anomaly._mode[0] or state.pinned \
+    if tape.pyrows and not tasked:
+        return _function_backward(out, one, on_leaf)
+    if tape.hooks or tape.retained or _anomaly._mode[0] or state.pinned \
             or tape.t64 + tape.t32 > SHARED_ADJOINTS or _saved.mutation_spans and _saved.in_mutation_span(tape) \
             or _saved.local.pending is not None \
             or _saved.local.stack:
@@ -542,9 +546,11 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
                 break
             if prev is None:
                 # (grad mode goes off once the sweep stops for Python, whose rows record nothing; a
-                # sweep that never stops, the common one, leaves it as it is)
+                # sweep that never stops, the common one, leaves it as it is; through the
+                # thread-local's own setter, as ``__setattr__`` costs a Python call)
                 prev = state.grad
-                state.grad = False
+                _set(state, "grad", False)
+                _set(state, "rec", None)
             r = int(ctl[C_ROW])
             if status == ST_COMPILE:
                 compile_for(R, tape.F, tape.stab, tape.ix, tape.v64, g64, tape.v32, g32, ctl)
@@ -556,14 +562,17 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
             if code < PYTHON_START:
                 ctl[C_START] = big_rows(tape, R, r, values, grads, seen, _Result(None, None)) - 1
                 continue
-            if REGISTRY[code].py_adjoint is None:
+            if code == function_row[0]:
+                function_row[1](tape, r, grads, seen)
+            elif REGISTRY[code].py_adjoint is None:
                 _python_vjp(tape, r, values, grads, seen)
             else:
                 _python_row(tape, r, values, grads, seen)
             ctl[C_START] = r - 1
     finally:
         if prev is not None:
-            state.grad = prev
+            _set(state, "grad", prev)
+            _set(state, "rec", state.tape if prev else None)
     values = None       # (a reference to the arenas left would keep ``retire`` from handing them on)
     marks = seen.tobytes()
     shapes = tape.shapes
@@ -603,6 +612,34 @@ def plain_backward(out, one: np.ndarray, on_leaf) -> bool:
     # (whether every row is now freed or a source: ``retire`` need not look again)
     retire(tape, free_rows(tape.fr, seen, tape.op))
     return True
+
+
+# A custom Function's row in ``plain_backward``'s sweep: its code and what runs it (set by
+# ``tape.autograd.function``, which imports this module).
+function_row = (-1, None)
+
+
+def _function_backward(out, one: np.ndarray, on_leaf) -> bool:
+    """``plain_backward`` of a tape with custom Functions' rows, in a task of its own as ``run``'s
+    (their ``backward`` may ask for it or queue callbacks to its end), with numpy's warnings kept
+    silent in the Python they run, as ``run``'s caller does.  A backward inside another one takes
+    ``run``, which moves on to a fresh stack when deep.  (Outside any backward ``full_backward``
+    is True already: ``run`` sets it only for its own.)"""
+    if _hooks.current_task() != -1:
+        return False
+    T.quiet_numpy_warnings()
+    task = _hooks.begin_task(True, ([out], None, False))
+    done = False
+    try:
+        done = plain_backward(out, one, on_leaf, True)
+    finally:
+        _hooks.end_task(task, done)
+    if done:
+        for ctx in out._tape.pyrows.values():
+            if "_packed" in ctx.__dict__:       # (saved-tensor hooks packed for the call)
+                _saved.release(out._tape)
+                break
+    return done
 
 
 _NO_PEND: dict = {}

@@ -477,6 +477,30 @@ class Tape:
         R[R_NOUT, row] = len(shapes)
         return nodes
 
+    def append_call(self, code: int, inputs: list, outputs: list) -> int:
+        """Record a custom Function's call: a row of ``code`` holding no value, whose inputs
+        (nodes) are listed in the index table, then for each ``(arena, value, k)`` of ``outputs``
+        an OUTPUT row holding ``value``, the call's output ``k``; return the call's row.  (Its
+        rule reads no input's value and saves nothing: ``append_listed``'s checks find nothing.)"""
+        lo = self.tix
+        n = len(inputs)
+        if lo + n > self.ix.shape[0]:
+            self.ix = _grown(self.ix, lo + n)
+        self.ix[lo:lo + n] = inputs
+        self.tix = lo + n
+        r = self.source(code, 0, _NOTHING)
+        w = self.w_int
+        w[R_LO][r] = lo
+        w[R_LN][r] = n
+        w[R_NOUT][r] = len(outputs)
+        for arena, value, k in outputs:
+            q = self.source(OUTPUT, arena, value)
+            w = self.w_int      # (the row columns may have grown)
+            w[R_A][q] = r
+            if k:
+                w[R_IA][q] = k
+        return r
+
     def inputs_of(self, r: int) -> tuple:
         """The input nodes of row ``r`` (its columns ``a``/``b``, or its list)."""
         ln = int(self.ln[r])

@@ -922,3 +922,51 @@ def test_big_leaf_gradient_is_taken_over_only_when_nothing_else_holds_it(lib_nam
     assert x.grad.data_ptr() != kept[0].data_ptr()
     x.grad.zero_()
     assert kept[0][0, 0].item() == 3.0 and x.grad[0, 0].item() == 0.0
+
+
+def test_backward_changing_its_gradient_in_place_changes_nothing_else():
+    # (a plain backward hands ``backward`` its gradient as a view of the sweep's own buffer)
+    class Twice(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            kept.append(g)
+            return g.mul_(2)
+
+    kept = []
+    w = tape.tensor([1.0, 2.0], requires_grad=True)
+    z = w * 1.0
+    ((Twice.apply(z) * 3).sum() + (z * 2).sum() + (Twice.apply(w) * 5).sum()).backward()
+    assert w.grad.tolist() == [18.0, 18.0]
+    assert [g.tolist() for g in kept] == [[10.0, 10.0], [6.0, 6.0]]
+
+
+@pytest.mark.torch
+def test_an_output_forward_made_is_the_output_itself_vs_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (tape, torch):
+        kept = {}
+
+        class Tanh(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                y = x.tanh()
+                kept["y"] = y
+                ctx.save_for_backward(y)
+                return y, x.detach() * 1.0
+
+            @staticmethod
+            def backward(ctx, g, h):
+                y, = ctx.saved_tensors
+                return g * (1 - y * y)
+
+        x = lib.tensor([0.5, 1.0], requires_grad=True)
+        out, other = Tanh.apply(x * 1.0)
+        y = kept["y"]
+        assert out is y and y.requires_grad and not y.is_leaf and type(y.grad_fn).__name__ == "TanhBackward"
+        assert other.requires_grad and other.grad_fn is y.grad_fn
+        y.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), 1 - np.tanh([0.5, 1.0]) ** 2, rtol=1e-6)

@@ -215,3 +215,60 @@ def test_a_dense_leaf_laid_out_otherwise_gets_a_grad_with_its_strides():
     c = torch.empty_strided((2, 2), (4, 2)).copy_(torch.rand((2, 2))).requires_grad_()
     (c * 3).sum().backward()
     assert c.grad.stride() == (2, 1) and c.grad.tolist() == [[3.0, 3.0], [3.0, 3.0]]
+
+
+def test_custom_functions_take_the_short_path_inside_a_task(run_calls):
+    # (their backward sees what it sees under the general driver: grad mode off, its node, a task
+    # that callbacks are queued to and that runs them once the leaves have their gradients)
+    seen = []
+
+    class Cube(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            seen.append((torch.is_grad_enabled(), torch._C._current_graph_task_id() >= 0,
+                         type(torch._C._current_autograd_node()).__name__,
+                         torch.autograd.Variable._execution_engine.is_checkpoint_valid()))
+            torch.autograd.Variable._execution_engine.queue_callback(lambda: seen.append(w.grad.tolist()))
+            return g * 3 * x * x
+
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    (Cube.apply(w * 1.0) * 2).sum().backward()
+    assert run_calls[0] == 0
+    assert seen == [(False, True, "CubeBackward", True), [6.0, 24.0]]
+    assert torch._C._current_graph_task_id() == -1
+    (Cube.apply(w * 1.0) * 2).sum().backward()      # (into the .grad there: the callback sees the sum, as PyTorch's)
+    assert run_calls[0] == 0 and seen[2:] == [(False, True, "CubeBackward", True), [12.0, 48.0]]
+
+
+def test_a_backward_inside_a_custom_backward_takes_the_general_driver(run_calls):
+    class Inner(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            v = torch.tensor([3.0], requires_grad=True)
+            with torch.enable_grad():
+                (Twice.apply(v) * 1.0).sum().backward()
+            return g * v.grad
+
+    class Twice(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    w = torch.tensor([1.0], requires_grad=True)
+    (Inner.apply(w * 1.0) * 1.0).sum().backward()
+    assert run_calls[0] == 1        # (the inner backward)
+    assert w.grad.tolist() == [2.0]

@@ -599,3 +599,34 @@ def test_make_saved_tensor_packs_now_and_unpacks_on_each_read():
     c = a * b
     assert c.grad_fn._raw_saved_self.unpack() is a and c.grad_fn._raw_saved_other.unpack() is b
     assert b.grad_fn._raw_saved_self.unpack() is None       # (a product with a number saves no tensor)
+
+
+def test_function_packed_objects_are_released_after_a_plain_backward():
+    # (loss.backward() of a tape with custom Functions takes the engine's short path)
+    class Square(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, g):
+            a, = ctx.saved_tensors
+            return 2 * g * a
+
+    refs = []
+
+    def pack(t):
+        box = _Box(t)
+        refs.append(weakref.ref(box))
+        return box
+
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    with saved_tensors_hooks(pack, lambda box: box.t):
+        y = Square.apply(x * 1.0)
+    loss = y.sum()
+    gc.collect()
+    assert len(refs) == 1 and refs[0]() is not None
+    loss.backward()
+    gc.collect()
+    assert refs[0]() is None and x.grad.tolist() == [2.0, 4.0]

@@ -26,14 +26,17 @@ import numpy as np
 from .. import _dtype as D
 from .._anomaly import modified_hint
 from .._emit import plain, recorded, write_tape
-from .._engine import FREED_MSG
+from .. import _engine
+from .._engine import FREED_MSG, pass_undefined
 from .._graph import InputMetadata, Node, hold_metadata, sequence_nr, tensor_grad_fn
 from .. import _saved
+from .. import _hooks
 from .._hooks import node_hook
 from .._state import _set, state
 from .._stops import FREED, MODIFIED
-from .._tensor import VIEW_IN_FUNCTION, Tensor, _check_view_inplace, _link
-from ..ops._spec import CONST, LISTED, OUTPUT, PYTHON, Op, register
+from .._tensor import VIEW_IN_FUNCTION, Tensor, _check_view_inplace, _link, _plain
+from ..ops._spec import (CONST, LISTED, OUTPUT, PYTHON, R_DT, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, Op,
+                         register)
 from .. import utils
 from ..utils.hooks import RemovableHandle
 
@@ -451,9 +454,6 @@ def _check_dirty(t: Tensor, args: tuple, n_outputs: int) -> None:
         _check_view_inplace(t)
 
 
-_NO_VALUE = np.empty(0)     # (the Function row's own value: its outputs' values are their OUTPUT rows')
-
-
 def _position(o: Any, items: tuple, stop: int) -> int:
     """The first position before ``stop`` at which ``items`` holds ``o`` itself, or -1."""
     for k in range(stop):
@@ -478,14 +478,9 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             node = tape.append(CONST, 0, t._value().astype(np.float64))
             tape.rg[node] = 0
             nodes.append(node)
-    # (a leaf input the tape refers to stays where it is: the row's backward reads a leaf as itself)
-    r = tape.append_listed(FUNCTION, 0, _NO_VALUE, nodes, fill=False)
-    tape.pyrows[r] = ctx
-    ctx._tape_ref = tape.me
-    ctx._row = r
     nondiff = ctx.__dict__.get("non_differentiable", ())
     new = []
-    positions = []
+    rows = []       # (arena, value, position) of each differentiable output, an OUTPUT row each
     meta = []
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):
@@ -498,8 +493,22 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             new.append(o if any(o is d for d in dirty) else o.detach())
             new[-1]._rg = False
             continue
-        value = np.array(o._value())
-        node = tape.append(OUTPUT, dtype.arena, value, a=r, ia=i)
+        # (an output that forward made becomes the output itself, its storage the arena's copy
+        # of it: ``value is o._v`` below; any other is copied to a new handle)
+        own = o._tape is None and o._vb is None and o._f is None and o._origins is None and o._views is None \
+            and not o._rg and o._grad is None and not o._inf and _position(o, args, len(args)) < 0 \
+            and not (dirty and any(o is d for d in dirty))
+        rows.append((dtype.arena, o._v if own else np.array(o._value()), i))
+        new.append(None)
+    # (a leaf input the tape refers to stays where it is: the row's backward reads a leaf as itself)
+    r = tape.append_call(FUNCTION, nodes, rows)
+    tape.pyrows[r] = ctx
+    ctx._tape_ref = tape.me
+    ctx._row = r
+    positions = []
+    for node, (_, value, i) in enumerate(rows, r + 1):
+        o = outs[i]
+        dtype = o._dtype
         positions.append(i)
         twice = _position(o, outs, i) if i else -1
         if twice >= 0 and not (dirty and any(o is d for d in dirty)):
@@ -507,13 +516,18 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             # at is its output number.
             t = new[twice]
             t._tape, t._node = tape, node
-            new.append(t)
+            new[i] = t
         elif dirty and any(o is d for d in dirty):
             # The input changed in place is now the output: it moves to the Function's node.
             o._bump()
             o._tape, o._node, o._rg = tape, node, True
             o._ig = 0
-            new.append(o)
+            new[i] = o
+        elif value is o._v:
+            # A tensor forward made is the output itself, as in PyTorch (``o is ctx.y`` holds).
+            o._tape, o._node, o._rg = tape, node, True
+            o._ig = 0
+            new[i] = o
         else:
             t = recorded(tape, node, value, dtype)
             if o._vb is not None or _position(o, args, len(args)) >= 0:
@@ -521,8 +535,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
                 # in-place checks then refuse to change through it.
                 _link(t, o, o._v)
                 t._vm = VIEW_IN_FUNCTION
-            new.append(t)
-    tape.nout[r] = len(positions)
+            new[i] = t
     ctx._outputs = positions
     ctx._out_meta = meta
     if len(before) == len(args):
@@ -582,7 +595,56 @@ def _zeros(meta) -> Tensor:
 def _vjp(gs, xs, y, row):
     """The rule of a Function row: the user's backward, its results checked and shaped."""
     tape = row.tape
-    ctx = tape.pyrows[row.r]
+    return _backward_of(tape.pyrows[row.r], gs, row.inputs, tape.rg)
+
+
+def _plain_row(tape, r: int, grads: tuple, seen: np.ndarray) -> None:
+    """Row ``r`` of a custom Function in ``_engine.plain_backward``'s sweep: ``_engine._vjp_row``
+    and ``_vjp`` in one, its node the one evaluated meanwhile (``_engine.as_node``); this runs
+    at every call's backward.  That sweep's adjoint buffers are its own (not kept for the next
+    backward) and nothing reads an OUTPUT row's adjoint after its row ran (no hooks, no retained
+    gradients there): ``backward`` gets views of them, not copies."""
+    w = tape.w_int
+    marks = memoryview(seen)
+    dts, offs, ns, shps = w[R_DT], w[R_OFF], w[R_NUM], w[R_SHP]
+    shapes = tape.shapes
+    gs = []
+    for q in range(r + 1, r + 1 + w[R_NOUT][r]):
+        if marks[q] & 1:
+            dt, off = dts[q], offs[q]
+            gs.append(_plain(grads[dt][off:off + ns[q]].reshape(shapes[shps[q]]), D.ARENA_DTYPES[dt]))
+        else:
+            gs.append(None)
+    first = w[R_LO][r]
+    ins = tape.ix[first:first + w[R_LN][r]].tolist()
+    evaluating = _hooks.evaluating
+    prev = evaluating.node
+    evaluating.node = (tape, r)
+    try:
+        outs = _backward_of(tape.pyrows[r], gs, ins, tape.rg)
+    finally:
+        evaluating.node = prev
+    marks[r] |= 4
+    undefined = False
+    rg = w[R_RG]
+    for x, g in zip(ins, outs):
+        if g is None or not rg[x]:
+            undefined = undefined or g is None
+            continue
+        dt, off, n = dts[x], offs[x], ns[x]
+        if marks[x] & 1:
+            grads[dt][off:off + n].reshape(shapes[shps[x]])[...] += g._value()
+        else:
+            marks[x] |= 1
+            grads[dt][off:off + n].reshape(shapes[shps[x]])[...] = g._value()
+    if undefined:
+        pass_undefined(tape, r, seen)
+
+
+def _backward_of(ctx: BackwardCFunction, gs, inputs, rg: np.ndarray) -> tuple:
+    """The user's ``backward`` of the call ``ctx``, given the gradients of its OUTPUT rows (None
+    where none arrived), its results checked as PyTorch checks them and shaped as its tensor
+    arguments (nodes ``inputs``): one gradient (or None) per node."""
     meta = ctx._out_meta
     if len(gs) == len(meta):
         grads = list(gs)        # (every output a differentiable tensor: the gradients in place)
@@ -612,8 +674,7 @@ def _vjp(gs, xs, y, row):
         if g is not None and not isinstance(g, Tensor):
             raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
     out = []
-    rg = tape.rg
-    for x, pos, (shape, dtype) in zip(row.inputs, ctx._inputs, ctx._in_meta):
+    for x, pos, (shape, dtype) in zip(inputs, ctx._inputs, ctx._in_meta):
         g = result[pos]
         if g is None or not rg.item(x):
             out.append(None)
@@ -663,6 +724,7 @@ def _name_of(row) -> str:
 
 register(Op(FUNCTION, "autograd_function", "FunctionBackward0", 0, _vjp, float_only=False, grad_fn_of=_name_of,
             arity=LISTED, multi=True, jvp=_jvp, reads_inputs=False))
+_engine.function_row = (FUNCTION, _plain_row)
 
 
 def once_differentiable(fn: Callable) -> Callable:
