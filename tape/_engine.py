@@ -111,7 +111,7 @@ def _by_generation(pending: dict) -> Tape:
 
 
 def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want_retained: bool = True,
-        leaf_targets=None, run_targets: bool = False, on_leaf=None, asked=None):
+        leaf_targets=None, run_targets: bool = False, on_leaf=None, asked=None, deliver=None):
     """Backpropagate ``seeds`` from ``roots``; return the collected ``_Result``.
 
     With ``targets``/``leaf_targets`` (the inputs asked for), rows that lead to
@@ -120,6 +120,8 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     nodes in PyTorch, where ``autograd.grad`` does not).  ``on_leaf(leaf, grad)``: called
     for a hooked leaf as soon as its hooks ran in the sweep (``tape/_hooks.py``).  ``asked``: the
     inputs as the caller gave them (tensors or gradient edges), for ``_will_engine_execute_node``.
+    ``deliver(result)``: the caller's accumulation of what the sweep left in ``result``, run after the
+    sweep and before the callbacks queued during it (PyTorch runs them after AccumulateGrad).
     """
     if _saved.local.pending is not None:
         _saved.flush()              # (the last op's saved tensors, before the sweep reads them)
@@ -164,7 +166,11 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
         state.full_backward = prev_full
         if hooks_stack or hooks_then:
             _saved.restore(hooks_then)
-        _hooks.end_task(task, swept)
+        try:
+            if swept and deliver is not None:
+                deliver(result)
+        finally:
+            _hooks.end_task(task, swept)
     if not retain_graph:
         for tape, seen in result.swept:
             free_rows(tape.fr, seen, tape.op)

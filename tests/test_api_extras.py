@@ -160,6 +160,18 @@ def test_inplace_function():
     assert Double(inplace=True).inplace and not Double().inplace
 
 
+def test_a_queued_callback_sees_the_leaf_gradients_accumulated():
+    # (PyTorch runs the final callbacks after AccumulateGrad, into a .grad there already too)
+    engine = tape.autograd.Variable._execution_engine
+    w = tape.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    for backward in (lambda y: y.backward(), lambda y: tape.autograd.backward(y, inputs=[w])):
+        y = w * 3
+        y.register_hook(lambda g: engine.queue_callback(lambda: seen.append(w.grad.tolist())) or g)
+        backward((y * w).sum())
+    assert seen == [[6.0, 12.0], [12.0, 24.0]]
+
+
 def test_execution_engine():
     engine = tape.autograd.Variable._execution_engine
     with pytest.raises(RuntimeError, match="Final callbacks can only be installed during backward pass."):

@@ -173,24 +173,26 @@ def backward(tensors: _Tensors, grad_tensors=None, retain_graph: Optional[bool] 
         _accumulate(leaf, g, create_graph)
         fire_post(leaf)
 
+    def deliver(result) -> None:
+        if chosen is None:
+            for leaf, g in result.leaves.values():
+                if leaf._rg and id(leaf) not in result.delivered:
+                    _accumulate(leaf, g, create_graph)
+                    fire_post(leaf)
+        else:
+            for t in chosen:
+                g = _grad_of(result, t)
+                if g is not None and t._tape is None and id(t) not in result.delivered:
+                    _accumulate(t, g, create_graph)
+                    fire_post(t)
+        for t, g in result.retained:
+            _accumulate(t, g, create_graph, retained=True)
+
     if create_graph:
         warn_once(_CYCLE_WARNING, stacklevel=3)
-    result = _run(list(outputs), seeds, retain_graph, create_graph,
-                         _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None,
-                         run_targets=True, on_leaf=on_leaf, asked=chosen)
-    if chosen is None:
-        for leaf, g in result.leaves.values():
-            if leaf._rg and id(leaf) not in result.delivered:
-                _accumulate(leaf, g, create_graph)
-                fire_post(leaf)
-    else:
-        for t in chosen:
-            g = _grad_of(result, t)
-            if g is not None and t._tape is None and id(t) not in result.delivered:
-                _accumulate(t, g, create_graph)
-                fire_post(t)
-    for t, g in result.retained:
-        _accumulate(t, g, create_graph, retained=True)
+    _run(list(outputs), seeds, retain_graph, create_graph,
+         _targets(chosen) if chosen else None, leaf_targets=_leaf_targets(chosen) if chosen else None,
+         run_targets=True, on_leaf=on_leaf, asked=chosen, deliver=deliver)
     if create_graph and state.tape is not None:
         # The accumulation recorded rows on the retained tape: let the next op check again whether
         # anything still refers to it (a loop that dropped or detached its gradients resets it).
