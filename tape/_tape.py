@@ -405,19 +405,24 @@ class Tape:
         a, b = int(self.a[r]), int(self.b[r])
         return left_to_python(code, dt, n) and self.num[a] == n and (b < 0 or self.num[b] == n)
 
-    def append_listed(self, code: int, arena: int, value: np.ndarray, inputs: list, ia: int = 0, ib: int = 0,
-                      fa: float = 0.0, fb: float = 0.0, fill: bool = True, at: int = -1) -> int:
-        """Record a row whose inputs (any number of nodes) are listed in the index table.  ``fill``:
-        the referred leaves among them are copied onto the tape (``refer``), as the row's adjoint
-        reads them from the arena; ``at``: as ``append``'s."""
-        # (Written here rather than by ``index_list``: a list of a few nodes costs a third as much
-        # without the array made of it; the memoryview item writes cost a fifth of numpy's.)
+    def list_nodes(self, inputs: list) -> int:
+        """Store the nodes ``inputs`` of a row in the index table; return their offset.  (A list of a
+        few nodes, without the array ``index_list`` would make of it: a third of the cost.)"""
         lo = self.tix
         n = len(inputs)
         if lo + n > self.ix.shape[0]:
             self.ix = _grown(self.ix, lo + n)
         self.ix[lo:lo + n] = inputs
         self.tix = lo + n
+        return lo
+
+    def append_listed(self, code: int, arena: int, value: np.ndarray, inputs: list, ia: int = 0, ib: int = 0,
+                      fa: float = 0.0, fb: float = 0.0, fill: bool = True, at: int = -1) -> int:
+        """Record a row whose inputs (any number of nodes) are listed in the index table.  ``fill``:
+        the referred leaves among them are copied onto the tape (``refer``), as the row's adjoint
+        reads them from the arena; ``at``: as ``append``'s."""
+        lo = self.list_nodes(inputs)
+        n = len(inputs)
         r = self.append(code, arena, value, ia=ia, ib=ib, fa=fa, fb=fb, at=at)
         w = self.w_int
         w[R_LO][r] = lo
@@ -482,12 +487,8 @@ class Tape:
         (nodes) are listed in the index table, then for each ``(arena, value, k)`` of ``outputs``
         an OUTPUT row holding ``value``, the call's output ``k``; return the call's row.  (Its
         rule reads no input's value and saves nothing: ``append_listed``'s checks find nothing.)"""
-        lo = self.tix
+        lo = self.list_nodes(inputs)
         n = len(inputs)
-        if lo + n > self.ix.shape[0]:
-            self.ix = _grown(self.ix, lo + n)
-        self.ix[lo:lo + n] = inputs
-        self.tix = lo + n
         r = self.source(code, 0, _NOTHING)
         w = self.w_int
         w[R_LO][r] = lo
