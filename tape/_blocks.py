@@ -131,6 +131,16 @@ def leaf_adjoint(dtype: type, n: int) -> np.ndarray:
     return a
 
 
+def copied(g: np.ndarray) -> np.ndarray:
+    """A copy of the contiguous adjoint ``g`` handed out as a gradient, in the memory of one the
+    previous backward handed out if it is big (``leaf_adjoint``)."""
+    if g.size < POOLED:
+        return g.copy()
+    out = leaf_adjoint(g.dtype.type, g.size).reshape(g.shape)
+    np.copyto(out, g)
+    return out
+
+
 def pooled(a: np.ndarray) -> int:
     """1 if the thread's current backward handed out ``a`` (``_Pool.handed`` refers to it), else 0."""
     return 1 if _pool.handed.get(id(a)) is a else 0

@@ -23,7 +23,7 @@ from . import _anomaly, _graph, _hooks, _parallel, _saved
 from . import _programs as P
 from . import _record as Rec
 from . import _tensor as T
-from ._blocks import Owned, begin_backward, big_rows, end_backward, owned, pooled, run_size, spread_call
+from ._blocks import Owned, begin_backward, big_rows, copied, end_backward, owned, pooled, run_size, spread_call
 from ._graph import node_view
 from ._row import Row
 from ._saved import DETACHED_MSG, FREED_MSG
@@ -456,7 +456,9 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         else:
             g = grads[dt][o:o + size].reshape(shapes[shp])
             if not share:
-                g = g.copy()
+                # (a leaf imported by an earlier forward whose graph was dropped, say: this graph's rows
+                # follow its INPUT row, so ``owned`` cannot tell that none of them adds to it)
+                g = copied(g)
         if type(src) is tuple:
             pending.setdefault(src[0], []).append((src[1], g))
         else:
