@@ -555,3 +555,20 @@ def test_threads_reuse_their_own_dropped_grads():
         for step, grads in enumerate(results[k]):
             for g, g0 in zip(grads, first):
                 np.testing.assert_allclose(g, (step + 1) * g0, rtol=1e-4, atol=1e-4)
+
+
+def test_a_forward_after_a_dropped_one_starts_the_tape_again():
+    ws, x = _chain_leaves()
+
+    def loss_of():
+        h = x
+        for w in ws:
+            h = (h @ w).tanh()
+        return h.sum()
+
+    n = loss_of()._tape.n          # (dropped: no backward)
+    loss = loss_of()
+    # (its rows only: the leaves imported anew, the arena not grown by the dropped graph's values)
+    assert loss._tape.n == n
+    loss.backward()
+    assert all(w.grad is not None for w in ws)
