@@ -13,6 +13,7 @@ the loops of the sweep's kernels), so the bits are those of the row run alone.
 """
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -62,8 +63,87 @@ def owned(tape, seen, x: int, below: int, own, also: int = -1, array: np.ndarray
     if own is None or x in own.kept or tape.op[x] != INPUT or x not in tape.src or \
             ((seen[x + 1:below] & 3) == 1).any() or (x < also < below and not seen[also] & 2):
         return False
-    own[x] = np.empty(int(tape.num[x]), np.float64 if tape.dt[x] == 0 else np.float32) if array is None else array
+    if array is None:
+        array = leaf_adjoint(np.float64 if tape.dt[x] == 0 else np.float32, int(tape.num[x]))
+    elif array.base is None and array.size >= POOLED:
+        # (an adopted gradient: a view's memory is its base's, which the pool holds if it is one of its
+        # own; only an array owning its memory may be reused, once nothing refers to it)
+        _pool.handed[id(array)] = array
+    own[x] = array
     return True
+
+
+# Leaf adjoints of at least this many elements are reused by later backwards of the thread (``leaf_adjoint``).
+POOLED = 1 << 14
+
+
+class _Pool(threading.local):
+    """The thread's big leaf adjoints (``Owned``): those its current backward handed out
+    (``handed``, by id), and, by dtype and size, those its previous one did (``free``), whose
+    memory the current one reuses once nothing else refers to them (the gradients a training loop
+    drops, ``p.grad = None``, or adds into the ``.grad`` it keeps).  Fresh arrays of a million
+    elements cost a page fault for each page on first touch (malloc hands big blocks back to the
+    system when they are freed), which costs more than the sweep that writes them; holding the
+    previous backward's arrays until the next one starts bounds what is kept to one backward's
+    gradients."""
+
+    def __init__(self) -> None:
+        self.depth = 0      # backwards running on the thread (a checkpointed segment's runs inside another)
+        self.handed = {}
+        self.free = {}
+
+
+_pool = _Pool()
+
+
+def begin_backward() -> None:
+    """A backward starts on this thread: an outermost one takes the arrays the previous one
+    handed out as its reusable ones (``_Pool``)."""
+    pool = _pool
+    if not pool.depth:
+        free = {}
+        for a in pool.handed.values():
+            free.setdefault((a.dtype.type, a.shape[0]), []).append(a)
+        pool.free = free
+        pool.handed = {}
+    pool.depth += 1
+
+
+def end_backward() -> None:
+    _pool.depth -= 1
+
+
+def leaf_adjoint(dtype: type, n: int) -> np.ndarray:
+    """A flat array of ``n`` elements, its values undefined, for a leaf's adjoint handed out as its
+    gradient: for a big one, the memory of one the previous backward handed out that nothing
+    refers to any more, if there is one (``_Pool``)."""
+    if n < POOLED:
+        return np.empty(n, dtype)
+    pool = _pool
+    free = pool.free.get((dtype, n))
+    while free:
+        a = free.pop()
+        if sys.getrefcount(a) == 2:     # (``a`` and getrefcount's argument)
+            break
+    else:
+        a = np.empty(n, dtype)
+    pool.handed[id(a)] = a
+    return a
+
+
+def copied(g: np.ndarray) -> np.ndarray:
+    """A copy of the contiguous adjoint ``g`` handed out as a gradient, in the memory of one the
+    previous backward handed out if it is big (``leaf_adjoint``)."""
+    if g.size < POOLED:
+        return g.copy()
+    out = leaf_adjoint(g.dtype.type, g.size).reshape(g.shape)
+    np.copyto(out, g)
+    return out
+
+
+def pooled(a: np.ndarray) -> int:
+    """1 if the thread's current backward handed out ``a`` (``_Pool.handed`` refers to it), else 0."""
+    return 1 if _pool.handed.get(id(a)) is a else 0
 
 
 def big_rows(tape, R, r: int, values, grads, seen, result, own=None) -> int:

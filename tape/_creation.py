@@ -514,6 +514,15 @@ def set_rng_state(new_state: Tensor) -> None:
     default_generator.set_state(new_state)
 
 
+def rng_snapshot() -> tuple:
+    """The default generator's state, for ``rng_restore`` (``Stream.snapshot``)."""
+    return default_generator.stream.snapshot()
+
+
+def rng_restore(snap: tuple) -> None:
+    default_generator.stream.restore(snap)
+
+
 def wide_ints(dtype: D.dtype) -> bool:
     """Whether PyTorch draws 64 bits for a range of 2**32 or more in this dtype (int64, float, double)."""
     return dtype in (D.int64, D.float32, D.float64)

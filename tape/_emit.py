@@ -329,6 +329,11 @@ def emit(code: int, value: np.ndarray, dtype: D.dtype, x: Tensor, y: Optional[Te
     na = x._node if x._tape is tape else tape.import_(x)
     nb = -1 if y is None else (y._node if y._tape is tape else tape.import_(y))
     node = tape.append(code, dtype.arena, value, na, nb, ia, ib, fa, fb)
+    if not value.ndim and x._shape:
+        # A 0-d result of a bigger input, a loss: the next op checks whether anything still refers to
+        # the tape (``fresh``), so that a forward after one whose loss was dropped without a backward
+        # starts the tape again, as a backward would have (its leaves' rows its own, its arena not grown).
+        tape.soft = min(tape.soft, tape.n)
     return recorded(tape, node, value, dtype)
 
 

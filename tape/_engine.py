@@ -23,7 +23,7 @@ from . import _anomaly, _graph, _hooks, _parallel, _saved
 from . import _programs as P
 from . import _record as Rec
 from . import _tensor as T
-from ._blocks import Owned, big_rows, owned, run_size, spread_call
+from ._blocks import Owned, begin_backward, big_rows, copied, end_backward, owned, pooled, run_size, spread_call
 from ._graph import node_view
 from ._row import Row
 from ._saved import DETACHED_MSG, FREED_MSG
@@ -148,6 +148,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     hooks_stack = _saved.local.stack
     hooks_then = tuple(hooks_stack) if hooks_stack else ()
     swept = False
+    begin_backward()
     try:
         while pending:
             tape = next(iter(pending)) if len(pending) == 1 else _by_generation(pending)
@@ -162,6 +163,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
             _saved.flush()      # (what a recorded sweep saved is packed before the call returns)
         swept = True
     finally:
+        end_backward()
         state.grad = prev
         state.full_backward = prev_full
         if hooks_stack or hooks_then:
@@ -460,7 +462,9 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         else:
             g = grads[dt][o:o + size].reshape(shapes[shp])
             if not share:
-                g = g.copy()
+                # (a leaf imported by an earlier forward whose graph was dropped, say: this graph's rows
+                # follow its INPUT row, so ``owned`` cannot tell that none of them adds to it)
+                g = copied(g)
         if type(src) is tuple:
             pending.setdefault(src[0], []).append((src[1], g))
         else:
@@ -898,14 +902,15 @@ def _adopted(outs: list, k: int, dt: int, n: int) -> np.ndarray | None:
     g = outs[k]
     v = g._v
     # (references: the list's, ``g`` and getrefcount's argument; the array's: ``g._v``, ``v`` and the
-    # argument; its base's: the view's, ``base`` and the argument)
-    if sys.getrefcount(g) > 3 or type(v) is not np.ndarray or sys.getrefcount(v) > 3 or \
+    # argument; its base's: the view's, ``base`` and the argument; and the thread's pool's, for an
+    # array a backward handed out, ``_blocks.leaf_adjoint``)
+    if sys.getrefcount(g) > 3 or type(v) is not np.ndarray or sys.getrefcount(v) > 3 + pooled(v) or \
             v.dtype != _ARENA_NP[dt] or v.size != n or not v.flags.c_contiguous or not v.flags.writeable:
         return None
     base = v.base
     if base is not None:
         # (a view of the whole of an array that nothing else refers to: an ``Owned`` adjoint reshaped)
-        if type(base) is not np.ndarray or base.base is not None or sys.getrefcount(base) > 3 or \
+        if type(base) is not np.ndarray or base.base is not None or sys.getrefcount(base) > 3 + pooled(base) or \
                 base.size != n or not base.flags.c_contiguous:
             return None
     return v.reshape(-1)

@@ -178,6 +178,16 @@ class Stream:
             raw[5052] = 1
         return bytes(raw)
 
+    def snapshot(self) -> tuple:
+        """The state as ``restore`` puts it back: the twister's words copied, without PyTorch's
+        byte layout (``state_bytes`` costs ten times as much; a checkpointed segment takes the
+        state once in its forward and twice in its recomputation)."""
+        return self.seed, self.words.copy(), self.fresh, self.normal_double, self.normal_float
+
+    def restore(self, snap: tuple) -> None:
+        self.seed, words, self.fresh, self.normal_double, self.normal_float = snap
+        self.words[:] = words
+
     def set_state_bytes(self, raw: bytes) -> None:
         if len(raw) != STATE_BYTES:
             raise RuntimeError(f"Expected a CPUGeneratorImplState of size {STATE_BYTES} but found the input RNG "

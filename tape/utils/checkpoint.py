@@ -45,7 +45,7 @@ import numpy as np
 
 from .. import _tape as _T
 from .._anomaly import forward_stack, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
-from .._creation import get_rng_state, set_rng_state
+from .._creation import get_rng_state, rng_restore, rng_snapshot
 from .._device import device
 from .._dtype import ARENA_DTYPES
 from .._graph import _edge
@@ -743,18 +743,18 @@ class _Ghost(Tape):
 
 
 @contextlib.contextmanager
-def _rng_as(rng_state: Tensor | None) -> Iterator[None]:
-    """Run the block with the generator in ``rng_state`` (None: as it is), then put back the
-    state it had (PyTorch's ``fork_rng``)."""
+def _rng_as(rng_state: tuple | None) -> Iterator[None]:
+    """Run the block with the default generator in ``rng_state`` (``rng_snapshot``; None: as it
+    is), then put back the state it had (PyTorch's ``fork_rng``)."""
     if rng_state is None:
         yield
         return
-    now = get_rng_state()
-    set_rng_state(rng_state)
+    now = rng_snapshot()
+    rng_restore(rng_state)
     try:
         yield
     finally:
-        set_rng_state(now)
+        rng_restore(now)
 
 
 def _flatten(x: Any, out: list) -> Callable[[Iterator], Any]:
@@ -790,7 +790,7 @@ class _Segment:
         self.stop = 0           # early stop: the rows a recomputation records (0: all the function's)
         self.flat = ()          # early stop: the rows of the outputs (flat), or ``_Kept`` values
         self.rebuild = None
-        self.rng = get_rng_state() if preserve_rng_state else None
+        self.rng = rng_snapshot() if preserve_rng_state else None
         self.recompute_context = recompute_context
         self.check, self.debug = check, debug
         self.outside = []       # the tensors read from outside that require grad (an int: the slot of an argument)
@@ -1172,7 +1172,8 @@ class CheckpointFunction(Function):
         ctx.run_function = run_function
         ctx.preserve_rng_state = preserve_rng_state
         if preserve_rng_state:
-            ctx.fwd_cpu_state = get_rng_state()
+            ctx.fwd_cpu_state = get_rng_state()     # (PyTorch's attribute; the backward restores ``_rng``)
+            ctx._rng = rng_snapshot()
         ctx.inputs = [None if isinstance(a, Tensor) else a for a in args]
         ctx.tensor_indices = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         ctx.save_for_backward(*(a for a in args if isinstance(a, Tensor)))
@@ -1187,7 +1188,7 @@ class CheckpointFunction(Function):
         inputs = list(ctx.inputs)
         for i, t in zip(ctx.tensor_indices, ctx.saved_tensors):
             inputs[i] = t
-        with _scratch(False), _rng_as(ctx.fwd_cpu_state if ctx.preserve_rng_state else None):
+        with _scratch(False), _rng_as(ctx._rng if ctx.preserve_rng_state else None):
             detached = detach_variable(tuple(inputs))
             outputs = ctx.run_function(*detached)
             if isinstance(outputs, Tensor):
@@ -1324,7 +1325,7 @@ class _Loop(_Segment):
         with context:
             for _ in range(self.n):
                 if self.preserve:
-                    self.states.append(get_rng_state())
+                    self.states.append(rng_snapshot())
                 with _scratch(True) as tape:
                     y = self.fn(x)
                     outside += [t for t, _ in tape.outside if not any(t is u for u in outside)]
