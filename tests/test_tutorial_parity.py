@@ -144,3 +144,27 @@ def test_a_leaf_s_accumulate_grad_node_is_one_object():
     assert type(acc).__name__ == "AccumulateGrad" and acc.variable is a
     assert b.grad_fn.next_functions[0][0] is acc and (2 * a).grad_fn.next_functions[0][0] is acc
     assert torch.autograd.graph.get_gradient_edge(a).node is acc
+
+
+def test_float_of_a_tensor_requiring_grad_warns_once_per_process():
+    # `total += float(loss)`: PyTorch 2.13 warns (once, or each time after set_warn_always), also
+    # through complex() and '%f', and before a multi-element tensor's error; int() and item() don't.
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    message = "^Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\nConsider"
+    torch.set_warn_always(True)
+    try:
+        for read in (lambda: float(x.sum()), lambda: complex(x[0]), lambda: "%f" % x[1]):
+            with pytest.warns(UserWarning, match=message):
+                read()
+        with pytest.warns(UserWarning, match=message):
+            with pytest.raises(ValueError, match="^only one element tensors can be converted to Python scalars$"):
+                float(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert (int(x.sum()), x.sum().item(), float(x.detach().sum())) == (3, 3.0, 3.0)
+    finally:
+        torch.set_warn_always(False)
+    float(x.sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert float(x.sum()) == 3.0
