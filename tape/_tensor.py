@@ -835,7 +835,9 @@ class Tensor(_NotYet):
                                    "Set grad_dtype with caution. Diverging the dtypes of a tensor and its gradient "
                                    "may break downstream systems that assume they match.")
             if g._shape != self._shape:
-                raise RuntimeError("assigned grad has data of a different size")
+                raise RuntimeError(f"attempting to assign a gradient of size '{list(g._shape)}' to a tensor of size "
+                                   f"'{list(self._shape)}'. Please ensure that the gradient and the tensor are the "
+                                   "same size")
             if g is self:
                 raise RuntimeError("can't assign Variable as its own grad")
         self._grad = g

@@ -168,3 +168,12 @@ def test_float_of_a_tensor_requiring_grad_warns_once_per_process():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert float(x.sum()) == 3.0
+
+
+@pytest.mark.parametrize("own, given", [((2,), (3,)), ((2, 3), (3, 2)), ((), (1,))])
+def test_assigning_a_grad_of_another_size_names_both_sizes(own, given):
+    x = torch.ones(own, requires_grad=True)
+    with pytest.raises(RuntimeError, match=re.escape(
+            f"attempting to assign a gradient of size '{list(given)}' to a tensor of size '{list(own)}'. Please "
+            "ensure that the gradient and the tensor are the same size")):
+        x.grad = torch.ones(given)
