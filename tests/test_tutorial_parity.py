@@ -177,3 +177,39 @@ def test_assigning_a_grad_of_another_size_names_both_sizes(own, given):
             f"attempting to assign a gradient of size '{list(given)}' to a tensor of size '{list(own)}'. Please "
             "ensure that the gradient and the tensor are the same size")):
         x.grad = torch.ones(given)
+
+
+def _signs(t) -> list:
+    return np.signbit(t.numpy()).tolist()
+
+
+def test_a_lone_gradient_of_minus_zero_stays_minus_zero():
+    # PyTorch passes a lone gradient on as it is: a row of the Jacobian of x * y has -0.0 where
+    # y < 0 (0 * -1), printed -0.0000; a row that adds to only some elements (indexing) leaves +0.0
+    # at the others.
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    g, = torch.autograd.grad(x * y, x, torch.tensor([1.0, 0.0, 0.0]))
+    assert _signs(g) == [False, True, False]
+    assert repr(g) == "tensor([0.5000, -0.0000, 0.0000])"
+    (-(x * 0)).sum().backward()
+    assert _signs(x.grad) == [True, True, True]
+    z = torch.tensor([-1.0, -2.0, -3.0], requires_grad=True)
+    z[[0]].sum().backward()
+    assert _signs(z.grad) == [False, False, False]
+    w = torch.tensor([-1.0, -2.0], requires_grad=True)
+    (w * w).backward(torch.tensor([0.0, 1.0]))     # (one node as both inputs)
+    assert _signs(w.grad) == [True, True]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_minus_zero_gradients_of_big_rows_as_of_small_ones(dtype):
+    # Rows of 2**17 elements run by blocks, away from the compiled sweep: the same signs.
+    n = 1 << 17
+    x = torch.linspace(-1.0, 1.0, n, dtype=dtype).requires_grad_()
+    seed = torch.zeros(n, dtype=dtype)
+    (x * x * 3.0).tanh().exp().backward(seed)
+    small = torch.linspace(-1.0, 1.0, 8, dtype=dtype).requires_grad_()
+    (small * small * 3.0).tanh().exp().backward(torch.zeros(8, dtype=dtype))
+    assert np.signbit(x.grad.numpy()).tolist() == (x.detach().numpy() < 0).tolist()
+    assert _signs(small.grad) == (small.detach().numpy() < 0).tolist()
