@@ -470,11 +470,11 @@ def unary_block(code, fa, fb, x, y, gx, gy, write):
     """Accumulate ``gx``, the input adjoint of a block of a unary row (not a cast), from its values
     ``x``, ``y`` and output adjoint ``gy``: ``unary_adjoint``'s loops on arrays given apart.  With
     ``write`` (an adjoint no gradient reached yet, which holds no zeros) it is written, with the
-    bits of zeroing it first (``z +``: a derivative -0.0 gives 0.0)."""
+    bits of starting it at -0.0, as the sweep does (``z +``: -0.0 + d is d)."""
     if write:
         if _unary_write(code, fa, fb, x, y, gx, gy):
             return
-        gx[:] = 0
+        gx[:] = -0.0
     if code >= CATALOGUE_UNARY:
         for i in range(gx.shape[0]):
             gx[i] += _elem_d(code, gy[i], x[i], y[i], fa, fb)
@@ -485,7 +485,7 @@ def unary_block(code, fa, fb, x, y, gx, gy, write):
 @njit(cache=True, error_model="numpy", inline="always")
 def _unary_write(code, fa, fb, x, y, gx, gy):
     """``unary_block``'s written loops of the common ops; False for another op."""
-    z = np.zeros(1, gx.dtype)[0]
+    z = -np.zeros(1, gx.dtype)[0]
     n = gx.shape[0]
     if code == NEG or code == RSUBC:
         for i in range(n):
@@ -750,9 +750,9 @@ def binary_block(code, a, b, y, ga, gb, gy, rga, rgb, same, wa, wb):
     broadcast, from its values ``a``, ``b``, ``y`` and output adjoint ``gy`` (``same``: ``a`` and
     ``b`` are one node, ``ga`` and ``gb`` one array): ``binary_adjoint``'s loops on arrays given apart.
     ``wa``, ``wb``: that adjoint is one no gradient reached yet, which holds no zeros: written, with
-    the bits of zeroing it first (``z +``: a derivative -0.0 gives 0.0)."""
+    the bits of starting it at -0.0, as the sweep does (``z +``: -0.0 + d is d)."""
     if wa or wb:
-        z = np.zeros(1, gy.dtype)[0]
+        z = -np.zeros(1, gy.dtype)[0]
         n = gy.shape[0]
         wa = wa and rga
         wb = wb and rgb
@@ -786,9 +786,9 @@ def binary_block(code, a, b, y, ga, gb, gy, rga, rgb, same, wa, wb):
                     gb[i] = (z if wb else gb[i]) + db
             return
         if wa:
-            ga[:] = 0
+            ga[:] = -0.0
         if wb:
-            gb[:] = 0
+            gb[:] = -0.0
     if code >= CATALOGUE_BINARY:
         for i in range(gy.shape[0]):
             da, db = _elem_bd(code, gy[i], a[i], b[i], y[i])

@@ -375,7 +375,7 @@ def _kernel_call(tape, r: int, values, grads, writes, slots, own):
 
         def call(lo: int, hi: int, scratch) -> None:
             for z in zeroed:
-                z(lo, hi, scratch)[:] = 0
+                z(lo, hi, scratch)[:] = -0.0      # (as the sweep starts a cast's input)
             unary_adjoint(code, hi - lo, fa, fb, ia, v, g, ox + lo, o + lo, vo, go)
         return call
     gy = _adjoint(tape, grads, slots, own, r)

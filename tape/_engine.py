@@ -1039,7 +1039,7 @@ def _kernel_part(tape: Tape, r: int, values, grads, writes, lo: int, hi: int) ->
     for start in range(lo, hi, step):
         end = min(start + step, hi)
         for g in zeroed:
-            g[start:end] = 0
+            g[start:end] = -0.0     # (as the sweep starts an elementwise row's inputs: -0.0 + g is g)
         m = end - start
         if code < UNARY.stop:
             unary_adjoint(code, m, float(tape.fa[r]), float(tape.fb[r]), int(tape.ia[r]), values[dr], grads[dr],

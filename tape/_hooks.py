@@ -297,7 +297,7 @@ def _check_replacement(name: str, new, old: Tensor) -> None:
         raise RuntimeError(f"hook '{name}' has changed the size of value")
     if new._dtype is not old._dtype:
         raise RuntimeError(f"hook '{name}' has changed the type of value (was "
-                           f"tape.{D.legacy_name(old._dtype)}Tensor got tape.{D.legacy_name(new._dtype)}Tensor)")
+                           f"torch.{D.legacy_name(old._dtype)}Tensor got torch.{D.legacy_name(new._dtype)}Tensor)")
 
 
 def hook_rows(tape, alone: Callable, every: bool = False) -> tuple:

@@ -292,17 +292,20 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
             for k in range(ln[r]):
                 _reach(R, seen, g64, g32, input_at(R, ix, r, k))
         else:
-            # _reach written out: its array arguments cost reference counting on every row
+            # _reach written out: its array arguments cost reference counting on every row.  An
+            # elementwise row adds to each element of an input of its size, so that adjoint starts at
+            # -0.0 (-0.0 + g is g bitwise): a lone gradient of -0.0 stays -0.0, as PyTorch passes it on.
             for xk in (a[r], b[r]):
                 if xk >= 0 and rg[xk] != 0 and not seen[xk] & 1:
                     seen[xk] |= 1
                     lo = off[xk]
+                    start = -0.0 if code < _BINARY_END and num[xk] == num[r] else 0.0
                     if dt[xk] == 0:
                         for i in range(lo, lo + num[xk]):
-                            g64[i] = 0.0
+                            g64[i] = start
                     else:
                         for i in range(lo, lo + num[xk]):
-                            g32[i] = 0.0
+                            g32[i] = start
         for o in range(r + 1, r + 1 + nout[r]):
             if not seen[o] & 1:
                 _zero(R, g64, g32, o)     # an output no gradient reached: its part of the row's adjoint

@@ -33,6 +33,7 @@ from ._layout import check_memory_format, in_format, layout as _Layout, strided
 from ._pytorch_names import TENSOR, missing
 from ._state import inplace_changes, mutation_allowed, preserved_versions, state
 from ._tape import DETACHED, Tape, unshare, write_tape
+from ._warn import warn_once
 from .ops._args import wrap_dim
 from .ops._spec import INPUT, OUTPUT, PYTHON, REGISTRY, ROLES, input_saved, public
 
@@ -58,6 +59,12 @@ def quiet_numpy_warnings() -> None:
 
 Number = Union[int, float, bool]
 
+
+# PyTorch warns once per process (each time after ``set_warn_always(True)``) when float(), complex()
+# or a numeric format reads a tensor that requires grad, multi-element ones too, before the error.
+_SCALAR_WARNING = ("Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+                   "Consider using tensor.detach() first. (Triggered internally at "
+                   "/__w/pytorch/pytorch/torch/csrc/autograd/generated/python_variable_methods.cpp:822.)")
 
 # C++'s names of the dtypes, as PyTorch's messages print them
 _CPP_NAMES = {"float16": "c10::Half", "float32": "float", "float64": "double", "int8": "signed char",
@@ -828,7 +835,9 @@ class Tensor(_NotYet):
                                    "Set grad_dtype with caution. Diverging the dtypes of a tensor and its gradient "
                                    "may break downstream systems that assume they match.")
             if g._shape != self._shape:
-                raise RuntimeError("assigned grad has data of a different size")
+                raise RuntimeError(f"attempting to assign a gradient of size '{list(g._shape)}' to a tensor of size "
+                                   f"'{list(self._shape)}'. Please ensure that the gradient and the tensor are the "
+                                   "same size")
             if g is self:
                 raise RuntimeError("can't assign Variable as its own grad")
         self._grad = g
@@ -968,6 +977,8 @@ class Tensor(_NotYet):
         return v if dtype is None else v.astype(dtype)
 
     def __float__(self) -> float:
+        if self._rg:
+            warn_once(_SCALAR_WARNING)
         return float(self._one())
 
     def __int__(self) -> int:

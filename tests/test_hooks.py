@@ -50,7 +50,7 @@ def test_hook_on_a_tensor_without_grad():
 @pytest.mark.parametrize("returns, error, message", [
     (lambda g: tape.ones(3), RuntimeError, "hook '<lambda>' has changed the size of value"),
     (lambda g: g.double(), RuntimeError,
-     "hook '<lambda>' has changed the type of value (was tape.FloatTensor got tape.DoubleTensor)"),
+     "hook '<lambda>' has changed the type of value (was torch.FloatTensor got torch.DoubleTensor)"),
     (lambda g: 3, TypeError, "expected Variable, but hook returned 'int'"),
 ])
 def test_bad_replacements(returns, error, message):

@@ -144,3 +144,72 @@ def test_a_leaf_s_accumulate_grad_node_is_one_object():
     assert type(acc).__name__ == "AccumulateGrad" and acc.variable is a
     assert b.grad_fn.next_functions[0][0] is acc and (2 * a).grad_fn.next_functions[0][0] is acc
     assert torch.autograd.graph.get_gradient_edge(a).node is acc
+
+
+def test_float_of_a_tensor_requiring_grad_warns_once_per_process():
+    # `total += float(loss)`: PyTorch 2.13 warns (once, or each time after set_warn_always), also
+    # through complex() and '%f', and before a multi-element tensor's error; int() and item() don't.
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    message = "^Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\nConsider"
+    torch.set_warn_always(True)
+    try:
+        for read in (lambda: float(x.sum()), lambda: complex(x[0]), lambda: "%f" % x[1]):
+            with pytest.warns(UserWarning, match=message):
+                read()
+        with pytest.warns(UserWarning, match=message):
+            with pytest.raises(ValueError, match="^only one element tensors can be converted to Python scalars$"):
+                float(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert (int(x.sum()), x.sum().item(), float(x.detach().sum())) == (3, 3.0, 3.0)
+    finally:
+        torch.set_warn_always(False)
+    float(x.sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert float(x.sum()) == 3.0
+
+
+@pytest.mark.parametrize("own, given", [((2,), (3,)), ((2, 3), (3, 2)), ((), (1,))])
+def test_assigning_a_grad_of_another_size_names_both_sizes(own, given):
+    x = torch.ones(own, requires_grad=True)
+    with pytest.raises(RuntimeError, match=re.escape(
+            f"attempting to assign a gradient of size '{list(given)}' to a tensor of size '{list(own)}'. Please "
+            "ensure that the gradient and the tensor are the same size")):
+        x.grad = torch.ones(given)
+
+
+def _signs(t) -> list:
+    return np.signbit(t.numpy()).tolist()
+
+
+def test_a_lone_gradient_of_minus_zero_stays_minus_zero():
+    # PyTorch passes a lone gradient on as it is: a row of the Jacobian of x * y has -0.0 where
+    # y < 0 (0 * -1), printed -0.0000; a row that adds to only some elements (indexing) leaves +0.0
+    # at the others.
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    g, = torch.autograd.grad(x * y, x, torch.tensor([1.0, 0.0, 0.0]))
+    assert _signs(g) == [False, True, False]
+    assert repr(g) == "tensor([0.5000, -0.0000, 0.0000])"
+    (-(x * 0)).sum().backward()
+    assert _signs(x.grad) == [True, True, True]
+    z = torch.tensor([-1.0, -2.0, -3.0], requires_grad=True)
+    z[[0]].sum().backward()
+    assert _signs(z.grad) == [False, False, False]
+    w = torch.tensor([-1.0, -2.0], requires_grad=True)
+    (w * w).backward(torch.tensor([0.0, 1.0]))     # (one node as both inputs)
+    assert _signs(w.grad) == [True, True]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_minus_zero_gradients_of_big_rows_as_of_small_ones(dtype):
+    # Rows of 2**17 elements run by blocks, away from the compiled sweep: the same signs.
+    n = 1 << 17
+    x = torch.linspace(-1.0, 1.0, n, dtype=dtype).requires_grad_()
+    seed = torch.zeros(n, dtype=dtype)
+    (x * x * 3.0).tanh().exp().backward(seed)
+    small = torch.linspace(-1.0, 1.0, 8, dtype=dtype).requires_grad_()
+    (small * small * 3.0).tanh().exp().backward(torch.zeros(8, dtype=dtype))
+    assert np.signbit(x.grad.numpy()).tolist() == (x.detach().numpy() < 0).tolist()
+    assert _signs(small.grad) == (small.detach().numpy() < 0).tolist()
