@@ -638,7 +638,7 @@ def _function_backward(out, one: np.ndarray, on_leaf) -> bool:
     if _hooks.current_task() != -1:
         return False
     T.quiet_numpy_warnings()
-    task = _hooks.begin_task(True, ([out], None, False))
+    task = _hooks.begin_task(True, ([out], None, False), False)     # (the short path frees the graph)
     done = False
     try:
         done = plain_backward(out, one, on_leaf, True)
