@@ -171,6 +171,13 @@ def _reset_if_free(tape: Tape | None) -> None:
     nodes' metadata) goes with the tensors, as PyTorch frees a graph's nodes, not at the next op."""
     if tape is None or state.pinned or packing[0] is not None:
         return
+    segment_tape = getattr(tape, "segment_tape", None)
+    if segment_tape is not None:
+        # (the rows of a checkpointed segment as ``grad_fn`` shows them: they go with its row's tape)
+        outer = segment_tape()
+        del segment_tape, tape
+        _reset_if_free(outer)
+        return
     spare = any(s is tape for s in state.spares)
     if not (spare or state.tape is tape):
         return
