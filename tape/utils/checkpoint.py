@@ -829,7 +829,7 @@ class _Segment:
 
     def first(self, context: ContextManager) -> tuple:
         """The forward: outputs (flat), the rebuilding function, the tensors read from outside, and
-        the scratch tape it ran on."""
+        the scratch tape it ran on (None: several)."""
         with _scratch(True) as tape, context:
             with _traced(self.debug):
                 out = self.call(self.args, self.kwargs, False)
@@ -1173,7 +1173,7 @@ def _record(seg: _Segment, context: ContextManager) -> Any:
     # The run's tape is a spare, reset when next used: if what Python keeps for its rows (custom
     # Functions' contexts, a nested segment's row) is kept by the segment's row now, it is let go
     # here, so that it goes with that row, as PyTorch's nodes go with the graph.
-    if run.pyrows and sys.getrefcount(run) == 2 + any(s is run for s in _pool.__dict__.get("spares", ())):
+    if run is not None and run.pyrows and sys.getrefcount(run) == 2 + any(s is run for s in _pool.__dict__.get("spares", ())):
         run.reset()
     return out
 
@@ -1347,7 +1347,7 @@ class _Loop(_Segment):
                     outside += [t for t, _ in tape.outside if not any(t is u for u in outside)]
                 x = _plain(y._value(), y._dtype)
         x._rg = bool(outside)
-        return [x], lambda it: next(it), outside
+        return [x], lambda it: next(it), outside, None
 
     def vjp(self, saved: tuple, grads: tuple) -> list:
         (x0,), _, outside = self.bind(saved)
