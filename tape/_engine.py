@@ -403,14 +403,10 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                 _warn_at(tape, r)
             _stopped(tape, ctl)
         if leaf_rows:
-            # (hooked leaves whose gradient is complete run their hooks before the row, as
-            # PyTorch runs an AccumulateGrad as soon as it is ready)
-            leaf_rows = [q for q in leaf_rows if q in hooked]
-            for q in [q for q in leaf_rows if q < r and seen[q] & 3 == 1 and not _led_to(tape, R, q, r, seen)]:
-                if q in hooked and _last_import(tape, R, hooked[q][2], q, seen, grads):
-                    hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
-                    _hooks.fire_numeric(tape, q, hooks, _arena_view(tape, grads, q))
-                    _hooks.deliver(tape, q, _arena_view(tape, grads, q).copy(), result)
+            for q in _leaves_ready(tape, R, hooked, leaf_rows, r, seen, grads):
+                hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
+                _hooks.fire_numeric(tape, q, hooks, _arena_view(tape, grads, q))
+                _hooks.deliver(tape, q, _arena_view(tape, grads, q).copy(), result)
         if anomaly:
             last = r
             returned = None
@@ -778,6 +774,14 @@ def _ready(tape: Tape, R, hooked: dict, r: int, seen) -> list:
     while lo > 0 and R[R_OP, lo - 1] in (INPUT, CONST, _hooks.HOOKED) and hooked.get(lo - 1, (INPUT,))[0] == INPUT:
         lo -= 1
     return [q for q in range(lo, r + 1) if q in hooked and seen[q] & 3 == 1]
+
+
+def _leaves_ready(tape: Tape, R, hooked: dict, leaf_rows: list, r: int, seen, grads) -> list:
+    """The hooked leaves' INPUT rows below the row ``r`` the sweep stopped at whose gradient is
+    complete: their hooks run before the row, as PyTorch runs an AccumulateGrad as soon as it is
+    ready (a leaf imported before rows that run later would otherwise wait for the sweep)."""
+    return [q for q in leaf_rows if q < r and q in hooked and seen[q] & 3 == 1 and not _led_to(tape, R, q, r, seen)
+            and _last_import(tape, R, hooked[q][2], q, seen, grads)]
 
 
 def _led_to(tape: Tape, R, q: int, r: int, seen) -> bool:
@@ -1161,6 +1165,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
     state.pinned += 1           # the destination must not be rotated away mid-sweep
     anomaly = _anomaly._mode[0]
     R, hooked = _hooks.hook_rows(tape, lambda: _alone(tape, pending, result), anomaly)
+    leaf_rows = [q for q, entry in hooked.items() if len(entry) > 2]
     last = -1       # anomaly mode: the row run last, whose results are checked when the sweep stops
     try:
         while ctl[Rec.C_START] >= 0:
@@ -1187,6 +1192,12 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                 if anomaly:
                     _warn_at(tape, r)
                 _stopped(tape, ctl)
+            if kind == Rec.ST_PYTHON and leaf_rows:
+                for q in _leaves_ready(tape, R, hooked, leaf_rows, r, seen, None):
+                    hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
+                    if hooks:
+                        gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q]))))
+                    _hooks.deliver(tape, q, _tensor_at(dest, int(gnode[q])), result)
             if kind == Rec.ST_GROW:
                 dest.make_room(int(ctl[Rec.C_NEED_ROWS]), int(ctl[Rec.C_NEED_ELEMS]), int(ctl[Rec.C_NEED_SLOTS]))
             elif kind == Rec.ST_VALUE:

@@ -705,7 +705,7 @@ def test_a_leaf_asked_for_runs_its_hooks_when_the_sweep_reaches_it(how):
     assert order == ["leaf", "function"]
 
 
-@pytest.mark.parametrize("how", ["backward", "backward_inputs", "grad"])
+@pytest.mark.parametrize("how", ["backward", "backward_inputs", "grad", "create_graph"])
 def test_a_leaf_imported_before_rows_that_run_later_runs_its_hooks_once_its_gradient_is_complete(how):
     # (``a`` and ``b`` are on the tape before the custom Function because an earlier graph, still
     # alive, used them: ``b``'s gradient is complete after the product, so its hooks run before the
@@ -729,8 +729,8 @@ def test_a_leaf_imported_before_rows_that_run_later_runs_its_hooks_once_its_grad
     b.register_hook(lambda g: order.append(("b", g.tolist())))
     earlier = (a * b).sum()
     out = (Traced.apply(a) * b).sum()
-    if how == "grad":
-        tape.autograd.grad(out, (a, b))
+    if how in ("grad", "create_graph"):
+        tape.autograd.grad(out, (a, b), create_graph=how == "create_graph")
     elif how == "backward":
         out.backward()
     else:
