@@ -366,13 +366,14 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
     # (anomaly mode: the compiled sweep checks each row's gradients for nan, ``C_NAN``; a row that
     # Python ran is checked when the sweep next stops)
     ctl[C_NAN] = anomaly and _anomaly._mode[1]
-    R, hooked = _hooks.hook_rows(tape, lambda: _alone(tape, pending, result))
+    R, hooked = _hooks.hook_rows(tape, lambda: _alone(tape, pending, result), several=True)
     if tape.pend is not None and (hooked or anomaly):
         tape.fill()         # (hooks and anomaly checks read rows' values beyond ``_python_row``)
     # Big leaves' adjoints that only Python rows write get arrays of their own, handed out as the
     # gradients, where the kept buffers' would be copied out (not where hooks or anomaly checks
     # read adjoints in the buffer)
     own = Owned(tape, result) if keep and not hooked and not anomaly else None
+    leaf_rows = [q for q, entry in hooked.items() if len(entry) > 2]
     # (a gather's adjoint handed on sparse, ``_sparse_row``: not where hooks or anomaly checks read it)
     python_from = PYTHON_FROM if hooked or anomaly else SPARSE_FROM
     last = -1
@@ -403,12 +404,21 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
             if anomaly:
                 _warn_at(tape, r)
             _stopped(tape, ctl)
+        if leaf_rows:
+            for q in _leaves_ready(tape, R, hooked, leaf_rows, r, seen, grads):
+                hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
+                _hooks.fire_numeric(tape, q, hooks, _arena_view(tape, grads, q))
+                _hooks.deliver(tape, q, _arena_view(tape, grads, q).copy(), result)
         if anomaly:
             last = r
             returned = None
         if r in hooked:
             # The row's gradient is complete: its hooks run, then the row itself.
             for q in _ready(tape, R, hooked, r, seen):
+                if len(hooked[q]) > 2 and not _last_import(tape, R, hooked[q][2], q, seen, grads):
+                    R[R_OP, q] = INPUT
+                    del hooked[q]
+                    continue
                 hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
                 _hooks.fire_numeric(tape, q, hooks, _arena_view(tape, grads, q))
                 _hooks.deliver(tape, q, _arena_view(tape, grads, q).copy(), result)
@@ -770,6 +780,44 @@ def _ready(tape: Tape, R, hooked: dict, r: int, seen) -> list:
     return [q for q in range(lo, r + 1) if q in hooked and seen[q] & 3 == 1]
 
 
+def _leaves_ready(tape: Tape, R, hooked: dict, leaf_rows: list, r: int, seen, grads) -> list:
+    """The hooked leaves' INPUT rows below the row ``r`` the sweep stopped at whose gradient is
+    complete: their hooks run before the row, as PyTorch runs an AccumulateGrad as soon as it is
+    ready (a leaf imported before rows that run later would otherwise wait for the sweep)."""
+    return [q for q in leaf_rows if q < r and q in hooked and seen[q] & 3 == 1 and not _led_to(tape, R, q, r, seen)
+            and _last_import(tape, R, hooked[q][2], q, seen, grads)]
+
+
+def _led_to(tape: Tape, R, q: int, r: int, seen) -> bool:
+    """Whether a row the sweep has still to run, ``r`` or below, leads to row ``q``."""
+    target = np.zeros(r + 1, np.uint8)
+    target[q] = 1
+    marks = np.zeros(r + 1, np.uint8)
+    mark_unneeded(R, tape.ix, r + 1, target, marks)
+    return bool(((seen[q + 1:r + 1] & 3 == 1) & (marks[q + 1:] & 2 == 0)).any())
+
+
+def _last_import(tape: Tape, R, rows: tuple, q: int, seen, grads) -> bool:
+    """A hooked leaf's INPUT row ``q`` that the sweep reached, ``rows`` all of the leaf's: whether
+    none below ``q`` will get a gradient from this sweep (PyTorch's one AccumulateGrad is ready).
+    If so, the gradients the rows above got are added into ``q``'s, which the hooks then see whole."""
+    lower = [p for p in rows if p < q]
+    if lower:
+        if any(seen[p] & 1 for p in lower):
+            return False
+        target = np.zeros(q, np.uint8)
+        target[lower] = 1
+        marks = np.zeros(q, np.uint8)
+        mark_unneeded(R, tape.ix, q, target, marks)
+        if ((seen[:q] & 3 == 1) & (marks & 2 == 0)).any():
+            return False            # (a row still to run leads to one of them)
+    for p in rows:
+        if p > q and seen[p] & 1 and R[R_DT, p] == R[R_DT, q] and tape.shapes[R[R_SHP, p]] == tape.shapes[R[R_SHP, q]]:
+            _arena_view(tape, grads, q)[...] += _arena_view(tape, grads, p)
+            seen[p] &= ~np.uint8(1)
+    return True
+
+
 def _alone(tape: Tape, pending: dict, result: _Result) -> bool:
     """Whether this backward sweeps ``tape`` only (no tape before or after it delivers gradients)."""
     return not pending and not result.leaves and not any(type(s) is tuple for s in tape.src.values())
@@ -1122,6 +1170,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
     state.pinned += 1           # the destination must not be rotated away mid-sweep
     anomaly = _anomaly._mode[0]
     R, hooked = _hooks.hook_rows(tape, lambda: _alone(tape, pending, result), anomaly)
+    leaf_rows = [q for q, entry in hooked.items() if len(entry) > 2]
     last = -1       # anomaly mode: the row run last, whose results are checked when the sweep stops
     try:
         while ctl[Rec.C_START] >= 0:
@@ -1148,6 +1197,12 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                 if anomaly:
                     _warn_at(tape, r)
                 _stopped(tape, ctl)
+            if kind == Rec.ST_PYTHON and leaf_rows:
+                for q in _leaves_ready(tape, R, hooked, leaf_rows, r, seen, None):
+                    hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
+                    if hooks:
+                        gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q]))))
+                    _hooks.deliver(tape, q, _tensor_at(dest, int(gnode[q])), result)
             if kind == Rec.ST_GROW:
                 dest.make_room(int(ctl[Rec.C_NEED_ROWS]), int(ctl[Rec.C_NEED_ELEMS]), int(ctl[Rec.C_NEED_SLOTS]))
             elif kind == Rec.ST_VALUE:

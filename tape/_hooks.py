@@ -9,10 +9,12 @@ puts the code back, runs the hooks on the row's adjoint (a
 replacement is written in its place), and resumes the sweep at the row itself.  In a recorded
 backward (``create_graph=True``) the hooks see, and may return, recorded gradients.
 
-A leaf's hooks are kept on the tensor.  When a backward sweeps one tape, on which the leaf has
-one INPUT row, that row is swapped too, so the hooks run when the sweep reaches the leaf, as
-PyTorch runs them when the leaf's AccumulateGrad is ready; otherwise (a graph over several
-tapes) they run on the leaf's total gradient when it is delivered.  Either way they run before
+A leaf's hooks are kept on the tensor.  When a backward sweeps one tape, the leaf's INPUT rows
+are swapped too, so the hooks run as PyTorch runs them when the leaf's AccumulateGrad is ready:
+when the sweep reaches the leaf, or stops at a row above it that no longer leads to it (a leaf
+imported before rows that run later), once, at the last of its rows that gets a gradient (a leaf
+imported twice); otherwise (a graph over several tapes, a recorded backward of a leaf imported
+twice) they run on the leaf's total gradient when it is delivered.  Either way they run before
 the gradient is accumulated into ``.grad`` (after which the post-accumulate hooks run) or
 returned by ``autograd.grad``.
 """
@@ -169,6 +171,13 @@ def _reset_if_free(tape: Tape | None) -> None:
     nodes' metadata) goes with the tensors, as PyTorch frees a graph's nodes, not at the next op."""
     if tape is None or state.pinned or packing[0] is not None:
         return
+    segment_tape = getattr(tape, "segment_tape", None)
+    if segment_tape is not None:
+        # (the rows of a checkpointed segment as ``grad_fn`` shows them: they go with its row's tape)
+        outer = segment_tape()
+        del segment_tape, tape
+        _reset_if_free(outer)
+        return
     spare = any(s is tape for s in state.spares)
     if not (spare or state.tape is tape):
         return
@@ -300,12 +309,14 @@ def _check_replacement(name: str, new, old: Tensor) -> None:
                            f"torch.{D.legacy_name(old._dtype)}Tensor got torch.{D.legacy_name(new._dtype)}Tensor)")
 
 
-def hook_rows(tape, alone: Callable, every: bool = False) -> tuple:
-    """The rows a sweep of ``tape`` runs over: ``(R, {row: (its code, its hooks)})``, where ``R``
+def hook_rows(tape, alone: Callable, every: bool = False, several: bool = False) -> tuple:
+    """The rows a sweep of ``tape`` runs over: ``(R, {row: (its code, its hooks, ...)})``, where ``R``
     is ``tape.R``, or, when rows are hooked, a copy in which their code is HOOKED (the tape
     itself keeps its codes, so that anything reading it meanwhile sees the rows as they are).
     When ``alone()`` (the backward sweeps this tape only), the INPUT rows of hooked leaves too,
-    so that a leaf's hooks run when the sweep reaches it, in PyTorch's order among the others.
+    so that a leaf's hooks run when the sweep reaches it, in PyTorch's order among the others
+    (an INPUT row's entry ends with all the leaf's INPUT rows); ``several``: also a leaf imported
+    on several rows (the sweep runs its hooks once, at the last of them it reaches).
     With ``every`` (anomaly mode), every row that computes something, with no hooks (None)."""
     rows = {}
     if not (tape.hooks or every or _leaf_hooks[0]):
@@ -327,10 +338,12 @@ def hook_rows(tape, alone: Callable, every: bool = False) -> tuple:
             leaf = src() if type(src) is not tuple else None
             if leaf is None or not (leaf.__dict__.get("_hooks") or leaf.__dict__.get("_post_hooks")):
                 continue
-            seen[id(leaf)] = None if id(leaf) in seen else (node, leaf.__dict__.get("_hooks") or {})
-        for entry in seen.values():
-            if entry is not None:           # (a leaf imported twice gets its hooks at delivery)
-                rows[entry[0]] = (INPUT, entry[1])
+            seen.setdefault(id(leaf), ([], leaf.__dict__.get("_hooks") or {}))[0].append(node)
+        for nodes, hooks in seen.values():
+            if len(nodes) == 1 or several:      # (else a leaf imported twice gets its hooks at delivery)
+                nodes = tuple(sorted(nodes))
+                for node in nodes:
+                    rows[node] = (INPUT, hooks, nodes)
     if not rows:
         return tape.R, rows
     R = tape.R[:, :tape.n].copy()
@@ -341,7 +354,7 @@ def hook_rows(tape, alone: Callable, every: bool = False) -> tuple:
 
 def unhook(tape, R, rows: dict, r: int, fired: set) -> dict:
     """Put row ``r``'s code back in ``R``; return its tensor's hooks (noting a leaf's as run: ``fired``)."""
-    code, hooks = rows.pop(r)
+    code, hooks = rows.pop(r)[:2]
     R[R_OP, r] = code
     if code == INPUT:
         fired.add(id(tape.src[r]()))

@@ -790,9 +790,11 @@ def retire(swept: Tape | None = None, freed: bool = False) -> None:
     ``swept``, ``freed``: a tape the backward just freed rows of, and whether each
     of its rows is now freed or a source (``_sweep.free_rows``).
     """
+    if state.pinned:
+        return      # (a pinned tape stays the thread's: a checkpointed function's run goes on recording there)
     spares = state.spares
     cur = state.tape
-    if cur is not None and not state.pinned and cur.spent(freed if cur is swept else None):
+    if cur is not None and cur.spent(freed if cur is swept else None):
         # The graph was consumed: its buffers go on to the next one (one set of buffers for a
         # training loop, hot in cache), and a held output keeps the rows only.
         state.tape = cur.hand_over()

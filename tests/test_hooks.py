@@ -703,3 +703,37 @@ def test_a_leaf_asked_for_runs_its_hooks_when_the_sweep_reaches_it(how):
         else:
             out.backward(inputs=(a, b))
     assert order == ["leaf", "function"]
+
+
+@pytest.mark.parametrize("how", ["backward", "backward_inputs", "grad", "create_graph"])
+def test_a_leaf_imported_before_rows_that_run_later_runs_its_hooks_once_its_gradient_is_complete(how):
+    # (``a`` and ``b`` are on the tape before the custom Function because an earlier graph, still
+    # alive, used them: ``b``'s gradient is complete after the product, so its hooks run before the
+    # Function's backward, and ``a``'s after it, as PyTorch's AccumulateGrad; the sweep used to reach
+    # ``b``'s row only after the Function's)
+    order = []
+
+    class Traced(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            order.append("function")
+            return g
+
+    a = tape.tensor([1.0, 2.0], requires_grad=True)
+    b = tape.tensor([3.0, 4.0], requires_grad=True)
+    a.register_hook(lambda g: order.append(("a", g.tolist())))
+    b.register_hook(lambda g: order.append(("b", g.tolist())))
+    earlier = (a * b).sum()
+    out = (Traced.apply(a) * b).sum()
+    if how in ("grad", "create_graph"):
+        tape.autograd.grad(out, (a, b), create_graph=how == "create_graph")
+    elif how == "backward":
+        out.backward()
+    else:
+        out.backward(inputs=(a, b))
+    assert order == [("b", [1.0, 2.0]), "function", ("a", [3.0, 4.0])]
+    assert earlier.grad_fn is not None

@@ -287,6 +287,11 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
     for t in ins:
         if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
+    stand_in = getattr(state.tape, "stand_in", None)
+    if stand_in is not None:
+        # (inside a run of a checkpointed function, a tensor from outside that it read is the leaf
+        # standing in for it there: the graph recorded on the run's tape leads to that)
+        ins = tuple(t if s is None else s for t, s in zip(ins, map(stand_in, ins)))
     result = _run(list(outs), seeds, retain_graph, create_graph, _targets(ins),
                          leaf_targets=_leaf_targets(ins), asked=ins)
     for t, g in result.retained:

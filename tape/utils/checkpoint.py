@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import sys
 import threading
 import warnings
@@ -719,6 +720,11 @@ class _Ghost(Tape):
             return (self.ctx(), i)
         return _edge(self, r)
 
+    def segment_tape(self) -> Tape | None:
+        """The tape of the segment's row (None once that row is gone): these rows go with it."""
+        ctx = self.ctx() if self.ctx is not None else None
+        return ctx._tape_ref() if ctx is not None else None
+
     def outside_node(self, r: int) -> tuple:
         """``(tape, node)`` of the segment's output that row ``r`` made, on the tape of the segment's row."""
         ctx = self.ctx() if self.ctx is not None else None
@@ -822,7 +828,8 @@ class _Segment:
         return out
 
     def first(self, context: ContextManager) -> tuple:
-        """The forward: outputs (flat), the rebuilding function, and the tensors read from outside."""
+        """The forward: outputs (flat), the rebuilding function, the tensors read from outside, and
+        the scratch tape it ran on (None: several)."""
         with _scratch(True) as tape, context:
             with _traced(self.debug):
                 out = self.call(self.args, self.kwargs, False)
@@ -836,7 +843,7 @@ class _Segment:
             if self.debug:
                 self.ops = _op_log(tape, 0)
             self.ghost = _Ghost(tape, flat)
-        return flat, rebuild, outside
+        return flat, rebuild, outside, tape
 
     def _stop_after(self, tape: Tape, flat: list, rebuild: Callable) -> None:
         """Where a recomputation may stop: after the last row an output needs (when every tensor
@@ -1114,14 +1121,17 @@ class _Derived(_Segment):
     arguments are the segment's saved tensors, then the gradients."""
 
     def __init__(self, seg: _Segment, saved: tuple, grads: tuple) -> None:
-        super().__init__(self._gradient, (*saved, *grads), {}, False, contextlib.nullcontext(), False, False)
-        self.seg, self.n_saved = seg, len(saved)
+        # (its function holds the segment, not itself: no reference cycle, which would keep the
+        # graph of the gradient until a gc collection)
+        super().__init__(functools.partial(_Derived._gradient, seg, len(saved)), (*saved, *grads), {}, False,
+                         contextlib.nullcontext(), False, False)
 
-    def _gradient(self, *tensors: Tensor | None) -> tuple:
-        args, kwargs, outside = self.seg.bind(tensors[:self.n_saved])
-        out = self.seg.call(args, kwargs, True)
+    @staticmethod
+    def _gradient(seg: _Segment, n_saved: int, *tensors: Tensor | None) -> tuple:
+        args, kwargs, outside = seg.bind(tensors[:n_saved])
+        out = seg.call(args, kwargs, True)
         # (on the scratch tape of this run: ``grad`` reads the gradients through its stand-ins too)
-        return tuple(_grads_of(out, tensors[self.n_saved:], outside, state.tape, create_graph=True))
+        return tuple(_grads_of(out, tensors[n_saved:], outside, state.tape, create_graph=True))
 
 
 class _SegmentFn(Function):
@@ -1155,10 +1165,17 @@ class _SegmentFn(Function):
 
 def _record(seg: _Segment, context: ContextManager) -> Any:
     """Run ``seg`` forward and record its row; return its outputs as ``fn`` structured them."""
-    flat, rebuild, outside = seg.first(context)
+    flat, rebuild, outside, run = seg.first(context)
     if not outside or not any(isinstance(o, Tensor) and o._rg for o in flat):
         return rebuild(iter(flat))     # nothing to differentiate (PyTorch's outputs then need no grad)
-    return rebuild(iter(_SegmentFn.apply(seg, flat, outside, *outside)))
+    out = rebuild(iter(_SegmentFn.apply(seg, flat, outside, *outside)))
+    del flat
+    # The run's tape is a spare, reset when next used: if what Python keeps for its rows (custom
+    # Functions' contexts, a nested segment's row) is kept by the segment's row now, it is let go
+    # here, so that it goes with that row, as PyTorch's nodes go with the graph.
+    if run is not None and run.pyrows and sys.getrefcount(run) == 2 + any(s is run for s in _pool.__dict__.get("spares", ())):
+        run.reset()
+    return out
 
 
 # -- the reentrant variant ------------------------------------------------------------------
@@ -1331,7 +1348,7 @@ class _Loop(_Segment):
                     outside += [t for t, _ in tape.outside if not any(t is u for u in outside)]
                 x = _plain(y._value(), y._dtype)
         x._rg = bool(outside)
-        return [x], lambda it: next(it), outside
+        return [x], lambda it: next(it), outside, None
 
     def vjp(self, saved: tuple, grads: tuple) -> list:
         (x0,), _, outside = self.bind(saved)
