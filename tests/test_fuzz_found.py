@@ -856,3 +856,16 @@ def test_function_saving_an_output_of_unbind_whose_base_changed_raises_its_view_
         y.zero_()
     with pytest.raises(RuntimeError, match=re.escape(UNBIND_REBASED)):
         torch.autograd.grad(out.sum(), x)
+
+
+@pytest.mark.parametrize("code, strides, node", [
+    ("x.transpose(0, -1) + c", (1, 3, 6), "UnsafeViewBackward0"),      # the first operand's order
+    ("c + x.transpose(0, -1)", (2, 1, 2), "ViewBackward0"),            # ties broken by the next operand
+    ("torch.maximum(x.transpose(0, -1), c)", (1, 3, 6), "UnsafeViewBackward0"),
+    ("x.transpose(0, -1) * c[0]", (1, 3, 6), "UnsafeViewBackward0"),   # a broadcast operand orders nothing
+])
+def test_elementwise_result_of_operands_in_different_layouts_takes_pytorchs_layout(code, strides, node):
+    x = torch.full((1, 2, 3), -2.0, requires_grad=True)
+    y = eval(code, {"torch": torch, "x": x, "c": torch.full((3, 2, 1), -2.0)})
+    assert y.stride() == strides
+    assert type(y.flatten(0, 1).grad_fn).__name__ == node
