@@ -869,3 +869,12 @@ def test_elementwise_result_of_operands_in_different_layouts_takes_pytorchs_layo
     y = eval(code, {"torch": torch, "x": x, "c": torch.full((3, 2, 1), -2.0)})
     assert y.stride() == strides
     assert type(y.flatten(0, 1).grad_fn).__name__ == node
+
+
+@pytest.mark.parametrize("code", ["x.t() > c", "x.t() == c", "x.t().bool() & c.bool()", "x.t().long() | c.long()",
+                                  "torch.logical_and(x.t(), c)"])
+def test_comparison_of_operands_in_different_layouts_takes_pytorchs_layout(code):
+    y = eval(code, {"torch": torch, "x": torch.ones(3, 2), "c": torch.ones(2, 3)})
+    assert y.stride() == (1, 2)
+    with pytest.raises(RuntimeError, match="view size is not compatible with input tensor's size and stride"):
+        y.view(-1)
