@@ -878,3 +878,9 @@ def test_comparison_of_operands_in_different_layouts_takes_pytorchs_layout(code)
     assert y.stride() == (1, 2)
     with pytest.raises(RuntimeError, match="view size is not compatible with input tensor's size and stride"):
         y.view(-1)
+
+
+@pytest.mark.parametrize("code", ["x.t() // c", "x.t().long() // c.long()", "torch.div(x.t(), c, rounding_mode='floor')"])
+def test_floor_division_of_operands_in_different_layouts_takes_pytorchs_layout(code):
+    y = eval(code, {"torch": torch, "x": torch.ones(3, 2, requires_grad=True), "c": torch.ones(2, 3)})
+    assert y.stride() == (1, 2)
