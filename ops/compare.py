@@ -14,7 +14,7 @@ import numpy as np
 from .._emit import D, Tensor, plain
 from ._args import broadcast_pair, wrap_dim
 from ._spec import public
-from .elementwise import Operand, check_operand
+from .elementwise import Operand, check_operand, _iterator_layout
 
 
 def _compare(a: Tensor, b, fn) -> Tensor:
@@ -26,7 +26,14 @@ def _compare(a: Tensor, b, fn) -> Tensor:
         dt = D.result_type(a, b)
         vb = b
     va = a._value().astype(dt.np, copy=False)
-    return plain(np.asarray(fn(va, vb)), D.bool_)
+    return plain(_laid_out(np.asarray(fn(va, vb)), va, vb), D.bool_)
+
+
+def _laid_out(y: np.ndarray, va: np.ndarray, vb) -> np.ndarray:
+    # (PyTorch's layout of a result of operands in different layouts: ``elementwise._iterator_layout``)
+    if y.ndim and type(vb) is np.ndarray and not (va.flags.c_contiguous and vb.flags.c_contiguous):
+        return _iterator_layout(y, y.shape, va, vb)
+    return y
 
 
 @public("eq", "__eq__")
@@ -76,7 +83,8 @@ def _bitwise(a: Tensor, b, name: str, fn) -> Tensor:
         vb = b._value().astype(dt.np, copy=False)
     else:
         vb = np.asarray(b, dt.np)
-    return plain(np.asarray(fn(a._value().astype(dt.np, copy=False), vb)), dt)
+    va = a._value().astype(dt.np, copy=False)
+    return plain(_laid_out(np.asarray(fn(va, vb)), va, vb), dt)
 
 
 def _bitwise_operand(other, op: str):
@@ -133,7 +141,8 @@ def _tensor_other(other, name: str, position: int = 2) -> Tensor:
 
 def _logical(a: Tensor, b: Tensor, fn) -> Tensor:
     broadcast_pair(a._shape, b._shape)
-    return plain(np.asarray(fn(a._value().astype(bool), b._value().astype(bool))), D.bool_)
+    va, vb = a._value().astype(bool), b._value().astype(bool)
+    return plain(_laid_out(np.asarray(fn(va, vb)), va, vb), D.bool_)
 
 
 @public("logical_and")

@@ -1954,6 +1954,51 @@ def _pair(sa: tuple, sb: tuple) -> tuple:
     return known
 
 
+def _iterator_layout(y: np.ndarray, shape: tuple, *operands: np.ndarray) -> np.ndarray:
+    """``y`` laid out as PyTorch's TensorIterator lays out the result of ``operands`` when one of
+    them is not contiguous: in the stride order of the first operand that orders two dims (a
+    broadcast dim orders none; equal strides put the smaller dim inside), where numpy's ufunc falls
+    back to row-major when its operands disagree (``(x.t() + c).view(-1)`` raises in PyTorch)."""
+    nd = len(shape)
+    strides = []
+    for v in operands:
+        lead = nd - v.ndim
+        strides.append([0 if i < lead or v.shape[i - lead] == 1 and shape[i] != 1 else v.strides[i - lead]
+                        for i in range(nd)])
+    perm = list(range(nd - 1, -1, -1))        # innermost dim first, as TensorIteratorBase::reorder_dimensions
+
+    def should_swap(d0: int, d1: int) -> int:
+        for st in strides:
+            s0, s1 = st[d0], st[d1]
+            if s0 == 0 or s1 == 0:
+                continue
+            if s0 != s1:
+                return -1 if s0 < s1 else 1
+            if shape[d0] > shape[d1]:
+                return 1
+        return 0
+
+    for i in range(1, nd):
+        d1 = i
+        for d0 in range(i - 1, -1, -1):
+            c = should_swap(perm[d0], perm[d1])
+            if c > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif c < 0:
+                break
+    want = [0] * nd
+    step = y.itemsize
+    for d in perm:
+        want[d] = step
+        step *= shape[d]
+    if tuple(want) == y.strides:
+        return y
+    out = np.lib.stride_tricks.as_strided(np.empty(y.size, y.dtype), shape, want)
+    out[...] = y
+    return out
+
+
 def _binary(a: Tensor, b, code: int) -> Tensor:
     """``a (op) b`` for two tensors, broadcasting and promoting as PyTorch does."""
     if not isinstance(b, Tensor):
@@ -1996,6 +2041,8 @@ def _binary(a: Tensor, b, code: int) -> Tensor:
     y = None if lend else int_power(va, vb) if code == POW and not dt.is_floating_point else op.forward(va, vb)
     if not shape:
         y = _as_array(y, dt)
+    elif y is not None and not (va.flags.c_contiguous and vb.flags.c_contiguous):
+        y = _iterator_layout(y, shape, va, vb)
     if not ((a._rg or b._rg) and state.grad):
         return plain(y, dt)
     # A 0-d operand that needs no gradient is recorded as the row's constant where the op saves

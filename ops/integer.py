@@ -17,7 +17,7 @@ from .._emit import D, Number, Tensor, emit, node_in, plain, recorded, state, wr
 from ._args import broadcast_pair, check_output_shape
 from ._rule import diagonal, return_type, rule_adjoint
 from ._spec import CROSS, OUT, PYTHON, REGISTRY, X0, X1, Op, public, register, tangents
-from .elementwise import NO_MODE, Operand, _is_number, mode_none, true_divide
+from .elementwise import NO_MODE, Operand, _is_number, _iterator_layout, mode_none, true_divide
 
 NO_DERIVATIVE2, LDEXP, FREXP, NEXTAFTER = range(PYTHON.start + 12, PYTHON.start + 16)
 DIV_ROUNDED = PYTHON.start + 95     # div with a rounding_mode (``ib``: 0 trunc, 1 floor)
@@ -189,7 +189,14 @@ def _floor_divide(a, b, inplace: int = 0) -> Tensor:
         if np.any(vb == 0):
             raise RuntimeError("ZeroDivisionError")
         y = np.floor_divide(va, vb)
-    return _without_derivative(np.asarray(y, dt.np), dt, a, b, N_FLOOR_DIVIDE + inplace)
+    return _without_derivative(_laid_out(np.asarray(y, dt.np), va, vb), dt, a, b, N_FLOOR_DIVIDE + inplace)
+
+
+def _laid_out(y: np.ndarray, va: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    # (PyTorch's layout of a result of operands in different layouts: ``elementwise._iterator_layout``)
+    if y.ndim and not (va.flags.c_contiguous and vb.flags.c_contiguous):
+        return _iterator_layout(y, y.shape, va, vb)
+    return y
 
 
 def _div_rounded(a, b, mode: str) -> Tensor:
@@ -207,7 +214,7 @@ def _div_rounded(a, b, mode: str) -> Tensor:
         y = np.floor_divide(va, vb)
         if not floor:       # (toward zero: one up where the floor of a negative quotient was inexact)
             y = np.where((y < 0) & (y * vb != va), y + 1, y)
-    y = np.asarray(y, dt.np)
+    y = _laid_out(np.asarray(y, dt.np), va, vb)
     if state.grad and any(isinstance(t, Tensor) and t._rg for t in (a, b)):
         x, other = (t.to(dt) if isinstance(t, Tensor) else plain(np.asarray(t, dt.np), dt) for t in (a, b))
         return emit(DIV_ROUNDED, y, dt, x, other, ib=_MODES.index(mode))

@@ -246,6 +246,9 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
         # PyTorch names the tensor's node now (the row's own, for a saved output) and its versions.
         ref, counter, then = tape.mods.get(node, (None, None, 0))
         t = ref() if ref is not None else None
+        if t is not None and t._rebased is not None:
+            # (PyTorch reads a saved view's node before its version: one it gives no node now raises so)
+            raise RuntimeError(t._rebased[0])
         output = code == OUTPUT and int(tape.a[node]) == r      # (a saved output of a row with several)
         if output:
             fn = node_view(tape, r)

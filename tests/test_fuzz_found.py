@@ -817,3 +817,70 @@ def test_leaf_view_refused_before_repeated_elements():
         torch.ones(2, 1, requires_grad=True).expand(2, 3).mul_(2)
     with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single memory"):
         (torch.ones(2, 1, requires_grad=True) * 1).expand(2, 3).mul_(2)
+
+
+UNBIND_REBASED = ("Output 0 of Unbind is a view and its base or another view of its base has been modified inplace. "
+                  "This view is the output of a function that returns multiple views.")
+
+
+@pytest.mark.parametrize("grad_mode", [False, True])
+def test_saved_output_of_unbind_whose_base_changed_raises_its_view_error(grad_mode):
+    # PyTorch reads a saved view's node before its version: the view's error, not the version's.
+    x = torch.tensor([[-2.0], [-2.0]], requires_grad=True)
+    y = x * 1
+    parts = y.unbind(1)
+    out = parts[0].clamp(min=-2.0)
+    with torch.set_grad_enabled(grad_mode):
+        y.zero_()
+    with pytest.raises(RuntimeError, match=re.escape(UNBIND_REBASED)):
+        out.sum().backward()
+
+
+def test_function_saving_an_output_of_unbind_whose_base_changed_raises_its_view_error():
+    class Twice(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            a, = ctx.saved_tensors
+            return g * a
+
+    x = torch.tensor([[-2.0], [-2.0]], requires_grad=True)
+    y = x * 1
+    parts = y.unbind(1)
+    out = Twice.apply(parts[0])
+    with torch.no_grad():
+        y.zero_()
+    with pytest.raises(RuntimeError, match=re.escape(UNBIND_REBASED)):
+        torch.autograd.grad(out.sum(), x)
+
+
+@pytest.mark.parametrize("code, strides, node", [
+    ("x.transpose(0, -1) + c", (1, 3, 6), "UnsafeViewBackward0"),      # the first operand's order
+    ("c + x.transpose(0, -1)", (2, 1, 2), "ViewBackward0"),            # ties broken by the next operand
+    ("torch.maximum(x.transpose(0, -1), c)", (1, 3, 6), "UnsafeViewBackward0"),
+    ("x.transpose(0, -1) * c[0]", (1, 3, 6), "UnsafeViewBackward0"),   # a broadcast operand orders nothing
+])
+def test_elementwise_result_of_operands_in_different_layouts_takes_pytorchs_layout(code, strides, node):
+    x = torch.full((1, 2, 3), -2.0, requires_grad=True)
+    y = eval(code, {"torch": torch, "x": x, "c": torch.full((3, 2, 1), -2.0)})
+    assert y.stride() == strides
+    assert type(y.flatten(0, 1).grad_fn).__name__ == node
+
+
+@pytest.mark.parametrize("code", ["x.t() > c", "x.t() == c", "x.t().bool() & c.bool()", "x.t().long() | c.long()",
+                                  "torch.logical_and(x.t(), c)"])
+def test_comparison_of_operands_in_different_layouts_takes_pytorchs_layout(code):
+    y = eval(code, {"torch": torch, "x": torch.ones(3, 2), "c": torch.ones(2, 3)})
+    assert y.stride() == (1, 2)
+    with pytest.raises(RuntimeError, match="view size is not compatible with input tensor's size and stride"):
+        y.view(-1)
+
+
+@pytest.mark.parametrize("code", ["x.t() // c", "x.t().long() // c.long()", "torch.div(x.t(), c, rounding_mode='floor')"])
+def test_floor_division_of_operands_in_different_layouts_takes_pytorchs_layout(code):
+    y = eval(code, {"torch": torch, "x": torch.ones(3, 2, requires_grad=True), "c": torch.ones(2, 3)})
+    assert y.stride() == (1, 2)

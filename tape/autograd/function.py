@@ -247,6 +247,8 @@ def _node_class_name(t: Tensor) -> str:
 
 
 def _raise_modified(tape, node, t, version, now, maker=None) -> None:
+    if t is not None and t._rebased is not None and maker is None:
+        raise RuntimeError(t._rebased[0])       # (PyTorch reads a saved input's node before its version)
     if t is not None:
         dtype, shape = t._dtype, t._shape
     else:
