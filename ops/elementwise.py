@@ -1845,7 +1845,8 @@ def _inline_scalar(code: int):
     """Decorate a unary front end so that a recorded 0-d float64 operand takes the inlined
     path (``_emit.scalar_unary``), the op's Python-float face computing its value."""
     def inline(general):
-        return functools.wraps(general)(scalar_unary(code, REGISTRY[code].scalar, general))
+        op = REGISTRY[code]
+        return functools.wraps(general)(scalar_unary(code, op.scalar, general, op.forward))
     return inline
 
 
@@ -2126,9 +2127,10 @@ def _inline_pair(code: Optional[int], number_code: int):
     (``_emit.scalar_binary``): a tensor operand as row ``code`` (None: a reflected operator,
     whose tensor case never comes first), a Python number as row ``number_code``."""
     def inline(general):
-        pair = REGISTRY[code].scalar if code is not None else None
-        return functools.wraps(general)(scalar_binary(-1 if code is None else code, pair, general, number_code,
-                                                      SCALAR_FORWARD[number_code][1]))
+        op = REGISTRY[code] if code is not None else None
+        number_array, number_scalar = SCALAR_FORWARD[number_code]
+        return functools.wraps(general)(scalar_binary(-1 if op is None else code, op and op.scalar, general,
+                                                      number_code, number_scalar, op and op.forward, number_array))
     return inline
 
 

@@ -48,6 +48,7 @@ A row's code, name, saved values and derivative rule come from its ``Op`` record
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Optional
 
 import numpy as np
@@ -71,6 +72,7 @@ from ._tensor import _inference_alias as inference_alias
 from ._tensor import _link as link
 from ._tensor import _multi_output as multi_output
 from ._tensor import quiet_numpy_warnings as quiet
+from ._tensor import _QUIET as QUIET
 from ._tensor import VIEW_OF_MULTI
 from ._tensor import _recorded as recorded
 from ._tensor import _refuse_rebased as refuse_rebased
@@ -125,7 +127,7 @@ def scalar_row(code: int, y: float, a: Tensor, b: Optional[Tensor], c: float) ->
 _ARITH_ERRORS = (ValueError, OverflowError, ZeroDivisionError)
 
 
-def scalar_unary(code: int, scalar, general):
+def scalar_unary(code: int, scalar, general, array=None):
     """The front end ``general(x)`` of a unary op, with the scalar chain's case inlined: ``x`` a
     0-d float64 held as a Python float, recorded, its value ``scalar(x)`` (``math``'s function).
 
@@ -134,6 +136,10 @@ def scalar_unary(code: int, scalar, general):
     that raises: numpy's value then, nan or inf) goes to ``general``.  The front's
     ``function_form(other)`` is the same front as ``tape.<name>(input)``, calling ``other(input)``
     for what is not a tensor.
+
+    ``array(v)``: the op's numpy face, when ``general`` computes it so for a float array: an array
+    operand recorded on the thread's tape is then recorded here, as ``general`` would, without
+    its checks (below the size from which results are lent).
     """
     if scalar is None:
         return general
@@ -187,6 +193,19 @@ def scalar_unary(code: int, scalar, general):
                 t._node = r
                 t._rg = True
                 return t
+            if f is None and array is not None:
+                # (an array recorded on the tape: ``general``'s common case, its checks made in one line)
+                tape = state.rec
+                if tape is not None and input._tape is tape and tape.n < tape.soft:
+                    v = input._v
+                    dt = input._dtype
+                    if v.size < LEND_FROM and dt.arena is not None and input._shape:
+                        filters = warnings.filters
+                        if not filters or filters[0] is not QUIET[0]:
+                            quiet()
+                        y = array(v)
+                        return recorded(tape, tape.append(code, dt.arena, y, input._node), y, dt)
+                tape = None     # (dropped: ``general``'s ``fresh`` counts the references to the tape)
             return general(input)
         return front
     front = make(general)
@@ -194,12 +213,13 @@ def scalar_unary(code: int, scalar, general):
     return front
 
 
-def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
+def scalar_binary(code: int, scalar, general, number_code: int, scalar_number, array=None, number_array=None):
     """The front end ``general(x, other)`` of a binary op, with the scalar chain's cases inlined
     (as ``scalar_unary``): both operands 0-d float64 Python floats (``scalar(x, other)``, row
     ``code``; -1: that case is ``general``'s), or ``other`` a Python float or int
     (``scalar_number(x, other)``, row ``number_code`` with ``other`` its constant), one of them
-    recorded."""
+    recorded.  ``array(a, b)`` and ``number_array(v, c)``: the numpy faces of the two rows, as
+    ``scalar_unary``'s ``array``."""
     def front(self, other):
         fa = self._f
         if fa is not None:
@@ -274,6 +294,45 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number):
             t._node = r
             t._rg = True
             return t
+        if number_array is not None:
+            # (arrays of one float dtype, or an array and a Python number: ``general``'s common case,
+            # recorded as it would be, with its checks made in a few lines)
+            tape = state.rec
+            if tape is not None and tape.n < tape.soft:
+                to = type(other)
+                dt = self._dtype
+                if to is Tensor:
+                    sa = self._shape
+                    sb = other._shape
+                    if array is not None and other._dtype is dt and (self._rg or other._rg) and dt.arena is not None \
+                            and sb and len(sb) <= len(sa) and (sa == sb or is_suffix(sb, sa)):
+                        va = self._v
+                        vb = other._v
+                        if va.size < LEND_FROM and va.flags.c_contiguous and vb.flags.c_contiguous:
+                            filters = warnings.filters
+                            if not filters or filters[0] is not QUIET[0]:
+                                quiet()
+                            y = array(va, vb)
+                            na = self._node if self._tape is tape else tape.import_(self)
+                            if other._tape is tape:
+                                nb = other._node
+                            elif other._rg:
+                                nb = tape.import_(other, sb == sa and left_to_python(code, dt.arena, vb.size))
+                            else:
+                                nb = tape.import_(other)
+                            return recorded(tape, tape.append(code, dt.arena, y, na, nb), y, dt)
+                elif (to is float or to is int) and self._tape is tape:
+                    v = self._v
+                    if v.size < LEND_FROM and dt.arena is not None and self._shape:
+                        filters = warnings.filters
+                        if not filters or filters[0] is not QUIET[0]:
+                            quiet()
+                        y = number_array(v, other)
+                        # (``ib``: the number was an int, which the node shows as such)
+                        node = tape.append(number_code, dt.arena, y, self._node, ib=1 if to is int else 0,
+                                           fa=float(other))
+                        return recorded(tape, node, y, dt)
+            tape = None     # (dropped: ``general``'s ``fresh`` counts the references to the tape)
         return general(self, other)
     return front
 

@@ -509,3 +509,41 @@ def test_resize():
 def test_resize_matches_torch():
     torch = pytest.importorskip("torch")
     assert _resize_facts(tape) == _resize_facts(torch)
+
+
+def test_legacy_variable_module_and_function():
+    from tape.autograd.variable import Variable, VariableMeta
+    assert Variable is tape.autograd.Variable and isinstance(Variable, VariableMeta)
+    assert isinstance(tape.ones(2), Variable)
+    with pytest.raises(RuntimeError, match=r"^torch.autograd.variable\(...\) is deprecated, use torch.tensor\(...\)"):
+        tape.autograd.variable(tape.ones(2))
+
+
+def test_deprecated_assert_allclose():
+    import warnings
+    x = tape.tensor([1.0, 2.0])
+    with pytest.warns(FutureWarning, match="assert_allclose\\(\\)` is deprecated since 1.12"):
+        tape.testing.assert_allclose(x, [1.0, 2.00015])      # (float32: rtol 1e-4 and atol 1e-5, PyTorch's)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        with pytest.raises(AssertionError, match="Tensor-likes are not close!"):
+            tape.testing.assert_allclose(x, [1.0, 2.0003])
+        tape.testing.assert_allclose(tape.tensor([float("nan")]), [float("nan")])     # (NaNs equal by default)
+        tape.testing.assert_allclose(x, tape.tensor([1, 2]))      # (dtypes not compared)
+        with pytest.raises(AssertionError, match="^boom$"):
+            tape.testing.assert_allclose(x, [1.0, 3.0], msg="boom")
+        with pytest.raises(ValueError, match="Both 'rtol' and 'atol' must be either specified or omitted"):
+            tape.testing.assert_allclose(x, [1.0, 2.0], rtol=0.1)
+
+
+def test_unserializable_hooks():
+    import warnings
+    x = tape.ones(2, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tape.utils.hooks.warn_if_has_hooks(x)       # (no hooks: no warning)
+        x.register_hook(tape.utils.hooks.unserializable_hook(lambda g: g))
+        tape.utils.hooks.warn_if_has_hooks(x)
+    x.register_hook(lambda g: g)
+    with pytest.warns(UserWarning, match="on tensor will not be serialized.  If this is expected"):
+        tape.utils.hooks.warn_if_has_hooks(x)

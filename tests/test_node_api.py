@@ -167,8 +167,10 @@ def test_saved_values_vs_torch():
                 assert a[key] == b[key], (name, key)
 
 
-def _number_operands(torch) -> list:
+def _number_operands(torch, recorded: bool = False) -> list:
     x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    if recorded:
+        x = x * 1.0         # (an operand on the tape: the front ends' array path)
     shown = []
     for y, name in ((x * 2, "_saved_other"), (x * 2.5, "_saved_other"), (2 * x, "_saved_other"),
                     (x / 3, "_saved_other"), (x * True, "_saved_other"), (x ** 2, "_saved_exponent"),
@@ -178,9 +180,10 @@ def _number_operands(torch) -> list:
     return shown
 
 
-def test_number_operands_keep_their_type():
+@pytest.mark.parametrize("recorded", [False, True])
+def test_number_operands_keep_their_type(recorded):
     # A Python int (bool) operand is shown as an int (bool), as PyTorch keeps it; a float as a float.
-    assert _number_operands(tape) == [
+    assert _number_operands(tape, recorded) == [
         ("_saved_other", "torch.int64", 2), ("_saved_other", "torch.float64", 2.5), ("_saved_other", "torch.int64", 2),
         ("_saved_other", "torch.int64", 3), ("_saved_other", "torch.bool", True), ("_saved_exponent", "int", 2),
         ("_saved_exponent", "float", 0.5), ("_saved_self", "int", 2), ("_saved_self", "float", 2.5)]

@@ -46,6 +46,12 @@ _CASES = {
     "cdist": lambda x: tape.cdist(x.reshape(5, 2), x.reshape(5, 2).flip(0)),
     "pdist": lambda x: tape.pdist(x.reshape(5, 2)),
     "cross": lambda x: tape.linalg.cross(x[:9].reshape(3, 3), x[1:].reshape(3, 3)),
+    # (operands on the tape: the front ends' array path)
+    "recorded_log": lambda x: (x + 0).log(),
+    "recorded_div": lambda x: (x + 0) / 0,
+    "recorded_rsub_overflow": lambda x: 1e38 - (x + 0) * 1e30,
+    "recorded_mul_overflow": lambda x: (x + 0) * (x * 1e30),
+    "recorded_pow": lambda x: (x + 0) ** 0.5,
 }
 
 

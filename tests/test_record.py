@@ -1070,17 +1070,27 @@ def test_inplace_change_of_dropped_leaf(create_graph):
 # 7. a loop of recorded backwards runs in flat memory
 # --------------------------------------------------------------------------
 
-def test_loop_of_recorded_backwards_does_not_accumulate_rows():
-    """A tape left current by a create_graph backward is reset once the loop drops its tensors."""
+@pytest.mark.parametrize("first", ["unary", "binary", "number"])
+def test_loop_of_recorded_backwards_does_not_accumulate_rows(first):
+    """A tape left current by a create_graph backward is reset once the loop drops its tensors,
+    whichever front end records the next step's first op."""
     def step():
         x = tape.tensor(np.arange(3.0), requires_grad=True)
-        g, = grad((x.sin() * 2.0).sum(), x, create_graph=True)
-        h, = grad(g.sum(), x, create_graph=True)
+        if first == "unary":
+            y = x.sin()
+        elif first == "binary":
+            y = x * tape.tensor(1.0 + np.arange(3.0))
+        else:
+            y = x * 3.0
+        g, = grad((y * 2.0).sum(), x, create_graph=True)
+        h, = grad((g * x).sum(), x, create_graph=True)
         return _np(h)
 
+    want = {"unary": 2.0 * np.cos(np.arange(3.0)) - 2.0 * np.arange(3.0) * np.sin(np.arange(3.0)),
+            "binary": 2.0 * (1.0 + np.arange(3.0)), "number": np.full(3, 6.0)}[first]
     _end_tape()
     for _ in range(300):
-        np.testing.assert_allclose(step(), -2.0 * np.sin(np.arange(3.0)), rtol=1e-12)
+        np.testing.assert_allclose(step(), want, rtol=1e-12)
     # One iteration records about ten rows; nothing of the earlier ones is alive.
     assert state.tape.n <= 1024, f"{state.tape.n} rows on the current tape"
 

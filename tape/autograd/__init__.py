@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys as _sys
+from typing import Any, NoReturn
 
 from .._grad_mode import (_force_original_view_tracking, enable_grad, inference_mode, is_grad_enabled,
                           is_multithreading_enabled, is_view_replay_enabled, no_grad, set_grad_enabled,
@@ -12,6 +13,7 @@ from .function import Function
 from ._backward import _is_checkpoint_valid, backward, grad
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .._legacy import Variable
+from . import variable as _variable_module  # noqa: F401  (the module; the package's ``variable`` is the function below)
 from ._execution_engine import ExecutionEngine as _ExecutionEngine
 from . import profiler, profiler_util
 from .profiler import _profiler_enabled, kineto_available
@@ -21,6 +23,13 @@ from .._graph import GradientEdge as _GradientEdge
 from .._tensor import Size as _Size, Tensor as _Tensor
 
 Variable._execution_engine = _ExecutionEngine()
+
+
+def variable(*args: Any, **kwargs: Any) -> NoReturn:
+    """Deprecated: raises, as PyTorch's (use :func:`tape.tensor`)."""
+    raise RuntimeError("torch.autograd.variable(...) is deprecated, use torch.tensor(...) instead")
+
+
 torch = _sys.modules[__name__.rpartition(".")[0]]     # (PyTorch's ``torch.autograd.torch``: the package itself)
 
 

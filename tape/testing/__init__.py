@@ -16,13 +16,13 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from .. import _dtype as D
-from .._creation import empty, randint
+from .._creation import empty, randint, tensor
 from .._info import finfo, iinfo
 from .._layout import memory_format as _MemoryFormat
 from .._tensor import Tensor
 from ..autograd.gradcheck import GradcheckError
 
-__all__ = ["GradcheckError", "assert_close", "broadcastable_shapes", "check_grads", "make_tensor", "shapes",
+__all__ = ["GradcheckError", "assert_allclose", "assert_close", "broadcastable_shapes", "check_grads", "make_tensor", "shapes",
            "tensors"]
 
 _STRATEGIES = ("broadcastable_shapes", "check_grads", "shapes", "tensors")
@@ -202,6 +202,31 @@ def assert_close(actual: Any, expected: Any, *, allow_subclasses: bool = True, r
         if msg is not None:
             text = msg(text) if callable(msg) else msg
         raise AssertionError(text) from None
+
+
+# Default (rtol, atol) of the deprecated ``assert_allclose``, by dtype, as PyTorch's.
+_ALLCLOSE_TOLERANCES = {"float16": (1e-3, 1e-3), "float32": (1e-4, 1e-5), "float64": (1e-5, 1e-8)}
+
+
+def assert_allclose(actual: Any, expected: Any, rtol: Optional[float] = None, atol: Optional[float] = None,
+                    equal_nan: bool = True, msg: str = "") -> None:
+    """Deprecated since PyTorch 1.12 (a ``FutureWarning``): use :func:`assert_close`.
+
+    ``assert_close`` without the dtype and stride checks, NaNs equal by default, and its own default
+    tolerances; a non-tensor ``expected`` is made a tensor of ``actual``'s dtype.
+    """
+    warnings.warn("`torch.testing.assert_allclose()` is deprecated since 1.12 and will be removed in a future "
+                  "release. Please use `torch.testing.assert_close()` instead. You can find detailed upgrade "
+                  "instructions in https://github.com/pytorch/pytorch/issues/61844.", FutureWarning, stacklevel=2)
+    if not isinstance(actual, Tensor):
+        actual = tensor(actual)
+    if not isinstance(expected, Tensor):
+        expected = tensor(expected, dtype=actual.dtype)
+    if rtol is None and atol is None:
+        pairs = [_ALLCLOSE_TOLERANCES.get(t.dtype.name, (0.0, 0.0)) for t in (actual, expected)]
+        rtol, atol = max(p[0] for p in pairs), max(p[1] for p in pairs)
+    assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan, check_device=True, check_dtype=False,
+                 check_stride=False, msg=msg or None)
 
 
 # --- make_tensor --------------------------------------------------------------------------------

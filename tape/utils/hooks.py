@@ -1,11 +1,12 @@
-"""``RemovableHandle``: what registering a hook returns."""
+"""``RemovableHandle``: what registering a hook returns; the marks PyTorch's serialization reads."""
 from __future__ import annotations
 
 import itertools
+import warnings
 import weakref
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["RemovableHandle"]
+__all__ = ["RemovableHandle", "unserializable_hook", "warn_if_has_hooks"]
 
 _ids = itertools.count()
 
@@ -31,3 +32,23 @@ class RemovableHandle:
 
     def __exit__(self, type: Any, value: Any, tb: Any) -> None:
         self.remove()
+
+
+def unserializable_hook(f: Callable) -> Callable:
+    """Mark a function as an unserializable hook with this decorator.
+
+    This suppresses the warning ``warn_if_has_hooks`` gives for a tensor that has the hook.
+    """
+    f.__torch_unserializable__ = True
+    return f
+
+
+def warn_if_has_hooks(tensor: Any) -> None:
+    """Warn for each backward hook of ``tensor`` not marked ``unserializable_hook`` (a saved
+    tensor does not keep its hooks)."""
+    if tensor._backward_hooks:
+        for hook in tensor._backward_hooks.values():
+            if not hasattr(hook, "__torch_unserializable__"):
+                warnings.warn(f"backward hook {hook!r} on tensor will not be serialized.  If this is expected, you "
+                              "can decorate the function with @torch.utils.hooks.unserializable_hook to suppress "
+                              "this warning", stacklevel=2)
