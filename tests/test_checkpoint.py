@@ -340,6 +340,24 @@ def test_segment_shows_its_own_nodes():
     assert body.calls == 1
 
 
+def test_segment_nodes_shown_after_later_segments_ran_on_its_scratch_tape():
+    # (a segment's nodes are made on first use, from a copy of its run's rows: later segments, of
+    # other ops and shapes, ran on the same scratch tape in between)
+    x = _leaf([0.5, -1.0, 2.0])
+    w = _leaf([1.5, 0.25, -0.75])
+    y = C.checkpoint(lambda a: (a * w).sin(), x, use_reentrant=False)
+    z = C.checkpoint(lambda a: (a.sum() * a.reshape(3, 1)).exp(), y, use_reentrant=False)
+    z2 = C.checkpoint(lambda a: a.cos() - 1, z, use_reentrant=False)
+    acc = "torch::autograd::AccumulateGrad"
+    assert _graph(y.grad_fn) == ("SinBackward0", ((("MulBackward0", (((acc, ()), 0), ((acc, ()), 0))), 0),))
+    assert y.grad_fn.next_functions[0][0].next_functions[1][0].variable is w
+    assert z.grad_fn.name() == "ExpBackward0" and z.grad_fn.next_functions[0][0].name() == "MulBackward0"
+    assert z2.grad_fn.name() == "SubBackward0"
+    _close(y.grad_fn._saved_self, x * w)
+    z2.sum().backward()
+    assert x.grad is not None and w.grad is not None
+
+
 def test_saved_values_of_segment_nodes_are_recomputed():
     x = _leaf([0.5, -1.0, 2.0])
     body = Counted(lambda a: a.sin().exp())
