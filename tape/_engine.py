@@ -175,7 +175,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
             _hooks.end_task(task, swept)
     if not retain_graph:
         for tape, seen in result.swept:
-            free_rows(tape.fr, seen, tape.op)
+            free_rows(tape.fr, seen, tape.op, tape.a)
             if tape.hooks or tape.pyrows:
                 _saved.release(tape)
         retire()    # the graph is consumed: later ops go to another tape (a spare, once unreferenced)
@@ -633,7 +633,7 @@ def plain_backward(out, one: np.ndarray, on_leaf, tasked: bool = False) -> bool:
             else:
                 on_leaf(leaf, g)
     # (whether every row is now freed or a source: ``retire`` need not look again)
-    retire(tape, free_rows(tape.fr, seen, tape.op))
+    retire(tape, free_rows(tape.fr, seen, tape.op, tape.a))
     return True
 
 

@@ -7,6 +7,7 @@ named from the op table (``MulBackward0`` ...), and cached while alive so that
 from __future__ import annotations
 
 import gc
+import sys
 import weakref
 from typing import Any, Callable, NamedTuple
 
@@ -352,7 +353,8 @@ def _collecting(phase: str, info: dict) -> None:
     rows have Python parts (hooks, custom Functions' contexts) for the collection, and takes back
     those that live on.  A tape that only cycles keep (a hook's closure holding a node of the tape,
     a context's attribute holding an output) goes with them, as PyTorch's nodes do; a tape that a
-    tensor or a node refers to lives on."""
+    tensor or a node refers to lives on.  A tape that nothing refers to is reset instead, as the
+    next op would reset it: its rows' Python parts go, its grown buffers stay the thread's."""
     if info["generation"] != 2 or state is None:
         return
     if phase == "start":
@@ -360,11 +362,18 @@ def _collecting(phase: str, info: dict) -> None:
             return
         tape = state.tape
         if tape is not None and (tape.hooks or tape.pyrows):
-            _lent.append((weakref.ref(tape), True))
-            state.tape = None
+            # (the references: state.tape (and state.rec), ``tape``, getrefcount's argument)
+            if sys.getrefcount(tape) == 3 + (state.rec is tape):
+                tape.reset()
+            else:
+                _lent.append((weakref.ref(tape), True))
+                state.tape = None
         spares = state.spares
         for k in range(len(spares) - 1, -1, -1):
             if spares[k].hooks or spares[k].pyrows:
+                if sys.getrefcount(spares[k]) == 2:     # (the list's, the argument)
+                    spares[k].reset()
+                    continue
                 _lent.append((weakref.ref(spares[k]), False))
                 del spares[k]
         tape = None

@@ -442,14 +442,15 @@ def mark_unneeded(R, ix, n, target, seen):
 
 
 @njit(cache=True, error_model="numpy")
-def free_rows(fr, seen, op):
+def free_rows(fr, seen, op, a):
     """Set the FREED bit of every row a sweep ran (bit 4 of ``seen``); return whether each of the
-    rows ``seen`` covers is now freed or a source (``Tape.spent``'s test, made in the same loop)."""
+    rows ``seen`` covers is now freed, a source or an output of a freed row (``Tape.spent``'s test,
+    made in the same loop)."""
     whole = True
     for r in range(seen.shape[0]):
         if seen[r] & 4:
             fr[r] |= FREED
-        elif not fr[r] & FREED and op[r] != INPUT and op[r] != CONST:
+        elif not fr[r] & FREED and op[r] != INPUT and op[r] != CONST and not (op[r] == OUTPUT and fr[a[r]] & FREED):
             whole = False
     return whole
 

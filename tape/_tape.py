@@ -658,12 +658,14 @@ class Tape:
 
     def spent(self, freed: bool | None = None) -> bool:
         """Whether a backward freed every row but the sources (INPUT/CONST rows, which nothing reads
-        once the rows reading them are freed), and no tensor views its arenas (``slot``).  ``freed``:
-        whether the rows are freed or sources, when the backward that freed them told."""
+        once the rows reading them are freed) and the outputs of freed rows (a custom Function's,
+        whose context the spent tape keeps for the ``grad_fn`` of its outputs still held), and no
+        tensor views its arenas (``slot``).  ``freed``: whether the rows are freed or sources, when
+        the backward that freed them told."""
         n = self.n
-        if not n or self.pyrows or self.hooks or sys.getrefcount(self.v64) > 3 or sys.getrefcount(self.v32) > 2:
+        if not n or self.hooks or sys.getrefcount(self.v64) > 3 or sys.getrefcount(self.v32) > 2:
             return False
-        return _all_freed(self.op, self.fr, n) if freed is None else freed
+        return _all_freed(self.op, self.fr, self.a, n) if freed is None else freed
 
     # -- reading --------------------------------------------------------------
     def shape_of(self, node: int) -> tuple:
@@ -681,10 +683,10 @@ class Tape:
 
 
 @njit(cache=True)
-def _all_freed(op, fr, n):
-    """Whether each of the first ``n`` rows is freed or a source (``Tape.spent``)."""
+def _all_freed(op, fr, a, n):
+    """Whether each of the first ``n`` rows is freed, a source or an output of a freed row (``Tape.spent``)."""
     for r in range(n):
-        if not fr[r] & 1 and op[r] != INPUT and op[r] != CONST:
+        if not fr[r] & 1 and op[r] != INPUT and op[r] != CONST and not (op[r] == OUTPUT and fr[a[r]] & 1):
             return False
     return True
 

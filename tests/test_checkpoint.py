@@ -340,6 +340,24 @@ def test_segment_shows_its_own_nodes():
     assert body.calls == 1
 
 
+def test_segment_nodes_shown_after_later_segments_ran_on_its_scratch_tape():
+    # (a segment's nodes are made on first use, from a copy of its run's rows: later segments, of
+    # other ops and shapes, ran on the same scratch tape in between)
+    x = _leaf([0.5, -1.0, 2.0])
+    w = _leaf([1.5, 0.25, -0.75])
+    y = C.checkpoint(lambda a: (a * w).sin(), x, use_reentrant=False)
+    z = C.checkpoint(lambda a: (a.sum() * a.reshape(3, 1)).exp(), y, use_reentrant=False)
+    z2 = C.checkpoint(lambda a: a.cos() - 1, z, use_reentrant=False)
+    acc = "torch::autograd::AccumulateGrad"
+    assert _graph(y.grad_fn) == ("SinBackward0", ((("MulBackward0", (((acc, ()), 0), ((acc, ()), 0))), 0),))
+    assert y.grad_fn.next_functions[0][0].next_functions[1][0].variable is w
+    assert z.grad_fn.name() == "ExpBackward0" and z.grad_fn.next_functions[0][0].name() == "MulBackward0"
+    assert z2.grad_fn.name() == "SubBackward0"
+    _close(y.grad_fn._saved_self, x * w)
+    z2.sum().backward()
+    assert x.grad is not None and w.grad is not None
+
+
 def test_saved_values_of_segment_nodes_are_recomputed():
     x = _leaf([0.5, -1.0, 2.0])
     body = Counted(lambda a: a.sin().exp())
@@ -1211,3 +1229,40 @@ def test_a_checkpointed_function_may_take_gradients_with_respect_to_its_inputs(n
         checkpointed = functools.partial(C.checkpoint, checkpointed, use_reentrant=False)
     for got, want in zip(run(checkpointed), run(fn)):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_collection_between_steps_keeps_the_threads_tape_and_its_buffers():
+    # (the bench's flow: checkpointed steps, then a forward whose loss is dropped, then a full gc
+    # collection.  The tapes holding a segment's row (a custom Function's) were let go at the
+    # collection when nothing referred to them, and the next step started a new tape whose arena
+    # grew again from the smallest: they are reset and kept instead, as the next op would reset them)
+    rng = np.random.default_rng(0)
+    ws = [tape.tensor(rng.standard_normal((32, 32)) / 6, requires_grad=True) for _ in range(4)]
+    x = tape.tensor(rng.standard_normal((8, 32)))
+
+    def loss():
+        h = x
+        for lo in (0, 2):
+            h = C.checkpoint(_chain, h, ws, lo, lo + 2, use_reentrant=False)
+        return h.sum()
+
+    for _ in range(2):
+        loss().backward()
+    dropped = loss()
+    arenas = [weakref.ref(t.v64) for t in (state.tape, *state.spares) if t is not None]
+    del dropped
+    gc.collect()
+    for w in ws:
+        w.grad = None
+    y = loss()
+    assert any(a() is y._tape.v64 for a in arenas)
+    y.backward()
+    expected = [w.grad.detach().numpy().copy() for w in ws]
+    for w in ws:
+        w.grad = None
+    h = x
+    for w in ws:
+        h = (h @ w).tanh()
+    h.sum().backward()
+    for w, g in zip(ws, expected):
+        np.testing.assert_allclose(w.grad.numpy(), g, rtol=1e-12)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import tape
+from tape._state import state
 from tape.autograd import Function
 from tape.autograd.function import once_differentiable
 
@@ -970,3 +971,33 @@ def test_an_output_forward_made_is_the_output_itself_vs_torch():
         assert other.requires_grad and other.grad_fn is y.grad_fn
         y.sum().backward()
         np.testing.assert_allclose(x.grad.numpy(), 1 - np.tanh([0.5, 1.0]) ** 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_a_tape_with_a_function_row_hands_its_buffers_on_after_its_backward(outputs):
+    # (a tape with a custom Function's row was never spent: each backward parked it and the next
+    # step took another tape's buffers; now the next step records into the swept tape's arena,
+    # and the spent tape keeps the row's context for the held outputs' nodes)
+    Cube, Split = F["Cube"], F["Split"]
+    x = tape.tensor(np.linspace(-1.0, 1.0, 64), requires_grad=True)
+    w = tape.tensor(np.linspace(0.5, 1.5, 64), requires_grad=True)
+    for step in range(2):
+        x.grad = w.grad = None
+        if outputs == 1:
+            loss = (Cube.apply(x.sin()) * w).sum()
+        else:
+            a, b = Split.apply(x.sin(), w, 2.0)
+            loss = (a * b).sum()
+        arena = weakref.ref(loss._tape.v64)
+        loss.backward()
+        assert state.tape is not None and state.tape.v64 is arena()
+        node = loss.grad_fn.next_functions[0][0]
+        names = [type(n).__name__ for n, _ in node.next_functions if n is not None]
+        assert ("CubeBackward" if outputs == 1 else "SplitBackward") in names + [type(node).__name__]
+        with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+            loss.backward()
+    s = np.sin(np.linspace(-1.0, 1.0, 64))
+    wv = np.linspace(0.5, 1.5, 64)
+    if outputs == 1:
+        np.testing.assert_allclose(x.grad.numpy(), 3 * s ** 2 * np.cos(np.linspace(-1.0, 1.0, 64)) * wv, rtol=1e-12)
+        np.testing.assert_allclose(w.grad.numpy(), s ** 3, rtol=1e-12)

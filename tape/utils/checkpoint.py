@@ -58,7 +58,7 @@ from .._tensor import Size, Tensor, _plain, _py_scalar, _recorded
 from ..autograd._backward import _is_checkpoint_valid, backward, grad
 from ..autograd.function import Function
 from ..ops import PUBLIC, aten
-from ..ops._spec import CONST, INPUT, OUTPUT, REGISTRY
+from ..ops._spec import CONST, INPUT, OUTPUT, R_DT, R_HID, R_SHP, REGISTRY
 
 __all__ = [
     "checkpoint", "checkpoint_sequential", "checkpoint_loop", "CheckpointError", "CheckpointFunction",
@@ -680,6 +680,56 @@ class _Link:
         return _edge(tape, tape.inputs_of(ctx._row)[self.k])
 
 
+class _Rows:
+    """The rows a segment's forward recorded, copied off its scratch tape (which the next run
+    reuses): its ``_Ghost`` is made of them on first use (a ``grad_fn`` view inside the segment, a
+    hook on one of its nodes), as most segments never show theirs; at once when a custom Function
+    ran in the segment (its context goes on to the ghost before the scratch tape is reset)."""
+
+    __slots__ = ("R", "F", "stab", "ix", "stop", "tix", "shapes", "pyrows", "args", "stand_ins", "outs", "_ctx",
+                 "ghost")
+
+    def __init__(self, run: _Scratch, flat: list) -> None:
+        n = run.n
+        self.R = run.R[:, :n].copy()
+        self.F = run.F[:, :n].copy()
+        self.stab = run.stab[:run.stop].copy()
+        self.ix = run.ix[:run.tix].copy()
+        self.stop, self.tix = run.stop, run.tix
+        # (a reset keeps the shape table, whose entries are only ever added, or replaces it: ``Tape._clear``)
+        self.shapes = run.shapes
+        self.pyrows = dict(run.pyrows)
+        self.args = dict(run.args)
+        self.stand_ins = [s._in for _, s in run.outside]
+        self.outs = [o._node if isinstance(o, Tensor) and o._tape is run else -1 for o in flat]
+        self._ctx = None        # the segment row's context, once recorded (weakly)
+        self.ghost = _Ghost(self) if self.pyrows else None
+
+    @property
+    def ctx(self) -> weakref.ref | None:
+        return self._ctx
+
+    @ctx.setter
+    def ctx(self, ref: weakref.ref) -> None:
+        self._ctx = ref
+        if self.ghost is not None:
+            self.ghost.ctx = ref
+
+    def made(self) -> "_Ghost":
+        if self.ghost is None:
+            self.ghost = _Ghost(self)
+        return self.ghost
+
+    def edge(self, i: int) -> tuple:
+        """The edge of the segment's ``i``-th output (``_Ghost.edge``)."""
+        return self.made().edge(i)
+
+    @property
+    def hooks(self) -> dict:
+        """The hooks registered on the segment's nodes (none before its ghost is made)."""
+        return self.ghost.hooks if self.ghost is not None else {}
+
+
 class _Ghost(Tape):
     """The rows a segment's forward recorded, without their values: the nodes ``grad_fn`` shows
     of a checkpointed segment, as PyTorch keeps the segment's nodes with their saved tensors
@@ -688,30 +738,30 @@ class _Ghost(Tape):
 
     __slots__ = ("ctx", "outs")
 
-    def __init__(self, run: _Scratch, flat: list) -> None:
-        n = run.n
+    def __init__(self, rows: _Rows) -> None:
+        n = rows.R.shape[1]
         self.cap = n
-        self._columns(run.R[:, :n].copy(), run.F[:, :n].copy())
+        self._columns(rows.R, rows.F)
         self.v64 = np.empty(0, np.float64)
         self.v32 = np.empty(0, np.float32)
         self.w64 = memoryview(self.v64)
-        self.stab = run.stab[:run.stop].copy()
-        self.ix = run.ix[:run.tix].copy()
+        self.stab = rows.stab
+        self.ix = rows.ix
         self.adjoints = []
         self.stop = 0
         self._clear()
-        self.n, self.stop, self.tix = n, run.stop, run.tix
+        self.n, self.stop, self.tix = n, rows.stop, rows.tix
         self.soft = 0
         self.shape_ids = {}
-        self.shapes = {sid: run.shapes[sid] for sid in set(self.shp.tolist())}
-        self.pyrows = dict(run.pyrows)
-        self.args = dict(run.args)
+        self.shapes = {sid: rows.shapes[sid] for sid in set(self.shp.tolist())}
+        self.pyrows = rows.pyrows
+        self.args = rows.args
         for ctx in self.pyrows.values():
             ctx._tape_ref = weakref.ref(self)       # (the scratch tape is reused)
-        for k, (_, s) in enumerate(run.outside):
-            self.src[s._in] = _Link(self, k)
-        self.ctx = None         # the segment row's context, once recorded (weakly)
-        self.outs = [o._node if isinstance(o, Tensor) and o._tape is run else -1 for o in flat]
+        for k, node in enumerate(rows.stand_ins):
+            self.src[node] = _Link(self, k)
+        self.ctx = rows.ctx
+        self.outs = rows.outs
 
     def edge(self, i: int) -> tuple:
         """The edge of the segment's ``i``-th output: its last op's node."""
@@ -800,7 +850,6 @@ class _Segment:
         self.recompute_context = recompute_context
         self.check, self.debug = check, debug
         self.outside = []       # the tensors read from outside that require grad (an int: the slot of an argument)
-        self.rows = []          # determinism check: the metadata of the values the forward run recorded
         self.ops = []           # debug: the ops of the forward run, with where each was called from
         self.ghost = None       # the forward run's rows, as grad_fn shows them
 
@@ -838,11 +887,9 @@ class _Segment:
             rebuild = _flatten(out, flat)
             if self.early_stop:
                 self._stop_after(tape, flat, rebuild)
-            if self.check:
-                self.rows = _rows(tape, 0, self.stop or tape.n)
             if self.debug:
                 self.ops = _op_log(tape, 0)
-            self.ghost = _Ghost(tape, flat)
+            self.ghost = _Rows(tape, flat)
         return flat, rebuild, outside, tape
 
     def _stop_after(self, tape: Tape, flat: list, rebuild: Callable) -> None:
@@ -886,23 +933,30 @@ class _Segment:
         """PyTorch's errors when the recomputation did not record what the forward did: the rows
         (each a value saved on the scratch tape) with their ops, shapes and dtypes; in debug mode
         PyTorch's dump of the ops of both runs and where each was called from instead."""
+        ghost = self.ghost
+        n = self.stop or ghost.R.shape[1]
+        got = tape.n - start
+        if ghost.shapes is tape.shapes and (got >= n if self.stop else got == n) and \
+                ghost.R[_META, :n].tobytes() == tape.R[_META, start:start + n].tobytes():
+            return      # (the forward's rows, their shapes read from the same table: the same metadata)
+        saved = _metadata_of(ghost.R[:, :n], ghost.shapes)
         rows = _rows(tape, start)
-        if self.stop and len(rows) > len(self.rows):
+        if self.stop and len(rows) > len(saved):
             # (early stop: the recomputation stops at the op that goes past the forward's rows, and
             # an op may record several; PyTorch's stops once it saved as many tensors)
-            rows = rows[:len(self.rows)]
-        if self.debug and rows != self.rows:
+            rows = rows[:len(saved)]
+        if self.debug and rows != saved:
             raise CheckpointError(_debug_dump(self.ops, _op_log(tape, start)))
-        if len(rows) > len(self.rows):
+        if len(rows) > len(saved):
             raise CheckpointError("torch.utils.checkpoint: trying to save more tensors during recomputation than "
                                   "during the original forward pass.\n" + _DEBUG_TIP)
-        if len(rows) != len(self.rows):
+        if len(rows) != len(saved):
             raise CheckpointError("torch.utils.checkpoint: A different number of tensors was saved during the "
                                   "original forward and recomputation.\nNumber of tensors saved during forward: "
-                                  f"{len(self.rows)}\nNumber of tensors saved during recomputation: {len(rows)}.\n"
+                                  f"{len(saved)}\nNumber of tensors saved during recomputation: {len(rows)}.\n"
                                   + _DEBUG_TIP)
         wrong = "".join(f"tensor at position {i}:\nsaved metadata: {_metadata(a)}\nrecomputed metadata: "
-                        f"{_metadata(b)}\n" for i, (a, b) in enumerate(zip(self.rows, rows)) if a != b)
+                        f"{_metadata(b)}\n" for i, (a, b) in enumerate(zip(saved, rows)) if a != b)
         if wrong:
             raise CheckpointError("torch.utils.checkpoint: Recomputed values for the following tensors have "
                                   f"different metadata than during the forward pass.\n{wrong}.\n" + _DEBUG_TIP)
@@ -949,12 +1003,17 @@ def _grads_of(out: Any, grads: tuple, outside: list, tape: _Scratch, create_grap
     return result
 
 
-def _rows(tape: Tape, start: int, n: int | None = None) -> list:
-    """(shape, arena) of the values rows ``start:n`` of a run saved (hidden casts and broadcasts aside)."""
-    n = tape.n if n is None else n
-    shapes = tape.shapes
-    return [(shapes[sid], dt) for sid, dt, hid in zip(tape.shp[start:n].tolist(), tape.dt[start:n].tolist(),
-                                                      tape.hid[start:n].tolist()) if not hid]
+def _rows(tape: Tape, start: int) -> list:
+    """(shape, arena) of the values rows ``start:`` of a run saved (hidden casts and broadcasts aside)."""
+    return _metadata_of(tape.R[:, start:tape.n], tape.shapes)
+
+
+def _metadata_of(R: np.ndarray, shapes: dict) -> list:
+    """``_rows`` of the rows whose integer columns are ``R``, their shapes in ``shapes``."""
+    return [(shapes[sid], dt) for sid, dt, hid in zip(*R[_META].tolist()) if not hid]
+
+
+_META = [R_SHP, R_DT, R_HID]        # the columns of what a row saved: shape, arena, hidden
 
 
 def _metadata(row: tuple) -> dict:
