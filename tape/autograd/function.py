@@ -515,6 +515,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
     nondiff = ctx.__dict__.get("non_differentiable", ())
     new = []
     rows = []       # (arena, value, position) of each differentiable output, an OUTPUT row each
+    positions = []
     meta = []
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):
@@ -533,17 +534,15 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             and not o._rg and o._grad is None and not o._inf and _position(o, args, len(args)) < 0 \
             and not (dirty and any(o is d for d in dirty))
         rows.append((dtype.arena, o._v if own else np.array(o._value()), i))
+        positions.append(i)
         new.append(None)
     # (a leaf input the tape refers to stays where it is: the row's backward reads a leaf as itself)
     r = tape.append_call(FUNCTION, nodes, rows)
     tape.pyrows[r] = ctx
     ctx._tape_ref = tape.me
     ctx._row = r
-    positions = []
     for node, (_, value, i) in enumerate(rows, r + 1):
         o = outs[i]
-        dtype = o._dtype
-        positions.append(i)
         twice = _position(o, outs, i) if i else -1
         if twice >= 0 and not (dirty and any(o is d for d in dirty)):
             # A tensor returned twice is one output, as in PyTorch: the last place it is returned
@@ -563,7 +562,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             o._ig = 0
             new[i] = o
         else:
-            t = recorded(tape, node, value, dtype)
+            t = recorded(tape, node, value, o._dtype)
             if o._vb is not None or _position(o, args, len(args)) >= 0:
                 # A view (or an input returned as it is) stays a view of its base, which PyTorch's
                 # in-place checks then refuse to change through it.
@@ -594,9 +593,7 @@ def _keep_saved(ctx, tape, outs: tuple, new: list, before: list, nodes: list) ->
     if to_save is None:
         return
     saved = []
-    tensors = []
     for t in to_save:
-        tensors.append(t)
         if t is None:
             saved.append(None)
             continue
@@ -610,15 +607,15 @@ def _keep_saved(ctx, tape, outs: tuple, new: list, before: list, nodes: list) ->
                     node = n
             if node is None:
                 node = t._node if t._tape is tape else tape.import_(t)
+        ver = t._ver
         if node is not None:
-            saved.append(("node", node, t._version, weakref.ref(t)))
+            saved.append(("node", node, 0 if ver is None else ver[0], weakref.ref(t)))
         else:
-            saved.append(("tensor", t, t._version, None))
-        tensors[-1] = t
-    ctx._saved = tuple(saved)
-    packed = _saved.pack_for_function(tensors)
-    if packed is not None:
-        ctx._packed = packed        # saved-tensor hooks: what pack_hook gave, unpacked on each read
+            saved.append(("tensor", t, 0 if ver is None else ver[0], None))
+    ctx._saved = saved = tuple(saved)
+    if _saved.local.stack:      # (saved-tensor hooks: what pack_hook gave, unpacked on each read)
+        ctx._packed = _saved.pack_for_function([None if e is None else e[3]() if e[0] == "node" else e[1]
+                                                for e in saved])
 
 
 def _zeros(meta) -> Tensor:
