@@ -636,15 +636,14 @@ def _vjp(gs, xs, y, row):
     return tuple(out)
 
 
-def _plain_row(tape, r: int, grads: tuple, seen: np.ndarray) -> None:
-    """Row ``r`` of a custom Function in ``_engine.plain_backward``'s sweep: ``_engine._vjp_row``
-    and ``_vjp`` in one, its node the one evaluated meanwhile (``_engine.as_node``); this runs
-    at every call's backward.  That sweep's adjoint buffers are its own (not kept for the next
-    backward) and nothing reads an OUTPUT row's adjoint after its row ran (no hooks, no retained
-    gradients there): ``backward`` gets views of them, not copies."""
+def _plain_row(tape, r: int, grads: tuple, marks: memoryview) -> None:
+    """Row ``r`` of a custom Function in ``_engine.plain_backward``'s sweep (``marks``: its ``seen``
+    flags): ``_engine._vjp_row`` and ``_vjp`` in one, its node the one evaluated meanwhile
+    (``_engine.as_node``); this runs at every call's backward.  That sweep's adjoint buffers are
+    its own (not kept for the next backward) and nothing reads an OUTPUT row's adjoint after its
+    row ran (no hooks, no retained gradients there): ``backward`` gets views of them, not copies."""
     ctx = tape.pyrows[r]
     w = tape.w_int
-    marks = memoryview(seen)
     dts, offs, shps = w[R_DT], w[R_OFF], w[R_SHP]
     shapes = tape.shapes
     gs = []
@@ -686,7 +685,7 @@ def _plain_row(tape, r: int, grads: tuple, seen: np.ndarray) -> None:
             marks[x] |= 1
             adjoint[...] = g._value()
     if undefined:
-        pass_undefined(tape, r, seen)
+        pass_undefined(tape, r, marks)
 
 
 def _backward_of(ctx: BackwardCFunction, gs: list, missing: bool) -> tuple:
