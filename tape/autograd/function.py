@@ -36,7 +36,7 @@ from .._state import _set, state
 from .._stops import FREED, MODIFIED
 from .._tape import Tape
 from .._tensor import VIEW_IN_FUNCTION, Tensor, _check_view_inplace, _link, _plain
-from ..ops._spec import (CONST, LISTED, OUTPUT, PYTHON, R_DT, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, Op,
+from ..ops._spec import (CONST, LISTED, OUTPUT, PYTHON, R_DT, R_LN, R_LO, R_NOUT, R_OFF, R_RG, R_SHP, Op,
                          register)
 from .. import utils
 from ..utils.hooks import RemovableHandle
