@@ -564,7 +564,7 @@ def plain_backward(out, one: np.ndarray, on_leaf, tasked: bool = False) -> bool:
         while True:
             sweep_rows(R, tape.F, tape.stab, tape.ix, SAVES, PYTHON_FROM, tape.v64, g64, tape.v32, g32, seen, ctl,
                        ADJOINTS.addresses)
-            status = ctl[C_STATUS]
+            status = ctl.item(C_STATUS)     # (``item``: a Python int, no array scalar to compare)
             if status == ST_DONE:
                 break
             if prev is None:
@@ -574,20 +574,23 @@ def plain_backward(out, one: np.ndarray, on_leaf, tasked: bool = False) -> bool:
                 prev = state.grad
                 _set(state, "grad", False)
                 _set(state, "rec", None)
-            r = int(ctl[C_ROW])
+                seen_w = memoryview(seen)       # (item reads and writes of ``seen`` from Python)
+            r = ctl.item(C_ROW)
+            code = R.item(R_OP, r)
+            if status == ST_PYTHON and code == function_row[0]:
+                function_row[1](tape, r, grads, seen_w)     # (a custom Function's row: the common stop)
+                ctl[C_START] = r - 1
+                continue
             if status == ST_COMPILE:
                 compile_for(R, tape.F, tape.stab, tape.ix, tape.v64, g64, tape.v32, g32, ctl)
                 ctl[C_START] = r
                 continue
             if status != ST_PYTHON:
                 _stopped(tape, ctl)
-            code = int(R[R_OP, r])
             if code < PYTHON_START:
                 ctl[C_START] = big_rows(tape, R, r, values, grads, seen, _Result(None, None)) - 1
                 continue
-            if code == function_row[0]:
-                function_row[1](tape, r, grads, seen)
-            elif REGISTRY[code].py_adjoint is None:
+            if REGISTRY[code].py_adjoint is None:
                 _python_vjp(tape, r, values, grads, seen)
             else:
                 _python_row(tape, r, values, grads, seen)

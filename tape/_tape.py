@@ -412,7 +412,10 @@ class Tape:
         n = len(inputs)
         if lo + n > self.ix.shape[0]:
             self.ix = _grown(self.ix, lo + n)
-        self.ix[lo:lo + n] = inputs
+        if n == 1:
+            self.ix[lo] = inputs[0]     # (a custom Function's one input: an item write costs a sixth)
+        else:
+            self.ix[lo:lo + n] = inputs
         self.tix = lo + n
         return lo
 

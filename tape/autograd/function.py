@@ -34,8 +34,9 @@ from .. import _hooks
 from .._hooks import node_hook
 from .._state import _set, state
 from .._stops import FREED, MODIFIED
+from .._tape import Tape
 from .._tensor import VIEW_IN_FUNCTION, Tensor, _check_view_inplace, _link, _plain
-from ..ops._spec import (CONST, LISTED, OUTPUT, PYTHON, R_DT, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, Op,
+from ..ops._spec import (CONST, LISTED, OUTPUT, PYTHON, R_DT, R_LN, R_LO, R_NOUT, R_OFF, R_RG, R_SHP, Op,
                          register)
 from .. import utils
 from ..utils.hooks import RemovableHandle
@@ -123,6 +124,37 @@ class BackwardCFunction(FunctionCtx):
     def saved_tensors(self) -> tuple:
         """The tensors given to ``save_for_backward``, checked for in-place changes since (in
         ``jvp``: those given to ``save_for_forward``)."""
+        d = self.__dict__
+        saved = d.get("_saved")
+        if saved is not None and "_packed" not in d and "_in_jvp" not in d:
+            # The common read, in each call's backward: no saved-tensor hooks, no checkpointed
+            # segment's tape (whose values run again), nothing changed in place.
+            tape = self._tape_ref()
+            if type(tape) is Tape and not self._forward_cls.clear_saved_tensors_on_access:
+                fr = tape.fr
+                r = self._row
+                if fr.item(r) & FREED:
+                    raise RuntimeError(FREED_MSG)
+                out = []
+                for entry in saved:
+                    if entry is None:
+                        out.append(None)
+                    elif entry[0] == "node":
+                        node = entry[1]
+                        f = fr.item(node)
+                        if f & MODIFIED and r < f >> 2:
+                            break
+                        out.append(recorded(tape, node, tape.value_of(node), D.ARENA_DTYPES[tape.dt.item(node)]))
+                    elif entry[1]._version == entry[2]:
+                        out.append(entry[1])
+                    else:
+                        break
+                else:
+                    return tuple(out)
+        return self._unpack_saved()
+
+    def _unpack_saved(self) -> tuple:
+        """``saved_tensors`` in every case (hooks, checkpoints, errors)."""
         d = self.__dict__
         if d.get("_in_jvp"):
             return tuple(d.get("saved_for_forward", ()))
@@ -483,6 +515,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
     nondiff = ctx.__dict__.get("non_differentiable", ())
     new = []
     rows = []       # (arena, value, position) of each differentiable output, an OUTPUT row each
+    positions = []
     meta = []
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):
@@ -501,17 +534,15 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             and not o._rg and o._grad is None and not o._inf and _position(o, args, len(args)) < 0 \
             and not (dirty and any(o is d for d in dirty))
         rows.append((dtype.arena, o._v if own else np.array(o._value()), i))
+        positions.append(i)
         new.append(None)
     # (a leaf input the tape refers to stays where it is: the row's backward reads a leaf as itself)
     r = tape.append_call(FUNCTION, nodes, rows)
     tape.pyrows[r] = ctx
     ctx._tape_ref = tape.me
     ctx._row = r
-    positions = []
     for node, (_, value, i) in enumerate(rows, r + 1):
         o = outs[i]
-        dtype = o._dtype
-        positions.append(i)
         twice = _position(o, outs, i) if i else -1
         if twice >= 0 and not (dirty and any(o is d for d in dirty)):
             # A tensor returned twice is one output, as in PyTorch: the last place it is returned
@@ -531,7 +562,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             o._ig = 0
             new[i] = o
         else:
-            t = recorded(tape, node, value, dtype)
+            t = recorded(tape, node, value, o._dtype)
             if o._vb is not None or _position(o, args, len(args)) >= 0:
                 # A view (or an input returned as it is) stays a view of its base, which PyTorch's
                 # in-place checks then refuse to change through it.
@@ -562,9 +593,7 @@ def _keep_saved(ctx, tape, outs: tuple, new: list, before: list, nodes: list) ->
     if to_save is None:
         return
     saved = []
-    tensors = []
     for t in to_save:
-        tensors.append(t)
         if t is None:
             saved.append(None)
             continue
@@ -578,15 +607,15 @@ def _keep_saved(ctx, tape, outs: tuple, new: list, before: list, nodes: list) ->
                     node = n
             if node is None:
                 node = t._node if t._tape is tape else tape.import_(t)
+        ver = t._ver
         if node is not None:
-            saved.append(("node", node, t._version, weakref.ref(t)))
+            saved.append(("node", node, 0 if ver is None else ver[0], weakref.ref(t)))
         else:
-            saved.append(("tensor", t, t._version, None))
-        tensors[-1] = t
-    ctx._saved = tuple(saved)
-    packed = _saved.pack_for_function(tensors)
-    if packed is not None:
-        ctx._packed = packed        # saved-tensor hooks: what pack_hook gave, unpacked on each read
+            saved.append(("tensor", t, 0 if ver is None else ver[0], None))
+    ctx._saved = saved = tuple(saved)
+    if _saved.local.stack:      # (saved-tensor hooks: what pack_hook gave, unpacked on each read)
+        ctx._packed = _saved.pack_for_function([None if e is None else e[3]() if e[0] == "node" else e[1]
+                                                for e in saved])
 
 
 def _zeros(meta) -> Tensor:
@@ -597,64 +626,81 @@ def _zeros(meta) -> Tensor:
 def _vjp(gs, xs, y, row):
     """The rule of a Function row: the user's backward, its results checked and shaped."""
     tape = row.tape
-    return _backward_of(tape.pyrows[row.r], gs, row.inputs, tape.rg)
+    ctx = tape.pyrows[row.r]
+    result = _backward_of(ctx, gs, True)
+    rg = tape.rg
+    out = []
+    for x, pos, meta in zip(row.inputs, ctx._inputs, ctx._in_meta):
+        g = result[pos]
+        out.append(None if g is None or not rg.item(x) else _shaped(ctx, g, pos, meta))
+    return tuple(out)
 
 
-def _plain_row(tape, r: int, grads: tuple, seen: np.ndarray) -> None:
-    """Row ``r`` of a custom Function in ``_engine.plain_backward``'s sweep: ``_engine._vjp_row``
-    and ``_vjp`` in one, its node the one evaluated meanwhile (``_engine.as_node``); this runs
-    at every call's backward.  That sweep's adjoint buffers are its own (not kept for the next
-    backward) and nothing reads an OUTPUT row's adjoint after its row ran (no hooks, no retained
-    gradients there): ``backward`` gets views of them, not copies."""
+def _plain_row(tape, r: int, grads: tuple, marks: memoryview) -> None:
+    """Row ``r`` of a custom Function in ``_engine.plain_backward``'s sweep (``marks``: its ``seen``
+    flags): ``_engine._vjp_row`` and ``_vjp`` in one, its node the one evaluated meanwhile
+    (``_engine.as_node``); this runs at every call's backward.  That sweep's adjoint buffers are
+    its own (not kept for the next backward) and nothing reads an OUTPUT row's adjoint after its
+    row ran (no hooks, no retained gradients there): ``backward`` gets views of them, not copies."""
+    ctx = tape.pyrows[r]
     w = tape.w_int
-    marks = memoryview(seen)
-    dts, offs, ns, shps = w[R_DT], w[R_OFF], w[R_NUM], w[R_SHP]
+    dts, offs, shps = w[R_DT], w[R_OFF], w[R_SHP]
     shapes = tape.shapes
     gs = []
+    missing = False
     for q in range(r + 1, r + 1 + w[R_NOUT][r]):
         if marks[q] & 1:
-            dt, off = dts[q], offs[q]
-            gs.append(_plain(grads[dt][off:off + ns[q]].reshape(shapes[shps[q]]), D.ARENA_DTYPES[dt]))
+            dt = dts[q]
+            gs.append(_plain(_ndarray(shapes[shps[q]], _ARENA_NP[dt], grads[dt], offs[q] * _ITEMSIZE[dt]),
+                             _ARENA_DTYPES[dt]))
         else:
             gs.append(None)
+            missing = True
     first = w[R_LO][r]
     ins = tape.ix[first:first + w[R_LN][r]].tolist()
     evaluating = _hooks.evaluating
     prev = evaluating.node
     evaluating.node = (tape, r)
     try:
-        outs = _backward_of(tape.pyrows[r], gs, ins, tape.rg)
+        result = _backward_of(ctx, gs, missing)
     finally:
         evaluating.node = prev
     marks[r] |= 4
     undefined = False
     rg = w[R_RG]
-    for x, g in zip(ins, outs):
+    # (a gradient found wrong after others were added raises: the buffers, plain_backward's own,
+    # are dropped with them)
+    for x, pos, meta in zip(ins, ctx._inputs, ctx._in_meta):
+        g = result[pos]
         if g is None or not rg[x]:
-            undefined = undefined or g is None
+            undefined = True
             continue
-        dt, off, n = dts[x], offs[x], ns[x]
+        if g._shape != meta[0] or g._dtype is not meta[1]:
+            g = _shaped(ctx, g, pos, meta)
+        dt = dts[x]
+        adjoint = _ndarray(shapes[shps[x]], _ARENA_NP[dt], grads[dt], offs[x] * _ITEMSIZE[dt])
         if marks[x] & 1:
-            grads[dt][off:off + n].reshape(shapes[shps[x]])[...] += g._value()
+            adjoint += g._value()
         else:
             marks[x] |= 1
-            grads[dt][off:off + n].reshape(shapes[shps[x]])[...] = g._value()
+            adjoint[...] = g._value()
     if undefined:
-        pass_undefined(tape, r, seen)
+        pass_undefined(tape, r, marks)
 
 
-def _backward_of(ctx: BackwardCFunction, gs, inputs, rg: np.ndarray) -> tuple:
+def _backward_of(ctx: BackwardCFunction, gs: list, missing: bool) -> tuple:
     """The user's ``backward`` of the call ``ctx``, given the gradients of its OUTPUT rows (None
-    where none arrived), its results checked as PyTorch checks them and shaped as its tensor
-    arguments (nodes ``inputs``): one gradient (or None) per node."""
+    where none arrived; ``missing``: whether some may be None), its results checked as PyTorch
+    checks them (count, type): one per argument of ``forward``."""
     meta = ctx._out_meta
-    if len(gs) == len(meta):
-        grads = list(gs)        # (every output a differentiable tensor: the gradients in place)
-    else:
+    grads = gs
+    if len(gs) != len(meta):        # (an output that is not a differentiable tensor: None there)
         grads = [None] * len(meta)
         for pos, g in zip(ctx._outputs, gs):
             grads[pos] = g
-    if ctx.materialize_grads:
+        missing = True
+    if missing and ctx.materialize_grads:
+        grads = list(grads)
         every = ctx._materialize_non_diff_grads
         for pos, g in enumerate(grads):
             if g is None and meta[pos] is not None and (every or pos in ctx._outputs):
@@ -675,21 +721,27 @@ def _backward_of(ctx: BackwardCFunction, gs, inputs, rg: np.ndarray) -> tuple:
     for g in result:
         if g is not None and not isinstance(g, Tensor):
             raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
-    out = []
-    for x, pos, (shape, dtype) in zip(inputs, ctx._inputs, ctx._in_meta):
-        g = result[pos]
-        if g is None or not rg.item(x):
-            out.append(None)
-            continue
-        if g._shape != shape:
-            if not _expandable(shape, g._shape):
-                raise RuntimeError(f"Function {type(ctx).__name__} returned an invalid gradient at index {pos} - got "
-                                   f"{list(g._shape)} but expected shape compatible with {list(shape)}")
-            g = g._sum_to(shape)
-        if g._dtype is not dtype:
-            g = g.to(dtype)
-        out.append(g)
-    return tuple(out)
+    return result
+
+
+def _shaped(ctx: BackwardCFunction, g: Tensor, pos: int, meta: tuple) -> Tensor:
+    """Gradient ``g`` that ``backward`` returned at ``pos``, checked against and brought to the
+    shape and dtype ``meta`` of that argument of ``forward``."""
+    shape, dtype = meta
+    if g._shape != shape:
+        if not _expandable(shape, g._shape):
+            raise RuntimeError(f"Function {type(ctx).__name__} returned an invalid gradient at index {pos} - got "
+                               f"{list(g._shape)} but expected shape compatible with {list(shape)}")
+        g = g._sum_to(shape)
+    if g._dtype is not dtype:
+        g = g.to(dtype)
+    return g
+
+
+_ndarray = np.ndarray
+_ARENA_DTYPES = D.ARENA_DTYPES
+_ARENA_NP = tuple(d.np for d in D.ARENA_DTYPES)
+_ITEMSIZE = tuple(np.dtype(d).itemsize for d in _ARENA_NP)
 
 
 def _jvp(ts, xs, y, row):
