@@ -16,6 +16,7 @@ such a loop for ops without a batching rule), at the cost of one call per sample
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import weakref
 from typing import Any, Callable, Optional, Union
@@ -498,33 +499,77 @@ def _jvp_checks(primals: Any, tangents: Any, name: str) -> tuple:
     return flat_p, p_spec, flat_t
 
 
-def _jvp_in_level(func: Callable, primals: tuple, flat_p: list, p_spec: TreeSpec, flat_t: list, has_aux: bool,
-                  name: str, argnums: Optional[Union[int, tuple]] = None):
-    """One jvp inside an active dual level."""
-    duals = tree_unflatten([_fwad.make_dual(p, t) for p, t in zip(flat_p, flat_t)], p_spec)
-    if argnums is not None:
-        args = list(primals)
-        for k, i in enumerate((argnums,) if isinstance(argnums, int) else argnums):
-            args[i] = duals if isinstance(argnums, int) else duals[k]
-        duals = tuple(args)
-    out = _dual.current(func)(*duals)
+def _one_jvp(func: Callable, primals: tuple, flat_p: list, p_spec: TreeSpec, flat_t: list, has_aux: bool,
+             name: str, argnums: Optional[Union[int, tuple]] = None):
+    """One jvp, ``(outputs, tangents, aux)``: with dual tensors in the level ``jvp`` or ``jacfwd``
+    entered, or, inside a level an outer transform entered (forward mode has one level at a time),
+    by reverse mode twice: ``J^T u`` is linear in the cotangent ``u``, and its vjp with the
+    tangents is ``J t``."""
+    nested = _nested()
+    mine: dict = {}
+    with enable_grad():
+        ins = [_stand_in(p, mine) for p in flat_p] if nested else \
+            [_fwad.make_dual(p, t) for p, t in zip(flat_p, flat_t)]
+        args = tree_unflatten(ins, p_spec)
+        if argnums is not None:
+            whole = list(primals)
+            for k, i in enumerate((argnums,) if isinstance(argnums, int) else argnums):
+                whole[i] = args if isinstance(argnums, int) else args[k]
+            args = tuple(whole)
+        out = _dual.current(func)(*args)
     aux = None
     if has_aux:
         if not (isinstance(out, tuple) and len(out) == 2):
             raise RuntimeError(f"{name}: output of function f should be a tuple: (output, aux) if has_aux is True")
         out, aux = out
-        aux = _tree_map(_plain_primal, aux)
+        aux = _unwrap(aux, mine) if nested else _tree_map(_plain_primal, aux)
     flat_out, spec = tree_flatten(out)
     if not flat_out:
         raise RuntimeError(f"{name}: Expected f to be a function that has non-empty output (got output = {flat_out})")
-    primals_out, tangents_out = [], []
     for o in flat_out:
         if not isinstance(o, Tensor):
             raise RuntimeError(f"{name}: expected f(*primals) to return only tensors, got unsupported type {type(o)}")
-        p, t = _fwad.unpack_dual(o)
-        primals_out.append(p)
-        tangents_out.append(_creation.zeros_like(p) if t is None else t)
+    if nested:
+        tangents_out = _reverse_twice(flat_out, ins, flat_t, mine)
+        primals_out = tree_flatten(_unwrap(flat_out, mine))[0]
+        _finish(mine)
+    else:
+        primals_out, tangents_out = [], []
+        for o in flat_out:
+            p, t = _fwad.unpack_dual(o)
+            primals_out.append(p)
+            tangents_out.append(_creation.zeros_like(p) if t is None else t)
     return tree_unflatten(primals_out, spec), tree_unflatten(tangents_out, spec), aux
+
+
+def _nested() -> bool:
+    """Whether a forward level is active already (an outer jvp, jacfwd or hessian)."""
+    return _fwad._current_level >= 0
+
+
+def _reverse_twice(outs: list, ins: list, tangents: list, mine: dict) -> list:
+    """``J t`` for the outputs ``outs`` of the stand-ins ``ins`` and their tangents, by reverse mode."""
+    us = []
+    for o in outs:
+        u = _creation.zeros_like(o).requires_grad_()
+        mine[id(u)] = u
+        us.append(u)
+    pairs = [(o, u) for o, u in zip(outs, us) if o._rg]
+    with enable_grad():
+        if pairs:
+            gs = _autograd.grad([o for o, _ in pairs], ins, [u for _, u in pairs], create_graph=True,
+                                allow_unused=True, materialize_grads=True)
+            used = [(g, t) for g, t in zip(gs, tangents) if g._rg]
+            if used:
+                got = _autograd.grad([g for g, _ in used], us, [t for _, t in used], create_graph=True,
+                                     allow_unused=True, materialize_grads=True)
+                return [g if _keep(g, mine) else g.detach() for g in got]
+    return [_creation.zeros_like(o) for o in outs]
+
+
+def _fresh_level():
+    """A forward level for a jvp, unless one is active (then ``_one_jvp`` uses reverse mode)."""
+    return contextlib.nullcontext() if _nested() else _fwad.dual_level()
 
 
 def _plain_primal(t: Any) -> Any:
@@ -557,9 +602,9 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, ha
     """
     name = "jvp(f, primals, tangents)"
     flat_p, p_spec, flat_t = _jvp_checks(primals, tangents, name)
-    with _fwad.dual_level():
-        got = _jvp_in_level(func, primals, flat_p, p_spec, flat_t, has_aux, name)
-    return got if has_aux else got[:2]
+    with _fresh_level():
+        got = _one_jvp(func, primals, flat_p, p_spec, flat_t, has_aux, name)
+    return _unwrap(got[:2], {}) + got[2:] if has_aux else _unwrap(got[:2], {})
 
 
 def linearize(func: Callable, *primals: Any) -> tuple:
@@ -641,13 +686,13 @@ def jacfwd(func: Callable, argnums: argnums_t = 0, has_aux: bool = False, *, ran
                 raise RuntimeError(f"jvp(f, primals, tangents): Expected primals to only contain Tensors, got {type(p)}")
         name = "jvp(f, primals, tangents)"
         cols, aux = [], None
-        with _fwad.dual_level(), _Randomness(randomness) as rng:
+        with _fresh_level(), _Randomness(randomness) as rng:
             for basis in _basis(flat_p):
                 rng.next_sample()
-                _, t_out, aux = _jvp_in_level(func, args, flat_p, p_spec, basis, has_aux, name, nums)
+                _, t_out, aux = _one_jvp(func, args, flat_p, p_spec, basis, has_aux, name, nums)
                 cols.append(tree_flatten(t_out)[0])
             if not cols:    # (inputs without elements: the outputs' structure, from one plain call)
-                _, t_out, aux = _jvp_in_level(func, args, flat_p, p_spec, [_creation.zeros_like(p) for p in flat_p],
+                _, t_out, aux = _one_jvp(func, args, flat_p, p_spec, [_creation.zeros_like(p) for p in flat_p],
                                               has_aux, name, nums)
         flat_out, out_spec = tree_flatten(t_out)
         jac = []
