@@ -512,13 +512,25 @@ def _wrapped(name: str, value):
     return wrap(value, name)
 
 
+# (id(front end), name) -> (it, its wrapper) for the front ends of the last level: entering a level
+# again (each ``torch.func.jvp``) does not build twenty thousand wrappers again
+_made: dict = {}
+
+
 def swap_in() -> None:
     """Make every op's front end compute tangents (a dual level begins)."""
+    global _made
+    made_now = {}
     for owner, name, value in _targets():
-        new = _wrapped(name, value)
+        made = _made.get((id(value), name))
+        if made is None or made[0] is not value:
+            made = (value, _wrapped(name, value))
+        made_now[(id(value), name)] = made
+        new = made[1]
         _swapped.append((owner, name, value))
         setattr(owner, name, new)
         _current[id(value)] = new
+    _made = made_now
     for module in ("tape.autograd", "tape.autograd._backward", "tape.autograd.gradcheck",
                    "tape.autograd.functional"):
         module = sys.modules[module]

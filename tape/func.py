@@ -26,12 +26,24 @@ from ._grad_mode import enable_grad, is_grad_enabled
 from ._tensor import Tensor
 from .autograd import forward_ad as _fwad
 from . import autograd as _autograd
+from ._pytorch_names import missing
 from .ops._spec import OUTPUT, SOURCE
 from .ops.join import stack
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap"]
 
 argnums_t = Union[int, tuple]
+
+# torch.func's public names tape does not have (``functional_call`` and ``stack_module_state`` take an
+# ``nn.Module``, which tape does not have).
+_TORCH_FUNC = frozenset(("debug_unwrap", "functional_call", "functionalize", "rearrange",
+                         "replace_all_batch_norm_modules_", "stack_module_state"))
+
+
+def __getattr__(name: str):
+    if name in _TORCH_FUNC:
+        raise missing("tape.func", name, _TORCH_FUNC, "torch.func")
+    raise AttributeError(f"module 'tape.func' has no attribute '{name}'")
 
 
 # -- pytrees (tuples, lists, dicts; anything else is a leaf), as torch.utils._pytree ------------------
@@ -195,7 +207,7 @@ def _stand_in(x: Any, mine: dict) -> Tensor:
 
 def _keep(t: Tensor, mine: dict) -> bool:
     """Whether a result of a level keeps its history: it reaches outside the level, or carries a tangent."""
-    return _reaches_outside((t,), mine) or _DUAL in mine and _dual.tangent(t) is not None
+    return _reaches_outside((t,), mine) or bool(_dual.TANGENTS) and _dual.tangent(t) is not None
 
 
 def _unwrap(tree: Any, mine: dict) -> Any:
@@ -500,12 +512,11 @@ def _jvp_checks(primals: Any, tangents: Any, name: str) -> tuple:
 
 
 def _one_jvp(func: Callable, primals: tuple, flat_p: list, p_spec: TreeSpec, flat_t: list, has_aux: bool,
-             name: str, argnums: Optional[Union[int, tuple]] = None):
+             name: str, nested: bool, argnums: Optional[Union[int, tuple]] = None):
     """One jvp, ``(outputs, tangents, aux)``: with dual tensors in the level ``jvp`` or ``jacfwd``
     entered, or, inside a level an outer transform entered (forward mode has one level at a time),
     by reverse mode twice: ``J^T u`` is linear in the cotangent ``u``, and its vjp with the
     tangents is ``J t``."""
-    nested = _nested()
     mine: dict = {}
     with enable_grad():
         ins = [_stand_in(p, mine) for p in flat_p] if nested else \
@@ -567,9 +578,9 @@ def _reverse_twice(outs: list, ins: list, tangents: list, mine: dict) -> list:
     return [_creation.zeros_like(o) for o in outs]
 
 
-def _fresh_level():
-    """A forward level for a jvp, unless one is active (then ``_one_jvp`` uses reverse mode)."""
-    return contextlib.nullcontext() if _nested() else _fwad.dual_level()
+def _fresh_level(nested: bool):
+    """A forward level for a jvp, unless one is active (``nested``: ``_one_jvp`` uses reverse mode)."""
+    return contextlib.nullcontext() if nested else _fwad.dual_level()
 
 
 def _plain_primal(t: Any) -> Any:
@@ -602,8 +613,9 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, ha
     """
     name = "jvp(f, primals, tangents)"
     flat_p, p_spec, flat_t = _jvp_checks(primals, tangents, name)
-    with _fresh_level():
-        got = _one_jvp(func, primals, flat_p, p_spec, flat_t, has_aux, name)
+    nested = _nested()
+    with _fresh_level(nested):
+        got = _one_jvp(func, primals, flat_p, p_spec, flat_t, has_aux, name, nested)
     return _unwrap(got[:2], {}) + got[2:] if has_aux else _unwrap(got[:2], {})
 
 
@@ -686,14 +698,15 @@ def jacfwd(func: Callable, argnums: argnums_t = 0, has_aux: bool = False, *, ran
                 raise RuntimeError(f"jvp(f, primals, tangents): Expected primals to only contain Tensors, got {type(p)}")
         name = "jvp(f, primals, tangents)"
         cols, aux = [], None
-        with _fresh_level(), _Randomness(randomness) as rng:
+        nested = _nested()
+        with _fresh_level(nested), _Randomness(randomness) as rng:
             for basis in _basis(flat_p):
                 rng.next_sample()
-                _, t_out, aux = _one_jvp(func, args, flat_p, p_spec, basis, has_aux, name, nums)
+                _, t_out, aux = _one_jvp(func, args, flat_p, p_spec, basis, has_aux, name, nested, nums)
                 cols.append(tree_flatten(t_out)[0])
             if not cols:    # (inputs without elements: the outputs' structure, from one plain call)
                 _, t_out, aux = _one_jvp(func, args, flat_p, p_spec, [_creation.zeros_like(p) for p in flat_p],
-                                              has_aux, name, nums)
+                                         has_aux, name, nested, nums)
         flat_out, out_spec = tree_flatten(t_out)
         jac = []
         for k, o in enumerate(flat_out):
