@@ -25,6 +25,7 @@ from . import _creation, _dual
 from ._grad_mode import enable_grad, is_grad_enabled
 from ._tensor import Tensor
 from .autograd import forward_ad as _fwad
+from .autograd.functional import _jacobian_rows
 from . import autograd as _autograd
 from ._pytorch_names import missing
 from .ops._spec import OUTPUT, SOURCE
@@ -373,6 +374,26 @@ def vjp(func: Callable, *primals: Any, has_aux: bool = False):
 
 
 def _vjp(func: Callable, primals: tuple, argnums: Optional[tuple], has_aux: bool):
+    results, out_spec, flat_out, flat_diff, diff_spec, mine, aux = _vjp_parts(func, primals, argnums, has_aux)
+
+    def vjp_fn(cotangents: Any, retain_graph: bool = True, create_graph: Optional[bool] = None):
+        flat_ct, ct_spec = tree_flatten(cotangents)
+        if ct_spec != out_spec:
+            raise RuntimeError("Expected pytree structure of cotangents to be the same as pytree structure of outputs "
+                               f"to the function. cotangents: {_pprint(ct_spec)}, primal output: {_pprint(out_spec)}")
+        if create_graph is not None:
+            create_graph = create_graph and is_grad_enabled()
+        got = _differentiate(flat_out, flat_diff, flat_ct, mine, retain_graph=retain_graph, create_graph=create_graph)
+        return tree_unflatten(got, diff_spec)
+
+    if has_aux:
+        return results, vjp_fn, aux
+    return results, vjp_fn
+
+
+def _vjp_parts(func: Callable, primals: tuple, argnums: Optional[tuple], has_aux: bool) -> tuple:
+    """``func`` run on stand-ins: ``(results handed out, their spec, the outputs recorded, the
+    stand-ins differentiated, their spec, the level's stand-ins, aux)``."""
     mine: dict = {}
     with enable_grad():
         if argnums is None:
@@ -403,20 +424,7 @@ def _vjp(func: Callable, primals: tuple, argnums: Optional[tuple], has_aux: bool
     flat_diff, diff_spec = tree_flatten(diff)
     results = _unwrap(out, mine)
     _finish(mine)
-
-    def vjp_fn(cotangents: Any, retain_graph: bool = True, create_graph: Optional[bool] = None):
-        flat_ct, ct_spec = tree_flatten(cotangents)
-        if ct_spec != out_spec:
-            raise RuntimeError("Expected pytree structure of cotangents to be the same as pytree structure of outputs "
-                               f"to the function. cotangents: {_pprint(ct_spec)}, primal output: {_pprint(out_spec)}")
-        if create_graph is not None:
-            create_graph = create_graph and is_grad_enabled()
-        got = _differentiate(flat_out, flat_diff, flat_ct, mine, retain_graph=retain_graph, create_graph=create_graph)
-        return tree_unflatten(got, diff_spec)
-
-    if has_aux:
-        return results, vjp_fn, aux
-    return results, vjp_fn
+    return results, out_spec, flat_out, flat_diff, diff_spec, mine, aux
 
 
 def _pprint(spec: TreeSpec) -> str:
@@ -446,7 +454,8 @@ def jacrev(func: Callable, argnums: argnums_t = 0, *, has_aux: bool = False, chu
             element is auxiliary objects that will not be differentiated.  Default: False.
         chunk_size (None or int): If None (default), use the maximum chunk size (equivalent to
             doing a single vmap over vjp to compute the jacobian).  Any chunk size gives the same
-            values here: the rows of the Jacobian are computed one backward each.
+            values here: the rows of the Jacobian come from blocked reverse sweeps (see
+            ``autograd.functional.jacobian``), or one backward each when they keep history.
 
     Returns:
         Returns a function that takes in the same inputs as ``func`` and returns the Jacobian of
@@ -459,30 +468,32 @@ def jacrev(func: Callable, argnums: argnums_t = 0, *, has_aux: bool = False, chu
     @functools.wraps(func)
     def wrapper_fn(*args):
         nums = _argnums(argnums, len(args))
-        got = _vjp(func, args, nums, has_aux)
-        output, vjp_fn = got[0], got[1]
-        flat_out, out_spec = tree_flatten(output)
-        primals = args[nums] if isinstance(nums, int) else tuple(args[i] for i in nums)
-        flat_primals, primals_spec = tree_flatten(primals)
-        # one backward per element of the outputs (a row of the Jacobian), with the standard basis
-        rows = [[] for _ in flat_primals]
-        for k, o in enumerate(flat_out):
-            for i in range(o.numel()):
-                basis = [_creation.zeros_like(p) for p in flat_out]
-                basis[k].view(-1)[i] = 1
-                for acc, g in zip(rows, tree_flatten(vjp_fn(tree_unflatten(basis, out_spec)))[0]):
-                    acc.append(g)
-        jac = []        # [output][primal]
-        for k, o in enumerate(flat_out):
-            start = sum(p.numel() for p in flat_out[:k])
-            per_primal = []
-            for acc, p in zip(rows, flat_primals):
-                part = acc[start:start + o.numel()]
-                per_primal.append(_stack(part, o.shape + p.shape, p))
-            jac.append(tree_unflatten(per_primal, primals_spec) if not isinstance(nums, int) else per_primal[0])
+        _, out_spec, flat_out, flat_diff, diff_spec, mine, aux = _vjp_parts(func, args, nums, has_aux)
+        jac = []
+        for blocks in _jacobian(flat_out, flat_diff, mine):      # [output][primal]
+            jac.append(blocks[0] if isinstance(nums, int) else tree_unflatten(blocks, diff_spec))
         result = tree_unflatten(jac, out_spec)
-        return (result, got[2]) if has_aux else result
+        return (result, aux) if has_aux else result
     return wrapper_fn
+
+
+def _jacobian(flat_out: list, flat_diff: list, mine: dict) -> list:
+    """``jac[k][j]``, the Jacobian of output ``k`` with respect to stand-in ``j`` (shaped
+    ``out.shape + input.shape``): when it keeps no history, by the blocked sweeps of
+    ``autograd.functional.jacobian``; else one backward per output element (with the standard basis)."""
+    if all(o._rg for o in flat_out) and not (_DUAL in mine or _reaches_outside(flat_out, mine)):
+        with enable_grad():
+            return [list(blocks) for blocks in _jacobian_rows(tuple(flat_out), tuple(flat_diff), False, False)]
+    jac = []
+    for k, o in enumerate(flat_out):
+        rows: list = [[] for _ in flat_diff]
+        for i in range(o.numel()):
+            basis = [_creation.zeros_like(p) for p in flat_out]
+            basis[k].view(-1)[i] = 1
+            for acc, g in zip(rows, _differentiate(flat_out, flat_diff, basis, mine, retain_graph=True)):
+                acc.append(g)
+        jac.append([_stack(r, o.shape + p.shape, p) for r, p in zip(rows, flat_diff)])
+    return jac
 
 
 def _stack(parts: list, shape: tuple, like: Tensor) -> Tensor:
@@ -723,8 +734,13 @@ def jacfwd(func: Callable, argnums: argnums_t = 0, has_aux: bool = False, *, ran
 
 
 def hessian(func: Callable, argnums: argnums_t = 0) -> Callable:
-    r"""Computes the Hessian of ``func`` with respect to the arg(s) at index ``argnum`` via a
-    forward-over-reverse strategy (``jacfwd(jacrev(func))``).
+    r"""Computes the Hessian of ``func`` with respect to the arg(s) at index ``argnum``.
+
+    PyTorch's is ``jacfwd(jacrev(func))`` (forward over reverse); tape's is that inside a forward
+    level (a ``jvp`` or ``jacfwd`` around it), and otherwise ``jacrev(jacrev(func))``: one recorded
+    backward, then the blocked reverse sweeps of the gradient (see ``autograd.functional.hessian``),
+    the same values to rounding.  As in PyTorch's, a random op inside raises (vmap's randomness
+    'error').
 
     Args:
         func (function): A Python function that takes one or more arguments, one of which must be
@@ -736,7 +752,16 @@ def hessian(func: Callable, argnums: argnums_t = 0) -> Callable:
         Returns a function that takes in the same inputs as ``func`` and returns the Hessian of
         ``func`` with respect to the arg(s) at ``argnums``.
     """
-    return jacfwd(jacrev(func, argnums), argnums)
+    inner = jacrev(func, argnums)
+    forward, reverse = jacfwd(inner, argnums), jacrev(inner, argnums)
+
+    @functools.wraps(func)
+    def wrapper_fn(*args):
+        if _nested():
+            return forward(*args)
+        with _Randomness("error"):
+            return reverse(*args)
+    return wrapper_fn
 
 
 # -- vmap -----------------------------------------------------------------------------------------

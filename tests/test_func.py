@@ -211,7 +211,10 @@ def test_history_as_torch():
         o, fn = F.vjp(lambda a: a * w, x.detach())
         yield_ = (g.requires_grad, x.grad.tolist(), h.requires_grad, o.requires_grad,
                   fn(m.ones(2))[0].requires_grad, F.grad(lambda a: (a ** 3).sum())(x.detach()).requires_grad,
-                  F.hessian(lambda a: (a ** 3).sum())(x.detach()).requires_grad)
+                  F.hessian(lambda a: (a ** 3).sum())(x.detach()).requires_grad,
+                  F.hessian(lambda a: (a ** 3).sum())(x).requires_grad,
+                  F.jacrev(lambda a: a.sin() * w)(x.detach()).requires_grad,
+                  F.jacrev(lambda a: a.sin())(x).requires_grad, F.jacfwd(lambda a: a.sin())(x).requires_grad)
         if m is tape:
             ours = yield_
     assert ours == yield_
@@ -252,6 +255,7 @@ ERRORS = {
     "jacrev chunk_size": lambda m, F: F.jacrev(m.sin, chunk_size=0)(_x(m)),
     "jacfwd randomness": lambda m, F: F.jacfwd(m.sin, randomness="bad")(_x(m)),
     "jacfwd random op": lambda m, F: F.jacfwd(lambda a: a * m.rand(3, dtype=m.float64))(_x(m)),
+    "hessian random op": lambda m, F: F.hessian(lambda a: (a * m.rand(3, dtype=m.float64)).sum())(_x(m)),
     "vmap in_dims type": lambda m, F: F.vmap(lambda a: a, in_dims=[0])(_x2(m)),
     "vmap in_dims structure": lambda m, F: F.vmap(lambda a, b: a, in_dims=(0,))(_x2(m), _x2(m)),
     "vmap in_dims nested structure": lambda m, F: F.vmap(lambda l: l[0], in_dims=([0],))([_x2(m), _x(m)]),
