@@ -523,7 +523,7 @@ def _jvp_checks(primals: Any, tangents: Any, name: str) -> tuple:
 
 
 def _one_jvp(func: Callable, primals: tuple, flat_p: list, p_spec: TreeSpec, flat_t: list, has_aux: bool,
-             name: str, nested: bool, argnums: Optional[Union[int, tuple]] = None):
+             name: str, nested: bool, argnums: Optional[Union[int, tuple]] = None, strict: bool = False):
     """One jvp, ``(outputs, tangents, aux)``: with dual tensors in the level ``jvp`` or ``jacfwd``
     entered, or, inside a level an outer transform entered (forward mode has one level at a time),
     by reverse mode twice: ``J^T u`` is linear in the cotangent ``u``, and its vjp with the
@@ -551,6 +551,9 @@ def _one_jvp(func: Callable, primals: tuple, flat_p: list, p_spec: TreeSpec, fla
     for o in flat_out:
         if not isinstance(o, Tensor):
             raise RuntimeError(f"{name}: expected f(*primals) to return only tensors, got unsupported type {type(o)}")
+    if strict and any(not o._rg if nested else _fwad.unpack_dual(o).tangent is None for o in flat_out):
+        raise RuntimeError("jvp(f, primals, tangents, strict=True): The output of f is independent of the inputs. "
+                           "This is not allowed with strict=True.")
     if nested:
         tangents_out = _reverse_twice(flat_out, ins, flat_t, mine)
         primals_out = tree_flatten(_unwrap(flat_out, mine))[0]
@@ -626,7 +629,7 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, ha
     flat_p, p_spec, flat_t = _jvp_checks(primals, tangents, name)
     nested = _nested()
     with _fresh_level(nested):
-        got = _one_jvp(func, primals, flat_p, p_spec, flat_t, has_aux, name, nested)
+        got = _one_jvp(func, primals, flat_p, p_spec, flat_t, has_aux, name, nested, strict=strict)
     return _unwrap(got[:2], {}) + got[2:] if has_aux else _unwrap(got[:2], {})
 
 

@@ -136,6 +136,10 @@ CASES = {
         *F.vjp(lambda a: (a.cos(), a.sum()), _x(m), has_aux=True)),
     "jvp": lambda m, F: F.jvp(lambda a, b: a * b.sin(), (_x(m), _x(m) + 1), (m.ones(3, dtype=m.float64), _x(m))),
     "jvp aux": lambda m, F: F.jvp(lambda a: (a.exp(), a.sum()), (_x(m),), (_x(m),), has_aux=True),
+    "jvp strict": lambda m, F: F.jvp(m.exp, (_x(m),), (_x(m),), strict=True),
+    "jvp independent": lambda m, F: F.jvp(lambda a: m.ones(2, dtype=m.float64), (_x(m),), (_x(m),)),
+    "custom Function": lambda m, F: (lambda Sq: (F.grad(lambda a: Sq.apply(a).sum())(_x(m)), F.vmap(Sq.apply)(_x2(m)),
+                                                F.jacfwd(Sq.apply)(_x(m))))(_square(m)),
     "linearize": lambda m, F: (lambda o, fn: (o, fn(_x(m)), fn(m.ones(3, dtype=m.float64))))(*F.linearize(m.tanh, _x(m))),
     "jacrev": lambda m, F: F.jacrev(lambda t: t.sin() * t.sum())(_x(m)),
     "jacrev 2d": lambda m, F: F.jacrev(lambda t: t @ t.T)(_x2(m)),
@@ -170,6 +174,29 @@ CASES = {
     "vmap negative dim": lambda m, F: F.vmap(lambda a: a.sum(), in_dims=-1)(_x2(m)),
     "vmap chunk": lambda m, F: F.vmap(lambda a: a * 2, chunk_size=2)(_x2(m)),
 }
+
+
+def _square(m):
+    class Square(m.autograd.Function):
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(x):
+            return x * x
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+            ctx.save_for_forward(inputs[0])
+
+        @staticmethod
+        def backward(ctx, g):
+            return 2 * ctx.saved_tensors[0] * g
+
+        @staticmethod
+        def jvp(ctx, t):
+            return 2 * ctx.saved_tensors[0] * t
+    return Square
 
 
 def _same(ours, theirs, torch, path="result"):
@@ -249,6 +276,7 @@ ERRORS = {
     "jvp not tensors": lambda m, F: F.jvp(m.sin, (1.0,), (1.0,)),
     "jvp output not tensor": lambda m, F: F.jvp(lambda a: 1.0, (_x(m),), (_x(m),)),
     "jvp aux": lambda m, F: F.jvp(m.sin, (_x(m),), (_x(m),), has_aux=True),
+    "jvp strict": lambda m, F: F.jvp(lambda a: m.ones(2), (_x(m),), (_x(m),), strict=True),
     "linearize shape": lambda m, F: F.linearize(m.sin, _x(m))[1](m.ones(2, dtype=m.float64)),
     "linearize dtype": lambda m, F: F.linearize(m.sin, _x(m))[1](m.ones(3)),
     "linearize structure": lambda m, F: F.linearize(m.sin, _x(m))[1](_x(m), _x(m)),
