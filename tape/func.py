@@ -454,8 +454,10 @@ def jacrev(func: Callable, argnums: argnums_t = 0, *, has_aux: bool = False, chu
             element is auxiliary objects that will not be differentiated.  Default: False.
         chunk_size (None or int): If None (default), use the maximum chunk size (equivalent to
             doing a single vmap over vjp to compute the jacobian).  Any chunk size gives the same
-            values here: the rows of the Jacobian come from blocked reverse sweeps (see
-            ``autograd.functional.jacobian``), or one backward each when they keep history.
+            values here: the rows of the Jacobian come from one backward each, or, from
+            ``BLOCKED_ROWS`` rows on when they keep no history, from blocked reverse sweeps (see
+            ``autograd.functional.jacobian``: the same values, but zeros no gradient reached are +0.0
+            where PyTorch's may be -0.0).
 
     Returns:
         Returns a function that takes in the same inputs as ``func`` and returns the Jacobian of
@@ -464,24 +466,33 @@ def jacrev(func: Callable, argnums: argnums_t = 0, *, has_aux: bool = False, chu
     """
     if not (chunk_size is None or chunk_size > 0):
         raise ValueError("jacrev: `chunk_size` should be greater than 0.")
+    return _jacrev(func, argnums, has_aux, BLOCKED_ROWS)
 
+
+# From this many rows on, a Jacobian without history comes from blocked sweeps: a small one (what a
+# tutorial prints) from one backward per row, PyTorch's values to the sign of zero.
+BLOCKED_ROWS = 64
+
+
+def _jacrev(func: Callable, argnums: argnums_t, has_aux: bool, blocked_rows: int) -> Callable:
     @functools.wraps(func)
     def wrapper_fn(*args):
         nums = _argnums(argnums, len(args))
         _, out_spec, flat_out, flat_diff, diff_spec, mine, aux = _vjp_parts(func, args, nums, has_aux)
         jac = []
-        for blocks in _jacobian(flat_out, flat_diff, mine):      # [output][primal]
+        blocked = sum(o.numel() for o in flat_out) >= blocked_rows
+        for blocks in _jacobian(flat_out, flat_diff, mine, blocked):      # [output][primal]
             jac.append(blocks[0] if isinstance(nums, int) else tree_unflatten(blocks, diff_spec))
         result = tree_unflatten(jac, out_spec)
         return (result, aux) if has_aux else result
     return wrapper_fn
 
 
-def _jacobian(flat_out: list, flat_diff: list, mine: dict) -> list:
+def _jacobian(flat_out: list, flat_diff: list, mine: dict, blocked: bool) -> list:
     """``jac[k][j]``, the Jacobian of output ``k`` with respect to stand-in ``j`` (shaped
-    ``out.shape + input.shape``): when it keeps no history, by the blocked sweeps of
-    ``autograd.functional.jacobian``; else one backward per output element (with the standard basis)."""
-    if all(o._rg for o in flat_out) and not (_DUAL in mine or _reaches_outside(flat_out, mine)):
+    ``out.shape + input.shape``): when ``blocked`` and it keeps no history, by the blocked sweeps
+    of ``autograd.functional.jacobian``; else one backward per output element (with the standard basis)."""
+    if blocked and all(o._rg for o in flat_out) and not (_DUAL in mine or _reaches_outside(flat_out, mine)):
         with enable_grad():
             return [list(blocks) for blocks in _jacobian_rows(tuple(flat_out), tuple(flat_diff), False, False)]
     jac = []
@@ -756,7 +767,7 @@ def hessian(func: Callable, argnums: argnums_t = 0) -> Callable:
         ``func`` with respect to the arg(s) at ``argnums``.
     """
     inner = jacrev(func, argnums)
-    forward, reverse = jacfwd(inner, argnums), jacrev(inner, argnums)
+    forward, reverse = jacfwd(inner, argnums), _jacrev(inner, argnums, False, 0)
 
     @functools.wraps(func)
     def wrapper_fn(*args):

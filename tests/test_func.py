@@ -55,6 +55,19 @@ def test_jacobians_hessian_and_forward_mode():
     assert _np(ga).tolist() == [1.0, -2.0] and _np(gb).tolist() == [0.5, -1.0]
 
 
+def test_jacrev_blocked_from_many_rows():
+    # from BLOCKED_ROWS rows on the blocked sweeps: the same values as one backward per row
+    n = tape.func.BLOCKED_ROWS + 6
+    x = tape.linspace(-2, 2, n, dtype=tape.float64)
+    f = lambda t: t.sin() * t.roll(1)   # noqa: E731
+    got = _np(jacrev(f)(x))
+    rows = _np(jacrev(lambda t: f(t)[:32])(x)), _np(jacrev(lambda t: f(t)[32:])(x))
+    np.testing.assert_allclose(got, np.concatenate(rows), rtol=1e-15, atol=0)
+    want = np.diag(np.cos(_np(x)) * np.roll(_np(x), 1)) + np.diag(np.sin(_np(x))[1:], -1)
+    want[0, -1] = math.sin(-2.)
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+
+
 def test_vmap_loops_and_stacks():
     x = tape.arange(6.).reshape(3, 2)
     assert _np(vmap(lambda a: (a ** 2).sum())(x)).tolist() == [1., 13., 41.]
@@ -223,6 +236,18 @@ def test_values_as_torch(name):
     torch = pytest.importorskip("torch")
     import torch.func
     _same(CASES[name](tape, tape.func), CASES[name](torch, torch.func), torch)
+
+
+@pytest.mark.torch
+def test_small_jacobians_print_as_torch():
+    torch = pytest.importorskip("torch")
+    import torch.func
+    for m, F in ((tape, tape.func), (torch, torch.func)):
+        x = m.tensor([1., 2.])
+        got = [F.jacrev(m.sin)(x), F.jacfwd(m.sin)(x), F.jacrev(lambda t: t.cos() * t.sum())(x)]
+        if m is tape:
+            ours = [repr(t) for t in got]
+    assert ours == [repr(t) for t in got]        # (signed zeros included: -0.0000)
 
 
 @pytest.mark.torch
