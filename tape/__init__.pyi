@@ -8,6 +8,7 @@ from . import autograd as autograd
 from . import backends as backends
 from . import cpu as cpu
 from . import cuda as cuda
+from . import func as func
 from . import linalg as linalg
 from . import special as special
 from . import testing as testing
@@ -96,6 +97,7 @@ from ._trace import TraceGuardError as TraceGuardError
 from ._trace_io import load_trace as load_trace
 from ._warn import is_warn_always_enabled as is_warn_always_enabled
 from ._warn import set_warn_always as set_warn_always
+from .func import vmap as vmap
 from .viz import listing as format_tape
 from ._dtype import dtype as _DType
 from ._tensor import Dims, Generator, Number, Operand, Shape, TypedStorage, UntypedStorage, _Layout, _Tensors, device, tensortype
@@ -215,6 +217,7 @@ __all__ = [
     "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
     "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
     "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
+    "func", "vmap",
 ]
 
 

@@ -187,7 +187,13 @@ def _options(fn: str, layout=None, pin_memory: bool = False) -> None:
                            "allocator is available on this system.")
 
 
+# The vmap levels running (``tape.func.vmap``): the error a random draw raises in each (None: draws allowed).
+random_guards: list = []
+
+
 def _generator(generator) -> "Stream":
+    if random_guards and random_guards[-1] is not None:
+        raise RuntimeError(random_guards[-1])
     if generator is None:
         return default_generator.stream
     if not isinstance(generator, Generator):

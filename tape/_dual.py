@@ -370,24 +370,30 @@ def _leaves(tensors) -> list:
 
 def _fwd_over_rev(tape, grads: list) -> None:
     """Give ``grads`` (recorded on ``tape`` by one backward) the tangents of the rows they come from."""
-    known = dict(NODES.get(tape.gen, {}))
-    for node, src in tape.src.items():           # values from other tapes, and leaves
-        t = NODES.get(src[0].gen, {}).get(src[1]) if type(src) is tuple else _live_tangent(src)
-        if t is not None:
-            known[node] = t
-    for node, src in tape.csrc.items():
-        t = _live_tangent(src)
-        if t is not None:
-            known[node] = t
-    if not known:
-        return
-    # the rows the gradients depend on whose tangent is not known: the backward's and a
-    # composite's inner ones
+    tan = _tangents_on(tape, [g._node for g in grads])
+    for g in grads:
+        t = tan.get(g._node)
+        if t is not None and tangent(g) is None:
+            set_tangent(g, t)
+
+
+def _tangents_on(tape, nodes: list) -> dict:
+    """node -> tangent (the nonzero ones) for ``nodes`` of ``tape`` and the rows they come from, from
+    the level's dual tensors: the rows whose tangent is not known (a backward's, a composite's inner
+    ones) by a tangent sweep, and a value brought from another tape (a graph spanning tapes: the
+    tape filled up) by the same on that tape."""
+    known = {}
+    mine = NODES.get(tape.gen, {})
     need = set()
-    todo = [g._node for g in grads]
+    elsewhere: dict = {}        # other tape's id -> (that tape, {its node: our INPUT node})
+    todo = list(nodes)
     while todo:
         r = todo.pop()
         if r in known or r in need:
+            continue
+        t = mine.get(r)
+        if t is not None:
+            known[r] = t
             continue
         code = int(tape.op[r])
         if code == OUTPUT:
@@ -395,13 +401,27 @@ def _fwd_over_rev(tape, grads: list) -> None:
         elif code not in SOURCE:
             need.add(r)
             todo.extend(tape.inputs_of(r))
+        else:
+            src = tape.src.get(r)
+            if src is None:
+                src = tape.csrc.get(r)
+            if type(src) is tuple:
+                t = NODES.get(src[0].gen, {}).get(src[1])
+                if t is None:
+                    elsewhere.setdefault(id(src[0]), (src[0], {}))[1][src[1]] = r
+            elif src is not None:
+                t = _live_tangent(src)
+            if t is not None:
+                known[r] = t
+    for other, ours in elsewhere.values():
+        for node, t in _tangents_on(other, list(ours)).items():
+            if node in ours:
+                known[ours[node]] = t
+    if not known:
+        return {}
     # (the rules compute with the recorded values, so the tangents have history, as PyTorch's)
     handles = {x: _tensor_at(tape, x) for r in need for x in (r, *tape.inputs_of(r)) if tape.rg[x]}
-    tan = tangent_sweep(tape, known, handles=handles, rows=sorted(need))
-    for g in grads:
-        t = tan.get(g._node)
-        if t is not None and tangent(g) is None:
-            set_tangent(g, t)
+    return tangent_sweep(tape, known, handles=handles, rows=sorted(need))
 
 
 _NOT_INPLACE = ("An inplace custom Function is not modifying the forward mode gradients inplace. If the forward is "
@@ -512,13 +532,25 @@ def _wrapped(name: str, value):
     return wrap(value, name)
 
 
+# (id(front end), name) -> (it, its wrapper) for the front ends of the last level: entering a level
+# again (each ``torch.func.jvp``) does not build twenty thousand wrappers again
+_made: dict = {}
+
+
 def swap_in() -> None:
     """Make every op's front end compute tangents (a dual level begins)."""
+    global _made
+    made_now = {}
     for owner, name, value in _targets():
-        new = _wrapped(name, value)
+        made = _made.get((id(value), name))
+        if made is None or made[0] is not value:
+            made = (value, _wrapped(name, value))
+        made_now[(id(value), name)] = made
+        new = made[1]
         _swapped.append((owner, name, value))
         setattr(owner, name, new)
         _current[id(value)] = new
+    _made = made_now
     for module in ("tape.autograd", "tape.autograd._backward", "tape.autograd.gradcheck",
                    "tape.autograd.functional"):
         module = sys.modules[module]

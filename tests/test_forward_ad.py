@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 import tape
 import tape.autograd.forward_ad as fwAD
 from tape._state import state
+from tape._tape import retire
 from tape.autograd import Function
 
 from .test_grad_ops import OP_NAMES, OPS, as_list, draw_case, leaves, to_np, to_tensor, tolerances
@@ -660,3 +661,16 @@ def test_out_functions_refuse_dual_tensors_vs_torch():
     ours = errors(tape)
     assert ours == errors(torch)
     assert ours[0] == "Trying to use forward AD with add_out that does not support it because it is an out= function"
+
+
+def test_forward_over_reverse_across_tapes():
+    # a recorded backward whose graph spans two tapes (the first filled up: ``retire`` stands for
+    # that) still gives its gradient the tangent: the rows on the first tape are swept too
+    x = tape.tensor([0.3, 0.5], dtype=tape.float64)
+    with fwAD.dual_level():
+        s = fwAD.make_dual(x.clone().requires_grad_(), tape.ones(2, dtype=tape.float64))
+        u = tape.zeros(2, dtype=tape.float64).requires_grad_()
+        g, = tape.autograd.grad(s.sin(), s, u, create_graph=True)
+        retire()
+        got, = tape.autograd.grad(g, u, tape.ones(2, dtype=tape.float64), create_graph=True)
+        np.testing.assert_allclose(fwAD.unpack_dual(got).tangent.tolist(), -np.sin([0.3, 0.5]), rtol=1e-15)
