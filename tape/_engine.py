@@ -918,6 +918,8 @@ def _vjp_row(tape: Tape, r: int, grads, seen, own=None) -> list | None:
     marks[r] |= 4
     undefined = False
     rg = w[R_RG]
+    # (the inputs not run yet that are not leaves: another input's row between a leaf and this row)
+    waiting = [y for y in ins if not marks[y] & 2 and w[R_OP][y] != INPUT] if own is not None else ()
     for k in range(min(len(ins), len(outs))):
         x = ins[k]
         if outs[k] is None or not rg[x]:
@@ -931,7 +933,7 @@ def _vjp_row(tape: Tape, r: int, grads, seen, own=None) -> list | None:
         else:
             marks[x] |= 1
             # (another input's row between this leaf and the row, left to run, might add to it: as ``owned``'s ``also``)
-            mine = own is not None and not any(x < y < r and not marks[y] & 2 and w[R_OP][y] != INPUT for y in ins)
+            mine = own is not None and not any(x < y < r for y in waiting)
             adopted = _adopted(outs, k, dt, n) if mine else None
             if mine and owned(tape, seen, x, r, own, array=adopted):
                 if adopted is None:

@@ -606,6 +606,23 @@ def test_a_leaf_adjoint_of_its_own_only_when_python_rows_write_it_all(owned_spy)
     assert np.allclose(x.grad.numpy(), want, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("between", [0, 30])
+def test_a_leaf_adjoint_stays_in_the_buffer_however_many_rows_between_add_to_it(owned_spy, between):
+    """The rows between a leaf and the run that writes its adjoint are looked at however many they
+    are (a few read as a list, many by numpy: ``_blocks._reached``): one a gradient reached, left to
+    run, keeps the adjoint in the buffer."""
+    v = np.random.default_rng(12).uniform(-2.0, 2.0, 4096).astype(np.float32)
+    x = tape.tensor(v, requires_grad=True)
+    y = x[:10] * 3.0
+    for _ in range(between):
+        y = y + 0.5
+    (y.sum() + (x.sin() * x).sum()).backward()
+    assert owned_spy == [(0, False)]
+    want = np.cos(v) * v + np.sin(v)
+    want[:10] += 3.0
+    assert np.allclose(x.grad.numpy(), want, rtol=1e-6, atol=1e-6)
+
+
 def test_a_leaf_adjoint_of_its_own_not_when_the_row_also_reaches_a_row_above_it(owned_spy, monkeypatch):
     """``(W * 2) @ W``: the product's rule reaches ``W`` and ``W * 2``, whose row (run later) adds to
     ``W``'s adjoint too, so it stays in the buffer; ``x @ W`` for a constant ``x`` gives ``W`` one.

@@ -1231,6 +1231,26 @@ def test_a_checkpointed_function_may_take_gradients_with_respect_to_its_inputs(n
         np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
+def test_a_tensor_passed_twice_and_read_from_the_closure_gets_every_gradient():
+    # (the segment's row names an outside tensor by its first argument slot, and its run takes one
+    # stand-in per tensor read: each path's gradient reaches the tensor)
+    x = _leaf([0.3, -0.8])
+    w = _leaf([1.5, 0.5])
+
+    def fn(a, b, *, c):
+        return a.sin() * b + c * w.exp() + w
+
+    def grads(f):
+        x.grad = w.grad = None
+        f(x, x, c=w).pow(2).sum().backward()
+        return x.grad.numpy().copy(), w.grad.numpy().copy()
+
+    want = grads(fn)
+    got = grads(lambda a, b, c: C.checkpoint(fn, a, b, c=c, use_reentrant=False))
+    for g, v in zip(got, want):
+        np.testing.assert_allclose(g, v, rtol=1e-12)
+
+
 def test_a_collection_between_steps_keeps_the_threads_tape_and_its_buffers():
     # (the bench's flow: checkpointed steps, then a forward whose loss is dropped, then a full gc
     # collection.  The tapes holding a segment's row (a custom Function's) were let go at the

@@ -615,6 +615,7 @@ class _Scratch(Tape):
         return self.stand_ins
 
     def stand_in(self, t: Tensor) -> Tensor | None:
+        """The stand-in of ``t`` on this run (``autograd.grad`` inside a segment reads it)."""
         for u, s in self.outside:
             if u is t:
                 return s
@@ -640,25 +641,35 @@ def _new_scratch(stand_ins: bool) -> _Scratch:
     return tape
 
 
-@contextlib.contextmanager
-def _scratch(stand_ins: bool) -> Iterator[_Scratch]:
-    """Make a scratch tape the thread's tape for the block (pinned: it grows, never rotates)."""
-    tape = _new_scratch(stand_ins)
-    prev_tape, prev_grad = state.tape, state.grad
-    state.tape = tape
-    state.grad = True
-    # (the pins below are scratch runs' only, unless a recording sweep or a trace is running)
-    outer = prev_tape.pins if isinstance(prev_tape, _Scratch) else 0
-    state.pinned += 1
-    tape.pins = state.pinned if state.pinned == outer + 1 else 0
-    try:
-        yield tape
-    finally:
+class _scratch:
+    """Make a scratch tape the thread's tape for the block (pinned: it grows, never rotates).
+    (A class rather than a generator: every segment enters one twice, forward and recomputation.)"""
+
+    __slots__ = ("tape", "prev_tape", "prev_grad")
+
+    def __init__(self, stand_ins: bool) -> None:
+        self.tape = _new_scratch(stand_ins)
+
+    def __enter__(self) -> _Scratch:
+        tape = self.tape
+        self.prev_tape = prev_tape = state.tape
+        self.prev_grad = state.grad
+        state.tape = tape
+        state.grad = True
+        # (the pins below are scratch runs' only, unless a recording sweep or a trace is running)
+        outer = prev_tape.pins if isinstance(prev_tape, _Scratch) else 0
+        state.pinned += 1
+        tape.pins = state.pinned if state.pinned == outer + 1 else 0
+        return tape
+
+    def __exit__(self, kind, value, tb) -> None:
+        tape = self.tape
         state.pinned -= 1
-        state.tape, state.grad = prev_tape, prev_grad
+        state.tape, state.grad = self.prev_tape, self.prev_grad
         for t, ig, iv, node in reversed(tape.caches):
             t._ig, t._iv, t._in = ig, iv, node
         tape.outside, tape.caches = [], []      # (a spare refers to no tensor of the run)
+        self.tape = self.prev_tape = None
 
 
 class _Link:
@@ -860,9 +871,23 @@ class _Segment:
         tape = state.tape
         tape.recompute = True
         start = tape.n
+        # (``_rng_as(self.rng)``, then the recomputation's context, then ``_traced`` and ``_stopping``
+        # when they do something: each segment's backward enters these)
+        now = None
+        if self.rng is not None:
+            now = rng_snapshot()
+            rng_restore(self.rng)
         try:
-            with _rng_as(self.rng), self.recompute_context, _traced(self.debug), _stopping(tape, start, self.stop):
-                out = self.fn(*args, **kwargs)
+            try:
+                with self.recompute_context:
+                    if self.stop or self.debug:
+                        with _traced(self.debug), _stopping(tape, start, self.stop):
+                            out = self.fn(*args, **kwargs)
+                    else:
+                        out = self.fn(*args, **kwargs)
+            finally:
+                if now is not None:
+                    rng_restore(now)
         except _StopRecomputation:
             # (the rows backward needs are there: the outputs, from their rows)
             out = self.rebuild(iter([_recorded(tape, start + k, tape.value_of(start + k), ARENA_DTYPES[int(tape.dt[
@@ -880,8 +905,11 @@ class _Segment:
         """The forward: outputs (flat), the rebuilding function, the tensors read from outside, and
         the scratch tape it ran on (None: several)."""
         with _scratch(True) as tape, context:
-            with _traced(self.debug):
-                out = self.call(self.args, self.kwargs, False)
+            if self.debug:
+                with _traced(True):
+                    out = self.fn(*self.args, **self.kwargs)
+            else:
+                out = self.fn(*self.args, **self.kwargs)
             outside = [t for t, _ in tape.outside]
             flat = []
             rebuild = _flatten(out, flat)
@@ -915,8 +943,10 @@ class _Segment:
     def forget(self, outside: list) -> None:
         """Let go of the tensor arguments (the row saved them); name the outside tensors that are
         arguments by their slot."""
-        slots = self.slots()
-        self.outside = [next((k for k, a in enumerate(slots) if a is t), t) for t in outside]
+        slots = {}
+        for k, a in enumerate(self.slots()):
+            slots.setdefault(id(a), k)
+        self.outside = [slots.get(id(t), t) for t in outside]
         self.tensor_args = tuple(isinstance(a, Tensor) for a in self.args)
         self.tensor_kwargs = tuple(isinstance(v, Tensor) for v in self.kwargs.values())
         self.args = tuple(None if isinstance(a, Tensor) else a for a in self.args)
@@ -986,7 +1016,8 @@ def _grads_of(out: Any, grads: tuple, outside: list, tape: _Scratch, create_grap
         elif o._rg:
             outs.append(o)
             gos.append(g)
-    stand = [tape.stand_in(t) for t in outside]
+    ins = {id(u): s for u, s in reversed(tape.outside)}     # (a tensor's first stand-in, if it took several)
+    stand = [ins.get(id(t)) for t in outside]
     wanted = [s for s in stand if s is not None]
     if not outs or not wanted:
         got = iter([None] * len(wanted))
