@@ -194,15 +194,18 @@ def scalar_unary(code: int, scalar, general, array=None):
                 t._rg = True
                 return t
             if f is None and array is not None:
-                # (an array recorded on the tape: ``general``'s common case, its checks made in one line)
+                # (an array of a float dtype: ``general``'s common cases, their checks made in a few lines)
+                filters = warnings.filters
+                if not filters or filters[0] is not QUIET[0]:
+                    quiet()         # (``quiet``'s test, inlined)
                 tape = state.rec
-                if tape is not None and input._tape is tape and tape.n < tape.soft:
+                dt = input._dtype
+                if dt.arena is not None and input._shape:
+                    # (``state.rec`` is None in grad mode too until the thread's first tape: ``general``'s)
+                    if not input._rg or tape is None and not state.grad:
+                        return plain(array(input._v), dt)
                     v = input._v
-                    dt = input._dtype
-                    if v.size < LEND_FROM and dt.arena is not None and input._shape:
-                        filters = warnings.filters
-                        if not filters or filters[0] is not QUIET[0]:
-                            quiet()
+                    if tape is not None and input._tape is tape and tape.n < tape.soft and v.size < LEND_FROM:
                         y = array(v)
                         return recorded(tape, tape.append(code, dt.arena, y, input._node), y, dt)
                 tape = None     # (dropped: ``general``'s ``fresh`` counts the references to the tape)
@@ -295,23 +298,26 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number, a
             t._rg = True
             return t
         if number_array is not None:
-            # (arrays of one float dtype, or an array and a Python number: ``general``'s common case,
-            # recorded as it would be, with its checks made in a few lines)
+            # (arrays of one float dtype, or an array and a Python number: ``general``'s common cases,
+            # unrecorded or recorded as it would record them, with its checks made in a few lines)
+            filters = warnings.filters
+            if not filters or filters[0] is not QUIET[0]:
+                quiet()             # (``quiet``'s test, inlined)
             tape = state.rec
-            if tape is not None and tape.n < tape.soft:
-                to = type(other)
-                dt = self._dtype
-                if to is Tensor:
-                    sa = self._shape
-                    sb = other._shape
-                    if array is not None and other._dtype is dt and (self._rg or other._rg) and dt.arena is not None \
-                            and sb and len(sb) <= len(sa) and (sa == sb or is_suffix(sb, sa)):
-                        va = self._v
-                        vb = other._v
-                        if va.size < LEND_FROM and va.flags.c_contiguous and vb.flags.c_contiguous:
-                            filters = warnings.filters
-                            if not filters or filters[0] is not QUIET[0]:
-                                quiet()
+            to = type(other)
+            dt = self._dtype
+            if to is Tensor:
+                sa = self._shape
+                sb = other._shape
+                if array is not None and other._dtype is dt and dt.arena is not None and sb and len(sb) <= len(sa) \
+                        and (sa == sb or is_suffix(sb, sa)):
+                    va = self._v
+                    vb = other._v
+                    if va.flags.c_contiguous and vb.flags.c_contiguous:
+                        # (``state.rec`` is None in grad mode too until the thread's first tape: ``general``'s)
+                        if not (self._rg or other._rg) or tape is None and not state.grad:
+                            return plain(array(va, vb), dt)
+                        if tape is not None and va.size < LEND_FROM and tape.n < tape.soft:
                             y = array(va, vb)
                             na = self._node if self._tape is tape else tape.import_(self)
                             if other._tape is tape:
@@ -321,17 +327,15 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number, a
                             else:
                                 nb = tape.import_(other)
                             return recorded(tape, tape.append(code, dt.arena, y, na, nb), y, dt)
-                elif (to is float or to is int) and self._tape is tape:
-                    v = self._v
-                    if v.size < LEND_FROM and dt.arena is not None and self._shape:
-                        filters = warnings.filters
-                        if not filters or filters[0] is not QUIET[0]:
-                            quiet()
-                        y = number_array(v, other)
-                        # (``ib``: the number was an int, which the node shows as such)
-                        node = tape.append(number_code, dt.arena, y, self._node, ib=1 if to is int else 0,
-                                           fa=float(other))
-                        return recorded(tape, node, y, dt)
+            elif (to is float or to is int) and dt.arena is not None and self._shape:
+                if not self._rg or tape is None and not state.grad:
+                    return plain(number_array(self._v, other), dt)
+                v = self._v
+                if tape is not None and self._tape is tape and tape.n < tape.soft and v.size < LEND_FROM:
+                    y = number_array(v, other)
+                    # (``ib``: the number was an int, which the node shows as such)
+                    node = tape.append(number_code, dt.arena, y, self._node, ib=1 if to is int else 0, fa=float(other))
+                    return recorded(tape, node, y, dt)
             tape = None     # (dropped: ``general``'s ``fresh`` counts the references to the tape)
         return general(self, other)
     return front

@@ -23,6 +23,7 @@ def test_mode_and_inference_tensors():
         s = tape.tensor(2.0, dtype=tape.float64) * 3.0       # (the 0-d float64 fast path)
         v = x.view(3)
         assert i.is_inference() and j.is_inference() and s.is_inference()
+        assert (x + x).is_inference() and x.exp().is_inference() and (i * i).is_inference()
         assert not j.requires_grad and j.grad_fn is None
         assert not v.is_inference()            # a view of a normal tensor stays normal
         with tape.inference_mode(False):
@@ -32,6 +33,7 @@ def test_mode_and_inference_tensors():
     assert not tape.is_inference_mode_enabled() and tape.is_grad_enabled()
     assert i.view(3).is_inference()            # a view of an inference tensor is one
     assert not (i * 2).is_inference() and not i.clone().is_inference()
+    assert not (i + i).is_inference() and not i.exp().is_inference()
     with tape.no_grad():
         with tape.inference_mode(False):
             assert tape.is_grad_enabled()      # as PyTorch: mode=False turns grad mode on

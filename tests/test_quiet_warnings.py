@@ -52,6 +52,11 @@ _CASES = {
     "recorded_rsub_overflow": lambda x: 1e38 - (x + 0) * 1e30,
     "recorded_mul_overflow": lambda x: (x + 0) * (x * 1e30),
     "recorded_pow": lambda x: (x + 0) ** 0.5,
+    # (operands that need no gradient: the front ends' unrecorded path)
+    "plain_log": lambda x: x.detach().log(),
+    "plain_div": lambda x: x.detach() / 0,
+    "plain_rsub_overflow": lambda x: 1e38 - x.detach() * 1e30,
+    "plain_mul_overflow": lambda x: x.detach() * (x.detach() * 1e30),
 }
 
 

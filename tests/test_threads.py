@@ -80,3 +80,22 @@ def test_a_shared_graph_without_retain_graph_serves_one_backward_and_tells_the_o
     assert outcomes.count("ok") >= 1 and len(outcomes) == 5
     # every backward that ran adds the whole gradient: d/dx (y + y^2) = (1 + 2y)(1 + 2x) = 5 * 3 at x = 1
     np.testing.assert_allclose(x.grad.numpy(), 15.0 * outcomes.count("ok"))
+
+
+def test_the_first_ops_of_a_new_thread_are_recorded():
+    # (a thread has no tape before its first recorded op: each front end's first op must start one)
+    names = {}
+
+    def run():
+        x = tape.ones(3, requires_grad=True)
+        ops = {"unary": lambda: x.exp(), "binary": lambda: x * x, "number": lambda: x * 2.0,
+               "number_left": lambda: 1.0 - x, "matmul": lambda: x @ x, "reduce": lambda: x.sum()}
+        for key, op in ops.items():
+            names[key] = None
+            t = threading.Thread(target=lambda: names.__setitem__(key, type(op().grad_fn).__name__))
+            t.start()
+            t.join()
+
+    run()
+    assert names == {"unary": "ExpBackward0", "binary": "MulBackward0", "number": "MulBackward0",
+                     "number_left": "RsubBackward1", "matmul": "DotBackward0", "reduce": "SumBackward0"}
