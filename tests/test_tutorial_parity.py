@@ -213,3 +213,41 @@ def test_minus_zero_gradients_of_big_rows_as_of_small_ones(dtype):
     (small * small * 3.0).tanh().exp().backward(torch.zeros(8, dtype=dtype))
     assert np.signbit(x.grad.numpy()).tolist() == (x.detach().numpy() < 0).tolist()
     assert _signs(small.grad) == (small.detach().numpy() < 0).tolist()
+
+
+@pytest.mark.parametrize("make", [lambda x: x.sum(), lambda x: x.mean(), lambda x: x.view(2, 2),
+                                  lambda x: x.view(2, 2).sum(0), lambda x: x.view(2, 2).mean(1, keepdim=True),
+                                  lambda x: x.view(2, 2).t()])
+def test_a_lone_minus_zero_seed_passes_through_sums_means_and_views(make):
+    # PyTorch's sum and mean spread the adjoint (expand), views and transposes pass it on as it is:
+    # a -0.0 seed leaves -0.0 on every element.
+    x = torch.tensor([-1.0, 0.0, 1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    y = make(x)
+    y.backward(torch.full_like(y, -0.0))
+    assert _signs(x.grad) == [True] * 4
+
+
+def test_max_min_and_median_of_all_elements_leave_plus_zero_off_the_ties():
+    # PyTorch writes the shares of max(), min(), median() into zeros (evenly_distribute_backward) but
+    # multiplies amax's, amin's and aminmax's by the mask: -0.0 off the ties for a negative seed.
+    for name, signs in [("max", [False, True, True, False]), ("min", [True, False, False, False]),
+                        ("median", [False, False, False, True]), ("amax", [True, True, True, True]),
+                        ("amin", [True, True, True, True])]:
+        x = torch.tensor([0.0, 3.0, 3.0, 1.0], dtype=torch.float64, requires_grad=True)
+        getattr(x, name)().backward(torch.tensor(-1.0, dtype=torch.float64))
+        assert _signs(x.grad) == signs, name
+    x = torch.tensor([[0.0, 3.0], [3.0, 1.0]], requires_grad=True)
+    x.max().backward(torch.tensor(-2.0))
+    assert repr(x.grad) == "tensor([[ 0., -1.],\n        [-1.,  0.]])"
+
+
+def test_ties_share_the_gradient_divided_by_their_count():
+    # grad / count, as PyTorch computes it (not grad * (1 / count): 2.9 / 3 and 2.9 * (1 / 3) differ
+    # in the last bit).
+    for name in ("max", "amax", "median"):
+        x = torch.tensor([1.0, 3.0, 3.0, 3.0, 0.0], dtype=torch.float64, requires_grad=True)
+        getattr(x, name)().backward(torch.tensor(2.9, dtype=torch.float64))
+        assert x.grad.tolist() == [0.0, 2.9 / 3, 2.9 / 3, 2.9 / 3, 0.0], name
+    x = torch.tensor([[1.0, 3.0, 3.0, 3.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    x.aminmax(dim=1)[1].backward(torch.tensor([2.9], dtype=torch.float64))
+    assert x.grad.tolist() == [[0.0, 2.9 / 3, 2.9 / 3, 2.9 / 3, 0.0]]
