@@ -1005,9 +1005,11 @@ class Tensor(_NotYet):
     def __repr__(self, *, tensor_contents=None) -> str:
         fn = self.grad_fn if self._rebased is None else None
         tan = DUAL[0](self) if DUAL else None      # (a dual tensor shows its tangent, as PyTorch's)
+        name = None if fn is None else type(fn).__name__
+        if name == "CppFunction":
+            name = fn.name().rsplit("::", 1)[-1]       # (as PyTorch's repr names such a node)
         return tensor_repr(self._value(), self._dtype, D.get_default_dtype(),
-                           "Invalid" if self._rebased is not None else type(fn).__name__ if fn is not None else None,
-                           self._rg, None if tan is None else f"{tan}")
+                           "Invalid" if self._rebased is not None else name, self._rg, None if tan is None else f"{tan}")
 
     __str__ = __repr__
 

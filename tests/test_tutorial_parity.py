@@ -251,3 +251,14 @@ def test_ties_share_the_gradient_divided_by_their_count():
     x = torch.tensor([[1.0, 3.0, 3.0, 3.0, 0.0]], dtype=torch.float64, requires_grad=True)
     x.aminmax(dim=1)[1].backward(torch.tensor([2.9], dtype=torch.float64))
     assert x.grad.tolist() == [[0.0, 2.9 / 3, 2.9 / 3, 2.9 / 3, 0.0]]
+
+
+def test_jacobian_with_create_graph_stacks_its_rows_as_pytorch():
+    # Each row's -0.0 (0 * -1 off the diagonal of the Jacobian of a * y) is kept, as torch.stack keeps it.
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    J = torch.autograd.functional.jacobian(lambda a: a * y, x, create_graph=True)
+    assert repr(J) == ("tensor([[ 0.5000, -0.0000,  0.0000],\n        [ 0.0000, -1.0000,  0.0000],\n"
+                       "        [ 0.0000, -0.0000,  2.0000]], grad_fn=<ViewBackward0>)")
+    J.sum().backward()
+    assert y.grad.tolist() == [1.0, 1.0, 1.0]
