@@ -262,3 +262,18 @@ def test_jacobian_with_create_graph_stacks_its_rows_as_pytorch():
                        "        [ 0.0000, -0.0000,  2.0000]], grad_fn=<ViewBackward0>)")
     J.sum().backward()
     assert y.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_a_custom_function_s_node_prints_pytorch_s_module():
+    class Square(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    y = Square.apply(torch.ones(2, requires_grad=True))
+    assert repr(y.grad_fn).startswith("<torch.autograd.function.SquareBackward object at 0x")
+    assert repr(y) == "tensor([1., 1.], grad_fn=<SquareBackward>)"
