@@ -397,6 +397,20 @@ def _check_overlap(out: np.ndarray, v: np.ndarray) -> None:
                            "operation.")
 
 
+def _assert_no_overlap(out: np.ndarray, v: np.ndarray) -> None:
+    """PyTorch's ``assert_no_overlap`` in an indexed write (``index_put_``, ``scatter_``, ``put_`` ...):
+    its source or index may share no memory with the written-to tensor, not even all of it (as an
+    elementwise op may); layouts with gaps or repeats are not checked, as PyTorch's."""
+    if not (out.size and v.size and np.may_share_memory(out, v) and _dense(out) and _dense(v)):
+        return
+    a = out.__array_interface__["data"][0]
+    b = v.__array_interface__["data"][0]
+    if a < b + v.nbytes and b < a + out.nbytes:
+        raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor "
+                           "refer to a single memory location. Please clone() the tensor before performing the "
+                           "operation.")
+
+
 def _refuse_view(t: "Tensor") -> None:
     """A view made without recording (in no_grad mode, or one of several outputs), or a view of
     one, is changed in place by a recorded op."""

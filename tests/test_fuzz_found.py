@@ -884,3 +884,38 @@ def test_comparison_of_operands_in_different_layouts_takes_pytorchs_layout(code)
 def test_floor_division_of_operands_in_different_layouts_takes_pytorchs_layout(code):
     y = eval(code, {"torch": torch, "x": torch.ones(3, 2, requires_grad=True), "c": torch.ones(2, 3)})
     assert y.stride() == (1, 2)
+
+
+OVERLAP = ("unsupported operation: some elements of the input tensor and the written-to tensor refer to a single "
+           "memory location. Please clone() the tensor before performing the operation.")
+
+
+@pytest.mark.parametrize("code", [
+    "x[torch.tensor([0, 1, 2])] = x", "x[x > 1] = x[1:]", "x[[0, 1, 2]] = x.detach()",
+    "x.index_put_((torch.tensor([0, 1, 2]),), x)", "x.index_put_((torch.tensor([0, 1, 2]),), x, accumulate=True)",
+    "x.index_copy_(0, torch.tensor([0, 1, 2]), x)", "x.index_add_(0, torch.tensor([0, 1, 2]), x)",
+    "x.scatter_(0, torch.tensor([0, 1, 2]), x)", "x.scatter_add_(0, torch.tensor([0, 1, 2]), x)",
+    "x.put_(torch.tensor([0, 1, 2]), x)", "t = torch.tensor(2.); t[t > 0] = t", "y = x * 1; y[[0, 1, 2]] = y",
+    "i = torch.tensor([0, 1, 2]); i[i] = torch.tensor([5, 6, 7])", "i = torch.tensor([0, 1, 2]); i.index_fill_(0, i, 5)",
+    "i = torch.tensor([0, 1, 2]); i.scatter_(0, i, 5)"])
+def test_an_indexed_write_refuses_a_source_or_index_sharing_the_target_s_memory(code):
+    # PyTorch's index_put_ (item assignment with index tensors), index_copy_, scatter_, put_ ... assert that
+    # no source or index overlaps the target at all (an elementwise op allows all of it in place)
+    with pytest.raises(RuntimeError, match=re.escape(OVERLAP)):
+        exec(code, {"torch": torch, "x": torch.tensor([1.0, 2.0, 3.0], requires_grad="y =" in code)})
+
+
+@pytest.mark.parametrize("code, values", [
+    ("x[torch.tensor([True, False, True])] = x[1]", [2.0, 2.0, 2.0]),
+    ("x[torch.tensor([True, False, True])] = x[1:2]", [2.0, 2.0, 2.0]),
+    ("x.index_put_((torch.tensor([True, False, True]),), x[1])", [2.0, 2.0, 2.0]),
+    ("x[[True, False, True]] = x[0]", [1.0, 2.0, 1.0]), ("x[True] = x", [1.0, 2.0, 3.0]),
+    ("x[0, None] = x[2]", [3.0, 2.0, 3.0])])
+def test_an_indexed_write_that_runs_as_masked_fill_checks_no_overlap(code, values):
+    # (one value and a single boolean mask: PyTorch's masked_fill_, which reads the value as a number)
+    x = torch.tensor([1.0, 2.0, 3.0])
+    exec(code, {"torch": torch, "x": x})
+    assert x.tolist() == values
+    y = torch.tensor([1.0, 2.0, 3.0], requires_grad=True) * 1
+    y[torch.tensor([True, False, True])] = y[1]
+    y.sum().backward()
