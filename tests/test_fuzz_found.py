@@ -919,3 +919,29 @@ def test_an_indexed_write_that_runs_as_masked_fill_checks_no_overlap(code, value
     y = torch.tensor([1.0, 2.0, 3.0], requires_grad=True) * 1
     y[torch.tensor([True, False, True])] = y[1]
     y.sum().backward()
+
+
+@pytest.mark.parametrize("code, message", [
+    ("torch.add(i, i, alpha=0.5)", "For integral input tensors, argument alpha must not be a floating point number."),
+    ("torch.add(i, i, alpha=1.0)", "For integral input tensors, argument alpha must not be a floating point number."),
+    ("torch.add(2, i, alpha=0.5)", "For integral input tensors, argument alpha must not be a floating point number."),
+    ("i.sub_(i, alpha=0.5)", "For integral input tensors, argument alpha must not be a floating point number."),
+    ("torch.sub(i, i, alpha=True)", "Boolean alpha only supported for Boolean results."),
+    ("torch.add(f, i, alpha=True)", "Boolean alpha only supported for Boolean results.")])
+def test_alpha_of_add_and_sub_must_fit_the_result_type(code, message):
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        eval(code, _ns())
+
+
+def test_a_float_alpha_scales_an_integer_operand_in_the_result_type():
+    r = torch.add(torch.tensor(1.5, dtype=torch.float64), torch.tensor([1, 2]), alpha=0.5)
+    assert r.dtype == torch.float64 and r.tolist() == [2.0, 2.5]
+    assert torch.add(torch.tensor([True]), torch.tensor([True]), alpha=True).tolist() == [True]
+    assert torch.add(torch.tensor([1, 2]), 2.5, alpha=0.5).tolist() == [2.25, 3.25]
+
+
+def test_clamp_of_bools_by_a_bool_tensor():
+    b = torch.tensor([True, False, True])
+    assert torch.clamp(b, min=torch.tensor([True, False, False])).tolist() == [True, False, True]
+    assert torch.clamp(b, max=torch.tensor(False)).tolist() == [False, False, False]
+    assert torch.clamp(torch.tensor(False), min=b).tolist() == [True, False, True]
