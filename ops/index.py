@@ -221,14 +221,16 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
     tracked = state.grad and (self._rg or (isinstance(value, Tensor) and value._rg))
     if not tracked:
         self._check_inplace(fill=True)      # (elements sharing memory: refused where written, below)
-        _index_values(np.empty(self._shape, np.bool_), idx)      # PyTorch's errors for bad indices
+        shape = _index_values(np.empty(self._shape, np.bool_), idx).shape      # PyTorch's errors for bad indices
         basic, advanced = _split(idx, len(self._shape))
         dst = _unsqueezed(self._storage(), basic if Ellipsis in basic else basic + (Ellipsis,))
         check_repeats(dst)
         unshare(dst)
         if isinstance(value, Tensor):
             if advanced is not None:
-                _same_put_dtype(self, value)
+                _put_shape(value, shape)
+                if _checks_overlap(index, value):
+                    _same_put_dtype(self, value)
             if advanced is None and value._shape and value._shape != dst.shape:
                 value = value.view(value._shape[_leading_ones(value._shape):]).expand(dst.shape)   # (its errors)
             if advanced is not None and _checks_overlap(index, value):
@@ -253,8 +255,11 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         value = plain(np.asarray(value, self._dtype.np), self._dtype)       # (a number: a 0-d tensor)
     basic, advanced = _split(idx, len(self._shape))
     if advanced is not None:
-        _index_values(np.empty(self._shape, np.bool_), idx)      # (all errors before recording the view)
-        _same_put_dtype(self, value)
+        _put_shape(value, _index_values(np.empty(self._shape, np.bool_), idx).shape)  # (all errors before the view)
+        if _checks_overlap(index, value):
+            _same_put_dtype(self, value)
+        elif value._dtype is not self._dtype:
+            value = value.to(self._dtype)       # (PyTorch's masked_fill_ reads the value as a number)
     # PyTorch's set_item: the basic index as a view (none when it takes every element), then a copy into
     # it, or ``index_put_`` on it for the index tensors.
     sliced = self if _whole(basic, self._shape) else self[basic]
@@ -1134,6 +1139,19 @@ def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor
         raise IndexError(f"too many indices for tensor of dimension {len(self._shape)} (got {got})")
     _same_put_dtype(self, values)
     return _put_at(self, idx, values, accumulate, tuple(indices))
+
+
+def _put_shape(value: Tensor, shape: tuple) -> None:
+    """PyTorch's check, before the dtypes', that an assigned value broadcasts to the indexing result
+    (its leading dims of size 1 dropped)."""
+    vs = value._shape[_leading_ones(value._shape):]
+    try:
+        fits = np.broadcast_shapes(vs, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(vs)} cannot be broadcast to indexing result "
+                           f"of shape {list(shape)}")
 
 
 def _same_put_dtype(self: Tensor, values: Tensor) -> None:

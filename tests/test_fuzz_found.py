@@ -945,3 +945,18 @@ def test_clamp_of_bools_by_a_bool_tensor():
     assert torch.clamp(b, min=torch.tensor([True, False, False])).tolist() == [True, False, True]
     assert torch.clamp(b, max=torch.tensor(False)).tolist() == [False, False, False]
     assert torch.clamp(torch.tensor(False), min=b).tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_item_assignment_checks_the_value_s_shape_before_its_dtype(requires_grad):
+    x = torch.tensor([1.0, 2.0], requires_grad=requires_grad) * 1
+    with pytest.raises(RuntimeError, match=re.escape("shape mismatch: value tensor of shape [2] cannot be broadcast "
+                                                     "to indexing result of shape [1]")):
+        x[torch.tensor([0])] = torch.tensor([[1, 2]])
+    b = torch.tensor(True)
+    with pytest.raises(RuntimeError, match=re.escape("shape mismatch: value tensor of shape [2] cannot be broadcast "
+                                                     "to indexing result of shape [0]")):
+        b[torch.tensor(False)] = torch.tensor([1, 2])
+    # (one value under one boolean mask: PyTorch's masked_fill_, which takes a value of another dtype)
+    x[x > 1] = torch.tensor([5])
+    assert x.tolist() == [1.0, 5.0] and x.dtype == torch.float32
