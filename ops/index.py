@@ -105,7 +105,9 @@ def _checks_overlap(index, value, accumulate: bool = False) -> bool:
     target: the key has index tensors (or lists), and it does not run as ``masked_fill_``
     (``canDispatchToMaskedFill``: one value and a single advanced index that is a boolean mask)."""
     items = index if type(index) is tuple else (index,)
-    advanced = [it for it in items if isinstance(it, (Tensor, list, np.ndarray))]
+    # (a 0-d integer tensor indexes as its number does)
+    advanced = [it for it in items if isinstance(it, (list, np.ndarray)) or isinstance(it, Tensor) and
+                (it._shape or it._dtype is D.bool_)]
     if not advanced:
         return False
     if accumulate or (value.numel() if isinstance(value, Tensor) else 1) != 1:

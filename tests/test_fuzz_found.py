@@ -960,3 +960,12 @@ def test_item_assignment_checks_the_value_s_shape_before_its_dtype(requires_grad
     # (one value under one boolean mask: PyTorch's masked_fill_, which takes a value of another dtype)
     x[x > 1] = torch.tensor([5])
     assert x.tolist() == [1.0, 5.0] and x.dtype == torch.float32
+
+
+def test_a_zero_dim_integer_index_assigns_as_its_number():
+    # (a basic index in PyTorch: the write is a copy, which allows the value to be the target itself)
+    x = torch.tensor([[[0.5], [1.5]]])
+    x[torch.tensor(-1), ...] = x
+    assert x.tolist() == [[[0.5], [1.5]]]
+    x[-1] = x       # (the same elements in the same places, whatever the strides of size-1 dims)
+    assert x.tolist() == [[[0.5], [1.5]]]
