@@ -1139,6 +1139,12 @@ def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor
     got = sum(it.ndim if isinstance(it, np.ndarray) and it.dtype == np.bool_ else 1 for it in idx)
     if got > len(self._shape):
         raise IndexError(f"too many indices for tensor of dimension {len(self._shape)} (got {got})")
+    try:
+        shape = _index_values(np.empty(self._shape, np.bool_), idx).shape
+    except IndexError:
+        shape = None        # (PyTorch's kernel names a bad index later, after the dtypes)
+    if shape is not None:
+        _put_shape(values, shape)
     _same_put_dtype(self, values)
     return _put_at(self, idx, values, accumulate, tuple(indices))
 

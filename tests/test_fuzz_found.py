@@ -957,6 +957,9 @@ def test_item_assignment_checks_the_value_s_shape_before_its_dtype(requires_grad
     with pytest.raises(RuntimeError, match=re.escape("shape mismatch: value tensor of shape [2] cannot be broadcast "
                                                      "to indexing result of shape [0]")):
         b[torch.tensor(False)] = torch.tensor([1, 2])
+    with pytest.raises(RuntimeError, match=re.escape("shape mismatch: value tensor of shape [2] cannot be broadcast "
+                                                     "to indexing result of shape [1]")):
+        x.index_put_((torch.tensor([0]),), torch.tensor([1, 2]))
     # (one value under one boolean mask: PyTorch's masked_fill_, which takes a value of another dtype)
     x[x > 1] = torch.tensor([5])
     assert x.tolist() == [1.0, 5.0] and x.dtype == torch.float32
