@@ -230,7 +230,8 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         unshare(dst)
         if isinstance(value, Tensor):
             if advanced is not None:
-                _put_shape(value, shape)
+                if _tensors_in(index) or type(index) is list:     # (not for a Python bool key)
+                    _put_shape(value, shape)
                 if _checks_overlap(index, value):
                     _same_put_dtype(self, value)
             if advanced is None and value._shape and value._shape != dst.shape:
@@ -257,7 +258,9 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         value = plain(np.asarray(value, self._dtype.np), self._dtype)       # (a number: a 0-d tensor)
     basic, advanced = _split(idx, len(self._shape))
     if advanced is not None:
-        _put_shape(value, _index_values(np.empty(self._shape, np.bool_), idx).shape)  # (all errors before the view)
+        shape = _index_values(np.empty(self._shape, np.bool_), idx).shape     # (all errors before the view)
+        if _tensors_in(index) or type(index) is list:     # (not for a Python bool key)
+            _put_shape(value, shape)
         if _checks_overlap(index, value):
             _same_put_dtype(self, value)
         elif value._dtype is not self._dtype:
