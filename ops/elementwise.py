@@ -2094,11 +2094,29 @@ def _reflect(name: str, code: int):
     return lambda x, c: _reversed(x, check_operand(c, name), code)
 
 
+def _check_alpha(a, b, alpha):
+    """PyTorch's ``alpha_check`` of add and sub on their result type: a float ``alpha`` needs a floating
+    result, a bool one a bool result (an int one fits every type).  Returns ``b``, in the result type
+    when it is an integer tensor that a float ``alpha`` scales (``b * alpha`` alone would take the
+    default float type: ``add(float64 0-d, int tensor, alpha=0.5)`` is float64)."""
+    if type(alpha) is int:
+        return b
+    dt = D.result_type(a, b)
+    if isinstance(alpha, bool) and dt is not D.bool_:
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if isinstance(alpha, float) and not dt.is_floating_point:
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    if isinstance(alpha, float) and isinstance(b, Tensor) and not b._dtype.is_floating_point:
+        return b.to(dt)
+    return b
+
+
 def _reflect_alpha(name: str, code: int):
     """``_reflect`` for add and sub, whose ``alpha`` scales the tensor (the second operand)."""
     def reflected(x, c, *, alpha: Number = 1):
         if name == "sub":
             _no_bool_sub(c, x)
+        x = _check_alpha(c, x, alpha)
         return _reversed(x * alpha if alpha != 1 else x, check_operand(c, name), code)
     return reflected
 
@@ -2152,6 +2170,7 @@ def _radd(self, other: Operand) -> Tensor:
 @public("add", reflected=_reflect_alpha("add", ADD))
 def add(self, other: Operand, *, alpha: Number = 1) -> Tensor:
     """``self + alpha * other``."""
+    other = _check_alpha(self, other, alpha)
     return self + (other * alpha if alpha != 1 else other)
 
 
@@ -2177,6 +2196,7 @@ def _rsub(self, other: Operand) -> Tensor:
 def sub(self, other: Operand, *, alpha: Number = 1) -> Tensor:
     """``self - alpha * other``."""
     _no_bool_sub(self, other)
+    other = _check_alpha(self, other, alpha)
     return self - (other * alpha if alpha != 1 else other)
 
 

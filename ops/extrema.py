@@ -37,23 +37,32 @@ def pick_name(name: str) -> int:
     return PICK_NAMES.index(name)
 
 
-def _spread_weights(x: np.ndarray, y: np.ndarray, keep: tuple, nan_ties: bool) -> np.ndarray:
-    """1/count at the elements equal to their slice's result, 0 elsewhere (a nan result is
-    matched by nans when ``nan_ties``, as PyTorch's ``max()``)."""
+def _spread_hits(x: np.ndarray, y: np.ndarray, keep: tuple, nan_ties: bool) -> tuple:
+    """The elements equal to their slice's result (a nan result is matched by nans when
+    ``nan_ties``, as PyTorch's ``max()``), and how many each slice has, shaped to broadcast."""
     yk = y.reshape(keep)
     hit = x == yk
     if nan_ties:
         hit |= np.isnan(x) & np.isnan(yk)
     dims = tuple(d for d, s in enumerate(keep) if s == 1 and x.shape[d] != 1) or None
     count = hit.sum(axis=dims, keepdims=True) if dims else hit.astype(np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (hit / count).astype(x.dtype)
+    return hit, count
+
+
+def _shared(g, x: Tensor, y: np.ndarray, keep: tuple, evenly: bool):
+    """The adjoint ``g`` shared among the ties, divided by their count as PyTorch divides it:
+    ``max()``, ``min()`` and ``median()`` write the shares into zeros (``evenly_distribute_backward``:
+    +0.0 elsewhere), ``amax``/``amin``/``aminmax`` multiply them by the mask (``scale_grad_by_count``:
+    -0.0 elsewhere where the share is negative)."""
+    hit, count = _spread_hits(x._value(), y, keep, evenly)
+    share = g.reshape(keep) / plain(count.astype(x._value().dtype), x._dtype)
+    if evenly:
+        return share.expand(x._shape).masked_fill(plain(~hit, D.bool_), 0.0)
+    return share * plain(hit, x._dtype)
 
 
 def _spread_vjp(g, xs, y, r):
-    x = xs[0]
-    w = _spread_weights(x._value(), y._value(), r.keep_shape, r.ib >= BY_MAX)
-    return (g.reshape(r.keep_shape) * plain(w, x._dtype),)
+    return (_shared(g, xs[0], y._value(), r.keep_shape, r.ib >= BY_MAX),)
 
 
 def _aminmax_vjp(g, xs, y, r):
@@ -64,8 +73,7 @@ def _aminmax_vjp(g, xs, y, r):
     out = None
     for k, gk in enumerate(g):
         if gk is not None:
-            w = _spread_weights(x._value(), v[k * n:(k + 1) * n], keep, False)
-            d = gk.reshape(keep) * plain(w, x._dtype)
+            d = _shared(gk, x, v[k * n:(k + 1) * n], keep, False)
             out = d if out is None else out + d
     return (out,)
 

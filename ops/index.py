@@ -16,7 +16,7 @@ from typing import Optional, Union
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._emit import (D, Number, Tensor, aliased, check_overlap, check_repeats, emit, node_in, plain, recorded, state,
+from .._emit import (D, Number, Tensor, aliased, assert_no_overlap, check_overlap, check_repeats, emit, node_in, plain, recorded, state,
                      unshare, writable, write_tape)
 from ._args import broadcast_pair, shown, wrap_dim
 from ._index import positions_along
@@ -83,6 +83,36 @@ def getitem(self, index) -> Tensor:
 
 def _tensors_in(index) -> tuple:
     return tuple(it for it in (index if type(index) is tuple else (index,)) if isinstance(it, Tensor))
+
+
+def _no_overlap(self: Tensor, *others) -> None:
+    """PyTorch's check before an indexed write into ``self`` (``assert_no_overlap``): none of the
+    source and index tensors ``others`` (None, numbers skipped) shares memory with it."""
+    out = self._storage()
+    for t in others:
+        if isinstance(t, Tensor) and t._v is not None:
+            assert_no_overlap(out, t._v)
+
+
+def _is_mask(it) -> bool:
+    if isinstance(it, Tensor):
+        return it._dtype in (D.bool_, D.uint8) and bool(it._shape)    # (a 0-d one becomes a long index)
+    return isinstance(it, list) and bool(it) and np.asarray(it).dtype == np.bool_
+
+
+def _checks_overlap(index, value, accumulate: bool = False) -> bool:
+    """Whether PyTorch's ``index_put_`` with this key refuses a value or index sharing memory with the
+    target: the key has index tensors (or lists), and it does not run as ``masked_fill_``
+    (``canDispatchToMaskedFill``: one value and a single advanced index that is a boolean mask)."""
+    items = index if type(index) is tuple else (index,)
+    # (a 0-d integer tensor indexes as its number does)
+    advanced = [it for it in items if isinstance(it, (list, np.ndarray)) or isinstance(it, Tensor) and
+                (it._shape or it._dtype is D.bool_)]
+    if not advanced:
+        return False
+    if accumulate or (value.numel() if isinstance(value, Tensor) else 1) != 1:
+        return True
+    return not (len(advanced) == 1 and _is_mask(advanced[0]))
 
 
 def _indexed(x: Tensor, positions: np.ndarray, held: tuple) -> Tensor:
@@ -193,17 +223,24 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
     tracked = state.grad and (self._rg or (isinstance(value, Tensor) and value._rg))
     if not tracked:
         self._check_inplace(fill=True)      # (elements sharing memory: refused where written, below)
-        _index_values(np.empty(self._shape, np.bool_), idx)      # PyTorch's errors for bad indices
+        shape = _index_values(np.empty(self._shape, np.bool_), idx).shape      # PyTorch's errors for bad indices
         basic, advanced = _split(idx, len(self._shape))
         dst = _unsqueezed(self._storage(), basic if Ellipsis in basic else basic + (Ellipsis,))
         check_repeats(dst)
         unshare(dst)
         if isinstance(value, Tensor):
             if advanced is not None:
-                _same_put_dtype(self, value)
+                if _tensors_in(index) or type(index) is list:     # (not for a Python bool key)
+                    _put_shape(value, shape)
+                if _checks_overlap(index, value):
+                    _same_put_dtype(self, value)
             if advanced is None and value._shape and value._shape != dst.shape:
                 value = value.view(value._shape[_leading_ones(value._shape):]).expand(dst.shape)   # (its errors)
-            if value._v is not None and (value._shape or not dst.ndim or advanced is not None):
+            if advanced is not None and _checks_overlap(index, value):
+                for t in (value,) + _tensors_in(index):
+                    if t._v is not None:
+                        assert_no_overlap(dst, t._v)
+            elif advanced is None and value._v is not None and (value._shape or not dst.ndim):
                 check_overlap(dst, value._v)        # (PyTorch fills with a 0-d value: no check then)
         v = value._value() if isinstance(value, Tensor) else value
         if advanced is None:
@@ -221,8 +258,13 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
         value = plain(np.asarray(value, self._dtype.np), self._dtype)       # (a number: a 0-d tensor)
     basic, advanced = _split(idx, len(self._shape))
     if advanced is not None:
-        _index_values(np.empty(self._shape, np.bool_), idx)      # (all errors before recording the view)
-        _same_put_dtype(self, value)
+        shape = _index_values(np.empty(self._shape, np.bool_), idx).shape     # (all errors before the view)
+        if _tensors_in(index) or type(index) is list:     # (not for a Python bool key)
+            _put_shape(value, shape)
+        if _checks_overlap(index, value):
+            _same_put_dtype(self, value)
+        elif value._dtype is not self._dtype:
+            value = value.to(self._dtype)       # (PyTorch's masked_fill_ reads the value as a number)
     # PyTorch's set_item: the basic index as a view (none when it takes every element), then a copy into
     # it, or ``index_put_`` on it for the index tensors.
     sliced = self if _whole(basic, self._shape) else self[basic]
@@ -232,7 +274,11 @@ def setitem(self, index, value: Union[Tensor, Number]) -> None:
     ones = _leading_ones(value._shape)
     if ones:
         value = value.view(value._shape[ones:])
-    sliced._check_inplace(value)
+    if _checks_overlap(index, value):
+        sliced._check_inplace(value)
+        _no_overlap(sliced, value, *_tensors_in(index))
+    else:
+        sliced._check_inplace()     # (as masked_fill_, which PyTorch gives the value as a number)
     sliced._inplace(_put_at(sliced, advanced, value, held=_tensors_in(index)))
 
 
@@ -927,6 +973,7 @@ def scatter_(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = N
              value: Optional[Number] = None, reduce: Optional[str] = None) -> Tensor:
     """``scatter`` in place."""
     self._check_inplace(src)
+    _no_overlap(self, src, index)
     return self._inplace(self.scatter(dim, index, src, value=value, reduce=reduce))
 
 
@@ -946,6 +993,7 @@ def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
 def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """``scatter_add`` in place."""
     self._check_inplace(src)
+    _no_overlap(self, src, index)
     return self._inplace(self.scatter_add(dim, index, src))
 
 
@@ -1032,6 +1080,7 @@ def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 
 def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
     """``index_add`` in place."""
     self._check_inplace(source)
+    _no_overlap(self, source, index)
     return self._inplace(self.index_add(dim, index, source, alpha=alpha))
 
 
@@ -1050,6 +1099,7 @@ def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
 def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """``index_copy`` in place."""
     self._check_inplace(source)
+    _no_overlap(self, source, index)
     return self._inplace(self.index_copy(dim, index, source))
 
 
@@ -1073,6 +1123,7 @@ def index_fill(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> T
 def index_fill_(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``index_fill`` in place."""
     self._check_inplace()
+    _no_overlap(self, index)
     return self._inplace(self.index_fill(dim, index, value))
 
 
@@ -1091,8 +1142,27 @@ def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor
     got = sum(it.ndim if isinstance(it, np.ndarray) and it.dtype == np.bool_ else 1 for it in idx)
     if got > len(self._shape):
         raise IndexError(f"too many indices for tensor of dimension {len(self._shape)} (got {got})")
+    try:
+        shape = _index_values(np.empty(self._shape, np.bool_), idx).shape
+    except IndexError:
+        shape = None        # (PyTorch's kernel names a bad index later, after the dtypes)
+    if shape is not None:
+        _put_shape(values, shape)
     _same_put_dtype(self, values)
     return _put_at(self, idx, values, accumulate, tuple(indices))
+
+
+def _put_shape(value: Tensor, shape: tuple) -> None:
+    """PyTorch's check, before the dtypes', that an assigned value broadcasts to the indexing result
+    (its leading dims of size 1 dropped)."""
+    vs = value._shape[_leading_ones(value._shape):]
+    try:
+        fits = np.broadcast_shapes(vs, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(vs)} cannot be broadcast to indexing result "
+                           f"of shape {list(shape)}")
 
 
 def _same_put_dtype(self: Tensor, values: Tensor) -> None:
@@ -1118,7 +1188,11 @@ def _put_at(self: Tensor, idx: tuple, values: Tensor, accumulate: bool = False, 
 @public("index_put_", function=False)
 def index_put_(self, indices, values: Tensor, accumulate: bool = False) -> Tensor:
     """``index_put`` in place."""
-    self._check_inplace(values)
+    if _checks_overlap(tuple(indices), values, accumulate):
+        self._check_inplace(values)
+        _no_overlap(self, values, *indices)
+    else:
+        self._check_inplace()       # (as masked_fill_, which PyTorch gives the value as a number)
     return self._inplace(self.index_put(indices, values, accumulate))
 
 
@@ -1144,6 +1218,7 @@ def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor
 def put_(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
     """``put`` in place."""
     self._check_inplace(source)
+    _no_overlap(self, source, index)
     return self._inplace(self.put(index, source, accumulate))
 
 
@@ -1317,6 +1392,7 @@ def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, i
 def scatter_reduce_(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
     """``scatter_reduce`` in place."""
     self._check_inplace(src)
+    _no_overlap(self, src, index)
     return self._inplace(self.scatter_reduce(dim, index, src, reduce, include_self=include_self))
 
 
@@ -1345,6 +1421,7 @@ def index_reduce(self, dim: int, index: Tensor, source: Tensor, reduce: str, *, 
 def index_reduce_(self, dim: int, index: Tensor, source: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
     """``index_reduce`` in place."""
     self._check_inplace(source)
+    _no_overlap(self, source, index)
     return self._inplace(self.index_reduce(dim, index, source, reduce, include_self=include_self))
 
 

@@ -179,11 +179,14 @@ register(Op(MEAN, "mean", "MeanBackward0", 0, _vjp(True),
 
 
 def _jvp(mean):
-    """Sums and means are linear: the tangent is the input's, reduced the same way."""
+    """Sums and means are linear: the tangent is the input's, reduced the same way (by the same
+    call, as PyTorch's ``auto_linear``, so that its node is a SumBackward or MeanBackward too)."""
     def jvp(ts, xs, y, r):
+        reduce = ts[0].mean if mean else ts[0].sum
+        if not r.ib & DIM_GIVEN:
+            return reduce()
         dims = tuple(d for d in range(len(r.in_shapes[0])) if r.ia >> d & 1)
-        out = (ts[0].sum(dims, keepdim=True) if dims else ts[0]).reshape(r.out_shape)
-        return out / r.count if mean else out
+        return reduce(dims, keepdim=bool(r.ib & KEEPDIM))
     return jvp
 
 

@@ -197,9 +197,10 @@ def sum_to_dims(shape: tuple, target: tuple) -> tuple:
 
 VIEW_NAMES = ("ViewBackward0", "UnsqueezeBackward0", "SqueezeBackward0", "SqueezeBackward1",
               "SqueezeBackward4", "SqueezeBackward2", "UnsafeViewBackward0", "ReshapeAliasBackward0",
-              "UnsqueezeBackward1", "SqueezeBackward3", "SqueezeBackward5")
+              "UnsqueezeBackward1", "SqueezeBackward3", "SqueezeBackward5", "Identity")
 (V_VIEW, V_UNSQUEEZE, V_SQUEEZE, V_SQUEEZE_DIM, V_SQUEEZE_DIMS, V_SQUEEZE_TUPLE, V_UNSAFE,
  V_RESHAPE_ALIAS, V_UNSQUEEZE_, V_SQUEEZE_, V_SQUEEZE_TUPLE_) = range(11)    # (the last three: in place)
+V_IDENTITY = 11     # the primal of a dual tensor (``forward_ad.unpack_dual``): PyTorch's ``Identity`` node
 ROLES.view, ROLES.view_ia = VIEW, V_VIEW        # the recorded backward's sum-to (``ops/_spec.Roles``)
 
 
@@ -261,7 +262,7 @@ def _view_saved(r) -> tuple:
         return (("dim", lambda r: _removed(r.out_shape, r.in_shapes[0])[0]),)
     if how in (V_SQUEEZE_DIM, V_SQUEEZE_DIMS):
         return (("dim", lambda r: _removed(r.in_shapes[0], r.out_shape)[0]), ("self_sym_sizes", _sizes))
-    return (("self_sym_sizes", _sizes),)
+    return () if how == V_IDENTITY else (("self_sym_sizes", _sizes),)
 
 
 register(Op(VIEW, "view", "ViewBackward0", 0,

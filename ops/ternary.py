@@ -335,8 +335,13 @@ def clamp_tensors(self: Tensor, lo: Optional[Tensor], hi: Optional[Tensor], form
     bounds = (lo is not None) | (hi is not None) << 1
     if lo is None or hi is None:
         edge = math.inf if lo is not None else -math.inf
-        bound = plain(np.asarray(edge if dt.is_floating_point else (np.iinfo(dt.np).max if edge > 0
-                                                                     else np.iinfo(dt.np).min), dt.np), dt)
+        if dt.is_floating_point:
+            far = edge
+        elif dt is D.bool_:
+            far = edge > 0      # (bools clamp as 0 and 1)
+        else:
+            far = np.iinfo(dt.np).max if edge > 0 else np.iinfo(dt.np).min
+        bound = plain(np.asarray(far, dt.np), dt)
         lo, hi = (lo, bound) if hi is None else (bound, hi)
     shape = _shape3(self, lo, hi)
     vx, vlo, vhi = _value(self, dt), _value(lo, dt), _value(hi, dt)

@@ -40,6 +40,7 @@ from ._tangent import tangent_sweep
 from ._tensor import DUAL, Tensor
 from ._tensor import _link
 from ._tensor import _plain as plain
+from .ops.shape import V_IDENTITY, viewed
 from .ops.views import flat_positions
 from .ops._spec import OUTPUT, PUBLIC, SOURCE
 
@@ -97,6 +98,15 @@ def set_tangent(t: Tensor, tan: Optional[Tensor]) -> None:
 
 
 DUAL[:] = [tangent, set_tangent]
+
+
+def primal(t: Tensor) -> Tensor:
+    """``t``'s primal at the active level (PyTorch's ``_fw_primal``): a view of it whose node is
+    ``Identity``, with no tangent, neither its own nor a view of its root's."""
+    p = unwrapped(viewed)(t, t._shape, V_IDENTITY)
+    key = id(p)
+    TANGENTS[key] = (weakref.ref(p, lambda _, key=key: TANGENTS.pop(key, None)), None)
+    return p
 
 
 def unwrapped(fn: Callable) -> Callable:

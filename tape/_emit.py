@@ -65,6 +65,7 @@ from ._tensor import STRIDED_ROOTS, Number, Size, Tensor, storage_of
 from ._tensor import _plain as plain
 from ._tensor import _py_scalar as py_scalar
 from ._tensor import _check_overlap as check_overlap
+from ._tensor import _assert_no_overlap as assert_no_overlap
 from ._tensor import _check_repeats as check_repeats
 from ._tensor import _writable as writable
 from ._tensor import _flag_saved_alias as flag_saved_alias
@@ -79,7 +80,7 @@ from ._tensor import _refuse_rebased as refuse_rebased
 from .ops._spec import CONST, ROLES
 
 __all__ = ["D", "LEND_FROM", "ConstRef", "Number", "Size", "Tensor", "aliased", "arranged", "check_device",
-           "check_memory_format", "contiguous_format", "preserve_format", "check_overlap", "check_repeats", "device",
+           "check_memory_format", "contiguous_format", "preserve_format", "check_overlap", "assert_no_overlap", "check_repeats", "device",
            "emit", "emit_apart", "emit_into",
            "flag_saved_alias", "fresh", "in_parts", "into", "is_suffix", "left_to_python", "lends", "node_in", "plain",
            "py_scalar", "quiet", "recorded", "refuse_rebased", "row_value", "scalar_binary", "scalar_row", "scalar_unary", "state",

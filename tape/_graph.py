@@ -248,10 +248,20 @@ def accumulator(t) -> AccumulateGrad:
     return node
 
 
+# Nodes PyTorch makes from C++ functions of its own rather than derivative formulas: their class is
+# ``CppFunction``, their ``name()`` tells them apart (a tensor's repr prints that name)
+_CPP_FUNCTIONS = ("Identity",)
+
+
 def _class(name: str) -> type:
     cls = _CLASSES.get(name)
     if cls is None:
-        cls = _CLASSES[name] = type(name, (Node,), {"__slots__": ()})
+        if name in _CPP_FUNCTIONS:
+            full = "torch::autograd::" + name
+            cls = type("CppFunction", (Node,), {"__slots__": (), "name": lambda self: full})
+        else:
+            cls = type(name, (Node,), {"__slots__": ()})
+        _CLASSES[name] = cls
     return cls
 
 

@@ -25,7 +25,7 @@ from .ops.elementwise import (CATALOGUE_BINARY, CATALOGUE_UNARY, ONE_ELEMENT, ca
 from .ops.join import join_adjoint
 from .ops.linalg import linalg_adjoint
 from .ops.reduction import MEAN, SUM, one_adjoint, reduce_adjoint
-from .ops.shape import EXPAND, GATHER, INDEX, VIEW, shape_adjoint, view_adjoint
+from .ops.shape import EXPAND, GATHER, INDEX, TRANSPOSE, VIEW, shape_adjoint, view_adjoint
 
 _UNARY_END = UNARY.stop
 _BINARY_END = BINARY.stop
@@ -36,6 +36,7 @@ _JOIN_END = JOIN.stop
 _SOURCE_END = SOURCE.stop
 _PYTHON_START = PYTHON.start
 _SUM, _MEAN = SUM, MEAN
+_VIEW, _TRANSPOSE = VIEW, TRANSPOSE
 _GATHER, _INDEX = GATHER, INDEX
 
 SAVES = np.zeros(N_CODES, np.int64)     # each op's ``saved`` bits
@@ -292,14 +293,17 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
             for k in range(ln[r]):
                 _reach(R, seen, g64, g32, input_at(R, ix, r, k))
         else:
-            # _reach written out: its array arguments cost reference counting on every row.  An
-            # elementwise row adds to each element of an input of its size, so that adjoint starts at
-            # -0.0 (-0.0 + g is g bitwise): a lone gradient of -0.0 stays -0.0, as PyTorch passes it on.
+            # _reach written out: its array arguments cost reference counting on every row.  A row that
+            # adds one term to each element of an input (elementwise of its size, a sum or mean spreading
+            # its adjoint, a view, a transpose) starts that adjoint at -0.0 (-0.0 + g is g bitwise): a
+            # lone gradient of -0.0 stays -0.0, as PyTorch passes it on; the others start at +0.0, as
+            # PyTorch's zeros that they add into.
             for xk in (a[r], b[r]):
                 if xk >= 0 and rg[xk] != 0 and not seen[xk] & 1:
                     seen[xk] |= 1
                     lo = off[xk]
-                    start = -0.0 if code < _BINARY_END and num[xk] == num[r] else 0.0
+                    start = -0.0 if (code < _BINARY_END and num[xk] == num[r]) or code == _SUM or \
+                        code == _MEAN or code == _VIEW or code == _TRANSPOSE else 0.0
                     if dt[xk] == 0:
                         for i in range(lo, lo + num[xk]):
                             g64[i] = start

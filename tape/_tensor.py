@@ -389,8 +389,23 @@ def _check_overlap(out: np.ndarray, v: np.ndarray) -> None:
         return
     a = out.__array_interface__["data"][0]
     b = v.__array_interface__["data"][0]
-    if a == b and out.nbytes == v.nbytes and out.strides == v.strides:
+    if a == b and out.nbytes == v.nbytes and out.shape == v.shape and all(
+            so == sv for so, sv, n in zip(out.strides, v.strides, out.shape) if n > 1):
+        return      # (the same elements in the same places: a size-1 dim's stride tells nothing)
+    if a < b + v.nbytes and b < a + out.nbytes:
+        raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor "
+                           "refer to a single memory location. Please clone() the tensor before performing the "
+                           "operation.")
+
+
+def _assert_no_overlap(out: np.ndarray, v: np.ndarray) -> None:
+    """PyTorch's ``assert_no_overlap`` in an indexed write (``index_put_``, ``scatter_``, ``put_`` ...):
+    its source or index may share no memory with the written-to tensor, not even all of it (as an
+    elementwise op may); layouts with gaps or repeats are not checked, as PyTorch's."""
+    if not (out.size and v.size and np.may_share_memory(out, v) and _dense(out) and _dense(v)):
         return
+    a = out.__array_interface__["data"][0]
+    b = v.__array_interface__["data"][0]
     if a < b + v.nbytes and b < a + out.nbytes:
         raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor "
                            "refer to a single memory location. Please clone() the tensor before performing the "
@@ -1005,9 +1020,11 @@ class Tensor(_NotYet):
     def __repr__(self, *, tensor_contents=None) -> str:
         fn = self.grad_fn if self._rebased is None else None
         tan = DUAL[0](self) if DUAL else None      # (a dual tensor shows its tangent, as PyTorch's)
+        name = None if fn is None else type(fn).__name__
+        if name == "CppFunction":
+            name = fn.name().rsplit("::", 1)[-1]       # (as PyTorch's repr names such a node)
         return tensor_repr(self._value(), self._dtype, D.get_default_dtype(),
-                           "Invalid" if self._rebased is not None else type(fn).__name__ if fn is not None else None,
-                           self._rg, None if tan is None else f"{tan}")
+                           "Invalid" if self._rebased is not None else name, self._rg, None if tan is None else f"{tan}")
 
     __str__ = __repr__
 

@@ -674,3 +674,35 @@ def test_forward_over_reverse_across_tapes():
         retire()
         got, = tape.autograd.grad(g, u, tape.ones(2, dtype=tape.float64), create_graph=True)
         np.testing.assert_allclose(fwAD.unpack_dual(got).tangent.tolist(), -np.sin([0.3, 0.5]), rtol=1e-15)
+
+
+def test_primal_of_unpack_dual_is_an_identity_view_without_tangent():
+    # PyTorch's _fw_primal: a view whose node is a CppFunction named Identity, and no tangent at the
+    # level (its repr shows none; unpacked again, its tangent is None).
+    x = tape.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with fwAD.dual_level():
+        d = fwAD.make_dual(x, tape.tensor([1.0, 0.0, 0.0]))
+        p, t = fwAD.unpack_dual((d * d).sum())
+        assert repr(p) == "tensor(14., grad_fn=<Identity>)"
+        assert repr(t) == "tensor(2., grad_fn=<SumBackward0>)"
+        assert fwAD.unpack_dual(p).tangent is None
+        q = fwAD.unpack_dual(d).primal
+        assert type(q.grad_fn).__name__ == "CppFunction"
+        assert q.grad_fn.name() == "torch::autograd::Identity"
+        assert q._base is x and q.grad_fn.next_functions[0][0] is d.grad_fn
+        assert repr(q.grad_fn).startswith("<CppFunction object at ")
+        q.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_tangent_of_a_sum_or_mean_is_reduced_by_the_same_call():
+    # (PyTorch's auto_linear: the tangent's node is the reduction's own, not a view of it)
+    x = tape.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    with fwAD.dual_level():
+        e = fwAD.make_dual(x, tape.ones(2, 3)) ** 2
+        names = [type(fwAD.unpack_dual(y).tangent.grad_fn).__name__
+                 for y in (e.sum(), e.sum(0), e.sum(1, keepdim=True), e.mean(), e.mean((0, 1)), e.mean(-1))]
+        t = fwAD.unpack_dual(e.sum(1, keepdim=True)).tangent
+    assert names == ["SumBackward0", "SumBackward1", "SumBackward1", "MeanBackward0", "MeanBackward1",
+                     "MeanBackward1"]
+    assert t.tolist() == [[12.0], [30.0]]

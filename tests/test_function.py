@@ -182,7 +182,7 @@ def test_grad_fn_is_the_ctx_with_its_attributes():
     assert node.k == 2.0 and node.needs_input_grad == (True, False, False)
     assert [type(f).__name__ if f is not None else None for f, _ in node.next_functions] == ["AccumulateGrad", None]
     assert node.metadata == {} and node.metadata is node.metadata
-    assert re.fullmatch(r"<tape\.autograd\.function\.SplitBackward object at 0x[0-9a-f]+>", repr(node))
+    assert re.fullmatch(r"<torch\.autograd\.function\.SplitBackward object at 0x[0-9a-f]+>", repr(node))
     assert a.requires_grad and not a.is_leaf
 
 

@@ -884,3 +884,91 @@ def test_comparison_of_operands_in_different_layouts_takes_pytorchs_layout(code)
 def test_floor_division_of_operands_in_different_layouts_takes_pytorchs_layout(code):
     y = eval(code, {"torch": torch, "x": torch.ones(3, 2, requires_grad=True), "c": torch.ones(2, 3)})
     assert y.stride() == (1, 2)
+
+
+OVERLAP = ("unsupported operation: some elements of the input tensor and the written-to tensor refer to a single "
+           "memory location. Please clone() the tensor before performing the operation.")
+
+
+@pytest.mark.parametrize("code", [
+    "x[torch.tensor([0, 1, 2])] = x", "x[x > 1] = x[1:]", "x[[0, 1, 2]] = x.detach()",
+    "x.index_put_((torch.tensor([0, 1, 2]),), x)", "x.index_put_((torch.tensor([0, 1, 2]),), x, accumulate=True)",
+    "x.index_copy_(0, torch.tensor([0, 1, 2]), x)", "x.index_add_(0, torch.tensor([0, 1, 2]), x)",
+    "x.scatter_(0, torch.tensor([0, 1, 2]), x)", "x.scatter_add_(0, torch.tensor([0, 1, 2]), x)",
+    "x.put_(torch.tensor([0, 1, 2]), x)", "t = torch.tensor(2.); t[t > 0] = t", "y = x * 1; y[[0, 1, 2]] = y",
+    "i = torch.tensor([0, 1, 2]); i[i] = torch.tensor([5, 6, 7])", "i = torch.tensor([0, 1, 2]); i.index_fill_(0, i, 5)",
+    "i = torch.tensor([0, 1, 2]); i.scatter_(0, i, 5)"])
+def test_an_indexed_write_refuses_a_source_or_index_sharing_the_target_s_memory(code):
+    # PyTorch's index_put_ (item assignment with index tensors), index_copy_, scatter_, put_ ... assert that
+    # no source or index overlaps the target at all (an elementwise op allows all of it in place)
+    with pytest.raises(RuntimeError, match=re.escape(OVERLAP)):
+        exec(code, {"torch": torch, "x": torch.tensor([1.0, 2.0, 3.0], requires_grad="y =" in code)})
+
+
+@pytest.mark.parametrize("code, values", [
+    ("x[torch.tensor([True, False, True])] = x[1]", [2.0, 2.0, 2.0]),
+    ("x[torch.tensor([True, False, True])] = x[1:2]", [2.0, 2.0, 2.0]),
+    ("x.index_put_((torch.tensor([True, False, True]),), x[1])", [2.0, 2.0, 2.0]),
+    ("x[[True, False, True]] = x[0]", [1.0, 2.0, 1.0]), ("x[True] = x", [1.0, 2.0, 3.0]),
+    ("x[0, None] = x[2]", [3.0, 2.0, 3.0])])
+def test_an_indexed_write_that_runs_as_masked_fill_checks_no_overlap(code, values):
+    # (one value and a single boolean mask: PyTorch's masked_fill_, which reads the value as a number)
+    x = torch.tensor([1.0, 2.0, 3.0])
+    exec(code, {"torch": torch, "x": x})
+    assert x.tolist() == values
+    y = torch.tensor([1.0, 2.0, 3.0], requires_grad=True) * 1
+    y[torch.tensor([True, False, True])] = y[1]
+    y.sum().backward()
+
+
+@pytest.mark.parametrize("code, message", [
+    ("torch.add(i, i, alpha=0.5)", "For integral input tensors, argument alpha must not be a floating point number."),
+    ("torch.add(i, i, alpha=1.0)", "For integral input tensors, argument alpha must not be a floating point number."),
+    ("torch.add(2, i, alpha=0.5)", "For integral input tensors, argument alpha must not be a floating point number."),
+    ("i.sub_(i, alpha=0.5)", "For integral input tensors, argument alpha must not be a floating point number."),
+    ("torch.sub(i, i, alpha=True)", "Boolean alpha only supported for Boolean results."),
+    ("torch.add(f, i, alpha=True)", "Boolean alpha only supported for Boolean results.")])
+def test_alpha_of_add_and_sub_must_fit_the_result_type(code, message):
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        eval(code, _ns())
+
+
+def test_a_float_alpha_scales_an_integer_operand_in_the_result_type():
+    r = torch.add(torch.tensor(1.5, dtype=torch.float64), torch.tensor([1, 2]), alpha=0.5)
+    assert r.dtype == torch.float64 and r.tolist() == [2.0, 2.5]
+    assert torch.add(torch.tensor([True]), torch.tensor([True]), alpha=True).tolist() == [True]
+    assert torch.add(torch.tensor([1, 2]), 2.5, alpha=0.5).tolist() == [2.25, 3.25]
+
+
+def test_clamp_of_bools_by_a_bool_tensor():
+    b = torch.tensor([True, False, True])
+    assert torch.clamp(b, min=torch.tensor([True, False, False])).tolist() == [True, False, True]
+    assert torch.clamp(b, max=torch.tensor(False)).tolist() == [False, False, False]
+    assert torch.clamp(torch.tensor(False), min=b).tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_item_assignment_checks_the_value_s_shape_before_its_dtype(requires_grad):
+    x = torch.tensor([1.0, 2.0], requires_grad=requires_grad) * 1
+    with pytest.raises(RuntimeError, match=re.escape("shape mismatch: value tensor of shape [2] cannot be broadcast "
+                                                     "to indexing result of shape [1]")):
+        x[torch.tensor([0])] = torch.tensor([[1, 2]])
+    b = torch.tensor(True)
+    with pytest.raises(RuntimeError, match=re.escape("shape mismatch: value tensor of shape [2] cannot be broadcast "
+                                                     "to indexing result of shape [0]")):
+        b[torch.tensor(False)] = torch.tensor([1, 2])
+    with pytest.raises(RuntimeError, match=re.escape("shape mismatch: value tensor of shape [2] cannot be broadcast "
+                                                     "to indexing result of shape [1]")):
+        x.index_put_((torch.tensor([0]),), torch.tensor([1, 2]))
+    # (one value under one boolean mask: PyTorch's masked_fill_, which takes a value of another dtype)
+    x[x > 1] = torch.tensor([5])
+    assert x.tolist() == [1.0, 5.0] and x.dtype == torch.float32
+
+
+def test_a_zero_dim_integer_index_assigns_as_its_number():
+    # (a basic index in PyTorch: the write is a copy, which allows the value to be the target itself)
+    x = torch.tensor([[[0.5], [1.5]]])
+    x[torch.tensor(-1), ...] = x
+    assert x.tolist() == [[[0.5], [1.5]]]
+    x[-1] = x       # (the same elements in the same places, whatever the strides of size-1 dims)
+    assert x.tolist() == [[[0.5], [1.5]]]

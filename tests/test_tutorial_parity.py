@@ -213,3 +213,67 @@ def test_minus_zero_gradients_of_big_rows_as_of_small_ones(dtype):
     (small * small * 3.0).tanh().exp().backward(torch.zeros(8, dtype=dtype))
     assert np.signbit(x.grad.numpy()).tolist() == (x.detach().numpy() < 0).tolist()
     assert _signs(small.grad) == (small.detach().numpy() < 0).tolist()
+
+
+@pytest.mark.parametrize("make", [lambda x: x.sum(), lambda x: x.mean(), lambda x: x.view(2, 2),
+                                  lambda x: x.view(2, 2).sum(0), lambda x: x.view(2, 2).mean(1, keepdim=True),
+                                  lambda x: x.view(2, 2).t()])
+def test_a_lone_minus_zero_seed_passes_through_sums_means_and_views(make):
+    # PyTorch's sum and mean spread the adjoint (expand), views and transposes pass it on as it is:
+    # a -0.0 seed leaves -0.0 on every element.
+    x = torch.tensor([-1.0, 0.0, 1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    y = make(x)
+    y.backward(torch.full_like(y, -0.0))
+    assert _signs(x.grad) == [True] * 4
+
+
+def test_max_min_and_median_of_all_elements_leave_plus_zero_off_the_ties():
+    # PyTorch writes the shares of max(), min(), median() into zeros (evenly_distribute_backward) but
+    # multiplies amax's, amin's and aminmax's by the mask: -0.0 off the ties for a negative seed.
+    for name, signs in [("max", [False, True, True, False]), ("min", [True, False, False, False]),
+                        ("median", [False, False, False, True]), ("amax", [True, True, True, True]),
+                        ("amin", [True, True, True, True])]:
+        x = torch.tensor([0.0, 3.0, 3.0, 1.0], dtype=torch.float64, requires_grad=True)
+        getattr(x, name)().backward(torch.tensor(-1.0, dtype=torch.float64))
+        assert _signs(x.grad) == signs, name
+    x = torch.tensor([[0.0, 3.0], [3.0, 1.0]], requires_grad=True)
+    x.max().backward(torch.tensor(-2.0))
+    assert repr(x.grad) == "tensor([[ 0., -1.],\n        [-1.,  0.]])"
+
+
+def test_ties_share_the_gradient_divided_by_their_count():
+    # grad / count, as PyTorch computes it (not grad * (1 / count): 2.9 / 3 and 2.9 * (1 / 3) differ
+    # in the last bit).
+    for name in ("max", "amax", "median"):
+        x = torch.tensor([1.0, 3.0, 3.0, 3.0, 0.0], dtype=torch.float64, requires_grad=True)
+        getattr(x, name)().backward(torch.tensor(2.9, dtype=torch.float64))
+        assert x.grad.tolist() == [0.0, 2.9 / 3, 2.9 / 3, 2.9 / 3, 0.0], name
+    x = torch.tensor([[1.0, 3.0, 3.0, 3.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    x.aminmax(dim=1)[1].backward(torch.tensor([2.9], dtype=torch.float64))
+    assert x.grad.tolist() == [[0.0, 2.9 / 3, 2.9 / 3, 2.9 / 3, 0.0]]
+
+
+def test_jacobian_with_create_graph_stacks_its_rows_as_pytorch():
+    # Each row's -0.0 (0 * -1 off the diagonal of the Jacobian of a * y) is kept, as torch.stack keeps it.
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    J = torch.autograd.functional.jacobian(lambda a: a * y, x, create_graph=True)
+    assert repr(J) == ("tensor([[ 0.5000, -0.0000,  0.0000],\n        [ 0.0000, -1.0000,  0.0000],\n"
+                       "        [ 0.0000, -0.0000,  2.0000]], grad_fn=<ViewBackward0>)")
+    J.sum().backward()
+    assert y.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_a_custom_function_s_node_prints_pytorch_s_module():
+    class Square(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    y = Square.apply(torch.ones(2, requires_grad=True))
+    assert repr(y.grad_fn).startswith("<torch.autograd.function.SquareBackward object at 0x")
+    assert repr(y) == "tensor([1., 1.], grad_fn=<SquareBackward>)"

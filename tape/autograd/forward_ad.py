@@ -135,7 +135,7 @@ def unpack_dual(tensor: Tensor, *, level: Optional[int] = None) -> UnpackedDualT
         return UnpackedDualTensor(tensor, None)
     if level != _current_level:
         raise RuntimeError("Invalid level given to _fw_primal")
-    return UnpackedDualTensor(_dual.unwrapped(tensor.view_as)(tensor), _dual.tangent(tensor))
+    return UnpackedDualTensor(_dual.primal(tensor), _dual.tangent(tensor))
 
 
 class dual_level:

@@ -300,11 +300,12 @@ _CLEARED = ("saved_tensors can only be accessed once when clear_saved_tensors_on
 
 
 class FunctionMeta(type):
-    """Makes, for each Function class, its node class ``<ClassName>Backward``."""
+    """Makes, for each Function class, its node class ``<ClassName>Backward``, in PyTorch's module
+    (``torch.autograd.function``: a node's default repr prints it, as PyTorch's)."""
 
     def __init__(cls, name, bases, attrs):
         cls._backward_cls = type(attrs.get("_node_name", name + "Backward"), (BackwardCFunction,),
-                                 {"_forward_cls": cls, "__module__": __name__,
+                                 {"_forward_cls": cls, "__module__": "torch.autograd.function",
                                   "_builtin": attrs.get("_builtin_node", False)})
         super().__init__(name, bases, attrs)
 

@@ -259,12 +259,8 @@ def _stack(rows: list, out: Tensor, inp: Tensor) -> Tensor:
         return _plain(np.zeros(shape, inp.dtype.np), inp.dtype)
     if not any(r.requires_grad for r in rows):
         return _plain(np.stack([r.numpy() for r in rows]).reshape(shape), inp.dtype)
-    total = None
-    n = len(rows)
-    for e, r in enumerate(rows):
-        placed = r.reshape(-1)._embed(0, e, (n, inp.numel()))
-        total = placed if total is None else total + placed
-    return total.reshape(shape)
+    # (stacked, as PyTorch stacks them: a sum of rows placed in zeros would turn their -0.0 into +0.0)
+    return stack(rows).view(shape)
 
 
 def _split_block(J: np.ndarray, used: list, reached: np.ndarray, outputs: tuple, inputs: tuple,
