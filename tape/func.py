@@ -270,22 +270,12 @@ def _differentiate(outputs: list, inputs: list, cotangents: Optional[list], mine
 
 # -- reverse mode ---------------------------------------------------------------------------------
 def grad_and_value(func: Callable, argnums: argnums_t = 0, has_aux: bool = False) -> Callable:
-    r"""Returns a function to compute a tuple of the gradient and primal, or forward, computation.
+    """A function that returns both the gradient of ``func`` and its value: ``(grads, value)``,
+    or ``(grads, (value, aux))`` with ``has_aux``.
 
-    Args:
-        func (Callable): A Python function that takes one or more arguments.  Must return a single
-            element Tensor.  If specified ``has_aux`` equals ``True``, function can return a tuple
-            of single-element Tensor and other auxiliary objects: ``(output, aux)``.
-        argnums (int or Tuple[int]): Specifies arguments to compute gradients with respect to.
-            ``argnums`` can be single integer or tuple of integers.  Default: 0.
-        has_aux (bool): Flag indicating that ``func`` returns a tensor and other auxiliary objects:
-            ``(output, aux)``.  Default: False.
-
-    Returns:
-        Function to compute a tuple of gradients with respect to its inputs and the forward
-        computation.  By default, the output of the function is a tuple of the gradient tensor(s)
-        and the output.  If specified ``has_aux`` equals ``True``, tuple of gradients and tuple of
-        the forward computation with output auxiliary objects is returned.
+    ``func`` must return a 0-d tensor (with ``has_aux``, a pair ``(0-d tensor, aux)``); the gradients
+    are taken with respect to the positional arguments ``argnums`` (an int, or a tuple of ints for a
+    tuple of gradients), each a tensor or a pytree of tensors, which need not require grad.
     """
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -315,30 +305,17 @@ def grad_and_value(func: Callable, argnums: argnums_t = 0, has_aux: bool = False
 
 
 def grad(func: Callable, argnums: argnums_t = 0, has_aux: bool = False) -> Callable:
-    r"""``grad`` operator helps computing gradients of ``func`` with respect to the input(s)
-    specified by ``argnums``.  This operator can be nested to compute higher-order gradients.
-
-    Args:
-        func (Callable): A Python function that takes one or more arguments.  Must return a single
-            element Tensor.  If specified ``has_aux`` equals ``True``, function can return a tuple
-            of single-element Tensor and other auxiliary objects: ``(output, aux)``.
-        argnums (int or Tuple[int]): Specifies arguments to compute gradients with respect to.
-            ``argnums`` can be single integer or tuple of integers.  Default: 0.
-        has_aux (bool): Flag indicating that ``func`` returns a tensor and other auxiliary objects:
-            ``(output, aux)``.  Default: False.
-
-    Returns:
-        Function to compute gradients with respect to its inputs.  By default, the output of the
-        function is the gradient tensor(s) with respect to the first argument.  If specified
-        ``has_aux`` equals ``True``, tuple of gradients and output auxiliary objects is returned.
+    """A function that returns the gradient of ``func`` with respect to its arguments ``argnums``
+    (``(grads, aux)`` with ``has_aux``): :func:`grad_and_value` without the value.  Transforms
+    nest: ``grad(grad(f))(x)`` is the second derivative of a scalar function ``f``.
 
     Example::
 
-        >>> x = torch.randn([])
-        >>> cos_x = grad(lambda x: torch.sin(x))(x)
-        >>> assert torch.allclose(cos_x, x.cos())
-        >>> neg_sin_x = grad(grad(lambda x: torch.sin(x)))(x)
-        >>> assert torch.allclose(neg_sin_x, -x.sin())
+        >>> x = tape.tensor(0.5)
+        >>> tape.func.grad(tape.sin)(x)             # cos(0.5)
+        tensor(0.8776)
+        >>> tape.func.grad(tape.func.grad(tape.sin))(x)   # -sin(0.5)
+        tensor(-0.4794)
     """
     inner = grad_and_value(func, argnums, has_aux)
 
@@ -350,25 +327,10 @@ def grad(func: Callable, argnums: argnums_t = 0, has_aux: bool = False) -> Calla
 
 
 def vjp(func: Callable, *primals: Any, has_aux: bool = False):
-    r"""Standing for the vector-Jacobian product, returns a tuple containing the results of
-    ``func`` applied to ``primals`` and a function that, when given ``cotangents``, computes the
-    reverse-mode Jacobian of ``func`` with respect to ``primals`` times ``cotangents``.
-
-    Args:
-        func (Callable): A Python function that takes one or more arguments.  Must return one or
-            more Tensors.
-        primals (Tensors): Positional arguments to ``func`` that must all be Tensors (or pytrees
-            of them).  The returned function will also be computing the derivative with respect to
-            these arguments.
-        has_aux (bool): Flag indicating that ``func`` returns a ``(output, aux)`` tuple where the
-            first element is the output of the function to be differentiated and the second
-            element is other auxiliary objects that will not be differentiated.  Default: False.
-
-    Returns:
-        Returns a ``(output, vjp_fn)`` tuple containing the output of ``func`` applied to
-        ``primals`` and a function that computes the vjp of ``func`` with respect to all
-        ``primals`` using the cotangents passed to the returned function.  If ``has_aux is True``,
-        then instead returns a ``(output, vjp_fn, aux)`` tuple.
+    """Evaluate ``func(*primals)`` and return ``(output, vjp_fn)``; ``vjp_fn(cotangents)`` gives
+    the vector-Jacobian products (a tuple, one per primal), where ``cotangents`` has the structure
+    and shapes of ``output``.  With ``has_aux``, ``func`` returns ``(output, aux)`` and so does this,
+    ``(output, vjp_fn, aux)``.  ``vjp_fn`` can be called several times.
     """
     return _vjp(func, primals, None, has_aux)
 
@@ -441,28 +403,11 @@ def _pprint(spec: TreeSpec) -> str:
 
 def jacrev(func: Callable, argnums: argnums_t = 0, *, has_aux: bool = False, chunk_size: Optional[int] = None,
            _preallocate_and_copy: bool = False) -> Callable:
-    r"""Computes the Jacobian of ``func`` with respect to the arg(s) at index ``argnum`` using
-    reverse mode autodiff.
-
-    Args:
-        func (function): A Python function that takes one or more arguments, one of which must be
-            a Tensor, and returns one or more Tensors.
-        argnums (int or Tuple[int]): Optional, integer or tuple of integers, saying which
-            arguments to get the Jacobian with respect to.  Default: 0.
-        has_aux (bool): Flag indicating that ``func`` returns a ``(output, aux)`` tuple where the
-            first element is the output of the function to be differentiated and the second
-            element is auxiliary objects that will not be differentiated.  Default: False.
-        chunk_size (None or int): If None (default), use the maximum chunk size (equivalent to
-            doing a single vmap over vjp to compute the jacobian).  Any chunk size gives the same
-            values here: the rows of the Jacobian come from one backward each, or, from
-            ``BLOCKED_ROWS`` rows on when they keep no history, from blocked reverse sweeps (see
-            ``autograd.functional.jacobian``: the same values, but zeros no gradient reached are +0.0
-            where PyTorch's may be -0.0).
-
-    Returns:
-        Returns a function that takes in the same inputs as ``func`` and returns the Jacobian of
-        ``func`` with respect to the arg(s) at ``argnums``.  If ``has_aux is True``, then the
-        returned function instead returns a ``(jacobian, aux)`` tuple.
+    """A function that returns the Jacobian of ``func`` with respect to its arguments ``argnums``,
+    computed in reverse mode (one vector-Jacobian product per output element, or in blocks of
+    ``chunk_size``).  Each output's Jacobian has the output's shape followed by the argument's; a
+    pytree of outputs or a tuple of ``argnums`` gives the same structure of Jacobians.  With
+    ``has_aux``, ``func`` returns ``(output, aux)`` and the function returns ``(jacobian, aux)``.
     """
     if not (chunk_size is None or chunk_size > 0):
         raise ValueError("jacrev: `chunk_size` should be greater than 0.")
@@ -615,26 +560,10 @@ def _plain_primal(t: Any) -> Any:
 
 
 def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, has_aux: bool = False):
-    r"""Standing for the Jacobian-vector product, returns a tuple containing the output of
-    ``func(*primals)`` and the "Jacobian of ``func`` evaluated at ``primals``" times
-    ``tangents``.  This is also known as forward-mode autodiff.
-
-    Args:
-        func (function): A Python function that takes one or more arguments, one of which must be
-            a Tensor, and returns one or more Tensors.
-        primals (Tensors): Positional arguments to ``func`` that must all be Tensors.  The
-            returned function will also be computing the derivative with respect to these
-            arguments.
-        tangents (Tensors): The "vector" for which Jacobian-vector-product is computed.  Must be
-            the same structure and sizes as the inputs to ``func``.
-        has_aux (bool): Flag indicating that ``func`` returns a ``(output, aux)`` tuple where the
-            first element is the output of the function to be differentiated and the second
-            element is other auxiliary objects that will not be differentiated.  Default: False.
-
-    Returns:
-        Returns a ``(output, jvp_out)`` tuple containing the output of ``func`` evaluated at
-        ``primals`` and the Jacobian-vector product.  If ``has_aux is True``, then instead returns
-        a ``(output, jvp_out, aux)`` tuple.
+    """Evaluate ``func(*primals)`` and return ``(output, jvp_out)``, the product of ``func``'s
+    Jacobian at ``primals`` with ``tangents`` (forward mode), ``tangents`` having the structure and
+    shapes of ``primals``.  With ``has_aux``, ``func`` returns ``(output, aux)`` and so does this,
+    ``(output, jvp_out, aux)``.
     """
     name = "jvp(f, primals, tangents)"
     flat_p, p_spec, flat_t = _jvp_checks(primals, tangents, name)
@@ -645,17 +574,9 @@ def jvp(func: Callable, primals: Any, tangents: Any, *, strict: bool = False, ha
 
 
 def linearize(func: Callable, *primals: Any) -> tuple:
-    r"""Returns the value of ``func`` at ``primals`` and linear approximation at ``primals``.
-
-    Args:
-        func (Callable): A Python function that takes one or more arguments.
-        primals (Tensors): Positional arguments to ``func`` that must all be Tensors.  These are
-            the values at which the function is linearly approximated.
-
-    Returns:
-        Returns a ``(output, jvp_fn)`` tuple containing the output of ``func`` applied to
-        ``primals`` and a function that computes the jvp of ``func`` evaluated at ``primals``.
-        (Each call of ``jvp_fn`` runs ``func`` again with the tangents given.)
+    """Evaluate ``func(*primals)`` and return ``(output, jvp_fn)``; ``jvp_fn(*tangents)`` is the
+    Jacobian-vector product at ``primals`` (the function's linear approximation there), callable
+    for many tangents.
     """
     flat_p, p_spec = tree_flatten(primals)
     out = func(*primals)
@@ -692,24 +613,9 @@ def _basis(flat: list) -> list:
 
 
 def jacfwd(func: Callable, argnums: argnums_t = 0, has_aux: bool = False, *, randomness: str = "error") -> Callable:
-    r"""Computes the Jacobian of ``func`` with respect to the arg(s) at index ``argnum`` using
-    forward-mode autodiff.
-
-    Args:
-        func (function): A Python function that takes one or more arguments, one of which must be
-            a Tensor, and returns one or more Tensors.
-        argnums (int or Tuple[int]): Optional, integer or tuple of integers, saying which
-            arguments to get the Jacobian with respect to.  Default: 0.
-        has_aux (bool): Flag indicating that ``func`` returns a ``(output, aux)`` tuple where the
-            first element is the output of the function to be differentiated and the second
-            element is auxiliary objects that will not be differentiated.  Default: False.
-        randomness (str): Flag indicating what type of randomness to use (see :func:`vmap`).
-            Allowed: "different", "same", "error".  Default: "error".
-
-    Returns:
-        Returns a function that takes in the same inputs as ``func`` and returns the Jacobian of
-        ``func`` with respect to the arg(s) at ``argnums``.  If ``has_aux is True``, then the
-        returned function instead returns a ``(jacobian, aux)`` tuple.
+    """A function that returns the Jacobian of ``func`` with respect to its arguments ``argnums``,
+    computed in forward mode (one Jacobian-vector product per input element); the result has the
+    structure :func:`jacrev` gives.  ``randomness`` is :func:`vmap`'s, for random ops in ``func``.
     """
     _check_randomness(randomness)
 
@@ -748,23 +654,14 @@ def jacfwd(func: Callable, argnums: argnums_t = 0, has_aux: bool = False, *, ran
 
 
 def hessian(func: Callable, argnums: argnums_t = 0) -> Callable:
-    r"""Computes the Hessian of ``func`` with respect to the arg(s) at index ``argnum``.
+    """A function that returns the Hessian of ``func`` (a scalar function) with respect to its
+    arguments ``argnums``: the Jacobian of its gradient.
 
     PyTorch's is ``jacfwd(jacrev(func))`` (forward over reverse); tape's is that inside a forward
     level (a ``jvp`` or ``jacfwd`` around it), and otherwise ``jacrev(jacrev(func))``: one recorded
     backward, then the blocked reverse sweeps of the gradient (see ``autograd.functional.hessian``),
     the same values to rounding.  As in PyTorch's, a random op inside raises (vmap's randomness
     'error').
-
-    Args:
-        func (function): A Python function that takes one or more arguments, one of which must be
-            a Tensor, and returns one or more Tensors.
-        argnums (int or Tuple[int]): Optional, integer or tuple of integers, saying which
-            arguments to get the Hessian with respect to.  Default: 0.
-
-    Returns:
-        Returns a function that takes in the same inputs as ``func`` and returns the Hessian of
-        ``func`` with respect to the arg(s) at ``argnums``.
     """
     inner = jacrev(func, argnums)
     forward, reverse = jacfwd(inner, argnums), _jacrev(inner, argnums, False, 0)
@@ -831,32 +728,14 @@ def _check_out_dims(out_dims: Any, func: Callable) -> None:
 
 def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = "error", *,
          chunk_size: Optional[int] = None) -> Callable:
-    r"""vmap is the vectorizing map; ``vmap(func)`` returns a new function that maps ``func`` over
-    some dimension of the inputs.  Semantically, vmap pushes the map into PyTorch operations called
-    by ``func``, effectively vectorizing those operations.  Here it calls ``func`` once per index
-    of the mapped dimension and stacks the results (PyTorch's values; the cost of a loop).
+    """A function that maps ``func`` over a dimension of its inputs: each input is taken apart
+    along its ``in_dims`` entry (an int, or None for an input given whole to every call; a pytree
+    of them matching the inputs), and each output is stacked along its ``out_dims`` entry.
 
-    Args:
-        func (function): A Python function that takes one or more arguments.  Must return one or
-            more Tensors.
-        in_dims (int or nested structure): Specifies which dimension of the inputs should be mapped
-            over.  ``in_dims`` should have a structure like the inputs.  If the ``in_dim`` for a
-            particular input is None, then that indicates there is no map dimension.  Default: 0.
-        out_dims (int or Tuple[int]): Specifies where the mapped dimension should appear in the
-            outputs.  If ``out_dims`` is a Tuple, then it should have one element per output.
-            Default: 0.
-        randomness (str): Specifies whether the randomness in this vmap should be the same or
-            different across batches.  If 'different', the randomness for each batch will be
-            different.  If 'same', the randomness will be the same across batches.  If 'error',
-            any calls to random functions will error.  Default: 'error'.
-        chunk_size (None or int): If None (default), apply a single vmap over inputs.  If not
-            None, then compute the vmap :attr:`chunk_size` samples at a time (the same values).
-
-    Returns:
-        Returns a new "batched" function.  It takes the same inputs as ``func``, except each input
-        has an extra dimension at the index specified by ``in_dims``.  It takes returns the same
-        outputs as ``func``, except each output has an extra dimension at the index specified by
-        ``out_dims``.
+    PyTorch vectorizes the ops ``func`` calls; tape calls ``func`` once per index of the mapped
+    dimension (``chunk_size`` indices at a time make no difference here) and stacks the results:
+    PyTorch's values, at the cost of a loop.  ``randomness``: 'error' (a random op inside raises),
+    'different' (each sample draws its own numbers) or 'same' (every sample draws the same ones).
     """
     _check_randomness(randomness)
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
