@@ -309,13 +309,13 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         va, vb = a._v, b._v
         if not compiled:
             y = np.matmul(va, vb)
-            return recorded(tape, tape.append(MATMUL_BLAS, dt.arena, y, na_, nb_, ia=MM), y, dt)
+            return recorded(tape, tape.push(MATMUL_BLAS, dt.arena, y, na_, nb_, MM), y, dt)
         if flops <= KERNEL_VALUE:
             return _small_product(tape, dt, (sa[0], sb[1]), a, b, na_, nb_, MM, flops)
         # (``_small_product``'s BLAS value, inlined: the common product of a training step)
         y = np.matmul(va if va.flags.c_contiguous else tape.value_of(na_),
                       vb if vb.flags.c_contiguous else tape.value_of(nb_))
-        return recorded(tape, tape.append(MATMUL, dt.arena, y, na_, nb_, ia=MM, ib=BLAS_VALUE), y, dt)
+        return recorded(tape, tape.push(MATMUL, dt.arena, y, na_, nb_, MM, BLAS_VALUE), y, dt)
     na, nb = len(sa), len(sb)
     if na == 0 or nb == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D")

@@ -208,7 +208,7 @@ def scalar_unary(code: int, scalar, general, array=None):
                     v = input._v
                     if tape is not None and input._tape is tape and tape.n < tape.soft and v.size < LEND_FROM:
                         y = array(v)
-                        return recorded(tape, tape.append(code, dt.arena, y, input._node), y, dt)
+                        return recorded(tape, tape.push(code, dt.arena, y, input._node), y, dt)
                 tape = None     # (dropped: ``general``'s ``fresh`` counts the references to the tape)
             return general(input)
         return front
@@ -327,7 +327,7 @@ def scalar_binary(code: int, scalar, general, number_code: int, scalar_number, a
                                 nb = tape.import_(other, sb == sa and left_to_python(code, dt.arena, vb.size))
                             else:
                                 nb = tape.import_(other)
-                            return recorded(tape, tape.append(code, dt.arena, y, na, nb), y, dt)
+                            return recorded(tape, tape.push(code, dt.arena, y, na, nb), y, dt)
             elif (to is float or to is int) and dt.arena is not None and self._shape:
                 if not self._rg or tape is None and not state.grad:
                     return plain(number_array(self._v, other), dt)
