@@ -167,7 +167,7 @@ def _finish(code: int, inp: Tensor, m1: Tensor, m2: Tensor, prod: np.ndarray, be
 def _check_tensors(name: str, *ts) -> None:
     for k, (arg, t) in enumerate(ts):
         if not isinstance(t, Tensor):
-            raise TypeError(f"{name}(): argument '{arg}' (position {k + 1}) must be Tensor, not {type(t).__name__}")
+            raise TypeError(f"{name}(): argument '{arg}' (position {k}) must be Tensor, not {type(t).__name__}")
 
 
 def _same_dtype(first: str, a: Tensor, b: Tensor) -> None:

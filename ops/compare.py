@@ -132,7 +132,7 @@ def _invert(self) -> Tensor:
     return bitwise_not(self)
 
 
-def _tensor_other(other, name: str, position: int = 2) -> Tensor:
+def _tensor_other(other, name: str, position: int = 1) -> Tensor:
     if not isinstance(other, Tensor):
         raise TypeError(f"{name}(): argument 'other' (position {position}) must be Tensor, not "
                         f"{type(other).__name__}")

@@ -597,7 +597,7 @@ def _along_values(x: Tensor, dim: int, index: Tensor) -> np.ndarray:
 def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """``out[i][j][k] = self[index[i][j][k]][j][k]`` (for ``dim`` 0): the entries along ``dim`` at
     the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
-    index = _index_arg(index, "gather", position=3)
+    index = _index_arg(index, "gather")
     wrap_dim(dim, len(self._shape))     # (PyTorch's order: the dim, then the index's dtype)
     if index._dtype not in (D.int64, D.int32):
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
@@ -618,7 +618,7 @@ def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tenso
 def take(self, index: Tensor) -> Tensor:
     """The elements of ``self`` at flat positions ``index`` (as if ``self`` were 1-D), shaped
     like ``index``; negative positions count from the end."""
-    index = _index_arg(index, "take")
+    index = _index_arg(index, "take", position=1)
     if index._dtype is not D.int64:
         raise RuntimeError(f"take(): Expected a long tensor for index, but got {D.legacy_name(index._dtype)}")
     return _take_positions(self, _flat_positions(self, index), BY_TAKE, (("index", index), ("self", SAVED_SELF)),
@@ -642,7 +642,7 @@ def _flat_positions(x: Tensor, index: Tensor, empty: str = "take(): tried to tak
 def take_along_dim(self, indices: Tensor, dim: Optional[int] = None) -> Tensor:
     """The entries of ``self`` at ``indices`` along ``dim`` (``self`` and ``indices`` broadcast
     against each other apart from ``dim``), or at flat positions when ``dim`` is None."""
-    indices = _index_arg(indices, "take_along_dim", "indices")
+    indices = _index_arg(indices, "take_along_dim", "indices", 1)
     if indices._dtype is not D.int64:
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
                            f"{D.legacy_name(indices._dtype)}")
@@ -926,7 +926,7 @@ def _scatter_positions(x: Tensor, dim: int, idx: np.ndarray, src: Optional[Tenso
 
 
 def _scatter_index(x: Tensor, dim: int, index, src, name: str) -> tuple:
-    index = _index_arg(index, name, position=3)
+    index = _index_arg(index, name)
     wrap_dim(dim, len(x._shape))        # (PyTorch's order: the dim, then the dtypes; all scatters say "scatter()")
     if index._dtype not in (D.int64, D.int32):
         raise RuntimeError("scatter(): Expected dtype int32/int64 for index")

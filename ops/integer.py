@@ -93,7 +93,7 @@ def _operands(a, b, kernel: str, floating_ok: bool = True, bool_ok: bool = True)
     return dt, va, vb
 
 
-def _tensor_other(other, fn: str, name: str = "other", position: int = 2) -> Tensor:
+def _tensor_other(other, fn: str, name: str = "other", position: int = 1) -> Tensor:
     if not isinstance(other, Tensor):
         raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be Tensor, not {type(other).__name__}")
     return other

@@ -288,8 +288,8 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     """Matrix product of two tensors (dot, matrix-vector, matrix-matrix, batched)."""
     a, b = input, other
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
-        raise TypeError(f"matmul(): argument 'other' must be Tensor, not "
-                        f"{type(b if isinstance(a, Tensor) else a).__name__}")
+        arg, k, t = ("other", 2, b) if isinstance(a, Tensor) else ("input", 1, a)
+        raise TypeError(f"matmul(): argument '{arg}' (position {k}) must be Tensor, not {type(t).__name__}")
     sa, sb = a._shape, b._shape
     dt = a._dtype
     if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and dt is b._dtype and dt.arena is not None:
@@ -477,6 +477,8 @@ def _expanded(a: Tensor, b: Tensor, batch: tuple) -> Tensor:
 @public("matmul", function=False)
 def matmul_method(self, other: Tensor) -> Tensor:
     """Matrix product with ``other`` (dot, matrix-vector, matrix-matrix, batched)."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"matmul(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
     return matmul(self, other)
 
 
@@ -796,7 +798,7 @@ def kron(self, other: Tensor) -> Tensor:
     """The Kronecker product: every element of ``self`` times the whole of ``other`` (the shorter
     shape padded with leading 1s)."""
     if not isinstance(other, Tensor):
-        raise TypeError(f"kron(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+        raise TypeError(f"kron(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
     nd = max(self.dim(), other.dim())
     sa = (1,) * (nd - self.dim()) + self._shape
     sb = (1,) * (nd - other.dim()) + other._shape

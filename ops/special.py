@@ -243,7 +243,7 @@ def polygamma(n: int, input: Tensor) -> Tensor:
 @public("mvlgamma")
 def mvlgamma(self, p: int) -> Tensor:
     """The multivariate log-gamma function of dimension ``p`` of each element."""
-    p = _int_arg(p, "mvlgamma", "p", 2)
+    p = _int_arg(p, "mvlgamma", "p", 1)
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
     return _with_int(self, MVLGAMMA, p)

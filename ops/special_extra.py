@@ -124,7 +124,7 @@ def _pairwise(loop, va: np.ndarray, vb: np.ndarray, dt: D.dtype) -> np.ndarray:
 def _igamma(a: Tensor, x, upper: bool) -> Tensor:
     name = "igammac" if upper else "igamma"
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not {type(x).__name__}")
+        raise TypeError(f"{name}(): argument 'other' (position 1) must be Tensor, not {type(x).__name__}")
     dt = D.result_type(a, x)
     if not dt.is_floating_point:
         raise NotImplementedError(f'"{name}_cpu" not implemented for \'{D.legacy_name(dt)}\'')

@@ -286,9 +286,9 @@ def lerp(self, end: Tensor, weight: Union[Tensor, Number]) -> Tensor:
 
 
 def _pointwise3(name: str, self: Tensor, tensor1, tensor2, value: Number, divide: bool) -> Tensor:
-    for k, t in ((2, tensor1), (3, tensor2)):
+    for k, t in ((1, tensor1), (2, tensor2)):
         if not isinstance(t, Tensor):
-            raise TypeError(f"{name}(): argument 'tensor{k - 1}' (position {k}) must be Tensor, not {type(t).__name__}")
+            raise TypeError(f"{name}(): argument 'tensor{k}' (position {k}) must be Tensor, not {type(t).__name__}")
     if divide and not tensor1._dtype.is_floating_point and not tensor2._dtype.is_floating_point:
         raise RuntimeError(
             "Integer division with addcdiv is no longer supported, and in a future  release addcdiv will perform a "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from typing import Callable
 
 from ._creation import tensor_new
@@ -30,6 +31,21 @@ def _first(x, name: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
     return x
+
+
+_ARG_ERROR = re.compile(r"(\w+)\(\): argument '(\w+)' \(position (\d+)\)( must be .*)", re.S)
+
+
+def _as_function_error(e: TypeError, name: str, primary: str, kwargs: dict) -> None:
+    """Reword the parser's error of a method's argument (``maximum(): argument 'other' (position 1)
+    must be Tensor, not int``) as the function form ``name`` reports it: the input counts as position
+    1, an argument given by keyword has no position, and the message names the function called."""
+    m = _ARG_ERROR.fullmatch(str(e)) if len(e.args) == 1 else None
+    if m is None or m.group(1) not in (name, primary):
+        return
+    arg = m.group(2)
+    where = "" if arg in kwargs else f" (position {int(m.group(3)) + 1})"
+    e.args = (f"{name}(): argument '{arg}'{where}{m.group(4)}",)
 
 
 def _takes_out(fn: Callable) -> bool:
@@ -53,6 +69,7 @@ def _function(name: str, entry: Public) -> Callable:
         fn = method.function_form(general)
     elif reflected is None:
         own_out = _takes_out(method)        # (a front end with its own ``out=``: a composite's, recorded)
+        primary = entry.name
         seq = sequence_param(method)        # (which the function form takes as one sequence only)
         forms = entry.function_forms
 
@@ -65,9 +82,13 @@ def _function(name: str, entry: Public) -> Callable:
                 if len(args) > 1:
                     raise TypeError(f"{name}() takes 2 positional arguments but {len(args) + 1} were given")
                 sequence_value(name, seq, args[0], " (position 2)")
-            if type(input) is Tensor:
-                return method(input, *args, **kwargs)
-            return getattr(_first(input, name), name)(*args, **kwargs)
+            # (a subclass's override, else the method; the input checked outside the ``try``, its error as it is)
+            own = None if type(input) is Tensor else getattr(_first(input, name), name)
+            try:
+                return method(input, *args, **kwargs) if own is None else own(*args, **kwargs)
+            except TypeError as e:
+                _as_function_error(e, name, primary, kwargs)
+                raise
     else:
         primary = entry.name
 

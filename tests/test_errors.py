@@ -491,3 +491,31 @@ def test_library_usable_after_failed_grad_mode_block():
             torch.ones(3) + torch.ones(4)
     assert torch.is_grad_enabled() is True
     assert (x * 2).requires_grad is True
+
+
+# ---------------------------------------------------------------------------
+# the argument parser's type errors: positions as each call form counts them
+@pytest.mark.parametrize("call, text", [
+    # (a method counts its arguments after the tensor, a function from its input; a keyword has no position)
+    (lambda t: t.maximum(2), "maximum(): argument 'other' (position 1) must be Tensor, not int"),
+    (lambda t: torch.maximum(t, 2), "maximum(): argument 'other' (position 2) must be Tensor, not int"),
+    (lambda t: torch.maximum(t, other=2), "maximum(): argument 'other' must be Tensor, not int"),
+    (lambda t: torch.arctan2(t, 2), "arctan2(): argument 'other' (position 2) must be Tensor, not int"),
+    (lambda t: t.gcd(2.0), "gcd(): argument 'other' (position 1) must be Tensor, not float"),
+    (lambda t: torch.gcd(t, 2.0), "gcd(): argument 'other' (position 2) must be Tensor, not float"),
+    (lambda t: t.isclose(1), "isclose(): argument 'other' (position 1) must be Tensor, not int"),
+    (lambda t: t.gather(0, [0]), "gather(): argument 'index' (position 2) must be Tensor, not list"),
+    (lambda t: torch.gather(t, 0, [0]), "gather(): argument 'index' (position 3) must be Tensor, not list"),
+    (lambda t: torch.gather(t, 0, index=[0]), "gather(): argument 'index' must be Tensor, not list"),
+    (lambda t: t.take([0]), "take(): argument 'index' (position 1) must be Tensor, not list"),
+    (lambda t: t.addcmul(t, 1), "addcmul(): argument 'tensor2' (position 2) must be Tensor, not int"),
+    (lambda t: torch.addcmul(t, 1, t), "addcmul(): argument 'tensor1' (position 2) must be Tensor, not int"),
+    (lambda t: t.kron(1), "kron(): argument 'other' (position 1) must be Tensor, not int"),
+    (lambda t: t.matmul(1), "matmul(): argument 'other' (position 1) must be Tensor, not int"),
+    (lambda t: torch.matmul(t, 1), "matmul(): argument 'other' (position 2) must be Tensor, not int"),
+    (lambda t: torch.matmul(1, t), "matmul(): argument 'input' (position 1) must be Tensor, not int"),
+    (lambda t: torch.igamma(1, t), "igamma(): argument 'input' (position 1) must be Tensor, not int"),
+])
+def test_argument_type_errors_count_positions_as_the_call_form_does(call, text):
+    with raises(TypeError, text):
+        call(torch.ones(2))
