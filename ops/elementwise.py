@@ -1034,10 +1034,7 @@ def _core_f(code, x, fa, fb, ia):
     if code == TANH:
         return math.tanh(x)
     if code == SIGMOID:
-        if x >= 0:
-            return 1.0 / (1.0 + math.exp(-x))
-        e = math.exp(x)
-        return e / (1.0 + e)
+        return 1.0 / (1.0 + math.exp(-x))
     if code == RELU:
         return 0.0 if x <= 0 else x
     if code == RECIPROCAL:
@@ -1221,16 +1218,19 @@ def int_power(base, exponent):
     return np.where(negative, small, out)
 
 
+# PyTorch's formula, ``1 / (1 + exp(-x))``: its values (0 where exp(-x) overflows, where the
+# quotient form would give a subnormal) in four passes over the data.
 def _sigmoid(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    e = np.negative(x)
+    if type(e) is not np.ndarray:
+        return 1.0 / (1.0 + np.exp(e))      # (a numpy scalar: its dtype kept)
+    np.exp(e, out=e)
+    e += 1.0
+    return np.reciprocal(e, out=e)
 
 
 def _sigmoid_scalar(f: float) -> float:
-    if f >= 0:
-        return 1.0 / (1.0 + math.exp(-f))
-    e = math.exp(f)
-    return e / (1.0 + e)
+    return 1.0 / (1.0 + math.exp(-f))       # (OverflowError below -709.78: numpy's face gives 0)
 
 
 def _relu_scalar(f: float) -> float:

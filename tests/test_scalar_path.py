@@ -176,3 +176,14 @@ def test_a_listed_input_changed_in_place_is_caught():
         b.mul_(2)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+def test_sigmoid_is_pytorchs_formula_in_every_face():
+    # PyTorch computes 1 / (1 + exp(-x)): 0 where exp(-x) overflows (the quotient form gave a subnormal)
+    xs = [-720.0, -20.0, -1e-3, 0.0, 3.0, 800.0]
+    want = [0.0 if x < -709 else 1.0 / (1.0 + math.exp(-x)) for x in xs]
+    assert tape.sigmoid(tape.tensor(xs, dtype=tape.float64)).tolist() == want
+    assert [tape.sigmoid(tape.tensor(x, dtype=tape.float64)).item() for x in xs] == want
+    x = tape.tensor(xs, dtype=tape.float64, requires_grad=True)
+    (g,) = tape.autograd.grad(x.sigmoid().sum(), x)
+    assert g.tolist() == [w * (1.0 - w) for w in want]
