@@ -552,10 +552,15 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             t._tape, t._node = tape, node
             new[i] = t
         elif dirty and any(o is d for d in dirty):
-            # The input changed in place is now the output: it moves to the Function's node.
-            o._bump()
-            o._tape, o._node, o._rg = tape, node, True
-            o._ig = 0
+            if o._vb is not None:
+                # A view changed in place: its root takes PyTorch's CopySlices of the Function's
+                # output, and the view is derived from the root again (``ops/views.py``).
+                o._write_view(recorded(tape, node, value, o._dtype))
+            else:
+                # The input changed in place is now the output: it moves to the Function's node.
+                o._bump()
+                o._tape, o._node, o._rg = tape, node, True
+                o._ig = 0
             new[i] = o
         elif value is o._v:
             # A tensor forward made is the output itself, as in PyTorch (``o is ctx.y`` holds).
