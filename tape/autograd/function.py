@@ -168,10 +168,13 @@ class BackwardCFunction(FunctionCtx):
         if tape is not None and tape.fr.item(r) & FREED:
             raise RuntimeError(FREED_MSG)
         if getattr(tape, "recompute", False):
-            if d.get("_unpacked"):
+            # (once per backward, as PyTorch recomputes for each graph task: a double backward through
+            # a recomputed segment unpacks again in its own)
+            task = _hooks.current_task()
+            if d.get("_unpacked") == task:
                 # (tape.utils.checkpoint imports this module: its names are read when needed)
                 raise utils.checkpoint.CheckpointError(utils.checkpoint.UNPACKED_TWICE)
-            d["_unpacked"] = True
+            d["_unpacked"] = task
         packed = d.get("_packed")
         values = None       # (a Function inside a checkpointed segment: its values run again)
         out = []
