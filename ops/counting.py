@@ -29,8 +29,14 @@ _NODES = (("NotImplemented", RuntimeError, "derivative for aten::histogram is no
           ("UniqueDimBackward0", NotImplementedError, "the derivative for 'unique_dim' is not implemented."),
           ("UniqueConsecutiveBackward0", NotImplementedError,
            "the derivative for 'unique_consecutive' is not implemented."),
-          ("UniqueBackward0", NotImplementedError, "the derivative for '_unique' is not implemented."))
-N_HISTOGRAM, N_BINCOUNT, N_UNIQUE, N_UNIQUE_DIM, N_UNIQUE_CONSECUTIVE, N_UNIQUE_LEGACY = range(6)
+          ("UniqueBackward0", NotImplementedError, "the derivative for '_unique' is not implemented."),
+          # (the gradient of a prod scatter's source where two of its zeros meet: ``ops/index.py``)
+          ("Error", RuntimeError, "scatter_reduce(): Double backward is unsupported for src when >1 zeros in src "
+                                  "are scattered to the same position in self"),
+          ("Error", RuntimeError, "index_reduce(): Double backward is unsupported for source when >1 zeros in "
+                                  "source are scattered to the same position in self"))
+(N_HISTOGRAM, N_BINCOUNT, N_UNIQUE, N_UNIQUE_DIM, N_UNIQUE_CONSECUTIVE, N_UNIQUE_LEGACY, N_SCATTER_PROD_ZEROS,
+ N_INDEX_PROD_ZEROS) = range(8)
 
 
 def _raise(g, xs, y, r):

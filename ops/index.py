@@ -19,6 +19,7 @@ from numpy.lib.stride_tricks import as_strided
 from .._emit import (D, Number, Tensor, aliased, assert_no_overlap, check_overlap, check_repeats, emit, node_in, plain, recorded, state,
                      unshare, writable, write_tape)
 from ._args import broadcast_pair, shown, wrap_dim
+from .counting import N_INDEX_PROD_ZEROS, N_SCATTER_PROD_ZEROS, _nodiff
 from ._index import positions_along
 from ._rule import rule_adjoint
 from ._spec import (LISTED, NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, X2, X_REST, Given, Op, public,
@@ -1359,7 +1360,11 @@ def _reduced_vjp(g, xs, y, r):
         gp = spread._gather(dst, BY_INDEX) * plain(src_is, dt)
     if not include_self:
         gx = _zeroed(gx, dst)
-    return (gx, gp._scatter(src, zshape)) + ((None,) if r.code == REDUCED_HELD else ())
+    gz = gp._scatter(src, zshape)
+    if how == R_PROD and gz._rg and state.grad and (zeros_at > 1).any():
+        # PyTorch's rule has no derivative of its own there: the gradient sits behind an Error node.
+        gz = _nodiff(gz._value(), N_INDEX_PROD_ZEROS if r.ib & _INDEX_REDUCE else N_SCATTER_PROD_ZEROS, gz)
+    return (gx, gz) + ((None,) if r.code == REDUCED_HELD else ())
 
 
 register(Op(REDUCED, "scatter_reduce", "ScatterReduceBackward0", X0 | X1 | OUT, _reduced_vjp,

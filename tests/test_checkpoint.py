@@ -1170,6 +1170,28 @@ def test_a_function_in_a_segment_gives_its_saved_tensors_once_per_backward():
     assert errors == [] and x.grad.tolist() == [6.0, 10.0]
 
 
+def test_a_second_order_gradient_through_checkpoints_nested_in_a_checkpoint():
+    # (each backward unpacks a recomputed segment's saved tensors once: the double backward
+    # through the inner segments' backward is another graph task, which unpacks them again)
+    def c(fn):
+        return lambda x: C.checkpoint(fn, x, use_reentrant=False)
+
+    def f(x):
+        return x.sin().exp().sin()
+
+    def g(x):
+        return x.cos().sin().exp()
+
+    def second(h):
+        x = _leaf([0.3, -0.7, 1.1])
+        (gx,) = tape.autograd.grad(h(x).sum(), x, create_graph=True)
+        (ggx,) = tape.autograd.grad(gx.sum(), x)
+        return ggx.numpy()
+
+    expected = second(lambda x: g(f(x)))
+    np.testing.assert_allclose(second(c(lambda x: c(g)(c(f)(x)))), expected, rtol=1e-12)
+
+
 @pytest.mark.parametrize("depth", [1, 2])
 def test_a_checkpointed_graph_goes_with_its_tensors_without_a_collection(depth):
     # (TestNestedCheckpoint's check_graph_dies: what the nodes of a (nested) checkpointed segment

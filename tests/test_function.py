@@ -1001,3 +1001,29 @@ def test_a_tape_with_a_function_row_hands_its_buffers_on_after_its_backward(outp
     if outputs == 1:
         np.testing.assert_allclose(x.grad.numpy(), 3 * s ** 2 * np.cos(np.linspace(-1.0, 1.0, 64)) * wv, rtol=1e-12)
         np.testing.assert_allclose(w.grad.numpy(), s ** 3, rtol=1e-12)
+
+
+def test_mark_dirty_on_a_view_sends_the_base_through_the_function():
+    # (PyTorch's CopySlices on the base; the view is derived from it again: AsStridedBackward0)
+    class PyAdd(Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.mark_dirty(x)
+            x.add_(y)
+            return x
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, 2 * grad
+
+    a = tape.ones(4, 4, dtype=tape.float64, requires_grad=True)
+    b = tape.ones(2, 2, dtype=tape.float64, requires_grad=True)
+    w = tape.arange(16.0, dtype=tape.float64).reshape(4, 4)
+    x = a.clone()
+    out = PyAdd.apply(x.narrow(1, 2, 2).narrow(0, 1, 2), b)
+    assert type(x.grad_fn).__name__ == "CopySlices"
+    assert out.grad_fn.name() == "AsStridedBackward0"
+    np.testing.assert_array_equal(x.detach().numpy()[1:3, 2:4], 2.0)
+    (x * w).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), w.numpy())
+    np.testing.assert_array_equal(b.grad.numpy(), 2 * w.numpy()[1:3, 2:4])

@@ -597,3 +597,22 @@ def test_index_put_checks_its_indices_before_the_dtypes():
         tape.zeros(3).index_put((tape.tensor([0.0]),), tape.tensor(1))
     with pytest.raises(RuntimeError, match="^Index put requires the source and destination dtypes match"):
         tape.zeros(3).index_put((tape.tensor([5]),), tape.tensor(1))      # (bounds: the kernel's, after)
+
+
+@pytest.mark.parametrize("by_index", [False, True])
+def test_a_prod_scatter_of_two_zeros_to_one_place_has_no_second_derivative_for_its_source(by_index):
+    # (PyTorch's rule puts the source's gradient behind an Error node there; without it the
+    # second derivative came out 0 where it is the product of the rest)
+    x = tape.tensor([1.0], dtype=tape.float64, requires_grad=True)
+    z = tape.tensor([0.0, 0.0], dtype=tape.float64, requires_grad=True)
+    i = tape.tensor([0, 0])
+    y = x.index_reduce(0, i, z, "prod") if by_index else x.scatter_reduce(0, i, z, "prod")
+    gx, gz = tape.autograd.grad(y.sum(), (x, z), create_graph=True)
+    assert type(gz.grad_fn).__name__ == "Error" and gz.tolist() == [0.0, 0.0]
+    with pytest.raises(RuntimeError, match="Double backward is unsupported for (src|source) when >1 zeros"):
+        gz.sum().backward()
+    z = tape.tensor([0.0, 2.0], dtype=tape.float64, requires_grad=True)       # (one zero: differentiable)
+    y = x.index_reduce(0, i, z, "prod") if by_index else x.scatter_reduce(0, i, z, "prod")
+    gx, gz = tape.autograd.grad(y.sum(), (x, z), create_graph=True)
+    (gzz,) = tape.autograd.grad(gz[0], z)
+    assert gzz.tolist() == [0.0, 1.0]

@@ -6,7 +6,7 @@ import pytest
 
 import tape
 from tape.autograd import profiler
-from tape.autograd.profiler_util import EventList, FunctionEventAvg, _format_time
+from tape.autograd.profiler_util import EventList, FunctionEvent, FunctionEventAvg, _format_time
 from tests.test_checkpoint import _saved_value_kept
 
 
@@ -146,3 +146,19 @@ def test_selective_checkpointing_inside_and_around_a_profile():
     tape.utils.checkpoint.checkpoint(segment, v, use_reentrant=False, context_fn=policy).sum().backward()
     np.testing.assert_allclose(v.grad.numpy(), 2 * np.exp(2 * np.array([0.5, 1.0])), rtol=1e-15)
     assert not getattr(tape.Tensor.exp, "_timed", False)
+
+
+def test_function_events_built_by_hand_nest_and_average_as_in_pytorch():
+    # (PyTorch's keyword arguments; ``_populate_cpu_children`` nests a range inside the innermost
+    # range of its thread that holds it, and no device time on the CPU)
+    events = EventList()
+    for i, (thread, start, end) in enumerate([(1, 0, 1), (1, 1, 2), (0, 0, 2), (0, 1, 2), (0, 1, 3)], 1):
+        events.append(FunctionEvent(id=i, node_id=0, name="", thread=thread, start_us=start, end_us=end))
+    events._populate_cpu_children()
+    assert [[c.id for c in e.cpu_children] for e in events] == [[], [], [], [], [4]]
+    assert events[3].cpu_parent is events[4]
+    avg = FunctionEventAvg()
+    avg.add(FunctionEvent(id=0, node_id=0, name="foo", thread=0, start_us=10, end_us=15))
+    avg.add(FunctionEvent(id=1, node_id=0, name="foo", thread=0, start_us=20, end_us=30))
+    avg.add(avg)
+    assert (avg.key, avg.count, avg.cpu_time_total, avg.cpu_time, avg.device_time_total) == ("foo", 4, 30, 7.5, 0)

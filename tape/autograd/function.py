@@ -168,10 +168,13 @@ class BackwardCFunction(FunctionCtx):
         if tape is not None and tape.fr.item(r) & FREED:
             raise RuntimeError(FREED_MSG)
         if getattr(tape, "recompute", False):
-            if d.get("_unpacked"):
+            # (once per backward, as PyTorch recomputes for each graph task: a double backward through
+            # a recomputed segment unpacks again in its own)
+            task = _hooks.current_task()
+            if d.get("_unpacked") == task:
                 # (tape.utils.checkpoint imports this module: its names are read when needed)
                 raise utils.checkpoint.CheckpointError(utils.checkpoint.UNPACKED_TWICE)
-            d["_unpacked"] = True
+            d["_unpacked"] = task
         packed = d.get("_packed")
         values = None       # (a Function inside a checkpointed segment: its values run again)
         out = []
@@ -552,10 +555,15 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             t._tape, t._node = tape, node
             new[i] = t
         elif dirty and any(o is d for d in dirty):
-            # The input changed in place is now the output: it moves to the Function's node.
-            o._bump()
-            o._tape, o._node, o._rg = tape, node, True
-            o._ig = 0
+            if o._vb is not None:
+                # A view changed in place: its root takes PyTorch's CopySlices of the Function's
+                # output, and the view is derived from the root again (``ops/views.py``).
+                o._write_view(recorded(tape, node, value, o._dtype))
+            else:
+                # The input changed in place is now the output: it moves to the Function's node.
+                o._bump()
+                o._tape, o._node, o._rg = tape, node, True
+                o._ig = 0
             new[i] = o
         elif value is o._v:
             # A tensor forward made is the output itself, as in PyTorch (``o is ctx.y`` holds).

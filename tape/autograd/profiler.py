@@ -60,7 +60,8 @@ def _stack() -> list:
 
 
 def _open(name: str, shapes: Optional[list], user: bool = False) -> FunctionEvent:
-    event = FunctionEvent(next(_ids), name, threading.get_ident(), 0.0, 0.0, shapes, is_user_annotation=user)
+    event = FunctionEvent(next(_ids), name, threading.get_ident(), 0.0, 0.0, input_shapes=shapes,
+                          is_user_annotation=user)
     stack = _stack()
     if stack:
         event.set_cpu_parent(stack[-1])

@@ -44,6 +44,9 @@ class _Times:
     def cpu_time(self) -> float:
         return self.cpu_time_total / max(self.count, 1)
 
+    # (tape runs on the CPU: no device time)
+    device_time_total = self_device_time_total = device_time = 0.0
+
     cpu_time_str = property(lambda self: _format_time(self.cpu_time))
     cpu_time_total_str = property(lambda self: _format_time(self.cpu_time_total))
     self_cpu_time_total_str = property(lambda self: _format_time(self.self_cpu_time_total))
@@ -53,27 +56,43 @@ class FunctionEvent(_Times):
     """One profiled call: an op (``aten::mul``) or a :class:`record_function` range."""
 
     def __init__(self, id: int, name: str, thread: int, start_us: float, end_us: float,
-                 input_shapes: Optional[list] = None, is_user_annotation: bool = False, sequence_nr: int = -1) -> None:
+                 overload_name: Optional[str] = None, fwd_thread: Optional[int] = None,
+                 input_shapes: Optional[list] = None, stack: Optional[list] = None, scope: int = 0,
+                 use_device: Optional[str] = None, cpu_memory_usage: int = 0, device_memory_usage: int = 0,
+                 is_async: bool = False, is_remote: bool = False, sequence_nr: int = -1, node_id: int = -1,
+                 device_type: str = "CPU", device_index: int = 0, device_resource_id: Optional[int] = None,
+                 is_legacy: bool = False, flops: Optional[int] = None, trace_name: Optional[str] = None,
+                 concrete_inputs: Optional[list] = None, kwinputs: Optional[dict] = None,
+                 is_user_annotation: bool = False) -> None:
         self.id = id
+        self.node_id = node_id
         self.name = name
+        self.overload_name = "" if overload_name is None else overload_name
+        self.trace_name = trace_name
         self.thread = thread
+        self.fwd_thread = fwd_thread
         self.time_range = Interval(start_us, end_us)
         self.input_shapes = input_shapes if input_shapes is not None else []
+        self.concrete_inputs = concrete_inputs
+        self.kwinputs = kwinputs
         self.is_user_annotation = is_user_annotation
         self.sequence_nr = sequence_nr
         self.cpu_children: list = []
         self.cpu_parent: Optional[FunctionEvent] = None
         self.count = 1
-        self.is_async = False
-        self.is_remote = False
-        self.node_id = -1
-        self.device_type = "CPU"
-        self.overload_name = ""
-        self.stack: list = []
-        self.scope = 0
-        self.cpu_memory_usage = 0
-        self.self_cpu_memory_usage = 0
-        self.flops = None
+        self.is_async = is_async
+        self.is_remote = is_remote
+        self.use_device = use_device
+        self.device_type = device_type
+        self.device_index = device_index
+        self.device_resource_id = thread if device_resource_id is None else device_resource_id
+        self.is_legacy = is_legacy
+        self.stack: list = [] if stack is None else stack
+        self.scope = scope
+        self.cpu_memory_usage = cpu_memory_usage
+        self.device_memory_usage = device_memory_usage
+        self.self_cpu_memory_usage = cpu_memory_usage
+        self.flops = flops
 
     def append_cpu_child(self, child: "FunctionEvent") -> None:
         self.cpu_children.append(child)
@@ -153,6 +172,25 @@ class EventList(list):
         kwargs.pop("profile_memory", None)
         kwargs.pop("with_flops", None)
         super().__init__(*args, **kwargs)
+
+    def _populate_cpu_children(self) -> None:
+        """Make each event the child of the innermost event of its thread (and node) whose time
+        range holds its own (ranges that only overlap are not nested)."""
+        events = sorted((e for e in self if not e.is_async and e.device_type == "CPU"),
+                        key=lambda e: (e.thread, e.node_id, e.time_range.start, -e.time_range.end))
+        open_ = []
+        group = None
+        for event in events:
+            if (event.thread, event.node_id) != group:
+                group, open_ = (event.thread, event.node_id), []
+            while open_:
+                parent = open_[-1]
+                if event.time_range.start < parent.time_range.end and event.time_range.end <= parent.time_range.end:
+                    parent.append_cpu_child(event)
+                    event.set_cpu_parent(parent)
+                    break
+                open_.pop()
+            open_.append(event)
 
     @property
     def self_cpu_time_total(self) -> float:
