@@ -25,6 +25,7 @@ from . import _creation, _dual
 from ._grad_mode import enable_grad, is_grad_enabled
 from ._tensor import Tensor
 from .autograd import forward_ad as _fwad
+from .autograd.function import vmap_levels as _vmap_levels
 from .autograd.functional import _jacobian_rows
 from . import autograd as _autograd
 from ._pytorch_names import missing
@@ -694,11 +695,15 @@ def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = 
             raise ValueError("vmap: Expected all tensors to have the same size in the mapped dimension, got sizes "
                              f"{sizes} for the mapped dimension")
         outs = []
-        with _Randomness(randomness) as rng:
-            for b in range(sizes[0]):
-                rng.next_sample()
-                sample = [a if d is None else a.select(d, b) for a, d in zip(flat_args, flat_dims)]
-                outs.append(func(*tree_unflatten(sample, args_spec), **kwargs))
+        _vmap_levels.append(func)
+        try:
+            with _Randomness(randomness) as rng:
+                for b in range(sizes[0]):
+                    rng.next_sample()
+                    sample = [a if d is None else a.select(d, b) for a, d in zip(flat_args, flat_dims)]
+                    outs.append(func(*tree_unflatten(sample, args_spec), **kwargs))
+        finally:
+            _vmap_levels.pop()
         return _stacked(outs, out_dims, func, name)
     return wrapped
 
