@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import weakref
 from typing import Any, Callable, Optional, Union
 
@@ -695,7 +696,7 @@ def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = 
             raise ValueError("vmap: Expected all tensors to have the same size in the mapped dimension, got sizes "
                              f"{sizes} for the mapped dimension")
         outs = []
-        _vmap_levels.append(func)
+        _vmap_levels.append(threading.get_ident())
         try:
             with _Randomness(randomness) as rng:
                 for b in range(sizes[0]):
@@ -703,7 +704,7 @@ def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = 
                     sample = [a if d is None else a.select(d, b) for a, d in zip(flat_args, flat_dims)]
                     outs.append(func(*tree_unflatten(sample, args_spec), **kwargs))
         finally:
-            _vmap_levels.pop()
+            _vmap_levels.remove(threading.get_ident())
         return _stacked(outs, out_dims, func, name)
     return wrapped
 

@@ -3,6 +3,7 @@
 Torch-free tests pin values with closed forms; the tests marked ``torch`` run the same calls on
 PyTorch and compare values, history and errors (types and messages)."""
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -350,3 +351,29 @@ def test_errors_as_torch(name):
     theirs = _err(lambda: ERRORS[name](torch, torch.func))
     assert theirs is not None
     assert _err(lambda: ERRORS[name](tape, tape.func)) == theirs
+
+
+def test_a_vmap_in_one_thread_leaves_functions_in_other_threads_alone():
+    # (a Function without setup_context or vmap rule is refused inside vmap only, not in a thread
+    # that runs beside a vmap)
+    inside, done, errors = threading.Event(), threading.Event(), []
+
+    def mapped(a):
+        inside.set()
+        done.wait(10)
+        return a * 2
+
+    runner = threading.Thread(target=lambda: tape.func.vmap(mapped)(_x2(tape)))
+    runner.start()
+    try:
+        inside.wait(10)
+        try:
+            _square(tape, setup=False, rule=False).apply(_x(tape))
+        except RuntimeError as e:
+            errors.append(e)
+    finally:
+        done.set()
+        runner.join()
+    assert not errors
+    with pytest.raises(RuntimeError, match="it must override the setup_context staticmethod"):
+        tape.func.vmap(_square(tape, setup=False, rule=False).apply)(_x2(tape))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import threading
 import warnings
 import weakref
 from typing import Any, Callable, Optional
@@ -406,7 +407,8 @@ class Function(metaclass=FunctionMeta):
 
 _dual_apply = None      # while a forward AD level is active: ``_apply`` computing tangents (``tape/_dual.py``)
 
-# The ``tape.vmap`` calls running (``tape/func.py``): a Function applied inside one must have a vmap rule.
+# The threads (idents) of the ``tape.vmap`` calls running, one entry per call (``tape/func.py``): a
+# Function applied inside one must have a vmap rule.
 vmap_levels: list = []
 
 _EXTENDING_FUNC = "For more details, please see https://pytorch.org/docs/main/notes/extending.func.html"
@@ -415,7 +417,7 @@ _EXTENDING_FUNC = "For more details, please see https://pytorch.org/docs/main/no
 def _check_vmap_rule(cls, setup: bool) -> None:
     """PyTorch's conditions for a Function under vmap: ``setup_context``, and a vmap rule (its own
     ``vmap`` or ``generate_vmap_rule``, not both)."""
-    if cls._vmap_exempt:
+    if cls._vmap_exempt or threading.get_ident() not in vmap_levels:
         return
     if not setup:
         raise RuntimeError("In order to use an autograd.Function with functorch transforms (vmap, grad, jvp, jacrev, "
