@@ -111,7 +111,7 @@ def _vmap(func: Callable, in_dims: in_dims_t = 0, out_dims: out_dims_t = 0,
         _check_out_dims_is_int_or_int_tuple(out_dims, func)
         flat_args, flat_in_dims, args_spec, batch_size = _mapped_inputs(in_dims, args, func)
         outs = []
-        _creation.random_guards.append(_RANDOM_ERROR)
+        _creation.enter_random_guard(_RANDOM_ERROR)
         try:
             for b in range(batch_size):
                 sample = [a if d is None else a.select(d, b) for a, d in zip(flat_args, flat_in_dims)]
@@ -120,7 +120,7 @@ def _vmap(func: Callable, in_dims: in_dims_t = 0, out_dims: out_dims_t = 0,
                     _validate_outputs(out, func)
                 outs.append(out)
         finally:
-            _creation.random_guards.pop()
+            _creation.exit_random_guard()
         if not outs:
             raise ValueError(f"vmap({_get_name(func)}, ...): tape's vmap runs `{_get_name(func)}` once per sample "
                              "and cannot tell the shape of its outputs for an empty mapped dimension")

@@ -613,7 +613,7 @@ class _Randomness:
         self.start = None
 
     def __enter__(self) -> "_Randomness":
-        _creation.random_guards.append(_RANDOM_ERROR if self.mode == "error" else None)
+        _creation.enter_random_guard(_RANDOM_ERROR if self.mode == "error" else None)
         if self.mode == "same":
             self.start = _creation.rng_snapshot()
         return self
@@ -623,7 +623,7 @@ class _Randomness:
             _creation.rng_restore(self.start)
 
     def __exit__(self, *exc) -> None:
-        _creation.random_guards.pop()
+        _creation.exit_random_guard()
 
 
 def _get_name(func: Callable) -> str:

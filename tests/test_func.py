@@ -377,3 +377,29 @@ def test_a_vmap_in_one_thread_leaves_functions_in_other_threads_alone():
     assert not errors
     with pytest.raises(RuntimeError, match="it must override the setup_context staticmethod"):
         tape.func.vmap(_square(tape, setup=False, rule=False).apply)(_x2(tape))
+
+
+def test_a_vmap_in_one_thread_leaves_random_draws_in_other_threads_alone():
+    # (randomness='error' refuses random ops inside the vmap only, not in a thread beside it)
+    inside, done, errors = threading.Event(), threading.Event(), []
+
+    def mapped(a):
+        inside.set()
+        done.wait(10)
+        return a * 2
+
+    runner = threading.Thread(target=lambda: tape.func.vmap(mapped)(_x2(tape)))
+    runner.start()
+    try:
+        inside.wait(10)
+        try:
+            tape.randn(3)
+            tape.rand_like(_x(tape))
+        except RuntimeError as e:
+            errors.append(e)
+    finally:
+        done.set()
+        runner.join()
+    assert not errors
+    with pytest.raises(RuntimeError, match="vmap: called random operation while in randomness error mode"):
+        tape.func.vmap(lambda a: tape.randn_like(a))(_x2(tape))
