@@ -149,7 +149,11 @@ def keep_shape(shape: tuple, mask: int) -> tuple:
 
 def _vjp(mean):
     def vjp(g, x, y, r):
-        out = g.reshape(r.keep_shape).expand(r.in_shapes[0])
+        # (the gradient of a sum of all elements, or with keepdim, expands as it is: PyTorch's graph
+        # has no view there)
+        if r.ib == DIM_GIVEN:       # (dims given, not kept; ``==``: a test the traced program can make)
+            g = g.reshape(r.keep_shape)
+        out = g.expand(r.in_shapes[0])
         return (out / r.count,) if mean else (out,)
     return vjp
 

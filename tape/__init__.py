@@ -148,3 +148,4 @@ def __getattr__(name: str):
 _refresh_kernel_cache(__name__)    # last: every kernel module is imported, no kernel has run
 from . import _C  # noqa: E402,F401  (PyTorch's private names: torch._C)
 from . import _VF  # noqa: E402,F401  (torch._VF)
+from . import _vmap_internals  # noqa: E402,F401  (torch._vmap_internals)

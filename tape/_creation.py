@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 from typing import Optional
 
@@ -187,13 +188,35 @@ def _options(fn: str, layout=None, pin_memory: bool = False) -> None:
                            "allocator is available on this system.")
 
 
-# The vmap levels running (``tape.func.vmap``): the error a random draw raises in each (None: draws allowed).
+# The vmap levels running (``tape.func.vmap``, ``tape._vmap_internals``), innermost last: (the thread's
+# ident, the error a random draw raises there or None when draws are allowed).
 random_guards: list = []
 
 
+def enter_random_guard(error: Optional[str]) -> None:
+    random_guards.append((threading.get_ident(), error))
+
+
+def exit_random_guard() -> None:
+    me = threading.get_ident()
+    for i in range(len(random_guards) - 1, -1, -1):
+        if random_guards[i][0] == me:
+            del random_guards[i]
+            return
+
+
+def _check_random_guard() -> None:
+    me = threading.get_ident()
+    for ident, error in reversed(random_guards):
+        if ident == me:
+            if error is not None:
+                raise RuntimeError(error)
+            return
+
+
 def _generator(generator) -> "Stream":
-    if random_guards and random_guards[-1] is not None:
-        raise RuntimeError(random_guards[-1])
+    if random_guards:
+        _check_random_guard()
     if generator is None:
         return default_generator.stream
     if not isinstance(generator, Generator):

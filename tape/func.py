@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import weakref
 from typing import Any, Callable, Optional, Union
 
@@ -25,9 +26,11 @@ from . import _creation, _dual
 from ._grad_mode import enable_grad, is_grad_enabled
 from ._tensor import Tensor
 from .autograd import forward_ad as _fwad
+from .autograd.function import vmap_levels as _vmap_levels
 from .autograd.functional import _jacobian_rows
 from . import autograd as _autograd
 from ._pytorch_names import missing
+from ._pytree import TreeSpec, _broadcast, tree_flatten, tree_unflatten
 from .ops._spec import OUTPUT, SOURCE
 from .ops.join import stack
 
@@ -45,91 +48,6 @@ def __getattr__(name: str):
     if name in _TORCH_FUNC:
         raise missing("tape.func", name, _TORCH_FUNC, "torch.func")
     raise AttributeError(f"module 'tape.func' has no attribute '{name}'")
-
-
-# -- pytrees (tuples, lists, dicts; anything else is a leaf), as torch.utils._pytree ------------------
-class TreeSpec:
-    """The structure of a pytree: its node type, its context (a dict's keys) and its children's."""
-
-    __slots__ = ("type", "context", "children", "num_leaves")
-
-    def __init__(self, type_: Optional[type], context: Any, children: list) -> None:
-        self.type = type_
-        self.context = context
-        self.children = children
-        self.num_leaves = 1 if type_ is None else sum(c.num_leaves for c in children)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, TreeSpec) and (self.type, self.context, self.children) == \
-            (other.type, other.context, other.children)
-
-    def __repr__(self, indent: int = 0) -> str:
-        if self.type is None:
-            return "*"
-        text = ""
-        if self.children:
-            indent += 2
-            text = self.children[0].__repr__(indent) + ("," if len(self.children) > 1 else "")
-            text += ",".join("\n" + " " * indent + c.__repr__(indent) for c in self.children[1:])
-        return f"TreeSpec({self.type.__name__}, {self.context}, [{text}])"
-
-
-_LEAF = TreeSpec(None, None, [])
-
-
-def _children(tree: Any) -> Optional[tuple]:
-    kind = type(tree)
-    if kind is tuple or kind is list:
-        return kind, None, list(tree)
-    if kind is dict:
-        return kind, list(tree), list(tree.values())
-    return None
-
-
-def tree_flatten(tree: Any) -> tuple:
-    """``(leaves, spec)`` of ``tree``."""
-    leaves: list = []
-
-    def go(t):
-        node = _children(t)
-        if node is None:
-            leaves.append(t)
-            return _LEAF
-        kind, context, kids = node
-        return TreeSpec(kind, context, [go(k) for k in kids])
-    return leaves, go(tree)
-
-
-def tree_unflatten(leaves: list, spec: TreeSpec) -> Any:
-    """The pytree of ``spec``'s structure holding ``leaves``."""
-    it = iter(leaves)
-
-    def go(s):
-        if s.type is None:
-            return next(it)
-        kids = [go(c) for c in s.children]
-        if s.type is dict:
-            return dict(zip(s.context, kids))
-        return s.type(kids)
-    return go(spec)
-
-
-def _broadcast(prefix: Any, spec: TreeSpec) -> Optional[list]:
-    """``prefix`` (a pytree whose leaves stand for whole subtrees of ``spec``) flattened to one entry
-    per leaf of ``spec``; None if it is not a prefix of ``spec``."""
-    node = _children(prefix)
-    if node is None:
-        return [prefix] * spec.num_leaves
-    kind, context, kids = node
-    if spec.type is not kind or context != spec.context or len(kids) != len(spec.children):
-        return None
-    out = []
-    for k, s in zip(kids, spec.children):
-        part = _broadcast(k, s)
-        if part is None:
-            return None
-        out += part
-    return out
 
 
 def _tree_map(fn: Callable, tree: Any) -> Any:
@@ -695,7 +613,7 @@ class _Randomness:
         self.start = None
 
     def __enter__(self) -> "_Randomness":
-        _creation.random_guards.append(_RANDOM_ERROR if self.mode == "error" else None)
+        _creation.enter_random_guard(_RANDOM_ERROR if self.mode == "error" else None)
         if self.mode == "same":
             self.start = _creation.rng_snapshot()
         return self
@@ -705,7 +623,7 @@ class _Randomness:
             _creation.rng_restore(self.start)
 
     def __exit__(self, *exc) -> None:
-        _creation.random_guards.pop()
+        _creation.exit_random_guard()
 
 
 def _get_name(func: Callable) -> str:
@@ -778,11 +696,15 @@ def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = 
             raise ValueError("vmap: Expected all tensors to have the same size in the mapped dimension, got sizes "
                              f"{sizes} for the mapped dimension")
         outs = []
-        with _Randomness(randomness) as rng:
-            for b in range(sizes[0]):
-                rng.next_sample()
-                sample = [a if d is None else a.select(d, b) for a, d in zip(flat_args, flat_dims)]
-                outs.append(func(*tree_unflatten(sample, args_spec), **kwargs))
+        _vmap_levels.append(threading.get_ident())
+        try:
+            with _Randomness(randomness) as rng:
+                for b in range(sizes[0]):
+                    rng.next_sample()
+                    sample = [a if d is None else a.select(d, b) for a, d in zip(flat_args, flat_dims)]
+                    outs.append(func(*tree_unflatten(sample, args_spec), **kwargs))
+        finally:
+            _vmap_levels.remove(threading.get_ident())
         return _stacked(outs, out_dims, func, name)
     return wrapped
 

@@ -3,6 +3,7 @@
 Torch-free tests pin values with closed forms; the tests marked ``torch`` run the same calls on
 PyTorch and compare values, history and errors (types and messages)."""
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -153,6 +154,7 @@ CASES = {
     "jvp independent": lambda m, F: F.jvp(lambda a: m.ones(2, dtype=m.float64), (_x(m),), (_x(m),)),
     "custom Function": lambda m, F: (lambda Sq: (F.grad(lambda a: Sq.apply(a).sum())(_x(m)), F.vmap(Sq.apply)(_x2(m)),
                                                 F.jacfwd(Sq.apply)(_x(m))))(_square(m)),
+    "custom Function with its own vmap": lambda m, F: F.vmap(_square(m, rule=False, own_vmap=True).apply)(_x2(m)),
     "linearize": lambda m, F: (lambda o, fn: (o, fn(_x(m)), fn(m.ones(3, dtype=m.float64))))(*F.linearize(m.tanh, _x(m))),
     "jacrev": lambda m, F: F.jacrev(lambda t: t.sin() * t.sum())(_x(m)),
     "jacrev 2d": lambda m, F: F.jacrev(lambda t: t @ t.T)(_x2(m)),
@@ -189,18 +191,11 @@ CASES = {
 }
 
 
-def _square(m):
+def _square(m, setup=True, rule=True, own_vmap=False):
+    """A custom Function ``x * x``: with ``setup_context`` (else ``forward`` takes ``ctx``), with
+    ``generate_vmap_rule = True`` (``rule``) and with a ``vmap`` staticmethod of its own (``own_vmap``)."""
     class Square(m.autograd.Function):
-        generate_vmap_rule = True
-
-        @staticmethod
-        def forward(x):
-            return x * x
-
-        @staticmethod
-        def setup_context(ctx, inputs, output):
-            ctx.save_for_backward(inputs[0])
-            ctx.save_for_forward(inputs[0])
+        generate_vmap_rule = rule
 
         @staticmethod
         def backward(ctx, g):
@@ -209,6 +204,22 @@ def _square(m):
         @staticmethod
         def jvp(ctx, t):
             return 2 * ctx.saved_tensors[0] * t
+
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
+
+    def forward_with_ctx(ctx, x):
+        setup_context(ctx, (x,), None)
+        return x * x
+
+    if setup:
+        Square.forward = staticmethod(lambda x: x * x)
+        Square.setup_context = staticmethod(setup_context)
+    else:
+        Square.forward = staticmethod(forward_with_ctx)
+    if own_vmap:
+        Square.vmap = staticmethod(lambda info, in_dims, x: (x * x, in_dims[0]))
     return Square
 
 
@@ -325,6 +336,10 @@ ERRORS = {
     "vmap randomness": lambda m, F: F.vmap(lambda a: a, randomness="x")(_x2(m)),
     "vmap random op": lambda m, F: F.vmap(lambda a: m.randn_like(a))(_x2(m)),
     "vmap chunk_size": lambda m, F: F.vmap(lambda a: a, chunk_size=0)(_x2(m)),
+    "vmap Function without setup_context": lambda m, F: F.vmap(_square(m, setup=False).apply)(_x2(m)),
+    "vmap Function without vmap rule": lambda m, F: F.vmap(_square(m, rule=False).apply)(_x2(m)),
+    "vmap Function with two vmap rules": lambda m, F: F.vmap(_square(m, own_vmap=True).apply)(_x2(m)),
+    "vmap Function inside grad": lambda m, F: F.vmap(F.grad(lambda a: _square(m, rule=False).apply(a).sum()))(_x2(m)),
 }
 
 
@@ -336,3 +351,55 @@ def test_errors_as_torch(name):
     theirs = _err(lambda: ERRORS[name](torch, torch.func))
     assert theirs is not None
     assert _err(lambda: ERRORS[name](tape, tape.func)) == theirs
+
+
+def test_a_vmap_in_one_thread_leaves_functions_in_other_threads_alone():
+    # (a Function without setup_context or vmap rule is refused inside vmap only, not in a thread
+    # that runs beside a vmap)
+    inside, done, errors = threading.Event(), threading.Event(), []
+
+    def mapped(a):
+        inside.set()
+        done.wait(10)
+        return a * 2
+
+    runner = threading.Thread(target=lambda: tape.func.vmap(mapped)(_x2(tape)))
+    runner.start()
+    try:
+        inside.wait(10)
+        try:
+            _square(tape, setup=False, rule=False).apply(_x(tape))
+        except RuntimeError as e:
+            errors.append(e)
+    finally:
+        done.set()
+        runner.join()
+    assert not errors
+    with pytest.raises(RuntimeError, match="it must override the setup_context staticmethod"):
+        tape.func.vmap(_square(tape, setup=False, rule=False).apply)(_x2(tape))
+
+
+def test_a_vmap_in_one_thread_leaves_random_draws_in_other_threads_alone():
+    # (randomness='error' refuses random ops inside the vmap only, not in a thread beside it)
+    inside, done, errors = threading.Event(), threading.Event(), []
+
+    def mapped(a):
+        inside.set()
+        done.wait(10)
+        return a * 2
+
+    runner = threading.Thread(target=lambda: tape.func.vmap(mapped)(_x2(tape)))
+    runner.start()
+    try:
+        inside.wait(10)
+        try:
+            tape.randn(3)
+            tape.rand_like(_x(tape))
+        except RuntimeError as e:
+            errors.append(e)
+    finally:
+        done.set()
+        runner.join()
+    assert not errors
+    with pytest.raises(RuntimeError, match="vmap: called random operation while in randomness error mode"):
+        tape.func.vmap(lambda a: tape.randn_like(a))(_x2(tape))

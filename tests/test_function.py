@@ -186,9 +186,11 @@ def test_grad_fn_is_the_ctx_with_its_attributes():
     assert a.requires_grad and not a.is_leaf
 
 
-def test_jvp_is_present_and_vmap_absent():
-    assert hasattr(Function, "jvp") and not hasattr(Function, "vmap")
-    assert not hasattr(Function, "generate_vmap_rule")
+def test_jvp_and_vmap_defaults():
+    assert hasattr(Function, "jvp") and Function.generate_vmap_rule is False
+    with pytest.raises(NotImplementedError, match="To use autograd.Function with vmap, you must either override the "
+                                                  "vmap staticmethod or set generate_vmap_rule=True."):
+        Function.vmap(None, (0,), tape.ones(2))
     assert Function.vjp is Function.backward
 
 

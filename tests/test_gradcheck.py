@@ -394,3 +394,34 @@ def test_gradcheck_perturbs_the_inputs_themselves_in_place():
         assert tape.autograd.gradcheck(lambda _: (x * x).sum(dim=1), (x,), fast_mode=fast_mode)
         assert tape.autograd.gradgradcheck(lambda _: (x * x).sum(dim=1), (x,), fast_mode=fast_mode)
     assert tape.equal(x.detach(), before) and x._version == version
+
+
+class _RandomJvp(tape.autograd.Function):
+    """Doubles its input; its jvp draws random numbers (which a vmap refuses)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def vjp(ctx, g):
+        return g * 2
+
+    @staticmethod
+    def jvp(ctx, t):
+        tape.randn_like(t)
+        return t * 2
+
+
+def test_batched_forward_grad_check_maps_the_tangents_with_vmap():
+    x = leaf(2)
+    assert gradcheck(lambda a, b: (a.clone(), a + b), (x, 1), check_forward_ad=True, check_backward_ad=False,
+                     check_undefined_grad=False, check_batched_forward_grad=True)
+    assert gradcheck(lambda a, c: a.clone(), (x, x.clone()), check_forward_ad=True, check_backward_ad=False,
+                     check_undefined_grad=False, check_batched_forward_grad=True)
+    assert gradcheck(_RandomJvp.apply, (x,), check_forward_ad=True)
+    msg = "While computing batched gradients, got: vmap: We do not yet support calling random operations inside of vmap"
+    with pytest.raises(GradcheckError, match=msg):
+        gradcheck(_RandomJvp.apply, (x,), check_forward_ad=True, check_batched_forward_grad=True)
+    assert not gradcheck(_RandomJvp.apply, (x,), check_forward_ad=True, check_batched_forward_grad=True,
+                         raise_exception=False)

@@ -277,3 +277,53 @@ def test_a_custom_function_s_node_prints_pytorch_s_module():
     y = Square.apply(torch.ones(2, requires_grad=True))
     assert repr(y.grad_fn).startswith("<torch.autograd.function.SquareBackward object at 0x")
     assert repr(y) == "tensor([1., 1.], grad_fn=<SquareBackward>)"
+
+
+def _graph_desc(fn) -> str:
+    """PyTorch's test_autograd ``graph_desc``: a node and, recursively, its next functions."""
+    if fn is None:
+        return "None"
+    inner = ", ".join(_graph_desc(f) for f, _ in fn.next_functions)
+    return type(fn).__name__ + "(" + inner + ")"
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda x: x.sum(), "ExpandBackward0(AccumulateGrad())"),
+    (lambda x: x.sum(0, keepdim=True), "ExpandBackward0(AccumulateGrad())"),
+    (lambda x: (x + torch.ones(3, dtype=torch.double)).sum(), "ExpandBackward0(AccumulateGrad())"),
+    (lambda x: x.exp().sum(), "MulBackward0(ExpandBackward0(AccumulateGrad()), ExpBackward0(AccumulateGrad()))"),
+])
+def test_a_recorded_gradient_of_a_sum_expands_the_seed_as_it_is(make, expected):
+    # (PyTorch's sum backward is ``grad.expand(sizes)``: no view node before the expand, unless
+    # dims were reduced away)
+    x = torch.randn(2, 3, dtype=torch.double, requires_grad=True)
+    out = make(x)
+    seed = torch.ones(out.shape, dtype=torch.double, requires_grad=True)
+    g, = torch.autograd.grad(out, x, seed, create_graph=True)
+    assert _graph_desc(g.grad_fn) == expected
+
+
+def test_the_double_backward_graph_of_pytorch_s_test_function():
+    # (test_autograd.py's test_function: the graph of x.grad and y.grad after backward(create_graph=True))
+    class MyFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, tensor1, pyscalar, tensor2):
+            ctx.pyscalar = pyscalar
+            ctx.save_for_backward(tensor1, tensor2)
+            return tensor1 + pyscalar * tensor2 + tensor1 * tensor2
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            var1, var2 = ctx.saved_tensors
+            return grad_output + grad_output * var2, None, grad_output * ctx.pyscalar + grad_output * var1
+
+    x = torch.randn(5, 5, requires_grad=True)
+    y = torch.randn(5, 5, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MyFunction.apply(x, 2, y).sum().backward(torch.ones((), requires_grad=True), create_graph=True)
+    assert _graph_desc(x.grad.grad_fn) == ("CopyBackwards(None, AddBackward0(ExpandBackward0(AccumulateGrad()), "
+                                           "MulBackward0(ExpandBackward0(AccumulateGrad()), AccumulateGrad())))")
+    assert _graph_desc(y.grad.grad_fn) == ("CopyBackwards(None, AddBackward0(MulBackward0(ExpandBackward0("
+                                           "AccumulateGrad()), None), MulBackward0(ExpandBackward0(AccumulateGrad()), "
+                                           "AccumulateGrad())))")

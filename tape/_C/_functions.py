@@ -19,6 +19,7 @@ __all__ = ["AccumulateGrad", "DelayedError", "UndefinedGrad"]
 class _UndefinedGrad(Function):
     _node_name = "UndefinedGradBackward"
     _builtin_node = True
+    _vmap_exempt = True
 
     @staticmethod
     def forward(ctx, *xs: Tensor):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import threading
 import warnings
 import weakref
 from typing import Any, Callable, Optional
@@ -377,10 +378,27 @@ class Function(metaclass=FunctionMeta):
         raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
                                   "with forward mode AD.")
 
+    # True: ``tape.vmap`` may run this Function without a ``vmap`` staticmethod of its own.
+    generate_vmap_rule = False
+    # (tape's own Functions standing for what PyTorch does without one, a C++ node or checkpoint's
+    # saved-tensor hooks, run under vmap without PyTorch's conditions on custom Functions)
+    _vmap_exempt = False
+
+    @staticmethod
+    def vmap(info: Any, in_dims: tuple, *args: Any) -> Any:
+        r"""The Function under :func:`tape.vmap`: ``(output, out_dims)`` for ``args`` batched along
+        ``in_dims`` (one entry per argument: the batched dimension, or None).  Override it, or set
+        ``generate_vmap_rule = True``, for a Function to be usable inside ``tape.vmap``; tape's vmap
+        runs ``forward`` once per sample either way, so the rule itself is not called."""
+        raise NotImplementedError("To use autograd.Function with vmap, you must either override the vmap staticmethod "
+                                  "or set generate_vmap_rule=True.")
+
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` and record the call as one node of the graph."""
         setup = cls.setup_context is not Function.setup_context
+        if vmap_levels:
+            _check_vmap_rule(cls, setup)
         if setup:
             bound = inspect.signature(cls.forward).bind(*args, **kwargs)
             bound.apply_defaults()
@@ -391,6 +409,31 @@ class Function(metaclass=FunctionMeta):
 
 
 _dual_apply = None      # while a forward AD level is active: ``_apply`` computing tangents (``tape/_dual.py``)
+
+# The threads (idents) of the ``tape.vmap`` calls running, one entry per call (``tape/func.py``): a
+# Function applied inside one must have a vmap rule.
+vmap_levels: list = []
+
+_EXTENDING_FUNC = "For more details, please see https://pytorch.org/docs/main/notes/extending.func.html"
+
+
+def _check_vmap_rule(cls, setup: bool) -> None:
+    """PyTorch's conditions for a Function under vmap: ``setup_context``, and a vmap rule (its own
+    ``vmap`` or ``generate_vmap_rule``, not both)."""
+    if cls._vmap_exempt or threading.get_ident() not in vmap_levels:
+        return
+    if not setup:
+        raise RuntimeError("In order to use an autograd.Function with functorch transforms (vmap, grad, jvp, jacrev, "
+                           f"...), it must override the setup_context staticmethod. {_EXTENDING_FUNC}")
+    overridden = cls.vmap is not Function.vmap
+    if cls.generate_vmap_rule and overridden:
+        raise RuntimeError(f"You tried to vmap over {cls.__name__}, but it has both generate_vmap_rule=True and an "
+                           "overridden vmap staticmethod. Please set generate_vmap_rule=False or delete the overridden "
+                           f"vmap staticmethod to avoid ambiguity. {_EXTENDING_FUNC}")
+    if not cls.generate_vmap_rule and not overridden:
+        raise RuntimeError(f"You tried to vmap over {cls.__name__}, but it does not have vmap support. Please "
+                           f"override and implement the vmap staticmethod or set generate_vmap_rule=True. "
+                           f"{_EXTENDING_FUNC}")
 
 
 def _apply(cls, setup: bool, args: tuple, kwargs: dict, keep: Optional[list] = None) -> Any:
@@ -817,6 +860,7 @@ _ONCE = "trying to differentiate twice a function that was marked with @once_dif
 class _Error(Function):
     _node_name = "Error"
     _builtin_node = True
+    _vmap_exempt = True
 
     @staticmethod
     def forward(ctx, msg: str, *xs: Tensor):

@@ -29,11 +29,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .._creation import rand
+from .._creation import rand, randn, zeros
 from .._creation import tensor as _tensor
 from .._tensor import Tensor
 from .. import _dual
 from .._C._functions import UndefinedGrad
+from .._vmap_internals import _vmap
+from ..ops.join import stack
 from . import forward_ad
 from ._backward import grad
 
@@ -566,8 +568,9 @@ def gradcheck(
         check_batched_grad (bool, optional): if ``True``, check that
             ``autograd.grad(..., is_grads_batched=True)`` agrees with one call per
             gradient. Defaults to ``False``.
-        check_batched_forward_grad (bool, optional): if ``True``, check batched forward
-            gradients (tape has no ``vmap``: the same check as ``check_forward_ad``).
+        check_batched_forward_grad (bool, optional): if ``True``, check that forward
+            gradients computed for a batch of tangents with ``vmap`` agree with one
+            forward pass per tangent. Defaults to ``False``.
         check_forward_ad (bool, optional): if ``True``, check that the gradients computed
             with forward mode AD (``tape.autograd.forward_ad``) match the numerical ones.
         check_backward_ad (bool, optional): if ``False``, do not perform any checks that
@@ -596,6 +599,8 @@ def gradcheck(
                               check_grad_dtypes, check_batched_grad, fast_mode, bool(masked))
         if check_forward_ad:
             _forward_gradcheck(func, inputs, eps, atol, rtol)
+        if check_batched_forward_grad:
+            _test_batched_grad_forward_ad(func, _as_tuple(inputs))
         return True
     except GradcheckError:
         if raise_exception:
@@ -645,6 +650,50 @@ def _forward_gradcheck(func: Callable, inputs, eps: float, atol: float, rtol: fl
             if not _allclose(a, n, rtol, atol):
                 raise GradcheckError(_notallclose_msg(_show(a, diff_inputs[j]), _show(n, func_out[k]), i, j,
                                                       "computed with forward mode "))
+
+
+_FAILED_BATCHED_GRAD_MSG_FWD_AD = (
+    "gradcheck failed while testing batched gradient computation with forward-mode AD. "
+    "Call gradcheck with `check_batched_forward_grad=False` to skip this test.")
+
+
+def _test_batched_grad_forward_ad(func: Callable, inputs: tuple) -> bool:
+    """PyTorch's batched forward-mode check: for each input that requires grad, the tangents of the
+    outputs for two random tangents of it, by ``vmap`` over the pair and by one pass each, agree."""
+    for input_idx, current_input in enumerate(inputs):
+        if not _needs_grad(current_input):
+            continue
+
+        def jvp(tangent: Tensor, input_idx=input_idx, current_input=current_input) -> tuple:
+            with forward_ad.dual_level():
+                dual = forward_ad.make_dual(current_input.detach(), tangent)
+                inputs_with_dual = tuple(dual if idx == input_idx else (inp.detach() if isinstance(inp, Tensor)
+                                                                        else inp)
+                                         for idx, inp in enumerate(inputs))
+                ret = []
+                for dual_output in _as_tuple(func(*inputs_with_dual)):
+                    if dual_output is None:
+                        continue
+                    primal_out, tangent_out = forward_ad.unpack_dual(dual_output)
+                    ret.append(tangent_out if tangent_out is not None else
+                               zeros([], dtype=primal_out.dtype).expand(primal_out.shape))
+                return tuple(ret)
+
+        if not current_input.dtype.is_floating_point:
+            continue
+        tangents = [randn(tuple(current_input.shape), dtype=current_input.dtype) for _ in range(2)]
+        expected = [stack(shards) for shards in zip(*[jvp(t) for t in tangents])]
+        try:
+            result = _vmap(jvp)(stack(tangents))
+        except RuntimeError as ex:
+            raise GradcheckError(f"While computing batched gradients, got: {ex}\n\n{_FAILED_BATCHED_GRAD_MSG_FWD_AD}"
+                                 ) from ex
+        for output_idx, (res, exp) in enumerate(zip(result, expected)):
+            if np.allclose(_array(res), _array(exp)):
+                continue
+            raise GradcheckError(f"For output {output_idx} and input {input_idx}:\n\n{_FAILED_BATCHED_GRAD_MSG_FWD_AD}"
+                                 f"\n\nGot:\n{res}\n\nExpected:\n{exp}")
+    return True
 
 
 def _gradcheck_helper(func, inputs, eps, atol, rtol, nondet_tol, check_undefined_grad, check_grad_dtypes,

@@ -1228,6 +1228,7 @@ class _SegmentFn(Function):
     """The row of a checkpointed segment: its inputs are the tensors it read from outside."""
 
     _node_name = "CheckpointBackward"
+    _vmap_exempt = True
 
     @staticmethod
     def forward(ctx, seg: _Segment, flat: list, outside: list, *inputs: Tensor) -> tuple:
