@@ -972,3 +972,41 @@ def test_a_zero_dim_integer_index_assigns_as_its_number():
     assert x.tolist() == [[[0.5], [1.5]]]
     x[-1] = x       # (the same elements in the same places, whatever the strides of size-1 dims)
     assert x.tolist() == [[[0.5], [1.5]]]
+
+
+NAN = float("nan")
+NON_FINITE_SVD = "The algorithm failed to converge because the input matrix contained non-finite values."
+
+
+@pytest.mark.parametrize("call", ["torch.linalg.svd(m)", "torch.linalg.svdvals(m)", "torch.linalg.pinv(m)",
+                                  "torch.linalg.matrix_rank(m)", "torch.linalg.cond(m)",
+                                  "torch.linalg.matrix_norm(m, 2)", "torch.linalg.matrix_norm(m, 'nuc')"])
+def test_an_svd_of_a_matrix_holding_a_nan_raises_pytorch_s_linalg_error(call):
+    m = torch.tensor([[1.0, 0.0], [NAN, 1.0]])
+    with pytest.raises(torch.linalg.LinAlgError, match=re.escape(f"linalg.svd: {NON_FINITE_SVD}")):
+        eval(call)
+    m = torch.stack([torch.eye(2), m])
+    with pytest.raises(torch.linalg.LinAlgError, match=re.escape(f"linalg.svd: (Batch element 1): {NON_FINITE_SVD}")):
+        eval(call)
+    # (an inf passes LAPACK's check: nan values)
+    assert math.isnan(torch.linalg.svdvals(torch.tensor([[math.inf, 0.0], [0.0, 1.0]]))[0].item())
+
+
+def test_cholesky_stops_at_a_nan_pivot_as_lapack():
+    with pytest.raises(torch.linalg.LinAlgError, match=re.escape(
+            "linalg.cholesky: The factorization could not be completed because the input is not positive-definite "
+            "(the leading minor of order 1 is not positive-definite).")):
+        torch.linalg.cholesky(torch.tensor([[NAN, 0.0], [0.0, 1.0]]))
+    with pytest.raises(torch.linalg.LinAlgError, match=re.escape("linalg.cholesky: (Batch element 1): The "
+                                                                 "factorization could not be completed because the "
+                                                                 "input is not positive-definite (the leading minor "
+                                                                 "of order 2 is not positive-definite).")):
+        torch.linalg.cholesky(torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [NAN, 1.0]]]))
+    # (only the triangle read counts: a nan above the diagonal of a lower factor is ignored)
+    assert torch.linalg.cholesky(torch.tensor([[1.0, NAN], [0.0, 4.0]])).tolist() == [[1.0, 0.0], [0.0, 2.0]]
+
+
+def test_slogdet_sign_is_zero_where_a_nan_makes_logabsdet_nan():
+    sign, logabs = torch.linalg.slogdet(torch.tensor([[NAN, 0.0], [0.0, 1.0]], dtype=torch.float64))
+    assert sign.item() == 0.0 and math.isnan(logabs.item())
+    assert torch.linalg.slogdet(torch.tensor([[2.0, 0.0], [0.0, -1.0]])).sign.item() == -1.0
