@@ -1,7 +1,7 @@
 """Counting, searching and set functions: ``histc``, ``histogram``, ``bincount``, ``unique``,
 ``unique_consecutive``, ``searchsorted``, ``bucketize``, ``isin``, ``unravel_index``.
 
-None has a derivative in PyTorch.  Where PyTorch's result still requires grad (``histogram``, a
+None has a derivative in PyTorch (nor has ``scatter`` with ``reduce=``, whose node is here too).  Where PyTorch's result still requires grad (``histogram``, a
 ``bincount`` with weights that do, ``unique``'s values), it sits behind a node whose backward
 raises (``NotImplemented``, ``Unique2Backward0`` ...), and so does tape's: one Python-rule code,
 ``NODIFF``, whose ``ib`` says which of PyTorch's nodes and errors it is.
@@ -29,8 +29,11 @@ _NODES = (("NotImplemented", RuntimeError, "derivative for aten::histogram is no
           ("UniqueDimBackward0", NotImplementedError, "the derivative for 'unique_dim' is not implemented."),
           ("UniqueConsecutiveBackward0", NotImplementedError,
            "the derivative for 'unique_consecutive' is not implemented."),
-          ("UniqueBackward0", NotImplementedError, "the derivative for '_unique' is not implemented."))
-N_HISTOGRAM, N_BINCOUNT, N_UNIQUE, N_UNIQUE_DIM, N_UNIQUE_CONSECUTIVE, N_UNIQUE_LEGACY = range(6)
+          ("UniqueBackward0", NotImplementedError, "the derivative for '_unique' is not implemented."),
+          ("NotImplemented", RuntimeError, "derivative for aten::scatter is not implemented"),
+          ("NotImplemented", RuntimeError, "derivative for aten::scatter_ is not implemented"))
+(N_HISTOGRAM, N_BINCOUNT, N_UNIQUE, N_UNIQUE_DIM, N_UNIQUE_CONSECUTIVE, N_UNIQUE_LEGACY, N_SCATTER,
+ N_SCATTER_) = range(8)
 
 
 def _raise(g, xs, y, r):

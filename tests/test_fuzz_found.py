@@ -1010,3 +1010,25 @@ def test_slogdet_sign_is_zero_where_a_nan_makes_logabsdet_nan():
     sign, logabs = torch.linalg.slogdet(torch.tensor([[NAN, 0.0], [0.0, 1.0]], dtype=torch.float64))
     assert sign.item() == 0.0 and math.isnan(logabs.item())
     assert torch.linalg.slogdet(torch.tensor([[2.0, 0.0], [0.0, -1.0]])).sign.item() == -1.0
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_scatter_with_reduce_records_a_node_whose_backward_raises(inplace):
+    x = torch.tensor([0.5, 1.0], requires_grad=True)
+    y = x * 1
+    r = y.scatter_(0, torch.tensor([0]), 3.0, reduce="multiply") if inplace else \
+        y.scatter(0, torch.tensor([0]), x * 2, reduce="add")
+    assert type(r.grad_fn).__name__ == "NotImplemented" and r.requires_grad
+    assert r.tolist() == ([1.5, 1.0] if inplace else [1.5, 1.0])
+    name = "scatter_" if inplace else "scatter"
+    with pytest.raises(RuntimeError, match=re.escape(f"derivative for aten::{name} is not implemented")):
+        r.sum().backward()
+
+
+def test_index_select_of_an_empty_matrix_checks_as_pytorch():
+    with pytest.raises(RuntimeError, match=re.escape("index_select(): self indexing axis dim should be positive")):
+        torch.zeros(0, 3).index_select(0, torch.tensor([0]))
+    with pytest.raises(RuntimeError, match=re.escape("INDICES element is out of DATA bounds, id=5 axis_dim=2")):
+        torch.zeros(2, 0).index_select(0, torch.tensor([0, 5]))
+    assert torch.zeros(2, 0).index_select(0, torch.tensor([1, 0])).shape == (2, 0)
+    assert torch.zeros(0, 3).index_select(0, torch.tensor([], dtype=torch.int64)).shape == (0, 3)
