@@ -219,6 +219,13 @@ def _unique_result(self: Tensor, values: np.ndarray, inverse: np.ndarray, counts
 def _slices_unique(v: np.ndarray, dim: int, consecutive: bool) -> tuple:
     """The distinct slices of ``v`` along ``dim`` (sorted lexicographically, or runs of equal
     neighbours), the position of each slice's among them, and how often each occurs."""
+    zeros = v.shape.count(0)
+    if v.shape[dim] == 0:
+        if zeros > 1:
+            raise RuntimeError("Number of zero sized dimensions is more than one, so unique cannot be applied ")
+        return v.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if zeros:
+        raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique cannot be applied")
     moved = np.moveaxis(v, dim, 0)
     n = moved.shape[0]
     flat = moved.reshape(n, -1)
@@ -380,6 +387,8 @@ def isin(elements: Union[Tensor, Number], test_elements: Union[Tensor, Number], 
                         f"({type(elements).__name__}, {type(test_elements).__name__}), but expected one of:")
     e = elements._value() if isinstance(elements, Tensor) else np.array(elements)
     t = test_elements._value() if isinstance(test_elements, Tensor) else np.array(test_elements)
+    if e.dtype == np.bool_ or t.dtype == np.bool_:      # (PyTorch's kernel is dispatched for numbers only)
+        raise RuntimeError("Unsupported input type encountered for isin(): Bool")
     return plain(np.isin(e, t, invert=invert), D.bool_)
 
 

@@ -471,6 +471,9 @@ def vector_norm(x: Tensor, ord: float = 2, dim: Dims = None, keepdim: bool = Fal
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
                            f"{D.legacy_name(x._dtype)}")
     if dtype is not None and dtype is not x._dtype:
+        if not dtype.is_floating_point:
+            raise RuntimeError(f"linalg.vector_norm: dtype should be floating point or complex, but got "
+                               f"{D.legacy_name(dtype)}")
         if D.promote(x._dtype, dtype) is not dtype:
             raise RuntimeError(f"linalg.vector_norm: the dtype of the input ({D.legacy_name(x._dtype)}) should be "
                                f"convertible without narrowing to the specified dtype ({D.legacy_name(dtype)})")

@@ -1032,3 +1032,39 @@ def test_index_select_of_an_empty_matrix_checks_as_pytorch():
         torch.zeros(2, 0).index_select(0, torch.tensor([0, 5]))
     assert torch.zeros(2, 0).index_select(0, torch.tensor([1, 0])).shape == (2, 0)
     assert torch.zeros(0, 3).index_select(0, torch.tensor([], dtype=torch.int64)).shape == (0, 3)
+
+
+def test_softmax_of_no_element_dispatches_no_kernel():
+    # (PyTorch reaches no kernel for an empty tensor: no "not implemented for" error, whatever the dtype)
+    r = torch.log_softmax(torch.tensor([], dtype=torch.float64), 0, dtype=torch.bool)
+    assert r.dtype == torch.bool and r.shape == (0,)
+    assert torch.softmax(torch.zeros(2, 0, dtype=torch.int64), 0).shape == (2, 0)
+    with pytest.raises(NotImplementedError, match="log_softmax_lastdim_kernel_impl"):
+        torch.log_softmax(torch.tensor([1.0]), 0, dtype=torch.bool)
+
+
+def test_unique_along_a_dim_of_an_empty_tensor():
+    assert torch.unique_consecutive(torch.tensor([]), dim=0).shape == (0,)
+    values, inverse, counts = torch.unique(torch.zeros(0, 2), dim=0, return_inverse=True, return_counts=True)
+    assert values.shape == (0, 2) and inverse.shape == (0,) and counts.shape == (0,)
+    with pytest.raises(RuntimeError, match="There are 0 sized dimensions, and they aren't selected, so unique "
+                                           "cannot be applied"):
+        torch.unique_consecutive(torch.zeros(2, 0), dim=0)
+    with pytest.raises(RuntimeError, match="Number of zero sized dimensions is more than one, so unique cannot be "
+                                           "applied"):
+        torch.unique(torch.zeros(0, 0), dim=0)
+
+
+@pytest.mark.parametrize("call", ["torch.isin(torch.tensor([1.0]), torch.tensor([True]))",
+                                  "torch.isin(True, torch.tensor([1]))", "torch.isin(torch.tensor([1]), False)"])
+def test_isin_refuses_bools(call):
+    with pytest.raises(RuntimeError, match=re.escape("Unsupported input type encountered for isin(): Bool")):
+        eval(call)
+
+
+def test_vector_norm_names_a_dtype_that_is_not_floating_first():
+    with pytest.raises(RuntimeError, match=re.escape("linalg.vector_norm: dtype should be floating point or "
+                                                     "complex, but got Int")):
+        torch.linalg.vector_norm(torch.ones(2, dtype=torch.float64), dtype=torch.int32)
+    with pytest.raises(RuntimeError, match="should be convertible without narrowing"):
+        torch.linalg.vector_norm(torch.ones(2, dtype=torch.float64), dtype=torch.float32)
