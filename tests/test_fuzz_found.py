@@ -1068,3 +1068,37 @@ def test_vector_norm_names_a_dtype_that_is_not_floating_first():
         torch.linalg.vector_norm(torch.ones(2, dtype=torch.float64), dtype=torch.int32)
     with pytest.raises(RuntimeError, match="should be convertible without narrowing"):
         torch.linalg.vector_norm(torch.ones(2, dtype=torch.float64), dtype=torch.float32)
+
+
+@pytest.mark.parametrize("call", ["torch.sum(x, dtype=torch.int64)", "torch.sum(x, 0, dtype=torch.int32)",
+                                  "x.prod(dtype=torch.bool)", "torch.prod(x, 0, dtype=torch.uint8)",
+                                  "torch.cumsum(x, 0, dtype=torch.int64)", "x.cumprod(1, dtype=torch.int32)",
+                                  "torch.nansum(x, dtype=torch.int64)"])
+def test_an_integral_dtype_of_a_reduction_that_requires_grad_is_refused(call):
+    x = torch.tensor([[1.5, -2.0]], requires_grad=True)
+    name = {"64": "Long", "32": "Int", "ol": "Bool", "t8": "Byte"}[call.split("dtype=torch.")[1][-3:-1]]
+    with pytest.raises(RuntimeError, match=f"Autograd not support dtype: {name}"):
+        eval(call)
+    with torch.no_grad():
+        assert not eval(call).requires_grad
+
+
+def test_reductions_keep_the_dtype_asked_for():
+    i32 = torch.tensor([1, -2], dtype=torch.int32)
+    assert torch.nansum(i32, dtype=torch.int32).dtype == torch.int32
+    assert torch.nansum(torch.tensor([1.5, -2.0]), dtype=torch.bool).tolist() is True
+    assert torch.prod(torch.tensor([True, False]), dtype=torch.bool).dtype == torch.bool
+    assert torch.cumsum(i32, 0, dtype=torch.int32).dtype == torch.int32
+    assert torch.cumprod(i32, 0).dtype == torch.int64
+    for f in ("cumsum", "cumprod"):
+        with pytest.raises(NotImplementedError, match=f'"{f}_out_cpu" not implemented for \'Bool\''):
+            getattr(torch, f)(torch.tensor([1.5, -2.0], requires_grad=True), 0, dtype=torch.bool)
+
+
+def test_nanmean_checks_its_input_then_its_dtype():
+    with pytest.raises(RuntimeError, match="nanmean\\(\\): expected input to have floating point or complex dtype "
+                                           "but got Long"):
+        torch.nanmean(torch.tensor([1, 2]), dtype=torch.float32)
+    with pytest.raises(RuntimeError, match="nanmean\\(\\): could not infer output dtype. Optional dtype must be "
+                                           "either a floating point or complex dtype. Got: Int"):
+        torch.nanmean(torch.tensor([1.0, 2.0]), 0, dtype=torch.int32)
