@@ -59,6 +59,9 @@ tangents({NO_DERIVATIVE: lambda ts, xs, y, r: _no_derivative(r)})     # (nor a t
 
 
 _DIVISIONS = ("remainder", "fmod")    # (integer operands: the kernel refuses a zero divisor)
+# (and these kernels refuse some dtypes: PyTorch's iterator checks the output's shape first)
+_KERNEL_DTYPES = ("gcd", "lcm", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",
+                  "bitwise_right_shift", "igamma", "igammac")
 
 
 def _variant(base: str) -> Callable:
@@ -74,8 +77,8 @@ def _variant(base: str) -> Callable:
             if y._dtype is self._dtype:
                 y = emit(NO_DERIVATIVE, y._value(), y._dtype, self, ib=_WITHOUT_DERIVATIVE.index(no_derivative))
             return self._inplace(y)
-        if base in _DIVISIONS:
-            check_output_shape(self._shape, operand)     # (before the kernel's division by zero)
+        if base in _DIVISIONS or base in _KERNEL_DTYPES:
+            check_output_shape(self._shape, operand)     # (before the kernel's division by zero or dtype error)
         result = getattr(self, base)(*args, **kwargs)
         if base in COMPARISONS and self._rg and state.grad:
             name = f"{COMPARISONS[base]}Backward{int(operand is not None)}"

@@ -1102,3 +1102,13 @@ def test_nanmean_checks_its_input_then_its_dtype():
     with pytest.raises(RuntimeError, match="nanmean\\(\\): could not infer output dtype. Optional dtype must be "
                                            "either a floating point or complex dtype. Got: Int"):
         torch.nanmean(torch.tensor([1.0, 2.0]), 0, dtype=torch.int32)
+
+
+@pytest.mark.parametrize("call", ["torch.bitwise_or(f, torch.ones(3))", "f ^ torch.ones(3, dtype=torch.float64)",
+                                  "torch.bitwise_and(f, torch.ones(3))", "torch.gcd(f, torch.ones(3))",
+                                  "f[0].gcd_(i[:1].float())", "f[0].bitwise_or_(i[:1])", "f[0].igammac_(i[:1])"])
+def test_integer_kernels_broadcast_before_refusing_a_dtype(call):
+    f, i = torch.tensor([4.0, 6.0]), torch.tensor([4, 6])
+    shape_error = "output with shape" if "_(" in call else "The size of tensor a"
+    with pytest.raises(RuntimeError, match=shape_error):
+        eval(call)
