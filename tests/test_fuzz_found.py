@@ -1112,3 +1112,13 @@ def test_integer_kernels_broadcast_before_refusing_a_dtype(call):
     shape_error = "output with shape" if "_(" in call else "The size of tensor a"
     with pytest.raises(RuntimeError, match=shape_error):
         eval(call)
+
+
+def test_nanquantile_s_errors_name_quantile():
+    x = torch.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=re.escape("quantile() q must be in the range [0, 1] but got 1.5")) as e:
+        torch.nanquantile(x, 1.5)
+    assert str(e.value).startswith("quantile()")
+    with pytest.raises(RuntimeError, match=re.escape("quantile() q values must be in the range [0, 1]")) as e:
+        torch.nanquantile(x, torch.tensor([1.5]))
+    assert str(e.value).startswith("quantile()")
