@@ -334,11 +334,13 @@ def searchsorted(sorted_sequence: Tensor, input: Union[Tensor, Number], *, out_i
     b = sorted_sequence._value()
     vals = _as_tensor(input, sorted_sequence)
     v = vals._value()
-    if not scalar and b.ndim != 1 and (b.shape[:-1] != v.shape[:-1] or v.ndim != b.ndim):
-        raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
-                           "of boundaries tensor and input value tensor must match, but we got boundaries tensor "
-                           f"{list(b.shape)} and input value tensor {list(v.shape)}")
+    if scalar and b.ndim != 1:
+        raise RuntimeError(f"torch.searchsorted(): input value can be a scalar only when boundaries tensor dimension is "
+                           f"1, but we got boundaries tensor dim({b.ndim}) and input value's dim(0) numel(1)")
     if b.ndim == 0:
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive dimension, but got 0 "
+                           "dimension")
+    if not scalar and b.ndim != 1 and (b.shape[:-1] != v.shape[:-1] or v.ndim != b.ndim):
         raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
                            "of boundaries tensor and input value tensor must match, but we got boundaries tensor "
                            f"{list(b.shape)} and input value tensor {list(v.shape)}")

@@ -1122,3 +1122,43 @@ def test_nanquantile_s_errors_name_quantile():
     with pytest.raises(RuntimeError, match=re.escape("quantile() q values must be in the range [0, 1]")) as e:
         torch.nanquantile(x, torch.tensor([1.5]))
     assert str(e.value).startswith("quantile()")
+
+
+def test_linalg_and_special_functions_take_out():
+    a = torch.tensor([[2.0, 0.5], [0.25, 3.0]])
+    o = torch.zeros(0)
+    assert torch.linalg.inv(a, out=o) is o and o.shape == (2, 2)
+    assert torch.allclose(o @ a, torch.eye(2))
+    lu, piv = torch.zeros(0), torch.zeros(0, dtype=torch.int32)
+    assert torch.linalg.lu_factor(a, out=(lu, piv))[1] is piv and piv.tolist() == [1, 2]
+    with pytest.raises(RuntimeError, match="Expected out tensor to have dtype float, but got long int instead"):
+        torch.linalg.det(a, out=torch.zeros(0, dtype=torch.int64))
+    with pytest.raises(RuntimeError, match="Expected out tensor to have dtype int, but got float instead"):
+        torch.linalg.lu_factor(a, out=(torch.zeros(0), torch.zeros(0)))
+    with pytest.raises(RuntimeError, match=re.escape("_linalg_svd(): functions with out=... arguments don't support "
+                                                     "automatic differentiation")):
+        torch.linalg.svdvals(a.requires_grad_(), out=torch.zeros(0))
+    # (a composite: its result copied into out, recorded)
+    n = torch.zeros(0)
+    torch.linalg.matrix_norm(a, out=n)
+    assert type(n.grad_fn).__name__ == "CopyBackwards"
+    n.backward()
+    assert torch.allclose(a.grad, a.detach() / n.detach())
+    e = torch.zeros(0, dtype=torch.float64)
+    assert torch.special.expit(torch.tensor([0.0]), out=e) is e and e.tolist() == [0.5]
+    with pytest.raises(RuntimeError, match=re.escape("sigmoid(): functions with out=... arguments don't support")):
+        torch.special.expit(torch.tensor([0.0], requires_grad=True), out=e)
+
+
+def test_small_checks_in_pytorch_s_order():
+    # (diff of order 0 returns a copy before looking at the dim; vdot's dtype check is dot's;
+    # searchsorted's 0-d boundaries)
+    assert torch.diff(torch.tensor([4, 5]), n=0, dim=-2).tolist() == [4, 5]
+    assert torch.diff(torch.tensor([4, 5]), n=0, prepend=torch.tensor([1])).tolist() == [4, 5]
+    with pytest.raises(RuntimeError, match="^dot : expected both vectors to have same dtype, but found Float and Bool"):
+        torch.vdot(torch.tensor([1.0]), torch.tensor([True]))
+    with pytest.raises(RuntimeError, match="boundaries tensor should have positive dimension, but got 0 dimension"):
+        torch.searchsorted(torch.tensor(1.0), torch.tensor([1.0]))
+    with pytest.raises(RuntimeError, match=re.escape("input value can be a scalar only when boundaries tensor "
+                                                     "dimension is 1, but we got boundaries tensor dim(0)")):
+        torch.searchsorted(torch.tensor(1.0), 1.0)
