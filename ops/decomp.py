@@ -371,7 +371,7 @@ def slogdet(A: Tensor) -> tuple:
     """The sign and the log of the absolute value of the determinant, as a named tuple
     ``(sign, logabsdet)``."""
     _check_matrix("linalg.slogdet", A)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         sign, logabs = np.linalg.slogdet(A._value())
     # (PyTorch's sign is the product of the signs of U's diagonal, sign(nan) = 0: 0 where a nan left
     # logabsdet nan; numpy gives 1)

@@ -53,9 +53,20 @@ def _write(name: str, out: Tensor, result, exact: bool = False) -> None:
     out.copy_(result)
 
 
+# PyTorch's functions without ``out=``; its unary ops whose iterator wants ``out`` of the input's dtype
+# ("Found dtype ..."); its structured kernels whose ``out`` must have the result's dtype exactly
+_NO_OUT = frozenset(("relu", "positive", "isnan", "trace", "einsum", "flip", "cdist"))
+_SAME_AS_INPUT = frozenset(("abs", "absolute", "neg", "negative", "sign", "sgn", "ceil", "floor", "round", "trunc",
+                            "fix", "frac", "bitwise_not"))
+_EXACT = frozenset(("argmax", "argmin", "max", "min", "sort", "topk", "aminmax", "matmul", "mm", "bmm", "addmm",
+                    "gather", "diag", "tril", "triu", "msort", "norm"))
+
+
 def call_with_out(name: str, fn: Callable, args: tuple, kwargs: dict, exact: bool = False):
     """``fn(*args, **kwargs)`` whose ``kwargs`` hold ``out``: the result written into it (of the
     result's dtype exactly, with ``exact``: PyTorch's structured kernels)."""
+    if name in _NO_OUT:
+        raise TypeError(f"{name}() got an unexpected keyword argument 'out'")
     out = kwargs.pop("out")
     if out is None:
         return fn(*args, **kwargs)
@@ -63,6 +74,9 @@ def call_with_out(name: str, fn: Callable, args: tuple, kwargs: dict, exact: boo
     for o in outs:
         if not isinstance(o, Tensor):
             raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(o).__name__}")
+    exact = exact or name in _EXACT
+    if name in _SAME_AS_INPUT and args and isinstance(args[0], Tensor) and out._dtype is not args[0]._dtype:
+        raise RuntimeError(f"Found dtype {D.legacy_name(out._dtype)} but expected {D.legacy_name(args[0]._dtype)}")
     if state.grad and any(t._rg for t in _tensors(args) + _tensors(list(kwargs.values())) + list(outs)):
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic differentiation, "
                            "but one of the arguments requires grad.")

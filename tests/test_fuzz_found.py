@@ -1162,3 +1162,19 @@ def test_small_checks_in_pytorch_s_order():
     with pytest.raises(RuntimeError, match=re.escape("input value can be a scalar only when boundaries tensor "
                                                      "dimension is 1, but we got boundaries tensor dim(0)")):
         torch.searchsorted(torch.tensor(1.0), 1.0)
+
+
+def test_out_dtype_rules_of_pytorch_s_kernels():
+    i = torch.tensor([[1, -2], [3, 4]])
+    with pytest.raises(RuntimeError, match="^Found dtype Char but expected Long$"):
+        torch.neg(i, out=torch.zeros(0, dtype=torch.int8))
+    with pytest.raises(RuntimeError, match="^Found dtype Float but expected Long$"):
+        torch.abs(i, out=torch.zeros(0))
+    with pytest.raises(RuntimeError, match="^Expected out tensor to have dtype float, but got double instead$"):
+        torch.matmul(i.float(), i.float(), out=torch.zeros(0, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="^Expected out tensor to have dtype long int, but got float instead$"):
+        torch.sort(i.float(), 0, out=(torch.zeros(0), torch.zeros(0)))
+    with pytest.raises(TypeError, match=re.escape("relu() got an unexpected keyword argument 'out'")):
+        torch.relu(i, out=torch.zeros(0, dtype=torch.int64))
+    o = torch.zeros(0, dtype=torch.int8)
+    assert torch.add(i, i, out=o) is o and o.tolist() == [[2, -4], [6, 8]]      # (binary ops cast)
