@@ -27,18 +27,12 @@ def _tensors(value) -> list:
     return []
 
 
-# (dtypes as C++ prints them: PyTorch's message of a structured kernel's out= of another dtype)
-_CPP = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-        "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-        "bool": "bool"}
-
-
 def _write(name: str, out: Tensor, result, exact: bool = False) -> None:
     if not isinstance(result, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be a tuple of Tensors")
     if exact and result._dtype is not out._dtype:
-        raise RuntimeError(f"Expected out tensor to have dtype {_CPP[result._dtype.name]}, but got "
-                           f"{_CPP[out._dtype.name]} instead")
+        raise RuntimeError(f"Expected out tensor to have dtype {D.cpp_name(result._dtype)}, but got "
+                           f"{D.cpp_name(out._dtype)} instead")
     if result._dtype._cat > out._dtype._cat:       # (``can_cast``: no conversion to a lower kind)
         raise RuntimeError(f"result type {D.legacy_name(result._dtype).replace('Tensor', '')} can't be cast to the "
                            f"desired output type {D.legacy_name(out._dtype).replace('Tensor', '')}")

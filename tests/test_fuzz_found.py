@@ -1178,3 +1178,13 @@ def test_out_dtype_rules_of_pytorch_s_kernels():
         torch.relu(i, out=torch.zeros(0, dtype=torch.int64))
     o = torch.zeros(0, dtype=torch.int8)
     assert torch.add(i, i, out=o) is o and o.tolist() == [[2, -4], [6, 8]]      # (binary ops cast)
+
+
+def test_clamp_in_place_of_integers_by_float_numbers_names_the_cpp_type():
+    x = torch.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="^result type Float can't be cast to the desired output type long int$"):
+        x.clamp_(-0.5, 0.5)
+    with pytest.raises(RuntimeError, match="^result type Float can't be cast to the desired output type int$"):
+        x.int().clip_(-0.5)
+    with pytest.raises(RuntimeError, match="^result type Float can't be cast to the desired output type Long$"):
+        x.clamp_(torch.tensor(0.5))      # (a tensor bound: the legacy name)
