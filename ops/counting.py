@@ -416,7 +416,7 @@ def unravel_index(indices: Tensor, shape) -> tuple:
     coefs = list(reversed(list(accumulate(reversed(shape[1:] + (1,)), func=operator.mul))))
     v = indices._value().astype(np.int64)[..., None]
     with np.errstate(all="ignore"):
-        if any(c == 0 for c in coefs) or any(d == 0 for d in shape):
+        if v.size and (any(c == 0 for c in coefs) or any(d == 0 for d in shape)):     # (no index: no division)
             raise RuntimeError("ZeroDivisionError")
         res = np.floor_divide(v, np.array(coefs, np.int64)) % np.array(shape, np.int64)
     return plain(res, D.int64).unbind(-1)

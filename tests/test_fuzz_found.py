@@ -1188,3 +1188,15 @@ def test_clamp_in_place_of_integers_by_float_numbers_names_the_cpp_type():
         x.int().clip_(-0.5)
     with pytest.raises(RuntimeError, match="^result type Float can't be cast to the desired output type Long$"):
         x.clamp_(torch.tensor(0.5))      # (a tensor bound: the legacy name)
+
+
+def test_igamma_edge_cases_in_pytorch_s_order_and_unravel_index_of_no_index():
+    nan, inf = float("nan"), float("inf")
+    a = torch.tensor([nan, nan, inf, 0.0, nan], dtype=torch.float64)
+    x = torch.tensor([0.0, inf, nan, nan, 1.0], dtype=torch.float64)
+    p, q = torch.igamma(a, x).tolist(), torch.igammac(a, x).tolist()
+    assert p[:3] == [0.0, 1.0, 0.0] and q[:3] == [1.0, 0.0, 1.0]
+    assert all(math.isnan(v) for v in p[3:] + q[3:])
+    assert [t.shape for t in torch.unravel_index(torch.tensor([], dtype=torch.int64), (2, 0))] == [(0,), (0,)]
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        torch.unravel_index(torch.tensor([1]), (2, 0))
