@@ -379,7 +379,8 @@ def igamma(a, x, upper):
     """P(a, x) (``upper`` False) or Q(a, x) = 1 - P(a, x), with PyTorch's values at the edges."""
     a = float(a)
     x = float(x)
-    if a != a or x != x or a < 0.0 or x < 0.0:
+    # (PyTorch's order of the edge cases: a nan passes the first tests, so igamma(nan, 0) is 0)
+    if a < 0.0 or x < 0.0:
         return math.nan
     if a == 0.0:
         if x > 0.0:
@@ -393,6 +394,8 @@ def igamma(a, x, upper):
         return 1.0 if upper else 0.0
     if x == math.inf:
         return 0.0 if upper else 1.0
+    if a != a or x != x:
+        return math.nan
     if x < a + 1.0:
         term = 1.0 / a
         total = term

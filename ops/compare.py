@@ -76,10 +76,11 @@ def ge(self, other: Operand) -> Tensor:
 def _bitwise(a: Tensor, b, name: str, fn) -> Tensor:
     """``fn`` of two integer or boolean operands, promoted and broadcast as for arithmetic."""
     dt = D.result_type(a, b)
+    if isinstance(b, Tensor):       # (PyTorch's iterator broadcasts before the kernel is chosen)
+        broadcast_pair(a._shape, b._shape)
     if dt.is_floating_point:
         raise NotImplementedError(f'"{name}_cpu" not implemented for \'{D.legacy_name(dt)}\'')
     if isinstance(b, Tensor):
-        broadcast_pair(a._shape, b._shape)
         vb = b._value().astype(dt.np, copy=False)
     else:
         vb = np.asarray(b, dt.np)

@@ -41,12 +41,14 @@ def diff(self, n: int = 1, dim: int = -1, prepend: Optional[Tensor] = None,
     for other in (prepend, append):
         if other is not None and len(other._shape) != len(self._shape):
             raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+    if n == 0:      # (PyTorch's copy of self, prepend and append left out: it looks at the dim only for them)
+        if prepend is not None or append is not None:
+            wrap_dim(dim, len(self._shape))
+        return plain(np.empty(self._shape, self._dtype.np), self._dtype).copy_(self)
     given, dim = dim, wrap_dim(dim, len(self._shape))
     x = self
     if prepend is not None or append is not None:
         x = cat([t for t in (prepend, self, append) if t is not None], given)
-    if n == 0:
-        return plain(np.empty(x._shape, x._dtype.np), x._dtype).copy_(x)      # (PyTorch's copy: CopyBackwards)
     for _ in range(n):
         size = x._shape[dim]
         if size == 0:

@@ -1,7 +1,7 @@
 """Counting, searching and set functions: ``histc``, ``histogram``, ``bincount``, ``unique``,
 ``unique_consecutive``, ``searchsorted``, ``bucketize``, ``isin``, ``unravel_index``.
 
-None has a derivative in PyTorch.  Where PyTorch's result still requires grad (``histogram``, a
+None has a derivative in PyTorch (nor has ``scatter`` with ``reduce=``, whose node is here too).  Where PyTorch's result still requires grad (``histogram``, a
 ``bincount`` with weights that do, ``unique``'s values), it sits behind a node whose backward
 raises (``NotImplemented``, ``Unique2Backward0`` ...), and so does tape's: one Python-rule code,
 ``NODIFF``, whose ``ib`` says which of PyTorch's nodes and errors it is.
@@ -34,9 +34,11 @@ _NODES = (("NotImplemented", RuntimeError, "derivative for aten::histogram is no
           ("Error", RuntimeError, "scatter_reduce(): Double backward is unsupported for src when >1 zeros in src "
                                   "are scattered to the same position in self"),
           ("Error", RuntimeError, "index_reduce(): Double backward is unsupported for source when >1 zeros in "
-                                  "source are scattered to the same position in self"))
+                                  "source are scattered to the same position in self"),
+          ("NotImplemented", RuntimeError, "derivative for aten::scatter is not implemented"),
+          ("NotImplemented", RuntimeError, "derivative for aten::scatter_ is not implemented"))
 (N_HISTOGRAM, N_BINCOUNT, N_UNIQUE, N_UNIQUE_DIM, N_UNIQUE_CONSECUTIVE, N_UNIQUE_LEGACY, N_SCATTER_PROD_ZEROS,
- N_INDEX_PROD_ZEROS) = range(8)
+ N_INDEX_PROD_ZEROS, N_SCATTER, N_SCATTER_) = range(10)
 
 
 def _raise(g, xs, y, r):
@@ -222,6 +224,13 @@ def _unique_result(self: Tensor, values: np.ndarray, inverse: np.ndarray, counts
 def _slices_unique(v: np.ndarray, dim: int, consecutive: bool) -> tuple:
     """The distinct slices of ``v`` along ``dim`` (sorted lexicographically, or runs of equal
     neighbours), the position of each slice's among them, and how often each occurs."""
+    zeros = v.shape.count(0)
+    if v.shape[dim] == 0:
+        if zeros > 1:
+            raise RuntimeError("Number of zero sized dimensions is more than one, so unique cannot be applied ")
+        return v.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if zeros:
+        raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique cannot be applied")
     moved = np.moveaxis(v, dim, 0)
     n = moved.shape[0]
     flat = moved.reshape(n, -1)
@@ -330,11 +339,13 @@ def searchsorted(sorted_sequence: Tensor, input: Union[Tensor, Number], *, out_i
     b = sorted_sequence._value()
     vals = _as_tensor(input, sorted_sequence)
     v = vals._value()
-    if not scalar and b.ndim != 1 and (b.shape[:-1] != v.shape[:-1] or v.ndim != b.ndim):
-        raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
-                           "of boundaries tensor and input value tensor must match, but we got boundaries tensor "
-                           f"{list(b.shape)} and input value tensor {list(v.shape)}")
+    if scalar and b.ndim != 1:
+        raise RuntimeError(f"torch.searchsorted(): input value can be a scalar only when boundaries tensor dimension is "
+                           f"1, but we got boundaries tensor dim({b.ndim}) and input value's dim(0) numel(1)")
     if b.ndim == 0:
+        raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive dimension, but got 0 "
+                           "dimension")
+    if not scalar and b.ndim != 1 and (b.shape[:-1] != v.shape[:-1] or v.ndim != b.ndim):
         raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
                            "of boundaries tensor and input value tensor must match, but we got boundaries tensor "
                            f"{list(b.shape)} and input value tensor {list(v.shape)}")
@@ -383,6 +394,8 @@ def isin(elements: Union[Tensor, Number], test_elements: Union[Tensor, Number], 
                         f"({type(elements).__name__}, {type(test_elements).__name__}), but expected one of:")
     e = elements._value() if isinstance(elements, Tensor) else np.array(elements)
     t = test_elements._value() if isinstance(test_elements, Tensor) else np.array(test_elements)
+    if e.dtype == np.bool_ or t.dtype == np.bool_:      # (PyTorch's kernel is dispatched for numbers only)
+        raise RuntimeError("Unsupported input type encountered for isin(): Bool")
     return plain(np.isin(e, t, invert=invert), D.bool_)
 
 
@@ -408,7 +421,7 @@ def unravel_index(indices: Tensor, shape) -> tuple:
     coefs = list(reversed(list(accumulate(reversed(shape[1:] + (1,)), func=operator.mul))))
     v = indices._value().astype(np.int64)[..., None]
     with np.errstate(all="ignore"):
-        if any(c == 0 for c in coefs) or any(d == 0 for d in shape):
+        if v.size and (any(c == 0 for c in coefs) or any(d == 0 for d in shape)):     # (no index: no division)
             raise RuntimeError("ZeroDivisionError")
         res = np.floor_divide(v, np.array(coefs, np.int64)) % np.array(shape, np.int64)
     return plain(res, D.int64).unbind(-1)

@@ -371,8 +371,11 @@ def slogdet(A: Tensor) -> tuple:
     """The sign and the log of the absolute value of the determinant, as a named tuple
     ``(sign, logabsdet)``."""
     _check_matrix("linalg.slogdet", A)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         sign, logabs = np.linalg.slogdet(A._value())
+    # (PyTorch's sign is the product of the signs of U's diagonal, sign(nan) = 0: 0 where a nan left
+    # logabsdet nan; numpy gives 1)
+    sign = np.where(np.isnan(logabs), 0, sign).astype(sign.dtype)
     return SlogdetResult(_many(SLOGDET, [np.asarray(sign), np.asarray(logabs)], A))
 
 
@@ -492,8 +495,10 @@ def _not_positive(name: str, v: np.ndarray) -> RuntimeError:
         m = v[index]
         for k in range(1, m.shape[-1] + 1):
             try:
-                np.linalg.cholesky(m[:k, :k])
+                failed = np.isnan(np.diagonal(np.linalg.cholesky(m[:k, :k]))).any()
             except np.linalg.LinAlgError:
+                failed = True
+            if failed:
                 return LinAlgError(f"{name}: {_batch_prefix(v.shape, index)}The factorization could not be "
                                     f"completed because the input is not positive-definite (the leading minor "
                                     f"of order {k} is not positive-definite).")
@@ -517,6 +522,8 @@ def _cholesky(A: Tensor, upper: bool, name: str, deprecated: int) -> Tensor:
             low = np.linalg.cholesky(np.tril(v) + np.swapaxes(np.tril(v, -1), -1, -2))
         except np.linalg.LinAlgError:
             raise _not_positive(name, v) from None
+        if np.isnan(np.diagonal(low, 0, -2, -1)).any():     # (LAPACK's potrf stops at a nan pivot)
+            raise _not_positive(name, v)
     y = np.swapaxes(low, -1, -2) if upper else low
     return _one(CHOLESKY, y, A, ia=UPPER if upper else 0, ib=deprecated)
 
@@ -580,8 +587,20 @@ def _svd_values(name: str, A: Tensor, full_matrices: bool) -> list:
             eye[...] = np.eye(m, dtype=v.dtype)
             eyeh[...] = np.eye(n, dtype=v.dtype)
         return [eye, np.zeros(batch + (k,), v.dtype), eyeh]
-    u, s, vh = np.linalg.svd(v, full_matrices=full_matrices)
+    u, s, vh = _svd(name, v, full_matrices=full_matrices)
     return [u, s, vh]
+
+
+def _svd(name: str, v: np.ndarray, **kwargs):
+    """``np.linalg.svd`` refusing a matrix holding a nan as PyTorch does (LAPACK's gesdd checks its
+    max-abs norm for nan; an inf passes and gives nan; numpy's own error says only that it did not
+    converge)."""
+    nan = np.isnan(v).any(axis=(-2, -1))
+    if nan.any():
+        index = tuple(np.argwhere(nan)[0]) if nan.ndim else ()
+        raise LinAlgError(f"{name}: {_batch_prefix(v.shape, index)}The algorithm failed to converge because the "
+                          f"input matrix contained non-finite values.")
+    return np.linalg.svd(v, **kwargs)
 
 
 def svd(A: Tensor, full_matrices: bool = True) -> tuple:
@@ -734,7 +753,7 @@ def pinv(A: Tensor, rcond: Optional[float] = None, hermitian: bool = False, *, a
             inv_l = np.where(big, 1 / np.where(big, lam, 1), 0)
         y = (vec * inv_l[..., None, :]) @ np.swapaxes(vec, -1, -2)
     else:
-        u, sv, vh = np.linalg.svd(v, full_matrices=False)
+        u, sv, vh = _svd("linalg.svd", v, full_matrices=False)
         big = sv > np.maximum(atol, rtol * sv.max(-1, keepdims=True))
         inv_s = np.where(big, 1 / np.where(big, sv, 1), 0)
         y = (np.swapaxes(vh, -1, -2) * inv_s[..., None, :]) @ np.swapaxes(u, -1, -2)

@@ -137,7 +137,7 @@ _MODES = ("linear", "lower", "higher", "midpoint", "nearest")
 
 def _quantile(self: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_nan: bool,
               out: Optional[Tensor]) -> Tensor:
-    fname = "nanquantile" if ignore_nan else "quantile"
+    fname = "quantile"      # (nanquantile's errors say so too, as PyTorch's shared checks)
     if isinstance(q, (int, float)) and not isinstance(q, bool):
         if not 0 <= q <= 1:
             raise RuntimeError(f"{fname}() q must be in the range [0, 1] but got {float(q)}")
@@ -205,7 +205,7 @@ def _quantile(self: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_na
     values = viewed(values, values._shape[:-1], V_SQUEEZE_DIMS)
     if out is None:
         return values
-    _write_out(values.detach(), out, fname)
+    _write_out(values.detach(), out, "nanquantile" if ignore_nan else "quantile")
     return out.copy_(values) if values._rg and state.grad else out      # (PyTorch's copy: CopyBackwards)
 
 

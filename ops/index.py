@@ -19,12 +19,12 @@ from numpy.lib.stride_tricks import as_strided
 from .._emit import (D, Number, Tensor, aliased, assert_no_overlap, check_overlap, check_repeats, emit, node_in, plain, recorded, state,
                      unshare, writable, write_tape)
 from ._args import broadcast_pair, shown, wrap_dim
-from .counting import N_INDEX_PROD_ZEROS, N_SCATTER_PROD_ZEROS, _nodiff
 from ._index import positions_along
 from ._rule import rule_adjoint
 from ._spec import (LISTED, NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, X2, X_REST, Given, Op, public,
                     register)
 from ._spec import TRANSPOSED, tangents
+from .counting import N_INDEX_PROD_ZEROS, N_SCATTER, N_SCATTER_, N_SCATTER_PROD_ZEROS, _nodiff
 from .shape import (BY_ALIAS, BY_GATHER, BY_INDEX, BY_INDEX_SELECT, BY_MASKED_SELECT, BY_SELECT, BY_SLICE, BY_TAKE,
                     BY_UNSQUEEZE, V_UNSQUEEZE, VIEW, _gather_jvp, saves, sliced)
 
@@ -542,6 +542,11 @@ def index_select(self, dim: int, index: Tensor) -> Tensor:
         return _take_positions(self, np.zeros((), np.int64), BY_INDEX_SELECT, saved, index)
     size = self._shape[dim]
     bad = (idx < 0) | (idx >= size)
+    if nd > 1 and idx.size and not math.prod(self._shape):    # (PyTorch's own checks of an empty self)
+        if not size:
+            raise RuntimeError("index_select(): self indexing axis dim should be positive")
+        if bad.any():
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={idx[bad][0]} axis_dim={size}")
     if bad.any():
         # (PyTorch's CPU kernel checks dim 1 of a matrix or more in a loop of its own, with its own message)
         if dim == 1 and nd > 1:
@@ -946,6 +951,10 @@ def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = No
     """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
     positions in ``index``: ``out[index[i][j]][j] = src[i][j]`` for ``dim`` 0.  ``reduce`` ("add"
     or "multiply") combines them with ``self``'s elements instead (no gradient, as in PyTorch)."""
+    return _scatter(self, dim, index, src, value, reduce, N_SCATTER)
+
+
+def _scatter(self, dim, index, src, value, reduce, node: int) -> Tensor:
     if src is None:
         src = value
     if reduce is not None and reduce not in _SCATTER_REDUCE:
@@ -954,12 +963,11 @@ def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = No
     dim, idx = _scatter_index(self, dim, index, src, "scatter")
     dst, spos = _scatter_positions(self, dim, idx, src if isinstance(src, Tensor) else None)
     if reduce is not None:
-        if state.grad and (self._rg or (isinstance(src, Tensor) and src._rg)):
-            raise RuntimeError("derivative for aten::scatter is not implemented")
         y = np.array(self._value(), self._dtype.np, order="C")
         vals = src._value().reshape(-1)[spos.reshape(-1)] if isinstance(src, Tensor) else np.full(dst.size, src)
         _SCATTER_REDUCE[reduce].at(y.reshape(-1), dst.reshape(-1), vals.astype(y.dtype))
-        return plain(y, self._dtype)
+        # (PyTorch's node without a derivative: its backward raises)
+        return _nodiff(y, node, self, src if isinstance(src, Tensor) else None)
     if isinstance(src, Tensor):
         return _shows(_written(self, src, dst, spos, P_SCATTER, False, held=index), saved)
     if not isinstance(src, (bool, int, float, np.number)):
@@ -975,7 +983,7 @@ def scatter_(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = N
     """``scatter`` in place."""
     self._check_inplace(src)
     _no_overlap(self, src, index)
-    return self._inplace(self.scatter(dim, index, src, value=value, reduce=reduce))
+    return self._inplace(_scatter(self, dim, index, src, value, reduce, N_SCATTER_))
 
 
 @public("scatter_add")

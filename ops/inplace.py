@@ -58,7 +58,11 @@ register(Op(NO_DERIVATIVE, "_inplace_without_derivative", "AsinhBackward1", 0, l
 tangents({NO_DERIVATIVE: lambda ts, xs, y, r: _no_derivative(r)})     # (nor a tangent: PyTorch's error)
 
 
+_CLAMPS = ("clamp", "clamp_min", "clamp_max", "clip")
 _DIVISIONS = ("remainder", "fmod")    # (integer operands: the kernel refuses a zero divisor)
+# (and these kernels refuse some dtypes: PyTorch's iterator checks the output's shape first)
+_KERNEL_DTYPES = ("gcd", "lcm", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",
+                  "bitwise_right_shift", "igamma", "igammac")
 
 
 def _variant(base: str) -> Callable:
@@ -74,9 +78,14 @@ def _variant(base: str) -> Callable:
             if y._dtype is self._dtype:
                 y = emit(NO_DERIVATIVE, y._value(), y._dtype, self, ib=_WITHOUT_DERIVATIVE.index(no_derivative))
             return self._inplace(y)
-        if base in _DIVISIONS:
-            check_output_shape(self._shape, operand)     # (before the kernel's division by zero)
+        if base in _DIVISIONS or base in _KERNEL_DTYPES:
+            check_output_shape(self._shape, operand)     # (before the kernel's division by zero or dtype error)
         result = getattr(self, base)(*args, **kwargs)
+        if base in _CLAMPS and result._dtype._cat > self._dtype._cat and \
+                not any(isinstance(a, Tensor) for a in (*args, *kwargs.values())):
+            # (PyTorch's clamp_ by numbers prints the tensor's TypeMeta: "... output type long int")
+            raise RuntimeError(f"result type {D.legacy_name(result._dtype)} can't be cast to the desired output type "
+                               f"{D.cpp_name(self._dtype)}")
         if base in COMPARISONS and self._rg and state.grad:
             name = f"{COMPARISONS[base]}Backward{int(operand is not None)}"
             return fill_with(self, result._value(), name)

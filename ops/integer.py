@@ -84,10 +84,10 @@ def _operands(a, b, kernel: str, floating_ok: bool = True, bool_ok: bool = True)
     """``(dtype, va, vb)``: two operands (tensors or numbers) promoted and broadcast as for arithmetic;
     PyTorch's NotImplementedError for a dtype its kernel has no case for."""
     dt = D.result_type(a, b)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):     # (PyTorch's iterator broadcasts before the kernel)
+        broadcast_pair(a._shape, b._shape)
     if (dt.is_floating_point and not floating_ok) or (dt is D.bool_ and not bool_ok):
         raise NotImplementedError(f'"{kernel}" not implemented for \'{D.legacy_name(dt)}\'')
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        broadcast_pair(a._shape, b._shape)
     va = a._value().astype(dt.np, copy=False) if isinstance(a, Tensor) else np.asarray(a, dt.np)
     vb = b._value().astype(dt.np, copy=False) if isinstance(b, Tensor) else np.asarray(b, dt.np)
     return dt, va, vb

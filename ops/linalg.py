@@ -576,7 +576,7 @@ def vdot(self, other: Tensor) -> Tensor:
     if self.dim() != 1 or other.dim() != 1:
         raise RuntimeError(f"1D tensors expected, but got {self.dim()}D and {other.dim()}D tensors")
     if self._dtype is not other._dtype:
-        raise RuntimeError(f"vdot : expected both vectors to have same dtype, but found "
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "      # (PyTorch's check, shared)
                            f"{D.legacy_name(self._dtype)} and {D.legacy_name(other._dtype)}")
     if self._shape[0] != other._shape[0]:
         n, m = self._shape[0], other._shape[0]

@@ -9,7 +9,7 @@ from typing import Optional, Union
 import numpy as np
 
 from .._emit import D, Tensor, plain
-from .decomp import INV, LinAlgError, _check_matrix, _one, _zero_pivot, matrix_norm, solve, svdvals
+from .decomp import INV, LinAlgError, _check_matrix, _one, _svd, _zero_pivot, matrix_norm, solve, svdvals
 from .join import cat
 from .lu import inv_ex
 from .shape import V_RESHAPE_ALIAS, viewed
@@ -89,7 +89,7 @@ def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> 
     if not A._dtype.is_floating_point:
         raise RuntimeError("This function doesn't handle types other than float and double")
     v = A._value()
-    s = np.abs(np.linalg.eigvalsh(v)) if hermitian else np.linalg.svd(v, compute_uv=False)
+    s = np.abs(np.linalg.eigvalsh(v)) if hermitian else _svd("linalg.svd", v, compute_uv=False)
     m = max(A._shape[-2:])
     a = 0.0 if atol is None else np.asarray(atol._value() if isinstance(atol, Tensor) else atol, np.float64)
     if rtol is None:

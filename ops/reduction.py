@@ -212,6 +212,13 @@ _ALL_DIMS = tuple(tuple(range(n)) for n in range(9))
 Dims = Union[int, tuple]
 
 
+def integral_result(x: Tensor, dt: D.dtype) -> None:
+    """PyTorch's check as it records a differentiable op's result: a sum, product or running one of
+    an input that requires grad may not be asked for an integral ``dtype``."""
+    if x._rg and state.grad and not dt.is_floating_point:
+        raise RuntimeError(f"Autograd not support dtype: {D.legacy_name(dt)}")
+
+
 def _reduce(x: Tensor, code: int, dim, keepdim: bool, dtype) -> Tensor:
     quiet()
     nd = len(x._shape)
@@ -249,6 +256,7 @@ def _reduce(x: Tensor, code: int, dim, keepdim: bool, dtype) -> Tensor:
     if v.dtype == np.bool_:
         v = v.astype(np.int64)
     y = np.asarray(reduce_forward[code](v, axis=dims, keepdims=keepdim), dt.np)
+    integral_result(x, dt)
     mask = 0
     for d in dims:
         mask |= 1 << d

@@ -208,6 +208,8 @@ def _softmax(x: Tensor, dim, dtype, code: int, name: str) -> Tensor:
         x = x.to(dtype)
     dt = x._dtype
     if dt.arena is None:
+        if not x.numel():        # (PyTorch's kernel is not dispatched for no element)
+            return plain(np.empty(x._shape, dt.np), dt)
         where = "_lastdim" if d >= nd - 1 else ""
         raise NotImplementedError(f'"{name}{where}_kernel_impl" not implemented for \'{D.legacy_name(dt)}\'')
     v = x._value()

@@ -11,6 +11,7 @@ from numba import njit
 
 from .._emit import D, Tensor, emit, plain, quiet, state
 from ._args import shown, wrap_dim
+from .reduction import integral_result
 from ._parser import Forms
 from ._rule import return_type, rule_adjoint
 from ._spec import OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, Op, public, register
@@ -70,8 +71,13 @@ tangents({CUMSUM: lambda ts, xs, y, r: ts[0].cumsum(r.ia), CUMPROD: TRANSPOSED})
 
 def _cumulative(x: Tensor, dim: int, dtype, code: int) -> Tensor:
     d = wrap_dim(dim, len(x._shape))
-    if dtype is not None and dtype is not x._dtype:
-        x = x.to(dtype)
+    if dtype is not None:
+        if dtype is D.bool_:
+            raise NotImplementedError(f"\"{'cumsum' if code == CUMSUM else 'cumprod'}_out_cpu\" not implemented for "
+                                      f"'Bool'")
+        integral_result(x, dtype)
+        if dtype is not x._dtype:
+            x = x.to(dtype)
     elif not x._dtype.is_floating_point:
         x = x.to(D.int64)
     v = x._value()

@@ -24,6 +24,7 @@ from ._spec import register
 from ._spec import TRANSPOSED, tangents
 from .elementwise import M_SIGN, _no_bool_sub
 from .join import where
+from .reduction import integral_result
 from ._args import reduced_dims
 from .softmax import kept, mask_of, reduced
 
@@ -270,8 +271,10 @@ def prod(self, dim: Optional[int] = None, keepdim: bool = False, *, dtype: Optio
         raise TypeError(f"prod() received an invalid combination of arguments - got ({type(dim).__name__}), "
                         f"but expected one of:")
     x = self
-    if dtype is not None and dtype is not x._dtype:
-        x = x.to(dtype)
+    if dtype is not None:
+        integral_result(x, dtype)
+        if dtype is not x._dtype:
+            x = x.to(dtype)
     elif not x._dtype.is_floating_point:
         x = x.to(D.int64)
     nd = len(x._shape)
@@ -410,9 +413,11 @@ def std_mean(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: b
 @public("nansum")
 def nansum(self, dim: Dims = None, keepdim: bool = False, *, dtype: Optional[D.dtype] = None) -> Tensor:
     """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
+    if dtype is not None:
+        integral_result(self, dtype)
     x = self if dtype is None or dtype is self._dtype else self.to(dtype)
     if not x._dtype.is_floating_point:
-        return x.sum(dim, keepdim)
+        return x.sum(dim, keepdim, dtype=dtype)
     nd = len(x._shape)
     dims = tuple(range(nd)) if dim is None else reduced_dims(dim, nd)
     quiet()
@@ -425,10 +430,13 @@ def nansum(self, dim: Dims = None, keepdim: bool = False, *, dtype: Optional[D.d
 @public("nanmean")
 def nanmean(self, dim: Dims = None, keepdim: bool = False, *, dtype: Optional[D.dtype] = None) -> Tensor:
     """The mean of the elements that are not nan, over ``dim`` (all dims if None)."""
-    x = self if dtype is None or dtype is self._dtype else self.to(dtype)
-    if not x._dtype.is_floating_point:
+    if not self._dtype.is_floating_point:
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
-                           f"{D.legacy_name(x._dtype)}")
+                           f"{D.legacy_name(self._dtype)}")
+    if dtype is not None and not dtype.is_floating_point:
+        raise RuntimeError(f"nanmean(): could not infer output dtype. Optional dtype must be either a floating "
+                           f"point or complex dtype. Got: {D.legacy_name(dtype)}")
+    x = self if dtype is None or dtype is self._dtype else self.to(dtype)
     nd = len(x._shape)
     dims = tuple(range(nd)) if dim is None else reduced_dims(dim, nd)
     count = (~np.isnan(x._value())).sum(axis=dims, keepdims=keepdim)
@@ -471,6 +479,9 @@ def vector_norm(x: Tensor, ord: float = 2, dim: Dims = None, keepdim: bool = Fal
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
                            f"{D.legacy_name(x._dtype)}")
     if dtype is not None and dtype is not x._dtype:
+        if not dtype.is_floating_point:
+            raise RuntimeError(f"linalg.vector_norm: dtype should be floating point or complex, but got "
+                               f"{D.legacy_name(dtype)}")
         if D.promote(x._dtype, dtype) is not dtype:
             raise RuntimeError(f"linalg.vector_norm: the dtype of the input ({D.legacy_name(x._dtype)}) should be "
                                f"convertible without narrowing to the specified dtype ({D.legacy_name(dtype)})")

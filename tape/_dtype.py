@@ -129,3 +129,14 @@ _LEGACY = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "u
 def legacy_name(dt: dtype) -> str:
     """The dtype's name in PyTorch's messages (``Float`` for float32, as in ``FloatTensor``)."""
     return _LEGACY[dt.name]
+
+
+_CPP = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+        "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+        "bool": "bool"}
+
+
+def cpp_name(dt: dtype) -> str:
+    """The dtype as C++ prints its element type (``long int`` for int64): PyTorch's messages that
+    print a TypeMeta."""
+    return _CPP[dt.name]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ._out import call_with_out
+from ._out import call_with_out, out_form
 from ._tensor import Tensor
 from .ops.elementwise import XLOGY, _with_wrapped
 from .ops.softmax import log_softmax, logsumexp, softmax
@@ -103,6 +103,17 @@ def _with_out(name: str):
     return fn
 
 
+# ``out=`` of the others: the name PyTorch's refusal of an argument that requires grad gives (None: a
+# composite, ``tape/_out.py``)
+_OUT_FORMS = {"digamma": "digamma", "psi": "digamma", "entr": "special_entr", "erf": "erf", "erfc": "erfc",
+              "erfcx": "special_erfcx", "erfinv": "erfinv", "exp2": "exp2", "expit": "sigmoid", "expm1": "expm1",
+              "gammaln": "lgamma", "i0": "i0", "i0e": "special_i0e",
+              "i1": "special_i1", "i1e": "special_i1e", "log1p": "log1p", "log_ndtr": "special_log_ndtr",
+              "logit": "logit", "logsumexp": "logsumexp", "multigammaln": "mvlgamma", "ndtr": None,
+              "ndtri": "special_ndtri", "polygamma": "polygamma", "round": "round", "sinc": "sinc",
+              "xlog1py": "special_xlog1py", "xlogy": "xlogy"}
+
+
 airy_ai = _with_out("airy_ai")
 bessel_j0 = _with_out("bessel_j0")
 bessel_j1 = _with_out("bessel_j1")
@@ -130,3 +141,7 @@ legendre_polynomial_p = _with_out("legendre_polynomial_p")
 gammainc = _with_out("gammainc")
 gammaincc = _with_out("gammaincc")
 zeta = _with_out("zeta")
+
+
+for _name, _grad_name in _OUT_FORMS.items():
+    globals()[_name] = out_form(globals()[_name], _grad_name)

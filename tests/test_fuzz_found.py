@@ -972,3 +972,231 @@ def test_a_zero_dim_integer_index_assigns_as_its_number():
     assert x.tolist() == [[[0.5], [1.5]]]
     x[-1] = x       # (the same elements in the same places, whatever the strides of size-1 dims)
     assert x.tolist() == [[[0.5], [1.5]]]
+
+
+NAN = float("nan")
+NON_FINITE_SVD = "The algorithm failed to converge because the input matrix contained non-finite values."
+
+
+@pytest.mark.parametrize("call", ["torch.linalg.svd(m)", "torch.linalg.svdvals(m)", "torch.linalg.pinv(m)",
+                                  "torch.linalg.matrix_rank(m)", "torch.linalg.cond(m)",
+                                  "torch.linalg.matrix_norm(m, 2)", "torch.linalg.matrix_norm(m, 'nuc')"])
+def test_an_svd_of_a_matrix_holding_a_nan_raises_pytorch_s_linalg_error(call):
+    m = torch.tensor([[1.0, 0.0], [NAN, 1.0]])
+    with pytest.raises(torch.linalg.LinAlgError, match=re.escape(f"linalg.svd: {NON_FINITE_SVD}")):
+        eval(call)
+    m = torch.stack([torch.eye(2), m])
+    with pytest.raises(torch.linalg.LinAlgError, match=re.escape(f"linalg.svd: (Batch element 1): {NON_FINITE_SVD}")):
+        eval(call)
+    # (an inf passes LAPACK's check: nan values)
+    assert math.isnan(torch.linalg.svdvals(torch.tensor([[math.inf, 0.0], [0.0, 1.0]]))[0].item())
+
+
+def test_cholesky_stops_at_a_nan_pivot_as_lapack():
+    with pytest.raises(torch.linalg.LinAlgError, match=re.escape(
+            "linalg.cholesky: The factorization could not be completed because the input is not positive-definite "
+            "(the leading minor of order 1 is not positive-definite).")):
+        torch.linalg.cholesky(torch.tensor([[NAN, 0.0], [0.0, 1.0]]))
+    with pytest.raises(torch.linalg.LinAlgError, match=re.escape("linalg.cholesky: (Batch element 1): The "
+                                                                 "factorization could not be completed because the "
+                                                                 "input is not positive-definite (the leading minor "
+                                                                 "of order 2 is not positive-definite).")):
+        torch.linalg.cholesky(torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [NAN, 1.0]]]))
+    # (only the triangle read counts: a nan above the diagonal of a lower factor is ignored)
+    assert torch.linalg.cholesky(torch.tensor([[1.0, NAN], [0.0, 4.0]])).tolist() == [[1.0, 0.0], [0.0, 2.0]]
+
+
+def test_slogdet_sign_is_zero_where_a_nan_makes_logabsdet_nan():
+    sign, logabs = torch.linalg.slogdet(torch.tensor([[NAN, 0.0], [0.0, 1.0]], dtype=torch.float64))
+    assert sign.item() == 0.0 and math.isnan(logabs.item())
+    assert torch.linalg.slogdet(torch.tensor([[2.0, 0.0], [0.0, -1.0]])).sign.item() == -1.0
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_scatter_with_reduce_records_a_node_whose_backward_raises(inplace):
+    x = torch.tensor([0.5, 1.0], requires_grad=True)
+    y = x * 1
+    r = y.scatter_(0, torch.tensor([0]), 3.0, reduce="multiply") if inplace else \
+        y.scatter(0, torch.tensor([0]), x * 2, reduce="add")
+    assert type(r.grad_fn).__name__ == "NotImplemented" and r.requires_grad
+    assert r.tolist() == ([1.5, 1.0] if inplace else [1.5, 1.0])
+    name = "scatter_" if inplace else "scatter"
+    with pytest.raises(RuntimeError, match=re.escape(f"derivative for aten::{name} is not implemented")):
+        r.sum().backward()
+
+
+def test_index_select_of_an_empty_matrix_checks_as_pytorch():
+    with pytest.raises(RuntimeError, match=re.escape("index_select(): self indexing axis dim should be positive")):
+        torch.zeros(0, 3).index_select(0, torch.tensor([0]))
+    with pytest.raises(RuntimeError, match=re.escape("INDICES element is out of DATA bounds, id=5 axis_dim=2")):
+        torch.zeros(2, 0).index_select(0, torch.tensor([0, 5]))
+    assert torch.zeros(2, 0).index_select(0, torch.tensor([1, 0])).shape == (2, 0)
+    assert torch.zeros(0, 3).index_select(0, torch.tensor([], dtype=torch.int64)).shape == (0, 3)
+
+
+def test_softmax_of_no_element_dispatches_no_kernel():
+    # (PyTorch reaches no kernel for an empty tensor: no "not implemented for" error, whatever the dtype)
+    r = torch.log_softmax(torch.tensor([], dtype=torch.float64), 0, dtype=torch.bool)
+    assert r.dtype == torch.bool and r.shape == (0,)
+    assert torch.softmax(torch.zeros(2, 0, dtype=torch.int64), 0).shape == (2, 0)
+    with pytest.raises(NotImplementedError, match="log_softmax_lastdim_kernel_impl"):
+        torch.log_softmax(torch.tensor([1.0]), 0, dtype=torch.bool)
+
+
+def test_unique_along_a_dim_of_an_empty_tensor():
+    assert torch.unique_consecutive(torch.tensor([]), dim=0).shape == (0,)
+    values, inverse, counts = torch.unique(torch.zeros(0, 2), dim=0, return_inverse=True, return_counts=True)
+    assert values.shape == (0, 2) and inverse.shape == (0,) and counts.shape == (0,)
+    with pytest.raises(RuntimeError, match="There are 0 sized dimensions, and they aren't selected, so unique "
+                                           "cannot be applied"):
+        torch.unique_consecutive(torch.zeros(2, 0), dim=0)
+    with pytest.raises(RuntimeError, match="Number of zero sized dimensions is more than one, so unique cannot be "
+                                           "applied"):
+        torch.unique(torch.zeros(0, 0), dim=0)
+
+
+@pytest.mark.parametrize("call", ["torch.isin(torch.tensor([1.0]), torch.tensor([True]))",
+                                  "torch.isin(True, torch.tensor([1]))", "torch.isin(torch.tensor([1]), False)"])
+def test_isin_refuses_bools(call):
+    with pytest.raises(RuntimeError, match=re.escape("Unsupported input type encountered for isin(): Bool")):
+        eval(call)
+
+
+def test_vector_norm_names_a_dtype_that_is_not_floating_first():
+    with pytest.raises(RuntimeError, match=re.escape("linalg.vector_norm: dtype should be floating point or "
+                                                     "complex, but got Int")):
+        torch.linalg.vector_norm(torch.ones(2, dtype=torch.float64), dtype=torch.int32)
+    with pytest.raises(RuntimeError, match="should be convertible without narrowing"):
+        torch.linalg.vector_norm(torch.ones(2, dtype=torch.float64), dtype=torch.float32)
+
+
+@pytest.mark.parametrize("call", ["torch.sum(x, dtype=torch.int64)", "torch.sum(x, 0, dtype=torch.int32)",
+                                  "x.prod(dtype=torch.bool)", "torch.prod(x, 0, dtype=torch.uint8)",
+                                  "torch.cumsum(x, 0, dtype=torch.int64)", "x.cumprod(1, dtype=torch.int32)",
+                                  "torch.nansum(x, dtype=torch.int64)"])
+def test_an_integral_dtype_of_a_reduction_that_requires_grad_is_refused(call):
+    x = torch.tensor([[1.5, -2.0]], requires_grad=True)
+    name = {"64": "Long", "32": "Int", "ol": "Bool", "t8": "Byte"}[call.split("dtype=torch.")[1][-3:-1]]
+    with pytest.raises(RuntimeError, match=f"Autograd not support dtype: {name}"):
+        eval(call)
+    with torch.no_grad():
+        assert not eval(call).requires_grad
+
+
+def test_reductions_keep_the_dtype_asked_for():
+    i32 = torch.tensor([1, -2], dtype=torch.int32)
+    assert torch.nansum(i32, dtype=torch.int32).dtype == torch.int32
+    assert torch.nansum(torch.tensor([1.5, -2.0]), dtype=torch.bool).tolist() is True
+    assert torch.prod(torch.tensor([True, False]), dtype=torch.bool).dtype == torch.bool
+    assert torch.cumsum(i32, 0, dtype=torch.int32).dtype == torch.int32
+    assert torch.cumprod(i32, 0).dtype == torch.int64
+    for f in ("cumsum", "cumprod"):
+        with pytest.raises(NotImplementedError, match=f'"{f}_out_cpu" not implemented for \'Bool\''):
+            getattr(torch, f)(torch.tensor([1.5, -2.0], requires_grad=True), 0, dtype=torch.bool)
+
+
+def test_nanmean_checks_its_input_then_its_dtype():
+    with pytest.raises(RuntimeError, match="nanmean\\(\\): expected input to have floating point or complex dtype "
+                                           "but got Long"):
+        torch.nanmean(torch.tensor([1, 2]), dtype=torch.float32)
+    with pytest.raises(RuntimeError, match="nanmean\\(\\): could not infer output dtype. Optional dtype must be "
+                                           "either a floating point or complex dtype. Got: Int"):
+        torch.nanmean(torch.tensor([1.0, 2.0]), 0, dtype=torch.int32)
+
+
+@pytest.mark.parametrize("call", ["torch.bitwise_or(f, torch.ones(3))", "f ^ torch.ones(3, dtype=torch.float64)",
+                                  "torch.bitwise_and(f, torch.ones(3))", "torch.gcd(f, torch.ones(3))",
+                                  "f[0].gcd_(i[:1].float())", "f[0].bitwise_or_(i[:1])", "f[0].igammac_(i[:1])"])
+def test_integer_kernels_broadcast_before_refusing_a_dtype(call):
+    f, i = torch.tensor([4.0, 6.0]), torch.tensor([4, 6])
+    shape_error = "output with shape" if "_(" in call else "The size of tensor a"
+    with pytest.raises(RuntimeError, match=shape_error):
+        eval(call)
+
+
+def test_nanquantile_s_errors_name_quantile():
+    x = torch.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=re.escape("quantile() q must be in the range [0, 1] but got 1.5")) as e:
+        torch.nanquantile(x, 1.5)
+    assert str(e.value).startswith("quantile()")
+    with pytest.raises(RuntimeError, match=re.escape("quantile() q values must be in the range [0, 1]")) as e:
+        torch.nanquantile(x, torch.tensor([1.5]))
+    assert str(e.value).startswith("quantile()")
+
+
+def test_linalg_and_special_functions_take_out():
+    a = torch.tensor([[2.0, 0.5], [0.25, 3.0]])
+    o = torch.zeros(0)
+    assert torch.linalg.inv(a, out=o) is o and o.shape == (2, 2)
+    assert torch.allclose(o @ a, torch.eye(2))
+    lu, piv = torch.zeros(0), torch.zeros(0, dtype=torch.int32)
+    assert torch.linalg.lu_factor(a, out=(lu, piv))[1] is piv and piv.tolist() == [1, 2]
+    with pytest.raises(RuntimeError, match="Expected out tensor to have dtype float, but got long int instead"):
+        torch.linalg.det(a, out=torch.zeros(0, dtype=torch.int64))
+    with pytest.raises(RuntimeError, match="Expected out tensor to have dtype int, but got float instead"):
+        torch.linalg.lu_factor(a, out=(torch.zeros(0), torch.zeros(0)))
+    with pytest.raises(RuntimeError, match=re.escape("_linalg_svd(): functions with out=... arguments don't support "
+                                                     "automatic differentiation")):
+        torch.linalg.svdvals(a.requires_grad_(), out=torch.zeros(0))
+    # (a composite: its result copied into out, recorded)
+    n = torch.zeros(0)
+    torch.linalg.matrix_norm(a, out=n)
+    assert type(n.grad_fn).__name__ == "CopyBackwards"
+    n.backward()
+    assert torch.allclose(a.grad, a.detach() / n.detach())
+    e = torch.zeros(0, dtype=torch.float64)
+    assert torch.special.expit(torch.tensor([0.0]), out=e) is e and e.tolist() == [0.5]
+    with pytest.raises(RuntimeError, match=re.escape("sigmoid(): functions with out=... arguments don't support")):
+        torch.special.expit(torch.tensor([0.0], requires_grad=True), out=e)
+
+
+def test_small_checks_in_pytorch_s_order():
+    # (diff of order 0 returns a copy before looking at the dim; vdot's dtype check is dot's;
+    # searchsorted's 0-d boundaries)
+    assert torch.diff(torch.tensor([4, 5]), n=0, dim=-2).tolist() == [4, 5]
+    assert torch.diff(torch.tensor([4, 5]), n=0, prepend=torch.tensor([1])).tolist() == [4, 5]
+    with pytest.raises(RuntimeError, match="^dot : expected both vectors to have same dtype, but found Float and Bool"):
+        torch.vdot(torch.tensor([1.0]), torch.tensor([True]))
+    with pytest.raises(RuntimeError, match="boundaries tensor should have positive dimension, but got 0 dimension"):
+        torch.searchsorted(torch.tensor(1.0), torch.tensor([1.0]))
+    with pytest.raises(RuntimeError, match=re.escape("input value can be a scalar only when boundaries tensor "
+                                                     "dimension is 1, but we got boundaries tensor dim(0)")):
+        torch.searchsorted(torch.tensor(1.0), 1.0)
+
+
+def test_out_dtype_rules_of_pytorch_s_kernels():
+    i = torch.tensor([[1, -2], [3, 4]])
+    with pytest.raises(RuntimeError, match="^Found dtype Char but expected Long$"):
+        torch.neg(i, out=torch.zeros(0, dtype=torch.int8))
+    with pytest.raises(RuntimeError, match="^Found dtype Float but expected Long$"):
+        torch.abs(i, out=torch.zeros(0))
+    with pytest.raises(RuntimeError, match="^Expected out tensor to have dtype float, but got double instead$"):
+        torch.matmul(i.float(), i.float(), out=torch.zeros(0, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="^Expected out tensor to have dtype long int, but got float instead$"):
+        torch.sort(i.float(), 0, out=(torch.zeros(0), torch.zeros(0)))
+    with pytest.raises(TypeError, match=re.escape("relu() got an unexpected keyword argument 'out'")):
+        torch.relu(i, out=torch.zeros(0, dtype=torch.int64))
+    o = torch.zeros(0, dtype=torch.int8)
+    assert torch.add(i, i, out=o) is o and o.tolist() == [[2, -4], [6, 8]]      # (binary ops cast)
+
+
+def test_clamp_in_place_of_integers_by_float_numbers_names_the_cpp_type():
+    x = torch.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="^result type Float can't be cast to the desired output type long int$"):
+        x.clamp_(-0.5, 0.5)
+    with pytest.raises(RuntimeError, match="^result type Float can't be cast to the desired output type int$"):
+        x.int().clip_(-0.5)
+    with pytest.raises(RuntimeError, match="^result type Float can't be cast to the desired output type Long$"):
+        x.clamp_(torch.tensor(0.5))      # (a tensor bound: the legacy name)
+
+
+def test_igamma_edge_cases_in_pytorch_s_order_and_unravel_index_of_no_index():
+    nan, inf = float("nan"), float("inf")
+    a = torch.tensor([nan, nan, inf, 0.0, nan], dtype=torch.float64)
+    x = torch.tensor([0.0, inf, nan, nan, 1.0], dtype=torch.float64)
+    p, q = torch.igamma(a, x).tolist(), torch.igammac(a, x).tolist()
+    assert p[:3] == [0.0, 1.0, 0.0] and q[:3] == [1.0, 0.0, 1.0]
+    assert all(math.isnan(v) for v in p[3:] + q[3:])
+    assert [t.shape for t in torch.unravel_index(torch.tensor([], dtype=torch.int64), (2, 0))] == [(0,), (0,)]
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        torch.unravel_index(torch.tensor([1]), (2, 0))
