@@ -606,7 +606,7 @@ def _cross_values(a: Tensor, b: Tensor, d: int) -> Tensor:
 def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     """The cross product of 3-vectors along ``dim`` (batch dims broadcast)."""
     if input.dim() != other.dim():
-        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     if not input._shape:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     d = wrap_dim(dim, input.dim())
@@ -764,7 +764,7 @@ def matrix_power(self, n: int) -> Tensor:
     """The ``n``-th power of a square matrix (of each matrix of a batch); negative powers of the
     inverse."""
     if self.dim() < 2:
-        raise RuntimeError(f"linalg.matrix_power: The input tensor A must have at least 2 dimensions.")
+        raise RuntimeError("linalg.matrix_power: The input tensor A must have at least 2 dimensions.")
     if self._shape[-1] != self._shape[-2]:
         raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
                            f"{self._shape[-2]} by {self._shape[-1]} matrices")
