@@ -209,6 +209,9 @@ def test_the_stamp_does_not_depend_on_the_warning_filters():
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", message="a filter of this test", category=UserWarning)
         assert K.stamp("tape", K.kernels("tape")) == before
+    # a fresh process, with none of pytest's filters and one of its own
+    code = "import tape, tape._kernel_cache as K; print(K.stamp('tape', K.kernels('tape')))"
+    assert _run(code, ROOT.parent, PYTHONWARNINGS="ignore::ResourceWarning") == before
 
 
 def test_no_kernel_runs_before_the_cache_is_checked():
