@@ -95,14 +95,17 @@ class _Stamp:
 
     def value(self, value: Any, names: set[str], depth: int) -> None:
         """What compiled code takes from a global: a constant's value, a function's code, a module's
-        attributes named in the kernel; anything else (a type, a numpy function) by its name."""
+        attributes named in the kernel; anything else (a type, a numpy function) by its name.  A list
+        or a dict only by its type: numba cannot compile one in, and some are a process's state that
+        differs between processes sharing a cache (``warnings.filters``: pytest's, ``-W error``,
+        those ``import torch`` adds), which would have each drop the kernels the other compiled."""
         if isinstance(value, np.ndarray):
             self.add(f"array {value.dtype.str} {value.shape}")
             self.digest.update(np.ascontiguousarray(value).tobytes())
         elif isinstance(value, _CONSTANTS):
             self.add(f"{type(value).__name__} {value!r}")
-        elif isinstance(value, (tuple, list)):
-            self.add(f"{type(value).__name__} {len(value)}")
+        elif isinstance(value, tuple):
+            self.add(f"tuple {len(value)}")
             for item in value:
                 self.value(item, names, depth)
         elif isinstance(value, Dispatcher):

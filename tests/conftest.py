@@ -6,10 +6,12 @@ cannot pass by skipping, and no comparison is left out of it: a test that skips
 for lack of torch fails when torch is installed, and fails when it is not marked;
 with torch installed, a module that imports torch must be marked.
 """
+import functools
 import importlib.util
 import os
 import sys
 
+import hypothesis.core
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -20,6 +22,12 @@ settings.register_profile("ci", max_examples=15, deadline=None, derandomize=True
 settings.register_profile("thorough", max_examples=400, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("TAPE_HYPOTHESIS_PROFILE", "ci"))
+
+# hypothesis hashes a test's source (inspect.getsource, tokenize) twice per run of it, for the
+# derandomized seed and the database key: ~4 ms a run, ~25 s over the ~6,000 runs of the tests
+# parametrized by op.  A function's source does not change during a session: one digest each.
+if hasattr(hypothesis.core, "function_digest"):
+    hypothesis.core.function_digest = functools.lru_cache(maxsize=None)(hypothesis.core.function_digest)
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 NO_TORCH = "could not import 'torch'"      # pytest.importorskip's skip reason

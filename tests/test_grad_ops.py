@@ -130,6 +130,14 @@ def shapes(min_dims=0, max_dims=MAX_DIMS):
 
 
 def array(shape, d: Dom):
+    return _array(tuple(int(n) for n in shape), d)
+
+
+# One strategy per shape and domain: the flatmaps below ask for one per draw, and building and
+# validating a fresh hnp.arrays cost ~0.5 ms of each example (a strategy is immutable: the same
+# choices draw the same arrays, so the examples are those drawn without the cache).
+@functools.lru_cache(maxsize=4096)
+def _array(shape: tuple, d: Dom):
     return hnp.arrays(np.float64, shape, elements=d.elements())
 
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import types
+import warnings
 import weakref
 from pathlib import Path
 
@@ -198,6 +199,19 @@ def test_the_stamp_covers_every_kernel_and_the_arrays_they_read():
         finally:
             array.flat[0] = old
     assert K.stamp("tape", K.kernels("tape")) == before
+
+
+def test_the_stamp_does_not_depend_on_the_warning_filters():
+    """Processes sharing a cache differ in their warning filters (pytest's, ``-W error``, those
+    ``import torch`` adds): each must find the stamp the last one left, not drop its kernels."""
+    before = K.stamp("tape", K.kernels("tape"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message="a filter of this test", category=UserWarning)
+        assert K.stamp("tape", K.kernels("tape")) == before
+    # a fresh process, with none of pytest's filters and one of its own
+    code = "import tape, tape._kernel_cache as K; print(K.stamp('tape', K.kernels('tape')))"
+    assert _run(code, ROOT.parent, PYTHONWARNINGS="ignore::ResourceWarning") == before
 
 
 def test_no_kernel_runs_before_the_cache_is_checked():
