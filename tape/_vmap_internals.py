@@ -36,9 +36,10 @@ def _check_out_dims_is_int_or_int_tuple(out_dims: out_dims_t, func: Callable) ->
                          "of int representing where in the outputs the vmapped dimension should appear.")
 
 
-def _mapped_inputs(in_dims: in_dims_t, args: tuple, func: Callable) -> tuple:
-    """``(flat_args, flat_in_dims, args_spec, batch_size)`` after PyTorch's checks of the inputs."""
-    name = _get_name(func)
+def flat_inputs(name: str, in_dims: Any, args: tuple, negative: bool) -> tuple:
+    """``(flat_args, flat_in_dims, args_spec)`` of a vmap's inputs after PyTorch's checks, in its
+    order (``name``: the function's, as the messages show it).  ``negative``: ``torch.func.vmap``'s
+    in_dims may count from the end (and come back counted from the front); the legacy vmap's may not."""
     if not isinstance(in_dims, (int, tuple)):
         raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): expected `in_dims` to be int or a "
                          f"(potentially nested) tuple matching the structure of inputs, got: {type(in_dims)}.")
@@ -51,7 +52,7 @@ def _mapped_inputs(in_dims: in_dims_t, args: tuple, func: Callable) -> tuple:
         raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible with the "
                          f"structure of `inputs`. in_dims has structure {tree_flatten(in_dims)[1]} but inputs has "
                          f"structure {args_spec}.")
-    for arg, in_dim in zip(flat_args, flat_in_dims):
+    for i, (arg, in_dim) in enumerate(zip(flat_args, flat_in_dims)):
         if not isinstance(in_dim, int) and in_dim is not None:
             raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={in_dim} for an input but "
                              "in_dim must be either an integer dimension or None.")
@@ -59,10 +60,20 @@ def _mapped_inputs(in_dims: in_dims_t, args: tuple, func: Callable) -> tuple:
             raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={in_dim} for an input but "
                              f"the input is of type {type(arg)}. We cannot vmap over non-Tensor arguments, please use "
                              "None as the respective in_dim")
-        if in_dim is not None and (in_dim < 0 or in_dim >= arg.dim()):
+        if in_dim is None:
+            continue
+        n = arg.dim()
+        if not (-n if negative else 0) <= in_dim < n:
             raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={in_dim} for some input, "
-                             f"but that input is a Tensor of dimensionality {arg.dim()} so expected in_dim to satisfy "
-                             f"0 <= in_dim < {arg.dim()}.")
+                             f"but that input is a Tensor of dimensionality {n} so expected in_dim to satisfy "
+                             f"{f'-{n}' if negative else '0'} <= in_dim < {n}.")
+        flat_in_dims[i] = in_dim % n
+    return flat_args, flat_in_dims, args_spec
+
+
+def _mapped_inputs(in_dims: in_dims_t, args: tuple, func: Callable) -> tuple:
+    """``(flat_args, flat_in_dims, args_spec, batch_size)`` after PyTorch's checks of the inputs."""
+    flat_args, flat_in_dims, args_spec = flat_inputs(_get_name(func), in_dims, args, False)
     sizes = [arg.size(d) for d, arg in zip(flat_in_dims, flat_args) if d is not None]
     if sizes and any(s != sizes[0] for s in sizes):
         raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped dimension, got sizes "

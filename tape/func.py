@@ -31,6 +31,7 @@ from .autograd.functional import _jacobian_rows
 from . import autograd as _autograd
 from ._pytorch_names import missing
 from ._pytree import TreeSpec, _broadcast, tree_flatten, tree_unflatten
+from ._vmap_internals import flat_inputs
 from .ops._spec import OUTPUT, SOURCE
 from .ops.join import stack
 
@@ -663,32 +664,7 @@ def vmap(func: Callable, in_dims: Any = 0, out_dims: Any = 0, randomness: str = 
     def wrapped(*args, **kwargs):
         _check_out_dims(out_dims, func)
         name = _get_name(func)
-        if not isinstance(in_dims, (int, tuple)):
-            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): expected `in_dims` to be int or a "
-                             f"(potentially nested) tuple matching the structure of inputs, got: {type(in_dims)}.")
-        if not args:
-            raise ValueError(f"vmap({name})(<inputs>): got no inputs. Maybe you forgot to add inputs, or you are "
-                             "trying to vmap over a function with no inputs. The latter is unsupported.")
-        flat_args, args_spec = tree_flatten(args)
-        flat_dims = _broadcast(in_dims, args_spec)
-        if flat_dims is None:
-            raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible with the "
-                             f"structure of `inputs`. in_dims has structure {tree_flatten(in_dims)[1]} but inputs has "
-                             f"structure {args_spec}.")
-        for i, (arg, d) in enumerate(zip(flat_args, flat_dims)):
-            if d is not None and not isinstance(d, int):
-                raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an input but "
-                                 "in_dim must be either an integer dimension or None.")
-            if isinstance(d, int) and not isinstance(arg, Tensor):
-                raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an input but the "
-                                 f"input is of type {type(arg)}. We cannot vmap over non-Tensor arguments, please use "
-                                 "None as the respective in_dim")
-            if d is not None and not -arg.dim() <= d < arg.dim():
-                raise ValueError(f"vmap({name}, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for some input, but "
-                                 f"that input is a Tensor of dimensionality {arg.dim()} so expected in_dim to satisfy "
-                                 f"-{arg.dim()} <= in_dim < {arg.dim()}.")
-            if d is not None and d < 0:
-                flat_dims[i] = d % arg.dim()
+        flat_args, flat_dims, args_spec = flat_inputs(name, in_dims, args, True)
         sizes = [a.size(d) for a, d in zip(flat_args, flat_dims) if d is not None]
         if not sizes:
             raise ValueError("vmap: Expected at least one Tensor to vmap over")
