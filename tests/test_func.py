@@ -353,9 +353,8 @@ def test_errors_as_torch(name):
     assert _err(lambda: ERRORS[name](tape, tape.func)) == theirs
 
 
-def test_a_vmap_in_one_thread_leaves_functions_in_other_threads_alone():
-    # (a Function without setup_context or vmap rule is refused inside vmap only, not in a thread
-    # that runs beside a vmap)
+def _beside_a_vmap(fn) -> list:
+    """The RuntimeErrors ``fn()`` raises in this thread while a vmap runs in another one."""
     inside, done, errors = threading.Event(), threading.Event(), []
 
     def mapped(a):
@@ -368,38 +367,25 @@ def test_a_vmap_in_one_thread_leaves_functions_in_other_threads_alone():
     try:
         inside.wait(10)
         try:
-            _square(tape, setup=False, rule=False).apply(_x(tape))
+            fn()
         except RuntimeError as e:
             errors.append(e)
     finally:
         done.set()
         runner.join()
-    assert not errors
+    return errors
+
+
+def test_a_vmap_in_one_thread_leaves_functions_in_other_threads_alone():
+    # (a Function without setup_context or vmap rule is refused inside vmap only, not in a thread
+    # that runs beside a vmap)
+    assert not _beside_a_vmap(lambda: _square(tape, setup=False, rule=False).apply(_x(tape)))
     with pytest.raises(RuntimeError, match="it must override the setup_context staticmethod"):
         tape.func.vmap(_square(tape, setup=False, rule=False).apply)(_x2(tape))
 
 
 def test_a_vmap_in_one_thread_leaves_random_draws_in_other_threads_alone():
     # (randomness='error' refuses random ops inside the vmap only, not in a thread beside it)
-    inside, done, errors = threading.Event(), threading.Event(), []
-
-    def mapped(a):
-        inside.set()
-        done.wait(10)
-        return a * 2
-
-    runner = threading.Thread(target=lambda: tape.func.vmap(mapped)(_x2(tape)))
-    runner.start()
-    try:
-        inside.wait(10)
-        try:
-            tape.randn(3)
-            tape.rand_like(_x(tape))
-        except RuntimeError as e:
-            errors.append(e)
-    finally:
-        done.set()
-        runner.join()
-    assert not errors
+    assert not _beside_a_vmap(lambda: (tape.randn(3), tape.rand_like(_x(tape))))
     with pytest.raises(RuntimeError, match="vmap: called random operation while in randomness error mode"):
         tape.func.vmap(lambda a: tape.randn_like(a))(_x2(tape))
