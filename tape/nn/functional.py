@@ -1,0 +1,102 @@
+"""``tape.nn.functional``: the functions of PyTorch's ``torch.nn.functional``.
+
+Each calls the op of ``ops/`` that PyTorch's function calls (``relu`` is ``Tensor.relu``,
+``relu(x, inplace=True)`` is ``Tensor.relu_``), so values, nodes and errors are the op's; the
+arguments and messages of the function itself are PyTorch's.  Sections: activations, losses.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Optional
+
+from .._dtype import dtype as DType
+from .._tensor import Tensor
+from ..ops.distance import pdist
+from ..ops.functions import cosine_similarity, pairwise_distance
+from ..ops.nodes import threshold as _threshold
+from ..ops.nodes import threshold_ as _threshold_
+
+
+def _tensor(input, name: str) -> Tensor:
+    """``input``, checked as PyTorch's ``torch.<name>`` checks its first argument."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return input
+
+
+def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
+    """The dim PyTorch's deprecated implicit choice takes, with its warning."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
+                  "Change the call to include dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+# --- activations ------------------------------------------------------------------------
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """Applies the rectified linear unit function element-wise: ``max(0, x)``."""
+    _tensor(input, "relu_" if inplace else "relu")
+    return input.relu_() if inplace else input.relu()
+
+
+def relu_(input: Tensor) -> Tensor:
+    """In-place version of :func:`relu`."""
+    return _tensor(input, "relu_").relu_()
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """Replaces each element of ``input`` not greater than ``threshold`` by ``value``."""
+    _tensor(input, "threshold_" if inplace else "threshold")
+    return _threshold_(input, threshold, value) if inplace else _threshold(input, threshold, value)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    """In-place version of :func:`threshold`."""
+    return _threshold_(_tensor(input, "threshold_"), threshold, value)
+
+
+def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+            dtype: Optional[DType] = None) -> Tensor:
+    """Applies a softmax function over ``dim`` (computed in ``dtype`` if given)."""
+    if dim is None:
+        dim = _softmax_dim("softmax", input.dim(), _stacklevel)
+    return input.softmax(dim) if dtype is None else input.softmax(dim, dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+                dtype: Optional[DType] = None) -> Tensor:
+    """Applies a softmax followed by a logarithm over ``dim`` (computed in ``dtype`` if given)."""
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.dim(), _stacklevel)
+    return input.log_softmax(dim) if dtype is None else input.log_softmax(dim, dtype=dtype)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """Applies the element-wise function ``1 / (1 + exp(-x))``."""
+    return input.sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Applies the element-wise hyperbolic tangent."""
+    return input.tanh()
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """Applies the hard shrinkage function element-wise: ``x`` where ``|x| > lambd``, else 0."""
+    return _tensor(input, "hardshrink").hardshrink(lambd)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """Applies ``max(0, x) + weight * min(0, x)`` element-wise (``weight`` along the channel dim)."""
+    return _tensor(input, "prelu").prelu(weight)
+
+
+_ACTIVATIONS = ["relu", "relu_", "threshold", "threshold_", "softmax", "log_softmax", "sigmoid", "tanh",
+                "hardshrink", "prelu"]
+
+# --- distances --------------------------------------------------------------------------
+_DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
+
+# --- losses -----------------------------------------------------------------------------
+_LOSSES: list = []
+
+__all__ = _ACTIVATIONS + _DISTANCES + _LOSSES
