@@ -1,0 +1,287 @@
+"""tape.optim: the Optimizer base (groups, state, zero_grad, state_dict, hooks) and SGD, as PyTorch's."""
+import math
+
+import numpy as np
+import pytest
+
+import tape
+from tape.optim import SGD, Optimizer
+from tape.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+
+
+def _quadratic_steps(opt_factory, steps, dtype=tape.float64):
+    """Minimise sum((w - c)^2 * k) from w0; return the iterates of w (as lists)."""
+    w = tape.tensor([1.0, -2.0, 0.5], dtype=dtype, requires_grad=True)
+    c = tape.tensor([0.25, 0.5, -1.0], dtype=dtype)
+    k = tape.tensor([1.0, 2.0, 3.0], dtype=dtype)
+    opt = opt_factory([w])
+    out = []
+    for _ in range(steps):
+        opt.zero_grad()
+        ((w - c) ** 2 * k).sum().backward()
+        opt.step()
+        out.append(w.tolist())
+    return out
+
+
+def _reference_sgd(steps, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False):
+    """The SGD update PyTorch documents, in numpy float64."""
+    w = np.array([1.0, -2.0, 0.5])
+    c = np.array([0.25, 0.5, -1.0])
+    k = np.array([1.0, 2.0, 3.0])
+    buf = None
+    out = []
+    for _ in range(steps):
+        g = 2 * (w - c) * k
+        if maximize:
+            g = -g
+        if weight_decay:
+            g = g + weight_decay * w
+        if momentum:
+            buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
+            g = g + momentum * buf if nesterov else buf
+        w = w - lr * g
+        out.append(w.tolist())
+    return out
+
+
+@pytest.mark.parametrize("options", [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True},
+                                     {"momentum": 0.5, "dampening": 0.2, "weight_decay": 0.1},
+                                     {"maximize": True}, {"momentum": 0.3, "foreach": True},
+                                     {"momentum": 0.3, "fused": True}])
+def test_sgd_follows_pytorchs_update(options):
+    ref_options = {k: v for k, v in options.items() if k not in ("foreach", "fused")}
+    got = _quadratic_steps(lambda p: SGD(p, lr=0.05, **options), 6)
+    np.testing.assert_allclose(got, _reference_sgd(6, 0.05, **ref_options), rtol=1e-13, atol=1e-15)
+
+
+def test_sgd_keeps_its_momentum_buffer_in_state():
+    w = tape.tensor([1.0, 2.0], requires_grad=True)
+    opt = SGD([w], lr=0.1, momentum=0.9)
+    (w * w).sum().backward()
+    opt.step()
+    assert opt.state[w]["momentum_buffer"].tolist() == [2.0, 4.0]
+    assert not opt.state[w]["momentum_buffer"].requires_grad
+
+
+def test_step_runs_without_grad_and_returns_the_closures_loss():
+    w = tape.tensor([3.0], requires_grad=True)
+    opt = SGD([w], lr=0.5)
+    seen = []
+
+    def closure():
+        opt.zero_grad()
+        seen.append(tape.is_grad_enabled())
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    with tape.no_grad():
+        loss = opt.step(closure)
+    assert seen == [True] and loss.item() == 9.0 and w.tolist() == [0.0]
+    assert w.grad_fn is None and w.is_leaf and w._version == 1
+
+
+def test_parameters_without_grad_are_skipped():
+    a = tape.tensor([1.0], requires_grad=True)
+    b = tape.tensor([1.0], requires_grad=True)
+    opt = SGD([a, b], lr=1.0, momentum=0.5)
+    (a * 2).sum().backward()
+    opt.step()
+    assert a.tolist() == [-1.0] and b.tolist() == [1.0] and b not in opt.state
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"lr": -0.1}, "Invalid learning rate: -0.1"),
+    ({"lr": 0.1, "momentum": -1}, "Invalid momentum value: -1"),
+    ({"lr": 0.1, "weight_decay": -2}, "Invalid weight_decay value: -2"),
+    ({"lr": 0.1, "nesterov": True}, "Nesterov momentum requires a momentum and zero dampening"),
+    ({"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "nesterov": True},
+     "Nesterov momentum requires a momentum and zero dampening"),
+    ({"lr": tape.tensor([0.1, 0.2])}, "Tensor lr must be 1-element"),
+])
+def test_sgd_argument_errors(kwargs, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        SGD([tape.zeros(1, requires_grad=True)], **kwargs)
+
+
+def test_fused_conflicts():
+    p = [tape.zeros(1, requires_grad=True)]
+    with pytest.raises(RuntimeError, match="^`fused` does not support `differentiable`$"):
+        SGD(p, fused=True, differentiable=True)
+    with pytest.raises(RuntimeError, match=r"^`fused` and `foreach` cannot be `True` together\.$"):
+        SGD(p, fused=True, foreach=True)
+
+
+def test_params_errors():
+    w = tape.zeros(2, requires_grad=True)
+    with pytest.raises(TypeError, match="^params argument given to the optimizer should be an iterable of "
+                                        "Tensors or dicts, but got torch.FloatTensor$"):
+        SGD(w)
+    with pytest.raises(ValueError, match="^optimizer got an empty parameter list$"):
+        SGD([])
+    with pytest.raises(TypeError, match="^optimizer can only optimize Tensors, but one of the params is int$"):
+        SGD([w, 3])
+    with pytest.raises(ValueError, match="^can't optimize a non-leaf Tensor$"):
+        SGD([w * 2])
+    with pytest.raises(TypeError, match="optimizer parameters need to be organized in ordered collections"):
+        SGD([{"params": {w}}])
+    with pytest.raises(ValueError, match="^some parameters appear in more than one parameter group$"):
+        SGD([{"params": [w]}, {"params": w}])
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        SGD([w, w])
+    opt = SGD([w])
+    with pytest.raises(TypeError, match="^param_group must be a dict, but got <class 'list'>$"):
+        opt.add_param_group([w])
+
+
+def test_required_option_must_be_given():
+    from tape.optim.optimizer import required
+
+    class Needs(Optimizer):
+        def __init__(self, params, lr=required):
+            super().__init__(params, {"lr": lr})
+
+    with pytest.raises(ValueError, match="didn't specify a value of required optimization parameter lr"):
+        Needs([tape.zeros(1, requires_grad=True)])
+    assert Needs([{"params": [tape.zeros(1, requires_grad=True)], "lr": 1.0}]).param_groups[0]["lr"] == 1.0
+
+
+def test_named_parameters_and_groups():
+    a, b = tape.zeros(1, requires_grad=True), tape.zeros(1, requires_grad=True)
+    opt = SGD([("a", a), ("b", b)], lr=0.1)
+    assert opt.param_groups[0]["param_names"] == ["a", "b"] and opt.param_groups[0]["params"][0] is a
+    with pytest.raises(ValueError, match="cannot add param group without names to the optimizer"):
+        opt.add_param_group({"params": [tape.zeros(1, requires_grad=True)]})
+    opt = SGD([{"params": [a]}, {"params": [b], "lr": 0.5, "momentum": 0.1}], lr=0.1)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5] and opt.param_groups[1]["momentum"] == 0.1
+
+
+def test_zero_grad_to_none_or_zeros():
+    w = tape.tensor([1.0, 2.0], requires_grad=True)
+    opt = SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    assert w.grad.tolist() == [0.0, 0.0]
+    opt.zero_grad()
+    assert w.grad is None
+    (w * w).sum().backward(create_graph=True)
+    assert w.grad.grad_fn is not None
+    opt.zero_grad(set_to_none=False)
+    assert w.grad.grad_fn is None and w.grad.tolist() == [0.0, 0.0]
+
+
+def test_repr_lists_each_group_sorted():
+    opt = SGD([tape.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    assert repr(opt) == ("SGD (\nParameter Group 0\n    dampening: 0\n    differentiable: False\n    foreach: None\n"
+                         "    fused: None\n    lr: 0.1\n    maximize: False\n    momentum: 0.9\n    nesterov: False\n"
+                         "    weight_decay: 0\n)")
+
+
+def test_state_dict_round_trip():
+    w = tape.tensor([1.0, 2.0], requires_grad=True)
+    b = tape.tensor([0.5], requires_grad=True)
+    opt = SGD([{"params": [w]}, {"params": [b], "lr": 0.01}], lr=0.1, momentum=0.9)
+    ((w * w).sum() + (b * 3).sum()).backward()
+    opt.step()
+    sd = opt.state_dict()
+    assert sorted(sd["state"]) == [0, 1] and sd["param_groups"][1]["params"] == [1]
+    assert sd["param_groups"][1]["lr"] == 0.01
+    w2 = tape.tensor([1.0, 2.0], dtype=tape.float64, requires_grad=True)
+    b2 = tape.tensor([0.5], dtype=tape.float64, requires_grad=True)
+    opt2 = SGD([{"params": [w2]}, {"params": [b2]}], lr=0.5)
+    opt2.load_state_dict(sd)
+    assert opt2.param_groups[1]["lr"] == 0.01 and opt2.param_groups[0]["momentum"] == 0.9
+    assert opt2.param_groups[0]["params"][0] is w2
+    assert opt2.state[w2]["momentum_buffer"].dtype == tape.float64    # cast to the parameter's dtype
+    assert opt2.state[w2]["momentum_buffer"].tolist() == [2.0, 4.0]
+    with pytest.raises(ValueError, match="^loaded state dict has a different number of parameter groups$"):
+        SGD([w2], lr=0.1).load_state_dict(sd)
+    with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
+        SGD([{"params": [w2, b2]}, {"params": [tape.zeros(1, requires_grad=True)]}]).load_state_dict(sd)
+
+
+def test_step_hooks_in_pytorchs_order():
+    w = tape.tensor([1.0], requires_grad=True)
+    opt = SGD([w], lr=0.1)
+    calls = []
+    handles = [register_optimizer_step_pre_hook(lambda o, a, k: calls.append("global pre")),
+               opt.register_step_pre_hook(lambda o, a, k: calls.append("pre")),
+               opt.register_step_post_hook(lambda o, a, k: calls.append("post")),
+               register_optimizer_step_post_hook(lambda o, a, k: calls.append("global post"))]
+    try:
+        (w * w).sum().backward()
+        opt.step()
+    finally:
+        for h in handles:
+            h.remove()
+    assert calls == ["global pre", "pre", "post", "global post"]
+    opt.step()
+    assert len(calls) == 4
+
+
+def test_step_pre_hook_may_replace_arguments():
+    w = tape.tensor([2.0], requires_grad=True)
+    opt = SGD([w], lr=1.0)
+    marker = []
+    opt.register_step_pre_hook(lambda o, a, k: ((o, lambda: marker.append(1) or tape.tensor(5.0)), {}))
+    (w * 1).sum().backward()
+    assert opt.step().item() == 5.0 and marker == [1]
+    opt.register_step_pre_hook(lambda o, a, k: "bad")
+    with pytest.raises(RuntimeError, match="must return None or a tuple of \\(new_args, new_kwargs\\), but got bad"):
+        opt.step()
+
+
+def test_state_dict_hooks():
+    w = tape.tensor([1.0], requires_grad=True)
+    opt = SGD([w], lr=0.1)
+    seen = []
+    opt.register_state_dict_pre_hook(lambda o: seen.append("pre"))
+    opt.register_state_dict_post_hook(lambda o, sd: {**sd, "extra": 1})
+    opt.register_load_state_dict_pre_hook(lambda o, sd: seen.append("load pre"))
+    opt.register_load_state_dict_post_hook(lambda o: seen.append("load post"), prepend=True)
+    sd = opt.state_dict()
+    assert sd["extra"] == 1
+    opt.load_state_dict(sd)
+    assert seen == ["pre", "load pre", "load post"]
+
+
+def test_a_training_loop_converges_and_stays_flat():
+    tape.manual_seed(0)
+    x = tape.randn(64, 3)
+    true_w = tape.tensor([[1.5], [-2.0], [0.5]])
+    y = x @ true_w + 0.25
+    w = tape.zeros(3, 1, requires_grad=True)
+    b = tape.zeros(1, requires_grad=True)
+    opt = SGD([w, b], lr=0.1, momentum=0.9)
+    for _ in range(200):
+        opt.zero_grad()
+        loss = ((x @ w + b - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 1e-8
+    assert np.allclose(w.detach().numpy().ravel(), [1.5, -2.0, 0.5], atol=1e-4)
+    assert math.isclose(b.item(), 0.25, abs_tol=1e-4)
+
+
+@pytest.mark.torch
+def test_sgd_matches_torch():
+    torch = pytest.importorskip("torch")
+
+    def run(lib, **kw):
+        w = lib.tensor(np.linspace(-1, 1, 6).reshape(2, 3).tolist(), requires_grad=True)
+        b = lib.tensor([0.5, -0.25], requires_grad=True)
+        opt = lib.optim.SGD([{"params": [w]}, {"params": [b], "lr": 0.05}], lr=0.1, **kw)
+        x = lib.tensor([[1., 2., 3.], [0.5, -1., 2.]])
+        for _ in range(5):
+            opt.zero_grad()
+            ((x @ w.t() + b) ** 2).mean().backward()
+            opt.step()
+        return w.tolist(), b.tolist(), repr(opt), opt.state_dict()["param_groups"]
+
+    for kw in [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True},
+               {"momentum": 0.5, "dampening": 0.1, "weight_decay": 0.01}, {"maximize": True, "momentum": 0.3}]:
+        got, want = run(tape, **kw), run(torch, **kw)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=1e-7)
+        assert got[2:] == want[2:]
