@@ -246,7 +246,7 @@ def test_state_dict_hooks():
     assert seen == ["pre", "load pre", "load post"]
 
 
-def test_a_training_loop_converges_and_stays_flat():
+def test_a_training_loop_converges():
     tape.manual_seed(0)
     x = tape.randn(64, 3)
     true_w = tape.tensor([[1.5], [-2.0], [0.5]])
@@ -285,3 +285,167 @@ def test_sgd_matches_torch():
         np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=1e-7)
         assert got[2:] == want[2:]
+
+
+def _reference_adam(steps, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
+                    decoupled=False):
+    """The Adam/AdamW update PyTorch documents, in numpy float64, on the quadratic of ``_quadratic_steps``."""
+    w = np.array([1.0, -2.0, 0.5])
+    c = np.array([0.25, 0.5, -1.0])
+    k = np.array([1.0, 2.0, 3.0])
+    m = np.zeros(3)
+    v = np.zeros(3)
+    vmax = np.zeros(3)
+    out = []
+    for t in range(1, steps + 1):
+        g = 2 * (w - c) * k
+        if maximize:
+            g = -g
+        if weight_decay:
+            if decoupled:
+                w = w * (1 - lr * weight_decay)
+            else:
+                g = g + weight_decay * w
+        m = m + (g - m) * (1 - betas[0])
+        v = v * betas[1] + (1 - betas[1]) * g * g
+        vmax = np.maximum(vmax, v)
+        denom = np.sqrt(vmax if amsgrad else v) / math.sqrt(1 - betas[1] ** t) + eps
+        w = w - lr / (1 - betas[0] ** t) * m / denom
+        out.append(w.tolist())
+    return out
+
+
+@pytest.mark.parametrize("cls", ["Adam", "AdamW"])
+@pytest.mark.parametrize("options", [{}, {"amsgrad": True}, {"weight_decay": 0.1}, {"maximize": True},
+                                     {"betas": (0.8, 0.99), "eps": 1e-3, "amsgrad": True, "weight_decay": 0.05},
+                                     {"fused": True}, {"foreach": True}])
+def test_adam_follows_pytorchs_update(cls, options):
+    ref = {k: v for k, v in options.items() if k not in ("foreach", "fused")}
+    if cls == "AdamW":
+        ref.setdefault("weight_decay", 1e-2)
+    got = _quadratic_steps(lambda p: getattr(tape.optim, cls)(p, lr=0.05, **options), 6)
+    want = _reference_adam(6, 0.05, decoupled=cls == "AdamW", **ref)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_adam_state():
+    w = tape.tensor([1.0, 2.0], requires_grad=True)
+    opt = tape.optim.Adam([w], amsgrad=True)
+    (w * w).sum().backward()
+    opt.step()
+    opt.step()
+    state = opt.state[w]
+    assert sorted(state) == ["exp_avg", "exp_avg_sq", "max_exp_avg_sq", "step"]
+    assert state["step"].dtype == tape.float32 and state["step"].dim() == 0 and state["step"].item() == 2.0
+    tape.set_default_dtype(tape.float64)
+    try:
+        v = tape.tensor([1.0], requires_grad=True)
+        o = tape.optim.Adam([v])
+        v.sum().backward()
+        o.step()
+        assert o.state[v]["step"].dtype == tape.float64
+        o = tape.optim.Adam([v], fused=True)
+        o.step()
+        assert o.state[v]["step"].dtype == tape.float32     # (fused keeps the step in float32)
+    finally:
+        tape.set_default_dtype(tape.float32)
+
+
+def test_adam_tensor_hyperparameters():
+    def run(**kw):
+        w = tape.tensor([1.0, -2.0, 0.5], dtype=tape.float64, requires_grad=True)
+        opt = tape.optim.Adam([w], **kw)
+        for _ in range(3):
+            opt.zero_grad()
+            (w * w).sum().backward()
+            opt.step()
+        return w.tolist()
+
+    f64 = tape.float64
+    assert run(lr=tape.tensor(0.1, dtype=f64)) == run(lr=tape.tensor([0.1], dtype=f64)) == run(lr=0.1)
+    np.testing.assert_allclose(run(betas=(tape.tensor(0.8, dtype=f64), tape.tensor(0.9, dtype=f64))),
+                               run(betas=(0.8, 0.9)), rtol=1e-15)
+    # (a float32 learning rate makes the step size a float32 number, as in PyTorch)
+    assert run(lr=tape.tensor(0.1)) != run(lr=0.1)
+
+
+def test_adam_differentiable_step_is_recorded():
+    lr = tape.tensor(0.1, requires_grad=True)
+    base = tape.tensor([1.0, -2.0, 3.0], dtype=tape.float64, requires_grad=True)
+    p = base * 1.0
+    p.retain_grad()
+    opt = tape.optim.Adam([p], lr=lr, differentiable=True)
+    p.grad = tape.tensor([0.5, -1.0, 2.0], dtype=tape.float64)
+    opt.step()
+    assert p.grad_fn.name() == "AddcdivBackward0"
+    g_lr, g_base = tape.autograd.grad(p.sum(), (lr, base))
+    # one Adam step moves each element by lr * g / (|g| + eps'): d/dlr of the sum is about -(1 - 1 + 1)
+    # (PyTorch 2.13's value, the float32 learning rate's)
+    assert math.isclose(g_lr.item(), -0.9999933242797852, rel_tol=1e-6) and g_base.tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"lr": -1}, ValueError, "Invalid learning rate: -1"),
+    ({"eps": -1}, ValueError, "Invalid epsilon value: -1"),
+    ({"betas": (1.0, 0.9)}, ValueError, "Invalid beta parameter at index 0: 1.0"),
+    ({"betas": (0.9, -0.1)}, ValueError, "Invalid beta parameter at index 1: -0.1"),
+    ({"weight_decay": -1}, ValueError, "Invalid weight_decay value: -1"),
+    ({"betas": (0, 0)}, ValueError, "betas must be either both floats or both Tensors"),
+    ({"lr": tape.tensor(0.1), "foreach": True}, ValueError,
+     r"lr as a Tensor is not supported for capturable=False and foreach=True"),
+    ({"fused": True, "differentiable": True}, RuntimeError, "`fused` does not support `differentiable`"),
+    ({"fused": True, "foreach": True}, RuntimeError, r"`fused` and `foreach` cannot be `True` together\."),
+])
+def test_adam_argument_errors(kwargs, error, message):
+    with pytest.raises(error, match=f"^{message}$"):
+        tape.optim.Adam([tape.zeros(1, requires_grad=True)], **kwargs)
+
+
+def test_adam_capturable_and_fused_checks_at_step():
+    w = tape.zeros(2, requires_grad=True)
+    opt = tape.optim.Adam([w], capturable=True)
+    w.grad = tape.ones(2)
+    with pytest.raises(AssertionError, match=r"If capturable=True, params and state_steps must be on supported "
+                                             r"devices: \['cuda', 'xpu', 'hpu', 'privateuseone', 'xla'\]\."):
+        opt.step()
+    i = tape.zeros(2, dtype=tape.int64)
+    opt = tape.optim.Adam([i], fused=True)
+    i.grad = tape.ones(2, dtype=tape.int64)
+    with pytest.raises(RuntimeError, match="^`fused=True` requires all the params to be floating point Tensors"):
+        opt.step()
+
+
+def test_adamw_is_adam_with_decoupled_weight_decay():
+    opt = tape.optim.AdamW([tape.zeros(1, requires_grad=True)])
+    assert opt.defaults["weight_decay"] == 1e-2 and opt.param_groups[0]["decoupled_weight_decay"] is True
+    assert isinstance(opt, tape.optim.Adam)
+    opt.__setstate__({"state": {}, "param_groups": [{**opt.param_groups[0], "decoupled_weight_decay": False}],
+                      "defaults": opt.defaults})
+    assert opt.param_groups[0]["decoupled_weight_decay"] is True
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("cls", ["Adam", "AdamW"])
+def test_adam_matches_torch(cls):
+    torch = pytest.importorskip("torch")
+
+    def run(lib, **kw):
+        w = lib.tensor(np.linspace(-1, 1, 6).reshape(2, 3).tolist(), requires_grad=True)
+        b = lib.tensor([0.5, -0.25], requires_grad=True)
+        opt = getattr(lib.optim, cls)([{"params": [w]}, {"params": [b], "lr": 0.05}], lr=0.1, **kw)
+        x = lib.tensor([[1., 2., 3.], [0.5, -1., 2.]])
+        for _ in range(6):
+            opt.zero_grad()
+            ((x @ w.t() + b) ** 2).mean().backward()
+            opt.step()
+        state = {k: (str(v.dtype), v.tolist()) for k, v in opt.state[w].items()}
+        return w.tolist(), b.tolist(), repr(opt), state
+
+    for kw in [{}, {"amsgrad": True}, {"weight_decay": 0.1}, {"maximize": True, "betas": (0.8, 0.99)}]:
+        got, want = run(tape, **kw), run(torch, **kw)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=2e-7)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=2e-7)
+        assert got[2] == want[2] and sorted(got[3]) == sorted(want[3])
+        for k in want[3]:
+            assert got[3][k][0] == want[3][k][0]
+            np.testing.assert_allclose(got[3][k][1], want[3][k][1], rtol=1e-5, atol=1e-7)

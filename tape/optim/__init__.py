@@ -1,7 +1,9 @@
 """``tape.optim``: PyTorch's ``torch.optim`` optimizers over tape tensors (see the README's coverage table)."""
 from __future__ import annotations
 
+from .adam import Adam
+from .adamw import AdamW
 from .optimizer import Optimizer
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD"]
+__all__ = ["Adam", "AdamW", "Optimizer", "SGD"]
