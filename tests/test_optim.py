@@ -449,3 +449,116 @@ def test_adam_matches_torch(cls):
         for k in want[3]:
             assert got[3][k][0] == want[3][k][0]
             np.testing.assert_allclose(got[3][k][1], want[3][k][1], rtol=1e-5, atol=1e-7)
+
+
+def _reference_rmsprop(steps, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
+                       maximize=False):
+    w = np.array([1.0, -2.0, 0.5])
+    c = np.array([0.25, 0.5, -1.0])
+    k = np.array([1.0, 2.0, 3.0])
+    sq, gavg, buf = np.zeros(3), np.zeros(3), np.zeros(3)
+    out = []
+    for _ in range(steps):
+        g = 2 * (w - c) * k
+        g = -g if maximize else g
+        if weight_decay:
+            g = g + weight_decay * w
+        sq = alpha * sq + (1 - alpha) * g * g
+        if centered:
+            gavg = gavg + (g - gavg) * (1 - alpha)
+            avg = np.sqrt(sq - gavg * gavg) + eps
+        else:
+            avg = np.sqrt(sq) + eps
+        if momentum > 0:
+            buf = momentum * buf + g / avg
+            w = w - lr * buf
+        else:
+            w = w - lr * g / avg
+        out.append(w.tolist())
+    return out
+
+
+def _reference_adagrad(steps, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
+                       maximize=False):
+    w = np.array([1.0, -2.0, 0.5])
+    c = np.array([0.25, 0.5, -1.0])
+    k = np.array([1.0, 2.0, 3.0])
+    total = np.full(3, initial_accumulator_value)
+    out = []
+    for step in range(1, steps + 1):
+        g = 2 * (w - c) * k
+        g = -g if maximize else g
+        if weight_decay:
+            g = g + weight_decay * w
+        clr = lr / (1 + (step - 1) * lr_decay)
+        total = total + g * g
+        w = w - clr * g / (np.sqrt(total) + eps)
+        out.append(w.tolist())
+    return out
+
+
+@pytest.mark.parametrize("options", [{}, {"momentum": 0.9}, {"centered": True},
+                                     {"centered": True, "momentum": 0.5, "weight_decay": 0.1, "alpha": 0.9},
+                                     {"maximize": True}, {"foreach": True}])
+def test_rmsprop_follows_pytorchs_update(options):
+    ref = {k: v for k, v in options.items() if k != "foreach"}
+    got = _quadratic_steps(lambda p: tape.optim.RMSprop(p, lr=0.01, **options), 6)
+    np.testing.assert_allclose(got, _reference_rmsprop(6, 0.01, **ref), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("options", [{}, {"lr_decay": 0.1}, {"weight_decay": 0.1, "initial_accumulator_value": 0.5},
+                                     {"maximize": True, "eps": 1e-3}, {"fused": True}])
+def test_adagrad_follows_pytorchs_update(options):
+    ref = {k: v for k, v in options.items() if k != "fused"}
+    got = _quadratic_steps(lambda p: tape.optim.Adagrad(p, lr=0.1, **options), 6)
+    np.testing.assert_allclose(got, _reference_adagrad(6, 0.1, **ref), rtol=1e-12, atol=1e-14)
+
+
+def test_rmsprop_and_adagrad_state():
+    w = tape.tensor([1.0, 2.0], requires_grad=True)
+    rms = tape.optim.RMSprop([w], momentum=0.5, centered=True)
+    assert len(rms.state) == 0      # (made at the first step)
+    ada = tape.optim.Adagrad([w], initial_accumulator_value=0.25)
+    assert sorted(ada.state[w]) == ["step", "sum"] and ada.state[w]["sum"].tolist() == [0.25, 0.25]
+    (w * w).sum().backward()
+    rms.step()
+    assert sorted(rms.state[w]) == ["grad_avg", "momentum_buffer", "square_avg", "step"]
+    assert rms.state[w]["step"].item() == 1.0 and rms.state[w]["step"].dtype == tape.float32
+
+
+@pytest.mark.parametrize("cls,kwargs,message", [
+    ("RMSprop", {"lr": -1}, "Invalid learning rate: -1"),
+    ("RMSprop", {"eps": -1}, "Invalid epsilon value: -1"),
+    ("RMSprop", {"momentum": -1}, "Invalid momentum value: -1"),
+    ("RMSprop", {"weight_decay": -1}, "Invalid weight_decay value: -1"),
+    ("RMSprop", {"alpha": -1}, "Invalid alpha value: -1"),
+    ("Adagrad", {"lr_decay": -1}, "Invalid lr_decay value: -1"),
+    ("Adagrad", {"initial_accumulator_value": -1}, "Invalid initial_accumulator_value value: -1"),
+    ("Adagrad", {"eps": -1}, "Invalid epsilon value: -1"),
+])
+def test_rmsprop_adagrad_argument_errors(cls, kwargs, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        getattr(tape.optim, cls)([tape.zeros(1, requires_grad=True)], **kwargs)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("cls,options", [("RMSprop", {"momentum": 0.9, "centered": True}), ("RMSprop", {}),
+                                         ("Adagrad", {"lr_decay": 0.1, "weight_decay": 0.1}), ("Adagrad", {})])
+def test_rmsprop_adagrad_match_torch(cls, options):
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        w = lib.tensor(np.linspace(-1, 1, 6).reshape(2, 3).tolist(), requires_grad=True)
+        b = lib.tensor([0.5, -0.25], requires_grad=True)
+        opt = getattr(lib.optim, cls)([{"params": [w]}, {"params": [b], "lr": 0.05}], lr=0.1, **options)
+        x = lib.tensor([[1., 2., 3.], [0.5, -1., 2.]])
+        for _ in range(6):
+            opt.zero_grad()
+            ((x @ w.t() + b) ** 2).mean().backward()
+            opt.step()
+        return w.tolist(), b.tolist(), repr(opt), sorted(opt.state[w])
+
+    got, want = run(tape), run(torch)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)
+    assert got[2:] == want[2:]
