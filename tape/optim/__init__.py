@@ -4,8 +4,9 @@ from __future__ import annotations
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamw import AdamW
+from . import lr_scheduler
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "SGD"]
+__all__ = ["Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "lr_scheduler"]
