@@ -992,7 +992,7 @@ class Tensor(_NotYet):
         return v if dtype is None else v.astype(dtype)
 
     def __float__(self) -> float:
-        if self._rg:
+        if self._rg and state.grad:     # (PyTorch warns in grad mode only: an optimizer's step reads losses)
             warn_once(_SCALAR_WARNING)
         return float(self._one())
 

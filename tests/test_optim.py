@@ -562,3 +562,76 @@ def test_rmsprop_adagrad_match_torch(cls, options):
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)
     assert got[2:] == want[2:]
+
+
+def _rosenbrock_closure(opt, x):
+    def closure():
+        opt.zero_grad()
+        loss = (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+        loss.backward()
+        return loss
+    return closure
+
+
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_minimises_rosenbrock(line_search_fn):
+    x = tape.tensor([-1.5, 2.0, 0.5], dtype=tape.float64, requires_grad=True)
+    opt = tape.optim.LBFGS([x], line_search_fn=line_search_fn, max_iter=100 if line_search_fn else 20)
+    closure = _rosenbrock_closure(opt, x)
+    first = opt.step(closure)
+    assert first.item() == pytest.approx(1238.5)       # (step returns the loss of its first evaluation)
+    for _ in range(30):
+        opt.step(closure)
+    np.testing.assert_allclose(x.detach().numpy(), [1.0, 1.0, 1.0], atol=1e-4)
+    state = opt.state[x]
+    assert sorted(state) == ["H_diag", "al", "d", "func_evals", "n_iter", "old_dirs", "old_stps", "prev_flat_grad",
+                             "prev_loss", "ro", "t"]
+    assert state["func_evals"] >= state["n_iter"] > 0
+
+
+def test_lbfgs_counts_and_history():
+    x = tape.tensor([-1.5, 2.0, 0.5], dtype=tape.float64, requires_grad=True)
+    opt = tape.optim.LBFGS([x], lr=0.5, history_size=3, max_iter=7)
+    calls = []
+    closure = _rosenbrock_closure(opt, x)
+    opt.step(lambda: calls.append(tape.is_grad_enabled()) or closure())
+    # (PyTorch 2.13's counts: one evaluation per iteration, the last iteration's step not evaluated)
+    assert calls == [True] * 7 and opt.state[x]["n_iter"] == 7 and len(opt.state[x]["old_dirs"]) == 3
+    np.testing.assert_allclose(x.tolist(), [-1.0416244276858826, 1.0417829622810915, 0.9617223726146974], rtol=1e-12)
+
+
+def test_lbfgs_stops_at_a_minimum_and_checks_its_arguments():
+    x = tape.tensor([1.0, 1.0], dtype=tape.float64, requires_grad=True)
+    opt = tape.optim.LBFGS([x])
+    n = []
+    opt.step(lambda: n.append(1) or _rosenbrock_closure(opt, x)())
+    assert n == [1] and x.tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match=r"^LBFGS doesn't support per-parameter options \(parameter groups\)$"):
+        tape.optim.LBFGS([{"params": [tape.zeros(1, requires_grad=True)]}, {"params": [tape.zeros(1, requires_grad=True)]}])
+    with pytest.raises(ValueError, match="^Invalid learning rate: -1$"):
+        tape.optim.LBFGS([x], lr=-1)
+    w = tape.zeros(2, requires_grad=True)
+    o = tape.optim.LBFGS([w], line_search_fn="armijo")
+    with pytest.raises(RuntimeError, match="^only 'strong_wolfe' is supported$"):
+        o.step(_rosenbrock_closure(o, w))
+    assert tape.optim.LBFGS([w]).defaults["max_eval"] == 25
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("line_search_fn", [None, "strong_wolfe"])
+def test_lbfgs_matches_torch(line_search_fn):
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        x = lib.tensor([-1.5, 2.0, 0.5], dtype=lib.float64, requires_grad=True)
+        opt = lib.optim.LBFGS([x], line_search_fn=line_search_fn, history_size=5)
+        closure = _rosenbrock_closure(opt, x)
+        # (without a line search the iterates leave the valley chaotically: one step of 20 iterations)
+        losses = [float(opt.step(closure).detach()) for _ in range(3 if line_search_fn else 1)]
+        return losses, x.tolist(), opt.state[x]["func_evals"], opt.state[x]["n_iter"], repr(opt)
+
+    got, want = run(tape), run(torch)
+    # (Rosenbrock's valley amplifies last-bit differences of the sums and dot products)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-7)
+    assert got[2:] == want[2:]

@@ -162,6 +162,8 @@ def test_float_of_a_tensor_requiring_grad_warns_once_per_process():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             assert (int(x.sum()), x.sum().item(), float(x.detach().sum())) == (3, 3.0, 3.0)
+            with torch.no_grad():       # (grad mode off: no warning, as an optimizer's step reads a loss)
+                assert float(x.sum()) == 3.0 and "%f" % x[1] == "2.000000"
     finally:
         torch.set_warn_always(False)
     float(x.sum())
