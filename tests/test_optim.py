@@ -635,3 +635,111 @@ def test_lbfgs_matches_torch(line_search_fn):
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-7)
     assert got[2:] == want[2:]
+
+
+def _reference(kind, steps, lr, **o):
+    """Adadelta, Adamax, NAdam and RAdam as PyTorch documents them, in numpy float64, on the quadratic of
+    ``_quadratic_steps``."""
+    w = np.array([1.0, -2.0, 0.5])
+    c = np.array([0.25, 0.5, -1.0])
+    k = np.array([1.0, 2.0, 3.0])
+    b1, b2 = o.get("betas", (0.9, 0.999))
+    wd, eps, maximize = o.get("weight_decay", 0.0), o.get("eps"), o.get("maximize", False)
+    m, v, acc, mu_product = np.zeros(3), np.zeros(3), np.zeros(3), 1.0
+    out = []
+    for t in range(1, steps + 1):
+        g = 2 * (w - c) * k
+        g = -g if maximize else g
+        if wd and o.get("decoupled_weight_decay"):
+            w = w * (1 - lr * wd)
+        elif wd:
+            g = g + wd * w
+        if kind == "Adadelta":
+            rho = o.get("rho", 0.9)
+            v = rho * v + (1 - rho) * g * g
+            delta = np.sqrt(acc + eps) / np.sqrt(v + eps) * g
+            acc = rho * acc + (1 - rho) * delta * delta
+            w = w - lr * delta
+        elif kind == "Adamax":
+            m = m + (g - m) * (1 - b1)
+            v = np.maximum(v * b2, np.abs(g) + eps)
+            w = w - lr / (1 - b1 ** t) * m / v
+        elif kind == "NAdam":
+            decay = o.get("momentum_decay", 4e-3)
+            mu = b1 * (1 - 0.5 * 0.96 ** (t * decay))
+            mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * decay))
+            mu_product = float(np.float32(mu_product * np.float32(mu)))     # (a float32 0-d tensor in the state)
+            m = m + (g - m) * (1 - b1)
+            v = b2 * v + (1 - b2) * g * g
+            denom = np.sqrt(v / (1 - b2 ** t)) + eps
+            w = w - lr * (1 - mu) / (1 - mu_product) * g / denom - lr * mu_next / (1 - mu_product * mu_next) * m / denom
+        else:
+            m = m + (g - m) * (1 - b1)
+            v = b2 * v + (1 - b2) * g * g
+            rho_inf = 2 / (1 - b2) - 1
+            rho_t = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+            m_hat = m / (1 - b1 ** t)
+            if rho_t > 5:
+                rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+                w = w - m_hat * lr * math.sqrt(1 - b2 ** t) / (np.sqrt(v) + eps) * rect
+            else:
+                w = w - m_hat * lr
+        out.append(w.tolist())
+    return out
+
+
+@pytest.mark.parametrize("kind,options", [
+    ("Adadelta", {}), ("Adadelta", {"rho": 0.5, "weight_decay": 0.1, "maximize": True}),
+    ("Adamax", {}), ("Adamax", {"betas": (0.8, 0.9), "weight_decay": 0.1}),
+    ("NAdam", {}), ("NAdam", {"weight_decay": 0.1, "decoupled_weight_decay": True, "momentum_decay": 0.01}),
+    ("RAdam", {}), ("RAdam", {"betas": (0.5, 0.6), "weight_decay": 0.1, "decoupled_weight_decay": True}),
+])
+def test_more_optimizers_follow_pytorchs_update(kind, options):
+    defaults = {"Adadelta": 1e-6, "Adamax": 1e-8, "NAdam": 1e-8, "RAdam": 1e-8}
+    got = _quadratic_steps(lambda p: getattr(tape.optim, kind)(p, lr=0.05, **options), 8)
+    want = _reference(kind, 8, 0.05, eps=defaults[kind], **options)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_more_optimizers_state_and_errors():
+    w = tape.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    states = {"Adadelta": ["acc_delta", "square_avg", "step"], "Adamax": ["exp_avg", "exp_inf", "step"],
+              "NAdam": ["exp_avg", "exp_avg_sq", "mu_product", "step"], "RAdam": ["exp_avg", "exp_avg_sq", "step"]}
+    for kind, keys in states.items():
+        opt = getattr(tape.optim, kind)([w])
+        opt.step()
+        assert sorted(opt.state[w]) == keys and opt.state[w]["step"].item() == 1.0
+        with pytest.raises(ValueError, match="^Invalid learning rate: -1$"):
+            getattr(tape.optim, kind)([w], lr=-1)
+        opt = getattr(tape.optim, kind)([w], capturable=True)
+        with pytest.raises(AssertionError, match="^If capturable=True, "):
+            opt.step()
+    with pytest.raises(ValueError, match="^Invalid rho value: 2$"):
+        tape.optim.Adadelta([w], rho=2)
+    with pytest.raises(ValueError, match="^Invalid momentum_decay value: -1$"):
+        tape.optim.NAdam([w], momentum_decay=-1)
+    with pytest.raises(ValueError, match="^Invalid beta parameter at index 1: 1.0$"):
+        tape.optim.RAdam([w], betas=(0.9, 1.0))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("cls", ["Adadelta", "Adamax", "NAdam", "RAdam"])
+def test_more_optimizers_match_torch(cls):
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        w = lib.tensor(np.linspace(-1, 1, 6).reshape(2, 3).tolist(), requires_grad=True)
+        b = lib.tensor([0.5, -0.25], requires_grad=True)
+        opt = getattr(lib.optim, cls)([{"params": [w]}, {"params": [b], "lr": 0.05}], lr=0.1, weight_decay=0.1)
+        x = lib.tensor([[1., 2., 3.], [0.5, -1., 2.]])
+        for _ in range(8):
+            opt.zero_grad()
+            ((x @ w.t() + b) ** 2).mean().backward()
+            opt.step()
+        return w.tolist(), b.tolist(), repr(opt), sorted(opt.state[w])
+
+    got, want = run(tape), run(torch)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)
+    assert got[2:] == want[2:]

@@ -5,9 +5,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 
 from .._creation import full_like, tensor
-from .._grad_mode import enable_grad
 from .._tensor import Tensor
-from .adam import step_dtype
+from ._common import closure_loss, step_dtype
 from .optimizer import Optimizer, to_scalar, use_grad_for_differentiable
 from .sgd import check_fused
 
@@ -81,10 +80,7 @@ class Adagrad(Optimizer):
     def step(self, closure: Optional[Callable[[], Any]] = None):
         """Perform a single optimization step; ``closure`` (optional) re-evaluates the model and
         returns the loss, which ``step`` returns."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             params, grads, sums, steps = [], [], [], []
             for p in group["params"]:

@@ -5,25 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 
-from .. import _dtype as D
 from .._creation import tensor, zeros_like
-from .._grad_mode import enable_grad
 from .._tensor import Tensor
+from ._common import capturable_error, closure_loss, step_dtype
 from .optimizer import Optimizer, to_scalar, use_grad_for_differentiable
 from .sgd import check_fused
 
 __all__ = ["Adam", "adam"]
-
-# (PyTorch's devices for ``capturable=True``: none of them is the CPU, so its step raises there)
-CAPTURABLE_DEVICES = ["cuda", "xpu", "hpu", "privateuseone", "xla"]
-
-
-def step_dtype(fused: Optional[bool]) -> D.dtype:
-    """The dtype of ``state['step']``: float32 when fused, else float64 only under a float64 default."""
-    if fused:
-        return D.float32
-    return D.float64 if D.get_default_dtype() is D.float64 else D.float32
-
 
 def check_adam_options(lr, betas, eps: float, weight_decay: float, foreach: Optional[bool], capturable: bool) -> tuple:
     """PyTorch's checks of Adam's and AdamW's arguments; the betas as scalars (``to_scalar``)."""
@@ -139,10 +127,7 @@ class Adam(Optimizer):
     def step(self, closure: Optional[Callable[[], Any]] = None):
         """Perform a single optimization step; ``closure`` (optional) re-evaluates the model and
         returns the loss, which ``step`` returns."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps = [], [], [], [], [], []
             beta1, beta2 = group["betas"]
@@ -171,8 +156,7 @@ def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], exp_
         grad = grads[i] if not maximize else -grads[i]
         exp_avg, exp_avg_sq, step_t = exp_avgs[i], exp_avg_sqs[i], state_steps[i]
         if capturable:
-            raise AssertionError(
-                f"If capturable=True, params and state_steps must be on supported devices: {CAPTURABLE_DEVICES}.")
+            raise capturable_error()
         step_t += 1
         if weight_decay != 0:
             if decoupled_weight_decay:

@@ -5,9 +5,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 
 from .._creation import tensor, zeros_like
-from .._grad_mode import enable_grad
 from .._tensor import Tensor
-from .adam import CAPTURABLE_DEVICES, step_dtype
+from ._common import capturable_error, closure_loss, step_dtype
 from .optimizer import Optimizer, to_scalar, use_grad_for_differentiable
 
 __all__ = ["RMSprop", "rmsprop"]
@@ -72,10 +71,7 @@ class RMSprop(Optimizer):
     def step(self, closure: Optional[Callable[[], Any]] = None):
         """Perform a single optimization step; ``closure`` (optional) re-evaluates the model and
         returns the loss, which ``step`` returns."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             params, grads, square_avgs, grad_avgs, buffers, steps = [], [], [], [], [], []
             for p in group["params"]:
@@ -116,8 +112,7 @@ def rmsprop(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor]
     for i, param in enumerate(params):
         step = state_steps[i]
         if capturable:
-            raise AssertionError(
-                f"If capturable=True, params and state_steps must be on supported devices: {CAPTURABLE_DEVICES}.")
+            raise capturable_error()
         grad = grads[i] if not maximize else -grads[i]
         square_avg = square_avgs[i]
         step += 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 
-from .._grad_mode import enable_grad
 from .._tensor import Tensor
+from ._common import closure_loss
 from .optimizer import Optimizer, to_scalar, use_grad_for_differentiable
 
 __all__ = ["SGD", "sgd"]
@@ -75,10 +75,7 @@ class SGD(Optimizer):
     def step(self, closure: Optional[Callable[[], Any]] = None):
         """Perform a single optimization step; ``closure`` (optional) re-evaluates the model and
         returns the loss, which ``step`` returns."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             params, grads, buffers = [], [], []
             for p in group["params"]:
