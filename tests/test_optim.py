@@ -743,3 +743,91 @@ def test_more_optimizers_match_torch(cls):
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)
     assert got[2:] == want[2:]
+
+
+def _reference_asgd(steps, lr, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0):
+    w = np.array([1.0, -2.0, 0.5])
+    c = np.array([0.25, 0.5, -1.0])
+    k = np.array([1.0, 2.0, 3.0])
+    eta, mu, ax = float(np.float32(lr)), 1.0, np.zeros(3)      # (eta and mu: float32 0-d tensors in the state)
+    out = []
+    for t in range(1, steps + 1):
+        g = 2 * (w - c) * k + weight_decay * w
+        w = w * (1 - lambd * eta) - eta * g
+        ax = ax + (w - ax) * mu if mu != 1 else w.copy()
+        eta = float(np.float32(lr / ((1 + lambd * lr * t) ** alpha)))
+        mu = float(np.float32(1 / max(1, t - t0)))
+        out.append(w.tolist() + ax.tolist())
+    return out
+
+
+def _reference_rprop(steps, lr, etas=(0.5, 1.2), step_sizes=(1e-6, 50)):
+    w = np.array([1.0, -2.0, 0.5])
+    c = np.array([0.25, 0.5, -1.0])
+    k = np.array([1.0, 2.0, 3.0])
+    prev, size = np.zeros(3), np.full(3, lr)
+    out = []
+    for _ in range(steps):
+        g = 2 * (w - c) * k
+        s = np.sign(g * prev)
+        factor = np.where(s > 0, etas[1], np.where(s < 0, etas[0], 1.0))
+        size = np.clip(size * factor, *step_sizes)
+        g = np.where(factor == etas[0], 0.0, g)
+        w = w - np.sign(g) * size
+        prev = g
+        out.append(w.tolist())
+    return out
+
+
+@pytest.mark.parametrize("options", [{}, {"t0": 3, "lambd": 0.01, "alpha": 0.5, "weight_decay": 0.1}])
+def test_asgd_follows_pytorchs_update(options):
+    w = tape.tensor([1.0, -2.0, 0.5], dtype=tape.float64, requires_grad=True)
+    c = tape.tensor([0.25, 0.5, -1.0], dtype=tape.float64)
+    k = tape.tensor([1.0, 2.0, 3.0], dtype=tape.float64)
+    opt = tape.optim.ASGD([w], lr=0.05, **options)
+    got = []
+    for _ in range(8):
+        opt.zero_grad()
+        ((w - c) ** 2 * k).sum().backward()
+        opt.step()
+        got.append(w.tolist() + opt.state[w]["ax"].tolist())
+    np.testing.assert_allclose(got, _reference_asgd(8, 0.05, **options), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("options", [{}, {"etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2)}])
+def test_rprop_follows_pytorchs_update(options):
+    got = _quadratic_steps(lambda p: tape.optim.Rprop(p, lr=0.1, **options), 10)
+    np.testing.assert_allclose(got, _reference_rprop(10, 0.1, **options), rtol=1e-12, atol=1e-14)
+
+
+def test_asgd_rprop_errors():
+    w = tape.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="^Invalid eta values: 1.5, 1.2$"):
+        tape.optim.Rprop([w], etas=(1.5, 1.2))
+    with pytest.raises(ValueError, match="^Invalid weight_decay value: -1$"):
+        tape.optim.ASGD([w], weight_decay=-1)
+    w.grad = tape.ones(2)
+    with pytest.raises(AssertionError, match="^If capturable=True, params, mus, etas, and state_steps must be on"):
+        tape.optim.ASGD([w], capturable=True).step()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("cls", ["ASGD", "Rprop"])
+def test_asgd_rprop_match_torch(cls):
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        w = lib.tensor(np.linspace(-1, 1, 6).reshape(2, 3).tolist(), requires_grad=True)
+        b = lib.tensor([0.5, -0.25], requires_grad=True)
+        opt = getattr(lib.optim, cls)([{"params": [w]}, {"params": [b], "lr": 0.05}], lr=0.1)
+        x = lib.tensor([[1., 2., 3.], [0.5, -1., 2.]])
+        for _ in range(8):
+            opt.zero_grad()
+            ((x @ w.t() + b) ** 2).mean().backward()
+            opt.step()
+        return w.tolist(), b.tolist(), repr(opt), sorted(opt.state[w])
+
+    got, want = run(tape), run(torch)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)
+    assert got[2:] == want[2:]
