@@ -1,6 +1,8 @@
-"""``tape.nn``: PyTorch's ``torch.nn``, so far its ``functional`` module (see the README's "Not yet")."""
+"""``tape.nn``: PyTorch's ``torch.nn``: ``Parameter``, ``Module`` and the layers over tape's ops, ``init`` and
+the ``functional`` module (see the README's coverage table)."""
 from __future__ import annotations
 
 from . import functional
+from .parameter import Buffer, Parameter
 
-__all__ = ["functional"]
+__all__ = ["Buffer", "Parameter", "functional"]
