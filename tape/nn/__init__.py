@@ -2,7 +2,8 @@
 the ``functional`` module (see the README's coverage table)."""
 from __future__ import annotations
 
-from . import functional
+from . import functional, modules
+from .modules import Module
 from .parameter import Buffer, Parameter
 
-__all__ = ["Buffer", "Parameter", "functional"]
+__all__ = ["Buffer", "Module", "Parameter", "functional", "modules"]
