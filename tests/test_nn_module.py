@@ -368,3 +368,210 @@ def test_module_deepcopy_and_pickle():
     assert c.w is not m.w and type(c.w) is nn.Parameter and c.w.tolist() == m.w.tolist()
     p = pickle.loads(pickle.dumps(m))
     assert type(p.inner.b) is nn.Parameter and [n for n, _ in p.named_buffers()] == ["mean", "scratch", "inner.count"]
+
+
+# --- containers -----------------------------------------------------------------------------------
+def test_sequential():
+    a, b, c = nn.Tanh(), nn.ReLU(), nn.Sigmoid()
+    s = nn.Sequential(a, b)
+    assert len(s) == 2 and s[0] is a and s[-1] is b and list(s) == [a, b]
+    assert type(s[0:1]) is nn.Sequential and list(s[0:1]) == [a]
+    s.append(c).insert(0, nn.Identity())
+    assert [type(m).__name__ for m in s] == ["Identity", "Tanh", "ReLU", "Sigmoid"]
+    del s[0]
+    assert list(s._modules) == ["0", "1", "2"] and s.pop(-1) is c
+    s.extend([c])
+    assert (s + nn.Sequential(a))[-1] is a and len(s * 2) == 6 and len(2 * s) == 6
+    x = tape.tensor([[-1.0, 2.0]])
+    assert s(x).tolist() == nn.Sigmoid()(nn.ReLU()(x.tanh())).tolist()
+    named = nn.Sequential(__import__("collections").OrderedDict([("first", a), ("second", b)]))
+    assert named.first is a and [n for n, _ in named.named_children()] == ["first", "second"]
+    s[1] = nn.Identity()
+    assert type(s[1]) is nn.Identity
+    with pytest.raises(IndexError, match="index 5 is out of range"):
+        s[5]
+    with pytest.raises(ValueError, match="add operator supports only objects of Sequential class, but <class 'int'>"):
+        s + 1
+    with pytest.raises(ValueError, match="Non-positive multiplication factor 0 for"):
+        s * 0
+    with pytest.raises(IndexError, match="Index out of range: 9"):
+        s.insert(9, a)
+    assert "0" not in dir(s)
+
+
+def test_module_list_and_dict():
+    ml = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    ml.append(nn.Tanh())
+    assert repr(ml) == ("ModuleList(\n  (0-2): 3 x Linear(in_features=2, out_features=2, bias=True)\n  (3): Tanh()\n)")
+    assert len(list(ml.parameters())) == 6 and type(ml[1:]) is nn.ModuleList and len(ml[1:]) == 3
+    ml.insert(0, nn.ReLU())
+    assert type(ml[0]) is nn.ReLU and type(ml.pop(0)) is nn.ReLU and len(ml) == 4
+    ml += [nn.Identity()]
+    assert len(ml + nn.ModuleList([nn.Identity()])) == 6
+    with pytest.raises(TypeError, match="ModuleList.extend should be called with an iterable, but got int"):
+        ml.extend(3)
+    with pytest.raises(TypeError, match="int is not a Module subclass"):
+        ml.append(3)
+    md = nn.ModuleDict({"b": nn.Tanh(), "a": nn.ReLU()})
+    assert list(md) == ["b", "a"] and "a" in md and type(md["a"]) is nn.ReLU and len(md) == 2
+    md.update([("c", nn.Identity())])
+    assert list(md.keys()) == ["b", "a", "c"] and type(md.pop("c")) is nn.Identity
+    with pytest.raises(ValueError, match="ModuleDict update sequence element #0 has length 1; 2 is required"):
+        md.update([("x",)])
+    md.clear()
+    assert len(md) == 0 and repr(md) == "ModuleDict()"
+
+
+def test_parameter_list_and_dict():
+    pl = nn.ParameterList([tape.ones(2), nn.Parameter(tape.ones(3, dtype=tape.float64)), "text"])
+    assert type(pl[0]) is nn.Parameter and pl[2] == "text" and len(pl) == 3
+    assert [n for n, _ in pl.named_parameters()] == ["0", "1"]
+    assert repr(pl) == ("ParameterList(\n    (0): Parameter containing: [torch.float32 of size 2]\n"
+                        "    (1): Parameter containing: [torch.float64 of size 3]\n    (2): Object of type: str\n)")
+    assert len(pl[0:2]) == 2
+    with pytest.raises(RuntimeError, match="ParameterList should not be called."):
+        pl()
+    with pytest.raises(TypeError, match="ParameterList.extend should be called with an iterable, but got Tensor"):
+        pl.extend(tape.ones(2))
+    pd = nn.ParameterDict({"b": tape.ones(2), "a": tape.ones(1, 2)})
+    assert list(pd) == ["a", "b"] and type(pd["a"]) is nn.Parameter     # (a dict's keys are taken sorted)
+    assert repr(pd) == ("ParameterDict(\n    (a): Parameter containing: [torch.FloatTensor of size 1x2]\n"
+                        "    (b): Parameter containing: [torch.FloatTensor of size 2]\n)")
+    pd["c"] = tape.zeros(1)
+    assert list(pd.keys()) == ["a", "b", "c"] and pd.get("z", 5) == 5 and pd.setdefault("z", 1) == 1
+    assert pd.popitem()[0] == "z" and list((pd | nn.ParameterDict({"d": tape.ones(1)})).keys())[-1] == "d"
+    assert [n for n, _ in pd.named_parameters()] == ["a", "b", "c"] and list(reversed(pd)) == ["c", "b", "a"]
+    with pytest.raises(TypeError, match="Index given to ParameterDict cannot be used as a key as it is not a string"):
+        pd[1]
+    with pytest.raises(RuntimeError, match="ParameterDict should not be called."):
+        pd(1)
+    pd.clear()
+    assert len(pd) == 0
+
+
+# --- layers ---------------------------------------------------------------------------------------
+def test_linear():
+    tape.manual_seed(0)
+    lin = nn.Linear(4, 3)
+    assert repr(lin) == "Linear(in_features=4, out_features=3, bias=True)"
+    assert lin.weight.shape == (3, 4) and lin.bias.shape == (3,) and type(lin.weight) is nn.Parameter
+    bound = 0.5          # (kaiming-uniform with a=sqrt(5): U(-1/sqrt(in), 1/sqrt(in)) for weight and bias)
+    assert lin.weight.abs().max().item() <= bound and lin.bias.abs().max().item() <= bound
+    x = tape.randn(2, 4)
+    y = lin(x)
+    assert y.grad_fn.name() == "AddmmBackward0"
+    assert tape.allclose(y, x @ lin.weight.t() + lin.bias)
+    assert lin(tape.randn(5, 2, 4)).shape == (5, 2, 3) and lin(tape.randn(5, 2, 4)).grad_fn.name() == "ViewBackward0"
+    assert lin(tape.randn(4)).shape == (3,)
+    nobias = nn.Linear(4, 3, bias=False, dtype=tape.float64)
+    assert nobias.bias is None and nobias.weight.dtype is tape.float64 and "bias=False" in repr(nobias)
+    assert nobias(tape.randn(2, 4, dtype=tape.float64)).grad_fn.name() == "MmBackward0"
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(2x5 and 4x3\)"):
+        lin(tape.randn(2, 5))
+    with pytest.raises(RuntimeError, match="both arguments to linear need to be at least 1D, but they are 0D and 2D"):
+        lin(tape.tensor(1.0))
+    tape.manual_seed(0)
+    again = nn.Linear(4, 3)
+    assert again.weight.tolist() == lin.weight.tolist()
+
+
+def test_linear_gradients_to_third_order():
+    tape.manual_seed(0)
+    lin = nn.Linear(3, 2, dtype=tape.float64)
+    x = tape.randn(4, 3, dtype=tape.float64, requires_grad=True)
+    fn = lambda x, w, b: nn.modules.linear._linear(x, w, b).tanh()
+    inputs = (x, lin.weight, lin.bias)
+    assert tape.autograd.gradcheck(fn, inputs) and tape.autograd.gradgradcheck(fn, inputs)
+
+
+def test_activation_flatten_identity_modules():
+    x = tape.tensor([[-1.0, 0.25, 2.0], [0.5, -0.75, 1.0]])
+    assert nn.ReLU()(x).tolist() == x.relu().tolist() and repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
+    y = x.clone()
+    assert nn.ReLU(inplace=True)(y) is y and y.min().item() == 0.0
+    assert nn.Threshold(0.3, -1.0)(x).tolist() == [[-1.0, -1.0, 2.0], [0.5, -1.0, 1.0]]
+    assert repr(nn.Threshold(0.3, -1.0, inplace=True)) == "Threshold(threshold=0.3, value=-1.0, inplace=True)"
+    assert nn.Sigmoid()(x).tolist() == x.sigmoid().tolist() and nn.Tanh()(x).tolist() == x.tanh().tolist()
+    assert nn.Softmax(dim=1)(x).tolist() == x.softmax(1).tolist() and repr(nn.Softmax(1)) == "Softmax(dim=1)"
+    assert nn.LogSoftmax(dim=0)(x).tolist() == x.log_softmax(0).tolist()
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax has been deprecated") as w:
+        nn.Softmax()(x)
+    assert w[0].filename == __file__
+    assert nn.Hardshrink(0.6)(x).tolist() == [[-1.0, 0.0, 2.0], [0.0, -0.75, 1.0]] and repr(nn.Hardshrink()) == \
+        "Hardshrink(0.5)"
+    pr = nn.PReLU(3)
+    assert repr(pr) == "PReLU(num_parameters=3)" and pr.weight.tolist() == [0.25] * 3
+    assert pr(x).tolist() == [[-0.25, 0.25, 2.0], [0.5, -0.1875, 1.0]] and pr(x).grad_fn is not None
+    assert nn.Identity(1, a=2)(x) is x
+    z = tape.ones(2, 3, 4)
+    assert nn.Flatten()(z).shape == (2, 12) and nn.Flatten(0, 1)(z).shape == (6, 4)
+    assert repr(nn.Flatten()) == "Flatten(start_dim=1, end_dim=-1)"
+    assert nn.Unflatten(1, (2, 6))(nn.Flatten()(z)).shape == (2, 2, 6)
+    assert repr(nn.Unflatten(1, (2, 6))) == "Unflatten(dim=1, unflattened_size=(2, 6))"
+    with pytest.raises(TypeError, match="unflattened_size must be tuple of ints, but found element of type float at"):
+        nn.Unflatten(1, (2, 6.0))
+    with pytest.raises(TypeError, match="unflattened_size must be a tuple of ints, but found type int"):
+        nn.Unflatten(1, 3)
+    a, b = tape.ones(2, 3), tape.full((2, 3), 2.0)
+    assert tape.allclose(nn.CosineSimilarity()(a, b), tape.ones(2))
+    assert tape.allclose(nn.PairwiseDistance()(a, b), tape.full((2,), 3 ** 0.5), atol=1e-4)
+
+
+# --- nn.init --------------------------------------------------------------------------------------
+def test_init_functions():
+    w = tape.empty(30, 20, requires_grad=True)
+    for fill in (nn.init.uniform_, nn.init.normal_, nn.init.xavier_uniform_, nn.init.xavier_normal_,
+                 nn.init.kaiming_uniform_, nn.init.kaiming_normal_, nn.init.trunc_normal_, nn.init.orthogonal_,
+                 nn.init.ones_, nn.init.zeros_, nn.init.eye_):
+        assert fill(w) is w and w.is_leaf and w.requires_grad
+    assert w.tolist() == tape.eye(30, 20).tolist()
+    assert nn.init.constant_(w, 0.5).tolist() == [[0.5] * 20] * 30
+    q = nn.init.orthogonal_(tape.empty(3, 5, dtype=tape.float64))
+    assert tape.allclose(q @ q.t(), tape.eye(3, dtype=tape.float64))
+    t = nn.init.trunc_normal_(tape.empty(500), a=-0.5, b=0.5)
+    assert float(t.abs().max()) <= 0.5
+    t = nn.init.trunc_normal_(tape.empty(500), mean=0.0, std=1.0, a=2.0, b=3.0)     # (the narrow-window sampler)
+    assert 2.0 <= float(t.min()) and float(t.max()) <= 3.0
+    bound = (6 / 20) ** 0.5
+    assert float(nn.init.kaiming_uniform_(tape.empty(30, 20), nonlinearity="relu").abs().max()) <= bound
+    assert nn.init.calculate_gain("tanh") == 5 / 3 and nn.init.calculate_gain("leaky_relu", 0) == 2 ** 0.5
+    assert nn.init._calculate_fan_in_and_fan_out(tape.empty(4, 3, 5)) == (15, 20)
+    with pytest.raises(ValueError, match="Unsupported nonlinearity gelu"):
+        nn.init.calculate_gain("gelu")
+    with pytest.raises(ValueError, match="negative_slope True not a valid number"):
+        nn.init.calculate_gain("leaky_relu", True)
+    with pytest.raises(ValueError, match="Fan in and fan out can not be computed for tensor with fewer than 2 dim"):
+        nn.init.xavier_uniform_(tape.empty(3))
+    with pytest.raises(ValueError, match=r"Mode fan_avg not supported, please use one of \['fan_in', 'fan_out'\]"):
+        nn.init.kaiming_normal_(tape.empty(3, 3), mode="fan_avg")
+    with pytest.raises(ValueError, match="Only tensors with 2 dimensions are supported"):
+        nn.init.eye_(tape.empty(3))
+    with pytest.raises(ValueError, match="Only tensors with 2 or more dimensions are supported"):
+        nn.init.orthogonal_(tape.empty(3))
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        nn.init.kaiming_uniform_(tape.empty(0, 3))
+    with pytest.warns(FutureWarning, match="`nn.init.normal` is now deprecated in favor of `nn.init.normal_`."):
+        nn.init.normal(tape.empty(2))
+    g = tape.Generator().manual_seed(5)
+    first = nn.init.uniform_(tape.empty(3), generator=g).tolist()
+    assert nn.init.uniform_(tape.empty(3), generator=tape.Generator().manual_seed(5)).tolist() == first
+
+
+# --- training ------------------------------------------------------------------------------------
+def test_small_mlp_trains_with_sgd():
+    tape.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
+    x = tape.randn(64, 2)
+    y = (x[:, :1] * x[:, 1:]).tanh()
+    opt = tape.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    losses = []
+    for _ in range(150):
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0]
+    fresh = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
+    fresh.load_state_dict(model.state_dict())
+    assert tape.allclose(fresh(x), model(x))
