@@ -1,0 +1,183 @@
+"""``tape.nn``'s modules against PyTorch's: reprs, state_dict keys, the values drawn after ``manual_seed``,
+the nodes of ``Linear`` and the errors."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import tape
+
+pytestmark = pytest.mark.torch
+torch = pytest.importorskip("torch")
+
+
+def _model(M):
+    nn = M.nn
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.Tanh())
+            self.heads = nn.ModuleList([nn.Linear(8, 2) for _ in range(2)] + [nn.Identity()])
+            self.table = nn.ModuleDict(OrderedDict([("soft", nn.Softmax(dim=1)), ("log", nn.LogSoftmax(dim=-1))]))
+            self.extra = nn.ParameterList([M.ones(2), M.zeros(3, dtype=M.float64)])
+            self.named = nn.ParameterDict({"z": M.ones(1), "a": M.ones(2, 2)})
+            self.misc = nn.Sequential(nn.Flatten(), nn.Unflatten(1, (2, 2)), nn.Threshold(0.1, 20.0),
+                                      nn.Hardshrink(0.3), nn.PReLU(2), nn.Sigmoid(), nn.Linear(3, 3, bias=False),
+                                      nn.CosineSimilarity(), nn.PairwiseDistance(keepdim=True))
+            self.register_buffer("running", M.zeros(3))
+            self.register_buffer("scratch", M.zeros(3), persistent=False)
+
+        def forward(self, x):
+            h = self.body(x)
+            return self.table["soft"](self.heads[0](h)) + self.heads[1](h)
+
+    M.manual_seed(0)
+    return Net()
+
+
+def _np(t):
+    return t.detach().numpy()
+
+
+def test_model_repr_state_dict_and_seeded_values():
+    ours, theirs = _model(tape), _model(torch)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    # tape's generator draws PyTorch's numbers: the same seed gives the same initial weights
+    for (n, p), (m, q) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
+        assert n == m and p.dtype.itemsize == q.dtype.itemsize and np.array_equal(_np(p), _np(q)), n
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    np.testing.assert_allclose(_np(ours(tape.tensor(x))), _np(theirs(torch.tensor(x))), rtol=1e-5, atol=1e-6)
+    assert repr(ours.state_dict()._metadata) == repr(theirs.state_dict()._metadata)
+
+
+def _names(fn):
+    """The node names of a graph, breadth first."""
+    out, todo = [], [fn]
+    while todo:
+        f = todo.pop(0)
+        if f is None:
+            out.append(None)
+            continue
+        out.append(f.name().rsplit("::", 1)[-1])
+        todo.extend(n[0] for n in f.next_functions)
+    return out
+
+
+@pytest.mark.parametrize("shape", [(2, 4), (4,), (5, 2, 4), (1, 1, 2, 4)])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_linear_nodes_values_and_grads(shape, bias, input_grad):
+    x = np.random.default_rng(1).standard_normal(shape)
+    results = []
+    for M in (tape, torch):
+        M.manual_seed(3)
+        lin = M.nn.Linear(4, 3, bias=bias, dtype=M.float64)
+        xt = M.tensor(x, requires_grad=input_grad)
+        y = lin(xt)
+        y.sum().backward()
+        results.append((_names(y.grad_fn), _np(y), _np(lin.weight.grad),
+                        None if xt.grad is None else _np(xt.grad)))
+    (na, ya, wa, xa), (nb, yb, wb, xb) = results
+    assert na == nb
+    np.testing.assert_allclose(ya, yb, rtol=1e-12)
+    np.testing.assert_allclose(wa, wb, rtol=1e-12)
+    assert (xa is None) == (xb is None) and (xa is None or np.allclose(xa, xb, rtol=1e-12))
+
+
+def _error(fn):
+    try:
+        fn()
+    except Exception as e:
+        return type(e), str(e)
+    return None
+
+
+@pytest.mark.parametrize("case", [
+    lambda M: M.nn.Linear(4, 3)(M.ones(2, 5)),
+    lambda M: M.nn.Linear(4, 3)(M.tensor(1.0)),
+    lambda M: M.nn.Module()(M.ones(1)),
+    lambda M: M.nn.Linear(2, 2).load_state_dict({"weight": M.ones(2, 3), "bias": M.ones(2), "x": M.ones(1)}),
+    lambda M: M.nn.Linear(2, 2).load_state_dict({"weight": M.ones(2, 2)}),
+    lambda M: M.nn.Linear(2, 2).load_state_dict({"weight": 3, "bias": M.ones(2)}),
+    lambda M: M.nn.Linear(2, 2).load_state_dict([]),
+    lambda M: setattr(M.nn.Linear(2, 2), "weight", M.ones(2, 2)),
+    lambda M: setattr(M.nn.Sequential(M.nn.ReLU()), "0", 3),
+    lambda M: M.nn.Linear(2, 2).register_buffer("weight", M.ones(1)),
+    lambda M: M.nn.Linear(2, 2).register_buffer("b", 3),
+    lambda M: M.nn.Linear(2, 2).register_parameter("a.b", None),
+    lambda M: M.nn.Linear(2, 2).register_parameter("p", M.ones(1)),
+    lambda M: M.nn.Linear(2, 2).add_module("", None),
+    lambda M: M.nn.Linear(2, 2).get_submodule("a.b"),
+    lambda M: M.nn.Linear(2, 2).get_parameter("nope"),
+    lambda M: M.nn.Linear(2, 2).get_buffer("weight"),
+    lambda M: M.nn.Linear(2, 2).set_submodule("", M.nn.ReLU()),
+    lambda M: M.nn.Linear(2, 2).to(M.int32),
+    lambda M: M.nn.Linear(2, 2).train("yes"),
+    lambda M: M.nn.Linear(2, 2).nope,
+    lambda M: M.nn.Sequential()[0],
+    lambda M: M.nn.Sequential(M.nn.ReLU()) + 1,
+    lambda M: M.nn.Sequential(M.nn.ReLU()) * -1,
+    lambda M: M.nn.Sequential(M.nn.ReLU()) * 1.5,
+    lambda M: M.nn.ModuleList().extend(3),
+    lambda M: M.nn.ModuleList()[2],
+    lambda M: M.nn.ModuleDict().update(3),
+    lambda M: M.nn.ModuleDict().update([(1, 2, 3)]),
+    lambda M: M.nn.ParameterList([M.ones(1)])(),
+    lambda M: M.nn.ParameterDict()[3],
+    lambda M: M.nn.ParameterDict().update([3]),
+    lambda M: M.nn.Unflatten(1, [2, "a"]),
+    lambda M: M.nn.Unflatten(1, 2),
+    lambda M: M.nn.Parameter(M.ones(2, dtype=M.int64)),
+    lambda M: M.Tensor._make_subclass(int, M.ones(1)),
+    lambda M: M.Tensor._make_subclass(M.nn.Parameter, 2),
+    lambda M: M.nn.init.calculate_gain("relu6"),
+    lambda M: M.nn.init.calculate_gain("leaky_relu", "x"),
+    lambda M: M.nn.init.xavier_normal_(M.ones(3)),
+    lambda M: M.nn.init.kaiming_uniform_(M.ones(3, 3), mode="both"),
+    lambda M: M.nn.init.eye_(M.ones(3, 3, 3)),
+    lambda M: M.nn.init.orthogonal_(M.ones(3)),
+])
+def test_errors_match(case):
+    ours, theirs = _error(lambda: case(tape)), _error(lambda: case(torch))
+    assert theirs is not None and ours is not None
+    assert ours[0] is theirs[0]
+    assert ours[1].replace("tape.", "torch.") == theirs[1]
+
+
+def test_parameter_and_subclass_like_torch():
+    for M in (tape, torch):
+        x = M.ones(2, 3)
+        p = M.nn.Parameter(x)
+        assert type(p * 2) is M.Tensor and type(p.detach()) is M.Tensor and type(p.data) is M.Tensor
+        x.add_(1)
+        assert p._version == 1
+    assert repr(tape.nn.Parameter(tape.ones(2, 2))) == repr(torch.nn.Parameter(torch.ones(2, 2)))
+    assert repr(tape.nn.Parameter(tape.ones(2), False)) == repr(torch.nn.Parameter(torch.ones(2), False))
+    assert repr(tape.nn.Parameter()) == repr(torch.nn.Parameter())
+
+
+def test_hooks_and_modes_like_torch():
+    logs = []
+    for M in (tape, torch):
+        log = []
+        M.manual_seed(0)
+        m = M.nn.Sequential(M.nn.Linear(2, 2), M.nn.ReLU())
+        m[0].register_forward_pre_hook(lambda mod, args: log.append(("pre", type(mod).__name__)))
+        m[0].register_forward_hook(lambda mod, args, kw, out: log.append(("post", sorted(kw))), with_kwargs=True)
+        m.register_forward_hook(lambda mod, args, out: out * 2, prepend=True)
+        y = m(M.ones(1, 2))
+        m.eval()
+        log.append([mod.training for mod in m.modules()])
+        m.zero_grad()
+        y.sum().backward()
+        m.zero_grad(set_to_none=False)
+        log.append([p.grad.abs().sum().item() for p in m.parameters()])
+        log.append(y.tolist())
+        logs.append(log)
+    assert logs[0] == logs[1]
