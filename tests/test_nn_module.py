@@ -575,3 +575,62 @@ def test_small_mlp_trains_with_sgd():
     fresh = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
     fresh.load_state_dict(model.state_dict())
     assert tape.allclose(fresh(x), model(x))
+
+
+# --- backward hooks -------------------------------------------------------------------------------
+class Scale(nn.Module):
+    def forward(self, x, k, y):
+        return x * k, y * 2, "tag"
+
+
+def test_full_backward_hooks():
+    log = []
+    m = Scale()
+    m.register_full_backward_pre_hook(lambda mod, go: log.append(("pre", go[0].tolist(), go[1:])))
+    h = m.register_full_backward_hook(lambda mod, gi, go: log.append(("late", len(gi))))
+    m.register_full_backward_hook(lambda mod, gi, go: (log.append(("full", gi[0].tolist(), gi[1], gi[2])),
+                                                       (gi[0] * 10, None, None))[1], prepend=True)
+    x = tape.ones(2, requires_grad=True)
+    y = tape.ones(2)
+    a, b, tag = m(x, 3.0, y)
+    assert a.grad_fn.name() == "BackwardHookFunctionBackward" and tag == "tag" and not b.requires_grad
+    a.sum().backward()
+    assert log == [("pre", [1.0, 1.0], (None, None)), ("full", [3.0, 3.0], None, None), ("late", 3)]
+    assert x.grad.tolist() == [30.0, 30.0]
+    h.remove()
+    log.clear()
+    m.register_full_backward_pre_hook(lambda mod, go: (go[0] * 0, None, None))
+    x.grad = None
+    m(x, 1.0, y)[0].sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0] and [e[0] for e in log] == ["pre", "full"]
+    m.register_full_backward_pre_hook(lambda mod, go: (go[0],))
+    with pytest.raises(RuntimeError, match="Backward pre hook returned an invalid number of grad_output, got 1, but "
+                                           "expected 3"):
+        m(x, 1.0, y)[0].sum().backward()
+
+
+def test_full_backward_hook_errors_and_no_input_grad():
+    lin = nn.Linear(2, 2)
+    lin.register_full_backward_hook(lambda mod, gi, go: (gi[0], gi[0]))
+    with pytest.raises(RuntimeError, match="Backward hook returned an invalid number of grad_input, got 2, but "
+                                           "expected 1"):
+        lin(tape.ones(1, 2, requires_grad=True)).sum().backward()
+    seen = []
+    frozen = nn.Linear(2, 2)
+    frozen.register_full_backward_hook(lambda mod, gi, go: seen.append((gi, go[0].shape)))
+    with pytest.warns(UserWarning, match="Full backward hook is firing when gradients are computed with respect to "
+                                         "module outputs since no inputs require gradients"):
+        frozen(tape.ones(1, 2)).sum().backward()
+    assert seen == [((None,), (1, 2))] and frozen.weight.grad is not None
+    with tape.no_grad():
+        assert frozen(tape.ones(1, 2, requires_grad=True)).grad_fn is None
+    from tape.nn.modules import module as module_mod
+    calls = []
+    h = module_mod.register_module_full_backward_hook(lambda mod, gi, go: calls.append(type(mod).__name__))
+    hp = module_mod.register_module_full_backward_pre_hook(lambda mod, go: calls.append("pre"))
+    try:
+        nn.Sequential(nn.Tanh())(tape.ones(1, requires_grad=True)).sum().backward()
+    finally:
+        h.remove()
+        hp.remove()
+    assert calls == ["pre", "pre", "Tanh", "Sequential"]

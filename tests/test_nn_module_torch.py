@@ -181,3 +181,32 @@ def test_hooks_and_modes_like_torch():
         log.append(y.tolist())
         logs.append(log)
     assert logs[0] == logs[1]
+
+
+def test_full_backward_hooks_like_torch():
+    logs = []
+    for M in (tape, torch):
+        log = []
+
+        class Scale(M.nn.Module):
+            def forward(self, x, k, y):
+                return x * k, y * 2, "tag"
+
+        def tidy(gs):
+            return [None if g is None else g.tolist() for g in gs]
+
+        m = Scale()
+        m.register_full_backward_pre_hook(lambda mod, go: log.append(("pre", tidy(go))))
+        m.register_full_backward_hook(lambda mod, gi, go: log.append(("late", tidy(gi), tidy(go))))
+        m.register_full_backward_hook(lambda mod, gi, go: (gi[0] * 10, None, None), prepend=True)
+        x = M.ones(2, requires_grad=True)
+        a, b, _ = m(x, 3.0, M.ones(2))
+        log.append((a.grad_fn.name(), b.requires_grad))
+        (a * M.tensor([1.0, 2.0])).sum().backward()
+        log.append(x.grad.tolist())
+        frozen = M.nn.Linear(2, 2)
+        frozen.register_full_backward_hook(lambda mod, gi, go: log.append(("frozen", tidy(gi), tidy(go))))
+        with pytest.warns(UserWarning, match="Full backward hook is firing"):
+            frozen(M.ones(1, 2)).sum().backward()
+        logs.append(log)
+    assert logs[0] == logs[1]

@@ -23,8 +23,10 @@ from ..._runtime import typename
 from ..._tensor import Tensor
 from ...utils.hooks import RemovableHandle
 from ..parameter import Buffer, Parameter
+from ._functions import BackwardHook
 
 __all__ = ["register_module_forward_pre_hook", "register_module_forward_hook",
+           "register_module_full_backward_pre_hook", "register_module_full_backward_hook",
            "register_module_buffer_registration_hook", "register_module_module_registration_hook",
            "register_module_parameter_registration_hook", "Module"]
 
@@ -84,11 +86,13 @@ class _WrappedHook:
             self.module = weakref.ref(state["module"])
 
 
-# The hooks common to all modules, run before the module's own (forward pre-hooks, forward hooks) or
-# before a parameter, buffer or submodule is registered (they may replace it).
+# The hooks common to all modules, run before the module's own (forward and backward hooks) or before
+# a parameter, buffer or submodule is registered (they may replace it).
 _global_buffer_registration_hooks: "OrderedDict[int, Callable]" = OrderedDict()
 _global_module_registration_hooks: "OrderedDict[int, Callable]" = OrderedDict()
 _global_parameter_registration_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+_global_backward_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+_global_backward_hooks: "OrderedDict[int, Callable]" = OrderedDict()
 _global_forward_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
 _global_forward_hooks: "OrderedDict[int, Callable]" = OrderedDict()
 _global_forward_hooks_always_called: "OrderedDict[int, bool]" = OrderedDict()
@@ -139,6 +143,18 @@ def register_module_forward_hook(hook: Callable[..., None], *, with_kwargs: bool
     if always_call:
         _global_forward_hooks_always_called[handle.id] = True
     return handle
+
+
+def register_module_full_backward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Register a backward pre-hook common to all modules, run before the module's own:
+    ``hook(module, grad_output) -> None or new grad_output``."""
+    return _registered(_global_backward_pre_hooks, hook)
+
+
+def register_module_full_backward_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Register a full backward hook common to all modules, run before the module's own:
+    ``hook(module, grad_input, grad_output) -> None or new grad_input``."""
+    return _registered(_global_backward_hooks, hook)
 
 
 def _forward_unimplemented(self, *input: Any) -> None:
@@ -462,7 +478,30 @@ class Module:
 
         return self._apply(convert)
 
-    # -- forward hooks and the call ----------------------------------------------------------------
+    # -- hooks and the call -----------------------------------------------------------------------
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
+        r"""Register a backward pre-hook, called each time the gradients of the module's outputs are
+        computed: ``hook(module, grad_output) -> tuple[Tensor] or None``, a returned tuple used in place
+        of ``grad_output``; ``prepend``: run it before the hooks registered so far."""
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
+        r"""Register a backward hook, called each time the gradients with respect to the module's inputs
+        are computed: ``hook(module, grad_input, grad_output) -> tuple(Tensor) or None``, a returned tuple
+        used in place of ``grad_input`` (None for the inputs that are not tensors); ``prepend``: run it
+        before the hooks registered so far. The module's inputs and outputs are wrapped by an identity
+        node (``BackwardHookFunctionBackward``) for it, so they must not be modified in place."""
+        self._is_full_backward_hook = True
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
     def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
                                   with_kwargs: bool = False) -> RemovableHandle:
         r"""Register a forward pre-hook, run before :func:`forward`: ``hook(module, args) -> None or
@@ -494,7 +533,8 @@ class Module:
 
     def _call_impl(self, *args: Any, **kwargs: Any) -> Any:
         forward_call = self.forward
-        if not (self._forward_hooks or self._forward_pre_hooks or _global_forward_hooks
+        if not (self._backward_hooks or self._backward_pre_hooks or self._forward_hooks or self._forward_pre_hooks
+                or _global_backward_pre_hooks or _global_backward_hooks or _global_forward_hooks
                 or _global_forward_pre_hooks):
             return forward_call(*args, **kwargs)
         result = None
@@ -515,6 +555,12 @@ class Module:
                     args_result = hook(self, args)
                     if args_result is not None:
                         args = args_result if isinstance(args_result, tuple) else (args_result,)
+            backward_hooks = [*_global_backward_hooks.values(), *self._backward_hooks.values()]
+            backward_pre_hooks = [*_global_backward_pre_hooks.values(), *self._backward_pre_hooks.values()]
+            bw_hook = None
+            if backward_hooks or backward_pre_hooks:
+                bw_hook = BackwardHook(self, backward_hooks, backward_pre_hooks)
+                args = bw_hook.setup_input_hook(args)
             result = forward_call(*args, **kwargs)
             for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
                 if hook_id in self._forward_hooks_always_called or hook_id in _global_forward_hooks_always_called:
@@ -525,6 +571,11 @@ class Module:
                     hook_result = hook(self, args, result)
                 if hook_result is not None:
                     result = hook_result
+            if bw_hook:
+                if not isinstance(result, (Tensor, tuple)):
+                    warnings.warn("For backward hooks to be called, module output should be a Tensor or a tuple of "
+                                  f"Tensors but received {type(result)}", stacklevel=2)
+                result = bw_hook.setup_output_hook(result)
             return result
 
         try:
