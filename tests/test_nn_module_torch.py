@@ -210,3 +210,53 @@ def test_full_backward_hooks_like_torch():
             frozen(M.ones(1, 2)).sum().backward()
         logs.append(log)
     assert logs[0] == logs[1]
+
+
+def test_state_dict_hooks_extra_state_and_buffers_like_torch():
+    logs = []
+    for M in (tape, torch):
+        nn = M.nn
+        log = []
+
+        class WithExtra(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.lin = nn.Linear(2, 2)
+                self.count = 0
+
+            def get_extra_state(self):
+                return {"count": self.count}
+
+            def set_extra_state(self, state):
+                self.count = state["count"]
+
+        class OldStyle(nn.Module):
+            def register_buffer(self, name, tensor):
+                super().register_buffer(name, tensor)
+
+        m = WithExtra()
+        m.register_state_dict_pre_hook(lambda mod, prefix, keep_vars: log.append(("sd pre", prefix, keep_vars)))
+        m.register_state_dict_post_hook(lambda mod, sd, prefix, meta: log.append(("sd post", list(sd), meta)))
+        m.register_load_state_dict_pre_hook(lambda mod, sd, prefix, *rest: log.append(("load pre", sorted(sd))))
+        m.register_load_state_dict_post_hook(lambda mod, keys: log.append(("load post", tuple(keys))))
+        m.count = 7
+        sd = m.state_dict()
+        log.append((list(sd), sd["_extra_state"]))
+        m.count = 0
+        log.append(repr(m.load_state_dict(sd)))
+        log.append(m.count)
+        del sd["_extra_state"]
+        log.append(repr(m.load_state_dict(sd, strict=False)))
+        with pytest.warns(FutureWarning, match="Positional args are being deprecated"):
+            log.append(list(m.state_dict(None, "p.")))
+        old = OldStyle()
+        old.b = nn.Buffer(M.ones(1))
+        log.append(list(old.state_dict()))
+        log.append(_error(lambda: setattr(old, "c", nn.Buffer(M.ones(1), persistent=False))))
+        shared = nn.Linear(1, 1)
+        seq = nn.Sequential(shared, shared)
+        log.append([n for n, _ in seq.named_modules(remove_duplicate=False)])
+        log.append([n for n, _ in seq.named_parameters(remove_duplicate=False)])
+        log.append(len(list(seq.parameters())))
+        logs.append(log)
+    assert logs[0] == logs[1]
