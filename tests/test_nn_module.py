@@ -634,3 +634,39 @@ def test_full_backward_hook_errors_and_no_input_grad():
         h.remove()
         hp.remove()
     assert calls == ["pre", "pre", "Tanh", "Sequential"]
+
+
+# --- nn.utils -------------------------------------------------------------------------------------
+def test_clip_grad_and_vector_conversion():
+    a = nn.Parameter(tape.zeros(2))
+    b = nn.Parameter(tape.zeros(2, dtype=tape.float64))
+    idle = nn.Parameter(tape.zeros(1))
+    a.grad, b.grad = tape.tensor([3.0, 0.0]), tape.tensor([0.0, 4.0], dtype=tape.float64)
+    total = nn.utils.clip_grad_norm_([a, b, idle], max_norm=1.0)
+    assert total.item() == 5.0 and total.dtype is tape.float64 and idle.grad is None
+    assert tape.allclose(a.grad, tape.tensor([0.6, 0.0])) and a.grad.dtype is tape.float32
+    assert nn.utils.clip_grad_norm_(a, 10.0, norm_type="inf").item() == pytest.approx(0.6)
+    assert tape.allclose(a.grad, tape.tensor([0.6, 0.0]))                # (below max_norm: unchanged)
+    assert nn.utils.get_total_norm([a.grad, b.grad], 1).item() == pytest.approx(1.4, rel=1e-6)
+    assert nn.utils.get_total_norm([]).item() == 0.0
+    nn.utils.clip_grads_with_norm_([a], 0.3, tape.tensor(0.6))
+    assert tape.allclose(a.grad, tape.tensor([0.3, 0.0]))
+    b.grad = tape.tensor([float("nan"), 1.0], dtype=tape.float64)
+    with pytest.raises(RuntimeError, match="The total norm of order 2.0 for gradients from `parameters` is non-finite"):
+        nn.utils.clip_grad_norm_([a, b], 1.0, error_if_nonfinite=True)
+    with pytest.warns(UserWarning, match="`parameters` is an empty generator, no gradient clipping will occur."):
+        nn.utils.clip_grad_norm_((p for p in []), 1.0)
+    with pytest.warns(FutureWarning, match="clip_grad_norm` is now deprecated in favor of"):
+        nn.utils.clip_grad_norm([a], 1.0)
+    a.grad = tape.tensor([-2.0, 0.25])
+    nn.utils.clip_grad_value_(a, 0.5)
+    assert a.grad.tolist() == [-0.5, 0.25]
+    lin = nn.Linear(3, 2)
+    vec = nn.utils.parameters_to_vector(lin.parameters())
+    assert vec.shape == (8,) and vec.grad_fn.name() == "CatBackward0"
+    weight = lin.weight
+    nn.utils.vector_to_parameters(tape.arange(8.0), lin.parameters())
+    assert lin.weight is weight and lin.weight.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert lin.bias.tolist() == [6.0, 7.0] and lin.weight.requires_grad
+    with pytest.raises(TypeError, match="expected torch.Tensor, but got: list"):
+        nn.utils.vector_to_parameters([1.0], lin.parameters())

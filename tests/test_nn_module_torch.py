@@ -260,3 +260,18 @@ def test_state_dict_hooks_extra_state_and_buffers_like_torch():
         log.append(len(list(seq.parameters())))
         logs.append(log)
     assert logs[0] == logs[1]
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1, float("inf")])
+def test_clip_grad_norm_like_torch(norm_type):
+    results = []
+    for M in (tape, torch):
+        M.manual_seed(0)
+        ps = [M.nn.Parameter(M.randn(3, 4)), M.nn.Parameter(M.randn(5, dtype=M.float64)),
+              M.nn.Parameter(M.randn(2)), M.nn.Parameter(M.randn(2))]
+        for p in ps[:3]:
+            p.grad = M.randn(p.shape, dtype=p.dtype) * 3
+        total = M.nn.utils.clip_grad_norm_(ps, 1.0, norm_type)
+        results.append((total.item(), str(total.dtype), [p.grad.numpy().copy() for p in ps[:3]]))
+    (ta, da, ga), (tb, db, gb) = results
+    assert ta == tb and da == db and all(np.array_equal(x, y) for x, y in zip(ga, gb))

@@ -2,7 +2,7 @@
 ops, ``init`` and the ``functional`` module (see the README's coverage table)."""
 from __future__ import annotations
 
-from . import functional, init, modules, parameter
+from . import functional, init, modules, parameter, utils
 from .modules import (CosineSimilarity, Flatten, Hardshrink, Identity, Linear, LogSoftmax, Module, ModuleDict,
                       ModuleList, PairwiseDistance, ParameterDict, ParameterList, PReLU, ReLU, Sequential, Sigmoid,
                       Softmax, Tanh, Threshold, Unflatten)
@@ -11,4 +11,4 @@ from .parameter import Buffer, Parameter
 __all__ = ["Buffer", "CosineSimilarity", "Flatten", "Hardshrink", "Identity", "Linear", "LogSoftmax", "Module",
            "ModuleDict", "ModuleList", "PReLU", "PairwiseDistance", "Parameter", "ParameterDict", "ParameterList",
            "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "Threshold", "Unflatten", "functional", "init",
-           "modules", "parameter"]
+           "modules", "parameter", "utils"]
