@@ -275,3 +275,50 @@ def test_clip_grad_norm_like_torch(norm_type):
         results.append((total.item(), str(total.dtype), [p.grad.numpy().copy() for p in ps[:3]]))
     (ta, da, ga), (tb, db, gb) = results
     assert ta == tb and da == db and all(np.array_equal(x, y) for x, y in zip(ga, gb))
+
+
+def _tutorial_runs(M, steps):
+    """PyTorch's "Learning PyTorch with Examples" nn and custom-Module programs (MSELoss(reduction='sum')
+    written out), from the same seed."""
+    nn = M.nn
+    M.manual_seed(0)
+    x = M.linspace(-3.141592653589793, 3.141592653589793, 2000)
+    y = M.sin(x)
+    xx = x.unsqueeze(-1).pow(M.tensor([1, 2, 3]))
+    model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0, 1))
+    for _ in range(steps):
+        loss = ((model(xx) - y) ** 2).sum()
+        model.zero_grad()
+        loss.backward()
+        with M.no_grad():
+            for param in model.parameters():
+                param -= 1e-6 * param.grad
+
+    class Polynomial3(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Parameter(M.randn(()))
+            self.b = nn.Parameter(M.randn(()))
+            self.c = nn.Parameter(M.randn(()))
+            self.d = nn.Parameter(M.randn(()))
+
+        def forward(self, x):
+            return self.a + self.b * x + self.c * x ** 2 + self.d * x ** 3
+
+    poly = Polynomial3()
+    optimizer = M.optim.SGD(poly.parameters(), lr=1e-6)
+    for _ in range(steps):
+        loss2 = ((poly(x) - y) ** 2).sum()
+        optimizer.zero_grad()
+        loss2.backward()
+        optimizer.step()
+    return ([p.detach().numpy().copy() for p in model.parameters()] + [p.item() for p in poly.parameters()],
+            [type(p).__name__ for p in model.parameters()], loss.item(), loss2.item())
+
+
+def test_pytorch_tutorial_programs_run_alike():
+    (ours, our_types, l1, l2), (theirs, their_types, m1, m2) = _tutorial_runs(tape, 20), _tutorial_runs(torch, 20)
+    assert our_types == their_types == ["Parameter", "Parameter"]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4)
+    assert l1 == pytest.approx(m1, rel=1e-4) and l2 == pytest.approx(m2, rel=1e-4)
