@@ -90,6 +90,12 @@ def test_linear_nodes_values_and_grads(shape, bias, input_grad):
     assert (xa is None) == (xb is None) and (xa is None or np.allclose(xa, xb, rtol=1e-12))
 
 
+def _hooked(M, hook, **kw):
+    lin = M.nn.Linear(2, 2)
+    lin.register_forward_pre_hook(hook, **kw)
+    return lin
+
+
 def _error(fn):
     try:
         fn()
@@ -118,6 +124,12 @@ def _error(fn):
     lambda M: M.nn.Linear(2, 2).get_buffer("weight"),
     lambda M: M.nn.Linear(2, 2).set_submodule("", M.nn.ReLU()),
     lambda M: M.nn.Linear(2, 2).to(M.int32),
+    lambda M: M.nn.Linear(2, 2).to("cuda"),
+    lambda M: M.nn.Linear(2, 2).cuda(),
+    lambda M: M.nn.Module(1),
+    lambda M: M.nn.Module(a=1),
+    lambda M: _hooked(M, lambda m, a, k: 3, with_kwargs=True)(M.ones(2)),
+    lambda M: _hooked(M, lambda m, a, k: ((a[0],), {"x": 1}), with_kwargs=True)(M.ones(2)),
     lambda M: M.nn.Linear(2, 2).train("yes"),
     lambda M: M.nn.Linear(2, 2).nope,
     lambda M: M.nn.Sequential()[0],
