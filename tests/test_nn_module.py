@@ -494,6 +494,10 @@ def test_activation_flatten_identity_modules():
     assert nn.Sigmoid()(x).tolist() == x.sigmoid().tolist() and nn.Tanh()(x).tolist() == x.tanh().tolist()
     assert nn.Softmax(dim=1)(x).tolist() == x.softmax(1).tolist() and repr(nn.Softmax(1)) == "Softmax(dim=1)"
     assert nn.LogSoftmax(dim=0)(x).tolist() == x.log_softmax(0).tolist()
+    image = tape.randn(2, 3, 4, 5)
+    assert nn.Softmax2d()(image).tolist() == image.softmax(1).tolist() and repr(nn.Softmax2d()) == "Softmax2d()"
+    with pytest.raises(ValueError, match="Softmax2d: expected input to be 3D or 4D, got 2D instead"):
+        nn.Softmax2d()(x)
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax has been deprecated") as w:
         nn.Softmax()(x)
     assert w[0].filename == __file__

@@ -25,7 +25,7 @@ def _model(M):
             self.extra = nn.ParameterList([M.ones(2), M.zeros(3, dtype=M.float64)])
             self.named = nn.ParameterDict({"z": M.ones(1), "a": M.ones(2, 2)})
             self.misc = nn.Sequential(nn.Flatten(), nn.Unflatten(1, (2, 2)), nn.Threshold(0.1, 20.0),
-                                      nn.Hardshrink(0.3), nn.PReLU(2), nn.Sigmoid(), nn.Linear(3, 3, bias=False),
+                                      nn.Hardshrink(0.3), nn.PReLU(2), nn.Sigmoid(), nn.Softmax2d(), nn.Linear(3, 3, bias=False),
                                       nn.CosineSimilarity(), nn.PairwiseDistance(keepdim=True))
             self.register_buffer("running", M.zeros(3))
             self.register_buffer("scratch", M.zeros(3), persistent=False)

@@ -1,7 +1,7 @@
 """``tape.nn.modules``: the module classes of ``tape.nn``, one file per family as PyTorch's ``torch.nn.modules``."""
 from __future__ import annotations
 
-from .activation import Hardshrink, LogSoftmax, PReLU, ReLU, Sigmoid, Softmax, Tanh, Threshold
+from .activation import Hardshrink, LogSoftmax, PReLU, ReLU, Sigmoid, Softmax, Softmax2d, Tanh, Threshold
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .distance import CosineSimilarity, PairwiseDistance
 from .flatten import Flatten, Unflatten
@@ -10,4 +10,4 @@ from .module import Module
 
 __all__ = ["CosineSimilarity", "Flatten", "Hardshrink", "Identity", "Linear", "LogSoftmax", "Module", "ModuleDict",
            "ModuleList", "PReLU", "PairwiseDistance", "ParameterDict", "ParameterList", "ReLU", "Sequential",
-           "Sigmoid", "Softmax", "Tanh", "Threshold", "Unflatten"]
+           "Sigmoid", "Softmax", "Softmax2d", "Tanh", "Threshold", "Unflatten"]

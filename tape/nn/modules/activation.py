@@ -11,7 +11,7 @@ from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Threshold", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Hardshrink", "PReLU"]
+__all__ = ["Threshold", "ReLU", "Sigmoid", "Tanh", "Softmax", "Softmax2d", "LogSoftmax", "Hardshrink", "PReLU"]
 
 # ``F.softmax``'s warning of an implicit dim points at the module's caller, past ``__call__``, ``forward``,
 # ``F.softmax`` and its helper (PyTorch's value, whose own ``__call__`` has a frame more: its warning
@@ -94,6 +94,16 @@ class Softmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    r"""Applies SoftMax over features to each spatial location: over the channels of a
+    :math:`(N, C, H, W)` or :math:`(C, H, W)` input (dim -3)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
+        return F.softmax(input, -3, _stacklevel=_SOFTMAX_STACKLEVEL)
 
 
 class LogSoftmax(Module):
