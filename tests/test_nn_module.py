@@ -613,7 +613,7 @@ def test_full_backward_hooks():
         m(x, 1.0, y)[0].sum().backward()
 
 
-def test_full_backward_hook_errors_and_no_input_grad():
+def test_full_backward_hook_errors_and_no_input_grad(monkeypatch):
     lin = nn.Linear(2, 2)
     lin.register_full_backward_hook(lambda mod, gi, go: (gi[0], gi[0]))
     with pytest.raises(RuntimeError, match="Backward hook returned an invalid number of grad_input, got 2, but "
@@ -629,6 +629,7 @@ def test_full_backward_hook_errors_and_no_input_grad():
     with tape.no_grad():
         assert frozen(tape.ones(1, 2, requires_grad=True)).grad_fn is None
     from tape.nn.modules import module as module_mod
+    monkeypatch.setattr(module_mod, "_global_is_full_backward_hook", None)
     calls = []
     h = module_mod.register_module_full_backward_hook(lambda mod, gi, go: calls.append(type(mod).__name__))
     hp = module_mod.register_module_full_backward_pre_hook(lambda mod, go: calls.append("pre"))
@@ -674,3 +675,44 @@ def test_clip_grad_and_vector_conversion():
     assert lin.bias.tolist() == [6.0, 7.0] and lin.weight.requires_grad
     with pytest.raises(TypeError, match="expected torch.Tensor, but got: list"):
         nn.utils.vector_to_parameters([1.0], lin.parameters())
+
+
+def test_non_full_backward_hook():
+    log = []
+    lin = nn.Linear(2, 3)
+    lin.register_backward_hook(lambda mod, gi, go: log.append(([None if g is None else g.shape for g in gi],
+                                                                [g.shape for g in go])))
+    with pytest.warns(FutureWarning, match="Using a non-full backward hook when the forward contains multiple "
+                                           "autograd Nodes is deprecated"):
+        lin(tape.ones(4, 2, requires_grad=True)).sum().backward()
+    assert log == [([(3,), (4, 2), (2, 3)], [(4, 3)])]       # (AddmmBackward0's: bias, input, weight.t())
+    with pytest.raises(RuntimeError, match="Cannot use both regular backward hooks and full backward hooks on a "
+                                           "single Module. Please use only one of them."):
+        lin.register_full_backward_hook(lambda *a: None)
+    other = nn.Linear(2, 2)
+    other.register_full_backward_hook(lambda *a: None)
+    with pytest.raises(RuntimeError, match="Cannot use both regular backward hooks and full backward hooks on a "
+                                           "single Module"):
+        other.register_backward_hook(lambda *a: None)
+
+
+def test_global_non_full_backward_hook(monkeypatch):
+    from tape.nn.modules import module as module_mod
+
+    # (PyTorch's flag stays once set, for the process: each test sets its own)
+    monkeypatch.setattr(module_mod, "_global_is_full_backward_hook", None)
+    seen = []
+    h = module_mod.register_module_backward_hook(lambda mod, gi, go: seen.append(type(mod).__name__))
+    try:
+        with pytest.raises(RuntimeError, match="Cannot use both regular backward hooks and full backward hooks as a "
+                                               "global Module hook. Please use only one of them."):
+            module_mod.register_module_full_backward_hook(lambda *a: None)
+        act = nn.Tanh()         # (kept alive: the hook holds its module weakly, as PyTorch's)
+        with pytest.warns(FutureWarning):
+            act(tape.ones(1, requires_grad=True)).sum().backward()
+    finally:
+        h.remove()
+    assert seen == ["Tanh"]
+    monkeypatch.setattr(module_mod, "_global_is_full_backward_hook", True)
+    with pytest.raises(RuntimeError, match="as a global Module hook"):
+        module_mod.register_module_backward_hook(lambda *a: None)

@@ -334,3 +334,21 @@ def test_pytorch_tutorial_programs_run_alike():
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-4)
     assert l1 == pytest.approx(m1, rel=1e-4) and l2 == pytest.approx(m2, rel=1e-4)
+
+
+def test_non_full_backward_hook_like_torch():
+    logs = []
+    for M in (tape, torch):
+        M.manual_seed(0)
+        log = []
+        lin = M.nn.Linear(2, 3)
+        lin.register_backward_hook(lambda m, gi, go: log.append(([None if g is None else g.tolist() for g in gi],
+                                                                 [g.tolist() for g in go])))
+        seq = M.nn.Sequential(M.nn.Linear(2, 2), M.nn.ReLU())
+        seq.register_backward_hook(lambda m, gi, go: log.append([g.shape for g in gi]))
+        with pytest.warns(FutureWarning) as record:
+            lin(M.ones(1, 2)).sum().backward()
+            seq(M.ones(1, 2, requires_grad=True)).sum().backward()
+        log.append([str(w.message) for w in record])
+        logs.append(log)
+    assert logs[0] == logs[1]

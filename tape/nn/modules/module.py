@@ -26,7 +26,8 @@ from ..parameter import Buffer, Parameter
 from ._functions import BackwardHook
 
 __all__ = ["register_module_forward_pre_hook", "register_module_forward_hook",
-           "register_module_full_backward_pre_hook", "register_module_full_backward_hook",
+           "register_module_full_backward_pre_hook", "register_module_backward_hook",
+           "register_module_full_backward_hook",
            "register_module_buffer_registration_hook", "register_module_module_registration_hook",
            "register_module_parameter_registration_hook", "Module"]
 
@@ -93,6 +94,7 @@ _global_module_registration_hooks: "OrderedDict[int, Callable]" = OrderedDict()
 _global_parameter_registration_hooks: "OrderedDict[int, Callable]" = OrderedDict()
 _global_backward_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
 _global_backward_hooks: "OrderedDict[int, Callable]" = OrderedDict()
+_global_is_full_backward_hook: Optional[bool] = None     # (the global backward hooks are all full ones, or none)
 _global_forward_pre_hooks: "OrderedDict[int, Callable]" = OrderedDict()
 _global_forward_hooks: "OrderedDict[int, Callable]" = OrderedDict()
 _global_forward_hooks_always_called: "OrderedDict[int, bool]" = OrderedDict()
@@ -151,9 +153,25 @@ def register_module_full_backward_pre_hook(hook: Callable[..., Any]) -> Removabl
     return _registered(_global_backward_pre_hooks, hook)
 
 
+def register_module_backward_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Register a backward hook common to all modules (deprecated: prefer
+    :func:`register_module_full_backward_hook`); it cannot be mixed with full ones."""
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is True:
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a global Module hook. "
+                           "Please use only one of them.")
+    _global_is_full_backward_hook = False
+    return _registered(_global_backward_hooks, hook)
+
+
 def register_module_full_backward_hook(hook: Callable[..., Any]) -> RemovableHandle:
     """Register a full backward hook common to all modules, run before the module's own:
     ``hook(module, grad_input, grad_output) -> None or new grad_input``."""
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is False:
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a global Module hook. "
+                           "Please use only one of them.")
+    _global_is_full_backward_hook = True
     return _registered(_global_backward_hooks, hook)
 
 
@@ -495,12 +513,76 @@ class Module:
         used in place of ``grad_input`` (None for the inputs that are not tensors); ``prepend``: run it
         before the hooks registered so far. The module's inputs and outputs are wrapped by an identity
         node (``BackwardHookFunctionBackward``) for it, so they must not be modified in place."""
+        if self._is_full_backward_hook is False:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. "
+                               "Please use only one of them.")
         self._is_full_backward_hook = True
         handle = RemovableHandle(self._backward_hooks)
         self._backward_hooks[handle.id] = hook
         if prepend:
             self._backward_hooks.move_to_end(handle.id, last=False)
         return handle
+
+    def register_backward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        r"""Register a backward hook on the module (deprecated in favor of :meth:`register_full_backward_hook`):
+        ``hook(module, grad_input, grad_output)`` is registered on the node of the module's output (its first
+        tensor), so it sees that node's gradients only."""
+        if self._is_full_backward_hook is True:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single Module. "
+                               "Please use only one of them.")
+        self._is_full_backward_hook = False
+        return _registered(self._backward_hooks, hook)
+
+    def _get_backward_hooks(self) -> tuple:
+        full_backward_hooks: list = []
+        if _global_is_full_backward_hook is True:
+            full_backward_hooks += _global_backward_hooks.values()
+        if self._is_full_backward_hook is True:
+            full_backward_hooks += self._backward_hooks.values()
+        non_full_backward_hooks: list = []
+        if _global_is_full_backward_hook is False:
+            non_full_backward_hooks += _global_backward_hooks.values()
+        if self._is_full_backward_hook is False:
+            non_full_backward_hooks += self._backward_hooks.values()
+        return full_backward_hooks, non_full_backward_hooks
+
+    def _maybe_warn_non_full_backward_hook(self, inputs: Any, result: Any, grad_fn: Any) -> None:
+        if not isinstance(result, Tensor):
+            if not (isinstance(result, tuple) and all(isinstance(r, Tensor) for r in result)):
+                warnings.warn("Using non-full backward hooks on a Module that does not return a single Tensor or a "
+                              "tuple of Tensors is deprecated and will be removed in future versions. This hook will "
+                              "be missing some of the grad_output. Please use register_full_backward_hook to get the "
+                              "documented behavior.", FutureWarning, stacklevel=2)
+                return
+        else:
+            result = (result,)
+        if not isinstance(inputs, Tensor):
+            if not (isinstance(inputs, tuple) and all(isinstance(i, Tensor) for i in inputs)):
+                warnings.warn("Using non-full backward hooks on a Module that does not take as input a single Tensor "
+                              "or a tuple of Tensors is deprecated and will be removed in future versions. This hook "
+                              "will be missing some of the grad_input. Please use register_full_backward_hook to get "
+                              "the documented behavior.", FutureWarning, stacklevel=2)
+                return
+        else:
+            inputs = (inputs,)
+        out_grad_fn = {r.grad_fn for r in result if r.grad_fn is not None}
+        if len(out_grad_fn) == 0 or (len(out_grad_fn) == 1 and grad_fn not in out_grad_fn):
+            warnings.warn("Using a non-full backward hook when outputs are nested in python data structure is "
+                          "deprecated and will be removed in future versions. This hook will be missing some "
+                          "grad_output.", FutureWarning, stacklevel=2)
+        elif len(out_grad_fn) > 1:
+            warnings.warn("Using a non-full backward hook when outputs are generated by different autograd Nodes is "
+                          "deprecated and will be removed in future versions. This hook will be missing some "
+                          "grad_output. Please use register_full_backward_hook to get the documented behavior.",
+                          FutureWarning, stacklevel=2)
+        else:
+            inputs_grad_fn = {i.grad_fn for i in inputs if i.grad_fn is not None}
+            next_functions = {n[0] for n in grad_fn.next_functions}
+            if inputs_grad_fn != next_functions:
+                warnings.warn("Using a non-full backward hook when the forward contains multiple autograd Nodes is "
+                              "deprecated and will be removed in future versions. This hook will be missing some "
+                              "grad_input. Please use register_full_backward_hook to get the documented behavior.",
+                              FutureWarning, stacklevel=2)
 
     def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
                                   with_kwargs: bool = False) -> RemovableHandle:
@@ -555,11 +637,11 @@ class Module:
                     args_result = hook(self, args)
                     if args_result is not None:
                         args = args_result if isinstance(args_result, tuple) else (args_result,)
-            backward_hooks = [*_global_backward_hooks.values(), *self._backward_hooks.values()]
             backward_pre_hooks = [*_global_backward_pre_hooks.values(), *self._backward_pre_hooks.values()]
+            full_backward_hooks, non_full_backward_hooks = self._get_backward_hooks()
             bw_hook = None
-            if backward_hooks or backward_pre_hooks:
-                bw_hook = BackwardHook(self, backward_hooks, backward_pre_hooks)
+            if full_backward_hooks or backward_pre_hooks:
+                bw_hook = BackwardHook(self, full_backward_hooks, backward_pre_hooks)
                 args = bw_hook.setup_input_hook(args)
             result = forward_call(*args, **kwargs)
             for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
@@ -576,6 +658,16 @@ class Module:
                     warnings.warn("For backward hooks to be called, module output should be a Tensor or a tuple of "
                                   f"Tensors but received {type(result)}", stacklevel=2)
                 result = bw_hook.setup_output_hook(result)
+            if non_full_backward_hooks:
+                # (on the node of the output's first tensor)
+                var = result
+                while not isinstance(var, Tensor):
+                    var = next(v for v in var.values() if isinstance(v, Tensor)) if isinstance(var, dict) else var[0]
+                grad_fn = var.grad_fn
+                if grad_fn is not None:
+                    for hook in non_full_backward_hooks:
+                        grad_fn.register_hook(_WrappedHook(hook, self))
+                    self._maybe_warn_non_full_backward_hook(args, result, grad_fn)
             return result
 
         try:
