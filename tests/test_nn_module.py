@@ -716,3 +716,57 @@ def test_global_non_full_backward_hook(monkeypatch):
     monkeypatch.setattr(module_mod, "_global_is_full_backward_hook", True)
     with pytest.raises(RuntimeError, match="as a global Module hook"):
         module_mod.register_module_backward_hook(lambda *a: None)
+
+
+# --- functional_call -------------------------------------------------------------------------------
+def test_functional_call_swaps_and_restores():
+    from tape.func import functional_call, grad, stack_module_state, vmap
+
+    lin = nn.Linear(2, 1)
+    w, b = lin.weight, lin.bias
+    x = tape.ones(3, 2)
+    out = functional_call(lin, {"weight": tape.ones(1, 2), "bias": tape.zeros(1)}, (x,))
+    assert out.tolist() == [[2.0]] * 3 and lin.weight is w and lin.bias is b
+    assert functional_call(lin, ({"weight": tape.ones(1, 2)}, {"bias": tape.ones(1)}), x).tolist() == [[3.0]] * 3
+    assert tape.allclose(functional_call(lin, {}, x), lin(x))
+    g = grad(lambda p: functional_call(lin, p, x).sum())({"weight": tape.ones(1, 2), "bias": tape.zeros(1)})
+    assert g["weight"].tolist() == [[3.0, 3.0]] and g["bias"].tolist() == [3.0]
+    with pytest.raises(ValueError, match=r"\['bias'\] appeared in multiple dictionaries"):
+        functional_call(lin, ({"bias": tape.ones(1)}, {"bias": tape.ones(1)}), x)
+    with pytest.raises(ValueError, match="Expected parameter_and_buffer_dicts to be a dict, or a list/tuple of dicts"):
+        functional_call(lin, 3, x)
+    with pytest.raises(RuntimeError, match="Error\\(s\\) in reparametrizing for Linear:\n\tUnexpected key\\(s\\): "
+                                           "'nope'.\n\tMissing key\\(s\\): 'bias'."):
+        functional_call(lin, {"weight": tape.ones(1, 2), "nope": tape.ones(1)}, x, strict=True)
+    with pytest.raises(RuntimeError):
+        functional_call(lin, {"weight": tape.ones(5, 5)}, x)
+    assert lin.weight is w                       # (restored after the error)
+
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Linear(2, 2, bias=False)
+            self.b = nn.Linear(2, 2, bias=False)
+            self.b.weight = self.a.weight
+
+        def forward(self, x):
+            return self.b(self.a(x))
+
+    tied = Tied()
+    eye = tape.eye(2)
+    assert functional_call(tied, {"a.weight": eye}, tape.ones(1, 2)).tolist() == [[1.0, 1.0]]
+    assert not tape.allclose(functional_call(tied, {"a.weight": eye}, tape.ones(1, 2), tie_weights=False),
+                             tape.ones(1, 2))
+    with pytest.raises(ValueError, match=r"functional_call got multiple values for keys \['a.weight', 'b.weight'\]"):
+        functional_call(tied, {"a.weight": eye, "b.weight": eye * 2}, tape.ones(1, 2))
+    models = [nn.Linear(2, 1) for _ in range(3)]
+    params, buffers = stack_module_state(models)
+    assert params["weight"].shape == (3, 1, 2) and params["weight"].is_leaf and params["weight"].requires_grad
+    outs = vmap(lambda p, x: functional_call(lin, p, (x,)), in_dims=(0, None))(params, x)
+    assert outs.shape == (3, 3, 1) and tape.allclose(outs[1], models[1](x))
+    with pytest.raises(RuntimeError, match="stack_module_state: Expected at least one model, got 0."):
+        stack_module_state([])
+    with pytest.raises(RuntimeError, match="stack_module_state: Expected all models to be of the same class."):
+        stack_module_state([nn.Linear(1, 1), nn.Tanh()])
+    with pytest.warns(FutureWarning, match="`torch.nn.utils.stateless.functional_call` is deprecated"):
+        nn.utils.stateless.functional_call(lin, {}, x)

@@ -352,3 +352,24 @@ def test_non_full_backward_hook_like_torch():
         log.append([str(w.message) for w in record])
         logs.append(log)
     assert logs[0] == logs[1]
+
+
+def test_functional_call_per_sample_grads_and_ensembles_like_torch():
+    results = []
+    for M in (tape, torch):
+        fn = __import__(f"{M.__name__}.func", fromlist=["func"])
+        M.manual_seed(0)
+        model = M.nn.Sequential(M.nn.Linear(3, 4), M.nn.Tanh(), M.nn.Linear(4, 1))
+        params = {k: v.detach() for k, v in model.named_parameters()}
+        x, y = M.randn(5, 3), M.randn(5, 1)
+
+        def loss(p, x, y):
+            return ((fn.functional_call(model, p, (x,)) - y) ** 2).mean()
+
+        per_sample = fn.vmap(fn.grad(loss), in_dims=(None, 0, 0))(params, x.unsqueeze(1), y.unsqueeze(1))
+        stacked, _ = fn.stack_module_state([M.nn.Linear(3, 2) for _ in range(4)])
+        base = M.nn.Linear(3, 2)
+        ensemble = fn.vmap(lambda p, x: fn.functional_call(base, p, (x,)), in_dims=(0, None))(stacked, x)
+        results.append([v.detach().numpy().copy() for v in per_sample.values()] + [ensemble.detach().numpy()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
