@@ -225,6 +225,14 @@ def test_state_dict_round_trip_and_errors():
     assert type(m.w) is nn.Parameter and m.w.requires_grad and m.w.data_ptr() == new.data_ptr()
 
 
+def test_parameter_save_load(tmp_path):
+    tape.save({"p": nn.Parameter(tape.ones(2)), "frozen": nn.Parameter(tape.ones(1), False), "t": tape.ones(1)},
+              tmp_path / "p.pt")
+    back = tape.load(tmp_path / "p.pt")
+    assert type(back["p"]) is nn.Parameter and back["p"].requires_grad and back["p"].tolist() == [1.0, 1.0]
+    assert type(back["frozen"]) is nn.Parameter and not back["frozen"].requires_grad and type(back["t"]) is tape.Tensor
+
+
 def test_state_dict_save_load(tmp_path):
     m = Net()
     with tape.no_grad():

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from typing import Any, Optional
 
 from .._creation import empty
+from .._serialize import SUBCLASSES
 from .._tensor import Tensor
 
 
@@ -74,6 +75,9 @@ class Parameter(Tensor, metaclass=_ParameterMeta):
     def __reduce_ex__(self, proto: int):
         state = _user_state(self)
         return _rebuild_parameter, (self.data, self.requires_grad, OrderedDict(), *((state,) if state else ()))
+
+
+SUBCLASSES["Parameter"] = Parameter       # (``tape.save`` / ``tape.load`` keep it a Parameter)
 
 
 class _BufferMeta(type):
