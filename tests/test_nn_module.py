@@ -537,6 +537,14 @@ def test_init_functions():
                  nn.init.ones_, nn.init.zeros_, nn.init.eye_):
         assert fill(w) is w and w.is_leaf and w.requires_grad
     assert w.tolist() == tape.eye(30, 20).tolist()
+    conv = nn.init.dirac_(tape.empty(4, 2, 3, 3), groups=2)
+    assert conv.sum().item() == 4.0 and conv[1, 1, 1, 1].item() == 1.0 and conv[3, 1, 1, 1].item() == 1.0
+    sp = nn.init.sparse_(tape.empty(10, 4), sparsity=0.3)
+    assert [(sp[:, j] == 0).sum().item() for j in range(4)] == [3] * 4
+    with pytest.raises(ValueError, match="Only tensors with 3, 4, or 5 dimensions are supported"):
+        nn.init.dirac_(tape.empty(3, 3))
+    with pytest.raises(ValueError, match="dim 0 must be divisible by groups"):
+        nn.init.dirac_(tape.empty(3, 3, 3), groups=2)
     assert nn.init.constant_(w, 0.5).tolist() == [[0.5] * 20] * 30
     q = nn.init.orthogonal_(tape.empty(3, 5, dtype=tape.float64))
     assert tape.allclose(q @ q.t(), tape.eye(3, dtype=tape.float64))

@@ -373,3 +373,27 @@ def test_functional_call_per_sample_grads_and_ensembles_like_torch():
         results.append([v.detach().numpy().copy() for v in per_sample.values()] + [ensemble.detach().numpy()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fill", [
+    lambda M, t: M.nn.init.uniform_(t, -2, 3), lambda M, t: M.nn.init.normal_(t, 1, 2),
+    lambda M, t: M.nn.init.trunc_normal_(t), lambda M, t: M.nn.init.trunc_normal_(t, a=1.5, b=2.5),
+    lambda M, t: M.nn.init.xavier_uniform_(t, gain=2), lambda M, t: M.nn.init.xavier_normal_(t),
+    lambda M, t: M.nn.init.kaiming_uniform_(t, a=0.1, mode="fan_out"),
+    lambda M, t: M.nn.init.kaiming_normal_(t, nonlinearity="relu"), lambda M, t: M.nn.init.sparse_(t, 0.4),
+    lambda M, t: M.nn.init.eye_(t), lambda M, t: M.nn.init.dirac_(t.view(4, 3, 4), 2),
+])
+def test_init_draws_like_torch(fill):
+    values = []
+    for M in (tape, torch):
+        M.manual_seed(7)
+        values.append(fill(M, M.empty(12, 4)).numpy().copy())
+    assert np.array_equal(*values)
+
+
+def test_orthogonal_like_torch():
+    values = []
+    for M in (tape, torch):
+        M.manual_seed(7)
+        values.append(M.nn.init.orthogonal_(M.empty(6, 4, dtype=M.float64), gain=2).numpy().copy())
+    np.testing.assert_allclose(*values, rtol=1e-12, atol=1e-14)

@@ -9,18 +9,18 @@ import math
 import warnings
 from typing import Callable, Optional
 
-from .._creation import empty_like
+from .._creation import Generator, empty_like
 from .._creation import eye as _eye
 from .._grad_mode import no_grad
-from .._creation import Generator
+from .._random import randperm
 from .._tensor import Tensor
 from ..linalg import qr
 from ..ops.join import where
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
-           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
-           "uniform", "normal", "constant", "eye", "xavier_uniform", "xavier_normal", "kaiming_uniform",
-           "kaiming_normal", "orthogonal"]
+           "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+           "sparse_", "uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal",
+           "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse"]
 
 _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
 
@@ -137,6 +137,26 @@ def eye_(tensor: Tensor) -> Tensor:
     return tensor
 
 
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    r"""Fill the {3, 4, 5}-dimensional input `Tensor` with the Dirac delta function: the identity of a
+    convolution layer's input channels (in each of ``groups`` groups of output channels)."""
+    dimensions = tensor.ndimension()
+    if dimensions not in [3, 4, 5]:
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tensor.size()
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    out_chans_per_grp = sizes[0] // groups
+    min_dim = min(out_chans_per_grp, sizes[1])
+    centre = tuple(s // 2 for s in sizes[2:])
+    with no_grad():
+        tensor.zero_()
+        for g in range(groups):
+            for d in range(min_dim):
+                tensor[(g * out_chans_per_grp + d, d) + centre] = 1
+    return tensor
+
+
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     dimensions = tensor.dim()
     if dimensions < 2:
@@ -220,6 +240,22 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Optional[Generator] 
     return tensor
 
 
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Optional[Generator] = None) -> Tensor:
+    r"""Fill the 2D input `Tensor` as a sparse matrix: values from :math:`\mathcal{N}(0, \text{std}^2)`, then
+    ``ceil(sparsity * rows)`` elements of each column, drawn by ``randperm`` (the default generator, as
+    PyTorch's), set to zero."""
+    if tensor.ndimension() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    num_zeros = math.ceil(sparsity * rows)
+    with no_grad():
+        tensor.normal_(0, std, generator=generator)
+        for col_idx in range(cols):
+            row_indices = randperm(rows)
+            tensor[row_indices[:num_zeros], col_idx] = 0
+    return tensor
+
+
 def _make_deprecate(meth: Callable) -> Callable:
     new_name = meth.__name__
     old_name = new_name[:-1]
@@ -243,8 +279,10 @@ uniform = _make_deprecate(uniform_)
 normal = _make_deprecate(normal_)
 constant = _make_deprecate(constant_)
 eye = _make_deprecate(eye_)
+dirac = _make_deprecate(dirac_)
 xavier_uniform = _make_deprecate(xavier_uniform_)
 xavier_normal = _make_deprecate(xavier_normal_)
 kaiming_uniform = _make_deprecate(kaiming_uniform_)
 kaiming_normal = _make_deprecate(kaiming_normal_)
 orthogonal = _make_deprecate(orthogonal_)
+sparse = _make_deprecate(sparse_)
