@@ -6,7 +6,6 @@ import contextlib
 import warnings
 from typing import Any, Iterator, Optional
 
-from ..._tensor import Tensor
 from ..modules.module import Module
 from ._named_member_accessor import NamedMemberAccessor
 
