@@ -1,7 +1,7 @@
 """``Module``: the base class of every layer and model, as PyTorch's ``torch.nn.Module``: the registration
 of parameters, buffers and submodules by attribute assignment, their iteration, ``state_dict`` and
-``load_state_dict``, conversions in place (``to``, ``double`` ...), ``repr`` and the forward hooks, with the
-hooks common to all modules (``register_module_forward_hook`` ...)."""
+``load_state_dict``, conversions in place (``to``, ``double`` ...), ``repr`` and the forward and backward
+hooks, with the hooks common to all modules (``register_module_forward_hook`` ...)."""
 from __future__ import annotations
 
 import functools
