@@ -1040,8 +1040,12 @@ class Tensor(_NotYet):
         name = None if fn is None else type(fn).__name__
         if name == "CppFunction":
             name = fn.name().rsplit("::", 1)[-1]       # (as PyTorch's repr names such a node)
+        cls = type(self)
+        # (a subclass prints its name, as PyTorch's, but for ``nn.Parameter``, which says so on a line before)
+        prefix = "tensor(" if cls is Tensor or cls.__dict__.get("_plain_repr") else cls.__name__ + "("
         return tensor_repr(self._value(), self._dtype, D.get_default_dtype(),
-                           "Invalid" if self._rebased is not None else name, self._rg, None if tan is None else f"{tan}")
+                           "Invalid" if self._rebased is not None else name, self._rg, None if tan is None else f"{tan}",
+                           prefix)
 
     __str__ = __repr__
 

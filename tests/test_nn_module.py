@@ -22,6 +22,7 @@ def test_subclass_constructor_and_make_subclass():
     assert type(a) is Sub and a.grad_fn.name() == "AliasBackward0" and a.data_ptr() == x.data_ptr()
     assert type(Sub([1, 2])) is Sub and Sub([1, 2]).tolist() == [1.0, 2.0] and Sub(2, 3).shape == (2, 3)
     assert Sub().shape == (0,)
+    assert repr(Sub([[1.0, 2.0], [3.0, 4.0]])) == "Sub([[1., 2.],\n     [3., 4.]])" == str(Sub([[1.0, 2.0], [3.0, 4.0]]))
     m = tape.Tensor._make_subclass(Sub, x * 2, True)
     assert type(m) is Sub and m.is_leaf and m.requires_grad and m.tolist() == [2.0, 2.0]
     assert type(m * 2) is tape.Tensor

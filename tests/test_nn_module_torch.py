@@ -173,6 +173,15 @@ def test_parameter_and_subclass_like_torch():
     assert repr(tape.nn.Parameter(tape.ones(2), False)) == repr(torch.nn.Parameter(torch.ones(2), False))
     assert repr(tape.nn.Parameter()) == repr(torch.nn.Parameter())
 
+    class Sub(tape.Tensor):
+        pass
+
+    class TorchSub(torch.Tensor):
+        pass
+
+    Sub.__name__ = TorchSub.__name__ = "Sub"
+    assert repr(Sub(tape.ones(2, 3, requires_grad=True))) == repr(TorchSub(torch.ones(2, 3, requires_grad=True)))
+
 
 def test_hooks_and_modes_like_torch():
     logs = []

@@ -67,6 +67,8 @@ class Parameter(Tensor, metaclass=_ParameterMeta):
         memo[id(self)] = result
         return result
 
+    _plain_repr = True      # (its values print as ``tensor(...)``)
+
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
