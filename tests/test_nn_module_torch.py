@@ -299,8 +299,8 @@ def test_clip_grad_norm_like_torch(norm_type):
 
 
 def _tutorial_runs(M, steps):
-    """PyTorch's "Learning PyTorch with Examples" nn and custom-Module programs (MSELoss(reduction='sum')
-    written out), from the same seed."""
+    """PyTorch's "Learning PyTorch with Examples" nn and custom-Module programs (MSELoss(reduction='sum') and
+    the SGD step written out), from the same seed."""
     nn = M.nn
     M.manual_seed(0)
     x = M.linspace(-3.141592653589793, 3.141592653589793, 2000)
@@ -327,12 +327,15 @@ def _tutorial_runs(M, steps):
             return self.a + self.b * x + self.c * x ** 2 + self.d * x ** 3
 
     poly = Polynomial3()
-    optimizer = M.optim.SGD(poly.parameters(), lr=1e-6)
     for _ in range(steps):
         loss2 = ((poly(x) - y) ** 2).sum()
-        optimizer.zero_grad()
+        poly.zero_grad()
         loss2.backward()
-        optimizer.step()
+        with M.no_grad():
+            # (the tutorial's optim.SGD(lr=1e-6) step written out: PyTorch's first optimizer step in a
+            # process imports its compiler, ~2 s)
+            for param in poly.parameters():
+                param.add_(param.grad, alpha=-1e-6)
     return ([p.detach().numpy().copy() for p in model.parameters()] + [p.item() for p in poly.parameters()],
             [type(p).__name__ for p in model.parameters()], loss.item(), loss2.item())
 
