@@ -16,11 +16,13 @@ class BackwardHookFunction(Function):
 
     @staticmethod
     def forward(ctx, *args):
+        """The tensors themselves (new nodes), those not requiring grad marked non-differentiable."""
         ctx.mark_non_differentiable(*[arg for arg in args if not arg.requires_grad])
         return args
 
     @staticmethod
     def backward(ctx, *args):
+        """The gradients pass through unchanged (the hooks on this node see and may replace them)."""
         return args
 
 
@@ -94,12 +96,15 @@ class BackwardHook:
         return (tuple(arg_list) if type(args) is tuple else type(args)(*arg_list)), tensors_idx
 
     def setup_input_hook(self, args: Any) -> Any:
+        """``args`` with their tensors wrapped: the hooks run when the inputs' gradients are computed."""
         res, input_idx = self._apply_on_tensors(self._set_user_hook, args)
         self.n_inputs = len(args)
         self.input_tensors_index = input_idx
         return res
 
     def setup_output_hook(self, args: Any) -> Any:
+        """The output (a tensor or a tuple) with its tensors wrapped: the pre-hooks run when their gradients
+        arrive, and the output gradients are kept for the hooks."""
         def fn(grad_fn: Any) -> None:
             def hook(_, grad_output):
                 self.grad_outputs = self._pack_with_none(self.output_tensors_index, grad_output, self.n_outputs)
