@@ -139,10 +139,16 @@ def legacy_tensor(*args, **kwargs) -> Tensor:
 
 
 def tensor_new(cls, *args, **kwargs) -> Tensor:
-    """``Tensor.__new__``: the legacy constructor for ``tape.Tensor(...)``; subclasses are made empty."""
-    if cls is not Tensor:
-        return object.__new__(cls)
-    return legacy_tensor(*args, **kwargs)
+    """``Tensor.__new__``: the legacy constructor for ``tape.Tensor(...)``, and for a subclass ``P(...)`` the
+    same tensor made a ``P`` (``P(x)`` is an alias of ``x``, AliasBackward0 as in PyTorch)."""
+    if cls is Tensor:
+        return legacy_tensor(*args, **kwargs)
+    if len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
+        t = args[0].new(args[0])
+    else:
+        t = legacy_tensor(*args, **kwargs)
+    t.__class__ = cls
+    return t
 
 
 _MAX_INT64 = (1 << 63) - 1

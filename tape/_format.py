@@ -147,10 +147,10 @@ def _with_suffixes(text: str, suffixes: list, indent: int) -> str:
     return "".join(parts)
 
 
-def tensor_repr(values: np.ndarray, dtype, default_dtype, grad_fn_name, requires_grad, tangent=None) -> str:
+def tensor_repr(values: np.ndarray, dtype, default_dtype, grad_fn_name, requires_grad, tangent=None,
+                prefix: str = "tensor(") -> str:
     """PyTorch's ``tensor(...)`` text for ``values`` of tape dtype ``dtype`` (``tangent``: the text of
-    a dual tensor's tangent)."""
-    prefix = "tensor("
+    a dual tensor's tangent; ``prefix``: ``P(`` for a Tensor subclass ``P``)."""
     indent = len(prefix)
     suffixes = []
     if values.size == 0:

@@ -18,6 +18,9 @@ from ._device import check_device
 from ._tensor import Tensor, _plain
 
 _BY_NAME = {d.name: d for d in D.ALL}
+# The Tensor subclasses that ``save`` and ``load`` keep (``nn.Parameter`` registers itself), by class name;
+# each is made as ``cls(tensor, requires_grad)``.
+SUBCLASSES: dict = {}
 FileLike = Union[str, os.PathLike, BinaryIO]
 
 
@@ -61,7 +64,10 @@ def _describe(obj: Any, arrays: dict) -> Any:
     if isinstance(obj, Tensor):
         key = f"t{len(arrays)}"
         arrays[key] = np.array(obj._value())
-        return {"tensor": key, "dtype": obj._dtype.name, "requires_grad": obj.requires_grad}
+        desc = {"tensor": key, "dtype": obj._dtype.name, "requires_grad": obj.requires_grad}
+        if SUBCLASSES.get(type(obj).__name__) is type(obj):
+            desc["class"] = type(obj).__name__
+        return desc
     if isinstance(obj, dict):
         if not all(isinstance(k, (str, int)) for k in obj):
             raise TypeError("tape.save: dict keys must be str or int")
@@ -75,11 +81,13 @@ def _describe(obj: Any, arrays: dict) -> Any:
 
 
 def _rebuilt(desc: Any, arrays) -> Any:
-    if not isinstance(desc, dict) or len(desc) not in (1, 3):
+    if not isinstance(desc, dict) or len(desc) not in (1, 3, 4) or \
+            len(desc) == 4 and desc.get("class") not in SUBCLASSES:
         raise RuntimeError("tape.load: the file does not hold a tape.save archive")
     if "tensor" in desc:
         dt = _BY_NAME[desc["dtype"]]
-        return _leaf_copy(arrays[desc["tensor"]].astype(dt.np, copy=False), dt, bool(desc["requires_grad"]))
+        t = _leaf_copy(arrays[desc["tensor"]].astype(dt.np, copy=False), dt, bool(desc["requires_grad"]))
+        return SUBCLASSES[desc["class"]](t, t.requires_grad) if "class" in desc else t
     if "dict" in desc:
         return {k: _rebuilt(v, arrays) for k, v in desc["dict"]}
     if "list" in desc:

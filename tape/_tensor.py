@@ -936,6 +936,23 @@ class Tensor(_NotYet):
     def data(self) -> None:
         raise RuntimeError("Deleting tensor data is not allowed. Delete tensor instead!")
 
+    @staticmethod
+    def _make_subclass(cls: type, data: "Tensor", require_grad: bool = False) -> "Tensor":
+        """A ``cls`` (a subclass of Tensor) sharing ``data``'s storage and version counter, detached from
+        its graph (a leaf), requiring grad if ``require_grad``: how ``nn.Parameter`` is made."""
+        if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+            raise TypeError("Creating a Tensor subclass from a class that does not inherit from Tensor is not "
+                            "possible. Make sure your class inherits from Tensor.")
+        if not isinstance(data, Tensor):
+            raise TypeError(f"_make_subclass(): argument 'data' (position 2) must be Tensor, not {type(data).__name__}")
+        if require_grad and not data._dtype.is_floating_point:
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+        t = data.detach()
+        t.__class__ = cls
+        if require_grad:
+            t.requires_grad = True
+        return t
+
     def detach(self) -> "Tensor":
         """A new tensor sharing storage, detached from the graph (a leaf)."""
         v = self._storage()
@@ -1023,8 +1040,12 @@ class Tensor(_NotYet):
         name = None if fn is None else type(fn).__name__
         if name == "CppFunction":
             name = fn.name().rsplit("::", 1)[-1]       # (as PyTorch's repr names such a node)
+        cls = type(self)
+        # (a subclass prints its name, as PyTorch's, but for ``nn.Parameter``, which says so on a line before)
+        prefix = "tensor(" if cls is Tensor or cls.__dict__.get("_plain_repr") else cls.__name__ + "("
         return tensor_repr(self._value(), self._dtype, D.get_default_dtype(),
-                           "Invalid" if self._rebased is not None else name, self._rg, None if tan is None else f"{tan}")
+                           "Invalid" if self._rebased is not None else name, self._rg, None if tan is None else f"{tan}",
+                           prefix)
 
     __str__ = __repr__
 

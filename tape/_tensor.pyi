@@ -101,7 +101,8 @@ class Tensor:
     def __neg__(self) -> Tensor:
         """``-self``."""
     def __new__(cls, *args: Any, **kwargs: Any) -> Tensor:
-        """``Tensor.__new__``: the legacy constructor for ``tape.Tensor(...)``; subclasses are made empty."""
+        """``Tensor.__new__``: the legacy constructor for ``tape.Tensor(...)``, and for a subclass ``P(...)`` the
+        same tensor made a ``P`` (``P(x)`` is an alias of ``x``, AliasBackward0 as in PyTorch)."""
     def __or__(self, other: Operand) -> Tensor:
         """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
     def __pos__(self) -> Tensor: ...

@@ -23,6 +23,7 @@ import weakref
 from typing import Any, Callable, Optional, Union
 
 from . import _creation, _dual
+from ._functional_call import functional_call, stack_module_state
 from ._grad_mode import enable_grad, is_grad_enabled
 from ._tensor import Tensor
 from .autograd import forward_ad as _fwad
@@ -35,14 +36,13 @@ from ._vmap_internals import flat_inputs
 from .ops._spec import OUTPUT, SOURCE
 from .ops.join import stack
 
-__all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap"]
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap",
+           "functional_call", "stack_module_state"]
 
 argnums_t = Union[int, tuple]
 
-# torch.func's public names tape does not have (``functional_call`` and ``stack_module_state`` take an
-# ``nn.Module``, which tape does not have).
-_TORCH_FUNC = frozenset(("debug_unwrap", "functional_call", "functionalize", "rearrange",
-                         "replace_all_batch_norm_modules_", "stack_module_state"))
+# torch.func's public names tape does not have.
+_TORCH_FUNC = frozenset(("debug_unwrap", "functionalize", "rearrange", "replace_all_batch_norm_modules_"))
 
 
 def __getattr__(name: str):

@@ -117,8 +117,8 @@ def test_public_names():
     assert tape.vmap is tape.func.vmap
     assert {"grad", "grad_and_value", "vjp", "jvp", "linearize", "jacrev", "jacfwd", "hessian", "vmap"} <= \
         set(tape.func.__all__)
-    with pytest.raises(tape._pytorch_names.NotSupportedYet, match="torch.func.functional_call"):
-        tape.func.functional_call        # (it takes an nn.Module: tape has none)
+    with pytest.raises(tape._pytorch_names.NotSupportedYet, match="torch.func.functionalize"):
+        tape.func.functionalize
     with pytest.raises(AttributeError, match="module 'tape.func' has no attribute 'nope'"):
         tape.func.nope
 

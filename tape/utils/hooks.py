@@ -18,14 +18,18 @@ class RemovableHandle:
     when the ``with`` block exits.
     """
 
-    def __init__(self, hooks_dict: Any) -> None:
+    def __init__(self, hooks_dict: Any, *, extra_dict: Any = None) -> None:
         self.hooks_dict_ref = weakref.ref(hooks_dict)
         self.id = next(_ids)
+        # (the dicts of the hook's flags, ``with_kwargs`` ..., keyed by the same id: emptied with it)
+        extras = extra_dict if isinstance(extra_dict, list) else [] if extra_dict is None else [extra_dict]
+        self.extra_dict_ref = tuple(weakref.ref(d) for d in extras)
 
     def remove(self) -> None:
-        hooks_dict = self.hooks_dict_ref()
-        if hooks_dict is not None and self.id in hooks_dict:
-            del hooks_dict[self.id]
+        for ref in (self.hooks_dict_ref, *self.extra_dict_ref):
+            hooks_dict = ref()
+            if hooks_dict is not None and self.id in hooks_dict:
+                del hooks_dict[self.id]
 
     def __enter__(self) -> "RemovableHandle":
         return self

@@ -1,0 +1,85 @@
+"""``Identity`` and ``Linear``, as PyTorch's ``torch.nn.modules.linear``."""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+from ..._creation import empty
+from ..._tensor import Tensor
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+__all__ = ["Identity", "Linear"]
+
+
+def _linear(input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+    """``input @ weight.T + bias`` with PyTorch's nodes: AddmmBackward0 (under a ViewBackward0 for an input
+    that is not 2-D), or matmul's without a bias (MmBackward0 ...)."""
+    if input.dim() == 0 or weight.dim() == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {input.dim()}D and "
+                           f"{weight.dim()}D")
+    if bias is None:
+        return input.matmul(weight.t())
+    if input.dim() == 2:
+        return bias.addmm(input, weight.t())
+    out = bias.addmm(input.reshape(-1, input.shape[-1]), weight.t())
+    return out.view(*input.shape[:-1], out.shape[-1])
+
+
+class Identity(Module):
+    r"""A placeholder identity operator that is argument-insensitive: ``forward`` returns its input."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input
+
+
+class Linear(Module):
+    r"""Applies an affine linear transformation to the incoming data: :math:`y = xA^T + b`.
+
+    Args:
+        in_features: size of each input sample
+        out_features: size of each output sample
+        bias: If set to ``False``, the layer will not learn an additive bias. Default: ``True``
+
+    Attributes:
+        weight: the learnable weights of shape :math:`(\text{out\_features}, \text{in\_features})`, initialized
+            from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`, :math:`k = 1 / \text{in\_features}`
+        bias: the learnable bias of shape :math:`(\text{out\_features})`, initialized likewise
+    """
+
+    __constants__ = ["in_features", "out_features"]
+    in_features: int
+    out_features: int
+    weight: Tensor
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(empty((out_features, in_features), **factory_kwargs))
+        if bias:
+            self.bias = Parameter(empty(out_features, **factory_kwargs))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw the weight and bias again (kaiming-uniform with ``a=sqrt(5)``: :math:`\\mathcal{U}(-\\sqrt{k},
+        \\sqrt{k})`, :math:`k = 1 / \\text{in\\_features}`)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return _linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

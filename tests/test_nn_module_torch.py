@@ -1,0 +1,411 @@
+"""``tape.nn``'s modules against PyTorch's: reprs, state_dict keys, the values drawn after ``manual_seed``,
+the nodes of ``Linear`` and the errors."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import tape
+
+pytestmark = pytest.mark.torch
+torch = pytest.importorskip("torch")
+
+
+def _model(M):
+    nn = M.nn
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.Tanh())
+            self.heads = nn.ModuleList([nn.Linear(8, 2) for _ in range(2)] + [nn.Identity()])
+            self.table = nn.ModuleDict(OrderedDict([("soft", nn.Softmax(dim=1)), ("log", nn.LogSoftmax(dim=-1))]))
+            self.extra = nn.ParameterList([M.ones(2), M.zeros(3, dtype=M.float64)])
+            self.named = nn.ParameterDict({"z": M.ones(1), "a": M.ones(2, 2)})
+            self.misc = nn.Sequential(nn.Flatten(), nn.Unflatten(1, (2, 2)), nn.Threshold(0.1, 20.0),
+                                      nn.Hardshrink(0.3), nn.PReLU(2), nn.Sigmoid(), nn.Softmax2d(), nn.Linear(3, 3, bias=False),
+                                      nn.CosineSimilarity(), nn.PairwiseDistance(keepdim=True))
+            self.register_buffer("running", M.zeros(3))
+            self.register_buffer("scratch", M.zeros(3), persistent=False)
+
+        def forward(self, x):
+            h = self.body(x)
+            return self.table["soft"](self.heads[0](h)) + self.heads[1](h)
+
+    M.manual_seed(0)
+    return Net()
+
+
+def _np(t):
+    return t.detach().numpy()
+
+
+def test_model_repr_state_dict_and_seeded_values():
+    ours, theirs = _model(tape), _model(torch)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    # tape's generator draws PyTorch's numbers: the same seed gives the same initial weights
+    for (n, p), (m, q) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
+        assert n == m and p.dtype.itemsize == q.dtype.itemsize and np.array_equal(_np(p), _np(q)), n
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    np.testing.assert_allclose(_np(ours(tape.tensor(x))), _np(theirs(torch.tensor(x))), rtol=1e-5, atol=1e-6)
+    assert repr(ours.state_dict()._metadata) == repr(theirs.state_dict()._metadata)
+
+
+def _names(fn):
+    """The node names of a graph, breadth first."""
+    out, todo = [], [fn]
+    while todo:
+        f = todo.pop(0)
+        if f is None:
+            out.append(None)
+            continue
+        out.append(f.name().rsplit("::", 1)[-1])
+        todo.extend(n[0] for n in f.next_functions)
+    return out
+
+
+@pytest.mark.parametrize("shape", [(2, 4), (4,), (5, 2, 4), (1, 1, 2, 4)])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_linear_nodes_values_and_grads(shape, bias, input_grad):
+    x = np.random.default_rng(1).standard_normal(shape)
+    results = []
+    for M in (tape, torch):
+        M.manual_seed(3)
+        lin = M.nn.Linear(4, 3, bias=bias, dtype=M.float64)
+        xt = M.tensor(x, requires_grad=input_grad)
+        y = lin(xt)
+        y.sum().backward()
+        results.append((_names(y.grad_fn), _np(y), _np(lin.weight.grad),
+                        None if xt.grad is None else _np(xt.grad)))
+    (na, ya, wa, xa), (nb, yb, wb, xb) = results
+    assert na == nb
+    np.testing.assert_allclose(ya, yb, rtol=1e-12)
+    np.testing.assert_allclose(wa, wb, rtol=1e-12)
+    assert (xa is None) == (xb is None) and (xa is None or np.allclose(xa, xb, rtol=1e-12))
+
+
+def _hooked(M, hook, **kw):
+    lin = M.nn.Linear(2, 2)
+    lin.register_forward_pre_hook(hook, **kw)
+    return lin
+
+
+def _error(fn):
+    try:
+        fn()
+    except Exception as e:
+        return type(e), str(e)
+    return None
+
+
+@pytest.mark.parametrize("case", [
+    lambda M: M.nn.Linear(4, 3)(M.ones(2, 5)),
+    lambda M: M.nn.Linear(4, 3)(M.tensor(1.0)),
+    lambda M: M.nn.Module()(M.ones(1)),
+    lambda M: M.nn.Linear(2, 2).load_state_dict({"weight": M.ones(2, 3), "bias": M.ones(2), "x": M.ones(1)}),
+    lambda M: M.nn.Linear(2, 2).load_state_dict({"weight": M.ones(2, 2)}),
+    lambda M: M.nn.Linear(2, 2).load_state_dict({"weight": 3, "bias": M.ones(2)}),
+    lambda M: M.nn.Linear(2, 2).load_state_dict([]),
+    lambda M: setattr(M.nn.Linear(2, 2), "weight", M.ones(2, 2)),
+    lambda M: setattr(M.nn.Sequential(M.nn.ReLU()), "0", 3),
+    lambda M: M.nn.Linear(2, 2).register_buffer("weight", M.ones(1)),
+    lambda M: M.nn.Linear(2, 2).register_buffer("b", 3),
+    lambda M: M.nn.Linear(2, 2).register_parameter("a.b", None),
+    lambda M: M.nn.Linear(2, 2).register_parameter("p", M.ones(1)),
+    lambda M: M.nn.Linear(2, 2).add_module("", None),
+    lambda M: M.nn.Linear(2, 2).get_submodule("a.b"),
+    lambda M: M.nn.Linear(2, 2).get_parameter("nope"),
+    lambda M: M.nn.Linear(2, 2).get_buffer("weight"),
+    lambda M: M.nn.Linear(2, 2).set_submodule("", M.nn.ReLU()),
+    lambda M: M.nn.Linear(2, 2).to(M.int32),
+    lambda M: M.nn.Linear(2, 2).to("cuda"),
+    lambda M: M.nn.Linear(2, 2).cuda(),
+    lambda M: M.nn.Module(1),
+    lambda M: M.nn.Module(a=1),
+    lambda M: _hooked(M, lambda m, a, k: 3, with_kwargs=True)(M.ones(2)),
+    lambda M: _hooked(M, lambda m, a, k: ((a[0],), {"x": 1}), with_kwargs=True)(M.ones(2)),
+    lambda M: M.nn.Linear(2, 2).train("yes"),
+    lambda M: M.nn.Linear(2, 2).nope,
+    lambda M: M.nn.Sequential()[0],
+    lambda M: M.nn.Sequential(M.nn.ReLU()) + 1,
+    lambda M: M.nn.Sequential(M.nn.ReLU()) * -1,
+    lambda M: M.nn.Sequential(M.nn.ReLU()) * 1.5,
+    lambda M: M.nn.ModuleList().extend(3),
+    lambda M: M.nn.ModuleList()[2],
+    lambda M: M.nn.ModuleDict().update(3),
+    lambda M: M.nn.ModuleDict().update([(1, 2, 3)]),
+    lambda M: M.nn.ParameterList([M.ones(1)])(),
+    lambda M: M.nn.ParameterDict()[3],
+    lambda M: M.nn.ParameterDict().update([3]),
+    lambda M: M.nn.Unflatten(1, [2, "a"]),
+    lambda M: M.nn.Unflatten(1, 2),
+    lambda M: M.nn.Parameter(M.ones(2, dtype=M.int64)),
+    lambda M: M.Tensor._make_subclass(int, M.ones(1)),
+    lambda M: M.Tensor._make_subclass(M.nn.Parameter, 2),
+    lambda M: M.nn.init.calculate_gain("relu6"),
+    lambda M: M.nn.init.calculate_gain("leaky_relu", "x"),
+    lambda M: M.nn.init.xavier_normal_(M.ones(3)),
+    lambda M: M.nn.init.kaiming_uniform_(M.ones(3, 3), mode="both"),
+    lambda M: M.nn.init.eye_(M.ones(3, 3, 3)),
+    lambda M: M.nn.init.orthogonal_(M.ones(3)),
+])
+def test_errors_match(case):
+    ours, theirs = _error(lambda: case(tape)), _error(lambda: case(torch))
+    assert theirs is not None and ours is not None
+    assert ours[0] is theirs[0]
+    assert ours[1].replace("tape.", "torch.") == theirs[1]
+
+
+def test_parameter_and_subclass_like_torch():
+    for M in (tape, torch):
+        x = M.ones(2, 3)
+        p = M.nn.Parameter(x)
+        assert type(p * 2) is M.Tensor and type(p.detach()) is M.Tensor and type(p.data) is M.Tensor
+        x.add_(1)
+        assert p._version == 1
+    assert repr(tape.nn.Parameter(tape.ones(2, 2))) == repr(torch.nn.Parameter(torch.ones(2, 2)))
+    assert repr(tape.nn.Parameter(tape.ones(2), False)) == repr(torch.nn.Parameter(torch.ones(2), False))
+    assert repr(tape.nn.Parameter()) == repr(torch.nn.Parameter())
+
+    class Sub(tape.Tensor):
+        pass
+
+    class TorchSub(torch.Tensor):
+        pass
+
+    Sub.__name__ = TorchSub.__name__ = "Sub"
+    assert repr(Sub(tape.ones(2, 3, requires_grad=True))) == repr(TorchSub(torch.ones(2, 3, requires_grad=True)))
+
+
+def test_hooks_and_modes_like_torch():
+    logs = []
+    for M in (tape, torch):
+        log = []
+        M.manual_seed(0)
+        m = M.nn.Sequential(M.nn.Linear(2, 2), M.nn.ReLU())
+        m[0].register_forward_pre_hook(lambda mod, args: log.append(("pre", type(mod).__name__)))
+        m[0].register_forward_hook(lambda mod, args, kw, out: log.append(("post", sorted(kw))), with_kwargs=True)
+        m.register_forward_hook(lambda mod, args, out: out * 2, prepend=True)
+        y = m(M.ones(1, 2))
+        m.eval()
+        log.append([mod.training for mod in m.modules()])
+        m.zero_grad()
+        y.sum().backward()
+        m.zero_grad(set_to_none=False)
+        log.append([p.grad.abs().sum().item() for p in m.parameters()])
+        log.append(y.tolist())
+        logs.append(log)
+    assert logs[0] == logs[1]
+
+
+def test_full_backward_hooks_like_torch():
+    logs = []
+    for M in (tape, torch):
+        log = []
+
+        class Scale(M.nn.Module):
+            def forward(self, x, k, y):
+                return x * k, y * 2, "tag"
+
+        def tidy(gs):
+            return [None if g is None else g.tolist() for g in gs]
+
+        m = Scale()
+        m.register_full_backward_pre_hook(lambda mod, go: log.append(("pre", tidy(go))))
+        m.register_full_backward_hook(lambda mod, gi, go: log.append(("late", tidy(gi), tidy(go))))
+        m.register_full_backward_hook(lambda mod, gi, go: (gi[0] * 10, None, None), prepend=True)
+        x = M.ones(2, requires_grad=True)
+        a, b, _ = m(x, 3.0, M.ones(2))
+        log.append((a.grad_fn.name(), b.requires_grad))
+        (a * M.tensor([1.0, 2.0])).sum().backward()
+        log.append(x.grad.tolist())
+        frozen = M.nn.Linear(2, 2)
+        frozen.register_full_backward_hook(lambda mod, gi, go: log.append(("frozen", tidy(gi), tidy(go))))
+        with pytest.warns(UserWarning, match="Full backward hook is firing"):
+            frozen(M.ones(1, 2)).sum().backward()
+        logs.append(log)
+    assert logs[0] == logs[1]
+
+
+def test_state_dict_hooks_extra_state_and_buffers_like_torch():
+    logs = []
+    for M in (tape, torch):
+        nn = M.nn
+        log = []
+
+        class WithExtra(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.lin = nn.Linear(2, 2)
+                self.count = 0
+
+            def get_extra_state(self):
+                return {"count": self.count}
+
+            def set_extra_state(self, state):
+                self.count = state["count"]
+
+        class OldStyle(nn.Module):
+            def register_buffer(self, name, tensor):
+                super().register_buffer(name, tensor)
+
+        m = WithExtra()
+        m.register_state_dict_pre_hook(lambda mod, prefix, keep_vars: log.append(("sd pre", prefix, keep_vars)))
+        m.register_state_dict_post_hook(lambda mod, sd, prefix, meta: log.append(("sd post", list(sd), meta)))
+        m.register_load_state_dict_pre_hook(lambda mod, sd, prefix, *rest: log.append(("load pre", sorted(sd))))
+        m.register_load_state_dict_post_hook(lambda mod, keys: log.append(("load post", tuple(keys))))
+        m.count = 7
+        sd = m.state_dict()
+        log.append((list(sd), sd["_extra_state"]))
+        m.count = 0
+        log.append(repr(m.load_state_dict(sd)))
+        log.append(m.count)
+        del sd["_extra_state"]
+        log.append(repr(m.load_state_dict(sd, strict=False)))
+        with pytest.warns(FutureWarning, match="Positional args are being deprecated"):
+            log.append(list(m.state_dict(None, "p.")))
+        old = OldStyle()
+        old.b = nn.Buffer(M.ones(1))
+        log.append(list(old.state_dict()))
+        log.append(_error(lambda: setattr(old, "c", nn.Buffer(M.ones(1), persistent=False))))
+        shared = nn.Linear(1, 1)
+        seq = nn.Sequential(shared, shared)
+        log.append([n for n, _ in seq.named_modules(remove_duplicate=False)])
+        log.append([n for n, _ in seq.named_parameters(remove_duplicate=False)])
+        log.append(len(list(seq.parameters())))
+        logs.append(log)
+    assert logs[0] == logs[1]
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1, float("inf")])
+def test_clip_grad_norm_like_torch(norm_type):
+    results = []
+    for M in (tape, torch):
+        M.manual_seed(0)
+        ps = [M.nn.Parameter(M.randn(3, 4)), M.nn.Parameter(M.randn(5, dtype=M.float64)),
+              M.nn.Parameter(M.randn(2)), M.nn.Parameter(M.randn(2))]
+        for p in ps[:3]:
+            p.grad = M.randn(p.shape, dtype=p.dtype) * 3
+        total = M.nn.utils.clip_grad_norm_(ps, 1.0, norm_type)
+        results.append((total.item(), str(total.dtype), [p.grad.numpy().copy() for p in ps[:3]]))
+    (ta, da, ga), (tb, db, gb) = results
+    assert ta == tb and da == db and all(np.array_equal(x, y) for x, y in zip(ga, gb))
+
+
+def _tutorial_runs(M, steps):
+    """PyTorch's "Learning PyTorch with Examples" nn and custom-Module programs (MSELoss(reduction='sum') and
+    the SGD step written out), from the same seed."""
+    nn = M.nn
+    M.manual_seed(0)
+    x = M.linspace(-3.141592653589793, 3.141592653589793, 2000)
+    y = M.sin(x)
+    xx = x.unsqueeze(-1).pow(M.tensor([1, 2, 3]))
+    model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0, 1))
+    for _ in range(steps):
+        loss = ((model(xx) - y) ** 2).sum()
+        model.zero_grad()
+        loss.backward()
+        with M.no_grad():
+            for param in model.parameters():
+                param -= 1e-6 * param.grad
+
+    class Polynomial3(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Parameter(M.randn(()))
+            self.b = nn.Parameter(M.randn(()))
+            self.c = nn.Parameter(M.randn(()))
+            self.d = nn.Parameter(M.randn(()))
+
+        def forward(self, x):
+            return self.a + self.b * x + self.c * x ** 2 + self.d * x ** 3
+
+    poly = Polynomial3()
+    for _ in range(steps):
+        loss2 = ((poly(x) - y) ** 2).sum()
+        poly.zero_grad()
+        loss2.backward()
+        with M.no_grad():
+            # (the tutorial's optim.SGD(lr=1e-6) step written out: PyTorch's first optimizer step in a
+            # process imports its compiler, ~2 s)
+            for param in poly.parameters():
+                param.add_(param.grad, alpha=-1e-6)
+    return ([p.detach().numpy().copy() for p in model.parameters()] + [p.item() for p in poly.parameters()],
+            [type(p).__name__ for p in model.parameters()], loss.item(), loss2.item())
+
+
+def test_pytorch_tutorial_programs_run_alike():
+    (ours, our_types, l1, l2), (theirs, their_types, m1, m2) = _tutorial_runs(tape, 20), _tutorial_runs(torch, 20)
+    assert our_types == their_types == ["Parameter", "Parameter"]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4)
+    assert l1 == pytest.approx(m1, rel=1e-4) and l2 == pytest.approx(m2, rel=1e-4)
+
+
+def test_non_full_backward_hook_like_torch():
+    logs = []
+    for M in (tape, torch):
+        M.manual_seed(0)
+        log = []
+        lin = M.nn.Linear(2, 3)
+        lin.register_backward_hook(lambda m, gi, go: log.append(([None if g is None else g.tolist() for g in gi],
+                                                                 [g.tolist() for g in go])))
+        seq = M.nn.Sequential(M.nn.Linear(2, 2), M.nn.ReLU())
+        seq.register_backward_hook(lambda m, gi, go: log.append([g.shape for g in gi]))
+        with pytest.warns(FutureWarning) as record:
+            lin(M.ones(1, 2)).sum().backward()
+            seq(M.ones(1, 2, requires_grad=True)).sum().backward()
+        log.append([str(w.message) for w in record])
+        logs.append(log)
+    assert logs[0] == logs[1]
+
+
+def test_functional_call_per_sample_grads_and_ensembles_like_torch():
+    results = []
+    for M in (tape, torch):
+        fn = __import__(f"{M.__name__}.func", fromlist=["func"])
+        M.manual_seed(0)
+        model = M.nn.Sequential(M.nn.Linear(3, 4), M.nn.Tanh(), M.nn.Linear(4, 1))
+        params = {k: v.detach() for k, v in model.named_parameters()}
+        x, y = M.randn(5, 3), M.randn(5, 1)
+
+        def loss(p, x, y):
+            return ((fn.functional_call(model, p, (x,)) - y) ** 2).mean()
+
+        per_sample = fn.vmap(fn.grad(loss), in_dims=(None, 0, 0))(params, x.unsqueeze(1), y.unsqueeze(1))
+        stacked, _ = fn.stack_module_state([M.nn.Linear(3, 2) for _ in range(4)])
+        base = M.nn.Linear(3, 2)
+        ensemble = fn.vmap(lambda p, x: fn.functional_call(base, p, (x,)), in_dims=(0, None))(stacked, x)
+        results.append([v.detach().numpy().copy() for v in per_sample.values()] + [ensemble.detach().numpy()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("fill", [
+    lambda M, t: M.nn.init.uniform_(t, -2, 3), lambda M, t: M.nn.init.normal_(t, 1, 2),
+    lambda M, t: M.nn.init.trunc_normal_(t), lambda M, t: M.nn.init.trunc_normal_(t, a=1.5, b=2.5),
+    lambda M, t: M.nn.init.xavier_uniform_(t, gain=2), lambda M, t: M.nn.init.xavier_normal_(t),
+    lambda M, t: M.nn.init.kaiming_uniform_(t, a=0.1, mode="fan_out"),
+    lambda M, t: M.nn.init.kaiming_normal_(t, nonlinearity="relu"), lambda M, t: M.nn.init.sparse_(t, 0.4),
+    lambda M, t: M.nn.init.eye_(t), lambda M, t: M.nn.init.dirac_(t.view(4, 3, 4), 2),
+])
+def test_init_draws_like_torch(fill):
+    values = []
+    for M in (tape, torch):
+        M.manual_seed(7)
+        values.append(fill(M, M.empty(12, 4)).numpy().copy())
+    assert np.array_equal(*values)
+
+
+def test_orthogonal_like_torch():
+    values = []
+    for M in (tape, torch):
+        M.manual_seed(7)
+        values.append(M.nn.init.orthogonal_(M.empty(6, 4, dtype=M.float64), gain=2).numpy().copy())
+    np.testing.assert_allclose(*values, rtol=1e-12, atol=1e-14)
