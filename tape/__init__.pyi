@@ -157,16 +157,16 @@ __all__ = [
     "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor", "FloatTensor",
     "DoubleTensor", "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_anomaly_enabled",
     "format_tape", "viz", "testing", "inference_mode", "is_inference_mode_enabled", "detach_",
-    "detach", "addmm", "addmv", "addr", "addbmm", "baddbmm", "block_diag", "lerp", "addcmul",
-    "addcdiv", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "add", "sub",
-    "subtract", "mul", "multiply", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
-    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square",
-    "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan", "arctan", "asinh", "arcsinh",
-    "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad",
-    "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round", "logit", "selu", "celu",
-    "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max",
-    "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder", "hypot", "logaddexp",
-    "logaddexp2", "xlogy", "copysign", "float_power", "clone", "sum", "mean", "softmax",
+    "detach", "lerp", "addcmul", "addcdiv", "add", "sub", "subtract", "mul", "multiply",
+    "true_divide", "pow", "neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt", "sin",
+    "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square", "rsqrt", "log1p", "asin", "arcsin",
+    "acos", "arccos", "atan", "arctan", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
+    "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil",
+    "trunc", "fix", "round", "logit", "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal",
+    "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod",
+    "remainder", "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone",
+    "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "selu_", "celu_",
+    "addmm", "addmv", "addr", "addbmm", "baddbmm", "block_diag", "sum", "mean", "softmax",
     "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean",
     "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "qr", "pinverse",
     "cholesky_solve", "cholesky_inverse", "eq", "ne", "not_equal", "lt", "less", "le", "less_equal",
@@ -483,6 +483,9 @@ def ceil_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 
 def celu(input: Tensor, alpha: builtins.float = ...) -> Tensor:
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` for each element."""
+
+def celu_(input: Tensor, alpha: builtins.float = ...) -> Tensor:
+    """In-place version of :func:`celu`."""
 
 def chain_matmul(*matrices: Tensor) -> Tensor:
     """The product of two or more matrices in the cheapest order (deprecated:
@@ -1337,6 +1340,9 @@ def select_scatter(input: Tensor, src: Tensor, dim: builtins.int, index: builtin
 
 def selu(input: Tensor) -> Tensor:
     """``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` with SELU's constants."""
+
+def selu_(input: Tensor) -> Tensor:
+    """In-place version of :func:`selu`."""
 
 def sgn(input: Tensor) -> Tensor:
     """The sign of each element (as ``sign`` for real tensors)."""

@@ -11,7 +11,12 @@ from typing import Optional
 
 from .._dtype import dtype as DType
 from .._tensor import Tensor
+from ..ops.activations import elu, elu_, gelu, leaky_relu, leaky_relu_, silu, softplus
+from ..ops.activations import celu_ as _celu_
+from ..ops.activations import selu_ as _selu_
 from ..ops.distance import pdist
+from ..ops.elementwise import celu as _celu
+from ..ops.elementwise import selu as _selu
 from ..ops.functions import cosine_similarity, pairwise_distance
 from ..ops.nodes import threshold as _threshold
 from ..ops.nodes import threshold_ as _threshold_
@@ -90,8 +95,32 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     return _tensor(input, "prelu").prelu(weight)
 
 
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """Applies ``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` element-wise, with
+    ``alpha = 1.6732632423543772`` and ``scale = 1.0507009873554805``."""
+    _tensor(input, "selu_" if inplace else "selu")
+    return _selu_(input) if inplace else _selu(input)
+
+
+def selu_(input: Tensor) -> Tensor:
+    """In-place version of :func:`selu`."""
+    return _selu_(_tensor(input, "selu_"))
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """Applies ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` element-wise."""
+    _tensor(input, "celu_" if inplace else "celu")
+    return _celu_(input, alpha) if inplace else _celu(input, alpha)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place version of :func:`celu`."""
+    return _celu_(_tensor(input, "celu_"), alpha)
+
+
 _ACTIVATIONS = ["relu", "relu_", "threshold", "threshold_", "softmax", "log_softmax", "sigmoid", "tanh",
-                "hardshrink", "prelu"]
+                "hardshrink", "prelu", "gelu", "silu", "softplus", "elu", "elu_", "leaky_relu", "leaky_relu_",
+                "selu", "selu_", "celu", "celu_"]
 
 # --- distances --------------------------------------------------------------------------
 _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
