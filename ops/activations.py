@@ -5,8 +5,8 @@
 
 Two Python-rule rows (``ops/_rule.py``): ``ACT`` saves its input, ``ACT_RESULT`` (the in-place forms
 PyTorch differentiates through their result) its output; ``ib`` says which function, ``fa``/``fb`` its
-numeric arguments, ``ia`` how they were given (float, int or bool, as the node shows them: two bits
-each) and, from bit 4, a third argument (gelu's ``approximate``, glu's dim).  Each derivative is
+numeric arguments (glu's dim in ``fa``), ``ia`` how they were given (float, int or bool, as the node
+shows them: two bits each) and, from bit 4, gelu's ``approximate``.  Each derivative is
 PyTorch's formula written in tape ops, so every order comes from it.  PyTorch has these only in
 ``torch.nn.functional`` (``torch._C._nn``), but ``selu_`` and ``celu_``, which are ``torch`` functions.
 """
@@ -19,7 +19,7 @@ import numpy as np
 from .._emit import D, Number, Tensor, emit, plain, state
 from ._args import wrap_dim
 from ._rule import rule_adjoint
-from ._spec import OUT, PYTHON, TRANSPOSED, X0, Op, public, register, tangents
+from ._spec import OUT, PYTHON, SAVED_SELF, TRANSPOSED, X0, Op, public, register, tangents
 from .elementwise import ERF, M_POS, M_ZERO, SELU_ALPHA, SELU_SCALE, _elu_vjp, _special
 from .join import cat, where
 
@@ -38,6 +38,7 @@ _APPROXIMATE = ("none", "tanh")
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _RSQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _GELU_CUBIC = 0.044715
+_ONE_SIXTH = float(np.float32(1.0) / np.float32(6.0))     # (PyTorch's hardsigmoid_backward: 1 / 6 in float32)
 
 
 def _kind(v: Number) -> int:
@@ -104,13 +105,13 @@ def _act_vjp(g, xs, y, r):
     if k == SOFTSHRINK:
         return (where((x >= -r.fa) & (x <= r.fa), _zero(x), g),)
     if k == HARDSIGMOID:
-        return (where((x > -3.0) & (x < 3.0), g / 6.0, _zero(x)),)
+        return (where((x > -3.0) & (x < 3.0), g * _ONE_SIXTH, _zero(x)),)
     if k == HARDSWISH:
         return (where(x < -3.0, _zero(x), where(x <= 3.0, g * (x / 3.0 + 0.5), g)),)
     if k == MISH:
         t = _softplus(x, 1.0, 20.0).tanh()
         return (g * (t + x * x.sigmoid() * (1.0 - t * t)),)
-    d = r.ia >> 4
+    d = wrap_dim(int(r.fa), x.dim())
     h = x._shape[d] // 2
     a, b = x.narrow(d, 0, h), x.narrow(d, h, h)
     s = b.sigmoid()
@@ -152,7 +153,8 @@ def _act_saved(r) -> tuple:
     if k == SOFTSHRINK:
         return (("lambd", _fa), ("self", X0))
     if k == GLU:
-        return (("dim", lambda r: r.ia >> 4), ("self", X0))
+        # (PyTorch's node shows a negative dim as the unsigned 64-bit number of its bits)
+        return (("dim", lambda r: int(r.fa) % (1 << 64)), ("self", X0))
     return (("self", X0),)
 
 
@@ -309,3 +311,122 @@ def celu_(self, alpha: float = 1.0) -> Tensor:
     with _errstate():
         y = np.where(v > 0, v, np.expm1(v / a) * a)
     return _act_result(x, CELU_, y, alpha)
+
+
+def _plain_or_inplace(x: Tensor, ib: int, y: np.ndarray, inplace: bool, fa: Number = 0.0, fb: Number = 0.0) -> Tensor:
+    """The function ``ib`` of ``x``, or (``inplace``) written into ``x``: PyTorch's node is the same,
+    saving ``x`` as it was."""
+    out = _act(x, ib, y, fa, fb)
+    return x._inplace(out) if inplace else out
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """Applies ``min(max(x, min_val), max_val)`` element-wise."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _hardtanh(input, min_val, max_val, inplace, "hardtanh_" if inplace else "hardtanh")
+
+
+def _hardtanh(input, min_val: Number, max_val: Number, inplace: bool, name: str) -> Tensor:
+    x = _input(input, name)
+    if inplace:
+        x._check_inplace()
+    v = x._value()
+    y = np.minimum(np.maximum(v, v.dtype.type(min_val)), v.dtype.type(max_val))
+    if not x._dtype.is_floating_point:
+        y = plain(y, x._dtype)
+        return x._inplace(y) if inplace else y
+    return _plain_or_inplace(x, HARDTANH, y, inplace, min_val, max_val)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1, max_val: float = 1) -> Tensor:
+    """In-place version of :func:`hardtanh`."""
+    return _hardtanh(input, min_val, max_val, True, "hardtanh_")
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """Applies ``min(max(0, x), 6)`` element-wise (PyTorch's ``hardtanh(x, 0, 6)``, and its node)."""
+    return _hardtanh(input, 0, 6, inplace, "relu6_" if inplace else "relu6")
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """Applies ``log(1 / (1 + exp(-x)))`` element-wise."""
+    x = _input(input, "log_sigmoid", "log_sigmoid_cpu")
+    v = x._value()
+    with _errstate():
+        buffer = np.exp(-np.abs(v))
+        y = _act(x, LOG_SIGMOID, np.minimum(v, 0) - np.log1p(buffer))
+    if y._tape is not None:
+        # (PyTorch's node keeps exp(-|x|), its forward's buffer)
+        y._tape.args[y._node] = lambda b=buffer, dt=x._dtype: (("buffer", plain(b, dt)), ("self", SAVED_SELF))
+    return y
+
+
+def softsign(input: Tensor) -> Tensor:
+    """Applies ``x / (1 + |x|)`` element-wise (PyTorch's composition, and its nodes)."""
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """Applies ``x - tanh(x)`` element-wise (PyTorch's composition, and its nodes)."""
+    return input - input.tanh()
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """Applies ``x - lambd`` where ``x > lambd``, ``x + lambd`` where ``x < -lambd``, 0 elsewhere."""
+    x = _input(input, "softshrink", "softshrink_check")
+    top = float(np.finfo(x._dtype.np).max)
+    if not 0 <= lambd <= top:
+        raise RuntimeError(f"lambda must be in range [0, {top:g}] for input dtype {D.legacy_name(x._dtype)}, but "
+                           f"found {lambd:g}")
+    v = x._value()
+    lam = v.dtype.type(lambd)
+    y = np.where(v > lam, v - lam, np.where(v < -lam, v + lam, v.dtype.type(0)))
+    return _act(x, SOFTSHRINK, y, lambd)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """Applies ``min(max(x + 3, 0), 6) / 6`` element-wise."""
+    x = _input(input, "hardsigmoid_" if inplace else "hardsigmoid", "hardsigmoid_cpu")
+    if inplace:
+        x._check_inplace()
+    v = x._value()
+    y = np.minimum(np.maximum(v + v.dtype.type(3), v.dtype.type(0)), v.dtype.type(6)) / v.dtype.type(6)
+    return _plain_or_inplace(x, HARDSIGMOID, y, inplace)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """Applies ``x * min(max(x + 3, 0), 6) / 6`` element-wise."""
+    x = _input(input, "hardswish_" if inplace else "hardswish", "hardswish_cpu")
+    if inplace:
+        x._check_inplace()
+    v = x._value()
+    y = v * np.minimum(np.maximum(v + v.dtype.type(3), v.dtype.type(0)), v.dtype.type(6)) / v.dtype.type(6)
+    return _plain_or_inplace(x, HARDSWISH, y, inplace)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """Applies ``x * tanh(softplus(x))`` element-wise."""
+    x = _input(input, "mish_" if inplace else "mish", "mish_cpu")
+    if inplace:
+        x._check_inplace()
+    v = x._value()
+    with _errstate():
+        y = v * np.tanh(np.log1p(np.exp(v)))
+    return _plain_or_inplace(x, MISH, y, inplace)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """The gated linear unit: ``a * sigmoid(b)``, ``a`` and ``b`` the halves of ``input`` along ``dim``."""
+    if input.dim() == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    d = wrap_dim(dim, input.dim())
+    n = input._shape[d]
+    if n % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {n}")
+    x = _input(input, "glu", "glu_cpu")
+    v = x._value()
+    a, b = np.split(v, 2, axis=d)
+    with _errstate():
+        y = a * _sigmoid(b)
+    return _act(x, GLU, y, dim)

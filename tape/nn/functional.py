@@ -11,7 +11,9 @@ from typing import Optional
 
 from .._dtype import dtype as DType
 from .._tensor import Tensor
-from ..ops.activations import elu, elu_, gelu, leaky_relu, leaky_relu_, silu, softplus
+from ..ops.activations import (elu, elu_, gelu, glu, hardsigmoid, hardswish, hardtanh, hardtanh_, leaky_relu,
+                               leaky_relu_, logsigmoid, mish, relu6, silu, softplus, softshrink, softsign,
+                               tanhshrink)
 from ..ops.activations import celu_ as _celu_
 from ..ops.activations import selu_ as _selu_
 from ..ops.distance import pdist
@@ -118,9 +120,18 @@ def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
     return _celu_(_tensor(input, "celu_"), alpha)
 
 
+def softmin(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+            dtype: Optional[DType] = None) -> Tensor:
+    """Applies a softmin function, ``softmax(-x)``, over ``dim`` (computed in ``dtype`` if given)."""
+    if dim is None:
+        dim = _softmax_dim("softmin", input.dim(), _stacklevel)
+    return (-input).softmax(dim) if dtype is None else (-input).softmax(dim, dtype=dtype)
+
+
 _ACTIVATIONS = ["relu", "relu_", "threshold", "threshold_", "softmax", "log_softmax", "sigmoid", "tanh",
                 "hardshrink", "prelu", "gelu", "silu", "softplus", "elu", "elu_", "leaky_relu", "leaky_relu_",
-                "selu", "selu_", "celu", "celu_"]
+                "selu", "selu_", "celu", "celu_", "hardtanh", "hardtanh_", "relu6", "logsigmoid", "softsign",
+                "tanhshrink", "softshrink", "hardsigmoid", "hardswish", "mish", "softmin", "glu"]
 
 # --- distances --------------------------------------------------------------------------
 _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
