@@ -261,3 +261,96 @@ def test_activations_forward_mode(fn):
     # (the function forms are front ends of their own, ``inplace`` deciding whether they change their input)
     x = tape.tensor([-1.5, -0.2, 0.3, 0.7, 3.0], dtype=tape.float64, requires_grad=True)
     assert tape.autograd.gradcheck(fn, (x,), check_forward_ad=True)
+
+
+def _chain(fn) -> list:
+    """The node names of a graph, depth first from ``fn``."""
+    names, todo = [], [fn]
+    while todo:
+        f = todo.pop()
+        if f is not None:
+            names.append(f.name().replace("torch::autograd::", ""))
+            todo.extend(e[0] for e in f.next_functions)
+    return names
+
+
+# (input shape, weight shape, bias shape or None, input transposed)
+LINEAR = [((4,), (3, 4), None, False), ((4,), (3, 4), (3,), False), ((2, 4), (3, 4), None, False),
+          ((2, 4), (3, 4), (3,), False), ((2, 4), (3, 4), (), False), ((5, 2, 4), (3, 4), None, False),
+          ((5, 2, 4), (3, 4), (3,), False), ((5, 2, 4), (3, 4), (), False), ((2, 5, 2, 4), (3, 4), (2, 3), False),
+          ((2, 5, 2, 4), (3, 4), (3,), False), ((4, 2, 5), (3, 4), (3,), True), ((0, 4), (3, 4), (3,), False),
+          ((2, 4), (4,), None, False)]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", range(len(LINEAR)))
+def test_linear_matches_torch(case):
+    torch = pytest.importorskip("torch")
+    xs, ws, bs, transposed = LINEAR[case]
+    rng = np.random.default_rng(case)
+    arrays = [rng.standard_normal(s) for s in (xs, ws) + ((bs,) if bs is not None else ())]
+    results = []
+    for M, F_ in ((tape, F), (torch, torch.nn.functional)):
+        ts = [M.tensor(a, requires_grad=True) for a in arrays]
+        x = ts[0].transpose(0, -1) if transposed else ts[0]
+        y = F_.linear(x, *ts[1:])
+        y.sum().backward()
+        results.append((_chain(y.grad_fn), y._version, y.detach().numpy(), [t.grad.numpy() for t in ts]))
+    (chain, version, value, grads), (t_chain, t_version, t_value, t_grads) = results
+    # (tape's matmul of a 1-D input squeezes out of place: version 0, PyTorch's 1)
+    assert chain == t_chain and (version == t_version or len(xs) == 1)
+    np.testing.assert_allclose(value, t_value, rtol=1e-12, atol=1e-12)
+    for g, tg in zip(grads, t_grads):
+        np.testing.assert_allclose(g, tg, rtol=1e-12, atol=1e-12)
+
+
+def test_linear_errors():
+    w = tape.randn(3, 4)
+    with pytest.raises(TypeError, match=r"^linear\(\): argument 'weight' \(position 2\) must be Tensor, not int$"):
+        F.linear(w, 3)
+    with pytest.raises(TypeError, match=r"^linear\(\): argument 'bias' \(position 3\) must be Tensor, not float$"):
+        F.linear(w, w, 1.0)
+    with pytest.raises(RuntimeError, match=r"^both arguments to linear need to be at least 1D, but they are 0D and 2D$"):
+        F.linear(tape.tensor(1.0), w)
+    with pytest.raises(RuntimeError, match=r"^mat1 and mat2 shapes cannot be multiplied \(2x5 and 4x3\)$"):
+        F.linear(tape.randn(2, 5), w, tape.randn(3))
+    assert tape.autograd.gradgradcheck(F.linear, (tape.randn(2, 3, 4, dtype=tape.float64, requires_grad=True),
+                                                  w.double().requires_grad_(),
+                                                  tape.randn(3, dtype=tape.float64, requires_grad=True)))
+
+
+def test_dropout():
+    x = tape.randn(400, 50, requires_grad=True)
+    tape.manual_seed(3)
+    y = F.dropout(x, 0.2)
+    tape.manual_seed(3)
+    assert tape.equal(F.dropout(x, 0.2), y) and y.grad_fn.name() == "MulBackward0"
+    kept = y != 0
+    assert 0.77 < kept.float().mean().item() < 0.83
+    assert tape.allclose(y[kept], x[kept] / 0.8)
+    y.sum().backward()
+    assert tape.allclose(x.grad, kept.float() / 0.8)
+    assert F.dropout(x, training=False) is x and F.dropout(x, 0.0) is x and tape.dropout(x, 0.3, False) is x
+    assert F.dropout(x, 1.0).abs().sum().item() == 0
+    z = x * 1
+    assert F.dropout(z, 0.5, inplace=True) is z and z._version == 1 and z.grad_fn.name() == "MulBackward0"
+    with pytest.raises(ValueError, match=r"^dropout probability has to be between 0 and 1, but got 1.5$"):
+        F.dropout(x, 1.5)
+    with pytest.raises(RuntimeError, match=r"^dropout probability has to be between 0 and 1, but got -1$"):
+        tape.dropout_(z, -1, True)
+    with pytest.raises(TypeError, match=r"^dropout_\(\): argument 'input' \(position 1\) must be Tensor, not int$"):
+        F.dropout(3, inplace=True)
+    with pytest.raises(RuntimeError, match=r"^result type Float can't be cast to the desired output type Long$"):
+        F.dropout(tape.tensor([1, 2]))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("inplace", [False, True])
+def test_dropout_draws_torchs_mask(inplace):
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).standard_normal((40, 30))
+    tape.manual_seed(5)
+    y = F.dropout(tape.tensor(a, dtype=tape.float32) * 1, 0.3, inplace=inplace)
+    torch.manual_seed(5)
+    t = torch.nn.functional.dropout(torch.tensor(a, dtype=torch.float32) * 1, 0.3, inplace=inplace)
+    assert np.array_equal(y.numpy(), t.numpy())

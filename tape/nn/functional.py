@@ -2,7 +2,8 @@
 
 Each calls the op of ``ops/`` that PyTorch's function calls (``relu`` is ``Tensor.relu``,
 ``relu(x, inplace=True)`` is ``Tensor.relu_``), so values, nodes and errors are the op's; the
-arguments and messages of the function itself are PyTorch's.  Sections: activations, losses.
+arguments and messages of the function itself are PyTorch's.  Sections: activations, layers
+(linear, dropout), distances, losses.
 """
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from ..ops.activations import (elu, elu_, gelu, glu, hardsigmoid, hardswish, har
                                tanhshrink)
 from ..ops.activations import celu_ as _celu_
 from ..ops.activations import selu_ as _selu_
+from ..ops.composite import dropout as _dropout
+from ..ops.composite import dropout_ as _dropout_
+from ..ops.composite import linear
 from ..ops.distance import pdist
 from ..ops.elementwise import celu as _celu
 from ..ops.elementwise import selu as _selu
@@ -133,10 +137,20 @@ _ACTIVATIONS = ["relu", "relu_", "threshold", "threshold_", "softmax", "log_soft
                 "selu", "selu_", "celu", "celu_", "hardtanh", "hardtanh_", "relu6", "logsigmoid", "softsign",
                 "tanhshrink", "softshrink", "hardsigmoid", "hardswish", "mish", "softmin", "glu"]
 
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zeroes each element of ``input`` with probability ``p`` (from the default generator) and
+    scales the others by ``1 / (1 - p)`` when ``training``."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    return _dropout_(input, p, training) if inplace else _dropout(input, p, training)
+
+
+_LAYERS = ["linear", "dropout"]
+
 # --- distances --------------------------------------------------------------------------
 _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 # --- losses -----------------------------------------------------------------------------
 _LOSSES: list = []
 
-__all__ = _ACTIVATIONS + _DISTANCES + _LOSSES
+__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES
