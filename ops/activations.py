@@ -332,7 +332,8 @@ def _hardtanh(input, min_val: Number, max_val: Number, inplace: bool, name: str)
     if inplace:
         x._check_inplace()
     v = x._value()
-    y = np.minimum(np.maximum(v, v.dtype.type(min_val)), v.dtype.type(max_val))
+    lo, hi = v.dtype.type(min_val), v.dtype.type(max_val)
+    y = np.where(v < lo, lo, np.where(v > hi, hi, v))     # (PyTorch's clamp: -0. and nan stay)
     if not x._dtype.is_floating_point:
         y = plain(y, x._dtype)
         return x._inplace(y) if inplace else y
@@ -381,7 +382,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
                            f"found {lambd:g}")
     v = x._value()
     lam = v.dtype.type(lambd)
-    y = np.where(v > lam, v - lam, np.where(v < -lam, v + lam, v.dtype.type(0)))
+    y = np.where(v > lam, v - lam, np.where(v < -lam, v + lam, v * v.dtype.type(0)))    # (nan stays, as PyTorch's)
     return _act(x, SOFTSHRINK, y, lambd)
 
 

@@ -354,3 +354,11 @@ def test_dropout_draws_torchs_mask(inplace):
     torch.manual_seed(5)
     t = torch.nn.functional.dropout(torch.tensor(a, dtype=torch.float32) * 1, 0.3, inplace=inplace)
     assert np.array_equal(y.numpy(), t.numpy())
+
+
+def test_clamping_activations_keep_what_pytorchs_clamp_keeps():
+    y = F.hardtanh(tape.tensor([-3, 0, 5]))
+    assert y.dtype == tape.int64 and y.tolist() == [-1, 0, 1]
+    y = F.relu6(tape.tensor([-0.0, math.nan, 7.0]))
+    assert math.copysign(1.0, y[0].item()) == -1.0 and math.isnan(y[1].item()) and y[2].item() == 6.0
+    assert math.isnan(F.softshrink(tape.tensor([math.nan]))[0].item())
