@@ -362,3 +362,19 @@ def test_clamping_activations_keep_what_pytorchs_clamp_keeps():
     y = F.relu6(tape.tensor([-0.0, math.nan, 7.0]))
     assert math.copysign(1.0, y[0].item()) == -1.0 and math.isnan(y[1].item()) and y[2].item() == 6.0
     assert math.isnan(F.softshrink(tape.tensor([math.nan]))[0].item())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["gelu", "softplus", "elu", "mish", "glu", "logsigmoid", "hardswish"])
+def test_activation_forward_over_reverse_matches_torch(name):
+    torch = pytest.importorskip("torch")
+    got = []
+    for M in (tape, torch):
+        fw = M.autograd.forward_ad
+        x = M.tensor([-1.5, 0.7, 2.0, -0.2], dtype=M.float64, requires_grad=True)
+        with fw.dual_level():
+            xd = fw.make_dual(x, M.tensor([1.0, 2.0, -1.0, 0.5], dtype=M.float64))
+            y = getattr(M.nn.functional, name)(xd)
+            (g,) = M.autograd.grad((y * M.arange(1.0, y.numel() + 1, dtype=M.float64)).sum(), xd, create_graph=True)
+            got.append(fw.unpack_dual(g).tangent.detach().numpy())
+    np.testing.assert_allclose(got[0], got[1], rtol=1e-12, atol=1e-12)
