@@ -242,8 +242,8 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
         x._check_inplace()
     v = x._value()
     with _errstate():
-        y = _act(x, SILU, v * _sigmoid(v))
-    return x._inplace(y) if inplace else y
+        y = v * _sigmoid(v)
+    return _plain_or_inplace(x, SILU, y, inplace)
 
 
 def _softplus(x: Tensor, beta: Number, threshold: Number) -> Tensor:
