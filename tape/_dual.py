@@ -23,7 +23,6 @@ tangent sweep over the rows it depends on (forward over reverse, ``NODES``).
 from __future__ import annotations
 
 import functools
-import inspect
 import sys
 import weakref
 from typing import Callable, Optional
@@ -140,10 +139,8 @@ def _inplace(name: str) -> bool:
 
 def _inplace_position(fn: Callable) -> int:
     """The position of ``fn``'s ``inplace`` argument (``torch.nn.functional.elu(x, inplace=True)``), or -1."""
-    try:
-        names = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return -1
+    code = getattr(fn, "__code__", None)        # (not inspect.signature: twenty thousand front ends)
+    names = code.co_varnames[:code.co_argcount] if code is not None else ()
     return names.index("inplace") if "inplace" in names else -1
 
 
