@@ -118,17 +118,18 @@ def _act_vjp(g, xs, y, r):
     return (cat([g * s, g * a * s * (1.0 - s)], d),)
 
 
-_NEGATIVE_SLOPE = ("In-place {} backward calculation is triggered with a negative slope which is not supported. This is "
-                   "caused by calling in-place forward function with a negative slope, please call out-of-place "
-                   "version instead.")
+_NEGATIVE_SLOPE = ("In-place {} backward calculation is triggered with a negative slope which is not supported. "
+                   "This is caused by calling in-place forward function with a negative slope, please call "
+                   "out-of-place version instead.")
+_LEAKY_ISSUE = (" File an issue at https://github.com/pytorch/pytorch if you do require supporting in-place leakRelu "
+                "backward calculation with negative slope")
 
 
 def _result_vjp(g, xs, y, r):
     k = int(r.ib)
     if r.fa < 0:
         if k == LEAKY_RELU_:
-            raise RuntimeError(_NEGATIVE_SLOPE.format("leakyReLu") + " File an issue at https://github.com/pytorch/pytorch "
-                               "if you do require supporting in-place leakRelu backward calculation with negative slope")
+            raise RuntimeError(_NEGATIVE_SLOPE.format("leakyReLu") + _LEAKY_ISSUE)
         raise RuntimeError(_NEGATIVE_SLOPE.format("elu"))
     if k == LEAKY_RELU_:
         return (_leaky(g, y, r.fa),)

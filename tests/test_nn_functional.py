@@ -140,7 +140,8 @@ def _shown(v):
 
 
 def _saved(fn) -> dict:
-    return {a: _shown(getattr(fn, a)) for a in dir(fn) if a.startswith("_saved_") and not a.endswith(("self", "result"))}
+    return {a: _shown(getattr(fn, a)) for a in dir(fn)
+            if a.startswith("_saved_") and not a.endswith(("self", "result"))}
 
 
 @pytest.mark.torch
@@ -245,8 +246,9 @@ def test_activation_errors_match_torch(k):
 
 def test_inplace_activations_write_the_tensor():
     x = tape.tensor([-1.0, 2.0], requires_grad=True)
-    for f, name in ((lambda t: F.elu(t, inplace=True), "EluBackward1"), (lambda t: F.silu(t, inplace=True), "SiluBackward0"),
-                    (F.leaky_relu_, "LeakyReluBackward1"), (F.selu_, "EluBackward1"), (F.celu_, "CeluBackward1")):
+    for f, name in ((lambda t: F.elu(t, inplace=True), "EluBackward1"),
+                    (lambda t: F.silu(t, inplace=True), "SiluBackward0"), (F.leaky_relu_, "LeakyReluBackward1"),
+                    (F.selu_, "EluBackward1"), (F.celu_, "CeluBackward1")):
         z = x * 1
         assert f(z) is z and z._version == 1 and z.grad_fn.name() == name
     v = tape.tensor([-1.0, 2.0])
@@ -310,7 +312,8 @@ def test_linear_errors():
         F.linear(w, 3)
     with pytest.raises(TypeError, match=r"^linear\(\): argument 'bias' \(position 3\) must be Tensor, not float$"):
         F.linear(w, w, 1.0)
-    with pytest.raises(RuntimeError, match=r"^both arguments to linear need to be at least 1D, but they are 0D and 2D$"):
+    with pytest.raises(RuntimeError,
+                       match=r"^both arguments to linear need to be at least 1D, but they are 0D and 2D$"):
         F.linear(tape.tensor(1.0), w)
     with pytest.raises(RuntimeError, match=r"^mat1 and mat2 shapes cannot be multiplied \(2x5 and 4x3\)$"):
         F.linear(tape.randn(2, 5), w, tape.randn(3))

@@ -137,6 +137,8 @@ _ACTIVATIONS = ["relu", "relu_", "threshold", "threshold_", "softmax", "log_soft
                 "selu", "selu_", "celu", "celu_", "hardtanh", "hardtanh_", "relu6", "logsigmoid", "softsign",
                 "tanhshrink", "softshrink", "hardsigmoid", "hardswish", "mish", "softmin", "glu"]
 
+
+# --- layers -----------------------------------------------------------------------------
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zeroes each element of ``input`` with probability ``p`` (from the default generator) and
     scales the others by ``1 / (1 - p)`` when ``training``."""
