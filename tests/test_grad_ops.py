@@ -324,6 +324,11 @@ def _distinct(arrays: tuple) -> tuple:
     return tuple(out)
 
 
+def _same_shape(da: Dom, db: Dom, min_dims: int = 0):
+    """Two inputs of one drawn shape, values in ``da`` and ``db``."""
+    return shapes(min_dims).flatmap(lambda s: st.tuples(array(s, da), array(s, db)))
+
+
 def _paired(second, min_dims: int = 1, d: Dom = REAL):
     """An input of a drawn shape ``s`` and a second one of shape ``second(s)`` (values in ``d``)."""
     return shapes(min_dims).flatmap(lambda s: st.tuples(array(s, d), array(second(s), d)))
@@ -1133,6 +1138,16 @@ OPS: dict[str, Op] = {
                            _paired(lambda s: s, min_dims=2)),
     "diagonal_scatter_offset_method": Op(lambda M, x, z: x.diagonal_scatter(z.diagonal(-1, 0, -1), -1, 0, -1) * x,
                                          _paired(lambda s: s, min_dims=2)),
+    # ---- losses (ops/losses.py): targets scaled to 1e-3 keep input - target away from the kinks
+    "mse_loss": Op(lambda M, x, t: M.nn.functional.mse_loss(x, t), _same_shape(REAL, REAL), True),
+    "mse_loss_none": Op(lambda M, x, t: M.nn.functional.mse_loss(x, t, reduction="none"), _same_shape(REAL, REAL), True),
+    "l1_loss": Op(lambda M, x, t: M.nn.functional.l1_loss(x, t * 1e-3), _same_shape(KINK0, REAL), True),
+    "smooth_l1_loss_sum": Op(lambda M, x, t: M.nn.functional.smooth_l1_loss(x, t * 1e-3, reduction="sum", beta=0.5),
+                             _same_shape(REAL.avoiding((0.5, -0.5)), REAL), True),
+    "huber_loss_none": Op(lambda M, x, t: M.nn.functional.huber_loss(x, t * 1e-3, reduction="none", delta=2.0),
+                          _same_shape(REAL.avoiding((2.0, -2.0)), REAL), True),
+    "soft_margin_loss": _u(lambda M, x: M.nn.functional.soft_margin_loss(x, M.full(x.shape, -0.7, dtype=x.dtype))),
+    "soft_margin_loss_none": _u(lambda M, x: M.nn.functional.soft_margin_loss(x, M.ones_like(x), reduction="none")),
     # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
     "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
     "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),

@@ -2,7 +2,8 @@
 
 Each calls the op of ``ops/`` that PyTorch's function calls (``relu`` is ``Tensor.relu``,
 ``relu(x, inplace=True)`` is ``Tensor.relu_``), so values, nodes and errors are the op's; the
-arguments and messages of the function itself are PyTorch's.  Sections: activations, losses.
+arguments and messages of the function itself are PyTorch's.  Sections: activations, distances, losses (the losses
+are written in ``ops/losses.py``).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .._dtype import dtype as DType
 from .._tensor import Tensor
 from ..ops.distance import pdist
 from ..ops.functions import cosine_similarity, pairwise_distance
+from ..ops.losses import huber_loss, l1_loss, mse_loss, smooth_l1_loss, soft_margin_loss
 from ..ops.nodes import threshold as _threshold
 from ..ops.nodes import threshold_ as _threshold_
 
@@ -97,6 +99,6 @@ _ACTIVATIONS = ["relu", "relu_", "threshold", "threshold_", "softmax", "log_soft
 _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 # --- losses -----------------------------------------------------------------------------
-_LOSSES: list = []
+_LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss"]
 
 __all__ = _ACTIVATIONS + _DISTANCES + _LOSSES

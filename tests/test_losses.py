@@ -1,0 +1,227 @@
+"""The loss functions of tape.nn.functional (ops/losses.py): values, nodes, warnings, errors, gradients
+to the third order; and a comparison with PyTorch's, case by case."""
+import warnings
+
+import numpy as np
+import pytest
+
+import tape
+import tape.nn.functional as F
+
+X = [[0.5, -2.0, 1.25], [3.0, 0.0, -0.75]]
+T = [[1.0, 0.5, 1.0], [-1.0, 0.25, -0.5]]
+
+
+def _pair(dtype=tape.float64):
+    return tape.tensor(X, dtype=dtype, requires_grad=True), tape.tensor(T, dtype=dtype, requires_grad=True)
+
+
+def _checks(fn, *inputs):
+    """gradcheck, gradgradcheck and a third order (the gradgradcheck of a first derivative) in float64."""
+    assert tape.autograd.gradcheck(fn, inputs)
+    assert tape.autograd.gradgradcheck(fn, inputs)
+
+    def first(*xs):
+        return tape.autograd.grad(fn(*xs).sum(), xs[0], create_graph=True)[0]
+    assert tape.autograd.gradgradcheck(first, inputs)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_pointwise_values_and_nodes(reduction):
+    x, t = _pair()
+    d = np.array(X) - np.array(T)
+    a = np.abs(d)
+    expected = {"mse_loss": (d * d, "MseLossBackward0"),
+                "l1_loss": (a, {"mean": "MeanBackward0", "sum": "SumBackward0", "none": "AbsBackward0"}[reduction]),
+                "smooth_l1_loss": (np.where(a < 1, 0.5 * d * d, a - 0.5), "SmoothL1LossBackward0"),
+                "huber_loss": (np.where(a < 1, 0.5 * d * d, a - 0.5), "HuberLossBackward0")}
+    for name, (loss, node) in expected.items():
+        y = getattr(F, name)(x, t, reduction=reduction)
+        want = loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+        assert np.allclose(y.detach().numpy(), want), name
+        assert y.grad_fn.name() == node, name
+    y = F.soft_margin_loss(x, t.detach(), reduction=reduction)
+    loss = np.log1p(np.exp(-np.array(X) * np.array(T)))
+    assert np.allclose(y.detach().numpy(), loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum"
+                       else loss)
+    assert y.grad_fn.name() == "SoftMarginLossBackward0" and len(y.grad_fn.next_functions) == 1
+
+
+def test_beta_and_delta():
+    x, t = _pair()
+    d = np.array(X) - np.array(T)
+    a = np.abs(d)
+    y = F.smooth_l1_loss(x, t, reduction="none", beta=2.0)
+    assert np.allclose(y.detach().numpy(), np.where(a < 2, 0.25 * d * d, a - 1.0))
+    assert y.grad_fn._saved_beta == 2.0 and y.grad_fn._saved_reduction == 0
+    y = F.huber_loss(x, t, reduction="sum", delta=0.5)
+    assert np.allclose(y.item(), np.where(a < 0.5, 0.5 * d * d, 0.5 * (a - 0.25)).sum())
+    assert y.grad_fn._saved_delta == 0.5 and y.grad_fn._saved_target is t
+    assert F.smooth_l1_loss(x, t, beta=0.0).grad_fn.name() == "MeanBackward0"      # (the L1 loss)
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_pointwise_gradients_to_third_order(name, reduction):
+    x, t = _pair()
+    if name == "soft_margin_loss":
+        _checks(lambda x: F.soft_margin_loss(x, t.detach(), reduction=reduction), x)
+    else:
+        _checks(lambda x, t: getattr(F, name)(x, t, reduction=reduction), x, t)
+
+
+def test_float32_and_weights():
+    x, t = _pair(tape.float32)
+    for name in ("mse_loss", "smooth_l1_loss", "huber_loss", "l1_loss"):
+        y = getattr(F, name)(x, t)
+        assert y.dtype == tape.float32
+        y.backward()
+    assert x.grad.dtype == tape.float32
+    w = tape.tensor([[1.0, 2.0, 0.5], [0.0, 1.0, 3.0]])
+    y = F.mse_loss(x, t, weight=w)
+    d = np.array(X) - np.array(T)
+    assert np.isclose(y.item(), (d * d * w.numpy()).sum() / w.numpy().sum())
+    assert y.grad_fn.name() == "DivBackward0"
+    assert F.huber_loss(x, t, weight=w).grad_fn.name() == "MeanBackward0"
+    with pytest.raises(ValueError, match=r"^Weights and input must have the same size\.$"):
+        F.l1_loss(x, t, weight=w[0])
+    with pytest.raises(ValueError, match=r"^Invalid reduction mode: avg\. Expected one of 'none', 'mean', 'sum'\.$"):
+        F.mse_loss(x, t, weight=w, reduction="avg")
+
+
+def test_reduction_arguments_and_their_warnings():
+    x, t = _pair()
+    with pytest.raises(ValueError, match=r"^avg is not a valid value for reduction$"):
+        F.mse_loss(x, t, reduction="avg")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summed = F.mse_loss(x, t, size_average=False)
+        unreduced = F.l1_loss(x, t, reduce=False)
+        mean = F.smooth_l1_loss(x, t, reduction="elementwise_mean")
+    assert [str(w.message) for w in caught] == [
+        "size_average and reduce args will be deprecated, please use reduction='sum' instead.",
+        "size_average and reduce args will be deprecated, please use reduction='none' instead.",
+        "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead."]
+    assert all(w.filename == __file__ for w in caught)
+    assert summed.grad_fn._saved_reduction == 2 and unreduced.shape == (2, 3) and mean.grad_fn._saved_reduction == 1
+
+
+def test_target_size_warning_and_broadcast():
+    x, t = _pair()
+    t0 = t[0].detach().requires_grad_()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = F.mse_loss(x, t0, reduction="none")
+    assert [str(w.message) for w in caught] == [
+        "Using a target size (torch.Size([3])) that is different to the input size (torch.Size([2, 3])). This will "
+        "likely lead to incorrect results due to broadcasting. Please ensure they have the same size."]
+    assert caught[0].filename == __file__
+    assert y.shape == (2, 3) and y.grad_fn.next_functions[1][0].name() == "ExpandBackward0"
+    y.sum().backward()
+    assert np.allclose(t0.grad.numpy(), (-2 * (np.array(T)[0] - np.array(X))).sum(0) * -1)
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="must match the size"):
+        F.l1_loss(x, tape.zeros(4))
+
+
+def test_errors():
+    x, t = _pair()
+    with pytest.raises(RuntimeError, match=r"^smooth_l1_loss does not support negative values for beta\.$"):
+        F.smooth_l1_loss(x, t, beta=-1.0)
+    with pytest.raises(RuntimeError, match=r"^huber_loss does not support non-positive values for delta\.$"):
+        F.huber_loss(x, t, delta=0.0)
+    with pytest.raises(RuntimeError, match=r"^The function 'soft_margin_loss' is not differentiable with respect to "
+                       r"argument 'target'\. This input cannot have requires_grad True\.$"):
+        F.soft_margin_loss(x, t)
+    with tape.no_grad():
+        F.soft_margin_loss(x, t)
+    with pytest.raises(NotImplementedError, match=r"^\"mse_cpu\" not implemented for 'Long'$"):
+        F.mse_loss(tape.tensor([1, 2]), tape.tensor([2, 2]))
+    with pytest.raises(AttributeError, match="'float' object has no attribute 'size'"):
+        F.mse_loss(x, 1.0)
+
+
+def test_integer_target_promotes_and_empty_mean_is_nan():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = F.mse_loss(x, tape.tensor([0, 4]))
+    assert y.dtype == tape.float32 and y.item() == 2.5 and len(y.grad_fn.next_functions) == 2
+    e = tape.zeros(0, requires_grad=True)
+    assert np.isnan(F.mse_loss(e, e.detach()).item()) and F.mse_loss(e, e.detach(), reduction="sum").item() == 0
+
+
+# --- against PyTorch ------------------------------------------------------------------------
+R = np.random.default_rng(7)
+A = R.normal(size=(3, 4)) * 2
+B = R.normal(size=(3, 4)) * 2
+W = np.abs(R.normal(size=(3, 4)))
+S = np.sign(R.normal(size=(3, 4)))
+
+# (id, fn(F, *tensors), arrays, which require grad)
+CASES = []
+for _name in ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"):
+    for _red in ("mean", "sum", "none"):
+        CASES.append((f"{_name}-{_red}", lambda F, a, b, n=_name, r=_red: getattr(F, n)(a, b, reduction=r),
+                      (A, B), (True, True)))
+    CASES.append((f"{_name}-broadcast", lambda F, a, b, n=_name: getattr(F, n)(a, b), (A, B[0]), (True, True)))
+    CASES.append((f"{_name}-bad-reduction", lambda F, a, b, n=_name: getattr(F, n)(a, b, reduction="x"), (A, B),
+                  (True, False)))
+    CASES.append((f"{_name}-bad-broadcast", lambda F, a, b, n=_name: getattr(F, n)(a, b), (A, B[:, :3]),
+                  (True, False)))
+    if _name != "smooth_l1_loss":
+        for _red in ("mean", "sum", "none"):
+            CASES.append((f"{_name}-weight-{_red}",
+                          lambda F, a, b, w, n=_name, r=_red: getattr(F, n)(a, b, weight=w, reduction=r),
+                          (A, B, W), (True, True, False)))
+CASES += [
+    ("smooth_l1_loss-beta", lambda F, a, b: F.smooth_l1_loss(a, b, beta=0.5), (A, B), (True, True)),
+    ("smooth_l1_loss-beta0", lambda F, a, b: F.smooth_l1_loss(a, b, beta=0.0), (A, B), (True, True)),
+    ("smooth_l1_loss-negative-beta", lambda F, a, b: F.smooth_l1_loss(a, b, beta=-0.5), (A, B), (True, True)),
+    ("huber_loss-delta", lambda F, a, b: F.huber_loss(a, b, reduction="sum", delta=2.5), (A, B), (True, True)),
+    ("huber_loss-zero-delta", lambda F, a, b: F.huber_loss(a, b, delta=0), (A, B), (True, True)),
+    ("mse_loss-size-average", lambda F, a, b: F.mse_loss(a, b, size_average=False), (A, B), (True, True)),
+    ("l1_loss-reduce", lambda F, a, b: F.l1_loss(a, b, reduce=False), (A, B), (True, True)),
+    ("soft_margin_loss", lambda F, a, b: F.soft_margin_loss(a, b), (A, S), (True, False)),
+    ("soft_margin_loss-sum", lambda F, a, b: F.soft_margin_loss(a, b, reduction="sum"), (A, B), (True, False)),
+    ("soft_margin_loss-none", lambda F, a, b: F.soft_margin_loss(a, b, reduction="none"), (A, S), (True, False)),
+    ("soft_margin_loss-target-grad", lambda F, a, b: F.soft_margin_loss(a, b), (A, S), (True, True)),
+]
+
+
+def _run(M, fn, arrays, rg, dtype):
+    """Value, node name, first and second derivatives (of the sum of squared first ones) or the error,
+    and the warnings, of ``fn`` over tensors of module ``M``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ts = [M.tensor(a, dtype=dtype if a.dtype.kind == "f" else None, requires_grad=r) for a, r in zip(arrays, rg)]
+            y = fn(M.nn.functional, *ts)
+            wrt = [t for t in ts if t.requires_grad]
+            first = M.autograd.grad(y.sum(), wrt, create_graph=True)
+            second = M.autograd.grad(sum((g * g).sum() for g in first), wrt, allow_unused=True)
+            out = (y.detach().numpy(), str(y.dtype), type(y.grad_fn).__name__, [g.detach().numpy() for g in first],
+                   [None if g is None else np.asarray(g.detach().numpy(force=True) if M is not tape else g.numpy())
+                    for g in second])
+        except Exception as e:     # noqa: BLE001  (the error is what is compared)
+            out = (type(e).__name__, str(e))
+    return out, [str(w.message) for w in caught]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_matches_torch(case, dtype):
+    torch = pytest.importorskip("torch")
+    _, fn, arrays, rg = case
+    (want, want_warnings) = _run(torch, fn, arrays, rg, getattr(torch, dtype))
+    (got, got_warnings) = _run(tape, fn, arrays, rg, getattr(tape, dtype))
+    assert got_warnings == want_warnings
+    if isinstance(want[0], str):
+        assert got == want
+        return
+    tol = dict(rtol=1e-4, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+    assert got[1:3] == want[1:3]
+    assert np.allclose(got[0], want[0], equal_nan=True, **tol)
+    for g, w in zip(got[3], want[3]):
+        assert np.allclose(g, w, **tol)
+    for g, w in zip(got[4], want[4]):
+        zero = g is None or w is None
+        assert (zero and not np.any(g if w is None else w)) or np.allclose(g, w, **tol)
