@@ -1,10 +1,11 @@
 """Loss functions of ``torch.nn.functional``.
 
 The losses PyTorch computes in one op of its own (``MseLossBackward0``, ``SmoothL1LossBackward0``,
-``HuberLossBackward0``, ``SoftMarginLossBackward0``) are one Python-rule row each (``ops/_rule.py``), the
-reduction kept in the row, their derivative written in tape ops as PyTorch's formula, so every order
-comes from it.  The losses PyTorch writes as a composition (``l1_loss``, the weighted forms) are the
-same composition here, so their nodes are PyTorch's too.
+``HuberLossBackward0``, ``SoftMarginLossBackward0``, ``NllLossBackward0``, ``NllLoss2DBackward0``) are
+one Python-rule row each (``ops/_rule.py``), the reduction kept in the row, their derivative written in
+tape ops as PyTorch's formula, so every order comes from it.  The losses PyTorch writes as a
+composition (``l1_loss``, ``cross_entropy``, the weighted forms) are the same composition here, so
+their nodes are PyTorch's too.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import numpy as np
 from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._rule import rule_adjoint
 from ._spec import PYTHON, TRANSPOSED, X0, X1, Op, public, register, tangents
+from .functions import S_ADD, _div_scalar, _mul_scalar, _scalar_op
 from .layout import broadcast_tensors
 
-POINTWISE = PYTHON.start + 97
+NLL_GRAD, POINTWISE, NLL = PYTHON.start + 96, PYTHON.start + 97, PYTHON.start + 98
 MSE, SMOOTH_L1, HUBER, SOFT_MARGIN = 0, 1, 2, 3         # (``ib`` of a POINTWISE row)
 NONE, MEAN, SUM = 0, 1, 2                               # (``ia``: PyTorch's reduction enum)
 _POINTWISE_NODES = ("MseLossBackward0", "SmoothL1LossBackward0", "HuberLossBackward0", "SoftMarginLossBackward0")
@@ -224,4 +226,209 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: Optional[bool]
     return input._pointwise_loss(target, _reduction_enum(reduction), SOFT_MARGIN)
 
 
-__all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss"]
+
+# --- the negative log likelihood ------------------------------------------------------------
+# A NLL row's second input is the target as weights of ``input``'s shape: ``-weight[c]`` where
+# ``c`` is the target class of the row along the class dim (dim 1; 0 for a 1-D input), 0 at the
+# other classes and where the target is ``ignore_index``; so the loss is ``weights * input``
+# summed over the class dim, and its derivative ``weights`` times the adjoint, linear in both.
+# ``ia``: the reduction, ``ib``: 1 for PyTorch's 2-D form (``NllLoss2DBackward0``), ``fa``: the
+# total weight a mean divides by, ``fb``: ``ignore_index``.
+def _nll_vjp(g, xs, y, r):
+    x, w = xs
+    if r.ia == MEAN and r.fa != 0:     # (no weight at all: every entry of ``w`` is 0, as PyTorch's gradient)
+        g = g / r.fa
+    elif r.ia == NONE and x.dim() > 1:
+        g = g.unsqueeze(1)
+    d = w * g
+    if state.grad and x._rg:
+        # PyTorch's gradient is a function of the input too (of zero derivative): recorded, it needs a
+        # gradient whenever the input does, under ``NllLossBackwardBackward0``
+        return emit(NLL_GRAD, np.require(d._value(), d._dtype.np, "C"), d._dtype, d, x, ib=r.ib), None
+    return d, None
+
+
+register(Op(NLL, "nll_loss", "NllLossBackward0", X0, _nll_vjp, py_adjoint=rule_adjoint, arity=2, nondiff=(1,),
+            grad_fn_of=lambda r: ("NllLossBackward0", "NllLoss2DBackward0")[r.ib],
+            node_saved=(("ignore_index", lambda r: int(r.fb) % (1 << 64)), ("reduction", lambda r: r.ia),
+                        ("self", X0))))
+register(Op(NLL_GRAD, "nll_loss_backward", "NllLossBackwardBackward0", 0,
+            lambda g, xs, y, r: (g, plain(np.zeros(xs[1]._shape, g._dtype.np), g._dtype)),
+            py_adjoint=rule_adjoint, arity=2,
+            grad_fn_of=lambda r: ("NllLossBackwardBackward0", "NllLoss2DBackwardBackward0")[r.ib]))
+tangents({NLL: TRANSPOSED, NLL_GRAD: TRANSPOSED})     # (linear in their adjoints)
+
+
+def _nll_checks(x: Tensor, target: Tensor, weight: Optional[Tensor], spatial: bool) -> None:
+    """PyTorch's checks of ``nll_loss`` (``spatial``: of its 2-D form, over a 4-D input) on the
+    arguments' shapes and dtypes, in its order."""
+    c = x._shape[-1] if x.dim() == 1 else x._shape[1]
+    if spatial:
+        if target.dim() != 3:
+            raise RuntimeError("only batches of spatial targets supported (3D tensors) but got targets of dimension: "
+                               f"{target.dim()}")
+        if weight is not None and weight.numel() != c:
+            raise RuntimeError("weight tensor should be defined either for all or no classes")
+        if x._shape[0] != target._shape[0] or x._shape[2:] != target._shape[1:]:
+            raise RuntimeError(f"size mismatch (got input: {list(x._shape)} , target: {list(target._shape)}")
+        kernel = "nll_loss2d_forward_out_frame"
+    else:
+        if target.dim() > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if not (x.dim() == 1 and target.dim() == 0) and x._shape[0] != target._shape[0]:
+            raise RuntimeError(f"size mismatch (got input: {list(x._shape)}, target: {list(target._shape)})")
+        if weight is not None and (weight.dim() != 1 or weight.numel() != c):
+            raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
+                               f"weight tensor of shape: {list(weight._shape)}")
+        kernel = "nll_loss_out_frame"
+    if not x._dtype.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(x._dtype)}'")
+    if target._dtype not in (D.int64, D.uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {D.legacy_name(target._dtype)}")
+    if weight is not None and weight._dtype is not x._dtype:
+        raise RuntimeError(f"expected scalar type {D.legacy_name(x._dtype)} but found {D.legacy_name(weight._dtype)}")
+    if weight is not None and weight._rg and state.grad:
+        raise RuntimeError("The function 'nll_loss_forward' is not differentiable with respect to argument 'weight'. "
+                           "This input cannot have requires_grad True.")
+
+
+@public("_nll_loss")
+def _nll(self, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_index: int) -> Tensor:
+    """The row of ``nll_loss`` over a 1-D, 2-D or 4-D ``self`` (PyTorch's ``nll_loss`` and
+    ``nll_loss2d``), its arguments checked."""
+    spatial = self.dim() == 4
+    _nll_checks(self, target, weight, spatial)
+    x = self._value()
+    dt = self._dtype
+    t = target._value().astype(np.int64)
+    keep = t != ignore_index
+    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    bad = keep & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
+    safe = np.where(keep, t, 0)
+    per = (weight._value()[safe] if weight is not None else np.ones(t.shape, dt.np)) * keep
+    per = per.astype(dt.np, copy=False)
+    if x.ndim == 1:
+        weights = np.zeros(x.shape, dt.np)      # (a 0-d target: one class)
+        weights[safe] = -per
+        out = np.where(keep, -per * x[safe], dt.np.type(0))
+    else:
+        onehot = np.expand_dims(safe, 1) == np.arange(n_classes).reshape((1, -1) + (1,) * (x.ndim - 2))
+        weights = np.where(onehot, -np.expand_dims(per, 1), dt.np.type(0)).astype(dt.np, copy=False)
+        picked = np.take_along_axis(x, np.expand_dims(safe, 1), 1).squeeze(1)
+        out = np.where(keep, -per * picked, dt.np.type(0))
+    total = float(per.sum()) if reduction == MEAN else 0.0
+    with np.errstate(all="ignore"):
+        if reduction == MEAN:
+            out = np.asarray(out.sum() / dt.np.type(total) if total else np.nan * out.sum(), dt.np)
+        elif reduction == SUM:
+            out = np.asarray(out.sum(), dt.np)
+    y = np.require(out, dt.np, "C")
+    if self._rg and state.grad:
+        return emit(NLL, y, dt, self, plain(np.ascontiguousarray(weights), dt), ia=reduction, ib=int(spatial),
+                    fa=total, fb=float(ignore_index))
+    return plain(y, dt)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, size_average: Optional[bool] = None,
+             ignore_index: int = -100, reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
+    """The negative log likelihood loss: ``-weight[target] * input[target]`` along the class dim
+    (dim 1, or 0 for a 1-D ``input``), targets equal to ``ignore_index`` left out, reduced by
+    ``reduction`` (the mean divides by the sum of the weights taken)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _nll_nd(input, target, weight, _reduction_enum(reduction), ignore_index)
+
+
+def _nll_nd(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_index: int) -> Tensor:
+    """PyTorch's ``nll_loss_nd``: inputs of 3 or more than 4 dims viewed as 4-D ones."""
+    if x.dim() < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {x.dim()})")
+    if x.dim() == 1 and target.dim() == 1:
+        if target._shape[0] != 1:
+            raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target._shape[0]}")
+        target = target.view(())
+    if x.dim() != 1 and x._shape[0] != (target._shape[0] if target._shape else 1):
+        raise ValueError(f"Expected input batch_size ({x._shape[0]}) to match target batch_size "
+                         f"({target._shape[0] if target._shape else 1}).")
+    if x.dim() in (1, 2, 4):
+        return x._nll_loss(target, weight, reduction, ignore_index)
+    n, c = x._shape[:2]
+    out_size = (n,) + tuple(x._shape[2:])
+    if tuple(target._shape[1:]) != tuple(x._shape[2:]):
+        raise RuntimeError(f"Expected target size {list(out_size)}, got {list(target._shape)}")
+    x = x.contiguous().view(n, c, 1, -1)
+    target = target.contiguous().view(n, 1, -1)
+    out = x._nll_loss(target, weight, reduction, ignore_index)
+    return out.view(out_size) if reduction == NONE else out
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                  size_average: Optional[bool] = None, ignore_index: int = -100, reduce: Optional[bool] = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """The cross entropy between the log-softmax of ``input`` over the class dim (dim 1, or 0 for a
+    1-D ``input``) and ``target``: class indices (as :func:`nll_loss`) or, of ``input``'s shape,
+    class probabilities; ``label_smoothing`` mixes the target with the uniform distribution."""
+    reduction = _reduction(size_average, reduce, reduction)
+    enum = _reduction_enum(reduction)
+    class_dim = 1 if input.dim() > 1 else 0
+    if tuple(input._shape) == tuple(target._shape):
+        if not target._dtype.is_floating_point:
+            raise RuntimeError("Expected floating point type for target with class probabilities, got "
+                               f"{D.legacy_name(target._dtype)}")
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        return _cross_entropy_probabilities(input, target, weight, enum, label_smoothing, class_dim)
+    if label_smoothing > 0.0:
+        if label_smoothing > 1.0:
+            raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        return _cross_entropy_smoothed(input, target, weight, enum, ignore_index, label_smoothing, class_dim)
+    return _nll_nd(input.log_softmax(class_dim), target, weight, enum, ignore_index)
+
+
+def _class_view(weight: Tensor, ndim: int, class_dim: int) -> Tensor:
+    """``weight`` viewed to broadcast along the class dim of an input of ``ndim`` dims."""
+    return weight.view(tuple(weight._shape[0] if k == class_dim else 1 for k in range(ndim)))
+
+
+def _cross_entropy_probabilities(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
+                                 smoothing: float, class_dim: int) -> Tensor:
+    n_classes = x._shape[class_dim]
+    if weight is not None and (weight.dim() != 1 or weight.numel() != n_classes):
+        raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {n_classes} classes or no "
+                           f"classes but got weight tensor of shape: {list(weight._shape)}")
+    logp = x.log_softmax(class_dim)
+    if smoothing > 0.0:
+        if smoothing > 1.0:
+            raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {smoothing}")
+        target = _scalar_op(_mul_scalar(target, 1 - smoothing), smoothing / n_classes, S_ADD)
+    terms = logp * target
+    if weight is not None:
+        terms = terms * (_class_view(weight, x.dim(), 1) if x.dim() > 1 else weight)
+    if reduction == MEAN:
+        if not x.numel():
+            return -terms.sum().fill_(float("nan"))
+        return _div_scalar(-terms.sum(), x.numel() // n_classes)
+    if reduction == SUM:
+        return -terms.sum()
+    return -terms.sum(class_dim)
+
+
+def _cross_entropy_smoothed(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_index: int,
+                            smoothing: float, class_dim: int) -> Tensor:
+    logp = x.log_softmax(class_dim)
+    nll = _nll_nd(logp, target, weight, reduction, ignore_index)
+    ignored = target == ignore_index
+    if weight is not None:
+        smooth = -(logp * _class_view(weight, logp.dim(), class_dim)).sum(class_dim)
+    else:
+        smooth = -logp.sum(class_dim)
+    smooth.masked_fill_(ignored, 0.0)
+    if reduction == MEAN:
+        if weight is not None:
+            smooth = smooth.sum() / weight.gather(0, target.masked_select(~ignored).flatten()).sum()
+        else:
+            smooth = smooth.sum() / (~ignored).sum()
+    elif reduction == SUM:
+        smooth = smooth.sum()
+    return _mul_scalar(nll, 1 - smoothing) + _mul_scalar(smooth, smoothing / x._shape[class_dim])

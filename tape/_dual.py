@@ -3,8 +3,8 @@
 A dual tensor is an ordinary handle whose tangent is kept here (``TANGENTS``, by the handle's id),
 so nothing in ``Tensor`` or in any op's front end knows about forward mode, and recording costs
 exactly what it did when no dual level is active.  Entering a level swaps every op's front end
-(Tensor methods, operators and properties, and the ``tape``, ``tape.linalg`` and ``tape.special``
-functions made from the registry) for a wrapper, and exiting puts the originals back.
+(Tensor methods, operators and properties, and the ``tape``, ``tape.linalg``, ``tape.special`` and
+``tape.nn.functional`` functions) for a wrapper, and exiting puts the originals back.
 
 A wrapper called with a dual tensor among its arguments runs the op as it is (the primal, with
 its own history and errors), then runs it again on stand-ins: each dual argument a leaf copy that
@@ -518,7 +518,7 @@ def _pairs(out, s_out):
 
 def _targets():
     """(owner, name, value) of every op front end: Tensor members and the functions of ``tape``,
-    ``tape.linalg`` and ``tape.special``."""
+    ``tape.linalg``, ``tape.special`` and ``tape.nn.functional``."""
     # (the package's modules, by name: they import this one)
     tape = sys.modules["tape"]
     members = set()
@@ -529,7 +529,7 @@ def _targets():
         yield Tensor, name, vars(Tensor)[name]
     for name in sorted(tape._functions):
         yield tape, name, getattr(tape, name)
-    for module in (sys.modules["tape.linalg"], sys.modules["tape.special"]):
+    for module in (sys.modules["tape.linalg"], sys.modules["tape.special"], sys.modules["tape.nn.functional"]):
         for name in module.__all__:
             value = getattr(module, name)
             if callable(value) and not isinstance(value, type):

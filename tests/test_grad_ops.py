@@ -1148,6 +1148,17 @@ OPS: dict[str, Op] = {
                           _same_shape(REAL.avoiding((2.0, -2.0)), REAL), True),
     "soft_margin_loss": _u(lambda M, x: M.nn.functional.soft_margin_loss(x, M.full(x.shape, -0.7, dtype=x.dtype))),
     "soft_margin_loss_none": _u(lambda M, x: M.nn.functional.soft_margin_loss(x, M.ones_like(x), reduction="none")),
+    "nll_loss": _ud(lambda M, x: M.nn.functional.nll_loss(x, M.arange(x.shape[0]) % x.shape[1]), 2, 2),
+    "nll_loss_1d_weight_none": _ud(lambda M, x: M.nn.functional.nll_loss(
+        x, M.tensor(x.shape[0] - 1), M.linspace(0.5, 2.0, x.shape[0], dtype=x.dtype), reduction="none"), 1, 1),
+    "nll_loss_2d_ignored_sum": _ud(lambda M, x: M.nn.functional.nll_loss(
+        x, (M.arange(x.shape[0] * x.shape[2] * x.shape[3]) % x.shape[1]).reshape(x.shape[0], *x.shape[2:]),
+        ignore_index=0, reduction="sum"), 4, 4),
+    "cross_entropy": _ud(lambda M, x: M.nn.functional.cross_entropy(x, M.arange(x.shape[0]) % x.shape[1]), 2, 2),
+    "cross_entropy_3d_smoothing": _ud(lambda M, x: M.nn.functional.cross_entropy(
+        x, (M.arange(x.shape[0] * x.shape[2]) % x.shape[1]).reshape(x.shape[0], x.shape[2]), label_smoothing=0.2), 3, 3),
+    "cross_entropy_probabilities": Op(lambda M, x, p: M.nn.functional.cross_entropy(x, p.softmax(-1), label_smoothing=0.1),
+                                      _same_shape(REAL, REAL, min_dims=1), True),
     # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
     "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
     "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),

@@ -148,6 +148,75 @@ def test_integer_target_promotes_and_empty_mean_is_nan():
     assert np.isnan(F.mse_loss(e, e.detach()).item()) and F.mse_loss(e, e.detach(), reduction="sum").item() == 0
 
 
+def test_nll_loss_values_weights_and_nodes():
+    x = tape.tensor(X, dtype=tape.float64, requires_grad=True)
+    w = tape.tensor([0.5, 2.0, 4.0], dtype=tape.float64)
+    y = F.nll_loss(x, tape.tensor([2, 1]), w)
+    assert np.isclose(y.item(), -(4.0 * 1.25 + 2.0 * 0.0) / 6.0) and y.grad_fn.name() == "NllLossBackward0"
+    y.backward()
+    assert x.grad.tolist() == [[0.0, 0.0, -4.0 / 6.0], [0.0, -2.0 / 6.0, 0.0]]
+    y = F.nll_loss(x, tape.tensor([2, -100]), w, reduction="none")
+    assert y.tolist() == [-5.0, 0.0] and y.grad_fn._saved_ignore_index == 2 ** 64 - 100
+    assert np.isnan(F.nll_loss(x, tape.tensor([1, 1]), ignore_index=1).item())
+    assert F.nll_loss(x[0], tape.tensor(1)).item() == 2.0
+    images = tape.zeros(2, 3, 2, 2, requires_grad=True)
+    assert F.nll_loss(images, tape.zeros(2, 2, 2, dtype=tape.int64)).grad_fn.name() == "NllLoss2DBackward0"
+    y = F.nll_loss(tape.zeros(2, 3, 4, requires_grad=True), tape.zeros(2, 4, dtype=tape.int64), reduction="none")
+    assert y.shape == (2, 4) and y.grad_fn.name() == "ViewBackward0"
+    assert y.grad_fn.next_functions[0][0].name() == "NllLoss2DBackward0"
+    assert y.grad_fn.next_functions[0][0].next_functions[0][0].name() == "ViewBackward0"
+
+
+def test_cross_entropy_nodes_and_values():
+    x = tape.tensor(X, dtype=tape.float64, requires_grad=True)
+    logp = np.array(X) - np.log(np.exp(np.array(X)).sum(1, keepdims=True))
+    y = F.cross_entropy(x, tape.tensor([2, 0]))
+    assert np.isclose(y.item(), -(logp[0, 2] + logp[1, 0]) / 2)
+    assert y.grad_fn.name() == "NllLossBackward0" and y.grad_fn.next_functions[0][0].name() == "LogSoftmaxBackward0"
+    p = tape.tensor([[0.25, 0.25, 0.5], [1.0, 0.0, 0.0]], dtype=tape.float64)
+    y = F.cross_entropy(x, p)
+    assert np.isclose(y.item(), -(logp * p.numpy()).sum() / 2) and y.grad_fn.name() == "DivBackward1"
+    y = F.cross_entropy(x, tape.tensor([2, 0]), label_smoothing=0.3)
+    smooth = -(logp.sum(1)).mean()
+    assert np.isclose(y.item(), 0.7 * -(logp[0, 2] + logp[1, 0]) / 2 + 0.1 * smooth)
+    assert y.grad_fn.name() == "AddBackward0"
+    assert [f.name() for f, _ in y.grad_fn.next_functions] == ["MulBackward1", "MulBackward1"]
+
+
+def test_nll_and_cross_entropy_errors():
+    x = tape.tensor(X, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"^expected target dtype to be Long or Byte, but got Float$"):
+        F.nll_loss(x, tape.tensor([0.0, 1.0]))
+    with pytest.raises(IndexError, match=r"^Target 3 is out of bounds\.$"):
+        F.cross_entropy(x, tape.tensor([0, 3]))
+    with pytest.raises(ValueError, match=r"^Expected input batch_size \(2\) to match target batch_size \(3\)\.$"):
+        F.nll_loss(x, tape.tensor([0, 1, 1]))
+    with pytest.raises(RuntimeError, match=r"^weight tensor should be defined either for all 3 classes or no classes "
+                       r"but got weight tensor of shape: \[2\]$"):
+        F.nll_loss(x, tape.tensor([0, 1]), tape.ones(2))
+    with pytest.raises(RuntimeError, match=r"^label_smoothing must be between 0\.0 and 1\.0\. Got: 1\.5$"):
+        F.cross_entropy(x, tape.tensor([0, 1]), label_smoothing=1.5)
+    with pytest.raises(RuntimeError, match=r"^ignore_index is not supported for floating point target$"):
+        F.cross_entropy(x, x.detach(), ignore_index=0)
+    with pytest.raises(RuntimeError, match=r"^The function 'nll_loss_forward' is not differentiable with respect to "
+                       r"argument 'weight'\. This input cannot have requires_grad True\.$"):
+        F.nll_loss(x, tape.tensor([0, 1]), tape.ones(3, requires_grad=True))
+
+
+@pytest.mark.parametrize("case", ["nll", "indices", "smoothing-weight", "probabilities"])
+def test_nll_and_cross_entropy_gradients_to_third_order(case):
+    x = tape.tensor(X, dtype=tape.float64, requires_grad=True)
+    t = tape.tensor([2, -100])
+    w = tape.tensor([0.5, 2.0, 4.0], dtype=tape.float64)
+    p = tape.tensor([[0.25, 0.25, 0.5], [0.5, 0.0, 0.5]], dtype=tape.float64, requires_grad=True)
+    fns = {"nll": (lambda x: F.nll_loss(x, t, w, reduction="sum"), (x,)),
+           "indices": (lambda x: F.cross_entropy(x, tape.tensor([2, 0]), reduction="none"), (x,)),
+           "smoothing-weight": (lambda x: F.cross_entropy(x, t, w, label_smoothing=0.2), (x,)),
+           "probabilities": (lambda x, p: F.cross_entropy(x, p, label_smoothing=0.1), (x, p))}
+    fn, inputs = fns[case]
+    _checks(fn, *inputs)
+
+
 # --- against PyTorch ------------------------------------------------------------------------
 R = np.random.default_rng(7)
 A = R.normal(size=(3, 4)) * 2
@@ -185,6 +254,95 @@ CASES += [
     ("soft_margin_loss-target-grad", lambda F, a, b: F.soft_margin_loss(a, b), (A, S), (True, True)),
 ]
 
+X2 = R.normal(size=(3, 4))
+X1, X3, X4, X5 = R.normal(size=4), R.normal(size=(2, 3, 4)), R.normal(size=(2, 3, 2, 2)), R.normal(size=(2, 3, 2, 1, 2))
+T2, T2_IGNORED, T3, T4, T5 = (np.array(v) for v in ([0, 3, 1], [0, -100, 2], [[0, 2, 1, 1], [2, 2, 0, 1]],
+                                                     [[[0, 2], [1, 1]], [[2, 0], [0, 1]]],
+                                                     [[[[0, 2]]], [[[1, 1]]]]))
+W4, W3 = np.abs(R.normal(size=4)) + 0.1, np.abs(R.normal(size=3)) + 0.1
+P2 = np.exp(R.normal(size=(3, 4)))
+P2 /= P2.sum(1, keepdims=True)
+for _name in ("nll_loss", "cross_entropy"):
+    for _red in ("mean", "sum", "none"):
+        CASES += [
+            (f"{_name}-{_red}", lambda F, a, t, n=_name, r=_red: getattr(F, n)(a, t, reduction=r), (X2, T2), (True, False)),
+            (f"{_name}-weight-ignored-{_red}", lambda F, a, t, w, n=_name, r=_red: getattr(F, n)(a, t, w, reduction=r),
+             (X2, T2_IGNORED, W4), (True, False, False)),
+            (f"{_name}-1d-{_red}", lambda F, a, t, n=_name, r=_red: getattr(F, n)(a, t, reduction=r), (X1, np.array(2)),
+             (True, False)),
+            (f"{_name}-3d-{_red}", lambda F, a, t, n=_name, r=_red: getattr(F, n)(a, t, reduction=r), (X3, T3), (True, False)),
+            (f"{_name}-4d-weight-{_red}", lambda F, a, t, w, n=_name, r=_red: getattr(F, n)(a, t, w, reduction=r),
+             (X4, T4, W3), (True, False, False)),
+            (f"{_name}-5d-{_red}", lambda F, a, t, n=_name, r=_red: getattr(F, n)(a, t, reduction=r), (X5, T5), (True, False)),
+        ]
+    CASES += [
+        (f"{_name}-ignore-index", lambda F, a, t, n=_name: getattr(F, n)(a, t, ignore_index=3), (X2, T2), (True, False)),
+        (f"{_name}-all-ignored", lambda F, a, t, n=_name: getattr(F, n)(a, t, ignore_index=0), (X2[:1], T2[:1]),
+         (True, False)),
+        # (values only: PyTorch's backward fails there, "size mismatch (got input: [4], target: [1])")
+        (f"{_name}-1d-target-of-one", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X1, T2[:1]), (False, False)),
+        (f"{_name}-1d-target-of-two", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X1, T2[:2]), (True, False)),
+        (f"{_name}-0d-input", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X1[0], np.array(0)), (True, False)),
+        (f"{_name}-float-target", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X2, T2 * 1.0), (True, False)),
+        (f"{_name}-int32-target", lambda F, a, t, n=_name: getattr(F, n)(a, t.int()), (X2, T2), (True, False)),
+        (f"{_name}-uint8-target", lambda F, a, t, n=_name: getattr(F, n)(a, t.byte()), (X2, T2), (True, False)),
+        (f"{_name}-batch-mismatch", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X2, T2[:2]), (True, False)),
+        (f"{_name}-target-2d", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X2, T3[:, :3].T), (True, False)),
+        (f"{_name}-out-of-bounds", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X2, T2 + 1), (True, False)),
+        (f"{_name}-negative-target", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X2, T2 - 1), (True, False)),
+        (f"{_name}-weight-size", lambda F, a, t, w, n=_name: getattr(F, n)(a, t, w), (X2, T2, W3), (True, False, False)),
+        (f"{_name}-weight-size-4d", lambda F, a, t, w, n=_name: getattr(F, n)(a, t, w), (X4, T4, W4), (True, False, False)),
+        (f"{_name}-weight-dtype", lambda F, a, t, w, n=_name: getattr(F, n)(a, t, w.double() if a.dtype != w.double().dtype
+                                                                      else w.float()), (X2, T2, W4), (True, False, False)),
+        (f"{_name}-weight-grad", lambda F, a, t, w, n=_name: getattr(F, n)(a, t, w), (X2, T2, W4), (True, False, True)),
+        (f"{_name}-3d-target-size", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X3, T3[:, :3]), (True, False)),
+        (f"{_name}-4d-target-dims", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X4, T3[:, :2]), (True, False)),
+        (f"{_name}-4d-target-size", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X4, T4[:, :1]), (True, False)),
+        (f"{_name}-size-average", lambda F, a, t, n=_name: getattr(F, n)(a, t, size_average=False), (X2, T2), (True, False)),
+        (f"{_name}-bad-reduction", lambda F, a, t, n=_name: getattr(F, n)(a, t, reduction="avg"), (X2, T2), (True, False)),
+        (f"{_name}-empty", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X2[:0], T2[:0]), (True, False)),
+    ]
+CASES += [
+    ("nll_loss-integer-input", lambda F, a, t: F.nll_loss(a.long(), t), (X2, T2), (False, False)),
+    ("nll_loss-4d-integer-input", lambda F, a, t: F.nll_loss(a.long(), t), (X4, T4), (False, False)),
+]
+for _red in ("mean", "sum", "none"):
+    CASES += [
+        (f"cross_entropy-smoothing-{_red}", lambda F, a, t, r=_red: F.cross_entropy(a, t, reduction=r, label_smoothing=0.2),
+         (X2, T2_IGNORED), (True, False)),
+        (f"cross_entropy-smoothing-weight-{_red}",
+         lambda F, a, t, w, r=_red: F.cross_entropy(a, t, w, reduction=r, label_smoothing=0.3), (X2, T2_IGNORED, W4),
+         (True, False, False)),
+        (f"cross_entropy-smoothing-3d-{_red}",
+         lambda F, a, t, r=_red: F.cross_entropy(a, t, reduction=r, label_smoothing=0.1), (X3, T3), (True, False)),
+        (f"cross_entropy-probabilities-{_red}", lambda F, a, p, r=_red: F.cross_entropy(a, p, reduction=r), (X2, P2),
+         (True, True)),
+        (f"cross_entropy-probabilities-weight-smoothing-{_red}",
+         lambda F, a, p, w, r=_red: F.cross_entropy(a, p, w, reduction=r, label_smoothing=0.25), (X2, P2, W4),
+         (True, False, False)),
+        (f"cross_entropy-probabilities-3d-weight-{_red}",
+         lambda F, a, p, w, r=_red: F.cross_entropy(a, p.softmax(1), w, reduction=r), (X4, X4 * 0.5, W3),
+         (True, False, False)),
+        (f"cross_entropy-probabilities-1d-{_red}", lambda F, a, p, r=_red: F.cross_entropy(a, p, reduction=r),
+         (X1, P2[0]), (True, False)),
+    ]
+CASES += [
+    ("cross_entropy-smoothing-too-big", lambda F, a, t: F.cross_entropy(a, t, label_smoothing=1.5), (X2, T2), (True, False)),
+    ("cross_entropy-smoothing-negative", lambda F, a, t: F.cross_entropy(a, t, label_smoothing=-0.1), (X2, T2),
+     (True, False)),
+    ("cross_entropy-smoothing-ignore-index", lambda F, a, t: F.cross_entropy(a, t, ignore_index=1, label_smoothing=0.1),
+     (X2, T2), (True, False)),
+    ("cross_entropy-probabilities-too-big", lambda F, a, p: F.cross_entropy(a, p, label_smoothing=1.5), (X2, P2),
+     (True, False)),
+    ("cross_entropy-probabilities-ignore-index", lambda F, a, p: F.cross_entropy(a, p, ignore_index=1), (X2, P2),
+     (True, False)),
+    ("cross_entropy-probabilities-weight-size", lambda F, a, p, w: F.cross_entropy(a, p, w), (X2, P2, W3),
+     (True, False, False)),
+    ("cross_entropy-probabilities-long", lambda F, a, p: F.cross_entropy(a, p.long()), (X2, P2), (True, False)),
+    ("cross_entropy-probabilities-empty", lambda F, a, p: F.cross_entropy(a, p), (X2[:0], P2[:0]), (True, False)),
+    ("cross_entropy-probabilities-other-shape", lambda F, a, p: F.cross_entropy(a, p), (X2, P2[:, :3]), (True, False)),
+]
+
 
 def _run(M, fn, arrays, rg, dtype):
     """Value, node name, first and second derivatives (of the sum of squared first ones) or the error,
@@ -195,8 +353,8 @@ def _run(M, fn, arrays, rg, dtype):
             ts = [M.tensor(a, dtype=dtype if a.dtype.kind == "f" else None, requires_grad=r) for a, r in zip(arrays, rg)]
             y = fn(M.nn.functional, *ts)
             wrt = [t for t in ts if t.requires_grad]
-            first = M.autograd.grad(y.sum(), wrt, create_graph=True)
-            second = M.autograd.grad(sum((g * g).sum() for g in first), wrt, allow_unused=True)
+            first = M.autograd.grad(y.sum(), wrt, create_graph=True) if wrt else []
+            second = M.autograd.grad(sum((g * g).sum() for g in first), wrt, allow_unused=True) if wrt else []
             out = (y.detach().numpy(), str(y.dtype), type(y.grad_fn).__name__, [g.detach().numpy() for g in first],
                    [None if g is None else np.asarray(g.detach().numpy(force=True) if M is not tape else g.numpy())
                     for g in second])
