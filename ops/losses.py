@@ -1,8 +1,8 @@
 """Loss functions of ``torch.nn.functional``.
 
 The losses PyTorch computes in one op of its own (``MseLossBackward0``, ``SmoothL1LossBackward0``,
-``HuberLossBackward0``, ``SoftMarginLossBackward0``, ``NllLossBackward0``, ``NllLoss2DBackward0``) are
-one Python-rule row each (``ops/_rule.py``), the reduction kept in the row, their derivative written in
+``HuberLossBackward0``, ``SoftMarginLossBackward0``, ``NllLossBackward0``, ``NllLoss2DBackward0``,
+``BinaryCrossEntropyBackward0``, ``BinaryCrossEntropyWithLogitsBackward0``) are one Python-rule row each (``ops/_rule.py``), the reduction kept in the row, their derivative written in
 tape ops as PyTorch's formula, so every order comes from it.  The losses PyTorch writes as a
 composition (``l1_loss``, ``cross_entropy``, the weighted forms) are the same composition here, so
 their nodes are PyTorch's too.
@@ -14,13 +14,14 @@ from typing import Optional
 
 import numpy as np
 
-from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
+from .._emit import D, Size, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._rule import rule_adjoint
-from ._spec import PYTHON, TRANSPOSED, X0, X1, Op, public, register, tangents
+from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, X2, Op, public, register, tangents
 from .functions import S_ADD, _div_scalar, _mul_scalar, _scalar_op
 from .layout import broadcast_tensors
 
-NLL_GRAD, POINTWISE, NLL = PYTHON.start + 96, PYTHON.start + 97, PYTHON.start + 98
+BCE_GRAD, BCE, NLL_GRAD = PYTHON.start + 93, PYTHON.start + 94, PYTHON.start + 96
+POINTWISE, NLL = PYTHON.start + 97, PYTHON.start + 98
 MSE, SMOOTH_L1, HUBER, SOFT_MARGIN = 0, 1, 2, 3         # (``ib`` of a POINTWISE row)
 NONE, MEAN, SUM = 0, 1, 2                               # (``ia``: PyTorch's reduction enum)
 _POINTWISE_NODES = ("MseLossBackward0", "SmoothL1LossBackward0", "HuberLossBackward0", "SoftMarginLossBackward0")
@@ -326,7 +327,7 @@ def _nll(self, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_
             out = np.asarray(out.sum(), dt.np)
     y = np.require(out, dt.np, "C")
     if self._rg and state.grad:
-        return emit(NLL, y, dt, self, plain(np.ascontiguousarray(weights), dt), ia=reduction, ib=int(spatial),
+        return emit(NLL, y, dt, self, plain(np.array(weights), dt), ia=reduction, ib=int(spatial),
                     fa=total, fb=float(ignore_index))
     return plain(y, dt)
 
@@ -432,3 +433,174 @@ def _cross_entropy_smoothed(x: Tensor, target: Tensor, weight: Optional[Tensor],
     elif reduction == SUM:
         smooth = smooth.sum()
     return _mul_scalar(nll, 1 - smoothing) + _mul_scalar(smooth, smoothing / x._shape[class_dim])
+
+
+# --- binary cross entropy -------------------------------------------------------------------
+# A BCE row lists ``input``, ``target`` and the weights (ones when none is given) broadcast to
+# the input's shape, and for the logits form with ``pos_weight`` (``ib`` bit 1) that too: the
+# weights are constants (PyTorch's node shows no edge to them).  ``ib`` bit 0: the logits form;
+# ``ia``: the reduction.
+B_LOGITS, B_POS = 1, 2
+
+
+def _log_sigmoid(x: Tensor) -> Tensor:
+    return -plain(np.zeros((), x._dtype.np), x._dtype).logaddexp(-x)
+
+
+def _bce_vjp(g, xs, y, r):
+    x, t, w = xs[:3]
+    if r.ia == MEAN:
+        g = g / x.numel()
+    g = g * w
+    if not r.ib & B_LOGITS:
+        return _bce_grad(g, x, t), -x.logit() * g, None
+    if r.ib & B_POS:
+        pw = xs[3]
+        pt = pw * t
+        return ((pt + 1.0 - t) * x.sigmoid() - pt) * g, (_log_sigmoid(-x) - _log_sigmoid(x) * pw) * g, None, None
+    return (x.sigmoid() - t) * g, -x * g, None
+
+
+def _bce_grad(g: Tensor, x: Tensor, t: Tensor) -> Tensor:
+    """PyTorch's gradient of the binary cross entropy (``g`` the adjoint, weighted): ``g (x - t) /
+    max(x (1 - x), 1e-12)``, a row of its own (``BinaryCrossEntropyBackwardBackward0``) whose
+    derivatives are PyTorch's formulas, as its second derivatives."""
+    dt = g._dtype
+    xv, tv = x._value(), t._value()
+    y = np.require((xv - tv) / np.maximum((1 - xv) * xv, dt.np.type(1e-12)) * g._value(), dt.np, "C")
+    if not (state.grad and (g._rg or x._rg or t._rg)):
+        return plain(y, dt)
+    tape = write_tape()
+    nodes = [node_in(tape, a, dt, a._shape) for a in (g, x, t)]
+    return recorded(tape, tape.append_listed(BCE_GRAD, dt.arena, y, nodes), y, dt)
+
+
+def _bce_grad_vjp(gg, xs, y, r):
+    g, x, t = xs
+    eps = 1e-12
+    inverse = 1.0 / ((1.0 - x) * x).clamp(min=eps)
+    d2 = (x * x - 2.0 * x * t + t) / ((x + eps).pow(2) * ((1.0 - x) + eps).pow(2))
+    return gg * (x - t) * inverse, gg * g * d2, -gg * g * inverse
+
+
+register(Op(BCE_GRAD, "binary_cross_entropy_backward", "BinaryCrossEntropyBackwardBackward0", X0 | X1 | X2,
+            _bce_grad_vjp, arity=LISTED))
+register(Op(BCE, "binary_cross_entropy", "BinaryCrossEntropyBackward0", X0 | X1 | X2, _bce_vjp, arity=LISTED,
+            grad_fn_of=lambda r: ("BinaryCrossEntropyBackward0", "BinaryCrossEntropyWithLogitsBackward0")[r.ib & 1],
+            nondiff_of=lambda r: (2, 3) if r.ib & B_POS else (2,),
+            node_saved=lambda r: (("reduction", lambda r: r.ia), ("self", X0), ("target", X1), ("weight", X2))))
+tangents({BCE: TRANSPOSED, BCE_GRAD: TRANSPOSED})     # (linear in their adjoints)
+
+
+def _bce_row(x: Tensor, t: Tensor, weight: Optional[Tensor], pos_weight: Optional[Tensor], reduction: int,
+             logits: bool) -> Tensor:
+    # (PyTorch's logits form computes in place on ``1 - target``: the result has the target's dtype)
+    dt = t._dtype
+    v, tv = x._value().astype(dt.np, copy=False), t._value()
+    w = np.broadcast_to(weight._value().astype(dt.np, copy=False) if weight is not None else dt.np.type(1), v.shape)
+    with np.errstate(all="ignore"):
+        if logits:
+            log_sig = np.minimum(v, 0) - np.log1p(np.exp(-np.abs(v)))
+            if pos_weight is not None:
+                pw = np.broadcast_to(pos_weight._value().astype(dt.np, copy=False), v.shape)
+                log_sig = log_sig * ((pw - 1) * tv + 1)
+            loss = (1 - tv) * v - log_sig
+        else:
+            loss = (tv - 1) * np.maximum(np.log1p(-v), -100) - tv * np.maximum(np.log(v), -100)
+        loss = loss * w
+        if reduction == MEAN:
+            loss = loss.mean() if loss.size else np.nan
+        elif reduction == SUM:
+            loss = loss.sum()
+    y = np.require(loss, dt.np, "C")
+    if not (state.grad and (x._rg or t._rg)):
+        return plain(y, dt)
+    consts = [plain(np.array(w), dt)]
+    if logits and pos_weight is not None:
+        consts.append(plain(np.array(pw), dt))
+    tape = write_tape()
+    nodes = [node_in(tape, a, dt, a._shape) for a in (x, t, *consts)]
+    ib = (B_LOGITS if logits else 0) | (B_POS if logits and pos_weight is not None else 0)
+    return recorded(tape, tape.append_listed(BCE, dt.arena, y, nodes, ia=reduction, ib=ib), y, dt)
+
+
+def _no_grad_weight(name: str, arg: str, w: Optional[Tensor]) -> None:
+    if w is not None and w._rg and state.grad:
+        raise RuntimeError(f"The function '{name}' is not differentiable with respect to argument '{arg}'. "
+                           "This input cannot have requires_grad True.")
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                         size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                         reduction: str = "mean") -> Tensor:
+    """The binary cross entropy ``-(target log(input) + (1 - target) log(1 - input))`` of
+    probabilities ``input`` (each log at least -100), times ``weight``, reduced by ``reduction``."""
+    enum = _reduction_enum(_reduction(size_average, reduce, reduction))
+    if target.size() != input.size():
+        raise ValueError(f"Using a target size ({target.size()}) that is different to the input size ({input.size()}) "
+                         "is deprecated. Please ensure they have the same size.")
+    if weight is not None:
+        weight = weight.expand(_expand_shape(target._shape, weight._shape))
+        _same_as_input(input, _broadcast_shapes(input._shape, weight._shape))
+    if target._dtype is not input._dtype:
+        raise RuntimeError(f"Found dtype {D.legacy_name(target._dtype)} but expected {D.legacy_name(input._dtype)}")
+    if not input._dtype.is_floating_point:
+        raise NotImplementedError(f"\"binary_cross_entropy\" not implemented for '{D.legacy_name(input._dtype)}'")
+    for t in (input, target):
+        v = t._value()
+        if not ((v >= 0) & (v <= 1)).all():
+            raise RuntimeError(f"all elements of {'input' if t is input else 'target'} should be between 0 and 1")
+    _no_grad_weight("binary_cross_entropy", "weight", weight)
+    return _bce_row(input, target, weight, None, enum, False)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                                     size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                                     reduction: str = "mean", pos_weight: Optional[Tensor] = None) -> Tensor:
+    """The binary cross entropy of ``sigmoid(input)`` and ``target``, computed from the logits
+    without overflow; ``pos_weight`` weighs the positive term (along the last dim), ``weight`` the
+    whole; reduced by ``reduction``."""
+    enum = _reduction_enum(_reduction(size_average, reduce, reduction))
+    if target.size() != input.size():
+        raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
+    if not input._dtype.is_floating_point:
+        raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{D.legacy_name(input._dtype)}'")
+    if pos_weight is not None:
+        _same_as_input(input, _broadcast_shapes(pos_weight._shape, input._shape))
+    if weight is not None:
+        _same_as_input(input, _broadcast_shapes(input._shape, weight._shape))
+    _no_grad_weight("binary_cross_entropy_with_logits", "weight", weight)
+    _no_grad_weight("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
+    return _bce_row(input, target, weight, pos_weight, enum, True)
+
+
+def _expand_shape(shape: tuple, other: tuple) -> Size:
+    """``torch.broadcast_shapes(shape, other)``, with its message."""
+    n = max(len(shape), len(other))
+    out = [1] * (n - len(shape)) + list(shape)
+    for k in range(-1, -len(other) - 1, -1):
+        if other[k] != 1 and out[k] not in (1, other[k]):
+            raise RuntimeError(f"Attempting to broadcast a dimension of length {other[k]} at {k}! Mismatching argument "
+                               f"at index 1 had {Size(other)}; but expected shape should be broadcastable to {out}")
+        if other[k] != 1:
+            out[k] = other[k]
+    return Size(out)
+
+
+def _same_as_input(input: Tensor, shape: Size) -> None:
+    """PyTorch's error for a weight that broadcasts beyond the input's shape (an in-place product)."""
+    if tuple(shape) != tuple(input._shape):
+        raise RuntimeError(f"output with shape {list(input._shape)} doesn't match the broadcast shape {list(shape)}")
+
+
+def _broadcast_shapes(a: tuple, b: tuple) -> Size:
+    """PyTorch's broadcast of two shapes (its error where they do not broadcast)."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for k, (p, q) in enumerate(zip(a, b)):
+        if p != q and 1 not in (p, q):
+            raise RuntimeError(f"The size of tensor a ({p}) must match the size of tensor b ({q}) at non-singleton "
+                               f"dimension {k}")
+        out.append(q if p == 1 else p)
+    return Size(out)

@@ -1159,6 +1159,15 @@ OPS: dict[str, Op] = {
         x, (M.arange(x.shape[0] * x.shape[2]) % x.shape[1]).reshape(x.shape[0], x.shape[2]), label_smoothing=0.2), 3, 3),
     "cross_entropy_probabilities": Op(lambda M, x, p: M.nn.functional.cross_entropy(x, p.softmax(-1), label_smoothing=0.1),
                                       _same_shape(REAL, REAL, min_dims=1), True),
+    "binary_cross_entropy": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy(x.sigmoid(), t.sigmoid()),
+                               _same_shape(REAL, REAL), True),
+    "binary_cross_entropy_weight_none": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy(
+        x.sigmoid(), t.sigmoid(), M.full(x.shape, 0.7, dtype=x.dtype), reduction="none"), _same_shape(REAL, REAL), True),
+    "binary_cross_entropy_with_logits_sum": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy_with_logits(
+        x, t.sigmoid(), reduction="sum"), _same_shape(REAL, REAL), True),
+    "binary_cross_entropy_with_logits_weights": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy_with_logits(
+        x, t.sigmoid(), M.full(x.shape, 0.7, dtype=x.dtype), pos_weight=M.full(x.shape[-1:], 2.5, dtype=x.dtype)),
+        _same_shape(REAL, REAL, min_dims=1), True),
     # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
     "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
     "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),

@@ -217,6 +217,38 @@ def test_nll_and_cross_entropy_gradients_to_third_order(case):
     _checks(fn, *inputs)
 
 
+def test_binary_cross_entropy_values_nodes_errors():
+    p = tape.tensor([[0.25, 0.5], [0.0, 1.0]], dtype=tape.float64, requires_grad=True)
+    t = tape.tensor([[1.0, 0.0], [1.0, 1.0]], dtype=tape.float64)
+    y = F.binary_cross_entropy(p, t, reduction="none")
+    assert np.allclose(y.detach().numpy(), [[np.log(4.0), np.log(2.0)], [100.0, 0.0]])      # (logs at least -100)
+    assert y.grad_fn.name() == "BinaryCrossEntropyBackward0" and len(y.grad_fn.next_functions) == 2
+    w = tape.tensor([2.0, 0.5], dtype=tape.float64)
+    assert np.isclose(F.binary_cross_entropy(p, t, w, reduction="sum").item(), 2 * np.log(4) + 0.5 * np.log(2) + 200)
+    with pytest.raises(RuntimeError, match=r"^all elements of input should be between 0 and 1$"):
+        F.binary_cross_entropy(p * 2, t)
+    with pytest.raises(ValueError, match=r"^Using a target size \(torch.Size\(\[2\]\)\) that is different to the "
+                       r"input size \(torch.Size\(\[2, 2\]\)\) is deprecated\. Please ensure they have the same size\.$"):
+        F.binary_cross_entropy(p, t[0])
+    x = tape.tensor([[-800.0, 0.0], [3.0, 800.0]], dtype=tape.float64, requires_grad=True)
+    y = F.binary_cross_entropy_with_logits(x, t, reduction="none", pos_weight=tape.tensor([3.0, 1.0], dtype=tape.float64))
+    assert np.allclose(y.detach().numpy(), [[2400.0, np.log(2.0)], [3 * np.log1p(np.exp(-3.0)), 0.0]])
+    assert y.grad_fn.name() == "BinaryCrossEntropyWithLogitsBackward0"
+    with pytest.raises(ValueError, match=r"^Target size \(torch.Size\(\[2\]\)\) must be the same as input size "):
+        F.binary_cross_entropy_with_logits(x, t[0])
+
+
+@pytest.mark.parametrize("logits", [False, True])
+def test_binary_cross_entropy_gradients_to_third_order(logits):
+    x = tape.tensor([[0.2, 0.6, 0.9], [0.4, 0.5, 0.3]], dtype=tape.float64, requires_grad=True)
+    t = tape.tensor([[0.1, 0.3, 0.95], [0.5, 0.5, 0.8]], dtype=tape.float64, requires_grad=True)
+    w = tape.tensor([1.0, 2.0, 0.5], dtype=tape.float64)
+    if logits:
+        _checks(lambda x, t: F.binary_cross_entropy_with_logits(x, t, w, pos_weight=w * 3), x, t)
+    else:
+        _checks(lambda x, t: F.binary_cross_entropy(x, t, w, reduction="none"), x, t)
+
+
 # --- against PyTorch ------------------------------------------------------------------------
 R = np.random.default_rng(7)
 A = R.normal(size=(3, 4)) * 2
@@ -343,6 +375,50 @@ CASES += [
     ("cross_entropy-probabilities-other-shape", lambda F, a, p: F.cross_entropy(a, p), (X2, P2[:, :3]), (True, False)),
 ]
 
+PROB = 1 / (1 + np.exp(-A))
+PROB_EDGES = np.array([[0.0, 1.0, 0.5], [1e-50, 1 - 1e-12, 0.25]])
+for _red in ("mean", "sum", "none"):
+    CASES += [
+        (f"binary_cross_entropy-{_red}", lambda F, p, t, r=_red: F.binary_cross_entropy(p, t, reduction=r),
+         (PROB, np.abs(S) * 0.7), (True, True)),
+        (f"binary_cross_entropy-weight-{_red}", lambda F, p, t, w, r=_red: F.binary_cross_entropy(p, t, w, reduction=r),
+         (PROB, P2 * 0.0 + 0.3, W[0]), (True, False, False)),
+        (f"binary_cross_entropy_with_logits-{_red}",
+         lambda F, x, t, r=_red: F.binary_cross_entropy_with_logits(x, t, reduction=r), (A * 10, PROB), (True, True)),
+        (f"binary_cross_entropy_with_logits-weights-{_red}",
+         lambda F, x, t, w, pw, r=_red: F.binary_cross_entropy_with_logits(x, t, w, reduction=r, pos_weight=pw),
+         (A, PROB, W, W[0] * 2), (True, True, False, False)),
+    ]
+CASES += [
+    ("binary_cross_entropy-edges", lambda F, p, t: F.binary_cross_entropy(p, t, reduction="none"),
+     (PROB_EDGES, PROB_EDGES[::-1].copy()), (False, False)),
+    ("binary_cross_entropy-above-one", lambda F, p, t: F.binary_cross_entropy(p, t), (PROB + 0.5, PROB), (True, False)),
+    ("binary_cross_entropy-negative", lambda F, p, t: F.binary_cross_entropy(p, t), (PROB - 0.5, PROB), (True, False)),
+    ("binary_cross_entropy-target-above-one", lambda F, p, t: F.binary_cross_entropy(p, t), (PROB, PROB + 1),
+     (True, False)),
+    ("binary_cross_entropy-size", lambda F, p, t: F.binary_cross_entropy(p, t), (PROB, PROB[0]), (True, False)),
+    ("binary_cross_entropy-weight-size", lambda F, p, t, w: F.binary_cross_entropy(p, t, w), (PROB, PROB, W[:, :3]),
+     (True, False, False)),
+    ("binary_cross_entropy-weight-grad", lambda F, p, t, w: F.binary_cross_entropy(p, t, w), (PROB, PROB, W),
+     (True, False, True)),
+    ("binary_cross_entropy-float64-target", lambda F, p, t: F.binary_cross_entropy(p.float(), t.double()),
+     (PROB, PROB), (True, False)),
+    ("binary_cross_entropy-integer", lambda F, p, t: F.binary_cross_entropy(p.long(), t.long()), (PROB, PROB),
+     (False, False)),
+    ("binary_cross_entropy-legacy", lambda F, p, t: F.binary_cross_entropy(p, t, reduce=False), (PROB, PROB),
+     (True, False)),
+    ("binary_cross_entropy_with_logits-size", lambda F, x, t: F.binary_cross_entropy_with_logits(x, t), (A, PROB[0]),
+     (True, False)),
+    ("binary_cross_entropy_with_logits-pos-weight-size",
+     lambda F, x, t, pw: F.binary_cross_entropy_with_logits(x, t, pos_weight=pw), (A, PROB, W[0, :3]), (True, False, False)),
+    ("binary_cross_entropy_with_logits-pos-weight-grad",
+     lambda F, x, t, pw: F.binary_cross_entropy_with_logits(x, t, pos_weight=pw), (A, PROB, W[0]), (True, False, True)),
+    ("binary_cross_entropy_with_logits-bad-reduction",
+     lambda F, x, t: F.binary_cross_entropy_with_logits(x, t, reduction="x"), (A, PROB), (True, False)),
+    ("binary_cross_entropy_with_logits-extreme", lambda F, x, t: F.binary_cross_entropy_with_logits(x, t, reduction="none"),
+     (np.array([-800.0, 800.0, 0.0, 30.0]), np.array([1.0, 0.0, 0.5, 0.2])), (True, False)),
+]
+
 
 def _run(M, fn, arrays, rg, dtype):
     """Value, node name, first and second derivatives (of the sum of squared first ones) or the error,
@@ -372,10 +448,10 @@ def test_matches_torch(case, dtype):
     (want, want_warnings) = _run(torch, fn, arrays, rg, getattr(torch, dtype))
     (got, got_warnings) = _run(tape, fn, arrays, rg, getattr(tape, dtype))
     assert got_warnings == want_warnings
-    if isinstance(want[0], str):
-        assert got == want
+    if isinstance(want[0], str) or isinstance(got[0], str):
+        assert isinstance(got[0], str) and got == want
         return
-    tol = dict(rtol=1e-4, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+    tol = dict(rtol=1e-4, atol=1e-6) if dtype == "float32" else dict(rtol=1e-9, atol=1e-12)
     assert got[1:3] == want[1:3]
     assert np.allclose(got[0], want[0], equal_nan=True, **tol)
     for g, w in zip(got[3], want[3]):

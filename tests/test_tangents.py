@@ -175,6 +175,15 @@ class _NoTangent(tape.autograd.Function):
 _F64 = ("float64", "float64")
 
 
+def _bce_grad(M, x, t):
+    """The recorded gradient of a binary cross entropy (its ``BinaryCrossEntropyBackwardBackward0``
+    row), also where ``x`` and ``t`` need none (finite differences)."""
+    with M.enable_grad():
+        y = x if x.requires_grad else x.detach().requires_grad_()
+        loss = M.nn.functional.binary_cross_entropy(y, t, reduction="sum")
+        return M.autograd.grad(loss, y, create_graph=True)[0]
+
+
 def _nll_grad(M, x):
     """The recorded gradient of a NLL loss (its ``NllLossBackwardBackward0`` row), also where ``x``
     needs none (finite differences)."""
@@ -192,6 +201,7 @@ EXTRA = {
     "_embed": (lambda M, x: x._embed(0, 1, (3, 2)) * 2, ([1.0, -2.0],), (True,), _F64),
     "_scatter": (lambda M, x: x._scatter(np.array([3, 0]), (2, 2)), ([1.0, -2.0],), (True,), _F64),
     "nll_loss_backward": (_nll_grad, ([1.0, -2.0],), (True,), _F64),
+    "binary_cross_entropy_backward": (_bce_grad, ([0.25, 0.5], [0.5, 0.125]), (True, True), _F64),
 }
 
 
