@@ -9,8 +9,9 @@ their nodes are PyTorch's too.
 """
 from __future__ import annotations
 
+import math
 import warnings
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
@@ -604,3 +605,102 @@ def _broadcast_shapes(a: tuple, b: tuple) -> Size:
                                f"dimension {k}")
         out.append(q if p == 1 else p)
     return Size(out)
+
+
+# --- compositions ---------------------------------------------------------------------------
+def _apply_reduction(loss: Tensor, reduction: int) -> Tensor:
+    """ATen's ``apply_loss_reduction``."""
+    return loss.mean() if reduction == MEAN else loss.sum() if reduction == SUM else loss
+
+
+def _not_integral(name: str, *tensors: Tensor) -> None:
+    if any(not t._dtype.is_floating_point for t in tensors):
+        raise RuntimeError(f"{name}: Integral inputs not supported.")
+
+
+def kl_div(input: Tensor, target: Tensor, size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """The Kullback-Leibler divergence ``target (log(target) - input)`` of log-probabilities
+    ``input`` from ``target`` (given as log-probabilities too if ``log_target``), reduced by
+    ``reduction``: ``'batchmean'`` divides the sum by the batch size."""
+    if size_average is not None or reduce is not None:
+        enum = _reduction_enum(_legacy_reduction(size_average, reduce))
+    else:
+        if reduction == "mean":
+            warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                          "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                          "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                          stacklevel=2)
+        enum = _reduction_enum("sum" if reduction == "batchmean" else reduction)
+    _not_integral("kl_div", input, target)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = target.xlogy(target) - target * input
+    out = _apply_reduction(loss, enum)
+    if reduction == "batchmean" and input.dim() != 0:
+        out = out / input.size()[0]
+    return out
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
+                        size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                        reduction: str = "mean") -> Tensor:
+    """The ranking loss ``max(0, -target (input1 - input2) + margin)``, reduced by ``reduction``."""
+    enum = _reduction_enum(_reduction(size_average, reduce, reduction))
+    if input1.dim() != input2.dim() or input1.dim() != target.dim():
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {input1.size()}, input2: {input2.size()}, target: {target.size()} ")
+    loss = _scalar_op(-target * (input1 - input2), margin, S_ADD).clamp_min_(0)
+    return _apply_reduction(loss, enum)
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average: Optional[bool] = None, eps: float = 1e-8, reduce: Optional[bool] = None,
+                     reduction: str = "mean") -> Tensor:
+    """The negative log likelihood of ``target`` under a Poisson distribution of rate ``exp(input)``
+    (or ``input`` if not ``log_input``, with ``eps`` added under the log), with Stirling's
+    approximation of ``log(target!)`` if ``full``; reduced by ``reduction``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not a valid value for reduction")
+    enum = _reduction_enum(reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * _scalar_op(input, eps, S_ADD).log()
+    if full:
+        stirling = target * target.log() - target + _mul_scalar((_mul_scalar(target, 2 * math.pi)).log(), 0.5)
+        loss += stirling.masked_fill(target <= 1, 0)
+    return _apply_reduction(loss, enum)
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Union[Tensor, float], full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """The negative log likelihood of ``target`` under normal distributions of mean ``input`` and
+    variance ``var`` (clamped to ``eps`` at least, without gradient there; one value per sample
+    when ``var`` has one dim fewer or a dim of 1), with the constant term if ``full``; reduced
+    by ``reduction``."""
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = var * input.new_ones(input.shape)
+    elif bool((var < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if var.size() != input.size():
+        if input.size()[:-1] == var.size():
+            var = var.unsqueeze(-1)
+        elif not (input.dim() == var.dim() and sum(b for a, b in zip(input.size(), var.size()) if a != b) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    var = var.clone()
+    prev, state.grad = state.grad, False        # (PyTorch's ``torch.no_grad()`` around the clamp)
+    try:
+        var.clamp_(min=eps)
+    finally:
+        state.grad = prev
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss += 0.5 * math.log(2 * math.pi)
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss

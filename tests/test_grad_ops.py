@@ -1168,6 +1168,12 @@ OPS: dict[str, Op] = {
     "binary_cross_entropy_with_logits_weights": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy_with_logits(
         x, t.sigmoid(), M.full(x.shape, 0.7, dtype=x.dtype), pos_weight=M.full(x.shape[-1:], 2.5, dtype=x.dtype)),
         _same_shape(REAL, REAL, min_dims=1), True),
+    "kl_div_batchmean": Op(lambda M, x, t: M.nn.functional.kl_div(x, t.softmax(-1), reduction="batchmean"),
+                           _same_shape(REAL, REAL, min_dims=1), True),
+    "poisson_nll_loss": Op(lambda M, x, t: M.nn.functional.poisson_nll_loss(x * 0.5, t.exp()), _same_shape(REAL, REAL),
+                           True),
+    "gaussian_nll_loss_none": Op(lambda M, x, t: M.nn.functional.gaussian_nll_loss(x, t, t.exp(), reduction="none"),
+                                 _same_shape(REAL, REAL), True),
     # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
     "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
     "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),

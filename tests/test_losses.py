@@ -249,6 +249,42 @@ def test_binary_cross_entropy_gradients_to_third_order(logits):
         _checks(lambda x, t: F.binary_cross_entropy(x, t, w, reduction="none"), x, t)
 
 
+def test_compositions_values_and_nodes():
+    x = tape.tensor([[-1.0, -2.0], [-0.5, -3.0]], dtype=tape.float64, requires_grad=True)
+    p = tape.tensor([[0.5, 0.5], [0.0, 1.0]], dtype=tape.float64)
+    y = F.kl_div(x, p, reduction="batchmean")
+    assert np.isclose(y.item(), (0.5 * (np.log(0.5) + 1) + 0.5 * (np.log(0.5) + 2) + 3.0) / 2)
+    assert y.grad_fn.name() == "DivBackward0"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        F.kl_div(x, p)
+    assert "'batchmean' divides only by the batch size" in str(caught[0].message) and caught[0].filename == __file__
+    a, b = tape.tensor([1.0, 2.0], requires_grad=True), tape.tensor([2.0, 0.0])
+    y = F.margin_ranking_loss(a, b, tape.tensor([1.0, -1.0]), margin=0.5, reduction="none")
+    assert y.tolist() == [1.5, 2.5] and y.grad_fn.name() == "ClampMinBackward0"
+    with pytest.raises(RuntimeError, match=r"^margin_ranking_loss : All input tensors should have same dimension"):
+        F.margin_ranking_loss(a, b, tape.tensor(1.0))
+    y = F.poisson_nll_loss(a, tape.tensor([1.0, 3.0]), reduction="sum")
+    assert np.isclose(y.item(), np.exp(1) - 1 + np.exp(2) - 6)
+    y = F.gaussian_nll_loss(a, b, tape.tensor([1.0, 4.0]), reduction="sum")
+    assert np.isclose(y.item(), 0.5 * (0 + 1) + 0.5 * (np.log(4) + 1))
+    with pytest.raises(ValueError, match=r"^var has negative entry/entries$"):
+        F.gaussian_nll_loss(a, b, -1.0)
+
+
+@pytest.mark.parametrize("name", ["kl_div", "kl_div_log_target", "margin_ranking_loss", "poisson_nll_loss",
+                                  "gaussian_nll_loss"])
+def test_compositions_gradients_to_third_order(name):
+    x = tape.tensor([[-1.0, -2.0], [-0.5, -3.0]], dtype=tape.float64, requires_grad=True)
+    t = tape.tensor([[0.25, 0.75], [0.4, 0.6]], dtype=tape.float64, requires_grad=True)
+    fns = {"kl_div": lambda x, t: F.kl_div(x, t, reduction="batchmean"),
+           "kl_div_log_target": lambda x, t: F.kl_div(x, t, reduction="sum", log_target=True),
+           "margin_ranking_loss": lambda x, t: F.margin_ranking_loss(x, t, -t.detach().sign(), 0.5),
+           "poisson_nll_loss": lambda x, t: F.poisson_nll_loss(x, t, full=True),
+           "gaussian_nll_loss": lambda x, t: F.gaussian_nll_loss(x, t, t * t, reduction="sum")}
+    _checks(fns[name], x, t)
+
+
 # --- against PyTorch ------------------------------------------------------------------------
 R = np.random.default_rng(7)
 A = R.normal(size=(3, 4)) * 2
@@ -419,6 +455,50 @@ CASES += [
      (np.array([-800.0, 800.0, 0.0, 30.0]), np.array([1.0, 0.0, 0.5, 0.2])), (True, False)),
 ]
 
+LOGP = np.log(P2)
+for _red in ("mean", "sum", "none", "batchmean"):
+    CASES += [
+        (f"kl_div-{_red}", lambda F, a, p, r=_red: F.kl_div(a, p, reduction=r), (LOGP, P2[::-1].copy()), (True, True)),
+        (f"kl_div-log-target-{_red}", lambda F, a, p, r=_red: F.kl_div(a, p, reduction=r, log_target=True),
+         (LOGP, LOGP[::-1].copy()), (True, True)),
+    ]
+for _red in ("mean", "sum", "none"):
+    CASES += [
+        (f"margin_ranking_loss-{_red}", lambda F, a, b, t, r=_red: F.margin_ranking_loss(a, b, t, 0.5, reduction=r),
+         (A, B, S), (True, True, False)),
+        (f"poisson_nll_loss-{_red}", lambda F, a, t, r=_red: F.poisson_nll_loss(a, t, reduction=r), (A, W * 3),
+         (True, True)),
+        (f"poisson_nll_loss-rates-full-{_red}",
+         lambda F, a, t, r=_red: F.poisson_nll_loss(a, t, log_input=False, full=True, reduction=r),
+         (W + 0.5, np.round(W * 3)), (True, False)),
+        (f"gaussian_nll_loss-{_red}", lambda F, a, t, v, r=_red: F.gaussian_nll_loss(a, t, v, reduction=r),
+         (A, B, W), (True, True, True)),
+    ]
+CASES += [
+    ("kl_div-integer", lambda F, a, p: F.kl_div(a.long(), p), (LOGP, P2), (False, False)),
+    ("kl_div-legacy", lambda F, a, p: F.kl_div(a, p, size_average=False), (LOGP, P2), (True, False)),
+    ("kl_div-bad-reduction", lambda F, a, p: F.kl_div(a, p, reduction="x"), (LOGP, P2), (True, False)),
+    ("kl_div-zero-target", lambda F, a, p: F.kl_div(a, p * 0, reduction="sum"), (LOGP, P2), (True, True)),
+    ("margin_ranking_loss-dims", lambda F, a, b, t: F.margin_ranking_loss(a, b, t), (A, B, S[0]), (True, True, False)),
+    ("margin_ranking_loss-legacy", lambda F, a, b, t: F.margin_ranking_loss(a, b, t, reduce=False), (A, B, S),
+     (True, True, False)),
+    ("poisson_nll_loss-bad-reduction", lambda F, a, t: F.poisson_nll_loss(a, t, reduction="x"), (A, W), (True, False)),
+    ("poisson_nll_loss-full", lambda F, a, t: F.poisson_nll_loss(a, t, full=True), (A, np.round(W * 3)),
+     (True, False)),
+    ("gaussian_nll_loss-full-eps", lambda F, a, t, v: F.gaussian_nll_loss(a, t, v * 0, full=True, eps=0.5), (A, B, W),
+     (True, True, True)),
+    ("gaussian_nll_loss-one-per-sample", lambda F, a, t, v: F.gaussian_nll_loss(a, t, v[:, 0]), (A, B, W),
+     (True, True, True)),
+    ("gaussian_nll_loss-broadcast-dim", lambda F, a, t, v: F.gaussian_nll_loss(a, t, v[:, :1]), (A, B, W),
+     (True, True, True)),
+    ("gaussian_nll_loss-float-var", lambda F, a, t: F.gaussian_nll_loss(a, t, 2.0), (A, B), (True, True)),
+    ("gaussian_nll_loss-negative-var", lambda F, a, t, v: F.gaussian_nll_loss(a, t, -v), (A, B, W), (True, True, False)),
+    ("gaussian_nll_loss-negative-float", lambda F, a, t: F.gaussian_nll_loss(a, t, -1.0), (A, B), (True, True)),
+    ("gaussian_nll_loss-var-size", lambda F, a, t, v: F.gaussian_nll_loss(a, t, v[:2]), (A, B, W), (True, True, False)),
+    ("gaussian_nll_loss-bad-reduction", lambda F, a, t, v: F.gaussian_nll_loss(a, t, v, reduction="x"), (A, B, W),
+     (True, True, False)),
+]
+
 
 def _run(M, fn, arrays, rg, dtype):
     """Value, node name, first and second derivatives (of the sum of squared first ones) or the error,
@@ -455,7 +535,7 @@ def test_matches_torch(case, dtype):
     assert got[1:3] == want[1:3]
     assert np.allclose(got[0], want[0], equal_nan=True, **tol)
     for g, w in zip(got[3], want[3]):
-        assert np.allclose(g, w, **tol)
+        assert np.allclose(g, w, equal_nan=True, **tol)
     for g, w in zip(got[4], want[4]):
         zero = g is None or w is None
-        assert (zero and not np.any(g if w is None else w)) or np.allclose(g, w, **tol)
+        assert (zero and not np.any(g if w is None else w)) or np.allclose(g, w, equal_nan=True, **tol)

@@ -14,8 +14,9 @@ from .._dtype import dtype as DType
 from .._tensor import Tensor
 from ..ops.distance import pdist
 from ..ops.functions import cosine_similarity, pairwise_distance
-from ..ops.losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
-                          mse_loss, nll_loss, smooth_l1_loss, soft_margin_loss)
+from ..ops.losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, gaussian_nll_loss,
+                          huber_loss, kl_div, l1_loss, margin_ranking_loss, mse_loss, nll_loss, poisson_nll_loss,
+                          smooth_l1_loss, soft_margin_loss)
 from ..ops.nodes import threshold as _threshold
 from ..ops.nodes import threshold_ as _threshold_
 
@@ -101,6 +102,7 @@ _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 # --- losses -----------------------------------------------------------------------------
 _LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss", "nll_loss", "cross_entropy",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits"]
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
+           "poisson_nll_loss", "gaussian_nll_loss"]
 
 __all__ = _ACTIVATIONS + _DISTANCES + _LOSSES
