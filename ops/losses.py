@@ -17,7 +17,7 @@ import numpy as np
 
 from .._emit import D, Size, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._rule import rule_adjoint
-from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, X2, Op, public, register, tangents
+from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, X2, Op, public, public_function, register, tangents
 from .functions import S_ADD, _div_scalar, _mul_scalar, _scalar_op
 from .layout import broadcast_tensors
 
@@ -704,3 +704,69 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Union[Tensor, float], 
     if full:
         loss += 0.5 * math.log(2 * math.pi)
     return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+# --- PyTorch's top-level forms (``torch.kl_div`` ...): the reduction as ATen's enum, which its
+# parser defaults to 0 (no reduction); any other number than 1 (mean) and 2 (sum) reduces nothing.
+def _arguments(name: str, *checks) -> None:
+    """PyTorch's parser's TypeError for the first argument (name, position or None, value, kind) of
+    the wrong type (kind: Tensor, int, float, bool; a bool is no int nor float for it)."""
+    for arg, position, value, kind in checks:
+        ok = isinstance(value, Tensor) if kind is Tensor else (
+            isinstance(value, bool) if kind is bool else
+            isinstance(value, int) and not isinstance(value, bool) if kind is int else
+            isinstance(value, (int, float)) and not isinstance(value, bool))
+        if not ok:
+            where = f" (position {position})" if position else ""
+            raise TypeError(f"{name}(): argument '{arg}'{where} must be {kind.__name__}, not {type(value).__name__}")
+
+
+def _enum(reduction: int) -> int:
+    return reduction if reduction in (MEAN, SUM) else NONE
+
+
+@public_function("kl_div")
+def _kl_div(input: Tensor, target: Tensor, reduction: int = 0, *, log_target: bool = False) -> Tensor:
+    """The pointwise Kullback-Leibler divergence (:func:`tape.nn.functional.kl_div`), ``reduction``
+    ATen's enum (0 none, 1 mean, 2 sum)."""
+    _arguments("kl_div", ("input", 1, input, Tensor), ("target", 2, target, Tensor), ("reduction", 3, reduction, int),
+               ("log_target", None, log_target, bool))
+    _not_integral("kl_div", input, target)
+    loss = target.exp() * (target - input) if log_target else target.xlogy(target) - target * input
+    return _apply_reduction(loss, _enum(reduction))
+
+
+@public_function("margin_ranking_loss")
+def _margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                         reduction: int = 0) -> Tensor:
+    """The ranking loss (:func:`tape.nn.functional.margin_ranking_loss`), ``reduction`` ATen's enum."""
+    _arguments("margin_ranking_loss", ("input1", 1, input1, Tensor), ("input2", 2, input2, Tensor),
+               ("target", 3, target, Tensor), ("margin", 4, margin, float), ("reduction", 5, reduction, int))
+    return _apply_reduction(_scalar_op(-target * (input1 - input2), margin, S_ADD).clamp_min_(0), _enum(reduction))
+
+
+@public_function("poisson_nll_loss")
+def _poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool, full: bool, eps: float,
+                      reduction: int) -> Tensor:
+    """The Poisson negative log likelihood (:func:`tape.nn.functional.poisson_nll_loss`), every
+    argument required, ``reduction`` ATen's enum."""
+    _arguments("poisson_nll_loss", ("input", 1, input, Tensor), ("target", 2, target, Tensor),
+               ("log_input", 3, log_input, bool), ("full", 4, full, bool), ("eps", 5, eps, float),
+               ("reduction", 6, reduction, int))
+    return poisson_nll_loss(input, target, log_input, full, eps=eps,
+                            reduction=("none", "mean", "sum")[_enum(reduction)])
+
+
+@public_function("binary_cross_entropy_with_logits")
+def _binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                                      pos_weight: Optional[Tensor] = None, reduction: int = 0) -> Tensor:
+    """The binary cross entropy of logits (:func:`tape.nn.functional.binary_cross_entropy_with_logits`),
+    ``reduction`` ATen's enum; ``input`` broadcast to ``target``'s shape."""
+    _arguments("binary_cross_entropy_with_logits", ("input", 1, input, Tensor), ("target", 2, target, Tensor),
+               ("reduction", 5, reduction, int))
+    if input._shape != target._shape:
+        shape = _broadcast_shapes(target._shape, input._shape)
+        _same_as_input(target, shape)
+        input = input.expand(shape)
+    return binary_cross_entropy_with_logits(input, target, weight, pos_weight=pos_weight,
+                                            reduction=("none", "mean", "sum")[_enum(reduction)])

@@ -500,14 +500,43 @@ CASES += [
 ]
 
 
-def _run(M, fn, arrays, rg, dtype):
+# PyTorch's top-level forms (``torch.kl_div`` ...): (id, fn(module, *tensors), arrays, which require grad)
+TOP = [
+    ("kl_div", lambda M, a, p: M.kl_div(a, p), (LOGP, P2), (True, True)),
+    ("kl_div-mean-log-target", lambda M, a, p: M.kl_div(a, p, 1, log_target=True), (LOGP, LOGP), (True, True)),
+    ("kl_div-other-enum", lambda M, a, p: M.kl_div(a, p, 7), (LOGP, P2), (True, False)),
+    ("kl_div-bool-reduction", lambda M, a, p: M.kl_div(a, p, True), (LOGP, P2), (True, False)),
+    ("kl_div-number-target", lambda M, a, p: M.kl_div(a, 2), (LOGP, P2), (True, False)),
+    ("kl_div-int-log-target", lambda M, a, p: M.kl_div(a, p, log_target=1), (LOGP, P2), (True, False)),
+    ("margin_ranking_loss", lambda M, a, b, t: M.margin_ranking_loss(a, b, t), (A, B, S), (True, True, False)),
+    ("margin_ranking_loss-sum", lambda M, a, b, t: M.margin_ranking_loss(a, b, t, 1, 2), (A, B, S), (True, True, False)),
+    ("margin_ranking_loss-str-margin", lambda M, a, b, t: M.margin_ranking_loss(a, b, t, "a"), (A, B, S),
+     (True, True, False)),
+    ("poisson_nll_loss", lambda M, a, t: M.poisson_nll_loss(a, t, True, False, 1e-8, 1), (A, W), (True, True)),
+    ("poisson_nll_loss-full", lambda M, a, t: M.poisson_nll_loss(a, t, False, True, 0.5, 0), (W, W), (True, False)),
+    ("poisson_nll_loss-int-flag", lambda M, a, t: M.poisson_nll_loss(a, t, 1, False, 1e-8, 1), (A, W), (True, False)),
+    ("binary_cross_entropy_with_logits", lambda M, a, t: M.binary_cross_entropy_with_logits(a, t), (A, PROB),
+     (True, True)),
+    ("binary_cross_entropy_with_logits-weights", lambda M, a, t, w: M.binary_cross_entropy_with_logits(a, t, w, w[0], 1),
+     (A, PROB, W), (True, True, False)),
+    # (values only: PyTorch's backward fails there, "returned an invalid gradient at index 1")
+    ("binary_cross_entropy_with_logits-broadcast", lambda M, a, t: M.binary_cross_entropy_with_logits(a[0], t, reduction=2),
+     (A, PROB), (False, False)),
+    ("binary_cross_entropy_with_logits-bad-size", lambda M, a, t: M.binary_cross_entropy_with_logits(a, t[0]), (A, PROB),
+     (True, False)),
+    ("binary_cross_entropy_with_logits-str-reduction",
+     lambda M, a, t: M.binary_cross_entropy_with_logits(a, t, None, None, "mean"), (A, PROB), (True, False)),
+]
+
+
+def _run(M, fn, arrays, rg, dtype, top=False):
     """Value, node name, first and second derivatives (of the sum of squared first ones) or the error,
     and the warnings, of ``fn`` over tensors of module ``M``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             ts = [M.tensor(a, dtype=dtype if a.dtype.kind == "f" else None, requires_grad=r) for a, r in zip(arrays, rg)]
-            y = fn(M.nn.functional, *ts)
+            y = fn(M if top else M.nn.functional, *ts)
             wrt = [t for t in ts if t.requires_grad]
             first = M.autograd.grad(y.sum(), wrt, create_graph=True) if wrt else []
             second = M.autograd.grad(sum((g * g).sum() for g in first), wrt, allow_unused=True) if wrt else []
@@ -537,10 +566,19 @@ def torch1():
 @pytest.mark.torch
 @pytest.mark.parametrize("case,dtype", RUNS, ids=[f"{c[0]}-{d}" for c, d in RUNS])
 def test_matches_torch(case, dtype, torch1):
-    torch = torch1
+    _compare(torch1, case, dtype)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", TOP, ids=[c[0] for c in TOP])
+def test_top_level_forms_match_torch(case, torch1):
+    _compare(torch1, case, "float64", top=True)
+
+
+def _compare(torch, case, dtype, top=False):
     _, fn, arrays, rg = case
-    (want, want_warnings) = _run(torch, fn, arrays, rg, getattr(torch, dtype))
-    (got, got_warnings) = _run(tape, fn, arrays, rg, getattr(tape, dtype))
+    (want, want_warnings) = _run(torch, fn, arrays, rg, getattr(torch, dtype), top)
+    (got, got_warnings) = _run(tape, fn, arrays, rg, getattr(tape, dtype), top)
     assert got_warnings == want_warnings
     if isinstance(want[0], str) or isinstance(got[0], str):
         assert isinstance(got[0], str) and got == want
