@@ -2,10 +2,12 @@
 
 The losses PyTorch computes in one op of its own (``MseLossBackward0``, ``SmoothL1LossBackward0``,
 ``HuberLossBackward0``, ``SoftMarginLossBackward0``, ``NllLossBackward0``, ``NllLoss2DBackward0``,
-``BinaryCrossEntropyBackward0``, ``BinaryCrossEntropyWithLogitsBackward0``) are one Python-rule row each (``ops/_rule.py``), the reduction kept in the row, their derivative written in
-tape ops as PyTorch's formula, so every order comes from it.  The losses PyTorch writes as a
-composition (``l1_loss``, ``cross_entropy``, the weighted forms) are the same composition here, so
-their nodes are PyTorch's too.
+``BinaryCrossEntropyBackward0``, ``BinaryCrossEntropyWithLogitsBackward0``) are one Python-rule row
+each (``ops/_rule.py``), the reduction kept in the row, their derivative written in tape ops as
+PyTorch's formula, so every order comes from it.  The losses PyTorch writes as a composition
+(``l1_loss``, ``cross_entropy``, ``kl_div`` ..., the weighted forms) are the same composition here,
+so their nodes are PyTorch's too.  ``tape.nn.functional``'s functions are front ends as
+``tape.linalg``'s are: traces replay them and forward mode wraps them as a whole.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from .._emit import D, Size, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._rule import rule_adjoint
-from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, X2, Op, public, public_function, register, tangents
+from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, X2, Op, public_function, register, tangents
 from .functions import S_ADD, _div_scalar, _mul_scalar, _scalar_op
 from .layout import broadcast_tensors
 
@@ -118,8 +120,7 @@ register(Op(POINTWISE, "mse_loss", "MseLossBackward0", X0 | X1, _pointwise_vjp, 
 tangents({POINTWISE: TRANSPOSED})       # (the rule is linear in its adjoint)
 
 
-@public("_pointwise_loss")
-def _pointwise(self, target: Tensor, reduction: int, kind: int, p: float = 0.0) -> Tensor:
+def _pointwise(self: Tensor, target: Tensor, reduction: int, kind: int, p: float = 0.0) -> Tensor:
     """The row of the pointwise loss ``kind`` over ``self`` and ``target`` of one shape, computed in
     their promoted dtype (the Huber loss: in ``self``'s, as PyTorch's)."""
     dt = self._dtype if kind == HUBER and self._dtype.is_floating_point else D.result_type(self, target)
@@ -128,13 +129,13 @@ def _pointwise(self, target: Tensor, reduction: int, kind: int, p: float = 0.0) 
     if kind == SOFT_MARGIN and target._rg and state.grad:
         raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument 'target'. "
                            "This input cannot have requires_grad True.")
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):        # (exp overflow: as PyTorch's kernel, quiet)
         y = _pointwise_value(kind, self._value().astype(dt.np, copy=False), target._value().astype(dt.np, copy=False),
                              p)
-        if reduction == MEAN:
-            y = np.asarray(y.mean() if y.size else np.nan, dt.np)
-        elif reduction == SUM:
-            y = np.asarray(y.sum(), dt.np)
+    if reduction == MEAN:
+        y = np.asarray(y.mean() if y.size else np.nan, dt.np)
+    elif reduction == SUM:
+        y = np.asarray(y.sum(), dt.np)
     y = np.require(y, dt.np, "C")
     if state.grad and (self._rg or target._rg):
         return _row(POINTWISE, y, dt, self, target, reduction, kind, p)
@@ -185,7 +186,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None,
         if reduction == "mean":
             return loss.sum() / weight.sum()
         return _reduce(loss, reduction)
-    return x._pointwise_loss(t, _reduction_enum(reduction), MSE)
+    return _pointwise(x, t, _reduction_enum(reduction), MSE)
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None, reduce: Optional[bool] = None,
@@ -200,7 +201,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Optional[bool] =
     enum = _reduction_enum(reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
-    return x._pointwise_loss(t, enum, SMOOTH_L1, float(beta))
+    return _pointwise(x, t, enum, SMOOTH_L1, float(beta))
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
@@ -218,14 +219,14 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 def _huber(x: Tensor, t: Tensor, reduction: int, delta: float) -> Tensor:
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
-    return x._pointwise_loss(t, reduction, HUBER, float(delta))
+    return _pointwise(x, t, reduction, HUBER, float(delta))
 
 
 def soft_margin_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None,
                      reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """The two-class logistic loss ``log(1 + exp(-target * input))``, reduced by ``reduction``."""
     reduction = _reduction(size_average, reduce, reduction)
-    return input._pointwise_loss(target, _reduction_enum(reduction), SOFT_MARGIN)
+    return _pointwise(input, target, _reduction_enum(reduction), SOFT_MARGIN)
 
 
 
@@ -294,8 +295,7 @@ def _nll_checks(x: Tensor, target: Tensor, weight: Optional[Tensor], spatial: bo
                            "This input cannot have requires_grad True.")
 
 
-@public("_nll_loss")
-def _nll(self, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_index: int) -> Tensor:
+def _nll(self: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_index: int) -> Tensor:
     """The row of ``nll_loss`` over a 1-D, 2-D or 4-D ``self`` (PyTorch's ``nll_loss`` and
     ``nll_loss2d``), its arguments checked."""
     spatial = self.dim() == 4
@@ -321,11 +321,10 @@ def _nll(self, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_
         picked = np.take_along_axis(x, np.expand_dims(safe, 1), 1).squeeze(1)
         out = np.where(keep, -per * picked, dt.np.type(0))
     total = float(per.sum()) if reduction == MEAN else 0.0
-    with np.errstate(all="ignore"):
-        if reduction == MEAN:
-            out = np.asarray(out.sum() / dt.np.type(total) if total else np.nan * out.sum(), dt.np)
-        elif reduction == SUM:
-            out = np.asarray(out.sum(), dt.np)
+    if reduction == MEAN:
+        out = np.asarray(out.sum() / dt.np.type(total) if total else np.nan, dt.np)     # (0 / 0, as PyTorch's)
+    elif reduction == SUM:
+        out = np.asarray(out.sum(), dt.np)
     y = np.require(out, dt.np, "C")
     if self._rg and state.grad:
         return emit(NLL, y, dt, self, plain(np.array(weights), dt), ia=reduction, ib=int(spatial),
@@ -354,14 +353,14 @@ def _nll_nd(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
         raise ValueError(f"Expected input batch_size ({x._shape[0]}) to match target batch_size "
                          f"({target._shape[0] if target._shape else 1}).")
     if x.dim() in (1, 2, 4):
-        return x._nll_loss(target, weight, reduction, ignore_index)
+        return _nll(x, target, weight, reduction, ignore_index)
     n, c = x._shape[:2]
     out_size = (n,) + tuple(x._shape[2:])
     if tuple(target._shape[1:]) != tuple(x._shape[2:]):
         raise RuntimeError(f"Expected target size {list(out_size)}, got {list(target._shape)}")
     x = x.contiguous().view(n, c, 1, -1)
     target = target.contiguous().view(n, 1, -1)
-    out = x._nll_loss(target, weight, reduction, ignore_index)
+    out = _nll(x, target, weight, reduction, ignore_index)
     return out.view(out_size) if reduction == NONE else out
 
 
@@ -499,6 +498,8 @@ def _bce_row(x: Tensor, t: Tensor, weight: Optional[Tensor], pos_weight: Optiona
     dt = t._dtype
     v, tv = x._value().astype(dt.np, copy=False), t._value()
     w = np.broadcast_to(weight._value().astype(dt.np, copy=False) if weight is not None else dt.np.type(1), v.shape)
+    # (log(0), exp overflow: PyTorch's kernels are quiet, also where a caller's catch_warnings dropped
+    # tape's filter of numpy's warnings)
     with np.errstate(all="ignore"):
         if logits:
             log_sig = np.minimum(v, 0) - np.log1p(np.exp(-np.abs(v)))
@@ -509,10 +510,10 @@ def _bce_row(x: Tensor, t: Tensor, weight: Optional[Tensor], pos_weight: Optiona
         else:
             loss = (tv - 1) * np.maximum(np.log1p(-v), -100) - tv * np.maximum(np.log(v), -100)
         loss = loss * w
-        if reduction == MEAN:
-            loss = loss.mean() if loss.size else np.nan
-        elif reduction == SUM:
-            loss = loss.sum()
+    if reduction == MEAN:
+        loss = loss.mean() if loss.size else np.nan
+    elif reduction == SUM:
+        loss = loss.sum()
     y = np.require(loss, dt.np, "C")
     if not (state.grad and (x._rg or t._rg)):
         return plain(y, dt)
