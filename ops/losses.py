@@ -19,7 +19,7 @@ import numpy as np
 
 from .._emit import D, Size, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._rule import rule_adjoint
-from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, X2, Op, public_function, register, tangents
+from ._spec import LISTED, PYTHON, SAVED_SELF, TRANSPOSED, X0, X1, X2, Given, Op, public_function, register, tangents
 from .functions import S_ADD, _div_scalar, _mul_scalar, _scalar_op
 from .layout import broadcast_tensors
 
@@ -252,9 +252,7 @@ def _nll_vjp(g, xs, y, r):
 
 
 register(Op(NLL, "nll_loss", "NllLossBackward0", X0, _nll_vjp, py_adjoint=rule_adjoint, arity=2, nondiff=(1,),
-            grad_fn_of=lambda r: ("NllLossBackward0", "NllLoss2DBackward0")[r.ib],
-            node_saved=(("ignore_index", lambda r: int(r.fb) % (1 << 64)), ("reduction", lambda r: r.ia),
-                        ("self", X0))))
+            grad_fn_of=lambda r: ("NllLossBackward0", "NllLoss2DBackward0")[r.ib]))
 register(Op(NLL_GRAD, "nll_loss_backward", "NllLossBackwardBackward0", 0,
             lambda g, xs, y, r: (g, plain(np.zeros(xs[1]._shape, g._dtype.np), g._dtype)),
             py_adjoint=rule_adjoint, arity=2,
@@ -326,10 +324,16 @@ def _nll(self: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
     elif reduction == SUM:
         out = np.asarray(out.sum(), dt.np)
     y = np.require(out, dt.np, "C")
-    if self._rg and state.grad:
-        return emit(NLL, y, dt, self, plain(np.array(weights), dt), ia=reduction, ib=int(spatial),
-                    fa=total, fb=float(ignore_index))
-    return plain(y, dt)
+    if not (self._rg and state.grad):
+        return plain(y, dt)
+    out = emit(NLL, y, dt, self, plain(np.array(weights), dt), ia=reduction, ib=int(spatial), fa=total,
+               fb=float(ignore_index))
+    # (the total weight as PyTorch's kernels leave it: 0 where no reduction over a batch sums it)
+    shown = 0.0 if reduction == NONE and x.ndim > 1 else float(per.sum())
+    out._tape.args[out._node] = (("self", SAVED_SELF), ("target", target), ("weight", weight), ("reduction", reduction),
+                                 ("ignore_index", ignore_index % (1 << 64)),
+                                 ("total_weight", plain(np.array(shown, dt.np), dt)))
+    return out
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, size_average: Optional[bool] = None,
@@ -485,10 +489,9 @@ def _bce_grad_vjp(gg, xs, y, r):
 
 register(Op(BCE_GRAD, "binary_cross_entropy_backward", "BinaryCrossEntropyBackwardBackward0", X0 | X1 | X2,
             _bce_grad_vjp, arity=LISTED))
-register(Op(BCE, "binary_cross_entropy", "BinaryCrossEntropyBackward0", X0 | X1 | X2, _bce_vjp, arity=LISTED,
+register(Op(BCE, "binary_cross_entropy", "BinaryCrossEntropyBackward0", X0 | X1, _bce_vjp, arity=LISTED,
             grad_fn_of=lambda r: ("BinaryCrossEntropyBackward0", "BinaryCrossEntropyWithLogitsBackward0")[r.ib & 1],
-            nondiff_of=lambda r: (2, 3) if r.ib & B_POS else (2,),
-            node_saved=lambda r: (("reduction", lambda r: r.ia), ("self", X0), ("target", X1), ("weight", X2))))
+            nondiff_of=lambda r: (2, 3) if r.ib & B_POS else (2,)))
 tangents({BCE: TRANSPOSED, BCE_GRAD: TRANSPOSED})     # (linear in their adjoints)
 
 
@@ -523,7 +526,11 @@ def _bce_row(x: Tensor, t: Tensor, weight: Optional[Tensor], pos_weight: Optiona
     tape = write_tape()
     nodes = [node_in(tape, a, dt, a._shape) for a in (x, t, *consts)]
     ib = (B_LOGITS if logits else 0) | (B_POS if logits and pos_weight is not None else 0)
-    return recorded(tape, tape.append_listed(BCE, dt.arena, y, nodes, ia=reduction, ib=ib), y, dt)
+    out = recorded(tape, tape.append_listed(BCE, dt.arena, y, nodes, ia=reduction, ib=ib), y, dt)
+    # (the weights as given, None where none was: the row's own are constants of the input's shape)
+    weights = (("weight", weight), ("pos_weight", pos_weight)) if logits else (("weight", weight),)
+    tape.args[out._node] = (("self", SAVED_SELF), ("target", Given(X1))) + weights + (("reduction", reduction),)
+    return out
 
 
 def _no_grad_weight(name: str, arg: str, w: Optional[Tensor]) -> None:

@@ -1175,7 +1175,7 @@ OPS: dict[str, Op] = {
     "poisson_nll_loss": Op(lambda M, x, t: M.nn.functional.poisson_nll_loss(x * 0.5, t.exp()), _same_shape(REAL, REAL),
                            True),
     "gaussian_nll_loss_none": Op(lambda M, x, t: M.nn.functional.gaussian_nll_loss(x, t, t.exp(), reduction="none"),
-                                 _same_shape(REAL, REAL), True),
+                                 _same_shape(REAL, REAL, min_dims=1), True),
     # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
     "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
     "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),
