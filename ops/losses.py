@@ -289,8 +289,8 @@ def _nll_checks(x: Tensor, target: Tensor, weight: Optional[Tensor], spatial: bo
     if weight is not None and weight._dtype is not x._dtype:
         raise RuntimeError(f"expected scalar type {D.legacy_name(x._dtype)} but found {D.legacy_name(weight._dtype)}")
     if weight is not None and weight._rg and state.grad:
-        raise RuntimeError("The function 'nll_loss_forward' is not differentiable with respect to argument 'weight'. "
-                           "This input cannot have requires_grad True.")
+        raise RuntimeError(f"The function '{'nll_loss2d_forward' if spatial else 'nll_loss_forward'}' is not "
+                           "differentiable with respect to argument 'weight'. This input cannot have requires_grad True.")
 
 
 def _nll(self: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_index: int) -> Tensor:

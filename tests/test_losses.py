@@ -363,6 +363,8 @@ for _name in ("nll_loss", "cross_entropy"):
         (f"{_name}-weight-dtype", lambda F, a, t, w, n=_name: getattr(F, n)(a, t, w.double() if a.dtype != w.double().dtype
                                                                       else w.float()), (X2, T2, W4), (True, False, False)),
         (f"{_name}-weight-grad", lambda F, a, t, w, n=_name: getattr(F, n)(a, t, w), (X2, T2, W4), (True, False, True)),
+        (f"{_name}-4d-weight-grad", lambda F, a, t, w, n=_name: getattr(F, n)(a, t, w), (X4, T4, W3),
+         (True, False, True)),
         (f"{_name}-3d-target-size", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X3, T3[:, :3]), (True, False)),
         (f"{_name}-4d-target-dims", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X4, T3[:, :2]), (True, False)),
         (f"{_name}-4d-target-size", lambda F, a, t, n=_name: getattr(F, n)(a, t), (X4, T4[:, :1]), (True, False)),
