@@ -310,14 +310,13 @@ def _nll(self: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
     per = (weight._value()[safe] if weight is not None else np.ones(t.shape, dt.np)) * keep
     per = per.astype(dt.np, copy=False)
     if x.ndim == 1:
-        weights = np.zeros(x.shape, dt.np)      # (a 0-d target: one class)
-        weights[safe] = -per
-        out = np.where(keep, -per * x[safe], dt.np.type(0))
+        at = safe                               # (a 0-d target: one class)
+    elif x.ndim == 2:
+        at = (np.arange(x.shape[0]), safe)
     else:
-        onehot = np.expand_dims(safe, 1) == np.arange(n_classes).reshape((1, -1) + (1,) * (x.ndim - 2))
-        weights = np.where(onehot, -np.expand_dims(per, 1), dt.np.type(0)).astype(dt.np, copy=False)
-        picked = np.take_along_axis(x, np.expand_dims(safe, 1), 1).squeeze(1)
-        out = np.where(keep, -per * picked, dt.np.type(0))
+        at = None
+    picked = x[at] if at is not None else np.take_along_axis(x, safe[:, None], 1)[:, 0]
+    out = np.where(keep, -per * picked, dt.np.type(0))
     total = float(per.sum()) if reduction == MEAN else 0.0
     if reduction == MEAN:
         out = np.asarray(out.sum() / dt.np.type(total) if total else np.nan, dt.np)     # (0 / 0, as PyTorch's)
@@ -326,7 +325,13 @@ def _nll(self: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
     y = np.require(out, dt.np, "C")
     if not (self._rg and state.grad):
         return plain(y, dt)
-    out = emit(NLL, y, dt, self, plain(np.array(weights), dt), ia=reduction, ib=int(spatial), fa=total,
+    weights = np.zeros(x.shape, dt.np)
+    negative = dt.np.type(0) - per              # (+0 where ignored)
+    if at is not None:
+        weights[at] = negative
+    else:
+        np.put_along_axis(weights, safe[:, None], negative[:, None], 1)
+    out = emit(NLL, y, dt, self, plain(weights, dt), ia=reduction, ib=int(spatial), fa=total,
                fb=float(ignore_index))
     # (the total weight as PyTorch's kernels leave it: 0 where no reduction over a batch sums it)
     shown = 0.0 if reduction == NONE and x.ndim > 1 else float(per.sum())
