@@ -44,6 +44,8 @@ OPS = _load_table().OPS
 KNOWN = {
     # ext15b: x * 1's int operand (float64 here), SqueezeBackward4's dim as given
     "t_inplace", "unsqueeze_squeeze_",
+    # loss: a division by an integer tensor (the count label smoothing's mean divides by) saves it as float64
+    "cross_entropy_3d_smoothing",
     # ops added beside the Node API work (meth, special): their nodes do not show their saved values yet
     "corrcoef", "cov", "cov_weights_method", "cumulative_trapezoid", "cumulative_trapezoid_x",
     "diagonal_scatter_offset_method", "frobenius_norm", "logcumsumexp", "nanquantile_midpoint", "nuclear_norm",
