@@ -8,9 +8,13 @@ Pure functions of Python values, as ``ops/_args.py``.
 from __future__ import annotations
 
 import numbers
+import re
 from typing import Optional
 
 import numpy as np
+
+
+_HEAP_TYPE = 1 << 9     # (``Py_TPFLAGS_HEAPTYPE``)
 
 
 def parser_type_name(v) -> str:
@@ -21,6 +25,9 @@ def parser_type_name(v) -> str:
     if t.__module__.split(".")[0] == "tape":
         # (tape's stand-ins for PyTorch's C types)
         return {"Generator": "torch._C.Generator"}.get(t.__name__, "torch." + t.__name__)
+    if t.__flags__ & _HEAP_TYPE:
+        # (a class defined in Python: its ``tp_name`` is its bare name)
+        return t.__name__
     return f"{t.__module__}.{t.__qualname__}"
 
 
@@ -31,6 +38,74 @@ _CHECKS = {
     "torch.dtype": lambda v: type(v).__name__ == "dtype",
     "bool": lambda v: v is None or isinstance(v, (bool, np.bool_)),
 }
+
+
+def _parsed_int(v) -> bool:
+    """The parser's check of an ``int`` argument: a Python or numpy integer, not a bool (an
+    integral 0-d tensor too, which it converts: left for the op)."""
+    return (isinstance(v, (int, np.integer)) and not isinstance(v, bool)) or (
+        not isinstance(v, (bool, float, complex)) and hasattr(type(v), "__index__"))
+
+
+_KINDS = {"bool": lambda v: type(v) is bool, "int": _parsed_int, "int?": lambda v: v is None or _parsed_int(v),
+          # (a number, or anything that converts to one: a one-element tensor)
+          "Number": lambda v: isinstance(v, numbers.Number) or hasattr(type(v), "__float__"),
+          "float": lambda v: not isinstance(v, complex) and (isinstance(v, numbers.Real) or hasattr(type(v), "__float__"))}
+
+
+def check_types(fn: str, params: tuple, *values, first: Optional[int] = 1) -> None:
+    """PyTorch's argument parser's TypeError for the first of ``values`` not of its parameter's
+    kind, which the parser checks before the op looks at any value: ``params`` lists ``(name,
+    kind)`` pairs, a kind being a class (``Tensor``), a tuple of classes (``(Tensor, type(None))``
+    for an optional tensor) or ``"bool"``, ``"int"``, ``"int?"`` (None too), ``"float"``, ``"Number"``.
+    Positions count from ``first``: 1 for a method's arguments after ``self`` (``tape/_install.py``
+    rewords it for the function form and for an argument given by keyword); None for none (the
+    arguments PyTorch's Python wrapper passes on by keyword: ``unique``'s to ``_unique2``)."""
+    for k, ((name, kind), v) in enumerate(zip(params, values)):
+        if isinstance(kind, str):
+            if _KINDS[kind](v):
+                continue
+            shown = kind.rstrip("?")
+        elif isinstance(v, kind):
+            continue
+        else:
+            shown = (kind[0] if isinstance(kind, tuple) else kind).__name__
+        where = "" if first is None else f" (position {first + k})"
+        raise TypeError(f"{fn}(): argument '{name}'{where} must be {shown}, not {parser_type_name(v)}")
+
+
+def check_elements(values, kind: type, argument: int = 0) -> None:
+    """The parser's TypeError for the first of a sequence argument's ``values`` not a ``kind``
+    (``argument``: the sequence's position, from 0), checked before any of them is looked at."""
+    for k, v in enumerate(values):
+        if not isinstance(v, kind):
+            raise TypeError(f"expected {kind.__name__} as element {k} in argument {argument}, but got "
+                            f"{parser_type_name(v)}")
+
+
+_ARG_ERROR = re.compile(r"(\w+)\(\): argument '(\w+)' \(position (\d+)\)( must be .*)", re.S)
+
+
+def as_function_error(e: TypeError, name: str, primary: str, kwargs: dict) -> None:
+    """Reword the parser's error of a method's argument (``maximum(): argument 'other' (position 1)
+    must be Tensor, not int``) as the function form ``name`` reports it: the input counts as position
+    1, an argument given by keyword has no position, and the message names the function called."""
+    m = _ARG_ERROR.fullmatch(str(e)) if len(e.args) == 1 else None
+    if m is None or m.group(1) not in (name, primary):
+        return
+    arg = m.group(2)
+    where = "" if arg in kwargs else f" (position {int(m.group(3)) + 1})"
+    e.args = (f"{name}(): argument '{arg}'{where}{m.group(4)}",)
+
+
+def as_keyword_error(e: TypeError, name: str, kwargs: dict) -> None:
+    """Drop the position from the parser's error of an argument of the function ``name`` given by
+    keyword (the front end cannot tell how it was given)."""
+    m = _ARG_ERROR.fullmatch(str(e)) if len(e.args) == 1 else None
+    if m is not None and m.group(1) == name and m.group(2) in kwargs:
+        e.args = (f"{name}(): argument '{m.group(2)}'{m.group(4)}",)
+
+
 # numpy's keyword names, which the parser takes for these (``ops/_spec.torch_keywords``)
 _ALIASES = {"axis": "dim", "keepdims": "keepdim"}
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._emit import D, Number, Tensor, linspace_values, plain
 from ._args import wrap_dim
+from ._parser import check_types
 from ._rule import return_type, rule_adjoint
 from ._spec import PYTHON, REGISTRY, Op, public, public_function, register, tangents
 from .decomp import _one
@@ -189,6 +190,7 @@ def _ctype(dt: D.dtype) -> str:
 def bincount(self, weights: Optional[Tensor] = None, minlength: int = 0) -> Tensor:
     """How often each value occurs in a 1-D tensor of non-negative integers (the sum of their
     ``weights``, if given), for each value up to the largest (at least ``minlength`` counts)."""
+    check_types("bincount", (("weights", (Tensor, type(None))), ("minlength", "int")), weights, minlength)
     if self._dtype.is_floating_point or self._dtype is D.bool_:
         raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{D.legacy_name(self._dtype)}'")
     if minlength < 0:
@@ -254,11 +256,19 @@ def _slices_unique(v: np.ndarray, dim: int, consecutive: bool) -> tuple:
     return np.ascontiguousarray(np.moveaxis(picked, 0, dim)), inverse, counts
 
 
+_UNIQUE_FLAGS = (("sorted", "bool"), ("return_inverse", "bool"), ("return_counts", "bool"))
+
+
 @public("unique")
 def unique(self, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,
            dim: Optional[int] = None):
     """The distinct values of ``self`` in ascending order (with ``dim``: its distinct slices along
     ``dim``), with, as asked, where each element went among them and how often each occurs."""
+    # (PyTorch's Python function passes the flags on by keyword: no positions)
+    if dim is not None:
+        check_types("unique_dim", (("dim", "int"),), dim, first=2)
+    check_types("_unique2" if dim is None else "unique_dim", _UNIQUE_FLAGS, sorted, return_inverse, return_counts,
+                first=None)
     v = self._value()
     if dim is None:
         values, inverse, counts = np.unique(v.reshape(-1), return_inverse=True, return_counts=True)
@@ -297,6 +307,8 @@ def unique_dim(input: Tensor, dim: int, sorted: bool = True, return_inverse: boo
 def unique_consecutive(self, return_inverse: bool = False, return_counts: bool = False, dim: Optional[int] = None):
     """``self`` with each run of equal consecutive elements (slices along ``dim``) kept once, with,
     as asked, the run each element belongs to and the runs' lengths."""
+    check_types("unique_consecutive", _UNIQUE_FLAGS[1:] + (("dim", "int?"),), return_inverse, return_counts, dim,
+                first=None)
     v = self._value()
     if dim is None:
         flat = v.reshape(-1)

@@ -16,6 +16,7 @@ from .._emit import D, Tensor, emit, state
 from ._spec import PUBLIC, Op, public, public_function, register
 from ._spec import tangents
 from ._args import check_output_shape
+from ._parser import as_function_error
 from .elementwise import fill_with
 
 BASES = (
@@ -148,7 +149,11 @@ def _function(name: str) -> Callable:
     def fn(input: Tensor, *args, **kwargs) -> Tensor:
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-        return getattr(input, name)(*args, **kwargs)
+        try:
+            return getattr(input, name)(*args, **kwargs)
+        except TypeError as e:
+            as_function_error(e, name, name, kwargs)
+            raise
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"``input.{name}(...)``: :meth:`Tensor.{name}` as a function."
     return fn

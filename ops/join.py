@@ -27,6 +27,7 @@ from numba import njit
 from .._emit import (LEND_FROM, ConstRef, D, Tensor, aliased, in_parts, node_in, plain, recorded, state, unshare,
                      write_tape)
 from ._args import broadcast_pair, shown, wrap_dim
+from ._parser import check_elements
 from ._index import slab
 from ._spec import (CONST, JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public,
                     public_function, register)
@@ -497,9 +498,8 @@ def meshgrid(*tensors, indexing: Optional[str] = None) -> tuple:
         indexing = "ij"
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    check_elements(tensors, Tensor)
     for t in tensors:
-        if not isinstance(t, Tensor):
-            raise TypeError(f"meshgrid(): argument 'tensors' must be tuple of Tensors, not {type(t).__name__}")
         if len(t._shape) > 1:
             raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: "
                                f"{t._shape}")

@@ -12,6 +12,7 @@ import numpy as np
 
 from .._emit import D, Number, Tensor, emit, plain, state
 from ._args import wrap_dim
+from ._parser import check_types
 from ._rule import rule_adjoint
 from ._spec import PYTHON, TRANSPOSED, X0, OUT, Op, public, register, tangents
 from .join import _no_grad_out, _write_out, where
@@ -234,6 +235,8 @@ def select_scatter(self, src: Tensor, dim: int, index: int) -> Tensor:
 @public("slice_scatter")
 def slice_scatter(self, src: Tensor, dim: int = 0, start=None, end=None, step: int = 1) -> Tensor:
     """``self`` with the slice ``start:end:step`` along ``dim`` replaced by ``src`` (out of place)."""
+    check_types("slice_scatter", (("src", Tensor), ("dim", "int"), ("start", "int?"), ("end", "int?"), ("step", "int")),
+                src, dim, start, end, step)
     d = wrap_dim(dim, self.dim())
     if step <= 0:
         raise RuntimeError("slice step must be positive")
@@ -250,6 +253,8 @@ def slice_scatter(self, src: Tensor, dim: int = 0, start=None, end=None, step: i
 def diagonal_scatter(self, src: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """``self`` with the diagonal ``self.diagonal(offset, dim1, dim2)`` replaced by ``src`` (out of
     place)."""
+    check_types("diagonal_scatter", (("src", Tensor), ("offset", "int"), ("dim1", "int"), ("dim2", "int")), src, offset,
+                dim1, dim2)
     nd = self.dim()
     d1, d2 = wrap_dim(dim1, nd), wrap_dim(dim2, nd)
     if d1 == d2:

@@ -24,8 +24,8 @@ from numba import njit
 from .._emit import (D, Size, Tensor, aliased, arranged, check_memory_format, contiguous_format, emit, node_in,
                      plain, preserve_format, recorded, state, write_tape)
 from ._args import infer_shape, shape_arg, shown, wrap_dim
-from ._parser import Forms
 from ._index import advance, broadcast_accumulate, dims, slab
+from ._parser import Forms, check_types
 from ._spec import N_CODES, NUMBER, ROLES, SHAPE, X1, Op, public, public_function, register
 from ._spec import tangents
 
@@ -653,4 +653,5 @@ def resize_(self, *size: Shape, memory_format=None) -> Tensor:
 @public("resize_as_", function=False)
 def resize_as_(self, the_template: Tensor, *, memory_format=None) -> Tensor:
     """``resize_`` to the shape of ``the_template``."""
+    check_types("resize_as_", (("the_template", Tensor),), the_template)
     return resize_(self, the_template._shape, memory_format=memory_format)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._emit import D, Tensor, emit, plain, quiet, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
+from ._parser import check_types
 from ._rule import rule_adjoint
 from ._spec import OUT, OUT_FIRST, OUTPUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public
 from ._spec import register
@@ -529,6 +530,7 @@ def norm(self, p: Union[float, str, None] = "fro", dim: Dims = None, keepdim: bo
 @public("dist")
 def dist(self, other: Tensor, p: float = 2) -> Tensor:
     """The ``p``-norm of ``self - other`` (broadcast)."""
+    check_types("dist", (("other", Tensor), ("p", "Number")), other, p)
     _no_bool_sub(self, other)       # (PyTorch subtracts first, then takes the norm of the difference)
     broadcast_pair(self._shape, other._shape)
     dt = D.result_type(self, other)

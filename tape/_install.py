@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 from typing import Callable
 
 from ._creation import tensor_new
@@ -24,6 +23,7 @@ from ._tensor import Tensor, mark_missing
 from .autograd._backward import tensor_backward
 from .autograd._functions import resize
 from .ops import PUBLIC
+from .ops._parser import as_function_error, as_keyword_error
 from .ops._spec import Public, sequence_param, sequence_value
 
 
@@ -31,21 +31,6 @@ def _first(x, name: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
     return x
-
-
-_ARG_ERROR = re.compile(r"(\w+)\(\): argument '(\w+)' \(position (\d+)\)( must be .*)", re.S)
-
-
-def _as_function_error(e: TypeError, name: str, primary: str, kwargs: dict) -> None:
-    """Reword the parser's error of a method's argument (``maximum(): argument 'other' (position 1)
-    must be Tensor, not int``) as the function form ``name`` reports it: the input counts as position
-    1, an argument given by keyword has no position, and the message names the function called."""
-    m = _ARG_ERROR.fullmatch(str(e)) if len(e.args) == 1 else None
-    if m is None or m.group(1) not in (name, primary):
-        return
-    arg = m.group(2)
-    where = "" if arg in kwargs else f" (position {int(m.group(3)) + 1})"
-    e.args = (f"{name}(): argument '{arg}'{where}{m.group(4)}",)
 
 
 def _takes_out(fn: Callable) -> bool:
@@ -87,7 +72,7 @@ def _function(name: str, entry: Public) -> Callable:
             try:
                 return method(input, *args, **kwargs) if own is None else own(*args, **kwargs)
             except TypeError as e:
-                _as_function_error(e, name, primary, kwargs)
+                as_function_error(e, name, primary, kwargs)
                 raise
     else:
         primary = entry.name
@@ -114,9 +99,15 @@ def _plain_function(name: str, entry: Public) -> Callable:
 
     @functools.wraps(fn)
     def with_out(*args, **kwargs):
-        if kwargs and "out" in kwargs:
+        if not kwargs:
+            return fn(*args)
+        if "out" in kwargs:
             return call_with_out(name, fn, args, kwargs)
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except TypeError as e:
+            as_keyword_error(e, name, kwargs)
+            raise
     return with_out
 
 
