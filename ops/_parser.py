@@ -86,16 +86,52 @@ def check_elements(values, kind: type, argument: int = 0) -> None:
 _ARG_ERROR = re.compile(r"(\w+)\(\): argument '(\w+)' \(position (\d+)\)( must be .*)", re.S)
 
 
-def as_function_error(e: TypeError, name: str, primary: str, kwargs: dict) -> None:
+_NO_ARGUMENTS = re.compile(r"takes no arguments \((\d+) given\)")
+
+
+def as_function_error(e: TypeError, name: str, primary: str, kwargs: dict, method: str = "") -> None:
     """Reword the parser's error of a method's argument (``maximum(): argument 'other' (position 1)
     must be Tensor, not int``) as the function form ``name`` reports it: the input counts as position
-    1, an argument given by keyword has no position, and the message names the function called."""
-    m = _ARG_ERROR.fullmatch(str(e)) if len(e.args) == 1 else None
+    1, an argument given by keyword has no position, and the message names the function called.
+    Python's own errors for the call of the Tensor method ``method`` (``Tensor.abs() takes 1
+    positional argument but 2 were given``) name the function too, as PyTorch's parser does."""
+    if len(e.args) != 1:
+        return
+    text = str(e)
+    if method and text.startswith(f"Tensor.{method}() "):
+        rest = text[len(method) + 10:]
+        m = _NO_ARGUMENTS.fullmatch(rest)
+        if m is not None:
+            rest = f"takes 1 positional argument but {int(m.group(1)) + 1} were given"
+        e.args = (f"{name}() {rest}",)
+        return
+    m = _ARG_ERROR.fullmatch(text)
     if m is None or m.group(1) not in (name, primary):
         return
     arg = m.group(2)
     where = "" if arg in kwargs else f" (position {int(m.group(3)) + 1})"
     e.args = (f"{name}(): argument '{arg}'{where}{m.group(4)}",)
+
+
+def as_inplace_error(e: TypeError, name: str, base: str, takes_arguments: bool) -> None:
+    """Reword an error of the method ``base`` called by its in-place variant ``name`` (``abs_``) as
+    PyTorch reports it for ``name``: Python's count of positional arguments as the parser's of a
+    method that ``takes_arguments`` or not (``Tensor.abs_() takes no arguments (1 given)``)."""
+    if len(e.args) != 1:
+        return
+    text = str(e)
+    for head in (f"Tensor.{base}() ", f"{base}() ", f"{base}(): "):
+        if text.startswith(head):
+            rest = text[len(head):]
+            m = _POSITIONAL.fullmatch(rest)
+            if m is not None and not takes_arguments:
+                e.args = (f"Tensor.{name}() takes no arguments ({int(m.group(1)) - 1} given)",)
+            else:
+                e.args = (head.replace(base, name, 1) + rest,)
+            return
+
+
+_POSITIONAL = re.compile(r"takes 1 positional argument but (\d+) were given")
 
 
 def as_keyword_error(e: TypeError, name: str, kwargs: dict) -> None:

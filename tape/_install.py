@@ -72,7 +72,7 @@ def _function(name: str, entry: Public) -> Callable:
             try:
                 return method(input, *args, **kwargs) if own is None else own(*args, **kwargs)
             except TypeError as e:
-                as_function_error(e, name, primary, kwargs)
+                as_function_error(e, name, primary, kwargs, method.__name__)
                 raise
     else:
         primary = entry.name
