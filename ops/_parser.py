@@ -41,16 +41,24 @@ _CHECKS = {
 
 
 def _parsed_int(v) -> bool:
-    """The parser's check of an ``int`` argument: a Python or numpy integer, not a bool (an
-    integral 0-d tensor too, which it converts: left for the op)."""
-    return (isinstance(v, (int, np.integer)) and not isinstance(v, bool)) or (
-        not isinstance(v, (bool, float, complex)) and hasattr(type(v), "__index__"))
+    """The parser's check of an ``int`` argument: a Python or numpy integer, not a bool, or a 0-d
+    tensor of an integer dtype (which the op converts)."""
+    if isinstance(v, (int, np.integer)):
+        return not isinstance(v, bool)
+    if hasattr(v, "_shape"):
+        return v._shape == () and not (v.is_floating_point() or v.is_complex() or str(v.dtype) == "torch.bool")
+    return not isinstance(v, (float, complex)) and hasattr(type(v), "__index__")
+
+
+def _parsed_number(v, real: bool) -> bool:
+    """The parser's check of a ``Number`` (``float`` when ``real``) argument: a number, or a 0-d tensor."""
+    if hasattr(v, "_shape"):
+        return v._shape == ()
+    return isinstance(v, numbers.Real if real else numbers.Number)
 
 
 _KINDS = {"bool": lambda v: type(v) is bool, "int": _parsed_int, "int?": lambda v: v is None or _parsed_int(v),
-          # (a number, or anything that converts to one: a one-element tensor)
-          "Number": lambda v: isinstance(v, numbers.Number) or hasattr(type(v), "__float__"),
-          "float": lambda v: not isinstance(v, complex) and (isinstance(v, numbers.Real) or hasattr(type(v), "__float__"))}
+          "Number": lambda v: _parsed_number(v, False), "float": lambda v: _parsed_number(v, True)}
 
 
 def check_types(fn: str, params: tuple, *values, first: Optional[int] = 1) -> None:

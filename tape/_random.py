@@ -20,6 +20,7 @@ from ._device import check_device
 from ._layout import check_memory_format
 from ._mt import fma64, libm
 from ._tensor import Tensor, _plain
+from .ops._parser import check_types
 from .ops._spec import public, public_function
 from .ops.elementwise import fill_with
 
@@ -363,10 +364,14 @@ def _tri_indices(row: int, col: int, offset: int, dtype: D.dtype, lower: bool) -
     return _plain(np.stack([r, c]).astype(dtype.np).reshape(2, -1), dtype)
 
 
+_TRI_PARAMS = (("row", "int"), ("col", "int"), ("offset", "int"))
+
+
 @public_function("tril_indices")
 def tril_indices(row: int, col: int, offset: int = 0, *, dtype: D.dtype = D.int64, device=None,
                  layout=None) -> Tensor:
     """The (row, column) indices of the lower triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
+    check_types("tril_indices", _TRI_PARAMS, row, col, offset)
     check_device(device)
     return _tri_indices(row, col, offset, dtype, True)
 
@@ -375,6 +380,7 @@ def tril_indices(row: int, col: int, offset: int = 0, *, dtype: D.dtype = D.int6
 def triu_indices(row: int, col: int, offset: int = 0, *, dtype: D.dtype = D.int64, device=None,
                  layout=None) -> Tensor:
     """The (row, column) indices of the upper triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
+    check_types("triu_indices", _TRI_PARAMS, row, col, offset)
     check_device(device)
     return _tri_indices(row, col, offset, dtype, False)
 
