@@ -34,9 +34,11 @@ def parser_type_name(v) -> str:
 _CHECKS = {
     "tuple of ints": lambda v: isinstance(v, (tuple, list)),
     "int": lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool),
-    "Number": lambda v: type(v) in (int, float) or isinstance(v, numbers.Number) or type(v).__name__ == "Tensor",
+    "Number": lambda v: type(v) in (int, float) or _parsed_number(v, False),
     "torch.dtype": lambda v: type(v).__name__ == "dtype",
     "bool": lambda v: v is None or isinstance(v, (bool, np.bool_)),
+    "Tensor": lambda v: hasattr(v, "_shape"),
+    "float": lambda v: _parsed_number(v, True),
 }
 
 
@@ -121,25 +123,38 @@ def as_function_error(e: TypeError, name: str, primary: str, kwargs: dict, metho
     e.args = (f"{name}(): argument '{arg}'{where}{m.group(4)}",)
 
 
-def as_inplace_error(e: TypeError, name: str, base: str, takes_arguments: bool) -> None:
-    """Reword an error of the method ``base`` called by its in-place variant ``name`` (``abs_``) as
-    PyTorch reports it for ``name``: Python's count of positional arguments as the parser's of a
-    method that ``takes_arguments`` or not (``Tensor.abs_() takes no arguments (1 given)``)."""
+def as_inplace_error(e: TypeError, name: str, bases: tuple, takes_arguments: bool) -> None:
+    """Reword an error of the method called by the in-place variant ``name`` (``abs_``), which
+    names it as one of ``bases`` (``clip``, ``clamp``), as PyTorch reports it for ``name``:
+    Python's count of positional arguments as the parser's of a method that ``takes_arguments``
+    or not (``Tensor.abs_() takes no arguments (1 given)``)."""
     if len(e.args) != 1:
         return
     text = str(e)
-    for head in (f"Tensor.{base}() ", f"{base}() ", f"{base}(): "):
-        if text.startswith(head):
-            rest = text[len(head):]
-            m = _POSITIONAL.fullmatch(rest)
-            if m is not None and not takes_arguments:
-                e.args = (f"Tensor.{name}() takes no arguments ({int(m.group(1)) - 1} given)",)
-            else:
-                e.args = (head.replace(base, name, 1) + rest,)
-            return
+    for base in bases:
+        for head in (f"Tensor.{base}() ", f"{base}() ", f"{base}(): "):
+            if text.startswith(head):
+                rest = text[len(head):]
+                m = _POSITIONAL.fullmatch(rest)
+                if m is not None and not takes_arguments:
+                    e.args = (f"Tensor.{name}() takes no arguments ({int(m.group(1)) - 1} given)",)
+                else:
+                    e.args = (head.replace(base, name, 1) + rest,)
+                return
 
 
 _POSITIONAL = re.compile(r"takes 1 positional argument but (\d+) were given")
+
+
+def inplace_function_forms(e: TypeError, name: str) -> Optional["Forms"]:
+    """The overloads of the function form of the in-place method ``name`` (``clamp_``), from the
+    parser's error ``e`` of the method, which lists the method's: the same with ``input`` first
+    (an in-place op has no ``out``); None if ``e`` is no such error."""
+    text = str(e)
+    if not text.startswith(f"{name}() received an invalid combination of arguments - got ("):
+        return None
+    forms = [line[3:] for line in text.splitlines() if line.startswith(" * (")]
+    return Forms(name, *(f"(Tensor input{', ' + f[1:] if f != '()' else ')'}" for f in forms))
 
 
 def as_keyword_error(e: TypeError, name: str, kwargs: dict) -> None:
@@ -176,7 +191,11 @@ class _Param:
         head, _, default = token.partition(" = ")
         self.kind, _, self.name = head.rpartition(" ")
         self.optional = bool(default)
+        self.none = default == "None"       # (an optional parameter that takes None: ``Tensor? min``)
         self.keyword_only = keyword_only
+
+    def accepts(self, v) -> bool:
+        return _matches(self.kind, v) or (v is None and self.none)
 
 
 class Form:
@@ -213,12 +232,12 @@ class Form:
                 if len(args) > self.positional:
                     return None
                 for p, v in zip(self.params, args):
-                    if not _matches(p.kind, v):
+                    if not p.accepts(v):
                         return None
                     got[p.name] = v
         for k, v in kwargs.items():
             p = self.named.get(k)
-            if p is None or k in got or not _matches(p.kind, v):
+            if p is None or k in got or not p.accepts(v):
                 return None
             got[k] = v
         for name in self.required:
@@ -247,7 +266,7 @@ class Form:
                 # (the parser's own plural: "argument" for two or more)
                 raise TypeError(f"{fn}() missing {len(missing)} required positional argument"
                                 f"{'s' if len(missing) == 1 else ''}: {', '.join(missing)}")
-            if not _matches(p.kind, v):
+            if not p.accepts(v):
                 if not (i == 0 and self.varargs and not keyword and _matches("int", v)):
                     where = "" if keyword else f" (position {i + 1})"
                     raise TypeError(f"{fn}(): argument '{p.name}'{where} must be {p.kind}, not {parser_type_name(v)}")
@@ -280,6 +299,20 @@ class Forms:
     def __init__(self, fn: str, *forms: str):
         self.fn = fn
         self.forms = tuple(Form(f) for f in forms)
+
+    def named(self, fn: str) -> "Forms":
+        """The same overloads of the alias ``fn`` (``clip`` for ``clamp``)."""
+        return Forms(fn, *(f.text for f in self.forms))
+
+    def reword(self, e: TypeError, args: tuple, kwargs: dict) -> bool:
+        """Give ``e`` the parser's message for a call that matches none of the forms (True), or
+        leave it (False)."""
+        try:
+            self.parse(args, kwargs)
+        except TypeError as parsed:
+            e.args = parsed.args
+            return True
+        return False
 
     def parse(self, args: tuple, kwargs: dict) -> tuple[int, dict]:
         """The index of the first form the call matches and the values given, by name; the
@@ -317,7 +350,7 @@ class Forms:
             marks = []
             for i in range(len(args) + len(kwargs)):
                 # (as ``_formattedArgDesc``: the i-th keyword is the one the form names i-th)
-                kind, _, name = form.tokens[i].rpartition(" ")
+                kind, _, name = form.tokens[i].partition(" = ")[0].rpartition(" ")
                 v = args[i] if i < len(args) else kwargs.get(name)
                 shown = ("" if i < len(args) else f"{name}=") + _described(v)
                 marks.append(f"{shown}, " if _matches(kind, v) else f"!{shown}!, ")

@@ -236,7 +236,8 @@ class Public:
     number)`` (``tape.add(2, x)``).  ``plain``: ``fn`` is the function form itself (its first
     argument need not be a tensor) and no method is made.  ``function_forms``: PyTorch's
     overloads of the function form (``ops._parser.Forms``), for a method that parses its own
-    (the function form's errors name ``input`` and ``out``).
+    (the function form's errors name ``input`` and ``out``).  ``error_forms``: the same, parsed
+    only when the method raised a TypeError, for the parser's message of the function form.
     """
 
     fn: Callable
@@ -246,6 +247,7 @@ class Public:
     reflected: Optional[Callable] = None
     plain: bool = False
     function_forms: Optional[object] = None
+    error_forms: Optional[object] = None
 
     @property
     def name(self) -> str:
@@ -325,7 +327,7 @@ def torch_keywords(fn: Callable) -> Callable:
 
 
 def public(*names: str, method: bool = True, function: bool = True, properties: tuple = (),
-           reflected: Optional[Callable] = None, function_forms=None) -> Callable:
+           reflected: Optional[Callable] = None, function_forms=None, error_forms=None) -> Callable:
     """Register the decorated front end under its PyTorch names; returns it (taking numpy's
     keyword forms too, ``torch_keywords``).
 
@@ -339,7 +341,8 @@ def public(*names: str, method: bool = True, function: bool = True, properties: 
         fn = torch_keywords(fn)
         methods = tuple(n for n in names if method or n.startswith("_"))
         functions = tuple(n for n in names if function and not n.startswith("_"))
-        PUBLIC.append(Public(fn, methods, functions, tuple(properties), reflected, function_forms=function_forms))
+        PUBLIC.append(Public(fn, methods, functions, tuple(properties), reflected, function_forms=function_forms,
+                             error_forms=error_forms))
         return fn
     return register_public
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._emit import D, Number, Tensor, linspace_values, plain
 from ._args import wrap_dim
-from ._parser import check_types
+from ._parser import Forms, check_types
 from ._rule import return_type, rule_adjoint
 from ._spec import PYTHON, REGISTRY, Op, public, public_function, register, tangents
 from .decomp import _one
@@ -331,15 +331,24 @@ def _as_tensor(x, like: Tensor) -> Tensor:
     return plain(np.array(x, D.result_type(like, x).np), D.result_type(like, x))
 
 
+_SEARCH_OPTIONS = ("*, bool out_int32 = False, bool right = False, str side = None, Tensor sorter = None, "
+                   "Tensor out = None")
+_SEARCHSORTED = Forms("searchsorted", f"(Tensor sorted_sequence, Tensor input, {_SEARCH_OPTIONS})",
+                      f"(Tensor sorted_sequence, Number self, {_SEARCH_OPTIONS})")
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float, complex, np.number)) and not isinstance(x, np.bool_)
+
+
 @public_function("searchsorted")
 def searchsorted(sorted_sequence: Tensor, input: Union[Tensor, Number], *, out_int32: bool = False,
                  right: bool = False, side: Optional[str] = None, sorter: Optional[Tensor] = None,
                  out: Optional[Tensor] = None) -> Tensor:
     """For each value of ``input``, the index in ``sorted_sequence`` (along its last dim) before
     which it would be inserted to keep the order: the first such (the last with ``right``)."""
-    if not isinstance(sorted_sequence, Tensor):
-        raise TypeError(f"searchsorted(): argument 'sorted_sequence' (position 1) must be Tensor, not "
-                        f"{type(sorted_sequence).__name__}")
+    if not isinstance(sorted_sequence, Tensor) or not (isinstance(input, Tensor) or _number(input)):
+        _SEARCHSORTED.parse((sorted_sequence, input), {})
     scalar = not isinstance(input, Tensor)
     if side is not None:
         if side not in ("left", "right"):
@@ -397,13 +406,20 @@ def bucketize(input: Union[Tensor, Number], boundaries: Tensor, *, out_int32: bo
     return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
 
 
+_ISIN_OPTIONS = "*, bool assume_unique = False, bool invert = False, Tensor out = None"
+_ISIN = Forms("isin", f"(Tensor elements, Tensor test_elements, {_ISIN_OPTIONS})",
+              f"(Number element, Tensor test_elements, {_ISIN_OPTIONS})",
+              f"(Tensor elements, Number test_element, {_ISIN_OPTIONS})")
+
+
 @public_function("isin")
 def isin(elements: Union[Tensor, Number], test_elements: Union[Tensor, Number], *, assume_unique: bool = False,
          invert: bool = False) -> Tensor:
     """Whether each of ``elements`` is among ``test_elements`` (is not, with ``invert``)."""
-    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
-        raise TypeError("isin() received an invalid combination of arguments - got "
-                        f"({type(elements).__name__}, {type(test_elements).__name__}), but expected one of:")
+    if not (isinstance(elements, Tensor) or isinstance(test_elements, Tensor)) or \
+            not all(isinstance(x, Tensor) or _number(x) for x in (elements, test_elements)):
+        _ISIN.parse((elements, test_elements), {})
+        raise TypeError(_ISIN.invalid((elements, test_elements), {}))     # (two numbers: no form takes them)
     e = elements._value() if isinstance(elements, Tensor) else np.array(elements)
     t = test_elements._value() if isinstance(test_elements, Tensor) else np.array(test_elements)
     if e.dtype == np.bool_ or t.dtype == np.bool_:      # (PyTorch's kernel is dispatched for numbers only)

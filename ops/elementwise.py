@@ -36,6 +36,7 @@ from .._emit import (D, LEND_FROM, Number, Tensor, arranged, check_device, check
 from ._args import broadcast_pair, check_output_shape
 from ._erf import erf_vectorized
 from . import _specfun as SF
+from ._parser import Forms
 from ._rule import diagonal, rule_adjoint
 from ._spec import (BINARY, CROSS, N_CODES, NUMBER, NUMPY_ROWS, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public,
                     register, saved_when, tangents)
@@ -2621,15 +2622,21 @@ def reciprocal(self) -> Tensor:
 
 _CLAMP_SIGNATURES = (" * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)\n"
                      " * (Tensor input, Number min = None, Number max = None, *, Tensor out = None)")
+# PyTorch's overloads of the method (the bounds given are taken as positional: the method cannot tell)
+_CLAMP = Forms("clamp", "(Tensor min = None, Tensor max = None)", "(Number min = None, Number max = None)")
 
 
-@public("clamp", "clip")
+@public("clamp", "clip", error_forms=Forms("clamp", "(Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)",
+                                           "(Tensor input, Number min = None, Number max = None, *, Tensor out = None)"))
 def clamp(self, min: Optional[Union[Number, Tensor]] = None, max: Optional[Union[Number, Tensor]] = None) -> Tensor:
     """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         if not all(b is None or isinstance(b, Tensor) for b in (min, max)):
-            raise combination("clamp", (self, min, max), _CLAMP_SIGNATURES)
+            _CLAMP.parse((min,) if max is None else (min, max), {})
+            raise combination("clamp", (self, min, max), _CLAMP_SIGNATURES)     # (a 0-d tensor with a number)
         return clamp_tensors(self, min, max, 0)
+    if not all(b is None or _is_number(b) for b in (min, max)):
+        _CLAMP.parse((min,) if max is None else (min, max), {})
     return _clamp_numbers(self, min, max, 0)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from .._emit import D, Number, Tensor, emit, plain, state
 from .addmm import INT_SCALAR, MUL_SCALAR, scalar_of
 from ._args import wrap_dim
-from ._parser import check_elements, check_types
+from ._parser import Forms, check_elements, check_types
 from ._rule import rule_adjoint
 from ._spec import PYTHON, TRANSPOSED, Op, public, public_function, register, tangents
 from .join import _no_grad_out, _write_out, cat, meshgrid, stack
@@ -139,6 +139,9 @@ _MODES = ("linear", "lower", "higher", "midpoint", "nearest")
 def _quantile(self: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_nan: bool,
               out: Optional[Tensor]) -> Tensor:
     fname = "quantile"      # (nanquantile's errors say so too, as PyTorch's shared checks)
+    if not isinstance(q, (Tensor, int, float, np.floating)) or isinstance(q, bool):
+        _QUANTILE.named("nanquantile" if ignore_nan else "quantile").parse(
+            (q,) if dim is None and not keepdim else (q, dim, keepdim), {})
     if isinstance(q, (int, float)) and not isinstance(q, bool):
         if not 0 <= q <= 1:
             raise RuntimeError(f"{fname}() q must be in the range [0, 1] but got {float(q)}")
@@ -210,7 +213,14 @@ def _quantile(self: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_na
     return out.copy_(values) if values._rg and state.grad else out      # (PyTorch's copy: CopyBackwards)
 
 
-@public("quantile")
+# PyTorch's overloads of the method (the arguments given are taken as positional: the method cannot tell)
+_QUANTILE = Forms("quantile", *(f'({q} q, int dim = None, bool keepdim = False, *, str interpolation = "linear")'
+                                for q in ("Tensor", "float")))
+_QUANTILE_FUNCTION = Forms("quantile", *(f'(Tensor input, {q} q, int dim = None, bool keepdim = False, *, '
+                                         f'str interpolation = "linear", Tensor out = None)' for q in ("Tensor", "float")))
+
+
+@public("quantile", error_forms=_QUANTILE_FUNCTION)
 def quantile(self, q: Union[Tensor, float], dim: Optional[int] = None, keepdim: bool = False, *,
              interpolation: str = "linear", out: Optional[Tensor] = None) -> Tensor:
     """The ``q``-th quantiles of ``self`` along ``dim`` (of all its elements if None), interpolated
@@ -218,7 +228,7 @@ def quantile(self, q: Union[Tensor, float], dim: Optional[int] = None, keepdim: 
     return _quantile(self, q, dim, keepdim, interpolation, False, out)
 
 
-@public("nanquantile")
+@public("nanquantile", error_forms=_QUANTILE_FUNCTION)
 def nanquantile(self, q: Union[Tensor, float], dim: Optional[int] = None, keepdim: bool = False, *,
                 interpolation: str = "linear", out: Optional[Tensor] = None) -> Tensor:
     """:func:`quantile` ignoring nan values (nan where every value is nan)."""

@@ -17,7 +17,7 @@ from .._emit import D, Tensor, emit, state
 from ._spec import PUBLIC, Op, public, public_function, register
 from ._spec import tangents
 from ._args import check_output_shape
-from ._parser import as_function_error, as_inplace_error
+from ._parser import as_function_error, as_inplace_error, inplace_function_forms
 from .elementwise import fill_with
 
 BASES = (
@@ -95,7 +95,8 @@ def _variant(base: str) -> Callable:
         try:
             result = getattr(self, base)(*args, **kwargs)
         except TypeError as e:
-            as_inplace_error(e, base + "_", base, _takes_arguments(getattr(Tensor, base)))
+            method = getattr(Tensor, base)
+            as_inplace_error(e, base + "_", (base, method.__name__), _takes_arguments(method))
             raise
         if base in _CLAMPS and result._dtype._cat > self._dtype._cat and \
                 not any(isinstance(a, Tensor) for a in (*args, *kwargs.values())):
@@ -167,7 +168,9 @@ def _function(name: str) -> Callable:
         try:
             return getattr(input, name)(*args, **kwargs)
         except TypeError as e:
-            as_function_error(e, name, name, kwargs, name)
+            forms = inplace_function_forms(e, name)
+            if forms is None or not forms.reword(e, (input, *args), kwargs):
+                as_function_error(e, name, name, kwargs, name)
             raise
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"``input.{name}(...)``: :meth:`Tensor.{name}` as a function."

@@ -57,6 +57,7 @@ def _function(name: str, entry: Public) -> Callable:
         primary = entry.name
         seq = sequence_param(method)        # (which the function form takes as one sequence only)
         forms = entry.function_forms
+        error_forms = None if entry.error_forms is None else entry.error_forms.named(name)
 
         def fn(input, *args, **kwargs):
             if forms is not None:
@@ -72,7 +73,8 @@ def _function(name: str, entry: Public) -> Callable:
             try:
                 return method(input, *args, **kwargs) if own is None else own(*args, **kwargs)
             except TypeError as e:
-                as_function_error(e, name, primary, kwargs, method.__name__)
+                if error_forms is None or not error_forms.reword(e, (input, *args), kwargs):
+                    as_function_error(e, name, primary, kwargs, method.__name__)
                 raise
     else:
         primary = entry.name
