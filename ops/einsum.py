@@ -351,7 +351,8 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
 @public("inner")
 def inner(self, other: Tensor) -> Tensor:
     """The sum of products over the last dim of both tensors (a product when one is 0-d)."""
-    check_types("inner", (("other", Tensor),), other)
+    if type(other) is not Tensor:
+        check_types("inner", (("other", Tensor),), other)
     if self.dim() == 0 or other.dim() == 0:
         return self * other
     if self._shape[-1] != other._shape[-1]:

@@ -2622,6 +2622,7 @@ def reciprocal(self) -> Tensor:
 
 _CLAMP_SIGNATURES = (" * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)\n"
                      " * (Tensor input, Number min = None, Number max = None, *, Tensor out = None)")
+_FLOAT_INT = (float, int)
 # PyTorch's overloads of the method (the bounds given are taken as positional: the method cannot tell)
 _CLAMP = Forms("clamp", "(Tensor min = None, Tensor max = None)", "(Number min = None, Number max = None)")
 
@@ -2635,7 +2636,8 @@ def clamp(self, min: Optional[Union[Number, Tensor]] = None, max: Optional[Union
             _CLAMP.parse((min,) if max is None else (min, max), {})
             raise combination("clamp", (self, min, max), _CLAMP_SIGNATURES)     # (a 0-d tensor with a number)
         return clamp_tensors(self, min, max, 0)
-    if not all(b is None or _is_number(b) for b in (min, max)):
+    if not (min is None or type(min) in _FLOAT_INT or _is_number(min)) or \
+            not (max is None or type(max) in _FLOAT_INT or _is_number(max)):
         _CLAMP.parse((min,) if max is None else (min, max), {})
     return _clamp_numbers(self, min, max, 0)
 

@@ -653,5 +653,6 @@ def resize_(self, *size: Shape, memory_format=None) -> Tensor:
 @public("resize_as_", function=False)
 def resize_as_(self, the_template: Tensor, *, memory_format=None) -> Tensor:
     """``resize_`` to the shape of ``the_template``."""
-    check_types("resize_as_", (("the_template", Tensor),), the_template)
+    if type(the_template) is not Tensor:
+        check_types("resize_as_", (("the_template", Tensor),), the_template)
     return resize_(self, the_template._shape, memory_format=memory_format)

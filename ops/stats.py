@@ -530,7 +530,8 @@ def norm(self, p: Union[float, str, None] = "fro", dim: Dims = None, keepdim: bo
 @public("dist")
 def dist(self, other: Tensor, p: float = 2) -> Tensor:
     """The ``p``-norm of ``self - other`` (broadcast)."""
-    check_types("dist", (("other", Tensor), ("p", "Number")), other, p)
+    if type(other) is not Tensor or type(p) not in (int, float):
+        check_types("dist", (("other", Tensor), ("p", "Number")), other, p)
     _no_bool_sub(self, other)       # (PyTorch subtracts first, then takes the norm of the difference)
     broadcast_pair(self._shape, other._shape)
     dt = D.result_type(self, other)

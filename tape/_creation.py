@@ -253,6 +253,19 @@ def _size_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
+def _check_sizes(name: str, size: tuple, options: dict) -> None:
+    """The parser's errors for several positional arguments of a size (``zeros(2, 3)``): a first
+    one not an int is the whole size, and takes no more; a later one must be an int."""
+    if not _size_int(size[0]):
+        if name in ("rand", "randn"):
+            _random_forms(name, size, options)
+        raise TypeError(f"{name}() takes 1 positional argument but {len(size)} were given")
+    for k, s in enumerate(size):
+        if not _size_int(s):
+            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos {k + 1} with "
+                            f"error \"type must be tuple of ints,but got {parser_type_name(s)}\"")
+
+
 def _random_forms(name: str, size: tuple, shown: dict) -> None:
     """The parser's error for a call of ``rand``/``randn`` that matches neither of its forms."""
     got = ", ".join([parser_type_name(s) for s in size] + [f"{k}={_type_name(v)}" for k, v in sorted(shown.items())])
@@ -266,15 +279,10 @@ def _sizes(name: str, size: tuple, keyword, options: dict) -> tuple:
     other values than their defaults, which a random function's error lists)."""
     if keyword is _NO_SIZE and size:
         if len(size) > 1:
-            # (the parser's: a first argument not an int is the whole size, and takes no more)
-            if not _size_int(size[0]):
-                if name in ("rand", "randn"):
-                    _random_forms(name, size, options)
-                raise TypeError(f"{name}() takes 1 positional argument but {len(size)} were given")
-            for k, s in enumerate(size):
-                if not _size_int(s):
-                    raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos {k + 1} with "
-                                    f"error \"type must be tuple of ints,but got {parser_type_name(s)}\"")
+            for s in size:
+                if type(s) is not int:
+                    _check_sizes(name, size, options)
+                    break
         return size
     if keyword is not _NO_SIZE and not size:
         if keyword is None or isinstance(keyword, (int, float)) and not isinstance(keyword, bool):
