@@ -7,9 +7,10 @@ Pure functions of Python values, as ``ops/_args.py``.
 """
 from __future__ import annotations
 
+import inspect
 import numbers
 import re
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -82,6 +83,75 @@ def check_types(fn: str, params: tuple, *values, first: Optional[int] = 1) -> No
             shown = (kind[0] if isinstance(kind, tuple) else kind).__name__
         where = "" if first is None else f" (position {first + k})"
         raise TypeError(f"{fn}(): argument '{name}'{where} must be {shown}, not {parser_type_name(v)}")
+
+
+# The kinds of the parser's parameters that a front end's annotations name (``dim: int``): a kind with
+# ``?`` takes None too.
+_ANNOTATED = {"int": "int", "Optional[int]": "int?", "int | None": "int?", "bool": "bool", "Optional[bool]": "bool?",
+              "float": "float", "Optional[float]": "float?", "Number": "Number", "Optional[Number]": "Number?",
+              "Tensor": "Tensor", "Optional[Tensor]": "Tensor?", "Tensor | None": "Tensor?",
+              "Dims": "tuple of ints", "Optional[Dims]": "tuple of ints?", "Union[int, tuple]": "tuple of ints",
+              "Union[int, tuple, None]": "tuple of ints?", "Sequence[int]": "tuple of ints", "list": "tuple of ints"}
+_LENIENT = {
+    "bool": lambda v: type(v) is bool,
+    # (a sequence too: an annotation may say ``int`` where dims are taken)
+    "int": lambda v: _parsed_int(v) or isinstance(v, (tuple, list)),
+    "float": lambda v: _parsed_number(v, True),
+    "Number": lambda v: _parsed_number(v, False),
+    # (a number too: PyTorch's parser takes one for a tensor in some ops)
+    "Tensor": lambda v: hasattr(v, "_shape") or isinstance(v, numbers.Number),
+    # (one int, or a sequence or tensor of them)
+    "tuple of ints": lambda v: _parsed_int(v) or isinstance(v, (tuple, list)) or hasattr(v, "_shape"),
+}
+_SIGNATURES: dict = {}
+
+
+def _annotated(fn: Callable) -> tuple:
+    """``(name, kind, index)`` of each parameter of ``fn`` whose annotation names a parser's kind
+    (not ``*args``); ``index``: its position in a positional call, None when keyword-only."""
+    params = _SIGNATURES.get(fn)
+    if params is None:
+        try:
+            values = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):
+            values = []
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        named = (*positional, inspect.Parameter.KEYWORD_ONLY)
+        params = tuple((p.name, _ANNOTATED[p.annotation], i if p.kind in positional else None)
+                       for i, p in enumerate(values)
+                       if p.kind in named and isinstance(p.annotation, str) and p.annotation in _ANNOTATED)
+        _SIGNATURES[fn] = params
+    return params
+
+
+_PARSER_ERROR = re.compile(r"\w+\(\): argument '|\w+\(\) received an invalid combination of arguments|expected \w+ as "
+                           r"element \d+ in argument")
+
+
+def parser_error(e: BaseException) -> bool:
+    """Whether ``e`` is already an error of the parser's (a front end's own check of its arguments)."""
+    return isinstance(e, TypeError) and _PARSER_ERROR.match(str(e)) is not None
+
+
+def annotated_error(fn: Callable, name: str, args: tuple, kwargs: dict, offset: int) -> Optional[TypeError]:
+    """The parser's TypeError for the first argument of the call ``fn(*args, **kwargs)`` (of the
+    function ``name``) not of the kind ``fn``'s annotation gives its parameter, or None: what the
+    parser would have refused before the op raised what it raised (called on that error's path).
+    ``offset``: 0 when ``args[0]`` is a method's ``self`` (not checked), 1 when the function's first
+    argument (position 1)."""
+    for pname, kind, index in _annotated(fn):
+        if index == 0 and offset == 0:
+            continue
+        if index is not None and index < len(args):
+            value, where = args[index], f" (position {index + offset})"
+        elif pname in kwargs:
+            value, where = kwargs[pname], ""
+        else:
+            continue
+        base = kind.rstrip("?")
+        if not (_LENIENT[base](value) or value is None and kind[-1] == "?"):
+            return TypeError(f"{name}(): argument '{pname}'{where} must be {base}, not {parser_type_name(value)}")
+    return None
 
 
 def check_elements(values, kind: type, argument: int = 0) -> None:

@@ -12,7 +12,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ._parser import parser_type_name
+from ._parser import annotated_error, parser_error, parser_type_name
 
 # Code ranges, one per family.  The sweep dispatches on these bounds only; each
 # range leaves room for the catalogue to grow.
@@ -288,11 +288,13 @@ def sequence_value(fn: str, name: str, value, position: str = ""):
     return value
 
 
-def torch_keywords(fn: Callable) -> Callable:
+def torch_keywords(fn: Callable, offset: int = 0) -> Callable:
     """``fn`` also taking the keyword forms of PyTorch's argument parser (``_ALIASES``): numpy's
     names ``axis`` for ``dim`` and ``keepdims`` for ``keepdim`` (``x.sum(axis=0)``), ``from`` for
     ``from_``; and a size-like ``*args`` as one sequence by its name (``x.view(size=(2, 3))``,
-    ``sequence_param``), which is then required, with PyTorch's errors."""
+    ``sequence_param``), which is then required, with PyTorch's errors.  On an error, the parser's
+    TypeError for an argument not of its annotated kind, which it would have raised first
+    (``annotated_error``; ``offset``: 0 for a method, 1 for a function)."""
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
@@ -322,7 +324,13 @@ def torch_keywords(fn: Callable) -> Callable:
     def front(*args, **kwargs):
         if kwargs or (seq is not None and len(args) < 2):
             args = keywords(args, kwargs)
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            error = None if parser_error(e) else annotated_error(fn, front.__name__, args, kwargs, offset)
+            if error is None:
+                raise
+        raise error
     return front
 
 
@@ -351,7 +359,7 @@ def public_function(*names: str) -> Callable:
     """Register the decorated function as ``tape.<name>`` for each of ``names`` (taking numpy's
     keyword forms too, ``torch_keywords``)."""
     def register_function(fn: Callable) -> Callable:
-        fn = torch_keywords(fn)
+        fn = torch_keywords(fn, 1)
         PUBLIC.append(Public(fn, functions=names, plain=True))
         return fn
     return register_function

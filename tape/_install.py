@@ -23,7 +23,7 @@ from ._tensor import Tensor, mark_missing
 from .autograd._backward import tensor_backward
 from .autograd._functions import resize
 from .ops import PUBLIC
-from .ops._parser import as_function_error, as_keyword_error
+from .ops._parser import annotated_error, as_function_error, as_keyword_error, parser_error
 from .ops._spec import Public, sequence_param, sequence_value
 
 
@@ -72,8 +72,14 @@ def _function(name: str, entry: Public) -> Callable:
             own = None if type(input) is Tensor else getattr(_first(input, name), name)
             try:
                 return method(input, *args, **kwargs) if own is None else own(*args, **kwargs)
-            except TypeError as e:
-                if error_forms is None or not error_forms.reword(e, (input, *args), kwargs):
+            except Exception as e:
+                if isinstance(e, TypeError) and error_forms is not None and error_forms.reword(e, (input, *args), kwargs):
+                    raise
+                # (PyTorch's parser refuses an argument of the wrong type before the op runs)
+                error = None if parser_error(e) else annotated_error(method, name, (input, *args), kwargs, 1)
+                if error is not None:
+                    raise error from None
+                if isinstance(e, TypeError):
                     as_function_error(e, name, primary, kwargs, method.__name__)
                 raise
     else:
@@ -101,14 +107,16 @@ def _plain_function(name: str, entry: Public) -> Callable:
 
     @functools.wraps(fn)
     def with_out(*args, **kwargs):
-        if not kwargs:
-            return fn(*args)
-        if "out" in kwargs:
+        if kwargs and "out" in kwargs:
             return call_with_out(name, fn, args, kwargs)
         try:
             return fn(*args, **kwargs)
-        except TypeError as e:
-            as_keyword_error(e, name, kwargs)
+        except Exception as e:
+            error = None if parser_error(e) else annotated_error(fn, name, args, kwargs, 1)
+            if error is not None:
+                raise error from None
+            if isinstance(e, TypeError) and kwargs:
+                as_keyword_error(e, name, kwargs)
             raise
     return with_out
 

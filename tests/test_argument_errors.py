@@ -99,6 +99,19 @@ def test_a_size_as_the_parser_reads_it(x):
         "rand() received an invalid combination of arguments - got (Tensor, S), but expected one of:\n")
 
 
+def test_an_argument_not_of_its_annotated_kind_is_refused_first(x):
+    # (the parser's check, on the error path of a front end: before Python's missing ``index``)
+    assert _message(lambda: tape.gather(x, S())) == "gather(): argument 'dim' (position 2) must be int, not S"
+    assert _message(lambda: x.argmax(S())) == "argmax(): argument 'dim' (position 1) must be int, not S"
+    assert _message(lambda: tape.argmax(x, dim=S())) == "argmax(): argument 'dim' must be int, not S"
+    assert _message(lambda: tape.topk(x, S())) == "topk(): argument 'k' (position 2) must be int, not S"
+    assert _message(lambda: tape.amax(x, S())) == "amax(): argument 'dim' (position 2) must be tuple of ints, not S"
+    # (a front end's own check of its arguments stands: PyTorch's Python ``unique`` calls ``_unique2``)
+    assert _message(lambda: tape.unique(x, S())) == "_unique2(): argument 'sorted' must be bool, not S"
+    with pytest.raises(IndexError):
+        x.argmax(5)        # (an argument of the right kind: the op's own error)
+
+
 _CLAMP_FUNCTION = (" * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)\n"
                    " * (Tensor input, Number min = None, Number max = None, *, Tensor out = None)\n")
 
@@ -136,7 +149,8 @@ _PROBED = ("bmm", "mm", "mv", "dot", "vdot", "outer", "inner", "cross", "matrix_
            "cartesian_prod", "clamp", "clamp_", "clip_", "quantile", "nanquantile", "dsplit", "hsplit",
            "tensor_split", "isin", "searchsorted", "zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like",
            "tensor", "abs_", "exp_", "sigmoid_", "range", "tril_indices", "set_anomaly_enabled", "resize_as_",
-           "rand", "randn")
+           "rand", "randn", "argmax", "cumsum", "gather", "index_select", "topk", "kthvalue", "amax", "logsumexp",
+           "select", "diff", "chunk")
 _ARGUMENT = re.compile(r"^TypeError: (\w+)\(\): argument '(\w+)' \(position 2\) must be")
 
 
