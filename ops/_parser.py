@@ -61,7 +61,8 @@ def _parsed_number(v, real: bool) -> bool:
 
 
 _KINDS = {"bool": lambda v: type(v) is bool, "int": _parsed_int, "int?": lambda v: v is None or _parsed_int(v),
-          "Number": lambda v: _parsed_number(v, False), "float": lambda v: _parsed_number(v, True)}
+          "Number": lambda v: _parsed_number(v, False), "float": lambda v: _parsed_number(v, True),
+          "float?": lambda v: v is None or _parsed_number(v, True)}
 
 
 def check_types(fn: str, params: tuple, *values, first: Optional[int] = 1) -> None:

@@ -102,6 +102,8 @@ def _counts(v: np.ndarray, edges: np.ndarray, w: Optional[np.ndarray], dt: np.dt
 def histc(self, bins: int = 100, min: Number = 0, max: Number = 0, *, out: Optional[Tensor] = None) -> Tensor:
     """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
     smallest and largest value when both are equal); values outside are left out."""
+    if type(bins) is not int:
+        check_types("histc", (("bins", "int"), ("min", "Number"), ("max", "Number")), bins, min, max)
     _float_only(self, "histogram_cpu")
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")

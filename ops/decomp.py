@@ -768,6 +768,8 @@ def pinv(A: Tensor, rcond: Optional[float] = None, hermitian: bool = False, *, a
 def pinverse(self, rcond: float = 1e-15) -> Tensor:
     """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
     (``tape.linalg.pinv``)."""
+    if type(rcond) is not float:
+        check_types("pinverse", (("rcond", "float"),), rcond)
     return pinv(self, rcond)
 
 

@@ -36,7 +36,7 @@ from .._emit import (D, LEND_FROM, Number, Tensor, arranged, check_device, check
 from ._args import broadcast_pair, check_output_shape
 from ._erf import erf_vectorized
 from . import _specfun as SF
-from ._parser import Forms
+from ._parser import Forms, check_types
 from ._rule import diagonal, rule_adjoint
 from ._spec import (BINARY, CROSS, N_CODES, NUMBER, NUMPY_ROWS, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public,
                     register, saved_when, tangents)
@@ -2554,6 +2554,8 @@ def _floating(x: Tensor) -> Tensor:
 def logit(self, eps: Optional[float] = None) -> Tensor:
     """``log(x / (1 - x))`` for each element; with ``eps``, x is first clamped into ``[eps, 1 - eps]``
     (a negative eps clamps nothing)."""
+    if eps is not None and type(eps) is not float:
+        check_types("logit", (("eps", "float"),), eps)
     x = _floating(self)
     # (a negative eps is kept, as the node shows it, with ``fb`` = 2: no clamping)
     fb = 0.0 if eps is None else 1.0 if eps >= 0 else 2.0
@@ -2585,6 +2587,8 @@ def celu(self, alpha: float = 1.0) -> Tensor:
 def nan_to_num(self, nan: float = 0.0, posinf: Optional[float] = None, neginf: Optional[float] = None) -> Tensor:
     """Each element with nan, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf``
     (by default 0 and the dtype's largest and smallest finite values)."""
+    if type(nan) is not float or posinf is not None or neginf is not None:
+        check_types("nan_to_num", (("nan", "float"), ("posinf", "float?"), ("neginf", "float?")), nan, posinf, neginf)
     v = self._value()
     y = nan_to_num_forward(v, nan, posinf, neginf)
     if not self._dtype.is_floating_point:

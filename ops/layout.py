@@ -25,6 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._emit import D, Tensor, aliased, plain, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
+from ._parser import check_types
 from ._spec import NUMBER, Op, public, public_function, register
 from ._spec import tangents
 from .shape import (BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _gather_jvp, _transpose, sliced,
@@ -464,6 +465,8 @@ def _diagonal_dims(nd: int, dim1: int, dim2: int) -> tuple:
 def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
     ``dim1`` and ``dim2``, as the last dim (a view)."""
+    if type(offset) is not int:
+        check_types("diagonal", (("offset", "int"),), offset)
     d1, d2 = _diagonal_dims(len(self._shape), dim1, dim2)
     offset = int(offset)
     saved = lambda o=offset, d1=dim1, d2=dim2, s=self._shape: (("offset", shown(o)), ("dim1", shown(d1)),
@@ -488,6 +491,8 @@ def _embedded(x: Tensor, offset: int, d1: int, d2: int, dim1: int = -2, dim2: in
 def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Matrices over dims ``dim1``/``dim2`` of the result whose diagonal ``offset`` holds the
     last dim of the input, zeros elsewhere."""
+    if type(offset) is not int:
+        check_types("diag_embed", (("offset", "int"),), offset)
     d1, d2 = _diagonal_dims(len(self._shape) + 1, dim1, dim2)
     return _embedded(self, int(offset), d1, d2, dim1, dim2)
 
@@ -495,6 +500,8 @@ def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
 @public("diag")
 def diag(self, diagonal: int = 0) -> Tensor:
     """The matrix with a vector on its diagonal ``diagonal``, or the diagonal of a matrix."""
+    if type(diagonal) is not int:
+        check_types("diag", (("diagonal", "int"),), diagonal)
     nd = len(self._shape)
     if nd not in (1, 2):
         raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {nd}D")
@@ -522,6 +529,8 @@ def _triangle_of(x: Tensor, diagonal: int, upper: int, name: str) -> Tensor:
 def tril(self, diagonal: int = 0) -> Tensor:
     """The lower triangle of the matrices over the last two dims: elements on and below the
     diagonal ``diagonal``, zeros above."""
+    if type(diagonal) is not int:
+        check_types("tril", (("diagonal", "int"),), diagonal)
     return _triangle_of(self, diagonal, 0, "tril")
 
 
@@ -529,6 +538,8 @@ def tril(self, diagonal: int = 0) -> Tensor:
 def triu(self, diagonal: int = 0) -> Tensor:
     """The upper triangle of the matrices over the last two dims: elements on and above the
     diagonal ``diagonal``, zeros below."""
+    if type(diagonal) is not int:
+        check_types("triu", (("diagonal", "int"),), diagonal)
     return _triangle_of(self, diagonal, 1, "triu")
 
 

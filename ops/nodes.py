@@ -138,6 +138,8 @@ def _row(code: int, y: np.ndarray, x: Tensor, ia: int = 0, ib: int = 0, fa: floa
 def rot90(self, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
     """``self`` rotated by ``k`` quarter turns in the plane of ``dims``, from the first dim towards
     the second."""
+    if type(k) is not int:
+        check_types("rot90", (("k", "int"),), k)
     dims = tuple(dims)
     if len(dims) != 2:
         raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
@@ -169,6 +171,8 @@ def logcumsumexp(self, dim: int, *, out=None) -> Tensor:
 @public("hardshrink")
 def hardshrink(self, lambd: Number = 0.5) -> Tensor:
     """``self`` where ``|self| > lambd``, 0 elsewhere."""
+    if type(lambd) is not float:
+        check_types("hardshrink", (("lambd", "Number"),), lambd)
     if not self._dtype.is_floating_point:
         raise NotImplementedError(f"\"hardshrink_cpu\" not implemented for '{D.legacy_name(self._dtype)}'")
     v = self._value()

@@ -440,6 +440,8 @@ def squeeze(self, dim: Optional[Shape] = None) -> Tensor:
 @public("flatten")
 def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
+    if type(start_dim) is not int or type(end_dim) is not int:
+        check_types("flatten", (("start_dim", "int"), ("end_dim", "int")), start_dim, end_dim)
     nd = len(self._shape)
     start, end = wrap_dim(start_dim, nd), wrap_dim(end_dim, nd)
     if nd == 0:

@@ -159,6 +159,8 @@ def multinomial(self, num_samples: int, replacement: bool = False, *,
                 generator: Optional[Generator] = None) -> Tensor:
     """Indices drawn from the categorical distributions given by the rows of ``self`` (weights,
     not necessarily normalized); without replacement each index is drawn at most once."""
+    if type(num_samples) is not int:
+        check_types("multinomial", (("num_samples", "int"),), num_samples)
     if self.dim() not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if not self._dtype.is_floating_point:

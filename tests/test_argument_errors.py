@@ -110,6 +110,10 @@ def test_an_argument_not_of_its_annotated_kind_is_refused_first(x):
     assert _message(lambda: tape.unique(x, S())) == "_unique2(): argument 'sorted' must be bool, not S"
     with pytest.raises(IndexError):
         x.argmax(5)        # (an argument of the right kind: the op's own error)
+    # (and front ends without a wrapper check theirs themselves, a type test first)
+    assert _message(lambda: x.tril(S())) == "tril(): argument 'diagonal' (position 1) must be int, not S"
+    assert _message(lambda: x.flatten(0, 1.0)) == "flatten(): argument 'end_dim' (position 2) must be int, not float"
+    assert _message(lambda: x.logit_(S())) == "logit_(): argument 'eps' (position 1) must be float, not S"
 
 
 _CLAMP_FUNCTION = (" * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)\n"
