@@ -14,7 +14,8 @@ import numpy as np
 from .._emit import D, Tensor, plain
 from ._args import broadcast_pair, wrap_dim
 from ._spec import public
-from .elementwise import Operand, check_operand, _iterator_layout
+from ._parser import Forms
+from .elementwise import Operand, _is_number, check_operand, _iterator_layout
 
 
 def _compare(a: Tensor, b, fn) -> Tensor:
@@ -36,40 +37,41 @@ def _laid_out(y: np.ndarray, va: np.ndarray, vb) -> np.ndarray:
     return y
 
 
-@public("eq", "__eq__")
-def eq(self, other: Operand) -> Tensor:
-    """``self == other`` at each element, broadcasting."""
-    return _compare(self, check_operand(other, "=="), np.equal)
+# PyTorch's overloads of a comparison's method (its function form: ``input`` first, ``out``)
+_COMPARE_FORMS = ("(Tensor other)", "(Number other)")
+_COMPARE_FUNCTION = Forms("eq", "(Tensor input, Tensor other, *, Tensor out = None)",
+                          "(Tensor input, Number other, *, Tensor out = None)")
 
 
-@public("ne", "not_equal", "__ne__")
-def ne(self, other: Operand) -> Tensor:
-    """``self != other`` at each element, broadcasting."""
-    return _compare(self, check_operand(other, "!="), np.not_equal)
+_PLAIN = (Tensor, float, int)
 
 
-@public("lt", "less", "__lt__")
-def lt(self, other: Operand) -> Tensor:
-    """``self < other`` at each element, broadcasting."""
-    return _compare(self, check_operand(other, "<"), np.less)
+def _comparison(name: str, symbol: str, fn, doc: str) -> tuple:
+    """The method ``name`` of a comparison (the parser's error for an operand that is neither a
+    tensor nor a number) and its operator (NotImplemented for such an operand: Python's error, or
+    ``==``'s identity)."""
+    forms = Forms(name, *_COMPARE_FORMS)
+
+    def method(self, other: Operand) -> Tensor:
+        if type(other) not in _PLAIN and not (isinstance(other, (Tensor, np.ndarray)) or _is_number(other)):
+            forms.parse((other,), {})
+        return _compare(self, check_operand(other, symbol), fn)
+
+    def operator(self, other: Operand) -> Tensor:
+        if type(other) not in _PLAIN and not (isinstance(other, (Tensor, np.ndarray)) or _is_number(other)):
+            return NotImplemented
+        return _compare(self, check_operand(other, symbol), fn)
+    method.__doc__ = operator.__doc__ = doc
+    return method, operator
 
 
-@public("le", "less_equal", "__le__")
-def le(self, other: Operand) -> Tensor:
-    """``self <= other`` at each element, broadcasting."""
-    return _compare(self, check_operand(other, "<="), np.less_equal)
-
-
-@public("gt", "greater", "__gt__")
-def gt(self, other: Operand) -> Tensor:
-    """``self > other`` at each element, broadcasting."""
-    return _compare(self, check_operand(other, ">"), np.greater)
-
-
-@public("ge", "greater_equal", "__ge__")
-def ge(self, other: Operand) -> Tensor:
-    """``self >= other`` at each element, broadcasting."""
-    return _compare(self, check_operand(other, ">="), np.greater_equal)
+for _names, _symbol, _fn in ((("eq",), "==", np.equal), (("ne", "not_equal"), "!=", np.not_equal),
+                             (("lt", "less"), "<", np.less), (("le", "less_equal"), "<=", np.less_equal),
+                             (("gt", "greater"), ">", np.greater), (("ge", "greater_equal"), ">=", np.greater_equal)):
+    for _name in _names:        # (each alias its own method: the parser's error names the one called)
+        _method, _operator = _comparison(_name, _symbol, _fn, f"``self {_symbol} other`` at each element, broadcasting.")
+        public(_name, error_forms=_COMPARE_FUNCTION)(_method)
+    public(f"__{_names[0]}__")(_operator)
 
 
 # --- logical and bitwise ops ----------------------------------------------------------

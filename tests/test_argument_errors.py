@@ -144,6 +144,21 @@ def test_overloads_listed_for_each_call_form(x):
     assert tape.clamp(x, 0, 0.5).sum().item() == 3.0
 
 
+def test_comparisons_named_and_as_operators(x):
+    got = "received an invalid combination of arguments - got"
+    why = "      didn't match because some of the arguments have invalid types: (!S!)\n"
+    assert _message(lambda: x.ge(S())) == \
+        f"ge() {got} (S), but expected one of:\n * (Tensor other)\n{why} * (Number other)\n{why}"
+    assert _message(lambda: x.greater_equal_(S())).startswith(f"greater_equal_() {got} (S)")
+    assert _message(lambda: tape.less(x, S())) == (
+        f"less() {got} (Tensor, S), but expected one of:\n * (Tensor input, Tensor other, *, Tensor out = None)\n"
+        " * (Tensor input, Number other, *, Tensor out = None)\n")
+    # (the operators leave it to Python: its error, or ``==``'s identity)
+    assert _message(lambda: x >= S()) == "'>=' not supported between instances of 'Tensor' and 'S'"
+    assert (x == S()) is False and (x != None) is True      # noqa: E711
+    assert (x > 0.5).all() and x.eq(np.ones(3)).all()
+
+
 # The names of the compact probe below: every one gave another error than PyTorch's before (not
 # ``abs``: ``x.abs(S())`` is Python's error, "takes 1 positional argument", as for every method
 # without arguments; nor ``cdist``: PyTorch's gives ``x2`` by keyword a position, tape's not).
@@ -154,7 +169,7 @@ _PROBED = ("bmm", "mm", "mv", "dot", "vdot", "outer", "inner", "cross", "matrix_
            "tensor_split", "isin", "searchsorted", "zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like",
            "tensor", "abs_", "exp_", "sigmoid_", "range", "tril_indices", "set_anomaly_enabled", "resize_as_",
            "rand", "randn", "argmax", "cumsum", "gather", "index_select", "topk", "kthvalue", "amax", "logsumexp",
-           "select", "diff", "chunk")
+           "select", "diff", "chunk", "tril", "flatten", "logit", "histc", "ge", "not_equal", "eq")
 _ARGUMENT = re.compile(r"^TypeError: (\w+)\(\): argument '(\w+)' \(position 2\) must be")
 
 
