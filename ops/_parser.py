@@ -280,7 +280,7 @@ class Form:
         for token in self.tokens:
             if token == "*":
                 star = True
-            else:
+            elif token:     # (``()``: no parameter, though the parser counts one, of no type, for its marks)
                 self.params.append(_Param(token, star))
         self.positional = sum(not p.keyword_only for p in self.params)
         self.min_args = sum(not p.optional for p in self.params)
@@ -294,6 +294,8 @@ class Form:
         decides, without its errors)."""
         got = {}
         if args:
+            if not self.params:
+                return None
             first = self.params[0]
             if self.varargs and not _matches(first.kind, args[0]):
                 if not _matches("int", args[0]):
@@ -424,7 +426,7 @@ class Forms:
                 kind, _, name = form.tokens[i].partition(" = ")[0].rpartition(" ")
                 v = args[i] if i < len(args) else kwargs.get(name)
                 shown = ("" if i < len(args) else f"{name}=") + _described(v)
-                marks.append(f"{shown}, " if _matches(kind, v) else f"!{shown}!, ")
+                marks.append(f"{shown}, " if kind and _matches(kind, v) else f"!{shown}!, ")
             text = "".join(marks)
             lines.append("      didn't match because some of the arguments have invalid types: "
                          f"({text[:-2] if args else text})")

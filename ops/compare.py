@@ -283,21 +283,39 @@ def _truth(x: Tensor, dim, keepdim: bool, name: str, fn) -> Tensor:
     return plain(out.astype(dt.np), dt)
 
 
-@public("all")
+# PyTorch's overloads (the method's take the arguments given as positional: it cannot tell)
+_TRUTH = Forms("all", "()", "(tuple of ints dim = None, bool keepdim = False)", "(int dim, bool keepdim = False)")
+_TRUTH_FUNCTION = Forms("all", "(Tensor input, *, Tensor out = None)",
+                        "(Tensor input, tuple of ints dim = None, bool keepdim = False, *, Tensor out = None)",
+                        "(Tensor input, int dim, bool keepdim = False, *, Tensor out = None)")
+_COUNT = Forms("count_nonzero", "(int dim = None)", "(tuple of ints dim)")
+
+
+def _dims_given(dim) -> bool:
+    return dim is None or isinstance(dim, (int, np.integer, tuple, list)) and not isinstance(dim, bool)
+
+
+@public("all", error_forms=_TRUTH_FUNCTION)
 def all_(self, dim=None, keepdim: bool = False) -> Tensor:
     """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
+    if not _dims_given(dim):
+        _TRUTH.named("all").parse((dim, keepdim) if keepdim else (dim,), {})
     return _truth(self, dim, keepdim, "all", np.all)
 
 
-@public("any")
+@public("any", error_forms=_TRUTH_FUNCTION)
 def any_(self, dim=None, keepdim: bool = False) -> Tensor:
     """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
+    if not _dims_given(dim):
+        _TRUTH.named("any").parse((dim, keepdim) if keepdim else (dim,), {})
     return _truth(self, dim, keepdim, "any", np.any)
 
 
-@public("count_nonzero")
+@public("count_nonzero", error_forms=Forms("count_nonzero", *(f"(Tensor input, {f.text[1:]}" for f in _COUNT.forms)))
 def count_nonzero(self, dim=None) -> Tensor:
     """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
+    if not _dims_given(dim):
+        _COUNT.parse((dim,), {})
     dims = _reduce_dims(self, dim, "count_nonzero")
     v = self._value() != 0
     axes = dims if dims is None else tuple(d for d in dims if d < v.ndim)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._emit import D, Tensor, emit, plain, quiet, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
-from ._parser import check_types
+from ._parser import Forms, check_types
 from ._rule import rule_adjoint
 from ._spec import OUT, OUT_FIRST, OUTPUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public
 from ._spec import register
@@ -265,12 +265,17 @@ def _record(code: int, y: np.ndarray, x: Tensor, dims: tuple, ib: int = 0, fa: f
     return plain(y, x._dtype)
 
 
-@public("prod")
+# PyTorch's overloads (the method's take the arguments given as positional: it cannot tell)
+_PROD = Forms("prod", "(*, torch.dtype dtype = None)", "(int dim, bool keepdim = False, *, torch.dtype dtype = None)")
+
+
+@public("prod", error_forms=Forms("prod", "(Tensor input, *, torch.dtype dtype = None)",
+                                  "(Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None, "
+                                  "Tensor out = None)"))
 def prod(self, dim: Optional[int] = None, keepdim: bool = False, *, dtype: Optional[D.dtype] = None) -> Tensor:
     """The product of all elements, or of each slice along ``dim``."""
     if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
-        raise TypeError(f"prod() received an invalid combination of arguments - got ({type(dim).__name__}), "
-                        f"but expected one of:")
+        _PROD.parse((dim, keepdim) if keepdim else (dim,), {} if dtype is None else {"dtype": dtype})
     x = self
     if dtype is not None:
         integral_result(x, dtype)

@@ -141,6 +141,10 @@ def test_overloads_listed_for_each_call_form(x):
     assert _message(lambda: tape.quantile(x, S())).startswith(
         f"quantile() {got} (Tensor, S), but expected one of:\n * (Tensor input, Tensor q, int dim = None, ")
     assert _message(lambda: tape.isin(x, S())).startswith(f"isin() {got} (Tensor, S), but expected one of:\n")
+    # (``()``: the parser counts one argument of no type, and marks it)
+    assert _message(lambda: x.max(S())) == (
+        f"max() {got} (S), but expected one of:\n * ()\n{why}(!S!)\n * (Tensor other)\n{why}(!S!)\n"
+        " * (int dim, bool keepdim = False)\n")
     assert tape.clamp(x, 0, 0.5).sum().item() == 3.0
 
 
@@ -169,7 +173,8 @@ _PROBED = ("bmm", "mm", "mv", "dot", "vdot", "outer", "inner", "cross", "matrix_
            "tensor_split", "isin", "searchsorted", "zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like",
            "tensor", "abs_", "exp_", "sigmoid_", "range", "tril_indices", "set_anomaly_enabled", "resize_as_",
            "rand", "randn", "argmax", "cumsum", "gather", "index_select", "topk", "kthvalue", "amax", "logsumexp",
-           "select", "diff", "chunk", "tril", "flatten", "logit", "histc", "ge", "not_equal", "eq")
+           "select", "diff", "chunk", "tril", "flatten", "logit", "histc", "ge", "not_equal", "eq", "max", "min",
+           "prod", "all", "any", "count_nonzero")
 _ARGUMENT = re.compile(r"^TypeError: (\w+)\(\): argument '(\w+)' \(position 2\) must be")
 
 
