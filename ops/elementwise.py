@@ -2662,18 +2662,22 @@ def _clamp_numbers(self: Tensor, min: Optional[Number], max: Optional[Number], f
 
 def _bound(self: Tensor, bound, name: str) -> None:
     if not (isinstance(bound, Tensor) or _is_number(bound)):
-        raise combination(name, (self, bound), f" * (Tensor input, Tensor {name[6:]}, *, Tensor out = None)\n"
-                                               f" * (Tensor input, Number {name[6:]}, *, Tensor out = None)")
+        Forms(name, f"(Tensor {name[6:]})", f"(Number {name[6:]})").parse((bound,), {})
 
 
-@public("clamp_min")
+def _bound_function(name: str) -> Forms:
+    """PyTorch's overloads of the function form of ``clamp_min``/``clamp_max``."""
+    return Forms(name, *(f"(Tensor input, {kind} {name[6:]}, *, Tensor out = None)" for kind in ("Tensor", "Number")))
+
+
+@public("clamp_min", error_forms=_bound_function("clamp_min"))
 def clamp_min(self, min: Union[Number, Tensor]) -> Tensor:
     """Clamp every element to at least ``min`` (a number, or a tensor broadcast with the input)."""
     _bound(self, min, "clamp_min")
     return clamp_tensors(self, min, None, 1) if isinstance(min, Tensor) else _clamp_numbers(self, min, None, 1)
 
 
-@public("clamp_max")
+@public("clamp_max", error_forms=_bound_function("clamp_max"))
 def clamp_max(self, max: Union[Number, Tensor]) -> Tensor:
     """Clamp every element to at most ``max`` (a number, or a tensor broadcast with the input)."""
     _bound(self, max, "clamp_max")
@@ -2741,6 +2745,8 @@ def _catalogue_binary(a: Tensor, b, code: int, floating: bool = True, numbers: b
     quiet()
     if not isinstance(b, Tensor):
         if not (numbers and _is_number(b)):
+            if numbers:     # (PyTorch's two overloads of the method: a tensor or a number)
+                Forms(REGISTRY[code].name, "(Tensor other)", "(Number other)").parse((b,), {})
             _tensor_arg(b, REGISTRY[code].name)
         _integer_checks(a, b, code)
         return _with_wrapped(a, b, code, floating)
@@ -2756,16 +2762,33 @@ def atan2(self, other: Tensor) -> Tensor:
     return _catalogue_binary(self, other, ATAN2)
 
 
-@public("fmod")
+def _other_forms(name: str, other: str = "other", reflected: Optional[str] = None) -> Forms:
+    """PyTorch's overloads of the function form of a binary op that takes a number for its second
+    operand (``reflected``: the end of the overload taking a number first, where it has one)."""
+    return Forms(name, f"(Tensor input, Tensor {other}, *, Tensor out = None)",
+                 *(() if reflected is None else (f"(Number self, Tensor {other}{reflected})",)),
+                 f"(Tensor input, Number {other}, *, Tensor out = None)")
+
+
+@public("fmod", error_forms=_other_forms("fmod"))
 def fmod(self, other: Operand) -> Tensor:
     """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""
     return _catalogue_binary(self, other, FMOD, floating=False, numbers=True)
 
 
-@public("remainder", "__mod__", reflected=lambda x, c: _rremainder(x, c))
+@public("remainder", reflected=lambda x, c: _rremainder(x, c), error_forms=_other_forms("remainder", reflected=""))
 def remainder(self, other: Operand) -> Tensor:
     """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
     return _catalogue_binary(self, other, REMAINDER, floating=False, numbers=True)
+
+
+@public("__mod__")
+def _mod(self, other: Operand) -> Tensor:
+    """``self % other``: :meth:`remainder` (NotImplemented for an operand neither tensor, array nor
+    number: Python's error then, as PyTorch's)."""
+    if not (isinstance(other, (Tensor, np.ndarray)) or _is_number(other)):
+        return NotImplemented
+    return remainder(self, other)
 
 
 @public("__rmod__")
@@ -2799,25 +2822,27 @@ def logaddexp2(self, other: Tensor) -> Tensor:
     return _catalogue_binary(self, other, LOGADDEXP2)
 
 
-@public("xlogy", reflected=lambda x, c: _with_wrapped(c, x, XLOGY, True))
+@public("xlogy", reflected=lambda x, c: _with_wrapped(c, x, XLOGY, True),
+        error_forms=_other_forms("xlogy", reflected=", *, Tensor out = None"))
 def xlogy(self, other: Operand) -> Tensor:
     """``self * log(other)``, 0 where ``self`` is 0 (unless ``other`` is nan)."""
     return _catalogue_binary(self, other, XLOGY, numbers=True)
 
 
-@public("copysign")
+@public("copysign", error_forms=_other_forms("copysign"))
 def copysign(self, other: Operand) -> Tensor:
     """``self``'s magnitude with ``other``'s sign (of zeros too)."""
     return _catalogue_binary(self, other, COPYSIGN, numbers=True)
 
 
-@public("float_power", reflected=lambda x, c: float(c) ** x.to(D.float64))
+@public("float_power", reflected=lambda x, c: float(c) ** x.to(D.float64),
+        error_forms=_other_forms("float_power", "exponent", ", *, Tensor out = None"))
 def float_power(self, exponent: Operand) -> Tensor:
     """``self ** exponent`` computed in float64 (the result is float64)."""
     if isinstance(exponent, Tensor):
         return self.to(D.float64) ** exponent.to(D.float64)
     if not _is_number(exponent):
-        _tensor_arg(exponent, "float_power")
+        Forms("float_power", "(Tensor exponent)", "(Number exponent)").parse((exponent,), {})
     return self.to(D.float64) ** float(exponent)
 
 

@@ -84,13 +84,19 @@ def _function(name: str, entry: Public) -> Callable:
                 raise
     else:
         primary = entry.name
+        error_forms = None if entry.error_forms is None else entry.error_forms.named(name)
 
         def fn(input, other, *args, **kwargs):
             if kwargs and "out" in kwargs:
                 return call_with_out(name, fn, (input, other, *args), kwargs)
-            if isinstance(input, Tensor):
-                return getattr(input, name)(other, *args, **kwargs)
-            return reflected(_first(other, primary), input, *args, **kwargs)
+            try:
+                if isinstance(input, Tensor):
+                    return getattr(input, name)(other, *args, **kwargs)
+                return reflected(_first(other, primary), input, *args, **kwargs)
+            except TypeError as e:
+                if error_forms is not None:
+                    error_forms.reword(e, (input, other, *args), kwargs)
+                raise
     fn.__name__ = fn.__qualname__ = name
     fn.__module__ = "tape"
     fn.__doc__ = f"Function form of :meth:`Tensor.{name}`" + (

@@ -163,6 +163,17 @@ def test_comparisons_named_and_as_operators(x):
     assert (x > 0.5).all() and x.eq(np.ones(3)).all()
 
 
+def test_binary_ops_that_take_a_number(x):
+    got = "received an invalid combination of arguments - got"
+    assert _message(lambda: tape.remainder(x, S())) == (
+        f"remainder() {got} (Tensor, S), but expected one of:\n * (Tensor input, Tensor other, *, Tensor out = None)\n"
+        " * (Number self, Tensor other)\n      didn't match because some of the arguments have invalid types: "
+        "(!Tensor!, !S!)\n * (Tensor input, Number other, *, Tensor out = None)\n")
+    assert _message(lambda: x.fmod_(S())).startswith(f"fmod_() {got} (S), but expected one of:\n * (Tensor other)\n")
+    assert _message(lambda: x % S()) == "unsupported operand type(s) for %: 'Tensor' and 'S'"
+    assert (x % 2).sum().item() == 6.0 and tape.remainder(5, x).sum().item() == 0.0
+
+
 # The names of the compact probe below: every one gave another error than PyTorch's before (not
 # ``abs``: ``x.abs(S())`` is Python's error, "takes 1 positional argument", as for every method
 # without arguments; nor ``cdist``: PyTorch's gives ``x2`` by keyword a position, tape's not).
@@ -174,7 +185,8 @@ _PROBED = ("bmm", "mm", "mv", "dot", "vdot", "outer", "inner", "cross", "matrix_
            "tensor", "abs_", "exp_", "sigmoid_", "range", "tril_indices", "set_anomaly_enabled", "resize_as_",
            "rand", "randn", "argmax", "cumsum", "gather", "index_select", "topk", "kthvalue", "amax", "logsumexp",
            "select", "diff", "chunk", "tril", "flatten", "logit", "histc", "ge", "not_equal", "eq", "max", "min",
-           "prod", "all", "any", "count_nonzero")
+           "prod", "all", "any", "count_nonzero", "clamp_min", "clamp_max_", "fmod", "remainder", "xlogy", "copysign",
+           "float_power")
 _ARGUMENT = re.compile(r"^TypeError: (\w+)\(\): argument '(\w+)' \(position 2\) must be")
 
 
