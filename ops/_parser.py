@@ -367,15 +367,18 @@ class Form:
 
 
 class Forms:
-    """A function's overloads, in the parser's order."""
+    """A function's overloads, in the parser's order; ``hidden``: it has deprecated ones too, which
+    the parser does not list (``addbmm(beta, input, alpha, batch1, batch2)``), so that a call
+    matching none is "an invalid combination" even where one form is listed."""
 
-    def __init__(self, fn: str, *forms: str):
+    def __init__(self, fn: str, *forms: str, hidden: bool = False):
         self.fn = fn
         self.forms = tuple(Form(f) for f in forms)
+        self.hidden = hidden
 
     def named(self, fn: str) -> "Forms":
         """The same overloads of the alias ``fn`` (``clip`` for ``clamp``)."""
-        return Forms(fn, *(f.text for f in self.forms))
+        return Forms(fn, *(f.text for f in self.forms), hidden=self.hidden)
 
     def reword(self, e: TypeError, args: tuple, kwargs: dict) -> bool:
         """Give ``e`` the parser's message for a call that matches none of the forms (True), or
@@ -398,7 +401,7 @@ class Forms:
                 return k, got
         n = len(args) + len(kwargs)
         plausible = [f for f in self.forms if f.min_args <= n <= len(f.params)]
-        if len(self.forms) == 1 or len(plausible) == 1:
+        if not self.hidden and (len(self.forms) == 1 or len(plausible) == 1):
             (self.forms[0] if len(self.forms) == 1 else plausible[0]).raise_error(self.fn, args, kwargs)
         raise TypeError(self.invalid(args, kwargs))
 
@@ -408,8 +411,10 @@ class Forms:
         given = list(reversed(kwargs.items()))
         desc = "".join(f"{parser_type_name(a)}, " for a in args) + "".join(
             f"{k}={parser_type_name(v)}, " for k, v in given)
-        lines = [f"{self.fn}() received an invalid combination of arguments - got ({desc[:-2] if args else desc}), "
-                 "but expected one of:"]
+        head = f"{self.fn}() received an invalid combination of arguments - got ({desc[:-2] if args else desc}), "
+        if len(self.forms) == 1:
+            return f"{head}but expected {self.forms[0].text}"
+        lines = [head + "but expected one of:"]
         for form in self.forms:
             lines.append(f" * {form.text}")
             if not form.count_matches(args, kwargs):

@@ -69,7 +69,8 @@ for _names, _symbol, _fn in ((("eq",), "==", np.equal), (("ne", "not_equal"), "!
                              (("lt", "less"), "<", np.less), (("le", "less_equal"), "<=", np.less_equal),
                              (("gt", "greater"), ">", np.greater), (("ge", "greater_equal"), ">=", np.greater_equal)):
     for _name in _names:        # (each alias its own method: the parser's error names the one called)
-        _method, _operator = _comparison(_name, _symbol, _fn, f"``self {_symbol} other`` at each element, broadcasting.")
+        _method, _operator = _comparison(_name, _symbol, _fn,
+                                         f"``self {_symbol} other`` at each element, broadcasting.")
         public(_name, error_forms=_COMPARE_FUNCTION)(_method)
     public(f"__{_names[0]}__")(_operator)
 

@@ -2631,8 +2631,9 @@ _FLOAT_INT = (float, int)
 _CLAMP = Forms("clamp", "(Tensor min = None, Tensor max = None)", "(Number min = None, Number max = None)")
 
 
-@public("clamp", "clip", error_forms=Forms("clamp", "(Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)",
-                                           "(Tensor input, Number min = None, Number max = None, *, Tensor out = None)"))
+@public("clamp", "clip", error_forms=Forms(
+    "clamp", "(Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)",
+    "(Tensor input, Number min = None, Number max = None, *, Tensor out = None)"))
 def clamp(self, min: Optional[Union[Number, Tensor]] = None, max: Optional[Union[Number, Tensor]] = None) -> Tensor:
     """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
     if isinstance(min, Tensor) or isinstance(max, Tensor):

@@ -198,7 +198,8 @@ def _extreme(self, dim, keepdim, largest: bool):
 
 # PyTorch's overloads (the method's take the arguments given as positional: it cannot tell)
 _EXTREME = Forms("max", "()", "(Tensor other)", "(int dim, bool keepdim = False)")
-_EXTREME_FUNCTION = Forms("max", "(Tensor input, *, Tensor out = None)", "(Tensor input, Tensor other, *, Tensor out = None)",
+_EXTREME_FUNCTION = Forms("max", "(Tensor input, *, Tensor out = None)",
+                          "(Tensor input, Tensor other, *, Tensor out = None)",
                           "(Tensor input, int dim, bool keepdim = False, *, tuple of Tensors out = None)")
 
 

@@ -25,7 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._emit import D, Tensor, aliased, plain, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
-from ._parser import check_types
+from ._parser import Forms, check_types
 from ._spec import NUMBER, Op, public, public_function, register
 from ._spec import tangents
 from .shape import (BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _gather_jvp, _transpose, sliced,
@@ -142,7 +142,8 @@ def permute(self, *dims: int) -> Tensor:
     return _permuted(self, perm if nd else (), dims)
 
 
-@public("movedim", "moveaxis")
+@public("movedim", "moveaxis", error_forms=Forms("movedim", "(Tensor input, int source, int destination)",
+                                                 "(Tensor input, tuple of ints source, tuple of ints destination)"))
 def movedim(self, source: Union[int, tuple], destination: Union[int, tuple]) -> Tensor:
     """Move the dims ``source`` to the positions ``destination``; the others keep their order
     (a view)."""
@@ -412,7 +413,8 @@ def _index_int(v, what: str) -> int:
     return int(v)
 
 
-@public("narrow")
+@public("narrow", error_forms=Forms("narrow", "(Tensor input, int dim, Tensor start, int length)",
+                                    "(Tensor input, int dim, int start, int length)"))
 def narrow(self, dim: int, start: Union[int, Tensor], length: int) -> Tensor:
     """The ``length`` elements from ``start`` along ``dim`` (a view)."""
     if not self._shape:

@@ -299,8 +299,22 @@ def prod(self, dim: Optional[int] = None, keepdim: bool = False, *, dtype: Optio
     return _record(PROD, y, x, dims, ib=flags)
 
 
+# PyTorch's overloads of var/std (the method's take the arguments given as positional: it cannot tell)
+_VARIANCE = ("(tuple of ints dim, bool unbiased = True, bool keepdim = False{})",
+             "(tuple of ints dim = None, *, Number correction = None, bool keepdim = False{})", "(bool unbiased = True)")
+
+
+def _variance_forms(name: str, out: bool) -> Forms:
+    """The overloads of the function form of ``name`` (var, std, var_mean, std_mean)."""
+    ends = (", *, Tensor out = None", ", Tensor out = None") if out else ("", "")
+    return Forms(name, *(f"(Tensor input, {f[1:].format(end)}" for f, end in zip(_VARIANCE, ends + ("",))))
+
+
 def _correction(name: str, dim, unbiased, correction, keepdim, extra: str = ""):
     """(dim, correction) from var/std's two signatures."""
+    if not (dim is None or isinstance(dim, (bool, int, np.integer, tuple, list))):
+        given = (dim,) + (() if unbiased is None else (unbiased,)) + ((keepdim,) if keepdim else ())
+        Forms(name, *(f.format("") for f in _VARIANCE)).parse(given, {})
     if isinstance(dim, bool):               # var(unbiased)
         if unbiased is not None:
             raise TypeError(f"{name}() received an invalid combination of arguments - got (bool, bool), but "
@@ -353,7 +367,7 @@ def _var(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> Tensor:
     return _record(STD if std else VAR, value, x, dims, ib=0 if dim is None else DIM_GIVEN, fa=c, saved=saved)
 
 
-@public("var")
+@public("var", error_forms=_variance_forms("var", True))
 def var(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
         correction: Optional[float] = None) -> Tensor:
     """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;
@@ -361,7 +375,7 @@ def var(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool =
     return _var(self, dim, unbiased, keepdim, correction, False)
 
 
-@public("std")
+@public("std", error_forms=_variance_forms("std", True))
 def std(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
         correction: Optional[float] = None) -> Tensor:
     """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
@@ -402,14 +416,14 @@ def _var_mean(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> tuple
     return (recorded(tape, nodes[0], first, dt), recorded(tape, nodes[1], mean, dt))
 
 
-@public("var_mean", method=False)
+@public("var_mean", method=False, error_forms=_variance_forms("var_mean", False))
 def var_mean(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
              correction: Optional[float] = None) -> tuple:
     """``(var, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
     return _var_mean(self, dim, unbiased, keepdim, correction, False)
 
 
-@public("std_mean", method=False)
+@public("std_mean", method=False, error_forms=_variance_forms("std_mean", False))
 def std_mean(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
              correction: Optional[float] = None) -> tuple:
     """``(std, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""

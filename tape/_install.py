@@ -73,7 +73,8 @@ def _function(name: str, entry: Public) -> Callable:
             try:
                 return method(input, *args, **kwargs) if own is None else own(*args, **kwargs)
             except Exception as e:
-                if isinstance(e, TypeError) and error_forms is not None and error_forms.reword(e, (input, *args), kwargs):
+                if isinstance(e, TypeError) and error_forms is not None and \
+                        error_forms.reword(e, (input, *args), kwargs):
                     raise
                 # (PyTorch's parser refuses an argument of the wrong type before the op runs)
                 error = None if parser_error(e) else annotated_error(method, name, (input, *args), kwargs, 1)

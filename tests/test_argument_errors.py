@@ -141,6 +141,10 @@ def test_overloads_listed_for_each_call_form(x):
     assert _message(lambda: tape.quantile(x, S())).startswith(
         f"quantile() {got} (Tensor, S), but expected one of:\n * (Tensor input, Tensor q, int dim = None, ")
     assert _message(lambda: tape.isin(x, S())).startswith(f"isin() {got} (Tensor, S), but expected one of:\n")
+    # (an op with deprecated overloads, not listed: one form listed, still "an invalid combination")
+    assert _message(lambda: tape.addbmm(x, S())) == (
+        f"addbmm() {got} (Tensor, S), but expected (Tensor input, Tensor batch1, Tensor batch2, *, Number beta = 1, "
+        "Number alpha = 1, Tensor out = None)")
     # (``()``: the parser counts one argument of no type, and marks it)
     assert _message(lambda: x.max(S())) == (
         f"max() {got} (S), but expected one of:\n * ()\n{why}(!S!)\n * (Tensor other)\n{why}(!S!)\n"
@@ -186,7 +190,8 @@ _PROBED = ("bmm", "mm", "mv", "dot", "vdot", "outer", "inner", "cross", "matrix_
            "rand", "randn", "argmax", "cumsum", "gather", "index_select", "topk", "kthvalue", "amax", "logsumexp",
            "select", "diff", "chunk", "tril", "flatten", "logit", "histc", "ge", "not_equal", "eq", "max", "min",
            "prod", "all", "any", "count_nonzero", "clamp_min", "clamp_max_", "fmod", "remainder", "xlogy", "copysign",
-           "float_power")
+           "float_power", "std", "var", "std_mean", "var_mean", "addmm", "addbmm", "addcmul", "lerp", "masked_fill",
+           "index_fill", "scatter", "narrow", "movedim")
 _ARGUMENT = re.compile(r"^TypeError: (\w+)\(\): argument '(\w+)' \(position 2\) must be")
 
 
