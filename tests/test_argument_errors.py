@@ -192,6 +192,9 @@ _PROBED = ("bmm", "mm", "mv", "dot", "vdot", "outer", "inner", "cross", "matrix_
            "prod", "all", "any", "count_nonzero", "clamp_min", "clamp_max_", "fmod", "remainder", "xlogy", "copysign",
            "float_power", "std", "var", "std_mean", "var_mean", "addmm", "addbmm", "addcmul", "lerp", "masked_fill",
            "index_fill", "scatter", "narrow", "movedim")
+# (their method forms: Python's "missing 1 required positional argument", raised before the front end
+# runs, where PyTorch's parser lists the overloads; their function forms are compared)
+_FUNCTION_ONLY = {"addmm", "addbmm", "addcmul", "lerp", "masked_fill", "index_fill", "scatter", "narrow", "movedim"}
 _ARGUMENT = re.compile(r"^TypeError: (\w+)\(\): argument '(\w+)' \(position 2\) must be")
 
 
@@ -216,7 +219,7 @@ def test_wrongly_typed_second_argument_as_pytorch():
             m = _ARGUMENT.match(_first_line(lambda: ft(a, S())))
             if m:
                 cases.append(("kw", lambda lib_f, t, arg=m.group(2): lib_f(t, **{arg: S()})))
-            if hasattr(torch.Tensor, name):
+            if hasattr(torch.Tensor, name) and name not in _FUNCTION_ONLY:
                 cases.append(("meth", lambda lib_f, t, n=name: getattr(t, n)(S())))
             for form, call in cases:
                 want = _first_line(lambda: call(ft, a)).replace("torch.", "tape.")
