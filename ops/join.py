@@ -262,8 +262,12 @@ def _tensor_list(tensors, name: str) -> list:
     return list(tensors)
 
 
-def _dim_arg(dim, name: str) -> int:
+def _dim_arg(dim, name: str, wrapped: bool = True) -> int:
+    """``dim`` as an int; else a TypeError, which the front's wrapper (``wrapped``) gives the parser's
+    words and the position as the call gave ``dim`` (``cat``'s, without a wrapper, says no position)."""
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        if wrapped:
+            raise TypeError(f"{name}: dim must be an int, got {type(dim).__name__}")
         raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
     return int(dim)
 
@@ -313,7 +317,7 @@ def cat(tensors, dim: int = 0, *, out: Tensor | None = None, axis: int | None = 
     skipped, as in PyTorch); their dtypes are promoted to a common one.
     """
     tensors = _tensor_list(tensors, "cat")
-    dim = _dim_arg(axis if axis is not None else dim, "cat")
+    dim = _dim_arg(axis if axis is not None else dim, "cat", wrapped=False)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
