@@ -15,7 +15,7 @@ from .._emit import D, Tensor, plain
 from ._args import broadcast_pair, wrap_dim
 from ._spec import public
 from ._parser import Forms
-from .elementwise import Operand, _is_number, check_operand, _iterator_layout
+from .elementwise import Operand, _is_number, _iterator_layout, _other_forms, check_operand, named_binary
 
 
 def _compare(a: Tensor, b, fn) -> Tensor:
@@ -103,22 +103,34 @@ def _reflected(name: str):
     return lambda t, number: getattr(t, name)(number)
 
 
-@public("bitwise_and", "__and__", "__rand__", reflected=_reflected("bitwise_and"))
-def bitwise_and(self, other: Operand) -> Tensor:
+@public("__and__", "__rand__")
+def _and(self, other: Operand) -> Tensor:
     """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
     return _bitwise(self, _bitwise_operand(other, "&"), "bitwise_and", np.bitwise_and)
 
 
-@public("bitwise_or", "__or__", "__ror__", reflected=_reflected("bitwise_or"))
-def bitwise_or(self, other: Operand) -> Tensor:
+public("bitwise_and", reflected=_reflected("bitwise_and"),
+       error_forms=_other_forms("bitwise_and", reflected=""))(named_binary("bitwise_and", _and))
+
+
+@public("__or__", "__ror__")
+def _or(self, other: Operand) -> Tensor:
     """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
     return _bitwise(self, _bitwise_operand(other, "|"), "bitwise_or", np.bitwise_or)
 
 
-@public("bitwise_xor", "__xor__", "__rxor__", reflected=_reflected("bitwise_xor"))
-def bitwise_xor(self, other: Operand) -> Tensor:
+public("bitwise_or", reflected=_reflected("bitwise_or"),
+       error_forms=_other_forms("bitwise_or", reflected=""))(named_binary("bitwise_or", _or))
+
+
+@public("__xor__", "__rxor__")
+def _xor(self, other: Operand) -> Tensor:
     """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
     return _bitwise(self, _bitwise_operand(other, "^"), "bitwise_xor", np.bitwise_xor)
+
+
+public("bitwise_xor", reflected=_reflected("bitwise_xor"),
+       error_forms=_other_forms("bitwise_xor", reflected=""))(named_binary("bitwise_xor", _xor))
 
 
 @public("bitwise_not")

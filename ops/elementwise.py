@@ -2771,6 +2771,20 @@ def _other_forms(name: str, other: str = "other", reflected: Optional[str] = Non
                  f"(Tensor input, Number {other}, *, Tensor out = None)")
 
 
+def named_binary(name: str, operator: Callable) -> Callable:
+    """The method ``name`` of a binary op whose operator form is ``operator`` (``bitwise_and`` of
+    ``&``): the parser's overloads for an operand neither tensor, array nor number, where the
+    operator gives Python's "unsupported operand type(s)"."""
+    forms = Forms(name, "(Tensor other)", "(Number other)")
+
+    def method(self, other: Operand) -> Tensor:
+        if not (isinstance(other, (Tensor, np.ndarray)) or _is_number(other)):
+            forms.parse((other,), {})
+        return operator(self, other)
+    method.__doc__ = operator.__doc__
+    return method
+
+
 @public("fmod", error_forms=_other_forms("fmod"))
 def fmod(self, other: Operand) -> Tensor:
     """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""

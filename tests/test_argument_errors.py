@@ -175,6 +175,9 @@ def test_binary_ops_that_take_a_number(x):
         "(!Tensor!, !S!)\n * (Tensor input, Number other, *, Tensor out = None)\n")
     assert _message(lambda: x.fmod_(S())).startswith(f"fmod_() {got} (S), but expected one of:\n * (Tensor other)\n")
     assert _message(lambda: x % S()) == "unsupported operand type(s) for %: 'Tensor' and 'S'"
+    n = tape.ones(2, dtype=tape.int64)
+    assert _message(lambda: n.bitwise_and(S())).startswith(f"bitwise_and() {got} (S), but expected one of:\n")
+    assert _message(lambda: n & S()) == "unsupported operand type(s) for &: 'Tensor' and 'S'"
     assert (x % 2).sum().item() == 6.0 and tape.remainder(5, x).sum().item() == 0.0
 
 
@@ -191,7 +194,8 @@ _PROBED = ("bmm", "mm", "mv", "dot", "vdot", "outer", "inner", "cross", "matrix_
            "select", "diff", "chunk", "tril", "flatten", "logit", "histc", "ge", "not_equal", "eq", "max", "min",
            "prod", "all", "any", "count_nonzero", "clamp_min", "clamp_max_", "fmod", "remainder", "xlogy", "copysign",
            "float_power", "std", "var", "std_mean", "var_mean", "addmm", "addbmm", "addcmul", "lerp", "masked_fill",
-           "index_fill", "scatter", "narrow", "movedim", "softmax", "log_softmax", "unbind", "stack")
+           "index_fill", "scatter", "narrow", "movedim", "softmax", "log_softmax", "unbind", "stack",
+           "bitwise_and", "bitwise_or_", "bitwise_left_shift")
 # (their method forms: Python's "missing 1 required positional argument", raised before the front end
 # runs, where PyTorch's parser lists the overloads; their function forms are compared)
 _FUNCTION_ONLY = {"addmm", "addbmm", "addcmul", "lerp", "masked_fill", "index_fill", "scatter", "narrow", "movedim"}
