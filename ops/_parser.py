@@ -380,6 +380,14 @@ class Forms:
         """The same overloads of the alias ``fn`` (``clip`` for ``clamp``)."""
         return Forms(fn, *(f.text for f in self.forms), hidden=self.hidden)
 
+    def error(self, args: tuple, kwargs: dict) -> Optional[TypeError]:
+        """The parser's error for a call that matches none of the forms, or None."""
+        try:
+            self.parse(args, kwargs)
+        except TypeError as parsed:
+            return parsed
+        return None
+
     def reword(self, e: TypeError, args: tuple, kwargs: dict) -> bool:
         """Give ``e`` the parser's message for a call that matches none of the forms (True), or
         leave it (False)."""

@@ -948,7 +948,9 @@ _SCATTER_REDUCE = {"add": np.add, "multiply": np.multiply}
 
 
 @public("scatter", error_forms=Forms("scatter", *(f"(Tensor input, int dim, Tensor index, {v}, *, {r}Tensor out = None)"
-                                          for v in ("Tensor src", "Number value") for r in ("", "str reduce, "))))
+                                          for v in ("Tensor src", "Number value") for r in ("", "str reduce, "))),
+        method_forms=Forms("scatter", *(f"(int dim, Tensor index, {v}{r})" for v in ("Tensor src", "Number value")
+                                        for r in ("", ", *, str reduce"))))
 def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = None, *,
             value: Optional[Number] = None, reduce: Optional[str] = None) -> Tensor:
     """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
@@ -1116,7 +1118,8 @@ def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
 
 
 @public("index_fill", error_forms=Forms("index_fill", "(Tensor input, int dim, Tensor index, Tensor value)",
-                                            "(Tensor input, int dim, Tensor index, Number value)"))
+                                            "(Tensor input, int dim, Tensor index, Number value)"),
+        method_forms=Forms("index_fill", "(int dim, Tensor index, Tensor value)", "(int dim, Tensor index, Number value)"))
 def index_fill(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``self`` with ``value`` (a number or a 0-d tensor) at the positions in ``index`` along ``dim``
     (negative positions count from the end)."""

@@ -414,7 +414,8 @@ def _index_int(v, what: str) -> int:
 
 
 @public("narrow", error_forms=Forms("narrow", "(Tensor input, int dim, Tensor start, int length)",
-                                    "(Tensor input, int dim, int start, int length)"))
+                                    "(Tensor input, int dim, int start, int length)"),
+        method_forms=Forms("narrow", "(int dim, Tensor start, int length)", "(int dim, int start, int length)"))
 def narrow(self, dim: int, start: Union[int, Tensor], length: int) -> Tensor:
     """The ``length`` elements from ``start`` along ``dim`` (a view)."""
     if not self._shape:
@@ -596,6 +597,11 @@ def _repeat_counts(repeats: Tensor, n: int, dim: int) -> np.ndarray:
     return counts
 
 
+_REPEAT_FUNCTION = Forms("repeat_interleave", "(Tensor input, Tensor repeats, int dim = None, *, int output_size = None)",
+                         "(Tensor repeats, *, int output_size = None)",
+                         "(Tensor input, int repeats, int dim = None, *, int output_size = None)")
+
+
 @public_function("repeat_interleave")
 def repeat_interleave(input: Tensor, repeats: Union[int, Tensor, None] = None, dim: Optional[int] = None, *,
                       output_size: Optional[int] = None) -> Tensor:
@@ -607,6 +613,8 @@ def repeat_interleave(input: Tensor, repeats: Union[int, Tensor, None] = None, d
     if not isinstance(input, Tensor):
         raise TypeError(f"repeat_interleave(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
+    if not (repeats is None or isinstance(repeats, (int, np.integer, Tensor))) or isinstance(repeats, bool):
+        _REPEAT_FUNCTION.parse((input, repeats) if dim is None else (input, repeats, dim), {})
     if repeats is None:
         counts = _repeat_counts(input, input.numel(), 0)
         return plain(np.repeat(np.arange(counts.size, dtype=np.int64), counts), D.int64)
@@ -636,7 +644,8 @@ def repeat_interleave(input: Tensor, repeats: Union[int, Tensor, None] = None, d
     return viewed(wide, x._shape[:dim] + (n * repeats,) + x._shape[dim + 1:], V_VIEW)
 
 
-@public("repeat_interleave", function=False)
+@public("repeat_interleave", function=False, method_forms=Forms(
+    "repeat_interleave", *(f"({r} repeats, int dim = None, *, int output_size = None)" for r in ("Tensor", "int"))))
 def repeat_interleave_method(self, repeats: Union[int, Tensor, None] = None, dim: Optional[int] = None, *,
                              output_size: Optional[int] = None) -> Tensor:
     """``tape.repeat_interleave(self, repeats, dim)``."""

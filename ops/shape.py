@@ -420,7 +420,9 @@ def unsqueeze(self, dim: int) -> Tensor:
     return viewed(self, self._shape[:dim] + (1,) + self._shape[dim:], V_UNSQUEEZE, lambda d=given: (("dim", shown(d)),))
 
 
-@public("squeeze")
+@public("squeeze", error_forms=Forms("squeeze", "(Tensor input)", "(Tensor input, int dim)",
+                                      "(Tensor input, tuple of ints dim)"),
+        method_forms=Forms("squeeze", "()", "(int dim)", "(tuple of ints dim)"))
 def squeeze(self, dim: Optional[Shape] = None) -> Tensor:
     """Remove dimensions of size one (all of them, or those in ``dim``)."""
     nd = len(self._shape)
