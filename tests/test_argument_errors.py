@@ -195,7 +195,8 @@ _PROBED = ("bmm", "mm", "mv", "dot", "vdot", "outer", "inner", "cross", "matrix_
            "prod", "all", "any", "count_nonzero", "clamp_min", "clamp_max_", "fmod", "remainder", "xlogy", "copysign",
            "float_power", "std", "var", "std_mean", "var_mean", "addmm", "addbmm", "addcmul", "lerp", "masked_fill",
            "index_fill", "scatter", "narrow", "movedim", "softmax", "log_softmax", "unbind", "stack",
-           "bitwise_and", "bitwise_or", "bitwise_left_shift", "squeeze", "repeat_interleave")
+           "bitwise_and", "bitwise_or", "bitwise_left_shift", "squeeze", "repeat_interleave",
+           "hann_window", "hamming_window", "kaiser_window")
 # (their method forms: Python's "missing 1 required positional argument", raised before the front end
 # runs, where PyTorch's parser lists the overloads; their function forms are compared)
 _FUNCTION_ONLY = {"addmm", "addbmm", "addcmul", "lerp", "masked_fill", "movedim"}
