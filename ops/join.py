@@ -345,16 +345,30 @@ def cat(tensors, dim: int = 0, *, out: Tensor | None = None, axis: int | None = 
     return _write_out(plain(y, dt), out, "cat")
 
 
+def _as_alias(e: TypeError, name: str) -> None:
+    """``cat``'s argument errors as the parser words them for its alias ``name``."""
+    if len(e.args) == 1 and str(e).startswith("cat()"):
+        e.args = (name + str(e)[3:],)
+
+
 @public_function("concat")
 def concat(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     """Alias of :func:`cat`."""
-    return cat(tensors, dim, out=out)
+    try:
+        return cat(tensors, dim, out=out)
+    except TypeError as e:
+        _as_alias(e, "concat")
+        raise
 
 
 @public_function("concatenate")
 def concatenate(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     """Alias of :func:`cat` (NumPy's name; ``axis=`` for ``dim`` as everywhere)."""
-    return cat(tensors, dim, out=out)
+    try:
+        return cat(tensors, dim, out=out)
+    except TypeError as e:
+        _as_alias(e, "concatenate")
+        raise
 
 
 @public_function("stack")
