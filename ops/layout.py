@@ -25,7 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._emit import D, Tensor, aliased, plain, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
-from ._parser import Forms, check_types
+from ._parser import Forms, check_types, parser_type_name
 from ._spec import NUMBER, Op, public, public_function, register
 from ._spec import tangents
 from .shape import (BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _gather_jvp, _transpose, sliced,
@@ -100,15 +100,22 @@ def _scattered(x: Tensor, positions: np.ndarray, shape: tuple, kind: int, saved:
     return _record(x, LAYOUT_SCATTER, y, positions, kind, saved)
 
 
-def _dims_arg(args: tuple, name: str = "dims") -> tuple:
-    """Dims given as ``*dims`` or as one sequence (by keyword too: ``ops._spec.torch_keywords``)."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        args = tuple(args[0])
-    for d in args:
+def _dims_arg(args: tuple, fn: str, name: str = "dims") -> tuple:
+    """Dims given to the method ``fn`` as ``*dims`` or as one sequence (by keyword too:
+    ``ops._spec.torch_keywords``), with the parser's errors for its ``tuple of ints`` parameter ``name``."""
+    one = len(args) == 1 and isinstance(args[0], (tuple, list))
+    dims = tuple(args[0]) if one else args
+    for k, d in enumerate(dims):
         if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
-            raise TypeError(f"{name} must be a tuple of ints, but found an element of type "
-                            f"{type(d).__name__}")
-    return tuple(int(d) for d in args)
+            shown = parser_type_name(d)
+            if len(args) == 1 and not one:
+                raise TypeError(f"{fn}(): argument '{name}' (position 1) must be tuple of ints, not {shown}")
+            if k == 0 and not one:
+                # (a first argument not an int is the whole sequence, and takes no more)
+                raise TypeError(f"{fn}() takes 1 positional argument but {len(args)} were given")
+            raise TypeError(f"{fn}(): argument '{name}' failed to unpack the object at pos {k + 1} with error "
+                            f"\"type must be tuple of ints,but got {shown}\"")
+    return tuple(int(d) for d in dims)
 
 
 def _unique_dims(dims: tuple, nd: int) -> tuple:
@@ -130,7 +137,7 @@ def _permuted(x: Tensor, perm: tuple, dims: Optional[tuple] = None) -> Tensor:
 def permute(self, *dims: int) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
-    dims = _dims_arg(dims)
+    dims = _dims_arg(dims, "permute")
     nd = len(self._shape)
     if len(dims) != nd:
         raise RuntimeError("permute(sparse_coo): number of dimensions in the tensor input does not match the "
@@ -286,7 +293,7 @@ def unflatten(self, dim: int, sizes: tuple) -> Tensor:
 @public("broadcast_to")
 def broadcast_to(self, *size: int) -> Tensor:
     """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
-    return self.expand(_dims_arg(size, "size"))
+    return self.expand(_dims_arg(size, "broadcast_to", "size"))
 
 
 @public_function("broadcast_tensors")
@@ -360,7 +367,7 @@ def atleast_3d(*tensors):
 @public("flip")
 def flip(self, *dims: int) -> Tensor:
     """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
-    dims = _dims_arg(dims)
+    dims = _dims_arg(dims, "flip")
     axes = _unique_dims(dims, len(self._shape)) if self._shape else ()
     return layout(self, lambda a: np.flip(a, axes), K_FLIP, saved=lambda d=dims: (("dims", shown(d)),))
 
@@ -569,14 +576,14 @@ def _repeated(x: Tensor, reps: tuple) -> Tensor:
 @public("repeat", function=False)
 def repeat(self, *repeats: int) -> Tensor:
     """The tensor repeated ``repeats[i]`` times along each dim (leading ones add dims; a copy)."""
-    return _repeated(self, _dims_arg(repeats, "repeats"))
+    return _repeated(self, _dims_arg(repeats, "repeat", "repeats"))
 
 
 @public("tile")
 def tile(self, *dims: int) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
     padded with ones in front (``repeat`` otherwise)."""
-    dims = _dims_arg(dims)
+    dims = _dims_arg(dims, "tile")
     dims = (1,) * (len(self._shape) - len(dims)) + dims
     return _repeated(self, dims)
 
@@ -597,7 +604,8 @@ def _repeat_counts(repeats: Tensor, n: int, dim: int) -> np.ndarray:
     return counts
 
 
-_REPEAT_FUNCTION = Forms("repeat_interleave", "(Tensor input, Tensor repeats, int dim = None, *, int output_size = None)",
+_REPEAT_FUNCTION = Forms("repeat_interleave",
+                         "(Tensor input, Tensor repeats, int dim = None, *, int output_size = None)",
                          "(Tensor repeats, *, int output_size = None)",
                          "(Tensor input, int repeats, int dim = None, *, int output_size = None)")
 

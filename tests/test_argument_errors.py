@@ -90,6 +90,13 @@ def test_python_argument_counts_worded_as_pytorch(x):
     assert _message(lambda: tape.tensor([1.0], tape.float64)) == "tensor() takes 1 positional argument but 2 were given"
 
 
+def test_dims_as_the_parser_reads_them(x):
+    assert _message(lambda: x.permute(S())) == "permute(): argument 'dims' (position 1) must be tuple of ints, not S"
+    assert _message(lambda: x.permute(S(), 0)) == "permute() takes 1 positional argument but 2 were given"
+    assert _message(lambda: x.flip([0, S()])) == (
+        "flip(): argument 'dims' failed to unpack the object at pos 2 with error \"type must be tuple of ints,but got S\"")
+
+
 def test_a_size_as_the_parser_reads_it(x):
     assert _message(lambda: tape.zeros(x, S())) == "zeros() takes 1 positional argument but 2 were given"
     assert _message(lambda: tape.ones(2, S())) == \
@@ -196,7 +203,7 @@ _PROBED = ("bmm", "mm", "mv", "dot", "vdot", "outer", "inner", "cross", "matrix_
            "float_power", "std", "var", "std_mean", "var_mean", "addmm", "addbmm", "addcmul", "lerp", "masked_fill",
            "index_fill", "scatter", "narrow", "movedim", "softmax", "log_softmax", "unbind", "stack",
            "bitwise_and", "bitwise_or", "bitwise_left_shift", "squeeze", "repeat_interleave",
-           "hann_window", "hamming_window", "kaiser_window")
+           "hann_window", "hamming_window", "kaiser_window", "permute", "flip", "tile", "broadcast_to", "concat")
 # (their method forms: Python's "missing 1 required positional argument", raised before the front end
 # runs, where PyTorch's parser lists the overloads; their function forms are compared)
 _FUNCTION_ONLY = {"addmm", "addbmm", "addcmul", "lerp", "masked_fill", "movedim"}
