@@ -2996,6 +2996,8 @@ def zero_(self) -> Tensor:
 @public("fill_", function=False)
 def fill_(self, value: Union[Number, Tensor]) -> Tensor:
     """Fill the tensor with ``value`` in place."""
+    if not (isinstance(value, Tensor) or _is_number(value)):
+        Forms("fill_", "(Tensor value)", "(Number value)").parse((value,), {})
     return _fill(self, value, "FillBackward2")
 
 

@@ -410,6 +410,8 @@ def empty_like(input: Tensor, *, dtype: Optional[D.dtype] = None, layout=None, d
 
 def full_like(input: Tensor, fill_value, *, dtype: Optional[D.dtype] = None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
+    if type(fill_value) not in (int, float, bool):
+        check_types("full_like", (("fill_value", "Number"),), fill_value, first=2)
     check_device(device)
     return _like(input, fill_value, dtype, requires_grad, "full_like", layout, memory_format)
 
