@@ -409,8 +409,11 @@ class Forms:
                 return k, got
         n = len(args) + len(kwargs)
         plausible = [f for f in self.forms if f.min_args <= n <= len(f.params)]
-        if not self.hidden and (len(self.forms) == 1 or len(plausible) == 1):
-            (self.forms[0] if len(self.forms) == 1 else plausible[0]).raise_error(self.fn, args, kwargs)
+        if len(self.forms) == 1 and not self.hidden:
+            self.forms[0].raise_error(self.fn, args, kwargs)
+        # (the parser's ``print_error``: the one listed form taking as many arguments names the wrong one)
+        if len(plausible) == 1:
+            plausible[0].raise_error(self.fn, args, kwargs)
         raise TypeError(self.invalid(args, kwargs))
 
     def invalid(self, args: tuple, kwargs: dict) -> str:

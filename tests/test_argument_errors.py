@@ -52,7 +52,8 @@ def test_bool_and_int_arguments_are_checked_before_the_op_runs(x):
     assert _message(lambda: a.matrix_power(tape.tensor([2]))) == \
         "matrix_power(): argument 'n' (position 1) must be int, not Tensor"
     assert a.matrix_power(tape.tensor(2)).shape == (3, 3)       # (a 0-d integer tensor is an int)
-    assert _message(lambda: tape.tril_indices(x, 3)) == "tril_indices(): argument 'row' (position 1) must be int, not Tensor"
+    assert _message(lambda: tape.tril_indices(x, 3)) == \
+        "tril_indices(): argument 'row' (position 1) must be int, not Tensor"
     assert _message(lambda: tape.range(x, 3)) == "range(): argument 'start' (position 1) must be Number, not Tensor"
     assert _message(lambda: tape.set_anomaly_enabled(x)) == \
         "set_anomaly_enabled(): argument 'enabled' (position 1) must be bool, not Tensor"
@@ -94,13 +95,15 @@ def test_dims_as_the_parser_reads_them(x):
     assert _message(lambda: x.permute(S())) == "permute(): argument 'dims' (position 1) must be tuple of ints, not S"
     assert _message(lambda: x.permute(S(), 0)) == "permute() takes 1 positional argument but 2 were given"
     assert _message(lambda: x.flip([0, S()])) == (
-        "flip(): argument 'dims' failed to unpack the object at pos 2 with error \"type must be tuple of ints,but got S\"")
+        "flip(): argument 'dims' failed to unpack the object at pos 2 with error "
+        "\"type must be tuple of ints,but got S\"")
 
 
 def test_a_size_as_the_parser_reads_it(x):
     assert _message(lambda: tape.zeros(x, S())) == "zeros() takes 1 positional argument but 2 were given"
     assert _message(lambda: tape.ones(2, S())) == \
-        "ones(): argument 'size' failed to unpack the object at pos 2 with error \"type must be tuple of ints,but got S\""
+        "ones(): argument 'size' failed to unpack the object at pos 2 with error " \
+        "\"type must be tuple of ints,but got S\""
     assert tape.zeros(tape.tensor(2), 3).shape == (2, 3)
     assert _message(lambda: tape.rand(x, S())).startswith(
         "rand() received an invalid combination of arguments - got (Tensor, S), but expected one of:\n")
@@ -152,6 +155,9 @@ def test_overloads_listed_for_each_call_form(x):
     assert _message(lambda: tape.addbmm(x, S())) == (
         f"addbmm() {got} (Tensor, S), but expected (Tensor input, Tensor batch1, Tensor batch2, *, Number beta = 1, "
         "Number alpha = 1, Tensor out = None)")
+    # (but the one listed form taking as many arguments as given names the wrong one: the parser's ``print_error``)
+    assert _message(lambda: tape.addcmul(x, x, 1.5)) == \
+        "addcmul(): argument 'tensor2' (position 3) must be Tensor, not float"
     # (``()``: the parser counts one argument of no type, and marks it)
     assert _message(lambda: x.max(S())) == (
         f"max() {got} (S), but expected one of:\n * ()\n{why}(!S!)\n * (Tensor other)\n{why}(!S!)\n"
