@@ -2573,7 +2573,7 @@ def selu(self) -> Tensor:
 
 
 @public("celu", method=False)
-def celu(self, alpha: float = 1.0) -> Tensor:
+def celu(self, alpha: Number = 1.0) -> Tensor:
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` for each element."""
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
