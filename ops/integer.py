@@ -15,6 +15,7 @@ import numpy as np
 
 from .._emit import D, Number, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, check_output_shape
+from ._parser import check_types
 from ._rule import diagonal, return_type, rule_adjoint
 from ._spec import CROSS, OUT, PYTHON, REGISTRY, X0, X1, Op, public, register, tangents
 from .elementwise import (NO_MODE, Operand, _is_number, _iterator_layout, _other_forms, mode_none, named_binary,
@@ -327,6 +328,8 @@ def ldexp(self, other: Tensor) -> Tensor:
 @public("ldexp_", function=False)
 def ldexp_(self, other: Tensor) -> Tensor:
     """In-place version of :meth:`Tensor.ldexp` (the tensor must be floating point, as the result is)."""
+    if type(other) is not Tensor:
+        check_types("ldexp_", (("other", Tensor),), other)
     if not self._dtype.is_floating_point:
         raise RuntimeError(f"ldexp can't be cast to the desired output type {D.legacy_name(self._dtype)}")
     self._check_inplace(other)

@@ -209,7 +209,8 @@ _PROBED = ("bmm", "mm", "mv", "dot", "vdot", "outer", "inner", "cross", "matrix_
            "float_power", "std", "var", "std_mean", "var_mean", "addmm", "addbmm", "addcmul", "lerp", "masked_fill",
            "index_fill", "scatter", "narrow", "movedim", "softmax", "log_softmax", "unbind", "stack",
            "bitwise_and", "bitwise_or", "bitwise_left_shift", "squeeze", "repeat_interleave",
-           "hann_window", "hamming_window", "kaiser_window", "permute", "flip", "tile", "broadcast_to", "concat")
+           "hann_window", "hamming_window", "kaiser_window", "permute", "flip", "tile", "broadcast_to", "concat",
+           "fill_", "celu", "orgqr", "ldexp_")
 # (their method forms: Python's "missing 1 required positional argument", raised before the front end
 # runs, where PyTorch's parser lists the overloads; their function forms are compared)
 _FUNCTION_ONLY = {"addmm", "addbmm", "addcmul", "lerp", "masked_fill", "movedim"}
