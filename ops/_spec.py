@@ -363,11 +363,12 @@ def public(*names: str, method: bool = True, function: bool = True, properties: 
     return register_public
 
 
-def public_function(*names: str) -> Callable:
+def public_function(*names: str, error_forms=None) -> Callable:
     """Register the decorated function as ``tape.<name>`` for each of ``names`` (taking numpy's
-    keyword forms too, ``torch_keywords``)."""
+    keyword forms too, ``torch_keywords``); ``error_forms``: PyTorch's overloads, parsed when a
+    call raised a TypeError, for the parser's message (unless the function takes ``out=``)."""
     def register_function(fn: Callable) -> Callable:
         fn = torch_keywords(fn, 1)
-        PUBLIC.append(Public(fn, functions=names, plain=True))
+        PUBLIC.append(Public(fn, functions=names, plain=True, error_forms=error_forms))
         return fn
     return register_function

@@ -111,6 +111,7 @@ def _plain_function(name: str, entry: Public) -> Callable:
     fn = entry.fn
     if _takes_out(fn):
         return fn
+    error_forms = None if entry.error_forms is None else entry.error_forms.named(name)
 
     @functools.wraps(fn)
     def with_out(*args, **kwargs):
@@ -119,6 +120,8 @@ def _plain_function(name: str, entry: Public) -> Callable:
         try:
             return fn(*args, **kwargs)
         except Exception as e:
+            if isinstance(e, TypeError) and error_forms is not None and error_forms.reword(e, args, kwargs):
+                raise
             error = None if parser_error(e) else annotated_error(fn, name, args, kwargs, 1)
             if error is not None:
                 raise error from None

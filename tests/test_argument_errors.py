@@ -210,7 +210,7 @@ _PROBED = ("bmm", "mm", "mv", "dot", "vdot", "outer", "inner", "cross", "matrix_
            "index_fill", "scatter", "narrow", "movedim", "softmax", "log_softmax", "unbind", "stack",
            "bitwise_and", "bitwise_or", "bitwise_left_shift", "squeeze", "repeat_interleave",
            "hann_window", "hamming_window", "kaiser_window", "permute", "flip", "tile", "broadcast_to", "concat",
-           "fill_", "celu", "orgqr", "ldexp_")
+           "fill_", "celu", "orgqr", "ldexp_", "rand_like", "randn_like", "randperm")
 # (their method forms: Python's "missing 1 required positional argument", raised before the front end
 # runs, where PyTorch's parser lists the overloads; their function forms are compared)
 _FUNCTION_ONLY = {"addmm", "addbmm", "addcmul", "lerp", "masked_fill", "movedim"}
