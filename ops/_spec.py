@@ -12,7 +12,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ._parser import parser_type_name
+from ._parser import annotated_error, parser_error, parser_type_name
 
 # Code ranges, one per family.  The sweep dispatches on these bounds only; each
 # range leaves room for the catalogue to grow.
@@ -236,7 +236,8 @@ class Public:
     number)`` (``tape.add(2, x)``).  ``plain``: ``fn`` is the function form itself (its first
     argument need not be a tensor) and no method is made.  ``function_forms``: PyTorch's
     overloads of the function form (``ops._parser.Forms``), for a method that parses its own
-    (the function form's errors name ``input`` and ``out``).
+    (the function form's errors name ``input`` and ``out``).  ``error_forms``: the same, parsed
+    only when the method raised a TypeError, for the parser's message of the function form.
     """
 
     fn: Callable
@@ -246,6 +247,7 @@ class Public:
     reflected: Optional[Callable] = None
     plain: bool = False
     function_forms: Optional[object] = None
+    error_forms: Optional[object] = None
 
     @property
     def name(self) -> str:
@@ -286,18 +288,21 @@ def sequence_value(fn: str, name: str, value, position: str = ""):
     return value
 
 
-def torch_keywords(fn: Callable) -> Callable:
+def torch_keywords(fn: Callable, offset: int = 0, method_forms=None) -> Callable:
     """``fn`` also taking the keyword forms of PyTorch's argument parser (``_ALIASES``): numpy's
     names ``axis`` for ``dim`` and ``keepdims`` for ``keepdim`` (``x.sum(axis=0)``), ``from`` for
     ``from_``; and a size-like ``*args`` as one sequence by its name (``x.view(size=(2, 3))``,
-    ``sequence_param``), which is then required, with PyTorch's errors."""
+    ``sequence_param``), which is then required, with PyTorch's errors.  On an error, the parser's
+    TypeError for an argument not of its annotated kind, which it would have raised first
+    (``annotated_error``; ``offset``: 0 for a method, 1 for a function), or, on a TypeError, for a
+    call that matches none of the method's overloads ``method_forms`` (``ops._parser.Forms``)."""
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return fn
     renames = tuple((alias, name) for name, alias in _ALIASES if name in params and alias not in params)
     seq = sequence_param(fn)
-    if not renames and seq is None:
+    if not renames and seq is None and method_forms is None:
         return fn
 
     def keywords(args: tuple, kwargs: dict) -> tuple:
@@ -320,12 +325,23 @@ def torch_keywords(fn: Callable) -> Callable:
     def front(*args, **kwargs):
         if kwargs or (seq is not None and len(args) < 2):
             args = keywords(args, kwargs)
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            error = None
+            if method_forms is not None and isinstance(e, TypeError):
+                error = method_forms.named(front.__name__).error(args[1 - offset:], kwargs)
+            if error is None and not parser_error(e):
+                error = annotated_error(fn, front.__name__, args, kwargs, offset)
+            if error is None:
+                raise
+        raise error
     return front
 
 
 def public(*names: str, method: bool = True, function: bool = True, properties: tuple = (),
-           reflected: Optional[Callable] = None, function_forms=None) -> Callable:
+           reflected: Optional[Callable] = None, function_forms=None, error_forms=None,
+           method_forms=None) -> Callable:
     """Register the decorated front end under its PyTorch names; returns it (taking numpy's
     keyword forms too, ``torch_keywords``).
 
@@ -334,21 +350,25 @@ def public(*names: str, method: bool = True, function: bool = True, properties: 
     private names (``"_masked"``, which derivative rules call) are methods only.  ``properties``
     are Tensor properties (``public("t", properties=("T",))``).  ``tape/_install.py`` makes the
     members and functions at import, and ``python -m tape._stubs`` writes their type stubs.
+    ``error_forms``, ``method_forms``: PyTorch's overloads of the function form and of the method
+    (``ops._parser.Forms``), parsed only when a call raised, for the parser's message.
     """
     def register_public(fn: Callable) -> Callable:
-        fn = torch_keywords(fn)
+        fn = torch_keywords(fn, 0, method_forms)
         methods = tuple(n for n in names if method or n.startswith("_"))
         functions = tuple(n for n in names if function and not n.startswith("_"))
-        PUBLIC.append(Public(fn, methods, functions, tuple(properties), reflected, function_forms=function_forms))
+        PUBLIC.append(Public(fn, methods, functions, tuple(properties), reflected, function_forms=function_forms,
+                             error_forms=error_forms))
         return fn
     return register_public
 
 
-def public_function(*names: str) -> Callable:
+def public_function(*names: str, error_forms=None) -> Callable:
     """Register the decorated function as ``tape.<name>`` for each of ``names`` (taking numpy's
-    keyword forms too, ``torch_keywords``)."""
+    keyword forms too, ``torch_keywords``); ``error_forms``: PyTorch's overloads, parsed when a
+    call raised a TypeError, for the parser's message (unless the function takes ``out=``)."""
     def register_function(fn: Callable) -> Callable:
-        fn = torch_keywords(fn)
-        PUBLIC.append(Public(fn, functions=names, plain=True))
+        fn = torch_keywords(fn, 1)
+        PUBLIC.append(Public(fn, functions=names, plain=True, error_forms=error_forms))
         return fn
     return register_function

@@ -15,6 +15,7 @@ from typing import Union
 import numpy as np
 
 from .._emit import D, Tensor, emit, node_in, plain, quiet, recorded, state, write_tape
+from ._parser import Forms
 from ._rule import rule_adjoint
 from ._spec import LISTED, PYTHON, X1, Op, public, register
 from ._spec import TRANSPOSED, tangents
@@ -176,7 +177,12 @@ def _same_dtype(first: str, a: Tensor, b: Tensor) -> None:
                            f"{D.legacy_name(b._dtype)}")
 
 
-@public("addmm")
+# the end of PyTorch's overloads of the function forms (``error_forms``: the parser's error of a call)
+_BETA = "*, Number beta = 1, Number alpha = 1, Tensor out = None"
+
+
+@public("addmm", error_forms=Forms("addmm", *(f"(Tensor input, Tensor mat1, Tensor mat2, {d}{_BETA})"
+                                              for d in ("", "torch.dtype out_dtype, "))))
 def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """``beta * self + alpha * (mat1 @ mat2)`` (``self`` broadcast to the product's shape)."""
     _check_tensors("addmm", ("input", self), ("mat1", mat1), ("mat2", mat2))
@@ -193,7 +199,7 @@ def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
     return _finish(ADDMM, self, mat1, mat2, np.matmul(mat1._value(), mat2._value()), beta, alpha, dt)
 
 
-@public("addmv")
+@public("addmv", error_forms=Forms("addmv", f"(Tensor input, Tensor mat, Tensor vec, {_BETA})", hidden=True))
 def addmv(self, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
     """``beta * self + alpha * (mat @ vec)`` (``self`` broadcast to the product's shape)."""
     _check_tensors("addmv", ("input", self), ("mat", mat), ("vec", vec))
@@ -213,7 +219,7 @@ def addmv(self, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
     return _finish(ADDMV, self, mat, vec, prod, beta, alpha, mat._dtype)
 
 
-@public("addr")
+@public("addr", error_forms=Forms("addr", f"(Tensor input, Tensor vec1, Tensor vec2, {_BETA})", hidden=True))
 def addr(self, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """``beta * self + alpha * outer(vec1, vec2)`` (``self`` broadcast to the product's shape; the
     dtypes promoted, as PyTorch's elementwise kernel does)."""
@@ -245,7 +251,7 @@ def _batches(inp: Tensor, b1: Tensor, b2: Tensor, batched: bool) -> None:
             raise RuntimeError(f"{name} must be a 3D tensor")
 
 
-@public("addbmm")
+@public("addbmm", error_forms=Forms("addbmm", f"(Tensor input, Tensor batch1, Tensor batch2, {_BETA})", hidden=True))
 def addbmm(self, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """``beta * self + alpha * sum_i (batch1[i] @ batch2[i])`` (``self`` broadcast to the
     product's shape)."""
@@ -262,7 +268,8 @@ def addbmm(self, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
     return _finish(ADDBMM, self, batch1, batch2, np.asarray(prod, batch1._dtype.np), beta, alpha, batch1._dtype)
 
 
-@public("baddbmm")
+@public("baddbmm", error_forms=Forms("baddbmm", *(f"(Tensor input, Tensor batch1, Tensor batch2, {d}{_BETA})"
+                                                  for d in ("", "torch.dtype out_dtype, "))))
 def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """``beta * self + alpha * (batch1 @ batch2)``, matrix by matrix (``self`` broadcast to the
     product's shape)."""

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._emit import D, Tensor, emit, plain, state
 from ._args import broadcast_pair
+from ._parser import check_types
 from ._rule import rule_adjoint
 from ._spec import OUT, PYTHON, TRANSPOSED, X0, X1, Op, public, register, tangents
 from .decomp import LinAlgError, _batch_prefix
@@ -56,6 +57,7 @@ tangents({CHOLESKY_INVERSE: TRANSPOSED, CHOLESKY_SOLVE: TRANSPOSED})     # (line
 def cholesky_solve(self, input2: Tensor, upper: bool = False) -> Tensor:
     """The solution ``X`` of ``A X = self`` given the Cholesky factor ``input2`` of ``A`` (lower
     ``L`` with ``A = L L^T``, or with ``upper`` ``U`` with ``A = U^T U``); batch dims broadcast."""
+    check_types("cholesky_solve", (("input2", Tensor), ("upper", "bool")), input2, upper)
     if self.dim() < 2:
         raise RuntimeError(f"b should have at least 2 dimensions, but has {self.dim()} dimensions instead")
     if input2.dim() < 2:
@@ -84,6 +86,7 @@ def cholesky_solve(self, input2: Tensor, upper: bool = False) -> Tensor:
 def cholesky_inverse(self, upper: bool = False) -> Tensor:
     """The inverse of ``A`` given its Cholesky factor ``self`` (lower ``L`` with ``A = L L^T``, or
     with ``upper`` ``U`` with ``A = U^T U``)."""
+    check_types("cholesky_inverse", (("upper", "bool"),), upper)
     if self.dim() < 2:
         raise RuntimeError("cholesky_inverse: The input tensor A must have at least 2 dimensions.")
     m, n = self._shape[-2:]

@@ -14,7 +14,8 @@ import numpy as np
 from .._emit import D, Tensor, plain
 from ._args import broadcast_pair, wrap_dim
 from ._spec import public
-from .elementwise import Operand, check_operand, _iterator_layout
+from ._parser import Forms
+from .elementwise import Operand, _is_number, _iterator_layout, _other_forms, check_operand, named_binary
 
 
 def _compare(a: Tensor, b, fn) -> Tensor:
@@ -36,40 +37,42 @@ def _laid_out(y: np.ndarray, va: np.ndarray, vb) -> np.ndarray:
     return y
 
 
-@public("eq", "__eq__")
-def eq(self, other: Operand) -> Tensor:
-    """``self == other`` at each element, broadcasting."""
-    return _compare(self, check_operand(other, "=="), np.equal)
+# PyTorch's overloads of a comparison's method (its function form: ``input`` first, ``out``)
+_COMPARE_FORMS = ("(Tensor other)", "(Number other)")
+_COMPARE_FUNCTION = Forms("eq", "(Tensor input, Tensor other, *, Tensor out = None)",
+                          "(Tensor input, Number other, *, Tensor out = None)")
 
 
-@public("ne", "not_equal", "__ne__")
-def ne(self, other: Operand) -> Tensor:
-    """``self != other`` at each element, broadcasting."""
-    return _compare(self, check_operand(other, "!="), np.not_equal)
+_PLAIN = (Tensor, float, int)
 
 
-@public("lt", "less", "__lt__")
-def lt(self, other: Operand) -> Tensor:
-    """``self < other`` at each element, broadcasting."""
-    return _compare(self, check_operand(other, "<"), np.less)
+def _comparison(name: str, symbol: str, fn, doc: str) -> tuple:
+    """The method ``name`` of a comparison (the parser's error for an operand that is neither a
+    tensor nor a number) and its operator (NotImplemented for such an operand: Python's error, or
+    ``==``'s identity)."""
+    forms = Forms(name, *_COMPARE_FORMS)
+
+    def method(self, other: Operand) -> Tensor:
+        if type(other) not in _PLAIN and not (isinstance(other, (Tensor, np.ndarray)) or _is_number(other)):
+            forms.parse((other,), {})
+        return _compare(self, check_operand(other, symbol), fn)
+
+    def operator(self, other: Operand) -> Tensor:
+        if type(other) not in _PLAIN and not (isinstance(other, (Tensor, np.ndarray)) or _is_number(other)):
+            return NotImplemented
+        return _compare(self, check_operand(other, symbol), fn)
+    method.__doc__ = operator.__doc__ = doc
+    return method, operator
 
 
-@public("le", "less_equal", "__le__")
-def le(self, other: Operand) -> Tensor:
-    """``self <= other`` at each element, broadcasting."""
-    return _compare(self, check_operand(other, "<="), np.less_equal)
-
-
-@public("gt", "greater", "__gt__")
-def gt(self, other: Operand) -> Tensor:
-    """``self > other`` at each element, broadcasting."""
-    return _compare(self, check_operand(other, ">"), np.greater)
-
-
-@public("ge", "greater_equal", "__ge__")
-def ge(self, other: Operand) -> Tensor:
-    """``self >= other`` at each element, broadcasting."""
-    return _compare(self, check_operand(other, ">="), np.greater_equal)
+for _names, _symbol, _fn in ((("eq",), "==", np.equal), (("ne", "not_equal"), "!=", np.not_equal),
+                             (("lt", "less"), "<", np.less), (("le", "less_equal"), "<=", np.less_equal),
+                             (("gt", "greater"), ">", np.greater), (("ge", "greater_equal"), ">=", np.greater_equal)):
+    for _name in _names:        # (each alias its own method: the parser's error names the one called)
+        _method, _operator = _comparison(_name, _symbol, _fn,
+                                         f"``self {_symbol} other`` at each element, broadcasting.")
+        public(_name, error_forms=_COMPARE_FUNCTION)(_method)
+    public(f"__{_names[0]}__")(_operator)
 
 
 # --- logical and bitwise ops ----------------------------------------------------------
@@ -100,22 +103,34 @@ def _reflected(name: str):
     return lambda t, number: getattr(t, name)(number)
 
 
-@public("bitwise_and", "__and__", "__rand__", reflected=_reflected("bitwise_and"))
-def bitwise_and(self, other: Operand) -> Tensor:
+@public("__and__", "__rand__")
+def _and(self, other: Operand) -> Tensor:
     """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
     return _bitwise(self, _bitwise_operand(other, "&"), "bitwise_and", np.bitwise_and)
 
 
-@public("bitwise_or", "__or__", "__ror__", reflected=_reflected("bitwise_or"))
-def bitwise_or(self, other: Operand) -> Tensor:
+public("bitwise_and", reflected=_reflected("bitwise_and"),
+       error_forms=_other_forms("bitwise_and", reflected=""))(named_binary("bitwise_and", _and))
+
+
+@public("__or__", "__ror__")
+def _or(self, other: Operand) -> Tensor:
     """The bitwise OR of integer or boolean tensors (logical OR for booleans)."""
     return _bitwise(self, _bitwise_operand(other, "|"), "bitwise_or", np.bitwise_or)
 
 
-@public("bitwise_xor", "__xor__", "__rxor__", reflected=_reflected("bitwise_xor"))
-def bitwise_xor(self, other: Operand) -> Tensor:
+public("bitwise_or", reflected=_reflected("bitwise_or"),
+       error_forms=_other_forms("bitwise_or", reflected=""))(named_binary("bitwise_or", _or))
+
+
+@public("__xor__", "__rxor__")
+def _xor(self, other: Operand) -> Tensor:
     """The bitwise XOR of integer or boolean tensors (logical XOR for booleans)."""
     return _bitwise(self, _bitwise_operand(other, "^"), "bitwise_xor", np.bitwise_xor)
+
+
+public("bitwise_xor", reflected=_reflected("bitwise_xor"),
+       error_forms=_other_forms("bitwise_xor", reflected=""))(named_binary("bitwise_xor", _xor))
 
 
 @public("bitwise_not")
@@ -281,21 +296,39 @@ def _truth(x: Tensor, dim, keepdim: bool, name: str, fn) -> Tensor:
     return plain(out.astype(dt.np), dt)
 
 
-@public("all")
+# PyTorch's overloads (the method's take the arguments given as positional: it cannot tell)
+_TRUTH = Forms("all", "()", "(tuple of ints dim = None, bool keepdim = False)", "(int dim, bool keepdim = False)")
+_TRUTH_FUNCTION = Forms("all", "(Tensor input, *, Tensor out = None)",
+                        "(Tensor input, tuple of ints dim = None, bool keepdim = False, *, Tensor out = None)",
+                        "(Tensor input, int dim, bool keepdim = False, *, Tensor out = None)")
+_COUNT = Forms("count_nonzero", "(int dim = None)", "(tuple of ints dim)")
+
+
+def _dims_given(dim) -> bool:
+    return dim is None or isinstance(dim, (int, np.integer, tuple, list)) and not isinstance(dim, bool)
+
+
+@public("all", error_forms=_TRUTH_FUNCTION)
 def all_(self, dim=None, keepdim: bool = False) -> Tensor:
     """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
+    if not _dims_given(dim):
+        _TRUTH.named("all").parse((dim, keepdim) if keepdim else (dim,), {})
     return _truth(self, dim, keepdim, "all", np.all)
 
 
-@public("any")
+@public("any", error_forms=_TRUTH_FUNCTION)
 def any_(self, dim=None, keepdim: bool = False) -> Tensor:
     """Whether any element (along ``dim``: an int or a tuple of ints) is nonzero."""
+    if not _dims_given(dim):
+        _TRUTH.named("any").parse((dim, keepdim) if keepdim else (dim,), {})
     return _truth(self, dim, keepdim, "any", np.any)
 
 
-@public("count_nonzero")
+@public("count_nonzero", error_forms=Forms("count_nonzero", *(f"(Tensor input, {f.text[1:]}" for f in _COUNT.forms)))
 def count_nonzero(self, dim=None) -> Tensor:
     """The number of nonzero elements (along ``dim``: an int or a tuple of ints), as int64."""
+    if not _dims_given(dim):
+        _COUNT.parse((dim,), {})
     dims = _reduce_dims(self, dim, "count_nonzero")
     v = self._value() != 0
     axes = dims if dims is None else tuple(d for d in dims if d < v.ndim)

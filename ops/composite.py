@@ -11,6 +11,7 @@ import numpy as np
 
 from .._emit import D, Size, Tensor, plain
 from ._args import wrap_dim
+from ._parser import check_types
 from ._spec import public
 from .join import cat
 
@@ -62,6 +63,8 @@ def diff(self, n: int = 1, dim: int = -1, prepend: Optional[Tensor] = None,
 @public("diagflat")
 def diagflat(self, offset: int = 0) -> Tensor:
     """A 2-D tensor with the flattened ``self`` on its ``offset``-th diagonal."""
+    if type(offset) is not int:
+        check_types("diagflat", (("offset", "int"),), offset)
     return self.contiguous().view(-1).diag_embed(offset)
 
 

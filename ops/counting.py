@@ -16,6 +16,7 @@ import numpy as np
 
 from .._emit import D, Number, Tensor, linspace_values, plain
 from ._args import wrap_dim
+from ._parser import Forms, check_types
 from ._rule import return_type, rule_adjoint
 from ._spec import PYTHON, REGISTRY, Op, public, public_function, register, tangents
 from .decomp import _one
@@ -101,6 +102,8 @@ def _counts(v: np.ndarray, edges: np.ndarray, w: Optional[np.ndarray], dt: np.dt
 def histc(self, bins: int = 100, min: Number = 0, max: Number = 0, *, out: Optional[Tensor] = None) -> Tensor:
     """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
     smallest and largest value when both are equal); values outside are left out."""
+    if type(bins) is not int:
+        check_types("histc", (("bins", "int"), ("min", "Number"), ("max", "Number")), bins, min, max)
     _float_only(self, "histogram_cpu")
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
@@ -189,6 +192,7 @@ def _ctype(dt: D.dtype) -> str:
 def bincount(self, weights: Optional[Tensor] = None, minlength: int = 0) -> Tensor:
     """How often each value occurs in a 1-D tensor of non-negative integers (the sum of their
     ``weights``, if given), for each value up to the largest (at least ``minlength`` counts)."""
+    check_types("bincount", (("weights", (Tensor, type(None))), ("minlength", "int")), weights, minlength)
     if self._dtype.is_floating_point or self._dtype is D.bool_:
         raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{D.legacy_name(self._dtype)}'")
     if minlength < 0:
@@ -254,11 +258,19 @@ def _slices_unique(v: np.ndarray, dim: int, consecutive: bool) -> tuple:
     return np.ascontiguousarray(np.moveaxis(picked, 0, dim)), inverse, counts
 
 
+_UNIQUE_FLAGS = (("sorted", "bool"), ("return_inverse", "bool"), ("return_counts", "bool"))
+
+
 @public("unique")
 def unique(self, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,
            dim: Optional[int] = None):
     """The distinct values of ``self`` in ascending order (with ``dim``: its distinct slices along
     ``dim``), with, as asked, where each element went among them and how often each occurs."""
+    # (PyTorch's Python function passes the flags on by keyword: no positions)
+    if dim is not None:
+        check_types("unique_dim", (("dim", "int"),), dim, first=2)
+    check_types("_unique2" if dim is None else "unique_dim", _UNIQUE_FLAGS, sorted, return_inverse, return_counts,
+                first=None)
     v = self._value()
     if dim is None:
         values, inverse, counts = np.unique(v.reshape(-1), return_inverse=True, return_counts=True)
@@ -297,6 +309,8 @@ def unique_dim(input: Tensor, dim: int, sorted: bool = True, return_inverse: boo
 def unique_consecutive(self, return_inverse: bool = False, return_counts: bool = False, dim: Optional[int] = None):
     """``self`` with each run of equal consecutive elements (slices along ``dim``) kept once, with,
     as asked, the run each element belongs to and the runs' lengths."""
+    check_types("unique_consecutive", _UNIQUE_FLAGS[1:] + (("dim", "int?"),), return_inverse, return_counts, dim,
+                first=None)
     v = self._value()
     if dim is None:
         flat = v.reshape(-1)
@@ -319,15 +333,24 @@ def _as_tensor(x, like: Tensor) -> Tensor:
     return plain(np.array(x, D.result_type(like, x).np), D.result_type(like, x))
 
 
+_SEARCH_OPTIONS = ("*, bool out_int32 = False, bool right = False, str side = None, Tensor sorter = None, "
+                   "Tensor out = None")
+_SEARCHSORTED = Forms("searchsorted", f"(Tensor sorted_sequence, Tensor input, {_SEARCH_OPTIONS})",
+                      f"(Tensor sorted_sequence, Number self, {_SEARCH_OPTIONS})")
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float, complex, np.number)) and not isinstance(x, np.bool_)
+
+
 @public_function("searchsorted")
 def searchsorted(sorted_sequence: Tensor, input: Union[Tensor, Number], *, out_int32: bool = False,
                  right: bool = False, side: Optional[str] = None, sorter: Optional[Tensor] = None,
                  out: Optional[Tensor] = None) -> Tensor:
     """For each value of ``input``, the index in ``sorted_sequence`` (along its last dim) before
     which it would be inserted to keep the order: the first such (the last with ``right``)."""
-    if not isinstance(sorted_sequence, Tensor):
-        raise TypeError(f"searchsorted(): argument 'sorted_sequence' (position 1) must be Tensor, not "
-                        f"{type(sorted_sequence).__name__}")
+    if not isinstance(sorted_sequence, Tensor) or not (isinstance(input, Tensor) or _number(input)):
+        _SEARCHSORTED.parse((sorted_sequence, input), {})
     scalar = not isinstance(input, Tensor)
     if side is not None:
         if side not in ("left", "right"):
@@ -385,13 +408,20 @@ def bucketize(input: Union[Tensor, Number], boundaries: Tensor, *, out_int32: bo
     return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
 
 
+_ISIN_OPTIONS = "*, bool assume_unique = False, bool invert = False, Tensor out = None"
+_ISIN = Forms("isin", f"(Tensor elements, Tensor test_elements, {_ISIN_OPTIONS})",
+              f"(Number element, Tensor test_elements, {_ISIN_OPTIONS})",
+              f"(Tensor elements, Number test_element, {_ISIN_OPTIONS})")
+
+
 @public_function("isin")
 def isin(elements: Union[Tensor, Number], test_elements: Union[Tensor, Number], *, assume_unique: bool = False,
          invert: bool = False) -> Tensor:
     """Whether each of ``elements`` is among ``test_elements`` (is not, with ``invert``)."""
-    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
-        raise TypeError("isin() received an invalid combination of arguments - got "
-                        f"({type(elements).__name__}, {type(test_elements).__name__}), but expected one of:")
+    if not (isinstance(elements, Tensor) or isinstance(test_elements, Tensor)) or \
+            not all(isinstance(x, Tensor) or _number(x) for x in (elements, test_elements)):
+        _ISIN.parse((elements, test_elements), {})
+        raise TypeError(_ISIN.invalid((elements, test_elements), {}))     # (two numbers: no form takes them)
     e = elements._value() if isinstance(elements, Tensor) else np.array(elements)
     t = test_elements._value() if isinstance(test_elements, Tensor) else np.array(test_elements)
     if e.dtype == np.bool_ or t.dtype == np.bool_:      # (PyTorch's kernel is dispatched for numbers only)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import broadcast_pair
+from ._parser import check_types
 from ._rule import return_type, rule_adjoint
 from ._spec import OUT, OUTS, PYTHON, X0, Op, public, register
 from ._spec import TRANSPOSED, tangents
@@ -534,6 +535,7 @@ _WARNED: list = []       # (PyTorch's TORCH_WARN_ONCE)
 @public("cholesky")
 def cholesky_deprecated(self, upper: bool = False) -> Tensor:
     """The Cholesky factor (deprecated: ``tape.linalg.cholesky``; warns once, as PyTorch)."""
+    check_types("cholesky", (("upper", "bool"),), upper)
     if not _WARNED:
         _WARNED.append(True)
         warnings.warn(
@@ -619,6 +621,7 @@ def svdvals(A: Tensor) -> Tensor:
 def svd_old(self, some: bool = True, compute_uv: bool = True) -> tuple:
     """``(U, S, V)`` with ``A = U diag(S) V^T`` (the deprecated form: ``V``, not ``Vh``); reduced
     factors unless ``some=False``; zero-filled factors with ``compute_uv=False``."""
+    check_types("svd", (("some", "bool"), ("compute_uv", "bool")), some, compute_uv)
     if not compute_uv:
         s = svdvals(self)
         m, n = self._shape[-2:]
@@ -715,6 +718,7 @@ def qr_deprecated(self, some: bool = True) -> tuple:
     warns once, as PyTorch)."""
     if not isinstance(self, Tensor):
         raise TypeError(f"qr(): argument 'input' (position 1) must be Tensor, not {type(self).__name__}")
+    check_types("qr", (("some", "bool"),), some)
     if not _QR_WARNED:
         _QR_WARNED.append(True)
         warnings.warn(
@@ -764,6 +768,8 @@ def pinv(A: Tensor, rcond: Optional[float] = None, hermitian: bool = False, *, a
 def pinverse(self, rcond: float = 1e-15) -> Tensor:
     """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
     (``tape.linalg.pinv``)."""
+    if type(rcond) is not float:
+        check_types("pinverse", (("rcond", "float"),), rcond)
     return pinv(self, rcond)
 
 

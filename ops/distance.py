@@ -10,6 +10,7 @@ import numpy as np
 
 from .._emit import D, Tensor, emit, plain, quiet, state
 from ._args import broadcast_pair
+from ._parser import check_types
 from ._rule import rule_adjoint
 from ._spec import PYTHON, X0, X1, OUT, Op, public_function, register, tangents
 from .join import where
@@ -152,6 +153,8 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_fo
     if not isinstance(compute_mode, str) or compute_mode not in _MODES:
         raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     mode = _MODES[compute_mode]
+    # (PyTorch's Python function checks the mode, then calls the op with every argument by position)
+    check_types("cdist", (("x1", Tensor), ("x2", Tensor), ("p", "float")), x1, x2, p)
     for t, what in ((x1, "X1"), (x2, "X2")):
         if t.dim() < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {what} got: {t.dim()}D")

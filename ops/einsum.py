@@ -10,6 +10,7 @@ import numpy as np
 
 from .._emit import Tensor
 from ._args import wrap_dim
+from ._parser import check_types
 from ._spec import public, public_function
 from .linalg import bmm, dot, mm
 
@@ -350,6 +351,8 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
 @public("inner")
 def inner(self, other: Tensor) -> Tensor:
     """The sum of products over the last dim of both tensors (a product when one is 0-d)."""
+    if type(other) is not Tensor:
+        check_types("inner", (("other", Tensor),), other)
     if self.dim() == 0 or other.dim() == 0:
         return self * other
     if self._shape[-1] != other._shape[-1]:

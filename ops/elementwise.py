@@ -36,6 +36,7 @@ from .._emit import (D, LEND_FROM, Number, Tensor, arranged, check_device, check
 from ._args import broadcast_pair, check_output_shape
 from ._erf import erf_vectorized
 from . import _specfun as SF
+from ._parser import Forms, check_types
 from ._rule import diagonal, rule_adjoint
 from ._spec import (BINARY, CROSS, N_CODES, NUMBER, NUMPY_ROWS, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public,
                     register, saved_when, tangents)
@@ -2555,6 +2556,8 @@ def _floating(x: Tensor) -> Tensor:
 def logit(self, eps: Optional[float] = None) -> Tensor:
     """``log(x / (1 - x))`` for each element; with ``eps``, x is first clamped into ``[eps, 1 - eps]``
     (a negative eps clamps nothing)."""
+    if eps is not None and type(eps) is not float:
+        check_types("logit", (("eps", "float"),), eps)
     x = _floating(self)
     # (a negative eps is kept, as the node shows it, with ``fb`` = 2: no clamping)
     fb = 0.0 if eps is None else 1.0 if eps >= 0 else 2.0
@@ -2572,7 +2575,7 @@ def selu(self) -> Tensor:
 
 
 @public("celu", method=False)
-def celu(self, alpha: float = 1.0) -> Tensor:
+def celu(self, alpha: Number = 1.0) -> Tensor:
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` for each element."""
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
@@ -2587,6 +2590,8 @@ def celu(self, alpha: float = 1.0) -> Tensor:
 def nan_to_num(self, nan: float = 0.0, posinf: Optional[float] = None, neginf: Optional[float] = None) -> Tensor:
     """Each element with nan, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf``
     (by default 0 and the dtype's largest and smallest finite values)."""
+    if type(nan) is not float or posinf is not None or neginf is not None:
+        check_types("nan_to_num", (("nan", "float"), ("posinf", "float?"), ("neginf", "float?")), nan, posinf, neginf)
     v = self._value()
     y = nan_to_num_forward(v, nan, posinf, neginf)
     if not self._dtype.is_floating_point:
@@ -2624,15 +2629,24 @@ def reciprocal(self) -> Tensor:
 
 _CLAMP_SIGNATURES = (" * (Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)\n"
                      " * (Tensor input, Number min = None, Number max = None, *, Tensor out = None)")
+_FLOAT_INT = (float, int)
+# PyTorch's overloads of the method (the bounds given are taken as positional: the method cannot tell)
+_CLAMP = Forms("clamp", "(Tensor min = None, Tensor max = None)", "(Number min = None, Number max = None)")
 
 
-@public("clamp", "clip")
+@public("clamp", "clip", error_forms=Forms(
+    "clamp", "(Tensor input, Tensor min = None, Tensor max = None, *, Tensor out = None)",
+    "(Tensor input, Number min = None, Number max = None, *, Tensor out = None)"))
 def clamp(self, min: Optional[Union[Number, Tensor]] = None, max: Optional[Union[Number, Tensor]] = None) -> Tensor:
     """Clamp every element into ``[min, max]``: bounds are numbers, or tensors broadcast with the input."""
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         if not all(b is None or isinstance(b, Tensor) for b in (min, max)):
-            raise combination("clamp", (self, min, max), _CLAMP_SIGNATURES)
+            _CLAMP.parse((min,) if max is None else (min, max), {})
+            raise combination("clamp", (self, min, max), _CLAMP_SIGNATURES)     # (a 0-d tensor with a number)
         return clamp_tensors(self, min, max, 0)
+    if not (min is None or type(min) in _FLOAT_INT or _is_number(min)) or \
+            not (max is None or type(max) in _FLOAT_INT or _is_number(max)):
+        _CLAMP.parse((min,) if max is None else (min, max), {})
     return _clamp_numbers(self, min, max, 0)
 
 
@@ -2652,18 +2666,22 @@ def _clamp_numbers(self: Tensor, min: Optional[Number], max: Optional[Number], f
 
 def _bound(self: Tensor, bound, name: str) -> None:
     if not (isinstance(bound, Tensor) or _is_number(bound)):
-        raise combination(name, (self, bound), f" * (Tensor input, Tensor {name[6:]}, *, Tensor out = None)\n"
-                                               f" * (Tensor input, Number {name[6:]}, *, Tensor out = None)")
+        Forms(name, f"(Tensor {name[6:]})", f"(Number {name[6:]})").parse((bound,), {})
 
 
-@public("clamp_min")
+def _bound_function(name: str) -> Forms:
+    """PyTorch's overloads of the function form of ``clamp_min``/``clamp_max``."""
+    return Forms(name, *(f"(Tensor input, {kind} {name[6:]}, *, Tensor out = None)" for kind in ("Tensor", "Number")))
+
+
+@public("clamp_min", error_forms=_bound_function("clamp_min"))
 def clamp_min(self, min: Union[Number, Tensor]) -> Tensor:
     """Clamp every element to at least ``min`` (a number, or a tensor broadcast with the input)."""
     _bound(self, min, "clamp_min")
     return clamp_tensors(self, min, None, 1) if isinstance(min, Tensor) else _clamp_numbers(self, min, None, 1)
 
 
-@public("clamp_max")
+@public("clamp_max", error_forms=_bound_function("clamp_max"))
 def clamp_max(self, max: Union[Number, Tensor]) -> Tensor:
     """Clamp every element to at most ``max`` (a number, or a tensor broadcast with the input)."""
     _bound(self, max, "clamp_max")
@@ -2731,6 +2749,8 @@ def _catalogue_binary(a: Tensor, b, code: int, floating: bool = True, numbers: b
     quiet()
     if not isinstance(b, Tensor):
         if not (numbers and _is_number(b)):
+            if numbers:     # (PyTorch's two overloads of the method: a tensor or a number)
+                Forms(REGISTRY[code].name, "(Tensor other)", "(Number other)").parse((b,), {})
             _tensor_arg(b, REGISTRY[code].name)
         _integer_checks(a, b, code)
         return _with_wrapped(a, b, code, floating)
@@ -2746,16 +2766,47 @@ def atan2(self, other: Tensor) -> Tensor:
     return _catalogue_binary(self, other, ATAN2)
 
 
-@public("fmod")
+def _other_forms(name: str, other: str = "other", reflected: Optional[str] = None) -> Forms:
+    """PyTorch's overloads of the function form of a binary op that takes a number for its second
+    operand (``reflected``: the end of the overload taking a number first, where it has one)."""
+    return Forms(name, f"(Tensor input, Tensor {other}, *, Tensor out = None)",
+                 *(() if reflected is None else (f"(Number self, Tensor {other}{reflected})",)),
+                 f"(Tensor input, Number {other}, *, Tensor out = None)")
+
+
+def named_binary(name: str, operator: Callable) -> Callable:
+    """The method ``name`` of a binary op whose operator form is ``operator`` (``bitwise_and`` of
+    ``&``): the parser's overloads for an operand neither tensor, array nor number, where the
+    operator gives Python's "unsupported operand type(s)"."""
+    forms = Forms(name, "(Tensor other)", "(Number other)")
+
+    def method(self, other: Operand) -> Tensor:
+        if not (isinstance(other, (Tensor, np.ndarray)) or _is_number(other)):
+            forms.parse((other,), {})
+        return operator(self, other)
+    method.__doc__ = operator.__doc__
+    return method
+
+
+@public("fmod", error_forms=_other_forms("fmod"))
 def fmod(self, other: Operand) -> Tensor:
     """The remainder of ``self / other`` with the sign of ``self`` (C's fmod)."""
     return _catalogue_binary(self, other, FMOD, floating=False, numbers=True)
 
 
-@public("remainder", "__mod__", reflected=lambda x, c: _rremainder(x, c))
+@public("remainder", reflected=lambda x, c: _rremainder(x, c), error_forms=_other_forms("remainder", reflected=""))
 def remainder(self, other: Operand) -> Tensor:
     """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
     return _catalogue_binary(self, other, REMAINDER, floating=False, numbers=True)
+
+
+@public("__mod__")
+def _mod(self, other: Operand) -> Tensor:
+    """``self % other``: :meth:`remainder` (NotImplemented for an operand neither tensor, array nor
+    number: Python's error then, as PyTorch's)."""
+    if not (isinstance(other, (Tensor, np.ndarray)) or _is_number(other)):
+        return NotImplemented
+    return remainder(self, other)
 
 
 @public("__rmod__")
@@ -2789,25 +2840,27 @@ def logaddexp2(self, other: Tensor) -> Tensor:
     return _catalogue_binary(self, other, LOGADDEXP2)
 
 
-@public("xlogy", reflected=lambda x, c: _with_wrapped(c, x, XLOGY, True))
+@public("xlogy", reflected=lambda x, c: _with_wrapped(c, x, XLOGY, True),
+        error_forms=_other_forms("xlogy", reflected=", *, Tensor out = None"))
 def xlogy(self, other: Operand) -> Tensor:
     """``self * log(other)``, 0 where ``self`` is 0 (unless ``other`` is nan)."""
     return _catalogue_binary(self, other, XLOGY, numbers=True)
 
 
-@public("copysign")
+@public("copysign", error_forms=_other_forms("copysign"))
 def copysign(self, other: Operand) -> Tensor:
     """``self``'s magnitude with ``other``'s sign (of zeros too)."""
     return _catalogue_binary(self, other, COPYSIGN, numbers=True)
 
 
-@public("float_power", reflected=lambda x, c: float(c) ** x.to(D.float64))
+@public("float_power", reflected=lambda x, c: float(c) ** x.to(D.float64),
+        error_forms=_other_forms("float_power", "exponent", ", *, Tensor out = None"))
 def float_power(self, exponent: Operand) -> Tensor:
     """``self ** exponent`` computed in float64 (the result is float64)."""
     if isinstance(exponent, Tensor):
         return self.to(D.float64) ** exponent.to(D.float64)
     if not _is_number(exponent):
-        _tensor_arg(exponent, "float_power")
+        Forms("float_power", "(Tensor exponent)", "(Number exponent)").parse((exponent,), {})
     return self.to(D.float64) ** float(exponent)
 
 
@@ -2946,6 +2999,8 @@ def zero_(self) -> Tensor:
 @public("fill_", function=False)
 def fill_(self, value: Union[Number, Tensor]) -> Tensor:
     """Fill the tensor with ``value`` in place."""
+    if not (isinstance(value, Tensor) or _is_number(value)):
+        Forms("fill_", "(Tensor value)", "(Number value)").parse((value,), {})
     return _fill(self, value, "FillBackward2")
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._args import shown, wrap_dim
+from ._parser import Forms
 from ._rule import return_type, rule_adjoint
 from ._spec import NUMBER, OUT, OUTPUTS, OUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public, register
 from ._spec import TRANSPOSED, tangents
@@ -191,19 +192,25 @@ def _extreme(self, dim, keepdim, largest: bool):
             return plain(y, self._dtype)
         return spread(self, y, tuple(range(len(self._shape))), False, BY_MAX if largest else BY_MIN)
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
-        raise TypeError(f"{name}() received an invalid combination of arguments - got (Tensor, dim="
-                        f"{type(dim).__name__}), but expected one of:")
+        _EXTREME.named(name).parse((dim, keepdim) if keepdim else (dim,), {})
     return _extreme_dim(self, dim, keepdim, largest, name)
 
 
-@public("max")
+# PyTorch's overloads (the method's take the arguments given as positional: it cannot tell)
+_EXTREME = Forms("max", "()", "(Tensor other)", "(int dim, bool keepdim = False)")
+_EXTREME_FUNCTION = Forms("max", "(Tensor input, *, Tensor out = None)",
+                          "(Tensor input, Tensor other, *, Tensor out = None)",
+                          "(Tensor input, int dim, bool keepdim = False, *, tuple of Tensors out = None)")
+
+
+@public("max", error_forms=_EXTREME_FUNCTION)
 def tensor_max(self, dim: Union[int, Tensor, None] = None, keepdim: bool = False):
     """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
     element of each slice along ``dim`` and its (first) index; with a tensor, ``maximum``."""
     return _extreme(self, dim, keepdim, True)
 
 
-@public("min")
+@public("min", error_forms=_EXTREME_FUNCTION)
 def tensor_min(self, dim: Union[int, Tensor, None] = None, keepdim: bool = False):
     """The smallest element; with ``dim``, a named tuple ``(values, indices)`` of the smallest
     element of each slice along ``dim`` and its (first) index; with a tensor, ``minimum``."""

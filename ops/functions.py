@@ -15,6 +15,7 @@ import numpy as np
 from .._emit import D, Number, Tensor, emit, plain, state
 from .addmm import INT_SCALAR, MUL_SCALAR, scalar_of
 from ._args import wrap_dim
+from ._parser import Forms, check_elements, check_types
 from ._rule import rule_adjoint
 from ._spec import PYTHON, TRANSPOSED, Op, public, public_function, register, tangents
 from .join import _no_grad_out, _write_out, cat, meshgrid, stack
@@ -138,6 +139,9 @@ _MODES = ("linear", "lower", "higher", "midpoint", "nearest")
 def _quantile(self: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_nan: bool,
               out: Optional[Tensor]) -> Tensor:
     fname = "quantile"      # (nanquantile's errors say so too, as PyTorch's shared checks)
+    if not isinstance(q, (Tensor, int, float, np.floating)) or isinstance(q, bool):
+        _QUANTILE.named("nanquantile" if ignore_nan else "quantile").parse(
+            (q,) if dim is None and not keepdim else (q, dim, keepdim), {})
     if isinstance(q, (int, float)) and not isinstance(q, bool):
         if not 0 <= q <= 1:
             raise RuntimeError(f"{fname}() q must be in the range [0, 1] but got {float(q)}")
@@ -209,7 +213,14 @@ def _quantile(self: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_na
     return out.copy_(values) if values._rg and state.grad else out      # (PyTorch's copy: CopyBackwards)
 
 
-@public("quantile")
+# PyTorch's overloads of the method (the arguments given are taken as positional: the method cannot tell)
+_QUANTILE = Forms("quantile", *(f'({q} q, int dim = None, bool keepdim = False, *, str interpolation = "linear")'
+                                for q in ("Tensor", "float")))
+_QUANTILE_FUNCTION = Forms("quantile", *(f'(Tensor input, {q} q, int dim = None, bool keepdim = False, *, '
+                                         f'str interpolation = "linear", Tensor out = None)' for q in ("Tensor", "float")))
+
+
+@public("quantile", error_forms=_QUANTILE_FUNCTION)
 def quantile(self, q: Union[Tensor, float], dim: Optional[int] = None, keepdim: bool = False, *,
              interpolation: str = "linear", out: Optional[Tensor] = None) -> Tensor:
     """The ``q``-th quantiles of ``self`` along ``dim`` (of all its elements if None), interpolated
@@ -217,7 +228,7 @@ def quantile(self, q: Union[Tensor, float], dim: Optional[int] = None, keepdim: 
     return _quantile(self, q, dim, keepdim, interpolation, False, out)
 
 
-@public("nanquantile")
+@public("nanquantile", error_forms=_QUANTILE_FUNCTION)
 def nanquantile(self, q: Union[Tensor, float], dim: Optional[int] = None, keepdim: bool = False, *,
                 interpolation: str = "linear", out: Optional[Tensor] = None) -> Tensor:
     """:func:`quantile` ignoring nan values (nan where every value is nan)."""
@@ -339,7 +350,7 @@ def _tensor_arg(t, fname: str, arg: str, pos: int = 1) -> None:
 def vander(x: Tensor, N: Optional[int] = None, increasing: bool = False) -> Tensor:
     """The Vandermonde matrix of ``x``: its columns are powers of ``x``, decreasing from ``N - 1``
     (increasing from 0 if ``increasing``)."""
-    _tensor_arg(x, "vander", "x")
+    check_types("vander", (("x", Tensor), ("N", "int?"), ("increasing", "bool")), x, N, increasing)
     if x.dim() != 1:
         raise RuntimeError("x must be a one-dimensional tensor.")
     n = x._shape[0] if N is None else int(N)
@@ -361,9 +372,8 @@ def cartesian_prod(*tensors: Tensor) -> Tensor:
     """The cartesian product of 1-D tensors: one row per combination of their elements."""
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
+    check_elements(tensors, Tensor)
     for t in tensors:
-        if not isinstance(t, Tensor):
-            raise TypeError(f"cartesian_prod(): argument 'tensors' must be tuple of Tensors, not {type(t).__name__}")
         if t.dim() != 1:
             raise RuntimeError(f"Expect a 1D vector, but got shape {list(t._shape)}")
     if len(tensors) == 1:
@@ -375,7 +385,8 @@ def cartesian_prod(*tensors: Tensor) -> Tensor:
 def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
     """The length-``r`` combinations of the elements of a 1-D tensor (``itertools.combinations``, or
     ``combinations_with_replacement``), one per row."""
-    _tensor_arg(input, "combinations", "input")
+    check_types("combinations", (("input", Tensor), ("r", "int"), ("with_replacement", "bool")), input, r,
+                with_replacement)
     if input.dim() != 1:
         raise RuntimeError(f"Expect a 1D vector, but got shape {list(input._shape)}")
     if r < 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._emit import D, Tensor, plain
+from ._parser import check_types
 from ._rule import rule_adjoint
 from ._spec import PYTHON, TRANSPOSED, X0, X1, Op, public, register, tangents
 from .decomp import _one
@@ -108,4 +109,6 @@ def householder_product(A: Tensor, tau: Tensor) -> Tensor:
 @public("orgqr")
 def orgqr(self, input2: Tensor) -> Tensor:
     """The product of Householder reflectors: ``tape.linalg.householder_product``."""
+    if type(input2) is not Tensor:
+        check_types("orgqr", (("input2", Tensor),), input2)
     return householder_product(self, input2)

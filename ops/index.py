@@ -20,6 +20,7 @@ from .._emit import (D, Number, Tensor, aliased, assert_no_overlap, check_overla
                      unshare, writable, write_tape)
 from ._args import broadcast_pair, shown, wrap_dim
 from ._index import positions_along
+from ._parser import Forms
 from ._rule import rule_adjoint
 from ._spec import (LISTED, NUMBER, OUT, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, X2, X_REST, Given, Op, public,
                     register)
@@ -855,7 +856,8 @@ def _fill(x: Tensor, shape: tuple, where: np.ndarray, value, name: str, kinds: t
     return _put_row(x, y, dt, where, tensor, kinds[1], dst=where, src=np.zeros(where.size, np.int64), held=held)
 
 
-@public("masked_fill")
+@public("masked_fill", error_forms=Forms("masked_fill", "(Tensor input, Tensor mask, Tensor value)",
+                                         "(Tensor input, Tensor mask, Number value)"))
 def masked_fill(self, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``self`` with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is True
     (broadcast against ``self``)."""
@@ -945,7 +947,10 @@ def _scatter_index(x: Tensor, dim: int, index, src, name: str) -> tuple:
 _SCATTER_REDUCE = {"add": np.add, "multiply": np.multiply}
 
 
-@public("scatter")
+@public("scatter", error_forms=Forms("scatter", *(f"(Tensor input, int dim, Tensor index, {v}, *, {r}Tensor out = None)"
+                                          for v in ("Tensor src", "Number value") for r in ("", "str reduce, "))),
+        method_forms=Forms("scatter", *(f"(int dim, Tensor index, {v}{r})" for v in ("Tensor src", "Number value")
+                                        for r in ("", ", *, str reduce"))))
 def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = None, *,
             value: Optional[Number] = None, reduce: Optional[str] = None) -> Tensor:
     """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
@@ -1112,7 +1117,9 @@ def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
     return self._inplace(self.index_copy(dim, index, source))
 
 
-@public("index_fill")
+@public("index_fill", error_forms=Forms("index_fill", "(Tensor input, int dim, Tensor index, Tensor value)",
+                                            "(Tensor input, int dim, Tensor index, Number value)"),
+        method_forms=Forms("index_fill", "(int dim, Tensor index, Tensor value)", "(int dim, Tensor index, Number value)"))
 def index_fill(self, dim: int, index: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``self`` with ``value`` (a number or a 0-d tensor) at the positions in ``index`` along ``dim``
     (negative positions count from the end)."""

@@ -10,12 +10,14 @@ after the families.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 from .._emit import D, Tensor, emit, state
 from ._spec import PUBLIC, Op, public, public_function, register
 from ._spec import tangents
 from ._args import check_output_shape
+from ._parser import as_function_error, as_inplace_error, inplace_function_forms
 from .elementwise import fill_with
 
 BASES = (
@@ -65,6 +67,16 @@ _KERNEL_DTYPES = ("gcd", "lcm", "bitwise_and", "bitwise_or", "bitwise_xor", "bit
                   "bitwise_right_shift", "igamma", "igammac")
 
 
+def _takes_arguments(method: Callable) -> bool:
+    """Whether PyTorch's method of this name takes any argument (tape's unary fronts take ``out=``,
+    for their function form)."""
+    try:
+        params = list(inspect.signature(method).parameters)[1:]
+    except (TypeError, ValueError):
+        return True
+    return any(p != "out" for p in params)
+
+
 def _variant(base: str) -> Callable:
     no_derivative = _ALIASES.get(base, base)
 
@@ -80,7 +92,12 @@ def _variant(base: str) -> Callable:
             return self._inplace(y)
         if base in _DIVISIONS or base in _KERNEL_DTYPES:
             check_output_shape(self._shape, operand)     # (before the kernel's division by zero or dtype error)
-        result = getattr(self, base)(*args, **kwargs)
+        try:
+            result = getattr(self, base)(*args, **kwargs)
+        except TypeError as e:
+            method = getattr(Tensor, base)
+            as_inplace_error(e, base + "_", (base, method.__name__), _takes_arguments(method))
+            raise
         if base in _CLAMPS and result._dtype._cat > self._dtype._cat and \
                 not any(isinstance(a, Tensor) for a in (*args, *kwargs.values())):
             # (PyTorch's clamp_ by numbers prints the tensor's TypeMeta: "... output type long int")
@@ -148,7 +165,13 @@ def _function(name: str) -> Callable:
     def fn(input: Tensor, *args, **kwargs) -> Tensor:
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-        return getattr(input, name)(*args, **kwargs)
+        try:
+            return getattr(input, name)(*args, **kwargs)
+        except TypeError as e:
+            forms = inplace_function_forms(e, name)
+            if forms is None or not forms.reword(e, (input, *args), kwargs):
+                as_function_error(e, name, name, kwargs, name)
+            raise
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"``input.{name}(...)``: :meth:`Tensor.{name}` as a function."
     return fn

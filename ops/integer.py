@@ -15,9 +15,11 @@ import numpy as np
 
 from .._emit import D, Number, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair, check_output_shape
+from ._parser import check_types
 from ._rule import diagonal, return_type, rule_adjoint
 from ._spec import CROSS, OUT, PYTHON, REGISTRY, X0, X1, Op, public, register, tangents
-from .elementwise import NO_MODE, Operand, _is_number, _iterator_layout, mode_none, true_divide
+from .elementwise import (NO_MODE, Operand, _is_number, _iterator_layout, _other_forms, mode_none, named_binary,
+                          true_divide)
 
 NO_DERIVATIVE2, LDEXP, FREXP, NEXTAFTER = range(PYTHON.start + 12, PYTHON.start + 16)
 DIV_ROUNDED = PYTHON.start + 95     # div with a rounding_mode (``ib``: 0 trunc, 1 floor)
@@ -136,10 +138,14 @@ def _shift(a, b, left: bool) -> Tensor:
     return plain(np.asarray(y, dt.np), dt)
 
 
-@public("bitwise_left_shift", "__lshift__", reflected=lambda x, c: _shift(c, x, True))
-def bitwise_left_shift(self, other: Operand) -> Tensor:
+@public("__lshift__")
+def _lshift(self, other: Operand) -> Tensor:
     """``self`` shifted left by ``other`` bits (integers; 0 for a negative shift or one past the width)."""
     return _shift(self, _operand(other, "<<"), True)
+
+
+public("bitwise_left_shift", reflected=lambda x, c: _shift(c, x, True),
+       error_forms=_other_forms("bitwise_left_shift", reflected=""))(named_binary("bitwise_left_shift", _lshift))
 
 
 @public("__rlshift__")
@@ -147,10 +153,14 @@ def _rlshift(self, other: Number) -> Tensor:
     return _shift(_operand(other, "<<"), self, True)
 
 
-@public("bitwise_right_shift", "__rshift__", reflected=lambda x, c: _shift(c, x, False))
-def bitwise_right_shift(self, other: Operand) -> Tensor:
+@public("__rshift__")
+def _rshift(self, other: Operand) -> Tensor:
     """``self`` shifted right by ``other`` bits, arithmetically (integers)."""
     return _shift(self, _operand(other, ">>"), False)
+
+
+public("bitwise_right_shift", reflected=lambda x, c: _shift(c, x, False),
+       error_forms=_other_forms("bitwise_right_shift", reflected=""))(named_binary("bitwise_right_shift", _rshift))
 
 
 @public("__rrshift__")
@@ -318,6 +328,8 @@ def ldexp(self, other: Tensor) -> Tensor:
 @public("ldexp_", function=False)
 def ldexp_(self, other: Tensor) -> Tensor:
     """In-place version of :meth:`Tensor.ldexp` (the tensor must be floating point, as the result is)."""
+    if type(other) is not Tensor:
+        check_types("ldexp_", (("other", Tensor),), other)
     if not self._dtype.is_floating_point:
         raise RuntimeError(f"ldexp can't be cast to the desired output type {D.legacy_name(self._dtype)}")
     self._check_inplace(other)

@@ -27,6 +27,7 @@ from numba import njit
 from .._emit import (LEND_FROM, ConstRef, D, Tensor, aliased, in_parts, node_in, plain, recorded, state, unshare,
                      write_tape)
 from ._args import broadcast_pair, shown, wrap_dim
+from ._parser import check_elements
 from ._index import slab
 from ._spec import (CONST, JOIN, LISTED, R_A, R_IA, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_RG, R_SHP, X0, Op, public,
                     public_function, register)
@@ -261,8 +262,12 @@ def _tensor_list(tensors, name: str) -> list:
     return list(tensors)
 
 
-def _dim_arg(dim, name: str) -> int:
+def _dim_arg(dim, name: str, wrapped: bool = True) -> int:
+    """``dim`` as an int; else a TypeError, which the front's wrapper (``wrapped``) gives the parser's
+    words and the position as the call gave ``dim`` (``cat``'s, without a wrapper, says no position)."""
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        if wrapped:
+            raise TypeError(f"{name}: dim must be an int, got {type(dim).__name__}")
         raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
     return int(dim)
 
@@ -312,7 +317,7 @@ def cat(tensors, dim: int = 0, *, out: Tensor | None = None, axis: int | None = 
     skipped, as in PyTorch); their dtypes are promoted to a common one.
     """
     tensors = _tensor_list(tensors, "cat")
-    dim = _dim_arg(axis if axis is not None else dim, "cat")
+    dim = _dim_arg(axis if axis is not None else dim, "cat", wrapped=False)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
@@ -340,16 +345,30 @@ def cat(tensors, dim: int = 0, *, out: Tensor | None = None, axis: int | None = 
     return _write_out(plain(y, dt), out, "cat")
 
 
+def _as_alias(e: TypeError, name: str) -> None:
+    """``cat``'s argument errors as the parser words them for its alias ``name``."""
+    if len(e.args) == 1 and str(e).startswith("cat()"):
+        e.args = (name + str(e)[3:],)
+
+
 @public_function("concat")
 def concat(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     """Alias of :func:`cat`."""
-    return cat(tensors, dim, out=out)
+    try:
+        return cat(tensors, dim, out=out)
+    except TypeError as e:
+        _as_alias(e, "concat")
+        raise
 
 
 @public_function("concatenate")
 def concatenate(tensors, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     """Alias of :func:`cat` (NumPy's name; ``axis=`` for ``dim`` as everywhere)."""
-    return cat(tensors, dim, out=out)
+    try:
+        return cat(tensors, dim, out=out)
+    except TypeError as e:
+        _as_alias(e, "concatenate")
+        raise
 
 
 @public_function("stack")
@@ -497,9 +516,8 @@ def meshgrid(*tensors, indexing: Optional[str] = None) -> tuple:
         indexing = "ij"
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    check_elements(tensors, Tensor)
     for t in tensors:
-        if not isinstance(t, Tensor):
-            raise TypeError(f"meshgrid(): argument 'tensors' must be tuple of Tensors, not {type(t).__name__}")
         if len(t._shape) > 1:
             raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: "
                                f"{t._shape}")

@@ -25,6 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._emit import D, Tensor, aliased, plain, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
+from ._parser import Forms, check_types, parser_type_name
 from ._spec import NUMBER, Op, public, public_function, register
 from ._spec import tangents
 from .shape import (BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_VIEW, _gather_jvp, _transpose, sliced,
@@ -99,15 +100,22 @@ def _scattered(x: Tensor, positions: np.ndarray, shape: tuple, kind: int, saved:
     return _record(x, LAYOUT_SCATTER, y, positions, kind, saved)
 
 
-def _dims_arg(args: tuple, name: str = "dims") -> tuple:
-    """Dims given as ``*dims`` or as one sequence (by keyword too: ``ops._spec.torch_keywords``)."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        args = tuple(args[0])
-    for d in args:
+def _dims_arg(args: tuple, fn: str, name: str = "dims") -> tuple:
+    """Dims given to the method ``fn`` as ``*dims`` or as one sequence (by keyword too:
+    ``ops._spec.torch_keywords``), with the parser's errors for its ``tuple of ints`` parameter ``name``."""
+    one = len(args) == 1 and isinstance(args[0], (tuple, list))
+    dims = tuple(args[0]) if one else args
+    for k, d in enumerate(dims):
         if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
-            raise TypeError(f"{name} must be a tuple of ints, but found an element of type "
-                            f"{type(d).__name__}")
-    return tuple(int(d) for d in args)
+            shown = parser_type_name(d)
+            if len(args) == 1 and not one:
+                raise TypeError(f"{fn}(): argument '{name}' (position 1) must be tuple of ints, not {shown}")
+            if k == 0 and not one:
+                # (a first argument not an int is the whole sequence, and takes no more)
+                raise TypeError(f"{fn}() takes 1 positional argument but {len(args)} were given")
+            raise TypeError(f"{fn}(): argument '{name}' failed to unpack the object at pos {k + 1} with error "
+                            f"\"type must be tuple of ints,but got {shown}\"")
+    return tuple(int(d) for d in dims)
 
 
 def _unique_dims(dims: tuple, nd: int) -> tuple:
@@ -129,7 +137,7 @@ def _permuted(x: Tensor, perm: tuple, dims: Optional[tuple] = None) -> Tensor:
 def permute(self, *dims: int) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
-    dims = _dims_arg(dims)
+    dims = _dims_arg(dims, "permute")
     nd = len(self._shape)
     if len(dims) != nd:
         raise RuntimeError("permute(sparse_coo): number of dimensions in the tensor input does not match the "
@@ -141,7 +149,8 @@ def permute(self, *dims: int) -> Tensor:
     return _permuted(self, perm if nd else (), dims)
 
 
-@public("movedim", "moveaxis")
+@public("movedim", "moveaxis", error_forms=Forms("movedim", "(Tensor input, int source, int destination)",
+                                                 "(Tensor input, tuple of ints source, tuple of ints destination)"))
 def movedim(self, source: Union[int, tuple], destination: Union[int, tuple]) -> Tensor:
     """Move the dims ``source`` to the positions ``destination``; the others keep their order
     (a view)."""
@@ -284,7 +293,7 @@ def unflatten(self, dim: int, sizes: tuple) -> Tensor:
 @public("broadcast_to")
 def broadcast_to(self, *size: int) -> Tensor:
     """``self.expand(size)``: the tensor broadcast to ``size`` (a view)."""
-    return self.expand(_dims_arg(size, "size"))
+    return self.expand(_dims_arg(size, "broadcast_to", "size"))
 
 
 @public_function("broadcast_tensors")
@@ -358,7 +367,7 @@ def atleast_3d(*tensors):
 @public("flip")
 def flip(self, *dims: int) -> Tensor:
     """The tensor with the order of its elements reversed along ``dims`` (a copy)."""
-    dims = _dims_arg(dims)
+    dims = _dims_arg(dims, "flip")
     axes = _unique_dims(dims, len(self._shape)) if self._shape else ()
     return layout(self, lambda a: np.flip(a, axes), K_FLIP, saved=lambda d=dims: (("dims", shown(d)),))
 
@@ -411,7 +420,9 @@ def _index_int(v, what: str) -> int:
     return int(v)
 
 
-@public("narrow")
+@public("narrow", error_forms=Forms("narrow", "(Tensor input, int dim, Tensor start, int length)",
+                                    "(Tensor input, int dim, int start, int length)"),
+        method_forms=Forms("narrow", "(int dim, Tensor start, int length)", "(int dim, int start, int length)"))
 def narrow(self, dim: int, start: Union[int, Tensor], length: int) -> Tensor:
     """The ``length`` elements from ``start`` along ``dim`` (a view)."""
     if not self._shape:
@@ -464,6 +475,8 @@ def _diagonal_dims(nd: int, dim1: int, dim2: int) -> tuple:
 def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
     ``dim1`` and ``dim2``, as the last dim (a view)."""
+    if type(offset) is not int:
+        check_types("diagonal", (("offset", "int"),), offset)
     d1, d2 = _diagonal_dims(len(self._shape), dim1, dim2)
     offset = int(offset)
     saved = lambda o=offset, d1=dim1, d2=dim2, s=self._shape: (("offset", shown(o)), ("dim1", shown(d1)),
@@ -488,6 +501,8 @@ def _embedded(x: Tensor, offset: int, d1: int, d2: int, dim1: int = -2, dim2: in
 def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
     """Matrices over dims ``dim1``/``dim2`` of the result whose diagonal ``offset`` holds the
     last dim of the input, zeros elsewhere."""
+    if type(offset) is not int:
+        check_types("diag_embed", (("offset", "int"),), offset)
     d1, d2 = _diagonal_dims(len(self._shape) + 1, dim1, dim2)
     return _embedded(self, int(offset), d1, d2, dim1, dim2)
 
@@ -495,6 +510,8 @@ def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
 @public("diag")
 def diag(self, diagonal: int = 0) -> Tensor:
     """The matrix with a vector on its diagonal ``diagonal``, or the diagonal of a matrix."""
+    if type(diagonal) is not int:
+        check_types("diag", (("diagonal", "int"),), diagonal)
     nd = len(self._shape)
     if nd not in (1, 2):
         raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {nd}D")
@@ -522,6 +539,8 @@ def _triangle_of(x: Tensor, diagonal: int, upper: int, name: str) -> Tensor:
 def tril(self, diagonal: int = 0) -> Tensor:
     """The lower triangle of the matrices over the last two dims: elements on and below the
     diagonal ``diagonal``, zeros above."""
+    if type(diagonal) is not int:
+        check_types("tril", (("diagonal", "int"),), diagonal)
     return _triangle_of(self, diagonal, 0, "tril")
 
 
@@ -529,6 +548,8 @@ def tril(self, diagonal: int = 0) -> Tensor:
 def triu(self, diagonal: int = 0) -> Tensor:
     """The upper triangle of the matrices over the last two dims: elements on and above the
     diagonal ``diagonal``, zeros below."""
+    if type(diagonal) is not int:
+        check_types("triu", (("diagonal", "int"),), diagonal)
     return _triangle_of(self, diagonal, 1, "triu")
 
 
@@ -555,14 +576,14 @@ def _repeated(x: Tensor, reps: tuple) -> Tensor:
 @public("repeat", function=False)
 def repeat(self, *repeats: int) -> Tensor:
     """The tensor repeated ``repeats[i]`` times along each dim (leading ones add dims; a copy)."""
-    return _repeated(self, _dims_arg(repeats, "repeats"))
+    return _repeated(self, _dims_arg(repeats, "repeat", "repeats"))
 
 
 @public("tile")
 def tile(self, *dims: int) -> Tensor:
     """The tensor repeated ``dims[i]`` times along each dim; fewer dims than the tensor has are
     padded with ones in front (``repeat`` otherwise)."""
-    dims = _dims_arg(dims)
+    dims = _dims_arg(dims, "tile")
     dims = (1,) * (len(self._shape) - len(dims)) + dims
     return _repeated(self, dims)
 
@@ -583,6 +604,12 @@ def _repeat_counts(repeats: Tensor, n: int, dim: int) -> np.ndarray:
     return counts
 
 
+_REPEAT_FUNCTION = Forms("repeat_interleave",
+                         "(Tensor input, Tensor repeats, int dim = None, *, int output_size = None)",
+                         "(Tensor repeats, *, int output_size = None)",
+                         "(Tensor input, int repeats, int dim = None, *, int output_size = None)")
+
+
 @public_function("repeat_interleave")
 def repeat_interleave(input: Tensor, repeats: Union[int, Tensor, None] = None, dim: Optional[int] = None, *,
                       output_size: Optional[int] = None) -> Tensor:
@@ -594,6 +621,8 @@ def repeat_interleave(input: Tensor, repeats: Union[int, Tensor, None] = None, d
     if not isinstance(input, Tensor):
         raise TypeError(f"repeat_interleave(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
+    if not (repeats is None or isinstance(repeats, (int, np.integer, Tensor))) or isinstance(repeats, bool):
+        _REPEAT_FUNCTION.parse((input, repeats) if dim is None else (input, repeats, dim), {})
     if repeats is None:
         counts = _repeat_counts(input, input.numel(), 0)
         return plain(np.repeat(np.arange(counts.size, dtype=np.int64), counts), D.int64)
@@ -623,7 +652,8 @@ def repeat_interleave(input: Tensor, repeats: Union[int, Tensor, None] = None, d
     return viewed(wide, x._shape[:dim] + (n * repeats,) + x._shape[dim + 1:], V_VIEW)
 
 
-@public("repeat_interleave", function=False)
+@public("repeat_interleave", function=False, method_forms=Forms(
+    "repeat_interleave", *(f"({r} repeats, int dim = None, *, int output_size = None)" for r in ("Tensor", "int"))))
 def repeat_interleave_method(self, repeats: Union[int, Tensor, None] = None, dim: Optional[int] = None, *,
                              output_size: Optional[int] = None) -> Tensor:
     """``tape.repeat_interleave(self, repeats, dim)``."""

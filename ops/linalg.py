@@ -21,6 +21,7 @@ from .._emit import D, Tensor, emit, fresh, node_in, plain, quiet, recorded, row
 from ._args import broadcast_pair, wrap_dim
 from ._gemm import HAVE_BLAS, gemm
 from ._index import dims
+from ._parser import check_elements, check_types
 from ._rule import rule_adjoint
 from ._spec import CROSS, LINALG, PYTHON, R_A, R_B, R_OFF, R_SHP, X0, X1, Op, public, public_function, register
 from ._spec import TRANSPOSED, tangents
@@ -497,6 +498,8 @@ def _rmatmul(self, other: Tensor) -> Tensor:
 @public("mm")
 def mm(self, mat2: Tensor) -> Tensor:
     """Product of two matrices."""
+    if type(mat2) is not Tensor:
+        check_types("mm", (("mat2", Tensor),), mat2)
     if self.dim() != 2:
         raise RuntimeError("self must be a matrix")
     if mat2.dim() != 2:
@@ -507,6 +510,8 @@ def mm(self, mat2: Tensor) -> Tensor:
 @public("mv")
 def mv(self, vec: Tensor) -> Tensor:
     """Product of a matrix and a vector."""
+    if type(vec) is not Tensor:
+        check_types("mv", (("vec", Tensor),), vec)
     if self.dim() != 2 or vec.dim() != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {self.dim()}, {vec.dim()}")
     return matmul(self, vec)
@@ -515,6 +520,8 @@ def mv(self, vec: Tensor) -> Tensor:
 @public("dot")
 def dot(self, tensor: Tensor) -> Tensor:
     """Dot product of two 1-D tensors."""
+    if type(tensor) is not Tensor:
+        check_types("dot", (("tensor", Tensor),), tensor)
     if self.dim() != 1 or tensor.dim() != 1:
         raise RuntimeError(f"1D tensors expected, but got {self.dim()}D and {tensor.dim()}D tensors")
     return matmul(self, tensor)
@@ -573,6 +580,8 @@ def trace(self) -> Tensor:
 @public("vdot")
 def vdot(self, other: Tensor) -> Tensor:
     """The dot product of two 1-D tensors (the first conjugated: the same for real tensors)."""
+    if type(other) is not Tensor:
+        check_types("vdot", (("other", Tensor),), other)
     if self.dim() != 1 or other.dim() != 1:
         raise RuntimeError(f"1D tensors expected, but got {self.dim()}D and {other.dim()}D tensors")
     if self._dtype is not other._dtype:
@@ -589,6 +598,8 @@ def vdot(self, other: Tensor) -> Tensor:
 @public("outer", "ger")
 def outer(self, vec2: Tensor) -> Tensor:
     """The outer product of two 1-D tensors (``self[i] * vec2[j]``)."""
+    if type(vec2) is not Tensor:
+        check_types("outer", (("vec2", Tensor),), vec2)
     if self.dim() != 1 or vec2.dim() != 1:
         raise RuntimeError(f"outer: Expected 1-D argument self, but got {self.dim()}-D"
                            if self.dim() != 1 else f"outer: Expected 1-D argument vec2, but got {vec2.dim()}-D")
@@ -632,6 +643,8 @@ cross = linalg_cross
 def cross_method(self, other: Tensor, dim: Optional[int] = None) -> Tensor:
     """The cross product of 3-vectors along ``dim`` (the first dim of size 3 when not given, with
     PyTorch's deprecation warning)."""
+    if type(other) is not Tensor or not (dim is None or type(dim) is int):
+        check_types("cross", (("other", Tensor), ("dim", "int?")), other, dim)
     if dim is None:
         warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\nPlease either pass the dim "
                       "explicitly or simply use torch.linalg.cross.\nThe default value of dim will change to agree "
@@ -646,6 +659,8 @@ def cross_method(self, other: Tensor, dim: Optional[int] = None) -> Tensor:
 @public("bmm")
 def bmm(self, mat2: Tensor) -> Tensor:
     """Batched product of two 3-D tensors with the same batch size."""
+    if type(mat2) is not Tensor:
+        check_types("bmm", (("mat2", Tensor),), mat2)
     if self.dim() != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
     if mat2.dim() != 3:
@@ -751,6 +766,7 @@ def chain_matmul(*matrices: Tensor) -> Tensor:
     warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
                   "torch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than "
                   "multiple parameters.", UserWarning, stacklevel=2)
+    check_elements(matrices, Tensor)
     if len(matrices) == 1:
         return matrices[0].clone()
     for k, m in enumerate(matrices):
@@ -763,6 +779,8 @@ def chain_matmul(*matrices: Tensor) -> Tensor:
 def matrix_power(self, n: int) -> Tensor:
     """The ``n``-th power of a square matrix (of each matrix of a batch); negative powers of the
     inverse."""
+    if type(n) is not int:
+        check_types("matrix_power", (("n", "int"),), n)
     if self.dim() < 2:
         raise RuntimeError("linalg.matrix_power: The input tensor A must have at least 2 dimensions.")
     if self._shape[-1] != self._shape[-2]:

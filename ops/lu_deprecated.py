@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from .._emit import D, Tensor, plain
+from ._parser import check_types
 from ._rule import return_type
 from ._spec import PYTHON, TRANSPOSED, Op, public, public_function, register, tangents
 from .decomp import _many
@@ -40,6 +41,7 @@ def _warn_once(name: str, message: str) -> None:
 def lu(self, pivot: bool = True, get_infos: bool = False) -> tuple:
     """The LU factorization ``(LU, pivots)`` of ``linalg.lu_factor_ex``, with its ``infos`` when
     ``get_infos`` (deprecated: ``tape.linalg.lu_factor``; warns once, as PyTorch)."""
+    check_types("_lu_with_info", (("pivot", "bool"),), pivot, first=None)     # (PyTorch's Python function's call)
     _warn_once("lu", _LU_WARNING)
     factors = lu_factor_ex(self, pivot=pivot)
     return tuple(factors) if get_infos else tuple(factors[:2])
@@ -80,6 +82,8 @@ def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True, unpa
     """The named tuple ``(P, L, U)`` of a packed LU factorization (``lu_factor``'s ``(LU, pivots)``):
     ``A = P L U``; an empty tensor for ``P`` without ``unpack_pivots``, for ``L`` and ``U`` without
     ``unpack_data``."""
+    check_types("lu_unpack", (("LU_data", Tensor), ("LU_pivots", Tensor), ("unpack_data", "bool"), ("unpack_pivots", "bool")),
+                LU_data, LU_pivots, unpack_data, unpack_pivots)
     if LU_data.dim() < 2:
         raise RuntimeError(f"torch.lu_unpack: Expected tensor with 2 or more dimensions. Got size: "
                            f"{list(LU_data._shape)} instead")

@@ -12,6 +12,7 @@ import numpy as np
 
 from .._emit import D, Number, Tensor, emit, plain, state
 from ._args import wrap_dim
+from ._parser import check_types
 from ._rule import rule_adjoint
 from ._spec import PYTHON, TRANSPOSED, X0, OUT, Op, public, register, tangents
 from .join import _no_grad_out, _write_out, where
@@ -137,6 +138,8 @@ def _row(code: int, y: np.ndarray, x: Tensor, ia: int = 0, ib: int = 0, fa: floa
 def rot90(self, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
     """``self`` rotated by ``k`` quarter turns in the plane of ``dims``, from the first dim towards
     the second."""
+    if type(k) is not int:
+        check_types("rot90", (("k", "int"),), k)
     dims = tuple(dims)
     if len(dims) != 2:
         raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
@@ -168,6 +171,8 @@ def logcumsumexp(self, dim: int, *, out=None) -> Tensor:
 @public("hardshrink")
 def hardshrink(self, lambd: Number = 0.5) -> Tensor:
     """``self`` where ``|self| > lambd``, 0 elsewhere."""
+    if type(lambd) is not float:
+        check_types("hardshrink", (("lambd", "Number"),), lambd)
     if not self._dtype.is_floating_point:
         raise NotImplementedError(f"\"hardshrink_cpu\" not implemented for '{D.legacy_name(self._dtype)}'")
     v = self._value()
@@ -234,6 +239,8 @@ def select_scatter(self, src: Tensor, dim: int, index: int) -> Tensor:
 @public("slice_scatter")
 def slice_scatter(self, src: Tensor, dim: int = 0, start=None, end=None, step: int = 1) -> Tensor:
     """``self`` with the slice ``start:end:step`` along ``dim`` replaced by ``src`` (out of place)."""
+    check_types("slice_scatter", (("src", Tensor), ("dim", "int"), ("start", "int?"), ("end", "int?"), ("step", "int")),
+                src, dim, start, end, step)
     d = wrap_dim(dim, self.dim())
     if step <= 0:
         raise RuntimeError("slice step must be positive")
@@ -250,6 +257,8 @@ def slice_scatter(self, src: Tensor, dim: int = 0, start=None, end=None, step: i
 def diagonal_scatter(self, src: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """``self`` with the diagonal ``self.diagonal(offset, dim1, dim2)`` replaced by ``src`` (out of
     place)."""
+    check_types("diagonal_scatter", (("src", Tensor), ("offset", "int"), ("dim1", "int"), ("dim2", "int")), src, offset,
+                dim1, dim2)
     nd = self.dim()
     d1, d2 = wrap_dim(dim1, nd), wrap_dim(dim2, nd)
     if d1 == d2:

@@ -9,6 +9,7 @@ import numpy as np
 
 from .._emit import D, Number, Tensor, emit, plain, state
 from ._args import shown, wrap_dim
+from ._parser import check_types
 from ._rule import rule_adjoint
 from ._spec import PYTHON, TRANSPOSED, X0, X1, Op, public, register, tangents
 from .elementwise import M_POS, M_ZERO
@@ -37,6 +38,8 @@ register(Op(PRELU, "_prelu_kernel", "PreluKernelBackward0", X0 | X1, _prelu_vjp,
 def prelu(self, weight: Tensor) -> Tensor:
     """``max(0, x) + weight * min(0, x)`` elementwise, ``weight`` one number or one per channel (dim 1
     of ``self``)."""
+    if type(weight) is not Tensor:
+        check_types("prelu", (("weight", Tensor),), weight)
     if self._dtype is not weight._dtype:
         raise RuntimeError(f"prelu: Type promoting not supported. Got {D.legacy_name(self._dtype)} and "
                            f"{D.legacy_name(weight._dtype)}")

@@ -24,8 +24,8 @@ from numba import njit
 from .._emit import (D, Size, Tensor, aliased, arranged, check_memory_format, contiguous_format, emit, node_in,
                      plain, preserve_format, recorded, state, write_tape)
 from ._args import infer_shape, shape_arg, shown, wrap_dim
-from ._parser import Forms
 from ._index import advance, broadcast_accumulate, dims, slab
+from ._parser import Forms, check_types
 from ._spec import N_CODES, NUMBER, ROLES, SHAPE, X1, Op, public, public_function, register
 from ._spec import tangents
 
@@ -420,7 +420,9 @@ def unsqueeze(self, dim: int) -> Tensor:
     return viewed(self, self._shape[:dim] + (1,) + self._shape[dim:], V_UNSQUEEZE, lambda d=given: (("dim", shown(d)),))
 
 
-@public("squeeze")
+@public("squeeze", error_forms=Forms("squeeze", "(Tensor input)", "(Tensor input, int dim)",
+                                      "(Tensor input, tuple of ints dim)"),
+        method_forms=Forms("squeeze", "()", "(int dim)", "(tuple of ints dim)"))
 def squeeze(self, dim: Optional[Shape] = None) -> Tensor:
     """Remove dimensions of size one (all of them, or those in ``dim``)."""
     nd = len(self._shape)
@@ -440,6 +442,8 @@ def squeeze(self, dim: Optional[Shape] = None) -> Tensor:
 @public("flatten")
 def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims ``start_dim`` to ``end_dim`` into one (the tensor itself if that is one dim)."""
+    if type(start_dim) is not int or type(end_dim) is not int:
+        check_types("flatten", (("start_dim", "int"), ("end_dim", "int")), start_dim, end_dim)
     nd = len(self._shape)
     start, end = wrap_dim(start_dim, nd), wrap_dim(end_dim, nd)
     if nd == 0:
@@ -653,4 +657,6 @@ def resize_(self, *size: Shape, memory_format=None) -> Tensor:
 @public("resize_as_", function=False)
 def resize_as_(self, the_template: Tensor, *, memory_format=None) -> Tensor:
     """``resize_`` to the shape of ``the_template``."""
+    if type(the_template) is not Tensor:
+        check_types("resize_as_", (("the_template", Tensor),), the_template)
     return resize_(self, the_template._shape, memory_format=memory_format)

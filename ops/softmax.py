@@ -200,8 +200,7 @@ def _softmax_rows(v: np.ndarray, log: bool, out: Optional[np.ndarray] = None) ->
 
 
 def _softmax(x: Tensor, dim, dtype, code: int, name: str) -> Tensor:
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__}")
+    # (a ``dim`` not an int: ``wrap_dim``'s TypeError, which the front's wrapper gives the parser's words)
     nd = len(x._shape)
     d = wrap_dim(dim, nd)
     if dtype is not None and dtype is not x._dtype:

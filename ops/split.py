@@ -19,6 +19,7 @@ import numpy as np
 
 from .._emit import D, Tensor, aliased, plain, recorded, state, write_tape
 from ._args import shown, wrap_dim
+from ._parser import Forms
 from ._rule import rule_adjoint
 from ._spec import PYTHON, Op, public, public_function, register
 from ._spec import tangents
@@ -280,12 +281,22 @@ def _tensor_split(x: Tensor, arg, dim: int) -> tuple:
     return _slices(x, bounds, dim)
 
 
-@public("tensor_split")
+# PyTorch's overloads of the methods (the argument given is taken as positional: the method cannot tell)
+_NUMPY_SPLIT = Forms("hsplit", "(int sections)", "(tuple of ints indices)")
+_NUMPY_SPLIT_FUNCTION = Forms("hsplit", "(Tensor input, int sections)", "(Tensor input, tuple of ints indices)")
+_TENSOR_SPLIT = Forms("tensor_split", "(tuple of ints indices, int dim = 0)",
+                      "(Tensor tensor_indices_or_sections, int dim = 0)", "(int sections, int dim = 0)")
+
+
+@public("tensor_split", error_forms=Forms("tensor_split", *(f"(Tensor input, {f.text[1:]}" for f in _TENSOR_SPLIT.forms)))
 def tensor_split(self, indices_or_sections=None, dim: int = 0, *, sections: Optional[int] = None,
                  indices: Optional[list] = None, tensor_indices_or_sections: Optional[Tensor] = None) -> tuple:
     """The tensor cut along ``dim`` into ``sections`` parts of nearly equal size (the first
     ones one larger), or at the listed ``indices`` (views)."""
-    return _tensor_split(self, _split_points(indices_or_sections, sections, indices, tensor_indices_or_sections), dim)
+    points = _split_points(indices_or_sections, sections, indices, tensor_indices_or_sections)
+    if not isinstance(points, (int, np.integer, tuple, list, Tensor)) or isinstance(points, bool):
+        _TENSOR_SPLIT.parse((points,) if dim == 0 else (points, dim), {})
+    return _tensor_split(self, points, dim)
 
 
 def _split_points(*given):
@@ -294,6 +305,8 @@ def _split_points(*given):
 
 
 def _numpy_split(x: Tensor, arg, name: str, dim: int, least: int) -> tuple:
+    if not isinstance(arg, (int, np.integer, tuple, list)) or isinstance(arg, bool):
+        _NUMPY_SPLIT.named(name).parse((arg,), {})
     nd = len(x._shape)
     if nd < least:
         raise RuntimeError(f"torch.{name} requires a tensor with at least {least} dimension, but got a tensor with "
@@ -306,7 +319,7 @@ def _numpy_split(x: Tensor, arg, name: str, dim: int, least: int) -> tuple:
     return _tensor_split(x, arg, dim)
 
 
-@public("hsplit")
+@public("hsplit", error_forms=_NUMPY_SPLIT_FUNCTION)
 def hsplit(self, indices_or_sections: Union[int, list, None] = None, *, sections: Optional[int] = None,
            indices: Optional[list] = None) -> tuple:
     """``tensor_split`` along dim 1 (dim 0 of a 1-D tensor), into equal parts when an int."""
@@ -314,14 +327,14 @@ def hsplit(self, indices_or_sections: Union[int, list, None] = None, *, sections
                         1 if len(self._shape) > 1 else 0, 1)
 
 
-@public("vsplit")
+@public("vsplit", error_forms=_NUMPY_SPLIT_FUNCTION)
 def vsplit(self, indices_or_sections: Union[int, list, None] = None, *, sections: Optional[int] = None,
            indices: Optional[list] = None) -> tuple:
     """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
     return _numpy_split(self, _split_points(indices_or_sections, sections, indices), "vsplit", 0, 2)
 
 
-@public("dsplit")
+@public("dsplit", error_forms=_NUMPY_SPLIT_FUNCTION)
 def dsplit(self, indices_or_sections: Union[int, list, None] = None, *, sections: Optional[int] = None,
            indices: Optional[list] = None) -> tuple:
     """``tensor_split`` along dim 2 (at least 3 dims), into equal parts when an int."""

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._emit import D, Tensor, emit, plain, quiet, recorded, state, write_tape
 from ._args import broadcast_pair, shown, wrap_dim
+from ._parser import Forms, check_types
 from ._rule import rule_adjoint
 from ._spec import OUT, OUT_FIRST, OUTPUTS, PYTHON, SAVED_RESULT, SAVED_SELF, X0, X1, Given, Op, public
 from ._spec import register
@@ -264,12 +265,17 @@ def _record(code: int, y: np.ndarray, x: Tensor, dims: tuple, ib: int = 0, fa: f
     return plain(y, x._dtype)
 
 
-@public("prod")
+# PyTorch's overloads (the method's take the arguments given as positional: it cannot tell)
+_PROD = Forms("prod", "(*, torch.dtype dtype = None)", "(int dim, bool keepdim = False, *, torch.dtype dtype = None)")
+
+
+@public("prod", error_forms=Forms("prod", "(Tensor input, *, torch.dtype dtype = None)",
+                                  "(Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None, "
+                                  "Tensor out = None)"))
 def prod(self, dim: Optional[int] = None, keepdim: bool = False, *, dtype: Optional[D.dtype] = None) -> Tensor:
     """The product of all elements, or of each slice along ``dim``."""
     if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer))):
-        raise TypeError(f"prod() received an invalid combination of arguments - got ({type(dim).__name__}), "
-                        f"but expected one of:")
+        _PROD.parse((dim, keepdim) if keepdim else (dim,), {} if dtype is None else {"dtype": dtype})
     x = self
     if dtype is not None:
         integral_result(x, dtype)
@@ -293,8 +299,22 @@ def prod(self, dim: Optional[int] = None, keepdim: bool = False, *, dtype: Optio
     return _record(PROD, y, x, dims, ib=flags)
 
 
+# PyTorch's overloads of var/std (the method's take the arguments given as positional: it cannot tell)
+_VARIANCE = ("(tuple of ints dim, bool unbiased = True, bool keepdim = False{})",
+             "(tuple of ints dim = None, *, Number correction = None, bool keepdim = False{})", "(bool unbiased = True)")
+
+
+def _variance_forms(name: str, out: bool) -> Forms:
+    """The overloads of the function form of ``name`` (var, std, var_mean, std_mean)."""
+    ends = (", *, Tensor out = None", ", Tensor out = None") if out else ("", "")
+    return Forms(name, *(f"(Tensor input, {f[1:].format(end)}" for f, end in zip(_VARIANCE, ends + ("",))))
+
+
 def _correction(name: str, dim, unbiased, correction, keepdim, extra: str = ""):
     """(dim, correction) from var/std's two signatures."""
+    if not (dim is None or isinstance(dim, (bool, int, np.integer, tuple, list))):
+        given = (dim,) + (() if unbiased is None else (unbiased,)) + ((keepdim,) if keepdim else ())
+        Forms(name, *(f.format("") for f in _VARIANCE)).parse(given, {})
     if isinstance(dim, bool):               # var(unbiased)
         if unbiased is not None:
             raise TypeError(f"{name}() received an invalid combination of arguments - got (bool, bool), but "
@@ -347,7 +367,7 @@ def _var(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> Tensor:
     return _record(STD if std else VAR, value, x, dims, ib=0 if dim is None else DIM_GIVEN, fa=c, saved=saved)
 
 
-@public("var")
+@public("var", error_forms=_variance_forms("var", True))
 def var(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
         correction: Optional[float] = None) -> Tensor:
     """The variance over ``dim`` (all dims if None), divided by N - ``correction`` (1 by default;
@@ -355,7 +375,7 @@ def var(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool =
     return _var(self, dim, unbiased, keepdim, correction, False)
 
 
-@public("std")
+@public("std", error_forms=_variance_forms("std", True))
 def std(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
         correction: Optional[float] = None) -> Tensor:
     """The standard deviation over ``dim`` (all dims if None), with ``correction`` as ``var``."""
@@ -396,14 +416,14 @@ def _var_mean(x: Tensor, dim, unbiased, keepdim, correction, std: bool) -> tuple
     return (recorded(tape, nodes[0], first, dt), recorded(tape, nodes[1], mean, dt))
 
 
-@public("var_mean", method=False)
+@public("var_mean", method=False, error_forms=_variance_forms("var_mean", False))
 def var_mean(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
              correction: Optional[float] = None) -> tuple:
     """``(var, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
     return _var_mean(self, dim, unbiased, keepdim, correction, False)
 
 
-@public("std_mean", method=False)
+@public("std_mean", method=False, error_forms=_variance_forms("std_mean", False))
 def std_mean(self, dim: Dims = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
              correction: Optional[float] = None) -> tuple:
     """``(std, mean)`` over ``dim`` in one pass (one node, as PyTorch's)."""
@@ -529,6 +549,8 @@ def norm(self, p: Union[float, str, None] = "fro", dim: Dims = None, keepdim: bo
 @public("dist")
 def dist(self, other: Tensor, p: float = 2) -> Tensor:
     """The ``p``-norm of ``self - other`` (broadcast)."""
+    if type(other) is not Tensor or type(p) not in (int, float):
+        check_types("dist", (("other", Tensor), ("p", "Number")), other, p)
     _no_bool_sub(self, other)       # (PyTorch subtracts first, then takes the norm of the difference)
     broadcast_pair(self._shape, other._shape)
     dt = D.result_type(self, other)

@@ -24,6 +24,7 @@ from numba import njit
 
 from .._emit import D, Number, Tensor, node_in, plain, quiet, recorded, state, write_tape
 from ._args import broadcast_pair
+from ._parser import Forms
 from ._spec import JOIN, LISTED, NUMBER, PYTHON, R_IA, R_LO, R_NUM, R_OFF, R_RG, X0, X1, X2, Op, public, register
 from ._spec import saved_when, tangents
 from ._rule import diagonal
@@ -255,7 +256,8 @@ def combination(name: str, args: tuple, signatures: str) -> TypeError:
                      f"{signatures}\n")
 
 
-@public("lerp")
+@public("lerp", error_forms=Forms("lerp", *(f"(Tensor input, Tensor end, {w} weight, *, Tensor out = None)"
+                                            for w in ("Tensor", "Number"))))
 def lerp(self, end: Tensor, weight: Union[Tensor, Number]) -> Tensor:
     """``input + weight * (end - input)`` elementwise, with ``weight`` a number or a tensor
     (broadcast together); exact at both ends, as PyTorch's formula."""
@@ -315,13 +317,18 @@ def _pointwise3(name: str, self: Tensor, tensor1, tensor2, value: Number, divide
     return plain(y, dt)
 
 
-@public("addcmul")
+_VALUE = "*, Number value = 1, Tensor out = None"     # (the end of the function forms' overloads)
+
+
+@public("addcmul", error_forms=Forms("addcmul", f"(Tensor input, Tensor tensor1, Tensor tensor2, {_VALUE})",
+                                     hidden=True))
 def addcmul(self, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
     """``input + value * tensor1 * tensor2`` elementwise (broadcast together)."""
     return _pointwise3("addcmul", self, tensor1, tensor2, value, False)
 
 
-@public("addcdiv")
+@public("addcdiv", error_forms=Forms("addcdiv", f"(Tensor input, Tensor tensor1, Tensor tensor2, {_VALUE})",
+                                     hidden=True))
 def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value: Number = 1) -> Tensor:
     """``input + value * tensor1 / tensor2`` elementwise (broadcast together); ``tensor1`` and
     ``tensor2`` may not both be integer tensors."""

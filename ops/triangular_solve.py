@@ -10,6 +10,7 @@ import numpy as np
 
 from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair
+from ._parser import check_types
 from ._rule import return_type
 from ._spec import OUTPUTS, PYTHON, TRANSPOSED, X0, X1, Given, Op, public, register, tangents
 from .decomp import _outputs
@@ -56,6 +57,8 @@ def triangular_solve(self, A: Tensor, upper: bool = True, transpose: bool = Fals
     ``A^T`` with ``transpose``; a unit diagonal with ``unitriangular``) and a copy of ``A``, as the
     named tuple ``(solution, cloned_coefficient)`` (deprecated: ``tape.linalg.solve_triangular``;
     warns once, as PyTorch)."""
+    check_types("triangular_solve", (("A", Tensor), ("upper", "bool"), ("transpose", "bool"), ("unitriangular", "bool")),
+                A, upper, transpose, unitriangular)
     if not _WARNED:
         _WARNED.append(True)
         warnings.warn(

@@ -487,7 +487,7 @@ def ceil(input: Tensor) -> Tensor:
 def ceil_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.ceil_(...)``: :meth:`Tensor.ceil_` as a function."""
 
-def celu(input: Tensor, alpha: builtins.float = ...) -> Tensor:
+def celu(input: Tensor, alpha: Number = ...) -> Tensor:
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` for each element."""
 
 def celu_(input: Tensor, alpha: builtins.float = ...) -> Tensor:

@@ -64,6 +64,11 @@ def modified_hint() -> str:
 
 def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
     """Enable or disable anomaly detection (and its nan check)."""
+    for k, (name, value) in enumerate((("enabled", enabled), ("check_nan", check_nan))):
+        if type(value) is not bool:
+            # (the parser's error: ``ops/_parser.check_types``, which this module is below)
+            raise TypeError(f"set_anomaly_enabled(): argument '{name}' (position {k + 1}) must be bool, not "
+                            f"{type(value).__name__}")
     was = _mode[0]
     _mode[0] = bool(enabled)
     _mode[1] = bool(check_nan)

@@ -18,7 +18,7 @@ from ._spacing import _fma, linspace_values
 from ._tensor import Size, Tensor, _plain, _py_scalar
 from ._out import call_with_out
 from .ops._args import shape_arg
-from .ops._parser import Forms
+from .ops._parser import Forms, check_types, parser_type_name
 
 
 
@@ -85,7 +85,7 @@ def _plain_data(data):
     return data
 
 
-def tensor(data, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False,
+def tensor(data, *, dtype: Optional[D.dtype] = None, device=None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
     r"""Construct a tensor with no autograd history by copying ``data``.
 
@@ -103,7 +103,7 @@ def tensor(data, dtype: Optional[D.dtype] = None, device=None, requires_grad: bo
     return _leaf(np.array(v, dt.np, order="C"), dt, requires_grad)
 
 
-def as_tensor(data, dtype: Optional[D.dtype] = None, device=None) -> Tensor:
+def as_tensor(data, *, dtype: Optional[D.dtype] = None, device=None) -> Tensor:
     """Convert ``data`` to a tensor, sharing memory with a numpy array or tensor when possible."""
     check_device(device)
     if isinstance(data, Tensor):
@@ -252,11 +252,43 @@ def _type_name(v) -> str:
     return f"torch.{type(v).__name__}" if isinstance(v, (D.dtype, _device.device)) else type(v).__name__
 
 
+def _size_int(v) -> bool:
+    """Whether the parser takes ``v`` as one of the ints of a size (a one-element integer tensor too)."""
+    if isinstance(v, Tensor):
+        return v.numel() == 1 and not v.dtype.is_floating_point and v.dtype is not D.bool_
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _check_sizes(name: str, size: tuple, options: dict) -> None:
+    """The parser's errors for several positional arguments of a size (``zeros(2, 3)``): a first
+    one not an int is the whole size, and takes no more; a later one must be an int."""
+    if not _size_int(size[0]):
+        if name in ("rand", "randn"):
+            _random_forms(name, size, options)
+        raise TypeError(f"{name}() takes 1 positional argument but {len(size)} were given")
+    for k, s in enumerate(size):
+        if not _size_int(s):
+            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos {k + 1} with "
+                            f"error \"type must be tuple of ints,but got {parser_type_name(s)}\"")
+
+
+def _random_forms(name: str, size: tuple, shown: dict) -> None:
+    """The parser's error for a call of ``rand``/``randn`` that matches neither of its forms."""
+    got = ", ".join([parser_type_name(s) for s in size] + [f"{k}={_type_name(v)}" for k, v in sorted(shown.items())])
+    raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), but expected one of:\n"
+                    + "".join(f" * {f}\n" for f in _RANDOM_FORMS))
+
+
 def _sizes(name: str, size: tuple, keyword, options: dict) -> tuple:
     """``*size`` of a creation function, which may come instead as the keyword ``size=`` (a
     sequence), with PyTorch's errors for both or neither (``options``: the other keywords given
     other values than their defaults, which a random function's error lists)."""
     if keyword is _NO_SIZE and size:
+        if len(size) > 1:
+            for s in size:
+                if type(s) is not int:
+                    _check_sizes(name, size, options)
+                    break
         return size
     if keyword is not _NO_SIZE and not size:
         if keyword is None or isinstance(keyword, (int, float)) and not isinstance(keyword, bool):
@@ -265,10 +297,7 @@ def _sizes(name: str, size: tuple, keyword, options: dict) -> tuple:
     if name in ("rand", "randn") and (size or not options):
         # (PyTorch's parser: neither overload takes these arguments; with only other keywords
         # given, the size is what is missing)
-        shown = dict(options, **({} if keyword is _NO_SIZE else {"size": keyword}))
-        got = ", ".join([type(s).__name__ for s in size] + [f"{k}={_type_name(v)}" for k, v in sorted(shown.items())])
-        raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), but expected one of:\n"
-                        + "".join(f" * {f}\n" for f in _RANDOM_FORMS))
+        _random_forms(name, size, dict(options, **({} if keyword is _NO_SIZE else {"size": keyword})))
     if size:
         raise TypeError(f"{name}() got multiple values for argument 'size'")
     raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
@@ -367,26 +396,28 @@ def like_layout(out: Tensor, t: Tensor, fmt) -> Tensor:
     return out
 
 
-def zeros_like(input: Tensor, dtype: Optional[D.dtype] = None, layout=None, device=None,
+def zeros_like(input: Tensor, *, dtype: Optional[D.dtype] = None, layout=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
     check_device(device)
     return _like(input, 0, dtype, requires_grad, "zeros_like", layout, memory_format)
 
 
-def ones_like(input: Tensor, dtype: Optional[D.dtype] = None, layout=None, device=None,
+def ones_like(input: Tensor, *, dtype: Optional[D.dtype] = None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
     check_device(device)
     return _like(input, 1, dtype, requires_grad, "ones_like", layout, memory_format)
 
 
-def empty_like(input: Tensor, dtype: Optional[D.dtype] = None, layout=None, device=None,
+def empty_like(input: Tensor, *, dtype: Optional[D.dtype] = None, layout=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
     check_device(device)
     return _like(input, 0, dtype, requires_grad, "empty_like", layout, memory_format)
 
 
-def full_like(input: Tensor, fill_value, dtype: Optional[D.dtype] = None, layout=None, device=None,
+def full_like(input: Tensor, fill_value, *, dtype: Optional[D.dtype] = None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
+    if type(fill_value) not in (int, float, bool):
+        check_types("full_like", (("fill_value", "Number"),), fill_value, first=2)
     check_device(device)
     return _like(input, fill_value, dtype, requires_grad, "full_like", layout, memory_format)
 
@@ -651,6 +682,7 @@ def range_(start=0, end=None, step=1, *, dtype: Optional[D.dtype] = None, device
     check_device(device)
     if end is None:
         raise TypeError('range() missing 1 required positional arguments: "end"')
+    check_types("range", (("start", "Number"), ("end", "Number"), ("step", "Number")), start, end, step)
     warnings.warn("torch.range is deprecated and will be removed in a future release because its behavior is "
                   "inconsistent with Python's range builtin. Instead, use torch.arange, which produces values in "
                   "[start, end).", UserWarning, stacklevel=2)

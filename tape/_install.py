@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 from typing import Callable
 
 from ._creation import tensor_new
@@ -24,6 +23,7 @@ from ._tensor import Tensor, mark_missing
 from .autograd._backward import tensor_backward
 from .autograd._functions import resize
 from .ops import PUBLIC
+from .ops._parser import annotated_error, as_function_error, as_keyword_error, parser_error
 from .ops._spec import Public, sequence_param, sequence_value
 
 
@@ -31,21 +31,6 @@ def _first(x, name: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
     return x
-
-
-_ARG_ERROR = re.compile(r"(\w+)\(\): argument '(\w+)' \(position (\d+)\)( must be .*)", re.S)
-
-
-def _as_function_error(e: TypeError, name: str, primary: str, kwargs: dict) -> None:
-    """Reword the parser's error of a method's argument (``maximum(): argument 'other' (position 1)
-    must be Tensor, not int``) as the function form ``name`` reports it: the input counts as position
-    1, an argument given by keyword has no position, and the message names the function called."""
-    m = _ARG_ERROR.fullmatch(str(e)) if len(e.args) == 1 else None
-    if m is None or m.group(1) not in (name, primary):
-        return
-    arg = m.group(2)
-    where = "" if arg in kwargs else f" (position {int(m.group(3)) + 1})"
-    e.args = (f"{name}(): argument '{arg}'{where}{m.group(4)}",)
 
 
 def _takes_out(fn: Callable) -> bool:
@@ -72,6 +57,7 @@ def _function(name: str, entry: Public) -> Callable:
         primary = entry.name
         seq = sequence_param(method)        # (which the function form takes as one sequence only)
         forms = entry.function_forms
+        error_forms = None if entry.error_forms is None else entry.error_forms.named(name)
 
         def fn(input, *args, **kwargs):
             if forms is not None:
@@ -86,18 +72,32 @@ def _function(name: str, entry: Public) -> Callable:
             own = None if type(input) is Tensor else getattr(_first(input, name), name)
             try:
                 return method(input, *args, **kwargs) if own is None else own(*args, **kwargs)
-            except TypeError as e:
-                _as_function_error(e, name, primary, kwargs)
+            except Exception as e:
+                if isinstance(e, TypeError) and error_forms is not None and \
+                        error_forms.reword(e, (input, *args), kwargs):
+                    raise
+                # (PyTorch's parser refuses an argument of the wrong type before the op runs)
+                error = None if parser_error(e) else annotated_error(method, name, (input, *args), kwargs, 1)
+                if error is not None:
+                    raise error from None
+                if isinstance(e, TypeError):
+                    as_function_error(e, name, primary, kwargs, method.__name__)
                 raise
     else:
         primary = entry.name
+        error_forms = None if entry.error_forms is None else entry.error_forms.named(name)
 
         def fn(input, other, *args, **kwargs):
             if kwargs and "out" in kwargs:
                 return call_with_out(name, fn, (input, other, *args), kwargs)
-            if isinstance(input, Tensor):
-                return getattr(input, name)(other, *args, **kwargs)
-            return reflected(_first(other, primary), input, *args, **kwargs)
+            try:
+                if isinstance(input, Tensor):
+                    return getattr(input, name)(other, *args, **kwargs)
+                return reflected(_first(other, primary), input, *args, **kwargs)
+            except TypeError as e:
+                if error_forms is not None:
+                    error_forms.reword(e, (input, other, *args), kwargs)
+                raise
     fn.__name__ = fn.__qualname__ = name
     fn.__module__ = "tape"
     fn.__doc__ = f"Function form of :meth:`Tensor.{name}`" + (
@@ -111,12 +111,23 @@ def _plain_function(name: str, entry: Public) -> Callable:
     fn = entry.fn
     if _takes_out(fn):
         return fn
+    error_forms = None if entry.error_forms is None else entry.error_forms.named(name)
 
     @functools.wraps(fn)
     def with_out(*args, **kwargs):
         if kwargs and "out" in kwargs:
             return call_with_out(name, fn, args, kwargs)
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            if isinstance(e, TypeError) and error_forms is not None and error_forms.reword(e, args, kwargs):
+                raise
+            error = None if parser_error(e) else annotated_error(fn, name, args, kwargs, 1)
+            if error is not None:
+                raise error from None
+            if isinstance(e, TypeError) and kwargs:
+                as_keyword_error(e, name, kwargs)
+            raise
     return with_out
 
 

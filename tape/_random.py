@@ -20,6 +20,7 @@ from ._device import check_device
 from ._layout import check_memory_format
 from ._mt import fma64, libm
 from ._tensor import Tensor, _plain
+from .ops._parser import Forms, check_types
 from .ops._spec import public, public_function
 from .ops.elementwise import fill_with
 
@@ -58,7 +59,13 @@ def _random_like(input: Tensor, dtype: Optional[D.dtype], layout, device, requir
                              requires_grad), input, fmt)
 
 
-@public_function("rand_like")
+# PyTorch's overloads (parsed on the error path: ``public_function``'s ``error_forms``)
+_LIKE_OPTIONS = ("*, {}torch.memory_format memory_format = None, torch.dtype dtype = None, torch.layout layout = None, "
+                 "torch.device device = None, bool pin_memory = False, bool requires_grad = False")
+_RANDOM_LIKE = tuple(f"(Tensor input, {_LIKE_OPTIONS.format(g)})" for g in ("torch.Generator generator, ", ""))
+
+
+@public_function("rand_like", error_forms=Forms("rand_like", *_RANDOM_LIKE))
 def rand_like(input: Tensor, *, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None, layout=None,
               device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
     """Uniform random numbers in [0, 1) with the size (and, unless given, dtype) of ``input``."""
@@ -66,7 +73,7 @@ def rand_like(input: Tensor, *, generator: Optional[Generator] = None, dtype: Op
                         "check_uniform_bounds", lambda n, dt: _generator(generator).uniform_range(n, dt, 0.0, 1.0))
 
 
-@public_function("randn_like")
+@public_function("randn_like", error_forms=Forms("randn_like", *_RANDOM_LIKE))
 def randn_like(input: Tensor, *, generator: Optional[Generator] = None, dtype: Optional[D.dtype] = None, layout=None,
                device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
     """Standard normal random numbers with the size (and, unless given, dtype) of ``input``."""
@@ -158,6 +165,8 @@ def multinomial(self, num_samples: int, replacement: bool = False, *,
                 generator: Optional[Generator] = None) -> Tensor:
     """Indices drawn from the categorical distributions given by the rows of ``self`` (weights,
     not necessarily normalized); without replacement each index is drawn at most once."""
+    if type(num_samples) is not int:
+        check_types("multinomial", (("num_samples", "int"),), num_samples)
     if self.dim() not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if not self._dtype.is_floating_point:
@@ -295,7 +304,9 @@ _PERM_LIMIT = {D.float16: (2049, "2049", "Half"), D.float32: ((1 << 24) + 1, "2^
 _C_NAMES = {D.int8: "int8_t", D.uint8: "uint8_t", D.int16: "int16_t", D.int32: "int", D.int64: "int64_t"}
 
 
-@public_function("randperm")
+@public_function("randperm", error_forms=Forms("randperm", *(
+    f"(int n, *, {g}Tensor out = None, torch.dtype dtype = None, torch.layout layout = None, torch.device device = "
+    "None, bool pin_memory = False, bool requires_grad = False)" for g in ("torch.Generator generator, ", ""))))
 def randperm(n: int, *, generator: Optional[Generator] = None, dtype: D.dtype = D.int64, layout=None,
              device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A random permutation of the integers ``0`` to ``n - 1``, drawn from ``generator`` (the default
@@ -363,10 +374,14 @@ def _tri_indices(row: int, col: int, offset: int, dtype: D.dtype, lower: bool) -
     return _plain(np.stack([r, c]).astype(dtype.np).reshape(2, -1), dtype)
 
 
+_TRI_PARAMS = (("row", "int"), ("col", "int"), ("offset", "int"))
+
+
 @public_function("tril_indices")
 def tril_indices(row: int, col: int, offset: int = 0, *, dtype: D.dtype = D.int64, device=None,
                  layout=None) -> Tensor:
     """The (row, column) indices of the lower triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
+    check_types("tril_indices", _TRI_PARAMS, row, col, offset)
     check_device(device)
     return _tri_indices(row, col, offset, dtype, True)
 
@@ -375,6 +390,7 @@ def tril_indices(row: int, col: int, offset: int = 0, *, dtype: D.dtype = D.int6
 def triu_indices(row: int, col: int, offset: int = 0, *, dtype: D.dtype = D.int64, device=None,
                  layout=None) -> Tensor:
     """The (row, column) indices of the upper triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
+    check_types("triu_indices", _TRI_PARAMS, row, col, offset)
     check_device(device)
     return _tri_indices(row, col, offset, dtype, False)
 

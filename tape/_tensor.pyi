@@ -93,7 +93,8 @@ class Tensor:
         """``self < other`` at each element, broadcasting."""
     def __matmul__(self, other: Tensor) -> Tensor: ...
     def __mod__(self, other: Operand) -> Tensor:
-        """The remainder of ``self / other`` with the sign of ``other`` (Python's %)."""
+        """``self % other``: :meth:`remainder` (NotImplemented for an operand neither tensor, array nor
+        number: Python's error then, as PyTorch's)."""
     def __mul__(self, other: Operand) -> Tensor:
         """``self * other``, broadcasting."""
     def __ne__(self, other: Operand) -> Tensor:  # type: ignore[override]

@@ -11,21 +11,34 @@ from . import _dtype as D
 from ._creation import _leaf, _options
 from ._device import check_device
 from ._tensor import _CPP_NAMES, Tensor, _plain
+from .ops._parser import Forms
 from .ops._spec import public_function
 from .ops.special import i0
 
 
+_OPTIONS = ("*, torch.dtype dtype = None, torch.layout layout = None, torch.device device = None, bool pin_memory = "
+            "False, bool requires_grad = False")
+
+
+def _forms(fn: str, *extra: str) -> Forms:
+    """A window's overloads: the length, then each of its further parameters in turn."""
+    return Forms(fn, *(f"(int window_length, {''.join(p + ', ' for p in extra[:k])}{_OPTIONS})"
+                       for k in range(len(extra) + 1)))
+
+
 def _window(fn: str, window_length: int, periodic: bool, dtype: Optional[D.dtype], layout, device,
-            pin_memory: bool, requires_grad: bool, values: Callable[[int, np.dtype], np.ndarray]) -> Tensor:
+            pin_memory: bool, requires_grad: bool, values: Callable[[int, np.dtype], np.ndarray],
+            extra: tuple = ()) -> Tensor:
     """Checks shared by every window, then ``values(n, np_dtype)`` over ``n`` points (one more
-    when ``periodic``, the last dropped: a periodic window is the symmetric one of length + 1)."""
+    when ``periodic``, the last dropped: a periodic window is the symmetric one of length + 1).
+    ``extra``: the window's float parameters after ``periodic``, as given."""
     check_device(device)
     _options(fn, layout, pin_memory)
-    if isinstance(window_length, bool) or not isinstance(window_length, (int, np.integer)):
-        raise TypeError(f"{fn}(): argument 'window_length' (position 1) must be int, not "
-                        f"{type(window_length).__name__}")
-    if not isinstance(periodic, bool):
-        raise TypeError(f"{fn}(): argument 'periodic' (position 2) must be bool, not {type(periodic).__name__}")
+    if isinstance(window_length, bool) or not isinstance(window_length, (int, np.integer)) or \
+            not isinstance(periodic, bool) or not all(isinstance(p, (int, float, np.number)) for p in extra):
+        # (the parser's error for the arguments given: those after the length taken as positional)
+        given = (window_length,) + (() if periodic is True and not extra else (periodic,)) + extra
+        _forms(fn, "bool periodic", *_EXTRA.get(fn, ())).parse(given, {})
     dt = dtype or D.get_default_dtype()
     if not dt.is_floating_point:
         raise RuntimeError(f"{fn} expects floating point dtypes, got: TensorOptions(dtype={_CPP_NAMES[dt.name]}, "
@@ -41,6 +54,9 @@ def _window(fn: str, window_length: int, periodic: bool, dtype: Optional[D.dtype
     return _leaf(v, dt, requires_grad)
 
 
+_EXTRA = {"hamming_window": ("float alpha", "float beta"), "kaiser_window": ("float beta",)}
+
+
 def _cosine_sum(n: int, t: np.dtype, alpha: float, beta: float) -> np.ndarray:
     w = np.arange(n, dtype=t) * t.type(2.0 * np.pi / (n - 1))
     return np.cos(w) * t.type(-beta) + t.type(alpha)
@@ -52,8 +68,9 @@ def hamming_window(window_length: int, periodic: bool = True, alpha: float = 0.5
                    requires_grad: bool = False) -> Tensor:
     """The Hamming window ``alpha - beta * cos(2 pi n / (N - 1))``; periodic (for spectral analysis)
     unless ``periodic=False``."""
+    given = (alpha, beta) if beta != 0.46 else (alpha,) if alpha != 0.54 else ()
     return _window("hamming_window", window_length, periodic, dtype, layout, device, pin_memory, requires_grad,
-                   lambda n, t: _cosine_sum(n, np.dtype(t), float(alpha), float(beta)))
+                   lambda n, t: _cosine_sum(n, np.dtype(t), float(alpha), float(beta)), given)
 
 
 @public_function("hann_window")
@@ -105,4 +122,4 @@ def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0,
         x = float(beta) * np.sqrt(np.maximum(1.0 - r * r, 0.0))
         return (i0(_plain(x, D.float64))._value() / i0(_plain(np.array(float(beta)), D.float64))._value()).astype(t)
     return _window("kaiser_window", window_length, periodic, dtype, layout, device, pin_memory, requires_grad,
-                   values)
+                   values, () if beta == 12.0 else (beta,))
