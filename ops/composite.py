@@ -97,3 +97,54 @@ def signbit(self) -> Tensor:
 def msort(self) -> Tensor:
     """``self`` sorted along its first dimension (the values of ``sort(dim=0)``)."""
     return self.sort(dim=0).values
+
+
+def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+    """Applies ``input @ weight.T + bias``: PyTorch's composition, so its nodes (``AddmmBackward0`` for
+    a 2-D input with a bias, a flattened ``addmm`` for a contiguous one of other dims with a 1-D
+    bias, else ``matmul`` and an in-place ``add_``)."""
+    for k, (name, t) in enumerate((("input", input), ("weight", weight), ("bias", bias))):
+        if not isinstance(t, Tensor) and (t is not None or k < 2):
+            raise TypeError(f"linear(): argument '{name}' (position {k + 1}) must be Tensor, not {type(t).__name__}")
+    nd = input.dim()
+    if nd == 0 or weight.dim() == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {nd}D and {weight.dim()}D")
+    if bias is not None:
+        if nd == 2:
+            return bias.addmm(input, weight.t())
+        if input.is_contiguous() and bias.dim() == 1:
+            shape = input._shape
+            out = bias.addmm(input.reshape(int(np.prod(shape[:-1])), shape[-1]), weight.t())
+            return out.view(*shape[:-1], out._shape[1])
+    out = input.matmul(weight.t())
+    return out if bias is None else out.add_(bias)
+
+
+def _dropout(input, p: float, train: bool, inplace: bool) -> Tensor:
+    if not isinstance(input, Tensor):
+        name = "dropout_" if inplace else "dropout"
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if not 0 <= p <= 1:
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {p:g}")
+    if p == 0 or not train or input.numel() == 0:
+        return input
+    if p == 1:
+        zero = plain(np.zeros((), input._dtype.np), input._dtype)
+        return input.mul_(zero) if inplace else input * zero
+    # (PyTorch's: a Bernoulli(1 - p) mask of the default generator, scaled by 1 / (1 - p))
+    noise = plain(np.empty(input._shape, input._dtype.np), input._dtype).bernoulli_(1 - p)
+    noise.div_(1 - p)
+    return input.mul_(noise) if inplace else input * noise
+
+
+@public("dropout", method=False)
+def dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """``input`` with each element zeroed with probability ``p`` and the others scaled by
+    ``1 / (1 - p)`` when ``train``; ``input`` itself otherwise."""
+    return _dropout(input, p, train, False)
+
+
+@public("dropout_", method=False)
+def dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    """In-place version of :func:`dropout`."""
+    return _dropout(input, p, train, True)

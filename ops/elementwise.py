@@ -1592,9 +1592,11 @@ _u(LOGIT, "logit", "LogitBackward0", X0, None, None, _logit_vjp, numpy_rows=True
    node_saved=(("self", X0), ("eps", lambda r: r.fa if r.fb else None)))
 _u(SELU, "selu", "EluBackward0", X0, _selu, _selu_scalar,
    lambda g, x, y, r: _elu_vjp(g, x[0], SELU_SCALE, SELU_SCALE * SELU_ALPHA, lambda t: t.exp() * (SELU_SCALE * SELU_ALPHA)),
-   ulps=EXP_D, numpy_rows=True)
+   ulps=EXP_D, numpy_rows=True, node_saved=(("alpha", lambda r: SELU_ALPHA), ("input_scale", lambda r: 1),
+                                             ("scale", lambda r: SELU_SCALE), ("self", X0)))
 _u(CELU, "celu", "CeluBackward0", X0, None, None,
-   lambda g, x, y, r: _elu_vjp(g, x[0], 1.0, 1.0, lambda t: (t / r.fa).exp()), numpy_rows=True)
+   lambda g, x, y, r: _elu_vjp(g, x[0], 1.0, 1.0, lambda t: (t / r.fa).exp()), numpy_rows=True,
+   node_saved=(("alpha", lambda r: int(r.fa) if r.ia else r.fa), ("self", X0)))     # (``ia`` 1: an int alpha)
 # nan_to_num: nan's value in ``fa``, posinf's in ``fb``, neginf's float64 bits in ``ia``.
 _u(NAN_TO_NUM, "nan_to_num", "NanToNumBackward0", X0, None, None,
    lambda g, x, y, r: (g * x[0]._mask(M_FINITE, constant=True),), float_only=False)
@@ -2577,7 +2579,8 @@ def celu(self, alpha: float = 1.0) -> Tensor:
     _not_for(self, "elu_cpu")
     x = self
     quiet()
-    return _with_attrs(x, CELU, celu_forward(x._value(), float(alpha)), fa=float(alpha))
+    return _with_attrs(x, CELU, celu_forward(x._value(), float(alpha)), fa=float(alpha),
+                       ia=int(isinstance(alpha, int) and not isinstance(alpha, bool)))
 
 
 @public("nan_to_num")

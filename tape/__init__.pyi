@@ -158,16 +158,16 @@ __all__ = [
     "CharTensor", "ShortTensor", "IntTensor", "LongTensor", "HalfTensor", "FloatTensor",
     "DoubleTensor", "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_anomaly_enabled",
     "format_tape", "viz", "testing", "inference_mode", "is_inference_mode_enabled", "detach_",
-    "detach", "addmm", "addmv", "addr", "addbmm", "baddbmm", "block_diag", "lerp", "addcmul",
-    "addcdiv", "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "add", "sub",
-    "subtract", "mul", "multiply", "true_divide", "pow", "neg", "negative", "abs", "exp", "log",
-    "log2", "log10", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square",
-    "rsqrt", "log1p", "asin", "arcsin", "acos", "arccos", "atan", "arctan", "asinh", "arcsinh",
-    "acosh", "arccosh", "atanh", "arctanh", "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad",
-    "rad2deg", "sign", "sgn", "floor", "ceil", "trunc", "fix", "round", "logit", "selu", "celu",
-    "nan_to_num", "sigmoid", "relu", "reciprocal", "clamp", "clip", "clamp_min", "clamp_max",
-    "maximum", "minimum", "atan2", "arctan2", "fmod", "remainder", "hypot", "logaddexp",
-    "logaddexp2", "xlogy", "copysign", "float_power", "clone", "sum", "mean", "softmax",
+    "detach", "lerp", "addcmul", "addcdiv", "add", "sub", "subtract", "mul", "multiply",
+    "true_divide", "pow", "neg", "negative", "abs", "exp", "log", "log2", "log10", "sqrt", "sin",
+    "cos", "tan", "tanh", "sinh", "cosh", "expm1", "square", "rsqrt", "log1p", "asin", "arcsin",
+    "acos", "arccos", "atan", "arctan", "asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh",
+    "erf", "erfc", "erfinv", "exp2", "frac", "deg2rad", "rad2deg", "sign", "sgn", "floor", "ceil",
+    "trunc", "fix", "round", "logit", "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal",
+    "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod",
+    "remainder", "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone",
+    "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "selu_", "celu_",
+    "addmm", "addmv", "addr", "addbmm", "baddbmm", "block_diag", "sum", "mean", "softmax",
     "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean",
     "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "qr", "pinverse",
     "cholesky_solve", "cholesky_inverse", "eq", "ne", "not_equal", "lt", "less", "le", "less_equal",
@@ -176,27 +176,27 @@ __all__ = [
     "equal", "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any",
     "count_nonzero", "nonzero", "argwhere", "conj", "resolve_conj", "resolve_neg", "conj_physical",
     "conj_physical_", "is_conj", "is_neg", "real", "imag", "positive", "absolute", "diff",
-    "diagflat", "signbit", "msort", "histc", "histogram", "bincount", "unique",
-    "unique_consecutive", "searchsorted", "bucketize", "isin", "unravel_index", "cdist", "pdist",
-    "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select", "transpose", "t",
-    "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm", "chain_matmul",
-    "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax", "amin", "argmax",
-    "argmin", "aminmax", "permute", "movedim", "moveaxis", "swapaxes", "swapdims", "adjoint",
-    "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d", "atleast_2d",
-    "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal", "diag_embed", "diag",
-    "tril", "triu", "tile", "repeat_interleave", "cov", "corrcoef", "quantile", "nanquantile",
-    "trapezoid", "trapz", "cumulative_trapezoid", "vander", "cartesian_prod", "combinations",
-    "cosine_similarity", "pairwise_distance", "frobenius_norm", "nuclear_norm", "matrix_rank",
-    "lstsq", "solve", "symeig", "eig", "gradient", "orgqr", "index_select", "gather", "take",
-    "take_along_dim", "masked_select", "masked_fill", "scatter", "scatter_add", "index_add",
-    "index_copy", "index_fill", "index_put", "put", "masked_scatter", "scatter_reduce",
-    "index_reduce", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift", "div", "divide",
-    "floor_divide", "heaviside", "ldexp", "frexp", "nextafter", "lu", "lu_solve", "lu_unpack",
-    "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian",
-    "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_",
-    "select_scatter", "slice_scatter", "diagonal_scatter", "prelu", "renorm", "lgamma", "digamma",
-    "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split",
-    "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
+    "diagflat", "signbit", "msort", "dropout", "dropout_", "histc", "histogram", "bincount",
+    "unique", "unique_consecutive", "searchsorted", "bucketize", "isin", "unravel_index", "cdist",
+    "pdist", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
+    "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm",
+    "chain_matmul", "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax",
+    "amin", "argmax", "argmin", "aminmax", "permute", "movedim", "moveaxis", "swapaxes", "swapdims",
+    "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d",
+    "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal",
+    "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "cov", "corrcoef",
+    "quantile", "nanquantile", "trapezoid", "trapz", "cumulative_trapezoid", "vander",
+    "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance", "frobenius_norm",
+    "nuclear_norm", "matrix_rank", "lstsq", "solve", "symeig", "eig", "gradient", "orgqr",
+    "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill", "scatter",
+    "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put", "masked_scatter",
+    "scatter_reduce", "index_reduce", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift",
+    "div", "divide", "floor_divide", "heaviside", "ldexp", "frexp", "nextafter", "lu", "lu_solve",
+    "lu_unpack", "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median",
+    "nanmedian", "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold",
+    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "prelu", "renorm",
+    "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
+    "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
     "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
     "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_",
     "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
@@ -485,6 +485,9 @@ def ceil_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 def celu(input: Tensor, alpha: builtins.float = ...) -> Tensor:
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` for each element."""
 
+def celu_(input: Tensor, alpha: builtins.float = ...) -> Tensor:
+    """In-place version of :func:`celu`."""
+
 def chain_matmul(*matrices: Tensor) -> Tensor:
     """The product of two or more matrices in the cheapest order (deprecated:
     ``tape.linalg.multi_dot``)."""
@@ -657,6 +660,13 @@ def divide(input: Union[Tensor, Number], other: Operand, *, rounding_mode: built
 
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """Dot product of two 1-D tensors."""
+
+def dropout(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """``input`` with each element zeroed with probability ``p`` and the others scaled by
+    ``1 / (1 - p)`` when ``train``; ``input`` itself otherwise."""
+
+def dropout_(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """In-place version of :func:`dropout`."""
 
 def dsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list, None] = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ...) -> builtins.tuple:
     """``tensor_split`` along dim 2 (at least 3 dims), into equal parts when an int."""
@@ -1338,6 +1348,9 @@ def select_scatter(input: Tensor, src: Tensor, dim: builtins.int, index: builtin
 
 def selu(input: Tensor) -> Tensor:
     """``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` with SELU's constants."""
+
+def selu_(input: Tensor) -> Tensor:
+    """In-place version of :func:`selu`."""
 
 def sgn(input: Tensor) -> Tensor:
     """The sign of each element (as ``sign`` for real tensors)."""

@@ -137,10 +137,18 @@ def _inplace(name: str) -> bool:
     return name.endswith("_") and not name.startswith("_")
 
 
+def _inplace_position(fn: Callable) -> int:
+    """The position of ``fn``'s ``inplace`` argument (``torch.nn.functional.elu(x, inplace=True)``), or -1."""
+    code = getattr(fn, "__code__", None)        # (not inspect.signature: twenty thousand front ends)
+    names = code.co_varnames[:code.co_argcount] if code is not None else ()
+    return names.index("inplace") if "inplace" in names else -1
+
+
 def wrap(fn: Callable, name: str) -> Callable:
     """``fn``, computing tangents when one of its arguments is a dual tensor."""
     inplace = _inplace(name)
     shaped = name in _SHAPED_LIKE
+    position = -1 if inplace else _inplace_position(fn)
 
     @functools.wraps(fn)
     def front(*args, **kwargs):
@@ -150,7 +158,8 @@ def wrap(fn: Callable, name: str) -> Callable:
         if kwargs.get("out") is not None:
             raise NotImplementedError(f"Trying to use forward AD with {name}_out that does not support it because it "
                                       "is an out= function")
-        return dual_call(fn, inplace, args, kwargs, shaped)
+        now = inplace or position >= 0 and bool(args[position] if len(args) > position else kwargs.get("inplace"))
+        return dual_call(fn, now, args, kwargs, shaped)
     front.__wrapped_front__ = fn
     return front
 
@@ -518,7 +527,7 @@ def _pairs(out, s_out):
 
 def _targets():
     """(owner, name, value) of every op front end: Tensor members and the functions of ``tape``,
-    ``tape.linalg`` and ``tape.special``."""
+    ``tape.linalg``, ``tape.special`` and ``tape.nn.functional``."""
     # (the package's modules, by name: they import this one)
     tape = sys.modules["tape"]
     members = set()
@@ -529,7 +538,7 @@ def _targets():
         yield Tensor, name, vars(Tensor)[name]
     for name in sorted(tape._functions):
         yield tape, name, getattr(tape, name)
-    for module in (sys.modules["tape.linalg"], sys.modules["tape.special"]):
+    for module in (sys.modules["tape.linalg"], sys.modules["tape.special"], sys.modules["tape.nn.functional"]):
         for name in module.__all__:
             value = getattr(module, name)
             if callable(value) and not isinstance(value, type):

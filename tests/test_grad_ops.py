@@ -878,6 +878,27 @@ OPS: dict[str, Op] = {
     "selu": _u(lambda M, x: M.selu(x), KINK0),
     "celu": _u(lambda M, x: M.celu(x), KINK0),
     "celu_alpha": _u(lambda M, x: M.celu(x, alpha=2.5), KINK0),
+    "gelu": _u(lambda M, x: M.nn.functional.gelu(x), EXP),
+    # (beyond |x| ~ 4, 1 - tanh^2 of the inner term is a few float32 ulps of tanh: the second
+    # derivative's float32 value is then rounding, in PyTorch as in tape)
+    "gelu_tanh": _u(lambda M, x: M.nn.functional.gelu(x, approximate="tanh"), dom((-4.0, 4.0), edges=(0.0, 1.0, -4.0))),
+    "silu": _u(lambda M, x: M.nn.functional.silu(x), EXP),
+    "softplus": _u(lambda M, x: M.nn.functional.softplus(x), EXP.avoiding((20.0,))),
+    "softplus_beta": _u(lambda M, x: M.nn.functional.softplus(x, beta=2, threshold=3.0), REAL.avoiding((1.5,))),
+    "elu": _u(lambda M, x: M.nn.functional.elu(x, 0.5), KINK0),
+    # (the other in-place forms and the compositions are compared with PyTorch to the third order in
+    # tests/test_nn_functional.py; these rows cover each row kind)
+    "elu_inplace": _u(lambda M, x: M.nn.functional.elu_(x.clone(), 1.5), KINK0),
+    "leaky_relu": _u(lambda M, x: M.nn.functional.leaky_relu(x) * x, KINK0),
+    "hardtanh": _u(lambda M, x: M.nn.functional.hardtanh(x, -2.0, 3) * x, REAL.avoiding((-2.0, 3.0))),
+    "relu6": _u(lambda M, x: M.nn.functional.relu6(x) * x, REAL.avoiding((0.0, 6.0))),
+    "logsigmoid": _u(lambda M, x: M.nn.functional.logsigmoid(x), EXP),
+    "softshrink": _u(lambda M, x: M.nn.functional.softshrink(x, 1.5) * x, REAL.avoiding((-1.5, 1.5))),
+    "hardsigmoid": _u(lambda M, x: M.nn.functional.hardsigmoid(x), REAL.avoiding((-3.0, 3.0))),
+    "hardswish": _u(lambda M, x: M.nn.functional.hardswish(x), REAL.avoiding((-3.0, 3.0))),
+    "mish": _u(lambda M, x: M.nn.functional.mish(x), EXP),
+    "glu_dim0": Op(lambda M, x: M.nn.functional.glu(x, 0), shapes(1, 3).map(lambda s: (2 * s[0], *s[1:])).flatmap(
+        lambda s: st.tuples(array(s, REAL)))),
     "nan_to_num": _u(lambda M, x: M.nan_to_num(x)),
     "nan_to_num_method": _u(lambda M, x: x.nan_to_num(0.5, posinf=2.0, neginf=-3.0) * x),
     "atan2": _b(lambda M, x, y: M.atan2(x, y), NONZERO),

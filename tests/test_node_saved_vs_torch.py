@@ -52,7 +52,7 @@ KNOWN = {
     "special_xlog1py_rnumber", "threshold_inplace", "trapezoid", "trapezoid_x", "trapz_dx_dim0",
     "pow_s0", "pow_s1", "pow_s2", "pow_s3", "pow_s_neg1", "rmul_int", "rtruediv_int", "truediv_int", "rpow_int",
     "fanout_chain", "nanmean_neg1", "square", "square_method",
-    "sgn_method", "selu", "celu", "celu_alpha", "fmod_number", "remainder_op",
+    "sgn_method", "fmod_number", "remainder_op",
     "xlogy_number", "xlogy_rnumber", "clamp_min_number", "clamp_max_number_method",
     "getitem_bool_scalar_mask",
     "linalg_inv", "inverse_method", "inverse_fn_batch2", "linalg_det", "det_method", "linalg_slogdet",

@@ -211,9 +211,10 @@ def _double_backward(M, op, case, weights, vs):
     return gs, s, hv
 
 
-# Ops whose PyTorch nodes have a first derivative only (CdistBackward0, PdistBackward0): PyTorch's double
-# backward raises, tape's is checked against finite differences in test_grad_ops.py.
-FIRST_ORDER_IN_TORCH = {name for name in OP_NAMES if name.startswith(("cdist", "pdist")) and "_mm" not in name}
+# Ops whose PyTorch nodes have a first derivative only (CdistBackward0, PdistBackward0, HardsigmoidBackward0):
+# PyTorch's double backward raises, tape's is checked against finite differences in test_grad_ops.py.
+FIRST_ORDER_IN_TORCH = {name for name in OP_NAMES
+                        if name.startswith(("cdist", "pdist", "hardsigmoid")) and "_mm" not in name}
 
 
 @pytest.mark.parametrize("name", OP_NAMES)
@@ -230,7 +231,7 @@ def test_double_backward_matches_torch(name, data):
     weights = G.make_weights(rng, out_shapes, case.dtype)
     vs = G.make_weights(rng, [a.shape for a in case.arrays], case.dtype)
     if name in FIRST_ORDER_IN_TORCH:
-        with pytest.raises(NotImplementedError, match="is not implemented"):
+        with pytest.raises((NotImplementedError, RuntimeError), match="is not implemented"):
             _double_backward(torch, op, case, weights, vs)
         return
 

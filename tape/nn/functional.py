@@ -2,7 +2,8 @@
 
 Each calls the op of ``ops/`` that PyTorch's function calls (``relu`` is ``Tensor.relu``,
 ``relu(x, inplace=True)`` is ``Tensor.relu_``), so values, nodes and errors are the op's; the
-arguments and messages of the function itself are PyTorch's.  Sections: activations, losses.
+arguments and messages of the function itself are PyTorch's.  Sections: activations, layers
+(linear, dropout), distances, losses.
 """
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ from typing import Optional
 
 from .._dtype import dtype as DType
 from .._tensor import Tensor
+from ..ops.activations import (elu, elu_, gelu, glu, hardsigmoid, hardswish, hardtanh, hardtanh_, leaky_relu,
+                               leaky_relu_, logsigmoid, mish, relu6, silu, softplus, softshrink, softsign,
+                               tanhshrink)
+from ..ops.activations import celu_ as _celu_
+from ..ops.activations import selu_ as _selu_
+from ..ops.composite import dropout as _dropout
+from ..ops.composite import dropout_ as _dropout_
+from ..ops.composite import linear
 from ..ops.distance import pdist
+from ..ops.elementwise import celu as _celu
+from ..ops.elementwise import selu as _selu
 from ..ops.functions import cosine_similarity, pairwise_distance
 from ..ops.nodes import threshold as _threshold
 from ..ops.nodes import threshold_ as _threshold_
@@ -90,8 +101,53 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     return _tensor(input, "prelu").prelu(weight)
 
 
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """Applies ``scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))`` element-wise, with
+    ``alpha = 1.6732632423543772`` and ``scale = 1.0507009873554805``."""
+    _tensor(input, "selu_" if inplace else "selu")
+    return _selu_(input) if inplace else _selu(input)
+
+
+def selu_(input: Tensor) -> Tensor:
+    """In-place version of :func:`selu`."""
+    return _selu_(_tensor(input, "selu_"))
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """Applies ``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))`` element-wise."""
+    _tensor(input, "celu_" if inplace else "celu")
+    return _celu_(input, alpha) if inplace else _celu(input, alpha)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place version of :func:`celu`."""
+    return _celu_(_tensor(input, "celu_"), alpha)
+
+
+def softmin(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+            dtype: Optional[DType] = None) -> Tensor:
+    """Applies a softmin function, ``softmax(-x)``, over ``dim`` (computed in ``dtype`` if given)."""
+    if dim is None:
+        dim = _softmax_dim("softmin", input.dim(), _stacklevel)
+    return (-input).softmax(dim) if dtype is None else (-input).softmax(dim, dtype=dtype)
+
+
 _ACTIVATIONS = ["relu", "relu_", "threshold", "threshold_", "softmax", "log_softmax", "sigmoid", "tanh",
-                "hardshrink", "prelu"]
+                "hardshrink", "prelu", "gelu", "silu", "softplus", "elu", "elu_", "leaky_relu", "leaky_relu_",
+                "selu", "selu_", "celu", "celu_", "hardtanh", "hardtanh_", "relu6", "logsigmoid", "softsign",
+                "tanhshrink", "softshrink", "hardsigmoid", "hardswish", "mish", "softmin", "glu"]
+
+
+# --- layers -----------------------------------------------------------------------------
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zeroes each element of ``input`` with probability ``p`` (from the default generator) and
+    scales the others by ``1 / (1 - p)`` when ``training``."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    return _dropout_(input, p, training) if inplace else _dropout(input, p, training)
+
+
+_LAYERS = ["linear", "dropout"]
 
 # --- distances --------------------------------------------------------------------------
 _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
@@ -99,4 +155,4 @@ _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
 # --- losses -----------------------------------------------------------------------------
 _LOSSES: list = []
 
-__all__ = _ACTIVATIONS + _DISTANCES + _LOSSES
+__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES
