@@ -3,8 +3,8 @@
 A dual tensor is an ordinary handle whose tangent is kept here (``TANGENTS``, by the handle's id),
 so nothing in ``Tensor`` or in any op's front end knows about forward mode, and recording costs
 exactly what it did when no dual level is active.  Entering a level swaps every op's front end
-(Tensor methods, operators and properties, and the ``tape``, ``tape.linalg`` and ``tape.special``
-functions made from the registry) for a wrapper, and exiting puts the originals back.
+(Tensor methods, operators and properties, and the ``tape``, ``tape.linalg``, ``tape.special`` and
+``tape.nn.functional`` functions) for a wrapper, and exiting puts the originals back.
 
 A wrapper called with a dual tensor among its arguments runs the op as it is (the primal, with
 its own history and errors), then runs it again on stand-ins: each dual argument a leaf copy that

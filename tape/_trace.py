@@ -281,7 +281,7 @@ _READS = {"__bool__": TRUTH, "__float__": EXACT, "__int__": EXACT, "__index__": 
           "tolist": EXACT, "numpy": EXACT, "__array__": EXACT, "__repr__": EXACT, "__str__": EXACT,
           "__format__": EXACT}
 _DETACHING = ("detach",)
-_SUBMODULES = ("linalg", "special")     # (their functions are hooked as the package's are)
+_SUBMODULES = ("linalg", "special", "nn.functional")     # (their functions are hooked as the package's are)
 _lock = threading.Lock()
 _installed = [0, None, None]    # recordings in progress and threads with saved-tensor hooks on; the
                                 # replaced members, to put back; ``_plan()``

@@ -324,6 +324,11 @@ def _distinct(arrays: tuple) -> tuple:
     return tuple(out)
 
 
+def _same_shape(da: Dom, db: Dom, min_dims: int = 0):
+    """Two inputs of one drawn shape, values in ``da`` and ``db``."""
+    return shapes(min_dims).flatmap(lambda s: st.tuples(array(s, da), array(s, db)))
+
+
 def _paired(second, min_dims: int = 1, d: Dom = REAL):
     """An input of a drawn shape ``s`` and a second one of shape ``second(s)`` (values in ``d``)."""
     return shapes(min_dims).flatmap(lambda s: st.tuples(array(s, d), array(second(s), d)))
@@ -1154,6 +1159,36 @@ OPS: dict[str, Op] = {
                            _paired(lambda s: s, min_dims=2)),
     "diagonal_scatter_offset_method": Op(lambda M, x, z: x.diagonal_scatter(z.diagonal(-1, 0, -1), -1, 0, -1) * x,
                                          _paired(lambda s: s, min_dims=2)),
+    # ---- losses (ops/losses.py): targets scaled to 1e-3 keep input - target away from the kinks
+    "mse_loss": Op(lambda M, x, t: M.nn.functional.mse_loss(x, t), _same_shape(REAL, REAL), True),
+    "mse_loss_none": Op(lambda M, x, t: M.nn.functional.mse_loss(x, t, reduction="none"), _same_shape(REAL, REAL), True),
+    "l1_loss": Op(lambda M, x, t: M.nn.functional.l1_loss(x, t * 1e-3), _same_shape(KINK0, REAL), True),
+    "smooth_l1_loss_sum": Op(lambda M, x, t: M.nn.functional.smooth_l1_loss(x, t * 1e-3, reduction="sum", beta=0.5),
+                             _same_shape(REAL.avoiding((0.5, -0.5)), REAL), True),
+    "huber_loss_none": Op(lambda M, x, t: M.nn.functional.huber_loss(x, t * 1e-3, reduction="none", delta=2.0),
+                          _same_shape(REAL.avoiding((2.0, -2.0)), REAL), True),
+    "soft_margin_loss": _u(lambda M, x: M.nn.functional.soft_margin_loss(x, M.full(x.shape, -0.7, dtype=x.dtype))),
+    "soft_margin_loss_none": _u(lambda M, x: M.nn.functional.soft_margin_loss(x, M.ones_like(x), reduction="none")),
+    "nll_loss": _ud(lambda M, x: M.nn.functional.nll_loss(x, M.arange(x.shape[0]) % x.shape[1]), 2, 2),
+    "nll_loss_1d_weight_none": _ud(lambda M, x: M.nn.functional.nll_loss(
+        x, M.tensor(x.shape[0] - 1), M.linspace(0.5, 2.0, x.shape[0], dtype=x.dtype), reduction="none"), 1, 1),
+    "nll_loss_2d_ignored_sum": _ud(lambda M, x: M.nn.functional.nll_loss(
+        x, (M.arange(x.shape[0] * x.shape[2] * x.shape[3]) % x.shape[1]).reshape(x.shape[0], *x.shape[2:]),
+        ignore_index=0, reduction="sum"), 4, 4),
+    "cross_entropy": _ud(lambda M, x: M.nn.functional.cross_entropy(x, M.arange(x.shape[0]) % x.shape[1]), 2, 2),
+    "cross_entropy_3d_smoothing": _ud(lambda M, x: M.nn.functional.cross_entropy(
+        x, (M.arange(x.shape[0] * x.shape[2]) % x.shape[1]).reshape(x.shape[0], x.shape[2]), label_smoothing=0.2), 3, 3),
+    "cross_entropy_probabilities": Op(lambda M, x, p: M.nn.functional.cross_entropy(x, p.softmax(-1), label_smoothing=0.1),
+                                      _same_shape(REAL, REAL, min_dims=1), True),
+    "binary_cross_entropy": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy(x.sigmoid(), t.sigmoid()),
+                               _same_shape(REAL, REAL), True),
+    "binary_cross_entropy_weight_none": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy(
+        x.sigmoid(), t.sigmoid(), M.full(x.shape, 0.7, dtype=x.dtype), reduction="none"), _same_shape(REAL, REAL), True),
+    "binary_cross_entropy_with_logits_sum": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy_with_logits(
+        x, t.sigmoid(), reduction="sum"), _same_shape(REAL, REAL), True),
+    "binary_cross_entropy_with_logits_weights": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy_with_logits(
+        x, t.sigmoid(), M.full(x.shape, 0.7, dtype=x.dtype), pos_weight=M.full(x.shape[-1:], 2.5, dtype=x.dtype)),
+        _same_shape(REAL, REAL, min_dims=1), True),
     # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
     "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
     "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),

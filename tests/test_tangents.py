@@ -173,6 +173,24 @@ class _NoTangent(tape.autograd.Function):
 
 # Ops no table entry records: a function, its inputs, which require grad, their dtypes.
 _F64 = ("float64", "float64")
+
+
+def _bce_grad(M, x, t):
+    """The recorded gradient of a binary cross entropy (its ``BinaryCrossEntropyBackwardBackward0``
+    row), also where ``x`` and ``t`` need none (finite differences)."""
+    with M.enable_grad():
+        y = x if x.requires_grad else x.detach().requires_grad_()
+        loss = M.nn.functional.binary_cross_entropy(y, t, reduction="sum")
+        return M.autograd.grad(loss, y, create_graph=True)[0]
+
+
+def _nll_grad(M, x):
+    """The recorded gradient of a NLL loss (its ``NllLossBackwardBackward0`` row), also where ``x``
+    needs none (finite differences)."""
+    with M.enable_grad():
+        y = x if x.requires_grad else x.detach().requires_grad_()
+        loss = M.nn.functional.nll_loss((y * y).view(1, 2), M.tensor([1]), reduction="sum")
+        return M.autograd.grad(loss, y, create_graph=True)[0]
 EXTRA = {
     "fill_": (lambda M, x: (x * 1).fill_(2.0) + x, ([1.0, -2.0],), (True,), _F64),
     "copy_": (lambda M, x, y: (x * 1).copy_(y) * x, ([1.0, -2.0], [0.5, 3.0]), (True, True), _F64),
@@ -182,6 +200,8 @@ EXTRA = {
     "_masked": (lambda M, x, y: x._masked(y), ([1.0, -2.0], [0.5, 0.0]), (True, False), _F64),     # (a mask: constant)
     "_embed": (lambda M, x: x._embed(0, 1, (3, 2)) * 2, ([1.0, -2.0],), (True,), _F64),
     "_scatter": (lambda M, x: x._scatter(np.array([3, 0]), (2, 2)), ([1.0, -2.0],), (True,), _F64),
+    "nll_loss_backward": (_nll_grad, ([1.0, -2.0],), (True,), _F64),
+    "binary_cross_entropy_backward": (_bce_grad, ([0.25, 0.5], [0.5, 0.125]), (True, True), _F64),
 }
 
 

@@ -3,7 +3,7 @@
 Each calls the op of ``ops/`` that PyTorch's function calls (``relu`` is ``Tensor.relu``,
 ``relu(x, inplace=True)`` is ``Tensor.relu_``), so values, nodes and errors are the op's; the
 arguments and messages of the function itself are PyTorch's.  Sections: activations, layers
-(linear, dropout), distances, losses.
+(linear, dropout), distances, losses (the losses are written in ``ops/losses.py``).
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from ..ops.distance import pdist
 from ..ops.elementwise import celu as _celu
 from ..ops.elementwise import selu as _selu
 from ..ops.functions import cosine_similarity, pairwise_distance
+from ..ops.losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
+                          mse_loss, nll_loss, smooth_l1_loss, soft_margin_loss)
 from ..ops.nodes import threshold as _threshold
 from ..ops.nodes import threshold_ as _threshold_
 
@@ -153,6 +155,7 @@ _LAYERS = ["linear", "dropout"]
 _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 # --- losses -----------------------------------------------------------------------------
-_LOSSES: list = []
+_LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss", "nll_loss", "cross_entropy",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
 __all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES

@@ -1,0 +1,606 @@
+"""Loss functions of ``torch.nn.functional``.
+
+The losses PyTorch computes in one op of its own (``MseLossBackward0``, ``SmoothL1LossBackward0``,
+``HuberLossBackward0``, ``SoftMarginLossBackward0``, ``NllLossBackward0``, ``NllLoss2DBackward0``,
+``BinaryCrossEntropyBackward0``, ``BinaryCrossEntropyWithLogitsBackward0``) are one Python-rule row each (``ops/_rule.py``), the reduction kept in the row, their derivative written in
+tape ops as PyTorch's formula, so every order comes from it.  The losses PyTorch writes as a
+composition (``l1_loss``, ``cross_entropy``, the weighted forms) are the same composition here, so
+their nodes are PyTorch's too.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Optional
+
+import numpy as np
+
+from .._emit import D, Size, Tensor, emit, node_in, plain, recorded, state, write_tape
+from ._rule import rule_adjoint
+from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, X2, Op, public, register, tangents
+from .functions import S_ADD, _div_scalar, _mul_scalar, _scalar_op
+from .layout import broadcast_tensors
+
+BCE_GRAD, BCE, NLL_GRAD = PYTHON.start + 93, PYTHON.start + 94, PYTHON.start + 96
+POINTWISE, NLL = PYTHON.start + 97, PYTHON.start + 98
+MSE, SMOOTH_L1, HUBER, SOFT_MARGIN = 0, 1, 2, 3         # (``ib`` of a POINTWISE row)
+NONE, MEAN, SUM = 0, 1, 2                               # (``ia``: PyTorch's reduction enum)
+_POINTWISE_NODES = ("MseLossBackward0", "SmoothL1LossBackward0", "HuberLossBackward0", "SoftMarginLossBackward0")
+_POINTWISE_KERNELS = ("mse_cpu", "smooth_l1_cpu", "huber_cpu", "soft_margin_cpu")
+
+
+# --- reductions ---------------------------------------------------------------------------
+def _legacy_reduction(size_average: Optional[bool], reduce: Optional[bool]) -> str:
+    """PyTorch's mapping of the deprecated ``size_average``/``reduce`` to a reduction, with its warning."""
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    out = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{out}' instead.",
+                  stacklevel=4)
+    return out
+
+
+def _reduction_enum(reduction: str) -> int:
+    if reduction == "none":
+        return NONE
+    if reduction == "mean":
+        return MEAN
+    if reduction == "elementwise_mean":
+        warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
+                      stacklevel=3)
+        return MEAN
+    if reduction == "sum":
+        return SUM
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _reduction(size_average: Optional[bool], reduce: Optional[bool], reduction: str) -> str:
+    return _legacy_reduction(size_average, reduce) if size_average is not None or reduce is not None else reduction
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    """The reduction a weighted loss applies itself (PyTorch's message for any other name)."""
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.mean()
+    raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'.")
+
+
+def _warn_sizes(input: Tensor, target: Tensor) -> None:
+    if target.size() != input.size():
+        warnings.warn(f"Using a target size ({target.size()}) that is different to the input size ({input.size()}). "
+                      "This will likely lead to incorrect results due to broadcasting. "
+                      "Please ensure they have the same size.", stacklevel=3)
+
+
+def _check_weight(weight: Tensor, input: Tensor) -> None:
+    if weight.size() != input.size():
+        raise ValueError("Weights and input must have the same size.")
+
+
+# --- the pointwise rows -------------------------------------------------------------------
+def _pointwise_value(kind: int, x: np.ndarray, t: np.ndarray, p: float) -> np.ndarray:
+    if kind == SOFT_MARGIN:
+        return np.log1p(np.exp(-x * t))
+    d = x - t
+    if kind == MSE:
+        return d * d
+    a = np.abs(d)
+    if kind == SMOOTH_L1:
+        return np.where(a < p, 0.5 * d * d / p, a - 0.5 * p)
+    return np.where(a < p, 0.5 * d * d, p * (a - 0.5 * p))
+
+
+def _pointwise_vjp(g, xs, y, r):
+    x, t = xs
+    if r.ia == MEAN:
+        g = g / x.numel()
+    if r.ib == SOFT_MARGIN:
+        z = (-t * x).exp()
+        return -t * z / (z + 1.0) * g, None
+    d = x - t
+    dd = d * 2.0 if r.ib == MSE else (d / r.fa).clamp(-1.0, 1.0) if r.ib == SMOOTH_L1 else d.clamp(-r.fa, r.fa)
+    dx = dd * g
+    return dx, -dx
+
+
+def _pointwise_saved(r) -> tuple:
+    param = (("beta", lambda r: r.fa),) if r.ib == SMOOTH_L1 else (("delta", lambda r: r.fa),) if r.ib == HUBER else ()
+    return param + (("reduction", lambda r: r.ia), ("self", X0), ("target", X1))
+
+
+register(Op(POINTWISE, "mse_loss", "MseLossBackward0", X0 | X1, _pointwise_vjp, py_adjoint=rule_adjoint, arity=2,
+            grad_fn_of=lambda r: _POINTWISE_NODES[r.ib], nondiff_of=lambda r: (1,) if r.ib == SOFT_MARGIN else (),
+            node_saved=_pointwise_saved))
+tangents({POINTWISE: TRANSPOSED})       # (the rule is linear in its adjoint)
+
+
+@public("_pointwise_loss")
+def _pointwise(self, target: Tensor, reduction: int, kind: int, p: float = 0.0) -> Tensor:
+    """The row of the pointwise loss ``kind`` over ``self`` and ``target`` of one shape, computed in
+    their promoted dtype (the Huber loss: in ``self``'s, as PyTorch's)."""
+    dt = self._dtype if kind == HUBER and self._dtype.is_floating_point else D.result_type(self, target)
+    if not dt.is_floating_point:
+        raise NotImplementedError(f"\"{_POINTWISE_KERNELS[kind]}\" not implemented for '{D.legacy_name(dt)}'")
+    if kind == SOFT_MARGIN and target._rg and state.grad:
+        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument 'target'. "
+                           "This input cannot have requires_grad True.")
+    with np.errstate(all="ignore"):
+        y = _pointwise_value(kind, self._value().astype(dt.np, copy=False), target._value().astype(dt.np, copy=False),
+                             p)
+        if reduction == MEAN:
+            y = np.asarray(y.mean() if y.size else np.nan, dt.np)
+        elif reduction == SUM:
+            y = np.asarray(y.sum(), dt.np)
+    y = np.require(y, dt.np, "C")
+    if state.grad and (self._rg or target._rg):
+        return _row(POINTWISE, y, dt, self, target, reduction, kind, p)
+    return plain(y, dt)
+
+
+def _row(code: int, y: np.ndarray, dt: D.dtype, x: Tensor, t: Tensor, ia: int, ib: int, fa: float) -> Tensor:
+    """A row over ``x`` and ``t``, each cast to ``dt`` inside it (as PyTorch casts inside the op)."""
+    if x._dtype is dt and t._dtype is dt:
+        return emit(code, y, dt, x, t, ia=ia, ib=ib, fa=fa)
+    tape = write_tape()
+    node = tape.append(code, dt.arena, y, node_in(tape, x, dt, x._shape), node_in(tape, t, dt, t._shape), ia, ib, fa)
+    return recorded(tape, node, y, dt)
+
+
+# --- the functions ------------------------------------------------------------------------
+def l1_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+            reduction: str = "mean", weight: Optional[Tensor] = None) -> Tensor:
+    """The mean absolute error ``|input - target|``, reduced by ``reduction`` (weighted by ``weight``
+    if given)."""
+    _warn_sizes(input, target)
+    reduction = _reduction(size_average, reduce, reduction)
+    x, t = broadcast_tensors(input, target)
+    if weight is not None:
+        _check_weight(weight, input)
+        loss = (x - t).abs() * weight
+        if reduction == "mean":
+            return loss.sum() / weight.sum()
+        return _reduce(loss, reduction)
+    return _l1(x, t, _reduction_enum(reduction))
+
+
+def _l1(x: Tensor, t: Tensor, reduction: int) -> Tensor:
+    loss = (x - t).abs()
+    return loss.mean() if reduction == MEAN else loss.sum() if reduction == SUM else loss
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+             reduction: str = "mean", weight: Optional[Tensor] = None) -> Tensor:
+    """The mean squared error ``(input - target)^2``, reduced by ``reduction`` (weighted by ``weight``
+    if given)."""
+    _warn_sizes(input, target)
+    reduction = _reduction(size_average, reduce, reduction)
+    x, t = broadcast_tensors(input, target)
+    if weight is not None:
+        _check_weight(weight, input)
+        loss = (x - t).pow(2) * weight
+        if reduction == "mean":
+            return loss.sum() / weight.sum()
+        return _reduce(loss, reduction)
+    return x._pointwise_loss(t, _reduction_enum(reduction), MSE)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """The squared error halved and divided by ``beta`` where ``|input - target| < beta``, the absolute
+    error less ``beta / 2`` elsewhere (the L1 loss for ``beta`` 0), reduced by ``reduction``."""
+    _warn_sizes(input, target)
+    reduction = _reduction(size_average, reduce, reduction)
+    x, t = broadcast_tensors(input, target)
+    if beta == 0.0:
+        return _l1(x, t, _reduction_enum(reduction))
+    enum = _reduction_enum(reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    return x._pointwise_loss(t, enum, SMOOTH_L1, float(beta))
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Optional[Tensor] = None) -> Tensor:
+    """The squared error halved where ``|input - target| < delta``, ``delta`` times the absolute error
+    less ``delta / 2`` elsewhere, reduced by ``reduction`` (weighted by ``weight`` if given)."""
+    _warn_sizes(input, target)
+    x, t = broadcast_tensors(input, target)
+    if weight is None:
+        return _huber(x, t, _reduction_enum(reduction), delta)
+    _check_weight(weight, input)
+    return _reduce(_huber(x, t, NONE, delta) * weight, reduction)
+
+
+def _huber(x: Tensor, t: Tensor, reduction: int, delta: float) -> Tensor:
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    return x._pointwise_loss(t, reduction, HUBER, float(delta))
+
+
+def soft_margin_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None,
+                     reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
+    """The two-class logistic loss ``log(1 + exp(-target * input))``, reduced by ``reduction``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return input._pointwise_loss(target, _reduction_enum(reduction), SOFT_MARGIN)
+
+
+
+# --- the negative log likelihood ------------------------------------------------------------
+# A NLL row's second input is the target as weights of ``input``'s shape: ``-weight[c]`` where
+# ``c`` is the target class of the row along the class dim (dim 1; 0 for a 1-D input), 0 at the
+# other classes and where the target is ``ignore_index``; so the loss is ``weights * input``
+# summed over the class dim, and its derivative ``weights`` times the adjoint, linear in both.
+# ``ia``: the reduction, ``ib``: 1 for PyTorch's 2-D form (``NllLoss2DBackward0``), ``fa``: the
+# total weight a mean divides by, ``fb``: ``ignore_index``.
+def _nll_vjp(g, xs, y, r):
+    x, w = xs
+    if r.ia == MEAN and r.fa != 0:     # (no weight at all: every entry of ``w`` is 0, as PyTorch's gradient)
+        g = g / r.fa
+    elif r.ia == NONE and x.dim() > 1:
+        g = g.unsqueeze(1)
+    d = w * g
+    if state.grad and x._rg:
+        # PyTorch's gradient is a function of the input too (of zero derivative): recorded, it needs a
+        # gradient whenever the input does, under ``NllLossBackwardBackward0``
+        return emit(NLL_GRAD, np.require(d._value(), d._dtype.np, "C"), d._dtype, d, x, ib=r.ib), None
+    return d, None
+
+
+register(Op(NLL, "nll_loss", "NllLossBackward0", X0, _nll_vjp, py_adjoint=rule_adjoint, arity=2, nondiff=(1,),
+            grad_fn_of=lambda r: ("NllLossBackward0", "NllLoss2DBackward0")[r.ib],
+            node_saved=(("ignore_index", lambda r: int(r.fb) % (1 << 64)), ("reduction", lambda r: r.ia),
+                        ("self", X0))))
+register(Op(NLL_GRAD, "nll_loss_backward", "NllLossBackwardBackward0", 0,
+            lambda g, xs, y, r: (g, plain(np.zeros(xs[1]._shape, g._dtype.np), g._dtype)),
+            py_adjoint=rule_adjoint, arity=2,
+            grad_fn_of=lambda r: ("NllLossBackwardBackward0", "NllLoss2DBackwardBackward0")[r.ib]))
+tangents({NLL: TRANSPOSED, NLL_GRAD: TRANSPOSED})     # (linear in their adjoints)
+
+
+def _nll_checks(x: Tensor, target: Tensor, weight: Optional[Tensor], spatial: bool) -> None:
+    """PyTorch's checks of ``nll_loss`` (``spatial``: of its 2-D form, over a 4-D input) on the
+    arguments' shapes and dtypes, in its order."""
+    c = x._shape[-1] if x.dim() == 1 else x._shape[1]
+    if spatial:
+        if target.dim() != 3:
+            raise RuntimeError("only batches of spatial targets supported (3D tensors) but got targets of dimension: "
+                               f"{target.dim()}")
+        if weight is not None and weight.numel() != c:
+            raise RuntimeError("weight tensor should be defined either for all or no classes")
+        if x._shape[0] != target._shape[0] or x._shape[2:] != target._shape[1:]:
+            raise RuntimeError(f"size mismatch (got input: {list(x._shape)} , target: {list(target._shape)}")
+        kernel = "nll_loss2d_forward_out_frame"
+    else:
+        if target.dim() > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if not (x.dim() == 1 and target.dim() == 0) and x._shape[0] != target._shape[0]:
+            raise RuntimeError(f"size mismatch (got input: {list(x._shape)}, target: {list(target._shape)})")
+        if weight is not None and (weight.dim() != 1 or weight.numel() != c):
+            raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
+                               f"weight tensor of shape: {list(weight._shape)}")
+        kernel = "nll_loss_out_frame"
+    if not x._dtype.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(x._dtype)}'")
+    if target._dtype not in (D.int64, D.uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {D.legacy_name(target._dtype)}")
+    if weight is not None and weight._dtype is not x._dtype:
+        raise RuntimeError(f"expected scalar type {D.legacy_name(x._dtype)} but found {D.legacy_name(weight._dtype)}")
+    if weight is not None and weight._rg and state.grad:
+        raise RuntimeError("The function 'nll_loss_forward' is not differentiable with respect to argument 'weight'. "
+                           "This input cannot have requires_grad True.")
+
+
+@public("_nll_loss")
+def _nll(self, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_index: int) -> Tensor:
+    """The row of ``nll_loss`` over a 1-D, 2-D or 4-D ``self`` (PyTorch's ``nll_loss`` and
+    ``nll_loss2d``), its arguments checked."""
+    spatial = self.dim() == 4
+    _nll_checks(self, target, weight, spatial)
+    x = self._value()
+    dt = self._dtype
+    t = target._value().astype(np.int64)
+    keep = t != ignore_index
+    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    bad = keep & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
+    safe = np.where(keep, t, 0)
+    per = (weight._value()[safe] if weight is not None else np.ones(t.shape, dt.np)) * keep
+    per = per.astype(dt.np, copy=False)
+    if x.ndim == 1:
+        weights = np.zeros(x.shape, dt.np)      # (a 0-d target: one class)
+        weights[safe] = -per
+        out = np.where(keep, -per * x[safe], dt.np.type(0))
+    else:
+        onehot = np.expand_dims(safe, 1) == np.arange(n_classes).reshape((1, -1) + (1,) * (x.ndim - 2))
+        weights = np.where(onehot, -np.expand_dims(per, 1), dt.np.type(0)).astype(dt.np, copy=False)
+        picked = np.take_along_axis(x, np.expand_dims(safe, 1), 1).squeeze(1)
+        out = np.where(keep, -per * picked, dt.np.type(0))
+    total = float(per.sum()) if reduction == MEAN else 0.0
+    with np.errstate(all="ignore"):
+        if reduction == MEAN:
+            out = np.asarray(out.sum() / dt.np.type(total) if total else np.nan * out.sum(), dt.np)
+        elif reduction == SUM:
+            out = np.asarray(out.sum(), dt.np)
+    y = np.require(out, dt.np, "C")
+    if self._rg and state.grad:
+        return emit(NLL, y, dt, self, plain(np.array(weights), dt), ia=reduction, ib=int(spatial),
+                    fa=total, fb=float(ignore_index))
+    return plain(y, dt)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, size_average: Optional[bool] = None,
+             ignore_index: int = -100, reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
+    """The negative log likelihood loss: ``-weight[target] * input[target]`` along the class dim
+    (dim 1, or 0 for a 1-D ``input``), targets equal to ``ignore_index`` left out, reduced by
+    ``reduction`` (the mean divides by the sum of the weights taken)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _nll_nd(input, target, weight, _reduction_enum(reduction), ignore_index)
+
+
+def _nll_nd(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_index: int) -> Tensor:
+    """PyTorch's ``nll_loss_nd``: inputs of 3 or more than 4 dims viewed as 4-D ones."""
+    if x.dim() < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {x.dim()})")
+    if x.dim() == 1 and target.dim() == 1:
+        if target._shape[0] != 1:
+            raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target._shape[0]}")
+        target = target.view(())
+    if x.dim() != 1 and x._shape[0] != (target._shape[0] if target._shape else 1):
+        raise ValueError(f"Expected input batch_size ({x._shape[0]}) to match target batch_size "
+                         f"({target._shape[0] if target._shape else 1}).")
+    if x.dim() in (1, 2, 4):
+        return x._nll_loss(target, weight, reduction, ignore_index)
+    n, c = x._shape[:2]
+    out_size = (n,) + tuple(x._shape[2:])
+    if tuple(target._shape[1:]) != tuple(x._shape[2:]):
+        raise RuntimeError(f"Expected target size {list(out_size)}, got {list(target._shape)}")
+    x = x.contiguous().view(n, c, 1, -1)
+    target = target.contiguous().view(n, 1, -1)
+    out = x._nll_loss(target, weight, reduction, ignore_index)
+    return out.view(out_size) if reduction == NONE else out
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                  size_average: Optional[bool] = None, ignore_index: int = -100, reduce: Optional[bool] = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """The cross entropy between the log-softmax of ``input`` over the class dim (dim 1, or 0 for a
+    1-D ``input``) and ``target``: class indices (as :func:`nll_loss`) or, of ``input``'s shape,
+    class probabilities; ``label_smoothing`` mixes the target with the uniform distribution."""
+    reduction = _reduction(size_average, reduce, reduction)
+    enum = _reduction_enum(reduction)
+    class_dim = 1 if input.dim() > 1 else 0
+    if tuple(input._shape) == tuple(target._shape):
+        if not target._dtype.is_floating_point:
+            raise RuntimeError("Expected floating point type for target with class probabilities, got "
+                               f"{D.legacy_name(target._dtype)}")
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        return _cross_entropy_probabilities(input, target, weight, enum, label_smoothing, class_dim)
+    if label_smoothing > 0.0:
+        if label_smoothing > 1.0:
+            raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        return _cross_entropy_smoothed(input, target, weight, enum, ignore_index, label_smoothing, class_dim)
+    return _nll_nd(input.log_softmax(class_dim), target, weight, enum, ignore_index)
+
+
+def _class_view(weight: Tensor, ndim: int, class_dim: int) -> Tensor:
+    """``weight`` viewed to broadcast along the class dim of an input of ``ndim`` dims."""
+    return weight.view(tuple(weight._shape[0] if k == class_dim else 1 for k in range(ndim)))
+
+
+def _cross_entropy_probabilities(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
+                                 smoothing: float, class_dim: int) -> Tensor:
+    n_classes = x._shape[class_dim]
+    if weight is not None and (weight.dim() != 1 or weight.numel() != n_classes):
+        raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {n_classes} classes or no "
+                           f"classes but got weight tensor of shape: {list(weight._shape)}")
+    logp = x.log_softmax(class_dim)
+    if smoothing > 0.0:
+        if smoothing > 1.0:
+            raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {smoothing}")
+        target = _scalar_op(_mul_scalar(target, 1 - smoothing), smoothing / n_classes, S_ADD)
+    terms = logp * target
+    if weight is not None:
+        terms = terms * (_class_view(weight, x.dim(), 1) if x.dim() > 1 else weight)
+    if reduction == MEAN:
+        if not x.numel():
+            return -terms.sum().fill_(float("nan"))
+        return _div_scalar(-terms.sum(), x.numel() // n_classes)
+    if reduction == SUM:
+        return -terms.sum()
+    return -terms.sum(class_dim)
+
+
+def _cross_entropy_smoothed(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_index: int,
+                            smoothing: float, class_dim: int) -> Tensor:
+    logp = x.log_softmax(class_dim)
+    nll = _nll_nd(logp, target, weight, reduction, ignore_index)
+    ignored = target == ignore_index
+    if weight is not None:
+        smooth = -(logp * _class_view(weight, logp.dim(), class_dim)).sum(class_dim)
+    else:
+        smooth = -logp.sum(class_dim)
+    smooth.masked_fill_(ignored, 0.0)
+    if reduction == MEAN:
+        if weight is not None:
+            smooth = smooth.sum() / weight.gather(0, target.masked_select(~ignored).flatten()).sum()
+        else:
+            smooth = smooth.sum() / (~ignored).sum()
+    elif reduction == SUM:
+        smooth = smooth.sum()
+    return _mul_scalar(nll, 1 - smoothing) + _mul_scalar(smooth, smoothing / x._shape[class_dim])
+
+
+# --- binary cross entropy -------------------------------------------------------------------
+# A BCE row lists ``input``, ``target`` and the weights (ones when none is given) broadcast to
+# the input's shape, and for the logits form with ``pos_weight`` (``ib`` bit 1) that too: the
+# weights are constants (PyTorch's node shows no edge to them).  ``ib`` bit 0: the logits form;
+# ``ia``: the reduction.
+B_LOGITS, B_POS = 1, 2
+
+
+def _log_sigmoid(x: Tensor) -> Tensor:
+    return -plain(np.zeros((), x._dtype.np), x._dtype).logaddexp(-x)
+
+
+def _bce_vjp(g, xs, y, r):
+    x, t, w = xs[:3]
+    if r.ia == MEAN:
+        g = g / x.numel()
+    g = g * w
+    if not r.ib & B_LOGITS:
+        return _bce_grad(g, x, t), -x.logit() * g, None
+    if r.ib & B_POS:
+        pw = xs[3]
+        pt = pw * t
+        return ((pt + 1.0 - t) * x.sigmoid() - pt) * g, (_log_sigmoid(-x) - _log_sigmoid(x) * pw) * g, None, None
+    return (x.sigmoid() - t) * g, -x * g, None
+
+
+def _bce_grad(g: Tensor, x: Tensor, t: Tensor) -> Tensor:
+    """PyTorch's gradient of the binary cross entropy (``g`` the adjoint, weighted): ``g (x - t) /
+    max(x (1 - x), 1e-12)``, a row of its own (``BinaryCrossEntropyBackwardBackward0``) whose
+    derivatives are PyTorch's formulas, as its second derivatives."""
+    dt = g._dtype
+    xv, tv = x._value(), t._value()
+    y = np.require((xv - tv) / np.maximum((1 - xv) * xv, dt.np.type(1e-12)) * g._value(), dt.np, "C")
+    if not (state.grad and (g._rg or x._rg or t._rg)):
+        return plain(y, dt)
+    tape = write_tape()
+    nodes = [node_in(tape, a, dt, a._shape) for a in (g, x, t)]
+    return recorded(tape, tape.append_listed(BCE_GRAD, dt.arena, y, nodes), y, dt)
+
+
+def _bce_grad_vjp(gg, xs, y, r):
+    g, x, t = xs
+    eps = 1e-12
+    inverse = 1.0 / ((1.0 - x) * x).clamp(min=eps)
+    d2 = (x * x - 2.0 * x * t + t) / ((x + eps).pow(2) * ((1.0 - x) + eps).pow(2))
+    return gg * (x - t) * inverse, gg * g * d2, -gg * g * inverse
+
+
+register(Op(BCE_GRAD, "binary_cross_entropy_backward", "BinaryCrossEntropyBackwardBackward0", X0 | X1 | X2,
+            _bce_grad_vjp, arity=LISTED))
+register(Op(BCE, "binary_cross_entropy", "BinaryCrossEntropyBackward0", X0 | X1 | X2, _bce_vjp, arity=LISTED,
+            grad_fn_of=lambda r: ("BinaryCrossEntropyBackward0", "BinaryCrossEntropyWithLogitsBackward0")[r.ib & 1],
+            nondiff_of=lambda r: (2, 3) if r.ib & B_POS else (2,),
+            node_saved=lambda r: (("reduction", lambda r: r.ia), ("self", X0), ("target", X1), ("weight", X2))))
+tangents({BCE: TRANSPOSED, BCE_GRAD: TRANSPOSED})     # (linear in their adjoints)
+
+
+def _bce_row(x: Tensor, t: Tensor, weight: Optional[Tensor], pos_weight: Optional[Tensor], reduction: int,
+             logits: bool) -> Tensor:
+    # (PyTorch's logits form computes in place on ``1 - target``: the result has the target's dtype)
+    dt = t._dtype
+    v, tv = x._value().astype(dt.np, copy=False), t._value()
+    w = np.broadcast_to(weight._value().astype(dt.np, copy=False) if weight is not None else dt.np.type(1), v.shape)
+    with np.errstate(all="ignore"):
+        if logits:
+            log_sig = np.minimum(v, 0) - np.log1p(np.exp(-np.abs(v)))
+            if pos_weight is not None:
+                pw = np.broadcast_to(pos_weight._value().astype(dt.np, copy=False), v.shape)
+                log_sig = log_sig * ((pw - 1) * tv + 1)
+            loss = (1 - tv) * v - log_sig
+        else:
+            loss = (tv - 1) * np.maximum(np.log1p(-v), -100) - tv * np.maximum(np.log(v), -100)
+        loss = loss * w
+        if reduction == MEAN:
+            loss = loss.mean() if loss.size else np.nan
+        elif reduction == SUM:
+            loss = loss.sum()
+    y = np.require(loss, dt.np, "C")
+    if not (state.grad and (x._rg or t._rg)):
+        return plain(y, dt)
+    consts = [plain(np.array(w), dt)]
+    if logits and pos_weight is not None:
+        consts.append(plain(np.array(pw), dt))
+    tape = write_tape()
+    nodes = [node_in(tape, a, dt, a._shape) for a in (x, t, *consts)]
+    ib = (B_LOGITS if logits else 0) | (B_POS if logits and pos_weight is not None else 0)
+    return recorded(tape, tape.append_listed(BCE, dt.arena, y, nodes, ia=reduction, ib=ib), y, dt)
+
+
+def _no_grad_weight(name: str, arg: str, w: Optional[Tensor]) -> None:
+    if w is not None and w._rg and state.grad:
+        raise RuntimeError(f"The function '{name}' is not differentiable with respect to argument '{arg}'. "
+                           "This input cannot have requires_grad True.")
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                         size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                         reduction: str = "mean") -> Tensor:
+    """The binary cross entropy ``-(target log(input) + (1 - target) log(1 - input))`` of
+    probabilities ``input`` (each log at least -100), times ``weight``, reduced by ``reduction``."""
+    enum = _reduction_enum(_reduction(size_average, reduce, reduction))
+    if target.size() != input.size():
+        raise ValueError(f"Using a target size ({target.size()}) that is different to the input size ({input.size()}) "
+                         "is deprecated. Please ensure they have the same size.")
+    if weight is not None:
+        weight = weight.expand(_expand_shape(target._shape, weight._shape))
+        _same_as_input(input, _broadcast_shapes(input._shape, weight._shape))
+    if target._dtype is not input._dtype:
+        raise RuntimeError(f"Found dtype {D.legacy_name(target._dtype)} but expected {D.legacy_name(input._dtype)}")
+    if not input._dtype.is_floating_point:
+        raise NotImplementedError(f"\"binary_cross_entropy\" not implemented for '{D.legacy_name(input._dtype)}'")
+    for t in (input, target):
+        v = t._value()
+        if not ((v >= 0) & (v <= 1)).all():
+            raise RuntimeError(f"all elements of {'input' if t is input else 'target'} should be between 0 and 1")
+    _no_grad_weight("binary_cross_entropy", "weight", weight)
+    return _bce_row(input, target, weight, None, enum, False)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                                     size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                                     reduction: str = "mean", pos_weight: Optional[Tensor] = None) -> Tensor:
+    """The binary cross entropy of ``sigmoid(input)`` and ``target``, computed from the logits
+    without overflow; ``pos_weight`` weighs the positive term (along the last dim), ``weight`` the
+    whole; reduced by ``reduction``."""
+    enum = _reduction_enum(_reduction(size_average, reduce, reduction))
+    if target.size() != input.size():
+        raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
+    if not input._dtype.is_floating_point:
+        raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{D.legacy_name(input._dtype)}'")
+    if pos_weight is not None:
+        _same_as_input(input, _broadcast_shapes(pos_weight._shape, input._shape))
+    if weight is not None:
+        _same_as_input(input, _broadcast_shapes(input._shape, weight._shape))
+    _no_grad_weight("binary_cross_entropy_with_logits", "weight", weight)
+    _no_grad_weight("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
+    return _bce_row(input, target, weight, pos_weight, enum, True)
+
+
+def _expand_shape(shape: tuple, other: tuple) -> Size:
+    """``torch.broadcast_shapes(shape, other)``, with its message."""
+    n = max(len(shape), len(other))
+    out = [1] * (n - len(shape)) + list(shape)
+    for k in range(-1, -len(other) - 1, -1):
+        if other[k] != 1 and out[k] not in (1, other[k]):
+            raise RuntimeError(f"Attempting to broadcast a dimension of length {other[k]} at {k}! Mismatching argument "
+                               f"at index 1 had {Size(other)}; but expected shape should be broadcastable to {out}")
+        if other[k] != 1:
+            out[k] = other[k]
+    return Size(out)
+
+
+def _same_as_input(input: Tensor, shape: Size) -> None:
+    """PyTorch's error for a weight that broadcasts beyond the input's shape (an in-place product)."""
+    if tuple(shape) != tuple(input._shape):
+        raise RuntimeError(f"output with shape {list(input._shape)} doesn't match the broadcast shape {list(shape)}")
+
+
+def _broadcast_shapes(a: tuple, b: tuple) -> Size:
+    """PyTorch's broadcast of two shapes (its error where they do not broadcast)."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for k, (p, q) in enumerate(zip(a, b)):
+        if p != q and 1 not in (p, q):
+            raise RuntimeError(f"The size of tensor a ({p}) must match the size of tensor b ({q}) at non-singleton "
+                               f"dimension {k}")
+        out.append(q if p == 1 else p)
+    return Size(out)
