@@ -2,21 +2,24 @@
 
 The losses PyTorch computes in one op of its own (``MseLossBackward0``, ``SmoothL1LossBackward0``,
 ``HuberLossBackward0``, ``SoftMarginLossBackward0``, ``NllLossBackward0``, ``NllLoss2DBackward0``,
-``BinaryCrossEntropyBackward0``, ``BinaryCrossEntropyWithLogitsBackward0``) are one Python-rule row each (``ops/_rule.py``), the reduction kept in the row, their derivative written in
-tape ops as PyTorch's formula, so every order comes from it.  The losses PyTorch writes as a
-composition (``l1_loss``, ``cross_entropy``, the weighted forms) are the same composition here, so
-their nodes are PyTorch's too.
+``BinaryCrossEntropyBackward0``, ``BinaryCrossEntropyWithLogitsBackward0``) are one Python-rule row
+each (``ops/_rule.py``), the reduction kept in the row, their derivative written in tape ops as
+PyTorch's formula, so every order comes from it.  The losses PyTorch writes as a composition
+(``l1_loss``, ``cross_entropy``, ``kl_div`` ..., the weighted forms) are the same composition here,
+so their nodes are PyTorch's too.  ``tape.nn.functional``'s functions are front ends as
+``tape.linalg``'s are: traces replay them and forward mode wraps them as a whole.
 """
 from __future__ import annotations
 
+import math
 import warnings
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
 from .._emit import D, Size, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._rule import rule_adjoint
-from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, X2, Op, public, register, tangents
+from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, X2, Op, public_function, register, tangents
 from .functions import S_ADD, _div_scalar, _mul_scalar, _scalar_op
 from .layout import broadcast_tensors
 
@@ -117,8 +120,7 @@ register(Op(POINTWISE, "mse_loss", "MseLossBackward0", X0 | X1, _pointwise_vjp, 
 tangents({POINTWISE: TRANSPOSED})       # (the rule is linear in its adjoint)
 
 
-@public("_pointwise_loss")
-def _pointwise(self, target: Tensor, reduction: int, kind: int, p: float = 0.0) -> Tensor:
+def _pointwise(self: Tensor, target: Tensor, reduction: int, kind: int, p: float = 0.0) -> Tensor:
     """The row of the pointwise loss ``kind`` over ``self`` and ``target`` of one shape, computed in
     their promoted dtype (the Huber loss: in ``self``'s, as PyTorch's)."""
     dt = self._dtype if kind == HUBER and self._dtype.is_floating_point else D.result_type(self, target)
@@ -127,13 +129,13 @@ def _pointwise(self, target: Tensor, reduction: int, kind: int, p: float = 0.0) 
     if kind == SOFT_MARGIN and target._rg and state.grad:
         raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument 'target'. "
                            "This input cannot have requires_grad True.")
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):        # (exp overflow: as PyTorch's kernel, quiet)
         y = _pointwise_value(kind, self._value().astype(dt.np, copy=False), target._value().astype(dt.np, copy=False),
                              p)
-        if reduction == MEAN:
-            y = np.asarray(y.mean() if y.size else np.nan, dt.np)
-        elif reduction == SUM:
-            y = np.asarray(y.sum(), dt.np)
+    if reduction == MEAN:
+        y = np.asarray(y.mean() if y.size else np.nan, dt.np)
+    elif reduction == SUM:
+        y = np.asarray(y.sum(), dt.np)
     y = np.require(y, dt.np, "C")
     if state.grad and (self._rg or target._rg):
         return _row(POINTWISE, y, dt, self, target, reduction, kind, p)
@@ -184,7 +186,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None,
         if reduction == "mean":
             return loss.sum() / weight.sum()
         return _reduce(loss, reduction)
-    return x._pointwise_loss(t, _reduction_enum(reduction), MSE)
+    return _pointwise(x, t, _reduction_enum(reduction), MSE)
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None, reduce: Optional[bool] = None,
@@ -199,7 +201,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Optional[bool] =
     enum = _reduction_enum(reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
-    return x._pointwise_loss(t, enum, SMOOTH_L1, float(beta))
+    return _pointwise(x, t, enum, SMOOTH_L1, float(beta))
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
@@ -217,14 +219,14 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 def _huber(x: Tensor, t: Tensor, reduction: int, delta: float) -> Tensor:
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
-    return x._pointwise_loss(t, reduction, HUBER, float(delta))
+    return _pointwise(x, t, reduction, HUBER, float(delta))
 
 
 def soft_margin_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None,
                      reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """The two-class logistic loss ``log(1 + exp(-target * input))``, reduced by ``reduction``."""
     reduction = _reduction(size_average, reduce, reduction)
-    return input._pointwise_loss(target, _reduction_enum(reduction), SOFT_MARGIN)
+    return _pointwise(input, target, _reduction_enum(reduction), SOFT_MARGIN)
 
 
 
@@ -293,8 +295,7 @@ def _nll_checks(x: Tensor, target: Tensor, weight: Optional[Tensor], spatial: bo
                            "This input cannot have requires_grad True.")
 
 
-@public("_nll_loss")
-def _nll(self, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_index: int) -> Tensor:
+def _nll(self: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_index: int) -> Tensor:
     """The row of ``nll_loss`` over a 1-D, 2-D or 4-D ``self`` (PyTorch's ``nll_loss`` and
     ``nll_loss2d``), its arguments checked."""
     spatial = self.dim() == 4
@@ -320,11 +321,10 @@ def _nll(self, target: Tensor, weight: Optional[Tensor], reduction: int, ignore_
         picked = np.take_along_axis(x, np.expand_dims(safe, 1), 1).squeeze(1)
         out = np.where(keep, -per * picked, dt.np.type(0))
     total = float(per.sum()) if reduction == MEAN else 0.0
-    with np.errstate(all="ignore"):
-        if reduction == MEAN:
-            out = np.asarray(out.sum() / dt.np.type(total) if total else np.nan * out.sum(), dt.np)
-        elif reduction == SUM:
-            out = np.asarray(out.sum(), dt.np)
+    if reduction == MEAN:
+        out = np.asarray(out.sum() / dt.np.type(total) if total else np.nan, dt.np)     # (0 / 0, as PyTorch's)
+    elif reduction == SUM:
+        out = np.asarray(out.sum(), dt.np)
     y = np.require(out, dt.np, "C")
     if self._rg and state.grad:
         return emit(NLL, y, dt, self, plain(np.array(weights), dt), ia=reduction, ib=int(spatial),
@@ -353,14 +353,14 @@ def _nll_nd(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
         raise ValueError(f"Expected input batch_size ({x._shape[0]}) to match target batch_size "
                          f"({target._shape[0] if target._shape else 1}).")
     if x.dim() in (1, 2, 4):
-        return x._nll_loss(target, weight, reduction, ignore_index)
+        return _nll(x, target, weight, reduction, ignore_index)
     n, c = x._shape[:2]
     out_size = (n,) + tuple(x._shape[2:])
     if tuple(target._shape[1:]) != tuple(x._shape[2:]):
         raise RuntimeError(f"Expected target size {list(out_size)}, got {list(target._shape)}")
     x = x.contiguous().view(n, c, 1, -1)
     target = target.contiguous().view(n, 1, -1)
-    out = x._nll_loss(target, weight, reduction, ignore_index)
+    out = _nll(x, target, weight, reduction, ignore_index)
     return out.view(out_size) if reduction == NONE else out
 
 
@@ -498,6 +498,8 @@ def _bce_row(x: Tensor, t: Tensor, weight: Optional[Tensor], pos_weight: Optiona
     dt = t._dtype
     v, tv = x._value().astype(dt.np, copy=False), t._value()
     w = np.broadcast_to(weight._value().astype(dt.np, copy=False) if weight is not None else dt.np.type(1), v.shape)
+    # (log(0), exp overflow: PyTorch's kernels are quiet, also where a caller's catch_warnings dropped
+    # tape's filter of numpy's warnings)
     with np.errstate(all="ignore"):
         if logits:
             log_sig = np.minimum(v, 0) - np.log1p(np.exp(-np.abs(v)))
@@ -508,10 +510,10 @@ def _bce_row(x: Tensor, t: Tensor, weight: Optional[Tensor], pos_weight: Optiona
         else:
             loss = (tv - 1) * np.maximum(np.log1p(-v), -100) - tv * np.maximum(np.log(v), -100)
         loss = loss * w
-        if reduction == MEAN:
-            loss = loss.mean() if loss.size else np.nan
-        elif reduction == SUM:
-            loss = loss.sum()
+    if reduction == MEAN:
+        loss = loss.mean() if loss.size else np.nan
+    elif reduction == SUM:
+        loss = loss.sum()
     y = np.require(loss, dt.np, "C")
     if not (state.grad and (x._rg or t._rg)):
         return plain(y, dt)
@@ -604,3 +606,168 @@ def _broadcast_shapes(a: tuple, b: tuple) -> Size:
                                f"dimension {k}")
         out.append(q if p == 1 else p)
     return Size(out)
+
+
+# --- compositions ---------------------------------------------------------------------------
+def _apply_reduction(loss: Tensor, reduction: int) -> Tensor:
+    """ATen's ``apply_loss_reduction``."""
+    return loss.mean() if reduction == MEAN else loss.sum() if reduction == SUM else loss
+
+
+def _not_integral(name: str, *tensors: Tensor) -> None:
+    if any(not t._dtype.is_floating_point for t in tensors):
+        raise RuntimeError(f"{name}: Integral inputs not supported.")
+
+
+def kl_div(input: Tensor, target: Tensor, size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """The Kullback-Leibler divergence ``target (log(target) - input)`` of log-probabilities
+    ``input`` from ``target`` (given as log-probabilities too if ``log_target``), reduced by
+    ``reduction``: ``'batchmean'`` divides the sum by the batch size."""
+    if size_average is not None or reduce is not None:
+        enum = _reduction_enum(_legacy_reduction(size_average, reduce))
+    else:
+        if reduction == "mean":
+            warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                          "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                          "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                          stacklevel=2)
+        enum = _reduction_enum("sum" if reduction == "batchmean" else reduction)
+    _not_integral("kl_div", input, target)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = target.xlogy(target) - target * input
+    out = _apply_reduction(loss, enum)
+    if reduction == "batchmean" and input.dim() != 0:
+        out = out / input.size()[0]
+    return out
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
+                        size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                        reduction: str = "mean") -> Tensor:
+    """The ranking loss ``max(0, -target (input1 - input2) + margin)``, reduced by ``reduction``."""
+    enum = _reduction_enum(_reduction(size_average, reduce, reduction))
+    if input1.dim() != input2.dim() or input1.dim() != target.dim():
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {input1.size()}, input2: {input2.size()}, target: {target.size()} ")
+    loss = _scalar_op(-target * (input1 - input2), margin, S_ADD).clamp_min_(0)
+    return _apply_reduction(loss, enum)
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average: Optional[bool] = None, eps: float = 1e-8, reduce: Optional[bool] = None,
+                     reduction: str = "mean") -> Tensor:
+    """The negative log likelihood of ``target`` under a Poisson distribution of rate ``exp(input)``
+    (or ``input`` if not ``log_input``, with ``eps`` added under the log), with Stirling's
+    approximation of ``log(target!)`` if ``full``; reduced by ``reduction``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not a valid value for reduction")
+    enum = _reduction_enum(reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * _scalar_op(input, eps, S_ADD).log()
+    if full:
+        stirling = target * target.log() - target + _mul_scalar((_mul_scalar(target, 2 * math.pi)).log(), 0.5)
+        loss += stirling.masked_fill(target <= 1, 0)
+    return _apply_reduction(loss, enum)
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Union[Tensor, float], full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """The negative log likelihood of ``target`` under normal distributions of mean ``input`` and
+    variance ``var`` (clamped to ``eps`` at least, without gradient there; one value per sample
+    when ``var`` has one dim fewer or a dim of 1), with the constant term if ``full``; reduced
+    by ``reduction``."""
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = var * input.new_ones(input.shape)
+    elif bool((var < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if var.size() != input.size():
+        if input.size()[:-1] == var.size():
+            var = var.unsqueeze(-1)
+        elif not (input.dim() == var.dim() and sum(b for a, b in zip(input.size(), var.size()) if a != b) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    var = var.clone()
+    prev, state.grad = state.grad, False        # (PyTorch's ``torch.no_grad()`` around the clamp)
+    try:
+        var.clamp_(min=eps)
+    finally:
+        state.grad = prev
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss += 0.5 * math.log(2 * math.pi)
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+# --- PyTorch's top-level forms (``torch.kl_div`` ...): the reduction as ATen's enum, which its
+# parser defaults to 0 (no reduction); any other number than 1 (mean) and 2 (sum) reduces nothing.
+def _arguments(name: str, *checks) -> None:
+    """PyTorch's parser's TypeError for the first argument (name, position or None, value, kind) of
+    the wrong type (kind: Tensor, int, float, bool; a bool is no int nor float for it)."""
+    for arg, position, value, kind in checks:
+        ok = isinstance(value, Tensor) if kind is Tensor else (
+            isinstance(value, bool) if kind is bool else
+            isinstance(value, int) and not isinstance(value, bool) if kind is int else
+            isinstance(value, (int, float)) and not isinstance(value, bool))
+        if not ok:
+            where = f" (position {position})" if position else ""
+            raise TypeError(f"{name}(): argument '{arg}'{where} must be {kind.__name__}, not {type(value).__name__}")
+
+
+def _enum(reduction: int) -> int:
+    return reduction if reduction in (MEAN, SUM) else NONE
+
+
+@public_function("kl_div")
+def _kl_div(input: Tensor, target: Tensor, reduction: int = 0, *, log_target: bool = False) -> Tensor:
+    """The pointwise Kullback-Leibler divergence (:func:`tape.nn.functional.kl_div`), ``reduction``
+    ATen's enum (0 none, 1 mean, 2 sum)."""
+    _arguments("kl_div", ("input", 1, input, Tensor), ("target", 2, target, Tensor), ("reduction", 3, reduction, int),
+               ("log_target", None, log_target, bool))
+    _not_integral("kl_div", input, target)
+    loss = target.exp() * (target - input) if log_target else target.xlogy(target) - target * input
+    return _apply_reduction(loss, _enum(reduction))
+
+
+@public_function("margin_ranking_loss")
+def _margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                         reduction: int = 0) -> Tensor:
+    """The ranking loss (:func:`tape.nn.functional.margin_ranking_loss`), ``reduction`` ATen's enum."""
+    _arguments("margin_ranking_loss", ("input1", 1, input1, Tensor), ("input2", 2, input2, Tensor),
+               ("target", 3, target, Tensor), ("margin", 4, margin, float), ("reduction", 5, reduction, int))
+    return _apply_reduction(_scalar_op(-target * (input1 - input2), margin, S_ADD).clamp_min_(0), _enum(reduction))
+
+
+@public_function("poisson_nll_loss")
+def _poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool, full: bool, eps: float,
+                      reduction: int) -> Tensor:
+    """The Poisson negative log likelihood (:func:`tape.nn.functional.poisson_nll_loss`), every
+    argument required, ``reduction`` ATen's enum."""
+    _arguments("poisson_nll_loss", ("input", 1, input, Tensor), ("target", 2, target, Tensor),
+               ("log_input", 3, log_input, bool), ("full", 4, full, bool), ("eps", 5, eps, float),
+               ("reduction", 6, reduction, int))
+    return poisson_nll_loss(input, target, log_input, full, eps=eps,
+                            reduction=("none", "mean", "sum")[_enum(reduction)])
+
+
+@public_function("binary_cross_entropy_with_logits")
+def _binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                                      pos_weight: Optional[Tensor] = None, reduction: int = 0) -> Tensor:
+    """The binary cross entropy of logits (:func:`tape.nn.functional.binary_cross_entropy_with_logits`),
+    ``reduction`` ATen's enum; ``input`` broadcast to ``target``'s shape."""
+    _arguments("binary_cross_entropy_with_logits", ("input", 1, input, Tensor), ("target", 2, target, Tensor),
+               ("reduction", 5, reduction, int))
+    if input._shape != target._shape:
+        shape = _broadcast_shapes(target._shape, input._shape)
+        _same_as_input(target, shape)
+        input = input.expand(shape)
+    return binary_cross_entropy_with_logits(input, target, weight, pos_weight=pos_weight,
+                                            reduction=("none", "mean", "sum")[_enum(reduction)])

@@ -191,7 +191,8 @@ __all__ = [
     "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill", "scatter",
     "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put", "masked_scatter",
     "scatter_reduce", "index_reduce", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift",
-    "div", "divide", "floor_divide", "heaviside", "ldexp", "frexp", "nextafter", "lu", "lu_solve",
+    "div", "divide", "floor_divide", "heaviside", "ldexp", "frexp", "nextafter", "kl_div",
+    "margin_ranking_loss", "poisson_nll_loss", "binary_cross_entropy_with_logits", "lu", "lu_solve",
     "lu_unpack", "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median",
     "nanmedian", "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold",
     "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "prelu", "renorm",
@@ -414,6 +415,10 @@ def bartlett_window(window_length: builtins.int, periodic: builtins.bool = ..., 
 
 def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
     """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Optional[Tensor] = ..., pos_weight: Optional[Tensor] = ..., reduction: builtins.int = ...) -> Tensor:
+    """The binary cross entropy of logits (:func:`tape.nn.functional.binary_cross_entropy_with_logits`),
+    ``reduction`` ATen's enum; ``input`` broadcast to ``target``'s shape."""
 
 def bincount(input: Tensor, weights: Optional[Tensor] = ..., minlength: builtins.int = ...) -> Tensor:
     """How often each value occurs in a 1-D tensor of non-negative integers (the sum of their
@@ -923,6 +928,10 @@ def isreal(input: Tensor) -> Tensor:
 def kaiser_window(window_length: builtins.int, periodic: builtins.bool = ..., beta: builtins.float = ..., *, dtype: Optional[_DType] = ..., layout=..., device=..., pin_memory: builtins.bool = ..., requires_grad: builtins.bool = ...) -> Tensor:
     """The Kaiser window ``I0(beta sqrt(1 - ((n - a) / a)^2)) / I0(beta)`` with ``a = (N - 1) / 2``."""
 
+def kl_div(input: Tensor, target: Tensor, reduction: builtins.int = ..., *, log_target: builtins.bool = ...) -> Tensor:
+    """The pointwise Kullback-Leibler divergence (:func:`tape.nn.functional.kl_div`), ``reduction``
+    ATen's enum (0 none, 1 mean, 2 sum)."""
+
 def kron(input: Tensor, other: Tensor) -> Tensor:
     """The Kronecker product: every element of ``self`` times the whole of ``other`` (the shorter
     shape padded with leading 1s)."""
@@ -1041,6 +1050,9 @@ def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: builtins.bool = .
     """The named tuple ``(P, L, U)`` of a packed LU factorization (``lu_factor``'s ``(LU, pivots)``):
     ``A = P L U``; an empty tensor for ``P`` without ``unpack_pivots``, for ``L`` and ``U`` without
     ``unpack_data``."""
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: builtins.float = ..., reduction: builtins.int = ...) -> Tensor:
+    """The ranking loss (:func:`tape.nn.functional.margin_ranking_loss`), ``reduction`` ATen's enum."""
 
 def masked_fill(input: Tensor, mask: Tensor, value: Union[Number, Tensor]) -> Tensor:
     """``self`` with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is True
@@ -1204,6 +1216,10 @@ def permute(input: Tensor, *dims: builtins.int) -> Tensor:
 def pinverse(input: Tensor, rcond: builtins.float = ...) -> Tensor:
     """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
     (``tape.linalg.pinv``)."""
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: builtins.bool, full: builtins.bool, eps: builtins.float, reduction: builtins.int) -> Tensor:
+    """The Poisson negative log likelihood (:func:`tape.nn.functional.poisson_nll_loss`), every
+    argument required, ``reduction`` ATen's enum."""
 
 def polygamma(n: builtins.int, input: Tensor) -> Tensor:
     """``tape.polygamma(n, input)``: the ``n``-th derivative of digamma at each element."""

@@ -1180,15 +1180,23 @@ OPS: dict[str, Op] = {
         x, (M.arange(x.shape[0] * x.shape[2]) % x.shape[1]).reshape(x.shape[0], x.shape[2]), label_smoothing=0.2), 3, 3),
     "cross_entropy_probabilities": Op(lambda M, x, p: M.nn.functional.cross_entropy(x, p.softmax(-1), label_smoothing=0.1),
                                       _same_shape(REAL, REAL, min_dims=1), True),
-    "binary_cross_entropy": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy(x.sigmoid(), t.sigmoid()),
+    # (probabilities in [0.1, 0.9] by arithmetic, which a trace's replay rounds as eager does)
+    "binary_cross_entropy": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy(x * 0.04 + 0.5, t * 0.04 + 0.5),
                                _same_shape(REAL, REAL), True),
     "binary_cross_entropy_weight_none": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy(
-        x.sigmoid(), t.sigmoid(), M.full(x.shape, 0.7, dtype=x.dtype), reduction="none"), _same_shape(REAL, REAL), True),
+        x * 0.04 + 0.5, t * 0.04 + 0.5, M.full(x.shape, 0.7, dtype=x.dtype), reduction="none"),
+        _same_shape(REAL, REAL), True),
     "binary_cross_entropy_with_logits_sum": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy_with_logits(
         x, t.sigmoid(), reduction="sum"), _same_shape(REAL, REAL), True),
     "binary_cross_entropy_with_logits_weights": Op(lambda M, x, t: M.nn.functional.binary_cross_entropy_with_logits(
         x, t.sigmoid(), M.full(x.shape, 0.7, dtype=x.dtype), pos_weight=M.full(x.shape[-1:], 2.5, dtype=x.dtype)),
         _same_shape(REAL, REAL, min_dims=1), True),
+    "kl_div_batchmean": Op(lambda M, x, t: M.nn.functional.kl_div(x, t.softmax(-1), reduction="batchmean"),
+                           _same_shape(REAL, REAL, min_dims=1), True),
+    "poisson_nll_loss": Op(lambda M, x, t: M.nn.functional.poisson_nll_loss(x * 0.5, t.exp()), _same_shape(REAL, REAL),
+                           True),
+    "gaussian_nll_loss_none": Op(lambda M, x, t: M.nn.functional.gaussian_nll_loss(x, t, t.exp(), reduction="none"),
+                                 _same_shape(REAL, REAL), True),
     # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
     "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
     "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),

@@ -249,6 +249,42 @@ def test_binary_cross_entropy_gradients_to_third_order(logits):
         _checks(lambda x, t: F.binary_cross_entropy(x, t, w, reduction="none"), x, t)
 
 
+def test_compositions_values_and_nodes():
+    x = tape.tensor([[-1.0, -2.0], [-0.5, -3.0]], dtype=tape.float64, requires_grad=True)
+    p = tape.tensor([[0.5, 0.5], [0.0, 1.0]], dtype=tape.float64)
+    y = F.kl_div(x, p, reduction="batchmean")
+    assert np.isclose(y.item(), (0.5 * (np.log(0.5) + 1) + 0.5 * (np.log(0.5) + 2) + 3.0) / 2)
+    assert y.grad_fn.name() == "DivBackward0"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        F.kl_div(x, p)
+    assert "'batchmean' divides only by the batch size" in str(caught[0].message) and caught[0].filename == __file__
+    a, b = tape.tensor([1.0, 2.0], requires_grad=True), tape.tensor([2.0, 0.0])
+    y = F.margin_ranking_loss(a, b, tape.tensor([1.0, -1.0]), margin=0.5, reduction="none")
+    assert y.tolist() == [1.5, 2.5] and y.grad_fn.name() == "ClampMinBackward0"
+    with pytest.raises(RuntimeError, match=r"^margin_ranking_loss : All input tensors should have same dimension"):
+        F.margin_ranking_loss(a, b, tape.tensor(1.0))
+    y = F.poisson_nll_loss(a, tape.tensor([1.0, 3.0]), reduction="sum")
+    assert np.isclose(y.item(), np.exp(1) - 1 + np.exp(2) - 6)
+    y = F.gaussian_nll_loss(a, b, tape.tensor([1.0, 4.0]), reduction="sum")
+    assert np.isclose(y.item(), 0.5 * (0 + 1) + 0.5 * (np.log(4) + 1))
+    with pytest.raises(ValueError, match=r"^var has negative entry/entries$"):
+        F.gaussian_nll_loss(a, b, -1.0)
+
+
+@pytest.mark.parametrize("name", ["kl_div", "kl_div_log_target", "margin_ranking_loss", "poisson_nll_loss",
+                                  "gaussian_nll_loss"])
+def test_compositions_gradients_to_third_order(name):
+    x = tape.tensor([[-1.0, -2.0], [-0.5, -3.0]], dtype=tape.float64, requires_grad=True)
+    t = tape.tensor([[0.25, 0.75], [0.4, 0.6]], dtype=tape.float64, requires_grad=True)
+    fns = {"kl_div": lambda x, t: F.kl_div(x, t, reduction="batchmean"),
+           "kl_div_log_target": lambda x, t: F.kl_div(x, t, reduction="sum", log_target=True),
+           "margin_ranking_loss": lambda x, t: F.margin_ranking_loss(x, t, -t.detach().sign(), 0.5),
+           "poisson_nll_loss": lambda x, t: F.poisson_nll_loss(x, t, full=True),
+           "gaussian_nll_loss": lambda x, t: F.gaussian_nll_loss(x, t, t * t, reduction="sum")}
+    _checks(fns[name], x, t)
+
+
 # --- against PyTorch ------------------------------------------------------------------------
 R = np.random.default_rng(7)
 A = R.normal(size=(3, 4)) * 2
@@ -419,15 +455,88 @@ CASES += [
      (np.array([-800.0, 800.0, 0.0, 30.0]), np.array([1.0, 0.0, 0.5, 0.2])), (True, False)),
 ]
 
+LOGP = np.log(P2)
+for _red in ("mean", "sum", "none", "batchmean"):
+    CASES += [
+        (f"kl_div-{_red}", lambda F, a, p, r=_red: F.kl_div(a, p, reduction=r), (LOGP, P2[::-1].copy()), (True, True)),
+        (f"kl_div-log-target-{_red}", lambda F, a, p, r=_red: F.kl_div(a, p, reduction=r, log_target=True),
+         (LOGP, LOGP[::-1].copy()), (True, True)),
+    ]
+for _red in ("mean", "sum", "none"):
+    CASES += [
+        (f"margin_ranking_loss-{_red}", lambda F, a, b, t, r=_red: F.margin_ranking_loss(a, b, t, 0.5, reduction=r),
+         (A, B, S), (True, True, False)),
+        (f"poisson_nll_loss-{_red}", lambda F, a, t, r=_red: F.poisson_nll_loss(a, t, reduction=r), (A, W * 3),
+         (True, True)),
+        (f"poisson_nll_loss-rates-full-{_red}",
+         lambda F, a, t, r=_red: F.poisson_nll_loss(a, t, log_input=False, full=True, reduction=r),
+         (W + 0.5, np.round(W * 3)), (True, False)),
+        (f"gaussian_nll_loss-{_red}", lambda F, a, t, v, r=_red: F.gaussian_nll_loss(a, t, v, reduction=r),
+         (A, B, W), (True, True, True)),
+    ]
+CASES += [
+    ("kl_div-integer", lambda F, a, p: F.kl_div(a.long(), p), (LOGP, P2), (False, False)),
+    ("kl_div-legacy", lambda F, a, p: F.kl_div(a, p, size_average=False), (LOGP, P2), (True, False)),
+    ("kl_div-bad-reduction", lambda F, a, p: F.kl_div(a, p, reduction="x"), (LOGP, P2), (True, False)),
+    ("kl_div-zero-target", lambda F, a, p: F.kl_div(a, p * 0, reduction="sum"), (LOGP, P2), (True, True)),
+    ("margin_ranking_loss-dims", lambda F, a, b, t: F.margin_ranking_loss(a, b, t), (A, B, S[0]), (True, True, False)),
+    ("margin_ranking_loss-legacy", lambda F, a, b, t: F.margin_ranking_loss(a, b, t, reduce=False), (A, B, S),
+     (True, True, False)),
+    ("poisson_nll_loss-bad-reduction", lambda F, a, t: F.poisson_nll_loss(a, t, reduction="x"), (A, W), (True, False)),
+    ("poisson_nll_loss-full", lambda F, a, t: F.poisson_nll_loss(a, t, full=True), (A, np.round(W * 3)),
+     (True, False)),
+    ("gaussian_nll_loss-full-eps", lambda F, a, t, v: F.gaussian_nll_loss(a, t, v * 0, full=True, eps=0.5), (A, B, W),
+     (True, True, True)),
+    ("gaussian_nll_loss-one-per-sample", lambda F, a, t, v: F.gaussian_nll_loss(a, t, v[:, 0]), (A, B, W),
+     (True, True, True)),
+    ("gaussian_nll_loss-broadcast-dim", lambda F, a, t, v: F.gaussian_nll_loss(a, t, v[:, :1]), (A, B, W),
+     (True, True, True)),
+    ("gaussian_nll_loss-float-var", lambda F, a, t: F.gaussian_nll_loss(a, t, 2.0), (A, B), (True, True)),
+    ("gaussian_nll_loss-negative-var", lambda F, a, t, v: F.gaussian_nll_loss(a, t, -v), (A, B, W), (True, True, False)),
+    ("gaussian_nll_loss-negative-float", lambda F, a, t: F.gaussian_nll_loss(a, t, -1.0), (A, B), (True, True)),
+    ("gaussian_nll_loss-var-size", lambda F, a, t, v: F.gaussian_nll_loss(a, t, v[:2]), (A, B, W), (True, True, False)),
+    ("gaussian_nll_loss-bad-reduction", lambda F, a, t, v: F.gaussian_nll_loss(a, t, v, reduction="x"), (A, B, W),
+     (True, True, False)),
+]
 
-def _run(M, fn, arrays, rg, dtype):
+
+# PyTorch's top-level forms (``torch.kl_div`` ...): (id, fn(module, *tensors), arrays, which require grad)
+TOP = [
+    ("kl_div", lambda M, a, p: M.kl_div(a, p), (LOGP, P2), (True, True)),
+    ("kl_div-mean-log-target", lambda M, a, p: M.kl_div(a, p, 1, log_target=True), (LOGP, LOGP), (True, True)),
+    ("kl_div-other-enum", lambda M, a, p: M.kl_div(a, p, 7), (LOGP, P2), (True, False)),
+    ("kl_div-bool-reduction", lambda M, a, p: M.kl_div(a, p, True), (LOGP, P2), (True, False)),
+    ("kl_div-number-target", lambda M, a, p: M.kl_div(a, 2), (LOGP, P2), (True, False)),
+    ("kl_div-int-log-target", lambda M, a, p: M.kl_div(a, p, log_target=1), (LOGP, P2), (True, False)),
+    ("margin_ranking_loss", lambda M, a, b, t: M.margin_ranking_loss(a, b, t), (A, B, S), (True, True, False)),
+    ("margin_ranking_loss-sum", lambda M, a, b, t: M.margin_ranking_loss(a, b, t, 1, 2), (A, B, S), (True, True, False)),
+    ("margin_ranking_loss-str-margin", lambda M, a, b, t: M.margin_ranking_loss(a, b, t, "a"), (A, B, S),
+     (True, True, False)),
+    ("poisson_nll_loss", lambda M, a, t: M.poisson_nll_loss(a, t, True, False, 1e-8, 1), (A, W), (True, True)),
+    ("poisson_nll_loss-full", lambda M, a, t: M.poisson_nll_loss(a, t, False, True, 0.5, 0), (W, W), (True, False)),
+    ("poisson_nll_loss-int-flag", lambda M, a, t: M.poisson_nll_loss(a, t, 1, False, 1e-8, 1), (A, W), (True, False)),
+    ("binary_cross_entropy_with_logits", lambda M, a, t: M.binary_cross_entropy_with_logits(a, t), (A, PROB),
+     (True, True)),
+    ("binary_cross_entropy_with_logits-weights", lambda M, a, t, w: M.binary_cross_entropy_with_logits(a, t, w, w[0], 1),
+     (A, PROB, W), (True, True, False)),
+    # (values only: PyTorch's backward fails there, "returned an invalid gradient at index 1")
+    ("binary_cross_entropy_with_logits-broadcast", lambda M, a, t: M.binary_cross_entropy_with_logits(a[0], t, reduction=2),
+     (A, PROB), (False, False)),
+    ("binary_cross_entropy_with_logits-bad-size", lambda M, a, t: M.binary_cross_entropy_with_logits(a, t[0]), (A, PROB),
+     (True, False)),
+    ("binary_cross_entropy_with_logits-str-reduction",
+     lambda M, a, t: M.binary_cross_entropy_with_logits(a, t, None, None, "mean"), (A, PROB), (True, False)),
+]
+
+
+def _run(M, fn, arrays, rg, dtype, top=False):
     """Value, node name, first and second derivatives (of the sum of squared first ones) or the error,
     and the warnings, of ``fn`` over tensors of module ``M``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             ts = [M.tensor(a, dtype=dtype if a.dtype.kind == "f" else None, requires_grad=r) for a, r in zip(arrays, rg)]
-            y = fn(M.nn.functional, *ts)
+            y = fn(M if top else M.nn.functional, *ts)
             wrt = [t for t in ts if t.requires_grad]
             first = M.autograd.grad(y.sum(), wrt, create_graph=True) if wrt else []
             second = M.autograd.grad(sum((g * g).sum() for g in first), wrt, allow_unused=True) if wrt else []
@@ -439,14 +548,37 @@ def _run(M, fn, arrays, rg, dtype):
     return out, [str(w.message) for w in caught]
 
 
-@pytest.mark.torch
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_matches_torch(case, dtype):
+# Every case in float64; in float32 those of one reduction (errors and warnings do not depend on it),
+# which keeps the comparison to a few seconds.
+RUNS = [(c, "float64") for c in CASES] + [(c, "float32") for c in CASES if "sum" not in c[0] and "none" not in c[0]]
+
+
+@pytest.fixture(scope="module")
+def torch1():
+    """PyTorch on one thread for these small cases (its pool's threads cost tens of ms a call on a busy machine)."""
     torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case,dtype", RUNS, ids=[f"{c[0]}-{d}" for c, d in RUNS])
+def test_matches_torch(case, dtype, torch1):
+    _compare(torch1, case, dtype)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", TOP, ids=[c[0] for c in TOP])
+def test_top_level_forms_match_torch(case, torch1):
+    _compare(torch1, case, "float64", top=True)
+
+
+def _compare(torch, case, dtype, top=False):
     _, fn, arrays, rg = case
-    (want, want_warnings) = _run(torch, fn, arrays, rg, getattr(torch, dtype))
-    (got, got_warnings) = _run(tape, fn, arrays, rg, getattr(tape, dtype))
+    (want, want_warnings) = _run(torch, fn, arrays, rg, getattr(torch, dtype), top)
+    (got, got_warnings) = _run(tape, fn, arrays, rg, getattr(tape, dtype), top)
     assert got_warnings == want_warnings
     if isinstance(want[0], str) or isinstance(got[0], str):
         assert isinstance(got[0], str) and got == want
@@ -455,7 +587,7 @@ def test_matches_torch(case, dtype):
     assert got[1:3] == want[1:3]
     assert np.allclose(got[0], want[0], equal_nan=True, **tol)
     for g, w in zip(got[3], want[3]):
-        assert np.allclose(g, w, **tol)
+        assert np.allclose(g, w, equal_nan=True, **tol)
     for g, w in zip(got[4], want[4]):
         zero = g is None or w is None
-        assert (zero and not np.any(g if w is None else w)) or np.allclose(g, w, **tol)
+        assert (zero and not np.any(g if w is None else w)) or np.allclose(g, w, equal_nan=True, **tol)

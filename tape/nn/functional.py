@@ -24,8 +24,9 @@ from ..ops.distance import pdist
 from ..ops.elementwise import celu as _celu
 from ..ops.elementwise import selu as _selu
 from ..ops.functions import cosine_similarity, pairwise_distance
-from ..ops.losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
-                          mse_loss, nll_loss, smooth_l1_loss, soft_margin_loss)
+from ..ops.losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, gaussian_nll_loss,
+                          huber_loss, kl_div, l1_loss, margin_ranking_loss, mse_loss, nll_loss, poisson_nll_loss,
+                          smooth_l1_loss, soft_margin_loss)
 from ..ops.nodes import threshold as _threshold
 from ..ops.nodes import threshold_ as _threshold_
 
@@ -156,6 +157,7 @@ _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
 
 # --- losses -----------------------------------------------------------------------------
 _LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss", "nll_loss", "cross_entropy",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits"]
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
+           "poisson_nll_loss", "gaussian_nll_loss"]
 
 __all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES
