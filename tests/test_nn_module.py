@@ -572,6 +572,14 @@ def test_loss_modules():
         assert nn.CrossEntropyLoss(reduce=False).reduction == "none"
     with pytest.raises(TypeError, match="delta must be a float or int, got: <class 'str'>"):
         nn.HuberLoss(delta="1")
+    lp, probs = x.log_softmax(1), y.softmax(1)
+    assert nn.KLDivLoss(reduction="batchmean")(lp, probs).item() == F.kl_div(lp, probs, reduction="batchmean").item()
+    assert nn.PoissonNLLLoss(log_input=False, full=True)(x.exp(), y).item() == \
+        F.poisson_nll_loss(x.exp(), y, log_input=False, full=True).item()
+    var = tape.full((2, 1), 0.5)
+    assert nn.GaussianNLLLoss(eps=0.1)(x, y, var).item() == F.gaussian_nll_loss(x, y, var, eps=0.1).item()
+    assert nn.MarginRankingLoss(0.2)(x, y, y * 2 - 1).item() == F.margin_ranking_loss(x, y, y * 2 - 1, 0.2).item()
+    assert repr(nn.MarginRankingLoss(0.2)) == "MarginRankingLoss()" and nn.MarginRankingLoss(0.2).margin == 0.2
 
 
 def test_activation_flatten_identity_modules():

@@ -517,6 +517,9 @@ def _warned(fn):
     lambda M: M.nn.NLLLoss(None, True, -100, True).reduction,
     lambda M: M.nn.CrossEntropyLoss(size_average=True, reduce=False).reduction,
     lambda M: M.nn.BCEWithLogitsLoss(reduce=True).reduction,
+    lambda M: M.nn.KLDivLoss(size_average=False).reduction,
+    lambda M: M.nn.PoissonNLLLoss(reduce=False).reduction,
+    lambda M: M.nn.MarginRankingLoss(0.5, True, False).reduction,
     lambda M: M.nn.Hardtanh(min_value=-2.0, max_value=3.0).extra_repr(),
 ])
 def test_module_deprecations_like_torch(case):
@@ -535,9 +538,50 @@ def test_module_deprecations_like_torch(case):
     lambda M: M.nn.NLLLoss()(M.ones(2, 3), M.tensor([0, 3])),
     lambda M: M.nn.CrossEntropyLoss()(M.ones(2, 3), M.ones(3, 3)),
     lambda M: M.nn.BCELoss()(M.ones(2), M.ones(3)),
+    lambda M: M.nn.GaussianNLLLoss(False),
+    lambda M: M.nn.GaussianNLLLoss()(M.ones(2, 3), M.ones(2, 3), -M.ones(2, 3)),
+    lambda M: M.nn.MarginRankingLoss()(M.ones(2), M.ones(3), M.ones(2)),
+    lambda M: M.nn.KLDivLoss(reduction="avg")(M.ones(2), M.ones(2)),
 ])
 def test_module_errors_like_torch(case):
     ours, theirs = _error(lambda: case(tape)), _error(lambda: case(torch))
     assert theirs is not None and ours is not None
     assert ours[0] is theirs[0]
     assert ours[1].replace("tape.", "torch.") == theirs[1]
+
+
+def _more_loss_args(M, name, dtype):
+    """The leaf and the loss's inputs made of it (positional, as ``forward`` takes them)."""
+    rng = np.random.default_rng(6)
+    x = M.tensor(rng.standard_normal((4, 3)), dtype=dtype, requires_grad=True)
+    u = M.tensor(rng.uniform(0.1, 2.0, size=(4, 3)), dtype=dtype)
+    if name == "KLDivLoss":
+        return x, (x.log_softmax(1), u.softmax(1))
+    if name == "PoissonNLLLoss":
+        return x, (x, M.tensor(rng.integers(0, 5, size=(4, 3)), dtype=dtype))
+    if name == "GaussianNLLLoss":
+        return x, (x, u, u[:, :1] + 0.5)
+    return x, (x, u, M.tensor(rng.choice([-1.0, 1.0], size=(4, 3)), dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name, kw", [
+    ("KLDivLoss", {"reduction": "batchmean"}), ("KLDivLoss", {"log_target": True, "reduction": "sum"}),
+    ("PoissonNLLLoss", {}), ("PoissonNLLLoss", {"log_input": False, "full": True, "eps": 1e-6}),
+    ("GaussianNLLLoss", {}), ("GaussianNLLLoss", {"full": True, "eps": 1e-3, "reduction": "none"}),
+    ("MarginRankingLoss", {"margin": 0.3}), ("MarginRankingLoss", {"reduction": "none"}),
+])
+def test_more_loss_modules_like_torch(name, kw, dtype):
+    """The losses whose ``forward`` takes other arguments: repr, value, input grad and nodes."""
+    results = []
+    for M in (tape, torch):
+        mod = getattr(M.nn, name)(**kw)
+        leaf, args = _more_loss_args(M, name, getattr(M, dtype))
+        y = mod(*args)
+        y.backward(M.ones_like(y))
+        results.append((repr(mod), _names(y.grad_fn), _np(y), _np(leaf.grad)))
+    (ra, na, ya, ga), (rb, nb, yb, gb) = results
+    assert ra == rb and na == nb
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(ya, yb, rtol=tol, atol=tol)
+    np.testing.assert_allclose(ga, gb, rtol=tol, atol=tol)

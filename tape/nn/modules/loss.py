@@ -2,15 +2,15 @@
 its arguments (``weight`` and ``pos_weight`` as buffers) and calls its function in ``forward``."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from ..._tensor import Tensor
 from ...ops.losses import _legacy_reduction
 from .. import functional as F
 from .module import Module
 
-__all__ = ["L1Loss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss",
-           "SoftMarginLoss", "CrossEntropyLoss"]
+__all__ = ["L1Loss", "NLLLoss", "PoissonNLLLoss", "GaussianNLLLoss", "KLDivLoss", "MSELoss", "BCELoss",
+           "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "SoftMarginLoss", "CrossEntropyLoss", "MarginRankingLoss"]
 
 
 class _Loss(Module):
@@ -65,6 +65,63 @@ class NLLLoss(_WeightedLoss):
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                           reduction=self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    r"""Negative log likelihood loss with Poisson distribution of target: :math:`\exp(x) - y x` with
+    ``log_input`` (else :math:`x - y \log(x + \text{eps})`), plus Stirling's approximation of
+    :math:`\log(y!)` with ``full``."""
+
+    __constants__ = ["log_input", "full", "eps", "reduction"]
+    log_input: bool
+    full: bool
+    eps: float
+
+    def __init__(self, log_input: bool = True, full: bool = False, size_average: Optional[bool] = None,
+                 eps: float = 1e-8, reduce: Optional[bool] = None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.log_input = log_input
+        self.full = full
+        self.eps = eps
+
+    def forward(self, log_input: Tensor, target: Tensor) -> Tensor:
+        return F.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full, eps=self.eps,
+                                  reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    r"""Gaussian negative log likelihood loss of ``target`` under normal distributions of mean ``input`` and
+    variance ``var`` (given to ``forward``; clamped to ``eps`` at least): :math:`\frac{1}{2}(\log(\max(\text{var},
+    \text{eps})) + (\text{input} - \text{target})^2 / \max(\text{var}, \text{eps}))`, plus
+    :math:`\frac{1}{2}\log(2\pi)` with ``full``."""
+
+    __constants__ = ["full", "eps", "reduction"]
+    full: bool
+    eps: float
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
+        super().__init__(None, None, reduction)
+        self.full = full
+        self.eps = eps
+
+    def forward(self, input: Tensor, target: Tensor, var: Union[Tensor, float]) -> Tensor:
+        return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps, reduction=self.reduction)
+
+
+class KLDivLoss(_Loss):
+    r"""The Kullback-Leibler divergence loss :math:`y (\log y - x)` of log-probabilities ``input`` :math:`x`
+    from ``target`` :math:`y` (log-probabilities too with ``log_target``); ``reduction='batchmean'`` divides
+    the sum by the batch size, the mathematically correct mean."""
+
+    __constants__ = ["reduction"]
+
+    def __init__(self, size_average: Optional[bool] = None, reduce: Optional[bool] = None, reduction: str = "mean",
+                 log_target: bool = False) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
 class MSELoss(_Loss):
@@ -165,3 +222,19 @@ class CrossEntropyLoss(_WeightedLoss):
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class MarginRankingLoss(_Loss):
+    r"""The ranking loss :math:`\max(0, -y (x_1 - x_2) + \text{margin})` of inputs :math:`x_1`, :math:`x_2`
+    and a target :math:`y` of 1 (:math:`x_1` should rank higher) or -1."""
+
+    __constants__ = ["margin", "reduction"]
+    margin: float
+
+    def __init__(self, margin: float = 0.0, size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                 reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Tensor) -> Tensor:
+        return F.margin_ranking_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
