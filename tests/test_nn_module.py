@@ -523,6 +523,9 @@ def test_modules_over_functional_activations():
         assert nn.Hardtanh(min_value=-3.0).min_val == -3.0
     with pytest.raises(AssertionError, match=r"max_val \(1.0\) must be greater than min_val \(2.0\)"):
         nn.Hardtanh(2.0)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmin has been deprecated") as w:
+        nn.Softmin()(x)
+    assert w[0].filename == __file__
 
 
 def test_dropout_module():
