@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import tape
-from tape import nn
 from tape.optim import swa_utils
 
 
