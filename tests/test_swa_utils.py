@@ -191,3 +191,27 @@ def test_swa_errors_like_torch(case):
     torch = pytest.importorskip("torch")
     ours, theirs = _error(lambda: case(tape)), _error(lambda: case(torch))
     assert theirs is not None and ours == theirs
+
+
+def _swalr_edges(M):
+    w = M.zeros(1, requires_grad=True)
+    opt = M.optim.SGD([w], lr=1.0)
+    sched = M.optim.swa_utils.SWALR(opt, 0.1, anneal_epochs=0)
+    rates = [opt.param_groups[0]["lr"]]
+    for _ in range(2):
+        opt.step()
+        sched.step()
+        rates.append(opt.param_groups[0]["lr"])
+    # a tensor rate stays a tensor, filled in place
+    topt = M.optim.SGD([w], lr=M.tensor(0.5))
+    lr = topt.param_groups[0]["lr"]
+    tsched = M.optim.swa_utils.SWALR(topt, M.tensor(0.05), anneal_epochs=2, anneal_strategy="linear")
+    topt.step()
+    tsched.step()
+    return rates, topt.param_groups[0]["lr"] is lr, lr.item(), sorted(sched.state_dict())
+
+
+@pytest.mark.torch
+def test_swalr_edges_like_torch():
+    torch = pytest.importorskip("torch")
+    assert _swalr_edges(tape) == _swalr_edges(torch)
