@@ -879,3 +879,23 @@ def test_functional_call_swaps_and_restores():
         stack_module_state([nn.Linear(1, 1), nn.Tanh()])
     with pytest.warns(FutureWarning, match="`torch.nn.utils.stateless.functional_call` is deprecated"):
         nn.utils.stateless.functional_call(lin, {}, x)
+
+
+def test_modules_chain_second_and_third_order():
+    """A chain of the activation and loss modules differentiates to the third order (float64 checks)."""
+    tape.manual_seed(0)
+    body = nn.Sequential(nn.Linear(4, 6, dtype=tape.float64), nn.GELU("tanh"), nn.SiLU(), nn.Softplus(2.0), nn.ELU(),
+                         nn.Mish(), nn.LogSigmoid(), nn.GLU())
+    labels, target = tape.tensor([0, 2]), tape.tensor([[0.2, 0.7, 0.1], [0.5, 0.25, 0.25]], dtype=tape.float64)
+    ce, kl = nn.CrossEntropyLoss(label_smoothing=0.1), nn.KLDivLoss(reduction="batchmean")
+    x = tape.randn(2, 4, dtype=tape.float64, requires_grad=True)
+
+    def loss(x):
+        h = body(x)
+        return ce(h, labels) + kl(nn.LogSoftmax(1)(h), target) + nn.SmoothL1Loss()(nn.Softmin(1)(h), target)
+
+    def grad(x):
+        return tape.autograd.grad(loss(x), x, create_graph=True)[0]
+
+    assert tape.autograd.gradcheck(loss, (x,)) and tape.autograd.gradgradcheck(loss, (x,))
+    assert tape.autograd.gradgradcheck(grad, (x,))
