@@ -583,6 +583,9 @@ def test_loss_modules():
     assert nn.GaussianNLLLoss(eps=0.1)(x, y, var).item() == F.gaussian_nll_loss(x, y, var, eps=0.1).item()
     assert nn.MarginRankingLoss(0.2)(x, y, y * 2 - 1).item() == F.margin_ranking_loss(x, y, y * 2 - 1, 0.2).item()
     assert repr(nn.MarginRankingLoss(0.2)) == "MarginRankingLoss()" and nn.MarginRankingLoss(0.2).margin == 0.2
+    with pytest.warns(FutureWarning, match="`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead"):
+        old = nn.NLLLoss2d(w, ignore_index=0)
+    assert isinstance(old, nn.NLLLoss) and old(x.log_softmax(1), labels).item() == nll(x.log_softmax(1), labels).item()
 
 
 def test_activation_flatten_identity_modules():

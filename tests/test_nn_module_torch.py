@@ -518,6 +518,8 @@ def _warned(fn):
     lambda M: M.nn.CrossEntropyLoss(size_average=True, reduce=False).reduction,
     lambda M: M.nn.BCEWithLogitsLoss(reduce=True).reduction,
     lambda M: M.nn.KLDivLoss(size_average=False).reduction,
+    lambda M: (M.nn.NLLLoss2d(None, None, 1).ignore_index, repr(M.nn.NLLLoss2d(reduction="sum"))),
+    lambda M: type("Sub", (M.nn.NLLLoss2d,), {})().reduction,
     lambda M: M.nn.PoissonNLLLoss(reduce=False).reduction,
     lambda M: M.nn.MarginRankingLoss(0.5, True, False).reduction,
     lambda M: M.nn.Hardtanh(min_value=-2.0, max_value=3.0).extra_repr(),

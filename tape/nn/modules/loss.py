@@ -2,14 +2,15 @@
 its arguments (``weight`` and ``pos_weight`` as buffers) and calls its function in ``forward``."""
 from __future__ import annotations
 
-from typing import Optional, Union
+import warnings
+from typing import Any, Optional, Union
 
 from ..._tensor import Tensor
 from ...ops.losses import _legacy_reduction
 from .. import functional as F
 from .module import Module
 
-__all__ = ["L1Loss", "NLLLoss", "PoissonNLLLoss", "GaussianNLLLoss", "KLDivLoss", "MSELoss", "BCELoss",
+__all__ = ["L1Loss", "NLLLoss", "NLLLoss2d", "PoissonNLLLoss", "GaussianNLLLoss", "KLDivLoss", "MSELoss", "BCELoss",
            "BCEWithLogitsLoss", "SmoothL1Loss", "HuberLoss", "SoftMarginLoss", "CrossEntropyLoss", "MarginRankingLoss"]
 
 
@@ -65,6 +66,25 @@ class NLLLoss(_WeightedLoss):
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                           reduction=self.reduction)
+
+
+_NLLLOSS2D_DEPRECATED = ("`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in replacement and see "
+                         "https://pytorch.org/docs/main/nn.html#torch.nn.NLLLoss for more details.")
+
+
+class NLLLoss2d(NLLLoss):
+    """The deprecated name of :class:`NLLLoss` (PyTorch's FutureWarning when made or subclassed)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        warnings.warn(_NLLLOSS2D_DEPRECATED, FutureWarning, stacklevel=2)
+        super().__init_subclass__(**kwargs)
+
+    def __init__(self, weight: Optional[Tensor] = None, size_average: Optional[bool] = None,
+                 ignore_index: int = -100, reduce: Optional[bool] = None, reduction: str = "mean") -> None:
+        # as typing_extensions.deprecated: the class itself warns, a subclass only when it is defined
+        if type(self) is NLLLoss2d:
+            warnings.warn(_NLLLOSS2D_DEPRECATED, FutureWarning, stacklevel=2)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
 
 
 class PoissonNLLLoss(_Loss):
