@@ -91,6 +91,21 @@ def test_linear_nodes_values_and_grads(shape, bias, input_grad):
     assert (xa is None) == (xb is None) and (xa is None or np.allclose(xa, xb, rtol=1e-12))
 
 
+def test_linear_non_contiguous_input_nodes_like_torch():
+    """A non-contiguous input takes F.linear's matmul and in-place add, as PyTorch's."""
+    x = np.random.default_rng(0).standard_normal((4, 2, 5))
+    results = []
+    for M in (tape, torch):
+        M.manual_seed(0)
+        lin = M.nn.Linear(4, 3, dtype=M.float64)
+        y = lin(M.tensor(x).permute(2, 1, 0))
+        y.sum().backward()
+        results.append((_names(y.grad_fn), _np(y), _np(lin.weight.grad)))
+    assert results[0][0] == results[1][0]
+    for a, b in zip(results[0][1:], results[1][1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
 def _hooked(M, hook, **kw):
     lin = M.nn.Linear(2, 2)
     lin.register_forward_pre_hook(hook, **kw)
