@@ -488,9 +488,104 @@ def test_linear_gradients_to_third_order():
     tape.manual_seed(0)
     lin = nn.Linear(3, 2, dtype=tape.float64)
     x = tape.randn(4, 3, dtype=tape.float64, requires_grad=True)
-    fn = lambda x, w, b: nn.modules.linear._linear(x, w, b).tanh()
+    fn = lambda x, w, b: nn.functional.linear(x, w, b).tanh()
     inputs = (x, lin.weight, lin.bias)
     assert tape.autograd.gradcheck(fn, inputs) and tape.autograd.gradgradcheck(fn, inputs)
+
+
+def test_modules_over_functional_activations():
+    x = tape.tensor([[-2.0, -0.25, 0.5, 3.0], [1.0, -1.0, 0.0, 7.0]], requires_grad=True)
+    F = nn.functional
+    cases = [(nn.GELU("tanh"), F.gelu(x, approximate="tanh"), "GELU(approximate='tanh')"),
+             (nn.SiLU(), F.silu(x), "SiLU()"), (nn.Mish(), F.mish(x), "Mish()"),
+             (nn.Softplus(2, 5), F.softplus(x, 2, 5), "Softplus(beta=2, threshold=5)"),
+             (nn.ELU(0.5), F.elu(x, 0.5), "ELU(alpha=0.5)"), (nn.CELU(2.0), F.celu(x, 2.0), "CELU(alpha=2.0)"),
+             (nn.SELU(), F.selu(x), "SELU()"),
+             (nn.LeakyReLU(0.1), F.leaky_relu(x, 0.1), "LeakyReLU(negative_slope=0.1)"),
+             (nn.Hardtanh(-0.5, 2.0), F.hardtanh(x, -0.5, 2.0), "Hardtanh(min_val=-0.5, max_val=2.0)"),
+             (nn.ReLU6(), F.relu6(x), "ReLU6()"), (nn.LogSigmoid(), F.logsigmoid(x), "LogSigmoid()"),
+             (nn.Softsign(), F.softsign(x), "Softsign()"), (nn.Tanhshrink(), F.tanhshrink(x), "Tanhshrink()"),
+             (nn.Softshrink(0.3), F.softshrink(x, 0.3), "Softshrink(0.3)"),
+             (nn.Hardsigmoid(), F.hardsigmoid(x), "Hardsigmoid()"), (nn.Hardswish(), F.hardswish(x), "Hardswish()"),
+             (nn.Softmin(1), F.softmin(x, 1), "Softmin(dim=1)"), (nn.GLU(0), F.glu(x, 0), "GLU(dim=0)")]
+    for mod, want, text in cases:
+        got = mod(x)
+        assert repr(mod) == text and got.tolist() == want.tolist() and got.grad_fn.name() == want.grad_fn.name(), text
+    for cls in (nn.SiLU, nn.Mish, nn.ELU, nn.CELU, nn.SELU, nn.LeakyReLU, nn.Hardtanh, nn.ReLU6, nn.Hardsigmoid,
+                nn.Hardswish):
+        mod, y = cls(inplace=True), x.detach().clone()
+        assert mod(y) is y and y.tolist() == cls()(x).tolist(), cls
+    # PyTorch's Hardsigmoid and Hardswish show no inplace flag
+    assert repr(nn.ELU(inplace=True)) == "ELU(alpha=1.0, inplace=True)"
+    assert repr(nn.ReLU6(True)) == "ReLU6(inplace=True)"
+    assert repr(nn.Hardswish(True)) == "Hardswish()" and repr(nn.SiLU(True)) == "SiLU(inplace=True)"
+    with pytest.warns(FutureWarning, match="keyword argument `min_value` is deprecated and renamed to `min_val`"):
+        assert nn.Hardtanh(min_value=-3.0).min_val == -3.0
+    with pytest.raises(AssertionError, match=r"max_val \(1.0\) must be greater than min_val \(2.0\)"):
+        nn.Hardtanh(2.0)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmin has been deprecated") as w:
+        nn.Softmin()(x)
+    assert w[0].filename == __file__
+
+
+def test_dropout_module():
+    tape.manual_seed(0)
+    drop, x = nn.Dropout(0.25), tape.ones(400, dtype=tape.float64, requires_grad=True)
+    assert repr(drop) == "Dropout(p=0.25, inplace=False)"
+    y = drop(x)
+    kept = y.detach() != 0
+    assert 250 < int(kept.sum()) < 350 and set(y.detach().tolist()) == {0.0, 4.0 / 3.0}
+    y.sum().backward()
+    assert x.grad.tolist() == (kept.double() * (4.0 / 3.0)).tolist()
+    assert drop.eval()(x) is x and nn.Dropout(0.0)(x).tolist() == x.tolist()
+    h = tape.ones(10)
+    assert nn.Dropout(1.0, inplace=True)(h) is h and h.tolist() == [0.0] * 10
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+        nn.Dropout(1.5)
+
+
+def test_loss_modules():
+    F = nn.functional
+    x = tape.tensor([[0.2, -1.0, 2.0], [1.5, 0.5, -0.5]], requires_grad=True)
+    y = tape.tensor([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0]])
+    labels, w = tape.tensor([2, 0]), tape.tensor([1.0, 2.0, 0.5])
+    cases = [(nn.MSELoss(), F.mse_loss(x, y)), (nn.L1Loss(reduction="sum"), F.l1_loss(x, y, reduction="sum")),
+             (nn.SmoothL1Loss(beta=0.5), F.smooth_l1_loss(x, y, beta=0.5)),
+             (nn.HuberLoss(reduction="none", delta=0.5), F.huber_loss(x, y, reduction="none", delta=0.5)),
+             (nn.SoftMarginLoss(), F.soft_margin_loss(x, y * 2 - 1)),
+             (nn.BCELoss(w), F.binary_cross_entropy(x.sigmoid(), y, w)),
+             (nn.BCEWithLogitsLoss(pos_weight=w), F.binary_cross_entropy_with_logits(x, y, pos_weight=w))]
+    for mod, want in cases:
+        target = y * 2 - 1 if isinstance(mod, nn.SoftMarginLoss) else y
+        got = mod(x.sigmoid() if isinstance(mod, nn.BCELoss) else x, target)
+        assert got.tolist() == want.tolist() and got.grad_fn.name() == want.grad_fn.name(), mod
+    nll = nn.NLLLoss(weight=w, ignore_index=0)
+    assert nll(x.log_softmax(1), labels).item() == F.nll_loss(x.log_softmax(1), labels, w, ignore_index=0).item()
+    ce = nn.CrossEntropyLoss(w, label_smoothing=0.1)
+    assert ce(x, labels).item() == F.cross_entropy(x, labels, w, label_smoothing=0.1).item()
+    assert (ce.ignore_index, ce.reduction, ce.label_smoothing) == (-100, "mean", 0.1)
+    assert repr(ce) == "CrossEntropyLoss()"
+    # the weights are buffers: in the state dict, converted by ``double()``
+    bce = nn.BCEWithLogitsLoss(w, pos_weight=w)
+    assert list(bce.state_dict()) == ["weight", "pos_weight"] and list(nn.MSELoss().state_dict()) == []
+    assert bce.double().weight.dtype is tape.float64 and bce.pos_weight.dtype is tape.float64
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated, please use reduction='sum'"):
+        assert nn.MSELoss(size_average=False).reduction == "sum"
+    with pytest.warns(UserWarning, match="please use reduction='none'"):
+        assert nn.CrossEntropyLoss(reduce=False).reduction == "none"
+    with pytest.raises(TypeError, match="delta must be a float or int, got: <class 'str'>"):
+        nn.HuberLoss(delta="1")
+    lp, probs = x.log_softmax(1), y.softmax(1)
+    assert nn.KLDivLoss(reduction="batchmean")(lp, probs).item() == F.kl_div(lp, probs, reduction="batchmean").item()
+    assert nn.PoissonNLLLoss(log_input=False, full=True)(x.exp(), y).item() == \
+        F.poisson_nll_loss(x.exp(), y, log_input=False, full=True).item()
+    var = tape.full((2, 1), 0.5)
+    assert nn.GaussianNLLLoss(eps=0.1)(x, y, var).item() == F.gaussian_nll_loss(x, y, var, eps=0.1).item()
+    assert nn.MarginRankingLoss(0.2)(x, y, y * 2 - 1).item() == F.margin_ranking_loss(x, y, y * 2 - 1, 0.2).item()
+    assert repr(nn.MarginRankingLoss(0.2)) == "MarginRankingLoss()" and nn.MarginRankingLoss(0.2).margin == 0.2
+    with pytest.warns(FutureWarning, match="`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead"):
+        old = nn.NLLLoss2d(w, ignore_index=0)
+    assert isinstance(old, nn.NLLLoss) and old(x.log_softmax(1), labels).item() == nll(x.log_softmax(1), labels).item()
 
 
 def test_activation_flatten_identity_modules():
@@ -787,3 +882,23 @@ def test_functional_call_swaps_and_restores():
         stack_module_state([nn.Linear(1, 1), nn.Tanh()])
     with pytest.warns(FutureWarning, match="`torch.nn.utils.stateless.functional_call` is deprecated"):
         nn.utils.stateless.functional_call(lin, {}, x)
+
+
+def test_modules_chain_second_and_third_order():
+    """A chain of the activation and loss modules differentiates to the third order (float64 checks)."""
+    tape.manual_seed(0)
+    body = nn.Sequential(nn.Linear(4, 6, dtype=tape.float64), nn.GELU("tanh"), nn.SiLU(), nn.Softplus(2.0), nn.ELU(),
+                         nn.Mish(), nn.LogSigmoid(), nn.GLU())
+    labels, target = tape.tensor([0, 2]), tape.tensor([[0.2, 0.7, 0.1], [0.5, 0.25, 0.25]], dtype=tape.float64)
+    ce, kl = nn.CrossEntropyLoss(label_smoothing=0.1), nn.KLDivLoss(reduction="batchmean")
+    x = tape.randn(2, 4, dtype=tape.float64, requires_grad=True)
+
+    def loss(x):
+        h = body(x)
+        return ce(h, labels) + kl(nn.LogSoftmax(1)(h), target) + nn.SmoothL1Loss()(nn.Softmin(1)(h), target)
+
+    def grad(x):
+        return tape.autograd.grad(loss(x), x, create_graph=True)[0]
+
+    assert tape.autograd.gradcheck(loss, (x,)) and tape.autograd.gradgradcheck(loss, (x,))
+    assert tape.autograd.gradgradcheck(grad, (x,))

@@ -2,6 +2,7 @@
 the nodes of ``Linear`` and the errors."""
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -88,6 +89,21 @@ def test_linear_nodes_values_and_grads(shape, bias, input_grad):
     np.testing.assert_allclose(ya, yb, rtol=1e-12)
     np.testing.assert_allclose(wa, wb, rtol=1e-12)
     assert (xa is None) == (xb is None) and (xa is None or np.allclose(xa, xb, rtol=1e-12))
+
+
+def test_linear_non_contiguous_input_nodes_like_torch():
+    """A non-contiguous input takes F.linear's matmul and in-place add, as PyTorch's."""
+    x = np.random.default_rng(0).standard_normal((4, 2, 5))
+    results = []
+    for M in (tape, torch):
+        M.manual_seed(0)
+        lin = M.nn.Linear(4, 3, dtype=M.float64)
+        y = lin(M.tensor(x).permute(2, 1, 0))
+        y.sum().backward()
+        results.append((_names(y.grad_fn), _np(y), _np(lin.weight.grad)))
+    assert results[0][0] == results[1][0]
+    for a, b in zip(results[0][1:], results[1][1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
 def _hooked(M, hook, **kw):
@@ -409,3 +425,180 @@ def test_orthogonal_like_torch():
         M.manual_seed(7)
         values.append(M.nn.init.orthogonal_(M.empty(6, 4, dtype=M.float64), gain=2).numpy().copy())
     np.testing.assert_allclose(*values, rtol=1e-12, atol=1e-14)
+
+
+# --- activation, dropout and loss modules over nn.functional -----------------------------------------
+_ACTIVATION_MODULES = [
+    ("GELU", (), {}), ("GELU", ("tanh",), {}), ("SiLU", (), {}), ("Mish", (), {}), ("Softplus", (2.0, 1.0), {}),
+    ("ELU", (0.5,), {}), ("CELU", (2.0,), {}), ("SELU", (), {}), ("LeakyReLU", (0.2,), {}), ("Hardtanh", (-0.5, 0.7), {}),
+    ("ReLU6", (), {}), ("LogSigmoid", (), {}), ("Softsign", (), {}), ("Tanhshrink", (), {}), ("Softshrink", (0.3,), {}),
+    ("Hardsigmoid", (), {}), ("Hardswish", (), {}), ("Softmin", (1,), {}), ("GLU", (), {}), ("GLU", (0,), {}),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name, args, kw", _ACTIVATION_MODULES)
+def test_activation_modules_like_torch(name, args, kw, dtype):
+    """Each module's repr, values, input grads and nodes, out of place and (where it takes it) in place."""
+    x = np.random.default_rng(2).standard_normal((4, 6)) * 4
+    inplace_too = "inplace" in getattr(torch.nn, name).__init__.__code__.co_varnames
+    for inplace in (False, True) if inplace_too else (False,):
+        results = []
+        for M in (tape, torch):
+            mod = getattr(M.nn, name)(*args, **kw, **({"inplace": True} if inplace else {}))
+            leaf = M.tensor(x, dtype=getattr(M, dtype), requires_grad=True)
+            y = mod(leaf * 1)
+            y.backward(M.ones_like(y))
+            results.append((repr(mod), _names(y.grad_fn), _np(y), _np(leaf.grad)))
+        (ra, na, ya, ga), (rb, nb, yb, gb) = results
+        assert ra == rb and na == nb
+        tol = 1e-5 if dtype == "float32" else 1e-12
+        np.testing.assert_allclose(ya, yb, rtol=tol, atol=tol)
+        np.testing.assert_allclose(ga, gb, rtol=tol, atol=tol)
+
+
+def test_dropout_module_like_torch():
+    """Same seed, same mask; eval mode is the identity (the input itself, as PyTorch's)."""
+    x = np.arange(1.0, 25.0).reshape(4, 6)
+    results = []
+    for M in (tape, torch):
+        M.manual_seed(5)
+        drop = M.nn.Dropout(0.3)
+        leaf = M.tensor(x, requires_grad=True)
+        y = drop(leaf)
+        y.sum().backward()
+        h = leaf.detach().clone()
+        z = M.nn.Dropout(0.5, inplace=True)(h)
+        drop.eval()
+        e = drop(leaf)
+        results.append((repr(drop), _names(y.grad_fn), _np(y), _np(leaf.grad), z is h, _np(z), e is leaf))
+    for a, b in zip(*results, strict=True):
+        assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
+
+
+def _loss_inputs(M, name, dtype):
+    """The leaf, the loss's input made of it, and the target."""
+    rng = np.random.default_rng(4)
+    x = M.tensor(rng.standard_normal((5, 3)), dtype=dtype, requires_grad=True)
+    if name in ("NLLLoss", "CrossEntropyLoss"):
+        return x, x, M.tensor([0, 2, 1, 2, 0])
+    if name == "BCELoss":
+        return x, x.sigmoid(), M.tensor(rng.uniform(size=(5, 3)), dtype=dtype)
+    if name == "SoftMarginLoss":
+        return x, x, M.tensor(rng.choice([-1.0, 1.0], size=(5, 3)), dtype=dtype)
+    return x, x, M.tensor(rng.uniform(size=(5, 3)), dtype=dtype)
+
+
+_LOSS_MODULES = [
+    ("MSELoss", {}), ("MSELoss", {"reduction": "none"}), ("L1Loss", {"reduction": "sum"}),
+    ("SmoothL1Loss", {"beta": 0.5}),
+    ("HuberLoss", {"delta": 0.5, "reduction": "sum"}), ("SoftMarginLoss", {}), ("NLLLoss", {"ignore_index": 1}),
+    ("NLLLoss", {"weight": [1.0, 2.0, 0.5]}), ("CrossEntropyLoss", {"label_smoothing": 0.2}),
+    ("CrossEntropyLoss", {"weight": [1.0, 2.0, 0.5], "reduction": "none"}), ("BCELoss", {"weight": [1.0, 2.0, 0.5]}),
+    ("BCEWithLogitsLoss", {"pos_weight": [1.0, 3.0, 0.5]}), ("BCEWithLogitsLoss", {"weight": [2.0, 1.0, 1.0]}),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name, kw", _LOSS_MODULES)
+def test_loss_modules_like_torch(name, kw, dtype):
+    """Each loss module's repr, state dict (its weight buffers), value, input grad and nodes."""
+    results = []
+    for M in (tape, torch):
+        dt = getattr(M, dtype)
+        args = {k: M.tensor(v, dtype=dt) if isinstance(v, list) else v for k, v in kw.items()}
+        mod = getattr(M.nn, name)(**args)
+        leaf, x, t = _loss_inputs(M, name, dt)
+        y = mod(x, t)
+        y.backward(M.ones_like(y))
+        results.append((repr(mod), list(mod.state_dict()), _names(y.grad_fn), _np(y), _np(leaf.grad)))
+    (ra, sa, na, ya, ga), (rb, sb, nb, yb, gb) = results
+    assert ra == rb and sa == sb and na == nb
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(ya, yb, rtol=tol, atol=tol)
+    np.testing.assert_allclose(ga, gb, rtol=tol, atol=tol)
+
+
+def _warned(fn):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [(x.category, str(x.message)) for x in w]
+
+
+@pytest.mark.parametrize("case", [
+    lambda M: M.nn.MSELoss(size_average=False).reduction,
+    lambda M: M.nn.L1Loss(reduce=False).reduction,
+    lambda M: M.nn.NLLLoss(None, True, -100, True).reduction,
+    lambda M: M.nn.CrossEntropyLoss(size_average=True, reduce=False).reduction,
+    lambda M: M.nn.BCEWithLogitsLoss(reduce=True).reduction,
+    lambda M: M.nn.KLDivLoss(size_average=False).reduction,
+    lambda M: (M.nn.NLLLoss2d(None, None, 1).ignore_index, repr(M.nn.NLLLoss2d(reduction="sum"))),
+    lambda M: type("Sub", (M.nn.NLLLoss2d,), {})().reduction,
+    lambda M: M.nn.PoissonNLLLoss(reduce=False).reduction,
+    lambda M: M.nn.MarginRankingLoss(0.5, True, False).reduction,
+    lambda M: M.nn.Hardtanh(min_value=-2.0, max_value=3.0).extra_repr(),
+])
+def test_module_deprecations_like_torch(case):
+    assert _warned(lambda: case(tape)) == _warned(lambda: case(torch))
+
+
+@pytest.mark.parametrize("case", [
+    lambda M: M.nn.Dropout(1.5),
+    lambda M: M.nn.Dropout(-0.1),
+    lambda M: M.nn.Hardtanh(1.0, 1.0),
+    lambda M: M.nn.ReLU6()(3),
+    lambda M: M.nn.GELU("cubic")(M.ones(2)),
+    lambda M: M.nn.GLU()(M.ones(3)),
+    lambda M: M.nn.HuberLoss(delta="1"),
+    lambda M: M.nn.MSELoss(reduction="avg")(M.ones(2), M.ones(2)),
+    lambda M: M.nn.NLLLoss()(M.ones(2, 3), M.tensor([0, 3])),
+    lambda M: M.nn.CrossEntropyLoss()(M.ones(2, 3), M.ones(3, 3)),
+    lambda M: M.nn.BCELoss()(M.ones(2), M.ones(3)),
+    lambda M: M.nn.GaussianNLLLoss(False),
+    lambda M: M.nn.GaussianNLLLoss()(M.ones(2, 3), M.ones(2, 3), -M.ones(2, 3)),
+    lambda M: M.nn.MarginRankingLoss()(M.ones(2), M.ones(3), M.ones(2)),
+    lambda M: M.nn.KLDivLoss(reduction="avg")(M.ones(2), M.ones(2)),
+])
+def test_module_errors_like_torch(case):
+    ours, theirs = _error(lambda: case(tape)), _error(lambda: case(torch))
+    assert theirs is not None and ours is not None
+    assert ours[0] is theirs[0]
+    assert ours[1].replace("tape.", "torch.") == theirs[1]
+
+
+def _more_loss_args(M, name, dtype):
+    """The leaf and the loss's inputs made of it (positional, as ``forward`` takes them)."""
+    rng = np.random.default_rng(6)
+    x = M.tensor(rng.standard_normal((4, 3)), dtype=dtype, requires_grad=True)
+    u = M.tensor(rng.uniform(0.1, 2.0, size=(4, 3)), dtype=dtype)
+    if name == "KLDivLoss":
+        return x, (x.log_softmax(1), u.softmax(1))
+    if name == "PoissonNLLLoss":
+        return x, (x, M.tensor(rng.integers(0, 5, size=(4, 3)), dtype=dtype))
+    if name == "GaussianNLLLoss":
+        return x, (x, u, u[:, :1] + 0.5)
+    return x, (x, u, M.tensor(rng.choice([-1.0, 1.0], size=(4, 3)), dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name, kw", [
+    ("KLDivLoss", {"reduction": "batchmean"}), ("KLDivLoss", {"log_target": True, "reduction": "sum"}),
+    ("PoissonNLLLoss", {}), ("PoissonNLLLoss", {"log_input": False, "full": True, "eps": 1e-6}),
+    ("GaussianNLLLoss", {}), ("GaussianNLLLoss", {"full": True, "eps": 1e-3, "reduction": "none"}),
+    ("MarginRankingLoss", {"margin": 0.3}), ("MarginRankingLoss", {"reduction": "none"}),
+])
+def test_more_loss_modules_like_torch(name, kw, dtype):
+    """The losses whose ``forward`` takes other arguments: repr, value, input grad and nodes."""
+    results = []
+    for M in (tape, torch):
+        mod = getattr(M.nn, name)(**kw)
+        leaf, args = _more_loss_args(M, name, getattr(M, dtype))
+        y = mod(*args)
+        y.backward(M.ones_like(y))
+        results.append((repr(mod), _names(y.grad_fn), _np(y), _np(leaf.grad)))
+    (ra, na, ya, ga), (rb, nb, yb, gb) = results
+    assert ra == rb and na == nb
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(ya, yb, rtol=tol, atol=tol)
+    np.testing.assert_allclose(ga, gb, rtol=tol, atol=tol)

@@ -2,29 +2,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 from ..._creation import empty
 from ..._tensor import Tensor
+from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
 
 __all__ = ["Identity", "Linear"]
-
-
-def _linear(input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
-    """``input @ weight.T + bias`` with PyTorch's nodes: AddmmBackward0 (under a ViewBackward0 for an input
-    that is not 2-D), or matmul's without a bias (MmBackward0 ...)."""
-    if input.dim() == 0 or weight.dim() == 0:
-        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {input.dim()}D and "
-                           f"{weight.dim()}D")
-    if bias is None:
-        return input.matmul(weight.t())
-    if input.dim() == 2:
-        return bias.addmm(input, weight.t())
-    out = bias.addmm(input.reshape(-1, input.shape[-1]), weight.t())
-    return out.view(*input.shape[:-1], out.shape[-1])
 
 
 class Identity(Module):
@@ -79,7 +66,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
-        return _linear(input, self.weight, self.bias)
+        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
