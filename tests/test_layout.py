@@ -225,3 +225,13 @@ def test_module_imports_form_no_cycle():
     for name in sorted(graph):
         if name not in state:
             visit(name, [name])
+
+
+def test_pyproject_lists_every_package():
+    # (setuptools installs only the packages listed: a new subpackage missing there works in an
+    # editable install and is absent from a wheel)
+    text = (ROOT / "pyproject.toml").read_text()
+    listed = set(re.findall(r'"(tape(?:\.[\w.]+)?)"', text[text.index("packages = ["):text.index("]", text.index("packages = ["))]))
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "tape").rglob("__init__.py")}
+    found |= {"tape.ops"}       # (installed from ops/, [tool.setuptools.package-dir])
+    assert listed == found
