@@ -35,11 +35,11 @@ def parser_type_name(v) -> str:
 _CHECKS = {
     "tuple of ints": lambda v: isinstance(v, (tuple, list)),
     "int": lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool),
-    "Number": lambda v: type(v) in (int, float) or _parsed_number(v, False),
+    "Number": lambda v: type(v) in (int, float) or parsed_number(v, False),
     "torch.dtype": lambda v: type(v).__name__ == "dtype",
     "bool": lambda v: v is None or isinstance(v, (bool, np.bool_)),
     "Tensor": lambda v: hasattr(v, "_shape"),
-    "float": lambda v: _parsed_number(v, True),
+    "float": lambda v: parsed_number(v, True),
 }
 
 
@@ -53,16 +53,17 @@ def _parsed_int(v) -> bool:
     return not isinstance(v, (float, complex)) and hasattr(type(v), "__index__")
 
 
-def _parsed_number(v, real: bool) -> bool:
-    """The parser's check of a ``Number`` (``float`` when ``real``) argument: a number, or a 0-d tensor."""
+def parsed_number(v, real: bool = False) -> bool:
+    """The parser's check of a ``Number`` (``float`` when ``real``) argument: a number, or a 0-d tensor
+    that does not require grad (its value is taken: a gradient could not reach it)."""
     if hasattr(v, "_shape"):
-        return v._shape == ()
+        return v._shape == () and not v.requires_grad
     return isinstance(v, numbers.Real if real else numbers.Number)
 
 
 _KINDS = {"bool": lambda v: type(v) is bool, "int": _parsed_int, "int?": lambda v: v is None or _parsed_int(v),
-          "Number": lambda v: _parsed_number(v, False), "float": lambda v: _parsed_number(v, True),
-          "float?": lambda v: v is None or _parsed_number(v, True)}
+          "Number": lambda v: parsed_number(v, False), "float": lambda v: parsed_number(v, True),
+          "float?": lambda v: v is None or parsed_number(v, True)}
 
 
 def check_types(fn: str, params: tuple, *values, first: Optional[int] = 1) -> None:
@@ -97,8 +98,8 @@ _LENIENT = {
     "bool": lambda v: type(v) is bool,
     # (a sequence too: an annotation may say ``int`` where dims are taken)
     "int": lambda v: _parsed_int(v) or isinstance(v, (tuple, list)),
-    "float": lambda v: _parsed_number(v, True),
-    "Number": lambda v: _parsed_number(v, False),
+    "float": lambda v: parsed_number(v, True),
+    "Number": lambda v: parsed_number(v, False),
     # (a number too: PyTorch's parser takes one for a tensor in some ops)
     "Tensor": lambda v: hasattr(v, "_shape") or isinstance(v, numbers.Number),
     # (one int, or a sequence or tensor of them)

@@ -36,7 +36,7 @@ from .._emit import (D, LEND_FROM, Number, Tensor, arranged, check_device, check
 from ._args import broadcast_pair, check_output_shape
 from ._erf import erf_vectorized
 from . import _specfun as SF
-from ._parser import Forms, check_types
+from ._parser import Forms, check_types, parsed_number
 from ._rule import diagonal, rule_adjoint
 from ._spec import (BINARY, CROSS, N_CODES, NUMBER, NUMPY_ROWS, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public,
                     register, saved_when, tangents)
@@ -2097,13 +2097,15 @@ def _reflect(name: str, code: int):
     return lambda x, c: _reversed(x, check_operand(c, name), code)
 
 
-def _check_alpha(a, b, alpha):
+def _check_alpha(a, b, alpha, name: str):
     """PyTorch's ``alpha_check`` of add and sub on their result type: a float ``alpha`` needs a floating
     result, a bool one a bool result (an int one fits every type).  Returns ``b``, in the result type
     when it is an integer tensor that a float ``alpha`` scales (``b * alpha`` alone would take the
     default float type: ``add(float64 0-d, int tensor, alpha=0.5)`` is float64)."""
     if type(alpha) is int:
         return b
+    if isinstance(alpha, Tensor) and not parsed_number(alpha):
+        raise TypeError(f"{name}(): argument 'alpha' must be Number, not Tensor")
     dt = D.result_type(a, b)
     if isinstance(alpha, bool) and dt is not D.bool_:
         raise RuntimeError("Boolean alpha only supported for Boolean results.")
@@ -2119,7 +2121,7 @@ def _reflect_alpha(name: str, code: int):
     def reflected(x, c, *, alpha: Number = 1):
         if name == "sub":
             _no_bool_sub(c, x)
-        x = _check_alpha(c, x, alpha)
+        x = _check_alpha(c, x, alpha, name)
         return _reversed(x * alpha if alpha != 1 else x, check_operand(c, name), code)
     return reflected
 
@@ -2173,7 +2175,7 @@ def _radd(self, other: Operand) -> Tensor:
 @public("add", reflected=_reflect_alpha("add", ADD))
 def add(self, other: Operand, *, alpha: Number = 1) -> Tensor:
     """``self + alpha * other``."""
-    other = _check_alpha(self, other, alpha)
+    other = _check_alpha(self, other, alpha, "add")
     return self + (other * alpha if alpha != 1 else other)
 
 
@@ -2199,7 +2201,7 @@ def _rsub(self, other: Operand) -> Tensor:
 def sub(self, other: Operand, *, alpha: Number = 1) -> Tensor:
     """``self - alpha * other``."""
     _no_bool_sub(self, other)
-    other = _check_alpha(self, other, alpha)
+    other = _check_alpha(self, other, alpha, "sub")
     return self - (other * alpha if alpha != 1 else other)
 
 

@@ -24,7 +24,7 @@ from numba import njit
 
 from .._emit import D, Number, Tensor, node_in, plain, quiet, recorded, state, write_tape
 from ._args import broadcast_pair
-from ._parser import Forms
+from ._parser import Forms, parsed_number
 from ._spec import JOIN, LISTED, NUMBER, PYTHON, R_IA, R_LO, R_NUM, R_OFF, R_RG, X0, X1, X2, Op, public, register
 from ._spec import saved_when, tangents
 from ._rule import diagonal
@@ -302,7 +302,9 @@ def _pointwise3(name: str, self: Tensor, tensor1, tensor2, value: Number, divide
     if dt is D.bool_:
         raise NotImplementedError(f"\"{name}_cpu_out\" not implemented for 'Bool'")
     if not _is_number(value):
-        raise TypeError(f"{name}(): argument 'value' must be Number, not {type(value).__name__}")
+        if not (isinstance(value, Tensor) and parsed_number(value)):
+            raise TypeError(f"{name}(): argument 'value' must be Number, not {type(value).__name__}")
+        value = value.item()        # (a 0-d tensor that needs no gradient, as PyTorch's parser takes it)
     shape = _shape3(self, tensor1, tensor2)
     c = dt.np.type(value if dt.is_floating_point else int(value))
     t1, t2 = _value(tensor1, dt), _value(tensor2, dt)

@@ -246,3 +246,21 @@ def test_wrongly_typed_second_argument_as_pytorch():
                 if want != got:
                     differ.append((name, form, want, got))
     assert not differ, "\n".join(map(str, differ))
+
+
+def test_a_number_argument_takes_a_0d_tensor_that_needs_no_grad():
+    # PyTorch's parser takes a tensor for a Number only when it is 0-d and does not require grad
+    x = tape.ones(2)
+    zero_d = tape.tensor(2.0)
+    assert x.add(x, alpha=zero_d).tolist() == [3.0, 3.0]
+    assert x.addcdiv(x, x, value=zero_d).tolist() == [3.0, 3.0]
+    assert x.sub(x, alpha=zero_d).tolist() == [-1.0, -1.0]
+    for bad in (tape.tensor(2.0, requires_grad=True), tape.tensor([2.0])):
+        with pytest.raises(TypeError, match=r"^add\(\): argument 'alpha' must be Number, not Tensor$"):
+            x.add(x, alpha=bad)
+        with pytest.raises(TypeError, match=r"^sub\(\): argument 'alpha' must be Number, not Tensor$"):
+            x.sub(x, alpha=bad)
+        with pytest.raises(TypeError, match=r"^addcdiv\(\): argument 'value' must be Number, not Tensor$"):
+            x.addcdiv(x, x, value=bad)
+        with pytest.raises(TypeError, match=r"^full\(\): argument 'fill_value' \(position 2\) must be Number, not Tensor$"):
+            tape.full((2,), bad)
