@@ -68,3 +68,11 @@ def closure_loss(closure: Optional[Callable[[], Any]]):
         return None
     with enable_grad():
         return closure()
+
+
+def check_fused(p: Tensor) -> None:
+    """PyTorch's check of a parameter for ``fused=True`` (a floating point tensor on the CPU here)."""
+    if not p.is_floating_point():
+        raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported "
+                           f"devices: ['mps', 'cuda', 'xpu', 'hpu', 'cpu', 'mtia', 'privateuseone'] but "
+                           f"{p.dtype} and {p.device.type}")

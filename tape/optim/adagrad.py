@@ -6,9 +6,8 @@ from typing import Any, Optional, Union
 
 from .._creation import full_like, tensor
 from .._tensor import Tensor
-from ._common import closure_loss, step_dtype
+from ._common import check_fused, closure_loss, step_dtype
 from .optimizer import Optimizer, to_scalar, use_grad_for_differentiable
-from .sgd import check_fused
 
 __all__ = ["Adagrad", "adagrad"]
 
@@ -122,4 +121,4 @@ def adagrad(params: list[Tensor], grads: list[Tensor], state_sums: list[Tensor],
         clr = lr / (1 + (step - 1) * lr_decay)
         state_sum.addcmul_(grad, grad, value=1)
         std = state_sum.sqrt() + eps if differentiable else state_sum.sqrt().add_(eps)
-        param.addcdiv_(grad, std, value=-(clr.item() if isinstance(clr, Tensor) else clr))
+        param.addcdiv_(grad, std, value=-clr)

@@ -7,9 +7,8 @@ from typing import Any, Optional, Union
 
 from .._creation import tensor, zeros_like
 from .._tensor import Tensor
-from ._common import capturable_error, closure_loss, step_dtype
+from ._common import capturable_error, check_fused, closure_loss, step_dtype
 from .optimizer import Optimizer, to_scalar, use_grad_for_differentiable
-from .sgd import check_fused
 
 __all__ = ["Adam", "adam"]
 
@@ -199,4 +198,4 @@ def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], exp_
                 denom = (max_exp_avg_sqs[i].sqrt() / bias_correction2_sqrt).add_(eps)
             else:
                 denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-            param.addcdiv_(exp_avg, denom, value=-(step_size.item() if isinstance(step_size, Tensor) else step_size))
+            param.addcdiv_(exp_avg, denom, value=-step_size)

@@ -81,4 +81,4 @@ def adamax(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], ex
             norm_buf = cat([exp_inf.mul_(beta2).unsqueeze(0), grad.abs().add_(eps).unsqueeze_(0)], 0)
             exp_inf.copy_(norm_buf.amax(0, keepdim=False))
         clr = lr / (1 - beta1 ** step_t.item())
-        param.addcdiv_(exp_avg, exp_inf, value=-(clr.item() if isinstance(clr, Tensor) else clr))
+        param.addcdiv_(exp_avg, exp_inf, value=-clr)

@@ -106,9 +106,5 @@ def nadam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], exp
             product = mu_product.item()
             mu_product_next = product * mu_next
             denom.add_(eps)
-            param.addcdiv_(grad, denom, value=_number(-lr * (1.0 - mu) / (1.0 - product)))
-            param.addcdiv_(exp_avg, denom, value=_number((-lr * mu_next) / (1.0 - mu_product_next)))
-
-
-def _number(x):
-    return x.item() if isinstance(x, Tensor) else x
+            param.addcdiv_(grad, denom, value=-lr * (1.0 - mu) / (1.0 - product))
+            param.addcdiv_(exp_avg, denom, value=(-lr * mu_next) / (1.0 - mu_product_next))

@@ -5,18 +5,10 @@ from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 
 from .._tensor import Tensor
-from ._common import closure_loss
+from ._common import check_fused, closure_loss
 from .optimizer import Optimizer, to_scalar, use_grad_for_differentiable
 
 __all__ = ["SGD", "sgd"]
-
-
-def check_fused(p: Tensor) -> None:
-    """PyTorch's check of a parameter for ``fused=True`` (a floating point tensor on the CPU here)."""
-    if not p.is_floating_point():
-        raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported "
-                           f"devices: ['mps', 'cuda', 'xpu', 'hpu', 'cpu', 'mtia', 'privateuseone'] but "
-                           f"{p.dtype} and {p.device.type}")
 
 
 class SGD(Optimizer):
