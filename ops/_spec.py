@@ -23,7 +23,7 @@ REDUCE = range(260, 300)     # reductions over a set of dims
 SHAPE = range(300, 360)      # views, broadcasting, selection
 LINALG = range(360, 380)     # small matrix products (large ones go to PYTHON, for BLAS)
 JOIN = range(380, 420)       # rows with a list of inputs or several outputs (cat, stack, where, unbind)
-PYTHON = range(900, 1000)    # rows whose adjoint runs in Python (BLAS, custom code)
+PYTHON = range(900, 1200)    # rows whose adjoint runs in Python (BLAS, custom code, the nn layers)
 N_CODES = PYTHON.stop
 
 INPUT = 0   # a value from outside the tape that gradients flow back to (leaf, older tape)
