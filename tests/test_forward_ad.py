@@ -516,6 +516,16 @@ def test_forward_over_reverse_hessian_and_gradgradcheck():
         ggc(lambda t: _Cube.apply(t) * t.sin(), (x,), check_fwd_over_rev=True)
 
 
+def test_checks_take_front_ends_given_before_the_level():
+    # A function given as it is (``tape.exp``, not a lambda looking it up) was taken before the check's
+    # dual level began: the checks run the level's form of it, which gives tangents.
+    x = _f64([[0.3, -0.7], [1.1, 0.2]]).requires_grad_()
+    for f in (tape.exp, tape.tanh, tape.sin, tape.nn.functional.gelu, tape.nn.functional.silu,
+              tape.nn.functional.softplus):
+        assert tape.autograd.gradgradcheck(f, (x,), check_fwd_over_rev=True)
+        assert tape.autograd.gradcheck(f, (x,), check_forward_ad=True, check_batched_forward_grad=True)
+
+
 def _dual_run(M, op, case, vs, dtype=None):
     """``op`` on dual leaves in module ``M``: [(primal, tangent or None)] (numpy), or the exception raised."""
     fw = M.autograd.forward_ad

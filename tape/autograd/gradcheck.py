@@ -671,7 +671,7 @@ def _test_batched_grad_forward_ad(func: Callable, inputs: tuple) -> bool:
                                                                         else inp)
                                          for idx, inp in enumerate(inputs))
                 ret = []
-                for dual_output in _as_tuple(func(*inputs_with_dual)):
+                for dual_output in _as_tuple(_dual.current(func)(*inputs_with_dual)):
                     if dual_output is None:
                         continue
                     primal_out, tangent_out = forward_ad.unpack_dual(dual_output)
@@ -735,7 +735,8 @@ def _vjp_function(func: Callable, tupled_inputs: tuple, tupled_grad_outputs: tup
     def new_func(*args):
         split = len(args) - num_outputs
         input_args = tuple(_restore(x, i in diff_input_args_indices) for i, x in enumerate(args[:split]))
-        outputs = _differentiable_outputs(func(*input_args))
+        # (in a dual level, the front end as it is there: ``func`` may be one, taken before the level began)
+        outputs = _differentiable_outputs(_dual.current(func)(*input_args))
         gos = tuple(_restore(x, i in diff_grad_output_indices) for i, x in enumerate(args[split:]))
         diff_input_args = tuple(x for i, x in enumerate(input_args) if i in diff_input_args_indices)
         grad_inputs = grad(outputs, diff_input_args, gos, create_graph=True, allow_unused=True)
