@@ -474,6 +474,9 @@ def _function_apply(apply: Callable) -> Callable:
         try:
             out = apply(cls, setup, args, kwargs, keep)
             ctx, outs, dirty, nondiff = keep
+            if not ctx.materialize_grads:
+                # (``ctx.set_materialize_grads(False)`` in forward: the missing tangents stay None)
+                tans = [t if v is not None else None for t, v in zip(tans, versions)]
             ctx._in_jvp = True
             try:
                 result = cls.jvp(ctx, *tans)

@@ -298,6 +298,47 @@ def test_custom_function_jvp():
         Function._backward_cls().save_for_forward(1)
 
 
+_LAZY_SEEN = []
+
+
+class _LazyJvp(Function):
+    """x * y whose jvp takes a missing tangent as None (``set_materialize_grads(False)``) and, wrongly,
+    adds 1 then: gradcheck's undefined-tangent check catches it."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.set_materialize_grads(False)
+        ctx.save_for_forward(x, y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+    @staticmethod
+    def jvp(ctx, xt, yt):
+        x, y = ctx.saved_tensors
+        _LAZY_SEEN.append((xt, yt))
+        if xt is None:
+            return x * yt + 1
+        return xt * y + x * (yt if yt is not None else 0)
+
+
+def test_custom_function_jvp_unmaterialized_tangents():
+    x = tape.tensor([0.5], dtype=tape.float64)
+    y = tape.tensor([2.0], dtype=tape.float64)
+    _LAZY_SEEN.clear()
+    with fwAD.dual_level():
+        out = _LazyJvp.apply(x, fwAD.make_dual(y, tape.tensor([1.0], dtype=tape.float64)))
+        assert fwAD.unpack_dual(out).tangent.tolist() == [1.5]
+    assert _LAZY_SEEN[0][0] is None and _LAZY_SEEN[0][1].tolist() == [1.0]
+    xs = (x.requires_grad_(), y.requires_grad_())
+    with pytest.raises(tape.autograd.GradcheckError, match="^Mismatch in tangent values for output with index: 0 "):
+        tape.autograd.gradcheck(_LazyJvp.apply, xs, check_forward_ad=True, check_backward_ad=False)
+    assert tape.autograd.gradcheck(_LazyJvp.apply, xs, check_forward_ad=True, check_backward_ad=False,
+                                   check_undefined_grad=False)
+
+
 _JVP_SEEN = []
 
 

@@ -798,12 +798,13 @@ _ITEMSIZE = tuple(np.dtype(d).itemsize for d in _ARENA_NP)
 
 def _jvp(ts, xs, y, row):
     """The tangent rule of a Function row: the user's ``jvp`` (one tangent per argument of ``forward``:
-    zeros for a floating tensor without one, None for anything else, as PyTorch), one tangent per
-    OUTPUT row."""
+    zeros for a floating tensor without one unless ``ctx.set_materialize_grads(False)``, None for
+    anything else, as PyTorch), one tangent per OUTPUT row."""
     ctx = row.tape.pyrows[row.r]
     tangents = [None] * len(ctx._needs_input_grad)
+    materialize = ctx.materialize_grads
     for pos, meta, t in zip(ctx._inputs, ctx._in_meta, ts):
-        tangents[pos] = _zeros(meta) if t is None and meta[1].is_floating_point else t
+        tangents[pos] = _zeros(meta) if t is None and materialize and meta[1].is_floating_point else t
     ctx._in_jvp = True
     try:
         result = ctx._forward_cls.jvp(ctx, *tangents)

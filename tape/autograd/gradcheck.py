@@ -562,7 +562,8 @@ def gradcheck(
             identical inputs through the differentiation, the results must either match
             exactly (default, 0.0) or be within this tolerance.
         check_undefined_grad (bool, optional): if ``True``, check that leaving the
-            gradient of some outputs undefined is supported and treated as zeros.
+            gradient of some outputs undefined is supported and treated as zeros (with
+            ``check_forward_ad``, also an input's tangent: undefined gives what zeros give).
         check_grad_dtypes (bool, optional): if ``True``, check that the gradients have
             the dtypes of their inputs.
         check_batched_grad (bool, optional): if ``True``, check that
@@ -599,6 +600,8 @@ def gradcheck(
                               check_grad_dtypes, check_batched_grad, fast_mode, bool(masked))
         if check_forward_ad:
             _forward_gradcheck(func, inputs, eps, atol, rtol)
+            if check_undefined_grad:
+                _undefined_tangents_check(func, _as_tuple(inputs))
         if check_batched_forward_grad:
             _test_batched_grad_forward_ad(func, _as_tuple(inputs))
         return True
@@ -650,6 +653,34 @@ def _forward_gradcheck(func: Callable, inputs, eps: float, atol: float, rtol: fl
             if not _allclose(a, n, rtol, atol):
                 raise GradcheckError(_notallclose_msg(_show(a, diff_inputs[j]), _show(n, func_out[k]), i, j,
                                                       "computed with forward mode "))
+
+
+def _undefined_tangents_check(func: Callable, inputs: tuple) -> None:
+    """PyTorch's check of undefined tangents: with the other inputs' tangents random, an input's zero
+    tangent gives the outputs the tangents that input without one (a plain tensor) gives."""
+    level_func = None
+    with forward_ad.dual_level():
+        level_func = _dual.current(func)
+        duals = list(inputs)
+        for i, a in enumerate(inputs):
+            if _needs_grad(a):
+                u = np.random.default_rng(i).uniform(-1.0, 1.0, a._shape)
+                duals[i] = forward_ad.make_dual(a.detach(), _leaf(u.astype(a.dtype.np), a))
+        for i, a in enumerate(inputs):
+            if not _needs_grad(a):
+                continue
+            given = duals[i]
+            duals[i] = forward_ad.make_dual(a.detach(), zeros(a._shape, dtype=a.dtype))
+            zero_outs = [o for o in _as_tuple(level_func(*duals)) if _is_float_tensor(o)]
+            duals[i] = a.detach()
+            plain_outs = [o for o in _as_tuple(level_func(*duals)) if _is_float_tensor(o)]
+            duals[i] = given
+            for k, (o1, o2) in enumerate(zip(zero_outs, plain_outs)):
+                t1 = forward_ad.unpack_dual(o1).tangent
+                t2 = forward_ad.unpack_dual(o2).tangent
+                if t1 is not None and t2 is not None and not np.allclose(_array(t1), _array(t2)):
+                    raise GradcheckError(f"Mismatch in tangent values for output with index: {k} when input: {a} "
+                                         f"has an undefined tangent value.  Got: {t1} but expected: {t2}")
 
 
 _FAILED_BATCHED_GRAD_MSG_FWD_AD = (
