@@ -875,6 +875,12 @@ class Tensor(_NotYet):
             raise RuntimeError("grad_dtype can only be set on leaf tensors.")
         if dtype is not None and not isinstance(dtype, D.dtype):
             raise RuntimeError(f"grad_dtype must be a torch.dtype or None, but got {type(dtype).__name__}")
+        g = self._grad
+        if dtype is not None and g is not None and g._dtype is not dtype:
+            raise RuntimeError(f"Cannot set grad_dtype to '{D.legacy_name(dtype)}' because there is already a gradient "
+                               f"with dtype '{_CPP_NAMES[g._dtype.name]}'. Please clear the gradient (.grad = None) "
+                               "before changing grad_dtype, or ensure the new grad_dtype matches the existing "
+                               "gradient's dtype.")
         self._gdt = False if dtype is None else dtype
 
     def retain_grad(self) -> None:

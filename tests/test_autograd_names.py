@@ -33,7 +33,10 @@ def test_grad_dtype_defaults_to_the_dtype_and_casts_gradients():
 
 def test_grad_dtype_none_allows_any_dtype():
     x = tape.ones(2, requires_grad=True)
+    x.grad = tape.ones(2)
+    x.grad_dtype = tape.float32         # (the gradient's own dtype, or None: allowed with a gradient there)
     x.grad_dtype = None
+    x.grad = None
     assert x.grad_dtype is None
     x.grad = tape.ones(2, dtype=tape.float16)
     assert x.grad.dtype is tape.float16
@@ -58,6 +61,10 @@ def test_grad_dtype_under_create_graph_casts_outside_the_graph():
      "match the tensor's grad_dtype"),
     (lambda t: setattr(t, "grad", tape.ones(2, dtype=tape.int64)),
      "attempting to assign a gradient with dtype 'long int' to a tensor with grad_dtype 'Float'."),
+    (lambda t: (setattr(t, "grad", tape.ones(2)), setattr(t, "grad_dtype", tape.float16)),
+     r"^Cannot set grad_dtype to 'Half' because there is already a gradient with dtype 'float'\. Please clear the "
+     r"gradient \(\.grad = None\) before changing grad_dtype, or ensure the new grad_dtype matches the existing "
+     r"gradient's dtype\.$"),
 ])
 def test_grad_dtype_errors(action, message):
     with pytest.raises(RuntimeError, match=message):
