@@ -282,6 +282,19 @@ def test_autograd_grad_non_tensor_outputs_or_inputs():
         torch.autograd.grad((x * 2).sum(), [x, 3.0])
 
 
+def test_autograd_takes_any_iterable_of_tensors():
+    # PyTorch takes ``tuple(inputs)``: ``dict.values()`` of named parameters, generators
+    x = torch.ones(3, requires_grad=True)
+    w = torch.full((3,), 2.0, requires_grad=True)
+    y = (x * w).sum()
+    gx, gw = torch.autograd.grad(y, {"x": x, "w": w}.values(), retain_graph=True)
+    assert gx.tolist() == [2.0] * 3 and gw.tolist() == [1.0] * 3
+    (g,) = torch.autograd.grad((t for t in [y]), iter([x]), retain_graph=True)
+    assert g.tolist() == [2.0] * 3
+    y.backward(inputs=iter([w]))
+    assert x.grad is None and w.grad.tolist() == [1.0] * 3
+
+
 def test_second_backward_error_message():
     x = torch.ones(3, requires_grad=True)
     y = (x * x).sum()

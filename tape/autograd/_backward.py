@@ -32,16 +32,15 @@ def _as_tuple(x, what: str) -> tuple:
         return (x,)
     if isinstance(x, GradientEdge):
         return (edge_tensor(x),)
-    if isinstance(x, (tuple, list)):
-        x = [edge_tensor(t) if isinstance(t, GradientEdge) else t for t in x]
-        for t in x:
-            if not isinstance(t, Tensor):
-                if what == "inputs":
-                    raise RuntimeError("all inputs have to be Tensors, but got " + type(t).__name__)
-                raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, got "
-                                f"{type(t).__name__}")
-        return tuple(x)
-    raise TypeError(f"'{type(x).__name__}' object is not iterable")
+    # (any iterable, as PyTorch's ``tuple(inputs)``: a generator, ``dict.values()`` ...)
+    x = [edge_tensor(t) if isinstance(t, GradientEdge) else t for t in x]
+    for t in x:
+        if not isinstance(t, Tensor):
+            if what == "inputs":
+                raise RuntimeError("all inputs have to be Tensors, but got " + type(t).__name__)
+            raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, got "
+                            f"{type(t).__name__}")
+    return tuple(x)
 
 
 def _no_rebased(inputs: tuple) -> None:
