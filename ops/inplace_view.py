@@ -63,7 +63,7 @@ def _in_place(self: Tensor, view: Callable[[Tensor], Tensor]) -> Tensor:
     if base._views:
         base._views[:] = [e for e in base._views if e[0]() is not new]     # (``new`` is only a means)
     # The version moves: rows that saved the tensor (not its view row, the last) see the change.
-    self._bump(new._tape is not None and new._tape is self._tape)
+    self._bump(new._tape)
     self._f = None
     self._v = new._v
     self._shape = new._shape

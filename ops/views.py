@@ -89,7 +89,7 @@ def write_view(self, result: Tensor, operand: Optional[Tensor] = None) -> Tensor
     positions = flat_positions(root._storage(), self._v)
     unshare(self._v)
     np.copyto(writable(self._v, root._storage()), result._value(), casting="unsafe")
-    self._bump(result._tape is self._tape)
+    self._bump(result._tape)
     if operand is self:
         flag_saved_alias(tape, result._node)
     dt = root._dtype

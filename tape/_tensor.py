@@ -1140,7 +1140,7 @@ class Tensor(_NotYet):
             result._tape.flag_modified(self._in, result._tape.n - 1)
             result._tape.csrc.pop(self._in, None)       # (its later changes are its new row's)
             self._ig = 0
-        self._bump(result._tape is not None and result._tape is self._tape)
+        self._bump(result._tape)
         if operand is self and result._tape is not None:
             _flag_saved_alias(result._tape, result._node)
         if result._tape is not None:
@@ -1192,10 +1192,11 @@ class Tensor(_NotYet):
             self._node = tape.import_(self)
             self._tape = tape
 
-    def _bump(self, new_row: bool = False) -> None:
+    def _bump(self, new_row: Optional[Tape] = None) -> None:
         """Count an in-place change: bump the version, and flag the recorded value as
-        changed for the rows recorded before now (not the row of this very change,
-        ``new_row``, which read the old value)."""
+        changed for the rows recorded before now (not the row of this very change, the last
+        one of tape ``new_row``, which read the old value: on the tensor's own tape, or on the
+        one it was imported into from an older tape)."""
         if self._ver is None:
             self._ver = [1]
         else:
@@ -1212,10 +1213,10 @@ class Tensor(_NotYet):
                 if _recorded_inside(t, self._in):
                     t.ib[self._in] = self._ver[0]
                 else:
-                    t.flag_modified(self._in, t.n)
+                    t.flag_modified(self._in, t.n - 1 if t is new_row else t.n)
         tape = self._tape
         if tape is not None:
-            _flag(tape, self._node, tape.n - 1 if new_row else tape.n, self)
+            _flag(tape, self._node, tape.n - 1 if tape is new_row else tape.n, self)
         self._ig = 0
         if self._origins is not None:
             _through_alias(self)

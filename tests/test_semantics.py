@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import tape as torch
+from tape._state import state
 
 
 SECOND_BACKWARD = "Trying to backward through the graph a second time"
@@ -1131,14 +1132,18 @@ def test_fill_gradient_is_zero_without_graph():
 
 @pytest.mark.parametrize("op", ["mul_", "div_", "*=", "/="])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "0-d float64", "promoted"])
-def test_in_place_op_may_read_the_value_it_replaces(op, dtype):
+@pytest.mark.parametrize("across", [False, True])
+def test_in_place_op_may_read_the_value_it_replaces(op, dtype, across):
     # y.mul_(w) saves y's old value for w's gradient: the op's own row read it before the change, so
-    # backward runs (PyTorch: x.grad = w, w.grad = x for mul_; 1/w and -x/w**2 for div_).
+    # backward runs (PyTorch: x.grad = w, w.grad = x for mul_; 1/w and -x/w**2 for div_).  ``across``:
+    # y is on an older tape (a full one), imported into the one the change records onto.
     shape = () if dtype == "0-d float64" else (2,)
     dt = torch.float32 if dtype == "float32" else torch.float64
     x = torch.tensor(np.full(shape, 2.0), dtype=dt, requires_grad=True)
     w = torch.tensor(np.full(shape, 4.0), dtype=torch.float32 if dtype == "promoted" else dt, requires_grad=True)
     y = x * 1.0
+    if across:
+        state.tape = None
     if op == "mul_":
         y.mul_(w)
     elif op == "div_":
