@@ -1,5 +1,6 @@
 """tape.optim: the Optimizer base (groups, state, zero_grad, state_dict, hooks) and SGD, as PyTorch's."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -743,6 +744,90 @@ def test_more_optimizers_match_torch(cls):
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)
     assert got[2:] == want[2:]
+
+
+def _reference_adafactor(w, grad_of, steps, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0,
+                         maximize=False):
+    """Adafactor as PyTorch documents it, in numpy float64: a vector's second moment whole, a matrix's as the
+    means of the squares over its rows and columns."""
+    eps1 = np.finfo(np.float64).eps if eps[0] is None else eps[0]
+    row = np.zeros(w.shape[:-1] + (1,)) if w.ndim > 1 else None
+    col = np.zeros(w.shape[:-2] + (1, w.shape[-1])) if w.ndim > 1 else None
+    var = np.zeros_like(w)
+    out = []
+    for t in range(1, steps + 1):
+        g = grad_of(w)
+        g = -g if maximize else g
+        beta = t ** beta2_decay
+        alpha = max(eps[1], np.sqrt((w * w).sum()) / np.sqrt(w.size)) * min(lr, 1 / np.sqrt(t))
+        w = w * (1 - lr * weight_decay)
+        if w.ndim > 1:
+            row = row + ((g * g).mean(-1, keepdims=True) - row) * beta
+            col = col + ((g * g).mean(-2, keepdims=True) - col) * beta
+            est = row @ col / np.maximum(row.mean(-2, keepdims=True), eps1)
+        else:
+            var = var + (g * g - var) * beta
+            est = var
+        update = g / np.sqrt(np.maximum(est, eps1 * eps1))
+        w = w - alpha / max(1.0, np.sqrt((update * update).sum()) / (np.sqrt(update.size) * d)) * update
+        out.append(w.tolist())
+    return out
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3)])
+@pytest.mark.parametrize("options", [{}, {"lr": 0.05, "weight_decay": 0.1, "maximize": True},
+                                     {"eps": (1e-20, 1e-2), "d": 2.0, "beta2_decay": -0.5}])
+def test_adafactor_follows_pytorchs_update(shape, options):
+    w0 = np.linspace(-1.0, 2.0, int(np.prod(shape))).reshape(shape)
+    c = np.linspace(0.5, -0.5, w0.size).reshape(shape)
+
+    def grad_of(w):
+        return 2 * (w - c) * np.arange(1, w.size + 1).reshape(shape)
+
+    w = tape.tensor(w0.tolist(), dtype=tape.float64, requires_grad=True)
+    opt = tape.optim.Adafactor([w], **options)
+    got = []
+    for _ in range(6):
+        opt.zero_grad()
+        ((w - tape.tensor(c.tolist(), dtype=tape.float64)) ** 2
+         * tape.arange(1, w0.size + 1, dtype=tape.float64).reshape(shape)).sum().backward()
+        opt.step()
+        got.append(w.tolist())
+    np.testing.assert_allclose(got, _reference_adafactor(w0, grad_of, 6, **options), rtol=1e-12, atol=1e-14)
+    keys = ["col_var", "row_var", "step"] if len(shape) > 1 else ["step", "variance"]
+    assert sorted(opt.state[w]) == keys and opt.state[w]["step"].item() == 6.0
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"lr": -1}, "Learning rate should be >= 0 but is: -1"), ({"beta2_decay": 0.5}, "beta2_decay should be <= 0 but is: 0.5"),
+    ({"eps": (-1, 1e-3)}, "epsilon1 should be >= 0 but is: -1"), ({"eps": (None, -1)}, "epsilon2 should be >= 0 but is: -1"),
+    ({"d": 0.5}, "Clipping threshold d should be >= 1 but is: 0.5"),
+    ({"weight_decay": -1}, "weight_decay should be >= 0 but is: -1"),
+])
+def test_adafactor_argument_errors(kwargs, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        tape.optim.Adafactor([tape.ones(2, requires_grad=True)], **kwargs)
+
+
+@pytest.mark.torch
+def test_adafactor_matches_torch():
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        lib.manual_seed(0)
+        m = lib.nn.Sequential(lib.nn.Linear(4, 6), lib.nn.Tanh(), lib.nn.Linear(6, 1))
+        opt = lib.optim.Adafactor(m.parameters(), lr=lib.tensor(0.05), weight_decay=0.1)
+        x, y = lib.randn(8, 4), lib.randn(8, 1)
+        for _ in range(5):
+            opt.zero_grad()
+            ((m(x) - y) ** 2).mean().backward()
+            opt.step()
+        return [p.tolist() for p in m.parameters()], repr(opt), sorted(opt.state[m[0].weight])
+
+    got, want = run(tape), run(torch)
+    for a, b in zip(got[0], want[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert got[1:] == want[1:]
 
 
 def _reference_asgd(steps, lr, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0):
