@@ -1,4 +1,4 @@
-"""``tape.utils``: helpers around autograd (``hooks.RemovableHandle``)."""
-from . import hooks
+"""``tape.utils``: helpers around autograd (``hooks.RemovableHandle``) and data loading (``data``)."""
+from . import data, hooks
 
-__all__ = ["hooks"]
+__all__ = ["data", "hooks"]
