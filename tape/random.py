@@ -13,7 +13,6 @@ from . import cpu, cuda
 from ._creation import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from ._creation import default_generator  # noqa: F401  (torch.random.default_generator)
 from ._device import device as _device
-from .utils.data._utils.worker import get_worker_info
 
 __all__ = ["set_rng_state", "get_rng_state", "manual_seed", "seed", "initial_seed", "fork_rng",
            "thread_safe_generator"]
@@ -60,5 +59,5 @@ def fork_rng(devices: Optional[Iterable[int]] = None, enabled: bool = True, _cal
 
 def thread_safe_generator() -> Optional[Generator]:
     """The generator of the current DataLoader worker thread, or None outside one: tape's
-    DataLoader runs no worker threads (``utils.data.get_worker_info()`` is None), so None."""
-    return get_worker_info()
+    DataLoader workers are processes (seeded as PyTorch's), never threads, so None."""
+    return None

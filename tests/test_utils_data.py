@@ -3,6 +3,7 @@ PyTorch's errors and warnings, and seeded reproducibility, without torch."""
 from __future__ import annotations
 
 import collections
+import time
 import warnings
 from typing import NamedTuple
 
@@ -202,6 +203,10 @@ def test_subset_and_weighted_samplers():
     assert len(w) == 50 and len(drawn) == 50 and 0 not in drawn and {1, 2} <= set(drawn)
     assert w.weights.dtype == tape.float64
     assert sorted(WeightedRandomSampler([1.0, 2.0, 3.0], 3, replacement=False)) == [0, 1, 2]
+    for seed in range(5):       # (without replacement: distinct, zero weights only once the others are drawn)
+        tape.manual_seed(seed)
+        assert sorted(WeightedRandomSampler([0.0, 1.0, 0.0, 2.0, 0.5], 3, replacement=False)) == [1, 3, 4]
+        assert list(WeightedRandomSampler([0.0, 1.0, 0.0], 1)) == [1]
     with pytest.raises(ValueError, match="^num_samples should be a positive integer value, but got num_samples=True$"):
         WeightedRandomSampler([1.0], True)
     with pytest.raises(ValueError, match="^replacement should be a boolean value, but got replacement=0$"):
@@ -340,7 +345,9 @@ def test_loader_argument_errors():
                                                 "exclusive with drop_last$"),
         (dict(num_workers=-1), "^num_workers option should be non-negative; use num_workers=0 to disable "
                                "multiprocessing.$"),
-        (dict(num_workers=2), "main process only: got num_workers=2; use num_workers=0$"),
+        (dict(num_workers=1, prefetch_factor=-1), "^prefetch_factor option should be non-negative$"),
+        (dict(num_workers=1, multiprocessing_context="nope"), "^multiprocessing_context option should specify a "
+                                                              "valid start method in "),
         (dict(timeout=-1), "^timeout option should be non-negative$"),
         (dict(prefetch_factor=2), "^prefetch_factor option could only be specified in multiprocessing."),
         (dict(persistent_workers=True), "^persistent_workers option needs num_workers > 0$"),
@@ -384,6 +391,122 @@ def test_loader_draws_a_base_seed_per_pass():
     tape.manual_seed(2)
     tape.empty((), dtype=tape.int64).random_()
     assert tape.equal(tape.rand(1), after)
+
+
+# -- worker processes -------------------------------------------------------------------------------
+class Split(IterableDataset):
+    """PyTorch's example: each worker takes its share of range(start, end)."""
+
+    def __init__(self, start: int, end: int, split: bool = True) -> None:
+        self.start, self.end, self.split = start, end, split
+
+    def __iter__(self):
+        info = get_worker_info()
+        if info is None or not self.split:
+            return iter(range(self.start, self.end))
+        per = -(-(self.end - self.start) // info.num_workers)
+        lo = self.start + info.id * per
+        return iter(range(lo, min(lo + per, self.end)))
+
+
+class WhoAmI(Dataset):
+    """Each sample: the index, the worker's id and seed, a tape draw, the count of samples this copy
+    of the dataset gave, and what ``worker_init_fn`` left."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.given, self.init = n, 0, None
+
+    def __getitem__(self, i: int):
+        info = get_worker_info()
+        self.given += 1
+        return i, info.id, info.seed, info.num_workers, self.given, self.init, tape.rand(()).item()
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _set_init(worker_id: int) -> None:
+    get_worker_info().dataset.init = ("init", worker_id)
+
+
+def test_workers_load_batches_in_the_sampler_s_order():
+    ds = TensorDataset(tape.arange(20.), tape.arange(20))
+    tape.manual_seed(3)
+    alone = [b[1].tolist() for b in DataLoader(ds, batch_size=3, shuffle=True)]
+    tape.manual_seed(3)
+    loader = DataLoader(ds, batch_size=3, shuffle=True, num_workers=2, prefetch_factor=1)
+    batches = list(loader)
+    assert [b[1].tolist() for b in batches] == alone and batches[0][0].dtype == tape.float32
+    assert len(loader) == 7
+    unordered = [b[1].tolist() for b in DataLoader(ds, batch_size=3, num_workers=2, in_order=False)]
+    assert sorted(i for b in unordered for i in b) == list(range(20))
+
+
+def test_workers_split_an_iterable_dataset_by_their_info():
+    assert [b.tolist() for b in DataLoader(Split(3, 7), num_workers=2)] == [[3], [5], [4], [6]]
+    assert list(DataLoader(Split(3, 7, split=False), num_workers=2, batch_size=None)) == [3, 3, 4, 4, 5, 5, 6, 6]
+    assert [b.tolist() for b in DataLoader(Split(0, 7), num_workers=2, batch_size=2, drop_last=True)] == \
+        [[0, 1], [4, 5], [2, 3]]
+
+
+def test_workers_are_seeded_and_initialised():
+    tape.manual_seed(0)
+    loader = DataLoader(WhoAmI(4), batch_size=None, num_workers=2, worker_init_fn=_set_init)
+    samples = list(loader)
+    base = samples[0][2]
+    # (default_convert: tuples come back as lists)
+    assert [s[:6] for s in samples] == [[0, 0, base, 2, 1, ["init", 0]], [1, 1, base + 1, 2, 1, ["init", 1]],
+                                        [2, 0, base, 2, 2, ["init", 0]], [3, 1, base + 1, 2, 2, ["init", 1]]]
+    tape.manual_seed(base)
+    assert [samples[0][6], samples[2][6]] == [tape.rand(()).item(), tape.rand(()).item()]
+    tape.manual_seed(0)
+    assert tape.empty((), dtype=tape.int64).random_().item() == base     # (the pass's base seed)
+
+
+def test_persistent_workers_keep_their_dataset_copies():
+    loader = DataLoader(WhoAmI(2), batch_size=None, num_workers=1, persistent_workers=True)
+    first, second = list(loader), list(loader)
+    assert [s[4] for s in first] == [1, 2] and [s[4] for s in second] == [3, 4]
+    assert first[0][2] == second[0][2]          # (seeded once, when the workers started)
+    assert [s[4] for s in DataLoader(WhoAmI(2), batch_size=None, num_workers=1)] == [1, 2]
+
+
+class Failing(Dataset):
+    def __getitem__(self, i):
+        if i == 3:
+            raise KeyError("boom")
+        return i
+
+    def __len__(self) -> int:
+        return 6
+
+
+class Slow(Dataset):
+    def __getitem__(self, i):
+        time.sleep(0.5)
+        return i
+
+    def __len__(self) -> int:
+        return 1
+
+
+def test_worker_errors_reach_the_main_process():
+    with pytest.raises(KeyError, match="^Caught KeyError in DataLoader worker process 1.\nOriginal Traceback"):
+        list(DataLoader(Failing(), batch_size=2, num_workers=2))
+    with pytest.raises(RuntimeError, match=r"^DataLoader timed out after 0.1 seconds$"):
+        list(DataLoader(Slow(), num_workers=1, timeout=0.1))
+
+    def bad_init(worker_id):
+        raise ValueError("no")
+
+    with pytest.raises(ValueError, match="^Caught ValueError in DataLoader worker process 0.\n"):
+        list(DataLoader(Squares(2), num_workers=1, worker_init_fn=bad_init))
+    with pytest.warns(UserWarning, match="^This DataLoader will create 4096 worker processes in total. Our suggested "
+                                         "max number of worker in current system is"):
+        DataLoader(Squares(2), num_workers=4096)
+    with pytest.raises(TypeError, match="^multiprocessing_context option should be a valid context object or a "
+                                        "string specifying the start method, but got multiprocessing_context=3$"):
+        DataLoader(Squares(2), num_workers=1, multiprocessing_context=3)
 
 
 def test_get_worker_info_is_none_in_the_main_process():

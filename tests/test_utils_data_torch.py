@@ -3,6 +3,7 @@ shuffled orders, samples and splits, the same collated structures and dtypes, th
 from __future__ import annotations
 
 import collections
+import random
 import warnings
 from typing import NamedTuple
 
@@ -10,9 +11,11 @@ import numpy as np
 import pytest
 
 import tape
+from tape.utils.data._utils.worker import _generate_state
 
 pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch")
+from torch.utils.data._utils.worker import _generate_state as torch_generate_state  # noqa: E402
 LIBS = (tape, torch)
 
 
@@ -95,6 +98,23 @@ def test_subset_and_weighted_samplers_are_pytorch_s():
         weighted = M.utils.data.WeightedRandomSampler([0.1, 0.9, 0.4, 0.7, 3.0, 0.6], 40)
         g = M.Generator().manual_seed(3)
         return list(sub), list(weighted), list(M.utils.data.WeightedRandomSampler([1, 2, 0, 4], 9, generator=g))
+
+    same(draws)
+
+
+def test_multinomial_without_replacement_or_one_sample_is_pytorch_s():
+    # (PyTorch's draw there: the top keys weight / q, q ~ Exp(1), in the input's dtype; draws beyond the
+    # positive weights order their zero keys as its topk does, which is not checked)
+    w = np.array([[0.2, 0.0, 1.5, 0.7, 0.01, 3.0], [1.0, 2.0, 0.5, 0.0, 0.0, 0.25]])
+
+    def draws(M):
+        M.manual_seed(6)
+        out = []
+        for dt in (M.float32, M.float64):
+            x = M.tensor(w, dtype=dt)
+            out += [M.multinomial(x, 4), M.multinomial(x[0], 1, True), M.multinomial(x.t().contiguous().t(), 3),
+                    M.multinomial(x[1], 1, generator=M.Generator().manual_seed(2))]
+        return out, list(M.utils.data.WeightedRandomSampler(w[0].tolist(), 5, replacement=False)), M.rand(2)
 
     same(draws)
 
@@ -232,3 +252,39 @@ def test_fork_rng_is_pytorch_s():
 
     same(run)
     assert sorted(tape.random.__all__) == sorted(torch.random.__all__)
+
+
+# -- worker processes ----------------------------------------------------------------------------------
+def _draws_in_workers(M):
+    class Draws(M.utils.data.Dataset):
+        def __getitem__(self, i):
+            info = M.utils.data.get_worker_info()
+            return [i, info.id, info.seed, M.rand(2), float(np.random.rand()), random.random()]
+
+        def __len__(self):
+            return 6
+
+    M.manual_seed(17)
+    return list(M.utils.data.DataLoader(Draws(), batch_size=2, num_workers=2)), M.rand(1)
+
+
+def test_workers_draw_pytorch_s_numbers():
+    same(_draws_in_workers)
+
+
+def test_worker_numpy_seeds_are_pytorch_s():
+    for base, k in [(0, 0), (2 ** 63 - 1, 3), (123456789123, 1)]:
+        assert _generate_state(base, k) == torch_generate_state(base, k)
+
+
+def test_workers_split_an_iterable_dataset_as_pytorch():
+    def run(M):
+        class Split(M.utils.data.IterableDataset):
+            def __iter__(self):
+                info = M.utils.data.get_worker_info()
+                return iter(range(3 + info.id * 2, 5 + info.id * 2))
+
+        return list(M.utils.data.DataLoader(Split(), num_workers=2)), \
+            list(M.utils.data.DataLoader(Split(), num_workers=2, batch_size=3))
+
+    same(run)

@@ -1,4 +1,4 @@
-"""``tape.utils``: helpers around autograd (``hooks.RemovableHandle``) and data loading (``data``)."""
-from . import data, hooks
+"""``tape.utils``: helpers around autograd (``hooks.RemovableHandle``)."""
+from . import hooks
 
-__all__ = ["data", "hooks"]
+__all__ = ["hooks"]
