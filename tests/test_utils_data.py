@@ -490,17 +490,18 @@ class Slow(Dataset):
         return 1
 
 
+def _bad_init(worker_id: int) -> None:
+    raise ValueError("no")
+
+
 def test_worker_errors_reach_the_main_process():
     with pytest.raises(KeyError, match="^Caught KeyError in DataLoader worker process 1.\nOriginal Traceback"):
         list(DataLoader(Failing(), batch_size=2, num_workers=2))
     with pytest.raises(RuntimeError, match=r"^DataLoader timed out after 0.1 seconds$"):
         list(DataLoader(Slow(), num_workers=1, timeout=0.1))
 
-    def bad_init(worker_id):
-        raise ValueError("no")
-
     with pytest.raises(ValueError, match="^Caught ValueError in DataLoader worker process 0.\n"):
-        list(DataLoader(Squares(2), num_workers=1, worker_init_fn=bad_init))
+        list(DataLoader(Squares(2), num_workers=1, worker_init_fn=_bad_init))
     with pytest.warns(UserWarning, match="^This DataLoader will create 4096 worker processes in total. Our suggested "
                                          "max number of worker in current system is"):
         DataLoader(Squares(2), num_workers=4096)

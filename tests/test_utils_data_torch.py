@@ -17,6 +17,7 @@ pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch")
 from torch.utils.data._utils.worker import _generate_state as torch_generate_state  # noqa: E402
 LIBS = (tape, torch)
+FORK = "fork"       # (the start method of the worker tests below)
 
 
 class Pair(NamedTuple):
@@ -254,7 +255,7 @@ def test_fork_rng_is_pytorch_s():
     assert sorted(tape.random.__all__) == sorted(torch.random.__all__)
 
 
-# -- worker processes ----------------------------------------------------------------------------------
+# -- worker processes (forked: the datasets are local classes, which other start methods cannot pickle) ------
 def _draws_in_workers(M):
     class Draws(M.utils.data.Dataset):
         def __getitem__(self, i):
@@ -265,7 +266,8 @@ def _draws_in_workers(M):
             return 6
 
     M.manual_seed(17)
-    return list(M.utils.data.DataLoader(Draws(), batch_size=2, num_workers=2)), M.rand(1)
+    loader = M.utils.data.DataLoader(Draws(), batch_size=2, num_workers=2, multiprocessing_context=FORK)
+    return list(loader), M.rand(1)
 
 
 def test_workers_draw_pytorch_s_numbers():
@@ -284,7 +286,7 @@ def test_workers_split_an_iterable_dataset_as_pytorch():
                 info = M.utils.data.get_worker_info()
                 return iter(range(3 + info.id * 2, 5 + info.id * 2))
 
-        return list(M.utils.data.DataLoader(Split(), num_workers=2)), \
-            list(M.utils.data.DataLoader(Split(), num_workers=2, batch_size=3))
+        return list(M.utils.data.DataLoader(Split(), num_workers=2, multiprocessing_context=FORK)), \
+            list(M.utils.data.DataLoader(Split(), num_workers=2, batch_size=3, multiprocessing_context=FORK))
 
     same(run)
