@@ -290,3 +290,29 @@ def test_workers_split_an_iterable_dataset_as_pytorch():
             list(M.utils.data.DataLoader(Split(), num_workers=2, batch_size=3, multiprocessing_context=FORK))
 
     same(run)
+
+
+def test_a_tutorial_training_loop_follows_pytorch_s():
+    def train(M):
+        M.manual_seed(0)
+        x = M.randn(100, 3)
+        y = x @ M.tensor([[1.0], [-2.0], [0.5]]) + 0.1 * M.randn(100, 1)
+        train_set, val_set = M.utils.data.random_split(M.utils.data.TensorDataset(x, y), [0.8, 0.2])
+        model = M.nn.Linear(3, 1)
+        opt = M.optim.SGD(model.parameters(), lr=0.1)
+        losses = []
+        for _ in range(3):
+            for xb, yb in M.utils.data.DataLoader(train_set, batch_size=16, shuffle=True):
+                loss = M.nn.functional.mse_loss(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+        with M.no_grad():
+            val = [M.nn.functional.mse_loss(model(xb), yb).item()
+                   for xb, yb in M.utils.data.DataLoader(val_set, batch_size=len(val_set))]
+        return losses, val, val_set.indices
+
+    (ours, our_val, our_split), (theirs, their_val, their_split) = train(tape), train(torch)
+    assert our_split == their_split and len(ours) == 15
+    np.testing.assert_allclose(ours + our_val, theirs + their_val, rtol=1e-5)
