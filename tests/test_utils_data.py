@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import tape
-from tape.utils.data import (BatchSampler, ChainDataset, ConcatDataset, DataLoader, Dataset, IterableDataset,
-                             RandomSampler, Sampler, SequentialSampler, StackDataset, Subset, SubsetRandomSampler,
-                             TensorDataset, WeightedRandomSampler, default_collate, default_convert, get_worker_info,
-                             random_split)
+from tape.utils.data import (BatchSampler, ChainDataset, ConcatDataset, DataLoader, Dataset, DistributedSampler,
+                             IterableDataset, RandomSampler, Sampler, SequentialSampler, StackDataset, Subset,
+                             SubsetRandomSampler, TensorDataset, WeightedRandomSampler, default_collate,
+                             default_convert, get_worker_info, random_split)
 from tape.utils.data._utils.collate import collate, default_collate_fn_map
 
 
@@ -213,6 +213,24 @@ def test_subset_and_weighted_samplers():
         WeightedRandomSampler([1.0], 1, replacement=0)
     with pytest.raises(ValueError, match=r"^weights should be a 1d sequence but given weights have shape \(1, 2\)$"):
         WeightedRandomSampler([[1.0, 2.0]], 1)
+
+
+def test_distributed_sampler():
+    shares = [list(DistributedSampler(range(10), num_replicas=3, rank=r, shuffle=False)) for r in range(3)]
+    assert shares == [[0, 3, 6, 9], [1, 4, 7, 0], [2, 5, 8, 1]]      # (padded from the start)
+    dropped = [DistributedSampler(range(10), 3, r, shuffle=False, drop_last=True) for r in range(3)]
+    assert [list(s) for s in dropped] == [[0, 3, 6], [1, 4, 7], [2, 5, 8]] and len(dropped[0]) == 3
+    s = DistributedSampler(range(8), 2, 1, seed=4)
+    first = list(s)
+    assert list(s) == first and len(first) == 4
+    s.set_epoch(1)
+    assert list(s) != first
+    s.set_epoch(0)
+    assert list(s) == first
+    with pytest.raises(RuntimeError, match="^Requires distributed package to be available$"):
+        DistributedSampler(range(3))
+    with pytest.raises(ValueError, match=r"^Invalid rank 3, rank should be in the interval \[0, 1\]$"):
+        DistributedSampler(range(3), 2, 3)
 
 
 def test_batch_sampler():

@@ -120,6 +120,24 @@ def test_multinomial_without_replacement_or_one_sample_is_pytorch_s():
     same(draws)
 
 
+def test_distributed_sampler_shares_are_pytorch_s():
+    def shares(M):
+        out = []
+        for n, replicas, kw in [(10, 3, {}), (10, 3, dict(drop_last=True)), (5, 4, dict(shuffle=False)),
+                                (2, 5, dict(seed=7)), (12, 4, dict(drop_last=True, seed=3))]:
+            samplers = [M.utils.data.DistributedSampler(range(n), num_replicas=replicas, rank=r, **kw)
+                        for r in range(replicas)]
+            out.append([(len(s), list(s)) for s in samplers])
+            for s in samplers:
+                s.set_epoch(2)
+            out.append([list(s) for s in samplers])
+        return out
+
+    same(shares)
+    a, b = raised(lambda M: M.utils.data.DistributedSampler(range(3), num_replicas=2, rank=2))
+    assert a == b
+
+
 def test_random_split_is_pytorch_s():
     def split(M, lengths, **kw):
         M.manual_seed(21)

@@ -196,8 +196,9 @@ class DataLoader(Generic[T_co]):
                                      f"{methods!r}, but got multiprocessing_context={multiprocessing_context!r}")
                 multiprocessing_context = multiprocessing.get_context(multiprocessing_context)
             if not isinstance(multiprocessing_context, multiprocessing.context.BaseContext):
-                raise TypeError("multiprocessing_context option should be a valid context object or a string specifying "
-                                f"the start method, but got multiprocessing_context={multiprocessing_context}")
+                raise TypeError("multiprocessing_context option should be a valid context object or a string "
+                                "specifying the start method, but got "
+                                f"multiprocessing_context={multiprocessing_context}")
         self._multiprocessing_context = multiprocessing_context
 
     def __setattr__(self, attr: str, val: Any) -> None:
