@@ -138,6 +138,9 @@ from .ops.counting import _unique, _unique2  # noqa: E402,F401  (PyTorch's ATen 
 from . import func, nn, optim  # noqa: E402
 from .func import vmap  # noqa: E402
 __all__ += ["func", "nn", "optim", "vmap"]
+from . import random  # noqa: E402  (torch.random)
+from .utils import data as _data  # noqa: E402,F401  (tape.utils.data, as torch's)
+__all__ += ["random"]
 
 
 

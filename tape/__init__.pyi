@@ -12,6 +12,7 @@ from . import func as func
 from . import linalg as linalg
 from . import nn as nn
 from . import optim as optim
+from . import random as random
 from . import special as special
 from . import testing as testing
 from . import version as version
@@ -220,7 +221,7 @@ __all__ = [
     "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
     "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
     "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
-    "func", "nn", "optim", "vmap",
+    "func", "nn", "optim", "vmap", "random",
 ]
 
 

@@ -562,7 +562,7 @@ _DEFAULT_SEED = 67280421310721      # (PyTorch's: a ``Generator()`` made without
 def _seed_value(seed) -> int:
     seed = int(seed)
     if not -(1 << 63) <= seed < (1 << 64):
-        raise RuntimeError("Overflow when unpacking long long")
+        raise ValueError("Overflow when unpacking long long")
     return seed & 0xFFFFFFFFFFFFFFFF
 
 

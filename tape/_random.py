@@ -2,8 +2,7 @@
 ``bernoulli``, ``multinomial`` and the in-place random fills (``uniform_``, ``normal_`` ...).
 
 Draws come from ``tape.default_generator`` or a ``generator=`` given, PyTorch's CPU streams
-(``tape/_mt.py``): seeded alike, these functions draw PyTorch's values, but ``multinomial``
-without replacement and ``exponential_`` (PyTorch's use Intel's MKL streams there).
+(``tape/_mt.py``): seeded alike, these functions draw PyTorch's values.
 """
 from __future__ import annotations
 
@@ -184,19 +183,20 @@ def multinomial(self, num_samples: int, replacement: bool = False, *,
     if np.any(sums <= 0):
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     rng = _generator(generator)
+    if not replacement or num_samples == 1:
+        # PyTorch's draw here (the Gumbel-top-k idea): the largest of ``weight / q``, q ~ Exp(1) filled
+        # as ``exponential_`` fills a tensor like the input, divided in the input's dtype
+        dt = self._dtype.np
+        q = _in_memory_order(self, -libm(math.log1p, -rng.uniform(w.size, 53))).astype(dt)
+        keys = (np.asarray(self._value(), dt) / q).reshape(w.shape)
+        out = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+        return _plain(out.reshape(self._shape[:-1] + (num_samples,)), D.int64)
     out = np.empty((w.shape[0], num_samples), np.int64)
     for i, row in enumerate(w):
-        if replacement:
-            # (PyTorch's search: the first category whose cumulative share reaches a uniform draw)
-            cum = np.cumsum(row) / row.sum()
-            cum[-1] = 1.0
-            out[i] = np.searchsorted(cum, rng.uniform(num_samples, 53), side="left")
-        else:
-            # Drawing without replacement by exponential keys (the Gumbel-top-k idea): rows with
-            # zero weights never draw them while positive weights remain.
-            keys = np.where(row > 0, -np.log1p(-rng.uniform(n, 53)) / np.where(row > 0, row, 1.0), np.inf)
-            order = np.argsort(keys, kind="stable")
-            out[i] = order[:num_samples]
+        # (PyTorch's search: the first category whose cumulative share reaches a uniform draw)
+        cum = np.cumsum(row) / row.sum()
+        cum[-1] = 1.0
+        out[i] = np.searchsorted(cum, rng.uniform(num_samples, 53), side="left")
     return _plain(out.reshape(self._shape[:-1] + (num_samples,)), D.int64)
 
 

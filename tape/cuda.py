@@ -32,3 +32,4 @@ def _not_compiled(*args, **kwargs):
 
 
 current_device = synchronize = get_device_name = get_device_properties = set_device = _not_compiled
+get_rng_state = set_rng_state = _not_compiled
