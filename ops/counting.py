@@ -125,7 +125,7 @@ _Histogram = return_type("histogram", ("hist", "bin_edges"))
 
 
 @public("histogram")
-def histogram(self, bins: Union[int, Tensor], *, range: Optional[Sequence[float]] = None,
+def histogram(self, bins: Union[int, Tensor] = 100, *, range: Optional[Sequence[float]] = None,
               weight: Optional[Tensor] = None, density: bool = False, out=None):
     """The histogram of ``self``'s values: ``bins`` equal bins over ``range`` (the values' range
     by default), or the bins between consecutive edges of a 1-D tensor ``bins``; each value counts

@@ -360,8 +360,10 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if case == VM:
         # As PyTorch: the vector becomes a 1-row matrix, and the product row is squeezed.
         # (``squeeze_`` on the product, which is then no view, as PyTorch's)
-        return viewed(matmul(viewed(a, (1, sa[0]), V_UNSQUEEZE), b), (sb[1],), V_SQUEEZE_DIMS,
-                      (("dim", 0), ("self_sym_sizes", (1, sb[1]))), alias=False)
+        y = viewed(matmul(viewed(a, (1, sa[0]), V_UNSQUEEZE), b), (sb[1],), V_SQUEEZE_DIMS,
+                   (("dim", 0), ("self_sym_sizes", (1, sb[1]))), alias=False)
+        y._ver = [1]        # (the change ``squeeze_`` counts)
+        return y
     if case == BATCHED:
         if na == 3 and nb == 3 and sa[0] != sb[0]:
             # (PyTorch drops a batch of one that requires grad: the product may then fold)

@@ -832,7 +832,7 @@ def histc(input: Tensor, bins: builtins.int = ..., min: Number = ..., max: Numbe
     """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
     smallest and largest value when both are equal); values outside are left out."""
 
-def histogram(input: Tensor, bins: Union[builtins.int, Tensor], *, range: Optional[Sequence[builtins.float]] = ..., weight: Optional[Tensor] = ..., density: builtins.bool = ..., out=...) -> Any:
+def histogram(input: Tensor, bins: Union[builtins.int, Tensor] = ..., *, range: Optional[Sequence[builtins.float]] = ..., weight: Optional[Tensor] = ..., density: builtins.bool = ..., out=...) -> Any:
     """The histogram of ``self``'s values: ``bins`` equal bins over ``range`` (the values' range
     by default), or the bins between consecutive edges of a 1-D tensor ``bins``; each value counts
     ``weight`` (1 by default); with ``density``, normalized to integrate to 1.  Returns

@@ -612,7 +612,7 @@ class Tensor:
     def histc(self, bins: builtins.int = ..., min: Number = ..., max: Number = ..., *, out: Optional[Tensor] = ...) -> Tensor:
         """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
         smallest and largest value when both are equal); values outside are left out."""
-    def histogram(self, bins: Union[builtins.int, Tensor], *, range: Optional[Sequence[builtins.float]] = ..., weight: Optional[Tensor] = ..., density: builtins.bool = ..., out=...) -> Any:
+    def histogram(self, bins: Union[builtins.int, Tensor] = ..., *, range: Optional[Sequence[builtins.float]] = ..., weight: Optional[Tensor] = ..., density: builtins.bool = ..., out=...) -> Any:
         """The histogram of ``self``'s values: ``bins`` equal bins over ``range`` (the values' range
         by default), or the bins between consecutive edges of a 1-D tensor ``bins``; each value counts
         ``weight`` (1 by default); with ``density``, normalized to integrate to 1.  Returns

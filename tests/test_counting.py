@@ -33,6 +33,7 @@ def _facts(torch) -> list:
     r("histc_out", lambda a: torch.histc(a, 3, out=torch.empty(0)), T(x))
     r("histogram", lambda a: torch.histogram(a, 3), T(x, rg=True))
     r("histogram_meth", lambda a: a.histogram(4, range=(0., 4.)), T(x, torch.float64))
+    r("histogram_default_bins", lambda a: a.histogram(), T(x))
     r("histogram_w", lambda a, w: torch.histogram(a, torch.tensor([0., 1., 3.]), weight=w, density=True),
       T(x), T([1., 2., 1., 0.5, 1., 2.], rg=True))
     r("histogram_density", lambda a: torch.histogram(a, 3, density=True), T(x))

@@ -1100,6 +1100,14 @@ def test_grad_penalty_style_mixed_partials():
 # versions
 # ---------------------------------------------------------------------------
 
+def test_version_of_a_vector_matrix_product_counts_its_squeeze():
+    # PyTorch multiplies a 1-row matrix and squeezes the product in place: version 1 (a matrix-vector
+    # product, and a vector-matrix product's operands, stay at 0)
+    a, m = torch.ones(3), torch.ones(3, 3)
+    assert (a @ m)._version == 1 and torch.nn.functional.linear(a, m)._version == 1
+    assert (m @ a)._version == 0 and a._version == 0 and m._version == 0
+
+
 def test_version_bumped_by_in_place_ops():
     a = torch.ones(3)
     assert a._version == 0
