@@ -195,32 +195,33 @@ __all__ = [
     "margin_ranking_loss", "poisson_nll_loss", "binary_cross_entropy_with_logits", "lu", "lu_solve",
     "lu_unpack", "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median",
     "nanmedian", "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold",
-    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "prelu", "renorm",
-    "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
-    "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
-    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_",
-    "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
-    "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_",
-    "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_",
-    "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
-    "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_", "sigmoid_",
-    "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
-    "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
-    "multinomial", "randperm", "tril_indices", "triu_indices", "logspace", "hamming_window",
-    "hann_window", "blackman_window", "bartlett_window", "kaiser_window", "get_rng_state",
-    "set_rng_state", "is_inference", "channels_last", "channels_last_3d", "contiguous_format",
-    "layout", "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage",
-    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
-    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError",
-    "load_trace", "asarray", "range", "scalar_tensor", "empty_strided", "backends", "cpu",
-    "version", "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
-    "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
-    "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
-    "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
-    "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
-    "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
-    "func", "nn", "optim", "vmap",
+    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "rnn_tanh_cell",
+    "rnn_relu_cell", "lstm_cell", "gru_cell", "rnn_tanh", "rnn_relu", "gru", "lstm", "prelu",
+    "renorm", "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma",
+    "igammac", "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes",
+    "unsafe_chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack",
+    "dstack", "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_",
+    "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_",
+    "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_",
+    "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_",
+    "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_",
+    "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_",
+    "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_",
+    "zero_", "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal",
+    "bernoulli", "multinomial", "randperm", "tril_indices", "triu_indices", "logspace",
+    "hamming_window", "hann_window", "blackman_window", "bartlett_window", "kaiser_window",
+    "get_rng_state", "set_rng_state", "is_inference", "channels_last", "channels_last_3d",
+    "contiguous_format", "layout", "memory_format", "preserve_format", "strided", "TypedStorage",
+    "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero",
+    "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace",
+    "TraceGuardError", "load_trace", "asarray", "range", "scalar_tensor", "empty_strided",
+    "backends", "cpu", "version", "are_deterministic_algorithms_enabled",
+    "get_deterministic_debug_mode", "get_device", "get_float32_matmul_precision",
+    "get_num_interop_threads", "get_num_threads", "has_lapack", "has_mkl", "has_openmp",
+    "has_spectral", "init_num_threads", "is_deterministic_algorithms_warn_only_enabled",
+    "is_storage", "set_default_tensor_type", "set_deterministic_debug_mode",
+    "set_float32_matmul_precision", "set_flush_denormal", "set_num_interop_threads",
+    "set_num_threads", "typename", "use_deterministic_algorithms", "func", "nn", "optim", "vmap",
 ]
 
 
@@ -811,6 +812,12 @@ def greater(input: Tensor, other: Operand) -> Tensor:
 def greater_equal(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
 
+def gru(*args: Any, **kwargs: Any) -> builtins.tuple:
+    """A multi-layer GRU over a sequence: ``(output, h_n)`` (the forms of :func:`rnn_tanh`)."""
+
+def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = ..., b_hh: Optional[Tensor] = ...) -> Tensor:
+    """One step of a GRU, the gates in the order reset, update, new."""
+
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
 
@@ -1031,6 +1038,17 @@ def logspace(start: builtins.float, end: builtins.float, steps: builtins.int, ba
 
 def logsumexp(input: Tensor, dim: Union[builtins.int, builtins.tuple], keepdim: builtins.bool = ...) -> Tensor:
     """``log(exp(x).sum(dim))``, computed stably (the largest element taken out first)."""
+
+def lstm(*args: Any, **kwargs: Any) -> builtins.tuple:
+    """A multi-layer LSTM over a sequence: ``(output, h_n, c_n)``, ``hx`` the pair ``(h_0, c_0)``
+    (with projections when ``h_0``'s last dim is smaller than ``c_0``'s).  Called as ``lstm(input,
+    hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)`` or, over a
+    packed sequence, ``lstm(data, batch_sizes, hx, params, has_biases, num_layers, dropout, train,
+    bidirectional)``."""
+
+def lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = ..., b_hh: Optional[Tensor] = ...) -> builtins.tuple:
+    """One step of an LSTM: ``(h', c')`` from ``hx = (h, c)``, the gates in the order input, forget,
+    cell, output."""
 
 def lstsq(*input: Tensor, **kwargs: Any) -> Any:
     """Removed from PyTorch (1.9): raises its error naming what replaces ``lstsq``."""
@@ -1313,6 +1331,21 @@ def resolve_conj(input: Tensor) -> Tensor:
 
 def resolve_neg(input: Tensor) -> Tensor:
     """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+
+def rnn_relu(*args: Any, **kwargs: Any) -> builtins.tuple:
+    """A multi-layer Elman RNN with ReLU over a sequence: ``(output, h_n)`` (the forms of :func:`rnn_tanh`)."""
+
+def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = ..., b_hh: Optional[Tensor] = ...) -> Tensor:
+    """One step of an Elman RNN with ReLU: ``relu(x w_ih^T + b_ih + h w_hh^T + b_hh)``."""
+
+def rnn_tanh(*args: Any, **kwargs: Any) -> builtins.tuple:
+    """A multi-layer Elman RNN with tanh over a sequence: ``(output, h_n)``.  Called as
+    ``rnn_tanh(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)``
+    or, over a packed sequence, ``rnn_tanh(data, batch_sizes, hx, params, has_biases, num_layers,
+    dropout, train, bidirectional)``."""
+
+def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = ..., b_hh: Optional[Tensor] = ...) -> Tensor:
+    """One step of an Elman RNN with tanh: ``tanh(x w_ih^T + b_ih + h w_hh^T + b_hh)``."""
 
 def roll(input: Tensor, shifts: Union[builtins.int, builtins.tuple], dims: Union[builtins.int, builtins.tuple, None] = ...) -> Tensor:
     """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when

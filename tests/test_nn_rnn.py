@@ -1,0 +1,109 @@
+"""The recurrent layers without PyTorch: shapes, errors, nodes and gradients (gradcheck and gradgradcheck
+on tiny float64 inputs)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tape
+from tape import nn
+from tape.autograd import gradcheck, gradgradcheck
+
+
+def _randn(*shape, rg=True):
+    return tape.randn(*shape, dtype=tape.float64, requires_grad=rg)
+
+
+# --- cells --------------------------------------------------------------------------------------
+CELLS = [("rnn_tanh_cell", 1, "TanhBackward0"), ("rnn_relu_cell", 1, "ReluBackward0"),
+         ("gru_cell", 3, "AddBackward0"), ("lstm_cell", 4, None)]
+
+
+@pytest.mark.parametrize("name,gates,node", CELLS)
+def test_cell_functions_gradcheck(name, gates, node):
+    tape.manual_seed(0)
+    x, h, c = _randn(2, 3), _randn(2, 2), _randn(2, 2)
+    w = [_randn(gates * 2, 3), _randn(gates * 2, 2), _randn(gates * 2), _randn(gates * 2)]
+    fn = getattr(tape, name)
+
+    def f(x, h, c, *w):
+        out = fn(x, (h, c) if name == "lstm_cell" else h, *w)
+        return out if isinstance(out, tuple) else (out,)
+
+    out = f(x, h, c, *w)
+    assert [o.grad_fn.name() for o in out] == (["MulBackward0", "AddBackward0"] if node is None else [node])
+    assert gradcheck(f, (x, h, c, *w))
+    assert gradgradcheck(f, (x, h, c, *w))
+    # without biases
+    assert gradcheck(lambda x, h, c, a, b: f(x, h, c, a, b), (x, h, c, *w[:2]))
+
+
+def test_cell_function_values():
+    tape.manual_seed(1)
+    x, h, c = _randn(2, 3, rg=False), _randn(2, 2, rg=False), _randn(2, 2, rg=False)
+    wi, wh, bi, bh = _randn(8, 3, rg=False), _randn(8, 2, rg=False), _randn(8, rg=False), _randn(8, rg=False)
+    gates = (x.numpy() @ wi.numpy().T + bi.numpy() + h.numpy() @ wh.numpy().T + bh.numpy())
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    i, f, g, o = sig(gates[:, :2]), sig(gates[:, 2:4]), np.tanh(gates[:, 4:6]), sig(gates[:, 6:])
+    cy = f * c.numpy() + i * g
+    hy, cy2 = tape.lstm_cell(x, (h, c), wi, wh, bi, bh)
+    np.testing.assert_allclose(cy2.numpy(), cy, rtol=1e-12)
+    np.testing.assert_allclose(hy.numpy(), o * np.tanh(cy), rtol=1e-12)
+    gi, gh = x.numpy() @ wi[:6].numpy().T + bi[:6].numpy(), h.numpy() @ wh[:6].numpy().T + bh[:6].numpy()
+    r, z = sig(gi[:, :2] + gh[:, :2]), sig(gi[:, 2:4] + gh[:, 2:4])
+    n = np.tanh(gi[:, 4:] + r * gh[:, 4:])
+    out = tape.gru_cell(x, h, wi[:6], wh[:6], bi[:6], bh[:6])
+    np.testing.assert_allclose(out.numpy(), (1 - z) * n + z * h.numpy(), rtol=1e-12)
+
+
+def test_cell_function_errors():
+    x, h = _randn(2, 3), _randn(2, 2)
+    w_ih, w_hh = _randn(2, 3), _randn(2, 2)
+    with pytest.raises(RuntimeError, match="input has inconsistent input_size: got 4 expected 3"):
+        tape.rnn_tanh_cell(_randn(2, 4), h, w_ih, w_hh)
+    with pytest.raises(RuntimeError, match="Input batch size 2 doesn't match hidden0 batch size 3"):
+        tape.rnn_tanh_cell(x, _randn(3, 2), w_ih, w_hh)
+    with pytest.raises(RuntimeError, match="hidden0 has inconsistent hidden_size: got 3, expected 2"):
+        tape.rnn_tanh_cell(x, _randn(2, 3), w_ih, w_hh)
+    with pytest.raises(RuntimeError, match=r"weight_hh first dim must be 3 \* hidden_size = 6, but got 5"):
+        tape.gru_cell(x, h, _randn(6, 3), _randn(5, 2))
+    with pytest.raises(RuntimeError, match="lstm_cell expects two hidden states"):
+        tape.lstm_cell(x, (h,), _randn(8, 3), _randn(8, 2))
+    with pytest.raises(TypeError, match=r"rnn_tanh_cell\(\): argument 'input' \(position 1\) must be Tensor, not int"):
+        tape.rnn_tanh_cell(1, h, w_ih, w_hh)
+    with pytest.raises(TypeError, match=r"lstm_cell\(\): argument 'hx' \(position 2\) must be tuple of Tensors"):
+        tape.lstm_cell(x, h, _randn(8, 3), _randn(8, 2))
+
+
+@pytest.mark.parametrize("cls,chunks", [(nn.RNNCell, 1), (nn.LSTMCell, 4), (nn.GRUCell, 3)])
+def test_cell_modules(cls, chunks):
+    tape.manual_seed(0)
+    cell = cls(3, 2).double()
+    assert [(n, tuple(p.shape)) for n, p in cell.named_parameters()] == [
+        ("weight_ih", (chunks * 2, 3)), ("weight_hh", (chunks * 2, 2)), ("bias_ih", (chunks * 2,)),
+        ("bias_hh", (chunks * 2,))]
+    assert all(float(p.detach().abs().max()) <= 2 ** -0.5 for p in cell.parameters())
+    x = _randn(4, 3)
+    batched = cell(x)
+    one = cell(x[1])
+    first = batched[0] if isinstance(batched, tuple) else batched
+    single = one[0] if isinstance(one, tuple) else one
+    assert tuple(first.shape) == (4, 2) and tuple(single.shape) == (2,)
+    np.testing.assert_allclose(single.detach().numpy(), first[1].detach().numpy(), rtol=1e-12)
+    assert [n for n, _ in cls(3, 2, bias=False).named_parameters()] == ["weight_ih", "weight_hh"]
+    name = cls.__name__
+    with pytest.raises(ValueError, match=f"{name}: Expected input to be 1D or 2D, got 3D instead"):
+        cell(_randn(1, 4, 3))
+    hidden = "hx\\[0\\]" if cls is nn.LSTMCell else "hidden"
+    bad = (_randn(1, 4, 2), _randn(4, 2)) if cls is nn.LSTMCell else _randn(1, 4, 2)
+    with pytest.raises(ValueError, match=f"{name}: Expected {hidden} to be 1D or 2D, got 3D instead"):
+        cell(x, bad)
+
+
+def test_rnn_cell_nonlinearity_and_repr():
+    cell = nn.RNNCell(3, 2, bias=False, nonlinearity="relu")
+    assert repr(cell) == "RNNCell(3, 2, bias=False, nonlinearity=relu)"
+    assert cell(tape.randn(2, 3)).grad_fn.name() == "ReluBackward0"
+    assert repr(nn.GRUCell(3, 2)) == "GRUCell(3, 2)"
+    with pytest.raises(RuntimeError, match="Unknown nonlinearity: foo"):
+        nn.RNNCell(3, 2, nonlinearity="foo")(tape.randn(2, 3))
