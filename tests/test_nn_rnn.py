@@ -107,3 +107,87 @@ def test_rnn_cell_nonlinearity_and_repr():
     assert repr(nn.GRUCell(3, 2)) == "GRUCell(3, 2)"
     with pytest.raises(RuntimeError, match="Unknown nonlinearity: foo"):
         nn.RNNCell(3, 2, nonlinearity="foo")(tape.randn(2, 3))
+
+
+# --- multi-layer functions and modules -----------------------------------------------------------
+def _weights(gates, input_size, hidden, layers, directions, bias=True, proj=0):
+    out = []
+    real = proj or hidden
+    for layer in range(layers):
+        for _ in range(directions):
+            inp = input_size if layer == 0 else real * directions
+            out += [_randn(gates * hidden, inp), _randn(gates * hidden, real)]
+            out += [_randn(gates * hidden), _randn(gates * hidden)] if bias else []
+            out += [_randn(proj, hidden)] if proj else []
+    return out
+
+
+@pytest.mark.parametrize("name,gates", [("rnn_tanh", 1), ("gru", 3), ("lstm", 4)])
+def test_stacked_functions_gradcheck(name, gates):
+    tape.manual_seed(0)
+    x = _randn(1, 2, 2)
+    bidirectional = name == "rnn_tanh"
+    directions = 2 if bidirectional else 1
+    w = _weights(gates, 2, 2, 2, directions)
+    h = [_randn(2 * directions, 1, 2)] + ([_randn(2, 1, 2)] if name == "lstm" else [])
+    fn = getattr(tape, name)
+
+    def f(x, *args):
+        hx, params = (tuple(args[:2]), args[2:]) if name == "lstm" else (args[0], args[1:])
+        return fn(x, hx, params, True, 2, 0.0, True, bidirectional, True)
+
+    out = f(x, *h, *w)
+    assert tuple(out[0].shape) == (1, 2, 2 * directions) and tuple(out[1].shape) == (2 * directions, 1, 2)
+    assert [o.grad_fn.name() for o in out] == ["TransposeBackward0" if name == "lstm" else "TransposeBackward1"] + [
+        "StackBackward0"] * (len(out) - 1)
+    assert gradcheck(f, (x, *h, *w))
+
+
+def test_lstm_projections_and_packed_gradcheck():
+    tape.manual_seed(1)
+    data = _randn(4, 2)                   # sequences of lengths 2, 1, 1 packed: batch sizes 3, 1
+    sizes = tape.tensor([3, 1])
+    w = _weights(4, 2, 2, 1, 2, bias=False, proj=1)
+    h0, c0 = _randn(2, 3, 1), _randn(2, 3, 2)
+
+    def f(data, h0, c0, *w):
+        return tape.lstm(data, sizes, (h0, c0), w, False, 1, 0.0, True, True)
+
+    out = f(data, h0, c0, *w)
+    assert [tuple(o.shape) for o in out] == [(4, 2), (2, 3, 1), (2, 3, 2)]
+    assert gradcheck(f, (data, h0, c0, *w))
+
+
+def test_gru_gradgradcheck():
+    tape.manual_seed(2)
+    x, h = _randn(2, 1, 2), _randn(1, 1, 2)
+    w = _weights(3, 2, 2, 1, 1)
+    assert gradgradcheck(lambda x, h, *w: tape.gru(x, h, w, True, 1, 0.0, True, False, False), (x, h, *w))
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_module_shapes_and_names(cls):
+    m = cls(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    names = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    assert m._flat_weights_names[:8] == names + [n + "_reverse" for n in names]
+    assert len(m.all_weights) == 4 and m.all_weights[1][0] is m.weight_ih_l0_reverse
+    out, hidden = m(tape.randn(5, 6, 3))
+    assert tuple(out.shape) == (5, 6, 8)
+    for h in hidden if cls is nn.LSTM else (hidden,):
+        assert tuple(h.shape) == (4, 5, 4)
+    out, hidden = m(tape.randn(6, 3))               # unbatched
+    assert tuple(out.shape) == (6, 8)
+    assert repr(m) == f"{cls.__name__}(3, 4, num_layers=2, batch_first=True, bidirectional=True)"
+    with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size. Expected 3, got 2"):
+        m(tape.randn(5, 6, 2))
+
+
+def test_pad_sequence_values():
+    a, b = tape.ones(2, 3), tape.full((1, 3), 2.0)
+    out = nn.utils.rnn.pad_sequence([a, b], batch_first=True, padding_value=-1.0)
+    np.testing.assert_array_equal(out.numpy(), [[[1] * 3] * 2, [[2] * 3, [-1] * 3]])
+    left = nn.utils.rnn.pad_sequence([a, b], padding_side="left")
+    np.testing.assert_array_equal(left[:, 1].numpy(), [[0] * 3, [2] * 3])
+    back = nn.utils.rnn.unpad_sequence(left.clone(), tape.tensor([2, 1]))
+    np.testing.assert_array_equal(back[0].numpy(), [[1] * 3] * 2)
+    np.testing.assert_array_equal(back[1].numpy(), [[0] * 3])     # (it cuts as if padded on the right)

@@ -121,3 +121,175 @@ def test_cell_reprs():
     for args, kwargs in (((4, 3), {}), ((4, 3), {"bias": False}), ((4, 3), {"nonlinearity": "relu"})):
         assert repr(tape.nn.RNNCell(*args, **kwargs)) == repr(torch.nn.RNNCell(*args, **kwargs))
     assert repr(tape.nn.LSTMCell(4, 3, bias=False)) == repr(torch.nn.LSTMCell(4, 3, bias=False))
+
+
+# --- multi-layer modules ----------------------------------------------------------------------
+CONFIGS = [("RNN", dict()), ("RNN", dict(num_layers=2, bidirectional=True, batch_first=True, bias=False,
+                                          nonlinearity="relu")),
+           ("LSTM", dict()), ("LSTM", dict(num_layers=2, bidirectional=True, batch_first=True)),
+           ("LSTM", dict(num_layers=2, proj_size=2, bias=False)),
+           ("GRU", dict()), ("GRU", dict(num_layers=2, bidirectional=True, batch_first=True))]
+
+
+def _flat(out):
+    return [out[0]] + (list(out[1]) if isinstance(out[1], tuple) else [out[1]])
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+@pytest.mark.parametrize("cls,kwargs", CONFIGS)
+def test_modules(cls, kwargs):
+    torch.manual_seed(1)
+    tape.manual_seed(1)
+    a, b = getattr(torch.nn, cls)(4, 3, **kwargs), getattr(tape.nn, cls)(4, 3, **kwargs)
+    assert repr(b) == repr(a)
+    assert b._flat_weights_names == a._flat_weights_names
+    assert [[tuple(p.shape) for p in ps] for ps in b.all_weights] == [[tuple(p.shape) for p in ps] for ps in a.all_weights]
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(_np(q), _np(p))
+    x32 = np.random.default_rng(0).standard_normal((3, 2, 4)).astype(np.float32)
+    for p, q in zip(_flat(a(torch.tensor(x32))), _flat(b(tape.tensor(x32)))):      # float32: a few ulps
+        np.testing.assert_allclose(_np(q), _np(p), rtol=1e-5, atol=1e-6)
+    a.double()
+    b.double()
+    (ta,), (tb,) = _pair([(3, 2, 4)])
+    for hidden in (False, True):
+        ins_a, ins_b = [ta] + list(a.parameters()), [tb] + list(b.parameters())
+        args_a, args_b = (ta,), (tb,)
+        if hidden:      # given initial states, their gradients too
+            d, n = (2 if kwargs.get("bidirectional") else 1) * kwargs.get("num_layers", 1), 2 if not kwargs.get(
+                "batch_first") else 3
+            shapes = [(d, n, kwargs.get("proj_size") or 3)] + ([(d, n, 3)] if cls == "LSTM" else [])
+            sa, sb = _pair(shapes, seed=3)
+            args_a += (tuple(sa) if cls == "LSTM" else sa[0],)
+            args_b += (tuple(sb) if cls == "LSTM" else sb[0],)
+            ins_a, ins_b = ins_a + sa, ins_b + sb
+        for t in ins_a + ins_b:
+            t.grad = None
+        out_a, out_b = _flat(a(*args_a)), _flat(b(*args_b))
+        assert [o.grad_fn.name() for o in out_b] == [o.grad_fn.name() for o in out_a]
+        for p, q in zip(out_a, out_b):
+            np.testing.assert_allclose(_np(q), _np(p), rtol=1e-12, atol=1e-14)
+        sum((o * o).sum() for o in out_a).backward()
+        sum((o * o).sum() for o in out_b).backward()
+        _close_grads(ins_a, ins_b)
+    # unbatched: the batch dim added and taken away again
+    one = ta[:, 0].detach() if not kwargs.get("batch_first") else ta[0].detach()
+    for p, q in zip(_flat(a(one)), _flat(b(tape.tensor(one.numpy())))):
+        assert tuple(q.shape) == tuple(p.shape)
+        np.testing.assert_allclose(_np(q), _np(p), rtol=1e-12, atol=1e-14)
+
+
+def test_dropout_between_layers():
+    outs = []
+    for M in (torch, tape):
+        M.manual_seed(2)
+        m = M.nn.GRU(4, 3, num_layers=3, dropout=0.5).double()
+        x = M.tensor(np.ones((3, 2, 4)))
+        outs.append([_np(t) for t in m(x)])
+        m.eval()
+        outs[-1] += [_np(m(x)[0])]
+    for p, q in zip(*outs):
+        np.testing.assert_allclose(q, p, rtol=1e-12)
+
+
+def test_packed_input():
+    """A PackedSequence through the modules: PyTorch's packed layers (narrowed states, the
+    reversed direction starting from the shortest sequences)."""
+    batch_sizes = [3, 2, 2, 1]
+    data = np.random.default_rng(4).standard_normal((sum(batch_sizes), 4))
+    for cls, kwargs in (("GRU", dict(bidirectional=True, num_layers=2)), ("LSTM", dict(bidirectional=True)),
+                        ("RNN", dict())):
+        torch.manual_seed(0)
+        tape.manual_seed(0)
+        a, b = getattr(torch.nn, cls)(4, 3, **kwargs).double(), getattr(tape.nn, cls)(4, 3, **kwargs).double()
+        da, db = torch.tensor(data, requires_grad=True), tape.tensor(data, requires_grad=True)
+        sorted_a = torch.tensor([2, 0, 1])
+        pa = torch.nn.utils.rnn.PackedSequence(da, torch.tensor(batch_sizes), sorted_a)
+        pb = tape.nn.utils.rnn.PackedSequence(db, tape.tensor(batch_sizes), tape.tensor([2, 0, 1]))
+        np.testing.assert_array_equal(pb.unsorted_indices.numpy(), pa.unsorted_indices.numpy())
+        out_a, out_b = a(pa), b(pb)
+        assert isinstance(out_b[0], tape.nn.utils.rnn.PackedSequence)
+        flat_a = [out_a[0].data] + list(out_a[1] if cls == "LSTM" else [out_a[1]])
+        flat_b = [out_b[0].data] + list(out_b[1] if cls == "LSTM" else [out_b[1]])
+        assert [o.grad_fn.name() for o in flat_b] == [o.grad_fn.name() for o in flat_a]
+        for p, q in zip(flat_a, flat_b):
+            np.testing.assert_allclose(_np(q), _np(p), rtol=1e-12, atol=1e-14)
+        sum((o * o).sum() for o in flat_a).backward()
+        sum((o * o).sum() for o in flat_b).backward()
+        _close_grads([da] + list(a.parameters()), [db] + list(b.parameters()))
+
+
+def test_module_errors_and_warnings():
+    cases = [lambda M: M.nn.RNN(4, 3)(M.zeros(3, 2, 5)),
+             lambda M: M.nn.RNN(4, 3)(M.zeros(3, 2, 4), M.zeros(1, 3, 3)),
+             lambda M: M.nn.RNN(4, 3)(M.zeros(3, 2, 4).double()),
+             lambda M: M.nn.RNN(4, 3)(M.zeros(4)),
+             lambda M: M.nn.RNN(4, 3)(M.zeros(3, 4), M.zeros(1, 1, 3)),
+             lambda M: M.nn.GRU(4, 3)(M.zeros(3, 2, 4), M.zeros(1, 3)),
+             lambda M: M.nn.LSTM(4, 3)(M.zeros(3, 2, 4), (M.zeros(1, 2, 3), M.zeros(1, 3))),
+             lambda M: M.nn.LSTM(4, 3)(M.zeros(3, 4), (M.zeros(1, 2, 3), M.zeros(1, 3))),
+             lambda M: M.nn.LSTM(4, 3)(M.zeros(3, 2, 4), (M.zeros(1, 2, 3), M.zeros(1, 3, 3))),
+             lambda M: M.nn.LSTM(4, 3, proj_size=2)(M.zeros(3, 2, 4), (M.zeros(1, 2, 3), M.zeros(1, 2, 3))),
+             lambda M: M.nn.GRU(4, 3)(M.zeros(0, 2, 4)),
+             lambda M: M.nn.GRU(4, 3, proj_size=1), lambda M: M.nn.RNN(4, 3, nonlinearity="x"),
+             lambda M: M.nn.RNN(4, 3, dropout=2), lambda M: M.nn.RNN(4, 3, dropout=True),
+             lambda M: M.nn.RNN(4, 0), lambda M: M.nn.RNN(4.0, 3), lambda M: M.nn.RNN(4, 3, bias=1),
+             lambda M: M.nn.LSTM(4, 3, proj_size=-1), lambda M: M.nn.LSTM(4, 3, proj_size=3),
+             lambda M: M.nn.RNN(4, 3, num_layers=0), lambda M: M.nn.RNNBase("FOO", 4, 3),
+             lambda M: M.rnn_tanh(M.zeros(3, 2, 4), M.zeros(2, 2, 3), [M.zeros(3, 4), M.zeros(3, 3)], False, 1, 0.0,
+                                  False, True, False),
+             lambda M: M.rnn_tanh(M.zeros(3, 2, 4), M.zeros(1, 2, 3), [M.zeros(3, 4)] * 3, False, 1, 0.0, False,
+                                  False, False),
+             lambda M: M.rnn_tanh(M.zeros(3, 2, 4), M.zeros(1, 2, 3), [M.zeros(3, 4), M.zeros(3, 3)], False, 2, 0.0,
+                                  False, False, False),
+             lambda M: M.lstm(M.zeros(3, 2, 4), [M.zeros(1, 2, 3)], [M.zeros(12, 4), M.zeros(12, 3)], False, 1, 0.0,
+                              False, False, False),
+             lambda M: M.gru(1)]
+    for case in cases:
+        _errors(lambda: case(torch), lambda: case(tape))
+    for M in (torch, tape):
+        with pytest.warns(UserWarning, match="dropout option adds dropout after all but last recurrent layer, so "
+                                             "non-zero dropout expects num_layers greater than 1, but got "
+                                             "dropout=0.2 and num_layers=1"):
+            M.nn.RNN(4, 3, dropout=0.2)
+
+
+def test_flat_weights_follow_assignment_and_copies():
+    import copy
+    import pickle
+    m = tape.nn.LSTM(4, 3, num_layers=2, proj_size=2)
+    m.weight_ih_l0 = tape.nn.Parameter(tape.zeros(12, 4))
+    assert m._flat_weights[0] is m.weight_ih_l0
+    for clone in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert clone._flat_weights[0] is clone.weight_ih_l0
+        assert clone._flat_weights_names == m._flat_weights_names
+    m.double()
+    assert m._flat_weights[1].dtype == tape.float64 and m._flat_weights[1] is m.weight_hh_l0
+    assert m.flatten_parameters() is None
+
+
+# --- nn.utils.rnn -------------------------------------------------------------------------------
+def test_pad_sequence():
+    arrays = [np.arange(k * 2, dtype=np.float64).reshape(k, 2) + k for k in (2, 4, 1)]
+    for batch_first in (False, True):
+        for side in ("right", "left"):
+            sa = [torch.tensor(a, requires_grad=True) for a in arrays]
+            sb = [tape.tensor(a, requires_grad=True) for a in arrays]
+            pa = torch.nn.utils.rnn.pad_sequence(sa, batch_first, -1.0, side)
+            pb = tape.nn.utils.rnn.pad_sequence(sb, batch_first, -1.0, side)
+            assert pb.grad_fn.name() == pa.grad_fn.name()
+            np.testing.assert_array_equal(_np(pb), _np(pa))
+            w = np.arange(pa.numel(), dtype=np.float64).reshape(pa.shape)
+            (pa * torch.tensor(w)).sum().backward()
+            (pb * tape.tensor(w)).sum().backward()
+            _close_grads(sa, sb)
+    lengths = [2, 4, 1]
+    padded = np.random.default_rng(0).standard_normal((4, 3, 2))
+    ua = torch.nn.utils.rnn.unpad_sequence(torch.tensor(padded), torch.tensor(lengths))
+    ub = tape.nn.utils.rnn.unpad_sequence(tape.tensor(padded), tape.tensor(lengths))
+    for p, q in zip(ua, ub):
+        np.testing.assert_array_equal(_np(q), _np(p))
+    _errors(lambda: torch.nn.utils.rnn.pad_sequence([]), lambda: tape.nn.utils.rnn.pad_sequence([]))
+    _errors(lambda: torch.nn.utils.rnn.pad_sequence(3), lambda: tape.nn.utils.rnn.pad_sequence(3))
+    _errors(lambda: torch.nn.utils.rnn.pad_sequence([torch.zeros(2)], padding_side="up"),
+            lambda: tape.nn.utils.rnn.pad_sequence([tape.zeros(2)], padding_side="up"))
