@@ -191,3 +191,20 @@ def test_pad_sequence_values():
     back = nn.utils.rnn.unpad_sequence(left.clone(), tape.tensor([2, 1]))
     np.testing.assert_array_equal(back[0].numpy(), [[1] * 3] * 2)
     np.testing.assert_array_equal(back[1].numpy(), [[0] * 3])     # (it cuts as if padded on the right)
+
+
+# --- bilinear -----------------------------------------------------------------------------------
+def test_bilinear_gradcheck_and_module():
+    tape.manual_seed(0)
+    x1, x2, w, b = _randn(2, 3), _randn(2, 2), _randn(2, 3, 2), _randn(2)
+    assert gradcheck(tape.bilinear, (x1, x2, w, b))
+    assert gradgradcheck(tape.bilinear, (x1, x2, w, b))
+    assert nn.functional.bilinear(x1, x2, w).grad_fn.name() == "ViewBackward0"
+    assert tuple(tape.bilinear(x1[0], x2[0], w, b).shape) == (2,)
+    m = nn.Bilinear(3, 2, 4)
+    assert [(n, tuple(p.shape)) for n, p in m.named_parameters()] == [("weight", (4, 3, 2)), ("bias", (4,))]
+    assert repr(m) == "Bilinear(in1_features=3, in2_features=2, out_features=4, bias=True)"
+    assert tuple(m(tape.randn(5, 3), tape.randn(5, 2)).shape) == (5, 4)
+    with pytest.raises(RuntimeError, match="bilinear\\(\\): input1 size does not match weight size: got 2 but "
+                                           "expected 3"):
+        m(tape.randn(5, 2), tape.randn(5, 2))

@@ -293,3 +293,32 @@ def test_pad_sequence():
     _errors(lambda: torch.nn.utils.rnn.pad_sequence(3), lambda: tape.nn.utils.rnn.pad_sequence(3))
     _errors(lambda: torch.nn.utils.rnn.pad_sequence([torch.zeros(2)], padding_side="up"),
             lambda: tape.nn.utils.rnn.pad_sequence([tape.zeros(2)], padding_side="up"))
+
+
+# --- bilinear -----------------------------------------------------------------------------------
+def test_bilinear():
+    for shapes, bias in ((((2, 4), (2, 3)), True), (((4,), (3,)), False), (((2, 2, 4), (2, 2, 3)), True)):
+        theirs, ours = _pair(list(shapes) + [(5, 4, 3), (5,)])
+        a = torch.nn.functional.bilinear(*(theirs if bias else theirs[:3]))
+        b = tape.nn.functional.bilinear(*(ours if bias else ours[:3]))
+        assert b.grad_fn.name() == a.grad_fn.name()
+        np.testing.assert_allclose(_np(b), _np(a), rtol=1e-12)
+        (a * a).sum().backward()
+        (b * b).sum().backward()
+        _close_grads(theirs, ours)
+    torch.manual_seed(0)
+    tape.manual_seed(0)
+    ma, mb = torch.nn.Bilinear(4, 3, 5), tape.nn.Bilinear(4, 3, 5)
+    assert repr(mb) == repr(ma)
+    for p, q in zip(ma.parameters(), mb.parameters()):
+        np.testing.assert_array_equal(_np(q), _np(p))
+    W = (torch.zeros(5, 4, 3), tape.zeros(5, 4, 3))
+    cases = [lambda M, W: M.bilinear(M.zeros(2, 4), M.zeros(2, 2, 3), W),
+             lambda M, W: M.bilinear(M.zeros(2, 4), M.zeros(3, 3), W),
+             lambda M, W: M.bilinear(M.zeros(2, 5), M.zeros(2, 3), W),
+             lambda M, W: M.bilinear(M.zeros(2, 4), M.zeros(2, 2), W),
+             lambda M, W: M.bilinear(M.zeros(2, 4), M.zeros(2, 3), W, M.zeros(4)),
+             lambda M, W: M.bilinear(M.zeros(2, 4), M.zeros(2, 3), W, M.zeros(5).double()),
+             lambda M, W: M.nn.functional.bilinear(1, M.zeros(2, 3), W)]
+    for case in cases:
+        _errors(lambda: case(torch, W[0]), lambda: case(tape, W[1]))

@@ -16,6 +16,7 @@ from ..ops.activations import (elu, elu_, gelu, glu, hardsigmoid, hardswish, har
                                leaky_relu_, logsigmoid, mish, relu6, silu, softplus, softshrink, softsign,
                                tanhshrink)
 from ..ops.activations import celu_ as _celu_
+from ..ops.bilinear import bilinear
 from ..ops.activations import selu_ as _selu_
 from ..ops.composite import dropout as _dropout
 from ..ops.composite import dropout_ as _dropout_
@@ -150,7 +151,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     return _dropout_(input, p, training) if inplace else _dropout(input, p, training)
 
 
-_LAYERS = ["linear", "dropout"]
+_LAYERS = ["linear", "dropout", "bilinear"]
 
 # --- distances --------------------------------------------------------------------------
 _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
