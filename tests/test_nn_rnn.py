@@ -208,3 +208,26 @@ def test_bilinear_gradcheck_and_module():
     with pytest.raises(RuntimeError, match="bilinear\\(\\): input1 size does not match weight size: got 2 but "
                                            "expected 3"):
         m(tape.randn(5, 2), tape.randn(5, 2))
+
+
+# --- scaled_dot_product_attention ----------------------------------------------------------------
+def test_sdpa_gradcheck_and_masks():
+    F = nn.functional
+    tape.manual_seed(0)
+    q, k, v = _randn(1, 3, 2), _randn(1, 4, 2), _randn(1, 4, 2)
+    mask = tape.tensor([[True, False, True, True], [False] * 4, [True] * 4])
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert out.grad_fn.name() == "UnsafeViewBackward0"
+    np.testing.assert_array_equal(out[:, 1].detach().numpy(), 0.0)        # a row masked everywhere: zeros
+    for kwargs in (dict(attn_mask=mask), dict(is_causal=True, scale=-0.5), dict(attn_mask=_randn(3, 4, rg=False))):
+        assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **kwargs), (q, k, v))
+    assert gradgradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), (q, k, v))
+    # grouped query heads: key and value heads repeated
+    q4, k4 = _randn(1, 4, 2, 2, rg=False), _randn(1, 2, 3, 2, rg=False)
+    grouped = F.scaled_dot_product_attention(q4, k4, k4, enable_gqa=True)
+    plain = F.scaled_dot_product_attention(q4, k4.repeat_interleave(2, 1), k4.repeat_interleave(2, 1))
+    np.testing.assert_allclose(grouped.numpy(), plain.numpy(), rtol=1e-14)
+    with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when is_causal=True"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=True)
+    with pytest.raises(RuntimeError, match="Expected attn_mask dtype to be bool or float or to match query dtype"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=tape.zeros(3, 4, dtype=tape.int64))

@@ -322,3 +322,48 @@ def test_bilinear():
              lambda M, W: M.nn.functional.bilinear(1, M.zeros(2, 3), W)]
     for case in cases:
         _errors(lambda: case(torch, W[0]), lambda: case(tape, W[1]))
+
+
+# --- scaled_dot_product_attention ----------------------------------------------------------------
+SDPA_CASES = [(((2, 3, 4), (2, 5, 4), (2, 5, 6)), {}), (((3, 4), (5, 4), (5, 6)), dict(scale=-0.7)),
+              (((2, 3, 4), (2, 5, 4), (2, 5, 6)), dict(is_causal=True)),
+              (((2, 3, 4), (2, 5, 4), (2, 5, 6)), dict(attn_mask="bool")),
+              (((2, 3, 4), (2, 5, 4), (2, 5, 6)), dict(attn_mask="float")),
+              (((1, 4, 3, 4), (1, 2, 5, 4), (1, 2, 5, 6)), dict(enable_gqa=True, is_causal=True)),
+              (((2, 1, 3, 4), (1, 2, 5, 4), (1, 2, 5, 6)), dict(dropout_p=0.4))]
+
+
+@pytest.mark.parametrize("shapes,kwargs", SDPA_CASES)
+def test_scaled_dot_product_attention(shapes, kwargs):
+    theirs, ours = _pair(shapes)
+    ka, kb = dict(kwargs), dict(kwargs)
+    if "attn_mask" in kwargs:
+        rng = np.random.default_rng(2)
+        mask = rng.standard_normal((3, 5)) if kwargs["attn_mask"] == "float" else rng.random((3, 5)) > 0.3
+        if kwargs["attn_mask"] == "bool":
+            mask[1] = False
+        ka["attn_mask"], kb["attn_mask"] = torch.tensor(mask), tape.tensor(mask)
+    torch.manual_seed(0)
+    tape.manual_seed(0)
+    a = torch.nn.functional.scaled_dot_product_attention(*theirs, **ka)
+    b = tape.nn.functional.scaled_dot_product_attention(*ours, **kb)
+    assert b.grad_fn.name() == a.grad_fn.name()
+    np.testing.assert_allclose(_np(b), _np(a), rtol=1e-12, atol=1e-14)
+    w = np.random.default_rng(1).standard_normal(a.shape)
+    (a * torch.tensor(w)).sum().backward()
+    (b * tape.tensor(w)).sum().backward()
+    _close_grads(theirs, ours)
+
+
+def test_scaled_dot_product_attention_errors():
+    F = (torch.nn.functional, tape.nn.functional)
+    cases = [lambda M, F: F.scaled_dot_product_attention(M.zeros(2, 3), M.zeros(2, 3).double(), M.zeros(2, 3)),
+             lambda M, F: F.scaled_dot_product_attention(M.zeros(3), M.zeros(3), M.zeros(3)),
+             lambda M, F: F.scaled_dot_product_attention(M.zeros(2, 3), M.zeros(2, 3), M.zeros(2, 3),
+                                                         attn_mask=M.zeros(2, 2, dtype=M.int64)),
+             lambda M, F: F.scaled_dot_product_attention(M.zeros(2, 2, 3, 4), M.zeros(2, 3, 5, 4),
+                                                         M.zeros(2, 3, 5, 4), enable_gqa=True),
+             lambda M, F: F.scaled_dot_product_attention(M.zeros(2, 3), M.zeros(2, 3), M.zeros(2, 3), dropout_p=1.5),
+             lambda M, F: F.scaled_dot_product_attention(M.zeros(2, 3), 1, M.zeros(2, 3))]
+    for case in cases:
+        _errors(lambda: case(torch, F[0]), lambda: case(tape, F[1]))
