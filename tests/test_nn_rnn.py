@@ -231,3 +231,22 @@ def test_sdpa_gradcheck_and_masks():
         F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=True)
     with pytest.raises(RuntimeError, match="Expected attn_mask dtype to be bool or float or to match query dtype"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=tape.zeros(3, 4, dtype=tape.int64))
+
+
+# --- multi-head attention -----------------------------------------------------------------------
+def test_multihead_attention_gradcheck_and_shapes():
+    tape.manual_seed(0)
+    m = nn.MultiheadAttention(4, 2, add_bias_kv=True, kdim=3, vdim=2).double()
+    q, k, v = _randn(2, 1, 4), _randn(3, 1, 3), _randn(3, 1, 2)
+    out, weights = m(q, k, v)
+    assert tuple(out.shape) == (2, 1, 4) and tuple(weights.shape) == (1, 2, 4)
+    np.testing.assert_allclose(weights.detach().sum(-1).numpy(), 1.0, rtol=1e-12)
+    assert gradcheck(lambda q, k, v: m(q, k, v, need_weights=False)[0], (q, k, v))
+    assert [n for n, _ in m.named_parameters()] == ["q_proj_weight", "k_proj_weight", "v_proj_weight",
+                                                     "in_proj_bias", "bias_k", "bias_v", "out_proj.weight",
+                                                     "out_proj.bias"]
+    x = tape.randn(2, 5, 4)
+    out, weights = nn.MultiheadAttention(4, 2, batch_first=True)(x, x, x, average_attn_weights=False)
+    assert tuple(out.shape) == (2, 5, 4) and tuple(weights.shape) == (2, 2, 5, 5)
+    with pytest.raises(AssertionError, match="embed_dim must be divisible by num_heads"):
+        nn.MultiheadAttention(5, 2)

@@ -367,3 +367,72 @@ def test_scaled_dot_product_attention_errors():
              lambda M, F: F.scaled_dot_product_attention(M.zeros(2, 3), 1, M.zeros(2, 3))]
     for case in cases:
         _errors(lambda: case(torch, F[0]), lambda: case(tape, F[1]))
+
+
+# --- multi-head attention -----------------------------------------------------------------------
+_KPM = np.array([[False, False, False, True], [False] * 4])
+_CAUSAL = np.triu(np.ones((3, 4), bool), 1)
+MHA_CASES = [(dict(), dict(), {}), (dict(), dict(), dict(same=True)),
+             (dict(batch_first=True, bias=False), dict(need_weights=False), {}),
+             (dict(add_bias_kv=True, add_zero_attn=True), dict(average_attn_weights=False), {}),
+             (dict(kdim=3, vdim=5), dict(key_padding_mask=_KPM), {}),
+             (dict(), dict(key_padding_mask=_KPM, need_weights=False), {}),
+             (dict(), dict(attn_mask=_CAUSAL), {}),
+             (dict(), dict(attn_mask=np.where(_CAUSAL, -np.inf, 0.0), need_weights=False, is_causal=True), {}),
+             (dict(dropout=0.3), dict(), {}), (dict(dropout=0.3), dict(need_weights=False), {}),
+             (dict(), dict(), dict(unbatched=True)),
+             (dict(add_bias_kv=True), dict(key_padding_mask=_KPM, attn_mask=_CAUSAL, need_weights=False), {})]
+
+
+@pytest.mark.parametrize("kwargs,call,how", MHA_CASES)
+def test_multihead_attention(kwargs, call, how):
+    torch.manual_seed(0)
+    tape.manual_seed(0)
+    a = torch.nn.MultiheadAttention(4, 2, **kwargs).double()
+    b = tape.nn.MultiheadAttention(4, 2, **kwargs).double()
+    assert repr(b) == repr(a)
+    assert [n for n, _ in b.named_parameters()] == [n for n, _ in a.named_parameters()]
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(_np(q), _np(p), rtol=1e-6)      # (drawn in float32, then made float64)
+    n, bf = 2, kwargs.get("batch_first", False)
+
+    def shape(T, d):
+        return (T, d) if how.get("unbatched") else (n, T, d) if bf else (T, n, d)
+    theirs, ours = _pair([shape(3, 4), shape(4, kwargs.get("kdim", 4)), shape(4, kwargs.get("vdim", 4))])
+    if how.get("same"):
+        theirs, ours = [theirs[0]] * 3, [ours[0]] * 3
+    ca, cb = dict(call), dict(call)
+    for k in ("key_padding_mask", "attn_mask"):
+        if k in call:
+            ca[k], cb[k] = torch.tensor(call[k]), tape.tensor(call[k])
+    torch.manual_seed(1)
+    tape.manual_seed(1)
+    out_a = [o for o in a(*theirs, **ca) if o is not None]
+    out_b = [o for o in b(*ours, **cb) if o is not None]
+    assert [o.grad_fn.name() for o in out_b] == [o.grad_fn.name() for o in out_a]
+    for p, q in zip(out_a, out_b):
+        np.testing.assert_allclose(_np(q), _np(p), rtol=1e-12, atol=1e-14)
+    sum((o * o).sum() for o in out_a).backward()
+    sum((o * o).sum() for o in out_b).backward()
+    _close_grads(list(a.parameters()) + theirs, list(b.parameters()) + ours)
+
+
+def test_multihead_attention_errors():
+    cases = [lambda M: M.nn.MultiheadAttention(4, 0), lambda M: M.nn.MultiheadAttention(5, 2),
+             lambda M: M.nn.MultiheadAttention(4, 2)(M.zeros(3, 2, 4), M.zeros(4, 2), M.zeros(4, 2)),
+             lambda M: M.nn.MultiheadAttention(4, 2)(M.zeros(3, 2, 5), M.zeros(4, 2, 5), M.zeros(4, 2, 5)),
+             lambda M: M.nn.MultiheadAttention(4, 2)(M.zeros(3, 2, 4), M.zeros(4, 2, 4), M.zeros(4, 2, 4),
+                                                    attn_mask=M.zeros(3, 3)),
+             lambda M: M.nn.MultiheadAttention(4, 2)(M.zeros(3, 2, 4), M.zeros(4, 2, 4), M.zeros(4, 2, 4),
+                                                    attn_mask=M.zeros(3, 4, dtype=M.int64)),
+             lambda M: M.nn.MultiheadAttention(4, 2)(M.zeros(3, 2, 4), M.zeros(4, 2, 4), M.zeros(4, 2, 4),
+                                                    key_padding_mask=M.zeros(2, 3, dtype=M.bool)),
+             lambda M: M.nn.MultiheadAttention(4, 2)(M.zeros(3, 2, 4), M.zeros(4, 2, 4), M.zeros(4, 2, 4),
+                                                    is_causal=True),
+             lambda M: M.nn.MultiheadAttention(4, 2)(M.zeros(2, 3, 2, 4), M.zeros(4, 2, 4), M.zeros(4, 2, 4))]
+    for case in cases:
+        _errors(lambda: case(torch), lambda: case(tape))
+    for M in (torch, tape):
+        with pytest.warns(UserWarning, match="Support for mismatched key_padding_mask and attn_mask is deprecated"):
+            M.nn.MultiheadAttention(4, 2)(M.zeros(3, 2, 4), M.zeros(4, 2, 4), M.zeros(4, 2, 4),
+                                          key_padding_mask=M.zeros(2, 4, dtype=M.bool), attn_mask=M.zeros(3, 4))

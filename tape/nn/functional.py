@@ -16,7 +16,7 @@ from ..ops.activations import (elu, elu_, gelu, glu, hardsigmoid, hardswish, har
                                leaky_relu_, logsigmoid, mish, relu6, silu, softplus, softshrink, softsign,
                                tanhshrink)
 from ..ops.activations import celu_ as _celu_
-from ..ops.attention import scaled_dot_product_attention
+from ..ops.attention import _canonical_mask, multi_head_attention_forward, scaled_dot_product_attention
 from ..ops.bilinear import bilinear
 from ..ops.activations import selu_ as _selu_
 from ..ops.composite import dropout as _dropout
@@ -163,6 +163,6 @@ _LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_l
            "poisson_nll_loss", "gaussian_nll_loss"]
 
 # --- attention --------------------------------------------------------------------------
-_ATTENTION = ["scaled_dot_product_attention"]
+_ATTENTION = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
 __all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _ATTENTION
