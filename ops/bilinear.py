@@ -31,7 +31,8 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Optional[Tens
     for k, (name, t) in enumerate((("input1", input1), ("input2", input2), ("weight", weight), ("bias", bias))):
         if not isinstance(t, Tensor) and (t is not None or k < 3):
             raise TypeError(f"bilinear(): argument '{name}' (position {k + 1}) must be Tensor, not {type(t).__name__}")
-    given = [("input1", input1), ("input2", input2), ("weight", weight)] + ([("bias", bias)] if bias is not None else [])
+    given = [("input1", input1), ("input2", input2), ("weight", weight)]
+    given += [("bias", bias)] if bias is not None else []
     if len({t.dtype for _, t in given}) > 1:
         raise RuntimeError("All tensors must have the same dtype, got "
                            + ", ".join(f"{name}: {_type_meta(t)}" for name, t in given))

@@ -10,16 +10,23 @@ PyTorch's (``TanhBackward0``, ``StackBackward0``, ``CatBackward0`` ...), and eve
 derivative comes from the ops.  (PyTorch runs a float32 ``lstm`` without projections through
 oneDNN, ``MkldnnRnnLayerBackward0``; tape takes the native path whatever the dtype, whose values
 agree to float32 rounding.)
+
+``torch._pack_padded_sequence`` has a node of its own in PyTorch, ``PackPaddedSequenceBackward0``:
+here a Python-rule row (``PACK``) whose rule is PyTorch's ``_pack_padded_sequence_backward`` written
+in tape ops; ``torch._pad_packed_sequence`` is PyTorch's composition (``full`` and ``copy_`` into slices).
 """
 from __future__ import annotations
 
 from typing import Callable, NamedTuple, Optional, Sequence
 
-from .._emit import Tensor
+import numpy as np
+
+from .._emit import D, Tensor, emit, plain, state
 from .composite import dropout, linear
 from .join import cat, stack
 from ._parser import Forms
-from ._spec import public_function
+from ._rule import rule_adjoint
+from ._spec import PYTHON, Op, public_function, register, tangents
 
 
 class _Params(NamedTuple):
@@ -355,3 +362,117 @@ def lstm(*args, **kwargs) -> tuple:
     if f.batch_first:
         output = output.transpose(0, 1)
     return output, stack([h for h, _ in finals], 0), stack([c for _, c in finals], 0)
+
+
+# --- packing (``torch._pack_padded_sequence``, ``torch._pad_packed_sequence``) --------------------------------
+PACK = PYTHON.start + 160
+
+
+def _pack_backward(g: Tensor, input_sizes: tuple, batch_sizes: list, batch_first: bool) -> Tensor:
+    """PyTorch's ``_pack_padded_sequence_backward``: each step's rows of ``g`` back at their place in
+    the padded ``(T, B, *)`` input (zeros elsewhere)."""
+    sizes = (input_sizes[1], input_sizes[0]) + tuple(input_sizes[2:]) if batch_first else tuple(input_sizes)
+    steps, offset = [], 0
+    rest = tuple(sizes[2:])
+    for size in batch_sizes:
+        part = g.narrow(0, offset, size)
+        if size < sizes[1]:
+            part = cat([part, g.new_zeros((sizes[1] - size,) + rest)], 0)
+        steps.append(part)
+        offset += size
+    out = stack(steps, 0)
+    if len(batch_sizes) < sizes[0]:
+        out = cat([out, g.new_zeros((sizes[0] - len(batch_sizes),) + tuple(sizes[1:]))], 0)
+    return out.transpose(0, 1) if batch_first else out
+
+
+def _pack_vjp(g, xs, y, r):
+    saved = dict(r.tape.args[r.r])
+    return (_pack_backward(g, saved["input_sym_sizes"], saved["result1"].tolist(), saved["batch_first"]),)
+
+
+def _pack(x: Tensor, batch_sizes: list) -> Tensor:
+    """The packed steps of the time-major ``x`` (tape ops: a tangent's pack)."""
+    return cat([x[t].narrow(0, 0, size) for t, size in enumerate(batch_sizes) if t < x.size(0)], 0)
+
+
+def _pack_jvp(ts, xs, y, r):
+    saved = dict(r.tape.args[r.r])
+    t = ts[0].transpose(0, 1) if saved["batch_first"] else ts[0]
+    return _pack(t, saved["result1"].tolist())
+
+
+register(Op(PACK, "_pack_padded_sequence", "PackPaddedSequenceBackward0", 0, _pack_vjp, py_adjoint=rule_adjoint,
+            arity=1))
+tangents({PACK: _pack_jvp})
+
+
+@public_function("_pack_padded_sequence")
+def _pack_padded_sequence(input: Tensor, lengths: Tensor, batch_first: bool) -> tuple:
+    """The steps of the padded ``input`` of sequences sorted by decreasing ``lengths``, one time step
+    after the other, and the number of sequences at each step: ``(data, batch_sizes)``."""
+    if input.numel() == 0:
+        raise RuntimeError("Cannot pack empty tensors.")
+    x = input.transpose(0, 1) if batch_first else input
+    if lengths.dtype is not D.int64 or lengths.dim() != 1:
+        kind = lengths.type().replace("torch.", "").replace("Tensor", "")
+        raise RuntimeError(f"'lengths' argument should be a 1D CPU int64 tensor, but got {lengths.dim()}D cpu "
+                           f"{kind} tensor")
+    lens = [int(n) for n in lengths.tolist()]
+    batch_size = x.size(1)
+    if len(lens) != batch_size:
+        raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got {len(lens)} "
+                           f"(batch_size={batch_size})")
+    if lens[-1] <= 0:
+        raise RuntimeError("Length of all samples has to be greater than 0, but found an element in 'lengths' "
+                           "that is <= 0")
+    if any(a < b for a, b in zip(lens, lens[1:])):
+        raise RuntimeError("`lengths` array must be sorted in decreasing order when `enforce_sorted` is True. You "
+                           "can pass `enforce_sorted=False` to pack_padded_sequence and/or pack_sequence to "
+                           "sidestep this requirement if you do not need ONNX exportability.")
+    # step t holds the sequences longer than t: the first batch_sizes[t] of the batch
+    steps = min(lens[0], x.size(0))
+    sizes = [sum(1 for n in lens if n > t) for t in range(lens[0])]
+    value = x._value()
+    data = np.concatenate([value[t, :sizes[t]] for t in range(steps)], 0) if steps else value[:0, 0]
+    data = np.ascontiguousarray(data)
+    batch_sizes = plain(np.asarray(sizes, np.int64), D.int64)
+    if not (input._rg and state.grad):
+        return plain(data, input._dtype), batch_sizes
+    out = emit(PACK, data, input._dtype, input, ia=int(batch_first))
+    out._tape.args[out._node] = (("batch_first", bool(batch_first)), ("input_sym_sizes", tuple(input.shape)),
+                                 ("result1", batch_sizes))
+    return out, batch_sizes
+
+
+@public_function("_pad_packed_sequence")
+def _pad_packed_sequence(data: Tensor, batch_sizes: Tensor, batch_first: bool, padding_value: float,
+                         total_length: int) -> tuple:
+    """The packed ``data`` back as a padded ``(T, B, *)`` tensor (``(B, T, *)`` if ``batch_first``;
+    ``T`` at least ``total_length``) and each sequence's length."""
+    sizes = [int(n) for n in batch_sizes.tolist()]
+    max_batch_size, max_real_seq_length = sizes[0], len(sizes)
+    max_seq_length = max_real_seq_length
+    if total_length > 0:
+        if total_length < max_seq_length:
+            raise RuntimeError(f"Expected total_length to be at least the length of the longest sequence in input, "
+                               f"but got total_length={total_length} and max sequence length being {max_seq_length}")
+        max_seq_length = total_length
+    output = data.new_full((max_seq_length, max_batch_size) + tuple(data.shape[1:]), padding_value)
+    lengths = [0] * max_batch_size
+    offset, prev_batch_size, prev_i = 0, max_batch_size, 0
+    for i in range(max_real_seq_length + 1):
+        batch_size = sizes[i] if i != max_real_seq_length else 0
+        if batch_size != prev_batch_size:
+            # the steps since prev_i, each of prev_batch_size sequences, as one block
+            n = prev_batch_size * (i - prev_i)
+            block = data.narrow(0, offset, n).view((i - prev_i, prev_batch_size) + tuple(data.shape[1:]))
+            output.narrow(0, prev_i, i - prev_i).narrow(1, 0, prev_batch_size).copy_(block)
+            offset += n
+            prev_i = i
+        for j in range(batch_size, prev_batch_size):
+            lengths[j] = i
+        prev_batch_size = batch_size
+    if batch_first:
+        output = output.transpose(0, 1)
+    return output, plain(np.asarray(lengths, np.int64), D.int64)

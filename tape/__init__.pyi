@@ -197,26 +197,26 @@ __all__ = [
     "nanmedian", "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold",
     "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "bilinear",
     "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "rnn_tanh", "rnn_relu", "gru",
-    "lstm", "prelu", "renorm", "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax",
-    "fmin", "igamma", "igammac", "split", "split_with_sizes", "chunk", "unsafe_split",
-    "unsafe_split_with_sizes", "unsafe_chunk", "tensor_split", "hsplit", "vsplit", "dsplit",
-    "hstack", "vstack", "row_stack", "dstack", "column_stack", "triangular_solve", "abs_", "acos_",
-    "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_",
-    "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_",
-    "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_",
-    "floor_", "frac_", "gcd_", "i0_", "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_",
-    "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_",
-    "resize_as_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_",
-    "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "as_strided_", "rand_like",
-    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "randperm", "tril_indices",
-    "triu_indices", "logspace", "hamming_window", "hann_window", "blackman_window",
-    "bartlett_window", "kaiser_window", "get_rng_state", "set_rng_state", "is_inference",
-    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
-    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
-    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
-    "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
-    "scalar_tensor", "empty_strided", "backends", "cpu", "version",
-    "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
+    "lstm", "_pack_padded_sequence", "_pad_packed_sequence", "prelu", "renorm", "lgamma", "digamma",
+    "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split",
+    "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
+    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
+    "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_",
+    "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
+    "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_",
+    "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_",
+    "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
+    "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_", "sigmoid_",
+    "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
+    "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
+    "multinomial", "randperm", "tril_indices", "triu_indices", "logspace", "hamming_window",
+    "hann_window", "blackman_window", "bartlett_window", "kaiser_window", "get_rng_state",
+    "set_rng_state", "is_inference", "channels_last", "channels_last_3d", "contiguous_format",
+    "layout", "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage",
+    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
+    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError",
+    "load_trace", "asarray", "range", "scalar_tensor", "empty_strided", "backends", "cpu",
+    "version", "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
     "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
     "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
     "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
@@ -240,6 +240,14 @@ def detach_(input: Tensor) -> Tensor:
 
 def is_inference(input: Tensor) -> builtins.bool:
     """Whether ``input`` is an inference tensor (made in inference mode, or a view of one)."""
+
+def _pack_padded_sequence(input: Tensor, lengths: Tensor, batch_first: builtins.bool) -> builtins.tuple:
+    """The steps of the padded ``input`` of sequences sorted by decreasing ``lengths``, one time step
+    after the other, and the number of sequences at each step: ``(data, batch_sizes)``."""
+
+def _pad_packed_sequence(data: Tensor, batch_sizes: Tensor, batch_first: builtins.bool, padding_value: builtins.float, total_length: builtins.int) -> builtins.tuple:
+    """The packed ``data`` back as a padded ``(T, B, *)`` tensor (``(B, T, *)`` if ``batch_first``;
+    ``T`` at least ``total_length``) and each sequence's length."""
 
 def abs(input: Tensor) -> Tensor:
     """The absolute value of each element."""

@@ -250,3 +250,41 @@ def test_multihead_attention_gradcheck_and_shapes():
     assert tuple(out.shape) == (2, 5, 4) and tuple(weights.shape) == (2, 2, 5, 5)
     with pytest.raises(AssertionError, match="embed_dim must be divisible by num_heads"):
         nn.MultiheadAttention(5, 2)
+
+
+# --- packing ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_pack_padded_sequence_gradients(batch_first):
+    U = nn.utils.rnn
+    x = _randn(3, 3, 2)
+    lengths = [3, 2, 1] if batch_first else [3, 1, 1]
+    packed = U.pack_padded_sequence(x, lengths, batch_first=batch_first)
+    node = packed.data.grad_fn
+    assert node.name() == "PackPaddedSequenceBackward0"
+    assert node._saved_batch_first is batch_first and node._saved_input_sym_sizes == (3, 3, 2)
+    assert gradcheck(lambda x: U.pack_padded_sequence(x, lengths, batch_first=batch_first).data, (x,),
+                     check_forward_ad=True)
+    assert gradgradcheck(lambda x: U.pack_padded_sequence(x, lengths, batch_first=batch_first).data, (x,))
+    padded, back = U.pad_packed_sequence(packed, batch_first=batch_first)
+    assert back.tolist() == lengths
+    keep = np.arange(3)[:, None] < np.asarray(lengths)[None, :]       # (T, B): the steps each sequence has
+    keep = keep.T if batch_first else keep
+    np.testing.assert_array_equal(padded.detach().numpy()[keep], x.detach().numpy()[keep])
+    np.testing.assert_array_equal(padded.detach().numpy()[~keep], 0.0)
+
+
+def test_pack_sequence_round_trip_and_errors():
+    U = nn.utils.rnn
+    seqs = [tape.randn(2, 1), tape.randn(3, 1), tape.randn(1, 1)]
+    packed = U.pack_sequence(seqs, enforce_sorted=False)
+    assert packed.batch_sizes.tolist() == [3, 2, 1] and packed.sorted_indices.tolist() == [1, 0, 2]
+    for a, b in zip(U.unpack_sequence(packed), seqs):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    out, h = nn.GRU(1, 2)(packed)
+    assert tuple(out.data.shape) == (6, 2) and tuple(h.shape) == (1, 3, 2)
+    with pytest.raises(RuntimeError, match="`lengths` array must be sorted in decreasing order"):
+        U.pack_sequence(seqs)
+    with pytest.raises(RuntimeError, match="Length of all samples has to be greater than 0"):
+        U.pack_padded_sequence(tape.zeros(3, 2, 1), [3, 0])
+    with pytest.raises(ValueError, match="Expected total_length to be at least the length of the longest"):
+        U.pad_packed_sequence(packed, total_length=2)

@@ -143,7 +143,8 @@ def test_modules(cls, kwargs):
     a, b = getattr(torch.nn, cls)(4, 3, **kwargs), getattr(tape.nn, cls)(4, 3, **kwargs)
     assert repr(b) == repr(a)
     assert b._flat_weights_names == a._flat_weights_names
-    assert [[tuple(p.shape) for p in ps] for ps in b.all_weights] == [[tuple(p.shape) for p in ps] for ps in a.all_weights]
+    assert [[tuple(p.shape) for p in ps] for ps in b.all_weights] == [
+        [tuple(p.shape) for p in ps] for ps in a.all_weights]
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_array_equal(_np(q), _np(p))
     x32 = np.random.default_rng(0).standard_normal((3, 2, 4)).astype(np.float32)
@@ -436,3 +437,44 @@ def test_multihead_attention_errors():
         with pytest.warns(UserWarning, match="Support for mismatched key_padding_mask and attn_mask is deprecated"):
             M.nn.MultiheadAttention(4, 2)(M.zeros(3, 2, 4), M.zeros(4, 2, 4), M.zeros(4, 2, 4),
                                           key_padding_mask=M.zeros(2, 4, dtype=M.bool), attn_mask=M.zeros(3, 4))
+
+
+# --- packing ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("batch_first,lengths,enforce_sorted", [(False, [3, 1, 1], True), (True, [1, 3, 2], False)])
+def test_pack_and_pad(batch_first, lengths, enforce_sorted):
+    U = (torch.nn.utils.rnn, tape.nn.utils.rnn)
+    (a,), (b,) = _pair([(3, 3, 2)])
+    pa = U[0].pack_padded_sequence(a, lengths, batch_first, enforce_sorted)
+    pb = U[1].pack_padded_sequence(b, lengths, batch_first, enforce_sorted)
+    assert pb.data.grad_fn.name() == pa.data.grad_fn.name()
+    np.testing.assert_array_equal(_np(pb.data), _np(pa.data))
+    for name in ("batch_sizes", "sorted_indices", "unsorted_indices"):
+        ta, tb = getattr(pa, name), getattr(pb, name)
+        assert (tb is None) == (ta is None) and (ta is None or tb.tolist() == ta.tolist())
+    oa, la = U[0].pad_packed_sequence(pa, batch_first, -1.0, 4)
+    ob, lb = U[1].pad_packed_sequence(pb, batch_first, -1.0, 4)
+    assert ob.grad_fn.name() == oa.grad_fn.name() and lb.tolist() == la.tolist()
+    np.testing.assert_array_equal(_np(ob), _np(oa))
+    w = np.random.default_rng(0).standard_normal(oa.shape)
+    (oa * torch.tensor(w)).sum().backward()
+    (ob * tape.tensor(w)).sum().backward()
+    _close_grads([a], [b])
+    # through a module, and back
+    torch.manual_seed(0)
+    tape.manual_seed(0)
+    ma, mb = torch.nn.LSTM(2, 3).double(), tape.nn.LSTM(2, 3).double()
+    ya, yb = ma(pa)[0], mb(pb)[0]
+    np.testing.assert_allclose(_np(U[1].pad_packed_sequence(yb)[0]), _np(U[0].pad_packed_sequence(ya)[0]),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_pack_errors():
+    U = (torch.nn.utils.rnn, tape.nn.utils.rnn)
+    cases = [lambda M, U: U.pack_padded_sequence(M.zeros(3, 2, 1), [1, 3]),
+             lambda M, U: U.pack_padded_sequence(M.zeros(3, 2, 1), [3, 0]),
+             lambda M, U: U.pack_padded_sequence(M.zeros(3, 2, 1), [3, 1, 1]),
+             lambda M, U: U.pack_padded_sequence(M.zeros(0, 2, 1), [3, 1]),
+             lambda M, U: M._pack_padded_sequence(M.zeros(3, 2, 1), M.tensor([3.0, 1.0]), False),
+             lambda M, U: U.pad_packed_sequence(U.pack_padded_sequence(M.zeros(3, 2, 1), [3, 1]), total_length=2)]
+    for case in cases:
+        _errors(lambda: case(torch, U[0]), lambda: case(tape, U[1]))

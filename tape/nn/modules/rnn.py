@@ -149,9 +149,9 @@ class RNNBase(Module):
 
     def check_input(self, input: Tensor, batch_sizes: Optional[Tensor]) -> None:
         if input.dtype != self._flat_weights[0].dtype:
-            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
-                             f"({self._flat_weights[0].dtype}). Convert input: input.to({self._flat_weights[0].dtype}), "
-                             f"or convert model: model.to({input.dtype})")
+            weight_dtype = self._flat_weights[0].dtype
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype ({weight_dtype}). "
+                             f"Convert input: input.to({weight_dtype}), or convert model: model.to({input.dtype})")
         expected_input_dim = 2 if batch_sizes is not None else 3
         if input.dim() != expected_input_dim:
             raise RuntimeError(f"input must have {expected_input_dim} dimensions, got {input.dim()}")
@@ -480,7 +480,8 @@ def _batched(name: str, input: Tensor, hidden: Optional[Tensor]) -> bool:
 
 
 class RNNCell(RNNCellBase):
-    r"""An Elman RNN cell with tanh or ReLU non-linearity: :math:`h' = \tanh(x W_{ih}^T + b_{ih} + h W_{hh}^T + b_{hh})`.
+    r"""An Elman RNN cell with tanh or ReLU non-linearity:
+    :math:`h' = \tanh(x W_{ih}^T + b_{ih} + h W_{hh}^T + b_{hh})`.
 
     Args:
         input_size: The number of expected features in the input ``x``

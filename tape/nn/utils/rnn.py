@@ -1,14 +1,22 @@
 """PyTorch's ``torch.nn.utils.rnn``: ``PackedSequence`` and the padding of sequences of different lengths."""
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import NamedTuple, Optional, Union
 
-from ..._creation import arange, empty_like, full
-from ..._dtype import float32, float64
+from ..._creation import arange, as_tensor, empty_like, full
+from ..._dtype import float32, float64, int64
 from ..._tensor import Tensor
 
-__all__ = ["PackedSequence", "invert_permutation", "pad_sequence", "unpad_sequence"]
+__all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence",
+           "unpad_sequence", "pack_sequence", "unpack_sequence"]
+
+
+def _aten(name: str):
+    """``tape.<name>``, looked up at the call (a dual level swaps ``tape``'s functions for ones that
+    compute tangents, as PyTorch's ``_VF`` functions do)."""
+    return getattr(sys.modules["tape"], name)
 
 
 class PackedSequence_(NamedTuple):
@@ -70,6 +78,43 @@ def invert_permutation(permutation: Optional[Tensor]) -> Optional[Tensor]:
     return output
 
 
+def pack_padded_sequence(input: Tensor, lengths: Union[Tensor, list], batch_first: bool = False,
+                         enforce_sorted: bool = True) -> PackedSequence:
+    """Packs a padded batch of sequences of ``lengths`` (``input`` ``(T, B, *)``, or ``(B, T, *)`` if
+    ``batch_first``), sorted by decreasing length unless ``enforce_sorted`` is False (then sorted here,
+    the permutation kept in the result)."""
+    if not isinstance(lengths, Tensor):
+        lengths = as_tensor(lengths, dtype=int64)
+    else:
+        lengths = lengths.to(dtype=int64)
+    if enforce_sorted:
+        sorted_indices = None
+    else:
+        lengths, sorted_indices = lengths.sort(descending=True)
+        input = input.index_select(0 if batch_first else 1, sorted_indices)
+    data, batch_sizes = _aten("_pack_padded_sequence")(input, lengths, batch_first)
+    return PackedSequence(data, batch_sizes, sorted_indices, None)
+
+
+def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, padding_value: float = 0.0,
+                        total_length: Optional[int] = None) -> tuple:
+    """Pads a packed batch of sequences (the inverse of :func:`pack_padded_sequence`): the padded
+    ``(T, B, *)`` tensor (``(B, T, *)`` if ``batch_first``; ``T`` is ``total_length`` if given) and the
+    sequences' lengths, in the batch's original order."""
+    max_seq_length = sequence.batch_sizes.size(0)
+    if total_length is not None:
+        if total_length < max_seq_length:
+            raise ValueError("Expected total_length to be at least the length of the longest sequence in input, "
+                             f"but got total_length={total_length} and max sequence length being {max_seq_length}")
+        max_seq_length = total_length
+    padded_output, lengths = _aten("_pad_packed_sequence")(sequence.data, sequence.batch_sizes, batch_first,
+                                                           padding_value, max_seq_length)
+    unsorted_indices = sequence.unsorted_indices
+    if unsorted_indices is not None:
+        return padded_output.index_select(0 if batch_first else 1, unsorted_indices), lengths[unsorted_indices]
+    return padded_output, lengths
+
+
 def pad_sequence(sequences: Union[Tensor, list], batch_first: bool = False, padding_value: float = 0.0,
                  padding_side: str = "right") -> Tensor:
     """The tensors of ``sequences`` (each ``(L_i, *)``) stacked along a new batch dim, padded with
@@ -108,3 +153,16 @@ def unpad_sequence(padded_sequences: Tensor, lengths: Tensor, batch_first: bool 
     for seq, length in zip(padded_sequences, lengths):
         unpadded_sequences.append(seq[idx < length])
     return unpadded_sequences
+
+
+def pack_sequence(sequences: list, enforce_sorted: bool = True) -> PackedSequence:
+    """Packs a list of sequences of different lengths (each ``(L_i, *)``; sorted by decreasing length
+    unless ``enforce_sorted`` is False)."""
+    lengths = as_tensor([v.size(0) for v in sequences])
+    return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
+
+
+def unpack_sequence(packed_sequences: PackedSequence) -> list:
+    """The list of sequences a :class:`PackedSequence` holds (the inverse of :func:`pack_sequence`)."""
+    padded_sequences, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
+    return unpad_sequence(padded_sequences, lengths, batch_first=True)
