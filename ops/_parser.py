@@ -39,6 +39,7 @@ _CHECKS = {
     "torch.dtype": lambda v: type(v).__name__ == "dtype",
     "bool": lambda v: v is None or isinstance(v, (bool, np.bool_)),
     "Tensor": lambda v: hasattr(v, "_shape"),
+    "tuple of Tensors": lambda v: isinstance(v, (tuple, list)) and all(hasattr(t, "_shape") for t in v),
     "float": lambda v: parsed_number(v, True),
 }
 

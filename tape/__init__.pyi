@@ -196,9 +196,11 @@ __all__ = [
     "margin_ranking_loss", "poisson_nll_loss", "binary_cross_entropy_with_logits", "lu", "lu_solve",
     "lu_unpack", "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median",
     "nanmedian", "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold",
-    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "prelu", "renorm",
-    "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
-    "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
+    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "bilinear",
+    "rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "rnn_tanh", "rnn_relu", "gru",
+    "lstm", "_pack_padded_sequence", "_pad_packed_sequence", "prelu", "renorm", "lgamma", "digamma",
+    "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split",
+    "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
     "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
     "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_",
     "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
@@ -239,6 +241,14 @@ def detach_(input: Tensor) -> Tensor:
 
 def is_inference(input: Tensor) -> builtins.bool:
     """Whether ``input`` is an inference tensor (made in inference mode, or a view of one)."""
+
+def _pack_padded_sequence(input: Tensor, lengths: Tensor, batch_first: builtins.bool) -> builtins.tuple:
+    """The steps of the padded ``input`` of sequences sorted by decreasing ``lengths``, one time step
+    after the other, and the number of sequences at each step: ``(data, batch_sizes)``."""
+
+def _pad_packed_sequence(data: Tensor, batch_sizes: Tensor, batch_first: builtins.bool, padding_value: builtins.float, total_length: builtins.int) -> builtins.tuple:
+    """The packed ``data`` back as a padded ``(T, B, *)`` tensor (``(B, T, *)`` if ``batch_first``;
+    ``T`` at least ``total_length``) and each sequence's length."""
 
 def abs(input: Tensor) -> Tensor:
     """The absolute value of each element."""
@@ -416,6 +426,10 @@ def bartlett_window(window_length: builtins.int, periodic: builtins.bool = ..., 
 
 def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
     """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Optional[Tensor] = ...) -> Tensor:
+    """Applies a bilinear transformation to the incoming data: ``y = x1^T A x2 + b``, ``weight``
+    ``A`` of shape ``(out, in1, in2)``, the inputs ``(*, in1)`` and ``(*, in2)``."""
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Optional[Tensor] = ..., pos_weight: Optional[Tensor] = ..., reduction: builtins.int = ...) -> Tensor:
     """The binary cross entropy of logits (:func:`tape.nn.functional.binary_cross_entropy_with_logits`),
@@ -812,6 +826,12 @@ def greater(input: Tensor, other: Operand) -> Tensor:
 def greater_equal(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
 
+def gru(*args: Any, **kwargs: Any) -> builtins.tuple:
+    """A multi-layer GRU over a sequence: ``(output, h_n)`` (the forms of :func:`rnn_tanh`)."""
+
+def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = ..., b_hh: Optional[Tensor] = ...) -> Tensor:
+    """One step of a GRU, the gates in the order reset, update, new."""
+
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
 
@@ -1032,6 +1052,17 @@ def logspace(start: builtins.float, end: builtins.float, steps: builtins.int, ba
 
 def logsumexp(input: Tensor, dim: Union[builtins.int, builtins.tuple], keepdim: builtins.bool = ...) -> Tensor:
     """``log(exp(x).sum(dim))``, computed stably (the largest element taken out first)."""
+
+def lstm(*args: Any, **kwargs: Any) -> builtins.tuple:
+    """A multi-layer LSTM over a sequence: ``(output, h_n, c_n)``, ``hx`` the pair ``(h_0, c_0)``
+    (with projections when ``h_0``'s last dim is smaller than ``c_0``'s).  Called as ``lstm(input,
+    hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)`` or, over a
+    packed sequence, ``lstm(data, batch_sizes, hx, params, has_biases, num_layers, dropout, train,
+    bidirectional)``."""
+
+def lstm_cell(input: Tensor, hx: Sequence[Tensor], w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = ..., b_hh: Optional[Tensor] = ...) -> builtins.tuple:
+    """One step of an LSTM: ``(h', c')`` from ``hx = (h, c)``, the gates in the order input, forget,
+    cell, output."""
 
 def lstsq(*input: Tensor, **kwargs: Any) -> Any:
     """Removed from PyTorch (1.9): raises its error naming what replaces ``lstsq``."""
@@ -1314,6 +1345,21 @@ def resolve_conj(input: Tensor) -> Tensor:
 
 def resolve_neg(input: Tensor) -> Tensor:
     """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+
+def rnn_relu(*args: Any, **kwargs: Any) -> builtins.tuple:
+    """A multi-layer Elman RNN with ReLU over a sequence: ``(output, h_n)`` (the forms of :func:`rnn_tanh`)."""
+
+def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = ..., b_hh: Optional[Tensor] = ...) -> Tensor:
+    """One step of an Elman RNN with ReLU: ``relu(x w_ih^T + b_ih + h w_hh^T + b_hh)``."""
+
+def rnn_tanh(*args: Any, **kwargs: Any) -> builtins.tuple:
+    """A multi-layer Elman RNN with tanh over a sequence: ``(output, h_n)``.  Called as
+    ``rnn_tanh(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)``
+    or, over a packed sequence, ``rnn_tanh(data, batch_sizes, hx, params, has_biases, num_layers,
+    dropout, train, bidirectional)``."""
+
+def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Optional[Tensor] = ..., b_hh: Optional[Tensor] = ...) -> Tensor:
+    """One step of an Elman RNN with tanh: ``tanh(x w_ih^T + b_ih + h w_hh^T + b_hh)``."""
 
 def roll(input: Tensor, shifts: Union[builtins.int, builtins.tuple], dims: Union[builtins.int, builtins.tuple, None] = ...) -> Tensor:
     """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when

@@ -1254,6 +1254,8 @@ OPS: dict[str, Op] = {
     "cdist_mm_broadcast": Op(lambda M, x: M.cdist(x[..., 1:, :], x.flatten(0, -2)[:1], 2, "use_mm_for_euclid_dist"),
                              distinct(2, 2), True),
     "pdist": Op(lambda M, x: M.pdist(x.flatten(0, -2)), distinct(2, 2), True),
+    "pack_padded_sequence": _ud(lambda M, x: M.nn.utils.rnn.pack_padded_sequence(
+        x, [x.shape[0] - min(i, x.shape[0] - 1) for i in range(x.shape[1])]).data, 2, 3),
     "pdist_inf": Op(lambda M, x: M.pdist(_bent(x.flatten(0, -2)), p=float("inf")), distinct(2, 2), True),
     # ---- ops14c: prelu, renorm (ops/scaling.py; maxnorm 2.25 is no norm of REAL's edges), block_diag (ops/block_diag.py)
     "prelu": Op(lambda M, x, w: M.prelu(x, w), _paired(lambda s: s[1:2] if len(s) > 1 else (1,), 0, KINK0), True),

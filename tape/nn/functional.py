@@ -16,6 +16,8 @@ from ..ops.activations import (elu, elu_, gelu, glu, hardsigmoid, hardswish, har
                                leaky_relu_, logsigmoid, mish, relu6, silu, softplus, softshrink, softsign,
                                tanhshrink)
 from ..ops.activations import celu_ as _celu_
+from ..ops.attention import _canonical_mask, multi_head_attention_forward, scaled_dot_product_attention
+from ..ops.bilinear import bilinear
 from ..ops.activations import selu_ as _selu_
 from ..ops.composite import dropout as _dropout
 from ..ops.composite import dropout_ as _dropout_
@@ -150,7 +152,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     return _dropout_(input, p, training) if inplace else _dropout(input, p, training)
 
 
-_LAYERS = ["linear", "dropout"]
+_LAYERS = ["linear", "dropout", "bilinear"]
 
 # --- distances --------------------------------------------------------------------------
 _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
@@ -160,4 +162,7 @@ _LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_l
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
            "poisson_nll_loss", "gaussian_nll_loss"]
 
-__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES
+# --- attention --------------------------------------------------------------------------
+_ATTENTION = ["scaled_dot_product_attention", "multi_head_attention_forward"]
+
+__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _ATTENTION
