@@ -298,3 +298,26 @@ def test_skip_init_draws_nothing():
         nn.utils.skip_init(int)
     with pytest.raises(RuntimeError, match="Module must support a 'device' arg to skip initialization"):
         nn.utils.skip_init(nn.Identity)
+
+
+@pytest.mark.parametrize("orth_map", ["matrix_exp", "cayley", "householder"])
+@pytest.mark.parametrize("shape", [(3, 2), (2, 3)])
+def test_orthogonal_gradcheck(orth_map, shape):
+    tape.manual_seed(0)
+    m = PZ.orthogonal(nn.Linear(shape[1], shape[0]).double(), orthogonal_map=orth_map, use_trivialization=False)
+    x = m.parametrizations.weight.original.detach().clone()
+    # householder reads the column signs from the diagonal through .int(): away from integers it is locally
+    # constant, so finite differences see no jump.
+    x.diagonal().mul_(1.5)
+    x.requires_grad_()
+    f = m.parametrizations.weight[0]
+    assert tape.autograd.gradcheck(f, (x,))
+    assert tape.autograd.gradgradcheck(f, (x,))
+
+
+def test_spectral_norm_gradcheck():
+    m = PZ.spectral_norm(nn.Linear(3, 2).double()).eval()
+    x = m.parametrizations.weight.original.detach().clone().requires_grad_()
+    f = m.parametrizations.weight[0]
+    assert tape.autograd.gradcheck(f, (x,))
+    assert tape.autograd.gradgradcheck(f, (x,))

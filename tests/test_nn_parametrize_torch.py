@@ -148,6 +148,28 @@ def test_hook_based_norms_and_skip_init_vs_torch():
     _check(a, b, tol=1e-5)
 
 
+def test_batched_orthogonal_and_assignment_vs_torch():
+    def f(M):
+        r = {}
+        for orth_map in ("matrix_exp", "cayley", "householder"):
+            for shape in ((2, 4, 3), (2, 3, 4)):
+                for triv in (True, False):
+                    m = M.nn.Module()
+                    m.w = M.nn.Parameter(M.randn(*shape, dtype=M.float64))
+                    M.nn.utils.parametrizations.orthogonal(m, "w", orthogonal_map=orth_map, use_trivialization=triv)
+                    w = m.w
+                    (w * M.arange(w.numel()).reshape(w.shape)).sum().backward()
+                    key = f"{orth_map}{shape}{triv}"
+                    r["o" + key], r["og" + key] = _np(w), _np(m.parametrizations.w.original.grad)
+                    if triv or orth_map == "householder":
+                        Q = M.linalg.qr(M.randn(2, 4, 3, dtype=M.float64)).Q
+                        m.w = Q if shape[1] > shape[2] else Q.mT
+                        r["as" + key] = _np(m.w)
+        return r
+
+    _check(*_both(f), tol=1e-12)
+
+
 def _error(fn):
     try:
         fn()
