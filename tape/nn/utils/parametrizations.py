@@ -64,8 +64,6 @@ class _Orthogonal(Module):
 
     def __init__(self, weight: Tensor, orthogonal_map: _OrthMaps, *, use_trivialization: bool = True) -> None:
         super().__init__()
-        if weight.is_complex() and orthogonal_map == _OrthMaps.householder:
-            raise ValueError("The householder parametrization does not support complex tensors.")
         self.shape = weight.shape
         self.orthogonal_map = orthogonal_map
         if use_trivialization:
@@ -152,7 +150,7 @@ def orthogonal(module: Module, name: str = "weight", orthogonal_map: Optional[st
     ``orthogonal_map`` is one of ``"matrix_exp"`` (the matrix exponential of a skew-symmetric matrix),
     ``"cayley"`` (the Cayley map :math:`(\mathrm{I}_n + A/2)(\mathrm{I}_n - A/2)^{-1}`) or ``"householder"``
     (a product of Householder reflectors). Default: ``"matrix_exp"`` if the matrix is square or complex,
-    ``"householder"`` otherwise.
+    ``"householder"`` otherwise. (tape has no complex dtypes: the unitary case is PyTorch's only.)
 
     If ``use_trivialization=True`` (default), the parametrization uses the "Dynamic Trivialization
     Framework": an extra matrix :math:`B` is stored under ``module.parametrizations.weight[0].base``, which
@@ -182,8 +180,7 @@ def orthogonal(module: Module, name: str = "weight", orthogonal_map: Optional[st
     if weight.ndim < 2:
         raise ValueError(f"Expected a matrix or batch of matrices. Got a tensor of {weight.ndim} dimensions.")
     if orthogonal_map is None:
-        orthogonal_map = ("matrix_exp" if weight.size(-2) == weight.size(-1) or weight.is_complex()
-                          else "householder")
+        orthogonal_map = "matrix_exp" if weight.size(-2) == weight.size(-1) else "householder"
     orth_enum = getattr(_OrthMaps, orthogonal_map, None)
     if orth_enum is None:
         raise ValueError('orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
