@@ -78,8 +78,10 @@ class Op:
     Ops in the ``PYTHON`` code range give ``py_adjoint(row, va, vb, gy, ga, gb, fresh)``
     (numpy views; ``ga``/``gb`` None when not needed; bit 1/2 of ``fresh``: no gradient
     reached ``ga``/``gb`` yet, so they hold no zeros and must be written, not added to)
-    instead of a numba kernel: the sweep stops at their rows and resumes after them.  A
-    PYTHON-range op with listed inputs or several outputs (a custom Function) gives none: Python
+    instead of a numba kernel: the sweep stops at their rows and resumes after them.  One with
+    listed inputs may give ``py_adjoint(row, vs, gy, gs, fresh)`` (a tuple of input values, of
+    input adjoints, None when not needed; bit k of ``fresh`` for input k).  A PYTHON-range op with
+    several outputs (a custom Function), or a listed one without it, gives none: Python
     runs its ``vjp`` on plain tensors, copies of its outputs' adjoints; ``reads_inputs`` False: that
     ``vjp`` reads no input values (a custom Function's: the user's ``backward`` reads what ``forward``
     saved), and a plain backward gives it ``xs`` empty.

@@ -17,6 +17,8 @@ import numpy as np
 from .._emit import D, Tensor, emit, node_in, plain, quiet, recorded, state, write_tape
 from ._parser import Forms
 from ._rule import rule_adjoint
+from .linalg import _into, _put
+from .shape import sum_to_dims
 from ._spec import LISTED, PYTHON, X1, Op, public, register
 from ._spec import TRANSPOSED, tangents
 
@@ -91,9 +93,30 @@ def _vjp(g, xs, y, r):
     return gi, None if ga is None else _scaled(ga, alpha), None if gb is None else _scaled(gb, alpha)
 
 
+def _addmm_adjoint(r, vs, gy, gs, fresh):
+    """``_vjp`` of ``addmm`` in a plain backward, on numpy views of the arenas: the same products and
+    sum, written into the input adjoints (no tensor made: ``nn.Linear``'s row in a training step)."""
+    inp, a, b = vs
+    gi, ga, gb = gs
+    dt = gy.dtype.type
+    if gi is not None:
+        g = gy if r.fa == 1 else gy * dt(r.fa)
+        if g.shape != gi.shape:
+            g = np.add.reduce(g, axis=sum_to_dims(g.shape, gi.shape), keepdims=True).reshape(gi.shape)
+        _put(gi, g, fresh & 1)
+    alpha = r.fb
+    for k, (dst, x, y) in enumerate(((ga, gy, b.T), (gb, a.T, gy)), 1):
+        if dst is not None:
+            if alpha == 1:
+                _into(dst, x, y, fresh >> k & 1)
+            else:
+                _put(dst, (x @ y) * dt(alpha), fresh >> k & 1)
+
+
 for _code, (_name, _grad_fn) in _NAMES.items():
     # (the second listed input saved as the marker: the rule reads both factors)
-    register(Op(_code, _name, _grad_fn, X1, _vjp, arity=LISTED))
+    register(Op(_code, _name, _grad_fn, X1, _vjp, arity=LISTED,
+                py_adjoint=_addmm_adjoint if _code == ADDMM else None))
 tangents({code: TRANSPOSED for code in _NAMES})     # (their adjoint rule, transposed)
 
 
@@ -126,11 +149,16 @@ def _combine(inp: np.ndarray, prod: np.ndarray, beta, alpha, dt: D.dtype) -> np.
         if alpha:
             out = out | prod.astype(bool)
         return out
-    out = np.zeros(shape, dt.np)
-    if beta:
-        out = out + (inp if beta == 1 else dt.np.type(beta) * inp)
-    if alpha:
-        out = out + (prod if alpha == 1 else dt.np.type(alpha) * prod)
+    # (the input first, as the BLAS adds the product to it: a zero's sign as PyTorch's)
+    scaled = inp if beta == 1 else dt.np.type(beta) * inp
+    if beta and alpha:
+        out = scaled + (prod if alpha == 1 else dt.np.type(alpha) * prod)
+    elif beta:
+        out = np.broadcast_to(scaled, shape)
+    elif alpha:
+        out = prod if alpha == 1 else dt.np.type(alpha) * prod
+    else:
+        out = np.zeros(shape, dt.np)
     return np.require(out, dt.np, "C")
 
 

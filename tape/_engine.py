@@ -711,6 +711,8 @@ def _python_row(tape: Tape, r: int, values, grads, seen, own=None, gy=None) -> N
     adjoints (None: all in the buffer); ``gy``: the row's adjoint where it is not the buffer's
     (``_sparse_row``)."""
     R = tape.R
+    if R.item(R_LN, r):
+        return _python_listed_row(tape, r, values, grads, seen, own)
     # (Basic slices and tolist: fancy indexing costs ten times as much on a few elements.)
     code, dr, o, n, sr, x, y = R[:7, r].tolist()
     dx, ox, nx, sx = R[1:5, x].tolist()
@@ -758,6 +760,46 @@ def _python_row(tape: Tape, r: int, values, grads, seen, own=None, gy=None) -> N
                 del own[node]       # (unreached: a later row's gradient goes to the buffer)
     if wrote != 3 and tape.pyrows:
         pass_undefined(tape, r, seen)
+
+
+def _python_listed_row(tape: Tape, r: int, values, grads, seen, own=None) -> list | None:
+    """``_python_row`` of a row with listed inputs: its op's ``py_adjoint(row, values, gy, grads,
+    fresh)`` on numpy views (one per input, a grad None when not needed; bit k of ``fresh``: no
+    gradient reached input k yet).  A row whose inputs repeat or whose leaf adjoints the sweep owns
+    takes the rule on plain tensors instead (``_python_vjp``), and so does anomaly mode (which checks
+    each gradient as the rule gives it)."""
+    R = tape.R
+    lo, ln = R.item(R_LO, r), R.item(R_LN, r)
+    ins = tape.ix[lo:lo + ln].tolist()
+    if own is not None or len(set(ins)) < ln or _anomaly._mode[0]:
+        return _python_vjp(tape, r, values, grads, seen, own)
+    code, dr, o, n, sr = R[:5, r].tolist()
+    shapes = tape.shapes
+    rg = tape.rg
+    pend = tape.pend or _NO_PEND
+    vs, gs = [], []
+    fresh = 0
+    for k, x in enumerate(ins):
+        dx, ox, nx, sx = R[1:5, x].tolist()
+        v = pend.get(x)
+        vs.append(values[dx][ox:ox + nx].reshape(shapes[sx]) if v is None else v)
+        if rg[x]:
+            gs.append(grads[dx][ox:ox + nx].reshape(shapes[sx]))
+            if not seen[x] & 1:
+                fresh |= 1 << k
+        else:
+            gs.append(None)
+    wrote = REGISTRY[code].py_adjoint(Row(tape, r), tuple(vs), grads[dr][o:o + n].reshape(shapes[sr]), tuple(gs),
+                                      fresh)
+    full = (1 << ln) - 1
+    wrote = full if wrote is None else wrote
+    seen[r] |= 4
+    for k, x in enumerate(ins):
+        if gs[k] is not None and wrote >> k & 1:
+            seen[x] |= 1
+    if wrote != full and tape.pyrows:
+        pass_undefined(tape, r, seen)
+    return None
 
 
 def _hooked_targets(tape: Tape, R, hooked: dict, seen, result: _Result) -> list:
