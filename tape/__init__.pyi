@@ -176,36 +176,38 @@ __all__ = [
     "equal", "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any",
     "count_nonzero", "nonzero", "argwhere", "conj", "resolve_conj", "resolve_neg", "conj_physical",
     "conj_physical_", "is_conj", "is_neg", "real", "imag", "positive", "absolute", "diff",
-    "diagflat", "signbit", "msort", "dropout", "dropout_", "histc", "histogram", "bincount",
-    "unique", "unique_consecutive", "searchsorted", "bucketize", "isin", "unravel_index", "cdist",
-    "pdist", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
-    "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm",
-    "chain_matmul", "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax",
-    "amin", "argmax", "argmin", "aminmax", "permute", "movedim", "moveaxis", "swapaxes", "swapdims",
-    "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d",
-    "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal",
-    "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "cov", "corrcoef",
-    "quantile", "nanquantile", "trapezoid", "trapz", "cumulative_trapezoid", "vander",
-    "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance", "frobenius_norm",
-    "nuclear_norm", "matrix_rank", "lstsq", "solve", "symeig", "eig", "gradient", "orgqr",
-    "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill", "scatter",
-    "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put", "masked_scatter",
-    "scatter_reduce", "index_reduce", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift",
-    "div", "divide", "floor_divide", "heaviside", "ldexp", "frexp", "nextafter", "kl_div",
-    "margin_ranking_loss", "poisson_nll_loss", "binary_cross_entropy_with_logits", "lu", "lu_solve",
-    "lu_unpack", "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median",
-    "nanmedian", "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold",
-    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "prelu", "renorm",
-    "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
-    "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
-    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_",
-    "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
-    "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_",
-    "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_",
-    "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
-    "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_", "sigmoid_",
-    "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
+    "diagflat", "signbit", "msort", "dropout", "dropout_", "conv1d", "conv2d", "conv3d",
+    "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "convolution", "histc", "histogram",
+    "bincount", "unique", "unique_consecutive", "searchsorted", "bucketize", "isin",
+    "unravel_index", "cdist", "pdist", "reshape", "unsqueeze", "squeeze", "flatten",
+    "broadcast_shapes", "select", "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot",
+    "outer", "ger", "cross", "bmm", "chain_matmul", "matrix_power", "kron", "einsum", "tensordot",
+    "inner", "max", "min", "amax", "amin", "argmax", "argmin", "aminmax", "permute", "movedim",
+    "moveaxis", "swapaxes", "swapdims", "adjoint", "ravel", "unflatten", "broadcast_to",
+    "broadcast_tensors", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud",
+    "roll", "narrow", "diagonal", "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave",
+    "cov", "corrcoef", "quantile", "nanquantile", "trapezoid", "trapz", "cumulative_trapezoid",
+    "vander", "cartesian_prod", "combinations", "cosine_similarity", "pairwise_distance",
+    "frobenius_norm", "nuclear_norm", "matrix_rank", "lstsq", "solve", "symeig", "eig", "gradient",
+    "orgqr", "index_select", "gather", "take", "take_along_dim", "masked_select", "masked_fill",
+    "scatter", "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put",
+    "masked_scatter", "scatter_reduce", "index_reduce", "gcd", "lcm", "bitwise_left_shift",
+    "bitwise_right_shift", "div", "divide", "floor_divide", "heaviside", "ldexp", "frexp",
+    "nextafter", "kl_div", "margin_ranking_loss", "poisson_nll_loss",
+    "binary_cross_entropy_with_logits", "lu", "lu_solve", "lu_unpack", "matrix_exp", "cumsum",
+    "cumprod", "sort", "argsort", "topk", "kthvalue", "median", "nanmedian", "cummax", "cummin",
+    "mode", "rot90", "logcumsumexp", "hardshrink", "threshold", "threshold_", "select_scatter",
+    "slice_scatter", "diagonal_scatter", "prelu", "renorm", "lgamma", "digamma", "polygamma",
+    "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split", "split_with_sizes",
+    "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk", "tensor_split", "hsplit",
+    "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack",
+    "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_",
+    "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_",
+    "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_",
+    "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_", "lcm_",
+    "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_",
+    "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_", "sigmoid_", "sin_",
+    "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
     "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
     "multinomial", "randperm", "tril_indices", "triu_indices", "logspace", "hamming_window",
     "hann_window", "blackman_window", "bartlett_window", "kaiser_window", "get_rng_state",
@@ -561,6 +563,37 @@ def conj_physical(input: Tensor) -> Tensor:
 
 def conj_physical_(input: Tensor) -> Tensor:
     """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+
+def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple, builtins.str] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ...) -> Tensor:
+    """Applies a 1D convolution over an input signal composed of several input planes: ``input``
+    ``(N, C_in, L)`` or ``(C_in, L)``, ``weight`` ``(C_out, C_in / groups, kL)``, ``bias``
+    ``(C_out)``; ``padding`` an int, a tuple, ``'valid'`` or ``'same'``."""
+
+def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple, builtins.str] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ...) -> Tensor:
+    """Applies a 2D convolution over an input image composed of several input planes: ``input``
+    ``(N, C_in, H, W)`` or ``(C_in, H, W)``, ``weight`` ``(C_out, C_in / groups, kH, kW)``, ``bias``
+    ``(C_out)``; ``padding`` an int, a tuple, ``'valid'`` or ``'same'``."""
+
+def conv3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple, builtins.str] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ...) -> Tensor:
+    """Applies a 3D convolution over an input image composed of several input planes: ``input``
+    ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)``, ``weight`` ``(C_out, C_in / groups, kD, kH, kW)``,
+    ``bias`` ``(C_out)``; ``padding`` an int, a tuple, ``'valid'`` or ``'same'``."""
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., output_padding: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ..., dilation: Union[builtins.int, builtins.tuple] = ...) -> Tensor:
+    """Applies a 1D transposed convolution operator over an input signal composed of several input
+    planes, sometimes also called "deconvolution": ``weight`` ``(C_in, C_out / groups, kL)``."""
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., output_padding: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ..., dilation: Union[builtins.int, builtins.tuple] = ...) -> Tensor:
+    """Applies a 2D transposed convolution operator over an input image composed of several input
+    planes, sometimes also called "deconvolution": ``weight`` ``(C_in, C_out / groups, kH, kW)``."""
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., output_padding: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ..., dilation: Union[builtins.int, builtins.tuple] = ...) -> Tensor:
+    """Applies a 3D transposed convolution operator over an input image composed of several input
+    planes, sometimes also called "deconvolution": ``weight`` ``(C_in, C_out / groups, kD, kH, kW)``."""
+
+def convolution(input: Tensor, weight: Tensor, bias: Optional[Tensor], stride: builtins.tuple, padding: builtins.tuple, dilation: builtins.tuple, transposed: builtins.bool, output_padding: builtins.tuple, groups: builtins.int) -> Tensor:
+    """The convolution (or, ``transposed``, the transposed convolution) of the batched ``input`` by
+    ``weight``, plus ``bias``: every parameter given, one entry per spatial dim."""
 
 def copysign(input: Tensor, other: Operand) -> Tensor:
     """``self``'s magnitude with ``other``'s sign (of zeros too)."""

@@ -3,13 +3,15 @@
 Each calls the op of ``ops/`` that PyTorch's function calls (``relu`` is ``Tensor.relu``,
 ``relu(x, inplace=True)`` is ``Tensor.relu_``), so values, nodes and errors are the op's; the
 arguments and messages of the function itself are PyTorch's.  Sections: activations, layers
-(linear, dropout), distances, losses (the losses are written in ``ops/losses.py``).
+(linear, dropout), distances, losses (the losses are written in ``ops/losses.py``), convolutions
+(``ops/conv.py``).
 """
 from __future__ import annotations
 
 import warnings
 from typing import Optional
 
+from .. import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d  # (the parser's errors)
 from .._dtype import dtype as DType
 from .._tensor import Tensor
 from ..ops.activations import (elu, elu_, gelu, glu, hardsigmoid, hardswish, hardtanh, hardtanh_, leaky_relu,
@@ -160,4 +162,7 @@ _LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_l
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
            "poisson_nll_loss", "gaussian_nll_loss"]
 
-__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES
+# --- convolutions (ops/conv.py) ---------------------------------------------------------
+_CONV = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+
+__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _CONV

@@ -1,0 +1,466 @@
+"""Convolutions of ``torch.nn.functional``: ``conv1d/2d/3d``, ``conv_transpose1d/2d/3d`` and
+``convolution``, one N-d implementation.
+
+A convolution, its input gradient (a transposed convolution) and its weight gradient are the three
+partial derivatives of one trilinear form ``<conv(x, w), g>``, so each one's derivative is written
+with the other two: one Python-rule row (``CONV``), its kind in ``ib``, listing its two tensors
+(and a bias, added along dim 1, for PyTorch's ``ConvolutionBackward0``) and its geometry in the
+index table (``ia``: dims, groups, stride, dilation and the padding before each dim; the padding
+after it follows from the row's output shape, which is how ``output_padding`` and PyTorch's
+asymmetric ``'same'`` padding need nothing more).  Every order of derivative comes from that.
+
+numpy does the work: the windows of a zero-padded copy of the input as a strided view (im2col), one
+matrix product per call batched over the groups, and the transposed convolution's columns added back
+by a loop over the kernel offsets (col2im), each a strided slice.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Optional, Union
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
+from ._parser import Forms, check_types, parser_type_name
+from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, Op, public_function, register, tangents
+
+CONV = PYTHON.start + 100
+FORWARD, INPUT_GRAD, WEIGHT_GRAD = 0, 1, 2      # (``ib & 3``: the row's kind)
+BACKWARD = 4                                    # (``ib``: a row a derivative rule recorded)
+
+
+# --- the numpy kernels ----------------------------------------------------------------------
+# ``geo``: (groups, stride, dilation, pad) with one entry per spatial dim in the last three;
+# arrays are batched: (N, C, *spatial).  Element ``l`` of an output window row reads the input at
+# ``l * stride + j * dilation - pad`` for kernel offset ``j`` (zero outside the input).
+def _windows(x: np.ndarray, geo: tuple, out: tuple, k: tuple) -> np.ndarray:
+    """The view ``(N, C, *out, *k)`` of the windows of ``x`` zero-padded (im2col, no copy of its own)."""
+    _, stride, dilation, pad = geo
+    need = tuple((o - 1) * s + (kk - 1) * d + 1 for o, kk, s, d in zip(out, k, stride, dilation))
+    xp = np.zeros(x.shape[:2] + need, x.dtype)
+    dst, src = [], []
+    for n, p, length in zip(need, pad, x.shape[2:]):
+        hi = max(0, min(length, n - p))
+        dst.append(slice(p, p + hi))
+        src.append(slice(0, hi))
+    xp[(Ellipsis, *dst)] = x[(Ellipsis, *src)]
+    st = xp.strides
+    strides = st[:2] + tuple(a * s for a, s in zip(st[2:], stride)) + tuple(a * d for a, d in zip(st[2:], dilation))
+    return as_strided(xp, x.shape[:2] + out + k, strides, writeable=False)
+
+
+def _columns(x: np.ndarray, geo: tuple, out: tuple, k: tuple) -> np.ndarray:
+    """The windows of ``x`` as one matrix per group: ``(G, N * prod(out), C / G * prod(k))``."""
+    g = geo[0]
+    n, c = x.shape[:2]
+    nd = len(out)
+    v = _windows(x, geo, out, k).reshape((n, g, c // g) + out + k)
+    perm = (1, 0) + tuple(range(3, 3 + nd)) + (2,) + tuple(range(3 + nd, 3 + 2 * nd))
+    return np.ascontiguousarray(v.transpose(perm)).reshape(g, n * math.prod(out), (c // g) * math.prod(k))
+
+
+def _conv(x: np.ndarray, w: np.ndarray, geo: tuple, out: tuple) -> np.ndarray:
+    """The convolution of ``x`` by ``w`` (``(O, C / G, *k)``), of spatial shape ``out``."""
+    g = geo[0]
+    n = x.shape[0]
+    o = w.shape[0]
+    nd = len(out)
+    y = np.empty((n, o) + out, np.result_type(x, w))
+    if y.size == 0:
+        return y
+    if x.shape[1] == 0:
+        y[...] = 0
+        return y
+    cols = _columns(x, geo, out, w.shape[2:])
+    prod = np.matmul(cols, w.reshape(g, o // g, -1).transpose(0, 2, 1))          # (G, N * P, O / G)
+    prod = prod.reshape((g, n) + out + (o // g,))
+    y[...] = prod.transpose((1, 0, 2 + nd) + tuple(range(2, 2 + nd))).reshape(y.shape)
+    return y
+
+
+def _conv_input_grad(gy: np.ndarray, w: np.ndarray, geo: tuple, size: tuple) -> np.ndarray:
+    """The transposed convolution of ``gy`` (``(N, O, *out)``) by ``w``: the gradient of the input
+    (spatial shape ``size``) of the convolution by ``w`` whose output's gradient is ``gy``."""
+    g, stride, dilation, pad = geo
+    n, o = gy.shape[:2]
+    out = gy.shape[2:]
+    k = w.shape[2:]
+    cg = w.shape[1]
+    nd = len(out)
+    dt = np.result_type(gy, w)
+    if gy.size == 0 or w.size == 0:
+        return np.zeros((n, g * cg) + tuple(size), dt)
+    a = np.ascontiguousarray(gy.reshape(n, g, o // g, -1).transpose(1, 0, 3, 2)).reshape(g, -1, o // g)
+    cols = np.matmul(a, w.reshape(g, o // g, -1))                                 # (G, N * P, C / G * K)
+    cols = cols.reshape((g, n) + out + (cg,) + k)
+    # (offsets first, then the image's layout (N, G, C / G, *out): each offset's part is one view)
+    cols = cols.transpose(tuple(range(3 + nd, 3 + 2 * nd)) + (1, 0, 2 + nd) + tuple(range(2, 2 + nd)))
+    need = tuple(max((oo - 1) * s + (kk - 1) * d + 1, p + length)
+                 for oo, kk, s, d, p, length in zip(out, k, stride, dilation, pad, size))
+    xp = np.zeros((n, g, cg) + need, dt)
+    for j in np.ndindex(*k):
+        at = tuple(slice(jj * d, jj * d + (oo - 1) * s + 1, s) for jj, d, oo, s in zip(j, dilation, out, stride))
+        xp[(Ellipsis, *at)] += cols[j]
+    x = xp[(Ellipsis, *(slice(p, p + length) for p, length in zip(pad, size)))]
+    return np.ascontiguousarray(x.reshape((n, g * cg) + tuple(size)))
+
+
+def _conv_weight_grad(x: np.ndarray, gy: np.ndarray, geo: tuple, k: tuple) -> np.ndarray:
+    """The gradient of the weight (kernel ``k``) of the convolution of ``x`` whose output's gradient
+    is ``gy``."""
+    g = geo[0]
+    n, c = x.shape[:2]
+    o = gy.shape[1]
+    out = gy.shape[2:]
+    dt = np.result_type(x, gy)
+    if gy.size == 0 or c == 0:
+        return np.zeros((o, c // g) + tuple(k), dt)
+    cols = _columns(x, geo, out, tuple(k))
+    a = gy.reshape(n, g, o // g, -1).transpose(1, 2, 0, 3).reshape(g, o // g, -1)
+    return np.ascontiguousarray(np.matmul(a, cols).reshape((o, c // g) + tuple(k)))
+
+
+_KERNELS = (_conv, _conv_input_grad, _conv_weight_grad)
+
+
+# --- the row ---------------------------------------------------------------------------------
+def _geometry(r) -> tuple:
+    ix = r.tape.ix
+    at = r.ia
+    nd = int(ix[at])
+    v = [int(i) for i in ix[at + 1:at + 2 + 3 * nd]]
+    return v[0], tuple(v[1:1 + nd]), tuple(v[1 + nd:1 + 2 * nd]), tuple(v[1 + 2 * nd:])
+
+
+def _row(kind: int, a: Tensor, b: Tensor, third: Optional[Tensor], geo: tuple, size: tuple,
+         backward: bool) -> Tensor:
+    """The convolution ``kind`` of batched ``a`` and ``b`` (spatial shape ``size``: the output's, the
+    input's, the kernel's); one row when an input needs a gradient.  ``third``: the bias added along
+    dim 1, or, for a row a derivative rule records (``backward``), the form's third tensor, held as
+    an input of zero derivative (PyTorch's ``ConvolutionBackwardBackward0`` takes the output's
+    gradient, the input and the weight, and its results need a gradient when one of them does)."""
+    dt = a._dtype
+    y = _KERNELS[kind](a._value(), b._value(), geo, tuple(size))
+    if third is not None and not backward:
+        y += third._value().reshape((-1,) + (1,) * (y.ndim - 2))
+    y = np.require(y, dt.np, "C")
+    if third is None:
+        # (PyTorch's node shows a missing bias as an input without gradient)
+        third = plain(np.zeros(y.shape[1], dt.np), dt)
+    ins = (a, b, third)
+    if not (state.grad and any(t._rg for t in ins)):
+        return plain(y, dt)
+    tape = write_tape()
+    nodes = [node_in(tape, t, dt, t._shape) for t in ins]
+    g, stride, dilation, pad = geo
+    at = tape.index_list(np.array((len(stride), g) + stride + dilation + pad, np.int64))
+    node = tape.append_listed(CONV, dt.arena, y, nodes, ia=at, ib=kind | (BACKWARD if backward else 0))
+    return recorded(tape, node, y, dt)
+
+
+def _conv_vjp(g, xs, y, r):
+    geo = _geometry(r)
+    kind = r.ib & 3
+    a, b = xs[0], xs[1]
+    need = [bool(r.tape.rg[n]) for n in r.inputs]
+    da = db = None
+    if kind == FORWARD:           # y = conv(x, w)
+        if need[0]:
+            da = _row(INPUT_GRAD, g, b, a, geo, a._shape[2:], True)
+        if need[1]:
+            db = _row(WEIGHT_GRAD, a, g, b, geo, b._shape[2:], True)
+    elif kind == INPUT_GRAD:      # y = conv_input_grad(gy, w)
+        if need[0]:
+            da = _row(FORWARD, g, b, a, geo, a._shape[2:], True)
+        if need[1]:
+            db = _row(WEIGHT_GRAD, g, a, b, geo, b._shape[2:], True)
+    else:                         # y = conv_weight_grad(x, gy)
+        if need[0]:
+            da = _row(INPUT_GRAD, b, g, a, geo, a._shape[2:], True)
+        if need[1]:
+            db = _row(FORWARD, a, g, b, geo, b._shape[2:], True)
+    if r.ib & BACKWARD or not need[2]:
+        return da, db, None
+    return da, db, g.sum((0,) + tuple(range(2, g.dim())))
+
+
+register(Op(CONV, "convolution", "ConvolutionBackward0", X0 | X1, _conv_vjp, arity=LISTED,
+            grad_fn_of=lambda r: "ConvolutionBackwardBackward0" if r.ib & BACKWARD else "ConvolutionBackward0"))
+tangents({CONV: TRANSPOSED})     # (linear in its adjoint)
+
+
+# --- the checks, as PyTorch's ------------------------------------------------------------------
+def _int_list(fn: str, name: str, v, nd: int, position: int) -> list:
+    """An int or a sequence of ints argument as the parser gives it (an int repeated ``nd`` times)."""
+    if type(v) is int or (isinstance(v, int) and not isinstance(v, bool)):
+        return [int(v)] * nd
+    if isinstance(v, (tuple, list)) and all(isinstance(e, int) and not isinstance(e, bool) for e in v):
+        return [int(e) for e in v]
+    raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be tuple of ints, not "
+                    f"{parser_type_name(v)}")
+
+
+def _expand(name: str, v: list, dim: int) -> list:
+    if len(v) == 1:
+        return v * dim
+    if len(v) != dim:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of {dim} values to match the "
+                           f"convolution dimensions, but got {name}={v}")
+    return v
+
+
+def _sizes(v) -> str:
+    return " x ".join(str(int(s)) for s in v)
+
+
+_AXES = {1: ("height", "width"), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def _named(name: str, v: list, sep: str) -> str:
+    """``name_height: 1 name_width: 2`` (a 1-d convolution shown as PyTorch's 2-d kernel sees it)."""
+    v = [1 if name != "output_padding" else 0] + list(v) if len(v) == 1 else list(v)
+    return sep.join(f"{name}_{axis}: {e}" for axis, e in zip(_AXES[len(v)], v))
+
+
+def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, padding: list, dilation: list,
+            transposed: bool, output_padding: list, groups: int) -> tuple:
+    """PyTorch's checks of a convolution of batched ``x`` (``_convolution``, ``check_shape_forward``)
+    in its order; returns the parameters expanded to the weight's spatial dims."""
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    dim = w.dim() - 2
+    if dim <= 0:
+        raise RuntimeError("weight should have at least three dimensions")
+    stride = _expand("stride", stride, dim)
+    padding = _expand("padding", padding, dim)
+    dilation = _expand("dilation", dilation, dim)
+    output_padding = _expand("output_padding", output_padding, dim) if transposed else [0] * dim
+    if any(p < 0 for p in padding):
+        raise RuntimeError("negative padding is not supported")
+    if any(p < 0 for p in output_padding):
+        raise RuntimeError("negative output_padding is not supported")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(d < 0 for d in dilation):
+        raise RuntimeError("dilation should be greater than zero")
+    ws = list(w._shape)
+    if x.dim() != w.dim():
+        raise RuntimeError(f"Expected {w.dim()}-dimensional input for {w.dim()}-dimensional weight {ws}, but got "
+                           f"{x.dim()}-dimensional input of size {list(x._shape)} instead")
+    if not transposed:
+        if ws[0] < groups:
+            raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at dimension 0, but "
+                               f"got weight of size {ws} instead")
+        if ws[0] % groups:
+            raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                               f"but got weight of size [{ws}] instead")
+        if x._shape[1] != ws[1] * groups:
+            raise RuntimeError(f"Given groups={groups}, weight of size {ws}, expected input{list(x._shape)} to have "
+                               f"{ws[1] * groups} channels, but got {x._shape[1]} channels instead")
+        if bias is not None and (bias.dim() != 1 or bias._shape[0] != ws[0]):
+            raise RuntimeError(f"Given weight of size {ws}, expected bias to be 1-dimensional with {ws[0]} elements, "
+                               f"but got bias of size {list(bias._shape)} instead")
+        padded = [s + 2 * p for s, p in zip(x._shape[2:], padding)]
+        kernel = [d * (k - 1) + 1 for d, k in zip(dilation, ws[2:])]
+        if any(p < k for p, k in zip(padded, kernel)):
+            raise RuntimeError(f"Calculated padded input size per channel: ({_sizes(padded)}). Kernel size: "
+                               f"({_sizes(kernel)}). Kernel size can't be greater than actual input size")
+    else:
+        if ws[0] < groups:
+            raise RuntimeError(f"Given groups={groups}, expected weight to be at least {groups} at dimension 0, but "
+                               f"got weight of size {ws} instead")
+        if ws[0] % groups:
+            raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                               f"but got weight of size [{ws}] instead")
+        if x._shape[1] != ws[0]:
+            raise RuntimeError(f"Given transposed=1, weight of size {ws}, expected input{list(x._shape)} to have "
+                               f"{ws[0]} channels, but got {x._shape[1]} channels instead")
+        if bias is not None and (bias.dim() != 1 or bias._shape[0] != ws[1] * groups):
+            raise RuntimeError(f"Given transposed=1, weight of size {ws}, expected bias to be 1-dimensional with "
+                               f"{ws[1] * groups} elements, but got bias of size {list(bias._shape)} instead")
+    if any(d == 0 for d in dilation):
+        if transposed:
+            raise RuntimeError("dilation should be greater than zero, but got "
+                               + _named("dilation", dilation, ", "))
+        raise RuntimeError(f"dilation should be greater than zero, but got {([1] if dim == 1 else []) + dilation}")
+    if transposed:
+        if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
+            raise RuntimeError("output padding must be smaller than either stride or dilation, but got "
+                               + " ".join((_named("output_padding", output_padding, " "), _named("stride", stride, " "),
+                                           _named("dilation", dilation, " "))))
+        out = [(s - 1) * st - 2 * p + d * (k - 1) + 1 + op
+               for s, st, p, d, k, op in zip(x._shape[2:], stride, padding, dilation, ws[2:], output_padding)]
+        if any(o < 1 for o in out):
+            shown_in = ([1] if dim == 1 else []) + list(x._shape[2:])
+            raise RuntimeError(f"Given input size per channel: ({_sizes(shown_in)}). Calculated output size per "
+                               f"channel: ({_sizes(([1] if dim == 1 else []) + out)}). Output size is too small")
+    if w._dtype is not x._dtype:
+        raise RuntimeError(f"expected scalar type {D.legacy_name(x._dtype)} but found {D.legacy_name(w._dtype)}")
+    if bias is not None and bias._dtype is not x._dtype:
+        raise RuntimeError(f"Input type ({D.legacy_name(x._dtype).lower()}) and bias type "
+                           f"({D.legacy_name(bias._dtype).lower()}) should be the same")
+    if x._dtype is D.bool_:
+        raise NotImplementedError(f"\"slow_conv{dim if dim > 1 else 2}d_cpu\" not implemented for 'Bool'")
+    return stride, padding, dilation, output_padding
+
+
+def _convolution(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, padding: list,
+                 dilation: list, transposed: bool, output_padding: list, groups: int) -> Tensor:
+    """The convolution of batched ``x``, checked (the padding symmetric)."""
+    stride, padding, dilation, output_padding = _checks(fn, x, w, bias, stride, padding, dilation, transposed,
+                                                        output_padding, groups)
+    geo = (groups, tuple(stride), tuple(dilation), tuple(padding))
+    if not transposed:
+        out = tuple((s + 2 * p - d * (k - 1) - 1) // st + 1
+                    for s, p, d, k, st in zip(x._shape[2:], padding, dilation, w._shape[2:], stride))
+        return _row(FORWARD, x, w, bias, geo, out, False)
+    size = tuple((s - 1) * st - 2 * p + d * (k - 1) + 1 + op
+                 for s, st, p, d, k, op in zip(x._shape[2:], stride, padding, dilation, w._shape[2:], output_padding))
+    return _row(INPUT_GRAD, x, w, bias, geo, size, False)
+
+
+def _batched(fn: str, nd: int, x: Tensor) -> bool:
+    """Whether ``x`` is a batch, with PyTorch's error for a wrong number of dims."""
+    if x.dim() not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {fn}, but got input of "
+                           f"size: {list(x._shape)}")
+    return x.dim() == nd + 2
+
+
+def _same(x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, dilation: list, groups: int) -> Tensor:
+    """PyTorch's ``padding='same'``: the total ``dilation * (kernel - 1)`` in each dim, the odd one
+    after (a zero-padded copy of the input in PyTorch, the padding before each dim here)."""
+    dim = w.dim() - 2
+    total = [d * (k - 1) for d, k in zip(_expand("dilation", dilation, dim), w._shape[2:])]
+    if all(t % 2 == 0 for t in total):
+        return _convolution("", x, w, bias, stride, [t // 2 for t in total], dilation, False, [0], groups)
+    warnings.warn("Using padding='same' with even kernel lengths and odd dilation may require a zero-padded copy of "
+                  "the input be created", stacklevel=4)
+    stride, padding, dilation, _ = _checks("", x, w, bias, stride, [t // 2 for t in total], dilation, False, [0],
+                                           groups)
+    geo = (groups, tuple(stride), tuple(dilation), tuple(padding))
+    return _row(FORWARD, x, w, bias, geo, tuple(x._shape[2:]), False)
+
+
+def _conv_nd(fn: str, nd: int, input: Tensor, weight: Tensor, bias: Optional[Tensor], stride, padding, dilation,
+             groups: int) -> Tensor:
+    check_types(fn, (("input", Tensor), ("weight", Tensor), ("bias", (Tensor, type(None)))), input, weight, bias)
+    stride = _int_list(fn, "stride", stride, nd, 4)
+    mode = padding if isinstance(padding, str) else None
+    if mode is None:
+        padding = _int_list(fn, "padding", padding, nd, 5)
+    dilation = _int_list(fn, "dilation", dilation, nd, 6)
+    if type(groups) is not int:
+        check_types(fn, (("groups", "int"),), groups, first=7)
+    batched = _batched(fn, nd, input)
+    x = input if batched else input.unsqueeze(0)
+    if mode is None:
+        y = _convolution(fn, x, weight, bias, stride, padding, dilation, False, [0], groups)
+    else:
+        if groups <= 0:
+            raise RuntimeError("non-positive groups is not supported")
+        if mode == "valid":
+            y = _convolution(fn, x, weight, bias, stride, [0], dilation, False, [0], groups)
+        elif mode == "same":
+            if any(s != 1 for s in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            y = _same(x, weight, bias, stride, dilation, groups)
+        else:
+            raise RuntimeError(f"Invalid padding string: '{mode}'")
+    return y if batched else y.squeeze(0)
+
+
+def _forms(fn: str) -> Forms:
+    head = "(Tensor input, Tensor weight, Tensor bias = None, tuple of ints stride = 1, "
+    tail = ", tuple of ints dilation = 1, int groups = 1)"
+    return Forms(fn, head + "tuple of ints padding = 0" + tail, head + 'str padding = "valid"' + tail)
+
+
+@public_function("conv1d", error_forms=_forms("conv1d"))
+def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
+           padding: Union[int, tuple, str] = 0, dilation: Union[int, tuple] = 1, groups: int = 1) -> Tensor:
+    """Applies a 1D convolution over an input signal composed of several input planes: ``input``
+    ``(N, C_in, L)`` or ``(C_in, L)``, ``weight`` ``(C_out, C_in / groups, kL)``, ``bias``
+    ``(C_out)``; ``padding`` an int, a tuple, ``'valid'`` or ``'same'``."""
+    return _conv_nd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+@public_function("conv2d", error_forms=_forms("conv2d"))
+def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
+           padding: Union[int, tuple, str] = 0, dilation: Union[int, tuple] = 1, groups: int = 1) -> Tensor:
+    """Applies a 2D convolution over an input image composed of several input planes: ``input``
+    ``(N, C_in, H, W)`` or ``(C_in, H, W)``, ``weight`` ``(C_out, C_in / groups, kH, kW)``, ``bias``
+    ``(C_out)``; ``padding`` an int, a tuple, ``'valid'`` or ``'same'``."""
+    return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+@public_function("conv3d", error_forms=_forms("conv3d"))
+def conv3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
+           padding: Union[int, tuple, str] = 0, dilation: Union[int, tuple] = 1, groups: int = 1) -> Tensor:
+    """Applies a 3D convolution over an input image composed of several input planes: ``input``
+    ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)``, ``weight`` ``(C_out, C_in / groups, kD, kH, kW)``,
+    ``bias`` ``(C_out)``; ``padding`` an int, a tuple, ``'valid'`` or ``'same'``."""
+    return _conv_nd("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose_nd(fn: str, nd: int, input: Tensor, weight: Tensor, bias: Optional[Tensor], stride, padding,
+                       output_padding, groups: int, dilation) -> Tensor:
+    check_types(fn, (("input", Tensor), ("weight", Tensor), ("bias", (Tensor, type(None)))), input, weight, bias)
+    stride = _int_list(fn, "stride", stride, nd, 4)
+    padding = _int_list(fn, "padding", padding, nd, 5)
+    output_padding = _int_list(fn, "output_padding", output_padding, nd, 6)
+    if type(groups) is not int:
+        check_types(fn, (("groups", "int"),), groups, first=7)
+    dilation = _int_list(fn, "dilation", dilation, nd, 8)
+    batched = _batched(fn, nd, input)
+    x = input if batched else input.unsqueeze(0)
+    y = _convolution(fn, x, weight, bias, stride, padding, dilation, True, output_padding, groups)
+    return y if batched else y.squeeze(0)
+
+
+@public_function("conv_transpose1d")
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
+                     padding: Union[int, tuple] = 0, output_padding: Union[int, tuple] = 0, groups: int = 1,
+                     dilation: Union[int, tuple] = 1) -> Tensor:
+    """Applies a 1D transposed convolution operator over an input signal composed of several input
+    planes, sometimes also called "deconvolution": ``weight`` ``(C_in, C_out / groups, kL)``."""
+    return _conv_transpose_nd("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
+                              dilation)
+
+
+@public_function("conv_transpose2d")
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
+                     padding: Union[int, tuple] = 0, output_padding: Union[int, tuple] = 0, groups: int = 1,
+                     dilation: Union[int, tuple] = 1) -> Tensor:
+    """Applies a 2D transposed convolution operator over an input image composed of several input
+    planes, sometimes also called "deconvolution": ``weight`` ``(C_in, C_out / groups, kH, kW)``."""
+    return _conv_transpose_nd("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
+                              dilation)
+
+
+@public_function("conv_transpose3d")
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
+                     padding: Union[int, tuple] = 0, output_padding: Union[int, tuple] = 0, groups: int = 1,
+                     dilation: Union[int, tuple] = 1) -> Tensor:
+    """Applies a 3D transposed convolution operator over an input image composed of several input
+    planes, sometimes also called "deconvolution": ``weight`` ``(C_in, C_out / groups, kD, kH, kW)``."""
+    return _conv_transpose_nd("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,
+                              dilation)
+
+
+@public_function("convolution")
+def convolution(input: Tensor, weight: Tensor, bias: Optional[Tensor], stride: tuple, padding: tuple,
+                dilation: tuple, transposed: bool, output_padding: tuple, groups: int) -> Tensor:
+    """The convolution (or, ``transposed``, the transposed convolution) of the batched ``input`` by
+    ``weight``, plus ``bias``: every parameter given, one entry per spatial dim."""
+    fn = "convolution"
+    check_types(fn, (("input", Tensor), ("weight", Tensor), ("bias", (Tensor, type(None)))), input, weight, bias)
+    check_types(fn, (("transposed", "bool"),), transposed, first=7)
+    check_types(fn, (("groups", "int"),), groups, first=9)
+    nd = max(weight.dim() - 2, 1)
+    args = [_int_list(fn, name, v, nd, k + 4)
+            for k, (name, v) in enumerate((("stride", stride), ("padding", padding), ("dilation", dilation)))]
+    return _convolution(fn, input, weight, bias, *args, bool(transposed), _int_list(fn, "output_padding",
+                        output_padding, nd, 8), int(groups))

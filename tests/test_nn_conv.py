@@ -1,0 +1,150 @@
+"""The convolutions of tape.nn.functional (ops/conv.py): shapes, nodes, errors and derivatives to the
+third order on small float64 inputs, against a direct sum over the kernel (no torch here)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import tape
+import tape.nn.functional as F
+
+RNG = np.random.default_rng(7)
+
+
+def _t(*shape, grad=True, dtype=tape.float64):
+    return tape.tensor(RNG.uniform(-1, 1, shape), dtype=dtype, requires_grad=grad)
+
+
+def _direct(x, w, b, stride, pad, dilation, groups):
+    """The 2-d convolution as its definition: a sum over the kernel's offsets."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    oh = (h + 2 * pad[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + 2 * pad[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    y = np.zeros((n, o, oh, ow))
+    og = o // groups
+    for f in range(o):
+        grp = f // og
+        for i in range(kh):
+            for j in range(kw):
+                patch = xp[:, grp * cg:(grp + 1) * cg, i * dilation[0]:i * dilation[0] + (oh - 1) * stride[0] + 1:stride[0],
+                           j * dilation[1]:j * dilation[1] + (ow - 1) * stride[1] + 1:stride[1]]
+                y[:, f] += np.einsum("nchw,c->nhw", patch, w[f, :, i, j])
+        if b is not None:
+            y[:, f] += b[f]
+    return y
+
+
+@pytest.mark.parametrize("stride,pad,dilation,groups", [((1, 1), (0, 0), (1, 1), 1), ((2, 1), (1, 2), (2, 1), 2)])
+def test_conv2d_values_against_the_definition(stride, pad, dilation, groups):
+    x, w, b = _t(2, 4, 7, 6), _t(6, 4 // groups, 3, 2), _t(6)
+    y = F.conv2d(x, w, b, stride, pad, dilation, groups)
+    ref = _direct(x.detach().numpy(), w.detach().numpy(), b.detach().numpy(), stride, pad, dilation, groups)
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-12, atol=1e-12)
+    assert y.grad_fn.name() == "ConvolutionBackward0"
+    assert len(y.grad_fn.next_functions) == 3
+
+
+def test_transposed_convolution_is_the_adjoint_of_the_convolution():
+    # <conv(x, w), g> == <x, conv_transpose(g, w)> for every stride, padding, dilation, groups
+    x, w = _t(2, 4, 7, 6, grad=False), _t(6, 2, 3, 2, grad=False)
+    y = F.conv2d(x, w, None, 2, (1, 2), (2, 1), 2)
+    g = _t(*y.shape, grad=False)
+    op = [(7 + 2 * 1 - 2 * 2 - 1) % 2, (6 + 2 * 2 - 1 * 1 - 1) % 2]
+    xt = F.conv_transpose2d(g, w, None, 2, (1, 2), op, 2, (2, 1))
+    assert xt.shape == x.shape
+    np.testing.assert_allclose(float((y * g).sum()), float((x * xt).sum()), rtol=1e-12)
+
+
+def test_shapes_unbatched_valid_same_and_nodes():
+    w = _t(3, 2, 4)
+    y = F.conv1d(_t(2, 9), w, stride=2)
+    assert y.shape == (3, 3) and y.grad_fn.name() == "SqueezeBackward1"
+    assert F.conv1d(_t(1, 2, 9), w, padding="valid").shape == (1, 3, 6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = F.conv1d(_t(1, 2, 9), w, padding="same", dilation=1)
+    assert s.shape == (1, 3, 9) and "even kernel lengths" in str(caught[0].message)
+    assert F.conv3d(_t(1, 2, 3, 4, 5), _t(4, 1, 1, 2, 3), groups=2).shape == (1, 4, 3, 3, 3)
+    t = F.conv_transpose3d(_t(1, 2, 2, 3, 2), _t(2, 3, 2, 2, 2), stride=(1, 2, 3), output_padding=(0, 1, 2))
+    assert t.shape == (1, 3, 3, 7, 7) and t.grad_fn.name() == "ConvolutionBackward0"
+    assert tape.convolution(_t(1, 2, 5), w, None, [1], [1], [1], False, [0], 1).shape == (1, 3, 4)
+    x, w2 = _t(1, 2, 4, 4), _t(3, 2, 2, 2)
+    gx, gw = tape.autograd.grad(F.conv2d(x, w2).sum(), (x, w2), create_graph=True)
+    assert gx.grad_fn.name() == gw.grad_fn.name() == "ConvolutionBackwardBackward0"
+
+
+def _checks(fn, *inputs):
+    assert tape.autograd.gradcheck(fn, inputs)
+    assert tape.autograd.gradgradcheck(fn, inputs)
+
+
+CASES = [
+    ("conv2d_groups_stride_dilation", lambda x, w, b: F.conv2d(x, w, b, 2, 1, 2, 2), [(1, 2, 5, 5), (2, 1, 3, 3), (2,)]),
+    ("conv2d_same", lambda x, w: F.conv2d(x, w, padding="same"), [(1, 2, 5, 5), (2, 2, 3, 3)]),
+    ("conv1d_unbatched", lambda x, w: F.conv1d(x, w, stride=2, padding=1), [(2, 6), (3, 2, 3)]),
+    ("conv3d", lambda x, w: F.conv3d(x, w, padding=(0, 1, 0)), [(1, 1, 3, 2, 3), (2, 1, 2, 2, 2)]),
+    ("conv_transpose2d", lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1, 1, 2, 1), [(1, 2, 3, 3), (2, 1, 3, 2), (2,)]),
+    ("conv_transpose1d_dilated", lambda x, w: F.conv_transpose1d(x, w, dilation=2, output_padding=1),
+     [(1, 2, 3), (2, 1, 2)]),
+]
+
+
+@pytest.mark.parametrize("name", [c[0] for c in CASES])
+def test_gradcheck_and_gradgradcheck(name):
+    _, fn, shapes = next(c for c in CASES if c[0] == name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _checks(fn, *[_t(*s) for s in shapes])
+
+
+def test_third_order():
+    x, w = _t(1, 2, 4, 4), _t(2, 1, 2, 2)
+
+    def first(x, w):
+        return tape.autograd.grad((F.conv2d(x, w, groups=2) ** 2).sum(), x, create_graph=True)[0]
+    assert tape.autograd.gradgradcheck(first, (x, w))
+
+
+def test_float32_and_no_grad():
+    x, w = _t(1, 2, 5, 5, dtype=tape.float32), _t(3, 2, 3, 3, dtype=tape.float32)
+    y = F.conv2d(x, w)
+    assert y.dtype == tape.float32
+    ref = _direct(x.detach().double().numpy(), w.detach().double().numpy(), None, (1, 1), (0, 0), (1, 1), 1)
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-5, atol=1e-5)
+    with tape.no_grad():
+        assert F.conv2d(x, w).grad_fn is None
+
+
+def _raises(kind, text, fn):
+    with pytest.raises(kind) as info:
+        fn()
+    assert text in str(info.value), str(info.value)
+
+
+def test_errors():
+    x, w = _t(1, 2, 5, 5), _t(4, 2, 3, 3)
+    _raises(RuntimeError, "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: [5, 5]",
+            lambda: F.conv2d(x[0, 0], w))
+    _raises(RuntimeError, "padding='same' is not supported for strided convolutions",
+            lambda: F.conv2d(x, w, stride=2, padding="same"))
+    _raises(RuntimeError, "Invalid padding string: 'foo'", lambda: F.conv2d(x, w, padding="foo"))
+    _raises(RuntimeError, "negative padding is not supported", lambda: F.conv2d(x, w, padding=-1))
+    _raises(RuntimeError, "non-positive stride is not supported", lambda: F.conv2d(x, w, stride=0))
+    _raises(RuntimeError, "non-positive groups is not supported", lambda: F.conv2d(x, w, groups=0))
+    _raises(RuntimeError, "expected weight to be divisible by 3 at dimension 0", lambda: F.conv2d(x, w, groups=3))
+    _raises(RuntimeError, "expected input[1, 2, 5, 5] to have 4 channels, but got 2 channels instead",
+            lambda: F.conv2d(x, w, groups=2))
+    _raises(RuntimeError, "Kernel size can't be greater than actual input size", lambda: F.conv2d(x, _t(4, 2, 6, 6)))
+    _raises(RuntimeError, "expected bias to be 1-dimensional with 4 elements", lambda: F.conv2d(x, w, _t(3)))
+    _raises(RuntimeError, "expected stride to be a single integer value or a list of 2 values",
+            lambda: F.conv2d(x, w, stride=(1, 2, 3)))
+    _raises(RuntimeError, "expected scalar type Double but found Float", lambda: F.conv2d(x, w.float()))
+    _raises(TypeError, "conv2d() received an invalid combination of arguments", lambda: F.conv2d(x, w, stride=1.5))
+    wt = w.transpose(0, 1)
+    _raises(RuntimeError, "output padding must be smaller than either stride or dilation",
+            lambda: F.conv_transpose2d(x, wt, output_padding=1))
+    _raises(RuntimeError, "Output size is too small", lambda: F.conv_transpose2d(x, wt, padding=5))
+    _raises(RuntimeError, "Given transposed=1, weight of size [4, 2, 3, 3], expected input[1, 2, 5, 5] to have 4 "
+            "channels", lambda: F.conv_transpose2d(x, w))
