@@ -15,9 +15,10 @@ by a loop over the kernel offsets (col2im), each a strided slice.
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -372,13 +373,27 @@ def _conv_nd(fn: str, nd: int, input: Tensor, weight: Tensor, bias: Optional[Ten
     return y if batched else y.squeeze(0)
 
 
-def _forms(fn: str) -> Forms:
+def _forms(fn: str) -> Callable:
+    """The function ``fn`` raising the parser's TypeError of PyTorch's two overloads (a padding as
+    ints or as a string) for a call that matches neither (``F.conv2d`` is ``torch.conv2d``)."""
     head = "(Tensor input, Tensor weight, Tensor bias = None, tuple of ints stride = 1, "
     tail = ", tuple of ints dilation = 1, int groups = 1)"
-    return Forms(fn, head + "tuple of ints padding = 0" + tail, head + 'str padding = "valid"' + tail)
+    forms = Forms(fn, head + "tuple of ints padding = 0" + tail, head + 'str padding = "valid"' + tail)
+
+    def parsed(front: Callable) -> Callable:
+        @functools.wraps(front)
+        def call(*args, **kwargs):
+            try:
+                return front(*args, **kwargs)
+            except TypeError as e:
+                forms.reword(e, args, kwargs)
+                raise
+        return call
+    return parsed
 
 
-@public_function("conv1d", error_forms=_forms("conv1d"))
+@public_function("conv1d")
+@_forms("conv1d")
 def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
            padding: Union[int, tuple, str] = 0, dilation: Union[int, tuple] = 1, groups: int = 1) -> Tensor:
     """Applies a 1D convolution over an input signal composed of several input planes: ``input``
@@ -387,7 +402,8 @@ def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride:
     return _conv_nd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
-@public_function("conv2d", error_forms=_forms("conv2d"))
+@public_function("conv2d")
+@_forms("conv2d")
 def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
            padding: Union[int, tuple, str] = 0, dilation: Union[int, tuple] = 1, groups: int = 1) -> Tensor:
     """Applies a 2D convolution over an input image composed of several input planes: ``input``
@@ -396,7 +412,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride:
     return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
-@public_function("conv3d", error_forms=_forms("conv3d"))
+@public_function("conv3d")
+@_forms("conv3d")
 def conv3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
            padding: Union[int, tuple, str] = 0, dilation: Union[int, tuple] = 1, groups: int = 1) -> Tensor:
     """Applies a 3D convolution over an input image composed of several input planes: ``input``

@@ -11,7 +11,6 @@ from __future__ import annotations
 import warnings
 from typing import Optional
 
-from .. import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d  # (the parser's errors)
 from .._dtype import dtype as DType
 from .._tensor import Tensor
 from ..ops.activations import (elu, elu_, gelu, glu, hardsigmoid, hardswish, hardtanh, hardtanh_, leaky_relu,
@@ -22,6 +21,7 @@ from ..ops.activations import selu_ as _selu_
 from ..ops.composite import dropout as _dropout
 from ..ops.composite import dropout_ as _dropout_
 from ..ops.composite import linear
+from ..ops.conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
 from ..ops.distance import pdist
 from ..ops.elementwise import celu as _celu
 from ..ops.elementwise import selu as _selu
