@@ -148,3 +148,56 @@ def test_errors():
     _raises(RuntimeError, "Output size is too small", lambda: F.conv_transpose2d(x, wt, padding=5))
     _raises(RuntimeError, "Given transposed=1, weight of size [4, 2, 3, 3], expected input[1, 2, 5, 5] to have 4 "
             "channels", lambda: F.conv_transpose2d(x, w))
+
+
+# --- modules ---------------------------------------------------------------------------------
+def test_modules_parameters_repr_and_forward():
+    m = tape.nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2, bias=False)
+    assert m.weight.shape == (6, 2, 3, 3) and m.bias is None
+    assert repr(m) == "Conv2d(4, 6, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), groups=2, bias=False)"
+    assert m(tape.randn(1, 4, 7, 7)).shape == (1, 6, 4, 4)
+    t = tape.nn.ConvTranspose1d(2, 4, 3, stride=2, output_padding=1, dilation=2)
+    assert t.weight.shape == (2, 4, 3) and t.bias.shape == (4,)
+    assert repr(t) == "ConvTranspose1d(2, 4, kernel_size=(3,), stride=(2,), dilation=(2,), output_padding=(1,))"
+    assert t(tape.randn(2, 5)).shape == (4, 14)
+    assert t(tape.randn(1, 2, 5), output_size=[13]).shape == (1, 4, 13)
+    c3 = tape.nn.Conv3d(1, 2, (1, 2, 3), padding="same")
+    assert repr(c3) == "Conv3d(1, 2, kernel_size=(1, 2, 3), stride=(1, 1, 1), padding=same)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert c3(tape.randn(1, 1, 2, 3, 4)).shape == (1, 2, 2, 3, 4)
+    # (the bound of the initial values: 1 / sqrt(fan_in), fan_in = in_channels / groups * prod(kernel))
+    w = tape.nn.Conv1d(3, 5, 4).weight.detach().numpy()
+    assert np.abs(w).max() <= 1 / np.sqrt(12)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_padding_modes_are_numpys(mode):
+    x = _t(1, 2, 4, 5)
+    m = tape.nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode=mode, dtype=tape.float64)
+    padded = np.pad(x.detach().numpy(), ((0, 0), (0, 0), (1, 1), (2, 2)), mode={"replicate": "edge", "circular": "wrap"}.get(mode, mode))
+    ref = _direct(padded, m.weight.detach().numpy(), m.bias.detach().numpy(), (1, 1), (0, 0), (1, 1), 1)
+    np.testing.assert_allclose(m(x).detach().numpy(), ref, rtol=1e-6, atol=1e-6)
+    assert tape.autograd.gradcheck(lambda x: m(x), (x,))
+
+
+def test_module_errors():
+    _raises(ValueError, "groups must be a positive integer", lambda: tape.nn.Conv2d(2, 2, 3, groups=0))
+    _raises(ValueError, "in_channels must be divisible by groups", lambda: tape.nn.Conv2d(3, 2, 3, groups=2))
+    _raises(ValueError, "out_channels must be divisible by groups", lambda: tape.nn.Conv2d(2, 3, 3, groups=2))
+    _raises(ValueError, "Invalid padding string 'full'", lambda: tape.nn.Conv2d(2, 2, 3, padding="full"))
+    _raises(ValueError, "padding='same' is not supported for strided convolutions",
+            lambda: tape.nn.Conv1d(2, 2, 3, stride=2, padding="same"))
+    _raises(ValueError, "padding_mode must be one of", lambda: tape.nn.Conv2d(2, 2, 3, padding_mode="mirror"))
+    _raises(ValueError, 'Only "zeros" padding mode is supported for ConvTranspose2d',
+            lambda: tape.nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect"))
+    t = tape.nn.ConvTranspose2d(2, 4, 3, stride=2)
+    _raises(ValueError, "requested an output size of [12, 10], but valid sizes range from [9, 9] to [10, 10] (for an "
+            "input of torch.Size([4, 4]))", lambda: t(tape.randn(1, 2, 4, 4), output_size=[12, 10]))
+    _raises(ValueError, "ConvTranspose2D: for 4D input, output_size must have 2 or 4 elements (got 3)",
+            lambda: t(tape.randn(1, 2, 4, 4), output_size=[1, 4, 10]))
+    _raises(RuntimeError, "Argument #4: Padding size should be less than the corresponding input dimension, but got: "
+            "padding (3, 3) at dimension 3 of input [1, 1, 3, 3]",
+            lambda: tape.nn.Conv2d(1, 1, 3, padding=3, padding_mode="reflect")(tape.randn(1, 1, 3, 3)))
+    _raises(RuntimeError, "Padding value causes wrapping around more than once.",
+            lambda: tape.nn.Conv1d(1, 1, 3, padding=4, padding_mode="circular")(tape.randn(1, 1, 3)))
