@@ -28,7 +28,7 @@ from ._parser import Forms, check_types, parser_type_name
 from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, Op, public_function, register, tangents
 
 CONV = PYTHON.start + 100
-FORWARD, INPUT_GRAD, WEIGHT_GRAD = 0, 1, 2      # (``ib & 3``: the row's kind)
+FORWARD, INPUT_GRAD, WEIGHT_GRAD, BIAS_GRAD = 0, 1, 2, 3      # (``ib & 3``: the row's kind)
 BACKWARD = 4                                    # (``ib``: a row a derivative rule recorded)
 
 
@@ -123,7 +123,12 @@ def _conv_weight_grad(x: np.ndarray, gy: np.ndarray, geo: tuple, k: tuple) -> np
     return np.ascontiguousarray(np.matmul(a, cols).reshape((o, c // g) + tuple(k)))
 
 
-_KERNELS = (_conv, _conv_input_grad, _conv_weight_grad)
+def _conv_bias_grad(gy: np.ndarray, x: np.ndarray, geo: tuple, size: tuple) -> np.ndarray:
+    """The gradient of the bias: ``gy`` summed over all dims but the channels'."""
+    return gy.sum((0,) + tuple(range(2, gy.ndim)))
+
+
+_KERNELS = (_conv, _conv_input_grad, _conv_weight_grad, _conv_bias_grad)
 
 
 # --- the row ---------------------------------------------------------------------------------
@@ -177,14 +182,16 @@ def _conv_vjp(g, xs, y, r):
             da = _row(FORWARD, g, b, a, geo, a._shape[2:], True)
         if need[1]:
             db = _row(WEIGHT_GRAD, g, a, b, geo, b._shape[2:], True)
-    else:                         # y = conv_weight_grad(x, gy)
+    elif kind == WEIGHT_GRAD:     # y = conv_weight_grad(x, gy)
         if need[0]:
             da = _row(INPUT_GRAD, b, g, a, geo, a._shape[2:], True)
         if need[1]:
             db = _row(FORWARD, a, g, b, geo, b._shape[2:], True)
+    elif need[0]:                 # y = conv_bias_grad(gy): gy summed but along dim 1
+        da = g.reshape((1, -1) + (1,) * (a.dim() - 2)).expand(a._shape)
     if r.ib & BACKWARD or not need[2]:
         return da, db, None
-    return da, db, g.sum((0,) + tuple(range(2, g.dim())))
+    return da, db, _row(BIAS_GRAD, g, a, b, geo, (), True)
 
 
 register(Op(CONV, "convolution", "ConvolutionBackward0", X0 | X1, _conv_vjp, arity=LISTED,
