@@ -53,13 +53,20 @@ def _windows(x: np.ndarray, geo: tuple, out: tuple, k: tuple) -> np.ndarray:
 
 
 def _columns(x: np.ndarray, geo: tuple, out: tuple, k: tuple) -> np.ndarray:
-    """The windows of ``x`` as one matrix per group: ``(G, N * prod(out), C / G * prod(k))``."""
+    """The windows of ``x`` as one matrix per group, ``(G, C / G * prod(k), N * prod(out))``: the output
+    positions last, so that the copy reads the padded input along its rows."""
     g = geo[0]
     n, c = x.shape[:2]
     nd = len(out)
     v = _windows(x, geo, out, k).reshape((n, g, c // g) + out + k)
-    perm = (1, 0) + tuple(range(3, 3 + nd)) + (2,) + tuple(range(3 + nd, 3 + 2 * nd))
-    return np.ascontiguousarray(v.transpose(perm)).reshape(g, n * math.prod(out), (c // g) * math.prod(k))
+    perm = (1, 2) + tuple(range(3 + nd, 3 + 2 * nd)) + (0,) + tuple(range(3, 3 + nd))
+    return np.ascontiguousarray(v.transpose(perm)).reshape(g, (c // g) * math.prod(k), n * math.prod(out))
+
+
+def _by_group(gy: np.ndarray, g: int) -> np.ndarray:
+    """An output (or its gradient) ``(N, O, *out)`` as one matrix per group, ``(G, O / G, N * prod(out))``."""
+    n, o = gy.shape[:2]
+    return np.ascontiguousarray(gy.reshape(n, g, o // g, -1).transpose(1, 2, 0, 3)).reshape(g, o // g, -1)
 
 
 def _conv(x: np.ndarray, w: np.ndarray, geo: tuple, out: tuple) -> np.ndarray:
@@ -67,18 +74,12 @@ def _conv(x: np.ndarray, w: np.ndarray, geo: tuple, out: tuple) -> np.ndarray:
     g = geo[0]
     n = x.shape[0]
     o = w.shape[0]
-    nd = len(out)
-    y = np.empty((n, o) + out, np.result_type(x, w))
-    if y.size == 0:
-        return y
-    if x.shape[1] == 0:
-        y[...] = 0
-        return y
-    cols = _columns(x, geo, out, w.shape[2:])
-    prod = np.matmul(cols, w.reshape(g, o // g, -1).transpose(0, 2, 1))          # (G, N * P, O / G)
-    prod = prod.reshape((g, n) + out + (o // g,))
-    y[...] = prod.transpose((1, 0, 2 + nd) + tuple(range(2, 2 + nd))).reshape(y.shape)
-    return y
+    shape = (n, o) + out
+    dt = np.result_type(x, w)
+    if math.prod(shape) == 0 or x.shape[1] == 0:
+        return np.zeros(shape, dt)
+    prod = np.matmul(w.reshape(g, o // g, -1), _columns(x, geo, out, w.shape[2:]))     # (G, O / G, N * P)
+    return np.ascontiguousarray(prod.reshape(o, n, -1).transpose(1, 0, 2)).reshape(shape)
 
 
 def _conv_input_grad(gy: np.ndarray, w: np.ndarray, geo: tuple, size: tuple) -> np.ndarray:
@@ -89,38 +90,32 @@ def _conv_input_grad(gy: np.ndarray, w: np.ndarray, geo: tuple, size: tuple) -> 
     out = gy.shape[2:]
     k = w.shape[2:]
     cg = w.shape[1]
-    nd = len(out)
     dt = np.result_type(gy, w)
     if gy.size == 0 or w.size == 0:
         return np.zeros((n, g * cg) + tuple(size), dt)
-    a = np.ascontiguousarray(gy.reshape(n, g, o // g, -1).transpose(1, 0, 3, 2)).reshape(g, -1, o // g)
-    cols = np.matmul(a, w.reshape(g, o // g, -1))                                 # (G, N * P, C / G * K)
-    cols = cols.reshape((g, n) + out + (cg,) + k)
-    # (offsets first, then the image's layout (N, G, C / G, *out): each offset's part is one view)
-    cols = cols.transpose(tuple(range(3 + nd, 3 + 2 * nd)) + (1, 0, 2 + nd) + tuple(range(2, 2 + nd)))
+    cols = np.matmul(w.reshape(g, o // g, -1).transpose(0, 2, 1), _by_group(gy, g))     # (G, C / G * K, N * P)
+    cols = cols.reshape((g, cg) + k + (n,) + out)
     need = tuple(max((oo - 1) * s + (kk - 1) * d + 1, p + length)
                  for oo, kk, s, d, p, length in zip(out, k, stride, dilation, pad, size))
-    xp = np.zeros((n, g, cg) + need, dt)
+    xp = np.zeros((g, cg, n) + need, dt)
     for j in np.ndindex(*k):
         at = tuple(slice(jj * d, jj * d + (oo - 1) * s + 1, s) for jj, d, oo, s in zip(j, dilation, out, stride))
-        xp[(Ellipsis, *at)] += cols[j]
+        xp[(Ellipsis, *at)] += cols[(slice(None), slice(None), *j)]
     x = xp[(Ellipsis, *(slice(p, p + length) for p, length in zip(pad, size)))]
-    return np.ascontiguousarray(x.reshape((n, g * cg) + tuple(size)))
+    return np.ascontiguousarray(x.reshape((g * cg, n) + tuple(size)).swapaxes(0, 1))
 
 
 def _conv_weight_grad(x: np.ndarray, gy: np.ndarray, geo: tuple, k: tuple) -> np.ndarray:
     """The gradient of the weight (kernel ``k``) of the convolution of ``x`` whose output's gradient
     is ``gy``."""
     g = geo[0]
-    n, c = x.shape[:2]
+    c = x.shape[1]
     o = gy.shape[1]
-    out = gy.shape[2:]
     dt = np.result_type(x, gy)
     if gy.size == 0 or c == 0:
         return np.zeros((o, c // g) + tuple(k), dt)
-    cols = _columns(x, geo, out, tuple(k))
-    a = gy.reshape(n, g, o // g, -1).transpose(1, 2, 0, 3).reshape(g, o // g, -1)
-    return np.ascontiguousarray(np.matmul(a, cols).reshape((o, c // g) + tuple(k)))
+    cols = _columns(x, geo, gy.shape[2:], tuple(k))
+    return np.ascontiguousarray(np.matmul(_by_group(gy, g), cols.transpose(0, 2, 1)).reshape((o, c // g) + tuple(k)))
 
 
 def _conv_bias_grad(gy: np.ndarray, x: np.ndarray, geo: tuple, size: tuple) -> np.ndarray:
@@ -345,7 +340,7 @@ def _same(x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, dilation: 
     if all(t % 2 == 0 for t in total):
         return _convolution("", x, w, bias, stride, [t // 2 for t in total], dilation, False, [0], groups)
     warnings.warn("Using padding='same' with even kernel lengths and odd dilation may require a zero-padded copy of "
-                  "the input be created", stacklevel=4)
+                  "the input be created", stacklevel=5)
     stride, padding, dilation, _ = _checks("", x, w, bias, stride, [t // 2 for t in total], dilation, False, [0],
                                            groups)
     geo = (groups, tuple(stride), tuple(dilation), tuple(padding))
