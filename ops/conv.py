@@ -25,11 +25,15 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._parser import Forms, check_types, parser_type_name
-from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, Op, public_function, register, tangents
+from ._spec import LISTED, PYTHON, SAVED_SELF, TRANSPOSED, X0, X1, X2, Given, Op, public_function, register, tangents
 
 CONV = PYTHON.start + 100
 FORWARD, INPUT_GRAD, WEIGHT_GRAD, BIAS_GRAD = 0, 1, 2, 3      # (``ib & 3``: the row's kind)
-BACKWARD = 4                                    # (``ib``: a row a derivative rule recorded)
+# ``ib`` bits beyond the kind: a row a derivative rule recorded; what its node shows: no bias given,
+# a transposed convolution (the one differentiated, for a rule's row), and for a rule's row the
+# positions of the output's gradient and of the input among its three tensors (the weight's the third)
+BACKWARD, NO_BIAS, SHOWN_TRANSPOSED = 4, 8, 16
+_GO, _IN = 5, 7
 
 
 # --- the numpy kernels ----------------------------------------------------------------------
@@ -135,21 +139,21 @@ def _geometry(r) -> tuple:
     return v[0], tuple(v[1:1 + nd]), tuple(v[1 + nd:1 + 2 * nd]), tuple(v[1 + 2 * nd:])
 
 
-def _row(kind: int, a: Tensor, b: Tensor, third: Optional[Tensor], geo: tuple, size: tuple,
-         backward: bool) -> Tensor:
+def _row(kind: int, a: Tensor, b: Tensor, third: Optional[Tensor], geo: tuple, size: tuple, flags: int) -> Tensor:
     """The convolution ``kind`` of batched ``a`` and ``b`` (spatial shape ``size``: the output's, the
     input's, the kernel's); one row when an input needs a gradient.  ``third``: the bias added along
-    dim 1, or, for a row a derivative rule records (``backward``), the form's third tensor, held as
-    an input of zero derivative (PyTorch's ``ConvolutionBackwardBackward0`` takes the output's
-    gradient, the input and the weight, and its results need a gradient when one of them does)."""
+    dim 1, or, for a row a derivative rule records (``flags & BACKWARD``), the form's third tensor,
+    held as an input of zero derivative (PyTorch's ``ConvolutionBackwardBackward0`` takes the
+    output's gradient, the input and the weight, and its results need a gradient when one does)."""
     dt = a._dtype
     y = _KERNELS[kind](a._value(), b._value(), geo, tuple(size))
-    if third is not None and not backward:
+    if third is not None and not flags & BACKWARD:
         y += third._value().reshape((-1,) + (1,) * (y.ndim - 2))
     y = np.require(y, dt.np, "C")
     if third is None:
         # (PyTorch's node shows a missing bias as an input without gradient)
         third = plain(np.zeros(y.shape[1], dt.np), dt)
+        flags |= NO_BIAS
     ins = (a, b, third)
     if not (state.grad and any(t._rg for t in ins)):
         return plain(y, dt)
@@ -157,7 +161,7 @@ def _row(kind: int, a: Tensor, b: Tensor, third: Optional[Tensor], geo: tuple, s
     nodes = [node_in(tape, t, dt, t._shape) for t in ins]
     g, stride, dilation, pad = geo
     at = tape.index_list(np.array((len(stride), g) + stride + dilation + pad, np.int64))
-    node = tape.append_listed(CONV, dt.arena, y, nodes, ia=at, ib=kind | (BACKWARD if backward else 0))
+    node = tape.append_listed(CONV, dt.arena, y, nodes, ia=at, ib=kind | flags)
     return recorded(tape, node, y, dt)
 
 
@@ -166,30 +170,76 @@ def _conv_vjp(g, xs, y, r):
     kind = r.ib & 3
     a, b = xs[0], xs[1]
     need = [bool(r.tape.rg[n]) for n in r.inputs]
+    if r.ib & BACKWARD:
+        go, at = r.ib >> _GO & 3, r.ib >> _IN & 3
+        p_in, p_w = xs[at], xs[3 - go - at]
+    else:
+        p_in, p_w = a, b
+
+    def rule_row(kind: int, t0: Tensor, t1: Tensor, t2: Tensor, size: tuple) -> Tensor:
+        ins = (t0, t1, t2)
+        go = next(k for k, t in enumerate(ins) if t is g)
+        at = next((k for k, t in enumerate(ins) if t is p_in and k != go),
+                  next(k for k, t in enumerate(ins) if k != go and t is not p_w))
+        return _row(kind, t0, t1, t2, geo, size, BACKWARD | (r.ib & SHOWN_TRANSPOSED) | go << _GO | at << _IN)
+
     da = db = None
     if kind == FORWARD:           # y = conv(x, w)
         if need[0]:
-            da = _row(INPUT_GRAD, g, b, a, geo, a._shape[2:], True)
+            da = rule_row(INPUT_GRAD, g, b, a, a._shape[2:])
         if need[1]:
-            db = _row(WEIGHT_GRAD, a, g, b, geo, b._shape[2:], True)
+            db = rule_row(WEIGHT_GRAD, a, g, b, b._shape[2:])
     elif kind == INPUT_GRAD:      # y = conv_input_grad(gy, w)
         if need[0]:
-            da = _row(FORWARD, g, b, a, geo, a._shape[2:], True)
+            da = rule_row(FORWARD, g, b, a, a._shape[2:])
         if need[1]:
-            db = _row(WEIGHT_GRAD, g, a, b, geo, b._shape[2:], True)
+            db = rule_row(WEIGHT_GRAD, g, a, b, b._shape[2:])
     elif kind == WEIGHT_GRAD:     # y = conv_weight_grad(x, gy)
         if need[0]:
-            da = _row(INPUT_GRAD, b, g, a, geo, a._shape[2:], True)
+            da = rule_row(INPUT_GRAD, b, g, a, a._shape[2:])
         if need[1]:
-            db = _row(FORWARD, a, g, b, geo, b._shape[2:], True)
+            db = rule_row(FORWARD, a, g, b, b._shape[2:])
     elif need[0]:                 # y = conv_bias_grad(gy): gy summed but along dim 1
         da = g.reshape((1, -1) + (1,) * (a.dim() - 2)).expand(a._shape)
     if r.ib & BACKWARD or not need[2]:
         return da, db, None
-    return da, db, _row(BIAS_GRAD, g, a, b, geo, (), True)
+    return da, db, rule_row(BIAS_GRAD, g, a, b, ())
 
 
-register(Op(CONV, "convolution", "ConvolutionBackward0", X0 | X1, _conv_vjp, arity=LISTED,
+_SLOTS = (Given(X0), Given(X1), Given(X2))
+
+
+def _saved(r) -> tuple:
+    """What the node shows saved: PyTorch's ``ConvolutionBackward0``'s or ``ConvolutionBackwardBackward0``'s."""
+    groups, stride, dilation, pad = _geometry(r)
+    shapes = r.in_shapes
+    if r.ib & BACKWARD:
+        go, at = r.ib >> _GO & 3, r.ib >> _IN & 3
+        slots = (go, at, 3 - go - at)
+        head = (("grad_output", _SLOTS[go]), ("input", _SLOTS[at]), ("weight", _SLOTS[3 - go - at]))
+        out = shapes[go]
+    else:
+        slots = (None, 0, 1)
+        head = (("input", SAVED_SELF), ("weight", Given(X1)),
+                ("bias_sym_sizes_opt", (0,) if r.ib & NO_BIAS else tuple(shapes[2])))
+        out = r.out_shape
+    transposed = bool(r.ib & SHOWN_TRANSPOSED)
+    x, w = shapes[slots[1]], shapes[slots[2]]
+    if transposed:
+        output_padding = tuple(o - ((i - 1) * s - 2 * p + d * (k - 1) + 1)
+                               for o, i, s, p, d, k in zip(out[2:], x[2:], stride, pad, dilation, w[2:]))
+    else:
+        output_padding = (0,) * len(stride)
+    return tuple((name, v if type(v) is Given else _shown(v)) for name, v in head + (
+        ("stride", stride), ("padding", pad), ("dilation", dilation), ("transposed", transposed),
+        ("output_padding", output_padding), ("groups", groups)))
+
+
+def _shown(value):
+    return lambda row: value
+
+
+register(Op(CONV, "convolution", "ConvolutionBackward0", X0 | X1, _conv_vjp, arity=LISTED, node_saved=_saved,
             grad_fn_of=lambda r: "ConvolutionBackwardBackward0" if r.ib & BACKWARD else "ConvolutionBackward0"))
 tangents({CONV: TRANSPOSED})     # (linear in its adjoint)
 
@@ -318,10 +368,10 @@ def _convolution(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: 
     if not transposed:
         out = tuple((s + 2 * p - d * (k - 1) - 1) // st + 1
                     for s, p, d, k, st in zip(x._shape[2:], padding, dilation, w._shape[2:], stride))
-        return _row(FORWARD, x, w, bias, geo, out, False)
+        return _row(FORWARD, x, w, bias, geo, out, 0)
     size = tuple((s - 1) * st - 2 * p + d * (k - 1) + 1 + op
                  for s, st, p, d, k, op in zip(x._shape[2:], stride, padding, dilation, w._shape[2:], output_padding))
-    return _row(INPUT_GRAD, x, w, bias, geo, size, False)
+    return _row(INPUT_GRAD, x, w, bias, geo, size, SHOWN_TRANSPOSED)
 
 
 def _batched(fn: str, nd: int, x: Tensor) -> bool:
@@ -344,7 +394,7 @@ def _same(x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, dilation: 
     stride, padding, dilation, _ = _checks("", x, w, bias, stride, [t // 2 for t in total], dilation, False, [0],
                                            groups)
     geo = (groups, tuple(stride), tuple(dilation), tuple(padding))
-    return _row(FORWARD, x, w, bias, geo, tuple(x._shape[2:]), False)
+    return _row(FORWARD, x, w, bias, geo, tuple(x._shape[2:]), 0)
 
 
 def _conv_nd(fn: str, nd: int, input: Tensor, weight: Tensor, bias: Optional[Tensor], stride, padding, dilation,

@@ -133,3 +133,25 @@ def test_modules_after_manual_seed(k):
     yp.sum().backward()
     for p, q in zip(t.parameters(), m.parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def _saved(M, transposed, bias):
+    x = M.ones(1, 2, 5, 5, requires_grad=True)
+    w = M.ones(2, 3, 3, 3, requires_grad=True) if transposed else M.ones(3, 2, 3, 3, requires_grad=True)
+    b = M.ones(3, requires_grad=True) if bias else None
+    F = M.nn.functional
+    y = F.conv_transpose2d(x, w, b, 2, 1, 1) if transposed else F.conv2d(x, w, b, 2, 1)
+    shown = []
+    for node in (y.grad_fn,) + tuple(t.grad_fn for t in M.autograd.grad(y.sum(), (x, w), create_graph=True)):
+        values = {}
+        for a in sorted(a for a in dir(node) if a.startswith("_saved")):
+            v = getattr(node, a)
+            values[a] = tuple(v.shape) if hasattr(v, "shape") else v
+        shown.append((node.name(), values))
+    return shown
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_saved_values_of_both_nodes(transposed, bias):
+    assert _saved(tape, transposed, bias) == _saved(torch, transposed, bias)
