@@ -25,6 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._parser import Forms, check_types, parser_type_name
+from ._rule import rule_adjoint
 from ._spec import LISTED, PYTHON, SAVED_SELF, TRANSPOSED, X0, X1, X2, Given, Op, public_function, register, tangents
 
 CONV = PYTHON.start + 100
@@ -99,14 +100,27 @@ def _conv_input_grad(gy: np.ndarray, w: np.ndarray, geo: tuple, size: tuple) -> 
         return np.zeros((n, g * cg) + tuple(size), dt)
     cols = np.matmul(w.reshape(g, o // g, -1).transpose(0, 2, 1), _by_group(gy, g))     # (G, C / G * K, N * P)
     cols = cols.reshape((g, cg) + k + (n,) + out)
+    x = _col2im(cols, 2, geo, size)         # (G, C / G, N, *size)
+    return np.ascontiguousarray(x.reshape((g * cg, n) + tuple(size)).swapaxes(0, 1))
+
+
+def _col2im(cols: np.ndarray, lead: int, geo: tuple, size: tuple) -> np.ndarray:
+    """The columns ``cols`` (``lead`` dims, the kernel's dims, then the ones after them and the
+    output positions ``out``) added back onto the image they were taken from (spatial ``size``): a
+    loop over the kernel offsets, each adding one strided slice.  Returns ``cols``'s dims but the
+    kernel's, the output's replaced by ``size``."""
+    _, stride, dilation, pad = geo
+    nd = len(size)
+    k = cols.shape[lead:lead + nd]
+    rest = cols.shape[lead + nd:cols.ndim - nd]
+    out = cols.shape[cols.ndim - nd:]
     need = tuple(max((oo - 1) * s + (kk - 1) * d + 1, p + length)
                  for oo, kk, s, d, p, length in zip(out, k, stride, dilation, pad, size))
-    xp = np.zeros((g, cg, n) + need, dt)
+    xp = np.zeros(cols.shape[:lead] + rest + need, cols.dtype)
     for j in np.ndindex(*k):
         at = tuple(slice(jj * d, jj * d + (oo - 1) * s + 1, s) for jj, d, oo, s in zip(j, dilation, out, stride))
-        xp[(Ellipsis, *at)] += cols[(slice(None), slice(None), *j)]
-    x = xp[(Ellipsis, *(slice(p, p + length) for p, length in zip(pad, size)))]
-    return np.ascontiguousarray(x.reshape((g * cg, n) + tuple(size)).swapaxes(0, 1))
+        xp[(Ellipsis, *at)] += cols[(slice(None),) * lead + j]
+    return xp[(Ellipsis, *(slice(p, p + length) for p, length in zip(pad, size)))]
 
 
 def _conv_weight_grad(x: np.ndarray, gy: np.ndarray, geo: tuple, k: tuple) -> np.ndarray:
@@ -533,3 +547,159 @@ def convolution(input: Tensor, weight: Tensor, bias: Optional[Tensor], stride: t
             for k, (name, v) in enumerate((("stride", stride), ("padding", padding), ("dilation", dilation)))]
     return _convolution(fn, input, weight, bias, *args, bool(transposed), _int_list(fn, "output_padding",
                         output_padding, nd, 8), int(groups))
+
+
+# --- unfold and fold (im2col, col2im) ------------------------------------------------------------
+# One input each; the geometry in the index table as a convolution's, the kernel's size after it.
+IM2COL, COL2IM = PYTHON.start + 101, PYTHON.start + 102
+
+
+def _blocks(r) -> tuple:
+    geo = _geometry(r)
+    at = r.ia + 2 + 3 * len(geo[1])
+    return geo, tuple(int(k) for k in r.tape.ix[at:at + len(geo[1])])
+
+
+def _unfold_value(x: np.ndarray, geo: tuple, k: tuple) -> np.ndarray:
+    """``x`` (``(N, C, H, W)``) as its sliding blocks, ``(N, C * kH * kW, L)``."""
+    _, stride, dilation, pad = geo
+    out = tuple((s + 2 * p - d * (kk - 1) - 1) // st + 1 for s, p, d, kk, st in zip(x.shape[2:], pad, dilation, k, stride))
+    n, c = x.shape[:2]
+    if n == 0:
+        return np.zeros((0, c * math.prod(k), math.prod(out)), x.dtype)
+    v = _windows(x, geo, out, k)                                       # (N, C, *out, *k)
+    v = v.transpose((0, 1, 4, 5, 2, 3))
+    return np.ascontiguousarray(v).reshape(n, c * math.prod(k), math.prod(out))
+
+
+def _fold_value(cols: np.ndarray, geo: tuple, k: tuple, size: tuple) -> np.ndarray:
+    """The sliding blocks ``cols`` (``(N, C * kH * kW, L)``) summed back into ``(N, C, *size)``."""
+    _, stride, dilation, pad = geo
+    out = tuple((s + 2 * p - d * (kk - 1) - 1) // st + 1 for s, p, d, kk, st in zip(size, pad, dilation, k, stride))
+    n = cols.shape[0]
+    c = cols.shape[1] // math.prod(k)
+    if n == 0:
+        return np.zeros((0, c) + tuple(size), cols.dtype)
+    return np.ascontiguousarray(_col2im(cols.reshape((n, c) + k + out), 2, geo, size))
+
+
+def _blocks_row(code: int, x: Tensor, geo: tuple, k: tuple, size: tuple) -> Tensor:
+    """The row of ``unfold`` (``IM2COL``) or ``fold`` (``COL2IM``, into spatial ``size``) of ``x``,
+    batched or not."""
+    dt = x._dtype
+    v = x._value()
+    batched = v.ndim == (4 if code == IM2COL else 3)
+    v = v if batched else v[None]
+    y = _unfold_value(v, geo, k) if code == IM2COL else _fold_value(v, geo, k, size)
+    y = np.require(y if batched else y[0], dt.np, "C")
+    if not (state.grad and x._rg):
+        return plain(y, dt)
+    g, stride, dilation, pad = geo
+    tape = write_tape()
+    at = tape.index_list(np.array((2, g) + stride + dilation + pad + k, np.int64))
+    return recorded(tape, tape.append(code, dt.arena, y, node_in(tape, x, dt, x._shape), ia=at), y, dt)
+
+
+def _im2col_vjp(g, xs, y, r):
+    geo, k = _blocks(r)
+    return (_blocks_row(COL2IM, g, geo, k, xs[0]._shape[-2:]),)
+
+
+def _col2im_vjp(g, xs, y, r):
+    geo, k = _blocks(r)
+    return (_blocks_row(IM2COL, g, geo, k, ()),)
+
+
+def _blocks_saved(r) -> tuple:
+    geo, k = _blocks(r)
+    shown = (("kernel_size", k), ("dilation", geo[2]), ("padding", geo[3]), ("stride", geo[1]))
+    if r.code == IM2COL:
+        h, w = r.in_shapes[0][-2:]
+        shown += (("self_sym_argsize_minus_2", h), ("self_sym_argsize_minus_1", w))
+    return tuple((name, _shown(v)) for name, v in shown)
+
+
+register(Op(IM2COL, "im2col", "Im2ColBackward0", 0, _im2col_vjp, py_adjoint=rule_adjoint, node_saved=_blocks_saved))
+register(Op(COL2IM, "col2im", "Col2ImBackward0", 0, _col2im_vjp, py_adjoint=rule_adjoint, node_saved=_blocks_saved))
+tangents({IM2COL: TRANSPOSED, COL2IM: TRANSPOSED})     # (linear)
+
+
+def _pair(fn: str, name: str, v) -> tuple:
+    """A pair argument of ``unfold``/``fold`` (an int for both), with ATen's check of its length."""
+    v = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if len(v) != 2:
+        raise RuntimeError(f"It is expected {name} equals to 2, but got size {len(v)}")
+    return tuple(int(e) for e in v)
+
+
+def _block_checks(kernel: tuple, dilation: tuple, padding: tuple, stride: tuple) -> None:
+    if min(kernel) <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kernel_height: {kernel[0]} "
+                           f"kernel_width: {kernel[1]}")
+    if min(stride) <= 0:
+        raise RuntimeError(f"stride should be greater than zero, but got stride_height: {stride[0]} "
+                           f"stride_width: {stride[1]}")
+    if min(dilation) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: {dilation[0]} "
+                           f"dilation_width: {dilation[1]}")
+    if min(padding) < 0:
+        raise RuntimeError(f"padding should be non-negative, but got pad_height: {padding[0]} pad_width: {padding[1]}")
+
+
+def _sliding(size: tuple, kernel: tuple, dilation: tuple, padding: tuple, stride: tuple) -> tuple:
+    return tuple((s + 2 * p - d * (k - 1) - 1) // st + 1 for s, p, d, k, st in zip(size, padding, dilation, kernel,
+                                                                                      stride))
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Extracts sliding local blocks from a batched input tensor ``(N, C, H, W)`` (or ``(C, H, W)``):
+    ``(N, C * prod(kernel_size), L)``, ``L`` the number of blocks (PyTorch's ``im2col``)."""
+    check_types("im2col", (("input", Tensor),), input)
+    kernel, dilation, padding, stride = (_pair("unfold", name, v) for name, v in (
+        ("kernel_size", kernel_size), ("dilation", dilation), ("padding", padding), ("stride", stride)))
+    if input.dim() < 3:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-max(input.dim(), 1)}, "
+                         f"{max(input.dim(), 1) - 1}], but got 2)")
+    _block_checks(kernel, dilation, padding, stride)
+    shape = input._shape
+    if input.dim() not in (3, 4) or 0 in shape[-3:]:
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "
+                           f"dimensions for input, but got: {list(shape)}")
+    blocks = _sliding(shape[-2:], kernel, dilation, padding, stride)
+    if min(blocks) < 1:
+        raise RuntimeError(f"Given input with spatial size {tuple(shape[-2:])}, kernel_size={kernel}, "
+                           f"dilation={dilation}, padding={padding}, calculated shape of the array of sliding blocks "
+                           f"as {blocks}, but its components must be at least one.")
+    if not input._dtype.is_floating_point:
+        raise NotImplementedError(f"\"im2col_out_cpu\" not implemented for '{D.legacy_name(input._dtype)}'")
+    return _blocks_row(IM2COL, input, (1, stride, dilation, padding), kernel, ())
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Combines an array of sliding local blocks ``(N, C * prod(kernel_size), L)`` (or without ``N``)
+    into a tensor ``(N, C, *output_size)``, summing where blocks overlap (PyTorch's ``col2im``)."""
+    check_types("col2im", (("input", Tensor),), input)
+    size, kernel, dilation, padding, stride = (_pair("fold", name, v) for name, v in (
+        ("output_size", output_size), ("kernel_size", kernel_size), ("dilation", dilation), ("padding", padding),
+        ("stride", stride)))
+    _block_checks(kernel, dilation, padding, stride)
+    shape = input._shape
+    if input.dim() not in (2, 3) or 0 in shape[-2:]:
+        raise RuntimeError("Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero "
+                           f"dimensions for input, but got: {list(shape)}")
+    k = kernel[0] * kernel[1]
+    if shape[-2] % k:
+        raise RuntimeError("Expected size of input's dimension 1 to be divisible by the product of kernel_size, but "
+                           f"got input.size(1)={shape[-2]} and kernel_size={kernel}.")
+    blocks = _sliding(size, kernel, dilation, padding, stride)
+    head = f"Given output_size={size}, kernel_size={kernel}, dilation={dilation}, padding={padding}, stride={stride}, "
+    if min(blocks) < 1:
+        raise RuntimeError(head + f"calculated shape of the array of sliding blocks as {blocks}, but its components "
+                           "must be at least one.")
+    if shape[-1] != blocks[0] * blocks[1]:
+        raise RuntimeError(head + "expected size of input's dimension 2 to match the calculated number of sliding "
+                           f"blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, but got "
+                           f"input.size(2)={shape[-1]}.")
+    if not input._dtype.is_floating_point:
+        raise NotImplementedError(f"\"col2im_out_cpu\" not implemented for '{D.legacy_name(input._dtype)}'")
+    return _blocks_row(COL2IM, input, (1, stride, dilation, padding), kernel, size)

@@ -201,3 +201,46 @@ def test_module_errors():
             lambda: tape.nn.Conv2d(1, 1, 3, padding=3, padding_mode="reflect")(tape.randn(1, 1, 3, 3)))
     _raises(RuntimeError, "Padding value causes wrapping around more than once.",
             lambda: tape.nn.Conv1d(1, 1, 3, padding=4, padding_mode="circular")(tape.randn(1, 1, 3)))
+
+
+# --- unfold and fold ---------------------------------------------------------------------------
+def test_fold_is_the_adjoint_of_unfold_and_nodes():
+    x = _t(2, 3, 5, 6)
+    c = F.unfold(x, (2, 3), dilation=(1, 2), padding=1, stride=(2, 1))
+    assert c.shape == (2, 18, 12) and c.grad_fn.name() == "Im2ColBackward0"
+    r = _t(*c.shape, grad=False)
+    back = F.fold(r, (5, 6), (2, 3), dilation=(1, 2), padding=1, stride=(2, 1))
+    assert back.shape == x.shape
+    np.testing.assert_allclose(float((c * r).sum().detach()), float((x * back).sum().detach()), rtol=1e-12)
+    # (each element of the blocks is one of x's, or a padding zero)
+    assert set(np.round(c.detach().numpy().ravel(), 12)) <= set(np.round(x.detach().numpy().ravel(), 12)) | {0.0}
+    assert F.fold(_t(12, 9), (4, 4), 2).grad_fn.name() == "Col2ImBackward0"
+    assert F.unfold(_t(3, 4, 4), 2).shape == (12, 9)
+    m = tape.nn.Unfold((2, 3), padding=1)
+    assert repr(m) == "Unfold(kernel_size=(2, 3), dilation=1, padding=1, stride=1)" and m(x).shape == (2, 18, 36)
+    f = tape.nn.Fold((5, 6), (2, 3), padding=1)
+    assert repr(f) == "Fold(output_size=(5, 6), kernel_size=(2, 3), dilation=1, padding=1, stride=1)"
+    assert f(m(x)).shape == x.shape
+
+
+def test_unfold_fold_derivatives():
+    def fn(x):
+        c = F.unfold(x, 2, padding=1, stride=(1, 2))
+        return F.fold(c * c, (3, 4), 2, padding=1, stride=(1, 2))
+    _checks(fn, _t(1, 2, 3, 4))
+
+
+def test_unfold_fold_errors():
+    x = _t(2, 3, 5, 6)
+    _raises(RuntimeError, "kernel size should be greater than zero, but got kernel_height: 0 kernel_width: 0",
+            lambda: F.unfold(x, 0))
+    _raises(RuntimeError, "It is expected kernel_size equals to 2, but got size 3", lambda: F.unfold(x, (2, 2, 2)))
+    _raises(RuntimeError, "calculated shape of the array of sliding blocks as (-1, 0), but its components must be at "
+            "least one.", lambda: F.unfold(x, 7))
+    _raises(RuntimeError, "Expected 3D or 4D (batch mode) tensor", lambda: F.unfold(_t(1, 1, 1, 1, 1), 1))
+    c = _t(2, 12, 20)
+    _raises(RuntimeError, "Expected size of input's dimension 1 to be divisible by the product of kernel_size, but got "
+            "input.size(1)=12 and kernel_size=(3, 3).", lambda: F.fold(c, (5, 6), 3))
+    _raises(RuntimeError, "expected size of input's dimension 2 to match the calculated number of sliding blocks "
+            "4 * 6 = 24, but got input.size(2)=20.", lambda: F.fold(c, (5, 7), 2))
+    _raises(RuntimeError, "padding should be non-negative", lambda: F.fold(c, (5, 6), 2, padding=-1))

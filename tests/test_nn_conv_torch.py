@@ -155,3 +155,55 @@ def _saved(M, transposed, bias):
 @pytest.mark.parametrize("bias", [False, True])
 def test_saved_values_of_both_nodes(transposed, bias):
     assert _saved(tape, transposed, bias) == _saved(torch, transposed, bias)
+
+
+BLOCKS = {
+    "unfold": (lambda M, x: M.nn.functional.unfold(x, (2, 3), dilation=(1, 2), padding=1, stride=(2, 1)), (2, 3, 5, 6)),
+    "unfold_unbatched": (lambda M, x: M.nn.functional.unfold(x, 2), (3, 4, 4)),
+    "fold": (lambda M, x: M.nn.functional.fold(x, (5, 6), (2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
+             (2, 18, 12)),
+    "fold_unbatched_module": (lambda M, x: M.nn.Fold((4, 4), 2)(x), (12, 9)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_unfold_fold_against_pytorch(name, dtype):
+    fn, shape = BLOCKS[name]
+    a = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    got = []
+    for M in (torch, tape):
+        x = M.tensor(a, requires_grad=True)
+        y = fn(M, x)
+        g, = M.autograd.grad((y * y).sum(), x, create_graph=True)
+        h, = M.autograd.grad((g * g).sum(), x)
+        got.append((y.detach().numpy(), g.detach().numpy(), h.numpy(), y.grad_fn.name(), g.grad_fn.name()))
+    for p, q in zip(*got):
+        if isinstance(p, str):
+            assert p == q
+        else:
+            np.testing.assert_allclose(q, p, rtol=1e-6, atol=1e-6)
+
+
+def _block_errors(M):
+    F = M.nn.functional
+    x, c = M.ones(2, 3, 5, 6), M.ones(2, 12, 20)
+    return [lambda: F.unfold(x, 0), lambda: F.unfold(x, 2, stride=0), lambda: F.unfold(x, 2, dilation=0),
+            lambda: F.unfold(x, 2, padding=-1), lambda: F.unfold(x, (2, 2, 2)), lambda: F.unfold(x, 7),
+            lambda: F.unfold(M.ones(1, 1, 1, 1, 1), 2), lambda: F.unfold(M.ones(2, 0, 5, 6), 2),
+            lambda: F.unfold(x[0, 0], 2), lambda: F.unfold(x.int(), 2),
+            lambda: F.fold(c, (5, 6), 3), lambda: F.fold(c, (5, 7), 2), lambda: F.fold(c[0, 0], (5, 6), 2),
+            lambda: F.fold(M.ones(2, 12, 20, 1), (5, 6), 2), lambda: F.fold(c, (5, 6), 0),
+            lambda: F.fold(c, (5, 6), 2, stride=0), lambda: F.fold(c, (5, 6), 2, padding=-1),
+            lambda: F.fold(c, (5, 6), 2, dilation=0), lambda: F.fold(c, 5, 2), lambda: F.fold(c, (5, 6, 7), 2),
+            lambda: F.fold(M.ones(2, 12, 0), (1, 1), 2)]
+
+
+def test_unfold_fold_errors_are_pytorchs():
+    for k, (ft, fp) in enumerate(zip(_block_errors(torch), _block_errors(tape))):
+        with pytest.raises(Exception) as et:
+            ft()
+        with pytest.raises(Exception) as ep:
+            fp()
+        assert type(ep.value) is type(et.value), (k, et.value, ep.value)
+        assert str(ep.value) == str(et.value), k

@@ -21,7 +21,7 @@ from ..ops.activations import selu_ as _selu_
 from ..ops.composite import dropout as _dropout
 from ..ops.composite import dropout_ as _dropout_
 from ..ops.composite import linear
-from ..ops.conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d
+from ..ops.conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ..ops.distance import pdist
 from ..ops.elementwise import celu as _celu
 from ..ops.elementwise import selu as _selu
@@ -163,6 +163,6 @@ _LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_l
            "poisson_nll_loss", "gaussian_nll_loss"]
 
 # --- convolutions (ops/conv.py) ---------------------------------------------------------
-_CONV = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+_CONV = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "unfold", "fold"]
 
 __all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _CONV
