@@ -1297,10 +1297,9 @@ OPS: dict[str, Op] = {
                                                                      w[:, 0], padding=(0, 2), dilation=2), _paired(lambda s: (2, 2)), True),
     "conv_transpose1d_stride": Op(lambda M, x, w: M.nn.functional.conv_transpose1d(
         x.reshape(1, 1, x.numel()), w.reshape(1, 2, 2), stride=2, output_padding=1), _paired(lambda s: (2, 2)), True),
-    "unfold_padded": _u(lambda M, x: M.nn.functional.unfold(x.reshape(1, 1, 1, x.numel()), (1, 2), padding=(0, 1)) * x.sum(),
-                        mixing=True),
+    # (fold's derivative is unfold's row: both codes)
     "fold": _u(lambda M, x: M.nn.functional.fold(M.cat([x.reshape(1, 1, -1), x.reshape(1, 1, -1).sin()], 1),
-                                                 (1, x.numel() + 1), (1, 2)), mixing=True),
+                                                 (1, x.numel() + 1), (1, 2)) * x.sum(), mixing=True),
 }
 
 
