@@ -292,9 +292,10 @@ def _named(name: str, v: list, sep: str) -> str:
 
 
 def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, padding: list, dilation: list,
-            transposed: bool, output_padding: list, groups: int) -> tuple:
+            transposed: bool, output_padding: list, groups: int, after: tuple = ()) -> tuple:
     """PyTorch's checks of a convolution of batched ``x`` (``_convolution``, ``check_shape_forward``)
-    in its order; returns the parameters expanded to the weight's spatial dims."""
+    in its order (``after``: padding added after each dim, 'same' with an even kernel); returns the
+    parameters expanded to the weight's spatial dims."""
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
     dim = w.dim() - 2
@@ -329,7 +330,7 @@ def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list,
         if bias is not None and (bias.dim() != 1 or bias._shape[0] != ws[0]):
             raise RuntimeError(f"Given weight of size {ws}, expected bias to be 1-dimensional with {ws[0]} elements, "
                                f"but got bias of size {list(bias._shape)} instead")
-        padded = [s + 2 * p for s, p in zip(x._shape[2:], padding)]
+        padded = [s + 2 * p + e for s, p, e in zip(x._shape[2:], padding, after or (0,) * dim)]
         kernel = [d * (k - 1) + 1 for d, k in zip(dilation, ws[2:])]
         if any(p < k for p, k in zip(padded, kernel)):
             raise RuntimeError(f"Calculated padded input size per channel: ({_sizes(padded)}). Kernel size: "
@@ -406,7 +407,7 @@ def _same(x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, dilation: 
     warnings.warn("Using padding='same' with even kernel lengths and odd dilation may require a zero-padded copy of "
                   "the input be created", stacklevel=5)
     stride, padding, dilation, _ = _checks("", x, w, bias, stride, [t // 2 for t in total], dilation, False, [0],
-                                           groups)
+                                           groups, tuple(t % 2 for t in total))
     geo = (groups, tuple(stride), tuple(dilation), tuple(padding))
     return _row(FORWARD, x, w, bias, geo, tuple(x._shape[2:]), 0)
 

@@ -21,6 +21,8 @@ CASES = {
                    [(2, 4, 7, 6), (6, 2, 3, 2), (6,)]),
     "conv2d_same_even": (lambda M, x, w: M.nn.functional.conv2d(x, w, padding="same", dilation=(1, 2)),
                          [(1, 2, 5, 6), (3, 2, 2, 3)]),
+    "conv2d_same_even_height_one": (lambda M, x, w: M.nn.functional.conv2d(x, w, padding="same"),
+                                    [(1, 1, 1, 3), (2, 1, 2, 2)]),
     "conv3d": (lambda M, x, w, b: M.conv3d(x, w, b, (1, 2, 1), (0, 1, 1), 1, 3), [(1, 3, 4, 5, 4), (6, 1, 2, 3, 2), (6,)]),
     "conv_transpose1d": (lambda M, x, w: M.nn.functional.conv_transpose1d(x, w, stride=3, output_padding=2),
                          [(1, 2, 4), (2, 3, 3)]),
