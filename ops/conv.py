@@ -564,7 +564,7 @@ def _blocks(r) -> tuple:
 def _unfold_value(x: np.ndarray, geo: tuple, k: tuple) -> np.ndarray:
     """``x`` (``(N, C, H, W)``) as its sliding blocks, ``(N, C * kH * kW, L)``."""
     _, stride, dilation, pad = geo
-    out = tuple((s + 2 * p - d * (kk - 1) - 1) // st + 1 for s, p, d, kk, st in zip(x.shape[2:], pad, dilation, k, stride))
+    out = _sliding(x.shape[2:], k, dilation, pad, stride)
     n, c = x.shape[:2]
     if n == 0:
         return np.zeros((0, c * math.prod(k), math.prod(out)), x.dtype)
@@ -576,7 +576,7 @@ def _unfold_value(x: np.ndarray, geo: tuple, k: tuple) -> np.ndarray:
 def _fold_value(cols: np.ndarray, geo: tuple, k: tuple, size: tuple) -> np.ndarray:
     """The sliding blocks ``cols`` (``(N, C * kH * kW, L)``) summed back into ``(N, C, *size)``."""
     _, stride, dilation, pad = geo
-    out = tuple((s + 2 * p - d * (kk - 1) - 1) // st + 1 for s, p, d, kk, st in zip(size, pad, dilation, k, stride))
+    out = _sliding(size, k, dilation, pad, stride)
     n = cols.shape[0]
     c = cols.shape[1] // math.prod(k)
     if n == 0:

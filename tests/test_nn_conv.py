@@ -1,5 +1,6 @@
 """The convolutions of tape.nn.functional (ops/conv.py): shapes, nodes, errors and derivatives to the
 third order on small float64 inputs, against a direct sum over the kernel (no torch here)."""
+import pickle
 import warnings
 
 import numpy as np
@@ -244,3 +245,15 @@ def test_unfold_fold_errors():
     _raises(RuntimeError, "expected size of input's dimension 2 to match the calculated number of sliding blocks "
             "4 * 6 = 24, but got input.size(2)=20.", lambda: F.fold(c, (5, 7), 2))
     _raises(RuntimeError, "padding should be non-negative", lambda: F.fold(c, (5, 6), 2, padding=-1))
+
+
+def test_module_pickles_and_an_old_state_gets_padding_mode():
+    m = tape.nn.Conv2d(2, 3, 3, padding_mode="reflect")
+    copy = pickle.loads(pickle.dumps(m))
+    assert repr(copy) == repr(m)
+    np.testing.assert_array_equal(copy.weight.detach().numpy(), m.weight.detach().numpy())
+    state = dict(m.__dict__)
+    del state["padding_mode"]
+    old = tape.nn.Conv2d.__new__(tape.nn.Conv2d)
+    old.__setstate__(state)
+    assert old.padding_mode == "zeros"

@@ -91,7 +91,8 @@ class _ConvNd(Module):
                 raise ValueError("padding='same' is not supported for strided convolutions")
         valid_padding_modes = {"zeros", "reflect", "replicate", "circular"}
         if padding_mode not in valid_padding_modes:
-            raise ValueError(f"padding_mode must be one of {valid_padding_modes}, but got padding_mode='{padding_mode}'")
+            raise ValueError(f"padding_mode must be one of {valid_padding_modes}, but got "
+                             f"padding_mode='{padding_mode}'")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
@@ -145,6 +146,11 @@ class _ConvNd(Module):
             s += ", padding_mode={padding_mode}"
         return s.format(**self.__dict__)
 
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        if not hasattr(self, "padding_mode"):       # (a module pickled before padding modes)
+            self.padding_mode = "zeros"
+
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
         conv = (F.conv1d, F.conv2d, F.conv3d)[len(self.kernel_size) - 1]
         if self.padding_mode != "zeros":
@@ -162,9 +168,10 @@ class Conv1d(_ConvNd):
     r"""Applies a 1D convolution over an input signal composed of several input planes: input
     :math:`(N, C_{in}, L)` or :math:`(C_{in}, L)`, weight :math:`(C_{out}, C_{in} / groups, k)`."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple], stride: Union[int, tuple] = 1,
-                 padding: Union[str, int, tuple] = 0, dilation: Union[int, tuple] = 1, groups: int = 1,
-                 bias: bool = True, padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple],
+                 stride: Union[int, tuple] = 1, padding: Union[str, int, tuple] = 0, dilation: Union[int, tuple] = 1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__(in_channels, out_channels, _ntuple(kernel_size, 1), _ntuple(stride, 1),
                          padding if isinstance(padding, str) else _ntuple(padding, 1), _ntuple(dilation, 1), False,
                          (0,), groups, bias, padding_mode, device=device, dtype=dtype)
@@ -174,9 +181,10 @@ class Conv2d(_ConvNd):
     r"""Applies a 2D convolution over an input image composed of several input planes: input
     :math:`(N, C_{in}, H, W)` or :math:`(C_{in}, H, W)`, weight :math:`(C_{out}, C_{in} / groups, kH, kW)`."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple], stride: Union[int, tuple] = 1,
-                 padding: Union[str, int, tuple] = 0, dilation: Union[int, tuple] = 1, groups: int = 1,
-                 bias: bool = True, padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple],
+                 stride: Union[int, tuple] = 1, padding: Union[str, int, tuple] = 0, dilation: Union[int, tuple] = 1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__(in_channels, out_channels, _ntuple(kernel_size, 2), _ntuple(stride, 2),
                          padding if isinstance(padding, str) else _ntuple(padding, 2), _ntuple(dilation, 2), False,
                          (0, 0), groups, bias, padding_mode, device=device, dtype=dtype)
@@ -186,9 +194,10 @@ class Conv3d(_ConvNd):
     r"""Applies a 3D convolution over an input image composed of several input planes: input
     :math:`(N, C_{in}, D, H, W)` or :math:`(C_{in}, D, H, W)`, weight :math:`(C_{out}, C_{in} / groups, kD, kH, kW)`."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple], stride: Union[int, tuple] = 1,
-                 padding: Union[str, int, tuple] = 0, dilation: Union[int, tuple] = 1, groups: int = 1,
-                 bias: bool = True, padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple],
+                 stride: Union[int, tuple] = 1, padding: Union[str, int, tuple] = 0, dilation: Union[int, tuple] = 1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__(in_channels, out_channels, _ntuple(kernel_size, 3), _ntuple(stride, 3),
                          padding if isinstance(padding, str) else _ntuple(padding, 3), _ntuple(dilation, 3), False,
                          (0, 0, 0), groups, bias, padding_mode, device=device, dtype=dtype)
@@ -223,7 +232,8 @@ class _ConvTransposeNd(_ConvNd):
         max_sizes = [m + s - 1 for m, s in zip(min_sizes, stride)]
         for size, lo, hi in zip(output_size, min_sizes, max_sizes):
             if size < lo or size > hi:
-                raise ValueError(f"requested an output size of {output_size}, but valid sizes range from {min_sizes} to "
+                raise ValueError(f"requested an output size of {output_size}, but valid sizes range from {min_sizes} "
+                                 f"to "
                                  f"{max_sizes} (for an input of {Size(input.size()[2:])})")
         return [output_size[d] - min_sizes[d] for d in range(num_spatial_dims)]
 
@@ -240,36 +250,39 @@ class ConvTranspose1d(_ConvTransposeNd):
     r"""Applies a 1D transposed convolution operator over an input image composed of several input planes:
     weight :math:`(C_{in}, C_{out} / groups, k)`."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple], stride: Union[int, tuple] = 1,
-                 padding: Union[int, tuple] = 0, output_padding: Union[int, tuple] = 0, groups: int = 1,
-                 bias: bool = True, dilation: Union[int, tuple] = 1, padding_mode: str = "zeros", device: Any = None,
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple],
+                 stride: Union[int, tuple] = 1, padding: Union[int, tuple] = 0,
+                 output_padding: Union[int, tuple] = 0, groups: int = 1, bias: bool = True,
+                 dilation: Union[int, tuple] = 1, padding_mode: str = "zeros", device: Any = None,
                  dtype: Any = None) -> None:
-        super().__init__(in_channels, out_channels, _ntuple(kernel_size, 1), _ntuple(stride, 1), _ntuple(padding, 1),
-                         _ntuple(dilation, 1), True, _ntuple(output_padding, 1), groups, bias, padding_mode,
-                         device=device, dtype=dtype)
+        super().__init__(in_channels, out_channels, _ntuple(kernel_size, 1), _ntuple(stride, 1),
+                         _ntuple(padding, 1), _ntuple(dilation, 1), True, _ntuple(output_padding, 1), groups, bias,
+                         padding_mode, device=device, dtype=dtype)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
     r"""Applies a 2D transposed convolution operator over an input image composed of several input planes:
     weight :math:`(C_{in}, C_{out} / groups, kH, kW)`."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple], stride: Union[int, tuple] = 1,
-                 padding: Union[int, tuple] = 0, output_padding: Union[int, tuple] = 0, groups: int = 1,
-                 bias: bool = True, dilation: Union[int, tuple] = 1, padding_mode: str = "zeros", device: Any = None,
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple],
+                 stride: Union[int, tuple] = 1, padding: Union[int, tuple] = 0,
+                 output_padding: Union[int, tuple] = 0, groups: int = 1, bias: bool = True,
+                 dilation: Union[int, tuple] = 1, padding_mode: str = "zeros", device: Any = None,
                  dtype: Any = None) -> None:
-        super().__init__(in_channels, out_channels, _ntuple(kernel_size, 2), _ntuple(stride, 2), _ntuple(padding, 2),
-                         _ntuple(dilation, 2), True, _ntuple(output_padding, 2), groups, bias, padding_mode,
-                         device=device, dtype=dtype)
+        super().__init__(in_channels, out_channels, _ntuple(kernel_size, 2), _ntuple(stride, 2),
+                         _ntuple(padding, 2), _ntuple(dilation, 2), True, _ntuple(output_padding, 2), groups, bias,
+                         padding_mode, device=device, dtype=dtype)
 
 
 class ConvTranspose3d(_ConvTransposeNd):
     r"""Applies a 3D transposed convolution operator over an input image composed of several input planes:
     weight :math:`(C_{in}, C_{out} / groups, kD, kH, kW)`."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple], stride: Union[int, tuple] = 1,
-                 padding: Union[int, tuple] = 0, output_padding: Union[int, tuple] = 0, groups: int = 1,
-                 bias: bool = True, dilation: Union[int, tuple] = 1, padding_mode: str = "zeros", device: Any = None,
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Union[int, tuple],
+                 stride: Union[int, tuple] = 1, padding: Union[int, tuple] = 0,
+                 output_padding: Union[int, tuple] = 0, groups: int = 1, bias: bool = True,
+                 dilation: Union[int, tuple] = 1, padding_mode: str = "zeros", device: Any = None,
                  dtype: Any = None) -> None:
-        super().__init__(in_channels, out_channels, _ntuple(kernel_size, 3), _ntuple(stride, 3), _ntuple(padding, 3),
-                         _ntuple(dilation, 3), True, _ntuple(output_padding, 3), groups, bias, padding_mode,
-                         device=device, dtype=dtype)
+        super().__init__(in_channels, out_channels, _ntuple(kernel_size, 3), _ntuple(stride, 3),
+                         _ntuple(padding, 3), _ntuple(dilation, 3), True, _ntuple(output_padding, 3), groups, bias,
+                         padding_mode, device=device, dtype=dtype)
