@@ -209,3 +209,25 @@ def test_unfold_fold_errors_are_pytorchs():
             fp()
         assert type(ep.value) is type(et.value), (k, et.value, ep.value)
         assert str(ep.value) == str(et.value), k
+
+
+def _train(M):
+    M.manual_seed(0)
+    nn = M.nn
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 8, 3, stride=2, groups=2), nn.Tanh(),
+                        nn.ConvTranspose2d(8, 2, 2, stride=2), nn.Flatten(), nn.Linear(2 * 6 * 6, 3)).double()
+    opt = M.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    rng = np.random.default_rng(0)
+    x, t = M.tensor(rng.standard_normal((5, 1, 7, 7))), M.tensor(rng.integers(0, 3, 5))
+    losses = []
+    for _ in range(10):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(net(x), t)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_a_small_cnn_trains_as_pytorchs():
+    np.testing.assert_allclose(_train(tape), _train(torch), rtol=1e-13, atol=1e-13)
