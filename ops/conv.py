@@ -259,9 +259,10 @@ tangents({CONV: TRANSPOSED})     # (linear in its adjoint)
 
 
 # --- the checks, as PyTorch's ------------------------------------------------------------------
-def _int_list(fn: str, name: str, v, nd: int, position: int) -> list:
-    """An int or a sequence of ints argument as the parser gives it (an int repeated ``nd`` times)."""
-    if type(v) is int or (isinstance(v, int) and not isinstance(v, bool)):
+def _int_list(fn: str, name: str, v, nd: Optional[int], position: int) -> list:
+    """An int or a sequence of ints argument as the parser gives it (an int repeated ``nd`` times;
+    ``nd`` None: a list of no fixed size, which takes no int)."""
+    if nd is not None and isinstance(v, int) and not isinstance(v, bool):
         return [int(v)] * nd
     if isinstance(v, (tuple, list)) and all(isinstance(e, int) and not isinstance(e, bool) for e in v):
         return [int(e) for e in v]
@@ -459,6 +460,23 @@ def _forms(fn: str) -> Callable:
     return parsed
 
 
+def _keywords(front: Callable) -> Callable:
+    """``front`` raising the parser's TypeError without the argument's position when the argument
+    was given by keyword (its ``F.`` form is the function itself)."""
+    @functools.wraps(front)
+    def call(*args, **kwargs):
+        try:
+            return front(*args, **kwargs)
+        except TypeError as e:
+            text = str(e)
+            name = text.split("'")[1] if text.count("'") >= 2 else None
+            if name in kwargs and " (position " in text:
+                head, rest = text.split(" (position ", 1)
+                e.args = (head + rest[rest.index(")") + 1:],)
+            raise
+    return call
+
+
 @public_function("conv1d")
 @_forms("conv1d")
 def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
@@ -505,6 +523,7 @@ def _conv_transpose_nd(fn: str, nd: int, input: Tensor, weight: Tensor, bias: Op
 
 
 @public_function("conv_transpose1d")
+@_keywords
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
                      padding: Union[int, tuple] = 0, output_padding: Union[int, tuple] = 0, groups: int = 1,
                      dilation: Union[int, tuple] = 1) -> Tensor:
@@ -515,6 +534,7 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
 
 
 @public_function("conv_transpose2d")
+@_keywords
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
                      padding: Union[int, tuple] = 0, output_padding: Union[int, tuple] = 0, groups: int = 1,
                      dilation: Union[int, tuple] = 1) -> Tensor:
@@ -525,6 +545,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
 
 
 @public_function("conv_transpose3d")
+@_keywords
 def conv_transpose3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Union[int, tuple] = 1,
                      padding: Union[int, tuple] = 0, output_padding: Union[int, tuple] = 0, groups: int = 1,
                      dilation: Union[int, tuple] = 1) -> Tensor:
@@ -535,6 +556,7 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
 
 
 @public_function("convolution")
+@_keywords
 def convolution(input: Tensor, weight: Tensor, bias: Optional[Tensor], stride: tuple, padding: tuple,
                 dilation: tuple, transposed: bool, output_padding: tuple, groups: int) -> Tensor:
     """The convolution (or, ``transposed``, the transposed convolution) of the batched ``input`` by
@@ -543,11 +565,11 @@ def convolution(input: Tensor, weight: Tensor, bias: Optional[Tensor], stride: t
     check_types(fn, (("input", Tensor), ("weight", Tensor), ("bias", (Tensor, type(None)))), input, weight, bias)
     check_types(fn, (("transposed", "bool"),), transposed, first=7)
     check_types(fn, (("groups", "int"),), groups, first=9)
-    nd = max(weight.dim() - 2, 1)
-    args = [_int_list(fn, name, v, nd, k + 4)
-            for k, (name, v) in enumerate((("stride", stride), ("padding", padding), ("dilation", dilation)))]
-    return _convolution(fn, input, weight, bias, *args, bool(transposed), _int_list(fn, "output_padding",
-                        output_padding, nd, 8), int(groups))
+    # (no int for a list here: the parser knows no size to repeat it to)
+    args = [_int_list(fn, name, v, None, position)
+            for name, v, position in (("stride", stride, 4), ("padding", padding, 5), ("dilation", dilation, 6),
+                                      ("output_padding", output_padding, 8))]
+    return _convolution(fn, input, weight, bias, args[0], args[1], args[2], bool(transposed), args[3], int(groups))
 
 
 # --- unfold and fold (im2col, col2im) ------------------------------------------------------------

@@ -93,6 +93,10 @@ def _errors(M):
         lambda: F.conv_transpose2d(x, wt, dilation=0), lambda: F.conv_transpose2d(x, wt, stride=0),
         lambda: F.conv_transpose3d(M.ones(1, 2, 5, 5, 5), M.ones(2, 4, 3, 3, 3), stride=2, output_padding=2),
         lambda: F.conv_transpose1d(M.ones(1, 2, 5), M.ones(2, 4, 3), stride=2, output_padding=2),
+        lambda: F.conv_transpose2d(x, wt, padding="same"), lambda: M.conv_transpose2d(x, wt, padding="same"),
+        lambda: F.conv_transpose2d(x, wt, None, 1, "same"), lambda: F.conv_transpose2d(x, wt, groups=1.5),
+        lambda: M.convolution(x, w, None, 1, [0, 0], [1, 1], False, [0, 0], 1),
+        lambda: M.convolution(x, w, None, [1, 1], [0, 0], [1, 1], 1, [0, 0], 1),
     ]
 
 
