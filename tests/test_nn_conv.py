@@ -29,7 +29,8 @@ def _direct(x, w, b, stride, pad, dilation, groups):
         grp = f // og
         for i in range(kh):
             for j in range(kw):
-                patch = xp[:, grp * cg:(grp + 1) * cg, i * dilation[0]:i * dilation[0] + (oh - 1) * stride[0] + 1:stride[0],
+                rows = slice(i * dilation[0], i * dilation[0] + (oh - 1) * stride[0] + 1, stride[0])
+                patch = xp[:, grp * cg:(grp + 1) * cg, rows,
                            j * dilation[1]:j * dilation[1] + (ow - 1) * stride[1] + 1:stride[1]]
                 y[:, f] += np.einsum("nchw,c->nhw", patch, w[f, :, i, j])
         if b is not None:
@@ -82,11 +83,13 @@ def _checks(fn, *inputs):
 
 
 CASES = [
-    ("conv2d_groups_stride_dilation", lambda x, w, b: F.conv2d(x, w, b, 2, 1, 2, 2), [(1, 2, 5, 5), (2, 1, 3, 3), (2,)]),
+    ("conv2d_groups_stride_dilation", lambda x, w, b: F.conv2d(x, w, b, 2, 1, 2, 2),
+     [(1, 2, 5, 5), (2, 1, 3, 3), (2,)]),
     ("conv2d_same", lambda x, w: F.conv2d(x, w, padding="same"), [(1, 2, 5, 5), (2, 2, 3, 3)]),
     ("conv1d_unbatched", lambda x, w: F.conv1d(x, w, stride=2, padding=1), [(2, 6), (3, 2, 3)]),
     ("conv3d", lambda x, w: F.conv3d(x, w, padding=(0, 1, 0)), [(1, 1, 3, 2, 3), (2, 1, 2, 2, 2)]),
-    ("conv_transpose2d", lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1, 1, 2, 1), [(1, 2, 3, 3), (2, 1, 3, 2), (2,)]),
+    ("conv_transpose2d", lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1, 1, 2, 1),
+     [(1, 2, 3, 3), (2, 1, 3, 2), (2,)]),
     ("conv_transpose1d_dilated", lambda x, w: F.conv_transpose1d(x, w, dilation=2, output_padding=1),
      [(1, 2, 3), (2, 1, 2)]),
 ]
@@ -176,7 +179,8 @@ def test_modules_parameters_repr_and_forward():
 def test_padding_modes_are_numpys(mode):
     x = _t(1, 2, 4, 5)
     m = tape.nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode=mode, dtype=tape.float64)
-    padded = np.pad(x.detach().numpy(), ((0, 0), (0, 0), (1, 1), (2, 2)), mode={"replicate": "edge", "circular": "wrap"}.get(mode, mode))
+    numpy_mode = {"replicate": "edge", "circular": "wrap"}.get(mode, mode)
+    padded = np.pad(x.detach().numpy(), ((0, 0), (0, 0), (1, 1), (2, 2)), mode=numpy_mode)
     ref = _direct(padded, m.weight.detach().numpy(), m.bias.detach().numpy(), (1, 1), (0, 0), (1, 1), 1)
     np.testing.assert_allclose(m(x).detach().numpy(), ref, rtol=1e-6, atol=1e-6)
     assert tape.autograd.gradcheck(lambda x: m(x), (x,))
