@@ -167,22 +167,23 @@ __all__ = [
     "trunc", "fix", "round", "logit", "selu", "celu", "nan_to_num", "sigmoid", "relu", "reciprocal",
     "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "atan2", "arctan2", "fmod",
     "remainder", "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "float_power", "clone",
-    "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "selu_", "celu_",
-    "addmm", "addmv", "addr", "addbmm", "baddbmm", "block_diag", "sum", "mean", "softmax",
-    "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean", "nansum", "nanmean",
-    "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd", "qr", "pinverse",
-    "cholesky_solve", "cholesky_inverse", "eq", "ne", "not_equal", "lt", "less", "le", "less_equal",
-    "gt", "greater", "ge", "greater_equal", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "bitwise_not", "logical_and", "logical_or", "logical_xor", "logical_not", "isclose", "allclose",
-    "equal", "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal", "all", "any",
-    "count_nonzero", "nonzero", "argwhere", "conj", "resolve_conj", "resolve_neg", "conj_physical",
-    "conj_physical_", "is_conj", "is_neg", "real", "imag", "positive", "absolute", "diff",
-    "diagflat", "signbit", "msort", "dropout", "dropout_", "histc", "histogram", "bincount",
-    "unique", "unique_consecutive", "searchsorted", "bucketize", "isin", "unravel_index", "cdist",
-    "pdist", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
+    "cat", "concat", "concatenate", "stack", "where", "unbind", "meshgrid", "selu_", "celu_", "sum",
+    "mean", "softmax", "log_softmax", "logsumexp", "prod", "var", "std", "var_mean", "std_mean",
+    "nansum", "nanmean", "norm", "dist", "inverse", "det", "slogdet", "logdet", "cholesky", "svd",
+    "qr", "pinverse", "reshape", "unsqueeze", "squeeze", "flatten", "broadcast_shapes", "select",
     "transpose", "t", "matmul", "mm", "mv", "dot", "trace", "vdot", "outer", "ger", "cross", "bmm",
-    "chain_matmul", "matrix_power", "kron", "einsum", "tensordot", "inner", "max", "min", "amax",
-    "amin", "argmax", "argmin", "aminmax", "permute", "movedim", "moveaxis", "swapaxes", "swapdims",
+    "chain_matmul", "matrix_power", "kron", "addmm", "addmv", "addr", "addbmm", "baddbmm",
+    "block_diag", "cholesky_solve", "cholesky_inverse", "eq", "ne", "not_equal", "lt", "less", "le",
+    "less_equal", "gt", "greater", "ge", "greater_equal", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_not", "logical_and", "logical_or", "logical_xor", "logical_not",
+    "isclose", "allclose", "equal", "isnan", "isinf", "isposinf", "isneginf", "isfinite", "isreal",
+    "all", "any", "count_nonzero", "nonzero", "argwhere", "conj", "resolve_conj", "resolve_neg",
+    "conj_physical", "conj_physical_", "is_conj", "is_neg", "real", "imag", "positive", "absolute",
+    "diff", "diagflat", "signbit", "msort", "dropout", "dropout_", "conv1d", "conv2d", "conv3d",
+    "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "convolution", "histc", "histogram",
+    "bincount", "unique", "unique_consecutive", "searchsorted", "bucketize", "isin",
+    "unravel_index", "cdist", "pdist", "einsum", "tensordot", "inner", "max", "min", "amax", "amin",
+    "argmax", "argmin", "aminmax", "permute", "movedim", "moveaxis", "swapaxes", "swapdims",
     "adjoint", "ravel", "unflatten", "broadcast_to", "broadcast_tensors", "atleast_1d",
     "atleast_2d", "atleast_3d", "flip", "fliplr", "flipud", "roll", "narrow", "diagonal",
     "diag_embed", "diag", "tril", "triu", "tile", "repeat_interleave", "cov", "corrcoef",
@@ -576,6 +577,37 @@ def conj_physical(input: Tensor) -> Tensor:
 
 def conj_physical_(input: Tensor) -> Tensor:
     """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+
+def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple, builtins.str] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ...) -> Tensor:
+    """Applies a 1D convolution over an input signal composed of several input planes: ``input``
+    ``(N, C_in, L)`` or ``(C_in, L)``, ``weight`` ``(C_out, C_in / groups, kL)``, ``bias``
+    ``(C_out)``; ``padding`` an int, a tuple, ``'valid'`` or ``'same'``."""
+
+def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple, builtins.str] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ...) -> Tensor:
+    """Applies a 2D convolution over an input image composed of several input planes: ``input``
+    ``(N, C_in, H, W)`` or ``(C_in, H, W)``, ``weight`` ``(C_out, C_in / groups, kH, kW)``, ``bias``
+    ``(C_out)``; ``padding`` an int, a tuple, ``'valid'`` or ``'same'``."""
+
+def conv3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple, builtins.str] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ...) -> Tensor:
+    """Applies a 3D convolution over an input image composed of several input planes: ``input``
+    ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)``, ``weight`` ``(C_out, C_in / groups, kD, kH, kW)``,
+    ``bias`` ``(C_out)``; ``padding`` an int, a tuple, ``'valid'`` or ``'same'``."""
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., output_padding: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ..., dilation: Union[builtins.int, builtins.tuple] = ...) -> Tensor:
+    """Applies a 1D transposed convolution operator over an input signal composed of several input
+    planes, sometimes also called "deconvolution": ``weight`` ``(C_in, C_out / groups, kL)``."""
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., output_padding: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ..., dilation: Union[builtins.int, builtins.tuple] = ...) -> Tensor:
+    """Applies a 2D transposed convolution operator over an input image composed of several input
+    planes, sometimes also called "deconvolution": ``weight`` ``(C_in, C_out / groups, kH, kW)``."""
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., output_padding: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ..., dilation: Union[builtins.int, builtins.tuple] = ...) -> Tensor:
+    """Applies a 3D transposed convolution operator over an input image composed of several input
+    planes, sometimes also called "deconvolution": ``weight`` ``(C_in, C_out / groups, kD, kH, kW)``."""
+
+def convolution(input: Tensor, weight: Tensor, bias: Optional[Tensor], stride: builtins.tuple, padding: builtins.tuple, dilation: builtins.tuple, transposed: builtins.bool, output_padding: builtins.tuple, groups: builtins.int) -> Tensor:
+    """The convolution (or, ``transposed``, the transposed convolution) of the batched ``input`` by
+    ``weight``, plus ``bias``: every parameter given, one entry per spatial dim."""
 
 def copysign(input: Tensor, other: Operand) -> Tensor:
     """``self``'s magnitude with ``other``'s sign (of zeros too)."""

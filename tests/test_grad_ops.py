@@ -1292,6 +1292,16 @@ OPS: dict[str, Op] = {
     "unsafe_split": _u(lambda M, x: x.unsafe_split(2, -1), min_dims=1),
     "unsafe_chunk_fn": _u(lambda M, x: M.unsafe_chunk(x, 3), min_dims=1),
     "unsafe_split_with_sizes_fn": _u(lambda M, x: M.unsafe_split_with_sizes(x, [1, x.shape[0] - 1]), min_dims=1),
+    # ---- conv (ops/conv.py): the input's elements as one signal, a kernel of two taps per filter
+    "conv1d_padded": Op(lambda M, x, w: M.nn.functional.conv1d(x.reshape(1, 1, x.numel()), w.reshape(2, 1, 2), padding=1),
+                        _paired(lambda s: (2, 2)), True),
+    "conv2d_bias_dilated": Op(lambda M, x, w: M.nn.functional.conv2d(x.reshape(1, 1, 1, x.numel()), w.reshape(2, 1, 1, 2),
+                                                                     w[:, 0], padding=(0, 2), dilation=2), _paired(lambda s: (2, 2)), True),
+    "conv_transpose1d_stride": Op(lambda M, x, w: M.nn.functional.conv_transpose1d(
+        x.reshape(1, 1, x.numel()), w.reshape(1, 2, 2), stride=2, output_padding=1), _paired(lambda s: (2, 2)), True),
+    # (fold's derivative is unfold's row: both codes)
+    "fold": _u(lambda M, x: M.nn.functional.fold(M.cat([x.reshape(1, 1, -1), x.reshape(1, 1, -1).sin()], 1),
+                                                 (1, x.numel() + 1), (1, 2)) * x.sum(), mixing=True),
 }
 
 

@@ -3,7 +3,8 @@
 Each calls the op of ``ops/`` that PyTorch's function calls (``relu`` is ``Tensor.relu``,
 ``relu(x, inplace=True)`` is ``Tensor.relu_``), so values, nodes and errors are the op's; the
 arguments and messages of the function itself are PyTorch's.  Sections: activations, layers
-(linear, dropout), distances, losses (the losses are written in ``ops/losses.py``).
+(linear, dropout), distances, losses (the losses are written in ``ops/losses.py``), convolutions
+(``ops/conv.py``).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ..ops.activations import selu_ as _selu_
 from ..ops.composite import dropout as _dropout
 from ..ops.composite import dropout_ as _dropout_
 from ..ops.composite import linear
+from ..ops.conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ..ops.distance import pdist
 from ..ops.elementwise import celu as _celu
 from ..ops.elementwise import selu as _selu
@@ -165,4 +167,7 @@ _LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_l
 # --- attention --------------------------------------------------------------------------
 _ATTENTION = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
-__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _ATTENTION
+# --- convolutions (ops/conv.py) ---------------------------------------------------------
+_CONV = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "unfold", "fold"]
+
+__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _ATTENTION + _CONV
