@@ -213,6 +213,19 @@ _BETA = "*, Number beta = 1, Number alpha = 1, Tensor out = None"
                                               for d in ("", "torch.dtype out_dtype, "))))
 def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """``beta * self + alpha * (mat1 @ mat2)`` (``self`` broadcast to the product's shape)."""
+    if type(beta) is int and type(alpha) is int and beta == 1 and alpha == 1 and isinstance(self, Tensor) \
+            and isinstance(mat1, Tensor) and isinstance(mat2, Tensor):
+        # (``nn.Linear``'s call: float matrices of one dtype and a bias of the product's width or shape,
+        # which pass every check below; computed as ``_combine`` computes it)
+        dt, s1, s2, s0 = mat1._dtype, mat1._shape, mat2._shape, self._shape
+        if dt.arena is not None and self._dtype is dt and mat2._dtype is dt and len(s1) == 2 and len(s2) == 2 \
+                and s1[1] == s2[0] and (s0 == (s2[1],) or s0 == (s1[0], s2[1])):
+            y = np.require(self._value() + np.matmul(mat1._value(), mat2._value()), dt.np, "C")
+            if state.grad and (self._rg or mat1._rg or mat2._rg):
+                tape = write_tape()
+                nodes = [node_in(tape, t, dt, t._shape) for t in (self, mat1, mat2)]
+                return recorded(tape, tape.append_listed(ADDMM, dt.arena, y, nodes, fa=1.0, fb=1.0), y, dt)
+            return plain(y, dt)
     _check_tensors("addmm", ("input", self), ("mat1", mat1), ("mat2", mat2))
     # (PyTorch's order: the dtypes, then the shapes)
     _same_dtype("self", self, mat2)

@@ -106,11 +106,13 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     """Applies ``input @ weight.T + bias``: PyTorch's composition, so its nodes (``AddmmBackward0`` for
     a 2-D input with a bias, a flattened ``addmm`` for a contiguous one of other dims with a 1-D
     bias, else ``matmul`` and an in-place ``add_``)."""
-    for k, (name, t) in enumerate((("input", input), ("weight", weight), ("bias", bias))):
-        if not isinstance(t, Tensor) and (t is not None or k < 2):
-            raise TypeError(f"linear(): argument '{name}' (position {k + 1}) must be Tensor, not {type(t).__name__}")
-    nd = input.dim()
-    if nd == 0 or weight.dim() == 0:
+    if not (isinstance(input, Tensor) and isinstance(weight, Tensor) and (bias is None or isinstance(bias, Tensor))):
+        for k, (name, t) in enumerate((("input", input), ("weight", weight), ("bias", bias))):
+            if not isinstance(t, Tensor) and (t is not None or k < 2):
+                raise TypeError(f"linear(): argument '{name}' (position {k + 1}) must be Tensor, not "
+                                f"{type(t).__name__}")
+    nd = len(input._shape)
+    if nd == 0 or not weight._shape:
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {nd}D and {weight.dim()}D")
     if bias is not None:
         if nd == 2:
