@@ -199,28 +199,28 @@ __all__ = [
     "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
     "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
     "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_",
-    "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
-    "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_",
-    "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_",
-    "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
-    "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_", "sigmoid_",
-    "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
-    "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
-    "multinomial", "randperm", "tril_indices", "triu_indices", "logspace", "hamming_window",
-    "hann_window", "blackman_window", "bartlett_window", "kaiser_window", "get_rng_state",
-    "set_rng_state", "is_inference", "channels_last", "channels_last_3d", "contiguous_format",
-    "layout", "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage",
-    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
-    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError",
-    "load_trace", "asarray", "range", "scalar_tensor", "empty_strided", "backends", "cpu",
-    "version", "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
-    "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
-    "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
-    "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
-    "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
-    "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
-    "func", "nn", "optim", "vmap",
+    "column_stack", "triangular_solve", "constant_pad_nd", "abs_", "acos_", "acosh_", "addmv_",
+    "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_",
+    "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_",
+    "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_",
+    "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_",
+    "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_",
+    "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_",
+    "zero_", "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal",
+    "bernoulli", "multinomial", "randperm", "tril_indices", "triu_indices", "logspace",
+    "hamming_window", "hann_window", "blackman_window", "bartlett_window", "kaiser_window",
+    "get_rng_state", "set_rng_state", "is_inference", "channels_last", "channels_last_3d",
+    "contiguous_format", "layout", "memory_format", "preserve_format", "strided", "TypedStorage",
+    "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero",
+    "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace",
+    "TraceGuardError", "load_trace", "asarray", "range", "scalar_tensor", "empty_strided",
+    "backends", "cpu", "version", "are_deterministic_algorithms_enabled",
+    "get_deterministic_debug_mode", "get_device", "get_float32_matmul_precision",
+    "get_num_interop_threads", "get_num_threads", "has_lapack", "has_mkl", "has_openmp",
+    "has_spectral", "init_num_threads", "is_deterministic_algorithms_warn_only_enabled",
+    "is_storage", "set_default_tensor_type", "set_deterministic_debug_mode",
+    "set_float32_matmul_precision", "set_flush_denormal", "set_num_interop_threads",
+    "set_num_threads", "typename", "use_deterministic_algorithms", "func", "nn", "optim", "vmap",
 ]
 
 
@@ -561,6 +561,10 @@ def conj_physical(input: Tensor) -> Tensor:
 
 def conj_physical_(input: Tensor) -> Tensor:
     """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+
+def constant_pad_nd(input: Tensor, pad: Sequence[builtins.int], value: builtins.float = ...) -> Tensor:
+    """``input`` padded with ``value``: ``pad`` gives the widths before and after each of its last
+    dims, from the last dim on (negative widths crop)."""
 
 def copysign(input: Tensor, other: Operand) -> Tensor:
     """``self``'s magnitude with ``other``'s sign (of zeros too)."""

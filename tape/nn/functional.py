@@ -29,6 +29,7 @@ from ..ops.losses import (binary_cross_entropy, binary_cross_entropy_with_logits
                           smooth_l1_loss, soft_margin_loss)
 from ..ops.nodes import threshold as _threshold
 from ..ops.nodes import threshold_ as _threshold_
+from ..ops.padding import pad
 
 
 def _tensor(input, name: str) -> Tensor:
@@ -160,4 +161,7 @@ _LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_l
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
            "poisson_nll_loss", "gaussian_nll_loss"]
 
-__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES
+# --- padding, pooling, shuffles, interpolation (``ops/padding.py``, ``ops/pooling.py``) ----------------
+_POOLING = ["pad"]
+
+__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _POOLING

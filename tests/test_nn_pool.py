@@ -1,0 +1,91 @@
+"""Padding, pooling, shuffles and interpolation of ``tape.nn`` (torch-free): shapes, values on small
+cases worked by hand, errors, and gradients to second order by finite differences (float64)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tape
+import tape.nn as nn
+import tape.nn.functional as F
+from tape.autograd import gradcheck, gradgradcheck
+
+
+def _x(*shape, seed=0):
+    """A float64 input requiring grad whose entries are far apart (no ties in a max)."""
+    rng = np.random.default_rng(seed)
+    n = int(np.prod(shape))
+    v = rng.permutation(n).reshape(shape) * 0.25 + rng.uniform(-0.05, 0.05, shape)
+    return tape.tensor(v, dtype=tape.float64, requires_grad=True)
+
+
+def _checked(f, *xs):
+    assert gradcheck(f, xs)
+    assert gradgradcheck(f, xs)
+
+
+# --- padding -------------------------------------------------------------------------------
+def test_pad_values_by_mode():
+    x = tape.tensor([[[0.0, 1.0, 2.0]]])
+    assert F.pad(x, (2, 1)).tolist() == [[[0.0, 0.0, 0.0, 1.0, 2.0, 0.0]]]
+    assert F.pad(x, (2, 1), value=-1.5).tolist() == [[[-1.5, -1.5, 0.0, 1.0, 2.0, -1.5]]]
+    assert F.pad(x, (2, 1), mode="reflect").tolist() == [[[2.0, 1.0, 0.0, 1.0, 2.0, 1.0]]]
+    assert F.pad(x, (2, 1), mode="replicate").tolist() == [[[0.0, 0.0, 0.0, 1.0, 2.0, 2.0]]]
+    assert F.pad(x, (2, 1), mode="circular").tolist() == [[[1.0, 2.0, 0.0, 1.0, 2.0, 0.0]]]
+    assert F.pad(x, (-1, 1)).tolist() == [[[1.0, 2.0, 0.0]]]
+    assert F.pad(x, (-1, 1), mode="reflect").tolist() == [[[1.0, 2.0, 1.0]]]
+    assert tape.constant_pad_nd(x[0, 0], [1, -2], 5.0).tolist() == [5.0, 0.0]
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_pad_nodes_and_gradients(mode):
+    names = {"constant": "ConstantPadNdBackward0", "reflect": "ReflectionPad2DBackward0",
+             "replicate": "ReplicationPad2DBackward0", "circular": "CopySlices"}
+    x = _x(1, 2, 3, 3)
+    y = F.pad(x, (1, 2, 2, 0), mode=mode)
+    assert y.shape == (1, 2, 5, 6) and y.grad_fn.name().endswith(names[mode])
+    _checked(lambda x: F.pad(x, (1, 2, 2, -1), mode=mode).sin(), x)
+    _checked(lambda x: F.pad(x, (2, 1), mode=mode) ** 2, _x(2, 3))
+    _checked(lambda x: F.pad(x, (1, 0, 0, 1, 1, 1), mode=mode) ** 2, _x(1, 2, 2, 3))
+
+
+def test_pad_errors_as_pytorch():
+    x = tape.ones(1, 3, 4)
+    cases = [((1, 1), "foo", None, NotImplementedError, "Unrecognised padding mode foo"),
+             ((1, 1, 1), "reflect", 2.0, RuntimeError, "Padding length must be divisible by 2"),
+             ((1,) * 8, "constant", None, RuntimeError, "Padding length should be less than or equal to two times "
+              "the input dimension but got padding length 8 and input of dimension 3"),
+             ((1, 1), "reflect", 1.0, RuntimeError, "Padding mode \"reflect\" doesn't take in value argument"),
+             ((1,) * 6, "reflect", None, NotImplementedError, "Padding size 6 is not supported for 3D input tensor."),
+             ((4, 1), "reflect", None, RuntimeError, "Argument #4: Padding size should be less than the corresponding "
+              "input dimension, but got: padding (4, 1) at dimension 2 of input [1, 3, 4]"),
+             ((-5, 0), "replicate", None, RuntimeError, "input (W: 4) is too small. Calculated output W: -1"),
+             ((5, 1), "circular", None, RuntimeError, "Padding value causes wrapping around more than once."),
+             ((-2, -3), "circular", None, RuntimeError, "Negative padding value is resulting in an empty dimension"),
+             ((-5, 2), "constant", None, RuntimeError, "narrow(): length must be non-negative.")]
+    for p, mode, value, kind, message in cases:
+        with pytest.raises(kind) as e:
+            F.pad(x, p, mode=mode, value=value)
+        assert str(e.value).startswith(message), (p, mode, str(e.value))
+    with pytest.raises(RuntimeError, match=r"^Expected 2D or 3D \(batch mode\) tensor with possibly 0 batch size "):
+        F.pad(tape.ones(1, 3, 0), (1, 1), mode="reflect")
+    with pytest.raises(TypeError, match=r"^pad\(\): argument 'pad' \(position 2\) must be tuple of ints, but found "
+                                        r"element of type float at pos 0$"):
+        F.pad(x, (1.5, 1))
+    with pytest.raises(TypeError, match=r"^pad\(\): argument 'input' \(position 1\) must be Tensor, not list$"):
+        F.pad([1.0], (1, 1))
+    with pytest.raises(TypeError, match=r"^pad\(\): argument 'value' \(position 4\) must be float, not str$"):
+        F.pad(x, (1, 1), "constant", "x")
+
+
+def test_pad_modules_and_reprs():
+    x = tape.arange(6.0).reshape(1, 2, 3)
+    assert repr(nn.ZeroPad2d(1)) == "ZeroPad2d((1, 1, 1, 1))"
+    assert repr(nn.ConstantPad1d((1, 2), 3.5)) == "ConstantPad1d(padding=(1, 2), value=3.5)"
+    assert repr(nn.ReflectionPad3d(2)) == "ReflectionPad3d((2, 2, 2, 2, 2, 2))"
+    assert repr(nn.CircularPad2d((1, 0, 1, 0))) == "CircularPad2d((1, 0, 1, 0))"
+    assert nn.ReplicationPad1d(1)(x).tolist() == [[[0.0, 0.0, 1.0, 2.0, 2.0], [3.0, 3.0, 4.0, 5.0, 5.0]]]
+    assert nn.ZeroPad1d((0, 1))(x).shape == (1, 2, 4) and nn.ConstantPad3d(1, 1.0)(x).shape == (3, 4, 5)
+    assert nn.CircularPad1d(1)(x).tolist()[0][0] == [2.0, 0.0, 1.0, 2.0, 0.0]
+    with pytest.raises(ValueError, match=r"^expected 3D or 4D input \(got 2D input\)$"):
+        nn.CircularPad2d(1)(x[0])
