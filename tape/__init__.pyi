@@ -199,28 +199,30 @@ __all__ = [
     "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
     "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
     "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "triangular_solve", "constant_pad_nd", "abs_", "acos_", "acosh_", "addmv_",
-    "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_",
-    "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_",
-    "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_",
-    "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_",
-    "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_",
-    "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_",
-    "zero_", "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal",
-    "bernoulli", "multinomial", "randperm", "tril_indices", "triu_indices", "logspace",
-    "hamming_window", "hann_window", "blackman_window", "bartlett_window", "kaiser_window",
-    "get_rng_state", "set_rng_state", "is_inference", "channels_last", "channels_last_3d",
-    "contiguous_format", "layout", "memory_format", "preserve_format", "strided", "TypedStorage",
-    "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero",
-    "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace",
-    "TraceGuardError", "load_trace", "asarray", "range", "scalar_tensor", "empty_strided",
-    "backends", "cpu", "version", "are_deterministic_algorithms_enabled",
-    "get_deterministic_debug_mode", "get_device", "get_float32_matmul_precision",
-    "get_num_interop_threads", "get_num_threads", "has_lapack", "has_mkl", "has_openmp",
-    "has_spectral", "init_num_threads", "is_deterministic_algorithms_warn_only_enabled",
-    "is_storage", "set_default_tensor_type", "set_deterministic_debug_mode",
-    "set_float32_matmul_precision", "set_flush_denormal", "set_num_interop_threads",
-    "set_num_threads", "typename", "use_deterministic_algorithms", "func", "nn", "optim", "vmap",
+    "column_stack", "triangular_solve", "constant_pad_nd", "max_pool2d", "max_pool3d",
+    "max_pool1d_with_indices", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d",
+    "adaptive_max_pool1d", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_",
+    "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_",
+    "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_",
+    "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_", "lcm_",
+    "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_",
+    "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_", "sigmoid_", "sin_",
+    "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
+    "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
+    "multinomial", "randperm", "tril_indices", "triu_indices", "logspace", "hamming_window",
+    "hann_window", "blackman_window", "bartlett_window", "kaiser_window", "get_rng_state",
+    "set_rng_state", "is_inference", "channels_last", "channels_last_3d", "contiguous_format",
+    "layout", "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage",
+    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
+    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError",
+    "load_trace", "asarray", "range", "scalar_tensor", "empty_strided", "backends", "cpu",
+    "version", "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
+    "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
+    "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
+    "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
+    "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
+    "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
+    "func", "nn", "optim", "vmap",
 ]
 
 
@@ -259,6 +261,14 @@ def acosh(input: Tensor) -> Tensor:
 
 def acosh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.acosh_(...)``: :meth:`Tensor.acosh_` as a function."""
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Union[builtins.int, builtins.tuple]) -> Tensor:
+    """The adaptive average pool of the last dim of ``input`` (PyTorch's: the 2-d pool of the input
+    unsqueezed, squeezed back)."""
+
+def adaptive_max_pool1d(input: Tensor, output_size: Union[builtins.int, builtins.tuple]) -> builtins.tuple:
+    """The adaptive max pool of the last dim of ``input`` and the index of each max (PyTorch's: the
+    2-d pool of the input unsqueezed, squeezed back)."""
 
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
@@ -405,6 +415,10 @@ def atleast_2d(*tensors: Any) -> Any:
 def atleast_3d(*tensors: Any) -> Any:
     """Each tensor with at least three dims (as NumPy: a matrix gains a last dim, a vector
     one on each side); a tuple for several."""
+
+def avg_pool1d(input: Tensor, kernel_size: Union[builtins.int, builtins.tuple], stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., ceil_mode: builtins.bool = ..., count_include_pad: builtins.bool = ...) -> Tensor:
+    """The average pool of the last dim of ``input`` (PyTorch's: the 2-d pool of the input
+    unsqueezed, squeezed back)."""
 
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
     """``beta * self + alpha * (batch1 @ batch2)``, matrix by matrix (``self`` broadcast to the
@@ -1085,6 +1099,21 @@ def matrix_rank(*args: Any, **kwargs: Any) -> Any:
 def max(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: builtins.bool = ...) -> Any:
     """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
     element of each slice along ``dim`` and its (first) index; with a tensor, ``maximum``."""
+
+def max_pool1d(input: Tensor, kernel_size: Union[builtins.int, builtins.tuple], stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., ceil_mode: builtins.bool = ...) -> Tensor:
+    """The max of each ``kernel_size`` window of the last dim of ``input`` (see ``max_pool2d``)."""
+
+def max_pool1d_with_indices(input: Tensor, kernel_size: Union[builtins.int, builtins.tuple], stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., ceil_mode: builtins.bool = ...) -> builtins.tuple:
+    """The 1-d max pool of ``input`` and the index of each max in its row (PyTorch's: the 2-d pool
+    of the input unsqueezed, squeezed back)."""
+
+def max_pool2d(input: Tensor, kernel_size: Union[builtins.int, builtins.tuple], stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., ceil_mode: builtins.bool = ...) -> Tensor:
+    """The max of each ``kernel_size`` window of the last 2 dims of ``input``, every ``stride``
+    (default: ``kernel_size``), over ``input`` padded by ``padding`` (-inf), the window's elements
+    ``dilation`` apart; ``ceil_mode``: a last window that starts inside the input is kept."""
+
+def max_pool3d(input: Tensor, kernel_size: Union[builtins.int, builtins.tuple], stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., ceil_mode: builtins.bool = ...) -> Tensor:
+    """The max pool of the last 3 dims of ``input`` (see ``max_pool2d``)."""
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
     """The larger of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""

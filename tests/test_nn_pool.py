@@ -89,3 +89,83 @@ def test_pad_modules_and_reprs():
     assert nn.CircularPad1d(1)(x).tolist()[0][0] == [2.0, 0.0, 1.0, 2.0, 0.0]
     with pytest.raises(ValueError, match=r"^expected 3D or 4D input \(got 2D input\)$"):
         nn.CircularPad2d(1)(x[0])
+
+
+# --- pooling -------------------------------------------------------------------------------
+def test_max_pool_values_indices_and_node():
+    x = tape.tensor([[[[1.0, 5.0, 2.0, 0.0], [3.0, 4.0, 7.0, 6.0], [0.0, 1.0, 2.0, 3.0], [9.0, 8.0, 4.0, 5.0]]]],
+                    requires_grad=True)
+    y, i = F.max_pool2d(x, 2, return_indices=True)
+    assert y.tolist() == [[[[5.0, 7.0], [9.0, 5.0]]]] and i.tolist() == [[[[1, 6], [12, 15]]]]
+    assert y.grad_fn.name() == "MaxPool2DWithIndicesBackward0" and i.dtype == tape.int64
+    y.sum().backward()
+    assert x.grad.reshape(-1).tolist() == [0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1]
+    assert F.max_pool2d(x, 3, 1, 1).shape == (1, 1, 4, 4) and F.max_pool2d(x, 3, 2, ceil_mode=True).shape == (1, 1, 2, 2)
+    assert F.max_pool1d(x[0, 0], 2).tolist() == [[5.0, 2.0], [4.0, 7.0], [1.0, 3.0], [9.0, 5.0]]
+    assert F.max_unpool2d(y, i, 2).reshape(-1).tolist() == [0, 5, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 9, 0, 0, 5]
+
+
+def test_avg_pool_values_and_divisors():
+    x = tape.arange(16.0).reshape(1, 1, 4, 4)
+    assert F.avg_pool2d(x, 2).tolist() == [[[[2.5, 4.5], [10.5, 12.5]]]]
+    assert F.avg_pool2d(x, 2, divisor_override=1).tolist() == [[[[10.0, 18.0], [42.0, 50.0]]]]
+    # the corner window of a padded pool: 1 element, divided by 4 (padding counted) or by 1
+    assert F.avg_pool2d(x, 2, 2, 1)[0, 0, 0, 0].item() == 0.0
+    assert F.avg_pool2d(x + 1, 2, 2, 1)[0, 0, 0, 0].item() == 0.25
+    assert F.avg_pool2d(x + 1, 2, 2, 1, count_include_pad=False)[0, 0, 0, 0].item() == 1.0
+    assert F.adaptive_avg_pool2d(x, (1, 2)).tolist() == [[[[6.5, 8.5]]]]
+    assert F.adaptive_avg_pool1d(tape.arange(5.0).reshape(1, 5), 2).tolist() == [[1.0, 3.0]]
+    assert F.avg_pool1d(tape.arange(5.0).reshape(1, 5), 2).tolist() == [[0.5, 2.5]]
+    assert F.avg_pool2d(tape.arange(16).reshape(1, 4, 4), 2).tolist() == [[[2, 4], [10, 12]]]
+    assert F.adaptive_avg_pool2d(x.requires_grad_(), 1).grad_fn.name() == "MeanBackward1"
+
+
+POOL_CASES = [
+    ("max_pool2d", lambda x: F.max_pool2d(x, (2, 3), (1, 2), (1, 1), (2, 1), ceil_mode=True), (1, 2, 5, 6)),
+    ("max_pool3d", lambda x: F.max_pool3d(x, 2, 1, 1), (1, 1, 2, 3, 3)),
+    ("max_pool1d", lambda x: F.max_pool1d(x, 3, 2, 1), (2, 6)),
+    ("avg_pool2d", lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), (1, 2, 5, 5)),
+    ("avg_pool3d", lambda x: F.avg_pool3d(x, 2, 1, 1, divisor_override=3), (1, 1, 2, 3, 3)),
+    ("avg_pool1d", lambda x: F.avg_pool1d(x, 2, 1, 1), (2, 5)),
+    ("adaptive_avg_pool2d", lambda x: F.adaptive_avg_pool2d(x, (2, 3)), (1, 2, 5, 4)),
+    ("adaptive_avg_pool3d", lambda x: F.adaptive_avg_pool3d(x, 2), (1, 1, 3, 3, 3)),
+    ("adaptive_max_pool2d", lambda x: F.adaptive_max_pool2d(x, (2, 3)), (1, 2, 5, 4)),
+    ("adaptive_max_pool1d", lambda x: F.adaptive_max_pool1d(x, 3), (2, 7)),
+    ("lp_pool2d", lambda x: F.lp_pool2d(x.abs() + 0.5, 2, 2), (1, 2, 4, 4)),
+    ("max_unpool2d", lambda x: F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2), (1, 2, 4, 4)),
+]
+
+
+@pytest.mark.parametrize("name,f,shape", POOL_CASES, ids=[c[0] for c in POOL_CASES])
+def test_pool_gradients_to_second_order(name, f, shape):
+    _checked(lambda x: f(x) ** 2, _x(*shape))
+
+
+def test_pool_modules_and_reprs():
+    x = _x(1, 2, 4, 4)
+    assert repr(nn.MaxPool2d(3, 2, 1)) == "MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=False)"
+    assert repr(nn.AvgPool1d(3)) == "AvgPool1d(kernel_size=(3,), stride=(3,), padding=(0,))"
+    assert repr(nn.AdaptiveAvgPool2d((3, None))) == "AdaptiveAvgPool2d(output_size=(3, None))"
+    assert repr(nn.LPPool2d(2, 3)) == "LPPool2d(norm_type=2, kernel_size=3, stride=None, ceil_mode=False)"
+    assert repr(nn.MaxUnpool2d(2)) == "MaxUnpool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))"
+    y, i = nn.MaxPool2d(2, return_indices=True)(x)
+    assert nn.MaxUnpool2d(2)(y, i).shape == (1, 2, 4, 4)
+    assert nn.AvgPool3d(2)(x.unsqueeze(0)).shape == (1, 1, 1, 2, 2)
+    assert nn.AdaptiveMaxPool1d(2, return_indices=True)(x[0])[1].shape == (2, 4, 2)
+    assert nn.LPPool1d(1, 2)(x[0].abs()).shape == (2, 4, 2)
+
+
+def test_pool_errors():
+    x = tape.ones(1, 2, 5, 5)
+    with pytest.raises(RuntimeError, match=r"^max_pool2d: kernel_size must either be a single int, or a tuple of two"):
+        F.max_pool2d(x, (2, 2, 2))
+    with pytest.raises(RuntimeError, match=r"^pad should be at most half of effective kernel size, but got pad=2, "):
+        F.avg_pool2d(x, 2, 2, 2)
+    with pytest.raises(RuntimeError, match=r"^Given input size: \(2x1x1\)\. Calculated output size: \(2x0x0\)\. "):
+        F.max_pool2d(tape.ones(1, 2, 1, 1), 2)
+    with pytest.raises(RuntimeError, match=r"^divisor must be not zero$"):
+        F.avg_pool2d(x, 2, divisor_override=0)
+    with pytest.raises(TypeError, match=r"^max_pool2d\(\): argument 'kernel_size' \(position 2\) must be tuple of "):
+        F.max_pool2d(x, 2.5)
+    with pytest.raises(RuntimeError, match=r"^Found an invalid max index: 16 \(output volumes are of size 4x4\)$"):
+        F.max_unpool2d(tape.ones(1, 1, 2, 2), tape.full((1, 1, 2, 2), 16, dtype=tape.int64), 2)

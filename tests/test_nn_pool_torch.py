@@ -97,3 +97,143 @@ def test_pad_module_reprs_as_pytorch():
                        ("ReplicationPad1d", ((1, 2),)), ("ReplicationPad2d", (1,)), ("ReplicationPad3d", (1,)),
                        ("CircularPad1d", (1,)), ("CircularPad2d", (1,)), ("CircularPad3d", (1,))]:
         assert repr(getattr(tape.nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))
+
+
+# --- pooling -------------------------------------------------------------------------------
+POOLS = [
+    ("max_pool2d", lambda M, x: M.nn.functional.max_pool2d(x, 2), (2, 3, 6, 6)),
+    ("max_pool2d_ceil_pad", lambda M, x: M.nn.functional.max_pool2d(x, 3, 2, 1, ceil_mode=True), (2, 3, 7, 7)),
+    ("max_pool2d_dilation", lambda M, x: M.nn.functional.max_pool2d(x, (2, 3), (1, 2), (1, 1), (2, 1)), (1, 2, 7, 8)),
+    ("max_pool2d_indices_unbatched", lambda M, x: M.nn.functional.max_pool2d(x, 2, return_indices=True), (3, 6, 5)),
+    ("max_pool3d", lambda M, x: M.nn.functional.max_pool3d(x, 2, 1, 1), (1, 2, 3, 4, 4)),
+    ("max_pool1d", lambda M, x: M.nn.functional.max_pool1d(x, 3, 2, 1, ceil_mode=True), (2, 3, 8)),
+    ("tape_max_pool1d_with_indices", lambda M, x: M.max_pool1d_with_indices(x, 2, 1), (3, 5)),
+    ("avg_pool2d", lambda M, x: M.nn.functional.avg_pool2d(x, 3, 2, 1), (2, 3, 7, 7)),
+    ("avg_pool2d_ceil_no_pad_count", lambda M, x: M.nn.functional.avg_pool2d(x, 3, 2, 1, ceil_mode=True,
+                                                                              count_include_pad=False), (2, 3, 8, 8)),
+    ("avg_pool2d_divisor", lambda M, x: M.nn.functional.avg_pool2d(x, 2, divisor_override=3), (2, 3, 4, 4)),
+    ("avg_pool3d", lambda M, x: M.nn.functional.avg_pool3d(x, 2, 1, 1), (1, 2, 3, 4, 4)),
+    ("avg_pool1d", lambda M, x: M.nn.functional.avg_pool1d(x, 3, 2, 1, ceil_mode=True), (2, 3, 8)),
+    ("tape_avg_pool1d", lambda M, x: M.avg_pool1d(x, 2), (3, 5)),
+    ("adaptive_avg_pool2d", lambda M, x: M.nn.functional.adaptive_avg_pool2d(x, (3, 2)), (2, 3, 7, 5)),
+    ("adaptive_avg_pool2d_mean", lambda M, x: M.nn.functional.adaptive_avg_pool2d(x, 1), (2, 3, 7, 5)),
+    ("adaptive_avg_pool3d_none", lambda M, x: M.nn.functional.adaptive_avg_pool3d(x, (2, None, 3)), (1, 2, 3, 4, 5)),
+    ("adaptive_avg_pool1d", lambda M, x: M.nn.functional.adaptive_avg_pool1d(x, 3), (2, 7)),
+    ("adaptive_max_pool2d", lambda M, x: M.nn.functional.adaptive_max_pool2d(x, (3, 2)), (2, 3, 7, 5)),
+    ("adaptive_max_pool3d", lambda M, x: M.nn.functional.adaptive_max_pool3d(x, 2, return_indices=True), (1, 2, 3, 4, 5)),
+    ("adaptive_max_pool1d", lambda M, x: M.nn.functional.adaptive_max_pool1d(x, 3), (2, 2, 7)),
+    ("lp_pool2d", lambda M, x: M.nn.functional.lp_pool2d(x.abs() + 0.5, 2, 3, 2), (2, 3, 7, 7)),
+    ("lp_pool1d", lambda M, x: M.nn.functional.lp_pool1d(x.abs() + 0.5, 3, 2), (2, 3, 7)),
+    ("lp_pool3d_inf", lambda M, x: M.nn.functional.lp_pool3d(x, float("inf"), 2), (1, 2, 4, 4, 4)),
+]
+
+
+@pytest.mark.parametrize("name,f,shape", POOLS, ids=[p[0] for p in POOLS])
+def test_pool_as_pytorch(name, f, shape):
+    same(f, shape)
+
+
+@pytest.mark.parametrize("name,f,shape", POOLS[::3], ids=[p[0] for p in POOLS[::3]])
+def test_pool_float32_as_pytorch(name, f, shape):
+    same(f, shape, "float32")
+
+
+def _indices(M, f, shape):
+    return f(M, M.tensor(_input(shape)))[1].tolist()
+
+
+def test_pool_indices_and_unpool_as_pytorch():
+    for f, shape in [(lambda M, x: M.nn.functional.max_pool2d(x, 3, 2, 1, return_indices=True), (2, 3, 6, 6)),
+                     (lambda M, x: M.nn.functional.max_pool3d(x, 2, return_indices=True), (1, 2, 4, 4, 4)),
+                     (lambda M, x: M.nn.functional.max_pool1d(x, 3, 2, return_indices=True), (3, 7)),
+                     (lambda M, x: M.nn.functional.adaptive_max_pool2d(x, (3, 4), return_indices=True), (2, 5, 7)),
+                     (lambda M, x: M.adaptive_max_pool1d(x, 4), (2, 3, 6))]:
+        assert _indices(tape, f, shape) == _indices(torch, f, shape)
+    same(lambda M, x: M.nn.functional.max_unpool2d(*M.nn.functional.max_pool2d(x, 3, 2, 1, return_indices=True), 3, 2, 1,
+                                                   output_size=(6, 6)), (2, 3, 6, 6))
+    same(lambda M, x: M.nn.functional.max_unpool1d(*M.nn.functional.max_pool1d(x, 2, return_indices=True), 2), (3, 6))
+    same(lambda M, x: M.nn.functional.max_unpool3d(*M.nn.functional.max_pool3d(x, 2, return_indices=True), 2),
+         (1, 2, 4, 4, 4))
+
+
+def test_pool_ties_take_the_first_max_as_pytorch():
+    a = np.array([[[[1.0, 1.0, 2.0, 2.0], [1.0, 0.0, 2.0, 2.0], [3.0, 3.0, 0.0, 0.0], [3.0, 3.0, 0.0, 0.0]]]])
+    for p in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)):
+        got = [M.nn.functional.max_pool2d(M.tensor(a), return_indices=True, **p)[1].tolist() for M in (tape, torch)]
+        assert got[0] == got[1]
+
+
+_X4 = (1, 2, 5, 5)
+POOL_ERRORS = [
+    lambda M: M.nn.functional.max_pool2d(M.ones(_X4), (2, 2, 2)),
+    lambda M: M.nn.functional.max_pool2d(M.ones(_X4), 2, (2, 2, 2)),
+    lambda M: M.nn.functional.max_pool2d(M.ones(_X4), 2, 2, (1, 1, 1)),
+    lambda M: M.nn.functional.max_pool2d(M.ones(_X4), 2, 2, 0, (1, 1, 1)),
+    lambda M: M.nn.functional.max_pool2d(M.ones(_X4), (0, 2)),
+    lambda M: M.nn.functional.max_pool2d(M.ones(_X4), (0, 2), 1),
+    lambda M: M.nn.functional.max_pool2d(M.ones(_X4), 2, 0),
+    lambda M: M.nn.functional.max_pool2d(M.ones(_X4), 2, 2, 0, 0),
+    lambda M: M.nn.functional.max_pool2d(M.ones(_X4), 2, 2, 2),
+    lambda M: M.nn.functional.max_pool2d(M.ones(_X4), 2, 2, -1),
+    lambda M: M.nn.functional.max_pool2d(M.ones(5, 5), 2),
+    lambda M: M.nn.functional.max_pool2d(M.ones(1, 2, 1, 1), 2),
+    lambda M: M.nn.functional.max_pool2d(M.ones(1, 0, 4, 4), 2),
+    lambda M: M.nn.functional.max_pool2d(M.ones(_X4), 2.5),
+    lambda M: M.nn.functional.max_pool3d(M.ones(1, 1, 4, 4, 4), (2, 2)),
+    lambda M: M.nn.functional.max_pool3d(M.ones(4, 4), 2),
+    lambda M: M.nn.functional.max_pool3d(M.ones(1, 1, 1, 4, 4), 2),
+    lambda M: M.nn.functional.max_pool1d(M.ones(5), 2),
+    lambda M: M.nn.functional.max_pool1d(M.ones(1, 5), (2, 2)),
+    lambda M: M.nn.functional.max_pool1d(M.ones(1, 5), 0),
+    lambda M: M.nn.functional.max_pool1d(M.ones(1, 5), 2, 0),
+    lambda M: M.nn.functional.max_pool1d(M.ones(1, 5), 2, 2, 2),
+    lambda M: M.nn.functional.max_pool1d(M.ones(1, 1), 2),
+    lambda M: M.nn.functional.max_pool1d(M.ones(1, 5), 2, 2, 0, 0),
+    lambda M: M.nn.functional.max_pool1d(M.ones(1, 1), 2, return_indices=True),
+    lambda M: M.nn.functional.avg_pool2d(M.ones(_X4), (2, 2, 2)),
+    lambda M: M.nn.functional.avg_pool2d(M.ones(_X4), 2, (2, 2, 2)),
+    lambda M: M.nn.functional.avg_pool2d(M.ones(_X4), (0, 2)),
+    lambda M: M.nn.functional.avg_pool2d(M.ones(_X4), 2, 2, 2),
+    lambda M: M.nn.functional.avg_pool2d(M.ones(_X4), 2, divisor_override=0),
+    lambda M: M.nn.functional.avg_pool2d(M.ones(5, 5), 2),
+    lambda M: M.nn.functional.avg_pool2d(M.ones(1, 2, 1, 1), 2),
+    lambda M: M.nn.functional.avg_pool3d(M.ones(1, 1, 4, 4, 4), (2, 2)),
+    lambda M: M.nn.functional.avg_pool3d(M.ones(4, 4, 4), 2),
+    lambda M: M.nn.functional.avg_pool3d(M.ones(1, 1, 1, 4, 4), 2),
+    lambda M: M.nn.functional.avg_pool3d(M.ones(1, 1, 4, 4, 4), 2, 2, 2),
+    lambda M: M.nn.functional.avg_pool1d(M.ones(5), 2),
+    lambda M: M.nn.functional.avg_pool1d(M.ones(1, 1), 2),
+    lambda M: M.nn.functional.avg_pool1d(M.ones(1, 5), (2, 2)),
+    lambda M: M.nn.functional.adaptive_avg_pool2d(M.ones(5), 2),
+    lambda M: M.nn.functional.adaptive_avg_pool2d(M.ones(_X4), (2, 2, 2)),
+    lambda M: M.nn.functional.adaptive_avg_pool2d(M.ones(_X4), (-1, 2)),
+    lambda M: M.nn.functional.adaptive_avg_pool2d(M.ones(1, 2, 0, 4), 2),
+    lambda M: M.nn.functional.adaptive_avg_pool3d(M.ones(1, 2, 4), 2),
+    lambda M: M.nn.functional.adaptive_max_pool2d(M.ones(5), 2),
+    lambda M: M.nn.functional.adaptive_max_pool2d(M.ones(_X4), (2, 2, 2)),
+    lambda M: M.nn.functional.adaptive_max_pool2d(M.ones(1, 2, 0, 4), 2),
+    lambda M: M.nn.functional.adaptive_avg_pool1d(M.ones(5), 2),
+    lambda M: M.nn.functional.adaptive_avg_pool1d(M.ones(2, 5), (2, 2)),
+    lambda M: M.nn.functional.adaptive_max_pool1d(M.ones(5), 2),
+    lambda M: M.nn.functional.adaptive_max_pool1d(M.ones(2, 5), (2, 2)),
+    lambda M: M.nn.functional.max_unpool2d(M.ones(1, 1, 2, 2), M.zeros(1, 1, 2, 2, dtype=M.int64), 2, output_size=(9, 9)),
+    lambda M: M.nn.functional.max_unpool2d(M.ones(1, 1, 2, 2), M.zeros(1, 1, 2, 2, dtype=M.int64), 2, output_size=(4,)),
+    lambda M: M.nn.functional.max_unpool2d(M.ones(1, 1, 2, 2), M.full((1, 1, 2, 2), 16, dtype=M.int64), 2),
+    lambda M: M.nn.functional.max_unpool2d(M.ones(1, 1, 2, 2), M.zeros(1, 1, 2, 2), 2),
+    lambda M: M.nn.functional.max_unpool2d(M.ones(1, 1, 2, 2), M.zeros(1, 1, 2, 1, dtype=M.int64), 2),
+]
+
+
+@pytest.mark.parametrize("k", range(len(POOL_ERRORS)))
+def test_pool_errors_as_pytorch(k):
+    raises_same(POOL_ERRORS[k])
+
+
+def test_pool_module_reprs_as_pytorch():
+    for name, args in [("MaxPool1d", (2, 1, 1, 1, True, True)), ("MaxPool2d", (3,)), ("MaxPool3d", ((1, 2, 2),)),
+                       ("AvgPool1d", (3,)), ("AvgPool2d", (3, 2, 1)), ("AvgPool3d", (2,)), ("LPPool1d", (1.5, 2, 1)),
+                       ("LPPool2d", (2, 3)), ("LPPool3d", (1, 2)), ("AdaptiveAvgPool1d", (3,)),
+                       ("AdaptiveAvgPool2d", ((3, None),)), ("AdaptiveAvgPool3d", (2,)), ("AdaptiveMaxPool1d", (3, True)),
+                       ("AdaptiveMaxPool2d", (2,)), ("AdaptiveMaxPool3d", ((1, 2, 3),)), ("MaxUnpool1d", (2,)),
+                       ("MaxUnpool2d", (2,)), ("MaxUnpool3d", (2, 1))]:
+        assert repr(getattr(tape.nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))

@@ -72,6 +72,9 @@ EXTRA = {
     # (the nn layers' rows, ops/padding.py: a gather, its scatter in the recorded backward, a constant pad)
     "pads": (lambda x: (F.pad(x, (2, 1), mode="reflect").sin().sum() + F.pad(x, (1, 0, 0, 1), mode="replicate")
                         .cos().sum() + (F.pad(x, (1, -1), value=0.5) ** 2).sum()), [(2, 3, 4)]),
+    # (ops/pooling.py: a linear map and its transpose, a max pool's gather, an unpool)
+    "pools": (lambda x: ((F.avg_pool2d(x, 2, 1) ** 2).sum() + F.max_pool2d(x, 2).sin().sum()
+                         + (F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2) ** 2).sum()), [(1, 2, 4, 4)]),
 }
 
 

@@ -30,6 +30,14 @@ from ..ops.losses import (binary_cross_entropy, binary_cross_entropy_with_logits
 from ..ops.nodes import threshold as _threshold
 from ..ops.nodes import threshold_ as _threshold_
 from ..ops.padding import pad
+from ..ops.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,
+                           adaptive_max_pool2d_with_indices, adaptive_max_pool3d_with_indices, avg_pool1d, avg_pool2d,
+                           avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d_with_indices,
+                           max_pool2d_with_indices, max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d)
+from ..ops.pooling import adaptive_max_pool1d as _adaptive_max_pool1d
+from ..ops.pooling import max_pool1d as _max_pool1d
+from ..ops.pooling import max_pool2d as _max_pool2d
+from ..ops.pooling import max_pool3d as _max_pool3d
 
 
 def _tensor(input, name: str) -> Tensor:
@@ -162,6 +170,61 @@ _LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_l
            "poisson_nll_loss", "gaussian_nll_loss"]
 
 # --- padding, pooling, shuffles, interpolation (``ops/padding.py``, ``ops/pooling.py``) ----------------
-_POOLING = ["pad"]
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Applies a 1-d max pool over the last dim of ``input`` (with the indices of the maxima when
+    ``return_indices``)."""
+    if return_indices:
+        return max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_pool1d(input, kernel_size, () if stride is None else stride, padding, dilation, ceil_mode)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Applies a 2-d max pool over the last 2 dims of ``input`` (with the indices of the maxima when
+    ``return_indices``)."""
+    if return_indices:
+        return max_pool2d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_pool2d(input, kernel_size, () if stride is None else stride, padding, dilation, ceil_mode)
+
+
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Applies a 3-d max pool over the last 3 dims of ``input`` (with the indices of the maxima when
+    ``return_indices``)."""
+    if return_indices:
+        return max_pool3d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_pool3d(input, kernel_size, () if stride is None else stride, padding, dilation, ceil_mode)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Applies a 1-d adaptive max pool over the last dim of ``input`` (with the indices when ``return_indices``)."""
+    out = _adaptive_max_pool1d(input, output_size)
+    return out if return_indices else out[0]
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size, return_indices: bool = False):
+    """The 1-d adaptive max pool and the indices of the maxima."""
+    return _adaptive_max_pool1d(input, output_size)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Applies a 2-d adaptive max pool over the last 2 dims of ``input`` (with the indices when ``return_indices``)."""
+    out = adaptive_max_pool2d_with_indices(input, output_size)
+    return out if return_indices else out[0]
+
+
+def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
+    """Applies a 3-d adaptive max pool over the last 3 dims of ``input`` (with the indices when ``return_indices``)."""
+    out = adaptive_max_pool3d_with_indices(input, output_size)
+    return out if return_indices else out[0]
+
+
+_POOLING = ["pad", "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+            "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
+            "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+            "adaptive_max_pool3d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+            "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d",
+            "max_unpool3d"]
 
 __all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _POOLING
