@@ -201,22 +201,23 @@ __all__ = [
     "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
     "column_stack", "triangular_solve", "constant_pad_nd", "max_pool2d", "max_pool3d",
     "max_pool1d_with_indices", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d",
-    "adaptive_max_pool1d", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_",
-    "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_",
-    "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_",
-    "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_", "lcm_",
-    "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_",
-    "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_", "sigmoid_", "sin_",
-    "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
-    "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
-    "multinomial", "randperm", "tril_indices", "triu_indices", "logspace", "hamming_window",
-    "hann_window", "blackman_window", "bartlett_window", "kaiser_window", "get_rng_state",
-    "set_rng_state", "is_inference", "channels_last", "channels_last_3d", "contiguous_format",
-    "layout", "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage",
-    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
-    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError",
-    "load_trace", "asarray", "range", "scalar_tensor", "empty_strided", "backends", "cpu",
-    "version", "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
+    "adaptive_max_pool1d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "abs_", "acos_",
+    "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_",
+    "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_",
+    "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_",
+    "floor_", "frac_", "gcd_", "i0_", "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_",
+    "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_",
+    "resize_as_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_",
+    "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "as_strided_", "rand_like",
+    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "randperm", "tril_indices",
+    "triu_indices", "logspace", "hamming_window", "hann_window", "blackman_window",
+    "bartlett_window", "kaiser_window", "get_rng_state", "set_rng_state", "is_inference",
+    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
+    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
+    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
+    "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
+    "scalar_tensor", "empty_strided", "backends", "cpu", "version",
+    "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
     "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
     "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
     "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
@@ -510,6 +511,10 @@ def celu_(input: Tensor, alpha: builtins.float = ...) -> Tensor:
 def chain_matmul(*matrices: Tensor) -> Tensor:
     """The product of two or more matrices in the cheapest order (deprecated:
     ``tape.linalg.multi_dot``)."""
+
+def channel_shuffle(input: Tensor, groups: builtins.int) -> Tensor:
+    """Divides the channels (dim 1) of ``(N, C, *)`` into ``groups`` groups and interleaves them:
+    channel ``g * (C / groups) + k`` moves to ``k * groups + g``."""
 
 def cholesky(input: Tensor, upper: builtins.bool = ...) -> Tensor:
     """The Cholesky factor (deprecated: ``tape.linalg.cholesky``; warns once, as PyTorch)."""
@@ -1249,6 +1254,14 @@ def permute(input: Tensor, *dims: builtins.int) -> Tensor:
 def pinverse(input: Tensor, rcond: builtins.float = ...) -> Tensor:
     """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
     (``tape.linalg.pinv``)."""
+
+def pixel_shuffle(input: Tensor, upscale_factor: builtins.int) -> Tensor:
+    """Rearranges ``(*, C r^2, H, W)`` into ``(*, C, H r, W r)`` (``r``: ``upscale_factor``): each group
+    of ``r^2`` channels becomes an ``r x r`` block of each pixel."""
+
+def pixel_unshuffle(input: Tensor, downscale_factor: builtins.int) -> Tensor:
+    """Rearranges ``(*, C, H r, W r)`` into ``(*, C r^2, H, W)`` (``r``: ``downscale_factor``), the
+    inverse of ``pixel_shuffle``."""
 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: builtins.bool, full: builtins.bool, eps: builtins.float, reduction: builtins.int) -> Tensor:
     """The Poisson negative log likelihood (:func:`tape.nn.functional.poisson_nll_loss`), every

@@ -169,3 +169,73 @@ def test_pool_errors():
         F.max_pool2d(x, 2.5)
     with pytest.raises(RuntimeError, match=r"^Found an invalid max index: 16 \(output volumes are of size 4x4\)$"):
         F.max_unpool2d(tape.ones(1, 1, 2, 2), tape.full((1, 1, 2, 2), 16, dtype=tape.int64), 2)
+
+
+# --- shuffles ------------------------------------------------------------------------------
+def test_pixel_and_channel_shuffles():
+    x = tape.arange(8.0).reshape(1, 4, 1, 2)
+    y = F.pixel_shuffle(x, 2)
+    assert y.tolist() == [[[[0.0, 2.0, 1.0, 3.0], [4.0, 6.0, 5.0, 7.0]]]]
+    assert F.pixel_unshuffle(y, 2).tolist() == x.tolist()
+    assert F.channel_shuffle(tape.arange(6.0).reshape(1, 6, 1), 2).reshape(-1).tolist() == [0, 3, 1, 4, 2, 5]
+    assert repr(nn.PixelShuffle(2)) == "PixelShuffle(upscale_factor=2)" and repr(nn.ChannelShuffle(3)) == \
+        "ChannelShuffle(groups=3)" and repr(nn.PixelUnshuffle(3)) == "PixelUnshuffle(downscale_factor=3)"
+    for f, shape in [(lambda x: nn.PixelShuffle(2)(x), (1, 8, 2, 1)), (lambda x: nn.PixelUnshuffle(2)(x), (2, 1, 2, 4)),
+                     (lambda x: nn.ChannelShuffle(2)(x), (1, 4, 3))]:
+        _checked(lambda x: f(x) ** 2, _x(*shape))
+    z = _x(1, 8, 2, 1)
+    (g,) = tape.autograd.grad((F.pixel_shuffle(z, 2) ** 2).sum(), z, create_graph=True)
+    assert F.pixel_shuffle(z, 2).grad_fn.name() == "PixelShuffleBackward0"
+    assert g.grad_fn.name() == "PixelUnshuffleBackward0"
+    with pytest.raises(RuntimeError, match=r"^pixel_shuffle expects a positive upscale_factor, but got 0$"):
+        F.pixel_shuffle(z, 0)
+    with pytest.raises(RuntimeError, match=r"^Number of channels must be divisible by groups\. Got 8 channels and 3 "):
+        F.channel_shuffle(z, 3)
+
+
+# --- interpolation -------------------------------------------------------------------------
+def test_interpolate_values():
+    x = tape.tensor([[[0.0, 1.0, 2.0]]])
+    assert F.interpolate(x, scale_factor=2).tolist() == [[[0.0, 0.0, 1.0, 1.0, 2.0, 2.0]]]
+    assert F.interpolate(x, size=5, mode="linear", align_corners=True).tolist() == [[[0.0, 0.5, 1.0, 1.5, 2.0]]]
+    assert F.interpolate(x, size=2, mode="nearest-exact").tolist() == [[[0.0, 2.0]]]
+    assert F.interpolate(x, size=1, mode="area").tolist() == [[[1.0]]]
+    y = F.interpolate(tape.ones(1, 1, 2, 2), scale_factor=2, mode="bicubic")
+    assert np.allclose(y.numpy(), 1.0) and y.shape == (1, 1, 4, 4)
+    assert F.interpolate(tape.ones(1, 1, 2, 2, 2, requires_grad=True), size=(3, 3, 1),
+                         mode="trilinear").grad_fn.name() == "UpsampleTrilinear3DBackward0"
+    with pytest.warns(UserWarning, match="`nn.functional.upsample_bilinear` is deprecated"):
+        assert F.upsample_bilinear(tape.ones(1, 1, 2, 2), scale_factor=2).shape == (1, 1, 4, 4)
+    with pytest.warns(UserWarning, match="`nn.functional.upsample` is deprecated"):
+        assert F.upsample(x, 4).shape == (1, 1, 4)
+    with pytest.warns(UserWarning, match="`nn.functional.upsample_nearest` is deprecated"):
+        assert F.upsample_nearest(x, 4).shape == (1, 1, 4)
+
+
+INTERPOLATIONS = [
+    ("nearest", dict(size=(3, 5)), (1, 2, 2, 3)),
+    ("nearest_exact", dict(scale_factor=1.5, mode="nearest-exact"), (1, 1, 2, 3)),
+    ("linear", dict(size=5, mode="linear"), (1, 2, 3)),
+    ("bilinear_corners", dict(scale_factor=2, mode="bilinear", align_corners=True), (1, 1, 2, 3)),
+    ("bicubic", dict(size=(3, 4), mode="bicubic"), (1, 1, 3, 2)),
+    ("trilinear", dict(size=(2, 3, 3), mode="trilinear"), (1, 1, 2, 2, 2)),
+    ("area", dict(size=(2, 2), mode="area"), (1, 1, 3, 4)),
+]
+
+
+@pytest.mark.parametrize("name,kw,shape", INTERPOLATIONS, ids=[c[0] for c in INTERPOLATIONS])
+def test_interpolate_gradients_to_second_order(name, kw, shape):
+    _checked(lambda x: F.interpolate(x, **kw) ** 2, _x(*shape))
+
+
+def test_upsample_modules_and_errors():
+    assert repr(nn.Upsample(scale_factor=2)) == "Upsample(scale_factor=2.0, mode='nearest')"
+    assert repr(nn.UpsamplingBilinear2d(5)) == "UpsamplingBilinear2d(size=5, mode='bilinear')"
+    assert repr(nn.UpsamplingNearest2d(scale_factor=(2, 3))) == "UpsamplingNearest2d(scale_factor=(2.0, 3.0), mode='nearest')"
+    assert nn.Upsample(size=(3, 5), mode="bilinear")(tape.ones(1, 1, 2, 2)).shape == (1, 1, 3, 5)
+    with pytest.raises(ValueError, match="^only one of size or scale_factor should be defined$"):
+        F.interpolate(tape.ones(1, 2, 4), size=3, scale_factor=2)
+    with pytest.raises(NotImplementedError, match="^Got 3D input, but bilinear mode needs 4D input$"):
+        F.interpolate(tape.ones(1, 2, 4), size=3, mode="bilinear")
+    with pytest.raises(RuntimeError, match=r"^Input and output sizes should be greater than 0, but got input \(W: 4\)"):
+        F.interpolate(tape.ones(1, 2, 4), size=0)

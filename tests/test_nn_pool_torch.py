@@ -237,3 +237,103 @@ def test_pool_module_reprs_as_pytorch():
                        ("AdaptiveMaxPool2d", (2,)), ("AdaptiveMaxPool3d", ((1, 2, 3),)), ("MaxUnpool1d", (2,)),
                        ("MaxUnpool2d", (2,)), ("MaxUnpool3d", (2, 1))]:
         assert repr(getattr(tape.nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))
+
+
+# --- shuffles ------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_shuffles_as_pytorch(dtype):
+    same(lambda M, x: M.nn.functional.pixel_shuffle(x, 2), (2, 8, 3, 3), dtype)
+    same(lambda M, x: M.nn.functional.pixel_unshuffle(x, 2), (2, 2, 4, 6), dtype)
+    same(lambda M, x: M.nn.functional.channel_shuffle(x, 2), (2, 8, 3, 3), dtype)
+    same(lambda M, x: M.pixel_shuffle(x, 2), (1, 2, 8, 3, 2), dtype)
+    same(lambda M, x: M.channel_shuffle(x, 3), (2, 6, 2), dtype)
+    names = []
+    for M in (tape, torch):
+        x = M.ones(2, 8, 4, 4, dtype=M.float64, requires_grad=True)
+        for f in (M.nn.functional.pixel_shuffle, M.nn.functional.pixel_unshuffle, M.nn.functional.channel_shuffle):
+            (g,) = M.autograd.grad(f(x, 2).pow(2).sum(), x, create_graph=True)
+            names.append(g.grad_fn.name())
+    assert names[:3] == names[3:]
+
+
+SHUFFLE_ERRORS = [
+    lambda M: M.nn.functional.pixel_shuffle(M.ones(2, 8, 3, 3), 3),
+    lambda M: M.nn.functional.pixel_shuffle(M.ones(4, 4), 2),
+    lambda M: M.nn.functional.pixel_shuffle(M.ones(2, 8, 3, 3), 0),
+    lambda M: M.nn.functional.pixel_shuffle(M.ones(2, 8, 3, 3), 2.0),
+    lambda M: M.nn.functional.pixel_unshuffle(M.ones(2, 8, 3, 3), 2),
+    lambda M: M.nn.functional.pixel_unshuffle(M.ones(2, 8, 4, 3), 2),
+    lambda M: M.nn.functional.pixel_unshuffle(M.ones(4, 4), 2),
+    lambda M: M.nn.functional.pixel_unshuffle(M.ones(2, 8, 3, 3), 0),
+    lambda M: M.nn.functional.channel_shuffle(M.ones(2, 8, 3, 3), 3),
+    lambda M: M.nn.functional.channel_shuffle(M.ones(2, 8, 3, 3), 0),
+    lambda M: M.nn.functional.channel_shuffle(M.ones(2, 4), 2),
+]
+
+
+@pytest.mark.parametrize("k", range(len(SHUFFLE_ERRORS)))
+def test_shuffle_errors_as_pytorch(k):
+    raises_same(SHUFFLE_ERRORS[k])
+
+
+def test_shuffle_module_reprs_as_pytorch():
+    for name, args in [("PixelShuffle", (2,)), ("PixelUnshuffle", (3,)), ("ChannelShuffle", (2,))]:
+        assert repr(getattr(tape.nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))
+
+
+# --- interpolation -------------------------------------------------------------------------
+INTERPOLATIONS = [
+    (dict(scale_factor=2), (1, 2, 5)), (dict(size=7), (1, 2, 5)), (dict(size=3), (1, 2, 7)),
+    (dict(scale_factor=1.7), (1, 2, 5)), (dict(size=(3, 5)), (1, 2, 4, 4)), (dict(scale_factor=(2, 3)), (1, 2, 3, 3)),
+    (dict(size=(2, 3, 5)), (1, 1, 3, 4, 4)), (dict(size=7, mode="nearest-exact"), (1, 2, 5)),
+    (dict(size=(3, 7), mode="nearest-exact"), (1, 2, 5, 4)), (dict(scale_factor=0.6, mode="nearest-exact"), (1, 1, 4, 5, 6)),
+    (dict(size=7, mode="linear"), (1, 2, 5)), (dict(size=7, mode="linear", align_corners=True), (1, 2, 5)),
+    (dict(scale_factor=1.5, mode="linear"), (2, 1, 5)), (dict(size=3, mode="linear"), (1, 2, 7)),
+    (dict(size=(3, 7), mode="bilinear"), (1, 2, 5, 4)), (dict(scale_factor=2, mode="bilinear", align_corners=True),
+                                                          (1, 2, 3, 4)),
+    (dict(scale_factor=1.3, mode="bilinear", recompute_scale_factor=True), (1, 2, 5, 4)),
+    (dict(size=(3, 7), mode="bicubic"), (1, 2, 5, 4)), (dict(scale_factor=2, mode="bicubic", align_corners=True),
+                                                         (1, 2, 3, 4)),
+    (dict(scale_factor=(0.7, 1.6), mode="bicubic"), (1, 2, 5, 4)), (dict(size=(3, 4, 5), mode="trilinear"), (1, 1, 4, 3, 3)),
+    (dict(scale_factor=2, mode="trilinear", align_corners=True), (1, 1, 2, 3, 2)),
+    (dict(size=(3, 4), mode="area"), (1, 2, 7, 5)), (dict(scale_factor=0.5, mode="area"), (1, 2, 7, 5)),
+    (dict(size=3, mode="area"), (1, 2, 7)),
+]
+
+
+@pytest.mark.parametrize("kw,shape", INTERPOLATIONS, ids=[f"{k}-{v}" for k, v in INTERPOLATIONS])
+def test_interpolate_as_pytorch(kw, shape):
+    same(lambda M, x: M.nn.functional.interpolate(x, **kw), shape)
+
+
+@pytest.mark.parametrize("kw,shape", INTERPOLATIONS[::4], ids=[f"{k}-{v}" for k, v in INTERPOLATIONS[::4]])
+def test_interpolate_float32_as_pytorch(kw, shape):
+    same(lambda M, x: M.nn.functional.interpolate(x, **kw), shape, "float32")
+
+
+INTERPOLATE_ERRORS = [
+    dict(shape=(1, 2, 4), size=3, scale_factor=2), dict(shape=(1, 2, 4)), dict(shape=(1, 2, 4), size=(3, 3)),
+    dict(shape=(1, 2, 4), size=(3.0,)), dict(shape=(1, 2, 4), scale_factor=(2, 2)),
+    dict(shape=(1, 2, 4), size=3, align_corners=True), dict(shape=(1, 2, 4), size=3, recompute_scale_factor=True),
+    dict(shape=(1, 2, 4), size=3, mode="bilinear"), dict(shape=(1, 2, 4, 4), size=3, mode="linear"),
+    dict(shape=(1, 2, 4, 4), size=3, mode="trilinear"), dict(shape=(1, 2, 4, 4, 4), size=3, mode="bicubic"),
+    dict(shape=(1, 2, 4, 4), size=3, mode="foo"), dict(shape=(2, 4), size=3), dict(shape=(1, 2, 4), size=0),
+    dict(shape=(1, 2, 4, 4), size=(0, 2), mode="bilinear"), dict(shape=(1, 1, 4, 4, 4), size=(0, 1, 1)),
+    dict(shape=(1, 2, 4), scale_factor=0.1), dict(shape=(1, 2, 4), size=3, antialias=True),
+    dict(shape=(1, 2, 4, 4), size=3, mode="lanczos"), dict(shape=(1, 2, 0, 4), size=3, mode="bilinear"),
+]
+
+
+@pytest.mark.parametrize("k", range(len(INTERPOLATE_ERRORS)))
+def test_interpolate_errors_as_pytorch(k):
+    kw = dict(INTERPOLATE_ERRORS[k])
+    shape = kw.pop("shape")
+    raises_same(lambda M: M.nn.functional.interpolate(M.ones(shape), **kw))
+
+
+def test_upsample_modules_as_pytorch():
+    for name, args, kw in [("Upsample", (), dict(scale_factor=2)), ("Upsample", ((3, 4),), dict(mode="bilinear")),
+                           ("UpsamplingNearest2d", (), dict(scale_factor=(2, 3))), ("UpsamplingBilinear2d", (5,), {})]:
+        assert repr(getattr(tape.nn, name)(*args, **kw)) == repr(getattr(torch.nn, name)(*args, **kw))
+    same(lambda M, x: M.nn.UpsamplingBilinear2d(scale_factor=2)(x), (1, 2, 3, 3))
+    same(lambda M, x: M.nn.Upsample(scale_factor=1.5, mode="bicubic")(x), (1, 2, 3, 3))

@@ -75,6 +75,7 @@ EXTRA = {
     # (ops/pooling.py: a linear map and its transpose, a max pool's gather, an unpool)
     "pools": (lambda x: ((F.avg_pool2d(x, 2, 1) ** 2).sum() + F.max_pool2d(x, 2).sin().sum()
                          + (F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2) ** 2).sum()), [(1, 2, 4, 4)]),
+    "shuffles": (lambda x: (F.pixel_shuffle(x, 2) ** 2).sum() + F.channel_shuffle(x, 2).sin().sum(), [(1, 4, 2, 1)]),
 }
 
 
