@@ -242,6 +242,20 @@ def _nonempty(x: Tensor, n: int) -> bool:
     return len(s) == n + 1 and all(s) or len(s) == n + 2 and all(s[1:])
 
 
+def _check_dtype(x: Tensor, kernel: str, floating: bool = False) -> None:
+    """PyTorch's error for a dtype the op's kernel lacks (bool always; integers when ``floating``)."""
+    if x._dtype is D.bool_ or floating and not x._dtype.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(x._dtype)}'")
+
+
+def _positive_3d(fn: str, x: Tensor) -> None:
+    s = x._shape
+    for i, v in enumerate(s[len(s) - 4:]):
+        if v == 0:
+            raise RuntimeError(f"{fn}(): Expected input's non-batch dimensions to have positive length, but input "
+                               f"has a shape of {list(s)} and non-batch dimension {i} has length zero!")
+
+
 def _plane_sizes(x: Tensor, n: int) -> str:
     return "x".join(str(v) for v in x._shape[-n - 1:])
 
@@ -281,6 +295,9 @@ def _max_pool(fn: str, input: Tensor, n: int, kernel_size, stride, padding, dila
                f"{fn}: dilation must be either a single int, or a tuple of {word} ints")
     if input.dim() not in (n + 1, n + 2):
         raise RuntimeError(f"non-empty {n + 1}D or {n + 2}D (batch mode) tensor expected for input")
+    _check_dtype(input, fn)
+    if n == 3:
+        _positive_3d("max_pool3d_with_indices_out_cpu_template", input)
     in_sp = input._shape[-n:]
     out_sp = tuple(_pooled_size(in_sp[i], k[i], p[i], s[i], d[i], ceil_mode) for i in range(n))
     _shape_check(input, n, k, s, d, p, out_sp)
@@ -386,9 +403,6 @@ def max_pool1d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int,
     """The max of each ``kernel_size`` window of the last dim of ``input`` (see ``max_pool2d``)."""
     fn = "max_pool1d"
     _check_input(fn, input)
-    if input.requires_grad and state.grad:
-        # (PyTorch's path when a gradient is needed: the pool with indices, so its nodes and errors)
-        return max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)[0]
     k, s, p, d = (_ints(fn, n, v, i) for n, v, i in (("kernel_size", kernel_size, 2),
                                                       ("stride", [] if stride is None else stride, 3),
                                                       ("padding", padding, 4), ("dilation", dilation, 5)))
@@ -414,6 +428,9 @@ def max_pool1d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int,
     out = _pooled_size(input._shape[-1], k[0], p[0], s[0], d[0], ceil_mode)
     if out <= 0:
         raise RuntimeError(f"max_pool1d() Invalid computed output size: {out}")
+    if input.requires_grad and state.grad:
+        # (PyTorch's path when a gradient is needed: the pool with indices, whose node its result shows)
+        return max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)[0]
     windows = _combine([_strided(input._shape[-1], out, k[0], s[0], p[0], d[0])], input._shape[-1:])
     return _max_windows(input, windows, 1, (out,), K_MAX_POOL)[0]
 
@@ -438,13 +455,15 @@ def _avg_pool(fn: str, input: Tensor, n: int, kernel_size, stride, padding, ceil
     k = _sized(_ints(fn, "kernel_size", kernel_size, 2), n,
                f"{fn}: kernel_size must {either} a single int, or a tuple of {word} ints")
     s = _sized(_ints(fn, "stride", [] if stride is None else stride, 3), n,
-               f"{fn}: stride must {'either be' if n == 2 else 'be'} omitted, a single number, or a tuple of {word} ints"
-               if n == 3 else f"{fn}: stride must either be omitted, a single int, or a tuple of {word} ints", True) or k
+               f"{fn}: stride must {either} omitted, a single int, or a tuple of {word} ints", True) or k
     p = _sized(_ints(fn, "padding", padding, 4), n, f"{fn}: padding must {either} a single int, or a tuple of {word} ints")
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     if n == 3 and input.dim() not in (4, 5):
         raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
+    _check_dtype(input, fn)
+    if n == 3:
+        _positive_3d(fn, input)
     if input.dim() < n + 1:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-input.dim()}, {input.dim() - 1}], "
                          f"but got {-n - 1})")
@@ -524,8 +543,9 @@ def _adaptive_checks(fn: str, x: Tensor, n: int, colon: str) -> None:
 
 def _negative(fn: str, sizes: tuple) -> None:
     if any(v < 0 for v in sizes):
+        shown = ", ".join(str(v) for v in sizes[:2]) + "".join(f",{v}" for v in sizes[2:])     # (PyTorch's spacing)
         raise RuntimeError(f"{fn}: elements of output_size must be greater than or equal to 0 but received "
-                           f"{{{', '.join(str(v) for v in sizes)}}}")
+                           f"{{{shown}}}")
 
 
 def _adaptive_avg(fn: str, input: Tensor, output_size, n: int) -> Tensor:
@@ -535,6 +555,7 @@ def _adaptive_avg(fn: str, input: Tensor, output_size, n: int) -> Tensor:
     if all(v == 1 for v in sizes):
         return input.mean(tuple(range(-n, 0)), keepdim=True)
     _adaptive_checks(fn, input, n, "")
+    _check_dtype(input, fn if n == 2 else fn + "_cpu", True)
     in_sp = input._shape[-n:]
     tables = [_adaptive(in_sp[i], sizes[i]) for i in range(n)]
     windows = _combine([t[0] for t in tables], in_sp)
@@ -570,7 +591,10 @@ def _adaptive_max(fn: str, input: Tensor, output_size, n: int) -> tuple:
     _check_input(fn, input)
     sizes = _output_size(fn, output_size, n, input, f"{fn}(): internal error: output_size.size() must be {n}")
     _adaptive_checks(fn, input, n, ":")
-    _negative(fn + "()", sizes)
+    if any(v < 0 for v in sizes):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: "
+                           f"{list(input._shape[:-n] + sizes)}")
+    _check_dtype(input, fn if n == 2 else fn + "_cpu", True)
     in_sp = input._shape[-n:]
     windows = _combine([_adaptive(in_sp[i], sizes[i])[0] for i in range(n)], in_sp)
     return _max_windows(input, windows, n, sizes, K_ADAPTIVE_MAX + n - 2)
@@ -604,6 +628,10 @@ def _lp_pool(input: Tensor, norm_type: float, kernel_size, stride, ceil_mode: bo
     """PyTorch's composition: the average pool of ``input ** p``, times the window's size, to the
     power ``1 / p`` (the max pool of ``|input|`` for p = inf)."""
     k = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * n
+    if n > 1 and len(k) > n:
+        raise ValueError(f"too many values to unpack (expected {n})")
+    if n > 1 and len(k) < n:
+        raise ValueError(f"not enough values to unpack (expected {n}, got {len(k)})")
     avg, mx = ((avg_pool1d, max_pool1d), (avg_pool2d, max_pool2d), (avg_pool3d, max_pool3d))[n - 1]
     if isinstance(norm_type, (int, float)):
         if norm_type == math.inf:

@@ -16,7 +16,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .._emit import Tensor
+from .._emit import D, Tensor
 from ._parser import parser_type_name
 from .pooling import (K_BICUBIC, K_BILINEAR, K_LINEAR, K_NEAREST, K_NEAREST_EXACT, K_TRILINEAR, Map, _combine,
                       _outer, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, linear_map)
@@ -86,6 +86,13 @@ def _resample(x: Tensor, out_sp: tuple, scales: list, mode: str, align_corners: 
             joint = " and" if n == 1 else ""       # (PyTorch's wording)
             raise RuntimeError(f"Input and output sizes should be greater than 0, but got input ({ins}){joint} "
                                f"output ({outs})")
+    if not x._dtype.is_floating_point:
+        kernel = {"nearest": "compute_indices_weights_nearest", "nearest-exact": "compute_indices_weights_nearest",
+                  "linear": "compute_indices_weights_linear", "trilinear": "compute_indices_weights_linear",
+                  "bilinear": "upsample_bilinear2d_channels_last", "bicubic": "compute_indices_weights_cubic"}[mode]
+        if n == 2 and mode in ("nearest", "nearest-exact"):
+            kernel = "upsample_nearest2d_channels_last"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(x._dtype)}'")
     ft = np.float32 if x._dtype.np == np.float32 else np.float64
     if mode in ("nearest", "nearest-exact"):
         cols = _combine([_nearest(in_sp[i], out_sp[i], scales[i], mode == "nearest-exact") for i in range(n)], in_sp)

@@ -156,6 +156,12 @@ def test_pool_indices_and_unpool_as_pytorch():
          (1, 2, 4, 4, 4))
 
 
+def test_integer_pools_as_pytorch():
+    for f in (lambda M, x: M.nn.functional.max_pool2d(x, 2), lambda M, x: M.nn.functional.avg_pool2d(x, 3, 1, 1),
+              lambda M, x: M.nn.functional.avg_pool2d(-x, 2, divisor_override=3)):
+        assert f(tape, tape.arange(32).reshape(1, 2, 4, 4)).tolist() == f(torch, torch.arange(32).reshape(1, 2, 4, 4)).tolist()
+
+
 def test_pool_ties_take_the_first_max_as_pytorch():
     a = np.array([[[[1.0, 1.0, 2.0, 2.0], [1.0, 0.0, 2.0, 2.0], [3.0, 3.0, 0.0, 0.0], [3.0, 3.0, 0.0, 0.0]]]])
     for p in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)):
@@ -221,6 +227,33 @@ POOL_ERRORS = [
     lambda M: M.nn.functional.max_unpool2d(M.ones(1, 1, 2, 2), M.full((1, 1, 2, 2), 16, dtype=M.int64), 2),
     lambda M: M.nn.functional.max_unpool2d(M.ones(1, 1, 2, 2), M.zeros(1, 1, 2, 2), 2),
     lambda M: M.nn.functional.max_unpool2d(M.ones(1, 1, 2, 2), M.zeros(1, 1, 2, 1, dtype=M.int64), 2),
+    # (max_pool1d checks its arguments itself, then takes the path with indices when a gradient is needed)
+    lambda M: M.nn.functional.max_pool1d(M.ones(5, requires_grad=True), 2),
+    lambda M: M.nn.functional.max_pool1d(M.ones(1, 5, requires_grad=True), (2, 2)),
+    lambda M: M.nn.functional.max_pool1d(M.ones(1, 5, requires_grad=True), 0),
+    lambda M: M.nn.functional.max_pool1d(M.ones(1, 5, requires_grad=True), 2, 2, 2),
+    lambda M: M.nn.functional.max_pool1d(M.ones(1, 1, requires_grad=True), 2),
+    lambda M: M.nn.functional.max_pool1d(M.ones(1, 5), 2, 2, -1),
+    lambda M: M.nn.functional.avg_pool2d(M.ones(1, 1, 4, 4), 2, 2, (1, 1, 1)),
+    lambda M: M.nn.functional.avg_pool3d(M.ones(1, 1, 4, 4, 4), 2, (2, 2)),
+    lambda M: M.nn.functional.avg_pool3d(M.ones(1, 1, 4, 4, 4), 2, 2, (1, 1)),
+    lambda M: M.nn.functional.avg_pool3d(M.ones(1, 0, 4, 4, 4), 2),
+    lambda M: M.nn.functional.max_pool3d(M.ones(1, 1, 4, 4, 4), 2, (2, 2)),
+    lambda M: M.nn.functional.max_pool3d(M.ones(1, 0, 4, 4, 4), 2),
+    lambda M: M.nn.functional.max_pool3d(M.ones(1, 1, 4, 4, 4), 2, 2, 0, 0),
+    lambda M: M.nn.functional.max_pool3d(M.ones(1, 1, 1, 1, 1), 2),
+    lambda M: M.nn.functional.max_pool2d(M.ones(1, 1, 4, 4), 1, 1, 1),
+    lambda M: M.nn.functional.max_pool2d(M.ones(1, 1, 4, 4, dtype=M.bool), 2),
+    lambda M: M.nn.functional.avg_pool2d(M.ones(1, 1, 4, 4, dtype=M.bool), 2),
+    lambda M: M.nn.functional.adaptive_max_pool2d(M.ones(1, 1, 4, 4), (-1, 2)),
+    lambda M: M.nn.functional.adaptive_avg_pool3d(M.ones(1, 1, 4, 4, 4), (-1, 2, 2)),
+    lambda M: M.nn.functional.adaptive_avg_pool3d(M.ones(1, 1, 4, 4, 4), (2, 2)),
+    lambda M: M.nn.functional.adaptive_max_pool3d(M.ones(1, 1, 4, 4, 4), (2, 2)),
+    lambda M: M.nn.functional.adaptive_max_pool3d(M.ones(1, 4, 4), 2),
+    lambda M: M.nn.functional.adaptive_avg_pool2d(M.ones(1, 2, 4, 4, dtype=M.int64), 3),
+    lambda M: M.nn.functional.adaptive_avg_pool3d(M.ones(1, 1, 4, 4, 4, dtype=M.int64), 2),
+    lambda M: M.nn.functional.adaptive_max_pool2d(M.ones(1, 1, 4, 4, dtype=M.int64), 2),
+    lambda M: M.nn.functional.lp_pool2d(M.ones(1, 4, 4), 2, (2, 2, 2)),
 ]
 
 
@@ -321,14 +354,16 @@ INTERPOLATE_ERRORS = [
     dict(shape=(1, 2, 4, 4), size=(0, 2), mode="bilinear"), dict(shape=(1, 1, 4, 4, 4), size=(0, 1, 1)),
     dict(shape=(1, 2, 4), scale_factor=0.1), dict(shape=(1, 2, 4), size=3, antialias=True),
     dict(shape=(1, 2, 4, 4), size=3, mode="lanczos"), dict(shape=(1, 2, 0, 4), size=3, mode="bilinear"),
-]
+] + [dict(shape=s, scale_factor=2, mode=m, dtype="int64") for m, s in [
+    ("nearest", (1, 1, 4)), ("nearest", (1, 1, 4, 4)), ("nearest-exact", (1, 1, 4, 4, 4)), ("linear", (1, 1, 4)),
+    ("bilinear", (1, 1, 4, 4)), ("bicubic", (1, 1, 4, 4)), ("trilinear", (1, 1, 4, 4, 4))]]
 
 
 @pytest.mark.parametrize("k", range(len(INTERPOLATE_ERRORS)))
 def test_interpolate_errors_as_pytorch(k):
     kw = dict(INTERPOLATE_ERRORS[k])
-    shape = kw.pop("shape")
-    raises_same(lambda M: M.nn.functional.interpolate(M.ones(shape), **kw))
+    shape, dtype = kw.pop("shape"), kw.pop("dtype", "float32")
+    raises_same(lambda M: M.nn.functional.interpolate(M.ones(shape, dtype=getattr(M, dtype)), **kw))
 
 
 def test_upsample_modules_as_pytorch():
