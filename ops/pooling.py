@@ -38,9 +38,11 @@ LIN_NAMES = ("AvgPool2DBackward0", "AvgPool3DBackward0", "AdaptiveAvgPool2DBackw
              "UpsampleNearest1DBackward0", "UpsampleNearest2DBackward0", "UpsampleNearest3DBackward0",
              "UpsampleNearestExact1DBackward0", "UpsampleNearestExact2DBackward0", "UpsampleNearestExact3DBackward0",
              "UpsampleLinear1DBackward0", "UpsampleBilinear2DBackward0", "UpsampleBicubic2DBackward0",
-             "UpsampleTrilinear3DBackward0")
+             "UpsampleTrilinear3DBackward0", "UpsampleBilinear2DAaBackward0", "UpsampleBicubic2DAaBackward0",
+             "UpsampleLanczos2DAaBackward0")
 K_AVG, K_ADAPTIVE_AVG = 0, 2        # (+ dims - 2)
 K_NEAREST, K_NEAREST_EXACT, K_LINEAR, K_BILINEAR, K_BICUBIC, K_TRILINEAR = 4, 7, 10, 11, 12, 13
+K_BILINEAR_AA, K_BICUBIC_AA, K_LANCZOS_AA = 14, 15, 16
 
 
 # --- the linear maps ------------------------------------------------------------------------

@@ -18,8 +18,9 @@ import numpy as np
 
 from .._emit import D, Tensor
 from ._parser import parser_type_name
-from .pooling import (K_BICUBIC, K_BILINEAR, K_LINEAR, K_NEAREST, K_NEAREST_EXACT, K_TRILINEAR, Map, _combine,
-                      _outer, adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, linear_map)
+from .pooling import (K_BICUBIC, K_BICUBIC_AA, K_BILINEAR, K_BILINEAR_AA, K_LANCZOS_AA, K_LINEAR, K_NEAREST,
+                      K_NEAREST_EXACT, K_TRILINEAR, Map, _combine, _outer, adaptive_avg_pool1d, adaptive_avg_pool2d,
+                      adaptive_avg_pool3d, linear_map)
 
 _A = -0.75      # (PyTorch's bicubic convolution constant)
 
@@ -75,7 +76,46 @@ def _cubic(size: int, out: int, align_corners: bool, scale: Optional[float], ft)
     return cols, w.astype(np.float64)
 
 
-def _resample(x: Tensor, out_sp: tuple, scales: list, mode: str, align_corners: bool) -> Tensor:
+def _triangle(x: np.ndarray) -> np.ndarray:
+    return np.maximum(1 - np.abs(x), 0)
+
+
+def _keys(x: np.ndarray) -> np.ndarray:
+    """The cubic convolution kernel with A = -0.5 (PyTorch's antialiasing bicubic filter)."""
+    x = np.abs(x)
+    a = -0.5
+    return np.where(x < 1, ((a + 2) * x - (a + 3)) * x * x + 1, np.where(x < 2, (((x - 5) * x + 8) * x - 4) * a, 0))
+
+
+def _lanczos(x: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(x) < 3, np.sinc(x) * np.sinc(x / 3), 0)
+
+
+# (the antialiasing filters: function, width in input pixels at scale 1)
+_FILTERS = {"bilinear": (_triangle, 2), "bicubic": (_keys, 4), "lanczos": (_lanczos, 6)}
+
+
+def _antialiased(size: int, out: int, align_corners: bool, scale: Optional[float], mode: str, ft) -> tuple:
+    """PyTorch's antialiasing weights of a dim: the filter stretched by the scale when shrinking,
+    over the input pixels within its support of each output centre, normalised to sum 1."""
+    filt, width = _FILTERS[mode]
+    s = _scale(size, out, align_corners, scale, ft)
+    support = ft(width * 0.5) * s if s >= 1 else ft(width * 0.5)
+    inv = ft(1) / s if s >= 1 else ft(1)
+    center = s * (np.arange(out, dtype=ft) + ft(0.5))
+    lo = np.maximum((center - support + ft(0.5)).astype(np.int64), 0)
+    hi = np.minimum((center + support + ft(0.5)).astype(np.int64), size)
+    n = max(int((hi - lo).max()), 1)
+    j = np.arange(n)
+    valid = j[None, :] < (hi - lo)[:, None]
+    w = np.where(valid, filt((j[None, :] + lo[:, None] - center[:, None] + ft(0.5)) * inv), 0).astype(ft)
+    total = w.sum(1, keepdims=True)
+    w = np.where(total != 0, w / np.where(total != 0, total, 1), w)
+    return np.where(valid, lo[:, None] + j[None, :], -1), w.astype(np.float64)
+
+
+def _resample(x: Tensor, out_sp: tuple, scales: list, mode: str, align_corners: bool,
+              antialias: bool = False) -> Tensor:
     n = len(out_sp)
     in_sp = x._shape[-n:]
     for i in range(n):
@@ -89,15 +129,23 @@ def _resample(x: Tensor, out_sp: tuple, scales: list, mode: str, align_corners: 
     if not x._dtype.is_floating_point:
         kernel = {"nearest": "compute_indices_weights_nearest", "nearest-exact": "compute_indices_weights_nearest",
                   "linear": "compute_indices_weights_linear", "trilinear": "compute_indices_weights_linear",
-                  "bilinear": "upsample_bilinear2d_channels_last", "bicubic": "compute_indices_weights_cubic"}[mode]
+                  "bilinear": "upsample_bilinear2d_channels_last", "bicubic": "compute_indices_weights_cubic",
+                  "lanczos": ""}[mode]
         if n == 2 and mode in ("nearest", "nearest-exact"):
             kernel = "upsample_nearest2d_channels_last"
+        if antialias:
+            kernel = "compute_index_ranges_weights"
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(x._dtype)}'")
     ft = np.float32 if x._dtype.np == np.float32 else np.float64
     if mode in ("nearest", "nearest-exact"):
         cols = _combine([_nearest(in_sp[i], out_sp[i], scales[i], mode == "nearest-exact") for i in range(n)], in_sp)
         kind = (K_NEAREST if mode == "nearest" else K_NEAREST_EXACT) + n - 1
         return linear_map(x, Map(in_sp, out_sp, cols), kind)
+    if antialias:
+        tables = [_antialiased(in_sp[i], out_sp[i], align_corners, scales[i], mode, ft) for i in range(n)]
+        kind = {"bilinear": K_BILINEAR_AA, "bicubic": K_BICUBIC_AA, "lanczos": K_LANCZOS_AA}[mode]
+        return linear_map(x, Map(in_sp, out_sp, _combine([t[0] for t in tables], in_sp), _outer([t[1] for t in tables])),
+                          kind)
     tables = [(_cubic if mode == "bicubic" else _linear)(in_sp[i], out_sp[i], align_corners, scales[i], ft)
               for i in range(n)]
     cols = _combine([t[0] for t in tables], in_sp)
@@ -118,9 +166,11 @@ def interpolate(input: Tensor, size: Optional[Union[int, tuple]] = None, scale_f
                 antialias: bool = False) -> Tensor:
     """Resamples the last 1, 2 or 3 dims of ``input`` (``(N, C, d1, ...)``) to ``size`` or by
     ``scale_factor``: ``mode`` 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' or
-    'bicubic' (4-D), 'trilinear' (5-D), 'area' (the adaptive average pool).  ``align_corners``: the
+    'bicubic' (4-D), 'trilinear' (5-D), 'area' (the adaptive average pool), 'lanczos' (4-D, with
+    ``antialias``).  ``align_corners``: the
     corner pixels' centres aligned (the interpolating modes); ``recompute_scale_factor``: the
-    output size computed from ``scale_factor`` and the scale then taken from the sizes."""
+    output size computed from ``scale_factor`` and the scale then taken from the sizes; ``antialias``
+    (bilinear, bicubic, lanczos): a filter widened by the scale when shrinking."""
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating modes: "
@@ -167,8 +217,6 @@ def interpolate(input: Tensor, size: Optional[Union[int, tuple]] = None, scale_f
     if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.dim() == 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a 4-D "
                          "tensor as input")
-    if antialias:
-        raise NotImplementedError("interpolate(antialias=True) is not supported by tape yet")
     if dim in (1, 2, 3) and mode == "area":
         return (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[dim - 1](input, output_size)
     known = dim in (1, 2, 3) and mode in ("nearest", "nearest-exact") or mode == "bicubic" and dim == 2 or \
@@ -176,7 +224,9 @@ def interpolate(input: Tensor, size: Optional[Union[int, tuple]] = None, scale_f
     if mode == "lanczos" and dim == 2:
         if align_corners:
             raise ValueError("Lanczos mode does not support align_corners=True")
-        raise ValueError("Lanczos mode requires antialias=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
+        known = True
     if not known:
         if mode in _NEEDS and input.dim() in (3, 4, 5):
             raise NotImplementedError(f"Got {input.dim()}D input, but {mode} mode needs {_NEEDS[mode]}D input")
@@ -190,7 +240,7 @@ def interpolate(input: Tensor, size: Optional[Union[int, tuple]] = None, scale_f
                                 f"{parser_type_name(s)}")
         output_size = [int(input._shape[i + 2] * float(scale_factors[i])) for i in range(dim)]
     scales = [None] * dim if scale_factors is None else [float(s) for s in scale_factors]
-    return _resample(input, tuple(int(v) for v in output_size), scales, mode, align_corners)
+    return _resample(input, tuple(int(v) for v in output_size), scales, mode, align_corners, antialias)
 
 
 def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",

@@ -220,6 +220,8 @@ INTERPOLATIONS = [
     ("bicubic", dict(size=(3, 4), mode="bicubic"), (1, 1, 3, 2)),
     ("trilinear", dict(size=(2, 3, 3), mode="trilinear"), (1, 1, 2, 2, 2)),
     ("area", dict(size=(2, 2), mode="area"), (1, 1, 3, 4)),
+    ("bilinear_antialias", dict(size=(2, 3), mode="bilinear", antialias=True), (1, 1, 4, 5)),
+    ("lanczos", dict(size=(2, 2), mode="lanczos", antialias=True), (1, 1, 3, 4)),
 ]
 
 

@@ -331,6 +331,11 @@ INTERPOLATIONS = [
     (dict(scale_factor=2, mode="trilinear", align_corners=True), (1, 1, 2, 3, 2)),
     (dict(size=(3, 4), mode="area"), (1, 2, 7, 5)), (dict(scale_factor=0.5, mode="area"), (1, 2, 7, 5)),
     (dict(size=3, mode="area"), (1, 2, 7)),
+    (dict(size=(4, 5), mode="bilinear", antialias=True), (1, 2, 9, 11)),
+    (dict(size=(13, 4), mode="bilinear", antialias=True, align_corners=True), (1, 1, 9, 11)),
+    (dict(scale_factor=(0.4, 1.3), mode="bicubic", antialias=True), (1, 2, 9, 11)),
+    (dict(size=(3, 20), mode="bicubic", antialias=True, align_corners=True), (1, 1, 9, 11)),
+    (dict(size=(4, 13), mode="lanczos", antialias=True), (1, 2, 9, 11)),
 ]
 
 
@@ -354,6 +359,9 @@ INTERPOLATE_ERRORS = [
     dict(shape=(1, 2, 4, 4), size=(0, 2), mode="bilinear"), dict(shape=(1, 1, 4, 4, 4), size=(0, 1, 1)),
     dict(shape=(1, 2, 4), scale_factor=0.1), dict(shape=(1, 2, 4), size=3, antialias=True),
     dict(shape=(1, 2, 4, 4), size=3, mode="lanczos"), dict(shape=(1, 2, 0, 4), size=3, mode="bilinear"),
+    dict(shape=(1, 2, 4, 4), size=3, mode="lanczos", antialias=True, align_corners=True),
+    dict(shape=(1, 2, 4, 4), size=3, mode="nearest", antialias=True),
+    dict(shape=(1, 2, 4, 4), size=3, mode="bicubic", antialias=True, dtype="int64"),
 ] + [dict(shape=s, scale_factor=2, mode=m, dtype="int64") for m, s in [
     ("nearest", (1, 1, 4)), ("nearest", (1, 1, 4, 4)), ("nearest-exact", (1, 1, 4, 4, 4)), ("linear", (1, 1, 4)),
     ("bilinear", (1, 1, 4, 4)), ("bicubic", (1, 1, 4, 4)), ("trilinear", (1, 1, 4, 4, 4))]]
@@ -364,6 +372,17 @@ def test_interpolate_errors_as_pytorch(k):
     kw = dict(INTERPOLATE_ERRORS[k])
     shape, dtype = kw.pop("shape"), kw.pop("dtype", "float32")
     raises_same(lambda M: M.nn.functional.interpolate(M.ones(shape, dtype=getattr(M, dtype)), **kw))
+
+
+def test_antialiased_interpolation_nodes_as_pytorch():
+    names = []
+    for M in (tape, torch):
+        x = M.ones(1, 1, 6, 6, dtype=M.float64, requires_grad=True)
+        for mode in ("bilinear", "bicubic", "lanczos"):
+            y = M.nn.functional.interpolate(x * x, size=(3, 4), mode=mode, antialias=True)
+            (g,) = M.autograd.grad(y.pow(2).sum(), x, create_graph=True)
+            names += [y.grad_fn.name(), g.grad_fn.next_functions[0][0].name()]
+    assert names[:6] == names[6:]
 
 
 def test_upsample_modules_as_pytorch():
