@@ -88,27 +88,52 @@ class Map:
     def apply(self, x: np.ndarray) -> np.ndarray:
         lead = x.shape[:x.ndim - len(self.in_sp)]
         b, n_in = math.prod(lead), math.prod(self.in_sp)
-        xp = np.concatenate([x.reshape(b, n_in), np.zeros((b, 1), x.dtype)], 1)
-        v = xp[:, self.cols]
-        if self.w is not None:
-            v = v * self.w.astype(x.dtype)
-        y = v.sum(-1)
+        # (planes last: a gather of whole rows of ``b`` values, and a sentinel row of zeros)
+        xt = np.empty((n_in + 1, b), x.dtype)
+        xt[:n_in] = x.reshape(b, n_in).T
+        xt[n_in] = 0
+        w = None if self.w is None else self.w.astype(x.dtype)
+        y = np.zeros((self.cols.shape[0], b), x.dtype)
+        for k in range(self.cols.shape[1]):     # (the window's positions in order, as PyTorch's loops)
+            v = xt[self.cols[:, k]]
+            if w is not None:
+                v *= w[:, k, None]
+            y += v
+        y = y.T
         if self.div is not None:
             y = y / self.div.astype(x.dtype) if x.dtype.kind in "fc" else np.fix(y / self.div).astype(x.dtype)
         return np.require(y.reshape(lead + self.out_sp), x.dtype, "C")
 
     def transpose(self, g: np.ndarray) -> np.ndarray:
-        lead = g.shape[:g.ndim - len(self.out_sp)]
-        b, n_in, n_out = math.prod(lead), math.prod(self.in_sp), math.prod(self.out_sp)
-        gv = g.reshape(b, n_out).astype(np.float64)
-        if self.div is not None:
-            gv = gv / self.div
-        c = np.broadcast_to(gv[:, :, None], (b, n_out, self.cols.shape[1]))
-        if self.w is not None:
-            c = c * self.w
-        at = self.cols[None] + (np.arange(b) * (n_in + 1))[:, None, None]
-        x = np.bincount(at.reshape(-1), c.reshape(-1), b * (n_in + 1)).reshape(b, n_in + 1)[:, :n_in]
-        return np.require(x.reshape(lead + self.in_sp), g.dtype, "C")
+        """The transposed map applied to ``g``: a gather too, by the table of the outputs each input
+        position feeds (``transposed``), so that both directions are the same numpy calls."""
+        return self.transposed().apply(g)
+
+    def transposed(self) -> "Map":
+        n_in, n_out = math.prod(self.in_sp), math.prod(self.out_sp)
+        k = self.cols.shape[1]
+        cols = self.cols.reshape(-1)
+        valid = cols < n_in
+        i = cols[valid]
+        o = np.repeat(np.arange(n_out), k)[valid]
+        w = None
+        if self.w is not None or self.div is not None:
+            w = np.ones((n_out, k)) if self.w is None else np.asarray(self.w, np.float64)
+            if self.div is not None:
+                w = w / self.div[:, None]
+            w = w.reshape(-1)[valid]
+        order = np.argsort(i, kind="stable")
+        i, o = i[order], o[order]
+        counts = np.bincount(i, minlength=n_in)
+        kt = int(counts.max()) if counts.size else 0
+        slot = np.arange(i.size) - (np.cumsum(counts) - counts)[i]
+        cols_t = np.full((n_in, kt), n_out, np.int64)
+        cols_t[i, slot] = o
+        w_t = None
+        if w is not None:
+            w_t = np.zeros((n_in, kt))
+            w_t[i, slot] = w[order]
+        return Map(self.out_sp, self.in_sp, cols_t, w_t)
 
 
 def _lin_vjp(g, xs, y, r):
