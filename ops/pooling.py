@@ -290,20 +290,28 @@ def _plane_sizes(x: Tensor, n: int) -> str:
 # --- max pooling -----------------------------------------------------------------------------
 def _max_windows(x: Tensor, windows: np.ndarray, n: int, out_sp: tuple, kind: int) -> tuple:
     """The max of each window (``windows``: ``_combine``'s table over the last ``n`` dims) and its
-    index in the plane: the first largest, a nan wherever one is (as PyTorch's kernel)."""
+    index in the plane, as PyTorch's kernel finds them: the window's positions in order, from its
+    first position inside the input with -inf, an element taking over when larger or nan."""
     lead, in_sp = x._shape[:-n], x._shape[-n:]
     b, size = math.prod(lead), math.prod(in_sp)
     v = x._value()
     lowest = -np.inf if v.dtype.kind == "f" else np.iinfo(v.dtype).min
-    xp = np.concatenate([v.reshape(b, size), np.full((b, 1), lowest, v.dtype)], 1)
-    vals = xp[:, windows]
-    if v.dtype.kind == "f":
-        nan = np.isnan(vals)
-        vals = np.where(nan, np.inf, vals) if nan.any() else vals
-    at = np.argmax(vals, -1) if windows.shape[1] else np.zeros((b, windows.shape[0]), np.int64)
-    idx = np.take_along_axis(np.broadcast_to(windows, (b,) + windows.shape), at[..., None], -1)[..., 0]
-    first = windows[np.arange(windows.shape[0]), np.argmax(windows < size, -1)]
-    idx = np.where(idx == size, first, idx)         # (a window of -inf only: its first element)
+    xt = np.empty((size + 1, b), v.dtype)       # (planes last, and a row of -inf past the plane)
+    xt[:size] = v.reshape(b, size).T
+    xt[size] = lowest
+    m = windows.shape[0]
+    first = windows[np.arange(m), np.argmax(windows < size, -1)] if windows.shape[1] else np.zeros(m, np.int64)
+    best = np.full((m, b), lowest, v.dtype)
+    idx = np.broadcast_to(first[:, None], (m, b)).copy()
+    for k in range(windows.shape[1]):
+        c = windows[:, k]
+        val = xt[c]
+        take = val > best
+        if v.dtype.kind == "f":
+            take |= np.isnan(val)
+        np.copyto(best, val, where=take)
+        np.copyto(idx, np.broadcast_to(c[:, None], (m, b)), where=take)
+    idx = idx.T
     positions = (idx + (np.arange(b) * size)[:, None]).reshape(lead + out_sp)
     y = pick(x, positions, kind)
     return y, plain(np.ascontiguousarray(idx.reshape(lead + out_sp), np.int64), D.int64)

@@ -162,6 +162,14 @@ def test_integer_pools_as_pytorch():
         assert f(tape, tape.arange(32).reshape(1, 2, 4, 4)).tolist() == f(torch, torch.arange(32).reshape(1, 2, 4, 4)).tolist()
 
 
+def test_max_pool_nan_and_infinite_windows_as_pytorch():
+    a = np.array([[[[np.nan, 1, 2, np.nan], [0, -np.inf, 5, 1], [-np.inf, -np.inf, 3, 3], [-np.inf, -np.inf, 3, np.nan]]]])
+    for p in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)):
+        got = [M.nn.functional.max_pool2d(M.tensor(a), return_indices=True, **p) for M in (tape, torch)]
+        assert got[0][1].tolist() == got[1][1].tolist()
+        np.testing.assert_array_equal(got[0][0].numpy(), got[1][0].numpy())
+
+
 def test_pool_ties_take_the_first_max_as_pytorch():
     a = np.array([[[[1.0, 1.0, 2.0, 2.0], [1.0, 0.0, 2.0, 2.0], [3.0, 3.0, 0.0, 0.0], [3.0, 3.0, 0.0, 0.0]]]])
     for p in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)):
