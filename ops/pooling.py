@@ -29,7 +29,7 @@ import numpy as np
 from .._emit import D, Tensor, plain, recorded, state, write_tape
 from ._parser import parser_type_name
 from ._rule import rule_adjoint
-from ._spec import PYTHON, TRANSPOSED, Op, public_function, register, tangents
+from ._spec import PYTHON, SAVED_SELF, TRANSPOSED, Op, public_function, register, tangents
 from .padding import K_ADAPTIVE_MAX, K_MAX_POOL, pick
 from .shape import BY_INDEX
 
@@ -283,6 +283,13 @@ def _positive_3d(fn: str, x: Tensor) -> None:
                                f"has a shape of {list(s)} and non-batch dimension {i} has length zero!")
 
 
+def shows(out: Tensor, saved: tuple) -> Tensor:
+    """``out`` (if recorded) with ``saved`` as what its node shows saved (``tape/_saved.py``)."""
+    if out._tape is not None and out._rg:
+        out._tape.args[out._node] = saved
+    return out
+
+
 def _plane_sizes(x: Tensor, n: int) -> str:
     return "x".join(str(v) for v in x._shape[-n - 1:])
 
@@ -323,8 +330,9 @@ def _max_pool(fn: str, input: Tensor, n: int, kernel_size, stride, padding, dila
     word = _WORDS[n]
     k = _sized(_ints(fn, "kernel_size", kernel_size, 2), n,
                f"{fn}: kernel_size must either be a single int, or a tuple of {word} ints")
-    s = _sized(_ints(fn, "stride", [] if stride is None else stride, 3), n,
-               f"{fn}: stride must either be omitted, a single int, or a tuple of {word} ints", True) or k
+    given = _sized(_ints(fn, "stride", [] if stride is None else stride, 3), n,
+                   f"{fn}: stride must either be omitted, a single int, or a tuple of {word} ints", True)
+    s = given or k
     p = _sized(_ints(fn, "padding", padding, 4), n, f"{fn}: padding must either be a single int, or a tuple of {word} ints")
     d = _sized(_ints(fn, "dilation", dilation, 5), n,
                f"{fn}: dilation must be either a single int, or a tuple of {word} ints")
@@ -337,7 +345,9 @@ def _max_pool(fn: str, input: Tensor, n: int, kernel_size, stride, padding, dila
     out_sp = tuple(_pooled_size(in_sp[i], k[i], p[i], s[i], d[i], ceil_mode) for i in range(n))
     _shape_check(input, n, k, s, d, p, out_sp)
     windows = _combine([_strided(in_sp[i], out_sp[i], k[i], s[i], p[i], d[i]) for i in range(n)], in_sp)
-    return _max_windows(input, windows, n, out_sp, K_MAX_POOL + n - 2)
+    y, i = _max_windows(input, windows, n, out_sp, K_MAX_POOL + n - 2)
+    return shows(y, (("ceil_mode", bool(ceil_mode)), ("dilation", d), ("kernel_size", k), ("padding", p),
+                     ("result1", i), ("self", SAVED_SELF), ("stride", given))), i
 
 
 def _shape_check(x: Tensor, n: int, k: tuple, s: tuple, d: tuple, p: tuple, out_sp: tuple,
@@ -489,8 +499,9 @@ def _avg_pool(fn: str, input: Tensor, n: int, kernel_size, stride, padding, ceil
     either = "either be" if n == 2 else "be"
     k = _sized(_ints(fn, "kernel_size", kernel_size, 2), n,
                f"{fn}: kernel_size must {either} a single int, or a tuple of {word} ints")
-    s = _sized(_ints(fn, "stride", [] if stride is None else stride, 3), n,
-               f"{fn}: stride must {either} omitted, a single int, or a tuple of {word} ints", True) or k
+    given = _sized(_ints(fn, "stride", [] if stride is None else stride, 3), n,
+                   f"{fn}: stride must {either} omitted, a single int, or a tuple of {word} ints", True)
+    s = given or k
     p = _sized(_ints(fn, "padding", padding, 4), n, f"{fn}: padding must {either} a single int, or a tuple of {word} ints")
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
@@ -513,7 +524,10 @@ def _avg_pool(fn: str, input: Tensor, n: int, kernel_size, stride, padding, ceil
         div = np.full(windows.shape[0], float(divisor_override))
     else:
         div = _outer([(t[1] if count_include_pad else t[2]).astype(np.float64)[:, None] for t in tables])[:, 0]
-    return linear_map(input, Map(in_sp, out_sp, windows, div=div), K_AVG + n - 2)
+    y = linear_map(input, Map(in_sp, out_sp, windows, div=div), K_AVG + n - 2)
+    return shows(y, (("ceil_mode", bool(ceil_mode)), ("count_include_pad", bool(count_include_pad)),
+                     ("divisor_override", divisor_override), ("kernel_size", k), ("padding", p), ("self", SAVED_SELF),
+                     ("stride", given)))
 
 
 def avg_pool2d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (), padding: Union[int, tuple] = 0, ceil_mode: bool = False,
@@ -595,7 +609,8 @@ def _adaptive_avg(fn: str, input: Tensor, output_size, n: int) -> Tensor:
     tables = [_adaptive(in_sp[i], sizes[i]) for i in range(n)]
     windows = _combine([t[0] for t in tables], in_sp)
     div = _outer([t[1].astype(np.float64)[:, None] for t in tables])[:, 0]
-    return linear_map(input, Map(in_sp, sizes, windows, div=div), K_ADAPTIVE_AVG + n - 2)
+    return shows(linear_map(input, Map(in_sp, sizes, windows, div=div), K_ADAPTIVE_AVG + n - 2),
+                 (("self", SAVED_SELF),))
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size: Union[int, tuple]) -> Tensor:
@@ -632,7 +647,8 @@ def _adaptive_max(fn: str, input: Tensor, output_size, n: int) -> tuple:
     _check_dtype(input, fn if n == 2 else fn + "_cpu", True)
     in_sp = input._shape[-n:]
     windows = _combine([_adaptive(in_sp[i], sizes[i])[0] for i in range(n)], in_sp)
-    return _max_windows(input, windows, n, sizes, K_ADAPTIVE_MAX + n - 2)
+    y, i = _max_windows(input, windows, n, sizes, K_ADAPTIVE_MAX + n - 2)
+    return shows(y, (("result1", i), ("self", SAVED_SELF))), i
 
 
 def adaptive_max_pool2d_with_indices(input: Tensor, output_size: Union[int, tuple], return_indices: bool = False) -> tuple:
@@ -745,6 +761,7 @@ def _unpool(fn: str, input: Tensor, indices: Tensor, out_sp: tuple) -> Tensor:
     tape = write_tape()
     nx = input._node if input._tape is tape else tape.import_(input)
     node = tape.append(UNPOOL, input._dtype.arena, y, nx, ia=tape.index_list(positions), ib=n - 2)
+    tape.args[node] = (("indices", indices),)
     return recorded(tape, node, y, input._dtype)
 
 

@@ -39,7 +39,7 @@ register(Op(SHUFFLE, "pixel_shuffle", "PixelShuffleBackward0", 0, _shuffle_vjp, 
 tangents({SHUFFLE: _shuffle_jvp})       # (linear: the same rearrangement of the tangent)
 
 
-def _shuffled(x: Tensor, positions: np.ndarray, kind: int) -> Tensor:
+def _shuffled(x: Tensor, positions: np.ndarray, kind: int, saved: tuple = ()) -> Tensor:
     """The elements of ``x`` at the flat ``positions`` (shaped as the result): a SHUFFLE row."""
     y = np.require(x._value().reshape(-1)[positions], x._dtype.np, "C")
     if not (x._rg and state.grad and x._dtype.arena is not None):
@@ -48,6 +48,8 @@ def _shuffled(x: Tensor, positions: np.ndarray, kind: int) -> Tensor:
     nx = x._node if x._tape is tape else tape.import_(x)
     node = tape.append(SHUFFLE, x._dtype.arena, y, nx, ia=tape.index_list(np.require(positions, np.int64, "C")),
                        ib=kind)
+    if saved:
+        tape.args[node] = saved
     return recorded(tape, node, y, x._dtype)
 
 
@@ -79,7 +81,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     p = _positions(input).reshape(*lead, c // (r * r), r, r, h, w)
     n = len(lead)
     p = p.transpose(*range(n), n, n + 3, n + 1, n + 4, n + 2).reshape(*lead, c // (r * r), h * r, w * r)
-    return _shuffled(input, np.ascontiguousarray(p), K_PIXEL_SHUFFLE)
+    return _shuffled(input, np.ascontiguousarray(p), K_PIXEL_SHUFFLE, (("upscale_factor", r),))
 
 
 @public_function("pixel_unshuffle")
@@ -103,7 +105,7 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     p = _positions(input).reshape(*lead, c, h // r, r, w // r, r)
     n = len(lead)
     p = p.transpose(*range(n), n, n + 2, n + 4, n + 1, n + 3).reshape(*lead, c * r * r, h // r, w // r)
-    return _shuffled(input, np.ascontiguousarray(p), K_PIXEL_UNSHUFFLE)
+    return _shuffled(input, np.ascontiguousarray(p), K_PIXEL_UNSHUFFLE, (("downscale_factor", r),))
 
 
 @public_function("channel_shuffle")
@@ -120,4 +122,4 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:
     if c % g:
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {g} groups.")
     p = _positions(input).reshape(n, g, c // g, *rest).swapaxes(1, 2).reshape(input._shape)
-    return _shuffled(input, np.ascontiguousarray(p), K_CHANNEL_SHUFFLE)
+    return _shuffled(input, np.ascontiguousarray(p), K_CHANNEL_SHUFFLE, (("groups", g),))

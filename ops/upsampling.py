@@ -20,7 +20,7 @@ from .._emit import D, Tensor
 from ._parser import parser_type_name
 from .pooling import (K_BICUBIC, K_BICUBIC_AA, K_BILINEAR, K_BILINEAR_AA, K_LANCZOS_AA, K_LINEAR, K_NEAREST,
                       K_NEAREST_EXACT, K_TRILINEAR, Map, _combine, _outer, adaptive_avg_pool1d, adaptive_avg_pool2d,
-                      adaptive_avg_pool3d, linear_map)
+                      adaptive_avg_pool3d, linear_map, shows)
 
 _A = -0.75      # (PyTorch's bicubic convolution constant)
 
@@ -240,7 +240,11 @@ def interpolate(input: Tensor, size: Optional[Union[int, tuple]] = None, scale_f
                                 f"{parser_type_name(s)}")
         output_size = [int(input._shape[i + 2] * float(scale_factors[i])) for i in range(dim)]
     scales = [None] * dim if scale_factors is None else [float(s) for s in scale_factors]
-    return _resample(input, tuple(int(v) for v in output_size), scales, mode, align_corners, antialias)
+    out_sp = tuple(int(v) for v in output_size)
+    y = _resample(input, out_sp, scales, mode, align_corners, antialias)
+    saved = (("output_size", out_sp),) + tuple((f"scales_{c}", v) for c, v in zip("dhw"[3 - dim:], scales)) + \
+        (("self_sym_sizes", input._shape),)
+    return shows(y, saved if mode in ("nearest", "nearest-exact") else (("align_corners", bool(align_corners)),) + saved)
 
 
 def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",

@@ -399,3 +399,21 @@ def test_upsample_modules_as_pytorch():
         assert repr(getattr(tape.nn, name)(*args, **kw)) == repr(getattr(torch.nn, name)(*args, **kw))
     same(lambda M, x: M.nn.UpsamplingBilinear2d(scale_factor=2)(x), (1, 2, 3, 3))
     same(lambda M, x: M.nn.Upsample(scale_factor=1.5, mode="bicubic")(x), (1, 2, 3, 3))
+
+
+def test_nodes_show_what_pytorch_s_save():
+    def saved(M, f):
+        x = M.ones(1, 2, 6, 6, requires_grad=True)
+        fn = f(M, x).grad_fn
+        return {a: (tuple(getattr(fn, a).shape) if isinstance(getattr(fn, a), M.Tensor) else getattr(fn, a))
+                for a in dir(fn) if a.startswith("_saved_")}
+    for f in [lambda M, x: M.nn.functional.max_pool2d(x, 3, 2, 1), lambda M, x: M.nn.functional.max_pool2d(x, 3),
+              lambda M, x: M.nn.functional.avg_pool2d(x, 3, 2, 1), lambda M, x: M.nn.functional.avg_pool2d(x, 2),
+              lambda M, x: M.nn.functional.adaptive_avg_pool2d(x, 3), lambda M, x: M.nn.functional.adaptive_max_pool2d(x, 3),
+              lambda M, x: M.nn.functional.pixel_shuffle(x.reshape(1, 8, 3, 3), 2),
+              lambda M, x: M.nn.functional.channel_shuffle(x, 2), lambda M, x: M.nn.functional.pad(x, (1, 2, 0, 1)),
+              lambda M, x: M.nn.functional.pad(x, (1, 2, 0, 1), mode="reflect"),
+              lambda M, x: M.nn.functional.interpolate(x, scale_factor=2, mode="bilinear"),
+              lambda M, x: M.nn.functional.interpolate(x, size=3), lambda M, x: M.nn.functional.max_pool3d(x.unsqueeze(0), 2),
+              lambda M, x: M.nn.functional.max_unpool2d(*M.nn.functional.max_pool2d(x, 2, return_indices=True), 2)]:
+        assert saved(tape, f) == saved(torch, f)
