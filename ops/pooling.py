@@ -333,7 +333,8 @@ def _max_pool(fn: str, input: Tensor, n: int, kernel_size, stride, padding, dila
     given = _sized(_ints(fn, "stride", [] if stride is None else stride, 3), n,
                    f"{fn}: stride must either be omitted, a single int, or a tuple of {word} ints", True)
     s = given or k
-    p = _sized(_ints(fn, "padding", padding, 4), n, f"{fn}: padding must either be a single int, or a tuple of {word} ints")
+    p = _sized(_ints(fn, "padding", padding, 4), n,
+               f"{fn}: padding must either be a single int, or a tuple of {word} ints")
     d = _sized(_ints(fn, "dilation", dilation, 5), n,
                f"{fn}: dilation must be either a single int, or a tuple of {word} ints")
     if input.dim() not in (n + 1, n + 2):
@@ -383,21 +384,23 @@ def _shape_check(x: Tensor, n: int, k: tuple, s: tuple, d: tuple, p: tuple, out_
                            f"({'x'.join(str(v) for v in (plane,) + out_sp)}). Output size is too small")
 
 
-def max_pool2d_with_indices(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (), padding: Union[int, tuple] = 0,
-                            dilation: Union[int, tuple] = 1, ceil_mode: bool = False) -> tuple:
+def max_pool2d_with_indices(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (),
+                            padding: Union[int, tuple] = 0, dilation: Union[int, tuple] = 1,
+                            ceil_mode: bool = False) -> tuple:
     """The 2-d max pool of ``input`` and the index of each max in its plane."""
     return _max_pool("max_pool2d", input, 2, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def max_pool3d_with_indices(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (), padding: Union[int, tuple] = 0,
-                            dilation: Union[int, tuple] = 1, ceil_mode: bool = False) -> tuple:
+def max_pool3d_with_indices(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (),
+                            padding: Union[int, tuple] = 0, dilation: Union[int, tuple] = 1,
+                            ceil_mode: bool = False) -> tuple:
     """The 3-d max pool of ``input`` and the index of each max in its volume."""
     return _max_pool("max_pool3d", input, 3, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 @public_function("max_pool2d")
-def max_pool2d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (), padding: Union[int, tuple] = 0, dilation: Union[int, tuple] = 1,
-               ceil_mode: bool = False) -> Tensor:
+def max_pool2d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (),
+               padding: Union[int, tuple] = 0, dilation: Union[int, tuple] = 1, ceil_mode: bool = False) -> Tensor:
     """The max of each ``kernel_size`` window of the last 2 dims of ``input``, every ``stride``
     (default: ``kernel_size``), over ``input`` padded by ``padding`` (-inf), the window's elements
     ``dilation`` apart; ``ceil_mode``: a last window that starts inside the input is kept."""
@@ -405,8 +408,8 @@ def max_pool2d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int,
 
 
 @public_function("max_pool3d")
-def max_pool3d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (), padding: Union[int, tuple] = 0, dilation: Union[int, tuple] = 1,
-               ceil_mode: bool = False) -> Tensor:
+def max_pool3d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (),
+               padding: Union[int, tuple] = 0, dilation: Union[int, tuple] = 1, ceil_mode: bool = False) -> Tensor:
     """The max pool of the last 3 dims of ``input`` (see ``max_pool2d``)."""
     return _max_pool("max_pool3d", input, 3, kernel_size, stride, padding, dilation, ceil_mode)[0]
 
@@ -425,8 +428,9 @@ def _check_dims_1d(fn: str, x: Tensor) -> None:
 
 
 @public_function("max_pool1d_with_indices")
-def max_pool1d_with_indices(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (), padding: Union[int, tuple] = 0,
-                            dilation: Union[int, tuple] = 1, ceil_mode: bool = False) -> tuple:
+def max_pool1d_with_indices(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (),
+                            padding: Union[int, tuple] = 0, dilation: Union[int, tuple] = 1,
+                            ceil_mode: bool = False) -> tuple:
     """The 1-d max pool of ``input`` and the index of each max in its row (PyTorch's: the 2-d pool
     of the input unsqueezed, squeezed back)."""
     fn = "max_pool1d_with_indices"
@@ -443,8 +447,8 @@ def max_pool1d_with_indices(input: Tensor, kernel_size: Union[int, tuple], strid
 
 
 @public_function("max_pool1d")
-def max_pool1d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (), padding: Union[int, tuple] = 0, dilation: Union[int, tuple] = 1,
-               ceil_mode: bool = False) -> Tensor:
+def max_pool1d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (),
+               padding: Union[int, tuple] = 0, dilation: Union[int, tuple] = 1, ceil_mode: bool = False) -> Tensor:
     """The max of each ``kernel_size`` window of the last dim of ``input`` (see ``max_pool2d``)."""
     fn = "max_pool1d"
     _check_input(fn, input)
@@ -502,7 +506,8 @@ def _avg_pool(fn: str, input: Tensor, n: int, kernel_size, stride, padding, ceil
     given = _sized(_ints(fn, "stride", [] if stride is None else stride, 3), n,
                    f"{fn}: stride must {either} omitted, a single int, or a tuple of {word} ints", True)
     s = given or k
-    p = _sized(_ints(fn, "padding", padding, 4), n, f"{fn}: padding must {either} a single int, or a tuple of {word} ints")
+    p = _sized(_ints(fn, "padding", padding, 4), n,
+               f"{fn}: padding must {either} a single int, or a tuple of {word} ints")
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     if n == 3 and input.dim() not in (4, 5):
@@ -530,8 +535,9 @@ def _avg_pool(fn: str, input: Tensor, n: int, kernel_size, stride, padding, ceil
                      ("stride", given)))
 
 
-def avg_pool2d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (), padding: Union[int, tuple] = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override: Optional[int] = None) -> Tensor:
+def avg_pool2d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (),
+               padding: Union[int, tuple] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: Optional[int] = None) -> Tensor:
     """The mean of each ``kernel_size`` window of the last 2 dims of ``input``, every ``stride``
     (default: ``kernel_size``), over ``input`` padded by ``padding`` zeros (counted in the mean when
     ``count_include_pad``; ``divisor_override``: the divisor of every sum); ``ceil_mode``: a last
@@ -540,16 +546,17 @@ def avg_pool2d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int,
                      divisor_override)
 
 
-def avg_pool3d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (), padding: Union[int, tuple] = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override: Optional[int] = None) -> Tensor:
+def avg_pool3d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (),
+               padding: Union[int, tuple] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: Optional[int] = None) -> Tensor:
     """The average pool of the last 3 dims of ``input`` (see ``avg_pool2d``)."""
     return _avg_pool("avg_pool3d", input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
 
 
 @public_function("avg_pool1d")
-def avg_pool1d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (), padding: Union[int, tuple] = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> Tensor:
+def avg_pool1d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int, tuple] = (),
+               padding: Union[int, tuple] = 0, ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
     """The average pool of the last dim of ``input`` (PyTorch's: the 2-d pool of the input
     unsqueezed, squeezed back)."""
     fn = "avg_pool1d"
@@ -651,12 +658,14 @@ def _adaptive_max(fn: str, input: Tensor, output_size, n: int) -> tuple:
     return shows(y, (("result1", i), ("self", SAVED_SELF))), i
 
 
-def adaptive_max_pool2d_with_indices(input: Tensor, output_size: Union[int, tuple], return_indices: bool = False) -> tuple:
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size: Union[int, tuple],
+                                     return_indices: bool = False) -> tuple:
     """The adaptive max pool of the last 2 dims of ``input`` and the index of each max in its plane."""
     return _adaptive_max("adaptive_max_pool2d", input, output_size, 2)
 
 
-def adaptive_max_pool3d_with_indices(input: Tensor, output_size: Union[int, tuple], return_indices: bool = False) -> tuple:
+def adaptive_max_pool3d_with_indices(input: Tensor, output_size: Union[int, tuple],
+                                     return_indices: bool = False) -> tuple:
     """The adaptive max pool of the last 3 dims of ``input`` and the index of each max in its volume."""
     return _adaptive_max("adaptive_max_pool3d", input, output_size, 3)
 
@@ -699,14 +708,14 @@ def lp_pool1d(input: Tensor, norm_type: float, kernel_size: int, stride: Optiona
     return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 1)
 
 
-def lp_pool2d(input: Tensor, norm_type: float, kernel_size: Union[int, tuple], stride: Optional[Union[int, tuple]] = None,
-              ceil_mode: bool = False) -> Tensor:
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size: Union[int, tuple],
+              stride: Optional[Union[int, tuple]] = None, ceil_mode: bool = False) -> Tensor:
     """The ``norm_type``-norm of each window of the last 2 dims of ``input``."""
     return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 2)
 
 
-def lp_pool3d(input: Tensor, norm_type: float, kernel_size: Union[int, tuple], stride: Optional[Union[int, tuple]] = None,
-              ceil_mode: bool = False) -> Tensor:
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size: Union[int, tuple],
+              stride: Optional[Union[int, tuple]] = None, ceil_mode: bool = False) -> Tensor:
     """The ``norm_type``-norm of each window of the last 3 dims of ``input``."""
     return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 3)
 
@@ -772,8 +781,9 @@ def _unpool_args(input, kernel_size, stride, padding, n: int) -> tuple:
     return k, (k if stride is None else tup(stride)), tup(padding)
 
 
-def max_unpool1d(input: Tensor, indices: Tensor, kernel_size: Union[int, tuple], stride: Optional[Union[int, tuple]] = None,
-                 padding: Union[int, tuple] = 0, output_size: Optional[Union[int, tuple]] = None) -> Tensor:
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size: Union[int, tuple],
+                 stride: Optional[Union[int, tuple]] = None, padding: Union[int, tuple] = 0,
+                 output_size: Optional[Union[int, tuple]] = None) -> Tensor:
     """The inverse of ``max_pool1d``: each element of ``input`` placed at its index (from the pool's
     ``return_indices``) in zeros (PyTorch's: the 2-d unpool of the input unsqueezed at the end)."""
     k, s, p = _unpool_args(input, kernel_size, stride, padding, 1)
@@ -781,15 +791,17 @@ def max_unpool1d(input: Tensor, indices: Tensor, kernel_size: Union[int, tuple],
     return _unpool("max_unpool2d", input.unsqueeze(-1), indices.unsqueeze(-1), (out[0], 1)).squeeze(-1)
 
 
-def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: Union[int, tuple], stride: Optional[Union[int, tuple]] = None,
-                 padding: Union[int, tuple] = 0, output_size: Optional[Union[int, tuple]] = None) -> Tensor:
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size: Union[int, tuple],
+                 stride: Optional[Union[int, tuple]] = None, padding: Union[int, tuple] = 0,
+                 output_size: Optional[Union[int, tuple]] = None) -> Tensor:
     """The inverse of ``max_pool2d``: each element of ``input`` placed at its index in zeros."""
     k, s, p = _unpool_args(input, kernel_size, stride, padding, 2)
     return _unpool("max_unpool2d", input, indices, tuple(_unpool_size(input, k, s, p, output_size)))
 
 
-def max_unpool3d(input: Tensor, indices: Tensor, kernel_size: Union[int, tuple], stride: Optional[Union[int, tuple]] = None,
-                 padding: Union[int, tuple] = 0, output_size: Optional[Union[int, tuple]] = None) -> Tensor:
+def max_unpool3d(input: Tensor, indices: Tensor, kernel_size: Union[int, tuple],
+                 stride: Optional[Union[int, tuple]] = None, padding: Union[int, tuple] = 0,
+                 output_size: Optional[Union[int, tuple]] = None) -> Tensor:
     """The inverse of ``max_pool3d``: each element of ``input`` placed at its index in zeros."""
     k, s, p = _unpool_args(input, kernel_size, stride, padding, 3)
     return _unpool("max_unpool3d", input, indices, tuple(_unpool_size(input, k, s, p, output_size)))

@@ -115,7 +115,8 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:
     _check("channel_shuffle", input, "groups", groups)
     g = int(groups)
     if input.dim() <= 2:
-        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with sizes {list(input._shape)}")
+        raise RuntimeError("channel_shuffle expects input with > 2 dims, but got input with sizes "
+                           f"{list(input._shape)}")
     if g <= 0:
         raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of groups:{g}")
     n, c, *rest = input._shape

@@ -144,8 +144,8 @@ def _resample(x: Tensor, out_sp: tuple, scales: list, mode: str, align_corners: 
     if antialias:
         tables = [_antialiased(in_sp[i], out_sp[i], align_corners, scales[i], mode, ft) for i in range(n)]
         kind = {"bilinear": K_BILINEAR_AA, "bicubic": K_BICUBIC_AA, "lanczos": K_LANCZOS_AA}[mode]
-        return linear_map(x, Map(in_sp, out_sp, _combine([t[0] for t in tables], in_sp), _outer([t[1] for t in tables])),
-                          kind)
+        m = Map(in_sp, out_sp, _combine([t[0] for t in tables], in_sp), _outer([t[1] for t in tables]))
+        return linear_map(x, m, kind)
     tables = [(_cubic if mode == "bicubic" else _linear)(in_sp[i], out_sp[i], align_corners, scales[i], ft)
               for i in range(n)]
     cols = _combine([t[0] for t in tables], in_sp)
@@ -244,7 +244,9 @@ def interpolate(input: Tensor, size: Optional[Union[int, tuple]] = None, scale_f
     y = _resample(input, out_sp, scales, mode, align_corners, antialias)
     saved = (("output_size", out_sp),) + tuple((f"scales_{c}", v) for c, v in zip("dhw"[3 - dim:], scales)) + \
         (("self_sym_sizes", input._shape),)
-    return shows(y, saved if mode in ("nearest", "nearest-exact") else (("align_corners", bool(align_corners)),) + saved)
+    if mode not in ("nearest", "nearest-exact"):
+        saved = (("align_corners", bool(align_corners)),) + saved
+    return shows(y, saved)
 
 
 def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",

@@ -227,7 +227,7 @@ _POOLING = ["pad", "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_in
             "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
             "adaptive_max_pool3d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
             "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d",
-            "max_unpool3d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "interpolate", "upsample", "upsample_nearest",
-            "upsample_bilinear"]
+            "max_unpool3d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "interpolate", "upsample",
+            "upsample_nearest", "upsample_bilinear"]
 
 __all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _POOLING
