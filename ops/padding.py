@@ -25,8 +25,8 @@ PICK, PUT, PLACE = PYTHON.start + 120, PYTHON.start + 121, PYTHON.start + 122
 PICK_NAMES = ("ReflectionPad1DBackward0", "ReflectionPad2DBackward0", "ReflectionPad3DBackward0",
               "ReplicationPad1DBackward0", "ReplicationPad2DBackward0", "ReplicationPad3DBackward0",
               "MaxPool2DWithIndicesBackward0", "MaxPool3DWithIndicesBackward0", "AdaptiveMaxPool2DBackward0",
-              "AdaptiveMaxPool3DBackward0")
-K_REFLECT, K_REPLICATE, K_MAX_POOL, K_ADAPTIVE_MAX = 0, 3, 6, 8      # (+ dims - 1, or - 2 for the pools)
+              "AdaptiveMaxPool3DBackward0", "FractionalMaxPool2DBackward0", "FractionalMaxPool3DBackward0")
+K_REFLECT, K_REPLICATE, K_MAX_POOL, K_ADAPTIVE_MAX, K_FRACTIONAL_MAX = 0, 3, 6, 8, 10     # (+ dims - 1, or - 2 for pools)
 
 
 # --- the gather rows ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from .._emit import D, Tensor, plain, recorded, state, write_tape
 from ._parser import parser_type_name
 from ._rule import rule_adjoint
 from ._spec import PYTHON, SAVED_SELF, TRANSPOSED, Op, public_function, register, tangents
-from .padding import K_ADAPTIVE_MAX, K_MAX_POOL, pick
+from .padding import K_ADAPTIVE_MAX, K_FRACTIONAL_MAX, K_MAX_POOL, pick
 from .shape import BY_INDEX
 
 LIN, LIN_T, UNPOOL = PYTHON.start + 123, PYTHON.start + 124, PYTHON.start + 125
@@ -296,9 +296,10 @@ def _plane_sizes(x: Tensor, n: int) -> str:
 
 # --- max pooling -----------------------------------------------------------------------------
 def _max_windows(x: Tensor, windows: np.ndarray, n: int, out_sp: tuple, kind: int) -> tuple:
-    """The max of each window (``windows``: ``_combine``'s table over the last ``n`` dims) and its
-    index in the plane, as PyTorch's kernel finds them: the window's positions in order, from its
-    first position inside the input with -inf, an element taking over when larger or nan."""
+    """The max of each window (``windows``: ``_combine``'s table over the last ``n`` dims, or one per
+    plane) and its index in the plane, as PyTorch's kernel finds them: the window's positions in
+    order, from its first position inside the input with -inf, an element taking over when larger
+    or nan."""
     lead, in_sp = x._shape[:-n], x._shape[-n:]
     b, size = math.prod(lead), math.prod(in_sp)
     v = x._value()
@@ -306,18 +307,23 @@ def _max_windows(x: Tensor, windows: np.ndarray, n: int, out_sp: tuple, kind: in
     xt = np.empty((size + 1, b), v.dtype)       # (planes last, and a row of -inf past the plane)
     xt[:size] = v.reshape(b, size).T
     xt[size] = lowest
-    m = windows.shape[0]
-    first = windows[np.arange(m), np.argmax(windows < size, -1)] if windows.shape[1] else np.zeros(m, np.int64)
+    per_plane = windows.ndim == 3
+    if per_plane:
+        windows = windows.transpose(1, 2, 0)    # (output, window position, plane)
+    m, k = windows.shape[:2]
+    planes = np.arange(b)
+    first = np.take_along_axis(windows, np.argmax(windows < size, 1)[:, None], 1)[:, 0] if k else \
+        np.zeros((m,) + windows.shape[2:], np.int64)
     best = np.full((m, b), lowest, v.dtype)
-    idx = np.broadcast_to(first[:, None], (m, b)).copy()
-    for k in range(windows.shape[1]):
-        c = windows[:, k]
-        val = xt[c]
+    idx = np.broadcast_to(first if per_plane else first[:, None], (m, b)).copy()
+    for j in range(k):
+        c = windows[:, j]
+        val = xt[c, planes] if per_plane else xt[c]
         take = val > best
         if v.dtype.kind == "f":
             take |= np.isnan(val)
         np.copyto(best, val, where=take)
-        np.copyto(idx, np.broadcast_to(c[:, None], (m, b)), where=take)
+        np.copyto(idx, c if per_plane else np.broadcast_to(c[:, None], (m, b)), where=take)
     idx = idx.T
     positions = (idx + (np.arange(b) * size)[:, None]).reshape(lead + out_sp)
     y = pick(x, positions, kind)
@@ -805,3 +811,80 @@ def max_unpool3d(input: Tensor, indices: Tensor, kernel_size: Union[int, tuple],
     """The inverse of ``max_pool3d``: each element of ``input`` placed at its index in zeros."""
     k, s, p = _unpool_args(input, kernel_size, stride, padding, 3)
     return _unpool("max_unpool3d", input, indices, tuple(_unpool_size(input, k, s, p, output_size)))
+
+
+# --- fractional max pooling ----------------------------------------------------------------
+def _intervals(sample: np.ndarray, size: int, out: int, pool: int) -> np.ndarray:
+    """PyTorch's ``generate_intervals``: each plane's window starts (in the samples' precision)."""
+    ft = sample.dtype.type
+    seq = np.full(sample.shape + (out,), size - pool, np.int64)
+    if out > 1:
+        alpha = ft(size - pool) / ft(out - 1)
+        i = np.arange(out - 1, dtype=ft)
+        seq[..., :-1] = ((i + sample[..., None]) * alpha).astype(np.int64) - (sample * alpha).astype(np.int64)[..., None]
+    return seq
+
+
+def _fractional(fn: str, input: Tensor, n: int, kernel_size, output_size, output_ratio, samples) -> tuple:
+    """``fractional_max_pool{n}d_with_indices``: PyTorch's argument handling, then a max pool over
+    windows of ``kernel_size`` starting at pseudo-random steps, one set of steps per plane."""
+    _check_input(fn, input)
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{fn} requires specifying either an output_size or an output_ratio")
+    if output_size is None:
+        if len(output_ratio) > n:
+            raise ValueError(f"{fn} requires output_ratio to either be a single Int or tuple of Ints.")
+        ratio = tuple(output_ratio) if isinstance(output_ratio, (tuple, list)) else (output_ratio,) * n
+        if len(ratio) == 1:
+            ratio = ratio * n
+        output_size = [int(input._shape[-n + i] * ratio[i]) for i in range(n)]
+    if samples is None:
+        batch = 1 if input.dim() == n + 1 else input._shape[0]
+        # (``torch.rand``'s draw: uniform in [0, 1) from the default generator)
+        samples = plain(np.empty((batch, input._shape[-n - 1], n), input._dtype.np), input._dtype).uniform_()
+    words = "Ints" if n == 2 else "three Ints"
+    k = _sized(_ints(fn, "kernel_size", kernel_size, 2), n,
+               f"{fn}: kernel_size must either be a single Int or tuple of {words}")
+    out = _sized(_ints(fn, "output_size", output_size, 3), n,
+                 f"{fn}: output_size must either be a single Int or tuple of {words}")
+    if input.dim() not in (n + 1, n + 2):
+        raise RuntimeError(f"{fn}(): Expected {n + 1}D or {n + 2}D tensor, but got: {list(input._shape)}")
+    names = ("time", "height", "width")[3 - n:]
+    where = f"{fn}()" if n == 2 else "fractional_max_pool3d_out()"
+    for i in range(n):
+        # (PyTorch's 3-d check is strict, its 2-d one not)
+        if out[i] + k[i] - 1 > input._shape[-n + i] - (n == 3):
+            raise RuntimeError(f"{where}: pool {names[i]} {k[i]} too large relative to input {names[i]} "
+                               f"{input._shape[-n + i]}")
+    batch = 1 if input.dim() == n + 1 else input._shape[0]
+    if samples.dim() != 3 or samples._shape[2] != n:
+        raise RuntimeError(f"Expect _random_samples.size(2) equals to {n}; got {samples._shape[-1]}.")
+    if samples._shape[0] < batch:
+        raise RuntimeError("Expect _random_samples.size(0) no less then input batch size.")
+    if samples._shape[1] != input._shape[-n - 1]:
+        raise RuntimeError("Expect _random_samples.size(1) equals to input channel size.")
+    in_sp = input._shape[-n:]
+    u = samples._value()[:batch].reshape(-1, n)      # (one row of samples per plane)
+    # (the samples' order: width then height for 2-d, time, height, width for 3-d, as PyTorch's kernels)
+    order = (1, 0) if n == 2 else (0, 1, 2)
+    per_dim = []
+    for i in range(n):
+        starts = _intervals(u[:, order[i]], in_sp[i], out[i], k[i])
+        per_dim.append(starts[:, :, None] + np.arange(k[i])[None, None, :])
+    windows = np.stack([_combine([c[p] for c in per_dim], in_sp) for p in range(u.shape[0])])
+    y, idx = _max_windows(input, windows, n, tuple(out), K_FRACTIONAL_MAX + n - 2)
+    return shows(y, (("indices", idx), ("kernel_size", k), ("output_size", tuple(out)), ("self", SAVED_SELF))), idx
+
+
+def fractional_max_pool2d_with_indices(input: Tensor, kernel_size: Union[int, tuple],
+                                       output_size: Optional[Union[int, tuple]] = None, output_ratio=None,
+                                       return_indices: bool = False, _random_samples: Optional[Tensor] = None) -> tuple:
+    """The fractional max pool of the last 2 dims of ``input`` and the indices of the maxima."""
+    return _fractional("fractional_max_pool2d", input, 2, kernel_size, output_size, output_ratio, _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input: Tensor, kernel_size: Union[int, tuple],
+                                       output_size: Optional[Union[int, tuple]] = None, output_ratio=None,
+                                       return_indices: bool = False, _random_samples: Optional[Tensor] = None) -> tuple:
+    """The fractional max pool of the last 3 dims of ``input`` and the indices of the maxima."""
+    return _fractional("fractional_max_pool3d", input, 3, kernel_size, output_size, output_ratio, _random_samples)

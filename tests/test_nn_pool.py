@@ -241,3 +241,15 @@ def test_upsample_modules_and_errors():
         F.interpolate(tape.ones(1, 2, 4), size=3, mode="bilinear")
     with pytest.raises(RuntimeError, match=r"^Input and output sizes should be greater than 0, but got input \(W: 4\)"):
         F.interpolate(tape.ones(1, 2, 4), size=0)
+
+
+def test_fractional_max_pool():
+    u = tape.tensor([[[0.3, 0.7], [0.1, 0.9]]], dtype=tape.float64)
+    y, i = F.fractional_max_pool2d(_x(1, 2, 6, 7), 2, output_size=(3, 4), return_indices=True, _random_samples=u)
+    assert y.shape == (1, 2, 3, 4) and i.dtype == tape.int64 and y.grad_fn.name() == "FractionalMaxPool2DBackward0"
+    _checked(lambda x: F.fractional_max_pool2d(x, 2, output_size=(3, 4), _random_samples=u) ** 2, _x(1, 2, 6, 7))
+    v = tape.tensor([[[0.3, 0.7, 0.5]]], dtype=tape.float64)
+    _checked(lambda x: F.fractional_max_pool3d(x, 2, output_size=2, _random_samples=v) ** 2, _x(1, 1, 4, 4, 4))
+    assert repr(nn.FractionalMaxPool2d(2, output_ratio=0.5)) == "FractionalMaxPool2d()"
+    with pytest.raises(ValueError, match="^fractional_max_pool2d requires specifying either an output_size or an "):
+        F.fractional_max_pool2d(_x(1, 2, 6, 7), 2)

@@ -417,3 +417,63 @@ def test_nodes_show_what_pytorch_s_save():
               lambda M, x: M.nn.functional.interpolate(x, size=3), lambda M, x: M.nn.functional.max_pool3d(x.unsqueeze(0), 2),
               lambda M, x: M.nn.functional.max_unpool2d(*M.nn.functional.max_pool2d(x, 2, return_indices=True), 2)]:
         assert saved(tape, f) == saved(torch, f)
+
+
+# --- fractional max pooling ----------------------------------------------------------------
+_U2 = np.random.default_rng(0).uniform(size=(2, 3, 2))
+_U3 = np.random.default_rng(1).uniform(size=(1, 2, 3))
+FRACTIONAL = [
+    (lambda M, x: M.nn.functional.fractional_max_pool2d(x, 2, output_size=4, _random_samples=M.tensor(_U2, dtype=x.dtype)),
+     (2, 3, 7, 7)),
+    (lambda M, x: M.nn.functional.fractional_max_pool2d(x, (2, 3), output_size=(5, 3), return_indices=True,
+                                                        _random_samples=M.tensor(_U2, dtype=x.dtype)), (2, 3, 7, 8)),
+    (lambda M, x: M.nn.functional.fractional_max_pool2d(x, 3, output_ratio=(0.5, 0.5),
+                                                        _random_samples=M.tensor(_U2[:1], dtype=x.dtype)), (3, 9, 8)),
+    (lambda M, x: M.nn.functional.fractional_max_pool3d(x, 2, output_size=(2, 3, 3),
+                                                        _random_samples=M.tensor(_U3, dtype=x.dtype)), (1, 2, 4, 5, 6)),
+]
+
+
+@pytest.mark.parametrize("k", range(len(FRACTIONAL)))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fractional_max_pool_as_pytorch(k, dtype):
+    f, shape = FRACTIONAL[k]
+    same(f, shape, dtype)
+    a = _input(shape)
+    out = [f(M, M.tensor(a)) for M in (tape, torch)]
+    if isinstance(out[0], tuple):
+        assert out[0][1].tolist() == out[1][1].tolist()
+
+
+def test_fractional_max_pool_draws_as_pytorch():
+    got = []
+    for M in (tape, torch):
+        M.manual_seed(5)
+        x = M.tensor(_input((2, 3, 7, 7)), requires_grad=True)
+        y, i = M.nn.functional.fractional_max_pool2d(x, 2, output_ratio=(0.5, 0.5), return_indices=True)
+        m = M.nn.FractionalMaxPool3d(2, output_size=(1, 2, 2), return_indices=True)
+        got.append((i.tolist(), y.grad_fn.name(), m(x.unsqueeze(0))[1].tolist(), repr(m)))
+    assert got[0] == got[1]
+
+
+FRACTIONAL_ERRORS = [
+    lambda M: M.nn.functional.fractional_max_pool2d(M.ones(2, 3, 7, 7), 2),
+    lambda M: M.nn.functional.fractional_max_pool2d(M.ones(2, 3, 7, 7), 2, output_ratio=0.5),
+    lambda M: M.nn.functional.fractional_max_pool2d(M.ones(2, 3, 7, 7), 5, output_size=4),
+    lambda M: M.nn.functional.fractional_max_pool2d(M.ones(2, 3, 7, 7), (2, 2, 2), output_size=4),
+    lambda M: M.nn.functional.fractional_max_pool2d(M.ones(2, 3, 7, 7), 2, output_size=(4, 4, 4)),
+    lambda M: M.nn.functional.fractional_max_pool2d(M.ones(2, 3, 7, 7), 2, output_size=4, _random_samples=M.rand(2, 3, 3)),
+    lambda M: M.nn.functional.fractional_max_pool2d(M.ones(2, 3, 7, 7), 2, output_size=4, _random_samples=M.rand(1, 3, 2)),
+    lambda M: M.nn.functional.fractional_max_pool2d(M.ones(2, 3, 7, 7), 2, output_size=8),
+    lambda M: M.nn.functional.fractional_max_pool3d(M.ones(1, 2, 3, 7, 7), 2, output_size=3),
+    lambda M: M.nn.functional.fractional_max_pool3d(M.ones(1, 2, 3, 7, 7), 2, output_size=(2, 2, 2)),
+    lambda M: M.nn.functional.fractional_max_pool2d(M.ones(1, 2, 7, 7), 2, output_size=7),
+    lambda M: M.nn.functional.fractional_max_pool3d(M.ones(1, 2, 3, 7, 7), (2, 2), output_size=3),
+    lambda M: M.nn.FractionalMaxPool2d(2),
+    lambda M: M.nn.FractionalMaxPool2d(2, output_ratio=1.5),
+]
+
+
+@pytest.mark.parametrize("k", range(len(FRACTIONAL_ERRORS)))
+def test_fractional_max_pool_errors_as_pytorch(k):
+    raises_same(FRACTIONAL_ERRORS[k])

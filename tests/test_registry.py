@@ -76,6 +76,8 @@ EXTRA = {
     "pools": (lambda x: ((F.avg_pool2d(x, 2, 1) ** 2).sum() + F.max_pool2d(x, 2).sin().sum()
                          + (F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2) ** 2).sum()), [(1, 2, 4, 4)]),
     "shuffles": (lambda x: (F.pixel_shuffle(x, 2) ** 2).sum() + F.channel_shuffle(x, 2).sin().sum(), [(1, 4, 2, 1)]),
+    "fractional_max_pool": (lambda x: F.fractional_max_pool2d(x, 2, output_size=2, _random_samples=tape.full(
+        (1, 2, 2), 0.4, dtype=x.dtype)).sin().sum(), [(1, 2, 4, 4)]),
 }
 
 

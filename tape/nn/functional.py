@@ -32,6 +32,7 @@ from ..ops.nodes import threshold_ as _threshold_
 from ..ops.padding import pad
 from ..ops.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,
                            adaptive_max_pool2d_with_indices, adaptive_max_pool3d_with_indices, avg_pool1d, avg_pool2d,
+                           fractional_max_pool2d_with_indices, fractional_max_pool3d_with_indices,
                            avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d_with_indices,
                            max_pool2d_with_indices, max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d)
 from ..ops.pooling import adaptive_max_pool1d as _adaptive_max_pool1d
@@ -222,12 +223,31 @@ def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False
     return out if return_indices else out[0]
 
 
+def fractional_max_pool2d(input: Tensor, kernel_size, output_size=None, output_ratio=None,
+                          return_indices: bool = False, _random_samples: Optional[Tensor] = None):
+    """Applies a 2-d fractional max pool: windows of ``kernel_size`` at pseudo-random steps (from
+    ``_random_samples``, else drawn from the default generator) giving ``output_size`` (or the input's
+    size times ``output_ratio``); with the indices of the maxima when ``return_indices``."""
+    out = fractional_max_pool2d_with_indices(input, kernel_size, output_size, output_ratio, return_indices,
+                                             _random_samples)
+    return out if return_indices else out[0]
+
+
+def fractional_max_pool3d(input: Tensor, kernel_size, output_size=None, output_ratio=None,
+                          return_indices: bool = False, _random_samples: Optional[Tensor] = None):
+    """Applies a 3-d fractional max pool (see :func:`fractional_max_pool2d`)."""
+    out = fractional_max_pool3d_with_indices(input, kernel_size, output_size, output_ratio, return_indices,
+                                             _random_samples)
+    return out if return_indices else out[0]
+
+
 _POOLING = ["pad", "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
             "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
             "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
             "adaptive_max_pool3d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
             "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d",
             "max_unpool3d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "interpolate", "upsample",
-            "upsample_nearest", "upsample_bilinear"]
+            "upsample_nearest", "upsample_bilinear", "fractional_max_pool2d", "fractional_max_pool3d",
+            "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
 
 __all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _POOLING
