@@ -26,7 +26,8 @@ PICK_NAMES = ("ReflectionPad1DBackward0", "ReflectionPad2DBackward0", "Reflectio
               "ReplicationPad1DBackward0", "ReplicationPad2DBackward0", "ReplicationPad3DBackward0",
               "MaxPool2DWithIndicesBackward0", "MaxPool3DWithIndicesBackward0", "AdaptiveMaxPool2DBackward0",
               "AdaptiveMaxPool3DBackward0", "FractionalMaxPool2DBackward0", "FractionalMaxPool3DBackward0")
-K_REFLECT, K_REPLICATE, K_MAX_POOL, K_ADAPTIVE_MAX, K_FRACTIONAL_MAX = 0, 3, 6, 8, 10     # (+ dims - 1, or - 2 for pools)
+# (each kind + dims - 1, or - 2 for the pools)
+K_REFLECT, K_REPLICATE, K_MAX_POOL, K_ADAPTIVE_MAX, K_FRACTIONAL_MAX = 0, 3, 6, 8, 10
 
 
 # --- the gather rows ------------------------------------------------------------------------

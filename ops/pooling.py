@@ -821,7 +821,8 @@ def _intervals(sample: np.ndarray, size: int, out: int, pool: int) -> np.ndarray
     if out > 1:
         alpha = ft(size - pool) / ft(out - 1)
         i = np.arange(out - 1, dtype=ft)
-        seq[..., :-1] = ((i + sample[..., None]) * alpha).astype(np.int64) - (sample * alpha).astype(np.int64)[..., None]
+        first = (sample * alpha).astype(np.int64)
+        seq[..., :-1] = ((i + sample[..., None]) * alpha).astype(np.int64) - first[..., None]
     return seq
 
 
