@@ -203,22 +203,25 @@ __all__ = [
     "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split",
     "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
     "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_",
-    "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
-    "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_",
-    "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_",
-    "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
-    "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_", "sigmoid_",
-    "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
-    "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
-    "multinomial", "randperm", "tril_indices", "triu_indices", "logspace", "hamming_window",
-    "hann_window", "blackman_window", "bartlett_window", "kaiser_window", "get_rng_state",
-    "set_rng_state", "is_inference", "channels_last", "channels_last_3d", "contiguous_format",
-    "layout", "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage",
-    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
-    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError",
-    "load_trace", "asarray", "range", "scalar_tensor", "empty_strided", "backends", "cpu",
-    "version", "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
+    "column_stack", "triangular_solve", "constant_pad_nd", "max_pool2d", "max_pool3d",
+    "max_pool1d_with_indices", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d",
+    "adaptive_max_pool1d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "abs_", "acos_",
+    "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_",
+    "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_",
+    "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_",
+    "floor_", "frac_", "gcd_", "i0_", "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_",
+    "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_",
+    "resize_as_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_",
+    "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "as_strided_", "rand_like",
+    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "randperm", "tril_indices",
+    "triu_indices", "logspace", "hamming_window", "hann_window", "blackman_window",
+    "bartlett_window", "kaiser_window", "get_rng_state", "set_rng_state", "is_inference",
+    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
+    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
+    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
+    "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
+    "scalar_tensor", "empty_strided", "backends", "cpu", "version",
+    "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
     "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
     "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
     "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
@@ -271,6 +274,14 @@ def acosh(input: Tensor) -> Tensor:
 
 def acosh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.acosh_(...)``: :meth:`Tensor.acosh_` as a function."""
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Union[builtins.int, builtins.tuple]) -> Tensor:
+    """The adaptive average pool of the last dim of ``input`` (PyTorch's: the 2-d pool of the input
+    unsqueezed, squeezed back)."""
+
+def adaptive_max_pool1d(input: Tensor, output_size: Union[builtins.int, builtins.tuple]) -> builtins.tuple:
+    """The adaptive max pool of the last dim of ``input`` and the index of each max (PyTorch's: the
+    2-d pool of the input unsqueezed, squeezed back)."""
 
 def add(input: Union[Tensor, Number], other: Operand, *, alpha: Number = ...) -> Tensor:
     """``self + alpha * other``."""
@@ -418,6 +429,10 @@ def atleast_3d(*tensors: Any) -> Any:
     """Each tensor with at least three dims (as NumPy: a matrix gains a last dim, a vector
     one on each side); a tuple for several."""
 
+def avg_pool1d(input: Tensor, kernel_size: Union[builtins.int, builtins.tuple], stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., ceil_mode: builtins.bool = ..., count_include_pad: builtins.bool = ...) -> Tensor:
+    """The average pool of the last dim of ``input`` (PyTorch's: the 2-d pool of the input
+    unsqueezed, squeezed back)."""
+
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
     """``beta * self + alpha * (batch1 @ batch2)``, matrix by matrix (``self`` broadcast to the
     product's shape)."""
@@ -513,6 +528,10 @@ def chain_matmul(*matrices: Tensor) -> Tensor:
     """The product of two or more matrices in the cheapest order (deprecated:
     ``tape.linalg.multi_dot``)."""
 
+def channel_shuffle(input: Tensor, groups: builtins.int) -> Tensor:
+    """Divides the channels (dim 1) of ``(N, C, *)`` into ``groups`` groups and interleaves them:
+    channel ``g * (C / groups) + k`` moves to ``k * groups + g``."""
+
 def cholesky(input: Tensor, upper: builtins.bool = ...) -> Tensor:
     """The Cholesky factor (deprecated: ``tape.linalg.cholesky``; warns once, as PyTorch)."""
 
@@ -577,6 +596,10 @@ def conj_physical(input: Tensor) -> Tensor:
 
 def conj_physical_(input: Tensor) -> Tensor:
     """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+
+def constant_pad_nd(input: Tensor, pad: Sequence[builtins.int], value: builtins.float = ...) -> Tensor:
+    """``input`` padded with ``value``: ``pad`` gives the widths before and after each of its last
+    dims, from the last dim on (negative widths crop)."""
 
 def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = ..., stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple, builtins.str] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., groups: builtins.int = ...) -> Tensor:
     """Applies a 1D convolution over an input signal composed of several input planes: ``input``
@@ -1146,6 +1169,21 @@ def max(input: Tensor, dim: Union[builtins.int, Tensor, None] = ..., keepdim: bu
     """The largest element; with ``dim``, a named tuple ``(values, indices)`` of the largest
     element of each slice along ``dim`` and its (first) index; with a tensor, ``maximum``."""
 
+def max_pool1d(input: Tensor, kernel_size: Union[builtins.int, builtins.tuple], stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., ceil_mode: builtins.bool = ...) -> Tensor:
+    """The max of each ``kernel_size`` window of the last dim of ``input`` (see ``max_pool2d``)."""
+
+def max_pool1d_with_indices(input: Tensor, kernel_size: Union[builtins.int, builtins.tuple], stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., ceil_mode: builtins.bool = ...) -> builtins.tuple:
+    """The 1-d max pool of ``input`` and the index of each max in its row (PyTorch's: the 2-d pool
+    of the input unsqueezed, squeezed back)."""
+
+def max_pool2d(input: Tensor, kernel_size: Union[builtins.int, builtins.tuple], stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., ceil_mode: builtins.bool = ...) -> Tensor:
+    """The max of each ``kernel_size`` window of the last 2 dims of ``input``, every ``stride``
+    (default: ``kernel_size``), over ``input`` padded by ``padding`` (-inf), the window's elements
+    ``dilation`` apart; ``ceil_mode``: a last window that starts inside the input is kept."""
+
+def max_pool3d(input: Tensor, kernel_size: Union[builtins.int, builtins.tuple], stride: Union[builtins.int, builtins.tuple] = ..., padding: Union[builtins.int, builtins.tuple] = ..., dilation: Union[builtins.int, builtins.tuple] = ..., ceil_mode: builtins.bool = ...) -> Tensor:
+    """The max pool of the last 3 dims of ``input`` (see ``max_pool2d``)."""
+
 def maximum(input: Tensor, other: Tensor) -> Tensor:
     """The larger of ``self`` and ``other`` at each element (nan if either is nan), broadcasting."""
 
@@ -1280,6 +1318,14 @@ def permute(input: Tensor, *dims: builtins.int) -> Tensor:
 def pinverse(input: Tensor, rcond: builtins.float = ...) -> Tensor:
     """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
     (``tape.linalg.pinv``)."""
+
+def pixel_shuffle(input: Tensor, upscale_factor: builtins.int) -> Tensor:
+    """Rearranges ``(*, C r^2, H, W)`` into ``(*, C, H r, W r)`` (``r``: ``upscale_factor``): each group
+    of ``r^2`` channels becomes an ``r x r`` block of each pixel."""
+
+def pixel_unshuffle(input: Tensor, downscale_factor: builtins.int) -> Tensor:
+    """Rearranges ``(*, C, H r, W r)`` into ``(*, C r^2, H, W)`` (``r``: ``downscale_factor``), the
+    inverse of ``pixel_shuffle``."""
 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: builtins.bool, full: builtins.bool, eps: builtins.float, reduction: builtins.int) -> Tensor:
     """The Poisson negative log likelihood (:func:`tape.nn.functional.poisson_nll_loss`), every

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 import tape
+import tape.nn.functional as F
 from tape._sweep import ADJOINTS
 from tape._sweep import sweep_rows as sweep
 from tape.ops import PYTHON, REGISTRY
@@ -68,6 +69,15 @@ EXTRA = {
     "masked": (lambda x, y: x._masked(y._mask(0) * 0.5), [(3, 4), (4,)]),       # mask kind 0: y > 0
     "fill": (lambda x: (x * 1.0).fill_(2.0) * x + (x * 1.0).zero_(), [(3,)]),
     "custom_function": (lambda x, y: _Product.apply(x.sin(), y) * x, [(3,), (3,)]),
+    # (the nn layers' rows, ops/padding.py: a gather, its scatter in the recorded backward, a constant pad)
+    "pads": (lambda x: (F.pad(x, (2, 1), mode="reflect").sin().sum() + F.pad(x, (1, 0, 0, 1), mode="replicate")
+                        .cos().sum() + (F.pad(x, (1, -1), value=0.5) ** 2).sum()), [(2, 3, 4)]),
+    # (ops/pooling.py: a linear map and its transpose, a max pool's gather, an unpool)
+    "pools": (lambda x: ((F.avg_pool2d(x, 2, 1) ** 2).sum() + F.max_pool2d(x, 2).sin().sum()
+                         + (F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2) ** 2).sum()), [(1, 2, 4, 4)]),
+    "shuffles": (lambda x: (F.pixel_shuffle(x, 2) ** 2).sum() + F.channel_shuffle(x, 2).sin().sum(), [(1, 4, 2, 1)]),
+    "fractional_max_pool": (lambda x: F.fractional_max_pool2d(x, 2, output_size=2, _random_samples=tape.full(
+        (1, 2, 2), 0.4, dtype=x.dtype)).sin().sum(), [(1, 2, 4, 4)]),
 }
 
 

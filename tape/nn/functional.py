@@ -33,6 +33,18 @@ from ..ops.losses import (binary_cross_entropy, binary_cross_entropy_with_logits
                           smooth_l1_loss, soft_margin_loss)
 from ..ops.nodes import threshold as _threshold
 from ..ops.nodes import threshold_ as _threshold_
+from ..ops.padding import pad
+from ..ops.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,
+                           adaptive_max_pool2d_with_indices, adaptive_max_pool3d_with_indices, avg_pool1d, avg_pool2d,
+                           fractional_max_pool2d_with_indices, fractional_max_pool3d_with_indices,
+                           avg_pool3d, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d_with_indices,
+                           max_pool2d_with_indices, max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d)
+from ..ops.pooling import adaptive_max_pool1d as _adaptive_max_pool1d
+from ..ops.pooling import max_pool1d as _max_pool1d
+from ..ops.pooling import max_pool2d as _max_pool2d
+from ..ops.pooling import max_pool3d as _max_pool3d
+from ..ops.shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle
+from ..ops.upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest
 
 
 def _tensor(input, name: str) -> Tensor:
@@ -170,4 +182,82 @@ _ATTENTION = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 # --- convolutions (ops/conv.py) ---------------------------------------------------------
 _CONV = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "unfold", "fold"]
 
-__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _ATTENTION + _CONV
+# --- padding, pooling, shuffles, interpolation (``ops/padding.py``, ``ops/pooling.py``) ----------------
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Applies a 1-d max pool over the last dim of ``input`` (with the indices of the maxima when
+    ``return_indices``)."""
+    if return_indices:
+        return max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_pool1d(input, kernel_size, () if stride is None else stride, padding, dilation, ceil_mode)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Applies a 2-d max pool over the last 2 dims of ``input`` (with the indices of the maxima when
+    ``return_indices``)."""
+    if return_indices:
+        return max_pool2d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_pool2d(input, kernel_size, () if stride is None else stride, padding, dilation, ceil_mode)
+
+
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """Applies a 3-d max pool over the last 3 dims of ``input`` (with the indices of the maxima when
+    ``return_indices``)."""
+    if return_indices:
+        return max_pool3d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_pool3d(input, kernel_size, () if stride is None else stride, padding, dilation, ceil_mode)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Applies a 1-d adaptive max pool over the last dim of ``input`` (with the indices when ``return_indices``)."""
+    out = _adaptive_max_pool1d(input, output_size)
+    return out if return_indices else out[0]
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size, return_indices: bool = False):
+    """The 1-d adaptive max pool and the indices of the maxima."""
+    return _adaptive_max_pool1d(input, output_size)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Applies a 2-d adaptive max pool over the last 2 dims of ``input`` (with the indices when ``return_indices``)."""
+    out = adaptive_max_pool2d_with_indices(input, output_size)
+    return out if return_indices else out[0]
+
+
+def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
+    """Applies a 3-d adaptive max pool over the last 3 dims of ``input`` (with the indices when ``return_indices``)."""
+    out = adaptive_max_pool3d_with_indices(input, output_size)
+    return out if return_indices else out[0]
+
+
+def fractional_max_pool2d(input: Tensor, kernel_size, output_size=None, output_ratio=None,
+                          return_indices: bool = False, _random_samples: Optional[Tensor] = None):
+    """Applies a 2-d fractional max pool: windows of ``kernel_size`` at pseudo-random steps (from
+    ``_random_samples``, else drawn from the default generator) giving ``output_size`` (or the input's
+    size times ``output_ratio``); with the indices of the maxima when ``return_indices``."""
+    out = fractional_max_pool2d_with_indices(input, kernel_size, output_size, output_ratio, return_indices,
+                                             _random_samples)
+    return out if return_indices else out[0]
+
+
+def fractional_max_pool3d(input: Tensor, kernel_size, output_size=None, output_ratio=None,
+                          return_indices: bool = False, _random_samples: Optional[Tensor] = None):
+    """Applies a 3-d fractional max pool (see :func:`fractional_max_pool2d`)."""
+    out = fractional_max_pool3d_with_indices(input, kernel_size, output_size, output_ratio, return_indices,
+                                             _random_samples)
+    return out if return_indices else out[0]
+
+
+_POOLING = ["pad", "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+            "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
+            "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+            "adaptive_max_pool3d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+            "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d",
+            "max_unpool3d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "interpolate", "upsample",
+            "upsample_nearest", "upsample_bilinear", "fractional_max_pool2d", "fractional_max_pool3d",
+            "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
+
+__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _ATTENTION + _CONV + _POOLING
