@@ -10,6 +10,10 @@ from .modules import (BCELoss, BCEWithLogitsLoss, CELU, CosineSimilarity, CrossE
                       ParameterList, PoissonNLLLoss, PReLU, ReLU, ReLU6, SELU, Sequential, Sigmoid, SiLU, SmoothL1Loss,
                       SoftMarginLoss, Softmax, Softmax2d, Softmin, Softplus, Softshrink, Softsign, Tanh, Tanhshrink,
                       Threshold, Unflatten)
+from .modules import (CosineEmbeddingLoss, HingeEmbeddingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
+                      MultiMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
+from .modules import CTCLoss
+from .modules import AlphaDropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout, RReLU
 from .parameter import Buffer, Parameter
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "Buffer", "CELU", "CosineSimilarity", "CrossEntropyLoss", "Dropout", "ELU",
@@ -20,3 +24,7 @@ __all__ = ["BCELoss", "BCEWithLogitsLoss", "Buffer", "CELU", "CosineSimilarity",
            "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "SoftMarginLoss", "Softmax", "Softmax2d", "Softmin",
            "Softplus", "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Threshold", "Unflatten", "functional", "init",
            "modules", "parameter", "utils"]
+__all__ += ["CosineEmbeddingLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
+            "MultiMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss"]
+__all__ += ["AlphaDropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "RReLU"]
+__all__ += ["CTCLoss"]

@@ -11,6 +11,11 @@ from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, GaussianNLLLoss, HuberLoss, KLDivLoss, L1Loss,
                    MarginRankingLoss, MSELoss, NLLLoss, NLLLoss2d, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss)
+from .loss import (CosineEmbeddingLoss, HingeEmbeddingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
+                   MultiMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
+from .activation import RReLU
+from .loss import CTCLoss
+from .dropout import AlphaDropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from .module import Module
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "CELU", "CosineSimilarity", "CrossEntropyLoss", "Dropout", "ELU", "Flatten",
@@ -20,3 +25,7 @@ __all__ = ["BCELoss", "BCEWithLogitsLoss", "CELU", "CosineSimilarity", "CrossEnt
            "PairwiseDistance", "ParameterDict", "ParameterList", "PoissonNLLLoss", "ReLU", "ReLU6", "SELU",
            "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "SoftMarginLoss", "Softmax", "Softmax2d", "Softmin",
            "Softplus", "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Threshold", "Unflatten"]
+__all__ += ["CosineEmbeddingLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
+            "MultiMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss"]
+__all__ += ["AlphaDropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "RReLU"]
+__all__ += ["CTCLoss"]
