@@ -182,3 +182,25 @@ def test_ctc_loss_gradients_and_errors():
         F.ctc_loss(x, targets, (6, 4), (3, 2))
     m = nn.CTCLoss(blank=3, zero_infinity=True)
     assert repr(m) == "CTCLoss()" and m.blank == 3 and m.zero_infinity
+
+
+def test_adaptive_log_softmax_with_loss():
+    tape.manual_seed(0)
+    m = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6], div_value=2.0)
+    assert [(k, tuple(v.shape)) for k, v in m.named_parameters()] == [
+        ("head.weight", (5, 8)), ("tail.0.0.weight", (4, 8)), ("tail.0.1.weight", (3, 4)), ("tail.1.0.weight", (2, 8)),
+        ("tail.1.1.weight", (4, 2))]
+    x = tape.randn(5, 8, dtype=tape.float64)
+    m.double()
+    t = tape.tensor([0, 4, 9, 2, 7])
+    out = m(x, t)
+    full = m.log_prob(x)
+    assert np.allclose(np.exp(full.detach().numpy()).sum(1), 1)
+    assert np.allclose(out.output.detach().numpy(), full.detach().numpy()[np.arange(5), t.numpy()])
+    assert np.isclose(out.loss.item(), -out.output.mean().item()) and out.loss.grad_fn.name() == "MeanBackward0"
+    assert np.array_equal(m.predict(x).numpy(), full.argmax(1).numpy())
+    assert tape.autograd.gradcheck(lambda x: m(x, t).loss, (x.requires_grad_(),))
+    with pytest.raises(RuntimeError, match=r"Target values should be in \[0, 9\], but values in range \[0, 10\]"):
+        m(x, tape.tensor([0, 1, 2, 3, 10]))
+    with pytest.raises(ValueError, match="cutoffs should be a sequence of unique, positive integers"):
+        nn.AdaptiveLogSoftmaxWithLoss(8, 10, [6, 3])

@@ -225,3 +225,24 @@ def test_ctc_loss_matches_torch(case, lengths_as_tensors, torch1):
         want = _ctc(torch1, *case[1:], lengths_as_tensors, getattr(torch1, dtype))
         got = _ctc(tape, *case[1:], lengths_as_tensors, getattr(tape, dtype))
         assert _same(got, want, 1e-5 if dtype == "float32" else 1e-10), (got, want)
+
+
+def test_adaptive_log_softmax_with_loss_matches_torch(torch1):
+    def run(M):
+        M.manual_seed(0)
+        m = M.nn.AdaptiveLogSoftmaxWithLoss(8, 10, [3, 6], div_value=2.0)
+        x = M.randn(5, 8, requires_grad=True)
+        out = m(x, M.tensor([0, 4, 9, 2, 7]))
+        out.loss.backward()
+        one = m(x[0], M.tensor(0))
+        errors = []
+        for bad in (lambda: m(x, M.tensor([0, 1, 2, 3, 10])), lambda: m(x, M.tensor([0, 1])),
+                    lambda: m(x[0], M.tensor([0])), lambda: M.nn.AdaptiveLogSoftmaxWithLoss(8, 10, [])):
+            try:
+                bad()
+            except (RuntimeError, ValueError) as e:
+                errors.append(str(e))
+        return [repr(m), type(out).__name__, out._fields, out.output.detach().numpy(), out.loss.detach().numpy(),
+                out.output.grad_fn.name(), x.grad.numpy(), m.tail[1][0].weight.grad.numpy(),
+                m.log_prob(x).detach().numpy(), m.predict(x).numpy(), one.output.detach().numpy(), errors]
+    assert _same(run(tape), run(torch1), 1e-5)

@@ -12,7 +12,7 @@ from .modules import (BCELoss, BCEWithLogitsLoss, CELU, CosineSimilarity, CrossE
                       Threshold, Unflatten)
 from .modules import (CosineEmbeddingLoss, HingeEmbeddingLoss, MultiLabelMarginLoss, MultiLabelSoftMarginLoss,
                       MultiMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
-from .modules import CTCLoss
+from .modules import AdaptiveLogSoftmaxWithLoss, CTCLoss
 from .modules import AlphaDropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout, RReLU
 from .parameter import Buffer, Parameter
 
@@ -28,3 +28,4 @@ __all__ += ["CosineEmbeddingLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss",
             "MultiMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss"]
 __all__ += ["AlphaDropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "RReLU"]
 __all__ += ["CTCLoss"]
+__all__ += ["AdaptiveLogSoftmaxWithLoss"]
