@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Optional
 
 import numpy as np
 
-from .._emit import D, Tensor, emit, plain, state
+from .._emit import D, Number, Tensor, emit, plain, state
 from ._rule import rule_adjoint
-from ._spec import OUT, PYTHON, TRANSPOSED, X0, X1, Op, register, tangents
+from ._spec import OUT, PYTHON, TRANSPOSED, X0, X1, Op, public, register, tangents
 
 RRELU, RRELU_, RRELU_GRAD = PYTHON.start + 174, PYTHON.start + 175, PYTHON.start + 176
 _ALPHA = 1.7580993408473766         # (ATen's: SELU's scale times its alpha)
@@ -58,7 +59,7 @@ def _input(input, name: str) -> Tensor:
     return input
 
 
-def _rrelu_noise(x: Tensor, lower: float, upper: float, training: bool) -> np.ndarray:
+def _rrelu_noise(x: Tensor, lower: float, upper: float, training: bool, generator=None) -> np.ndarray:
     """Each element's slope: PyTorch's draws (``uniform_real_distribution<double>`` over the bounds
     in the input's precision, the result rounded to it) or the mean slope."""
     v = x._value()
@@ -69,7 +70,7 @@ def _rrelu_noise(x: Tensor, lower: float, upper: float, training: bool) -> np.nd
     noise = np.ones(v.shape, dt)
     at = ~positive
     lo, hi = (float(dt.type(b)) for b in (lower, upper))
-    u = plain(np.empty(int(at.sum()), np.float64), D.float64).uniform_()._value()
+    u = plain(np.empty(int(at.sum()), np.float64), D.float64).uniform_(generator=generator)._value()
     noise[at] = (u * (hi - lo) + lo).astype(dt)
     return noise
 
@@ -79,6 +80,10 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
     """Applies the randomized leaky rectified linear unit element-wise: ``x`` where ``x > 0``, else
     ``a * x`` with ``a`` drawn uniformly from ``[lower, upper)`` when ``training`` (from the default
     generator), ``(lower + upper) / 2`` otherwise."""
+    return _rrelu(input, lower, upper, training, inplace, None)
+
+
+def _rrelu(input: Tensor, lower: float, upper: float, training: bool, inplace: bool, generator) -> Tensor:
     name = "rrelu_" if inplace else "rrelu"
     x = _input(input, name)
     if not x._dtype.is_floating_point:
@@ -87,7 +92,7 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
         raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     if inplace:
         x._check_inplace()
-    noise = _rrelu_noise(x, lower, upper, training)
+    noise = _rrelu_noise(x, lower, upper, training, generator)
     v = x._value()
     y = np.require(np.where(v > 0, v, v * noise), x._dtype.np, "C")
     recorded = x._rg and state.grad
@@ -103,6 +108,20 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
 def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False) -> Tensor:
     """In-place version of :func:`rrelu`."""
     return rrelu(input, lower, upper, training, inplace=True)
+
+
+@public("rrelu", method=False)
+def _rrelu_function(input: Tensor, lower: Number = 1.0 / 8, upper: Number = 1.0 / 3, training: bool = False,
+                    generator: Optional[object] = None) -> Tensor:
+    """:func:`tape.nn.functional.rrelu` as PyTorch's ``torch.rrelu`` (draws from ``generator`` if given)."""
+    return _rrelu(input, lower, upper, training, False, generator)
+
+
+@public("rrelu_", method=False)
+def _rrelu_function_(input: Tensor, lower: Number = 1.0 / 8, upper: Number = 1.0 / 3, training: bool = False,
+                     generator: Optional[object] = None) -> Tensor:
+    """In-place version of :func:`tape.rrelu`."""
+    return _rrelu(input, lower, upper, training, True, generator)
 
 
 # --- dropout variants ----------------------------------------------------------------------------
@@ -214,6 +233,50 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     if nd == 5:
         return _feature_dropout(input, p, training, inplace, "feature_dropout")
     return _unbatched(input, p, training, inplace, "feature_dropout")
+
+
+# PyTorch's top-level forms (``torch.alpha_dropout`` ...): every argument required, ``p`` checked by ATen
+def _top(input: Tensor, p: float, train: bool, feature: bool, alpha: bool, inplace: bool) -> Tensor:
+    if not 0 <= p <= 1:
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {p:g}")
+    return _dropout_impl(input, p, train, feature, alpha, inplace)
+
+
+@public("alpha_dropout", method=False)
+def _alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """:func:`tape.nn.functional.alpha_dropout` as PyTorch's ``torch.alpha_dropout``."""
+    return _top(input, p, train, False, True, False)
+
+
+@public("alpha_dropout_", method=False)
+def _alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    """In-place version of :func:`tape.alpha_dropout`."""
+    return _top(input, p, train, False, True, True)
+
+
+@public("feature_alpha_dropout", method=False)
+def _feature_alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """:func:`tape.nn.functional.feature_alpha_dropout` as PyTorch's ``torch.feature_alpha_dropout``."""
+    return _top(input, p, train, True, True, False)
+
+
+@public("feature_alpha_dropout_", method=False)
+def _feature_alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:
+    """In-place version of :func:`tape.feature_alpha_dropout`."""
+    return _top(input, p, train, True, True, True)
+
+
+@public("feature_dropout", method=False)
+def _feature_dropout_function(input: Tensor, p: float, train: bool) -> Tensor:
+    """Dropout of whole channels (dim 1) as PyTorch's ``torch.feature_dropout`` (what
+    :func:`tape.nn.functional.dropout2d` calls)."""
+    return _top(input, p, train, True, False, False)
+
+
+@public("feature_dropout_", method=False)
+def _feature_dropout_function_(input: Tensor, p: float, train: bool) -> Tensor:
+    """In-place version of :func:`tape.feature_dropout`."""
+    return _top(input, p, train, True, False, True)
 
 
 # --- gumbel softmax ------------------------------------------------------------------------------

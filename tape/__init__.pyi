@@ -195,17 +195,19 @@ __all__ = [
     "margin_ranking_loss", "poisson_nll_loss", "binary_cross_entropy_with_logits", "lu", "lu_solve",
     "lu_unpack", "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median",
     "nanmedian", "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold",
-    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "prelu", "renorm",
-    "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
-    "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
-    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_",
-    "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
-    "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_",
-    "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_",
-    "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
-    "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_", "sigmoid_",
-    "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
+    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "rrelu", "rrelu_",
+    "alpha_dropout", "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_",
+    "feature_dropout", "feature_dropout_", "prelu", "renorm", "lgamma", "digamma", "polygamma",
+    "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split", "split_with_sizes",
+    "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk", "tensor_split", "hsplit",
+    "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack", "column_stack",
+    "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_",
+    "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_",
+    "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_",
+    "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_", "lcm_",
+    "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_", "negative_",
+    "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_", "sigmoid_", "sin_",
+    "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
     "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
     "multinomial", "randperm", "tril_indices", "triu_indices", "logspace", "hamming_window",
     "hann_window", "blackman_window", "bartlett_window", "kaiser_window", "get_rng_state",
@@ -295,6 +297,12 @@ def all(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
 
 def allclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> builtins.bool:
     """Whether all elements of ``self`` and ``other`` are close (see ``isclose``), as a Python bool."""
+
+def alpha_dropout(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """:func:`tape.nn.functional.alpha_dropout` as PyTorch's ``torch.alpha_dropout``."""
+
+def alpha_dropout_(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """In-place version of :func:`tape.alpha_dropout`."""
 
 def amax(input: Tensor, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
     """The largest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
@@ -727,6 +735,19 @@ def expm1(input: Tensor) -> Tensor:
 
 def expm1_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.expm1_(...)``: :meth:`Tensor.expm1_` as a function."""
+
+def feature_alpha_dropout(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """:func:`tape.nn.functional.feature_alpha_dropout` as PyTorch's ``torch.feature_alpha_dropout``."""
+
+def feature_alpha_dropout_(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """In-place version of :func:`tape.feature_alpha_dropout`."""
+
+def feature_dropout(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """Dropout of whole channels (dim 1) as PyTorch's ``torch.feature_dropout`` (what
+    :func:`tape.nn.functional.dropout2d` calls)."""
+
+def feature_dropout_(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """In-place version of :func:`tape.feature_dropout`."""
 
 def fill_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.fill_(...)``: :meth:`Tensor.fill_` as a function."""
@@ -1331,6 +1352,12 @@ def round_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 
 def row_stack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Alias of :func:`vstack`."""
+
+def rrelu(input: Tensor, lower: Number = ..., upper: Number = ..., training: builtins.bool = ..., generator: Optional[builtins.object] = ...) -> Tensor:
+    """:func:`tape.nn.functional.rrelu` as PyTorch's ``torch.rrelu`` (draws from ``generator`` if given)."""
+
+def rrelu_(input: Tensor, lower: Number = ..., upper: Number = ..., training: builtins.bool = ..., generator: Optional[builtins.object] = ...) -> Tensor:
+    """In-place version of :func:`tape.rrelu`."""
 
 def rsqrt(input: Tensor) -> Tensor:
     """The reciprocal of the square root of each element."""

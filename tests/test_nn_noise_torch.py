@@ -117,3 +117,38 @@ def test_modules_match_torch(made, torch1):
         return [repr(m), y.detach().numpy(), y.grad_fn.name() if y.grad_fn is not None else None, e.detach().numpy(),
                 e.grad_fn.name() if e.grad_fn is not None else None]
     assert _same(run(tape), run(torch1), 0.0)
+
+
+# PyTorch's top-level forms: (id, fn(module, x))
+TOP = [
+    ("rrelu", lambda M, x: M.rrelu(x, training=True)),
+    ("rrelu-eval", lambda M, x: M.rrelu(x, 0.2, 0.4)),
+    ("rrelu-generator", lambda M, x: M.rrelu(x, 0.1, 0.3, True, generator=M.Generator().manual_seed(5))),
+    ("rrelu_", lambda M, x: M.rrelu_(x.clone(), training=True)),
+    ("rrelu-str", lambda M, x: M.rrelu(x, "a")),
+    ("rrelu-int", lambda M, x: M.rrelu(1)),
+    ("alpha_dropout", lambda M, x: M.alpha_dropout(x, 0.3, True)),
+    ("alpha_dropout_", lambda M, x: M.alpha_dropout_(x.clone(), 0.3, True)),
+    ("feature_alpha_dropout", lambda M, x: M.feature_alpha_dropout(x, 0.3, True)),
+    ("feature_alpha_dropout_", lambda M, x: M.feature_alpha_dropout_(x.clone(), 0.3, True)),
+    ("feature_dropout", lambda M, x: M.feature_dropout(x, 0.3, True)),
+    ("feature_dropout_", lambda M, x: M.feature_dropout_(x.clone(), 0.3, True)),
+    ("feature_dropout-eval", lambda M, x: M.feature_dropout(x, 0.3, False)),
+    ("alpha_dropout-p", lambda M, x: M.alpha_dropout(x, 1.5, True)),
+    ("alpha_dropout-input", lambda M, x: M.alpha_dropout(1, 0.5, True)),
+    ("feature_dropout-1d", lambda M, x: M.feature_dropout(x[0, 0], 0.5, True)),
+    ("feature_dropout-p-str", lambda M, x: M.feature_dropout(x, "a", True)),
+]
+
+
+@pytest.mark.parametrize("case", TOP, ids=[c[0] for c in TOP])
+def test_top_level_forms_match_torch(case, torch1):
+    def run(M):
+        M.manual_seed(2)
+        x = M.tensor(X, requires_grad=True)
+        try:
+            y = case[1](M, x)
+            return [y.detach().numpy(), y.grad_fn.name() if y.grad_fn is not None else None, M.rand(2).numpy()]
+        except (RuntimeError, TypeError) as e:
+            return (type(e).__name__, str(e))
+    assert _same(run(tape), run(torch1), 0.0)
