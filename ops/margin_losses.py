@@ -17,11 +17,11 @@ import numpy as np
 
 from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._rule import rule_adjoint
-from ._spec import LISTED, PYTHON, SAVED_SELF, TRANSPOSED, Given, Op, X1, register, tangents
+from ._spec import LISTED, PYTHON, SAVED_SELF, TRANSPOSED, Given, Op, X1, public_function, register, tangents
 from .activations import logsigmoid
 from .functions import S_ADD, _scalar_op, pairwise_distance
 from .join import where
-from .losses import MEAN, NONE, SUM, _apply_reduction, _reduction, _reduction_enum
+from .losses import MEAN, NONE, SUM, _apply_reduction, _arguments, _enum, _reduction, _reduction_enum
 
 MULTI_MARGIN, NO_GRAD_GRAD, MULTILABEL_MARGIN, SUB_SCALAR = range(PYTHON.start + 170, PYTHON.start + 174)
 _BACKWARDS = ("multi_margin_loss_backward", "multilabel_margin_loss_backward", "_ctc_loss_backward")  # (NO_GRAD_GRAD's ``ib``)
@@ -272,7 +272,10 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
                          reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """The hinge embedding loss: ``input`` where ``target`` is 1, ``max(0, margin - input)`` where
     it is -1, reduced by ``reduction``."""
-    enum = _reduction_enum(_reduction(size_average, reduce, reduction))
+    return _hinge(input, target, margin, _reduction_enum(_reduction(size_average, reduce, reduction)))
+
+
+def _hinge(input: Tensor, target: Tensor, margin: float, enum: int) -> Tensor:
     zeros = plain(np.zeros(input._shape, input._dtype.np), input._dtype)
     margin_clamp = _scalar_minus(margin, input).clamp_min_(0)
     output = where(target != 1, margin_clamp, zeros) + where(target != -1, input, zeros)
@@ -285,7 +288,10 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     """The cosine embedding loss of pairs ``input1``, ``input2`` (rows of 2-D inputs, or two 1-D
     inputs): ``1 - cos`` where ``target`` is 1, ``max(0, cos - margin)`` where it is -1, reduced
     by ``reduction``."""
-    enum = _reduction_enum(_reduction(size_average, reduce, reduction))
+    return _cosine(input1, input2, target, margin, _reduction_enum(_reduction(size_average, reduce, reduction)))
+
+
+def _cosine(input1: Tensor, input2: Tensor, target: Tensor, margin: float, enum: int) -> Tensor:
     nd = target.dim()
     if nd not in (0, 1):
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
@@ -313,6 +319,11 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     enum = _reduction_enum(_reduction(size_average, reduce, reduction))
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
+    return _triplet(anchor, positive, negative, margin, p, eps, swap, enum)
+
+
+def _triplet(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float, p: float, eps: float, swap: bool,
+             enum: int) -> Tensor:
     a_dim, p_dim, n_dim = anchor.dim(), positive.dim(), negative.dim()
     if not (a_dim == p_dim and p_dim == n_dim):
         raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
@@ -350,3 +361,35 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     if reduction == "mean":
         return loss.mean()
     return loss
+
+
+# --- PyTorch's top-level forms (``torch.hinge_embedding_loss`` ...): the reduction as ATen's enum, which
+# their parser defaults to 0 (none); any other number than 1 (mean) and 2 (sum) reduces nothing.
+@public_function("hinge_embedding_loss")
+def _hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, reduction: int = 0) -> Tensor:
+    """The hinge embedding loss (:func:`tape.nn.functional.hinge_embedding_loss`), ``reduction``
+    ATen's enum (0 none, 1 mean, 2 sum)."""
+    _arguments("hinge_embedding_loss", ("input", 1, input, Tensor), ("target", 2, target, Tensor),
+               ("margin", 3, margin, float), ("reduction", None, reduction, int))
+    return _hinge(input, target, margin, _enum(reduction))
+
+
+@public_function("cosine_embedding_loss")
+def _cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                           reduction: int = 0) -> Tensor:
+    """The cosine embedding loss (:func:`tape.nn.functional.cosine_embedding_loss`), ``reduction``
+    ATen's enum."""
+    _arguments("cosine_embedding_loss", ("input1", 1, input1, Tensor), ("input2", 2, input2, Tensor),
+               ("target", 3, target, Tensor), ("margin", 4, margin, float), ("reduction", None, reduction, int))
+    return _cosine(input1, input2, target, margin, _enum(reduction))
+
+
+@public_function("triplet_margin_loss")
+def _triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
+                         eps: float = 1e-6, swap: bool = False, reduction: int = 0) -> Tensor:
+    """The triplet loss (:func:`tape.nn.functional.triplet_margin_loss`, any margin), ``reduction``
+    ATen's enum."""
+    _arguments("triplet_margin_loss", ("anchor", 1, anchor, Tensor), ("positive", 2, positive, Tensor),
+               ("negative", 3, negative, Tensor), ("margin", 4, margin, float), ("p", 5, p, float),
+               ("eps", 6, eps, float), ("swap", None, swap, bool), ("reduction", None, reduction, int))
+    return _triplet(anchor, positive, negative, margin, p, eps, swap, _enum(reduction))

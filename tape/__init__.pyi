@@ -192,7 +192,8 @@ __all__ = [
     "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "put", "masked_scatter",
     "scatter_reduce", "index_reduce", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift",
     "div", "divide", "floor_divide", "heaviside", "ldexp", "frexp", "nextafter", "kl_div",
-    "margin_ranking_loss", "poisson_nll_loss", "binary_cross_entropy_with_logits", "lu", "lu_solve",
+    "margin_ranking_loss", "poisson_nll_loss", "binary_cross_entropy_with_logits",
+    "hinge_embedding_loss", "cosine_embedding_loss", "triplet_margin_loss", "lu", "lu_solve",
     "lu_unpack", "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median",
     "nanmedian", "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold",
     "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "rrelu", "rrelu_",
@@ -588,6 +589,10 @@ def cosh(input: Tensor) -> Tensor:
 def cosh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.cosh_(...)``: :meth:`Tensor.cosh_` as a function."""
 
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: builtins.float = ..., reduction: builtins.int = ...) -> Tensor:
+    """The cosine embedding loss (:func:`tape.nn.functional.cosine_embedding_loss`), ``reduction``
+    ATen's enum."""
+
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: builtins.int = ..., eps: builtins.float = ...) -> Tensor:
     """The cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast together), each
     norm kept from below ``eps``."""
@@ -847,6 +852,10 @@ def hardshrink(input: Tensor, lambd: Number = ...) -> Tensor:
 
 def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """The Heaviside step function of each element: 0 below 0 (and at nan), 1 above, ``values`` at 0."""
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: builtins.float = ..., reduction: builtins.int = ...) -> Tensor:
+    """The hinge embedding loss (:func:`tape.nn.functional.hinge_embedding_loss`), ``reduction``
+    ATen's enum (0 none, 1 mean, 2 sum)."""
 
 def histc(input: Tensor, bins: builtins.int = ..., min: Number = ..., max: Number = ..., *, out: Optional[Tensor] = ...) -> Tensor:
     """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
@@ -1566,6 +1575,10 @@ def tril(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
 
 def tril_indices(row: builtins.int, col: builtins.int, offset: builtins.int = ..., *, dtype: _DType = ..., device=..., layout=...) -> Tensor:
     """The (row, column) indices of the lower triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: builtins.float = ..., p: builtins.float = ..., eps: builtins.float = ..., swap: builtins.bool = ..., reduction: builtins.int = ...) -> Tensor:
+    """The triplet loss (:func:`tape.nn.functional.triplet_margin_loss`, any margin), ``reduction``
+    ATen's enum."""
 
 def triu(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
     """The upper triangle of the matrices over the last two dims: elements on and above the

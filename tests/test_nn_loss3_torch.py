@@ -246,3 +246,30 @@ def test_adaptive_log_softmax_with_loss_matches_torch(torch1):
                 out.output.grad_fn.name(), x.grad.numpy(), m.tail[1][0].weight.grad.numpy(),
                 m.log_prob(x).detach().numpy(), m.predict(x).numpy(), one.output.detach().numpy(), errors]
     assert _same(run(tape), run(torch1), 1e-5)
+
+
+# PyTorch's top-level forms: (id, fn(module, *tensors), arrays, which require grad)
+TOP = [
+    ("hinge", lambda M, x, s: M.hinge_embedding_loss(x, s), (A, SIGN), (True, False)),
+    ("hinge-mean", lambda M, x, s: M.hinge_embedding_loss(x, s, 0.5, 1), (A, SIGN), (True, False)),
+    ("hinge-other-enum", lambda M, x, s: M.hinge_embedding_loss(x, s, 1.0, 7), (A, SIGN), (True, False)),
+    ("hinge-str-margin", lambda M, x, s: M.hinge_embedding_loss(x, s, "a"), (A, SIGN), (True, False)),
+    ("hinge-str-reduction", lambda M, x, s: M.hinge_embedding_loss(x, s, reduction="mean"), (A, SIGN), (True, False)),
+    ("cosine", lambda M, a, b, s: M.cosine_embedding_loss(a, b, s), (A, B, S), (True, True, False)),
+    ("cosine-sum", lambda M, a, b, s: M.cosine_embedding_loss(a, b, s, 0.3, 2), (A, B, S), (True, True, False)),
+    ("cosine-number-target", lambda M, a, b, s: M.cosine_embedding_loss(a, b, 1), (A, B, S), (True, True, False)),
+    ("triplet", lambda M, a, b, c: M.triplet_margin_loss(a, b, c), (A, B, C), (True, True, True)),
+    ("triplet-zero-margin", lambda M, a, b, c: M.triplet_margin_loss(a, b, c, margin=0.0, reduction=2), (A, B, C),
+     (True, True, True)),
+    ("triplet-swap", lambda M, a, b, c: M.triplet_margin_loss(a, b, c, 1.0, 1, 1e-6, True, 1), (A, B, C),
+     (True, True, True)),
+    ("triplet-int-swap", lambda M, a, b, c: M.triplet_margin_loss(a, b, c, swap=1), (A, B, C), (True, True, True)),
+]
+
+
+@pytest.mark.parametrize("case", TOP, ids=[c[0] for c in TOP])
+def test_top_level_forms_match_torch(case, torch1):
+    _, fn, arrays, rg = case
+    want = _run(torch1, lambda F, *ts: fn(torch1, *ts), arrays, rg, torch1.float64)
+    got = _run(tape, lambda F, *ts: fn(tape, *ts), arrays, rg, tape.float64)
+    assert _same(got, want, 1e-12), (got, want)
