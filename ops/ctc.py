@@ -18,10 +18,10 @@ import numpy as np
 
 from .._emit import D, Tensor, emit, plain, state
 from ._rule import rule_adjoint
-from ._spec import OUT, PYTHON, SAVED_SELF, TRANSPOSED, Given, Op, register, tangents
+from ._spec import OUT, PYTHON, SAVED_SELF, Given, Op, register, tangents
 from .join import where
 from .losses import MEAN, SUM, _reduction_enum
-from .margin_losses import CTC_BACKWARD, _gradient
+from .margin_losses import CTC_BACKWARD, _gradient, no_forward_ad
 
 CTC = PYTHON.start + 177
 _NEG_INF = -np.inf
@@ -34,7 +34,7 @@ def _ctc_vjp(g, xs, y, r):
 
 
 register(Op(CTC, "_ctc_loss", "CtcLossBackward0", OUT, _ctc_vjp, py_adjoint=rule_adjoint, arity=2, nondiff=(1,)))
-tangents({CTC: TRANSPOSED})
+tangents({CTC: no_forward_ad("_ctc_loss")})
 
 
 def _logsumexp3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:

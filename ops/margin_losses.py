@@ -43,6 +43,17 @@ register(Op(NO_GRAD_GRAD, "_margin_loss_backward", "NotImplemented", 0, _raise, 
 tangents({NO_GRAD_GRAD: _no_tangent})
 
 
+def no_forward_ad(name: str):
+    """The tangent rule of an op PyTorch's forward AD lacks: its error."""
+    def jvp(ts, xs, y, r):
+        raise NotImplementedError(
+            f"Trying to use forward AD with {name} that does not support it because it has not been implemented "
+            "yet.\nPlease file an issue to PyTorch at https://github.com/pytorch/pytorch/issues/new?template="
+            "feature-request.yml so that we can prioritize its implementation or submit a PR adding the "
+            "implementation to derivatives.yaml")
+    return jvp
+
+
 def _gradient(d: np.ndarray, g: Tensor, x: Tensor, kind: int) -> Tensor:
     """A margin loss's gradient ``d`` (the adjoint ``g`` applied): recorded, behind PyTorch's
     ``NotImplemented`` node over ``g`` and ``x``."""
@@ -97,7 +108,8 @@ register(Op(MULTI_MARGIN, "multi_margin_loss", "MultiMarginLossBackward0", 0, _m
 register(Op(MULTILABEL_MARGIN, "multilabel_margin_loss", "MultilabelMarginLossBackward0", X1,
             _multilabel_margin_vjp, arity=LISTED, nondiff=(1, 2)))
 register(Op(SUB_SCALAR, "sub", "SubBackward1", 0, lambda g, xs, y, r: (g,), py_adjoint=rule_adjoint))
-tangents({MULTI_MARGIN: TRANSPOSED, MULTILABEL_MARGIN: TRANSPOSED, SUB_SCALAR: TRANSPOSED})
+tangents({MULTI_MARGIN: no_forward_ad("multi_margin_loss"),
+          MULTILABEL_MARGIN: no_forward_ad("multilabel_margin_loss_forward"), SUB_SCALAR: TRANSPOSED})
 
 
 def _sub_scalar(t: Tensor, c: float) -> Tensor:

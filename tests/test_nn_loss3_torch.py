@@ -273,3 +273,22 @@ def test_top_level_forms_match_torch(case, torch1):
     want = _run(torch1, lambda F, *ts: fn(torch1, *ts), arrays, rg, torch1.float64)
     got = _run(tape, lambda F, *ts: fn(tape, *ts), arrays, rg, tape.float64)
     assert _same(got, want, 1e-12), (got, want)
+
+
+@pytest.mark.parametrize("name", ["multi_margin_loss", "multilabel_margin_loss", "ctc_loss"])
+def test_forward_ad_errors_match_torch(name, torch1):
+    def run(M):
+        fw = M.autograd.forward_ad
+        with fw.dual_level():
+            if name == "ctc_loss":
+                lp = M.tensor(LP).log_softmax(2)
+                d = fw.make_dual(lp, M.ones_like(lp))
+                call = lambda: M.nn.functional.ctc_loss(d, M.tensor(TG), (6, 5, 4), (3, 2, 2))      # noqa: E731
+            else:
+                d = fw.make_dual(M.tensor(A), M.ones(3, 4, dtype=M.float64))
+                call = lambda: getattr(M.nn.functional, name)(d, M.tensor(T if name == "multi_margin_loss" else ML))  # noqa: E731
+            try:
+                call()
+            except NotImplementedError as e:
+                return str(e)
+    assert run(tape) == run(torch1) is not None
