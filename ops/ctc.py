@@ -24,6 +24,7 @@ from .losses import MEAN, SUM, _reduction_enum
 from .margin_losses import CTC_BACKWARD, _gradient, no_forward_ad
 
 CTC = PYTHON.start + 177
+_WHERE = " (while checking arguments for ctc_loss_allocate_outputs)"
 _NEG_INF = -np.inf
 
 
@@ -163,7 +164,7 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Union[Tensor, Se
     x = log_probs if batched else log_probs.unsqueeze(1)
     if x.dim() != 3:
         raise RuntimeError(f"Expected 3-dimensional tensor, but got {x.dim()}-dimensional tensor for argument #1 "
-                           "'log_probs' (while checking arguments for ctc_loss_allocate_outputs)")
+                           "'log_probs'" + _WHERE)
     if not x.numel():
         raise RuntimeError("log_probs tensor must not be empty")
     t_max, n, c = x._shape
@@ -176,27 +177,27 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Union[Tensor, Se
     tv = targets._value().astype(np.int64)
     if (tl < 0).any():
         raise RuntimeError(f"Expected target_lengths to have value at least 0, but got value {int(tl[tl < 0][0])} "
-                           "(while checking arguments for ctc_loss_allocate_outputs)")
+                           + _WHERE[1:])
     if targets.dim() == 1:
         if tv.shape[0] != tl.sum():
             raise RuntimeError(f"Expected tensor to have size {int(tl.sum())} at dimension 0, but got size "
-                               f"{tv.shape[0]} for argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)")
+                               f"{tv.shape[0]} for argument #2 'targets'" + _WHERE)
         offsets = np.concatenate([[0], np.cumsum(tl)[:-1]]).astype(np.int64)
         rows = [tv[o:o + k] for o, k in zip(offsets, tl)]
     else:
         if tv.shape[0] != n:
             raise RuntimeError(f"Expected tensor to have size {n} at dimension 0, but got size {tv.shape[0]} for "
-                               "argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)")
+                               "argument #2 'targets'" + _WHERE)
         if n and tv.shape[1] < tl.max():
             raise RuntimeError(f"Expected tensor to have size at least {int(tl.max())} at dimension 1, but got size "
-                               f"{tv.shape[1]} for argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)")
+                               f"{tv.shape[1]} for argument #2 'targets'" + _WHERE)
         rows = list(tv)
     if (il < 0).any():
         raise RuntimeError(f"Expected input_lengths to have value at least 0, but got value {int(il[il < 0][0])} "
-                           "(while checking arguments for ctc_loss_allocate_outputs)")
+                           + _WHERE[1:])
     if (il > t_max).any():
         raise RuntimeError(f"Expected input_lengths to have value at most {t_max}, but got value "
-                           f"{int(il[il > t_max][0])} (while checking arguments for ctc_loss_allocate_outputs)")
+                           f"{int(il[il > t_max][0])}" + _WHERE)
     if not x._dtype.is_floating_point:
         raise NotImplementedError(f"\"ctc_loss_cpu\" not implemented for '{D.legacy_name(x._dtype)}'")
     dt = x._dtype

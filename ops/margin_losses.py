@@ -24,7 +24,8 @@ from .join import where
 from .losses import MEAN, NONE, SUM, _apply_reduction, _arguments, _enum, _reduction, _reduction_enum
 
 MULTI_MARGIN, NO_GRAD_GRAD, MULTILABEL_MARGIN, SUB_SCALAR = range(PYTHON.start + 170, PYTHON.start + 174)
-_BACKWARDS = ("multi_margin_loss_backward", "multilabel_margin_loss_backward", "_ctc_loss_backward")  # (NO_GRAD_GRAD's ``ib``)
+# (``ib`` of a NO_GRAD_GRAD row)
+_BACKWARDS = ("multi_margin_loss_backward", "multilabel_margin_loss_backward", "_ctc_loss_backward")
 CTC_BACKWARD = 2
 # ATen's ``EPSILON`` of the cosine embedding loss: a float constant
 _EPSILON = float(np.float32(1e-12))
@@ -68,7 +69,7 @@ def _as(t: Tensor, dt: D.dtype) -> Tensor:
     return t if t._dtype is dt else t.to(dt)
 
 
-def _times_adjoint(d: np.ndarray, g: Tensor, reduction: int, x_ndim: int) -> np.ndarray:
+def _times_adjoint(d: np.ndarray, g: Tensor, reduction: int) -> np.ndarray:
     """``d`` (rows of the 2-D view of the input) times the adjoint: one per row when unreduced."""
     gv = g._value()
     if reduction == NONE and gv.ndim > 0:
@@ -89,7 +90,7 @@ def _multi_margin_vjp(g, xs, y, r):
     scale = dt(1.0 / max(nframe * dim, 1)) if r.ia == MEAN else dt(1.0 / dim)
     h = np.where((z > 0) & ~oh, scale if r.ib == 1 else 2 * scale * z, dt(0)) * w
     h[oh] = -h.sum(1)
-    return _gradient(_times_adjoint(h, g, r.ia, x.dim()).reshape(x._shape), g, x, 0), None, None
+    return _gradient(_times_adjoint(h, g, r.ia).reshape(x._shape), g, x, 0), None, None
 
 
 def _multilabel_margin_vjp(g, xs, y, r):
@@ -100,7 +101,7 @@ def _multilabel_margin_vjp(g, xs, y, r):
     scale = dt(1.0 / max(nframe * dim, 1)) if r.ia == MEAN else dt(1.0 / dim)
     pairs = _pairs(xv, t, c) * scale
     d = pairs.sum(1) - pairs.sum(2)
-    return _gradient(_times_adjoint(d, g, r.ia, x.dim()).reshape(x._shape), g, x, 1), None, None
+    return _gradient(_times_adjoint(d, g, r.ia).reshape(x._shape), g, x, 1), None, None
 
 
 register(Op(MULTI_MARGIN, "multi_margin_loss", "MultiMarginLossBackward0", 0, _multi_margin_vjp, arity=LISTED,

@@ -175,7 +175,7 @@ def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool, nam
     return _dropout_impl(_input(input, name + ("_" if inplace else "")), p, training, True, False, inplace)
 
 
-def _unbatched(input: Tensor, p: float, training: bool, inplace: bool, name: str) -> Tensor:
+def _unbatched(input: Tensor, p: float, training: bool, inplace: bool) -> Tensor:
     """Feature dropout of an input without a batch dim: over it unsqueezed, squeezed back."""
     x = input.unsqueeze_(0) if inplace else input.unsqueeze(0)
     out = _feature_dropout(x, p, training, inplace, "feature_dropout")
@@ -194,7 +194,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
                            "dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
     if nd == 3:
         return _feature_dropout(input, p, training, inplace, "feature_dropout")
-    return _unbatched(input, p, training, inplace, "feature_dropout")
+    return _unbatched(input, p, training, inplace)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -232,7 +232,7 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
                       stacklevel=2)
     if nd == 5:
         return _feature_dropout(input, p, training, inplace, "feature_dropout")
-    return _unbatched(input, p, training, inplace, "feature_dropout")
+    return _unbatched(input, p, training, inplace)
 
 
 # PyTorch's top-level forms (``torch.alpha_dropout`` ...): every argument required, ``p`` checked by ATen
