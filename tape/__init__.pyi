@@ -205,29 +205,32 @@ __all__ = [
     "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
     "column_stack", "triangular_solve", "constant_pad_nd", "max_pool2d", "max_pool3d",
     "max_pool1d_with_indices", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d",
-    "adaptive_max_pool1d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "abs_", "acos_",
-    "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_",
-    "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_",
-    "cos_", "cosh_", "deg2rad_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_",
-    "floor_", "frac_", "gcd_", "i0_", "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_",
-    "log_", "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_",
-    "resize_as_", "round_", "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_",
-    "tan_", "tanh_", "trunc_", "xlogy_", "zero_", "as_strided", "as_strided_", "rand_like",
-    "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "randperm", "tril_indices",
-    "triu_indices", "logspace", "hamming_window", "hann_window", "blackman_window",
-    "bartlett_window", "kaiser_window", "get_rng_state", "set_rng_state", "is_inference",
-    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
-    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
-    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
-    "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
-    "scalar_tensor", "empty_strided", "backends", "cpu", "version",
-    "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
-    "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
-    "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
-    "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
-    "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
-    "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
-    "func", "nn", "optim", "vmap", "random",
+    "adaptive_max_pool1d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
+    "hinge_embedding_loss", "cosine_embedding_loss", "triplet_margin_loss", "rrelu", "rrelu_",
+    "alpha_dropout", "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_",
+    "feature_dropout", "feature_dropout_", "abs_", "acos_", "acosh_", "addmv_", "arccos_",
+    "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_",
+    "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_",
+    "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_",
+    "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_",
+    "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_",
+    "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_",
+    "zero_", "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal",
+    "bernoulli", "multinomial", "randperm", "tril_indices", "triu_indices", "logspace",
+    "hamming_window", "hann_window", "blackman_window", "bartlett_window", "kaiser_window",
+    "get_rng_state", "set_rng_state", "is_inference", "channels_last", "channels_last_3d",
+    "contiguous_format", "layout", "memory_format", "preserve_format", "strided", "TypedStorage",
+    "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero",
+    "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace",
+    "TraceGuardError", "load_trace", "asarray", "range", "scalar_tensor", "empty_strided",
+    "backends", "cpu", "version", "are_deterministic_algorithms_enabled",
+    "get_deterministic_debug_mode", "get_device", "get_float32_matmul_precision",
+    "get_num_interop_threads", "get_num_threads", "has_lapack", "has_mkl", "has_openmp",
+    "has_spectral", "init_num_threads", "is_deterministic_algorithms_warn_only_enabled",
+    "is_storage", "set_default_tensor_type", "set_deterministic_debug_mode",
+    "set_float32_matmul_precision", "set_flush_denormal", "set_num_interop_threads",
+    "set_num_threads", "typename", "use_deterministic_algorithms", "func", "nn", "optim", "vmap",
+    "random",
 ]
 
 
@@ -318,6 +321,12 @@ def all(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
 
 def allclose(input: Tensor, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> builtins.bool:
     """Whether all elements of ``self`` and ``other`` are close (see ``isclose``), as a Python bool."""
+
+def alpha_dropout(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """:func:`tape.nn.functional.alpha_dropout` as PyTorch's ``torch.alpha_dropout``."""
+
+def alpha_dropout_(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """In-place version of :func:`tape.alpha_dropout`."""
 
 def amax(input: Tensor, dim: Union[builtins.int, builtins.tuple, None] = ..., keepdim: builtins.bool = ...) -> Tensor:
     """The largest element over ``dim`` (all dims if empty); ties share the gradient evenly."""
@@ -650,6 +659,10 @@ def cosh(input: Tensor) -> Tensor:
 def cosh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.cosh_(...)``: :meth:`Tensor.cosh_` as a function."""
 
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: builtins.float = ..., reduction: builtins.int = ...) -> Tensor:
+    """The cosine embedding loss (:func:`tape.nn.functional.cosine_embedding_loss`), ``reduction``
+    ATen's enum."""
+
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: builtins.int = ..., eps: builtins.float = ...) -> Tensor:
     """The cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast together), each
     norm kept from below ``eps``."""
@@ -798,6 +811,19 @@ def expm1(input: Tensor) -> Tensor:
 def expm1_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.expm1_(...)``: :meth:`Tensor.expm1_` as a function."""
 
+def feature_alpha_dropout(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """:func:`tape.nn.functional.feature_alpha_dropout` as PyTorch's ``torch.feature_alpha_dropout``."""
+
+def feature_alpha_dropout_(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """In-place version of :func:`tape.feature_alpha_dropout`."""
+
+def feature_dropout(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """Dropout of whole channels (dim 1) as PyTorch's ``torch.feature_dropout`` (what
+    :func:`tape.nn.functional.dropout2d` calls)."""
+
+def feature_dropout_(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
+    """In-place version of :func:`tape.feature_dropout`."""
+
 def fill_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.fill_(...)``: :meth:`Tensor.fill_` as a function."""
 
@@ -902,6 +928,10 @@ def hardshrink(input: Tensor, lambd: Number = ...) -> Tensor:
 
 def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """The Heaviside step function of each element: 0 below 0 (and at nan), 1 above, ``values`` at 0."""
+
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: builtins.float = ..., reduction: builtins.int = ...) -> Tensor:
+    """The hinge embedding loss (:func:`tape.nn.functional.hinge_embedding_loss`), ``reduction``
+    ATen's enum (0 none, 1 mean, 2 sum)."""
 
 def histc(input: Tensor, bins: builtins.int = ..., min: Number = ..., max: Number = ..., *, out: Optional[Tensor] = ...) -> Tensor:
     """The histogram of ``self``'s values in ``bins`` equal bins between ``min`` and ``max`` (the
@@ -1457,6 +1487,12 @@ def round_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 def row_stack(tensors, *, out: Optional[Tensor] = ...) -> Tensor:
     """Alias of :func:`vstack`."""
 
+def rrelu(input: Tensor, lower: Number = ..., upper: Number = ..., training: builtins.bool = ..., generator: Optional[builtins.object] = ...) -> Tensor:
+    """:func:`tape.nn.functional.rrelu` as PyTorch's ``torch.rrelu`` (draws from ``generator`` if given)."""
+
+def rrelu_(input: Tensor, lower: Number = ..., upper: Number = ..., training: builtins.bool = ..., generator: Optional[builtins.object] = ...) -> Tensor:
+    """In-place version of :func:`tape.rrelu`."""
+
 def rsqrt(input: Tensor) -> Tensor:
     """The reciprocal of the square root of each element."""
 
@@ -1664,6 +1700,10 @@ def tril(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
 
 def tril_indices(row: builtins.int, col: builtins.int, offset: builtins.int = ..., *, dtype: _DType = ..., device=..., layout=...) -> Tensor:
     """The (row, column) indices of the lower triangle of a ``row`` x ``col`` matrix, as a 2 x N tensor."""
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: builtins.float = ..., p: builtins.float = ..., eps: builtins.float = ..., swap: builtins.bool = ..., reduction: builtins.int = ...) -> Tensor:
+    """The triplet loss (:func:`tape.nn.functional.triplet_margin_loss`, any margin), ``reduction``
+    ATen's enum."""
 
 def triu(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
     """The upper triangle of the matrices over the last two dims: elements on and above the

@@ -63,6 +63,7 @@ from tape.ops import block_diag as BD
 from tape.ops import conv as CV
 from tape.ops import losses as LO
 from tape.ops import lu_deprecated as LUD
+from tape.ops import margin_losses as ML
 from tape.ops import triangular_solve as TS
 from tape.ops import elementwise as E
 from tape.ops import _specfun as SF
@@ -212,6 +213,8 @@ FACES[TE.ADDCDIV_INT] = Faces(NO_FLOAT, _NONE, _NONE, NO_SCALAR_D)     # (PyTorc
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code in (LO.BCE, LO.BCE_GRAD)})
 # (and the convolutions' row, listed: its rule in both backwards)
 FACES[CV.CONV] = Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D)
+# (and the margin losses' rows, listed: their rule in both backwards)
+FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code in (ML.MULTI_MARGIN, ML.MULTILABEL_MARGIN)})
 
 
 def _faces(code: int) -> Faces:

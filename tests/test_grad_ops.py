@@ -1197,6 +1197,11 @@ OPS: dict[str, Op] = {
                            True),
     "gaussian_nll_loss_none": Op(lambda M, x, t: M.nn.functional.gaussian_nll_loss(x, t, t.exp(), reduction="none"),
                                  _same_shape(REAL, REAL, min_dims=1), True),
+    # (margin -2: cos - margin stays positive, no kink of its clamp)
+    "cosine_embedding_loss": Op(lambda M, x, t: M.nn.functional.cosine_embedding_loss(
+        x.reshape(1, -1), t.reshape(1, -1), M.tensor([-1.0]), margin=-2.0), _same_shape(REAL, REAL, min_dims=1), True),
+    # (rrelu in evaluation: the mean slope, no draws)
+    "rrelu_eval": _u(lambda M, x: M.nn.functional.rrelu(x, 0.1, 0.3), REAL.avoiding((0.0,))),
     # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
     "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
     "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),

@@ -46,6 +46,10 @@ KNOWN = {
     "t_inplace", "unsqueeze_squeeze_",
     # loss: a division by an integer tensor (the count label smoothing's mean divides by) saves it as float64
     "cross_entropy_3d_smoothing",
+    # loss3: its clamp_min_(0) shows _saved_max and a float min (as clamp_min_number)
+    "cosine_embedding_loss",
+    # loss3: rrelu's noise in evaluation mode, which PyTorch leaves uninitialized (its kernel never writes it)
+    "rrelu_eval",
     # ops added beside the Node API work (meth, special): their nodes do not show their saved values yet
     "corrcoef", "cov", "cov_weights_method", "cumulative_trapezoid", "cumulative_trapezoid_x",
     "diagonal_scatter_offset_method", "frobenius_norm", "logcumsumexp", "nanquantile_midpoint", "nuclear_norm",

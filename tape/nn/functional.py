@@ -27,11 +27,17 @@ from ..ops.conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2
 from ..ops.distance import pdist
 from ..ops.elementwise import celu as _celu
 from ..ops.elementwise import selu as _selu
+from ..ops.ctc import ctc_loss
 from ..ops.functions import cosine_similarity, pairwise_distance
 from ..ops.losses import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, gaussian_nll_loss,
                           huber_loss, kl_div, l1_loss, margin_ranking_loss, mse_loss, nll_loss, poisson_nll_loss,
                           smooth_l1_loss, soft_margin_loss)
+from ..ops.margin_losses import (cosine_embedding_loss, hinge_embedding_loss, multi_margin_loss,
+                                 multilabel_margin_loss, multilabel_soft_margin_loss, triplet_margin_loss,
+                                 triplet_margin_with_distance_loss)
 from ..ops.nodes import threshold as _threshold
+from ..ops.noise import (alpha_dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout, gumbel_softmax, rrelu,
+                         rrelu_)
 from ..ops.nodes import threshold_ as _threshold_
 from ..ops.padding import pad
 from ..ops.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,
@@ -175,6 +181,8 @@ _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
 _LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_loss", "nll_loss", "cross_entropy",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
            "poisson_nll_loss", "gaussian_nll_loss"]
+_LOSSES3 = ["hinge_embedding_loss", "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+            "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "ctc_loss"]
 
 # --- attention --------------------------------------------------------------------------
 _ATTENTION = ["scaled_dot_product_attention", "multi_head_attention_forward"]
@@ -260,4 +268,8 @@ _POOLING = ["pad", "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_in
             "upsample_nearest", "upsample_bilinear", "fractional_max_pool2d", "fractional_max_pool3d",
             "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
 
-__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _ATTENTION + _CONV + _POOLING
+# --- layers that draw from the default generator (ops/noise.py) ---------------------------------
+_NOISE = ["rrelu", "rrelu_", "alpha_dropout", "feature_alpha_dropout", "dropout1d", "dropout2d", "dropout3d",
+          "gumbel_softmax"]
+
+__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _ATTENTION + _CONV + _POOLING + _NOISE

@@ -15,7 +15,7 @@ from .module import Module
 
 __all__ = ["Threshold", "ReLU", "Sigmoid", "Tanh", "Softmax", "Softmax2d", "LogSoftmax", "Hardshrink", "PReLU", "GELU",
            "SiLU", "Mish", "Softplus", "ELU", "CELU", "SELU", "LeakyReLU", "Hardtanh", "ReLU6", "LogSigmoid",
-           "Softsign", "Tanhshrink", "Softshrink", "Hardsigmoid", "Hardswish", "Softmin", "GLU", "MultiheadAttention"]
+           "Softsign", "Tanhshrink", "Softshrink", "Hardsigmoid", "Hardswish", "Softmin", "GLU", "MultiheadAttention", "RReLU"]
 
 # ``F.softmax``'s warning of an implicit dim points at the module's caller, past ``__call__``, ``forward``,
 # ``F.softmax`` and its helper (PyTorch's value, whose own ``__call__`` has a frame more: its warning
@@ -622,3 +622,26 @@ class MultiheadAttention(Module):
                     -1, self.num_heads, -1, -1)
                 merged_mask = attn_mask_expanded + key_padding_mask_expanded
         return merged_mask, mask_type
+class RReLU(Module):
+    r"""Applies the randomized leaky rectified linear unit element-wise: :math:`x` where :math:`x \ge 0`,
+    else :math:`a x`, with :math:`a` drawn uniformly from :math:`[\text{lower}, \text{upper})` in
+    training (from the default generator) and :math:`(\text{lower} + \text{upper}) / 2` in evaluation
+    mode."""
+
+    __constants__ = ["lower", "upper", "inplace"]
+    lower: float
+    upper: float
+    inplace: bool
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False) -> None:
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"lower={self.lower}, upper={self.upper}{inplace_str}"
