@@ -1,0 +1,173 @@
+"""``tape.distributions`` on hand-checked cases (no torch): densities, entropies and moments in closed
+form, the validation errors, ``kl_divergence`` dispatch, and gradcheck of the ``log_prob`` and
+``rsample`` paths in float64."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import tape
+from tape.autograd import gradcheck, gradgradcheck
+from tape.distributions import (Bernoulli, Categorical, Distribution, Independent, MultivariateNormal, Normal, Uniform,
+                                constraints, kl_divergence, register_kl)
+
+F64 = tape.float64
+LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _t(*values):
+    return tape.tensor(values, dtype=F64)
+
+
+def test_normal_closed_forms():
+    d = Normal(_t(0.0, 1.0), _t(1.0, 2.0))
+    np.testing.assert_allclose(d.log_prob(_t(0.0, 3.0)).numpy(), [-LOG_SQRT_2PI, -LOG_SQRT_2PI - math.log(2) - 0.5])
+    np.testing.assert_allclose(d.entropy().numpy(), [0.5 + LOG_SQRT_2PI, 0.5 + LOG_SQRT_2PI + math.log(2)])
+    np.testing.assert_allclose(d.cdf(_t(0.0, 1.0)).numpy(), [0.5, 0.5])
+    np.testing.assert_allclose(d.icdf(_t(0.5, 0.8413447460685429)).numpy(), [0.0, 3.0])
+    np.testing.assert_allclose(d.variance.numpy(), [1.0, 4.0])
+    assert d.batch_shape == tape.Size([2]) and d.event_shape == tape.Size([]) and d.has_rsample
+    assert Normal(0.0, 1.0).batch_shape == tape.Size([]) and Normal(0.0, 1.0).sample((4, 2)).shape == (4, 2)
+    assert repr(Normal(0.0, 1.0)) == "Normal(loc: 0.0, scale: 1.0)"
+
+
+def test_categorical_closed_forms():
+    d = Categorical(probs=_t(1.0, 1.0, 2.0))          # normalised: [1/4, 1/4, 1/2]
+    np.testing.assert_allclose(d.probs.numpy(), [0.25, 0.25, 0.5])
+    np.testing.assert_allclose(d.log_prob(_t(0.0, 2.0)).numpy(), [math.log(0.25), math.log(0.5)])
+    np.testing.assert_allclose(d.entropy().item(), 1.5 * math.log(2))
+    assert d.enumerate_support().tolist() == [0, 1, 2] and d.mode.item() == 2 and math.isnan(d.mean.item())
+    lg = Categorical(logits=_t(0.0, 0.0, math.log(2.0)))
+    np.testing.assert_allclose(lg.probs.numpy(), [0.25, 0.25, 0.5])
+    assert kl_divergence(d, lg).item() == pytest.approx(0.0, abs=1e-15)
+    tape.manual_seed(0)
+    s = Categorical(probs=_t(0.0, 1.0, 0.0)).sample((5,))
+    assert s.dtype == tape.int64 and s.tolist() == [1] * 5
+
+
+def test_bernoulli_closed_forms():
+    d = Bernoulli(probs=_t(0.3, 0.5))
+    np.testing.assert_allclose(d.log_prob(_t(1.0, 0.0)).numpy(), [math.log(0.3), math.log(0.5)])
+    np.testing.assert_allclose(d.entropy().numpy(), [-(0.3 * math.log(0.3) + 0.7 * math.log(0.7)), math.log(2)])
+    np.testing.assert_allclose(d.variance.numpy(), [0.21, 0.25])
+    mode = d.mode.numpy()
+    assert mode[0] == 0.0 and math.isnan(mode[1])
+    assert d.enumerate_support().tolist() == [[0.0, 0.0], [1.0, 1.0]]
+    assert d.enumerate_support(expand=False).tolist() == [[0.0], [1.0]]
+    np.testing.assert_allclose(Bernoulli(logits=_t(0.0)).probs.numpy(), [0.5])
+    np.testing.assert_allclose(kl_divergence(Bernoulli(_t(0.0, 1.0)), Bernoulli(_t(1.0, 0.0))).numpy(), [math.inf] * 2)
+
+
+def test_uniform_closed_forms():
+    d = Uniform(_t(0.0, -1.0), _t(2.0, 3.0))
+    np.testing.assert_allclose(d.log_prob(_t(1.0, 0.0)).numpy(), [-math.log(2), -math.log(4)])
+    assert d.log_prob(_t(2.0, 0.0)).numpy()[0] == -math.inf        # (outside [low, high) when not validated)
+    np.testing.assert_allclose(d.cdf(_t(0.5, 1.0)).numpy(), [0.25, 0.5])
+    np.testing.assert_allclose(d.variance.numpy(), [4 / 12, 16 / 12])
+    np.testing.assert_allclose(kl_divergence(Uniform(0.0, 1.0), Uniform(-1.0, 1.0)).item(), math.log(2))
+    assert kl_divergence(Uniform(-1.0, 1.0), Uniform(0.0, 1.0)).item() == math.inf
+    assert repr(d.support) == "Interval(lower_bound=tensor([ 0., -1.], dtype=torch.float64), upper_bound=tensor([2., 3.], dtype=torch.float64))"
+
+
+def test_multivariate_normal_closed_forms():
+    cov = tape.tensor([[4.0, 0.0], [0.0, 1.0]], dtype=F64)
+    for d in (MultivariateNormal(_t(0.0, 0.0), cov), MultivariateNormal(_t(0.0, 0.0), precision_matrix=cov.inverse()),
+              MultivariateNormal(_t(0.0, 0.0), scale_tril=cov.sqrt())):
+        np.testing.assert_allclose(d.log_prob(_t(2.0, 1.0)).item(), -2 * LOG_SQRT_2PI - math.log(2) - 1.0)
+        np.testing.assert_allclose(d.entropy().item(), 1 + 2 * LOG_SQRT_2PI + math.log(2))
+        np.testing.assert_allclose(d.covariance_matrix.numpy(), cov.numpy(), atol=1e-15)
+        np.testing.assert_allclose(d.variance.numpy(), [4.0, 1.0])
+    diag = Independent(Normal(_t(0.0, 0.0), _t(2.0, 1.0)), 1)
+    assert diag.event_shape == tape.Size([2]) and diag.batch_shape == tape.Size([])
+    x = _t(0.3, -1.2)
+    np.testing.assert_allclose(diag.log_prob(x).item(), MultivariateNormal(_t(0.0, 0.0), cov).log_prob(x).item())
+    p, q = MultivariateNormal(_t(0.0, 0.0), cov), MultivariateNormal(_t(1.0, 0.0), tape.eye(2, dtype=F64))
+    # KL = 1/2 (tr(S_q^-1 S_p) + mu^T S_q^-1 mu - k + log det S_q / det S_p) = 1/2 (5 + 1 - 2 - log 4)
+    np.testing.assert_allclose(kl_divergence(p, q).item(), 0.5 * (4 - math.log(4)))
+    assert MultivariateNormal(tape.zeros(3, 2), tape.eye(2)).expand((4, 3)).batch_shape == tape.Size([4, 3])
+
+
+def test_normal_kl_closed_form_and_registry():
+    np.testing.assert_allclose(kl_divergence(Normal(0.0, 1.0), Normal(1.0, 1.0)).item(), 0.5)
+    np.testing.assert_allclose(kl_divergence(Normal(_t(0.0), _t(1.0)), Normal(_t(0.0), _t(2.0))).item(),
+                               0.5 * (0.25 - 1 - math.log(0.25)))
+    assert kl_divergence(Normal(0.0, 1.0), Uniform(0.0, 1.0)).item() == math.inf
+    with pytest.raises(NotImplementedError, match="No KL\\(p \\|\\| q\\) is implemented for p type Normal and q type "
+                                                  "Categorical"):
+        kl_divergence(Normal(0.0, 1.0), Categorical(tape.ones(2)))
+
+    class Shifted(Normal):
+        pass
+
+    @register_kl(Shifted, Normal)
+    def _kl_shifted_normal(p, q):
+        return tape.tensor(-1.0)
+
+    assert kl_divergence(Shifted(0.0, 1.0), Normal(0.0, 1.0)).item() == -1.0       # the most specific pair
+    assert kl_divergence(Normal(0.0, 1.0), Shifted(1.0, 1.0)).item() == 0.5
+
+
+def test_validation_errors():
+    with pytest.raises(ValueError, match=r"Expected parameter scale \(Tensor of shape \(2,\)\) of distribution "
+                                         r"Normal\(loc: torch.Size\(\[2\]\), scale: torch.Size\(\[2\]\)\) to satisfy the "
+                                         r"constraint GreaterThan\(lower_bound=0.0\), but found invalid values:"):
+        Normal(tape.zeros(2), tape.tensor([1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"Expected value argument \(Tensor of shape \(1,\)\) to be within the support "
+                                         r"\(Boolean\(\)\) of the distribution Bernoulli"):
+        Bernoulli(tape.tensor([0.5])).log_prob(tape.tensor([0.5]))
+    with pytest.raises(ValueError, match="Either `probs` or `logits` must be specified, but not both."):
+        Categorical()
+    with pytest.raises(ValueError, match="Value is not broadcastable with batch_shape\\+event_shape"):
+        Normal(tape.zeros(3), 1.0).log_prob(tape.zeros(2))
+    with pytest.raises(ValueError, match="Exactly one of covariance_matrix or precision_matrix or scale_tril"):
+        MultivariateNormal(tape.zeros(2))
+    assert math.isnan(Normal(0.0, -1.0, validate_args=False).log_prob(tape.tensor(0.0)).item())
+    with pytest.raises(ValueError):
+        Distribution.set_default_validate_args(None)
+
+
+def test_constraints_check():
+    assert constraints.positive.check(_t(1.0, 0.0, -1.0)).tolist() == [True, False, False]
+    assert constraints.simplex.check(tape.tensor([[0.5, 0.5], [0.5, 0.6]])).tolist() == [True, False]
+    assert constraints.integer_interval(0, 2).check(_t(0.0, 2.0, 1.5, 3.0)).tolist() == [True, True, False, False]
+    assert constraints.lower_cholesky.check(tape.tensor([[[1.0, 0.0], [2.0, 1.0]], [[1.0, 1.0], [0.0, 1.0]]])).tolist() == [True, False]
+    assert constraints.positive_definite.check(tape.tensor([[2.0, 1.0], [1.0, 2.0]])).item()
+    assert not constraints.positive_definite.check(tape.tensor([[1.0, 2.0], [2.0, 1.0]])).item()
+    assert constraints.independent(constraints.real, 1).check(tape.tensor([[0.0, math.nan], [1.0, 2.0]])).tolist() == [False, True]
+    assert repr(constraints.independent(constraints.boolean, 2)) == "IndependentConstraint(Boolean(), 2)"
+    assert constraints.is_dependent(Uniform.support) and not constraints.is_dependent(constraints.real)
+    with pytest.raises(ValueError, match="Cannot determine validity of dependent constraint"):
+        constraints.dependent.check(_t(1.0))
+
+
+def _rsample(cls, *args, **kwargs):
+    def f(*params):
+        tape.manual_seed(3)
+        return cls(*params, **kwargs).rsample((2,))
+    return f
+
+
+def test_gradcheck_log_prob_and_rsample():
+    loc, scale = _t(0.3, -0.4).requires_grad_(), _t(0.8, 1.3).requires_grad_()
+    x = _t(0.1, 0.9).requires_grad_()
+    assert gradcheck(lambda m, s, v: Normal(m, s).log_prob(v), (loc, scale, x))
+    assert gradgradcheck(lambda m, s, v: Normal(m, s).log_prob(v), (loc, scale, x))
+    assert gradcheck(_rsample(Normal), (loc, scale))
+    assert gradcheck(lambda m, s: Normal(m, s).entropy(), (loc, scale))
+    logits = _t(0.2, -0.5, 1.0).requires_grad_()
+    assert gradcheck(lambda lg: Categorical(logits=lg).log_prob(_t(0.0, 2.0)), (logits,))
+    assert gradgradcheck(lambda lg: Categorical(logits=lg).entropy(), (logits,))
+    p = _t(0.3, 0.6).requires_grad_()
+    assert gradcheck(lambda q: Bernoulli(q).log_prob(_t(1.0, 0.0)) + Bernoulli(q).entropy(), (p,))
+    lo, hi = _t(-1.0).requires_grad_(), _t(2.0).requires_grad_()
+    assert gradcheck(_rsample(Uniform), (lo, hi))
+    A = tape.tensor([[1.0, 0.0], [0.4, 0.9]], dtype=F64, requires_grad=True)
+    m = _t(0.1, -0.2).requires_grad_()
+    assert gradcheck(lambda mu, a: MultivariateNormal(mu, scale_tril=a.tril()).log_prob(_t(0.5, 0.5)), (m, A))
+    assert gradgradcheck(lambda mu, a: MultivariateNormal(mu, a @ a.mT + tape.eye(2, dtype=F64)).log_prob(_t(0.5, 0.5)), (m, A))
+    assert gradcheck(lambda mu, a: _rsample(MultivariateNormal)(mu, a @ a.mT + tape.eye(2, dtype=F64)), (m, A))
+    assert gradcheck(lambda mu, a: kl_divergence(MultivariateNormal(mu, scale_tril=a.tril()),
+                                                 MultivariateNormal(-mu, precision_matrix=a @ a.mT + tape.eye(2, dtype=F64))),
+                     (m, A))

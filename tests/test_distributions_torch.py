@@ -1,0 +1,227 @@
+"""``tape.distributions`` against PyTorch 2.13's: the numbers drawn after the same ``manual_seed``,
+``log_prob``/``entropy``/moments/``cdf``/``kl_divergence`` values and their gradients, shapes, reprs
+and errors."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import tape
+
+pytestmark = pytest.mark.torch
+torch = pytest.importorskip("torch")
+
+
+def _leaf(M, values, dtype):
+    return M.tensor(values, dtype=getattr(M, dtype), requires_grad=True)
+
+
+# name -> (build(M, D, dtype) -> (distribution, its leaf parameters), draws the same numbers as PyTorch)
+CASES = {
+    "Normal": lambda M, D, dt: (lambda a, b: (D.Normal(a, b), [a, b]))(
+        _leaf(M, [0.3, -1.2, 2.0], dt), _leaf(M, [0.5, 1.7, 0.9], dt)),
+    "Normal-scalar": lambda M, D, dt: (D.Normal(0.5, 2.0), []),
+    "Categorical-probs": lambda M, D, dt: (lambda p: (D.Categorical(probs=p), [p]))(
+        _leaf(M, [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]], dt)),
+    "Categorical-logits": lambda M, D, dt: (lambda p: (D.Categorical(logits=p), [p]))(
+        _leaf(M, [[0.2, -1.3, 2.5, 0.0], [1.6, 0.1, 0.3, -0.4]], dt)),
+    "Bernoulli-probs": lambda M, D, dt: (lambda p: (D.Bernoulli(probs=p), [p]))(_leaf(M, [0.2, 0.7, 0.45], dt)),
+    "Bernoulli-logits": lambda M, D, dt: (lambda p: (D.Bernoulli(logits=p), [p]))(_leaf(M, [0.2, -1.7, 3.0], dt)),
+    "Uniform": lambda M, D, dt: (lambda a, b: (D.Uniform(a, b), [a, b]))(
+        _leaf(M, [0.0, -1.0], dt), _leaf(M, [2.0, 0.5], dt)),
+    "MultivariateNormal-cov": lambda M, D, dt: (lambda m, c: (D.MultivariateNormal(m, covariance_matrix=c @ c.mT + M.eye(3, dtype=c.dtype)), [m, c]))(
+        _leaf(M, [0.1, -0.2, 0.3], dt), _leaf(M, [[1.0, 0.2, 0.0], [0.3, 0.9, -0.1], [0.0, 0.4, 1.1]], dt)),
+    "MultivariateNormal-prec": lambda M, D, dt: (lambda m, c: (D.MultivariateNormal(m, precision_matrix=c @ c.mT + M.eye(3, dtype=c.dtype)), [m, c]))(
+        _leaf(M, [[0.1, -0.2, 0.3], [1.0, 2.0, 0.0]], dt), _leaf(M, [[1.0, 0.2, 0.0], [0.3, 0.9, -0.1], [0.0, 0.4, 1.1]], dt)),
+    "MultivariateNormal-tril": lambda M, D, dt: (lambda m, c: (D.MultivariateNormal(m, scale_tril=c.tril()), [m, c]))(
+        _leaf(M, [0.1, -0.2], dt), _leaf(M, [[1.0, 0.0], [0.3, 0.9]], dt)),
+    "Independent": lambda M, D, dt: (lambda a, b: (D.Independent(D.Normal(a, b), 1), [a, b]))(
+        _leaf(M, [[0.3, -1.2], [2.0, 0.0]], dt), _leaf(M, [[0.5, 1.7], [0.9, 1.0]], dt)),
+}
+
+
+def _try(fn):
+    try:
+        return fn()
+    except NotImplementedError:
+        return NotImplemented
+
+
+def _run(M, D, name, dtype):
+    """Everything a case computes, as numpy arrays (and the grads of a scalar of them)."""
+    M.manual_seed(7)
+    d, params = CASES[name](M, D, dtype)
+    out = {"batch_shape": tuple(d.batch_shape), "event_shape": tuple(d.event_shape), "repr": repr(d),
+           "has_rsample": d.has_rsample}
+    x = d.sample((2,))
+    out["sample"] = x
+    out["sample_dtype"] = str(x.dtype).split(".")[-1]
+    if d.has_rsample:
+        out["rsample"] = d.rsample((3,))
+    lp = d.log_prob(x)
+    out["log_prob"] = lp
+    terms = [lp.sum()]
+    for what in ("entropy", "mean", "variance", "stddev", "mode", "perplexity"):
+        v = _try(lambda: getattr(d, what)() if what in ("entropy", "perplexity") else getattr(d, what))
+        if v is not NotImplemented:
+            out[what] = v
+            if what in ("entropy", "mean", "variance") and v.is_floating_point() and v.isfinite().all():
+                terms.append(v.sum())
+    if d.has_rsample:
+        terms.append(out["rsample"].pow(2).sum())
+    c = _try(lambda: d.cdf(x))
+    if c is not NotImplemented:
+        out["cdf"] = c
+        terms.append(c.sum())
+    if getattr(d, "has_enumerate_support", False):
+        out["support"] = d.enumerate_support()
+        out["support_small"] = d.enumerate_support(expand=False)
+    if params:
+        out["grads"] = M.autograd.grad(sum(terms), params, allow_unused=True)
+    return out
+
+
+def _close(a, b, key, dtype):
+    if isinstance(a, (tuple, list)) and a and not isinstance(a[0], int):
+        for x, y in zip(a, b):
+            _close(x, y, key, dtype)
+        return
+    if hasattr(a, "detach"):
+        a, b = a.detach().numpy(), b.detach().numpy()
+        assert a.shape == b.shape, key
+        tol = 1e-5 if dtype == "float32" else 1e-12
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=key)
+    else:
+        assert a == b, key
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_samples_and_grads_match_pytorch(name, dtype):
+    got = _run(tape, tape.distributions, name, dtype)
+    want = _run(torch, torch.distributions, name, dtype)
+    assert sorted(got) == sorted(want)
+    for key in want:
+        if key != "repr":
+            _close(got[key], want[key], key, dtype)
+    assert got["repr"] == want["repr"]
+
+
+KL_PAIRS = [
+    ("Normal", "Normal"), ("Categorical-probs", "Categorical-probs"), ("Categorical-logits", "Categorical-logits"),
+    ("Bernoulli-probs", "Bernoulli-logits"), ("Uniform", "Uniform"), ("MultivariateNormal-cov", "MultivariateNormal-prec"),
+    ("MultivariateNormal-tril", "MultivariateNormal-tril"), ("Independent", "Independent"),
+]
+
+
+def _kl(M, D, p, q, dtype):
+    dp, pp = CASES[p](M, D, dtype)
+    dq, qp = CASES[q](M, D, dtype)
+    if p == q:      # (a second distribution of the same family: its parameters moved)
+        dq = dq.expand(dq.batch_shape)
+    kl = D.kl_divergence(dp, dq)
+    return kl, M.autograd.grad(kl.sum(), pp + qp, allow_unused=True) if pp + qp else ()
+
+
+@pytest.mark.parametrize("pair", KL_PAIRS, ids="-".join)
+def test_kl_divergence_matches_pytorch(pair):
+    got = _kl(tape, tape.distributions, *pair, "float64")
+    want = _kl(torch, torch.distributions, *pair, "float64")
+    _close(got, want, pair, "float64")
+
+
+def test_kl_across_families_matches_pytorch():
+    for M, D in ((tape, tape.distributions), (torch, torch.distributions)):
+        a, b = M.tensor([0.0, -1.0]), M.tensor([2.0, 0.5])
+        loc, scale = M.tensor([0.3, 0.1]), M.tensor([1.5, 0.4])
+        res = [D.kl_divergence(D.Uniform(a, b), D.Normal(loc, scale)), D.kl_divergence(D.Normal(loc, scale), D.Uniform(a, b)),
+               D.kl_divergence(D.Uniform(a, b), D.Uniform(a - 1, b)), D.kl_divergence(D.Uniform(a - 1, b), D.Uniform(a, b)),
+               D.kl_divergence(D.Bernoulli(M.tensor([0.0, 1.0, 0.3])), D.Bernoulli(M.tensor([0.5, 0.0, 1.0])))]
+        if M is tape:
+            got = [r.numpy() for r in res]
+        else:
+            want = [r.numpy() for r in res]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+
+
+def _error(fn):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn()
+    except Exception as e:        # noqa: BLE001  (the type and message are what is compared)
+        return type(e).__name__, str(e).replace("torch.distributions", "tape.distributions")
+    return None
+
+
+ERRORS = [
+    lambda M, D: D.Normal(M.tensor([0.0, 1.0]), M.tensor([1.0, -1.0])),
+    lambda M, D: D.MultivariateNormal(M.zeros(2), M.eye(2)).log_prob(M.ones(3)),
+    lambda M, D: D.Normal(M.zeros(3), 1.0).log_prob(M.ones(2)),
+    lambda M, D: D.Normal(M.zeros(3), 1.0).log_prob([1.0]),
+    lambda M, D: D.Categorical(M.tensor([0.5, 0.5]), M.tensor([0.0, 0.0])),
+    lambda M, D: D.Categorical(),
+    lambda M, D: D.Categorical(M.tensor(0.5)),
+    lambda M, D: D.Categorical(logits=M.tensor(0.5)),
+    lambda M, D: D.Categorical(M.tensor([0.5, -0.5])),
+    lambda M, D: D.Categorical(M.tensor([0.5, 0.5])).log_prob(M.tensor([2.0])),
+    lambda M, D: D.Categorical(M.tensor([0.5, 0.5])).log_prob(M.tensor([0.5])),
+    lambda M, D: D.Categorical(M.tensor([0.5, 0.5])).cdf(M.tensor([0])),
+    lambda M, D: D.Bernoulli(M.tensor([1.5])),
+    lambda M, D: D.Bernoulli(M.tensor([0.5])).log_prob(M.tensor([0.5])),
+    lambda M, D: D.Bernoulli(),
+    lambda M, D: D.Bernoulli("a"),
+    lambda M, D: D.Uniform(M.tensor([1.0]), M.tensor([0.0])),
+    lambda M, D: D.Uniform(0.0, 1.0).log_prob(M.tensor(2.0)),
+    lambda M, D: D.MultivariateNormal(M.zeros(2)),
+    lambda M, D: D.MultivariateNormal(M.tensor(0.0), M.eye(2)),
+    lambda M, D: D.MultivariateNormal(M.zeros(2), M.ones(2)),
+    lambda M, D: D.MultivariateNormal(M.zeros(2), scale_tril=M.ones(2)),
+    lambda M, D: D.MultivariateNormal(M.zeros(2), M.tensor([[1.0, 2.0], [2.0, 1.0]])),
+    lambda M, D: D.MultivariateNormal(M.zeros(2), scale_tril=M.tensor([[1.0, 2.0], [2.0, 1.0]])),
+    lambda M, D: D.MultivariateNormal(M.zeros(2), M.eye(2), scale_tril=M.eye(2)),
+    lambda M, D: D.Independent(D.Normal(M.zeros(2), 1.0), 2),
+    lambda M, D: D.Independent(D.Bernoulli(M.ones(2, 2) / 2), 1).enumerate_support(),
+    lambda M, D: D.kl_divergence(D.Normal(0.0, 1.0), D.Categorical(M.ones(2))),
+    lambda M, D: D.kl_divergence(D.Normal(0.0, 1.0), D.Bernoulli(0.5)),
+    lambda M, D: D.kl_divergence(D.MultivariateNormal(M.zeros(2), M.eye(2)), D.MultivariateNormal(M.zeros(3), M.eye(3))),
+    lambda M, D: D.kl_divergence(D.Independent(D.Normal(M.zeros(2, 2), 1.0), 1), D.Independent(D.Normal(M.zeros(2, 2), 1.0), 2)),
+    lambda M, D: D.Normal(0.0, 1.0).enumerate_support(),
+    lambda M, D: D.Uniform(0.0, 1.0).mode + D.Distribution().mode,
+    lambda M, D: D.Distribution.set_default_validate_args(2),
+]
+
+
+@pytest.mark.parametrize("case", range(len(ERRORS)))
+def test_errors_match_pytorch(case):
+    got = _error(lambda: ERRORS[case](tape, tape.distributions))
+    want = _error(lambda: ERRORS[case](torch, torch.distributions))
+    assert want is not None
+    assert got == want
+
+
+def test_validation_switches_match_pytorch():
+    for M, D in ((tape, tape.distributions), (torch, torch.distributions)):
+        d = D.Normal(M.tensor([0.0]), M.tensor([-1.0]), validate_args=False)
+        assert math.isnan(d.log_prob(M.tensor([0.0])).item())
+        D.Distribution.set_default_validate_args(False)
+        try:
+            assert math.isnan(D.Normal(0.0, -1.0).log_prob(M.tensor(0.0)).item())
+        finally:
+            D.Distribution.set_default_validate_args(True)
+        e = D.Normal(M.zeros(2), 1.0).expand((3, 2))
+        assert tuple(e.batch_shape) == (3, 2) and e._validate_args
+
+
+def test_sample_n_warns_as_pytorch():
+    for M, D in ((tape, tape.distributions), (torch, torch.distributions)):
+        M.manual_seed(0)
+        with pytest.warns(FutureWarning, match=r"`sample_n\(n\)` will be deprecated. Use `sample\(\(n,\)\)` instead."):
+            out = D.Normal(M.zeros(2), 1.0).sample_n(3)
+        if M is tape:
+            got = out.numpy()
+    np.testing.assert_array_equal(got, out.numpy())
