@@ -10,8 +10,12 @@ import pytest
 
 import tape
 from tape.autograd import gradcheck, gradgradcheck
-from tape.distributions import (Bernoulli, Categorical, Distribution, Independent, MultivariateNormal, Normal, Uniform,
-                                constraints, kl_divergence, register_kl)
+from tape.distributions import (Bernoulli, Binomial, Categorical, Cauchy, Distribution, Exponential, Geometric, Gumbel,
+                                HalfNormal, Independent, Laplace, LogNormal, MultivariateNormal, Normal, OneHotCategorical,
+                                Poisson, RelaxedOneHotCategorical, TransformedDistribution, Uniform, constraints,
+                                kl_divergence, register_kl)
+from tape.distributions import transforms as T
+from tape.distributions.transforms import AffineTransform, TanhTransform
 
 F64 = tape.float64
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -143,9 +147,10 @@ def test_constraints_check():
 
 
 def _rsample(cls, *args, **kwargs):
+    """A function of the parameters (``args`` given first) drawing the same noise at each call."""
     def f(*params):
         tape.manual_seed(3)
-        return cls(*params, **kwargs).rsample((2,))
+        return cls(*args, *params, **kwargs).rsample((2,))
     return f
 
 
@@ -171,3 +176,81 @@ def test_gradcheck_log_prob_and_rsample():
     assert gradcheck(lambda mu, a: kl_divergence(MultivariateNormal(mu, scale_tril=a.tril()),
                                                  MultivariateNormal(-mu, precision_matrix=a @ a.mT + tape.eye(2, dtype=F64))),
                      (m, A))
+
+
+def test_own_samplers_draw_the_distribution_reproducibly():
+    rate = _t(0.5, 4.0, 40.0)
+    tape.manual_seed(1)
+    a = Poisson(rate).sample((4000,))
+    tape.manual_seed(1)
+    assert tape.equal(a, Poisson(rate).sample((4000,)))     # (seeded from tape's generator)
+    assert a.dtype == F64 and a.shape == (4000, 3) and bool((a == a.floor()).all()) and bool((a >= 0).all())
+    np.testing.assert_allclose(a.mean(0).numpy(), rate.numpy(), rtol=0.05)
+    np.testing.assert_allclose(a.var(0).numpy(), rate.numpy(), rtol=0.1)
+    b = Binomial(_t(10.0, 3.0), probs=_t(0.3, 0.9)).sample((4000,))
+    assert bool((b <= _t(10.0, 3.0)).all()) and bool((b >= 0).all())
+    np.testing.assert_allclose(b.mean(0).numpy(), [3.0, 2.7], rtol=0.05)
+    assert not Poisson(rate.requires_grad_()).sample().requires_grad
+
+
+def test_discrete_closed_forms():
+    np.testing.assert_allclose(Poisson(_t(2.0)).log_prob(_t(3.0)).item(), math.log(2 ** 3 * math.exp(-2) / 6))
+    np.testing.assert_allclose(Binomial(4, _t(0.5)).log_prob(_t(2.0)).item(), math.log(6 / 16))
+    np.testing.assert_allclose(Binomial(2, _t(0.5)).entropy().item(), -(2 * 0.25 * math.log(0.25) + 0.5 * math.log(0.5)))
+    np.testing.assert_allclose(Geometric(_t(0.25)).log_prob(_t(2.0)).item(), math.log(0.75 ** 2 * 0.25))
+    np.testing.assert_allclose(Geometric(_t(0.25)).mean.item(), 3.0)
+    oh = OneHotCategorical(_t(0.25, 0.75))
+    np.testing.assert_allclose(oh.log_prob(_t(0.0, 1.0)).item(), math.log(0.75))
+    assert oh.enumerate_support().tolist() == [[1.0, 0.0], [0.0, 1.0]] and oh.mode.tolist() == [0.0, 1.0]
+    assert oh.sample((3,)).sum(-1).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_continuous_closed_forms():
+    np.testing.assert_allclose(Exponential(_t(2.0)).log_prob(_t(1.0)).item(), math.log(2) - 2)
+    np.testing.assert_allclose(Exponential(_t(2.0)).entropy().item(), 1 - math.log(2))
+    np.testing.assert_allclose(Laplace(_t(1.0), _t(2.0)).log_prob(_t(3.0)).item(), -math.log(4) - 1)
+    np.testing.assert_allclose(Laplace(_t(1.0), _t(2.0)).cdf(_t(1.0)).item(), 0.5)
+    np.testing.assert_allclose(Cauchy(_t(0.0), _t(1.0)).log_prob(_t(1.0)).item(), -math.log(2 * math.pi))
+    np.testing.assert_allclose(Cauchy(_t(0.0), _t(1.0)).icdf(_t(0.75)).item(), 1.0)
+    np.testing.assert_allclose(LogNormal(_t(0.0), _t(1.0)).log_prob(_t(1.0)).item(), -LOG_SQRT_2PI)
+    np.testing.assert_allclose(LogNormal(_t(0.0), _t(1.0)).mean.item(), math.exp(0.5))
+    np.testing.assert_allclose(HalfNormal(_t(1.0)).log_prob(_t(0.0)).item(), math.log(2) - LOG_SQRT_2PI)
+    assert HalfNormal(_t(1.0), validate_args=False).log_prob(_t(-1.0)).item() == -math.inf
+    np.testing.assert_allclose(Gumbel(_t(0.0), _t(1.0)).log_prob(_t(0.0)).item(), -1.0)
+    np.testing.assert_allclose(Gumbel(_t(0.0), _t(1.0)).entropy().item(), 1 + 0.5772156649015329)
+    np.testing.assert_allclose(kl_divergence(Exponential(_t(1.0)), Exponential(_t(2.0))).item(), 1 - math.log(2))
+
+
+def test_transforms():
+    x = _t(-1.0, 0.5, 2.0)
+    for t in (T.ExpTransform(), T.SigmoidTransform(), T.TanhTransform(), T.SoftplusTransform(), T.AffineTransform(1.0, -3.0),
+              T.PowerTransform(_t(2.0)).inv.inv, T.ComposeTransform([T.AffineTransform(0.0, 0.5), T.ExpTransform()])):
+        y = t(x) if not isinstance(t, T.PowerTransform) else t(x.exp())
+        np.testing.assert_allclose(t.inv(y).numpy(), (x if not isinstance(t, T.PowerTransform) else x.exp()).numpy())
+    np.testing.assert_allclose(T.ExpTransform().log_abs_det_jacobian(x, x.exp()).numpy(), x.numpy())
+    np.testing.assert_allclose(T.TanhTransform().log_abs_det_jacobian(x, x.tanh()).numpy(), (1 - x.tanh() ** 2).log().numpy())
+    np.testing.assert_allclose(T.AffineTransform(1.0, -3.0).log_abs_det_jacobian(x, x).numpy(), [math.log(3)] * 3)
+    t = T.ExpTransform(cache_size=1)
+    y = t(x)
+    assert t(x) is y and t.inv(y) is x and t.inv.inv is t and t == T.ExpTransform() and t.sign == 1
+    assert T.AffineTransform(0.0, -2.0).sign == -1 and T.identity_transform(x) is x
+    assert T.ComposeTransform([T.ExpTransform(), T.AffineTransform(0.0, -1.0)]).inv.inv.parts[0] == T.ExpTransform()
+    assert repr(T.ComposeTransform([T.ExpTransform(), T.TanhTransform()]).inv) == \
+        "ComposeTransform(\n    _InverseTransform(TanhTransform()),\n    _InverseTransform(ExpTransform())\n)"
+    np.testing.assert_allclose(T.SoftmaxTransform()(x).sum().item(), 1.0)
+    assert T.ReshapeTransform((2, 2), (4,))(tape.ones(3, 2, 2)).shape == (3, 4)
+
+
+def test_gradcheck_more_distributions():
+    a, b = _t(0.3, -0.4).requires_grad_(), _t(0.8, 1.3).requires_grad_()
+    for cls in (Laplace, Cauchy, Gumbel, LogNormal):
+        assert gradcheck(lambda m, s: cls(m, s).log_prob(_t(0.6, 1.1)), (a, b)), cls
+    assert gradcheck(_rsample(Laplace), (a, b)) and gradcheck(_rsample(Cauchy), (a, b))
+    assert gradgradcheck(lambda s: Exponential(s).log_prob(_t(0.6, 1.1)) + Exponential(s).entropy(), (b,))
+    assert gradcheck(lambda s: _rsample(Exponential)(s), (b,))
+    assert gradgradcheck(lambda m, s: TransformedDistribution(Normal(m, s), [AffineTransform(0.5, 2.0), TanhTransform()])
+                         .log_prob(_t(0.2, -0.7)), (a, b))
+    assert gradcheck(lambda r: Poisson(r).log_prob(_t(0.0, 3.0)), (b,))
+    assert gradcheck(lambda p: Binomial(4, p).log_prob(_t(1.0, 3.0)), (_t(0.3, 0.6).requires_grad_(),))
+    temp, logits = _t(0.7).requires_grad_(), _t(0.2, -0.5, 1.0).requires_grad_()
+    assert gradcheck(lambda t, lg: _rsample(RelaxedOneHotCategorical, t, logits=lg)(), (temp, logits))

@@ -23,6 +23,7 @@ def _leaf(M, values, dtype):
 CASES = {
     "Normal": lambda M, D, dt: (lambda a, b: (D.Normal(a, b), [a, b]))(
         _leaf(M, [0.3, -1.2, 2.0], dt), _leaf(M, [0.5, 1.7, 0.9], dt)),
+    "Normal-2": lambda M, D, dt: (lambda a, b: (D.Normal(a, b), [a, b]))(_leaf(M, [0.1, -0.7], dt), _leaf(M, [1.5, 0.4], dt)),
     "Normal-scalar": lambda M, D, dt: (D.Normal(0.5, 2.0), []),
     "Categorical-probs": lambda M, D, dt: (lambda p: (D.Categorical(probs=p), [p]))(
         _leaf(M, [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]], dt)),
@@ -40,7 +41,39 @@ CASES = {
         _leaf(M, [0.1, -0.2], dt), _leaf(M, [[1.0, 0.0], [0.3, 0.9]], dt)),
     "Independent": lambda M, D, dt: (lambda a, b: (D.Independent(D.Normal(a, b), 1), [a, b]))(
         _leaf(M, [[0.3, -1.2], [2.0, 0.0]], dt), _leaf(M, [[0.5, 1.7], [0.9, 1.0]], dt)),
+    "Exponential": lambda M, D, dt: (lambda r: (D.Exponential(r), [r]))(_leaf(M, [0.5, 3.0], dt)),
+    "Laplace": lambda M, D, dt: (lambda a, b: (D.Laplace(a, b), [a, b]))(_leaf(M, [0.3, -1.2], dt), _leaf(M, [0.5, 1.7], dt)),
+    "Cauchy": lambda M, D, dt: (lambda a, b: (D.Cauchy(a, b), [a, b]))(_leaf(M, [0.3, -1.2], dt), _leaf(M, [0.5, 1.7], dt)),
+    "LogNormal": lambda M, D, dt: (lambda a, b: (D.LogNormal(a, b), [a, b]))(_leaf(M, [0.3, -1.2], dt), _leaf(M, [0.5, 1.7], dt)),
+    "HalfNormal": lambda M, D, dt: (lambda b: (D.HalfNormal(b), [b]))(_leaf(M, [0.5, 1.7], dt)),
+    "Gumbel": lambda M, D, dt: (lambda a, b: (D.Gumbel(a, b), [a, b]))(_leaf(M, [0.3, -1.2], dt), _leaf(M, [0.5, 1.7], dt)),
+    "Gumbel-scalar": lambda M, D, dt: (D.Gumbel(0.5, 2.0), []),
+    "Geometric-probs": lambda M, D, dt: (lambda p: (D.Geometric(probs=p), [p]))(_leaf(M, [0.2, 0.7, 1.0], dt)),
+    "Geometric-logits": lambda M, D, dt: (lambda p: (D.Geometric(logits=p), [p]))(_leaf(M, [0.2, -1.7], dt)),
+    "OneHotCategorical": lambda M, D, dt: (lambda p: (D.OneHotCategorical(probs=p), [p]))(
+        _leaf(M, [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]], dt)),
+    "OneHotCategoricalStraightThrough": lambda M, D, dt: (lambda p: (D.OneHotCategoricalStraightThrough(logits=p), [p]))(
+        _leaf(M, [0.2, -1.3, 2.5], dt)),
+    "Poisson": lambda M, D, dt: (lambda r: (D.Poisson(r), [r]))(_leaf(M, [0.5, 4.0, 30.0], dt)),
+    "Binomial-probs": lambda M, D, dt: (lambda p: (D.Binomial(5, probs=p), [p]))(_leaf(M, [0.2, 0.7, 0.5], dt)),
+    "Binomial-logits": lambda M, D, dt: (lambda n, p: (D.Binomial(n, logits=p), [p]))(
+        M.tensor([3.0, 10.0], dtype=getattr(M, dt)), _leaf(M, [0.2, -1.7], dt)),
+    "RelaxedBernoulli": lambda M, D, dt: (lambda t, p: (D.RelaxedBernoulli(t, probs=p), [t, p]))(
+        _leaf(M, 0.5, dt), _leaf(M, [0.2, 0.7, 0.45], dt)),
+    "RelaxedOneHotCategorical": lambda M, D, dt: (lambda t, p: (D.RelaxedOneHotCategorical(t, logits=p), [t, p]))(
+        _leaf(M, 0.7, dt), _leaf(M, [[0.2, -1.3, 2.5], [1.6, 0.1, 0.3]], dt)),
+    "Transformed-affine-tanh": lambda M, D, dt: (lambda a, b: (D.TransformedDistribution(
+        D.Normal(a, b), [D.AffineTransform(0.5, -2.0), D.TanhTransform()]), [a, b]))(
+        _leaf(M, [0.3, -0.2], dt), _leaf(M, [0.5, 0.7], dt)),
+    "Transformed-compose": lambda M, D, dt: (lambda a, b: (D.TransformedDistribution(
+        D.Normal(a, b), D.ComposeTransform([D.ExpTransform(), D.PowerTransform(M.tensor(0.5, dtype=a.dtype)),
+                                            D.SoftplusTransform().inv, D.SigmoidTransform()])), [a, b]))(
+        _leaf(M, [0.3, -0.2], dt), _leaf(M, [0.5, 0.7], dt)),
+    "Transformed-event": lambda M, D, dt: (lambda a, b: (D.TransformedDistribution(
+        D.Normal(a, b), [D.ReshapeTransform((2, 2), (4,)), D.AffineTransform(M.tensor([1.0, 2.0, 3.0, 4.0], dtype=a.dtype), 2.0, event_dim=1)]), [a, b]))(
+        _leaf(M, [[0.3, -0.2], [1.0, 0.1]], dt), _leaf(M, [[0.5, 0.7], [1.0, 2.0]], dt)),
 }
+OWN_SAMPLER = {"Poisson", "Binomial-probs", "Binomial-logits"}     # (PyTorch's C++ samplers: the distribution, not the stream)
 
 
 def _try(fn):
@@ -57,6 +90,9 @@ def _run(M, D, name, dtype):
     out = {"batch_shape": tuple(d.batch_shape), "event_shape": tuple(d.event_shape), "repr": repr(d),
            "has_rsample": d.has_rsample}
     x = d.sample((2,))
+    out["sample_shape"] = tuple(x.shape)
+    if name in OWN_SAMPLER:
+        x = (d.mean.detach().floor() + M.arange(2, dtype=x.dtype).view((2,) + (1,) * len(d.batch_shape)))
     out["sample"] = x
     out["sample_dtype"] = str(x.dtype).split(".")[-1]
     if d.has_rsample:
@@ -77,8 +113,8 @@ def _run(M, D, name, dtype):
         out["cdf"] = c
         terms.append(c.sum())
     if getattr(d, "has_enumerate_support", False):
-        out["support"] = d.enumerate_support()
-        out["support_small"] = d.enumerate_support(expand=False)
+        out["support"] = _try(d.enumerate_support)
+        out["support_small"] = _try(lambda: d.enumerate_support(expand=False))
     if params:
         out["grads"] = M.autograd.grad(sum(terms), params, allow_unused=True)
     return out
@@ -92,8 +128,10 @@ def _close(a, b, key, dtype):
     if hasattr(a, "detach"):
         a, b = a.detach().numpy(), b.detach().numpy()
         assert a.shape == b.shape, key
-        tol = 1e-5 if dtype == "float32" else 1e-12
+        tol = 1e-12 if a.dtype == np.float64 else 1e-5
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=key)
+    elif isinstance(a, float) and math.isnan(a):
+        assert math.isnan(b), key
     else:
         assert a == b, key
 
@@ -114,6 +152,13 @@ KL_PAIRS = [
     ("Normal", "Normal"), ("Categorical-probs", "Categorical-probs"), ("Categorical-logits", "Categorical-logits"),
     ("Bernoulli-probs", "Bernoulli-logits"), ("Uniform", "Uniform"), ("MultivariateNormal-cov", "MultivariateNormal-prec"),
     ("MultivariateNormal-tril", "MultivariateNormal-tril"), ("Independent", "Independent"),
+    ("Exponential", "Exponential"), ("Laplace", "Laplace"), ("Cauchy", "Cauchy"), ("LogNormal", "LogNormal"),
+    ("HalfNormal", "HalfNormal"), ("Gumbel", "Gumbel"), ("Geometric-probs", "Geometric-probs"),
+    ("OneHotCategorical", "OneHotCategorical"), ("Poisson", "Poisson"), ("Binomial-probs", "Binomial-probs"),
+    ("Normal-2", "Laplace"), ("Normal-2", "Gumbel"), ("Laplace", "Normal-2"), ("Gumbel", "Normal-2"),
+    ("Exponential", "Normal-2"), ("Exponential", "Gumbel"), ("Uniform", "Gumbel"), ("Normal-2", "Exponential"), ("Laplace", "Uniform"),
+    ("Gumbel", "Exponential"), ("Exponential", "Uniform"), ("Poisson", "Binomial-probs"),
+    ("Bernoulli-probs", "Poisson"), ("Transformed-affine-tanh", "Transformed-affine-tanh"),
 ]
 
 
@@ -122,8 +167,10 @@ def _kl(M, D, p, q, dtype):
     dq, qp = CASES[q](M, D, dtype)
     if p == q:      # (a second distribution of the same family: its parameters moved)
         dq = dq.expand(dq.batch_shape)
+    if p == "Uniform" and q != "Uniform":      # (a support inside q's: [0, 2] and [-1, 0.5] in [0, inf))
+        dp = D.Uniform(dp.low + 1, dp.high + 1)
     kl = D.kl_divergence(dp, dq)
-    return kl, M.autograd.grad(kl.sum(), pp + qp, allow_unused=True) if pp + qp else ()
+    return kl, M.autograd.grad(kl.sum(), pp + qp, allow_unused=True) if kl.requires_grad else ()
 
 
 @pytest.mark.parametrize("pair", KL_PAIRS, ids="-".join)
@@ -193,6 +240,30 @@ ERRORS = [
     lambda M, D: D.Normal(0.0, 1.0).enumerate_support(),
     lambda M, D: D.Uniform(0.0, 1.0).mode + D.Distribution().mode,
     lambda M, D: D.Distribution.set_default_validate_args(2),
+    lambda M, D: D.Geometric(M.tensor([0.0, 0.5])),
+    lambda M, D: D.Geometric(M.tensor([0.5])).log_prob(M.tensor([-1.0])),
+    lambda M, D: D.Poisson(M.tensor([-1.0])),
+    lambda M, D: D.Poisson(M.tensor([1.0])).log_prob(M.tensor([0.5])),
+    lambda M, D: D.Binomial(M.tensor([2.0, 3.0]), M.tensor([0.5, 0.5])).entropy(),
+    lambda M, D: D.Binomial(M.tensor([2.5]), M.tensor([0.5])),
+    lambda M, D: D.Binomial(4, M.tensor([0.5])).log_prob(M.tensor([5.0])),
+    lambda M, D: D.kl_divergence(D.Binomial(2, M.tensor([0.5])), D.Binomial(3, M.tensor([0.5]))),
+    lambda M, D: D.Exponential(M.tensor([1.0])).log_prob(M.tensor([-1.0])),
+    lambda M, D: D.Laplace(M.tensor([1.0]), M.tensor([0.0])),
+    lambda M, D: D.HalfNormal(M.tensor([1.0])).log_prob(M.tensor([-1.0])),
+    lambda M, D: D.LogNormal(M.tensor([1.0]), M.tensor([-1.0])),
+    lambda M, D: D.OneHotCategorical(M.tensor([0.5, 0.5])).log_prob(M.tensor([1.0, 1.0])),
+    lambda M, D: D.RelaxedBernoulli(M.tensor(0.5), M.tensor([0.5])).log_prob(M.tensor([1.5])),
+    lambda M, D: D.TransformedDistribution(D.Normal(0.0, 1.0), "exp"),
+    lambda M, D: D.TransformedDistribution(D.Normal(0.0, 1.0), [D.ExpTransform(), 2]),
+    lambda M, D: D.TransformedDistribution(D.Normal(0.0, 1.0), D.SoftmaxTransform()),
+    lambda M, D: D.TransformedDistribution(D.Normal(M.zeros(3), 1.0), D.SoftmaxTransform()).log_prob(M.ones(3) / 3),
+    lambda M, D: D.ReshapeTransform((2, 2), (3,)),
+    lambda M, D: D.ReshapeTransform((2, 2), (4,)).forward_shape((3, 2)),
+    lambda M, D: D.ExpTransform(cache_size=2),
+    lambda M, D: D.AffineTransform(0.0, 1.0).with_cache(1).event_dim + D.SoftmaxTransform().event_dim + D.ComposeTransform([D.ExpTransform(), D.SoftmaxTransform()]).event_dim + D.ReshapeTransform((4,), (2, 2)).event_dim,
+    lambda M, D: D.kl_divergence(D.LogNormal(0.0, 1.0), D.TransformedDistribution(D.Normal(0.0, 1.0), D.TanhTransform())),
+    lambda M, D: D.kl_divergence(D.Exponential(1.0), D.Laplace(0.0, 1.0)),
 ]
 
 

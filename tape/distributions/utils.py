@@ -5,7 +5,9 @@ from collections.abc import Callable, Sequence
 from functools import update_wrapper
 from typing import Any
 
-from .._creation import arange, empty, tensor
+import numpy as np
+
+from .._creation import arange, empty, randint, tensor
 from .._dtype import get_default_dtype
 from .._grad_mode import enable_grad
 from .._info import finfo
@@ -45,6 +47,13 @@ def broadcast_all(*values: Any) -> tuple:
 
 def _standard_normal(shape: Sequence[int], dtype: Any, device: Any) -> Tensor:
     return empty(tuple(shape), dtype=dtype, device=device).normal_()
+
+
+def _numpy_rng() -> np.random.Generator:
+    """A numpy generator seeded from tape's default generator: the samplers PyTorch writes in C++
+    (Poisson, binomial) draw from it, so ``manual_seed`` makes them reproducible (their streams are
+    not PyTorch's)."""
+    return np.random.default_rng(randint(0, 2 ** 62, (4,)).tolist())
 
 
 def _sum_rightmost(value: Tensor, dim: int) -> Tensor:
