@@ -11,6 +11,11 @@ and rational ones), so the two agree to about 1e-4 relative (tests/test_distribu
 As in PyTorch, that gradient has no derivative of its own: a second-order gradient through a
 gamma sample raises PyTorch's error.  Samples are numpy's ``standard_gamma``, seeded from tape's
 generator (reproducible after ``manual_seed``; PyTorch's own sampler draws other numbers).
+
+``_sample_dirichlet`` and ``_dirichlet_grad`` record no row: ``Dirichlet.rsample`` differentiates
+through PyTorch's custom Function (``_DirichletBackward``), whose backward reads
+``_dirichlet_grad``, the same implicit gradient for each coordinate's Beta marginal, from the
+regularized incomplete beta function (a continued fraction) differenced in ``alpha``.
 """
 from __future__ import annotations
 
@@ -94,3 +99,76 @@ def _standard_gamma_grad(self: Tensor, output: Tensor) -> Tensor:
     if state.grad and (self._rg or output._rg):
         return emit(STANDARD_GAMMA_GRAD, y, self._dtype, self, output)
     return plain(y, self._dtype)
+
+
+# --- Dirichlet sampling (no rows: PyTorch differentiates it through a custom Function) -------------
+@njit(cache=True, error_model="numpy", nogil=True)
+def _beta_fraction(a, b, x):
+    # the continued fraction of the incomplete beta function, by the modified Lentz method
+    tiny = 1e-300
+    c = 1.0
+    d = 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 20000):
+        for aa in (m * (b - m) * x / ((a + 2 * m - 1.0) * (a + 2 * m)),
+                   -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1.0))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-16:
+            break
+    return h
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _betainc(a, b, x):
+    """The regularized incomplete beta function I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(a * math.log(x) + b * math.log1p(-x) - math.lgamma(a) - math.lgamma(b) + math.lgamma(a + b))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _beta_fraction(a, b, x) / a
+    return 1.0 - front * _beta_fraction(b, a, 1.0 - x) / b
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _dirichlet_grad_loop(x, a, total, out):
+    for i in range(x.shape[0]):
+        xi, al = x[i], a[i]
+        b = total[i] - al
+        h = 1e-5 * al if al > 1e-3 else 1e-8
+        di = (_betainc(al + h, b, xi) - _betainc(al - h, b, xi)) / (2.0 * h)
+        density = math.exp((al - 1.0) * math.log(xi) + (b - 1.0) * math.log1p(-xi) - math.lgamma(al)
+                           - math.lgamma(b) + math.lgamma(al + b))
+        r = -di / density / (1.0 - xi)
+        out[i] = 0.0 if math.isnan(r) else r
+
+
+def _sample_dirichlet(self: Tensor) -> Tensor:
+    """Samples from the Dirichlet distribution of concentrations ``self`` (its last dimension):
+    standard gamma samples normalized to sum to 1 (no history)."""
+    _float_input(self, "_sample_dirichlet")
+    alpha = self._value()
+    with np.errstate(all="ignore"):
+        g = _seeded_rng().standard_gamma(np.where(alpha > 0, alpha, np.nan).astype(np.float64))
+        g = np.maximum(g, np.finfo(np.float64).tiny)
+        y = g / g.sum(-1, keepdims=True)
+    tiny = np.finfo(self._dtype.np).tiny
+    return plain(np.require(np.clip(y, tiny, 1 - np.finfo(self._dtype.np).eps / 2), self._dtype.np, "C"), self._dtype)
+
+
+def _dirichlet_grad(x: Tensor, alpha: Tensor, total: Tensor) -> Tensor:
+    """``-(dI_x(alpha, total - alpha)/dalpha) / p(x) / (1 - x)``, the reparameterization gradient of
+    a Beta(alpha, total - alpha) sample ``x`` (``beta`` held), scaled as a Dirichlet's backward
+    uses it (no history)."""
+    xs, a, t = np.broadcast_arrays(x._value(), alpha._value(), total._value())
+    shape = xs.shape
+    xs, a, t = (np.ascontiguousarray(v, np.float64).reshape(-1) for v in (xs, a, t))
+    out = np.empty(xs.shape[0])
+    in_parts(lambda lo, hi: _dirichlet_grad_loop(xs[lo:hi], a[lo:hi], t[lo:hi], out[lo:hi]), out.shape[0], PART)
+    return plain(out.astype(x._dtype.np).reshape(shape), x._dtype)

@@ -10,7 +10,7 @@ import pytest
 
 import tape
 from tape.autograd import gradcheck, gradgradcheck
-from tape.distributions import (Bernoulli, Binomial, Categorical, Cauchy, Chi2, Distribution, Gamma, StudentT, Exponential, Geometric, Gumbel,
+from tape.distributions import (Bernoulli, Beta, Binomial, Dirichlet, Categorical, Cauchy, Chi2, Distribution, Gamma, StudentT, Exponential, Geometric, Gumbel,
                                 HalfNormal, Independent, Laplace, LogNormal, MultivariateNormal, Normal, OneHotCategorical,
                                 Poisson, RelaxedOneHotCategorical, TransformedDistribution, Uniform, constraints,
                                 kl_divergence, register_kl)
@@ -287,3 +287,24 @@ def test_gamma_family_closed_forms_and_gradcheck():
     assert gradcheck(lambda q: _rsample(Gamma, a.detach())(q), (r,))
     df = _t(3.0, 7.0).requires_grad_()
     assert gradgradcheck(lambda d, m: StudentT(d, m, 2.0).log_prob(_t(0.4, 2.0)) + StudentT(d, m).entropy(), (df, a))
+
+
+def test_dirichlet_and_beta():
+    a = _t(0.5, 2.0, 3.0)
+    np.testing.assert_allclose(Dirichlet(_t(1.0, 1.0, 1.0)).log_prob(_t(0.2, 0.3, 0.5)).item(), math.log(2))
+    np.testing.assert_allclose(Beta(_t(2.0), _t(1.0)).log_prob(_t(0.25)).item(), math.log(0.5))
+    np.testing.assert_allclose(Beta(_t(2.0), _t(3.0)).mean.item(), 0.4)
+    np.testing.assert_allclose(Beta(2.0, 3.0).entropy().item(), Dirichlet(_t(2.0, 3.0)).entropy().item(), rtol=1e-6)
+    np.testing.assert_allclose(kl_divergence(Dirichlet(a), Dirichlet(a)).item(), 0.0, atol=1e-15)
+    c1 = _t(0.5, 4.0).requires_grad_()
+    tape.manual_seed(5)
+    x = Beta(c1, _t(2.0, 4.0)).rsample((4000,))
+    assert bool(((x > 0) & (x < 1)).all())
+    np.testing.assert_allclose(x.detach().mean(0).numpy(), [0.2, 0.5], rtol=0.05)
+    # d E[x] / d c1 = c0 / (c1 + c0)^2: the mean of the pathwise gradients
+    g, = tape.autograd.grad(x.sum() / 4000, c1)
+    np.testing.assert_allclose(g.numpy(), [2.0 / 6.25, 4.0 / 64.0], rtol=0.1)
+    y = Dirichlet(a).sample((3,))
+    np.testing.assert_allclose(y.sum(-1).numpy(), np.ones(3))
+    assert gradgradcheck(lambda c: Dirichlet(c).log_prob(_t(0.2, 0.3, 0.5)) + Dirichlet(c).entropy(), (a.requires_grad_(),))
+    assert gradgradcheck(lambda p, q: Beta(p, q).log_prob(_t(0.3)) + kl_divergence(Beta(p, q), Beta(q, p)), (_t(0.7).requires_grad_(), _t(2.0).requires_grad_()))

@@ -24,6 +24,9 @@ CASES = {
     "Normal": lambda M, D, dt: (lambda a, b: (D.Normal(a, b), [a, b]))(
         _leaf(M, [0.3, -1.2, 2.0], dt), _leaf(M, [0.5, 1.7, 0.9], dt)),
     "Normal-2": lambda M, D, dt: (lambda a, b: (D.Normal(a, b), [a, b]))(_leaf(M, [0.1, -0.7], dt), _leaf(M, [1.5, 0.4], dt)),
+    "Exponential-3": lambda M, D, dt: (lambda r: (D.Exponential(r), [r]))(_leaf(M, [0.5, 3.0, 1.0], dt)),
+    "Uniform-3": lambda M, D, dt: (lambda a, b: (D.Uniform(a, b), [a, b]))(_leaf(M, [0.0, -1.0, 0.5], dt), _leaf(M, [2.0, 0.5, 1.0], dt)),
+    "Uniform-unit": lambda M, D, dt: (lambda a, b: (D.Uniform(a, b), [a, b]))(_leaf(M, [0.0, 0.2, 0.5], dt), _leaf(M, [1.0, 0.5, 1.5], dt)),
     "Normal-scalar": lambda M, D, dt: (D.Normal(0.5, 2.0), []),
     "Categorical-probs": lambda M, D, dt: (lambda p: (D.Categorical(probs=p), [p]))(
         _leaf(M, [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]], dt)),
@@ -67,6 +70,9 @@ CASES = {
     "Chi2": lambda M, D, dt: (lambda a: (D.Chi2(a), [a]))(_leaf(M, [0.5, 3.0, 10.0], dt)),
     "StudentT": lambda M, D, dt: (lambda a, b, c: (D.StudentT(a, b, c), [a, b, c]))(
         _leaf(M, [3.0, 0.8, 1.5], dt), _leaf(M, [0.2, -1.0, 2.0], dt), _leaf(M, [0.5, 1.0, 2.0], dt)),
+    "Dirichlet": lambda M, D, dt: (lambda a: (D.Dirichlet(a), [a]))(_leaf(M, [[0.5, 2.0, 3.0], [4.0, 1.0, 0.7]], dt)),
+    "Beta": lambda M, D, dt: (lambda a, b: (D.Beta(a, b), [a, b]))(_leaf(M, [0.5, 2.0, 30.0], dt), _leaf(M, [1.0, 2.0, 0.5], dt)),
+    "Beta-scalar": lambda M, D, dt: (D.Beta(2.0, 3.0), []),
     "Transformed-affine-tanh": lambda M, D, dt: (lambda a, b: (D.TransformedDistribution(
         D.Normal(a, b), [D.AffineTransform(0.5, -2.0), D.TanhTransform()]), [a, b]))(
         _leaf(M, [0.3, -0.2], dt), _leaf(M, [0.5, 0.7], dt)),
@@ -78,7 +84,8 @@ CASES = {
         D.Normal(a, b), [D.ReshapeTransform((2, 2), (4,)), D.AffineTransform(M.tensor([1.0, 2.0, 3.0, 4.0], dtype=a.dtype), 2.0, event_dim=1)]), [a, b]))(
         _leaf(M, [[0.3, -0.2], [1.0, 0.1]], dt), _leaf(M, [[0.5, 0.7], [1.0, 2.0]], dt)),
 }
-OWN_SAMPLER = {"Poisson", "Binomial-probs", "Binomial-logits", "Gamma", "Gamma-2", "Chi2", "StudentT"}
+OWN_SAMPLER = {"Poisson", "Binomial-probs", "Binomial-logits", "Gamma", "Gamma-2", "Chi2", "StudentT", "Dirichlet", "Beta",
+               "Beta-scalar"}
 CDF_NO_GRAD = {"Gamma", "Gamma-2", "Chi2"}      # (igamma: no derivative in the concentration, PyTorch's too)     # (PyTorch's C++ samplers: the distribution, not the stream)
 
 
@@ -98,7 +105,12 @@ def _run(M, D, name, dtype):
     x = d.sample((2,))
     out["sample_shape"] = tuple(x.shape)
     if name in OWN_SAMPLER:
-        x = d.mean.detach().nan_to_num(0.0).floor() + 1 + M.arange(2, dtype=x.dtype).view((2,) + (1,) * len(d.batch_shape))
+        if name.startswith(("Beta", "Dirichlet")):      # (values inside the simplex)
+            x = d.mean.detach() * M.tensor([0.9, 0.95], dtype=x.dtype).view((2,) + (1,) * (x.dim() - 1))
+            if name == "Dirichlet":
+                x = x / x.sum(-1, True)
+        else:
+            x = d.mean.detach().nan_to_num(0.0).floor() + 1 + M.arange(2, dtype=x.dtype).view((2,) + (1,) * len(d.batch_shape))
     out["sample"] = x
     out["sample_dtype"] = str(x.dtype).split(".")[-1]
     if d.has_rsample:
@@ -170,6 +182,8 @@ KL_PAIRS = [
     ("Bernoulli-probs", "Poisson"), ("Transformed-affine-tanh", "Transformed-affine-tanh"),
     ("Gamma", "Gamma"), ("Chi2", "Gamma"), ("Exponential", "Gamma-2"), ("Gamma-2", "Exponential"), ("Gamma-2", "Gumbel"),
     ("Gamma-2", "Normal-2"), ("Uniform", "Gamma-2"), ("Gamma-2", "Uniform"), ("Normal-2", "Gamma-2"), ("Laplace", "Gamma-2"),
+    ("Dirichlet", "Dirichlet"), ("Beta", "Beta"), ("Beta", "Exponential-3"), ("Beta", "Gamma"), ("Beta", "Normal"),
+    ("Beta", "Uniform-3"), ("Uniform-unit", "Beta"), ("Normal", "Beta"), ("Gamma", "Beta"),
 ]
 
 
@@ -178,7 +192,7 @@ def _kl(M, D, p, q, dtype):
     dq, qp = CASES[q](M, D, dtype)
     if p == q:      # (a second distribution of the same family: its parameters moved)
         dq = dq.expand(dq.batch_shape)
-    if p == "Uniform" and q != "Uniform":      # (a support inside q's: [0, 2] and [-1, 0.5] in [0, inf))
+    if p == "Uniform" and q not in ("Uniform", "Beta"):      # (a support inside q's: [0, 2] and [-1, 0.5] in [0, inf))
         dp = D.Uniform(dp.low + 1, dp.high + 1)
     kl = D.kl_divergence(dp, dq)
     return kl, M.autograd.grad(kl.sum(), pp + qp, allow_unused=True) if kl.requires_grad else ()
@@ -220,6 +234,29 @@ def test_gamma_rsample_gradient_is_pytorch_s_at_the_same_sample(dtype):
     g2, = tape.autograd.grad(x.sum(), a, create_graph=True)
     with pytest.raises(NotImplementedError, match="the derivative for '_standard_gamma_grad' is not implemented."):
         tape.autograd.grad(g2.sum(), a)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dirichlet_and_beta_rsample_gradients_are_pytorch_s_at_the_same_sample(dtype):
+    dt = getattr(tape, dtype)
+    a = tape.tensor([[0.5, 2.0, 3.0], [4.0, 1.0, 0.7], [30.0, 20.0, 60.0]], dtype=dt, requires_grad=True)
+    w = tape.tensor([[0.3, -1.0, 2.0], [1.0, 0.5, 0.0], [2.0, 1.0, -1.0]], dtype=dt)
+    tape.manual_seed(0)
+    x = tape.distributions.Dirichlet(a).rsample()
+    assert x.grad_fn.name() == "_DirichletBackward"
+    g, = tape.autograd.grad((x * w).sum(), a)
+    tx, ta, tw = (torch.tensor(v.detach().numpy()) for v in (x, a, w))
+    want = torch.distributions.dirichlet._Dirichlet_backward(tx, ta, tw)
+    np.testing.assert_allclose(g.numpy(), want.numpy(), rtol=1e-3, atol=1e-5)
+    c1, c0 = tape.tensor([0.5, 3.0], dtype=dt, requires_grad=True), tape.tensor([2.0, 40.0], dtype=dt, requires_grad=True)
+    tape.manual_seed(1)
+    y = tape.distributions.Beta(c1, c0).rsample()
+    g1, g0 = tape.autograd.grad(y.sum(), (c1, c0))
+    ty, t1, t0 = (torch.tensor(v.detach().numpy()).requires_grad_() for v in (y, c1, c0))
+    both = torch.stack([t1, t0], -1)
+    want = torch.distributions.dirichlet._Dirichlet_backward(torch.stack([ty, 1 - ty], -1), both,
+                                                             torch.stack([torch.ones_like(ty), torch.zeros_like(ty)], -1))
+    np.testing.assert_allclose(np.stack([g1.numpy(), g0.numpy()], -1), want.detach().numpy(), rtol=1e-3, atol=1e-5)
 
 
 def _error(fn):
@@ -296,6 +333,11 @@ ERRORS = [
     lambda M, D: D.Chi2(M.tensor([-1.0])),
     lambda M, D: D.StudentT(M.tensor([-1.0])),
     lambda M, D: D.Gamma(M.tensor([1, 2]), M.tensor([1, 1])).rsample(),
+    lambda M, D: D.Dirichlet(M.tensor(1.0)),
+    lambda M, D: D.Dirichlet(M.tensor([1.0, -1.0])),
+    lambda M, D: D.Dirichlet(M.tensor([1.0, 1.0])).log_prob(M.tensor([0.5, 0.6])),
+    lambda M, D: D.Beta(M.tensor([1.0]), M.tensor([-1.0])),
+    lambda M, D: D.Beta(1.0, 2.0).log_prob(M.tensor(1.5)),
 ]
 
 
