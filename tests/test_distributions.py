@@ -10,7 +10,7 @@ import pytest
 
 import tape
 from tape.autograd import gradcheck, gradgradcheck
-from tape.distributions import (Bernoulli, Beta, Binomial, Dirichlet, Categorical, Cauchy, Chi2, Distribution, Gamma, StudentT, Exponential, Geometric, Gumbel,
+from tape.distributions import (Bernoulli, Beta, Binomial, Dirichlet, FisherSnedecor, HalfCauchy, InverseGamma, Pareto, Weibull, Categorical, Cauchy, Chi2, Distribution, Gamma, StudentT, Exponential, Geometric, Gumbel,
                                 HalfNormal, Independent, Laplace, LogNormal, MultivariateNormal, Normal, OneHotCategorical,
                                 Poisson, RelaxedOneHotCategorical, TransformedDistribution, Uniform, constraints,
                                 kl_divergence, register_kl)
@@ -308,3 +308,15 @@ def test_dirichlet_and_beta():
     np.testing.assert_allclose(y.sum(-1).numpy(), np.ones(3))
     assert gradgradcheck(lambda c: Dirichlet(c).log_prob(_t(0.2, 0.3, 0.5)) + Dirichlet(c).entropy(), (a.requires_grad_(),))
     assert gradgradcheck(lambda p, q: Beta(p, q).log_prob(_t(0.3)) + kl_divergence(Beta(p, q), Beta(q, p)), (_t(0.7).requires_grad_(), _t(2.0).requires_grad_()))
+
+
+def test_transformed_families_closed_forms():
+    np.testing.assert_allclose(HalfCauchy(_t(1.0)).log_prob(_t(1.0)).item(), -math.log(math.pi))
+    np.testing.assert_allclose(Pareto(_t(1.0), _t(2.0)).log_prob(_t(2.0)).item(), math.log(2 / 8))
+    np.testing.assert_allclose(Weibull(_t(2.0), _t(1.0)).log_prob(_t(2.0)).item(), math.log(0.5) - 1)    # (exponential)
+    np.testing.assert_allclose(InverseGamma(_t(1.0), _t(1.0)).log_prob(_t(1.0)).item(), -1.0)
+    np.testing.assert_allclose(InverseGamma(_t(3.0), _t(2.0)).mean.item(), 1.0)
+    np.testing.assert_allclose(FisherSnedecor(_t(2.0), _t(2.0)).log_prob(_t(1.0)).item(), math.log(0.25))
+    np.testing.assert_allclose(kl_divergence(Pareto(_t(1.0), _t(2.0)), Pareto(_t(1.0), _t(2.0))).item(), 0.0, atol=1e-15)
+    a, b = _t(0.8, 2.0).requires_grad_(), _t(1.5, 3.0).requires_grad_()
+    assert gradgradcheck(lambda p, q: Weibull(p, q).log_prob(_t(0.4, 2.0)) + Pareto(p, q).entropy(), (a, b))

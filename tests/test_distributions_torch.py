@@ -73,6 +73,11 @@ CASES = {
     "Dirichlet": lambda M, D, dt: (lambda a: (D.Dirichlet(a), [a]))(_leaf(M, [[0.5, 2.0, 3.0], [4.0, 1.0, 0.7]], dt)),
     "Beta": lambda M, D, dt: (lambda a, b: (D.Beta(a, b), [a, b]))(_leaf(M, [0.5, 2.0, 30.0], dt), _leaf(M, [1.0, 2.0, 0.5], dt)),
     "Beta-scalar": lambda M, D, dt: (D.Beta(2.0, 3.0), []),
+    "HalfCauchy": lambda M, D, dt: (lambda b: (D.HalfCauchy(b), [b]))(_leaf(M, [0.5, 1.7, 3.0], dt)),
+    "Pareto": lambda M, D, dt: (lambda a, b: (D.Pareto(a, b), [a, b]))(_leaf(M, [0.5, 1.0, 2.0], dt), _leaf(M, [0.8, 2.5, 4.0], dt)),
+    "Weibull": lambda M, D, dt: (lambda a, b: (D.Weibull(a, b), [a, b]))(_leaf(M, [0.5, 1.0, 2.0], dt), _leaf(M, [0.8, 2.5, 4.0], dt)),
+    "InverseGamma": lambda M, D, dt: (lambda a, b: (D.InverseGamma(a, b), [a, b]))(_leaf(M, [0.5, 2.5, 4.0], dt), _leaf(M, [1.0, 2.0, 0.5], dt)),
+    "FisherSnedecor": lambda M, D, dt: (lambda a, b: (D.FisherSnedecor(a, b), [a, b]))(_leaf(M, [1.5, 3.0, 10.0], dt), _leaf(M, [2.0, 5.0, 8.0], dt)),
     "Transformed-affine-tanh": lambda M, D, dt: (lambda a, b: (D.TransformedDistribution(
         D.Normal(a, b), [D.AffineTransform(0.5, -2.0), D.TanhTransform()]), [a, b]))(
         _leaf(M, [0.3, -0.2], dt), _leaf(M, [0.5, 0.7], dt)),
@@ -85,8 +90,8 @@ CASES = {
         _leaf(M, [[0.3, -0.2], [1.0, 0.1]], dt), _leaf(M, [[0.5, 0.7], [1.0, 2.0]], dt)),
 }
 OWN_SAMPLER = {"Poisson", "Binomial-probs", "Binomial-logits", "Gamma", "Gamma-2", "Chi2", "StudentT", "Dirichlet", "Beta",
-               "Beta-scalar"}
-CDF_NO_GRAD = {"Gamma", "Gamma-2", "Chi2"}      # (igamma: no derivative in the concentration, PyTorch's too)     # (PyTorch's C++ samplers: the distribution, not the stream)
+               "Beta-scalar", "InverseGamma", "FisherSnedecor"}
+CDF_NO_GRAD = {"Gamma", "Gamma-2", "Chi2", "InverseGamma"}      # (igamma: no derivative in the concentration, PyTorch's too)     # (PyTorch's C++ samplers: the distribution, not the stream)
 
 
 def _try(fn):
@@ -184,6 +189,9 @@ KL_PAIRS = [
     ("Gamma-2", "Normal-2"), ("Uniform", "Gamma-2"), ("Gamma-2", "Uniform"), ("Normal-2", "Gamma-2"), ("Laplace", "Gamma-2"),
     ("Dirichlet", "Dirichlet"), ("Beta", "Beta"), ("Beta", "Exponential-3"), ("Beta", "Gamma"), ("Beta", "Normal"),
     ("Beta", "Uniform-3"), ("Uniform-unit", "Beta"), ("Normal", "Beta"), ("Gamma", "Beta"),
+    ("Pareto", "Pareto"), ("Pareto", "Exponential-3"), ("Pareto", "Gamma"), ("Pareto", "Normal"), ("Pareto", "Uniform-3"),
+    ("Beta", "Pareto"), ("Uniform-unit", "Pareto"), ("Normal", "Pareto"), ("HalfCauchy", "HalfCauchy"),
+    ("Weibull", "Weibull"), ("InverseGamma", "InverseGamma"),
 ]
 
 
@@ -338,6 +346,12 @@ ERRORS = [
     lambda M, D: D.Dirichlet(M.tensor([1.0, 1.0])).log_prob(M.tensor([0.5, 0.6])),
     lambda M, D: D.Beta(M.tensor([1.0]), M.tensor([-1.0])),
     lambda M, D: D.Beta(1.0, 2.0).log_prob(M.tensor(1.5)),
+    lambda M, D: D.Pareto(M.tensor([1.0]), M.tensor([1.0])).log_prob(M.tensor([0.5])),
+    lambda M, D: D.Weibull(M.tensor([1.0]), M.tensor([-1.0])),
+    lambda M, D: D.HalfCauchy(M.tensor([1.0])).log_prob(M.tensor([-1.0])),
+    lambda M, D: D.FisherSnedecor(M.tensor([1.0]), M.tensor([0.0])),
+    lambda M, D: D.InverseGamma(M.tensor([1.0]), M.tensor([1.0])).log_prob(M.tensor([0.0])),
+    lambda M, D: D.kl_divergence(D.HalfCauchy(M.tensor([1.0])), D.Weibull(M.tensor([1.0]), M.tensor([1.0]))),
 ]
 
 
