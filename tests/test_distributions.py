@@ -10,7 +10,7 @@ import pytest
 
 import tape
 from tape.autograd import gradcheck, gradgradcheck
-from tape.distributions import (Bernoulli, Beta, Binomial, Dirichlet, FisherSnedecor, HalfCauchy, InverseGamma, Pareto, Weibull, Categorical, Cauchy, Chi2, Distribution, Gamma, StudentT, Exponential, Geometric, Gumbel,
+from tape.distributions import (Bernoulli, Beta, Binomial, Dirichlet, Kumaraswamy, Multinomial, NegativeBinomial, FisherSnedecor, HalfCauchy, InverseGamma, Pareto, Weibull, Categorical, Cauchy, Chi2, Distribution, Gamma, StudentT, Exponential, Geometric, Gumbel,
                                 HalfNormal, Independent, Laplace, LogNormal, MultivariateNormal, Normal, OneHotCategorical,
                                 Poisson, RelaxedOneHotCategorical, TransformedDistribution, Uniform, constraints,
                                 kl_divergence, register_kl)
@@ -320,3 +320,21 @@ def test_transformed_families_closed_forms():
     np.testing.assert_allclose(kl_divergence(Pareto(_t(1.0), _t(2.0)), Pareto(_t(1.0), _t(2.0))).item(), 0.0, atol=1e-15)
     a, b = _t(0.8, 2.0).requires_grad_(), _t(1.5, 3.0).requires_grad_()
     assert gradgradcheck(lambda p, q: Weibull(p, q).log_prob(_t(0.4, 2.0)) + Pareto(p, q).entropy(), (a, b))
+
+
+def test_multinomial_negative_binomial_kumaraswamy():
+    m = Multinomial(4, _t(0.25, 0.75))
+    np.testing.assert_allclose(m.log_prob(_t(1.0, 3.0)).item(), math.log(4 * 0.25 * 0.75 ** 3))
+    tape.manual_seed(0)
+    s = m.sample((6,))
+    assert s.shape == (6, 2) and s.sum(-1).tolist() == [4.0] * 6
+    nb = NegativeBinomial(_t(2.0), probs=_t(0.5))
+    np.testing.assert_allclose(nb.log_prob(_t(1.0)).item(), math.log(2 * 0.25 * 0.5))
+    tape.manual_seed(3)
+    draws = NegativeBinomial(_t(3.0, 10.0), probs=_t(0.4, 0.2)).sample((4000,))
+    np.testing.assert_allclose(draws.mean(0).numpy(), [3.0 * 0.4 / 0.6, 10.0 * 0.2 / 0.8], rtol=0.06)
+    k = Kumaraswamy(_t(1.0), _t(1.0))             # (the uniform distribution)
+    np.testing.assert_allclose(k.log_prob(_t(0.3)).item(), 0.0, atol=1e-12)
+    np.testing.assert_allclose(k.mean.item(), 0.5)
+    a = _t(0.7, 2.0).requires_grad_()
+    assert gradcheck(_rsample(Kumaraswamy, _t(2.0, 0.5)), (a,))

@@ -78,6 +78,12 @@ CASES = {
     "Weibull": lambda M, D, dt: (lambda a, b: (D.Weibull(a, b), [a, b]))(_leaf(M, [0.5, 1.0, 2.0], dt), _leaf(M, [0.8, 2.5, 4.0], dt)),
     "InverseGamma": lambda M, D, dt: (lambda a, b: (D.InverseGamma(a, b), [a, b]))(_leaf(M, [0.5, 2.5, 4.0], dt), _leaf(M, [1.0, 2.0, 0.5], dt)),
     "FisherSnedecor": lambda M, D, dt: (lambda a, b: (D.FisherSnedecor(a, b), [a, b]))(_leaf(M, [1.5, 3.0, 10.0], dt), _leaf(M, [2.0, 5.0, 8.0], dt)),
+    "Multinomial": lambda M, D, dt: (lambda p: (D.Multinomial(5, probs=p), [p]))(_leaf(M, [[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]], dt)),
+    "Multinomial-logits": lambda M, D, dt: (lambda p: (D.Multinomial(3, logits=p), [p]))(_leaf(M, [0.2, -1.3, 2.5, 0.0], dt)),
+    "NegativeBinomial": lambda M, D, dt: (lambda n, p: (D.NegativeBinomial(n, probs=p), [n, p]))(
+        _leaf(M, [3.0, 0.5, 10.0], dt), _leaf(M, [0.2, 0.7, 0.45], dt)),
+    "NegativeBinomial-logits": lambda M, D, dt: (lambda p: (D.NegativeBinomial(4.0, logits=p), [p]))(_leaf(M, [0.2, -1.7], dt)),
+    "Kumaraswamy": lambda M, D, dt: (lambda a, b: (D.Kumaraswamy(a, b), [a, b]))(_leaf(M, [0.5, 2.0, 3.0], dt), _leaf(M, [1.5, 2.0, 0.7], dt)),
     "Transformed-affine-tanh": lambda M, D, dt: (lambda a, b: (D.TransformedDistribution(
         D.Normal(a, b), [D.AffineTransform(0.5, -2.0), D.TanhTransform()]), [a, b]))(
         _leaf(M, [0.3, -0.2], dt), _leaf(M, [0.5, 0.7], dt)),
@@ -90,7 +96,7 @@ CASES = {
         _leaf(M, [[0.3, -0.2], [1.0, 0.1]], dt), _leaf(M, [[0.5, 0.7], [1.0, 2.0]], dt)),
 }
 OWN_SAMPLER = {"Poisson", "Binomial-probs", "Binomial-logits", "Gamma", "Gamma-2", "Chi2", "StudentT", "Dirichlet", "Beta",
-               "Beta-scalar", "InverseGamma", "FisherSnedecor"}
+               "Beta-scalar", "InverseGamma", "FisherSnedecor", "NegativeBinomial", "NegativeBinomial-logits"}
 CDF_NO_GRAD = {"Gamma", "Gamma-2", "Chi2", "InverseGamma"}      # (igamma: no derivative in the concentration, PyTorch's too)     # (PyTorch's C++ samplers: the distribution, not the stream)
 
 
@@ -352,6 +358,10 @@ ERRORS = [
     lambda M, D: D.FisherSnedecor(M.tensor([1.0]), M.tensor([0.0])),
     lambda M, D: D.InverseGamma(M.tensor([1.0]), M.tensor([1.0])).log_prob(M.tensor([0.0])),
     lambda M, D: D.kl_divergence(D.HalfCauchy(M.tensor([1.0])), D.Weibull(M.tensor([1.0]), M.tensor([1.0]))),
+    lambda M, D: D.Multinomial(M.tensor(2), M.tensor([0.5, 0.5])),
+    lambda M, D: D.Multinomial(2, M.tensor([0.5, 0.5])).log_prob(M.tensor([2.0, 1.0])),
+    lambda M, D: D.NegativeBinomial(M.tensor([1.0]), M.tensor([1.0])),
+    lambda M, D: D.Kumaraswamy(M.tensor([1.0]), M.tensor([-1.0])),
 ]
 
 
