@@ -84,6 +84,10 @@ CASES = {
         _leaf(M, [3.0, 0.5, 10.0], dt), _leaf(M, [0.2, 0.7, 0.45], dt)),
     "NegativeBinomial-logits": lambda M, D, dt: (lambda p: (D.NegativeBinomial(4.0, logits=p), [p]))(_leaf(M, [0.2, -1.7], dt)),
     "Kumaraswamy": lambda M, D, dt: (lambda a, b: (D.Kumaraswamy(a, b), [a, b]))(_leaf(M, [0.5, 2.0, 3.0], dt), _leaf(M, [1.5, 2.0, 0.7], dt)),
+    "MixtureSameFamily": lambda M, D, dt: (lambda p, a, b: (D.MixtureSameFamily(D.Categorical(logits=p), D.Normal(a, b)), [p, a, b]))(
+        _leaf(M, [[0.2, -1.3, 2.5], [1.6, 0.1, 0.3]], dt), _leaf(M, [[0.3, -1.2, 2.0], [0.0, 1.0, -2.0]], dt), _leaf(M, [0.5, 1.7, 0.9], dt)),
+    "MixtureSameFamily-mvn": lambda M, D, dt: (lambda p, a: (D.MixtureSameFamily(D.Categorical(logits=p), D.Independent(D.Normal(a, 1.5), 1)), [p, a]))(
+        _leaf(M, [0.2, -1.3, 2.5], dt), _leaf(M, [[0.3, -1.2], [2.0, 0.0], [1.0, -2.0]], dt)),
     "Transformed-affine-tanh": lambda M, D, dt: (lambda a, b: (D.TransformedDistribution(
         D.Normal(a, b), [D.AffineTransform(0.5, -2.0), D.TanhTransform()]), [a, b]))(
         _leaf(M, [0.3, -0.2], dt), _leaf(M, [0.5, 0.7], dt)),
@@ -362,6 +366,11 @@ ERRORS = [
     lambda M, D: D.Multinomial(2, M.tensor([0.5, 0.5])).log_prob(M.tensor([2.0, 1.0])),
     lambda M, D: D.NegativeBinomial(M.tensor([1.0]), M.tensor([1.0])),
     lambda M, D: D.Kumaraswamy(M.tensor([1.0]), M.tensor([-1.0])),
+    lambda M, D: D.MixtureSameFamily(D.Normal(0.0, 1.0), D.Normal(M.zeros(2), 1.0)),
+    lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(3)), D.Normal(M.zeros(2), 1.0)),
+    lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(4, 2)), D.Normal(M.zeros(3, 2), 1.0)),
+    lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(2)), 3),
+    lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(2)), D.Exponential(M.ones(2))).log_prob(M.tensor(-1.0)),
 ]
 
 
