@@ -10,7 +10,7 @@ import pytest
 
 import tape
 from tape.autograd import gradcheck, gradgradcheck
-from tape.distributions import (Bernoulli, Beta, Binomial, Dirichlet, Kumaraswamy, Multinomial, NegativeBinomial, FisherSnedecor, HalfCauchy, InverseGamma, Pareto, Weibull, Categorical, Cauchy, Chi2, Distribution, Gamma, StudentT, Exponential, Geometric, Gumbel,
+from tape.distributions import (Bernoulli, Beta, Binomial, Dirichlet, Kumaraswamy, LowRankMultivariateNormal, Multinomial, NegativeBinomial, FisherSnedecor, HalfCauchy, InverseGamma, Pareto, Weibull, Categorical, Cauchy, Chi2, Distribution, Gamma, StudentT, Exponential, Geometric, Gumbel,
                                 HalfNormal, Independent, Laplace, LogNormal, MultivariateNormal, Normal, OneHotCategorical,
                                 Poisson, RelaxedOneHotCategorical, TransformedDistribution, Uniform, constraints,
                                 kl_divergence, register_kl)
@@ -338,3 +338,16 @@ def test_multinomial_negative_binomial_kumaraswamy():
     np.testing.assert_allclose(k.mean.item(), 0.5)
     a = _t(0.7, 2.0).requires_grad_()
     assert gradcheck(_rsample(Kumaraswamy, _t(2.0, 0.5)), (a,))
+
+
+def test_low_rank_multivariate_normal_is_the_full_one():
+    W, d, m = tape.tensor([[1.0], [0.5]], dtype=F64), _t(0.5, 2.0), _t(0.3, -0.1)
+    low = LowRankMultivariateNormal(m, W, d)
+    full = MultivariateNormal(m, W @ W.mT + d.diag_embed())
+    x = _t(0.7, 0.2)
+    np.testing.assert_allclose(low.log_prob(x).item(), full.log_prob(x).item())
+    np.testing.assert_allclose(low.entropy().item(), full.entropy().item())
+    np.testing.assert_allclose(low.precision_matrix.numpy(), full.precision_matrix.numpy())
+    np.testing.assert_allclose((low.scale_tril @ low.scale_tril.mT).numpy(), full.covariance_matrix.numpy())
+    np.testing.assert_allclose(kl_divergence(low, full).item(), 0.0, atol=1e-14)
+    assert gradgradcheck(lambda w, dd: LowRankMultivariateNormal(m, w, dd).log_prob(x), (W.requires_grad_(), d.requires_grad_()))

@@ -88,6 +88,10 @@ CASES = {
         _leaf(M, [[0.2, -1.3, 2.5], [1.6, 0.1, 0.3]], dt), _leaf(M, [[0.3, -1.2, 2.0], [0.0, 1.0, -2.0]], dt), _leaf(M, [0.5, 1.7, 0.9], dt)),
     "MixtureSameFamily-mvn": lambda M, D, dt: (lambda p, a: (D.MixtureSameFamily(D.Categorical(logits=p), D.Independent(D.Normal(a, 1.5), 1)), [p, a]))(
         _leaf(M, [0.2, -1.3, 2.5], dt), _leaf(M, [[0.3, -1.2], [2.0, 0.0], [1.0, -2.0]], dt)),
+    "LowRankMultivariateNormal": lambda M, D, dt: (lambda m, w, d: (D.LowRankMultivariateNormal(m, w, d), [m, w, d]))(
+        _leaf(M, [[0.1, -0.2, 0.3], [1.0, 2.0, 0.0]], dt), _leaf(M, [[1.0, 0.2], [0.3, 0.9], [0.0, 0.4]], dt), _leaf(M, [0.5, 1.0, 2.0], dt)),
+    "LowRankMultivariateNormal-1": lambda M, D, dt: (lambda m, w, d: (D.LowRankMultivariateNormal(m, w, d), [m, w, d]))(
+        _leaf(M, [0.5, 0.2, -0.3], dt), _leaf(M, [[0.4], [-0.3], [1.2]], dt), _leaf(M, [1.5, 0.7, 1.0], dt)),
     "Transformed-affine-tanh": lambda M, D, dt: (lambda a, b: (D.TransformedDistribution(
         D.Normal(a, b), [D.AffineTransform(0.5, -2.0), D.TanhTransform()]), [a, b]))(
         _leaf(M, [0.3, -0.2], dt), _leaf(M, [0.5, 0.7], dt)),
@@ -202,6 +206,8 @@ KL_PAIRS = [
     ("Pareto", "Pareto"), ("Pareto", "Exponential-3"), ("Pareto", "Gamma"), ("Pareto", "Normal"), ("Pareto", "Uniform-3"),
     ("Beta", "Pareto"), ("Uniform-unit", "Pareto"), ("Normal", "Pareto"), ("HalfCauchy", "HalfCauchy"),
     ("Weibull", "Weibull"), ("InverseGamma", "InverseGamma"),
+    ("LowRankMultivariateNormal", "LowRankMultivariateNormal-1"), ("MultivariateNormal-cov", "LowRankMultivariateNormal"),
+    ("LowRankMultivariateNormal-1", "MultivariateNormal-prec"),
 ]
 
 
@@ -370,6 +376,11 @@ ERRORS = [
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(3)), D.Normal(M.zeros(2), 1.0)),
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(4, 2)), D.Normal(M.zeros(3, 2), 1.0)),
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(2)), 3),
+    lambda M, D: D.LowRankMultivariateNormal(M.zeros(2), M.ones(3, 1), M.ones(2)),
+    lambda M, D: D.LowRankMultivariateNormal(M.zeros(2), M.ones(2), M.ones(2)),
+    lambda M, D: D.LowRankMultivariateNormal(M.zeros(2), M.ones(2, 1), M.ones(3)),
+    lambda M, D: D.LowRankMultivariateNormal(M.zeros(3, 2), M.ones(4, 2, 1), M.ones(2)),
+    lambda M, D: D.kl_divergence(D.LowRankMultivariateNormal(M.zeros(2), M.ones(2, 1), M.ones(2)), D.MultivariateNormal(M.zeros(3), M.eye(3))),
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(2)), D.Exponential(M.ones(2))).log_prob(M.tensor(-1.0)),
 ]
 
