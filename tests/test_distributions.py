@@ -10,7 +10,7 @@ import pytest
 
 import tape
 from tape.autograd import gradcheck, gradgradcheck
-from tape.distributions import (Bernoulli, Beta, Binomial, Dirichlet, Kumaraswamy, LowRankMultivariateNormal, Multinomial, NegativeBinomial, FisherSnedecor, HalfCauchy, InverseGamma, Pareto, Weibull, Categorical, Cauchy, Chi2, Distribution, Gamma, StudentT, Exponential, Geometric, Gumbel,
+from tape.distributions import (Bernoulli, Beta, Binomial, ContinuousBernoulli, Dirichlet, Kumaraswamy, LowRankMultivariateNormal, Multinomial, NegativeBinomial, FisherSnedecor, HalfCauchy, InverseGamma, Pareto, Weibull, Categorical, Cauchy, Chi2, Distribution, Gamma, StudentT, Exponential, Geometric, Gumbel,
                                 HalfNormal, Independent, Laplace, LogNormal, MultivariateNormal, Normal, OneHotCategorical,
                                 Poisson, RelaxedOneHotCategorical, TransformedDistribution, Uniform, constraints,
                                 kl_divergence, register_kl)
@@ -351,3 +351,14 @@ def test_low_rank_multivariate_normal_is_the_full_one():
     np.testing.assert_allclose((low.scale_tril @ low.scale_tril.mT).numpy(), full.covariance_matrix.numpy())
     np.testing.assert_allclose(kl_divergence(low, full).item(), 0.0, atol=1e-14)
     assert gradgradcheck(lambda w, dd: LowRankMultivariateNormal(m, w, dd).log_prob(x), (W.requires_grad_(), d.requires_grad_()))
+
+
+def test_continuous_bernoulli():
+    cb = ContinuousBernoulli(_t(0.2, 0.5))
+    # density C(p) p^x (1-p)^(1-x), C(p) = 2 atanh(1 - 2p) / (1 - 2p) (2 at p = 1/2)
+    c = 2 * math.atanh(0.6) / 0.6
+    np.testing.assert_allclose(cb.log_prob(_t(0.3, 0.3)).numpy(), [math.log(c * 0.2 ** 0.3 * 0.8 ** 0.7), 0.0], atol=1e-7)
+    np.testing.assert_allclose(cb.icdf(cb.cdf(_t(0.3, 0.8))).numpy(), [0.3, 0.8])
+    p = _t(0.3, 0.8).requires_grad_()
+    assert gradgradcheck(lambda q: ContinuousBernoulli(q).log_prob(_t(0.1, 0.6)) + ContinuousBernoulli(q).entropy(), (p,))
+    assert gradcheck(_rsample(ContinuousBernoulli), (p,))

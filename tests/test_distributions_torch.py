@@ -92,6 +92,8 @@ CASES = {
         _leaf(M, [[0.1, -0.2, 0.3], [1.0, 2.0, 0.0]], dt), _leaf(M, [[1.0, 0.2], [0.3, 0.9], [0.0, 0.4]], dt), _leaf(M, [0.5, 1.0, 2.0], dt)),
     "LowRankMultivariateNormal-1": lambda M, D, dt: (lambda m, w, d: (D.LowRankMultivariateNormal(m, w, d), [m, w, d]))(
         _leaf(M, [0.5, 0.2, -0.3], dt), _leaf(M, [[0.4], [-0.3], [1.2]], dt), _leaf(M, [1.5, 0.7, 1.0], dt)),
+    "ContinuousBernoulli": lambda M, D, dt: (lambda p: (D.ContinuousBernoulli(probs=p), [p]))(_leaf(M, [0.2, 0.4995, 0.7], dt)),
+    "ContinuousBernoulli-logits": lambda M, D, dt: (lambda p: (D.ContinuousBernoulli(logits=p), [p]))(_leaf(M, [0.3, -1.7, 1e-4], dt)),
     "Transformed-affine-tanh": lambda M, D, dt: (lambda a, b: (D.TransformedDistribution(
         D.Normal(a, b), [D.AffineTransform(0.5, -2.0), D.TanhTransform()]), [a, b]))(
         _leaf(M, [0.3, -0.2], dt), _leaf(M, [0.5, 0.7], dt)),
@@ -208,6 +210,9 @@ KL_PAIRS = [
     ("Weibull", "Weibull"), ("InverseGamma", "InverseGamma"),
     ("LowRankMultivariateNormal", "LowRankMultivariateNormal-1"), ("MultivariateNormal-cov", "LowRankMultivariateNormal"),
     ("LowRankMultivariateNormal-1", "MultivariateNormal-prec"),
+    ("ContinuousBernoulli", "ContinuousBernoulli-logits"), ("Beta", "ContinuousBernoulli"), ("Uniform-unit", "ContinuousBernoulli"),
+    ("ContinuousBernoulli", "Exponential-3"), ("ContinuousBernoulli", "Normal"), ("ContinuousBernoulli", "Uniform-3"),
+    ("ContinuousBernoulli", "Pareto"), ("Normal", "ContinuousBernoulli"),
 ]
 
 
@@ -376,6 +381,8 @@ ERRORS = [
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(3)), D.Normal(M.zeros(2), 1.0)),
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(4, 2)), D.Normal(M.zeros(3, 2), 1.0)),
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(2)), 3),
+    lambda M, D: D.ContinuousBernoulli(M.tensor([1.5]), validate_args=True),
+    lambda M, D: D.ContinuousBernoulli(M.tensor([0.5])).log_prob(M.tensor([1.5])),
     lambda M, D: D.LowRankMultivariateNormal(M.zeros(2), M.ones(3, 1), M.ones(2)),
     lambda M, D: D.LowRankMultivariateNormal(M.zeros(2), M.ones(2), M.ones(2)),
     lambda M, D: D.LowRankMultivariateNormal(M.zeros(2), M.ones(2, 1), M.ones(3)),
