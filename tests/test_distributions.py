@@ -362,3 +362,19 @@ def test_continuous_bernoulli():
     p = _t(0.3, 0.8).requires_grad_()
     assert gradgradcheck(lambda q: ContinuousBernoulli(q).log_prob(_t(0.1, 0.6)) + ContinuousBernoulli(q).entropy(), (p,))
     assert gradcheck(_rsample(ContinuousBernoulli), (p,))
+
+
+def test_constraint_registry_round_trips():
+    from_real = _t(0.3, -1.2, 2.0)
+    for c in (constraints.positive, constraints.greater_than(2.0), constraints.interval(-1.0, 3.0),
+              constraints.simplex, constraints.unit_interval):
+        for registry in (tape.distributions.biject_to, tape.distributions.transform_to):
+            t = registry(c)
+            y = t(from_real)
+            assert bool(c.check(y).all()), (c, t)
+            if t.bijective:
+                np.testing.assert_allclose(t(t.inv(y)).numpy(), y.numpy())
+    y = tape.distributions.biject_to(constraints.corr_cholesky)(from_real)
+    assert bool(constraints.corr_cholesky.check(y).all())
+    with pytest.raises(NotImplementedError, match="Cannot transform _LowerCholesky constraints"):
+        tape.distributions.biject_to(constraints.lower_cholesky)

@@ -288,6 +288,43 @@ def test_dirichlet_and_beta_rsample_gradients_are_pytorch_s_at_the_same_sample(d
     np.testing.assert_allclose(np.stack([g1.numpy(), g0.numpy()], -1), want.detach().numpy(), rtol=1e-3, atol=1e-5)
 
 
+def _registry_run(M):
+    D = M.distributions
+    C = D.constraints
+    x = M.tensor([[0.3, -0.5, 1.2], [0.1, 0.2, -2.0]], dtype=M.float64, requires_grad=True)
+    out = []
+    for c in [C.real, C.positive, C.greater_than(1.5), C.less_than(-1.0), C.interval(-2.0, 3.0), C.unit_interval,
+              C.simplex, C.independent(C.positive, 1), C.corr_cholesky, C.stack([C.positive, C.real], 0),
+              C.cat([C.positive, C.real], 0, [1, 1]), C.lower_cholesky, C.positive_definite]:
+        for registry in (D.biject_to, D.transform_to):
+            try:
+                t = registry(c)
+            except NotImplementedError as e:
+                out.append(str(e))
+                continue
+            z = x[:, :2].reshape(2, 1, 2).expand(2, 2, 2) if c in (C.lower_cholesky, C.positive_definite) else x
+            y = t(z)
+            total = y.sum() + t.inv(y).sum()
+            if t.bijective:
+                total = total + t.log_abs_det_jacobian(z, y).sum()
+            out.append((type(t).__name__, t.bijective, y, t.inv(y), M.autograd.grad(total, x)[0]))
+    cdt = D.CumulativeDistributionTransform(D.Normal(0.0, 1.0))
+    out.append((cdt(M.tensor([0.3])), cdt.inv(M.tensor([0.3])), cdt.log_abs_det_jacobian(M.tensor([0.3]), None)))
+    return out
+
+
+def test_constraint_registry_and_transforms_match_pytorch():
+    got, want = _registry_run(tape), _registry_run(torch)
+    assert len(got) == len(want)
+    for g, w in zip(got[:-1], want[:-1]):
+        if isinstance(g, str):      # (PyTorch's NotImplementedError for a constraint without a transform)
+            assert g == w
+        else:
+            assert g[:2] == w[:2]
+            _close(list(g[2:]), list(w[2:]), g[0], "float64")
+    _close(list(got[-1]), list(want[-1]), "CumulativeDistributionTransform", "float32")
+
+
 def _error(fn):
     try:
         with warnings.catch_warnings():
@@ -381,6 +418,14 @@ ERRORS = [
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(3)), D.Normal(M.zeros(2), 1.0)),
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(4, 2)), D.Normal(M.zeros(3, 2), 1.0)),
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(2)), 3),
+    lambda M, D: D.biject_to(D.constraints.lower_cholesky),
+    lambda M, D: D.transform_to(D.constraints.boolean),
+    lambda M, D: D.transform_to.register(3, lambda c: c),
+    lambda M, D: D.CatTransform([D.ExpTransform()], 0, [1, 2]),
+    lambda M, D: D.CatTransform([D.ExpTransform(), D.ExpTransform()], 0, [1, 1])(M.ones(3)),
+    lambda M, D: D.StackTransform([D.ExpTransform(), D.ExpTransform()], 0)(M.ones(3)),
+    lambda M, D: D.StickBreakingTransform().forward_shape(()),
+    lambda M, D: D.CorrCholeskyTransform().forward_shape((4,)),
     lambda M, D: D.ContinuousBernoulli(M.tensor([1.5]), validate_args=True),
     lambda M, D: D.ContinuousBernoulli(M.tensor([0.5])).log_prob(M.tensor([1.5])),
     lambda M, D: D.LowRankMultivariateNormal(M.zeros(2), M.ones(3, 1), M.ones(2)),
