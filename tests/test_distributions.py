@@ -378,3 +378,16 @@ def test_constraint_registry_round_trips():
     assert bool(constraints.corr_cholesky.check(y).all())
     with pytest.raises(NotImplementedError, match="Cannot transform _LowerCholesky constraints"):
         tape.distributions.biject_to(constraints.lower_cholesky)
+
+
+def test_logistic_normal_and_generalized_pareto():
+    ln = tape.distributions.LogisticNormal(_t(0.0, 0.0), _t(1.0, 1.0))
+    assert ln.event_shape == tape.Size([3])
+    tape.manual_seed(0)
+    y = ln.rsample((5,))
+    np.testing.assert_allclose(y.sum(-1).numpy(), np.ones(5))
+    gp = tape.distributions.GeneralizedPareto(0.0, 1.0, 0.0)         # (the exponential distribution)
+    np.testing.assert_allclose(gp.log_prob(tape.tensor([0.5])).numpy(), [-0.5])
+    np.testing.assert_allclose(gp.cdf(tape.tensor([1.0])).numpy(), [1 - math.exp(-1)], rtol=1e-6)
+    m = _t(0.1, -0.3).requires_grad_()
+    assert gradgradcheck(lambda a: tape.distributions.LogisticNormal(a, 0.7).log_prob(_t(0.2, 0.3, 0.5)), (m,))
