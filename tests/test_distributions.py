@@ -391,3 +391,14 @@ def test_logistic_normal_and_generalized_pareto():
     np.testing.assert_allclose(gp.cdf(tape.tensor([1.0])).numpy(), [1 - math.exp(-1)], rtol=1e-6)
     m = _t(0.1, -0.3).requires_grad_()
     assert gradgradcheck(lambda a: tape.distributions.LogisticNormal(a, 0.7).log_prob(_t(0.2, 0.3, 0.5)), (m,))
+
+
+def test_von_mises():
+    vm = tape.distributions.VonMises(_t(0.5), _t(2.0))
+    # (I0(2) = 2.2795853...; A&S's polynomial to ~1e-7)
+    np.testing.assert_allclose(vm.log_prob(_t(0.5)).item(), 2.0 - math.log(2 * math.pi) - math.log(2.2795853023360673),
+                               rtol=1e-6)
+    tape.manual_seed(0)
+    x = vm.sample((4000,))
+    assert bool(((x >= -math.pi) & (x < math.pi)).all())
+    np.testing.assert_allclose(math.atan2(x.sin().mean().item(), x.cos().mean().item()), 0.5, atol=0.05)

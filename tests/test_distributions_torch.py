@@ -100,6 +100,7 @@ CASES = {
     # (float32 only: PyTorch's log_prob compares the concentration with a float32 0 by isclose, an error in float64)
     "GeneralizedPareto": lambda M, D, dt: (lambda a, b, c: (D.GeneralizedPareto(a, b, c), [a, b, c]))(
         _leaf(M, [0.3, -1.2, 0.0], "float32"), _leaf(M, [0.5, 1.7, 1.0], "float32"), _leaf(M, [0.2, -0.3, 0.0], "float32")),
+    "VonMises": lambda M, D, dt: (lambda a, b: (D.VonMises(a, b), [a, b]))(_leaf(M, [0.3, -1.2, 2.0], dt), _leaf(M, [0.5, 4.0, 1e-3], dt)),
     "Transformed-affine-tanh": lambda M, D, dt: (lambda a, b: (D.TransformedDistribution(
         D.Normal(a, b), [D.AffineTransform(0.5, -2.0), D.TanhTransform()]), [a, b]))(
         _leaf(M, [0.3, -0.2], dt), _leaf(M, [0.5, 0.7], dt)),
@@ -425,6 +426,7 @@ ERRORS = [
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(4, 2)), D.Normal(M.zeros(3, 2), 1.0)),
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(2)), 3),
     lambda M, D: D.LogisticNormal(M.tensor([0.0]), M.tensor([-1.0])),
+    lambda M, D: D.VonMises(M.tensor([0.0]), M.tensor([-1.0])),
     lambda M, D: D.GeneralizedPareto(0.0, -1.0, 0.5),
     lambda M, D: D.GeneralizedPareto(M.tensor([0.3], dtype=M.float64), 1.0, 0.2).log_prob(M.tensor([1.0], dtype=M.float64)),
     lambda M, D: D.GeneralizedPareto(M.tensor([0.0]), M.tensor([1.0]), M.tensor([-0.5])).log_prob(M.tensor([3.0])),

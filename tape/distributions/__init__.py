@@ -70,6 +70,7 @@ from .transforms import (AbsTransform, AffineTransform, CatTransform, ComposeTra
                          SoftmaxTransform, SoftplusTransform, StackTransform, StickBreakingTransform, TanhTransform,
                          Transform, identity_transform)
 from .uniform import Uniform
+from .von_mises import VonMises
 from .weibull import Weibull
 
 __all__ = ["AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ComposeTransform", "ContinuousBernoulli",
@@ -79,7 +80,7 @@ __all__ = ["AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "
            "OneHotCategoricalStraightThrough", "Pareto", "Poisson", "PowerTransform", "RelaxedBernoulli",
            "RelaxedOneHotCategorical", "ReshapeTransform", "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform",
            "StudentT",
-           "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "Weibull", "identity_transform", "kl_divergence",
+           "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "VonMises", "Weibull", "identity_transform", "kl_divergence",
            "register_kl", "biject_to", "transform_to", "CatTransform", "CorrCholeskyTransform",
            "CumulativeDistributionTransform", "LowerCholeskyTransform", "PositiveDefiniteTransform", "StackTransform",
            "StickBreakingTransform"]
