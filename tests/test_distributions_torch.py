@@ -332,6 +332,22 @@ def test_constraint_registry_and_transforms_match_pytorch():
     _close(list(got[-1]), list(want[-1]), "CumulativeDistributionTransform", "float32")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lkj_cholesky_log_prob_and_samples(dtype):
+    out = []
+    for M in (tape, torch):
+        c = M.tensor([0.5, 2.0], dtype=getattr(M, dtype), requires_grad=True)
+        d = M.distributions.LKJCholesky(3, c)
+        L = M.distributions.transforms.CorrCholeskyTransform()(M.tensor([[0.3, -0.2, 0.5], [0.1, 0.9, -1.0]], dtype=c.dtype))
+        lp = d.log_prob(L)
+        out.append((lp, M.autograd.grad(lp.sum(), c)[0], tuple(d.sample((4,)).shape), repr(d), tuple(d.event_shape)))
+    _close(list(out[0][:2]), list(out[1][:2]), "LKJCholesky", dtype)
+    assert out[0][2:] == out[1][2:]
+    tape.manual_seed(0)
+    s = tape.distributions.LKJCholesky(4, 0.7).sample((50,))
+    assert bool(tape.distributions.constraints.corr_cholesky.check(s).all())
+
+
 def _error(fn):
     try:
         with warnings.catch_warnings():
@@ -427,6 +443,9 @@ ERRORS = [
     lambda M, D: D.MixtureSameFamily(D.Categorical(M.ones(2)), 3),
     lambda M, D: D.LogisticNormal(M.tensor([0.0]), M.tensor([-1.0])),
     lambda M, D: D.VonMises(M.tensor([0.0]), M.tensor([-1.0])),
+    lambda M, D: D.LKJCholesky(1),
+    lambda M, D: D.LKJCholesky(3, M.tensor([-1.0])),
+    lambda M, D: D.LKJCholesky(2).log_prob(M.tensor([[1.0, 0.0], [0.5, 0.5]])),
     lambda M, D: D.GeneralizedPareto(0.0, -1.0, 0.5),
     lambda M, D: D.GeneralizedPareto(M.tensor([0.3], dtype=M.float64), 1.0, 0.2).log_prob(M.tensor([1.0], dtype=M.float64)),
     lambda M, D: D.GeneralizedPareto(M.tensor([0.0]), M.tensor([1.0]), M.tensor([-0.5])).log_prob(M.tensor([3.0])),
