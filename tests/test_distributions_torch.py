@@ -348,6 +348,26 @@ def test_lkj_cholesky_log_prob_and_samples(dtype):
     assert bool(tape.distributions.constraints.corr_cholesky.check(s).all())
 
 
+@pytest.mark.parametrize("how", ["covariance_matrix", "precision_matrix", "scale_tril"])
+def test_wishart_values_grads_and_samples(how):
+    out = []
+    for M in (tape, torch):
+        A = M.tensor([[1.0, 0.2, 0.0], [0.3, 0.9, -0.1], [0.0, 0.4, 1.1]], dtype=M.float64, requires_grad=True)
+        df = M.tensor([4.0, 6.5], dtype=M.float64, requires_grad=True)
+        S = A @ A.mT + M.eye(3, dtype=M.float64)
+        w = M.distributions.Wishart(df, **{how: M.linalg.cholesky(S) if how == "scale_tril" else S})
+        X = M.tensor([[2.0, 0.3, 0.1], [0.3, 1.5, 0.2], [0.1, 0.2, 1.0]], dtype=M.float64)
+        parts = [w.log_prob(X), w.entropy(), w.mean, w.variance, w.mode]
+        total = sum(p.nan_to_num(0.0).sum() for p in parts)
+        M.manual_seed(0)
+        with pytest.warns(UserWarning, match="Singular sample detected."):    # (PyTorch's, for regular samples)
+            s = w.rsample((2,))
+        out.append((parts, M.autograd.grad(total, [A, df]), tuple(s.shape), repr(w), tuple(w.expand((3, 2)).batch_shape),
+                    M.distributions.constraints.positive_definite.check(s).tolist(), s.requires_grad))
+    _close(list(out[0][0]) + list(out[0][1]), list(out[1][0]) + list(out[1][1]), "Wishart", "float64")
+    assert out[0][2:] == out[1][2:]
+
+
 def _error(fn):
     try:
         with warnings.catch_warnings():
@@ -444,6 +464,10 @@ ERRORS = [
     lambda M, D: D.LogisticNormal(M.tensor([0.0]), M.tensor([-1.0])),
     lambda M, D: D.VonMises(M.tensor([0.0]), M.tensor([-1.0])),
     lambda M, D: D.LKJCholesky(1),
+    lambda M, D: D.Wishart(2.0),
+    lambda M, D: D.Wishart(2.0, M.ones(3)),
+    lambda M, D: D.Wishart(1.0, M.eye(3)),
+    lambda M, D: D.Wishart(M.tensor([5.0]), scale_tril=M.ones(3, 3)),
     lambda M, D: D.LKJCholesky(3, M.tensor([-1.0])),
     lambda M, D: D.LKJCholesky(2).log_prob(M.tensor([[1.0, 0.0], [0.5, 0.5]])),
     lambda M, D: D.GeneralizedPareto(0.0, -1.0, 0.5),
