@@ -4,6 +4,8 @@ form, the validation errors, ``kl_divergence`` dispatch, and gradcheck of the ``
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -402,3 +404,14 @@ def test_von_mises():
     x = vm.sample((4000,))
     assert bool(((x >= -math.pi) & (x < math.pi)).all())
     np.testing.assert_allclose(math.atan2(x.sin().mean().item(), x.cos().mean().item()), 0.5, atol=0.05)
+
+
+def test_torch_distributions_under_the_alias():
+    code = ("import sys, tape; sys.modules['torch'] = tape\n"
+            "import torch.distributions as D\nfrom torch.distributions import Normal, kl_divergence\n"
+            "import torch.distributions.constraints\n"
+            "assert D is tape.distributions and Normal is tape.distributions.Normal\n"
+            "print(kl_divergence(Normal(0.0, 1.0), Normal(1.0, 1.0)).item())")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "0.5"
