@@ -135,9 +135,9 @@ __all__ += ["backends", "cpu", "version", "are_deterministic_algorithms_enabled"
 from ._foreach import FOREACH as _FOREACH  # noqa: E402
 globals().update(_FOREACH)      # ``tape._foreach_add`` ...: private, as PyTorch's (not in ``__all__``)
 from .ops.counting import _unique, _unique2  # noqa: E402,F401  (PyTorch's ATen forms of unique: private)
-from . import func, nn, optim  # noqa: E402
+from . import distributions, func, nn, optim  # noqa: E402
 from .func import vmap  # noqa: E402
-__all__ += ["func", "nn", "optim", "vmap"]
+__all__ += ["distributions", "func", "nn", "optim", "vmap"]
 from . import random  # noqa: E402  (torch.random)
 from .utils import data as _data  # noqa: E402,F401  (tape.utils.data, as torch's)
 __all__ += ["random"]

@@ -8,6 +8,7 @@ from . import autograd as autograd
 from . import backends as backends
 from . import cpu as cpu
 from . import cuda as cuda
+from . import distributions as distributions
 from . import func as func
 from . import linalg as linalg
 from . import nn as nn
@@ -229,8 +230,8 @@ __all__ = [
     "has_spectral", "init_num_threads", "is_deterministic_algorithms_warn_only_enabled",
     "is_storage", "set_default_tensor_type", "set_deterministic_debug_mode",
     "set_float32_matmul_precision", "set_flush_denormal", "set_num_interop_threads",
-    "set_num_threads", "typename", "use_deterministic_algorithms", "func", "nn", "optim", "vmap",
-    "random",
+    "set_num_threads", "typename", "use_deterministic_algorithms", "distributions", "func", "nn",
+    "optim", "vmap", "random",
 ]
 
 
