@@ -478,3 +478,18 @@ def test_pack_errors():
              lambda M, U: U.pad_packed_sequence(U.pack_padded_sequence(M.zeros(3, 2, 1), [3, 1]), total_length=2)]
     for case in cases:
         _errors(lambda: case(torch, U[0]), lambda: case(tape, U[1]))
+
+
+def test_weights_from_torch_state_dict_and_vf():
+    torch.manual_seed(0)
+    a = torch.nn.LSTM(4, 3, num_layers=2, bidirectional=True)
+    b = tape.nn.LSTM(4, 3, num_layers=2, bidirectional=True)
+    b.load_state_dict({k: tape.tensor(v.numpy()) for k, v in a.state_dict().items()})
+    assert all(w is getattr(b, n) for w, n in zip(b._flat_weights, b._flat_weights_names))
+    x = np.random.default_rng(0).standard_normal((5, 2, 4)).astype(np.float32)
+    for p, q in zip(_flat(a(torch.tensor(x))), _flat(b(tape.tensor(x)))):
+        np.testing.assert_allclose(_np(q), _np(p), rtol=1e-5, atol=1e-6)
+    # the modules' calls through _VF, as PyTorch's
+    out = tape._VF.lstm(tape.tensor(x), (tape.zeros(4, 2, 3), tape.zeros(4, 2, 3)), b._flat_weights, True, 2, 0.0,
+                        False, True, False)
+    np.testing.assert_array_equal(_np(out[0]), _np(b(tape.tensor(x))[0]))
