@@ -288,3 +288,12 @@ def test_pack_sequence_round_trip_and_errors():
         U.pack_padded_sequence(tape.zeros(3, 2, 1), [3, 0])
     with pytest.raises(ValueError, match="Expected total_length to be at least the length of the longest"):
         U.pad_packed_sequence(packed, total_length=2)
+
+
+def test_packed_sequence_conversions():
+    packed = nn.utils.rnn.pack_sequence([tape.ones(2, 1), tape.ones(1, 1)])
+    for name, dtype in (("double", tape.float64), ("half", tape.float16), ("long", tape.int64), ("int", tape.int32),
+                        ("short", tape.int16), ("char", tape.int8), ("byte", tape.uint8)):
+        converted = getattr(packed, name)()
+        assert converted.data.dtype == dtype and converted.batch_sizes is packed.batch_sizes
+    assert packed.float() is packed and not packed.is_cuda and not packed.is_pinned()
