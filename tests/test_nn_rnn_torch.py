@@ -331,7 +331,10 @@ SDPA_CASES = [(((2, 3, 4), (2, 5, 4), (2, 5, 6)), {}), (((3, 4), (5, 4), (5, 6))
               (((2, 3, 4), (2, 5, 4), (2, 5, 6)), dict(attn_mask="bool")),
               (((2, 3, 4), (2, 5, 4), (2, 5, 6)), dict(attn_mask="float")),
               (((1, 4, 3, 4), (1, 2, 5, 4), (1, 2, 5, 6)), dict(enable_gqa=True, is_causal=True)),
-              (((2, 1, 3, 4), (1, 2, 5, 4), (1, 2, 5, 6)), dict(dropout_p=0.4))]
+              (((2, 1, 3, 4), (1, 2, 5, 4), (1, 2, 5, 6)), dict(dropout_p=0.4)),
+              # PyTorch's flash kernel: 4-D, no dropout, one head size (its node, both masks applied)
+              (((2, 2, 3, 4), (2, 2, 5, 4), (2, 2, 5, 4)), dict(attn_mask="bool")),
+              (((2, 2, 3, 4), (2, 2, 5, 4), (2, 2, 5, 4)), dict(attn_mask="float", is_causal=True, scale=0.3))]
 
 
 @pytest.mark.parametrize("shapes,kwargs", SDPA_CASES)
