@@ -98,14 +98,9 @@ def _flash_applies(query: Tensor, key: Tensor, value: Tensor, mask: Optional[Ten
     return mask.dim() == 2 or (mask.dim() == 4 and mask.size(0) in (1, batch) and mask.size(1) in (1, heads))
 
 
-def _flash_scores(q, k, mask, scale: float, causal: bool, xp):
-    """The scores ``q k^T scale`` with the masks added, of numpy arrays (``xp`` numpy) or tensors."""
-    s = (q @ k.transpose(0, 1, 3, 2) if xp is np else q.matmul(k.transpose(-2, -1))) * scale
-    if causal:
-        keep = np.tril(np.ones((q.shape[-2], k.shape[-2]), bool))
-        s = s + (np.where(keep, 0.0, -np.inf).astype(s.dtype) if xp is np else
-                 plain(np.where(keep, 0.0, -np.inf).astype(s._dtype.np), s._dtype))
-    return s if mask is None else s + mask
+def _causal_bias(length: int, source: int, dtype: np.dtype) -> np.ndarray:
+    """0 on and below the diagonal, -inf above: what ``is_causal`` adds to the scores."""
+    return np.where(np.tril(np.ones((length, source), bool)), 0.0, -np.inf).astype(dtype)
 
 
 def _repeat_heads(query, key, value):
@@ -119,7 +114,11 @@ def _repeat_heads(query, key, value):
 def _flash_value(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask, scale: float, causal: bool) -> np.ndarray:
     rep = q.shape[1] // k.shape[1]
     k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
-    s = _flash_scores(q, k, mask, scale, causal, np)
+    s = (q @ k.swapaxes(-1, -2)) * scale
+    if causal:
+        s = s + _causal_bias(q.shape[-2], k.shape[-2], s.dtype)
+    if mask is not None:
+        s = s + mask
     top = s.max(-1, keepdims=True)
     masked = np.isneginf(top)       # (a row masked everywhere: zeros, as PyTorch's kernel gives)
     with np.errstate(invalid="ignore"):
@@ -132,7 +131,12 @@ def _flash_vjp(g, xs, y, r):
     q, k, v = xs[:3]
     mask = xs[3] if len(xs) > 3 else None
     kk, vv = _repeat_heads(q, k, v)
-    p = _safe_softmax(_flash_scores(q, kk, mask, r.fa, bool(r.ia), None))
+    s = q.matmul(kk.transpose(-2, -1)) * r.fa
+    if r.ia:
+        s = s + plain(_causal_bias(q.shape[-2], kk.shape[-2], q._dtype.np), q._dtype)
+    if mask is not None:
+        s = s + mask
+    p = _safe_softmax(s)
     dp = g.matmul(vv.transpose(-2, -1))
     ds = p * (dp - (dp * p).sum(-1, keepdim=True))
     dq = ds.matmul(kk) * r.fa
