@@ -24,7 +24,7 @@ from .bilinear import _type_meta as _meta
 from .composite import dropout as _dropout
 from .composite import linear
 from .join import cat
-from ._spec import LISTED, PYTHON, TRANSPOSED, X0, X1, X2, Op, register, tangents
+from ._spec import LISTED, PYTHON, SAVED_RESULT, SAVED_SELF, TRANSPOSED, X0, X1, X2, Given, Op, register, tangents
 
 
 def _check(query, key, value, attn_mask, dropout_p) -> None:
@@ -111,7 +111,9 @@ def _repeat_heads(query, key, value):
     return key.repeat_interleave(heads // key.shape[1], 1), value.repeat_interleave(heads // value.shape[1], 1)
 
 
-def _flash_value(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask, scale: float, causal: bool) -> np.ndarray:
+def _flash_value(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask, scale: float, causal: bool) -> tuple:
+    """The attention and the log-sum-exp of each row's scores (0 for a row masked everywhere), as the
+    kernel gives them."""
     rep = q.shape[1] // k.shape[1]
     k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
     s = (q @ k.swapaxes(-1, -2)) * scale
@@ -123,8 +125,9 @@ def _flash_value(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask, scale: float
     masked = np.isneginf(top)       # (a row masked everywhere: zeros, as PyTorch's kernel gives)
     with np.errstate(invalid="ignore"):
         e = np.exp(s - np.where(masked, 0.0, top))
-    p = e / np.where(masked, 1.0, e.sum(-1, keepdims=True))
-    return np.ascontiguousarray(p @ v, dtype=q.dtype)
+    total = np.where(masked, 1.0, e.sum(-1, keepdims=True))
+    lse = np.where(masked, 0.0, top + np.log(total))[..., 0].astype(q.dtype)
+    return np.ascontiguousarray((e / total) @ v, dtype=q.dtype), lse
 
 
 def _flash_vjp(g, xs, y, r):
@@ -161,15 +164,19 @@ def _flash(query: Tensor, key: Tensor, value: Tensor, attn_mask: Optional[Tensor
     dt = query._dtype
     factor = scale if scale is not None else 1.0 / math.sqrt(query.size(-1))
     mask = None if attn_mask is None else _boolean_mask(attn_mask, dt).detach()
-    y = _flash_value(query._value(), key._value(), value._value(), None if mask is None else mask._value(), factor,
-                     is_causal)
+    y, lse = _flash_value(query._value(), key._value(), value._value(), None if mask is None else mask._value(),
+                          factor, is_causal)
     if not (state.grad and (query._rg or key._rg or value._rg)):
         return plain(y, dt)
     tape = write_tape()
     nodes = [node_in(tape, t, dt, t._shape) for t in (query, key, value)]
     if mask is not None:
         nodes.append(node_in(tape, mask, dt, mask._shape))
-    return recorded(tape, tape.append_listed(FLASH, dt.arena, y, nodes, ia=int(is_causal), fa=factor), y, dt)
+    out = recorded(tape, tape.append_listed(FLASH, dt.arena, y, nodes, ia=int(is_causal), fa=factor), y, dt)
+    tape.args[out._node] = (("query", SAVED_SELF), ("key", Given(X1)), ("value", Given(X2)), ("dropout_p", 0.0),
+                            ("is_causal", bool(is_causal)), ("attn_mask", mask), ("scale", scale),
+                            ("output", SAVED_RESULT), ("logsumexp", plain(lse, dt)))
+    return out
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Optional[Tensor] = None,

@@ -496,3 +496,23 @@ def test_weights_from_torch_state_dict_and_vf():
     out = tape._VF.lstm(tape.tensor(x), (tape.zeros(4, 2, 3), tape.zeros(4, 2, 3)), b._flat_weights, True, 2, 0.0,
                         False, True, False)
     np.testing.assert_array_equal(_np(out[0]), _np(b(tape.tensor(x))[0]))
+
+
+def test_flash_node_saved_values():
+    nodes = []
+    for M in (torch, tape):
+        M.manual_seed(0)
+        q = M.randn(1, 1, 3, 4, dtype=M.float64, requires_grad=True)
+        k = M.randn(1, 1, 3, 4, dtype=M.float64, requires_grad=True)
+        mask = M.ones(3, 3, dtype=M.bool)
+        mask[1] = False
+        out = M.nn.functional.scaled_dot_product_attention(q, k, q * 1, attn_mask=mask, scale=0.5)
+        node = out.grad_fn
+        assert node._saved_query is q and node._saved_key is k
+        nodes.append((node, out))
+    (a, out_a), (b, out_b) = nodes
+    assert b.name() == a.name() == "ScaledDotProductFlashAttentionForCpuBackward0"
+    for name in ("dropout_p", "is_causal", "scale"):
+        assert getattr(b, "_saved_" + name) == getattr(a, "_saved_" + name)
+    for name in ("logsumexp", "attn_mask", "value", "output"):
+        np.testing.assert_allclose(_np(getattr(b, "_saved_" + name)), _np(getattr(a, "_saved_" + name)), rtol=1e-12)
