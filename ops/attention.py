@@ -4,9 +4,11 @@ the same composition: the scale split as its square root between the query and t
 ``matmul``, the mask added in place (a boolean mask first made ``0``/``-inf``; ``is_causal`` a
 lower-triangular one), ``_safe_softmax`` (a row masked everywhere gives zeros, not nans), dropout
 from the default generator, ``matmul`` with the value (``UnsafeViewBackward0`` on top, as
-PyTorch's).  PyTorch's CPU dispatcher sends 4-D inputs without dropout, whose query, key and
-value share their last size, to its fused flash kernel instead (node
-``ScaledDotProductFlashAttentionForCpuBackward0``); the values are the same to rounding.
+PyTorch's).  Where PyTorch's CPU dispatcher sends the call to its fused flash kernel instead (4-D inputs
+without dropout, one head size, one batch size, ...: ``_flash_applies``), the attention is one
+Python-rule row (``FLASH``) with its node ``ScaledDotProductFlashAttentionForCpuBackward0``, its
+value computed by numpy and its rule the attention's derivative written in tape ops (PyTorch's node
+has a first derivative only; tape's rule differentiates again).
 ``multi_head_attention_forward`` is PyTorch's Python function, ported as it is.
 """
 from __future__ import annotations
@@ -15,11 +17,14 @@ import math
 import warnings
 from typing import Optional
 
-from .._emit import D, Tensor
+import numpy as np
+
+from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from .bilinear import _type_meta as _meta
 from .composite import dropout as _dropout
 from .composite import linear
 from .join import cat
+from ._spec import LISTED, PYTHON, SAVED_RESULT, SAVED_SELF, TRANSPOSED, X0, X1, X2, Given, Op, register, tangents
 
 
 def _check(query, key, value, attn_mask, dropout_p) -> None:
@@ -67,6 +72,113 @@ def _group_query(query: Tensor, key: Tensor, value: Tensor, enable_gqa: bool) ->
     return key.repeat_interleave(q_heads // k_heads, -3), value.repeat_interleave(q_heads // v_heads, -3)
 
 
+# --- PyTorch's fused CPU kernel (``_scaled_dot_product_flash_attention_for_cpu``) ------------------------
+FLASH = PYTHON.start + 161
+
+
+def _flash_applies(query: Tensor, key: Tensor, value: Tensor, mask: Optional[Tensor], dropout_p: float,
+                   enable_gqa: bool) -> bool:
+    """Whether PyTorch's CPU dispatch (``use_flash_attention_cpp``) takes its flash kernel."""
+    if query.dim() != 4 or key.dim() != 4 or value.dim() != 4 or dropout_p > 0.0:
+        return False
+    if query.dtype not in (D.float32, D.float64):
+        return False
+    batch, heads, length, size = query.shape
+    if not (key.size(0) == value.size(0) == batch and key.size(-1) == value.size(-1) == size):
+        return False
+    if not (key.size(1) == value.size(1) == heads or (enable_gqa and key.size(1) == value.size(1)
+                                                       and heads % key.size(1) == 0)):
+        return False
+    if length == 0 or key.size(2) == 0 or any(t.stride(-1) != 1 for t in (query, key, value)):
+        return False
+    if mask is None:
+        return True
+    if mask.requires_grad or mask.size(-2) not in (length, 1) or mask.size(-1) not in (key.size(2), 1):
+        return False
+    return mask.dim() == 2 or (mask.dim() == 4 and mask.size(0) in (1, batch) and mask.size(1) in (1, heads))
+
+
+def _causal_bias(length: int, source: int, dtype: np.dtype) -> np.ndarray:
+    """0 on and below the diagonal, -inf above: what ``is_causal`` adds to the scores."""
+    return np.where(np.tril(np.ones((length, source), bool)), 0.0, -np.inf).astype(dtype)
+
+
+def _repeat_heads(query, key, value):
+    """Key and value heads repeated to the query's (grouped-query attention)."""
+    heads = query.shape[1]
+    if key.shape[1] == heads:
+        return key, value
+    return key.repeat_interleave(heads // key.shape[1], 1), value.repeat_interleave(heads // value.shape[1], 1)
+
+
+def _flash_value(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask, scale: float, causal: bool) -> tuple:
+    """The attention and the log-sum-exp of each row's scores (0 for a row masked everywhere), as the
+    kernel gives them."""
+    rep = q.shape[1] // k.shape[1]
+    k, v = np.repeat(k, rep, axis=1), np.repeat(v, rep, axis=1)
+    s = (q @ k.swapaxes(-1, -2)) * scale
+    if causal:
+        s = s + _causal_bias(q.shape[-2], k.shape[-2], s.dtype)
+    if mask is not None:
+        s = s + mask
+    top = s.max(-1, keepdims=True)
+    masked = np.isneginf(top)       # (a row masked everywhere: zeros, as PyTorch's kernel gives)
+    with np.errstate(invalid="ignore"):
+        e = np.exp(s - np.where(masked, 0.0, top))
+    total = np.where(masked, 1.0, e.sum(-1, keepdims=True))
+    lse = np.where(masked, 0.0, top + np.log(total))[..., 0].astype(q.dtype)
+    return np.ascontiguousarray((e / total) @ v, dtype=q.dtype), lse
+
+
+def _flash_vjp(g, xs, y, r):
+    q, k, v = xs[:3]
+    mask = xs[3] if len(xs) > 3 else None
+    kk, vv = _repeat_heads(q, k, v)
+    s = q.matmul(kk.transpose(-2, -1)) * r.fa
+    if r.ia:
+        s = s + plain(_causal_bias(q.shape[-2], kk.shape[-2], q._dtype.np), q._dtype)
+    if mask is not None:
+        s = s + mask
+    p = _safe_softmax(s)
+    dp = g.matmul(vv.transpose(-2, -1))
+    ds = p * (dp - (dp * p).sum(-1, keepdim=True))
+    dq = ds.matmul(kk) * r.fa
+    dk = ds.transpose(-2, -1).matmul(q) * r.fa
+    dv = p.transpose(-2, -1).matmul(g)
+    if k.shape[1] != q.shape[1]:
+        # (each key and value head served a group of query heads: their gradients summed)
+        shape = (k.shape[0], k.shape[1], q.shape[1] // k.shape[1]) + tuple(k.shape[2:])
+        dk, dv = dk.reshape(shape).sum(2), dv.reshape(shape[:3] + tuple(v.shape[2:])).sum(2)
+    return (dq, dk, dv) + ((None,) if mask is not None else ())
+
+
+register(Op(FLASH, "_scaled_dot_product_flash_attention_for_cpu", "ScaledDotProductFlashAttentionForCpuBackward0",
+            X0 | X1 | X2, _flash_vjp, arity=LISTED, nondiff=(3,)))
+tangents({FLASH: TRANSPOSED})       # (its rule is linear in the adjoint)
+
+
+def _flash(query: Tensor, key: Tensor, value: Tensor, attn_mask: Optional[Tensor], is_causal: bool,
+           scale: Optional[float]) -> Tensor:
+    """The attention as PyTorch's flash kernel computes it: both masks applied (it takes ``is_causal``
+    with an ``attn_mask``), a row masked everywhere zeros."""
+    dt = query._dtype
+    factor = scale if scale is not None else 1.0 / math.sqrt(query.size(-1))
+    mask = None if attn_mask is None else _boolean_mask(attn_mask, dt).detach()
+    y, lse = _flash_value(query._value(), key._value(), value._value(), None if mask is None else mask._value(),
+                          factor, is_causal)
+    if not (state.grad and (query._rg or key._rg or value._rg)):
+        return plain(y, dt)
+    tape = write_tape()
+    nodes = [node_in(tape, t, dt, t._shape) for t in (query, key, value)]
+    if mask is not None:
+        nodes.append(node_in(tape, mask, dt, mask._shape))
+    out = recorded(tape, tape.append_listed(FLASH, dt.arena, y, nodes, ia=int(is_causal), fa=factor), y, dt)
+    tape.args[out._node] = (("query", SAVED_SELF), ("key", Given(X1)), ("value", Given(X2)), ("dropout_p", 0.0),
+                            ("is_causal", bool(is_causal)), ("attn_mask", mask), ("scale", scale),
+                            ("output", SAVED_RESULT), ("logsumexp", plain(lse, dt)))
+    return out
+
+
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Optional[Tensor] = None,
                                  dropout_p: float = 0.0, is_causal: bool = False, scale: Optional[float] = None,
                                  enable_gqa: bool = False) -> Tensor:
@@ -75,6 +187,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     takes part) or added to the scores; ``is_causal``: a lower-triangular mask; ``enable_gqa``: key and
     value heads (dim -3) shared by groups of query heads."""
     _check(query, key, value, attn_mask, dropout_p)
+    if _flash_applies(query, key, value, attn_mask, dropout_p, enable_gqa):
+        return _flash(query, key, value, attn_mask, is_causal, scale)
     mask = _boolean_mask(attn_mask, query.dtype) if attn_mask is not None else None
     negative = scale is not None and scale < 0.0
     softmax_scale = abs(scale) if negative else scale if scale is not None else 1.0 / math.sqrt(query.size(-1))

@@ -59,6 +59,7 @@ from hypothesis import strategies as st
 from tape.autograd import function as F
 from tape.ops import REGISTRY
 from tape.ops import addmm as A
+from tape.ops import attention as AT
 from tape.ops import block_diag as BD
 from tape.ops import conv as CV
 from tape.ops import losses as LO
@@ -204,7 +205,7 @@ FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for cod
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code in (*A.CODES, LU.LU_SOLVE)})
 # (and ops14c's rows with listed inputs or two outputs: block_diag, lu_unpack, triangular_solve)
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D)
-              for code in (BD.BLOCK_DIAG, LUD.LU_UNPACK, TS.TRIANGULAR_SOLVE)})
+              for code in (BD.BLOCK_DIAG, LUD.LU_UNPACK, TS.TRIANGULAR_SOLVE, AT.FLASH)})
 # (and the scatters holding their index tensor as a third input, listed: their rule in both backwards)
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D)
               for code in (I.PUT_SRC_HELD, I.REDUCED_HELD, I.INDEX_HELD)})     # (x[i, j]: the gather holding both)

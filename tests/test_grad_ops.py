@@ -1259,6 +1259,7 @@ OPS: dict[str, Op] = {
     "cdist_mm_broadcast": Op(lambda M, x: M.cdist(x[..., 1:, :], x.flatten(0, -2)[:1], 2, "use_mm_for_euclid_dist"),
                              distinct(2, 2), True),
     "pdist": Op(lambda M, x: M.pdist(x.flatten(0, -2)), distinct(2, 2), True),
+    "sdpa_flash": _ud(lambda M, x: M.nn.functional.scaled_dot_product_attention(x, x * 0.5, x.flip(-2)), 4, 4),
     "pack_padded_sequence": _ud(lambda M, x: M.nn.utils.rnn.pack_padded_sequence(
         x, [x.shape[0] - min(i, x.shape[0] - 1) for i in range(x.shape[1])]).data, 2, 3),
     "pdist_inf": Op(lambda M, x: M.pdist(_bent(x.flatten(0, -2)), p=float("inf")), distinct(2, 2), True),

@@ -288,3 +288,30 @@ def test_pack_sequence_round_trip_and_errors():
         U.pack_padded_sequence(tape.zeros(3, 2, 1), [3, 0])
     with pytest.raises(ValueError, match="Expected total_length to be at least the length of the longest"):
         U.pad_packed_sequence(packed, total_length=2)
+
+
+def test_packed_sequence_conversions():
+    packed = nn.utils.rnn.pack_sequence([tape.ones(2, 1), tape.ones(1, 1)])
+    for name, dtype in (("double", tape.float64), ("half", tape.float16), ("long", tape.int64), ("int", tape.int32),
+                        ("short", tape.int16), ("char", tape.int8), ("byte", tape.uint8)):
+        converted = getattr(packed, name)()
+        assert converted.data.dtype == dtype and converted.batch_sizes is packed.batch_sizes
+    assert packed.float() is packed and not packed.is_cuda and not packed.is_pinned()
+
+
+def test_sdpa_flash_row():
+    """Where PyTorch takes its fused CPU kernel: one row with its node, derivatives to the second order."""
+    F = nn.functional
+    tape.manual_seed(3)
+    q, k, v = _randn(1, 2, 2, 2), _randn(1, 1, 3, 2), _randn(1, 1, 3, 2)
+    mask = tape.tensor([[True, False, True], [False, False, False]])
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+    assert out.grad_fn.name() == "ScaledDotProductFlashAttentionForCpuBackward0"
+    np.testing.assert_array_equal(out[:, :, 1].detach().numpy(), 0.0)
+    plain = F.scaled_dot_product_attention(q[:, :1], k, v, attn_mask=mask.float().log())
+    np.testing.assert_allclose(out[:, :1].detach().numpy(), plain.detach().numpy(), rtol=1e-14)
+    for kwargs in (dict(attn_mask=mask, enable_gqa=True), dict(is_causal=True, scale=-0.7, enable_gqa=True)):
+        assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **kwargs), (q, k, v),
+                         check_forward_ad=True)
+    assert gradgradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                                                        enable_gqa=True), (q, k, v))

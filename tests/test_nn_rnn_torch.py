@@ -331,7 +331,10 @@ SDPA_CASES = [(((2, 3, 4), (2, 5, 4), (2, 5, 6)), {}), (((3, 4), (5, 4), (5, 6))
               (((2, 3, 4), (2, 5, 4), (2, 5, 6)), dict(attn_mask="bool")),
               (((2, 3, 4), (2, 5, 4), (2, 5, 6)), dict(attn_mask="float")),
               (((1, 4, 3, 4), (1, 2, 5, 4), (1, 2, 5, 6)), dict(enable_gqa=True, is_causal=True)),
-              (((2, 1, 3, 4), (1, 2, 5, 4), (1, 2, 5, 6)), dict(dropout_p=0.4))]
+              (((2, 1, 3, 4), (1, 2, 5, 4), (1, 2, 5, 6)), dict(dropout_p=0.4)),
+              # PyTorch's flash kernel: 4-D, no dropout, one head size (its node, both masks applied)
+              (((2, 2, 3, 4), (2, 2, 5, 4), (2, 2, 5, 4)), dict(attn_mask="bool")),
+              (((2, 2, 3, 4), (2, 2, 5, 4), (2, 2, 5, 4)), dict(attn_mask="float", is_causal=True, scale=0.3))]
 
 
 @pytest.mark.parametrize("shapes,kwargs", SDPA_CASES)
@@ -478,3 +481,38 @@ def test_pack_errors():
              lambda M, U: U.pad_packed_sequence(U.pack_padded_sequence(M.zeros(3, 2, 1), [3, 1]), total_length=2)]
     for case in cases:
         _errors(lambda: case(torch, U[0]), lambda: case(tape, U[1]))
+
+
+def test_weights_from_torch_state_dict_and_vf():
+    torch.manual_seed(0)
+    a = torch.nn.LSTM(4, 3, num_layers=2, bidirectional=True)
+    b = tape.nn.LSTM(4, 3, num_layers=2, bidirectional=True)
+    b.load_state_dict({k: tape.tensor(v.numpy()) for k, v in a.state_dict().items()})
+    assert all(w is getattr(b, n) for w, n in zip(b._flat_weights, b._flat_weights_names))
+    x = np.random.default_rng(0).standard_normal((5, 2, 4)).astype(np.float32)
+    for p, q in zip(_flat(a(torch.tensor(x))), _flat(b(tape.tensor(x)))):
+        np.testing.assert_allclose(_np(q), _np(p), rtol=1e-5, atol=1e-6)
+    # the modules' calls through _VF, as PyTorch's
+    out = tape._VF.lstm(tape.tensor(x), (tape.zeros(4, 2, 3), tape.zeros(4, 2, 3)), b._flat_weights, True, 2, 0.0,
+                        False, True, False)
+    np.testing.assert_array_equal(_np(out[0]), _np(b(tape.tensor(x))[0]))
+
+
+def test_flash_node_saved_values():
+    nodes = []
+    for M in (torch, tape):
+        M.manual_seed(0)
+        q = M.randn(1, 1, 3, 4, dtype=M.float64, requires_grad=True)
+        k = M.randn(1, 1, 3, 4, dtype=M.float64, requires_grad=True)
+        mask = M.ones(3, 3, dtype=M.bool)
+        mask[1] = False
+        out = M.nn.functional.scaled_dot_product_attention(q, k, q * 1, attn_mask=mask, scale=0.5)
+        node = out.grad_fn
+        assert node._saved_query is q and node._saved_key is k
+        nodes.append((node, out))
+    (a, out_a), (b, out_b) = nodes
+    assert b.name() == a.name() == "ScaledDotProductFlashAttentionForCpuBackward0"
+    for name in ("dropout_p", "is_causal", "scale"):
+        assert getattr(b, "_saved_" + name) == getattr(a, "_saved_" + name)
+    for name in ("logsumexp", "attn_mask", "value", "output"):
+        np.testing.assert_allclose(_np(getattr(b, "_saved_" + name)), _np(getattr(a, "_saved_" + name)), rtol=1e-12)

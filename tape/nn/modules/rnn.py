@@ -27,9 +27,9 @@ def _apply_permutation(tensor: Tensor, permutation: Tensor, dim: int = 1) -> Ten
 
 
 class RNNBase(Module):
-    """The base of ``RNN``, ``LSTM`` and ``GRU``: the parameters of every layer and direction,
-    ``weight_ih_l{k}{suffix}``, ``weight_hh_l{k}{suffix}``, ``bias_ih_l{k}{suffix}``,
-    ``bias_hh_l{k}{suffix}`` (and ``weight_hr_l{k}{suffix}`` for an LSTM with projections;
+    """The base of ``RNN``, ``LSTM`` and ``GRU``: the parameters of every layer ``n`` and direction,
+    ``weight_ih_l{n}{suffix}``, ``weight_hh_l{n}{suffix}``, ``bias_ih_l{n}{suffix}``,
+    ``bias_hh_l{n}{suffix}`` (and ``weight_hr_l{n}{suffix}`` for an LSTM with projections;
     ``suffix`` is ``_reverse`` for the backward direction), in ``_flat_weights`` in that order,
     each drawn from :math:`\\mathcal{U}(-\\sqrt{k}, \\sqrt{k})`, :math:`k = 1 / \\text{hidden\\_size}`."""
 

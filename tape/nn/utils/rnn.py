@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import NamedTuple, Optional, Union
 
 from ..._creation import arange, as_tensor, empty_like, full
-from ..._dtype import float32, float64, int64
+from ..._dtype import float16, float32, float64, int8, int16, int32, int64, uint8
 from ..._tensor import Tensor
 
 __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence",
@@ -58,6 +58,24 @@ class PackedSequence(PackedSequence_):
 
     def float(self) -> "PackedSequence":
         return self.to(dtype=float32)
+
+    def half(self) -> "PackedSequence":
+        return self.to(dtype=float16)
+
+    def long(self) -> "PackedSequence":
+        return self.to(dtype=int64)
+
+    def int(self) -> "PackedSequence":
+        return self.to(dtype=int32)
+
+    def short(self) -> "PackedSequence":
+        return self.to(dtype=int16)
+
+    def char(self) -> "PackedSequence":
+        return self.to(dtype=int8)
+
+    def byte(self) -> "PackedSequence":
+        return self.to(dtype=uint8)
 
     @property
     def is_cuda(self) -> bool:
