@@ -5,9 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional, Union
 
-import numpy as np
-
-from ..._creation import empty, tensor
+from ..._creation import empty
 from ..._tensor import Size, Tensor
 from .. import functional as F
 from .. import init
@@ -22,36 +20,6 @@ def _ntuple(v, n: int) -> tuple:
     if isinstance(v, (tuple, list)):
         return tuple(v)
     return (v,) * n
-
-
-def _padded(x: Tensor, pads: list, mode: str) -> Tensor:
-    """``x`` padded in its last ``len(pads)`` dims by ``(before, after)`` pairs with ``mode`` 'reflect',
-    'replicate' or 'circular' (the values of ``F.pad``, as a gather of each dim's positions), with
-    ``F.pad``'s errors."""
-    nd = len(pads)
-    for k in range(nd - 1, -1, -1):      # (F.pad's pairs run from the last dim)
-        axis = x.dim() - nd + k
-        lo, hi = pads[k]
-        n = x.shape[axis]
-        if mode == "reflect" and (lo >= n or hi >= n):
-            arg = 4 + 2 * (nd - 1 - k)
-            raise RuntimeError(f"Argument #{arg}: Padding size should be less than the corresponding input dimension, "
-                               f"but got: padding ({lo}, {hi}) at dimension {axis} of input {list(x.shape)}")
-        if mode == "circular" and (lo > n or hi > n):
-            raise RuntimeError("Padding value causes wrapping around more than once.")
-    for k in range(nd):
-        axis = x.dim() - nd + k
-        lo, hi = pads[k]
-        n = x.shape[axis]
-        at = np.arange(-lo, n + hi)
-        if mode == "reflect":
-            at = n - 1 - np.abs(n - 1 - np.abs(at))
-        elif mode == "replicate":
-            at = np.clip(at, 0, n - 1)
-        else:
-            at = at % n
-        x = x.index_select(axis, tensor(at))
-    return x
 
 
 class _ConvNd(Module):
@@ -154,10 +122,8 @@ class _ConvNd(Module):
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
         conv = (F.conv1d, F.conv2d, F.conv3d)[len(self.kernel_size) - 1]
         if self.padding_mode != "zeros":
-            r = self._reversed_padding_repeated_twice
-            pads = [(r[2 * i], r[2 * i + 1]) for i in range(len(r) // 2 - 1, -1, -1)]
-            return conv(_padded(input, pads, self.padding_mode), weight, bias, self.stride, 0, self.dilation,
-                        self.groups)
+            return conv(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode), weight, bias,
+                        self.stride, 0, self.dilation, self.groups)
         return conv(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def forward(self, input: Tensor) -> Tensor:
