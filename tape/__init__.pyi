@@ -195,9 +195,10 @@ __all__ = [
     "margin_ranking_loss", "poisson_nll_loss", "binary_cross_entropy_with_logits", "lu", "lu_solve",
     "lu_unpack", "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median",
     "nanmedian", "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold",
-    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "prelu", "renorm",
-    "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac",
-    "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
+    "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "layer_norm", "rms_norm",
+    "batch_norm", "group_norm", "instance_norm", "prelu", "renorm", "lgamma", "digamma",
+    "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split",
+    "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
     "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
     "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_",
     "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
@@ -412,6 +413,12 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=..
 
 def bartlett_window(window_length: builtins.int, periodic: builtins.bool = ..., *, dtype: Optional[_DType] = ..., layout=..., device=..., pin_memory: builtins.bool = ..., requires_grad: builtins.bool = ...) -> Tensor:
     """The Bartlett (triangular) window ``1 - |2n / (N - 1) - 1|``."""
+
+def batch_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], running_mean: Optional[Tensor], running_var: Optional[Tensor], training: builtins.bool, momentum: builtins.float, eps: builtins.float, cudnn_enabled: builtins.bool = ...) -> Tensor:
+    """Applies Batch Normalization for each channel (dim 1) across the other dims: in ``training``,
+    with the batch's mean and biased variance, updating ``running_mean`` and ``running_var`` in place
+    (``momentum`` times the batch's mean and unbiased variance plus ``1 - momentum`` times theirs);
+    otherwise with ``running_mean`` and ``running_var``."""
 
 def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
     """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
@@ -811,6 +818,10 @@ def greater(input: Tensor, other: Operand) -> Tensor:
 def greater_equal(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
 
+def group_norm(input: Tensor, num_groups: builtins.int, weight: Optional[Tensor] = ..., bias: Optional[Tensor] = ..., eps: builtins.float = ..., cudnn_enabled: builtins.bool = ...) -> Tensor:
+    """Applies Group Normalization: the channels (dim 1) split into ``num_groups`` groups, each
+    normalized over its channels and the other dims but the batch's, then ``* weight + bias`` per channel."""
+
 def gt(input: Tensor, other: Operand) -> Tensor:
     """``self > other`` at each element, broadcasting."""
 
@@ -891,6 +902,11 @@ def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
 def inner(input: Tensor, other: Tensor) -> Tensor:
     """The sum of products over the last dim of both tensors (a product when one is 0-d)."""
 
+def instance_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], running_mean: Optional[Tensor], running_var: Optional[Tensor], use_input_stats: builtins.bool, momentum: builtins.float, eps: builtins.float, cudnn_enabled: builtins.bool = ...) -> Tensor:
+    """Applies Instance Normalization: each channel of each sample normalized over its other dims
+    (PyTorch's composition: a batch norm of the input viewed as one sample of ``N * C`` channels);
+    the running statistics, if given, updated with the mean over the samples."""
+
 def inverse(input: Tensor) -> Tensor:
     """The inverse of a square matrix (of each matrix of a batch): ``tape.linalg.inv``."""
 
@@ -938,6 +954,10 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
 
 def kthvalue(input: Tensor, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
     """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
+
+def layer_norm(input: Tensor, normalized_shape: Sequence[builtins.int], weight: Optional[Tensor] = ..., bias: Optional[Tensor] = ..., eps: builtins.float = ..., cudnn_enable: builtins.bool = ...) -> Tensor:
+    """Applies Layer Normalization over the last ``len(normalized_shape)`` dims: ``(x - E[x]) /
+    sqrt(Var[x] + eps) * weight + bias``, with the biased variance."""
 
 def lcm(input: Tensor, other: Tensor) -> Tensor:
     """The least common multiple of each pair of elements (non-negative; 0 if either is 0)."""
@@ -1313,6 +1333,11 @@ def resolve_conj(input: Tensor) -> Tensor:
 
 def resolve_neg(input: Tensor) -> Tensor:
     """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+
+def rms_norm(input: Tensor, normalized_shape: Sequence[builtins.int], weight: Optional[Tensor] = ..., eps: Optional[builtins.float] = ...) -> Tensor:
+    """Applies Root Mean Square Layer Normalization over the last ``len(normalized_shape)`` dims:
+    ``x / sqrt(mean(x^2) + eps) * weight`` (``eps`` None: the machine epsilon of the input's dtype);
+    PyTorch's composition of ``pow``, ``mean``, ``rsqrt`` and ``mul``."""
 
 def roll(input: Tensor, shifts: Union[builtins.int, builtins.tuple], dims: Union[builtins.int, builtins.tuple, None] = ...) -> Tensor:
     """Shift the elements cyclically by ``shifts`` along ``dims`` (of the flattened tensor when

@@ -293,6 +293,10 @@ class Op:
 POW_TT_2ND = binary(POW_BASE, POW_EXP.avoiding((0.0,)))
 
 
+def _layer_norm(M, x, w):
+    return M.nn.functional.layer_norm(x, x.shape[-1:], w, w * 0.5) * w
+
+
 def _u(fn, d=REAL, min_dims=0, mixing=False):
     return Op(fn, unary(d, min_dims), mixing, fd_floor=(d.fd_floor,))
 
@@ -1197,6 +1201,16 @@ OPS: dict[str, Op] = {
                            True),
     "gaussian_nll_loss_none": Op(lambda M, x, t: M.nn.functional.gaussian_nll_loss(x, t, t.exp(), reduction="none"),
                                  _same_shape(REAL, REAL, min_dims=1), True),
+    # ---- normalization (ops/normalization.py): batches and groups grown by concatenation, of values at least 1/2
+    # apart (more than one value per channel, away from a zero variance)
+    "layer_norm": Op(lambda M, x, w: _layer_norm(M, M.cat([x, x + 1.0], -1), M.cat([w, w * 0.5])),
+                     _paired(lambda s: s[-1:]), True),
+    "batch_norm": _ud(lambda M, x: M.nn.functional.batch_norm(M.cat([x, x + 1.0]), None, None, training=True), 2, 3),
+    "batch_norm_eval": _ud(lambda M, x: M.nn.functional.batch_norm(
+        x, M.linspace(-1.0, 1.0, x.shape[1], dtype=x.dtype), M.linspace(0.5, 2.0, x.shape[1], dtype=x.dtype),
+        x[0, :, 0] if x.dim() == 3 else x[0], None), 2, 3),
+    "group_norm": _ud(lambda M, x: M.nn.functional.group_norm(
+        M.cat([x, x + 1.0, x.cos() + 2.0, x.sin() - 2.0], 1), 2), 2, 3),
     # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
     "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
     "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),

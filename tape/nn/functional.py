@@ -11,7 +11,8 @@ import warnings
 from typing import Optional
 
 from .._dtype import dtype as DType
-from .._tensor import Tensor
+from .._out import call_with_out
+from .._tensor import Size, Tensor
 from ..ops.activations import (elu, elu_, gelu, glu, hardsigmoid, hardswish, hardtanh, hardtanh_, leaky_relu,
                                leaky_relu_, logsigmoid, mish, relu6, silu, softplus, softshrink, softsign,
                                tanhshrink)
@@ -29,6 +30,11 @@ from ..ops.losses import (binary_cross_entropy, binary_cross_entropy_with_logits
                           smooth_l1_loss, soft_margin_loss)
 from ..ops.nodes import threshold as _threshold
 from ..ops.nodes import threshold_ as _threshold_
+from ..ops.normalization import layer_norm as _layer_norm
+from ..ops.normalization import batch_norm as _batch_norm
+from ..ops.normalization import group_norm as _group_norm
+from ..ops.normalization import instance_norm as _instance_norm
+from ..ops.normalization import local_response_norm, rms_norm
 
 
 def _tensor(input, name: str) -> Tensor:
@@ -152,6 +158,66 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
 _LAYERS = ["linear", "dropout"]
 
+# --- normalization ----------------------------------------------------------------------
+def layer_norm(input: Tensor, normalized_shape: list[int], weight: Optional[Tensor] = None,
+               bias: Optional[Tensor] = None, eps: float = 1e-05) -> Tensor:
+    """Applies Layer Normalization over the last ``len(normalized_shape)`` dims: ``(x - E[x]) /
+    sqrt(Var[x] + eps) * weight + bias``, with the biased variance."""
+    return _layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Optional[Tensor] = None) -> Tensor:
+    """Performs ``L_p`` normalization of ``input`` over ``dim``: ``x / max(||x||_p, eps)``."""
+    if out is None:
+        return input / input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    denom = input.norm(p, dim, keepdim=True).clamp_min_(eps).expand_as(input)
+    return call_with_out("div", Tensor.div, (input, denom), {"out": out})
+
+
+def _verify_batch_size(size: Size) -> None:
+    size_prods = size[0]
+    for i in range(len(size) - 2):
+        size_prods *= size[i + 2]
+    if size_prods == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
+
+
+def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
+               weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-05) -> Tensor:
+    """Applies Batch Normalization for each channel across a batch of data (in ``training``: the
+    batch's statistics, ``running_mean``/``running_var`` updated in place with ``momentum``; else those)."""
+    if training:
+        _verify_batch_size(input.size())
+    return _batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps)
+
+
+def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None, running_var: Optional[Tensor] = None,
+                  weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-05) -> Tensor:
+    """Applies Instance Normalization independently for each channel in every data sample within a batch."""
+    if use_input_stats:
+        size = input.size()
+        size_prods = 1
+        for i in range(len(size) - 2):
+            size_prods *= size[i + 2]
+        if size_prods == 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size {size}")
+    return _instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
+               eps: float = 1e-05) -> Tensor:
+    """Applies Group Normalization for the last certain number of dimensions."""
+    if input.dim() < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
+    _verify_batch_size([input.size(0) * input.size(1) // num_groups, num_groups] + list(input.size()[2:]))
+    return _group_norm(input, num_groups, weight, bias, eps)
+
+
+_NORMALIZATION = ["layer_norm", "rms_norm", "normalize", "local_response_norm", "batch_norm", "instance_norm",
+                  "group_norm"]
+
 # --- distances --------------------------------------------------------------------------
 _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
 
@@ -160,4 +226,4 @@ _LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_l
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
            "poisson_nll_loss", "gaussian_nll_loss"]
 
-__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES
+__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _NORMALIZATION
