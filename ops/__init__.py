@@ -1,6 +1,6 @@
 """The op catalogue.  Importing it registers every op in ``REGISTRY`` and its public names in ``PUBLIC``."""
 from . import (activations, addmm, block_diag, cholesky_solve, compare, complex_faces, composite, counting, decomp, distance, einsum, elementwise, extrema, functions, householder,  # noqa: F401
-               fill_diagonal, index, integer, join, layout, ldl, linalg, linalg_extra, lstsq, losses, lu, lu_deprecated, matrix_exp, mode, nodes, normalization, reduction, shape, softmax,
+               fill_diagonal, index, integer, join, layout, ldl, linalg, linalg_extra, lstsq, losses, lu, lu_deprecated, matrix_exp, mode, nodes, normalization, embedding, reduction, shape, softmax,
                scaling, sorting, special, special_extra, split, stats, triangular_solve, views)  # (registration)
 from . import inplace  # noqa: F401,E402  (last: in-place variants of what the families registered)
 from . import inplace_view  # noqa: F401,E402

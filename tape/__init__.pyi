@@ -196,32 +196,32 @@ __all__ = [
     "lu_unpack", "matrix_exp", "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median",
     "nanmedian", "cummax", "cummin", "mode", "rot90", "logcumsumexp", "hardshrink", "threshold",
     "threshold_", "select_scatter", "slice_scatter", "diagonal_scatter", "layer_norm", "rms_norm",
-    "batch_norm", "group_norm", "instance_norm", "prelu", "renorm", "lgamma", "digamma",
-    "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma", "igammac", "split",
-    "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",
-    "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
-    "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_",
-    "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_",
-    "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_", "erfc_",
-    "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_", "index_put_",
-    "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_", "neg_",
-    "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_", "sigmoid_",
-    "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_",
-    "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
-    "multinomial", "randperm", "tril_indices", "triu_indices", "logspace", "hamming_window",
-    "hann_window", "blackman_window", "bartlett_window", "kaiser_window", "get_rng_state",
-    "set_rng_state", "is_inference", "channels_last", "channels_last_3d", "contiguous_format",
-    "layout", "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage",
-    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
-    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError",
-    "load_trace", "asarray", "range", "scalar_tensor", "empty_strided", "backends", "cpu",
-    "version", "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
-    "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
-    "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
-    "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
-    "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
-    "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
-    "func", "nn", "optim", "vmap",
+    "batch_norm", "group_norm", "instance_norm", "embedding", "embedding_renorm_", "prelu",
+    "renorm", "lgamma", "digamma", "polygamma", "mvlgamma", "sinc", "i0", "fmax", "fmin", "igamma",
+    "igammac", "split", "split_with_sizes", "chunk", "unsafe_split", "unsafe_split_with_sizes",
+    "unsafe_chunk", "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack",
+    "dstack", "column_stack", "triangular_solve", "abs_", "acos_", "acosh_", "addmv_", "arccos_",
+    "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_",
+    "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_",
+    "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_",
+    "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_",
+    "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_",
+    "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_",
+    "zero_", "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal",
+    "bernoulli", "multinomial", "randperm", "tril_indices", "triu_indices", "logspace",
+    "hamming_window", "hann_window", "blackman_window", "bartlett_window", "kaiser_window",
+    "get_rng_state", "set_rng_state", "is_inference", "channels_last", "channels_last_3d",
+    "contiguous_format", "layout", "memory_format", "preserve_format", "strided", "TypedStorage",
+    "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero",
+    "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace",
+    "TraceGuardError", "load_trace", "asarray", "range", "scalar_tensor", "empty_strided",
+    "backends", "cpu", "version", "are_deterministic_algorithms_enabled",
+    "get_deterministic_debug_mode", "get_device", "get_float32_matmul_precision",
+    "get_num_interop_threads", "get_num_threads", "has_lapack", "has_mkl", "has_openmp",
+    "has_spectral", "init_num_threads", "is_deterministic_algorithms_warn_only_enabled",
+    "is_storage", "set_default_tensor_type", "set_deterministic_debug_mode",
+    "set_float32_matmul_precision", "set_flush_denormal", "set_num_interop_threads",
+    "set_num_threads", "typename", "use_deterministic_algorithms", "func", "nn", "optim", "vmap",
 ]
 
 
@@ -693,6 +693,15 @@ def einsum(*args: Any) -> Tensor:
     """Sums the products of the operands' elements along dimensions named by an equation in Einstein
     notation (``einsum("ij,jk->ik", a, b)``), or by lists of subscripts interleaved with the operands
     (``einsum(a, [0, 1], b, [1, 2], [0, 2])``)."""
+
+def embedding(weight: Tensor, indices: Tensor, padding_idx: builtins.int = ..., scale_grad_by_freq: builtins.bool = ..., sparse: builtins.bool = ...) -> Tensor:
+    """The rows of ``weight`` at ``indices`` (a result of shape ``indices.shape + (embedding_dim,)``);
+    in backward, the ``padding_idx`` row gets no gradient, and with ``scale_grad_by_freq`` each row's
+    gradient is divided by how often ``indices`` takes it."""
+
+def embedding_renorm_(input: Tensor, indices: Tensor, max_norm: builtins.float, norm_type: builtins.float) -> Tensor:
+    """Rescales in place each row of ``input`` that ``indices`` takes whose ``norm_type``-norm exceeds
+    ``max_norm`` to norm ``max_norm`` (divided by ``norm + 1e-7``); returns ``input``."""
 
 def eq(input: Tensor, other: Operand) -> Tensor:
     """``self == other`` at each element, broadcasting."""

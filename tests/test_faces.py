@@ -63,6 +63,7 @@ from tape.ops import block_diag as BD
 from tape.ops import losses as LO
 from tape.ops import lu_deprecated as LUD
 from tape.ops import normalization as NO
+from tape.ops import embedding as EM
 from tape.ops import triangular_solve as TS
 from tape.ops import elementwise as E
 from tape.ops import _specfun as SF
@@ -210,8 +211,9 @@ FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D)
 FACES[TE.ADDCDIV_INT] = Faces(NO_FLOAT, _NONE, _NONE, NO_SCALAR_D)     # (PyTorch's backward fails: test_elementwise3)
 # (and the binary cross entropies' rows, listed: their rule in both backwards)
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code in (LO.BCE, LO.BCE_GRAD)})
-# (and the normalization rows, listed: their rule in both backwards)
-FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code in NO.CODES})
+# (and the normalization and embedding rows, listed: their rule in both backwards)
+FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D)
+              for code in (*NO.CODES, EM.EMBEDDING, EM.EMBEDDING_GRAD)})
 
 
 def _faces(code: int) -> Faces:

@@ -1211,6 +1211,11 @@ OPS: dict[str, Op] = {
         x[0, :, 0] if x.dim() == 3 else x[0], None), 2, 3),
     "group_norm": _ud(lambda M, x: M.nn.functional.group_norm(
         M.cat([x, x + 1.0, x.cos() + 2.0, x.sin() - 2.0], 1), 2), 2, 3),
+    # ---- embedding (ops/embedding.py): repeated indices, and a padding row
+    "embedding": _ud(lambda M, x: M.nn.functional.embedding(M.tensor([[1, 0], [1, 1]]) % x.shape[0], x), 2, 2),
+    # (the padding row is one no index takes: finite differences see its gradient)
+    "embedding_padding": _ud(lambda M, x: M.nn.functional.embedding(
+        M.tensor([0, x.shape[0] - 1, 0]), M.cat([x, x * 2.0]), padding_idx=-1) * x[:1], 2, 2),
     # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
     "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
     "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),

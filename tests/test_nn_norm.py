@@ -180,3 +180,66 @@ def test_update_bn():
     with tape.no_grad():
         outs = [model[0](d).numpy() for d in data]
     np.testing.assert_allclose(bn.running_mean.numpy(), np.mean([o.mean(0) for o in outs], 0), rtol=1e-5)
+
+
+# --- embedding ------------------------------------------------------------------------------
+def test_embedding_values_gradients_and_node():
+    w = _x(5, 3)
+    idx = tape.tensor([[1, 2], [4, 1]])
+    y = F.embedding(idx, w, padding_idx=1)
+    np.testing.assert_array_equal(y.detach().numpy(), w.detach().numpy()[idx.numpy()])
+    assert y.grad_fn.name() == "EmbeddingBackward0" and len(y.grad_fn.next_functions) == 1
+    (g,) = tape.autograd.grad(y.sum(), w)
+    np.testing.assert_array_equal(g.numpy()[:, 0], [0, 0, 1, 0, 1])     # (the padding row: none)
+    (g,) = tape.autograd.grad(F.embedding(idx, w, scale_grad_by_freq=True).sum(), w)
+    np.testing.assert_array_equal(g.numpy()[:, 0], [0, 1, 1, 0, 1])     # (row 1 taken twice, scaled by 1/2)
+    # (the padding row's gradient is no Jacobian's, but the derivative of the gradient computed is)
+    assert gradgradcheck(lambda w: F.embedding(idx, w, padding_idx=1) ** 2, (w,))
+    assert gradcheck(lambda w: F.embedding(idx, w) ** 3, (w,))
+    (g,) = tape.autograd.grad((F.embedding(idx, w, scale_grad_by_freq=True) ** 2).sum(), w, create_graph=True)
+    assert g.grad_fn.name() == "EmbeddingDenseBackwardBackward0"
+    assert F.embedding(tape.tensor([0, 1], dtype=tape.int32), w).shape == (2, 3)
+
+
+def test_embedding_max_norm_and_errors():
+    w = tape.tensor([[3.0, 4.0], [0.3, 0.4], [6.0, 8.0]], requires_grad=True)
+    version = w._version
+    y = F.embedding(tape.tensor([0, 1, 0]), w, max_norm=1.0)
+    np.testing.assert_allclose(w.detach().numpy(), [[0.6, 0.8], [0.3, 0.4], [6.0, 8.0]], rtol=1e-6)
+    assert w._version > version and y.requires_grad     # (the row not taken keeps its norm)
+    with pytest.raises(RuntimeError, match="'indices' to have one of the following scalar types: Long, Int; but got "
+                                           "torch.FloatTensor instead"):
+        F.embedding(tape.tensor([1.0]), w)
+    with pytest.raises(IndexError, match="index out of range in self"):
+        F.embedding(tape.tensor([3]), w)
+    with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
+        F.embedding(tape.tensor([0]), w, padding_idx=-4)
+    with pytest.raises(RuntimeError, match="sparse=True"):
+        F.embedding(tape.tensor([0]), w, sparse=True)
+    with pytest.raises(RuntimeError, match="'weight' must be 2-D"):
+        F.embedding(tape.tensor([0]), w[0])
+
+
+def test_one_hot():
+    y = F.one_hot(tape.tensor([[0, 2], [1, 0]]))
+    assert y.dtype == tape.int64 and y.shape == (2, 2, 3)
+    np.testing.assert_array_equal(y.numpy()[0], [[1, 0, 0], [0, 0, 1]])
+    assert F.one_hot(tape.tensor([], dtype=tape.int64), 4).shape == (0, 4)
+    for args, message in (((tape.tensor([1, 2]), 2), "smaller than num_classes"),
+                          ((tape.tensor([1, -2]), 3), "non-negative"),
+                          ((tape.tensor([1.0]),), "only applicable to index tensor of type LongTensor"),
+                          ((tape.tensor([], dtype=tape.int64),), "Can not infer total number of classes")):
+        with pytest.raises(RuntimeError, match=message):
+            F.one_hot(*args)
+
+
+def test_embedding_module():
+    tape.manual_seed(0)
+    e = nn.Embedding(4, 2, padding_idx=-1)
+    assert e.padding_idx == 3 and e.weight.detach().numpy()[3].tolist() == [0.0, 0.0]
+    assert repr(e) == "Embedding(4, 2, padding_idx=3)"
+    frozen = nn.Embedding.from_pretrained(tape.ones(3, 2))
+    assert not frozen.weight.requires_grad and list(frozen.state_dict()) == ["weight"]
+    with pytest.raises(AssertionError, match="Shape of weight does not match"):
+        nn.Embedding(5, 3, _weight=tape.ones(2, 3))
+    assert e(tape.tensor([[0, 3]])).shape == (1, 2, 2)

@@ -138,3 +138,31 @@ def test_errors(k):
     got = _error(lambda: ERRORS[k](tape, tape.tensor(X, dtype=tape.float32)))
     want = _error(lambda: ERRORS[k](torch, torch.tensor(X, dtype=torch.float32)))
     assert want is not None and got == want
+
+
+@pytest.mark.parametrize("kwargs", [{}, dict(padding_idx=1), dict(padding_idx=-2, scale_grad_by_freq=True),
+                                    dict(max_norm=1.0), dict(max_norm=0.5, norm_type=1.0)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_embedding(kwargs, dtype):
+    idx = np.array([[1, 2], [4, 1]])
+    out = []
+    for M in (tape, torch):
+        w = M.tensor(X.reshape(6, 10)[:5, :3], dtype=getattr(M, dtype), requires_grad=True)
+        y = M.nn.functional.embedding(M.tensor(idx), w, **kwargs)
+        (g,) = M.autograd.grad((y ** 3).sum(), w, create_graph=True)
+        (h,) = M.autograd.grad((g * g).sum(), w)
+        out.append((y.detach().numpy(), g.detach().numpy(), h.numpy(), w.detach().numpy(), y.grad_fn.name(),
+                    y.grad_fn._saved_padding_idx, g.grad_fn.name(), M.nn.functional.one_hot(M.tensor(idx), 6).numpy()))
+    for a, b in zip(*out):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=1e-5)
+        else:
+            assert a == b
+
+
+def test_embedding_module_initial_values():
+    for M in (tape, torch):
+        M.manual_seed(3)
+    e, te = tape.nn.Embedding(4, 3, padding_idx=2, max_norm=2.0), torch.nn.Embedding(4, 3, padding_idx=2, max_norm=2.0)
+    assert repr(e) == repr(te)
+    np.testing.assert_array_equal(e.weight.detach().numpy(), te.weight.detach().numpy())

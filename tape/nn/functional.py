@@ -11,6 +11,7 @@ import warnings
 from typing import Optional
 
 from .._dtype import dtype as DType
+from .._grad_mode import no_grad
 from .._out import call_with_out
 from .._tensor import Size, Tensor
 from ..ops.activations import (elu, elu_, gelu, glu, hardsigmoid, hardswish, hardtanh, hardtanh_, leaky_relu,
@@ -31,6 +32,9 @@ from ..ops.losses import (binary_cross_entropy, binary_cross_entropy_with_logits
 from ..ops.nodes import threshold as _threshold
 from ..ops.nodes import threshold_ as _threshold_
 from ..ops.normalization import layer_norm as _layer_norm
+from ..ops.embedding import embedding as _embedding
+from ..ops.embedding import embedding_renorm_ as _embedding_renorm_
+from ..ops.embedding import one_hot
 from ..ops.normalization import batch_norm as _batch_norm
 from ..ops.normalization import group_norm as _group_norm
 from ..ops.normalization import instance_norm as _instance_norm
@@ -226,4 +230,28 @@ _LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "soft_margin_l
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div", "margin_ranking_loss",
            "poisson_nll_loss", "gaussian_nll_loss"]
 
-__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _NORMALIZATION
+# --- sparse -----------------------------------------------------------------------------
+def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None, max_norm: Optional[float] = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """The rows of ``weight`` at the indices ``input``: ``padding_idx``'s row gets no gradient; with
+    ``max_norm``, each row taken whose ``norm_type``-norm exceeds it is first renormalized in place
+    to norm ``max_norm``; with ``scale_grad_by_freq``, gradients are divided by each index's count
+    in the mini-batch.  ``sparse=True`` (a sparse gradient) is not supported: tape has no sparse tensors."""
+    if padding_idx is not None:
+        if padding_idx > 0:
+            assert padding_idx < weight.size(0), "Padding_idx must be within num_embeddings"
+        elif padding_idx < 0:
+            assert padding_idx >= -weight.size(0), "Padding_idx must be within num_embeddings"
+            padding_idx = weight.size(0) + padding_idx
+    else:
+        padding_idx = -1
+    if max_norm is not None:
+        input = input.contiguous()
+        with no_grad():
+            _embedding_renorm_(weight, input, max_norm, norm_type)
+    return _embedding(weight, input, padding_idx, scale_grad_by_freq, sparse)
+
+
+_SPARSE = ["embedding", "one_hot"]
+
+__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _NORMALIZATION + _SPARSE
