@@ -76,6 +76,8 @@ def _sum(t: Tensor, dims: tuple) -> Tensor:
 
 
 def _norm_vjp(g, xs, y, r):
+    if not (g._rg or any(t._rg for t in xs)):
+        return _norm_vjp_numpy(g, xs, r)
     x, w, b = xs[:3]
     code, ndim = r.code, x.dim()
     xhat, rstd, gshape, dims, constant = _normalized(xs, r)
@@ -86,6 +88,34 @@ def _norm_vjp(g, xs, y, r):
     gh = (g * _channel(code, w, ndim) if r.ib & HAS_WEIGHT else g).reshape(gshape)
     gx = _project(gh, xhat, rstd, dims, constant).reshape(x._shape)
     return (gx, gw, gb) + (None,) * (len(xs) - 3)
+
+
+def _norm_vjp_numpy(g, xs, r) -> tuple:
+    """``_norm_vjp`` on arrays (a plain backward: nothing recorded), in fewer passes."""
+    x = xs[0]
+    code, v, gv, dt = r.code, x._value(), g._value(), x._dtype
+    gshape, dims = _grouped(code, v.shape, r.ia)
+    eval_mode = code == BATCH_NORM and r.ia == 0
+    if eval_mode:
+        keep = tuple(gshape[1] if d == 1 else 1 for d in range(len(gshape)))
+        rstd = (1.0 / np.sqrt(xs[4]._value().astype(np.float64).reshape(keep) + r.fa)).astype(dt.np)
+        xhat = v.reshape(gshape) - xs[3]._value().reshape(keep)
+    else:
+        _, _, xhat, rstd = _stats(v.reshape(gshape), dims, r.fa)
+    xhat *= rstd
+    xhat_x = xhat.reshape(v.shape)
+    lead = tuple(range(v.ndim - r.ia)) if code == LAYER_NORM else tuple(d for d in range(v.ndim) if d != 1)
+    cshape = v.shape[v.ndim - r.ia:] if code == LAYER_NORM else (-1,) + (1,) * (v.ndim - 2)
+    gw = plain(np.sum(gv * xhat_x, lead), dt) if r.ib & HAS_WEIGHT else None
+    gb = plain(np.sum(gv, lead), dt) if r.ib & HAS_BIAS else None
+    gh = (gv * xs[1]._value().reshape(cshape) if r.ib & HAS_WEIGHT else gv).reshape(gshape)
+    if eval_mode:
+        gx = gh * rstd
+    else:
+        gx = gh - gh.mean(dims, keepdims=True)
+        gx -= xhat * (gh * xhat).mean(dims, keepdims=True)
+        gx *= rstd
+    return (plain(np.ascontiguousarray(gx.reshape(v.shape), dt.np), dt), gw, gb) + (None,) * (len(xs) - 3)
 
 
 def _norm_jvp(ts, xs, y, r):
@@ -150,19 +180,21 @@ def _row(code: int, input: Tensor, weight: Optional[Tensor], bias: Optional[Tens
 
 
 def _stats(v: np.ndarray, axes: tuple, eps: float) -> tuple:
-    """Mean and ``1 / sqrt(var + eps)`` over ``axes`` (keepdims), accumulated in float64."""
+    """Over ``axes`` (keepdims): the mean and biased variance, accumulated in float64, ``v`` less its
+    mean and ``1 / sqrt(var + eps)`` (both in ``v``'s dtype)."""
     mean = v.mean(axes, dtype=np.float64, keepdims=True)
-    centred = v - mean
-    var = np.mean(centred * centred, axes, keepdims=True)
-    return mean, 1.0 / np.sqrt(var + eps), var
+    centred = v - mean.astype(v.dtype)
+    var = np.mean(np.square(centred), axes, dtype=np.float64, keepdims=True)
+    return mean, var, centred, (1.0 / np.sqrt(var + eps)).astype(v.dtype)
 
 
-def _affine(xhat: np.ndarray, weight: Optional[Tensor], bias: Optional[Tensor], shape: tuple) -> np.ndarray:
+def _affine(y: np.ndarray, weight: Optional[Tensor], bias: Optional[Tensor], shape: tuple) -> np.ndarray:
+    """``y * weight + bias``, in place of ``y`` (an array of the caller's own)."""
     if weight is not None:
-        xhat = xhat * weight._value().reshape(shape)
+        y *= weight._value().reshape(shape)
     if bias is not None:
-        xhat = xhat + bias._value().reshape(shape)
-    return xhat
+        y += bias._value().reshape(shape)
+    return y
 
 
 def _shape_list(s) -> str:
@@ -205,8 +237,9 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Optional[
     k = len(shape)
     axes = tuple(range(v.ndim - k, v.ndim))
     with np.errstate(all="ignore"):
-        mean, rstd, _ = _stats(v, axes, eps)
-        y = _affine((v - mean) * rstd, weight, bias, shape)
+        _, _, centred, rstd = _stats(v, axes, eps)
+        centred *= rstd
+        y = _affine(centred, weight, bias, shape)
     return _row(LAYER_NORM, input, weight, bias, y.astype(input._dtype.np, copy=False), k, eps)
 
 
@@ -282,16 +315,17 @@ def batch_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], 
     keep = (1, -1) + (1,) * (v.ndim - 2)
     with np.errstate(all="ignore"):
         if training:
-            mean, rstd, var = _stats(v, axes, eps)
+            mean, var, centred, rstd = _stats(v, axes, eps)
             n = v.size // max(v.shape[1], 1)
             for stat, value in ((running_mean, mean), (running_var, var * n / (n - 1))):
                 if stat is not None:
                     new = momentum * value.reshape(-1) + (1 - momentum) * stat._value()
                     stat.copy_(plain(np.require(new, stat._dtype.np), stat._dtype))
         else:
-            mean = running_mean._value().reshape(keep)
-            rstd = 1.0 / np.sqrt(running_var._value().astype(np.float64).reshape(keep) + eps)
-        y = _affine((v - mean) * rstd, weight, bias, keep)
+            centred = v - running_mean._value().reshape(keep)
+            rstd = (1.0 / np.sqrt(running_var._value().astype(np.float64).reshape(keep) + eps)).astype(v.dtype)
+        centred *= rstd
+        y = _affine(centred, weight, bias, keep)
     extra = () if training else (plain(running_mean._value().copy(), input._dtype),
                                  plain(running_var._value().copy(), input._dtype))
     return _row(BATCH_NORM, input, weight, bias, y.astype(input._dtype.np, copy=False), int(bool(training)), eps,
@@ -324,8 +358,9 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, 
     keep = (1, -1) + (1,) * (v.ndim - 2)
     with np.errstate(all="ignore"):
         grouped = v.reshape(shape[0], num_groups, -1)
-        mean, rstd, _ = _stats(grouped, (2,), eps)
-        y = _affine(((grouped - mean) * rstd).reshape(shape), weight, bias, keep)
+        _, _, centred, rstd = _stats(grouped, (2,), eps)
+        centred *= rstd
+        y = _affine(centred.reshape(shape), weight, bias, keep)
     return _row(GROUP_NORM, input, weight, bias, y.astype(input._dtype.np, copy=False), num_groups, eps)
 
 
