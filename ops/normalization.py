@@ -182,6 +182,10 @@ def _row(code: int, input: Tensor, weight: Optional[Tensor], bias: Optional[Tens
 def _stats(v: np.ndarray, axes: tuple, eps: float) -> tuple:
     """Over ``axes`` (keepdims): the mean and biased variance, accumulated in float64, ``v`` less its
     mean and ``1 / sqrt(var + eps)`` (both in ``v``'s dtype)."""
+    if v.size == 0:     # (numpy warns of the mean of an empty slice; PyTorch's kernels are quiet)
+        keep = tuple(1 if d in axes else n for d, n in enumerate(v.shape))
+        nan = np.full(keep, np.nan)
+        return nan, nan, v.copy(), nan.astype(v.dtype)
     mean = v.mean(axes, dtype=np.float64, keepdims=True)
     centred = v - mean.astype(v.dtype)
     var = np.mean(np.square(centred), axes, dtype=np.float64, keepdims=True)
@@ -308,6 +312,10 @@ def batch_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], 
     _check_channels(input, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError(f"running_{'mean' if running_mean is None else 'var'} must be defined in evaluation mode")
+    for name, pos, value in (("momentum", 7, momentum), ("eps", 8, eps)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise TypeError(f"batch_norm(): argument '{name}' (position {pos}) must be float, not "
+                            f"{type(value).__name__}")
     _check_float(input, "batch_norm")
     _check_params(input, weight, bias, running_mean, running_var)
     v = input._value()
@@ -318,7 +326,7 @@ def batch_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], 
             mean, var, centred, rstd = _stats(v, axes, eps)
             n = v.size // max(v.shape[1], 1)
             for stat, value in ((running_mean, mean), (running_var, var * n / (n - 1))):
-                if stat is not None:
+                if stat is not None and v.size:     # (an empty batch leaves them, as PyTorch's)
                     new = momentum * value.reshape(-1) + (1 - momentum) * stat._value()
                     stat.copy_(plain(np.require(new, stat._dtype.np), stat._dtype))
         else:
@@ -357,7 +365,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, 
     v = input._value()
     keep = (1, -1) + (1,) * (v.ndim - 2)
     with np.errstate(all="ignore"):
-        grouped = v.reshape(shape[0], num_groups, -1)
+        grouped = v.reshape(shape[0], num_groups, math.prod(shape[1:]) // num_groups)
         _, _, centred, rstd = _stats(grouped, (2,), eps)
         centred *= rstd
         y = _affine(centred.reshape(shape), weight, bias, keep)

@@ -2,6 +2,8 @@
 shapes, errors, running statistics, gradients to the second order (gradcheck/gradgradcheck, float64)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -243,3 +245,16 @@ def test_embedding_module():
     with pytest.raises(AssertionError, match="Shape of weight does not match"):
         nn.Embedding(5, 3, _weight=tape.ones(2, 3))
     assert e(tape.tensor([[0, 3]])).shape == (1, 2, 2)
+
+
+def test_empty_inputs_and_argument_types():
+    rm, rv = tape.zeros(4), tape.ones(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert F.batch_norm(tape.zeros(0, 4), rm, rv, training=True).shape == (0, 4)
+        assert F.group_norm(tape.zeros(0, 4, requires_grad=True), 2).shape == (0, 4)
+        assert F.layer_norm(tape.zeros(2, 0), (0,)).shape == (2, 0)
+    assert rm.numpy().tolist() == [0.0] * 4 and rv.numpy().tolist() == [1.0] * 4      # (an empty batch: unchanged)
+    with pytest.raises(TypeError, match=r"batch_norm\(\): argument 'momentum' \(position 7\) must be float, not "
+                                        r"NoneType"):
+        F.batch_norm(tape.ones(2, 4), rm, rv, training=True, momentum=None)
