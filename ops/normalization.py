@@ -26,7 +26,7 @@ from ._spec import LISTED, PYTHON, X0, Op, public_function, register, tangents
 
 LAYER_NORM, BATCH_NORM, GROUP_NORM = 1040, 1041, 1042
 CODES = (LAYER_NORM, BATCH_NORM, GROUP_NORM)
-HAS_WEIGHT, HAS_BIAS = 1, 2
+HAS_WEIGHT, HAS_BIAS, HAS_RUNNING = 1, 2, 4
 assert LAYER_NORM in PYTHON
 
 
@@ -141,13 +141,36 @@ def _param(k: int, bit: int):
         if r.ib & bit else None
 
 
-_SAVED = (("bias", _param(2, HAS_BIAS)), ("eps", lambda r: r.fa), ("input", X0), ("weight", _param(1, HAS_WEIGHT)))
+def _results(k: int):
+    """PyTorch's saved ``result1`` (k 0: the mean) or ``result2`` (k 1: ``1 / sqrt(var + eps)``), as its
+    node shows them: of shape ``(*lead, 1, ...)`` (layer norm), ``(C,)`` in training and empty in
+    evaluation (batch norm), ``(N, group)`` (group norm)."""
+    def result(r) -> Tensor:
+        v = r.tape.value_of(r.inputs[0])
+        dt = D.ARENA_DTYPES[int(r.tape.dt[r.inputs[0]])]
+        if r.code == BATCH_NORM and r.ia == 0:
+            return plain(np.zeros(0, dt.np), dt)
+        gshape, dims = _grouped(r.code, v.shape, r.ia)
+        mean, var, _, _ = _stats(v.reshape(gshape), dims, r.fa)
+        out = mean if k == 0 else 1.0 / np.sqrt(var + r.fa)
+        if r.code == LAYER_NORM:
+            shape = v.shape[:v.ndim - r.ia] + (1,) * r.ia
+        else:
+            shape = (v.shape[1],) if r.code == BATCH_NORM else (v.shape[0], r.ia)
+        return plain(np.ascontiguousarray(out.reshape(shape), dt.np), dt)
+    return result
+
+
+_SAVED = (("bias", _param(2, HAS_BIAS)), ("eps", lambda r: r.fa), ("input", X0), ("result1", _results(0)),
+          ("result2", _results(1)), ("weight", _param(1, HAS_WEIGHT)))
 register(Op(LAYER_NORM, "native_layer_norm", "NativeLayerNormBackward0", X0, _norm_vjp, arity=LISTED,
-            node_saved=_SAVED[:1] + _SAVED[2:] + (("normalized_shape", lambda r: list(r.in_shapes[0][-r.ia:])),)))
+            node_saved=_SAVED[:1] + _SAVED[2:] + (("normalized_shape", lambda r: tuple(r.in_shapes[0][-r.ia:])),)))
 register(Op(BATCH_NORM, "native_batch_norm", "NativeBatchNormBackward0", X0, _norm_vjp, arity=LISTED, nondiff=(3, 4),
-            node_saved=_SAVED[1:] + (("training", lambda r: bool(r.ia)),)))
+            node_saved=_SAVED[1:] + (("running_mean", _param(3, HAS_RUNNING)), ("running_var", _param(4, HAS_RUNNING)),
+                                     ("training", lambda r: bool(r.ia)))))
 register(Op(GROUP_NORM, "native_group_norm", "NativeGroupNormBackward0", X0, _norm_vjp, arity=LISTED,
-            node_saved=_SAVED[1:3] + (("group", lambda r: r.ia), _SAVED[3])))
+            node_saved=(("C", lambda r: r.in_shapes[0][1]), ("HxW", lambda r: math.prod(r.in_shapes[0][2:])),
+                        ("N", lambda r: r.in_shapes[0][0])) + _SAVED[1:5] + (("group", lambda r: r.ia), _SAVED[5])))
 tangents({LAYER_NORM: _norm_jvp, BATCH_NORM: _norm_jvp, GROUP_NORM: _norm_jvp})
 
 
@@ -173,7 +196,8 @@ def _row(code: int, input: Tensor, weight: Optional[Tensor], bias: Optional[Tens
         return plain(y, dt)
     absent = plain(np.zeros((), dt.np), dt)
     ins = (input, absent if weight is None else weight, absent if bias is None else bias) + extra
-    ib = (HAS_WEIGHT if weight is not None else 0) | (HAS_BIAS if bias is not None else 0)
+    ib = (HAS_WEIGHT if weight is not None else 0) | (HAS_BIAS if bias is not None else 0) \
+        | (HAS_RUNNING if extra else 0)
     tape = write_tape()
     nodes = [node_in(tape, t, dt, t._shape) for t in ins]
     return recorded(tape, tape.append_listed(code, dt.arena, y, nodes, ia=ia, ib=ib, fa=float(eps)), y, dt)
@@ -334,8 +358,9 @@ def batch_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], 
             rstd = (1.0 / np.sqrt(running_var._value().astype(np.float64).reshape(keep) + eps)).astype(v.dtype)
         centred *= rstd
         y = _affine(centred, weight, bias, keep)
-    extra = () if training else (plain(running_mean._value().copy(), input._dtype),
-                                 plain(running_var._value().copy(), input._dtype))
+    # (the running statistics as the node shows them: after the update; evaluation reads them)
+    extra = () if running_mean is None or running_var is None else (
+        plain(running_mean._value().copy(), input._dtype), plain(running_var._value().copy(), input._dtype))
     return _row(BATCH_NORM, input, weight, bias, y.astype(input._dtype.np, copy=False), int(bool(training)), eps,
                 extra)
 

@@ -166,3 +166,20 @@ def test_embedding_module_initial_values():
     e, te = tape.nn.Embedding(4, 3, padding_idx=2, max_norm=2.0), torch.nn.Embedding(4, 3, padding_idx=2, max_norm=2.0)
     assert repr(e) == repr(te)
     np.testing.assert_array_equal(e.weight.detach().numpy(), te.weight.detach().numpy())
+
+
+def test_saved_values_with_running_statistics():
+    out = []
+    for M in (tape, torch):
+        x = M.tensor(X, requires_grad=True)
+        rm, rv = M.zeros(4, dtype=M.float64), M.ones(4, dtype=M.float64)
+        node = M.nn.functional.batch_norm(x, rm, rv, training=True, momentum=0.5).grad_fn
+        out.append([node._saved_running_mean.numpy(), node._saved_running_var.numpy(), node._saved_result1.numpy(),
+                    node._saved_result2.numpy(), node._saved_weight, node._saved_training])
+        node = M.nn.functional.layer_norm(x, (4, 5)).grad_fn
+        out[-1] += [node._saved_normalized_shape, node._saved_result2.numpy()]
+    for a, b in zip(*out):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+        else:
+            assert a == b

@@ -75,8 +75,6 @@ KNOWN = {
     "orgqr_method_fewer",
     # ops14c: the deprecated LU functions go through the linalg nodes above
     "lu_deprecated", "lu_solve_deprecated_method", "lu_unpack",
-    # norm (s32): the normalization rows do not show PyTorch's result1/result2 (mean, rstd) nor group norm's sizes
-    "layer_norm", "batch_norm", "batch_norm_eval", "group_norm",
 }
 
 # Indexing and layout cases beyond the op table (on a (2, 3, 4) float64 leaf ``X``).
