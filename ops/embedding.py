@@ -10,11 +10,12 @@ recorded (``EmbeddingDenseBackwardBackward0``, holding the same positions and at
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
 from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
-from ._spec import LISTED, Op, public_function, register, tangents
+from ._spec import LISTED, TRANSPOSED, X1, Op, public_function, register, tangents
 from .shape import BY_INDEX, _gather_jvp
 
 EMBEDDING, EMBEDDING_GRAD = 1043, 1044
@@ -173,3 +174,133 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     out = np.zeros(v.shape + (num_classes,), np.int64)
     np.put_along_axis(out, v[..., None], 1, axis=-1)
     return plain(out, D.int64)
+
+
+# --- embedding bags -----------------------------------------------------------------------------
+# An EMBEDDING_BAG row lists the weight and the per-sample weights (a constant of ones when none
+# were given: its node shows None); the index table at ``ia`` holds each taken index's weight row,
+# then its bag, then for the max mode the flat weight position of each output element's maximum
+# (-1 for an empty bag).  ``ib``: the mode (0 sum, 1 mean, 2 max), ``BAG_WEIGHTED`` when per-sample
+# weights were given; ``fb``: padding_idx.
+EMBEDDING_BAG = 1045
+BAG_SUM, BAG_MEAN, BAG_MAX = 0, 1, 2
+BAG_WEIGHTED = 8
+
+
+def _bag_lists(r) -> tuple:
+    k = r.in_shapes[1][0]
+    lists = r.tape.ix[r.ia:r.ia + 2 * k + (math.prod(r.out_shape) if (r.ib & 3) == BAG_MAX else 0)]
+    return lists[:k], lists[k:2 * k], lists[2 * k:]
+
+
+def _bag_coefficients(idx: np.ndarray, bag: np.ndarray, mode: int, padding: int, bags: int) -> np.ndarray:
+    """Each taken row's factor in its bag's sum: 0 at the padding index, ``1 / count`` of its bag for
+    the mean."""
+    coef = (idx != padding).astype(np.float64)
+    if mode == BAG_MEAN:
+        counts = np.bincount(bag, weights=coef, minlength=bags)
+        coef = coef / np.maximum(counts[bag], 1)
+    return coef
+
+
+def _embedding_bag_vjp(g, xs, y, r):
+    w, p = xs
+    n, d = w._shape
+    idx, bag, maxpos = _bag_lists(r)
+    mode, padding = r.ib & 3, int(r.fb)
+    cols = np.arange(d)
+    if mode == BAG_MAX:
+        empty = maxpos < 0
+        kept = g * plain((~empty).astype(g._dtype.np).reshape(g._shape), g._dtype) if empty.any() else g
+        return kept._scatter(np.where(empty, 0, maxpos).reshape(g._shape), (n, d)), None
+    rows = g._gather(bag[:, None] * d + cols, BY_INDEX)
+    coef = plain(_bag_coefficients(idx, bag, mode, padding, g._shape[0]).astype(g._dtype.np), g._dtype)
+    if r.ib & BAG_WEIGHTED:
+        coef = coef * p
+    gw = (rows * coef.unsqueeze(1))._scatter(idx[:, None] * d + cols, (n, d))
+    gp = None
+    if r.ib & BAG_WEIGHTED:
+        valid = plain((idx != padding).astype(g._dtype.np), g._dtype)
+        gp = (rows * w._gather(idx[:, None] * d + cols, BY_INDEX)).sum(1) * valid
+    return gw, gp
+
+
+register(Op(EMBEDDING_BAG, "_embedding_bag", "EmbeddingBagBackward0", X1, _embedding_bag_vjp, arity=LISTED,
+            node_saved=(("mode", lambda r: r.ib & 3), ("padding_idx", lambda r: int(r.fb) % 2 ** 64),
+                        ("scale_grad_by_freq", lambda r: False), ("sparse", lambda r: False),
+                        ("weight_sym_argsize_0", lambda r: r.in_shapes[0][0]))))
+tangents({EMBEDDING_BAG: TRANSPOSED})
+
+
+_INDEX_SIZE = ("Expected i < index_size to be true, but got false.  (Could this error message be improved?  If so, "
+               "please report an enhancement request to PyTorch.)")
+
+
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor, mode: int, per_sample_weights: Optional[Tensor],
+                  include_last_offset: bool, padding_idx: int) -> Tensor:
+    """The sums, means or maxima (``mode`` 0, 1, 2) of the rows of ``weight`` that each bag of the 1-D
+    ``input`` takes (bag ``b`` from ``offsets[b]``; with ``include_last_offset`` the last offset ends
+    the last bag), each row times its per-sample weight if given; an empty bag gives zeros; the
+    ``padding_idx`` row is left out of the bags."""
+    _check_indices(input, "embedding_bag")
+    n, d = weight._shape
+    if padding_idx < -n or padding_idx >= n:
+        raise RuntimeError(f"padding_idx must be within the number of embeddings, -{n} through {n - 1}, but got "
+                           f"{padding_idx}")
+    padding = padding_idx + n if padding_idx < 0 and padding_idx != -1 else padding_idx
+    dt = weight._dtype
+    if per_sample_weights is not None and per_sample_weights._dtype is not dt:
+        raise RuntimeError(f"Expected tensor for argument #1 'weight' to have the same type as tensor for argument #1 "
+                           f"'per_sample_weights'; but type torch.{D.legacy_name(dt)}Tensor does not equal "
+                           f"torch.{D.legacy_name(per_sample_weights._dtype)}Tensor (while checking arguments for "
+                           f"embedding_bag)")
+    idx = input._value().astype(np.int64, copy=False).reshape(-1)
+    off = offsets._value().astype(np.int64, copy=False).reshape(-1)
+    k = idx.size
+    if off.size and off[0] != 0:
+        raise RuntimeError(f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start from "
+                           f"position 0. However, got {off[0]}\n[ torch.LongTensor{{}} ]")
+    if off.size and off[-1] > k:
+        raise RuntimeError(f"offsets[-1] can not be greater than input's length {k} but got offsets[-1] of {off[-1]}")
+    if (k and (idx.min() < 0 or idx.max() >= n)) or np.any(np.diff(off) < 0):
+        raise RuntimeError(_INDEX_SIZE)
+    starts = off[:-1] if include_last_offset else off
+    bags = starts.size
+    end = int(off[-1]) if include_last_offset and off.size else k
+    idx = np.ascontiguousarray(idx[:end])
+    bag = np.searchsorted(starts, np.arange(end), side="right") - 1
+    valid = idx != padding
+    rows = weight._value()[idx]
+    if per_sample_weights is not None:
+        rows = rows * per_sample_weights._value().reshape(-1)[:end, None]
+    out = np.zeros((bags, d), dt.np)
+    maxpos = np.zeros(0, np.int64)
+    if mode == BAG_MAX:
+        best = np.full((bags, d), -np.inf, dt.np)
+        np.maximum.at(best, bag[valid], rows[valid])
+        counts = np.bincount(bag[valid], minlength=bags)
+        out = np.where(counts[:, None] > 0, best, 0).astype(dt.np)
+        # (the first taken row at each maximum gets its gradient)
+        first = np.full((bags, d), end, np.int64)
+        ks = np.nonzero(valid)[0]
+        hit = rows[valid] == best[bag[valid]]
+        np.minimum.at(first, bag[valid], np.where(hit, ks[:, None], end))
+        maxpos = np.where(first < end, idx[np.minimum(first, max(end - 1, 0))] * d + np.arange(d), -1) \
+            if end else np.full((bags, d), -1, np.int64)
+    else:
+        coef = _bag_coefficients(idx, bag, mode, padding, bags)
+        np.add.at(out, bag, rows * coef[:, None].astype(dt.np))
+    out = np.require(out, dt.np, "C")
+    weighted = per_sample_weights is not None
+    if not (state.grad and (weight._rg or (weighted and per_sample_weights._rg))):
+        return plain(out, dt)
+    if weighted:
+        p = per_sample_weights if per_sample_weights.numel() == end else per_sample_weights[:end]
+    else:
+        p = plain(np.ones(end, dt.np), dt)
+    tape = write_tape()
+    nodes = [node_in(tape, t, dt, t._shape) for t in (weight, p)]
+    lists = np.concatenate([idx, bag.astype(np.int64), maxpos.reshape(-1)])
+    ib = mode | (BAG_WEIGHTED if weighted else 0)
+    node = tape.append_listed(EMBEDDING_BAG, dt.arena, out, nodes, ia=tape.index_list(lists), ib=ib, fb=float(padding))
+    return recorded(tape, node, out, dt)

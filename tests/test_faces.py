@@ -213,7 +213,7 @@ FACES[TE.ADDCDIV_INT] = Faces(NO_FLOAT, _NONE, _NONE, NO_SCALAR_D)     # (PyTorc
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code in (LO.BCE, LO.BCE_GRAD)})
 # (and the normalization and embedding rows, listed: their rule in both backwards)
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D)
-              for code in (*NO.CODES, EM.EMBEDDING, EM.EMBEDDING_GRAD)})
+              for code in (*NO.CODES, EM.EMBEDDING, EM.EMBEDDING_GRAD, EM.EMBEDDING_BAG)})
 
 
 def _faces(code: int) -> Faces:

@@ -1216,6 +1216,11 @@ OPS: dict[str, Op] = {
     # (the padding row is one no index takes: finite differences see its gradient)
     "embedding_padding": _ud(lambda M, x: M.nn.functional.embedding(
         M.tensor([0, x.shape[0] - 1, 0]), M.cat([x, x * 2.0]), padding_idx=-1) * x[:1], 2, 2),
+    "embedding_bag_mean": _ud(lambda M, x: M.nn.functional.embedding_bag(
+        M.tensor([0, x.shape[0] - 1, 0, 0]), x, M.tensor([0, 1, 1])), 2, 2),
+    # (the maximum of x and 1 - x: x where x > 1/2)
+    "embedding_bag_max": _ud(lambda M, x: M.nn.functional.embedding_bag(
+        M.tensor([[0, x.shape[0]]]), M.cat([x, 1.0 - x]), mode="max"), 2, 2, REAL.avoiding((0.5,))),
     # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
     "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
     "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),

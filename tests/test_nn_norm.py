@@ -258,3 +258,32 @@ def test_empty_inputs_and_argument_types():
     with pytest.raises(TypeError, match=r"batch_norm\(\): argument 'momentum' \(position 7\) must be float, not "
                                         r"NoneType"):
         F.batch_norm(tape.ones(2, 4), rm, rv, training=True, momentum=None)
+
+
+def test_embedding_bag():
+    w = _x(5, 3)
+    v = w.detach().numpy()
+    idx, off = tape.tensor([1, 2, 4, 1, 0]), tape.tensor([0, 2, 2])
+    y = F.embedding_bag(idx, w, off, mode="sum")
+    np.testing.assert_allclose(y.detach().numpy(), [v[1] + v[2], np.zeros(3), v[4] + v[1] + v[0]], rtol=1e-12)
+    assert y.grad_fn.name() == "EmbeddingBagBackward0"
+    mean = F.embedding_bag(idx, w, off, padding_idx=0)     # (the padding row left out of the last bag's mean)
+    np.testing.assert_allclose(mean.detach().numpy()[2], (v[4] + v[1]) / 2, rtol=1e-12)
+    big = F.embedding_bag(tape.tensor([[1, 2], [4, 1]]), w, mode="max")
+    np.testing.assert_allclose(big.detach().numpy(), [np.maximum(v[1], v[2]), np.maximum(v[4], v[1])], rtol=1e-12)
+    p = _x(5, seed=3)
+    assert gradcheck(lambda w, p: F.embedding_bag(idx, w, off, mode="sum", per_sample_weights=p), (w, p))
+    assert gradgradcheck(lambda w, p: F.embedding_bag(idx, w, off, mode="sum", per_sample_weights=p) ** 2, (w, p))
+    assert gradgradcheck(lambda w: F.embedding_bag(idx, w, off) ** 2, (w,))
+    with pytest.raises(ValueError, match="offsets has to be a 1D Tensor but got None"):
+        F.embedding_bag(idx, w)
+    with pytest.raises(ValueError, match="mode has to be one of sum, mean or max"):
+        F.embedding_bag(idx, w, off, mode="min")
+    with pytest.raises(NotImplementedError, match="per_sample_weights is only supported for mode='sum'"):
+        F.embedding_bag(idx, w, off, per_sample_weights=p)
+    with pytest.raises(RuntimeError, match="offsets\\[0\\] has to be 0"):
+        F.embedding_bag(idx, w, tape.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match="scale_grad_by_freq=True is not supported"):
+        F.embedding_bag(idx, w, off, scale_grad_by_freq=True)
+    e = nn.EmbeddingBag(5, 3, mode="sum", padding_idx=-1)
+    assert repr(e) == "EmbeddingBag(5, 3, mode='sum', padding_idx=4)" and e(idx, off).shape == (3, 3)

@@ -183,3 +183,28 @@ def test_saved_values_with_running_statistics():
             np.testing.assert_allclose(a, b, rtol=1e-12)
         else:
             assert a == b
+
+
+@pytest.mark.parametrize("kwargs", [dict(mode="mean"), dict(mode="sum", per_sample_weights=True),
+                                    dict(mode="max", padding_idx=1), dict(mode="mean", padding_idx=-5),
+                                    dict(mode="sum", include_last_offset=True), dict(mode="mean", max_norm=1.0)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_embedding_bag(kwargs, dtype):
+    out = []
+    for M in (tape, torch):
+        d = getattr(M, dtype)
+        w = M.tensor(X.reshape(6, 10)[:, :3], dtype=d, requires_grad=True)
+        p = M.tensor(np.linspace(0.5, 1.5, 5), dtype=d, requires_grad=True)
+        k = dict(kwargs, per_sample_weights=p) if kwargs.get("per_sample_weights") else kwargs
+        y = M.nn.functional.embedding_bag(M.tensor([1, 2, 4, 1, 5]), w, M.tensor([0, 2, 2, 5][:3 + bool(
+            kwargs.get("include_last_offset"))]), **k)
+        gs = M.autograd.grad((y ** 3).sum(), [w, p] if "per_sample_weights" in k else [w])
+        out.append((y.detach().numpy(), *[g.numpy() for g in gs], w.detach().numpy(), y.grad_fn.name(),
+                    [n is None for n, _ in y.grad_fn.next_functions]))
+    for a, b in zip(*out):
+        if isinstance(a, np.ndarray):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        else:
+            assert a == b
+    assert repr(tape.nn.EmbeddingBag(6, 3, **{k: v for k, v in kwargs.items() if k != "per_sample_weights"})) == \
+        repr(torch.nn.EmbeddingBag(6, 3, **{k: v for k, v in kwargs.items() if k != "per_sample_weights"}))

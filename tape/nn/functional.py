@@ -10,6 +10,8 @@ from __future__ import annotations
 import warnings
 from typing import Optional
 
+from .. import _dtype as D
+from .._creation import arange
 from .._dtype import dtype as DType
 from .._grad_mode import no_grad
 from .._out import call_with_out
@@ -33,6 +35,7 @@ from ..ops.nodes import threshold as _threshold
 from ..ops.nodes import threshold_ as _threshold_
 from ..ops.normalization import layer_norm as _layer_norm
 from ..ops.embedding import embedding as _embedding
+from ..ops.embedding import embedding_bag as _embedding_bag
 from ..ops.embedding import embedding_renorm_ as _embedding_renorm_
 from ..ops.embedding import one_hot
 from ..ops.normalization import batch_norm as _batch_norm
@@ -252,6 +255,68 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None, 
     return _embedding(weight, input, padding_idx, scale_grad_by_freq, sparse)
 
 
-_SPARSE = ["embedding", "one_hot"]
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = None, max_norm: Optional[float] = None,
+                  norm_type: float = 2, scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Optional[Tensor] = None, include_last_offset: bool = False,
+                  padding_idx: Optional[int] = None) -> Tensor:
+    """The sums, means or maxima of bags of embeddings, without the intermediate embeddings: a 2-D
+    ``input`` is one bag per row; a 1-D one is cut into bags at ``offsets``; ``per_sample_weights``
+    scales each taken row (mode 'sum' only); ``padding_idx``'s row is left out of the bags.
+    ``sparse=True`` (a sparse gradient) and ``scale_grad_by_freq=True`` are not supported."""
+    if weight.dtype == D.int64 and input.is_floating_point():
+        warnings.warn("Argument order of nn.functional.embedding_bag was changed. Usage `embedding_bag(weight, input, "
+                      "...)` is deprecated, and should now be `embedding_bag(input, weight, ...)`.", stacklevel=2)
+        weight, input = input, weight
+    if per_sample_weights is not None and input.size() != per_sample_weights.size():
+        raise ValueError(f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is not None, then it must "
+                         f"have the same shape as the input ({input.shape})")
+    if not weight.dim() == 2:
+        raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.dim()}")
+    if input.dim() == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of fixed "
+                             f"length sequences. However, found offsets of type {type(offsets)}")
+        offsets = arange(0, input.numel(), input.size(1), dtype=input.dtype)
+        include_last_offset = False
+        input = input.reshape(-1)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif input.dim() == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.dim() != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.dim()}")
+    if mode == "sum":
+        mode_enum = 0
+    elif mode == "mean":
+        mode_enum = 1
+    elif mode == "max":
+        mode_enum = 2
+        if scale_grad_by_freq:
+            raise ValueError("max mode does not support scaling the gradient by the frequency")
+        if sparse:
+            raise ValueError("max mode does not support sparse weights")
+    else:
+        raise ValueError("mode has to be one of sum, mean or max")
+    if sparse:
+        raise RuntimeError("embedding_bag(): sparse=True needs sparse gradients, which tape does not have; "
+                           "use sparse=False")
+    if scale_grad_by_freq:
+        # (PyTorch's CPU kernel scales the rows' gradients by counts that are not their indices')
+        raise RuntimeError("embedding_bag(): scale_grad_by_freq=True is not supported by tape")
+    if max_norm is not None:
+        with no_grad():
+            _embedding_renorm_(weight, input, max_norm, norm_type)
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError("embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
+                                  "GitHub.")
+    return _embedding_bag(input, weight, offsets, mode_enum, per_sample_weights, include_last_offset,
+                          -1 if padding_idx is None else padding_idx)
+
+
+_SPARSE = ["embedding", "embedding_bag", "one_hot"]
 
 __all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _NORMALIZATION + _SPARSE
