@@ -5,6 +5,7 @@ from . import (activations, addmm, block_diag, cholesky_solve, compare, complex_
 from . import padding, pooling, shuffle, upsampling  # noqa: F401,E402  (the nn layers: pad, pools, shuffles, interpolation)
 from . import ctc, margin_losses, noise  # noqa: F401,E402  (the losses with rows of their own, the random layers)
 from . import distributions  # noqa: F401,E402  (gamma sampling: tape.distributions)
+from . import embedding, normalization  # noqa: F401,E402  (the normalization layers, embeddings)
 from . import inplace  # noqa: F401,E402  (last: in-place variants of what the families registered)
 from . import inplace_view  # noqa: F401,E402
 from . import as_strided  # noqa: F401,E402

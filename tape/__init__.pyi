@@ -209,10 +209,11 @@ __all__ = [
     "adaptive_max_pool1d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
     "hinge_embedding_loss", "cosine_embedding_loss", "triplet_margin_loss", "rrelu", "rrelu_",
     "alpha_dropout", "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_",
-    "feature_dropout", "feature_dropout_", "abs_", "acos_", "acosh_", "addmv_", "arccos_",
-    "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_", "atanh_",
-    "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "erf_",
-    "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_",
+    "feature_dropout", "feature_dropout_", "embedding", "embedding_renorm_", "layer_norm",
+    "rms_norm", "batch_norm", "group_norm", "instance_norm", "abs_", "acos_", "acosh_", "addmv_",
+    "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_", "arctanh_", "asin_", "asinh_", "atan_",
+    "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_",
+    "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_", "fix_", "floor_", "frac_", "gcd_", "i0_",
     "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_",
     "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_",
     "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_",
@@ -449,6 +450,12 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=..
 
 def bartlett_window(window_length: builtins.int, periodic: builtins.bool = ..., *, dtype: Optional[_DType] = ..., layout=..., device=..., pin_memory: builtins.bool = ..., requires_grad: builtins.bool = ...) -> Tensor:
     """The Bartlett (triangular) window ``1 - |2n / (N - 1) - 1|``."""
+
+def batch_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], running_mean: Optional[Tensor], running_var: Optional[Tensor], training: builtins.bool, momentum: builtins.float, eps: builtins.float, cudnn_enabled: builtins.bool = ...) -> Tensor:
+    """Applies Batch Normalization for each channel (dim 1) across the other dims: in ``training``,
+    with the batch's mean and biased variance, updating ``running_mean`` and ``running_var`` in place
+    (``momentum`` times the batch's mean and unbiased variance plus ``1 - momentum`` times theirs);
+    otherwise with ``running_mean`` and ``running_var``."""
 
 def bernoulli(input: Tensor, p: Optional[builtins.float] = ..., *, generator: Optional[Generator] = ...) -> Tensor:
     """Draw 0 or 1 for each element: with probability ``self`` (or ``p`` when given)."""
@@ -771,6 +778,15 @@ def einsum(*args: Any) -> Tensor:
     notation (``einsum("ij,jk->ik", a, b)``), or by lists of subscripts interleaved with the operands
     (``einsum(a, [0, 1], b, [1, 2], [0, 2])``)."""
 
+def embedding(weight: Tensor, indices: Tensor, padding_idx: builtins.int = ..., scale_grad_by_freq: builtins.bool = ..., sparse: builtins.bool = ...) -> Tensor:
+    """The rows of ``weight`` at ``indices`` (a result of shape ``indices.shape + (embedding_dim,)``);
+    in backward, the ``padding_idx`` row gets no gradient, and with ``scale_grad_by_freq`` each row's
+    gradient is divided by how often ``indices`` takes it."""
+
+def embedding_renorm_(input: Tensor, indices: Tensor, max_norm: builtins.float, norm_type: builtins.float) -> Tensor:
+    """Rescales in place each row of ``input`` that ``indices`` takes whose ``norm_type``-norm exceeds
+    ``max_norm`` to norm ``max_norm`` (divided by ``norm + 1e-7``); returns ``input``."""
+
 def eq(input: Tensor, other: Operand) -> Tensor:
     """``self == other`` at each element, broadcasting."""
 
@@ -908,6 +924,10 @@ def greater(input: Tensor, other: Operand) -> Tensor:
 def greater_equal(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
 
+def group_norm(input: Tensor, num_groups: builtins.int, weight: Optional[Tensor] = ..., bias: Optional[Tensor] = ..., eps: builtins.float = ..., cudnn_enabled: builtins.bool = ...) -> Tensor:
+    """Applies Group Normalization: the channels (dim 1) split into ``num_groups`` groups, each
+    normalized over its channels and the other dims but the batch's, then ``* weight + bias`` per channel."""
+
 def gru(*args: Any, **kwargs: Any) -> builtins.tuple:
     """A multi-layer GRU over a sequence: ``(output, h_n)`` (the forms of :func:`rnn_tanh`)."""
 
@@ -998,6 +1018,11 @@ def index_select(input: Tensor, dim: builtins.int, index: Tensor) -> Tensor:
 def inner(input: Tensor, other: Tensor) -> Tensor:
     """The sum of products over the last dim of both tensors (a product when one is 0-d)."""
 
+def instance_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], running_mean: Optional[Tensor], running_var: Optional[Tensor], use_input_stats: builtins.bool, momentum: builtins.float, eps: builtins.float, cudnn_enabled: builtins.bool = ...) -> Tensor:
+    """Applies Instance Normalization: each channel of each sample normalized over its other dims
+    (PyTorch's composition: a batch norm of the input viewed as one sample of ``N * C`` channels);
+    the running statistics, if given, updated with the mean over the samples."""
+
 def inverse(input: Tensor) -> Tensor:
     """The inverse of a square matrix (of each matrix of a batch): ``tape.linalg.inv``."""
 
@@ -1045,6 +1070,10 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
 
 def kthvalue(input: Tensor, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
     """The ``k``-th smallest element along ``dim`` (k from 1) and its index, as a named tuple."""
+
+def layer_norm(input: Tensor, normalized_shape: Sequence[builtins.int], weight: Optional[Tensor] = ..., bias: Optional[Tensor] = ..., eps: builtins.float = ..., cudnn_enable: builtins.bool = ...) -> Tensor:
+    """Applies Layer Normalization over the last ``len(normalized_shape)`` dims: ``(x - E[x]) /
+    sqrt(Var[x] + eps) * weight + bias``, with the biased variance."""
 
 def lcm(input: Tensor, other: Tensor) -> Tensor:
     """The least common multiple of each pair of elements (non-negative; 0 if either is 0)."""
@@ -1454,6 +1483,11 @@ def resolve_conj(input: Tensor) -> Tensor:
 
 def resolve_neg(input: Tensor) -> Tensor:
     """The complex conjugate: ``self`` itself for a real tensor (no copy, no node)."""
+
+def rms_norm(input: Tensor, normalized_shape: Sequence[builtins.int], weight: Optional[Tensor] = ..., eps: Optional[builtins.float] = ...) -> Tensor:
+    """Applies Root Mean Square Layer Normalization over the last ``len(normalized_shape)`` dims:
+    ``x / sqrt(mean(x^2) + eps) * weight`` (``eps`` None: the machine epsilon of the input's dtype);
+    PyTorch's composition of ``pow``, ``mean``, ``rsqrt`` and ``mul``."""
 
 def rnn_relu(*args: Any, **kwargs: Any) -> builtins.tuple:
     """A multi-layer Elman RNN with ReLU over a sequence: ``(output, h_n)`` (the forms of :func:`rnn_tanh`)."""

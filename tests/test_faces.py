@@ -65,6 +65,8 @@ from tape.ops import conv as CV
 from tape.ops import losses as LO
 from tape.ops import lu_deprecated as LUD
 from tape.ops import margin_losses as ML
+from tape.ops import normalization as NO
+from tape.ops import embedding as EM
 from tape.ops import triangular_solve as TS
 from tape.ops import elementwise as E
 from tape.ops import _specfun as SF
@@ -216,6 +218,9 @@ FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for cod
 FACES[CV.CONV] = Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D)
 # (and the margin losses' rows, listed: their rule in both backwards)
 FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D) for code in (ML.MULTI_MARGIN, ML.MULTILABEL_MARGIN)})
+# (and the normalization and embedding rows, listed: their rule in both backwards)
+FACES.update({code: Faces(NO_FLOAT, _RULE_ROWS, _RULE_ROWS, NO_SCALAR_D)
+              for code in (*NO.CODES, EM.EMBEDDING, EM.EMBEDDING_GRAD, EM.EMBEDDING_BAG)})
 
 
 def _faces(code: int) -> Faces:

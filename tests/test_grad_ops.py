@@ -293,6 +293,10 @@ class Op:
 POW_TT_2ND = binary(POW_BASE, POW_EXP.avoiding((0.0,)))
 
 
+def _layer_norm(M, x, w):
+    return M.nn.functional.layer_norm(x, x.shape[-1:], w, w * 0.5) * w
+
+
 def _u(fn, d=REAL, min_dims=0, mixing=False):
     return Op(fn, unary(d, min_dims), mixing, fd_floor=(d.fd_floor,))
 
@@ -1202,6 +1206,26 @@ OPS: dict[str, Op] = {
         x.reshape(1, -1), t.reshape(1, -1), M.tensor([-1.0]), margin=-2.0), _same_shape(REAL, REAL, min_dims=1), True),
     # (rrelu in evaluation: the mean slope, no draws)
     "rrelu_eval": _u(lambda M, x: M.nn.functional.rrelu(x, 0.1, 0.3), REAL.avoiding((0.0,))),
+    # ---- normalization (ops/normalization.py): batches and groups grown by concatenation, of values at least 1/2
+    # apart (more than one value per channel, away from a zero variance)
+    "layer_norm": Op(lambda M, x, w: _layer_norm(M, M.cat([x, x + 1.0], -1), M.cat([w, w * 0.5])),
+                     _paired(lambda s: s[-1:]), True),
+    "batch_norm": _ud(lambda M, x: M.nn.functional.batch_norm(M.cat([x, x + 1.0]), None, None, training=True), 2, 3),
+    "batch_norm_eval": _ud(lambda M, x: M.nn.functional.batch_norm(
+        x, M.linspace(-1.0, 1.0, x.shape[1], dtype=x.dtype), M.linspace(0.5, 2.0, x.shape[1], dtype=x.dtype),
+        x[0, :, 0] if x.dim() == 3 else x[0], None), 2, 3),
+    "group_norm": _ud(lambda M, x: M.nn.functional.group_norm(
+        M.cat([x, x + 1.0, x.cos() + 2.0, x.sin() - 2.0], 1), 2), 2, 3),
+    # ---- embedding (ops/embedding.py): repeated indices, and a padding row
+    "embedding": _ud(lambda M, x: M.nn.functional.embedding(M.tensor([[1, 0], [1, 1]]) % x.shape[0], x), 2, 2),
+    # (the padding row is one no index takes: finite differences see its gradient)
+    "embedding_padding": _ud(lambda M, x: M.nn.functional.embedding(
+        M.tensor([0, x.shape[0] - 1, 0]), M.cat([x, x * 2.0]), padding_idx=-1) * x[:1], 2, 2),
+    "embedding_bag_mean": _ud(lambda M, x: M.nn.functional.embedding_bag(
+        M.tensor([0, x.shape[0] - 1, 0, 0]), x, M.tensor([0, 1, 1])), 2, 2),
+    # (the maximum of x and 1 - x: x where x > 1/2)
+    "embedding_bag_max": _ud(lambda M, x: M.nn.functional.embedding_bag(
+        M.tensor([[0, x.shape[0]]]), M.cat([x, 1.0 - x]), mode="max"), 2, 2, REAL.avoiding((0.5,))),
     # ---- special: the gamma family, Bessel functions, torch.special (ops/special.py)
     "lgamma": _u(lambda M, x: M.lgamma(x), GAMMA_ARG),
     "digamma": _u(lambda M, x: x.digamma(), GAMMA_ARG),

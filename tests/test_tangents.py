@@ -193,12 +193,23 @@ def _nll_grad(M, x):
         y = x if x.requires_grad else x.detach().requires_grad_()
         loss = M.nn.functional.nll_loss((y * y).view(1, 2), M.tensor([1]), reduction="sum")
         return M.autograd.grad(loss, y, create_graph=True)[0]
+
+
 def _rrelu_grad(M, x):
     """rrelu's recorded gradient (its RreluWithNoiseBackwardBackward0 row) as a function of x."""
     with M.enable_grad():
         y = x if x.requires_grad else x.detach().requires_grad_()
         loss = (M.nn.functional.rrelu(y, 0.1, 0.3) * y).sum()
         return M.autograd.grad(loss, y, create_graph=True)[0]
+
+
+def _embedding_grad(M, x):
+    """The recorded gradient of an embedding (its ``EmbeddingDenseBackwardBackward0`` row), scaled by
+    frequency, also where ``x`` needs none (finite differences)."""
+    with M.enable_grad():
+        w = M.stack([x * 1.0, x * x]).detach().requires_grad_()
+        y = M.nn.functional.embedding(M.tensor([1, 0, 1]), w, scale_grad_by_freq=True)
+        return M.autograd.grad((y * x).sum(), w, create_graph=True)[0]
 
 
 EXTRA = {
@@ -214,6 +225,7 @@ EXTRA = {
     "_scatter": (lambda M, x: x._scatter(np.array([3, 0]), (2, 2)), ([1.0, -2.0],), (True,), _F64),
     "nll_loss_backward": (_nll_grad, ([1.0, -2.0],), (True,), _F64),
     "binary_cross_entropy_backward": (_bce_grad, ([0.25, 0.5], [0.5, 0.125]), (True, True), _F64),
+    "embedding_dense_backward": (_embedding_grad, ([1.0, -2.0],), (True,), _F64),
 }
 
 

@@ -27,6 +27,9 @@ from .modules import (CosineEmbeddingLoss, HingeEmbeddingLoss, MultiLabelMarginL
                       MultiMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
 from .modules import AdaptiveLogSoftmaxWithLoss, CTCLoss
 from .modules import AlphaDropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout, RReLU
+from .modules import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,  # noqa: E402
+                      InstanceNorm3d, LayerNorm, LocalResponseNorm, RMSNorm)
+from .modules import Embedding, EmbeddingBag  # noqa: E402
 from .parameter import Buffer, Parameter
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "Buffer", "CELU", "CosineSimilarity", "CrossEntropyLoss", "Dropout", "ELU",
@@ -53,3 +56,5 @@ __all__ += ["CosineEmbeddingLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss",
 __all__ += ["AlphaDropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout", "RReLU"]
 __all__ += ["CTCLoss"]
 __all__ += ["AdaptiveLogSoftmaxWithLoss"]
+__all__ += ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "LocalResponseNorm", "RMSNorm"]
+__all__ += ["Embedding", "EmbeddingBag"]

@@ -11,8 +11,12 @@ from __future__ import annotations
 import warnings
 from typing import Optional
 
+from .. import _dtype as D
+from .._creation import arange
 from .._dtype import dtype as DType
-from .._tensor import Tensor
+from .._grad_mode import no_grad
+from .._out import call_with_out
+from .._tensor import Size, Tensor
 from ..ops.activations import (elu, elu_, gelu, glu, hardsigmoid, hardswish, hardtanh, hardtanh_, leaky_relu,
                                leaky_relu_, logsigmoid, mish, relu6, silu, softplus, softshrink, softsign,
                                tanhshrink)
@@ -51,6 +55,15 @@ from ..ops.pooling import max_pool2d as _max_pool2d
 from ..ops.pooling import max_pool3d as _max_pool3d
 from ..ops.shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle
 from ..ops.upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest
+from ..ops.normalization import layer_norm as _layer_norm
+from ..ops.embedding import embedding as _embedding
+from ..ops.embedding import embedding_bag as _embedding_bag
+from ..ops.embedding import embedding_renorm_ as _embedding_renorm_
+from ..ops.embedding import one_hot
+from ..ops.normalization import batch_norm as _batch_norm
+from ..ops.normalization import group_norm as _group_norm
+from ..ops.normalization import instance_norm as _instance_norm
+from ..ops.normalization import local_response_norm, rms_norm
 
 
 def _tensor(input, name: str) -> Tensor:
@@ -174,6 +187,66 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
 _LAYERS = ["linear", "dropout", "bilinear"]
 
+# --- normalization ----------------------------------------------------------------------
+def layer_norm(input: Tensor, normalized_shape: list[int], weight: Optional[Tensor] = None,
+               bias: Optional[Tensor] = None, eps: float = 1e-05) -> Tensor:
+    """Applies Layer Normalization over the last ``len(normalized_shape)`` dims: ``(x - E[x]) /
+    sqrt(Var[x] + eps) * weight + bias``, with the biased variance."""
+    return _layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Optional[Tensor] = None) -> Tensor:
+    """Performs ``L_p`` normalization of ``input`` over ``dim``: ``x / max(||x||_p, eps)``."""
+    if out is None:
+        return input / input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    denom = input.norm(p, dim, keepdim=True).clamp_min_(eps).expand_as(input)
+    return call_with_out("div", Tensor.div, (input, denom), {"out": out})
+
+
+def _verify_batch_size(size: Size) -> None:
+    size_prods = size[0]
+    for i in range(len(size) - 2):
+        size_prods *= size[i + 2]
+    if size_prods == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
+
+
+def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
+               weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-05) -> Tensor:
+    """Applies Batch Normalization for each channel across a batch of data (in ``training``: the
+    batch's statistics, ``running_mean``/``running_var`` updated in place with ``momentum``; else those)."""
+    if training:
+        _verify_batch_size(input.size())
+    return _batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps)
+
+
+def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None, running_var: Optional[Tensor] = None,
+                  weight: Optional[Tensor] = None, bias: Optional[Tensor] = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-05) -> Tensor:
+    """Applies Instance Normalization independently for each channel in every data sample within a batch."""
+    if use_input_stats:
+        size = input.size()
+        size_prods = 1
+        for i in range(len(size) - 2):
+            size_prods *= size[i + 2]
+        if size_prods == 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size {size}")
+    return _instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
+               eps: float = 1e-05) -> Tensor:
+    """Applies Group Normalization for the last certain number of dimensions."""
+    if input.dim() < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
+    _verify_batch_size([input.size(0) * input.size(1) // num_groups, num_groups] + list(input.size()[2:]))
+    return _group_norm(input, num_groups, weight, bias, eps)
+
+
+_NORMALIZATION = ["layer_norm", "rms_norm", "normalize", "local_response_norm", "batch_norm", "instance_norm",
+                  "group_norm"]
+
 # --- distances --------------------------------------------------------------------------
 _DISTANCES = ["cosine_similarity", "pairwise_distance", "pdist"]
 
@@ -272,4 +345,90 @@ _POOLING = ["pad", "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_in
 _NOISE = ["rrelu", "rrelu_", "alpha_dropout", "feature_alpha_dropout", "dropout1d", "dropout2d", "dropout3d",
           "gumbel_softmax"]
 
-__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _ATTENTION + _CONV + _POOLING + _NOISE
+# --- sparse -----------------------------------------------------------------------------
+def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None, max_norm: Optional[float] = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """The rows of ``weight`` at the indices ``input``: ``padding_idx``'s row gets no gradient; with
+    ``max_norm``, each row taken whose ``norm_type``-norm exceeds it is first renormalized in place
+    to norm ``max_norm``; with ``scale_grad_by_freq``, gradients are divided by each index's count
+    in the mini-batch.  ``sparse=True`` (a sparse gradient) is not supported: tape has no sparse tensors."""
+    if padding_idx is not None:
+        if padding_idx > 0:
+            assert padding_idx < weight.size(0), "Padding_idx must be within num_embeddings"
+        elif padding_idx < 0:
+            assert padding_idx >= -weight.size(0), "Padding_idx must be within num_embeddings"
+            padding_idx = weight.size(0) + padding_idx
+    else:
+        padding_idx = -1
+    if max_norm is not None:
+        input = input.contiguous()
+        with no_grad():
+            _embedding_renorm_(weight, input, max_norm, norm_type)
+    return _embedding(weight, input, padding_idx, scale_grad_by_freq, sparse)
+
+
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = None, max_norm: Optional[float] = None,
+                  norm_type: float = 2, scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Optional[Tensor] = None, include_last_offset: bool = False,
+                  padding_idx: Optional[int] = None) -> Tensor:
+    """The sums, means or maxima of bags of embeddings, without the intermediate embeddings: a 2-D
+    ``input`` is one bag per row; a 1-D one is cut into bags at ``offsets``; ``per_sample_weights``
+    scales each taken row (mode 'sum' only); ``padding_idx``'s row is left out of the bags.
+    ``sparse=True`` (a sparse gradient) and ``scale_grad_by_freq=True`` are not supported."""
+    if weight.dtype == D.int64 and input.is_floating_point():
+        warnings.warn("Argument order of nn.functional.embedding_bag was changed. Usage `embedding_bag(weight, input, "
+                      "...)` is deprecated, and should now be `embedding_bag(input, weight, ...)`.", stacklevel=2)
+        weight, input = input, weight
+    if per_sample_weights is not None and input.size() != per_sample_weights.size():
+        raise ValueError(f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is not None, then it must "
+                         f"have the same shape as the input ({input.shape})")
+    if not weight.dim() == 2:
+        raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.dim()}")
+    if input.dim() == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of fixed "
+                             f"length sequences. However, found offsets of type {type(offsets)}")
+        offsets = arange(0, input.numel(), input.size(1), dtype=input.dtype)
+        include_last_offset = False
+        input = input.reshape(-1)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif input.dim() == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.dim() != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.dim()}")
+    if mode == "sum":
+        mode_enum = 0
+    elif mode == "mean":
+        mode_enum = 1
+    elif mode == "max":
+        mode_enum = 2
+        if scale_grad_by_freq:
+            raise ValueError("max mode does not support scaling the gradient by the frequency")
+        if sparse:
+            raise ValueError("max mode does not support sparse weights")
+    else:
+        raise ValueError("mode has to be one of sum, mean or max")
+    if sparse:
+        raise RuntimeError("embedding_bag(): sparse=True needs sparse gradients, which tape does not have; "
+                           "use sparse=False")
+    if scale_grad_by_freq:
+        # (PyTorch's CPU kernel scales the rows' gradients by counts that are not their indices')
+        raise RuntimeError("embedding_bag(): scale_grad_by_freq=True is not supported by tape")
+    if max_norm is not None:
+        with no_grad():
+            _embedding_renorm_(weight, input, max_norm, norm_type)
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError("embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
+                                  "GitHub.")
+    return _embedding_bag(input, weight, offsets, mode_enum, per_sample_weights, include_last_offset,
+                          -1 if padding_idx is None else padding_idx)
+
+
+_SPARSE = ["embedding", "embedding_bag", "one_hot"]
+
+__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _ATTENTION + _CONV + _POOLING + _NOISE + _NORMALIZATION + _SPARSE

@@ -1,13 +1,11 @@
 """``tape.optim.swa_utils``: Stochastic Weight Averaging and exponential moving averages of a model, as
-PyTorch's ``torch.optim.swa_utils`` (``AveragedModel``, ``SWALR`` and the averaging functions).
-
-``update_bn`` is not offered: tape has no batch-norm modules whose statistics it would recompute.
+PyTorch's ``torch.optim.swa_utils`` (``AveragedModel``, ``SWALR``, ``update_bn`` and the averaging functions).
 """
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from copy import deepcopy
 from typing import Any, Literal, Optional, Union
 
@@ -16,12 +14,13 @@ from .._creation import tensor
 from .._foreach import FOREACH
 from .._grad_mode import no_grad
 from .._tensor import Tensor
+from ..nn.modules.batchnorm import _BatchNorm
 from ..nn.modules.module import Module
 from .lr_scheduler import LRScheduler, _per_group
 from .optimizer import Optimizer
 
 __all__ = ["AveragedModel", "SWALR", "get_ema_multi_avg_fn", "get_swa_multi_avg_fn", "get_ema_avg_fn",
-           "get_swa_avg_fn"]
+           "get_swa_avg_fn", "update_bn"]
 
 PARAM_LIST = Union[tuple[Tensor, ...], list[Tensor]]
 
@@ -183,6 +182,39 @@ class AveragedModel(Module):
             for b_swa, b_model in zip(self.module.buffers(), model.buffers(), strict=True):
                 b_swa.detach().copy_(b_model.detach().to(b_swa.device))
         self.n_averaged += 1
+
+
+@no_grad()
+def update_bn(loader: Iterable[Any], model: Module, device: Any = None) -> None:
+    r"""Update BatchNorm ``running_mean``, ``running_var`` buffers in the model: one pass over the
+    data in ``loader`` (each batch a tensor, or a list or tuple whose first element is the input)
+    estimates the activation statistics of the model's BatchNorm layers, as cumulative averages.
+
+    Args:
+        loader: dataset loader to compute the activation statistics on
+        model: model for which we seek to update BatchNorm statistics
+        device: if set, data will be transferred to :attr:`device` before being passed into :attr:`model`
+    """
+    momenta = {}
+    for module in model.modules():
+        if isinstance(module, _BatchNorm):
+            module.reset_running_stats()
+            momenta[module] = module.momentum
+    if not momenta:
+        return
+    was_training = model.training
+    model.train()
+    for module in momenta:
+        module.momentum = None
+    for input in loader:
+        if isinstance(input, (list, tuple)):
+            input = input[0]
+        if device is not None:
+            input = input.to(device)
+        model(input)
+    for bn_module in momenta:
+        bn_module.momentum = momenta[bn_module]
+    model.train(was_training)
 
 
 class SWALR(LRScheduler):
