@@ -1,5 +1,5 @@
 """Embeddings of ``torch.nn.functional``: ``embedding`` (with ``embedding_renorm_``, its ``max_norm``
-step) and ``one_hot``.
+step), ``embedding_bag`` and ``one_hot``.
 
 An embedding is one row (PyTorch's ``EmbeddingBackward0``) over the weight, holding the flat
 positions of the rows it takes (one per output element, in the tape's index table at ``ia``, as
@@ -237,17 +237,19 @@ _INDEX_SIZE = ("Expected i < index_size to be true, but got false.  (Could this 
 
 
 def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor, mode: int, per_sample_weights: Optional[Tensor],
-                  include_last_offset: bool, padding_idx: int) -> Tensor:
+                  include_last_offset: bool, padding_idx: Optional[int]) -> Tensor:
     """The sums, means or maxima (``mode`` 0, 1, 2) of the rows of ``weight`` that each bag of the 1-D
     ``input`` takes (bag ``b`` from ``offsets[b]``; with ``include_last_offset`` the last offset ends
     the last bag), each row times its per-sample weight if given; an empty bag gives zeros; the
     ``padding_idx`` row is left out of the bags."""
     _check_indices(input, "embedding_bag")
     n, d = weight._shape
-    if padding_idx < -n or padding_idx >= n:
-        raise RuntimeError(f"padding_idx must be within the number of embeddings, -{n} through {n - 1}, but got "
-                           f"{padding_idx}")
-    padding = padding_idx + n if padding_idx < 0 and padding_idx != -1 else padding_idx
+    padding = -1        # (none)
+    if padding_idx is not None:
+        if padding_idx < -n or padding_idx >= n:
+            raise RuntimeError(f"padding_idx must be within the number of embeddings, -{n} through {n - 1}, but got "
+                               f"{padding_idx}")
+        padding = padding_idx + n if padding_idx < 0 else padding_idx
     dt = weight._dtype
     if per_sample_weights is not None and per_sample_weights._dtype is not dt:
         raise RuntimeError(f"Expected tensor for argument #1 'weight' to have the same type as tensor for argument #1 "

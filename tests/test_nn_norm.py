@@ -269,6 +269,8 @@ def test_embedding_bag():
     assert y.grad_fn.name() == "EmbeddingBagBackward0"
     mean = F.embedding_bag(idx, w, off, padding_idx=0)     # (the padding row left out of the last bag's mean)
     np.testing.assert_allclose(mean.detach().numpy()[2], (v[4] + v[1]) / 2, rtol=1e-12)
+    last = F.embedding_bag(idx, w, off, mode="sum", padding_idx=-1)       # (-1: the last row, 4)
+    np.testing.assert_allclose(last.detach().numpy()[2], v[1] + v[0], rtol=1e-12)
     big = F.embedding_bag(tape.tensor([[1, 2], [4, 1]]), w, mode="max")
     np.testing.assert_allclose(big.detach().numpy(), [np.maximum(v[1], v[2]), np.maximum(v[4], v[1])], rtol=1e-12)
     p = _x(5, seed=3)

@@ -425,8 +425,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = Non
         raise NotImplementedError("embedding_bag: per_sample_weights was not None. per_sample_weights is only "
                                   f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
                                   "GitHub.")
-    return _embedding_bag(input, weight, offsets, mode_enum, per_sample_weights, include_last_offset,
-                          -1 if padding_idx is None else padding_idx)
+    return _embedding_bag(input, weight, offsets, mode_enum, per_sample_weights, include_last_offset, padding_idx)
 
 
 _SPARSE = ["embedding", "embedding_bag", "one_hot"]
