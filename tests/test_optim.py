@@ -746,6 +746,38 @@ def test_more_optimizers_match_torch(cls):
     assert got[2:] == want[2:]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cls,options", [
+    ("SGD", {}), ("SGD", {"momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
+    ("SGD", {"momentum": 0.9, "nesterov": True, "maximize": True}), ("Adam", {}),
+    ("Adam", {"amsgrad": True, "weight_decay": 0.1, "maximize": True}), ("AdamW", {"betas": (0.4, 0.9)}),
+    ("AdamW", {"amsgrad": True, "betas": (0.6, 0.8)}),
+])
+def test_array_updates_equal_the_tensor_operations(cls, options, dtype, monkeypatch):
+    # SGD's and Adam's steps on plain parameters run on their arrays (``optim/_fast.py``): the same values,
+    # bit for bit, and the same versions as the in-place tensor operations they stand for
+    import importlib
+    fast = importlib.import_module("tape.optim._fast")
+
+    def run(arrays: bool):
+        if not arrays:
+            monkeypatch.setattr(fast, "plain", lambda *ts: False)
+        rng = np.random.default_rng(0)
+        dt = getattr(tape, dtype)
+        ps = [tape.tensor(rng.standard_normal(s), dtype=dt, requires_grad=True) for s in ((3, 4), (4,))]
+        opt = getattr(tape.optim, cls)(ps, lr=0.05, **options)
+        for _ in range(4):
+            opt.zero_grad()
+            (ps[0].sin().sum() + (ps[0] @ ps[1]).pow(2).sum()).backward()
+            opt.step()
+        monkeypatch.undo()
+        state = {k: v.numpy().tobytes() if isinstance(v, tape.Tensor) else v
+                 for p in ps for k, v in opt.state[p].items()}
+        return [p.detach().numpy().tobytes() for p in ps], [p._version for p in ps], state
+
+    assert run(True) == run(False)
+
+
 def _reference_adafactor(w, grad_of, steps, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0, weight_decay=0.0,
                          maximize=False):
     """Adafactor as PyTorch documents it, in numpy float64: a vector's second moment whole, a matrix's as the

@@ -6,7 +6,9 @@ from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 
 from .._creation import tensor, zeros_like
+from .._state import state
 from .._tensor import Tensor
+from . import _fast
 from ._common import capturable_error, check_fused, closure_loss, step_dtype
 from .optimizer import Optimizer, to_scalar, use_grad_for_differentiable
 
@@ -151,9 +153,17 @@ def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], exp_
     if not all(isinstance(t, Tensor) for t in state_steps):
         raise RuntimeError("API has changed, `state_steps` argument must contain a list of singleton tensors")
     lr, beta1, beta2 = to_scalar(lr), to_scalar(beta1), to_scalar(beta2)
+    numbers = not (differentiable or capturable or state.grad) and all(type(c) in (float, int) for c in (lr, beta1, beta2,
+                                                                                         weight_decay, eps))
     for i, param in enumerate(params):
-        grad = grads[i] if not maximize else -grads[i]
         exp_avg, exp_avg_sq, step_t = exp_avgs[i], exp_avg_sqs[i], state_steps[i]
+        if numbers and _fast.plain(param, grads[i], exp_avg, exp_avg_sq, max_exp_avg_sqs[i] if amsgrad else None) \
+                and _fast.counter(step_t):
+            _fast.adam_step(param, grads[i], exp_avg, exp_avg_sq, max_exp_avg_sqs[i] if amsgrad else None, step_t,
+                            amsgrad=amsgrad, beta1=beta1, beta2=beta2, lr=lr, weight_decay=weight_decay, eps=eps,
+                            maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+            continue
+        grad = grads[i] if not maximize else -grads[i]
         if capturable:
             raise capturable_error()
         step_t += 1

@@ -4,7 +4,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 
+from .._state import state
 from .._tensor import Tensor
+from . import _fast
 from ._common import check_fused, closure_loss
 from .optimizer import Optimizer, to_scalar, use_grad_for_differentiable
 
@@ -95,7 +97,15 @@ def sgd(params: list[Tensor], d_p_list: list[Tensor], momentum_buffer_list: list
     if grad_scale is not None or found_inf is not None:
         raise RuntimeError("grad_scale and found_inf are not supported: tape has no gradient scaler")
     lr = to_scalar(lr)
+    numbers = not state.grad and all(type(c) in (float, int) for c in (lr, weight_decay, momentum, dampening))
     for i, param in enumerate(params):
+        buffer = momentum_buffer_list[i] if momentum != 0 else None
+        if numbers and _fast.plain(param, d_p_list[i], buffer):
+            buffer = _fast.sgd_step(param, d_p_list[i], buffer, lr=lr, weight_decay=weight_decay, momentum=momentum,
+                                    dampening=dampening, nesterov=nesterov, maximize=maximize)
+            if momentum != 0:
+                momentum_buffer_list[i] = buffer
+            continue
         grad = d_p_list[i] if not maximize else -d_p_list[i]
         if weight_decay != 0:
             if isinstance(weight_decay, Tensor) and weight_decay.requires_grad:
