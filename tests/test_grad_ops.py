@@ -1203,7 +1203,8 @@ OPS: dict[str, Op] = {
                                  _same_shape(REAL, REAL, min_dims=1), True),
     # (margin -2: cos - margin stays positive, no kink of its clamp)
     "cosine_embedding_loss": Op(lambda M, x, t: M.nn.functional.cosine_embedding_loss(
-        x.reshape(1, -1), t.reshape(1, -1), M.tensor([-1.0]), margin=-2.0), _same_shape(REAL, REAL, min_dims=1), True),
+        x.reshape(1, -1), t.reshape(1, -1), M.tensor([-1.0]), margin=-2.0), _same_shape(NONZERO, NONZERO, min_dims=1),
+        True),      # (nonzero vectors: at a zero one the norm's 1e-12 guard makes the loss too steep to difference)
     # (rrelu in evaluation: the mean slope, no draws)
     "rrelu_eval": _u(lambda M, x: M.nn.functional.rrelu(x, 0.1, 0.3), REAL.avoiding((0.0,))),
     # ---- normalization (ops/normalization.py): batches and groups grown by concatenation, of values at least 1/2

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import tape
 from tape._tangent import tangent_sweep
 from tape._tape import retire
+from tape.ops import distributions as DI
 from tape.ops import margin_losses as ML
 from tape.ops._spec import REGISTRY, SOURCE
 from tape.ops.ctc import CTC
@@ -212,7 +213,34 @@ def _embedding_grad(M, x):
         return M.autograd.grad((y * x).sum(), w, create_graph=True)[0]
 
 
+def _recorded_grad(f):
+    """The recorded gradient of ``(f(x) ** 2).sum()`` (the backward rows of ``f``'s op) as a function of x."""
+    def grad(M, x):
+        with M.enable_grad():
+            y = x if x.requires_grad else x.detach().requires_grad_()
+            return M.autograd.grad((f(M, y) ** 2).sum(), y, create_graph=True)[0]
+    return grad
+
+
+def _reflect(M, x):
+    return M.nn.functional.pad(x.view(1, 1, 2), (1, 1), mode="reflect")
+
+
+def _avg_pool(M, x):
+    return M.nn.functional.avg_pool1d(M.cat([x, x * x]).view(1, 1, 4), 2, 1)
+
+
 EXTRA = {
+    "reflection_pad": (_reflect, ([1.0, -2.0],), (True,), _F64),
+    "reflection_pad_backward": (_recorded_grad(_reflect), ([1.0, -2.0],), (True,), _F64),
+    "constant_pad_nd": (lambda M, x: M.nn.functional.pad(x, (1, 2), value=0.5) * x.sum(), ([1.0, -2.0],), (True,),
+                        _F64),
+    "avg_pool": (_avg_pool, ([1.0, -2.0],), (True,), _F64),
+    "avg_pool_backward": (_recorded_grad(_avg_pool), ([1.0, -2.0],), (True,), _F64),
+    "max_unpool": (lambda M, x: M.nn.functional.max_unpool1d(*M.nn.functional.max_pool1d(
+        x.view(1, 1, 2), 2, return_indices=True), 2), ([1.0, -2.0],), (True,), _F64),
+    "pixel_shuffle": (lambda M, x: M.nn.functional.pixel_shuffle(M.cat([x, x * x]).view(1, 4, 1, 1), 2),
+                      ([1.0, -2.0],), (True,), _F64),
     "rrelu_": (lambda M, x: M.nn.functional.rrelu(x * 1.0, 0.1, 0.3, inplace=True), ([1.0, -2.0],), (True,), _F64),
     "rrelu_with_noise_backward": (_rrelu_grad, ([1.0, -2.0],), (True,), _F64),
     "fill_": (lambda M, x: (x * 1).fill_(2.0) + x, ([1.0, -2.0],), (True,), _F64),
@@ -296,5 +324,8 @@ def test_table_reaches_every_op():
     # (multi_margin_loss, multilabel_margin_loss, ctc_loss and their recorded gradients: no forward AD in PyTorch,
     # its error: tests/test_nn_loss3_torch.py)
     seen.update((ML.MULTI_MARGIN, ML.MULTILABEL_MARGIN, ML.NO_GRAD_GRAD, CTC))
+    # (a gamma sample and its gradient: random draws, which finite differences cannot follow; the sample's
+    # gradient is checked against PyTorch's in tests/test_distributions_torch.py, and the gradient has no tangent)
+    seen.update((DI.STANDARD_GAMMA, DI.STANDARD_GAMMA_GRAD))
     missing = sorted(f"{REGISTRY[c].name} ({c})" for c in REGISTRY if c not in SOURCE and c not in seen)
     assert not missing, f"registered ops that no tangent test records: {missing}"

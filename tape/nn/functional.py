@@ -430,4 +430,5 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Optional[Tensor] = Non
 
 _SPARSE = ["embedding", "embedding_bag", "one_hot"]
 
-__all__ = _ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _ATTENTION + _CONV + _POOLING + _NOISE + _NORMALIZATION + _SPARSE
+__all__ = (_ACTIVATIONS + _LAYERS + _DISTANCES + _LOSSES + _LOSSES3 + _ATTENTION + _CONV + _POOLING + _NOISE + _NORMALIZATION
+           + _SPARSE)
