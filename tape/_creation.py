@@ -66,6 +66,12 @@ def _infer(data, dtype: Optional[D.dtype] = None) -> tuple:
         raise TypeError(f"Could not infer dtype of {type(data).__name__}") from e
     if v.dtype == object or v.dtype.kind in "USV":
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    if dtype is None and v.dtype.kind in "biuf" and (v.dtype not in _PYTHON_KINDS or _first_typed(data)):
+        # (numpy scalars, arrays or tensors among the items: numpy's dtype shows the narrow ones; a
+        # float64 scalar, which PyTorch keeps float64, is looked for at the first item)
+        typed = _typed_items(data)
+        if typed is not None:
+            return v.astype(typed.np), typed
     if v.dtype.kind == "f":
         if dtype is not None:
             return v, dtype
@@ -75,6 +81,41 @@ def _infer(data, dtype: Optional[D.dtype] = None) -> tuple:
     if v.dtype.kind in "iu":
         return v.astype(np.int64), D.int64
     raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+
+
+_PYTHON_KINDS = (np.dtype(np.float64), np.dtype(np.int64), np.dtype(np.bool_))
+
+
+def _first_typed(data) -> bool:
+    """Whether the first item of nested sequences ``data`` is a numpy scalar or array or a tensor."""
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return isinstance(data, (np.generic, np.ndarray, Tensor))
+
+
+def _typed_items(data) -> Optional[D.dtype]:
+    """The dtype PyTorch infers for a sequence holding numpy scalars or arrays or tensors (theirs, and
+    the Python numbers' kinds, promoted together: ``[np.int16(1), np.int16(2)]`` is int16); None for
+    one of Python numbers only."""
+    found = None
+    kinds = []
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, (np.generic, np.ndarray)):
+            found = D.from_numpy_dtype(item.dtype) if found is None else D.promote(found, D.from_numpy_dtype(item.dtype))
+        elif isinstance(item, Tensor):
+            found = item._dtype if found is None else D.promote(found, item._dtype)
+        else:
+            kinds.append(item)
+    if found is None:
+        return None
+    for item in kinds:
+        kind = D.bool_ if isinstance(item, bool) else D.int64 if isinstance(item, int) else D.get_default_dtype()
+        found = D.promote(found, kind)
+    return found
 
 
 def _plain_data(data):

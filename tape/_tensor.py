@@ -80,6 +80,24 @@ class Size(tuple):
     def numel(self) -> int:
         return math.prod(self)
 
+    # (slices, sums and repeats of a Size are Sizes, as PyTorch's)
+    def __getitem__(self, key):
+        item = tuple.__getitem__(self, key)
+        return Size(item) if type(key) is slice else item
+
+    def __add__(self, other):
+        out = tuple.__add__(self, other)
+        return out if out is NotImplemented else Size(out)
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self)) if isinstance(other, tuple) else NotImplemented
+
+    def __mul__(self, n):
+        out = tuple.__mul__(self, n)
+        return out if out is NotImplemented else Size(out)
+
+    __rmul__ = __mul__
+
 
 # --- handles (``tape._emit`` hands these to op definitions) ---------------------------
 _inference_on = False      # some thread is in inference mode (``tape._grad_mode``)

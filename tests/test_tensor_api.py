@@ -249,6 +249,14 @@ def test_manual_seed_reproducibility():
     (3.0, "float32"),
     ([], "float32"),
     ([True, 2], "int64"),
+    # (numpy scalars and tensors among the items keep their dtypes, promoted with the Python numbers')
+    ([np.int16(1), np.int16(2)], "int16"),
+    ([[np.int16(1)], [np.int16(2)]], "int16"),
+    ([np.float64(1.0), 2.0], "float64"),
+    ([np.uint8(3)], "uint8"),
+    ([np.int16(1), 2], "int64"),
+    ([np.int8(1), np.float32(2.0)], "float32"),
+    ([np.float32(1.0), 2.0], "float32"),
 ])
 def test_dtype_inference(data, dtype):
     assert torch.tensor(data).dtype == getattr(torch, dtype)
@@ -288,6 +296,11 @@ def test_shape_size_dim_numel():
         assert isinstance(x.shape, torch.Size)
         assert repr(x.shape) == "torch.Size([2, 3])"
         assert torch.ones(x.shape).shape == (2, 3)
+        # (slices, sums and repeats of a Size are Sizes; an item is an int)
+        s = torch.ones(2, 3, 4).shape
+        for part in (s[1:], s[::2], s + (5,), (5,) + s, s * 2, 2 * s):
+            assert type(part) is torch.Size
+        assert s[1:] == (3, 4) and (1,) + s == (1, 2, 3, 4) and type(s[-1]) is int
 
 
 def test_len_of_0d_errors():
