@@ -12,7 +12,6 @@ be differentiated again.
 """
 from __future__ import annotations
 
-import re
 import sys
 import threading
 
@@ -254,7 +253,7 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
             fn = node_view(tape, r)
         else:
             fn = t.grad_fn if t is not None and t._tape is not None and node != r else node_view(tape, node)
-        name = re.sub(r"Backward(0$)?", "", fn.name())      # (PyTorch's: MulBackward0 is Mul, TBackward1 T1)
+        name = T._node_word(fn.name())      # (PyTorch's: MulBackward0 is Mul, TBackward1 T1)
         if t is not None:
             shape = t._shape        # (an in-place view op changed it since)
         now = counter[0] if counter is not None else then + 1

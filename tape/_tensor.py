@@ -447,8 +447,9 @@ def _refuse_view(t: "Tensor") -> None:
 
 def _node_word(name: str) -> str:
     """A node's name as PyTorch's view errors write it: ``SqueezeBackward2`` is ``Squeeze2``,
-    ``UnbindBackward0`` is ``Unbind``."""
-    return re.sub(r"Backward(0$)?", "", name)
+    ``UnbindBackward0`` is ``Unbind``, a custom Function's ``BackwardHookFunctionBackward`` is
+    ``BackwardHookFunction`` (the suffix only)."""
+    return re.sub(r"Backward(?:0)?(?=\d*$)", "", name, count=1)
 
 
 def _derived_texts(t: "Tensor") -> tuple:

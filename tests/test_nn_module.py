@@ -902,3 +902,14 @@ def test_modules_chain_second_and_third_order():
 
     assert tape.autograd.gradcheck(loss, (x,)) and tape.autograd.gradgradcheck(loss, (x,))
     assert tape.autograd.gradgradcheck(grad, (x,))
+
+
+def test_full_backward_hook_refuses_an_in_place_module():
+    # the hooked module's inputs are views made inside a custom Function (BackwardHookFunction): an in-place
+    # module changing them raises PyTorch's error, naming the Function as PyTorch does
+    relu = nn.ReLU(inplace=True)
+    relu.register_full_backward_hook(lambda mod, gi, go: None)
+    x = tape.randn(3, requires_grad=True) * 1
+    with pytest.raises(RuntimeError, match="^Output 0 of BackwardHookFunction is a view and is being modified "
+                                           "inplace. This view was created inside a custom Function"):
+        relu(x)
