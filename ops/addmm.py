@@ -186,6 +186,11 @@ def _finish(code: int, inp: Tensor, m1: Tensor, m2: Tensor, prod: np.ndarray, be
     if dt is D.bool_ and not promoting:
         raise NotImplementedError(f'"{_BOOL_KERNELS[code]}" not implemented for \'Bool\'')
     y = _combine(inp._value().astype(dt.np, copy=False), prod, beta, alpha, dt)
+    return _result(code, inp, m1, m2, y, beta, alpha, dt)
+
+
+def _result(code: int, inp: Tensor, m1: Tensor, m2: Tensor, y: np.ndarray, beta, alpha, dt: D.dtype) -> Tensor:
+    """``y`` as the product's result: its row (the three inputs listed) when a float input requires grad."""
     if state.grad and dt.is_floating_point and (inp._rg or m1._rg or m2._rg):
         tape = write_tape()
         nodes = [node_in(tape, t, dt, t._shape) for t in (inp, m1, m2)]
@@ -221,11 +226,7 @@ def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
         if dt.arena is not None and self._dtype is dt and mat2._dtype is dt and len(s1) == 2 and len(s2) == 2 \
                 and s1[1] == s2[0] and (s0 == (s2[1],) or s0 == (s1[0], s2[1])):
             y = np.require(self._value() + np.matmul(mat1._value(), mat2._value()), dt.np, "C")
-            if state.grad and (self._rg or mat1._rg or mat2._rg):
-                tape = write_tape()
-                nodes = [node_in(tape, t, dt, t._shape) for t in (self, mat1, mat2)]
-                return recorded(tape, tape.append_listed(ADDMM, dt.arena, y, nodes, fa=1.0, fb=1.0), y, dt)
-            return plain(y, dt)
+            return _result(ADDMM, self, mat1, mat2, y, 1.0, 1.0, dt)
     _check_tensors("addmm", ("input", self), ("mat1", mat1), ("mat2", mat2))
     # (PyTorch's order: the dtypes, then the shapes)
     _same_dtype("self", self, mat2)
