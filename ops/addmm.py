@@ -225,7 +225,8 @@ def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
         dt, s1, s2, s0 = mat1._dtype, mat1._shape, mat2._shape, self._shape
         if dt.arena is not None and self._dtype is dt and mat2._dtype is dt and len(s1) == 2 and len(s2) == 2 \
                 and s1[1] == s2[0] and (s0 == (s2[1],) or s0 == (s1[0], s2[1])):
-            y = np.require(self._value() + np.matmul(mat1._value(), mat2._value()), dt.np, "C")
+            y = np.matmul(mat1._value(), mat2._value())
+            y += self._value()      # (a fresh C-ordered array; addition commutes to the bit, signed zeros too)
             return _result(ADDMM, self, mat1, mat2, y, 1.0, 1.0, dt)
     _check_tensors("addmm", ("input", self), ("mat1", mat1), ("mat2", mat2))
     # (PyTorch's order: the dtypes, then the shapes)
