@@ -175,10 +175,13 @@ tangents({ACT: TRANSPOSED, ACT_RESULT: TRANSPOSED})     # (the rules are linear 
 
 
 # --- forwards ----------------------------------------------------------------------------
+_ERF = _special(ERF)     # (made once: each face made is kept in ``WRITES_OUT``)
+
+
 def gelu_forward(x: np.ndarray, tanh: bool) -> np.ndarray:
     if tanh:
         return x * 0.5 * (1.0 + np.tanh((x + x * x * x * _GELU_CUBIC) * _SQRT_2_OVER_PI))
-    return x * 0.5 * (1.0 + _special(ERF)(x * x.dtype.type(math.sqrt(0.5))))
+    return x * 0.5 * (1.0 + _ERF(x * x.dtype.type(math.sqrt(0.5))))
 
 
 def softplus_forward(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
