@@ -320,7 +320,13 @@ def test_singular_and_rank_values_match_torch(expr):
     y = run(tape, expr, [a], "float64", grads=False)[0]
     ty = run(torch, expr, [a], "float64", grads=False)[0]
     assert str(y.dtype) == str(ty.dtype) and tuple(y.shape) == tuple(ty.shape)
-    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-10)
+    yv, tv = y.numpy(), ty.numpy()
+    if expr in ("M.linalg.cond(a)", "M.linalg.cond(a, 'nuc')"):
+        # (the singular matrix's is finite in both, over its smallest singular value or its LU's last
+        # pivot: rounding noise, which differs between LAPACK builds; only its size is PyTorch's)
+        assert 1e15 < yv[0] < np.inf and 1e15 < tv[0] < np.inf
+        yv, tv = yv[1:], tv[1:]
+    np.testing.assert_allclose(yv, tv, rtol=1e-10)
 
 
 LINALG_EXTRA_ERRORS = [
