@@ -125,10 +125,19 @@ _UNINITIALIZED_BLOCKED_DUNDERS = (
     "__itruediv__", "__ixor__", "__le__", "__len__", "__lshift__", "__lt__", "__matmul__", "__mod__", "__mul__",
     "__ne__", "__neg__", "__or__", "__pos__", "__pow__", "__radd__", "__rand__", "__rfloordiv__", "__rlshift__",
     "__rmatmul__", "__rmod__", "__rmul__", "__ror__", "__rpow__", "__rrshift__", "__rshift__", "__rsub__",
-    "__rtruediv__", "__rxor__", "__setitem__", "__sub__", "__truediv__", "__xor__", "__contains__", "__dir__")
+    "__rtruediv__", "__rxor__", "__setitem__", "__sub__", "__truediv__", "__xor__", "__contains__", "__dir__",
+    "__deepcopy__")
+
+
+# (PyTorch names the method an operator calls)
+_OPERATOR_METHODS = {"__add__": "add", "__radd__": "add", "__iadd__": "add_", "__sub__": "sub", "__isub__": "sub_",
+                     "__mul__": "mul", "__rmul__": "mul", "__imul__": "mul_", "__truediv__": "div",
+                     "__itruediv__": "div_", "__neg__": "neg", "__abs__": "abs", "__pow__": "pow",
+                     "__matmul__": "matmul", "__iter__": "dim"}
 
 
 def _uninitialized_use(cls: type, name: str) -> ValueError:
+    name = _OPERATOR_METHODS.get(name, name)
     return ValueError(
         f"Attempted to use an uninitialized parameter in <method '{name}' of 'torch._C.TensorBase' objects>. "
         "This error happens when you are using a `LazyModule` or explicitly manipulating "
@@ -182,13 +191,6 @@ class UninitializedTensorMixin:
     def __reduce_ex__(self, proto: int) -> tuple:
         return (self.__class__, (self.requires_grad,))
 
-    def __deepcopy__(self, memo: dict) -> "UninitializedTensorMixin":
-        if id(self) in memo:
-            return memo[id(self)]
-        result = type(self)(self.requires_grad, self.data.device, self.data.dtype)
-        memo[id(self)] = result
-        return result
-
 
 def _blocked_operator(name: str) -> Any:
     def operator(self, *args: Any, **kwargs: Any) -> Any:
@@ -212,7 +214,7 @@ def _mixin_first(cls: type) -> type:
     comes after the tensor class among the bases: ``materialize`` sets ``__class__``, which needs the
     tensor class as the layout base; PyTorch lists the mixin first.)"""
     for name, value in UninitializedTensorMixin.__dict__.items():
-        if name not in ("__dict__", "__weakref__", "__slots__", "__module__", "__doc__", "__qualname__",
+        if name not in cls.__dict__ and name not in ("__dict__", "__weakref__", "__slots__", "__module__", "__doc__", "__qualname__",
                         "__annotations__"):
             setattr(cls, name, value)
     return cls
@@ -230,6 +232,13 @@ class UninitializedParameter(Parameter, UninitializedTensorMixin):
     def __new__(cls, requires_grad: bool = True, device: Any = None, dtype: Any = None) -> "UninitializedParameter":
         return Tensor._make_subclass(cls, empty(0, device=device, dtype=dtype), requires_grad)
 
+    def __deepcopy__(self, memo: dict) -> "UninitializedParameter":
+        if id(self) in memo:
+            return memo[id(self)]
+        result = type(self)(self.requires_grad, self.data.device, self.data.dtype)
+        memo[id(self)] = result
+        return result
+
 
 @_mixin_first
 class UninitializedBuffer(Tensor, UninitializedTensorMixin):
@@ -245,6 +254,27 @@ class UninitializedBuffer(Tensor, UninitializedTensorMixin):
         ret.persistent = persistent
         ret._is_buffer = True
         return ret
+
+
+def _stays_uninitialized(name: str) -> Any:
+    """A conversion of an ``UninitializedBuffer`` that gives one (as PyTorch's, whose results keep the
+    subclass of a plain tensor's): ``module.double()`` before the dry run still leaves it to materialize."""
+    method = getattr(Tensor, name)
+
+    def convert(self, *args: Any, **kwargs: Any) -> Tensor:
+        result = method(self, *args, **kwargs)
+        if result is self:
+            return self
+        buffer = Tensor._make_subclass(UninitializedBuffer, result, result.requires_grad)
+        buffer.persistent = getattr(self, "persistent", True)
+        buffer._is_buffer = True
+        return buffer
+    convert.__name__ = name
+    return convert
+
+
+for _name in ("half", "float", "double", "char", "short", "int", "long", "cuda", "cpu", "to"):
+    setattr(UninitializedBuffer, _name, _stays_uninitialized(_name))
 
 
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "UninitializedTensorMixin",
