@@ -263,8 +263,8 @@ def _stays_uninitialized(name: str) -> Any:
 
     def convert(self, *args: Any, **kwargs: Any) -> Tensor:
         result = method(self, *args, **kwargs)
-        if result is self:
-            return self
+        if isinstance(result, UninitializedBuffer):       # (itself, or through another conversion)
+            return result
         buffer = Tensor._make_subclass(UninitializedBuffer, result, result.requires_grad)
         buffer.persistent = getattr(self, "persistent", True)
         buffer._is_buffer = True
