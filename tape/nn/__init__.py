@@ -35,6 +35,7 @@ from .modules import (Transformer, TransformerDecoder, TransformerDecoderLayer, 
 from .modules import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d,  # noqa: E402
                       LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d, LazyInstanceNorm1d,
                       LazyInstanceNorm2d, LazyInstanceNorm3d, LazyLinear)
+from .modules import Container, CrossMapLRN2d  # noqa: E402
 from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "Buffer", "CELU", "CosineSimilarity", "CrossEntropyLoss", "Dropout", "ELU",
@@ -68,3 +69,5 @@ __all__ += ["Transformer", "TransformerEncoder", "TransformerDecoder", "Transfor
 __all__ += ["LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
             "LazyConvTranspose3d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyInstanceNorm1d",
             "LazyInstanceNorm2d", "LazyInstanceNorm3d", "UninitializedParameter", "UninitializedBuffer"]
+__all__ += ["Container"]
+__all__ += ["CrossMapLRN2d"]
