@@ -23,8 +23,7 @@ def test_container_warning_text():
     assert texts[0] == texts[1]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("size,channels", [(2, 4), (3, 3), (5, 7)])
+@pytest.mark.parametrize("dtype,size,channels", [("float32", 2, 4), ("float64", 3, 3), ("float64", 5, 7)])
 def test_cross_map_lrn2d(dtype, size, channels):
     rng = np.random.default_rng(size + channels)
     x = rng.standard_normal((2, channels, 3, 3)).astype(dtype)

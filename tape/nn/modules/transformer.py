@@ -264,7 +264,7 @@ class TransformerEncoder(Module):
                        layer.linear1.weight, layer.linear1.bias, layer.linear2.weight, layer.linear2.bias)
         if is_grad_enabled() and any(t.requires_grad for t in tensor_args):
             return None
-        keep = padding_mask.logical_not().numpy()
+        keep = padding_mask.detach().logical_not().numpy()
         if getattr(self, "mask_check", True) and np.any(np.diff(keep.astype(np.int8), axis=1) > 0):
             return None       # (not left-aligned)
         return tensor(keep.sum(axis=1).astype(np.int64))
