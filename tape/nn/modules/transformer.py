@@ -237,16 +237,15 @@ class TransformerEncoder(Module):
         if lengths is not None:
             # PyTorch's nested tensor keeps the first ``length`` tokens of each sequence (its mask check
             # makes those the unpadded ones): they attend among themselves, the rest of the output is zeros.
-            seq = src.size(1)
-            layer_padding_mask = F._canonical_mask(arange(seq).unsqueeze(0) >= lengths.unsqueeze(1),
-                                                   "src_key_padding_mask", None, "", src.dtype, check_other=False)
+            dropped = arange(src.size(1)).unsqueeze(0) >= lengths.unsqueeze(1)
+            layer_padding_mask = F._canonical_mask(dropped, "src_key_padding_mask", None, "", src.dtype,
+                                                   check_other=False)
         is_causal = _detect_is_causal_mask(mask, is_causal, _get_seq_len(src, batch_first))
         output = src
         for mod in self.layers:
             output = mod(output, src_mask=mask, is_causal=is_causal, src_key_padding_mask=layer_padding_mask)
         if lengths is not None:
-            kept = arange(src.size(1)).unsqueeze(0) < lengths.unsqueeze(1)
-            output = output.masked_fill(kept.logical_not().unsqueeze(-1), 0.0)
+            output = output.masked_fill(dropped.unsqueeze(-1), 0.0)
         if self.norm is not None:
             output = self.norm(output)
         return output
