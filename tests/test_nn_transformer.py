@@ -91,7 +91,8 @@ def test_encoder_layer_matches_numpy(norm_first):
     x = np.random.default_rng(1).standard_normal((3, 2, 4))       # (S, N, E)
     padding = np.array([[False, False, True], [False, False, False]])
     causal = np.triu(np.ones((3, 3), bool), 1)
-    out = layer(tape.tensor(x), src_mask=tape.tensor(causal), src_key_padding_mask=tape.tensor(padding)).detach().numpy()
+    out = layer(tape.tensor(x), src_mask=tape.tensor(causal), src_key_padding_mask=tape.tensor(padding))
+    out = out.detach().numpy()
     for b in range(2):
         mask = np.where(causal | padding[b], -np.inf, 0.0)
         np.testing.assert_allclose(out[:, b], _encoder_layer_ref(x[:, b], p, 2, mask, norm_first), rtol=1e-10,
@@ -109,7 +110,8 @@ def test_batch_first_and_unbatched_agree():
     assert out.shape == (3, 2, 4)
     np.testing.assert_allclose(batch_first(src.transpose(0, 1), tgt.transpose(0, 1)).transpose(0, 1).detach().numpy(),
                                out.detach().numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(seq_first(src[:, 1], tgt[:, 1]).detach().numpy(), out[:, 1].detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(seq_first(src[:, 1], tgt[:, 1]).detach().numpy(), out[:, 1].detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_decoder_causal_mask_hides_the_future():
@@ -226,8 +228,8 @@ def test_decoder_layer_gradcheck():
     tgt = tape.randn(2, 1, 4, dtype=tape.float64, requires_grad=True)
     mem = tape.randn(3, 1, 4, dtype=tape.float64, requires_grad=True)
     mask = nn.Transformer.generate_square_subsequent_mask(2, dtype=tape.float64)
-    assert gradcheck(lambda t, m: layer(t, m, tgt_mask=mask, memory_key_padding_mask=tape.tensor([[False, False, True]])),
-                     (tgt, mem))
+    padding = tape.tensor([[False, False, True]])
+    assert gradcheck(lambda t, m: layer(t, m, tgt_mask=mask, memory_key_padding_mask=padding), (tgt, mem))
 
 
 def test_dropout_in_training_only():

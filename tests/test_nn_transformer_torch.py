@@ -148,7 +148,8 @@ def test_initial_values_and_repr():
 def test_warnings_and_errors():
     layers = [dict(d_model=8, nhead=2), dict(d_model=8, nhead=2, batch_first=True, norm_first=True),
               dict(d_model=9, nhead=3, batch_first=True), dict(d_model=8, nhead=2, batch_first=True, bias=False),
-              dict(d_model=8, nhead=2, batch_first=True, activation="tanh_"), dict(d_model=8, nhead=2, batch_first=True)]
+              dict(d_model=8, nhead=2, batch_first=True, activation="tanh_"),
+              dict(d_model=8, nhead=2, batch_first=True)]
     for kw in layers:
         messages = []
         for lib in (torch, tape):

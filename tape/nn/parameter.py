@@ -214,8 +214,8 @@ def _mixin_first(cls: type) -> type:
     comes after the tensor class among the bases: ``materialize`` sets ``__class__``, which needs the
     tensor class as the layout base; PyTorch lists the mixin first.)"""
     for name, value in UninitializedTensorMixin.__dict__.items():
-        if name not in cls.__dict__ and name not in ("__dict__", "__weakref__", "__slots__", "__module__", "__doc__", "__qualname__",
-                        "__annotations__"):
+        if name not in cls.__dict__ and name not in ("__dict__", "__weakref__", "__slots__", "__module__", "__doc__",
+                                                     "__qualname__", "__annotations__"):
             setattr(cls, name, value)
     return cls
 
