@@ -6,8 +6,12 @@ from __future__ import annotations
 import warnings
 from typing import Any, Callable
 
+import numpy as np
+
+from ..._creation import tensor
 from ..._grad_mode import is_grad_enabled
 from ..._tensor import Tensor
+from ...ops.einsum import einsum
 from ...autograd.function import Function
 
 
@@ -24,6 +28,59 @@ class BackwardHookFunction(Function):
     def backward(ctx, *args):
         """The gradients pass through unchanged (the hooks on this node see and may replace them)."""
         return args
+
+
+def _lrn_forward_window(size: int, channels: int) -> np.ndarray:
+    """Which channels' squares each channel's scale sums, as PyTorch's running-sum loop adds and removes
+    them (a window of ``size`` around the channel, except that the first channel is never removed)."""
+    pre_pad = int((size - 1) / 2 + 1)
+    window = np.zeros((channels, channels))
+    window[0, :min(pre_pad, channels)] = 1
+    for c in range(1, channels):
+        window[c] = window[c - 1]
+        if c < channels - pre_pad + 1:
+            window[c, c + pre_pad - 1] += 1
+        if c > pre_pad:
+            window[c, c - pre_pad] -= 1
+    return window
+
+
+def _lrn_backward_window(size: int, channels: int) -> np.ndarray:
+    """The channels PyTorch's backward sums ``grad * output / scale`` over, for each channel."""
+    pre_pad = int(size - (size - 1) / 2)
+    if pre_pad > size - 1:      # (PyTorch's ``narrow`` of its padded buffer fails)
+        raise RuntimeError(f"start ({pre_pad}) + length ({channels}) exceeds dimension size "
+                           f"({channels + size - 1}).")
+    window = np.zeros((channels, channels))
+    for c in range(channels):
+        window[c, max(c - pre_pad, 0):max(min(c + size - pre_pad, channels), 0)] = 1
+    return window
+
+
+class CrossMapLRN2d(Function):
+    """Lua Torch's cross-channel local response normalization of a 4D input, with PyTorch's running
+    sums in ``forward`` and its hand-written ``backward`` (which, like PyTorch's, is not the derivative
+    of the forward's window for more than one channel)."""
+
+    @staticmethod
+    def forward(ctx, input, size, alpha=1e-4, beta=0.75, k=1):
+        """``input * (k + alpha / size * window-sum of input ** 2) ** -beta`` over the channels."""
+        ctx.size, ctx.alpha, ctx.beta, ctx.k = size, alpha, beta, k
+        if input.dim() != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.dim()}D instead.")
+        window = tensor(_lrn_forward_window(size, input.size(1)), dtype=input.dtype)
+        ctx.scale = einsum("dc,nchw->ndhw", window, input * input) * (alpha / size) + k
+        output = ctx.scale.pow(-beta) * input
+        ctx.save_for_backward(input, output)
+        return output
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, output = ctx.saved_tensors
+        window = tensor(_lrn_backward_window(ctx.size, input.size(1)), dtype=input.dtype)
+        ratio = einsum("dc,nchw->ndhw", window, grad_output * output / ctx.scale)
+        grad_input = ctx.scale.pow(-ctx.beta) * grad_output - (2 * ctx.alpha * ctx.beta / ctx.size) * input * ratio
+        return grad_input, None, None, None, None
 
 
 class BackwardHook:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import warnings
 from collections import OrderedDict
 from collections import abc as container_abcs
 from collections.abc import Iterable, Iterator, Mapping
@@ -14,7 +15,7 @@ from ..._tensor import Tensor
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
+__all__ = ["Container", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
 
 _V = TypeVar("_V")
 T = TypeVar("T", bound=Module)
@@ -27,6 +28,31 @@ def _addindent(s_: str, numSpaces: int) -> str:
         return s_
     first = s.pop(0)
     return first + "\n" + "\n".join((numSpaces * " ") + line for line in s)
+
+
+_CONTAINER_DEPRECATION = ("`nn.Container` is deprecated. All of its functionality is now implemented in "
+                          "`nn.Module`. Subclass that instead.")
+
+
+class Container(Module):
+    """The deprecated base of PyTorch's old containers: a Module whose submodules are given as keywords
+    (making one, or subclassing it, warns)."""
+
+    __deprecated__ = _CONTAINER_DEPRECATION
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Container":
+        if cls is Container:
+            warnings.warn(_CONTAINER_DEPRECATION, FutureWarning, stacklevel=2)
+        return super().__new__(cls)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        warnings.warn(_CONTAINER_DEPRECATION, FutureWarning, stacklevel=2)
+        super().__init_subclass__(**kwargs)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)
 
 
 def _abs_string_index(container: Module, idx: Any) -> str:

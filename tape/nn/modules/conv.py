@@ -9,10 +9,12 @@ from ..._creation import empty
 from ..._tensor import Size, Tensor
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter
+from .lazy import LazyModuleMixin
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "LazyConv1d",
+           "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d"]
 
 
 def _ntuple(v, n: int) -> tuple:
@@ -252,3 +254,137 @@ class ConvTranspose3d(_ConvTransposeNd):
         super().__init__(in_channels, out_channels, _ntuple(kernel_size, 3), _ntuple(stride, 3),
                          _ntuple(padding, 3), _ntuple(dilation, 3), True, _ntuple(output_padding, 3), groups, bias,
                          padding_mode, device=device, dtype=dtype)
+
+
+class _LazyConvXdMixin(LazyModuleMixin):
+    """The lazy convolutions' initialization: ``in_channels`` from the first input's channel dim."""
+
+    groups: int
+    transposed: bool
+    in_channels: int
+    out_channels: int
+    kernel_size: tuple
+    weight: UninitializedParameter
+    bias: UninitializedParameter
+
+    def _lazy_init(self, out_channels: int, bias: bool, factory_kwargs: dict) -> None:
+        self.weight = UninitializedParameter(**factory_kwargs)
+        self.out_channels = out_channels
+        if bias:
+            self.bias = UninitializedParameter(**factory_kwargs)
+
+    def reset_parameters(self) -> None:
+        """Initialize as the convolution once the parameters have their shapes."""
+        if not self.has_uninitialized_params() and self.in_channels != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input: Tensor, *args: Any, **kwargs: Any) -> None:
+        """Materialize ``weight`` and ``bias`` with ``in_channels`` taken from ``input``, and initialize them."""
+        if self.has_uninitialized_params():
+            self.in_channels = self._get_in_channels(input)
+            if self.in_channels % self.groups != 0:
+                raise ValueError("in_channels must be divisible by groups")
+            if self.transposed:
+                self.weight.materialize((self.in_channels, self.out_channels // self.groups, *self.kernel_size))
+            else:
+                self.weight.materialize((self.out_channels, self.in_channels // self.groups, *self.kernel_size))
+            if self.bias is not None:
+                self.bias.materialize((self.out_channels,))
+            self.reset_parameters()
+
+    def _get_in_channels(self, input: Tensor) -> int:
+        no_batch = len(self.kernel_size) + 1
+        if input.dim() not in (no_batch, no_batch + 1):
+            raise RuntimeError(f"Expected {no_batch}D (unbatched) or {no_batch + 1}D (batched) input to "
+                               f"{self.__class__.__name__}, but got input of size: {input.shape}")
+        return input.shape[1] if input.dim() == no_batch + 1 else input.shape[0]
+
+
+class LazyConv1d(_LazyConvXdMixin, Conv1d):
+    r"""A :class:`Conv1d` whose ``in_channels`` is inferred from its first input (``input.size(1)``);
+    it then becomes a :class:`Conv1d`."""
+
+    cls_to_become = Conv1d
+
+    def __init__(self, out_channels: int, kernel_size: Union[int, tuple], stride: Union[int, tuple] = 1,
+                 padding: Union[str, int, tuple] = 0, dilation: Union[int, tuple] = 1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+        factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, **factory_kwargs)
+        self._lazy_init(out_channels, bias, factory_kwargs)
+
+
+class LazyConv2d(_LazyConvXdMixin, Conv2d):
+    r"""A :class:`Conv2d` whose ``in_channels`` is inferred from its first input (``input.size(1)``);
+    it then becomes a :class:`Conv2d`."""
+
+    cls_to_become = Conv2d
+
+    def __init__(self, out_channels: int, kernel_size: Union[int, tuple], stride: Union[int, tuple] = 1,
+                 padding: Union[str, int, tuple] = 0, dilation: Union[int, tuple] = 1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+        factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, **factory_kwargs)
+        self._lazy_init(out_channels, bias, factory_kwargs)
+
+
+class LazyConv3d(_LazyConvXdMixin, Conv3d):
+    r"""A :class:`Conv3d` whose ``in_channels`` is inferred from its first input (``input.size(1)``);
+    it then becomes a :class:`Conv3d`."""
+
+    cls_to_become = Conv3d
+
+    def __init__(self, out_channels: int, kernel_size: Union[int, tuple], stride: Union[int, tuple] = 1,
+                 padding: Union[str, int, tuple] = 0, dilation: Union[int, tuple] = 1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+        factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, **factory_kwargs)
+        self._lazy_init(out_channels, bias, factory_kwargs)
+
+
+class LazyConvTranspose1d(_LazyConvXdMixin, ConvTranspose1d):
+    r"""A :class:`ConvTranspose1d` whose ``in_channels`` is inferred from its first input
+    (``input.size(1)``); it then becomes a :class:`ConvTranspose1d`."""
+
+    cls_to_become = ConvTranspose1d
+
+    def __init__(self, out_channels: int, kernel_size: Union[int, tuple], stride: Union[int, tuple] = 1,
+                 padding: Union[int, tuple] = 0, output_padding: Union[int, tuple] = 0, groups: int = 1,
+                 bias: bool = True, dilation: Union[int, tuple] = 1, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None) -> None:
+        factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation, padding_mode,
+                         **factory_kwargs)
+        self._lazy_init(out_channels, bias, factory_kwargs)
+
+
+class LazyConvTranspose2d(_LazyConvXdMixin, ConvTranspose2d):
+    r"""A :class:`ConvTranspose2d` whose ``in_channels`` is inferred from its first input
+    (``input.size(1)``); it then becomes a :class:`ConvTranspose2d`."""
+
+    cls_to_become = ConvTranspose2d
+
+    def __init__(self, out_channels: int, kernel_size: Union[int, tuple], stride: Union[int, tuple] = 1,
+                 padding: Union[int, tuple] = 0, output_padding: Union[int, tuple] = 0, groups: int = 1,
+                 bias: bool = True, dilation: Union[int, tuple] = 1, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None) -> None:
+        factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation, padding_mode,
+                         **factory_kwargs)
+        self._lazy_init(out_channels, bias, factory_kwargs)
+
+
+class LazyConvTranspose3d(_LazyConvXdMixin, ConvTranspose3d):
+    r"""A :class:`ConvTranspose3d` whose ``in_channels`` is inferred from its first input
+    (``input.size(1)``); it then becomes a :class:`ConvTranspose3d`."""
+
+    cls_to_become = ConvTranspose3d
+
+    def __init__(self, out_channels: int, kernel_size: Union[int, tuple], stride: Union[int, tuple] = 1,
+                 padding: Union[int, tuple] = 0, output_padding: Union[int, tuple] = 0, groups: int = 1,
+                 bias: bool = True, dilation: Union[int, tuple] = 1, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None) -> None:
+        factory_kwargs = {"device": device, "dtype": dtype}
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation, padding_mode,
+                         **factory_kwargs)
+        self._lazy_init(out_channels, bias, factory_kwargs)

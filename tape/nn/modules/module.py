@@ -22,7 +22,7 @@ from ..._layout import check_memory_format
 from ..._runtime import typename
 from ..._tensor import Tensor
 from ...utils.hooks import RemovableHandle
-from ..parameter import Buffer, Parameter
+from ..parameter import Buffer, Parameter, is_lazy
 from ._functions import BackwardHook
 
 __all__ = ["register_module_forward_pre_hook", "register_module_forward_hook",
@@ -888,9 +888,11 @@ class Module:
                     error_msgs.append(f'While copying the parameter named "{key}", expected torch.Tensor or '
                                       f"Tensor-like object from checkpoint but received {type(input_param)}")
                     continue
-                if len(param.shape) == 0 and len(input_param.shape) == 1 and input_param.shape[0] == 1:
+                param_is_lazy = is_lazy(param)       # (an uninitialized one takes any shape)
+                if (not param_is_lazy and len(param.shape) == 0 and len(input_param.shape) == 1
+                        and input_param.shape[0] == 1):
                     input_param = input_param[0]        # (a 0-d parameter saved as one of shape [1])
-                if input_param.shape != param.shape:
+                if not param_is_lazy and input_param.shape != param.shape:
                     error_msgs.append(f"size mismatch for {key}: copying a param with shape {input_param.shape} "
                                       f"from checkpoint, the shape in current model is {param.shape}.")
                     continue
