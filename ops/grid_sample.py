@@ -41,13 +41,21 @@ ZEROS, BORDER, REFLECTION = 0, 1, 2
 _A = -0.75      # (the cubic convolution's constant, as PyTorch's bicubic)
 
 
+def _fma(a, b, c) -> np.ndarray:
+    """``a * b + c`` rounded once, as the fused multiply-add of PyTorch's vectorized kernels (in a
+    wider type: float64 for float32, the x87 long double for float64)."""
+    a = np.asarray(a)
+    wide = np.float64 if a.dtype == np.float32 else np.longdouble
+    return (a.astype(wide) * wide(b) + np.asarray(c).astype(wide)).astype(a.dtype)
+
+
 # --- positions ------------------------------------------------------------------------------------
 def _unnormalize(c: np.ndarray, size: int, align: bool, vec: bool) -> tuple:
     """The pixel position of normalized coordinates ``c`` and its derivative (the scale)."""
     ft = c.dtype.type
     scale = ft(size - 1) / ft(2) if align else ft(size) / ft(2)
-    if vec:         # (the 2-D kernel's ComputeLocationBase)
-        pos = (c + ft(1)) * scale if align else (c + ft(1)) * scale - ft(0.5)
+    if vec:         # (the 2-D kernel's ComputeLocationBase, its multiply-add fused)
+        pos = _fma(c, scale, scale if align else scale - ft(0.5))
     else:           # (GridSampler.h's grid_sampler_unnormalize)
         pos = (c + ft(1)) / ft(2) * ft(size - 1) if align else ((c + ft(1)) * ft(size) - ft(1)) / ft(2)
     return pos, scale
@@ -144,7 +152,7 @@ class _Plan:
         vec = nd == 2
         n = grid.shape[0]
         self.mode, self.nd, self.in_sp = mode, nd, in_sp
-        g = grid.reshape(n, -1, nd)
+        g = grid.reshape(n, math.prod(grid.shape[1:-1]), nd)
         sizes = in_sp[::-1]                 # (size along each grid component)
         self.frac, self.lo, self.mult, self.taps1d = [], [], [], []
         for d in range(nd):
@@ -229,8 +237,9 @@ def _values(x: np.ndarray, plan: _Plan) -> np.ndarray:
     of four taps, each row's sum weighted by its y coefficient."""
     n, c = x.shape[:2]
     flat = np.zeros((n, c, math.prod(plan.in_sp) + 1), x.dtype)
-    flat[:, :, :-1] = x.reshape(n, c, -1)
-    taps = np.take_along_axis(flat, plan.idx.reshape(n, 1, -1), 2).reshape(n, c, plan.idx.shape[1], -1)
+    flat[:, :, :-1] = x.reshape(n, c, math.prod(plan.in_sp))
+    k, p = plan.idx.shape[1:]
+    taps = np.take_along_axis(flat, plan.idx.reshape(n, 1, k * p), 2).reshape(n, c, k, p)
     if plan.mode == NEAREST:
         return taps[:, :, 0]
     if plan.mode == BICUBIC:
@@ -246,7 +255,10 @@ def _values(x: np.ndarray, plan: _Plan) -> np.ndarray:
     ws = plan.weights([plan.values(d) for d in range(plan.nd)])
     out = taps[:, :, 0] * ws[0][:, None]
     for k in range(1, len(ws)):
-        out = out + taps[:, :, k] * ws[k][:, None]
+        if plan.nd == 2:        # (the 2-D kernel's sum of products, fused)
+            out = _fma(taps[:, :, k], ws[k][:, None], out)
+        else:
+            out = out + taps[:, :, k] * ws[k][:, None]
     return out
 
 
@@ -417,6 +429,7 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
 # --- affine grids ---------------------------------------------------------------------------------
 def _steps(n: int, align: bool, ft) -> np.ndarray:
     """PyTorch's ``linspace_from_neg_one``: -1 .. 1 (scaled by (n - 1) / n unless ``align``)."""
+    ft = np.dtype(ft).type
     if n <= 1:
         return np.zeros(n, ft)
     r = linspace_values(-1, 1, n, np.dtype(ft)).astype(ft)
@@ -427,6 +440,7 @@ def _base(size: tuple, align: bool, ft) -> np.ndarray:
     """The ``(prod(spatial), nd + 1)`` homogeneous coordinates of the output points (x fastest)."""
     sp = size[2:]
     nd = len(sp)
+    ft = np.dtype(ft).type
     base = np.ones(sp + (nd + 1,), ft)
     for d in range(nd):             # (component d runs along spatial dim nd - 1 - d)
         shape = [1] * nd
