@@ -5,11 +5,12 @@
 A grid sample reads, for each output point, a few taps of its input plane (4 corners in 2-D
 bilinear, 8 in 3-D, 16 for bicubic, one for nearest) with weights that are polynomials of the
 point's fractional position: ``out = sum_k W_k(grid) * x[idx_k]``.  The positions, taps and weights
-are PyTorch's CPU kernels' arithmetic, in the input's precision: the 2-D kernel's vectorized forms
-(``(g + 1) * s - 0.5``, reflection by ``trunc`` and ``min(extra, span - extra)``, weights
-``1 - frac``) and the 3-D kernel's scalar ones (``((g + 1) * size - 1) / 2``, reflection by
-``fmod``, weights ``floor + 1 - pos``, non-finite positions sent to -100); nearest rounds half to
-even (``nearbyint``).  A tap outside the plane (``zeros`` padding) reads 0.
+are PyTorch's CPU kernels' arithmetic, in the input's precision, so that the values are its bits:
+the 2-D kernel's vectorized forms (``(g + 1) * s - 0.5``, reflection by ``trunc`` and
+``min(extra, span - extra)``, weights ``1 - frac``) with the multiply-adds its x86 build (AVX2 and
+up) fuses, and the 3-D kernel's scalar ones (``((g + 1) * size - 1) / 2``, reflection by ``fmod``,
+weights ``floor + 1 - pos``, non-finite positions sent to -100); nearest rounds half to even
+(``nearbyint``).  A tap outside the plane (``zeros`` padding) reads 0.
 
 The row's derivative rule is written in tape ops: the input's gradient scatters ``g * W_k`` back
 to the taps (the transposed gather), the grid's gathers the taps and weighs them by ``dW_k/dpos``
@@ -42,11 +43,26 @@ _A = -0.75      # (the cubic convolution's constant, as PyTorch's bicubic)
 
 
 def _fma(a, b, c) -> np.ndarray:
-    """``a * b + c`` rounded once, as the fused multiply-add of PyTorch's vectorized kernels (in a
-    wider type: float64 for float32, the x87 long double for float64)."""
+    """``a * b + c`` rounded once, as the fused multiply-adds of PyTorch's vectorized 2-D kernel: for
+    float32 in float64 (the product is exact there); for float64 by Dekker's exact product and an
+    exact sum, ``a * b = p + e``, ``p + c = s + t``, rounded as ``s + (t + e)``."""
     a = np.asarray(a)
-    wide = np.float64 if a.dtype == np.float32 else np.longdouble
-    return (a.astype(wide) * wide(b) + np.asarray(c).astype(wide)).astype(a.dtype)
+    dt = a.dtype
+    if dt == np.float32:
+        return (a.astype(np.float64) * np.asarray(b, np.float64) + np.asarray(c, np.float64)).astype(np.float32)
+    b, c = np.asarray(b, dt), np.asarray(c, dt)
+    split = dt.type(134217729.0)            # (2^27 + 1: halves of 26 bits)
+    t = split * a
+    ah = t - (t - a)
+    al = a - ah
+    t = split * b
+    bh = t - (t - b)
+    bl = b - bh
+    p = a * b
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    s = p + c
+    back = s - p
+    return s + (((p - (s - back)) + (c - back)) + e)
 
 
 # --- positions ------------------------------------------------------------------------------------
@@ -55,7 +71,10 @@ def _unnormalize(c: np.ndarray, size: int, align: bool, vec: bool) -> tuple:
     ft = c.dtype.type
     scale = ft(size - 1) / ft(2) if align else ft(size) / ft(2)
     if vec:         # (the 2-D kernel's ComputeLocationBase, its multiply-add fused)
-        pos = _fma(c, scale, scale if align else scale - ft(0.5))
+        if align:
+            pos = (c + ft(1)) * scale
+        else:
+            pos = _fma(c + ft(1), scale, ft(-0.5))
     else:           # (GridSampler.h's grid_sampler_unnormalize)
         pos = (c + ft(1)) / ft(2) * ft(size - 1) if align else ((c + ft(1)) * ft(size) - ft(1)) / ft(2)
     return pos, scale
@@ -140,6 +159,16 @@ def _cubic(t) -> list:
 
 def _d_cubic(t) -> list:
     return [_d_far(t + 1), _d_near(t), -_d_near(1 - t), -_d_far(2 - t)]
+
+
+def _fused_cubic(t: np.ndarray) -> list:
+    """The bicubic coefficients as the 2-D kernel computes them: the inner ones' multiply-adds fused."""
+    ft = t.dtype.type
+    a = ft(_A)
+
+    def near(x):
+        return _fma(_fma(a + ft(2), x, -(a + ft(3))) * x, x, ft(1))
+    return [_far(t + ft(1)), near(t), near(ft(1) - t), _far(ft(2) - t)]
 
 
 class _Plan:
@@ -243,14 +272,16 @@ def _values(x: np.ndarray, plan: _Plan) -> np.ndarray:
     if plan.mode == NEAREST:
         return taps[:, :, 0]
     if plan.mode == BICUBIC:
-        tx, ty = (f - lo for f, lo in zip(plan.frac, plan.lo))
-        cx, cy = _cubic(tx), _cubic(ty)
-        out = 0
+        cx, cy = (_fused_cubic(f - lo) for f, lo in zip(plan.frac, plan.lo))
+        rows = []
         for i in range(4):
-            row = 0
-            for j in range(4):
-                row = row + cx[j][:, None] * taps[:, :, 4 * i + j]
-            out = out + cy[i][:, None] * row
+            v = [taps[:, :, 4 * i + j] for j in range(4)]
+            # (the multiply-adds as PyTorch's compiled kernel fuses them: the first pair, then two products)
+            row = _fma(cx[0][:, None], v[0], cx[1][:, None] * v[1])
+            rows.append(row + cx[2][:, None] * v[2] + cx[3][:, None] * v[3])
+        out = _fma(cy[1][:, None], rows[1], cy[0][:, None] * rows[0])
+        for i in (2, 3):
+            out = _fma(cy[i][:, None], rows[i], out)
         return out
     ws = plan.weights([plan.values(d) for d in range(plan.nd)])
     out = taps[:, :, 0] * ws[0][:, None]
