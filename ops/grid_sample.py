@@ -173,7 +173,7 @@ def _fused_cubic(t: np.ndarray) -> list:
 
 class _Plan:
     """Where each output point of a grid sample reads: per dim (grid component order: x = W, y = H,
-    z = D) the pixel position's fraction and derivative; the taps' flat indices into the input
+    z = D) the pixel position, its floor and its derivative by the grid; the taps' flat indices into the input
     plane (its size where outside it) in PyTorch's order of summation."""
 
     def __init__(self, grid: np.ndarray, in_sp: tuple, mode: int, padding: int, align: bool) -> None:
@@ -183,7 +183,7 @@ class _Plan:
         self.mode, self.nd, self.in_sp = mode, nd, in_sp
         g = grid.reshape(n, math.prod(grid.shape[1:-1]), nd)
         sizes = in_sp[::-1]                 # (size along each grid component)
-        self.frac, self.lo, self.mult, self.taps1d = [], [], [], []
+        self.pos, self.lo, self.mult, self.taps1d = [], [], [], []
         for d in range(nd):
             pos, mult = _unnormalize(g[..., d], sizes[d], align, vec)
             if mode != BICUBIC:
@@ -193,12 +193,12 @@ class _Plan:
                     pos = _safe(pos)
             if mode == NEAREST:
                 self.taps1d.append([np.rint(pos)])
-                self.frac.append(None)
+                self.pos.append(None)
                 self.lo.append(None)
             else:
                 lo = np.floor(pos)
                 self.lo.append(lo)
-                self.frac.append(pos)
+                self.pos.append(pos)
                 offsets = range(-1, 3) if mode == BICUBIC else range(2)
                 self.taps1d.append([lo + o for o in offsets])
             self.mult.append(np.broadcast_to(mult, pos.shape))
@@ -240,7 +240,7 @@ class _Plan:
     def values(self, d: int) -> list:
         """The weights of dim ``d``'s two bilinear taps as PyTorch's kernels compute them: ``1 - frac``
         in 2-D, the corner distances ``floor + 1 - pos`` in 3-D."""
-        pos, lo = self.frac[d], self.lo[d]
+        pos, lo = self.pos[d], self.lo[d]
         if self.nd == 2:
             frac = pos - lo
             return [1 - frac, frac]
@@ -272,7 +272,7 @@ def _values(x: np.ndarray, plan: _Plan) -> np.ndarray:
     if plan.mode == NEAREST:
         return taps[:, :, 0]
     if plan.mode == BICUBIC:
-        cx, cy = (_fused_cubic(f - lo) for f, lo in zip(plan.frac, plan.lo))
+        cx, cy = (_fused_cubic(f - lo) for f, lo in zip(plan.pos, plan.lo))
         rows = []
         for i in range(4):
             v = [taps[:, :, 4 * i + j] for j in range(4)]
@@ -319,7 +319,7 @@ def _grid_sampler_vjp(g, xs, y, r):
             comp = comps.select(2, d)
             moved = (comp - plain(np.ascontiguousarray(gv.reshape(n, p, nd)[..., d]), dt)) * \
                 plain(np.ascontiguousarray(plan.mult[d]), dt)
-            fracs.append(moved + plain(plan.frac[d] - plan.lo[d], dt))
+            fracs.append(moved + plain(plan.pos[d] - plan.lo[d], dt))
     if mode == NEAREST:
         w = None
         spread = g.reshape(n, c, p)
