@@ -34,7 +34,7 @@ from ._parser import check_types
 from ._rule import rule_adjoint
 from .pooling import _ints
 from ._spec import PYTHON, TRANSPOSED, X0, X1, Op, public_function, register, tangents
-from .join import cat, stack
+from .join import cat, stack, where
 
 GRID_SAMPLER, AFFINE_GRID = PYTHON.start + 210, PYTHON.start + 211
 BILINEAR, NEAREST, BICUBIC = 0, 1, 2
@@ -299,7 +299,23 @@ def _attrs(r) -> tuple:
     return r.ib % 3, r.ib // 3 % 3, bool(r.ib // 9 % 2)
 
 
+def _linked(t: Tensor, sources: tuple) -> Tensor:
+    """``t``, requiring grad when any of ``sources`` does, as the outputs of PyTorch's double-backward
+    node do (it takes the adjoint, the input and the grid): plus a zero that depends on them."""
+    if t._rg:
+        return t
+    for src in sources:
+        if src._rg:
+            return t + where(src.new_zeros(src._shape, dtype=D.bool_), src, 0.0).sum()
+    return t
+
+
 def _grid_sampler_vjp(g, xs, y, r):
+    gx, ggrid = _grid_sampler_rule(g, xs, r)
+    return _linked(gx, (g,) + tuple(xs)), _linked(ggrid, (g,) + tuple(xs))
+
+
+def _grid_sampler_rule(g, xs, r):
     x, grid = xs
     mode, padding, align = _attrs(r)
     n, c = x._shape[:2]
