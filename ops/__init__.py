@@ -2,7 +2,7 @@
 from . import (activations, addmm, block_diag, cholesky_solve, compare, complex_faces, composite, conv, counting, decomp, distance, einsum, elementwise, extrema, functions, householder,  # noqa: F401
                fill_diagonal, index, integer, join, layout, ldl, linalg, linalg_extra, lstsq, losses, lu, lu_deprecated, matrix_exp, mode, nodes, reduction, shape, softmax,
                attention, bilinear, rnn, scaling, sorting, special, special_extra, split, stats, triangular_solve, views)  # (registration)
-from . import padding, pooling, shuffle, upsampling  # noqa: F401,E402  (the nn layers: pad, pools, shuffles, interpolation)
+from . import grid_sample, padding, pooling, shuffle, upsampling  # noqa: F401,E402  (the nn layers: pad, pools, shuffles, interpolation, grid sampling)
 from . import ctc, margin_losses, noise  # noqa: F401,E402  (the losses with rows of their own, the random layers)
 from . import distributions  # noqa: F401,E402  (gamma sampling: tape.distributions)
 from . import embedding, normalization  # noqa: F401,E402  (the normalization layers, embeddings)

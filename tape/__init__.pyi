@@ -206,7 +206,8 @@ __all__ = [
     "tensor_split", "hsplit", "vsplit", "dsplit", "hstack", "vstack", "row_stack", "dstack",
     "column_stack", "triangular_solve", "constant_pad_nd", "max_pool2d", "max_pool3d",
     "max_pool1d_with_indices", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d",
-    "adaptive_max_pool1d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
+    "adaptive_max_pool1d", "grid_sampler", "grid_sampler_2d", "grid_sampler_3d",
+    "affine_grid_generator", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
     "hinge_embedding_loss", "cosine_embedding_loss", "triplet_margin_loss", "rrelu", "rrelu_",
     "alpha_dropout", "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_",
     "feature_dropout", "feature_dropout_", "embedding", "embedding_renorm_", "layer_norm",
@@ -317,6 +318,11 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=..., alpha=...) -> T
 
 def adjoint(input: Tensor) -> Tensor:
     """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
+
+def affine_grid_generator(theta: Tensor, size: builtins.list, align_corners: builtins.bool) -> Tensor:
+    """The sampling grid (``(N, H, W, 2)`` or ``(N, D, H, W, 3)``) of the affine maps ``theta``
+    (``(N, 2, 3)`` or ``(N, 3, 4)``) over an output of ``size`` (``(N, C, H, W)`` or
+    ``(N, C, D, H, W)``)."""
 
 def all(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
     """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
@@ -923,6 +929,17 @@ def greater(input: Tensor, other: Operand) -> Tensor:
 
 def greater_equal(input: Tensor, other: Operand) -> Tensor:
     """``self >= other`` at each element, broadcasting."""
+
+def grid_sampler(input: Tensor, grid: Tensor, interpolation_mode: builtins.int, padding_mode: builtins.int, align_corners: builtins.bool) -> Tensor:
+    """The values of ``input`` (``(N, C, H, W)`` or ``(N, C, D, H, W)``) at the normalized positions
+    of ``grid``; modes by code: interpolation 0 bilinear, 1 nearest, 2 bicubic; padding 0 zeros,
+    1 border, 2 reflection."""
+
+def grid_sampler_2d(input: Tensor, grid: Tensor, interpolation_mode: builtins.int, padding_mode: builtins.int, align_corners: builtins.bool) -> Tensor:
+    """:func:`grid_sampler` of a 4-D input."""
+
+def grid_sampler_3d(input: Tensor, grid: Tensor, interpolation_mode: builtins.int, padding_mode: builtins.int, align_corners: builtins.bool) -> Tensor:
+    """:func:`grid_sampler` of a 5-D input."""
 
 def group_norm(input: Tensor, num_groups: builtins.int, weight: Optional[Tensor] = ..., bias: Optional[Tensor] = ..., eps: builtins.float = ..., cudnn_enabled: builtins.bool = ...) -> Tensor:
     """Applies Group Normalization: the channels (dim 1) split into ``num_groups`` groups, each

@@ -338,6 +338,11 @@ def _paired(second, min_dims: int = 1, d: Dom = REAL):
     return shapes(min_dims).flatmap(lambda s: st.tuples(array(s, d), array(second(s), d)))
 
 
+# ---- grid sampling: normalized coordinates off the pixel centres of a side of 3 (align_corners=True)
+GRID = dom((-0.9, -0.1), (0.1, 0.9), (1.1, 1.4), (-1.4, -1.1))
+GRID_NEAREST = dom((-0.9, -0.6), (-0.4, -0.1), (0.1, 0.4), (0.6, 0.9), (1.1, 1.4))   # (and off the halves)
+
+
 # ---- linalg: strategies and well-conditioned inputs built inside the op functions
 LA = dom((-1.0, 1.0), edges=(0.0, 1.0, -1.0, 0.5))
 
@@ -1330,6 +1335,19 @@ OPS: dict[str, Op] = {
                                                                      w[:, 0], padding=(0, 2), dilation=2), _paired(lambda s: (2, 2)), True),
     "conv_transpose1d_stride": Op(lambda M, x, w: M.nn.functional.conv_transpose1d(
         x.reshape(1, 1, x.numel()), w.reshape(1, 2, 2), stride=2, output_padding=1), _paired(lambda s: (2, 2)), True),
+    # ---- grid sampling (ops/grid_sample.py): align_corners=True over 3-pixel sides, the grid's values
+    # (GRID) keeping its pixel positions off the integers (the weights' kinks), a few outside the plane
+    "grid_sample_bilinear": Op(lambda M, x, g: M.nn.functional.grid_sample(x, g, align_corners=True),
+                               st.tuples(array((1, 2, 3, 3), REAL), array((1, 2, 2, 2), GRID)), True),
+    "grid_sample_bicubic_border": Op(lambda M, x, g: M.nn.functional.grid_sample(x, g, "bicubic", "border", True),
+                                     st.tuples(array((1, 1, 3, 3), REAL), array((1, 1, 2, 2), GRID)), True),
+    "grid_sample_nearest_reflection": Op(lambda M, x, g: M.nn.functional.grid_sample(x, g, "nearest", "reflection",
+                                                                                     True),
+                                         st.tuples(array((1, 1, 3, 3), REAL), array((1, 2, 1, 2), GRID_NEAREST)), True),
+    "grid_sample_3d_reflection": Op(lambda M, x, g: M.nn.functional.grid_sample(x, g, "bilinear", "reflection", True),
+                                    st.tuples(array((1, 1, 3, 3, 3), REAL), array((1, 1, 1, 2, 3), GRID)), True),
+    "affine_grid": Op(lambda M, t: M.nn.functional.affine_grid(t, (2, 1, 2, 3), align_corners=False),
+                      st.tuples(array((2, 2, 3), REAL)), True),
     # (fold's derivative is unfold's row: both codes)
     "fold": _u(lambda M, x: M.nn.functional.fold(M.cat([x.reshape(1, 1, -1), x.reshape(1, 1, -1).sin()], 1),
                                                  (1, x.numel() + 1), (1, 2)) * x.sum(), mixing=True),

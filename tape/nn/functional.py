@@ -54,6 +54,7 @@ from ..ops.pooling import max_pool1d as _max_pool1d
 from ..ops.pooling import max_pool2d as _max_pool2d
 from ..ops.pooling import max_pool3d as _max_pool3d
 from ..ops.shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle
+from ..ops.grid_sample import affine_grid, grid_sample
 from ..ops.upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest
 from ..ops.normalization import layer_norm as _layer_norm
 from ..ops.embedding import embedding as _embedding
@@ -339,7 +340,7 @@ _POOLING = ["pad", "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_in
             "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d",
             "max_unpool3d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "interpolate", "upsample",
             "upsample_nearest", "upsample_bilinear", "fractional_max_pool2d", "fractional_max_pool3d",
-            "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices"]
+            "fractional_max_pool2d_with_indices", "fractional_max_pool3d_with_indices", "affine_grid", "grid_sample"]
 
 # --- layers that draw from the default generator (ops/noise.py) ---------------------------------
 _NOISE = ["rrelu", "rrelu_", "alpha_dropout", "feature_alpha_dropout", "dropout1d", "dropout2d", "dropout3d",
