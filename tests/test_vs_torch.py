@@ -32,6 +32,13 @@ torch = pytest.importorskip("torch")
 import tape  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _left_to_right_einsum():
+    # (tape's einsum contracts left to right, as PyTorch does without opt_einsum, which jax installs)
+    with torch.backends.opt_einsum.flags(enabled=False):
+        yield
+
+
 def _load_table():
     """The op table module, whichever way pytest imported the test files."""
     mod = sys.modules.get("test_grad_ops")
