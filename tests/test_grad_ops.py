@@ -1323,6 +1323,23 @@ OPS: dict[str, Op] = {
     "unsafe_split": _u(lambda M, x: x.unsafe_split(2, -1), min_dims=1),
     "unsafe_chunk_fn": _u(lambda M, x: M.unsafe_chunk(x, 3), min_dims=1),
     "unsafe_split_with_sizes_fn": _u(lambda M, x: M.unsafe_split_with_sizes(x, [1, x.shape[0] - 1]), min_dims=1),
+    # ---- misc: the *_copy functions (ops/view_copies.py), rsub, fill, as_strided_scatter, slice_inverse (ops/top_level.py)
+    "t_copy": _u(lambda M, x: M.t_copy(x.reshape(x.shape[0], -1)) * 2, min_dims=1),
+    "select_copy": _u(lambda M, x: M.select_copy(x, 0, -1), min_dims=1),
+    "expand_copy": _u(lambda M, x: M.expand_copy(x, (2,) + tuple(x.shape))),
+    "as_strided_copy": _u(lambda M, x: M.as_strided_copy(x, ((x.numel() + 1) // 2,), (2,)), min_dims=1),
+    "split_copy": _u(lambda M, x: M.split_copy(x, 2, -1), min_dims=1),
+    "split_with_sizes_copy": _u(lambda M, x: M.split_with_sizes_copy(x, [1, x.shape[0] - 1]), min_dims=1),
+    "unbind_copy": _u(lambda M, x: M.unbind_copy(x, -1), min_dims=1),
+    "rsub": _b(lambda M, x, y: M.rsub(x, y * y, alpha=2)),
+    "rsub_number": _u(lambda M, x: M.rsub(x, 1.5, alpha=-2) * x),
+    "fill": _u(lambda M, x: M.fill(x, 2.0) * x),
+    "fill_tensor": Op(lambda M, x, z: M.fill(x, z.sum()) * x, _paired(lambda s: s, min_dims=0)),
+    # (the source's gradient only: PyTorch 2.13's gradient of self is that of the scattered positions, wrong;
+    # tape's is tested in tests/test_misc_ops.py)
+    "as_strided_scatter": _u(lambda M, x: M.as_strided_scatter(M.zeros(2 * x.numel() + 1, dtype=x.dtype),
+                                                               x.reshape(-1) * x.reshape(-1), (x.numel(),), (2,), 1)),
+    "slice_inverse": _u(lambda M, x: M.slice_inverse(x[1:], x, 0, 1) * x, min_dims=1),
     # ---- conv (ops/conv.py): the input's elements as one signal, a kernel of two taps per filter
     "conv1d_padded": Op(lambda M, x, w: M.nn.functional.conv1d(x.reshape(1, 1, x.numel()), w.reshape(2, 1, 2), padding=1),
                         _paired(lambda s: (2, 2)), True),
