@@ -217,22 +217,25 @@ __all__ = [
     "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_",
     "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_",
     "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_",
-    "zero_", "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal",
-    "bernoulli", "multinomial", "randperm", "tril_indices", "triu_indices", "logspace",
-    "hamming_window", "hann_window", "blackman_window", "bartlett_window", "kaiser_window",
-    "get_rng_state", "set_rng_state", "is_inference", "channels_last", "channels_last_3d",
-    "contiguous_format", "layout", "memory_format", "preserve_format", "strided", "TypedStorage",
-    "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero",
-    "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace",
-    "TraceGuardError", "load_trace", "asarray", "range", "scalar_tensor", "empty_strided",
-    "backends", "cpu", "version", "are_deterministic_algorithms_enabled",
-    "get_deterministic_debug_mode", "get_device", "get_float32_matmul_precision",
-    "get_num_interop_threads", "get_num_threads", "has_lapack", "has_mkl", "has_openmp",
-    "has_spectral", "init_num_threads", "is_deterministic_algorithms_warn_only_enabled",
-    "is_storage", "set_default_tensor_type", "set_deterministic_debug_mode",
-    "set_float32_matmul_precision", "set_flush_denormal", "set_num_interop_threads",
-    "set_num_threads", "typename", "use_deterministic_algorithms", "distributions", "func", "nn",
-    "optim", "vmap", "random",
+    "zero_", "as_strided", "as_strided_", "alias_copy", "detach_copy", "t_copy", "transpose_copy",
+    "permute_copy", "select_copy", "slice_copy", "diagonal_copy", "expand_copy", "narrow_copy",
+    "squeeze_copy", "unsqueeze_copy", "view_copy", "unfold_copy", "as_strided_copy", "split_copy",
+    "split_with_sizes_copy", "unbind_copy", "rsub", "fill", "as_strided_scatter", "nonzero_static",
+    "slice_inverse", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
+    "multinomial", "randperm", "tril_indices", "triu_indices", "logspace", "hamming_window",
+    "hann_window", "blackman_window", "bartlett_window", "kaiser_window", "get_rng_state",
+    "set_rng_state", "is_inference", "channels_last", "channels_last_3d", "contiguous_format",
+    "layout", "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage",
+    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
+    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError",
+    "load_trace", "asarray", "range", "scalar_tensor", "empty_strided", "backends", "cpu",
+    "version", "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
+    "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
+    "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
+    "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
+    "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
+    "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
+    "distributions", "func", "nn", "optim", "vmap", "random",
 ]
 
 
@@ -318,6 +321,9 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=..., alpha=...) -> T
 def adjoint(input: Tensor) -> Tensor:
     """The conjugate transpose of the last two dims (``mT`` for real tensors)."""
 
+def alias_copy(input: Tensor) -> Tensor:
+    """A copy of ``self`` (the value of :func:`torch.alias`)."""
+
 def all(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
     """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
 
@@ -402,6 +408,14 @@ def as_strided(input: Tensor, size: Sequence[builtins.int], stride: Sequence[bui
 def as_strided_(input: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
     """In-place version of :meth:`as_strided`: the tensor itself, viewing its storage with the
     given ``size``, ``stride`` and ``storage_offset``."""
+
+def as_strided_copy(input: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
+    """A copy of :meth:`Tensor.as_strided`'s value (of ``self``'s storage); recorded, it gathers
+    from the storage's base, as ``as_strided`` does."""
+
+def as_strided_scatter(input: Tensor, src: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
+    """``self`` with the elements of its view ``as_strided(size, stride, storage_offset)`` (laid
+    out as ``self.clone()``'s storage) replaced by ``src`` (out of place)."""
 
 def asin(input: Tensor) -> Tensor:
     """The arcsine of each element."""
@@ -715,6 +729,10 @@ def det(input: Tensor) -> Tensor:
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
 
+def detach_copy(input: Tensor) -> Tensor:
+    """A copy of ``self`` (the value of :meth:`Tensor.detach`); PyTorch gives it no derivative: its
+    result requires grad when ``self`` does, and backward through it raises."""
+
 def diag(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
     """The matrix with a vector on its diagonal ``diagonal``, or the diagonal of a matrix."""
 
@@ -728,6 +746,9 @@ def diagflat(input: Tensor, offset: builtins.int = ...) -> Tensor:
 def diagonal(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
     """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
     ``dim1`` and ``dim2``, as the last dim (a view)."""
+
+def diagonal_copy(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+    """A copy of :meth:`Tensor.diagonal`'s value."""
 
 def diagonal_scatter(input: Tensor, src: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
     """``self`` with the diagonal ``self.diagonal(offset, dim1, dim2)`` replaced by ``src`` (out of
@@ -822,6 +843,9 @@ def exp2_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 def exp_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.exp_(...)``: :meth:`Tensor.exp_` as a function."""
 
+def expand_copy(input: Tensor, size: Sequence[builtins.int], *, implicit: builtins.bool = ...) -> Tensor:
+    """A copy of :meth:`Tensor.expand`'s value (every element written out)."""
+
 def expm1(input: Tensor) -> Tensor:
     """``exp(x) - 1`` for each element, accurate for small ``x``."""
 
@@ -840,6 +864,9 @@ def feature_dropout(input: Tensor, p: builtins.float, train: builtins.bool) -> T
 
 def feature_dropout_(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
     """In-place version of :func:`tape.feature_dropout`."""
+
+def fill(input: Tensor, value: Union[Tensor, Number]) -> Tensor:
+    """A tensor of ``self``'s shape and dtype filled with ``value`` (a number or a 0-d tensor)."""
 
 def fill_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.fill_(...)``: :meth:`Tensor.fill_` as a function."""
@@ -1322,6 +1349,9 @@ def nansum(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtyp
 def narrow(input: Tensor, dim: builtins.int, start: Union[builtins.int, Tensor], length: builtins.int) -> Tensor:
     """The ``length`` elements from ``start`` along ``dim`` (a view)."""
 
+def narrow_copy(input: Tensor, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
+    """A copy of :meth:`Tensor.narrow`'s value."""
+
 def ne(input: Tensor, other: Operand) -> Tensor:
     """``self != other`` at each element, broadcasting."""
 
@@ -1343,6 +1373,10 @@ def nextafter(input: Tensor, other: Tensor) -> Tensor:
 def nonzero(input: Tensor, *, as_tuple: builtins.bool = ...) -> Any:
     """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
     ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""
+
+def nonzero_static(input: Tensor, *, size: builtins.int, fill_value: builtins.int = ...) -> Tensor:
+    """The indices of the first ``size`` nonzero elements (:meth:`Tensor.nonzero`'s rows), padded
+    with rows of ``fill_value`` to ``size`` rows."""
 
 def norm(input: Tensor, p: Union[builtins.float, builtins.str, None] = ..., dim: Dims = ..., keepdim: builtins.bool = ..., dtype: Optional[_DType] = ...) -> Tensor:
     """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
@@ -1374,6 +1408,9 @@ def pdist(input: Tensor, p: builtins.float = ...) -> Tensor:
 def permute(input: Tensor, *dims: builtins.int) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
+
+def permute_copy(input: Tensor, dims: Sequence[builtins.int]) -> Tensor:
+    """A copy of :meth:`Tensor.permute`'s value."""
 
 def pinverse(input: Tensor, rcond: builtins.float = ...) -> Tensor:
     """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
@@ -1534,6 +1571,9 @@ def rsqrt(input: Tensor) -> Tensor:
 def rsqrt_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.rsqrt_(...)``: :meth:`Tensor.rsqrt_` as a function."""
 
+def rsub(input: Tensor, other: Union[Tensor, Number], alpha: Number = ...) -> Tensor:
+    """``other - alpha * self``: :func:`torch.sub` with its operands swapped."""
+
 def scatter(input: Tensor, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
     """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
     positions in ``index``: ``out[index[i][j]][j] = src[i][j]`` for ``dim`` 0.  ``reduce`` ("add"
@@ -1554,6 +1594,9 @@ def searchsorted(sorted_sequence: Tensor, input: Union[Tensor, Number], *, out_i
 
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
+
+def select_copy(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
+    """A copy of :meth:`Tensor.select`'s value."""
 
 def select_scatter(input: Tensor, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """``self`` with ``self.select(dim, index)`` replaced by ``src`` (out of place)."""
@@ -1597,6 +1640,15 @@ def sinh(input: Tensor) -> Tensor:
 def sinh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.sinh_(...)``: :meth:`Tensor.sinh_` as a function."""
 
+def slice_copy(input: Tensor, dim: builtins.int = ..., start: Optional[builtins.int] = ..., end: Optional[builtins.int] = ..., step: builtins.int = ...) -> Tensor:
+    """A copy of the slice ``start:end:step`` of ``self`` along ``dim`` (the value of
+    ``self[..., start:end:step]`` there)."""
+
+def slice_inverse(input: Tensor, src: Tensor, dim: builtins.int = ..., start: Optional[builtins.int] = ..., end: Optional[builtins.int] = ..., step: builtins.int = ...) -> Tensor:
+    """The inverse of ``src.slice(dim, start, end, step)`` (which ``self`` is): ``self``'s storage
+    seen with ``src``'s sizes, strides and offset (a tensor of its own here, where PyTorch's is a
+    view).  Its gradient reaches ``self`` through the slice and ``src`` elsewhere."""
+
 def slice_scatter(input: Tensor, src: Tensor, dim: builtins.int = ..., start=..., end=..., step: builtins.int = ...) -> Tensor:
     """``self`` with the slice ``start:end:step`` along ``dim`` replaced by ``src`` (out of place)."""
 
@@ -1617,8 +1669,14 @@ def sort(input: Tensor, *args: Any, **kwargs: Any) -> Any:
 def split(tensor: Tensor, split_size_or_sections: Union[builtins.int, builtins.list], dim: builtins.int = ...) -> builtins.tuple:
     """``tensor.split(split_size_or_sections, dim)``."""
 
+def split_copy(input: Tensor, split_size: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
+    """Copies of the parts of :meth:`Tensor.split` with an int ``split_size``."""
+
 def split_with_sizes(input: Tensor, split_sizes: builtins.list, dim: builtins.int = ...) -> builtins.tuple:
     """The tensor cut along ``dim`` into parts of the sizes listed (views)."""
+
+def split_with_sizes_copy(input: Tensor, split_sizes: Sequence[builtins.int], dim: builtins.int = ...) -> builtins.tuple:
+    """Copies of the parts of :meth:`Tensor.split_with_sizes`."""
 
 def sqrt(input: Tensor) -> Tensor:
     """The square root of each element."""
@@ -1634,6 +1692,9 @@ def square_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 
 def squeeze(input: Tensor, dim: Optional[Shape] = ...) -> Tensor:
     """Remove dimensions of size one (all of them, or those in ``dim``)."""
+
+def squeeze_copy(input: Tensor, dim: Optional[Union[builtins.int, Sequence[builtins.int]]] = ...) -> Tensor:
+    """A copy of :meth:`Tensor.squeeze`'s value (all dims of size one, or those of ``dim``)."""
 
 def stack(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Concatenate tensors of equal shape along a new dimension ``dim``."""
@@ -1668,6 +1729,9 @@ def symeig(*input: Tensor, **kwargs: Any) -> Any:
 
 def t(input: Tensor) -> Tensor:
     """Transpose of a tensor with at most 2 dimensions."""
+
+def t_copy(input: Tensor) -> Tensor:
+    """A copy of :meth:`Tensor.t`'s value."""
 
 def take(input: Tensor, index: Tensor) -> Tensor:
     """The elements of ``self`` at flat positions ``index`` (as if ``self`` were 1-D), shaped
@@ -1716,6 +1780,9 @@ def trace(input: Tensor) -> Tensor:
 def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """Swap two dimensions."""
 
+def transpose_copy(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+    """A copy of :meth:`Tensor.transpose`'s value."""
+
 def trapezoid(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[Number] = ..., dim: builtins.int = ...) -> Tensor:
     """The integral of ``y`` along ``dim`` by the trapezoidal rule, at sample points ``x`` or spaced
     ``dx`` apart (1 by default)."""
@@ -1759,8 +1826,14 @@ def trunc_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 def unbind(input: Tensor, dim: builtins.int = ...) -> builtins.tuple:
     """Remove a dimension; return the tuple of all slices along it."""
 
+def unbind_copy(input: Tensor, dim: builtins.int = ...) -> builtins.tuple:
+    """Copies of the slices of :meth:`Tensor.unbind`."""
+
 def unflatten(input: Tensor, dim: builtins.int, sizes: builtins.tuple) -> Tensor:
     """Split dim ``dim`` into the dims ``sizes`` (one of them may be -1; a view)."""
+
+def unfold_copy(input: Tensor, dimension: builtins.int, size: builtins.int, step: builtins.int) -> Tensor:
+    """A copy of :meth:`Tensor.unfold`'s value."""
 
 def unique(input: Tensor, sorted: builtins.bool = ..., return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim: Optional[builtins.int] = ...) -> Any:
     """The distinct values of ``self`` in ascending order (with ``dim``: its distinct slices along
@@ -1787,6 +1860,9 @@ def unsafe_split_with_sizes(input: Tensor, split_sizes: builtins.list, dim: buil
 def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """Insert a dimension of size one at ``dim``."""
 
+def unsqueeze_copy(input: Tensor, dim: builtins.int) -> Tensor:
+    """A copy of :meth:`Tensor.unsqueeze`'s value."""
+
 def vander(x: Tensor, N: Optional[builtins.int] = ..., increasing: builtins.bool = ...) -> Tensor:
     """The Vandermonde matrix of ``x``: its columns are powers of ``x``, decreasing from ``N - 1``
     (increasing from 0 if ``increasing``)."""
@@ -1800,6 +1876,10 @@ def var_mean(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] =
 
 def vdot(input: Tensor, other: Tensor) -> Tensor:
     """The dot product of two 1-D tensors (the first conjugated: the same for real tensors)."""
+
+def view_copy(input: Tensor, size: Union[Sequence[builtins.int], _DType]) -> Tensor:
+    """A copy of ``self`` with the shape ``size`` (the elements in row-major order, whatever its
+    strides), or with its bytes read as the dtype ``size`` (no derivative)."""
 
 def vsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list, None] = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ...) -> builtins.tuple:
     """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""
