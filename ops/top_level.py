@@ -163,12 +163,17 @@ def as_strided_scatter(self, src: Tensor, size: Sequence[int], stride: Sequence[
     """``self`` with the elements of its view ``as_strided(size, stride, storage_offset)`` (laid
     out as ``self.clone()``'s storage) replaced by ``src`` (out of place)."""
     check_types("as_strided_scatter", (("src", Tensor),), src)
-    _, view = _storage_view(plain(_clone_storage(self), D.int64), size, stride,
-                            0 if storage_offset is None else storage_offset)
-    if tuple(view.shape) != src._shape:
+    offset = 0 if storage_offset is None else storage_offset
+    # (as_strided's checks and errors, on a storage of the clone's size and itemsize)
+    _storage_view(plain(np.empty(self.numel(), self._dtype.np), self._dtype), size, stride, offset)
+    size = tuple(int(n) for n in size)
+    if size != src._shape:
         raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = {list(src._shape)}, "
-                           f"slice size = {list(view.shape)}")
-    at = np.array(view, order="C")
+                           f"slice size = {list(size)}")
+    slots = np.full(size, offset, np.int64)
+    for d, (n, s) in enumerate(zip(size, stride)):
+        slots += (np.arange(n, dtype=np.int64) * int(s)).reshape((-1,) + (1,) * (len(size) - 1 - d))
+    at = _clone_storage(self)[slots] if slots.size else slots
     y = np.array(self._value(), order="C")
     y.reshape(-1)[at.reshape(-1)] = src._value().astype(self._dtype.np).reshape(-1)
     saved = (("size", tuple(size)), ("storage_offset", storage_offset), ("stride", tuple(stride)))

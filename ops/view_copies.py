@@ -5,7 +5,8 @@ PyTorch's ``_copy`` name (``TBackward0_copy``, ``NarrowCopyBackward0`` ...).
 Each is one LAYOUT row (``ops/layout.py``: a gather of the input's elements at flat positions,
 its derivative the scatter back, so every order): the positions are those the view op itself lays
 out from a tensor of the input's positions, so its argument checks and errors are the view op's.
-``as_strided_copy`` gathers from the storage's base, as ``as_strided`` does.  ``split_copy``,
+``as_strided_copy`` gathers from ``self``, or from the storage's base when the view reaches beyond
+``self``'s elements, as ``as_strided`` does.  ``split_copy``,
 ``split_with_sizes_copy`` and ``unbind_copy`` record one row with several outputs, as PyTorch
 shows one node for all parts; ``detach_copy`` sits behind PyTorch's ``NotImplemented`` node.
 """
@@ -166,15 +167,17 @@ def unfold_copy(self, dimension: int, size: int, step: int) -> Tensor:
 
 @public("as_strided_copy", method=False)
 def as_strided_copy(self, size: Sequence[int], stride: Sequence[int], storage_offset: Optional[int] = None) -> Tensor:
-    """A copy of :meth:`Tensor.as_strided`'s value (of ``self``'s storage); recorded, it gathers
-    from the storage's base, as ``as_strided`` does."""
+    """A copy of :meth:`Tensor.as_strided`'s value (a view of ``self``'s storage)."""
     base, view = _storage_view(self, size, stride, storage_offset)
     y = np.array(view, order="C")
     if not (self._rg and state.grad):
         return plain(y, self._dtype)
     saved = (("size", tuple(size)), ("storage_offset", storage_offset), ("stride", tuple(stride)))
-    return _record(base, LAYOUT, y, _storage_positions(base, view), LAYOUT_NAMES.index("AsStridedBackward0_copy"),
-                   saved)
+    try:        # (from ``self`` when its elements hold the view's: a view that requires grad where its base does not)
+        source, positions = self, _storage_positions(self, view)
+    except RuntimeError:
+        source, positions = base, _storage_positions(base, view)
+    return _record(source, LAYOUT, y, positions, LAYOUT_NAMES.index("AsStridedBackward0_copy"), saved)
 
 
 def _parts(x: Tensor, views: tuple, code: int, dim: int, saved: tuple) -> tuple:

@@ -1,0 +1,180 @@
+"""PyTorch's top-level functions of ``ops/view_copies.py`` and ``ops/top_level.py``: the ``*_copy``
+functions, ``rsub``, ``fill``, ``as_strided_scatter``, ``slice_inverse``, ``nonzero_static``
+(values pinned by numpy, gradients by gradcheck and by reasoning)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tape
+
+
+def _x(requires_grad: bool = True) -> tape.Tensor:
+    return tape.arange(12.0, dtype=tape.float64).reshape(3, 4).requires_grad_(requires_grad)
+
+
+@pytest.mark.parametrize("call, view, node", [
+    (lambda x: tape.t_copy(x), lambda a: a.T, "TBackward0_copy"),
+    (lambda x: tape.transpose_copy(x, 0, -1), lambda a: a.T, "TransposeBackward0_copy"),
+    (lambda x: tape.permute_copy(x, (1, 0)), lambda a: a.T, "PermuteBackward0_copy"),
+    (lambda x: tape.select_copy(x, 1, -1), lambda a: a[:, -1], "SelectBackward0_copy"),
+    (lambda x: tape.slice_copy(x, 1, 1, None, 2), lambda a: a[:, 1::2], "SliceBackward0_copy"),
+    (lambda x: tape.diagonal_copy(x, 1), lambda a: np.diagonal(a, 1), "DiagonalBackward0_copy"),
+    (lambda x: tape.expand_copy(x, (2, -1, 4)), lambda a: np.broadcast_to(a, (2, 3, 4)), "ExpandBackward0_copy"),
+    (lambda x: x.narrow_copy(1, 1, 2), lambda a: a[:, 1:3], "NarrowCopyBackward0"),
+    (lambda x: tape.squeeze_copy(x[None]), lambda a: a, "SqueezeBackward0_copy"),
+    (lambda x: tape.squeeze_copy(x[None], 0), lambda a: a, "SqueezeBackward1_copy"),
+    (lambda x: tape.squeeze_copy(x[None], (0, 1)), lambda a: a, "SqueezeBackward2_copy"),
+    (lambda x: tape.unsqueeze_copy(x, -1), lambda a: a[..., None], "UnsqueezeBackward0_copy"),
+    (lambda x: tape.view_copy(x.t(), (2, -1)), lambda a: a.T.reshape(2, 6), "ViewBackward0_copy"),
+    (lambda x: tape.unfold_copy(x, 1, 2, 2), lambda a: a.reshape(3, 2, 2), "UnfoldBackward0_copy"),
+    (lambda x: tape.alias_copy(x), lambda a: a, "AliasBackward0_copy"),
+    (lambda x: tape.as_strided_copy(x, (2, 2), (1, 4), 1), lambda a: a.reshape(-1)[[[1, 5], [2, 6]]],
+     "AsStridedBackward0_copy"),
+])
+def test_copy_functions_give_the_view_s_value_as_a_tensor_of_their_own(call, view, node):
+    x = _x()
+    y = call(x)
+    expected = view(x.detach().numpy())
+    np.testing.assert_array_equal(y.detach().numpy(), expected)
+    assert type(y.grad_fn).__name__ == node and y.is_contiguous() and y._base is None
+    # the gradient scatters back: each input element gets its weight summed over the places it went to
+    w = np.arange(1.0, y.numel() + 1).reshape(y.shape)
+    (y * tape.tensor(w)).sum().backward()
+    ref = np.zeros(12)
+    np.add.at(ref, view(np.arange(12).reshape(3, 4)).reshape(-1), w.reshape(-1))
+    np.testing.assert_array_equal(x.grad.numpy(), ref.reshape(3, 4))
+    with tape.no_grad():
+        plain = call(x)
+    assert plain.grad_fn is None
+    plain.add_(1)       # (a copy: the input is unchanged)
+    np.testing.assert_array_equal(x.detach().numpy(), np.arange(12.0).reshape(3, 4))
+
+
+def test_copies_keep_the_view_s_errors_and_show_its_saved_arguments():
+    x = _x()
+    with pytest.raises(RuntimeError, match=r"t\(\) expects a tensor with <= 2 dimensions, but self is 3D"):
+        tape.t_copy(tape.ones(2, 2, 2))
+    with pytest.raises(IndexError, match="index 7 out of range"):
+        tape.select_copy(x, 1, 7)
+    with pytest.raises(RuntimeError, match="slice step must be positive"):
+        tape.slice_copy(x, 0, None, None, 0)
+    node = tape.transpose_copy(x, 0, -1).grad_fn
+    assert (node._saved_dim0, node._saved_dim1) == (0, 2**64 - 1)
+    assert tape.narrow_copy(x, 1, 1, 2).grad_fn._saved_self_sym_sizes == (3, 4)
+
+
+def test_split_and_unbind_copies_are_one_node_for_all_parts():
+    x = _x()
+    parts = tape.split_copy(x, 3, 1)
+    assert isinstance(parts, tuple) and [tuple(p.shape) for p in parts] == [(3, 3), (3, 1)]
+    assert {type(p.grad_fn).__name__ for p in parts} == {"SplitBackward0_copy"}
+    assert parts[0].grad_fn._saved_split_size == 3
+    sizes = tape.split_with_sizes_copy(x, [1, 2], 0)
+    assert type(sizes[1].grad_fn).__name__ == "SplitWithSizesBackward0_copy" and sizes[1].is_contiguous()
+    rows = tape.unbind_copy(x, 1)
+    assert len(rows) == 4 and type(rows[2].grad_fn).__name__ == "UnbindBackward0_copy"
+    # a part left out gets no gradient (zeros where it was)
+    (rows[2] * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.tile([0.0, 0.0, 2.0, 0.0], (3, 1)))
+    g, = tape.autograd.grad((parts[1] ** 2).sum(), x, create_graph=True)
+    gg, = tape.autograd.grad(g.sum(), x)
+    np.testing.assert_array_equal(gg.numpy(), np.tile([0.0, 0.0, 0.0, 2.0], (3, 1)))
+
+
+def test_detach_copy_and_view_copy_of_a_dtype_have_no_derivative():
+    x = _x()
+    y = tape.detach_copy(x)
+    assert y.requires_grad and type(y.grad_fn).__name__ == "NotImplemented"
+    with pytest.raises(RuntimeError, match="derivative for aten::detach_copy is not implemented"):
+        y.sum().backward()
+    v = tape.view_copy(x, tape.int64)
+    assert v.dtype == tape.int64 and not v.requires_grad
+    np.testing.assert_array_equal(v.numpy(), np.arange(12.0).reshape(3, 4).view(np.int64))
+
+
+def test_rsub_swaps_sub_s_operands():
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    y = tape.tensor([[10.0], [20.0]], requires_grad=True)
+    r = tape.rsub(x, y, alpha=2)
+    np.testing.assert_array_equal(r.detach().numpy(), [[8.0, 6.0], [18.0, 16.0]])
+    assert type(r.grad_fn).__name__ == "RsubBackward0" and r.grad_fn._saved_alpha == 2
+    r.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [-4.0, -4.0])
+    np.testing.assert_array_equal(y.grad.numpy(), [[2.0], [2.0]])
+    n = tape.rsub(x, 5, 3)
+    np.testing.assert_array_equal(n.detach().numpy(), [2.0, -1.0])
+    assert type(n.grad_fn).__name__ == "RsubBackward1" and n.grad_fn._saved_alpha == 3
+    assert tape.rsub(tape.tensor([1, 2]), 3.5).dtype == tape.float32
+    with pytest.raises(RuntimeError, match="with two bool tensors is not supported"):
+        tape.rsub(tape.ones(2, dtype=tape.bool), tape.ones(2, dtype=tape.bool))
+    with pytest.raises(RuntimeError, match="argument alpha must not be a floating point number"):
+        tape.rsub(tape.tensor([1, 2]), 3, alpha=1.5)
+    with pytest.raises(TypeError, match="rsub"):
+        tape.rsub(2, x)
+    assert tape.autograd.gradcheck(lambda a, b: tape.rsub(a, b, alpha=-1.5), (x.double(), y.double()))
+    assert tape.autograd.gradgradcheck(lambda a, b: tape.rsub(a * a, b, alpha=0.5), (x.double(), y.double()))
+
+
+def test_fill_with_a_number_or_a_0d_tensor():
+    x = _x()
+    v = tape.tensor(2.5, dtype=tape.float64, requires_grad=True)
+    f = tape.fill(x, v)
+    np.testing.assert_array_equal(f.detach().numpy(), np.full((3, 4), 2.5))
+    assert type(f.grad_fn).__name__ == "FillBackward1"
+    (f * tape.arange(12.0, dtype=tape.float64).reshape(3, 4)).sum().backward()
+    assert v.grad.item() == 66.0
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((3, 4)))     # (zeros, not None, as PyTorch)
+    n = tape.fill(x, 3)
+    assert type(n.grad_fn).__name__ == "FillBackward0" and n.dtype == tape.float64
+    np.testing.assert_array_equal(tape.fill(tape.arange(3), 2.7).numpy(), [2, 2, 2])
+    with pytest.raises(RuntimeError, match="fill_ only supports 0-dimension value tensor but got tensor with 1 "):
+        tape.fill(x, tape.ones(1))
+    with pytest.raises(TypeError, match="fill"):
+        tape.fill(x, "a")
+
+
+def test_as_strided_scatter_writes_into_the_clone_s_storage():
+    x = tape.zeros(3, 4, dtype=tape.float64)
+    src = tape.arange(4.0, dtype=tape.float64).reshape(2, 2)
+    np.testing.assert_array_equal(tape.as_strided_scatter(x, src, (2, 2), (1, 2)).numpy(),
+                                  [[0.0, 2.0, 1.0, 3.0], [0.0] * 4, [0.0] * 4])
+    # a transposed self keeps its strides in the clone: storage slot 1 is element (1, 0)
+    np.testing.assert_array_equal(tape.as_strided_scatter(x.t(), src, (2, 2), (1, 2)).numpy()[:, 0], [0, 2, 1, 3])
+    with pytest.raises(RuntimeError, match=r"expected src to have a size equal to the slice of self. src size = "
+                                           r"\[3, 2\], slice size = \[2, 2\]"):
+        tape.as_strided_scatter(x, tape.ones(3, 2), (2, 2), (1, 2))
+    with pytest.raises(RuntimeError, match="out of bounds for storage of size"):
+        tape.as_strided_scatter(x, src, (2, 2), (10, 2))
+    a = tape.rand(3, 4, dtype=tape.float64, requires_grad=True)
+    b = tape.rand(2, 2, dtype=tape.float64, requires_grad=True)
+    y = tape.as_strided_scatter(a, b, (2, 2), (1, 2), 2)
+    assert type(y.grad_fn).__name__ == "AsStridedScatterBackward0" and y.grad_fn._saved_storage_offset == 2
+    assert tape.autograd.gradcheck(lambda p, q: tape.as_strided_scatter(p, q, (2, 2), (1, 2), 2), (a, b))
+    assert tape.autograd.gradgradcheck(lambda p, q: tape.as_strided_scatter(p * p, q * q, (2, 2), (1, 1)), (a, b))
+
+
+def test_slice_inverse_views_self_s_storage_with_src_s_layout():
+    x = tape.arange(12.0, dtype=tape.float64).reshape(3, 4).requires_grad_()
+    s = x[:, 1:3]
+    y = tape.slice_inverse(s, x, 1, 1, 3)
+    np.testing.assert_array_equal(y.detach().numpy(), x.detach().numpy())
+    assert type(y.grad_fn).__name__ == "SliceInverseBackward0" and y.grad_fn._saved_start == 1
+    g = tape.arange(12.0, dtype=tape.float64).reshape(3, 4) * 10
+    gs, gx = tape.autograd.grad(y, (s, x), g)
+    np.testing.assert_array_equal(gs.numpy(), g.numpy()[:, 1:3])
+    np.testing.assert_array_equal(gx.numpy(), g.numpy())     # (through src, and the rest through the slice)
+    with pytest.raises(RuntimeError, match="out of bounds for storage"):
+        tape.slice_inverse(tape.ones(3, 3), tape.ones(3, 4), 1, 0, 2)
+
+
+def test_nonzero_static_pads_or_truncates():
+    t = tape.tensor([[1, 0], [0, 3]])
+    np.testing.assert_array_equal(tape.nonzero_static(t, size=4, fill_value=7).numpy(),
+                                  [[0, 0], [1, 1], [7, 7], [7, 7]])
+    np.testing.assert_array_equal(t.nonzero_static(size=1).numpy(), [[0, 0]])
+    assert tape.nonzero_static(tape.tensor(5.0), size=2).shape == (2, 0)
+    with pytest.raises(RuntimeError, match="'size' must be an non-negative integer"):
+        tape.nonzero_static(t, size=-1)
+    with pytest.raises(TypeError):
+        tape.nonzero_static(t, 2)
