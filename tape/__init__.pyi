@@ -221,21 +221,22 @@ __all__ = [
     "permute_copy", "select_copy", "slice_copy", "diagonal_copy", "expand_copy", "narrow_copy",
     "squeeze_copy", "unsqueeze_copy", "view_copy", "unfold_copy", "as_strided_copy", "split_copy",
     "split_with_sizes_copy", "unbind_copy", "rsub", "fill", "as_strided_scatter", "nonzero_static",
-    "slice_inverse", "rand_like", "randn_like", "randint_like", "normal", "bernoulli",
-    "multinomial", "randperm", "tril_indices", "triu_indices", "logspace", "hamming_window",
-    "hann_window", "blackman_window", "bartlett_window", "kaiser_window", "get_rng_state",
-    "set_rng_state", "is_inference", "channels_last", "channels_last_3d", "contiguous_format",
-    "layout", "memory_format", "preserve_format", "strided", "TypedStorage", "UntypedStorage",
-    "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size",
-    "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace", "TraceGuardError",
-    "load_trace", "asarray", "range", "scalar_tensor", "empty_strided", "backends", "cpu",
-    "version", "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
-    "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
-    "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
-    "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
-    "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
-    "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
-    "distributions", "func", "nn", "optim", "vmap", "random",
+    "slice_inverse", "poisson", "binomial", "rand_like", "randn_like", "randint_like", "normal",
+    "bernoulli", "multinomial", "randperm", "tril_indices", "triu_indices", "logspace",
+    "hamming_window", "hann_window", "blackman_window", "bartlett_window", "kaiser_window",
+    "get_rng_state", "set_rng_state", "is_inference", "channels_last", "channels_last_3d",
+    "contiguous_format", "layout", "memory_format", "preserve_format", "strided", "TypedStorage",
+    "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero",
+    "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace",
+    "TraceGuardError", "load_trace", "asarray", "range", "scalar_tensor", "empty_strided",
+    "backends", "cpu", "version", "are_deterministic_algorithms_enabled",
+    "get_deterministic_debug_mode", "get_device", "get_float32_matmul_precision",
+    "get_num_interop_threads", "get_num_threads", "has_lapack", "has_mkl", "has_openmp",
+    "has_spectral", "init_num_threads", "is_deterministic_algorithms_warn_only_enabled",
+    "is_storage", "set_default_tensor_type", "set_deterministic_debug_mode",
+    "set_float32_matmul_precision", "set_flush_denormal", "set_num_interop_threads",
+    "set_num_threads", "typename", "use_deterministic_algorithms", "distributions", "func", "nn",
+    "optim", "vmap", "random",
 ]
 
 
@@ -410,8 +411,7 @@ def as_strided_(input: Tensor, size: Sequence[builtins.int], stride: Sequence[bu
     given ``size``, ``stride`` and ``storage_offset``."""
 
 def as_strided_copy(input: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
-    """A copy of :meth:`Tensor.as_strided`'s value (of ``self``'s storage); recorded, it gathers
-    from the storage's base, as ``as_strided`` does."""
+    """A copy of :meth:`Tensor.as_strided`'s value (a view of ``self``'s storage)."""
 
 def as_strided_scatter(input: Tensor, src: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
     """``self`` with the elements of its view ``as_strided(size, stride, storage_offset)`` (laid
@@ -485,6 +485,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Opti
 def bincount(input: Tensor, weights: Optional[Tensor] = ..., minlength: builtins.int = ...) -> Tensor:
     """How often each value occurs in a 1-D tensor of non-negative integers (the sum of their
     ``weights``, if given), for each value up to the largest (at least ``minlength`` counts)."""
+
+def binomial(input: Tensor, prob: Tensor, generator: Optional[Any] = ...) -> Tensor:
+    """A binomial sample for each element: the number of successes in ``count`` trials of
+    probability ``prob`` (broadcast to ``count``), from ``generator`` or the default generator."""
 
 def bitwise_and(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
@@ -1423,6 +1427,10 @@ def pixel_shuffle(input: Tensor, upscale_factor: builtins.int) -> Tensor:
 def pixel_unshuffle(input: Tensor, downscale_factor: builtins.int) -> Tensor:
     """Rearranges ``(*, C, H r, W r)`` into ``(*, C r^2, H, W)`` (``r``: ``downscale_factor``), the
     inverse of ``pixel_shuffle``."""
+
+def poisson(input: Tensor, generator: Optional[Any] = ...) -> Tensor:
+    """A Poisson sample for each element of ``self``, its rate (from ``generator``, or the default
+    generator), in ``self``'s dtype."""
 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: builtins.bool, full: builtins.bool, eps: builtins.float, reduction: builtins.int) -> Tensor:
     """The Poisson negative log likelihood (:func:`tape.nn.functional.poisson_nll_loss`), every

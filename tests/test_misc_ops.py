@@ -178,3 +178,54 @@ def test_nonzero_static_pads_or_truncates():
         tape.nonzero_static(t, size=-1)
     with pytest.raises(TypeError):
         tape.nonzero_static(t, 2)
+
+
+def test_poisson_samples_are_reproducible_and_have_the_rates_moments():
+    rates = tape.tensor([0.0, 0.5, 4.0, 12.0, 300.0], dtype=tape.float64).repeat(400)
+    tape.manual_seed(5)
+    a = tape.poisson(rates)
+    after = tape.rand(1).item()
+    tape.manual_seed(5)
+    assert tape.equal(tape.poisson(rates), a) and tape.rand(1).item() == after
+    s = a.reshape(400, 5).numpy()
+    assert (s[:, 0] == 0).all() and (s == np.round(s)).all() and (s >= 0).all()
+    lam = np.array([0.5, 4.0, 12.0, 300.0])
+    # (the mean of 400 samples is within 5 standard errors of the rate)
+    assert (np.abs(s[:, 1:].mean(0) - lam) < 5 * np.sqrt(lam / 400)).all()
+    assert (np.abs(s[:, 1:].var(0) / lam - 1) < 0.4).all()
+    g = tape.Generator().manual_seed(3)
+    h = tape.Generator().manual_seed(3)
+    assert tape.equal(tape.poisson(rates[:20], g), tape.poisson(rates[:20], generator=h))
+    r = tape.tensor([2.0, 30.0], requires_grad=True)
+    y = tape.poisson(r)
+    assert type(y.grad_fn).__name__ == "PoissonBackward0" and y.dtype == tape.float32
+    y.sum().backward()
+    np.testing.assert_array_equal(r.grad.numpy(), [0.0, 0.0])
+    with pytest.raises(RuntimeError, match="invalid Poisson rate, expected rate to be non-negative"):
+        tape.poisson(tape.tensor([-1.0]))
+    with pytest.raises(NotImplementedError, match="\"poisson_cpu\" not implemented for 'Long'"):
+        tape.poisson(tape.tensor([1]))
+
+
+def test_binomial_samples_are_reproducible_and_have_the_moments():
+    n = tape.tensor([0.0, 5.0, 100.0, 40.0, 7.0, 3.0], dtype=tape.float64).repeat(400)
+    p = tape.tensor([0.3, 0.3, 0.3, 0.9, 1.0, 0.0], dtype=tape.float64).repeat(400)
+    tape.manual_seed(11)
+    a = tape.binomial(n, p)
+    tape.manual_seed(11)
+    assert tape.equal(tape.binomial(n, p), a)
+    s = a.reshape(400, 6).numpy()
+    assert (s[:, 0] == 0).all() and (s[:, 4] == 7).all() and (s[:, 5] == 0).all()
+    assert (s[:, 1] <= 5).all() and (s[:, 3] <= 40).all()
+    mean = np.array([1.5, 30.0, 36.0])
+    sd = np.sqrt([5 * 0.3 * 0.7, 100 * 0.3 * 0.7, 40 * 0.9 * 0.1])
+    assert (np.abs(s[:, 1:4].mean(0) - mean) < 5 * sd / 20).all()
+    c = tape.tensor([10.0, 20.0], requires_grad=True)
+    y = tape.binomial(c, tape.tensor([0.5, 0.5]))
+    assert type(y.grad_fn).__name__ == "NotImplemented"
+    with pytest.raises(RuntimeError, match="derivative for aten::binomial is not implemented"):
+        y.sum().backward()
+    with pytest.raises(ValueError, match="binomial only supports floating-point dtypes for count, got: Long"):
+        tape.binomial(tape.tensor([1, 2]), tape.tensor([0.5, 0.5]))
+    with pytest.raises(RuntimeError, match="Found dtype Double but expected Float"):
+        tape.binomial(tape.tensor([1.0]), tape.tensor([0.5], dtype=tape.float64))

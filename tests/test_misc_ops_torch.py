@@ -112,3 +112,18 @@ def test_fill_of_an_integer_tensor_and_nonzero_static_values():
     for size, fill in ((2, -1), (5, 9), (0, 3)):
         np.testing.assert_array_equal(tape.nonzero_static(tape.tensor(a.numpy()), size=size, fill_value=fill).numpy(),
                                       torch.nonzero_static(a, size=size, fill_value=fill).numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_poisson_and_binomial_draw_pytorch_s_samples(dtype):
+    rng = np.random.RandomState(3)
+    rates = np.concatenate([rng.uniform(0, 30, 150), [0.0, 10.0, 9.99, 1e4]])
+    count = np.concatenate([rng.randint(0, 200, 150).astype(float), [0.0, 5.0, 1e6, 3.0]])
+    prob = np.concatenate([rng.uniform(0, 1, 150), [0.5, 0.0, 0.999, 1.0]])
+    for draw in (lambda M: M.poisson(M.tensor(rates, dtype=getattr(M, dtype))),
+                 lambda M: M.binomial(M.tensor(count, dtype=getattr(M, dtype)), M.tensor(prob, dtype=getattr(M, dtype)))):
+        seen = []
+        for M in (tape, torch):
+            M.manual_seed(7)
+            seen.append((draw(M).numpy().tolist(), M.rand(2).numpy().tolist()))   # (and the generator after)
+        assert seen[0] == seen[1]
