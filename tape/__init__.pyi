@@ -221,22 +221,23 @@ __all__ = [
     "permute_copy", "select_copy", "slice_copy", "diagonal_copy", "expand_copy", "narrow_copy",
     "squeeze_copy", "unsqueeze_copy", "view_copy", "unfold_copy", "as_strided_copy", "split_copy",
     "split_with_sizes_copy", "unbind_copy", "rsub", "fill", "as_strided_scatter", "nonzero_static",
-    "slice_inverse", "poisson", "binomial", "rand_like", "randn_like", "randint_like", "normal",
-    "bernoulli", "multinomial", "randperm", "tril_indices", "triu_indices", "logspace",
-    "hamming_window", "hann_window", "blackman_window", "bartlett_window", "kaiser_window",
-    "get_rng_state", "set_rng_state", "is_inference", "channels_last", "channels_last_3d",
-    "contiguous_format", "layout", "memory_format", "preserve_format", "strided", "TypedStorage",
-    "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero",
-    "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace",
-    "TraceGuardError", "load_trace", "asarray", "range", "scalar_tensor", "empty_strided",
-    "backends", "cpu", "version", "are_deterministic_algorithms_enabled",
-    "get_deterministic_debug_mode", "get_device", "get_float32_matmul_precision",
-    "get_num_interop_threads", "get_num_threads", "has_lapack", "has_mkl", "has_openmp",
-    "has_spectral", "init_num_threads", "is_deterministic_algorithms_warn_only_enabled",
-    "is_storage", "set_default_tensor_type", "set_deterministic_debug_mode",
-    "set_float32_matmul_precision", "set_flush_denormal", "set_num_interop_threads",
-    "set_num_threads", "typename", "use_deterministic_algorithms", "distributions", "func", "nn",
-    "optim", "vmap", "random",
+    "slice_inverse", "poisson", "binomial", "native_layer_norm", "native_batch_norm",
+    "native_group_norm", "native_dropout", "native_channel_shuffle", "norm_except_dim", "ctc_loss",
+    "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "randperm",
+    "tril_indices", "triu_indices", "logspace", "hamming_window", "hann_window", "blackman_window",
+    "bartlett_window", "kaiser_window", "get_rng_state", "set_rng_state", "is_inference",
+    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
+    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
+    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
+    "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
+    "scalar_tensor", "empty_strided", "backends", "cpu", "version",
+    "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
+    "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
+    "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
+    "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
+    "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
+    "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
+    "distributions", "func", "nn", "optim", "vmap", "random",
 ]
 
 
@@ -704,6 +705,10 @@ def cov(input: Tensor, *, correction: builtins.int = ..., fweights: Optional[Ten
 def cross(input: Tensor, other: Tensor, dim: Optional[builtins.int] = ...) -> Tensor:
     """The cross product of 3-vectors along ``dim`` (the first dim of size 3 when not given, with
     PyTorch's deprecation warning)."""
+
+def ctc_loss(input: Tensor, targets: Tensor, input_lengths: Union[Tensor, Sequence[builtins.int]], target_lengths: Union[Tensor, Sequence[builtins.int]], blank: builtins.int = ..., reduction: builtins.int = ..., zero_infinity: builtins.bool = ...) -> Tensor:
+    """:func:`torch.nn.functional.ctc_loss` with ``reduction`` as ATen's enum (1 mean, 2 sum, any
+    other value none, as ATen reads it)."""
 
 def cummax(input: Tensor, dim: builtins.int) -> Any:
     """Running maxima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
@@ -1356,6 +1361,26 @@ def narrow(input: Tensor, dim: builtins.int, start: Union[builtins.int, Tensor],
 def narrow_copy(input: Tensor, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
     """A copy of :meth:`Tensor.narrow`'s value."""
 
+def native_batch_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], running_mean: Optional[Tensor], running_var: Optional[Tensor], training: builtins.bool, momentum: builtins.float, eps: builtins.float) -> builtins.tuple:
+    """:func:`torch.batch_norm`'s output (the running statistics updated in ``training``), with the
+    batch's mean and ``1 / sqrt(var + eps)`` per channel in ``training``, empty tensors otherwise."""
+
+def native_channel_shuffle(input: Tensor, groups: builtins.int) -> Tensor:
+    """:func:`torch.channel_shuffle`'s value; PyTorch gives it no derivative."""
+
+def native_dropout(input: Tensor, p: builtins.float, train: Optional[builtins.bool]) -> builtins.tuple:
+    """``input`` with each element zeroed with probability ``p`` and the others scaled by
+    ``1 / (1 - p)`` (in training, ``train`` None or True; the same draws as :func:`torch.dropout`),
+    and the mask of the elements kept."""
+
+def native_group_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], N: builtins.int, C: builtins.int, HxW: builtins.int, group: builtins.int, eps: builtins.float) -> builtins.tuple:
+    """:func:`torch.group_norm`'s output for ``input`` of ``N`` samples of ``C`` channels of
+    ``HxW`` elements, with the mean and ``1 / sqrt(var + eps)`` of each sample's groups, ``(N, group)``."""
+
+def native_layer_norm(input: Tensor, normalized_shape: Sequence[builtins.int], weight: Optional[Tensor], bias: Optional[Tensor], eps: builtins.float) -> builtins.tuple:
+    """:func:`torch.layer_norm`'s output, with the mean and ``1 / sqrt(var + eps)`` of each
+    normalized slice (keeping its dims as ones)."""
+
 def ne(input: Tensor, other: Operand) -> Tensor:
     """``self != other`` at each element, broadcasting."""
 
@@ -1384,6 +1409,10 @@ def nonzero_static(input: Tensor, *, size: builtins.int, fill_value: builtins.in
 
 def norm(input: Tensor, p: Union[builtins.float, builtins.str, None] = ..., dim: Dims = ..., keepdim: builtins.bool = ..., dtype: Optional[_DType] = ...) -> Tensor:
     """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
+
+def norm_except_dim(input: Tensor, pow: builtins.int = ..., dim: builtins.int = ...) -> Tensor:
+    """The ``pow``-norm of ``v`` over every dim but ``dim``, shaped as ``v`` with ones elsewhere (of
+    all of ``v`` for ``dim=-1``): weight normalization's norm."""
 
 def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ...) -> Tensor:
     """Normal samples: ``normal(mean, std)`` with tensors or numbers (broadcast), or
