@@ -229,3 +229,57 @@ def test_binomial_samples_are_reproducible_and_have_the_moments():
         tape.binomial(tape.tensor([1, 2]), tape.tensor([0.5, 0.5]))
     with pytest.raises(RuntimeError, match="Found dtype Double but expected Float"):
         tape.binomial(tape.tensor([1.0]), tape.tensor([0.5], dtype=tape.float64))
+
+
+def test_native_normalizations_give_the_layer_s_output_and_its_statistics():
+    x = tape.tensor(np.arange(24.0).reshape(2, 3, 4) ** 1.5, requires_grad=True)
+    out, mean, rstd = tape.native_layer_norm(x, (4,), None, None, 1e-5)
+    v = x.detach().numpy()
+    np.testing.assert_allclose(mean.numpy(), v.mean(-1, keepdims=True), rtol=1e-6)
+    np.testing.assert_allclose(rstd.numpy(), 1 / np.sqrt(v.var(-1, keepdims=True) + 1e-5), rtol=1e-6)
+    np.testing.assert_allclose(out.detach().numpy(), (v - mean.numpy()) * rstd.numpy(), rtol=1e-5, atol=1e-6)
+    assert type(out.grad_fn).__name__ == "NativeLayerNormBackward0" and mean.grad_fn is None
+    rm, rv = tape.zeros(3, dtype=tape.float64), tape.ones(3, dtype=tape.float64)
+    out, m, s = tape.native_batch_norm(x, None, None, rm, rv, True, 0.5, 1e-5)
+    np.testing.assert_allclose(m.numpy(), v.mean((0, 2)), rtol=1e-6)
+    np.testing.assert_allclose(rm.numpy(), 0.5 * v.mean((0, 2)), rtol=1e-6)       # (updated in place)
+    _, m, s = tape.native_batch_norm(x, None, None, rm, rv, False, 0.5, 1e-5)
+    assert m.shape == (0,) and s.shape == (0,)
+    out, m, s = tape.native_group_norm(x, None, None, 2, 3, 4, 3, 1e-5)
+    assert m.shape == (2, 3) and type(out.grad_fn).__name__ == "NativeGroupNormBackward0"
+    np.testing.assert_allclose(m.numpy(), v.mean(-1), rtol=1e-6)
+
+
+def test_native_dropout_and_its_mask():
+    x = tape.ones(100, dtype=tape.float64, requires_grad=True)
+    tape.manual_seed(1)
+    y, mask = tape.native_dropout(x, 0.25, True)
+    assert mask.dtype == tape.bool and type(y.grad_fn).__name__ == "NativeDropoutBackward0"
+    np.testing.assert_array_equal(y.detach().numpy(), np.where(mask.numpy(), 1 / 0.75, 0.0))
+    tape.manual_seed(1)
+    assert tape.equal(tape.dropout(x, 0.25, True), y)       # (the same draws as dropout's)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), y.detach().numpy())
+    x.grad = None
+    tape.manual_seed(1)
+    y, _ = tape.native_dropout(x, 0.25, None)       # (PyTorch's derivative then forgets the scale)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), mask.numpy().astype(float))
+    e, keep = tape.native_dropout(x, 0.25, False)
+    assert tape.equal(e, x) and bool(keep.all())
+
+
+def test_norm_except_dim_channel_shuffle_and_ctc_loss_forms():
+    v = tape.arange(1.0, 25.0, dtype=tape.float64).reshape(2, 3, 4)
+    a = v.numpy()
+    np.testing.assert_allclose(tape.norm_except_dim(v, 2, 1).numpy(), np.sqrt((a ** 2).sum((0, 2), keepdims=True)))
+    np.testing.assert_allclose(tape.norm_except_dim(v, 2, -1).numpy(), np.sqrt((a ** 2).sum()))
+    assert type(tape.norm_except_dim(v.requires_grad_(), 2, -1).grad_fn).__name__ == "NormBackward0"
+    s = tape.native_channel_shuffle(v, 3)
+    assert tape.equal(s, tape.channel_shuffle(v.detach(), 3)) and type(s.grad_fn).__name__ == "NotImplemented"
+    lp = tape.randn(5, 2, 4, dtype=tape.float64).log_softmax(2)
+    t = tape.tensor([[1, 2], [3, 3]])
+    F = tape.nn.functional
+    for enum, name in ((0, "none"), (1, "mean"), (2, "sum"), (7, "none")):
+        assert tape.allclose(tape.ctc_loss(lp, t, [5, 5], [2, 2], 0, enum), F.ctc_loss(lp, t, [5, 5], [2, 2],
+                                                                                      reduction=name))

@@ -127,3 +127,40 @@ def test_poisson_and_binomial_draw_pytorch_s_samples(dtype):
             M.manual_seed(7)
             seen.append((draw(M).numpy().tolist(), M.rand(2).numpy().tolist()))   # (and the generator after)
         assert seen[0] == seen[1]
+
+
+NATIVE = {
+    "native_layer_norm": lambda M, x, w: M.native_layer_norm(x, (5,), w[:5], w[:5] * 2, 1e-5),
+    "native_batch_norm": lambda M, x, w: M.native_batch_norm(x, w, w, M.zeros(6, dtype=x.dtype),
+                                                             M.ones(6, dtype=x.dtype), True, 0.1, 1e-5),
+    "native_batch_norm_eval": lambda M, x, w: M.native_batch_norm(x, w, None, M.zeros(6, dtype=x.dtype) + 0.5,
+                                                                  M.ones(6, dtype=x.dtype) * 2, False, 0.1, 1e-5),
+    "native_group_norm": lambda M, x, w: M.native_group_norm(x, w, w, 2, 6, 5, 3, 1e-5),
+    "native_dropout": lambda M, x, w: M.native_dropout(x, 0.3, True),
+    "native_dropout_none": lambda M, x, w: M.native_dropout(x, 0.6, None),
+    "native_dropout_eval": lambda M, x, w: M.native_dropout(x, 0.3, False),
+    "norm_except_dim_0": lambda M, x, w: M.norm_except_dim(x, 2, 0),
+    "norm_except_dim_1": lambda M, x, w: M.norm_except_dim(x, 3, 1),
+    "norm_except_dim_all": lambda M, x, w: M.norm_except_dim(x, 2, -1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NATIVE))
+def test_native_forms_against_pytorch(name):
+    x0, w0 = np.random.RandomState(4).randn(2, 6, 5), np.random.RandomState(5).randn(6)
+    seen = []
+    for M in (tape, torch):
+        M.manual_seed(3)
+        x, w = (M.tensor(a, requires_grad=True) for a in (x0, w0))
+        r = NATIVE[name](M, x, w)
+        outs = list(r) if isinstance(r, tuple) else [r]
+        loss = (outs[0] * M.arange(outs[0].numel(), dtype=M.float64).reshape(outs[0].shape).sin()).sum()
+        grads = M.autograd.grad(loss, (x, w), allow_unused=True)
+        seen.append(([o.detach().numpy() for o in outs], [None if g is None else g.numpy() for g in grads],
+                     type(outs[0].grad_fn).__name__, [o.dtype for o in outs]))
+    (ours, our_grads, our_node, our_dtypes), (theirs, their_grads, their_node, their_dtypes) = seen
+    assert our_node == their_node and str(our_dtypes) == str(their_dtypes)
+    for a, b in zip(ours + our_grads, theirs + their_grads):
+        assert (a is None) == (b is None)
+        if b is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
