@@ -118,7 +118,7 @@ def norm_except_dim(v: Tensor, pow: int = 2, dim: int = 0) -> Tensor:
         size = [1] * v.dim()
         size[dim] = v._shape[dim]
         flat = v.contiguous().view(v._shape[0], -1) if dim == 0 else v.contiguous().view(-1, v._shape[last])
-        return flat.norm(pow, 1 if dim == 0 else 0).view(size)
+        return aten_norm(flat, pow, 1 if dim == 0 else 0, False).view(size)
     return norm_except_dim(v.transpose(0, dim), pow, 0).transpose(0, dim)
 
 

@@ -1341,7 +1341,7 @@ OPS: dict[str, Op] = {
                                                                x.reshape(-1) * x.reshape(-1), (x.numel(),), (2,), 1)),
     "slice_inverse": _u(lambda M, x: M.slice_inverse(x[1:], x, 0, 1) * x, min_dims=1),
     "native_dropout_eval": _u(lambda M, x: M.native_dropout(x, 0.3, False)[0] * x),
-    "norm_except_dim": _u(lambda M, x: M.norm_except_dim(x.reshape(2, -1) + 3.0, 2, 1), min_dims=1),
+    "norm_except_dim": _u(lambda M, x: M.norm_except_dim(M.stack([x, x * 2]) + 3.0, 2, 1), min_dims=1),
     # ---- conv (ops/conv.py): the input's elements as one signal, a kernel of two taps per filter
     "conv1d_padded": Op(lambda M, x, w: M.nn.functional.conv1d(x.reshape(1, 1, x.numel()), w.reshape(2, 1, 2), padding=1),
                         _paired(lambda s: (2, 2)), True),
