@@ -21,6 +21,10 @@ from . import viz as viz
 from ._anomaly import is_anomaly_check_nan_enabled as is_anomaly_check_nan_enabled
 from ._anomaly import is_anomaly_enabled as is_anomaly_enabled
 from ._anomaly import set_anomaly_enabled as set_anomaly_enabled
+from ._buffers import empty_permuted as empty_permuted
+from ._buffers import from_dlpack as from_dlpack
+from ._buffers import frombuffer as frombuffer
+from ._buffers import to_dlpack as to_dlpack
 from ._creation import Generator as Generator
 from ._creation import arange as arange
 from ._creation import as_tensor as as_tensor
@@ -230,14 +234,15 @@ __all__ = [
     "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
     "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
     "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
-    "scalar_tensor", "empty_strided", "backends", "cpu", "version",
-    "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode", "get_device",
-    "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
-    "has_mkl", "has_openmp", "has_spectral", "init_num_threads",
-    "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
-    "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
-    "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
-    "distributions", "func", "nn", "optim", "vmap", "random",
+    "scalar_tensor", "empty_strided", "empty_permuted", "from_dlpack", "frombuffer", "to_dlpack",
+    "backends", "cpu", "version", "are_deterministic_algorithms_enabled",
+    "get_deterministic_debug_mode", "get_device", "get_float32_matmul_precision",
+    "get_num_interop_threads", "get_num_threads", "has_lapack", "has_mkl", "has_openmp",
+    "has_spectral", "init_num_threads", "is_deterministic_algorithms_warn_only_enabled",
+    "is_storage", "set_default_tensor_type", "set_deterministic_debug_mode",
+    "set_float32_matmul_precision", "set_flush_denormal", "set_num_interop_threads",
+    "set_num_threads", "typename", "use_deterministic_algorithms", "distributions", "func", "nn",
+    "optim", "vmap", "random",
 ]
 
 

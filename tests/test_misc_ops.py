@@ -283,3 +283,54 @@ def test_norm_except_dim_channel_shuffle_and_ctc_loss_forms():
     for enum, name in ((0, "none"), (1, "mean"), (2, "sum"), (7, "none")):
         assert tape.allclose(tape.ctc_loss(lp, t, [5, 5], [2, 2], 0, enum), F.ctc_loss(lp, t, [5, 5], [2, 2],
                                                                                       reduction=name))
+
+
+def test_frombuffer_shares_the_buffer_s_memory():
+    b = bytearray(np.array([1.0, 2.0, 3.0, 4.0], np.float32).tobytes())
+    t = tape.frombuffer(b, dtype=tape.float32, count=2, offset=4)
+    assert t.tolist() == [2.0, 3.0]
+    t[0] = 7.0
+    assert np.frombuffer(b, np.float32)[1] == 7.0
+    assert tape.frombuffer(b, dtype=tape.float32, count=-5).shape == (4,)
+    with pytest.raises(ValueError, match=r"requested buffer length \(3 \* 8 bytes\) after offset \(0 bytes\)"):
+        tape.frombuffer(b, dtype=tape.float64, count=3)
+    with pytest.raises(ValueError, match=r"must be a multiple of element size \(2\)"):
+        tape.frombuffer(bytearray(b"abc"), dtype=tape.int16)
+    with pytest.raises(ValueError, match=r"offset \(20 bytes\) must be non-negative"):
+        tape.frombuffer(b, dtype=tape.float32, offset=20)
+    with pytest.warns(UserWarning, match="The given buffer is not writable") if not \
+            tape._buffers._READONLY_WARNED else _nothing():
+        assert tape.frombuffer(b"abc", dtype=tape.uint8).tolist() == [97, 98, 99]
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_dlpack_exchange_shares_memory():
+    a = np.arange(6.0).reshape(2, 3)[:, ::2]
+    t = tape.from_dlpack(a)
+    a[0, 0] = 9.0
+    assert t.tolist() == [[9.0, 2.0], [3.0, 5.0]] and t.stride() == (3, 2)
+    capsule = tape.to_dlpack(tape.arange(4))
+    assert tape.utils.dlpack.from_dlpack(capsule).tolist() == [0, 1, 2, 3]
+    with pytest.raises(RuntimeError, match="DLTensor capsules can be consumed only once"):
+        tape.from_dlpack(capsule)
+    x = tape.arange(3.0)
+    y = tape.from_dlpack(tape.utils.dlpack.to_dlpack(x))
+    x[1] = 5.0
+    assert y.tolist() == [0.0, 5.0, 2.0]
+
+
+def test_empty_permuted_stores_the_dims_in_the_order_given():
+    t = tape.empty_permuted((2, 3, 4), (2, 0, 1), dtype=tape.float64)
+    assert t.shape == (2, 3, 4) and t.stride() == (3, 1, 6) and t.dtype == tape.float64
+    assert tape.empty_permuted((2, 3), (1, 0), requires_grad=True).requires_grad
+    with pytest.raises(RuntimeError, match="Duplicate dim not allowed"):
+        tape.empty_permuted((2, 3), (0, 0))
+    with pytest.raises(RuntimeError, match=r"expected to be between 0 and 1, but got 2 at index 1"):
+        tape.empty_permuted((2, 3), (0, 2))
