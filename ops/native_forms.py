@@ -16,7 +16,7 @@ import numpy as np
 
 from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._rule import rule_adjoint
-from ._spec import PYTHON, Op, public, register, tangents
+from ._spec import PYTHON, Op, public, public_function, register, tangents
 from .counting import N_CHANNEL_SHUFFLE, _nodiff
 from .ctc import ctc_loss as _ctc_loss
 from .normalization import _stats, batch_norm, group_norm, layer_norm
@@ -107,7 +107,7 @@ def native_channel_shuffle(input: Tensor, groups: int) -> Tensor:
     return _nodiff(np.array(y._value(), order="C"), N_CHANNEL_SHUFFLE, input)
 
 
-@public("norm_except_dim", method=False)
+@public_function("norm_except_dim")
 def norm_except_dim(v: Tensor, pow: int = 2, dim: int = 0) -> Tensor:
     """The ``pow``-norm of ``v`` over every dim but ``dim``, shaped as ``v`` with ones elsewhere (of
     all of ``v`` for ``dim=-1``): weight normalization's norm."""

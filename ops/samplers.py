@@ -21,7 +21,7 @@ import numpy as np
 
 from .._emit import D, Tensor, emit, plain, state
 from ._rule import rule_adjoint
-from ._spec import PYTHON, Op, public, register, tangents
+from ._spec import PYTHON, Op, public, public_function, register, tangents
 from .counting import N_BINOMIAL, _nodiff
 
 POISSON = PYTHON.start + 229
@@ -179,7 +179,7 @@ def poisson(self, generator: Optional[Any] = None) -> Tensor:
     return plain(y, dt)
 
 
-@public("binomial", method=False)
+@public_function("binomial")
 def binomial(count: Tensor, prob: Tensor, generator: Optional[Any] = None) -> Tensor:
     """A binomial sample for each element: the number of successes in ``count`` trials of
     probability ``prob`` (broadcast to ``count``), from ``generator`` or the default generator."""

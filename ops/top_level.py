@@ -220,12 +220,21 @@ def slice_inverse(self, src: Tensor, dim: int = 0, start: Optional[int] = None, 
     view).  Its gradient reaches ``self`` through the slice and ``src`` elsewhere."""
     check_types("slice_inverse", (("src", Tensor), ("dim", "int"), ("start", "int?"), ("end", "int?"),
                                   ("step", "int")), src, dim, start, end, step)
-    _, view = _storage_view(self, src._shape, src.stride(), src.storage_offset())
-    y = np.array(view, order="C")
     d = wrap_dim(dim, len(src._shape))
     if step <= 0:
         raise RuntimeError("slice step must be positive")
     lo, hi, _ = slice(start, end, step).indices(src._shape[d] if src._shape else 1)
+    part = (slice(None),) * d + (slice(lo, max(hi, lo), step),)
+    try:
+        _, view = _storage_view(self, src._shape, src.stride(), src.storage_offset())
+        y = np.array(view, order="C")
+    except RuntimeError:
+        # (``self`` holding the slice without sharing ``src``'s storage, as a dual tensor's slice does
+        # here: the storage it stands for is ``src`` with the slice replaced by ``self``)
+        if np.empty(src._shape)[part].shape != self._shape:
+            raise
+        y = np.array(src._value(), dtype=self._dtype.np, order="C")
+        y[part] = self._value()
     dt = self._dtype
     if not (state.grad and dt.is_floating_point and (self._rg or src._rg)):
         return plain(y, dt)

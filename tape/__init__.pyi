@@ -492,7 +492,7 @@ def bincount(input: Tensor, weights: Optional[Tensor] = ..., minlength: builtins
     """How often each value occurs in a 1-D tensor of non-negative integers (the sum of their
     ``weights``, if given), for each value up to the largest (at least ``minlength`` counts)."""
 
-def binomial(input: Tensor, prob: Tensor, generator: Optional[Any] = ...) -> Tensor:
+def binomial(count: Tensor, prob: Tensor, generator: Optional[Any] = ...) -> Tensor:
     """A binomial sample for each element: the number of successes in ``count`` trials of
     probability ``prob`` (broadcast to ``count``), from ``generator`` or the default generator."""
 
@@ -1415,7 +1415,7 @@ def nonzero_static(input: Tensor, *, size: builtins.int, fill_value: builtins.in
 def norm(input: Tensor, p: Union[builtins.float, builtins.str, None] = ..., dim: Dims = ..., keepdim: builtins.bool = ..., dtype: Optional[_DType] = ...) -> Tensor:
     """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
 
-def norm_except_dim(input: Tensor, pow: builtins.int = ..., dim: builtins.int = ...) -> Tensor:
+def norm_except_dim(v: Tensor, pow: builtins.int = ..., dim: builtins.int = ...) -> Tensor:
     """The ``pow``-norm of ``v`` over every dim but ``dim``, shaped as ``v`` with ones elsewhere (of
     all of ``v`` for ``dim=-1``): weight normalization's norm."""
 

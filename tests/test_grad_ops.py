@@ -315,6 +315,11 @@ def _mm(fn, kind):
     return Op(fn, matmul_inputs(kind), True)
 
 
+def _slice_inverse(M, s):
+    """``s`` seen again from its slice ``s[1:]`` (a view of its storage)."""
+    return M.slice_inverse(s[1:], s, 0, 1)
+
+
 def _distinct(arrays: tuple) -> tuple:
     """The arrays with their values replaced by distinct ones in the same order, 0.3 apart (no ties
     within finite-difference steps, for amax/amin)."""
@@ -1339,7 +1344,7 @@ OPS: dict[str, Op] = {
     # tape's is tested in tests/test_misc_ops.py)
     "as_strided_scatter": _u(lambda M, x: M.as_strided_scatter(M.zeros(2 * x.numel() + 1, dtype=x.dtype),
                                                                x.reshape(-1) * x.reshape(-1), (x.numel(),), (2,), 1)),
-    "slice_inverse": _u(lambda M, x: M.slice_inverse(x[1:], x, 0, 1) * x, min_dims=1),
+    "slice_inverse": _u(lambda M, x: _slice_inverse(M, M.cat([x, x * 2])) * x.sum(), min_dims=1),
     "native_dropout_eval": _u(lambda M, x: M.native_dropout(x, 0.3, False)[0] * x),
     "norm_except_dim": _u(lambda M, x: M.norm_except_dim(M.stack([x, x * 2]) + 3.0, 2, 1), min_dims=1),
     # ---- conv (ops/conv.py): the input's elements as one signal, a kernel of two taps per filter
