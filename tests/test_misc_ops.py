@@ -334,3 +334,11 @@ def test_empty_permuted_stores_the_dims_in_the_order_given():
         tape.empty_permuted((2, 3), (0, 0))
     with pytest.raises(RuntimeError, match=r"expected to be between 0 and 1, but got 2 at index 1"):
         tape.empty_permuted((2, 3), (0, 2))
+
+
+def test_a_poisson_sample_has_a_zero_tangent():
+    fwAD = tape.autograd.forward_ad
+    with fwAD.dual_level():
+        rates = fwAD.make_dual(tape.tensor([3.0, 20.0]), tape.tensor([1.0, 1.0]))
+        tangent = fwAD.unpack_dual(tape.poisson(rates)).tangent
+    np.testing.assert_array_equal(tangent.numpy(), [0.0, 0.0])
