@@ -9,6 +9,10 @@ from . import embedding, normalization  # noqa: F401,E402  (the normalization la
 from . import inplace  # noqa: F401,E402  (last: in-place variants of what the families registered)
 from . import inplace_view  # noqa: F401,E402
 from . import as_strided  # noqa: F401,E402
+from . import view_copies  # noqa: F401,E402  (the ``*_copy`` functions)
+from . import top_level  # noqa: F401,E402  (rsub, fill, as_strided_scatter, slice_inverse, nonzero_static)
+from . import samplers  # noqa: F401,E402  (poisson, binomial)
+from . import native_forms  # noqa: F401,E402  (native_layer_norm, native_dropout ..., norm_except_dim, ctc_loss)
 from . import aten  # noqa: F401,E402  (``tape.ops.aten.mm.default`` ...: ops as PyTorch's dispatcher names them)
 from ._spec import BINARY, JOIN, LINALG, N_CODES, PUBLIC, PYTHON, REDUCE, REGISTRY, SHAPE, SOURCE, UNARY, Op
 

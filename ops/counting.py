@@ -37,9 +37,12 @@ _NODES = (("NotImplemented", RuntimeError, "derivative for aten::histogram is no
           ("Error", RuntimeError, "index_reduce(): Double backward is unsupported for source when >1 zeros in "
                                   "source are scattered to the same position in self"),
           ("NotImplemented", RuntimeError, "derivative for aten::scatter is not implemented"),
-          ("NotImplemented", RuntimeError, "derivative for aten::scatter_ is not implemented"))
+          ("NotImplemented", RuntimeError, "derivative for aten::scatter_ is not implemented"),
+          ("NotImplemented", RuntimeError, "derivative for aten::detach_copy is not implemented"),
+          ("NotImplemented", RuntimeError, "derivative for aten::binomial is not implemented"),
+          ("NotImplemented", RuntimeError, "derivative for aten::native_channel_shuffle is not implemented"))
 (N_HISTOGRAM, N_BINCOUNT, N_UNIQUE, N_UNIQUE_DIM, N_UNIQUE_CONSECUTIVE, N_UNIQUE_LEGACY, N_SCATTER_PROD_ZEROS,
- N_INDEX_PROD_ZEROS, N_SCATTER, N_SCATTER_) = range(10)
+ N_INDEX_PROD_ZEROS, N_SCATTER, N_SCATTER_, N_DETACH_COPY, N_BINOMIAL, N_CHANNEL_SHUFFLE) = range(13)
 
 
 def _raise(g, xs, y, r):

@@ -33,7 +33,12 @@ from .shape import (BY_INDEX, LAYOUT, LAYOUT_SAVED, LAYOUT_SCATTER, TRIANGLE, V_
 
 LAYOUT_NAMES = ("PermuteBackward0", "FlipBackward0", "RollBackward0", "SliceBackward0", "DiagonalBackward0",
                 "DiagonalBackward0_copy", "RepeatBackward0", "UnfoldBackward0", "IndexSelectBackward0",
-                "AliasBackward0")
+                "AliasBackward0",
+                # (the ``*_copy`` functions' nodes, ``ops/view_copies.py``)
+                "TBackward0_copy", "TransposeBackward0_copy", "PermuteBackward0_copy", "SelectBackward0_copy",
+                "SliceBackward0_copy", "ExpandBackward0_copy", "NarrowCopyBackward0", "SqueezeBackward0_copy",
+                "SqueezeBackward1_copy", "SqueezeBackward2_copy", "UnsqueezeBackward0_copy", "ViewBackward0_copy",
+                "UnfoldBackward0_copy", "AliasBackward0_copy", "AsStridedBackward0_copy")
 K_PERMUTE, K_FLIP, K_ROLL, K_SLICE, K_DIAGONAL, K_DIAG, K_REPEAT, K_UNFOLD, K_INDEX_SELECT, K_ALIAS = range(10)
 SCATTER_NAMES = ("DiagEmbedBackward0",)
 K_DIAG_EMBED = 0

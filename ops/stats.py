@@ -33,6 +33,7 @@ PROD, VAR, STD, VAR_MEAN, NANSUM, NORM, DIST = range(PYTHON.start + 35, PYTHON.s
 STD_MEAN = PYTHON.start + 82
 DIM_GIVEN = 2
 ATEN_NORM = 4       # (``ib`` of a NORM row made by ``aten_norm``)
+ATEN_NORM_ALL = 8   # (with ATEN_NORM: ``at::norm(x, p)`` of the whole tensor, PyTorch's NormBackward0)
 
 
 def _recording(*ts) -> bool:
@@ -230,7 +231,8 @@ register(Op(STD_MEAN, "std_mean", "StdMeanBackward0", X0 | OUT | OUT_FIRST, _var
 register(Op(NANSUM, "nansum", "NansumBackward0", X0, _nansum_vjp, py_adjoint=rule_adjoint,
             node_saved=(("self", X0), ("dim", _dims_given), ("keepdim", kept))))
 register(Op(NORM, "norm", "LinalgVectorNormBackward0", X0 | OUT, _norm_vjp, py_adjoint=rule_adjoint,
-            grad_fn_of=lambda r: "NormBackward1" if r.ib & ATEN_NORM else "LinalgVectorNormBackward0",
+            grad_fn_of=lambda r: ("NormBackward0" if r.ib & ATEN_NORM_ALL else "NormBackward1") if r.ib & ATEN_NORM
+            else "LinalgVectorNormBackward0",
             node_saved=(("self", X0), ("ord", lambda r: _number(r.fa)), ("dim", _dims_given), ("keepdim", kept),
                         ("result", OUT))))
 register(Op(DIST, "dist", "DistBackward0", X0 | X1 | OUT, _dist_vjp, py_adjoint=rule_adjoint, arity=2,
@@ -517,12 +519,15 @@ def vector_norm(x: Tensor, ord: float = 2, dim: Dims = None, keepdim: bool = Fal
 
 def aten_norm(x: Tensor, p: float, dim: Dims, keepdim: bool) -> Tensor:
     """``at::norm(x, p, dim, keepdim)``, which PyTorch's C++ composites call: the vector norm, whose
-    node is ``NormBackward1``."""
+    node is ``NormBackward1`` (``NormBackward0`` for ``dim`` None: ``at::norm(x, p)``)."""
     if not x._dtype.is_floating_point:
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
                            f"{D.legacy_name(x._dtype)} instead.")
     dims = tuple(range(len(x._shape))) if dim is None else reduced_dims(dim, len(x._shape))
     y = np.asarray(_pnorm(x._value(), float(p), dims, keepdim), x._dtype.np)
+    if dim is None:     # (``at::norm(x, p)``: its node shows ``p`` as given)
+        return _record(NORM, y, x, dims, ib=ATEN_NORM | ATEN_NORM_ALL, fa=float(p),
+                       saved=(("self", SAVED_SELF), ("p", p), ("result", SAVED_RESULT)))
     return _record(NORM, y, x, dims, ib=ATEN_NORM, fa=float(p))
 
 

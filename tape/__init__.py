@@ -28,6 +28,7 @@ from ._grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_infere
 from . import _random  # noqa: E402,F401  (registers its names before install)
 from . import _python_maps, _windows  # noqa: E402,F401  (register their names before install)
 from ._random import empty_strided  # noqa: E402  (no ``out=``, as PyTorch's)
+from ._buffers import empty_permuted, from_dlpack, frombuffer, to_dlpack  # noqa: E402
 from . import backends, cpu, cuda, testing, version, viz  # noqa: E402
 from .version import __version__  # noqa: E402
 from .utils import checkpoint as _checkpoint  # noqa: E402,F401  (tape.utils.checkpoint, as torch's)
@@ -126,6 +127,7 @@ __all__ += ["can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero"
 __all__ += ["Trace", "TraceGuardError", "load_trace"]
 __all__ += ["asarray", "range", "scalar_tensor"]
 __all__ += ["empty_strided"]
+__all__ += ["empty_permuted", "from_dlpack", "frombuffer", "to_dlpack"]
 __all__ += ["backends", "cpu", "version", "are_deterministic_algorithms_enabled", "get_deterministic_debug_mode",
             "get_device", "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "has_lapack",
             "has_mkl", "has_openmp", "has_spectral", "init_num_threads", "is_deterministic_algorithms_warn_only_enabled",

@@ -21,6 +21,10 @@ from . import viz as viz
 from ._anomaly import is_anomaly_check_nan_enabled as is_anomaly_check_nan_enabled
 from ._anomaly import is_anomaly_enabled as is_anomaly_enabled
 from ._anomaly import set_anomaly_enabled as set_anomaly_enabled
+from ._buffers import empty_permuted as empty_permuted
+from ._buffers import from_dlpack as from_dlpack
+from ._buffers import frombuffer as frombuffer
+from ._buffers import to_dlpack as to_dlpack
 from ._creation import Generator as Generator
 from ._creation import arange as arange
 from ._creation import as_tensor as as_tensor
@@ -218,14 +222,20 @@ __all__ = [
     "index_put_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_", "logit_", "nan_to_num_",
     "neg_", "negative_", "rad2deg_", "reciprocal_", "relu_", "resize_as_", "round_", "rsqrt_",
     "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_",
-    "zero_", "as_strided", "as_strided_", "rand_like", "randn_like", "randint_like", "normal",
-    "bernoulli", "multinomial", "randperm", "tril_indices", "triu_indices", "logspace",
-    "hamming_window", "hann_window", "blackman_window", "bartlett_window", "kaiser_window",
-    "get_rng_state", "set_rng_state", "is_inference", "channels_last", "channels_last_3d",
-    "contiguous_format", "layout", "memory_format", "preserve_format", "strided", "TypedStorage",
-    "UntypedStorage", "can_cast", "e", "finfo", "iinfo", "inf", "is_complex", "is_nonzero",
-    "is_same_size", "is_signed", "nan", "newaxis", "pi", "promote_types", "result_type", "Trace",
-    "TraceGuardError", "load_trace", "asarray", "range", "scalar_tensor", "empty_strided",
+    "zero_", "as_strided", "as_strided_", "alias_copy", "detach_copy", "t_copy", "transpose_copy",
+    "permute_copy", "select_copy", "slice_copy", "diagonal_copy", "expand_copy", "narrow_copy",
+    "squeeze_copy", "unsqueeze_copy", "view_copy", "unfold_copy", "as_strided_copy", "split_copy",
+    "split_with_sizes_copy", "unbind_copy", "rsub", "fill", "as_strided_scatter", "nonzero_static",
+    "slice_inverse", "poisson", "binomial", "native_layer_norm", "native_batch_norm",
+    "native_group_norm", "native_dropout", "native_channel_shuffle", "norm_except_dim", "ctc_loss",
+    "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial", "randperm",
+    "tril_indices", "triu_indices", "logspace", "hamming_window", "hann_window", "blackman_window",
+    "bartlett_window", "kaiser_window", "get_rng_state", "set_rng_state", "is_inference",
+    "channels_last", "channels_last_3d", "contiguous_format", "layout", "memory_format",
+    "preserve_format", "strided", "TypedStorage", "UntypedStorage", "can_cast", "e", "finfo",
+    "iinfo", "inf", "is_complex", "is_nonzero", "is_same_size", "is_signed", "nan", "newaxis", "pi",
+    "promote_types", "result_type", "Trace", "TraceGuardError", "load_trace", "asarray", "range",
+    "scalar_tensor", "empty_strided", "empty_permuted", "from_dlpack", "frombuffer", "to_dlpack",
     "backends", "cpu", "version", "are_deterministic_algorithms_enabled",
     "get_deterministic_debug_mode", "get_device", "get_float32_matmul_precision",
     "get_num_interop_threads", "get_num_threads", "has_lapack", "has_mkl", "has_openmp",
@@ -324,6 +334,9 @@ def affine_grid_generator(theta: Tensor, size: builtins.list, align_corners: bui
     (``(N, 2, 3)`` or ``(N, 3, 4)``) over an output of ``size`` (``(N, C, H, W)`` or
     ``(N, C, D, H, W)``)."""
 
+def alias_copy(input: Tensor) -> Tensor:
+    """A copy of ``self`` (the value of :func:`torch.alias`)."""
+
 def all(input: Tensor, dim=..., keepdim: builtins.bool = ...) -> Tensor:
     """Whether all elements (along ``dim``: an int or a tuple of ints) are nonzero."""
 
@@ -409,6 +422,13 @@ def as_strided_(input: Tensor, size: Sequence[builtins.int], stride: Sequence[bu
     """In-place version of :meth:`as_strided`: the tensor itself, viewing its storage with the
     given ``size``, ``stride`` and ``storage_offset``."""
 
+def as_strided_copy(input: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
+    """A copy of :meth:`Tensor.as_strided`'s value (a view of ``self``'s storage)."""
+
+def as_strided_scatter(input: Tensor, src: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
+    """``self`` with the elements of its view ``as_strided(size, stride, storage_offset)`` (laid
+    out as ``self.clone()``'s storage) replaced by ``src`` (out of place)."""
+
 def asin(input: Tensor) -> Tensor:
     """The arcsine of each element."""
 
@@ -477,6 +497,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Opti
 def bincount(input: Tensor, weights: Optional[Tensor] = ..., minlength: builtins.int = ...) -> Tensor:
     """How often each value occurs in a 1-D tensor of non-negative integers (the sum of their
     ``weights``, if given), for each value up to the largest (at least ``minlength`` counts)."""
+
+def binomial(count: Tensor, prob: Tensor, generator: Optional[Any] = ...) -> Tensor:
+    """A binomial sample for each element: the number of successes in ``count`` trials of
+    probability ``prob`` (broadcast to ``count``), from ``generator`` or the default generator."""
 
 def bitwise_and(input: Union[Tensor, Number], other: Operand) -> Tensor:
     """The bitwise AND of integer or boolean tensors (logical AND for booleans)."""
@@ -693,6 +717,10 @@ def cross(input: Tensor, other: Tensor, dim: Optional[builtins.int] = ...) -> Te
     """The cross product of 3-vectors along ``dim`` (the first dim of size 3 when not given, with
     PyTorch's deprecation warning)."""
 
+def ctc_loss(input: Tensor, targets: Tensor, input_lengths: Union[Tensor, Sequence[builtins.int]], target_lengths: Union[Tensor, Sequence[builtins.int]], blank: builtins.int = ..., reduction: builtins.int = ..., zero_infinity: builtins.bool = ...) -> Tensor:
+    """:func:`torch.nn.functional.ctc_loss` with ``reduction`` as ATen's enum (1 mean, 2 sum, any
+    other value none, as ATen reads it)."""
+
 def cummax(input: Tensor, dim: builtins.int) -> Any:
     """Running maxima along ``dim`` and their indices, as a named tuple ``(values, indices)``."""
 
@@ -721,6 +749,10 @@ def det(input: Tensor) -> Tensor:
 def detach(input: Tensor) -> Tensor:
     """A new tensor sharing storage, detached from the graph (a leaf)."""
 
+def detach_copy(input: Tensor) -> Tensor:
+    """A copy of ``self`` (the value of :meth:`Tensor.detach`); PyTorch gives it no derivative: its
+    result requires grad when ``self`` does, and backward through it raises."""
+
 def diag(input: Tensor, diagonal: builtins.int = ...) -> Tensor:
     """The matrix with a vector on its diagonal ``diagonal``, or the diagonal of a matrix."""
 
@@ -734,6 +766,9 @@ def diagflat(input: Tensor, offset: builtins.int = ...) -> Tensor:
 def diagonal(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
     """The diagonal ``offset`` (above the main one when positive) of the matrices over dims
     ``dim1`` and ``dim2``, as the last dim (a view)."""
+
+def diagonal_copy(input: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+    """A copy of :meth:`Tensor.diagonal`'s value."""
 
 def diagonal_scatter(input: Tensor, src: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
     """``self`` with the diagonal ``self.diagonal(offset, dim1, dim2)`` replaced by ``src`` (out of
@@ -828,6 +863,9 @@ def exp2_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 def exp_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.exp_(...)``: :meth:`Tensor.exp_` as a function."""
 
+def expand_copy(input: Tensor, size: Sequence[builtins.int], *, implicit: builtins.bool = ...) -> Tensor:
+    """A copy of :meth:`Tensor.expand`'s value (every element written out)."""
+
 def expm1(input: Tensor) -> Tensor:
     """``exp(x) - 1`` for each element, accurate for small ``x``."""
 
@@ -846,6 +884,9 @@ def feature_dropout(input: Tensor, p: builtins.float, train: builtins.bool) -> T
 
 def feature_dropout_(input: Tensor, p: builtins.float, train: builtins.bool) -> Tensor:
     """In-place version of :func:`tape.feature_dropout`."""
+
+def fill(input: Tensor, value: Union[Tensor, Number]) -> Tensor:
+    """A tensor of ``self``'s shape and dtype filled with ``value`` (a number or a 0-d tensor)."""
 
 def fill_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.fill_(...)``: :meth:`Tensor.fill_` as a function."""
@@ -1339,6 +1380,29 @@ def nansum(input: Tensor, dim: Dims = ..., keepdim: builtins.bool = ..., *, dtyp
 def narrow(input: Tensor, dim: builtins.int, start: Union[builtins.int, Tensor], length: builtins.int) -> Tensor:
     """The ``length`` elements from ``start`` along ``dim`` (a view)."""
 
+def narrow_copy(input: Tensor, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
+    """A copy of :meth:`Tensor.narrow`'s value."""
+
+def native_batch_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], running_mean: Optional[Tensor], running_var: Optional[Tensor], training: builtins.bool, momentum: builtins.float, eps: builtins.float) -> builtins.tuple:
+    """:func:`torch.batch_norm`'s output (the running statistics updated in ``training``), with the
+    batch's mean and ``1 / sqrt(var + eps)`` per channel in ``training``, empty tensors otherwise."""
+
+def native_channel_shuffle(input: Tensor, groups: builtins.int) -> Tensor:
+    """:func:`torch.channel_shuffle`'s value; PyTorch gives it no derivative."""
+
+def native_dropout(input: Tensor, p: builtins.float, train: Optional[builtins.bool]) -> builtins.tuple:
+    """``input`` with each element zeroed with probability ``p`` and the others scaled by
+    ``1 / (1 - p)`` (in training, ``train`` None or True; the same draws as :func:`torch.dropout`),
+    and the mask of the elements kept."""
+
+def native_group_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], N: builtins.int, C: builtins.int, HxW: builtins.int, group: builtins.int, eps: builtins.float) -> builtins.tuple:
+    """:func:`torch.group_norm`'s output for ``input`` of ``N`` samples of ``C`` channels of
+    ``HxW`` elements, with the mean and ``1 / sqrt(var + eps)`` of each sample's groups, ``(N, group)``."""
+
+def native_layer_norm(input: Tensor, normalized_shape: Sequence[builtins.int], weight: Optional[Tensor], bias: Optional[Tensor], eps: builtins.float) -> builtins.tuple:
+    """:func:`torch.layer_norm`'s output, with the mean and ``1 / sqrt(var + eps)`` of each
+    normalized slice (keeping its dims as ones)."""
+
 def ne(input: Tensor, other: Operand) -> Tensor:
     """``self != other`` at each element, broadcasting."""
 
@@ -1361,8 +1425,16 @@ def nonzero(input: Tensor, *, as_tuple: builtins.bool = ...) -> Any:
     """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
     ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""
 
+def nonzero_static(input: Tensor, *, size: builtins.int, fill_value: builtins.int = ...) -> Tensor:
+    """The indices of the first ``size`` nonzero elements (:meth:`Tensor.nonzero`'s rows), padded
+    with rows of ``fill_value`` to ``size`` rows."""
+
 def norm(input: Tensor, p: Union[builtins.float, builtins.str, None] = ..., dim: Dims = ..., keepdim: builtins.bool = ..., dtype: Optional[_DType] = ...) -> Tensor:
     """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
+
+def norm_except_dim(v: Tensor, pow: builtins.int = ..., dim: builtins.int = ...) -> Tensor:
+    """The ``pow``-norm of ``v`` over every dim but ``dim``, shaped as ``v`` with ones elsewhere (of
+    all of ``v`` for ``dim=-1``): weight normalization's norm."""
 
 def normal(mean, std=..., size=..., *, generator: Optional[Generator] = ..., dtype: Optional[_DType] = ..., device=..., requires_grad: builtins.bool = ...) -> Tensor:
     """Normal samples: ``normal(mean, std)`` with tensors or numbers (broadcast), or
@@ -1392,6 +1464,9 @@ def permute(input: Tensor, *dims: builtins.int) -> Tensor:
     """The tensor with its dimensions reordered: dim ``i`` of the result is dim ``dims[i]``
     of the input (a view)."""
 
+def permute_copy(input: Tensor, dims: Sequence[builtins.int]) -> Tensor:
+    """A copy of :meth:`Tensor.permute`'s value."""
+
 def pinverse(input: Tensor, rcond: builtins.float = ...) -> Tensor:
     """The pseudo-inverse, singular values up to ``rcond`` times the largest taken as zero
     (``tape.linalg.pinv``)."""
@@ -1403,6 +1478,10 @@ def pixel_shuffle(input: Tensor, upscale_factor: builtins.int) -> Tensor:
 def pixel_unshuffle(input: Tensor, downscale_factor: builtins.int) -> Tensor:
     """Rearranges ``(*, C, H r, W r)`` into ``(*, C r^2, H, W)`` (``r``: ``downscale_factor``), the
     inverse of ``pixel_shuffle``."""
+
+def poisson(input: Tensor, generator: Optional[Any] = ...) -> Tensor:
+    """A Poisson sample for each element of ``self``, its rate (from ``generator``, or the default
+    generator), in ``self``'s dtype."""
 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: builtins.bool, full: builtins.bool, eps: builtins.float, reduction: builtins.int) -> Tensor:
     """The Poisson negative log likelihood (:func:`tape.nn.functional.poisson_nll_loss`), every
@@ -1551,6 +1630,9 @@ def rsqrt(input: Tensor) -> Tensor:
 def rsqrt_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.rsqrt_(...)``: :meth:`Tensor.rsqrt_` as a function."""
 
+def rsub(input: Tensor, other: Union[Tensor, Number], alpha: Number = ...) -> Tensor:
+    """``other - alpha * self``: :func:`torch.sub` with its operands swapped."""
+
 def scatter(input: Tensor, dim: builtins.int, index: Tensor, src: Union[Tensor, Number, None] = ..., *, value: Optional[Number] = ..., reduce: Optional[builtins.str] = ...) -> Tensor:
     """``self`` with the elements of ``src`` (or the number ``value``) written along ``dim`` at the
     positions in ``index``: ``out[index[i][j]][j] = src[i][j]`` for ``dim`` 0.  ``reduce`` ("add"
@@ -1571,6 +1653,9 @@ def searchsorted(sorted_sequence: Tensor, input: Union[Tensor, Number], *, out_i
 
 def select(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """The slice at ``index`` along ``dim`` (that dimension removed)."""
+
+def select_copy(input: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
+    """A copy of :meth:`Tensor.select`'s value."""
 
 def select_scatter(input: Tensor, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
     """``self`` with ``self.select(dim, index)`` replaced by ``src`` (out of place)."""
@@ -1614,6 +1699,15 @@ def sinh(input: Tensor) -> Tensor:
 def sinh_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``input.sinh_(...)``: :meth:`Tensor.sinh_` as a function."""
 
+def slice_copy(input: Tensor, dim: builtins.int = ..., start: Optional[builtins.int] = ..., end: Optional[builtins.int] = ..., step: builtins.int = ...) -> Tensor:
+    """A copy of the slice ``start:end:step`` of ``self`` along ``dim`` (the value of
+    ``self[..., start:end:step]`` there)."""
+
+def slice_inverse(input: Tensor, src: Tensor, dim: builtins.int = ..., start: Optional[builtins.int] = ..., end: Optional[builtins.int] = ..., step: builtins.int = ...) -> Tensor:
+    """The inverse of ``src.slice(dim, start, end, step)`` (which ``self`` is): ``self``'s storage
+    seen with ``src``'s sizes, strides and offset (a tensor of its own here, where PyTorch's is a
+    view).  Its gradient reaches ``self`` through the slice and ``src`` elsewhere."""
+
 def slice_scatter(input: Tensor, src: Tensor, dim: builtins.int = ..., start=..., end=..., step: builtins.int = ...) -> Tensor:
     """``self`` with the slice ``start:end:step`` along ``dim`` replaced by ``src`` (out of place)."""
 
@@ -1634,8 +1728,14 @@ def sort(input: Tensor, *args: Any, **kwargs: Any) -> Any:
 def split(tensor: Tensor, split_size_or_sections: Union[builtins.int, builtins.list], dim: builtins.int = ...) -> builtins.tuple:
     """``tensor.split(split_size_or_sections, dim)``."""
 
+def split_copy(input: Tensor, split_size: builtins.int, dim: builtins.int = ...) -> builtins.tuple:
+    """Copies of the parts of :meth:`Tensor.split` with an int ``split_size``."""
+
 def split_with_sizes(input: Tensor, split_sizes: builtins.list, dim: builtins.int = ...) -> builtins.tuple:
     """The tensor cut along ``dim`` into parts of the sizes listed (views)."""
+
+def split_with_sizes_copy(input: Tensor, split_sizes: Sequence[builtins.int], dim: builtins.int = ...) -> builtins.tuple:
+    """Copies of the parts of :meth:`Tensor.split_with_sizes`."""
 
 def sqrt(input: Tensor) -> Tensor:
     """The square root of each element."""
@@ -1651,6 +1751,9 @@ def square_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 
 def squeeze(input: Tensor, dim: Optional[Shape] = ...) -> Tensor:
     """Remove dimensions of size one (all of them, or those in ``dim``)."""
+
+def squeeze_copy(input: Tensor, dim: Optional[Union[builtins.int, Sequence[builtins.int]]] = ...) -> Tensor:
+    """A copy of :meth:`Tensor.squeeze`'s value (all dims of size one, or those of ``dim``)."""
 
 def stack(tensors, dim: builtins.int = ..., *, out: Tensor | None = ...) -> Tensor:
     """Concatenate tensors of equal shape along a new dimension ``dim``."""
@@ -1685,6 +1788,9 @@ def symeig(*input: Tensor, **kwargs: Any) -> Any:
 
 def t(input: Tensor) -> Tensor:
     """Transpose of a tensor with at most 2 dimensions."""
+
+def t_copy(input: Tensor) -> Tensor:
+    """A copy of :meth:`Tensor.t`'s value."""
 
 def take(input: Tensor, index: Tensor) -> Tensor:
     """The elements of ``self`` at flat positions ``index`` (as if ``self`` were 1-D), shaped
@@ -1733,6 +1839,9 @@ def trace(input: Tensor) -> Tensor:
 def transpose(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
     """Swap two dimensions."""
 
+def transpose_copy(input: Tensor, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+    """A copy of :meth:`Tensor.transpose`'s value."""
+
 def trapezoid(y: Tensor, x: Optional[Tensor] = ..., *, dx: Optional[Number] = ..., dim: builtins.int = ...) -> Tensor:
     """The integral of ``y`` along ``dim`` by the trapezoidal rule, at sample points ``x`` or spaced
     ``dx`` apart (1 by default)."""
@@ -1776,8 +1885,14 @@ def trunc_(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 def unbind(input: Tensor, dim: builtins.int = ...) -> builtins.tuple:
     """Remove a dimension; return the tuple of all slices along it."""
 
+def unbind_copy(input: Tensor, dim: builtins.int = ...) -> builtins.tuple:
+    """Copies of the slices of :meth:`Tensor.unbind`."""
+
 def unflatten(input: Tensor, dim: builtins.int, sizes: builtins.tuple) -> Tensor:
     """Split dim ``dim`` into the dims ``sizes`` (one of them may be -1; a view)."""
+
+def unfold_copy(input: Tensor, dimension: builtins.int, size: builtins.int, step: builtins.int) -> Tensor:
+    """A copy of :meth:`Tensor.unfold`'s value."""
 
 def unique(input: Tensor, sorted: builtins.bool = ..., return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim: Optional[builtins.int] = ...) -> Any:
     """The distinct values of ``self`` in ascending order (with ``dim``: its distinct slices along
@@ -1804,6 +1919,9 @@ def unsafe_split_with_sizes(input: Tensor, split_sizes: builtins.list, dim: buil
 def unsqueeze(input: Tensor, dim: builtins.int) -> Tensor:
     """Insert a dimension of size one at ``dim``."""
 
+def unsqueeze_copy(input: Tensor, dim: builtins.int) -> Tensor:
+    """A copy of :meth:`Tensor.unsqueeze`'s value."""
+
 def vander(x: Tensor, N: Optional[builtins.int] = ..., increasing: builtins.bool = ...) -> Tensor:
     """The Vandermonde matrix of ``x``: its columns are powers of ``x``, decreasing from ``N - 1``
     (increasing from 0 if ``increasing``)."""
@@ -1817,6 +1935,10 @@ def var_mean(input: Tensor, dim: Dims = ..., unbiased: Optional[builtins.bool] =
 
 def vdot(input: Tensor, other: Tensor) -> Tensor:
     """The dot product of two 1-D tensors (the first conjugated: the same for real tensors)."""
+
+def view_copy(input: Tensor, size: Union[Sequence[builtins.int], _DType]) -> Tensor:
+    """A copy of ``self`` with the shape ``size`` (the elements in row-major order, whatever its
+    strides), or with its bytes read as the dtype ``size`` (no derivative)."""
 
 def vsplit(input: Tensor, indices_or_sections: Union[builtins.int, builtins.list, None] = ..., *, sections: Optional[builtins.int] = ..., indices: Optional[builtins.list] = ...) -> builtins.tuple:
     """``tensor_split`` along dim 0 (at least 2 dims), into equal parts when an int."""

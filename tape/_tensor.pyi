@@ -244,6 +244,9 @@ class Tensor:
     def as_strided_(self, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
         """In-place version of :meth:`as_strided`: the tensor itself, viewing its storage with the
         given ``size``, ``stride`` and ``storage_offset``."""
+    def as_strided_scatter(self, src: Tensor, size: Sequence[builtins.int], stride: Sequence[builtins.int], storage_offset: Optional[builtins.int] = ...) -> Tensor:
+        """``self`` with the elements of its view ``as_strided(size, stride, storage_offset)`` (laid
+        out as ``self.clone()``'s storage) replaced by ``src`` (out of place)."""
     def asin(self) -> Tensor:
         """The arcsine of each element."""
     def asin_(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -923,6 +926,8 @@ class Tensor:
         """The sum of the elements that are not nan, over ``dim`` (all dims if None)."""
     def narrow(self, dim: builtins.int, start: Union[builtins.int, Tensor], length: builtins.int) -> Tensor:
         """The ``length`` elements from ``start`` along ``dim`` (a view)."""
+    def narrow_copy(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
+        """A copy of :meth:`Tensor.narrow`'s value."""
     @property
     def nbytes(self) -> builtins.int:
         """Bytes of the tensor's elements (``numel() * element_size()``)."""
@@ -966,6 +971,9 @@ class Tensor:
     def nonzero(self, *, as_tuple: builtins.bool = ...) -> Any:
         """The indices of the nonzero elements: an ``(n, ndim)`` int64 tensor, or with
         ``as_tuple=True`` one 1-D tensor per dim (one for a 0-d tensor)."""
+    def nonzero_static(self, *, size: builtins.int, fill_value: builtins.int = ...) -> Tensor:
+        """The indices of the first ``size`` nonzero elements (:meth:`Tensor.nonzero`'s rows), padded
+        with rows of ``fill_value`` to ``size`` rows."""
     def norm(self, p: Union[builtins.float, builtins.str, None] = ..., dim: Dims = ..., keepdim: builtins.bool = ..., dtype: Optional[_DType] = ...) -> Tensor:
         """The ``p``-norm over ``dim`` (all dims if None); ``'fro'`` is the 2-norm."""
     def normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator: Optional[Generator] = ...) -> Tensor:
@@ -1166,6 +1174,10 @@ class Tensor:
         """In-place version of :meth:`Tensor.sinh`."""
     def size(self, dim: Optional[builtins.int] = ...) -> Any:
         """Return the size of the tensor, or of dimension ``dim``."""
+    def slice_inverse(self, src: Tensor, dim: builtins.int = ..., start: Optional[builtins.int] = ..., end: Optional[builtins.int] = ..., step: builtins.int = ...) -> Tensor:
+        """The inverse of ``src.slice(dim, start, end, step)`` (which ``self`` is): ``self``'s storage
+        seen with ``src``'s sizes, strides and offset (a tensor of its own here, where PyTorch's is a
+        view).  Its gradient reaches ``self`` through the slice and ``src`` elsewhere."""
     def slice_scatter(self, src: Tensor, dim: builtins.int = ..., start=..., end=..., step: builtins.int = ...) -> Tensor:
         """``self`` with the slice ``start:end:step`` along ``dim`` replaced by ``src`` (out of place)."""
     def slogdet(self) -> builtins.tuple:

@@ -315,6 +315,11 @@ def _mm(fn, kind):
     return Op(fn, matmul_inputs(kind), True)
 
 
+def _slice_inverse(M, s):
+    """``s`` seen again from its slice ``s[1:]`` (a view of its storage)."""
+    return M.slice_inverse(s[1:], s, 0, 1)
+
+
 def _distinct(arrays: tuple) -> tuple:
     """The arrays with their values replaced by distinct ones in the same order, 0.3 apart (no ties
     within finite-difference steps, for amax/amin)."""
@@ -1328,6 +1333,25 @@ OPS: dict[str, Op] = {
     "unsafe_split": _u(lambda M, x: x.unsafe_split(2, -1), min_dims=1),
     "unsafe_chunk_fn": _u(lambda M, x: M.unsafe_chunk(x, 3), min_dims=1),
     "unsafe_split_with_sizes_fn": _u(lambda M, x: M.unsafe_split_with_sizes(x, [1, x.shape[0] - 1]), min_dims=1),
+    # ---- misc: the *_copy functions (ops/view_copies.py), rsub, fill, as_strided_scatter, slice_inverse (ops/top_level.py)
+    "t_copy": _u(lambda M, x: M.t_copy(x.reshape(x.shape[0], -1)) * 2, min_dims=1),
+    "select_copy": _u(lambda M, x: M.select_copy(x, 0, -1), min_dims=1),
+    "expand_copy": _u(lambda M, x: M.expand_copy(x, (2,) + tuple(x.shape))),
+    "as_strided_copy": _u(lambda M, x: M.as_strided_copy(x, ((x.numel() + 1) // 2,), (2,)), min_dims=1),
+    "split_copy": _u(lambda M, x: M.split_copy(x, 2, -1), min_dims=1),
+    "split_with_sizes_copy": _u(lambda M, x: M.split_with_sizes_copy(x, [1, x.shape[0] - 1]), min_dims=1),
+    "unbind_copy": _u(lambda M, x: M.unbind_copy(x, -1), min_dims=1),
+    "rsub": _b(lambda M, x, y: M.rsub(x, y * y, alpha=2)),
+    "rsub_number": _u(lambda M, x: M.rsub(x, 1.5, alpha=-2) * x),
+    "fill": _u(lambda M, x: M.fill(x, 2.0) * x),
+    "fill_tensor": Op(lambda M, x, z: M.fill(x, z.sum()) * x, _paired(lambda s: s, min_dims=0)),
+    # (the source's gradient only: PyTorch 2.13's gradient of self is that of the scattered positions, wrong;
+    # tape's is tested in tests/test_misc_ops.py)
+    "as_strided_scatter": _u(lambda M, x: M.as_strided_scatter(M.zeros(2 * x.numel() + 1, dtype=x.dtype),
+                                                               x.reshape(-1) * x.reshape(-1), (x.numel(),), (2,), 1)),
+    "slice_inverse": _u(lambda M, x: _slice_inverse(M, M.cat([x, x * 2])) * x.sum(), min_dims=1),
+    "native_dropout_eval": _u(lambda M, x: M.native_dropout(x, 0.3, False)[0] * x),
+    "norm_except_dim": _u(lambda M, x: M.norm_except_dim(M.stack([x, x * 2]) + 3.0, 2, 1), min_dims=1),
     # ---- conv (ops/conv.py): the input's elements as one signal, a kernel of two taps per filter
     "conv1d_padded": Op(lambda M, x, w: M.nn.functional.conv1d(x.reshape(1, 1, x.numel()), w.reshape(2, 1, 2), padding=1),
                         _paired(lambda s: (2, 2)), True),

@@ -1,4 +1,4 @@
-"""``tape.utils``: helpers around autograd (``hooks.RemovableHandle``)."""
-from . import hooks
+"""``tape.utils``: helpers around autograd (``hooks.RemovableHandle``), DLPack exchange (``dlpack``)."""
+from . import dlpack, hooks
 
-__all__ = ["hooks"]
+__all__ = ["dlpack", "hooks"]
