@@ -26,7 +26,8 @@ ROUNDING = {"examples_tensors_autograd", "examples_function_nn_optim", "nn_reall
 GAPS = {
     "jacobians_hessians_hessian": "hessian and jacfwd(jacfwd) round the second derivative of tanh near "
                                   "saturation differently (1 - y*y), so the tutorial's allclose fails (in a "
-                                  "fresh process: hessian's last bits change once jacfwd(jacfwd(f)) has run)",
+                                  "fresh process; hessian's last bits depend on whether a kernel its compact sweep "
+                                  "uses was compiled before in the process: README, torch.func gaps)",
     "model_ensembling": "the 'meta' device (base_model.to('meta')) is not supported",
     "forward_mode_ad": "a tangent requires grad only where a rule's nonzero terms do: PyTorch's rules take "
                        "zero tensors for inputs without a tangent, so 0 * W makes the tangent of a Linear "
