@@ -1,5 +1,5 @@
 # "Extending PyTorch" notes (pytorch.org/docs/stable/notes/extending.html): LinearFunction,
-# MulConstant, MyCube, and the Linear module built on LinearFunction.
+# MulConstant, MyCube, and the Linear module built on LinearFunction (gradcheck on smaller inputs).
 import torch
 import torch.nn as nn
 from torch.autograd import Function, gradcheck
@@ -112,14 +112,14 @@ def my_cube(x):
 # gradcheck takes a tuple of tensors as input, check if your gradient
 # evaluated with these tensors are close enough to numerical
 # approximations and returns True if they all verify this condition.
-input = (torch.randn(20, 20, dtype=torch.double, requires_grad=True),
-         torch.randn(30, 20, dtype=torch.double, requires_grad=True))
+input = (torch.randn(4, 5, dtype=torch.double, requires_grad=True),
+         torch.randn(3, 5, dtype=torch.double, requires_grad=True))
 # (as printed in the notes, ``bias`` is missing: PyTorch binds the arguments and raises a TypeError)
 try:
     test = gradcheck(linear, input, eps=1e-6, atol=1e-4)
 except TypeError as e:
     print(type(e).__name__, e)
-test = gradcheck(linear, input + (torch.randn(30, dtype=torch.double, requires_grad=True),), eps=1e-6, atol=1e-4)
+test = gradcheck(linear, input + (torch.randn(3, dtype=torch.double, requires_grad=True),), eps=1e-6, atol=1e-4)
 print(test)
 
 x = torch.randn(4, 3, requires_grad=True)

@@ -25,8 +25,8 @@ class CNN(nn.Module):
         x = self.fc(x)
         return x
 
-x_train = torch.randn(5, 3, 10, 10, device=device)
-x_test = torch.randn(3, 3, 10, 10, device=device)
+x_train = torch.randn(3, 3, 10, 10, device=device)
+x_test = torch.randn(2, 3, 10, 10, device=device)
 
 net = CNN().to(device)
 
