@@ -1239,6 +1239,9 @@ def _tanh(x):
     return np.tanh(x)
 
 
+_tanh.transcendental = True     # (a replay computes its big rows with it, as eager did: tape/_replay.py)
+
+
 def _sigmoid_scalar(f: float) -> float:
     return 1.0 / (1.0 + math.exp(-f))       # (OverflowError below -709.78: numpy's face gives 0)
 
