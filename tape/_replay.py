@@ -40,7 +40,9 @@ _BY_NUMPY = np.zeros(N_CODES, np.bool_)
 # of ``ib``): replayed by it, as they were computed.
 _NUMPY_IB = np.zeros(N_CODES, np.int64)
 for _code, _op in REGISTRY.items():
-    _BY_NUMPY[_code] = _code in UNARY and isinstance(_op.forward, np.ufunc) and _op.forward in _TRANSCENDENTAL
+    # (a forward that wraps a ufunc says so: ``transcendental``)
+    _BY_NUMPY[_code] = _code in UNARY and (isinstance(_op.forward, np.ufunc) and _op.forward in _TRANSCENDENTAL
+                                           or getattr(_op.forward, "transcendental", False))
     _NUMPY_IB[_code] = _op.numpy_forward
 
 

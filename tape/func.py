@@ -346,7 +346,7 @@ def _jacrev(func: Callable, argnums: argnums_t, has_aux: bool, blocked_rows: int
         jac = []
         blocked = sum(o.numel() for o in flat_out) >= blocked_rows
         for blocks in _jacobian(flat_out, flat_diff, mine, blocked):      # [output][primal]
-            jac.append(blocks[0] if isinstance(nums, int) else tree_unflatten(blocks, diff_spec))
+            jac.append(tree_unflatten(blocks, diff_spec))      # (one argument may be a pytree too)
         result = tree_unflatten(jac, out_spec)
         return (result, aux) if has_aux else result
     return wrapper_fn
@@ -566,7 +566,7 @@ def jacfwd(func: Callable, argnums: argnums_t = 0, has_aux: bool = False, *, ran
             for p in flat_p:
                 blocks.append(whole[..., start:start + p.numel()].reshape(o.shape + p.shape))
                 start += p.numel()
-            jac.append(blocks[0] if isinstance(nums, int) else tree_unflatten(blocks, p_spec))
+            jac.append(tree_unflatten(blocks, p_spec))
         result = _unwrap(tree_unflatten(jac, out_spec), {})
         return (result, aux) if has_aux else result
     return wrapper_fn
