@@ -409,14 +409,16 @@ def _check_solve(A: Tensor, B: Tensor, left: bool, name: str) -> bool:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
                            f"{D.legacy_name(A._dtype)} and B of type {D.legacy_name(B._dtype)} instead")
     sa, sb = A._shape, B._shape
-    vector = left and _is_vector_rhs(sa, sb)
-    if not vector and len(sb) < 1 + (not vector):
+    vector = _is_vector_rhs(sa, sb)
+    mb = sb + (1,) if vector else sb        # (PyTorch checks a vector as the column it solves for)
+    if len(mb) < 2:
         raise RuntimeError("linalg.solve: The input tensor B must have at least 2 dimensions.")
-    rows = sb[-1] if vector or not left else sb[-2]
-    if rows != sa[-1]:
-        rhs = f"{sb[-1]}x1" if vector else f"{sb[-2]}x{sb[-1]}"
+    if mb[-1 if not left else -2] != sa[-1]:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
-                           f"{'AX = B' if left else 'XA = B'} ({sa[-2]}x{sa[-1]} and {rhs})")
+                           f"{'AX = B' if left else 'XA = B'} ({sa[-2]}x{sa[-1]} and {mb[-2]}x{mb[-1]})")
+    if vector and not left:
+        raise RuntimeError("linalg.solve: Vector broadcasting of the left hand side is not supported for left=False. "
+                           "In this case linalg.solve is equivalent to B / A.squeeze(-1)")
     return vector
 
 
@@ -569,7 +571,10 @@ def eigh(A: Tensor, UPLO: str = "L") -> tuple:
 
 def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
     """The eigenvalues (ascending) of a symmetric matrix, read from the ``UPLO`` triangle."""
-    return _many(EIGH, _eigh_values("linalg.eigvalsh", A, UPLO), A)[0]
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg_eigvalsh(): argument 'input' (position 1) must be Tensor, not {type(A).__name__}")
+    # (PyTorch's messages name linalg.eigh, which it calls)
+    return _many(EIGH, _eigh_values("linalg.eigh", A, UPLO), A)[0]
 
 
 SvdResult = return_type("linalg_svd", ("U", "S", "Vh"))

@@ -22,6 +22,7 @@ import numpy as np
 
 from .._emit import D, Size, Tensor, node_in, plain, recorded, state, write_tape
 from .join import cat
+from ._parser import parser_type_name
 from ._spec import LISTED, PYTHON, X0, Op, public_function, register, tangents
 
 LAYER_NORM, BATCH_NORM, GROUP_NORM = 1040, 1041, 1042
@@ -179,6 +180,13 @@ def _check_float(input: Tensor, kernel: str) -> None:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(input._dtype)}'")
 
 
+def _float_args(fn: str, *args: tuple) -> None:
+    """PyTorch's argument parser, first of all: each ``(name, position, value)`` must be a real number."""
+    for name, pos, value in args:
+        if not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be float, not {parser_type_name(value)}")
+
+
 def _check_params(input: Tensor, *params: Optional[Tensor]) -> None:
     """PyTorch's CPU kernels take parameters of the input's dtype only."""
     for p in params:
@@ -257,6 +265,7 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Optional[
                bias: Optional[Tensor] = None, eps: float = 1e-05, cudnn_enable: bool = True) -> Tensor:
     """Applies Layer Normalization over the last ``len(normalized_shape)`` dims: ``(x - E[x]) /
     sqrt(Var[x] + eps) * weight + bias``, with the biased variance."""
+    _float_args("layer_norm", ("eps", 5, eps))
     shape = _normalized_shape("layer_norm", normalized_shape)
     _check_normalized(input, shape, weight, bias)
     _check_float(input, "LayerNormKernelImpl")
@@ -330,16 +339,13 @@ def batch_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], 
     with the batch's mean and biased variance, updating ``running_mean`` and ``running_var`` in place
     (``momentum`` times the batch's mean and unbiased variance plus ``1 - momentum`` times theirs);
     otherwise with ``running_mean`` and ``running_var``."""
+    _float_args("batch_norm", ("momentum", 7, momentum), ("eps", 8, eps))
     if input.dim() < 2:
         raise IndexError(f"Dimension out of range (expected to be in range of [-{max(input.dim(), 1)}, "
                          f"{max(input.dim(), 1) - 1}], but got 1)")
     _check_channels(input, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError(f"running_{'mean' if running_mean is None else 'var'} must be defined in evaluation mode")
-    for name, pos, value in (("momentum", 7, momentum), ("eps", 8, eps)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise TypeError(f"batch_norm(): argument '{name}' (position {pos}) must be float, not "
-                            f"{type(value).__name__}")
     _check_float(input, "batch_norm")
     _check_params(input, weight, bias, running_mean, running_var)
     v = input._value()
@@ -370,6 +376,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, 
                eps: float = 1e-05, cudnn_enabled: bool = True) -> Tensor:
     """Applies Group Normalization: the channels (dim 1) split into ``num_groups`` groups, each
     normalized over its channels and the other dims but the batch's, then ``* weight + bias`` per channel."""
+    _float_args("group_norm", ("eps", 5, eps))
     shape = input._shape
     if input.dim() < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
@@ -408,6 +415,7 @@ def instance_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor
     """Applies Instance Normalization: each channel of each sample normalized over its other dims
     (PyTorch's composition: a batch norm of the input viewed as one sample of ``N * C`` channels);
     the running statistics, if given, updated with the mean over the samples."""
+    _float_args("instance_norm", ("momentum", 7, momentum), ("eps", 8, eps))
     if not (use_input_stats or (running_mean is not None and running_var is not None)):
         raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
     b, c = input._shape[0], input._shape[1]
