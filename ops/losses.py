@@ -21,6 +21,8 @@ from .._emit import D, Size, Tensor, emit, node_in, plain, recorded, state, writ
 from ._rule import rule_adjoint
 from ._spec import LISTED, PYTHON, SAVED_SELF, TRANSPOSED, X0, X1, X2, Given, Op, public_function, register, tangents
 from .functions import S_ADD, _div_scalar, _mul_scalar, _scalar_op
+from ._args import check_output_shape
+from .elementwise import _BOOL_NEG
 from .layout import broadcast_tensors
 
 BCE_GRAD, BCE, NLL_GRAD = PYTHON.start + 93, PYTHON.start + 94, PYTHON.start + 96
@@ -123,7 +125,8 @@ tangents({POINTWISE: TRANSPOSED})       # (the rule is linear in its adjoint)
 def _pointwise(self: Tensor, target: Tensor, reduction: int, kind: int, p: float = 0.0) -> Tensor:
     """The row of the pointwise loss ``kind`` over ``self`` and ``target`` of one shape, computed in
     their promoted dtype (the Huber loss: in ``self``'s, as PyTorch's)."""
-    dt = self._dtype if kind == HUBER and self._dtype.is_floating_point else D.result_type(self, target)
+    dt = self._dtype if kind in (HUBER, SOFT_MARGIN) and self._dtype.is_floating_point else \
+        D.result_type(self, target)
     if not dt.is_floating_point:
         raise NotImplementedError(f"\"{_POINTWISE_KERNELS[kind]}\" not implemented for '{D.legacy_name(dt)}'")
     if kind == SOFT_MARGIN and target._rg and state.grad:
@@ -226,6 +229,14 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: Optional[bool]
                      reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """The two-class logistic loss ``log(1 + exp(-target * input))``, reduced by ``reduction``."""
     reduction = _reduction(size_average, reduce, reduction)
+    # PyTorch computes it in place in an output of ``input``'s shape and dtype: ``neg``, ``mul_(target)``, ``exp_``
+    if input._dtype is D.bool_:
+        raise RuntimeError(_BOOL_NEG)
+    check_output_shape(input._shape, target)
+    if not input._dtype.is_floating_point:
+        raise RuntimeError(f"result type Float can't be cast to the desired output type {D.legacy_name(input._dtype)}")
+    if target._shape != input._shape:
+        target = target.expand(input._shape)
     return _pointwise(input, target, _reduction_enum(reduction), SOFT_MARGIN)
 
 

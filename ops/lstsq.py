@@ -74,13 +74,17 @@ def _check(A: Tensor, B: Tensor, driver: Optional[str]) -> bool:
     if not (0 <= A.dim() - B.dim() <= 1):
         raise RuntimeError(f"{name}: input.dim() must be greater or equal to other.dim() and (input.dim() - "
                            f"other.dim()) <= 1")
-    vector = B.dim() == A.dim() - 1
+    # (as linalg.solve: B is a (batch of) vector(s) if 1-D or of A's shape but its last dim; a B of one dim
+    # less that is not is a matrix, whose leading dims still broadcast with A's batch)
+    vector = B.dim() == 1 or B._shape == A._shape[:-1]
     if driver is not None and driver not in DRIVERS:
         raise RuntimeError(f"{name}: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
     if (B._shape[-1] if vector else B._shape[-2]) != A._shape[-2]:
         if vector:
             broadcast_pair(A._shape[:-2], B._shape[:-1])     # (PyTorch's broadcast error comes first)
-        raise RuntimeError(f"{name}: input.size(-2) should match other.size(-2)")
+        raise RuntimeError(f"{name}: input.size(-2) should match other.size({-1 if vector else -2})")
+    if B.dim() == A.dim() - 1:
+        broadcast_pair(A._shape[:-2], B._shape[:-1])
     return vector
 
 

@@ -418,7 +418,7 @@ def instance_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor
     _float_args("instance_norm", ("momentum", 7, momentum), ("eps", 8, eps))
     if not (use_input_stats or (running_mean is not None and running_var is not None)):
         raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
-    b, c = input._shape[0], input._shape[1]
+    b, c = input.size(0), input.size(1)      # (PyTorch's errors for fewer dims)
     mean_, var_ = _repeat(running_mean, b), _repeat(running_var, b)
     out = batch_norm(input.contiguous().view((1, b * c) + input._shape[2:]), _repeat(weight, b), _repeat(bias, b),
                      mean_, var_, use_input_stats, momentum, eps, cudnn_enabled)

@@ -250,6 +250,9 @@ class CatalogueProgram(Program):
         if f == "group_norm":
             g = self.draw(st.sampled_from([1, c, 2, 3]))
             return f"F.group_norm({a}, {g}{w}{b}{eps})"
+        if f == "batch_norm" and nd < 2:
+            # (PyTorch reads the channel count of a 0-d or 1-d input past its sizes: what it does is undefined)
+            a = self.param((2, c) + shape[1:], dt)
         stats = self.draw(st.booleans())
         rm = rv = "None"
         if stats:
