@@ -187,12 +187,19 @@ def _float_args(fn: str, *args: tuple) -> None:
             raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be float, not {parser_type_name(value)}")
 
 
-def _check_params(input: Tensor, *params: Optional[Tensor]) -> None:
-    """PyTorch's CPU kernels take parameters of the input's dtype only."""
-    for p in params:
-        if p is not None and p._dtype is not input._dtype:
-            raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float"
-                               if input._dtype is D.float32 else "mixed dtype (CPU): all inputs must share same datatype.")
+def _check_mixed(input: Tensor, kernel: str, *params: Optional[Tensor]) -> None:
+    """PyTorch's dtype checks of layer and group norm, in its order: parameters whose dtype (the first one's)
+    is not the input's are the mixed form, for float parameters and a reduced-precision input only; then the
+    kernel's dtype; then each parameter's."""
+    given = [p for p in params if p is not None]
+    if given and given[0]._dtype is not input._dtype:
+        if any(p._dtype is not D.float32 for p in given):
+            raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+        raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+    _check_float(input, kernel)
+    for p in given:
+        if p._dtype is not input._dtype:
+            raise RuntimeError(f"expected scalar type {D.legacy_name(input._dtype)} but found {D.legacy_name(p._dtype)}")
 
 
 def _row(code: int, input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], y: np.ndarray, ia: int,
@@ -268,8 +275,7 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Optional[
     _float_args("layer_norm", ("eps", 5, eps))
     shape = _normalized_shape("layer_norm", normalized_shape)
     _check_normalized(input, shape, weight, bias)
-    _check_float(input, "LayerNormKernelImpl")
-    _check_params(input, weight, bias)
+    _check_mixed(input, "LayerNormKernelImpl", weight, bias)
     v = input._value()
     k = len(shape)
     axes = tuple(range(v.ndim - k, v.ndim))
@@ -346,8 +352,8 @@ def batch_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], 
     _check_channels(input, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError(f"running_{'mean' if running_mean is None else 'var'} must be defined in evaluation mode")
-    _check_float(input, "batch_norm")
-    _check_params(input, weight, bias, running_mean, running_var)
+    _check_float(input, "batch_norm")      # (batch norm's kernel checks its dtype first)
+    _check_mixed(input, "batch_norm", weight, bias, running_mean, running_var)
     v = input._value()
     axes = tuple(d for d in range(v.ndim) if d != 1)
     keep = (1, -1) + (1,) * (v.ndim - 2)
@@ -392,8 +398,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, 
             shown = (0,) if weight is None else weight._shape
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, but "
                                f"got {name} of shape {_shape_list(shown)} and input of shape {_shape_list(shape)}")
-    _check_float(input, "GroupNormKernelImpl")
-    _check_params(input, weight, bias)
+    _check_mixed(input, "GroupNormKernelImpl", weight, bias)
     v = input._value()
     keep = (1, -1) + (1,) * (v.ndim - 2)
     with np.errstate(all="ignore"):
