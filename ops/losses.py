@@ -127,11 +127,12 @@ def _pointwise(self: Tensor, target: Tensor, reduction: int, kind: int, p: float
     their promoted dtype (the Huber loss: in ``self``'s, as PyTorch's)."""
     dt = self._dtype if kind in (HUBER, SOFT_MARGIN) and self._dtype.is_floating_point else \
         D.result_type(self, target)
+    if kind == HUBER and dt.is_floating_point and not self._dtype.is_floating_point:
+        # (PyTorch's output takes the input's dtype)
+        raise RuntimeError(f"result type {D.legacy_name(dt)} can't be cast to the desired output type "
+                           f"{D.legacy_name(self._dtype)}")
     if not dt.is_floating_point:
         raise NotImplementedError(f"\"{_POINTWISE_KERNELS[kind]}\" not implemented for '{D.legacy_name(dt)}'")
-    if kind == SOFT_MARGIN and target._rg and state.grad:
-        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument 'target'. "
-                           "This input cannot have requires_grad True.")
     with np.errstate(all="ignore"):        # (exp overflow: as PyTorch's kernel, quiet)
         y = _pointwise_value(kind, self._value().astype(dt.np, copy=False), target._value().astype(dt.np, copy=False),
                              p)
@@ -228,7 +229,8 @@ def _huber(x: Tensor, t: Tensor, reduction: int, delta: float) -> Tensor:
 def soft_margin_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None,
                      reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """The two-class logistic loss ``log(1 + exp(-target * input))``, reduced by ``reduction``."""
-    reduction = _reduction(size_average, reduce, reduction)
+    enum = _reduction_enum(_reduction(size_average, reduce, reduction))
+    _no_grad_target(target)
     # PyTorch computes it in place in an output of ``input``'s shape and dtype: ``neg``, ``mul_(target)``, ``exp_``
     if input._dtype is D.bool_:
         raise RuntimeError(_BOOL_NEG)
@@ -237,7 +239,14 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: Optional[bool]
         raise RuntimeError(f"result type Float can't be cast to the desired output type {D.legacy_name(input._dtype)}")
     if target._shape != input._shape:
         target = target.expand(input._shape)
-    return _pointwise(input, target, _reduction_enum(reduction), SOFT_MARGIN)
+    return _pointwise(input, target, enum, SOFT_MARGIN)
+
+
+def _no_grad_target(target: Tensor) -> None:
+    # (PyTorch's autograd checks it before the kernel runs)
+    if target._rg and state.grad:
+        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument 'target'. "
+                           "This input cannot have requires_grad True.")
 
 
 
@@ -392,7 +401,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
     class probabilities; ``label_smoothing`` mixes the target with the uniform distribution."""
     reduction = _reduction(size_average, reduce, reduction)
     enum = _reduction_enum(reduction)
-    class_dim = 1 if input.dim() > 1 else 0
+    class_dim = 0 if input.dim() == 1 else 1      # (a 0-d input: PyTorch's errors for dim 1)
     if tuple(input._shape) == tuple(target._shape):
         if not target._dtype.is_floating_point:
             raise RuntimeError("Expected floating point type for target with class probabilities, got "
@@ -414,7 +423,7 @@ def _class_view(weight: Tensor, ndim: int, class_dim: int) -> Tensor:
 
 def _cross_entropy_probabilities(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
                                  smoothing: float, class_dim: int) -> Tensor:
-    n_classes = x._shape[class_dim]
+    n_classes = x.size(class_dim)
     if weight is not None and (weight.dim() != 1 or weight.numel() != n_classes):
         raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {n_classes} classes or no "
                            f"classes but got weight tensor of shape: {list(weight._shape)}")

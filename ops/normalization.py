@@ -187,17 +187,22 @@ def _float_args(fn: str, *args: tuple) -> None:
             raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be float, not {parser_type_name(value)}")
 
 
-def _check_mixed(input: Tensor, kernel: str, *params: Optional[Tensor]) -> None:
-    """PyTorch's dtype checks of layer and group norm, in its order: parameters whose dtype (the first one's)
-    is not the input's are the mixed form, for float parameters and a reduced-precision input only; then the
-    kernel's dtype; then each parameter's."""
+def _check_mixed_form(input: Tensor, *params: Optional[Tensor]) -> None:
+    """Parameters whose dtype (the first one's) is not the input's are PyTorch's mixed form, for float
+    parameters and a reduced-precision input only."""
     given = [p for p in params if p is not None]
     if given and given[0]._dtype is not input._dtype:
         if any(p._dtype is not D.float32 for p in given):
             raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
         raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+
+
+def _check_mixed(input: Tensor, kernel: str, *params: Optional[Tensor]) -> None:
+    """PyTorch's dtype checks of the norms' input and parameters, in its order: the mixed form, the kernel's
+    dtype, each parameter's."""
+    _check_mixed_form(input, *params)
     _check_float(input, kernel)
-    for p in given:
+    for p in (p for p in params if p is not None):
         if p._dtype is not input._dtype:
             raise RuntimeError(f"expected scalar type {D.legacy_name(input._dtype)} but found {D.legacy_name(p._dtype)}")
 
@@ -274,6 +279,7 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Optional[
     sqrt(Var[x] + eps) * weight + bias``, with the biased variance."""
     _float_args("layer_norm", ("eps", 5, eps))
     shape = _normalized_shape("layer_norm", normalized_shape)
+    _check_mixed_form(input, weight, bias)      # (layer norm's comes before its shape checks)
     _check_normalized(input, shape, weight, bias)
     _check_mixed(input, "LayerNormKernelImpl", weight, bias)
     v = input._value()
