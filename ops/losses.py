@@ -575,6 +575,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
                          "is deprecated. Please ensure they have the same size.")
     if weight is not None:
         weight = weight.expand(_expand_shape(target._shape, weight._shape))
+    # (PyTorch's autograd refuses a weight that requires grad before its kernel checks anything)
+    _no_grad_weight("binary_cross_entropy", "weight", weight)
+    if weight is not None:
         _same_as_input(input, _broadcast_shapes(input._shape, weight._shape))
     if target._dtype is not input._dtype:
         raise RuntimeError(f"Found dtype {D.legacy_name(target._dtype)} but expected {D.legacy_name(input._dtype)}")
@@ -584,7 +587,6 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
         v = t._value()
         if not ((v >= 0) & (v <= 1)).all():
             raise RuntimeError(f"all elements of {'input' if t is input else 'target'} should be between 0 and 1")
-    _no_grad_weight("binary_cross_entropy", "weight", weight)
     return _bce_row(input, target, weight, None, enum, False)
 
 
@@ -597,14 +599,15 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Opti
     enum = _reduction_enum(_reduction(size_average, reduce, reduction))
     if target.size() != input.size():
         raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
+    # (PyTorch's autograd refuses weights that require grad before its kernel checks anything)
+    _no_grad_weight("binary_cross_entropy_with_logits", "weight", weight)
+    _no_grad_weight("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
     if not input._dtype.is_floating_point:
         raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{D.legacy_name(input._dtype)}'")
     if pos_weight is not None:
         _same_as_input(input, _broadcast_shapes(pos_weight._shape, input._shape))
     if weight is not None:
         _same_as_input(input, _broadcast_shapes(input._shape, weight._shape))
-    _no_grad_weight("binary_cross_entropy_with_logits", "weight", weight)
-    _no_grad_weight("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
     return _bce_row(input, target, weight, pos_weight, enum, True)
 
 

@@ -121,7 +121,8 @@ def lstsq(A: Tensor, B: Tensor, rcond: Optional[float] = None, *, driver: Option
     if rcond is None:
         rcond = float(np.finfo(dt.np).eps) * max(m, n)
     b = B._value()[..., None] if vector else B._value()
-    batch = broadcast_pair(A._shape[:-2], b.shape[:-2])
+    # (a B of one dim less than A: its leading dims broadcast with A's batch, also when it is a matrix)
+    batch = broadcast_pair(A._shape[:-2], B._shape[:-1] if B.dim() == A.dim() - 1 else b.shape[:-2])
     a = np.broadcast_to(A._value(), batch + (m, n))
     b = np.broadcast_to(b, batch + b.shape[-2:])
     k = b.shape[-1]

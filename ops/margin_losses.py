@@ -309,7 +309,7 @@ def _cosine(input1: Tensor, input2: Tensor, target: Tensor, margin: float, enum:
     if nd not in (0, 1):
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     want = 2 if nd == 1 else 1
-    if input1.dim() != want:
+    if input1.dim() != want or input2.dim() != want:
         raise RuntimeError(f"{nd}D target tensor expects {want}D input tensors, but found inputs with sizes "
                            f"{list(input1._shape)} and {list(input2._shape)}.")
     prod_sum = (input1 * input2).sum(nd)
