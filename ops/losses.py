@@ -706,7 +706,9 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     else:
         loss = input - target * _scalar_op(input, eps, S_ADD).log()
     if full:
-        stirling = target * target.log() - target + _mul_scalar((_mul_scalar(target, 2 * math.pi)).log(), 0.5)
+        # (an integer target times 2 pi: in the default float dtype, as PyTorch's product with a Scalar)
+        real = target if target._dtype.is_floating_point else target.to(D.get_default_dtype())
+        stirling = target * target.log() - target + _mul_scalar((_mul_scalar(real, 2 * math.pi)).log(), 0.5)
         loss += stirling.masked_fill(target <= 1, 0)
     return _apply_reduction(loss, enum)
 

@@ -323,6 +323,9 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 0.0001, beta: f
         raise ValueError(f"Expected 3D or higher dimensionality                          input (got {dim} dimensions)")
     if input.numel() == 0:
         return input
+    if not (input._dtype.is_floating_point or input._dtype is D.int64):
+        pool = "avg_pool2d" if dim == 3 else "avg_pool3d_out_frame"
+        raise NotImplementedError(f"\"{pool}\" not implemented for '{D.legacy_name(input._dtype)}'")
     square = input.mul(input)
     # (PyTorch averages the zero-padded squares with avg_pool over the channels: the same window sums)
     c = input._shape[1]
@@ -331,7 +334,9 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 0.0001, beta: f
     window = padded.narrow(1, 0, c)
     for i in range(1, size):
         window = window + padded.narrow(1, i, c)
-    div = (window / size).mul(alpha).add(k).pow(beta)
+    # (PyTorch's average pool of an integer tensor divides as integers)
+    mean = window / size if input._dtype.is_floating_point else window.div(size, rounding_mode="trunc")
+    div = mean.mul(alpha).add(k).pow(beta)
     return input / div
 
 
