@@ -23,6 +23,7 @@ import numpy as np
 from .._emit import D, Size, Tensor, node_in, plain, recorded, state, write_tape
 from .join import cat
 from ._parser import parser_type_name
+from .as_strided import _dense
 from ._spec import LISTED, PYTHON, X0, Op, public_function, register, tangents
 
 LAYER_NORM, BATCH_NORM, GROUP_NORM = 1040, 1041, 1042
@@ -312,7 +313,11 @@ def rms_norm(input: Tensor, normalized_shape: Sequence[int], weight: Optional[Te
         eps = float(np.finfo(input._dtype.np).eps)
     dims = tuple(range(input.dim() - 1, input.dim() - 1 - len(shape), -1))
     result = input.mul(input.pow(2).mean(dims, keepdim=True).add_(eps).rsqrt())
-    return result if weight is None else result.mul(weight)
+    result = result if weight is None else result.mul(weight)
+    if not input.is_contiguous() and _dense(input._value()):
+        # (PyTorch's products keep a dense input's order of dims; it returns the result made contiguous)
+        result = result.contiguous() if not result.is_contiguous() else result.clone()
+    return result
 
 
 def local_response_norm(input: Tensor, size: int, alpha: float = 0.0001, beta: float = 0.75, k: float = 1.0) -> Tensor:
