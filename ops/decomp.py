@@ -683,6 +683,7 @@ def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype: 
         dim = (dim,)
     if ord is None:
         return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+    given = dim
     if dim is None:
         if A.dim() not in (1, 2):
             raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. "
@@ -692,7 +693,7 @@ def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype: 
         return matrix_norm(A, ord, tuple(dim), keepdim, dtype=dtype)
     if isinstance(ord, str):
         raise RuntimeError(f"linalg.vector_norm: Order {ord} not supported.")
-    return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+    return vector_norm(A, ord, given, keepdim, dtype=dtype)      # (no dim given: its errors say so)
 
 
 QrResult = return_type("linalg_qr", ("Q", "R"))
