@@ -330,6 +330,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 
 def _hardtanh(input, min_val: Number, max_val: Number, inplace: bool, name: str) -> Tensor:
     x = _input(input, name)
+    if x._dtype is D.bool_:
+        raise RuntimeError("Bool inputs not supported for hardtanh")
     if inplace:
         x._check_inplace()
     v = x._value()

@@ -577,8 +577,6 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
         weight = weight.expand(_expand_shape(target._shape, weight._shape))
     # (PyTorch's autograd refuses a weight that requires grad before its kernel checks anything)
     _no_grad_weight("binary_cross_entropy", "weight", weight)
-    if weight is not None:
-        _same_as_input(input, _broadcast_shapes(input._shape, weight._shape))
     if target._dtype is not input._dtype:
         raise RuntimeError(f"Found dtype {D.legacy_name(target._dtype)} but expected {D.legacy_name(input._dtype)}")
     if not input._dtype.is_floating_point:
@@ -587,6 +585,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
         v = t._value()
         if not ((v >= 0) & (v <= 1)).all():
             raise RuntimeError(f"all elements of {'input' if t is input else 'target'} should be between 0 and 1")
+    if weight is not None:       # (a weight that broadcasts the output: PyTorch's last check)
+        _same_as_input(input, _broadcast_shapes(input._shape, weight._shape))
     return _bce_row(input, target, weight, None, enum, False)
 
 

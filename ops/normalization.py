@@ -252,10 +252,17 @@ def _shape_list(s) -> str:
 
 # --- layer norm -----------------------------------------------------------------------------
 def _normalized_shape(fn: str, normalized_shape) -> tuple:
-    if isinstance(normalized_shape, (int, np.integer)) or not isinstance(normalized_shape, (tuple, list, Size)) or \
-            not all(isinstance(d, (int, np.integer)) for d in normalized_shape):
+    if isinstance(normalized_shape, (int, np.integer)) or not isinstance(normalized_shape, (tuple, list, Size)):
         raise TypeError(f"{fn}(): argument 'normalized_shape' (position 2) must be tuple of ints, not "
                         f"{type(normalized_shape).__name__}")
+    for i, d in enumerate(normalized_shape):
+        if not isinstance(d, (int, np.integer)):
+            # (PyTorch's parser tells the first element apart from the others)
+            if i:
+                raise TypeError(f"{fn}(): argument 'normalized_shape' failed to unpack the object at pos 2 with error "
+                                f"\"type must be tuple of ints,but got {type(d).__name__}\"")
+            raise TypeError(f"{fn}(): argument 'normalized_shape' (position 2) must be tuple of ints, but found "
+                            f"element of type {type(d).__name__} at pos 0")
     return tuple(int(d) for d in normalized_shape)
 
 
@@ -303,6 +310,8 @@ def rms_norm(input: Tensor, normalized_shape: Sequence[int], weight: Optional[Te
     ``x / sqrt(mean(x^2) + eps) * weight`` (``eps`` None: the machine epsilon of the input's dtype);
     PyTorch's composition of ``pow``, ``mean``, ``rsqrt`` and ``mul``."""
     shape = _normalized_shape("rms_norm", normalized_shape)
+    if shape and not input.dim() and (weight is None or weight._shape == shape):
+        raise ValueError("Input tensor must have at least 1 dimensions, but got 0")
     _check_normalized(input, shape, weight, None, star="*")
     _check_float(input, "rms_norm")
     if weight is not None and weight._dtype is not input._dtype:
