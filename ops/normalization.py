@@ -374,6 +374,11 @@ def batch_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], 
     if input.dim() < 2:
         raise IndexError(f"Dimension out of range (expected to be in range of [-{max(input.dim(), 1)}, "
                          f"{max(input.dim(), 1) - 1}], but got 1)")
+    if not input.numel():
+        # (PyTorch's path for no element, before its other checks: a copy, times weight[0], plus bias[0])
+        out = input.clone()
+        out = out if weight is None else out * weight.select(0, 0)
+        return out if bias is None else out + bias.select(0, 0)
     _check_channels(input, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError(f"running_{'mean' if running_mean is None else 'var'} must be defined in evaluation mode")
