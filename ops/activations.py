@@ -107,7 +107,8 @@ def _act_vjp(g, xs, y, r):
     if k == HARDSIGMOID:
         return (where((x > -3.0) & (x < 3.0), g * _ONE_SIXTH, _zero(x)),)
     if k == HARDSWISH:
-        return (where(x < -3.0, _zero(x), where(x <= 3.0, g * (x / 3.0 + 0.5), g)),)
+        # (PyTorch's: the slope of the middle piece on the open interval only; 0 at -3, 1 at 3)
+        return (where(x <= -3.0, _zero(x), where(x < 3.0, g * (x / 3.0 + 0.5), g)),)
     if k == MISH:
         t = _softplus(x, 1.0, 20.0).tanh()
         return (g * (t + x * x.sigmoid() * (1.0 - t * t)),)
@@ -303,10 +304,10 @@ def selu_(self) -> Tensor:
 def celu_(self, alpha: float = 1.0) -> Tensor:
     """In-place version of :func:`celu`."""
     x = _input(self, "celu_")
+    x._check_inplace()      # (PyTorch's autograd refuses a leaf first)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     _input(x, "celu_", "elu_cpu")
-    x._check_inplace()
     v = x._value()
     a = v.dtype.type(alpha)
     with _errstate():

@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, note
+from hypothesis import Phase, given, note, settings
 from hypothesis import strategies as st
 
 pytestmark = pytest.mark.torch
@@ -96,12 +96,21 @@ class CatalogueProgram(Program):
             self.check_all(f"after {line!r}")
 
     # ---- helpers ----
-    def param(self, shape, dtype, requires_grad=True):
-        """A new named leaf (a weight, a bias, a running statistic): its ``.grad`` is compared too."""
+    def param(self, shape, dtype, requires_grad=True, pooled=True):
+        """A new named leaf (a weight, a bias, a running statistic): its ``.grad`` is compared too; one not
+        ``pooled`` is compared after the step only, and no later step changes it."""
         name = self.fresh()
-        self.run(f"{name} = {self.literal(tuple(shape), dtype, requires_grad)}", name)
-        self.leaves.append(name)
+        self.run(f"{name} = {self.literal(tuple(shape), dtype, requires_grad)}", name if pooled else None,
+                 check=() if pooled else (name,))
+        if pooled:
+            self.leaves.append(name)
         return name
+
+    def weight(self, shape, dtype):
+        """A norm's weight or bias.  (Not requiring grad in the second-order programs: PyTorch's double
+        backward of the norms makes the weight's gradient require grad, though it does not depend on it;
+        tape's does not.)"""
+        return self.param(shape, dtype, self.mode != "second")
 
     def fdtype(self, ta):
         return str(ta.dtype).rsplit(".", 1)[-1] if ta.is_floating_point() else "float32"
@@ -170,7 +179,9 @@ class CatalogueProgram(Program):
         if f == "smooth_l1_loss":
             return f"F.smooth_l1_loss({a}, {self.operand(a)}, {red}, beta={self.small()})"
         if f == "huber_loss":
-            return f"F.huber_loss({a}, {self.operand(a)}, {red}, delta={self.draw(st.sampled_from([1.0, 0.5, 2.0]))})"
+            # (a target of another dtype: PyTorch's backward refuses it, tape's does not)
+            tgt = f"{self.operand(a)}.to({a}.dtype)"
+            return f"F.huber_loss({a}, {tgt}, {red}, delta={self.draw(st.sampled_from([1.0, 0.5, 2.0]))})"
         if f == "binary_cross_entropy":
             w = f", weight={self.operand(a)}" if self.draw(st.booleans()) else ""
             return f"F.binary_cross_entropy({a}.sigmoid(), {self.operand(a)}.sigmoid(){w}, {red})"
@@ -232,21 +243,22 @@ class CatalogueProgram(Program):
         shape = tuple(ta.shape)
         nd = len(shape)
         dt = self.fdtype(ta)
-        eps = f", eps={self.draw(st.sampled_from([1e-5, 0.1]))}"
+        # (a small eps over equal values multiplies float32 rounding, PyTorch's and tape's, past any tolerance)
+        eps = f", eps={self.draw(st.sampled_from([0.5, 0.1]))}"
         c = shape[1] if nd >= 2 else 1
         if f in ("layer_norm", "rms_norm"):
             k = self.draw(st.integers(0, nd)) if nd else 0
             ns = shape[nd - k:]
             if self.draw(st.integers(0, 5)) == 0:
                 ns = ns[:-1] + (ns[-1] + 1,) if ns else (2,)
-            w = f", {self.param(ns, dt)}" if self.draw(st.booleans()) else ", None"
-            b = f", {self.param(ns, dt)}" if f == "layer_norm" and self.draw(st.booleans()) else ""
+            w = f", {self.weight(ns, dt)}" if self.draw(st.booleans()) else ", None"
+            b = f", {self.weight(ns, dt)}" if f == "layer_norm" and self.draw(st.booleans()) else ""
             return f"F.{f}({a}, {ns!r}{w}{b}{eps})"
         if f == "local_response_norm":
             return (f"F.local_response_norm({a}, {self.draw(st.integers(1, 3))}, alpha={self.small()}, "
                     f"beta={self.draw(st.sampled_from([0.75, 1.0]))}, k={self.draw(st.sampled_from([1.0, 2.0]))})")
-        w = f", weight={self.param((c,), dt)}" if self.draw(st.booleans()) else ""
-        b = f", bias={self.param((c,), dt)}" if self.draw(st.booleans()) else ""
+        w = f", weight={self.weight((c,), dt)}" if self.draw(st.booleans()) else ""
+        b = f", bias={self.weight((c,), dt)}" if self.draw(st.booleans()) else ""
         if f == "group_norm":
             g = self.draw(st.sampled_from([1, c, 2, 3]))
             return f"F.group_norm({a}, {g}{w}{b}{eps})"
@@ -256,7 +268,9 @@ class CatalogueProgram(Program):
         stats = self.draw(st.booleans())
         rm = rv = "None"
         if stats:
-            rm, rv = self.param((c,), dt, False), self.param((c,), dt, False)
+            # (outside the pool: PyTorch's batch norm saves them, and a later in-place change of one fails its
+            # backward; tape's does not save them)
+            rm, rv = self.param((c,), dt, False, False), self.param((c,), dt, False, False)
             rv = f"{rv}.abs_()"
             self.after += [rm, rv.split(".")[0]]
         mom = f", momentum={self.draw(st.sampled_from([0.1, 0.5, 'None']))}"
@@ -368,16 +382,23 @@ def _run_program(data, mode):
         note("--- program ---\n" + prog.source())
 
 
+# (no shrinking: a failure prints its whole program, and shrinking one takes minutes)
+NO_SHRINK = settings(phases=(Phase.explicit, Phase.reuse, Phase.generate))
+
+
+@NO_SHRINK
 @given(st.data())
 def test_catalogue_program_backward(data):
     _run_program(data, "backward")
 
 
+@NO_SHRINK
 @given(st.data())
 def test_catalogue_program_autograd_grad(data):
     _run_program(data, "grad")
 
 
+@NO_SHRINK
 @given(st.data())
 def test_catalogue_program_second_order(data):
     _run_program(data, "second")
@@ -389,7 +410,7 @@ def _local_run(lo: int, hi: int, modes: list[str]) -> None:
     explore nothing.)"""
     import re
 
-    from hypothesis import HealthCheck, Phase, seed, settings
+    from hypothesis import HealthCheck, seed
     seen = {}
     for s in range(lo, hi):
         for mode in modes:
