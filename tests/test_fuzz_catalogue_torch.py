@@ -27,11 +27,10 @@ torch = pytest.importorskip("torch")
 
 import tape  # noqa: E402
 
-try:
-    from tests.test_random_programs import FLOATS, INTS, Program, _KnownBugStop  # noqa: E402
-except ImportError:        # run as a script
+if __name__ == "__main__":        # run as a script: the checkout's tests package
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0])
-    from tests.test_random_programs import FLOATS, INTS, Program, _KnownBugStop  # noqa: E402
+from tests.test_fuzz_catalogue import ERRORS as FOUND_ERRORS, VALUES as FOUND_VALUES  # noqa: E402
+from tests.test_random_programs import FLOATS, Program, _KnownBugStop  # noqa: E402
 
 P_NORMS = ["2.0", "1.0", "0.5", "float('inf')"]
 REDUCTIONS = ["'mean'", "'mean'", "'sum'", "'none'", "'avg'"]
@@ -402,6 +401,28 @@ def test_catalogue_program_autograd_grad(data):
 @given(st.data())
 def test_catalogue_program_second_order(data):
     _run_program(data, "second")
+
+
+def _outcome(lib, code):
+    ns = {"L": lib, "F": lib.nn.functional, "np": np}
+    try:
+        got = eval(code, ns)
+    except Exception as e:  # noqa: BLE001 - compared
+        return type(e).__name__.lstrip("_"), str(e)
+    if isinstance(got, (float, list)):
+        return "value", np.asarray(got, dtype=float)
+    return "value", repr(got).replace("tape.", "torch.")
+
+
+@pytest.mark.parametrize("code", [code for code, *_ in FOUND_ERRORS] + [code for code, _ in FOUND_VALUES])
+def test_found_case_matches_torch(code):
+    """Each case the fuzzer found (tests/test_fuzz_catalogue.py pins them torch-free) still agrees with PyTorch."""
+    (kind_t, torch_out), (kind_p, tape_out) = _outcome(torch, code), _outcome(tape, code)
+    assert kind_t == kind_p, f"torch {kind_t}: {torch_out!r}\ntape  {kind_p}: {tape_out!r}"
+    if isinstance(torch_out, np.ndarray):
+        np.testing.assert_allclose(tape_out, torch_out, rtol=1e-6)
+    else:
+        assert tape_out == torch_out
 
 
 def _local_run(lo: int, hi: int, modes: list[str]) -> None:
