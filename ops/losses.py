@@ -236,7 +236,10 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: Optional[bool]
         raise RuntimeError(_BOOL_NEG)
     check_output_shape(input._shape, target)
     if not input._dtype.is_floating_point:
-        raise RuntimeError(f"result type Float can't be cast to the desired output type {D.legacy_name(input._dtype)}")
+        # (the product with a floating target, or else exp_, promotes the integer output)
+        dt = target._dtype if target._dtype.is_floating_point else D.get_default_dtype()
+        raise RuntimeError(f"result type {D.legacy_name(dt)} can't be cast to the desired output type "
+                           f"{D.legacy_name(input._dtype)}")
     if target._shape != input._shape:
         target = target.expand(input._shape)
     return _pointwise(input, target, enum, SOFT_MARGIN)

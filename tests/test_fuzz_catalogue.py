@@ -63,6 +63,11 @@ ERRORS = [
     ('F.multi_margin_loss(L.ones(2, 3), L.tensor([0, 1, 2]), weight=L.ones(3, requires_grad=True))', RuntimeError, "The function 'multi_margin_loss' is not differentiable with respect to argument 'weight'. This input cannot have requires_grad True."),
     ('F.batch_norm(L.ones(0, 3), None, None, L.ones(0))', IndexError, 'select(): index 0 out of range for tensor of size [0] at dimension 0'),
     ('F.celu(L.tensor(-2.0, requires_grad=True), alpha=0.0, inplace=True)', RuntimeError, 'a leaf Variable that requires grad is being used in an in-place operation.'),
+    ('L.ones(2, 0).amax(dim=(0, -1))', IndexError, 'amax(): Expected reduction dim -1 to have non-zero size.'),
+    ("F.threshold(L.ones(2, dtype=L.bool), 0.5, 1.0)", NotImplementedError,
+     '"threshold_cpu" not implemented for \'Bool\''),
+    ('F.soft_margin_loss(L.ones(2, dtype=L.int64), L.ones(2, dtype=L.float64))', RuntimeError,
+     "result type Double can't be cast to the desired output type Long"),
 ]
 
 
