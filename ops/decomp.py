@@ -402,12 +402,18 @@ def _is_vector_rhs(a: tuple, b: tuple) -> bool:
 def _check_solve(A: Tensor, B: Tensor, left: bool, name: str) -> bool:
     """PyTorch's checks of ``linalg.solve``'s (``solve_ex``'s) arguments; whether ``B`` is a
     (batch of) vector(s)."""
-    _check_matrix("linalg.solve", A)
+    if not isinstance(A, Tensor):
+        _check_matrix("linalg.solve", A)
     if not isinstance(B, Tensor):
         raise TypeError(f"linalg_{name}(): argument 'B' (position 2) must be Tensor, not {type(B).__name__}")
+    # (PyTorch checks the dtypes before the shapes)
+    if not A._dtype.is_floating_point:
+        raise RuntimeError(f"linalg.solve: Expected a floating point or complex tensor as input. Got "
+                           f"{D.legacy_name(A._dtype)}")
     if A._dtype is not B._dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
                            f"{D.legacy_name(A._dtype)} and B of type {D.legacy_name(B._dtype)} instead")
+    _check_matrix("linalg.solve", A)
     sa, sb = A._shape, B._shape
     vector = _is_vector_rhs(sa, sb)
     mb = sb + (1,) if vector else sb        # (PyTorch checks a vector as the column it solves for)

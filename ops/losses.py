@@ -305,10 +305,10 @@ def _nll_checks(x: Tensor, target: Tensor, weight: Optional[Tensor], spatial: bo
             raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
                                f"weight tensor of shape: {list(weight._shape)}")
         kernel = "nll_loss_out_frame"
-    if not x._dtype.is_floating_point:
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(x._dtype)}'")
     if target._dtype not in (D.int64, D.uint8):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {D.legacy_name(target._dtype)}")
+    if not x._dtype.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(x._dtype)}'")
     if weight is not None and weight._dtype is not x._dtype:
         raise RuntimeError(f"expected scalar type {D.legacy_name(x._dtype)} but found {D.legacy_name(weight._dtype)}")
     if weight is not None and weight._rg and state.grad:

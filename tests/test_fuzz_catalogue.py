@@ -68,6 +68,12 @@ ERRORS = [
      '"threshold_cpu" not implemented for \'Bool\''),
     ('F.soft_margin_loss(L.ones(2, dtype=L.int64), L.ones(2, dtype=L.float64))', RuntimeError,
      "result type Double can't be cast to the desired output type Long"),
+    ('L.linalg.solve(L.ones(2, 3, dtype=L.int64), L.ones(2, dtype=L.int64))', RuntimeError,
+     'linalg.solve: Expected a floating point or complex tensor as input. Got Long'),
+    ('L.linalg.solve(L.ones(2, 3), L.ones(2, dtype=L.int64))', RuntimeError,
+     'linalg.solve: Expected A and B to have the same dtype, but found A of type Float and B of type Long instead'),
+    ('F.nll_loss(L.ones(2, 3, dtype=L.int64), L.tensor([0.0, 1.0]))', RuntimeError,
+     'expected target dtype to be Long or Byte, but got Float'),
 ]
 
 

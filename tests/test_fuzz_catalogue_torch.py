@@ -52,8 +52,9 @@ LINALG = ["det", "slogdet", "logdet", "inv", "inv_ex", "inverse", "solve", "solv
 
 
 def _err_key(e: Exception):
-    # (torch.linalg.LinAlgError's class is torch._C._LinAlgError)
-    return type(e).__name__.lstrip("_"), str(e)
+    # (torch.linalg.LinAlgError's class is torch._C._LinAlgError; a message PyTorch wraps may carry its C++
+    # backtrace, which is no part of the message)
+    return type(e).__name__.lstrip("_"), str(e).split("\nException raised from ")[0]
 
 
 class CatalogueProgram(Program):
