@@ -74,6 +74,9 @@ ERRORS = [
      'linalg.solve: Expected A and B to have the same dtype, but found A of type Float and B of type Long instead'),
     ('F.nll_loss(L.ones(2, 3, dtype=L.int64), L.tensor([0.0, 1.0]))', RuntimeError,
      'expected target dtype to be Long or Byte, but got Float'),
+    ('L.take_along_dim(L.ones(2, 2, 2), L.tensor([[0]]), dim=3)', RuntimeError,
+     'torch.take_along_dim(): input and indices should have the same number of dimensions, but got 3 dimensions '
+     'for input, and 2 dimensions for indices'),
 ]
 
 
