@@ -107,7 +107,8 @@ def _act_vjp(g, xs, y, r):
     if k == HARDSIGMOID:
         return (where((x > -3.0) & (x < 3.0), g * _ONE_SIXTH, _zero(x)),)
     if k == HARDSWISH:
-        return (where(x < -3.0, _zero(x), where(x <= 3.0, g * (x / 3.0 + 0.5), g)),)
+        # (PyTorch's: the slope of the middle piece on the open interval only; 0 at -3, 1 at 3)
+        return (where(x <= -3.0, _zero(x), where(x < 3.0, g * (x / 3.0 + 0.5), g)),)
     if k == MISH:
         t = _softplus(x, 1.0, 20.0).tanh()
         return (g * (t + x * x.sigmoid() * (1.0 - t * t)),)
@@ -306,10 +307,10 @@ def selu_(self) -> Tensor:
 def celu_(self, alpha: float = 1.0) -> Tensor:
     """In-place version of :func:`celu`."""
     x = _input(self, "celu_")
+    x._check_inplace()      # (PyTorch's autograd refuses a leaf first)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     _input(x, "celu_", "elu_cpu")
-    x._check_inplace()
     v = x._value()
     a = v.dtype.type(alpha)
     with _errstate():
@@ -333,6 +334,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 
 def _hardtanh(input, min_val: Number, max_val: Number, inplace: bool, name: str) -> Tensor:
     x = _input(input, name)
+    if x._dtype is D.bool_:
+        raise RuntimeError("Bool inputs not supported for hardtanh")
     if inplace:
         x._check_inplace()
     v = x._value()

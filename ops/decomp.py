@@ -402,21 +402,29 @@ def _is_vector_rhs(a: tuple, b: tuple) -> bool:
 def _check_solve(A: Tensor, B: Tensor, left: bool, name: str) -> bool:
     """PyTorch's checks of ``linalg.solve``'s (``solve_ex``'s) arguments; whether ``B`` is a
     (batch of) vector(s)."""
-    _check_matrix("linalg.solve", A)
+    if not isinstance(A, Tensor):
+        _check_matrix("linalg.solve", A)
     if not isinstance(B, Tensor):
         raise TypeError(f"linalg_{name}(): argument 'B' (position 2) must be Tensor, not {type(B).__name__}")
+    # (PyTorch checks the dtypes before the shapes)
+    if not A._dtype.is_floating_point:
+        raise RuntimeError(f"linalg.solve: Expected a floating point or complex tensor as input. Got "
+                           f"{D.legacy_name(A._dtype)}")
     if A._dtype is not B._dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A of type "
                            f"{D.legacy_name(A._dtype)} and B of type {D.legacy_name(B._dtype)} instead")
+    _check_matrix("linalg.solve", A)
     sa, sb = A._shape, B._shape
-    vector = left and _is_vector_rhs(sa, sb)
-    if not vector and len(sb) < 1 + (not vector):
+    vector = _is_vector_rhs(sa, sb)
+    mb = sb + (1,) if vector else sb        # (PyTorch checks a vector as the column it solves for)
+    if len(mb) < 2:
         raise RuntimeError("linalg.solve: The input tensor B must have at least 2 dimensions.")
-    rows = sb[-1] if vector or not left else sb[-2]
-    if rows != sa[-1]:
-        rhs = f"{sb[-1]}x1" if vector else f"{sb[-2]}x{sb[-1]}"
+    if mb[-1 if not left else -2] != sa[-1]:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
-                           f"{'AX = B' if left else 'XA = B'} ({sa[-2]}x{sa[-1]} and {rhs})")
+                           f"{'AX = B' if left else 'XA = B'} ({sa[-2]}x{sa[-1]} and {mb[-2]}x{mb[-1]})")
+    if vector and not left:
+        raise RuntimeError("linalg.solve: Vector broadcasting of the left hand side is not supported for left=False. "
+                           "In this case linalg.solve is equivalent to B / A.squeeze(-1)")
     return vector
 
 
@@ -569,7 +577,10 @@ def eigh(A: Tensor, UPLO: str = "L") -> tuple:
 
 def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
     """The eigenvalues (ascending) of a symmetric matrix, read from the ``UPLO`` triangle."""
-    return _many(EIGH, _eigh_values("linalg.eigvalsh", A, UPLO), A)[0]
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg_eigvalsh(): argument 'input' (position 1) must be Tensor, not {type(A).__name__}")
+    # (PyTorch's messages name linalg.eigh, which it calls)
+    return _many(EIGH, _eigh_values("linalg.eigh", A, UPLO), A)[0]
 
 
 SvdResult = return_type("linalg_svd", ("U", "S", "Vh"))
@@ -678,6 +689,7 @@ def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype: 
         dim = (dim,)
     if ord is None:
         return vector_norm(A, 2, dim, keepdim, dtype=dtype)
+    given = dim
     if dim is None:
         if A.dim() not in (1, 2):
             raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. "
@@ -687,7 +699,7 @@ def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype: 
         return matrix_norm(A, ord, tuple(dim), keepdim, dtype=dtype)
     if isinstance(ord, str):
         raise RuntimeError(f"linalg.vector_norm: Order {ord} not supported.")
-    return vector_norm(A, ord, dim, keepdim, dtype=dtype)
+    return vector_norm(A, ord, given, keepdim, dtype=dtype)      # (no dim given: its errors say so)
 
 
 QrResult = return_type("linalg_qr", ("Q", "R"))

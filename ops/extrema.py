@@ -225,8 +225,9 @@ def _amax(x: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
     if x.numel() == 0:
         if len(dims) == nd and (dim is None or dim == ()):
             _empty_check(x, name)
-        for d in dims:
-            if v.shape[d] == 0:
+        given = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dims if dim is None or dim == () else dim)
+        for d in given:
+            if v.shape[wrap_dim(d, nd)] == 0:       # (PyTorch names the dim as given)
                 raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
     if v.size == 0:
         y = np.empty(tuple(1 if k in dims else s for k, s in enumerate(v.shape)) if keepdim else

@@ -656,10 +656,10 @@ def take_along_dim(self, indices: Tensor, dim: Optional[int] = None) -> Tensor:
     if dim is None:
         return self.reshape(-1).gather(0, indices.reshape(-1))
     nd = len(self._shape)
-    dim = wrap_dim(dim, nd)
-    if nd != len(indices._shape):
+    if nd != len(indices._shape):       # (before the dim's range)
         raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
                            f"but got {nd} dimensions for input, and {len(indices._shape)} dimensions for indices")
+    dim = wrap_dim(dim, nd)
     if not nd:
         raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     size = self._shape[dim]

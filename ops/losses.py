@@ -21,6 +21,8 @@ from .._emit import D, Size, Tensor, emit, node_in, plain, recorded, state, writ
 from ._rule import rule_adjoint
 from ._spec import LISTED, PYTHON, SAVED_SELF, TRANSPOSED, X0, X1, X2, Given, Op, public_function, register, tangents
 from .functions import S_ADD, _div_scalar, _mul_scalar, _scalar_op
+from ._args import check_output_shape
+from .elementwise import _BOOL_NEG
 from .layout import broadcast_tensors
 
 BCE_GRAD, BCE, NLL_GRAD = PYTHON.start + 93, PYTHON.start + 94, PYTHON.start + 96
@@ -123,12 +125,14 @@ tangents({POINTWISE: TRANSPOSED})       # (the rule is linear in its adjoint)
 def _pointwise(self: Tensor, target: Tensor, reduction: int, kind: int, p: float = 0.0) -> Tensor:
     """The row of the pointwise loss ``kind`` over ``self`` and ``target`` of one shape, computed in
     their promoted dtype (the Huber loss: in ``self``'s, as PyTorch's)."""
-    dt = self._dtype if kind == HUBER and self._dtype.is_floating_point else D.result_type(self, target)
+    dt = self._dtype if kind in (HUBER, SOFT_MARGIN) and self._dtype.is_floating_point else \
+        D.result_type(self, target)
+    if kind == HUBER and dt.is_floating_point and not self._dtype.is_floating_point:
+        # (PyTorch's output takes the input's dtype)
+        raise RuntimeError(f"result type {D.legacy_name(dt)} can't be cast to the desired output type "
+                           f"{D.legacy_name(self._dtype)}")
     if not dt.is_floating_point:
         raise NotImplementedError(f"\"{_POINTWISE_KERNELS[kind]}\" not implemented for '{D.legacy_name(dt)}'")
-    if kind == SOFT_MARGIN and target._rg and state.grad:
-        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument 'target'. "
-                           "This input cannot have requires_grad True.")
     with np.errstate(all="ignore"):        # (exp overflow: as PyTorch's kernel, quiet)
         y = _pointwise_value(kind, self._value().astype(dt.np, copy=False), target._value().astype(dt.np, copy=False),
                              p)
@@ -225,8 +229,27 @@ def _huber(x: Tensor, t: Tensor, reduction: int, delta: float) -> Tensor:
 def soft_margin_loss(input: Tensor, target: Tensor, size_average: Optional[bool] = None,
                      reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """The two-class logistic loss ``log(1 + exp(-target * input))``, reduced by ``reduction``."""
-    reduction = _reduction(size_average, reduce, reduction)
-    return _pointwise(input, target, _reduction_enum(reduction), SOFT_MARGIN)
+    enum = _reduction_enum(_reduction(size_average, reduce, reduction))
+    _no_grad_target(target)
+    # PyTorch computes it in place in an output of ``input``'s shape and dtype: ``neg``, ``mul_(target)``, ``exp_``
+    if input._dtype is D.bool_:
+        raise RuntimeError(_BOOL_NEG)
+    check_output_shape(input._shape, target)
+    if not input._dtype.is_floating_point:
+        # (the product with a floating target, or else exp_, promotes the integer output)
+        dt = target._dtype if target._dtype.is_floating_point else D.get_default_dtype()
+        raise RuntimeError(f"result type {D.legacy_name(dt)} can't be cast to the desired output type "
+                           f"{D.legacy_name(input._dtype)}")
+    if target._shape != input._shape:
+        target = target.expand(input._shape)
+    return _pointwise(input, target, enum, SOFT_MARGIN)
+
+
+def _no_grad_target(target: Tensor) -> None:
+    # (PyTorch's autograd checks it before the kernel runs)
+    if target._rg and state.grad:
+        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument 'target'. "
+                           "This input cannot have requires_grad True.")
 
 
 
@@ -282,10 +305,10 @@ def _nll_checks(x: Tensor, target: Tensor, weight: Optional[Tensor], spatial: bo
             raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
                                f"weight tensor of shape: {list(weight._shape)}")
         kernel = "nll_loss_out_frame"
-    if not x._dtype.is_floating_point:
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(x._dtype)}'")
     if target._dtype not in (D.int64, D.uint8):
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {D.legacy_name(target._dtype)}")
+    if not x._dtype.is_floating_point:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(x._dtype)}'")
     if weight is not None and weight._dtype is not x._dtype:
         raise RuntimeError(f"expected scalar type {D.legacy_name(x._dtype)} but found {D.legacy_name(weight._dtype)}")
     if weight is not None and weight._rg and state.grad:
@@ -381,7 +404,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
     class probabilities; ``label_smoothing`` mixes the target with the uniform distribution."""
     reduction = _reduction(size_average, reduce, reduction)
     enum = _reduction_enum(reduction)
-    class_dim = 1 if input.dim() > 1 else 0
+    class_dim = 0 if input.dim() == 1 else 1      # (a 0-d input: PyTorch's errors for dim 1)
     if tuple(input._shape) == tuple(target._shape):
         if not target._dtype.is_floating_point:
             raise RuntimeError("Expected floating point type for target with class probabilities, got "
@@ -403,7 +426,7 @@ def _class_view(weight: Tensor, ndim: int, class_dim: int) -> Tensor:
 
 def _cross_entropy_probabilities(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
                                  smoothing: float, class_dim: int) -> Tensor:
-    n_classes = x._shape[class_dim]
+    n_classes = x.size(class_dim)
     if weight is not None and (weight.dim() != 1 or weight.numel() != n_classes):
         raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {n_classes} classes or no "
                            f"classes but got weight tensor of shape: {list(weight._shape)}")
@@ -555,7 +578,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
                          "is deprecated. Please ensure they have the same size.")
     if weight is not None:
         weight = weight.expand(_expand_shape(target._shape, weight._shape))
-        _same_as_input(input, _broadcast_shapes(input._shape, weight._shape))
+    # (PyTorch's autograd refuses a weight that requires grad before its kernel checks anything)
+    _no_grad_weight("binary_cross_entropy", "weight", weight)
     if target._dtype is not input._dtype:
         raise RuntimeError(f"Found dtype {D.legacy_name(target._dtype)} but expected {D.legacy_name(input._dtype)}")
     if not input._dtype.is_floating_point:
@@ -564,7 +588,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
         v = t._value()
         if not ((v >= 0) & (v <= 1)).all():
             raise RuntimeError(f"all elements of {'input' if t is input else 'target'} should be between 0 and 1")
-    _no_grad_weight("binary_cross_entropy", "weight", weight)
+    if weight is not None:       # (a weight that broadcasts the output: PyTorch's last check)
+        _same_as_input(input, _broadcast_shapes(input._shape, weight._shape))
     return _bce_row(input, target, weight, None, enum, False)
 
 
@@ -577,14 +602,15 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Opti
     enum = _reduction_enum(_reduction(size_average, reduce, reduction))
     if target.size() != input.size():
         raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
+    # (PyTorch's autograd refuses weights that require grad before its kernel checks anything)
+    _no_grad_weight("binary_cross_entropy_with_logits", "weight", weight)
+    _no_grad_weight("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
     if not input._dtype.is_floating_point:
         raise NotImplementedError(f"\"log_sigmoid_cpu\" not implemented for '{D.legacy_name(input._dtype)}'")
     if pos_weight is not None:
         _same_as_input(input, _broadcast_shapes(pos_weight._shape, input._shape))
     if weight is not None:
         _same_as_input(input, _broadcast_shapes(input._shape, weight._shape))
-    _no_grad_weight("binary_cross_entropy_with_logits", "weight", weight)
-    _no_grad_weight("binary_cross_entropy_with_logits", "pos_weight", pos_weight)
     return _bce_row(input, target, weight, pos_weight, enum, True)
 
 
@@ -683,7 +709,9 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     else:
         loss = input - target * _scalar_op(input, eps, S_ADD).log()
     if full:
-        stirling = target * target.log() - target + _mul_scalar((_mul_scalar(target, 2 * math.pi)).log(), 0.5)
+        # (an integer target times 2 pi: in the default float dtype, as PyTorch's product with a Scalar)
+        real = target if target._dtype.is_floating_point else target.to(D.get_default_dtype())
+        stirling = target * target.log() - target + _mul_scalar((_mul_scalar(real, 2 * math.pi)).log(), 0.5)
         loss += stirling.masked_fill(target <= 1, 0)
     return _apply_reduction(loss, enum)
 

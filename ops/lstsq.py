@@ -74,13 +74,17 @@ def _check(A: Tensor, B: Tensor, driver: Optional[str]) -> bool:
     if not (0 <= A.dim() - B.dim() <= 1):
         raise RuntimeError(f"{name}: input.dim() must be greater or equal to other.dim() and (input.dim() - "
                            f"other.dim()) <= 1")
-    vector = B.dim() == A.dim() - 1
+    # (as linalg.solve: B is a (batch of) vector(s) if 1-D or of A's shape but its last dim; a B of one dim
+    # less that is not is a matrix, whose leading dims still broadcast with A's batch)
+    vector = B.dim() == 1 or B._shape == A._shape[:-1]
     if driver is not None and driver not in DRIVERS:
         raise RuntimeError(f"{name}: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
     if (B._shape[-1] if vector else B._shape[-2]) != A._shape[-2]:
         if vector:
             broadcast_pair(A._shape[:-2], B._shape[:-1])     # (PyTorch's broadcast error comes first)
-        raise RuntimeError(f"{name}: input.size(-2) should match other.size(-2)")
+        raise RuntimeError(f"{name}: input.size(-2) should match other.size({-1 if vector else -2})")
+    if B.dim() == A.dim() - 1:
+        broadcast_pair(A._shape[:-2], B._shape[:-1])
     return vector
 
 
@@ -117,7 +121,8 @@ def lstsq(A: Tensor, B: Tensor, rcond: Optional[float] = None, *, driver: Option
     if rcond is None:
         rcond = float(np.finfo(dt.np).eps) * max(m, n)
     b = B._value()[..., None] if vector else B._value()
-    batch = broadcast_pair(A._shape[:-2], b.shape[:-2])
+    # (a B of one dim less than A: its leading dims broadcast with A's batch, also when it is a matrix)
+    batch = broadcast_pair(A._shape[:-2], B._shape[:-1] if B.dim() == A.dim() - 1 else b.shape[:-2])
     a = np.broadcast_to(A._value(), batch + (m, n))
     b = np.broadcast_to(b, batch + b.shape[-2:])
     k = b.shape[-1]

@@ -170,6 +170,9 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         raise ValueError("only p == 1 and p == 2 supported")
     if weight is not None and weight.dim() != 1:
         raise ValueError("weight must be one-dimensional")
+    if weight is not None and weight._rg and state.grad:      # (PyTorch's autograd: before the kernel's checks)
+        raise RuntimeError("The function 'multi_margin_loss' is not differentiable with respect to argument 'weight'. "
+                           "This input cannot have requires_grad True.")
     nframe, dim = _frame_shape(input)
     if target.dim() > 1 or target.numel() != nframe:
         raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
@@ -177,14 +180,11 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
                            f"Input has shape {list(input._shape)}.")
     if weight is not None and weight.numel() != dim:
         raise RuntimeError(f"inconsistent weight size, expected {dim} but got {list(weight._shape)}")
+    _floating(input, "multi_margin_loss_cpu_kernel")
     _long_target(target)
     if weight is not None and weight._dtype is not input._dtype:
         raise RuntimeError(f"expected scalar type {D.legacy_name(input._dtype)} but found "
                            f"{D.legacy_name(weight._dtype)}")
-    _floating(input, "multi_margin_loss_cpu_kernel")
-    if weight is not None and weight._rg and state.grad:
-        raise RuntimeError("The function 'multi_margin_loss' is not differentiable with respect to argument 'weight'. "
-                           "This input cannot have requires_grad True.")
     dt = input._dtype
     xv = _frames(input._value())
     t = target._value().reshape(-1)
@@ -309,7 +309,7 @@ def _cosine(input1: Tensor, input2: Tensor, target: Tensor, margin: float, enum:
     if nd not in (0, 1):
         raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     want = 2 if nd == 1 else 1
-    if input1.dim() != want:
+    if input1.dim() != want or input2.dim() != want:
         raise RuntimeError(f"{nd}D target tensor expects {want}D input tensors, but found inputs with sizes "
                            f"{list(input1._shape)} and {list(input2._shape)}.")
     prod_sum = (input1 * input2).sum(nd)

@@ -184,16 +184,23 @@ def hardshrink(self, lambd: Number = 0.5) -> Tensor:
 @public("threshold", method=False)
 def threshold(self, threshold: Number, value: Number) -> Tensor:
     """``self`` where it is greater than ``threshold``, ``value`` elsewhere."""
+    _no_bool_threshold(self)
     v = self._value()
     t = v.dtype.type(threshold)
     y = np.where(v <= t, v.dtype.type(value), v)
     return _row(SHRINK, y, self, ia=_kind(threshold), ib=S_THRESHOLD, fa=float(threshold))
 
 
+def _no_bool_threshold(x: Tensor) -> None:
+    if x._dtype is D.bool_:
+        raise NotImplementedError("\"threshold_cpu\" not implemented for 'Bool'")
+
+
 @public("threshold_", method=False)
 def threshold_(self, threshold: Number, value: Number) -> Tensor:
     """:func:`threshold` written into ``self``."""
     self._check_inplace()
+    _no_bool_threshold(self)
     v = self._value()
     y = np.where(v <= v.dtype.type(threshold), v.dtype.type(value), v)
     return self._inplace(_row(SHRINK, y, self, ia=_kind(threshold), ib=S_THRESHOLD_, fa=float(threshold)))

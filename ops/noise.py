@@ -86,10 +86,12 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, trainin
 def _rrelu(input: Tensor, lower: float, upper: float, training: bool, inplace: bool, generator) -> Tensor:
     name = "rrelu_" if inplace else "rrelu"
     x = _input(input, name)
-    if not x._dtype.is_floating_point:
-        raise NotImplementedError(f"\"rrelu_with_noise_out_cpu\" not implemented for '{D.legacy_name(x._dtype)}'")
     if upper < lower:
         raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    if not x._dtype.is_floating_point:
+        # (in evaluation PyTorch's kernel is leaky_relu's, with the mean slope)
+        kernel = "rrelu_with_noise_out_cpu" if training else "leaky_relu_cpu"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(x._dtype)}'")
     if inplace:
         x._check_inplace()
     noise = _rrelu_noise(x, lower, upper, training, generator)

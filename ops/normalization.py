@@ -22,6 +22,8 @@ import numpy as np
 
 from .._emit import D, Size, Tensor, node_in, plain, recorded, state, write_tape
 from .join import cat
+from ._parser import parser_type_name
+from .as_strided import _dense
 from ._spec import LISTED, PYTHON, X0, Op, public_function, register, tangents
 
 LAYER_NORM, BATCH_NORM, GROUP_NORM = 1040, 1041, 1042
@@ -179,12 +181,31 @@ def _check_float(input: Tensor, kernel: str) -> None:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(input._dtype)}'")
 
 
-def _check_params(input: Tensor, *params: Optional[Tensor]) -> None:
-    """PyTorch's CPU kernels take parameters of the input's dtype only."""
-    for p in params:
-        if p is not None and p._dtype is not input._dtype:
-            raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float"
-                               if input._dtype is D.float32 else "mixed dtype (CPU): all inputs must share same datatype.")
+def _float_args(fn: str, *args: tuple) -> None:
+    """PyTorch's argument parser, first of all: each ``(name, position, value)`` must be a real number."""
+    for name, pos, value in args:
+        if not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{fn}(): argument '{name}' (position {pos}) must be float, not {parser_type_name(value)}")
+
+
+def _check_mixed_form(input: Tensor, *params: Optional[Tensor]) -> None:
+    """Parameters whose dtype (the first one's) is not the input's are PyTorch's mixed form, for float
+    parameters and a reduced-precision input only."""
+    given = [p for p in params if p is not None]
+    if given and given[0]._dtype is not input._dtype:
+        if any(p._dtype is not D.float32 for p in given):
+            raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+        raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
+
+
+def _check_mixed(input: Tensor, kernel: str, *params: Optional[Tensor]) -> None:
+    """PyTorch's dtype checks of the norms' input and parameters, in its order: the mixed form, the kernel's
+    dtype, each parameter's."""
+    _check_mixed_form(input, *params)
+    _check_float(input, kernel)
+    for p in (p for p in params if p is not None):
+        if p._dtype is not input._dtype:
+            raise RuntimeError(f"expected scalar type {D.legacy_name(input._dtype)} but found {D.legacy_name(p._dtype)}")
 
 
 def _row(code: int, input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], y: np.ndarray, ia: int,
@@ -231,10 +252,17 @@ def _shape_list(s) -> str:
 
 # --- layer norm -----------------------------------------------------------------------------
 def _normalized_shape(fn: str, normalized_shape) -> tuple:
-    if isinstance(normalized_shape, (int, np.integer)) or not isinstance(normalized_shape, (tuple, list, Size)) or \
-            not all(isinstance(d, (int, np.integer)) for d in normalized_shape):
+    if isinstance(normalized_shape, (int, np.integer)) or not isinstance(normalized_shape, (tuple, list, Size)):
         raise TypeError(f"{fn}(): argument 'normalized_shape' (position 2) must be tuple of ints, not "
                         f"{type(normalized_shape).__name__}")
+    for i, d in enumerate(normalized_shape):
+        if not isinstance(d, (int, np.integer)):
+            # (PyTorch's parser tells the first element apart from the others)
+            if i:
+                raise TypeError(f"{fn}(): argument 'normalized_shape' failed to unpack the object at pos 2 with error "
+                                f"\"type must be tuple of ints,but got {type(d).__name__}\"")
+            raise TypeError(f"{fn}(): argument 'normalized_shape' (position 2) must be tuple of ints, but found "
+                            f"element of type {type(d).__name__} at pos 0")
     return tuple(int(d) for d in normalized_shape)
 
 
@@ -257,10 +285,11 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Optional[
                bias: Optional[Tensor] = None, eps: float = 1e-05, cudnn_enable: bool = True) -> Tensor:
     """Applies Layer Normalization over the last ``len(normalized_shape)`` dims: ``(x - E[x]) /
     sqrt(Var[x] + eps) * weight + bias``, with the biased variance."""
+    _float_args("layer_norm", ("eps", 5, eps))
     shape = _normalized_shape("layer_norm", normalized_shape)
+    _check_mixed_form(input, weight, bias)      # (layer norm's comes before its shape checks)
     _check_normalized(input, shape, weight, bias)
-    _check_float(input, "LayerNormKernelImpl")
-    _check_params(input, weight, bias)
+    _check_mixed(input, "LayerNormKernelImpl", weight, bias)
     v = input._value()
     k = len(shape)
     axes = tuple(range(v.ndim - k, v.ndim))
@@ -281,6 +310,8 @@ def rms_norm(input: Tensor, normalized_shape: Sequence[int], weight: Optional[Te
     ``x / sqrt(mean(x^2) + eps) * weight`` (``eps`` None: the machine epsilon of the input's dtype);
     PyTorch's composition of ``pow``, ``mean``, ``rsqrt`` and ``mul``."""
     shape = _normalized_shape("rms_norm", normalized_shape)
+    if shape and not input.dim() and (weight is None or weight._shape == shape):
+        raise ValueError("Input tensor must have at least 1 dimensions, but got 0")
     _check_normalized(input, shape, weight, None, star="*")
     _check_float(input, "rms_norm")
     if weight is not None and weight._dtype is not input._dtype:
@@ -291,7 +322,11 @@ def rms_norm(input: Tensor, normalized_shape: Sequence[int], weight: Optional[Te
         eps = float(np.finfo(input._dtype.np).eps)
     dims = tuple(range(input.dim() - 1, input.dim() - 1 - len(shape), -1))
     result = input.mul(input.pow(2).mean(dims, keepdim=True).add_(eps).rsqrt())
-    return result if weight is None else result.mul(weight)
+    result = result if weight is None else result.mul(weight)
+    if not input.is_contiguous() and _dense(input._value()):
+        # (PyTorch's products keep a dense input's order of dims; it returns the result made contiguous)
+        result = result.contiguous() if not result.is_contiguous() else result.clone()
+    return result
 
 
 def local_response_norm(input: Tensor, size: int, alpha: float = 0.0001, beta: float = 0.75, k: float = 1.0) -> Tensor:
@@ -302,6 +337,9 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 0.0001, beta: f
         raise ValueError(f"Expected 3D or higher dimensionality                          input (got {dim} dimensions)")
     if input.numel() == 0:
         return input
+    if not (input._dtype.is_floating_point or input._dtype is D.int64):
+        pool = "avg_pool2d" if dim == 3 else "avg_pool3d_out_frame"
+        raise NotImplementedError(f"\"{pool}\" not implemented for '{D.legacy_name(input._dtype)}'")
     square = input.mul(input)
     # (PyTorch averages the zero-padded squares with avg_pool over the channels: the same window sums)
     c = input._shape[1]
@@ -310,7 +348,9 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 0.0001, beta: f
     window = padded.narrow(1, 0, c)
     for i in range(1, size):
         window = window + padded.narrow(1, i, c)
-    div = (window / size).mul(alpha).add(k).pow(beta)
+    # (PyTorch's average pool of an integer tensor divides as integers)
+    mean = window / size if input._dtype.is_floating_point else window.div(size, rounding_mode="trunc")
+    div = mean.mul(alpha).add(k).pow(beta)
     return input / div
 
 
@@ -330,18 +370,20 @@ def batch_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], 
     with the batch's mean and biased variance, updating ``running_mean`` and ``running_var`` in place
     (``momentum`` times the batch's mean and unbiased variance plus ``1 - momentum`` times theirs);
     otherwise with ``running_mean`` and ``running_var``."""
+    _float_args("batch_norm", ("momentum", 7, momentum), ("eps", 8, eps))
     if input.dim() < 2:
         raise IndexError(f"Dimension out of range (expected to be in range of [-{max(input.dim(), 1)}, "
                          f"{max(input.dim(), 1) - 1}], but got 1)")
+    if not input.numel():
+        # (PyTorch's path for no element, before its other checks: a copy, times weight[0], plus bias[0])
+        out = input.clone()
+        out = out if weight is None else out * weight.select(0, 0)
+        return out if bias is None else out + bias.select(0, 0)
     _check_channels(input, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
     if not training and (running_mean is None or running_var is None):
         raise RuntimeError(f"running_{'mean' if running_mean is None else 'var'} must be defined in evaluation mode")
-    for name, pos, value in (("momentum", 7, momentum), ("eps", 8, eps)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise TypeError(f"batch_norm(): argument '{name}' (position {pos}) must be float, not "
-                            f"{type(value).__name__}")
-    _check_float(input, "batch_norm")
-    _check_params(input, weight, bias, running_mean, running_var)
+    _check_float(input, "batch_norm")      # (batch norm's kernel checks its dtype first)
+    _check_mixed(input, "batch_norm", weight, bias, running_mean, running_var)
     v = input._value()
     axes = tuple(d for d in range(v.ndim) if d != 1)
     keep = (1, -1) + (1,) * (v.ndim - 2)
@@ -370,6 +412,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, 
                eps: float = 1e-05, cudnn_enabled: bool = True) -> Tensor:
     """Applies Group Normalization: the channels (dim 1) split into ``num_groups`` groups, each
     normalized over its channels and the other dims but the batch's, then ``* weight + bias`` per channel."""
+    _float_args("group_norm", ("eps", 5, eps))
     shape = input._shape
     if input.dim() < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
@@ -385,8 +428,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None, 
             shown = (0,) if weight is None else weight._shape
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, but "
                                f"got {name} of shape {_shape_list(shown)} and input of shape {_shape_list(shape)}")
-    _check_float(input, "GroupNormKernelImpl")
-    _check_params(input, weight, bias)
+    _check_mixed(input, "GroupNormKernelImpl", weight, bias)
     v = input._value()
     keep = (1, -1) + (1,) * (v.ndim - 2)
     with np.errstate(all="ignore"):
@@ -408,9 +450,10 @@ def instance_norm(input: Tensor, weight: Optional[Tensor], bias: Optional[Tensor
     """Applies Instance Normalization: each channel of each sample normalized over its other dims
     (PyTorch's composition: a batch norm of the input viewed as one sample of ``N * C`` channels);
     the running statistics, if given, updated with the mean over the samples."""
+    _float_args("instance_norm", ("momentum", 7, momentum), ("eps", 8, eps))
     if not (use_input_stats or (running_mean is not None and running_var is not None)):
         raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
-    b, c = input._shape[0], input._shape[1]
+    b, c = input.size(0), input.size(1)      # (PyTorch's errors for fewer dims)
     mean_, var_ = _repeat(running_mean, b), _repeat(running_var, b)
     out = batch_norm(input.contiguous().view((1, b * c) + input._shape[2:]), _repeat(weight, b), _repeat(bias, b),
                      mean_, var_, use_input_stats, momentum, eps, cudnn_enabled)

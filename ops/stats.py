@@ -465,6 +465,20 @@ def nanmean(self, dim: Dims = None, keepdim: bool = False, *, dtype: Optional[D.
     return nansum(x, dim, keepdim) / plain(np.asarray(count, x._dtype.np), x._dtype)
 
 
+def _check_empty_norm(shape: tuple, p: float, dim: Dims) -> None:
+    """PyTorch's refusal of a norm without an identity (``p`` negative or inf) over no element: over the
+    whole of an empty tensor (``dim`` None), or over a given dim of size 0."""
+    if math.prod(shape) or not (p < 0 or p == math.inf):
+        return
+    if dim is None:
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on an empty tensor because the "
+                           "operation does not have an identity")
+    for d in (dim if isinstance(dim, (tuple, list)) else (dim,)):
+        if shape[reduced_dims(d, len(shape))[0]] == 0:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on the dimension {d}because this "
+                               "dimension is empty and the operation does not have an identity")
+
+
 def _pnorm(v: np.ndarray, p: float, dims: tuple, keepdim: bool) -> np.ndarray:
     quiet()
     a = np.abs(v)
@@ -511,6 +525,7 @@ def vector_norm(x: Tensor, ord: float = 2, dim: Dims = None, keepdim: bool = Fal
     nd = len(x._shape)
     dims = tuple(range(nd)) if dim is None else reduced_dims(dim, nd)
     p = float(ord)
+    _check_empty_norm(x._shape, p, dim)
     y = np.asarray(_pnorm(x._value(), p, dims, keepdim), x._dtype.np)
     shown_ord = ord if isinstance(ord, (int, float)) else p     # (as given)
     return _record(NORM, y, x, dims, fa=p, saved=(("self", SAVED_SELF), ("ord", shown_ord), ("dim", _dims_shown(dim)),
@@ -524,6 +539,7 @@ def aten_norm(x: Tensor, p: float, dim: Dims, keepdim: bool) -> Tensor:
         raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
                            f"{D.legacy_name(x._dtype)} instead.")
     dims = tuple(range(len(x._shape))) if dim is None else reduced_dims(dim, len(x._shape))
+    _check_empty_norm(x._shape, float(p), dim)
     y = np.asarray(_pnorm(x._value(), float(p), dims, keepdim), x._dtype.np)
     if dim is None:     # (``at::norm(x, p)``: its node shows ``p`` as given)
         return _record(NORM, y, x, dims, ib=ATEN_NORM | ATEN_NORM_ALL, fa=float(p),
@@ -567,6 +583,7 @@ def dist(self, other: Tensor, p: float = 2) -> Tensor:
     shape = broadcast_pair(a._shape, b._shape)
     quiet()
     diff = np.broadcast_to(a._value(), shape) - np.broadcast_to(b._value(), shape)
+    _check_empty_norm(shape, float(p), None)
     y = np.asarray(_pnorm(diff, float(p), tuple(range(len(shape))), False), dt.np)
     if state.grad and (a._rg or b._rg):
         return emit(DIST, y, dt, a, b, fa=float(p))

@@ -541,6 +541,16 @@ def mark_missing() -> None:
             setattr(_NotYet, name, _Missing(name))
 
 
+
+def _dim_of_sizes(fn: str, dim: int, shape: tuple) -> int:
+    """``dim`` wrapped to index ``size()`` or ``stride()``: a 0-d tensor has no dim to read (unlike the
+    reductions, which take dims -1 and 0 of a 0-d tensor)."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{fn}(): argument 'dim' (position 1) must be int, not {type(dim).__name__}")
+    if not shape:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return wrap_dim(dim, len(shape))
+
 class Tensor(_NotYet):
     r"""A multi-dimensional array that records the operations done on it.
 
@@ -632,7 +642,7 @@ class Tensor(_NotYet):
         """Return the size of the tensor, or of dimension ``dim``."""
         if dim is None:
             return Size(self._shape)
-        return self._shape[wrap_dim(dim, len(self._shape))]
+        return self._shape[_dim_of_sizes("size", dim, self._shape)]
 
     @property
     def dtype(self) -> D.dtype:
@@ -729,7 +739,7 @@ class Tensor(_NotYet):
     def stride(self, dim: Optional[int] = None):
         """Elements to step in storage to move one index along each dim."""
         strides = () if self._f is not None else tuple(s // self._v.itemsize for s in self._v.strides)
-        return strides if dim is None else strides[wrap_dim(dim, len(self._shape))]
+        return strides if dim is None else strides[_dim_of_sizes("stride", dim, self._shape)]
 
     def storage_offset(self) -> int:
         """Elements between the start of the storage and the tensor's first element (a view's

@@ -206,6 +206,8 @@ def _run_line(line, ns):
 
 
 class Program:
+    err_key = staticmethod(_err_key)    # what of an exception must agree (a subclass may ask for more)
+
     def __init__(self, data):
         self.data = data
         self.lines: list[str] = []
@@ -253,7 +255,7 @@ class Program:
         if et is not None or ep is not None:
             if et is None or ep is None:
                 self.fail(f"line {line!r}: torch raised {et!r}, tape raised {ep!r}")
-            if _err_key(et) != _err_key(ep):
+            if self.err_key(et) != self.err_key(ep):
                 self.fail(f"line {line!r}: different errors\n torch {type(et).__name__}: {et}\n"
                           f" tape  {type(ep).__name__}: {ep}")
             self.lines[-1] = f"{line}   # raises {type(et).__name__}: {str(et)[:60]}"
