@@ -1,0 +1,51 @@
+"""Behaviours that PyTorch's own autograd tests (test/test_autograd.py, test/autograd/test_functional.py)
+exercise and that tape got wrong until session 33: each test names the PyTorch test it comes from.
+Values are pinned by reasoning; no torch needed."""
+from __future__ import annotations
+
+import pytest
+
+import tape
+
+
+# --- test_sparse_gather_*: gather's gradient with sparse_grad=True, made dense by to_dense() ---------
+@pytest.mark.parametrize("size_x, size_ind, dim", [((4, 3), (2, 3), 0), ((3, 4, 2), (3, 2, 2), 1), ((5,), (), 0),
+                                                   ((), (2,), 0), ((), (), 0)])
+def test_gather_sparse_grad_densified_equals_the_dense_gradient(size_x, size_ind, dim):
+    x = tape.randn(size_x, dtype=tape.float64, requires_grad=True)
+    n = x.size(dim) if x.dim() else 1
+    ind = tape.randint(n, size_ind) if size_ind and size_x else tape.zeros(size_ind, dtype=tape.int64)
+    out = tape.gather(x, dim, ind)
+    grad = tape.rand_like(out)
+    out.backward(grad)
+    dense = x.grad.clone()
+    x.grad = None
+    tape.gather(x, dim, ind, sparse_grad=True).backward(grad)
+    assert tape.equal(x.grad.to_dense(), dense)
+
+
+def test_gather_with_a_0d_index_of_a_1d_tensor_picks_one_element():
+    # (PyTorch counts a 0-d index as 1-d: the result is 0-d and the gradient goes to that element)
+    y = tape.arange(5.0, dtype=tape.float64).requires_grad_()
+    out = tape.gather(y, 0, tape.tensor(3))
+    assert out.shape == () and out.item() == 3.0
+    out.backward()
+    assert y.grad.tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
+    with pytest.raises(RuntimeError, match="index 7 is out of bounds for dimension 0 with size 5"):
+        tape.gather(y, 0, tape.tensor(7))
+    with pytest.raises(RuntimeError, match="Index tensor must have the same number of dimensions as input tensor"):
+        tape.gather(tape.zeros(2, 3), 0, tape.tensor(1))
+
+
+def test_to_dense_of_a_strided_tensor_is_the_tensor_or_its_conversion():
+    x = tape.randn(3)
+    assert x.to_dense() is x and x.to_dense(tape.float32) is x and x.to_dense(masked_grad=True) is x
+    y = tape.randn(3, requires_grad=True)
+    z = y.to_dense(tape.float64)
+    assert z.dtype == tape.float64 and z.grad_fn is not None
+    z.sum().backward()
+    assert y.grad.dtype == tape.float32 and y.grad.tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(TypeError, match=r"to_dense\(\): argument 'dtype' \(position 1\) must be torch.dtype, not str"):
+        x.to_dense("float")
+    with pytest.raises(TypeError, match=r"to_dense\(\): argument 'masked_grad' must be bool, not int"):
+        x.to_dense(masked_grad=3)
