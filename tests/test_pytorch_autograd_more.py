@@ -49,3 +49,21 @@ def test_to_dense_of_a_strided_tensor_is_the_tensor_or_its_conversion():
         x.to_dense("float")
     with pytest.raises(TypeError, match=r"to_dense\(\): argument 'masked_grad' must be bool, not int"):
         x.to_dense(masked_grad=3)
+
+
+# --- test_grad_fn_attr_bindings: a 1-d upsampling node saves one ``scales`` ------------------------
+@pytest.mark.parametrize("mode", ["nearest", "linear", "nearest-exact"])
+def test_1d_upsampling_node_saves_scales(mode):
+    a = tape.ones(1, 1, 2, requires_grad=True)
+    node = tape.nn.functional.interpolate(a, scale_factor=0.5, mode=mode).grad_fn
+    assert node._saved_scales == 0.5 and node._saved_output_size == (1,)
+    assert tape.nn.functional.interpolate(a, 4, mode=mode).grad_fn._saved_scales is None
+    assert not hasattr(node, "_saved_scales_w")
+
+
+def test_2d_and_3d_upsampling_nodes_save_one_scale_per_dimension():
+    node = tape.nn.functional.interpolate(tape.ones(1, 1, 2, 2, requires_grad=True), scale_factor=2.0).grad_fn
+    assert (node._saved_scales_h, node._saved_scales_w) == (2.0, 2.0)
+    node = tape.nn.functional.interpolate(tape.ones(1, 1, 2, 2, 2, requires_grad=True), scale_factor=2.0,
+                                          mode="trilinear").grad_fn
+    assert (node._saved_scales_d, node._saved_scales_h, node._saved_scales_w) == (2.0, 2.0, 2.0)
