@@ -67,3 +67,40 @@ def test_2d_and_3d_upsampling_nodes_save_one_scale_per_dimension():
     node = tape.nn.functional.interpolate(tape.ones(1, 1, 2, 2, 2, requires_grad=True), scale_factor=2.0,
                                           mode="trilinear").grad_fn
     assert (node._saved_scales_d, node._saved_scales_h, node._saved_scales_w) == (2.0, 2.0, 2.0)
+
+
+# --- test_warning_in_backward: a warning raised in a backward reaches Python -------------------------
+def test_warning_raised_in_backward_reaches_python():
+    a = tape.zeros((), requires_grad=True)
+    b = tape._C._nn._test_warn_in_autograd(a)
+    assert b.grad_fn.name() == "TestWarnInAutogradBackward0"
+    with pytest.warns(UserWarning, match="Warn from backward"):
+        b.backward()
+    assert a.grad.item() == 1.0
+    assert not tape._C._nn._test_warn_in_autograd(tape.ones(2)).requires_grad
+    with pytest.raises(TypeError, match=r"argument 'input' \(position 1\) must be Tensor, not int"):
+        tape._C._nn._test_warn_in_autograd(1)
+
+
+# --- test_multiple_insert_removal_caching: the cached-tensor registry of torch._C -------------------
+def test_cached_tensor_registry_marks_the_tensor_itself():
+    x = tape.rand(4)
+    with pytest.raises(RuntimeError, match="cached_tensorimpls_enabled"):
+        tape._C._add_cached_tensor(x)
+    tape._C._set_cached_tensors_enabled(True)
+    try:
+        tape._C._add_cached_tensor(x)
+        assert tape._C._is_cached_tensor(x) and not tape._C._is_cached_tensor(x.view(4))
+        tape._C._add_cached_tensor(x)
+        tape._C._remove_cached_tensor(x)
+        assert not tape._C._is_cached_tensor(x)
+        tape._C._add_cached_tensor(x)
+        tape._C._set_cached_tensors_enabled(False)
+        assert not tape._C._is_cached_tensor(x)       # (off: nothing reads as cached; the mark stays)
+        tape._C._set_cached_tensors_enabled(True)
+        assert tape._C._is_cached_tensor(x)
+        tape._C._remove_cached_tensor(x)
+        with pytest.raises(TypeError, match="incompatible function arguments"):
+            tape._C._is_cached_tensor(1)
+    finally:
+        tape._C._set_cached_tensors_enabled(False)
