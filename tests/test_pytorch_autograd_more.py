@@ -104,3 +104,20 @@ def test_cached_tensor_registry_marks_the_tensor_itself():
             tape._C._is_cached_tensor(1)
     finally:
         tape._C._set_cached_tensors_enabled(False)
+
+
+# --- test_dataparallel_saved_tensors_hooks, test_checkpointing_without_reentrant_dataparallel ---------
+def test_data_parallel_without_accelerators_calls_the_module():
+    inner = tape.nn.Linear(3, 2)
+    model = tape.nn.DataParallel(inner)
+    assert model.device_ids == [] and model.module is inner
+    assert list(model.state_dict()) == ["module.weight", "module.bias"]
+    x = tape.randn(4, 3, requires_grad=True)
+    packed = []
+    with tape.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t) or t, lambda t: t):
+        out = model(x)       # (one thread: the hooks of this one apply)
+    assert packed and tape.equal(out, inner(x))
+    out.sum().backward()
+    assert inner.weight.grad.shape == (2, 3) and x.grad.shape == (4, 3)
+    with pytest.raises(RuntimeError, match="device type could not be determined"):
+        tape.nn.parallel.data_parallel(inner, x)

@@ -2,7 +2,7 @@
 ops, ``init`` and the ``functional`` module (see the README's coverage table)."""
 from __future__ import annotations
 
-from . import functional, init, modules, parameter, utils
+from . import functional, init, modules, parallel, parameter, utils
 from .modules import (BCELoss, BCEWithLogitsLoss, CELU, CosineSimilarity, CrossEntropyLoss, Dropout, ELU, Flatten,
                       GaussianNLLLoss, GELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity,
                       KLDivLoss, L1Loss, LeakyReLU, Linear, LogSigmoid, LogSoftmax, MarginRankingLoss, Mish, Module,
@@ -30,9 +30,10 @@ from .modules import AlphaDropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlpha
 from .modules import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d,  # noqa: E402
                       InstanceNorm3d, LayerNorm, LocalResponseNorm, RMSNorm)
 from .modules import Embedding, EmbeddingBag  # noqa: E402
+from .parallel import DataParallel
 from .parameter import Buffer, Parameter
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "Buffer", "CELU", "CosineSimilarity", "CrossEntropyLoss", "Dropout", "ELU",
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "Buffer", "DataParallel", "CELU", "CosineSimilarity", "CrossEntropyLoss", "Dropout", "ELU",
            "Flatten", "GELU", "GLU", "GaussianNLLLoss", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
            "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax", "MSELoss",
            "MarginRankingLoss", "Mish", "Module", "ModuleDict", "ModuleList", "NLLLoss", "NLLLoss2d", "PReLU",
