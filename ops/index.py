@@ -517,6 +517,8 @@ def _positions_along(shape: tuple, dim: int, index: np.ndarray) -> np.ndarray:
     of dims) picks along ``dim``, the other coordinates being the index's own (gather's rule)."""
     if not shape or not index.size:
         return np.zeros(index.shape, np.int64)
+    if not index.ndim:      # (a 0-d index counts as 1-d, as a 0-d tensor does in PyTorch's checks)
+        return _positions_along(shape, dim, index.reshape((1,) * len(shape))).reshape(())
     coords = list(np.indices(index.shape, sparse=True))
     coords[dim] = index
     return np.ravel_multi_index(tuple(coords), shape).astype(np.int64, copy=False)

@@ -242,8 +242,9 @@ def interpolate(input: Tensor, size: Optional[Union[int, tuple]] = None, scale_f
     scales = [None] * dim if scale_factors is None else [float(s) for s in scale_factors]
     out_sp = tuple(int(v) for v in output_size)
     y = _resample(input, out_sp, scales, mode, align_corners, antialias)
-    saved = (("output_size", out_sp),) + tuple((f"scales_{c}", v) for c, v in zip("dhw"[3 - dim:], scales)) + \
-        (("self_sym_sizes", input._shape),)
+    # (PyTorch's 1-d nodes save one ``scales``; the 2-d and 3-d ones one per dimension)
+    names = ("scales",) if dim == 1 else tuple(f"scales_{c}" for c in "dhw"[3 - dim:])
+    saved = (("output_size", out_sp),) + tuple(zip(names, scales)) + (("self_sym_sizes", input._shape),)
     if mode not in ("nearest", "nearest-exact"):
         saved = (("align_corners", bool(align_corners)),) + saved
     return shows(y, saved)

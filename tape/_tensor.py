@@ -1097,6 +1097,15 @@ class Tensor(_NotYet):
     def cpu(self) -> "Tensor":
         return self
 
+    def to_dense(self, dtype: Optional[D.dtype] = None, *, masked_grad: Optional[bool] = None) -> "Tensor":
+        """A strided copy of the tensor: tape's tensors are all strided, so the tensor itself (as
+        PyTorch returns a strided one), converted to ``dtype`` when that is another dtype."""
+        if dtype is not None and not isinstance(dtype, D.dtype):
+            raise TypeError(f"to_dense(): argument 'dtype' (position 1) must be torch.dtype, not {type(dtype).__name__}")
+        if masked_grad is not None and not isinstance(masked_grad, bool):
+            raise TypeError(f"to_dense(): argument 'masked_grad' must be bool, not {type(masked_grad).__name__}")
+        return self if dtype is None or dtype is self._dtype else self.to(dtype)
+
     # -- in-place ----------------------------------------------------------------------
     def _check_inplace(self, *operands, fill: bool = False) -> None:
         """PyTorch's refusals of an in-place change of this tensor (by an op reading ``operands``;

@@ -1271,6 +1271,9 @@ class Tensor:
     def to(self, *args: Any, non_blocking: builtins.bool = ..., copy: builtins.bool = ..., memory_format=..., **kwargs: Any) -> Tensor:
         """The tensor with the given dtype (``to(dtype)``, ``to(other)``, ``to('cpu', dtype)``), itself if
         nothing changes and ``copy`` is False."""
+    def to_dense(self, dtype: Optional[_DType] = ..., *, masked_grad: Optional[builtins.bool] = ...) -> Tensor:
+        """A strided copy of the tensor: tape's tensors are all strided, so the tensor itself (as
+        PyTorch returns a strided one), converted to ``dtype`` when that is another dtype."""
     def tolist(self) -> Union[builtins.list, Number]: ...
     def topk(self, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
         """The ``k`` largest (smallest) elements along ``dim`` and their indices, as a named tuple."""

@@ -13,7 +13,9 @@ from .._graph import execution_order as _current_graph_task_execution_order
 from .._graph import node_view, will_execute as _will_engine_execute_node
 from .._hooks import evaluating as _evaluating
 from .._state import state as _state
-from . import _autograd, _functions
+from . import _autograd, _functions, _nn
+from ._cached import (_add_cached_tensor, _is_cached_tensor, _remove_cached_tensor,
+                      _set_cached_tensors_enabled)
 
 
 class _WeakTensorRef:
@@ -49,4 +51,5 @@ def _set_fwd_grad_enabled(enabled: bool) -> None:
 
 __all__ = ["is_grad_enabled", "is_inference_mode_enabled", "_current_graph_task_id", "_current_autograd_node", "_WeakTensorRef",
            "_will_engine_execute_node", "_current_graph_task_execution_order", "_is_fwd_grad_enabled",
-           "_set_fwd_grad_enabled", "_autograd", "_functions"]
+           "_set_fwd_grad_enabled", "_autograd", "_functions", "_nn", "_set_cached_tensors_enabled",
+           "_add_cached_tensor", "_remove_cached_tensor", "_is_cached_tensor"]

@@ -2,7 +2,7 @@
 ops, ``init`` and the ``functional`` module (see the README's coverage table)."""
 from __future__ import annotations
 
-from . import functional, init, modules, parameter, utils
+from . import functional, init, modules, parallel, parameter, utils
 from .modules import (BCELoss, BCEWithLogitsLoss, CELU, CosineSimilarity, CrossEntropyLoss, Dropout, ELU, Flatten,
                       GaussianNLLLoss, GELU, GLU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity,
                       KLDivLoss, L1Loss, LeakyReLU, Linear, LogSigmoid, LogSoftmax, MarginRankingLoss, Mish, Module,
@@ -36,9 +36,10 @@ from .modules import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyCon
                       LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d, LazyInstanceNorm1d,
                       LazyInstanceNorm2d, LazyInstanceNorm3d, LazyLinear)
 from .modules import Container, CrossMapLRN2d  # noqa: E402
+from .parallel import DataParallel  # noqa: E402
 from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "Buffer", "CELU", "CosineSimilarity", "CrossEntropyLoss", "Dropout", "ELU",
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "Buffer", "DataParallel", "CELU", "CosineSimilarity", "CrossEntropyLoss", "Dropout", "ELU",
            "Flatten", "GELU", "GLU", "GaussianNLLLoss", "Hardshrink", "Hardsigmoid", "Hardswish", "Hardtanh",
            "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax", "MSELoss",
            "MarginRankingLoss", "Mish", "Module", "ModuleDict", "ModuleList", "NLLLoss", "NLLLoss2d", "PReLU",

@@ -1,0 +1,123 @@
+"""Behaviours that PyTorch's own autograd tests (test/test_autograd.py, test/autograd/test_functional.py)
+exercise and that tape got wrong until session 33: each test names the PyTorch test it comes from.
+Values are pinned by reasoning; no torch needed."""
+from __future__ import annotations
+
+import pytest
+
+import tape
+
+
+# --- test_sparse_gather_*: gather's gradient with sparse_grad=True, made dense by to_dense() ---------
+@pytest.mark.parametrize("size_x, size_ind, dim", [((4, 3), (2, 3), 0), ((3, 4, 2), (3, 2, 2), 1), ((5,), (), 0),
+                                                   ((), (2,), 0), ((), (), 0)])
+def test_gather_sparse_grad_densified_equals_the_dense_gradient(size_x, size_ind, dim):
+    x = tape.randn(size_x, dtype=tape.float64, requires_grad=True)
+    n = x.size(dim) if x.dim() else 1
+    ind = tape.randint(n, size_ind) if size_ind and size_x else tape.zeros(size_ind, dtype=tape.int64)
+    out = tape.gather(x, dim, ind)
+    grad = tape.rand_like(out)
+    out.backward(grad)
+    dense = x.grad.clone()
+    x.grad = None
+    tape.gather(x, dim, ind, sparse_grad=True).backward(grad)
+    assert tape.equal(x.grad.to_dense(), dense)
+
+
+def test_gather_with_a_0d_index_of_a_1d_tensor_picks_one_element():
+    # (PyTorch counts a 0-d index as 1-d: the result is 0-d and the gradient goes to that element)
+    y = tape.arange(5.0, dtype=tape.float64).requires_grad_()
+    out = tape.gather(y, 0, tape.tensor(3))
+    assert out.shape == () and out.item() == 3.0
+    out.backward()
+    assert y.grad.tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
+    with pytest.raises(RuntimeError, match="index 7 is out of bounds for dimension 0 with size 5"):
+        tape.gather(y, 0, tape.tensor(7))
+    with pytest.raises(RuntimeError, match="Index tensor must have the same number of dimensions as input tensor"):
+        tape.gather(tape.zeros(2, 3), 0, tape.tensor(1))
+
+
+def test_to_dense_of_a_strided_tensor_is_the_tensor_or_its_conversion():
+    x = tape.randn(3)
+    assert x.to_dense() is x and x.to_dense(tape.float32) is x and x.to_dense(masked_grad=True) is x
+    y = tape.randn(3, requires_grad=True)
+    z = y.to_dense(tape.float64)
+    assert z.dtype == tape.float64 and z.grad_fn is not None
+    z.sum().backward()
+    assert y.grad.dtype == tape.float32 and y.grad.tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(TypeError, match=r"to_dense\(\): argument 'dtype' \(position 1\) must be torch.dtype, not str"):
+        x.to_dense("float")
+    with pytest.raises(TypeError, match=r"to_dense\(\): argument 'masked_grad' must be bool, not int"):
+        x.to_dense(masked_grad=3)
+
+
+# --- test_grad_fn_attr_bindings: a 1-d upsampling node saves one ``scales`` ------------------------
+@pytest.mark.parametrize("mode", ["nearest", "linear", "nearest-exact"])
+def test_1d_upsampling_node_saves_scales(mode):
+    a = tape.ones(1, 1, 2, requires_grad=True)
+    node = tape.nn.functional.interpolate(a, scale_factor=0.5, mode=mode).grad_fn
+    assert node._saved_scales == 0.5 and node._saved_output_size == (1,)
+    assert tape.nn.functional.interpolate(a, 4, mode=mode).grad_fn._saved_scales is None
+    assert not hasattr(node, "_saved_scales_w")
+
+
+def test_2d_and_3d_upsampling_nodes_save_one_scale_per_dimension():
+    node = tape.nn.functional.interpolate(tape.ones(1, 1, 2, 2, requires_grad=True), scale_factor=2.0).grad_fn
+    assert (node._saved_scales_h, node._saved_scales_w) == (2.0, 2.0)
+    node = tape.nn.functional.interpolate(tape.ones(1, 1, 2, 2, 2, requires_grad=True), scale_factor=2.0,
+                                          mode="trilinear").grad_fn
+    assert (node._saved_scales_d, node._saved_scales_h, node._saved_scales_w) == (2.0, 2.0, 2.0)
+
+
+# --- test_warning_in_backward: a warning raised in a backward reaches Python -------------------------
+def test_warning_raised_in_backward_reaches_python():
+    a = tape.zeros((), requires_grad=True)
+    b = tape._C._nn._test_warn_in_autograd(a)
+    assert b.grad_fn.name() == "TestWarnInAutogradBackward0"
+    with pytest.warns(UserWarning, match="Warn from backward"):
+        b.backward()
+    assert a.grad.item() == 1.0
+    assert not tape._C._nn._test_warn_in_autograd(tape.ones(2)).requires_grad
+    with pytest.raises(TypeError, match=r"argument 'input' \(position 1\) must be Tensor, not int"):
+        tape._C._nn._test_warn_in_autograd(1)
+
+
+# --- test_multiple_insert_removal_caching: the cached-tensor registry of torch._C -------------------
+def test_cached_tensor_registry_marks_the_tensor_itself():
+    x = tape.rand(4)
+    with pytest.raises(RuntimeError, match="cached_tensorimpls_enabled"):
+        tape._C._add_cached_tensor(x)
+    tape._C._set_cached_tensors_enabled(True)
+    try:
+        tape._C._add_cached_tensor(x)
+        assert tape._C._is_cached_tensor(x) and not tape._C._is_cached_tensor(x.view(4))
+        tape._C._add_cached_tensor(x)
+        tape._C._remove_cached_tensor(x)
+        assert not tape._C._is_cached_tensor(x)
+        tape._C._add_cached_tensor(x)
+        tape._C._set_cached_tensors_enabled(False)
+        assert not tape._C._is_cached_tensor(x)       # (off: nothing reads as cached; the mark stays)
+        tape._C._set_cached_tensors_enabled(True)
+        assert tape._C._is_cached_tensor(x)
+        tape._C._remove_cached_tensor(x)
+        with pytest.raises(TypeError, match="incompatible function arguments"):
+            tape._C._is_cached_tensor(1)
+    finally:
+        tape._C._set_cached_tensors_enabled(False)
+
+
+# --- test_dataparallel_saved_tensors_hooks, test_checkpointing_without_reentrant_dataparallel ---------
+def test_data_parallel_without_accelerators_calls_the_module():
+    inner = tape.nn.Linear(3, 2)
+    model = tape.nn.DataParallel(inner)
+    assert model.device_ids == [] and model.module is inner
+    assert list(model.state_dict()) == ["module.weight", "module.bias"]
+    x = tape.randn(4, 3, requires_grad=True)
+    packed = []
+    with tape.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t) or t, lambda t: t):
+        out = model(x)       # (one thread: the hooks of this one apply)
+    assert packed and tape.equal(out, inner(x))
+    out.sum().backward()
+    assert inner.weight.grad.shape == (2, 3) and x.grad.shape == (4, 3)
+    with pytest.raises(RuntimeError, match="device type could not be determined"):
+        tape.nn.parallel.data_parallel(inner, x)
