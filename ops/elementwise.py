@@ -1233,8 +1233,9 @@ def _sigmoid(x):
 def _tanh(x):
     # numpy's float32 tanh is off by an ulp on about a third of its inputs, where PyTorch's (SLEEF) is
     # almost always the correctly rounded value: the float64 one rounded to float32 is that value (and
-    # what the scalar path, ``math.tanh``, gives)
-    if x.dtype == np.float32:
+    # what the scalar path, ``math.tanh``, gives).  It costs five times numpy's SIMD loop, so big rows
+    # (``NUMPY_ROWS``, as erf's) keep that loop, within an ulp.
+    if x.dtype == np.float32 and x.size < NUMPY_ROWS[1]:
         return np.tanh(x, dtype=np.float64).astype(np.float32)
     return np.tanh(x)
 
