@@ -544,7 +544,9 @@ def aten_norm(x: Tensor, p: float, dim: Dims, keepdim: bool) -> Tensor:
     if dim is None:     # (``at::norm(x, p)``: its node shows ``p`` as given)
         return _record(NORM, y, x, dims, ib=ATEN_NORM | ATEN_NORM_ALL, fa=float(p),
                        saved=(("self", SAVED_SELF), ("p", p), ("result", SAVED_RESULT)))
-    return _record(NORM, y, x, dims, ib=ATEN_NORM, fa=float(p))
+    shown = (dim,) if isinstance(dim, int) else tuple(dim)
+    return _record(NORM, y, x, dims, ib=ATEN_NORM, fa=float(p),
+                   saved=(("self", SAVED_SELF), ("p", p), ("dim", shown), ("keepdim", keepdim), ("result", SAVED_RESULT)))
 
 
 # The nuclear norm needs an SVD; its family (ops/decomp.py) imports this one, and puts its matrix norm here.

@@ -53,7 +53,7 @@ KNOWN = {
     # ops added beside the Node API work (meth, special): their nodes do not show their saved values yet
     "corrcoef", "cov", "cov_weights_method", "cumulative_trapezoid", "cumulative_trapezoid_x",
     "diagonal_scatter_offset_method", "frobenius_norm", "logcumsumexp", "nanquantile_midpoint", "nuclear_norm",
-    "pairwise_distance", "quantile", "quantile_dim_q_tensor", "rot90_k3_dims_method", "select_scatter",
+    "quantile", "quantile_dim_q_tensor", "rot90_k3_dims_method", "select_scatter",
     "select_scatter_method_dim1", "slice_scatter", "slice_scatter_method_dim", "special_xlog1py_number",
     "special_xlog1py_rnumber", "threshold_inplace", "trapezoid", "trapezoid_x", "trapz_dx_dim0",
     "pow_s0", "pow_s1", "pow_s2", "pow_s3", "pow_s_neg1", "rmul_int", "rtruediv_int", "truediv_int", "rpow_int",
