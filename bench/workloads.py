@@ -147,7 +147,9 @@ WORKLOADS = {
         f"loss h.sum(); 'checkpoint' rows: utils.checkpoint(use_reentrant=False) every {CHAIN_SEGMENT} layers",
         "ms/step",
         1e3,
-        1e-3,
+        # (200 float32 layers amplify the products' rounding, which differs between BLAS builds: the
+        # float64 loss is 0.0205629, numpy's float32 one 0.0205753, PyTorch's 0.0205538 on one machine)
+        3e-3,
     ),
 }
 
