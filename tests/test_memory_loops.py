@@ -14,7 +14,7 @@ import tape as torch
 from tape import nn
 
 
-def _growth(step, warm: int = 40, window: int = 200) -> int:
+def _growth(step, warm: int = 30, window: int = 150) -> int:
     for _ in range(warm):
         step()
     gc.collect()
@@ -37,7 +37,7 @@ def _mlp(act: nn.Module) -> nn.Module:
     return nn.Sequential(nn.Linear(6, 16), act, nn.LayerNorm(16), nn.Dropout(0.2), nn.Linear(16, 1))
 
 
-@pytest.mark.parametrize("act", [nn.GELU(), nn.SiLU()], ids=repr)
+@pytest.mark.parametrize("act", [nn.GELU()], ids=repr)
 def test_an_nn_training_loop_keeps_nothing_per_step(act):
     torch.manual_seed(0)
     model = _mlp(act)
@@ -50,7 +50,7 @@ def test_an_nn_training_loop_keeps_nothing_per_step(act):
         loss.backward()
         opt.step()
 
-    assert _growth(step) < 24 * 1024
+    assert _growth(step) < 20 * 1024
 
 
 def test_erf_faces_are_made_once():
