@@ -1,0 +1,377 @@
+"""Operator schemas, ``ns::name.overload(Tensor(a!) x, int[] dims, *, float alpha=1) -> Tensor``.
+
+PyTorch's dispatcher checks every call of a registered operator against its schema before any
+kernel runs; tape does the same in Python, with the dispatcher's messages: a ``Schema`` parses the
+text once (``parse``) and ``Schema.bind`` turns a call's arguments into what the kernel receives.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .. import _dtype as D
+from .._device import device as Device
+from .._tensor import Tensor
+
+__all__ = ["Argument", "Schema", "parse"]
+
+# The base types a schema may name, with the name the dispatcher's messages give them.
+_BASE = {"Tensor": "Tensor", "int": "int", "SymInt": "int", "float": "float", "bool": "bool", "str": "str",
+         "Scalar": "number", "ScalarType": "ScalarType", "Device": "Device", "Layout": "Layout",
+         "MemoryFormat": "MemoryFormat", "Generator": "Generator", "Dimname": "Dimname", "Storage": "Storage",
+         "Stream": "Stream", "Any": "Any", "SymBool": "bool", "SymFloat": "float", "complex": "complex"}
+
+_TOKEN = re.compile(r"\s*(->|\.\.\.|[A-Za-z_][\w]*|-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\"[^\"]*\"|'[^']*'|[()\[\],=*?!.:])")
+
+
+@dataclass(frozen=True)
+class Type:
+    """A schema type: a base name with list (``[]``/``[N]``) and optional (``?``) layers, outermost last."""
+
+    base: str
+    layers: tuple = ()      # ("list", N or None) / ("optional",) from the inside out
+
+    def __str__(self) -> str:
+        text = self.base
+        for layer in self.layers:
+            text += "?" if layer[0] == "optional" else f"[{layer[1] or ''}]"
+        return text
+
+    def python_name(self) -> str:
+        """How the dispatcher names the type in a message (``SymInt[]`` is ``List[int]``)."""
+        text = _BASE[self.base]
+        for layer in self.layers:
+            text = f"Optional[{text}]" if layer[0] == "optional" else f"List[{text}]"
+        return text
+
+    @property
+    def is_tensor_like(self) -> bool:
+        return self.base == "Tensor"
+
+    @property
+    def is_tensor_list(self) -> bool:
+        return self.base == "Tensor" and any(layer[0] == "list" for layer in self.layers)
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One argument (or return) of a schema."""
+
+    name: str
+    type: Type
+    alias: Optional[str] = None       # the alias set, ``a`` of ``Tensor(a!)``
+    is_write: bool = False            # ``!``: the operator writes the tensor
+    kwarg_only: bool = False
+    has_default: bool = False
+    default_value: Any = None
+    default_text: str = ""
+
+    def __str__(self) -> str:
+        text = str(self.type)
+        if self.alias is not None:
+            text = text.replace("Tensor", f"Tensor({self.alias}{'!' if self.is_write else ''})", 1)
+        if self.name:
+            text += " " + self.name
+        if self.has_default:
+            text += "=" + self.default_text
+        return text
+
+
+@dataclass
+class Schema:
+    """A parsed operator schema (PyTorch's ``torch._C.FunctionSchema``)."""
+
+    name: str                     # ``ns::op`` (or ``op`` while no namespace is known)
+    overload_name: str
+    arguments: list
+    returns: list
+    returns_in_parens: bool = False     # ``-> (Tensor)``: one return, written as a tuple
+
+    def __str__(self) -> str:
+        args, kw = [], False
+        for a in self.arguments:
+            if a.kwarg_only and not kw:
+                args.append("*")
+                kw = True
+            args.append(str(a))
+        rets = [str(r) for r in self.returns]
+        ret = rets[0] if len(rets) == 1 and not self.returns_in_parens else f"({', '.join(rets)})"
+        name = self.name + (f".{self.overload_name}" if self.overload_name else "")
+        return f"{name}({', '.join(args)}) -> {ret}"
+
+    @property
+    def is_mutable(self) -> bool:
+        return any(a.is_write for a in self.arguments)
+
+    def is_functional(self) -> bool:
+        """No argument written, no return aliasing an argument, at least one return (PyTorch's test
+        before an autograd formula may be registered)."""
+        if self.is_mutable or not self.returns:
+            return False
+        return all(r.alias is None for r in self.returns)
+
+    def bind(self, args: tuple, kwargs: dict) -> tuple:
+        """The kernel's ``(args, kwargs)`` for a call: types checked and converted as the dispatcher does,
+        keyword-only arguments as keywords, the others positional, arguments equal to their default left
+        off the end (as PyTorch's dispatcher strips them)."""
+        positional = [a for a in self.arguments if not a.kwarg_only]
+        if len(args) > len(positional):
+            if len(positional) < len(self.arguments):
+                raise RuntimeError(f"{self.name}() takes {len(positional)} positional argument(s) but "
+                                   f"{len(args)} was/were given.  Declaration: {self}")
+            raise RuntimeError(f"{self.name}() expected at most {len(positional)} argument(s) but received "
+                               f"{len(args)} argument(s). Declaration: {self}")
+        names = {a.name for a in self.arguments}
+        for k in kwargs:
+            if k not in names:
+                raise RuntimeError(f"Unknown keyword argument '{k}' for operator '{self.name}'. Schema: {self}")
+        values = []
+        for i, a in enumerate(self.arguments):
+            if i < len(args) and not a.kwarg_only:
+                if a.name in kwargs:
+                    raise RuntimeError(f"Argument '{a.name}' specified both as positional and keyword argument. "
+                                       f"Schema: {self}")
+                values.append((a, self._convert(a, args[i], i), True))
+            elif a.name in kwargs:
+                values.append((a, self._convert(a, kwargs[a.name], i), True))
+            elif a.has_default:
+                values.append((a, a.default_value, False))
+            else:
+                raise RuntimeError(f"{self.name}() is missing value for argument '{a.name}'. Declaration: {self}")
+        out_args = [v for a, v, _ in values if not a.kwarg_only]
+        while out_args and positional[len(out_args) - 1].has_default and \
+                _same(out_args[-1], positional[len(out_args) - 1].default_value):
+            out_args.pop()
+        out_kwargs = {a.name: v for a, v, given in values
+                      if a.kwarg_only and not (a.has_default and _same(v, a.default_value))}
+        return tuple(out_args), out_kwargs
+
+    def filled(self, args: tuple, kwargs: dict) -> tuple:
+        """``(args, kwargs)`` with the arguments ``bind`` left off put back (PyTorch's ``fill_defaults``)."""
+        new_args, new_kwargs = [], {}
+        for i, a in enumerate(self.arguments):
+            if a.kwarg_only:
+                new_kwargs[a.name] = kwargs.get(a.name, a.default_value)
+            else:
+                new_args.append(args[i] if i < len(args) else a.default_value)
+        return tuple(new_args), new_kwargs
+
+    def _convert(self, arg: Argument, value: Any, position: int) -> Any:
+        ok, converted = _check(arg.type, arg.type.layers, value)
+        if ok:
+            return converted
+        found = "Tensor" if isinstance(value, Tensor) else type(value).__name__
+        details = f"Unable to cast {value!r} to Tensor" if arg.type.base == "Tensor" and not arg.type.is_tensor_list \
+            else f"Unable to cast Python instance of type {type(value)} to C++ type '?'"
+        raise RuntimeError(f"{self.name}() Expected a value of type '{arg.type.python_name()}' for argument "
+                           f"'{arg.name}' but instead found type '{found}'.\nPosition: {position}\nValue: {value!r}\n"
+                           f"Declaration: {self}\nCast error details: {details}")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return a is b
+    return type(a) is type(b) and a == b
+
+
+def _check(t: Type, layers: tuple, value: Any) -> tuple:
+    """``(ok, value as the kernel receives it)`` for ``value`` of type ``t`` (its outer ``layers``)."""
+    if layers:
+        layer, inner = layers[-1], layers[:-1]
+        if layer[0] == "optional":
+            return (True, None) if value is None else _check(t, inner, value)
+        if not isinstance(value, (list, tuple)):
+            return False, None
+        out = []
+        for v in value:
+            ok, v = _check(t, inner, v)
+            if not ok:
+                return False, None
+            out.append(v)
+        return True, out
+    base = t.base
+    if base == "Tensor":
+        return isinstance(value, Tensor), value
+    if base in ("int", "SymInt"):
+        ok = isinstance(value, int) or _int_tensor(value)
+        return ok, int(value) if ok else None
+    if base in ("float", "SymFloat"):
+        ok = isinstance(value, (int, float)) or _int_tensor(value)
+        return ok, float(value) if ok else None
+    if base in ("bool", "SymBool"):
+        return isinstance(value, int), bool(value) if isinstance(value, int) else None
+    if base == "str":
+        return isinstance(value, str), value
+    if base == "Scalar":
+        return isinstance(value, (int, float, complex)), value
+    if base == "ScalarType":
+        return isinstance(value, D.dtype), value
+    if base == "Device":
+        if isinstance(value, (str, Device)):
+            return True, Device(value)
+        return False, None
+    return True, value      # (the types tape has no values of: passed through)
+
+
+def _int_tensor(value: Any) -> bool:
+    return isinstance(value, Tensor) and value.dim() == 0 and not value.is_floating_point()
+
+
+class _Tokens:
+    """The tokens of a schema's text, for the parser (its errors point at the text, as PyTorch's)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.items = []
+        pos = 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if m is None:
+                if text[pos:].strip() == "":
+                    break
+                self.error(pos, 1, f"unexpected character '{text[pos:].strip()[0]}'")
+            self.items.append((m.group(1), m.start(1)))
+            pos = m.end()
+        self.i = 0
+
+    def peek(self, k: int = 0) -> Optional[str]:
+        return self.items[self.i + k][0] if self.i + k < len(self.items) else None
+
+    def pos(self) -> int:
+        return self.items[self.i][1] if self.i < len(self.items) else len(self.text)
+
+    def next(self) -> str:
+        tok = self.peek()
+        if tok is None:
+            self.error(len(self.text), 1, "unexpected end of schema")
+        self.i += 1
+        return tok
+
+    def accept(self, tok: str) -> bool:
+        if self.peek() == tok:
+            self.i += 1
+            return True
+        return False
+
+    def expect(self, tok: str) -> None:
+        if self.peek() != tok:
+            self.expected(tok)
+        self.i += 1
+
+    def expected(self, what: str) -> None:
+        tok = self.peek()
+        kind = "arrow" if tok == "->" else ("eof" if tok is None else tok)
+        self.error(self.pos(), len(tok or " "), f"expected {what} but found '{kind}'")
+
+    def ident(self) -> str:
+        tok = self.peek()
+        if tok is None or not re.fullmatch(r"[A-Za-z_]\w*", tok):
+            self.expected("ident")
+        self.i += 1
+        return tok
+
+    def error(self, pos: int, width: int, message: str) -> None:
+        raise RuntimeError(f"{message} here:\n{self.text}\n{' ' * pos}{'~' * width} <--- HERE\n")
+
+
+def parse(text: str, *, named: bool = True) -> Schema:
+    """Parse ``text``: ``name[.overload](args) -> returns`` (``named=False``: ``(args) -> returns``)."""
+    toks = _Tokens(text)
+    name, overload = "", ""
+    if named:
+        name = toks.ident()
+        while toks.accept(":"):
+            toks.expect(":")
+            name += "::" + toks.ident()
+        if toks.accept("."):
+            overload = toks.ident()
+    toks.expect("(")
+    arguments, kwarg_only = [], False
+    if not toks.accept(")"):
+        while True:
+            if toks.accept("*"):
+                kwarg_only = True
+            else:
+                arguments.append(_argument(toks, kwarg_only, True))
+            if toks.accept(")"):
+                break
+            toks.expect(",")
+    toks.expect("->")
+    returns = []
+    in_parens = toks.peek() == "("
+    if in_parens:
+        toks.next()
+        if not toks.accept(")"):
+            while True:
+                returns.append(_argument(toks, False, False))
+                if toks.accept(")"):
+                    break
+                toks.expect(",")
+    else:
+        returns.append(_argument(toks, False, False))
+    if toks.peek() is not None:
+        toks.expected("eof")
+    return Schema(name, overload, arguments, returns, in_parens and len(returns) == 1)
+
+
+def _argument(toks: _Tokens, kwarg_only: bool, is_input: bool) -> Argument:
+    start = toks.pos()
+    base = toks.ident()
+    if base not in _BASE:
+        raise RuntimeError(
+            "\nunknown type specifier. Common valid schema types include Tensor, SymInt, int, float, bool, Scalar; "
+            "for a full list, please see https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/README.md"
+            f"#func :\n{toks.text}\n{' ' * start}{'~' * len(base)} <--- HERE\n")
+    alias, is_write = None, False
+    if base == "Tensor" and toks.peek() == "(":
+        toks.next()
+        alias = toks.ident()
+        is_write = toks.accept("!")
+        if toks.accept("->"):
+            toks.expect("*")
+        toks.expect(")")
+    layers = []
+    while toks.peek() in ("[", "?"):
+        if toks.accept("?"):
+            layers.append(("optional",))
+        else:
+            toks.next()
+            size = None
+            if toks.peek() not in ("]", None):
+                size = int(toks.next())
+            toks.expect("]")
+            layers.append(("list", size))
+    name = ""
+    if is_input or (toks.peek() not in (",", ")", None)):
+        name = toks.ident()
+    has_default, default, default_text = False, None, ""
+    if is_input and toks.accept("="):
+        has_default = True
+        default_text, default = _default(toks)
+    return Argument(name, Type(base, tuple(layers)), alias, is_write, kwarg_only, has_default, default, default_text)
+
+
+def _default(toks: _Tokens) -> tuple:
+    """A default value: its text as written and its value."""
+    if toks.accept("["):
+        items, texts = [], []
+        while not toks.accept("]"):
+            text, value = _default(toks)
+            items.append(value)
+            texts.append(text)
+            toks.accept(",")
+        return f"[{', '.join(texts)}]", items
+    tok = toks.next()
+    if tok == "None":
+        return tok, None
+    if tok in ("True", "False"):
+        return tok, tok == "True"
+    if tok[0] in "\"'":
+        return tok, tok[1:-1]
+    if re.fullmatch(r"-?\d+", tok):
+        return tok, int(tok)
+    if re.fullmatch(r"-?[\d.]+(?:[eE][-+]?\d+)?", tok):
+        return tok, float(tok)
+    dtype = getattr(D, tok, None)
+    return tok, dtype if isinstance(dtype, D.dtype) else tok
