@@ -10,10 +10,9 @@ from typing import Callable, Iterable, Optional, Union
 from .. import _dtype as D
 from .._device import device
 from .._tensor import Tensor
+from ..types import Number
 
 __all__ = ["infer_schema"]
-
-Number = Union[int, float, bool]     # (PyTorch's ``torch.types.Number``)
 
 
 def _derived(base: object, name: str, lists: bool, optional_items: bool, optional_list: bool) -> list:

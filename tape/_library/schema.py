@@ -22,6 +22,10 @@ _BASE = {"Tensor": "Tensor", "int": "int", "SymInt": "int", "float": "float", "b
          "MemoryFormat": "MemoryFormat", "Generator": "Generator", "Dimname": "Dimname", "Storage": "Storage",
          "Stream": "Stream", "Any": "Any", "SymBool": "bool", "SymFloat": "float", "complex": "complex"}
 
+# c10's ScalarType numbers of the dtypes tape has.
+_SCALAR_TYPES = {0: D.uint8, 1: D.int8, 2: D.int16, 3: D.int32, 4: D.int64, 5: D.float16, 6: D.float32, 7: D.float64,
+                 11: D.bool_}
+
 _TOKEN = re.compile(r"\s*(->|\.\.\.|[A-Za-z_][\w]*|-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\"[^\"]*\"|'[^']*'|[()\[\],=*?!.:])")
 
 
@@ -74,7 +78,10 @@ class Argument:
         if self.name:
             text += " " + self.name
         if self.has_default:
-            text += "=" + self.default_text
+            default = self.default_text
+            if isinstance(self.default_value, float) and default.endswith(".0"):
+                default = default[:-1]      # (2.0 printed as c10 prints a double: ``2.``)
+            text += "=" + default
         return text
 
 
@@ -162,11 +169,19 @@ class Schema:
         if ok:
             return converted
         found = "Tensor" if isinstance(value, Tensor) else type(value).__name__
-        details = f"Unable to cast {value!r} to Tensor" if arg.type.base == "Tensor" and not arg.type.is_tensor_list \
-            else f"Unable to cast Python instance of type {type(value)} to C++ type '?'"
-        raise RuntimeError(f"{self.name}() Expected a value of type '{arg.type.python_name()}' for argument "
+        t = arg.type
+        if t.base == "SymInt" and t.layers and t.layers[-1][0] == "list" and not isinstance(value, (list, tuple)):
+            details = f" Python error details: TypeError: '{type(value).__name__}' object is not iterable"
+        elif t.base == "Tensor" and not t.is_tensor_list:
+            details = f"Cast error details: Unable to cast {value!r} to Tensor"
+        elif t.base == "Scalar" and not t.layers:
+            details = f"Cast error details: Cannot cast {value} to number"
+        else:
+            details = (f"Cast error details: Unable to cast Python instance of type {type(value)} to C++ type '?' "
+                       f"(#define PYBIND11_DETAILED_ERROR_MESSAGES or compile in debug mode for details)")
+        raise RuntimeError(f"{self.name}() Expected a value of type '{t.python_name()}' for argument "
                            f"'{arg.name}' but instead found type '{found}'.\nPosition: {position}\nValue: {value!r}\n"
-                           f"Declaration: {self}\nCast error details: {details}")
+                           f"Declaration: {self}\n{details}")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -206,6 +221,8 @@ def _check(t: Type, layers: tuple, value: Any) -> tuple:
     if base == "Scalar":
         return isinstance(value, (int, float, complex)), value
     if base == "ScalarType":
+        if isinstance(value, int) and not isinstance(value, bool):     # (a ScalarType's number, as c10 counts them)
+            value = _SCALAR_TYPES.get(value)
         return isinstance(value, D.dtype), value
     if base == "Device":
         if isinstance(value, (str, Device)):
@@ -294,9 +311,9 @@ def parse(text: str, *, named: bool = True) -> Schema:
                 kwarg_only = True
             else:
                 arguments.append(_argument(toks, kwarg_only, True))
-            if toks.accept(")"):
+            if not toks.accept(","):
+                toks.expect(")")
                 break
-            toks.expect(",")
     toks.expect("->")
     returns = []
     in_parens = toks.peek() == "("
@@ -305,9 +322,9 @@ def parse(text: str, *, named: bool = True) -> Schema:
         if not toks.accept(")"):
             while True:
                 returns.append(_argument(toks, False, False))
-                if toks.accept(")"):
+                if not toks.accept(","):
+                    toks.expect(")")
                     break
-                toks.expect(",")
     else:
         returns.append(_argument(toks, False, False))
     if toks.peek() is not None:
