@@ -5,7 +5,8 @@ runs the first that applies (autograd keys, then composite, then backend).  tape
 only, so of the keys a registration may name these decide a call, in this order:
 
 - ``AutogradCPU`` / ``Autograd``: the kernel handles autograd itself (what ``register_autograd`` installs);
-- ``CompositeImplicitAutograd``: the kernel is a composition of tape ops, recorded as they run;
+- ``CompositeImplicitAutograd``: the kernel is a composition of tape ops, recorded as they run (unless
+  a backend kernel is registered: PyTorch then runs that);
 - ``CPU``, then ``CompositeExplicitAutograd``: the backend kernel.  With no autograd kernel, PyTorch
   records what the kernel does and warns when a backward reaches it; so does tape.
 
@@ -80,9 +81,12 @@ class Operator:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         args, kwargs = self.schema.bind(args, kwargs)
         kernels = self.kernels
-        for key in (*_AUTOGRAD, "CompositeImplicitAutograd"):
+        for key in _AUTOGRAD:
             if key in kernels:
                 return kernels[key](*args, **kwargs)
+        # (a composite kernel is the operator's autograd too unless a backend kernel is registered)
+        if "CompositeImplicitAutograd" in kernels and not any(k in kernels for k in _BACKEND):
+            return kernels["CompositeImplicitAutograd"](*args, **kwargs)
         if is_grad_enabled() and any(t.requires_grad for t in _tensors(args, kwargs)):
             result = self.backend(args, kwargs, below_autograd=False)
             _warn_on_backward(self.qualname, result)
