@@ -251,7 +251,7 @@ class OpOverloadPacket:
                 continue
             return op(*args, **kwargs)
         raise RuntimeError("Overloaded torch operator invoked from Python failed to match any schema:\n"
-                           + "\n\n".join(errors))
+                           + "".join(e + "\n\n" for e in errors))
 
     def __str__(self) -> str:
         return f"{self._ns}.{self.__name__}"

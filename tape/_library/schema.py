@@ -129,10 +129,6 @@ class Schema:
                                    f"{len(args)} was/were given.  Declaration: {self}")
             raise RuntimeError(f"{self.name}() expected at most {len(positional)} argument(s) but received "
                                f"{len(args)} argument(s). Declaration: {self}")
-        names = {a.name for a in self.arguments}
-        for k in kwargs:
-            if k not in names:
-                raise RuntimeError(f"Unknown keyword argument '{k}' for operator '{self.name}'. Schema: {self}")
         values = []
         for i, a in enumerate(self.arguments):
             if i < len(args) and not a.kwarg_only:
@@ -146,6 +142,10 @@ class Schema:
                 values.append((a, a.default_value, False))
             else:
                 raise RuntimeError(f"{self.name}() is missing value for argument '{a.name}'. Declaration: {self}")
+        names = {a.name for a in self.arguments}
+        for k in kwargs:
+            if k not in names:
+                raise RuntimeError(f"Unknown keyword argument '{k}' for operator '{self.name}'. Schema: {self}")
         out_args = [v for a, v, _ in values if not a.kwarg_only]
         while out_args and positional[len(out_args) - 1].has_default and \
                 _same(out_args[-1], positional[len(out_args) - 1].default_value):
