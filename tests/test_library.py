@@ -399,3 +399,16 @@ def test_define_with_a_library_old_forms():
         warnings.simplefilter("error")
         with pytest.raises(AssertionError, match="Library object has been destroyed"):
             lib.define("g(Tensor x) -> Tensor")
+
+
+def test_under_vmap_a_custom_op_runs_per_sample():
+    @custom_op("tlib::twice", mutates_args=())
+    def twice(x: Tensor) -> Tensor:
+        return tape.from_numpy(x.numpy() * 2)
+
+    twice.register_autograd(lambda ctx, g: g * 2)
+    x = tape.arange(6.0).reshape(3, 2).requires_grad_()
+    y = tape.vmap(twice)(x)
+    np.testing.assert_array_equal(y.detach().numpy(), np.arange(6.0).reshape(3, 2) * 2)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 2), 2.0))

@@ -113,7 +113,9 @@ def make_autograd_impl(op: Operator, info: Any) -> Callable:
         return (*flat, None)
 
     name = f"GeneratedBackwardFor_{overload.namespace}_{overload._opname}_{overload._overloadname}"
-    generated = type(name, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+    # (under ``vmap`` an operator with no vmap rule runs once per sample, as PyTorch's fallback does)
+    generated = type(name, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward),
+                                         "_vmap_exempt": True})
 
     def autograd_impl(*args: Any, **kwargs: Any) -> Any:
         if not (is_grad_enabled() and any(_requires_grad(a) for a in args)):
