@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections.abc
+import functools
 import inspect
 import typing
 from types import GenericAlias
@@ -31,14 +32,18 @@ def _derived(base: object, name: str, lists: bool, optional_items: bool, optiona
     return out
 
 
-# (the Python type, its schema name, and which of the list forms (T[], T?[], T[]?) exist)
-_PARAMS = dict(p for line in [(Tensor, "Tensor", True, True, False), (int, "SymInt", True, False, True),
-                              (float, "float", True, False, True), (bool, "bool", True, False, True),
-                              (str, "str", False, False, False), (Number, "Scalar", True, False, False),
-                              (D.dtype, "ScalarType", False, False, False), (device, "Device", False, False, False)]
-               for p in _derived(*line))
-_RETURNS = {Tensor: "Tensor", typing.List[Tensor]: "Tensor[]", list[Tensor]: "Tensor[]", int: "SymInt",
-            float: "float", bool: "bool", Number: "Scalar"}
+@functools.lru_cache(maxsize=None)
+def _tables() -> tuple:
+    """The hints a parameter and a return may have, with their schema types (made at the first use)."""
+    # (the Python type, its schema name, and which of the list forms (T[], T?[], T[]?) exist)
+    params = dict(p for line in [(Tensor, "Tensor", True, True, False), (int, "SymInt", True, False, True),
+                                 (float, "float", True, False, True), (bool, "bool", True, False, True),
+                                 (str, "str", False, False, False), (Number, "Scalar", True, False, False),
+                                 (D.dtype, "ScalarType", False, False, False), (device, "Device", False, False, False)]
+                  for p in _derived(*line))
+    returns = {Tensor: "Tensor", typing.List[Tensor]: "Tensor[]", list[Tensor]: "Tensor[]", int: "SymInt",
+               float: "float", bool: "bool", Number: "Scalar"}
+    return params, returns
 
 
 def infer_schema(prototype_function: Callable, /, *, mutates_args: Union[str, Iterable[str]],
@@ -59,6 +64,7 @@ def infer_schema(prototype_function: Callable, /, *, mutates_args: Union[str, It
         The inferred schema, e.g. ``"(Tensor x) -> Tensor"``.
     """
     sig = inspect.signature(prototype_function)
+    param_types, return_types = _tables()
     if type(mutates_args) is not str:
         mutates_args = tuple(mutates_args)
 
@@ -87,18 +93,18 @@ def infer_schema(prototype_function: Callable, /, *, mutates_args: Union[str, It
         if param.annotation is inspect.Parameter.empty:
             error(f"Parameter {name} must have a type annotation.")
         hint = resolve(param.annotation)
-        schema_type = _PARAMS.get(hint)
+        schema_type = param_types.get(hint)
         if schema_type is None:
             tuple_hint = getattr(hint, "__origin__", None) is tuple
             example = "\n\n"
             if tuple_hint:
                 as_list = _tuple_to_list(hint)
-                if as_list in _PARAMS:
+                if as_list in param_types:
                     example = f"For example, {as_list}.\n\n"
             error(f"Parameter {name} has unsupported type {param.annotation}. "
                   + (f"We do not support Tuple inputs in schema. As a workaround, please try to use List instead. "
                      f"{example}" if tuple_hint else "")
-                  + f"The valid types are: {_PARAMS.keys()}.")
+                  + f"The valid types are: {param_types.keys()}.")
         if type(mutates_args) is str:
             if mutates_args != "unknown":
                 raise ValueError("mutates_args must either be a sequence of the names of the arguments that are "
@@ -130,24 +136,24 @@ def infer_schema(prototype_function: Callable, /, *, mutates_args: Union[str, It
             error(f"{unseen} in mutates_args were not found in the custom op's signature. mutates_args should "
                   f"contain the names of all args that the custom op mutates, or just the string 'unknown' if you "
                   f"don't know.")
-    ret = _parse_return(resolve(sig.return_annotation), error)
+    ret = _parse_return(resolve(sig.return_annotation), error, return_types)
     return f"{op_name or ''}({', '.join(params)}) -> {ret}"
 
 
-def _parse_return(hint: object, error: Callable) -> str:
+def _parse_return(hint: object, error: Callable, return_types: dict) -> str:
     if hint is None:
         return "()"
     if hint is inspect.Parameter.empty:
         error("No return type annotation was provided. Please add one.")
     if typing.get_origin(hint) is not tuple:
-        if hint not in _RETURNS:
-            error(f"Return has unsupported type {hint}. The valid types are: {_RETURNS}.")
-        return _RETURNS[hint]
+        if hint not in return_types:
+            error(f"Return has unsupported type {hint}. The valid types are: {return_types}.")
+        return return_types[hint]
     args = typing.get_args(hint)
     for arg in args:
-        if arg not in _RETURNS:
-            error(f"Return has unsupported type {hint}. The valid types are: {_RETURNS}.")
-    text = ", ".join(_RETURNS[a] for a in args)
+        if arg not in return_types:
+            error(f"Return has unsupported type {hint}. The valid types are: {return_types}.")
+    text = ", ".join(return_types[a] for a in args)
     return f"(({text}))" if len(args) == 1 else f"({text})"
 
 

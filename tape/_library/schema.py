@@ -7,7 +7,6 @@ text once (``parse``) and ``Schema.bind`` turns a call's arguments into what the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from .. import _dtype as D
@@ -29,12 +28,14 @@ _SCALAR_TYPES = {0: D.uint8, 1: D.int8, 2: D.int16, 3: D.int32, 4: D.int64, 5: D
 _TOKEN = re.compile(r"\s*(->|\.\.\.|[A-Za-z_][\w]*|-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\"[^\"]*\"|'[^']*'|[()\[\],=*?!.:])")
 
 
-@dataclass(frozen=True)
 class Type:
     """A schema type: a base name with list (``[]``/``[N]``) and optional (``?``) layers, outermost last."""
 
-    base: str
-    layers: tuple = ()      # ("list", N or None) / ("optional",) from the inside out
+    __slots__ = ("base", "layers")
+
+    def __init__(self, base: str, layers: tuple = ()) -> None:
+        self.base = base
+        self.layers = layers        # ("list", N or None) / ("optional",) from the inside out
 
     def __str__(self) -> str:
         text = self.base
@@ -58,18 +59,22 @@ class Type:
         return self.base == "Tensor" and any(layer[0] == "list" for layer in self.layers)
 
 
-@dataclass(frozen=True)
 class Argument:
     """One argument (or return) of a schema."""
 
-    name: str
-    type: Type
-    alias: Optional[str] = None       # the alias set, ``a`` of ``Tensor(a!)``
-    is_write: bool = False            # ``!``: the operator writes the tensor
-    kwarg_only: bool = False
-    has_default: bool = False
-    default_value: Any = None
-    default_text: str = ""
+    __slots__ = ("name", "type", "alias", "is_write", "kwarg_only", "has_default", "default_value", "default_text")
+
+    def __init__(self, name: str, type: Type, alias: Optional[str] = None, is_write: bool = False,
+                 kwarg_only: bool = False, has_default: bool = False, default_value: Any = None,
+                 default_text: str = "") -> None:
+        self.name = name
+        self.type = type
+        self.alias = alias              # the alias set, ``a`` of ``Tensor(a!)``
+        self.is_write = is_write        # ``!``: the operator writes the tensor
+        self.kwarg_only = kwarg_only
+        self.has_default = has_default
+        self.default_value = default_value
+        self.default_text = default_text
 
     def __str__(self) -> str:
         text = str(self.type)
@@ -85,15 +90,16 @@ class Argument:
         return text
 
 
-@dataclass
 class Schema:
     """A parsed operator schema (PyTorch's ``torch._C.FunctionSchema``)."""
 
-    name: str                     # ``ns::op`` (or ``op`` while no namespace is known)
-    overload_name: str
-    arguments: list
-    returns: list
-    returns_in_parens: bool = False     # ``-> (Tensor)``: one return, written as a tuple
+    def __init__(self, name: str, overload_name: str, arguments: list, returns: list,
+                 returns_in_parens: bool = False) -> None:
+        self.name = name                    # ``ns::op`` (or ``op`` while no namespace is known)
+        self.overload_name = overload_name
+        self.arguments = arguments
+        self.returns = returns
+        self.returns_in_parens = returns_in_parens      # ``-> (Tensor)``: one return, written as a tuple
 
     def __str__(self) -> str:
         args, kw = [], False
