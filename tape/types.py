@@ -6,8 +6,8 @@ import os
 from typing import IO, Union
 
 from ._device import device as _device
-from ._dtype import dtype as _dtype
-from ._layout import layout as _layout
+from ._dtype import dtype as _dtype  # noqa: F401  (torch.types._dtype)
+from ._layout import layout as _layout  # noqa: F401  (torch.types._layout)
 from ._storage import UntypedStorage as Storage
 from ._tensor import Size, Tensor
 

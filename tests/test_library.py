@@ -59,9 +59,11 @@ def test_calls_are_checked_against_the_schema_before_the_kernel_runs():
         chk(x, 1, 2)
     with pytest.raises(RuntimeError, match="Unknown keyword argument 'sc' for operator 'tlib::chk'"):
         chk(x, 1, sc=2)
-    with pytest.raises(RuntimeError, match="Expected a value of type 'Tensor' for argument 'x' but instead found type 'int'"):
+    with pytest.raises(RuntimeError, match="Expected a value of type 'Tensor' for argument 'x' but instead found "
+                                           "type 'int'"):
         chk(1, 1)
-    with pytest.raises(RuntimeError, match="Expected a value of type 'int' for argument 'n' but instead found type 'float'"):
+    with pytest.raises(RuntimeError, match="Expected a value of type 'int' for argument 'n' but instead found "
+                                           "type 'float'"):
         chk(x, 1.5)
     with pytest.raises(RuntimeError, match="Argument 'x' specified both as positional and keyword argument"):
         chk(x, 1, x=x)
@@ -158,7 +160,8 @@ def test_tensor_lists_several_outputs_and_keyword_only_arguments():
     np.testing.assert_array_equal(b.grad.numpy(), [3, 0])
     np.testing.assert_array_equal(w.grad.numpy(), [6, 10])
     mix.register_autograd(lambda ctx, g1, g2: ([g1], g2), setup_context=setup_context)
-    with pytest.raises(RuntimeError, match="Expected the return from backward to be of the same structure as the inputs"):
+    with pytest.raises(RuntimeError, match="Expected the return from backward to be of the same structure as the "
+                                           "inputs"):
         mix([a, b], w)[0].sum().backward()
 
 
@@ -378,7 +381,8 @@ def test_module_level_define_impl_and_registrations():
     np.testing.assert_array_equal(tape.autograd.grad(y.sum(), x)[0].numpy(), [10, 10])
     fake = tape.library.register_fake("tlib4::f")(lambda x: x)
     assert callable(fake)
-    with pytest.warns(FutureWarning, match="`torch.library.impl_abstract` was renamed to `torch.library.register_fake`"):
+    with pytest.warns(FutureWarning, match="`torch.library.impl_abstract` was renamed to "
+                                           "`torch.library.register_fake`"):
         tape.library.impl_abstract("tlib4::f", lambda x: x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")         # (PyTorch's warning, once a session, for an overridden kernel)

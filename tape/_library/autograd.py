@@ -19,7 +19,8 @@ __all__ = ["Info", "make_autograd_impl"]
 
 
 class _Call:
-    """What a call hands its Function as its last argument (``forward`` leaves it on ``ctx``), beside the tensors: keyword-only arguments, and how the flat
+    """What a call hands its Function as its last argument (``forward`` leaves it on ``ctx``), beside the
+    tensors: keyword-only arguments, and how the flat
     arguments and outputs group into lists (``None`` for a lone value, ``n`` for a list of ``n``)."""
 
     def __init__(self, kwargs: dict, in_spec: list) -> None:

@@ -179,8 +179,8 @@ class CustomOpDef:
 
         def backend_impl(*args: Any, **kwargs: Any) -> Any:
             result = self._backend_fns[device_type](*args, **kwargs)
-            seen = {t.untyped_storage().data_ptr() for t in dispatcher._tensors(args, kwargs)}
-            for t in dispatcher._tensors(result if isinstance(result, tuple) else (result,), {}):
+            seen = {t.untyped_storage().data_ptr() for t in dispatcher.tensors_in(args, kwargs)}
+            for t in dispatcher.tensors_in(result if isinstance(result, tuple) else (result,), {}):
                 key = t.untyped_storage().data_ptr()
                 if key in seen and t.numel():
                     module = inspect.getmodule(self._backend_fns[device_type])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 import types
 import warnings
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .._grad_mode import is_grad_enabled, no_grad
 from .._tensor import Tensor
@@ -87,7 +87,7 @@ class Operator:
         # (a composite kernel is the operator's autograd too unless a backend kernel is registered)
         if "CompositeImplicitAutograd" in kernels and not any(k in kernels for k in _BACKEND):
             return kernels["CompositeImplicitAutograd"](*args, **kwargs)
-        if is_grad_enabled() and any(t.requires_grad for t in _tensors(args, kwargs)):
+        if is_grad_enabled() and any(t.requires_grad for t in tensors_in(args, kwargs)):
             result = self.backend(args, kwargs, below_autograd=False)
             _warn_on_backward(self.qualname, result)
             return result
@@ -120,7 +120,7 @@ class Operator:
             return fn(*args, **kwargs)
 
 
-def _tensors(args: tuple, kwargs: dict) -> list:
+def tensors_in(args: tuple, kwargs: dict) -> list:
     out = []
     for v in (*args, *kwargs.values()):
         if isinstance(v, Tensor):

@@ -21,7 +21,8 @@ def _derived(base: object, name: str, lists: bool, optional_items: bool, optiona
     out = [(base, name), (Optional[base], f"{name}?")]
 
     def sequences(t: object) -> tuple:
-        return typing.Sequence[t], typing.List[t], GenericAlias(collections.abc.Sequence, (t,)), GenericAlias(list, (t,))
+        return (typing.Sequence[t], typing.List[t], GenericAlias(collections.abc.Sequence, (t,)),
+                GenericAlias(list, (t,)))
 
     if lists:
         out += [(s, f"{name}[]") for s in sequences(base)]

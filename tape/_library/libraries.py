@@ -143,7 +143,8 @@ class Library:
             warnings.warn(
                 "Warning only once for all operators,  other operators may also be overridden.\n  Overriding a "
                 "previously registered kernel for the same operator and the same dispatch key\n  operator: "
-                f"{op.schema if op else qualname}\n    registered at {op.where if op else self._where}\n  dispatch key: "
+                f"{op.schema if op else qualname}\n    registered at {op.where if op else self._where}\n  "
+                f"dispatch key: "
                 f"{key}\n  previous kernel: no debug info\n       new kernel: registered at {caller(1)} (Triggered "
                 "internally at /__w/pytorch/pytorch/aten/src/ATen/core/dispatch/OperatorEntry.cpp:208.)",
                 UserWarning, stacklevel=2)

@@ -25,7 +25,8 @@ _BASE = {"Tensor": "Tensor", "int": "int", "SymInt": "int", "float": "float", "b
 _SCALAR_TYPES = {0: D.uint8, 1: D.int8, 2: D.int16, 3: D.int32, 4: D.int64, 5: D.float16, 6: D.float32, 7: D.float64,
                  11: D.bool_}
 
-_TOKEN = re.compile(r"\s*(->|\.\.\.|[A-Za-z_][\w]*|-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\"[^\"]*\"|'[^']*'|[()\[\],=*?!.:])")
+_TOKEN = re.compile(r"\s*(->|\.\.\.|[A-Za-z_]\w*|-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\"[^\"]*\"|'[^']*'"
+                    r"|[()\[\],=*?!.:])")
 
 
 class Type:
