@@ -19,9 +19,21 @@ from ._library.custom_ops import CustomOpDef, custom_op, device_types_t, maybe_o
 from ._library.dispatcher import OpOverload, key_for_device, DISPATCH_KEYS
 from ._library.infer_schema import infer_schema
 from ._library.libraries import Library
+from ._pytorch_names import missing
 
 __all__ = ["Library", "impl", "define", "impl_abstract", "register_fake", "register_kernel", "register_autograd",
            "custom_op", "infer_schema", "CustomOpDef"]
+
+# torch.library's public names tape does not have (they need FakeTensors, torch.compile or C++ dispatcher objects).
+_TORCH_LIBRARY = frozenset(("opcheck", "get_ctx", "get_kernel", "register_vmap", "register_torch_dispatch",
+                            "register_autocast", "triton_op", "wrap_triton", "fallthrough_kernel"))
+
+
+def __getattr__(name: str):
+    if name in _TORCH_LIBRARY:
+        raise missing("tape.library", name, _TORCH_LIBRARY, "torch.library")
+    raise AttributeError(f"module 'tape.library' has no attribute '{name}'")
+
 
 NAMELESS_SCHEMA = re.compile(r"\(.*\) -> .*")
 _keep_alive: list = []      # (the libraries the module-level functions make: their registrations stay)

@@ -416,3 +416,23 @@ def test_under_vmap_a_custom_op_runs_per_sample():
     np.testing.assert_array_equal(y.detach().numpy(), np.arange(6.0).reshape(3, 2) * 2)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 2), 2.0))
+
+
+def test_what_tape_cannot_do_says_so():
+    with pytest.raises(AttributeError, match="tape.library.opcheck is not supported yet"):
+        tape.library.opcheck
+    with pytest.raises(AttributeError, match="module 'tape.library' has no attribute 'frobnicate'"):
+        tape.library.frobnicate
+    with pytest.raises(RuntimeError, match="tape cannot add operators or kernels to PyTorch's own namespace 'aten'"):
+        Library("aten", "IMPL").impl("add.Tensor", lambda x, y: x, "CPU")
+    with pytest.raises(RuntimeError, match="tape cannot add operators or kernels to PyTorch's own namespace 'aten'"):
+        Library("aten", "FRAGMENT").define("my_op(Tensor x) -> Tensor")
+
+
+def test_no_meta_kernel_beside_a_composite_one():
+    lib = Library("tlib6", "FRAGMENT")
+    lib.define("f(Tensor x) -> Tensor")
+    lib.impl("f", lambda x: x + 1, "CompositeImplicitAutograd")
+    with pytest.raises(RuntimeError, match="We should not register a meta kernel directly to the operator 'f'"):
+        lib.impl("f", lambda x: x, "Meta")
+    lib._destroy()

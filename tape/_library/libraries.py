@@ -17,6 +17,8 @@ from .schema import parse
 __all__ = ["Library"]
 
 _RESERVED = ("prim",)
+# PyTorch's own operators: tape's ops are not dispatched through a table one could add kernels or overloads to.
+_BUILTIN = ("aten", "prims")
 _DEF_BLOCKS: dict = {"aten": "/__w/pytorch/pytorch/build/aten/src/ATen/RegisterSchema.cpp:6"}   # ns -> where
 _IMPLS: set = set()         # "ns/name/key" of every kernel a Library registered (``allow_override``)
 _FAKES: dict = {}           # "ns::name" -> the fake impl ``register_fake`` gave an operator custom_op did not make
@@ -87,6 +89,7 @@ class Library:
         if alias_analysis not in ["", "FROM_SCHEMA", "CONSERVATIVE"]:
             raise RuntimeError(f"Invalid alias_analysis type {alias_analysis}")
         self._check_alive()
+        _refuse_builtin(self.ns, "define")
         parsed = parse(schema)
         name = parsed.name
         if self.kind == "IMPL":
@@ -130,6 +133,7 @@ class Library:
                                f"{name.split('::')[-1]}'s behavior for {dispatch_key} dispatch key and {self.ns} "
                                f"namespace.")
         self._check_alive()
+        _refuse_builtin(self.ns, "impl")
         name = self._unqualified(name, "impl")
         key = dispatch_key or "CompositeImplicitAutograd"
         if key not in DISPATCH_KEYS:
@@ -137,6 +141,11 @@ class Library:
         qualname = f"{self.ns}::{name.partition('.')[0]}"
         overload = name.partition(".")[2]
         kernels = dispatcher.kernels_of(qualname, overload)
+        if key == "Meta" and "CompositeImplicitAutograd" in kernels:
+            raise RuntimeError(f"We should not register a meta kernel directly to the operator '{name}', because it "
+                               f"has a CompositeImplicitAutograd kernel in core. Instead we should let the operator "
+                               f"decompose, and ensure that we have meta kernels for the base ops that it decomposes "
+                               f"into.")
         if key in kernels and not _warned_override[0]:
             _warned_override[0] = True
             op = dispatcher.defined(qualname, overload)
@@ -185,6 +194,12 @@ class Library:
 
     def _destroy(self) -> None:
         _release(self._defs, self._impls, self.ns if self.kind == "DEF" else None, self._alive)
+
+
+def _refuse_builtin(ns: str, what: str) -> None:
+    if ns in _BUILTIN:
+        raise RuntimeError(f"Library.{what}: tape cannot add operators or kernels to PyTorch's own namespace '{ns}' "
+                           f"(tape's ops are not dispatched through PyTorch's dispatcher; README.md, 'Not yet')")
 
 
 def _release(defs: list, impls: list, def_ns: Any, alive: list) -> None:
