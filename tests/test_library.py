@@ -436,3 +436,23 @@ def test_no_meta_kernel_beside_a_composite_one():
     with pytest.raises(RuntimeError, match="We should not register a meta kernel directly to the operator 'f'"):
         lib.impl("f", lambda x: x, "Meta")
     lib._destroy()
+
+
+def test_custom_ops_in_traces_and_checkpoints():
+    @custom_op("tlib::nsin", mutates_args=())
+    def nsin(x: Tensor) -> Tensor:
+        return tape.from_numpy(np.sin(x.numpy()))
+
+    nsin.register_autograd(lambda ctx, g: g * ctx.x.cos(),
+                           setup_context=lambda ctx, inputs, output: setattr(ctx, "x", inputs[0]))
+
+    def f(x):
+        return (nsin(x) * x).sum()
+
+    x = np.array([1.0, 2.0, 3.0])
+    want = np.sin(x) + x * np.cos(x)
+    traced = tape.trace(f, tape.tensor([0.1, 0.2, 0.3], dtype=tape.float64, requires_grad=True))
+    np.testing.assert_allclose(traced.grad(tape.tensor(x)).numpy(), want)
+    xc = tape.tensor(x, requires_grad=True)
+    tape.utils.checkpoint.checkpoint(f, xc, use_reentrant=False).backward()
+    np.testing.assert_allclose(xc.grad.numpy(), want)
