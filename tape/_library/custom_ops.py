@@ -94,7 +94,6 @@ class CustomOpDef:
         if any(a.kwarg_only and a.type.is_tensor_like for a in op.schema.arguments):
             raise NotImplementedError(f"custom_op with kwarg-only Tensor args. Please make your tensors not "
                                       f"kwarg-only. Got: {name + schema}")
-        op.opdef = self
         op.bumps_versions = op.schema.is_mutable
         self._lib.impl(name, make_autograd_impl(op, self), "Autograd")
         OPDEFS[self._qualname] = self

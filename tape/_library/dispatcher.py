@@ -72,7 +72,6 @@ class Operator:
         self.where = where              # (the ``file:line`` of the defining library, for messages)
         self.tags = list(tags)
         self.bumps_versions = False     # (custom_op: a call counts as a change of each mutated argument)
-        self.opdef = None               # (its ``CustomOpDef``, for an operator ``custom_op`` made)
 
     @property
     def kernels(self) -> dict:
