@@ -423,6 +423,9 @@ def test_what_tape_cannot_do_says_so():
         tape.library.opcheck
     with pytest.raises(AttributeError, match="module 'tape.library' has no attribute 'frobnicate'"):
         tape.library.frobnicate
+    op = custom_op("tlib::unvmapped", lambda x: x.clone(), mutates_args=(), schema="(Tensor x) -> Tensor")
+    with pytest.raises(AttributeError, match="CustomOpDef.register_vmap is not supported yet"):
+        op.register_vmap
     with pytest.raises(RuntimeError, match="tape cannot add operators or kernels to PyTorch's own namespace 'aten'"):
         Library("aten", "IMPL").impl("add.Tensor", lambda x, y: x, "CPU")
     with pytest.raises(RuntimeError, match="tape cannot add operators or kernels to PyTorch's own namespace 'aten'"):

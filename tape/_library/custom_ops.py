@@ -6,6 +6,7 @@ import inspect
 import logging
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
+from .._pytorch_names import missing
 from . import dispatcher
 from .autograd import make_autograd_impl
 from .dispatcher import key_for_device
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 device_types_t = Optional[Union[str, Sequence[str]]]
 OPDEFS: dict = {}           # "ns::name" -> its CustomOpDef
 _LIBRARIES: dict = {}       # "ns::name" -> the Library holding its registrations (a new custom_op replaces it)
+# CustomOpDef's methods tape does not have (they need vmap rules, autocast, torch_dispatch or torch.compile).
+_TORCH_OPDEF = frozenset(("register_vmap", "register_autocast", "register_torch_dispatch", "register_effect"))
 
 
 def custom_op(name: str, fn: Optional[Callable] = None, /, *, mutates_args: Union[str, Iterable[str]],
@@ -104,6 +107,11 @@ class CustomOpDef:
 
     def __repr__(self) -> str:
         return f"<CustomOpDef({self._qualname})>"
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _TORCH_OPDEF:
+            raise missing("CustomOpDef", name, _TORCH_OPDEF, "CustomOpDef")
+        raise AttributeError(f"'CustomOpDef' object has no attribute '{name}'")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._opoverload(*args, **kwargs)
