@@ -175,7 +175,10 @@ def test_mutated_arguments_get_a_new_version():
     assert bump(z) is None
     assert z._version == v + 1
     np.testing.assert_array_equal(z.numpy(), [1, 1])
-    assert str(tape.ops.tlib.bump.default._schema) == "tlib::bump(Tensor(a0!) x) -> ()"
+    schema = tape.ops.tlib.bump.default._schema
+    assert str(schema) == "tlib::bump(Tensor(a0!) x) -> ()" and schema.is_mutable
+    info = schema.arguments[0].alias_info
+    assert (info.is_write, info.before_set, info.after_set) == (True, {"a0"}, {"a0"})
     with pytest.raises(RuntimeError, match="Cannot register autograd formula for non-functional operator"):
         bump.register_autograd(lambda ctx, g: g)
     q = tape.tensor([1.0, 2.0], requires_grad=True)

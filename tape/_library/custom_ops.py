@@ -55,7 +55,8 @@ def custom_op(name: str, fn: Optional[Callable] = None, /, *, mutates_args: Unio
         namespace, opname = name.split("::")
         result = CustomOpDef(namespace, opname, schema_str, fn, tags)
         if schema is not None:
-            expected = {a.name for a in result._opoverload._schema.arguments if a.is_write}
+            expected = {a.name for a in result._opoverload._schema.arguments
+                        if a.alias_info is not None and a.alias_info.is_write}
             if expected != set(mutates_args):
                 raise ValueError(f"Attempted to create a custom op with `mutates_args={mutates_args}` and "
                                  f"`schema={schema}. The schema suggests that the op mutates {expected}which is "

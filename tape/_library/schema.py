@@ -60,6 +60,16 @@ class Type:
         return self.base == "Tensor" and any(layer[0] == "list" for layer in self.layers)
 
 
+class AliasInfo:
+    """An alias annotation: the alias set before and after the call, and whether the operator writes."""
+
+    __slots__ = ("before_set", "after_set", "is_write")
+
+    def __init__(self, alias: str, is_write: bool) -> None:
+        self.before_set = self.after_set = {alias}
+        self.is_write = is_write
+
+
 class Argument:
     """One argument (or return) of a schema."""
 
@@ -76,6 +86,14 @@ class Argument:
         self.has_default = has_default
         self.default_value = default_value
         self.default_text = default_text
+
+    @property
+    def alias_info(self) -> Optional["AliasInfo"]:
+        """The alias annotation, ``(a!)`` of ``Tensor(a!) x`` (None without one), as PyTorch's ``_AliasInfo``."""
+        return None if self.alias is None else AliasInfo(self.alias, self.is_write)
+
+    def has_default_value(self) -> bool:
+        return self.has_default
 
     def __str__(self) -> str:
         text = str(self.type)
