@@ -6,7 +6,7 @@ import functools
 import inspect
 import typing
 from types import GenericAlias
-from typing import Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Union
 
 from .. import _dtype as D
 from .._device import device
@@ -48,7 +48,7 @@ def _tables() -> tuple:
 
 
 def infer_schema(prototype_function: Callable, /, *, mutates_args: Union[str, Iterable[str]],
-                 op_name: Optional[str] = None) -> str:
+                 op_name: Optional[str] = None, tags: Any = ()) -> str:
     r"""Parses the schema of a given function with type hints.
 
     The schema is inferred from the function's type hints, and can be used to define a new
@@ -60,6 +60,8 @@ def infer_schema(prototype_function: Callable, /, *, mutates_args: Union[str, It
         op_name (Optional[str]): The name of the operator in the schema. If None, the name is not
             included in the inferred schema.
         mutates_args ("unknown" | Iterable[str]): The arguments that are mutated in the function.
+        tags: tags of the operator (PyTorch's ``Tag.inplace`` and ``Tag.out`` change the aliasing
+            inferred; tape has no ``torch.Tag``, so no tag changes it).
 
     Returns:
         The inferred schema, e.g. ``"(Tensor x) -> Tensor"``.
