@@ -462,3 +462,26 @@ def test_custom_ops_in_traces_and_checkpoints():
     xc = tape.tensor(x, requires_grad=True)
     tape.utils.checkpoint.checkpoint(f, xc, use_reentrant=False).backward()
     np.testing.assert_allclose(xc.grad.numpy(), want)
+
+
+def test_an_operator_without_tensor_arguments_picks_its_kernel_by_device():
+    @custom_op("tlib::make", mutates_args=(), device_types="cpu")
+    def make(n: int, device: tape.device) -> Tensor:
+        return tape.full((n,), 2.0)
+
+    np.testing.assert_array_equal(make(2, "cpu").numpy(), [2, 2])
+    with pytest.raises(RuntimeError, match="make does not have a kernel registered for cuda. Please use "
+                                           "register_kernel to do so."):
+        make(2, "cuda")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # (PyTorch's warning, once a session, for an overridden kernel)
+        make.register_kernel("cuda", lambda n, device: tape.zeros(n))
+    np.testing.assert_array_equal(make(2, tape.device("cuda")).numpy(), [0, 0])
+
+    def make_anywhere(n: int) -> Tensor:
+        return tape.ones(n)
+
+    with pytest.raises(ValueError, match="Functions without tensor inputs are required to have a `device: "
+                                         "torch.device` argument"):
+        custom_op("tlib::make_anywhere", make_anywhere, mutates_args=(), device_types="cpu")
+    assert custom_op("tlib::make_anywhere", make_anywhere, mutates_args=())(2).tolist() == [1, 1]

@@ -84,6 +84,7 @@ class CustomOpDef:
         self._tags = () if tags is None else (tuple(tags) if isinstance(tags, (tuple, list)) else (tags,))
         self._init_fn = fn
         self._backend_fns: dict = {}
+        self._backend_impls: dict = {}      # (device type -> the kernel the dispatcher runs for it)
         self._abstract_fn: Optional[Callable] = None
         self._setup_context_fn: Optional[Callable] = None
         self._backward_fn: Optional[Callable] = None
@@ -161,25 +162,45 @@ class CustomOpDef:
             types = [device_types] if device_types is None or isinstance(device_types, str) else list(device_types)
             for device_type in types:
                 if device_type not in self._backend_fns:
-                    self._lib.impl(self._name, self._backend_impl(device_type),
+                    impl = self._backend_impls[device_type] = self._backend_impl(device_type)
+                    self._lib.impl(self._name, impl,
                                    "CompositeExplicitAutograd" if device_type is None else key_for_device(device_type))
-
-                def wrapped_fn(*args: Any, device_type: Any = device_type, fn: Callable = fn, **kwargs: Any) -> Any:
-                    if device_type in self._disabled_kernel:
-                        return self._init_fn(*args, **kwargs)
-                    return fn(*args, **kwargs)
-
-                self._backend_fns[device_type] = wrapped_fn
+                self._backend_fns[device_type] = self._unless_disabled(device_type, fn)
             return fn
 
-        if device_types is not None and not any(a.type.is_tensor_like for a in self._opoverload._schema.arguments):
-            if not any(a.name == "device" and a.type.base == "Device" and not a.type.layers
-                       for a in self._opoverload._schema.arguments):
+        arguments = self._opoverload._schema.arguments
+        if device_types is not None and not any(a.type.is_tensor_like for a in arguments):
+            device_index = next((i for i, a in enumerate(arguments)
+                                 if a.name == "device" and a.type.base == "Device" and not a.type.layers), None)
+            if device_index is None:
                 raise ValueError("Functions without tensor inputs are required to have a `device: torch.device` "
                                  "argument")
+            self._lib.impl(self._name, self._backend_select(device_index), "BackendSelect")
         if fn is None:
             return inner
         return inner(fn)
+
+    def _unless_disabled(self, device_type: Optional[str], fn: Callable) -> Callable:
+        """``fn``, or the function ``custom_op`` wrapped while ``set_kernel_enabled`` disables ``device_type``."""
+
+        def wrapped_fn(*args: Any, **kwargs: Any) -> Any:
+            if device_type in self._disabled_kernel:
+                return self._init_fn(*args, **kwargs)
+            return fn(*args, **kwargs)
+
+        return wrapped_fn
+
+    def _backend_select(self, device_index: int) -> Callable:
+        """The kernel of an operator without tensor arguments: the one registered for its ``device``'s type."""
+
+        def backend_select(*args: Any, **kwargs: Any) -> Any:
+            device = args[device_index].type
+            if device not in self._backend_fns:
+                raise RuntimeError(f"{self._name} does not have a kernel registered for {device}. Please use "
+                                   f"register_kernel to do so.")
+            return self._backend_impls[device](*args, **kwargs)
+
+        return backend_select
 
     def _backend_impl(self, device_type: Optional[str]) -> Callable:
         """The kernel the dispatcher runs for ``device_type``: the registered function, its outputs checked

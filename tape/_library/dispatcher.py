@@ -4,6 +4,7 @@ PyTorch's dispatcher keeps, per operator overload, a schema and one kernel per d
 runs the first that applies (autograd keys, then composite, then backend).  tape runs on the CPU
 only, so of the keys a registration may name these decide a call, in this order:
 
+- ``BackendSelect``: an operator without tensor arguments picks its kernel by its ``device`` argument;
 - ``AutogradCPU`` / ``Autograd``: the kernel handles autograd itself (what ``register_autograd`` installs);
 - ``CompositeImplicitAutograd``: the kernel is a composition of tape ops, recorded as they run (unless
   a backend kernel is registered: PyTorch then runs that);
@@ -80,6 +81,8 @@ class Operator:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         args, kwargs = self.schema.bind(args, kwargs)
         kernels = self.kernels
+        if "BackendSelect" in kernels:      # (an operator without tensor arguments: picked by its device)
+            return kernels["BackendSelect"](*args, **kwargs)
         for key in _AUTOGRAD:
             if key in kernels:
                 return kernels[key](*args, **kwargs)
