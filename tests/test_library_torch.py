@@ -339,3 +339,24 @@ def test_mutation_bumps_versions_and_kernels_per_device():
     want, got = both(program)
     np.testing.assert_array_equal(got[0], want[0])
     assert got[1:] == want[1:]
+
+
+def test_schema_objects_read_as_pytorchs():
+    schema_text = ("f(Tensor a, Tensor? b, Tensor[] c, Tensor?[] d, SymInt e, SymInt[] f, int[2] g, int? h, float i, "
+                   "bool j, str k, Scalar l, ScalarType m, Device n, Tensor(a!) o, float[]? r, Scalar? s, *, "
+                   "float t=1.5, int[] u=[1, 2], str v=\"x\") -> (Tensor, Tensor[])")
+
+    def program(lib):
+        frag = lib.library.Library("tsch", "FRAGMENT")
+        frag.define(schema_text)
+        s = lib.ops.tsch.f.default._schema
+        out = [str(s), s.name, s.overload_name, s.is_mutable, [str(r.type) for r in s.returns]]
+        for a in s.arguments:
+            info = a.alias_info
+            out.append((a.name, str(a.type), a.default_value, a.kwarg_only, a.has_default_value(),
+                        None if info is None else (info.is_write, info.before_set, info.after_set)))
+        frag._destroy()
+        return out
+
+    want, got = both(program)
+    assert got == want

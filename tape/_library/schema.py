@@ -17,8 +17,7 @@ __all__ = ["Argument", "Schema", "parse"]
 
 # The base types a schema may name, with the name the dispatcher's messages give them.
 _BASE = {"Tensor": "Tensor", "int": "int", "SymInt": "int", "float": "float", "bool": "bool", "str": "str",
-         "Scalar": "number", "ScalarType": "ScalarType", "Device": "Device", "Layout": "Layout",
-         "MemoryFormat": "MemoryFormat", "Generator": "Generator", "Dimname": "Dimname", "Storage": "Storage",
+         "Scalar": "number", "ScalarType": "int", "Device": "Device", "Layout": "int", "MemoryFormat": "int", "Generator": "Generator", "Dimname": "Dimname", "Storage": "Storage",
          "Stream": "Stream", "Any": "Any", "SymBool": "bool", "SymFloat": "float", "complex": "complex"}
 
 # c10's ScalarType numbers of the dtypes tape has.
@@ -38,18 +37,21 @@ class Type:
         self.base = base
         self.layers = layers        # ("list", N or None) / ("optional",) from the inside out
 
-    def __str__(self) -> str:
+    def schema_text(self) -> str:
+        """The type as a schema writes it (``SymInt[]``)."""
         text = self.base
         for layer in self.layers:
             text += "?" if layer[0] == "optional" else f"[{layer[1] or ''}]"
         return text
 
-    def python_name(self) -> str:
-        """How the dispatcher names the type in a message (``SymInt[]`` is ``List[int]``)."""
+    def __str__(self) -> str:
+        """The type as PyTorch names it in messages (``SymInt[]`` is ``List[int]``)."""
         text = _BASE[self.base]
         for layer in self.layers:
             text = f"Optional[{text}]" if layer[0] == "optional" else f"List[{text}]"
         return text
+
+    __repr__ = __str__
 
     @property
     def is_tensor_like(self) -> bool:
@@ -96,7 +98,7 @@ class Argument:
         return self.has_default
 
     def __str__(self) -> str:
-        text = str(self.type)
+        text = self.type.schema_text()
         if self.alias is not None:
             text = text.replace("Tensor", f"Tensor({self.alias}{'!' if self.is_write else ''})", 1)
         if self.name:
@@ -204,7 +206,7 @@ class Schema:
         else:
             details = (f"Cast error details: Unable to cast Python instance of type {type(value)} to C++ type '?' "
                        f"(#define PYBIND11_DETAILED_ERROR_MESSAGES or compile in debug mode for details)")
-        raise RuntimeError(f"{self.name}() Expected a value of type '{t.python_name()}' for argument "
+        raise RuntimeError(f"{self.name}() Expected a value of type '{t}' for argument "
                            f"'{arg.name}' but instead found type '{found}'.\nPosition: {position}\nValue: {value!r}\n"
                            f"Declaration: {self}\n{details}")
 
