@@ -6,6 +6,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tape
 
@@ -357,6 +359,44 @@ def test_schema_objects_read_as_pytorchs():
                         None if info is None else (info.is_write, info.before_set, info.after_set)))
         frag._destroy()
         return out
+
+    want, got = both(program)
+    assert got == want
+
+
+_TYPES = ["Tensor", "Tensor?", "Tensor[]", "Tensor?[]", "Tensor(a!)", "SymInt", "SymInt[]", "int", "int[]", "int[2]",
+          "int?", "int[]?", "float", "float[]", "float?", "bool", "bool[]", "str", "Scalar", "Scalar?", "ScalarType",
+          "ScalarType?", "Device", "Device?", "Tensor(b)", "Tensor(c!)[]", "Layout?", "MemoryFormat?", "Generator?",
+          "SymInt[]?", "Tensor?(d!)"]
+_DEFAULTS = {"int": ["0", "-3"], "SymInt": ["7"], "float": ["1.5", "-0.25", "2.0", "1e-05"], "bool": ["True", "False"],
+             "str": ['"mean"'], "int[]": ["[1, 2]", "[]"], "float[]": ["[0.5]"], "ScalarType": ["float64"], "MemoryFormat?": ["contiguous_format", "None"]}
+
+
+@given(st.lists(st.tuples(st.sampled_from(_TYPES), st.booleans(), st.integers(0, 3)), min_size=0, max_size=6),
+       st.integers(0, 6), st.lists(st.sampled_from(["Tensor", "Tensor[]", "float", "SymInt", "bool", "Tensor(a!)", "Scalar"]), max_size=3))
+def test_schemas_print_as_pytorchs(args, kw_from, returns):
+    parts = []
+    for i, (typ, with_default, pick) in enumerate(args):
+        if i == kw_from:
+            parts.append("*")
+        text = f"{typ} a{i}"
+        choices = _DEFAULTS.get(typ) or (["None"] if typ.endswith("?") else [])
+        if with_default and choices:
+            text += "=" + choices[pick % len(choices)]
+        parts.append(text)
+    ret = returns[0] if len(returns) == 1 else f"({', '.join(returns)})"
+    schema = f"f({', '.join(parts)}) -> {ret}"
+
+    def program(lib):
+        frag = lib.library.Library("thyp", "FRAGMENT")
+        try:
+            frag.define(schema)
+        except RuntimeError as e:
+            return "error", str(e).split(" here:")[0].strip().split("\n")[0]
+        finally:
+            printed = str(lib.ops.thyp.f.default._schema) if hasattr(lib.ops.thyp, "f") else None
+            frag._destroy()
+        return printed
 
     want, got = both(program)
     assert got == want

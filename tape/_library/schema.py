@@ -24,6 +24,8 @@ _BASE = {"Tensor": "Tensor", "int": "int", "SymInt": "int", "float": "float", "b
 _SCALAR_TYPES = {0: D.uint8, 1: D.int8, 2: D.int16, 3: D.int32, 4: D.int64, 5: D.float16, 6: D.float32, 7: D.float64,
                  11: D.bool_}
 
+_SCALAR_TYPE_NUMBERS = {d: n for n, d in _SCALAR_TYPES.items()}
+
 _TOKEN = re.compile(r"\s*(->|\.\.\.|[A-Za-z_]\w*|-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\"[^\"]*\"|'[^']*'"
                     r"|[()\[\],=*?!.:])")
 
@@ -75,7 +77,7 @@ class AliasInfo:
 class Argument:
     """One argument (or return) of a schema."""
 
-    __slots__ = ("name", "type", "alias", "is_write", "kwarg_only", "has_default", "default_value", "default_text")
+    __slots__ = ("name", "type", "alias", "is_write", "kwarg_only", "has_default", "default", "default_text")
 
     def __init__(self, name: str, type: Type, alias: Optional[str] = None, is_write: bool = False,
                  kwarg_only: bool = False, has_default: bool = False, default_value: Any = None,
@@ -86,7 +88,7 @@ class Argument:
         self.is_write = is_write        # ``!``: the operator writes the tensor
         self.kwarg_only = kwarg_only
         self.has_default = has_default
-        self.default_value = default_value
+        self.default = default_value    # (as a kernel receives it: a dtype for a ScalarType)
         self.default_text = default_text
 
     @property
@@ -97,6 +99,12 @@ class Argument:
     def has_default_value(self) -> bool:
         return self.has_default
 
+    @property
+    def default_value(self) -> Any:
+        """The default as the schema holds it (a ScalarType as c10's number)."""
+        return _SCALAR_TYPE_NUMBERS.get(self.default, self.default) if isinstance(self.default, D.dtype) \
+            else self.default
+
     def __str__(self) -> str:
         text = self.type.schema_text()
         if self.alias is not None:
@@ -104,10 +112,7 @@ class Argument:
         if self.name:
             text += " " + self.name
         if self.has_default:
-            default = self.default_text
-            if isinstance(self.default_value, float) and default.endswith(".0"):
-                default = default[:-1]      # (2.0 printed as c10 prints a double: ``2.``)
-            text += "=" + default
+            text += "=" + _printed(self.default_value, self.default_text)
         return text
 
 
@@ -166,7 +171,7 @@ class Schema:
             elif a.name in kwargs:
                 values.append((a, self._convert(a, kwargs[a.name], i), True))
             elif a.has_default:
-                values.append((a, a.default_value, False))
+                values.append((a, a.default, False))
             else:
                 raise RuntimeError(f"{self.name}() is missing value for argument '{a.name}'. Declaration: {self}")
         names = {a.name for a in self.arguments}
@@ -175,10 +180,10 @@ class Schema:
                 raise RuntimeError(f"Unknown keyword argument '{k}' for operator '{self.name}'. Schema: {self}")
         out_args = [v for a, v, _ in values if not a.kwarg_only]
         while out_args and positional[len(out_args) - 1].has_default and \
-                _same(out_args[-1], positional[len(out_args) - 1].default_value):
+                _same(out_args[-1], positional[len(out_args) - 1].default):
             out_args.pop()
         out_kwargs = {a.name: v for a, v, given in values
-                      if a.kwarg_only and not (a.has_default and _same(v, a.default_value))}
+                      if a.kwarg_only and not (a.has_default and _same(v, a.default))}
         return tuple(out_args), out_kwargs
 
     def filled(self, args: tuple, kwargs: dict) -> tuple:
@@ -186,9 +191,9 @@ class Schema:
         new_args, new_kwargs = [], {}
         for i, a in enumerate(self.arguments):
             if a.kwarg_only:
-                new_kwargs[a.name] = kwargs.get(a.name, a.default_value)
+                new_kwargs[a.name] = kwargs.get(a.name, a.default)
             else:
-                new_args.append(args[i] if i < len(args) else a.default_value)
+                new_args.append(args[i] if i < len(args) else a.default)
         return tuple(new_args), new_kwargs
 
     def _convert(self, arg: Argument, value: Any, position: int) -> Any:
@@ -260,6 +265,20 @@ def _check(t: Type, layers: tuple, value: Any) -> tuple:
 
 def _int_tensor(value: Any) -> bool:
     return isinstance(value, Tensor) and value.dim() == 0 and not value.is_floating_point()
+
+
+def _printed(value: Any, text: str) -> str:
+    """A default value as c10 prints it (doubles to 17 digits, with a point: ``2.``, ``0.10000000000000001``)."""
+    if value is None or isinstance(value, (bool, int)):
+        return str(value)
+    if isinstance(value, float):
+        out = "%.17g" % value
+        return out if any(c in out for c in ".en") else out + "."
+    if isinstance(value, str) and text[:1] in "\"'":
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_printed(v, "") for v in value) + "]"
+    return text
 
 
 class _Tokens:
@@ -356,7 +375,18 @@ def parse(text: str, *, named: bool = True) -> Schema:
         returns.append(_argument(toks, False, False))
     if toks.peek() is not None:
         toks.expected("eof")
-    return Schema(name, overload, arguments, returns, in_parens and len(returns) == 1)
+    schema = Schema(name, overload, arguments, returns, in_parens and len(returns) == 1)
+    seen_default = False
+    for a in arguments:
+        # (c10 lets a list follow a default: schemas with such broadcasting lists were serialized)
+        is_list = bool(a.type.layers) and a.type.layers[-1][0] == "list"
+        if seen_default and not a.has_default and not a.kwarg_only and not is_list:
+            raise RuntimeError(
+                '!seen_default_arg || arg.kwarg_only() INTERNAL ASSERT FAILED at "/__w/pytorch/pytorch/aten/src/ATen/'
+                'core/function_schema.h":342, please report a bug to PyTorch. Non-default positional argument follows '
+                f"default argument. Parameter {a.name} in {schema}")
+        seen_default = seen_default or a.has_default
+    return schema
 
 
 def _argument(toks: _Tokens, kwarg_only: bool, is_input: bool) -> Argument:
