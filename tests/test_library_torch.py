@@ -369,11 +369,13 @@ _TYPES = ["Tensor", "Tensor?", "Tensor[]", "Tensor?[]", "Tensor(a!)", "SymInt", 
           "ScalarType?", "Device", "Device?", "Tensor(b)", "Tensor(c!)[]", "Layout?", "MemoryFormat?", "Generator?",
           "SymInt[]?", "Tensor?(d!)"]
 _DEFAULTS = {"int": ["0", "-3"], "SymInt": ["7"], "float": ["1.5", "-0.25", "2.0", "1e-05"], "bool": ["True", "False"],
-             "str": ['"mean"'], "int[]": ["[1, 2]", "[]"], "float[]": ["[0.5]"], "ScalarType": ["float64"], "MemoryFormat?": ["contiguous_format", "None"]}
+             "str": ['"mean"'], "int[]": ["[1, 2]", "[]"], "float[]": ["[0.5]"], "ScalarType": ["float64"],
+             "MemoryFormat?": ["contiguous_format", "None"]}
 
 
 @given(st.lists(st.tuples(st.sampled_from(_TYPES), st.booleans(), st.integers(0, 3)), min_size=0, max_size=6),
-       st.integers(0, 6), st.lists(st.sampled_from(["Tensor", "Tensor[]", "float", "SymInt", "bool", "Tensor(a!)", "Scalar"]), max_size=3))
+       st.integers(0, 6),
+       st.lists(st.sampled_from(["Tensor", "Tensor[]", "float", "SymInt", "bool", "Tensor(a!)", "Scalar"]), max_size=3))
 def test_schemas_print_as_pytorchs(args, kw_from, returns):
     parts = []
     for i, (typ, with_default, pick) in enumerate(args):
