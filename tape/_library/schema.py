@@ -18,7 +18,8 @@ __all__ = ["Argument", "Schema", "parse"]
 # The base types a schema may name, with the name the dispatcher's messages give them.
 _BASE = {"Tensor": "Tensor", "int": "int", "SymInt": "int", "float": "float", "bool": "bool", "str": "str",
          "Scalar": "number", "ScalarType": "int", "Device": "Device", "Layout": "int", "MemoryFormat": "int",
-         "Generator": "Generator", "Dimname": "Dimname", "Storage": "Storage", "Stream": "Stream", "Any": "Any", "SymBool": "bool", "SymFloat": "float", "complex": "complex"}
+         "Generator": "Generator", "Dimname": "Dimname", "Storage": "Storage", "Stream": "Stream", "Any": "Any",
+         "SymBool": "bool", "SymFloat": "float", "complex": "complex"}
 
 # c10's ScalarType numbers of the dtypes tape has.
 _SCALAR_TYPES = {0: D.uint8, 1: D.int8, 2: D.int16, 3: D.int32, 4: D.int64, 5: D.float16, 6: D.float32, 7: D.float64,
