@@ -402,3 +402,43 @@ def test_schemas_print_as_pytorchs(args, kw_from, returns):
 
     want, got = both(program)
     assert got == want
+
+
+_BIND_SCHEMA = ("f(Tensor a, SymInt b, float c, bool d, str e, Scalar f, ScalarType g, Device h, float[] i, "
+                "Tensor? j, Tensor[] k, int? l, SymInt[] m) -> ()")
+_VALUES = ["tensor", "int_tensor", 3, -1, 2.5, True, "cpu", "x", None, [1, 2], (3,), [1.5], ["a"], "tensors",
+           "float64", "device"]
+
+
+def _value(lib, key):
+    return {"tensor": lambda: lib.ones(2), "int_tensor": lambda: lib.tensor(4), "tensors": lambda: [lib.ones(1)],
+            "float64": lambda: lib.float64, "device": lambda: lib.device("cpu")}.get(key, lambda: key)() \
+        if isinstance(key, str) else key
+
+
+def _received(v):
+    if isinstance(v, (list, tuple)):
+        return type(v).__name__, [_received(x) for x in v]
+    if hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, (int, float)):
+        return "Tensor", tuple(v.shape), str(v.dtype)
+    return type(v).__name__, str(v)
+
+
+@given(st.lists(st.sampled_from(_VALUES), min_size=13, max_size=13))
+def test_calls_bind_as_pytorchs(values):
+    def program(lib):
+        frag = lib.library.Library("tbind", "FRAGMENT")
+        frag.define(_BIND_SCHEMA)
+        got = []
+        frag.impl("f", lambda *args: got.append([_received(a) for a in args]), "CPU")
+        try:
+            lib.ops.tbind.f(*[_value(lib, v) for v in values])
+        except RuntimeError as e:
+            first = str(e).split("\n")[0]
+            return "error", first.replace("'dtype'", "'torch.dtype'")
+        finally:
+            frag._destroy()
+        return got
+
+    want, got = both(program)
+    assert got == want

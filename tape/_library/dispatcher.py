@@ -4,7 +4,8 @@ PyTorch's dispatcher keeps, per operator overload, a schema and one kernel per d
 runs the first that applies (autograd keys, then composite, then backend).  tape runs on the CPU
 only, so of the keys a registration may name these decide a call, in this order:
 
-- ``BackendSelect``: an operator without tensor arguments picks its kernel by its ``device`` argument;
+- ``BackendSelect``: an operator without tensor arguments picks its kernel by its ``device`` argument
+  (without one, and no tensor in the call, only a composite kernel can run);
 - ``AutogradCPU`` / ``Autograd``: the kernel handles autograd itself (what ``register_autograd`` installs);
 - ``CompositeImplicitAutograd``: the kernel is a composition of tape ops, recorded as they run (unless
   a backend kernel is registered: PyTorch then runs that);
@@ -83,13 +84,23 @@ class Operator:
         kernels = self.kernels
         if "BackendSelect" in kernels:      # (an operator without tensor arguments: picked by its device)
             return kernels["BackendSelect"](*args, **kwargs)
+        tensors = tensors_in(args, kwargs)
+        if not tensors:     # (no tensor to say which backend: only a composite kernel can run)
+            for key in ("CompositeImplicitAutograd", "CompositeExplicitAutograd"):
+                if key in kernels:
+                    return kernels[key](*args, **kwargs)
+            raise NotImplementedError(
+                f"There were no tensor arguments to this function (e.g., you passed an empty list of Tensors), but "
+                f"no fallback function is registered for schema {self.qualname}.  This usually means that this "
+                f"function requires a non-empty list of Tensors, or that you (the operator writer) forgot to register "
+                f"a fallback function.  Available functions are [{', '.join(kernels)}].")
         for key in _AUTOGRAD:
             if key in kernels:
                 return kernels[key](*args, **kwargs)
         # (a composite kernel is the operator's autograd too unless a backend kernel is registered)
         if "CompositeImplicitAutograd" in kernels and not any(k in kernels for k in _BACKEND):
             return kernels["CompositeImplicitAutograd"](*args, **kwargs)
-        if is_grad_enabled() and any(t.requires_grad for t in tensors_in(args, kwargs)):
+        if is_grad_enabled() and any(t.requires_grad for t in tensors):
             result = self.backend(args, kwargs, below_autograd=False)
             _warn_on_backward(self.qualname, result)
             return result

@@ -224,12 +224,17 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _check(t: Type, layers: tuple, value: Any) -> tuple:
-    """``(ok, value as the kernel receives it)`` for ``value`` of type ``t`` (its outer ``layers``)."""
+    """``(ok, value as the kernel receives it)`` for ``value`` of type ``t`` (its outer ``layers``), by the
+    conversions PyTorch's binding makes (a one-element tensor as a number, None or anything with ``__bool__``
+    as a bool, a number as a ScalarType, a range as a list ...)."""
     if layers:
         layer, inner = layers[-1], layers[:-1]
         if layer[0] == "optional":
             return (True, None) if value is None else _check(t, inner, value)
-        if not isinstance(value, (list, tuple)):
+        if t.base == "SymInt" and not inner and isinstance(value, Tensor) and value.dim() == 1 \
+                and not value.is_floating_point():
+            return True, [int(v) for v in value.tolist()]
+        if not isinstance(value, (list, tuple, range)):
             return False, None
         out = []
         for v in value:
@@ -239,24 +244,35 @@ def _check(t: Type, layers: tuple, value: Any) -> tuple:
             out.append(v)
         return True, out
     base = t.base
-    if base == "Tensor":
-        return isinstance(value, Tensor), value
-    if base in ("int", "SymInt"):
-        ok = isinstance(value, int) or _int_tensor(value)
-        return ok, int(value) if ok else None
+    if base == "Tensor":        # (None too: an undefined tensor, as PyTorch's binding takes it)
+        return value is None or isinstance(value, Tensor), value
+    if base in ("int", "SymInt", "ScalarType"):
+        if base != "SymInt" and isinstance(value, D.dtype) and value in _SCALAR_TYPE_NUMBERS:
+            return True, value if base == "ScalarType" else _SCALAR_TYPE_NUMBERS[value]
+        if not (isinstance(value, int) or _one_element(value)):
+            return False, None
+        if base == "ScalarType":        # (a ScalarType's number, as c10 counts them)
+            dtype = _SCALAR_TYPES.get(int(value))
+            return dtype is not None, dtype
+        return True, int(value)
     if base in ("float", "SymFloat"):
-        ok = isinstance(value, (int, float)) or _int_tensor(value)
+        ok = isinstance(value, (int, float)) or _one_element(value)
         return ok, float(value) if ok else None
     if base in ("bool", "SymBool"):
-        return isinstance(value, int), bool(value) if isinstance(value, int) else None
+        if value is None:
+            return True, False
+        if not hasattr(type(value), "__bool__"):
+            return False, None
+        try:
+            return True, bool(value)
+        except (RuntimeError, ValueError, TypeError):
+            return False, None
     if base == "str":
         return isinstance(value, str), value
     if base == "Scalar":
+        if isinstance(value, D.dtype) and value in _SCALAR_TYPE_NUMBERS:
+            return True, _SCALAR_TYPE_NUMBERS[value]
         return isinstance(value, (int, float, complex)), value
-    if base == "ScalarType":
-        if isinstance(value, int) and not isinstance(value, bool):     # (a ScalarType's number, as c10 counts them)
-            value = _SCALAR_TYPES.get(value)
-        return isinstance(value, D.dtype), value
     if base == "Device":
         if isinstance(value, (str, Device)):
             return True, Device(value)
@@ -264,8 +280,8 @@ def _check(t: Type, layers: tuple, value: Any) -> tuple:
     return True, value      # (the types tape has no values of: passed through)
 
 
-def _int_tensor(value: Any) -> bool:
-    return isinstance(value, Tensor) and value.dim() == 0 and not value.is_floating_point()
+def _one_element(value: Any) -> bool:
+    return isinstance(value, Tensor) and value.numel() == 1
 
 
 def _printed(value: Any, text: str) -> str:
@@ -423,20 +439,30 @@ def _argument(toks: _Tokens, kwarg_only: bool, is_input: bool) -> Argument:
     has_default, default, default_text = False, None, ""
     if is_input and toks.accept("="):
         has_default = True
-        default_text, default = _default(toks)
+        default_text, default = _default(toks, Type(base, tuple(layers)))
     return Argument(name, Type(base, tuple(layers)), alias, is_write, kwarg_only, has_default, default, default_text)
 
 
-def _default(toks: _Tokens) -> tuple:
-    """A default value: its text as written and its value."""
-    if toks.accept("["):
+# The names c10's schema parser takes as a default's value (numbers of its enums), and for a ScalarType
+# the dtypes' names.
+_NAMED_DEFAULTS = {"contiguous_format": 0, "strided": 0, "Mean": 1, "long": 4, "float": 6}
+_DTYPE_NAMES = {"uint8": 0, "int8": 1, "int16": 2, "short": 2, "int32": 3, "int": 3, "int64": 4, "long": 4,
+                "float16": 5, "half": 5, "float32": 6, "float": 6, "float64": 7, "double": 7, "bool": 11}
+
+
+def _default(toks: _Tokens, t: Type) -> tuple:
+    """A default value of type ``t``: its text as written and its value (as a kernel receives it)."""
+    is_list = bool(t.layers) and t.layers[-1][0] == "list"
+    if is_list and toks.peek() != "None":
+        toks.expect("[")
         items, texts = [], []
         while not toks.accept("]"):
-            text, value = _default(toks)
+            text, value = _default(toks, Type(t.base, t.layers[:-1]))
             items.append(value)
             texts.append(text)
             toks.accept(",")
         return f"[{', '.join(texts)}]", items
+    start = toks.pos()
     tok = toks.next()
     if tok == "None":
         return tok, None
@@ -445,8 +471,12 @@ def _default(toks: _Tokens) -> tuple:
     if tok[0] in "\"'":
         return tok, tok[1:-1]
     if re.fullmatch(r"-?\d+", tok):
-        return tok, int(tok)
+        return tok, float(tok) if t.base == "float" else int(tok)
     if re.fullmatch(r"-?[\d.]+(?:[eE][-+]?\d+)?", tok):
         return tok, float(tok)
-    dtype = getattr(D, tok, None)
-    return tok, dtype if isinstance(dtype, D.dtype) else tok
+    number = (_DTYPE_NAMES if t.base == "ScalarType" else _NAMED_DEFAULTS).get(tok)
+    if number is None:
+        raise RuntimeError(f"\ninvalid numeric default value:\n{toks.text}\n{' ' * start}{'~' * len(tok)} <--- HERE\n")
+    if t.base == "ScalarType":
+        return tok, _SCALAR_TYPES.get(number, number)
+    return tok, number
