@@ -141,8 +141,10 @@ from . import distributions, func, nn, optim  # noqa: E402
 from .func import vmap  # noqa: E402
 __all__ += ["distributions", "func", "nn", "optim", "vmap"]
 from . import random  # noqa: E402  (torch.random)
+from . import types  # noqa: E402  (torch.types)
+from . import library  # noqa: E402  (torch.library; also makes ``tape.ops.<namespace>`` the operators it defines)
 from .utils import data as _data  # noqa: E402,F401  (tape.utils.data, as torch's)
-__all__ += ["random"]
+__all__ += ["random", "library", "types"]
 
 
 

@@ -10,12 +10,14 @@ from . import cpu as cpu
 from . import cuda as cuda
 from . import distributions as distributions
 from . import func as func
+from . import library as library
 from . import linalg as linalg
 from . import nn as nn
 from . import optim as optim
 from . import random as random
 from . import special as special
 from . import testing as testing
+from . import types as types
 from . import version as version
 from . import viz as viz
 from ._anomaly import is_anomaly_check_nan_enabled as is_anomaly_check_nan_enabled
@@ -243,7 +245,7 @@ __all__ = [
     "is_deterministic_algorithms_warn_only_enabled", "is_storage", "set_default_tensor_type",
     "set_deterministic_debug_mode", "set_float32_matmul_precision", "set_flush_denormal",
     "set_num_interop_threads", "set_num_threads", "typename", "use_deterministic_algorithms",
-    "distributions", "func", "nn", "optim", "vmap", "random",
+    "distributions", "func", "nn", "optim", "vmap", "random", "library", "types",
 ]
 
 

@@ -770,6 +770,11 @@ def _backward_of(ctx: BackwardCFunction, gs: list, missing: bool) -> tuple:
         else:
             raise RuntimeError(f"function {type(ctx).__name__} returned an incorrect number of gradients (expected "
                                f"{n_args}, got {len(result)})")
+    if len(ctx._inputs) != n_args:
+        for pos, g in enumerate(result):
+            if g is not None and pos not in ctx._inputs:
+                raise RuntimeError(f"function {type(ctx).__name__} returned a gradient different than None at position "
+                                   f"{pos + 1}, but the corresponding forward input was not a Variable")
     for g in result:
         if g is not None and not isinstance(g, Tensor):
             raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
