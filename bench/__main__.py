@@ -1,12 +1,13 @@
 """Benchmark tape against numpy, torch, jax, HIPS autograd and CasADi.
 
-python -m bench [--quick] [--only NAME[,NAME...]]
+python -m bench [--quick] [--only NAME[,NAME...]] [--rounds N]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,23 @@ def run_cell(lib: str, workload: str, quick: bool, variant: str | None = None) -
         return {"error": f"runner crashed (exit {proc.returncode}): {err[-1] if err else 'no output'}"}
 
 
+# The timings a cell reports; the other entries (versions, checks, held bytes) are the same each round.
+TIMES = ("first_call_s", "fwd_s", "bwd_s", "total_s")
+
+
+def combined(cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """One cell from its rounds: the median of each timing (the runs of all rounds counted), or
+    the first round that failed."""
+    failed = [c for c in cells if "skipped" in c or "error" in c]
+    if failed:
+        return failed[0]
+    cell = {**cells[-1], "repeats": sum(c["repeats"] for c in cells), "rounds": len(cells)}
+    for key in TIMES:
+        values = [c.get(key) for c in cells]
+        cell[key] = None if None in values else statistics.median(values)
+    return cell
+
+
 def select(only: list[str], parser: argparse.ArgumentParser) -> tuple[list[str], list[str], bool]:
     """Split --only names into workloads, libraries and whether to time startup."""
     names = [n for arg in only for n in arg.split(",") if n]
@@ -63,17 +81,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help=f"workload ({', '.join(WORKLOADS)}, startup) or library "
                         f"({', '.join(PEERS)}); repeatable or comma-separated")
+    parser.add_argument("--rounds", type=int, default=1, metavar="N",
+                        help="measure each workload's cells N times, the libraries taking turns, and report the "
+                        "median of the rounds: ratios then hold over the machine's slow drifts (default 1)")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     workloads, libs, with_startup = select(args.only, parser)
     load_start = os.getloadavg()[0]
     results: report.Results = {}
     for workload in workloads:
-        results[workload] = {}
-        for lib in libs:
-            for label, variant in rows(lib, workload):
-                t0 = perf_counter()
-                results[workload][label] = run_cell(lib, workload, args.quick, variant)
-                report.progress(f"{label} {workload}: {perf_counter() - t0:.1f} s")
+        cells: dict[str, list[dict[str, Any]]] = {}
+        for k in range(args.rounds):
+            for lib in libs:
+                for label, variant in rows(lib, workload):
+                    t0 = perf_counter()
+                    cells.setdefault(label, []).append(run_cell(lib, workload, args.quick, variant))
+                    where = f" (round {k + 1} of {args.rounds})" if args.rounds > 1 else ""
+                    report.progress(f"{label} {workload}{where}: {perf_counter() - t0:.1f} s")
+        results[workload] = {label: combined(runs) for label, runs in cells.items()}
     startup = firsts = None
     if with_startup:
         modules = [m for m in STARTUP_MODULES if m is None or m in libs]
@@ -84,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
             firsts = {} if args.quick else {"cold": first_calls(ROOT, cold=True)}
             firsts["warm"] = first_calls(ROOT, cold=False)
             report.progress("tape first calls done")
-    print(report.render(args.quick, QUICK if args.quick else FULL, results, startup, load_start, firsts))
+    print(report.render(args.quick, QUICK if args.quick else FULL, results, startup, load_start, firsts,
+                        args.rounds))
 
 
 if __name__ == "__main__":

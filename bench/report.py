@@ -58,7 +58,7 @@ def status(cell: Cell) -> str | None:
     return f"skipped: {cell['skipped']}" if "skipped" in cell else None
 
 
-def header(quick: bool, s: Settings, results: Results, load_start: float) -> list[str]:
+def header(quick: bool, s: Settings, results: Results, load_start: float, rounds: int = 1) -> list[str]:
     """Mode, machine, load, thread policy and library versions."""
     versions, threads = {}, {}
     for lib in PEERS:
@@ -76,7 +76,9 @@ def header(quick: bool, s: Settings, results: Results, load_start: float) -> lis
     lines = [
         f"tape benchmarks, {'quick' if quick else 'full'} mode: first call timed alone, "
         f"{s.warmup} warm-up run(s), then the median of up to {s.repeats} runs "
-        f"(at most ~{s.budget_s:g} s of measuring per cell)",
+        f"(at most ~{s.budget_s:g} s of measuring per cell)"
+        + (f"; {rounds} rounds, the libraries taking turns: the median of the rounds' medians, 'runs' counts all"
+           if rounds > 1 else ""),
         f"python {platform.python_version()} on {platform.system()} {platform.machine()}, "
         f"{os.cpu_count()} CPUs; every (library, workload) runs in its own fresh subprocess",
         f"1-min load average {load_start:.2f} at start, {load_end:.2f} at end",
@@ -231,9 +233,9 @@ def summary(results: Results, startup: dict[str, float | None] | None,
 
 
 def render(quick: bool, s: Settings, results: Results, startup: dict[str, float | None] | None,
-           load_start: float, firsts: dict[str, list[float] | None] | None = None) -> str:
+           load_start: float, firsts: dict[str, list[float] | None] | None = None, rounds: int = 1) -> str:
     """The whole report."""
-    blocks = [header(quick, s, results, load_start)]
+    blocks = [header(quick, s, results, load_start, rounds)]
     blocks += [workload_table(WORKLOADS[name], by_lib) for name, by_lib in results.items()]
     if results:
         blocks.append(first_call_table(results))
