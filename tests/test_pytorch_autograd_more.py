@@ -121,3 +121,42 @@ def test_data_parallel_without_accelerators_calls_the_module():
     assert inner.weight.grad.shape == (2, 3) and x.grad.shape == (4, 3)
     with pytest.raises(RuntimeError, match="device type could not be determined"):
         tape.nn.parallel.data_parallel(inner, x)
+
+
+# --- session 34 -------------------------------------------------------------------------------------
+# test_utils.py TestCheckpoint.test_checkpoint_partial_grad: a saved input that forward returns as
+# it is stays the input (PyTorch's output is an alias of it; the input gets no grad_fn).
+def test_saved_input_returned_as_is_unpacks_as_the_input():
+    seen = []
+
+    class Same(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.extend(ctx.saved_tensors)
+            return g, g
+
+    a = tape.ones(3)
+    b = tape.ones(3, requires_grad=True)
+    out = Same.apply(a, b)
+    assert out is not a and out.requires_grad and not a.requires_grad
+    out.sum().backward()
+    assert seen[0] is a and not seen[0].requires_grad and seen[0].grad_fn is None
+    assert seen[1] is b
+    assert b.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_reentrant_checkpoint_whose_outputs_need_no_grad_refuses_backward():
+    def first(t1, t2):
+        return t1
+
+    a = tape.randn(1, 4)
+    b = tape.randn(1, 4, requires_grad=True)
+    out = tape.utils.checkpoint.checkpoint(first, a, b, use_reentrant=True)
+    with pytest.raises(RuntimeError, match=r"none of output has requires_grad=True, this checkpoint\(\) is not "
+                                           r"necessary"):
+        out.sum().backward()

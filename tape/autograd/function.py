@@ -630,7 +630,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
     ctx._in_meta = in_meta
     d = ctx.__dict__
     if "to_save" in d:
-        _keep_saved(ctx, tape, outs, new, before, nodes)
+        _keep_saved(ctx, tape, args, outs, new, before, nodes)
     if dirty:
         del d["dirty_tensors"]
     if nondiff:
@@ -638,7 +638,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
     return new
 
 
-def _keep_saved(ctx, tape, outs: tuple, new: list, before: list, nodes: list) -> None:
+def _keep_saved(ctx, tape, args: tuple, outs: tuple, new: list, before: list, nodes: list) -> None:
     """What ``save_for_backward`` got, as nodes of the tape (outputs, recorded inputs) or the
     tensors themselves (leaves and constants), each with its version now."""
     to_save = ctx.__dict__.pop("to_save", None)
@@ -651,7 +651,9 @@ def _keep_saved(ctx, tape, outs: tuple, new: list, before: list, nodes: list) ->
             continue
         node = None
         for o, n in zip(outs, new):
-            if o is t and isinstance(n, Tensor) and n._tape is tape:
+            # (an input returned as it is gives a new tensor as output: saved, it is still the
+            # input, as in PyTorch, whose output is then an alias and the input has no grad_fn)
+            if o is t and isinstance(n, Tensor) and n._tape is tape and (n is o or _position(o, args, len(args)) < 0):
                 node, t = n._node, n
         if node is None and t._tape is not None:
             for (b, _, _), n in zip(before, nodes):
