@@ -160,3 +160,20 @@ def test_reentrant_checkpoint_whose_outputs_need_no_grad_refuses_backward():
     with pytest.raises(RuntimeError, match=r"none of output has requires_grad=True, this checkpoint\(\) is not "
                                            r"necessary"):
         out.sum().backward()
+
+
+# test_post_accumulate_grad_hook_*: a post accumulate grad hook may return None or the tensor
+# itself (``t.sub_(t.grad)``); another tensor is refused, a non-tensor as a tensor hook's result.
+def test_post_accumulate_grad_hook_may_return_the_tensor_itself():
+    t = tape.tensor([1.0, 2.0], requires_grad=True)
+    t.register_post_accumulate_grad_hook(lambda u: u.sub_(u.grad))
+    t.register_post_accumulate_grad_hook(lambda u: u.mul_(4.0))
+    t.sum().backward()
+    assert t.tolist() == [0.0, 4.0]
+    for result, error, message in ((lambda u: u.detach(), RuntimeError, "^Tensor post accumulate grad hooks should "
+                                    "return None.$"), (lambda u: "x", TypeError, "^expected Variable, but hook "
+                                                                                   "returned 'str'$")):
+        u = tape.ones(2, requires_grad=True)
+        u.register_post_accumulate_grad_hook(result)
+        with pytest.raises(error, match=message):
+            u.sum().backward()
