@@ -177,3 +177,18 @@ def test_post_accumulate_grad_hook_may_return_the_tensor_itself():
         u.register_post_accumulate_grad_hook(result)
         with pytest.raises(error, match=message):
             u.sum().backward()
+
+
+def test_save_for_backward_of_a_non_tensor_after_a_tensor_names_its_position():
+    class Saves(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x, 3)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    with pytest.raises(TypeError, match="^save_for_backward can only save variables, but argument 1 is of type int$"):
+        Saves.apply(tape.ones(2, requires_grad=True))

@@ -57,10 +57,10 @@ class FunctionCtx:
         ``backward`` reads them from ``ctx.saved_tensors``, which checks that none of them
         was modified in place since.
         """
-        for t in tensors:
+        for k, t in enumerate(tensors):
             if t is not None and not isinstance(t, Tensor):
-                raise TypeError("save_for_backward can only save variables, but argument "
-                                f"{tensors.index(t)} is of type {type(t).__name__}")
+                raise TypeError(f"save_for_backward can only save variables, but argument {k} is of type "
+                                f"{type(t).__name__}")
         self.to_save = tensors
 
     def save_for_forward(self, *tensors: Tensor | None) -> None:
