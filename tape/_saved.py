@@ -351,7 +351,7 @@ def unpacked(tape, r: int, slots: dict, xs: tuple, y: Tensor) -> tuple:
         if what == OUT:
             y = _linked(new, y)
         else:
-            k = 0 if what == X0 else 1
+            k = 0 if what == X0 else 1 if what == X1 else 2
             xs[k] = _linked(new, xs[k])
     return tuple(xs), y
 

@@ -192,3 +192,50 @@ def test_save_for_backward_of_a_non_tensor_after_a_tensor_names_its_position():
 
     with pytest.raises(TypeError, match="^save_for_backward can only save variables, but argument 1 is of type int$"):
         Saves.apply(tape.ones(2, requires_grad=True))
+
+
+# TestAutograd's saved-tensor hooks tests, on the ops that save a third listed input: under
+# saved_tensors_hooks the rule must read each unpacked value in its own place.
+@pytest.mark.parametrize("op, expected", [
+    # d/db sum(a + 2 * b * c) = 2 * c; with c unpacked as 2 * c + 1: 2 * (2 * c + 1)
+    (lambda a, b, c: tape.addcmul(a, b, c, value=2), lambda a, b, c: (2 * (2 * c + 1), 2 * (2 * b + 1))),
+    # lerp(a, b, c) = a + c * (b - a): d/dc = b - a, from the unpacked b and a
+    (lambda a, b, c: tape.lerp(a, b, c), lambda a, b, c: (None, None, (2 * b + 1) - (2 * a + 1))),
+])
+def test_saved_tensor_hooks_unpack_the_third_input_in_its_place(op, expected):
+    a, b, c = (tape.tensor(v, dtype=tape.float64, requires_grad=True) for v in ([1.0, 2.0], [3.0, -1.0], [0.5, 4.0]))
+    with tape.autograd.graph.saved_tensors_hooks(lambda t: t * 2, lambda t: t + 1):
+        out = op(a, b, c)
+    grads = tape.autograd.grad(out.sum(), (a, b, c))
+    want = expected(a.detach(), b.detach(), c.detach())
+    for k, w in enumerate(want):
+        if w is not None:
+            assert grads[len(grads) - len(want) + k].tolist() == w.tolist()
+
+
+# AddmmBackward0 and its family: each factor is saved only for the other's gradient (an in-place
+# change to it is refused then, and saved-tensor hooks pack it), shown under PyTorch's names.
+def test_addmm_saves_each_factor_for_the_other_factors_gradient():
+    x = tape.ones(3, 4, requires_grad=True)
+    w = tape.ones(4, 5, requires_grad=True)
+    b = tape.ones(5, requires_grad=True)
+    ww = w * 1
+    out = tape.addmm(b, x, ww)
+    ww.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+    packed = []
+    with tape.autograd.graph.saved_tensors_hooks(lambda t: packed.append(tuple(t.shape)) or t, lambda t: t):
+        out = tape.addmm(b, x, w, beta=2, alpha=0.5)
+        plain_x = tape.addmm(b, x.detach(), w)
+    assert packed == [(3, 4), (4, 5), (3, 4)]
+    node = out.grad_fn
+    assert (node._saved_alpha, node._saved_beta) == (0.5, 2)
+    assert node._saved_mat1_sym_sizes == (3, 4) and node._saved_mat2_sym_strides == (5, 1)
+    assert node._saved_mat1.shape == (3, 4) and node._saved_mat2.shape == (4, 5)
+    assert plain_x.grad_fn._saved_mat2 is None and plain_x.grad_fn._saved_mat1_sym_strides == ()
+    node = tape.addbmm(tape.ones(3, 5), tape.ones(2, 3, 4, requires_grad=True), tape.ones(2, 4, 5)).grad_fn
+    assert (node._saved_batch1_sym_argsize_0, node._saved_batch1_sym_argsize_1, node._saved_batch2_sym_argsize_2) == \
+        (2, 3, 5)
+    assert node._saved_batch1 is None and node._saved_batch2.shape == (2, 4, 5)
+    assert type(node._saved_alpha) is int and node._saved_alpha == 1
