@@ -239,3 +239,47 @@ def test_addmm_saves_each_factor_for_the_other_factors_gradient():
         (2, 3, 5)
     assert node._saved_batch1 is None and node._saved_batch2.shape == (2, 4, 5)
     assert type(node._saved_alpha) is int and node._saved_alpha == 1
+
+
+# TestAutograd's custom Function tests, backward run twice: the graph's tape handed its buffers on
+# after the first backward (a spent tape), and a second backward through a new ``out.sum()`` read
+# that tape's rows through the writers of the buffers it handed on (another row's op ran in the
+# custom Function's place and the leaf got an uninitialized gradient).  PyTorch raises as the
+# Function's saved tensors were freed; a Function that saved nothing runs again.
+def test_second_backward_through_a_spent_custom_function_row():
+    class Square(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 2
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return 2 * x * g
+
+    class Double(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    y = tape.ones(3, requires_grad=True)
+    out = Square.apply(y)
+    out.sum().backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        out.sum().backward()
+    assert y.grad.tolist() == [2.0, 2.0, 2.0]
+    y = tape.ones(3, requires_grad=True)
+    out = Double.apply(y)
+    out.sum().backward()
+    out.sum().backward()
+    assert y.grad.tolist() == [4.0, 4.0, 4.0]
+    y = tape.ones(3, requires_grad=True)
+    out = tape.utils.checkpoint.checkpoint(lambda a: a.exp(), y, use_reentrant=True)
+    out.sum().backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        out.sum().backward()
