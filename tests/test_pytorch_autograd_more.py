@@ -283,3 +283,21 @@ def test_second_backward_through_a_spent_custom_function_row():
     out.sum().backward()
     with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
         out.sum().backward()
+
+
+# TestAutogradInferenceMode._is_inference_tensor: an inference tensor tracks no version counter.
+def test_inference_tensor_has_no_version_counter():
+    with tape.inference_mode():
+        c = tape.ones(2, 3)
+        v = c.view(-1)
+    for t in (c, v):
+        with pytest.raises(RuntimeError, match=r"^Inference tensors do not track version counter\.$"):
+            t._version
+    s = tape.ones(2, 3, requires_grad=True)
+    out = c.add(s)      # (an inference tensor still enters a graph as a constant)
+    out.sum().backward()
+    assert s.grad.tolist() == [[1.0] * 3] * 2
+    a = s.clone()
+    with tape.inference_mode():
+        a.add_(1)
+    assert a._version == 1

@@ -146,7 +146,7 @@ class BackwardCFunction(FunctionCtx):
                         if f & MODIFIED and r < f >> 2:
                             break
                         out.append(recorded(tape, node, tape.value_of(node), D.ARENA_DTYPES[tape.dt.item(node)]))
-                    elif entry[1]._version == entry[2]:
+                    elif entry[1]._vnum == entry[2]:
                         out.append(entry[1])
                     else:
                         break
@@ -199,14 +199,14 @@ class BackwardCFunction(FunctionCtx):
                 fr = values.fr.item(node)
                 if fr & MODIFIED and r < fr >> 2:
                     t = ref()
-                    now = t._version if t is not None else version + 1
+                    now = t._vnum if t is not None else version + 1
                     # (a saved output is named by this node, a saved input by its tensor's node now)
                     maker = self if values.op.item(node) == OUTPUT and values.a.item(node) == r else None
                     _raise_modified(values, node, t, version, now, maker)
                 out.append(recorded(values, node, values.value_of(node), D.ARENA_DTYPES[values.dt.item(node)]))
             else:
-                if what._version != version:
-                    _raise_modified(None, -1, what, version, what._version)
+                if what._vnum != version:
+                    _raise_modified(None, -1, what, version, what._vnum)
                 out.append(what)
         forward_cls = getattr(type(self), "_forward_cls", None)
         if forward_cls is not None and forward_cls.clear_saved_tensors_on_access:

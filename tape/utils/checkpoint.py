@@ -444,7 +444,7 @@ def _logged(fn: Callable) -> Callable:
             _local.depth = 0
         if log.replay is None:
             log.calls.append((fn, args, kwargs, lo, tape.n, out, ix, tape.tix, stop, tape.stop,
-                              out._version if isinstance(out, Tensor) else None))
+                              out._vnum if isinstance(out, Tensor) else None))
         return out
     call.__name__, call.__qualname__, call.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     call.__wrapped__ = fn
@@ -488,7 +488,7 @@ def _mutated_entry(call: tuple, saved: dict) -> tuple | None:
     """``(function, signature, _MUTATED)`` for a call whose saved output the forward changed in
     place after it (PyTorch's cached tensor, whose version its recomputation checks); else None."""
     fn, args, kwargs, lo, hi, out, *_, version = call
-    if hi <= lo or not saved.get(hi - 1) or version is None or out._version == version:
+    if hi <= lo or not saved.get(hi - 1) or version is None or out._vnum == version:
         return None
     return fn, _signature(args, kwargs), _MUTATED
 
