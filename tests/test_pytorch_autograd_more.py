@@ -301,3 +301,34 @@ def test_inference_tensor_has_no_version_counter():
     with tape.inference_mode():
         a.add_(1)
     assert a._version == 1
+
+
+# Saved-tensor hooks around a checkpointed function (PyTorch's checkpoint packs what the function
+# saves with hooks of its own; the arguments it keeps for the recomputation go through the hooks
+# outside), and a custom Function's saved leaf, which unpacks as a leaf that requires grad.
+def test_saved_tensor_hooks_around_a_checkpoint_pack_its_arguments():
+    a = tape.tensor([1.0, 2.0], dtype=tape.float64, requires_grad=True)
+    with tape.autograd.graph.saved_tensors_hooks(lambda t: t * 2, lambda t: t / 2 + 1):
+        y = tape.utils.checkpoint.checkpoint(lambda x: (x * x).exp(), a, use_reentrant=False)
+    y.sum().backward()
+    # the recomputation starts from the unpacked argument a + 1: d/da exp(a^2) = 2 a exp(a^2) there
+    b = a.detach() + 1
+    assert tape.allclose(a.grad, 2 * b * (b * b).exp())
+
+    class Mul(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, w):
+            ctx.save_for_backward(x, w)
+            return x * w
+
+        @staticmethod
+        def backward(ctx, g):
+            x, w = ctx.saved_tensors
+            seen.append((x.requires_grad, x.is_leaf, w.requires_grad))
+            return g * w, g * x
+
+    seen = []
+    with tape.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t.clone()):
+        out = Mul.apply(a, a * 1)
+    out.sum().backward()
+    assert seen == [(True, True, True)]

@@ -186,6 +186,10 @@ class BackwardCFunction(FunctionCtx):
                     if values is None:
                         values = _saved.valued(tape)
                     value = _saved.with_history(value, values, entry[1])
+                elif entry is not None and entry[1]._rg and not value._rg and value._tape is None:
+                    # (PyTorch's unpacked leaf shares the saved leaf's grad accumulator: a leaf that
+                    # requires grad, as the one a checkpoint's recomputation starts from)
+                    value = value.detach().requires_grad_()
                 out.append(value)
                 continue
             if entry is None:

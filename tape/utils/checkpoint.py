@@ -51,6 +51,7 @@ from .._device import device
 from .._dtype import ARENA_DTYPES
 from .._graph import _edge
 from .._row import Row
+from .. import _saved
 from .._saved import FREED_MSG, tensor_at
 from .._state import state
 from .._tape import Tape
@@ -1250,13 +1251,31 @@ class _SegmentFn(Function):
         if state.grad:
             got = _record(_Derived(seg, saved, grads), contextlib.nullcontext())
         else:
-            got = seg.vjp(saved, grads)
+            with _own_hooks():
+                got = seg.vjp(saved, grads)
         return (None, None, None, *got)
+
+
+@contextlib.contextmanager
+def _own_hooks() -> Iterator[None]:
+    """No saved-tensor hooks from outside for a run of a segment: PyTorch's checkpoint packs what
+    the function saves with hooks of its own, the innermost (the tensor arguments saved for the
+    recomputation go through the hooks outside: ``_SegmentFn``'s ``save_for_backward``)."""
+    then = tuple(_saved.local.stack)
+    if not then:
+        yield
+        return
+    _saved.restore(())
+    try:
+        yield
+    finally:
+        _saved.restore(then)
 
 
 def _record(seg: _Segment, context: ContextManager) -> Any:
     """Run ``seg`` forward and record its row; return its outputs as ``fn`` structured them."""
-    flat, rebuild, outside, run = seg.first(context)
+    with _own_hooks():
+        flat, rebuild, outside, run = seg.first(context)
     if not outside or not any(isinstance(o, Tensor) and o._rg for o in flat):
         return rebuild(iter(flat))     # nothing to differentiate (PyTorch's outputs then need no grad)
     out = rebuild(iter(_SegmentFn.apply(seg, flat, outside, *outside)))
