@@ -335,9 +335,10 @@ def test_saved_tensor_hooks_around_a_checkpoint_pack_its_arguments():
 
 
 # test_grad_fn_attr_bindings: LinalgQrBackward0 shows Q, R and the mode (Q empty for mode='r').
-@pytest.mark.parametrize("mode, q_shape", [("reduced", (3, 2)), ("complete", (3, 3)), ("r", (0,))])
-def test_linalg_qr_node_shows_its_factors_and_mode(mode, q_shape):
+@pytest.mark.parametrize("mode, q_shape, r_shape", [("reduced", (3, 2), (2, 2)), ("complete", (3, 3), (3, 2)),
+                                                    ("r", (0,), (2, 2))])
+def test_linalg_qr_node_shows_its_factors_and_mode(mode, q_shape, r_shape):
     q, r = tape.linalg.qr(tape.ones(3, 2, requires_grad=True), mode=mode)
     node = r.grad_fn
     assert node._saved_mode == mode
-    assert node._saved_Q.shape == q_shape and node._saved_R.shape == (2, 2)
+    assert node._saved_Q.shape == q_shape and node._saved_R.shape == r_shape
