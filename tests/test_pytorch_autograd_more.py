@@ -342,3 +342,28 @@ def test_linalg_qr_node_shows_its_factors_and_mode(mode, q_shape, r_shape):
     node = r.grad_fn
     assert node._saved_mode == mode
     assert node._saved_Q.shape == q_shape and node._saved_R.shape == r_shape
+
+
+# A custom Function's saved input that is no leaf unpacks as the tensor itself (PyTorch's
+# SavedVariable keeps a saved non-output as it is); a saved output does not.
+def test_saved_non_leaf_input_unpacks_as_itself():
+    seen = []
+
+    class Double(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            y = a * 2
+            ctx.save_for_backward(a, y)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.extend(ctx.saved_tensors)
+            return g * 2
+
+    x = tape.ones(2, requires_grad=True)
+    a = x * 1
+    out = Double.apply(a)
+    out.sum().backward()
+    assert seen[0] is a and seen[1] is not out
+    assert x.grad.tolist() == [2.0, 2.0]

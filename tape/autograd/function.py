@@ -145,7 +145,9 @@ class BackwardCFunction(FunctionCtx):
                         f = fr.item(node)
                         if f & MODIFIED and r < f >> 2:
                             break
-                        out.append(recorded(tape, node, tape.value_of(node), D.ARENA_DTYPES[tape.dt.item(node)]))
+                        t = _input_itself(entry, r)
+                        out.append(t if t is not None else
+                                   recorded(tape, node, tape.value_of(node), D.ARENA_DTYPES[tape.dt.item(node)]))
                     elif entry[1]._vnum == entry[2]:
                         out.append(entry[1])
                     else:
@@ -207,7 +209,9 @@ class BackwardCFunction(FunctionCtx):
                     # (a saved output is named by this node, a saved input by its tensor's node now)
                     maker = self if values.op.item(node) == OUTPUT and values.a.item(node) == r else None
                     _raise_modified(values, node, t, version, now, maker)
-                out.append(recorded(values, node, values.value_of(node), D.ARENA_DTYPES[values.dt.item(node)]))
+                t = _input_itself(entry, r) if values is tape else None
+                out.append(t if t is not None else
+                           recorded(values, node, values.value_of(node), D.ARENA_DTYPES[values.dt.item(node)]))
             else:
                 if what._vnum != version:
                     _raise_modified(None, -1, what, version, what._vnum)
@@ -640,6 +644,13 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
     if nondiff:
         del d["non_differentiable"]
     return new
+
+
+def _input_itself(entry: tuple, r: int):
+    """A saved input (a node before the Function's row ``r``) as the tensor itself while it lives
+    unchanged, as PyTorch unpacks a saved tensor that is not an output; None otherwise."""
+    t = entry[3]() if entry[1] < r else None
+    return t if t is not None and t._vnum == entry[2] else None
 
 
 def _keep_saved(ctx, tape, args: tuple, outs: tuple, new: list, before: list, nodes: list) -> None:
