@@ -367,3 +367,23 @@ def test_saved_non_leaf_input_unpacks_as_itself():
     out.sum().backward()
     assert seen[0] is a and seen[1] is not out
     assert x.grad.tolist() == [2.0, 2.0]
+
+
+# A checkpointed function that changes an argument in place: PyTorch saved the arguments before it
+# ran, so its backward refuses them (tape's recomputation silently read the changed value: a wrong
+# gradient).
+@pytest.mark.parametrize("leaf", [True, False])
+def test_checkpoint_refuses_an_argument_its_function_changed_in_place(leaf):
+    a = tape.tensor([1.0, 2.0], requires_grad=True)
+    b = tape.ones(2) if leaf else tape.ones(2, requires_grad=True) * 1
+
+    def scaled(x, y):
+        y.add_(1)
+        return x * y
+
+    out = tape.utils.checkpoint.checkpoint(scaled, a, b, use_reentrant=False)
+    made_by = "" if leaf else ", which is output 0 of Add,"
+    with pytest.raises(RuntimeError, match=rf"^one of the variables needed for gradient computation has been modified by "
+                                           rf"an inplace operation: \[torch.FloatTensor \[2\]\]{made_by} is at version 1; "
+                                           "expected version 0 instead"):
+        out.sum().backward()

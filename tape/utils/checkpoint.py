@@ -57,7 +57,7 @@ from .._state import state
 from .._tape import Tape
 from .._tensor import Size, Tensor, _plain, _py_scalar, _recorded
 from ..autograd._backward import _is_checkpoint_valid, backward, grad
-from ..autograd.function import Function
+from ..autograd.function import Function, _raise_modified
 from ..ops import PUBLIC, aten
 from ..ops._spec import CONST, INPUT, OUTPUT, R_DT, R_HID, R_SHP, REGISTRY
 
@@ -864,6 +864,7 @@ class _Segment:
         self.outside = []       # the tensors read from outside that require grad (an int: the slot of an argument)
         self.ops = []           # debug: the ops of the forward run, with where each was called from
         self.ghost = None       # the forward run's rows, as grad_fn shows them
+        self.versions = []      # the versions of the tensor arguments before the forward run
 
     def call(self, args: tuple, kwargs: dict, recompute: bool) -> Any:
         """Run the segment on the thread's (scratch) tape."""
@@ -1238,7 +1239,11 @@ class _SegmentFn(Function):
             seg.ghost.ctx = weakref.ref(ctx)
             ctx._shown_edge = seg.ghost.edge
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(*seg.slots())
+        slots = seg.slots()
+        ctx.save_for_backward(*slots)
+        # (PyTorch saves the arguments before the function runs: one it changed in place is at a later
+        # version than the one saved, which its backward refuses)
+        ctx.changed = next(((t, v) for t, v in zip(slots, seg.versions) if t._vnum != v), None)
         seg.forget(outside)
         out = [_plain(o._value(), o._dtype) if isinstance(o, Tensor) else o for o in flat]
         ctx.mark_non_differentiable(*(p for p, o in zip(out, flat) if isinstance(o, Tensor) and not o._rg))
@@ -1247,6 +1252,9 @@ class _SegmentFn(Function):
     @staticmethod
     def backward(ctx, *grads: Tensor | None) -> tuple:
         saved = ctx.saved_tensors       # (PyTorch's errors for a freed graph and arguments changed in place)
+        if ctx.changed is not None:
+            t, version = ctx.changed
+            _raise_modified(None, -1, t, version, t._vnum)
         seg = ctx.seg
         if state.grad:
             got = _record(_Derived(seg, saved, grads), contextlib.nullcontext())
@@ -1274,6 +1282,7 @@ def _own_hooks() -> Iterator[None]:
 
 def _record(seg: _Segment, context: ContextManager) -> Any:
     """Run ``seg`` forward and record its row; return its outputs as ``fn`` structured them."""
+    seg.versions = [t._vnum for t in seg.slots()]
     with _own_hooks():
         flat, rebuild, outside, run = seg.first(context)
     if not outside or not any(isinstance(o, Tensor) and o._rg for o in flat):
