@@ -17,9 +17,9 @@ import numpy as np
 from .._emit import D, Tensor, emit, node_in, plain, quiet, recorded, state, write_tape
 from ._parser import Forms
 from ._rule import rule_adjoint
-from .linalg import _into, _put
+from .linalg import _into, _put, _strides
 from .shape import sum_to_dims
-from ._spec import LISTED, PYTHON, X1, Op, public, register
+from ._spec import LISTED, PYTHON, X1, X2, Op, public, register, saved_when
 from ._spec import TRANSPOSED, tangents
 
 CODES = range(PYTHON.start + 20, PYTHON.start + 25)
@@ -113,10 +113,48 @@ def _addmm_adjoint(r, vs, gy, gs, fresh):
                 _put(dst, (x @ y) * dt(alpha), fresh >> k & 1)
 
 
+# ``ib`` of a row: how ``beta`` (bits 0-1) and ``alpha`` (bits 2-3) were given, so that the node
+# shows them as given (PyTorch's Scalars: 1, 1.0 or True)
+_KINDS = {bool: 2, int: 1}
+_INT_ONES = 1 | 1 << 2
+
+
+def _kinds(beta, alpha) -> int:
+    return _KINDS.get(type(beta), 0) | _KINDS.get(type(alpha), 0) << 2
+
+
+def _given(value: float, kind: int) -> Union[bool, int, float]:
+    return bool(value) if kind == 2 else int(value) if kind == 1 else value
+
+
+def _alpha_beta() -> tuple:
+    return ("alpha", lambda r: _given(r.fb, r.ib >> 2 & 3)), ("beta", lambda r: _given(r.fa, r.ib & 3))
+
+
+def _layout(name: str, k: int) -> tuple:
+    """An operand's sizes, and its strides when it needs a gradient (PyTorch's are empty otherwise):
+    those of the contiguous copy the row holds, as ``MmBackward0``'s (``ops/linalg.py``)."""
+    def strides(r):
+        node = r.inputs[k]
+        return _strides(r.in_shapes[k]) if r.tape.rg[node] else ()
+    return (f"{name}_sym_sizes", lambda r: r.in_shapes[k]), (f"{name}_sym_strides", strides)
+
+
+def _argsize(name: str, k: int, dim: int) -> tuple:
+    return f"{name}_sym_argsize_{dim}", lambda r: r.in_shapes[k][dim]
+
+
+# What each node saves, in PyTorch's names and packing order: each factor only for the other one's
+# gradient, as PyTorch saves it (``saved_when``), so an in-place change to it is refused only then.
+_SAVED = {ADDMM: (("mat1", X1), ("mat2", X2)) + _alpha_beta() + _layout("mat1", 1) + _layout("mat2", 2),
+          ADDMV: (("mat", X1), ("vec", X2)) + _alpha_beta(),
+          ADDR: (("vec1", X1), ("vec2", X2)) + _alpha_beta(),
+          ADDBMM: (("batch1", X1), ("batch2", X2)) + _alpha_beta() + (_argsize("batch1", 1, 0), _argsize("batch1", 1, 1),
+                                                                       _argsize("batch2", 2, 2)),
+          BADDBMM: (("batch1", X1), ("batch2", X2)) + _alpha_beta()}
 for _code, (_name, _grad_fn) in _NAMES.items():
-    # (the second listed input saved as the marker: the rule reads both factors)
-    register(Op(_code, _name, _grad_fn, X1, _vjp, arity=LISTED,
-                py_adjoint=_addmm_adjoint if _code == ADDMM else None))
+    register(Op(_code, _name, _grad_fn, X1 | X2 | saved_when(1, 2) | saved_when(2, 1), _vjp, arity=LISTED,
+                py_adjoint=_addmm_adjoint if _code == ADDMM else None, node_saved=_SAVED[_code]))
 tangents({code: TRANSPOSED for code in _NAMES})     # (their adjoint rule, transposed)
 
 
@@ -182,19 +220,21 @@ def _finish(code: int, inp: Tensor, m1: Tensor, m2: Tensor, prod: np.ndarray, be
     """Check that ``inp`` broadcasts to the product's shape (PyTorch's expand errors), compute, record."""
     shape = prod.shape
     _expandable(inp._shape, shape)
+    kinds = _kinds(beta, alpha)
     beta, alpha = _scalars(dt, beta, alpha, promoting)
     if dt is D.bool_ and not promoting:
         raise NotImplementedError(f'"{_BOOL_KERNELS[code]}" not implemented for \'Bool\'')
     y = _combine(inp._value().astype(dt.np, copy=False), prod, beta, alpha, dt)
-    return _result(code, inp, m1, m2, y, beta, alpha, dt)
+    return _result(code, inp, m1, m2, y, beta, alpha, dt, kinds)
 
 
-def _result(code: int, inp: Tensor, m1: Tensor, m2: Tensor, y: np.ndarray, beta, alpha, dt: D.dtype) -> Tensor:
+def _result(code: int, inp: Tensor, m1: Tensor, m2: Tensor, y: np.ndarray, beta, alpha, dt: D.dtype,
+            kinds: int) -> Tensor:
     """``y`` as the product's result: its row (the three inputs listed) when a float input requires grad."""
     if state.grad and dt.is_floating_point and (inp._rg or m1._rg or m2._rg):
         tape = write_tape()
         nodes = [node_in(tape, t, dt, t._shape) for t in (inp, m1, m2)]
-        return recorded(tape, tape.append_listed(code, dt.arena, y, nodes, fa=beta, fb=alpha), y, dt)
+        return recorded(tape, tape.append_listed(code, dt.arena, y, nodes, ib=kinds, fa=beta, fb=alpha), y, dt)
     return plain(y, dt)
 
 
@@ -227,7 +267,7 @@ def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
                 and s1[1] == s2[0] and (s0 == (s2[1],) or s0 == (s1[0], s2[1])):
             y = np.matmul(mat1._value(), mat2._value())
             y += self._value()      # (a fresh C-ordered array; addition commutes to the bit, signed zeros too)
-            return _result(ADDMM, self, mat1, mat2, y, 1.0, 1.0, dt)
+            return _result(ADDMM, self, mat1, mat2, y, 1.0, 1.0, dt, _INT_ONES)
     _check_tensors("addmm", ("input", self), ("mat1", mat1), ("mat2", mat2))
     # (PyTorch's order: the dtypes, then the shapes)
     _same_dtype("self", self, mat2)

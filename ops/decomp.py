@@ -19,7 +19,7 @@ from .._emit import D, Tensor, emit, plain, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._parser import check_types
 from ._rule import return_type, rule_adjoint
-from ._spec import OUT, OUTS, PYTHON, X0, Op, public, register
+from ._spec import OUT, OUTPUTS, OUTS, PYTHON, X0, Given, Op, public, register
 from ._spec import TRANSPOSED, tangents
 from .join import cat, where
 from . import stats
@@ -251,7 +251,9 @@ register(Op(CHOLESKY, "linalg_cholesky", "LinalgCholeskyExBackward0", OUT, _chol
 register(Op(EIGH, "linalg_eigh", "LinalgEighBackward0", OUT | OUTS, _eigh_vjp, py_adjoint=rule_adjoint, multi=True))
 register(Op(SVD, "linalg_svd", "LinalgSvdBackward0", OUT | OUTS, _svd_vjp, py_adjoint=rule_adjoint, multi=True))
 register(Op(PINV, "linalg_pinv", "LinalgPinvBackward0", X0 | OUT, _pinv_vjp, py_adjoint=rule_adjoint))
-register(Op(QR, "linalg_qr", "LinalgQrBackward0", X0 | OUT | OUTS, _qr_vjp, py_adjoint=rule_adjoint, multi=True))
+# (PyTorch's node shows the two factors and the mode; the rule of a wide matrix reads the input too)
+register(Op(QR, "linalg_qr", "LinalgQrBackward0", X0 | OUT | OUTS, _qr_vjp, py_adjoint=rule_adjoint, multi=True,
+            node_saved=(("Q", Given(OUTPUTS)), ("R", Given(OUTPUTS + 1)), ("mode", lambda r: QR_MODES[r.ia]))))
 # Tangent rules: the decompositions' adjoint rules, transposed.
 tangents({code: TRANSPOSED for code in (INV, DET, SLOGDET, SOLVE, SOLVE_TRIANGULAR, CHOLESKY, EIGH, SVD, PINV, QR)})
 

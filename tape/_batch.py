@@ -166,7 +166,7 @@ def _variant(tr):
         tape = var.tape
         for node, t in var.params:
             _value_into(tape, node, t)
-            tape.ib[node] = t._version
+            tape.ib[node] = t._vnum
         return var
     return None
 

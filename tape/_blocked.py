@@ -972,7 +972,7 @@ def _load(trace, prog: _Program, inputs: tuple) -> bool:
         trace._value_into(tape, node, t)
     for node, t in hv.params:
         trace._value_into(tape, node, t)
-        tape.ib[node] = t._version
+        tape.ib[node] = t._vnum
     return trace._run(hv)
 
 

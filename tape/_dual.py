@@ -465,7 +465,7 @@ def _function_apply(apply: Callable) -> Callable:
         tans, versions = [], []
         for a in args:
             t = tangent(a) if isinstance(a, Tensor) else None
-            versions.append(t._version if t is not None else None)
+            versions.append(t._vnum if t is not None else None)
             if t is None and isinstance(a, Tensor) and a._dtype.is_floating_point:
                 t = plain(np.zeros(a._shape, a._dtype.np), a._dtype)
             tans.append(t)
@@ -497,7 +497,7 @@ def _function_apply(apply: Callable) -> Callable:
             k = next((k for k, a in enumerate(args) if a is o), -1)
             if k >= 0 and any(o is d for d in dirty):
                 if versions[k] is not None:
-                    if tans[k]._version == versions[k]:
+                    if tans[k]._vnum == versions[k]:
                         raise RuntimeError(_NOT_INPLACE)
                     r = tans[k]
             elif new._vb is not None and r is not None:

@@ -372,7 +372,7 @@ def node_in(tape: Tape, t: Tensor, dtype: D.dtype, shape: tuple) -> int:
     suffix = t._shape == shape or is_suffix(t._shape, shape)
     if t._dtype.arena is None or not t._rg and (t._dtype is not dtype or not suffix):
         v = t._value().astype(dtype.np, copy=False)
-        node = tape.append(CONST, dtype.arena, v if suffix else np.broadcast_to(v, shape), ib=t._version)
+        node = tape.append(CONST, dtype.arena, v if suffix else np.broadcast_to(v, shape), ib=t._vnum)
         tape.rg[node] = 0
         tape.csrc[node] = ConstRef(t)    # a later in-place change of ``t`` makes the row stale
         if t._inf:

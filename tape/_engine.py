@@ -237,7 +237,7 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
             dtype, shape = t._dtype, t._shape
         elif type(src) is ConstRef:
             dtype = src.dtype       # (a temporary view of the tensor changed: ``x[i[:1]]``)
-        now = t._version if t is not None else src.ver[0] if type(src) is ConstRef and src.ver is not None \
+        now = t._vnum if t is not None else src.ver[0] if type(src) is ConstRef and src.ver is not None \
             else int(tape.ib[node]) + 1
         what = (f"[{_type_string(dtype)} {list(shape)}] is at version {now}; expected version "
                 f"{int(tape.ib[node])} instead")
@@ -275,7 +275,7 @@ def _mark_modified_leaves(tape: Tape) -> None:
             if type(src) is not tuple:
                 t = src()
                 if t is not None:
-                    if t._version != tape.ib[node]:
+                    if t._vnum != tape.ib[node]:
                         tape.flag_modified(node, tape.n)
                 elif type(src) is ConstRef and src.ver is not None and src.ver[0] != tape.ib[node]:
                     tape.flag_modified(node, tape.n)     # (changed through a view or alias of it)

@@ -432,8 +432,13 @@ def fire_post(leaf: Tensor) -> None:
     hooks = leaf.__dict__.get("_post_hooks")
     if hooks:
         for hook in _in_order(hooks):
-            if hook(leaf) is not None:
-                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+            out = hook(leaf)
+            # (PyTorch checks the result as a tensor hook's, then lets the tensor itself through)
+            if out is None or out is leaf:
+                continue
+            if not isinstance(out, Tensor):
+                raise TypeError(f"expected Variable, but hook returned '{type(out).__name__}'")
+            raise RuntimeError("Tensor post accumulate grad hooks should return None.")
 
 
 def fire_undefined(tape, r: int, seen) -> None:

@@ -92,7 +92,7 @@ class _Raw:
     __slots__ = ("tensor", "value", "version", "dtype", "requires_grad")
 
     def __init__(self, t: Tensor) -> None:
-        self.tensor, self.value, self.version = t, None, t._version
+        self.tensor, self.value, self.version = t, None, t._vnum
         self.dtype, self.requires_grad = t._dtype, t._rg
 
 
@@ -149,7 +149,7 @@ def _imported(tape: Tape, before, a, start: int, out: set):
                         out.add(n)
                         return _Arg(n, a._dtype, a._shape)
         if before.value is None:
-            if before.version != a._version:
+            if before.version != a._vnum:
                 raise _Unknown      # (changed in place by the call, and its value before is gone)
             before.value = np.array(a._value())
         before.tensor = None        # (not kept alive by the trace)

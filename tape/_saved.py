@@ -168,7 +168,7 @@ _PACK_MODIFIED = ("A saved tensor pack hook is modifying its input in place. Ten
 
 def _pack(pack: Callable, t: Tensor) -> Any:
     """``pack(t)`` as PyTorch runs a pack hook: in no_grad mode, and an in-place change of ``t`` raises."""
-    version = t._version
+    version = t._vnum
     was = state.grad
     state.grad = False
     try:
@@ -181,7 +181,7 @@ def _pack(pack: Callable, t: Tensor) -> Any:
         raise
     finally:
         state.grad = was
-    if t._version != version:
+    if t._vnum != version:
         raise RuntimeError(_PACK_MODIFIED)
     return packed
 
@@ -351,7 +351,7 @@ def unpacked(tape, r: int, slots: dict, xs: tuple, y: Tensor) -> tuple:
         if what == OUT:
             y = _linked(new, y)
         else:
-            k = 0 if what == X0 else 1
+            k = 0 if what == X0 else 1 if what == X1 else 2
             xs[k] = _linked(new, xs[k])
     return tuple(xs), y
 

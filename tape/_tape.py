@@ -803,11 +803,16 @@ def _column(i: int, table: str) -> property:
 
 
 # (a spent tape's columns are its copies' rows: its slots of the same names still view the rows
-# of the buffers it handed on, which it never reads)
+# of the buffers it handed on, which it never reads; so do its writers, which a sweep through it
+# reads its rows by, as any tape's: views of the copies, made on use)
 for _i, _name in enumerate(_INT_COLS):
     setattr(_Spent, _name, _column(_i, "R"))
 _Spent.fa = _column(0, "F")
 _Spent.fb = _column(1, "F")
+_Spent.w_int = property(lambda tape: [memoryview(row) for row in tape.R])
+for _i, _name in ((R_OP, "w_op"), (R_OFF, "w_off"), (R_A, "w_a"), (R_B, "w_b")):
+    setattr(_Spent, _name, property(lambda tape, i=_i: memoryview(tape.R[i])))
+_Spent.w_fa = property(lambda tape: memoryview(tape.F[0]))
 
 
 def _blank(cap: int) -> np.ndarray:

@@ -943,6 +943,14 @@ class Tensor(_NotYet):
 
     @property
     def _version(self) -> int:
+        if self._inf:
+            raise RuntimeError("Inference tensors do not track version counter.")
+        return self._ver[0] if self._ver is not None else 0
+
+    @property
+    def _vnum(self) -> int:
+        """The version counter as tape's own bookkeeping reads it (0 for an inference tensor, whose
+        ``_version`` PyTorch refuses)."""
         return self._ver[0] if self._ver is not None else 0
 
     @property

@@ -571,7 +571,7 @@ class Trace:
             if t is not None and t._dtype.is_floating_point:
                 var.params.append((node, t))
         var.shapes = [(t._shape, t._dtype) for _, t in var.params]
-        if any(t._version != tape.ib[node] for node, t in var.params):
+        if any(t._vnum != tape.ib[node] for node, t in var.params):
             var.compiled = False        # (``fn`` changed an outside tensor in place: it must run each time)
         if var.compiled and _replayable(tape, var.segments):
             before = (tape.v64[:tape.t64].copy(), tape.v32[:tape.t32].copy())
@@ -700,7 +700,7 @@ class Trace:
                 leaf._v[...] = t._value()       # (a Python rule may read its input as the leaf)
             for node, t in var.params:
                 _value_into(tape, node, t)
-                tape.ib[node] = t._version      # (read now: not modified for backward)
+                tape.ib[node] = t._vnum      # (read now: not modified for backward)
             if self._run(var):
                 if i:
                     self.variants.insert(0, self.variants.pop(i))

@@ -57,10 +57,10 @@ class FunctionCtx:
         ``backward`` reads them from ``ctx.saved_tensors``, which checks that none of them
         was modified in place since.
         """
-        for t in tensors:
+        for k, t in enumerate(tensors):
             if t is not None and not isinstance(t, Tensor):
-                raise TypeError("save_for_backward can only save variables, but argument "
-                                f"{tensors.index(t)} is of type {type(t).__name__}")
+                raise TypeError(f"save_for_backward can only save variables, but argument {k} is of type "
+                                f"{type(t).__name__}")
         self.to_save = tensors
 
     def save_for_forward(self, *tensors: Tensor | None) -> None:
@@ -145,8 +145,10 @@ class BackwardCFunction(FunctionCtx):
                         f = fr.item(node)
                         if f & MODIFIED and r < f >> 2:
                             break
-                        out.append(recorded(tape, node, tape.value_of(node), D.ARENA_DTYPES[tape.dt.item(node)]))
-                    elif entry[1]._version == entry[2]:
+                        t = _input_itself(entry, r)
+                        out.append(t if t is not None else
+                                   recorded(tape, node, tape.value_of(node), D.ARENA_DTYPES[tape.dt.item(node)]))
+                    elif entry[1]._vnum == entry[2]:
                         out.append(entry[1])
                     else:
                         break
@@ -186,6 +188,10 @@ class BackwardCFunction(FunctionCtx):
                     if values is None:
                         values = _saved.valued(tape)
                     value = _saved.with_history(value, values, entry[1])
+                elif entry is not None and entry[1]._rg and not value._rg and value._tape is None:
+                    # (PyTorch's unpacked leaf shares the saved leaf's grad accumulator: a leaf that
+                    # requires grad, as the one a checkpoint's recomputation starts from)
+                    value = value.detach().requires_grad_()
                 out.append(value)
                 continue
             if entry is None:
@@ -199,14 +205,16 @@ class BackwardCFunction(FunctionCtx):
                 fr = values.fr.item(node)
                 if fr & MODIFIED and r < fr >> 2:
                     t = ref()
-                    now = t._version if t is not None else version + 1
+                    now = t._vnum if t is not None else version + 1
                     # (a saved output is named by this node, a saved input by its tensor's node now)
                     maker = self if values.op.item(node) == OUTPUT and values.a.item(node) == r else None
                     _raise_modified(values, node, t, version, now, maker)
-                out.append(recorded(values, node, values.value_of(node), D.ARENA_DTYPES[values.dt.item(node)]))
+                t = _input_itself(entry, r) if values is tape else None
+                out.append(t if t is not None else
+                           recorded(values, node, values.value_of(node), D.ARENA_DTYPES[values.dt.item(node)]))
             else:
-                if what._version != version:
-                    _raise_modified(None, -1, what, version, what._version)
+                if what._vnum != version:
+                    _raise_modified(None, -1, what, version, what._vnum)
                 out.append(what)
         forward_cls = getattr(type(self), "_forward_cls", None)
         if forward_cls is not None and forward_cls.clear_saved_tensors_on_access:
@@ -630,7 +638,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
     ctx._in_meta = in_meta
     d = ctx.__dict__
     if "to_save" in d:
-        _keep_saved(ctx, tape, outs, new, before, nodes)
+        _keep_saved(ctx, tape, args, outs, new, before, nodes)
     if dirty:
         del d["dirty_tensors"]
     if nondiff:
@@ -638,7 +646,14 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
     return new
 
 
-def _keep_saved(ctx, tape, outs: tuple, new: list, before: list, nodes: list) -> None:
+def _input_itself(entry: tuple, r: int):
+    """A saved input (a node before the Function's row ``r``) as the tensor itself while it lives
+    unchanged, as PyTorch unpacks a saved tensor that is not an output; None otherwise."""
+    t = entry[3]() if entry[1] < r else None
+    return t if t is not None and t._vnum == entry[2] else None
+
+
+def _keep_saved(ctx, tape, args: tuple, outs: tuple, new: list, before: list, nodes: list) -> None:
     """What ``save_for_backward`` got, as nodes of the tape (outputs, recorded inputs) or the
     tensors themselves (leaves and constants), each with its version now."""
     to_save = ctx.__dict__.pop("to_save", None)
@@ -651,7 +666,9 @@ def _keep_saved(ctx, tape, outs: tuple, new: list, before: list, nodes: list) ->
             continue
         node = None
         for o, n in zip(outs, new):
-            if o is t and isinstance(n, Tensor) and n._tape is tape:
+            # (an input returned as it is gives a new tensor as output: saved, it is still the
+            # input, as in PyTorch, whose output is then an alias and the input has no grad_fn)
+            if o is t and isinstance(n, Tensor) and n._tape is tape and (n is o or _position(o, args, len(args)) < 0):
                 node, t = n._node, n
         if node is None and t._tape is not None:
             for (b, _, _), n in zip(before, nodes):

@@ -51,12 +51,13 @@ from .._device import device
 from .._dtype import ARENA_DTYPES
 from .._graph import _edge
 from .._row import Row
+from .. import _saved
 from .._saved import FREED_MSG, tensor_at
 from .._state import state
 from .._tape import Tape
 from .._tensor import Size, Tensor, _plain, _py_scalar, _recorded
 from ..autograd._backward import _is_checkpoint_valid, backward, grad
-from ..autograd.function import Function
+from ..autograd.function import Function, _raise_modified
 from ..ops import PUBLIC, aten
 from ..ops._spec import CONST, INPUT, OUTPUT, R_DT, R_HID, R_SHP, REGISTRY
 
@@ -444,7 +445,7 @@ def _logged(fn: Callable) -> Callable:
             _local.depth = 0
         if log.replay is None:
             log.calls.append((fn, args, kwargs, lo, tape.n, out, ix, tape.tix, stop, tape.stop,
-                              out._version if isinstance(out, Tensor) else None))
+                              out._vnum if isinstance(out, Tensor) else None))
         return out
     call.__name__, call.__qualname__, call.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     call.__wrapped__ = fn
@@ -488,7 +489,7 @@ def _mutated_entry(call: tuple, saved: dict) -> tuple | None:
     """``(function, signature, _MUTATED)`` for a call whose saved output the forward changed in
     place after it (PyTorch's cached tensor, whose version its recomputation checks); else None."""
     fn, args, kwargs, lo, hi, out, *_, version = call
-    if hi <= lo or not saved.get(hi - 1) or version is None or out._version == version:
+    if hi <= lo or not saved.get(hi - 1) or version is None or out._vnum == version:
         return None
     return fn, _signature(args, kwargs), _MUTATED
 
@@ -863,6 +864,7 @@ class _Segment:
         self.outside = []       # the tensors read from outside that require grad (an int: the slot of an argument)
         self.ops = []           # debug: the ops of the forward run, with where each was called from
         self.ghost = None       # the forward run's rows, as grad_fn shows them
+        self.versions = []      # the versions of the tensor arguments before the forward run
 
     def call(self, args: tuple, kwargs: dict, recompute: bool) -> Any:
         """Run the segment on the thread's (scratch) tape."""
@@ -1237,7 +1239,11 @@ class _SegmentFn(Function):
             seg.ghost.ctx = weakref.ref(ctx)
             ctx._shown_edge = seg.ghost.edge
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(*seg.slots())
+        slots = seg.slots()
+        ctx.save_for_backward(*slots)
+        # (PyTorch saves the arguments before the function runs: one it changed in place is at a later
+        # version than the one saved, which its backward refuses)
+        ctx.changed = next(((t, v) for t, v in zip(slots, seg.versions) if t._vnum != v), None)
         seg.forget(outside)
         out = [_plain(o._value(), o._dtype) if isinstance(o, Tensor) else o for o in flat]
         ctx.mark_non_differentiable(*(p for p, o in zip(out, flat) if isinstance(o, Tensor) and not o._rg))
@@ -1246,17 +1252,39 @@ class _SegmentFn(Function):
     @staticmethod
     def backward(ctx, *grads: Tensor | None) -> tuple:
         saved = ctx.saved_tensors       # (PyTorch's errors for a freed graph and arguments changed in place)
+        if ctx.changed is not None:
+            t, version = ctx.changed
+            _raise_modified(None, -1, t, version, t._vnum)
         seg = ctx.seg
         if state.grad:
             got = _record(_Derived(seg, saved, grads), contextlib.nullcontext())
         else:
-            got = seg.vjp(saved, grads)
+            with _own_hooks():
+                got = seg.vjp(saved, grads)
         return (None, None, None, *got)
+
+
+@contextlib.contextmanager
+def _own_hooks() -> Iterator[None]:
+    """No saved-tensor hooks from outside for a run of a segment: PyTorch's checkpoint packs what
+    the function saves with hooks of its own, the innermost (the tensor arguments saved for the
+    recomputation go through the hooks outside: ``_SegmentFn``'s ``save_for_backward``)."""
+    then = tuple(_saved.local.stack)
+    if not then:
+        yield
+        return
+    _saved.restore(())
+    try:
+        yield
+    finally:
+        _saved.restore(then)
 
 
 def _record(seg: _Segment, context: ContextManager) -> Any:
     """Run ``seg`` forward and record its row; return its outputs as ``fn`` structured them."""
-    flat, rebuild, outside, run = seg.first(context)
+    seg.versions = [t._vnum for t in seg.slots()]
+    with _own_hooks():
+        flat, rebuild, outside, run = seg.first(context)
     if not outside or not any(isinstance(o, Tensor) and o._rg for o in flat):
         return rebuild(iter(flat))     # nothing to differentiate (PyTorch's outputs then need no grad)
     out = rebuild(iter(_SegmentFn.apply(seg, flat, outside, *outside)))
