@@ -608,7 +608,7 @@ def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tenso
     the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
     index = _index_arg(index, "gather")
     wrap_dim(dim, len(self._shape))     # (PyTorch's order: the dim, then the index's dtype)
-    if index._dtype not in (D.int64, D.int32):
+    if index._dtype not in (D.int64, D.int32) and index.numel():     # (PyTorch's: an empty index of any dtype)
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
     saved = (("dim", shown(dim)), ("index", index), ("self", SAVED_SELF), ("sparse_grad", bool(sparse_grad)))
     dim = _gather_shapes(self, dim, index, "gather")
@@ -938,7 +938,7 @@ def _scatter_positions(x: Tensor, dim: int, idx: np.ndarray, src: Optional[Tenso
 def _scatter_index(x: Tensor, dim: int, index, src, name: str) -> tuple:
     index = _index_arg(index, name)
     wrap_dim(dim, len(x._shape))        # (PyTorch's order: the dim, then the dtypes; all scatters say "scatter()")
-    if index._dtype not in (D.int64, D.int32):
+    if index._dtype not in (D.int64, D.int32) and index.numel():     # (PyTorch's: an empty index of any dtype)
         raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
     if isinstance(src, Tensor):
         _same_dtype(x, src, "scatter(): Expected self.dtype to be equal to src.dtype")

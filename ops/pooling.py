@@ -187,7 +187,8 @@ def _combine(per_dim: list, in_sp: tuple) -> np.ndarray:
         valid = valid & (c >= 0)
         stride *= in_sp[d]
     out = tuple(c.shape[0] for c in per_dim)
-    return np.where(valid, cols, math.prod(in_sp)).reshape(math.prod(out), -1).astype(np.int64)
+    window = math.prod(c.shape[1] for c in per_dim)     # (explicit: an output of no element has windows too)
+    return np.where(valid, cols, math.prod(in_sp)).reshape(math.prod(out), window).astype(np.int64)
 
 
 def _outer(per_dim: list) -> np.ndarray:
@@ -198,7 +199,7 @@ def _outer(per_dim: list) -> np.ndarray:
         shape = [1] * (2 * k)
         shape[d], shape[k + d] = c.shape
         w = w * c.reshape(shape)
-    return np.asarray(w).reshape(math.prod(c.shape[0] for c in per_dim), -1)
+    return np.asarray(w).reshape(math.prod(c.shape[0] for c in per_dim), math.prod(c.shape[1] for c in per_dim))
 
 
 def _strided(size: int, out: int, k: int, s: int, p: int, d: int) -> np.ndarray:

@@ -22,6 +22,16 @@ def test_error_matches_pytorch(code, error, message):
 
 # (code, expected value: a float, a list of values, or a plain Python value)
 VALUES = [
+    # an index of no element may have any dtype: gather and the scatters do nothing with it
+    ("L.ones(3).scatter(0, L.tensor([]), L.ones(3)).tolist()", [1.0, 1.0, 1.0]),
+    ("L.ones(3).scatter_(0, L.tensor([[]]), 2.0).tolist()", [1.0, 1.0, 1.0]),
+    ("L.ones(3).scatter_add(0, L.tensor([]), L.ones(3)).tolist()", [1.0, 1.0, 1.0]),
+    ("L.ones(3).scatter_reduce(0, L.tensor([]), L.ones(3), 'amax').tolist()", [1.0, 1.0, 1.0]),
+    ("L.ones(3, requires_grad=True).gather(0, L.tensor([])).grad_fn.name()", "GatherBackward0"),
+    # adaptive pools to an output of no element
+    ("tuple(F.adaptive_avg_pool1d(L.ones(1, 1), 0).shape)", (1, 0)),
+    ("tuple(F.adaptive_max_pool2d(L.ones(1, 2, 2), (0, 1), return_indices=True)[1].shape)", (1, 0, 1)),
+    ("tuple(F.adaptive_avg_pool3d(L.ones(1, 2, 2, 2), (1, 0, 2)).shape)", (1, 1, 0, 2)),
 ]
 
 

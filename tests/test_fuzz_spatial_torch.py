@@ -284,9 +284,11 @@ class SpatialProgram(CatalogueProgram):
             moved[tuple(sl)] = perm
         if moved.size and self.draw(st.integers(0, 9)) == 0:
             moved.flat[0] = self.draw(st.sampled_from([sz, -1]))
+        # (now and then without a dtype: an empty one is then float, which PyTorch accepts)
+        dt = ", dtype=L.int64" if self.draw(st.integers(0, 4)) else ""
         if not nd:
-            return f"L.tensor({int(moved.flat[0]) if moved.size else 0})"
-        return f"L.tensor({moved.tolist()!r})"
+            return f"L.tensor({int(moved.flat[0]) if moved.size else 0}{dt})"
+        return f"L.tensor({moved.tolist()!r}{dt})"
 
     def sp_scatter(self, a, ta):
         f = self.draw(st.sampled_from(SCATTERS), label="scatter op")
