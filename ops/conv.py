@@ -326,7 +326,9 @@ def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list,
             raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
                                f"but got weight of size [{ws}] instead")
         if x._shape[1] != ws[1] * groups:
-            raise RuntimeError(f"Given groups={groups}, weight of size {ws}, expected input{list(x._shape)} to have "
+            # ('same' with an even kernel: PyTorch checks the padded copy of the input)
+            shown_x = list(x._shape[:2]) + [s + e for s, e in zip(x._shape[2:], after or (0,) * dim)]
+            raise RuntimeError(f"Given groups={groups}, weight of size {ws}, expected input{shown_x} to have "
                                f"{ws[1] * groups} channels, but got {x._shape[1]} channels instead")
         if bias is not None and (bias.dim() != 1 or bias._shape[0] != ws[0]):
             raise RuntimeError(f"Given weight of size {ws}, expected bias to be 1-dimensional with {ws[0]} elements, "
@@ -365,14 +367,48 @@ def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list,
             shown_in = ([1] if dim == 1 else []) + list(x._shape[2:])
             raise RuntimeError(f"Given input size per channel: ({_sizes(shown_in)}). Calculated output size per "
                                f"channel: ({_sizes(([1] if dim == 1 else []) + out)}). Output size is too small")
-    if w._dtype is not x._dtype:
-        raise RuntimeError(f"expected scalar type {D.legacy_name(x._dtype)} but found {D.legacy_name(w._dtype)}")
-    if bias is not None and bias._dtype is not x._dtype:
-        raise RuntimeError(f"Input type ({D.legacy_name(x._dtype).lower()}) and bias type "
-                           f"({D.legacy_name(bias._dtype).lower()}) should be the same")
+    if w._dtype is not x._dtype or (bias is not None and bias._dtype is not x._dtype):
+        _dtype_checks(x, w, bias, stride, dilation, transposed, output_padding, groups)
     if x._dtype is D.bool_:
         raise NotImplementedError(f"\"slow_conv{dim if dim > 1 else 2}d_cpu\" not implemented for 'Bool'")
     return stride, padding, dilation, output_padding
+
+
+def _oneDNN(x: Tensor, w: Tensor, stride: list, dilation: list, transposed: bool, output_padding: list,
+            groups: int) -> bool:
+    """Whether PyTorch's CPU dispatch takes its oneDNN kernel (``ConvParams::use_mkldnn``, a 1-d convolution
+    seen as a 2-d one of height 1): its dtype errors differ from those of its own kernels."""
+    if x._dtype is not D.float32 or (transposed and any(op >= s for op, s in zip(output_padding, stride))):
+        return False
+    kh, kw = ((1,) + tuple(w._shape[2:]))[-2:]
+    n = x._shape[0]
+    first4 = math.prod(((x._shape[:2] + (1,) + x._shape[2:]) if w.dim() == 3 else x._shape)[:4])
+    from .._runtime import get_num_threads
+    return ((any(s != 1 for s in stride) or any(d != 1 for d in dilation) or n >= 16 or kw != 1 or kh != 1
+             or get_num_threads() > 1)
+            and (groups > 1 or (kw > 3 and kh > 3) or n > 1 or first4 > 20480))
+
+
+def _dtype_checks(x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, dilation: list, transposed: bool,
+                  output_padding: list, groups: int) -> None:
+    """PyTorch's errors for a weight or bias of another dtype than the input: its oneDNN kernel's, or its own
+    kernels' (which accept a bias of another dtype, but for the 3-d transposed one)."""
+    xt = D.legacy_name(x._dtype)
+    if _oneDNN(x, w, stride, dilation, transposed, output_padding, groups):
+        for name, t in (("weight", w), ("bias", bias)):
+            if t is not None and t._dtype is not x._dtype:
+                raise RuntimeError(f"Input type (torch.{xt}Tensor) and {name} type (torch.{D.legacy_name(t._dtype)}"
+                                   f"Tensor) should be the same or input should be a MKLDNN tensor and {name} is a "
+                                   f"dense tensor")
+    if w._dtype is not x._dtype:
+        raise RuntimeError(f"expected scalar type {xt} but found {D.legacy_name(w._dtype)}")
+    if transposed and w.dim() == 5 and bias is not None and bias._dtype is not x._dtype:
+        raise RuntimeError(f"expected scalar type {xt} but found {D.legacy_name(bias._dtype)}")
+
+
+def _bias_as(x: Tensor, bias: Optional[Tensor]) -> Optional[Tensor]:
+    """A bias in the input's dtype (PyTorch's own kernels accept one of another)."""
+    return bias.to(x._dtype) if bias is not None and bias._dtype is not x._dtype else bias
 
 
 def _convolution(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, padding: list,
@@ -380,6 +416,7 @@ def _convolution(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: 
     """The convolution of batched ``x``, checked (the padding symmetric)."""
     stride, padding, dilation, output_padding = _checks(fn, x, w, bias, stride, padding, dilation, transposed,
                                                         output_padding, groups)
+    bias = _bias_as(x, bias)
     geo = (groups, tuple(stride), tuple(dilation), tuple(padding))
     if not transposed:
         out = tuple((s + 2 * p - d * (k - 1) - 1) // st + 1
@@ -409,6 +446,7 @@ def _same(x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, dilation: 
                   "the input be created", stacklevel=5)
     stride, padding, dilation, _ = _checks("", x, w, bias, stride, [t // 2 for t in total], dilation, False, [0],
                                            groups, tuple(t % 2 for t in total))
+    bias = _bias_as(x, bias)
     geo = (groups, tuple(stride), tuple(dilation), tuple(padding))
     return _row(FORWARD, x, w, bias, geo, tuple(x._shape[2:]), 0)
 
@@ -423,6 +461,10 @@ def _conv_nd(fn: str, nd: int, input: Tensor, weight: Tensor, bias: Optional[Ten
     dilation = _int_list(fn, "dilation", dilation, nd, 6)
     if type(groups) is not int:
         check_types(fn, (("groups", "int"),), groups, first=7)
+    if mode is None and bias is not None and bias._dtype is not input._dtype:
+        # (PyTorch's conv1d/2d/3d check this first; not their forms with a padding string)
+        raise RuntimeError(f"Input type ({D.legacy_name(input._dtype).lower()}) and bias type "
+                           f"({D.legacy_name(bias._dtype).lower()}) should be the same")
     batched = _batched(fn, nd, input)
     x = input if batched else input.unsqueeze(0)
     if mode is None:
