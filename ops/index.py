@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -935,15 +935,19 @@ def _scatter_positions(x: Tensor, dim: int, idx: np.ndarray, src: Optional[Tenso
     return dst, np.ravel_multi_index(tuple(coords), sshape).astype(np.int64)
 
 
-def _scatter_index(x: Tensor, dim: int, index, src, name: str) -> tuple:
+def _scatter_index(x: Tensor, dim: int, index, src, name: str, reduce_check: Optional[Callable] = None) -> tuple:
+    """Wrapped ``dim`` and the index values of a scatter, with PyTorch's errors in its order (``reduce_check``:
+    the reduction's, after the shapes' and before the bounds')."""
     index = _index_arg(index, name)
     wrap_dim(dim, len(x._shape))        # (PyTorch's order: the dim, then the dtypes; all scatters say "scatter()")
     if index._dtype not in (D.int64, D.int32) and index.numel():     # (PyTorch's: an empty index of any dtype)
         raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
     if isinstance(src, Tensor):
         _same_dtype(x, src, "scatter(): Expected self.dtype to be equal to src.dtype")
-    dim, idx = _gather_checks(x, dim, index, name, src if isinstance(src, Tensor) else None)
-    return dim, idx
+    dim = _gather_shapes(x, dim, index, name, src if isinstance(src, Tensor) else None)
+    if reduce_check is not None:
+        reduce_check()
+    return dim, _along_values(x, dim, index)
 
 
 _SCATTER_REDUCE = {"add": np.add, "multiply": np.multiply}
@@ -964,10 +968,11 @@ def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = No
 def _scatter(self, dim, index, src, value, reduce, node: int) -> Tensor:
     if src is None:
         src = value
-    if reduce is not None and reduce not in _SCATTER_REDUCE:
-        raise RuntimeError("reduce argument must be either add or multiply.")
+    def reduce_check():
+        if reduce is not None and reduce not in _SCATTER_REDUCE:
+            raise RuntimeError("reduce argument must be either add or multiply.")
     saved = (("dim", shown(dim)), ("index", index))
-    dim, idx = _scatter_index(self, dim, index, src, "scatter")
+    dim, idx = _scatter_index(self, dim, index, src, "scatter", reduce_check)
     dst, spos = _scatter_positions(self, dim, idx, src if isinstance(src, Tensor) else None)
     if reduce is not None:
         y = np.array(self._value(), self._dtype.np, order="C")
@@ -1399,14 +1404,17 @@ def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, i
     by ``reduce`` ("sum", "prod", "mean", "amax" or "amin"), starting from ``self``'s elements
     (or, with ``include_self=False``, from the reduction's identity where anything lands)."""
     src = _index_arg(src, "scatter_reduce", "src", 3)
-    if reduce not in REDUCTIONS:
-        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+
+    def reduce_check():
+        # ("max" and "min": PyTorch's kernel takes them for "amax" and "amin", its message names neither)
+        if reduce not in REDUCTIONS and reduce not in ("max", "min"):
+            raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
     saved = (("dim", shown(dim)), ("include_self", bool(include_self)), ("index", index), ("reduce", reduce),
              ("self", SAVED_SELF), ("src", _SOURCE), ("result", SAVED_RESULT))
-    dim, idx = _scatter_index(self, dim, index, src, "scatter_reduce")
+    dim, idx = _scatter_index(self, dim, index, src, "scatter_reduce", reduce_check)
     dst, spos = _scatter_positions(self, dim, idx, src)
-    out = _reduced_row(self, src, dst.reshape(-1), spos.reshape(-1), REDUCTIONS.index(reduce), bool(include_self),
-                       held=index)
+    code = REDUCTIONS.index({"max": "amax", "min": "amin"}.get(reduce, reduce))
+    out = _reduced_row(self, src, dst.reshape(-1), spos.reshape(-1), code, bool(include_self), held=index)
     return _shows(out, saved)
 
 

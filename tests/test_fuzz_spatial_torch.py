@@ -277,7 +277,7 @@ class SpatialProgram(CatalogueProgram):
         k = self.draw(st.integers(0, min(kmax, sz)))
         shape[d] = k
         moved = np.zeros(shape, dtype=np.int64)
-        for pos in np.ndindex(*[s for i, s in enumerate(shape) if i != d % len(shape)] or [1]):
+        for pos in np.ndindex(*[s for i, s in enumerate(shape) if i != d % len(shape)]):
             perm = self.draw(st.permutations(list(range(sz))))[:k]
             sl = list(pos)
             sl.insert(d % len(shape), slice(None))
