@@ -1045,14 +1045,16 @@ def _index_source(x: Tensor, dim: int, idx: np.ndarray, source, name: str) -> np
     xs, ss = x._shape, source._shape
     if name in ("index_add", "index_reduce"):
         _same_dtype(x, source, name + "_(): self ({a}) and source ({b}) must have the same scalar type")
+        n = ss[dim] if ss else 1
+        if idx.size != n:
+            if not ss:      # (PyTorch's message reads source.size(dim) of a 0-d source)
+                raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+            raise RuntimeError(f"{name}_(): Number of indices ({idx.size}) should be equal to "
+                               f"source.size(dim): ({n}), for dim: {dim}")
         if len(ss) != len(xs) or any(a != b for d, (a, b) in enumerate(zip(xs, ss)) if d != dim):
             if xs or ss:
                 raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the specified "
                                    f"dimension. Got self.shape = {list(xs)} source.shape = {list(ss)}")
-        n = ss[dim] if ss else 1
-        if idx.size != n:
-            raise RuntimeError(f"{name}_(): Number of indices ({idx.size}) should be equal to "
-                               f"source.size(dim): ({n}), for dim: {dim}")
     else:
         _same_dtype(x, source, "index_copy_(): self and source expected to have the same dtype, but got "
                                "(self) {a} and (source) {b}")
@@ -1110,10 +1112,26 @@ def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """``self`` with the entries of ``source`` along ``dim`` written at the positions in ``index``."""
     saved = (("dim", shown(dim)), ("index", index), ("source", _SOURCE),
              ("source_dim", len(getattr(source, "_shape", ()))))
+    _index_copy_shapes(self, dim, index, source)
     dim, idx = _vector_index(self, dim, index, "index_copy", (D.int64,))
     dst = _index_source(self, dim, idx, source, "index_copy")
     return _shows(_written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_COPY, False,
                            held=index), saved)
+
+
+def _index_copy_shapes(x: Tensor, dim: int, index, source) -> None:
+    """index_copy's first checks, in PyTorch's order: before the dtypes, the index's rank and the source's."""
+    index = _index_arg(index, "index_copy")
+    source = _index_arg(source, "index_copy", "source", 3)
+    wrap_dim(dim, len(x._shape))
+    if len(index._shape) > 1:
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {len(index._shape)})")
+    if not source._shape and index.numel() != 1:
+        raise IndexError(f"index_copy_(): When source is scalar, index should have one element (got {index.numel()})")
+    if x._shape and source._shape and len(source._shape) != len(x._shape):
+        raise IndexError(f"index_copy_(): When source and destination are not scalars, their dimensionality "
+                         f"must match. Source dimensionality ({len(source._shape)}), destination dimensionality "
+                         f"({len(x._shape)})")
 
 
 @public("index_copy_", function=False)

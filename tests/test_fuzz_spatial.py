@@ -10,6 +10,48 @@ import tape as L
 import tape.nn.functional as F
 
 ERRORS = [
+    # conv: PyTorch's oneDNN kernel (float32, a batch or groups) names the tensor types; its own kernels say
+    # "expected scalar type"; conv1d/2d/3d check the bias's dtype before anything else
+    ('F.conv1d(L.ones(2, 2, 4), L.ones(2, 2, 3, dtype=L.float64))', RuntimeError,
+     'Input type (torch.FloatTensor) and weight type (torch.DoubleTensor) should be the same or input should be a '
+     'MKLDNN tensor and weight is a dense tensor'),
+    ('F.conv_transpose2d(L.ones(1, 2, 3, 3), L.ones(2, 1, 2, 2), L.ones(2, dtype=L.float64), groups=2)',
+     RuntimeError, 'Input type (torch.FloatTensor) and bias type (torch.DoubleTensor) should be the same or input '
+     'should be a MKLDNN tensor and bias is a dense tensor'),
+    ('F.conv2d(L.ones(1, 2, 3, 3), L.ones(2, 2, 1, 1, dtype=L.float64))', RuntimeError,
+     'expected scalar type Float but found Double'),
+    ('F.conv3d(L.ones(1, 2, 3, 3, 3, dtype=L.float64), L.ones(2, 2, 1, 1, 1))', RuntimeError,
+     'expected scalar type Double but found Float'),
+    ('F.conv_transpose3d(L.ones(1, 2, 2, 2, 2), L.ones(2, 2, 1, 1, 1), L.ones(2, dtype=L.float64))', RuntimeError,
+     'expected scalar type Float but found Double'),
+    ('F.conv1d(L.ones(4), L.ones(2, 2, 3), L.ones(2, dtype=L.float64))', RuntimeError,
+     'Input type (float) and bias type (double) should be the same'),
+    # padding='same' with an even kernel: PyTorch checks the padded copy of the input
+    ("F.conv2d(L.ones(1, 1, 3, 3), L.ones(4, 1, 3, 2), None, 1, 'same', 1, 2)", RuntimeError,
+     'Given groups=2, weight of size [4, 1, 3, 2], expected input[1, 1, 3, 4] to have 2 channels, but got 1 '
+     'channels instead'),
+    # scatter's and scatter_reduce's reduction checked after the shapes, before the bounds
+    ("L.ones(3).scatter(0, L.tensor([5]), L.ones(3), reduce='sum')", RuntimeError,
+     'reduce argument must be either add or multiply.'),
+    ("L.ones(3).scatter(0, L.tensor([[0]]), L.ones(3), reduce='sum')", RuntimeError,
+     'Index tensor must have the same number of dimensions as self tensor'),
+    ("L.ones(3).scatter_reduce(1, L.tensor([0]), L.ones(3), 'foo')", IndexError,
+     'Dimension out of range (expected to be in range of [-1, 0], but got 1)'),
+    ("L.ones(3).scatter_reduce(0, L.tensor([9]), L.ones(3), 'foo')", RuntimeError,
+     'reduce argument must be either sum, prod, mean, amax or amin, got foo'),
+    ("L.ones(3).scatter_reduce(0, L.tensor([-1]), L.ones(3), 'max')", RuntimeError,
+     'index -1 is out of bounds for dimension 0 with size 3'),
+    # index_add: the count of indices before the shapes (a 0-d source's size(dim) raising); index_copy: its
+    # scalar-source and rank checks before the dtypes
+    ('L.ones(3, 2).index_add(0, L.tensor([0, 1]), L.ones(3, 3))', RuntimeError,
+     'index_add_(): Number of indices (2) should be equal to source.size(dim): (3), for dim: 0'),
+    ('L.tensor(2.0).index_add(-1, L.tensor([], dtype=L.int64), L.tensor(1.0))', IndexError,
+     'Dimension specified as 0 but tensor has no dimensions'),
+    ('L.ones(3).index_copy(0, L.tensor([0, 1]).int(), L.tensor(1.0))', IndexError,
+     'index_copy_(): When source is scalar, index should have one element (got 2)'),
+    ('L.ones(3).index_copy(0, L.tensor([0]).int(), L.ones(2, 1))', IndexError,
+     'index_copy_(): When source and destination are not scalars, their dimensionality must match. Source '
+     'dimensionality (2), destination dimensionality (1)'),
 ]
 
 
@@ -32,6 +74,16 @@ VALUES = [
     ("tuple(F.adaptive_avg_pool1d(L.ones(1, 1), 0).shape)", (1, 0)),
     ("tuple(F.adaptive_max_pool2d(L.ones(1, 2, 2), (0, 1), return_indices=True)[1].shape)", (1, 0, 1)),
     ("tuple(F.adaptive_avg_pool3d(L.ones(1, 2, 2, 2), (1, 0, 2)).shape)", (1, 1, 0, 2)),
+    # scatter_reduce: "max" and "min" are "amax" and "amin"
+    ("L.tensor([1.0, 2.0, 3.0]).scatter_reduce(0, L.tensor([0, 0]), L.tensor([5.0, -4.0, 0.0]), 'min').tolist()",
+     [-4.0, 2.0, 3.0]),
+    ("L.tensor([1.0, 2.0]).scatter_reduce(0, L.tensor([1]), L.tensor([5.0]), 'max', include_self=False).tolist()",
+     [1.0, 5.0]),
+    # the own kernels of PyTorch (not its oneDNN one) take a bias of another dtype: the result in the input's
+    ("F.conv_transpose1d(L.ones(1, 2, 4, dtype=L.float64), L.ones(2, 2, 3, dtype=L.float64), L.ones(2)).dtype",
+     L.float64),
+    ("F.conv1d(L.ones(1, 2, 4), L.ones(2, 2, 3), L.ones(2, dtype=L.float64), padding='same')[0, 0].tolist()",
+     [5.0, 7.0, 7.0, 5.0]),
 ]
 
 
