@@ -572,8 +572,6 @@ def _gather_shapes(x: Tensor, dim: int, index: Tensor, name: str, src=None) -> i
     if max(len(index._shape), 1) != nd and index.numel():
         raise RuntimeError(f"Index tensor must have the same number of dimensions as "
                            f"{'input' if name == 'gather' else 'self'} tensor")
-    if src is not None and max(len(src._shape), 1) != nd and index.numel():
-        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
     ishape = index._shape or (1,)
     xshape = x._shape or (1,)
     if index.numel():
@@ -583,8 +581,18 @@ def _gather_shapes(x: Tensor, dim: int, index: Tensor, name: str, src=None) -> i
                     raise RuntimeError(f"Size does not match at dimension {d} expected index {list(index._shape)} "
                                        f"to be no larger than self {list(x._shape)} apart from dimension {dim}")
         else:
-            sshape = src._shape or (1,)
-            if any((d != dim and ishape[d] > xshape[d]) or ishape[d] > sshape[d] for d in range(nd)):
+            sshape = src._shape or (1,) * nd
+            wrong = any(d != dim and ishape[d] > xshape[d] for d in range(nd))
+            for d in range(nd if not wrong else 0):
+                if d >= len(sshape):    # (PyTorch reads src.size(d) of a src of fewer dims)
+                    raise IndexError(f"Dimension out of range (expected to be in range of [{-len(sshape)}, "
+                                     f"{len(sshape) - 1}], but got {d})")
+                if ishape[d] > sshape[d]:
+                    wrong = True
+                    break
+            if max(len(src._shape), 1) != nd:
+                raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+            if wrong:
                 raise RuntimeError(f"Expected index {list(index._shape)} to be no larger than self "
                                    f"{list(x._shape)} apart from dimension {dim} and to be no larger size than "
                                    f"src {list(src._shape)}")
@@ -1021,7 +1029,8 @@ def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
 def _vector_index(x: Tensor, dim: int, index, name: str, dtypes: tuple) -> tuple:
     """Wrapped ``dim`` and the values of a 1-D (or 0-d) index along it, before the bounds check."""
     index = _index_arg(index, name)
-    dim = wrap_dim(dim, len(x._shape))
+    if name != "index_fill":    # (index_fill checks the index's dtype first)
+        wrap_dim(dim, len(x._shape))
     if index._dtype not in dtypes:
         if name in ("index_add", "index_reduce"):
             raise RuntimeError(f"{name}_(): Expected dtype int32/int64 for index but got: "
@@ -1029,6 +1038,7 @@ def _vector_index(x: Tensor, dim: int, index, name: str, dtypes: tuple) -> tuple
         if name == "index_fill":
             raise IndexError("index_fill_(): Expected dtype int64 for index.")
         raise RuntimeError(f"{name}_(): Expected a long tensor for index, but got {D.legacy_name(index._dtype)}")
+    wrap_dim(dim, len(x._shape))
     if len(index._shape) > 1:
         if name in ("index_add", "index_reduce"):
             raise IndexError(f"{name}_(): Index is supposed to be a vector, but got dim: {len(index._shape)} "
@@ -1036,7 +1046,7 @@ def _vector_index(x: Tensor, dim: int, index, name: str, dtypes: tuple) -> tuple
         if name == "index_fill":
             raise RuntimeError("Index has to be a vector/scalar")
         raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {len(index._shape)})")
-    return dim, index._value().reshape(-1).astype(np.int64)
+    return wrap_dim(dim, len(x._shape)), index._value().reshape(-1).astype(np.int64)
 
 
 def _index_source(x: Tensor, dim: int, idx: np.ndarray, source, name: str) -> np.ndarray:

@@ -47,6 +47,14 @@ ERRORS = [
      'index_add_(): Number of indices (2) should be equal to source.size(dim): (3), for dim: 0'),
     ('L.tensor(2.0).index_add(-1, L.tensor([], dtype=L.int64), L.tensor(1.0))', IndexError,
      'Dimension specified as 0 but tensor has no dimensions'),
+    # scatter: the src's sizes read before its rank is compared, the rank before the sizes are refused
+    ('L.ones(3, 3).scatter(1, L.tensor([[0, 1, 1, 1]]), L.ones(3))', IndexError,
+     'Dimension out of range (expected to be in range of [-1, 0], but got 1)'),
+    ('L.ones(3, 3).scatter(1, L.tensor([[0]] * 4), L.ones(3))', RuntimeError,
+     'Index tensor must have the same number of dimensions as src tensor'),
+    # index_fill: the index's dtype before the dim
+    ('L.ones(3).index_fill(3, L.tensor([0], dtype=L.int32), 2.0)', IndexError,
+     'index_fill_(): Expected dtype int64 for index.'),
     ('L.ones(3).index_copy(0, L.tensor([0, 1]).int(), L.tensor(1.0))', IndexError,
      'index_copy_(): When source is scalar, index should have one element (got 2)'),
     ('L.ones(3).index_copy(0, L.tensor([0]).int(), L.ones(2, 1))', IndexError,

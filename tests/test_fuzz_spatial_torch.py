@@ -108,6 +108,11 @@ class SpatialProgram(CatalogueProgram):
         if transposed:
             pad = self.ints(k, 0, 1)
             opad = self.ints(k, 0, 1)
+            sizes = shape[-k:] if len(shape) > k else (1,) * k
+            sd, p, dl, op = ((v,) * k if isinstance(v, int) else v for v in map(eval, (stride, pad, dil, opad)))
+            if any((s - 1) * sd[i] - 2 * p[i] + dl[i] * (ksz[i] - 1) + 1 + op[i] < 1 for i, s in enumerate(sizes)):
+                # (an empty output: PyTorch's oneDNN kernel fails to describe it, its own kernels refuse it)
+                pad = "0"
             return (f"F.conv_transpose{k}d({x}, {w}, {b}, stride={stride}, padding={pad}, output_padding={opad}, "
                     f"groups={groups}, dilation={dil})")
         pad = self.draw(st.sampled_from(["same", "valid", "int", "int"]))
