@@ -356,6 +356,10 @@ def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list,
             raise RuntimeError("dilation should be greater than zero, but got "
                                + _named("dilation", dilation, ", "))
         raise RuntimeError(f"dilation should be greater than zero, but got {([1] if dim == 1 else []) + dilation}")
+    if transposed and _oneDNN(x, w, stride, dilation, transposed, output_padding, groups) and \
+            (w._dtype is not x._dtype or (bias is not None and bias._dtype is not x._dtype)):
+        # (PyTorch's oneDNN kernel checks the dtypes before any size of the output)
+        _dtype_checks(x, w, bias, stride, dilation, transposed, output_padding, groups)
     if transposed:
         if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
             raise RuntimeError("output padding must be smaller than either stride or dilation, but got "

@@ -26,6 +26,10 @@ ERRORS = [
      'expected scalar type Float but found Double'),
     ('F.conv1d(L.ones(4), L.ones(2, 2, 3), L.ones(2, dtype=L.float64))', RuntimeError,
      'Input type (float) and bias type (double) should be the same'),
+    # a transposed convolution on oneDNN: the dtypes before the output's size
+    ('F.conv_transpose2d(L.ones(2, 2, 2, 1), L.ones(2, 1, 1, 1, dtype=L.float64), None, stride=2, padding=(0, 1), '
+     'groups=2)', RuntimeError, 'Input type (torch.FloatTensor) and weight type (torch.DoubleTensor) should be the '
+     'same or input should be a MKLDNN tensor and weight is a dense tensor'),
     # padding='same' with an even kernel: PyTorch checks the padded copy of the input
     ("F.conv2d(L.ones(1, 1, 3, 3), L.ones(4, 1, 3, 2), None, 1, 'same', 1, 2)", RuntimeError,
      'Given groups=2, weight of size [4, 1, 3, 2], expected input[1, 1, 3, 4] to have 2 channels, but got 1 '
