@@ -297,11 +297,11 @@ def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list,
     """PyTorch's checks of a convolution of batched ``x`` (``_convolution``, ``check_shape_forward``)
     in its order (``after``: padding added after each dim, 'same' with an even kernel); returns the
     parameters expanded to the weight's spatial dims."""
-    if groups <= 0:
-        raise RuntimeError("non-positive groups is not supported")
     dim = w.dim() - 2
     if dim <= 0:
         raise RuntimeError("weight should have at least three dimensions")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
     stride = _expand("stride", stride, dim)
     padding = _expand("padding", padding, dim)
     dilation = _expand("dilation", dilation, dim)
@@ -474,11 +474,18 @@ def _conv_nd(fn: str, nd: int, input: Tensor, weight: Tensor, bias: Optional[Ten
     if mode is None:
         y = _convolution(fn, x, weight, bias, stride, padding, dilation, False, [0], groups)
     else:
-        if groups <= 0:
-            raise RuntimeError("non-positive groups is not supported")
         if mode == "valid":
             y = _convolution(fn, x, weight, bias, stride, [0], dilation, False, [0], groups)
         elif mode == "same":
+            # (PyTorch's convolution_same: these checks in this order, before any other)
+            if weight.dim() <= 2:
+                raise RuntimeError("weight should have at least three dimensions")
+            if groups <= 0:
+                raise RuntimeError("non-positive groups is not supported")
+            if x.dim() != weight.dim():
+                raise RuntimeError(f"Expected {weight.dim()}-dimensional input for {weight.dim()}-dimensional weight"
+                                   f"{list(weight._shape)}, but got {x.dim()}-dimensional input of size "
+                                   f"{list(x._shape)} instead")
             if any(s != 1 for s in stride):
                 raise RuntimeError("padding='same' is not supported for strided convolutions")
             y = _same(x, weight, bias, stride, dilation, groups)
@@ -726,10 +733,12 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     check_types("im2col", (("input", Tensor),), input)
     kernel, dilation, padding, stride = (_pair("unfold", name, v) for name, v in (
         ("kernel_size", kernel_size), ("dilation", dilation), ("padding", padding), ("stride", stride)))
-    if input.dim() < 3:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-max(input.dim(), 1)}, "
-                         f"{max(input.dim(), 1) - 1}], but got 2)")
     _block_checks(kernel, dilation, padding, stride)
+    if input.dim() < 3:     # (PyTorch's check of the input reads input.size(1) and input.size(2) first)
+        if not input.dim():
+            raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-input.dim()}, "
+                         f"{input.dim() - 1}], but got {input.dim()})")
     shape = input._shape
     if input.dim() not in (3, 4) or 0 in shape[-3:]:
         raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "

@@ -515,13 +515,15 @@ def _avg_pool(fn: str, input: Tensor, n: int, kernel_size, stride, padding, ceil
     s = given or k
     p = _sized(_ints(fn, "padding", padding, 4), n,
                f"{fn}: padding must {either} a single int, or a tuple of {word} ints")
-    if divisor_override is not None and divisor_override == 0:
-        raise RuntimeError("divisor must be not zero")
     if n == 3 and input.dim() not in (4, 5):
         raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
     _check_dtype(input, fn)
     if n == 3:
         _positive_3d(fn, input)
+    if not input.dim():
+        raise IndexError(f"Dimension specified as {-n - 1} but tensor has no dimensions")
     if input.dim() < n + 1:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-input.dim()}, {input.dim() - 1}], "
                          f"but got {-n - 1})")

@@ -34,6 +34,21 @@ ERRORS = [
     ("F.conv2d(L.ones(1, 1, 3, 3), L.ones(4, 1, 3, 2), None, 1, 'same', 1, 2)", RuntimeError,
      'Given groups=2, weight of size [4, 1, 3, 2], expected input[1, 1, 3, 4] to have 2 channels, but got 1 '
      'channels instead'),
+    # the weight's dims before groups (also for a padding string), 'same''s own checks before the stride's
+    ("F.conv1d(L.ones(1, 2, 3), L.ones(2, 2), None, 1, 'same', 2, 0)", RuntimeError,
+     'weight should have at least three dimensions'),
+    ('F.conv1d(L.ones(1, 2, 3), L.ones(2, 2), None, 1, 0, 2, 0)', RuntimeError,
+     'weight should have at least three dimensions'),
+    ("F.conv2d(L.ones(1, 2, 3), L.ones(2, 2, 1), None, 2, 'same', 2, 1)", RuntimeError,
+     'Expected 3-dimensional input for 3-dimensional weight[2, 2, 1], but got 4-dimensional input of size '
+     '[1, 1, 2, 3] instead'),
+    # unfold reads input.size(1) and input.size(2) after the kernel's checks
+    ('F.unfold(L.ones(()), 2)', IndexError, 'Dimension specified as 1 but tensor has no dimensions'),
+    ('F.unfold(L.ones(2), 1)', IndexError, 'Dimension out of range (expected to be in range of [-1, 0], but got 1)'),
+    # avg_pool3d: the input's dims before the divisor; a 0-d input
+    ('F.avg_pool3d(L.ones(1, 1, 1), 1, divisor_override=0)', RuntimeError,
+     'non-empty 4D or 5D (batch mode) tensor expected for input'),
+    ('F.avg_pool2d(L.ones(()), 1)', IndexError, 'Dimension specified as -3 but tensor has no dimensions'),
     # scatter's and scatter_reduce's reduction checked after the shapes, before the bounds
     ("L.ones(3).scatter(0, L.tensor([5]), L.ones(3), reduce='sum')", RuntimeError,
      'reduce argument must be either add or multiply.'),
