@@ -26,7 +26,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .._emit import D, Tensor, plain, recorded, state, write_tape
+from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._parser import parser_type_name
 from ._rule import rule_adjoint
 from ._spec import PYTHON, SAVED_SELF, TRANSPOSED, Op, public_function, register, tangents
@@ -34,6 +34,7 @@ from .padding import K_ADAPTIVE_MAX, K_FRACTIONAL_MAX, K_MAX_POOL, pick
 from .shape import BY_INDEX
 
 LIN, LIN_T, UNPOOL = PYTHON.start + 123, PYTHON.start + 124, PYTHON.start + 125
+LIN_TX = PYTHON.start + 250
 LIN_NAMES = ("AvgPool2DBackward0", "AvgPool3DBackward0", "AdaptiveAvgPool2DBackward0", "AdaptiveAvgPool3DBackward0",
              "UpsampleNearest1DBackward0", "UpsampleNearest2DBackward0", "UpsampleNearest3DBackward0",
              "UpsampleNearestExact1DBackward0", "UpsampleNearestExact2DBackward0", "UpsampleNearestExact3DBackward0",
@@ -137,28 +138,45 @@ class Map:
 
 
 def _lin_vjp(g, xs, y, r):
-    return (linear_map(g, Map.of(r), r.ib, True),)
+    # (PyTorch's average pools' backward takes their input too: a gradient made with create_graph requires
+    # grad when the input does, though it does not depend on its values)
+    return (linear_map(g, Map.of(r), r.ib, True, keep=xs[0] if r.ib < K_NEAREST else None),)
 
 
 def _lin_t_vjp(g, xs, y, r):
     return (linear_map(g, Map.of(r), r.ib),)
 
 
+def _lin_tx_vjp(g, xs, y, r):
+    # (PyTorch's node gives the input it holds a gradient of zeros, as its formula does not read it)
+    return linear_map(g, Map.of(r), r.ib), xs[1].new_zeros(xs[1]._shape)
+
+
 register(Op(LIN, "avg_pool2d", "AvgPool2DBackward0", 0, _lin_vjp, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: LIN_NAMES[r.ib]))
 register(Op(LIN_T, "avg_pool2d_backward", "AvgPool2DBackwardBackward0", 0, _lin_t_vjp, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: LIN_NAMES[r.ib][:-1] + "Backward0"))
-tangents({LIN: TRANSPOSED, LIN_T: TRANSPOSED})
+# A LIN_T row holding the forward's input as a second input (``linear_map``'s ``keep``), whose gradient is zero.
+register(Op(LIN_TX, "avg_pool2d_backward", "AvgPool2DBackwardBackward0", 0, _lin_tx_vjp, py_adjoint=rule_adjoint,
+            grad_fn_of=lambda r: LIN_NAMES[r.ib][:-1] + "Backward0", arity=2))
+tangents({LIN: TRANSPOSED, LIN_T: TRANSPOSED, LIN_TX: TRANSPOSED})
 
 
-def linear_map(x: Tensor, m: Map, kind: int, transposed: bool = False) -> Tensor:
-    """``m`` (or its transpose) applied to ``x``: a LIN (LIN_T) row named ``LIN_NAMES[kind]``."""
+def linear_map(x: Tensor, m: Map, kind: int, transposed: bool = False, keep: Optional[Tensor] = None) -> Tensor:
+    """``m`` (or its transpose) applied to ``x``: a LIN (LIN_T) row named ``LIN_NAMES[kind]``.  ``keep``: a
+    tensor the result requires grad with (an input of the row, of gradient zero), as PyTorch's node takes it."""
     y = m.transpose(x._value()) if transposed else m.apply(x._value())
-    if not (x._rg and state.grad and x._dtype.arena is not None):
+    keeps = keep is not None and keep._rg and keep._dtype.arena is not None
+    if not ((x._rg or keeps) and state.grad and x._dtype.arena is not None):
         return plain(y, x._dtype)
     tape = write_tape()
-    nx = x._node if x._tape is tape else tape.import_(x)
-    node = tape.append(LIN_T if transposed else LIN, x._dtype.arena, y, nx, ia=tape.index_list(m.blob()), ib=kind)
+    nx = node_in(tape, x, x._dtype, x._shape)
+    if keeps:
+        nk = node_in(tape, keep, keep._dtype, keep._shape)
+        node = tape.append(LIN_TX, x._dtype.arena, y, nx, nk, ia=tape.index_list(m.blob()), ib=kind)
+    else:
+        node = tape.append(LIN_T if transposed else LIN, x._dtype.arena, y, nx, ia=tape.index_list(m.blob()),
+                           ib=kind)
     return recorded(tape, node, y, x._dtype)
 
 
