@@ -356,6 +356,10 @@ def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list,
             raise RuntimeError("dilation should be greater than zero, but got "
                                + _named("dilation", dilation, ", "))
         raise RuntimeError(f"dilation should be greater than zero, but got {([1] if dim == 1 else []) + dilation}")
+    if x.numel() == 0 and x._shape[0] and x._shape[1]:
+        # (PyTorch sends an empty input through no kernel: one of no batch or no channel gives an empty output)
+        shown_x = list(x._shape[:2]) + [1] * (dim == 1) + list(x._shape[2:])
+        raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got input shape: {shown_x}")
     if transposed and _oneDNN(x, w, stride, dilation, transposed, output_padding, groups) and \
             (w._dtype is not x._dtype or (bias is not None and bias._dtype is not x._dtype)):
         # (PyTorch's oneDNN kernel checks the dtypes before any size of the output)
@@ -367,7 +371,12 @@ def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list,
                                            _named("dilation", dilation, " "))))
         out = [(s - 1) * st - 2 * p + d * (k - 1) + 1 + op
                for s, st, p, d, k, op in zip(x._shape[2:], stride, padding, dilation, ws[2:], output_padding)]
-        if any(o < 1 for o in out):
+        if x.numel() == 0:     # (no batch or no channel: PyTorch makes the empty output of any size not negative)
+            full = [x._shape[0], ws[1] * groups] + [1] * (dim == 1) + out
+            if min(full) < 0:      # (PyTorch names the most negative)
+                i = full.index(min(full))
+                raise RuntimeError(f"invalid shape dimension {full[i]} at index {i} of shape {full}")
+        elif any(o < 1 for o in out):
             shown_in = ([1] if dim == 1 else []) + list(x._shape[2:])
             raise RuntimeError(f"Given input size per channel: ({_sizes(shown_in)}). Calculated output size per "
                                f"channel: ({_sizes(([1] if dim == 1 else []) + out)}). Output size is too small")

@@ -30,6 +30,13 @@ ERRORS = [
     ('F.conv_transpose2d(L.ones(2, 2, 2, 1), L.ones(2, 1, 1, 1, dtype=L.float64), None, stride=2, padding=(0, 1), '
      'groups=2)', RuntimeError, 'Input type (torch.FloatTensor) and weight type (torch.DoubleTensor) should be the '
      'same or input should be a MKLDNN tensor and weight is a dense tensor'),
+    # an empty input of some batch and channel goes through no kernel; one of no batch gives the empty output
+    ('F.conv_transpose1d(L.ones(2, 1, 0), L.ones(1, 1, 1))', RuntimeError,
+     'Only zero batch or zero channel inputs are supported, but got input shape: [2, 1, 1, 0]'),
+    ('F.conv2d(L.ones(1, 3, 1, 0), L.ones(3, 3, 1, 1), padding=1)', RuntimeError,
+     'Only zero batch or zero channel inputs are supported, but got input shape: [1, 3, 1, 0]'),
+    ('F.conv_transpose2d(L.ones(0, 3, 2, 1), L.ones(3, 1, 1, 1), padding=(1, 2))', RuntimeError,
+     'invalid shape dimension -3 at index 3 of shape [0, 1, 0, -3]'),
     # padding='same' with an even kernel: PyTorch checks the padded copy of the input
     ("F.conv2d(L.ones(1, 1, 3, 3), L.ones(4, 1, 3, 2), None, 1, 'same', 1, 2)", RuntimeError,
      'Given groups=2, weight of size [4, 1, 3, 2], expected input[1, 1, 3, 4] to have 2 channels, but got 1 '
@@ -101,6 +108,7 @@ VALUES = [
     ("tuple(F.adaptive_avg_pool1d(L.ones(1, 1), 0).shape)", (1, 0)),
     ("tuple(F.adaptive_max_pool2d(L.ones(1, 2, 2), (0, 1), return_indices=True)[1].shape)", (1, 0, 1)),
     ("tuple(F.adaptive_avg_pool3d(L.ones(1, 2, 2, 2), (1, 0, 2)).shape)", (1, 1, 0, 2)),
+    ("tuple(F.conv_transpose2d(L.ones(0, 3, 1, 0), L.ones(3, 1, 1, 1)).shape)", (0, 1, 1, 0)),
     # scatter_reduce: "max" and "min" are "amax" and "amin"
     ("L.tensor([1.0, 2.0, 3.0]).scatter_reduce(0, L.tensor([0, 0]), L.tensor([5.0, -4.0, 0.0]), 'min').tolist()",
      [-4.0, 2.0, 3.0]),
