@@ -1277,13 +1277,23 @@ def put_(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tenso
 def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
     """``self`` with the elements of ``source``, in order, written where the boolean ``mask`` is True
     (``mask`` and ``self`` broadcast)."""
+    return _masked_scatter(self, mask, source, False)
+
+
+def _masked_scatter(self, mask, source, inplace: bool) -> Tensor:
+    """masked_scatter's checks in PyTorch's order: out of place, the mask and ``self`` broadcast first; in
+    place, the mask expanded to ``self`` after the dtypes; the mask's dtype last."""
     mask = _mask_arg(mask, "masked_scatter")
     source = _index_arg(source, "masked_scatter", "source")
+    if not inplace:
+        shape = broadcast_pair(mask._shape, self._shape)
+    _same_dtype(self, source, "masked_scatter: expected self and source to have same dtypes but got{a} and {b}")
+    if inplace:
+        mask.detach().expand(self._shape)       # (PyTorch's error for a mask that does not expand to self)
+        shape = self._shape
     if mask._dtype is not D.bool_:
         raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
                            f"{D.legacy_name(mask._dtype)}")
-    _same_dtype(self, source, "masked_scatter: expected self and source to have same dtypes but got{a} and {b}")
-    shape = broadcast_pair(mask._shape, self._shape)
     dst = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
     if source.numel() < dst.size:
         raise RuntimeError("Number of elements of source < number of ones in mask")
@@ -1296,7 +1306,7 @@ def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
 def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
     """``masked_scatter`` in place."""
     self._check_inplace()
-    return self._inplace(self.masked_scatter(mask, source))
+    return self._inplace(_masked_scatter(self, mask, source, True))
 
 
 # --- scatter_reduce: one REDUCED row ----------------------------------------------------------

@@ -78,6 +78,18 @@ ERRORS = [
      'Dimension out of range (expected to be in range of [-1, 0], but got 1)'),
     ('L.ones(3, 3).scatter(1, L.tensor([[0]] * 4), L.ones(3))', RuntimeError,
      'Index tensor must have the same number of dimensions as src tensor'),
+    # masked_scatter: out of place, the mask and self broadcast first; in place, the mask expanded to self after
+    # the dtypes; the mask's dtype last
+    ('L.ones(2, 3).masked_scatter(L.ones(3, 2) > 0, L.ones(2, dtype=L.int64))', RuntimeError,
+     'The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 1'),
+    ('L.ones(2, 1).masked_scatter_(L.ones(2, 3) > 0, L.ones(9))', RuntimeError,
+     'The expanded size of the tensor (1) must match the existing size (3) at non-singleton dimension 1.  Target '
+     'sizes: [2, 1].  Tensor sizes: [2, 3]'),
+    ('L.ones(2, 3).masked_scatter_(L.ones(3, 2), L.ones(2, dtype=L.int64))', RuntimeError,
+     'masked_scatter: expected self and source to have same dtypes but gotFloat and Long'),
+    # interpolate: an input of no channel (a batch of none may be empty)
+    ("F.interpolate(L.ones(1, 0, 2), scale_factor=2, mode='linear')", RuntimeError,
+     'Non-empty 3D data tensor expected but got a tensor with sizes [1, 0, 2]'),
     # index_fill: the index's dtype before the dim
     ('L.ones(3).index_fill(3, L.tensor([0], dtype=L.int32), 2.0)', IndexError,
      'index_fill_(): Expected dtype int64 for index.'),
