@@ -676,7 +676,7 @@ def _blocks_row(code: int, x: Tensor, geo: tuple, k: tuple, size: tuple) -> Tens
     batched = v.ndim == (4 if code == IM2COL else 3)
     v = v if batched else v[None]
     y = _unfold_value(v, geo, k) if code == IM2COL else _fold_value(v, geo, k, size)
-    y = np.require(y if batched else y[0], dt.np, "C")
+    y = np.require(y if batched else y[0], dt.np, "CW")        # (writable: a window view may be returned as is)
     if not (state.grad and x._rg):
         return plain(y, dt)
     g, stride, dilation, pad = geo
@@ -780,13 +780,13 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
                            f"got input.size(1)={shape[-2]} and kernel_size={kernel}.")
     blocks = _sliding(size, kernel, dilation, padding, stride)
     head = f"Given output_size={size}, kernel_size={kernel}, dilation={dilation}, padding={padding}, stride={stride}, "
-    if min(blocks) < 1:
-        raise RuntimeError(head + f"calculated shape of the array of sliding blocks as {blocks}, but its components "
-                           "must be at least one.")
     if shape[-1] != blocks[0] * blocks[1]:
         raise RuntimeError(head + "expected size of input's dimension 2 to match the calculated number of sliding "
                            f"blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, but got "
                            f"input.size(2)={shape[-1]}.")
+    if min(blocks) < 1:     # (PyTorch's col2im checks this after the count: two negative counts pass that)
+        raise RuntimeError(head + f"calculated shape of the array of sliding blocks as {blocks}, which is too small "
+                           "(non-positive)")
     if not input._dtype.is_floating_point:
         raise NotImplementedError(f"\"col2im_out_cpu\" not implemented for '{D.legacy_name(input._dtype)}'")
     return _blocks_row(COL2IM, input, (1, stride, dilation, padding), kernel, size)

@@ -32,7 +32,18 @@ K_REFLECT, K_REPLICATE, K_MAX_POOL, K_ADAPTIVE_MAX, K_FRACTIONAL_MAX = 0, 3, 6, 
 
 
 # --- the gather rows ------------------------------------------------------------------------
+def adaptive_grad_check(pool: str, n: int, shape: tuple) -> None:
+    """PyTorch's error in the backward of an adaptive pool to an output of no element (whose forward passes)."""
+    for i in range(1 if len(shape) == n + 2 else 0, len(shape)):
+        if shape[i] == 0:
+            raise RuntimeError(f"adaptive_{pool}_pool{n}d_backward(): Expected grad_output to have non-zero size for "
+                               f"non-batch dimensions, but grad_output has sizes {list(shape)} with dimension {i} "
+                               f"being empty")
+
+
 def _pick_vjp(g, xs, y, r):
+    if K_ADAPTIVE_MAX <= r.ib < K_FRACTIONAL_MAX:
+        adaptive_grad_check("max", r.ib - K_ADAPTIVE_MAX + 2, g._shape)
     # (PyTorch's backward of these pads and pools takes their input too: a gradient made with create_graph
     # requires grad when the input does, though it does not depend on its values)
     return (put(g, r.out_index_list.reshape(r.out_shape), r.in_shapes[0], r.ib, keep=xs[0]),)

@@ -30,7 +30,7 @@ from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._parser import parser_type_name
 from ._rule import rule_adjoint
 from ._spec import PYTHON, SAVED_SELF, TRANSPOSED, Op, public_function, register, tangents
-from .padding import K_ADAPTIVE_MAX, K_FRACTIONAL_MAX, K_MAX_POOL, pick
+from .padding import K_ADAPTIVE_MAX, K_FRACTIONAL_MAX, K_MAX_POOL, adaptive_grad_check, pick
 from .shape import BY_INDEX
 
 LIN, LIN_T, UNPOOL = PYTHON.start + 123, PYTHON.start + 124, PYTHON.start + 125
@@ -138,6 +138,8 @@ class Map:
 
 
 def _lin_vjp(g, xs, y, r):
+    if K_ADAPTIVE_AVG <= r.ib < K_NEAREST:
+        adaptive_grad_check("avg", r.ib - K_ADAPTIVE_AVG + 2, g._shape)
     # (PyTorch's average pools' backward takes their input too: a gradient made with create_graph requires
     # grad when the input does, though it does not depend on its values)
     return (linear_map(g, Map.of(r), r.ib, True, keep=xs[0] if r.ib < K_NEAREST else None),)
@@ -480,7 +482,7 @@ def max_pool1d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int,
     k, s, p, d = (_ints(fn, n, v, i) for n, v, i in (("kernel_size", kernel_size, 2),
                                                       ("stride", [] if stride is None else stride, 3),
                                                       ("padding", padding, 4), ("dilation", dilation, 5)))
-    if input.dim() not in (2, 3) or not all(input._shape[-1:]) or input.dim() == 3 and not input._shape[1]:
+    if input.dim() not in (2, 3) or not all(input._shape[-2:]):        # (no dim but the batch may be empty)
         raise RuntimeError("max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for "
                            f"input, but got:{list(input._shape)}")
     for name, v in (("kernel_size", k), ("stride", s), ("padding", p), ("dilation", d)):
@@ -602,12 +604,14 @@ def avg_pool1d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int,
 # --- adaptive pooling ----------------------------------------------------------------------
 def _output_size(fn: str, output_size, n: int, x: Tensor, message: str) -> tuple:
     """``output_size`` with None taking the input's size (PyTorch's ``_list_with_default``)."""
+    if output_size is None and n > 1:
+        raise TypeError("object of type 'NoneType' has no len()")     # (PyTorch's ``_list_with_default``)
     if isinstance(output_size, (tuple, list)):
         sizes = tuple(output_size)
+        if x.dim() <= len(sizes):      # (PyTorch's Python wrapper, ``_list_with_default``, reads the input's sizes)
+            raise ValueError(f"Input dimension should be at least {len(sizes) + 1}")
     else:
-        sizes = (output_size,)
-    if len(sizes) == 1 and n > 1 and sizes[0] is not None:
-        sizes = sizes * n
+        sizes = (output_size,) * (n if output_size is not None else 1)     # (an int: one per dim; a list stays)
     if len(sizes) != n:
         raise RuntimeError(message)
     sp = x._shape[-n:] if x.dim() >= n else (None,) * n
@@ -673,6 +677,8 @@ def adaptive_avg_pool1d(input: Tensor, output_size: Union[int, tuple]) -> Tensor
 
 def _adaptive_max(fn: str, input: Tensor, output_size, n: int) -> tuple:
     _check_input(fn, input)
+    if isinstance(output_size, (tuple, list)) and len(output_size) != n and input.dim() > len(output_size):
+        _adaptive_checks(fn, input, n, ":")     # (PyTorch's check of the input's dims comes before the sizes')
     sizes = _output_size(fn, output_size, n, input, f"{fn}(): internal error: output_size.size() must be {n}")
     _adaptive_checks(fn, input, n, ":")
     if any(v < 0 for v in sizes):

@@ -52,6 +52,30 @@ ERRORS = [
     # unfold reads input.size(1) and input.size(2) after the kernel's checks
     ('F.unfold(L.ones(()), 2)', IndexError, 'Dimension specified as 1 but tensor has no dimensions'),
     ('F.unfold(L.ones(2), 1)', IndexError, 'Dimension out of range (expected to be in range of [-1, 0], but got 1)'),
+    # fold: the count of blocks before their signs
+    ('F.fold(L.ones(1, 4, 1), (1, 1), 2, 2, 0, 1)', RuntimeError,
+     'Given output_size=(1, 1), kernel_size=(2, 2), dilation=(2, 2), padding=(0, 0), stride=(1, 1), calculated shape '
+     'of the array of sliding blocks as (-1, -1), which is too small (non-positive)'),
+    ('F.fold(L.ones(1, 4, 1), (1, 3), 2, (2, 2), 0, 2)', RuntimeError,
+     "Given output_size=(1, 3), kernel_size=(2, 2), dilation=(2, 2), padding=(0, 0), stride=(2, 2), expected size of "
+     "input's dimension 2 to match the calculated number of sliding blocks 0 * 1 = 0, but got input.size(2)=1."),
+    # max_pool1d: no dim but the batch may be empty
+    ('F.max_pool1d(L.ones(0, 3), 1)', RuntimeError,
+     'max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for input, but got:[0, 3]'),
+    # adaptive pools: PyTorch's Python wrapper reads the input's sizes for a tuple output_size; a list of one is
+    # not repeated; the max pool checks the input's dims before the sizes' count
+    ('F.adaptive_avg_pool3d(L.ones(2, 2, 2), (None, 1, 2))', ValueError, 'Input dimension should be at least 4'),
+    ('F.adaptive_avg_pool2d(L.ones(2, 2), None)', TypeError, "object of type 'NoneType' has no len()"),
+    ('F.adaptive_avg_pool2d(L.ones(2, 2), [1])', RuntimeError, 'adaptive_avg_pool2d: output_size must be 2'),
+    ('F.adaptive_max_pool2d(L.ones(2, 2), (1,))', RuntimeError,
+     'adaptive_max_pool2d(): Expected 3D or 4D tensor, but got: [2, 2]'),
+    # ... and their backward to an output of no element
+    ('F.adaptive_avg_pool1d(L.ones(2, 3, requires_grad=True), 0).sum().backward()', RuntimeError,
+     'adaptive_avg_pool2d_backward(): Expected grad_output to have non-zero size for non-batch dimensions, but '
+     'grad_output has sizes [2, 1, 0] with dimension 2 being empty'),
+    ('F.adaptive_max_pool3d(L.ones(1, 2, 2, 2, 2, requires_grad=True), (1, 0, 1)).sum().backward()', RuntimeError,
+     'adaptive_max_pool3d_backward(): Expected grad_output to have non-zero size for non-batch dimensions, but '
+     'grad_output has sizes [1, 2, 1, 0, 1] with dimension 3 being empty'),
     # avg_pool3d: the input's dims before the divisor; a 0-d input
     ('F.avg_pool3d(L.ones(1, 1, 1), 1, divisor_override=0)', RuntimeError,
      'non-empty 4D or 5D (batch mode) tensor expected for input'),
@@ -121,6 +145,8 @@ VALUES = [
     ("tuple(F.adaptive_max_pool2d(L.ones(1, 2, 2), (0, 1), return_indices=True)[1].shape)", (1, 0, 1)),
     ("tuple(F.adaptive_avg_pool3d(L.ones(1, 2, 2, 2), (1, 0, 2)).shape)", (1, 1, 0, 2)),
     ("tuple(F.conv_transpose2d(L.ones(0, 3, 1, 0), L.ones(3, 1, 1, 1)).shape)", (0, 1, 1, 0)),
+    # unfold's result is writable (a view of windows may come out as it is)
+    ("F.unfold(L.ones(1, 1, 1, 1, requires_grad=True), 1).mul_(2).tolist()", [[[2.0]]]),
     # scatter_reduce: "max" and "min" are "amax" and "amin"
     ("L.tensor([1.0, 2.0, 3.0]).scatter_reduce(0, L.tensor([0, 0]), L.tensor([5.0, -4.0, 0.0]), 'min').tolist()",
      [-4.0, 2.0, 3.0]),
