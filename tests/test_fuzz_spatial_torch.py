@@ -346,7 +346,9 @@ class SpatialProgram(CatalogueProgram):
                 return f"{tgt}.{f}({d}, {index}, {src}, alpha={n})"
             return f"{tgt}.{f}({d}, {index}, {src})"
         if f == "index_fill":
-            val = self.draw(st.sampled_from([n, f"L.tensor({n})", f"{a}.sum()"]))
+            # (a tensor value into a tensor of no element: PyTorch's kernel fails on a storage of size 0, or
+            # writes nothing at any index)
+            val = self.draw(st.sampled_from([n, f"L.tensor({n})", f"{a}.sum()"])) if ta.numel() else n
             return f"{a}.index_fill({d}, {index}, {val})"
         if f == "masked_scatter":
             mask = f"{self.pick()} > 0.5"
