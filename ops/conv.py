@@ -20,6 +20,7 @@ import math
 import warnings
 from typing import Callable, Optional, Union
 
+import numba
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -396,9 +397,8 @@ def _oneDNN(x: Tensor, w: Tensor, stride: list, dilation: list, transposed: bool
     kh, kw = ((1,) + tuple(w._shape[2:]))[-2:]
     n = x._shape[0]
     first4 = math.prod(((x._shape[:2] + (1,) + x._shape[2:]) if w.dim() == 3 else x._shape)[:4])
-    from .._runtime import get_num_threads
     return ((any(s != 1 for s in stride) or any(d != 1 for d in dilation) or n >= 16 or kw != 1 or kh != 1
-             or get_num_threads() > 1)
+             or numba.get_num_threads() > 1)
             and (groups > 1 or (kw > 3 and kh > 3) or n > 1 or first4 > 20480))
 
 
