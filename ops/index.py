@@ -1086,7 +1086,8 @@ def _index_source(x: Tensor, dim: int, idx: np.ndarray, source, name: str) -> np
     size = xs[dim] if xs else 1
     bad = (idx < 0) | (idx >= size)
     if bad.any():
-        if name == "index_reduce":
+        if name == "index_reduce" or (name == "index_add" and len(xs) <= 1):
+            # (PyTorch's index_add of a 0-d or 1-D tensor takes its index_reduce-like kernel's bounds check)
             raise IndexError("index out of range in self")
         prefix = "index_copy_(): " if name == "index_copy" else ""
         error = IndexError if name == "index_copy" else RuntimeError

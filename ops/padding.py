@@ -34,7 +34,7 @@ K_REFLECT, K_REPLICATE, K_MAX_POOL, K_ADAPTIVE_MAX, K_FRACTIONAL_MAX = 0, 3, 6, 
 # --- the gather rows ------------------------------------------------------------------------
 def adaptive_grad_check(pool: str, n: int, shape: tuple) -> None:
     """PyTorch's error in the backward of an adaptive pool to an output of no element (whose forward passes)."""
-    for i in range(1 if len(shape) == n + 2 else 0, len(shape)):
+    for i in range(1, len(shape)):
         if shape[i] == 0:
             raise RuntimeError(f"adaptive_{pool}_pool{n}d_backward(): Expected grad_output to have non-zero size for "
                                f"non-batch dimensions, but grad_output has sizes {list(shape)} with dimension {i} "

@@ -622,7 +622,7 @@ def _output_size(fn: str, output_size, n: int, x: Tensor, message: str) -> tuple
 def _adaptive_checks(fn: str, x: Tensor, n: int, colon: str) -> None:
     if x.dim() not in (n + 1, n + 2):
         raise RuntimeError(f"{fn}(): Expected {n + 1}D or {n + 2}D tensor, but got{colon} {list(x._shape)}")
-    for i in range(1 if x.dim() == n + 2 else 0, x.dim()):
+    for i in range(1, x.dim()):       # (PyTorch's: the first dim may be empty, batched or not)
         if x._shape[i] == 0:
             raise RuntimeError(f"{fn}(): Expected input to have non-zero size for non-batch dimensions, but input "
                                f"has sizes {list(x._shape)} with dimension {i} being empty")

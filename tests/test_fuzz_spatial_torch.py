@@ -179,7 +179,7 @@ class SpatialProgram(CatalogueProgram):
             w = self.param((v, d), self.fdtype(ta))
         ishape = tuple(self.draw(st.lists(st.integers(0, 3), min_size=0, max_size=2)))
         n = math.prod(ishape)
-        hi = v if self.draw(st.integers(0, 7)) == 0 else v - 1
+        hi = v if self.draw(st.integers(0, 7)) == 0 or not v else v - 1
         vals = self.draw(st.lists(st.integers(-1 if self.draw(st.integers(0, 7)) == 0 else 0, hi),
                                   min_size=n, max_size=n))
         idt = self.draw(st.sampled_from(["int64", "int64", "int32", "float32"]))
@@ -300,6 +300,15 @@ class SpatialProgram(CatalogueProgram):
             return f"L.tensor({int(moved.flat[0]) if moved.size else 0}{dt})"
         return f"L.tensor({moved.tolist()!r}{dt})"
 
+    def empty_index_src(self, index, src):
+        """``src``, detached when ``index`` has no element: PyTorch's ScatterBackward0 and ScatterAddBackward0
+        then return a gradient of no element for it, which its engine refuses."""
+        try:
+            empty = self.t(index).numel() == 0
+        except Exception:  # noqa: BLE001 - an index that raises in both
+            return src
+        return f"({src}).detach()" if empty else src
+
     def sp_scatter(self, a, ta):
         f = self.draw(st.sampled_from(SCATTERS), label="scatter op")
         nd = ta.dim()
@@ -313,7 +322,8 @@ class SpatialProgram(CatalogueProgram):
             meth = "scatter_" if f == "scatter_" else "scatter"
             if f == "scatter_value":
                 return f"{tgt}.scatter({d}, {index}, {n})"
-            src = self.draw(st.sampled_from([f"{a} * 2", f"{self.operand(a)}", f"{a}.double()"]))
+            src = self.empty_index_src(index, self.draw(st.sampled_from([f"{a} * 2", f"{self.operand(a)}",
+                                                                         f"{a}.double()"])))
             if f == "scatter_reduce_kw":
                 red = self.draw(st.sampled_from(["add", "multiply", "sum"]))
                 return f"{tgt}.detach().scatter({d}, {index}, {src}, reduce={red!r})"
@@ -324,7 +334,8 @@ class SpatialProgram(CatalogueProgram):
                 index = self.draw(st.sampled_from([f"{index}.int()", "L.tensor([0])", "L.zeros(0, dtype=L.int64)"]))
             if f == "gather":
                 return f"L.gather({a}, {d}, {index}, sparse_grad={self.draw(st.booleans())})"
-            src = self.draw(st.sampled_from([f"{a} * 2", f"{self.operand(a)}", f"{a}.double()"]))
+            src = self.empty_index_src(index, self.draw(st.sampled_from([f"{a} * 2", f"{self.operand(a)}",
+                                                                         f"{a}.double()"])))
             if f == "scatter_add":
                 return f"L.scatter_add({a}, {d}, {index}, {src})"
             red = self.draw(st.sampled_from(["sum", "prod", "mean", "amax", "amin", "max"]))
@@ -346,9 +357,10 @@ class SpatialProgram(CatalogueProgram):
                 return f"{tgt}.{f}({d}, {index}, {src}, alpha={n})"
             return f"{tgt}.{f}({d}, {index}, {src})"
         if f == "index_fill":
-            # (a tensor value into a tensor of no element: PyTorch's kernel fails on a storage of size 0, or
-            # writes nothing at any index)
-            val = self.draw(st.sampled_from([n, f"L.tensor({n})", f"{a}.sum()"])) if ta.numel() else n
+            # (a tensor of no element: PyTorch's kernel fails on its storage of size 0 for any index)
+            if not ta.numel():
+                index = "L.tensor([], dtype=L.int64)"
+            val = self.draw(st.sampled_from([n, f"L.tensor({n})", f"{a}.sum()"]))
             return f"{a}.index_fill({d}, {index}, {val})"
         if f == "masked_scatter":
             mask = f"{self.pick()} > 0.5"
