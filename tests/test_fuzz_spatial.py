@@ -114,6 +114,10 @@ ERRORS = [
     # interpolate: an input of no channel (a batch of none may be empty)
     ("F.interpolate(L.ones(1, 0, 2), scale_factor=2, mode='linear')", RuntimeError,
      'Non-empty 3D data tensor expected but got a tensor with sizes [1, 0, 2]'),
+    # index_add of a 0-d or 1-D tensor: PyTorch's other kernel's bounds message
+    ('L.ones(3).index_add(0, L.tensor([5]), L.ones(1), alpha=2)', IndexError, 'index out of range in self'),
+    ('L.ones(3, 2).index_add_(0, L.tensor([-1]), L.ones(1, 2))', RuntimeError,
+     'index -1 is out of bounds for dimension 0 with size 3'),
     # index_fill: the index's dtype before the dim
     ('L.ones(3).index_fill(3, L.tensor([0], dtype=L.int32), 2.0)', IndexError,
      'index_fill_(): Expected dtype int64 for index.'),
@@ -145,6 +149,9 @@ VALUES = [
     ("tuple(F.adaptive_max_pool2d(L.ones(1, 2, 2), (0, 1), return_indices=True)[1].shape)", (1, 0, 1)),
     ("tuple(F.adaptive_avg_pool3d(L.ones(1, 2, 2, 2), (1, 0, 2)).shape)", (1, 1, 0, 2)),
     ("tuple(F.conv_transpose2d(L.ones(0, 3, 1, 0), L.ones(3, 1, 1, 1)).shape)", (0, 1, 1, 0)),
+    # adaptive pools: the first dim may be empty, batched or not
+    ("tuple(F.adaptive_max_pool1d(L.ones(0, 2), 2).shape)", (0, 2)),
+    ("tuple(F.adaptive_avg_pool2d(L.ones(0, 2, 2), (2, 1)).shape)", (0, 2, 1)),
     # unfold's result is writable (a view of windows may come out as it is)
     ("F.unfold(L.ones(1, 1, 1, 1, requires_grad=True), 1).mul_(2).tolist()", [[[2.0]]]),
     # scatter_reduce: "max" and "min" are "amax" and "amin"
