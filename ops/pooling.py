@@ -622,7 +622,8 @@ def _output_size(fn: str, output_size, n: int, x: Tensor, message: str) -> tuple
 def _adaptive_checks(fn: str, x: Tensor, n: int, colon: str) -> None:
     if x.dim() not in (n + 1, n + 2):
         raise RuntimeError(f"{fn}(): Expected {n + 1}D or {n + 2}D tensor, but got{colon} {list(x._shape)}")
-    for i in range(1, x.dim()):       # (PyTorch's: the first dim may be empty, batched or not)
+    # (PyTorch's: the first dim may be empty, batched or not; its 2-d average pool checks a batch's planes only)
+    for i in range(2 if fn == "adaptive_avg_pool2d" and x.dim() == 4 else 1, x.dim()):
         if x._shape[i] == 0:
             raise RuntimeError(f"{fn}(): Expected input to have non-zero size for non-batch dimensions, but input "
                                f"has sizes {list(x._shape)} with dimension {i} being empty")
@@ -712,6 +713,10 @@ def adaptive_max_pool1d(input: Tensor, output_size: Union[int, tuple]) -> tuple:
     o = _one(fn, "output_size", output_size, 2, "adaptive_max_pool1d() argument 'output_size' should contain one int "
              "(got {})")
     _check_dims_1d(fn, input)
+    for i in range(1, input.dim()):     # (PyTorch's own check, on the input before it is unsqueezed)
+        if input._shape[i] == 0:
+            raise RuntimeError(f"{fn}(): Expected input to have non-zero size for non-batch dimensions, but input has "
+                               f"sizes {list(input._shape)} with dimension {i} being empty")
     y, i = _adaptive_max("adaptive_max_pool2d", input.unsqueeze(-2), (1,) + o, 2)
     return y.squeeze(-2), i.squeeze(-2)
 

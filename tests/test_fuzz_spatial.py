@@ -76,6 +76,9 @@ ERRORS = [
     ('F.adaptive_max_pool3d(L.ones(1, 2, 2, 2, 2, requires_grad=True), (1, 0, 1)).sum().backward()', RuntimeError,
      'adaptive_max_pool3d_backward(): Expected grad_output to have non-zero size for non-batch dimensions, but '
      'grad_output has sizes [1, 2, 1, 0, 1] with dimension 3 being empty'),
+    ('F.adaptive_max_pool1d(L.ones(2, 0), 3)', RuntimeError,
+     'adaptive_max_pool1d(): Expected input to have non-zero size for non-batch dimensions, but input has sizes '
+     '[2, 0] with dimension 1 being empty'),
     # avg_pool3d: the input's dims before the divisor; a 0-d input
     ('F.avg_pool3d(L.ones(1, 1, 1), 1, divisor_override=0)', RuntimeError,
      'non-empty 4D or 5D (batch mode) tensor expected for input'),
@@ -152,6 +155,7 @@ VALUES = [
     # adaptive pools: the first dim may be empty, batched or not
     ("tuple(F.adaptive_max_pool1d(L.ones(0, 2), 2).shape)", (0, 2)),
     ("tuple(F.adaptive_avg_pool2d(L.ones(0, 2, 2), (2, 1)).shape)", (0, 2, 1)),
+    ("tuple(F.adaptive_avg_pool2d(L.ones(1, 0, 1, 2), 3).shape)", (1, 0, 3, 3)),
     # unfold's result is writable (a view of windows may come out as it is)
     ("F.unfold(L.ones(1, 1, 1, 1, requires_grad=True), 1).mul_(2).tolist()", [[[2.0]]]),
     # scatter_reduce: "max" and "min" are "amax" and "amin"
