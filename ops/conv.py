@@ -742,6 +742,11 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     check_types("im2col", (("input", Tensor),), input)
     kernel, dilation, padding, stride = (_pair("unfold", name, v) for name, v in (
         ("kernel_size", kernel_size), ("dilation", dilation), ("padding", padding), ("stride", stride)))
+    if input.dim() < 2 and input._rg and state.grad:
+        # (PyTorch's autograd reads input.size(-1) and input.size(-2), to save them, before the op runs)
+        if not input.dim():
+            raise IndexError("Dimension specified as -1 but tensor has no dimensions")
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got -2)")
     _block_checks(kernel, dilation, padding, stride)
     if input.dim() < 3:     # (PyTorch's check of the input reads input.size(1) and input.size(2) first)
         if not input.dim():

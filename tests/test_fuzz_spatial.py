@@ -79,6 +79,10 @@ ERRORS = [
     ('F.adaptive_max_pool1d(L.ones(2, 0), 3)', RuntimeError,
      'adaptive_max_pool1d(): Expected input to have non-zero size for non-batch dimensions, but input has sizes '
      '[2, 0] with dimension 1 being empty'),
+    # ... and, for an input requiring grad, PyTorch's autograd reads size(-1) and size(-2) before anything
+    ('F.unfold(L.ones(3, requires_grad=True), 0)', IndexError,
+     'Dimension out of range (expected to be in range of [-1, 0], but got -2)'),
+    ('F.unfold(L.ones((), requires_grad=True), 2)', IndexError, 'Dimension specified as -1 but tensor has no dimensions'),
     # avg_pool3d: the input's dims before the divisor; a 0-d input
     ('F.avg_pool3d(L.ones(1, 1, 1), 1, divisor_override=0)', RuntimeError,
      'non-empty 4D or 5D (batch mode) tensor expected for input'),
