@@ -606,8 +606,23 @@ def _along_values(x: Tensor, dim: int, index: Tensor) -> np.ndarray:
     size = (x._shape or (1,))[dim]
     bad = (idx < 0) | (idx >= size)
     if bad.any():
-        raise RuntimeError(f"index {idx[bad][0]} is out of bounds for dimension {dim} with size {size}")
+        raise RuntimeError(f"index {_first_bad(idx, bad, dim)} is out of bounds for dimension {dim} with size {size}")
     return idx
+
+
+def _first_bad(idx: np.ndarray, bad: np.ndarray, dim: int) -> int:
+    """The bad index PyTorch's gather/scatter kernel meets first: unless ``dim`` is the last dim, its loop runs
+    along ``dim`` outside its run over the innermost (coalesced) other dims of size > 1, the dims after ``dim``
+    or, without any, those before it."""
+    nd = idx.ndim
+    if nd <= 1 or dim == nd - 1:
+        return int(idx[bad][0])
+    after = [d for d in range(dim + 1, nd) if idx.shape[d] > 1]
+    before = [d for d in range(dim) if idx.shape[d] > 1]
+    inner, outer = (after, before) if after else (before, [])
+    perm = outer + [dim] + inner
+    perm += [d for d in range(nd) if d not in perm]
+    return int(np.transpose(idx, perm)[np.transpose(bad, perm)][0])
 
 
 @public("gather")

@@ -98,6 +98,12 @@ ERRORS = [
      'reduce argument must be either sum, prod, mean, amax or amin, got foo'),
     ("L.ones(3).scatter_reduce(0, L.tensor([-1]), L.ones(3), 'max')", RuntimeError,
      'index -1 is out of bounds for dimension 0 with size 3'),
+    # gather/scatter: the bad index PyTorch's kernel meets first (along dim outside the run over the other dims,
+    # unless dim is the last)
+    ('L.ones(3, 2, 1).gather(1, L.tensor([[[1], [-1], [0]], [[2], [2], [2]], [[-1], [0], [-1]]]))', RuntimeError,
+     'index 2 is out of bounds for dimension 1 with size 2'),
+    ('L.ones(3, 2).scatter_add(1, L.tensor([[1, -1], [2, 2], [0, 0]]), L.ones(3, 2))', RuntimeError,
+     'index -1 is out of bounds for dimension 1 with size 2'),
     # index_add: the count of indices before the shapes (a 0-d source's size(dim) raising); index_copy: its
     # scalar-source and rank checks before the dtypes
     ('L.ones(3, 2).index_add(0, L.tensor([0, 1]), L.ones(3, 3))', RuntimeError,
