@@ -127,6 +127,8 @@ ERRORS = [
     # interpolate: an input of no channel (a batch of none may be empty)
     ("F.interpolate(L.ones(1, 0, 2), scale_factor=2, mode='linear')", RuntimeError,
      'Non-empty 3D data tensor expected but got a tensor with sizes [1, 0, 2]'),
+    # embedding: a weight of no row
+    ('F.embedding(L.tensor([0]), L.ones(0, 2))', RuntimeError, 'index_select(): self indexing axis dim should be positive'),
     # index_add of a 0-d or 1-D tensor: PyTorch's other kernel's bounds message
     ('L.ones(3).index_add(0, L.tensor([5]), L.ones(1), alpha=2)', IndexError, 'index out of range in self'),
     ('L.ones(3, 2).index_add_(0, L.tensor([-1]), L.ones(1, 2))', RuntimeError,

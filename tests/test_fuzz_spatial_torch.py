@@ -303,14 +303,14 @@ class SpatialProgram(CatalogueProgram):
             return f"L.tensor({int(moved.flat[0]) if moved.size else 0}{dt})"
         return f"L.tensor({moved.tolist()!r}{dt})"
 
-    def empty_index_src(self, index, src):
-        """``src``, detached when ``index`` has no element: PyTorch's ScatterBackward0 and ScatterAddBackward0
-        then return a gradient of no element for it, which its engine refuses."""
+    def index_src(self, index, src):
+        """``src``, detached when ``index`` is not of its shape: PyTorch's ScatterBackward0 and
+        ScatterAddBackward0 then give it a gradient of the index's shape, which its engine refuses."""
         try:
-            empty = self.t(index).numel() == 0
-        except Exception:  # noqa: BLE001 - an index that raises in both
+            same = tuple(self.t(index).shape) == tuple(self.t(src).shape)
+        except Exception:  # noqa: BLE001 - an index or source that raises in both
             return src
-        return f"({src}).detach()" if empty else src
+        return src if same else f"({src}).detach()"
 
     def sp_scatter(self, a, ta):
         f = self.draw(st.sampled_from(SCATTERS), label="scatter op")
@@ -325,7 +325,7 @@ class SpatialProgram(CatalogueProgram):
             meth = "scatter_" if f == "scatter_" else "scatter"
             if f == "scatter_value":
                 return f"{tgt}.scatter({d}, {index}, {n})"
-            src = self.empty_index_src(index, self.draw(st.sampled_from([f"{a} * 2", f"{self.operand(a)}",
+            src = self.index_src(index, self.draw(st.sampled_from([f"{a} * 2", f"{self.operand(a)}",
                                                                          f"{a}.double()"])))
             if f == "scatter_reduce_kw":
                 red = self.draw(st.sampled_from(["add", "multiply", "sum"]))
@@ -337,7 +337,7 @@ class SpatialProgram(CatalogueProgram):
                 index = self.draw(st.sampled_from([f"{index}.int()", "L.tensor([0])", "L.zeros(0, dtype=L.int64)"]))
             if f == "gather":
                 return f"L.gather({a}, {d}, {index}, sparse_grad={self.draw(st.booleans())})"
-            src = self.empty_index_src(index, self.draw(st.sampled_from([f"{a} * 2", f"{self.operand(a)}",
+            src = self.index_src(index, self.draw(st.sampled_from([f"{a} * 2", f"{self.operand(a)}",
                                                                          f"{a}.double()"])))
             if f == "scatter_add":
                 return f"L.scatter_add({a}, {d}, {index}, {src})"
