@@ -168,6 +168,10 @@ VALUES = [
     ("tuple(F.adaptive_max_pool1d(L.ones(0, 2), 2).shape)", (0, 2)),
     ("tuple(F.adaptive_avg_pool2d(L.ones(0, 2, 2), (2, 1)).shape)", (0, 2, 1)),
     ("tuple(F.adaptive_avg_pool2d(L.ones(1, 0, 1, 2), 3).shape)", (1, 0, 3, 3)),
+    # cross_entropy/nll_loss over no class (every target ignored): PyTorch's nan and zeros
+    ("F.cross_entropy(L.ones(2, 0), L.tensor([1, 1]), ignore_index=1, label_smoothing=0.5, reduction='sum').isnan()"
+     ".item()", True),
+    ("F.nll_loss(L.ones(2, 0), L.tensor([1, 1]), ignore_index=1, reduction='none').tolist()", [0.0, 0.0]),
     # unfold's result is writable (a view of windows may come out as it is)
     ("F.unfold(L.ones(1, 1, 1, 1, requires_grad=True), 1).mul_(2).tolist()", [[[2.0]]]),
     # scatter_reduce: "max" and "min" are "amax" and "amin"
