@@ -20,6 +20,7 @@ import math
 import warnings
 from typing import Callable, Optional, Union
 
+import numba
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -297,11 +298,11 @@ def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list,
     """PyTorch's checks of a convolution of batched ``x`` (``_convolution``, ``check_shape_forward``)
     in its order (``after``: padding added after each dim, 'same' with an even kernel); returns the
     parameters expanded to the weight's spatial dims."""
-    if groups <= 0:
-        raise RuntimeError("non-positive groups is not supported")
     dim = w.dim() - 2
     if dim <= 0:
         raise RuntimeError("weight should have at least three dimensions")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
     stride = _expand("stride", stride, dim)
     padding = _expand("padding", padding, dim)
     dilation = _expand("dilation", dilation, dim)
@@ -326,7 +327,9 @@ def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list,
             raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
                                f"but got weight of size [{ws}] instead")
         if x._shape[1] != ws[1] * groups:
-            raise RuntimeError(f"Given groups={groups}, weight of size {ws}, expected input{list(x._shape)} to have "
+            # ('same' with an even kernel: PyTorch checks the padded copy of the input)
+            shown_x = list(x._shape[:2]) + [s + e for s, e in zip(x._shape[2:], after or (0,) * dim)]
+            raise RuntimeError(f"Given groups={groups}, weight of size {ws}, expected input{shown_x} to have "
                                f"{ws[1] * groups} channels, but got {x._shape[1]} channels instead")
         if bias is not None and (bias.dim() != 1 or bias._shape[0] != ws[0]):
             raise RuntimeError(f"Given weight of size {ws}, expected bias to be 1-dimensional with {ws[0]} elements, "
@@ -354,6 +357,14 @@ def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list,
             raise RuntimeError("dilation should be greater than zero, but got "
                                + _named("dilation", dilation, ", "))
         raise RuntimeError(f"dilation should be greater than zero, but got {([1] if dim == 1 else []) + dilation}")
+    if x.numel() == 0 and x._shape[0] and x._shape[1]:
+        # (PyTorch sends an empty input through no kernel: one of no batch or no channel gives an empty output)
+        shown_x = list(x._shape[:2]) + [1] * (dim == 1) + list(x._shape[2:])
+        raise RuntimeError(f"Only zero batch or zero channel inputs are supported, but got input shape: {shown_x}")
+    if transposed and _oneDNN(x, w, stride, dilation, transposed, output_padding, groups) and \
+            (w._dtype is not x._dtype or (bias is not None and bias._dtype is not x._dtype)):
+        # (PyTorch's oneDNN kernel checks the dtypes before any size of the output)
+        _dtype_checks(x, w, bias, stride, dilation, transposed, output_padding, groups)
     if transposed:
         if any(op >= s and op >= d for op, s, d in zip(output_padding, stride, dilation)):
             raise RuntimeError("output padding must be smaller than either stride or dilation, but got "
@@ -361,18 +372,56 @@ def _checks(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list,
                                            _named("dilation", dilation, " "))))
         out = [(s - 1) * st - 2 * p + d * (k - 1) + 1 + op
                for s, st, p, d, k, op in zip(x._shape[2:], stride, padding, dilation, ws[2:], output_padding)]
-        if any(o < 1 for o in out):
+        if x.numel() == 0:     # (no batch or no channel: PyTorch makes the empty output of any size not negative)
+            full = [x._shape[0], ws[1] * groups] + [1] * (dim == 1) + out
+            if min(full) < 0:      # (PyTorch names the most negative)
+                i = full.index(min(full))
+                raise RuntimeError(f"invalid shape dimension {full[i]} at index {i} of shape {full}")
+        elif any(o < 1 for o in out):
             shown_in = ([1] if dim == 1 else []) + list(x._shape[2:])
             raise RuntimeError(f"Given input size per channel: ({_sizes(shown_in)}). Calculated output size per "
                                f"channel: ({_sizes(([1] if dim == 1 else []) + out)}). Output size is too small")
-    if w._dtype is not x._dtype:
-        raise RuntimeError(f"expected scalar type {D.legacy_name(x._dtype)} but found {D.legacy_name(w._dtype)}")
-    if bias is not None and bias._dtype is not x._dtype:
-        raise RuntimeError(f"Input type ({D.legacy_name(x._dtype).lower()}) and bias type "
-                           f"({D.legacy_name(bias._dtype).lower()}) should be the same")
+    if w._dtype is not x._dtype or (bias is not None and bias._dtype is not x._dtype):
+        _dtype_checks(x, w, bias, stride, dilation, transposed, output_padding, groups)
     if x._dtype is D.bool_:
         raise NotImplementedError(f"\"slow_conv{dim if dim > 1 else 2}d_cpu\" not implemented for 'Bool'")
     return stride, padding, dilation, output_padding
+
+
+def _oneDNN(x: Tensor, w: Tensor, stride: list, dilation: list, transposed: bool, output_padding: list,
+            groups: int) -> bool:
+    """Whether PyTorch's CPU dispatch takes its oneDNN kernel (``ConvParams::use_mkldnn``, a 1-d convolution
+    seen as a 2-d one of height 1): its dtype errors differ from those of its own kernels."""
+    if x._dtype is not D.float32 or (transposed and any(op >= s for op, s in zip(output_padding, stride))):
+        return False
+    kh, kw = ((1,) + tuple(w._shape[2:]))[-2:]
+    n = x._shape[0]
+    first4 = math.prod(((x._shape[:2] + (1,) + x._shape[2:]) if w.dim() == 3 else x._shape)[:4])
+    return ((any(s != 1 for s in stride) or any(d != 1 for d in dilation) or n >= 16 or kw != 1 or kh != 1
+             or numba.get_num_threads() > 1)
+            and (groups > 1 or (kw > 3 and kh > 3) or n > 1 or first4 > 20480))
+
+
+def _dtype_checks(x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, dilation: list, transposed: bool,
+                  output_padding: list, groups: int) -> None:
+    """PyTorch's errors for a weight or bias of another dtype than the input: its oneDNN kernel's, or its own
+    kernels' (which accept a bias of another dtype, but for the 3-d transposed one)."""
+    xt = D.legacy_name(x._dtype)
+    if _oneDNN(x, w, stride, dilation, transposed, output_padding, groups):
+        for name, t in (("weight", w), ("bias", bias)):
+            if t is not None and t._dtype is not x._dtype:
+                raise RuntimeError(f"Input type (torch.{xt}Tensor) and {name} type (torch.{D.legacy_name(t._dtype)}"
+                                   f"Tensor) should be the same or input should be a MKLDNN tensor and {name} is a "
+                                   f"dense tensor")
+    if w._dtype is not x._dtype:
+        raise RuntimeError(f"expected scalar type {xt} but found {D.legacy_name(w._dtype)}")
+    if transposed and w.dim() == 5 and bias is not None and bias._dtype is not x._dtype:
+        raise RuntimeError(f"expected scalar type {xt} but found {D.legacy_name(bias._dtype)}")
+
+
+def _bias_as(x: Tensor, bias: Optional[Tensor]) -> Optional[Tensor]:
+    """A bias in the input's dtype (PyTorch's own kernels accept one of another)."""
+    return bias.to(x._dtype) if bias is not None and bias._dtype is not x._dtype else bias
 
 
 def _convolution(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, padding: list,
@@ -380,6 +429,7 @@ def _convolution(fn: str, x: Tensor, w: Tensor, bias: Optional[Tensor], stride: 
     """The convolution of batched ``x``, checked (the padding symmetric)."""
     stride, padding, dilation, output_padding = _checks(fn, x, w, bias, stride, padding, dilation, transposed,
                                                         output_padding, groups)
+    bias = _bias_as(x, bias)
     geo = (groups, tuple(stride), tuple(dilation), tuple(padding))
     if not transposed:
         out = tuple((s + 2 * p - d * (k - 1) - 1) // st + 1
@@ -409,6 +459,7 @@ def _same(x: Tensor, w: Tensor, bias: Optional[Tensor], stride: list, dilation: 
                   "the input be created", stacklevel=5)
     stride, padding, dilation, _ = _checks("", x, w, bias, stride, [t // 2 for t in total], dilation, False, [0],
                                            groups, tuple(t % 2 for t in total))
+    bias = _bias_as(x, bias)
     geo = (groups, tuple(stride), tuple(dilation), tuple(padding))
     return _row(FORWARD, x, w, bias, geo, tuple(x._shape[2:]), 0)
 
@@ -423,16 +474,27 @@ def _conv_nd(fn: str, nd: int, input: Tensor, weight: Tensor, bias: Optional[Ten
     dilation = _int_list(fn, "dilation", dilation, nd, 6)
     if type(groups) is not int:
         check_types(fn, (("groups", "int"),), groups, first=7)
+    if mode is None and bias is not None and bias._dtype is not input._dtype:
+        # (PyTorch's conv1d/2d/3d check this first; not their forms with a padding string)
+        raise RuntimeError(f"Input type ({D.legacy_name(input._dtype).lower()}) and bias type "
+                           f"({D.legacy_name(bias._dtype).lower()}) should be the same")
     batched = _batched(fn, nd, input)
     x = input if batched else input.unsqueeze(0)
     if mode is None:
         y = _convolution(fn, x, weight, bias, stride, padding, dilation, False, [0], groups)
     else:
-        if groups <= 0:
-            raise RuntimeError("non-positive groups is not supported")
         if mode == "valid":
             y = _convolution(fn, x, weight, bias, stride, [0], dilation, False, [0], groups)
         elif mode == "same":
+            # (PyTorch's convolution_same: these checks in this order, before any other)
+            if weight.dim() <= 2:
+                raise RuntimeError("weight should have at least three dimensions")
+            if groups <= 0:
+                raise RuntimeError("non-positive groups is not supported")
+            if x.dim() != weight.dim():
+                raise RuntimeError(f"Expected {weight.dim()}-dimensional input for {weight.dim()}-dimensional weight"
+                                   f"{list(weight._shape)}, but got {x.dim()}-dimensional input of size "
+                                   f"{list(x._shape)} instead")
             if any(s != 1 for s in stride):
                 raise RuntimeError("padding='same' is not supported for strided convolutions")
             y = _same(x, weight, bias, stride, dilation, groups)
@@ -614,7 +676,7 @@ def _blocks_row(code: int, x: Tensor, geo: tuple, k: tuple, size: tuple) -> Tens
     batched = v.ndim == (4 if code == IM2COL else 3)
     v = v if batched else v[None]
     y = _unfold_value(v, geo, k) if code == IM2COL else _fold_value(v, geo, k, size)
-    y = np.require(y if batched else y[0], dt.np, "C")
+    y = np.require(y if batched else y[0], dt.np, "CW")        # (writable: a window view may be returned as is)
     if not (state.grad and x._rg):
         return plain(y, dt)
     g, stride, dilation, pad = geo
@@ -680,10 +742,17 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     check_types("im2col", (("input", Tensor),), input)
     kernel, dilation, padding, stride = (_pair("unfold", name, v) for name, v in (
         ("kernel_size", kernel_size), ("dilation", dilation), ("padding", padding), ("stride", stride)))
-    if input.dim() < 3:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-max(input.dim(), 1)}, "
-                         f"{max(input.dim(), 1) - 1}], but got 2)")
+    if input.dim() < 2 and input._rg and state.grad:
+        # (PyTorch's autograd reads input.size(-1) and input.size(-2), to save them, before the op runs)
+        if not input.dim():
+            raise IndexError("Dimension specified as -1 but tensor has no dimensions")
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got -2)")
     _block_checks(kernel, dilation, padding, stride)
+    if input.dim() < 3:     # (PyTorch's check of the input reads input.size(1) and input.size(2) first)
+        if not input.dim():
+            raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-input.dim()}, "
+                         f"{input.dim() - 1}], but got {input.dim()})")
     shape = input._shape
     if input.dim() not in (3, 4) or 0 in shape[-3:]:
         raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "
@@ -716,13 +785,13 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
                            f"got input.size(1)={shape[-2]} and kernel_size={kernel}.")
     blocks = _sliding(size, kernel, dilation, padding, stride)
     head = f"Given output_size={size}, kernel_size={kernel}, dilation={dilation}, padding={padding}, stride={stride}, "
-    if min(blocks) < 1:
-        raise RuntimeError(head + f"calculated shape of the array of sliding blocks as {blocks}, but its components "
-                           "must be at least one.")
     if shape[-1] != blocks[0] * blocks[1]:
         raise RuntimeError(head + "expected size of input's dimension 2 to match the calculated number of sliding "
                            f"blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, but got "
                            f"input.size(2)={shape[-1]}.")
+    if min(blocks) < 1:     # (PyTorch's col2im checks this after the count: two negative counts pass that)
+        raise RuntimeError(head + f"calculated shape of the array of sliding blocks as {blocks}, which is too small "
+                           "(non-positive)")
     if not input._dtype.is_floating_point:
         raise NotImplementedError(f"\"col2im_out_cpu\" not implemented for '{D.legacy_name(input._dtype)}'")
     return _blocks_row(COL2IM, input, (1, stride, dilation, padding), kernel, size)

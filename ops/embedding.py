@@ -120,6 +120,8 @@ def embedding(weight: Tensor, indices: Tensor, padding_idx: int = -1, scale_grad
                            "use sparse=False")
     idx = indices._value().astype(np.int64, copy=False)
     n, d = weight._shape
+    if idx.size and not n:      # (PyTorch's index_select of a weight of no row)
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError("index out of range in self")
     positions = np.ascontiguousarray((idx[..., None] * d + np.arange(d)).reshape(idx.shape + (d,)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -572,8 +572,6 @@ def _gather_shapes(x: Tensor, dim: int, index: Tensor, name: str, src=None) -> i
     if max(len(index._shape), 1) != nd and index.numel():
         raise RuntimeError(f"Index tensor must have the same number of dimensions as "
                            f"{'input' if name == 'gather' else 'self'} tensor")
-    if src is not None and max(len(src._shape), 1) != nd and index.numel():
-        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
     ishape = index._shape or (1,)
     xshape = x._shape or (1,)
     if index.numel():
@@ -583,8 +581,18 @@ def _gather_shapes(x: Tensor, dim: int, index: Tensor, name: str, src=None) -> i
                     raise RuntimeError(f"Size does not match at dimension {d} expected index {list(index._shape)} "
                                        f"to be no larger than self {list(x._shape)} apart from dimension {dim}")
         else:
-            sshape = src._shape or (1,)
-            if any((d != dim and ishape[d] > xshape[d]) or ishape[d] > sshape[d] for d in range(nd)):
+            sshape = src._shape or (1,) * nd
+            wrong = any(d != dim and ishape[d] > xshape[d] for d in range(nd))
+            for d in range(nd if not wrong else 0):
+                if d >= len(sshape):    # (PyTorch reads src.size(d) of a src of fewer dims)
+                    raise IndexError(f"Dimension out of range (expected to be in range of [{-len(sshape)}, "
+                                     f"{len(sshape) - 1}], but got {d})")
+                if ishape[d] > sshape[d]:
+                    wrong = True
+                    break
+            if max(len(src._shape), 1) != nd:
+                raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+            if wrong:
                 raise RuntimeError(f"Expected index {list(index._shape)} to be no larger than self "
                                    f"{list(x._shape)} apart from dimension {dim} and to be no larger size than "
                                    f"src {list(src._shape)}")
@@ -598,8 +606,23 @@ def _along_values(x: Tensor, dim: int, index: Tensor) -> np.ndarray:
     size = (x._shape or (1,))[dim]
     bad = (idx < 0) | (idx >= size)
     if bad.any():
-        raise RuntimeError(f"index {idx[bad][0]} is out of bounds for dimension {dim} with size {size}")
+        raise RuntimeError(f"index {_first_bad(idx, bad, dim)} is out of bounds for dimension {dim} with size {size}")
     return idx
+
+
+def _first_bad(idx: np.ndarray, bad: np.ndarray, dim: int) -> int:
+    """The bad index PyTorch's gather/scatter kernel meets first: unless ``dim`` is the last dim, its loop runs
+    along ``dim`` outside its run over the innermost (coalesced) other dims of size > 1, the dims after ``dim``
+    or, without any, those before it."""
+    nd = idx.ndim
+    if nd <= 1 or dim == nd - 1:
+        return int(idx[bad][0])
+    after = [d for d in range(dim + 1, nd) if idx.shape[d] > 1]
+    before = [d for d in range(dim) if idx.shape[d] > 1]
+    inner, outer = (after, before) if after else (before, [])
+    perm = outer + [dim] + inner
+    perm += [d for d in range(nd) if d not in perm]
+    return int(np.transpose(idx, perm)[np.transpose(bad, perm)][0])
 
 
 @public("gather")
@@ -608,7 +631,7 @@ def gather(self, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tenso
     the positions in ``index`` (an int64 tensor with as many dims as ``self``)."""
     index = _index_arg(index, "gather")
     wrap_dim(dim, len(self._shape))     # (PyTorch's order: the dim, then the index's dtype)
-    if index._dtype not in (D.int64, D.int32):
+    if index._dtype not in (D.int64, D.int32) and index.numel():     # (PyTorch's: an empty index of any dtype)
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
     saved = (("dim", shown(dim)), ("index", index), ("self", SAVED_SELF), ("sparse_grad", bool(sparse_grad)))
     dim = _gather_shapes(self, dim, index, "gather")
@@ -935,15 +958,19 @@ def _scatter_positions(x: Tensor, dim: int, idx: np.ndarray, src: Optional[Tenso
     return dst, np.ravel_multi_index(tuple(coords), sshape).astype(np.int64)
 
 
-def _scatter_index(x: Tensor, dim: int, index, src, name: str) -> tuple:
+def _scatter_index(x: Tensor, dim: int, index, src, name: str, reduce_check: Optional[Callable] = None) -> tuple:
+    """Wrapped ``dim`` and the index values of a scatter, with PyTorch's errors in its order (``reduce_check``:
+    the reduction's, after the shapes' and before the bounds')."""
     index = _index_arg(index, name)
     wrap_dim(dim, len(x._shape))        # (PyTorch's order: the dim, then the dtypes; all scatters say "scatter()")
-    if index._dtype not in (D.int64, D.int32):
+    if index._dtype not in (D.int64, D.int32) and index.numel():     # (PyTorch's: an empty index of any dtype)
         raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
     if isinstance(src, Tensor):
         _same_dtype(x, src, "scatter(): Expected self.dtype to be equal to src.dtype")
-    dim, idx = _gather_checks(x, dim, index, name, src if isinstance(src, Tensor) else None)
-    return dim, idx
+    dim = _gather_shapes(x, dim, index, name, src if isinstance(src, Tensor) else None)
+    if reduce_check is not None:
+        reduce_check()
+    return dim, _along_values(x, dim, index)
 
 
 _SCATTER_REDUCE = {"add": np.add, "multiply": np.multiply}
@@ -964,10 +991,11 @@ def scatter(self, dim: int, index: Tensor, src: Union[Tensor, Number, None] = No
 def _scatter(self, dim, index, src, value, reduce, node: int) -> Tensor:
     if src is None:
         src = value
-    if reduce is not None and reduce not in _SCATTER_REDUCE:
-        raise RuntimeError("reduce argument must be either add or multiply.")
+    def reduce_check():
+        if reduce is not None and reduce not in _SCATTER_REDUCE:
+            raise RuntimeError("reduce argument must be either add or multiply.")
     saved = (("dim", shown(dim)), ("index", index))
-    dim, idx = _scatter_index(self, dim, index, src, "scatter")
+    dim, idx = _scatter_index(self, dim, index, src, "scatter", reduce_check)
     dst, spos = _scatter_positions(self, dim, idx, src if isinstance(src, Tensor) else None)
     if reduce is not None:
         y = np.array(self._value(), self._dtype.np, order="C")
@@ -1016,7 +1044,8 @@ def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
 def _vector_index(x: Tensor, dim: int, index, name: str, dtypes: tuple) -> tuple:
     """Wrapped ``dim`` and the values of a 1-D (or 0-d) index along it, before the bounds check."""
     index = _index_arg(index, name)
-    dim = wrap_dim(dim, len(x._shape))
+    if name != "index_fill":    # (index_fill checks the index's dtype first)
+        wrap_dim(dim, len(x._shape))
     if index._dtype not in dtypes:
         if name in ("index_add", "index_reduce"):
             raise RuntimeError(f"{name}_(): Expected dtype int32/int64 for index but got: "
@@ -1024,6 +1053,7 @@ def _vector_index(x: Tensor, dim: int, index, name: str, dtypes: tuple) -> tuple
         if name == "index_fill":
             raise IndexError("index_fill_(): Expected dtype int64 for index.")
         raise RuntimeError(f"{name}_(): Expected a long tensor for index, but got {D.legacy_name(index._dtype)}")
+    wrap_dim(dim, len(x._shape))
     if len(index._shape) > 1:
         if name in ("index_add", "index_reduce"):
             raise IndexError(f"{name}_(): Index is supposed to be a vector, but got dim: {len(index._shape)} "
@@ -1031,7 +1061,7 @@ def _vector_index(x: Tensor, dim: int, index, name: str, dtypes: tuple) -> tuple
         if name == "index_fill":
             raise RuntimeError("Index has to be a vector/scalar")
         raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {len(index._shape)})")
-    return dim, index._value().reshape(-1).astype(np.int64)
+    return wrap_dim(dim, len(x._shape)), index._value().reshape(-1).astype(np.int64)
 
 
 def _index_source(x: Tensor, dim: int, idx: np.ndarray, source, name: str) -> np.ndarray:
@@ -1040,14 +1070,16 @@ def _index_source(x: Tensor, dim: int, idx: np.ndarray, source, name: str) -> np
     xs, ss = x._shape, source._shape
     if name in ("index_add", "index_reduce"):
         _same_dtype(x, source, name + "_(): self ({a}) and source ({b}) must have the same scalar type")
+        n = ss[dim] if ss else 1
+        if idx.size != n:
+            if not ss:      # (PyTorch's message reads source.size(dim) of a 0-d source)
+                raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+            raise RuntimeError(f"{name}_(): Number of indices ({idx.size}) should be equal to "
+                               f"source.size(dim): ({n}), for dim: {dim}")
         if len(ss) != len(xs) or any(a != b for d, (a, b) in enumerate(zip(xs, ss)) if d != dim):
             if xs or ss:
                 raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the specified "
                                    f"dimension. Got self.shape = {list(xs)} source.shape = {list(ss)}")
-        n = ss[dim] if ss else 1
-        if idx.size != n:
-            raise RuntimeError(f"{name}_(): Number of indices ({idx.size}) should be equal to "
-                               f"source.size(dim): ({n}), for dim: {dim}")
     else:
         _same_dtype(x, source, "index_copy_(): self and source expected to have the same dtype, but got "
                                "(self) {a} and (source) {b}")
@@ -1069,7 +1101,8 @@ def _index_source(x: Tensor, dim: int, idx: np.ndarray, source, name: str) -> np
     size = xs[dim] if xs else 1
     bad = (idx < 0) | (idx >= size)
     if bad.any():
-        if name == "index_reduce":
+        if name == "index_reduce" or (name == "index_add" and len(xs) <= 1):
+            # (PyTorch's index_add of a 0-d or 1-D tensor takes its index_reduce-like kernel's bounds check)
             raise IndexError("index out of range in self")
         prefix = "index_copy_(): " if name == "index_copy" else ""
         error = IndexError if name == "index_copy" else RuntimeError
@@ -1105,10 +1138,26 @@ def index_copy(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
     """``self`` with the entries of ``source`` along ``dim`` written at the positions in ``index``."""
     saved = (("dim", shown(dim)), ("index", index), ("source", _SOURCE),
              ("source_dim", len(getattr(source, "_shape", ()))))
+    _index_copy_shapes(self, dim, index, source)
     dim, idx = _vector_index(self, dim, index, "index_copy", (D.int64,))
     dst = _index_source(self, dim, idx, source, "index_copy")
     return _shows(_written(self, source, dst, np.arange(dst.size, dtype=np.int64), P_INDEX_COPY, False,
                            held=index), saved)
+
+
+def _index_copy_shapes(x: Tensor, dim: int, index, source) -> None:
+    """index_copy's first checks, in PyTorch's order: before the dtypes, the index's rank and the source's."""
+    index = _index_arg(index, "index_copy")
+    source = _index_arg(source, "index_copy", "source", 3)
+    wrap_dim(dim, len(x._shape))
+    if len(index._shape) > 1:
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {len(index._shape)})")
+    if not source._shape and index.numel() != 1:
+        raise IndexError(f"index_copy_(): When source is scalar, index should have one element (got {index.numel()})")
+    if x._shape and source._shape and len(source._shape) != len(x._shape):
+        raise IndexError(f"index_copy_(): When source and destination are not scalars, their dimensionality "
+                         f"must match. Source dimensionality ({len(source._shape)}), destination dimensionality "
+                         f"({len(x._shape)})")
 
 
 @public("index_copy_", function=False)
@@ -1244,13 +1293,23 @@ def put_(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tenso
 def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
     """``self`` with the elements of ``source``, in order, written where the boolean ``mask`` is True
     (``mask`` and ``self`` broadcast)."""
+    return _masked_scatter(self, mask, source, False)
+
+
+def _masked_scatter(self, mask, source, inplace: bool) -> Tensor:
+    """masked_scatter's checks in PyTorch's order: out of place, the mask and ``self`` broadcast first; in
+    place, the mask expanded to ``self`` after the dtypes; the mask's dtype last."""
     mask = _mask_arg(mask, "masked_scatter")
     source = _index_arg(source, "masked_scatter", "source")
+    if not inplace:
+        shape = broadcast_pair(mask._shape, self._shape)
+    _same_dtype(self, source, "masked_scatter: expected self and source to have same dtypes but got{a} and {b}")
+    if inplace:
+        mask.detach().expand(self._shape)       # (PyTorch's error for a mask that does not expand to self)
+        shape = self._shape
     if mask._dtype is not D.bool_:
         raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
                            f"{D.legacy_name(mask._dtype)}")
-    _same_dtype(self, source, "masked_scatter: expected self and source to have same dtypes but got{a} and {b}")
-    shape = broadcast_pair(mask._shape, self._shape)
     dst = np.flatnonzero(np.broadcast_to(mask._value(), shape)).astype(np.int64)
     if source.numel() < dst.size:
         raise RuntimeError("Number of elements of source < number of ones in mask")
@@ -1263,7 +1322,7 @@ def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
 def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
     """``masked_scatter`` in place."""
     self._check_inplace()
-    return self._inplace(self.masked_scatter(mask, source))
+    return self._inplace(_masked_scatter(self, mask, source, True))
 
 
 # --- scatter_reduce: one REDUCED row ----------------------------------------------------------
@@ -1399,14 +1458,17 @@ def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, *, i
     by ``reduce`` ("sum", "prod", "mean", "amax" or "amin"), starting from ``self``'s elements
     (or, with ``include_self=False``, from the reduction's identity where anything lands)."""
     src = _index_arg(src, "scatter_reduce", "src", 3)
-    if reduce not in REDUCTIONS:
-        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+
+    def reduce_check():
+        # ("max" and "min": PyTorch's kernel takes them for "amax" and "amin", its message names neither)
+        if reduce not in REDUCTIONS and reduce not in ("max", "min"):
+            raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
     saved = (("dim", shown(dim)), ("include_self", bool(include_self)), ("index", index), ("reduce", reduce),
              ("self", SAVED_SELF), ("src", _SOURCE), ("result", SAVED_RESULT))
-    dim, idx = _scatter_index(self, dim, index, src, "scatter_reduce")
+    dim, idx = _scatter_index(self, dim, index, src, "scatter_reduce", reduce_check)
     dst, spos = _scatter_positions(self, dim, idx, src)
-    out = _reduced_row(self, src, dst.reshape(-1), spos.reshape(-1), REDUCTIONS.index(reduce), bool(include_self),
-                       held=index)
+    code = REDUCTIONS.index({"max": "amax", "min": "amin"}.get(reduce, reduce))
+    out = _reduced_row(self, src, dst.reshape(-1), spos.reshape(-1), code, bool(include_self), held=index)
     return _shows(out, saved)
 
 

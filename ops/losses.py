@@ -330,7 +330,7 @@ def _nll(self: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
     if bad.any():
         raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
     safe = np.where(keep, t, 0)
-    per = (weight._value()[safe] if weight is not None else np.ones(t.shape, dt.np)) * keep
+    per = (weight._value()[safe] if weight is not None and n_classes else np.ones(t.shape, dt.np)) * keep
     per = per.astype(dt.np, copy=False)
     if x.ndim == 1:
         at = safe                               # (a 0-d target: one class)
@@ -338,7 +338,10 @@ def _nll(self: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
         at = (np.arange(x.shape[0]), safe)
     else:
         at = None
-    picked = x[at] if at is not None else np.take_along_axis(x, safe[:, None], 1)[:, 0]
+    if not n_classes:       # (no class: every target is ignored, none is read)
+        picked = np.zeros(t.shape, dt.np)
+    else:
+        picked = x[at] if at is not None else np.take_along_axis(x, safe[:, None], 1)[:, 0]
     out = np.where(keep, -per * picked, dt.np.type(0))
     total = float(per.sum()) if reduction == MEAN else 0.0
     if reduction == MEAN:
@@ -350,7 +353,9 @@ def _nll(self: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
         return plain(y, dt)
     weights = np.zeros(x.shape, dt.np)
     negative = dt.np.type(0) - per              # (+0 where ignored)
-    if at is not None:
+    if not n_classes:
+        pass
+    elif at is not None:
         weights[at] = negative
     else:
         np.put_along_axis(weights, safe[:, None], negative[:, None], 1)
@@ -464,7 +469,8 @@ def _cross_entropy_smoothed(x: Tensor, target: Tensor, weight: Optional[Tensor],
             smooth = smooth.sum() / (~ignored).sum()
     elif reduction == SUM:
         smooth = smooth.sum()
-    return _mul_scalar(nll, 1 - smoothing) + _mul_scalar(smooth, smoothing / x._shape[class_dim])
+    n = x._shape[class_dim]     # (no class: PyTorch's C++ division gives inf, and 0 * inf nan)
+    return _mul_scalar(nll, 1 - smoothing) + _mul_scalar(smooth, smoothing / n if n else math.inf)
 
 
 # --- binary cross entropy -------------------------------------------------------------------

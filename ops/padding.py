@@ -7,7 +7,8 @@ count ``ib``); its derivative is the same op with the widths negated (PyTorch's 
 order comes from it.  The reflection and replication pads, and the max pools of ``ops/pooling.py``,
 are a PICK row: a gather of the input's elements at a flat index list (one entry per output
 element), named by ``ib`` (``PICK_NAMES``); its derivative is a PUT row, the adjoint added back at the
-same positions (PyTorch's ``...BackwardBackward0`` node), whose derivative is the PICK again.
+same positions (PyTorch's ``...BackwardBackward0`` node, which holds the PICK's input too, of gradient
+zero), whose derivative is the PICK again.
 The circular pad is PyTorch's composition: an empty tensor and slice copies (``CopySlices``).
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .._emit import Tensor, plain, recorded, state, write_tape
+from .._emit import Tensor, node_in, plain, recorded, state, write_tape
 from ._parser import parser_type_name
 from ._rule import rule_adjoint
 from ._spec import PYTHON, TRANSPOSED, X0, Given, Op, public_function, register, tangents
@@ -31,25 +32,42 @@ K_REFLECT, K_REPLICATE, K_MAX_POOL, K_ADAPTIVE_MAX, K_FRACTIONAL_MAX = 0, 3, 6, 
 
 
 # --- the gather rows ------------------------------------------------------------------------
+def adaptive_grad_check(pool: str, n: int, shape: tuple) -> None:
+    """PyTorch's error in the backward of an adaptive pool to an output of no element (whose forward passes)."""
+    for i in range(1, len(shape)):
+        if shape[i] == 0:
+            raise RuntimeError(f"adaptive_{pool}_pool{n}d_backward(): Expected grad_output to have non-zero size for "
+                               f"non-batch dimensions, but grad_output has sizes {list(shape)} with dimension {i} "
+                               f"being empty")
+
+
 def _pick_vjp(g, xs, y, r):
-    return (put(g, r.out_index_list.reshape(r.out_shape), r.in_shapes[0], r.ib),)
+    if K_ADAPTIVE_MAX <= r.ib < K_FRACTIONAL_MAX:
+        adaptive_grad_check("max", r.ib - K_ADAPTIVE_MAX + 2, g._shape)
+    # (PyTorch's backward of these pads and pools takes their input too: a gradient made with create_graph
+    # requires grad when the input does, though it does not depend on its values)
+    return (put(g, r.out_index_list.reshape(r.out_shape), r.in_shapes[0], r.ib, keep=xs[0]),)
 
 
 def _put_vjp(g, xs, y, r):
-    return (pick(g, r.in_index_list.reshape(r.in_shapes[0]), r.ib),)
+    # (PyTorch's node gives the input it holds a gradient of zeros, as its formula does not read it)
+    return pick(g, r.in_index_list.reshape(r.in_shapes[0]), r.ib), xs[1].new_zeros(xs[1]._shape)
 
 
 register(Op(PICK, "reflection_pad2d", "ReflectionPad2DBackward0", X0, _pick_vjp, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: PICK_NAMES[r.ib]))
+# (a PUT row holds the PICK's input as its second input, whose gradient is zero: ``put``'s ``keep``)
 register(Op(PUT, "reflection_pad2d_backward", "ReflectionPad2DBackwardBackward0", 0, _put_vjp,
-            py_adjoint=rule_adjoint, grad_fn_of=lambda r: PICK_NAMES[r.ib][:-1] + "Backward0"))
+            py_adjoint=rule_adjoint, grad_fn_of=lambda r: PICK_NAMES[r.ib][:-1] + "Backward0", arity=2))
 tangents({PICK: TRANSPOSED, PUT: TRANSPOSED})       # (linear: each the other's transpose)
 
 
-def _row(code: int, y: np.ndarray, x: Tensor, positions: np.ndarray, kind: int, saved=None) -> Tensor:
+def _row(code: int, y: np.ndarray, x: Tensor, positions: np.ndarray, kind: int, saved=None,
+         keep: Optional[Tensor] = None) -> Tensor:
     tape = write_tape()
-    nx = x._node if x._tape is tape else tape.import_(x)
-    node = tape.append(code, x._dtype.arena, y, nx, ia=tape.index_list(positions), ib=kind)
+    nx = node_in(tape, x, x._dtype, x._shape)
+    nk = -1 if keep is None else node_in(tape, keep, keep._dtype, keep._shape)
+    node = tape.append(code, x._dtype.arena, y, nx, nk, ia=tape.index_list(positions), ib=kind)
     if saved is not None:
         tape.args[node] = saved
     return recorded(tape, node, y, x._dtype)
@@ -64,13 +82,15 @@ def pick(x: Tensor, positions: np.ndarray, kind: int, saved=None) -> Tensor:
     return _row(PICK, y, x, np.require(positions, np.int64, "C"), kind, saved)
 
 
-def put(g: Tensor, positions: np.ndarray, shape: tuple, kind: int) -> Tensor:
-    """Zeros of ``shape`` with the elements of ``g`` added at the flat ``positions`` (of ``g``'s shape)."""
+def put(g: Tensor, positions: np.ndarray, shape: tuple, kind: int, keep: Tensor) -> Tensor:
+    """Zeros of ``shape`` with the elements of ``g`` added at the flat ``positions`` (of ``g``'s shape);
+    ``keep``: the PICK's input, which PyTorch's backward takes too: the result requires grad with it (an input
+    of the row, of gradient zero)."""
     n = int(np.prod(shape))
     y = np.bincount(positions.reshape(-1), g._value().reshape(-1), n).astype(g._dtype.np).reshape(shape)
-    if not (g._rg and state.grad):
+    if not ((g._rg or keep._rg) and state.grad and g._dtype.arena is not None and keep._dtype.arena is not None):
         return plain(y, g._dtype)
-    return _row(PUT, y, g, np.require(positions, np.int64, "C"), kind)
+    return _row(PUT, y, g, np.require(positions, np.int64, "C"), kind, keep=keep)
 
 
 # --- constant padding -----------------------------------------------------------------------

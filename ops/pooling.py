@@ -26,14 +26,15 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .._emit import D, Tensor, plain, recorded, state, write_tape
+from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._parser import parser_type_name
 from ._rule import rule_adjoint
 from ._spec import PYTHON, SAVED_SELF, TRANSPOSED, Op, public_function, register, tangents
-from .padding import K_ADAPTIVE_MAX, K_FRACTIONAL_MAX, K_MAX_POOL, pick
+from .padding import K_ADAPTIVE_MAX, K_FRACTIONAL_MAX, K_MAX_POOL, adaptive_grad_check, pick
 from .shape import BY_INDEX
 
 LIN, LIN_T, UNPOOL = PYTHON.start + 123, PYTHON.start + 124, PYTHON.start + 125
+LIN_TX = PYTHON.start + 250
 LIN_NAMES = ("AvgPool2DBackward0", "AvgPool3DBackward0", "AdaptiveAvgPool2DBackward0", "AdaptiveAvgPool3DBackward0",
              "UpsampleNearest1DBackward0", "UpsampleNearest2DBackward0", "UpsampleNearest3DBackward0",
              "UpsampleNearestExact1DBackward0", "UpsampleNearestExact2DBackward0", "UpsampleNearestExact3DBackward0",
@@ -137,28 +138,47 @@ class Map:
 
 
 def _lin_vjp(g, xs, y, r):
-    return (linear_map(g, Map.of(r), r.ib, True),)
+    if K_ADAPTIVE_AVG <= r.ib < K_NEAREST:
+        adaptive_grad_check("avg", r.ib - K_ADAPTIVE_AVG + 2, g._shape)
+    # (PyTorch's average pools' backward takes their input too: a gradient made with create_graph requires
+    # grad when the input does, though it does not depend on its values)
+    return (linear_map(g, Map.of(r), r.ib, True, keep=xs[0] if r.ib < K_NEAREST else None),)
 
 
 def _lin_t_vjp(g, xs, y, r):
     return (linear_map(g, Map.of(r), r.ib),)
 
 
+def _lin_tx_vjp(g, xs, y, r):
+    # (PyTorch's node gives the input it holds a gradient of zeros, as its formula does not read it)
+    return linear_map(g, Map.of(r), r.ib), xs[1].new_zeros(xs[1]._shape)
+
+
 register(Op(LIN, "avg_pool2d", "AvgPool2DBackward0", 0, _lin_vjp, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: LIN_NAMES[r.ib]))
 register(Op(LIN_T, "avg_pool2d_backward", "AvgPool2DBackwardBackward0", 0, _lin_t_vjp, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: LIN_NAMES[r.ib][:-1] + "Backward0"))
-tangents({LIN: TRANSPOSED, LIN_T: TRANSPOSED})
+# A LIN_T row holding the forward's input as a second input (``linear_map``'s ``keep``), whose gradient is zero.
+register(Op(LIN_TX, "avg_pool2d_backward", "AvgPool2DBackwardBackward0", 0, _lin_tx_vjp, py_adjoint=rule_adjoint,
+            grad_fn_of=lambda r: LIN_NAMES[r.ib][:-1] + "Backward0", arity=2))
+tangents({LIN: TRANSPOSED, LIN_T: TRANSPOSED, LIN_TX: TRANSPOSED})
 
 
-def linear_map(x: Tensor, m: Map, kind: int, transposed: bool = False) -> Tensor:
-    """``m`` (or its transpose) applied to ``x``: a LIN (LIN_T) row named ``LIN_NAMES[kind]``."""
+def linear_map(x: Tensor, m: Map, kind: int, transposed: bool = False, keep: Optional[Tensor] = None) -> Tensor:
+    """``m`` (or its transpose) applied to ``x``: a LIN (LIN_T) row named ``LIN_NAMES[kind]``.  ``keep``: a
+    tensor the result requires grad with (an input of the row, of gradient zero), as PyTorch's node takes it."""
     y = m.transpose(x._value()) if transposed else m.apply(x._value())
-    if not (x._rg and state.grad and x._dtype.arena is not None):
+    keeps = keep is not None and keep._rg and keep._dtype.arena is not None
+    if not ((x._rg or keeps) and state.grad and x._dtype.arena is not None):
         return plain(y, x._dtype)
     tape = write_tape()
-    nx = x._node if x._tape is tape else tape.import_(x)
-    node = tape.append(LIN_T if transposed else LIN, x._dtype.arena, y, nx, ia=tape.index_list(m.blob()), ib=kind)
+    nx = node_in(tape, x, x._dtype, x._shape)
+    if keeps:
+        nk = node_in(tape, keep, keep._dtype, keep._shape)
+        node = tape.append(LIN_TX, x._dtype.arena, y, nx, nk, ia=tape.index_list(m.blob()), ib=kind)
+    else:
+        node = tape.append(LIN_T if transposed else LIN, x._dtype.arena, y, nx, ia=tape.index_list(m.blob()),
+                           ib=kind)
     return recorded(tape, node, y, x._dtype)
 
 
@@ -187,7 +207,8 @@ def _combine(per_dim: list, in_sp: tuple) -> np.ndarray:
         valid = valid & (c >= 0)
         stride *= in_sp[d]
     out = tuple(c.shape[0] for c in per_dim)
-    return np.where(valid, cols, math.prod(in_sp)).reshape(math.prod(out), -1).astype(np.int64)
+    window = math.prod(c.shape[1] for c in per_dim)     # (explicit: an output of no element has windows too)
+    return np.where(valid, cols, math.prod(in_sp)).reshape(math.prod(out), window).astype(np.int64)
 
 
 def _outer(per_dim: list) -> np.ndarray:
@@ -198,7 +219,7 @@ def _outer(per_dim: list) -> np.ndarray:
         shape = [1] * (2 * k)
         shape[d], shape[k + d] = c.shape
         w = w * c.reshape(shape)
-    return np.asarray(w).reshape(math.prod(c.shape[0] for c in per_dim), -1)
+    return np.asarray(w).reshape(math.prod(c.shape[0] for c in per_dim), math.prod(c.shape[1] for c in per_dim))
 
 
 def _strided(size: int, out: int, k: int, s: int, p: int, d: int) -> np.ndarray:
@@ -461,7 +482,7 @@ def max_pool1d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int,
     k, s, p, d = (_ints(fn, n, v, i) for n, v, i in (("kernel_size", kernel_size, 2),
                                                       ("stride", [] if stride is None else stride, 3),
                                                       ("padding", padding, 4), ("dilation", dilation, 5)))
-    if input.dim() not in (2, 3) or not all(input._shape[-1:]) or input.dim() == 3 and not input._shape[1]:
+    if input.dim() not in (2, 3) or not all(input._shape[-2:]):        # (no dim but the batch may be empty)
         raise RuntimeError("max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for "
                            f"input, but got:{list(input._shape)}")
     for name, v in (("kernel_size", k), ("stride", s), ("padding", p), ("dilation", d)):
@@ -514,13 +535,15 @@ def _avg_pool(fn: str, input: Tensor, n: int, kernel_size, stride, padding, ceil
     s = given or k
     p = _sized(_ints(fn, "padding", padding, 4), n,
                f"{fn}: padding must {either} a single int, or a tuple of {word} ints")
-    if divisor_override is not None and divisor_override == 0:
-        raise RuntimeError("divisor must be not zero")
     if n == 3 and input.dim() not in (4, 5):
         raise RuntimeError("non-empty 4D or 5D (batch mode) tensor expected for input")
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
     _check_dtype(input, fn)
     if n == 3:
         _positive_3d(fn, input)
+    if not input.dim():
+        raise IndexError(f"Dimension specified as {-n - 1} but tensor has no dimensions")
     if input.dim() < n + 1:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-input.dim()}, {input.dim() - 1}], "
                          f"but got {-n - 1})")
@@ -581,12 +604,14 @@ def avg_pool1d(input: Tensor, kernel_size: Union[int, tuple], stride: Union[int,
 # --- adaptive pooling ----------------------------------------------------------------------
 def _output_size(fn: str, output_size, n: int, x: Tensor, message: str) -> tuple:
     """``output_size`` with None taking the input's size (PyTorch's ``_list_with_default``)."""
+    if output_size is None and n > 1:
+        raise TypeError("object of type 'NoneType' has no len()")     # (PyTorch's ``_list_with_default``)
     if isinstance(output_size, (tuple, list)):
         sizes = tuple(output_size)
+        if x.dim() <= len(sizes):      # (PyTorch's Python wrapper, ``_list_with_default``, reads the input's sizes)
+            raise ValueError(f"Input dimension should be at least {len(sizes) + 1}")
     else:
-        sizes = (output_size,)
-    if len(sizes) == 1 and n > 1 and sizes[0] is not None:
-        sizes = sizes * n
+        sizes = (output_size,) * (n if output_size is not None else 1)     # (an int: one per dim; a list stays)
     if len(sizes) != n:
         raise RuntimeError(message)
     sp = x._shape[-n:] if x.dim() >= n else (None,) * n
@@ -597,7 +622,8 @@ def _output_size(fn: str, output_size, n: int, x: Tensor, message: str) -> tuple
 def _adaptive_checks(fn: str, x: Tensor, n: int, colon: str) -> None:
     if x.dim() not in (n + 1, n + 2):
         raise RuntimeError(f"{fn}(): Expected {n + 1}D or {n + 2}D tensor, but got{colon} {list(x._shape)}")
-    for i in range(1 if x.dim() == n + 2 else 0, x.dim()):
+    # (PyTorch's: the first dim may be empty, batched or not; its 2-d average pool checks a batch's planes only)
+    for i in range(2 if fn == "adaptive_avg_pool2d" and x.dim() == 4 else 1, x.dim()):
         if x._shape[i] == 0:
             raise RuntimeError(f"{fn}(): Expected input to have non-zero size for non-batch dimensions, but input "
                                f"has sizes {list(x._shape)} with dimension {i} being empty")
@@ -652,6 +678,8 @@ def adaptive_avg_pool1d(input: Tensor, output_size: Union[int, tuple]) -> Tensor
 
 def _adaptive_max(fn: str, input: Tensor, output_size, n: int) -> tuple:
     _check_input(fn, input)
+    if isinstance(output_size, (tuple, list)) and len(output_size) != n and input.dim() > len(output_size):
+        _adaptive_checks(fn, input, n, ":")     # (PyTorch's check of the input's dims comes before the sizes')
     sizes = _output_size(fn, output_size, n, input, f"{fn}(): internal error: output_size.size() must be {n}")
     _adaptive_checks(fn, input, n, ":")
     if any(v < 0 for v in sizes):
@@ -685,6 +713,10 @@ def adaptive_max_pool1d(input: Tensor, output_size: Union[int, tuple]) -> tuple:
     o = _one(fn, "output_size", output_size, 2, "adaptive_max_pool1d() argument 'output_size' should contain one int "
              "(got {})")
     _check_dims_1d(fn, input)
+    for i in range(1, input.dim()):     # (PyTorch's own check, on the input before it is unsqueezed)
+        if input._shape[i] == 0:
+            raise RuntimeError(f"{fn}(): Expected input to have non-zero size for non-batch dimensions, but input has "
+                               f"sizes {list(input._shape)} with dimension {i} being empty")
     y, i = _adaptive_max("adaptive_max_pool2d", input.unsqueeze(-2), (1,) + o, 2)
     return y.squeeze(-2), i.squeeze(-2)
 

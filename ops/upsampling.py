@@ -10,6 +10,7 @@ float32 always, the bicubic coefficients of the convolution with A = -0.75 at cl
 """
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from typing import Optional, Union
@@ -126,6 +127,8 @@ def _resample(x: Tensor, out_sp: tuple, scales: list, mode: str, align_corners: 
             joint = " and" if n == 1 else ""       # (PyTorch's wording)
             raise RuntimeError(f"Input and output sizes should be greater than 0, but got input ({ins}){joint} "
                                f"output ({outs})")
+    if x.numel() == 0 and math.prod(x._shape[1:]) == 0:      # (no channel: only a batch of none may be empty)
+        raise RuntimeError(f"Non-empty {n + 2}D data tensor expected but got a tensor with sizes {list(x._shape)}")
     if not x._dtype.is_floating_point:
         kernel = {"nearest": "compute_indices_weights_nearest", "nearest-exact": "compute_indices_weights_nearest",
                   "linear": "compute_indices_weights_linear", "trilinear": "compute_indices_weights_linear",

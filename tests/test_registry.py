@@ -80,6 +80,8 @@ EXTRA = {
     # (ops/pooling.py: a linear map and its transpose, a max pool's gather, an unpool)
     "pools": (lambda x: ((F.avg_pool2d(x, 2, 1) ** 2).sum() + F.max_pool2d(x, 2).sin().sum()
                          + (F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2) ** 2).sum()), [(1, 2, 4, 4)]),
+    # (an upsampling's backward: a LIN_T row; an average pool's holds the pool's input too, LIN_TX)
+    "upsample": (lambda x: (F.interpolate(x, scale_factor=2, mode="linear") ** 2).sum(), [(1, 2, 3)]),
     "shuffles": (lambda x: (F.pixel_shuffle(x, 2) ** 2).sum() + F.channel_shuffle(x, 2).sin().sum(), [(1, 4, 2, 1)]),
     "fractional_max_pool": (lambda x: F.fractional_max_pool2d(x, 2, output_size=2, _random_samples=tape.full(
         (1, 2, 2), 0.4, dtype=x.dtype)).sin().sum(), [(1, 2, 4, 4)]),

@@ -231,6 +231,10 @@ def _avg_pool(M, x):
     return M.nn.functional.avg_pool1d(M.cat([x, x * x]).view(1, 1, 4), 2, 1)
 
 
+def _upsample(M, x):
+    return M.nn.functional.interpolate(M.cat([x, x * x]).view(1, 1, 4), scale_factor=2, mode="linear")
+
+
 EXTRA = {
     "reflection_pad": (_reflect, ([1.0, -2.0],), (True,), _F64),
     "reflection_pad_backward": (_recorded_grad(_reflect), ([1.0, -2.0],), (True,), _F64),
@@ -238,6 +242,7 @@ EXTRA = {
                         _F64),
     "avg_pool": (_avg_pool, ([1.0, -2.0],), (True,), _F64),
     "avg_pool_backward": (_recorded_grad(_avg_pool), ([1.0, -2.0],), (True,), _F64),
+    "upsample_backward": (_recorded_grad(_upsample), ([1.0, -2.0],), (True,), _F64),
     "max_unpool": (lambda M, x: M.nn.functional.max_unpool1d(*M.nn.functional.max_pool1d(
         x.view(1, 1, 2), 2, return_indices=True), 2), ([1.0, -2.0],), (True,), _F64),
     "pixel_shuffle": (lambda M, x: M.nn.functional.pixel_shuffle(M.cat([x, x * x]).view(1, 4, 1, 1), 2),
