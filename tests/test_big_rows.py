@@ -75,7 +75,8 @@ CASES = {
     "copysign": (E.COPYSIGN, lambda x: tape.copysign(x, x - 1.0), (0, 0)),
     # ---- special (ops/special.py): the kernels call libm's exp, log, log1p, sin and cos where the rule
     # calls numpy's; where the derivative cancels (sinc's t cos t - sin t, entr's log x + 1 near 1/e,
-    # xlog1py's two adjoints of one x) ulps of the result count those of the terms
+    # xlog1py's two adjoints of one x: at x = -1.05 the terms 0.39 and -0.35 give 0.036, each within an ulp
+    # of its own size, 16 of the sum's) ulps of the result count those of the terms
     "lgamma": (SF.LGAMMA, lambda x: x.lgamma(), (0, 0)),
     "digamma": (SF.DIGAMMA, lambda x: x.digamma(), (0, 0)),
     "polygamma": (SF.POLYGAMMA, lambda x: x.polygamma(2), (0, 0)),
@@ -89,7 +90,7 @@ CASES = {
     "ndtri": (SF.NDTRI, lambda x: tape.special.ndtri(x * 0.05 + 0.5), (4, 4)),
     "log_ndtr": (SF.LOG_NDTR, lambda x: tape.special.log_ndtr(x), (4, 4)),
     "entr": (SF.ENTR, lambda x: tape.special.entr(x), (1024, 16)),
-    "xlog1py": (SF.XLOG1PY, lambda x: tape.special.xlog1py(x, x * 0.5 + 1.0), (8, 32)),
+    "xlog1py": (SF.XLOG1PY, lambda x: tape.special.xlog1py(x, x * 0.5 + 1.0), (16, 32)),
 }
 DTYPES = {"float32": (tape.float32, np.float32, 0), "float64": (tape.float64, np.float64, 1)}
 EDGES = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan]
