@@ -35,6 +35,7 @@ from .._emit import (D, LEND_FROM, Number, Tensor, arranged, check_device, check
                      write_tape)
 from ._args import broadcast_pair, check_output_shape
 from ._erf import erf_vectorized
+from ._vecmath import tanh_f32
 from . import _specfun as SF
 from ._parser import Forms, check_types, parsed_number
 from ._rule import diagonal, rule_adjoint
@@ -1233,10 +1234,12 @@ def _sigmoid(x):
 def _tanh(x):
     # numpy's float32 tanh is off by an ulp on about a third of its inputs, where PyTorch's (SLEEF) is
     # almost always the correctly rounded value: the float64 one rounded to float32 is that value (and
-    # what the scalar path, ``math.tanh``, gives).  It costs five times numpy's SIMD loop, so big rows
-    # (``NUMPY_ROWS``, as erf's) keep that loop, within an ulp.
+    # what the scalar path, ``math.tanh``, gives), which ``tanh_f32`` computes.  It costs 1.4 times
+    # numpy's SIMD loop, so big rows (``NUMPY_ROWS``, as erf's) keep that loop, within an ulp.
     if x.dtype == np.float32 and x.size < NUMPY_ROWS[1]:
-        return np.tanh(x, dtype=np.float64).astype(np.float32)
+        out = np.empty(x.shape, np.float32)
+        tanh_f32(np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
+        return out
     return np.tanh(x)
 
 

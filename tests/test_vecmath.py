@@ -1,6 +1,7 @@
 """``ops/_vecmath.exp32``, the exp compiled loops vectorize: its accuracy against float64 exp,
 its edge values, and that a loop over it vectorizes (as fast as a few times numpy's exp, not libm's);
-``wide``, which asks for 512-bit vectors: the same bits as the default width."""
+``wide``, which asks for 512-bit vectors: the same bits as the default width; ``tanh_f32``: float64's
+tanh rounded to float32, to the bit."""
 from __future__ import annotations
 
 import os
@@ -11,7 +12,7 @@ import pytest
 from numba import njit
 
 import tape  # noqa: F401  (tape.ops is installed by importing tape)
-from tape.ops._vecmath import exp32, exp32_array, wide
+from tape.ops._vecmath import exp32, exp32_array, tanh_f32, wide
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -93,3 +94,39 @@ def test_wide_loops_give_the_default_widths_bits():
     _narrow(x, y, a)
     _wide(x, y, b)
     assert a.tobytes() == b.tobytes()
+
+
+def _tanh_f32(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    tanh_f32(x, out)
+    return out
+
+
+def test_tanh_is_float64s_rounded_over_a_sample_of_every_float32():
+    x = np.arange(0, 1 << 32, STEP, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    got, want = _tanh_f32(x), np.tanh(x.astype(np.float64)).astype(np.float32)
+    nan = np.isnan(x)       # (nan's bits aside: numpy's is its default nan)
+    assert np.isnan(got[nan]).all() and got[~nan].tobytes() == want[~nan].tobytes()
+
+
+def test_tanh_is_float64s_rounded_densely_where_it_is_not_one():
+    # (every float32 from 0 to 9.6 is checked this way when the kernel changes: 1.09e9 of them, no
+    # difference; here every 97th, odd steps through each binade, and their negatives)
+    top = int(np.float32(9.6).view(np.int32))
+    x = np.arange(0, top, 97 if STEP > 257 else 7, dtype=np.int32).view(np.float32)
+    x = np.concatenate([x, -x])
+    assert _tanh_f32(x).tobytes() == np.tanh(x.astype(np.float64)).astype(np.float32).tobytes()
+
+
+def test_tanh_edge_values():
+    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, _TINY, 9.0, 9.01, 9.5, -9.5, 1e38, 0.55],
+                 np.float32)
+    got = _tanh_f32(x)
+    np.testing.assert_array_equal(got, np.tanh(x.astype(np.float64)).astype(np.float32))
+    assert np.signbit(got[1]) and not np.signbit(got[0])
+
+
+def test_tanh_of_a_small_float32_tensor_is_the_rounded_float64_one():
+    x = np.random.default_rng(5).standard_normal((32, 64)).astype(np.float32)[:, ::2]     # (not contiguous)
+    y = tape.tanh(tape.tensor(x))
+    assert y.numpy().tobytes() == np.tanh(x.astype(np.float64)).astype(np.float32).tobytes()
