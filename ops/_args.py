@@ -112,3 +112,14 @@ def reduced_dims(dim, nd: int, empty_is_all: bool = True) -> tuple:
     if nd == 0 or (not dims and empty_is_all):
         return tuple(range(nd))
     return tuple(sorted(dims))
+
+
+def laid_out_like(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``y``, a compiled loop's C-contiguous result of ``x``'s shape, laid out as numpy's ufuncs lay out
+    theirs (``x``'s axis order, dense), which tape's strides read: PyTorch's elementwise results keep a
+    transposed input's strides too."""
+    if x.ndim < 2 or x.flags.c_contiguous:
+        return y
+    out = np.empty_like(x, dtype=y.dtype)
+    out[...] = y
+    return out

@@ -33,7 +33,7 @@ from .._emit import (D, LEND_FROM, Number, Tensor, arranged, check_device, check
                      emit_apart, emit_into, fresh, is_suffix, left_to_python, lends, node_in, plain, preserve_format,
                      py_scalar, quiet, recorded, scalar_binary, scalar_row, scalar_unary, state, unshare, writable,
                      write_tape)
-from ._args import broadcast_pair, check_output_shape
+from ._args import broadcast_pair, check_output_shape, laid_out_like
 from ._erf import erf_vectorized
 from ._vecmath import tanh_f32
 from . import _specfun as SF
@@ -1239,7 +1239,7 @@ def _tanh(x):
     if x.dtype == np.float32 and x.size < NUMPY_ROWS[1]:
         out = np.empty(x.shape, np.float32)
         tanh_f32(np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
-        return out
+        return laid_out_like(x, out)
     return np.tanh(x)
 
 
@@ -1430,11 +1430,14 @@ def _special(code):
     def forward(x, out=None):
         x = np.asarray(x)
         if code != ERFINV and x.dtype.kind == "f" and x.size >= NUMPY_ROWS[x.dtype != np.float64]:
-            return erf_vectorized(x, code == ERFC, out)
-        if out is None:
-            out = np.empty(x.shape, x.dtype)
+            return erf_vectorized(x, code == ERFC, out) if out is not None else \
+                laid_out_like(x, erf_vectorized(x, code == ERFC))
+        if out is not None:
+            _special_loop(code, np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
+            return out
+        out = np.empty(x.shape, x.dtype)
         _special_loop(code, np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
-        return out
+        return laid_out_like(x, out)
     WRITES_OUT.add(forward)
     return forward
 

@@ -18,6 +18,7 @@ from numba import njit
 
 from .._emit import Tensor, emit, in_parts, plain, state
 from . import _specfun as SF
+from ._args import laid_out_like
 from ._specfun import (DIGAMMA, ENTR, ERFCX, FMAX, FMIN, I0, I0E, I1, I1E, LGAMMA, LOG_NDTR, MVLGAMMA, NDTRI,
                        POLYGAMMA, SINC, XLOG1PY)
 from ._rule import diagonal
@@ -47,7 +48,7 @@ def _forward(code: int, ia: int = 0) -> np.ndarray:
         out = np.empty(x.shape, x.dtype)
         flat, o = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
         in_parts(lambda lo, hi: _loop(code, ia, flat[lo:hi], o[lo:hi]), flat.shape[0], PART)
-        return out
+        return laid_out_like(x, out)
     return forward
 
 

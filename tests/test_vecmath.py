@@ -1,7 +1,7 @@
 """``ops/_vecmath.exp32``, the exp compiled loops vectorize: its accuracy against float64 exp,
 its edge values, and that a loop over it vectorizes (as fast as a few times numpy's exp, not libm's);
 ``wide``, which asks for 512-bit vectors: the same bits as the default width; ``tanh_f32``: float64's
-tanh rounded to float32, to the bit."""
+tanh rounded to float32, to the bit; the compiled faces' results laid out as numpy's ufuncs lay theirs."""
 from __future__ import annotations
 
 import os
@@ -130,3 +130,26 @@ def test_tanh_of_a_small_float32_tensor_is_the_rounded_float64_one():
     x = np.random.default_rng(5).standard_normal((32, 64)).astype(np.float32)[:, ::2]     # (not contiguous)
     y = tape.tanh(tape.tensor(x))
     assert y.numpy().tobytes() == np.tanh(x.astype(np.float64)).astype(np.float32).tobytes()
+
+
+def test_tanh_of_a_float32_tensor_keeps_its_layout():
+    # (PyTorch's elementwise results take a dense input's strides: a transposed input's too)
+    x = tape.ones(3, 4, dtype=tape.float32).t()
+    assert x.tanh().stride() == (1, 4) and not x.tanh().is_contiguous()
+    assert tape.ones(4, 6, dtype=tape.float32)[:, ::2].tanh().stride() == (3, 1)
+    y = tape.tensor(np.linspace(-3, 3, 24, dtype=np.float32).reshape(2, 3, 4)).permute(2, 0, 1)
+    assert y.tanh().stride() == y.exp().stride()
+    assert y.tanh().numpy().tobytes() == np.tanh(y.numpy().astype(np.float64)).astype(np.float32).tobytes()
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc", "erfinv", "lgamma", "digamma", "i0", "special.erfcx", "special.i1e"])
+@pytest.mark.parametrize("rows", [10, 100])     # (100 x 200: erf and erfc's vectorized loops)
+def test_compiled_faces_keep_a_transposed_inputs_strides(name, rows):
+    # PyTorch's elementwise result of a dense input takes its strides, as numpy's ufuncs do
+    f = tape
+    for part in name.split("."):
+        f = getattr(f, part)
+    x = (tape.rand(rows, 2 * rows, dtype=tape.float32) * 0.5 + 0.25).t()
+    y = f(x)
+    assert y.stride() == (1, 2 * rows) and not y.is_contiguous()
+    assert np.array_equal(y.numpy(), f(x.contiguous()).numpy())
