@@ -197,6 +197,25 @@ def test_node_classes_are_nodes():
     assert issubclass(Node, Node) and not issubclass(int, Node)
 
 
+def test_node_is_an_abstract_base_class():
+    # (as PyTorch's: its methods are abstract, so a class of one's own implements them)
+    Node = tape.autograd.graph.Node
+    assert sorted(Node.__abstractmethods__) == ["_input_metadata", "_register_hook_dict", "_sequence_nr", "metadata",
+                                                "name", "next_functions", "register_hook", "register_prehook"]
+    with pytest.raises(TypeError, match="Can't instantiate abstract class Node"):
+        Node()
+    for name in ("name", "next_functions", "metadata", "register_hook", "register_prehook"):
+        assert hasattr(Node, name)
+
+    class Mine(Node):
+        pass
+    with pytest.raises(TypeError, match="Can't instantiate abstract class Mine"):
+        Mine()
+    x = tape.rand(2, requires_grad=True)
+    assert isinstance((x * 2).grad_fn, Node) and isinstance((x * 2).grad_fn.next_functions[0][0], Node)
+    assert not isinstance(x, Node) and not isinstance(Mine, Node)
+
+
 def test_once_differentiable_graph_and_create_graph_accumulation():
     class MyFunction(Function):
         @staticmethod

@@ -2,6 +2,7 @@
 hooks (``saved_tensors_hooks``, ``save_on_cpu``, ``disable_saved_tensors_hooks``)."""
 from __future__ import annotations
 
+import abc
 import collections
 import contextlib
 import functools
@@ -20,19 +21,51 @@ __all__ = ["register_multi_grad_hook", "saved_tensors_hooks", "save_on_cpu", "di
            "GradientEdge", "get_gradient_edge"]
 
 
-class _NodeMeta(type):
-    def __instancecheck__(cls, obj: object) -> bool:
-        # Built-in nodes, AccumulateGrad and custom Functions' nodes (their ctx) are all nodes.
-        return isinstance(obj, (_Node, AccumulateGrad)) or hasattr(type(obj), "_forward_cls")
+class Node(abc.ABC):
+    """The base of the backward graph's nodes: ``grad_fn`` objects, ``AccumulateGrad`` nodes and custom
+    Functions' nodes are all Nodes (registered with it, as PyTorch's, rather than derived from it); a
+    class of one's own derives from it and implements the abstract methods."""
 
-    def __subclasscheck__(cls, sub: type) -> bool:
-        # (as PyTorch's, the classes of nodes are registered with Node rather than derived from it)
-        return sub is cls or issubclass(sub, (_Node, AccumulateGrad, BackwardCFunction, DelayedError, UndefinedGrad))
+    @abc.abstractmethod
+    def name(self) -> str:
+        """The name of the node, e.g. ``MulBackward0``."""
 
+    @property
+    @abc.abstractmethod
+    def next_functions(self) -> tuple:
+        """``(node, output number)`` for each input of the node: where its gradients go."""
 
-class Node(metaclass=_NodeMeta):
-    """The base of the backward graph's nodes, for ``isinstance`` checks (``grad_fn`` objects,
-    ``AccumulateGrad`` nodes and custom Functions' nodes are all Nodes)."""
+    @abc.abstractmethod
+    def metadata(self) -> dict:
+        """A dict kept with the node for the user's own data."""
+
+    @property
+    @abc.abstractmethod
+    def _input_metadata(self) -> list:
+        """Shape, dtype and device of each input."""
+
+    @abc.abstractmethod
+    def _sequence_nr(self) -> int:
+        """The order the node was made in, in its thread: a later node runs first among the ready ones."""
+
+    @abc.abstractmethod
+    def _register_hook_dict(self, tensor: Tensor) -> None:
+        """Run ``tensor``'s hooks before this node."""
+
+    @abc.abstractmethod
+    def register_hook(self, fn: Callable) -> RemovableHandle:
+        """Register ``fn(grad_inputs, grad_outputs)``, called after the node computed its gradients;
+        it may return new ``grad_inputs``."""
+
+    @abc.abstractmethod
+    def register_prehook(self, fn: Callable) -> RemovableHandle:
+        """Register ``fn(grad_outputs)``, called before the node runs; it may return new ``grad_outputs``."""
+
+    @classmethod
+    def __subclasshook__(cls, sub: type) -> bool:
+        if cls is Node and issubclass(sub, (_Node, AccumulateGrad, BackwardCFunction, DelayedError, UndefinedGrad)):
+            return True
+        return NotImplemented
 
 
 def get_gradient_edge(tensor: Tensor) -> GradientEdge:
