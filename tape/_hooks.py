@@ -185,6 +185,61 @@ def _reset_if_free(tape: Tape | None) -> None:
     # and a spare's list)
     if sys.getrefcount(tape) == 3 + (state.tape is tape) + (state.rec is tape) + spare:
         tape.reset()
+    elif tape.hooks or tape.pyrows or tape.args:
+        _release_unreachable(tape)
+
+
+# (a heap scan per release: beyond this many references to the tape, the rows stay until it resets)
+_RELEASE_REFS = 64
+
+
+def _release_unreachable(tape: Tape) -> None:
+    """Some tensor still refers to ``tape``, but the rows no tensor and no node can reach any more
+    are a graph PyTorch would have freed: their nodes' metadata and hooks, the contexts of their
+    custom Functions and what they saved go now, as PyTorch's go with the nodes.  Only tensors and
+    nodes are known to reach rows: any other holder of the tape keeps every row."""
+    if sys.getrefcount(tape) > _RELEASE_REFS:
+        return
+    import gc
+    import types
+    roots = []
+    for ref in gc.get_referrers(tape):
+        if isinstance(ref, Tensor):
+            if ref._tape is tape:
+                roots.append(ref._node)
+        elif isinstance(ref, dict) and ref.get("_tape") is tape and isinstance(ref.get("_node"), int):
+            roots.append(ref["_node"])      # (a tensor whose attributes moved to its ``__dict__``)
+        elif isinstance(getattr(ref, "_row", None), int) and getattr(ref, "_tape", None) is tape:
+            roots.append(ref._row)          # (a node: ``grad_fn``, ``next_functions``)
+        elif not (isinstance(ref, (types.FrameType, types.CellType, list)) or ref is state.__dict__):
+            # (frames and cells: the calls under way, this one's callers)
+            return                          # (held some other way: a newer tape, a spent one ...)
+    n = tape.n
+    reached = np.zeros(n, np.bool_)
+    for r in roots:
+        if 0 <= r < n:
+            reached[r] = True
+    for r in range(max(roots, default=-1), -1, -1):
+        if reached[r]:
+            for x in tape.inputs_of(r):
+                reached[x] = True
+    sources = tape.src.keys() | tape.csrc.keys()
+    for r in [r for r in tape.hooks if r < n and not reached[r] and r not in sources]:
+        del tape.hooks[r]       # (a leaf's hooks are the leaf's: its INPUT row keeps them)
+    for r in [r for r in tape.args if r < n and not reached[r]]:
+        del tape.args[r]
+    gone = [r for r, ctx in tape.pyrows.items() if r < n and not reached[r]]
+    if gone:
+        # (a context the user still holds, ``grad_fn`` of a custom Function, keeps its row)
+        held = {id(tape.pyrows[r]) for r in gone}
+        kept = set()
+        for ref in gc.get_referrers(*(tape.pyrows[r] for r in gone)):
+            if ref is tape.pyrows or isinstance(ref, types.FrameType):
+                continue
+            kept.update(id(x) for x in gc.get_referents(ref) if id(x) in held)
+        for r in gone:
+            if id(tape.pyrows[r]) not in kept:
+                del tape.pyrows[r]
 
 
 def use_count(self: Tensor) -> int:

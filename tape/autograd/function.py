@@ -113,6 +113,15 @@ class BackwardCFunction(FunctionCtx):
     _user_fn = None   # (the class's ``backward`` or ``vjp``, found at its first backward)
     _builtin = False  # (a node PyTorch makes in C++, ``torch._C._functions``: named and shown as one)
 
+    def apply(self, *args: Any) -> Any:
+        """Run the user's ``backward`` (or ``vjp``) with this node as its ``ctx`` on the gradients
+        ``args``, outside any graph task (no hooks, no checks of what it returns)."""
+        return self._get_user_fn()(self, *args)
+
+    def apply_jvp(self, *args: Any) -> Any:
+        """Run the user's ``jvp`` with this node as its ``ctx`` on the tangents ``args``."""
+        return self._forward_cls.jvp(self, *args)
+
     def _get_user_fn(self) -> Callable:
         backward_fn = self._forward_cls.backward
         vjp_fn = self._forward_cls.vjp
