@@ -20,9 +20,11 @@ returned by ``autograd.grad``.
 """
 from __future__ import annotations
 
+import gc
 import itertools
 import sys
 import threading
+import types
 import weakref
 from collections import OrderedDict
 from typing import Callable
@@ -200,8 +202,6 @@ def _release_unreachable(tape: Tape) -> None:
     nodes are known to reach rows: any other holder of the tape keeps every row."""
     if sys.getrefcount(tape) > _RELEASE_REFS:
         return
-    import gc
-    import types
     roots = []
     for ref in gc.get_referrers(tape):
         if isinstance(ref, Tensor):

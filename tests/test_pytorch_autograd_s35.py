@@ -134,3 +134,101 @@ def test_a_custom_function_node_applies_its_backward_and_jvp():
     with pytest.raises(RuntimeError, match="Implementing both 'backward' and 'vjp' for a custom Function is not "
                                            "allowed. You should only implement one of them."):
         Both.apply(tape.ones(2, requires_grad=True)).grad_fn.apply(tape.ones(2))
+
+
+# --- TestAutogradMultipleDispatch: PyTorch's test-only ops with per-dispatch-key derivatives -----
+def test_multiple_dispatch_test_op_gradient_is_the_cpu_formula():
+    t = tape.randn(3, 3, requires_grad=True)
+    out = tape._test_autograd_multiple_dispatch(t)
+    assert out.grad_fn.name() == "TestAutogradMultipleDispatchBackward0" and not out._is_view()
+    assert repr(out.grad_fn).startswith("<TestAutogradMultipleDispatchBackward0 object at ")
+    assert tape.equal(out, t)
+    grad = tape.randn(3, 3)
+    out.backward(grad)
+    assert tape.allclose(t.grad, grad + 1)
+    # (the ``ntonly`` overload, a plain clone on the CPU)
+    t.grad = None
+    out = tape._test_autograd_multiple_dispatch(t, True)
+    assert out.grad_fn.name() == "CloneBackward0"
+    out.backward(grad)
+    assert tape.equal(t.grad, grad)
+
+
+def test_multiple_dispatch_test_op_forward_ad_and_argument_errors():
+    import tape.autograd.forward_ad as fwAD
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(tape.ones(3), tape.full((3,), 2.0))
+        assert fwAD.unpack_dual(tape._test_autograd_multiple_dispatch(dual)).tangent.tolist() == [2.0] * 3
+        for name in ("_test_autograd_multiple_dispatch_view", "_test_autograd_multiple_dispatch_view_copy"):
+            with pytest.raises(NotImplementedError, match=f"Trying to use forward AD with {name} that does not "
+                                                          "support it because it has not been implemented yet"):
+                getattr(tape, name)(dual)
+    t = tape.randn(2)
+    with pytest.raises(TypeError, match=r"_test_autograd_multiple_dispatch\(\): argument 'b' \(position 2\) must "
+                                        r"be bool, not int"):
+        tape._test_autograd_multiple_dispatch(t, 1)
+    with pytest.raises(TypeError, match=r"received an invalid combination of arguments - got \(Tensor, bool, int\), "
+                                        r"but expected one of:\n \* \(Tensor input\)\n \* \(Tensor input, bool b\)"):
+        tape._test_autograd_multiple_dispatch(t, True, 1)
+    with pytest.raises(TypeError, match=r"_test_autograd_multiple_dispatch_view\(\) takes 1 positional argument "
+                                        "but 2 were given"):
+        tape._test_autograd_multiple_dispatch_view(t, 1)
+    with pytest.raises(TypeError, match=r"_test_autograd_multiple_dispatch_view_copy\(\): argument 'input' "
+                                        r"\(position 1\) must be Tensor, not str"):
+        tape._test_autograd_multiple_dispatch_view_copy("x")
+
+
+def test_multiple_dispatch_test_view_op_and_its_copy():
+    t = tape.randn(2, 2, requires_grad=True)
+    ref = t.detach().clone().requires_grad_()
+    view = tape._test_autograd_multiple_dispatch_view(ref)
+    copy = tape._test_autograd_multiple_dispatch_view_copy(t)
+    assert view._is_view() and view._base is ref and not copy._is_view()
+    assert view.grad_fn.name() == "TestAutogradMultipleDispatchViewBackward0"
+    assert copy.grad_fn.name() == "TestAutogradMultipleDispatchViewBackward0_copy"
+    grad = tape.randn(4)
+    copy.backward(grad)
+    view.backward(grad.clone())
+    assert tape.equal(copy, view) and tape.equal(t.grad, ref.grad) and tape.equal(t.grad, grad.reshape(2, 2))
+    # (an ordinary view: changed in place, it is replayed as a strided view of its base)
+    base = tape.ones(3, 3, requires_grad=True).clone()
+    view = tape._test_autograd_multiple_dispatch_view(base)
+    view.mul_(2)
+    assert view.grad_fn.name() == "AsStridedBackward0" and base.grad_fn.name() == "torch::autograd::CopySlices"
+
+
+# --- test_autograd_simple_views_python: a "pure view" custom Function's output is an ordinary view --
+def test_pure_view_custom_function_output_may_be_changed_in_place():
+    class Narrow(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, pure):
+            ctx._is_pure_view = pure
+            return a.narrow(0, 0, 2)
+
+        @staticmethod
+        def backward(ctx, g):
+            return tape.cat([g, g.new_zeros(1)]), None
+
+    x = tape.ones(3, requires_grad=True)
+    out = Narrow.apply(x.clone(), True)
+    out += 3
+    assert out.grad_fn.name() == "AsStridedBackward0"
+    (out * out).sum().backward()
+    assert x.grad.tolist() == [8.0, 8.0, 0.0]
+    with pytest.raises(RuntimeError, match="Output 0 of Narrow is a view and is being modified inplace. This "
+                                           "view was created inside a custom Function"):
+        Narrow.apply(x.clone(), False).add_(3)
+
+    class Two(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx._is_pure_view = True
+            return a.narrow(0, 0, 2), a + b
+
+        @staticmethod
+        def backward(ctx, ga, gab):
+            return gab, gab
+
+    with pytest.raises(RuntimeError, match="Pure view custom Function can only have one input Tensor and one output "
+                                           "Tensor. Open an issue if you need to support more."):
+        Two.apply(x.clone(), x.clone())

@@ -290,7 +290,7 @@ class BackwardCFunction(FunctionCtx):
         return meta
 
     def __repr__(self) -> str:
-        where = "" if self._builtin else type(self).__module__ + "."
+        where = "" if self._builtin or type(self).__module__ == "builtins" else type(self).__module__ + "."
         return f"<{where}{type(self).__name__} object at {id(self):#x}>"
 
 
@@ -325,9 +325,10 @@ class FunctionMeta(type):
     (``torch.autograd.function``: a node's default repr prints it, as PyTorch's)."""
 
     def __init__(cls, name, bases, attrs):
+        # (``_codegen_node``: a node PyTorch generates from derivatives.yaml, whose class is in no module)
         cls._backward_cls = type(attrs.get("_node_name", name + "Backward"), (BackwardCFunction,),
-                                 {"_forward_cls": cls, "__module__": "torch.autograd.function",
-                                  "_builtin": attrs.get("_builtin_node", False)})
+                                 {"_forward_cls": cls, "_builtin": attrs.get("_builtin_node", False),
+                                  "__module__": "builtins" if attrs.get("_codegen_node") else "torch.autograd.function"})
         super().__init__(name, bases, attrs)
 
 
@@ -508,6 +509,18 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict, keep: Optional[list] = N
     return new[0] if single else tuple(new)
 
 
+def _pure_view(ctx, args: tuple, outs) -> bool:
+    """``ctx._is_pure_view``: forward only takes a view of its one tensor input, so that its one
+    output is an ordinary view (changed in place, it is replayed as PyTorch replays a view it
+    cannot name: ``as_strided``)."""
+    if not getattr(ctx, "_is_pure_view", False):
+        return False
+    if sum(isinstance(a, Tensor) for a in args) != 1 or sum(isinstance(o, Tensor) for o in outs) != 1:
+        raise RuntimeError("Pure view custom Function can only have one input Tensor and one output Tensor. Open an "
+                           "issue if you need to support more.")
+    return True
+
+
 def _unrecorded_output(o: Any, args: tuple, dirty: tuple) -> Any:
     """An output of a Function run without recording, as PyTorch returns it: an input returned as
     it is becomes a view of it, and a view is marked as made inside a custom Function."""
@@ -636,7 +649,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
                 # A view (or an input returned as it is) stays a view of its base, which PyTorch's
                 # in-place checks then refuse to change through it.
                 _link(t, o, o._v)
-                t._vm = VIEW_IN_FUNCTION
+                t._vm = 0 if _pure_view(ctx, args, outs) else VIEW_IN_FUNCTION
             new[i] = t
     ctx._outputs = positions
     ctx._out_meta = meta
