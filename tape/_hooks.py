@@ -148,26 +148,33 @@ def _add(hooks: _Hooks, hook: Callable) -> RemovableHandle:
     return handle
 
 
-def release_with(owner: Tensor | None, tape) -> None:
-    """Reset ``tape`` when ``owner`` goes, if no tensor refers to the tape then (``_reset_if_free``)."""
-    if owner is not None and "_meta_guard" not in owner.__dict__:
+def release_with(owner: Tensor | None, tape, nodes: bool = False) -> None:
+    """Reset ``tape`` when ``owner`` goes, if no tensor refers to the tape then (``_reset_if_free``);
+    ``nodes``: a node's metadata or hooks were kept for it, so the rows no tensor reaches then let
+    go of theirs even if the tape lives on (``_release_unreachable``)."""
+    if owner is None:
+        return
+    guard = owner.__dict__.get("_meta_guard")
+    if guard is None:
         # (an attribute, not a weakref callback: it goes after the tensor's own reference to its tape)
-        owner._meta_guard = _Release(weakref.ref(tape))
+        guard = owner._meta_guard = _Release(weakref.ref(tape))
+    guard.nodes = guard.nodes or nodes
 
 
 class _Release:
-    __slots__ = ("ref",)
+    __slots__ = ("ref", "nodes")
 
     def __init__(self, ref: weakref.ref) -> None:
         self.ref = ref
+        self.nodes = False
 
     def __del__(self) -> None:
         tape = self.ref()
         if state is not None:       # (None: the interpreter is shutting down)
-            _reset_if_free(tape)
+            _reset_if_free(tape, self.nodes)
 
 
-def _reset_if_free(tape: Tape | None) -> None:
+def _reset_if_free(tape: Tape | None, nodes: bool = False) -> None:
     """Reset ``tape`` (this thread's current tape, or one of its spares) if no tensor refers to it:
     what Python keeps for its rows (hooks and what their closures hold, custom Functions' contexts,
     nodes' metadata) goes with the tensors, as PyTorch frees a graph's nodes, not at the next op."""
@@ -178,7 +185,7 @@ def _reset_if_free(tape: Tape | None) -> None:
         # (the rows of a checkpointed segment as ``grad_fn`` shows them: they go with its row's tape)
         outer = segment_tape()
         del segment_tape, tape
-        _reset_if_free(outer)
+        _reset_if_free(outer, nodes)
         return
     spare = any(s is tape for s in state.spares)
     if not (spare or state.tape is tape):
@@ -187,7 +194,9 @@ def _reset_if_free(tape: Tape | None) -> None:
     # and a spare's list)
     if sys.getrefcount(tape) == 3 + (state.tape is tape) + (state.rec is tape) + spare:
         tape.reset()
-    elif tape.hooks or tape.pyrows or tape.args:
+    elif nodes and (tape.hooks or tape.pyrows or tape.args):
+        # (a heap scan: only for the tensors whose nodes' metadata or hooks were asked for, not at
+        # each tensor hook's owner)
         _release_unreachable(tape)
 
 
