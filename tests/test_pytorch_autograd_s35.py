@@ -232,3 +232,24 @@ def test_pure_view_custom_function_output_may_be_changed_in_place():
     with pytest.raises(RuntimeError, match="Pure view custom Function can only have one input Tensor and one output "
                                            "Tensor. Open an issue if you need to support more."):
         Two.apply(x.clone(), x.clone())
+
+
+# --- test_metadata_check_checks_storage_numel: as_strided of a dual tensor whose primal views a
+# bigger storage reaches the rest of that storage, and so does its tangent ---------------------
+def test_as_strided_of_a_dual_tensor_reaches_the_whole_storage():
+    import tape.autograd.forward_ad as fwAD
+    primal = tape.arange(5.0)[:4].detach()
+    assert len(primal.untyped_storage()) == 20
+    tangent = tape.arange(4.0) + 10
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(primal, tangent)
+        _, unpacked = fwAD.unpack_dual(dual)
+        before = tangent.clone()
+        unpacked *= 2                   # (a copy laid out as the primal: the given tangent is unchanged)
+        assert tape.equal(tangent, before)
+        p, t = fwAD.unpack_dual(dual.as_strided((5,), (1,), 0))
+        assert p.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+        assert t.tolist() == [20.0, 22.0, 24.0, 26.0, 0.0]
+        base = fwAD.make_dual(tape.arange(6.0), tape.arange(6.0) * 10)
+        p, t = fwAD.unpack_dual(base[1:3].as_strided((3,), (1,), 2))
+        assert p.tolist() == [2.0, 3.0, 4.0] and t.tolist() == [20.0, 30.0, 40.0]
