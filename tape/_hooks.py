@@ -204,13 +204,10 @@ def _reset_if_free(tape: Tape | None, nodes: bool = False) -> None:
 _RELEASE_REFS = 64
 
 
-def _release_unreachable(tape: Tape) -> None:
-    """Some tensor still refers to ``tape``, but the rows no tensor and no node can reach any more
-    are a graph PyTorch would have freed: their nodes' metadata and hooks, the contexts of their
-    custom Functions and what they saved go now, as PyTorch's go with the nodes.  Only tensors and
-    nodes are known to reach rows: any other holder of the tape keeps every row."""
-    if sys.getrefcount(tape) > _RELEASE_REFS:
-        return
+def reachable(tape: Tape) -> np.ndarray | None:
+    """Which rows of ``tape`` a tensor or a node still reaches (a bool per row), from the tensors and
+    nodes that refer to the tape; None when something else holds it (a newer tape, a spent one ...),
+    which may reach any row."""
     roots = []
     for ref in gc.get_referrers(tape):
         if isinstance(ref, Tensor):
@@ -222,7 +219,7 @@ def _release_unreachable(tape: Tape) -> None:
             roots.append(ref._row)          # (a node: ``grad_fn``, ``next_functions``)
         elif not (isinstance(ref, (types.FrameType, types.CellType, list)) or ref is state.__dict__):
             # (frames and cells: the calls under way, this one's callers)
-            return                          # (held some other way: a newer tape, a spent one ...)
+            return None
     n = tape.n
     reached = np.zeros(n, np.bool_)
     for r in roots:
@@ -232,6 +229,20 @@ def _release_unreachable(tape: Tape) -> None:
         if reached[r]:
             for x in tape.inputs_of(r):
                 reached[x] = True
+    return reached
+
+
+def _release_unreachable(tape: Tape) -> None:
+    """Some tensor still refers to ``tape``, but the rows no tensor and no node can reach any more
+    are a graph PyTorch would have freed: their nodes' metadata and hooks, the contexts of their
+    custom Functions and what they saved go now, as PyTorch's go with the nodes.  Only tensors and
+    nodes are known to reach rows: any other holder of the tape keeps every row."""
+    if sys.getrefcount(tape) > _RELEASE_REFS:
+        return
+    reached = reachable(tape)
+    if reached is None:
+        return
+    n = tape.n
     sources = tape.src.keys() | tape.csrc.keys()
     for r in [r for r in tape.hooks if r < n and not reached[r] and r not in sources]:
         del tape.hooks[r]       # (a leaf's hooks are the leaf's: its INPUT row keeps them)

@@ -253,3 +253,61 @@ def test_as_strided_of_a_dual_tensor_reaches_the_whole_storage():
         base = fwAD.make_dual(tape.arange(6.0), tape.arange(6.0) * 10)
         p, t = fwAD.unpack_dual(base[1:3].as_strided((3,), (1,), 2))
         assert p.tolist() == [2.0, 3.0, 4.0] and t.tolist() == [20.0, 30.0, 40.0]
+
+
+# --- TestAllowMutationOnSaved: what the context shows of the saved tensors it would clone ----------
+def _counts(ctx):
+    return len(list(ctx.tid_to_weakhandle.items())), len(list(ctx.cloned.items()))
+
+
+def test_allow_mutation_context_counts_live_saved_and_cloned_tensors():
+    allow = tape.autograd.graph.allow_mutation_on_saved_tensors
+    with allow() as ctx:
+        a = tape.randn(2, 3, requires_grad=True).clone()
+        out = (a ** 2).sum()
+        assert _counts(ctx) == (1, 0)
+        out.backward()                  # (frees what it saved)
+        assert _counts(ctx) == (0, 0)
+        a.sin_()
+        assert _counts(ctx)[1] == 0
+        out = (a ** 2).sum()
+        a.sin_()
+        assert _counts(ctx)[1] == 1
+        del out                         # (the graph goes, and with it the clone)
+        assert _counts(ctx)[1] == 0
+    with allow() as ctx:
+        a = tape.randn(2, 3, requires_grad=True).clone()
+        b = a ** 2
+        c = a ** 2                      # (the same tensor at the same version: one entry)
+        a.sin_()
+        assert _counts(ctx)[1] == 1
+        del b, c
+        assert _counts(ctx)[1] == 0
+    with allow() as ctx:
+        a = tape.randn(2, 3, requires_grad=True).clone()
+        b = a ** 2
+        a.sin_()
+        c = a ** 2                      # (another version: another entry)
+        a.sin_()
+        assert _counts(ctx)[1] == 2
+        del b
+        assert _counts(ctx)[1] == 1
+        (value,) = ctx.cloned.values()
+        del c
+        assert _counts(ctx)[1] == 0
+    assert value.shape == (2, 3) and not value.requires_grad
+    assert _counts(ctx) == (0, 0)       # (emptied on exit)
+
+
+def test_allow_mutation_context_counts_an_out_argument_and_only_what_mul_saves():
+    with tape.autograd.graph.allow_mutation_on_saved_tensors() as ctx:
+        a = tape.tensor([1.0], requires_grad=True)
+        b = tape.tensor([1.0])
+        c = tape.tensor([2.0])
+        out = a * b                     # (saves b only: a needs no other factor)
+        assert _counts(ctx) == (1, 0)
+        tape.sin(c, out=b)
+        assert _counts(ctx)[1] == 1
+        out.backward()
+        assert _counts(ctx)[1] == 0
+    assert a.grad.tolist() == [1.0]
