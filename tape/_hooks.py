@@ -243,23 +243,29 @@ def _release_unreachable(tape: Tape) -> None:
     if reached is None:
         return
     n = tape.n
+    gone = [r for r in tape.pyrows if r < n and not reached[r]]
+    if gone:
+        # (a context the user still holds, ``grad_fn`` of a custom Function, keeps its row and
+        # what it reaches: it refers to the tape only weakly; unheld, the dict's reference and
+        # getrefcount's argument are all there are)
+        kept = {r for r in gone if sys.getrefcount(tape.pyrows[r]) > 2}
+        top = -1
+        for r in gone:
+            if r in kept:
+                reached[r] = True
+                top = max(top, r)
+        for r in range(top, -1, -1):
+            if reached[r]:
+                for x in tape.inputs_of(r):
+                    reached[x] = True
+        for r in gone:
+            if not reached[r]:
+                del tape.pyrows[r]
     sources = tape.src.keys() | tape.csrc.keys()
     for r in [r for r in tape.hooks if r < n and not reached[r] and r not in sources]:
         del tape.hooks[r]       # (a leaf's hooks are the leaf's: its INPUT row keeps them)
     for r in [r for r in tape.args if r < n and not reached[r]]:
         del tape.args[r]
-    gone = [r for r, ctx in tape.pyrows.items() if r < n and not reached[r]]
-    if gone:
-        # (a context the user still holds, ``grad_fn`` of a custom Function, keeps its row)
-        held = {id(tape.pyrows[r]) for r in gone}
-        kept = set()
-        for ref in gc.get_referrers(*(tape.pyrows[r] for r in gone)):
-            if ref is tape.pyrows or isinstance(ref, types.FrameType):
-                continue
-            kept.update(id(x) for x in gc.get_referents(ref) if id(x) in held)
-        for r in gone:
-            if id(tape.pyrows[r]) not in kept:
-                del tape.pyrows[r]
 
 
 def use_count(self: Tensor) -> int:

@@ -311,3 +311,34 @@ def test_allow_mutation_context_counts_an_out_argument_and_only_what_mul_saves()
         out.backward()
         assert _counts(ctx)[1] == 0
     assert a.grad.tolist() == [1.0]
+
+
+def test_a_held_custom_function_node_keeps_what_it_reaches():
+    class Double(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 2
+
+    keep = tape.randn(2, requires_grad=True).exp()
+    a = tape.ones(2, requires_grad=True)
+    inner = Double.apply(a)
+    inner_node = inner.grad_fn
+    h = _Handle("inner")
+    ref = weakref.ref(h)
+    inner_node.metadata["k"] = h
+    out = Double.apply(inner)
+    node = out.grad_fn
+    node.metadata["k"] = 1
+    del h, inner, inner_node, out
+    # (the held node reaches the inner call's node: its metadata and context stay)
+    assert ref() is not None
+    (nxt, _), = node.next_functions
+    assert nxt.metadata["k"] is ref() and nxt.saved_tensors[0].tolist() == [1.0, 1.0]
+    del nxt, node
+    assert keep.grad_fn is not None
