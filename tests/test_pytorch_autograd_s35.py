@@ -233,6 +233,24 @@ def test_pure_view_custom_function_output_may_be_changed_in_place():
                                            "Tensor. Open an issue if you need to support more."):
         Two.apply(x.clone(), x.clone())
 
+    class Copy(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx._is_pure_view = True
+            return a.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, None
+
+    # (checked whatever the outputs are, with grad or without)
+    assert Copy.apply(x, 3).tolist() == [1.0, 1.0, 1.0]
+    for a in (x, x.detach()):
+        with pytest.raises(RuntimeError, match="Pure view custom Function can only have one input Tensor"):
+            Copy.apply(a, a)
+    with tape.no_grad(), pytest.raises(RuntimeError, match="Pure view custom Function can only have one input"):
+        Copy.apply(x, x)
+
 
 # --- test_metadata_check_checks_storage_numel: as_strided of a dual tensor whose primal views a
 # bigger storage reaches the rest of that storage, and so does its tangent ---------------------

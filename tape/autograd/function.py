@@ -498,6 +498,10 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict, keep: Optional[list] = N
         if not any(o is t for o in outs):
             raise RuntimeError("Some elements marked as dirty during the forward method were not returned as "
                                "output. The inputs that are modified inplace must all be outputs of the Function.")
+    if d.get("_is_pure_view") and (sum(isinstance(a, Tensor) for a in args) != 1
+                                   or sum(isinstance(o, Tensor) for o in outs) != 1):
+        raise RuntimeError("Pure view custom Function can only have one input Tensor and one output Tensor. Open an "
+                           "issue if you need to support more.")
     if not record:
         if any(isinstance(o, Tensor) for o in outs):
             new = [_unrecorded_output(o, args, dirty) for o in outs]
@@ -509,16 +513,11 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict, keep: Optional[list] = N
     return new[0] if single else tuple(new)
 
 
-def _pure_view(ctx, args: tuple, outs) -> bool:
+def _pure_view(ctx) -> bool:
     """``ctx._is_pure_view``: forward only takes a view of its one tensor input, so that its one
     output is an ordinary view (changed in place, it is replayed as PyTorch replays a view it
     cannot name: ``as_strided``)."""
-    if not getattr(ctx, "_is_pure_view", False):
-        return False
-    if sum(isinstance(a, Tensor) for a in args) != 1 or sum(isinstance(o, Tensor) for o in outs) != 1:
-        raise RuntimeError("Pure view custom Function can only have one input Tensor and one output Tensor. Open an "
-                           "issue if you need to support more.")
-    return True
+    return bool(ctx.__dict__.get("_is_pure_view"))
 
 
 def _unrecorded_output(o: Any, args: tuple, dirty: tuple) -> Any:
@@ -649,7 +648,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
                 # A view (or an input returned as it is) stays a view of its base, which PyTorch's
                 # in-place checks then refuse to change through it.
                 _link(t, o, o._v)
-                t._vm = 0 if _pure_view(ctx, args, outs) else VIEW_IN_FUNCTION
+                t._vm = 0 if _pure_view(ctx) else VIEW_IN_FUNCTION
             new[i] = t
     ctx._outputs = positions
     ctx._out_meta = meta
