@@ -156,3 +156,5 @@ _refresh_kernel_cache(__name__)    # last: every kernel module is imported, no k
 from . import _C  # noqa: E402,F401  (PyTorch's private names: torch._C)
 from . import _VF  # noqa: E402,F401  (torch._VF)
 from . import _vmap_internals  # noqa: E402,F401  (torch._vmap_internals)
+from ._test_ops import (_test_autograd_multiple_dispatch, _test_autograd_multiple_dispatch_view,  # noqa: E402,F401
+                        _test_autograd_multiple_dispatch_view_copy)

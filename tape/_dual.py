@@ -159,7 +159,7 @@ def wrap(fn: Callable, name: str) -> Callable:
             raise NotImplementedError(f"Trying to use forward AD with {name}_out that does not support it because it "
                                       "is an out= function")
         now = inplace or position >= 0 and bool(args[position] if len(args) > position else kwargs.get("inplace"))
-        return dual_call(fn, now, args, kwargs, shaped)
+        return dual_call(fn, now, args, kwargs, shaped, name == "as_strided")
     front.__wrapped_front__ = fn
     return front
 
@@ -174,9 +174,10 @@ def _generators(args: tuple, kwargs: dict) -> list:
 _SHAPED_LIKE = frozenset(("view_as", "expand_as", "reshape_as"))
 
 
-def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict, shaped: bool = False):
+def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict, shaped: bool = False, wide: bool = False):
     """Run ``fn`` on ``args`` (some dual) and give its tensor results their tangents (``shaped``:
-    ``fn`` reads only the shape of its other tensor arguments)."""
+    ``fn`` reads only the shape of its other tensor arguments; ``wide``: it may read its first
+    argument's storage beyond its elements, ``as_strided``)."""
     global _busy
     _busy = True
     try:
@@ -211,6 +212,11 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict, shaped: bo
                 t = tangent(a)
                 if t is None and a is not target and _unchanged(a, before):
                     return a
+                if wide and a is args[0] and before is None and t is not None:
+                    s = _wide_stand_in(tape, a, t, seeds)
+                    if s is not None:
+                        stand[key] = s
+                        return s
                 s = plain(np.array(a._value()) if before is None else before[key][1], a._dtype)
                 if t is not None:
                     s._rg = True
@@ -278,6 +284,21 @@ def dual_call(fn: Callable, inplace: bool, args: tuple, kwargs: dict, shaped: bo
 
 def _shares(a: Tensor, b: Tensor) -> bool:
     return a is b or bool(np.may_share_memory(a._value(), b._value()))
+
+
+def _wide_stand_in(tape, a: Tensor, t: Tensor, seeds: dict) -> Optional[Tensor]:
+    """For an op that may reach past ``a``'s elements into its storage (``as_strided``): a stand-in
+    for ``a`` that views a copy of its whole storage, which stands for the storage with the
+    tangent's storage as its tangent (laid out alike, as ``make_dual`` makes it); None when ``a``
+    views no more than its elements or its tangent is laid out otherwise."""
+    sa, st = a._strided_storage(), t._strided_storage()
+    if sa is None or st is None or sa.size <= a.numel() or st.size != sa.size or t.stride() != a.stride() \
+            or t.storage_offset() != a.storage_offset():
+        return None
+    full = plain(np.array(as_strided(sa, (sa.size,), (sa.itemsize,))), a._dtype)
+    full._rg = True
+    seeds[tape.import_(full)] = plain(np.array(as_strided(st, (st.size,), (st.itemsize,))), t._dtype)
+    return full.as_strided(a.shape, a.stride(), a.storage_offset())
 
 
 def _viewed(pairs: list, a: Tensor) -> bool:

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import _dtype as D
 from . import _tape as _T
-from ._hooks import _row_hooks
+from ._hooks import _row_hooks, reachable
 from ._row import Row
 from ._state import state
 from ._stops import FREED
@@ -575,6 +575,31 @@ _SPANS_KEPT = 16
 OUTSIDE_MSG = ("Trying to backward outside of the 'allow_mutation_on_saved_tensors' context"
                "in which the graph was originally recorded.")
 _TENSOR_BITS = X0 | X1 | X2 | OUT
+
+
+def saved_inside(tape, lo: int, mutated: Optional[dict]) -> dict:
+    """The values that rows ``lo:`` of ``tape`` saved (their inputs or outputs, as their ops save
+    them), for the rows a tensor or node still reaches and whose backward has not freed them: by
+    (generation, row of the value) -> the value as saved.  ``mutated`` ((generation, row) -> the
+    row count when it was changed in place): only the values changed after the row saved them."""
+    reached = reachable(tape)
+    out = {}
+    for r in range(lo, tape.n):
+        if reached is not None and not reached[r] or tape.fr[r] & FREED:
+            continue
+        op = REGISTRY.get(int(tape.op[r]))
+        if op is None or not op.saved & (X0 | X1 | OUT) or int(tape.ln[r]):
+            continue
+        ins = tape.inputs_of(r)
+        rg = [1 if tape.rg[x] else 0 for x in ins[:3]] + [0] * (3 - min(len(ins), 3))
+        saved = [x for k, x in enumerate(ins[:2]) if input_saved(op.saved, k, *rg)]
+        for node in saved + ([r] if op.saved & OUT else []):
+            key = (tape.gen, node)
+            if key in out or mutated is not None and mutated.get(key, -1) <= r:
+                continue
+            out[key] = _plain(np.array(tape.value_of(node)), D.ARENA_DTYPES[int(tape.dt[node])]) \
+                if mutated is not None else None
+    return out
 
 
 def end_mutation_span(start: tuple, end) -> None:

@@ -37,6 +37,9 @@ preserved_versions: list = []
 # Inside ``autograd.graph.allow_mutation_on_saved_tensors`` (process-wide, as PyTorch's): the tape
 # generation and row count at its start, (gen, row); else None.
 mutation_allowed = [None]
+# Inside it: (tape generation, row) of each recorded value changed in place since it began -> the
+# tape's row count then (the rows before it saw the value as it was).
+mutated_rows: dict = {}
 
 
 # A thread's stack for backwards run from inside a backward (a custom Function's or a hook's):

@@ -31,7 +31,7 @@ from ._storage import TypedStorage, UntypedStorage
 from ._format import tensor_repr
 from ._layout import check_memory_format, in_format, layout as _Layout, strided
 from ._pytorch_names import TENSOR, missing
-from ._state import inplace_changes, mutation_allowed, preserved_versions, state
+from ._state import inplace_changes, mutated_rows, mutation_allowed, preserved_versions, state
 from ._tape import DETACHED, Tape, unshare, write_tape
 from ._warn import warn_once
 from .ops._args import wrap_dim
@@ -1251,6 +1251,11 @@ class Tensor(_NotYet):
         if preserved_versions and any(v is self._ver for v in preserved_versions):
             self._ig = 0        # (hidden from autograd: the rows keep the values they recorded)
             return
+        if mutation_allowed[0] is not None:
+            # (``allow_mutation_on_saved_tensors``'s ``cloned``: the values changed while saved)
+            for tape, node in ((self._tape, self._node), (_tape_of_gen(self._ig) if self._ig else None, self._in)):
+                if tape is not None:
+                    mutated_rows[tape.gen, node] = tape.n - 1 if tape is new_row else tape.n
         if self._ig:
             # Flag the tape row that holds this tensor's last import now: the tape holds the
             # tensor only weakly, so a backward after the tensor is dropped could not tell.

@@ -12,6 +12,7 @@ __all__ = ["_test_warn_in_autograd"]
 class _WarnInBackward(Function):
     _node_name = "TestWarnInAutogradBackward0"
     _vmap_exempt = True
+    _codegen_node = True
 
     @staticmethod
     def forward(ctx, x: Tensor) -> Tensor:

@@ -113,6 +113,15 @@ class BackwardCFunction(FunctionCtx):
     _user_fn = None   # (the class's ``backward`` or ``vjp``, found at its first backward)
     _builtin = False  # (a node PyTorch makes in C++, ``torch._C._functions``: named and shown as one)
 
+    def apply(self, *args: Any) -> Any:
+        """Run the user's ``backward`` (or ``vjp``) with this node as its ``ctx`` on the gradients
+        ``args``, outside any graph task (no hooks, no checks of what it returns)."""
+        return self._get_user_fn()(self, *args)
+
+    def apply_jvp(self, *args: Any) -> Any:
+        """Run the user's ``jvp`` with this node as its ``ctx`` on the tangents ``args``."""
+        return self._forward_cls.jvp(self, *args)
+
     def _get_user_fn(self) -> Callable:
         backward_fn = self._forward_cls.backward
         vjp_fn = self._forward_cls.vjp
@@ -281,7 +290,7 @@ class BackwardCFunction(FunctionCtx):
         return meta
 
     def __repr__(self) -> str:
-        where = "" if self._builtin else type(self).__module__ + "."
+        where = "" if self._builtin or type(self).__module__ == "builtins" else type(self).__module__ + "."
         return f"<{where}{type(self).__name__} object at {id(self):#x}>"
 
 
@@ -316,9 +325,10 @@ class FunctionMeta(type):
     (``torch.autograd.function``: a node's default repr prints it, as PyTorch's)."""
 
     def __init__(cls, name, bases, attrs):
+        # (``_codegen_node``: a node PyTorch generates from derivatives.yaml, whose class is in no module)
         cls._backward_cls = type(attrs.get("_node_name", name + "Backward"), (BackwardCFunction,),
-                                 {"_forward_cls": cls, "__module__": "torch.autograd.function",
-                                  "_builtin": attrs.get("_builtin_node", False)})
+                                 {"_forward_cls": cls, "_builtin": attrs.get("_builtin_node", False),
+                                  "__module__": "builtins" if attrs.get("_codegen_node") else "torch.autograd.function"})
         super().__init__(name, bases, attrs)
 
 
@@ -488,6 +498,10 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict, keep: Optional[list] = N
         if not any(o is t for o in outs):
             raise RuntimeError("Some elements marked as dirty during the forward method were not returned as "
                                "output. The inputs that are modified inplace must all be outputs of the Function.")
+    if d.get("_is_pure_view") and (sum(isinstance(a, Tensor) for a in args) != 1
+                                   or sum(isinstance(o, Tensor) for o in outs) != 1):
+        raise RuntimeError("Pure view custom Function can only have one input Tensor and one output Tensor. Open an "
+                           "issue if you need to support more.")
     if not record:
         if any(isinstance(o, Tensor) for o in outs):
             new = [_unrecorded_output(o, args, dirty) for o in outs]
@@ -497,6 +511,13 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict, keep: Optional[list] = N
         _check_dirty(t, args, len(outs))
     new = _record(ctx, args, before, in_meta, outs, dirty)
     return new[0] if single else tuple(new)
+
+
+def _pure_view(ctx) -> bool:
+    """``ctx._is_pure_view``: forward only takes a view of its one tensor input, so that its one
+    output is an ordinary view (changed in place, it is replayed as PyTorch replays a view it
+    cannot name: ``as_strided``)."""
+    return bool(ctx.__dict__.get("_is_pure_view"))
 
 
 def _unrecorded_output(o: Any, args: tuple, dirty: tuple) -> Any:
@@ -627,7 +648,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
                 # A view (or an input returned as it is) stays a view of its base, which PyTorch's
                 # in-place checks then refuse to change through it.
                 _link(t, o, o._v)
-                t._vm = VIEW_IN_FUNCTION
+                t._vm = 0 if _pure_view(ctx) else VIEW_IN_FUNCTION
             new[i] = t
     ctx._outputs = positions
     ctx._out_meta = meta

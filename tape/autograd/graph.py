@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import collections.abc
 import contextlib
 import functools
 import weakref
@@ -224,24 +225,68 @@ def increment_version(tensor: Tensor | Iterable[Tensor]) -> None:
             t._bump()
 
 
+class _Handle:
+    """Stands for one saved tensor (PyTorch's ``_Handle``)."""
+
+    __slots__ = ("__weakref__",)
+
+
+class _LiveSaved(collections.abc.Mapping):
+    """``tid_to_weakhandle`` (``mutated=False``) or ``cloned`` (True) of an
+    ``allow_mutation_on_saved_tensors`` context, read from the tape when asked: one entry per tensor
+    value saved by a row recorded inside the context that a tensor or node still reaches and whose
+    backward has not freed it (for ``cloned``: only those changed in place since, whose saved value
+    is the entry; PyTorch keeps a clone of them)."""
+
+    def __init__(self, ctx: "_AllowMutationOnSavedContext", mutated: bool) -> None:
+        self._ctx = weakref.ref(ctx)
+        self._mutated = mutated
+        self._handles: dict = {}
+
+    def _live(self) -> dict:
+        ctx = self._ctx()
+        start = _state.mutation_allowed[0]
+        if ctx is None or ctx._done or start is None:
+            return {}
+        out = {}
+        tapes = [_state.state.tape, *_state.state.spares]     # (a list: ``reachable`` passes over it)
+        while tapes:
+            tape = tapes.pop()
+            if tape is None or tape.gen < start[0]:
+                continue
+            for key, value in _saved.saved_inside(tape, start[1] if tape.gen == start[0] else 0,
+                                                  _state.mutated_rows if self._mutated else None).items():
+                out[key] = value if self._mutated else self._handles.setdefault(key, _Handle())
+        return out
+
+    def __getitem__(self, key):
+        return self._live()[key]
+
+    def __iter__(self):
+        return iter(self._live())
+
+    def __len__(self) -> int:
+        return len(self._live())
+
+
 class _AllowMutationOnSavedContext:
     """The state of an ``allow_mutation_on_saved_tensors`` context, under PyTorch's names.
 
-    PyTorch clones a saved tensor before an in-place change and keeps the clones here; tape's
-    tape already holds its own copy of every value it recorded, so nothing needs cloning and
-    these stay empty.
+    PyTorch clones a saved tensor before an in-place change and keeps the clones in ``cloned``; tape's
+    tape already holds its own copy of every value it recorded, so nothing needs cloning: ``cloned``
+    and ``tid_to_weakhandle`` show what PyTorch's would hold, read from the tape.
     """
 
     def __init__(self) -> None:
-        self.cloned: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._done = False
+        self.cloned = _LiveSaved(self, True)
         self.original: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self.tid_to_weakhandle: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self.tid_to_weakhandle = _LiveSaved(self, False)
         self.sid_to_tid: collections.defaultdict = collections.defaultdict(set)
 
     def clear(self) -> None:
-        self.cloned.clear()
+        self._done = True
         self.original.clear()
-        self.tid_to_weakhandle.clear()
         self.sid_to_tid.clear()
 
 
@@ -265,4 +310,5 @@ def allow_mutation_on_saved_tensors() -> Iterator[_AllowMutationOnSavedContext]:
     finally:
         ctx.clear()
         _state.mutation_allowed[0] = None
+        _state.mutated_rows.clear()
         _saved.end_mutation_span(start, _tape.write_tape())
