@@ -352,7 +352,7 @@ def hold_metadata(node, tape: Tape) -> None:
     for them: hooks, custom Functions' contexts) go when the tape is reset, at the first op after no
     tensor refers to it.  So that they do not outlive the tensors by more, the tape is reset when
     the tensor whose ``grad_fn`` gave the node goes, if no tensor refers to the tape then."""
-    release_with(node._owner() if node._owner is not None else None, tape, nodes=True)
+    release_with(node._owner() if node._owner is not None else None, tape)
 
 
 _lent: list = []       # during a full collection: (weakref, current?) for the tapes taken from this thread

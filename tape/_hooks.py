@@ -148,33 +148,26 @@ def _add(hooks: _Hooks, hook: Callable) -> RemovableHandle:
     return handle
 
 
-def release_with(owner: Tensor | None, tape, nodes: bool = False) -> None:
-    """Reset ``tape`` when ``owner`` goes, if no tensor refers to the tape then (``_reset_if_free``);
-    ``nodes``: a node's metadata or hooks were kept for it, so the rows no tensor reaches then let
-    go of theirs even if the tape lives on (``_release_unreachable``)."""
-    if owner is None:
-        return
-    guard = owner.__dict__.get("_meta_guard")
-    if guard is None:
+def release_with(owner: Tensor | None, tape) -> None:
+    """Reset ``tape`` when ``owner`` goes, if no tensor refers to the tape then (``_reset_if_free``)."""
+    if owner is not None and "_meta_guard" not in owner.__dict__:
         # (an attribute, not a weakref callback: it goes after the tensor's own reference to its tape)
-        guard = owner._meta_guard = _Release(weakref.ref(tape))
-    guard.nodes = guard.nodes or nodes
+        owner._meta_guard = _Release(weakref.ref(tape))
 
 
 class _Release:
-    __slots__ = ("ref", "nodes")
+    __slots__ = ("ref",)
 
     def __init__(self, ref: weakref.ref) -> None:
         self.ref = ref
-        self.nodes = False
 
     def __del__(self) -> None:
         tape = self.ref()
         if state is not None:       # (None: the interpreter is shutting down)
-            _reset_if_free(tape, self.nodes)
+            _reset_if_free(tape)
 
 
-def _reset_if_free(tape: Tape | None, nodes: bool = False) -> None:
+def _reset_if_free(tape: Tape | None) -> None:
     """Reset ``tape`` (this thread's current tape, or one of its spares) if no tensor refers to it:
     what Python keeps for its rows (hooks and what their closures hold, custom Functions' contexts,
     nodes' metadata) goes with the tensors, as PyTorch frees a graph's nodes, not at the next op."""
@@ -185,7 +178,7 @@ def _reset_if_free(tape: Tape | None, nodes: bool = False) -> None:
         # (the rows of a checkpointed segment as ``grad_fn`` shows them: they go with its row's tape)
         outer = segment_tape()
         del segment_tape, tape
-        _reset_if_free(outer, nodes)
+        _reset_if_free(outer)
         return
     spare = any(s is tape for s in state.spares)
     if not (spare or state.tape is tape):
@@ -194,14 +187,6 @@ def _reset_if_free(tape: Tape | None, nodes: bool = False) -> None:
     # and a spare's list)
     if sys.getrefcount(tape) == 3 + (state.tape is tape) + (state.rec is tape) + spare:
         tape.reset()
-    elif nodes and (tape.hooks or tape.pyrows or tape.args):
-        # (a heap scan: only for the tensors whose nodes' metadata or hooks were asked for, not at
-        # each tensor hook's owner)
-        _release_unreachable(tape)
-
-
-# (a heap scan per release: beyond this many references to the tape, the rows stay until it resets)
-_RELEASE_REFS = 64
 
 
 def reachable(tape: Tape) -> np.ndarray | None:
@@ -230,42 +215,6 @@ def reachable(tape: Tape) -> np.ndarray | None:
             for x in tape.inputs_of(r):
                 reached[x] = True
     return reached
-
-
-def _release_unreachable(tape: Tape) -> None:
-    """Some tensor still refers to ``tape``, but the rows no tensor and no node can reach any more
-    are a graph PyTorch would have freed: their nodes' metadata and hooks, the contexts of their
-    custom Functions and what they saved go now, as PyTorch's go with the nodes.  Only tensors and
-    nodes are known to reach rows: any other holder of the tape keeps every row."""
-    if sys.getrefcount(tape) > _RELEASE_REFS:
-        return
-    reached = reachable(tape)
-    if reached is None:
-        return
-    n = tape.n
-    gone = [r for r in tape.pyrows if r < n and not reached[r]]
-    if gone:
-        # (a context the user still holds, ``grad_fn`` of a custom Function, keeps its row and
-        # what it reaches: it refers to the tape only weakly; unheld, the dict's reference and
-        # getrefcount's argument are all there are)
-        kept = {r for r in gone if sys.getrefcount(tape.pyrows[r]) > 2}
-        top = -1
-        for r in gone:
-            if r in kept:
-                reached[r] = True
-                top = max(top, r)
-        for r in range(top, -1, -1):
-            if reached[r]:
-                for x in tape.inputs_of(r):
-                    reached[x] = True
-        for r in gone:
-            if not reached[r]:
-                del tape.pyrows[r]
-    sources = tape.src.keys() | tape.csrc.keys()
-    for r in [r for r in tape.hooks if r < n and not reached[r] and r not in sources]:
-        del tape.hooks[r]       # (a leaf's hooks are the leaf's: its INPUT row keeps them)
-    for r in [r for r in tape.args if r < n and not reached[r]]:
-        del tape.args[r]
 
 
 def use_count(self: Tensor) -> int:
