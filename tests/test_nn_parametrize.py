@@ -271,6 +271,9 @@ def test_hook_weight_norm():
 
 
 def test_hook_spectral_norm():
+    # (seeded: 30 power iterations from a random start reach the top singular value to 1e-5 unless
+    # the draws give two close ones, as an earlier test's draws once did)
+    tape.manual_seed(0)
     m = nn.utils.spectral_norm(nn.Linear(5, 4).double(), n_power_iterations=30)
     assert list(m.state_dict()) == ["bias", "weight_orig", "weight_u", "weight_v"]
     m(tape.ones(1, 5, dtype=tape.float64)).sum().backward()
