@@ -559,6 +559,10 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
     for t, old_tape, old_node in before:
         if old_tape is tape:
             nodes.append(old_node)
+        elif old_tape is t._tape and old_node == t._node:
+            # (the tensor itself, where forward left it: a checkpoint's scratch tape gives it a
+            # stand-in that the segment's gradient is then taken for)
+            nodes.append(tape.import_(t))
         elif old_tape is not None:
             nodes.append(tape.import_(recorded(old_tape, old_node, old_tape.value_of(old_node), t._dtype)))
         elif t._rg or t._dtype.arena is not None:

@@ -1,0 +1,337 @@
+"""What the doors fuzzer (tests/test_fuzz_doors_torch.py) found in custom Functions, hooks, checkpoints,
+saved-tensor hooks and anomaly mode: small programs, each with PyTorch 2.13's outcome written out (torch-free:
+fixed values).  A program runs after ``PRELUDE`` (the fuzzer's Function classes and hook makers) with
+``L = tape``; its outcome is the value of ``r`` (tensors as nested lists of floats) or the error it raises
+(type and whole message)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import tape
+
+# The definitions every program runs first (each library gets its own classes): named snippets, so that a
+# failure's reproduction carries the ones it uses.
+SNIPPETS = {
+    "log": '''
+log = []
+cnt = [0, 0]
+def _v(g):
+    return None if g is None else g.detach().clone()
+''',
+    "rec": '''
+def rec(tag):
+    def hook(g):
+        log.append((tag, _v(g)))
+    return hook
+''',
+    "scl": '''
+def scl(tag, k):
+    def hook(g):
+        log.append((tag, _v(g)))
+        return g * k
+    return hook
+''',
+    "post": '''
+def post(tag):
+    def hook(p):
+        log.append((tag, _v(p.grad)))
+    return hook
+''',
+    "nhook": '''
+def nhook(tag, k=None):
+    def hook(gi, go):
+        log.append((tag, tuple(_v(g) for g in gi), tuple(_v(g) for g in go)))
+        if k is not None:
+            return tuple(None if g is None else g * k for g in gi)
+    return hook
+''',
+    "npre": '''
+def npre(tag, k=None):
+    def hook(go):
+        log.append((tag, tuple(_v(g) for g in go)))
+        if k is not None:
+            return tuple(None if g is None else g * k for g in go)
+    return hook
+''',
+    "hk": '''
+def hk(t, tag):
+    if t.requires_grad:
+        t.register_hook(rec(tag))
+    return t
+''',
+    "pk": '''
+def pk(t):
+    cnt[0] += 1
+    return t
+def upk(t):
+    cnt[1] += 1
+    return t
+def pk_np(t):
+    cnt[0] += 1
+    return t.detach().numpy().copy()
+def upk_np(a):
+    cnt[1] += 1
+    return L.from_numpy(a)
+''',
+    "Sq": '''
+class Sq(L.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return 2 * x * g
+''',
+    "ExpOut": '''
+class ExpOut(L.autograd.Function):
+    @staticmethod
+    def forward(x):
+        return x.exp()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * y
+''',
+    "SinK": '''
+class SinK(L.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k):
+        c = x.cos()
+        ctx.save_for_backward(c)
+        ctx.k = k
+        return x.sin() * k
+
+    @staticmethod
+    def backward(ctx, g):
+        c, = ctx.saved_tensors
+        return g * c * ctx.k, None
+''',
+    "TwoOut": '''
+class TwoOut(L.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x * y, x + 2 * y
+
+    @staticmethod
+    def backward(ctx, ga, gb):
+        x, y = ctx.saved_tensors
+        return ga * y + gb, ga * x + 2 * gb
+''',
+    "Needs": '''
+class Needs(L.autograd.Function):
+    @staticmethod
+    def forward(x, y):
+        return x * y
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        log.append(("Needs", ctx.needs_input_grad))
+        return (g * y if ctx.needs_input_grad[0] else None, g * x if ctx.needs_input_grad[1] else None)
+''',
+    "Scale_": '''
+class Scale_(L.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.k = k
+        x.mul_(k)
+        ctx.mark_dirty(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.k, None
+''',
+    "MaxIdx": '''
+class MaxIdx(L.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        flat = x.reshape(-1)
+        i = flat.argmax()
+        ctx.n, ctx.shape = flat.numel(), x.shape
+        ctx.mark_non_differentiable(i)
+        ctx.save_for_backward(i)
+        return flat[i] * 1, i
+
+    @staticmethod
+    def backward(ctx, g, gi):
+        i, = ctx.saved_tensors
+        log.append(("MaxIdx", _v(gi)))
+        return ((L.arange(ctx.n) == i).to(g.dtype) * g).reshape(ctx.shape)
+''',
+    "NoMat": '''
+class NoMat(L.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.set_materialize_grads(False)
+        return x * 2, x * 3
+
+    @staticmethod
+    def backward(ctx, g1, g2):
+        log.append(("NoMat", g1 is None, g2 is None))
+        if g1 is None and g2 is None:
+            return None
+        if g1 is None:
+            return g2 * 3
+        if g2 is None:
+            return g1 * 2
+        return g1 * 2 + g2 * 3
+''',
+    "Mat": '''
+class Mat(L.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2, x * 3
+
+    @staticmethod
+    def backward(ctx, g1, g2):
+        log.append(("Mat", _v(g1), _v(g2)))
+        return g1 * 2 + g2 * 3
+''',
+    "Once": '''
+class Once(L.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.tanh()
+
+    @staticmethod
+    @L.autograd.function.once_differentiable
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * (1 - x.tanh() ** 2)
+''',
+    "Bad": '''
+class Bad(L.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, how):
+        ctx.how = how
+        return x * 1
+
+    @staticmethod
+    def backward(ctx, g):
+        how = ctx.how
+        if how == "expand":
+            return g.unsqueeze(0).expand(2, *g.shape), None
+        if how == "flat":
+            return g.reshape(-1), None
+        if how == "sum":
+            return g.sum(), None
+        if how == "double":
+            return g.double(), None
+        if how == "float":
+            return g.float(), None
+        if how == "more":
+            return g, None, None
+        if how == "more_tensor":
+            return g, None, g
+        if how == "fewer":
+            return (g,)
+        if how == "none":
+            return None, None
+        if how == "list":
+            return [g, None]
+        if how == "nontensor":
+            return g, g
+        return g * 2, None
+''',
+    "Alias": '''
+class Alias(L.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, how):
+        if how == "same":
+            return x
+        if how == "view":
+            return x.view(x.shape)
+        return x.detach()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2, None
+''',
+    "WithInt": '''
+class WithInt(L.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 3, x.dim()
+
+    @staticmethod
+    def backward(ctx, g, n):
+        log.append(("WithInt", n))
+        return g * 3
+''',
+}
+PRELUDE = "\n".join(SNIPPETS.values())
+DEPENDS = {"rec": ["log"], "scl": ["log"], "post": ["log"], "nhook": ["log"], "npre": ["log"], "hk": ["log", "rec"],
+           "pk": ["log"], "Needs": ["log"], "MaxIdx": ["log"], "NoMat": ["log"], "Mat": ["log"], "WithInt": ["log"]}
+
+
+# (code, "value" or the exception's type name, r as plain lists or the whole message)
+CASES = [
+    # a custom Function in a checkpointed segment, on a tensor of the graph outside: its gradient reaches it
+    ("v1 = L.tensor(1.5, dtype=L.float64, requires_grad=True)\nv3 = v1 * 2\na = L.tensor([2.0], requires_grad=True)\n"
+     "L.utils.checkpoint.checkpoint(lambda x: (Sq.apply(v3) * x).sum(), a, use_reentrant=False).backward()\n"
+     "r = (v1.grad, a.grad)", "value", [24.0, [9.0]]),
+    # nested checkpoints read a tensor of the graph outside both (the inner segment's row is a Function's)
+    ("v1 = L.tensor(1.5, dtype=L.float64, requires_grad=True)\nv3 = v1 * 2\na = L.tensor([2.0])\n"
+     "cp = L.utils.checkpoint.checkpoint\n"
+     "cp(lambda x: cp(lambda x: (x * v3).sum(), x * 1, use_reentrant=False), a, use_reentrant=False).backward()\n"
+     "r = v1.grad", "value", 4.0),
+    ("v1 = L.tensor([1.5], requires_grad=True)\nv3 = v1 * 2\na = L.tensor([2.0], requires_grad=True)\n"
+     "cp = L.utils.checkpoint.checkpoint\n"
+     "cp(lambda x: cp(lambda x: (x * v3).sum(), x, use_reentrant=False), a, use_reentrant=False).backward()\n"
+     "r = (v1.grad, a.grad)", "value", [[4.0], [3.0]]),
+]
+
+
+def outcome(lib, code):
+    """Run ``code`` after ``PRELUDE`` with ``L = lib``: ("value", r as plain lists) or (error type, message)."""
+    ns = {"L": lib}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            exec(PRELUDE, ns)
+            exec(code, ns)
+        except Exception as e:  # noqa: BLE001 - compared
+            return type(e).__name__, str(e).replace("tape.", "torch.")
+    return "value", plain(ns.get("r"))
+
+
+def plain(r):
+    """Tensors as nested lists of floats, in tuples and lists as lists."""
+    if isinstance(r, (tuple, list)):
+        return [plain(x) for x in r]
+    if r is None or not hasattr(r, "detach"):
+        return r
+    return np.asarray(r.detach().numpy(), dtype=float).tolist()
+
+
+@pytest.mark.parametrize("code, kind, expected", CASES)
+def test_case_matches_pytorch(code, kind, expected):
+    got_kind, got = outcome(tape, code)
+    assert got_kind == kind, f"{got_kind}: {got!r}"
+    assert same(got, expected), f"got {got!r}, PyTorch {expected!r}"
+
+
+def same(a, b) -> bool:
+    """Nested lists of numbers (nan equal to nan) and other values, alike."""
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and bool(
+            np.isclose(a, b, rtol=1e-6, atol=1e-12, equal_nan=True))
+    return a == b
