@@ -295,6 +295,20 @@ CASES = [
      "cp = L.utils.checkpoint.checkpoint\n"
      "cp(lambda x: cp(lambda x: (x * v3).sum(), x, use_reentrant=False), a, use_reentrant=False).backward()\n"
      "r = (v1.grad, a.grad)", "value", [[4.0], [3.0]]),
+    # an in-place Function run without recording: mark_dirty counts a change of its own, and a tensor that
+    # requires grad comes back as a detached alias (as does an input returned as it is)
+    ("a = L.tensor([1.0, -1.0], requires_grad=True)\nwith L.no_grad(): y = Scale_.apply(a, 0.5)\n"
+     "r = [y is a, y.requires_grad, y.is_leaf, y.grad_fn, a._version, y._version, y._is_view()]", "value",
+     [False, False, True, None, 2, 2, False]),
+    ("a = L.tensor([1.0, -1.0], requires_grad=True) * 1\nwith L.no_grad(): y = Scale_.apply(a, 0.5)\n"
+     "r = [y is a, y.requires_grad, y.is_leaf, y.grad_fn, a._version, type(a.grad_fn).__name__]", "value",
+     [False, False, True, None, 2, "MulBackward0"]),
+    ("a = L.tensor([1.0, -1.0])\ny = Scale_.apply(a, 0.5)\nr = [y is a, y.requires_grad, a._version, a]", "value",
+     [True, False, 2, [0.5, -0.5]]),
+    ("a = L.tensor([1.0, -1.0], requires_grad=True)\nwith L.no_grad(): y = Alias.apply(a, 'same')\n"
+     "r = [y is a, y.requires_grad, y.is_leaf, y._is_view()]", "value", [False, False, True, False]),
+    ("a = L.tensor([1.0, -1.0])\ny = Alias.apply(a, 'same')\nr = [y is a, y.requires_grad, y._is_view(), "
+     "y._base is a]", "value", [False, False, True, True]),
 ]
 
 

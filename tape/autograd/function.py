@@ -489,6 +489,8 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict, keep: Optional[list] = N
             raise RuntimeError("Some elements marked as dirty during the forward method were not returned as "
                                "output. The inputs that are modified inplace must all be outputs of the Function.")
     if not record:
+        for t in dirty:
+            t._bump()       # (``mark_dirty`` counts a change of its own, as PyTorch's does)
         if any(isinstance(o, Tensor) for o in outs):
             new = [_unrecorded_output(o, args, dirty) for o in outs]
             return new[0] if single else tuple(new)
@@ -502,8 +504,13 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict, keep: Optional[list] = N
 def _unrecorded_output(o: Any, args: tuple, dirty: tuple) -> Any:
     """An output of a Function run without recording, as PyTorch returns it: an input returned as
     it is becomes a view of it, and a view is marked as made inside a custom Function."""
-    if not isinstance(o, Tensor) or any(o is d for d in dirty):
+    if not isinstance(o, Tensor):
         return o
+    if any(o is d for d in dirty):
+        # (one that requires grad is returned as a detached alias: its own history stays as it is)
+        return o.detach() if o._rg else o
+    if o._rg and any(o is a for a in args):
+        return o.detach()
     if any(o is a for a in args):
         grad = state.grad
         state.grad = False
