@@ -1324,7 +1324,7 @@ def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
     rule = _rule(tape, r, op, row)
     hooks = tape.hooks.get(r)
     if hooks is not None and hooks.node:
-        _check_row(tape, r)
+        _check_row(tape, r, bool(hooks.saved))
         ctx = tape.pyrows.get(r)
         if ctx is not None and op.multi and getattr(ctx, "_out_meta", None) is not None:
             # A custom Function's node: its hooks see a gradient for every output of forward,
@@ -1387,13 +1387,15 @@ def call_node(tape: Tape, r: int, grads: tuple):
 _graph.run_node[0] = call_node
 
 
-def _check_row(tape: Tape, r: int) -> None:
+def _check_row(tape: Tape, r: int, packed: bool = False) -> None:
     """PyTorch's error for a row whose saved values were freed or changed in place (as the sweeps
-    check before running a row: ``_stops.check_saved``)."""
+    check before running a row: ``_stops.check_saved``).  ``packed``: saved-tensor hooks packed
+    its saved values, and what the unpack hook gives is used as it is, with no version check (as
+    PyTorch's ``SavedVariable`` with hooks)."""
     saved = int(SAVES[tape.op[r]])
     if saved and tape.fr[r] & 1:
         raise RuntimeError(FREED_MSG)
-    if saved and _modified_input(tape, r, saved) is not None:
+    if saved and not packed and _modified_input(tape, r, saved) is not None:
         _raise_unusable(tape, r, True)
 
 

@@ -63,7 +63,7 @@ def hk(t, tag):
     "pk": '''
 def pk(t):
     cnt[0] += 1
-    return t
+    return t.detach().clone()
 def upk(t):
     cnt[1] += 1
     return t
@@ -309,6 +309,15 @@ CASES = [
      "r = [y is a, y.requires_grad, y.is_leaf, y._is_view()]", "value", [False, False, True, False]),
     ("a = L.tensor([1.0, -1.0])\ny = Alias.apply(a, 'same')\nr = [y is a, y.requires_grad, y._is_view(), "
      "y._base is a]", "value", [False, False, True, True]),
+    # a value packed by saved-tensor hooks is not version-checked: what unpack gives is used as it is
+    ("v2 = L.tensor([0.25, 3.0], dtype=L.float64, requires_grad=True)\n"
+     "with L.autograd.graph.saved_tensors_hooks(pk_np, upk_np): v3 = (v2 * 1).exp()\n"
+     "with L.no_grad(): v3.mul_(2)\nr = L.autograd.grad(v3.sum(), [v2])[0]", "value",
+     [1.2840254166877414, 20.085536923187668]),
+    ("v2 = L.tensor([0.25, 3.0], dtype=L.float64, requires_grad=True)\nv3 = v2 * 1\n"
+     "with L.autograd.graph.saved_tensors_hooks(pk_np, upk_np): v4 = v3.sin()\n"
+     "with L.no_grad(): v3.mul_(2)\nr = L.autograd.grad(v4.sum(), [v2])[0]", "value",
+     [0.9689124217106447, -0.9899924966004454]),
 ]
 
 
