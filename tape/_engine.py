@@ -1354,6 +1354,7 @@ def _rule(tape: Tape, r: int, op, row: Row):
     hooks = tape.hooks.get(r)
     if hooks is not None and hooks.saved:
         xs, y = _saved.unpacked(tape, r, hooks.saved, xs, y)
+    custom = r in tape.pyrows      # (a custom Function's node shows what its backward returned)
 
     def rule(gos: tuple) -> tuple:
         outs = op.vjp(gos if op.multi else gos[0], xs, y, row)
@@ -1365,7 +1366,7 @@ def _rule(tape: Tape, r: int, op, row: Row):
                 shape = tape.shape_of(x)
                 if gx._shape != shape:
                     gx = gx._sum_to(shape)      # the input was broadcast along leading dims
-            grads.append(gx if rg[x] else None)
+            grads.append(gx if rg[x] or custom else None)
         if op.number_input:
             grads.append(None)              # a Python-number operand: PyTorch's node shows it
         return tuple(grads)

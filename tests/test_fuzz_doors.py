@@ -318,6 +318,10 @@ CASES = [
      "with L.autograd.graph.saved_tensors_hooks(pk_np, upk_np): v4 = v3.sin()\n"
      "with L.no_grad(): v3.mul_(2)\nr = L.autograd.grad(v4.sum(), [v2])[0]", "value",
      [0.9689124217106447, -0.9899924966004454]),
+    # a custom Function's node hook sees what backward returned for an input that needs no gradient
+    ("v0 = L.tensor([2.0], dtype=L.float64, requires_grad=True)\n"
+     "v4 = TwoOut.apply(L.tensor([-1], dtype=L.int64), v0)\nv4[0].grad_fn.register_hook(nhook('n'))\n"
+     "(v4[0] * 2).sum().backward()\nr = [log, v0.grad]", "value", [[["n", [[4.0], [-2.0]], [[2.0], None]]], [-2.0]]),
 ]
 
 

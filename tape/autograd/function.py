@@ -712,7 +712,9 @@ def _vjp(gs, xs, y, row):
     out = []
     for x, pos, meta in zip(row.inputs, ctx._inputs, ctx._in_meta):
         g = result[pos]
-        out.append(None if g is None or not rg.item(x) else _shaped(ctx, g, pos, meta))
+        # (for an input that needs no gradient, what backward returned as it is: PyTorch checks only
+        # the gradients that go somewhere, and the node's post hooks see the others unchecked)
+        out.append(None if g is None else _shaped(ctx, g, pos, meta) if rg.item(x) else g)
     return tuple(out)
 
 
