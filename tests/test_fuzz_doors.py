@@ -322,6 +322,11 @@ CASES = [
     ("v0 = L.tensor([2.0], dtype=L.float64, requires_grad=True)\n"
      "v4 = TwoOut.apply(L.tensor([-1], dtype=L.int64), v0)\nv4[0].grad_fn.register_hook(nhook('n'))\n"
      "(v4[0] * 2).sum().backward()\nr = [log, v0.grad]", "value", [[["n", [[4.0], [-2.0]], [[2.0], None]]], [-2.0]]),
+    # a leaf a custom Function saved, unpacked from saved-tensor hooks in a recorded backward, leads to the leaf
+    ("v0 = L.tensor([-0.25, 3.0], dtype=L.float64, requires_grad=True)\n"
+     "with L.autograd.graph.saved_tensors_hooks(pk_np, upk_np): v1 = Sq.apply(v0)\n"
+     "g, = L.autograd.grad(v1.sum(), [v0], create_graph=True)\ng.sum().backward()\nr = [g, v0.grad]", "value",
+     [[-0.5, 6.0], [2.0, 2.0]]),
 ]
 
 

@@ -190,8 +190,9 @@ class BackwardCFunction(FunctionCtx):
                     value = _saved.with_history(value, values, entry[1])
                 elif entry is not None and entry[1]._rg and not value._rg and value._tape is None:
                     # (PyTorch's unpacked leaf shares the saved leaf's grad accumulator: a leaf that
-                    # requires grad, as the one a checkpoint's recomputation starts from)
-                    value = value.detach().requires_grad_()
+                    # requires grad, as the one a checkpoint's recomputation starts from; in a
+                    # recorded backward, linked to the saved leaf, where its gradient then goes)
+                    value = _saved._linked(value, entry[1]) if state.grad else value.detach().requires_grad_()
                 out.append(value)
                 continue
             if entry is None:
