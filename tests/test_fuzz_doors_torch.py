@@ -224,6 +224,9 @@ class DoorsProgram(Program):
         body = "x"
         for _ in range(self.draw(st.integers(1, 4))):
             op = self.draw(st.sampled_from(SEGMENT_OPS))
+            if op == ".exp()" and (depth or ".exp()" in body):
+                # (exp of exp in float32: a last-bit difference of the inner one shows through)
+                op = ".tanh()"
             if "{y}" in op:
                 if arity < 2:
                     continue
