@@ -422,9 +422,12 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                     del hooked[q]
                     continue
                 hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
+                if not seen[q] & 1:     # (an output of the node that got no gradient)
+                    _hooks.fire_none(hooks)
+                    continue
                 _hooks.fire_numeric(tape, q, hooks, _arena_view(tape, grads, q))
                 _hooks.deliver(tape, q, _arena_view(tape, grads, q).copy(), result)
-            _hooks.fire_undefined(tape, r, seen)
+            _hooks.fire_undefined(tape, r, seen, hooked)
             if _hooks.node_hooked(tape, r):
                 as_node(tape, r, _node_numeric, tape, r, values, grads, seen)  # the row runs here, with its hooks
                 ctl[C_START] = r - 1
@@ -819,6 +822,8 @@ def _ready(tape: Tape, R, hooked: dict, r: int, seen) -> list:
     """The hooked rows whose hooks run now that the sweep stopped at ``r``: ``r`` itself, or, for
     a leaf's INPUT row, the reached leaves of the run of INPUT/CONST rows it ends, first imported
     first (their gradients are complete together, and PyTorch runs them in input order)."""
+    if hooked[r][0] == OUTPUT:
+        return _hooks.sibling_rows(tape, hooked, r)
     if hooked[r][0] != INPUT:
         return [r]
     lo = r
@@ -1266,11 +1271,14 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                 last = r if anomaly else -1
                 for q in _ready(tape, R, hooked, r, seen):
                     hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
+                    if not seen[q] & 1:     # (an output of the node that got no gradient)
+                        _hooks.fire_none(hooks)
+                        continue
                     if hooks:
                         gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q]))))
                     if tape.op[q] == INPUT:     # (a row with several outputs has no gradient of its own)
                         _hooks.deliver(tape, q, _tensor_at(dest, int(gnode[q])), result)
-                _hooks.fire_undefined(tape, r, seen)
+                _hooks.fire_undefined(tape, r, seen, hooked)
                 if _hooks.node_hooked(tape, r):
                     as_node(tape, r, _python_rule, tape, dest, r, gnode, seen)
                     ctl[Rec.C_START] = r - 1

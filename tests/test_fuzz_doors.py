@@ -327,6 +327,15 @@ CASES = [
      "with L.autograd.graph.saved_tensors_hooks(pk_np, upk_np): v1 = Sq.apply(v0)\n"
      "g, = L.autograd.grad(v1.sum(), [v0], create_graph=True)\ng.sum().backward()\nr = [g, v0.grad]", "value",
      [[-0.5, 6.0], [2.0, 2.0]]),
+    # the tensor hooks of a node's outputs run in the order they were registered (not by output), with None
+    # for an output that got no gradient, in a plain and a recorded backward
+    ("v0 = L.tensor([2.0, 3.0], requires_grad=True)\na, b = (v0 * 1).unbind(0)\n"
+     "a.register_hook(rec('a'))\nb.register_hook(rec('b'))\n(a * 2 + b * 3).backward(retain_graph=True)\n"
+     "(a * 2 + b * 3).backward(create_graph=True)\nr = log", "value",
+     [["a", 2.0], ["b", 3.0], ["a", 2.0], ["b", 3.0]]),
+    ("v0 = L.tensor([2.0, 3.0], requires_grad=True)\na, b = v0.unbind(0)\nb.register_hook(rec('b'))\n"
+     "a.register_hook(rec('a'))\n(a * 2).backward(retain_graph=True)\nL.autograd.grad(a * 2, [b], allow_unused=True)\n"
+     "r = log", "value", [["b", None], ["a", 2.0], ["b", None], ["a", 2.0]]),
 ]
 
 
