@@ -395,7 +395,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         r = cv[C_ROW]
         if status == ST_NAN:
             _check_nan(tape, r, [_arena_view(tape, grads, x) if x >= 0 and seen[x] & 1 else None
-                                 for x in _grad_inputs(tape, r)])
+                                 for x in _grad_inputs(tape, r)], _arena_view(tape, grads, r))
             ctl[C_START] = r - 1
             continue
         if status != ST_PYTHON:
@@ -882,11 +882,27 @@ def _grad_inputs(tape: Tape, r: int) -> list:
     return [x if tape.rg[x] else -1 for k, x in enumerate(tape.inputs_of(r)) if k not in nondiff]
 
 
-def _check_nan(tape: Tape, r: int, grads: list) -> None:
-    """Anomaly mode, after row ``r`` ran: PyTorch's error if a gradient it gave has a nan."""
+def _check_nan(tape: Tape, r: int, grads: list, adjoint: np.ndarray | None = None) -> None:
+    """Anomaly mode, after row ``r`` ran: PyTorch's error if a gradient it gave has a nan
+    (``adjoint``: the row's own, given where ``grads`` are the adjoints of its inputs, which it
+    added to)."""
     if not _anomaly._mode[1]:
         return
     k = _anomaly.nan_input(grads)
+    if k >= 0 and adjoint is not None:
+        ins = _grad_inputs(tape, r)
+        op = REGISTRY.get(int(tape.op[r]))
+        if ins.count(ins[k]) > 1 and op is not None and not op.multi:
+            # (one tensor at several inputs: their gradients were added into one adjoint, which
+            # cannot tell which the nan came from; the row's rule gives each apart)
+            prev = state.grad
+            state.grad = False
+            try:
+                outs = call_node(tape, r, (T._plain(np.array(adjoint), D.ARENA_DTYPES[int(tape.dt[r])]),))
+            finally:
+                state.grad = prev
+            outs = outs if isinstance(outs, tuple) else (outs,)
+            k = _anomaly.nan_input([None if g is None else g._value() for g in outs])
     if k >= 0:
         name = type(node_view(tape, r)).__name__
         _anomaly.warn_at(tape, r, name)
@@ -1243,7 +1259,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
             ctl[Rec.C_RESUME] = -1
             if last >= 0 and (kind == Rec.ST_DONE or kind == Rec.ST_PYTHON) and seen[last] & 4:
                 _check_nan(tape, last, [dest.value_of(int(gnode[x])) if x >= 0 and gnode[x] >= 0 else None
-                                        for x in _grad_inputs(tape, last)])
+                                        for x in _grad_inputs(tape, last)],
+                           dest.value_of(int(gnode[last])) if gnode[last] >= 0 else None)
                 last = -1
             if kind == Rec.ST_DONE:
                 break

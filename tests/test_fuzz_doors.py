@@ -336,6 +336,13 @@ CASES = [
     ("v0 = L.tensor([2.0, 3.0], requires_grad=True)\na, b = v0.unbind(0)\nb.register_hook(rec('b'))\n"
      "a.register_hook(rec('a'))\n(a * 2).backward(retain_graph=True)\nL.autograd.grad(a * 2, [b], allow_unused=True)\n"
      "r = log", "value", [["b", None], ["a", 2.0], ["b", None], ["a", 2.0]]),
+    # anomaly mode names the output that has the nan where one tensor is at both inputs
+    ("x = L.tensor([-2.0], dtype=L.float64, requires_grad=True)\n"
+     "with L.autograd.detect_anomaly(): (x ** x).sum().backward()", "RuntimeError",
+     "Function 'PowBackward1' returned nan values in its 1th output."),
+    ("x = L.tensor([-2.0], dtype=L.float64, requires_grad=True)\n"
+     "with L.autograd.detect_anomaly(): L.autograd.grad((x ** x).sum(), [x], create_graph=True)", "RuntimeError",
+     "Function 'PowBackward1' returned nan values in its 1th output."),
 ]
 
 

@@ -238,13 +238,19 @@ class DoorsProgram(Program):
                 op = op.format(c=c)
             body = f"({body}{op})"
             k = self.draw(st.integers(0, 7))
-            if k == 0:
+            if k == 0 and self.mode != "second":
+                # (not in a recorded backward: tape's gradient of a segment runs it again, hooks and all,
+                # where PyTorch's second order goes through the graph its first backward recorded)
                 body = f"hk({body}, 'c{self.counter}_{len(body)}')"
             elif k == 1 and depth < 1:
                 inner = self.segment(1, depth + 1)
                 body = f"L.utils.checkpoint.checkpoint({inner}, {body}, use_reentrant={self.draw(st.booleans())})"
         if self.draw(st.integers(0, 3)) == 0:
             body = f"{body}.sum()"
+        elif body.startswith("hk("):
+            # (a segment's output is a new tensor in tape: a hook registered inside on the output itself
+            # runs only when the segment's backward does)
+            body = f"{body} * 1"
         return f"lambda {', '.join(params)}: {body}"
 
     def d_checkpoint(self, a, ta):
