@@ -343,6 +343,11 @@ CASES = [
     ("x = L.tensor([-2.0], dtype=L.float64, requires_grad=True)\n"
      "with L.autograd.detect_anomaly(): L.autograd.grad((x ** x).sum(), [x], create_graph=True)", "RuntimeError",
      "Function 'PowBackward1' returned nan values in its 1th output."),
+    # the views of a tensor a custom Function changed in place (mark_dirty) derive from the Function's node
+    ("v0 = L.tensor([-2.0, -0.5], dtype=L.float64, requires_grad=True)\nv1 = v0 * v0\nv2 = v1[0]\n"
+     "v5 = Scale_.apply(v1, 0.5)\nn = type(v2.grad_fn).__name__\nv2.backward()\n"
+     "r = [n, type(v2.grad_fn.next_functions[0][0]).__name__, v0.grad]", "value",
+     ["AsStridedBackward0", "Scale_Backward", [-2.0, 0.0]]),
 ]
 
 

@@ -627,6 +627,8 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
                 o._bump()
                 o._tape, o._node, o._rg = tape, node, True
                 o._ig = 0
+                if o._views:
+                    o._rederive_views()     # (its views now derive from the Function's node, as PyTorch's)
             new[i] = o
         elif value is o._v:
             # A tensor forward made is the output itself, as in PyTorch (``o is ctx.y`` holds).
