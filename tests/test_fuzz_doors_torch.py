@@ -81,6 +81,8 @@ class DoorsProgram(Program):
         exec(PRELUDE, self.tns)
         exec(PRELUDE, self.pns)
         self.hooks: list[str] = []          # handles of hooks not removed yet
+        self.cp_out: set[str] = set()       # outputs of checkpointed segments
+        self.cp_nested: set[str] = set()    # ... of segments with a checkpoint inside
         self.logged = 0
 
     def source(self):
@@ -145,6 +147,10 @@ class DoorsProgram(Program):
         elif self.no_grad_left:
             line = f"with L.no_grad(): {line}"
         self.run(line, name)
+        if kind == "checkpoint":
+            self.cp_out.add(name)
+            if expr.count("checkpoint(") > 1:
+                self.cp_nested.add(name)
 
     def fn_arg(self, a, ta):
         """``a``, now and then a fresh non-leaf of it (an in-place Function needs one) or a float of it."""
@@ -189,7 +195,9 @@ class DoorsProgram(Program):
             self.hooks.append(name)
 
     def d_node_hook(self):
-        cands = [e for e in self.pool if self.t(e).grad_fn is not None]
+        # (not on the node of a nested segment's output: tape's recomputation makes the inner segment anew,
+        # without the hooks of the forward's)
+        cands = [e for e in self.pool if self.t(e).grad_fn is not None and e not in self.cp_nested]
         if not cands:
             return
         e = self.draw(st.sampled_from(cands))
@@ -278,6 +286,18 @@ class DoorsProgram(Program):
         return expr, f"with L.autograd.graph.saved_tensors_hooks({hooks})"
 
     # ---- backward ----
+    def inputs(self):
+        """As the base's; in a second-order program no output of a segment: PyTorch's recorded gradient of a
+        segment reads the values it saved, its outputs among them, through the outputs' nodes; tape's is a
+        function of the segment's inputs."""
+        if self.mode != "second":
+            return super().inputs()
+        floats = [e for e in self.pool if self.t(e).is_floating_point() and e not in self.cp_out]
+        if not floats:
+            return super().inputs()
+        k = self.draw(st.integers(1, min(3, len(floats))))
+        return self.draw(st.lists(st.sampled_from(floats), min_size=k, max_size=k, unique=True))
+
     def backward_phase(self, mode):
         loss = self.loss()
         if loss is None:
