@@ -39,7 +39,7 @@ import tape  # noqa: E402
 
 if __name__ == "__main__":        # run as a script: the checkout's tests package
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0])
-from tests.test_random_programs import Mismatch, Program, _KnownBugStop, compare_tensor  # noqa: E402
+from tests.test_random_programs import Mismatch, Program, _KnownBugStop, _is_leaf, compare_tensor  # noqa: E402
 from tests.test_fuzz_doors import CASES as FOUND_CASES, DEPENDS, PRELUDE, SNIPPETS, outcome, same  # noqa: E402
 
 N_EXAMPLES = int(os.environ.get("TAPE_FUZZ_DOORS_N", "8"))
@@ -83,6 +83,7 @@ class DoorsProgram(Program):
         self.hooks: list[str] = []          # handles of hooks not removed yet
         self.cp_out: set[str] = set()       # outputs of checkpointed segments
         self.cp_nested: set[str] = set()    # ... of segments with a checkpoint inside
+        self.node_hooked = False
         self.logged = 0
 
     def source(self):
@@ -210,6 +211,7 @@ class DoorsProgram(Program):
             line = f"{name} = {e}.grad_fn.register_prehook(npre({tag!r}, {k!r}))"
         if self.run(line):
             self.hooks.append(name)
+            self.node_hooked = True
 
     def d_post_hook(self):
         e = self.pick()
@@ -290,6 +292,13 @@ class DoorsProgram(Program):
         """As the base's; in a second-order program no output of a segment: PyTorch's recorded gradient of a
         segment reads the values it saved, its outputs among them, through the outputs' nodes; tape's is a
         function of the segment's inputs."""
+        if self.node_hooked:
+            # (every leaf that requires grad: PyTorch's node hooks see None for the gradients of inputs that
+            # lead to no input asked for, which it does not compute; tape's see them computed)
+            leaves = [e for e in self.pool if _is_leaf(self.t(e)) is True and self.t(e).requires_grad]
+            seen = {id(self.t(e)): e for e in leaves}
+            if leaves:
+                return list(seen.values())
         if self.mode != "second":
             return super().inputs()
         floats = [e for e in self.pool if self.t(e).is_floating_point() and e not in self.cp_out]
@@ -308,7 +317,8 @@ class DoorsProgram(Program):
             rg = self.draw(st.booleans())
             k = self.draw(st.integers(0, 5))
             if k == 0:
-                ins = self.inputs()
+                # (leaves: PyTorch runs the node of a non-leaf asked for, a custom Function's backward too)
+                ins = [e for e in self.inputs() if _is_leaf(self.t(e)) is True] or self.inputs()
                 ok = self.run(f"{wrap}loss.backward(inputs=[{', '.join(ins)}], retain_graph={rg})")
             elif k == 1:
                 ok = self.run(f"{wrap}L.autograd.backward([loss], [L.tensor({self.number()}, dtype=loss.dtype)], "
