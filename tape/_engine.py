@@ -144,6 +144,9 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     prev_full = state.full_backward
     state.full_backward = targets is None and leaf_targets is None
     task = _hooks.begin_task(on_leaf is not None, (roots, asked, on_leaf is None), retain_graph)
+    # (the rows asked for, which a node's post hooks see gradients for though they lead nowhere)
+    prev_targets = _asked.rows
+    _asked.rows = None if leaf_targets is None else frozenset(targets or ())
     hooks_stack = _saved.local.stack
     hooks_then = tuple(hooks_stack) if hooks_stack else ()
     swept = False
@@ -163,6 +166,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
         swept = True
     finally:
         end_backward()
+        _asked.rows = prev_targets
         state.grad = prev
         state.full_backward = prev_full
         if hooks_stack or hooks_then:
@@ -1330,7 +1334,7 @@ def _python_rule(tape: Tape, dest: Tape, r: int, gnode: np.ndarray, seen: np.nda
         gos = tuple(_tensor_at(dest, int(gnode[o])) if gnode[o] >= 0 else None for o in row.outputs)
     else:
         gos = (_tensor_at(dest, int(gnode[r])),)
-    for x, gx in _input_grads(tape, r, op, row, gos):
+    for x, gx in _input_grads(tape, r, op, row, gos, seen):
         if gnode[x] >= 0:
             gx = _tensor_at(dest, int(gnode[x])) + gx
         gnode[x] = _node_on(dest, gx)
@@ -1339,7 +1343,25 @@ def _python_rule(tape: Tape, dest: Tape, r: int, gnode: np.ndarray, seen: np.nda
     pass_undefined(tape, r, seen)
 
 
-def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
+class _Asked(threading.local):
+    rows = None     # the backward running in this thread: (tape id, row) of the inputs asked for, None: all
+
+
+_asked = _Asked()
+
+
+def _unneeded(tape: Tape, r: int, op, row: Row, seen) -> list:
+    """The positions among row ``r``'s gradients of the inputs that lead to no input asked for
+    (bit 2 of ``seen``): PyTorch's built-in node does not compute those, and its post hooks see None."""
+    rows = _asked.rows
+    if seen is None or rows is None or r in tape.pyrows:
+        return []
+    key = id(tape)
+    diff = [x for k, x in enumerate(row.inputs) if k not in op.nondiff]
+    return [i for i, x in enumerate(diff) if seen[x] & 2 and (key, x) not in rows]
+
+
+def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple, seen=None) -> list:
     """``[(input node, its gradient)]`` from row ``r``'s rule given its outputs' gradients
     ``gos``; a row whose node has hooks runs them around the rule (``tape/_hooks.py``)."""
     hooks = tape.hooks.get(r)
@@ -1361,6 +1383,12 @@ def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
             grads = _hooks.run_node_hooks(hooks, tuple(full), lambda full: rule(tuple(full[pos] for pos in at)),
                                           kept)
         else:
+            unneeded = _unneeded(tape, r, op, row, seen) if hooks.post else []
+            if unneeded:
+                computed = rule
+
+                def rule(gos: tuple) -> tuple:
+                    return tuple(None if i in unneeded else g for i, g in enumerate(computed(gos)))
             grads = _hooks.run_node_hooks(hooks, gos, rule, kept)
     else:
         grads = rule(gos)
@@ -1437,7 +1465,7 @@ def _node_numeric(tape: Tape, r: int, values, grads, seen) -> None:
         return T._plain(np.array(_arena_view(tape, grads, node)), D.ARENA_DTYPES[tape.dt[node]])
 
     gos = tuple(grad_of(o) for o in row.outputs) if op.multi else (grad_of(r),)
-    for x, gx in _input_grads(tape, r, op, row, gos):
+    for x, gx in _input_grads(tape, r, op, row, gos, seen):
         dst = _arena_view(tape, grads, x)
         if seen[x] & 1:
             dst += gx._value()

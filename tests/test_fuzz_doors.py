@@ -348,6 +348,17 @@ CASES = [
      "v5 = Scale_.apply(v1, 0.5)\nn = type(v2.grad_fn).__name__\nv2.backward()\n"
      "r = [n, type(v2.grad_fn.next_functions[0][0]).__name__, v0.grad]", "value",
      ["AsStridedBackward0", "Scale_Backward", [-2.0, 0.0]]),
+    # a built-in node's post hooks see None for the gradients of inputs that lead to no input asked for
+    # (PyTorch does not compute them); a custom Function's see what its backward returned
+    ("x = L.tensor([0.5, 1.5], requires_grad=True)\ny = L.tensor([2.0, 3.0], requires_grad=True)\nz = x * y\n"
+     "z.grad_fn.register_hook(nhook('mul'))\nz.sum().backward(inputs=[x], retain_graph=True)\n"
+     "L.autograd.grad(z.sum(), [y])\nw = Needs.apply(x, y)\nw.grad_fn.register_hook(nhook('needs'))\n"
+     "w.sum().backward(inputs=[x])\nr = log", "value",
+     [["mul", [[2.0, 3.0], None], [[1.0, 1.0]]], ["mul", [None, [0.5, 1.5]], [[1.0, 1.0]]], ["Needs", [True, True]],
+      ["needs", [[2.0, 3.0], [0.5, 1.5]], [[1.0, 1.0]]]]),
+    ("v1 = L.tensor([0.5, 1.5], requires_grad=True)\nv3 = v1.exp()\nv3.grad_fn.register_hook(nhook('post'))\n"
+     "(v3 * 2).sum().backward(inputs=[v3])\nr = [log, v3.grad, v1.grad]", "value",
+     [[["post", [None], [[2.0, 2.0]]]], [2.0, 2.0], None]),
 ]
 
 

@@ -292,13 +292,6 @@ class DoorsProgram(Program):
         """As the base's; in a second-order program no output of a segment: PyTorch's recorded gradient of a
         segment reads the values it saved, its outputs among them, through the outputs' nodes; tape's is a
         function of the segment's inputs."""
-        if self.node_hooked:
-            # (every leaf that requires grad: PyTorch's node hooks see None for the gradients of inputs that
-            # lead to no input asked for, which it does not compute; tape's see them computed)
-            leaves = [e for e in self.pool if _is_leaf(self.t(e)) is True and self.t(e).requires_grad]
-            seen = {id(self.t(e)): e for e in leaves}
-            if leaves:
-                return list(seen.values())
         if self.mode != "second":
             return super().inputs()
         floats = [e for e in self.pool if self.t(e).is_floating_point() and e not in self.cp_out]
