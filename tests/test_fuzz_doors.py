@@ -359,6 +359,12 @@ CASES = [
     ("v1 = L.tensor([0.5, 1.5], requires_grad=True)\nv3 = v1.exp()\nv3.grad_fn.register_hook(nhook('post'))\n"
      "(v3 * 2).sum().backward(inputs=[v3])\nr = [log, v3.grad, v1.grad]", "value",
      [[["post", [None], [[2.0, 2.0]]]], [2.0, 2.0], None]),
+    # PyTorch's (values, indices) tuples are C struct sequences: named in full in errors, fields read-only
+    ("r = L.tensor([2.0, 1.0]).sort()\nr[0] *= 2", "TypeError",
+     "'torch.return_types.sort' object does not support item assignment"),
+    ("r = L.tensor([2.0, 1.0]).max(0)\ndel r[0]", "TypeError",
+     "'torch.return_types.max' object doesn't support item deletion"),
+    ("r = L.tensor([2.0, 1.0]).sort()\nr.values = 1", "AttributeError", "readonly attribute"),
 ]
 
 
