@@ -819,7 +819,24 @@ def _hooked_targets(tape: Tape, R, hooked: dict, seen, result: _Result) -> list:
                 hooks = _hooks.unhook(tape, R, hooked, r, result.fired)
                 if hooks:
                     rows.append((r, hooks))
+            elif tape.op[r] == OUTPUT and (key, r) in result.targets and _node_reached(tape, r, seen):
+                # (an output that got no gradient of a node that got some: PyTorch captures it, an
+                # undefined gradient, through its hooks)
+                hooks = _hooks.unhook(tape, R, hooked, r, result.fired)
+                if hooks:
+                    _hooks.fire_none(hooks)
     return rows
+
+
+def _node_reached(tape: Tape, r: int, seen) -> bool:
+    """Whether some output of the row whose output ``r`` is got a gradient."""
+    lead = int(tape.a[r])
+    q = lead + 1
+    while q < tape.n and tape.op[q] == OUTPUT and tape.a[q] == lead:
+        if seen[q] & 1:
+            return True
+        q += 1
+    return False
 
 
 def _ready(tape: Tape, R, hooked: dict, r: int, seen) -> list:

@@ -359,6 +359,12 @@ CASES = [
     ("v1 = L.tensor([0.5, 1.5], requires_grad=True)\nv3 = v1.exp()\nv3.grad_fn.register_hook(nhook('post'))\n"
      "(v3 * 2).sum().backward(inputs=[v3])\nr = [log, v3.grad, v1.grad]", "value",
      [[["post", [None], [[2.0, 2.0]]]], [2.0, 2.0], None]),
+    # autograd.grad of an output that got no gradient, of a node that got some: its hooks see None
+    ("v2 = L.tensor([[-1.5, 1.0], [0.0, 2.0]], requires_grad=True)\nv4 = v2.unbind(0)\n"
+     "v4[1].register_hook(rec('h'))\nloss = -1.0 * v4[0].sum()\n"
+     "g = L.autograd.grad(loss, [v4[1]], allow_unused=True, retain_graph=True)\n"
+     "L.autograd.grad(loss, [v4[1]], allow_unused=True, create_graph=True)\nr = [g, log]", "value",
+     [[None], [["h", None], ["h", None]]]),
     # PyTorch's (values, indices) tuples are C struct sequences: named in full in errors, fields read-only
     ("r = L.tensor([2.0, 1.0]).sort()\nr[0] *= 2", "TypeError",
      "'torch.return_types.sort' object does not support item assignment"),
