@@ -89,7 +89,8 @@ class DoorsProgram(Program):
 
     def source(self):
         body = "\n".join(self.lines)
-        used, todo = [], [k for k in SNIPPETS if re.search(rf"\b{re.escape(k)}\b", body)]
+        used, todo = [], [k for k, src in SNIPPETS.items()
+                          if any(re.search(rf"\b{name}\b", body) for name in re.findall(r"^(?:def|class) (\w+)", src, re.M))]
         while todo:
             k = todo.pop(0)
             if k not in used:
@@ -235,9 +236,10 @@ class DoorsProgram(Program):
         self.hooks.remove(h)
         self.run(f"{h}.remove()")
 
-    def segment(self, arity, depth=0):
+    def segment(self, arity, depth=0, reentrant=False):
         """A lambda of ``arity`` tensors made of a few elementwise steps (over a closure tensor now and then),
-        now and then with a hook inside or a nested checkpoint."""
+        now and then with a hook inside or a nested checkpoint.  (In a reentrant segment, a closure tensor
+        needs no grad: PyTorch's backward inside the backward runs through its graph outside, and frees it.)"""
         params = ["x", "y"][:arity]
         body = "x"
         for _ in range(self.draw(st.integers(1, 4))):
@@ -250,8 +252,8 @@ class DoorsProgram(Program):
                     continue
                 op = op.format(y="y")
             elif "{c}" in op:
-                c = self.pick(lambda t: t.dim() == 0 and t.is_floating_point())
-                if self.t(c).dim():
+                c = self.pick(lambda t: t.dim() == 0 and t.is_floating_point() and not (reentrant and t.requires_grad))
+                if self.t(c).dim() or (reentrant and self.t(c).requires_grad):
                     continue
                 op = op.format(c=c)
             body = f"({body}{op})"
@@ -261,8 +263,9 @@ class DoorsProgram(Program):
                 # where PyTorch's second order goes through the graph its first backward recorded)
                 body = f"hk({body}, 'c{self.counter}_{len(body)}')"
             elif k == 1 and depth < 1:
-                inner = self.segment(1, depth + 1)
-                body = f"L.utils.checkpoint.checkpoint({inner}, {body}, use_reentrant={self.draw(st.booleans())})"
+                inner_reentrant = self.draw(st.booleans())
+                inner = self.segment(1, depth + 1, reentrant or inner_reentrant)
+                body = f"L.utils.checkpoint.checkpoint({inner}, {body}, use_reentrant={inner_reentrant})"
         if self.draw(st.integers(0, 3)) == 0:
             body = f"{body}.sum()"
         elif body.startswith("hk("):
@@ -278,7 +281,8 @@ class DoorsProgram(Program):
             b = self.pick(lambda t: t.shape == ta.shape) if self.draw(st.integers(0, 3)) else self.operand(a)
             args.append(b)
         reent = self.draw(st.sampled_from(["False", "False", "True"]))
-        return f"L.utils.checkpoint.checkpoint({self.segment(arity)}, {', '.join(args)}, use_reentrant={reent})"
+        return (f"L.utils.checkpoint.checkpoint({self.segment(arity, 0, reent == 'True')}, {', '.join(args)}, "
+                f"use_reentrant={reent})")
 
     def d_saved_hooks(self, a, ta):
         hooks = self.draw(st.sampled_from(["pk, upk", "pk_np, upk_np"]))
