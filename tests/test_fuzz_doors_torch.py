@@ -189,7 +189,8 @@ class DoorsProgram(Program):
         if f == "Bad":
             return f"Bad.apply({x}, {self.draw(st.sampled_from(BAD_HOWS))!r})"
         if f == "Alias":
-            return f"Alias.apply({x}, {self.draw(st.sampled_from(['same', 'view', 'detach']))!r})"
+            # (not 'detach': PyTorch's output then shares the input's storage, tape's is a copy)
+            return f"Alias.apply({x}, {self.draw(st.sampled_from(['same', 'view']))!r})"
         # (its int output is compared through the log its backward writes)
         return f"WithInt.apply({x})[0]"
 
