@@ -318,6 +318,8 @@ def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
         for k, node in result.targets:
             if k == key:
                 seen[node] &= ~np.uint8(2)
+                if tape.op[node] == OUTPUT:
+                    seen[int(tape.a[node])] &= ~np.uint8(2)     # (its row's node runs too)
     return seen
 
 

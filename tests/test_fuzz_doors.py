@@ -365,6 +365,12 @@ CASES = [
      "g = L.autograd.grad(loss, [v4[1]], allow_unused=True, retain_graph=True)\n"
      "L.autograd.grad(loss, [v4[1]], allow_unused=True, create_graph=True)\nr = [g, log]", "value",
      [[None], [["h", None], ["h", None]]]),
+    # backward(inputs=[an output of a node with several]) runs that node too, as PyTorch's (its post hooks see
+    # None for its inputs, which lead to no input asked for; a custom Function's backward is called)
+    ("v1 = L.tensor([0.5, 1.5], requires_grad=True)\nv2 = NoMat.apply(v1 * 1)[1]\n"
+     "(v2 * 2.0).sum().backward(inputs=[v2])\na, b = (v1 * 1).unbind(0)\na.grad_fn.register_hook(nhook('u'))\n"
+     "(a * 3 + b).backward(inputs=[a])\nr = [log, v2.grad, a.grad, v1.grad]", "value",
+     [[["NoMat", True, False], ["u", [None], [3.0, 1.0]]], [2.0, 2.0], 3.0, None]),
     # PyTorch's (values, indices) tuples are C struct sequences: named in full in errors, fields read-only
     ("r = L.tensor([2.0, 1.0]).sort()\nr[0] *= 2", "TypeError",
      "'torch.return_types.sort' object does not support item assignment"),
