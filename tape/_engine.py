@@ -96,6 +96,7 @@ class _Result:
         self.on_leaf = None       # backward's accumulation, called for those leaves there and then
         self.delivered = set()    # id(leaf) of the leaves handed to on_leaf
         self.direct = False       # a leaf whose .grad is None gets its gradient in the sweep (no hooks anywhere)
+        self.raw = {}             # (id(tape), node) -> its gradient before its hooks ran, for a target whose node runs
 
     def add_leaf(self, leaf, g) -> None:
         entry = self.leaves.get(id(leaf))
@@ -431,6 +432,8 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                 if not seen[q] & 1:     # (an output of the node that got no gradient)
                     _hooks.fire_none(hooks)
                     continue
+                if _captured_raw(tape, q, hooks, result):
+                    result.raw[(id(tape), q)] = _arena_view(tape, grads, q).copy()
                 _hooks.fire_numeric(tape, q, hooks, _arena_view(tape, grads, q))
                 _hooks.deliver(tape, q, _arena_view(tape, grads, q).copy(), result)
             _hooks.fire_undefined(tape, r, seen, hooked)
@@ -830,6 +833,14 @@ def _hooked_targets(tape: Tape, R, hooked: dict, seen, result: _Result) -> list:
     return rows
 
 
+def _captured_raw(tape: Tape, r: int, hooks, result: _Result) -> bool:
+    """Whether ``autograd.grad`` captures row ``r``'s gradient before its tensor hooks run: an input
+    asked for whose node runs too (it leads to another), as PyTorch's engine captures the node's
+    input buffer then and runs the hooks with the node."""
+    return bool(hooks) and result.on_leaf is None and bool(result.targets) and tape.op[r] != INPUT \
+        and (id(tape), r) in result.targets
+
+
 def _node_reached(tape: Tape, r: int, seen) -> bool:
     """Whether some output of the row whose output ``r`` is got a gradient."""
     lead = int(tape.a[r])
@@ -1196,7 +1207,8 @@ def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) ->
         key = id(tape)
         for k, node in result.targets:
             if k == key and seen[node] & 1:
-                result.nodes[(k, node)] = grad_of(node)
+                raw = result.raw.pop((k, node), None)
+                result.nodes[(k, node)] = raw if raw is not None else grad_of(node)
     if want_retained and tape.retained:
         for node, ref in tape.retained.items():
             t = ref()
@@ -1314,6 +1326,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                     if not seen[q] & 1:     # (an output of the node that got no gradient)
                         _hooks.fire_none(hooks)
                         continue
+                    if _captured_raw(tape, q, hooks, result):
+                        result.raw[(id(tape), q)] = _tensor_at(dest, int(gnode[q]))
                     if hooks:
                         gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q]))))
                     if tape.op[q] == INPUT:     # (a row with several outputs has no gradient of its own)

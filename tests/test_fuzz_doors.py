@@ -371,6 +371,13 @@ CASES = [
      "(v2 * 2.0).sum().backward(inputs=[v2])\na, b = (v1 * 1).unbind(0)\na.grad_fn.register_hook(nhook('u'))\n"
      "(a * 3 + b).backward(inputs=[a])\nr = [log, v2.grad, a.grad, v1.grad]", "value",
      [[["NoMat", True, False], ["u", [None], [3.0, 1.0]]], [2.0, 2.0], 3.0, None]),
+    # autograd.grad captures a non-leaf asked for whose node runs too (it leads to another input asked for)
+    # before its tensor hooks, which run with the node; one whose node does not run, after them
+    ("v0 = L.tensor([-0.25, 2.0], dtype=L.float64, requires_grad=True)\nv2 = v0 * 2\n"
+     "v2.register_hook(scl('h', 2.0))\nloss = (v0 * 1.5).sum() + 1.5 * v2.sum()\n"
+     "a = L.autograd.grad(loss, [v0, v2], retain_graph=True)\nb = L.autograd.grad(loss, [v0, v2], create_graph=True)\n"
+     "c = L.autograd.grad(loss, [v2])\nr = [a, b, c]", "value",
+     [[[7.5, 7.5], [1.5, 1.5]], [[7.5, 7.5], [1.5, 1.5]], [[3.0, 3.0]]]),
     # PyTorch's (values, indices) tuples are C struct sequences: named in full in errors, fields read-only
     ("r = L.tensor([2.0, 1.0]).sort()\nr[0] *= 2", "TypeError",
      "'torch.return_types.sort' object does not support item assignment"),
