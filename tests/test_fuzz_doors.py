@@ -378,6 +378,9 @@ CASES = [
      "a = L.autograd.grad(loss, [v0, v2], retain_graph=True)\nb = L.autograd.grad(loss, [v0, v2], create_graph=True)\n"
      "c = L.autograd.grad(loss, [v2])\nr = [a, b, c]", "value",
      [[[7.5, 7.5], [1.5, 1.5]], [[7.5, 7.5], [1.5, 1.5]], [[3.0, 3.0]]]),
+    # retain_grad() follows a tensor that a custom Function changed in place to its new version
+    ("v0 = L.tensor([-1.5, 0.0], requires_grad=True)\nv3 = v0.sum(0)\nv3.retain_grad()\nScale_.apply(v3, 2.0)\n"
+     "loss = 1.5 * v3.clone().sum()\nloss.backward()\nr = [v3.grad, v0.grad]", "value", [1.5, [3.0, 3.0]]),
     # PyTorch's (values, indices) tuples are C struct sequences: named in full in errors, fields read-only
     ("r = L.tensor([2.0, 1.0]).sort()\nr[0] *= 2", "TypeError",
      "'torch.return_types.sort' object does not support item assignment"),

@@ -625,6 +625,11 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             else:
                 # The input changed in place is now the output: it moves to the Function's node.
                 o._bump()
+                if o._retains and o._tape is not None:
+                    # (retain_grad() follows the tensor to its new version)
+                    old_tape, old_node = o._history()
+                    old_tape.retained.pop(old_node, None)
+                    tape.retained[node] = weakref.ref(o)
                 o._tape, o._node, o._rg = tape, node, True
                 o._ig = 0
                 if o._views:
