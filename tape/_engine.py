@@ -35,7 +35,7 @@ from ._sweep import (ADJOINTS, GATHERS, NEVER, PYTHON_FROM, SAVES, SPARSE_FROM, 
 from ._tape import DETACHED, ConstRef, Tape, retire, write_tape
 from .ops._spec import (CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_A, R_B, R_DT, R_LN, R_LO, R_NOUT, R_NUM, R_OFF,
                         R_OP, R_RG, R_SHP, REGISTRY, UNARY)
-from .ops._spec import X_REST, input_saved
+from .ops._spec import ROLES, X_REST, input_saved
 from .ops.elementwise import binary_adjoint, unary_adjoint
 from .ops.reduction import MEAN, SUM
 
@@ -432,7 +432,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                 if not seen[q] & 1:     # (an output of the node that got no gradient)
                     _hooks.fire_none(hooks)
                     continue
-                if _captured_raw(tape, q, hooks, result):
+                if _captured_raw(tape, q, hooks, result, seen):
                     result.raw[(id(tape), q)] = _arena_view(tape, grads, q).copy()
                 _hooks.fire_numeric(tape, q, hooks, _arena_view(tape, grads, q))
                 _hooks.deliver(tape, q, _arena_view(tape, grads, q).copy(), result)
@@ -833,12 +833,12 @@ def _hooked_targets(tape: Tape, R, hooked: dict, seen, result: _Result) -> list:
     return rows
 
 
-def _captured_raw(tape: Tape, r: int, hooks, result: _Result) -> bool:
+def _captured_raw(tape: Tape, r: int, hooks, result: _Result, seen) -> bool:
     """Whether ``autograd.grad`` captures row ``r``'s gradient before its tensor hooks run: an input
     asked for whose node runs too (it leads to another), as PyTorch's engine captures the node's
     input buffer then and runs the hooks with the node."""
     return bool(hooks) and result.on_leaf is None and bool(result.targets) and tape.op[r] != INPUT \
-        and (id(tape), r) in result.targets
+        and not seen[int(tape.a[r]) if tape.op[r] == OUTPUT else r] & 2 and (id(tape), r) in result.targets
 
 
 def _node_reached(tape: Tape, r: int, seen) -> bool:
@@ -1326,7 +1326,7 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                     if not seen[q] & 1:     # (an output of the node that got no gradient)
                         _hooks.fire_none(hooks)
                         continue
-                    if _captured_raw(tape, q, hooks, result):
+                    if _captured_raw(tape, q, hooks, result, seen):
                         result.raw[(id(tape), q)] = _tensor_at(dest, int(gnode[q]))
                     if hooks:
                         gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q]))))
@@ -1394,6 +1394,24 @@ def _unneeded(tape: Tape, r: int, op, row: Row, seen) -> list:
     return [i for i, x in enumerate(diff) if seen[x] & 2 and (key, x) not in rows]
 
 
+def _input_dtypes(tape: Tape, r: int, op, row: Row) -> list | None:
+    """The dtypes of a built-in row's inputs as the user gave them (past the hidden casts a mixed-dtype
+    op reads them through), where one differs from the row's own; None otherwise."""
+    if r in tape.pyrows:
+        return None
+    out = []
+    differ = False
+    for k, x in enumerate(row.inputs):
+        if k in op.nondiff:
+            continue
+        dt = int(tape.dt[x])
+        while tape.hid[x] and tape.op[x] != ROLES.clone:
+            x = int(tape.a[x])
+        differ = differ or int(tape.dt[x]) != dt
+        out.append(D.ARENA_DTYPES[int(tape.dt[x])])
+    return out if differ else None
+
+
 def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple, seen=None) -> list:
     """``[(input node, its gradient)]`` from row ``r``'s rule given its outputs' gradients
     ``gos``; a row whose node has hooks runs them around the rule (``tape/_hooks.py``)."""
@@ -1417,11 +1435,20 @@ def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple, seen=None) -> lis
                                           kept)
         else:
             unneeded = _unneeded(tape, r, op, row, seen) if hooks.post else []
-            if unneeded:
+            dtypes = _input_dtypes(tape, r, op, row) if hooks.post else None
+            if unneeded or dtypes:
                 computed = rule
 
                 def rule(gos: tuple) -> tuple:
-                    return tuple(None if i in unneeded else g for i, g in enumerate(computed(gos)))
+                    # (as PyTorch's node returns them: each of its input's dtype, None where not needed)
+                    out = []
+                    for i, g in enumerate(computed(gos)):
+                        if i in unneeded:
+                            g = None
+                        elif g is not None and dtypes and i < len(dtypes) and g._dtype is not dtypes[i]:
+                            g = g.to(dtypes[i])
+                        out.append(g)
+                    return tuple(out)
             grads = _hooks.run_node_hooks(hooks, gos, rule, kept)
     else:
         grads = rule(gos)

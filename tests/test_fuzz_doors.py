@@ -378,6 +378,14 @@ CASES = [
      "a = L.autograd.grad(loss, [v0, v2], retain_graph=True)\nb = L.autograd.grad(loss, [v0, v2], create_graph=True)\n"
      "c = L.autograd.grad(loss, [v2])\nr = [a, b, c]", "value",
      [[[7.5, 7.5], [1.5, 1.5]], [[7.5, 7.5], [1.5, 1.5]], [[3.0, 3.0]]]),
+    ("x = L.tensor(-1.0, requires_grad=True)\ny = L.tensor(-1.0, requires_grad=True)\nv = x.tanh()\n"
+     "v.register_hook(scl('h', -1.0))\nloss = v * 0.5 + y * 1.5\nr = L.autograd.grad(loss, [v, y, loss])", "value",
+     [-0.5, 1.5, 1.0]),
+    # a built-in node's post hooks see each input's gradient in that input's dtype
+    ("a = L.tensor([1.0, 2.0], requires_grad=True)\nb = L.tensor([0.5, 3.0], dtype=L.float64)\n"
+     "z = L.minimum(a, b)\nz.grad_fn.register_hook(nhook('n'))\nz.sum().backward()\n"
+     "r = [log[0][1][0].dtype == L.float32, log[0][1][0], a.grad.dtype == L.float32]", "value",
+     [True, [0.0, 1.0], True]),
     # retain_grad() follows a tensor that a custom Function changed in place to its new version
     ("v0 = L.tensor([-1.5, 0.0], requires_grad=True)\nv3 = v0.sum(0)\nv3.retain_grad()\nScale_.apply(v3, 2.0)\n"
      "loss = 1.5 * v3.clone().sum()\nloss.backward()\nr = [v3.grad, v0.grad]", "value", [1.5, [3.0, 3.0]]),
