@@ -323,10 +323,8 @@ class DoorsProgram(Program):
             rg = self.draw(st.booleans())
             k = self.draw(st.integers(0, 5))
             if k == 0:
-                # (leaves: PyTorch runs the node of a non-leaf asked for, a custom Function's backward too)
-                ins = [e for e in self.inputs() if _is_leaf(self.t(e)) is True]
-                ok = self.run(f"{wrap}loss.backward(inputs=[{', '.join(ins)}], retain_graph={rg})" if ins else
-                              f"{wrap}loss.backward(retain_graph={rg})")
+                ins = self.inputs()
+                ok = self.run(f"{wrap}loss.backward(inputs=[{', '.join(ins)}], retain_graph={rg})")
             elif k == 1:
                 ok = self.run(f"{wrap}L.autograd.backward([loss], [L.tensor({self.number()}, dtype=loss.dtype)], "
                               f"retain_graph={rg})")
