@@ -319,8 +319,10 @@ def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
         for k, node in result.targets:
             if k == key:
                 seen[node] &= ~np.uint8(2)
-                if tape.op[node] == OUTPUT:
-                    seen[int(tape.a[node])] &= ~np.uint8(2)     # (its row's node runs too)
+                if tape.op[node] == OUTPUT and getattr(tape.pyrows.get(int(tape.a[node])), "seg", None) is None:
+                    # (its row's node runs too; not a checkpointed segment's row, which stands for all
+                    # the segment's nodes, of which PyTorch runs the output's only)
+                    seen[int(tape.a[node])] &= ~np.uint8(2)
     return seen
 
 

@@ -371,6 +371,10 @@ CASES = [
      "(v2 * 2.0).sum().backward(inputs=[v2])\na, b = (v1 * 1).unbind(0)\na.grad_fn.register_hook(nhook('u'))\n"
      "(a * 3 + b).backward(inputs=[a])\nr = [log, v2.grad, a.grad, v1.grad]", "value",
      [[["NoMat", True, False], ["u", [None], [3.0, 1.0]]], [2.0, 2.0], 3.0, None]),
+    # ... but not a checkpointed segment's, whose output's node (PyTorch's) saved nothing here
+    ("v2 = L.tensor([0.0, 1.0], dtype=L.float64, requires_grad=True)\n"
+     "v3 = L.utils.checkpoint.checkpoint(lambda x: x.sin() + 1, v2, use_reentrant=False)\n"
+     "with L.no_grad(): v2.mul_(2)\n(v3 * 2).sum().backward(inputs=[v3])\nr = v3.grad", "value", [2.0, 2.0]),
     # autograd.grad captures a non-leaf asked for whose node runs too (it leads to another input asked for)
     # before its tensor hooks, which run with the node; one whose node does not run, after them
     ("v0 = L.tensor([-0.25, 2.0], dtype=L.float64, requires_grad=True)\nv2 = v0 * 2\n"

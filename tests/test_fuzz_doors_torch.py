@@ -181,7 +181,9 @@ class DoorsProgram(Program):
                 x, b = b, x
             return f"{f}.apply({x}, {b})"
         if f == "Scale_":
-            return f"Scale_.apply({x}, {self.draw(st.sampled_from([2.0, -1.0, 0.5]))!r})"
+            # (on a new tensor: one a checkpointed segment read is then changed, which tape's segment refuses
+            # at its backward whether or not PyTorch's ops saved it)
+            return f"Scale_.apply(({a} * 1), {self.draw(st.sampled_from([2.0, -1.0, 0.5]))!r})"
         if f == "MaxIdx":
             return f"MaxIdx.apply({x}){self.draw(st.sampled_from(['', '[0]', '[1]']))}"
         if f in ("NoMat", "Mat"):
