@@ -27,7 +27,6 @@ import re
 import sys
 import warnings
 
-import numpy as np
 import pytest
 from hypothesis import Phase, given, note, settings
 from hypothesis import strategies as st
@@ -39,7 +38,7 @@ import tape  # noqa: E402
 
 if __name__ == "__main__":        # run as a script: the checkout's tests package
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0])
-from tests.test_random_programs import Mismatch, Program, _KnownBugStop, _is_leaf, compare_tensor  # noqa: E402
+from tests.test_random_programs import Mismatch, Program, _KnownBugStop, compare_tensor  # noqa: E402
 from tests.test_fuzz_doors import CASES as FOUND_CASES, DEPENDS, PRELUDE, SNIPPETS, outcome, same  # noqa: E402
 
 N_EXAMPLES = int(os.environ.get("TAPE_FUZZ_DOORS_N", "8"))
