@@ -862,10 +862,27 @@ def _ready(tape: Tape, R, hooked: dict, r: int, seen) -> list:
         return _hooks.sibling_rows(tape, hooked, r)
     if hooked[r][0] != INPUT:
         return [r]
+    # (the run goes on over the hidden casts a mixed-dtype op reads its leaves through: a leaf below
+    # one gets its gradient once the cast ran, and the leaves above it wait for it, in import order)
     lo = r
-    while lo > 0 and R[R_OP, lo - 1] in (INPUT, CONST, _hooks.HOOKED) and hooked.get(lo - 1, (INPUT,))[0] == INPUT:
+    while lo > 0 and (R[R_OP, lo - 1] in (INPUT, CONST, _hooks.HOOKED) and hooked.get(lo - 1, (INPUT,))[0] == INPUT
+                      or _hidden_cast(tape, R, lo - 1)):
         lo -= 1
-    return [q for q in range(lo, r + 1) if q in hooked and seen[q] & 3 == 1]
+    hi = r
+    while hi + 1 < tape.n and R[R_OP, hi + 1] in (INPUT, CONST) and hooked.get(hi + 1, (INPUT,))[0] == INPUT \
+            or hi + 1 < tape.n and _hidden_cast(tape, R, hi + 1):
+        hi += 1
+    pending = any(_hidden_cast(tape, R, h) and seen[h] & 1 and not seen[h] & 4 for h in range(lo, r))
+    if pending and any(q in hooked and hooked[q][0] == INPUT and q < r for q in range(lo, r)):
+        R[R_OP, r] = INPUT      # (its hooks run with the leaf below, when that one's gradient is complete)
+        return []
+    return [q for q in range(lo, hi + 1) if q in hooked and seen[q] & 3 == 1 and hooked[q][0] == INPUT]
+
+
+def _hidden_cast(tape: Tape, R, h: int) -> bool:
+    """Whether row ``h`` is a hidden row reading an INPUT row (a leaf cast for a mixed-dtype op)."""
+    return bool(tape.hid[h]) and R[R_OP, h] != _hooks.HOOKED and int(tape.a[h]) >= 0 \
+        and tape.op[int(tape.a[h])] == INPUT
 
 
 def _leaves_ready(tape: Tape, R, hooked: dict, leaf_rows: list, r: int, seen, grads) -> list:

@@ -393,6 +393,11 @@ CASES = [
     # retain_grad() follows a tensor that a custom Function changed in place to its new version
     ("v0 = L.tensor([-1.5, 0.0], requires_grad=True)\nv3 = v0.sum(0)\nv3.retain_grad()\nScale_.apply(v3, 2.0)\n"
      "loss = 1.5 * v3.clone().sum()\nloss.backward()\nr = [v3.grad, v0.grad]", "value", [1.5, [3.0, 3.0]]),
+    # the leaves a mixed-dtype op reads run their hooks in import order (tape reads one through a hidden cast)
+    ("v1 = L.tensor([1.0], dtype=L.float64, requires_grad=True)\nv2 = L.tensor([1.5, 3.0], requires_grad=True)\n"
+     "v2.register_hook(rec('h2'))\nv1.register_post_accumulate_grad_hook(post('p1'))\nv1.register_hook(rec('h1'))\n"
+     "(v2 * v1).sum().backward()\n(v2 * v1).sum().backward(create_graph=True)\nr = [e[0] for e in log]", "value",
+     ["h2", "h1", "p1", "h2", "h1", "p1"]),
     # PyTorch's (values, indices) tuples are C struct sequences: named in full in errors, fields read-only
     ("r = L.tensor([2.0, 1.0]).sort()\nr[0] *= 2", "TypeError",
      "'torch.return_types.sort' object does not support item assignment"),
