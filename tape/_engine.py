@@ -1441,7 +1441,13 @@ def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple, seen=None) -> lis
     rule = _rule(tape, r, op, row)
     hooks = tape.hooks.get(r)
     if hooks is not None and hooks.node:
-        _check_row(tape, r, bool(hooks.saved))
+        # (PyTorch's node runs its pre hooks before it unpacks what it saved: its errors come after them)
+        packed = bool(hooks.saved)
+        checked = rule
+
+        def rule(gos: tuple) -> tuple:
+            _check_row(tape, r, packed)
+            return checked(gos)
         ctx = tape.pyrows.get(r)
         if ctx is not None and op.multi and getattr(ctx, "_out_meta", None) is not None:
             # A custom Function's node: its hooks see a gradient for every output of forward,

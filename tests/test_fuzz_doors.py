@@ -398,6 +398,11 @@ CASES = [
      "v2.register_hook(rec('h2'))\nv1.register_post_accumulate_grad_hook(post('p1'))\nv1.register_hook(rec('h1'))\n"
      "(v2 * v1).sum().backward()\n(v2 * v1).sum().backward(create_graph=True)\nr = [e[0] for e in log]", "value",
      ["h2", "h1", "p1", "h2", "h1", "p1"]),
+    # a node runs its pre hooks before it finds that a value it saved was changed in place
+    ("v0 = L.tensor([0.0, -2.0], requires_grad=True)\nv6 = v0.tan()\nv6.grad_fn.register_prehook(npre('pre'))\n"
+     "v6.grad_fn.register_hook(nhook('post'))\nwith L.no_grad(): v6.zero_()\ntry:\n"
+     "    L.autograd.grad(v6.sum(), [v0])\nexcept RuntimeError as e:\n    err = str(e)[:40]\n"
+     "r = [err, [e[0] for e in log]]", "value", ["one of the variables needed for gradient", ["pre"]]),
     # PyTorch's (values, indices) tuples are C struct sequences: named in full in errors, fields read-only
     ("r = L.tensor([2.0, 1.0]).sort()\nr[0] *= 2", "TypeError",
      "'torch.return_types.sort' object does not support item assignment"),
