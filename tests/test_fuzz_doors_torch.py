@@ -196,7 +196,11 @@ class DoorsProgram(Program):
         return f"WithInt.apply({x})[0]"
 
     def d_hook(self):
-        e = self.pick()
+        # (in a second-order program not on a segment's output: PyTorch's second backward reaches it again
+        # through the values the segment saved, tape's does not)
+        e = self.pick(lambda t: self.mode != "second" or not any(self.t(c) is t for c in self.cp_out))
+        if self.mode == "second" and e in self.cp_out:
+            return
         tag = f"h{self.counter}"
         name = self.fresh()
         fn = f"rec({tag!r})" if self.draw(st.booleans()) else f"scl({tag!r}, {self.draw(st.sampled_from([2.0, -1.0, 0.5]))!r})"
