@@ -75,8 +75,26 @@ def return_type(name: str, fields: tuple) -> type:
         def __new__(klass, values):
             return tuple.__new__(klass, values)
 
+        # (PyTorch's is a C struct sequence: its errors name it in full, and its fields are read-only)
+        full = f"torch.return_types.{name}"
+
+        def __setitem__(self, key, value):
+            raise TypeError(f"'{full}' object does not support item assignment")
+
+        def __delitem__(self, key):
+            raise TypeError(f"'{full}' object doesn't support item deletion")
+
+        def __setattr__(self, attr, value):
+            if attr in fields:
+                raise AttributeError("readonly attribute")
+            raise AttributeError(f"'{full}' object has no attribute '{attr}'")
+
+        def __delattr__(self, attr):
+            __setattr__(self, attr, None)
+
         ns = {"__slots__": (), "__repr__": __repr__, "__new__": __new__, "_fields": fields,
-              "__module__": "torch.return_types", "__qualname__": name}
+              "__module__": "torch.return_types", "__qualname__": name, "__setitem__": __setitem__,
+              "__delitem__": __delitem__, "__setattr__": __setattr__, "__delattr__": __delattr__}
         for k, f in enumerate(fields):
             ns[f] = property(lambda self, k=k: tuple.__getitem__(self, k))
         cls = _RETURN_TYPES[name] = type(name, (tuple,), ns)

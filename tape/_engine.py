@@ -35,7 +35,7 @@ from ._sweep import (ADJOINTS, GATHERS, NEVER, PYTHON_FROM, SAVES, SPARSE_FROM, 
 from ._tape import DETACHED, ConstRef, Tape, retire, write_tape
 from .ops._spec import (CONST, INPUT, OUT, OUT_FIRST, OUTPUT, OUTS, R_A, R_B, R_DT, R_LN, R_LO, R_NOUT, R_NUM, R_OFF,
                         R_OP, R_RG, R_SHP, REGISTRY, UNARY)
-from .ops._spec import X_REST, input_saved
+from .ops._spec import ROLES, X_REST, input_saved
 from .ops.elementwise import binary_adjoint, unary_adjoint
 from .ops.reduction import MEAN, SUM
 
@@ -96,6 +96,7 @@ class _Result:
         self.on_leaf = None       # backward's accumulation, called for those leaves there and then
         self.delivered = set()    # id(leaf) of the leaves handed to on_leaf
         self.direct = False       # a leaf whose .grad is None gets its gradient in the sweep (no hooks anywhere)
+        self.raw = {}             # (id(tape), node) -> its gradient before its hooks ran, for a target whose node runs
 
     def add_leaf(self, leaf, g) -> None:
         entry = self.leaves.get(id(leaf))
@@ -144,6 +145,9 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
     prev_full = state.full_backward
     state.full_backward = targets is None and leaf_targets is None
     task = _hooks.begin_task(on_leaf is not None, (roots, asked, on_leaf is None), retain_graph)
+    # (the rows asked for, which a node's post hooks see gradients for though they lead nowhere)
+    prev_targets = _asked.rows
+    _asked.rows = None if leaf_targets is None else frozenset(targets or ())
     hooks_stack = _saved.local.stack
     hooks_then = tuple(hooks_stack) if hooks_stack else ()
     swept = False
@@ -163,6 +167,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
         swept = True
     finally:
         end_backward()
+        _asked.rows = prev_targets
         state.grad = prev
         state.full_backward = prev_full
         if hooks_stack or hooks_then:
@@ -314,6 +319,10 @@ def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
         for k, node in result.targets:
             if k == key:
                 seen[node] &= ~np.uint8(2)
+                if tape.op[node] == OUTPUT and getattr(tape.pyrows.get(int(tape.a[node])), "seg", None) is None:
+                    # (its row's node runs too; not a checkpointed segment's row, which stands for all
+                    # the segment's nodes, of which PyTorch runs the output's only)
+                    seen[int(tape.a[node])] &= ~np.uint8(2)
     return seen
 
 
@@ -395,7 +404,7 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
         r = cv[C_ROW]
         if status == ST_NAN:
             _check_nan(tape, r, [_arena_view(tape, grads, x) if x >= 0 and seen[x] & 1 else None
-                                 for x in _grad_inputs(tape, r)])
+                                 for x in _grad_inputs(tape, r)], _arena_view(tape, grads, r))
             ctl[C_START] = r - 1
             continue
         if status != ST_PYTHON:
@@ -422,9 +431,14 @@ def _numeric_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_retai
                     del hooked[q]
                     continue
                 hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
+                if not seen[q] & 1:     # (an output of the node that got no gradient)
+                    _hooks.fire_none(hooks)
+                    continue
+                if _captured_raw(tape, q, hooks, result, seen):
+                    result.raw[(id(tape), q)] = _arena_view(tape, grads, q).copy()
                 _hooks.fire_numeric(tape, q, hooks, _arena_view(tape, grads, q))
                 _hooks.deliver(tape, q, _arena_view(tape, grads, q).copy(), result)
-            _hooks.fire_undefined(tape, r, seen)
+            _hooks.fire_undefined(tape, r, seen, hooked)
             if _hooks.node_hooked(tape, r):
                 as_node(tape, r, _node_numeric, tape, r, values, grads, seen)  # the row runs here, with its hooks
                 ctl[C_START] = r - 1
@@ -812,19 +826,63 @@ def _hooked_targets(tape: Tape, R, hooked: dict, seen, result: _Result) -> list:
                 hooks = _hooks.unhook(tape, R, hooked, r, result.fired)
                 if hooks:
                     rows.append((r, hooks))
+            elif tape.op[r] == OUTPUT and (key, r) in result.targets and _node_reached(tape, r, seen):
+                # (an output that got no gradient of a node that got some: PyTorch captures it, an
+                # undefined gradient, through its hooks)
+                hooks = _hooks.unhook(tape, R, hooked, r, result.fired)
+                if hooks:
+                    _hooks.fire_none(hooks)
     return rows
+
+
+def _captured_raw(tape: Tape, r: int, hooks, result: _Result, seen) -> bool:
+    """Whether ``autograd.grad`` captures row ``r``'s gradient before its tensor hooks run: an input
+    asked for whose node runs too (it leads to another), as PyTorch's engine captures the node's
+    input buffer then and runs the hooks with the node."""
+    return bool(hooks) and result.on_leaf is None and bool(result.targets) and tape.op[r] != INPUT \
+        and not seen[int(tape.a[r]) if tape.op[r] == OUTPUT else r] & 2 and (id(tape), r) in result.targets
+
+
+def _node_reached(tape: Tape, r: int, seen) -> bool:
+    """Whether some output of the row whose output ``r`` is got a gradient."""
+    lead = int(tape.a[r])
+    q = lead + 1
+    while q < tape.n and tape.op[q] == OUTPUT and tape.a[q] == lead:
+        if seen[q] & 1:
+            return True
+        q += 1
+    return False
 
 
 def _ready(tape: Tape, R, hooked: dict, r: int, seen) -> list:
     """The hooked rows whose hooks run now that the sweep stopped at ``r``: ``r`` itself, or, for
     a leaf's INPUT row, the reached leaves of the run of INPUT/CONST rows it ends, first imported
     first (their gradients are complete together, and PyTorch runs them in input order)."""
+    if hooked[r][0] == OUTPUT:
+        return _hooks.sibling_rows(tape, hooked, r)
     if hooked[r][0] != INPUT:
         return [r]
+    # (the run goes on over the hidden casts a mixed-dtype op reads its leaves through: a leaf below
+    # one gets its gradient once the cast ran, and the leaves above it wait for it, in import order)
     lo = r
-    while lo > 0 and R[R_OP, lo - 1] in (INPUT, CONST, _hooks.HOOKED) and hooked.get(lo - 1, (INPUT,))[0] == INPUT:
+    while lo > 0 and (R[R_OP, lo - 1] in (INPUT, CONST, _hooks.HOOKED) and hooked.get(lo - 1, (INPUT,))[0] == INPUT
+                      or _hidden_cast(tape, R, lo - 1)):
         lo -= 1
-    return [q for q in range(lo, r + 1) if q in hooked and seen[q] & 3 == 1]
+    hi = r
+    while hi + 1 < tape.n and R[R_OP, hi + 1] in (INPUT, CONST) and hooked.get(hi + 1, (INPUT,))[0] == INPUT \
+            or hi + 1 < tape.n and _hidden_cast(tape, R, hi + 1):
+        hi += 1
+    pending = any(_hidden_cast(tape, R, h) and seen[h] & 1 and not seen[h] & 4 for h in range(lo, r))
+    if pending and any(q in hooked and hooked[q][0] == INPUT and q < r for q in range(lo, r)):
+        R[R_OP, r] = INPUT      # (its hooks run with the leaf below, when that one's gradient is complete)
+        return []
+    return [q for q in range(lo, hi + 1) if q in hooked and seen[q] & 3 == 1 and hooked[q][0] == INPUT]
+
+
+def _hidden_cast(tape: Tape, R, h: int) -> bool:
+    """Whether row ``h`` is a hidden row reading an INPUT row (a leaf cast for a mixed-dtype op)."""
+    return bool(tape.hid[h]) and R[R_OP, h] != _hooks.HOOKED and int(tape.a[h]) >= 0 \
+        and tape.op[int(tape.a[h])] == INPUT
 
 
 def _leaves_ready(tape: Tape, R, hooked: dict, leaf_rows: list, r: int, seen, grads) -> list:
@@ -877,11 +935,27 @@ def _grad_inputs(tape: Tape, r: int) -> list:
     return [x if tape.rg[x] else -1 for k, x in enumerate(tape.inputs_of(r)) if k not in nondiff]
 
 
-def _check_nan(tape: Tape, r: int, grads: list) -> None:
-    """Anomaly mode, after row ``r`` ran: PyTorch's error if a gradient it gave has a nan."""
+def _check_nan(tape: Tape, r: int, grads: list, adjoint: np.ndarray | None = None) -> None:
+    """Anomaly mode, after row ``r`` ran: PyTorch's error if a gradient it gave has a nan
+    (``adjoint``: the row's own, given where ``grads`` are the adjoints of its inputs, which it
+    added to)."""
     if not _anomaly._mode[1]:
         return
     k = _anomaly.nan_input(grads)
+    if k >= 0 and adjoint is not None:
+        ins = _grad_inputs(tape, r)
+        op = REGISTRY.get(int(tape.op[r]))
+        if ins.count(ins[k]) > 1 and op is not None and not op.multi:
+            # (one tensor at several inputs: their gradients were added into one adjoint, which
+            # cannot tell which the nan came from; the row's rule gives each apart)
+            prev = state.grad
+            state.grad = False
+            try:
+                outs = call_node(tape, r, (T._plain(np.array(adjoint), D.ARENA_DTYPES[int(tape.dt[r])]),))
+            finally:
+                state.grad = prev
+            outs = outs if isinstance(outs, tuple) else (outs,)
+            k = _anomaly.nan_input([None if g is None else g._value() for g in outs])
     if k >= 0:
         name = type(node_view(tape, r)).__name__
         _anomaly.warn_at(tape, r, name)
@@ -1152,7 +1226,8 @@ def _collect(tape: Tape, seen, result: _Result, want_retained: bool, grad_of) ->
         key = id(tape)
         for k, node in result.targets:
             if k == key and seen[node] & 1:
-                result.nodes[(k, node)] = grad_of(node)
+                raw = result.raw.pop((k, node), None)
+                result.nodes[(k, node)] = raw if raw is not None else grad_of(node)
     if want_retained and tape.retained:
         for node, ref in tape.retained.items():
             t = ref()
@@ -1238,7 +1313,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
             ctl[Rec.C_RESUME] = -1
             if last >= 0 and (kind == Rec.ST_DONE or kind == Rec.ST_PYTHON) and seen[last] & 4:
                 _check_nan(tape, last, [dest.value_of(int(gnode[x])) if x >= 0 and gnode[x] >= 0 else None
-                                        for x in _grad_inputs(tape, last)])
+                                        for x in _grad_inputs(tape, last)],
+                           dest.value_of(int(gnode[last])) if gnode[last] >= 0 else None)
                 last = -1
             if kind == Rec.ST_DONE:
                 break
@@ -1266,11 +1342,16 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                 last = r if anomaly else -1
                 for q in _ready(tape, R, hooked, r, seen):
                     hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
+                    if not seen[q] & 1:     # (an output of the node that got no gradient)
+                        _hooks.fire_none(hooks)
+                        continue
+                    if _captured_raw(tape, q, hooks, result, seen):
+                        result.raw[(id(tape), q)] = _tensor_at(dest, int(gnode[q]))
                     if hooks:
                         gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q]))))
                     if tape.op[q] == INPUT:     # (a row with several outputs has no gradient of its own)
                         _hooks.deliver(tape, q, _tensor_at(dest, int(gnode[q])), result)
-                _hooks.fire_undefined(tape, r, seen)
+                _hooks.fire_undefined(tape, r, seen, hooked)
                 if _hooks.node_hooked(tape, r):
                     as_node(tape, r, _python_rule, tape, dest, r, gnode, seen)
                     ctl[Rec.C_START] = r - 1
@@ -1305,7 +1386,7 @@ def _python_rule(tape: Tape, dest: Tape, r: int, gnode: np.ndarray, seen: np.nda
         gos = tuple(_tensor_at(dest, int(gnode[o])) if gnode[o] >= 0 else None for o in row.outputs)
     else:
         gos = (_tensor_at(dest, int(gnode[r])),)
-    for x, gx in _input_grads(tape, r, op, row, gos):
+    for x, gx in _input_grads(tape, r, op, row, gos, seen):
         if gnode[x] >= 0:
             gx = _tensor_at(dest, int(gnode[x])) + gx
         gnode[x] = _node_on(dest, gx)
@@ -1314,7 +1395,43 @@ def _python_rule(tape: Tape, dest: Tape, r: int, gnode: np.ndarray, seen: np.nda
     pass_undefined(tape, r, seen)
 
 
-def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
+class _Asked(threading.local):
+    rows = None     # the backward running in this thread: (tape id, row) of the inputs asked for, None: all
+
+
+_asked = _Asked()
+
+
+def _unneeded(tape: Tape, r: int, op, row: Row, seen) -> list:
+    """The positions among row ``r``'s gradients of the inputs that lead to no input asked for
+    (bit 2 of ``seen``): PyTorch's built-in node does not compute those, and its post hooks see None."""
+    rows = _asked.rows
+    if seen is None or rows is None or r in tape.pyrows:
+        return []
+    key = id(tape)
+    diff = [x for k, x in enumerate(row.inputs) if k not in op.nondiff]
+    return [i for i, x in enumerate(diff) if seen[x] & 2 and (key, x) not in rows]
+
+
+def _input_dtypes(tape: Tape, r: int, op, row: Row) -> list | None:
+    """The dtypes of a built-in row's inputs as the user gave them (past the hidden casts a mixed-dtype
+    op reads them through), where one differs from the row's own; None otherwise."""
+    if r in tape.pyrows:
+        return None
+    out = []
+    differ = False
+    for k, x in enumerate(row.inputs):
+        if k in op.nondiff:
+            continue
+        dt = int(tape.dt[x])
+        while tape.hid[x] and tape.op[x] != ROLES.clone:
+            x = int(tape.a[x])
+        differ = differ or int(tape.dt[x]) != dt
+        out.append(D.ARENA_DTYPES[int(tape.dt[x])])
+    return out if differ else None
+
+
+def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple, seen=None) -> list:
     """``[(input node, its gradient)]`` from row ``r``'s rule given its outputs' gradients
     ``gos``; a row whose node has hooks runs them around the rule (``tape/_hooks.py``)."""
     hooks = tape.hooks.get(r)
@@ -1324,7 +1441,13 @@ def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
     rule = _rule(tape, r, op, row)
     hooks = tape.hooks.get(r)
     if hooks is not None and hooks.node:
-        _check_row(tape, r)
+        # (PyTorch's node runs its pre hooks before it unpacks what it saved: its errors come after them)
+        packed = bool(hooks.saved)
+        checked = rule
+
+        def rule(gos: tuple) -> tuple:
+            _check_row(tape, r, packed)
+            return checked(gos)
         ctx = tape.pyrows.get(r)
         if ctx is not None and op.multi and getattr(ctx, "_out_meta", None) is not None:
             # A custom Function's node: its hooks see a gradient for every output of forward,
@@ -1336,6 +1459,21 @@ def _input_grads(tape: Tape, r: int, op, row: Row, gos: tuple) -> list:
             grads = _hooks.run_node_hooks(hooks, tuple(full), lambda full: rule(tuple(full[pos] for pos in at)),
                                           kept)
         else:
+            unneeded = _unneeded(tape, r, op, row, seen) if hooks.post else []
+            dtypes = _input_dtypes(tape, r, op, row) if hooks.post else None
+            if unneeded or dtypes:
+                computed = rule
+
+                def rule(gos: tuple) -> tuple:
+                    # (as PyTorch's node returns them: each of its input's dtype, None where not needed)
+                    out = []
+                    for i, g in enumerate(computed(gos)):
+                        if i in unneeded:
+                            g = None
+                        elif g is not None and dtypes and i < len(dtypes) and g._dtype is not dtypes[i]:
+                            g = g.to(dtypes[i])
+                        out.append(g)
+                    return tuple(out)
             grads = _hooks.run_node_hooks(hooks, gos, rule, kept)
     else:
         grads = rule(gos)
@@ -1354,6 +1492,7 @@ def _rule(tape: Tape, r: int, op, row: Row):
     hooks = tape.hooks.get(r)
     if hooks is not None and hooks.saved:
         xs, y = _saved.unpacked(tape, r, hooks.saved, xs, y)
+    custom = r in tape.pyrows      # (a custom Function's node shows what its backward returned)
 
     def rule(gos: tuple) -> tuple:
         outs = op.vjp(gos if op.multi else gos[0], xs, y, row)
@@ -1365,7 +1504,7 @@ def _rule(tape: Tape, r: int, op, row: Row):
                 shape = tape.shape_of(x)
                 if gx._shape != shape:
                     gx = gx._sum_to(shape)      # the input was broadcast along leading dims
-            grads.append(gx if rg[x] else None)
+            grads.append(gx if rg[x] or custom else None)
         if op.number_input:
             grads.append(None)              # a Python-number operand: PyTorch's node shows it
         return tuple(grads)
@@ -1387,13 +1526,15 @@ def call_node(tape: Tape, r: int, grads: tuple):
 _graph.run_node[0] = call_node
 
 
-def _check_row(tape: Tape, r: int) -> None:
+def _check_row(tape: Tape, r: int, packed: bool = False) -> None:
     """PyTorch's error for a row whose saved values were freed or changed in place (as the sweeps
-    check before running a row: ``_stops.check_saved``)."""
+    check before running a row: ``_stops.check_saved``).  ``packed``: saved-tensor hooks packed
+    its saved values, and what the unpack hook gives is used as it is, with no version check (as
+    PyTorch's ``SavedVariable`` with hooks)."""
     saved = int(SAVES[tape.op[r]])
     if saved and tape.fr[r] & 1:
         raise RuntimeError(FREED_MSG)
-    if saved and _modified_input(tape, r, saved) is not None:
+    if saved and not packed and _modified_input(tape, r, saved) is not None:
         _raise_unusable(tape, r, True)
 
 
@@ -1409,7 +1550,7 @@ def _node_numeric(tape: Tape, r: int, values, grads, seen) -> None:
         return T._plain(np.array(_arena_view(tape, grads, node)), D.ARENA_DTYPES[tape.dt[node]])
 
     gos = tuple(grad_of(o) for o in row.outputs) if op.multi else (grad_of(r),)
-    for x, gx in _input_grads(tape, r, op, row, gos):
+    for x, gx in _input_grads(tape, r, op, row, gos, seen):
         dst = _arena_view(tape, grads, x)
         if seen[x] & 1:
             dst += gx._value()

@@ -471,17 +471,41 @@ def fire_post(leaf: Tensor) -> None:
             raise RuntimeError("Tensor post accumulate grad hooks should return None.")
 
 
-def fire_undefined(tape, r: int, seen) -> None:
+def fire_undefined(tape, r: int, seen, waiting: dict) -> None:
     """Row ``r`` (a node with several outputs) runs: the tensor hooks of its outputs that got no
-    gradient are called with None, as PyTorch calls every output's hooks when the node runs."""
+    gradient are called with None, as PyTorch calls every output's hooks when the node runs
+    (``waiting``: the hooked rows of the sweep whose hooks have not run yet)."""
     q = r + 1
     n = tape.n
     while q < n and tape.op[q] == OUTPUT and tape.a[q] == r:
         hooks = tape.hooks.get(q)
-        if hooks is not None and hooks.tensor and not seen[q] & 1:
-            for hook in list(hooks.tensor.values()):
-                hook(None)
+        if hooks is not None and hooks.tensor and not seen[q] & 1 and q in waiting:
+            fire_none(hooks.tensor)
         q += 1
+
+
+def fire_none(hooks: dict) -> None:
+    for hook in list(hooks.values()):
+        hook(None)
+
+
+def sibling_rows(tape, waiting: dict, r: int) -> list:
+    """The hooked OUTPUT rows of the node whose output ``r`` the sweep reached first (every output's
+    gradient is then complete), ``r`` among them, in the order PyTorch runs its outputs' tensor
+    hooks when the node runs: each tensor's from its first registration on."""
+    lead = int(tape.a[r])
+    rows = []
+    q = lead + 1
+    n = tape.n
+    while q < n and tape.op[q] == OUTPUT and tape.a[q] == lead:
+        hooks = tape.hooks.get(q)
+        if q in waiting and hooks is not None and hooks.tensor:
+            rows.append(q)
+        q += 1
+    if r not in rows:
+        rows.append(r)
+    rows.sort(key=lambda q: min(tape.hooks[q].tensor, default=0) if q in tape.hooks else 0)
+    return rows
 
 
 def fire_undefined_only(tape, seen, bit: int) -> None:

@@ -199,8 +199,9 @@ class BackwardCFunction(FunctionCtx):
                     value = _saved.with_history(value, values, entry[1])
                 elif entry is not None and entry[1]._rg and not value._rg and value._tape is None:
                     # (PyTorch's unpacked leaf shares the saved leaf's grad accumulator: a leaf that
-                    # requires grad, as the one a checkpoint's recomputation starts from)
-                    value = value.detach().requires_grad_()
+                    # requires grad, as the one a checkpoint's recomputation starts from; in a
+                    # recorded backward, linked to the saved leaf, where its gradient then goes)
+                    value = _saved._linked(value, entry[1]) if state.grad else value.detach().requires_grad_()
                 out.append(value)
                 continue
             if entry is None:
@@ -503,6 +504,8 @@ def _apply(cls, setup: bool, args: tuple, kwargs: dict, keep: Optional[list] = N
         raise RuntimeError("Pure view custom Function can only have one input Tensor and one output Tensor. Open an "
                            "issue if you need to support more.")
     if not record:
+        for t in dirty:
+            t._bump()       # (``mark_dirty`` counts a change of its own, as PyTorch's does)
         if any(isinstance(o, Tensor) for o in outs):
             new = [_unrecorded_output(o, args, dirty) for o in outs]
             return new[0] if single else tuple(new)
@@ -523,8 +526,13 @@ def _pure_view(ctx) -> bool:
 def _unrecorded_output(o: Any, args: tuple, dirty: tuple) -> Any:
     """An output of a Function run without recording, as PyTorch returns it: an input returned as
     it is becomes a view of it, and a view is marked as made inside a custom Function."""
-    if not isinstance(o, Tensor) or any(o is d for d in dirty):
+    if not isinstance(o, Tensor):
         return o
+    if any(o is d for d in dirty):
+        # (one that requires grad is returned as a detached alias: its own history stays as it is)
+        return o.detach() if o._rg else o
+    if o._rg and any(o is a for a in args):
+        return o.detach()
     if any(o is a for a in args):
         grad = state.grad
         state.grad = False
@@ -580,6 +588,10 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
     for t, old_tape, old_node in before:
         if old_tape is tape:
             nodes.append(old_node)
+        elif old_tape is t._tape and old_node == t._node:
+            # (the tensor itself, where forward left it: a checkpoint's scratch tape gives it a
+            # stand-in that the segment's gradient is then taken for)
+            nodes.append(tape.import_(t))
         elif old_tape is not None:
             nodes.append(tape.import_(recorded(old_tape, old_node, old_tape.value_of(old_node), t._dtype)))
         elif t._rg or t._dtype.arena is not None:
@@ -634,8 +646,15 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             else:
                 # The input changed in place is now the output: it moves to the Function's node.
                 o._bump()
+                if o._retains and o._tape is not None:
+                    # (retain_grad() follows the tensor to its new version)
+                    old_tape, old_node = o._history()
+                    old_tape.retained.pop(old_node, None)
+                    tape.retained[node] = weakref.ref(o)
                 o._tape, o._node, o._rg = tape, node, True
                 o._ig = 0
+                if o._views:
+                    o._rederive_views()     # (its views now derive from the Function's node, as PyTorch's)
             new[i] = o
         elif value is o._v:
             # A tensor forward made is the output itself, as in PyTorch (``o is ctx.y`` holds).
@@ -722,7 +741,9 @@ def _vjp(gs, xs, y, row):
     out = []
     for x, pos, meta in zip(row.inputs, ctx._inputs, ctx._in_meta):
         g = result[pos]
-        out.append(None if g is None or not rg.item(x) else _shaped(ctx, g, pos, meta))
+        # (for an input that needs no gradient, what backward returned as it is: PyTorch checks only
+        # the gradients that go somewhere, and the node's post hooks see the others unchecked)
+        out.append(None if g is None else _shaped(ctx, g, pos, meta) if rg.item(x) else g)
     return tuple(out)
 
 
