@@ -38,6 +38,7 @@ import tape  # noqa: E402
 
 if __name__ == "__main__":        # run as a script: the checkout's tests package
     sys.path.insert(0, __file__.rsplit("/tests/", 1)[0])
+from tests._fuzz_seeds import main as fuzz_main  # noqa: E402
 from tests.test_random_programs import Mismatch, Program, _KnownBugStop, compare_tensor  # noqa: E402
 from tests.test_fuzz_doors import CASES as FOUND_CASES, DEPENDS, PRELUDE, SNIPPETS, outcome, same  # noqa: E402
 
@@ -416,28 +417,5 @@ def test_found_case_matches_torch(code):
     assert same(tape_out, torch_out), f"torch {torch_out!r}\ntape  {tape_out!r}"
 
 
-def _local_run(lo: int, hi: int, modes: list[str]) -> None:
-    """25 fresh programs for each seed ``lo..hi-1`` and mode (no shrinking): each distinct failure once."""
-    from hypothesis import HealthCheck, seed
-    seen = {}
-    for s in range(lo, hi):
-        for mode in modes:
-            @settings(max_examples=25, database=None, phases=[Phase.generate], deadline=None,
-                      suppress_health_check=list(HealthCheck))
-            @seed(s)
-            @given(st.data())
-            def one(data):
-                _run_program(data, mode)
-            try:
-                one()
-            except Exception as e:  # noqa: BLE001 - reported
-                head = str(e).split("\n--- program")[0]
-                key = re.sub(r"v\d+|\d", "#", head)[:200]
-                if key not in seen:
-                    seen[key] = s
-                    print(f"{'=' * 20} seed {s} {mode}\n{str(e)[:5000]}", flush=True)
-    print(f"{len(seen)} distinct failures in seeds {lo}..{hi - 1}", flush=True)
-
-
 if __name__ == "__main__":
-    _local_run(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:] or ["backward", "grad", "second"])
+    fuzz_main(_run_program, 5000)
