@@ -22,6 +22,8 @@ class BackwardHookFunction(Function):
     def forward(ctx, *args):
         """The tensors themselves (new nodes), those not requiring grad marked non-differentiable."""
         ctx.mark_non_differentiable(*[arg for arg in args if not arg.requires_grad])
+        # (their gradients stay None, not zeros: the module's hooks see None for an input that needs none)
+        ctx._materialize_non_diff_grads = False
         return args
 
     @staticmethod
