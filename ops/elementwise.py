@@ -1430,14 +1430,12 @@ def _special(code):
     def forward(x, out=None):
         x = np.asarray(x)
         if code != ERFINV and x.dtype.kind == "f" and x.size >= NUMPY_ROWS[x.dtype != np.float64]:
-            return erf_vectorized(x, code == ERFC, out) if out is not None else \
-                laid_out_like(x, erf_vectorized(x, code == ERFC))
-        if out is not None:
-            _special_loop(code, np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
-            return out
-        out = np.empty(x.shape, x.dtype)
-        _special_loop(code, np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
-        return laid_out_like(x, out)
+            y = erf_vectorized(x, code == ERFC, out)
+        else:
+            y = np.empty(x.shape, x.dtype) if out is None else out
+            _special_loop(code, np.ascontiguousarray(x).reshape(-1), y.reshape(-1))
+        # (an ``out`` given is an arena slot, row-major as the arena is)
+        return y if out is not None else laid_out_like(x, y)
     WRITES_OUT.add(forward)
     return forward
 
