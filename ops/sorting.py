@@ -192,9 +192,18 @@ def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True)
     # (a 0-d input gives its element back for k = 0 as for k = 1, as PyTorch's)
     k = k if self._shape else 1
     rows = np.moveaxis(v, d, -1)
-    at = _top(np.ascontiguousarray(rows).reshape(-1, v.shape[d]), k, bool(largest), bool(sorted))
+    at = _top(_compared(rows).reshape(-1, v.shape[d]), k, bool(largest), bool(sorted))
     idx = np.moveaxis(at.reshape(rows.shape[:-1] + (k,)), -1, d)
     return _selected(self, d, idx, _TOPK, TopkResult, None if self._shape else (), dim)
+
+
+def _compared(rows: np.ndarray) -> np.ndarray:
+    """``rows`` as the selection kernels compare them: float64 where that holds every value exactly
+    (floats and integers of up to 32 bits: the same order, the same ties, nan still nan), so that
+    one compiled kernel serves them all; a compile costs seconds per dtype (int64 stays itself)."""
+    if rows.dtype.kind == "f" or rows.dtype.kind in "iu" and rows.dtype.itemsize <= 4:
+        return np.ascontiguousarray(rows, np.float64)
+    return np.ascontiguousarray(rows)
 
 
 # PyTorch's topk (SortingUtils.h, topk_impl_loop) runs libstdc++'s std::partial_sort (k * 64 <= n) or
@@ -448,7 +457,7 @@ def _quick_select(rows: np.ndarray, k: int) -> np.ndarray:
 def _kth(x: Tensor, d: int, k: int, keepdim: bool, name: int, cls, given: int):
     v = _work(x)
     rows = np.moveaxis(v, d, -1)
-    at = _quick_select(np.ascontiguousarray(rows).reshape(-1, v.shape[d]), k)
+    at = _quick_select(_compared(rows).reshape(-1, v.shape[d]), k)
     idx = np.expand_dims(at.reshape(rows.shape[:-1]), d)
     shape = idx.shape if keepdim else tuple(s for i, s in enumerate(idx.shape) if i != d)
     return _selected(x, d, idx, name, cls, shape if x._shape else (), given, keepdim)

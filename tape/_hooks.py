@@ -189,10 +189,11 @@ def _reset_if_free(tape: Tape | None) -> None:
         tape.reset()
 
 
-def reachable(tape: Tape) -> np.ndarray | None:
-    """Which rows of ``tape`` a tensor or a node still reaches (a bool per row), from the tensors and
-    nodes that refer to the tape; None when something else holds it (a newer tape, a spent one ...),
-    which may reach any row."""
+def reachable(tape: Tape, lo: int = 0) -> np.ndarray | None:
+    """Which rows of ``tape`` from ``lo`` on a tensor or a node still reaches (a bool per row; not all
+    of those below ``lo`` are found), from the tensors and nodes that refer to the tape; None when something
+    else holds it (a newer tape, a spent one ...), which may reach any row.  (A row's inputs come
+    before it: what reaches the rows from ``lo`` on is found among them, however long the tape.)"""
     roots = []
     for ref in gc.get_referrers(tape):
         if isinstance(ref, Tensor):
@@ -210,7 +211,7 @@ def reachable(tape: Tape) -> np.ndarray | None:
     for r in roots:
         if 0 <= r < n:
             reached[r] = True
-    for r in range(max(roots, default=-1), -1, -1):
+    for r in range(max(roots, default=-1), lo - 1, -1):
         if reached[r]:
             for x in tape.inputs_of(r):
                 reached[x] = True

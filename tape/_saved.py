@@ -582,7 +582,7 @@ def saved_inside(tape, lo: int, mutated: Optional[dict]) -> dict:
     them), for the rows a tensor or node still reaches and whose backward has not freed them: by
     (generation, row of the value) -> the value as saved.  ``mutated`` ((generation, row) -> the
     row count when it was changed in place): only the values changed after the row saved them."""
-    reached = reachable(tape)
+    reached = reachable(tape, lo)
     out = {}
     for r in range(lo, tape.n):
         if reached is not None and not reached[r] or tape.fr[r] & FREED:

@@ -12,8 +12,11 @@ import os
 import sys
 
 import hypothesis.core
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+import tape
 
 # ``ci`` draws the same examples on every run (derandomized, seeded by each test's name), so a CI run
 # is reproducible and cannot fail at random; ``thorough`` draws new ones each time, to explore.
@@ -28,6 +31,16 @@ settings.load_profile(os.environ.get("TAPE_HYPOTHESIS_PROFILE", "ci"))
 # parametrized by op.  A function's source does not change during a session: one digest each.
 if hasattr(hypothesis.core, "function_digest"):
     hypothesis.core.function_digest = functools.lru_cache(maxsize=None)(hypothesis.core.function_digest)
+
+
+@pytest.fixture(autouse=True)
+def _same_random_state():
+    """Each test starts from the same state of tape's default generator and of numpy's global one,
+    whatever ran before it in its process: the README's command runs the files on several workers,
+    in an order that varies from run to run."""
+    tape.manual_seed(0)
+    np.random.seed(0)
+
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 NO_TORCH = "could not import 'torch'"      # pytest.importorskip's skip reason

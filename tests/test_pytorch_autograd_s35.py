@@ -3,6 +3,7 @@ wrong until session 35: each test names the PyTorch test it comes from.  Pinned 
 no torch needed."""
 from __future__ import annotations
 
+import gc
 import weakref
 
 import pytest
@@ -182,11 +183,21 @@ def test_as_strided_of_a_dual_tensor_reaches_the_whole_storage():
 
 
 # --- TestAllowMutationOnSaved: what the context shows of the saved tensors it would clone ----------
+@pytest.fixture
+def small_heap():
+    """``ctx.cloned`` and ``ctx.tid_to_weakhandle`` scan the heap for what refers to a tape (as many
+    objects as the whole suite has made): frozen, those made before the test are left out of it."""
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
 def _counts(ctx):
     return len(list(ctx.tid_to_weakhandle.items())), len(list(ctx.cloned.items()))
 
 
-def test_allow_mutation_context_counts_live_saved_and_cloned_tensors():
+def test_allow_mutation_context_counts_live_saved_and_cloned_tensors(small_heap):
     allow = tape.autograd.graph.allow_mutation_on_saved_tensors
     with allow() as ctx:
         a = tape.randn(2, 3, requires_grad=True).clone()
@@ -225,7 +236,7 @@ def test_allow_mutation_context_counts_live_saved_and_cloned_tensors():
     assert _counts(ctx) == (0, 0)       # (emptied on exit)
 
 
-def test_allow_mutation_context_counts_an_out_argument_and_only_what_mul_saves():
+def test_allow_mutation_context_counts_an_out_argument_and_only_what_mul_saves(small_heap):
     with tape.autograd.graph.allow_mutation_on_saved_tensors() as ctx:
         a = tape.tensor([1.0], requires_grad=True)
         b = tape.tensor([1.0])

@@ -601,6 +601,12 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             tape.rg[node] = 0
             nodes.append(node)
     nondiff = ctx.__dict__.get("non_differentiable", ())
+    if len(outs) == 1 and not nondiff and not dirty:
+        o = outs[0]
+        if type(o) is Tensor and o._tape is None and o._vb is None and o._f is None and o._origins is None \
+                and o._views is None and not o._rg and o._grad is None and not o._inf \
+                and o._dtype.is_floating_point and not any(o is a for a in args):
+            return [_record_made(ctx, tape, nodes, o, args, before, in_meta)]
     new = []
     rows = []       # (arena, value, position) of each differentiable output, an OUTPUT row each
     positions = []
@@ -686,6 +692,37 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
     return new
 
 
+def _record_made(ctx, tape: Tape, nodes: list, o: Tensor, args: tuple, before: list, in_meta: list) -> Tensor:
+    """``_record``'s common call, in fewer steps: one output, a tensor that ``forward`` made, which
+    becomes the output itself."""
+    dtype = o._dtype
+    r = tape.append_call(FUNCTION, nodes, ((dtype.arena, o._v, 0),))
+    tape.pyrows[r] = ctx
+    ctx._tape_ref = tape.me
+    ctx._row = r
+    o._tape, o._node, o._rg = tape, r + 1, True
+    o._ig = 0
+    ctx._outputs = _FIRST
+    ctx._out_meta = [(o._shape, dtype)]
+    ctx._inputs = range(len(args)) if len(before) == len(args) else \
+        [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+    ctx._in_meta = in_meta
+    d = ctx.__dict__
+    to_save = d.get("to_save")
+    if to_save is not None:
+        if len(to_save) == 1 and to_save[0] is o and not _saved.local.stack:
+            # (the output alone saved: ``_keep_saved``'s entry for it)
+            del d["to_save"]
+            ver = o._ver
+            ctx._saved = (("node", r + 1, 0 if ver is None else ver[0], weakref.ref(o)),)
+        else:
+            _keep_saved(ctx, tape, args, (o,), [o], before, nodes)
+    return o
+
+
+_FIRST = (0,)       # (the output positions of a call with one output)
+
+
 def _input_itself(entry: tuple, r: int):
     """A saved input (a node before the Function's row ``r``) as the tensor itself while it lives
     unchanged, as PyTorch unpacks a saved tensor that is not an output; None otherwise."""
@@ -757,18 +794,26 @@ def _plain_row(tape, r: int, grads: tuple, marks: memoryview) -> None:
     w = tape.w_int
     dts, offs, shps = w[R_DT], w[R_OFF], w[R_SHP]
     shapes = tape.shapes
-    gs = []
-    missing = False
-    for q in range(r + 1, r + 1 + w[R_NOUT][r]):
-        if marks[q] & 1:
-            dt = dts[q]
-            gs.append(_plain(_ndarray(shapes[shps[q]], _ARENA_NP[dt], grads[dt], offs[q] * _ITEMSIZE[dt]),
-                             _ARENA_DTYPES[dt]))
-        else:
-            gs.append(None)
-            missing = True
+    nout = w[R_NOUT][r]
+    q = r + 1
+    if nout == 1 and marks[q] & 1:
+        dt = dts[q]
+        gs = [_plain(_ndarray(shapes[shps[q]], _ARENA_NP[dt], grads[dt], offs[q] * _ITEMSIZE[dt]), _ARENA_DTYPES[dt])]
+        missing = False
+    else:
+        gs = []
+        missing = False
+        for q in range(q, q + nout):
+            if marks[q] & 1:
+                dt = dts[q]
+                gs.append(_plain(_ndarray(shapes[shps[q]], _ARENA_NP[dt], grads[dt], offs[q] * _ITEMSIZE[dt]),
+                                 _ARENA_DTYPES[dt]))
+            else:
+                gs.append(None)
+                missing = True
     first = w[R_LO][r]
-    ins = tape.ix[first:first + w[R_LN][r]].tolist()
+    n_in = w[R_LN][r]
+    ins = (tape.ix.item(first),) if n_in == 1 else tape.ix[first:first + n_in].tolist()
     evaluating = _hooks.evaluating
     prev = evaluating.node
     evaluating.node = (tape, r)
