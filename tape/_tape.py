@@ -60,7 +60,6 @@ SPARES = 4            # retired tapes kept per thread for reuse once nothing ref
 LEND_FROM = 1 << 14   # results this large are computed into their arena slot and lent to their tensor
 REFER_FROM = 1 << 10  # leaves this large are referred to by their INPUT/CONST row until a compiled row reads them
 _NOTHING = np.empty(0)
-_NO_SHAPE = _NOTHING.shape
 PY_ROWS: set = set()  # codes of the rows whose adjoint is Python's ``py_adjoint`` (made on first use)
 
 _gens = itertools.count(1)
@@ -534,18 +533,11 @@ class Tape:
         an OUTPUT row holding ``value``, the call's output ``k``; return the call's row.  (Its
         rule reads no input's value and saves nothing: ``append_listed``'s checks find nothing.)"""
         lo = self.list_nodes(inputs)
-        r = self.n
-        if r == self.cap:
-            self.grow_rows()
-        self.n = r + 1
+        n = len(inputs)
+        r = self.source(code, 0, _NOTHING)
         w = self.w_int
-        w[R_OP][r] = code
-        w[R_OFF][r] = self.t64      # (as ``source`` writes a row of no value)
-        w[R_NUM][r] = 0
-        sid = self.shape_ids.get(_NO_SHAPE)
-        w[R_SHP][r] = sid if sid is not None else self.shape_id(_NO_SHAPE)
         w[R_LO][r] = lo
-        w[R_LN][r] = len(inputs)
+        w[R_LN][r] = n
         w[R_NOUT][r] = len(outputs)
         for arena, value, k in outputs:
             q = self.source(OUTPUT, arena, value)

@@ -603,9 +603,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
     nondiff = ctx.__dict__.get("non_differentiable", ())
     if len(outs) == 1 and not nondiff and not dirty:
         o = outs[0]
-        if type(o) is Tensor and o._tape is None and o._vb is None and o._f is None and o._origins is None \
-                and o._views is None and not o._rg and o._grad is None and not o._inf \
-                and o._dtype.is_floating_point and not any(o is a for a in args):
+        if type(o) is Tensor and o._dtype.is_floating_point and _made_by_forward(o, args):
             return [_record_made(ctx, tape, nodes, o, args, before, in_meta)]
     new = []
     rows = []       # (arena, value, position) of each differentiable output, an OUTPUT row each
@@ -624,9 +622,7 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
             continue
         # (an output that forward made becomes the output itself, its storage the arena's copy
         # of it: ``value is o._v`` below; any other is copied to a new handle)
-        own = o._tape is None and o._vb is None and o._f is None and o._origins is None and o._views is None \
-            and not o._rg and o._grad is None and not o._inf and _position(o, args, len(args)) < 0 \
-            and not (dirty and any(o is d for d in dirty))
+        own = _made_by_forward(o, args) and not (dirty and any(o is d for d in dirty))
         rows.append((dtype.arena, o._v if own else np.array(o._value()), i))
         positions.append(i)
         new.append(None)
@@ -692,6 +688,13 @@ def _record(ctx, args: tuple, before: list, in_meta: list, outs: tuple, dirty: t
     return new
 
 
+def _made_by_forward(o: Tensor, args: tuple) -> bool:
+    """Whether ``forward`` made the output ``o`` (no history, no view, not an argument), which then
+    becomes the output itself."""
+    return o._tape is None and o._vb is None and o._f is None and o._origins is None and o._views is None \
+        and not o._rg and o._grad is None and not o._inf and _position(o, args, len(args)) < 0
+
+
 def _record_made(ctx, tape: Tape, nodes: list, o: Tensor, args: tuple, before: list, in_meta: list) -> Tensor:
     """``_record``'s common call, in fewer steps: one output, a tensor that ``forward`` made, which
     becomes the output itself."""
@@ -707,16 +710,8 @@ def _record_made(ctx, tape: Tape, nodes: list, o: Tensor, args: tuple, before: l
     ctx._inputs = range(len(args)) if len(before) == len(args) else \
         [i for i, a in enumerate(args) if isinstance(a, Tensor)]
     ctx._in_meta = in_meta
-    d = ctx.__dict__
-    to_save = d.get("to_save")
-    if to_save is not None:
-        if len(to_save) == 1 and to_save[0] is o and not _saved.local.stack:
-            # (the output alone saved: ``_keep_saved``'s entry for it)
-            del d["to_save"]
-            ver = o._ver
-            ctx._saved = (("node", r + 1, 0 if ver is None else ver[0], weakref.ref(o)),)
-        else:
-            _keep_saved(ctx, tape, args, (o,), [o], before, nodes)
+    if "to_save" in ctx.__dict__:
+        _keep_saved(ctx, tape, args, (o,), [o], before, nodes)
     return o
 
 
@@ -736,6 +731,10 @@ def _keep_saved(ctx, tape, args: tuple, outs: tuple, new: list, before: list, no
     to_save = ctx.__dict__.pop("to_save", None)
     if to_save is None:
         return
+    if len(to_save) == 1 and len(outs) == 1 and to_save[0] is outs[0] is new[0] and new[0]._tape is tape \
+            and not _saved.local.stack:
+        ctx._saved = (_node_entry(new[0]._node, new[0]),)     # (the common call: its output alone saved)
+        return
     saved = []
     for t in to_save:
         if t is None:
@@ -753,15 +752,21 @@ def _keep_saved(ctx, tape, args: tuple, outs: tuple, new: list, before: list, no
                     node = n
             if node is None:
                 node = t._node if t._tape is tape else tape.import_(t)
-        ver = t._ver
         if node is not None:
-            saved.append(("node", node, 0 if ver is None else ver[0], weakref.ref(t)))
+            saved.append(_node_entry(node, t))
         else:
+            ver = t._ver
             saved.append(("tensor", t, 0 if ver is None else ver[0], None))
     ctx._saved = saved = tuple(saved)
     if _saved.local.stack:      # (saved-tensor hooks: what pack_hook gave, unpacked on each read)
         ctx._packed = _saved.pack_for_function([None if e is None else e[3]() if e[0] == "node" else e[1]
                                                 for e in saved])
+
+
+def _node_entry(node: int, t: Tensor) -> tuple:
+    """A saved tensor recorded on the tape: its node, its version now, and the tensor (weakly)."""
+    ver = t._ver
+    return ("node", node, 0 if ver is None else ver[0], weakref.ref(t))
 
 
 def _zeros(meta) -> Tensor:
@@ -794,23 +799,16 @@ def _plain_row(tape, r: int, grads: tuple, marks: memoryview) -> None:
     w = tape.w_int
     dts, offs, shps = w[R_DT], w[R_OFF], w[R_SHP]
     shapes = tape.shapes
-    nout = w[R_NOUT][r]
-    q = r + 1
-    if nout == 1 and marks[q] & 1:
-        dt = dts[q]
-        gs = [_plain(_ndarray(shapes[shps[q]], _ARENA_NP[dt], grads[dt], offs[q] * _ITEMSIZE[dt]), _ARENA_DTYPES[dt])]
-        missing = False
-    else:
-        gs = []
-        missing = False
-        for q in range(q, q + nout):
-            if marks[q] & 1:
-                dt = dts[q]
-                gs.append(_plain(_ndarray(shapes[shps[q]], _ARENA_NP[dt], grads[dt], offs[q] * _ITEMSIZE[dt]),
-                                 _ARENA_DTYPES[dt]))
-            else:
-                gs.append(None)
-                missing = True
+    gs = []
+    missing = False
+    for q in range(r + 1, r + 1 + w[R_NOUT][r]):
+        if marks[q] & 1:
+            dt = dts[q]
+            gs.append(_plain(_ndarray(shapes[shps[q]], _ARENA_NP[dt], grads[dt], offs[q] * _ITEMSIZE[dt]),
+                             _ARENA_DTYPES[dt]))
+        else:
+            gs.append(None)
+            missing = True
     first = w[R_LO][r]
     n_in = w[R_LN][r]
     ins = (tape.ix.item(first),) if n_in == 1 else tape.ix[first:first + n_in].tolist()
