@@ -1231,16 +1231,17 @@ def _sigmoid(x):
     return np.reciprocal(e, out=e)
 
 
-def _tanh(x):
+def _tanh(x, out=None):
     # numpy's float32 tanh is off by an ulp on about a third of its inputs, where PyTorch's (SLEEF) is
     # almost always the correctly rounded value: the float64 one rounded to float32 is that value (and
     # what the scalar path, ``math.tanh``, gives), which ``tanh_f32`` computes.  It costs 1.4 times
     # numpy's SIMD loop, so big rows (``NUMPY_ROWS``, as erf's) keep that loop, within an ulp.
     if x.dtype == np.float32 and x.size < NUMPY_ROWS[1]:
-        out = np.empty(x.shape, np.float32)
-        tanh_f32(np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
-        return laid_out_like(x, out)
-    return np.tanh(x)
+        y = np.empty(x.shape, np.float32) if out is None else out
+        tanh_f32(np.ascontiguousarray(x).reshape(-1), y.reshape(-1))
+        # (an ``out`` given is an arena slot, row-major as the arena is)
+        return y if out is not None else laid_out_like(x, y)
+    return np.tanh(x, out=out)
 
 
 _tanh.transcendental = True     # (a replay computes its big rows with it, as eager did: tape/_replay.py)
@@ -1442,7 +1443,7 @@ def _special(code):
 
 # Forward faces that are not ufuncs but write a result of their input's shape and dtype into a
 # C-contiguous ``out`` given: a big recorded result is computed straight into its arena slot.
-WRITES_OUT: set = set()
+WRITES_OUT: set = {_tanh}
 
 
 @njit(cache=True, error_model="numpy", nogil=True)

@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 from numba import njit
 
-from .._emit import D, Tensor, emit, fresh, node_in, plain, quiet, recorded, row_value, state, write_tape
+from .._emit import LEND_FROM, D, Tensor, emit, fresh, node_in, plain, quiet, recorded, row_value, state, write_tape
 from ._args import broadcast_pair, wrap_dim
 from ._gemm import HAVE_BLAS, gemm
 from ._index import dims
@@ -309,8 +309,13 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         nb_ = b._node if b._tape is tape else tape.import_(b, not compiled)
         va, vb = a._v, b._v
         if not compiled:
-            y = np.matmul(va, vb)
-            return recorded(tape, tape.push(MATMUL_BLAS, dt.arena, y, na_, nb_, MM), y, dt)
+            if sa[0] * sb[1] < LEND_FROM:
+                y = np.matmul(va, vb)
+                return recorded(tape, tape.push(MATMUL_BLAS, dt.arena, y, na_, nb_, MM), y, dt)
+            # (a big product is written by BLAS straight into its arena slot, lent to the result: no copy)
+            o, y = tape.slot(dt.arena, (sa[0], sb[1]))
+            np.matmul(va, vb, out=y)
+            return recorded(tape, tape.append(MATMUL_BLAS, dt.arena, y, na_, nb_, MM, at=o), y, dt)
         if flops <= KERNEL_VALUE:
             return _small_product(tape, dt, (sa[0], sb[1]), a, b, na_, nb_, MM, flops)
         # (``_small_product``'s BLAS value, inlined: the common product of a training step)

@@ -31,12 +31,35 @@ def _arena(t):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_big_results_live_once_in_the_arena(dtype):
     x0, x = _x(dtype)
-    for make in (x.sin, lambda: x * x, lambda: x * 2.0, lambda: x + x.exp()):
+    for make in (x.sin, x.tanh, lambda: x * x, lambda: x * 2.0, lambda: x + x.exp()):
         y = make()      # (checked at once: an arena that grows later is a copy, the old one the tensor's)
         assert np.shares_memory(y._v, _arena(y))
         assert np.shares_memory(y._v, y._tape.value_of(y._node))
     small = tape.tensor(x0[:10], requires_grad=True).sin()
     assert not np.shares_memory(small._v, _arena(small))     # (small results keep their own storage)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_big_product_lives_once_in_the_arena(dtype):
+    # (BLAS writes it into its slot: the row of a product whose adjoint runs in Python)
+    rng = np.random.default_rng(2)
+    k = N // 64
+    a0, w0 = rng.standard_normal((64, k)).astype(dtype), rng.standard_normal((k, k)).astype(dtype) / 16
+    a, w = tape.tensor(a0, requires_grad=True), tape.tensor(w0, requires_grad=True)
+    y = a @ w
+    assert np.shares_memory(y._v, _arena(y))
+    np.testing.assert_array_equal(y.detach().numpy(), a0 @ w0)
+    h = y.tanh()
+    assert np.shares_memory(h._v, _arena(h))
+    h.sum().backward()
+    g = 1 - np.tanh(a0 @ w0) ** 2
+    np.testing.assert_allclose(a.grad.numpy(), g @ w0.T, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(w.grad.numpy(), a0.T @ g, rtol=1e-4, atol=1e-4)
+    y = a @ w
+    s = (y * y).sum()       # saves the product
+    y.mul_(2.0)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        s.backward()
 
 
 def test_big_softmax_lives_once_in_the_arena():
