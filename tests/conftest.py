@@ -20,7 +20,7 @@ import tape
 
 # ``ci`` draws the same examples on every run (derandomized, seeded by each test's name), so a CI run
 # is reproducible and cannot fail at random; ``thorough`` draws new ones each time, to explore.
-settings.register_profile("ci", max_examples=15, deadline=None, derandomize=True,
+settings.register_profile("ci", max_examples=10, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("thorough", max_examples=400, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
