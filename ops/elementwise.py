@@ -1239,12 +1239,12 @@ def _tanh(x, out=None):
     # big rows on every core (each element's bits whichever part it falls in).
     if x.dtype == np.float32:
         y = np.empty(x.shape, np.float32) if out is None else out
-        flat, into = np.ascontiguousarray(x).reshape(-1), y.reshape(-1)
-        n = flat.shape[0]
+        xs, ys = np.ascontiguousarray(x).reshape(-1), y.reshape(-1)
+        n = xs.shape[0]
         if n < 2 * PART:
-            tanh_f32(flat, into)
+            tanh_f32(xs, ys)
         else:
-            in_parts(lambda lo, hi: tanh_f32(flat[lo:hi], into[lo:hi]), n)
+            in_parts(lambda lo, hi: tanh_f32(xs[lo:hi], ys[lo:hi]), n)
         # (an ``out`` given is an arena slot, row-major as the arena is)
         return y if out is not None else laid_out_like(x, y)
     return np.tanh(x, out=out)

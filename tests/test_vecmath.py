@@ -132,6 +132,14 @@ def test_tanh_of_a_small_float32_tensor_is_the_rounded_float64_one():
     assert y.numpy().tobytes() == np.tanh(x.astype(np.float64)).astype(np.float32).tobytes()
 
 
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_tanh_of_a_big_float32_tensor_is_the_rounded_float64_one(requires_grad):
+    # (computed in parts on every core; recorded, into its arena slot)
+    x = (np.random.default_rng(6).standard_normal(1 << 20) * 4).astype(np.float32)
+    y = tape.tanh(tape.tensor(x, requires_grad=requires_grad))
+    assert y.detach().numpy().tobytes() == np.tanh(x.astype(np.float64)).astype(np.float32).tobytes()
+
+
 def test_tanh_of_a_float32_tensor_keeps_its_layout():
     # (PyTorch's elementwise results take a dense input's strides: a transposed input's too)
     x = tape.ones(3, 4, dtype=tape.float32).t()
