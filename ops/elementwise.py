@@ -39,8 +39,8 @@ from ._vecmath import tanh_f32
 from . import _specfun as SF
 from ._parser import Forms, check_types, parsed_number
 from ._rule import diagonal, rule_adjoint
-from ._spec import (BINARY, CROSS, N_CODES, NUMBER, NUMPY_ROWS, OUT, REGISTRY, ROLES, UNARY, X0, X1, Op, public,
-                    register, saved_when, tangents)
+from ._spec import (BINARY, CROSS, N_CODES, NUMBER, NUMPY_ROWS, OUT, R_A, R_B, R_NUM, R_OFF, R_OP, R_RG, REGISTRY,
+                    ROLES, UNARY, X0, X1, Op, public, register, saved_when, tangents)
 from .ternary import clamp_tensors, combination
 
 # --- codes (UNARY and BINARY ranges) -------------------------------------------
@@ -394,18 +394,8 @@ def _core_d(code, gy, x, y, fa, fb):
         return _d_exp(gy, x, y, fa, fb)
     if code == LOG:
         return _d_log(gy, x, y, fa, fb)
-    if code == LOG2:
-        return _d_log2(gy, x, y, fa, fb)
-    if code == LOG10:
-        return _d_log10(gy, x, y, fa, fb)
     if code == SQRT:
         return _d_sqrt(gy, x, y, fa, fb)
-    if code == SIN:
-        return _d_sin(gy, x, y, fa, fb)
-    if code == COS:
-        return _d_cos(gy, x, y, fa, fb)
-    if code == TAN:
-        return _d_tan(gy, x, y, fa, fb)
     if code == TANH:
         return _d_tanh(gy, x, y, fa, fb)
     if code == SIGMOID:
@@ -414,6 +404,28 @@ def _core_d(code, gy, x, y, fa, fb):
         return _d_relu(gy, x, y, fa, fb)
     if code == RECIPROCAL:
         return _d_reciprocal(gy, x, y, fa, fb)
+    if code == CLAMP:
+        return _d_clamp(gy, x, y, fa, fb)
+    if code == FILL:
+        return 0.0          # the value does not depend on x (PyTorch: zeros, even for a nan gradient)
+    if code == MASK:
+        return 0.0 * gy     # zero derivative
+    return _shared_d(code, gy, x, y, fa, fb)
+
+
+@njit(cache=True, error_model="numpy")
+def _shared_d(code, gy, x, y, fa, fb):
+    """``_core_d`` for the ops of ``SHARED_LOOP``."""
+    if code == SIN:
+        return _d_sin(gy, x, y, fa, fb)
+    if code == COS:
+        return _d_cos(gy, x, y, fa, fb)
+    if code == TAN:
+        return _d_tan(gy, x, y, fa, fb)
+    if code == LOG2:
+        return _d_log2(gy, x, y, fa, fb)
+    if code == LOG10:
+        return _d_log10(gy, x, y, fa, fb)
     if code == SINH:
         return gy * math.cosh(x)
     if code == COSH:
@@ -424,12 +436,6 @@ def _core_d(code, gy, x, y, fa, fb):
         return _d_powc(gy, x, y, fa, fb)
     if code == RPOWC:
         return _d_rpowc(gy, x, y, fa, fb)
-    if code == CLAMP:
-        return _d_clamp(gy, x, y, fa, fb)
-    if code == FILL:
-        return 0.0          # the value does not depend on x (PyTorch: zeros, even for a nan gradient)
-    if code == MASK:
-        return 0.0 * gy     # zero derivative
     return math.nan         # a code without a branch here: an error value, never a silent zero
 
 
@@ -459,12 +465,77 @@ def core_unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
     if code == MASK:
         return
     if code == CAST:
-        for i in range(n):
-            go[ox + i] += g[oy + i]
+        _cast_adjoint(n, g, oy, go, ox)
         return
     # Slices first: indexing them with the loop counter needs no negative-index
     # check, which lets the loop vectorize (about 4x on arrays).
     _unary_loops(code, n, fa, fb, v[ox:ox + n], v[oy:oy + n], g[ox:ox + n], g[oy:oy + n])
+
+
+# The core unary ops in groups, each with a row kernel of its own in the sweeps' families
+# (``tape/_sweep``): a sweep compiles the loops of the groups its rows use, not every core op's
+# (those were half of a cold first backward's compile time, measured).  A group's row kernel has
+# the families' signature (the row's arena, then the other one) and returns False for a code it has
+# no branch for; ``core_unary_adjoint`` runs them all, for rows run in parts on several threads.
+AFFINE = (NEG, RSUBC, ADDC, SUBC, MULC, DIVC, CLONE, CAST, MASK, FILL)
+ACTIVATIONS = (TANH, SIGMOID, RELU, CLAMP, ABS)
+EXP_LOG = (EXP, LOG, SQRT, RECIPROCAL)
+SHARED_LOOP = (SIN, COS, TAN, LOG2, LOG10, SINH, COSH, EXPM1, POWC, RPOWC)
+_IN_SHARED_LOOP = np.zeros(N_CODES, np.bool_)
+_IN_SHARED_LOOP[list(SHARED_LOOP)] = True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _unary_at(R, F, v, g, r):
+    """Unary row ``r``'s numbers, and the slices of its input (x, gx) and output (y, gy)."""
+    n = R[R_NUM, r]
+    ox = R[R_OFF, R[R_A, r]]
+    oy = R[R_OFF, r]
+    return F[0, r], F[1, r], v[ox:ox + n], v[oy:oy + n], g[ox:ox + n], g[oy:oy + n]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _cast_adjoint(n, g, oy, go, ox):
+    for i in range(n):
+        go[ox + i] += g[oy + i]
+
+
+@njit(cache=True, error_model="numpy")
+def affine_row(R, F, stab, ix, v, g, vo, go, r):
+    """The input adjoint of a row of an ``AFFINE`` op (a cast's input is in the other arena)."""
+    code = R[R_OP, r]
+    if code == MASK:
+        return True
+    if code == CAST:
+        _cast_adjoint(R[R_NUM, r], g, R[R_OFF, r], go, R[R_OFF, R[R_A, r]])
+        return True
+    fa, fb, x, y, gx, gy = _unary_at(R, F, v, g, r)
+    return _affine_loops(code, gx.shape[0], fa, fb, x, y, gx, gy)
+
+
+@njit(cache=True, error_model="numpy")
+def activation_row(R, F, stab, ix, v, g, vo, go, r):
+    """The input adjoint of a row of an ``ACTIVATIONS`` op."""
+    fa, fb, x, y, gx, gy = _unary_at(R, F, v, g, r)
+    return _activation_loops(R[R_OP, r], gx.shape[0], fa, fb, x, y, gx, gy)
+
+
+@njit(cache=True, error_model="numpy")
+def exp_log_row(R, F, stab, ix, v, g, vo, go, r):
+    """The input adjoint of a row of an ``EXP_LOG`` op."""
+    fa, fb, x, y, gx, gy = _unary_at(R, F, v, g, r)
+    return _exp_log_loops(R[R_OP, r], gx.shape[0], fa, fb, x, y, gx, gy)
+
+
+@njit(cache=True, error_model="numpy")
+def shared_loop_row(R, F, stab, ix, v, g, vo, go, r):
+    """The input adjoint of a row of a ``SHARED_LOOP`` op."""
+    fa, fb, x, y, gx, gy = _unary_at(R, F, v, g, r)
+    return _shared_loop(R[R_OP, r], gx.shape[0], fa, fb, x, y, gx, gy)
+
+
+UNARY_ROWS = (affine_row, activation_row, exp_log_row, shared_loop_row)
+UNARY_GROUPS = (AFFINE, ACTIVATIONS, EXP_LOG, SHARED_LOOP)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)   # (run on blocks of a row by several threads)
@@ -517,8 +588,12 @@ def _unary_write(code, fa, fb, x, y, gx, gy):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _unary_loops(code, n, fa, fb, x, y, gx, gy):
-    # Ops whose derivative calls a transcendental function (sin, cos, pow: numba has no
-    # vectorized ones here) stay in the shared loop; their big rows go to numpy (``Op.numpy_rows``).
+    return (_affine_loops(code, n, fa, fb, x, y, gx, gy) or _activation_loops(code, n, fa, fb, x, y, gx, gy)
+            or _exp_log_loops(code, n, fa, fb, x, y, gx, gy) or _shared_loop(code, n, fa, fb, x, y, gx, gy))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _affine_loops(code, n, fa, fb, x, y, gx, gy):
     if code == NEG or code == RSUBC:
         for i in range(n):
             gx[i] += _d_neg(gy[i], x[i], y[i], fa, fb)
@@ -531,19 +606,17 @@ def _unary_loops(code, n, fa, fb, x, y, gx, gy):
     elif code == DIVC:
         for i in range(n):
             gx[i] += _d_divc(gy[i], x[i], y[i], fa, fb)
-    elif code == ABS:
+    elif code == FILL:
         for i in range(n):
-            gx[i] += _d_abs(gy[i], x[i], y[i], fa, fb)
-    elif code == EXP:
-        for i in range(n):
-            gx[i] += _d_exp(gy[i], x[i], y[i], fa, fb)
-    elif code == LOG:
-        for i in range(n):
-            gx[i] += _d_log(gy[i], x[i], y[i], fa, fb)
-    elif code == SQRT:
-        for i in range(n):
-            gx[i] += _d_sqrt(gy[i], x[i], y[i], fa, fb)
-    elif code == TANH:
+            gx[i] += 0.0        # (PyTorch's zeros, added: a -0.0 adjoint becomes 0.0)
+    else:
+        return False
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _activation_loops(code, n, fa, fb, x, y, gx, gy):
+    if code == TANH:
         for i in range(n):
             gx[i] += _d_tanh(gy[i], x[i], y[i], fa, fb)
     elif code == SIGMOID:
@@ -552,15 +625,45 @@ def _unary_loops(code, n, fa, fb, x, y, gx, gy):
     elif code == RELU:
         for i in range(n):
             gx[i] += _d_relu(gy[i], x[i], y[i], fa, fb)
-    elif code == RECIPROCAL:
-        for i in range(n):
-            gx[i] += _d_reciprocal(gy[i], x[i], y[i], fa, fb)
     elif code == CLAMP:
         for i in range(n):
             gx[i] += _d_clamp(gy[i], x[i], y[i], fa, fb)
-    else:
+    elif code == ABS:
         for i in range(n):
-            gx[i] += _core_d(code, gy[i], x[i], y[i], fa, fb)
+            gx[i] += _d_abs(gy[i], x[i], y[i], fa, fb)
+    else:
+        return False
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _exp_log_loops(code, n, fa, fb, x, y, gx, gy):
+    if code == EXP:
+        for i in range(n):
+            gx[i] += _d_exp(gy[i], x[i], y[i], fa, fb)
+    elif code == LOG:
+        for i in range(n):
+            gx[i] += _d_log(gy[i], x[i], y[i], fa, fb)
+    elif code == SQRT:
+        for i in range(n):
+            gx[i] += _d_sqrt(gy[i], x[i], y[i], fa, fb)
+    elif code == RECIPROCAL:
+        for i in range(n):
+            gx[i] += _d_reciprocal(gy[i], x[i], y[i], fa, fb)
+    else:
+        return False
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _shared_loop(code, n, fa, fb, x, y, gx, gy):
+    # Ops whose derivative calls a transcendental function (sin, cos, pow: numba has no
+    # vectorized ones here) share one loop; their big rows go to numpy (``Op.numpy_rows``).
+    if not _IN_SHARED_LOOP[code]:
+        return False
+    for i in range(n):
+        gx[i] += _shared_d(code, gy[i], x[i], y[i], fa, fb)
+    return True
 
 
 # The derivatives of each binary op at one element: ``(gy, a, b, y, s) -> (da, db)``, with
@@ -655,6 +758,12 @@ def _core_bd(code, s, gy, a, b, y):
         return _d_mul(gy, a, b, y, s)
     if code == DIV:
         return _d_div(gy, a, b, y, s)
+    return _other_bd(code, s, gy, a, b, y)
+
+
+@njit(cache=True, error_model="numpy")
+def _other_bd(code, s, gy, a, b, y):
+    """``_core_bd`` for the ops of ``OTHER_BINARY``."""
     if code == POW:
         return _d_pow(gy, a, b, y, s)
     if code == MASKED:
@@ -714,29 +823,97 @@ def _fold_out(n, g, oa, ob, na, nb, rga, rgb, ga, gb):
 @njit(cache=True, error_model="numpy")
 def core_binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     """``binary_adjoint`` for a core op's row."""
-    s = -1.0 if code == SUB or code == MINIMUM else 1.0
+    if code == ADD or code == SUB:
+        _sum_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb)
+    elif na == n and nb == n:
+        _binary_loops(code, n, _s_of(code), v[oa:oa + n], v[ob:ob + n], v[oy:oy + n], g[oa:oa + n], g[ob:ob + n],
+                      g[oy:oy + n], rga, rgb, oa == ob)
+    else:
+        _broadcast_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb)
+
+
+# The core binary ops in groups, as the unary ones (``UNARY_GROUPS``); the rows of products and
+# of ``OTHER_BINARY`` with a broadcast input have a kernel of their own (``broadcast_row``, which
+# the sweep picks for them): its loops cost as much compile time as those of all the groups.
+SUMS = (ADD, SUB)
+PRODUCTS = (MUL, DIV)
+OTHER_BINARY = (POW, MAXIMUM, MINIMUM, MASKED)
+_IN_OTHER_BINARY = np.zeros(N_CODES, np.bool_)
+_IN_OTHER_BINARY[list(OTHER_BINARY)] = True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _binary_at(R, r):
+    """Binary row ``r``'s size, offsets of its inputs and output, their sizes (an input with fewer
+    elements is broadcast along leading dims), and whether each input requires grad."""
+    x = R[R_A, r]
+    y = R[R_B, r]
+    return R[R_NUM, r], R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], R[R_NUM, x], R[R_NUM, y], R[R_RG, x], R[R_RG, y]
+
+
+@njit(cache=True, error_model="numpy")
+def sum_row(R, F, stab, ix, v, g, vo, go, r):
+    """The input adjoints of a row of a ``SUMS`` op."""
+    n, oa, ob, oy, na, nb, rga, rgb = _binary_at(R, r)
+    return _sum_adjoint(R[R_OP, r], n, v, g, oa, ob, oy, na, nb, rga, rgb)
+
+
+@njit(cache=True, error_model="numpy")
+def product_row(R, F, stab, ix, v, g, vo, go, r):
+    """The input adjoints of a row of a ``PRODUCTS`` op, its inputs not broadcast."""
+    n, oa, ob, oy, na, nb, rga, rgb = _binary_at(R, r)
+    return _product_loops(R[R_OP, r], n, 1.0, v[oa:oa + n], v[ob:ob + n], v[oy:oy + n], g[oa:oa + n],
+                          g[ob:ob + n], g[oy:oy + n], rga, rgb, oa == ob)
+
+
+@njit(cache=True, error_model="numpy")
+def other_binary_row(R, F, stab, ix, v, g, vo, go, r):
+    """The input adjoints of a row of an ``OTHER_BINARY`` op, its inputs not broadcast."""
+    code = R[R_OP, r]
+    n, oa, ob, oy, na, nb, rga, rgb = _binary_at(R, r)
+    return _other_binary_loops(code, n, _s_of(code), v[oa:oa + n], v[ob:ob + n], v[oy:oy + n], g[oa:oa + n],
+                               g[ob:ob + n], g[oy:oy + n], rga, rgb, oa == ob)
+
+
+@njit(cache=True, error_model="numpy")
+def broadcast_row(R, F, stab, ix, v, g, vo, go, r):
+    """The input adjoints of a row of a ``PRODUCTS`` or ``OTHER_BINARY`` op with a broadcast input."""
+    n, oa, ob, oy, na, nb, rga, rgb = _binary_at(R, r)
+    return _broadcast_adjoint(R[R_OP, r], n, v, g, oa, ob, oy, na, nb, rga, rgb)
+
+
+BINARY_ROWS = (sum_row, product_row, other_binary_row)
+BINARY_GROUPS = (SUMS, PRODUCTS, OTHER_BINARY)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sum_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
+    if code != ADD and code != SUB:
+        return False
     gy = g[oy:oy + n]
     if na == n and nb == n:
-        _binary_loops(code, n, s, v[oa:oa + n], v[ob:ob + n], v[oy:oy + n], g[oa:oa + n], g[ob:ob + n], gy,
-                      rga, rgb, oa == ob)
-        return
-    if code == ADD or code == SUB:
-        if rga:
-            _fold(gy, 1.0, g[oa:oa + na])
-        if rgb:
-            _fold(gy, s, g[ob:ob + nb])
-        return
-    a = v[oa:oa + na] if na == n else _repeat(v[oa:oa + na], n)
-    b = v[ob:ob + nb] if nb == n else _repeat(v[ob:ob + nb], n)
+        return _sum_loops(code, n, _s_of(code), v[oa:oa + n], v[ob:ob + n], v[oy:oy + n], g[oa:oa + n],
+                          g[ob:ob + n], gy, rga, rgb, oa == ob)
+    if rga:
+        _fold(gy, 1.0, g[oa:oa + na])
+    if rgb:
+        _fold(gy, _s_of(code), g[ob:ob + nb])
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _broadcast_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
+    gy = g[oy:oy + n]
     if code == MUL:
         if rga:
-            _fold(_times(gy, b), 1.0, g[oa:oa + na])
+            _fold(_times(gy, v[ob:ob + nb] if nb == n else _repeat(v[ob:ob + nb], n)), 1.0, g[oa:oa + na])
         if rgb:
-            _fold(_times(gy, a), 1.0, g[ob:ob + nb])
-        return
-    y = v[oy:oy + n]
-    ga = g[oa:oa + na] if na == n else np.zeros(n, g.dtype)
-    gb = g[ob:ob + nb] if nb == n else np.zeros(n, g.dtype)
+            _fold(_times(gy, v[oa:oa + na] if na == n else _repeat(v[oa:oa + na], n)), 1.0, g[ob:ob + nb])
+        return True
+    if code != DIV and not _IN_OTHER_BINARY[code]:
+        return False
+    s = _s_of(code)
+    a, b, y, ga, gb = _broadcast_in(n, v, g, oa, ob, oy, na, nb)
     for i in range(n):
         da, db = _core_bd(code, s, gy[i], a[i], b[i], y[i])
         if rga:
@@ -744,6 +921,13 @@ def core_binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
         if rgb:
             gb[i] += db
     _fold_out(n, g, oa, ob, na, nb, rga, rgb, ga, gb)
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _s_of(code):
+    """The ``s`` of the binary derivatives: -1 for sub and minimum."""
+    return -1.0 if code == SUB or code == MINIMUM else 1.0
 
 
 @njit(cache=True, error_model="numpy", nogil=True)   # (run on blocks of a row by several threads)
@@ -806,17 +990,29 @@ def binary_block(code, a, b, y, ga, gb, gy, rga, rgb, same, wa, wb):
 @njit(cache=True, error_model="numpy", inline="always")
 def _binary_loops(code, n, s, a, b, y, ga, gb, gy, rga, rgb, same):
     # As for unary rows, sums and products get loops of their own.
-    if code == ADD or code == SUB:
-        if rga and rgb and not same:
-            for i in range(n):      # (one pass over gy for both)
-                ga[i] += gy[i]
-                gb[i] += gy[i] * s
-            return
-        if rga:
-            _fold(gy, 1.0, ga)
-        if rgb:
-            _fold(gy, s, gb)
-        return
+    return (_sum_loops(code, n, s, a, b, y, ga, gb, gy, rga, rgb, same)
+            or _product_loops(code, n, s, a, b, y, ga, gb, gy, rga, rgb, same)
+            or _other_binary_loops(code, n, s, a, b, y, ga, gb, gy, rga, rgb, same))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sum_loops(code, n, s, a, b, y, ga, gb, gy, rga, rgb, same):
+    if code != ADD and code != SUB:
+        return False
+    if rga and rgb and not same:
+        for i in range(n):      # (one pass over gy for both)
+            ga[i] += gy[i]
+            gb[i] += gy[i] * s
+        return True
+    if rga:
+        _fold(gy, 1.0, ga)
+    if rgb:
+        _fold(gy, s, gb)
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _product_loops(code, n, s, a, b, y, ga, gb, gy, rga, rgb, same):
     if code == MUL and same:
         for i in range(n):      # x * x: one adjoint added to twice (apart, it would not vectorize)
             d = gy[i] * a[i]
@@ -835,21 +1031,30 @@ def _binary_loops(code, n, s, a, b, y, ga, gb, gy, rga, rgb, same):
                 ga[i] += da
             if rgb:
                 gb[i] += db
-    elif code == MAXIMUM or code == MINIMUM:
+    else:
+        return False
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _other_binary_loops(code, n, s, a, b, y, ga, gb, gy, rga, rgb, same):
+    if code == MAXIMUM or code == MINIMUM:
         for i in range(n):
             da, db = _d_extremum(gy[i], a[i], b[i], y[i], s)
             if rga:
                 ga[i] += da
             if rgb:
                 gb[i] += db
-    else:
-        for i in range(n):
-            da, db = _core_bd(code, s, gy[i], a[i], b[i], y[i])
-            if rga:
-                ga[i] += da
-            if rgb:
-                gb[i] += db
-
+        return True
+    if not _IN_OTHER_BINARY[code]:
+        return False
+    for i in range(n):
+        da, db = _other_bd(code, s, gy[i], a[i], b[i], y[i])
+        if rga:
+            ga[i] += da
+        if rgb:
+            gb[i] += db
+    return True
 
 
 @njit(cache=True, error_model="numpy")

@@ -38,8 +38,8 @@ from ._stops import (C_FWD_HI, C_FWD_LO, C_NEED_ELEMS, C_NEED_ROWS, C_NEED_SLOTS
 from ._sweep import _BINARY_END, _LINALG_END, _SOURCE_END, _UNARY_END, FAMILY, SAVES
 from ._sweep import _PYTHON_START
 from .ops._spec import CONST, INPUT, LINALG, OUTPUT, R_A, R_DT, R_HID, R_LN, R_NOUT, R_RG, ROLES
-from .ops.elementwise import (catalogue_binary_forward, catalogue_unary_forward, core_binary_forward,
-                              core_unary_forward)
+from .ops.elementwise import (BINARY_ROWS, UNARY_ROWS, catalogue_binary_forward, catalogue_unary_forward,
+                              core_binary_forward, core_unary_forward)
 from .ops.join import join_forward
 from .ops.linalg import linalg_forward, product_row
 from .ops.reduction import reduce_forward_kernel
@@ -239,8 +239,10 @@ def _view_value(R, F, stab, ix, v, r):
     return True
 
 
-VALUES = Families((_unary_value, _binary_value, _reduce_value, _shape_value, _linalg_value, _join_value,
-                   _catalogue_unary_value, _catalogue_binary_value, _view_value))
+# (a value kernel for each family ``FAMILY`` names: the core ops' groups share one)
+VALUES = Families(((_unary_value,) * len(UNARY_ROWS) + (_binary_value,) * len(BINARY_ROWS)
+                   + (_reduce_value, _shape_value, _linalg_value, _join_value, _catalogue_unary_value,
+                      _catalogue_binary_value, _view_value)))
 
 
 def row_value(tape, r: int) -> None:

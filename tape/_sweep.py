@@ -1,8 +1,9 @@
 """The numba reverse sweep over a tape's rows.
 
 It walks rows from last to first, skipping rows no gradient reached, and calls
-the adjoint kernel of the row's op family (chosen by code range; the families
-dispatch on the code themselves) by address, compiled on first use (``_lazy``).  It stops as every sweep does (``_stops``):
+the adjoint kernel of the row's op family (``FAMILY``, by code: a group of core
+elementwise ops, a code range; the families dispatch on the code themselves) by
+address, compiled on first use (``_lazy``).  It stops as every sweep does (``_stops``):
 at a row of the PYTHON range, or a big elementwise row (``PYTHON_FROM``), it
 reports the row, Python runs that row's adjoint (numpy or BLAS, or the kernel
 on several threads), and the sweep resumes below it.
@@ -19,9 +20,9 @@ from ._stops import (C_FAMILY, C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED,
 from .ops._spec import (BINARY, CONST, INPUT, JOIN, LINALG, N_CODES, NUMPY_ROWS, OUTPUT, PYTHON, R_A, R_B, R_DT,
                         R_FR, R_IA, R_IB, R_LN, R_LO, R_NOUT, R_NUM, R_OFF, R_OP, R_RG, R_SHP, REDUCE, REGISTRY, SHAPE,
                         SOURCE, UNARY)
-from .ops.elementwise import (CATALOGUE_BINARY, CATALOGUE_UNARY, ONE_ELEMENT, catalogue_binary_adjoint,
-                              catalogue_scalar_d, catalogue_unary_adjoint, core_binary_adjoint,
-                              core_scalar_d, core_unary_adjoint)
+from .ops.elementwise import (BINARY_GROUPS, BINARY_ROWS, CATALOGUE_BINARY, CATALOGUE_UNARY, ONE_ELEMENT, OTHER_BINARY,
+                              PRODUCTS, UNARY_GROUPS, UNARY_ROWS, broadcast_row, catalogue_binary_adjoint,
+                              catalogue_scalar_d, catalogue_unary_adjoint, core_scalar_d)
 from .ops.join import join_adjoint
 from .ops.linalg import linalg_adjoint
 from .ops.reduction import MEAN, SUM, one_adjoint, reduce_adjoint
@@ -69,24 +70,9 @@ __all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SPARSE_FROM", "GATHERS"
 # themselves stay callable on their own), so that a row costs one call: each call between compiled
 # functions costs reference counting on its array arguments, more than a small row's loop.
 _inline = njit(error_model="numpy", inline="always")
-_unary, _binary, _reduce, _shape, _linalg, _join, _catalogue_unary, _catalogue_binary = (
-    _inline(k.py_func) for k in (core_unary_adjoint, core_binary_adjoint, reduce_adjoint, shape_adjoint,
-                                 linalg_adjoint, join_adjoint, catalogue_unary_adjoint, catalogue_binary_adjoint))
-
-
-@njit(cache=True, error_model="numpy")
-def _unary_row(R, F, stab, ix, v, g, vo, go, r):
-    _unary(R[R_OP, r], R[R_NUM, r], F[0, r], F[1, r], R[R_IA, r], v, g, R[R_OFF, R[R_A, r]], R[R_OFF, r], vo, go)
-    return True
-
-
-@njit(cache=True, error_model="numpy")
-def _binary_row(R, F, stab, ix, v, g, vo, go, r):
-    x = R[R_A, r]
-    y = R[R_B, r]
-    _binary(R[R_OP, r], R[R_NUM, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], R[R_NUM, x], R[R_NUM, y],
-            R[R_RG, x], R[R_RG, y])
-    return True
+_reduce, _shape, _linalg, _join, _catalogue_unary, _catalogue_binary = (
+    _inline(k.py_func) for k in (reduce_adjoint, shape_adjoint, linalg_adjoint, join_adjoint,
+                                 catalogue_unary_adjoint, catalogue_binary_adjoint))
 
 
 @njit(cache=True, error_model="numpy")
@@ -145,21 +131,24 @@ def _join_row(R, F, stab, ix, v, g, vo, go, r):
     return _join(R[R_OP, r], R, ix, stab, v, g, r)
 
 
-# View and expand rows, the shape rows derivatives write most, have a kernel of their own, and so
-# do the catalogue's elementwise ops (``CATALOGUE_UNARY``) and reductions to one element (a loss).
-# The last two (``scalar_d``'s core and catalogue halves) take one-element elementwise rows (of
-# either arena, in float64).
-ADJOINTS = Families((_unary_row, _binary_row, _reduce_row, _shape_row, _linalg_row, _join_row,
-                     _catalogue_unary_row, _catalogue_binary_row, _view_row, _one_reduce_row, core_scalar_d,
-                     catalogue_scalar_d))
+# The core elementwise ops' groups come first (``ops.elementwise.UNARY_GROUPS``); view and expand
+# rows, the shape rows derivatives write most, have a kernel of their own, and so do the catalogue's
+# elementwise ops (``CATALOGUE_UNARY``), reductions to one element (a loss) and binary rows with a
+# broadcast input (``broadcast_row``).  The last two (``scalar_d``'s core and catalogue halves) take
+# one-element elementwise rows (of either arena, in float64).
+ADJOINTS = Families((*UNARY_ROWS, *BINARY_ROWS, _reduce_row, _shape_row, _linalg_row, _join_row,
+                     _catalogue_unary_row, _catalogue_binary_row, _view_row, _one_reduce_row, broadcast_row,
+                     core_scalar_d, catalogue_scalar_d))
 SCALAR = ADJOINTS.kernels.index(core_scalar_d)
 # Each elementwise code's family in ADJOINTS for a one-element row.
 SCALAR_FAMILY = np.full(N_CODES, SCALAR, np.int64)
 SCALAR_FAMILY[CATALOGUE_UNARY:UNARY.stop] = SCALAR_FAMILY[CATALOGUE_BINARY:BINARY.stop] = SCALAR + 1
 # Each code's family in ADJOINTS (the same in ``_record.VALUES``), -1 for none (sources, Python rows).
 FAMILY = np.full(N_CODES, -1, np.int64)
-for _family, _codes in enumerate((UNARY, BINARY, REDUCE, SHAPE, LINALG, JOIN)):
-    FAMILY[_codes.start:_codes.stop] = _family
+for _family, _codes in enumerate((*UNARY_GROUPS, *BINARY_GROUPS)):
+    FAMILY[list(_codes)] = _family
+for _kernel, _codes in ((_reduce_row, REDUCE), (_shape_row, SHAPE), (_linalg_row, LINALG), (_join_row, JOIN)):
+    FAMILY[_codes.start:_codes.stop] = ADJOINTS.kernels.index(_kernel)
 FAMILY[[VIEW, EXPAND]] = ADJOINTS.kernels.index(_view_row)
 FAMILY[CATALOGUE_UNARY:_UNARY_END] = ADJOINTS.kernels.index(_catalogue_unary_row)
 FAMILY[CATALOGUE_BINARY:_BINARY_END] = ADJOINTS.kernels.index(_catalogue_binary_row)
@@ -167,6 +156,9 @@ FAMILY[CATALOGUE_BINARY:_BINARY_END] = ADJOINTS.kernels.index(_catalogue_binary_
 # ops, ``_one_reduce_row`` for sum and mean.
 ONE_FAMILY = np.where(ONE_ELEMENT, SCALAR_FAMILY, FAMILY)
 ONE_FAMILY[[SUM, MEAN]] = ADJOINTS.kernels.index(_one_reduce_row)
+# Each code's family for a row with a broadcast input, -1 where it is FAMILY's.
+BROADCAST_FAMILY = np.full(N_CODES, -1, np.int64)
+BROADCAST_FAMILY[list(PRODUCTS + OTHER_BINARY)] = ADJOINTS.kernels.index(broadcast_row)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -280,6 +272,8 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
             _stop(ctl, ST_PYTHON, r)
             return
         family = ONE_FAMILY[code] if num[r] == 1 else FAMILY[code]
+        if BROADCAST_FAMILY[code] >= 0 and (num[a[r]] != num[r] or num[b[r]] != num[r]):
+            family = BROADCAST_FAMILY[code]
         scalar = family >= SCALAR
         if family < 0:
             _stop(ctl, ST_UNKNOWN, r)

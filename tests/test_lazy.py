@@ -12,6 +12,8 @@ import pytest
 import tape
 from tape import _record, _sweep
 from tape.autograd.functional import jacobian
+from tape.ops import elementwise as E
+from tape.ops._spec import BINARY, R_A, R_B, R_NUM, R_OFF, R_OP, R_RG, REGISTRY, UNARY
 
 
 def _program(dtype):
@@ -48,15 +50,34 @@ def test_sweeps_resume_after_compiling_a_kernel(dtype, monkeypatch):
 
 
 def test_both_tables_number_the_families_alike():
-    """``FAMILY`` gives a code's kernel in both tables: the sweep's adjoints and the recorder's values."""
-    def names(table):
-        return [k.py_func.__name__.split("_")[1] for k in table.kernels]
+    """``FAMILY`` gives a code's kernel in both tables: the sweep's adjoints and the recorder's values
+    (one value kernel for each group of the core ops)."""
+    groups = {**dict.fromkeys(E.UNARY_ROWS, "unary"), **dict.fromkeys(E.BINARY_ROWS, "binary")}
+
+    def kind(kernel, suffix):
+        return groups.get(kernel) or kernel.py_func.__name__.removeprefix("_").removesuffix(suffix)
     n = len(_record.VALUES.kernels)
-    assert names(_sweep.ADJOINTS)[:n] == names(_record.VALUES)
+    assert [kind(k, "_row") for k in _sweep.ADJOINTS.kernels[:n]] == [kind(k, "_value") for k in _record.VALUES.kernels]
     assert set(_sweep.FAMILY) == set(range(-1, n))
     # one-element rows: the scalar kernels, and the one-element reduction (a loss) of the sweep only
     one = _sweep.ADJOINTS.kernels.index(_sweep._one_reduce_row)
     assert set(_sweep.ONE_FAMILY) - set(_sweep.FAMILY) == {one, _sweep.SCALAR, _sweep.SCALAR + 1}
+    # binary rows with a broadcast input, other than sums: a kernel of the sweep only
+    broadcast = _sweep.ADJOINTS.kernels.index(E.broadcast_row)
+    assert n <= broadcast < _sweep.SCALAR
+    assert set(_sweep.BROADCAST_FAMILY) == {-1, broadcast}
+    assert set(np.flatnonzero(_sweep.BROADCAST_FAMILY >= 0)) == set(E.PRODUCTS + E.OTHER_BINARY)
+
+
+def test_each_core_elementwise_op_is_in_one_group():
+    """Every core unary and binary op is in exactly one group, and ``FAMILY`` sends its rows to that
+    group's row kernel."""
+    core = [c for c in REGISTRY if c in UNARY and c < E.CATALOGUE_UNARY or c in BINARY and c < E.CATALOGUE_BINARY]
+    grouped = [c for group in E.UNARY_GROUPS + E.BINARY_GROUPS for c in group]
+    assert sorted(grouped) == sorted(core)
+    for rows, groups in ((E.UNARY_ROWS, E.UNARY_GROUPS), (E.BINARY_ROWS, E.BINARY_GROUPS)):
+        for row, group in zip(rows, groups, strict=True):
+            assert {int(_sweep.FAMILY[c]) for c in group} == {_sweep.ADJOINTS.kernels.index(row)}
 
 
 def test_seeded_sweeps_resume_after_compiling_a_kernel(monkeypatch):
@@ -68,6 +89,27 @@ def test_seeded_sweeps_resume_after_compiling_a_kernel(monkeypatch):
     monkeypatch.setattr(_sweep.ADJOINTS, "addresses", np.zeros_like(_sweep.ADJOINTS.addresses))
     np.testing.assert_array_equal(jacobian(f, x).numpy(), expected)
     assert _sweep.ADJOINTS.addresses[:, 0].any()
+
+
+@pytest.mark.parametrize("row", E.UNARY_ROWS + E.BINARY_ROWS + (E.broadcast_row,), ids=lambda k: k.__name__)
+def test_a_group_kernel_refuses_the_codes_of_other_groups(row):
+    """A group's row kernel returns False (the sweep's ST_UNKNOWN, an error) for a code it has no
+    branch for, never a silent zero; True for its own."""
+    unary = row in E.UNARY_ROWS
+    groups = E.UNARY_GROUPS if unary else E.BINARY_GROUPS
+    own = (set(E.PRODUCTS + E.OTHER_BINARY) if row is E.broadcast_row
+           else set(groups[(E.UNARY_ROWS if unary else E.BINARY_ROWS).index(row)]))
+    R = np.zeros((15, 3), np.int64)
+    R[R_OFF] = 0, 4, 8
+    R[R_NUM] = 4, 2 if row is E.broadcast_row else 4, 4
+    R[R_A, 2], R[R_B, 2] = 0, 1
+    R[R_RG, :2] = 1
+    F = np.ones((2, 3))
+    v, g = np.full(12, 0.5), np.zeros(12)
+    stab = ix = np.zeros(1, np.int64)
+    for code in (c for group in groups for c in group):
+        R[R_OP, 2] = code
+        assert row(R, F, stab, ix, v, g, v.astype(np.float32), g.astype(np.float32), 2) == (code in own), code
 
 
 def test_a_backward_compiles_only_the_kernels_its_rows_need():
@@ -86,12 +128,14 @@ print(compiled(_record.VALUES))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     families, others, values = out.splitlines()[-3:]
-    # unary, binary and one-element reduce kernels for the float32 arena (the loss's sum compiles
-    # no general reduction); no recording sweep, no linalg or join
-    assert families == "[('_unary_row', 1), ('_binary_row', 1), ('_one_reduce_row', 1)]"
+    # the row kernels of sin's and mul's groups (not the other core ops' loops) and the one-element
+    # reduce kernel, for the float32 arena (the loss's sum compiles no general reduction); no
+    # recording sweep, no linalg or join
+    assert families == "[('shared_loop_row', 1), ('product_row', 1), ('_one_reduce_row', 1)]"
     assert others == "False False"
-    # the recorded backward's view and expand of the loss's one-element gradient: no view kernel
-    assert values == "[('_unary_value', 1), ('_binary_value', 1)]"
+    # the recorded backward's rows (cos, add, mul): the groups' shared value kernels; its view and
+    # expand of the loss's one-element gradient: no view kernel
+    assert values == "[('_unary_value', 1), ('_binary_value', 1), ('_binary_value', 1)]"
 
 
 def test_core_elementwise_kernels_leave_out_the_catalogue(tmp_path):
@@ -109,7 +153,7 @@ def compile(table, kernels):
     for k in kernels:
         args = (R, F, stab, ix, v, v, v, v, 0) if table is _sweep.ADJOINTS else (R, F, stab, ix, v, 0)
         table.compile(table.kernels.index(k), 0, args)
-compile(_sweep.ADJOINTS, (_sweep._unary_row, _sweep._binary_row))
+compile(_sweep.ADJOINTS, E.UNARY_ROWS + E.BINARY_ROWS + (E.broadcast_row,))
 compile(_record.VALUES, (_record._unary_value, _record._binary_value))
 _sweep.ADJOINTS.compile(_sweep.SCALAR, 0, (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))     # one-element rows
 print(sum(len(k.overloads) for k in catalogue))
