@@ -359,16 +359,30 @@ def _elem_d(code, gy, x, y, fa, fb):
         return gy * (math.exp(x / type(x)(fa)) if x <= 0 else one)
     if code == NAN_TO_NUM:
         return gy * type(gy)(_mask(M_FINITE, x, 0.0, 0.0))
-    if code >= SF.FIRST and code <= SF.LAST:
-        return SF.special_d(code, gy, x, y, fa, fb)
     return math.nan
+
+
+# The special functions (``ops/_specfun``: lgamma, the Bessel functions ...) have row kernels of
+# their own in the sweeps' families, apart from the catalogue's other ops (erf, log1p ...): a
+# program using these compiles none of the special functions' code (a third of the catalogue's).
+@njit(cache=True, error_model="numpy")
+def _is_special(code):
+    return (code >= SF.FIRST and code <= SF.LAST) or (code >= SF.FIRST_BINARY and code <= SF.LAST_BINARY)
+
+
+@njit(cache=True, error_model="numpy")
+def _catalogue_d(code, gy, x, y, fa, fb):
+    """``_elem_d`` or the special functions' ``special_d``."""
+    if _is_special(code):
+        return SF.special_d(code, gy, x, y, fa, fb)
+    return _elem_d(code, gy, x, y, fa, fb)
 
 
 @njit(cache=True, error_model="numpy")
 def _unary_d(code, gy, x, y, fa, fb):
-    """The input adjoint contributed by one element of a unary row (``_core_d``, ``_elem_d``)."""
+    """The input adjoint contributed by one element of a unary row (``_core_d``, ``_catalogue_d``)."""
     if code >= CATALOGUE_UNARY:
-        return _elem_d(code, gy, x, y, fa, fb)
+        return _catalogue_d(code, gy, x, y, fa, fb)
     return _core_d(code, gy, x, y, fa, fb)
 
 
@@ -442,7 +456,9 @@ def _shared_d(code, gy, x, y, fa, fb):
 @njit(cache=True, error_model="numpy", nogil=True)   # (run on parts of a row by several threads)
 def unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
     """Accumulate the input adjoint of one unary row (x at ox, y at oy)."""
-    if code >= CATALOGUE_UNARY:
+    if _is_special(code):
+        special_unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go)
+    elif code >= CATALOGUE_UNARY:
         catalogue_unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go)
     else:
         core_unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go)
@@ -457,6 +473,17 @@ def catalogue_unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
     gy = g[oy:oy + n]
     for i in range(n):
         gx[i] += _elem_d(code, gy[i], x[i], y[i], fa, fb)
+
+
+@njit(cache=True, error_model="numpy")
+def special_unary_adjoint(code, n, fa, fb, ia, v, g, ox, oy, vo, go):
+    """``unary_adjoint`` for a special function's row."""
+    x = v[ox:ox + n]
+    y = v[oy:oy + n]
+    gx = g[ox:ox + n]
+    gy = g[oy:oy + n]
+    for i in range(n):
+        gx[i] += SF.special_d(code, gy[i], x[i], y[i], fa, fb)
 
 
 @njit(cache=True, error_model="numpy")
@@ -550,7 +577,7 @@ def unary_block(code, fa, fb, x, y, gx, gy, write):
         gx[:] = -0.0
     if code >= CATALOGUE_UNARY:
         for i in range(gx.shape[0]):
-            gx[i] += _elem_d(code, gy[i], x[i], y[i], fa, fb)
+            gx[i] += _catalogue_d(code, gy[i], x[i], y[i], fa, fb)
     elif code != MASK:
         _unary_loops(code, gx.shape[0], fa, fb, x, y, gx, gy)
 
@@ -736,16 +763,22 @@ def _elem_bd(code, gy, a, b, y):
         return (type(gy)(0.0) if (a == 0 and b <= 0) else da), (gy * a) / b
     if code == COPYSIGN:
         return gy * (type(a)(_mask(M_SIGN, a, 0.0, 0.0) * _mask(M_SIGN, y, 0.0, 0.0)) + (a - a)), type(gy)(0.0)
-    if code >= SF.FIRST_BINARY and code <= SF.LAST_BINARY:
-        return SF.special_bd(code, gy, a, b, y)
     return math.nan, math.nan
 
 
 @njit(cache=True, error_model="numpy")
+def _catalogue_bd(code, gy, a, b, y):
+    """``_elem_bd`` or the special functions' ``special_bd``."""
+    if _is_special(code):
+        return SF.special_bd(code, gy, a, b, y)
+    return _elem_bd(code, gy, a, b, y)
+
+
+@njit(cache=True, error_model="numpy")
 def _binary_d(code, s, gy, a, b, y):
-    """The two input adjoints contributed by one element of a binary row (``_core_bd``, ``_elem_bd``)."""
+    """The two input adjoints contributed by one element of a binary row (``_core_bd``, ``_catalogue_bd``)."""
     if code >= CATALOGUE_BINARY:
-        return _elem_bd(code, gy, a, b, y)
+        return _catalogue_bd(code, gy, a, b, y)
     return _core_bd(code, s, gy, a, b, y)
 
 
@@ -781,7 +814,9 @@ def binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     leading dims: element ``i`` of the output reads element ``i % na``; its
     adjoint is the sum of the blocks of a full-size one (``_fold``).
     """
-    if code >= CATALOGUE_BINARY:
+    if _is_special(code):
+        special_binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb)
+    elif code >= CATALOGUE_BINARY:
         catalogue_binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb)
     else:
         core_binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb)
@@ -794,6 +829,20 @@ def catalogue_binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
     gy = g[oy:oy + n]
     for i in range(n):
         da, db = _elem_bd(code, gy[i], a[i], b[i], y[i])
+        if rga:
+            ga[i] += da
+        if rgb:
+            gb[i] += db
+    _fold_out(n, g, oa, ob, na, nb, rga, rgb, ga, gb)
+
+
+@njit(cache=True, error_model="numpy")
+def special_binary_adjoint(code, n, v, g, oa, ob, oy, na, nb, rga, rgb):
+    """``binary_adjoint`` for a special function's row."""
+    a, b, y, ga, gb = _broadcast_in(n, v, g, oa, ob, oy, na, nb)
+    gy = g[oy:oy + n]
+    for i in range(n):
+        da, db = SF.special_bd(code, gy[i], a[i], b[i], y[i])
         if rga:
             ga[i] += da
         if rgb:
@@ -977,7 +1026,7 @@ def binary_block(code, a, b, y, ga, gb, gy, rga, rgb, same, wa, wb):
             gb[:] = -0.0
     if code >= CATALOGUE_BINARY:
         for i in range(gy.shape[0]):
-            da, db = _elem_bd(code, gy[i], a[i], b[i], y[i])
+            da, db = _catalogue_bd(code, gy[i], a[i], b[i], y[i])
             if rga:
                 ga[i] += da
             if rgb:
@@ -1105,6 +1154,8 @@ def scalar_d(code, gy, x, y, out, fa, fb):
     costs ~7 ns a row (a scalar program's backward, ``tape/_replay.py``: 13 -> 6 us for
     1,000 rows); the sweep calls the two halves by address, compiled on their own.
     """
+    if _is_special(code):
+        return special_scalar_d(code, gy, x, y, out, fa, fb)
     if code >= CATALOGUE_BINARY or (code >= CATALOGUE_UNARY and code < _UNARY_END):
         return catalogue_scalar_d(code, gy, x, y, out, fa, fb)
     return core_scalar_d(code, gy, x, y, out, fa, fb)
@@ -1124,6 +1175,14 @@ def catalogue_scalar_d(code, gy, x, y, out, fa, fb):
     if code < _UNARY_END:
         return _elem_d(code, gy, x, out, fa, fb), 0.0
     return _elem_bd(code, gy, x, y, out)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def special_scalar_d(code, gy, x, y, out, fa, fb):
+    """``scalar_d`` for a special function's row."""
+    if code < _UNARY_END:
+        return SF.special_d(code, gy, x, out, fa, fb), 0.0
+    return SF.special_bd(code, gy, x, y, out)
 
 
 # --- numeric forward kernels ----------------------------------------------------
@@ -1203,14 +1262,14 @@ def _elem_f(code, x, fa, fb, ia):
         if x == -math.inf:
             return type(x)(_bits_float(ia))
         return x
-    if code >= SF.FIRST and code <= SF.LAST:
-        return SF.special_f(code, x, fa, fb, ia)
     return math.nan
 
 
 @njit(cache=True, error_model="numpy")
 def _unary_f(code, x, fa, fb, ia):
-    """One element of a unary row (``_core_f``, ``_elem_f``)."""
+    """One element of a unary row (``_core_f``, ``_elem_f``, the special functions' ``special_f``)."""
+    if _is_special(code):
+        return SF.special_f(code, x, fa, fb, ia)
     if code >= CATALOGUE_UNARY:
         return _elem_f(code, x, fa, fb, ia)
     return _core_f(code, x, fa, fb, ia)
@@ -1280,7 +1339,9 @@ def _core_f(code, x, fa, fb, ia):
 @njit(cache=True, error_model="numpy")
 def unary_forward(code, n, fa, fb, ia, v, ox, oy):
     """Write the output of one unary row (x at ``ox``, y at ``oy``, same arena)."""
-    if code >= CATALOGUE_UNARY:
+    if _is_special(code):
+        special_unary_forward(code, n, fa, fb, ia, v, ox, oy)
+    elif code >= CATALOGUE_UNARY:
         catalogue_unary_forward(code, n, fa, fb, ia, v, ox, oy)
     else:
         core_unary_forward(code, n, fa, fb, ia, v, ox, oy)
@@ -1308,6 +1369,17 @@ def catalogue_unary_forward(code, n, fa, fb, ia, v, ox, oy):
     b = v.dtype.type(fb)
     for i in range(n):
         y[i] = _elem_f(code, x[i], a, b, ia)
+
+
+@njit(cache=True, error_model="numpy")
+def special_unary_forward(code, n, fa, fb, ia, v, ox, oy):
+    """``unary_forward`` for a special function's row."""
+    x = v[ox:ox + n]
+    y = v[oy:oy + n]
+    a = v.dtype.type(fa)
+    b = v.dtype.type(fb)
+    for i in range(n):
+        y[i] = SF.special_f(code, x[i], a, b, ia)
 
 
 @njit(cache=True, error_model="numpy")
@@ -1340,14 +1412,14 @@ def _elem_bf(code, a, b):
         return type(a)(0.0) if a == 0 else a * _log(b)
     if code == COPYSIGN:
         return math.copysign(a, b)
-    if code >= SF.FIRST_BINARY and code <= SF.LAST_BINARY:
-        return SF.special_bf(code, a, b)
     return math.nan
 
 
 @njit(cache=True, error_model="numpy")
 def _binary_f(code, a, b):
-    """One element of a binary row (``_core_bf``, ``_elem_bf``)."""
+    """One element of a binary row (``_core_bf``, ``_elem_bf``, the special functions' ``special_bf``)."""
+    if _is_special(code):
+        return SF.special_bf(code, a, b)
     if code >= CATALOGUE_BINARY:
         return _elem_bf(code, a, b)
     return _core_bf(code, a, b)
@@ -1377,7 +1449,9 @@ def _core_bf(code, a, b):
 @njit(cache=True, error_model="numpy")
 def binary_forward(code, n, v, oa, ob, oy, na, nb):
     """Write the output of one binary row; an input of fewer elements repeats (leading-dim broadcast)."""
-    if code >= CATALOGUE_BINARY:
+    if _is_special(code):
+        special_binary_forward(code, n, v, oa, ob, oy, na, nb)
+    elif code >= CATALOGUE_BINARY:
         catalogue_binary_forward(code, n, v, oa, ob, oy, na, nb)
     else:
         core_binary_forward(code, n, v, oa, ob, oy, na, nb)
@@ -1409,6 +1483,16 @@ def catalogue_binary_forward(code, n, v, oa, ob, oy, na, nb):
         return
     for i in range(n):
         y[i] = _elem_bf(code, a[i % na], b[i % nb])
+
+
+@njit(cache=True, error_model="numpy")
+def special_binary_forward(code, n, v, oa, ob, oy, na, nb):
+    """``binary_forward`` for a special function's row."""
+    y = v[oy:oy + n]
+    a = v[oa:oa + na]
+    b = v[ob:ob + nb]
+    for i in range(n):
+        y[i] = SF.special_bf(code, a[i % na], b[i % nb])
 
 
 # --- forward helpers ------------------------------------------------------------

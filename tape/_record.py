@@ -39,7 +39,8 @@ from ._sweep import _BINARY_END, _LINALG_END, _SOURCE_END, _UNARY_END, FAMILY, S
 from ._sweep import _PYTHON_START
 from .ops._spec import CONST, INPUT, LINALG, OUTPUT, R_A, R_DT, R_HID, R_LN, R_NOUT, R_RG, ROLES
 from .ops.elementwise import (BINARY_ROWS, UNARY_ROWS, catalogue_binary_forward, catalogue_unary_forward,
-                              core_binary_forward, core_unary_forward)
+                              core_binary_forward, core_unary_forward, special_binary_forward,
+                              special_unary_forward)
 from .ops.join import join_forward
 from .ops.linalg import linalg_forward, product_row
 from .ops.reduction import reduce_forward_kernel
@@ -174,9 +175,11 @@ def _append_row(R, F, stab, top, code, dt, sid, a, b, ia, ib, fa, fb, rg):
 # Each family's forward for one row, all with one signature (``_lazy``): the row's arena ``v``.
 # False: a code the family has no branch for.  The family's kernel is inlined (as in ``_sweep``).
 _inline = njit(error_model="numpy", inline="always")
-_unary, _binary, _reduce, _shape, _linalg, _join, _catalogue_unary, _catalogue_binary = (
+(_unary, _binary, _reduce, _shape, _linalg, _join, _catalogue_unary, _catalogue_binary, _special_unary,
+ _special_binary) = (
     _inline(k.py_func) for k in (core_unary_forward, core_binary_forward, reduce_forward_kernel, shape_forward,
-                                 linalg_forward, join_forward, catalogue_unary_forward, catalogue_binary_forward))
+                                 linalg_forward, join_forward, catalogue_unary_forward, catalogue_binary_forward,
+                                 special_unary_forward, special_binary_forward))
 
 
 @njit(cache=True, error_model="numpy")
@@ -204,6 +207,20 @@ def _catalogue_binary_value(R, F, stab, ix, v, r):
     x = R[5, r]
     y = R[6, r]
     _catalogue_binary(R[0, r], R[3, r], v, R[2, x], R[2, y], R[2, r], R[3, x], R[3, y])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _special_unary_value(R, F, stab, ix, v, r):
+    _special_unary(R[0, r], R[3, r], F[0, r], F[1, r], R[7, r], v, R[2, R[5, r]], R[2, r])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _special_binary_value(R, F, stab, ix, v, r):
+    x = R[5, r]
+    y = R[6, r]
+    _special_binary(R[0, r], R[3, r], v, R[2, x], R[2, y], R[2, r], R[3, x], R[3, y])
     return True
 
 
@@ -242,7 +259,7 @@ def _view_value(R, F, stab, ix, v, r):
 # (a value kernel for each family ``FAMILY`` names: the core ops' groups share one)
 VALUES = Families(((_unary_value,) * len(UNARY_ROWS) + (_binary_value,) * len(BINARY_ROWS)
                    + (_reduce_value, _shape_value, _linalg_value, _join_value, _catalogue_unary_value,
-                      _catalogue_binary_value, _view_value)))
+                      _catalogue_binary_value, _special_unary_value, _special_binary_value, _view_value)))
 
 
 def row_value(tape, r: int) -> None:

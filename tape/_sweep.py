@@ -22,7 +22,9 @@ from .ops._spec import (BINARY, CONST, INPUT, JOIN, LINALG, N_CODES, NUMPY_ROWS,
                         SOURCE, UNARY)
 from .ops.elementwise import (BINARY_GROUPS, BINARY_ROWS, CATALOGUE_BINARY, CATALOGUE_UNARY, ONE_ELEMENT, OTHER_BINARY,
                               PRODUCTS, UNARY_GROUPS, UNARY_ROWS, broadcast_row, catalogue_binary_adjoint,
-                              catalogue_scalar_d, catalogue_unary_adjoint, core_scalar_d)
+                              catalogue_scalar_d, catalogue_unary_adjoint, core_scalar_d, special_binary_adjoint,
+                              special_scalar_d, special_unary_adjoint)
+from .ops import _specfun as SF
 from .ops.join import join_adjoint
 from .ops.linalg import linalg_adjoint
 from .ops.reduction import MEAN, SUM, one_adjoint, reduce_adjoint
@@ -70,9 +72,10 @@ __all__ = ["FREED", "MODIFIED", "NEVER", "PYTHON_FROM", "SPARSE_FROM", "GATHERS"
 # themselves stay callable on their own), so that a row costs one call: each call between compiled
 # functions costs reference counting on its array arguments, more than a small row's loop.
 _inline = njit(error_model="numpy", inline="always")
-_reduce, _shape, _linalg, _join, _catalogue_unary, _catalogue_binary = (
+_reduce, _shape, _linalg, _join, _catalogue_unary, _catalogue_binary, _special_unary, _special_binary = (
     _inline(k.py_func) for k in (reduce_adjoint, shape_adjoint, linalg_adjoint, join_adjoint,
-                                 catalogue_unary_adjoint, catalogue_binary_adjoint))
+                                 catalogue_unary_adjoint, catalogue_binary_adjoint, special_unary_adjoint,
+                                 special_binary_adjoint))
 
 
 @njit(cache=True, error_model="numpy")
@@ -88,6 +91,22 @@ def _catalogue_binary_row(R, F, stab, ix, v, g, vo, go, r):
     y = R[R_B, r]
     _catalogue_binary(R[R_OP, r], R[R_NUM, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], R[R_NUM, x],
                       R[R_NUM, y], R[R_RG, x], R[R_RG, y])
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _special_unary_row(R, F, stab, ix, v, g, vo, go, r):
+    _special_unary(R[R_OP, r], R[R_NUM, r], F[0, r], F[1, r], R[R_IA, r], v, g, R[R_OFF, R[R_A, r]],
+                   R[R_OFF, r], vo, go)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _special_binary_row(R, F, stab, ix, v, g, vo, go, r):
+    x = R[R_A, r]
+    y = R[R_B, r]
+    _special_binary(R[R_OP, r], R[R_NUM, r], v, g, R[R_OFF, x], R[R_OFF, y], R[R_OFF, r], R[R_NUM, x],
+                    R[R_NUM, y], R[R_RG, x], R[R_RG, y])
     return True
 
 
@@ -133,16 +152,18 @@ def _join_row(R, F, stab, ix, v, g, vo, go, r):
 
 # The core elementwise ops' groups come first (``ops.elementwise.UNARY_GROUPS``); view and expand
 # rows, the shape rows derivatives write most, have a kernel of their own, and so do the catalogue's
-# elementwise ops (``CATALOGUE_UNARY``), reductions to one element (a loss) and binary rows with a
-# broadcast input (``broadcast_row``).  The last two (``scalar_d``'s core and catalogue halves) take
-# one-element elementwise rows (of either arena, in float64).
+# elementwise ops (``CATALOGUE_UNARY``), the special functions among them (``ops/_specfun``),
+# reductions to one element (a loss) and binary rows with a broadcast input (``broadcast_row``).
+# The last three (``scalar_d``'s core, catalogue and special thirds) take one-element elementwise
+# rows (of either arena, in float64).
 ADJOINTS = Families((*UNARY_ROWS, *BINARY_ROWS, _reduce_row, _shape_row, _linalg_row, _join_row,
-                     _catalogue_unary_row, _catalogue_binary_row, _view_row, _one_reduce_row, broadcast_row,
-                     core_scalar_d, catalogue_scalar_d))
+                     _catalogue_unary_row, _catalogue_binary_row, _special_unary_row, _special_binary_row,
+                     _view_row, _one_reduce_row, broadcast_row, core_scalar_d, catalogue_scalar_d, special_scalar_d))
 SCALAR = ADJOINTS.kernels.index(core_scalar_d)
 # Each elementwise code's family in ADJOINTS for a one-element row.
 SCALAR_FAMILY = np.full(N_CODES, SCALAR, np.int64)
 SCALAR_FAMILY[CATALOGUE_UNARY:UNARY.stop] = SCALAR_FAMILY[CATALOGUE_BINARY:BINARY.stop] = SCALAR + 1
+SCALAR_FAMILY[SF.FIRST:SF.LAST + 1] = SCALAR_FAMILY[SF.FIRST_BINARY:SF.LAST_BINARY + 1] = SCALAR + 2
 # Each code's family in ADJOINTS (the same in ``_record.VALUES``), -1 for none (sources, Python rows).
 FAMILY = np.full(N_CODES, -1, np.int64)
 for _family, _codes in enumerate((*UNARY_GROUPS, *BINARY_GROUPS)):
@@ -152,6 +173,8 @@ for _kernel, _codes in ((_reduce_row, REDUCE), (_shape_row, SHAPE), (_linalg_row
 FAMILY[[VIEW, EXPAND]] = ADJOINTS.kernels.index(_view_row)
 FAMILY[CATALOGUE_UNARY:_UNARY_END] = ADJOINTS.kernels.index(_catalogue_unary_row)
 FAMILY[CATALOGUE_BINARY:_BINARY_END] = ADJOINTS.kernels.index(_catalogue_binary_row)
+FAMILY[SF.FIRST:SF.LAST + 1] = ADJOINTS.kernels.index(_special_unary_row)
+FAMILY[SF.FIRST_BINARY:SF.LAST_BINARY + 1] = ADJOINTS.kernels.index(_special_binary_row)
 # Each code's family for a row with one element: the scalar kernels (SCALAR and on) for elementwise
 # ops, ``_one_reduce_row`` for sum and mean.
 ONE_FAMILY = np.where(ONE_ELEMENT, SCALAR_FAMILY, FAMILY)
