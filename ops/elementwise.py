@@ -30,9 +30,9 @@ import numpy as np
 from numba import njit
 
 from .._emit import (PART, D, LEND_FROM, Number, Tensor, arranged, check_device, check_memory_format, device, emit,
-                     emit_apart, emit_into, fresh, in_parts, is_suffix, left_to_python, lends, node_in, plain, preserve_format,
-                     py_scalar, quiet, recorded, scalar_binary, scalar_row, scalar_unary, state, unshare, writable,
-                     write_tape)
+                     emit_apart, emit_into, fresh, in_parts, is_suffix, left_to_python, lends, node_in, plain,
+                     preserve_format, py_scalar, quiet, recorded, scalar_binary, scalar_row, scalar_unary, state,
+                     unshare, writable, write_tape)
 from ._args import broadcast_pair, check_output_shape, laid_out_like
 from ._erf import erf_vectorized
 from ._vecmath import tanh_f32
@@ -909,18 +909,20 @@ def sum_row(R, F, stab, ix, v, g, vo, go, r):
 
 @njit(cache=True, error_model="numpy")
 def product_row(R, F, stab, ix, v, g, vo, go, r):
-    """The input adjoints of a row of a ``PRODUCTS`` op, its inputs not broadcast."""
+    """The input adjoints of a row of a ``PRODUCTS`` op, its inputs not broadcast (False for one that is:
+    ``broadcast_row``'s)."""
     n, oa, ob, oy, na, nb, rga, rgb = _binary_at(R, r)
-    return _product_loops(R[R_OP, r], n, 1.0, v[oa:oa + n], v[ob:ob + n], v[oy:oy + n], g[oa:oa + n],
+    return na == n and nb == n and _product_loops(R[R_OP, r], n, 1.0, v[oa:oa + n], v[ob:ob + n], v[oy:oy + n], g[oa:oa + n],
                           g[ob:ob + n], g[oy:oy + n], rga, rgb, oa == ob)
 
 
 @njit(cache=True, error_model="numpy")
 def other_binary_row(R, F, stab, ix, v, g, vo, go, r):
-    """The input adjoints of a row of an ``OTHER_BINARY`` op, its inputs not broadcast."""
+    """The input adjoints of a row of an ``OTHER_BINARY`` op, its inputs not broadcast (False for one that
+    is: ``broadcast_row``'s)."""
     code = R[R_OP, r]
     n, oa, ob, oy, na, nb, rga, rgb = _binary_at(R, r)
-    return _other_binary_loops(code, n, _s_of(code), v[oa:oa + n], v[ob:ob + n], v[oy:oy + n], g[oa:oa + n],
+    return na == n and nb == n and _other_binary_loops(code, n, _s_of(code), v[oa:oa + n], v[ob:ob + n], v[oy:oy + n], g[oa:oa + n],
                                g[ob:ob + n], g[oy:oy + n], rga, rgb, oa == ob)
 
 
@@ -1032,8 +1034,7 @@ def binary_block(code, a, b, y, ga, gb, gy, rga, rgb, same, wa, wb):
             if rgb:
                 gb[i] += db
         return
-    s = -1.0 if code == SUB or code == MINIMUM else 1.0
-    _binary_loops(code, gy.shape[0], s, a, b, y, ga, gb, gy, rga, rgb, same)
+    _binary_loops(code, gy.shape[0], _s_of(code), a, b, y, ga, gb, gy, rga, rgb, same)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -1166,7 +1167,7 @@ def core_scalar_d(code, gy, x, y, out, fa, fb):
     """``scalar_d`` for a core op's row."""
     if code < _UNARY_END:
         return _core_d(code, gy, x, out, fa, fb), 0.0
-    return _core_bd(code, -1.0 if code == SUB or code == MINIMUM else 1.0, gy, x, y, out)
+    return _core_bd(code, _s_of(code), gy, x, y, out)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

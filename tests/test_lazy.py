@@ -110,6 +110,11 @@ def test_a_group_kernel_refuses_the_codes_of_other_groups(row):
     for code in (c for group in groups for c in group):
         R[R_OP, 2] = code
         assert row(R, F, stab, ix, v, g, v.astype(np.float32), g.astype(np.float32), 2) == (code in own), code
+    if row in (E.product_row, E.other_binary_row):
+        R[R_NUM, 1] = 2         # a broadcast input: ``broadcast_row``'s, never read past its two elements
+        for code in own:
+            R[R_OP, 2] = code
+            assert not row(R, F, stab, ix, v, g, v.astype(np.float32), g.astype(np.float32), 2), code
 
 
 def test_a_backward_compiles_only_the_kernels_its_rows_need():
