@@ -197,7 +197,7 @@ def first_calls_table(firsts: dict[str, list[float] | None], quick: bool) -> lis
              "tape with an empty numba cache (the kernels these calls use compiled)",
              *table(["cache", *FIRST_CALLS_STEPS], rows)]
     if quick:
-        lines.append("  cold: measured without --quick (compiles the kernels these calls use, ~20 s)")
+        lines.append("  cold: measured without --quick (compiles the kernels these calls use, ~30 s)")
     return lines
 
 
@@ -224,9 +224,10 @@ def summary(results: Results, startup: dict[str, float | None] | None,
     if startup and startup.get("tape") is not None and startup.get("torch") is not None:
         parts.append(f"startup tape {startup['tape']:.2f} s, torch {startup['torch']:.2f} s")
     if firsts and firsts.get("cold"):
-        _, backward, create_graph, _, backward_cpu, create_graph_cpu = firsts["cold"]
+        _, backward, create_graph, compiled, _, backward_cpu, create_graph_cpu, compiled_cpu = firsts["cold"]
         parts.append(f"tape cold start: first backward {backward:.1f} s ({backward_cpu:.1f} s CPU), "
-                     f"first create_graph {create_graph:.1f} s ({create_graph_cpu:.1f} s CPU)")
+                     f"first create_graph {create_graph:.1f} s ({create_graph_cpu:.1f} s CPU), "
+                     f"compiled recording sweep {compiled:.1f} s ({compiled_cpu:.1f} s CPU)")
     if not parts:
         return "summary: tape was not measured"
     return "summary: " + " | ".join(parts)

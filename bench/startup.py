@@ -17,21 +17,27 @@ FIRST_CALLS_TIMEOUT_S = 600.0
 
 # Prints the wall times, then the CPU times (which other load on the machine does not inflate), of
 # `import tape`, the first backward() (compiles the sweep and the adjoint kernels of the op families
-# its rows use) and the first grad(create_graph=True) (compiles the recording sweep and the forward
-# kernels of the families of the rows it writes).
+# its rows use), the first grad(create_graph=True) (with nothing compiled or cached, the recording
+# sweep's first tier: each row's rule in Python) and the same once that tier's rows are spent
+# (compiles the recording sweep and the forward kernels of the families of the rows it writes).
 FIRST_CALLS = """
 from time import perf_counter, process_time
 t = [(perf_counter(), process_time())]
 import tape
+from tape import _record
 t.append((perf_counter(), process_time()))
 x = tape.tensor([0.5, -1.0, 2.0], requires_grad=True)
 (x.sin() * x).sum().backward()
 t.append((perf_counter(), process_time()))
 g, = tape.autograd.grad((x.sin() * x).sum(), x, create_graph=True)
 t.append((perf_counter(), process_time()))
+_record._Tier.rows_left = 0
+g, = tape.autograd.grad((x.sin() * x).sum(), x, create_graph=True)
+t.append((perf_counter(), process_time()))
 print(*[b[k] - a[k] for k in (0, 1) for a, b in zip(t, t[1:])])
 """
-FIRST_CALLS_STEPS = ("import tape", "first backward()", "first create_graph=True backward")
+FIRST_CALLS_STEPS = ("import tape", "first backward()", "first create_graph=True backward",
+                     "compiled recording sweep")
 
 
 def startup_time(module: str | None, cwd: Path) -> float | None:
@@ -55,7 +61,7 @@ def _first_calls_once(cwd: Path, env: dict[str, str]) -> list[float] | None:
         return None
     if proc.returncode:
         return None
-    return [float(t) for t in proc.stdout.split()[-6:]]
+    return [float(t) for t in proc.stdout.split()[-2 * len(FIRST_CALLS_STEPS):]]
 
 
 def first_calls(root: Path, cold: bool) -> list[float] | None:

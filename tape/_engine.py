@@ -181,7 +181,7 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
         for tape, seen in result.swept:
             free_rows(tape.fr, seen, tape.op, tape.a)
             if tape.hooks or tape.pyrows:
-                _saved.release(tape)
+                _saved.release(tape, seen)
         retire()    # the graph is consumed: later ops go to another tape (a spare, once unreferenced)
     elif state.tape is not None:
         # A retained graph (a gradient penalty, create_graph) is usually used again: its tape
@@ -1296,11 +1296,15 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
     R, hooked = _hooks.hook_rows(tape, lambda: _alone(tape, pending, result), anomaly)
     leaf_rows = [q for q, entry in hooked.items() if len(entry) > 2]
     last = -1       # anomaly mode: the row run last, whose results are checked when the sweep stops
+    sweep = None
     try:
         while ctl[Rec.C_START] >= 0:
             ctl[Rec.T_ROWS:Rec.T_IMPORTS] = dest.n, dest.t64, dest.t32, dest.stop
-            Rec.record_sweep(R, tape.F, tape.stab, tape.ix, tape.v64, tape.v32, seen, gnode,
-                             dest.R, dest.F, dest.stab, dest.ix, dest.v64, dest.v32, ref, smap, imports, regs, ctl)
+            args = (R, tape.F, tape.stab, tape.ix, tape.v64, tape.v32, seen, gnode,
+                    dest.R, dest.F, dest.stab, dest.ix, dest.v64, dest.v32, ref, smap, imports, regs, ctl)
+            if sweep is None:
+                sweep = Rec.recorder(n, args)
+            sweep(*args)
             dest.n, dest.t64, dest.t32 = int(ctl[Rec.T_ROWS]), int(ctl[Rec.T_64]), int(ctl[Rec.T_32])
             if ctl[Rec.T_STAB] != dest.stop:
                 dest.learn_shapes(int(ctl[Rec.T_STAB]))

@@ -22,13 +22,21 @@ shapes entered in its shape table (``smap``).
 The families' forward kernels are called by address and compiled on first use
 (``_lazy``): rows whose kernel is not compiled yet are left without values
 (``C_FWD_LO``, ``C_FWD_HI``), which ``record_sweep`` computes once it has it.
+
+The sweep comes in two tiers (``recorder``).  ``record_rows`` and its helpers take ~15 s to
+compile, once per machine (numba keeps them in its on-disk cache); until they are compiled or
+cached, the recorded backwards of a process hand each row to Python (``rules_sweep``: the row's
+rule run with tensor ops, as rows without a program always are), for at most ``RULES_ROWS`` swept
+rows in all.  A first ``create_graph=True`` backward of a small graph then takes a second, not
+the compile; a process that records more backward rows than that compiles the sweep.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, typeof
+from numba.core.compiler_lock import global_compiler_lock
 
 from . import _programs as P
 from ._lazy import Families, call6
@@ -46,7 +54,7 @@ from .ops.linalg import linalg_forward, product_row
 from .ops.reduction import reduce_forward_kernel
 from .ops.shape import SHAPED_BY_ATTRIBUTES, attribute_shape, shape_forward, view_forward
 
-__all__ = ["record_sweep", "C_SIZE", "C_START", "C_RESUME", "C_STATUS", "C_ROW", "C_SAME", "C_NEED_ROWS",
+__all__ = ["record_sweep", "rules_sweep", "recorder", "RULES_ROWS", "C_SIZE", "C_START", "C_RESUME", "C_STATUS", "C_ROW", "C_SAME", "C_NEED_ROWS",
            "C_NEED_ELEMS", "C_NEED_SLOTS", "C_NEXT", "C_VALUE_ROW", "T_ROWS", "T_64", "T_32", "T_STAB", "T_IMPORTS",
            "ST_DONE", "ST_PYTHON", "ST_FREED", "ST_MODIFIED", "ST_GROW", "ST_VALUE", "ST_UNKNOWN"]
 _SPARE_ROWS = 9       # beyond a program's instructions: 3 imports, 2 sum-tos of 2 rows, 2 additions
@@ -683,3 +691,65 @@ def record_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix
         if top[C_START] < 0:
             top[C_STATUS] = ST_DONE
             return
+
+
+def rules_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap, imports,
+                regs, top) -> None:
+    """``record_sweep``'s first tier, in Python: stop at each row that needs its derivative
+    (``ST_PYTHON``: the driver runs its rule, as for a row without a program), after the compiled
+    sweep's own checks (``_prepare``: a freed or changed value stops it with PyTorch's error);
+    rows that need nothing are passed over as the compiled sweep passes them."""
+    for r in range(int(top[C_START]), -1, -1):
+        if seen[r] & 3 != 1:
+            continue
+        code = int(TR[0, r])
+        if code < _SOURCE_END:
+            if code == OUTPUT:
+                seen[TR[R_A, r]] |= 1
+            continue
+        top[C_ROW] = r
+        status = check_saved(TR, tix, _SAVES[code], r)
+        top[C_STATUS] = ST_PYTHON if status == ST_DONE else status
+        return
+    top[C_STATUS] = ST_DONE
+
+
+# Swept rows the first tier may still take in this process (tests set it to 0: the compiled sweep).
+RULES_ROWS = 50_000
+
+
+class _Tier:
+    rows_left = RULES_ROWS
+    compiled = False        # ``record_rows`` compiled in this process, or loaded from numba's cache
+
+
+def recorder(n_rows: int, args: tuple):
+    """The recording sweep for a tape of ``n_rows`` rows called with ``args`` (``record_sweep``'s):
+    the compiled one once compiled or in numba's on-disk cache, else ``rules_sweep`` while this
+    process's budget of rows lasts (``RULES_ROWS``), else the compiled one, compiled now."""
+    if _Tier.compiled:
+        return record_sweep
+    if _cached(record_rows, args + (VALUES.addresses,)) or n_rows > _Tier.rows_left:
+        _Tier.compiled = True
+        return record_sweep
+    _Tier.rows_left -= n_rows
+    return rules_sweep
+
+
+def _cached(kernel, args: tuple) -> bool:
+    """Whether ``kernel`` is compiled for ``args`` or could be loaded for them from numba's
+    on-disk cache (then it is loaded, as ``Dispatcher.compile`` loads it); True when numba's cache
+    cannot be asked (the compiled tier, as before the tiers)."""
+    signature = tuple(typeof(a) for a in args)
+    if signature in kernel.overloads:
+        return True
+    load = getattr(getattr(kernel, "_cache", None), "load_overload", None)
+    if load is None:
+        return True
+    with global_compiler_lock:
+        cres = load(signature, kernel.targetctx)
+        if cres is None:
+            return False
+        kernel.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+        kernel.add_overload(cres)
+    return True

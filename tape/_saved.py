@@ -327,14 +327,26 @@ def pack_for_function(tensors: list) -> Optional[list]:
     return [None if t is None else [_pack(pack, t), unpack] for t in tensors]
 
 
-def release(tape) -> None:
-    """Drop what was packed for the rows a backward freed (PyTorch frees the packed objects)."""
-    for r, hooks in tape.hooks.items():
-        if hooks.saved and tape.fr[r] & FREED:
-            hooks.saved = {}
-    for r, ctx in tape.pyrows.items():
-        if tape.fr[r] & FREED:
-            ctx.__dict__.pop("_packed", None)
+def release(tape, seen: np.ndarray | None = None) -> None:
+    """Drop what was packed for the rows a backward freed (PyTorch frees the packed objects):
+    those it ran (bit 4 of its ``seen``; None: every freed row), found among the rows it ran or
+    among the rows with something packed, whichever are fewer (many graphs recorded on one tape
+    and a backward of each would otherwise look at every call of the tape at each backward)."""
+    ran = None
+    for rows in (tape.hooks, tape.pyrows):
+        if seen is not None and len(rows) > 16:
+            if ran is None:
+                ran = np.flatnonzero(seen & 4).tolist()
+            found = [r for r in ran if r in rows] if len(ran) < len(rows) else \
+                [r for r in rows if r < len(seen) and seen[r] & 4]
+        else:
+            found = [r for r in rows if tape.fr[r] & FREED]
+        for r in found:
+            if rows is tape.hooks:
+                if rows[r].saved:
+                    rows[r].saved = {}
+            else:
+                rows[r].__dict__.pop("_packed", None)
 
 
 def unpacked(tape, r: int, slots: dict, xs: tuple, y: Tensor) -> tuple:

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import tape
+from tape import _record
 
 # ``ci`` draws the same examples on every run (derandomized, seeded by each test's name), so a CI run
 # is reproducible and cannot fail at random; ``thorough`` draws new ones each time, to explore.
@@ -41,6 +42,10 @@ def _same_random_state():
     tape.manual_seed(0)
     np.random.seed(0)
 
+
+# The suite runs the compiled recording sweep: its first tier (``tape/_record.recorder``, Python
+# until the compiled one is compiled or cached) is tested against it in test_record.py.
+_record._Tier.rows_left = 0
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 NO_TORCH = "could not import 'torch'"      # pytest.importorskip's skip reason

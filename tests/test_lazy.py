@@ -2,6 +2,7 @@
 kernel is not compiled for its arena, Python compiles it, and the sweep resumes there."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -122,6 +123,7 @@ def test_a_backward_compiles_only_the_kernels_its_rows_need():
 import tape
 from tape import _sweep, _record
 from tape.ops import join, linalg
+_record._Tier.rows_left = 0     # (the compiled recording sweep, whether or not it is cached)
 def compiled(table):
     return [(table.kernels[f].py_func.__name__, int(a)) for f, a in zip(*table.addresses.nonzero())]
 x = tape.tensor([0.5, -1.0, 2.0], requires_grad=True)
@@ -181,3 +183,27 @@ print(compiled(special))
     assert core == str([False] * 8)
     assert catalogue == str([True] * 4 + [False] * 4)
     assert special == str([True] * 4)
+
+
+def test_a_first_recorded_backward_compiles_no_recording_sweep(tmp_path):
+    """From an empty cache, a small graph's first ``create_graph=True`` backwards run the recorder's
+    first tier (``_record.recorder``): the compiled recording sweep is not compiled (~15 s), and the
+    derivatives and their graphs are as the compiled sweep records them."""
+    code = """
+import tape
+from tape import _record
+x = tape.tensor([0.5, -1.0, 2.0], dtype=tape.float64, requires_grad=True)
+g, = tape.autograd.grad((x.sin() * x).sum(), x, create_graph=True)
+h, = tape.autograd.grad(g.sum(), x, create_graph=True)
+print(bool(_record.record_rows.overloads), type(g.grad_fn).__name__, type(h.grad_fn).__name__)
+print(g.tolist())
+print(h.tolist())
+"""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    compiled, g, h = out.splitlines()[-3:]
+    assert compiled == "False AddBackward0 AddBackward0"
+    x = np.array([0.5, -1.0, 2.0])
+    g, h = json.loads(g), json.loads(h)
+    np.testing.assert_allclose(g, x * np.cos(x) + np.sin(x), rtol=1e-14)
+    np.testing.assert_allclose(h, 2 * np.cos(x) - x * np.sin(x), rtol=1e-14)

@@ -24,8 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import math
 import operator
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -58,29 +62,14 @@ grad = tape.autograd.grad
 # helpers
 # --------------------------------------------------------------------------
 
-def _python_only_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix, dv64, dv32, ref, smap,
-                       imports, regs, ctl):
-    """``record_sweep`` with every derivative program disabled: each reached row is handed to
-    Python (``_python_rule``) after the compiled recorder's own checks (``_prepare``: freed or
-    modified rows, room on the destination)."""
-    for r in range(int(ctl[Rec.C_START]), -1, -1):
-        v = Rec._prepare(TR, TF, tstab, tix, seen, r, DR, dstab, dv64, dv32, ctl)
-        if v == -1:
-            continue
-        if v >= 0:
-            ctl[Rec.C_STATUS] = Rec.ST_PYTHON
-            ctl[Rec.C_ROW] = r
-        return
-    ctl[Rec.C_STATUS] = Rec.ST_DONE
-
-
 @contextlib.contextmanager
 def recorder(disabled: bool):
     """Run the block with every derivative program disabled (or not); yield the list of
     op codes whose rows were handed to Python (``_python_rule``) meanwhile.
 
-    The program tables are compile-time constants of ``record_sweep``, so disabling them
-    replaces the sweep the engine calls by one that sends every row to Python."""
+    Disabled, the engine's compiled sweep is replaced by the recorder's first tier
+    (``rules_sweep``), which sends every row to Python after the compiled sweep's checks: so the
+    comparisons below also test that tier against the compiled one, op by op."""
     codes = []
     orig = ENG._python_rule
     compiled = Rec.record_sweep
@@ -97,7 +86,7 @@ def recorder(disabled: bool):
     assert ENG.Rec is Rec
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ENG, "_python_rule", spy)
-        mp.setattr(Rec, "record_sweep", _python_only_sweep if disabled else sweep_spy)
+        mp.setattr(Rec, "record_sweep", Rec.rules_sweep if disabled else sweep_spy)
         yield codes
 
 
@@ -942,8 +931,36 @@ def test_growth_during_recorded_backward(fresh_tapes, kind, across):
 
 
 # --------------------------------------------------------------------------
-# 6. PyTorch's errors, raised from the compiled recorder
+# 6. PyTorch's errors, raised from the compiled recorder and from its first tier
 # --------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def first_tier(rows: int = 10 ** 9):
+    """The recorder as in a process where the compiled sweep is neither compiled nor in numba's
+    cache (``_record.recorder``), with ``rows`` rows left to its first tier; yields the sweeps
+    the engine called, by name."""
+    used = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Rec._Tier, "compiled", False)
+        mp.setattr(Rec._Tier, "rows_left", rows)
+        mp.setattr(Rec, "_cached", lambda kernel, args: False)
+        for name in ("rules_sweep", "record_sweep"):
+            def spy(*args, _sweep=getattr(Rec, name), _name=name):
+                used.append(_name)
+                return _sweep(*args)
+            mp.setattr(Rec, name, spy)
+        yield used
+
+
+@pytest.fixture(params=("compiled", "first_tier"))
+def tier(request):
+    """Run the test with the compiled recording sweep, then with its first tier."""
+    if request.param == "compiled":
+        yield
+        return
+    with first_tier() as used:
+        yield
+    assert used and set(used) == {"rules_sweep"}
 
 FREED_RE = "Trying to backward through the graph a second time"
 INPLACE_RE = "one of the variables needed for gradient computation has been modified by an inplace operation"
@@ -961,7 +978,7 @@ SAVING = {
 
 @pytest.mark.parametrize("first", ("plain", "create_graph"))
 @pytest.mark.parametrize("name", sorted(SAVING))
-def test_backward_twice_through_freed_graph(name, first):
+def test_backward_twice_through_freed_graph(name, first, tier):
     x = tape.tensor([0.5, 1.25, 2.0], dtype=tape.float64, requires_grad=True)
     y = SAVING[name](x)
     # retain_graph defaults to create_graph (as in PyTorch): free the graph explicitly.
@@ -1039,7 +1056,7 @@ INPLACE = _inplace_cases()
 
 
 @pytest.mark.parametrize("name", sorted(INPLACE))
-def test_inplace_change_of_saved_value(name):
+def test_inplace_change_of_saved_value(name, tier):
     y, x = INPLACE[name]()
     with pytest.raises(RuntimeError, match=INPLACE_RE):
         grad(y, x, create_graph=True)
@@ -1138,3 +1155,91 @@ def test_index_rules_compile_and_run_on_the_same_tape():
     assert {S.GATHER, S.INDEX} <= set(codes)
     np.testing.assert_allclose(g2, g, rtol=1e-12)
     np.testing.assert_allclose(h2, h, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# 8. The recorder's tiers (``_record.recorder``)
+# --------------------------------------------------------------------------
+
+def _cg_pair():
+    """A first derivative recorded, and the second through it (a plain backward); the rows of the
+    tape the recorded backward swept."""
+    _end_tape()
+    x = tape.tensor([0.5, -1.0, 2.0], dtype=tape.float64, requires_grad=True)
+    y = (x.sin() * x).exp().sum()
+    n = y._tape.n
+    g, = grad(y, x, create_graph=True)
+    h, = grad(g.sum(), x)
+    return n, _np(g), _np(h)
+
+
+def test_first_tier_takes_small_graphs_until_its_rows_are_spent():
+    _, g_c, h_c = _cg_pair()
+    with first_tier(rows=1000) as used:
+        n, _, _ = _cg_pair()
+        assert set(used) == {"rules_sweep"}         # a row at a time
+        assert Rec._Tier.rows_left == 1000 - n and not Rec._Tier.compiled
+        Rec._Tier.rows_left = n - 1
+        used.clear()
+        _, g, h = _cg_pair()        # more rows than are left: the compiled sweep, from then on
+        assert set(used) == {"record_sweep"} and Rec._Tier.compiled
+        np.testing.assert_allclose(g, g_c, rtol=1e-13)
+        used.clear()
+        x = tape.tensor(0.5, dtype=tape.float64, requires_grad=True)
+        grad(x.sin(), x, create_graph=True)
+        assert used == ["record_sweep"]     # (a sweep that stops nowhere: one call)
+    with first_tier() as used:
+        _, g, h = _cg_pair()
+    assert set(used) == {"rules_sweep"}
+    np.testing.assert_allclose(g, g_c, rtol=1e-13)
+    np.testing.assert_allclose(h, h_c, rtol=1e-13)
+
+
+def test_first_tier_runs_hooks_and_anomaly_mode_as_the_compiled_sweep():
+    def run():
+        seen = []
+        x = tape.tensor([0.5, -1.0, 2.0], dtype=tape.float64, requires_grad=True)
+        a = x.sin()
+        a.register_hook(lambda g: seen.append(_np(g)) or g * 2.0)
+        b = a * x
+        b.retain_grad()
+        g, = grad(b.sum(), x, create_graph=True)
+        h, = grad(g.sum(), x)
+        z = tape.tensor([0.0, 1.0], dtype=tape.float64, requires_grad=True)
+        with tape.autograd.detect_anomaly(), pytest.warns(UserWarning), \
+                pytest.raises(RuntimeError, match="returned nan values in its 0th output"):
+            grad(z.sqrt().sum() * 0.0, z, create_graph=True)
+        return _np(g), _np(h), seen
+
+    g_c, h_c, seen_c = run()
+    with first_tier() as used:
+        g, h, seen = run()
+    assert set(used) == {"rules_sweep"}
+    np.testing.assert_allclose(g, g_c, rtol=1e-13)
+    np.testing.assert_allclose(h, h_c, rtol=1e-13)
+    # (the hook runs in both backwards: the second goes through ``a`` too, as in PyTorch)
+    assert len(seen) == len(seen_c) == 2
+    for got, want in zip(seen, seen_c):
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def test_cached_finds_a_kernel_compiled_here_or_in_numbas_cache(tmp_path, monkeypatch):
+    """``_cached``: False for a kernel neither compiled nor cached; True once compiled; and a kernel
+    another process left in numba's on-disk cache is loaded, not compiled."""
+    from numba import njit
+    fresh = njit(lambda v: v + 1.0)
+    assert not Rec._cached(fresh, (1.0,))
+    fresh(1.0)
+    assert Rec._cached(fresh, (1.0,))
+    (tmp_path / "kernelmod.py").write_text(
+        "from numba import njit\n\n@njit(cache=True)\ndef twice(v):\n    return 2.0 * v\n")
+    spec = importlib.util.spec_from_file_location("kernelmod", tmp_path / "kernelmod.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "kernelmod", module)
+    spec.loader.exec_module(module)
+    assert not Rec._cached(module.twice, (1.0,))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", "import kernelmod; kernelmod.twice(1.0)"], env=env, check=True)
+    assert Rec._cached(module.twice, (1.0,))
+    assert module.twice.signatures and not module.twice.stats.cache_misses
+    assert module.twice(4.0) == 8.0

@@ -630,3 +630,44 @@ def test_function_packed_objects_are_released_after_a_plain_backward():
     loss.backward()
     gc.collect()
     assert refs[0]() is None and x.grad.tolist() == [2.0, 4.0]
+
+
+@pytest.mark.parametrize("how", ("backward", "grad"))
+@pytest.mark.parametrize("calls", (3, 40))
+def test_packed_objects_of_one_graph_among_many_on_a_tape_are_released_with_it(calls, how):
+    """Several graphs recorded on one tape (more rows with packed values than the release looks at one
+    by one), then a backward of each: each backward frees what was packed for its own graph only."""
+    class Square(tape.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, g):
+            a, = ctx.saved_tensors
+            return 2 * g * a
+
+    refs = []
+
+    def pack(t):
+        box = _Box(t)
+        refs.append(weakref.ref(box))
+        return box
+
+    x = tape.tensor([1.0, 2.0], requires_grad=True)
+    w = tape.ones(2, requires_grad=True)
+    with saved_tensors_hooks(pack, lambda box: box.t):
+        losses = [(Square.apply(x * float(k)) * w).exp().sum() for k in range(calls)]
+    per_loss = len(refs) // calls
+    assert len(refs) == per_loss * calls and per_loss >= 2
+    done = []
+    for k in (calls - 1, 0, calls // 2):
+        if how == "backward":
+            losses[k].backward()
+        else:
+            tape.autograd.grad(losses[k], [x, w])
+        done.append(k)
+        gc.collect()
+        alive = [refs[i]() is not None for i in range(len(refs))]
+        assert alive == [i // per_loss not in done for i in range(len(refs))]
