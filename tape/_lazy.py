@@ -26,7 +26,7 @@ from numba.core import cgutils
 from numba.core.dispatcher import Dispatcher
 from numba.extending import intrinsic
 
-__all__ = ["call6", "call9", "call_pair", "Families"]
+__all__ = ["call4_int", "call6", "call9", "call_pair", "Families"]
 
 
 def _codegen(restype, argtypes: tuple):
@@ -54,6 +54,13 @@ def call6(typingctx, address, a0, a1, a2, a3, a4, a5):
 def call9(typingctx, address, a0, a1, a2, a3, a4, a5, a6, a7, a8):
     argtypes = (a0, a1, a2, a3, a4, a5, a6, a7, a8)
     return types.boolean(address, *argtypes), _codegen(types.boolean, argtypes)
+
+
+@intrinsic
+def call4_int(typingctx, address, a0, a1, a2, a3):
+    """``call4`` for a kernel returning an int64 (``_stops.check_saved``)."""
+    argtypes = (a0, a1, a2, a3)
+    return types.int64(address, *argtypes), _codegen(types.int64, argtypes)
 
 
 _PAIR = types.UniTuple(types.float64, 2)

@@ -70,7 +70,8 @@ def check_saved(R, ix, saved, r):
     Reads ``R`` by element (a view of one of ``R``'s rows costs reference counting).  Not
     inlined: the sweeps call it only for rows with flags (a call costs reference counts on its
     array arguments), and one compiled copy serves them all (inlined, each sweep's first compile
-    paid for it again: ~0.5 s each)."""
+    paid for it again: ~0.5 s each).  The plain sweep calls it by address (``_sweep.CHECK_SAVED``),
+    compiled when a row first needs it: a first backward through a loss seldom does."""
     if saved == 0:
         return ST_DONE
     if R[R_FR, r] & FREED:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._lazy import Families, call9, call_pair
+from ._lazy import Families, call4_int, call9, call_pair
 from ._parallel import CORES, PART
 from ._stops import (C_FAMILY, C_NAN, C_ROW, C_START, C_STATUS, FREED, MODIFIED, ST_COMPILE, ST_DONE, ST_NAN,
                      ST_PYTHON, ST_UNKNOWN, check_saved, input_at)
@@ -154,12 +154,17 @@ def _join_row(R, F, stab, ix, v, g, vo, go, r):
 # rows, the shape rows derivatives write most, have a kernel of their own, and so do the catalogue's
 # elementwise ops (``CATALOGUE_UNARY``), the special functions among them (``ops/_specfun``),
 # reductions to one element (a loss) and binary rows with a broadcast input (``broadcast_row``).
-# The last three (``scalar_d``'s core, catalogue and special thirds) take one-element elementwise
-# rows (of either arena, in float64).
+# The next three (``scalar_d``'s core, catalogue and special thirds) take one-element elementwise
+# rows (of either arena, in float64).  The last is no family: the check of a row's saved values
+# (``check_saved``, ~1.4 s to compile), which only rows with flags on them or their inputs, listed
+# inputs or outputs of their own need (a first backward through a loss usually has none), compiled
+# when a sweep first needs it, at ``CHECK_SAVED``'s arena-0 address.
 ADJOINTS = Families((*UNARY_ROWS, *BINARY_ROWS, _reduce_row, _shape_row, _linalg_row, _join_row,
                      _catalogue_unary_row, _catalogue_binary_row, _special_unary_row, _special_binary_row,
-                     _view_row, _one_reduce_row, broadcast_row, core_scalar_d, catalogue_scalar_d, special_scalar_d))
+                     _view_row, _one_reduce_row, broadcast_row, core_scalar_d, catalogue_scalar_d, special_scalar_d,
+                     check_saved))
 SCALAR = ADJOINTS.kernels.index(core_scalar_d)
+CHECK_SAVED = ADJOINTS.kernels.index(check_saved)
 # Each elementwise code's family in ADJOINTS for a one-element row.
 SCALAR_FAMILY = np.full(N_CODES, SCALAR, np.int64)
 SCALAR_FAMILY[CATALOGUE_UNARY:UNARY.stop] = SCALAR_FAMILY[CATALOGUE_BINARY:BINARY.stop] = SCALAR + 1
@@ -284,7 +289,11 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
         # a one-element row
         if saves[code] != 0 and (fr[r] != 0 or ln[r] != 0 or nout[r] != 0 or (a[r] >= 0 and fr[a[r]] != 0)
                                  or (b[r] >= 0 and fr[b[r]] != 0)):
-            status = check_saved(R, ix, saves[code], r)
+            if fams[CHECK_SAVED, 0] == 0:
+                ctl[C_FAMILY] = CHECK_SAVED
+                _stop(ctl, ST_COMPILE, r)
+                return
+            status = call4_int(fams[CHECK_SAVED, 0], R, ix, saves[code], r)
             if status != ST_DONE:
                 _stop(ctl, status, r)
                 return
@@ -428,6 +437,9 @@ def compile_for(R, F, stab, ix, v64, g64, v32, g32, ctl) -> None:
     r = int(ctl[C_ROW])
     family = int(ctl[C_FAMILY])
     arena = int(R[R_DT, r])
+    if family == CHECK_SAVED:
+        ADJOINTS.compile(family, 0, (R, ix, SAVES[R[R_OP, r]], r))
+        return
     if family >= SCALAR:
         args = (R[R_OP, r], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   # (code, gy, x, y, out, fa, fb)
     else:

@@ -130,16 +130,25 @@ x = tape.tensor([0.5, -1.0, 2.0], requires_grad=True)
 (x.sin() * x).sum().backward()
 print(compiled(_sweep.ADJOINTS))
 print(_record.VALUES.addresses.any(), bool(linalg.linalg_adjoint.overloads or join.join_adjoint.overloads))
+a = x * 2.0
+y = a.sin().sum()      # (sin saves its input)
+a.add_(1.0)             # a row whose input has a flag: the check of saved values, compiled now
+try:
+    y.backward()
+except RuntimeError as e:
+    print(compiled(_sweep.ADJOINTS)[-1], "modified by an inplace operation" in str(e))
 tape.autograd.grad((x.sin() * x).sum(), x, create_graph=True)
 print(compiled(_record.VALUES))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    families, others, values = out.splitlines()[-3:]
+    families, others, check, values = out.splitlines()[-4:]
     # the row kernels of sin's and mul's groups (not the other core ops' loops) and the one-element
     # reduce kernel, for the float32 arena (the loss's sum compiles no general reduction); no
     # recording sweep, no linalg or join
     assert families == "[('shared_loop_row', 1), ('product_row', 1), ('_one_reduce_row', 1)]"
     assert others == "False False"
+    # (no row of it has a flag: the check of saved values, compiled when a row with one comes)
+    assert check == "('check_saved', 0) True"
     # the recorded backward's rows (cos, add, mul): the groups' shared value kernels; its view and
     # expand of the loss's one-element gradient: no view kernel
     assert values == "[('_unary_value', 1), ('_binary_value', 1), ('_binary_value', 1)]"
