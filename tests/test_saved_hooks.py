@@ -601,29 +601,33 @@ def test_make_saved_tensor_packs_now_and_unpacks_on_each_read():
     assert b.grad_fn._raw_saved_self.unpack() is None       # (a product with a number saves no tensor)
 
 
-def test_function_packed_objects_are_released_after_a_plain_backward():
-    # (loss.backward() of a tape with custom Functions takes the engine's short path)
-    class Square(tape.autograd.Function):
-        @staticmethod
-        def forward(ctx, a):
-            ctx.save_for_backward(a)
-            return a * a
+class _Square(tape.autograd.Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return a * a
 
-        @staticmethod
-        def backward(ctx, g):
-            a, = ctx.saved_tensors
-            return 2 * g * a
+    @staticmethod
+    def backward(ctx, g):
+        a, = ctx.saved_tensors
+        return 2 * g * a
 
-    refs = []
 
+def _boxing(refs: list):
+    """A pack hook boxing each saved tensor, with a weak reference to each box in ``refs``."""
     def pack(t):
         box = _Box(t)
         refs.append(weakref.ref(box))
         return box
+    return pack
 
+
+def test_function_packed_objects_are_released_after_a_plain_backward():
+    # (loss.backward() of a tape with custom Functions takes the engine's short path)
+    refs = []
     x = tape.tensor([1.0, 2.0], requires_grad=True)
-    with saved_tensors_hooks(pack, lambda box: box.t):
-        y = Square.apply(x * 1.0)
+    with saved_tensors_hooks(_boxing(refs), lambda box: box.t):
+        y = _Square.apply(x * 1.0)
     loss = y.sum()
     gc.collect()
     assert len(refs) == 1 and refs[0]() is not None
@@ -637,28 +641,11 @@ def test_function_packed_objects_are_released_after_a_plain_backward():
 def test_packed_objects_of_one_graph_among_many_on_a_tape_are_released_with_it(calls, how):
     """Several graphs recorded on one tape (more rows with packed values than the release looks at one
     by one), then a backward of each: each backward frees what was packed for its own graph only."""
-    class Square(tape.autograd.Function):
-        @staticmethod
-        def forward(ctx, a):
-            ctx.save_for_backward(a)
-            return a * a
-
-        @staticmethod
-        def backward(ctx, g):
-            a, = ctx.saved_tensors
-            return 2 * g * a
-
     refs = []
-
-    def pack(t):
-        box = _Box(t)
-        refs.append(weakref.ref(box))
-        return box
-
     x = tape.tensor([1.0, 2.0], requires_grad=True)
     w = tape.ones(2, requires_grad=True)
-    with saved_tensors_hooks(pack, lambda box: box.t):
-        losses = [(Square.apply(x * float(k)) * w).exp().sum() for k in range(calls)]
+    with saved_tensors_hooks(_boxing(refs), lambda box: box.t):
+        losses = [(_Square.apply(x * float(k)) * w).exp().sum() for k in range(calls)]
     per_loss = len(refs) // calls
     assert len(refs) == per_loss * calls and per_loss >= 2
     done = []
