@@ -45,7 +45,7 @@ from ._stops import (C_FWD_HI, C_FWD_LO, C_NEED_ELEMS, C_NEED_ROWS, C_NEED_SLOTS
                      ST_PYTHON, ST_UNKNOWN, ST_VALUE, T_32, T_64, T_IMPORTS, T_ROWS, T_STAB, check_saved)
 from ._sweep import _BINARY_END, _LINALG_END, _SOURCE_END, _UNARY_END, FAMILY, SAVES
 from ._sweep import _PYTHON_START
-from .ops._spec import CONST, INPUT, LINALG, OUTPUT, R_A, R_DT, R_HID, R_LN, R_NOUT, R_RG, ROLES
+from .ops._spec import CONST, INPUT, LINALG, OUTPUT, R_A, R_B, R_DT, R_FR, R_HID, R_LN, R_NOUT, R_RG, ROLES
 from .ops.elementwise import (BINARY_ROWS, UNARY_ROWS, catalogue_binary_forward, catalogue_unary_forward,
                               core_binary_forward, core_unary_forward, special_binary_forward,
                               special_unary_forward)
@@ -698,18 +698,25 @@ def rules_sweep(TR, TF, tstab, tix, tv64, tv32, seen, gnode, DR, DF, dstab, dix,
     """``record_sweep``'s first tier, in Python: stop at each row that needs its derivative
     (``ST_PYTHON``: the driver runs its rule, as for a row without a program), after the compiled
     sweep's own checks (``_prepare``: a freed or changed value stops it with PyTorch's error);
-    rows that need nothing are passed over as the compiled sweep passes them."""
+    rows that need nothing are passed over as the compiled sweep passes them.  The check of saved
+    values runs (and compiles) only for a row with flags on it or its inputs, listed inputs or
+    outputs of its own, as in the plain sweep: on any other it finds nothing."""
+    fr, a, b = TR[R_FR], TR[R_A], TR[R_B]
     for r in range(int(top[C_START]), -1, -1):
         if seen[r] & 3 != 1:
             continue
         code = int(TR[0, r])
         if code < _SOURCE_END:
             if code == OUTPUT:
-                seen[TR[R_A, r]] |= 1
+                seen[a[r]] |= 1
             continue
         top[C_ROW] = r
-        status = check_saved(TR, tix, _SAVES[code], r)
-        top[C_STATUS] = ST_PYTHON if status == ST_DONE else status
+        top[C_STATUS] = ST_PYTHON
+        x, y = int(a[r]), int(b[r])
+        if _SAVES[code] and (fr[r] or TR[R_LN, r] or TR[R_NOUT, r] or x >= 0 and fr[x] or y >= 0 and fr[y]):
+            status = check_saved(TR, tix, _SAVES[code], r)
+            if status != ST_DONE:
+                top[C_STATUS] = status
         return
     top[C_STATUS] = ST_DONE
 
