@@ -154,8 +154,8 @@ def _join_row(R, F, stab, ix, v, g, vo, go, r):
 # rows, the shape rows derivatives write most, have a kernel of their own, and so do the catalogue's
 # elementwise ops (``CATALOGUE_UNARY``), the special functions among them (``ops/_specfun``),
 # reductions to one element (a loss) and binary rows with a broadcast input (``broadcast_row``).
-# The next three (``scalar_d``'s core, catalogue and special thirds) take one-element elementwise
-# rows (of either arena, in float64).  The last is no family: the check of a row's saved values
+# The next three (``scalar_d``'s core, catalogue and special thirds) take one-element float64
+# elementwise rows.  The last is no family: the check of a row's saved values
 # (``check_saved``, ~1.4 s to compile), which only rows with flags on them or their inputs, listed
 # inputs or outputs of their own need (a first backward through a loss usually has none), compiled
 # when a sweep first needs it, at ``CHECK_SAVED``'s arena-0 address.
@@ -303,7 +303,9 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
                 ((code == _GATHER or code == _INDEX) and _sparse_into(R, python_from, seen, r)):
             _stop(ctl, ST_PYTHON, r)
             return
-        family = ONE_FAMILY[code] if num[r] == 1 else FAMILY[code]
+        # (a one-element float32 elementwise row takes its group's kernel, in float32 as PyTorch computes
+        # it: the scalar kernels' float64 derivative differs where the float32 formula cancels)
+        family = ONE_FAMILY[code] if num[r] == 1 and (dt[r] == 0 or ONE_FAMILY[code] < SCALAR) else FAMILY[code]
         if BROADCAST_FAMILY[code] >= 0 and (num[a[r]] != num[r] or num[b[r]] != num[r]):
             family = BROADCAST_FAMILY[code]
         scalar = family >= SCALAR
@@ -345,26 +347,16 @@ def sweep_rows(R, F, stab, ix, saves, python_from, v64, g64, v32, g32, seen, ctl
         f64 = dt[r] == 0
         known = True
         if scalar:
-            # One element: derivatives on scalars (see scalar_d), in float64 for either arena.
+            # One float64 element: derivatives on scalars (see scalar_d).
             unary = code < _UNARY_END
             ox = off[x]
             oy = off[x] if unary else off[y]
             o = off[r]
-            if f64:
-                gy, vx, vy, vr = g64[o], v64[ox], v64[oy], v64[o]
-            else:
-                gy, vx, vy, vr = np.float64(g32[o]), np.float64(v32[ox]), np.float64(v32[oy]), np.float64(v32[o])
-            dx, dy = call_pair(fams[family, dt[r]], code, gy, vx, vy, vr, fa[r], fb[r])
-            if f64:
-                if rg[x] != 0:
-                    g64[ox] += dx
-                if not unary and rg[y] != 0:
-                    g64[oy] += dy
-            else:
-                if rg[x] != 0:
-                    g32[ox] += dx
-                if not unary and rg[y] != 0:
-                    g32[oy] += dy
+            dx, dy = call_pair(fams[family, 0], code, g64[o], v64[ox], v64[oy], v64[o], fa[r], fb[r])
+            if rg[x] != 0:
+                g64[ox] += dx
+            if not unary and rg[y] != 0:
+                g64[oy] += dy
         elif f64:
             known = call9(fams[family, 0], R, F, stab, ix, v64, g64, v32, g32, r)
         else:

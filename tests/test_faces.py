@@ -28,8 +28,8 @@ zero must carry the other face's sign.  A face that does not exist for an op
 is skipped with the reason the table gives; a registered op without a row, or
 a row for an op that is not registered, fails ``test_every_op_has_a_row`` (a new
 op needs its row, and the cases of its family's tests find it by its code).
-Two disagreements are left, each a strict xfail naming the defect: relu(-0.)
-(PyTorch's -0., tape's 0.) and one-element float32 rows (computed in float64).
+One disagreement is left, a strict xfail naming the defect: relu(-0.)
+(PyTorch's -0., tape's 0.).
 
 Kernels run on arenas with guard slots (nans with a payload) around every slot
 they read or write, and each test checks that nothing outside the slots a
@@ -962,14 +962,15 @@ def test_kernel_binary_adjoint_drawn(code, data):
 # --------------------------------------------------------------------------
 # 4. scalar_d (one-element rows) against the array adjoint kernels
 # --------------------------------------------------------------------------
-# The sweep loads a one-element row's elements as float64 and calls scalar_d, for a float32 row
-# too, then adds the results into the slots (rounding to the arena's dtype).  So a float64 row
-# must match the array kernel to the bit, and a float32 row the float64 array kernel run on its
-# values, rounded once; ``test_one_element_float32_row_computes_in_float32`` shows that this
-# differs from the float32 array kernel (and numpy, and PyTorch).
+# The sweep calls scalar_d for a one-element float64 row; a one-element float32 row takes its
+# group's array kernel, in float32 (``test_one_element_float32_row_computes_in_float32``).  Blocked
+# sweeps (``tape/_blocked.py``) call scalar_d for the elements of both dtypes, in float64, then
+# round.  So a float64 row must match the array kernel to the bit, and a float32 element the
+# float64 array kernel run on its values, rounded once.
 
 def sweep_one_element(code, gy, x, y, out, fa, fb) -> tuple:
-    """What the sweep adds into the input slots for a one-element row (float64, before rounding)."""
+    """What the sweep adds into the input slots for a one-element float64 row, and a blocked sweep
+    for an element of either dtype (float64, before rounding)."""
     return E.scalar_d(code, float(gy), float(x), float(y), float(out), fa, fb)
 
 
@@ -1007,17 +1008,27 @@ def test_kernel_scalar_d_on_edges(code, dtype):
                      {"a": a, "b": b, "gy": gy}, signed_zero=signed)
 
 
-@pytest.mark.xfail(strict=True, reason="defect: the sweep computes a one-element float32 row's adjoint in float64 "
-                                       "(scalar_d), an array row in float32 (as numpy and PyTorch): d tanh at 3 "
-                                       "differs by ~20 float32 ulps (cancellation in 1 - y * y)")
-def test_one_element_float32_row_computes_in_float32():
+@pytest.mark.parametrize("shape", [(), (1,)], ids=["0-d", "1-element"])
+def test_one_element_float32_row_computes_in_float32(shape):
+    """A backward through a one-element float32 row computes its adjoint in float32, as the array
+    kernel (and numpy, and PyTorch): d tanh at 3 is ~20 float32 ulps from the float64 derivative
+    rounded (cancellation in 1 - y * y)."""
     x = np.array([3.0], F32)
     y = numpy_unary(E.TANH, x, 0.0, 0.0, 0)
     gy = np.array([1.0], F32)
     array = kernel_unary_adjoint(E.TANH, x, y, gy, 0.0, 0.0, 0, np.array([-0.0], F32))
-    dx, _ = sweep_one_element(E.TANH, gy[0], x[0], x[0], y[0], 0.0, 0.0)
-    assert_faces(np.array([dx], F32), array, _bound(E.TANH, "adjoint", F32),
-                 "tanh: one-element float32 row vs the float32 array kernel", {"x": x})
+    rounded = np.float32(sweep_one_element(E.TANH, gy[0], x[0], x[0], y[0], 0.0, 0.0)[0])
+    assert abs(int(rounded.view(np.int32)) - int(array.view(np.int32)[0])) > 8      # (the case tells them apart)
+    for how in ("backward", "grad"):
+        t = tape.tensor(x.reshape(shape), requires_grad=True)
+        out = t.tanh().sum()
+        if how == "backward":
+            out.backward()
+            g = t.grad
+        else:
+            (g,) = tape.autograd.grad(out, t)
+        assert_faces(g.numpy().reshape(1), array, _bound(E.TANH, "adjoint", F32),
+                     f"tanh: one-element float32 row ({how}) vs the float32 array kernel", {"x": x})
 
 
 # --------------------------------------------------------------------------
