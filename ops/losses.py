@@ -23,6 +23,7 @@ from ._spec import LISTED, PYTHON, SAVED_SELF, TRANSPOSED, X0, X1, X2, Given, Op
 from .functions import S_ADD, _div_scalar, _mul_scalar, _scalar_op
 from ._args import check_output_shape
 from .elementwise import _BOOL_NEG
+from .join import where
 from .layout import broadcast_tensors
 
 BCE_GRAD, BCE, NLL_GRAD = PYTHON.start + 93, PYTHON.start + 94, PYTHON.start + 96
@@ -106,7 +107,17 @@ def _pointwise_vjp(g, xs, y, r):
         z = (-t * x).exp()
         return -t * z / (z + 1.0) * g, None
     d = x - t
-    dd = d * 2.0 if r.ib == MSE else (d / r.fa).clamp(-1.0, 1.0) if r.ib == SMOOTH_L1 else d.clamp(-r.fa, r.fa)
+    # Smooth L1 and Huber, as PyTorch's kernels: d / beta (d) where |d| < beta, the sign of d (times
+    # delta) where |d| >= beta, and nan at nan; their double backward is 1 / beta (1) strictly inside,
+    # 0 elsewhere.
+    if r.ib == MSE:
+        dd = d * 2.0
+    elif r.ib == SMOOTH_L1:
+        a = d.abs()
+        dd = where(a < r.fa, d / r.fa, where(a >= r.fa, d.sign(), d.detach()))
+    else:
+        a = d.abs()
+        dd = where(a < r.fa, d, where(a >= r.fa, d.sign() * r.fa, d.detach()))
     dx = dd * g
     return dx, -dx
 

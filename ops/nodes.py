@@ -6,6 +6,7 @@ every order comes from it.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ from ._args import wrap_dim
 from ._parser import check_types
 from ._rule import rule_adjoint
 from ._spec import PYTHON, TRANSPOSED, X0, OUT, Op, public, register, tangents
+from .elementwise import M_INRANGE
 from .join import _no_grad_out, _write_out, where
 
 ROT90, LOGCUMSUMEXP, SHRINK = PYTHON.start + 47, PYTHON.start + 48, PYTHON.start + 49
@@ -43,9 +45,11 @@ def _logcumsumexp_vjp(g, xs, y, r):
 
 
 def _shrink_vjp(g, xs, y, r):
-    x = xs[0]
-    keep = x.abs() > r.fa if r.ib == S_HARDSHRINK else x > r.fa
-    return (where(keep, g, 0.0),)
+    # PyTorch's threshold_backward / hardshrink_backward: zero where x is in [-lambd, lambd] (at or
+    # below the threshold), the gradient elsewhere (nan included), and differentiable in x with a zero
+    # derivative: a recorded gradient requires grad, and differentiates to zeros.
+    lo = -r.fa if r.ib == S_HARDSHRINK else -math.inf
+    return (g._masked(1.0 - xs[0]._mask(M_INRANGE, lo, r.fa)),)
 
 
 register(Op(ROT90, "rot90", "Rot90Backward0", 0, _rot90_vjp, py_adjoint=rule_adjoint,

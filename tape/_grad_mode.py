@@ -26,11 +26,11 @@ class _GradModeContext:
     _mode = True
 
     def __enter__(self) -> None:
-        self._prev = state.grad
+        self.prev = state.grad
         state.grad = self._mode
 
     def __exit__(self, *exc: Any) -> None:
-        state.grad = self._prev
+        state.grad = self.prev
 
     def __call__(self, fn: Callable) -> Callable:
         if inspect.isclass(fn):
@@ -117,22 +117,29 @@ class set_grad_enabled(_GradModeContext):
     """
 
     def __init__(self, mode: bool) -> None:
-        self._prev = state.grad
-        self._mode = bool(mode)
-        state.grad = self._mode
+        if type(mode) is not bool:
+            raise TypeError(f"set_grad_enabled(): argument 'enabled' (position 1) must be bool, not "
+                            f"{type(mode).__name__}")
+        self.prev = state.grad
+        self.mode = mode
+        state.grad = mode
+
+    @property
+    def _mode(self) -> bool:        # (the mode the base class's decorator applies)
+        return self.mode
 
     def __enter__(self) -> None:
-        pass
+        state.grad = self.mode
 
     def __exit__(self, *exc: Any) -> None:
-        state.grad = self._prev
+        state.grad = self.prev
 
     def __call__(self, fn: Callable) -> Callable:
-        state.grad = self._prev
+        state.grad = self.prev
         return super().__call__(fn)
 
     def clone(self):
-        return self.__class__(self._mode)
+        return self.__class__(self.mode)
 
 
 class _Multithreading(threading.local):

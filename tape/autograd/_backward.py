@@ -234,11 +234,16 @@ def _add_grad(t: Tensor, g, create_graph: bool, retained: bool = False) -> None:
         t._grad = t._grad + _tensor_of(g, t)
     else:
         cur = t._grad
-        if retained and (cur._tape is not None or cur._rg):
+        history = cur._tape is not None or cur._rg
+        if retained and history:
             with no_grad():
                 t._grad = cur + _tensor_of(g, t)
-        elif cur._tape is not None or cur._rg:
-            t._grad = cur + _tensor_of(g, t)
+        elif history or cur._f is None and not cur._v.flags.writeable:
+            # PyTorch's AccumulateGrad outside grad mode: ``grad += new`` in place, into a gradient with
+            # history too (the same tensor, its version bumped, its node kept), and into an expanded
+            # one PyTorch's error
+            with no_grad():
+                cur.add_(_tensor_of(g, t))
         elif cur._f is not None:
             cur._f = cur._f + float(np.asarray(g))
             cur._bump()

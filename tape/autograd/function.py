@@ -422,9 +422,30 @@ class Function(metaclass=FunctionMeta):
             bound = inspect.signature(cls.forward).bind(*args, **kwargs)
             bound.apply_defaults()
             args, kwargs = bound.args, bound.kwargs
+        elif kwargs:
+            args, kwargs = _keyword_inputs(cls, args, kwargs), {}
         if _dual_apply is not None:
             return _dual_apply(cls, setup, args, kwargs)
         return _apply(cls, setup, args, kwargs)
+
+
+def _keyword_inputs(cls, args: tuple, kwargs: dict) -> tuple:
+    """The arguments of ``apply`` given by keyword as PyTorch binds them for a ``forward(ctx, ...)``:
+    to forward's parameters of those names, as positional inputs after ``args`` (so a tensor given
+    by keyword is an input of the node like any other), with no default filled in before them."""
+    names = [p.name for p in list(inspect.signature(cls.forward).parameters.values())[1:]
+             if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    for name in kwargs:
+        if name not in names:
+            raise TypeError(f"forward() got an unexpected keyword argument '{name}'")
+        if names.index(name) < len(args):
+            raise TypeError(f"forward() got multiple values for argument '{name}'")
+    bound = list(args)
+    for i in range(len(args), max(names.index(name) for name in kwargs) + 1):
+        if names[i] not in kwargs:
+            raise TypeError(f"forward() missing required argument: '{names[i]}' (position {i})")
+        bound.append(kwargs[names[i]])
+    return tuple(bound)
 
 
 _dual_apply = None      # while a forward AD level is active: ``_apply`` computing tangents (``tape/_dual.py``)
