@@ -17,7 +17,7 @@ import numpy as np
 
 from .._emit import D, Tensor, emit, node_in, plain, recorded, state, write_tape
 from ._rule import rule_adjoint
-from ._spec import LISTED, PYTHON, SAVED_SELF, TRANSPOSED, Given, Op, X1, public_function, register, tangents
+from ._spec import LISTED, PYTHON, SAVED_SELF, TRANSPOSED, Given, Op, X0, X1, public_function, register, tangents
 from .activations import logsigmoid
 from .functions import S_ADD, _scalar_op, pairwise_distance
 from .join import where
@@ -104,9 +104,10 @@ def _multilabel_margin_vjp(g, xs, y, r):
     return _gradient(_times_adjoint(d, g, r.ia).reshape(x._shape), g, x, 1), None, None
 
 
-register(Op(MULTI_MARGIN, "multi_margin_loss", "MultiMarginLossBackward0", 0, _multi_margin_vjp, arity=LISTED,
+# (``self`` saved, as PyTorch's nodes save it: a change of it in place before the backward raises)
+register(Op(MULTI_MARGIN, "multi_margin_loss", "MultiMarginLossBackward0", X0, _multi_margin_vjp, arity=LISTED,
             nondiff=(1, 2)))
-register(Op(MULTILABEL_MARGIN, "multilabel_margin_loss", "MultilabelMarginLossBackward0", X1,
+register(Op(MULTILABEL_MARGIN, "multilabel_margin_loss", "MultilabelMarginLossBackward0", X0 | X1,
             _multilabel_margin_vjp, arity=LISTED, nondiff=(1, 2)))
 register(Op(SUB_SCALAR, "sub", "SubBackward1", 0, lambda g, xs, y, r: (g,), py_adjoint=rule_adjoint))
 tangents({MULTI_MARGIN: no_forward_ad("multi_margin_loss"),

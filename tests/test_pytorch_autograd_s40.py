@@ -152,3 +152,18 @@ def test_accumulating_into_an_expanded_grad_raises_pytorchs_error():
     with pytest.raises(RuntimeError, match="^unsupported operation: more than one element of the written-to tensor "
                                            "refers to a single memory location"):
         (x * 2).sum().backward()
+
+
+# --- found by the catalogue's random programs (thorough profile): the margin losses save their input ---
+@pytest.mark.parametrize("loss", [lambda v: F.multi_margin_loss(v, tape.tensor([1])),
+                                  lambda v: F.multilabel_margin_loss(v, tape.tensor([[1, -1]]))],
+                         ids=["multi_margin_loss", "multilabel_margin_loss"])
+def test_margin_losses_refuse_a_backward_after_their_input_changed_in_place(loss):
+    x = tape.tensor([[0.3, -0.25]], dtype=tape.float64, requires_grad=True)
+    h = x * 1
+    out = loss(h)
+    h.mul_(2)
+    with pytest.raises(RuntimeError, match="^one of the variables needed for gradient computation has been modified "
+                                           r"by an inplace operation: \[torch.DoubleTensor \[1, 2\]\], which is output 0 "
+                                           "of Mul, is at version 1; expected version 0 instead"):
+        out.backward()
