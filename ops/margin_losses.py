@@ -182,13 +182,14 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     if weight is not None and weight.numel() != dim:
         raise RuntimeError(f"inconsistent weight size, expected {dim} but got {list(weight._shape)}")
     _floating(input, "multi_margin_loss_cpu_kernel")
-    _long_target(target)
+    if input.numel():       # (PyTorch's kernel returns before it reads an empty input's target)
+        _long_target(target)
     if weight is not None and weight._dtype is not input._dtype:
         raise RuntimeError(f"expected scalar type {D.legacy_name(input._dtype)} but found "
                            f"{D.legacy_name(weight._dtype)}")
     dt = input._dtype
     xv = _frames(input._value())
-    t = target._value().reshape(-1)
+    t = target._value().reshape(-1).astype(np.int64, copy=False)
     if ((t < 0) | (t >= dim)).any():
         raise RuntimeError("target out of range")
     rows = np.arange(nframe)
@@ -229,8 +230,9 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: Optional
                                f"{list(input._shape)}")
     elif target.dim() != 2 or tuple(target._shape) != (nframe, dim):
         raise RuntimeError(f"inconsistent target size: {list(target._shape)} for input of size: {list(input._shape)}")
-    _long_target(target)
-    t = target._value().reshape(nframe, dim)
+    if input.numel():       # (PyTorch's kernel returns before it reads an empty input's target)
+        _long_target(target)
+    t = target._value().reshape(nframe, dim).astype(np.int64, copy=False)
     if t.size and (t.min() < -1 or t.max() >= dim):
         raise RuntimeError("argument #2 'target' is out of range")
     _floating(input, "multilabel_margin_loss_forward_out_frame")

@@ -167,3 +167,13 @@ def test_margin_losses_refuse_a_backward_after_their_input_changed_in_place(loss
                                            r"by an inplace operation: \[torch.DoubleTensor \[1, 2\]\], which is output 0 "
                                            "of Mul, is at version 1; expected version 0 instead"):
         out.backward()
+
+
+@pytest.mark.parametrize("loss, target", [(F.multi_margin_loss, lambda n: tape.zeros(n)),
+                                          (F.multilabel_margin_loss, lambda n: tape.zeros(n, 3))],
+                         ids=["multi_margin_loss", "multilabel_margin_loss"])
+def test_margin_losses_of_an_empty_input_do_not_read_the_targets_dtype(loss, target):
+    # (PyTorch's kernels return before reading an empty input's target; a non-empty one must be int64)
+    assert loss(tape.zeros(0, 3, dtype=tape.float64), target(0), reduction="sum").item() == 0.0
+    with pytest.raises(RuntimeError, match="^expected scalar type Long but found Float$"):
+        loss(tape.zeros(1, 3, dtype=tape.float64), target(1))
