@@ -1330,7 +1330,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                 for q in _leaves_ready(tape, R, hooked, leaf_rows, r, seen, None):
                     hooks = _hooks.unhook(tape, R, hooked, q, result.fired)
                     if hooks:
-                        gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q]))))
+                        gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q])),
+                                                                   _hooks.row_node(tape, q)))
                     _hooks.deliver(tape, q, _tensor_at(dest, int(gnode[q])), result)
             if kind == Rec.ST_GROW:
                 dest.make_room(int(ctl[Rec.C_NEED_ROWS]), int(ctl[Rec.C_NEED_ELEMS]), int(ctl[Rec.C_NEED_SLOTS]))
@@ -1352,7 +1353,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
                     if _captured_raw(tape, q, hooks, result, seen):
                         result.raw[(id(tape), q)] = _tensor_at(dest, int(gnode[q]))
                     if hooks:
-                        gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q]))))
+                        gnode[q] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[q])),
+                                                                   _hooks.row_node(tape, q)))
                     if tape.op[q] == INPUT:     # (a row with several outputs has no gradient of its own)
                         _hooks.deliver(tape, q, _tensor_at(dest, int(gnode[q])), result)
                 _hooks.fire_undefined(tape, r, seen, hooked)
@@ -1366,7 +1368,8 @@ def _recording_sweep(tape: Tape, seeds, pending: dict, result: _Result, want_ret
         if tape.hooks:
             _hooks.fire_undefined_only(tape, seen, UNDEFINED)
         for r, hooks in _hooked_targets(tape, R, hooked, seen, result):
-            gnode[r] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[r]))))
+            gnode[r] = _node_on(dest, _hooks.run_hooks(hooks, _tensor_at(dest, int(gnode[r])),
+                                                       _hooks.row_node(tape, r)))
     finally:
         state.pinned -= 1
     # (a list: the tape may be the one the sweep records onto, and a gradient handed out can import more)

@@ -318,15 +318,32 @@ def _in_order(hooks: dict) -> list:
     return fns
 
 
-def run_hooks(hooks: dict, grad: Tensor) -> Tensor:
-    """Run ``hooks`` (those registered when they start) on ``grad``; return the last replacement."""
-    for hook in _in_order(hooks):
-        new = hook(grad)
-        if new is None:
-            continue
-        _check_replacement(getattr(hook, "__name__", type(hook).__name__), new, grad)
-        grad = new
+def run_hooks(hooks: dict, grad: Tensor, at=None) -> Tensor:
+    """Run ``hooks`` (those registered when they start) on ``grad``; return the last replacement.
+    ``at``: the node they run as (``evaluating.node``: PyTorch runs a tensor's hooks as pre-hooks of
+    its grad_fn, a leaf's as its AccumulateGrad's)."""
+    prev = evaluating.node
+    evaluating.node = at
+    try:
+        for hook in _in_order(hooks):
+            new = hook(grad)
+            if new is None:
+                continue
+            _check_replacement(getattr(hook, "__name__", type(hook).__name__), new, grad)
+            grad = new
+    finally:
+        evaluating.node = prev
     return grad
+
+
+def row_node(tape, r: int):
+    """What ``evaluating.node`` holds while row ``r``'s tensor hooks run: the row itself, or for an
+    INPUT row its leaf (whose AccumulateGrad ``torch._C._current_autograd_node()`` then shows) or
+    the older tape's row it was imported from."""
+    if tape.op[r] != INPUT:
+        return (tape, r)
+    src = tape.src.get(r)
+    return src if type(src) is tuple else src() if src is not None else None
 
 
 def _check_replacement(name: str, new, old: Tensor) -> None:
@@ -445,7 +462,7 @@ def fire_numeric(tape, r: int, hooks: dict, adjoint: np.ndarray) -> None:
     """Run ``hooks`` on row ``r``'s adjoint (a view of the adjoint arena), in place."""
     if hooks:
         dtype = D.ARENA_DTYPES[int(tape.dt[r])]
-        adjoint[...] = run_hooks(hooks, _plain(adjoint.copy(), dtype))._value()
+        adjoint[...] = run_hooks(hooks, _plain(adjoint.copy(), dtype), row_node(tape, r))._value()
 
 
 def fire_leaf(leaf: Tensor, g):
@@ -455,21 +472,26 @@ def fire_leaf(leaf: Tensor, g):
     if not hooks:
         return g
     if isinstance(g, Tensor):
-        return run_hooks(hooks, g)
-    return np.asarray(run_hooks(hooks, _plain(np.array(g, leaf._dtype.np), leaf._dtype))._value())
+        return run_hooks(hooks, g, leaf)
+    return np.asarray(run_hooks(hooks, _plain(np.array(g, leaf._dtype.np), leaf._dtype), leaf)._value())
 
 
 def fire_post(leaf: Tensor) -> None:
     hooks = leaf.__dict__.get("_post_hooks")
     if hooks:
-        for hook in _in_order(hooks):
-            out = hook(leaf)
-            # (PyTorch checks the result as a tensor hook's, then lets the tensor itself through)
-            if out is None or out is leaf:
-                continue
-            if not isinstance(out, Tensor):
-                raise TypeError(f"expected Variable, but hook returned '{type(out).__name__}'")
-            raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+        prev = evaluating.node
+        evaluating.node = leaf      # (they run as the leaf's AccumulateGrad's post hooks)
+        try:
+            for hook in _in_order(hooks):
+                out = hook(leaf)
+                # (PyTorch checks the result as a tensor hook's, then lets the tensor itself through)
+                if out is None or out is leaf:
+                    continue
+                if not isinstance(out, Tensor):
+                    raise TypeError(f"expected Variable, but hook returned '{type(out).__name__}'")
+                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+        finally:
+            evaluating.node = prev
 
 
 def fire_undefined(tape, r: int, seen, waiting: dict) -> None:

@@ -177,3 +177,27 @@ def test_margin_losses_of_an_empty_input_do_not_read_the_targets_dtype(loss, tar
     assert loss(tape.zeros(0, 3, dtype=tape.float64), target(0), reduction="sum").item() == 0.0
     with pytest.raises(RuntimeError, match="^expected scalar type Long but found Float$"):
         loss(tape.zeros(1, 3, dtype=tape.float64), target(1))
+
+
+# --- torch._C._current_autograd_node() inside tensor hooks: the tensor's grad_fn, a leaf's AccumulateGrad ---
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_tensor_hooks_run_as_their_tensors_node(create_graph):
+    seen = []
+
+    def note(what):
+        def hook(_):
+            node = tape._C._current_autograd_node()
+            seen.append((what, None if node is None else node.name()))
+        return hook
+    x = tape.rand(2, requires_grad=True)
+    y = x.sin()
+    z = y * 2
+    z.register_hook(note("z"))
+    y.register_hook(note("y"))
+    x.register_hook(note("x"))
+    x.register_post_accumulate_grad_hook(note("x post"))
+    z.sum().backward(create_graph=create_graph)
+    assert seen == [("z", "MulBackward0"), ("y", "SinBackward0"), ("x", "torch::autograd::AccumulateGrad"),
+                    ("x post", "torch::autograd::AccumulateGrad")]
+    assert tape._C._current_autograd_node() is None

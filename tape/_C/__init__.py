@@ -10,6 +10,7 @@ import weakref
 from .._grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .._hooks import current_task as _current_graph_task_id
 from .._graph import execution_order as _current_graph_task_execution_order
+from .._graph import accumulator as _accumulator
 from .._graph import node_view, will_execute as _will_engine_execute_node
 from .._hooks import evaluating as _evaluating
 from .._state import state as _state
@@ -35,7 +36,9 @@ def _current_autograd_node():
     """The node the backward running in this thread evaluates now (its backward, hooks or saved
     tensors' unpack hooks run), or None outside one."""
     at = _evaluating.node
-    return None if at is None else node_view(*at)
+    if at is None:
+        return None
+    return node_view(*at) if type(at) is tuple else _accumulator(at)    # (a leaf: its AccumulateGrad)
 
 
 def _is_fwd_grad_enabled() -> bool:
