@@ -9,6 +9,8 @@ import pytest
 
 import tape
 
+from .test_function import F as FUNCTIONS
+
 F = tape.nn.functional
 NAN = math.nan
 
@@ -67,18 +69,6 @@ class _Scaled(tape.autograd.Function):
         return g * 2, None, g
 
 
-class _Square(tape.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x * x
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return 2 * x * g
-
-
 def test_function_apply_takes_tensors_by_keyword_as_inputs():
     x = tape.tensor([1.0, 2.0], requires_grad=True)
     w = tape.ones(2, requires_grad=True)
@@ -87,11 +77,11 @@ def test_function_apply_takes_tensors_by_keyword_as_inputs():
     assert len(y.grad_fn.next_functions) == 2       # (the tensors: x and w)
     y.sum().backward()
     assert x.grad.tolist() == [2.0, 2.0] and w.grad.tolist() == [1.0, 1.0]
-    out = _Square.apply(x=x)
-    assert out.tolist() == [1.0, 4.0] and out.requires_grad
+    out = FUNCTIONS["Cube"].apply(x=x)
+    assert out.tolist() == [1.0, 8.0] and out.requires_grad
     x.grad = None
     out.sum().backward()
-    assert x.grad.tolist() == [2.0, 4.0]
+    assert x.grad.tolist() == [3.0, 12.0]
     assert _Scaled.apply(k=3, x=x).tolist() == [3.0, 6.0]
 
 
