@@ -983,13 +983,7 @@ def _blamed(anomaly: bool, tape: Tape, r: int, run, *args):
 def as_node(tape: Tape, r: int, run, *args):
     """``run(*args)``, the Python part of row ``r``, with its node as the one the backward evaluates
     now (``torch._C._current_autograd_node()``)."""
-    evaluating = _hooks.evaluating
-    prev = evaluating.node
-    evaluating.node = (tape, r)
-    try:
-        return run(*args)
-    finally:
-        evaluating.node = prev
+    return _hooks.evaluated_as((tape, r), run, *args)
 
 
 def _python_vjp(tape: Tape, r: int, values, grads, seen, own=None) -> list | None:

@@ -318,21 +318,31 @@ def _in_order(hooks: dict) -> list:
     return fns
 
 
-def run_hooks(hooks: dict, grad: Tensor, at=None) -> Tensor:
-    """Run ``hooks`` (those registered when they start) on ``grad``; return the last replacement.
-    ``at``: the node they run as (``evaluating.node``: PyTorch runs a tensor's hooks as pre-hooks of
-    its grad_fn, a leaf's as its AccumulateGrad's)."""
+def evaluated_as(at, run, *args):
+    """``run(*args)`` with ``at`` as the node the backward evaluates now (``(tape, row)``, or a leaf for
+    its AccumulateGrad: what ``torch._C._current_autograd_node()`` shows)."""
     prev = evaluating.node
     evaluating.node = at
     try:
-        for hook in _in_order(hooks):
-            new = hook(grad)
-            if new is None:
-                continue
-            _check_replacement(getattr(hook, "__name__", type(hook).__name__), new, grad)
-            grad = new
+        return run(*args)
     finally:
         evaluating.node = prev
+
+
+def run_hooks(hooks: dict, grad: Tensor, at) -> Tensor:
+    """Run ``hooks`` (those registered when they start) on ``grad``; return the last replacement.
+    ``at``: the node they run as (PyTorch runs a tensor's hooks as pre-hooks of its grad_fn, a
+    leaf's as its AccumulateGrad's: ``row_node``)."""
+    return evaluated_as(at, _run_hooks, hooks, grad)
+
+
+def _run_hooks(hooks: dict, grad: Tensor) -> Tensor:
+    for hook in _in_order(hooks):
+        new = hook(grad)
+        if new is None:
+            continue
+        _check_replacement(getattr(hook, "__name__", type(hook).__name__), new, grad)
+        grad = new
     return grad
 
 
@@ -479,19 +489,18 @@ def fire_leaf(leaf: Tensor, g):
 def fire_post(leaf: Tensor) -> None:
     hooks = leaf.__dict__.get("_post_hooks")
     if hooks:
-        prev = evaluating.node
-        evaluating.node = leaf      # (they run as the leaf's AccumulateGrad's post hooks)
-        try:
-            for hook in _in_order(hooks):
-                out = hook(leaf)
-                # (PyTorch checks the result as a tensor hook's, then lets the tensor itself through)
-                if out is None or out is leaf:
-                    continue
-                if not isinstance(out, Tensor):
-                    raise TypeError(f"expected Variable, but hook returned '{type(out).__name__}'")
-                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
-        finally:
-            evaluating.node = prev
+        evaluated_as(leaf, _run_post_hooks, hooks, leaf)     # (as the leaf's AccumulateGrad's post hooks)
+
+
+def _run_post_hooks(hooks: dict, leaf: Tensor) -> None:
+    for hook in _in_order(hooks):
+        out = hook(leaf)
+        # (PyTorch checks the result as a tensor hook's, then lets the tensor itself through)
+        if out is None or out is leaf:
+            continue
+        if not isinstance(out, Tensor):
+            raise TypeError(f"expected Variable, but hook returned '{type(out).__name__}'")
+        raise RuntimeError("Tensor post accumulate grad hooks should return None.")
 
 
 def fire_undefined(tape, r: int, seen, waiting: dict) -> None:

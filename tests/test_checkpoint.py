@@ -18,6 +18,8 @@ from tape._state import state
 from tape.ops import linalg
 from tape.utils import checkpoint as C
 
+from .test_saved_hooks import _Square
+
 VARIANTS = [False, True]        # use_reentrant
 
 
@@ -393,20 +395,9 @@ def test_gradient_edges_and_raw_saved_values_of_segment_nodes():
 
 
 def test_custom_function_inside_a_segment():
-    class Sq(tape.autograd.Function):
-        @staticmethod
-        def forward(ctx, a):
-            ctx.save_for_backward(a)
-            return a * a
-
-        @staticmethod
-        def backward(ctx, g):
-            a, = ctx.saved_tensors
-            return 2 * a * g
-
     x = _leaf([1.0, 2.0])
-    y = C.checkpoint(lambda a: Sq.apply(a.sin()), x, use_reentrant=False)
-    assert type(y.grad_fn).__name__ == "SqBackward"
+    y = C.checkpoint(lambda a: _Square.apply(a.sin()), x, use_reentrant=False)
+    assert type(y.grad_fn).__name__ == "_SquareBackward"
     assert y.grad_fn.next_functions[0][0].name() == "SinBackward0"
     saved, = y.grad_fn.saved_tensors        # (run again for its value, as PyTorch unpacks it)
     _close(saved, x.sin())
