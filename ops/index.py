@@ -1211,8 +1211,12 @@ def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor
         raise IndexError(f"too many indices for tensor of dimension {len(self._shape)} (got {got})")
     try:
         shape = _index_values(np.empty(self._shape, np.bool_), idx).shape
-    except IndexError:
-        shape = None        # (PyTorch's kernel names a bad index later, after the dtypes)
+    except IndexError as e:
+        # (PyTorch's kernel names a bad index later, after the dtypes; but an index into a dim of size 0 is
+        # refused as the indexing is set up, before them)
+        if str(e) == "index is out of bounds for dimension with size 0":
+            raise
+        shape = None
     if shape is not None:
         _put_shape(values, shape)
     _same_put_dtype(self, values)

@@ -413,8 +413,9 @@ def _nll_nd(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
     out_size = (n,) + tuple(x._shape[2:])
     if tuple(target._shape[1:]) != tuple(x._shape[2:]):
         raise RuntimeError(f"Expected target size {list(out_size)}, got {list(target._shape)}")
-    x = x.contiguous().view(n, c, 1, -1)
-    target = target.contiguous().view(n, 1, -1)
+    # (empty ones as PyTorch views them: (n, c, 0, 0) and (n, 0, 0), where -1 would be ambiguous)
+    x = x.contiguous().view(n, c, 1, -1) if x.numel() else x.contiguous().view(n, c, 0, 0)
+    target = target.contiguous().view(n, 1, -1) if target.numel() else target.contiguous().view(n, 0, 0)
     out = _nll(x, target, weight, reduction, ignore_index)
     return out.view(out_size) if reduction == NONE else out
 
