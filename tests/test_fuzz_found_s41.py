@@ -34,3 +34,64 @@ def test_unsaved_view_changed_through_a_detached_alias_of_its_base():
     a.detach().mul_(2)
     c.sum().backward()
     assert a.grad.tolist() == [[2.0, 2.0], [0.0, 0.0]]
+
+
+MODIFIED_CONST = ("one of the variables needed for gradient computation has been modified by an inplace operation: "
+                  "[torch.{kind} [{size}]] is at version 1; expected version 0 instead. Hint: enable anomaly detection "
+                  "to find the operation that failed to compute its gradient, with "
+                  "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
+def test_lu_saves_its_permutation_not_its_input():
+    # LinalgLuBackward0 saves P, L and U: A may change, P may not
+    a = torch.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+    b = a * 1
+    p, low, up = torch.linalg.lu(b)
+    b.mul_(2)
+    up.sum().backward()
+    assert a.grad.reshape(-1).tolist() == pytest.approx([-4 / 3, 1.0, 13 / 9, 2 / 3])
+    p, low, up = torch.linalg.lu(a * 1)
+    assert up.grad_fn._saved_P is p and up.grad_fn._saved_pivot is True
+    assert sorted(k for k in dir(up.grad_fn) if k.startswith("_saved")) == ["_saved_L", "_saved_P", "_saved_U",
+                                                                             "_saved_pivot"]
+    p.mul_(2)
+    with pytest.raises(RuntimeError) as info:
+        up.sum().backward()
+    assert str(info.value) == MODIFIED_CONST.format(kind="FloatTensor", size="2, 2")
+
+
+def test_lu_factor_saves_its_pivots_not_its_input():
+    a = torch.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+    b = a * 1
+    lu, piv = torch.linalg.lu_factor(b)
+    b.mul_(2)
+    lu.sum().backward()
+    assert a.grad.reshape(-1).tolist() == pytest.approx([-1.0, 1.0, 4 / 3, 2 / 3])
+    lu, piv = torch.linalg.lu_factor(a)
+    assert lu.grad_fn._saved_pivots is piv and lu.grad_fn._saved_pivot is True
+    assert sorted(k for k in dir(lu.grad_fn) if k.startswith("_saved")) == ["_saved_LU", "_saved_pivot",
+                                                                             "_saved_pivots"]
+    piv.mul_(2)
+    with pytest.raises(RuntimeError) as info:
+        lu.sum().backward()
+    assert str(info.value) == MODIFIED_CONST.format(kind="IntTensor", size="2")
+
+
+def test_lu_factor_s_saved_pivots_outlive_the_tensor():
+    lu, _ = torch.linalg.lu_factor(torch.tensor([[1., 2.], [3., 4.]], requires_grad=True))
+    saved = lu.grad_fn._saved_pivots
+    assert saved.dtype == torch.int32 and saved.tolist() == [2, 2]
+
+
+def test_lu_packs_p_l_u_and_lu_factor_lu_pivots():
+    packed = []
+
+    def pack(t):
+        packed.append((tuple(t.shape), t.dtype))
+        return t
+
+    a = torch.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        torch.linalg.lu(a)
+        torch.linalg.lu_factor(a)
+    assert packed == [((2, 2), torch.float32)] * 4 + [((2,), torch.int32)]
