@@ -95,3 +95,15 @@ def test_lu_packs_p_l_u_and_lu_factor_lu_pivots():
         torch.linalg.lu(a)
         torch.linalg.lu_factor(a)
     assert packed == [((2, 2), torch.float32)] * 4 + [((2,), torch.int32)]
+
+
+@pytest.mark.parametrize("name, first", [("selu_", 1.7580993408473766), ("elu_", 1.0), ("celu_", 1.0)])
+def test_second_derivative_of_an_in_place_elu_at_zero(name, first):
+    # EluBackward1's derivative in its result is taken where the result is negative only
+    x = torch.tensor([0.0, -1.0, 1.0], dtype=torch.float64, requires_grad=True)
+    y = getattr(torch.nn.functional, name)(x * 1)
+    g, = torch.autograd.grad(y.sum(), x, create_graph=True)
+    h, = torch.autograd.grad(g.sum(), x)
+    assert g[0].item() == pytest.approx(first)
+    assert h[0].item() == 0.0 and h[2].item() == 0.0
+    assert h[1].item() == pytest.approx(g[1].item())
