@@ -107,3 +107,17 @@ def test_second_derivative_of_an_in_place_elu_at_zero(name, first):
     assert g[0].item() == pytest.approx(first)
     assert h[0].item() == 0.0 and h[2].item() == 0.0
     assert h[1].item() == pytest.approx(g[1].item())
+
+
+@pytest.mark.parametrize("code, message", [
+    ("torch.zeros(0)[..., 0]", "index 0 is out of bounds for dimension 1 with size 0"),
+    ("torch.zeros(3)[..., 5]", "index 5 is out of bounds for dimension 1 with size 3"),
+    ("torch.zeros(3, 4)[..., 5, 1]", "index 5 is out of bounds for dimension 1 with size 3"),
+    ("torch.zeros(3, 4)[None, ..., 5]", "index 5 is out of bounds for dimension 2 with size 4"),
+    ("torch.zeros(2, 3, 4)[1, ..., 5, 1]", "index 5 is out of bounds for dimension 2 with size 3"),
+    ("torch.zeros(3)[None, 5]", "index 5 is out of bounds for dimension 1 with size 3"),
+])
+def test_an_integer_index_out_of_bounds_names_its_place_in_the_index(code, message):
+    with pytest.raises(IndexError) as info:
+        eval(code)
+    assert str(info.value) == message
