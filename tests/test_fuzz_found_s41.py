@@ -121,3 +121,14 @@ def test_an_integer_index_out_of_bounds_names_its_place_in_the_index(code, messa
     with pytest.raises(IndexError) as info:
         eval(code)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("make", [lambda x: 2.0 % x, lambda x: torch.remainder(2.0, x)])
+def test_remainder_of_a_number_by_a_tensor_has_no_derivative(make):
+    x = torch.tensor([-0.25, 1.5], requires_grad=True)
+    y = make(x)
+    assert y.tolist() == [-0.0, 0.5] and y.grad_fn.name() == "torch::autograd::NotImplemented"
+    with pytest.raises(RuntimeError) as info:
+        y.sum().backward()
+    assert str(info.value) == "derivative for aten::remainder is not implemented"
+    assert torch.remainder(torch.tensor(2.0), x).grad_fn.name() == "RemainderBackward1"
