@@ -134,10 +134,12 @@ def _result_vjp(g, xs, y, r):
         raise RuntimeError(_NEGATIVE_SLOPE.format("elu"))
     if k == LEAKY_RELU_:
         return (_leaky(g, y, r.fa),)
-    # PyTorch's elu_backward of a result: input_scale * (y + alpha * scale) where y <= 0
+    # PyTorch's elu_backward of a result: input_scale * (y + alpha * scale) where y <= 0; its own derivative
+    # in y is taken where y < 0 only (elu_double_backward), so y enters through its negative part
+    neg = where(y < 0, y, _zero(y))
     if k == CELU_:
-        return (where(y <= 0, g * ((y + r.fa) / r.fa), g),)
-    return (where(y <= 0, g * (y + r.fa * r.fb), g * r.fb),)
+        return (where(y <= 0, g * ((neg + r.fa) / r.fa), g),)
+    return (where(y <= 0, g * (neg + r.fa * r.fb), g * r.fb),)
 
 
 def _act_saved(r) -> tuple:

@@ -40,9 +40,10 @@ _NODES = (("NotImplemented", RuntimeError, "derivative for aten::histogram is no
           ("NotImplemented", RuntimeError, "derivative for aten::scatter_ is not implemented"),
           ("NotImplemented", RuntimeError, "derivative for aten::detach_copy is not implemented"),
           ("NotImplemented", RuntimeError, "derivative for aten::binomial is not implemented"),
-          ("NotImplemented", RuntimeError, "derivative for aten::native_channel_shuffle is not implemented"))
+          ("NotImplemented", RuntimeError, "derivative for aten::native_channel_shuffle is not implemented"),
+          ("NotImplemented", RuntimeError, "derivative for aten::remainder is not implemented"))
 (N_HISTOGRAM, N_BINCOUNT, N_UNIQUE, N_UNIQUE_DIM, N_UNIQUE_CONSECUTIVE, N_UNIQUE_LEGACY, N_SCATTER_PROD_ZEROS,
- N_INDEX_PROD_ZEROS, N_SCATTER, N_SCATTER_, N_DETACH_COPY, N_BINOMIAL, N_CHANNEL_SHUFFLE) = range(13)
+ N_INDEX_PROD_ZEROS, N_SCATTER, N_SCATTER_, N_DETACH_COPY, N_BINOMIAL, N_CHANNEL_SHUFFLE, N_REMAINDER) = range(14)
 
 
 def _raise(g, xs, y, r):

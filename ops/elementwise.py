@@ -3135,6 +3135,12 @@ def _rmod(self, other: Number) -> Tensor:
 def _rremainder(x: Tensor, c: Number) -> Tensor:
     """``c % x`` for a Python number ``c``."""
     _integer_checks(c, x, REMAINDER)
+    if x._rg and state.grad and D.result_type(x, c) is x._dtype:
+        # PyTorch's remainder of a number by a tensor (remainder.Scalar_Tensor) has no derivative: its
+        # result sits behind a NotImplemented node whose backward raises
+        from .counting import N_REMAINDER, _nodiff
+        dt = x._dtype
+        return _nodiff(np.asarray(REGISTRY[REMAINDER].forward(np.asarray(c, dt.np), x._value()), dt.np), N_REMAINDER, x)
     return _with_wrapped(c, x, REMAINDER, False)
 
 

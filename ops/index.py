@@ -471,7 +471,7 @@ def _numpy_index(arr: np.ndarray, idx: tuple):
 def _out_of_bounds_message(msg: str, ndim: int, idx: tuple) -> str:
     """PyTorch's wording of numpy's "index i is out of bounds for axis k with size n".
 
-    An integer selects its dim first in PyTorch, which names that dim; an index tensor is
+    An integer selects its dim first in PyTorch, which names its place in the index; an index tensor is
     reported by its position among the index tensors instead, and not at all for an empty dim.
     """
     head, _, tail = msg.partition(" for axis ")
@@ -482,13 +482,16 @@ def _out_of_bounds_message(msg: str, ndim: int, idx: tuple) -> str:
     taken = sum(1 if not isinstance(it, np.ndarray) or it.dtype != np.bool_ else it.ndim
                 for it in idx if it is not None and it is not Ellipsis)
     d = tensors = 0
-    for it in idx:
+    for k, it in enumerate(idx):
         if it is None:
             continue
         if it is Ellipsis:
             d += ndim - taken
             continue
         width = it.ndim if isinstance(it, np.ndarray) and it.dtype == np.bool_ else 1
+        if d == axis and isinstance(it, (int, np.integer)):
+            # (PyTorch names an integer's place in the index, None and Ellipsis counted: ``x[..., 5]``)
+            return f"{head} for dimension {k} with size {size}"
         if isinstance(it, np.ndarray) and d <= axis < d + width:
             if size == "0":
                 return "index is out of bounds for dimension with size 0"
@@ -1211,8 +1214,12 @@ def index_put(self, indices, values: Tensor, accumulate: bool = False) -> Tensor
         raise IndexError(f"too many indices for tensor of dimension {len(self._shape)} (got {got})")
     try:
         shape = _index_values(np.empty(self._shape, np.bool_), idx).shape
-    except IndexError:
-        shape = None        # (PyTorch's kernel names a bad index later, after the dtypes)
+    except IndexError as e:
+        # (PyTorch's kernel names a bad index later, after the dtypes; but an index into a dim of size 0 is
+        # refused as the indexing is set up, before them)
+        if str(e) == "index is out of bounds for dimension with size 0":
+            raise
+        shape = None
     if shape is not None:
         _put_shape(values, shape)
     _same_put_dtype(self, values)

@@ -294,6 +294,12 @@ register(Op(NLL_GRAD, "nll_loss_backward", "NllLossBackwardBackward0", 0,
 tangents({NLL: TRANSPOSED, NLL_GRAD: TRANSPOSED})     # (linear in their adjoints)
 
 
+def _check_target_dtype(target: Tensor) -> None:
+    # (PyTorch 2.13 checks the target's dtype right after its rank, before any size or weight check)
+    if target._dtype not in (D.int64, D.uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {D.legacy_name(target._dtype)}")
+
+
 def _nll_checks(x: Tensor, target: Tensor, weight: Optional[Tensor], spatial: bool) -> None:
     """PyTorch's checks of ``nll_loss`` (``spatial``: of its 2-D form, over a 4-D input) on the
     arguments' shapes and dtypes, in its order."""
@@ -302,6 +308,7 @@ def _nll_checks(x: Tensor, target: Tensor, weight: Optional[Tensor], spatial: bo
         if target.dim() != 3:
             raise RuntimeError("only batches of spatial targets supported (3D tensors) but got targets of dimension: "
                                f"{target.dim()}")
+        _check_target_dtype(target)
         if weight is not None and weight.numel() != c:
             raise RuntimeError("weight tensor should be defined either for all or no classes")
         if x._shape[0] != target._shape[0] or x._shape[2:] != target._shape[1:]:
@@ -310,14 +317,13 @@ def _nll_checks(x: Tensor, target: Tensor, weight: Optional[Tensor], spatial: bo
     else:
         if target.dim() > 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        _check_target_dtype(target)
         if not (x.dim() == 1 and target.dim() == 0) and x._shape[0] != target._shape[0]:
             raise RuntimeError(f"size mismatch (got input: {list(x._shape)}, target: {list(target._shape)})")
         if weight is not None and (weight.dim() != 1 or weight.numel() != c):
             raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
                                f"weight tensor of shape: {list(weight._shape)}")
         kernel = "nll_loss_out_frame"
-    if target._dtype not in (D.int64, D.uint8):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {D.legacy_name(target._dtype)}")
     if not x._dtype.is_floating_point:
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.legacy_name(x._dtype)}'")
     if weight is not None and weight._dtype is not x._dtype:
@@ -394,6 +400,7 @@ def _nll_nd(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
     if x.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {x.dim()})")
     if x.dim() == 1 and target.dim() == 1:
+        _check_target_dtype(target)
         if target._shape[0] != 1:
             raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target._shape[0]}")
         target = target.view(())
@@ -406,8 +413,9 @@ def _nll_nd(x: Tensor, target: Tensor, weight: Optional[Tensor], reduction: int,
     out_size = (n,) + tuple(x._shape[2:])
     if tuple(target._shape[1:]) != tuple(x._shape[2:]):
         raise RuntimeError(f"Expected target size {list(out_size)}, got {list(target._shape)}")
-    x = x.contiguous().view(n, c, 1, -1)
-    target = target.contiguous().view(n, 1, -1)
+    # (empty ones as PyTorch views them: (n, c, 0, 0) and (n, 0, 0), where -1 would be ambiguous)
+    x = x.contiguous().view(n, c, 1, -1) if x.numel() else x.contiguous().view(n, c, 0, 0)
+    target = target.contiguous().view(n, 1, -1) if target.numel() else target.contiguous().view(n, 0, 0)
     out = _nll(x, target, weight, reduction, ignore_index)
     return out.view(out_size) if reduction == NONE else out
 

@@ -16,7 +16,7 @@ import numpy as np
 from .._emit import D, Tensor, node_in, plain, recorded, state, write_tape
 from ._args import broadcast_pair
 from ._rule import return_type, rule_adjoint
-from ._spec import LISTED, OUT, PYTHON, TRANSPOSED, X0, Op, register, tangents
+from ._spec import LISTED, OUT, OUTPUTS, OUTS, PYTHON, TRANSPOSED, X0, X1, Given, Op, register, tangents
 from .decomp import (CHOLESKY, INV, SOLVE, RIGHT, VECTOR, LinAlgError, _batch_prefix, _check_matrix,
                      _check_solve, _many, _one, _outputs, _substitute, solve, solve_triangular)
 from .join import cat
@@ -164,28 +164,22 @@ def _lu_backward(gl, gu, p: Tensor, low: Tensor, up: Tensor) -> Tensor:
     return p @ ga
 
 
-def _pivots_of(a: Tensor) -> np.ndarray:
-    # (the row keeps no pivots: the factorization of the saved input gives them again)
-    return _getrf(a._value())[1]
-
-
 def _lu_factor_vjp(g, xs, y, r):
-    a = xs[0]
-    m, n = a._shape[-2:]
+    # (the row's second input: the pivots, as PyTorch's node saves them, in the factors' dtype)
+    piv = xs[1]._value().astype(np.int32)
+    m, n = y._shape[-2:]
     k = min(m, n)
-    p = plain(_permutation(_pivots_of(a), m, a._dtype.np), a._dtype)
+    p = plain(_permutation(piv, m, y._dtype.np), y._dtype)
     low, up = _factors(y)
-    return (_lu_backward(g.narrow(-1, 0, k), g.narrow(-2, 0, k), p, low, up),)
+    return (_lu_backward(g.narrow(-1, 0, k), g.narrow(-2, 0, k), p, low, up), None)
 
 
 def _lu_vjp(g, xs, y, r):
     gl, gu = g
     if gl is None and gu is None:
-        return (None,)
-    a = xs[0]
-    p = plain(_permutation(_pivots_of(a), a._shape[-2], a._dtype.np), a._dtype)
+        return (None, None)
     low, up = _outputs(y, r)
-    return (_lu_backward(gl, gu, p, low, up),)
+    return (_lu_backward(gl, gu, xs[1], low, up), None)      # (xs[1]: P, saved as PyTorch's node saves it)
 
 
 def _lu_solve_vjp(g, xs, y, r):
@@ -217,9 +211,14 @@ def _lu_solve_vjp(g, xs, y, r):
     return glu, None, gb
 
 
-register(Op(LU_FACTOR, "linalg_lu_factor_ex", "LinalgLuFactorExBackward0", X0 | OUT, _lu_factor_vjp,
-            py_adjoint=rule_adjoint))
-register(Op(LU, "linalg_lu", "LinalgLuBackward0", X0 | OUT, _lu_vjp, py_adjoint=rule_adjoint, multi=True))
+# PyTorch's nodes save the factors and the permutation (the pivots, or P), not A: the rows take the
+# permutation as a second input without gradient, so an in-place change of it (not of A) fails the backward.
+register(Op(LU_FACTOR, "linalg_lu_factor_ex", "LinalgLuFactorExBackward0", X1 | OUT, _lu_factor_vjp,
+            py_adjoint=rule_adjoint, arity=2, nondiff=(1,),
+            node_saved=(("LU", OUT), ("pivots", X1), ("pivot", lambda r: True))))
+register(Op(LU, "linalg_lu", "LinalgLuBackward0", X1 | OUT | OUTS, _lu_vjp, py_adjoint=rule_adjoint, multi=True,
+            arity=2, nondiff=(1,),
+            node_saved=(("P", X1), ("L", Given(OUTPUTS)), ("U", Given(OUTPUTS + 1)), ("pivot", lambda r: True))))
 register(Op(LU_SOLVE, "linalg_lu_solve", "LinalgLuSolveBackward0", X0 | OUT, _lu_solve_vjp, arity=LISTED,
             nondiff=(1,)))
 tangents({LU_FACTOR: TRANSPOSED, LU: TRANSPOSED, LU_SOLVE: TRANSPOSED})     # (their adjoint rules, transposed)
@@ -264,6 +263,21 @@ def _zero_u(name: str, info: np.ndarray) -> None:
                            f"linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
 
 
+def _factored(code: int, ys: list, A: Tensor, perm: Tensor) -> tuple:
+    """The factors ``ys`` of ``A`` as the outputs of one row over ``A`` and the permutation ``perm``."""
+    dt = A._dtype
+    ys = [np.require(y, dt.np, "C") for y in ys]
+    if not (A._rg and state.grad):
+        return tuple(plain(y, dt) for y in ys)
+    tape = write_tape()
+    na = A._node if A._tape is tape else tape.import_(A)
+    nb = node_in(tape, perm, dt, perm._shape)
+    if len(ys) == 1:
+        return (recorded(tape, tape.append(code, dt.arena, ys[0], na, nb), ys[0], dt),)
+    row = tape.append(code, dt.arena, np.concatenate([y.reshape(-1) for y in ys]), na, nb)
+    return tuple(recorded(tape, node, y, dt) for node, y in zip(tape.append_outputs(row, [y.shape for y in ys]), ys))
+
+
 def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False) -> tuple:
     """The LU factorization with partial pivoting packed as LAPACK's ``(LU, pivots)``, with ``info``
     (for each matrix, the 1-based index of the first zero on ``U``'s diagonal; 0 if none) instead
@@ -271,7 +285,8 @@ def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False) -
     lu, piv, info = _factor("linalg.lu_factor_ex", A, pivot)
     if check_errors:
         _zero_u("linalg.lu_factor_ex", info)
-    return LuFactorExResult((_one(LU_FACTOR, lu, A), _int32(piv), _int32(info)))
+    pivots = _int32(piv)
+    return LuFactorExResult((_factored(LU_FACTOR, [lu], A, pivots)[0], pivots, _int32(info)))
 
 
 def lu_factor(A: Tensor, *, pivot: bool = True) -> tuple:
@@ -281,7 +296,8 @@ def lu_factor(A: Tensor, *, pivot: bool = True) -> tuple:
     diagonal is an error (``lu_factor_ex`` reports it instead)."""
     lu, piv, info = _factor("linalg.lu_factor", A, pivot)
     _zero_u("linalg.lu_factor", info)
-    return LuFactorResult((_one(LU_FACTOR, lu, A), _int32(piv)))
+    pivots = _int32(piv)
+    return LuFactorResult((_factored(LU_FACTOR, [lu], A, pivots)[0], pivots))
 
 
 def lu(A: Tensor, *, pivot: bool = True) -> tuple:
@@ -290,7 +306,7 @@ def lu(A: Tensor, *, pivot: bool = True) -> tuple:
     lu_, piv, _ = _factor("linalg.lu", A, pivot)
     low, up = _unpack(lu_)
     p = plain(_permutation(piv, A._shape[-2], A._dtype.np), A._dtype)
-    return LuResult((p,) + tuple(_many(LU, [low, up], A)))
+    return LuResult((p,) + _factored(LU, [low, up], A, p))
 
 
 def _check_lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, left: bool) -> None:

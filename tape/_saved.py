@@ -120,6 +120,9 @@ def tensor_at(tape, node: int) -> Tensor:
     if code == CONST:
         ref = tape.csrc.get(node)
         t = ref() if ref is not None else None
+        if t is None and type(ref) is _T.ConstRef and ref.dtype is not dtype:
+            # (gone: a constant entered a row of another dtype, the pivots of an LU; shown in its own)
+            return _plain(np.array(tape.value_of(node)).astype(ref.dtype.np), ref.dtype)
         return t if t is not None else _plain(np.array(tape.value_of(node)), dtype)
     return _recorded(tape, node, tape.value_of(node), dtype)
 

@@ -243,7 +243,9 @@ def _through_alias(t: "Tensor") -> None:
             roots[id(root)] = (root, shared)
     for root, shared in roots.values():
         if shared:
-            root._rederive_views()      # (their version changed: PyTorch re-derives them)
+            # (their version changed: rows that saved them are stale, and PyTorch re-derives them)
+            _flag_views(root, t)
+            root._rederive_views()
         else:
             for ref, _, _ in root._views:
                 v = ref()

@@ -74,6 +74,33 @@ ERRORS = [
      'linalg.solve: Expected A and B to have the same dtype, but found A of type Float and B of type Long instead'),
     ('F.nll_loss(L.ones(2, 3, dtype=L.int64), L.tensor([0.0, 1.0]))', RuntimeError,
      'expected target dtype to be Long or Byte, but got Float'),
+    # nll_loss checks its target's dtype right after its rank: before the 1-D target size, weight and size checks
+    ("F.cross_entropy(L.tensor([1.5]), L.tensor([0.5, 0.5]))", RuntimeError,
+     'expected target dtype to be Long or Byte, but got Float'),
+    ('F.nll_loss(L.zeros(1), L.tensor([0, 1], dtype=L.int32))', RuntimeError,
+     'expected target dtype to be Long or Byte, but got Int'),
+    ('F.nll_loss(L.zeros(1), L.tensor([0, 1], dtype=L.uint8))', ValueError,
+     'For 1D input, 1D target must have size 1, but got target size: 2'),
+    ('F.nll_loss(L.zeros(3), L.tensor(0, dtype=L.int32), L.ones(2))', RuntimeError,
+     'expected target dtype to be Long or Byte, but got Int'),
+    ('F.nll_loss(L.zeros(2, 3), L.tensor([0, 1], dtype=L.int32), L.ones(2))', RuntimeError,
+     'expected target dtype to be Long or Byte, but got Int'),
+    ('F.nll_loss(L.zeros(2, 3, 2, 2), L.zeros(2, 2, 3, dtype=L.int32))', RuntimeError,
+     'expected target dtype to be Long or Byte, but got Int'),
+    ('F.nll_loss(L.zeros(2, 3, 2, 2), L.zeros(2, 2, dtype=L.int32))', RuntimeError,
+     'only batches of spatial targets supported (3D tensors) but got targets of dimension: 2'),
+    ('F.nll_loss(L.zeros(3), L.tensor([[0, 1]]))', RuntimeError,
+     '0D or 1D target tensor expected, multi-target not supported'),
+    # nll_loss of more than 2 dims with no element viewed as (n, c, 0, 0), as PyTorch's nll_loss_nd
+    ('F.nll_loss(L.zeros(1, 0, 2), L.tensor([[0, 0]]))', RuntimeError,
+     'size mismatch (got input: [1, 0, 0, 0] , target: [1, 1, 2]'),
+    ("F.cross_entropy(L.zeros(2, 0, 1, 5, 2), L.zeros(2, 1, 5, 2, dtype=L.int64), reduction='none')", RuntimeError,
+     'size mismatch (got input: [2, 0, 0, 0] , target: [2, 1, 10]'),
+    # an index into a dim of size 0 is refused before index_put's dtype and shape checks
+    ('L.zeros(0, dtype=L.float64).index_put((L.tensor([-1, 0]),), L.tensor(-1.5), accumulate=True)', IndexError,
+     'index is out of bounds for dimension with size 0'),
+    ('L.zeros(2, 0, dtype=L.float64).index_put_((L.tensor([0]), L.tensor([-1, 0])), L.tensor([1.0, 2.0, 3.0]))',
+     IndexError, 'index is out of bounds for dimension with size 0'),
     ('L.take_along_dim(L.ones(2, 2, 2), L.tensor([[0]]), dim=3)', RuntimeError,
      'torch.take_along_dim(): input and indices should have the same number of dimensions, but got 3 dimensions '
      'for input, and 2 dimensions for indices'),
@@ -110,6 +137,9 @@ VALUES = [
     # rms_norm of a dense non-contiguous input: a contiguous copy
     ("F.rms_norm(L.ones(2, 2, 2, requires_grad=True).transpose(0, 1), (2,)).grad_fn.name()", "CloneBackward0"),
     ("F.rms_norm(L.ones(2, 2, 2, requires_grad=True).transpose(0, 1), (2,)).is_contiguous()", True),
+    ("F.nll_loss(L.zeros(2, 3, 0), L.zeros(2, 0, dtype=L.int64), reduction='none').shape", (2, 0)),
+    ("F.cross_entropy(L.zeros(2, 3, 0, 5, 2), L.zeros(2, 0, 5, 2, dtype=L.int64), reduction='none').shape",
+     (2, 0, 5, 2)),
     # linalg.norm without dim: vector_norm over every dim
     ("L.linalg.norm(L.tensor([3.0, -4.0]), 1).item()", 7.0),
 ]

@@ -132,6 +132,8 @@ class DoorsProgram(Program):
             return
         if kind == "retain_grad":
             e = self.pick()
+            if self.mode == "second" and e in self.cp_out:
+                return      # (as a hook: PyTorch's second backward reaches a segment's output again, tape's not)
             self.retained.append(e)
             self.run(f"{e}.retain_grad()")
             return
@@ -153,8 +155,7 @@ class DoorsProgram(Program):
             line = f"{wrap}: {line}"
         elif self.no_grad_left:
             line = f"with L.no_grad(): {line}"
-        self.run(line, name)
-        if kind == "checkpoint":
+        if self.run(line, name) and kind == "checkpoint":     # (a segment that raised defines no output)
             self.cp_out.add(name)
             if expr.count("checkpoint(") > 1:
                 self.cp_nested.add(name)

@@ -44,8 +44,6 @@ OPS = _load_table().OPS
 KNOWN = {
     # ext15b: x * 1's int operand (float64 here), SqueezeBackward4's dim as given
     "t_inplace", "unsqueeze_squeeze_",
-    # loss: a division by an integer tensor (the count label smoothing's mean divides by) saves it as float64
-    "cross_entropy_3d_smoothing",
     # loss3: its clamp_min_(0) shows _saved_max and a float min (as clamp_min_number)
     "cosine_embedding_loss",
     # loss3: rrelu's noise in evaluation mode, which PyTorch leaves uninitialized (its kernel never writes it)
@@ -69,14 +67,14 @@ KNOWN = {
     "linalg_matrix_norm_2_keepdim", "linalg_matrix_norm_neg2", "linalg_matrix_norm_1",
     "linalg_matrix_norm_neg_inf_dims", "linalg_norm_fro", "linalg_norm_2_matrix",
     "linalg_cross", "cross_dim0_broadcast", "linalg_multi_dot_vectors", "linalg_matrix_power_neg2", "tensordot_2",
-    "tensordot_lists", "inner", "matmul_matrix_batch", "linalg_cond", "linalg_cond_nuc_neg2", "linalg_lu_factor",
-    "linalg_lu_factor_ex_batch2", "linalg_lu", "linalg_lu_U", "linalg_lu_solve", "linalg_lu_solve_adjoint",
+    "tensordot_lists", "inner", "matmul_matrix_batch", "linalg_cond", "linalg_cond_nuc_neg2",
+    "linalg_lu_solve", "linalg_lu_solve_adjoint",
     "linalg_lu_solve_right", "linalg_lu_solve_right_adjoint", "linalg_solve_ex", "linalg_inv_ex",
     "linalg_cholesky_ex_upper", "linalg_lstsq", "linalg_lstsq_gelsd_vector", "linalg_lstsq_gels_residuals",
     "linalg_tensorinv", "linalg_tensorsolve_dims", "linalg_householder_product",
     "orgqr_method_fewer",
     # ops14c: the deprecated LU functions go through the linalg nodes above
-    "lu_deprecated", "lu_solve_deprecated_method", "lu_unpack",
+    "lu_solve_deprecated_method",
     # norm (s32): EmbeddingBagBackward0 shows mode, padding_idx and the flags, not the indices, offsets and results
     "embedding_bag_mean", "embedding_bag_max",
 }
