@@ -77,6 +77,9 @@ class Node:
                 out.append(_edge(tape, node))
         if op.number_input:
             out.append((None, 0))       # a Python-number operand, as PyTorch shows it
+        if type(self).__name__ == "NotImplemented":
+            # (PyTorch's node of an op without a derivative lists only the inputs that require grad)
+            return tuple(e for e in out if e[0] is not None)
         return tuple(out)
 
     @property
