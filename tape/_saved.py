@@ -36,7 +36,7 @@ from ._hooks import _row_hooks, reachable
 from ._row import Row
 from ._state import state
 from ._stops import FREED
-from ._tensor import Tensor, _plain, _recorded
+from ._tensor import Tensor, _plain, _recorded, flagged_view_row
 from .ops._spec import CONST, INPUT, OUT, OUTPUT, OUTPUTS, REGISTRY, ROLES, X0, X1, X2, Given, input_saved
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -645,3 +645,25 @@ def check_mutation_spans(tape, roots) -> None:
             raise AssertionError(OUTSIDE_MSG)
         for x in tape.inputs_of(r):
             reached[x] = True
+
+
+def first_unpacked(tape, r: int, nodes: list) -> int:
+    """Of ``nodes`` (values row ``r`` saved), the one PyTorch's node unpacks first: its saved
+    tensors are unpacked in their packing order (``entries``), so a backward that finds several
+    of them changed in place names the first (a product's ``mat2``, a quotient's ``other``)."""
+    order = []
+    for _, what in entries(tape, r):
+        if type(what) is int or type(what) is Given:
+            node = tensor_node(tape, r, what)
+            if node >= 0:
+                order.append(node)
+    return min(nodes, key=lambda node: order.index(node) if node in order else len(order))
+
+
+def view_saved_as_strided(t, tape, node: int) -> bool:
+    """Whether the tensor saved as ``node`` shows as PyTorch's ``AsStridedBackward0`` in the error
+    for its change: ``node`` is the row of a view whose storage changed, and no live view stands for
+    it (``t``, the tensor the change was counted in, is its root or gone).  PyTorch's saved tensor is
+    the view itself, whose node is re-derived after the change; a live view's own node here is
+    re-derived the same way (``ops/views.py``)."""
+    return (t is None or t._vb is None) and flagged_view_row(tape, node)

@@ -113,3 +113,64 @@ def test_not_implemented_nodes_list_only_inputs_that_require_grad():
     g, = tape.autograd.grad(loss, x, seed, create_graph=True)
     (a, _), (b, _) = g.grad_fn.next_functions
     assert a.variable is seed and b.variable is x
+
+
+# --- a saved view that only the graph held, changed through its base: PyTorch re-derives its node (AsStrided) --
+_MODIFIED = ("one of the variables needed for gradient computation has been modified by an inplace operation: "
+             "[torch.FloatTensor {}]{} is at version 1; expected version 0 instead. Hint: enable anomaly detection to "
+             "find the operation that failed to compute its gradient, with "
+             "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
+@pytest.mark.parametrize("shape, f, saved, of", [
+    ((1, 3, 3), lambda v: v @ v.mT, [1, 3, 3], "AsStrided"),        # (the batched product's reshaped operands)
+    ((2, 3, 3), lambda v: v.mT @ v, [2, 3, 3], "AsStrided"),
+    ((2, 1, 3, 3), lambda v: v @ v, [2, 3, 3], "AsStrided"),
+    ((1, 2, 3, 3), lambda v: v @ v.mT, [2, 3, 3], "AsStrided"),
+    ((3, 3), lambda v: v @ v.mT, [3, 3], "AsStrided"),              # (mm unpacks mat2 first: the transpose)
+    ((3, 3), lambda v: v.mT @ v, [3, 3], None),                     # (... here the leaf itself)
+    ((2, 3, 3), lambda v: tape.einsum("bij,bjk->bik", v, v), [2, 3, 3], "AsStrided"),
+])
+@pytest.mark.parametrize("leaf", [True, False])
+def test_product_of_views_changed_in_place_names_as_strided(shape, f, saved, of, leaf):
+    v = tape.randn(*shape, requires_grad=True)
+    w = v if leaf else v * 1
+    y = f(w)
+    with tape.no_grad():
+        w.mul_(2)
+    with pytest.raises(RuntimeError) as info:
+        y.sum().backward()
+    if of is None and not leaf:
+        of = "Mul"      # (the non-leaf's own node)
+    assert str(info.value) == _MODIFIED.format(saved, "" if of is None else f", which is output 0 of {of},")
+
+
+@pytest.mark.parametrize("f, saved, of", [
+    (lambda w: w.mT.sin(), [3, 3], "AsStrided"),
+    (lambda w: w * w[:1], [1, 3], "AsStrided"),            # (MulBackward0 unpacks other first)
+    (lambda w: w[:1] * w, [3, 3], "Mul"),
+    (lambda w: tape.mv(w, w[0]), [3, 3], "Mul"),           # (MvBackward0 unpacks self first)
+    (lambda w: tape.dot(w[0], w[1]), [3], "AsStrided"),
+    (lambda w: w.sin() * w[0], [3], "AsStrided"),
+])
+def test_saved_view_changed_through_its_base(f, saved, of):
+    v = tape.randn(3, 3, requires_grad=True)
+    w = v * 1
+    y = f(w)
+    w.mul_(2)           # (recorded: w moves to a node of its own, the views' rows are stale)
+    with pytest.raises(RuntimeError) as info:
+        y.sum().backward()
+    assert str(info.value) == _MODIFIED.format(saved, f", which is output 0 of {of},")
+
+
+def test_saved_view_that_died_after_the_change():
+    v = tape.randn(3, 3, requires_grad=True)
+    w = v * 1
+    u = w.mT
+    y = u.sin()
+    with tape.no_grad():
+        w.mul_(2)
+    del u
+    with pytest.raises(RuntimeError) as info:
+        y.sum().backward()
+    assert str(info.value) == _MODIFIED.format([3, 3], ", which is output 0 of AsStrided,")
