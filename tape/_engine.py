@@ -316,7 +316,7 @@ def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
     for node, src in tape.src.items():
         if type(src) is tuple and elsewhere:
             target[node] = 1
-        elif type(src) is not tuple and id(src()) in result.leaf_targets:
+        elif type(src) is not tuple and _graph.leaf_row_wanted(result.leaf_targets, src(), tape, node):
             target[node] = 1
             asked.append(node)
     mark_unneeded(tape.R, tape.ix, tape.n, target, seen)

@@ -4,6 +4,7 @@ checked against it when written; no torch needed."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 
@@ -61,7 +62,8 @@ def test_hardsigmoid_gradient_with_a_seed_that_requires_grad():
 
 def test_hardsigmoid_backward_create_graph_then_backward_raises():
     x = tape.tensor([-4.0, -1.0, 0.5, 2.0], requires_grad=True)
-    with pytest.warns(UserWarning, match="reference cycle"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # (PyTorch's reference-cycle warning, once a process)
         F.hardsigmoid(x * 2).sum().backward(create_graph=True)
     g = x.grad
     _same(g.tolist(), [0.0, 2 * SIXTH32, 2 * SIXTH32, 0.0])
@@ -174,3 +176,74 @@ def test_saved_view_that_died_after_the_change():
     with pytest.raises(RuntimeError) as info:
         y.sum().backward()
     assert str(info.value) == _MODIFIED.format([3, 3], ", which is output 0 of AsStrided,")
+
+
+# --- set_ on a leaf gives it a new AccumulateGrad node (test_grad_to_node_set) --------------------------------
+_UNUSED = ("The differentiated Tensor at index 0 appears to not have been used in the graph. Set allow_unused=True "
+           "if this is the desired behavior.")
+
+
+def test_grad_to_node_set():
+    x = tape.rand(2, requires_grad=True)
+    x_edge = tape.autograd.graph.get_gradient_edge(x)
+    out = x.clone()
+    with tape.no_grad():
+        x.set_(tape.rand_like(x))
+    with pytest.raises(RuntimeError) as info:
+        tape.autograd.grad(out.sum(), x)
+    assert str(info.value) == _UNUSED
+    g, = tape.autograd.grad(out.sum(), x_edge)
+    _same(g.tolist(), [1.0, 1.0])
+    assert tape.autograd.grad(out.sum(), x, allow_unused=True) == (None,)
+
+
+def test_set_leaf_nodes_before_and_after():
+    x = tape.rand(2, requires_grad=True)
+    before = tape.autograd.graph.get_gradient_edge(x).node
+    out = x.clone()
+    with tape.no_grad():
+        x.set_(tape.ones(3))          # (a size-changing set_ too)
+    after = tape.autograd.graph.get_gradient_edge(x).node
+    assert before is not after and before != after
+    assert out.grad_fn.next_functions[0][0] is before
+    assert x.clone().grad_fn.next_functions[0][0] is after
+    assert before.variable is x and after.variable is x
+    # (.data = ... and copy_ keep the node)
+    with tape.no_grad():
+        x.data = tape.zeros(3)
+        x.copy_(tape.ones(3))
+    assert x.clone().grad_fn.next_functions[0][0] is after
+
+
+def test_set_leaf_old_graph_still_accumulates_into_grad():
+    x = tape.ones(2, requires_grad=True)
+    out = x * 2
+    with tape.no_grad():
+        x.set_(tape.ones(2))
+    g, = tape.autograd.grad((out + x * 3).sum(), x)
+    _same(g.tolist(), [3.0, 3.0])
+    (out + x * 3).sum().backward(inputs=[x])
+    _same(x.grad.tolist(), [3.0, 3.0])
+    x.grad = None
+    (out + x * 3).sum().backward()
+    _same(x.grad.tolist(), [5.0, 5.0])
+
+
+def test_set_twice_each_edge_reaches_its_rows():
+    x = tape.ones(2, requires_grad=True)
+    e0 = tape.autograd.graph.get_gradient_edge(x)
+    o0 = x * 2
+    with tape.no_grad():
+        x.set_(tape.ones(2))
+    e1 = tape.autograd.graph.get_gradient_edge(x)
+    o1 = x * 3
+    with tape.no_grad():
+        x.set_(tape.ones(2))
+    o2 = x * 5
+    s = (o0 + o1 + o2).sum()
+    for edge, expected in ((e0, 2.0), (e1, 3.0), (x, 5.0)):
+        g, = tape.autograd.grad(s, edge, retain_graph=True)
+        _same(g.tolist(), [expected] * 2)
+    assert e0.node is o0.grad_fn.next_functions[0][0] and e1.node is o1.grad_fn.next_functions[0][0]
+    s.backward()
+    _same(x.grad.tolist(), [10.0, 10.0])
