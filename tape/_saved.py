@@ -36,7 +36,7 @@ from ._hooks import _row_hooks, reachable
 from ._row import Row
 from ._state import state
 from ._stops import FREED
-from ._tensor import Tensor, _plain, _recorded, flagged_view_row
+from ._tensor import Tensor, _plain, _recorded, _flagged_view_row
 from .ops._spec import CONST, INPUT, OUT, OUTPUT, OUTPUTS, REGISTRY, ROLES, X0, X1, X2, Given, input_saved
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -666,4 +666,4 @@ def view_saved_as_strided(t, tape, node: int) -> bool:
     it (``t``, the tensor the change was counted in, is its root or gone).  PyTorch's saved tensor is
     the view itself, whose node is re-derived after the change; a live view's own node here is
     re-derived the same way (``ops/views.py``)."""
-    return (t is None or t._vb is None) and flagged_view_row(tape, node)
+    return (t is None or t._vb is None) and _flagged_view_row(tape, node)

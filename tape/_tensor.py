@@ -339,7 +339,7 @@ def _flag_views(root: "Tensor", changed: "Tensor") -> None:
             rows[1].add(node)
 
 
-def flagged_view_row(tape: Tape, node: int) -> bool:
+def _flagged_view_row(tape: Tape, node: int) -> bool:
     """Whether ``node`` is the row of a view that a change of its storage flagged (``_flag_views``)."""
     rows = _VIEW_ROWS.get(tape)
     return rows is not None and rows[0] == tape.gen and node in rows[1]
