@@ -424,7 +424,8 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
         n2.clamp_min_(eps)
     finally:
         state.grad = prev
-    return ((x1 / n1) * (x2 / n2)).sum(dim)
+    q2 = x2 / n2        # (first, as PyTorch's build evaluates it: its nodes' order and saved tensors' packing)
+    return ((x1 / n1) * q2).sum(dim)
 
 
 @public_function("pairwise_distance")

@@ -43,7 +43,7 @@ FREED_MSG = ("Trying to backward through the graph a second time (or directly ac
              "have already been freed). Saved intermediate values of the graph are freed when you call "
              ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
              "graph a second time or if you need to access saved tensors after calling backward.")
-_DEFAULT_NAMES = (("self", X0), ("other", X1), ("result", OUT))
+_DEFAULT_NAMES = (("other", X1), ("self", X0), ("result", OUT))
 DETACHED_MSG = ("Trying to use a saved tensor that has been detached in-place, i.e. with .detach_().This is not "
                 "supported, please use out-of-place `.detach()` instead")
 

@@ -247,3 +247,49 @@ def test_set_twice_each_edge_reaches_its_rows():
     assert e0.node is o0.grad_fn.next_functions[0][0] and e1.node is o1.grad_fn.next_functions[0][0]
     s.backward()
     _same(x.grad.tolist(), [10.0, 10.0])
+
+
+# --- the order a node packs (and unpacks) its saved tensors: PyTorch's inputs by name, then its result ----------
+_OTHER_SELF = ["SliceBackward0", "MulBackward0"]       # (other = w[:], a slice; self = w, a product)
+
+
+@pytest.mark.parametrize("f, packed", [
+    (lambda a, b: a / b, _OTHER_SELF),
+    (tape.maximum, _OTHER_SELF),
+    (tape.fmin, _OTHER_SELF),
+    (tape.atan2, _OTHER_SELF),
+    (tape.hypot, _OTHER_SELF + ["HypotBackward0"]),
+    (tape.fmod, _OTHER_SELF),
+    (tape.remainder, _OTHER_SELF),
+    (tape.xlogy, _OTHER_SELF),
+    (tape.logaddexp, _OTHER_SELF),
+    (tape.special.xlog1py, _OTHER_SELF),
+    (tape.vdot, _OTHER_SELF),
+    (tape.linalg.cross, _OTHER_SELF),
+    (tape.dist, _OTHER_SELF + ["DistBackward0"]),
+    (lambda a, b: a * b, _OTHER_SELF),
+    (tape.dot, ["MulBackward0", "SliceBackward0"]),      # (self, tensor)
+    # (ATen's compositions, in the order PyTorch's build evaluates them)
+    (lambda a, b: F.kl_div(a, b, reduction="sum"), ["MulBackward0"] + ["SliceBackward0"] * 3),
+    (lambda a, b: F.cosine_similarity(a, b, dim=0),
+     ["MulBackward0", "LinalgVectorNormBackward0", "SliceBackward0", "LinalgVectorNormBackward0", "CloneBackward0",
+      "SliceBackward0", "CloneBackward0", "MulBackward0", "DivBackward0", "DivBackward0"]),
+])
+def test_saved_tensors_packing_order(f, packed):
+    v = tape.rand(3, requires_grad=True)
+    w = v * 1
+    got = []
+    with tape.autograd.graph.saved_tensors_hooks(lambda t: got.append(type(t.grad_fn).__name__) or t, lambda t: t):
+        f(w, w[:])
+    assert got == packed
+
+
+def test_in_place_error_names_the_first_unpacked_of_a_quotient():
+    v = tape.rand(3, 3, requires_grad=True)
+    w = v * 1
+    y = w / w[:1]
+    with tape.no_grad():
+        w.mul_(2)
+    with pytest.raises(RuntimeError) as info:
+        y.sum().backward()
+    assert str(info.value) == _MODIFIED.format([1, 3], ", which is output 0 of AsStrided,")
