@@ -222,13 +222,26 @@ def _off() -> None:
     hooked_fronts[1]()
 
 
+def packing_order(table: tuple) -> list:
+    """The slots of a node's saved ``table`` (``entries``) in the order PyTorch's node packs and
+    unpacks them: the inputs (the table's order: PyTorch's, by name), then the outputs, which are
+    saved once the op has run."""
+    return sorted(range(len(table)), key=lambda slot: _is_output(table[slot][1]))
+
+
+def _is_output(what) -> bool:
+    return (type(what) is int or type(what) is Given) and (what == OUT or what >= OUTPUTS)
+
+
 def _pack_rows(tape, lo: int, hi: int, hooks: tuple) -> None:
     pack, unpack = hooks
     for r in range(lo, hi):
         if r in tape.pyrows or tape.hid[r]:
             continue        # (a custom Function packs what it saved itself; hidden rows save nothing)
         slots = None
-        for slot, (name, what) in enumerate(entries(tape, r)):
+        table = entries(tape, r)
+        for slot in packing_order(table):
+            what = table[slot][1]
             if _held(what):
                 values = {slot: what} if isinstance(what, Tensor) else {
                     (slot, k): t for k, t in enumerate(what) if t is not None}
@@ -652,7 +665,8 @@ def first_unpacked(tape, r: int, nodes: list) -> int:
     tensors are unpacked in their packing order (``entries``), so a backward that finds several
     of them changed in place names the first (a product's ``mat2``, a quotient's ``other``)."""
     order = []
-    for _, what in entries(tape, r):
+    table = entries(tape, r)
+    for what in (table[slot][1] for slot in packing_order(table)):
         if type(what) is int or type(what) is Given:
             node = tensor_node(tape, r, what)
             if node >= 0:

@@ -293,3 +293,22 @@ def test_in_place_error_names_the_first_unpacked_of_a_quotient():
     with pytest.raises(RuntimeError) as info:
         y.sum().backward()
     assert str(info.value) == _MODIFIED.format([1, 3], ", which is output 0 of AsStrided,")
+
+
+@pytest.mark.parametrize("f, packed", [
+    (lambda a, b: tape.cdist(a, b), ["a", "b", "CdistBackward0"]),
+    (lambda a, b: tape.logcumsumexp(a, 0), ["a", "LogcumsumexpBackward0"]),
+    (lambda a, b: F.pdist(b), ["b", "PdistBackward0"]),
+    (lambda a, b: tape.cholesky_solve(a.T @ a, tape.eye(3) + b.T @ b),
+     ["a", "PermuteBackward0", "b", "PermuteBackward0", "AddBackward0", "MmBackward0", "CholeskySolveBackward0"]),
+])
+def test_saved_results_pack_after_the_inputs(f, packed):
+    a, b = tape.rand(2, 3, requires_grad=True), tape.rand(4, 3, requires_grad=True)
+    got = []
+
+    def pack(t):
+        got.append("a" if t is a else "b" if t is b else type(t.grad_fn).__name__)
+        return t
+    with tape.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        f(a, b)
+    assert got == packed
