@@ -719,7 +719,8 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
         raise ValueError(reduction + " is not a valid value for reduction")
     enum = _reduction_enum(reduction)
     if log_input:
-        loss = input.exp() - target * input
+        product = target * input        # (first, as PyTorch's build evaluates ATen's difference)
+        loss = input.exp() - product
     else:
         loss = input - target * _scalar_op(input, eps, S_ADD).log()
     if full:

@@ -299,6 +299,9 @@ def test_in_place_error_names_the_first_unpacked_of_a_quotient():
     (lambda a, b: tape.cdist(a, b), ["a", "b", "CdistBackward0"]),
     (lambda a, b: tape.logcumsumexp(a, 0), ["a", "LogcumsumexpBackward0"]),
     (lambda a, b: F.pdist(b), ["b", "PdistBackward0"]),
+    (lambda a, b: tape.trapezoid(a[0], b[0]), ["SubBackward0", "AddBackward0"]),
+    (lambda a, b: tape.cumulative_trapezoid(a[0], b[0]), ["SubBackward0", "AddBackward0"]),
+    (lambda a, b: F.poisson_nll_loss(a, b[:2]), ["a", "SliceBackward0", "ExpBackward0"]),
     (lambda a, b: tape.cholesky_solve(a.T @ a, tape.eye(3) + b.T @ b),
      ["a", "PermuteBackward0", "b", "PermuteBackward0", "AddBackward0", "MmBackward0", "CholeskySolveBackward0"]),
 ])
