@@ -315,3 +315,16 @@ def test_saved_results_pack_after_the_inputs(f, packed):
     with tape.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         f(a, b)
     assert got == packed
+
+
+def test_threshold_inplace_node_saves_its_input():
+    v = tape.tensor([0.25, 0.75, 0.5, -1.0], requires_grad=True)
+    w = v * 1
+    y = F.threshold(w, 0.5, 2.0, inplace=True)
+    node = y.grad_fn
+    assert type(node).__name__ == "ThresholdBackward1"
+    assert sorted(n for n in dir(node) if n.startswith("_saved_")) == ["_saved_self", "_saved_threshold"]
+    _same(node._saved_self.tolist(), [0.25, 0.75, 0.5, -1.0])      # (its value before the change)
+    assert node._saved_threshold == 0.5
+    y.sum().backward()
+    _same(v.grad.tolist(), [0.0, 1.0, 0.0, 0.0])
