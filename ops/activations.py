@@ -7,8 +7,10 @@ Two Python-rule rows (``ops/_rule.py``): ``ACT`` saves its input, ``ACT_RESULT``
 PyTorch differentiates through their result) its output; ``ib`` says which function, ``fa``/``fb`` its
 numeric arguments (glu's dim in ``fa``), ``ia`` how they were given (float, int or bool, as the node
 shows them: two bits each) and, from bit 4, gelu's ``approximate``.  Each derivative is
-PyTorch's formula written in tape ops, so every order comes from it.  PyTorch has these only in
-``torch.nn.functional`` (``torch._C._nn``), but ``selu_`` and ``celu_``, which are ``torch`` functions.
+PyTorch's formula written in tape ops, so every order comes from it, but hardsigmoid's: its
+gradient, PyTorch's ``hardsigmoid_backward``, has no derivative there (``ops/no_grad_grad.py``).
+PyTorch has these only in ``torch.nn.functional`` (``torch._C._nn``), but ``selu_`` and ``celu_``,
+which are ``torch`` functions.
 """
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ import numpy as np
 
 from .._emit import D, Number, Tensor, emit, plain, state
 from ._args import wrap_dim
-from ._rule import rule_adjoint
+from ._rule import diagonal, rule_adjoint
 from ._spec import OUT, PYTHON, SAVED_SELF, TRANSPOSED, X0, Op, public, register, tangents
 from .elementwise import ERF, M_POS, M_ZERO, SELU_ALPHA, SELU_SCALE, _elu_vjp, _special
 from .join import cat, where
+from .no_grad_grad import HARDSIGMOID_BACKWARD, gradient_without_derivative
 
 ACT, ACT_RESULT = PYTHON.start + 57, PYTHON.start + 58
 # ``ib`` of an ACT row
@@ -105,7 +108,7 @@ def _act_vjp(g, xs, y, r):
     if k == SOFTSHRINK:
         return (where((x >= -r.fa) & (x <= r.fa), _zero(x), g),)
     if k == HARDSIGMOID:
-        return (where((x > -3.0) & (x < 3.0), g * _ONE_SIXTH, _zero(x)),)
+        return (_hardsigmoid_backward(g, x),)
     if k == HARDSWISH:
         # (PyTorch's: the slope of the middle piece on the open interval only; 0 at -3, 1 at 3)
         return (where(x <= -3.0, _zero(x), where(x < 3.0, g * (x / 3.0 + 0.5), g)),)
@@ -117,6 +120,14 @@ def _act_vjp(g, xs, y, r):
     a, b = x.narrow(d, 0, h), x.narrow(d, h, h)
     s = b.sigmoid()
     return (cat([g * s, g * a * s * (1.0 - s)], d),)
+
+
+def _hardsigmoid_backward(g: Tensor, x: Tensor) -> Tensor:
+    """PyTorch's ``hardsigmoid_backward``: ``g / 6`` (in float32) on the open interval (-3, 3), 0
+    elsewhere.  It has no derivative in PyTorch, so recorded it is behind the ``NotImplemented`` node."""
+    xv = x._value()
+    d = np.where((xv > -3.0) & (xv < 3.0), g._value() * xv.dtype.type(_ONE_SIXTH), xv.dtype.type(0))
+    return gradient_without_derivative(d, g, x, HARDSIGMOID_BACKWARD)
 
 
 _NEGATIVE_SLOPE = ("In-place {} backward calculation is triggered with a negative slope which is not supported. "
@@ -174,7 +185,23 @@ register(Op(ACT, "activation", "GeluBackward0", X0, _act_vjp, py_adjoint=rule_ad
             grad_fn_of=lambda r: _NAMES[r.ib], node_saved=_act_saved))
 register(Op(ACT_RESULT, "activation_", "EluBackward1", OUT, _result_vjp, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: _NAMES_RESULT[r.ib], node_saved=_result_saved))
-tangents({ACT: TRANSPOSED, ACT_RESULT: TRANSPOSED})     # (the rules are linear in the adjoint)
+_diagonal_act = diagonal(_act_vjp)
+
+
+def _act_jvp(ts, xs, y, r):
+    # Elementwise ones: the adjoint rule with the tangent as adjoint, as PyTorch's forward formulas
+    # call the backward functions (hardsigmoid's tangent is then behind NotImplemented, as there).
+    if r.ib != GLU:
+        return _diagonal_act(ts, xs, y, r)
+    d = wrap_dim(int(r.fa), y.dim())
+    h = y._shape[d]
+    s = xs[0].narrow(d, h, h).sigmoid()
+    t = ts[0]
+    ta, tb = t.narrow(d, 0, h), t.narrow(d, h, h)
+    return ta * s + y * (tb - s * tb)
+
+
+tangents({ACT: _act_jvp, ACT_RESULT: TRANSPOSED})     # (ACT_RESULT's rule is linear in the adjoint)
 
 
 # --- forwards ----------------------------------------------------------------------------

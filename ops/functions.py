@@ -301,7 +301,8 @@ def _trapezoid(y, x, dx, dim: int, fname: str) -> Tensor:
     n = y._shape[dim]
     if x is not None:
         d = _spacing(y, x, dim, "trapezoid")
-        return _div_scalar((d * (y.narrow(dim, 1, n - 1) + y.narrow(dim, 0, n - 1))).sum(dim), 2.0)
+        # (ATen's operand order: the sums of neighbours times the spacing)
+        return _div_scalar(((y.narrow(dim, 1, n - 1) + y.narrow(dim, 0, n - 1)) * d).sum(dim), 2.0)
     if y._dtype is D.bool_:
         raise RuntimeError("trapezoid: received a bool input for `y`, but bool is not supported")
     return _mul_scalar(y.sum(dim) - (y.select(dim, 0) + y.select(dim, -1)) * 0.5, _dx(dx, "trapezoid"))
@@ -326,7 +327,7 @@ def cumulative_trapezoid(y: Tensor, x: Optional[Tensor] = None, *, dx: Optional[
     pairs = y.narrow(dim, 0, max(n - 1, 0)) + y.narrow(dim, min(n, 1), max(n - 1, 0))
     if x is not None:
         d = _spacing(y, x, dim, "cumulative_trapezoid")
-        return _div_scalar((d * pairs).cumsum(dim), 2.0)
+        return _div_scalar((pairs * d).cumsum(dim), 2.0)
     if y._dtype is D.bool_:
         raise RuntimeError("cumulative_trapezoid: received a bool input for `y`, but bool is not supported")
     if not pairs._dtype.is_floating_point:
@@ -424,7 +425,8 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
         n2.clamp_min_(eps)
     finally:
         state.grad = prev
-    return ((x1 / n1) * (x2 / n2)).sum(dim)
+    q2 = x2 / n2        # (first, as PyTorch's build evaluates it: its nodes' order and saved tensors' packing)
+    return ((x1 / n1) * q2).sum(dim)
 
 
 @public_function("pairwise_distance")

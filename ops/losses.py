@@ -697,10 +697,7 @@ def kl_div(input: Tensor, target: Tensor, size_average: Optional[bool] = None, r
                           stacklevel=2)
         enum = _reduction_enum("sum" if reduction == "batchmean" else reduction)
     _not_integral("kl_div", input, target)
-    if log_target:
-        loss = target.exp() * (target - input)
-    else:
-        loss = target.xlogy(target) - target * input
+    loss = target.exp() * (target - input) if log_target else _kl_div_terms(input, target)
     out = _apply_reduction(loss, enum)
     if reduction == "batchmean" and input.dim() != 0:
         out = out / input.size()[0]
@@ -730,7 +727,8 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
         raise ValueError(reduction + " is not a valid value for reduction")
     enum = _reduction_enum(reduction)
     if log_input:
-        loss = input.exp() - target * input
+        product = target * input        # (first, as PyTorch's build evaluates ATen's difference)
+        loss = input.exp() - product
     else:
         loss = input - target * _scalar_op(input, eps, S_ADD).log()
     if full:
@@ -798,8 +796,15 @@ def _kl_div(input: Tensor, target: Tensor, reduction: int = 0, *, log_target: bo
     _arguments("kl_div", ("input", 1, input, Tensor), ("target", 2, target, Tensor), ("reduction", 3, reduction, int),
                ("log_target", None, log_target, bool))
     _not_integral("kl_div", input, target)
-    loss = target.exp() * (target - input) if log_target else target.xlogy(target) - target * input
+    loss = target.exp() * (target - input) if log_target else _kl_div_terms(input, target)
     return _apply_reduction(loss, _enum(reduction))
+
+
+def _kl_div_terms(input: Tensor, target: Tensor) -> Tensor:
+    """ATen's ``xlogy(target, target) - target * input``, the product recorded first, as PyTorch's
+    build evaluates it (the order its nodes were made and its saved tensors packed)."""
+    product = target * input
+    return target.xlogy(target) - product
 
 
 @public_function("margin_ranking_loss")

@@ -4,7 +4,7 @@
 (``MultiMarginLossBackward0``, ``MultilabelMarginLossBackward0``): here one Python-rule row each,
 numpy forward, whose gradient is computed in numpy as PyTorch's kernels compute it.  PyTorch has no
 derivative of those gradients: recorded (``create_graph=True``) they sit behind its
-``NotImplemented`` node, whose backward raises.  The other losses are PyTorch's compositions
+``NotImplemented`` node, whose backward raises (``ops/no_grad_grad.py``).  The other losses are PyTorch's compositions
 (ATen's ``hinge_embedding_loss``, ``cosine_embedding_loss``, ``triplet_margin_loss``; Python's
 ``multilabel_soft_margin_loss``, ``triplet_margin_with_distance_loss``), so their nodes are
 PyTorch's too.
@@ -22,28 +22,14 @@ from .activations import logsigmoid
 from .functions import S_ADD, _scalar_op, pairwise_distance
 from .join import where
 from .losses import MEAN, NONE, SUM, _apply_reduction, _arguments, _enum, _reduction, _reduction_enum
+from .no_grad_grad import MULTI_MARGIN_BACKWARD, MULTILABEL_MARGIN_BACKWARD, gradient_without_derivative
 
-MULTI_MARGIN, NO_GRAD_GRAD, MULTILABEL_MARGIN, SUB_SCALAR = range(PYTHON.start + 170, PYTHON.start + 174)
-# (``ib`` of a NO_GRAD_GRAD row)
-_BACKWARDS = ("multi_margin_loss_backward", "multilabel_margin_loss_backward", "_ctc_loss_backward")
-CTC_BACKWARD = 2
+MULTI_MARGIN, MULTILABEL_MARGIN, SUB_SCALAR = PYTHON.start + 170, PYTHON.start + 172, PYTHON.start + 173
 # ATen's ``EPSILON`` of the cosine embedding loss: a float constant
 _EPSILON = float(np.float32(1e-12))
 
 
 # --- rows ------------------------------------------------------------------------------------
-def _raise(g, xs, y, r):
-    raise RuntimeError(f"derivative for aten::{_BACKWARDS[r.ib]} is not implemented")
-
-
-def _no_tangent(ts, xs, y, r):
-    raise NotImplementedError(f"Trying to use forward AD with {_BACKWARDS[r.ib]} that does not support it.")
-
-
-register(Op(NO_GRAD_GRAD, "_margin_loss_backward", "NotImplemented", 0, _raise, py_adjoint=rule_adjoint, arity=2))
-tangents({NO_GRAD_GRAD: _no_tangent})
-
-
 def no_forward_ad(name: str):
     """The tangent rule of an op PyTorch's forward AD lacks: its error."""
     def jvp(ts, xs, y, r):
@@ -53,20 +39,6 @@ def no_forward_ad(name: str):
             "feature-request.yml so that we can prioritize its implementation or submit a PR adding the "
             "implementation to derivatives.yaml")
     return jvp
-
-
-def _gradient(d: np.ndarray, g: Tensor, x: Tensor, kind: int) -> Tensor:
-    """A margin loss's gradient ``d`` (the adjoint ``g`` applied): recorded, behind PyTorch's
-    ``NotImplemented`` node over ``g`` and ``x``."""
-    dt = x._dtype
-    d = np.require(d, dt.np, "C")
-    if state.grad and (g._rg or x._rg):
-        return emit(NO_GRAD_GRAD, d, dt, _as(g, dt), _as(x, dt), ib=kind)
-    return plain(d, dt)
-
-
-def _as(t: Tensor, dt: D.dtype) -> Tensor:
-    return t if t._dtype is dt else t.to(dt)
 
 
 def _times_adjoint(d: np.ndarray, g: Tensor, reduction: int) -> np.ndarray:
@@ -90,7 +62,8 @@ def _multi_margin_vjp(g, xs, y, r):
     scale = dt(1.0 / max(nframe * dim, 1)) if r.ia == MEAN else dt(1.0 / dim)
     h = np.where((z > 0) & ~oh, scale if r.ib == 1 else 2 * scale * z, dt(0)) * w
     h[oh] = -h.sum(1)
-    return _gradient(_times_adjoint(h, g, r.ia).reshape(x._shape), g, x, 0), None, None
+    return gradient_without_derivative(_times_adjoint(h, g, r.ia).reshape(x._shape), g, x,
+                                      MULTI_MARGIN_BACKWARD), None, None
 
 
 def _multilabel_margin_vjp(g, xs, y, r):
@@ -101,7 +74,8 @@ def _multilabel_margin_vjp(g, xs, y, r):
     scale = dt(1.0 / max(nframe * dim, 1)) if r.ia == MEAN else dt(1.0 / dim)
     pairs = _pairs(xv, t, c) * scale
     d = pairs.sum(1) - pairs.sum(2)
-    return _gradient(_times_adjoint(d, g, r.ia).reshape(x._shape), g, x, 1), None, None
+    return gradient_without_derivative(_times_adjoint(d, g, r.ia).reshape(x._shape), g, x,
+                                      MULTILABEL_MARGIN_BACKWARD), None, None
 
 
 # (``self`` saved, as PyTorch's nodes save it: a change of it in place before the backward raises)

@@ -59,8 +59,7 @@ register(Op(LOGCUMSUMEXP, "logcumsumexp", "LogcumsumexpBackward0", X0 | OUT, _lo
 register(Op(SHRINK, "hardshrink", "HardshrinkBackward0", X0, _shrink_vjp, py_adjoint=rule_adjoint,
             grad_fn_of=lambda r: ("HardshrinkBackward0", "ThresholdBackward0", "ThresholdBackward1")[r.ib],
             node_saved=lambda r: (("lambd", _number), ("self", X0)) if r.ib == S_HARDSHRINK
-            else (("self", X0), ("threshold", _number)) if r.ib == S_THRESHOLD
-            else (("result", OUT), ("threshold", _number))))
+            else (("self", X0), ("threshold", _number))))     # (threshold_'s too: its input before the change)
 
 
 # The scatters into a view: ``input`` with the view (a select, a slice or a diagonal) replaced by

@@ -236,7 +236,7 @@ register(Op(NORM, "norm", "LinalgVectorNormBackward0", X0 | OUT, _norm_vjp, py_a
             node_saved=(("self", X0), ("ord", lambda r: _number(r.fa)), ("dim", _dims_given), ("keepdim", kept),
                         ("result", OUT))))
 register(Op(DIST, "dist", "DistBackward0", X0 | X1 | OUT, _dist_vjp, py_adjoint=rule_adjoint, arity=2,
-            node_saved=(("self", X0), ("other", X1), ("p", lambda r: _number(r.fa)), ("result", OUT))))
+            node_saved=(("other", X1), ("p", lambda r: _number(r.fa)), ("self", X0), ("result", OUT))))
 tangents({code: TRANSPOSED for code in (PROD, VAR, STD, VAR_MEAN, STD_MEAN, NANSUM, NORM, DIST)})
 
 

@@ -195,17 +195,21 @@ def run(roots, seeds, retain_graph: bool, create_graph: bool, targets=None, want
 
 def _modified_input(tape: Tape, r: int, saved: int):
     """The node among those row ``r`` saved that was modified in place, if any."""
+    return next(_modified_inputs(tape, r, saved), None)
+
+
+def _modified_inputs(tape: Tape, r: int, saved: int):
+    """The nodes among those row ``r`` saved that were modified in place."""
     ins = tape.inputs_of(r) + (-1, -1, -1)
     rg = [1 if x >= 0 and tape.rg[x] else 0 for x in ins[:3]]
     outs = tuple(range(r + 1, r + 1 + (int(tape.nout[r]) if saved & OUTS else 1))) if saved & (OUTS | OUT_FIRST) else ()
     for k, node in enumerate(ins[:3] + (r,) + outs):
         needed = k > 3 or (saved & OUT if k == 3 else node >= 0 and input_saved(saved, k, *rg))
         if needed and tape.fr[node] & MODIFIED and r < tape.fr[node] >> 2:
-            return node
+            yield node
     for node in ins[3:-3] if saved & X_REST else ():
         if tape.fr[node] & MODIFIED and r < tape.fr[node] >> 2:
-            return node
-    return None
+            yield node
 
 
 def _stopped(tape: Tape, ctl: np.ndarray) -> None:
@@ -227,7 +231,7 @@ def _type_string(dtype: D.dtype) -> str:
 def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
     if not modified:
         raise RuntimeError(FREED_MSG)
-    node = _modified_input(tape, r, int(SAVES[tape.op[r]]))
+    node = _saved.first_unpacked(tape, r, list(dict.fromkeys(_modified_inputs(tape, r, int(SAVES[tape.op[r]])))))
     if tape.mods.get(node, (0, 0, 0))[2] == DETACHED:
         raise RuntimeError(DETACHED_MSG)
     while tape.hid[node]:
@@ -254,11 +258,15 @@ def _raise_unusable(tape: Tape, r: int, modified: int) -> None:
             # (PyTorch reads a saved view's node before its version: one it gives no node now raises so)
             raise RuntimeError(t._rebased[0])
         output = code == OUTPUT and int(tape.a[node]) == r      # (a saved output of a row with several)
-        if output:
-            fn = node_view(tape, r)
+        if node != r and not output and _saved.view_saved_as_strided(t, tape, node):
+            name = "AsStrided"
+            t = None        # (the view's shape is its row's)
         else:
-            fn = t.grad_fn if t is not None and t._tape is not None and node != r else node_view(tape, node)
-        name = T._node_word(fn.name())      # (PyTorch's: MulBackward0 is Mul, TBackward1 T1)
+            if output:
+                fn = node_view(tape, r)
+            else:
+                fn = t.grad_fn if t is not None and t._tape is not None and node != r else node_view(tape, node)
+            name = T._node_word(fn.name())      # (PyTorch's: MulBackward0 is Mul, TBackward1 T1)
         if t is not None:
             shape = t._shape        # (an in-place view op changed it since)
         now = counter[0] if counter is not None else then + 1
@@ -308,7 +316,7 @@ def _new_seen(tape: Tape, result: _Result) -> np.ndarray:
     for node, src in tape.src.items():
         if type(src) is tuple and elsewhere:
             target[node] = 1
-        elif type(src) is not tuple and id(src()) in result.leaf_targets:
+        elif type(src) is not tuple and _graph.leaf_row_wanted(result.leaf_targets, src(), tape, node):
             target[node] = 1
             asked.append(node)
     mark_unneeded(tape.R, tape.ix, tape.n, target, seen)

@@ -19,6 +19,7 @@ from ._row import Row
 from ._saved import node_attribute, saved_names, valued
 from ._state import state
 from ._tape import Tape, packing
+from ._tape import _gens as _tape_gens
 from ._tensor import _recorded
 from .ops._spec import CONST, INPUT, OUTPUT, REGISTRY
 from .utils.hooks import RemovableHandle
@@ -77,6 +78,9 @@ class Node:
                 out.append(_edge(tape, node))
         if op.number_input:
             out.append((None, 0))       # a Python-number operand, as PyTorch shows it
+        if type(self).__name__ == "NotImplemented":
+            # (PyTorch's node of an op without a derivative lists only the inputs that require grad)
+            return tuple(e for e in out if e[0] is not None)
         return tuple(out)
 
     @property
@@ -161,12 +165,14 @@ class _Handles(RemovableHandle):
 
 class AccumulateGrad:
     """The node that accumulates a leaf's gradient into its ``.grad`` (one per leaf while referred
-    to: ``accumulator``)."""
+    to: ``accumulator``).  ``set_`` gives a leaf a new one: ``span`` is None for the leaf's current
+    node, else the number of the ``set_`` that ended the rows it stands for (``new_accumulator``)."""
 
-    __slots__ = ("variable", "__weakref__")
+    __slots__ = ("variable", "span", "__weakref__")
 
-    def __init__(self, variable) -> None:
+    def __init__(self, variable, span=None) -> None:
         self.variable = variable
+        self.span = span
 
     def name(self) -> str:
         return "torch::autograd::AccumulateGrad"
@@ -225,27 +231,83 @@ class AccumulateGrad:
                         leaf.register_post_accumulate_grad_hook(after))
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, AccumulateGrad) and other.variable is self.variable
+        return isinstance(other, AccumulateGrad) and other.variable is self.variable and other.span == self.span
 
     def __hash__(self) -> int:
-        return id(self.variable)
+        return hash((id(self.variable), self.span))
 
     def __repr__(self) -> str:
         return f"<AccumulateGrad object at {id(self):#x}>"
 
 
-def accumulator(t) -> AccumulateGrad:
+def accumulator(t, tape: Tape | None = None, row: int = -1) -> AccumulateGrad:
     """The leaf ``t``'s AccumulateGrad node: the same object while anything refers to it, as
     PyTorch keeps a leaf's grad accumulator weakly (``n.next_functions[0][0] is
-    n.next_functions[0][0]``); a weak reference, so that the leaf is freed as before."""
+    n.next_functions[0][0]``); a weak reference, so that the leaf is freed as before.  With the
+    ``row`` of ``tape`` that imported ``t``: the node of that row's span (``new_accumulator``)."""
     if t is None:
         return AccumulateGrad(None)     # (a leaf no longer alive: nothing to share the node with)
+    span = None if tape is None else row_span(t, tape, row)
+    if span is not None:
+        old = t._acc_old
+        ref = old.get(span)
+        node = ref() if ref is not None else None
+        if node is None:
+            node = AccumulateGrad(t, span)
+            old[span] = weakref.ref(node)
+        return node
     ref = t.__dict__.get("_acc_node")
     node = ref() if ref is not None else None
     if node is None:
         node = AccumulateGrad(t)
         t._acc_node = weakref.ref(node)
     return node
+
+
+def new_accumulator(t) -> None:
+    """``t.set_(...)`` of a leaf that requires grad: as PyTorch's, the leaf gets a new AccumulateGrad
+    node.  The rows that imported it so far (their tape's generation and row number, below the
+    recording tape's now) stay with the old node: a backward through them still accumulates into
+    ``t.grad``, but ``t`` asked for as an input (``autograd.grad``, ``backward(inputs=)``) is the new
+    node, and an old ``GradientEdge`` of ``t`` reaches the old rows only (``leaf_row_wanted``)."""
+    tape = state.tape
+    cut = (tape.gen, tape.n) if tape is not None else (next(_tape_gens), 0)
+    cuts = t.__dict__.get("_acc_cuts")
+    if cuts is None:
+        cuts = t._acc_cuts = []
+        t._acc_old = {}
+    span = len(cuts)
+    cuts.append(cut)
+    ref = t.__dict__.pop("_acc_node", None)
+    node = ref() if ref is not None else None
+    if node is not None:
+        node.span = span
+        t._acc_old[span] = ref
+
+
+def row_span(t, tape: Tape, row: int):
+    """The span of the leaf ``t``'s import at ``row`` of ``tape``: None for its current node, else
+    the number of the ``set_`` after which it was replaced."""
+    cuts = t.__dict__.get("_acc_cuts")
+    if not cuts:
+        return None
+    at = (tape.gen, row)
+    for span, cut in enumerate(cuts):
+        if at < cut:
+            return span
+    return None
+
+
+def leaf_row_wanted(targets, leaf, tape: Tape, row: int) -> bool:
+    """Whether the import of ``leaf`` at ``row`` of ``tape`` is one of a backward's inputs:
+    ``targets`` holds the ids of the leaves asked for, or maps them to the span asked for (an old
+    ``GradientEdge``; None: the leaf's current node)."""
+    if id(leaf) not in targets:
+        return False
+    if not leaf.__dict__.get("_acc_cuts"):
+        return True
+    want = targets.get(id(leaf)) if type(targets) is dict else None
+    return row_span(leaf, tape, row) == want
 
 
 # Nodes PyTorch makes from C++ functions of its own rather than derivative formulas: their class is
@@ -321,7 +383,7 @@ def _edge(tape: Tape, node: int) -> tuple:
         through = getattr(src, "edge", None)
         if through is not None:
             return through()        # (a checkpointed segment's input: the edge of the tensor it read)
-        return (accumulator(src()), 0)
+        return (accumulator(src(), tape, node), 0)
     if code == CONST:
         return (None, 0)
     return _edge_of(tape, node)

@@ -14,7 +14,7 @@ import numpy as np
 from . import _dtype as D
 from ._creation import _allocated, _checked_shape, _infer, _leaf, full, legacy_tensor
 from ._device import check_device
-from ._graph import grad_fn
+from ._graph import grad_fn, new_accumulator
 from ._storage import TypedStorage, UntypedStorage
 from ._tensor import _CPP_NAMES, Size, Tensor, _plain
 from ._state import state
@@ -242,7 +242,9 @@ def set_(self, *args, **kwargs) -> Tensor:
     ``storage_offset`` with the given ``size`` and ``stride`` (contiguous by default); ``set_()``
     gives it an empty storage of its own.  The memory must hold those elements (PyTorch grows a
     storage; tape refuses).  A tensor with history, or a source that requires grad, is refused
-    while grad mode is on (PyTorch's result would have a node whose backward raises)."""
+    while grad mode is on (PyTorch's result would have a node whose backward raises).  A leaf that
+    requires grad gets a new ``AccumulateGrad`` node: graphs recorded before reach it through the
+    old one, which still accumulates into its ``.grad``."""
     names = ("source", "storage_offset", "size", "stride")
     given = dict(zip(names, args))
     given.update(kwargs)
@@ -293,6 +295,8 @@ def set_(self, *args, **kwargs) -> Tensor:
     if isinstance(source, Tensor):
         self._origins = source._origin()       # (a change through either is the other's too)
     self._bump()
+    if self._tape is None and self._rg:
+        new_accumulator(self)
     return self
 
 

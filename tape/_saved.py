@@ -36,14 +36,14 @@ from ._hooks import _row_hooks, reachable
 from ._row import Row
 from ._state import state
 from ._stops import FREED
-from ._tensor import Tensor, _plain, _recorded
+from ._tensor import Tensor, _plain, _recorded, _flagged_view_row
 from .ops._spec import CONST, INPUT, OUT, OUTPUT, OUTPUTS, REGISTRY, ROLES, X0, X1, X2, Given, input_saved
 
 FREED_MSG = ("Trying to backward through the graph a second time (or directly access saved tensors after they "
              "have already been freed). Saved intermediate values of the graph are freed when you call "
              ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
              "graph a second time or if you need to access saved tensors after calling backward.")
-_DEFAULT_NAMES = (("self", X0), ("other", X1), ("result", OUT))
+_DEFAULT_NAMES = (("other", X1), ("self", X0), ("result", OUT))
 DETACHED_MSG = ("Trying to use a saved tensor that has been detached in-place, i.e. with .detach_().This is not "
                 "supported, please use out-of-place `.detach()` instead")
 
@@ -225,13 +225,26 @@ def _off() -> None:
     hooked_fronts[1]()
 
 
+def packing_order(table: tuple) -> list:
+    """The slots of a node's saved ``table`` (``entries``) in the order PyTorch's node packs and
+    unpacks them: the inputs (the table's order: PyTorch's, by name), then the outputs, which are
+    saved once the op has run."""
+    return sorted(range(len(table)), key=lambda slot: _is_output(table[slot][1]))
+
+
+def _is_output(what) -> bool:
+    return (type(what) is int or type(what) is Given) and (what == OUT or what >= OUTPUTS)
+
+
 def _pack_rows(tape, lo: int, hi: int, hooks: tuple) -> None:
     pack, unpack = hooks
     for r in range(lo, hi):
         if r in tape.pyrows or tape.hid[r]:
             continue        # (a custom Function packs what it saved itself; hidden rows save nothing)
         slots = None
-        for slot, (name, what) in enumerate(entries(tape, r)):
+        table = entries(tape, r)
+        for slot in packing_order(table):
+            what = table[slot][1]
             if _held(what):
                 values = {slot: what} if isinstance(what, Tensor) else {
                     (slot, k): t for k, t in enumerate(what) if t is not None}
@@ -648,3 +661,26 @@ def check_mutation_spans(tape, roots) -> None:
             raise AssertionError(OUTSIDE_MSG)
         for x in tape.inputs_of(r):
             reached[x] = True
+
+
+def first_unpacked(tape, r: int, nodes: list) -> int:
+    """Of ``nodes`` (values row ``r`` saved), the one PyTorch's node unpacks first: its saved
+    tensors are unpacked in their packing order (``entries``), so a backward that finds several
+    of them changed in place names the first (a product's ``mat2``, a quotient's ``other``)."""
+    order = []
+    table = entries(tape, r)
+    for what in (table[slot][1] for slot in packing_order(table)):
+        if type(what) is int or type(what) is Given:
+            node = tensor_node(tape, r, what)
+            if node >= 0:
+                order.append(node)
+    return min(nodes, key=lambda node: order.index(node) if node in order else len(order))
+
+
+def view_saved_as_strided(t, tape, node: int) -> bool:
+    """Whether the tensor saved as ``node`` shows as PyTorch's ``AsStridedBackward0`` in the error
+    for its change: ``node`` is the row of a view whose storage changed, and no live view stands for
+    it (``t``, the tensor the change was counted in, is its root or gone).  PyTorch's saved tensor is
+    the view itself, whose node is re-derived after the change; a live view's own node here is
+    re-derived the same way (``ops/views.py``)."""
+    return (t is None or t._vb is None) and _flagged_view_row(tape, node)

@@ -318,6 +318,12 @@ def _link(t: "Tensor", base: "Tensor", v: np.ndarray, multi: bool = False) -> "T
     return t
 
 
+# tape -> (its generation, the rows of views flagged by ``_flag_views``): PyTorch's saved tensor
+# of such a row is the view, whose node is re-derived after the change (``AsStridedBackward0``),
+# where a row flagged in a tensor's own name is that tensor's.
+_VIEW_ROWS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def _flag_views(root: "Tensor", changed: "Tensor") -> None:
     """The storage of ``root`` changed (through ``changed``, itself or one of its views): the nodes
     of its other views (those gone too: rows may have saved them) count as changed in place."""
@@ -327,7 +333,18 @@ def _flag_views(root: "Tensor", changed: "Tensor") -> None:
             continue
         tape = t._tape if t is not None else _tape_of_gen(gen) if gen else None
         if tape is not None:
-            _flag(tape, t._node if t is not None else node, tape.n, t if t is not None else root)
+            node = t._node if t is not None else node
+            _flag(tape, node, tape.n, t if t is not None else root)
+            rows = _VIEW_ROWS.get(tape)
+            if rows is None or rows[0] != tape.gen:
+                rows = _VIEW_ROWS[tape] = (tape.gen, set())
+            rows[1].add(node)
+
+
+def _flagged_view_row(tape: Tape, node: int) -> bool:
+    """Whether ``node`` is the row of a view that a change of its storage flagged (``_flag_views``)."""
+    rows = _VIEW_ROWS.get(tape)
+    return rows is not None and rows[0] == tape.gen and node in rows[1]
 
 
 def _check_repeats(v: Optional[np.ndarray]) -> None:

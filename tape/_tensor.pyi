@@ -1141,7 +1141,9 @@ class Tensor:
         ``storage_offset`` with the given ``size`` and ``stride`` (contiguous by default); ``set_()``
         gives it an empty storage of its own.  The memory must hold those elements (PyTorch grows a
         storage; tape refuses).  A tensor with history, or a source that requires grad, is refused
-        while grad mode is on (PyTorch's result would have a node whose backward raises)."""
+        while grad mode is on (PyTorch's result would have a node whose backward raises).  A leaf that
+        requires grad gets a new ``AccumulateGrad`` node: graphs recorded before reach it through the
+        old one, which still accumulates into its ``.grad``."""
     def sgn(self) -> Tensor:
         """The sign of each element (as ``sign`` for real tensors)."""
     def sgn_(self, *args: Any, **kwargs: Any) -> Tensor:

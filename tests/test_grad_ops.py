@@ -34,9 +34,11 @@ rounding alone.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import operator
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -281,9 +283,20 @@ class Op:
     # optional different input strategy for the second-derivative test
     second_inputs: object = None
     fd_floor: tuple = (1.0, 1.0)  # per input, see Dom.fd_floor
+    # PyTorch's backward op when its gradient has no derivative there ("hardsigmoid_backward"): the
+    # gradient is recorded behind a NotImplemented node, and the second-order tests check that a
+    # backward through it raises PyTorch's error instead of checking values.
+    no_second: str = ""
 
     def _replace_second(self, strategy) -> "Op":
-        return Op(self.fn, self.inputs, self.mixing, strategy, self.fd_floor)
+        return dataclasses.replace(self, second_inputs=strategy)
+
+    def _first_order_only(self, backward: str) -> "Op":
+        return dataclasses.replace(self, no_second=backward)
+
+    def raises_at_second_order(self):
+        """The check of a backward through this op's recorded gradient (an op with ``no_second``)."""
+        return pytest.raises(RuntimeError, match=re.escape(f"derivative for aten::{self.no_second} is not implemented"))
 
 
 # PyTorch masks d(base)/(exponent == 0) to zero with masked_fill, which also
@@ -913,7 +926,8 @@ OPS: dict[str, Op] = {
     "relu6": _u(lambda M, x: M.nn.functional.relu6(x) * x, REAL.avoiding((0.0, 6.0))),
     "logsigmoid": _u(lambda M, x: M.nn.functional.logsigmoid(x), EXP),
     "softshrink": _u(lambda M, x: M.nn.functional.softshrink(x, 1.5) * x, REAL.avoiding((-1.5, 1.5))),
-    "hardsigmoid": _u(lambda M, x: M.nn.functional.hardsigmoid(x), REAL.avoiding((-3.0, 3.0))),
+    "hardsigmoid": _u(lambda M, x: M.nn.functional.hardsigmoid(x), REAL.avoiding((-3.0, 3.0)))._first_order_only(
+        "hardsigmoid_backward"),
     "hardswish": _u(lambda M, x: M.nn.functional.hardswish(x), REAL.avoiding((-3.0, 3.0))),
     "mish": _u(lambda M, x: M.nn.functional.mish(x), EXP),
     "glu_dim0": Op(lambda M, x: M.nn.functional.glu(x, 0), shapes(1, 3).map(lambda s: (2 * s[0], *s[1:])).flatmap(
@@ -1692,6 +1706,11 @@ def test_second_derivative_matches_finite_differences(name, data):
     s = functools.reduce(
         operator.add, [(g * to_tensor(tape, vs[i], case.dtype)).sum() for g, i in zip(gs, wrt)]
     )
+    if op.no_second:
+        assert s.requires_grad
+        with op.raises_at_second_order():
+            tape.autograd.grad(s, wrt_ts, allow_unused=True)
+        return
     if s.requires_grad:
         second = tape.autograd.grad(s, wrt_ts, allow_unused=True)
         second = [

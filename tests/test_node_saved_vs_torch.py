@@ -53,7 +53,7 @@ KNOWN = {
     "diagonal_scatter_offset_method", "frobenius_norm", "logcumsumexp", "nanquantile_midpoint", "nuclear_norm",
     "quantile", "quantile_dim_q_tensor", "rot90_k3_dims_method", "select_scatter",
     "select_scatter_method_dim1", "slice_scatter", "slice_scatter_method_dim", "special_xlog1py_number",
-    "special_xlog1py_rnumber", "threshold_inplace", "trapezoid", "trapezoid_x", "trapz_dx_dim0",
+    "special_xlog1py_rnumber", "trapezoid", "trapezoid_x", "trapz_dx_dim0",
     "pow_s0", "pow_s1", "pow_s2", "pow_s3", "pow_s_neg1", "rmul_int", "rtruediv_int", "truediv_int", "rpow_int",
     "fanout_chain", "nanmean_neg1", "square", "square_method",
     "sgn_method", "fmod_number", "remainder_op",

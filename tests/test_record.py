@@ -150,7 +150,10 @@ def _derivatives(op, case, weights, vs):
     s = functools.reduce(operator.add,
                          [(g * G.to_tensor(tape, vs[i], case.dtype)).sum() for g, i in zip(gs, wrt)])
     hs = [None] * len(wrt_ts)
-    if s.requires_grad:
+    if s.requires_grad and op.no_second:
+        with op.raises_at_second_order():
+            grad(s, wrt_ts, create_graph=True, allow_unused=True)
+    elif s.requires_grad:
         hs = list(grad(s, wrt_ts, create_graph=True, allow_unused=True))
     return ([_np(g) for g in gs], [_meta(g) for g in gs],
             [None if h is None else _np(h) for h in hs], [_meta(h) for h in hs])

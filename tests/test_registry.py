@@ -28,6 +28,7 @@ from tape.ops.samplers import POISSON
 from tape.ops.integer import NO_DERIVATIVE2
 from tape.ops.ldl import LDL_FACTOR, LDL_SOLVE
 from tape.ops import margin_losses as ML
+from tape.ops.no_grad_grad import NO_GRAD_GRAD
 from tape.ops.ctc import CTC
 from tape.ops.noise import RRELU_
 from tape.ops.ternary import ADDCDIV_INT
@@ -216,7 +217,7 @@ def test_every_registered_op_is_gradient_tested():
     seen.add(NO_DERIVATIVE2)        # (floor_divide, heaviside: PyTorch's NotImplemented node, tests/test_special.py)
     # (multi_margin_loss, multilabel_margin_loss: first order only, their gradients behind PyTorch's NotImplemented
     # node; gradcheck in tests/test_nn_loss3.py)
-    seen.update((ML.MULTI_MARGIN, ML.MULTILABEL_MARGIN, ML.NO_GRAD_GRAD, CTC))     # (and ctc_loss: test_nn_loss3*)
+    seen.update((ML.MULTI_MARGIN, ML.MULTILABEL_MARGIN, NO_GRAD_GRAD, CTC))     # (and ctc_loss: test_nn_loss3*)
     seen.add(RRELU_)        # (rrelu_: gradcheck in tests/test_nn_noise.py, against PyTorch in test_nn_noise_torch.py)
     seen.add(ADDCDIV_INT)       # (addcdiv by an integer divisor: PyTorch's backward fails, tests/test_elementwise3.py)
     seen.update((STANDARD_GAMMA, STANDARD_GAMMA_GRAD))     # (random, first order only as PyTorch's: tests/test_distributions.py)
@@ -236,7 +237,7 @@ def test_every_op_has_derivative_rule_and_name():
     for code, op in REGISTRY.items():
         assert callable(op.vjp), op.name
         assert op.grad_fn.endswith(("Backward0", "Backward1", "Backward2", "Backward4", "CopyBackwards", "Backward0_copy")) or \
-            code in (LDL_FACTOR, LDL_SOLVE, NODIFF, NO_DERIVATIVE2, ML.NO_GRAD_GRAD), op.name     # (PyTorch's node without a derivative: NotImplemented)
+            code in (LDL_FACTOR, LDL_SOLVE, NODIFF, NO_DERIVATIVE2, NO_GRAD_GRAD), op.name     # (PyTorch's node without a derivative: NotImplemented)
         in_range = code < PYTHON.start
         listed = op.arity == LISTED or op.multi      # (its vjp runs in Python on plain tensors)
         assert in_range or listed or op.py_adjoint is not None, f"{op.name}: a PYTHON-range op needs py_adjoint"

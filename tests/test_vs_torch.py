@@ -219,8 +219,9 @@ def _double_backward(M, op, case, weights, vs):
 
 
 # Ops whose PyTorch nodes have a first derivative only (CdistBackward0, PdistBackward0, HardsigmoidBackward0,
-# ScaledDotProductFlashAttentionForCpuBackward0): PyTorch's double backward raises, tape's is checked against
-# finite differences in test_grad_ops.py.
+# ScaledDotProductFlashAttentionForCpuBackward0): PyTorch's double backward raises; tape's raises PyTorch's
+# error too for those marked ``no_second`` in the op table, and is checked against finite differences in
+# test_grad_ops.py for the others.
 FIRST_ORDER_IN_TORCH = {name for name in OP_NAMES
                         if name.startswith(("cdist", "pdist", "hardsigmoid", "sdpa_flash")) and "_mm" not in name}
 
@@ -241,6 +242,11 @@ def test_double_backward_matches_torch(name, data):
     if name in FIRST_ORDER_IN_TORCH:
         with pytest.raises((NotImplementedError, RuntimeError), match="is not implemented"):
             _double_backward(torch, op, case, weights, vs)
+        if op.no_second:
+            with op.raises_at_second_order():
+                _double_backward(tape, op, case, weights, vs)
+            with op.raises_at_second_order():
+                _double_backward(torch, op, case, weights, vs)
         return
 
     t_gs, t_s, t_hv = _double_backward(tape, op, case, weights, vs)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import _engine
 from .._grad_mode import no_grad
-from .._graph import GradientEdge, edge_tensor
+from .._graph import AccumulateGrad, GradientEdge, edge_tensor
 from .._hooks import current_task, fire_post
 from .._state import deep_stack, on_fresh_stack, state
 from .._tensor import Size, Tensor, _plain, quiet_numpy_warnings
@@ -132,8 +132,18 @@ def _targets(inputs: tuple):
     return {_history(t) for t in inputs if t._tape is not None}
 
 
-def _leaf_targets(inputs: tuple):
-    return {id(t) for t in inputs if t._tape is None}
+def _leaf_targets(inputs: tuple, given=()):
+    """The leaves asked for (their ids); mapped to the span of their node (``_graph.row_span``) when
+    ``given`` holds an ``AccumulateGrad`` edge that a later ``set_`` replaced."""
+    ids = {id(t) for t in inputs if t._tape is None}
+    old = [e.node for e in given if isinstance(e, GradientEdge) and isinstance(e.node, AccumulateGrad)
+           and e.node.span is not None]
+    if not old:
+        return ids
+    targets = dict.fromkeys(ids)
+    for node in old:
+        targets[id(node.variable)] = node.span
+    return targets
 
 
 def _grad_of(result, t: Tensor):
@@ -296,8 +306,9 @@ def grad(outputs: _Tensors, inputs: _Tensors, grad_outputs=None, retain_graph: O
         # (inside a run of a checkpointed function, a tensor from outside that it read is the leaf
         # standing in for it there: the graph recorded on the run's tape leads to that)
         ins = tuple(t if s is None else s for t, s in zip(ins, map(stand_in, ins)))
+    given = inputs if isinstance(inputs, (tuple, list)) and not isinstance(inputs, GradientEdge) else (inputs,)
     result = _run(list(outs), seeds, retain_graph, create_graph, _targets(ins),
-                         leaf_targets=_leaf_targets(ins), asked=ins)
+                         leaf_targets=_leaf_targets(ins, given), asked=ins)
     for t, g in result.retained:
         _accumulate(t, g, create_graph, retained=True)     # as PyTorch: retained grads are filled by grad() too
     grads = []
