@@ -122,6 +122,9 @@ class Op:
     ulps: tuple = ()
     numpy_rows: bool = False
     node_saved: tuple | Callable = ()
+    # inputs of the row that PyTorch's op returns (lu_factor's pivots): its node saves them with the
+    # results, once the op ran, so they pack after the inputs (``tape/_saved.packing_order``)
+    returned_inputs: tuple = ()
     folded_of: Optional[Callable] = None
     jvp: Optional[Callable] = None
     reads_inputs: bool = True

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import sys
 from typing import Callable, Optional, Union
 
 import numpy as np
@@ -3137,10 +3138,12 @@ def _rremainder(x: Tensor, c: Number) -> Tensor:
     _integer_checks(c, x, REMAINDER)
     if x._rg and state.grad and D.result_type(x, c) is x._dtype:
         # PyTorch's remainder of a number by a tensor (remainder.Scalar_Tensor) has no derivative: its
-        # result sits behind a NotImplemented node whose backward raises
-        from .counting import N_REMAINDER, _nodiff
+        # result sits behind a NotImplemented node whose backward raises (``counting`` imports this module
+        # through ``decomp``: read once everything is imported)
+        counting = sys.modules[__package__ + ".counting"]
         dt = x._dtype
-        return _nodiff(np.asarray(REGISTRY[REMAINDER].forward(np.asarray(c, dt.np), x._value()), dt.np), N_REMAINDER, x)
+        return counting._nodiff(np.asarray(REGISTRY[REMAINDER].forward(np.asarray(c, dt.np), x._value()), dt.np),
+                                counting.N_REMAINDER, x)
     return _with_wrapped(c, x, REMAINDER, False)
 
 

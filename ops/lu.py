@@ -214,7 +214,7 @@ def _lu_solve_vjp(g, xs, y, r):
 # PyTorch's nodes save the factors and the permutation (the pivots, or P), not A: the rows take the
 # permutation as a second input without gradient, so an in-place change of it (not of A) fails the backward.
 register(Op(LU_FACTOR, "linalg_lu_factor_ex", "LinalgLuFactorExBackward0", X1 | OUT, _lu_factor_vjp,
-            py_adjoint=rule_adjoint, arity=2, nondiff=(1,),
+            py_adjoint=rule_adjoint, arity=2, nondiff=(1,), returned_inputs=(X1,),
             node_saved=(("LU", OUT), ("pivots", X1), ("pivot", lambda r: True))))
 register(Op(LU, "linalg_lu", "LinalgLuBackward0", X1 | OUT | OUTS, _lu_vjp, py_adjoint=rule_adjoint, multi=True,
             arity=2, nondiff=(1,),

@@ -225,11 +225,14 @@ def _off() -> None:
     hooked_fronts[1]()
 
 
-def packing_order(table: tuple) -> list:
-    """The slots of a node's saved ``table`` (``entries``) in the order PyTorch's node packs and
+def packing_order(tape, r: int, table: tuple) -> list:
+    """The slots of row ``r``'s saved ``table`` (``entries``) in the order PyTorch's node packs and
     unpacks them: the inputs (the table's order: PyTorch's, by name), then the outputs, which are
-    saved once the op has run."""
-    return sorted(range(len(table)), key=lambda slot: _is_output(table[slot][1]))
+    saved once the op has run (with the inputs the op returns, ``Op.returned_inputs``)."""
+    op = REGISTRY.get(int(tape.op[r]))
+    returned = op.returned_inputs if op is not None else ()
+    return sorted(range(len(table)), key=lambda slot: _is_output(table[slot][1]) or (
+        type(table[slot][1]) in (int, Given) and table[slot][1] in returned))
 
 
 def _is_output(what) -> bool:
@@ -243,7 +246,7 @@ def _pack_rows(tape, lo: int, hi: int, hooks: tuple) -> None:
             continue        # (a custom Function packs what it saved itself; hidden rows save nothing)
         slots = None
         table = entries(tape, r)
-        for slot in packing_order(table):
+        for slot in packing_order(tape, r, table):
             what = table[slot][1]
             if _held(what):
                 values = {slot: what} if isinstance(what, Tensor) else {
@@ -669,7 +672,7 @@ def first_unpacked(tape, r: int, nodes: list) -> int:
     of them changed in place names the first (a product's ``mat2``, a quotient's ``other``)."""
     order = []
     table = entries(tape, r)
-    for what in (table[slot][1] for slot in packing_order(table)):
+    for what in (table[slot][1] for slot in packing_order(tape, r, table)):
         if type(what) is int or type(what) is Given:
             node = tensor_node(tape, r, what)
             if node >= 0:
